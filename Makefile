@@ -1,0 +1,49 @@
+# bespoke: `make run` serves the demo, `make test` runs every test.
+GO        ?= go
+BIN       := bin/bespoke
+LISTEN    ?= :8080
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build run test test-short lint fmt fuzz demo-wasm clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./host/cmd/bespoke
+
+# Builds everything, compiles the demo rules (to show the artifact), and
+# serves the bundled demo site through the proxy on $(LISTEN). Edit
+# testdata/demo/rules.yaml while it runs: it reloads.
+run: build demo-wasm
+	$(BIN) serve --demo --rules testdata/demo/rules.yaml --listen $(LISTEN) --debug-headers
+
+demo-wasm: build
+	$(BIN) compile testdata/demo/rules.yaml -o bin/demo.wasm
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+lint:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: the files above need formatting" && exit 1)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+fmt:
+	gofmt -w .
+
+# Runs every fuzz target for FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run XXX -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

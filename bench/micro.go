@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/bench/internal/gobench"
+)
+
+// microResult is the outcome of the Go micro-benchmarks.
+type microResult struct {
+	Flags      string            `json:"flags"`
+	Packages   []microPackage    `json:"packages"`
+	NotBuilt   map[string]string `json:"not_built,omitempty"`
+	Raw        []gobench.Result  `json:"raw"`
+	Benchmarks []gobench.Summary `json:"benchmarks"`
+	Pairs      []microPair       `json:"pairs"`
+	Error      string            `json:"error,omitempty"`
+	Seconds    float64           `json:"seconds"`
+}
+
+// microPackage is one package whose benchmarks were run.
+type microPackage struct {
+	Pkg        string   `json:"pkg"`
+	Benchmarks []string `json:"benchmarks"`
+	Seconds    float64  `json:"seconds"`
+	Error      string   `json:"error,omitempty"`
+}
+
+// microPair compares two benchmarks of one package.
+type microPair struct {
+	Kind  string  `json:"kind"`
+	Pkg   string  `json:"pkg"`
+	A     string  `json:"a"`
+	B     string  `json:"b"`
+	Ratio float64 `json:"ratio"`
+	// Says how to read Ratio.
+	Meaning string `json:"meaning"`
+}
+
+// runMicro discovers the packages with benchmarks and runs them one
+// package at a time, so that no two benchmarks share the cores.
+func (h *harness) runMicro(ctx context.Context) *microResult {
+	t0 := time.Now()
+	m := &microResult{Flags: fmt.Sprintf("-run '^$' -bench . -count %d -benchtime %s", h.opts.Count, h.opts.BenchTime)}
+	defer func() { m.Seconds = time.Since(t0).Seconds() }()
+	h.logf("micro-benchmarks: listing (go test -list '^Benchmark' ./...)")
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	out, _ := run(lctx, h.root, nil, "go", "test", "-list", "^Benchmark", "./...")
+	cancel()
+	benches, failed, err := gobench.ParseList(bytes.NewReader(out))
+	if err != nil {
+		m.Error = err.Error()
+		return m
+	}
+	m.NotBuilt = failed
+	for pkg, why := range failed {
+		h.logf("micro-benchmarks: %s does not build: %s", shortPkg(pkg), why)
+	}
+	var pkgs []string
+	for p := range benches {
+		if !strings.Contains(p, "/bench/") {
+			pkgs = append(pkgs, p)
+		}
+	}
+	sort.Strings(pkgs)
+	for _, pkg := range pkgs {
+		if ctx.Err() != nil {
+			break
+		}
+		mp := microPackage{Pkg: pkg, Benchmarks: benches[pkg]}
+		h.logf("micro-benchmarks: %s (%d benchmarks × %d)", shortPkg(pkg), len(benches[pkg]), h.opts.Count)
+		pt := time.Now()
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		out, err := run(pctx, h.root, nil, "go", "test", "-run", "^$", "-bench", ".", "-count", strconv.Itoa(h.opts.Count),
+			"-benchtime", h.opts.BenchTime, "-timeout", "10m", pkg)
+		cancel()
+		mp.Seconds = time.Since(pt).Seconds()
+		res, perr := gobench.Parse(bytes.NewReader(out))
+		if err != nil {
+			mp.Error = fmt.Sprintf("%v: %s", err, lastLines(out, 3))
+			h.logf("micro-benchmarks: %s failed: %s", shortPkg(pkg), mp.Error)
+		} else if perr != nil {
+			mp.Error = perr.Error()
+		}
+		for i := range res {
+			if res[i].Pkg == "" {
+				res[i].Pkg = pkg
+			}
+		}
+		m.Raw = append(m.Raw, res...)
+		m.Packages = append(m.Packages, mp)
+	}
+	m.Benchmarks = gobench.Summarize(m.Raw)
+	m.Pairs = findPairs(m.Benchmarks)
+	return m
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// shortPkg drops the module path.
+func shortPkg(p string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(p, "github.com/bespoke-edge/bespoke"), "/")
+}
+
+var (
+	wasmWord = regexp.MustCompile(`(?i)wasm(call)?`)
+	refWord  = regexp.MustCompile(`(?i)ref(erence)?`)
+	slashes  = regexp.MustCompile(`/+`)
+)
+
+// pairKey is a name with its variant word removed: DemoWasmCall and
+// DemoReference both give "Demo", DecideRules/1000/wasm and
+// DecideRules/1000/reference give "DecideRules/1000".
+func pairKey(name string, word *regexp.Regexp) string {
+	return strings.Trim(slashes.ReplaceAllString(word.ReplaceAllString(name, ""), "/"), "/")
+}
+
+// findPairs compares benchmarks that measure the same thing two ways:
+// the Wasm module against the reference evaluator, and a rewrite against
+// copying the same bytes (Memmove, IOCopy, Copy).
+func findPairs(sums []gobench.Summary) []microPair {
+	var pairs []microPair
+	for _, a := range sums {
+		if !wasmWord.MatchString(a.Name) || refWord.MatchString(a.Name) {
+			continue
+		}
+		for _, b := range sums {
+			if b.Pkg != a.Pkg || !refWord.MatchString(b.Name) || wasmWord.MatchString(b.Name) {
+				continue
+			}
+			if pairKey(a.Name, wasmWord) != pairKey(b.Name, refWord) {
+				continue
+			}
+			an, ok1 := a.Get("ns/op")
+			bn, ok2 := b.Get("ns/op")
+			if ok1 && ok2 && bn > 0 {
+				pairs = append(pairs, microPair{Kind: "wasm-vs-reference", Pkg: a.Pkg, A: a.Name, B: b.Name, Ratio: an / bn,
+					Meaning: "Wasm time ÷ reference time (≤ 1: Wasm is as fast or faster)"})
+			}
+		}
+	}
+	for _, a := range sums {
+		i := strings.Index(a.Name, "Rewrite")
+		if i < 0 {
+			continue
+		}
+		prefix := a.Name[:i]
+		for _, base := range []string{"Memmove", "IOCopy", "Copy"} {
+			for _, b := range sums {
+				if b.Pkg != a.Pkg || b.Name != prefix+base {
+					continue
+				}
+				if r, ok := throughputRatio(a, b); ok {
+					pairs = append(pairs, microPair{Kind: "rewrite-vs-copy", Pkg: a.Pkg, A: a.Name, B: b.Name, Ratio: r,
+						Meaning: "rewrite throughput ÷ copy throughput"})
+				}
+			}
+		}
+	}
+	return pairs
+}
+
+func throughputRatio(a, b gobench.Summary) (float64, bool) {
+	if am, ok := a.Get("MB/s"); ok {
+		if bm, ok := b.Get("MB/s"); ok && bm > 0 {
+			return am / bm, true
+		}
+	}
+	an, ok1 := a.Get("ns/op")
+	bn, ok2 := b.Get("ns/op")
+	if ok1 && ok2 && an > 0 {
+		return bn / an, true
+	}
+	return 0, false
+}
+
+// find returns the benchmark of a package (matched by suffix, "" for
+// any) whose name matches re, preferring a Wasm variant and never a
+// reference one, or why there is none.
+func (m *microResult) find(pkgSuffix string, re *regexp.Regexp) (*gobench.Summary, string) {
+	if m == nil {
+		return nil, "micro-benchmarks not run"
+	}
+	var best *gobench.Summary
+	for i := range m.Benchmarks {
+		s := &m.Benchmarks[i]
+		if pkgSuffix != "" && !strings.HasSuffix(s.Pkg, pkgSuffix) {
+			continue
+		}
+		if !re.MatchString(s.Name) || refWord.MatchString(s.Name) {
+			continue
+		}
+		if best == nil || wasmWord.MatchString(s.Name) && !wasmWord.MatchString(best.Name) {
+			best = s
+		}
+	}
+	if best != nil {
+		return best, ""
+	}
+	for pkg, why := range m.NotBuilt {
+		if pkgSuffix != "" && strings.HasSuffix(pkg, pkgSuffix) {
+			return nil, "not present: " + shortPkg(pkg) + " does not build (" + why + ")"
+		}
+	}
+	return nil, "not present"
+}

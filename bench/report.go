@@ -1,0 +1,665 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/bench/internal/gobench"
+)
+
+// targetSummary is a target over all rounds: medians with min and max.
+type targetSummary struct {
+	Name        string        `json:"name"`
+	Description string        `json:"description"`
+	Skipped     string        `json:"skipped,omitempty"`
+	Check       *verifyResult `json:"check,omitempty"`
+	Rounds      int           `json:"rounds_measured"`
+	RPS         gobench.Stat  `json:"rps"`
+	// Latencies at the fixed rate, in milliseconds.
+	P50  gobench.Stat `json:"p50_ms"`
+	P99  gobench.Stat `json:"p99_ms"`
+	P999 gobench.Stat `json:"p999_ms"`
+	Max  gobench.Stat `json:"max_ms"`
+	// CPU seconds per 1,000 requests.
+	CPUPer1k       gobench.Stat `json:"cpu_s_per_1k"`
+	CPUPer1kAtRate gobench.Stat `json:"cpu_s_per_1k_at_rate"`
+	OriginCPUPer1k gobench.Stat `json:"origin_cpu_s_per_1k"`
+	ClientCPUPer1k gobench.Stat `json:"client_cpu_s_per_1k"`
+	PeakRSSMiB     gobench.Stat `json:"peak_rss_mib"`
+	Processes      int          `json:"processes"`
+	WrkRPS         float64      `json:"wrk_rps,omitempty"`
+	WrkProblem     string       `json:"wrk_problem,omitempty"`
+	Failed         int64        `json:"failed_requests"`
+	Errors         []string     `json:"errors,omitempty"`
+}
+
+// comparison is a ratio or difference between two targets, computed round
+// by round (the two ran minutes apart at most) and then summarized.
+type comparison struct {
+	Name     string       `json:"name"`
+	A        string       `json:"a"`
+	B        string       `json:"b"`
+	Unit     string       `json:"unit"`
+	Stat     gobench.Stat `json:"stat"`
+	PerRound []float64    `json:"per_round"`
+}
+
+// goal is one target figure with its verdict.
+type goal struct {
+	Name   string  `json:"name"`
+	Figure string  `json:"figure"`
+	Value  float64 `json:"value,omitempty"`
+	Want   string  `json:"want"`
+	Status string  `json:"status"` // PASS, FAIL or n/a
+	Source string  `json:"source"`
+}
+
+// report is everything results.json holds.
+type report struct {
+	Started     time.Time         `json:"started"`
+	Seconds     float64           `json:"seconds"`
+	Command     string            `json:"command"`
+	Options     options           `json:"options"`
+	Machine     machineInfo       `json:"machine"`
+	Page        pageInfo          `json:"page"`
+	PageBytes   int               `json:"page_bytes"`
+	PageItems   int               `json:"page_items"`
+	Selectors   Selectors         `json:"selectors"`
+	Rate        float64           `json:"latency_rate_rps"`
+	RateNote    string            `json:"latency_rate_note"`
+	Targets     []*targetSummary  `json:"targets"`
+	Comparisons []comparison      `json:"comparisons"`
+	Goals       []goal            `json:"goals"`
+	Runs        []*runResult      `json:"runs"`
+	Micro       *microResult      `json:"micro,omitempty"`
+	Notes       []string          `json:"notes"`
+	Files       map[string]string `json:"files"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func (h *harness) summarize() []*targetSummary {
+	var out []*targetSummary
+	for _, t := range h.targets {
+		s := &targetSummary{Name: t.Name, Description: t.Desc, Skipped: t.skip, Check: t.verify}
+		var rps, p50, p99, p999, mx, cpu, cpuRate, ocpu, ccpu, rss []float64
+		for _, r := range h.runs {
+			if r.Target != t.Name {
+				continue
+			}
+			if r.Error != "" {
+				s.Errors = append(s.Errors, fmt.Sprintf("round %d: %s", r.Round, r.Error))
+			}
+			if r.WrkRPS > 0 || r.WrkProblem != "" {
+				s.WrkRPS, s.WrkProblem = r.WrkRPS, r.WrkProblem
+			}
+			if r.Throughput != nil {
+				s.Rounds++
+				s.Failed += r.Throughput.Failed()
+				rps = append(rps, r.Throughput.Throughput)
+				cpu = append(cpu, r.CPUPer1k)
+				ocpu = append(ocpu, r.OriginCPUPer1k)
+				ccpu = append(ccpu, r.ClientCPUPer1k)
+				rss = append(rss, float64(r.PeakRSSKiB)/1024)
+				s.Processes = r.Processes
+			}
+			if l := r.Latency; l != nil {
+				s.Failed += l.Failed()
+				p50 = append(p50, ms(l.Latency.P50))
+				p99 = append(p99, ms(l.Latency.P99))
+				p999 = append(p999, ms(l.Latency.P999))
+				mx = append(mx, ms(l.Latency.Max))
+				cpuRate = append(cpuRate, r.CPUPer1kAtRate)
+			}
+		}
+		s.RPS, s.P50, s.P99, s.P999, s.Max = gobench.Describe(rps), gobench.Describe(p50), gobench.Describe(p99), gobench.Describe(p999), gobench.Describe(mx)
+		s.CPUPer1k, s.CPUPer1kAtRate = gobench.Describe(cpu), gobench.Describe(cpuRate)
+		s.OriginCPUPer1k, s.ClientCPUPer1k, s.PeakRSSMiB = gobench.Describe(ocpu), gobench.Describe(ccpu), gobench.Describe(rss)
+		out = append(out, s)
+	}
+	return out
+}
+
+// The comparisons reported when both targets ran.
+var (
+	rpsRatios = [][2]string{
+		{"bespoke-seen", "goproxy"}, {"bespoke-seen", "nginx-subfilter"},
+		{"bespoke-edits", "goproxy"}, {"bespoke-edits", "nginx-subfilter"},
+		{"bespoke-none", "goproxy"}, {"goproxy", "nginx-plain"},
+		{"nginx-subfilter", "nginx-plain"}, {"goproxy", "origin"},
+	}
+	p99Deltas = [][2]string{
+		{"bespoke-seen", "goproxy"}, {"bespoke-edits", "goproxy"}, {"bespoke-none", "goproxy"},
+		{"bespoke-seen", "nginx-subfilter"}, {"nginx-subfilter", "nginx-plain"},
+	}
+)
+
+func (h *harness) compare() []comparison {
+	byRound := map[string]map[int]*runResult{}
+	for _, r := range h.runs {
+		if byRound[r.Target] == nil {
+			byRound[r.Target] = map[int]*runResult{}
+		}
+		byRound[r.Target][r.Round] = r
+	}
+	var out []comparison
+	add := func(name, a, b, unit string, f func(x, y *runResult) (float64, bool)) {
+		var vals []float64
+		for round := 1; round <= h.opts.Rounds; round++ {
+			x, y := byRound[a][round], byRound[b][round]
+			if x == nil || y == nil {
+				continue
+			}
+			if v, ok := f(x, y); ok {
+				vals = append(vals, v)
+			}
+		}
+		if len(vals) > 0 {
+			out = append(out, comparison{Name: name, A: a, B: b, Unit: unit, Stat: gobench.Describe(vals), PerRound: vals})
+		}
+	}
+	for _, p := range rpsRatios {
+		add(p[0]+" ÷ "+p[1]+" req/s", p[0], p[1], "×", func(x, y *runResult) (float64, bool) {
+			if x.Throughput == nil || y.Throughput == nil || y.Throughput.Throughput == 0 {
+				return 0, false
+			}
+			return x.Throughput.Throughput / y.Throughput.Throughput, true
+		})
+	}
+	for _, p := range p99Deltas {
+		add("p99 added by "+p[0]+" over "+p[1], p[0], p[1], "ms", func(x, y *runResult) (float64, bool) {
+			if x.Latency == nil || y.Latency == nil {
+				return 0, false
+			}
+			return ms(x.Latency.Latency.P99) - ms(y.Latency.Latency.P99), true
+		})
+	}
+	return out
+}
+
+func findComparison(cs []comparison, a, b, unit string) *comparison {
+	for i := range cs {
+		if cs[i].A == a && cs[i].B == b && cs[i].Unit == unit {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
+// whyMissing says in a few words why a target has no figure; the
+// Targets table has the details.
+func (h *harness) whyMissing(name string) string {
+	for _, t := range h.targets {
+		if t.Name == name {
+			if t.skip != "" {
+				why, _, _ := strings.Cut(t.skip, ":")
+				return name + " " + why
+			}
+			return name + " has no measurement"
+		}
+	}
+	return name + " not in -targets"
+}
+
+// goals evaluates every goal; a figure that was not measured is n/a.
+func (h *harness) goals(cs []comparison) []goal {
+	var gs []goal
+	ratioGoal := func(name, a, b string, limit float64) {
+		g := goal{Name: name, Want: fmt.Sprintf("≥ %.2f×", limit), Source: "load, median of rounds"}
+		if c := findComparison(cs, a, b, "×"); c != nil {
+			g.Value, g.Figure = c.Stat.Median, fmt.Sprintf("%.2f× [%.2f–%.2f]", c.Stat.Median, c.Stat.Min, c.Stat.Max)
+			g.Status = verdict(c.Stat.Median >= limit)
+		} else {
+			var why []string
+			for _, n := range []string{a, b} {
+				if w := h.whyMissing(n); !strings.HasSuffix(w, "has no measurement") || len(why) == 0 {
+					why = append(why, w)
+				}
+			}
+			g.Status, g.Figure = "n/a", "n/a: "+strings.Join(why, "; ")
+		}
+		gs = append(gs, g)
+	}
+	ratioGoal("bespoke-seen req/s vs goproxy", "bespoke-seen", "goproxy", 0.90)
+	ratioGoal("bespoke-seen req/s vs nginx-subfilter", "bespoke-seen", "nginx-subfilter", 1.00)
+	g := goal{Name: "p99 added by bespoke-seen over goproxy", Want: "< 1 ms", Source: fmt.Sprintf("load at %s req/s, median of rounds", thousands(h.rate))}
+	if c := findComparison(cs, "bespoke-seen", "goproxy", "ms"); c != nil {
+		g.Value, g.Figure = c.Stat.Median, fmt.Sprintf("%+.2f ms [%+.2f – %+.2f]", c.Stat.Median, c.Stat.Min, c.Stat.Max)
+		g.Status = verdict(c.Stat.Median < 1)
+	} else {
+		g.Status, g.Figure = "n/a", "n/a: "+h.whyMissing("bespoke-seen")
+	}
+	gs = append(gs, g)
+
+	micro := func(name, pkg, pattern, unit, want string, ok func(float64) bool, format func(float64) string) {
+		g := goal{Name: name, Want: want}
+		s, why := h.micro.find(pkg, regexp.MustCompile(pattern))
+		if s == nil {
+			g.Status, g.Figure, g.Source = "n/a", "n/a ("+why+")", "benchmark matching "+pattern
+			gs = append(gs, g)
+			return
+		}
+		g.Source = "Benchmark" + s.Name + " in " + shortPkg(s.Pkg)
+		v, has := s.Get(unit)
+		if !has {
+			g.Status, g.Figure = "n/a", "n/a (no "+unit+" reported)"
+		} else {
+			st := s.Metrics[unit]
+			g.Value, g.Figure, g.Status = v, format(v)+" ["+format(st.Min)+" – "+format(st.Max)+"]", verdict(ok(v))
+		}
+		gs = append(gs, g)
+	}
+	nsAsTime := nsText
+	mbps := func(v float64) string { return fmt.Sprintf("%.0f MB/s", v) }
+	micro("Wasm decide, demo rules", "/host/site", `^DemoWasmCall$`, "ns/op", "< 2 µs", func(v float64) bool { return v < 2000 }, nsAsTime)
+	micro("Wasm decide, 1,000 rules", "", `(?i)^DecideRules(/.+)?/1000(/.*)?$`, "ns/op", "< 20 µs", func(v float64) bool { return v < 20000 }, nsAsTime)
+	micro("HTML rewrite, pass-through", "/host/rewrite", `^Rewrite/passthrough$`, "MB/s", "≥ 1,000 MB/s", func(v float64) bool { return v >= 1000 }, mbps)
+	micro("HTML rewrite, five edits", "/host/rewrite", `^Rewrite/edits$`, "MB/s", "≥ 500 MB/s", func(v float64) bool { return v >= 500 }, mbps)
+	micro("Compile 1,000 rules", "", `(?i)^CompileRules(/.+)?/1000(/.*)?$`, "ns/op", "< 50 ms", func(v float64) bool { return v < 50e6 }, nsAsTime)
+
+	found := false
+	if h.micro != nil {
+		for _, p := range h.micro.Pairs {
+			if p.Kind != "wasm-vs-reference" {
+				continue
+			}
+			found = true
+			gs = append(gs, goal{Name: "Wasm vs reference evaluator, " + pairKey(p.A, wasmWord), Value: p.Ratio,
+				Figure: fmt.Sprintf("%.2f× the reference's time", p.Ratio), Want: "≤ 1.00×", Status: verdict(p.Ratio <= 1),
+				Source: "Benchmark" + p.A + " ÷ Benchmark" + p.B + " in " + shortPkg(p.Pkg)})
+		}
+	}
+	if !found {
+		why := "not present: no Wasm/reference benchmark pair"
+		if h.micro == nil {
+			why = "micro-benchmarks not run"
+		} else if _, w := h.micro.find("/host/site", regexp.MustCompile(`^DemoWasmCall$`)); w != "" {
+			why = w
+		}
+		gs = append(gs, goal{Name: "Wasm vs reference evaluator", Figure: "n/a (" + why + ")", Want: "≤ 1.00×", Status: "n/a",
+			Source: "benchmarks named *Wasm* and *Reference*"})
+	}
+	return gs
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// writeResults writes RESULTS.md, results.json and the two charts.
+func (h *harness) writeResults() error {
+	sums := h.summarize()
+	cs := h.compare()
+	rep := &report{
+		Started: h.started, Seconds: time.Since(h.started).Seconds(), Command: h.command, Options: h.opts,
+		Machine: h.machine, Page: h.page, PageBytes: len(h.page.body), PageItems: countElements(h.page.body, h.sel.Card), Selectors: h.sel,
+		Rate: h.rate, RateNote: h.rateNote, Targets: sums, Comparisons: cs, Goals: h.goals(cs), Runs: h.runs,
+		Micro: h.micro, Notes: h.notes,
+		Files: map[string]string{"markdown": "RESULTS.md", "json": "results.json", "throughput": "throughput.svg", "latency": "latency.svg"},
+	}
+	// The report's paths are the repository's, not this machine's.
+	rep.Page.Dir = relTo(h.root, rep.Page.Dir)
+	rep.Page.File = relTo(h.root, rep.Page.File)
+	rep.Options.Out = relTo(h.root, h.out)
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	write := func(name string, data []byte) error {
+		return os.WriteFile(filepath.Join(h.out, name), data, 0o644)
+	}
+	if err := write("results.json", append(b, '\n')); err != nil {
+		return err
+	}
+	if err := write("throughput.svg", throughputSVG(rep)); err != nil {
+		return err
+	}
+	if err := write("latency.svg", latencySVG(rep)); err != nil {
+		return err
+	}
+	if err := write("RESULTS.md", []byte(markdown(rep))); err != nil {
+		return err
+	}
+	h.logf("wrote %s/{RESULTS.md,results.json,throughput.svg,latency.svg}", h.out)
+	printGoals(rep.Goals)
+	return nil
+}
+
+func relTo(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+func printGoals(gs []goal) {
+	fmt.Println()
+	fmt.Println("Goals:")
+	for _, g := range gs {
+		fmt.Printf("  %-5s %-44s %-34s (want %s)\n", g.Status, g.Name, g.Figure, g.Want)
+	}
+}
+
+// statText formats a median with its range: "12,345 [12,001–12,800]".
+func statText(s gobench.Stat, f func(float64) string) string {
+	if s.N == 0 {
+		return "–"
+	}
+	if s.N == 1 || s.Min == s.Max {
+		return f(s.Median)
+	}
+	return f(s.Median) + " [" + f(s.Min) + "–" + f(s.Max) + "]"
+}
+
+func msText(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func markdown(rep *report) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	o := rep.Options
+	p("# Benchmark results")
+	p("")
+	p("Measured on %s in %s. Regenerate with `make bench` (or `make bench-quick`); this file is written by `bench/main.go`, see `bench/README.md` for how to read it.", rep.Started.UTC().Format("2006-01-02 15:04 MST"), (time.Duration(rep.Seconds) * time.Second).String())
+	p("")
+	p("Command: `%s`", rep.Command)
+	p("")
+	p("## Machine")
+	p("")
+	p("| | |")
+	p("| --- | --- |")
+	p("| CPU | %s, %d logical CPUs |", rep.Machine.CPU, rep.Machine.CPUs)
+	p("| Memory | %s |", rep.Machine.Memory)
+	p("| Kernel | %s |", rep.Machine.Kernel)
+	p("| Go | %s |", rep.Machine.Go)
+	p("| nginx | %s |", rep.Machine.Nginx)
+	p("| wrk | %s |", rep.Machine.Wrk)
+	p("")
+	p("The load generator, the origin and the proxy under test share these %d CPUs: every figure is for the whole machine doing all three, and a proxy that uses less CPU also leaves more to the client and the origin. Go processes run with GOMAXPROCS=2 and nginx with `worker_processes auto` (%d workers).", rep.Machine.CPUs, rep.Machine.CPUs)
+	p("")
+	p("Page: `%s` (%s bytes, %d items), served by `bench origin` from memory with Content-Type, Cache-Control and ETag.", rep.Page.File, thousands(float64(rep.PageBytes)), rep.PageItems)
+	if rep.Page.Note != "" {
+		p("Note: %s.", rep.Page.Note)
+	}
+	p("")
+
+	p("## Goals")
+	p("")
+	p("| | goal | figure | want | from |")
+	p("| --- | --- | --- | --- | --- |")
+	for _, g := range rep.Goals {
+		p("| **%s** | %s | %s | %s | %s |", g.Status, g.Name, mdEscape(g.Figure), g.Want, mdEscape(g.Source))
+	}
+	p("")
+
+	p("## Throughput")
+	p("")
+	p("Closed loop: %d keep-alive connections, each sending its next request as soon as the previous answer arrives, %s per run after %s of warm-up, %s interleaving the targets. Median [min–max] over the rounds.", o.Conns, o.Duration, o.Warmup, plural(o.Rounds, "round"))
+	p("")
+	hasWrk := false
+	for _, s := range rep.Targets {
+		hasWrk = hasWrk || s.WrkRPS > 0 || s.WrkProblem != ""
+	}
+	wrkHead, wrkAlign := "", ""
+	if hasWrk {
+		wrkHead, wrkAlign = " wrk req/s (round 1) |", " ---: |"
+	}
+	p("| target | req/s | ÷ goproxy |%s CPU s / 1k req | at fixed rate | origin CPU s / 1k | client CPU s / 1k | peak RSS MiB | failed |", wrkHead)
+	p("| --- | ---: | ---: |%s ---: | ---: | ---: | ---: | ---: | ---: |", wrkAlign)
+	var base gobench.Stat
+	for _, s := range rep.Targets {
+		if s.Name == "goproxy" {
+			base = s.RPS
+		}
+	}
+	f3 := func(v float64) string { return fmt.Sprintf("%.3f", v) }
+	f1 := func(v float64) string { return fmt.Sprintf("%.1f", v) }
+	for _, s := range rep.Targets {
+		if s.Skipped != "" || s.Rounds == 0 {
+			continue
+		}
+		ratio := "–"
+		if base.N > 0 && base.Median > 0 {
+			ratio = fmt.Sprintf("%.2f×", s.RPS.Median/base.Median)
+		}
+		wrk := ""
+		if hasWrk {
+			wrk = " – |"
+			if s.WrkRPS > 0 {
+				wrk = " " + thousands(s.WrkRPS) + " |"
+			}
+			if s.WrkProblem != "" {
+				wrk = strings.TrimSuffix(wrk, " |") + " (" + mdEscape(s.WrkProblem) + ") |"
+			}
+		}
+		rss := statText(s.PeakRSSMiB, f1)
+		if s.Processes > 1 {
+			rss += fmt.Sprintf(" (%d processes)", s.Processes)
+		}
+		p("| %s | %s | %s |%s %s | %s | %s | %s | %s | %d |", s.Name, statText(s.RPS, thousands), ratio, wrk,
+			statText(s.CPUPer1k, f3), statText(s.CPUPer1kAtRate, f3), statText(s.OriginCPUPer1k, f3), statText(s.ClientCPUPer1k, f3), rss, s.Failed)
+	}
+	p("")
+	p("CPU is user + system time of the target's processes (read from `/proc/PID/stat`) per 1,000 requests: at full load, and during the fixed-rate latency run, where every target serves the same requests per second and the figure is the fairest comparison of cost. The origin's and the client's (the load generator, this harness) columns are for the same throughput run: they are what every target's requests cost the rest of the machine. Peak RSS is `VmHWM` from `/proc/PID/status`, summed over the target's processes (nginx's master and workers share pages, so its sum overstates it a little). The origin target is the origin process itself.")
+	p("")
+	p("![throughput](throughput.svg)")
+	p("")
+
+	p("## Latency at a fixed rate")
+	p("")
+	p("Open loop: %s req/s offered to every target (%s), %d connections, %s per run. Latency is measured from each request's intended send time (start + i / rate), so a stall is charged to every request that should have been sent during it (no coordinated omission). Milliseconds, median [min–max] over the rounds.", thousands(rep.Rate), rep.RateNote, o.Conns, o.Duration)
+	p("")
+	p("| target | p50 | p99 | p99.9 | max | p99 added over goproxy |")
+	p("| --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, s := range rep.Targets {
+		if s.Skipped != "" || s.P50.N == 0 {
+			continue
+		}
+		added := "–"
+		if c := findComparison(rep.Comparisons, s.Name, "goproxy", "ms"); c != nil {
+			added = statText(c.Stat, func(v float64) string { return fmt.Sprintf("%+.2f", v) })
+		}
+		p("| %s | %s | %s | %s | %s | %s |", s.Name, statText(s.P50, msText), statText(s.P99, msText), statText(s.P999, msText), statText(s.Max, msText), added)
+	}
+	p("")
+	p("![latency](latency.svg)")
+	p("")
+
+	if len(rep.Comparisons) > 0 {
+		p("## Ratios")
+		p("")
+		p("Each ratio or difference is taken within a round, between runs made minutes apart at most, then summarized over the rounds.")
+		p("")
+		p("| comparison | median | min | max | per round |")
+		p("| --- | ---: | ---: | ---: | --- |")
+		for _, c := range rep.Comparisons {
+			f := func(v float64) string { return fmt.Sprintf("%.3f×", v) }
+			if c.Unit == "ms" {
+				f = func(v float64) string { return fmt.Sprintf("%+.3f ms", v) }
+			}
+			var per []string
+			for _, v := range c.PerRound {
+				per = append(per, f(v))
+			}
+			p("| %s | %s | %s | %s | %s |", c.Name, f(c.Stat.Median), f(c.Stat.Min), f(c.Stat.Max), strings.Join(per, ", "))
+		}
+		p("")
+	}
+
+	p("## Targets")
+	p("")
+	p("What one request of a returning visitor got through each target, checked before measuring (the five edits are marked by their inserted text, classes and attributes; items are `%s` elements).", rep.Selectors.Card)
+	p("")
+	p("| target | what it is | check |")
+	p("| --- | --- | --- |")
+	for _, s := range rep.Targets {
+		check := "–"
+		switch {
+		case s.Skipped != "":
+			check = "**skipped**: " + mdEscape(s.Skipped)
+		case s.Check != nil:
+			check = mdEscape(s.Check.Summary())
+			if s.Check.Problem != "" {
+				check += "; **problem**: " + mdEscape(s.Check.Problem)
+			}
+		}
+		for _, e := range s.Errors {
+			check += "; **" + mdEscape(e) + "**"
+		}
+		p("| %s | %s | %s |", s.Name, s.Description, check)
+	}
+	p("")
+
+	writeMicro(&b, rep)
+
+	p("## Notes")
+	p("")
+	notes := append([]string{}, rep.Notes...)
+	for _, g := range rep.Goals {
+		if g.Status == "FAIL" {
+			notes = append(notes, fmt.Sprintf("Below its goal: %s is %s, want %s.", g.Name, g.Figure, g.Want))
+		}
+	}
+	for _, s := range rep.Targets {
+		if s.Failed > 0 {
+			notes = append(notes, fmt.Sprintf("%s: %d requests failed (non-2xx/3xx or transport errors); its figures are suspect.", s.Name, s.Failed))
+		}
+	}
+	if len(notes) == 0 {
+		notes = append(notes, "Every goal measured is met and no request failed.")
+	}
+	for _, n := range notes {
+		p("- %s", mdEscape(n))
+	}
+	p("- The machine is shared by the load generator, the origin and the proxy; absolute figures are for this %d-CPU machine and move with its neighbours, the ratios within a round much less.", rep.Machine.CPUs)
+	p("- bespoke-seen does work nginx cannot (per-visitor seen filter, signed cookie updated on every response): its ratio to nginx-subfilter compares more work with less.")
+	return b.String()
+}
+
+func writeMicro(b *strings.Builder, rep *report) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	p("## Micro-benchmarks")
+	p("")
+	m := rep.Micro
+	if m == nil {
+		p("Not run (`-micro=false`).")
+		p("")
+		return
+	}
+	p("`go test %s` on every package that has benchmarks (found with `go test -list '^Benchmark' ./...`), one package at a time. Median [min–max] of the runs; took %.0f s.", m.Flags, m.Seconds)
+	p("")
+	if m.Error != "" {
+		p("Listing failed: %s", mdEscape(m.Error))
+		p("")
+	}
+	if len(m.Benchmarks) > 0 {
+		p("| package | benchmark | time/op | MB/s | B/op | allocs/op | other |")
+		p("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+		for _, s := range m.Benchmarks {
+			get := func(unit string, f func(float64) string) string {
+				if st, ok := s.Metrics[unit]; ok {
+					return statText(st, f)
+				}
+				return "–"
+			}
+			var other []string
+			var units []string
+			for u := range s.Metrics {
+				switch u {
+				case "ns/op", "MB/s", "B/op", "allocs/op":
+				default:
+					units = append(units, u)
+				}
+			}
+			sort.Strings(units)
+			for _, u := range units {
+				other = append(other, fmt.Sprintf("%s %s", trimFloat(s.Metrics[u].Median), u))
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s |", shortPkg(s.Pkg), s.Name,
+				get("ns/op", nsText),
+				get("MB/s", func(v float64) string { return fmt.Sprintf("%.0f", v) }),
+				get("B/op", trimFloat), get("allocs/op", trimFloat), strings.Join(other, ", "))
+		}
+		p("")
+	}
+	if len(m.Pairs) > 0 {
+		p("| pair | ratio | meaning |")
+		p("| --- | ---: | --- |")
+		for _, pr := range m.Pairs {
+			p("| %s: %s vs %s | %.3f | %s |", shortPkg(pr.Pkg), pr.A, pr.B, pr.Ratio, pr.Meaning)
+		}
+		p("")
+	}
+	var nb []string
+	for pkg, why := range m.NotBuilt {
+		nb = append(nb, fmt.Sprintf("`%s` (%s)", shortPkg(pkg), mdEscape(why)))
+	}
+	sort.Strings(nb)
+	if len(nb) > 0 {
+		p("Packages whose tests did not build, so their benchmarks, if any, are not here: %s.", strings.Join(nb, ", "))
+		p("")
+	}
+	for _, pk := range m.Packages {
+		if pk.Error != "" {
+			p("- `%s` failed: %s", shortPkg(pk.Pkg), mdEscape(pk.Error))
+		}
+	}
+}
+
+// nsText formats nanoseconds with three significant digits.
+func nsText(v float64) string {
+	unit, div := "ns", 1.0
+	switch {
+	case v >= 1e9:
+		unit, div = "s", 1e9
+	case v >= 1e6:
+		unit, div = "ms", 1e6
+	case v >= 1e3:
+		unit, div = "µs", 1e3
+	}
+	x := v / div
+	switch {
+	case x >= 100:
+		return fmt.Sprintf("%.0f %s", x, unit)
+	case x >= 10:
+		return fmt.Sprintf("%.1f %s", x, unit)
+	default:
+		return fmt.Sprintf("%.2f %s", x, unit)
+	}
+}
+
+func trimFloat(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return thousands(v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The helper servers run in their own processes (the harness re-executes
+// itself), so that each target's CPU time and memory can be read from
+// /proc apart from the load generator's.
+
+// readyPrefix starts the line a helper prints once it accepts connections.
+const readyPrefix = "bench: serving http://"
+
+// servedFile is one file of the origin, held in memory so that the origin
+// never waits on the disk.
+type servedFile struct {
+	data  []byte
+	ctype string
+	etag  string
+	cache string
+}
+
+// originMain serves a directory the way a typical origin serves static
+// HTML: Content-Type with charset, Cache-Control, a strong ETag,
+// Last-Modified, conditional requests.
+func originMain(args []string) error {
+	fl := flag.NewFlagSet("bench origin", flag.ContinueOnError)
+	dir := fl.String("dir", "", "`directory` to serve")
+	listen := fl.String("listen", "127.0.0.1:0", "`address` to listen on")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("origin: -dir is required")
+	}
+	files := map[string]*servedFile{}
+	modTime := time.Now().Truncate(time.Second)
+	var total int64
+	err := filepath.WalkDir(*dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if total += int64(len(data)); total > 256<<20 {
+			return errors.New("origin: more than 256 MiB to serve")
+		}
+		rel, _ := filepath.Rel(*dir, p)
+		f := &servedFile{data: data, cache: "public, max-age=86400"}
+		f.ctype = mime.TypeByExtension(path.Ext(p))
+		if strings.HasSuffix(p, ".html") {
+			f.ctype = "text/html; charset=utf-8"
+			f.cache = "public, max-age=60, stale-while-revalidate=30"
+		}
+		if f.ctype == "" {
+			f.ctype = "application/octet-stream"
+		}
+		sum := sha256.Sum256(data)
+		f.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
+		files["/"+filepath.ToSlash(rel)] = f
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if strings.HasSuffix(p, "/") {
+			p += "index.html"
+		}
+		f := files[p]
+		if f == nil {
+			f = files[p+".html"]
+		}
+		if f == nil {
+			http.NotFound(w, r)
+			return
+		}
+		hd := w.Header()
+		hd.Set("Content-Type", f.ctype)
+		hd.Set("Cache-Control", f.cache)
+		hd.Set("ETag", f.etag)
+		hd.Set("Vary", "Accept-Encoding")
+		http.ServeContent(w, r, p, modTime, bytes.NewReader(f.data))
+	})
+	return serveHelper(*listen, h)
+}
+
+// bufferPool lends the reverse proxy its copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// goproxyMain is the floor for any Go proxy: httputil.ReverseProxy with a
+// Transport tuned for one busy origin and no personalization.
+func goproxyMain(args []string) error {
+	fl := flag.NewFlagSet("bench goproxy", flag.ContinueOnError)
+	origin := fl.String("origin", "", "origin `URL`")
+	listen := fl.String("listen", "127.0.0.1:0", "`address` to listen on")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	target, err := url.Parse(*origin)
+	if err != nil || target.Scheme != "http" || target.Host == "" {
+		return fmt.Errorf("goproxy: -origin %q is not an http:// URL", *origin)
+	}
+	tr := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		DisableCompression:    true,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		Transport:  tr,
+		BufferPool: &bufferPool{},
+		ErrorLog:   log.New(os.Stderr, "goproxy: ", 0),
+	}
+	return serveHelper(*listen, rp)
+}
+
+// serveHelper serves h until SIGTERM or SIGINT.
+func serveHelper(addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          log.New(os.Stderr, "", 0),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	fmt.Printf("%s%s\n", readyPrefix, ln.Addr())
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

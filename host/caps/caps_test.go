@@ -1,0 +1,94 @@
+package caps
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCountsRoundTrip(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	s, err := New([]byte("k"), func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	week := 7 * 24 * time.Hour
+	c := s.Load(httptest.NewRequest("GET", "/", nil))
+	for range 3 {
+		c.Hit("604800:promo", week)
+	}
+	c.Hit("3600:other", time.Hour)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(c.Cookie(week, false))
+	c2 := s.Load(r)
+	if c2.Dropped != "" || c2.Count("604800:promo", week) != 3 || c2.Count("3600:other", time.Hour) != 1 {
+		t.Fatalf("after round trip: %+v", c2)
+	}
+	// Two hours later the hourly window has passed, the weekly one has not.
+	now = now.Add(2 * time.Hour)
+	if c2.Count("3600:other", time.Hour) != 0 || c2.Count("604800:promo", week) != 3 {
+		t.Fatal("windows not applied")
+	}
+	c2.Hit("3600:other", time.Hour)
+	if c2.Count("3600:other", time.Hour) != 1 {
+		t.Fatal("an expired window did not restart")
+	}
+}
+
+func TestBadCookiesAreDropped(t *testing.T) {
+	s, _ := New([]byte("k"), nil)
+	c := s.Load(httptest.NewRequest("GET", "/", nil))
+	c.Hit("a", time.Hour)
+	good := c.Cookie(time.Hour, false).Value
+	tampered := []byte(good)
+	tampered[3] ^= 1
+	for name, tt := range map[string]struct{ value, want string }{
+		"garbage":   {"%%%", "malformed"},
+		"short":     {"AQ", "malformed"},
+		"tampered":  {string(tampered), "tampered"},
+		"truncated": {good[:len(good)-4], "tampered"},
+		"version":   {"Ag" + strings.Repeat("A", 30), "old-format"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", CookieName+"="+tt.value)
+		got := s.Load(r)
+		if got.Dropped != tt.want || got.Count("a", time.Hour) != 0 {
+			t.Errorf("%s: dropped %q, want %q", name, got.Dropped, tt.want)
+		}
+	}
+	other, _ := New([]byte("other key"), nil)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", CookieName+"="+good)
+	if other.Load(r).Dropped != "tampered" {
+		t.Error("a cookie signed with another key was accepted")
+	}
+}
+
+func TestEntriesAreBounded(t *testing.T) {
+	s, _ := New([]byte("k"), nil)
+	c := s.Load(httptest.NewRequest("GET", "/", nil))
+	for i := range 200 {
+		c.Hit(strings.Repeat("x", i), time.Hour)
+	}
+	if len(c.entries) != maxEntries {
+		t.Fatalf("%d entries", len(c.entries))
+	}
+	if n := len(c.Cookie(time.Hour, false).Value); n > 1024 {
+		t.Fatalf("cookie of %d bytes", n)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add("AQ")
+	f.Add("")
+	s, _ := New([]byte("k"), nil)
+	f.Fuzz(func(t *testing.T, v string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", CookieName+"="+v)
+		c := s.Load(r)
+		if c.Dropped == "" && v != "" && len(c.entries) > maxEntries {
+			t.Fatal("too many entries accepted")
+		}
+	})
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+)
+
+func compileCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("compile", stderr, "RULES.yaml [-o SITE.wasm] [--dump-ir]")
+	out := fs.String("o", "", "output `file` (default: the rule file's name with .wasm)")
+	dumpIR := fs.Bool("dump-ir", false, "print the checked IR (slots, symbols, conditions) to stdout")
+	dumpManifest := fs.Bool("dump-manifest", false, "print the manifest embedded in the module")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("expected one rule file, got %d", len(pos))
+	}
+	res, err := rules.CompileFile(pos[0])
+	if err != nil {
+		return report(stderr, err)
+	}
+	if *dumpIR {
+		fmt.Fprint(stdout, res.Program.Dump())
+	}
+	if *dumpManifest {
+		sec, _ := customManifest(res.Artifact.Wasm)
+		fmt.Fprintln(stdout, sec)
+	}
+	path := *out
+	if path == "" {
+		path = strings.TrimSuffix(pos[0], filepath.Ext(pos[0])) + ".wasm"
+	}
+	if err := os.WriteFile(path, res.Artifact.Wasm, 0o644); err != nil {
+		return err
+	}
+	m := res.Artifact.Manifest
+	fmt.Fprintf(stderr, "%s: %d rules, %d segments, %d slots -> %s (%d bytes)\n",
+		pos[0], len(m.Rules), len(res.Program.Segments), len(m.Slots), path, len(res.Artifact.Wasm))
+	return nil
+}
+
+func checkCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("check", stderr, "RULES.yaml...")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("expected at least one rule file")
+	}
+	failed := false
+	for _, path := range pos {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "%v\n", err)
+			failed = true
+			continue
+		}
+		p, err := rules.Check(path, src)
+		if err != nil {
+			report(stderr, err)
+			failed = true
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d rules, %d segments, %d tests)\n", path, len(p.Rules), len(p.Segments), len(p.Tests))
+	}
+	if failed {
+		return errReported
+	}
+	return nil
+}
+
+// report prints compile errors one per line, file:line:col first, with a
+// count when there are several, and returns errReported.
+func report(w io.Writer, err error) error {
+	var list diag.List
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(w, e.Error())
+		}
+		if len(list) > 1 {
+			fmt.Fprintf(w, "%d errors\n", len(list))
+		}
+		return errReported
+	}
+	fmt.Fprintln(w, err)
+	return errReported
+}
+
+// customManifest returns a module's manifest section, indented.
+func customManifest(wasm []byte) (string, error) {
+	secs, err := plugin.CustomSections(wasm)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, secs[plugin.SectionManifest], "", "  "); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,134 @@
+// Command bespoke compiles personalization rules to WebAssembly and serves
+// them in front of an origin.
+//
+//	bespoke serve    --origin URL (--rules FILE | --plugin FILE.wasm) [--listen :8080]
+//	bespoke serve    --demo                  serve the bundled demo site and rules
+//	bespoke compile  RULES.yaml -o SITE.wasm [--dump-ir]
+//	bespoke check    RULES.yaml...           exit 1 on any error
+//	bespoke test     RULES.yaml...           run the tests written next to the rules
+//	bespoke explain  --rules FILE [--header 'K: V'] [--user-agent UA] [--cookie k=v] [--url /path] [--set attr=value]
+//	bespoke version
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/codegen"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `bespoke personalizes web pages at the edge.
+
+Usage:
+  bespoke serve    --origin URL (--rules FILE | --plugin FILE.wasm) [--listen :8080]
+  bespoke serve    --demo              serve the bundled demo site with its rules
+  bespoke compile  RULES.yaml -o SITE.wasm [--dump-ir]
+  bespoke check    RULES.yaml...       report every error, exit 1 if any
+  bespoke test     RULES.yaml...       run the tests written next to the rules
+  bespoke explain  --rules FILE [--header 'K: V']... [--user-agent UA] [--cookie k=v]...
+                   [--url /path] [--set attr=value]... [--html]
+  bespoke version
+
+Run 'bespoke COMMAND -h' for the options of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command and returns the exit status: 0 success, 1 the
+// command found problems (errors in rules, failed tests), 2 bad usage.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(rest, stdout, stderr)
+	case "compile":
+		err = compileCmd(rest, stdout, stderr)
+	case "check":
+		err = checkCmd(rest, stdout, stderr)
+	case "test":
+		err = testCmd(rest, stdout, stderr)
+	case "explain":
+		err = explainCmd(rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "bespoke %s (plugin ABI %d, %s)\n", version, plugin.ABIVersion, codegen.Compiler)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "bespoke: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "bespoke %s: %v\n", cmd, err)
+		return 2
+	case errors.Is(err, errReported):
+		return 1
+	default:
+		fmt.Fprintf(stderr, "bespoke %s: %v\n", cmd, err)
+		return 1
+	}
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// errReported means the command already printed what went wrong.
+var errReported = errors.New("reported")
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("bespoke "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: bespoke %s %s\n\nOptions:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseInterspersed parses flags that may come after positional arguments
+// (bespoke compile rules.yaml -o out.wasm), as editors type them.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/config"
+	"github.com/bespoke-edge/bespoke/host/demo"
+	"github.com/bespoke-edge/bespoke/host/server"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
+	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen and admin")
+	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
+	admin := fs.String("admin", "127.0.0.1:9090", "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload); empty disables it")
+	origin := fs.String("origin", "", "origin `URL` to personalize")
+	demoFlag := fs.Bool("demo", false, "serve the bundled demo site as the origin (and its rules, unless --rules or --plugin is given)")
+	rulesFile := fs.String("rules", "", "rule `file` to compile and serve (reloaded when it changes)")
+	pluginFile := fs.String("plugin", "", "compiled plugin `file` (.wasm) to serve (reloaded when it changes)")
+	var g geoFlags
+	g.register(fs)
+	cacheDir := fs.String("cache-dir", "", "`directory` for compiled plugin code (default: the user cache directory; - for memory only)")
+	poolSize := fs.Int("pool-size", 0, "plugin instances per route (default 2 × CPUs)")
+	decideTimeout := fs.Duration("decide-timeout", 50*time.Millisecond, "longest a plugin that may loop can take to decide before the page is served unpersonalized")
+	maxRewrite := fs.String("max-rewrite-bytes", "8MiB", "larger responses stream through untouched")
+	debugHeaders := fs.Bool("debug-headers", false, "add X-Bespoke-Rules and X-Bespoke-Generation to responses")
+	accessLog := fs.Bool("access-log", true, "log one line per request")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	watch := fs.Duration("watch", time.Second, "how often to check the rule or plugin file for changes (0 disables)")
+	preserveHost := fs.Bool("preserve-host", false, "send the visitor's Host header to the origin")
+	grace := fs.Duration("grace", 10*time.Second, "on SIGTERM, how long to let requests in flight finish")
+	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off")
+	redisURL := fs.String("redis", "", "Redis `URL` for --seen-store redis (redis://127.0.0.1:6379/0)")
+	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies (default: $BESPOKE_SECRET, else a random key per process)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+
+	var cfg *config.Config
+	var err error
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case *configFile != "":
+		if cfg, err = config.Load(*configFile); err != nil {
+			return err
+		}
+	default:
+		if *rulesFile != "" && *pluginFile != "" {
+			return usagef("give --rules or --plugin, not both")
+		}
+		if !*demoFlag && (*origin == "" || *rulesFile == "" && *pluginFile == "") {
+			return usagef("give --origin and one of --rules or --plugin, or --demo, or --config")
+		}
+		size, err := config.ParseSize(*maxRewrite)
+		if err != nil {
+			return usagef("--max-rewrite-bytes: %v", err)
+		}
+		access := *accessLog
+		cfg = &config.Config{
+			CacheDir:      *cacheDir,
+			SecretFile:    *secretFile,
+			ShutdownGrace: config.Duration(*grace),
+			Watch:         config.Duration(*watch),
+			Log:           config.Log{Format: *logFormat, Access: &access, DebugHeaders: *debugHeaders},
+			Geo:           config.Geo{Providers: g.providers, TrustedProxies: g.trusted, Header: g.header, GeoIP: g.geoip, TimeZone: g.timezone},
+			Seen:          config.Seen{Store: *seenStore, Redis: *redisURL},
+			Limits:        config.Limits{PoolSize: *poolSize, DecideTimeout: config.Duration(*decideTimeout), MaxRewriteBytes: config.Size(size)},
+			Routes:        []config.Route{{Name: "default", Origin: *origin, Rules: *rulesFile, Plugin: *pluginFile, PreserveHost: *preserveHost}},
+		}
+		if *demoFlag && *origin == "" {
+			cfg.Routes[0].Origin = "http://demo.invalid" // replaced below, once the demo origin listens
+		}
+		cfg.Defaults()
+	}
+	if set["listen"] || cfg.Listen == "" {
+		cfg.Listen = *listen
+		if cfg.Listen == "" {
+			cfg.Listen = ":8080"
+		}
+	}
+	if set["admin"] || *configFile == "" {
+		cfg.Admin = *admin
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var opt server.Options
+	if *demoFlag {
+		u, stopDemo, err := demo.Start()
+		if err != nil {
+			return err
+		}
+		defer stopDemo()
+		for i := range cfg.Routes {
+			if cfg.Routes[i].Origin == "http://demo.invalid" {
+				cfg.Routes[i].Origin = u
+			}
+		}
+		opt.Embedded = func() (*plugin.Artifact, string, error) {
+			res, err := rules.Compile(demo.RulesName, demo.Rules())
+			if err != nil {
+				return nil, "", err
+			}
+			return res.Artifact, demo.RulesName, nil
+		}
+		fmt.Fprintf(stderr, "demo origin on %s\n", u)
+	}
+	if err := cfg.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if cfg.Log.Format == "json" {
+		handler = slog.NewJSONHandler(stderr, nil)
+	}
+	log := slog.New(handler)
+	opt.Logger = log
+
+	srv, err := server.New(ctx, cfg, opt)
+	if err != nil {
+		return report(stderr, err)
+	}
+	srv.Watch(ctx)
+	go reloadOnHUP(ctx, srv)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	var adminLn net.Listener
+	if cfg.Admin != "" {
+		if adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		log.Info("admin listening", "addr", adminLn.Addr().String())
+	}
+	for _, r := range cfg.Routes {
+		log.Info("route", "name", r.Name, "host", r.Host, "path", r.Path, "origin", r.Origin, "plugin", r.Source())
+	}
+	fmt.Fprintf(stdout, "bespoke: serving %d route(s) through http://%s\n", len(cfg.Routes), displayAddr(ln.Addr()))
+	return srv.Serve(ctx, ln, adminLn)
+}
+
+func reloadOnHUP(ctx context.Context, srv *server.Server) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			srv.Reload(ctx, "")
+		}
+	}
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

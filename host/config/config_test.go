@@ -1,0 +1,79 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	c, err := Parse("b.yaml", []byte(`
+listen: ":9000"
+admin: 127.0.0.1:9090
+seen: { store: redis, redis: "redis://127.0.0.1:6379/0", window: 7d, timeout: 15ms }
+limits: { max_rewrite_bytes: 4MiB, decide_timeout: 20ms, upstream: { max_conns_per_host: 64 } }
+routes:
+  - name: shop
+    host: shop.example.com
+    origin: http://127.0.0.1:3000
+    rules: shop.yaml
+  - origin: https://blog.example.com
+    path: /blog/
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":9000" || c.Seen.Window.D() != 7*24*time.Hour || c.Seen.Timeout.D() != 15*time.Millisecond {
+		t.Errorf("%+v", c)
+	}
+	if c.Limits.MaxRewriteBytes != 4<<20 || c.Limits.Upstream.MaxConnsPerHost != 64 || c.Limits.MaxHeaderBytes != 64<<10 {
+		t.Errorf("limits %+v", c.Limits)
+	}
+	if c.Routes[1].Name != "route2" || c.Routes[0].Path != "/" || !*c.Log.Access {
+		t.Errorf("defaults not applied: %+v", c.Routes)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"routes:\n  - origin: http://a\n    rulez: x.yaml\n", "line 3: field rulez not found"},
+		{"listen: 1\nlisen: 2\nroutes: []\n", "field lisen not found"},
+		{"", "no routes"},
+		{"routes:\n  - origin: ftp://a\n", "must be an http:// or https:// URL"},
+		{"routes:\n  - origin: http://a\n    rules: a\n    plugin: b\n", "not both"},
+		{"seen: { store: redis }\nroutes:\n  - origin: http://a\n", "seen.redis"},
+		{"seen: { window: 3y }\nroutes:\n  - origin: http://a\n", "not a duration"},
+		{"limits: { max_rewrite_bytes: lots }\nroutes:\n  - origin: http://a\n", "not a size"},
+		{"routes:\n  - name: a\n    origin: http://a\n  - name: a\n    origin: http://b\n", "used twice"},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte(tt.src))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: err = %v, want %q", tt.src, err, tt.want)
+		}
+	}
+}
+
+func TestParseDurationAndSize(t *testing.T) {
+	for s, want := range map[string]time.Duration{"250ms": 250 * time.Millisecond, "7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour, "1.5d": 36 * time.Hour} {
+		if got, err := ParseDuration(s); err != nil || got != want {
+			t.Errorf("%s = %v, %v", s, got, err)
+		}
+	}
+	for s, want := range map[string]int64{"512": 512, "64KiB": 64 << 10, "8MiB": 8 << 20, "1 GB": 1 << 30} {
+		if got, err := ParseSize(s); err != nil || got != want {
+			t.Errorf("%s = %v, %v", s, got, err)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("routes:\n  - origin: http://a\n"))
+	f.Add([]byte("limits: { max_rewrite_bytes: 4MiB }\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse("f.yaml", b)
+		if err == nil && len(c.Routes) == 0 {
+			t.Fatal("a configuration without routes was accepted")
+		}
+	})
+}

@@ -1,0 +1,359 @@
+// Package device classifies a visitor's device from User-Agent Client
+// Hints, falling back to the User-Agent string: its type (mobile, tablet,
+// desktop, tv, bot), operating system, browser and their versions.
+//
+// Classification looks for a few anchors with strings.Index rather than
+// running a list of regular expressions, and a bounded LRU cache (Cache)
+// makes repeated User-Agents, which is most traffic, a map lookup.
+//
+// # Decisions
+//
+//   - A User-Agent that names no device is a desktop, as most analytics
+//     platforms count it: Classify never returns the zero Type.
+//   - An empty User-Agent with no Client Hints is a bot: every browser sends
+//     one, scripts and health checks often do not.
+//   - Crawlers are bots whatever device they emulate: the smartphone
+//     Googlebot is Type Bot, with OS "android" (the device it renders as).
+//   - Game consoles that sit under a television (PlayStation 3/4/5, Xbox,
+//     Wii, Wii U, Nintendo Switch even when undocked) are TV; handhelds
+//     (PlayStation Vita and Portable, Nintendo DS and 3DS) are Mobile.
+//   - Android without "Mobile" is a tablet, the convention Google asks
+//     Android browsers to follow. A phone that sends a tablet-style
+//     User-Agent is therefore a tablet, and an Android tablet whose browser
+//     sends "Mobile" is a phone.
+//   - Sec-CH-UA-Mobile "?0" from an Android device is a tablet: Chrome asks
+//     for desktop sites by default on large tablets, and on phones only
+//     when the user chooses to.
+//   - Windows is a desktop, including Surface-style tablets and touch
+//     laptops that run a desktop browser; only Windows Phone (Mobile) and
+//     Windows RT on ARM with touch (Tablet) are not.
+//   - Kindle e-readers and Fire tablets are tablets; Fire TV is TV.
+//
+// # Known limits
+//
+//   - iPads since iPadOS 13 send the User-Agent of desktop Safari on a Mac by
+//     default, and Safari sends no Client Hints, so such an iPad is a
+//     desktop running macOS; only script on the page (navigator.maxTouchPoints)
+//     can tell. iPads are recognized when the browser says "iPad" (Safari's
+//     mobile mode, in-app browsers, Chrome) or names an iOS-only browser
+//     (CriOS, FxiOS, EdgiOS) on a Mac User-Agent.
+//   - User-Agent reduction freezes versions: Chrome sends "Android 10; K",
+//     "Windows NT 10.0" (Windows 11 too) and "Mac OS X 10_15_7" whatever
+//     the real version, and Safari and Firefox freeze macOS at 10.15 too.
+//     Sec-CH-UA-Platform-Version, when the browser sends it (it does after
+//     an Accept-CH response header asks for it), gives the real one.
+//   - Browsers that copy Chrome's User-Agent exactly (Brave, Vivaldi, Arc,
+//     Kiwi) are "chrome" unless the Sec-CH-UA brand list names them.
+package device
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Type is a device type: one of the constants Mobile, Tablet, Desktop, TV
+// and Bot. The zero Type ("") means "not classified"; Classify never
+// returns it.
+type Type string
+
+// Device types.
+const (
+	// Mobile is a phone, or a handheld game console.
+	Mobile Type = "mobile"
+	// Tablet is a tablet or an e-reader.
+	Tablet Type = "tablet"
+	// Desktop is a desktop or laptop computer, and anything unrecognized
+	// that is not a bot.
+	Desktop Type = "desktop"
+	// TV is a smart TV, a streaming stick or box, or a console played on a
+	// television.
+	TV Type = "tv"
+	// Bot is a crawler, a link-preview fetcher, a monitor, an automated or
+	// headless browser, or an HTTP library or command-line tool.
+	Bot Type = "bot"
+)
+
+// OSes are the values Info.OS takes besides "" (unknown). The rule
+// compiler knows the same list (plus "other", which is how rules see "").
+var OSes = []string{"android", "ios", "ipados", "windows", "macos", "linux", "chromeos", "tvos", "tizen", "webos", "fireos", "playstation", "xbox", "nintendo"}
+
+// Info is what is known of a device. The zero Info is an unclassified
+// device; Classify always sets Type.
+type Info struct {
+	// Type is the kind of device; never empty in a result of Classify.
+	Type Type
+
+	// OS is the operating system family, lower case, one of OSes: android,
+	// ios (iPhone, iPod), ipados (every iPad, also those running iOS 12 or
+	// older), windows (also Windows Phone), macos, linux, chromeos, tvos,
+	// tizen, webos (LG TVs, and Palm/HP devices), fireos (Fire tablets and
+	// Fire TV), playstation, xbox, nintendo. "" means unknown or another
+	// system (BlackBerry, KaiOS, Roku, FreeBSD, ...).
+	OS string
+
+	// OSVersion is the system version, numbers only, major[.minor] with a
+	// zero minor left out: "17.4", "14", "10.15". Windows is its marketing
+	// number where there is one ("11", "10", "8.1", "8", "7") and the NT
+	// version before ("6.0" is Vista, "5.1" XP); chromeos is the platform
+	// build ("14541.0"). "" means unknown.
+	OSVersion string
+
+	// Browser names the browser, lower case: chrome, safari, firefox, edge,
+	// ie, opera, samsung, ucbrowser, yandex, vivaldi, brave, whale, qq,
+	// miui, huawei, duckduckgo, silk, android (the pre-Chrome Android
+	// browser), or webview for an app's embedded browser (Facebook,
+	// Instagram, WeChat, TikTok, an Android WebView, an iOS app's web
+	// view). For a bot it is the crawler's or tool's short name:
+	// "googlebot", "bingbot", "gptbot", "curl", ... "" means unknown.
+	Browser string
+
+	// BrowserVersion is the browser's (or the bot's) version, major.minor
+	// as the User-Agent writes it ("124.0", "17.4"); "" means unknown.
+	BrowserVersion string
+
+	// Bot is true for crawlers, link previews, monitors, headless browsers
+	// and HTTP tools; Type is then Bot.
+	Bot bool
+}
+
+// Hints are the User-Agent Client Hints a browser sent, as raw header
+// values. The zero Hints means none were sent; each empty field means that
+// hint was not sent.
+type Hints struct {
+	// Mobile is Sec-CH-UA-Mobile: "?1" for a phone, "?0" otherwise.
+	Mobile string
+	// Platform is Sec-CH-UA-Platform, quoted: "\"Android\"", "\"Windows\"".
+	Platform string
+	// PlatformVersion is Sec-CH-UA-Platform-Version, quoted: "\"14.0.0\"".
+	PlatformVersion string
+	// UA is Sec-CH-UA, the brand list:
+	// "\"Chromium\";v=\"124\", \"Google Chrome\";v=\"124\", \"Not-A.Brand\";v=\"99\"".
+	UA string
+	// Model is Sec-CH-UA-Model, quoted: "\"Pixel 8\"", often "\"\"".
+	Model string
+}
+
+// AcceptCH is the value of the Accept-CH response header that asks
+// browsers for the Client Hints Classify reads. Sec-CH-UA, Sec-CH-UA-Mobile
+// and Sec-CH-UA-Platform are sent without asking; the platform version and
+// the model only on requests after a response that asked for them.
+const AcceptCH = "Sec-CH-UA, Sec-CH-UA-Mobile, Sec-CH-UA-Platform, Sec-CH-UA-Platform-Version, Sec-CH-UA-Model"
+
+// FromRequest returns the User-Agent and the Client Hints of r, for
+// Classify. A missing header is an empty string.
+func FromRequest(r *http.Request) (string, Hints) {
+	if r == nil {
+		return "", Hints{}
+	}
+	h := r.Header
+	return first(h, "User-Agent"), Hints{
+		Mobile:          first(h, "Sec-Ch-Ua-Mobile"),
+		Platform:        first(h, "Sec-Ch-Ua-Platform"),
+		PlatformVersion: first(h, "Sec-Ch-Ua-Platform-Version"),
+		UA:              first(h, "Sec-Ch-Ua"),
+		Model:           first(h, "Sec-Ch-Ua-Model"),
+	}
+}
+
+// first is h.Get for a canonical key, without canonicalizing it again.
+func first(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Classify classifies the device that sent userAgent and the Client Hints
+// h. Hints win over the User-Agent where they say something (see the
+// package documentation for the rules). An empty User-Agent with no hints
+// is a bot. Classify is pure and safe for concurrent use; it allocates only
+// for rare inputs (User-Agents over 512 bytes, unknown bots, iOS-style
+// versions beyond the common range).
+func Classify(userAgent string, h Hints) Info {
+	hinted := h.Mobile != "" || h.Platform != ""
+	if userAgent == "" && !hinted && h.UA == "" {
+		return Info{Type: Bot, Bot: true}
+	}
+	p := newProbe(userAgent)
+	if name, ver, ok := botOf(&p, h.UA); ok {
+		info := Info{Type: Bot, Bot: true, Browser: name, BrowserVersion: ver}
+		info.OS, info.OSVersion = osOf(&p)
+		return info
+	}
+	var info Info
+	info.OS, info.OSVersion = osOf(&p)
+	info.Browser, info.BrowserVersion = browserOf(&p, info.OS)
+	info.Type = typeOf(&p, info.OS)
+	if hinted {
+		applyHints(&info, h)
+	}
+	if h.UA != "" {
+		applyBrands(&info, h.UA)
+	}
+	return info
+}
+
+// unquote strips the quotes and spaces around a structured-header string.
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	return s
+}
+
+// platformOS maps Sec-CH-UA-Platform to an OS; "" for unknown values.
+func platformOS(p string) string {
+	switch p = unquote(p); {
+	case strings.EqualFold(p, "Android"):
+		return "android"
+	case strings.EqualFold(p, "Windows"):
+		return "windows"
+	case strings.EqualFold(p, "macOS"):
+		return "macos"
+	case strings.EqualFold(p, "iOS"):
+		return "ios"
+	case strings.EqualFold(p, "Linux"):
+		return "linux"
+	case strings.EqualFold(p, "Chrome OS"), strings.EqualFold(p, "Chromium OS"), strings.EqualFold(p, "ChromeOS"):
+		return "chromeos"
+	}
+	return ""
+}
+
+// applyHints lets Client Hints override the User-Agent: since User-Agent
+// reduction, Chromium browsers freeze the OS version and the model in the
+// User-Agent and tell the truth only in hints.
+func applyHints(info *Info, h Hints) {
+	hintOS := platformOS(h.Platform)
+	if hintOS != "" && hintOS != info.OS {
+		// The User-Agent may name a more precise system than the hint
+		// (Fire OS and TV systems are Android or Linux underneath; an iPad
+		// is iOS to Chrome); keep it then.
+		refines := hintOS == "android" && info.OS == "fireos" ||
+			hintOS == "linux" && (info.OS == "tizen" || info.OS == "webos" || info.OS == "chromeos") ||
+			hintOS == "ios" && info.OS == "ipados"
+		if !refines {
+			info.OS, info.OSVersion = hintOS, ""
+		}
+	}
+	if v := unquote(h.PlatformVersion); v != "" && hintOS != "" && hintOS == info.OS {
+		switch info.OS {
+		case "windows":
+			info.OSVersion = windowsHintVersion(v)
+		case "chromeos":
+			info.OSVersion = version(v, false)
+		default:
+			info.OSVersion = version(v, true)
+		}
+	}
+	model := unquote(h.Model)
+	switch strings.TrimSpace(h.Mobile) {
+	case "?1":
+		if info.Type != TV {
+			info.Type = Mobile
+		}
+	case "?0":
+		// Not a phone: a tablet or TV the User-Agent names stays one.
+		if info.Type == Mobile || info.Type == Desktop {
+			info.Type = Desktop
+			if info.OS == "android" || info.OS == "fireos" {
+				info.Type = Tablet
+			}
+		}
+	}
+	if model != "" && info.Type != TV && isTVModel(model) {
+		info.Type = TV
+	}
+}
+
+// isTVModel reports whether a Sec-CH-UA-Model names a TV device.
+func isTVModel(m string) bool {
+	return strings.Contains(m, "TV") || strings.HasPrefix(m, "AFT") || strings.Contains(m, "BRAVIA") ||
+		strings.Contains(m, "Chromecast") || strings.Contains(m, "MIBOX")
+}
+
+// windowsHintVersion maps Sec-CH-UA-Platform-Version on Windows (the
+// Windows.Foundation.UniversalApiContract version) to the marketing
+// version: 13 and above is Windows 11, 1 to 10 is Windows 10, and 0.1, 0.2
+// and 0.3 are Windows 7, 8 and 8.1.
+func windowsHintVersion(v string) string {
+	major, rest, _ := strings.Cut(v, ".")
+	switch {
+	case major == "0":
+		switch {
+		case strings.HasPrefix(rest, "3"):
+			return "8.1"
+		case strings.HasPrefix(rest, "2"):
+			return "8"
+		case strings.HasPrefix(rest, "1"):
+			return "7"
+		}
+		return ""
+	case len(major) == 1 || major == "10" || major == "11" || major == "12":
+		if major[0] < '0' || major[0] > '9' {
+			return ""
+		}
+		return "10"
+	case len(major) == 2 && major[0] >= '1' && major[0] <= '9' && major[1] >= '0' && major[1] <= '9':
+		return "11"
+	}
+	return ""
+}
+
+// applyBrands reads the Sec-CH-UA brand list, which names browsers that
+// send Chrome's User-Agent word for word (Brave) or hide in a reduced one.
+func applyBrands(info *Info, list string) {
+	if info.Browser != "" && info.Browser != "chrome" {
+		return
+	}
+	for list != "" {
+		var entry string
+		entry, list, _ = strings.Cut(list, ",")
+		brand, params, _ := strings.Cut(entry, ";")
+		var name string
+		switch unquote(brand) {
+		case "Brave":
+			name = "brave"
+		case "Microsoft Edge":
+			name = "edge"
+		case "Opera", "Opera GX":
+			name = "opera"
+		case "Samsung Internet":
+			name = "samsung"
+		case "YaBrowser", "Yandex":
+			name = "yandex"
+		case "Vivaldi":
+			name = "vivaldi"
+		case "DuckDuckGo":
+			name = "duckduckgo"
+		case "Whale":
+			name = "whale"
+		case "Google Chrome", "Chromium":
+			if info.Browser == "" {
+				info.Browser = "chrome"
+				info.BrowserVersion = brandVersion(params)
+			}
+			continue
+		default:
+			continue
+		}
+		v := brandVersion(params)
+		if !(v != "" && strings.HasPrefix(info.BrowserVersion, v+".")) {
+			// Keep the User-Agent's major.minor when it is the same
+			// release (Brave numbers itself as Chromium does).
+			info.BrowserVersion = v
+		}
+		info.Browser = name
+		return
+	}
+}
+
+// brandVersion reads v="124" from the parameters of a brand.
+func brandVersion(params string) string {
+	_, v, ok := strings.Cut(params, "v=")
+	if !ok {
+		return ""
+	}
+	return version(unquote(v), false)
+}

@@ -1,0 +1,445 @@
+// Package engine runs rule modules: it compiles an artifact once (with a
+// file-backed compilation cache), keeps a bounded pool of warm instances,
+// and per request writes the Context into an instance's memory, makes one
+// call, and reads the Decision back.
+//
+// An instance whose call fails (a trap, a guest error, a timeout) is closed
+// and never returned to the pool. A Module can be retired while requests
+// are in flight: it is closed when the last of them ends.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+// Config configures an Engine. The zero Config is usable: see each field
+// for what zero means.
+type Config struct {
+	// CacheDir is where compiled machine code is kept between runs, so a
+	// restart or reload of a known artifact skips compilation. Empty means
+	// the user's cache directory (bespoke/wasm under os.UserCacheDir), or
+	// memory only when there is none; "-" means memory only.
+	CacheDir string
+	// PoolSize bounds the instances of one module, and so the decisions
+	// made at once. 0 means 2 × GOMAXPROCS.
+	PoolSize int
+	// Warm is how many instances are created when a module loads, so that
+	// the first requests do not pay for instantiation. 0 means 1.
+	Warm int
+	// MemoryLimitPages caps each instance's linear memory in 64 KiB pages.
+	// 0 means 64 (4 MiB), far above what rule modules use.
+	MemoryLimitPages uint32
+	// DecideTimeout bounds one decision of a module that may loop (one not
+	// built by bespoke's compiler, or any module with AlwaysInterrupt). An
+	// instance still running past it is closed and the request is served
+	// unpersonalized. 0 means 50 ms.
+	DecideTimeout time.Duration
+	// AlwaysInterrupt applies DecideTimeout to every module, including
+	// compiled rules, whose running time is already bounded by construction.
+	AlwaysInterrupt bool
+	// Stats, when not nil, accumulates the counters of every module the
+	// engine loads, so that they survive reloads; nil gives each module
+	// counters of its own.
+	Stats *Stats
+}
+
+func (c Config) withDefaults() Config {
+	if c.PoolSize <= 0 {
+		c.PoolSize = 2 * runtime.GOMAXPROCS(0)
+	}
+	if c.Warm <= 0 {
+		c.Warm = 1
+	}
+	c.Warm = min(c.Warm, c.PoolSize)
+	if c.MemoryLimitPages == 0 {
+		c.MemoryLimitPages = 64
+	}
+	if c.DecideTimeout <= 0 {
+		c.DecideTimeout = 50 * time.Millisecond
+	}
+	return c
+}
+
+// Engine loads modules. It is safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	cache wazero.CompilationCache
+}
+
+// New returns an engine. It fails only when the cache directory cannot be
+// created.
+func New(cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	e := &Engine{cfg: cfg}
+	dir := cfg.CacheDir
+	if dir == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			dir = filepath.Join(d, "bespoke", "wasm")
+		} else {
+			dir = "-"
+		}
+	}
+	if dir == "-" {
+		e.cache = wazero.NewCompilationCache()
+		return e, nil
+	}
+	c, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("compilation cache %s: %w", dir, err)
+	}
+	e.cache = c
+	return e, nil
+}
+
+// Close releases the compilation cache. Modules loaded by e must be closed
+// first.
+func (e *Engine) Close(ctx context.Context) error { return e.cache.Close(ctx) }
+
+// Module is a loaded artifact with its pool of instances. It is safe for
+// concurrent use.
+type Module struct {
+	cfg      Config
+	manifest *plugin.Manifest
+	runtime  wazero.Runtime
+	compiled wazero.CompiledModule
+	patterns []*regexp.Regexp
+	interns  []interner // per slot
+
+	// interrupt is set for modules that may loop: they run with wazero's
+	// termination checks and a deadline per decision.
+	interrupt bool
+	imports   []string // host functions the module imports
+	instances sync.Map // api.Module -> *instance, for host functions
+
+	idle  chan *instance
+	slots chan struct{} // one token per live instance
+
+	inflight atomic.Int64
+	retired  atomic.Bool
+	closed   sync.Once
+	closeErr error
+
+	stats *Stats
+}
+
+// Stats are a module's counters since it loaded.
+type Stats struct {
+	Decisions  atomic.Int64 // successful decisions
+	Failures   atomic.Int64 // traps, guest errors and timeouts
+	Timeouts   atomic.Int64 // failures that were timeouts
+	Instances  atomic.Int64 // instances created
+	Live       atomic.Int64 // instances alive now
+	Discarded  atomic.Int64 // instances closed after a failure
+	Waits      atomic.Int64 // acquisitions that had to wait for an instance
+	LiveMemory atomic.Int64 // bytes of linear memory held by live instances
+}
+
+// Load compiles an artifact and warms its pool. It fails with a clear error
+// when the module does not satisfy the ABI.
+func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (*Module, error) {
+	cfg := e.cfg
+	m := &Module{
+		cfg:      cfg,
+		manifest: art.Manifest,
+		idle:     make(chan *instance, cfg.PoolSize),
+		slots:    make(chan struct{}, cfg.PoolSize),
+		stats:    cfg.Stats,
+	}
+	if m.stats == nil {
+		m.stats = &Stats{}
+	}
+	for _, s := range art.Manifest.Slots {
+		m.interns = append(m.interns, newInterner(art.Manifest.Symbols, s.Symbols))
+	}
+	for _, p := range art.Manifest.Patterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("plugin pattern %q: %w", p, err)
+		}
+		m.patterns = append(m.patterns, re)
+	}
+	// Modules from bespoke's compiler have no unbounded loop: their time is
+	// bounded by their size and the host's input caps, so they run without
+	// termination checks (which cost a goroutine per call). Any other module
+	// may loop, and gets checks and a deadline.
+	m.interrupt = !strings.HasPrefix(art.Manifest.Compiler, plugin.BoundedCompiler+"/") || cfg.AlwaysInterrupt
+	// A runtime per module, so each has its own memory limit and closing
+	// it frees everything it holds; the compilation cache is shared.
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithCompilationCache(e.cache).
+		WithMemoryLimitPages(cfg.MemoryLimitPages).
+		WithCloseOnContextDone(m.interrupt)
+	m.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
+	ok := false
+	defer func() {
+		if !ok {
+			m.runtime.Close(ctx)
+		}
+	}()
+	if err := m.hostModule(ctx); err != nil {
+		return nil, err
+	}
+	compiled, err := m.runtime.CompileModule(ctx, art.Wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compiling plugin: %w", err)
+	}
+	m.compiled = compiled
+	if m.imports, err = checkExports(compiled); err != nil {
+		return nil, err
+	}
+	for range cfg.Warm {
+		inst, err := m.newInstance(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m.slots <- struct{}{}
+		m.idle <- inst
+	}
+	ok = true
+	return m, nil
+}
+
+// checkExports verifies the module's exports and imports against the ABI, so
+// a hand-written module with a mistake is refused at load with a message
+// that says which part is wrong.
+func checkExports(c wazero.CompiledModule) (imported []string, err error) {
+	fns := c.ExportedFunctions()
+	d, ok := fns[plugin.ExportDecide]
+	if !ok {
+		return nil, fmt.Errorf("plugin does not export %q", plugin.ExportDecide)
+	}
+	if len(d.ParamTypes()) != 0 || len(d.ResultTypes()) != 1 || d.ResultTypes()[0] != api.ValueTypeI32 {
+		return nil, fmt.Errorf("plugin export %q must have type () -> i32", plugin.ExportDecide)
+	}
+	if _, ok := c.ExportedMemories()[plugin.ExportMemory]; !ok {
+		return nil, fmt.Errorf("plugin does not export its memory as %q", plugin.ExportMemory)
+	}
+	for _, im := range c.ImportedFunctions() {
+		mod, name, _ := im.Import()
+		imported = append(imported, name)
+		want, known := hostFuncTypes[name]
+		if mod != plugin.ImportModule || !known {
+			return nil, fmt.Errorf("plugin imports %s.%s, which this host does not provide", mod, name)
+		}
+		if !sameTypes(im.ParamTypes(), want[0]) || !sameTypes(im.ResultTypes(), want[1]) {
+			return nil, fmt.Errorf("plugin imports %s.%s with the wrong type", mod, name)
+		}
+	}
+	return imported, nil
+}
+
+func sameTypes(a, b []api.ValueType) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Imports reports whether the module imports the host function name.
+func (m *Module) Imports(name string) bool { return slices.Contains(m.imports, name) }
+
+// Manifest returns the module's manifest.
+func (m *Module) Manifest() *plugin.Manifest { return m.manifest }
+
+// Stats returns the module's counters.
+func (m *Module) Stats() *Stats { return m.stats }
+
+// ErrRetired is returned by Decide on a module that was retired.
+var ErrRetired = errors.New("plugin module retired")
+
+// Seen answers the seen host function: whether the visitor has seen an item.
+type Seen func(item string) bool
+
+// Decide runs the rules on one request's values (one per manifest slot)
+// and fills d. It waits for a free instance as long as ctx allows. On error
+// the request should be served unpersonalized.
+func (m *Module) Decide(ctx context.Context, vals []plugin.Value, seen Seen, d *plugin.Decision) error {
+	if len(vals) != len(m.manifest.Slots) {
+		return fmt.Errorf("decide: %d values for %d slots", len(vals), len(m.manifest.Slots))
+	}
+	m.inflight.Add(1)
+	defer m.done()
+	if m.retired.Load() {
+		return ErrRetired
+	}
+	inst, err := m.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	err = inst.decide(ctx, vals, seen, d)
+	if err != nil {
+		m.stats.Failures.Add(1)
+		if errors.Is(err, context.DeadlineExceeded) {
+			m.stats.Timeouts.Add(1)
+		}
+		m.discard(inst)
+		return err
+	}
+	m.stats.Decisions.Add(1)
+	m.release(inst)
+	return nil
+}
+
+// acquire takes an idle instance, creates one if the pool has room, or
+// waits for one to be released.
+func (m *Module) acquire(ctx context.Context) (*instance, error) {
+	select {
+	case inst := <-m.idle:
+		return inst, nil
+	default:
+	}
+	select {
+	case m.slots <- struct{}{}:
+		inst, err := m.newInstance(ctx)
+		if err != nil {
+			<-m.slots
+			return nil, err
+		}
+		return inst, nil
+	default:
+	}
+	m.stats.Waits.Add(1)
+	select {
+	case inst := <-m.idle:
+		return inst, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a plugin instance: %w", ctx.Err())
+	}
+}
+
+func (m *Module) release(inst *instance) {
+	if m.retired.Load() {
+		m.discardQuiet(inst)
+		return
+	}
+	m.idle <- inst
+}
+
+func (m *Module) discard(inst *instance) {
+	m.stats.Discarded.Add(1)
+	m.discardQuiet(inst)
+}
+
+func (m *Module) discardQuiet(inst *instance) {
+	m.instances.Delete(inst.mod)
+	m.stats.Live.Add(-1)
+	m.stats.LiveMemory.Add(-int64(inst.memBytes()))
+	inst.mod.Close(context.Background())
+	<-m.slots
+}
+
+// Retire stops new decisions and closes the module once the decisions in
+// flight have ended. It returns at once.
+func (m *Module) Retire() {
+	m.retired.Store(true)
+	m.inflight.Add(1)
+	m.done()
+}
+
+// Retired reports whether Retire was called.
+func (m *Module) Retired() bool { return m.retired.Load() }
+
+// InFlight returns the number of decisions under way.
+func (m *Module) InFlight() int64 { return m.inflight.Load() }
+
+func (m *Module) done() {
+	if m.inflight.Add(-1) == 0 && m.retired.Load() {
+		m.close()
+	}
+}
+
+func (m *Module) close() {
+	m.closed.Do(func() {
+		for {
+			select {
+			case inst := <-m.idle:
+				m.discardQuiet(inst)
+				continue
+			default:
+			}
+			break
+		}
+		m.closeErr = m.runtime.Close(context.Background())
+	})
+}
+
+// Close retires the module and waits for decisions in flight to end, at
+// most until ctx is done.
+func (m *Module) Close(ctx context.Context) error {
+	m.Retire()
+	for m.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	m.close()
+	return m.closeErr
+}
+
+// interner maps a slot's value to the symbol it equals, among the symbols
+// the module compares that slot with. Most slots are compared with a few
+// symbols: comparing lengths then bytes beats hashing the value.
+type interner struct {
+	few  []string // symbol texts, when there are few
+	ids  []int32
+	many map[string]int32
+}
+
+const fewSymbols = 8
+
+func newInterner(symbols []string, ids []int) interner {
+	var in interner
+	if len(ids) > fewSymbols {
+		in.many = make(map[string]int32, len(ids))
+	}
+	for _, id := range ids {
+		if id < 0 || id >= len(symbols) {
+			continue
+		}
+		if in.many != nil {
+			in.many[symbols[id]] = int32(id)
+		} else {
+			in.few = append(in.few, symbols[id])
+			in.ids = append(in.ids, int32(id))
+		}
+	}
+	return in
+}
+
+func (in *interner) lookup(v string) int32 {
+	if in.many != nil {
+		if id, ok := in.many[v]; ok {
+			return id
+		}
+		return plugin.NoSymbol
+	}
+	for i, s := range in.few {
+		if len(s) == len(v) && s == v {
+			return in.ids[i]
+		}
+	}
+	return plugin.NoSymbol
+}

@@ -1,0 +1,284 @@
+package geo
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
+)
+
+// DB is an open MaxMind-format database: GeoIP2 or GeoLite2 City or
+// Country, or another database with their record layout. It is safe for
+// concurrent use, except that Close must not run while lookups do. A nil
+// *DB, like a closed one, knows no address.
+type DB struct {
+	reader *maxminddb.Reader
+}
+
+// Database types are told apart by name: one naming a location product is
+// accepted even if it also names another (DB-IP's "Location-ISP"), and one
+// naming only a non-location product is refused, since opening it is a
+// configuration mistake better reported at once than a database that never
+// answers. Unknown names are accepted and judged by their records.
+var (
+	locationTypes    = []string{"city", "country", "location", "enterprise"}
+	nonLocationTypes = []string{"asn", "isp", "connection-type", "domain", "anonymous", "ip-risk", "ip-score"}
+)
+
+// OpenDB opens the database file at path, memory-mapped. It refuses a
+// database whose type says it has no location data (ASN, ISP, Domain,
+// Connection-Type, Anonymous-IP and the like).
+func OpenDB(path string) (*DB, error) {
+	r, err := maxminddb.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("geoip database %s: %w", path, err)
+	}
+	if t := r.Metadata.DatabaseType; !hasLocation(t) {
+		r.Close()
+		return nil, fmt.Errorf("geoip database %s: type %q has no location data; use a City or Country database", path, t)
+	}
+	return &DB{reader: r}, nil
+}
+
+func hasLocation(dbType string) bool {
+	t := strings.ToLower(dbType)
+	for _, good := range locationTypes {
+		if strings.Contains(t, good) {
+			return true
+		}
+	}
+	for _, bad := range nonLocationTypes {
+		if strings.Contains(t, bad) {
+			return false
+		}
+	}
+	return true
+}
+
+// Close releases the database; lookups must not run concurrently with it,
+// and find nothing after it. Closing a nil or closed *DB does nothing.
+func (db *DB) Close() error {
+	if db == nil || db.reader == nil {
+		return nil
+	}
+	return db.reader.Close()
+}
+
+// Lookup locates ip (an IPv4-mapped IPv6 address is looked up as IPv4). ok
+// is false when the database has no record for it or the record holds none
+// of the fields Info carries. Fields are validated like header values, and
+// Source is "geoip". An unreadable record counts as not found: one bad
+// record must not fail a request.
+func (db *DB) Lookup(ip netip.Addr) (Info, bool) {
+	if db == nil || db.reader == nil || !ip.IsValid() {
+		return Info{}, false
+	}
+	ip = ip.Unmap().WithZone("")
+	res := db.reader.Lookup(ip)
+	if !res.Found() {
+		return Info{}, false
+	}
+	rec := recordPool.Get().(*record)
+	*rec = record{}
+	err := res.Decode(rec)
+	r := *rec
+	recordPool.Put(rec)
+	if err != nil {
+		return Info{}, false
+	}
+	info := Info{IP: ip, Source: SourceGeoIP}
+	info.Country = normCountry(r.country)
+	info.Region = normRegion(r.region, info.Country)
+	info.City = normCity(r.city)
+	info.Timezone = normTimezone(r.timezone)
+	info.Continent = normContinent(r.continent)
+	if r.hasLat && r.hasLon {
+		info.Lat, info.Lon, info.HasLatLon = validLatLon(r.lat, r.lon)
+	}
+	if info.Country == "" && info.Continent == "" && info.City == "" && info.Timezone == "" && !info.HasLatLon {
+		return Info{}, false
+	}
+	if info.Continent == "" {
+		info.Continent = continentFor(info.Country)
+	}
+	return info, true
+}
+
+// recordPool recycles records: Decode takes an interface, so a record
+// passed to it always escapes to the heap.
+var recordPool = sync.Pool{New: func() any { return new(record) }}
+
+// record is the part of a GeoIP2 City or Country record that Info needs:
+//
+//	continent.code, country.iso_code, subdivisions[0].iso_code,
+//	city.names.en, location.latitude, location.longitude, location.time_zone
+//
+// It decodes itself with the cursor API, reading those fields and skipping
+// everything else (names in other languages, geoname ids, postal codes,
+// registered and represented countries) without materialising them. A
+// field of an unexpected type is skipped as if absent, so databases from
+// other vendors with a looser schema still work.
+type record struct {
+	continent, country, region, city, timezone string
+	lat, lon                                   float64
+	hasLat, hasLon                             bool
+}
+
+// UnmarshalMaxMindDBCursor implements mmdbdata.CursorUnmarshaler.
+func (r *record) UnmarshalMaxMindDBCursor(c mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+	return eachField(c, func(key []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+		switch string(key) {
+		case "continent":
+			return stringField(v, "code", &r.continent)
+		case "country":
+			return stringField(v, "iso_code", &r.country)
+		case "city":
+			return eachField(v, func(key []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+				if string(key) == "names" {
+					return stringField(v, "en", &r.city)
+				}
+				return v.Skip()
+			})
+		case "subdivisions":
+			return firstSubdivision(v, &r.region)
+		case "location":
+			return eachField(v, func(key []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+				switch string(key) {
+				case "latitude":
+					return floatValue(v, &r.lat, &r.hasLat)
+				case "longitude":
+					return floatValue(v, &r.lon, &r.hasLon)
+				case "time_zone":
+					return stringValue(v, &r.timezone)
+				}
+				return v.Skip()
+			})
+		}
+		return v.Skip()
+	})
+}
+
+// eachField calls f for every entry of the map at c and returns the cursor
+// after the map; f must return the cursor after the value it was given. A
+// value that is not a map is skipped.
+func eachField(c mmdbdata.Cursor, f func(key []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error)) (mmdbdata.Cursor, error) {
+	m, err := c.Map()
+	if err != nil {
+		return skipIfOtherKind(c, err)
+	}
+	var next mmdbdata.Cursor
+	for {
+		key, v, ok := m.Next(next)
+		if !ok {
+			break
+		}
+		if next, err = f(key, v); err != nil {
+			return mmdbdata.Cursor{}, err
+		}
+	}
+	if err := m.Err(); err != nil {
+		return mmdbdata.Cursor{}, err
+	}
+	return m.End()
+}
+
+// skipIfOtherKind turns a read that failed because the value at c has
+// another type into skipping that value; other errors (a corrupt database)
+// are returned. Reading first and checking the type only on failure keeps
+// the common case to one pass over the value's header.
+func skipIfOtherKind(c mmdbdata.Cursor, err error) (mmdbdata.Cursor, error) {
+	var kind mmdbdata.UnexpectedKindError
+	if errors.As(err, &kind) {
+		return c.Skip()
+	}
+	return mmdbdata.Cursor{}, err
+}
+
+// stringField reads the string at key of the map at c into dst.
+func stringField(c mmdbdata.Cursor, key string, dst *string) (mmdbdata.Cursor, error) {
+	return eachField(c, func(k []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+		if string(k) == key {
+			return stringValue(v, dst)
+		}
+		return v.Skip()
+	})
+}
+
+// maxString bounds the strings read from a record; real ones are far
+// shorter, and a corrupt database must not make a request copy megabytes.
+const maxString = 256
+
+// stringValue reads the string at c into dst, or skips a value of another
+// type or size.
+func stringValue(c mmdbdata.Cursor, dst *string) (mmdbdata.Cursor, error) {
+	s, next, err := c.ReadStringMaxSize(maxString)
+	if err != nil {
+		var kind mmdbdata.UnexpectedKindError
+		if errors.As(err, &kind) || c.CheckMaxSize(stringKind, maxString) != nil {
+			return c.Skip()
+		}
+		return mmdbdata.Cursor{}, err
+	}
+	*dst = s
+	return next, nil
+}
+
+var stringKind = mmdbdata.NewKindSet(mmdbdata.KindString)
+
+// floatValue reads a number at c into dst and sets ok, or skips a value of
+// another type. GeoIP2 stores coordinates as doubles; integers are accepted
+// for databases written by other tools.
+func floatValue(c mmdbdata.Cursor, dst *float64, ok *bool) (mmdbdata.Cursor, error) {
+	f, next, err := c.ReadFloat()
+	if err == nil {
+		*dst, *ok = f, true
+		return next, nil
+	}
+	var kind mmdbdata.UnexpectedKindError
+	if !errors.As(err, &kind) {
+		return mmdbdata.Cursor{}, err
+	}
+	u, signed, next, err := c.ReadInteger()
+	if err != nil {
+		return skipIfOtherKind(c, err)
+	}
+	if signed {
+		*dst = float64(int64(u))
+	} else {
+		*dst = float64(u)
+	}
+	*ok = true
+	return next, nil
+}
+
+// firstSubdivision reads subdivisions[0].iso_code, the largest subdivision
+// (the region, not the department or county), and skips the rest.
+func firstSubdivision(c mmdbdata.Cursor, dst *string) (mmdbdata.Cursor, error) {
+	s, err := c.Slice()
+	if err != nil {
+		return skipIfOtherKind(c, err)
+	}
+	var next mmdbdata.Cursor
+	for {
+		i, v, ok := s.Next(next)
+		if !ok {
+			break
+		}
+		if i == 0 {
+			next, err = stringField(v, "iso_code", dst)
+		} else {
+			next, err = v.Skip()
+		}
+		if err != nil {
+			return mmdbdata.Cursor{}, err
+		}
+	}
+	if err := s.Err(); err != nil {
+		return mmdbdata.Cursor{}, err
+	}
+	return s.End()
+}

@@ -1,0 +1,260 @@
+// Package geo finds out who a request comes from and where: the visitor's
+// client IP behind the proxies the operator trusts, and a location from CDN
+// headers or a MaxMind-format database. Rules target visitors with it
+// (geo.country == "FR", geo.within(45.76, 4.83, 50)).
+//
+// Nothing a visitor can write is believed unless the operator said so:
+// forwarding headers and CDN geo headers are read only when the request's
+// immediate peer (http.Request.RemoteAddr) is a trusted proxy, and CDN
+// headers only for the providers the operator enabled.
+package geo
+
+import (
+	"net/http"
+	"net/netip"
+	"net/textproto"
+	"slices"
+)
+
+// Config says what a Resolver may believe. The zero Config trusts no
+// forwarding header, reads no CDN header and has no database: the client IP
+// is the peer's address and the location is unknown.
+type Config struct {
+	// TrustedProxies are the peers (http.Request.RemoteAddr) whose
+	// X-Forwarded-For, Forwarded and CDN geo headers are believed, and the
+	// hops skipped while walking forwarding headers. Nil trusts none;
+	// ParsePrefixes builds it, DefaultTrusted is the usual start.
+	TrustedProxies []netip.Prefix
+	// Providers are the CDN header families to read, each only from a
+	// trusted peer, in order of precedence. Nil reads none. Names that are
+	// not Provider constants are ignored; ParseProviders rejects them.
+	Providers []Provider
+	// CountryHeader is a header that holds the visitor's ISO country code,
+	// for an edge whose header is not one of the providers'. When it is
+	// present and valid it decides the country ahead of every provider and
+	// the database; it too is read only from trusted peers. "" reads none.
+	CountryHeader string
+	// DB is a MaxMind-format database to look the client IP up in when the
+	// headers leave fields unknown. Nil looks nothing up. The Resolver does
+	// not close it.
+	DB *DB
+}
+
+// Info is what is known of a visitor's location. The zero Info knows
+// nothing.
+type Info struct {
+	// IP is the client address after walking trusted hops, IPv4 rather than
+	// IPv4-mapped IPv6 and without zone; the zero Addr when RemoteAddr does
+	// not hold an address.
+	IP netip.Addr
+	// Country is the ISO 3166-1 alpha-2 code, upper-case, or "" when
+	// unknown. Provider placeholders are unknown too: Cloudflare's XX and
+	// T1 (a Tor exit, which has no country), Fastly's "**".
+	Country string
+	// Region is the ISO 3166-2 subdivision code without its country prefix
+	// ("IDF" for FR-IDF, "CA" for US-CA), upper-case; "" when unknown. It is
+	// "" whenever Country is.
+	Region string
+	// City is the city name as the source spells it, or "" when unknown.
+	City string
+	// Continent is one of AF AN AS EU NA OC SA, or "" when unknown. When no
+	// source gives it, it is derived from Country.
+	Continent string
+	// Timezone is an IANA time zone name ("Europe/Paris"), or "" when
+	// unknown.
+	Timezone string
+	// Lat and Lon are in decimal degrees; they are meaningful only when
+	// HasLatLon is true, and are 0 otherwise.
+	Lat, Lon float64
+	// HasLatLon reports whether Lat and Lon are known.
+	HasLatLon bool
+	// Source names where Country came from ("header" for
+	// Config.CountryHeader, a Provider name, or "geoip" for the database);
+	// when Country is unknown, the first source that gave any field; "" when
+	// none did.
+	Source string
+}
+
+// Source names used in Info.Source besides Provider names.
+const (
+	// SourceHeader is Config.CountryHeader.
+	SourceHeader = "header"
+	// SourceGeoIP is the database.
+	SourceGeoIP = "geoip"
+)
+
+// Resolver resolves requests to an Info. It is immutable after New and safe
+// for concurrent use. A nil *Resolver behaves like New(Config{}).
+type Resolver struct {
+	trust         trustSet
+	providers     []provider
+	countryHeader string
+	db            *DB
+}
+
+type provider struct {
+	name string
+	read func(http.Header) Info
+}
+
+// New returns a Resolver for cfg. It copies what it keeps, so changing cfg
+// afterwards has no effect.
+func New(cfg Config) *Resolver {
+	r := &Resolver{trust: newTrustSet(cfg.TrustedProxies), db: cfg.DB}
+	for _, p := range cfg.Providers {
+		read, ok := providerReaders[p]
+		if !ok {
+			continue
+		}
+		dup := false
+		for _, q := range r.providers {
+			dup = dup || q.name == string(p)
+		}
+		if !dup {
+			r.providers = append(r.providers, provider{name: string(p), read: read})
+		}
+	}
+	if h := trimOWS(cfg.CountryHeader); h != "" {
+		r.countryHeader = textproto.CanonicalMIMEHeaderKey(h)
+	}
+	return r
+}
+
+// ClientIP returns the visitor's address: the peer's, or, when the peer is
+// a trusted proxy, the first untrusted address found walking
+// X-Forwarded-For (or, without it, Forwarded) from the right. When every
+// hop is trusted it is the leftmost one; a malformed entry, "unknown" or an
+// obfuscated identifier stops the walk at the last good address. It returns
+// the zero Addr when RemoteAddr holds no address.
+//
+// The two headers are never combined: a proxy appending to one leaves the
+// other as the visitor sent it. A trusted proxy that writes only Forwarded
+// must therefore drop any X-Forwarded-For from the requests it passes on.
+func (r *Resolver) ClientIP(req *http.Request) netip.Addr {
+	ip, _ := r.clientAndTrust(req)
+	return ip
+}
+
+// clientAndTrust returns the client address and whether the peer is
+// trusted, so its headers may be read.
+func (r *Resolver) clientAndTrust(req *http.Request) (netip.Addr, bool) {
+	if req == nil {
+		return netip.Addr{}, false
+	}
+	peer := parseRemoteAddr(req.RemoteAddr)
+	if r == nil || !peer.IsValid() || !r.trust.contains(peer) {
+		return peer, false
+	}
+	return r.clientIP(req.Header, peer), true
+}
+
+// Resolve returns what is known of the request's visitor. Sources are
+// consulted in order of precedence: Config.CountryHeader, then the enabled
+// providers in the order given, then the database lookup of the client IP;
+// headers only from a trusted peer.
+//
+// The first source that names a country decides it. A later source fills
+// only fields still empty, and only if it names the same country (while no
+// country is known, any source may fill). The region, city, time zone and
+// coordinates it fills must also not contradict the region and city already
+// known, so the database never puts Paris coordinates on a city the CDN
+// placed in Lyon. Continent, when no source gives it, comes from Country.
+func (r *Resolver) Resolve(req *http.Request) Info {
+	ip, trusted := r.clientAndTrust(req)
+	info := Info{IP: ip}
+	if trusted {
+		if r.countryHeader != "" {
+			if c := normCountry(headerValue(req.Header, r.countryHeader)); c != "" {
+				merge(&info, Info{Country: c}, SourceHeader)
+			}
+		}
+		for _, p := range r.providers {
+			if complete(&info) {
+				break
+			}
+			merge(&info, p.read(req.Header), p.name)
+		}
+	}
+	if r != nil && r.db != nil && ip.IsValid() && !complete(&info) {
+		if got, ok := r.db.Lookup(ip); ok {
+			merge(&info, got, SourceGeoIP)
+		}
+	}
+	if info.Continent == "" {
+		info.Continent = continentFor(info.Country)
+	}
+	return info
+}
+
+// complete reports whether no later source could add anything that
+// matters: a missing continent is derived from the country anyway.
+func complete(i *Info) bool {
+	return i.Country != "" && i.Region != "" && i.City != "" && i.Timezone != "" && i.HasLatLon
+}
+
+// merge fills dst's empty fields from src, named name, under the rules
+// Resolve documents.
+func merge(dst *Info, src Info, name string) {
+	if dst.Country != "" && src.Country != dst.Country {
+		return
+	}
+	// Compare before filling: the check is against what earlier, more
+	// trusted sources said.
+	consistent := (dst.Region == "" || src.Region == "" || dst.Region == src.Region) &&
+		(dst.City == "" || src.City == "" || cityEqual(dst.City, src.City))
+	filled := false
+	fill := func(d *string, s string) {
+		if *d == "" && s != "" {
+			*d, filled = s, true
+		}
+	}
+	if dst.Country == "" && src.Country != "" {
+		dst.Country, filled = src.Country, true
+		dst.Source = name
+	}
+	fill(&dst.Continent, src.Continent)
+	if consistent {
+		fill(&dst.Region, src.Region)
+		fill(&dst.City, src.City)
+		fill(&dst.Timezone, src.Timezone)
+		if !dst.HasLatLon && src.HasLatLon {
+			dst.Lat, dst.Lon, dst.HasLatLon, filled = src.Lat, src.Lon, true, true
+		}
+	}
+	if filled && dst.Source == "" {
+		dst.Source = name
+	}
+}
+
+// providerHeaders are the request headers each provider's reader consults.
+var providerHeaders = map[Provider][]string{
+	Cloudflare: {hdrCFCountry, hdrCFRegion, hdrCFCity, hdrCFTimezone, hdrCFLatitude, hdrCFLongitude, hdrCFContinent},
+	CloudFront: {hdrCloudFrontCountry, hdrCloudFrontRegion, hdrCloudFrontCity, hdrCloudFrontTimezone, hdrCloudFrontLatitude, hdrCloudFrontLongitude},
+	Vercel:     {hdrVercelCountry, hdrVercelRegion, hdrVercelCity, hdrVercelTimezone, hdrVercelLatitude, hdrVercelLongitude, hdrVercelContinent},
+	Fastly:     {hdrFastlyCountry, hdrFastlyRegion, hdrFastlyCity, hdrFastlyLatitude, hdrFastlyLongitude, hdrFastlyContinent},
+	Akamai:     {hdrAkamaiEdgescape},
+}
+
+// Headers returns the canonical names of the request headers whose values
+// can change the location Resolve returns, sorted, for a Vary response
+// header: CountryHeader and the enabled providers' headers, and
+// X-Forwarded-For and Forwarded when a database locates the client address
+// they reveal. It returns nil when no peer is trusted, since no header is
+// read then, and a new slice on each call.
+func (r *Resolver) Headers() []string {
+	if r == nil || len(r.trust.prefixes) == 0 {
+		return nil
+	}
+	var hs []string
+	if r.countryHeader != "" {
+		hs = append(hs, r.countryHeader)
+	}
+	for _, p := range r.providers {
+		hs = append(hs, providerHeaders[Provider(p.name)]...)
+	}
+	if r.db != nil {
+		hs = append(hs, hdrXFF, hdrForwarded)
+	}
+	slices.Sort(hs)
+	return slices.Compact(hs)
+}

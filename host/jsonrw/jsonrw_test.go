@@ -1,0 +1,181 @@
+package jsonrw
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+type fakeSeen map[string]bool
+
+func (f fakeSeen) Seen(id string) bool { return f[id] }
+func (f fakeSeen) Shown(id string)     { f["shown:"+id] = true }
+
+const doc = `{
+  "visitor": null,
+  "banner": {"title": "Hello", "tags": []},
+  "items": [
+    {"id": "a", "price": 1},
+    {"id": "b", "price": 2},
+    {"id": "c", "price": 3},
+    {"id": "d", "price": 4}
+  ],
+  "empty": {}
+}`
+
+func decode(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("output is not valid JSON: %v\n%s", err, b)
+	}
+	return v
+}
+
+func ids(v map[string]any) []string {
+	var out []string
+	for _, it := range v["items"].([]any) {
+		out = append(out, it.(map[string]any)["id"].(string))
+	}
+	return out
+}
+
+func TestApply(t *testing.T) {
+	tests := []struct {
+		name  string
+		edits []Edit
+		seen  fakeSeen
+		check func(t *testing.T, v map[string]any)
+	}{
+		{"set existing", []Edit{{Op: Set, Path: "banner.title", Value: []byte(`"Bonjour"`)}}, nil, func(t *testing.T, v map[string]any) {
+			if v["banner"].(map[string]any)["title"] != "Bonjour" {
+				t.Error(v["banner"])
+			}
+		}},
+		{"set new member", []Edit{{Op: Set, Path: "banner.city", Value: []byte(`"Lyon"`)}}, nil, func(t *testing.T, v map[string]any) {
+			if v["banner"].(map[string]any)["city"] != "Lyon" {
+				t.Error(v["banner"])
+			}
+		}},
+		{"set in empty object", []Edit{{Op: Set, Path: "empty.x", Value: []byte(`1`)}}, nil, func(t *testing.T, v map[string]any) {
+			if v["empty"].(map[string]any)["x"] != 1.0 {
+				t.Error(v["empty"])
+			}
+		}},
+		{"set at root", []Edit{{Op: Set, Path: "personalized", Value: []byte(`true`)}}, nil, func(t *testing.T, v map[string]any) {
+			if v["personalized"] != true {
+				t.Error(v)
+			}
+		}},
+		{"remove member", []Edit{{Op: Remove, Path: "banner"}}, nil, func(t *testing.T, v map[string]any) {
+			if _, ok := v["banner"]; ok {
+				t.Error("banner still there")
+			}
+		}},
+		{"remove last member", []Edit{{Op: Remove, Path: "empty"}}, nil, func(t *testing.T, v map[string]any) {
+			if _, ok := v["empty"]; ok {
+				t.Error("empty still there")
+			}
+		}},
+		{"remove array element", []Edit{{Op: Remove, Path: "items.1"}}, nil, func(t *testing.T, v map[string]any) {
+			if got := ids(v); !reflect.DeepEqual(got, []string{"a", "c", "d"}) {
+				t.Error(got)
+			}
+		}},
+		{"limit", []Edit{{Op: Limit, Path: "items", N: 2}}, nil, func(t *testing.T, v map[string]any) {
+			if got := ids(v); !reflect.DeepEqual(got, []string{"a", "b"}) {
+				t.Error(got)
+			}
+		}},
+		{"reorder", []Edit{{Op: Reorder, Path: "items", ID: "id", Order: []string{"c", "zzz", "a"}}}, nil, func(t *testing.T, v map[string]any) {
+			if got := ids(v); !reflect.DeepEqual(got, []string{"c", "a", "b", "d"}) {
+				t.Error(got)
+			}
+		}},
+		{"hide seen", []Edit{{Op: HideSeen, Path: "items", ID: "id"}}, fakeSeen{"b": true, "d": true}, func(t *testing.T, v map[string]any) {
+			if got := ids(v); !reflect.DeepEqual(got, []string{"a", "c"}) {
+				t.Error(got)
+			}
+		}},
+		{"hide seen keeps at least", []Edit{{Op: HideSeen, Path: "items", ID: "id", N: 3}}, fakeSeen{"a": true, "b": true, "c": true}, func(t *testing.T, v map[string]any) {
+			if got := ids(v); !reflect.DeepEqual(got, []string{"a", "b", "d"}) {
+				t.Error(got)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, applied, err := Apply([]byte(doc), tt.edits, tt.seen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range applied {
+				if !a {
+					t.Errorf("edit %d did not apply", i)
+				}
+			}
+			tt.check(t, decode(t, out))
+		})
+	}
+}
+
+func TestHideSeenRecordsShown(t *testing.T) {
+	s := fakeSeen{"a": true}
+	Apply([]byte(doc), []Edit{{Op: HideSeen, Path: "items", ID: "id"}}, s)
+	for _, id := range []string{"b", "c", "d"} {
+		if !s["shown:"+id] {
+			t.Errorf("%s not recorded as shown", id)
+		}
+	}
+	if s["shown:a"] {
+		t.Error("a hidden item was recorded as shown")
+	}
+}
+
+func TestMissingPathsChangeNothing(t *testing.T) {
+	edits := []Edit{
+		{Op: Set, Path: "nope.deeper", Value: []byte(`1`)},
+		{Op: Remove, Path: "nope"},
+		{Op: Limit, Path: "banner", N: 1},
+		{Op: Set, Path: "items.#.id", Value: []byte(`1`)},
+		{Op: Set, Path: "banner.title", Value: []byte(`not json`)},
+	}
+	out, applied, err := Apply([]byte(doc), edits, nil)
+	if err != nil || string(out) != doc {
+		t.Fatalf("document changed: %v\n%s", err, out)
+	}
+	for i, a := range applied {
+		if a {
+			t.Errorf("edit %d claims to have applied", i)
+		}
+	}
+}
+
+func TestInvalidDocument(t *testing.T) {
+	in := []byte(`{"a": [1, 2`)
+	out, _, err := Apply(in, []Edit{{Op: Limit, Path: "a", N: 1}}, nil)
+	if err != ErrNotJSON || string(out) != string(in) {
+		t.Fatalf("err %v out %s", err, out)
+	}
+}
+
+// FuzzApply: for any valid document and any edit, the output is valid
+// JSON and the call never panics.
+func FuzzApply(f *testing.F) {
+	f.Add([]byte(doc), uint8(1), "banner.title", []byte(`"x"`), "id", 2)
+	f.Add([]byte(`[1,2,3]`), uint8(4), "@this", []byte(`1`), "", 1)
+	f.Add([]byte(`{"a":{"b":[{"id":1},{"id":"2"}]}}`), uint8(3), "a.b", []byte(`null`), "id", 0)
+	f.Fuzz(func(t *testing.T, d []byte, op uint8, path string, value []byte, id string, n int) {
+		if !json.Valid(d) {
+			return
+		}
+		e := Edit{Op: Op(op%5 + 1), Path: path, Value: value, ID: id, N: n % 100, Order: []string{"1", "2"}}
+		out, _, err := Apply(d, []Edit{e}, fakeSeen{"1": true})
+		if err != nil {
+			t.Fatalf("valid input rejected: %v", err)
+		}
+		if !json.Valid(out) {
+			t.Fatalf("invalid output for %+v on %s:\n%s", e, d, out)
+		}
+	})
+}

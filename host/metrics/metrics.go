@@ -1,0 +1,181 @@
+// Package metrics exposes what the proxy does as Prometheus metrics:
+// requests by route and outcome, decision and rewrite latency, plugin pool
+// and failures, reloads, seen-store traffic and upstream errors. All names
+// start with bespoke_.
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Outcomes of a request, the outcome label of bespoke_requests_total.
+const (
+	Personalized  = "personalized"   // a rule changed the response
+	PassedThrough = "passed_through" // rules ran, nothing applied
+	FailOpen      = "fail_open"      // the plugin failed; the page was served as the origin sent it
+	Redirected    = "redirected"     // a rule answered with a redirect
+	NoPlugin      = "no_plugin"      // no plugin loaded
+	UpstreamError = "upstream_error" // the origin failed (502/504)
+)
+
+// Metrics holds the collectors. A nil *Metrics records nothing, so code
+// can call it unconditionally.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests       *prometheus.CounterVec
+	requestSeconds *prometheus.HistogramVec
+	decideSeconds  *prometheus.HistogramVec
+	rewriteBytes   *prometheus.CounterVec
+	rewriteSeconds *prometheus.HistogramVec
+	pluginFailures *prometheus.CounterVec
+	reloads        *prometheus.CounterVec
+	generation     *prometheus.GaugeVec
+	seen           *prometheus.CounterVec
+	upstream       *prometheus.CounterVec
+}
+
+// latencyBuckets suit sub-millisecond decisions and rewrites up to pages
+// that take a while.
+var latencyBuckets = []float64{1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1}
+
+// New registers the collectors in a new registry, with the Go runtime and
+// process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_requests_total", Help: "Requests served, by route and outcome.",
+		}, []string{"route", "outcome"}),
+		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bespoke_request_duration_seconds", Help: "Time to serve a request, to the last byte.", Buckets: latencyBuckets,
+		}, []string{"route"}),
+		decideSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bespoke_decide_duration_seconds", Help: "Time to build the context and run the plugin.", Buckets: latencyBuckets,
+		}, []string{"route"}),
+		rewriteBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_rewrite_bytes_total", Help: "Bytes of response bodies that went through a rewriter.",
+		}, []string{"route", "kind"}),
+		rewriteSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bespoke_rewrite_duration_seconds", Help: "Time spent rewriting one body (excluding waiting for the origin).", Buckets: latencyBuckets,
+		}, []string{"route", "kind"}),
+		pluginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_plugin_failures_total", Help: "Plugin decisions that failed, by reason (trap, timeout, error).",
+		}, []string{"route", "reason"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_reloads_total", Help: "Plugin loads, by result (ok, error).",
+		}, []string{"route", "result"}),
+		generation: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bespoke_plugin_generation", Help: "Generation of the plugin serving a route.",
+		}, []string{"route"}),
+		seen: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_seen_store_total", Help: "Seen-filter operations, by event (load, dropped, save, save_error, overflow).",
+		}, []string{"route", "event"}),
+		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_upstream_errors_total", Help: "Origin failures, by status answered (502, 504).",
+		}, []string{"route", "status"}),
+	}
+	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.upstream,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Request records one served request.
+func (m *Metrics) Request(route, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(route, outcome).Inc()
+	m.requestSeconds.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// Decide records the time of one decision.
+func (m *Metrics) Decide(route string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.decideSeconds.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// Rewrite records one rewritten body ("html" or "json").
+func (m *Metrics) Rewrite(route, kind string, bytes int64, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.rewriteBytes.WithLabelValues(route, kind).Add(float64(bytes))
+	m.rewriteSeconds.WithLabelValues(route, kind).Observe(d.Seconds())
+}
+
+// PluginFailure records a failed decision: "trap", "timeout" or "error".
+func (m *Metrics) PluginFailure(route, reason string) {
+	if m == nil {
+		return
+	}
+	m.pluginFailures.WithLabelValues(route, reason).Inc()
+}
+
+// Reload records a plugin load and the generation serving after it.
+func (m *Metrics) Reload(route string, ok bool, generation int64) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if !ok {
+		result = "error"
+	}
+	m.reloads.WithLabelValues(route, result).Inc()
+	m.generation.WithLabelValues(route).Set(float64(generation))
+}
+
+// Seen records a seen-store event.
+func (m *Metrics) Seen(route, event string) {
+	if m == nil {
+		return
+	}
+	m.seen.WithLabelValues(route, event).Inc()
+}
+
+// Upstream records an origin failure answered with status.
+func (m *Metrics) Upstream(route string, status int) {
+	if m == nil {
+		return
+	}
+	s := "502"
+	if status == 504 {
+		s = "504"
+	}
+	m.upstream.WithLabelValues(route, s).Inc()
+}
+
+// Pool exposes a plugin pool's state through fn, read at scrape time.
+func (m *Metrics) Pool(route string, fn func() PoolStats) {
+	if m == nil {
+		return
+	}
+	labels := prometheus.Labels{"route": route}
+	gauge := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(fn()) })
+	}
+	counter := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(fn()) })
+	}
+	m.Registry.MustRegister(
+		gauge("bespoke_pool_instances", "Live plugin instances.", func(s PoolStats) float64 { return float64(s.Instances) }),
+		gauge("bespoke_pool_memory_bytes", "Linear memory held by live plugin instances.", func(s PoolStats) float64 { return float64(s.MemoryBytes) }),
+		counter("bespoke_pool_waits_total", "Decisions that waited for a free instance.", func(s PoolStats) float64 { return float64(s.Waits) }),
+		counter("bespoke_pool_discarded_total", "Instances closed after a trap, an error or a timeout.", func(s PoolStats) float64 { return float64(s.Discarded) }),
+	)
+}
+
+// PoolStats is the state of a plugin pool (summed over its generations).
+type PoolStats struct {
+	Instances   int64
+	MemoryBytes int64
+	Waits       int64
+	Discarded   int64
+}

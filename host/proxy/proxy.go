@@ -1,0 +1,427 @@
+// Package proxy is the http.Handler that personalizes an origin: for each
+// request it decides with the current plugin, forwards to the origin with
+// httputil.ReverseProxy, and streams the response through the rewriter.
+//
+// It fails open: when the plugin traps, times out or is missing, the visitor
+// gets the page the origin sent, and the failure is logged and counted. An
+// unreachable origin is a 502, a slow one a 504.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/caps"
+	"github.com/bespoke-edge/bespoke/host/metrics"
+	"github.com/bespoke-edge/bespoke/host/reqctx"
+	"github.com/bespoke-edge/bespoke/host/seen"
+	"github.com/bespoke-edge/bespoke/host/site"
+)
+
+// Config configures a Proxy. Only Origin is required.
+type Config struct {
+	// Origin is where requests go.
+	Origin *url.URL
+	// PreserveHost sends the visitor's Host header to the origin instead of
+	// the origin URL's host.
+	PreserveHost bool
+	// MaxRewriteBytes is the largest response body that is rewritten, when
+	// the origin says its length; larger ones stream through untouched. 0
+	// means 8 MiB.
+	MaxRewriteBytes int64
+	// RewriteBuffer bounds the memory one rewrite may hold (see
+	// rewrite.Options.MaxBuffer). 0 means the rewriter's default.
+	RewriteBuffer int
+	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
+	// responses, naming the rules that matched. Off by default: rule names
+	// can say more about targeting than a site wants to publish.
+	DebugHeaders bool
+	// Transport reaches the origin; nil means a transport tuned for a
+	// reverse proxy (see NewTransport).
+	Transport http.RoundTripper
+	// Logger receives access and error logs; nil means slog.Default().
+	Logger *slog.Logger
+	// AccessLog writes one line per request at Info level.
+	AccessLog bool
+	// Seen stores visitors' seen-filters (hide_seen, mark_seen, seen());
+	// nil disables them: nothing is seen and nothing recorded.
+	Seen seen.Store
+	// SeenBuffer bounds how much of a page is held back so that its
+	// Set-Cookie can record the items hide_seen showed, with a store that
+	// answers in the response headers (the cookie store). Past it the page
+	// streams and the showing is not recorded. 0 means 1 MiB.
+	SeenBuffer int
+	// Caps counts frequency-capped rules; nil disables caps (capped rules
+	// then always count 0).
+	Caps *caps.Store
+	// Route names this proxy in metrics and logs; empty means "default".
+	Route string
+	// Metrics records what the proxy does; nil records nothing.
+	Metrics *metrics.Metrics
+	// ConsentCookie and ConsentDeny: a request whose ConsentCookie holds
+	// one of ConsentDeny, or that sends Sec-GPC: 1, gets no tracking state
+	// written (seen-filter, caps, visitor id). Empty means only Sec-GPC.
+	ConsentCookie string
+	ConsentDeny   []string
+}
+
+// Proxy personalizes responses from one origin. Create it with New.
+type Proxy struct {
+	cfg   Config
+	rp    *httputil.ReverseProxy
+	log   *slog.Logger
+	site  atomic.Pointer[site.Site]
+	stats Stats
+}
+
+// Stats are the proxy's counters.
+type Stats struct {
+	Requests       atomic.Int64 // requests served
+	Personalized   atomic.Int64 // responses changed by a rule
+	Redirects      atomic.Int64 // requests answered with a rule's redirect
+	FailOpen       atomic.Int64 // requests served unpersonalized because the plugin failed
+	NoPlugin       atomic.Int64 // requests served with no plugin loaded
+	Rewritten      atomic.Int64 // bodies streamed through the rewriter
+	UpstreamErrors atomic.Int64 // origin failures answered with 502/504
+	SeenLoads      atomic.Int64 // seen-filters loaded
+	SeenDropped    atomic.Int64 // seen-filters ignored (malformed, tampered, expired, store errors)
+	SeenSaves      atomic.Int64 // seen-filters saved
+	SeenSaveErrors atomic.Int64 // seen-filters that could not be saved
+	SeenOverflow   atomic.Int64 // pages too long to hold back for the seen cookie
+}
+
+// New returns a proxy to cfg.Origin with no plugin loaded: until Swap is
+// called it forwards requests unchanged.
+func New(cfg Config) *Proxy {
+	if cfg.MaxRewriteBytes == 0 {
+		cfg.MaxRewriteBytes = 8 << 20
+	}
+	if cfg.SeenBuffer == 0 {
+		cfg.SeenBuffer = 1 << 20
+	}
+	if cfg.Route == "" {
+		cfg.Route = "default"
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = NewTransport()
+	}
+	p := &Proxy{cfg: cfg, log: cfg.Logger}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewriteRequest,
+		Transport:      cfg.Transport,
+		FlushInterval:  -1,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		BufferPool:     bufferPool{},
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	return p
+}
+
+// NewTransport returns the transport used to reach the origin: keep-alive
+// connections sized for a proxy (the default of 2 idle connections per host
+// reopens connections under load), and bounded dial and header timeouts.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     false,
+	}
+}
+
+// Swap makes s the plugin for new requests and returns the previous one,
+// which the caller retires. s may be nil to stop personalizing.
+func (p *Proxy) Swap(s *site.Site) *site.Site { return p.site.Swap(s) }
+
+// Site returns the current plugin, or nil.
+func (p *Proxy) Site() *site.Site { return p.site.Load() }
+
+// Stats returns the proxy's counters.
+func (p *Proxy) Stats() *Stats { return &p.stats }
+
+type stateKey struct{}
+
+// state is what ModifyResponse needs to know about the request's decision.
+type state struct {
+	site    *site.Site
+	req     *site.Request
+	secure  bool
+	rewrote bool
+	// allowed says tracking state may be written (consent).
+	allowed bool
+	// outcome is the request's outcome label for metrics; status the
+	// status answered.
+	outcome string
+	seen    *seen.Set
+	caps    *caps.Counts
+}
+
+// ServeHTTP implements http.Handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	p.stats.Requests.Add(1)
+	st := &state{secure: r.TLS != nil}
+	if s := p.site.Load(); s != nil {
+		st.site = s
+		st.req = s.NewRequest()
+		defer s.Release(st.req)
+		v := reqctx.ResolveVisitor(r)
+		st.allowed = seen.Allowed(r, p.cfg.ConsentCookie, p.cfg.ConsentDeny)
+		if !st.allowed {
+			v.Persist = false
+		}
+		if p.cfg.Caps != nil && s.UsesCaps() {
+			st.caps = p.cfg.Caps.Load(r)
+			v.Caps = st.caps
+		}
+		var seenFn func(string) bool
+		if p.cfg.Seen != nil && s.UsesSeen() {
+			set, info := p.cfg.Seen.Load(r.Context(), r, v.ID)
+			p.stats.SeenLoads.Add(1)
+			p.cfg.Metrics.Seen(p.cfg.Route, "load")
+			if info.Dropped != "" {
+				p.stats.SeenDropped.Add(1)
+				p.cfg.Metrics.Seen(p.cfg.Route, "dropped")
+			}
+			st.seen = set
+			seenFn = set.Seen
+		}
+		decideStart := time.Now()
+		s.Decide(r.Context(), r, v, st.secure, seenFn, st.req)
+		p.cfg.Metrics.Decide(p.cfg.Route, time.Since(decideStart))
+		st.outcome = metrics.PassedThrough
+		if err := st.req.Err; err != nil {
+			st.outcome = metrics.FailOpen
+			p.stats.FailOpen.Add(1)
+			p.cfg.Metrics.PluginFailure(p.cfg.Route, failureReason(err))
+			p.log.Warn("plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
+		}
+		if rd := st.req.Plan.Redirect; rd != nil {
+			p.redirect(w, r, st)
+			st.outcome = metrics.Redirected
+			p.done(r, st, rd.Status, start)
+			return
+		}
+	} else {
+		st.outcome = metrics.NoPlugin
+		p.stats.NoPlugin.Add(1)
+	}
+	rw := &statusWriter{ResponseWriter: w}
+	p.rp.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	p.done(r, st, rw.status, start)
+}
+
+// failureReason classifies a plugin failure for metrics.
+func failureReason(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case strings.Contains(err.Error(), "trapped"):
+		return "trap"
+	}
+	return "error"
+}
+
+// done records a finished request.
+func (p *Proxy) done(r *http.Request, st *state, status int, start time.Time) {
+	d := time.Since(start)
+	p.cfg.Metrics.Request(p.cfg.Route, st.outcome, d)
+	p.access(r, st, status, d)
+}
+
+func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
+	p.stats.Redirects.Add(1)
+	p.setVisitorHeaders(w.Header(), st)
+	p.saveSeen(r.Context(), w.Header(), st)
+	w.Header().Set("Cache-Control", "private, no-store")
+	http.Redirect(w, r, st.req.Plan.Redirect.Location, st.req.Plan.Redirect.Status)
+}
+
+func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.cfg.Origin)
+	if p.cfg.PreserveHost {
+		pr.Out.Host = pr.In.Host
+	}
+	pr.SetXForwarded()
+	st, _ := pr.In.Context().Value(stateKey{}).(*state)
+	if st == nil || st.req == nil {
+		return
+	}
+	for _, h := range st.req.Plan.RequestHeaders {
+		pr.Out.Header.Set(h.Name, h.Value)
+	}
+}
+
+// setVisitorHeaders sets the cookies and headers of the plan, the visitor
+// cookie, and debug headers.
+func (p *Proxy) setVisitorHeaders(h http.Header, st *state) {
+	if st.req == nil {
+		return
+	}
+	if v := st.req.Visitor; v.Persist {
+		h.Add("Set-Cookie", reqctx.VisitorSetCookie(v, st.secure).String())
+	}
+	if st.allowed && st.caps != nil && len(st.req.Plan.Capped) > 0 {
+		m := st.site.Manifest()
+		longest := time.Duration(0)
+		for _, ri := range st.req.Plan.Capped {
+			c := m.Rules[ri].Cap
+			w := time.Duration(c.Window) * time.Second
+			st.caps.Hit(m.Slots[c.Slot].Arg, w)
+			longest = max(longest, w)
+		}
+		h.Add("Set-Cookie", st.caps.Cookie(max(longest, 30*24*time.Hour), st.secure).String())
+	}
+	if st.seen != nil {
+		for _, id := range st.req.Plan.MarkSeen {
+			st.seen.Shown(id)
+		}
+	}
+	for _, c := range st.req.Plan.Cookies {
+		if s := c.String(); s != "" {
+			h.Add("Set-Cookie", s)
+		}
+	}
+	for _, rh := range st.req.Plan.ResponseHeaders {
+		h.Set(rh.Name, rh.Value)
+	}
+	if p.cfg.DebugHeaders {
+		h.Set("X-Bespoke-Generation", strconv.FormatInt(st.site.Generation, 10))
+		names := make([]string, 0, len(st.req.Plan.Matched))
+		for _, ri := range st.req.Plan.Matched {
+			names = append(names, st.site.Manifest().Rules[ri].Name)
+		}
+		h.Set("X-Bespoke-Rules", strings.Join(names, ", "))
+	}
+}
+
+// saveSeen persists the seen-filter if the request changed it and the
+// visitor allows it.
+func (p *Proxy) saveSeen(ctx context.Context, h http.Header, st *state) {
+	if st.seen == nil || !st.allowed || !st.seen.Changed() {
+		return
+	}
+	p.stats.SeenSaves.Add(1)
+	p.cfg.Metrics.Seen(p.cfg.Route, "save")
+	if err := p.cfg.Seen.Save(ctx, h, st.req.Visitor.ID, st.seen, st.secure); err != nil {
+		p.stats.SeenSaveErrors.Add(1)
+		p.cfg.Metrics.Seen(p.cfg.Route, "save_error")
+		p.log.Warn("saving the seen-filter failed", "err", err)
+	}
+}
+
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	p.stats.UpstreamErrors.Add(1)
+	if st, _ := r.Context().Value(stateKey{}).(*state); st != nil {
+		st.outcome = metrics.UpstreamError
+	}
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		status = http.StatusGatewayTimeout
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The visitor went away; nobody reads this response.
+		status = 499
+	}
+	p.log.Warn("origin request failed", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
+	if status == 499 {
+		return
+	}
+	p.cfg.Metrics.Upstream(p.cfg.Route, status)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if status == http.StatusGatewayTimeout {
+		w.Write([]byte("504 Gateway Timeout: the origin did not answer in time\n"))
+	} else {
+		w.Write([]byte("502 Bad Gateway: the origin could not be reached\n"))
+	}
+}
+
+func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) {
+	if !p.cfg.AccessLog {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("route", p.cfg.Route),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.String("outcome", st.outcome),
+	}
+	if st.site != nil && st.req != nil {
+		names := make([]string, 0, len(st.req.Plan.Matched))
+		for _, ri := range st.req.Plan.Matched {
+			names = append(names, st.site.Manifest().Rules[ri].Name)
+		}
+		attrs = append(attrs, slog.Any("rules", names), slog.Int64("generation", st.site.Generation), slog.Bool("rewritten", st.rewrote))
+		if vs := st.req.Plan.Variants; len(vs) > 0 {
+			var exp []string
+			for i, v := range vs {
+				if v != "" {
+					exp = append(exp, st.site.Manifest().Experiments[i].Name+"="+v)
+				}
+			}
+			if len(exp) > 0 {
+				attrs = append(attrs, slog.Any("variants", exp))
+			}
+		}
+		if st.req.Err != nil {
+			attrs = append(attrs, slog.Bool("fail_open", true))
+		}
+	}
+	p.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// statusWriter records the status for the access log, and passes Flush
+// through so streaming works.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush implements http.Flusher.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Interface guards.
+var _ http.Handler = (*Proxy)(nil)

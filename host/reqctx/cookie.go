@@ -1,0 +1,82 @@
+package reqctx
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Cookie returns the value of the first cookie named name in r's Cookie
+// headers. It scans the headers without allocating, and skips malformed
+// pairs rather than failing on them: a broken cookie from one site must not
+// hide the others. Surrounding double quotes are removed.
+func Cookie(r *http.Request, name string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		if v, ok := cookieIn(line, name); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func cookieIn(line, name string) (string, bool) {
+	found, v := false, ""
+	eachCookie(line, func(k, val string) bool {
+		if k == name {
+			found, v = true, val
+			return false
+		}
+		return true
+	})
+	return v, found
+}
+
+// eachCookie calls f with each well-formed name=value pair of a Cookie
+// header line, until f returns false.
+func eachCookie(line string, f func(name, value string) bool) {
+	for line != "" {
+		var part string
+		if i := strings.IndexByte(line, ';'); i >= 0 {
+			part, line = line[:i], line[i+1:]
+		} else {
+			part, line = line, ""
+		}
+		eq := strings.IndexByte(part, '=')
+		if eq < 0 {
+			continue
+		}
+		k, v := trimSpace(part[:eq]), trimSpace(part[eq+1:])
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		if k == "" || !validCookieValue(v) {
+			continue
+		}
+		if !f(k, v) {
+			return
+		}
+	}
+}
+
+// trimSpace trims spaces and tabs; strings.Trim with a cutset builds a set
+// on every call.
+func trimSpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// validCookieValue accepts RFC 6265 cookie-octets, plus spaces and commas,
+// which browsers send and servers commonly accept.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 || c == 0x7f || c == '"' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}

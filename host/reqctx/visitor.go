@@ -1,0 +1,87 @@
+package reqctx
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"time"
+)
+
+// VisitorCookie is the name of the first-party cookie holding the visitor id.
+const VisitorCookie = "bsk_vid"
+
+// visitorIDLen is the length of an id: 16 random bytes, base64url without
+// padding.
+const visitorIDLen = 22
+
+// VisitorMaxAge is how long the visitor cookie lives; every response to a
+// returning visitor does not refresh it, only new ones set it.
+const VisitorMaxAge = 365 * 24 * time.Hour
+
+// Visitor is who the request comes from.
+type Visitor struct {
+	// ID is the stable visitor id, or "" when the visitor asked not to be
+	// tracked and had none.
+	ID string
+	// New is true when the request carried no valid id.
+	New bool
+	// Persist says the proxy should set the visitor cookie on the response.
+	Persist bool
+	// Caps counts how often frequency-capped rules applied to the visitor;
+	// nil counts nothing.
+	Caps CapCounter
+}
+
+// CapCounter counts how often a capped rule (key "window:rule") applied to
+// a visitor within a window (package caps implements it).
+type CapCounter interface {
+	Count(key string, window time.Duration) int
+}
+
+// ResolveVisitor reads the visitor id cookie. A missing or malformed one is
+// replaced by a fresh id; a visitor sending Sec-GPC: 1 (Global Privacy
+// Control) gets an id for this request only, never written to a cookie.
+func ResolveVisitor(r *http.Request) Visitor {
+	if id, ok := Cookie(r, VisitorCookie); ok && validID(id) {
+		return Visitor{ID: id}
+	}
+	v := Visitor{ID: NewVisitorID(), New: true, Persist: true}
+	if r.Header.Get("Sec-GPC") == "1" {
+		v.Persist = false
+	}
+	return v
+}
+
+// NewVisitorID returns a random id.
+func NewVisitorID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func validID(id string) bool {
+	if len(id) != visitorIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// VisitorSetCookie returns the cookie that stores v: HttpOnly, SameSite=Lax,
+// Secure when the request came over TLS.
+func VisitorSetCookie(v Visitor, secure bool) *http.Cookie {
+	return &http.Cookie{
+		Name:     VisitorCookie,
+		Value:    v.ID,
+		Path:     "/",
+		MaxAge:   int(VisitorMaxAge.Seconds()),
+		HttpOnly: true,
+		Secure:   secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+}

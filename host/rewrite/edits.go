@@ -1,0 +1,560 @@
+package rewrite
+
+import (
+	"bytes"
+	"html"
+	mbits "math/bits"
+	"strings"
+	"unsafe"
+
+	"github.com/bespoke-edge/bespoke/plugin/selector"
+)
+
+// match evaluates the active compounds on the element just pushed at
+// depth d (its start tag is src[lt:end], attributes in r.attrs), and
+// applies the edits whose selectors match.
+func (r *Rewriter) match(d, lt, end int, void bool) {
+	bits := r.bits[d*r.words : (d+1)*r.words]
+	any := false
+	tag := r.stack[d].tag
+	for i, c := range r.activeC {
+		if c.tag != 0 && c.tag != tag {
+			continue
+		}
+		if r.matchCompound(c, d) {
+			bits[i>>6] |= 1 << (i & 63)
+			any = true
+		}
+	}
+	if !any {
+		return
+	}
+	r.stack[d].matched = true
+	for w, b := range bits {
+		for b != 0 {
+			r.nMatch[w*64+mbits.TrailingZeros64(b)]++
+			b &= b - 1
+		}
+	}
+	for w, b := range bits {
+		if b&r.rightMask[w] != 0 {
+			r.apply(d, lt, end, void)
+			return
+		}
+	}
+}
+
+// has reports whether the element at depth d matched compound k.
+func (r *Rewriter) has(d int, k int32) bool {
+	l := r.local[k]
+	return r.bits[d*r.words+int(l>>6)]&(1<<(l&63)) != 0
+}
+
+// matchAt reports whether compounds 0..i of c match with compound i on
+// the element at depth d.
+func (r *Rewriter) matchAt(c *ccomplex, i, d int) bool {
+	if !r.has(d, c.comps[i]) {
+		return false
+	}
+	if i == 0 {
+		return true
+	}
+	if c.combs[i-1] == selector.Child {
+		return d > 1 && r.matchAt(c, i-1, d-1)
+	}
+	if r.nMatch[r.local[c.comps[i-1]]] == 0 {
+		return false // no open element matches the ancestor's compound
+	}
+	for a := d - 1; a >= 1; a-- {
+		if r.matchAt(c, i-1, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// selects reports whether selector s matches the element at depth d,
+// once per element.
+func (r *Rewriter) selects(s, d int) bool {
+	if r.selEpoch[s] == r.epoch {
+		return r.selMatch[s]
+	}
+	m := false
+	for i := range r.prog.sels[s].alts {
+		alt := &r.prog.sels[s].alts[i]
+		if r.matchAt(alt, len(alt.comps)-1, d) {
+			m = true
+			break
+		}
+	}
+	r.selEpoch[s], r.selMatch[s] = r.epoch, m
+	return m
+}
+
+// matchCompound tests compound c on the element being opened at depth d.
+func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
+	if c.tag != 0 && c.tag != r.stack[d].tag || c.never {
+		return false
+	}
+	for _, n := range c.nth {
+		pos := r.childPos
+		if n.ofType {
+			pos = r.typePos
+		}
+		if !n.n.Matches(pos) {
+			return false
+		}
+	}
+	if len(c.ids) > 0 {
+		if r.idAttr < 0 || !r.valueIs(r.idAttr, c.ids[0]) {
+			return false
+		}
+	}
+	if len(c.classes) > 0 {
+		if r.classAttr < 0 {
+			return false
+		}
+		v := r.value(r.classAttr)
+		for _, cl := range c.classes {
+			if !hasWord(v, cl) {
+				return false
+			}
+		}
+	}
+	for i := range c.attrs {
+		a := &c.attrs[i]
+		j := r.findAttr(a.Name)
+		if j < 0 || a.Op != selector.Exists && !a.Matches(bstr(r.value(j))) {
+			return false
+		}
+	}
+	for i := range c.not {
+		n := &c.not[i]
+		if r.matchAt(n, len(n.comps)-1, d) {
+			return false
+		}
+	}
+	return true
+}
+
+// findAttr returns the index of the first attribute named name (lower
+// case) in the start tag, or -1.
+func (r *Rewriter) findAttr(name string) int {
+	for i := range r.attrs {
+		a := &r.attrs[i]
+		if int(a.nameHi-a.nameLo) == len(name) && equalFold(r.tag[a.nameLo:a.nameHi], name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// findAttrFold is findAttr for a name in any case.
+func (r *Rewriter) findAttrFold(name string) int {
+	for i := range r.attrs {
+		a := &r.attrs[i]
+		if int(a.nameHi-a.nameLo) == len(name) && bytes.EqualFold(r.tag[a.nameLo:a.nameHi], []byte(name)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// value returns attribute i's value with character references decoded,
+// as selectors compare it. It is only valid until the next call.
+func (r *Rewriter) value(i int) []byte {
+	a := &r.attrs[i]
+	if a.valLo < 0 {
+		return nil
+	}
+	v := r.tag[a.valLo:a.valHi]
+	if bytes.IndexByte(v, '&') < 0 {
+		return v
+	}
+	r.contentBuf = append(r.contentBuf[:0], html.UnescapeString(string(v))...)
+	return r.contentBuf
+}
+
+func (r *Rewriter) valueIs(i int, want string) bool {
+	a := &r.attrs[i]
+	if a.valLo < 0 {
+		return want == ""
+	}
+	v := r.tag[a.valLo:a.valHi]
+	if len(v) == len(want) && string(v) == want {
+		return true
+	}
+	return bytes.IndexByte(v, '&') >= 0 && string(r.value(i)) == want
+}
+
+// bstr views b as a string, for comparisons that do not keep it.
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// hasWord reports whether the whitespace-separated list v holds w.
+func hasWord(v []byte, w string) bool {
+	if len(v) == len(w) {
+		return string(v) == w
+	}
+	for len(v) >= len(w) {
+		i := bytes.Index(v, []byte(w))
+		if i < 0 {
+			return false
+		}
+		j := i + len(w)
+		if (i == 0 || isSpace(v[i-1])) && (j == len(v) || isSpace(v[j])) {
+			return true
+		}
+		v = v[i+1:]
+	}
+	return false
+}
+
+func isContentOp(op Op) bool { return op >= SetInner && op <= RemoveKeepContent }
+func isListOp(op Op) bool    { return op >= Limit && op <= HideSeen }
+
+// apply applies the matching edits to the element opened at depth d.
+func (r *Rewriter) apply(d, lt, end int, void bool) {
+	r.epoch++
+	m := r.matched[:0]
+	for i := range r.edits {
+		if !r.badEdit[i] && r.selects(r.edits[i].Selector, d) {
+			m = append(m, int32(i))
+		}
+	}
+	r.matched = m
+	if len(m) == 0 {
+		return
+	}
+	content := int32(-1)
+	listed := false
+	for _, i := range m {
+		op := r.edits[i].Op
+		if content < 0 && isContentOp(op) && !(void && op == SetInner) {
+			content = i
+		}
+		listed = listed || isListOp(op)
+	}
+	var cop Op
+	if content >= 0 {
+		cop = r.edits[content].Op
+	}
+	r.pass(lt)
+	if listed {
+		r.addItem(d, m)
+	}
+	for _, i := range m {
+		if r.edits[i].Op == InsertBefore {
+			r.put(i)
+		}
+	}
+	switch cop {
+	case Replace:
+		r.put(content)
+		r.drop(end)
+	case Remove, RemoveKeepContent:
+		r.applied[content]++
+		r.drop(end)
+	default:
+		r.writeStartTag(end, m)
+		r.pass(end)
+	}
+	gone := cop == Replace || cop == Remove
+	if !void && !gone {
+		for _, i := range m {
+			if r.edits[i].Op == Prepend {
+				r.put(i)
+			}
+		}
+	}
+	if cop == SetInner {
+		r.put(content)
+	}
+	if !void && (cop == SetInner || gone) {
+		r.skip = d
+	}
+	// What happens at the element's end.
+	lo := int32(len(r.actEdits))
+	a := action{content: cop, appendLo: lo}
+	if !void && !gone {
+		for _, i := range m {
+			if r.edits[i].Op == Append {
+				r.actEdits = append(r.actEdits, i)
+			}
+		}
+	}
+	a.apHi = int32(len(r.actEdits))
+	a.afterLo = a.apHi
+	for _, i := range m {
+		if r.edits[i].Op == InsertAfter {
+			r.actEdits = append(r.actEdits, i)
+		}
+	}
+	a.afterHi = int32(len(r.actEdits))
+	if a.afterHi > lo || cop != 0 && !void {
+		r.acts = append(r.acts, a)
+		r.stack[d].act = int32(len(r.acts))
+	}
+}
+
+// finish does what happens at the end of the element at depth d: the
+// output before src[lt] is written (or dropped), list edits on its
+// children apply, then Append content, its end tag src[lt:end] (when
+// target), and InsertAfter content.
+func (r *Rewriter) finish(d, lt, end int, target bool) {
+	r.pass(lt)
+	e := &r.stack[d]
+	if r.skip == d {
+		r.skip = -1
+	}
+	if e.region != 0 {
+		r.closeRegion()
+		e.region = 0
+	}
+	var a *action
+	if e.act != 0 {
+		a = &r.acts[e.act-1]
+		for _, i := range r.actEdits[a.appendLo:a.apHi] {
+			r.put(i)
+		}
+	}
+	if target {
+		if a != nil && (a.content == Replace || a.content == Remove || a.content == RemoveKeepContent) {
+			r.drop(end)
+		} else {
+			r.pass(end)
+		}
+	}
+	if a != nil {
+		for _, i := range r.actEdits[a.afterLo:a.afterHi] {
+			r.put(i)
+		}
+		r.actEdits = r.actEdits[:a.appendLo]
+		r.acts = r.acts[:e.act-1]
+		e.act = 0
+	}
+	if e.item != 0 && !r.stopped {
+		r.items[e.item-1].end = len(r.buf)
+		e.item = 0
+	}
+}
+
+// writeStartTag writes the start tag src[mark:end] with the attribute
+// edits among m applied; other attributes keep their bytes. Without an
+// attribute edit that changes something, the tag passes as it is.
+func (r *Rewriter) writeStartTag(end int, m []int32) {
+	// The attribute edits that apply: per attribute name the first
+	// SetAttr or RemoveAttr; every AddClass and RemoveClass.
+	win := r.winners[:0]
+	classOps := false
+	for _, i := range m {
+		e := &r.edits[i]
+		switch e.Op {
+		case SetAttr, RemoveAttr:
+			first := true
+			for _, j := range win {
+				if strings.EqualFold(r.edits[j].Attr, e.Attr) {
+					first = false
+					break
+				}
+			}
+			if first {
+				win = append(win, i)
+			}
+		case AddClass, RemoveClass:
+			classOps = true
+		}
+	}
+	r.winners = win
+	if len(win) == 0 && !classOps {
+		return
+	}
+	tag := r.tag
+	b := r.tmpTag[:0]
+	nameEnd := 1
+	for nameEnd < len(tag) && byteClass[tag[nameEnd]]&cNameEnd == 0 {
+		nameEnd++
+	}
+	b = append(b, tag[:nameEnd]...)
+	changed := false
+
+	// The new class list, when class edits apply. It starts from the
+	// class attribute, or from what a winning SetAttr or RemoveAttr of
+	// "class" makes of it.
+	var class []byte
+	classSet := -1 // the winning SetAttr/RemoveAttr of class, if any
+	if classOps {
+		for _, i := range win {
+			if strings.EqualFold(r.edits[i].Attr, "class") {
+				classSet = int(i)
+			}
+		}
+		switch {
+		case classSet >= 0 && r.edits[classSet].Op == SetAttr:
+			class = append(r.classBuf[:0], r.edits[classSet].Value...)
+		case classSet >= 0:
+			class = r.classBuf[:0]
+		default:
+			if j := r.findAttr("class"); j >= 0 {
+				class = append(r.classBuf[:0], r.value(j)...)
+			} else {
+				class = r.classBuf[:0]
+			}
+		}
+		for _, i := range m {
+			e := &r.edits[i]
+			switch e.Op {
+			case AddClass:
+				if !hasWord(class, e.Attr) {
+					if len(bytes.TrimRight(class, " \t\n\r\f")) > 0 {
+						class = append(bytes.TrimRight(class, " \t\n\r\f"), ' ')
+					} else {
+						class = class[:0]
+					}
+					class = append(class, e.Attr...)
+					r.applied[i]++
+					changed = true
+				}
+			case RemoveClass:
+				if hasWord(class, e.Attr) {
+					class = removeWord(class, e.Attr)
+					r.applied[i]++
+					changed = true
+				}
+			}
+		}
+		r.classBuf = class
+	}
+
+	last := int32(nameEnd)
+	classDone := false
+	done := r.doneBuf[:0]
+	for range win {
+		done = append(done, false)
+	}
+	for ai := range r.attrs {
+		a := &r.attrs[ai]
+		name := tag[a.nameLo:a.nameHi]
+		w := -1
+		for k, i := range win {
+			if bytes.EqualFold(name, []byte(r.edits[i].Attr)) {
+				w = k
+				break
+			}
+		}
+		isClass := classOps && equalFold(name, "class")
+		switch {
+		case isClass && !classDone:
+			// The class edits decide this attribute's value.
+			classDone = true
+			if w >= 0 {
+				r.applied[win[w]]++
+				done[w] = true
+				changed = true
+			}
+			if len(class) == 0 {
+				changed = true
+				last = a.end
+				continue
+			}
+			b = append(b, tag[last:a.nameLo]...)
+			b = append(b, name...)
+			b = appendValue(b, class)
+			changed = true
+		case isClass && w >= 0 && r.edits[win[w]].Op == RemoveAttr:
+			last = a.end // a duplicate, which removing the first would expose
+			continue
+		case w >= 0 && r.edits[win[w]].Op == RemoveAttr:
+			if !done[w] {
+				r.applied[win[w]]++
+				done[w] = true
+			}
+			changed = true
+			last = a.end
+			continue
+		case w >= 0 && !done[w]:
+			done[w] = true
+			r.applied[win[w]]++
+			changed = true
+			b = append(b, tag[last:a.nameLo]...)
+			b = append(b, name...)
+			b = appendValue(b, []byte(r.edits[win[w]].Value))
+		default:
+			b = append(b, tag[last:a.end]...)
+		}
+		last = a.end
+	}
+	for k, i := range win {
+		e := &r.edits[i]
+		if done[k] || e.Op != SetAttr || classOps && strings.EqualFold(e.Attr, "class") {
+			continue
+		}
+		b = append(b, ' ')
+		b = append(b, e.Attr...)
+		b = appendValue(b, []byte(e.Value))
+		r.applied[i]++
+		changed = true
+	}
+	if classOps && !classDone && len(class) > 0 {
+		if classSet >= 0 {
+			r.applied[classSet]++
+		}
+		b = append(b, " class"...)
+		b = appendValue(b, class)
+	}
+	r.doneBuf = done
+	r.tmpTag = b
+	if !changed {
+		return
+	}
+	b = append(b, tag[last:]...)
+	r.tmpTag = b
+	r.out(b)
+	r.drop(end)
+}
+
+// appendValue appends ="v" with v escaped for a double-quoted attribute.
+func appendValue(b, v []byte) []byte {
+	b = append(b, '=', '"')
+	for {
+		i := bytes.IndexAny(v, `&"`)
+		if i < 0 {
+			break
+		}
+		b = append(b, v[:i]...)
+		if v[i] == '&' {
+			b = append(b, "&amp;"...)
+		} else {
+			b = append(b, "&quot;"...)
+		}
+		v = v[i+1:]
+	}
+	b = append(b, v...)
+	return append(b, '"')
+}
+
+// removeWord removes every occurrence of the word w from the list v, with
+// the space before it (or after it, for the first word).
+func removeWord(v []byte, w string) []byte {
+	out := v[:0]
+	i := 0
+	for i < len(v) {
+		j := i
+		for j < len(v) && isSpace(v[j]) {
+			j++
+		}
+		k := j
+		for k < len(v) && !isSpace(v[k]) {
+			k++
+		}
+		if string(v[j:k]) != w {
+			if len(out) > 0 && j > i {
+				out = append(out, ' ')
+			} else if len(out) > 0 {
+				out = append(out, ' ')
+			}
+			out = append(out, v[j:k]...)
+		}
+		i = k
+	}
+	return bytes.TrimRight(out, " ")
+}

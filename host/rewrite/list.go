@@ -1,0 +1,235 @@
+package rewrite
+
+import "bytes"
+
+// region collects the output of one parent's children, from its first
+// item to its end, for the list edits (Limit, Reorder, HideSeen).
+type region struct {
+	start     int   // where its output starts in buf
+	items     int32 // its first item in items
+	itemEdits int32 // its first entry in itemEdits
+	ids       int32 // its first byte in ids
+}
+
+// item is a matched child in a region: buf[start:end].
+type item struct {
+	start, end int
+	lo, hi     int32 // its list edits, in itemEdits
+}
+
+// itemEdit is a list edit that matched an item, with the item's id.
+type itemEdit struct {
+	edit       int32
+	idLo, idHi int32 // in ids
+	hasID      bool
+}
+
+// addItem makes the element opened at depth d an item of its parent's
+// region, for the list edits among m.
+func (r *Rewriter) addItem(d int, m []int32) {
+	p := &r.stack[d-1]
+	if p.region == 0 {
+		r.regions = append(r.regions, region{
+			start:     len(r.buf),
+			items:     int32(len(r.items)),
+			itemEdits: int32(len(r.itemEdits)),
+			ids:       int32(len(r.ids)),
+		})
+		p.region = int32(len(r.regions))
+	}
+	it := item{start: len(r.buf), end: -1, lo: int32(len(r.itemEdits))}
+	for _, i := range m {
+		e := &r.edits[i]
+		if !isListOp(e.Op) {
+			continue
+		}
+		ie := itemEdit{edit: i, idLo: int32(len(r.ids))}
+		if e.Op != Limit {
+			if j := r.findAttrFold(e.Attr); j >= 0 {
+				r.ids = append(r.ids, bytes.TrimSpace(r.value(j))...)
+				ie.hasID = true
+			}
+		}
+		ie.idHi = int32(len(r.ids))
+		r.itemEdits = append(r.itemEdits, ie)
+	}
+	it.hi = int32(len(r.itemEdits))
+	r.items = append(r.items, it)
+	r.stack[d].item = int32(len(r.items))
+}
+
+// closeRegion applies the list edits to the innermost region and writes
+// the result where the region's output goes: the enclosing region, or the
+// underlying writer.
+func (r *Rewriter) closeRegion() {
+	reg := r.regions[len(r.regions)-1]
+	items := r.items[reg.items:]
+	n := len(items)
+	buf := r.buf[reg.start:]
+	for i := range items {
+		items[i].start -= reg.start
+		if items[i].end < 0 {
+			items[i].end = len(r.buf)
+		}
+		items[i].end -= reg.start
+	}
+	// order[s] is the item shown in item s's place; kept[i] whether item
+	// i is shown at all.
+	order := resize(r.order, n)
+	kept := resize(r.kept, n)
+	for i := range order {
+		order[i] = int32(i)
+		kept[i] = true
+	}
+	var ids string // the items' ids, converted once, for the SeenSet
+	id := func(ie *itemEdit) string {
+		if !ie.hasID {
+			return ""
+		}
+		if ids == "" {
+			ids = string(r.ids[reg.ids:])
+		}
+		return ids[ie.idLo-reg.ids : ie.idHi-reg.ids]
+	}
+	for ei := range r.edits {
+		e := &r.edits[ei]
+		if !isListOp(e.Op) || r.badEdit[ei] {
+			continue
+		}
+		// The edit's members, in their current order: slots and the
+		// item's entry for this edit.
+		slots := r.slots[:0]
+		for s, it := range order {
+			if !kept[it] {
+				continue
+			}
+			if ie := r.itemEdit(&items[it], ei); ie != nil {
+				slots = append(slots, slotRef{slot: int32(s), ie: ie})
+			}
+		}
+		r.slots = slots
+		if len(slots) == 0 {
+			continue
+		}
+		want := max(e.N, 0)
+		switch e.Op {
+		case Limit:
+			for _, m := range slots[min(want, len(slots)):] {
+				kept[order[m.slot]] = false
+				r.applied[ei]++
+			}
+		case HideSeen:
+			if r.seen == nil {
+				continue
+			}
+			visible := 0
+			for k := range slots {
+				m := &slots[k]
+				m.hidden = m.ie.hasID && r.seen.Seen(id(m.ie))
+				if !m.hidden {
+					visible++
+				}
+			}
+			for k := range slots {
+				m := &slots[k]
+				if visible >= want {
+					break
+				}
+				if m.hidden {
+					m.hidden = false
+					visible++
+				}
+			}
+			for _, m := range slots {
+				if m.hidden {
+					kept[order[m.slot]] = false
+					r.applied[ei]++
+				}
+			}
+		case Reorder:
+			// The members named in Order first, in Order's order, then
+			// the others as they were.
+			picked := r.picked[:0]
+			taken := resize(r.taken, len(slots))
+			for _, want := range e.Order {
+				for k, m := range slots {
+					if !taken[k] && m.ie.hasID && bstr(r.ids[m.ie.idLo:m.ie.idHi]) == want {
+						taken[k] = true
+						picked = append(picked, order[m.slot])
+						break
+					}
+				}
+			}
+			for k, m := range slots {
+				if !taken[k] {
+					picked = append(picked, order[m.slot])
+				}
+			}
+			for k, m := range slots {
+				if order[m.slot] != picked[k] {
+					order[m.slot] = picked[k]
+					r.applied[ei]++
+				}
+			}
+			r.picked, r.taken = picked, taken
+		}
+	}
+	// The items HideSeen let through are now seen.
+	if r.seen != nil {
+		for ei := range r.edits {
+			if r.edits[ei].Op != HideSeen || r.badEdit[ei] {
+				continue
+			}
+			for _, it := range order {
+				if !kept[it] {
+					continue
+				}
+				if ie := r.itemEdit(&items[it], ei); ie != nil && ie.hasID && len(id(ie)) > 0 {
+					r.seen.Shown(id(ie))
+				}
+			}
+		}
+	}
+	// Each item's place gets the item shown there; what lies between
+	// items stays.
+	out := r.tmp[:0]
+	pos := 0
+	for s := range items {
+		out = append(out, buf[pos:items[s].start]...)
+		if it := order[s]; kept[it] {
+			out = append(out, buf[items[it].start:items[it].end]...)
+		}
+		pos = items[s].end
+	}
+	out = append(out, buf[pos:]...)
+	r.tmp = out
+	r.order, r.kept = order, kept
+
+	r.items = r.items[:reg.items]
+	r.itemEdits = r.itemEdits[:reg.itemEdits]
+	r.ids = r.ids[:reg.ids]
+	r.regions = r.regions[:len(r.regions)-1]
+	if len(r.regions) > 0 {
+		r.buf = append(r.buf[:reg.start], out...)
+	} else {
+		r.buf = r.buf[:0]
+		r.raw(out)
+	}
+}
+
+// slotRef is a member of a list edit: its slot and its entry.
+type slotRef struct {
+	slot   int32
+	hidden bool
+	ie     *itemEdit
+}
+
+// itemEdit returns the item's entry for edit ei, or nil.
+func (r *Rewriter) itemEdit(it *item, ei int) *itemEdit {
+	for k := it.lo; k < it.hi; k++ {
+		if int(r.itemEdits[k].edit) == ei {
+			return &r.itemEdits[k]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package rewrite
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/plugin/selector"
+)
+
+// Program holds the selectors of one plugin, compiled once when the plugin
+// loads. It is immutable and safe for concurrent use by any number of
+// Rewriters.
+type Program struct {
+	sels []csel
+	// comps are the distinct compound selectors of all selectors,
+	// including those inside :not(); a compound's :not() arguments come
+	// before it, so evaluating compounds in index order has what it needs.
+	comps []ccompound
+	// names interns the type selectors' tag names the static table does
+	// not know (custom elements), with ids from len(staticTags).
+	names map[string]uint16
+}
+
+// csel is one compiled selector list.
+type csel struct {
+	alts []ccomplex
+	// comps lists every compound the list uses, :not() arguments included.
+	comps []int32
+}
+
+// ccomplex is a compiled complex selector: compounds left to right.
+type ccomplex struct {
+	comps []int32
+	combs []selector.Combinator
+}
+
+// ccompound is a compound selector prepared for matching at a start tag.
+type ccompound struct {
+	tag     uint16 // 0: any element
+	ids     []string
+	classes []string
+	attrs   []selector.Attr
+	nth     []cnth
+	not     []ccomplex
+	// never is set when the compound cannot match (two different ids).
+	never bool
+}
+
+type cnth struct {
+	ofType bool
+	n      selector.Nth
+}
+
+// Compile compiles parsed selectors; index i of the Program is
+// selectors[i], the index Edit.Selector refers to. An empty List is an
+// error.
+func Compile(selectors []selector.List) (*Program, error) {
+	p := &Program{names: map[string]uint16{}}
+	seen := map[string]int32{}
+	for i, l := range selectors {
+		if len(l) == 0 {
+			return nil, fmt.Errorf("rewrite: selector %d is empty", i)
+		}
+		var s csel
+		s.alts = p.list(l, seen, &s.comps)
+		p.sels = append(p.sels, s)
+	}
+	return p, nil
+}
+
+// CompileStrings parses and compiles selectors; see Compile. The error
+// names the selector that does not parse and wraps its *selector.Error.
+func CompileStrings(selectors []string) (*Program, error) {
+	ls := make([]selector.List, len(selectors))
+	for i, s := range selectors {
+		l, err := selector.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("rewrite: selector %d %q: %w", i, s, err)
+		}
+		ls[i] = l
+	}
+	return Compile(ls)
+}
+
+// Len returns the number of selectors.
+func (p *Program) Len() int { return len(p.sels) }
+
+func (p *Program) list(l selector.List, seen map[string]int32, uses *[]int32) []ccomplex {
+	out := make([]ccomplex, 0, len(l))
+	for i := range l {
+		c := &l[i]
+		cc := ccomplex{combs: c.Combinators}
+		for j := range c.Compounds {
+			cc.comps = append(cc.comps, p.compound(&c.Compounds[j], seen, uses))
+		}
+		out = append(out, cc)
+	}
+	return out
+}
+
+// compound compiles c, or finds it compiled already: a compound shared by
+// several selectors is evaluated once per element.
+func (p *Program) compound(c *selector.Compound, seen map[string]int32, uses *[]int32) int32 {
+	key := c.String()
+	if k, ok := seen[key]; ok {
+		p.use(k, uses)
+		return k
+	}
+	cc := ccompound{tag: p.tagID(c.Type), attrs: c.Attrs}
+	for _, id := range c.IDs {
+		if len(cc.ids) > 0 && cc.ids[0] != id {
+			cc.never = true
+		}
+		cc.ids = append(cc.ids, id)
+	}
+	cc.classes = c.Classes
+	for _, ps := range c.Pseudos {
+		switch ps.Kind {
+		case selector.Not:
+			cc.not = append(cc.not, p.list(ps.Not, seen, uses)...)
+		case selector.NthOfType:
+			cc.nth = append(cc.nth, cnth{ofType: true, n: ps.Nth})
+		default:
+			cc.nth = append(cc.nth, cnth{n: ps.Nth})
+		}
+	}
+	k := int32(len(p.comps))
+	p.comps = append(p.comps, cc)
+	seen[key] = k
+	p.use(k, uses)
+	return k
+}
+
+// use adds compound k, and the compounds its :not() arguments use, to
+// uses once each.
+func (p *Program) use(k int32, uses *[]int32) {
+	for _, u := range *uses {
+		if u == k {
+			return
+		}
+	}
+	for _, n := range p.comps[k].not {
+		for _, j := range n.comps {
+			p.use(j, uses)
+		}
+	}
+	*uses = append(*uses, k)
+}
+
+func (p *Program) tagID(name string) uint16 {
+	if name == "" {
+		return 0
+	}
+	name = strings.ToLower(name)
+	if id := staticLookup([]byte(name)); id != 0 {
+		return id
+	}
+	if id, ok := p.names[name]; ok {
+		return id
+	}
+	id := uint16(len(staticTags) + len(p.names))
+	if id >= dynamicBase {
+		id = dynamicBase - 1 // absurdly many names: they share an id and may over-match
+	}
+	p.names[name] = id
+	return id
+}

@@ -1,0 +1,331 @@
+package rewrite
+
+import "bytes"
+
+// scan tokenizes r.src from the start, handling each construct, and
+// returns where the unfinished construct at its end starts (len(r.src)
+// when there is none). With final set, nothing more will come: an
+// unfinished construct is text.
+func (r *Rewriter) scan(final bool) int {
+	src := r.src
+	pos := 0
+	for pos < len(src) && !r.stopped {
+		switch r.state {
+		case stData:
+			lt := bytes.IndexByte(src[pos:], '<')
+			if lt < 0 {
+				return len(src)
+			}
+			pos += lt
+			n := r.markup(pos, final)
+			if n == 0 {
+				if final {
+					return len(src)
+				}
+				return pos
+			}
+			pos += n
+		case stRawText, stScript:
+			end, keep := r.rawTextEnd(pos)
+			if end < 0 {
+				if final {
+					return len(src)
+				}
+				return keep
+			}
+			r.state = stData
+			pos = end
+		case stComment:
+			end, keep := commentEnd(src, pos)
+			if end < 0 {
+				if final {
+					return len(src)
+				}
+				return keep
+			}
+			r.state = stData
+			pos = end
+		case stPlaintext:
+			return len(src)
+		}
+	}
+	return len(src)
+}
+
+// markup handles the construct at src[lt] == '<' and returns its length,
+// or 0 when it is unfinished.
+func (r *Rewriter) markup(lt int, final bool) int {
+	b := r.src[lt:]
+	if len(b) < 2 {
+		return 0
+	}
+	switch c := b[1]; {
+	case isAlpha(c):
+		return r.startTag(lt)
+	case c == '/':
+		if len(b) < 3 {
+			return 0
+		}
+		if isAlpha(b[2]) {
+			return r.endTag(lt)
+		}
+		if b[2] == '>' {
+			return 3 // "</>" is nothing to a browser; its bytes pass
+		}
+		return bogusComment(b, 2)
+	case c == '!':
+		if bytes.HasPrefix(b, []byte("<!--")) {
+			// "<!-->" and "<!--->" are complete, empty comments.
+			switch {
+			case len(b) < 5 || len(b) < 6 && b[4] == '-':
+				if final {
+					return len(b)
+				}
+				return 0
+			case b[4] == '>':
+				return 5
+			case b[4] == '-' && b[5] == '>':
+				return 6
+			}
+			r.state = stComment
+			return 4
+		}
+		if len(b) < 9 && bytes.HasPrefix([]byte("<![CDATA["), b) || len(b) < 4 && bytes.HasPrefix([]byte("<!--"), b) {
+			return 0 // could still become a comment or CDATA
+		}
+		if bytes.HasPrefix(b, []byte("<![CDATA[")) && r.inForeign() {
+			end := bytes.Index(b[9:], []byte("]]>"))
+			if end < 0 {
+				return 0
+			}
+			return 9 + end + 3
+		}
+		return bogusComment(b, 2) // <!DOCTYPE ...> and other <!...>
+	case c == '?':
+		return bogusComment(b, 2)
+	}
+	return 1 // a '<' that starts nothing is text
+}
+
+// bogusComment returns the length of a construct that ends at the first
+// '>', or 0 when there is none yet.
+func bogusComment(b []byte, from int) int {
+	end := bytes.IndexByte(b[from:], '>')
+	if end < 0 {
+		return 0
+	}
+	return from + end + 1
+}
+
+// commentEnd finds the end of a comment in b from i: the index after
+// "-->" or "--!>" (or any run of dashes before the '>'), or -1 and where
+// to keep the bytes that may start the terminator.
+func commentEnd(b []byte, i int) (end, keep int) {
+	for {
+		j := bytes.Index(b[i:], []byte("--"))
+		if j < 0 {
+			if len(b) > i && b[len(b)-1] == '-' {
+				return -1, len(b) - 1
+			}
+			return -1, len(b)
+		}
+		j += i
+		k := j + 2
+		for k < len(b) && b[k] == '-' {
+			k++
+		}
+		switch {
+		case k == len(b):
+			return -1, k - 2
+		case b[k] == '>':
+			return k + 1, 0
+		case b[k] == '!':
+			if k+1 == len(b) {
+				return -1, k - 2
+			}
+			if b[k+1] == '>' {
+				return k + 2, 0
+			}
+		}
+		i = k
+	}
+}
+
+// rawTextEnd finds the end tag that ends raw text, from pos: it returns
+// the index of its '<', or -1 and where to keep the bytes that may start
+// it. For script data it follows the escape states, in which "</script>"
+// inside "<!-- <script> ... -->" does not end the script.
+func (r *Rewriter) rawTextEnd(pos int) (end, keep int) {
+	b := r.src
+	name := r.rawName
+	for {
+		lt := bytes.IndexByte(b[pos:], '<')
+		if r.state == stScript && r.scriptEsc != 0 {
+			// Escaped: "-->" ends the escape.
+			dd := bytes.Index(b[pos:], []byte("-->"))
+			if dd >= 0 && (lt < 0 || dd < lt) {
+				r.scriptEsc = 0
+				pos += dd + 3
+				continue
+			}
+			if lt < 0 {
+				keep := len(b)
+				for keep > pos && len(b)-keep < 2 && b[keep-1] == '-' {
+					keep--
+				}
+				return -1, keep
+			}
+		}
+		if lt < 0 {
+			return -1, len(b)
+		}
+		lt += pos
+		t := b[lt:]
+		// The longest pattern is "</" name and one byte.
+		if len(t) < len(name)+3 {
+			if couldStart(t, name, r.state == stScript) {
+				return -1, lt
+			}
+			pos = lt + 1
+			continue
+		}
+		if t[1] == '/' && equalFold(t[2:2+len(name)], name) && isTagEnd(t[2+len(name)]) {
+			if r.state == stScript && r.scriptEsc == 2 {
+				r.scriptEsc = 1 // ends the double escape, not the script
+				pos = lt + 2 + len(name)
+				continue
+			}
+			r.scriptEsc = 0
+			return lt, 0
+		}
+		if r.state == stScript {
+			switch {
+			case r.scriptEsc == 0 && bytes.HasPrefix(t, []byte("<!--")):
+				r.scriptEsc = 1
+				pos = lt + 2 // the dashes may also end it: "<!-->"
+				continue
+			case r.scriptEsc == 1 && equalFold(t[1:1+len(name)], name) && isTagEnd(t[1+len(name)]):
+				r.scriptEsc = 2
+				pos = lt + 1 + len(name)
+				continue
+			}
+		}
+		pos = lt + 1
+	}
+}
+
+// couldStart reports whether t, cut short by the end of the input, could
+// be the start of the end tag "</name", or in script data of "<!--" or
+// "<name".
+func couldStart(t []byte, name string, script bool) bool {
+	prefix := func(pat string) bool {
+		n := min(len(t), len(pat))
+		for i := 0; i < n; i++ {
+			if lowerByte(t[i]) != pat[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return prefix("</"+name) || script && (prefix("<!--") || prefix("<"+name))
+}
+
+func isTagEnd(c byte) bool { return byteClass[c]&(cSpace|cSlash|cGT) != 0 }
+
+// scanTag scans the attributes of the tag at b (b[0] == '<') from i, just
+// after its name, following HTML's tokenizer states so that a '>' inside a
+// quoted value does not end the tag. It returns the index of the '>' that
+// ends it, or -1 when it is unfinished; with attrs set, it records the
+// attributes in r.attrs and whether the tag is self-closing.
+func (r *Rewriter) scanTag(b []byte, i int, attrs bool) int {
+	if attrs {
+		r.attrs = r.attrs[:0]
+		r.selfClose = false
+		r.idAttr, r.classAttr = -1, -1
+	}
+	n := len(b)
+	for {
+		// Before an attribute name: spaces and slashes.
+		for i < n && byteClass[b[i]]&(cSpace|cSlash) != 0 {
+			if b[i] == '/' && i+1 < n && b[i+1] == '>' {
+				if attrs {
+					r.selfClose = true
+				}
+				return i + 1
+			}
+			i++
+		}
+		if i >= n {
+			return -1
+		}
+		if b[i] == '>' {
+			return i
+		}
+		// The name; its first byte may be '=' or a quote.
+		nameLo := i
+		i++
+		for i < n && byteClass[b[i]]&cAttrEnd == 0 {
+			i++
+		}
+		nameHi := i
+		for i < n && isSpace(b[i]) {
+			i++
+		}
+		if i >= n {
+			return -1
+		}
+		a := attr{nameLo: int32(nameLo), nameHi: int32(nameHi), valLo: -1, valHi: -1, end: int32(nameHi)}
+		if b[i] == '=' {
+			i++
+			for i < n && isSpace(b[i]) {
+				i++
+			}
+			if i >= n {
+				return -1
+			}
+			switch q := b[i]; q {
+			case '"', '\'':
+				j := bytes.IndexByte(b[i+1:], q)
+				if j < 0 {
+					return -1
+				}
+				a.valLo, a.valHi = int32(i+1), int32(i+1+j)
+				i += j + 2
+			case '>':
+				// "a=>": the value is missing; '>' ends the tag.
+				a.valLo, a.valHi = int32(i), int32(i)
+			default:
+				j := i
+				for j < n && byteClass[b[j]]&(cSpace|cGT) == 0 {
+					j++
+				}
+				a.valLo, a.valHi = int32(i), int32(j)
+				i = j
+			}
+			a.end = int32(i)
+		}
+		if attrs {
+			// id and class are what selectors ask for most: note them now.
+			switch nameHi - nameLo {
+			case 2:
+				if r.idAttr < 0 && b[nameLo]|0x20 == 'i' && b[nameLo+1]|0x20 == 'd' {
+					r.idAttr = len(r.attrs)
+				}
+			case 5:
+				if r.classAttr < 0 && equalFold(b[nameLo:nameHi], "class") {
+					r.classAttr = len(r.attrs)
+				}
+			}
+			r.attrs = append(r.attrs, a)
+		}
+		if i >= n {
+			return -1
+		}
+	}
+}
+
+// inForeign reports whether the current node is in svg or math content,
+// where CDATA sections exist.
+func (r *Rewriter) inForeign() bool {
+	return r.stack[len(r.stack)-1].ns != nsHTML
+}

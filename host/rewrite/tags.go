@@ -1,0 +1,201 @@
+package rewrite
+
+import "strings"
+
+// Tag flags: what the tree builder needs to know of an HTML tag name.
+const (
+	fVoid        uint32 = 1 << iota // no content and no end tag
+	fRawText                        // content is text up to the matching end tag
+	fScript                         // raw text with script data's escape rules
+	fPlaintext                      // everything after the start tag is text
+	fSpecial                        // HTML's "special" category: stops "any other end tag"
+	fScope                          // bounds "has an element in scope"
+	fTableScope                     // bounds "has an element in table scope"
+	fClosesP                        // a start tag that closes an open p (in button scope)
+	fHeadOK                         // may appear in head without closing it
+	fBreakout                       // a start tag that leaves svg or math content
+	fHeading                        // h1 to h6
+	fTableEnd                       // an end tag checked in table scope
+	fIntegration                    // svg or math element whose children are HTML
+)
+
+// tagInfo describes a known tag name.
+type tagInfo struct {
+	name  string
+	flags uint32
+}
+
+// Tag ids: 0 is the document (the root of the stack); known names have
+// ids 1..numStatic; a Program adds the type selectors' other names after
+// them, and a Rewriter interns the page's other names from dynamicBase.
+const dynamicBase = 1 << 14
+
+// The ids the tree builder refers to by name.
+var (
+	tagHTML, tagHead, tagBody, tagP, tagLI, tagDD, tagDT, tagA, tagButton,
+	tagOption, tagOptgroup, tagTR, tagTD, tagTH, tagTBody, tagTHead, tagTFoot,
+	tagTable, tagTemplate, tagSVG, tagMath, tagOL, tagUL, tagAddress, tagDiv,
+	tagBR, tagForeignObject, tagDesc, tagTitle, tagMglyph, tagMalignmark uint16
+)
+
+var staticTags []tagInfo // index = id
+
+// nameTable is an open-addressing hash table of the known names: one hash
+// of a few bytes and one comparison answer a lookup, cheaper than a map.
+var nameTable [1024]nameSlot
+
+type nameSlot struct {
+	name string
+	id   uint16
+}
+
+// hashName hashes a name by its length and first two and last bytes,
+// which is enough to tell the known names apart (probing resolves the
+// rest).
+func hashName(b []byte) uint32 {
+	n := len(b)
+	if n == 0 {
+		return 0
+	}
+	h := uint32(n)*0x9e3779b1 ^ uint32(b[0])*0x85ebca6b ^ uint32(b[n-1])*0xc2b2ae35
+	if n > 1 {
+		h ^= uint32(b[1]) * 0x27d4eb2f
+	}
+	return h ^ h>>16
+}
+
+func staticLookup(b []byte) uint16 {
+	h := int(hashName(b)) & (len(nameTable) - 1)
+	for {
+		slot := &nameTable[h]
+		if slot.id == 0 || len(slot.name) == len(b) && slot.name == string(b) {
+			return slot.id
+		}
+		h = (h + 1) & (len(nameTable) - 1)
+	}
+}
+
+func init() {
+	staticTags = []tagInfo{{name: ""}}
+	ids := map[string]uint16{}
+	add := func(flags uint32, list string) {
+		for _, n := range strings.Fields(list) {
+			id, ok := ids[n]
+			if !ok {
+				id = uint16(len(staticTags))
+				ids[n] = id
+				staticTags = append(staticTags, tagInfo{name: n})
+			}
+			staticTags[id].flags |= flags
+		}
+	}
+	add(0, `a abbr acronym audio b bdi bdo big canvas cite code data datalist del dfn em font i ins kbd label
+		legend map mark meter nobr optgroup option output picture progress q rb rp rt rtc ruby s samp select slot
+		small span strike strong sub sup svg math time tt u var video image frameset
+		path g circle ellipse rect line polyline polygon use defs symbol lineargradient radialgradient stop
+		clippath mask pattern text tspan foreignobject desc filter image marker
+		mi mo mn ms mtext mrow mfrac msqrt mroot msub msup msubsup annotation-xml semantics mglyph malignmark`)
+	add(fVoid, "area base br col embed hr img input link meta param source track wbr keygen basefont bgsound frame")
+	add(fRawText, "style xmp iframe noembed noframes noscript textarea title")
+	add(fScript, "script")
+	add(fPlaintext, "plaintext")
+	add(fSpecial, `address applet area article aside base basefont bgsound blockquote body br button caption
+		center col colgroup dd details dir div dl dt embed fieldset figcaption figure footer form frame frameset
+		h1 h2 h3 h4 h5 h6 head header hgroup hr html iframe img input keygen li link listing main marquee menu
+		meta nav noembed noframes noscript object ol p param plaintext pre script search section select source
+		style summary table tbody td template textarea tfoot th thead title tr track ul wbr xmp`)
+	add(fScope, "applet caption html table td th marquee object template")
+	add(fTableScope, "html table template")
+	add(fClosesP, `address article aside blockquote center details dialog dir div dl fieldset figcaption figure
+		footer header hgroup main menu nav ol p search section summary ul h1 h2 h3 h4 h5 h6 pre listing form
+		plaintext table hr xmp li dd dt`)
+	add(fHeadOK, "base basefont bgsound link meta title noscript noframes style script template")
+	add(fBreakout, `b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img
+		li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul var`)
+	add(fHeading, "h1 h2 h3 h4 h5 h6")
+	add(fTableEnd, "table tbody thead tfoot tr td th caption colgroup")
+	add(fIntegration, "mi mo mn ms mtext")
+	for i := 1; i < len(staticTags); i++ {
+		h := int(hashName([]byte(staticTags[i].name))) & (len(nameTable) - 1)
+		for nameTable[h].id != 0 {
+			h = (h + 1) & (len(nameTable) - 1)
+		}
+		nameTable[h] = nameSlot{name: staticTags[i].name, id: uint16(i)}
+	}
+	for p, n := range map[*uint16]string{
+		&tagHTML: "html", &tagHead: "head", &tagBody: "body", &tagP: "p", &tagLI: "li", &tagDD: "dd",
+		&tagDT: "dt", &tagA: "a", &tagButton: "button", &tagOption: "option", &tagOptgroup: "optgroup",
+		&tagTR: "tr", &tagTD: "td", &tagTH: "th", &tagTBody: "tbody", &tagTHead: "thead", &tagTFoot: "tfoot",
+		&tagTable: "table", &tagTemplate: "template", &tagSVG: "svg", &tagMath: "math", &tagOL: "ol",
+		&tagUL: "ul", &tagAddress: "address", &tagDiv: "div", &tagBR: "br",
+		&tagForeignObject: "foreignobject", &tagDesc: "desc", &tagTitle: "title",
+		&tagMglyph: "mglyph", &tagMalignmark: "malignmark",
+	} {
+		*p = ids[n]
+	}
+}
+
+// flagsOf returns the flags of an HTML tag id; names the tables do not
+// know have none.
+func flagsOf(id uint16) uint32 {
+	if int(id) < len(staticTags) {
+		return staticTags[id].flags
+	}
+	return 0
+}
+
+// byteClass classifies bytes for the tag scanner.
+var byteClass [256]uint8
+
+const (
+	cSpace uint8 = 1 << iota // HTML whitespace: ends a name
+	cSlash
+	cGT
+	cEq
+	cQuote
+	cAlpha
+)
+
+// cNameEnd ends a tag name; cAttrEnd ends an attribute name.
+const (
+	cNameEnd = cSpace | cSlash | cGT
+	cAttrEnd = cSpace | cSlash | cGT | cEq
+)
+
+func init() {
+	for _, c := range []byte(" \t\n\r\f") {
+		byteClass[c] |= cSpace
+	}
+	byteClass['/'] |= cSlash
+	byteClass['>'] |= cGT
+	byteClass['='] |= cEq
+	byteClass['"'] |= cQuote
+	byteClass['\''] |= cQuote
+	for c := 'a'; c <= 'z'; c++ {
+		byteClass[c] |= cAlpha
+		byteClass[c-'a'+'A'] |= cAlpha
+	}
+}
+
+func isSpace(c byte) bool { return byteClass[c]&cSpace != 0 }
+func isAlpha(c byte) bool { return byteClass[c]&cAlpha != 0 }
+
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// equalFold compares ASCII case-insensitively; want is lower-case.
+func equalFold(b []byte, want string) bool {
+	if len(b) != len(want) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lowerByte(b[i]) != want[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,92 @@
+// Package router sends each request to the proxy of the route that serves
+// it: routes match a host (exact, "*.example.com", or any) and a path
+// prefix, and the most specific match wins (an exact host over a wildcard
+// over any; then the longest prefix).
+package router
+
+import (
+	"net"
+	"net/http"
+	"strings"
+)
+
+// Route is one site or section with its own origin and plugin.
+type Route struct {
+	// Name identifies the route in metrics, logs and the admin API.
+	Name string
+	// Host is "example.com", "*.example.com", or "" for any host.
+	Host string
+	// Prefix is the path prefix ("/", "/blog/"); "" means "/".
+	Prefix string
+	// Handler serves the route's requests (a *proxy.Proxy).
+	Handler http.Handler
+}
+
+// Router is an http.Handler over routes. Requests no route serves get a
+// 404. The zero Router serves nothing; build it with New.
+type Router struct {
+	routes []Route
+}
+
+// New returns a router over routes (copied).
+func New(routes []Route) *Router {
+	r := &Router{routes: append([]Route(nil), routes...)}
+	for i := range r.routes {
+		if r.routes[i].Prefix == "" {
+			r.routes[i].Prefix = "/"
+		}
+		r.routes[i].Host = strings.ToLower(r.routes[i].Host)
+	}
+	return r
+}
+
+// Match returns the route serving host and path, or nil.
+func (rt *Router) Match(host, path string) *Route {
+	host = strings.ToLower(host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	var best *Route
+	bestHost, bestLen := -1, -1
+	for i := range rt.routes {
+		r := &rt.routes[i]
+		hs := hostScore(r.Host, host)
+		if hs < 0 || !strings.HasPrefix(path, r.Prefix) {
+			continue
+		}
+		if hs > bestHost || hs == bestHost && len(r.Prefix) > bestLen {
+			best, bestHost, bestLen = r, hs, len(r.Prefix)
+		}
+	}
+	return best
+}
+
+// hostScore ranks how a route's host matches: 2 exact, 1 wildcard, 0 any,
+// -1 no match.
+func hostScore(pattern, host string) int {
+	switch {
+	case pattern == "":
+		return 0
+	case pattern == host:
+		return 2
+	case strings.HasPrefix(pattern, "*.") && strings.HasSuffix(host, pattern[1:]):
+		return 1
+	}
+	return -1
+}
+
+// ServeHTTP implements http.Handler.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	route := rt.Match(r.Host, r.URL.Path)
+	if route == nil {
+		http.Error(w, "404 no route serves this host and path", http.StatusNotFound)
+		return
+	}
+	route.Handler.ServeHTTP(w, r)
+}
+
+// Routes returns the routes.
+func (rt *Router) Routes() []Route { return rt.routes }
+
+// Interface guards.
+var _ http.Handler = (*Router)(nil)

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// AdminHandler serves the operator's endpoints, meant for a listener that
+// is not reachable from the internet:
+//
+//	GET  /metrics            Prometheus metrics
+//	GET  /healthz            200 while the process runs
+//	GET  /readyz             200 once every route's plugin is loaded, else 503
+//	GET  /_bespoke/status    routes, plugins, generations, last reloads (JSON)
+//	POST /_bespoke/reload    reload every route, or ?route=NAME; 200 when all
+//	                         loaded, 422 when one was rejected (it keeps
+//	                         serving its previous plugin)
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.Ready() {
+			http.Error(w, "not ready: a plugin is not loaded yet", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /_bespoke/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Status())
+	})
+	mux.HandleFunc("POST /_bespoke/reload", func(w http.ResponseWriter, r *http.Request) {
+		res, err := s.Reload(r.Context(), r.URL.Query().Get("route"))
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		}
+		status := http.StatusOK
+		for _, x := range res {
+			if x.Error != "" {
+				status = http.StatusUnprocessableEntity
+			}
+		}
+		writeJSON(w, status, res)
+	})
+	return mux
+}
+
+// RouteStatus describes a route for the status endpoint.
+type RouteStatus struct {
+	Name       string    `json:"name"`
+	Host       string    `json:"host,omitempty"`
+	Path       string    `json:"path"`
+	Origin     string    `json:"origin"`
+	Plugin     string    `json:"plugin,omitempty"`
+	Generation int64     `json:"generation"`
+	Rules      int       `json:"rules"`
+	Loaded     time.Time `json:"loaded,omitzero"`
+	LastReload *struct {
+		At    time.Time `json:"at"`
+		Error string    `json:"error,omitempty"`
+	} `json:"last_reload,omitempty"`
+	InFlight int64 `json:"decisions_in_flight"`
+}
+
+// Status describes every route.
+func (s *Server) Status() []RouteStatus {
+	var out []RouteStatus
+	for _, r := range s.Routes {
+		st := RouteStatus{Name: r.Config.Name, Host: r.Config.Host, Path: r.Config.Path, Origin: r.Config.Origin}
+		if p := r.Proxy.Site(); p != nil {
+			st.Plugin, st.Generation, st.Rules, st.Loaded = p.Name, p.Generation, len(p.Manifest().Rules), p.Loaded
+			st.InFlight = p.Module().InFlight()
+		}
+		if last := r.Reloader.Last(); last != nil {
+			st.LastReload = &struct {
+				At    time.Time `json:"at"`
+				Error string    `json:"error,omitempty"`
+			}{At: last.At}
+			if last.Err != nil {
+				st.LastReload.Error = last.Err.Error()
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,367 @@
+// Package server assembles a running bespoke from a configuration: one
+// proxy, plugin pool and reloader per route, the router in front, the
+// seen-filter and caps stores, metrics, and the admin listener; and it
+// shuts all of it down gracefully.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/caps"
+	"github.com/bespoke-edge/bespoke/host/config"
+	"github.com/bespoke-edge/bespoke/host/engine"
+	"github.com/bespoke-edge/bespoke/host/geo"
+	"github.com/bespoke-edge/bespoke/host/metrics"
+	"github.com/bespoke-edge/bespoke/host/proxy"
+	"github.com/bespoke-edge/bespoke/host/reload"
+	"github.com/bespoke-edge/bespoke/host/reqctx"
+	"github.com/bespoke-edge/bespoke/host/router"
+	"github.com/bespoke-edge/bespoke/host/seen"
+	"github.com/bespoke-edge/bespoke/host/site"
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+// Server is a configured bespoke. Build it with New, run it with Serve.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	Metrics *metrics.Metrics
+	Routes  []*Route
+	router  *router.Router
+	closers []func()
+
+	// Embedded, when not nil, provides a route's plugin when the route has
+	// neither rules nor plugin (the demo's bundled rules): it returns the
+	// artifact and a name.
+	embedded func() (*plugin.Artifact, string, error)
+}
+
+// Route is one route's running parts.
+type Route struct {
+	Config   config.Route
+	Proxy    *proxy.Proxy
+	Reloader *reload.Reloader
+	Engine   *engine.Engine
+	stats    engine.Stats
+}
+
+// Options adjust New.
+type Options struct {
+	// Logger receives logs; nil means JSON or text on stderr per the
+	// configuration.
+	Logger *slog.Logger
+	// Embedded provides the plugin of routes that name none (the demo).
+	Embedded func() (*plugin.Artifact, string, error)
+}
+
+// New builds the server: it loads every route's plugin (failing if one
+// does not load: at startup there is nothing to fall back to).
+func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
+	s := &Server{cfg: cfg, log: opt.Logger, Metrics: metrics.New(), embedded: opt.Embedded}
+	if s.log == nil {
+		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+		if cfg.Log.Format == "json" {
+			h = slog.NewJSONHandler(os.Stderr, nil)
+		}
+		s.log = slog.New(h)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+	key, err := s.secret()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := s.requestContext()
+	if err != nil {
+		return nil, err
+	}
+	store, err := s.seenStore(key)
+	if err != nil {
+		return nil, err
+	}
+	capStore, err := caps.New(key, nil)
+	if err != nil {
+		return nil, err
+	}
+	var routes []router.Route
+	for _, rcfg := range cfg.Routes {
+		r, err := s.route(ctx, rcfg, rc, store, capStore)
+		if err != nil {
+			return nil, err
+		}
+		s.Routes = append(s.Routes, r)
+		routes = append(routes, router.Route{Name: rcfg.Name, Host: rcfg.Host, Prefix: rcfg.Path, Handler: r.Proxy})
+	}
+	s.router = router.New(routes)
+	ok = true
+	return s, nil
+}
+
+func (s *Server) secret() ([]byte, error) {
+	if s.cfg.SecretFile != "" {
+		b, err := os.ReadFile(s.cfg.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("secret_file: %w", err)
+		}
+		if k := []byte(strings.TrimSpace(string(b))); len(k) >= 16 {
+			return k, nil
+		}
+		return nil, fmt.Errorf("secret_file %s: the key must be at least 16 bytes", s.cfg.SecretFile)
+	}
+	if env := os.Getenv("BESPOKE_SECRET"); len(env) >= 16 {
+		return []byte(env), nil
+	}
+	s.log.Warn("no secret configured (secret_file or BESPOKE_SECRET): signing cookies with a random key, so seen-filters and caps reset when the process restarts")
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k, nil
+}
+
+func (s *Server) requestContext() (reqctx.Config, error) {
+	g := s.cfg.Geo
+	providers, err := geo.ParseProviders(g.Providers)
+	if err != nil {
+		return reqctx.Config{}, fmt.Errorf("geo.providers: %w", err)
+	}
+	trusted, err := geo.ParsePrefixes(g.TrustedProxies)
+	if err != nil {
+		return reqctx.Config{}, fmt.Errorf("geo.trusted_proxies: %w", err)
+	}
+	loc, err := time.LoadLocation(g.TimeZone)
+	if err != nil {
+		return reqctx.Config{}, fmt.Errorf("geo.timezone: %w", err)
+	}
+	gc := geo.Config{TrustedProxies: trusted, Providers: providers, CountryHeader: g.Header}
+	if g.GeoIP != "" {
+		db, err := geo.OpenDB(g.GeoIP)
+		if err != nil {
+			return reqctx.Config{}, fmt.Errorf("geo.geoip: %w", err)
+		}
+		s.closers = append(s.closers, func() { db.Close() })
+		gc.DB = db
+	}
+	return reqctx.Config{Geo: geo.New(gc), TimeZone: loc}, nil
+}
+
+func (s *Server) seenStore(key []byte) (seen.Store, error) {
+	c := s.cfg.Seen
+	switch c.Store {
+	case "off":
+		return nil, nil
+	case "redis":
+		st, err := seen.NewRedisStore(seen.RedisConfig{URL: c.Redis, Params: seen.Params{Window: c.Window.D()}, Timeout: c.Timeout.D()})
+		if err != nil {
+			return nil, fmt.Errorf("seen: %w", err)
+		}
+		s.closers = append(s.closers, func() { st.Close() })
+		return st, nil
+	}
+	st, err := seen.NewCookieStore(seen.CookieConfig{Key: key, Params: seen.Params{Window: c.Window.D()}})
+	if err != nil {
+		return nil, fmt.Errorf("seen: %w", err)
+	}
+	return st, nil
+}
+
+func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config, store seen.Store, capStore *caps.Store) (*Route, error) {
+	r := &Route{Config: rcfg}
+	l := s.cfg.Limits
+	eng, err := engine.New(engine.Config{
+		CacheDir:         s.cfg.CacheDir,
+		PoolSize:         l.PoolSize,
+		MemoryLimitPages: l.MemoryPages,
+		DecideTimeout:    l.DecideTimeout.D(),
+		Stats:            &r.stats,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Engine = eng
+	s.closers = append(s.closers, func() { eng.Close(context.Background()) })
+	origin, _ := url.Parse(rcfg.Origin)
+	tr := proxy.NewTransport()
+	tr.DialContext = (&net.Dialer{Timeout: l.Upstream.DialTimeout.D(), KeepAlive: 30 * time.Second}).DialContext
+	tr.ResponseHeaderTimeout = l.Upstream.ResponseHeaderTimeout.D()
+	tr.IdleConnTimeout = l.Upstream.IdleTimeout.D()
+	tr.MaxConnsPerHost = l.Upstream.MaxConnsPerHost
+	r.Proxy = proxy.New(proxy.Config{
+		Origin:          origin,
+		PreserveHost:    rcfg.PreserveHost,
+		MaxRewriteBytes: int64(l.MaxRewriteBytes),
+		RewriteBuffer:   int(l.RewriteBuffer),
+		DebugHeaders:    s.cfg.Log.DebugHeaders,
+		Transport:       tr,
+		Logger:          s.log,
+		AccessLog:       *s.cfg.Log.Access,
+		Seen:            store,
+		Caps:            capStore,
+		ConsentCookie:   s.cfg.Seen.ConsentCookie,
+		ConsentDeny:     s.cfg.Seen.ConsentDeny,
+		Route:           rcfg.Name,
+		Metrics:         s.Metrics,
+	})
+	source := rcfg.Source()
+	load := func(ctx context.Context) (*site.Site, error) {
+		if source == "" {
+			if s.embedded == nil {
+				return nil, nil
+			}
+			art, name, err := s.embedded()
+			if err != nil {
+				return nil, err
+			}
+			return site.Load(ctx, eng, name, art, rc)
+		}
+		return site.LoadFile(ctx, eng, source, rc)
+	}
+	r.Reloader = reload.New(r.Proxy, load, s.log.With("route", rcfg.Name))
+	r.Reloader.OnResult = func(res reload.Result) {
+		s.Metrics.Reload(rcfg.Name, res.Err == nil, res.Generation)
+	}
+	s.Metrics.Pool(rcfg.Name, func() metrics.PoolStats {
+		return metrics.PoolStats{
+			Instances:   r.stats.Live.Load(),
+			MemoryBytes: r.stats.LiveMemory.Load(),
+			Waits:       r.stats.Waits.Load(),
+			Discarded:   r.stats.Discarded.Load(),
+		}
+	})
+	if source != "" || s.embedded != nil {
+		if err := r.Reloader.Reload(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Handler returns the visitors' handler (the router).
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Reload reloads the plugin of the route named name, or of every route
+// when name is empty, and returns each result.
+func (s *Server) Reload(ctx context.Context, name string) ([]RouteResult, error) {
+	var out []RouteResult
+	found := false
+	for _, r := range s.Routes {
+		if name != "" && r.Config.Name != name {
+			continue
+		}
+		found = true
+		if r.Config.Source() == "" && s.embedded == nil {
+			continue
+		}
+		err := r.Reloader.Reload(ctx)
+		res := RouteResult{Route: r.Config.Name, Generation: r.Reloader.Generation()}
+		if err != nil {
+			res.Error = err.Error()
+		}
+		out = append(out, res)
+	}
+	if !found {
+		return nil, fmt.Errorf("no route is named %q", name)
+	}
+	return out, nil
+}
+
+// RouteResult is the outcome of reloading one route.
+type RouteResult struct {
+	Route      string `json:"route"`
+	Generation int64  `json:"generation"`
+	Error      string `json:"error,omitempty"`
+}
+
+// Ready reports whether every route that has a plugin has one loaded.
+func (s *Server) Ready() bool {
+	for _, r := range s.Routes {
+		if (r.Config.Source() != "" || s.embedded != nil) && r.Proxy.Site() == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Watch reloads routes whose rule or plugin file changes, until ctx ends.
+func (s *Server) Watch(ctx context.Context) {
+	if s.cfg.Watch == 0 {
+		return
+	}
+	for _, r := range s.Routes {
+		if src := r.Config.Source(); src != "" {
+			go r.Reloader.Watch(ctx, s.cfg.Watch.D(), src)
+		}
+	}
+}
+
+// Serve serves visitors on ln (and the admin API on adminLn, when not
+// nil) until ctx is done, then shuts down: it stops accepting, lets
+// requests in flight finish within the configured grace, and closes the
+// plugins.
+func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
+	l := s.cfg.Limits
+	srv := &http.Server{
+		Handler:           s.router,
+		ReadHeaderTimeout: l.ReadHeader.D(),
+		IdleTimeout:       l.Idle.D(),
+		MaxHeaderBytes:    int(l.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if adminLn != nil {
+		admin := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		servers = append(servers, admin)
+		go func() { errc <- admin.Serve(adminLn) }()
+	}
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.D())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace.D())
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, hs := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if e := hs.Shutdown(sctx); e != nil && !errors.Is(e, context.DeadlineExceeded) {
+				s.log.Warn("shutdown", "err", e)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range s.Routes {
+		if st := r.Proxy.Swap(nil); st != nil {
+			st.Close(sctx)
+		}
+	}
+	s.close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}

@@ -1,0 +1,198 @@
+package plugin
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Type is the type of an attribute's value.
+type Type uint8
+
+// Attribute types. The zero Type is invalid.
+const (
+	String Type = iota + 1
+	Number
+	Bool
+	// List is a list of texts (languages). Its value is the items joined
+	// and surrounded by ListSep, so that membership is a substring test.
+	List
+	// Any is a value whose type is known only per request (a JSON path:
+	// text, number, yes/no or list).
+	Any
+)
+
+func (t Type) String() string {
+	switch t {
+	case String:
+		return "text"
+	case Number:
+		return "a number"
+	case Bool:
+		return "yes/no"
+	case List:
+		return "a list"
+	case Any:
+		return "a JSON value"
+	}
+	return "invalid"
+}
+
+// Fold says how the host normalizes an attribute's value before the module
+// sees it, so that the compiler can normalize literals the same way
+// (geo.country == "fr" then means what the editor meant).
+type Fold uint8
+
+// Folds. The zero Fold keeps values as they are.
+const (
+	FoldNone Fold = iota
+	FoldUpper
+	FoldLower
+)
+
+// Apply normalizes s.
+func (f Fold) Apply(s string) string {
+	switch f {
+	case FoldUpper:
+		return strings.ToUpper(s)
+	case FoldLower:
+		return strings.ToLower(s)
+	}
+	return s
+}
+
+// Attr describes one attribute of the visitor's context that rules can read.
+type Attr struct {
+	// Name is how rules spell it: "geo.country", or "cookie" for cookie("x").
+	Name string
+	// Type is the type of its value.
+	Type Type
+	// Arg names the argument when the attribute is a function of a name
+	// (cookie("plan")); empty when it takes none.
+	Arg string
+	// From says the attribute is computed from another one (json, semver,
+	// bucket): a slot of it has a From slot.
+	From bool
+	// Internal attributes are produced by the compiler (geo.within,
+	// rollouts), not written by editors.
+	Internal bool
+	// Values is the closed set of values the host produces, or nil when any
+	// value may occur. The compiler rejects a literal outside the set.
+	Values []string
+	// Fold is how the host normalizes the value.
+	Fold Fold
+	// Doc says where the value comes from, for error messages and docs.
+	Doc string
+}
+
+// DeviceTypes are the values of device.type.
+var DeviceTypes = []string{"mobile", "tablet", "desktop", "tv", "bot"}
+
+// DeviceOSes are the values of device.os.
+var DeviceOSes = []string{"android", "ios", "ipados", "windows", "macos", "linux", "chromeos", "tvos", "tizen", "webos", "fireos", "playstation", "xbox", "nintendo", "other"}
+
+// Continents are the values of geo.continent.
+var Continents = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
+
+// Weekdays are the values of visitor.weekday.
+var Weekdays = []string{"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}
+
+// Attributes is the catalog of attributes, in the order the docs list them.
+// A slot in a manifest names one of these.
+var Attributes = []Attr{
+	{Name: "geo.country", Type: String, Fold: FoldUpper, Doc: "ISO 3166-1 alpha-2 country code"},
+	{Name: "geo.region", Type: String, Fold: FoldUpper, Doc: "ISO 3166-2 subdivision code without the country (\"IDF\", \"CA\")"},
+	{Name: "geo.city", Type: String, Doc: "city name"},
+	{Name: "geo.continent", Type: String, Values: Continents, Fold: FoldUpper, Doc: "continent code"},
+	{Name: "geo.timezone", Type: String, Doc: "IANA time zone (\"Europe/Paris\")"},
+	{Name: "geo.lat", Type: Number, Doc: "latitude in degrees"},
+	{Name: "geo.lon", Type: Number, Doc: "longitude in degrees"},
+	{Name: "geo.distance", Type: Number, Arg: "lat,lon", Internal: true, Doc: "kilometres from a point (geo.within)"},
+	{Name: "device.type", Type: String, Values: DeviceTypes, Fold: FoldLower, Doc: "from Client Hints (Sec-CH-UA-Mobile), else the User-Agent"},
+	{Name: "device.os", Type: String, Values: DeviceOSes, Fold: FoldLower, Doc: "operating system family"},
+	{Name: "device.os_version", Type: String, Doc: "operating system version (\"17.4\")"},
+	{Name: "device.browser", Type: String, Fold: FoldLower, Doc: "browser or crawler (\"chrome\", \"safari\", \"googlebot\")"},
+	{Name: "device.browser_version", Type: String, Doc: "browser version (\"124.0\")"},
+	{Name: "device.bot", Type: Bool, Doc: "true for crawlers and tools"},
+	{Name: "language", Type: String, Fold: FoldLower, Doc: "primary language subtag of the visitor's preferred Accept-Language entry (\"fr\")"},
+	{Name: "languages", Type: List, Fold: FoldLower, Doc: "every language of Accept-Language with a weight above 0, preferred first"},
+	{Name: "path", Type: String, Doc: "request path, without the query (\"/journal/\")"},
+	{Name: "host", Type: String, Fold: FoldLower, Doc: "request host, without the port"},
+	{Name: "cookie", Type: String, Arg: "cookie name", Doc: "value of a request cookie"},
+	{Name: "header", Type: String, Arg: "header name", Doc: "value of a request header (the first one when repeated)"},
+	{Name: "query", Type: String, Arg: "query parameter", Doc: "value of a query parameter (the first one when repeated)"},
+	{Name: "visitor.id", Type: String, Doc: "stable first-party visitor id (cookie bsk_vid)"},
+	{Name: "visitor.new", Type: Bool, Doc: "true on a visitor's first request (no valid visitor id cookie yet)"},
+	{Name: "visitor.hour", Type: Number, Doc: "hour of the day, 0-23, in the visitor's time zone"},
+	{Name: "visitor.weekday", Type: String, Values: Weekdays, Fold: FoldLower, Doc: "day of the week in the visitor's time zone"},
+	{Name: "now", Type: Number, Doc: "the request time, in seconds since 1970 (compare with RFC 3339 times)"},
+	{Name: "json", Type: Any, Arg: "JSON path", From: true, Doc: "a value inside JSON carried by a cookie, header or query parameter"},
+	{Name: "semver", Type: Number, From: true, Doc: "a version number, ordered as semantic versions"},
+	{Name: "bucket", Type: Number, Arg: "seed", From: true, Internal: true, Doc: "the visitor's bucket, 0-9999, for rollouts and experiments"},
+	{Name: "cap", Type: Number, Arg: "rule", Internal: true, Doc: "how many times a capped rule applied to the visitor in its window"},
+}
+
+var attrIndex = func() map[string]int {
+	m := make(map[string]int, len(Attributes))
+	for i, a := range Attributes {
+		m[a.Name] = i
+	}
+	return m
+}()
+
+// LookupAttr returns the catalog entry named name.
+func LookupAttr(name string) (Attr, bool) {
+	i, ok := attrIndex[name]
+	if !ok {
+		return Attr{}, false
+	}
+	return Attributes[i], true
+}
+
+// AttrNames returns the names of the attributes editors write, for
+// suggestions.
+func AttrNames() []string {
+	names := make([]string, 0, len(Attributes))
+	for _, a := range Attributes {
+		if !a.Internal {
+			names = append(names, a.Name)
+		}
+	}
+	return names
+}
+
+// ParseNumber is how a text value becomes a number, on both sides of the ABI:
+// a finite decimal, surrounding spaces ignored. ok is false for anything
+// else, and a comparison with a number is then false.
+func ParseNumber(s string) (v float64, ok bool) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, false
+	}
+	return v, true
+}
+
+// ListSep separates the items of a List value. A list is encoded as
+// ListSep + items joined by ListSep + ListSep, so "does the list hold x" is
+// "does the value contain ListSep+x+ListSep".
+const ListSep = "\x00"
+
+// ListValue encodes items as a List value.
+func ListValue(items []string) string {
+	if len(items) == 0 {
+		return ListSep
+	}
+	return ListSep + strings.Join(items, ListSep) + ListSep
+}
+
+// IsList reports whether a value is an encoded list.
+func IsList(v string) bool { return strings.HasPrefix(v, ListSep) }
+
+// ListItems decodes a List value.
+func ListItems(v string) []string {
+	v = strings.TrimPrefix(strings.TrimSuffix(v, ListSep), ListSep)
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ListSep)
+}

@@ -1,0 +1,310 @@
+package plugin
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// Manifest describes a compiled rule module: what the host must compute for
+// it (slots), the strings it compares against (symbols) and matches
+// (patterns), and what each rule does when it matches (actions). It travels
+// as JSON in the artifact's SectionManifest.
+type Manifest struct {
+	// ABI is the ABIVersion the module was built for.
+	ABI int `json:"abi"`
+	// Compiler names the compiler and its version.
+	Compiler string `json:"compiler"`
+	// Source is the rule file's name, as given to the compiler.
+	Source string `json:"source"`
+	// SourceHash is "sha256:" and the hex digest of the rule file.
+	SourceHash string `json:"source_hash"`
+	// Layout is where the module expects the Context and writes the Decision.
+	Layout Layout `json:"layout"`
+	// Slots are the values the module reads, in slot-table order.
+	Slots []Slot `json:"slots"`
+	// Symbols are the strings the module compares values with; a slot's sym
+	// is an index into Symbols.
+	Symbols []string `json:"symbols"`
+	// Patterns are RE2 regular expressions, by ImportRegexMatch index.
+	Patterns []string `json:"patterns,omitempty"`
+	// Selectors are the CSS selectors actions target, by Action.Select index.
+	Selectors []string `json:"selectors,omitempty"`
+	// Rules are the rules in file order; bit i of the Decision is Rules[i].
+	Rules []Rule `json:"rules"`
+	// Experiments are the experiments, by Decision.Variants index.
+	Experiments []Experiment `json:"experiments,omitempty"`
+}
+
+// Slot is one value of the Context.
+type Slot struct {
+	// Attr is the name of an attribute of the catalog (Attributes).
+	Attr string `json:"attr"`
+	// Arg is the attribute's argument (the cookie's name for cookie), or
+	// empty when it takes none.
+	Arg string `json:"arg,omitempty"`
+	// From is the slot a computed attribute (json, semver, bucket) is
+	// computed from; nil for the others.
+	From *Slot `json:"from,omitempty"`
+	// Symbols are the indexes in Manifest.Symbols the module compares this
+	// slot with. The host interns the slot's value against these only: a
+	// value equal to some other symbol gets -1, which no comparison of this
+	// slot can tell apart from "no symbol".
+	Symbols []int `json:"symbols,omitempty"`
+	// Bytes says the module reads the value's bytes (substring tests, host
+	// functions aside). When false the host leaves ptr and len zero and
+	// saves the copy.
+	Bytes bool `json:"bytes,omitempty"`
+}
+
+func (s Slot) String() string {
+	switch {
+	case s.Attr == "json" && s.From != nil:
+		return fmt.Sprintf("json(%s, %q)", s.From, s.Arg)
+	case s.Attr == "semver" && s.From != nil:
+		return fmt.Sprintf("semver(%s)", s.From)
+	case s.Attr == "bucket" && s.From != nil:
+		return fmt.Sprintf("bucket(%s, %q)", s.From, s.Arg)
+	case s.Attr == "geo.distance":
+		return fmt.Sprintf("distance from (%s)", s.Arg)
+	case s.Arg != "":
+		return fmt.Sprintf("%s(%q)", s.Attr, s.Arg)
+	}
+	return s.Attr
+}
+
+// Key identifies what a slot reads, for maps: two slots with the same key
+// hold the same value.
+func (s Slot) Key() string {
+	k := s.Attr + "\x00" + s.Arg
+	if s.From != nil {
+		k += "\x00(" + s.From.Key() + ")"
+	}
+	return k
+}
+
+// Pos is a position in the rule file: 1-based line and column (in bytes).
+type Pos struct {
+	Line int `json:"line"`
+	Col  int `json:"col"`
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
+
+// Rule is one rule of the file.
+type Rule struct {
+	Name    string   `json:"name"`
+	Pos     Pos      `json:"pos"`
+	Actions []Action `json:"actions"`
+	// Cap, when not nil, limits how often the rule applies to a visitor.
+	Cap *Cap `json:"cap,omitempty"`
+}
+
+// Cap is a frequency cap: a rule applies at most Times times per Window
+// seconds to one visitor. The module tests the count (a "cap" slot); the
+// host counts the times the rule applied.
+type Cap struct {
+	Times  int `json:"times"`
+	Window int `json:"window"`
+	// Slot is the slot holding the visitor's count.
+	Slot int `json:"slot"`
+}
+
+// Experiment is a named experiment with weighted variants. The module
+// decides the variant; the host exposes it.
+type Experiment struct {
+	Name string `json:"name"`
+	// Variants are the variant names, by Decision.Variants index.
+	Variants []string `json:"variants"`
+	// Weights are the variants' shares of traffic in buckets (of Buckets).
+	Weights []int `json:"weights"`
+	// Meta asks the host to add <meta name="bespoke-experiment"> to pages.
+	Meta bool `json:"meta,omitempty"`
+}
+
+// Operations of actions, as rule files spell them.
+const (
+	OpSetInner     = "set_inner"
+	OpReplace      = "replace"
+	OpRemove       = "remove"
+	OpInsertBefore = "insert_before"
+	OpInsertAfter  = "insert_after"
+	OpPrepend      = "prepend"
+	OpAppend       = "append"
+	OpSetAttr      = "set_attr"
+	OpRemoveAttr   = "remove_attr"
+	OpAddClass     = "add_class"
+	OpRemoveClass  = "remove_class"
+	OpRedirect     = "redirect"
+	OpSetHeader    = "set_header"
+	OpSetCookie    = "set_cookie"
+
+	OpRemoveKeepContent = "remove_keep_content"
+	OpLimit             = "limit"
+	OpReorder           = "reorder"
+	OpHideSeen          = "hide_seen"
+	OpMarkSeen          = "mark_seen"
+
+	OpJSONSet      = "json_set"
+	OpJSONRemove   = "json_remove"
+	OpJSONHideSeen = "json_hide_seen"
+	OpJSONLimit    = "json_limit"
+	OpJSONReorder  = "json_reorder"
+)
+
+// Action is one thing a rule does when it matches. Which fields are used
+// depends on Op; the rest are zero.
+type Action struct {
+	// Op is one of the Op constants.
+	Op string `json:"op"`
+	// Pos is where the action is written.
+	Pos Pos `json:"pos"`
+	// Select is the index in Manifest.Selectors of the elements the action
+	// changes, or -1 for actions that change no element (redirect, headers,
+	// cookies).
+	Select int `json:"select"`
+	// Content is what set_inner, replace, insert_before, insert_after,
+	// prepend and append insert.
+	Content Template `json:"content,omitempty"`
+	// HTML says Content is HTML, inserted as written; otherwise it is text
+	// and escaped. Values interpolated from the context are escaped either
+	// way.
+	HTML bool `json:"html,omitempty"`
+	// Name is the attribute (set_attr, remove_attr), class (add_class,
+	// remove_class), header (set_header) or cookie (set_cookie) name.
+	Name string `json:"name,omitempty"`
+	// Value is the new value of an attribute, header or cookie, or the
+	// target of a redirect.
+	Value Template `json:"value,omitempty"`
+	// On is "request" or "response" for set_header.
+	On string `json:"on,omitempty"`
+	// Status is a redirect's HTTP status (301, 302, 303, 307, 308).
+	Status int `json:"status,omitempty"`
+	// MaxAge is a cookie's lifetime in seconds; 0 makes a session cookie.
+	MaxAge int `json:"max_age,omitempty"`
+	// HTTPOnly hides a cookie from page scripts.
+	HTTPOnly bool `json:"http_only,omitempty"`
+	// IDAttr is the attribute holding an item's id (hide_seen, reorder).
+	IDAttr string `json:"id_attr,omitempty"`
+	// N is how many items limit keeps, and how many hide_seen keeps at
+	// least.
+	N int `json:"n,omitempty"`
+	// Order lists item ids, comma-separated once rendered (reorder).
+	Order Template `json:"order,omitempty"`
+	// NoMark stops hide_seen from recording the items it shows as seen.
+	NoMark bool `json:"no_mark,omitempty"`
+	// Item is the item id mark_seen records.
+	Item Template `json:"item,omitempty"`
+	// Path is the gjson path a json_* action edits.
+	Path string `json:"path,omitempty"`
+	// JSON says Value is raw JSON (json_set with json:), not a text to
+	// encode as a JSON string.
+	JSON bool `json:"json,omitempty"`
+}
+
+// Template is a text with values of the context interpolated into it.
+type Template []Part
+
+// Part is a literal text, or a reference to a slot whose value is inserted.
+type Part struct {
+	// Text is the literal text, when Slot is -1.
+	Text string `json:"text,omitempty"`
+	// Slot is the index of the slot to insert, or -1 for literal text.
+	Slot int `json:"slot"`
+	// Default is inserted when the slot has no value.
+	Default string `json:"default,omitempty"`
+	// Experiment, when not 0, inserts the name of the variant the visitor
+	// got in experiment Experiment-1 (Slot is then -1).
+	Experiment int `json:"experiment,omitempty"`
+}
+
+// IsLiteral reports whether the template has no interpolation.
+func (t Template) IsLiteral() bool {
+	for _, p := range t {
+		if p.Slot >= 0 || p.Experiment != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Value is the value of one slot for one request, on the host side.
+type Value struct {
+	// Str is the value as text. For numbers it is their decimal form.
+	Str string
+	// Num is the numeric value when Number is set.
+	Num float64
+	// Present says the value exists.
+	Present bool
+	// Number says Num holds a finite number.
+	Number bool
+}
+
+// Decision is what a module decided for one request.
+type Decision struct {
+	// Matched is the matched-rules bitset: bit i%64 of word i/64 for rule i.
+	Matched []uint64
+	// Variants holds, per experiment, the assigned variant or -1.
+	Variants []int32
+}
+
+// Has reports whether rule i matched.
+func (d *Decision) Has(i int) bool {
+	w := i / 64
+	return w < len(d.Matched) && d.Matched[w]&(1<<(uint(i)%64)) != 0
+}
+
+// Set marks rule i as matched, growing the bitset as needed.
+func (d *Decision) Set(i int) {
+	for len(d.Matched) <= i/64 {
+		d.Matched = append(d.Matched, 0)
+	}
+	d.Matched[i/64] |= 1 << (uint(i) % 64)
+}
+
+// Count returns the number of matched rules.
+func (d *Decision) Count() int {
+	n := 0
+	for _, w := range d.Matched {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// Rules appends the indexes of the matched rules, in order, to dst.
+func (d *Decision) Rules(dst []int) []int {
+	for wi, w := range d.Matched {
+		for w != 0 {
+			b := bits.TrailingZeros64(w)
+			dst = append(dst, wi*64+b)
+			w &= w - 1
+		}
+	}
+	return dst
+}
+
+// Equal reports whether two decisions are the same (trailing zero words are
+// ignored).
+func (d *Decision) Equal(o *Decision) bool {
+	n := max(len(d.Matched), len(o.Matched))
+	for i := range n {
+		var a, b uint64
+		if i < len(d.Matched) {
+			a = d.Matched[i]
+		}
+		if i < len(o.Matched) {
+			b = o.Matched[i]
+		}
+		if a != b {
+			return false
+		}
+	}
+	if len(d.Variants) != len(o.Variants) {
+		return false
+	}
+	for i := range d.Variants {
+		if d.Variants[i] != o.Variants[i] {
+			return false
+		}
+	}
+	return true
+}

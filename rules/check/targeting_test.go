@@ -1,0 +1,132 @@
+package check_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+)
+
+func TestTargetingConditions(t *testing.T) {
+	tests := []struct {
+		when string
+		want string
+	}{
+		{`languages contains "DE"`, `languages contains "\x00de\x00"`},
+		{`languages in ["de", "fr"]`, `languages contains "\x00de\x00" or languages contains "\x00fr\x00"`},
+		{`languages not in ["de"]`, `not languages contains "\x00de\x00"`},
+		{`json(cookie("profile"), "tier") == "gold"`, `json(cookie("profile"), "tier") == "gold"`},
+		{`json(cookie("profile"), "age") >= 18`, `json(cookie("profile"), "age") >= 18`},
+		{`json(header("x-user"), "vip") == true`, `json(header("X-User"), "vip") == "true"`},
+		{`json(cookie("p"), "segments") contains "b2b"`, `json(cookie("p"), "segments") contains "\x00b2b\x00" or (not json(cookie("p"), "segments") starts_with "\x00" and json(cookie("p"), "segments") contains "b2b")`},
+		{`semver(header("X-App-Version")) >= "2.3"`, `semver(header("X-App-Version")) >= "2.3.0"`},
+		{`now >= "2026-12-24T00:00:00Z"`, `now >= "2026-12-24T00:00:00Z"`},
+		{`visitor.hour >= 18 and visitor.weekday in ["saturday", "sunday"]`, `visitor.hour >= 18 and visitor.weekday in ["saturday", "sunday"]`},
+		{`geo.within(45.76, 4.83, 50)`, `distance from (45.76,4.83) <= 50`},
+		{`geo.continent == "eu"`, `geo.continent == "EU"`},
+		{`device.bot or device.browser == "Firefox"`, `device.bot or device.browser == "firefox"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.when, func(t *testing.T) {
+			p, err := checkSrc(t, rule(tt.when, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Format(p.Rules[0].Cond); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+const experimentFile = `experiments:
+  - name: hero-test
+    when: geo.country == "FR"
+    variants: { control: 50, bold: 30, video: 20 }
+  - name: by-cookie
+    by: cookie("uid")
+    seed: s1
+    variants: { a: 10, b: 10 }
+rules:
+  - name: bold
+    when: variant("hero-test") == "bold"
+    actions: [{ set_inner: { select: h1, text: "Variant {{ variant(\"hero-test\") }}" } }]
+  - name: enrolled
+    when: variant("by-cookie") exists
+    actions: [remove: p]
+  - name: ramp
+    rollout: 20%
+    from: 2026-12-01T00:00:00+01:00
+    until: 2027-01-01T00:00:00+01:00
+    actions: [remove: p]
+`
+
+func TestExperimentsAndRollouts(t *testing.T) {
+	p, err := checkSrc(t, experimentFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Experiments) != 2 {
+		t.Fatalf("%d experiments", len(p.Experiments))
+	}
+	x := p.Experiments[0]
+	if w := x.Weights; len(w) != 3 || w[0] != 5000 || w[1] != 3000 || w[2] != 2000 {
+		t.Errorf("weights %v", w)
+	}
+	if s := p.Slots[x.Bucket]; s.Attr != "bucket" || s.Arg != "hero-test" || s.From.Attr != "visitor.id" {
+		t.Errorf("bucket slot %+v", s)
+	}
+	if s := p.Slots[p.Experiments[1].Bucket]; s.Arg != "s1" || s.From.Attr != "cookie" || s.From.Arg != "uid" {
+		t.Errorf("bucket by cookie %+v", s)
+	}
+	if got := p.Format(p.Rules[0].Cond); got != `variant("hero-test") == "bold"` {
+		t.Errorf("bold = %s", got)
+	}
+	if got := p.Format(p.Rules[1].Cond); got != `variant("by-cookie") in ["a", "b"]` {
+		t.Errorf("enrolled = %s", got)
+	}
+	if got := p.Format(p.Rules[2].Cond); got != `now >= "2026-11-30T23:00:00Z" and now < "2026-12-31T23:00:00Z" and bucket(visitor.id, "ramp") < 2000` {
+		t.Errorf("ramp = %s", got)
+	}
+	if part := p.Rules[0].Actions[0].Content[1]; part.Experiment != 1 {
+		t.Errorf("variant interpolation = %+v", part)
+	}
+	_ = plugin.Buckets
+}
+
+func TestTargetingErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		msg, hint string
+	}{
+		{"list equality", rule(`languages == "de"`, ""), "is a list", "contains"},
+		{"json source", rule(`json(path, "a") == "b"`, ""), "json reads a cookie, a header or a query parameter", ""},
+		{"json path", rule(`json(cookie("p"), "") == "b"`, ""), "JSON path must be", ""},
+		{"bad version", rule(`semver(header("v")) > "two"`, ""), `"two" is not a version`, ""},
+		{"bad time", rule(`now > "tomorrow"`, ""), `"tomorrow" is not a time`, "RFC 3339"},
+		{"within args", rule(`geo.within(45, 4)`, ""), "takes a latitude, a longitude and a distance", ""},
+		{"within range", rule(`geo.within(95, 4, 10)`, ""), "latitude 95", ""},
+		{"unknown experiment", experimentFile + "  - name: x\n    when: variant(\"hero-tset\") == \"bold\"\n    actions: [remove: p]\n", `no experiment is named "hero-tset"`, `"hero-test"`},
+		{"unknown variant", experimentFile + "  - name: x\n    when: variant(\"hero-test\") == \"blod\"\n    actions: [remove: p]\n", `has no variant "blod"`, `"bold"`},
+		{"weights over 100", "experiments:\n  - name: x\n    variants: { a: 60, b: 50 }\nrules: []\n", "more than 100%", ""},
+		{"experiment on variant", "experiments:\n  - name: x\n    variants: { a: 50 }\n  - name: y\n    when: variant(\"x\") == \"a\"\n    variants: { b: 50 }\nrules: []\n", "cannot depend on variants", ""},
+		{"schedule order", "rules:\n  - name: r\n    from: 2026-12-02T00:00:00Z\n    until: 2026-12-01T00:00:00Z\n    actions: [remove: p]\n", "`until` is not after `from`", ""},
+		{"weekday", rule(`visitor.weekday == "sat"`, ""), `"sat" is not a value of visitor.weekday`, ""},
+		{"rollout by number", "rules:\n  - name: r\n    rollout: 10%\n    by: visitor.hour\n    actions: [remove: p]\n", "bucketed by a text attribute", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := checkSrc(t, tt.src)
+			var list diag.List
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("err = %v, want errors", err)
+			}
+			e := list[0]
+			if !strings.Contains(e.Msg, tt.msg) || !strings.Contains(e.Hint, tt.hint) {
+				t.Errorf("got %q (hint %q), want %q (hint %q)", e.Msg, e.Hint, tt.msg, tt.hint)
+			}
+		})
+	}
+}

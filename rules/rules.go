@@ -1,0 +1,74 @@
+// Package rules compiles rule files into plugin artifacts. Compilation is a
+// list of named stages, each a package of its own:
+//
+//	syntax   YAML and conditions -> syntax tree, with positions
+//	check    names, types, values, selectors -> ir.Program
+//	codegen  ir.Program -> Wasm module with the manifest in custom sections
+//
+// and eval is the reference evaluator the generated code is tested against.
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/check"
+	"github.com/bespoke-edge/bespoke/rules/codegen"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+	"github.com/bespoke-edge/bespoke/rules/syntax"
+)
+
+// Result is a compiled rule file.
+type Result struct {
+	// Program is the checked IR, for the reference evaluator and tests.
+	Program *ir.Program
+	// Artifact is the plugin: the Wasm module and its manifest.
+	Artifact *plugin.Artifact
+}
+
+// Check parses and checks a rule file without generating code. The error,
+// when not nil, is a diag.List: every problem with its file:line:col.
+func Check(name string, src []byte) (*ir.Program, error) {
+	f, err := syntax.Parse(name, src)
+	if err != nil {
+		return nil, err
+	}
+	p, err := check.Check(f)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(src)
+	p.SourceHash = "sha256:" + hex.EncodeToString(sum[:])
+	return p, nil
+}
+
+// Compile compiles a rule file into a plugin artifact.
+func Compile(name string, src []byte) (*Result, error) {
+	p, err := Check(name, src)
+	if err != nil {
+		return nil, err
+	}
+	wasm, err := codegen.Generate(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: generating code: %w", name, err)
+	}
+	// Read the artifact back as the host will: a manifest the host would
+	// refuse is a compiler bug, caught here rather than at load.
+	art, err := plugin.ReadArtifact(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%s: compiler produced an invalid artifact: %w", name, err)
+	}
+	return &Result{Program: p, Artifact: art}, nil
+}
+
+// CompileFile reads and compiles the rule file at path.
+func CompileFile(path string) (*Result, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(path, src)
+}

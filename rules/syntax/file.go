@@ -1,0 +1,1008 @@
+// Package syntax reads rule files: YAML for the structure, a small expression
+// language for conditions, and {{ }} interpolations in texts. Every node it
+// produces carries its position in the file, and every error names
+// file:line:col and says what was expected.
+package syntax
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/bespoke-edge/bespoke/rules/diag"
+)
+
+// LanguageVersion is the version of the rule language this package reads.
+const LanguageVersion = 1
+
+// File is a parsed rule file.
+type File struct {
+	Name        string
+	Version     int
+	Segments    []*Segment
+	Experiments []*Experiment
+	Rules       []*Rule
+	Tests       []*Test
+}
+
+// Experiment is a named experiment: visitors are split between variants by
+// weight, deterministically by an attribute (the visitor id by default).
+type Experiment struct {
+	Name        string
+	NamePos     diag.Pos
+	Description string
+	// When restricts who is enrolled; nil enrolls everyone.
+	When Expr
+	// By is the attribute visitors are bucketed by; nil means visitor.id.
+	By Expr
+	// Seed changes the assignment; empty means the experiment's name.
+	Seed     string
+	Variants []*Variant
+	// Meta asks for <meta name="bespoke-experiment"> in pages.
+	Meta bool
+	Pos  diag.Pos
+}
+
+// Variant is one variant of an experiment and its share of traffic.
+type Variant struct {
+	Name string
+	Pos  diag.Pos
+	// Percent is the share of traffic, 0-100.
+	Percent float64
+}
+
+// Segment is a named, reusable condition.
+type Segment struct {
+	Name    string
+	NamePos diag.Pos
+	When    Expr
+}
+
+// Rule is one rule: a condition and what to do when it holds.
+type Rule struct {
+	Name        string
+	Pos         diag.Pos // the rule's list item
+	NamePos     diag.Pos
+	Description string
+	// When is the condition; nil means the rule applies to every request.
+	When Expr
+	// Disabled rules are checked but never match.
+	Disabled bool
+	// From and Until bound when the rule applies (RFC 3339 times).
+	From, Until *Text
+	// AtMost, when not nil, caps how often the rule applies to a visitor.
+	AtMost *Cap
+	// Rollout, when not nil, limits the rule to a share of visitors:
+	// Percent of them, bucketed by By (nil: visitor.id) with Seed (empty:
+	// the rule's name).
+	Rollout *Rollout
+	Actions []*Action
+}
+
+// Cap is a frequency cap: at most Times per Window.
+type Cap struct {
+	Times  int
+	Window time.Duration
+	Pos    diag.Pos
+}
+
+// Rollout is a rule's share of visitors.
+type Rollout struct {
+	Percent float64
+	Pos     diag.Pos
+	By      Expr
+	Seed    string
+}
+
+// Text is a string value with its position.
+type Text struct {
+	Value string
+	Pos   diag.Pos
+	// Map maps byte offsets in Value to positions, for errors inside it.
+	Map Mapper
+}
+
+// Action is one action of a rule, as written. Fields an operation does not
+// take are nil or zero.
+type Action struct {
+	Op  string
+	Pos diag.Pos
+	// Select is the CSS selector of the elements the action changes.
+	Select *Text
+	// Content is the text or HTML to insert; HTML says which.
+	Content *Template
+	HTML    bool
+	// Name is an attribute, class, header or cookie name.
+	Name *Text
+	// Value is an attribute, header or cookie value, or a redirect target.
+	Value *Template
+	// On is "request" or "response" (set_header).
+	On *Text
+	// Status is a redirect status, 0 when not given.
+	Status    int
+	StatusPos diag.Pos
+	// MaxAge is a cookie's lifetime, 0 when not given.
+	MaxAge time.Duration
+	// HTTPOnly is set_cookie's http_only.
+	HTTPOnly bool
+	// ID is the attribute holding an item's id, as written ("@data-item-id").
+	ID *Text
+	// N is limit's n and hide_seen's keep_at_least.
+	N    int
+	NPos diag.Pos
+	// Order is reorder's order: a list of ids, or one text of
+	// comma-separated ids that may interpolate (a recommendations cookie).
+	Order []*Template
+	// NoMark is hide_seen's `mark: false`.
+	NoMark bool
+	// Item is mark_seen's item.
+	Item *Template
+	// Path is a json_* action's gjson path.
+	Path *Text
+	// JSON says Value is raw JSON (json_set's json field).
+	JSON bool
+}
+
+// Test is a test case written next to the rules.
+type Test struct {
+	Name string
+	Pos  diag.Pos
+	// Context gives attribute values directly, by attribute as written
+	// (geo.country, cookie(plan)).
+	Context []ContextValue
+	// Request describes a request to build the context from instead.
+	Request *TestRequest
+	// Match and NoMatch name rules that must, and must not, match.
+	Match   []*Text
+	NoMatch []*Text
+}
+
+// ContextValue is one attribute value of a test's context.
+type ContextValue struct {
+	Attr  *Text // as written: "geo.country", "cookie(plan)", "cookie.plan"
+	Value *Text
+}
+
+// TestRequest is a request a test builds its context from.
+type TestRequest struct {
+	Method  string
+	URL     string
+	Headers [][2]string
+	Cookies [][2]string
+}
+
+// fieldSpec describes the fields of an action operation.
+type opSpec struct {
+	fields   []string // allowed fields, in documentation order
+	required []string
+	// oneOf: exactly one of these must be given (text or html).
+	oneOf []string
+	// short is the field a plain scalar stands for (`remove: "#promo"`).
+	short string
+}
+
+var contentOp = opSpec{fields: []string{"select", "text", "html"}, required: []string{"select"}, oneOf: []string{"text", "html"}}
+
+// ops is the shape of every action operation.
+var ops = map[string]opSpec{
+	"set_inner":           contentOp,
+	"replace":             contentOp,
+	"insert_before":       contentOp,
+	"insert_after":        contentOp,
+	"prepend":             contentOp,
+	"append":              contentOp,
+	"remove":              {fields: []string{"select"}, required: []string{"select"}, short: "select"},
+	"set_attr":            {fields: []string{"select", "name", "value"}, required: []string{"select", "name", "value"}},
+	"remove_attr":         {fields: []string{"select", "name"}, required: []string{"select", "name"}},
+	"add_class":           {fields: []string{"select", "class"}, required: []string{"select", "class"}},
+	"remove_class":        {fields: []string{"select", "class"}, required: []string{"select", "class"}},
+	"remove_keep_content": {fields: []string{"select"}, required: []string{"select"}, short: "select"},
+	"limit":               {fields: []string{"select", "n"}, required: []string{"select", "n"}},
+	"reorder":             {fields: []string{"select", "id", "order"}, required: []string{"select", "id", "order"}},
+	"hide_seen":           {fields: []string{"select", "id", "keep_at_least", "mark"}, required: []string{"select", "id"}},
+	"mark_seen":           {fields: []string{"item"}, required: []string{"item"}, short: "item"},
+	"json_set":            {fields: []string{"path", "value", "json"}, required: []string{"path"}, oneOf: []string{"value", "json"}},
+	"json_remove":         {fields: []string{"path"}, required: []string{"path"}, short: "path"},
+	"json_hide_seen":      {fields: []string{"path", "id", "keep_at_least", "mark"}, required: []string{"path", "id"}},
+	"json_limit":          {fields: []string{"path", "n"}, required: []string{"path", "n"}},
+	"json_reorder":        {fields: []string{"path", "id", "order"}, required: []string{"path", "id", "order"}},
+	"redirect":            {fields: []string{"to", "status"}, required: []string{"to"}, short: "to"},
+	"set_header":          {fields: []string{"name", "value", "on"}, required: []string{"name", "value"}},
+	"set_cookie":          {fields: []string{"name", "value", "max_age", "http_only"}, required: []string{"name", "value"}},
+}
+
+// opOrder lists the operations as the docs present them.
+var opOrder = []string{"set_inner", "replace", "remove", "remove_keep_content", "insert_before", "insert_after", "prepend", "append",
+	"set_attr", "remove_attr", "add_class", "remove_class", "limit", "reorder", "hide_seen", "mark_seen", "redirect", "set_header", "set_cookie",
+	"json_set", "json_remove", "json_hide_seen", "json_limit", "json_reorder"}
+
+// OpNames returns the action operations, for suggestions and docs.
+func OpNames() []string {
+	names := make([]string, 0, len(ops))
+	for n := range ops {
+		names = append(names, n)
+	}
+	return names
+}
+
+var topFields = []string{"version", "segments", "experiments", "rules", "tests"}
+var ruleFields = []string{"name", "description", "when", "enabled", "from", "until", "rollout", "by", "seed", "at_most", "actions"}
+var experimentFields = []string{"name", "description", "when", "by", "seed", "variants", "meta"}
+var testFields = []string{"name", "context", "request", "expect"}
+var requestFields = []string{"method", "url", "headers", "cookies"}
+var expectFields = []string{"match", "no_match"}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
+
+// Parse reads a rule file. It returns the file and nil, or nil and a
+// diag.List with every problem found.
+func Parse(name string, src []byte) (*File, error) {
+	d := &decoder{file: name, src: src}
+	d.indexLines()
+	var root yaml.Node
+	if err := yaml.Unmarshal(src, &root); err != nil {
+		return nil, diag.List{d.yamlError(err)}
+	}
+	f := &File{Name: name, Version: LanguageVersion}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, diag.List{diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, "empty rule file").
+			WithHint("a rule file has `version: 1` and a list of `rules:`")}
+	}
+	doc := root.Content[0]
+	d.mapping(doc, "the rule file", topFields, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "version":
+			n, ok := d.int(v)
+			if ok && n != LanguageVersion {
+				d.errorf(v, "rule language version %d is not supported", n).WithHint("this bespoke reads version %d", LanguageVersion)
+			}
+			f.Version = n
+		case "segments":
+			d.segments(f, v)
+		case "experiments":
+			d.experiments(f, v)
+		case "rules":
+			d.rules(f, v)
+		case "tests":
+			d.tests(f, v)
+		}
+	})
+	if doc.Kind == yaml.MappingNode && f.Rules == nil && len(d.errs) == 0 {
+		d.errs.Add(diag.Errorf(d.pos(doc), "the rule file has no `rules:`").WithHint("add a list of rules, each with a name, a `when` condition and `actions`"))
+	}
+	if err := d.errs.Err(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+type decoder struct {
+	file  string
+	src   []byte
+	lines []int // byte offset of each line's start
+	errs  diag.List
+}
+
+func (d *decoder) indexLines() {
+	d.lines = append(d.lines, 0)
+	for i, c := range d.src {
+		if c == '\n' {
+			d.lines = append(d.lines, i+1)
+		}
+	}
+}
+
+func (d *decoder) pos(n *yaml.Node) diag.Pos {
+	return diag.Pos{File: d.file, Line: n.Line, Col: n.Column}
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) *diag.Error {
+	e := diag.Errorf(d.pos(n), format, args...)
+	d.errs.Add(e)
+	return e
+}
+
+// yamlErrLine extracts the line of a YAML syntax error ("yaml: line 7: ...").
+var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (d *decoder) yamlError(err error) *diag.Error {
+	msg := err.Error()
+	line := 1
+	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		// The YAML parser (unlike its scanner) reports the 0-based line
+		// where the enclosing construct starts.
+		if strings.HasPrefix(msg, "did not find expected") {
+			line++
+		}
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	e := diag.Errorf(diag.Pos{File: d.file, Line: line}, "YAML: %s", msg)
+	switch {
+	case strings.Contains(msg, "found character that cannot start any token") && d.lineHasTab(line):
+		e.WithHint("indent with spaces: YAML does not allow tabs")
+	case strings.Contains(msg, "mapping values are not allowed"):
+		e.WithHint("quote a value that contains \": \", for example text: \"Note: ...\"")
+	case strings.Contains(msg, "did not find expected key"), strings.Contains(msg, "did not find expected '-' indicator"):
+		e.WithHint("check the indentation of this line and the one before it")
+	case strings.Contains(msg, "found unexpected end of stream"), strings.Contains(msg, "found unexpected end"):
+		e.WithHint("a quote or bracket is not closed")
+	}
+	return e
+}
+
+func (d *decoder) lineHasTab(line int) bool {
+	for l := max(line-1, 1); l <= line+1 && l <= len(d.lines); l++ {
+		start := d.lines[l-1]
+		end := len(d.src)
+		if l < len(d.lines) {
+			end = d.lines[l]
+		}
+		if strings.Contains(string(d.src[start:end]), "\t") {
+			return true
+		}
+	}
+	return false
+}
+
+var kindNames = map[yaml.Kind]string{
+	yaml.DocumentNode: "a document", yaml.SequenceNode: "a list", yaml.MappingNode: "a mapping (key: value)",
+	yaml.ScalarNode: "a single value", yaml.AliasNode: "an alias",
+}
+
+// resolve follows YAML aliases (&anchor / *alias), which editors use to
+// share action lists.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// mapping walks a mapping node's keys in order, rejecting duplicates and
+// keys not in fields (suggesting the nearest one).
+func (d *decoder) mapping(n *yaml.Node, what string, fields []string, each func(key string, k, v *yaml.Node)) bool {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping (key: value), not %s", what, kindNames[n.Kind])
+		return false
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], resolve(n.Content[i+1])
+		key := k.Value
+		if seen[key] {
+			d.errorf(k, "%q is given twice in %s", key, what).WithHint("remove one of them")
+			continue
+		}
+		seen[key] = true
+		if fields != nil && !contains(fields, key) {
+			e := d.errorf(k, "unknown field %q in %s", key, what)
+			if h := diag.DidYouMean(key, fields); h != "" {
+				e.WithHint("%s", h)
+			} else {
+				e.WithHint("expected one of: %s", strings.Join(fields, ", "))
+			}
+			continue
+		}
+		each(key, k, v)
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decoder) sequence(n *yaml.Node, what string) []*yaml.Node {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s must be a list (lines starting with \"- \"), not %s", what, kindNames[n.Kind])
+		return nil
+	}
+	out := make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		out[i] = resolve(c)
+	}
+	return out
+}
+
+func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "%s must be a single value, not %s", what, kindNames[n.Kind])
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) text(n *yaml.Node, what string) (*Text, bool) {
+	s, ok := d.scalar(n, what)
+	if !ok {
+		return nil, false
+	}
+	return &Text{Value: s, Pos: d.pos(n), Map: d.mapper(n)}, true
+}
+
+func (d *decoder) int(n *yaml.Node) (int, bool) {
+	s, ok := d.scalar(n, "this field")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		d.errorf(n, "expected a whole number, found %q", s)
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) bool(n *yaml.Node) (bool, bool) {
+	s, ok := d.scalar(n, "this field")
+	if !ok {
+		return false, false
+	}
+	switch strings.ToLower(s) {
+	case "true", "yes", "on":
+		return true, true
+	case "false", "no", "off":
+		return false, true
+	}
+	d.errorf(n, "expected true or false, found %q", s)
+	return false, false
+}
+
+func (d *decoder) segments(f *File, n *yaml.Node) {
+	d.mapping(n, "segments", nil, func(key string, k, v *yaml.Node) {
+		if !nameRE.MatchString(key) {
+			d.errorf(k, "segment name %q must start with a letter and hold only letters, digits, _ and -", key)
+			return
+		}
+		if keywords[key] {
+			d.errorf(k, "segment name %q is a keyword of the condition language", key).WithHint("choose another name")
+			return
+		}
+		src, ok := d.scalar(v, "a segment's condition")
+		if !ok {
+			return
+		}
+		x, err := ParseExpr(src, d.mapper(v))
+		if err != nil {
+			d.errs.Add(err.(*diag.Error))
+			return
+		}
+		f.Segments = append(f.Segments, &Segment{Name: key, NamePos: d.pos(k), When: x})
+	})
+}
+
+func (d *decoder) rules(f *File, n *yaml.Node) {
+	items := d.sequence(n, "rules")
+	f.Rules = []*Rule{}
+	for _, item := range items {
+		r := &Rule{Pos: d.pos(item)}
+		hasActions := false
+		ok := d.mapping(item, "a rule", ruleFields, func(key string, k, v *yaml.Node) {
+			switch key {
+			case "name":
+				if s, ok := d.scalar(v, "a rule's name"); ok {
+					r.Name, r.NamePos = s, d.pos(v)
+					if !nameRE.MatchString(s) {
+						d.errorf(v, "rule name %q must start with a letter and hold only letters, digits, _ and -", s).WithHint("for example: french-hero")
+					}
+				}
+			case "description":
+				r.Description, _ = d.scalar(v, "a description")
+			case "when":
+				src, ok := d.scalar(v, "a condition")
+				if !ok {
+					return
+				}
+				x, err := ParseExpr(src, d.mapper(v))
+				if err != nil {
+					d.errs.Add(err.(*diag.Error))
+					return
+				}
+				r.When = x
+			case "enabled":
+				if b, ok := d.bool(v); ok {
+					r.Disabled = !b
+				}
+			case "at_most":
+				r.AtMost = d.cap(v)
+			case "from":
+				r.From, _ = d.text(v, "`from`")
+			case "until":
+				r.Until, _ = d.text(v, "`until`")
+			case "rollout":
+				if p, ok := d.percent(v); ok {
+					if r.Rollout == nil {
+						r.Rollout = &Rollout{}
+					}
+					r.Rollout.Percent, r.Rollout.Pos = p, d.pos(v)
+				}
+			case "by":
+				if x := d.expr(v); x != nil {
+					if r.Rollout == nil {
+						r.Rollout = &Rollout{Percent: -1}
+					}
+					r.Rollout.By = x
+				}
+			case "seed":
+				if s, ok := d.scalar(v, "a seed"); ok {
+					if r.Rollout == nil {
+						r.Rollout = &Rollout{Percent: -1}
+					}
+					r.Rollout.Seed = s
+				}
+			case "actions":
+				hasActions = true
+				for _, a := range d.sequence(v, "actions") {
+					if act := d.action(a); act != nil {
+						r.Actions = append(r.Actions, act)
+					}
+				}
+			}
+		})
+		if !ok {
+			continue
+		}
+		if r.Name == "" {
+			d.errorf(item, "this rule has no name").WithHint("add `name: some-name`; names appear in logs, headers and tests")
+		}
+		if !hasActions {
+			d.errorf(item, "rule %q has no actions", r.Name).WithHint("add `actions:` with at least one action, such as set_inner")
+		}
+		if r.Rollout != nil && r.Rollout.Percent < 0 {
+			d.errorf(item, "rule %q has `by` or `seed` but no `rollout`", r.Name).WithHint("add rollout: 20%%, or remove by and seed")
+		}
+		f.Rules = append(f.Rules, r)
+	}
+}
+
+// expr parses a scalar node as a condition or attribute.
+func (d *decoder) expr(v *yaml.Node) Expr {
+	src, ok := d.scalar(v, "an attribute")
+	if !ok {
+		return nil
+	}
+	x, err := ParseExpr(src, d.mapper(v))
+	if err != nil {
+		d.errs.Add(err.(*diag.Error))
+		return nil
+	}
+	return x
+}
+
+// cap reads a frequency cap: "3 per 7d" or "3 times per 7d".
+func (d *decoder) cap(v *yaml.Node) *Cap {
+	s, ok := d.scalar(v, "a frequency cap")
+	if !ok {
+		return nil
+	}
+	f := strings.Fields(s)
+	if len(f) == 4 && (f[1] == "times" || f[1] == "time") {
+		f = append(f[:1], f[2:]...)
+	}
+	if len(f) != 3 || f[1] != "per" {
+		d.errorf(v, "expected a cap such as \"3 per 7d\", found %q", s)
+		return nil
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil || n < 1 || n > 250 {
+		d.errorf(v, "the number of times must be from 1 to 250, found %q", f[0])
+		return nil
+	}
+	w, err := ParseDuration(f[2])
+	if err != nil || w < time.Minute {
+		d.errorf(v, "the window %q is not a duration of a minute or more", f[2]).WithHint("write 12h, 7d or 2w")
+		return nil
+	}
+	return &Cap{Times: n, Window: w, Pos: d.pos(v)}
+}
+
+// percent reads a share of traffic: 20%, 20, 12.5%.
+func (d *decoder) percent(v *yaml.Node) (float64, bool) {
+	s, ok := d.scalar(v, "a percentage")
+	if !ok {
+		return 0, false
+	}
+	p, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
+	if err != nil || p < 0 || p > 100 {
+		d.errorf(v, "expected a percentage from 0%% to 100%%, found %q", s).WithHint("write rollout: 20%%")
+		return 0, false
+	}
+	return p, true
+}
+
+func (d *decoder) experiments(f *File, n *yaml.Node) {
+	for _, item := range d.sequence(n, "experiments") {
+		e := &Experiment{Pos: d.pos(item)}
+		d.mapping(item, "an experiment", experimentFields, func(key string, k, v *yaml.Node) {
+			switch key {
+			case "name":
+				if s, ok := d.scalar(v, "an experiment's name"); ok {
+					e.Name, e.NamePos = s, d.pos(v)
+					if !nameRE.MatchString(s) {
+						d.errorf(v, "experiment name %q must start with a letter and hold only letters, digits, _ and -", s)
+					}
+				}
+			case "description":
+				e.Description, _ = d.scalar(v, "a description")
+			case "when":
+				e.When = d.expr(v)
+			case "by":
+				e.By = d.expr(v)
+			case "seed":
+				e.Seed, _ = d.scalar(v, "a seed")
+			case "meta":
+				e.Meta, _ = d.bool(v)
+			case "variants":
+				d.mapping(v, "variants", nil, func(name string, k, w *yaml.Node) {
+					if !nameRE.MatchString(name) {
+						d.errorf(k, "variant name %q must start with a letter and hold only letters, digits, _ and -", name)
+						return
+					}
+					if p, ok := d.percent(w); ok {
+						e.Variants = append(e.Variants, &Variant{Name: name, Pos: d.pos(k), Percent: p})
+					}
+				})
+			}
+		})
+		if e.Name == "" {
+			d.errorf(item, "this experiment has no name").WithHint("add `name:`; rules refer to it as variant(\"name\")")
+		}
+		if len(e.Variants) == 0 {
+			d.errorf(item, "experiment %q has no variants", e.Name).WithHint("add variants: { control: 50, new: 50 }")
+		}
+		f.Experiments = append(f.Experiments, e)
+	}
+}
+
+// action reads `- op: {fields}` or the short form `- op: value`.
+func (d *decoder) action(n *yaml.Node) *Action {
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
+		e := d.errorf(n, "an action is one operation and its fields, such as `- set_inner: { select: \"#hero h1\", text: \"Hello\" }`")
+		if n.Kind == yaml.MappingNode && len(n.Content) > 2 {
+			e.WithHint("start each action with its own \"- \"")
+		}
+		return nil
+	}
+	k, v := n.Content[0], resolve(n.Content[1])
+	op := k.Value
+	spec, ok := ops[op]
+	if !ok {
+		e := d.errorf(k, "unknown action %q", op)
+		if h := diag.DidYouMean(op, OpNames()); h != "" {
+			e.WithHint("%s", h)
+		} else {
+			e.WithHint("actions are: %s", strings.Join(opOrder, ", "))
+		}
+		return nil
+	}
+	a := &Action{Op: op, Pos: d.pos(k)}
+	given := map[string]*yaml.Node{}
+	if v.Kind == yaml.ScalarNode && spec.short != "" {
+		given[spec.short] = v
+	} else if !d.mapping(v, "action "+op, spec.fields, func(key string, _, fv *yaml.Node) { given[key] = fv }) {
+		if spec.short != "" {
+			d.errs[len(d.errs)-1].WithHint("write `%s: VALUE` or `%s: { %s: VALUE }`", op, op, spec.short)
+		}
+		return nil
+	}
+	valid := true
+	for _, req := range spec.required {
+		if given[req] == nil {
+			d.errorf(k, "action %s needs `%s`", op, req).WithHint("%s", fieldHelp[req])
+			valid = false
+		}
+	}
+	if spec.oneOf != nil {
+		n := 0
+		for _, f := range spec.oneOf {
+			if given[f] != nil {
+				n++
+			}
+		}
+		if n != 1 {
+			e := d.errorf(k, "action %s needs exactly one of `%s` or `%s`", op, spec.oneOf[0], spec.oneOf[1])
+			if spec.oneOf[0] == "text" {
+				e.WithHint("`text` is escaped and shown as written; `html` is inserted as markup")
+			} else {
+				e.WithHint("`value` is a text, sent as a JSON string; `json` is raw JSON such as true, 3 or {\"a\": 1}")
+			}
+			valid = false
+		}
+	}
+	for key, fv := range given {
+		switch key {
+		case "select":
+			a.Select, _ = d.text(fv, "a selector")
+		case "text", "html":
+			a.HTML = key == "html"
+			a.Content = d.template(fv)
+		case "name":
+			a.Name, _ = d.text(fv, "a name")
+		case "class":
+			// A class may interpolate: variant-{{ variant("hero") }}.
+			a.Name, _ = d.text(fv, "a class")
+			a.Value = d.template(fv)
+		case "value", "to":
+			a.Value = d.template(fv)
+		case "json":
+			a.Value = d.template(fv)
+			a.JSON = true
+		case "path":
+			a.Path, _ = d.text(fv, "a JSON path")
+		case "on":
+			a.On, _ = d.text(fv, "`on`")
+		case "status":
+			a.Status, _ = d.int(fv)
+			a.StatusPos = d.pos(fv)
+		case "max_age":
+			if s, ok := d.scalar(fv, "max_age"); ok {
+				dur, err := ParseDuration(s)
+				if err != nil {
+					d.errorf(fv, "%v", err).WithHint("write a duration such as 30m, 12h, 7d or 2w")
+				}
+				a.MaxAge = dur
+			}
+		case "http_only":
+			a.HTTPOnly, _ = d.bool(fv)
+		case "id":
+			a.ID, _ = d.text(fv, "an id attribute")
+		case "n", "keep_at_least":
+			a.N, _ = d.int(fv)
+			a.NPos = d.pos(fv)
+		case "mark":
+			mark, _ := d.bool(fv)
+			a.NoMark = !mark
+		case "item":
+			a.Item = d.template(fv)
+		case "order":
+			if fv.Kind == yaml.SequenceNode {
+				for _, it := range d.sequence(fv, "order") {
+					if t := d.template(it); t != nil {
+						a.Order = append(a.Order, t)
+					}
+				}
+			} else if t := d.template(fv); t != nil {
+				a.Order = append(a.Order, t)
+			}
+		}
+	}
+	if !valid {
+		return nil
+	}
+	return a
+}
+
+var fieldHelp = map[string]string{
+	"select": `add select: "CSS selector", for example select: "#hero h1"`,
+	"name":   "add name: the attribute, header or cookie to set",
+	"value":  "add value: the new value",
+	"class":  "add class: the class name",
+	"to":     `add to: "/path" or a full URL`,
+	"id":     `add id: "@data-item-id", the attribute holding each item's id`,
+	"n":      "add n: how many items to keep",
+	"order":  `add order: [id1, id2] or order: "{{ cookie(\"recs\") }}"`,
+	"item":   `add item: the id to record, for example item: promo-summer`,
+	"path":   `add path: the gjson path of the value, for example path: items`,
+}
+
+func (d *decoder) template(n *yaml.Node) *Template {
+	s, ok := d.scalar(n, "a text")
+	if !ok {
+		return nil
+	}
+	t, err := ParseTemplate(s, d.mapper(n))
+	if err != nil {
+		d.errs.Add(err.(*diag.Error))
+		return nil
+	}
+	return t
+}
+
+func (d *decoder) tests(f *File, n *yaml.Node) {
+	for _, item := range d.sequence(n, "tests") {
+		t := &Test{Pos: d.pos(item)}
+		d.mapping(item, "a test", testFields, func(key string, k, v *yaml.Node) {
+			switch key {
+			case "name":
+				t.Name, _ = d.scalar(v, "a test's name")
+			case "context":
+				d.mapping(v, "a test's context", nil, func(key string, k, v *yaml.Node) {
+					val, ok := d.text(v, "an attribute value")
+					if ok {
+						t.Context = append(t.Context, ContextValue{Attr: &Text{Value: key, Pos: d.pos(k), Map: d.mapper(k)}, Value: val})
+					}
+				})
+			case "request":
+				t.Request = &TestRequest{Method: "GET", URL: "/"}
+				d.mapping(v, "a test's request", requestFields, func(key string, k, v *yaml.Node) {
+					switch key {
+					case "method":
+						t.Request.Method, _ = d.scalar(v, "a method")
+					case "url":
+						t.Request.URL, _ = d.scalar(v, "a URL")
+					case "headers", "cookies":
+						d.mapping(v, key, nil, func(name string, _, hv *yaml.Node) {
+							s, ok := d.scalar(hv, "a value")
+							if !ok {
+								return
+							}
+							if key == "headers" {
+								t.Request.Headers = append(t.Request.Headers, [2]string{name, s})
+							} else {
+								t.Request.Cookies = append(t.Request.Cookies, [2]string{name, s})
+							}
+						})
+					}
+				})
+			case "expect":
+				d.mapping(v, "a test's expectations", expectFields, func(key string, k, v *yaml.Node) {
+					var names []*Text
+					if v.Kind == yaml.ScalarNode {
+						if s, ok := d.text(v, "a rule name"); ok {
+							names = append(names, s)
+						}
+					} else {
+						for _, e := range d.sequence(v, key) {
+							if s, ok := d.text(e, "a rule name"); ok {
+								names = append(names, s)
+							}
+						}
+					}
+					if key == "match" {
+						t.Match = names
+					} else {
+						t.NoMatch = names
+					}
+				})
+			}
+		})
+		if t.Name == "" {
+			d.errorf(item, "this test has no name").WithHint("add `name:` saying what the test shows")
+		}
+		f.Tests = append(f.Tests, t)
+	}
+}
+
+// ParseDuration parses durations as editors write them: 90s, 30m, 12h, 7d,
+// 2w, or a sum such as 1d12h.
+func ParseDuration(s string) (time.Duration, error) {
+	orig := s
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	var total time.Duration
+	for s != "" {
+		i := 0
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		if i == 0 || i == len(s) {
+			return 0, fmt.Errorf("malformed duration %q", orig)
+		}
+		n, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, fmt.Errorf("malformed duration %q", orig)
+		}
+		var unit time.Duration
+		switch s[i] {
+		case 's':
+			unit = time.Second
+		case 'm':
+			unit = time.Minute
+		case 'h':
+			unit = time.Hour
+		case 'd':
+			unit = 24 * time.Hour
+		case 'w':
+			unit = 7 * 24 * time.Hour
+		default:
+			return 0, fmt.Errorf("unknown unit %q in duration %q", s[i:i+1], orig)
+		}
+		total += time.Duration(n) * unit
+		s = s[i+1:]
+	}
+	return total, nil
+}
+
+// mapper returns the Mapper of a scalar node: it aligns the scalar's value
+// with the source text, so that an offset inside a quoted, folded or
+// multi-line value still maps to the right line and column.
+func (d *decoder) mapper(n *yaml.Node) Mapper {
+	start := d.offset(n.Line, n.Column)
+	value := n.Value
+	switch n.Style {
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		start++
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		// The value starts on the line after the indicator.
+		if nl := strings.IndexByte(string(d.src[start:]), '\n'); nl >= 0 {
+			start += nl + 1
+		}
+	}
+	var table []int // table[i] = source offset of value byte i
+	return func(off int) diag.Pos {
+		if table == nil {
+			table = align(value, d.src, start)
+		}
+		if off >= len(table) {
+			if len(table) == 0 {
+				return d.posAt(start)
+			}
+			return d.posAt(table[len(table)-1] + (off - len(table) + 1))
+		}
+		return d.posAt(table[off])
+	}
+}
+
+// align finds, for each byte of value, the source offset it came from,
+// skipping the line breaks, indentation and escapes YAML removed.
+func align(value string, src []byte, start int) []int {
+	table := make([]int, len(value))
+	j := start
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		k := j
+		for k < len(src) && src[k] != c && (src[k] == ' ' || src[k] == '\n' || src[k] == '\r' || src[k] == '\t' || src[k] == '\\' || src[k] == '\'') {
+			k++
+		}
+		if k < len(src) && src[k] == c {
+			j = k
+		}
+		table[i] = j
+		if j < len(src) {
+			j++
+		}
+	}
+	return table
+}
+
+func (d *decoder) offset(line, col int) int {
+	if line < 1 || line > len(d.lines) {
+		return len(d.src)
+	}
+	off := d.lines[line-1]
+	// Columns count characters, not bytes.
+	for c := 1; c < col && off < len(d.src) && d.src[off] != '\n'; c++ {
+		_, size := utf8.DecodeRune(d.src[off:])
+		off += size
+	}
+	return off
+}
+
+func (d *decoder) posAt(off int) diag.Pos {
+	line := 1
+	lo, hi := 0, len(d.lines)-1
+	for lo <= hi {
+		mid := (lo + hi) / 2
+		if d.lines[mid] <= off {
+			line = mid + 1
+			lo = mid + 1
+		} else {
+			hi = mid - 1
+		}
+	}
+	start := d.lines[line-1]
+	if off > len(d.src) {
+		off = len(d.src)
+	}
+	return diag.Pos{File: d.file, Line: line, Col: utf8.RuneCount(d.src[start:off]) + 1}
+}

@@ -1,0 +1,164 @@
+package syntax
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/rules/diag"
+)
+
+const goodFile = `version: 1
+segments:
+  fr: geo.country == "FR"
+  long: >-
+    geo.country in ["FR",
+                    "BE"]
+rules:
+  - name: hero
+    description: French hero
+    when: fr and device.type == "mobile"
+    actions:
+      - set_inner: { select: "#hero h1", text: "Bonjour {{ geo.city or 'vous' }}" }
+      - remove: "#promo"
+      - redirect: /fr/
+      - set_cookie: { name: seen, value: "1", max_age: 1d12h, http_only: yes }
+  - name: always
+    actions:
+      - add_class: { select: body, class: x }
+tests:
+  - name: t
+    context: { geo.country: FR, cookie(plan): pro }
+    expect: { match: [hero], no_match: always }
+`
+
+func TestParseFile(t *testing.T) {
+	f, err := Parse("rules.yaml", []byte(goodFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Segments) != 2 || len(f.Rules) != 2 || len(f.Tests) != 1 {
+		t.Fatalf("segments %d rules %d tests %d", len(f.Segments), len(f.Rules), len(f.Tests))
+	}
+	r := f.Rules[0]
+	if r.Name != "hero" || r.NamePos.Line != 8 || r.When.String() != `fr and device.type == "mobile"` {
+		t.Errorf("rule = %+v", r)
+	}
+	if len(r.Actions) != 4 {
+		t.Fatalf("%d actions", len(r.Actions))
+	}
+	if a := r.Actions[0]; a.Op != "set_inner" || a.Select.Value != "#hero h1" || a.HTML || len(a.Content.Parts) != 2 {
+		t.Errorf("set_inner = %+v", a)
+	}
+	if a := r.Actions[1]; a.Op != "remove" || a.Select.Value != "#promo" {
+		t.Errorf("remove short form = %+v", a)
+	}
+	if a := r.Actions[2]; a.Op != "redirect" {
+		t.Errorf("redirect = %+v", a)
+	} else if raw, _ := a.Value.Raw(); raw != "/fr/" {
+		t.Errorf("redirect to %q", raw)
+	}
+	if a := r.Actions[3]; a.MaxAge != 36*time.Hour || !a.HTTPOnly {
+		t.Errorf("set_cookie = %+v", a)
+	}
+	if f.Rules[1].When != nil {
+		t.Errorf("a rule without when has a condition")
+	}
+	if tt := f.Tests[0]; len(tt.Context) != 2 || len(tt.Match) != 1 || len(tt.NoMatch) != 1 {
+		t.Errorf("test = %+v", tt)
+	}
+}
+
+// TestErrorPositions checks that every error names the exact line and
+// column, including inside quoted and folded YAML values.
+func TestErrorPositions(t *testing.T) {
+	tests := []struct {
+		name, src string
+		line, col int
+		msg, hint string
+	}{
+		{"unknown top field", "version: 1\nrule:\n  - name: x\n", 2, 1, `unknown field "rule"`, `did you mean "rules"?`},
+		{"unknown rule field", "rules:\n  - name: x\n    wen: a\n    actions: [remove: a]\n", 3, 5, `unknown field "wen"`, `"when"`},
+		{"unknown action", "rules:\n  - name: x\n    actions:\n      - set_iner: { select: a, text: b }\n", 4, 9, `unknown action "set_iner"`, `"set_inner"`},
+		{"missing select", "rules:\n  - name: x\n    actions:\n      - set_inner: { text: b }\n", 4, 9, "needs `select`", "select:"},
+		{"text and html", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: b, html: c }\n", 4, 9, "exactly one of", ""},
+		{"bad expr plain", "rules:\n  - name: x\n    when: geo.country = \"FR\"\n    actions: [remove: a]\n", 3, 23, "unexpected `=`", "=="},
+		{"bad expr quoted", "rules:\n  - name: x\n    when: 'a && b'\n    actions: [remove: a]\n", 3, 14, "`&&`", "and"},
+		{"bad expr folded", "rules:\n  - name: x\n    when: >-\n      a and\n      b c\n    actions: [remove: a]\n", 5, 9, "after a complete condition", ""},
+		{"bad template", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"Hi {{ geo.city\" }\n", 4, 43, "`{{` is not closed", ""},
+		{"tabs", "rules:\n\t- name: x\n", 2, 0, "YAML", "tabs"},
+		{"colon in value", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: Note: b }\n", 4, 0, "YAML", ""},
+		{"duplicate key", "rules:\n  - name: x\n    name: y\n    actions: [remove: a]\n", 3, 5, "given twice", ""},
+		{"no actions", "rules:\n  - name: x\n    when: a\n", 2, 5, "has no actions", "actions:"},
+		{"no name", "rules:\n  - when: a\n    actions: [remove: a]\n", 2, 5, "no name", "name:"},
+		{"bad name", "rules:\n  - name: \"two words\"\n    actions: [remove: a]\n", 2, 11, "must start with a letter", ""},
+		{"version", "version: 2\nrules: []\n", 1, 10, "version 2", "version 1"},
+		{"bad duration", "rules:\n  - name: x\n    actions:\n      - set_cookie: { name: a, value: b, max_age: 3y }\n", 4, 51, "unknown unit", "7d"},
+		{"not a list", "rules:\n  name: x\n", 2, 3, "must be a list", ""},
+		{"empty", "", 1, 1, "empty rule file", ""},
+		{"no rules", "version: 1\n", 1, 1, "no `rules:`", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("r.yaml", []byte(tt.src))
+			var list diag.List
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("err = %v, want a diag.List", err)
+			}
+			e := list[0]
+			if e.Pos.File != "r.yaml" || e.Pos.Line != tt.line || (tt.col != 0 && e.Pos.Col != tt.col) {
+				t.Errorf("position %s, want r.yaml:%d:%d (%v)", e.Pos, tt.line, tt.col, e)
+			}
+			if !strings.Contains(e.Msg, tt.msg) || !strings.Contains(e.Hint, tt.hint) {
+				t.Errorf("got %q (hint %q), want %q (hint %q)", e.Msg, e.Hint, tt.msg, tt.hint)
+			}
+		})
+	}
+}
+
+func TestAllErrorsReported(t *testing.T) {
+	src := "rules:\n  - name: a\n    wen: x\n    actions: [remove: a]\n  - name: b\n    actions:\n      - sett_attr: {}\n"
+	_, err := Parse("r.yaml", []byte(src))
+	var list diag.List
+	if !errors.As(err, &list) || len(list) != 2 {
+		t.Fatalf("err = %v, want two errors", err)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "30m": 30 * time.Minute, "7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour, "1d12h": 36 * time.Hour} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("%s = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "d", "5", "3y", "-1d"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(goodFile))
+	f.Add([]byte("rules:\n  - name: x\n    actions: [remove: a]\n"))
+	f.Add([]byte("rules: &a\n  - *a\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		file, err := Parse("f.yaml", src)
+		if err != nil {
+			var list diag.List
+			if !errors.As(err, &list) {
+				t.Fatalf("error is %T, not a diag.List", err)
+			}
+			for _, e := range list {
+				if e.Pos.Line < 1 {
+					t.Fatalf("error without a line: %v", e)
+				}
+			}
+			return
+		}
+		if file == nil {
+			t.Fatal("nil file without error")
+		}
+	})
+}

@@ -1,0 +1,409 @@
+package syntax
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bespoke-edge/bespoke/rules/diag"
+)
+
+type tokKind uint8
+
+const (
+	tEOF tokKind = iota
+	tIdent
+	tString
+	tNumber
+	tOp // == != < <= > >=
+	tLParen
+	tRParen
+	tLBrack
+	tRBrack
+	tComma
+)
+
+type token struct {
+	kind tokKind
+	off  int    // byte offset in the source text
+	text string // raw text; for strings, the unquoted value
+}
+
+func (t token) describe() string {
+	switch t.kind {
+	case tEOF:
+		return "the end of the condition"
+	case tString:
+		return strconv.Quote(t.text)
+	}
+	return "`" + t.text + "`"
+}
+
+// Mapper turns a byte offset in an expression's text into a position in the
+// file, so errors point at the right column even inside YAML.
+type Mapper func(off int) diag.Pos
+
+// exprParser is a recursive-descent parser over a slice of tokens.
+type exprParser struct {
+	src  string
+	pos  Mapper
+	toks []token
+	i    int
+}
+
+// keywords that may not be used as attribute or segment names.
+var keywords = map[string]bool{
+	"and": true, "or": true, "not": true, "in": true, "contains": true,
+	"starts_with": true, "ends_with": true, "matches": true, "exists": true,
+	"true": true, "false": true,
+}
+
+// wordOps are the comparison operators spelled as words.
+var wordOps = map[string]bool{"in": true, "contains": true, "starts_with": true, "ends_with": true, "matches": true}
+
+// ParseExpr parses a condition. pos maps offsets in src to file positions;
+// nil maps them to line 1.
+func ParseExpr(src string, pos Mapper) (Expr, error) {
+	if pos == nil {
+		pos = func(off int) diag.Pos { return diag.Pos{Line: 1, Col: off + 1} }
+	}
+	toks, err := lex(src, pos)
+	if err != nil {
+		return nil, err
+	}
+	p := &exprParser{src: src, pos: pos, toks: toks}
+	if p.peek().kind == tEOF {
+		return nil, diag.Errorf(pos(0), "empty condition").WithHint("write a condition such as geo.country == \"FR\", or remove `when` to apply the rule to every request")
+	}
+	x, err := p.parseOr()
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind != tEOF {
+		e := diag.Errorf(pos(t.off), "unexpected %s after a complete condition", t.describe())
+		switch {
+		case t.kind == tIdent && !keywords[t.text]:
+			e.WithHint("join conditions with `and` or `or`")
+		case t.kind == tRParen:
+			e.WithHint("this `)` has no matching `(`")
+		}
+		return nil, e
+	}
+	return x, nil
+}
+
+func (p *exprParser) peek() token { return p.toks[p.i] }
+func (p *exprParser) next() token {
+	t := p.toks[p.i]
+	if t.kind != tEOF {
+		p.i++
+	}
+	return t
+}
+func (p *exprParser) isWord(w string) bool {
+	t := p.peek()
+	return t.kind == tIdent && t.text == w
+}
+
+func (p *exprParser) parseOr() (Expr, error) {
+	x, err := p.parseAnd()
+	if err != nil {
+		return nil, err
+	}
+	for p.isWord("or") {
+		op := p.next()
+		y, err := p.parseAnd()
+		if err != nil {
+			return nil, err
+		}
+		x = &Logical{OpPos: p.pos(op.off), Op: "or", X: x, Y: y}
+	}
+	return x, nil
+}
+
+func (p *exprParser) parseAnd() (Expr, error) {
+	x, err := p.parseNot()
+	if err != nil {
+		return nil, err
+	}
+	for p.isWord("and") {
+		op := p.next()
+		y, err := p.parseNot()
+		if err != nil {
+			return nil, err
+		}
+		x = &Logical{OpPos: p.pos(op.off), Op: "and", X: x, Y: y}
+	}
+	return x, nil
+}
+
+func (p *exprParser) parseNot() (Expr, error) {
+	if p.isWord("not") {
+		op := p.next()
+		x, err := p.parseNot()
+		if err != nil {
+			return nil, err
+		}
+		return &Not{OpPos: p.pos(op.off), X: x}, nil
+	}
+	return p.parseCompare()
+}
+
+func (p *exprParser) parseCompare() (Expr, error) {
+	x, err := p.parseOperand()
+	if err != nil {
+		return nil, err
+	}
+	t := p.peek()
+	var op string
+	switch {
+	case t.kind == tOp:
+		op = t.text
+	case t.kind == tIdent && wordOps[t.text]:
+		op = t.text
+	case t.kind == tIdent && t.text == "exists":
+		p.next()
+		return &Exists{OpPos: p.pos(t.off), X: x}, nil
+	case t.kind == tIdent && t.text == "not":
+		// `x not in [...]`; `x not exists` is spelled `not x exists`.
+		if n := p.toks[p.i+1]; n.kind == tIdent && n.text == "in" {
+			p.next()
+			op = "not in"
+		} else {
+			return nil, diag.Errorf(p.pos(t.off), "unexpected `not` after %s", x).
+				WithHint("`not` goes before a condition (not cookie(\"x\") exists) or before `in` (x not in [...])")
+		}
+	default:
+		return x, nil
+	}
+	p.next()
+	y, err := p.parseOperand()
+	if err != nil {
+		return nil, err
+	}
+	cmp := &Compare{OpPos: p.pos(t.off), Op: op, X: x, Y: y}
+	if n := p.peek(); n.kind == tOp || (n.kind == tIdent && wordOps[n.text]) {
+		return nil, diag.Errorf(p.pos(n.off), "comparisons cannot be chained").
+			WithHint("join two comparisons with `and`: a < x and x < b")
+	}
+	return cmp, nil
+}
+
+func (p *exprParser) parseOperand() (Expr, error) {
+	t := p.next()
+	switch t.kind {
+	case tString:
+		return &StringLit{ValuePos: p.pos(t.off), Value: t.text}, nil
+	case tNumber:
+		v, err := strconv.ParseFloat(t.text, 64)
+		if err != nil {
+			return nil, diag.Errorf(p.pos(t.off), "malformed number %s", t.text)
+		}
+		return &NumberLit{ValuePos: p.pos(t.off), Value: v, Raw: t.text}, nil
+	case tLParen:
+		x, err := p.parseOr()
+		if err != nil {
+			return nil, err
+		}
+		if c := p.next(); c.kind != tRParen {
+			return nil, diag.Errorf(p.pos(c.off), "expected `)` to close the `(` at column %d, found %s", p.pos(t.off).Col, c.describe())
+		}
+		return x, nil
+	case tLBrack:
+		return p.parseList(t)
+	case tIdent:
+		switch t.text {
+		case "true", "false":
+			return &BoolLit{ValuePos: p.pos(t.off), Value: t.text == "true"}, nil
+		}
+		if keywords[t.text] {
+			return nil, diag.Errorf(p.pos(t.off), "expected an attribute or a value, found the keyword `%s`", t.text)
+		}
+		id := &Ident{NamePos: p.pos(t.off), Name: t.text}
+		if p.peek().kind != tLParen {
+			return id, nil
+		}
+		lp := p.next()
+		call := &Call{Fun: id}
+		if p.peek().kind == tRParen {
+			p.next()
+			return call, nil
+		}
+		for {
+			a, err := p.parseOperand()
+			if err != nil {
+				return nil, err
+			}
+			call.Args = append(call.Args, a)
+			c := p.next()
+			if c.kind == tRParen {
+				return call, nil
+			}
+			if c.kind != tComma {
+				return nil, diag.Errorf(p.pos(c.off), "expected `,` or `)` in the arguments of %s( opened at column %d, found %s", id.Name, p.pos(lp.off).Col, c.describe())
+			}
+		}
+	case tEOF:
+		return nil, diag.Errorf(p.pos(t.off), "the condition ends too early: expected an attribute or a value")
+	}
+	return nil, diag.Errorf(p.pos(t.off), "expected an attribute or a value, found %s", t.describe())
+}
+
+func (p *exprParser) parseList(lb token) (Expr, error) {
+	l := &ListLit{Lbrack: p.pos(lb.off)}
+	if p.peek().kind == tRBrack {
+		p.next()
+		return l, nil
+	}
+	for {
+		e, err := p.parseOperand()
+		if err != nil {
+			return nil, err
+		}
+		l.Elems = append(l.Elems, e)
+		c := p.next()
+		if c.kind == tRBrack {
+			return l, nil
+		}
+		if c.kind != tComma {
+			e := diag.Errorf(p.pos(c.off), "expected `,` or `]` in the list opened at column %d, found %s", l.Lbrack.Col, c.describe())
+			if c.kind == tString || c.kind == tNumber {
+				e.WithHint("separate list items with commas")
+			}
+			return nil, e
+		}
+	}
+}
+
+// lex splits src into tokens, rejecting what editors commonly type by habit
+// from other languages with a hint at the spelling this language uses.
+func lex(src string, pos Mapper) ([]token, error) {
+	var toks []token
+	i := 0
+	for i < len(src) {
+		c := src[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case c == '"' || c == '\'':
+			s, n, err := lexString(src[i:])
+			if err != nil {
+				return nil, diag.Errorf(pos(i), "%v", err).WithHint("close the string with %c", c)
+			}
+			toks = append(toks, token{kind: tString, off: i, text: s})
+			i += n
+		case isDigit(c) || (c == '-' && i+1 < len(src) && isDigit(src[i+1])) || (c == '.' && i+1 < len(src) && isDigit(src[i+1])):
+			j := i + 1
+			for j < len(src) && (isDigit(src[j]) || src[j] == '.' || src[j] == 'e' || src[j] == 'E' ||
+				((src[j] == '-' || src[j] == '+') && (src[j-1] == 'e' || src[j-1] == 'E'))) {
+				j++
+			}
+			if j < len(src) && isIdentStart(src[j]) {
+				return nil, diag.Errorf(pos(i), "malformed number %q", src[i:j+1]).WithHint("quote text values: \"%s\"", identAt(src, i))
+			}
+			toks = append(toks, token{kind: tNumber, off: i, text: src[i:j]})
+			i = j
+		case isIdentStart(c):
+			j := i + 1
+			for j < len(src) && isIdentPart(src[j]) {
+				j++
+			}
+			// A trailing dot or dash belongs to no name.
+			for j > i+1 && (src[j-1] == '.' || src[j-1] == '-') {
+				j--
+			}
+			toks = append(toks, token{kind: tIdent, off: i, text: src[i:j]})
+			i = j
+		default:
+			two := ""
+			if i+1 < len(src) {
+				two = src[i : i+2]
+			}
+			switch two {
+			case "==", "!=", "<=", ">=":
+				toks = append(toks, token{kind: tOp, off: i, text: two})
+				i += 2
+				continue
+			case "&&":
+				return nil, diag.Errorf(pos(i), "unexpected `&&`").WithHint("write `and`")
+			case "||":
+				return nil, diag.Errorf(pos(i), "unexpected `||`").WithHint("write `or`")
+			case "<>":
+				return nil, diag.Errorf(pos(i), "unexpected `<>`").WithHint("write `!=`")
+			}
+			switch c {
+			case '<', '>':
+				toks = append(toks, token{kind: tOp, off: i, text: string(c)})
+			case '(':
+				toks = append(toks, token{kind: tLParen, off: i, text: "("})
+			case ')':
+				toks = append(toks, token{kind: tRParen, off: i, text: ")"})
+			case '[':
+				toks = append(toks, token{kind: tLBrack, off: i, text: "["})
+			case ']':
+				toks = append(toks, token{kind: tRBrack, off: i, text: "]"})
+			case ',':
+				toks = append(toks, token{kind: tComma, off: i, text: ","})
+			case '=':
+				return nil, diag.Errorf(pos(i), "unexpected `=`").WithHint("compare with `==`")
+			case '!':
+				return nil, diag.Errorf(pos(i), "unexpected `!`").WithHint("write `not` before a condition, or `!=` to compare")
+			case '&', '|':
+				return nil, diag.Errorf(pos(i), "unexpected `%c`", c).WithHint("join conditions with `and` or `or`")
+			default:
+				r, _ := utf8.DecodeRuneInString(src[i:])
+				return nil, diag.Errorf(pos(i), "unexpected character %q", r)
+			}
+			i++
+		}
+	}
+	toks = append(toks, token{kind: tEOF, off: len(src)})
+	return toks, nil
+}
+
+// lexString reads a quoted string starting at s[0] and returns its value and
+// the number of bytes consumed. Escapes: \\ \" \' \n \t.
+func lexString(s string) (string, int, error) {
+	q := s[0]
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == q:
+			return b.String(), i + 1, nil
+		case c == '\\' && i+1 < len(s):
+			i++
+			switch s[i] {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			case '\\', '"', '\'':
+				b.WriteByte(s[i])
+			default:
+				// Regular expressions are full of backslashes: keep unknown
+				// escapes as written, so "\d+" means what it says.
+				b.WriteByte('\\')
+				b.WriteByte(s[i])
+			}
+		case c == '\n':
+			return "", 0, fmt.Errorf("string not closed before the end of the line")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", 0, fmt.Errorf("string not closed")
+}
+
+func isDigit(c byte) bool      { return '0' <= c && c <= '9' }
+func isIdentStart(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' }
+func isIdentPart(c byte) bool  { return isIdentStart(c) || isDigit(c) || c == '.' || c == '-' }
+
+func identAt(src string, i int) string {
+	j := i
+	for j < len(src) && (isIdentPart(src[j]) || src[j] == '-') {
+		j++
+	}
+	return src[i:j]
+}

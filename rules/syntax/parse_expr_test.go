@@ -1,0 +1,162 @@
+package syntax
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/rules/diag"
+)
+
+func TestParseExpr(t *testing.T) {
+	tests := []struct {
+		src  string
+		want string // canonical form
+	}{
+		{`geo.country == "FR"`, `geo.country == "FR"`},
+		{`geo.country in ["FR", 'BE']`, `geo.country in ["FR", "BE"]`},
+		{`geo.country not in ["FR"]`, `geo.country not in ["FR"]`},
+		{`a and b or c`, `(a and b) or c`},
+		{`a or b and c`, `a or (b and c)`},
+		{`not a and b`, `(not a) and b`},
+		{`not (a and b)`, `not (a and b)`},
+		{`cookie("plan") exists`, `cookie("plan") exists`},
+		{`not cookie("plan") exists`, `not cookie("plan") exists`},
+		{`cookie("n") >= -2.5`, `cookie("n") >= -2.5`},
+		{`path starts_with "/shop" and path ends_with ".html"`, `path starts_with "/shop" and path ends_with ".html"`},
+		{`header("x") matches "^\d+$"`, `header("x") matches "^\\d+$"`},
+		{`visitor.new == true`, `visitor.new == true`},
+		{`my-segment`, `my-segment`},
+		{"a\n  and b", `a and b`},
+		{`x contains "a\"b"`, `x contains "a\"b"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			x, err := ParseExpr(tt.src, nil)
+			if err != nil {
+				t.Fatalf("ParseExpr: %v", err)
+			}
+			if got := x.String(); got != tt.want {
+				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+			// The canonical form parses to the same tree.
+			y, err := ParseExpr(x.String(), nil)
+			if err != nil || y.String() != x.String() {
+				t.Fatalf("re-parse of %s: %v, %v", x, y, err)
+			}
+		})
+	}
+}
+
+func TestParseExprErrors(t *testing.T) {
+	tests := []struct {
+		src  string
+		col  int
+		msg  string // substring of the message
+		hint string // substring of the hint
+	}{
+		{`geo.country = "FR"`, 13, "unexpected `=`", "=="},
+		{`a && b`, 3, "`&&`", "and"},
+		{`a || b`, 3, "`||`", "or"},
+		{`!a`, 1, "`!`", "not"},
+		{`geo.country == "FR`, 16, "string not closed", "close"},
+		{`geo.country == `, 16, "ends too early", ""},
+		{`geo.country in ["FR" "BE"]`, 22, "expected `,` or `]`", "commas"},
+		{`(a and b`, 9, "expected `)`", ""},
+		{`a b`, 3, "after a complete condition", "and"},
+		{`a == b == c`, 8, "cannot be chained", "and"},
+		{`a not exists`, 3, "unexpected `not`", ""},
+		{``, 1, "empty condition", "when"},
+		{`3px == 3`, 1, "malformed number", "quote"},
+		{`cookie("a" "b")`, 12, "expected `,` or `)`", ""},
+		{`a <> b`, 3, "`<>`", "!="},
+		{`and`, 1, "keyword", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			_, err := ParseExpr(tt.src, nil)
+			e, ok := err.(*diag.Error)
+			if !ok {
+				t.Fatalf("err = %v (%T), want *diag.Error", err, err)
+			}
+			if e.Pos.Col != tt.col || !strings.Contains(e.Msg, tt.msg) || !strings.Contains(e.Hint, tt.hint) {
+				t.Fatalf("got col %d %q (hint %q), want col %d containing %q (hint %q)", e.Pos.Col, e.Msg, e.Hint, tt.col, tt.msg, tt.hint)
+			}
+		})
+	}
+}
+
+func TestParseTemplate(t *testing.T) {
+	tests := []struct {
+		src   string
+		parts int
+		raw   bool
+	}{
+		{"plain text", 1, true},
+		{"Hello {{ geo.city }}!", 3, false},
+		{`{{ geo.city or "there" }}`, 1, false},
+		{`{{cookie("name")}} and {{ header("X") }}`, 3, false},
+		{"", 0, true},
+	}
+	for _, tt := range tests {
+		tpl, err := ParseTemplate(tt.src, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.src, err)
+		}
+		if len(tpl.Parts) != tt.parts {
+			t.Errorf("%q: %d parts, want %d", tt.src, len(tpl.Parts), tt.parts)
+		}
+		if _, raw := tpl.Raw(); raw != tt.raw {
+			t.Errorf("%q: raw %v, want %v", tt.src, raw, tt.raw)
+		}
+	}
+	tpl, _ := ParseTemplate(`Hi {{ geo.city or "friend" }}`, nil)
+	if p := tpl.Parts[1]; p.Default != "friend" || p.Value.String() != "geo.city" {
+		t.Errorf("interpolation = %+v", p)
+	}
+	for _, bad := range []string{"{{ geo.city", "{{ }}", `{{ "text" }}`, "{{ a b }}", `{{ a or b }}`, "x }}"} {
+		if _, err := ParseTemplate(bad, nil); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func FuzzParseExpr(f *testing.F) {
+	for _, s := range []string{`geo.country in ["FR","BE"] and device.type == "mobile"`, `not (a or b)`, `cookie("x") >= 3`, `x matches "^a+$"`, `"`, `(((`, `a not in []`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		x, err := ParseExpr(src, nil)
+		if err != nil {
+			if _, ok := err.(*diag.Error); !ok {
+				t.Fatalf("error of type %T", err)
+			}
+			return
+		}
+		// Whatever parses prints in a form that parses to the same tree.
+		y, err := ParseExpr(x.String(), nil)
+		if err != nil {
+			t.Fatalf("canonical form %q of %q does not parse: %v", x.String(), src, err)
+		}
+		if y.String() != x.String() {
+			t.Fatalf("canonical form not stable: %q -> %q", x.String(), y.String())
+		}
+	})
+}
+
+func FuzzParseTemplate(f *testing.F) {
+	for _, s := range []string{`Hi {{ geo.city or "x" }}`, `{{`, `}}`, `{{ cookie("a") }}{{ b }}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		tpl, err := ParseTemplate(src, nil)
+		if err != nil {
+			return
+		}
+		// Literal parts reassemble into the text outside the braces.
+		for _, p := range tpl.Parts {
+			if p.Value == nil && strings.Contains(p.Text, "{{") {
+				t.Fatalf("literal part %q holds an interpolation", p.Text)
+			}
+		}
+	})
+}

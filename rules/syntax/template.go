@@ -1,0 +1,109 @@
+package syntax
+
+import (
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/rules/diag"
+)
+
+// Template is a text with interpolations: "Hello {{ geo.city or "there" }}".
+type Template struct {
+	Parts []TemplatePart
+	// Pos is where the template's text starts.
+	Pos diag.Pos
+}
+
+// TemplatePart is literal text (Value nil) or an interpolated value.
+type TemplatePart struct {
+	Text string
+	// Value is the attribute to insert (an *Ident or *Call), nil for text.
+	Value Expr
+	// Default is inserted when the attribute has no value.
+	Default string
+}
+
+// Raw returns the template's literal text when it has no interpolation.
+func (t *Template) Raw() (string, bool) {
+	var b strings.Builder
+	for _, p := range t.Parts {
+		if p.Value != nil {
+			return "", false
+		}
+		b.WriteString(p.Text)
+	}
+	return b.String(), true
+}
+
+// ParseTemplate parses the interpolations of a text. pos maps offsets in src
+// to file positions.
+func ParseTemplate(src string, pos Mapper) (*Template, error) {
+	if pos == nil {
+		pos = func(off int) diag.Pos { return diag.Pos{Line: 1, Col: off + 1} }
+	}
+	t := &Template{Pos: pos(0)}
+	i := 0
+	for {
+		j := strings.Index(src[i:], "{{")
+		if j < 0 {
+			if k := strings.Index(src[i:], "}}"); k >= 0 {
+				return nil, diag.Errorf(pos(i+k), "`}}` without a matching `{{`")
+			}
+			if i < len(src) {
+				t.Parts = append(t.Parts, TemplatePart{Text: src[i:]})
+			}
+			return t, nil
+		}
+		if j > 0 {
+			t.Parts = append(t.Parts, TemplatePart{Text: src[i : i+j]})
+		}
+		open := i + j
+		end := strings.Index(src[open+2:], "}}")
+		if end < 0 {
+			return nil, diag.Errorf(pos(open), "`{{` is not closed").WithHint("write {{ attribute }}, for example {{ geo.city }}")
+		}
+		inner := src[open+2 : open+2+end]
+		base := open + 2
+		part, err := parseInterpolation(inner, func(off int) diag.Pos { return pos(base + off) }, pos(open))
+		if err != nil {
+			return nil, err
+		}
+		t.Parts = append(t.Parts, part)
+		i = open + 2 + end + 2
+	}
+}
+
+// parseInterpolation parses `attr` or `attr or "default"`.
+func parseInterpolation(src string, pos Mapper, open diag.Pos) (TemplatePart, error) {
+	toks, err := lex(src, pos)
+	if err != nil {
+		return TemplatePart{}, err
+	}
+	p := &exprParser{src: src, pos: pos, toks: toks}
+	if p.peek().kind == tEOF {
+		return TemplatePart{}, diag.Errorf(open, "empty `{{ }}`").WithHint("write the attribute to insert, for example {{ geo.city }}")
+	}
+	x, err := p.parseOperand()
+	if err != nil {
+		return TemplatePart{}, err
+	}
+	switch x.(type) {
+	case *Ident, *Call:
+	default:
+		return TemplatePart{}, diag.Errorf(x.Pos(), "`{{ }}` inserts an attribute, not %s", x).WithHint("write literal text outside the braces")
+	}
+	part := TemplatePart{Value: x}
+	if p.isWord("or") {
+		p.next()
+		d := p.next()
+		if d.kind != tString {
+			return TemplatePart{}, diag.Errorf(pos(d.off), "expected a quoted default after `or`, found %s", d.describe()).
+				WithHint(`write {{ geo.city or "your city" }}`)
+		}
+		part.Default = d.text
+	}
+	if t := p.peek(); t.kind != tEOF {
+		return TemplatePart{}, diag.Errorf(pos(t.off), "unexpected %s in `{{ }}`", t.describe()).
+			WithHint(`an interpolation is one attribute and an optional default: {{ geo.city or "your city" }}`)
+	}
+	return part, nil
+}

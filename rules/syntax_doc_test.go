@@ -1,0 +1,53 @@
+package rules_test
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+// TestSyntaxExamples compiles every example of SYNTAX.md: a ```yaml block
+// must compile; a ```yaml error block must fail with the error its first
+// line gives (# error: line:col: message).
+func TestSyntaxExamples(t *testing.T) {
+	doc, err := os.ReadFile("SYNTAX.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := 0
+	lines := strings.Split(string(doc), "\n")
+	for i := 0; i < len(lines); i++ {
+		fence := strings.TrimSpace(lines[i])
+		if fence != "```yaml" && fence != "```yaml error" {
+			continue
+		}
+		start := i + 1
+		j := start
+		for j < len(lines) && strings.TrimSpace(lines[j]) != "```" {
+			j++
+		}
+		src := strings.Join(lines[start:j], "\n") + "\n"
+		name := "SYNTAX.md:" + strconv.Itoa(start)
+		blocks++
+		_, err := rules.Compile("example.yaml", []byte(src))
+		if fence == "```yaml" {
+			if err != nil {
+				t.Errorf("%s: example does not compile:\n%v", name, err)
+			}
+		} else {
+			want := strings.TrimPrefix(lines[start], "# error: ")
+			if err == nil {
+				t.Errorf("%s: example compiles, want error %q", name, want)
+			} else if got := strings.SplitN(err.Error(), "\n", 2)[0]; got != "example.yaml:"+want {
+				t.Errorf("%s: error\n got %s\nwant example.yaml:%s", name, got, want)
+			}
+		}
+		i = j
+	}
+	if blocks < 10 {
+		t.Fatalf("found only %d examples in SYNTAX.md", blocks)
+	}
+}
