@@ -73,11 +73,15 @@ type runResult struct {
 	CPUPer1kAtRate float64 `json:"cpu_s_per_1k_at_rate"`
 	OriginCPUPer1k float64 `json:"origin_cpu_s_per_1k"`
 	ClientCPUPer1k float64 `json:"client_cpu_s_per_1k"`
-	PeakRSSKiB     int64   `json:"peak_rss_kib"`
-	Processes      int     `json:"processes"`
-	WrkRPS         float64 `json:"wrk_rps,omitempty"`
-	WrkProblem     string  `json:"wrk_problem,omitempty"`
-	Error          string  `json:"error,omitempty"`
+	// Elsewhere is the CPUs other processes kept busy during the
+	// throughput run, ElsewhereAtRate during the latency run.
+	Elsewhere       float64 `json:"busy_elsewhere_cpus"`
+	ElsewhereAtRate float64 `json:"busy_elsewhere_cpus_at_rate"`
+	PeakRSSKiB      int64   `json:"peak_rss_kib"`
+	Processes       int     `json:"processes"`
+	WrkRPS          float64 `json:"wrk_rps,omitempty"`
+	WrkProblem      string  `json:"wrk_problem,omitempty"`
+	Error           string  `json:"error,omitempty"`
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -240,12 +244,22 @@ func (h *harness) startOrigin(ctx context.Context) error {
 
 func (h *harness) buildBespoke(ctx context.Context) {
 	bin := filepath.Join(h.tmp, "bespoke")
-	h.logf("building bespoke (go build ./host/cmd/bespoke)")
-	out, err := run(ctx, h.root, nil, "go", "build", "-o", bin, "./host/cmd/bespoke")
-	if err != nil {
-		h.bespokeErr = "build failed: " + firstLines(out, 3)
-		h.note("bespoke does not build: %s", firstLines(out, 3))
-		return
+	if h.opts.Bespoke != "" {
+		abs, err := filepath.Abs(h.opts.Bespoke)
+		if err != nil {
+			h.bespokeErr = err.Error()
+			return
+		}
+		bin = abs
+		h.note("bespoke is %s, given with -bespoke, not built from this tree", h.opts.Bespoke)
+	} else {
+		h.logf("building bespoke (go build ./host/cmd/bespoke)")
+		out, err := run(ctx, h.root, nil, "go", "build", "-o", bin, "./host/cmd/bespoke")
+		if err != nil {
+			h.bespokeErr = "build failed: " + firstLines(out, 3)
+			h.note("bespoke does not build: %s", firstLines(out, 3))
+			return
+		}
 	}
 	h.bespoke = bin
 	help, _ := run(ctx, h.root, nil, bin, "serve", "-h")
@@ -492,15 +506,36 @@ func (h *harness) loadConfig(t *target) load.Config {
 	}
 }
 
-// cpuSnap is the CPU time of the target, the origin and the harness.
-type cpuSnap struct{ target, origin, client float64 }
+// cpuSnap is the CPU time of the target, the origin, the harness and the
+// whole machine, and when it was read.
+type cpuSnap struct {
+	target, origin, client, machine float64
+	at                              time.Time
+}
 
 func (h *harness) snap(t *target) cpuSnap {
 	return cpuSnap{
-		target: readGroup(t.proc.pid()).CPU,
-		origin: readGroup(h.origin.pid()).CPU,
-		client: selfCPU(),
+		target:  readGroup(t.proc.pid()).CPU,
+		origin:  readGroup(h.origin.pid()).CPU,
+		client:  selfCPU(),
+		machine: machineBusy(),
+		at:      time.Now(),
 	}
+}
+
+// elsewhere is how many CPUs, on average between two snapshots, were busy
+// with anything but the target, the origin and the harness: other
+// tenants' work that makes the figures noisy.
+func elsewhere(before, after cpuSnap, targetIsOrigin bool) float64 {
+	ours := (after.target - before.target) + (after.client - before.client)
+	if !targetIsOrigin {
+		ours += after.origin - before.origin
+	}
+	secs := after.at.Sub(before.at).Seconds()
+	if secs <= 0 {
+		return 0
+	}
+	return max(0, (after.machine-before.machine-ours)/secs)
 }
 
 func per1k(cpu float64, requests int64) float64 {
@@ -527,9 +562,10 @@ func (h *harness) measureThroughput(ctx context.Context, t *target, res *runResu
 	res.CPUPer1k = per1k(after.target-before.target, lr.Sent)
 	res.OriginCPUPer1k = per1k(after.origin-before.origin, lr.Sent)
 	res.ClientCPUPer1k = per1k(after.client-before.client, lr.Sent)
+	res.Elsewhere = elsewhere(before, after, t.kind == kindOrigin)
 	h.countFailures(t, "throughput", lr)
-	h.logf("round %d throughput %-16s %9s req/s  p99 %-9s cpu %.3f s/1k  failed %d",
-		res.Round, t.Name, thousands(lr.Throughput), fmtDur(lr.Latency.P99), res.CPUPer1k, lr.Failed())
+	h.logf("round %d throughput %-16s %9s req/s  p99 %-9s cpu %.3f s/1k  failed %d%s",
+		res.Round, t.Name, thousands(lr.Throughput), fmtDur(lr.Latency.P99), res.CPUPer1k, lr.Failed(), busyNote(res.Elsewhere))
 	if h.opts.Wrk && h.wrk != "" && res.Round == 1 {
 		res.WrkRPS, res.WrkProblem = h.runWrk(ctx, t)
 		if ctx.Err() != nil {
@@ -595,9 +631,10 @@ func (h *harness) measureLatency(ctx context.Context, t *target, res *runResult)
 	after := h.snap(t)
 	res.Latency = lr
 	res.CPUPer1kAtRate = per1k(after.target-before.target, lr.Sent)
+	res.ElsewhereAtRate = elsewhere(before, after, t.kind == kindOrigin)
 	h.countFailures(t, "latency", lr)
-	h.logf("round %d latency    %-16s p50 %-9s p99 %-9s p99.9 %-9s max %-9s failed %d",
-		res.Round, t.Name, fmtDur(lr.Latency.P50), fmtDur(lr.Latency.P99), fmtDur(lr.Latency.P999), fmtDur(lr.Latency.Max), lr.Failed())
+	h.logf("round %d latency    %-16s p50 %-9s p99 %-9s p99.9 %-9s max %-9s failed %d%s",
+		res.Round, t.Name, fmtDur(lr.Latency.P50), fmtDur(lr.Latency.P99), fmtDur(lr.Latency.P999), fmtDur(lr.Latency.Max), lr.Failed(), busyNote(res.ElsewhereAtRate))
 	return nil
 }
 
@@ -631,6 +668,17 @@ func (h *harness) runWrk(ctx context.Context, t *target) (float64, string) {
 		problems = append(problems, string(m))
 	}
 	return rps, strings.Join(problems, "; ")
+}
+
+// noisyCPUs is how busy other processes may keep the machine before a
+// figure is flagged as noisy.
+const noisyCPUs = 0.25
+
+func busyNote(cpus float64) string {
+	if cpus < noisyCPUs {
+		return ""
+	}
+	return fmt.Sprintf("  (other processes busy: %.1f CPUs)", cpus)
 }
 
 func fmtDur(d time.Duration) string {

@@ -59,7 +59,9 @@ type options struct {
 	Micro     bool          `json:"micro"`
 	Count     int           `json:"bench_count"`
 	BenchTime string        `json:"bench_time"`
+	Bench     string        `json:"bench"`
 	Keep      bool          `json:"-"`
+	Bespoke   string        `json:"bespoke_binary,omitempty"`
 	// quickSet says the targets are -quick's, not the user's.
 	quickSet bool
 }
@@ -79,6 +81,8 @@ func parseOptions(args []string) (options, error) {
 	fl.BoolVar(&o.Micro, "micro", true, "run the Go micro-benchmarks")
 	fl.IntVar(&o.Count, "count", 5, "go test -count of the micro-benchmarks")
 	fl.StringVar(&o.BenchTime, "benchtime", "1s", "go test -benchtime of the micro-benchmarks")
+	fl.StringVar(&o.Bench, "bench", ".", "go test -bench `regexp` of the micro-benchmarks (-quick: those the goals and ratios use)")
+	fl.StringVar(&o.Bespoke, "bespoke", "", "use this bespoke `binary` instead of building ./host/cmd/bespoke")
 	fl.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (configurations and logs of every process)")
 	if err := fl.Parse(args); err != nil {
 		return o, err
@@ -100,6 +104,9 @@ func parseOptions(args []string) (options, error) {
 		}
 		if !set["benchtime"] {
 			o.BenchTime = "100ms"
+		}
+		if !set["bench"] {
+			o.Bench = goalBenchmarks
 		}
 		if !set["targets"] {
 			*targets = strings.Join(quickTargets, ",")

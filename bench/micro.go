@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -48,11 +51,23 @@ type microPair struct {
 // package at a time, so that no two benchmarks share the cores.
 func (h *harness) runMicro(ctx context.Context) *microResult {
 	t0 := time.Now()
-	m := &microResult{Flags: fmt.Sprintf("-run '^$' -bench . -count %d -benchtime %s", h.opts.Count, h.opts.BenchTime)}
+	m := &microResult{Flags: fmt.Sprintf("-run '^$' -bench '%s' -count %d -benchtime %s", h.opts.Bench, h.opts.Count, h.opts.BenchTime)}
+	filter, err := regexp.Compile(h.opts.Bench)
+	if err != nil {
+		m.Error = "-bench: " + err.Error()
+		return m
+	}
 	defer func() { m.Seconds = time.Since(t0).Seconds() }()
-	h.logf("micro-benchmarks: listing (go test -list '^Benchmark' ./...)")
+	// Listing ./... would build every test binary of the repository;
+	// only packages whose test files declare a benchmark are listed.
+	candidates := benchmarkPackages(h.root, filter)
+	if len(candidates) == 0 {
+		m.Error = "no test file declares a benchmark"
+		return m
+	}
+	h.logf("micro-benchmarks: listing (go test -list '^Benchmark' on %d packages)", len(candidates))
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	out, _ := run(lctx, h.root, nil, "go", "test", "-list", "^Benchmark", "./...")
+	out, _ := run(lctx, h.root, nil, append([]string{"go", "test", "-list", "^Benchmark"}, candidates...)...)
 	cancel()
 	benches, failed, err := gobench.ParseList(bytes.NewReader(out))
 	if err != nil {
@@ -74,11 +89,19 @@ func (h *harness) runMicro(ctx context.Context) *microResult {
 		if ctx.Err() != nil {
 			break
 		}
-		mp := microPackage{Pkg: pkg, Benchmarks: benches[pkg]}
-		h.logf("micro-benchmarks: %s (%d benchmarks × %d)", shortPkg(pkg), len(benches[pkg]), h.opts.Count)
+		mp := microPackage{Pkg: pkg}
+		for _, b := range benches[pkg] {
+			if filter.MatchString(strings.TrimPrefix(b, "Benchmark")) {
+				mp.Benchmarks = append(mp.Benchmarks, b)
+			}
+		}
+		if len(mp.Benchmarks) == 0 {
+			continue
+		}
+		h.logf("micro-benchmarks: %s (%d benchmarks × %d)", shortPkg(pkg), len(mp.Benchmarks), h.opts.Count)
 		pt := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		out, err := run(pctx, h.root, nil, "go", "test", "-run", "^$", "-bench", ".", "-count", strconv.Itoa(h.opts.Count),
+		out, err := run(pctx, h.root, nil, "go", "test", "-run", "^$", "-bench", h.opts.Bench, "-count", strconv.Itoa(h.opts.Count),
 			"-benchtime", h.opts.BenchTime, "-timeout", "10m", pkg)
 		cancel()
 		mp.Seconds = time.Since(pt).Seconds()
@@ -101,6 +124,57 @@ func (h *harness) runMicro(ctx context.Context) *microResult {
 	m.Pairs = findPairs(m.Benchmarks)
 	return m
 }
+
+// goalBenchmarks selects, for -quick, the benchmarks that the goals and the
+// ratios use. go test splits -bench at "|" before compiling each part, so
+// a leading (?i) would apply to the first alternative only.
+const goalBenchmarks = `Wasm|Reference|Rewrite|Memmove|Copy|Decide|Compile`
+
+// benchmarkPackages returns the packages (as ./dir patterns) of the
+// module whose _test.go files declare a benchmark function whose name
+// (without "Benchmark") filter matches.
+func benchmarkPackages(root string, filter *regexp.Regexp) []string {
+	seen := map[string]bool{}
+	var pkgs []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		name := d.Name()
+		if d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			if p != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "vendor" || rel == "bench") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(name, "_test.go") {
+			return nil
+		}
+		dir := filepath.Dir(p)
+		if seen[dir] {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		match := false
+		for _, m := range benchFunc.FindAllSubmatch(b, -1) {
+			match = match || filter.Match(m[1])
+		}
+		if match {
+			seen[dir] = true
+			rel, _ := filepath.Rel(root, dir)
+			pkgs = append(pkgs, "./"+filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	sort.Strings(pkgs)
+	return pkgs
+}
+
+var benchFunc = regexp.MustCompile(`(?m)^func Benchmark(\w*)\(`)
 
 func lastLines(b []byte, n int) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
@@ -213,6 +287,11 @@ func (m *microResult) find(pkgSuffix string, re *regexp.Regexp) (*gobench.Summar
 	for pkg, why := range m.NotBuilt {
 		if pkgSuffix != "" && strings.HasSuffix(pkg, pkgSuffix) {
 			return nil, "not present: " + shortPkg(pkg) + " does not build (" + why + ")"
+		}
+	}
+	for _, p := range m.Packages {
+		if p.Error != "" && pkgSuffix != "" && strings.HasSuffix(p.Pkg, pkgSuffix) {
+			return nil, "not present: " + shortPkg(p.Pkg) + " failed"
 		}
 	}
 	return nil, "not present"

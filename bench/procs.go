@@ -39,6 +39,7 @@ type proc struct {
 	log     *lineLog
 	waitFor bool // whether the process prints a ready line
 	done    chan struct{}
+	once    sync.Once
 	err     error
 }
 
@@ -109,8 +110,10 @@ func (s *supervisor) start(o startOpts) (*proc, error) {
 	cmd.Env = append(os.Environ(), o.env...)
 	cmd.Stdout = l
 	cmd.Stderr = l
-	// Pdeathsig stops the child even if the harness is killed outright.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Pdeathsig stops the child even if the harness is killed outright:
+	// SIGTERM rather than SIGKILL, so that nginx's master stops its
+	// workers on the way out.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	p := &proc{name: o.name, cmd: cmd, logPath: f.Name(), log: l, waitFor: o.ready != nil, done: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -176,8 +179,11 @@ func (p *proc) waitReady(ctx context.Context, url string, timeout time.Duration)
 	}
 }
 
-// stop asks the process group to terminate, then kills it.
-func (p *proc) stop() {
+// stop asks the process group to terminate, then kills it. Only the
+// first call acts: once the group is gone its id may be reused.
+func (p *proc) stop() { p.once.Do(p.stopGroup) }
+
+func (p *proc) stopGroup() {
 	if !p.exited() {
 		syscall.Kill(-p.pid(), syscall.SIGTERM)
 		select {
@@ -322,6 +328,27 @@ func statusKiB(pid int, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// machineBusy is the CPU time all processes of the machine used since
+// boot, in seconds: /proc/stat's user, nice, system, irq, softirq and
+// steal.
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var busy uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, _ := strconv.ParseUint(f[i], 10, 64)
+		busy += v
+	}
+	return float64(busy) / clockTicks
 }
 
 // selfCPU is the harness's own CPU time (the load generator), in seconds.

@@ -22,6 +22,8 @@ type targetSummary struct {
 	Check       *verifyResult `json:"check,omitempty"`
 	Rounds      int           `json:"rounds_measured"`
 	RPS         gobench.Stat  `json:"rps"`
+	// RespKiB is the mean response body, in KiB.
+	RespKiB gobench.Stat `json:"response_kib"`
 	// Latencies at the fixed rate, in milliseconds.
 	P50  gobench.Stat `json:"p50_ms"`
 	P99  gobench.Stat `json:"p99_ms"`
@@ -36,8 +38,11 @@ type targetSummary struct {
 	Processes      int          `json:"processes"`
 	WrkRPS         float64      `json:"wrk_rps,omitempty"`
 	WrkProblem     string       `json:"wrk_problem,omitempty"`
-	Failed         int64        `json:"failed_requests"`
-	Errors         []string     `json:"errors,omitempty"`
+	// Elsewhere is the most CPUs other processes kept busy during any of
+	// the target's runs.
+	Elsewhere float64  `json:"busy_elsewhere_cpus_max"`
+	Failed    int64    `json:"failed_requests"`
+	Errors    []string `json:"errors,omitempty"`
 }
 
 // comparison is a ratio or difference between two targets, computed round
@@ -89,7 +94,7 @@ func (h *harness) summarize() []*targetSummary {
 	var out []*targetSummary
 	for _, t := range h.targets {
 		s := &targetSummary{Name: t.Name, Description: t.Desc, Skipped: t.skip, Check: t.verify}
-		var rps, p50, p99, p999, mx, cpu, cpuRate, ocpu, ccpu, rss []float64
+		var rps, kib, p50, p99, p999, mx, cpu, cpuRate, ocpu, ccpu, rss []float64
 		for _, r := range h.runs {
 			if r.Target != t.Name {
 				continue
@@ -97,6 +102,7 @@ func (h *harness) summarize() []*targetSummary {
 			if r.Error != "" {
 				s.Errors = append(s.Errors, fmt.Sprintf("round %d: %s", r.Round, r.Error))
 			}
+			s.Elsewhere = max(s.Elsewhere, r.Elsewhere, r.ElsewhereAtRate)
 			if r.WrkRPS > 0 || r.WrkProblem != "" {
 				s.WrkRPS, s.WrkProblem = r.WrkRPS, r.WrkProblem
 			}
@@ -104,6 +110,9 @@ func (h *harness) summarize() []*targetSummary {
 				s.Rounds++
 				s.Failed += r.Throughput.Failed()
 				rps = append(rps, r.Throughput.Throughput)
+				if n := r.Throughput.OK + r.Throughput.BadStatus; n > 0 {
+					kib = append(kib, float64(r.Throughput.Bytes)/float64(n)/1024)
+				}
 				cpu = append(cpu, r.CPUPer1k)
 				ocpu = append(ocpu, r.OriginCPUPer1k)
 				ccpu = append(ccpu, r.ClientCPUPer1k)
@@ -119,6 +128,7 @@ func (h *harness) summarize() []*targetSummary {
 				cpuRate = append(cpuRate, r.CPUPer1kAtRate)
 			}
 		}
+		s.RespKiB = gobench.Describe(kib)
 		s.RPS, s.P50, s.P99, s.P999, s.Max = gobench.Describe(rps), gobench.Describe(p50), gobench.Describe(p99), gobench.Describe(p999), gobench.Describe(mx)
 		s.CPUPer1k, s.CPUPer1kAtRate = gobench.Describe(cpu), gobench.Describe(cpuRate)
 		s.OriginCPUPer1k, s.ClientCPUPer1k, s.PeakRSSMiB = gobench.Describe(ocpu), gobench.Describe(ccpu), gobench.Describe(rss)
@@ -199,8 +209,12 @@ func (h *harness) whyMissing(name string) string {
 	for _, t := range h.targets {
 		if t.Name == name {
 			if t.skip != "" {
-				why, _, _ := strings.Cut(t.skip, ":")
-				return name + " " + why
+				parts := strings.SplitN(t.skip, ": ", 3)
+				why := parts[0]
+				if len(parts) > 1 && len(parts[1]) < 40 {
+					why += ": " + parts[1]
+				}
+				return name + " skipped (" + why + ")"
 			}
 			return name + " has no measurement"
 		}
@@ -214,7 +228,7 @@ func (h *harness) goals(cs []comparison) []goal {
 	ratioGoal := func(name, a, b string, limit float64) {
 		g := goal{Name: name, Want: fmt.Sprintf("≥ %.2f×", limit), Source: "load, median of rounds"}
 		if c := findComparison(cs, a, b, "×"); c != nil {
-			g.Value, g.Figure = c.Stat.Median, fmt.Sprintf("%.2f× [%.2f–%.2f]", c.Stat.Median, c.Stat.Min, c.Stat.Max)
+			g.Value, g.Figure = c.Stat.Median, statText(c.Stat, func(v float64) string { return fmt.Sprintf("%.2f×", v) })
 			g.Status = verdict(c.Stat.Median >= limit)
 		} else {
 			var why []string
@@ -231,7 +245,7 @@ func (h *harness) goals(cs []comparison) []goal {
 	ratioGoal("bespoke-seen req/s vs nginx-subfilter", "bespoke-seen", "nginx-subfilter", 1.00)
 	g := goal{Name: "p99 added by bespoke-seen over goproxy", Want: "< 1 ms", Source: fmt.Sprintf("load at %s req/s, median of rounds", thousands(h.rate))}
 	if c := findComparison(cs, "bespoke-seen", "goproxy", "ms"); c != nil {
-		g.Value, g.Figure = c.Stat.Median, fmt.Sprintf("%+.2f ms [%+.2f – %+.2f]", c.Stat.Median, c.Stat.Min, c.Stat.Max)
+		g.Value, g.Figure = c.Stat.Median, statText(c.Stat, func(v float64) string { return fmt.Sprintf("%+.2f ms", v) })
 		g.Status = verdict(c.Stat.Median < 1)
 	} else {
 		g.Status, g.Figure = "n/a", "n/a: "+h.whyMissing("bespoke-seen")
@@ -251,8 +265,7 @@ func (h *harness) goals(cs []comparison) []goal {
 		if !has {
 			g.Status, g.Figure = "n/a", "n/a (no "+unit+" reported)"
 		} else {
-			st := s.Metrics[unit]
-			g.Value, g.Figure, g.Status = v, format(v)+" ["+format(st.Min)+" – "+format(st.Max)+"]", verdict(ok(v))
+			g.Value, g.Figure, g.Status = v, statText(s.Metrics[unit], format), verdict(ok(v))
 		}
 		gs = append(gs, g)
 	}
@@ -365,7 +378,11 @@ func statText(s gobench.Stat, f func(float64) string) string {
 	if s.N == 1 || s.Min == s.Max {
 		return f(s.Median)
 	}
-	return f(s.Median) + " [" + f(s.Min) + "–" + f(s.Max) + "]"
+	sep := "–"
+	if strings.Contains(f(s.Min)+f(s.Max), " ") {
+		sep = " – "
+	}
+	return f(s.Median) + " [" + f(s.Min) + sep + f(s.Max) + "]"
 }
 
 func msText(v float64) string {
@@ -400,7 +417,11 @@ func markdown(rep *report) string {
 	p("| nginx | %s |", rep.Machine.Nginx)
 	p("| wrk | %s |", rep.Machine.Wrk)
 	p("")
-	p("The load generator, the origin and the proxy under test share these %d CPUs: every figure is for the whole machine doing all three, and a proxy that uses less CPU also leaves more to the client and the origin. Go processes run with GOMAXPROCS=2 and nginx with `worker_processes auto` (%d workers).", rep.Machine.CPUs, rep.Machine.CPUs)
+	nginx := ""
+	if rep.Machine.Nginx != "not installed" {
+		nginx = fmt.Sprintf(" and nginx with `worker_processes auto` (%d workers)", rep.Machine.CPUs)
+	}
+	p("The load generator, the origin and the proxy under test share these %d CPUs: every figure is for the whole machine doing all three, and a proxy that uses less CPU also leaves more to the client and the origin. Go processes run with GOMAXPROCS=2%s.", rep.Machine.CPUs, nginx)
 	p("")
 	p("Page: `%s` (%s bytes, %d items), served by `bench origin` from memory with Content-Type, Cache-Control and ETag.", rep.Page.File, thousands(float64(rep.PageBytes)), rep.PageItems)
 	if rep.Page.Note != "" {
@@ -429,8 +450,8 @@ func markdown(rep *report) string {
 	if hasWrk {
 		wrkHead, wrkAlign = " wrk req/s (round 1) |", " ---: |"
 	}
-	p("| target | req/s | ÷ goproxy |%s CPU s / 1k req | at fixed rate | origin CPU s / 1k | client CPU s / 1k | peak RSS MiB | failed |", wrkHead)
-	p("| --- | ---: | ---: |%s ---: | ---: | ---: | ---: | ---: | ---: |", wrkAlign)
+	p("| target | req/s | ÷ goproxy |%s KiB / response | CPU s / 1k req | at fixed rate | origin CPU s / 1k | client CPU s / 1k | peak RSS MiB | failed | CPUs busy elsewhere |", wrkHead)
+	p("| --- | ---: | ---: |%s ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", wrkAlign)
 	var base gobench.Stat
 	for _, s := range rep.Targets {
 		if s.Name == "goproxy" {
@@ -461,11 +482,15 @@ func markdown(rep *report) string {
 		if s.Processes > 1 {
 			rss += fmt.Sprintf(" (%d processes)", s.Processes)
 		}
-		p("| %s | %s | %s |%s %s | %s | %s | %s | %s | %d |", s.Name, statText(s.RPS, thousands), ratio, wrk,
-			statText(s.CPUPer1k, f3), statText(s.CPUPer1kAtRate, f3), statText(s.OriginCPUPer1k, f3), statText(s.ClientCPUPer1k, f3), rss, s.Failed)
+		busy := fmt.Sprintf("%.2f", s.Elsewhere)
+		if s.Elsewhere >= noisyCPUs {
+			busy = "**" + busy + "**"
+		}
+		p("| %s | %s | %s |%s %s | %s | %s | %s | %s | %s | %d | %s |", s.Name, statText(s.RPS, thousands), ratio, wrk,
+			f1(s.RespKiB.Median), statText(s.CPUPer1k, f3), statText(s.CPUPer1kAtRate, f3), statText(s.OriginCPUPer1k, f3), statText(s.ClientCPUPer1k, f3), rss, s.Failed, busy)
 	}
 	p("")
-	p("CPU is user + system time of the target's processes (read from `/proc/PID/stat`) per 1,000 requests: at full load, and during the fixed-rate latency run, where every target serves the same requests per second and the figure is the fairest comparison of cost. The origin's and the client's (the load generator, this harness) columns are for the same throughput run: they are what every target's requests cost the rest of the machine. Peak RSS is `VmHWM` from `/proc/PID/status`, summed over the target's processes (nginx's master and workers share pages, so its sum overstates it a little). The origin target is the origin process itself.")
+	p("CPU is user + system time of the target's processes (read from `/proc/PID/stat`) per 1,000 requests: at full load, and during the fixed-rate latency run, where every target serves the same requests per second and the figure is the fairest comparison of cost. The origin's and the client's (the load generator, this harness) columns are for the same throughput run: they are what every target's requests cost the rest of the machine. Peak RSS is `VmHWM` from `/proc/PID/status`, summed over the target's processes (nginx's master and workers share pages, so its sum overstates it a little). The origin target is the origin process itself. *CPUs busy elsewhere* is the most CPU that processes other than the target, the origin and the load generator used during any of the target's runs (from `/proc/stat`): above %.2f, another tenant was competing and the figure is noisy.", noisyCPUs)
 	p("")
 	p("![throughput](throughput.svg)")
 	p("")
@@ -545,6 +570,15 @@ func markdown(rep *report) string {
 			notes = append(notes, fmt.Sprintf("Below its goal: %s is %s, want %s.", g.Name, g.Figure, g.Want))
 		}
 	}
+	noisy := []string{}
+	for _, s := range rep.Targets {
+		if s.Elsewhere >= noisyCPUs {
+			noisy = append(noisy, fmt.Sprintf("%s (%.1f CPUs)", s.Name, s.Elsewhere))
+		}
+	}
+	if len(noisy) > 0 {
+		notes = append(notes, "Other processes competed for the CPUs during some runs of "+strings.Join(noisy, ", ")+": those figures are noisy; rerun on a quiet machine.")
+	}
 	for _, s := range rep.Targets {
 		if s.Failed > 0 {
 			notes = append(notes, fmt.Sprintf("%s: %d requests failed (non-2xx/3xx or transport errors); its figures are suspect.", s.Name, s.Failed))
@@ -571,7 +605,7 @@ func writeMicro(b *strings.Builder, rep *report) {
 		p("")
 		return
 	}
-	p("`go test %s` on every package that has benchmarks (found with `go test -list '^Benchmark' ./...`), one package at a time. Median [min–max] of the runs; took %.0f s.", m.Flags, m.Seconds)
+	p("`go test %s` on every package that has benchmarks (found with `go test -list '^Benchmark'` on the packages whose test files declare one), one package at a time. Median [min–max] of the runs; took %.0f s.", m.Flags, m.Seconds)
 	p("")
 	if m.Error != "" {
 		p("Listing failed: %s", mdEscape(m.Error))

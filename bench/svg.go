@@ -13,9 +13,9 @@ import (
 // with a whisker from the minimum to the maximum of the rounds.
 
 const (
-	svgWidth  = 820
+	svgWidth  = 900
 	svgLeft   = 150 // room for the target names
-	svgRight  = 130 // room for the value labels
+	svgRight  = 230 // room for the value labels
 	svgTop    = 62
 	svgBottom = 44
 )
@@ -50,7 +50,8 @@ func niceMax(v float64) (max, step float64) {
 	return max, step
 }
 
-func chart(title, subtitle, unit string, groups []group, legend []bar, tick func(float64) string) []byte {
+// chart draws the bars; tick formats the axis, value a cut whisker's end.
+func chart(title, subtitle, unit, short string, groups []group, legend []bar, tick, value func(float64) string) []byte {
 	barH, gap := 18.0, 14.0
 	nbars := 0
 	for _, g := range groups {
@@ -62,10 +63,22 @@ func chart(title, subtitle, unit string, groups []group, legend []bar, tick func
 	}
 	height := svgTop + plotH + svgBottom
 	plotW := float64(svgWidth - svgLeft - svgRight)
-	top := 0.0
+	// The axis fits the medians and the whiskers that stay within 2.5
+	// times the largest median: one noisy round must not flatten every
+	// bar. Longer whiskers are cut at the edge with an arrow, and the
+	// label gives the worst round's value.
+	medTop := 0.0
 	for _, g := range groups {
 		for _, b := range g.bars {
-			top = math.Max(top, math.Max(b.stat.Max, b.stat.Median))
+			medTop = math.Max(medTop, b.stat.Median)
+		}
+	}
+	top := medTop
+	for _, g := range groups {
+		for _, b := range g.bars {
+			if b.stat.Max <= 2.5*medTop {
+				top = math.Max(top, b.stat.Max)
+			}
 		}
 	}
 	axisMax, step := niceMax(top)
@@ -99,12 +112,22 @@ func chart(title, subtitle, unit string, groups []group, legend []bar, tick func
 			if b.stat.N > 0 {
 				w(`<rect x="%d" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s</title></rect>`,
 					svgLeft, y+2, math.Max(1, x(b.stat.Median)-svgLeft), barH-4, b.color, html.EscapeString(g.name+" "+b.label+": "+b.text))
+				labelX, text := x(b.stat.Median)+6, b.text
 				if b.stat.N > 1 {
 					cy := y + barH/2
-					w(`<path d="M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fV%.1f" stroke="#222" stroke-width="1.2" fill="none"/>`,
-						x(b.stat.Min), cy, x(b.stat.Max), x(b.stat.Min), cy-4, cy+4, x(b.stat.Max), cy-4, cy+4)
+					lo, hi := x(b.stat.Min), x(b.stat.Max)
+					if b.stat.Max > axisMax {
+						hi = x(axisMax) + 8
+						w(`<path d="M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fL%.1f %.1fL%.1f %.1f" stroke="#222" stroke-width="1.2" fill="none"/>`,
+							lo, cy, hi, lo, cy-4, cy+4, hi-5, cy-4, hi, cy, hi-5, cy+4)
+						text += " (worst " + value(b.stat.Max) + " " + short + ")"
+					} else {
+						w(`<path d="M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fV%.1f" stroke="#222" stroke-width="1.2" fill="none"/>`,
+							lo, cy, hi, lo, cy-4, cy+4, hi, cy-4, cy+4)
+					}
+					labelX = math.Max(labelX, hi+6)
 				}
-				w(`<text x="%.1f" y="%.1f" dominant-baseline="middle" fill="#333">%s</text>`, math.Max(x(b.stat.Max), x(b.stat.Median))+6, y+barH/2, html.EscapeString(b.text))
+				w(`<text x="%.1f" y="%.1f" dominant-baseline="middle" fill="#333">%s</text>`, labelX, y+barH/2, html.EscapeString(text))
 			} else {
 				w(`<text x="%d" y="%.1f" dominant-baseline="middle" fill="#999">%s</text>`, svgLeft+4, y+barH/2, html.EscapeString(b.text))
 			}
@@ -138,7 +161,7 @@ func throughputSVG(rep *report) []byte {
 		groups = append(groups, group{name: s.Name, bars: []bar{{stat: s.RPS, color: targetColors[s.Name], text: thousands(s.RPS.Median) + " req/s"}}})
 	}
 	sub := fmt.Sprintf("closed loop, %d connections, %s × %s: median, whiskers min–max; %s, %d CPUs", rep.Options.Conns, rep.Options.Duration, plural(rep.Options.Rounds, "round"), rep.Machine.CPU, rep.Machine.CPUs)
-	return chart("Throughput (higher is better)", sub, "requests per second", groups, nil, func(v float64) string { return thousands(v) })
+	return chart("Throughput (higher is better)", sub, "requests per second", "req/s", groups, nil, thousands, thousands)
 }
 
 func latencySVG(rep *report) []byte {
@@ -155,5 +178,5 @@ func latencySVG(rep *report) []byte {
 		groups = append(groups, g)
 	}
 	sub := fmt.Sprintf("open loop at %s req/s for every target, from intended send times; %s × %s: median, whiskers min–max", thousands(rep.Rate), rep.Options.Duration, plural(rep.Options.Rounds, "round"))
-	return chart("Latency at a fixed rate (lower is better)", sub, "milliseconds", groups, legend, func(v float64) string { return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".") })
+	return chart("Latency at a fixed rate (lower is better)", sub, "milliseconds", "ms", groups, legend, func(v float64) string { return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".") }, msText)
 }

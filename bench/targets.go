@@ -175,7 +175,7 @@ type verifyResult struct {
 
 // Summary is one line for the report.
 func (v *verifyResult) Summary() string {
-	s := fmt.Sprintf("%d bytes", v.Bytes)
+	s := thousands(float64(v.Bytes)) + " bytes"
 	if v.Identical {
 		s += ", identical to the origin's"
 	} else {

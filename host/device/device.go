@@ -2,9 +2,12 @@
 // Hints, falling back to the User-Agent string: its type (mobile, tablet,
 // desktop, tv, bot), operating system, browser and their versions.
 //
-// Classification looks for a few anchors with strings.Index rather than
-// running a list of regular expressions, and a bounded LRU cache (Cache)
-// makes repeated User-Agents, which is most traffic, a map lookup.
+// Classification looks for fixed anchors ("Android", "Mobile", "CriOS/")
+// with strings.Index rather than running a list of regular expressions,
+// after one pass over the User-Agent has collected the byte pairs it
+// contains, which rules out most anchors without searching. A bounded LRU
+// cache (Cache) makes repeated User-Agents, which is most traffic, a map
+// lookup.
 //
 // # Decisions
 //
@@ -73,8 +76,9 @@ const (
 	Bot Type = "bot"
 )
 
-// OSes are the values Info.OS takes besides "" (unknown). The rule
-// compiler knows the same list (plus "other", which is how rules see "").
+// OSes are the values Info.OS takes besides "" (unknown); do not modify
+// it. The rule compiler knows the same list (plus "other", which is how
+// rules see "").
 var OSes = []string{"android", "ios", "ipados", "windows", "macos", "linux", "chromeos", "tvos", "tizen", "webos", "fireos", "playstation", "xbox", "nintendo"}
 
 // Info is what is known of a device. The zero Info is an unclassified

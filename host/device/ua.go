@@ -473,7 +473,7 @@ var toolPrefixes = [...]struct{ prefix, name string }{
 	{"guzzlehttp/", "guzzle"}, {"ruby", "ruby"}, {"faraday ", "faraday"}, {"php/", "php"}, {"reqwest/", "reqwest"},
 	{"aiohttp/", "aiohttp"}, {"scrapy/", "scrapy"}, {"expanse", "expanse"}, {"newrelicpinger/", "newrelic"},
 	{"datadog", "datadog"}, {"zgrab/", "zgrab"}, {"masscan/", "masscan"}, {"nmap ", "nmap"}, {"winhttp", "winhttp"},
-	{"wordpress/", "wordpress"}, {"cfnetwork/", "cfnetwork"}, {"mediapartners-google", "mediapartners-google"},
+	{"wordpress/", "wordpress"}, {"mediapartners-google", "mediapartners-google"},
 	{"googleother", "googleother"}, {"ia_archiver", "ia_archiver"}, {"feedfetcher-google", "feedfetcher-google"},
 	{"node", "node"},
 }

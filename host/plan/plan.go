@@ -61,6 +61,9 @@ type Plan struct {
 	// Variants names each experiment's variant for this visitor ("" when
 	// not enrolled), by experiment index.
 	Variants []string
+	// Experiments is the ExperimentsHeader value naming the variants, or
+	// "". It belongs on pages (HTML, JSON), not on every asset.
+	Experiments string
 
 	redirect Redirect
 	arena    []byte // rendered interpolations, reused across requests
@@ -109,6 +112,7 @@ func (p *Plan) Reset() {
 	p.Edits = p.Edits[:0]
 	p.EditRules = p.EditRules[:0]
 	p.Skipped = p.Skipped[:0]
+	p.Experiments = ""
 	p.MarkSeen = p.MarkSeen[:0]
 	p.JSONEdits = p.JSONEdits[:0]
 	p.JSONRules = p.JSONRules[:0]
@@ -409,9 +413,7 @@ func (prog *Program) expose(p *Plan) {
 			p.EditRules = append(p.EditRules, -1)
 		}
 	}
-	if len(header) > 0 {
-		p.ResponseHeaders = append(p.ResponseHeaders, Header{Name: ExperimentsHeader, Value: string(header), Rule: -1})
-	}
+	p.Experiments = string(header)
 }
 
 func (prog *Program) value(p *Plan, c *action, vals []plugin.Value) string {

@@ -323,7 +323,9 @@ func (p *Proxy) saveSeen(ctx context.Context, h http.Header, st *state) {
 	if err := p.cfg.Seen.Save(ctx, h, st.req.Visitor.ID, st.seen, st.secure); err != nil {
 		p.stats.SeenSaveErrors.Add(1)
 		p.cfg.Metrics.Seen(p.cfg.Route, "save_error")
-		p.log.Warn("saving the seen-filter failed", "err", err)
+		// Counted in metrics; at Debug, so a slow Redis does not flood
+		// the logs with one line per request.
+		p.log.Debug("saving the seen-filter failed", "err", err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/device"
 	"github.com/bespoke-edge/bespoke/host/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/metrics"
+	"github.com/bespoke-edge/bespoke/host/plan"
 	"github.com/bespoke-edge/bespoke/host/rewrite"
 	"github.com/bespoke-edge/bespoke/host/seen"
 )
@@ -33,13 +34,17 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return p.modifyJSON(resp, st)
 	}
 	html := isHTML(h.Get("Content-Type"))
+	if html && pl.Experiments != "" {
+		h.Set(plan.ExperimentsHeader, pl.Experiments)
+	}
 	rewritable := html && resp.Request.Method != http.MethodHead && resp.StatusCode == http.StatusOK &&
 		len(pl.Edits) > 0 && (resp.ContentLength < 0 || resp.ContentLength <= p.cfg.MaxRewriteBytes)
 	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
 	if !decodable(enc) {
 		rewritable = false
 	}
-	personalized := rewritable || len(pl.ResponseHeaders) > 0 || len(pl.Cookies) > 0 || len(pl.RequestHeaders) > 0
+	personalized := rewritable || len(pl.ResponseHeaders) > 0 || len(pl.Cookies) > 0 || len(pl.RequestHeaders) > 0 ||
+		html && pl.Experiments != ""
 	if personalized {
 		st.outcome = metrics.Personalized
 		p.stats.Personalized.Add(1)
@@ -131,6 +136,9 @@ func (p *Proxy) modifyJSON(resp *http.Response, st *state) error {
 	h := resp.Header
 	pl := &st.req.Plan
 	addVary(h, st.site.Vary())
+	if pl.Experiments != "" {
+		h.Set(plan.ExperimentsHeader, pl.Experiments)
+	}
 	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
 	if resp.Request.Method == http.MethodHead || resp.StatusCode != http.StatusOK ||
 		resp.ContentLength > p.cfg.MaxRewriteBytes {

@@ -124,7 +124,7 @@ func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
 		add(b.geo.Headers()...)
 	case strings.HasPrefix(s.Attr, "device."):
 		b.needs.device = true
-		add("User-Agent", "Sec-CH-UA", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform")
+		add("User-Agent", "Sec-CH-UA", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform", "Sec-CH-UA-Platform-Version", "Sec-CH-UA-Model")
 	case s.Attr == "language" || s.Attr == "languages":
 		add("Accept-Language")
 	case s.Attr == "cookie" || s.Attr == "visitor.id" || s.Attr == "visitor.new":

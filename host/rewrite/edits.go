@@ -14,40 +14,86 @@ import (
 // depth d (its start tag is src[lt:end], attributes in r.attrs), and
 // applies the edits whose selectors match.
 func (r *Rewriter) match(d, lt, end int, void bool) {
-	bits := r.bits[d*r.words : (d+1)*r.words]
-	any := false
 	tag := r.stack[d].tag
-	for i, c := range r.activeC {
-		if c.tag != 0 && c.tag != tag {
-			continue
+	any := false
+	if r.dispatch {
+		// Only the compounds for any element and those for this tag.
+		for _, i := range r.anyTag {
+			c := r.activeC[i]
+			if c.ids != nil && r.idLo < 0 || c.classes != nil && r.classLo < 0 {
+				continue
+			}
+			var ok bool
+			switch c.kind {
+			case kindClass:
+				v := r.tag[r.classLo:r.classHi]
+				ok = hasWord(v, c.classes[0]) || bytes.IndexByte(v, '&') >= 0 && hasWord(r.decode(v), c.classes[0])
+			case kindID:
+				ok = r.spanIs(r.idLo, r.idHi, c.ids[0])
+			default:
+				ok = r.matchCompound(c, d)
+			}
+			if ok {
+				*r.word(d, int(i>>6)) |= 1 << (i & 63)
+				any = true
+			}
 		}
-		if r.matchCompound(c, d) {
-			bits[i>>6] |= 1 << (i & 63)
-			any = true
+		if tag < uint16(len(r.tagFirst)) {
+			for j := r.tagFirst[tag]; j > 0 && j <= int32(len(r.tagged)) && r.activeC[r.tagged[j-1]].tag == tag; j++ {
+				i := r.tagged[j-1]
+				if c := r.activeC[i]; c.kind == kindTag || r.matchCompound(c, d) {
+					*r.word(d, int(i>>6)) |= 1 << (i & 63)
+					any = true
+				}
+			}
+		}
+	} else {
+		// In index order, so that :not() arguments are evaluated first.
+		for i, c := range r.activeC {
+			if c.tag != 0 && c.tag != tag || c.ids != nil && r.idLo < 0 || c.classes != nil && r.classLo < 0 {
+				continue
+			}
+			if r.matchCompound(c, d) {
+				*r.word(d, i>>6) |= 1 << (i & 63)
+				any = true
+			}
 		}
 	}
 	if !any {
 		return
 	}
 	r.stack[d].matched = true
-	for w, b := range bits {
+	hit := false
+	for w := 0; w < r.words; w++ {
+		b := *r.word(d, w)
+		hit = hit || b&r.rightMask[w] != 0
 		for b != 0 {
 			r.nMatch[w*64+mbits.TrailingZeros64(b)]++
 			b &= b - 1
 		}
 	}
-	for w, b := range bits {
-		if b&r.rightMask[w] != 0 {
-			r.apply(d, lt, end, void)
-			return
-		}
+	if hit {
+		r.apply(d, lt, end, void)
 	}
+}
+
+// word returns word w of the compound bits of the element at depth d:
+// the first lives in the entry, the others (past 64 active compounds) in
+// r.bits.
+func (r *Rewriter) word(d, w int) *uint64 {
+	if w == 0 {
+		return &r.stack[d].bits
+	}
+	return &r.bits[d*(r.words-1)+w-1]
 }
 
 // has reports whether the element at depth d matched compound k.
 func (r *Rewriter) has(d int, k int32) bool {
 	l := r.local[k]
-	return r.bits[d*r.words+int(l>>6)]&(1<<(l&63)) != 0
+	if l < 64 {
+		return r.stack[d].bits&(1<<l) != 0
+	}
+	return r.bits[d*(r.words-1)+int(l>>6)-1]&(1<<(l&63)) != 0
 }
 
 // matchAt reports whether compounds 0..i of c match with compound i on
@@ -106,17 +152,20 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 		}
 	}
 	if len(c.ids) > 0 {
-		if r.idAttr < 0 || !r.valueIs(r.idAttr, c.ids[0]) {
+		if r.idLo < 0 || !r.spanIs(r.idLo, r.idHi, c.ids[0]) {
 			return false
 		}
 	}
 	if len(c.classes) > 0 {
-		if r.classAttr < 0 {
+		if r.classLo < 0 {
 			return false
 		}
-		v := r.value(r.classAttr)
+		v := r.tag[r.classLo:r.classHi]
 		for _, cl := range c.classes {
-			if !hasWord(v, cl) {
+			// A raw word equal to a class without '&' is that class;
+			// otherwise compare what the value decodes to.
+			if !(hasWord(v, cl) && strings.IndexByte(cl, '&') < 0) &&
+				!(bytes.IndexByte(v, '&') >= 0 && hasWord(r.decode(v), cl)) {
 				return false
 			}
 		}
@@ -140,8 +189,7 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 // findAttr returns the index of the first attribute named name (lower
 // case) in the start tag, or -1.
 func (r *Rewriter) findAttr(name string) int {
-	for i := range r.attrs {
-		a := &r.attrs[i]
+	for i, a := range r.attributes() {
 		if int(a.nameHi-a.nameLo) == len(name) && equalFold(r.tag[a.nameLo:a.nameHi], name) {
 			return i
 		}
@@ -151,8 +199,7 @@ func (r *Rewriter) findAttr(name string) int {
 
 // findAttrFold is findAttr for a name in any case.
 func (r *Rewriter) findAttrFold(name string) int {
-	for i := range r.attrs {
-		a := &r.attrs[i]
+	for i, a := range r.attributes() {
 		if int(a.nameHi-a.nameLo) == len(name) && bytes.EqualFold(r.tag[a.nameLo:a.nameHi], []byte(name)) {
 			return i
 		}
@@ -167,7 +214,12 @@ func (r *Rewriter) value(i int) []byte {
 	if a.valLo < 0 {
 		return nil
 	}
-	v := r.tag[a.valLo:a.valHi]
+	return r.decode(r.tag[a.valLo:a.valHi])
+}
+
+// decode decodes the character references in an attribute value, into a
+// buffer valid until the next call.
+func (r *Rewriter) decode(v []byte) []byte {
 	if bytes.IndexByte(v, '&') < 0 {
 		return v
 	}
@@ -175,16 +227,13 @@ func (r *Rewriter) value(i int) []byte {
 	return r.contentBuf
 }
 
-func (r *Rewriter) valueIs(i int, want string) bool {
-	a := &r.attrs[i]
-	if a.valLo < 0 {
-		return want == ""
-	}
-	v := r.tag[a.valLo:a.valHi]
+// spanIs reports whether the value tag[lo:hi] is want.
+func (r *Rewriter) spanIs(lo, hi int32, want string) bool {
+	v := r.tag[lo:hi]
 	if len(v) == len(want) && string(v) == want {
 		return true
 	}
-	return bytes.IndexByte(v, '&') >= 0 && string(r.value(i)) == want
+	return bytes.IndexByte(v, '&') >= 0 && string(r.decode(v)) == want
 }
 
 // bstr views b as a string, for comparisons that do not keep it.
@@ -192,16 +241,19 @@ func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // hasWord reports whether the whitespace-separated list v holds w.
 func hasWord(v []byte, w string) bool {
+	if len(w) == 0 {
+		return false
+	}
 	if len(v) == len(w) {
 		return string(v) == w
 	}
 	for len(v) >= len(w) {
-		i := bytes.Index(v, []byte(w))
-		if i < 0 {
+		i := indexByte(v, w[0])
+		if i < 0 || len(v)-i < len(w) {
 			return false
 		}
 		j := i + len(w)
-		if (i == 0 || isSpace(v[i-1])) && (j == len(v) || isSpace(v[j])) {
+		if (i == 0 || isSpace(v[i-1])) && (j == len(v) || isSpace(v[j])) && string(v[i:j]) == w {
 			return true
 		}
 		v = v[i+1:]
@@ -216,8 +268,16 @@ func isListOp(op Op) bool    { return op >= Limit && op <= HideSeen }
 func (r *Rewriter) apply(d, lt, end int, void bool) {
 	r.epoch++
 	m := r.matched[:0]
+	w0 := r.stack[d].bits
 	for i := range r.edits {
-		if !r.badEdit[i] && r.selects(r.edits[i].Selector, d) {
+		if r.badEdit[i] {
+			continue
+		}
+		s := r.edits[i].Selector
+		if r.words == 1 && w0&r.selRight[s] == 0 {
+			continue // the last compound of none of its alternatives matched
+		}
+		if r.selects(s, d) {
 			m = append(m, int32(i))
 		}
 	}
@@ -239,6 +299,9 @@ func (r *Rewriter) apply(d, lt, end int, void bool) {
 		cop = r.edits[content].Op
 	}
 	r.pass(lt)
+	if r.stopped {
+		return // what was held is out; the rest of the page passes as it is
+	}
 	if listed {
 		r.addItem(d, m)
 	}
@@ -306,10 +369,10 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 	if r.skip == d {
 		r.skip = -1
 	}
-	if e.region != 0 {
+	if e.region != 0 && !r.stopped {
 		r.closeRegion()
-		e.region = 0
 	}
+	e.region = 0
 	var a *action
 	if e.act != 0 {
 		a = &r.acts[e.act-1]
@@ -427,6 +490,7 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 
 	last := int32(nameEnd)
 	classDone := false
+	r.attributes()
 	done := r.doneBuf[:0]
 	for range win {
 		done = append(done, false)

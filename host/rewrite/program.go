@@ -44,7 +44,17 @@ type ccompound struct {
 	not     []ccomplex
 	// never is set when the compound cannot match (two different ids).
 	never bool
+	// kind says when the compound is one simple test that the matcher
+	// can do inline: kindClass (one class), kindID (one id), kindTag (a
+	// type alone); 0 is anything else.
+	kind uint8
 }
+
+const (
+	kindClass uint8 = iota + 1
+	kindID
+	kindTag
+)
 
 type cnth struct {
 	ofType bool
@@ -58,14 +68,37 @@ func Compile(selectors []selector.List) (*Program, error) {
 	p := &Program{names: map[string]uint16{}}
 	seen := map[string]int32{}
 	for i, l := range selectors {
-		if len(l) == 0 {
-			return nil, fmt.Errorf("rewrite: selector %d is empty", i)
+		if err := check(l); err != nil {
+			return nil, fmt.Errorf("rewrite: selector %d: %w", i, err)
 		}
 		var s csel
 		s.alts = p.list(l, seen, &s.comps)
 		p.sels = append(p.sels, s)
 	}
 	return p, nil
+}
+
+// check rejects lists that selector.Parse does not make: empty ones, and
+// complex selectors whose combinators do not join their compounds.
+func check(l selector.List) error {
+	if len(l) == 0 {
+		return fmt.Errorf("empty selector list")
+	}
+	for _, c := range l {
+		if len(c.Compounds) == 0 || len(c.Combinators) != len(c.Compounds)-1 {
+			return fmt.Errorf("malformed complex selector %q", c.String())
+		}
+		for _, comp := range c.Compounds {
+			for _, ps := range comp.Pseudos {
+				if ps.Kind == selector.Not {
+					if err := check(ps.Not); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // CompileStrings parses and compiles selectors; see Compile. The error
@@ -122,6 +155,16 @@ func (p *Program) compound(c *selector.Compound, seen map[string]int32, uses *[]
 			cc.nth = append(cc.nth, cnth{ofType: true, n: ps.Nth})
 		default:
 			cc.nth = append(cc.nth, cnth{n: ps.Nth})
+		}
+	}
+	if len(cc.attrs)+len(cc.nth)+len(cc.not) == 0 && !cc.never {
+		switch {
+		case cc.tag == 0 && len(cc.ids) == 0 && len(cc.classes) == 1 && !strings.Contains(cc.classes[0], "&"):
+			cc.kind = kindClass
+		case cc.tag == 0 && len(cc.ids) == 1 && len(cc.classes) == 0:
+			cc.kind = kindID
+		case cc.tag != 0 && len(cc.ids)+len(cc.classes) == 0:
+			cc.kind = kindTag
 		}
 	}
 	k := int32(len(p.comps))

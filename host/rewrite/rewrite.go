@@ -63,13 +63,16 @@
 //
 // # Memory
 //
-// A rewrite holds at most Options.MaxBuffer bytes: an unfinished tag
-// waiting for the rest of its bytes, the output held for list edits, and
-// the stack of open elements. When a rewrite would hold more, the
+// A rewrite holds at most Options.MaxBuffer bytes: a tag split across
+// Write calls, waiting for its end; the output held for list edits; the
+// stack of open elements. (Comments, script and other raw text stream
+// through and are never held whole.) When a rewrite would hold more, the
 // rewriter stops rewriting, gracefully: it writes what it holds as it is
-// (edits already applied stay applied; list edits pending are not
-// applied), and from then on copies the page through unchanged. Applied
-// tells what was done before.
+// (edits already applied stay applied; the pending list edits are not
+// applied), and from then on copies the page through unchanged, so the
+// visitor gets a page that is at worst partly personalized, never a
+// truncated one. A page with more than a thousand distinct unknown tag
+// names stops rewriting the same way. Applied tells what was done.
 package rewrite
 
 import (
@@ -248,8 +251,9 @@ type Rewriter struct {
 	scriptEsc uint8  // script data: 0, escaped (after <!--), 2 double escaped
 	rawName   string // the end tag name that ends raw text
 
-	// The tree: stack[0] is the document. bits holds words uint64s per
-	// stack entry: the compounds the element matched.
+	// The tree: stack[0] is the document. An element's matched
+	// compounds are a bit set of words uint64s: the first in its entry,
+	// the others (past 64 active compounds) in bits, words-1 per entry.
 	stack      []entry
 	bits       []uint64
 	words      int
@@ -269,10 +273,20 @@ type Rewriter struct {
 	// What the edits need. local maps a program compound to its bit, or
 	// -1; active lists the compounds to evaluate, in index order;
 	// rightMask has the bits of the edits' selectors' last compounds.
-	local     []int32
-	active    []int32
-	activeC   []*ccompound
+	local   []int32
+	active  []int32
+	activeC []*ccompound
+	// With dispatch, anyTag lists the active compounds (by bit) for any
+	// element, and tagged those for one tag, grouped by tag, the group of
+	// tag t starting at tagged[tagFirst[t]-1].
+	dispatch  bool
+	anyTag    []int32
+	tagged    []int32
+	tagFirst  [256]int32
 	rightMask []uint64
+	// selRight has, per selector, the bits (of the first 64) of its
+	// alternatives' last compounds.
+	selRight []uint64
 	// selEpoch and selMatch cache, per selector, whether it matches the
 	// element being opened (valid when selEpoch equals epoch).
 	selEpoch []uint32
@@ -282,11 +296,11 @@ type Rewriter struct {
 	badEdit []bool
 
 	// The start tag being handled.
-	tag        []byte
+	tag     []byte
+	nameEnd int
+	tagFacts
 	attrs      []attr
-	selfClose  bool
-	idAttr     int
-	classAttr  int
+	attrsRead  bool
 	childPos   int
 	typePos    int
 	contentBuf []byte // scratch for rewritten tags and decoded values
@@ -323,17 +337,18 @@ type Rewriter struct {
 // entry is an open element.
 type entry struct {
 	tag      uint16
-	ns       uint8 // nsHTML, nsSVG, nsMath
-	eflags   uint8 // eSpecial, eScope, eIntegration: what the element is for the tree builder
-	matched  bool  // it matched some compound
-	children int32 // element children so far, for :nth-child
-	types    int32 // where its children's per-type counts start in typeCounts
-	act      int32 // 1 + index in acts; 0: nothing to do at its end
-	region   int32 // 1 + index in regions: the region holding its children
-	item     int32 // 1 + index in items: it is an item of its parent's region
+	ns       uint8  // nsHTML, nsSVG, nsMath
+	eflags   uint8  // eSpecial, eScope, eIntegration: what the element is for the tree builder
+	matched  bool   // it matched some compound
+	bits     uint64 // the first 64 active compounds it matched (more in Rewriter.bits)
+	children int32  // element children so far, for :nth-child
+	types    int32  // where its children's per-type counts start in typeCounts
+	act      int32  // 1 + index in acts; 0: nothing to do at its end
+	region   int32  // 1 + index in regions: the region holding its children
+	item     int32  // 1 + index in items: it is an item of its parent's region
 }
 
-const entrySize = 32 // bytes an entry costs, for the memory bound
+const entrySize = 40 // bytes an entry costs, for the memory bound
 
 const (
 	nsHTML uint8 = iota
@@ -438,6 +453,32 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 			r.needType = r.needType || n.ofType
 		}
 	}
+	// Without :not(), compounds can be evaluated in any order: index them
+	// by tag, so that an element only meets the compounds it may match.
+	r.dispatch = true
+	r.anyTag, r.tagged = r.anyTag[:0], r.tagged[:0]
+	clear(r.tagFirst[:])
+	for i, c := range r.activeC {
+		switch {
+		case len(c.not) > 0 || int(c.tag) >= len(r.tagFirst):
+			r.dispatch = false
+		case c.tag == 0:
+			r.anyTag = append(r.anyTag, int32(i))
+		default:
+			r.tagged = append(r.tagged, int32(i))
+		}
+	}
+	if r.dispatch {
+		t := r.tagged
+		for i := 1; i < len(t); i++ { // by tag, few
+			for j := i; j > 0 && r.activeC[t[j]].tag < r.activeC[t[j-1]].tag; j-- {
+				t[j], t[j-1] = t[j-1], t[j]
+			}
+		}
+		for j := len(t) - 1; j >= 0; j-- {
+			r.tagFirst[r.activeC[t[j]].tag] = int32(j + 1)
+		}
+	}
 	r.words = (len(r.active) + 63) / 64
 	if r.words == 0 {
 		r.words = 1
@@ -445,17 +486,22 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.rightMask = resize(r.rightMask, r.words)
 	r.nMatch = resize(r.nMatch, r.words*64)
 	r.nOpen = [numOpen]int32{}
+	r.selRight = resize(r.selRight, len(p.sels))
 	for i := range r.edits {
 		if r.badEdit[i] {
 			continue
 		}
-		for _, alt := range p.sels[edits[i].Selector].alts {
+		s := edits[i].Selector
+		for _, alt := range p.sels[s].alts {
 			b := r.local[alt.comps[len(alt.comps)-1]]
 			r.rightMask[b>>6] |= 1 << (b & 63)
+			if b < 64 {
+				r.selRight[s] |= 1 << b
+			}
 		}
 	}
 	r.stack = append(r.stack[:0], entry{eflags: eScope | eTableScope})
-	r.bits = resize(r.bits, r.words)
+	r.bits = resize(r.bits, r.words-1)
 	if len(r.active) == 0 {
 		r.stopped = true // no edit can apply: copy through
 	}
@@ -496,10 +542,12 @@ func sortInt32(s []int32) {
 }
 
 // Applied returns, per edit index, how many elements the edit changed:
-// for Limit and HideSeen the items removed, for Reorder the items moved,
-// for AddClass, RemoveClass and RemoveAttr the elements whose attribute
-// changed, for the others the elements it applied to. The slice is the
-// caller's; call Applied after Close for the whole page.
+// for Limit and HideSeen the items removed, for Reorder the items that
+// changed place, for AddClass, RemoveClass and RemoveAttr the elements
+// whose attribute changed, for the others the elements it applied to
+// (counted when applied: an element inside a list item that a list edit
+// later removes still counts). The slice is the caller's, valid after
+// Release; call Applied after Close for the whole page.
 func (r *Rewriter) Applied() []int {
 	return append([]int(nil), r.applied...)
 }
@@ -559,7 +607,7 @@ func (r *Rewriter) Close() error {
 	if !r.stopped {
 		r.src, r.mark = nil, 0
 		r.popTo(1, 0, 0, false)
-		if len(r.stack) == 1 && r.stack[0].region != 0 {
+		if !r.stopped && r.stack[0].region != 0 {
 			r.closeRegion()
 		}
 	}

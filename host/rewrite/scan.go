@@ -1,6 +1,10 @@
 package rewrite
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // scan tokenizes r.src from the start, handling each construct, and
 // returns where the unfinished construct at its end starts (len(r.src)
@@ -12,7 +16,7 @@ func (r *Rewriter) scan(final bool) int {
 	for pos < len(src) && !r.stopped {
 		switch r.state {
 		case stData:
-			lt := bytes.IndexByte(src[pos:], '<')
+			lt := indexByte(src[pos:], '<')
 			if lt < 0 {
 				return len(src)
 			}
@@ -230,27 +234,84 @@ func couldStart(t []byte, name string, script bool) bool {
 	return prefix("</"+name) || script && (prefix("<!--") || prefix("<"+name))
 }
 
+// indexByte is bytes.IndexByte, faster for the short distances between
+// tags and the short attribute values that are most of a page: it tests
+// eight bytes at a time in a register before it pays for the call.
+func indexByte(b []byte, c byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	pat := lo * uint64(c)
+	i := 0
+	for ; i+8 <= len(b) && i < 64; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ pat
+		if m := (x - lo) &^ x & hi; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	if i+8 > len(b) {
+		for ; i < len(b); i++ {
+			if b[i] == c {
+				return i
+			}
+		}
+		return -1
+	}
+	j := bytes.IndexByte(b[i:], c)
+	if j < 0 {
+		return -1
+	}
+	return i + j
+}
+
 func isTagEnd(c byte) bool { return byteClass[c]&(cSpace|cSlash|cGT) != 0 }
 
 // scanTag scans the attributes of the tag at b (b[0] == '<') from i, just
 // after its name, following HTML's tokenizer states so that a '>' inside a
 // quoted value does not end the tag. It returns the index of the '>' that
-// ends it, or -1 when it is unfinished; with attrs set, it records the
-// attributes in r.attrs and whether the tag is self-closing.
-func (r *Rewriter) scanTag(b []byte, i int, attrs bool) int {
-	if attrs {
-		r.attrs = r.attrs[:0]
-		r.selfClose = false
-		r.idAttr, r.classAttr = -1, -1
+// ends it, or -1 when it is unfinished. For a start tag (start set), it
+// notes whether the tag is self-closing and where the first id and class
+// values are; the other attributes are read only when something asks
+// (attributes).
+func (r *Rewriter) scanTag(b []byte, i int, start bool) int {
+	if !start {
+		var t tagFacts
+		return scanAttrs(b, i, &t, nil)
 	}
+	r.nameEnd = i
+	r.attrsRead = false
+	return scanAttrs(b, i, &r.tagFacts, nil)
+}
+
+// attributes reads the attributes of the start tag being handled into
+// r.attrs, once.
+func (r *Rewriter) attributes() []attr {
+	if !r.attrsRead {
+		var t tagFacts
+		r.attrs = r.attrs[:0]
+		scanAttrs(r.tag, r.nameEnd, &t, &r.attrs)
+		r.attrsRead = true
+	}
+	return r.attrs
+}
+
+// tagFacts are what scanAttrs notes of every start tag.
+type tagFacts struct {
+	selfClose bool
+	// The first id and class values: [lo, hi) in the tag; lo < 0 when the
+	// tag has none.
+	idLo, idHi       int32
+	classLo, classHi int32
+}
+
+// scanAttrs is scanTag's loop. It fills t, and appends the attributes to
+// list unless list is nil.
+func scanAttrs(b []byte, i int, t *tagFacts, list *[]attr) int {
+	*t = tagFacts{idLo: -1, classLo: -1}
 	n := len(b)
 	for {
 		// Before an attribute name: spaces and slashes.
 		for i < n && byteClass[b[i]]&(cSpace|cSlash) != 0 {
 			if b[i] == '/' && i+1 < n && b[i+1] == '>' {
-				if attrs {
-					r.selfClose = true
-				}
+				t.selfClose = true
 				return i + 1
 			}
 			i++
@@ -274,7 +335,7 @@ func (r *Rewriter) scanTag(b []byte, i int, attrs bool) int {
 		if i >= n {
 			return -1
 		}
-		a := attr{nameLo: int32(nameLo), nameHi: int32(nameHi), valLo: -1, valHi: -1, end: int32(nameHi)}
+		a := attr{nameLo: int32(nameLo), nameHi: int32(nameHi), valLo: -1, valHi: -1}
 		if b[i] == '=' {
 			i++
 			for i < n && isSpace(b[i]) {
@@ -285,7 +346,7 @@ func (r *Rewriter) scanTag(b []byte, i int, attrs bool) int {
 			}
 			switch q := b[i]; q {
 			case '"', '\'':
-				j := bytes.IndexByte(b[i+1:], q)
+				j := indexByte(b[i+1:], q)
 				if j < 0 {
 					return -1
 				}
@@ -302,21 +363,24 @@ func (r *Rewriter) scanTag(b []byte, i int, attrs bool) int {
 				a.valLo, a.valHi = int32(i), int32(j)
 				i = j
 			}
-			a.end = int32(i)
 		}
-		if attrs {
-			// id and class are what selectors ask for most: note them now.
-			switch nameHi - nameLo {
-			case 2:
-				if r.idAttr < 0 && b[nameLo]|0x20 == 'i' && b[nameLo+1]|0x20 == 'd' {
-					r.idAttr = len(r.attrs)
-				}
-			case 5:
-				if r.classAttr < 0 && equalFold(b[nameLo:nameHi], "class") {
-					r.classAttr = len(r.attrs)
-				}
+		// id and class are what selectors ask for most: note them now.
+		switch nameHi - nameLo {
+		case 2:
+			if t.idLo < 0 && b[nameLo]|0x20 == 'i' && b[nameLo+1]|0x20 == 'd' {
+				t.idLo, t.idHi = max(a.valLo, 0), max(a.valHi, 0)
 			}
-			r.attrs = append(r.attrs, a)
+		case 5:
+			if t.classLo < 0 && equalFold(b[nameLo:nameHi], "class") {
+				t.classLo, t.classHi = max(a.valLo, 0), max(a.valHi, 0)
+			}
+		}
+		if list != nil {
+			a.end = int32(i)
+			if a.valLo < 0 {
+				a.end = int32(nameHi)
+			}
+			*list = append(*list, a)
 		}
 		if i >= n {
 			return -1

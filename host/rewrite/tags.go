@@ -17,6 +17,7 @@ const (
 	fHeading                        // h1 to h6
 	fTableEnd                       // an end tag checked in table scope
 	fIntegration                    // svg or math element whose children are HTML
+	fStartRule                      // its start tag may close open elements, or open none
 )
 
 // tagInfo describes a known tag name.
@@ -115,6 +116,13 @@ func init() {
 	add(fHeading, "h1 h2 h3 h4 h5 h6")
 	add(fTableEnd, "table tbody thead tfoot tr td th caption colgroup")
 	add(fIntegration, "mi mo mn ms mtext")
+	add(fStartRule, "html head body option optgroup a button tr td th tbody thead tfoot svg math")
+	if len(staticTags) > len(tagFlags) {
+		panic("rewrite: too many static tag names")
+	}
+	for i, t := range staticTags {
+		tagFlags[i] = t.flags
+	}
 	for i := 1; i < len(staticTags); i++ {
 		h := int(hashName([]byte(staticTags[i].name))) & (len(nameTable) - 1)
 		for nameTable[h].id != 0 {
@@ -135,11 +143,15 @@ func init() {
 	}
 }
 
+// tagFlags holds the flags of the static names by id, in a small array
+// the hot path indexes without a bounds check.
+var tagFlags [256]uint32
+
 // flagsOf returns the flags of an HTML tag id; names the tables do not
 // know have none.
 func flagsOf(id uint16) uint32 {
-	if int(id) < len(staticTags) {
-		return staticTags[id].flags
+	if id < uint16(len(tagFlags)) {
+		return tagFlags[id]
 	}
 	return 0
 }
@@ -161,6 +173,58 @@ const (
 	cNameEnd = cSpace | cSlash | cGT
 	cAttrEnd = cSpace | cSlash | cGT | cEq
 )
+
+// lowerName lower-cases the bytes known tag names are made of (letters,
+// digits, '-'); it maps every other byte to 0.
+var lowerName [256]byte
+
+// keyTable finds the known names of up to 8 bytes by their bytes packed
+// in a uint64: the tokenizer builds the key while it scans the name.
+var keyTable [1024]keySlot
+
+type keySlot struct {
+	key uint64
+	id  uint16
+}
+
+func keyHash(k uint64) int { return int((k * 0x9e3779b97f4a7c15) >> 54) }
+
+func keyLookup(k uint64) uint16 {
+	h := keyHash(k)
+	for {
+		slot := &keyTable[h]
+		if slot.key == k || slot.id == 0 {
+			return slot.id
+		}
+		h = (h + 1) & (len(keyTable) - 1)
+	}
+}
+
+func init() {
+	for c := 'a'; c <= 'z'; c++ {
+		lowerName[c] = byte(c)
+		lowerName[c-'a'+'A'] = byte(c)
+	}
+	for c := '0'; c <= '9'; c++ {
+		lowerName[c] = byte(c)
+	}
+	lowerName['-'] = '-'
+	for i := 1; i < len(staticTags); i++ {
+		name := staticTags[i].name
+		if len(name) > 8 {
+			continue
+		}
+		var k uint64
+		for j := 0; j < len(name); j++ {
+			k = k<<8 | uint64(name[j])
+		}
+		h := keyHash(k)
+		for keyTable[h].id != 0 {
+			h = (h + 1) & (len(keyTable) - 1)
+		}
+		keyTable[h] = keySlot{key: k, id: uint16(i)}
+	}
+}
 
 func init() {
 	for _, c := range []byte(" \t\n\r\f") {

@@ -30,10 +30,7 @@ func openIndex(id uint16) int {
 // when it is unfinished.
 func (r *Rewriter) startTag(lt int) int {
 	b := r.src[lt:]
-	i := 1
-	for i < len(b) && byteClass[b[i]]&cNameEnd == 0 {
-		i++
-	}
+	i, key := scanName(b, 1)
 	if i >= len(b) {
 		return 0
 	}
@@ -41,7 +38,13 @@ func (r *Rewriter) startTag(lt int) int {
 	if gt < 0 {
 		return 0
 	}
-	id := r.lookup(b[1:i], true)
+	var id uint16
+	if key != 0 {
+		id = keyLookup(key)
+	}
+	if id == 0 {
+		id = r.lookup(b[1:i], true)
+	}
 	if !r.stopped {
 		r.tag = b[:gt+1]
 		r.open(id, lt, lt+gt+1)
@@ -54,21 +57,50 @@ func (r *Rewriter) startTag(lt int) int {
 // it is unfinished.
 func (r *Rewriter) endTag(lt int) int {
 	b := r.src[lt:]
-	i := 2
-	for i < len(b) && byteClass[b[i]]&cNameEnd == 0 {
-		i++
-	}
+	i, key := scanName(b, 2)
 	if i >= len(b) {
 		return 0
 	}
-	gt := r.scanTag(b, i, false)
-	if gt < 0 {
-		return 0
+	gt := i
+	if b[i] != '>' {
+		if gt = r.scanTag(b, i, false); gt < 0 {
+			return 0
+		}
 	}
-	if id := r.lookup(b[2:i], false); id != 0 {
+	var id uint16
+	if key != 0 {
+		id = keyLookup(key)
+	}
+	if id == 0 {
+		id = r.lookup(b[2:i], false)
+	}
+	if id != 0 {
 		r.close(id, lt, lt+gt+1)
 	}
 	return gt + 1
+}
+
+// scanName returns the end of the tag name that starts at b[i], and the
+// name lower-cased and packed in a uint64 when it has at most 8 bytes,
+// all letters, digits or '-' (else 0), for keyLookup.
+func scanName(b []byte, i int) (int, uint64) {
+	start := i
+	var key uint64
+	ok := true
+	for i < len(b) {
+		c := b[i]
+		if byteClass[c]&cNameEnd != 0 {
+			break
+		}
+		l := lowerName[c]
+		ok = ok && l != 0
+		key = key<<8 | uint64(l)
+		i++
+	}
+	if !ok || i-start > 8 {
+		key = 0
+	}
+	return i, key
 }
 
 // lookup returns the id of a tag name. Names no table knows are interned
@@ -117,11 +149,22 @@ func (r *Rewriter) lookup(name []byte, intern bool) uint16 {
 func (r *Rewriter) open(id uint16, lt, end int) {
 	flags := flagsOf(id)
 	top := &r.stack[len(r.stack)-1]
+	if top.ns == nsHTML && top.tag != tagHead && flags&(fStartRule|fClosesP) == 0 {
+		// Most tags: an HTML element that implies nothing.
+		r.insert(id, nsHTML, flags, lt, end)
+		return
+	}
+	if top.ns == nsHTML && top.tag != tagHead && flags&fStartRule == 0 && r.nOpen[openP] == 0 &&
+		flags&(fHeading) == 0 && id != tagLI && id != tagDD && id != tagDT {
+		// A block that would close an open p, and there is none.
+		r.insert(id, nsHTML, flags, lt, end)
+		return
+	}
 	foreign := top.ns != nsHTML && top.eflags&eIntegration == 0
 	if foreign && flags&fBreakout != 0 {
 		// An HTML element in svg or math content closes it.
 		d := len(r.stack) - 1
-		for d > 1 && r.stack[d].ns != nsHTML && r.stack[d].eflags&eIntegration == 0 {
+		for d >= 1 && r.stack[d].ns != nsHTML && r.stack[d].eflags&eIntegration == 0 {
 			d--
 		}
 		r.popTo(d+1, lt, lt, false)
@@ -142,6 +185,12 @@ func (r *Rewriter) open(id uint16, lt, end int) {
 	if ns == nsHTML && !r.implied(id, flags, lt) {
 		return // not an element: a second <body>, <html> or <head>
 	}
+	r.insert(id, ns, flags, lt, end)
+}
+
+// insert opens element id, matches it, and ends it at once when it is
+// void.
+func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	void := ns == nsHTML && flags&fVoid != 0 || ns != nsHTML && r.selfClose
 	r.push(id, ns, flags)
 	if r.stopped {
@@ -203,12 +252,8 @@ func (r *Rewriter) push(id uint16, ns uint8, flags uint32) {
 		ef = eSpecial | eScope | eIntegration
 	}
 	r.stack = append(r.stack, entry{tag: id, ns: ns, eflags: ef, types: int32(len(r.typeCounts))})
-	if r.words == 1 {
+	for i := 1; i < r.words; i++ {
 		r.bits = append(r.bits, 0)
-	} else {
-		for i := 0; i < r.words; i++ {
-			r.bits = append(r.bits, 0)
-		}
 	}
 	if o := openIndex(id); o >= 0 {
 		r.nOpen[o]++
@@ -350,6 +395,11 @@ func (r *Rewriter) inScope(id uint16, scope int) int {
 
 // close handles the end tag of element id at src[lt:end].
 func (r *Rewriter) close(id uint16, lt, end int) {
+	if top := len(r.stack) - 1; r.stack[top].tag == id && top > 0 {
+		// The end tag of the current node: every rule below agrees.
+		r.popTo(top, lt, end, true)
+		return
+	}
 	if top := len(r.stack) - 1; r.stack[top].ns != nsHTML {
 		// In svg or math: the nearest open foreign element of that name.
 		for d := top; d >= 1 && r.stack[d].ns != nsHTML; d-- {
@@ -425,15 +475,18 @@ func (r *Rewriter) popTo(d, lt, end int, explicit bool) {
 		}
 		if e.matched {
 			// Its compounds no longer match an open element.
-			for w, b := range r.bits[top*r.words : (top+1)*r.words] {
-				for b != 0 {
+			for w := 0; w < r.words; w++ {
+				for b := *r.word(top, w); b != 0; b &= b - 1 {
 					r.nMatch[w*64+bits.TrailingZeros64(b)]--
-					b &= b - 1
 				}
 			}
 		}
-		r.typeCounts = r.typeCounts[:r.stack[top].types]
-		r.bits = r.bits[:top*r.words]
+		if r.needType {
+			r.typeCounts = r.typeCounts[:e.types]
+		}
+		if r.words > 1 {
+			r.bits = r.bits[:top*(r.words-1)]
+		}
 		r.stack = r.stack[:top]
 	}
 }

@@ -1,264 +1,381 @@
 // Package seen remembers which items (product cards, promos, articles) a
-// visitor has already seen, so pages can stop showing them twice. The
-// memory is a bloom filter (bits-and-blooms/bloom): it holds bits, never
-// item ids, can say "seen" for an item that was not (at the configured
-// false-positive rate), and never forgets an item within its window.
+// visitor has already seen, and how often, so that pages can stop showing
+// them twice and frequency caps can be kept.
 //
-// Aging: two generations. Items shown go into the current filter; when it
-// is half a window old it becomes the previous one and a new current one
-// starts; an item stays seen for between half a window and a window.
+// # The filter
 //
-// Stores: a signed cookie (the default: nothing to run) or Redis keyed by
-// visitor id (when several proxies serve the same visitors). Neither ever
-// fails a request: a missing, malformed, tampered, expired or unreachable
-// state is an empty one.
+// The memory is a set of Bloom filters (bits-and-blooms/bloom). Items go
+// in as SHA-256 digests of their ids salted with a secret derived from the
+// store's key (required for cookies, optional for Redis), never as the
+// ids: the filters hold bits, and a stored state cannot be tested for a
+// list of candidate ids without the key. A filter can answer "seen" for an
+// item that was not (at the configured false-positive rate) and never
+// forgets an item within its generation.
+//
+// Each filter uses one hash function over a sparse bit array (Capacity /
+// FalsePositive bits), and is stored as the Rice-coded gaps between its set
+// bits. A sparse single-hash filter compresses to fewer bits per item than
+// an optimally loaded raw filter at the same rate, which is what matters
+// when the state travels in a cookie on every request. Its false-positive
+// rate grows linearly with the items it holds, so the capacity is shared
+// exactly between the two generations however the items fall, and a
+// visitor past the capacity degrades gently instead of saturating. The
+// price is memory while a request runs: Capacity / FalsePositive bits per
+// generation (12.5 KB each with the defaults), allocated only when a
+// generation holds items.
+//
+// # Aging
+//
+// Two generations: items shown go into the current one; when it is
+// Window/2 old it becomes the previous one and a new current one starts,
+// and the generation before is forgotten. Seen tests both. An item thus
+// stays seen for at least Window/2 and at most Window after it was shown.
+//
+// # Counts
+//
+// For frequency caps each generation has up to MaxCount count levels:
+// level k holds the items shown at least k+1 times in that generation, and
+// Shown adds an item to the first level that does not hold it. Count adds
+// the two generations' counts. Level k is sized for Capacity/4^k items
+// (at least 16), because most items are shown once: the levels stay small,
+// at the cost that when many items are shown repeatedly, a level past its
+// capacity answers "once more" too often. Counts can thus be too high, at
+// about the false-positive rate per level, but not too low within a
+// generation, unless the cookie store had to drop levels to fit.
+//
+// # Stores
+//
+// A signed cookie (CookieStore, the default: nothing to run) or Redis keyed
+// by visitor id (RedisStore, when several proxies serve the same visitors).
+// Neither ever fails a request: a missing, malformed, tampered, expired or
+// unreachable state is an empty one, with the reason in LoadInfo.
+//
+// With the defaults a cookie value is 38 bytes empty, about 230 with 100
+// items and 1,400 to 1,600 with 1,000 (in one generation or two); a state
+// that outgrows CookieConfig.MaxBytes is degraded to fit, as it says.
+//
+// # Privacy
+//
+// Allowed tells whether the visitor lets state be written (Global Privacy
+// Control and a consent cookie); the proxy loads the state either way, so
+// that what was already stored is honoured, but saves only when Allowed.
 package seen
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/bits-and-blooms/bloom/v3"
 )
 
-// Format is the version byte of the encoding; another version is dropped
-// and rebuilt.
-const Format = 1
+// Defaults for the zero values of Params.
+const (
+	DefaultCapacity      = 1000
+	DefaultFalsePositive = 0.01
+	DefaultWindow        = 30 * 24 * time.Hour
+	DefaultMaxCount      = 4
+)
 
-// Params size the filters.
+// maxLevels bounds MaxCount: the encoding keeps a level count per
+// generation in a byte, and each level costs a filter.
+const maxLevels = 16
+
+// maxFilterBits bounds one filter's size (2 MiB of memory per filter and
+// request), so that a configuration error cannot make every request
+// allocate without bound.
+const maxFilterBits = 1 << 24
+
+// Params size the filters and set their clock. They are copied when a
+// store is built. The zero Params is the defaults.
 type Params struct {
-	// Capacity is how many items the two generations hold together at the
-	// false-positive rate; 0 means 1,000.
+	// Capacity is how many distinct items the two generations hold
+	// together at FalsePositive; past it the rate grows in proportion.
+	// 0 means 1,000.
 	Capacity int
-	// FalsePositive is the rate of "seen" answers for items never shown;
-	// 0 means 1%.
+	// FalsePositive is the rate of Seen answering true for an item never
+	// shown, at Capacity items; it must be below 1. 0 means 1%.
 	FalsePositive float64
-	// Window is how long an item stays seen (between Window/2 and Window);
-	// 0 means 30 days.
+	// Window is the longest an item stays seen (at least half of it); it
+	// is also the cookie's Max-Age and the Redis TTL. 0 means 30 days; it
+	// must be at least 2 seconds.
 	Window time.Duration
+	// MaxCount is how many showings Count tells apart: the number of count
+	// levels per generation, at most 16. 0 means 4; 1 keeps no counts
+	// beyond seen or not.
+	MaxCount int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
-func (p Params) withDefaults() Params {
-	if p.Capacity <= 0 {
-		p.Capacity = 1000
+// layout is what the sets of one store share: sizes, clock and the salt
+// of the item digests. It is immutable.
+type layout struct {
+	window, half int64 // seconds
+	maxCount     int
+	bits         []uint // per level
+	now          func() time.Time
+	salt         [32]byte
+	// tag identifies the sizes and salt in an encoded state, so that a
+	// state written under another configuration is dropped, not misread.
+	tag [4]byte
+}
+
+func (p Params) layout(salt []byte) (*layout, error) {
+	if p.Capacity == 0 {
+		p.Capacity = DefaultCapacity
 	}
-	if p.FalsePositive <= 0 || p.FalsePositive >= 1 {
-		p.FalsePositive = 0.01
+	if p.FalsePositive == 0 {
+		p.FalsePositive = DefaultFalsePositive
 	}
-	if p.Window <= 0 {
-		p.Window = 30 * 24 * time.Hour
+	if p.Window == 0 {
+		p.Window = DefaultWindow
+	}
+	if p.MaxCount == 0 {
+		p.MaxCount = DefaultMaxCount
 	}
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	return p
-}
-
-// geometry is the size of one generation's filter: each holds half the
-// capacity, at half the rate, so that testing both stays at the rate.
-type geometry struct {
-	m, k  uint
-	words int
-}
-
-func (p Params) geometry() geometry {
-	m, k := bloom.EstimateParameters(uint(math.Ceil(float64(p.Capacity)/2)), p.FalsePositive/2)
-	m = (m + 63) &^ 63
-	return geometry{m: m, k: k, words: int(m / 64)}
-}
-
-// Set is one visitor's seen-state during one request. Methods are for one
-// request's goroutine.
-type Set struct {
-	g         geometry
-	window    time.Duration
-	now       func() time.Time
-	cur, prev *bloom.BloomFilter
-	// curStart and prevStart are the generations' starts, in Unix minutes.
-	curStart, prevStart uint32
-	shown               map[string]bool
-	changed             bool
-}
-
-func (p Params) newSet() *Set {
-	g := p.geometry()
-	now := uint32(p.Now().Unix() / 60)
-	return &Set{g: g, window: p.Window, now: p.Now, cur: bloom.New(g.m, g.k), curStart: now}
-}
-
-// Seen reports whether the item was shown in the window.
-func (s *Set) Seen(id string) bool {
-	if s.cur.TestString(id) {
-		return true
+	switch {
+	case p.Capacity < 0:
+		return nil, fmt.Errorf("seen: Capacity %d is negative", p.Capacity)
+	case !(p.FalsePositive > 0 && p.FalsePositive < 1):
+		return nil, fmt.Errorf("seen: FalsePositive %v is not between 0 and 1", p.FalsePositive)
+	case p.Window < 2*time.Second:
+		return nil, fmt.Errorf("seen: Window %v is shorter than 2s", p.Window)
+	case p.MaxCount < 0 || p.MaxCount > maxLevels:
+		return nil, fmt.Errorf("seen: MaxCount %d is not between 1 and %d", p.MaxCount, maxLevels)
 	}
-	return s.prev != nil && s.prev.TestString(id)
+	l := &layout{
+		window:   int64(p.Window / time.Second),
+		maxCount: p.MaxCount,
+		now:      p.Now,
+	}
+	l.half = l.window / 2
+	h := sha256.New()
+	h.Write([]byte("bespoke/seen/layout"))
+	h.Write([]byte{formatVersion, byte(l.maxCount)})
+	for k := range l.maxCount {
+		c := max(p.Capacity>>(2*k), 16)
+		bits := math.Ceil(float64(c) / p.FalsePositive)
+		if bits > maxFilterBits {
+			return nil, fmt.Errorf("seen: Capacity %d at FalsePositive %v needs %.0f bits per filter, more than %d", p.Capacity, p.FalsePositive, bits, maxFilterBits)
+		}
+		m := (uint(bits) + 63) &^ 63
+		l.bits = append(l.bits, m)
+		h.Write(binary.AppendUvarint(nil, uint64(m)))
+	}
+	l.salt = sha256.Sum256(append([]byte("bespoke/seen/item\x00"), salt...))
+	h.Write(l.salt[:])
+	copy(l.tag[:], h.Sum(nil))
+	return l, nil
 }
 
-// Shown records that the item was shown. Showing one item twice in one
-// request counts once.
+// digest is the form in which an id enters the filters: keyed by the
+// store's salt so that a state cannot be tested for candidate ids without
+// the key.
+type digest [16]byte
+
+func (l *layout) digest(id string) digest {
+	var buf [96]byte
+	b := append(buf[:0], l.salt[:]...)
+	b = append(b, id...)
+	sum := sha256.Sum256(b)
+	return digest(sum[:16])
+}
+
+func (l *layout) nowSec() int64 { return l.now().Unix() }
+
+// generation is the items shown during one half window.
+type generation struct {
+	start int64 // Unix seconds
+	// levels[k] holds the items shown at least k+1 times; nil is empty.
+	levels []*bloom.BloomFilter
+}
+
+// count is how many times the generation saw d: the number of levels, from
+// the first, that hold it.
+func (g *generation) count(d *digest) int {
+	n := 0
+	for n < len(g.levels) && g.levels[n] != nil && g.levels[n].Test(d[:]) {
+		n++
+	}
+	return n
+}
+
+// used is the number of levels to store: up to the last non-empty one.
+func (g *generation) used() int {
+	n := len(g.levels)
+	for n > 0 && g.levels[n-1] == nil {
+		n--
+	}
+	return n
+}
+
+// Set is one visitor's seen-state during one request. It is safe for
+// concurrent use, but belongs to one request: the proxy loads it, the
+// rewriter calls Seen and Shown while streaming, and the proxy saves it.
+//
+// Answers include the showings recorded by this request: an item shown
+// earlier in the page is seen later in the same page.
+//
+// A nil or zero Set holds nothing and records nothing: Seen is false, Count
+// 0, Shown does nothing and Changed is false.
+type Set struct {
+	mu      sync.Mutex
+	l       *layout
+	cur     generation
+	prev    generation
+	hasPrev bool
+	shown   map[digest]struct{}
+	changed bool
+	// unknown marks a set whose stored state could not be read (a Redis
+	// timeout or error): saving it would replace that state with this
+	// request's items alone.
+	unknown bool
+}
+
+func (l *layout) newSet(now int64) *Set {
+	return &Set{l: l, cur: generation{start: now, levels: make([]*bloom.BloomFilter, l.maxCount)}}
+}
+
+// Seen reports whether the item was shown in the window, in this request
+// included. It can answer true for an item never shown, at the store's
+// false-positive rate; it never answers false for an item shown less than
+// Window/2 ago.
+func (s *Set) Seen(id string) bool {
+	if s == nil || s.l == nil {
+		return false
+	}
+	d := s.l.digest(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur.count(&d) > 0 || s.hasPrev && s.prev.count(&d) > 0
+}
+
+// Count reports how many times the item was shown in the window, this
+// request counting once, capped at the store's MaxCount. It is 0 exactly
+// when Seen is false.
+func (s *Set) Count(id string) int {
+	if s == nil || s.l == nil {
+		return 0
+	}
+	d := s.l.digest(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.cur.count(&d)
+	if s.hasPrev {
+		n += s.prev.count(&d)
+	}
+	return min(n, s.l.maxCount)
+}
+
+// Shown records one more showing of the item. Further calls for the same
+// id during the request do nothing: an item shown twice in one page counts
+// once.
 func (s *Set) Shown(id string) {
-	if s.shown[id] {
+	if s == nil || s.l == nil {
+		return
+	}
+	d := s.l.digest(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.shown[d]; ok {
 		return
 	}
 	if s.shown == nil {
-		s.shown = map[string]bool{}
+		s.shown = make(map[digest]struct{})
 	}
-	s.shown[id] = true
-	s.rotate()
-	s.cur.AddString(id)
+	s.shown[d] = struct{}{}
+	k := s.cur.count(&d)
+	if k >= len(s.cur.levels) {
+		return // counted as far as counts go
+	}
+	if s.cur.levels[k] == nil {
+		s.cur.levels[k] = bloom.New(s.l.bits[k], 1)
+	}
+	s.cur.levels[k].Add(d[:])
 	s.changed = true
 }
 
-// Changed reports whether Shown recorded anything.
-func (s *Set) Changed() bool { return s.changed }
-
-// rotate starts a new generation when the current one is half a window
-// old, and forgets a previous one older than the window.
-func (s *Set) rotate() {
-	now := int64(s.now().Unix() / 60)
-	half := max(int64(s.window/time.Minute/2), 1)
-	if now-int64(s.curStart) >= half {
-		s.prev, s.prevStart = s.cur, s.curStart
-		s.cur, s.curStart = bloom.New(s.g.m, s.g.k), uint32(now)
-		s.changed = true
+// Changed reports whether Shown recorded anything, that is whether the
+// state needs saving.
+func (s *Set) Changed() bool {
+	if s == nil {
+		return false
 	}
-	if s.prev != nil && now-int64(s.prevStart) >= 2*half {
-		s.prev = nil
-	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
 }
 
-// encode writes the binary form: format, the generations' starts, a flag
-// for the previous filter, then the filters' words.
-func (s *Set) encode() []byte {
-	s.rotate()
-	b := make([]byte, 0, 10+16*s.g.words)
-	b = append(b, Format)
-	b = binary.LittleEndian.AppendUint32(b, s.curStart)
-	b = binary.LittleEndian.AppendUint32(b, s.prevStart)
-	if s.prev != nil {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
-	}
-	b = appendWords(b, s.cur)
-	if s.prev != nil {
-		b = appendWords(b, s.prev)
-	}
-	return b
-}
-
-func appendWords(b []byte, f *bloom.BloomFilter) []byte {
-	for _, w := range f.BitSet().Words() {
-		b = binary.LittleEndian.AppendUint64(b, w)
-	}
-	return b
-}
-
-// Reasons a state was dropped, for LoadInfo.Dropped.
+// Sources of a state, for LoadInfo.Source.
 const (
+	SourceCookie = "cookie"
+	SourceRedis  = "redis"
+	SourceNew    = "new"
+)
+
+// Reasons a stored state was ignored, for LoadInfo.Dropped.
+const (
+	// DroppedMalformed: not an encoding this package writes (bad base64,
+	// wrong length, impossible contents, larger than the store writes).
 	DroppedMalformed = "malformed"
-	DroppedTampered  = "tampered"
-	DroppedOld       = "old-format"
-	DroppedExpired   = "expired"
-	DroppedTimeout   = "timeout"
-	DroppedError     = "store-error"
+	// DroppedTampered: the cookie's signature does not match (altered,
+	// truncated, or signed with another key).
+	DroppedTampered = "tampered"
+	// DroppedExpired: every item in it is older than the window.
+	DroppedExpired = "expired"
+	// DroppedOldFormat: another format version, or written for other
+	// sizes (Capacity, FalsePositive, MaxCount) or another key.
+	DroppedOldFormat = "old-format"
+	// DroppedTimeout: Redis did not answer within the timeout.
+	DroppedTimeout = "timeout"
+	// DroppedRedisError: Redis answered with an error or could not be
+	// reached.
+	DroppedRedisError = "redis-error"
 )
 
-var (
-	errMalformed = errors.New(DroppedMalformed)
-	errOld       = errors.New(DroppedOld)
-	errExpired   = errors.New(DroppedExpired)
-)
-
-// decode reads the binary form into a set for p.
-func (p Params) decode(b []byte) (*Set, error) {
-	if len(b) < 10 {
-		return nil, errMalformed
-	}
-	if b[0] != Format {
-		return nil, errOld
-	}
-	s := p.newSet()
-	cur := binary.LittleEndian.Uint32(b[1:])
-	prev := binary.LittleEndian.Uint32(b[5:])
-	hasPrev := b[9] == 1
-	n := 1
-	if hasPrev {
-		n = 2
-	}
-	body := b[10:]
-	if b[9] > 1 || len(body) != n*8*s.g.words {
-		return nil, errMalformed
-	}
-	now := int64(p.Now().Unix() / 60)
-	if int64(cur) > now+1 || hasPrev && prev > cur {
-		return nil, errMalformed // from the future: not ours
-	}
-	s.curStart = cur
-	s.cur = bloom.FromWithM(words(body[:8*s.g.words]), s.g.m, s.g.k)
-	if hasPrev {
-		s.prevStart = prev
-		s.prev = bloom.FromWithM(words(body[8*s.g.words:]), s.g.m, s.g.k)
-	}
-	s.rotate()
-	s.changed = false
-	if now-int64(s.curStart) >= int64(p.Window/time.Minute) {
-		return nil, errExpired
-	}
-	return s, nil
-}
-
-func words(b []byte) []uint64 {
-	w := make([]uint64, len(b)/8)
-	for i := range w {
-		w[i] = binary.LittleEndian.Uint64(b[8*i:])
-	}
-	return w
-}
-
-// LoadInfo says where a state came from.
+// LoadInfo says where a Set came from, for metrics and logs. The zero
+// LoadInfo is never returned by a store; read as Source "" it means
+// nothing is known.
 type LoadInfo struct {
-	// Source is "cookie", "redis" or "new".
+	// Source is SourceCookie or SourceRedis for a state that was loaded,
+	// SourceNew for an empty one (none stored, or dropped).
 	Source string
-	// Dropped, when not empty, says why a stored state was ignored.
+	// Dropped, when not empty, says why a stored state was ignored: one of
+	// the Dropped constants.
 	Dropped string
 }
 
-// Store loads and saves visitors' states.
+// Store loads and saves visitors' states. Implementations are safe for
+// concurrent use. The proxy takes a nil Store to mean that no seen-state is
+// kept.
 type Store interface {
-	// Load reads the visitor's state. It never fails: a state that cannot
-	// be used gives an empty Set, and LoadInfo says why.
+	// Load reads the visitor's state. It never fails the request: a state
+	// that cannot be used gives an empty Set, and LoadInfo says why.
 	Load(ctx context.Context, r *http.Request, visitorID string) (*Set, LoadInfo)
 	// Save persists s when it changed: the cookie store adds a Set-Cookie
-	// header to h; the Redis store writes to the server in the background
-	// and ignores h.
+	// header to h; the Redis store queues a background write and ignores
+	// h. secure marks the cookie Secure (the request came over TLS). An
+	// error means the state was not saved; the response is not affected.
 	Save(ctx context.Context, h http.Header, visitorID string, s *Set, secure bool) error
 }
 
-// Allowed reports whether tracking state may be written for r: not when
-// the visitor sends Sec-GPC: 1 (Global Privacy Control), nor when the
-// consent cookie (if configured) holds one of the deny values.
-func Allowed(r *http.Request, consentCookie string, deny []string) bool {
-	if r.Header.Get("Sec-GPC") == "1" {
-		return false
-	}
-	if consentCookie == "" {
-		return true
-	}
-	c, err := r.Cookie(consentCookie)
-	if err != nil {
-		return true
-	}
-	for _, d := range deny {
-		if c.Value == d {
-			return false
-		}
-	}
-	return true
-}
+// ErrTooLarge is returned by CookieStore.Save for a state that does not fit
+// in the cookie even after dropping the previous generation and the count
+// levels; the visitor's cookie is then left as it was.
+var ErrTooLarge = errors.New("seen: the state does not fit in a cookie; raise MaxBytes or lower Capacity")
+
+// Interface guards: the rewriter's SeenSet.
+var _ interface {
+	Seen(id string) bool
+	Shown(id string)
+} = (*Set)(nil)

@@ -214,7 +214,9 @@ func TestMisbehavingPlugins(t *testing.T) {
 					t.Fatalf("took %v", d)
 				}
 			}
-			m := scrape(t, r.admin)
+			// A request is counted once its handler returns, which can be
+			// just after the visitor has the page.
+			m := scrapeUntil(t, r.admin, `bespoke_requests_total{outcome="fail_open",route="fault"} 3`)
 			if !strings.Contains(m, `bespoke_requests_total{outcome="fail_open",route="fault"} 3`) {
 				t.Errorf("fail-open not counted:\n%s", grep(m, "bespoke_requests_total"))
 			}
@@ -234,6 +236,19 @@ func scrape(t *testing.T, admin string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// scrapeUntil scrapes until the metrics contain want, for at most a second.
+func scrapeUntil(t *testing.T, admin, want string) string {
+	t.Helper()
+	var m string
+	for range 50 {
+		if m = scrape(t, admin); strings.Contains(m, want) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return m
 }
 
 func grep(s, prefix string) string {
@@ -268,7 +283,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	after := scrape(t, r.admin)
+	after := scrapeUntil(t, r.admin, `bespoke_requests_total{outcome="personalized",route="demo"} 3`)
 	for _, want := range []string{
 		`bespoke_requests_total{outcome="personalized",route="demo"} 3`,
 		`bespoke_reloads_total{result="ok",route="demo"} 1`,

@@ -45,7 +45,6 @@ type running struct {
 	url   string
 	admin string
 	stop  func()
-	dir   string
 }
 
 // start serves cfg (its routes' origins already set) on loopback ports.

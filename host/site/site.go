@@ -85,9 +85,6 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 			}
 		}
 	}
-	if len(art.Manifest.Experiments) > 0 {
-		s.touchesNonHTML = true
-	}
 	s.usesSeen = s.usesSeen || mod.Imports(plugin.ImportSeen)
 	return s, nil
 }

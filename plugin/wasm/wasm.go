@@ -381,7 +381,7 @@ func (c *Code) I32Store(off uint32) *Code { return c.mem(0x36, 2, off) }
 
 // MemoryGrow grows memory 0 by the pages on the stack, leaving the old
 // size or -1.
-func (c *Code) MemoryGrow() *Code { c.b = append(c.b, 0x40, 0x00); return c }
+func (c *Code) MemoryGrow() *Code         { c.b = append(c.b, 0x40, 0x00); return c }
 func (c *Code) I64Store(off uint32) *Code { return c.mem(0x37, 3, off) }
 
 // I32Const pushes an i32.

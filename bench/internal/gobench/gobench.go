@@ -86,7 +86,8 @@ func splitProcs(name string) (string, int) {
 	return name[:i], p
 }
 
-// Stat is the summary of one metric over the runs of a benchmark.
+// Stat is the summary of one metric over the runs of a benchmark: the
+// median, the smallest and largest values, and how many there were.
 type Stat struct {
 	Median float64 `json:"median"`
 	Min    float64 `json:"min"`
@@ -94,7 +95,8 @@ type Stat struct {
 	N      int     `json:"n"`
 }
 
-// Summary is one benchmark over all its runs.
+// Summary is one benchmark over all its runs: its package, name, number
+// of runs, and each metric's Stat by unit.
 type Summary struct {
 	Pkg     string          `json:"pkg"`
 	Name    string          `json:"name"`

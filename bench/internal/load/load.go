@@ -83,7 +83,8 @@ type Result struct {
 	Hist *hdrhistogram.Histogram `json:"-"`
 }
 
-// Latency is a summary of a latency histogram.
+// Latency is a summary of a latency histogram: how many requests, their
+// mean, the 50th, 90th, 99th and 99.9th percentiles and the maximum.
 type Latency struct {
 	Count int64         `json:"count"`
 	Mean  time.Duration `json:"mean_ns"`

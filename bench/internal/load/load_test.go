@@ -98,50 +98,74 @@ func TestTransportErrorsAreCounted(t *testing.T) {
 	}
 }
 
-func TestOpenLoopHonoursRate(t *testing.T) {
-	var mu sync.Mutex
-	var times []time.Time
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		times = append(times, time.Now())
-		mu.Unlock()
-		page(w, r)
-	}))
-	defer srv.Close()
-	const rate = 400.0
-	res, err := OpenLoop(context.Background(), Config{URL: srv.URL + "/", Conns: 8, Duration: time.Second, Rate: rate})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Sent != int64(rate) || res.OK != res.Sent {
-		t.Fatalf("sent %d, ok %d; want %v", res.Sent, res.OK, rate)
-	}
-	// The requests were spread over the second, not sent in a burst: each
-	// tenth of it got about a tenth of them.
-	first := times[0]
-	var buckets [10]int
-	for _, at := range times {
-		b := int(at.Sub(first) / (100 * time.Millisecond))
-		buckets[min(b, 9)]++
-	}
-	for b, n := range buckets {
-		if n < 10 || n > 90 {
-			t.Fatalf("tenth %d of the run got %d requests, want about 40: %v", b, n, buckets)
+// retry runs check up to three times and fails with its last error: the
+// timing assertions hold on an idle machine, and a test binary sharing two
+// cores with others can be starved for a few hundred milliseconds.
+func retry(t *testing.T, check func() error) {
+	t.Helper()
+	var err error
+	for range 3 {
+		if err = check(); err == nil {
+			return
 		}
+		t.Logf("retrying: %v", err)
 	}
-	if res.Latency.P50 > 50*time.Millisecond {
-		t.Fatalf("p50 %v on an idle local server", res.Latency.P50)
-	}
+	t.Fatal(err)
+}
+
+func TestOpenLoopHonoursRate(t *testing.T) {
+	retry(t, func() error {
+		var mu sync.Mutex
+		var times []time.Time
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			times = append(times, time.Now())
+			mu.Unlock()
+			page(w, r)
+		}))
+		defer srv.Close()
+		const rate = 400.0
+		res, err := OpenLoop(context.Background(), Config{URL: srv.URL + "/", Conns: 8, Duration: time.Second, Rate: rate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Sent != int64(rate) || res.OK != res.Sent {
+			t.Fatalf("sent %d, ok %d; want %v", res.Sent, res.OK, rate)
+		}
+		// The requests were spread over the second, not sent in a burst:
+		// each tenth of it got about a tenth of them.
+		first := times[0]
+		var buckets [10]int
+		for _, at := range times {
+			b := int(at.Sub(first) / (100 * time.Millisecond))
+			buckets[min(b, 9)]++
+		}
+		for b, n := range buckets {
+			if n < 10 || n > 90 {
+				return fmt.Errorf("tenth %d of the run got %d requests, want about 40: %v", b, n, buckets)
+			}
+		}
+		if res.Latency.P50 > 50*time.Millisecond {
+			return fmt.Errorf("p50 %v on an idle local server", res.Latency.P50)
+		}
+		return nil
+	})
 }
 
 // A server that pauses every request for 100 ms once, like a long garbage
 // collection, must show the pause in the p99 of an open-loop run: the
-// requests due during the pause queue up and are charged the wait.
+// requests due during the pause queue up and are charged the wait. The
+// rate is low and the connections many, so that even a loaded machine
+// clears the backlog at once and only the stall shows.
 func TestOpenLoopChargesStallsFromIntendedTime(t *testing.T) {
+	retry(t, func() error { return stallOnce(t) })
+}
+
+func stallOnce(t *testing.T) error {
 	var gate sync.RWMutex
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 50 {
+		if n.Add(1) == 30 {
 			gate.Lock()
 			time.Sleep(100 * time.Millisecond)
 			gate.Unlock()
@@ -153,7 +177,7 @@ func TestOpenLoopChargesStallsFromIntendedTime(t *testing.T) {
 		page(w, r)
 	}))
 	defer srv.Close()
-	res, err := OpenLoop(context.Background(), Config{URL: srv.URL + "/", Conns: 4, Duration: time.Second, Rate: 200})
+	res, err := OpenLoop(context.Background(), Config{URL: srv.URL + "/", Conns: 8, Duration: time.Second, Rate: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,18 +189,19 @@ func TestOpenLoopChargesStallsFromIntendedTime(t *testing.T) {
 	if lat.Max < 95*time.Millisecond {
 		t.Fatalf("max %v: the 100 ms stall is missing", lat.Max)
 	}
-	// About 20 requests were due during the stall (10% of 200): the p99
-	// must be well into it. Timed from the actual send, only the 4 in
-	// flight would have waited.
+	// About 10 requests were due during the stall (10% of 100): the p99
+	// must be well into it. Timed from the actual send, only the one
+	// request in flight would have waited, and the p99 would be short.
 	if lat.P99 < 60*time.Millisecond {
 		t.Fatalf("p99 %v: requests due during the stall were not charged the wait", lat.P99)
 	}
-	if over := countOver(res, 50*time.Millisecond); over < 8 {
-		t.Fatalf("%d requests over 50 ms, want the ~10 due in the first half of the stall", over)
+	if over := countOver(res, 50*time.Millisecond); over < 4 {
+		t.Fatalf("%d requests over 50 ms, want the ~5 due in the first half of the stall", over)
 	}
 	if lat.P50 > 50*time.Millisecond {
-		t.Fatalf("p50 %v: the stall leaked into the median", lat.P50)
+		return fmt.Errorf("p50 %v: the stall leaked into the median", lat.P50)
 	}
+	return nil
 }
 
 func countOver(r *Result, d time.Duration) int64 {

@@ -1,0 +1,47 @@
+package device
+
+import (
+	"slices"
+	"testing"
+)
+
+// FuzzClassify checks that Classify never panics, is deterministic, agrees
+// with the cache, and answers within its closed sets.
+func FuzzClassify(f *testing.F) {
+	for _, c := range loadCorpus(f) {
+		f.Add(c.ua, c.hints.Mobile, c.hints.Platform, c.hints.PlatformVersion, c.hints.UA, c.hints.Model)
+	}
+	f.Add("", "", "", "", "", "")
+	f.Add("Mozilla/5.0 (", "?1", `"`, `"`, `"A";v="`, `"`)
+	f.Add("Mozilla/5.0 (Linux; Android 10; KF", "?0", `"Windows"`, `"0."`, `"Brave";v=`, "")
+	f.Add("Mozilla/5.0 (iPhone; CPU iPhone OS 99999999999_1", "", "", "", "", "")
+	f.Add("CrOS ", "", `"Chrome OS"`, "1_", "", `"TV"`)
+	types := []Type{Mobile, Tablet, Desktop, TV, Bot}
+	c := NewCache(64)
+	f.Fuzz(func(t *testing.T, ua, mobile, platform, platformVersion, brands, model string) {
+		h := Hints{Mobile: mobile, Platform: platform, PlatformVersion: platformVersion, UA: brands, Model: model}
+		got := Classify(ua, h)
+		if again := Classify(ua, h); again != got {
+			t.Fatalf("Classify is not deterministic: %+v then %+v", got, again)
+		}
+		if cached := c.Classify(ua, h); cached != got {
+			t.Fatalf("cache gave %+v, Classify %+v", cached, got)
+		}
+		if !slices.Contains(types, got.Type) {
+			t.Fatalf("Type %q is not a device type", got.Type)
+		}
+		if got.OS != "" && !slices.Contains(OSes, got.OS) {
+			t.Fatalf("OS %q is not in OSes", got.OS)
+		}
+		if got.Bot != (got.Type == Bot) {
+			t.Fatalf("Bot %v with Type %q", got.Bot, got.Type)
+		}
+		for _, v := range []string{got.OSVersion, got.BrowserVersion} {
+			for i := 0; i < len(v); i++ {
+				if !isDigit(v[i]) && v[i] != '.' {
+					t.Fatalf("version %q is not digits and dots", v)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,134 @@
+package seen
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/bits-and-blooms/bloom/v3"
+)
+
+func TestFilterRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tests := []struct {
+		name string
+		m    uint
+		bits func(m uint) []uint
+	}{
+		{"one bit first", 64, func(uint) []uint { return []uint{0} }},
+		{"one bit last", 1024, func(m uint) []uint { return []uint{m - 1} }},
+		{"first and last", 100032, func(m uint) []uint { return []uint{0, m - 1} }},
+		{"all", 256, func(m uint) []uint {
+			var b []uint
+			for i := range m {
+				b = append(b, i)
+			}
+			return b
+		}},
+		{"every other", 640, func(m uint) []uint {
+			var b []uint
+			for i := uint(0); i < m; i += 2 {
+				b = append(b, i)
+			}
+			return b
+		}},
+		{"long gap with dense end", 100032, func(m uint) []uint {
+			b := []uint{3}
+			for i := m - 300; i < m; i++ {
+				b = append(b, i)
+			}
+			return b
+		}},
+	}
+	for _, density := range []float64{0.0001, 0.001, 0.01, 0.1, 0.5, 0.9} {
+		tests = append(tests, struct {
+			name string
+			m    uint
+			bits func(m uint) []uint
+		}{"random", 100032, func(m uint) []uint {
+			var b []uint
+			for i := range m {
+				if rng.Float64() < density {
+					b = append(b, i)
+				}
+			}
+			return b
+		}})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := bloom.New(tt.m, 1)
+			set := tt.bits(tt.m)
+			for _, b := range set {
+				f.BitSet().Set(b)
+			}
+			enc := appendFilter(nil, f, tt.m)
+			trailer := []byte{0xAB, 0xCD}
+			got, rest, ok := decodeFilter(append(slices.Clip(enc), trailer...), tt.m)
+			if !ok {
+				t.Fatalf("%d bits in %d: not decoded", len(set), tt.m)
+			}
+			if !bytes.Equal(rest, trailer) {
+				t.Errorf("rest %x, want %x", rest, trailer)
+			}
+			if got == nil || !got.Equal(f) {
+				t.Errorf("%d bits in %d: decoded filter differs", len(set), tt.m)
+			}
+			t.Logf("%d of %d bits: %d bytes (raw %d)", len(set), tt.m, len(enc), tt.m/8)
+		})
+	}
+	if enc := appendFilter(nil, nil, 64); !bytes.Equal(enc, []byte{0}) {
+		t.Errorf("empty filter encodes as %x", enc)
+	}
+	if f, rest, ok := decodeFilter([]byte{0, 7}, 64); !ok || f != nil || !bytes.Equal(rest, []byte{7}) {
+		t.Errorf("empty filter decodes as %v, %x, %v", f, rest, ok)
+	}
+}
+
+func TestFilterRejects(t *testing.T) {
+	f := bloom.New(128, 1)
+	f.BitSet().Set(5)
+	f.BitSet().Set(100)
+	valid := appendFilter(nil, f, 128)
+	tests := []struct {
+		name string
+		b    []byte
+	}{
+		{"empty input", nil},
+		{"bad varint", []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}},
+		{"more bits than the filter", []byte{129, 1, 0xFF}},
+		{"no gaps", valid[:1]},
+		{"truncated", valid[:len(valid)-1]},
+		{"padding not zero", append(valid[:len(valid)-1:len(valid)-1], valid[len(valid)-1]|0x80)},
+		{"position past the end", []byte{1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}},
+		{"all 128 bits, stream short", []byte{128, 1, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, _, ok := decodeFilter(tt.b, 128); ok {
+				t.Errorf("%x decoded, as %v", tt.b, got)
+			}
+		})
+	}
+	if _, _, ok := decodeFilter(valid, 128); !ok {
+		t.Fatal("the valid filter does not decode")
+	}
+}
+
+func TestUvarintLen(t *testing.T) {
+	for _, v := range []uint64{0, 1, 127, 128, 16383, 16384, 1 << 32, 1<<63 + 5} {
+		if got, want := uvarintLen(v), len(appendUvarint(v)); got != want {
+			t.Errorf("uvarintLen(%d) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+func appendUvarint(v uint64) []byte {
+	var b []byte
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}

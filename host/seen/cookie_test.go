@@ -1,0 +1,392 @@
+package seen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sign makes a cookie value of any body, as the store would.
+func (c *CookieStore) sign(body []byte) string {
+	mac := c.mac(body)
+	return b64.EncodeToString(append(slices.Clip(body), mac[:]...))
+}
+
+// validValue is a cookie value holding items, written at clk's time.
+func validValue(t testing.TB, c *CookieStore, items ...string) string {
+	t.Helper()
+	s := c.l.newSet(c.l.nowSec())
+	for _, id := range items {
+		s.Shown(id)
+	}
+	v, err := c.value(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestCookieRoundTrip(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		cfg    CookieConfig
+		secure bool
+	}{
+		{"defaults over TLS", CookieConfig{}, true},
+		{"plain HTTP", CookieConfig{}, false},
+		{"own name and window", CookieConfig{Name: "seen", Params: Params{Window: 7 * day}}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newCookieStore(t, tt.cfg)
+			r, _ := http.NewRequest("GET", "/", nil)
+			s, info := st.Load(context.Background(), r, "ignored")
+			if info != (LoadInfo{Source: SourceNew}) {
+				t.Errorf("no cookie: %+v", info)
+			}
+			s.Shown("sku-secret-42")
+			h := http.Header{}
+			h.Add("Set-Cookie", "other=1")
+			if err := st.Save(context.Background(), h, "ignored", s, tt.secure); err != nil {
+				t.Fatal(err)
+			}
+			cookies := (&http.Response{Header: h}).Cookies()
+			if len(cookies) != 2 || cookies[0].Name != "other" {
+				t.Fatalf("Set-Cookie %q", h.Values("Set-Cookie"))
+			}
+			ck := cookies[1]
+			wantName := tt.cfg.Name
+			if wantName == "" {
+				wantName = "bsk_seen"
+			}
+			window := tt.cfg.Window
+			if window == 0 {
+				window = 30 * day
+			}
+			if ck.Name != wantName || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" ||
+				ck.MaxAge != int(window/time.Second) || ck.Secure != tt.secure || ck.Domain != "" {
+				t.Errorf("cookie attributes: %s", h.Values("Set-Cookie")[1])
+			}
+			raw, err := b64.DecodeString(ck.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(raw, []byte("sku")) || strings.Contains(ck.Value, "sku") {
+				t.Error("the cookie holds the raw id")
+			}
+
+			r.AddCookie(ck)
+			s, info = st.Load(context.Background(), r, "")
+			if info != (LoadInfo{Source: SourceCookie}) || !s.Seen("sku-secret-42") || s.Seen("sku-secret-43") || s.Changed() {
+				t.Errorf("reloaded: %+v, Seen %v, other seen %v, Changed %v", info, s.Seen("sku-secret-42"), s.Seen("sku-secret-43"), s.Changed())
+			}
+		})
+	}
+}
+
+func TestCookieSaveUnchanged(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{})
+	r, _ := http.NewRequest("GET", "/", nil)
+	s, _ := st.Load(context.Background(), r, "")
+	h := http.Header{}
+	if err := st.Save(context.Background(), h, "", s, true); err != nil || len(h) != 0 {
+		t.Errorf("unchanged set: %v, %v", err, h)
+	}
+	s.Shown("a")
+	if err := st.Save(context.Background(), nil, "", s, true); err == nil {
+		t.Error("no error saving into a nil header")
+	}
+	// Saving twice leaves one cookie, the latest.
+	st.Save(context.Background(), h, "", s, true)
+	s.Shown("b")
+	st.Save(context.Background(), h, "", s, true)
+	if got := h.Values("Set-Cookie"); len(got) != 1 {
+		t.Fatalf("Set-Cookie %q, want one", got)
+	}
+	var v visitor
+	v.keep(h)
+	if s, _ := st.Load(context.Background(), v.request(), ""); !s.Seen("b") {
+		t.Error("the second save is not the one kept")
+	}
+	// A set from a store of other sizes is refused.
+	other := newCookieStore(t, CookieConfig{Params: Params{Capacity: 10}})
+	os, _ := other.Load(context.Background(), r, "")
+	os.Shown("a")
+	if err := st.Save(context.Background(), http.Header{}, "", os, true); err == nil {
+		t.Error("saved a set of another layout")
+	}
+}
+
+func TestCookieDropped(t *testing.T) {
+	clk := newClock()
+	st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now}})
+	valid := validValue(t, st, "a", "b")
+	raw, _ := b64.DecodeString(valid)
+	body := raw[:len(raw)-macSize]
+	with := func(f func(b []byte) []byte) string { return st.sign(f(slices.Clone(body))) }
+
+	otherKey := newCookieStore(t, CookieConfig{Key: []byte("another key, also 32 bytes long!"), Params: Params{Now: clk.Now}})
+	otherName := newCookieStore(t, CookieConfig{Name: "other", Params: Params{Now: clk.Now}})
+	otherSizes := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now, Capacity: 500}})
+	clk.Set(clk.Now().Add(-31 * day))
+	old := validValue(t, st, "a")
+	clk.Set(clk.Now().Add(31*day + time.Hour))
+	future := validValue(t, st, "a")
+	clk.Set(clk.Now().Add(-time.Hour))
+
+	tests := []struct {
+		name  string
+		value string
+		want  []string // any of
+	}{
+		{"valid", valid, []string{""}},
+		{"empty", "", []string{DroppedMalformed}},
+		{"bad base64", "AAAA%%%not-a-filter", []string{DroppedMalformed}},
+		{"standard base64", strings.NewReplacer("-", "+", "_", "/").Replace(valid) + "+", []string{DroppedMalformed}},
+		{"padded", valid + "=", []string{DroppedMalformed}},
+		{"shorter than a MAC", valid[:12], []string{DroppedMalformed}},
+		{"truncated by one", valid[:len(valid)-1], []string{DroppedMalformed, DroppedTampered}},
+		{"truncated by four", valid[:len(valid)-4], []string{DroppedTampered}},
+		{"one byte shorter", b64.EncodeToString(raw[:len(raw)-1]), []string{DroppedTampered}},
+		{"one byte longer than a MAC", b64.EncodeToString(raw[:macSize+1]), []string{DroppedTampered}},
+		{"a MAC's length", b64.EncodeToString(raw[:macSize]), []string{DroppedMalformed}},
+		{"the MAC alone", b64.EncodeToString(raw[len(raw)-macSize:]), []string{DroppedMalformed}},
+		{"extended", valid + "AAAA", []string{DroppedTampered}},
+		{"huge", strings.Repeat("A", 5000), []string{DroppedMalformed}},
+		{"just over MaxBytes", strings.Repeat("A", DefaultMaxBytes+1), []string{DroppedMalformed}},
+		{"another key", validValue(t, otherKey, "a"), []string{DroppedTampered}},
+		{"another cookie's value", validValue(t, otherName, "a"), []string{DroppedTampered}},
+		{"other sizes", validValue(t, otherSizes, "a"), []string{DroppedOldFormat}},
+		{"other version", with(func(b []byte) []byte { b[0] = 2; return b }), []string{DroppedOldFormat}},
+		{"version 0", with(func(b []byte) []byte { b[0] = 0; return b }), []string{DroppedOldFormat}},
+		{"expired", old, []string{DroppedExpired}},
+		{"from the future", future, []string{DroppedMalformed}},
+		{"signed garbage", st.sign([]byte("garbage")), []string{DroppedOldFormat}},
+		{"signed nothing", st.sign(nil), []string{DroppedMalformed}},
+		{"signed header only", st.sign(body[:5]), []string{DroppedMalformed}},
+		{"signed trailing byte", with(func(b []byte) []byte { return append(b, 0) }), []string{DroppedMalformed}},
+		{"signed truncated body", st.sign(body[:len(body)-1]), []string{DroppedMalformed}},
+		{"signed too many levels", with(func(b []byte) []byte { b[5+uvarintLen(uint64(clk.Now().Unix()))] = 17; return b }), []string{DroppedMalformed}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := http.NewRequest("GET", "/", nil)
+			r.Header.Set("Cookie", "bsk_seen="+tt.value)
+			s, info := st.Load(context.Background(), r, "")
+			if !slices.Contains(tt.want, info.Dropped) {
+				t.Errorf("Dropped %q, want one of %q", info.Dropped, tt.want)
+			}
+			if s == nil {
+				t.Fatal("nil set")
+			}
+			if info.Dropped != "" {
+				if info.Source != SourceNew || s.Seen("a") || s.Changed() {
+					t.Errorf("a dropped cookie gave %+v, Seen(a) %v, Changed %v", info, s.Seen("a"), s.Changed())
+				}
+				// The empty set is usable and saves a fresh cookie.
+				s.Shown("c")
+				h := http.Header{}
+				if err := st.Save(context.Background(), h, "", s, false); err != nil || len(h.Values("Set-Cookie")) != 1 {
+					t.Errorf("saving over a dropped cookie: %v, %q", err, h.Values("Set-Cookie"))
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeLineBreaks: the base64 decoder skips line breaks, which
+// net/http never lets through in a cookie; decode refuses them itself so
+// that a state has exactly one cookie value.
+func TestDecodeLineBreaks(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{})
+	valid := validValue(t, st, "a")
+	for _, v := range []string{valid[:10] + "\n" + valid[10:], valid + "\r\n", "\n" + valid} {
+		if _, reason := st.decode(v, st.l.nowSec()); reason != DroppedMalformed {
+			t.Errorf("%q: Dropped %q", v, reason)
+		}
+	}
+}
+
+// TestCookieBitFlips: flipping any one bit of a cookie is detected.
+func TestCookieBitFlips(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{})
+	var v visitor
+	v.visit(t, st, "a", "b", "c")
+	v.visit(t, st, "a") // a count level
+	valid := v.cookies["bsk_seen"]
+	raw, _ := b64.DecodeString(valid)
+	now := st.l.nowSec()
+	for i := range 8 * len(raw) {
+		b := slices.Clone(raw)
+		b[i/8] ^= 1 << (i % 8)
+		if _, reason := st.decode(b64.EncodeToString(b), now); reason != DroppedTampered {
+			t.Errorf("bit %d of the decoded value flipped: Dropped %q, want tampered", i, reason)
+		}
+	}
+	// In the text, a flipped bit can also make it invalid base64.
+	for i := range 8 * len(valid) {
+		b := []byte(valid)
+		b[i/8] ^= 1 << (i % 8)
+		if _, reason := st.decode(string(b), now); reason != DroppedTampered && reason != DroppedMalformed {
+			t.Errorf("bit %d of the value flipped: Dropped %q", i, reason)
+		}
+	}
+}
+
+// TestCookieSeveral: of several cookies of the name, the first valid one
+// is used; if none is, the first one's reason is given.
+func TestCookieSeveral(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{})
+	valid := validValue(t, st, "a")
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", "bsk_seen=garbage; other=x; bsk_seen="+valid)
+	if s, info := st.Load(context.Background(), r, ""); info.Source != SourceCookie || !s.Seen("a") {
+		t.Errorf("%+v", info)
+	}
+	r.Header.Set("Cookie", "bsk_seen=garbage; bsk_seen="+valid[:len(valid)-4])
+	if _, info := st.Load(context.Background(), r, ""); info.Dropped != DroppedMalformed {
+		t.Errorf("%+v", info)
+	}
+	if s, info := st.Load(context.Background(), nil, ""); s == nil || info.Source != SourceNew {
+		t.Errorf("nil request: %+v", info)
+	}
+}
+
+// TestCookieSizeLimit: a state over MaxBytes loses the previous
+// generation's counts, then that generation, then the current counts, and
+// is not written at all if even that does not fit.
+func TestCookieSizeLimit(t *testing.T) {
+	// build makes, in st, a state with two generations: "p-*" items in
+	// the previous one, the first 20 of them twice, and "c-*" items in the
+	// current one, the first 20 of them twice.
+	build := func(t *testing.T, maxBytes int) (*CookieStore, *Set) {
+		clk := newClock()
+		start := clk.Now()
+		st := newCookieStore(t, CookieConfig{MaxBytes: maxBytes, Params: Params{Now: clk.Now}})
+		s := st.l.newSet(st.l.nowSec())
+		for _, id := range ids("p", 100) {
+			s.Shown(id)
+		}
+		s.shown = nil // a second request
+		for _, id := range ids("p", 20) {
+			s.Shown(id)
+		}
+		clk.Set(start.Add(16 * day))
+		st.l.age(s, st.l.nowSec())
+		s.shown = nil
+		for _, id := range ids("c", 100) {
+			s.Shown(id)
+		}
+		s.shown = nil
+		for _, id := range ids("c", 20) {
+			s.Shown(id)
+		}
+		return st, s
+	}
+	st, s := build(t, 0)
+	sn := s.snapshot()
+	size := func(nc, np int) int { return b64.EncodedLen(sn.size(nc, np) + macSize) }
+	if len(sn.cur) != 2 || len(sn.prev) != 2 {
+		t.Fatalf("levels %d and %d, want 2 and 2", len(sn.cur), len(sn.prev))
+	}
+	full, err := st.value(s)
+	if err != nil || len(full) != size(2, 2) {
+		t.Fatalf("full state: %d bytes, %v; want %d", len(full), err, size(2, 2))
+	}
+	t.Logf("sizes: full %d, without previous counts %d, without previous %d, without counts %d",
+		size(2, 2), size(2, 1), size(2, 0), size(1, 0))
+
+	tests := []struct {
+		name                     string
+		maxBytes                 int
+		prevCount, curCount      int // Count of p-0 and c-0
+		prevSeen                 bool
+		tooLarge                 bool
+		prevCountLow, curCountLo int // Count of p-50 and c-50
+	}{
+		{name: "fits", maxBytes: size(2, 2), prevCount: 2, curCount: 2, prevSeen: true},
+		{name: "previous counts dropped", maxBytes: size(2, 2) - 1, prevCount: 1, curCount: 2, prevSeen: true},
+		{name: "previous generation dropped", maxBytes: size(2, 1) - 1, prevCount: 0, curCount: 2},
+		{name: "current counts dropped", maxBytes: size(2, 0) - 1, prevCount: 0, curCount: 1},
+		{name: "not written", maxBytes: size(1, 0) - 1, tooLarge: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, s := build(t, tt.maxBytes)
+			h := http.Header{}
+			err := st.Save(context.Background(), h, "", s, false)
+			if tt.tooLarge {
+				if !errors.Is(err, ErrTooLarge) || len(h) != 0 {
+					t.Errorf("Save = %v, header %v; want ErrTooLarge and no cookie", err, h)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v visitor
+			v.keep(h)
+			if n := len(v.cookies["bsk_seen"]); n > tt.maxBytes {
+				t.Errorf("cookie of %d bytes over MaxBytes %d", n, tt.maxBytes)
+			}
+			got, info := st.Load(context.Background(), v.request(), "")
+			if info.Source != SourceCookie {
+				t.Fatalf("%+v", info)
+			}
+			if c := got.Count("p-0"); c != tt.prevCount {
+				t.Errorf("Count(p-0) = %d, want %d", c, tt.prevCount)
+			}
+			if c := got.Count("c-0"); c != tt.curCount {
+				t.Errorf("Count(c-0) = %d, want %d", c, tt.curCount)
+			}
+			if got.Seen("p-50") != tt.prevSeen || !got.Seen("c-50") {
+				t.Errorf("Seen(p-50) %v, Seen(c-50) %v", got.Seen("p-50"), got.Seen("c-50"))
+			}
+			// The set itself is not degraded: the request goes on with it.
+			if s.Count("p-0") != 2 {
+				t.Error("saving changed the set")
+			}
+		})
+	}
+}
+
+// TestCookieWithinLimitAlways: a heavy visitor's cookie stays within
+// MaxBytes, degrading as it goes; a state that cannot fit even degraded is
+// not written and the visitor keeps the cookie it had.
+func TestCookieWithinLimitAlways(t *testing.T) {
+	clk := newClock()
+	start := clk.Now()
+	st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now}})
+	var v visitor
+	for round := range 6 {
+		clk.Set(start.Add(time.Duration(round) * 8 * day))
+		v.visit(t, st, ids(fmt.Sprintf("r%d", round), 1000)...)
+		n := len(v.cookies["bsk_seen"])
+		if n > DefaultMaxBytes {
+			t.Fatalf("round %d: %d bytes", round, n)
+		}
+		s, _ := st.Load(context.Background(), v.request(), "")
+		if !s.Seen(fmt.Sprintf("r%d-999", round)) {
+			t.Fatalf("round %d: the latest items were dropped", round)
+		}
+		t.Logf("round %d: %d bytes", round, n)
+	}
+	before := v.cookies["bsk_seen"]
+	s, _ := st.Load(context.Background(), v.request(), "")
+	for _, id := range ids("flood", 3000) {
+		s.Shown(id)
+	}
+	h := http.Header{}
+	if err := st.Save(context.Background(), h, "", s, false); !errors.Is(err, ErrTooLarge) || len(h) != 0 {
+		t.Fatalf("3000 items in one generation: %v, %v", err, h)
+	}
+	v.keep(h)
+	if v.cookies["bsk_seen"] != before {
+		t.Error("the cookie changed")
+	}
+}

@@ -1,0 +1,452 @@
+package seen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisServer is the redis-server the tests share, started by the first
+// test that needs it and stopped by TestMain.
+var redisServer struct {
+	once   sync.Once
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
+	dir    string
+	addr   string
+	err    error
+	skip   string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if redisServer.cmd != nil {
+		redisServer.cmd.Process.Kill()
+		<-redisServer.exited
+		os.RemoveAll(redisServer.dir)
+	}
+	os.Exit(code)
+}
+
+// redisAddr is the address of a running redis-server on a free loopback
+// port, without persistence. Without redis-server on PATH the test is
+// skipped, or fails when CI is set.
+func redisAddr(t testing.TB) string {
+	t.Helper()
+	redisServer.once.Do(startRedis)
+	if redisServer.skip != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s; CI must install it", redisServer.skip)
+		}
+		t.Skip(redisServer.skip)
+	}
+	if redisServer.err != nil {
+		t.Fatal(redisServer.err)
+	}
+	return redisServer.addr
+}
+
+func startRedis() {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		redisServer.skip = "redis-server is not installed (apt-get install redis-server)"
+		return
+	}
+	dir, err := os.MkdirTemp("", "seen-redis")
+	if err != nil {
+		redisServer.err = err
+		return
+	}
+	redisServer.dir = dir
+	for range 5 { // a port found free can be taken before the server binds it
+		addr := freeAddr()
+		port := addr[strings.LastIndexByte(addr, ':')+1:]
+		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", dir)
+		if err := cmd.Start(); err != nil {
+			redisServer.err = err
+			return
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			select {
+			case <-exited:
+				redisServer.err = fmt.Errorf("redis-server on %s exited", addr)
+			default:
+			}
+			if redisServer.err != nil {
+				break
+			}
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				redisServer.cmd, redisServer.exited, redisServer.addr = cmd, exited, addr
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		<-exited
+	}
+	if redisServer.err == nil {
+		redisServer.err = errors.New("redis-server did not start")
+	}
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func newRedisStore(t testing.TB, cfg RedisConfig) *RedisStore {
+	t.Helper()
+	if cfg.URL == "" {
+		cfg.URL = "redis://" + redisAddr(t) + "/0"
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "test:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	}
+	s, err := NewRedisStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// rawClient is a plain client on the test server, to look behind the
+// store.
+func rawClient(t testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: redisAddr(t)})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestRedisRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	st := newRedisStore(t, RedisConfig{Params: Params{Now: clk.Now, Window: 7 * day}})
+	s, info := st.Load(ctx, nil, "v1")
+	if info != (LoadInfo{Source: SourceNew}) || s.Seen("sku-secret-1") {
+		t.Fatalf("first load: %+v", info)
+	}
+	s.Shown("sku-secret-1")
+	s.Shown("sku-2")
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Flush(2 * time.Second) {
+		t.Fatal("the save was not written")
+	}
+	raw := rawClient(t)
+	key := st.prefix + "v1"
+	ttl, err := raw.TTL(ctx, key).Result()
+	if err != nil || ttl <= 7*day-time.Minute || ttl > 7*day {
+		t.Errorf("TTL %v, %v; want the window, 7 days", ttl, err)
+	}
+	val, err := raw.Get(ctx, key).Bytes()
+	if err != nil || len(val) == 0 || strings.Contains(string(val), "sku") {
+		t.Errorf("stored value %q, %v", val, err)
+	}
+
+	s, info = st.Load(ctx, nil, "v1")
+	if info != (LoadInfo{Source: SourceRedis}) || !s.Seen("sku-secret-1") || !s.Seen("sku-2") || s.Seen("sku-3") || s.Changed() {
+		t.Errorf("second load: %+v", info)
+	}
+	// Another visitor sees nothing of it; another proxy sees all of it.
+	if s, info := st.Load(ctx, nil, "v2"); s.Seen("sku-2") || info.Source != SourceNew {
+		t.Errorf("other visitor: %+v", info)
+	}
+	other := newRedisStore(t, RedisConfig{Prefix: st.prefix, Params: Params{Now: clk.Now, Window: 7 * day}})
+	if s, _ := other.Load(ctx, nil, "v1"); !s.Seen("sku-2") {
+		t.Error("a second store on the same server does not share the state")
+	}
+	if got := [...]int64{st.Loads.Load(), st.Hits.Load(), st.Misses.Load(), st.Saves.Load(), st.Errors.Load(), st.Timeouts.Load()}; got != [...]int64{3, 1, 2, 1, 0, 0} {
+		t.Errorf("counters loads, hits, misses, saves, errors, timeouts = %v", got)
+	}
+	// Unchanged: nothing queued.
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil || st.pending.Load() != 0 {
+		t.Errorf("saving an unchanged set: %v, %d pending", err, st.pending.Load())
+	}
+}
+
+func TestRedisStoredStates(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	st := newRedisStore(t, RedisConfig{Params: Params{Now: clk.Now}})
+	raw := rawClient(t)
+	s, _ := st.Load(ctx, nil, "old")
+	s.Shown("a")
+	oldState := s.encode()
+	clk.Set(clk.Now().Add(31 * day))
+
+	keyed := newRedisStore(t, RedisConfig{Prefix: st.prefix, Key: testKey, Params: Params{Now: clk.Now}})
+	ks, _ := keyed.Load(ctx, nil, "keyed")
+	ks.Shown("a")
+
+	tests := []struct {
+		name  string
+		value []byte
+		want  string
+	}{
+		{"garbage", []byte("garbage"), DroppedOldFormat},
+		{"empty", []byte{}, DroppedMalformed},
+		{"truncated", oldState[:len(oldState)-1], DroppedMalformed},
+		{"expired", oldState, DroppedExpired},
+		{"written with another key", ks.encode(), DroppedOldFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := strings.ReplaceAll(tt.name, " ", "-")
+			if err := raw.Set(ctx, st.prefix+id, tt.value, time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			before := st.Invalid.Load()
+			s, info := st.Load(ctx, nil, id)
+			if info.Dropped != tt.want || info.Source != SourceNew || s.Seen("a") {
+				t.Errorf("%+v, want dropped %q", info, tt.want)
+			}
+			if st.Invalid.Load() != before+1 {
+				t.Error("not counted as invalid")
+			}
+		})
+	}
+}
+
+func TestRedisVisitorIDs(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{})
+	for _, id := range []string{"", strings.Repeat("x", maxVisitorID+1)} {
+		s, info := st.Load(ctx, nil, id)
+		if info != (LoadInfo{Source: SourceNew}) {
+			t.Errorf("id of %d bytes: %+v", len(id), info)
+		}
+		s.Shown("a")
+		if err := st.Save(ctx, nil, id, s, false); !errors.Is(err, ErrNoVisitor) {
+			t.Errorf("id of %d bytes: Save = %v", len(id), err)
+		}
+	}
+	if st.Loads.Load() != 0 {
+		t.Errorf("%d lookups for requests without a visitor id", st.Loads.Load())
+	}
+}
+
+// silentServer accepts connections and never answers.
+func silentServer(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestRedisTimeout(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + silentServer(t), Timeout: 30 * time.Millisecond, SaveTimeout: 200 * time.Millisecond})
+	for i := range 3 {
+		start := time.Now()
+		s, info := st.Load(ctx, nil, "v1")
+		d := time.Since(start)
+		if info != (LoadInfo{Source: SourceNew, Dropped: DroppedTimeout}) || s == nil {
+			t.Errorf("load %d: %+v", i, info)
+		}
+		if d > 300*time.Millisecond {
+			t.Errorf("load %d took %v with a 30ms timeout", i, d)
+		}
+		t.Logf("load %d: %v", i, d)
+	}
+	if st.Timeouts.Load() != 3 {
+		t.Errorf("%d timeouts counted, want 3", st.Timeouts.Load())
+	}
+	// The request's own deadline is honoured too.
+	short, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, info := st.Load(short, nil, "v1"); info.Dropped != DroppedTimeout || time.Since(start) > 200*time.Millisecond {
+		t.Errorf("request deadline: %+v after %v", info, time.Since(start))
+	}
+
+	// A set whose load timed out is not saved over what may be stored.
+	s, _ := st.Load(ctx, nil, "v1")
+	s.Shown("a")
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil || st.SkippedSaves.Load() != 1 || st.pending.Load() != 0 {
+		t.Errorf("saving after a timeout: %v, %d skipped, %d pending", err, st.SkippedSaves.Load(), st.pending.Load())
+	}
+
+	// Saves do not wait, and fail in the background.
+	s = st.l.newSet(st.l.nowSec())
+	s.Shown("a")
+	start = time.Now()
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 20*time.Millisecond {
+		t.Errorf("Save took %v", d)
+	}
+	if !st.Flush(2 * time.Second) {
+		t.Fatal("the write did not end")
+	}
+	if st.SaveErrors.Load() != 1 {
+		t.Errorf("%d save errors, want 1", st.SaveErrors.Load())
+	}
+}
+
+func TestRedisDown(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + freeAddr(), Timeout: 50 * time.Millisecond})
+	for i := range 3 {
+		start := time.Now()
+		s, info := st.Load(ctx, nil, "v1")
+		if info != (LoadInfo{Source: SourceNew, Dropped: DroppedRedisError}) || s == nil || s.Seen("a") {
+			t.Errorf("load %d: %+v", i, info)
+		}
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Errorf("load %d took %v", i, d)
+		}
+		// Not saved over the stored state, which could not be read.
+		s.Shown("a")
+		if err := st.Save(ctx, nil, "v1", s, false); err != nil {
+			t.Errorf("Save: %v", err)
+		}
+		// A new visitor's set is saved, and the write fails.
+		s = st.l.newSet(st.l.nowSec())
+		s.Shown("a")
+		if err := st.Save(ctx, nil, "v1", s, false); err != nil {
+			t.Errorf("Save: %v", err)
+		}
+	}
+	if st.SkippedSaves.Load() != 3 {
+		t.Errorf("%d saves skipped, want 3", st.SkippedSaves.Load())
+	}
+	if st.Errors.Load() != 3 {
+		t.Errorf("%d errors counted, want 3", st.Errors.Load())
+	}
+	if !st.Flush(2*time.Second) || st.SaveErrors.Load() != 3 {
+		t.Errorf("%d save errors, want 3", st.SaveErrors.Load())
+	}
+}
+
+// TestRedisQueueFull: with Redis stuck, saves beyond the queue are dropped
+// at once and counted.
+func TestRedisQueueFull(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + silentServer(t), Queue: 2, Writers: 1, SaveTimeout: 300 * time.Millisecond})
+	s := st.l.newSet(st.l.nowSec())
+	s.Shown("a")
+	const saves = 20
+	var full int
+	start := time.Now()
+	for range saves {
+		if err := st.Save(ctx, nil, "v1", s, false); errors.Is(err, ErrQueueFull) {
+			full++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Errorf("%d saves took %v", saves, d)
+	}
+	if full == 0 || int64(full) != st.DroppedSaves.Load() {
+		t.Errorf("%d saves refused, %d counted as dropped, of %d", full, st.DroppedSaves.Load(), saves)
+	}
+	// Once the writer is stuck on its batch, the queue takes two more.
+	time.Sleep(50 * time.Millisecond)
+	full = 0
+	for range 5 {
+		if err := st.Save(ctx, nil, "v1", s, false); errors.Is(err, ErrQueueFull) {
+			full++
+		}
+	}
+	if full < 3 {
+		t.Errorf("%d of 5 saves refused with a queue of 2", full)
+	}
+	start = time.Now()
+	st.Close()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	if err := st.Save(ctx, nil, "v1", s, false); !errors.Is(err, ErrClosed) {
+		t.Errorf("Save after Close: %v", err)
+	}
+	if s, info := st.Load(ctx, nil, "v1"); s == nil || info.Source != SourceNew {
+		t.Errorf("Load after Close: %+v", info)
+	}
+}
+
+// TestRedisHammer: many visitors loading and saving at once.
+func TestRedisHammer(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{Timeout: 2 * time.Second})
+	const workers, rounds = 16, 30
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("hammer-%d", w)
+			for i := range rounds {
+				s, info := st.Load(ctx, nil, id)
+				if info.Dropped != "" {
+					t.Errorf("%s: %+v", id, info)
+					return
+				}
+				s.Shown(fmt.Sprintf("%s-%d", id, i))
+				if err := st.Save(ctx, http.Header{}, id, s, false); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if !st.Flush(5 * time.Second) {
+		t.Fatal("saves not written")
+	}
+	// A load can come before the previous save is written, so only the
+	// last round's item is sure to be there: one visitor's saves are
+	// written in order.
+	for w := range workers {
+		id := fmt.Sprintf("hammer-%d", w)
+		if s, _ := st.Load(ctx, nil, id); !s.Seen(fmt.Sprintf("%s-%d", id, rounds-1)) {
+			t.Errorf("%s: the last item is not seen", id)
+		}
+	}
+	if st.DroppedSaves.Load() != 0 || st.SaveErrors.Load() != 0 {
+		t.Errorf("%d dropped, %d failed", st.DroppedSaves.Load(), st.SaveErrors.Load())
+	}
+}

@@ -1,0 +1,490 @@
+package seen
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+const day = 24 * time.Hour
+
+// clock is a settable clock for Params.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+func newCookieStore(t testing.TB, cfg CookieConfig) *CookieStore {
+	t.Helper()
+	if cfg.Key == nil {
+		cfg.Key = testKey
+	}
+	c, err := NewCookieStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// visitor is a browser: it keeps the cookies responses set and sends them.
+type visitor struct {
+	cookies map[string]string
+}
+
+func (v *visitor) request() *http.Request {
+	r, _ := http.NewRequest("GET", "https://shop.example/", nil)
+	for name, value := range v.cookies {
+		r.AddCookie(&http.Cookie{Name: name, Value: value})
+	}
+	return r
+}
+
+func (v *visitor) keep(h http.Header) {
+	if v.cookies == nil {
+		v.cookies = map[string]string{}
+	}
+	for _, c := range (&http.Response{Header: h}).Cookies() {
+		v.cookies[c.Name] = c.Value
+	}
+}
+
+// visit loads v's state, shows ids and saves, as one request does.
+func (v *visitor) visit(t testing.TB, st Store, ids ...string) (*Set, LoadInfo) {
+	t.Helper()
+	s, info := st.Load(context.Background(), v.request(), "visitor-1")
+	for _, id := range ids {
+		s.Shown(id)
+	}
+	h := http.Header{}
+	if err := st.Save(context.Background(), h, "visitor-1", s, true); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	v.keep(h)
+	return s, info
+}
+
+func ids(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return out
+}
+
+func TestSeenCountShown(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxCount int
+		visits   [][]string
+		want     map[string]int // Count on the next visit; Seen is Count > 0
+	}{
+		{"nothing shown", 0, nil, map[string]int{"a": 0}},
+		{"shown once", 0, [][]string{{"a"}}, map[string]int{"a": 1, "b": 0}},
+		{"twice in one page counts once", 0, [][]string{{"a", "a", "a"}}, map[string]int{"a": 1}},
+		{"once per visit", 0, [][]string{{"a"}, {"a"}, {"a"}}, map[string]int{"a": 3}},
+		{"capped at MaxCount", 0, [][]string{{"a"}, {"a"}, {"a"}, {"a"}, {"a"}, {"a"}}, map[string]int{"a": DefaultMaxCount}},
+		{"MaxCount 8", 8, [][]string{{"a"}, {"a"}, {"a"}, {"a"}, {"a"}, {"a"}, {"b"}}, map[string]int{"a": 6, "b": 1}},
+		{"MaxCount 1 keeps seen only", 1, [][]string{{"a"}, {"a"}, {"a", "b"}}, map[string]int{"a": 1, "b": 1, "c": 0}},
+		{"items counted apart", 0, [][]string{{"a", "b"}, {"b", "c"}, {"b"}}, map[string]int{"a": 1, "b": 3, "c": 1, "d": 0}},
+		{"empty id is an id", 0, [][]string{{""}}, map[string]int{"": 1, " ": 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newCookieStore(t, CookieConfig{Params: Params{MaxCount: tt.maxCount}})
+			var v visitor
+			for _, ids := range tt.visits {
+				v.visit(t, st, ids...)
+			}
+			s, info := st.Load(context.Background(), v.request(), "")
+			if len(tt.visits) > 0 && info.Source != SourceCookie {
+				t.Fatalf("LoadInfo %+v, want the cookie", info)
+			}
+			for id, want := range tt.want {
+				if got := s.Count(id); got != want {
+					t.Errorf("Count(%q) = %d, want %d", id, got, want)
+				}
+				if got := s.Seen(id); got != (want > 0) {
+					t.Errorf("Seen(%q) = %v, want %v", id, got, want > 0)
+				}
+			}
+			if s.Changed() {
+				t.Error("a loaded set reports Changed before Shown")
+			}
+		})
+	}
+}
+
+func TestShownWithinRequest(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{})
+	var v visitor
+	v.visit(t, st, "old")
+	s, _ := st.Load(context.Background(), v.request(), "")
+
+	// An item seen before: showing it again counts once more, once.
+	s.Shown("old")
+	s.Shown("old")
+	if got := s.Count("old"); got != 2 {
+		t.Errorf("Count(old) after two Shown in one request = %d, want 2", got)
+	}
+	// A new item is seen by the rest of the page once shown.
+	if s.Seen("new") {
+		t.Fatal("Seen(new) before Shown")
+	}
+	s.Shown("new")
+	if !s.Seen("new") || s.Count("new") != 1 || !s.Changed() {
+		t.Errorf("after Shown(new): Seen %v, Count %d, Changed %v", s.Seen("new"), s.Count("new"), s.Changed())
+	}
+}
+
+func TestNilAndZeroSet(t *testing.T) {
+	for name, s := range map[string]*Set{"nil": nil, "zero": {}} {
+		s.Shown("a")
+		if s.Seen("a") || s.Count("a") != 0 || s.Changed() {
+			t.Errorf("%s set: Seen %v, Count %d, Changed %v", name, s.Seen("a"), s.Count("a"), s.Changed())
+		}
+		st := newCookieStore(t, CookieConfig{})
+		h := http.Header{}
+		if err := st.Save(context.Background(), h, "", s, false); err != nil || len(h) != 0 {
+			t.Errorf("%s set: Save = %v, header %v", name, err, h)
+		}
+	}
+}
+
+// TestAging walks one visitor through time; each step is a request that
+// loads the cookie the step before saved.
+func TestAging(t *testing.T) {
+	type step struct {
+		at      time.Duration // since the first visit
+		show    []string
+		seen    []string
+		notSeen []string
+		counts  map[string]int
+		dropped string
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"kept within half a window", []step{
+			{at: 0, show: []string{"a"}},
+			{at: 15*day - time.Second, seen: []string{"a"}},
+		}},
+		{"moves to the previous generation at half a window", []step{
+			{at: 0, show: []string{"a"}},
+			{at: 15 * day, seen: []string{"a"}, show: []string{"b"}},
+			{at: 29 * day, seen: []string{"a", "b"}},
+		}},
+		{"previous generation forgotten a window after it started", []step{
+			{at: 0, show: []string{"a"}},
+			{at: 15 * day, show: []string{"b"}},
+			{at: 30 * day, seen: []string{"b"}, notSeen: []string{"a"}},
+		}},
+		{"an item shown late in a generation is kept half a window", []step{
+			{at: 0, show: []string{"a"}},
+			{at: 15*day - time.Minute, show: []string{"b"}},
+			{at: 30*day - time.Minute - time.Second, seen: []string{"a", "b"}},
+		}},
+		{"previous generation forgotten while the current one is young", []step{
+			{at: 0, show: []string{"a"}},
+			{at: 17 * day, show: []string{"b"}},
+			{at: 30*day - time.Second, seen: []string{"a", "b"}},
+			{at: 30 * day, seen: []string{"b"}, notSeen: []string{"a"}},
+		}},
+		{"all expired after a window", []step{
+			{at: 0, show: []string{"a"}},
+			{at: 30 * day, notSeen: []string{"a"}, dropped: DroppedExpired},
+		}},
+		{"expired state replaced by a new one", []step{
+			{at: 0, show: []string{"a"}},
+			{at: 40 * day, notSeen: []string{"a"}, dropped: DroppedExpired, show: []string{"b"}},
+			{at: 41 * day, seen: []string{"b"}, notSeen: []string{"a"}},
+		}},
+		{"counts add across generations", []step{
+			{at: 0, show: []string{"a"}},
+			{at: day, show: []string{"a"}},
+			{at: 16 * day, counts: map[string]int{"a": 2}, show: []string{"a"}},
+			{at: 17 * day, counts: map[string]int{"a": 3}},
+			{at: 31 * day, counts: map[string]int{"a": 1}},
+		}},
+		{"a visitor back after long rotates once", []step{
+			{at: 0, show: []string{"a"}},
+			{at: 20 * day, show: []string{"b"}},
+			{at: 20*day + time.Hour, seen: []string{"a", "b"}},
+			{at: 35*day + time.Hour, seen: []string{"b"}, notSeen: []string{"a"}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			start := clk.Now()
+			st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now}})
+			var v visitor
+			for i, sp := range tt.steps {
+				clk.Set(start.Add(sp.at))
+				s, info := v.visit(t, st, sp.show...)
+				if info.Dropped != sp.dropped {
+					t.Errorf("step %d: Dropped %q, want %q", i, info.Dropped, sp.dropped)
+				}
+				// The checks are about what was stored before: a showing
+				// in this step is visible now, which the checks exclude.
+				for _, id := range sp.seen {
+					if !s.Seen(id) {
+						t.Errorf("step %d (%v): %q not seen", i, sp.at, id)
+					}
+				}
+				for _, id := range sp.notSeen {
+					if s.Seen(id) && !contains(sp.show, id) {
+						t.Errorf("step %d (%v): %q still seen", i, sp.at, id)
+					}
+				}
+				for id, want := range sp.counts {
+					if contains(sp.show, id) {
+						want++
+					}
+					if got := s.Count(id); got != want {
+						t.Errorf("step %d (%v): Count(%q) = %d, want %d", i, sp.at, id, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestFalsePositiveRate measures the rate at the default capacity, with the
+// items in one generation and spread over both.
+func TestFalsePositiveRate(t *testing.T) {
+	const items, probes = DefaultCapacity, 100_000
+	for _, split := range []int{items, items / 2, items / 10} {
+		t.Run(fmt.Sprintf("%d in the previous generation", items-split), func(t *testing.T) {
+			clk := newClock()
+			start := clk.Now()
+			st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now}})
+			var v visitor
+			shown := ids("shown", items)
+			v.visit(t, st, shown[split:]...)
+			clk.Set(start.Add(16 * day)) // the first ones are now the previous generation
+			v.visit(t, st, shown[:split]...)
+			s, info := st.Load(context.Background(), v.request(), "")
+			if info.Source != SourceCookie {
+				t.Fatalf("LoadInfo %+v", info)
+			}
+			for _, id := range shown {
+				if !s.Seen(id) {
+					t.Fatalf("false negative: %q", id)
+				}
+			}
+			fp := 0
+			for _, id := range ids("other", probes) {
+				if s.Seen(id) {
+					fp++
+				}
+			}
+			rate := float64(fp) / probes
+			t.Logf("false positives: %d of %d (%.3f%%) with %d items, %d of them in the previous generation", fp, probes, 100*rate, items, items-split)
+			if rate > 0.015 {
+				t.Errorf("false-positive rate %.3f%% > 1.5%%", 100*rate)
+			}
+		})
+	}
+}
+
+// TestCookieSize reports the cookie's size and holds the default capacity
+// within 2 KiB when every item was shown once.
+func TestCookieSize(t *testing.T) {
+	tests := []struct {
+		name  string
+		items int
+		prev  int // of items, shown in the previous generation
+		twice int // of items, shown once more
+		max   int // bytes; 0 for no bound
+	}{
+		{name: "0 items", items: 0, max: 64},
+		{name: "100 items", items: 100, max: 400},
+		{name: "1000 items", items: 1000, max: 2047},
+		{name: "1000 items, 500 in the previous generation", items: 1000, prev: 500, max: 2047},
+		{name: "1000 items, 250 shown twice", items: 1000, twice: 250},
+		{name: "2000 items", items: 2000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			start := clk.Now()
+			st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now}})
+			shown := ids("sku", tt.items)
+			s := st.l.newSet(st.l.nowSec())
+			if tt.prev > 0 {
+				var v visitor
+				v.visit(t, st, shown[:tt.prev]...)
+				clk.Set(start.Add(16 * day))
+				s, _ = st.Load(context.Background(), v.request(), "")
+			}
+			for _, id := range shown[tt.prev:] {
+				s.Shown(id)
+			}
+			if tt.twice > 0 {
+				var v visitor
+				h := http.Header{}
+				if err := st.Save(context.Background(), h, "", s, false); err != nil {
+					t.Fatal(err)
+				}
+				v.keep(h)
+				s, _ = st.Load(context.Background(), v.request(), "")
+				for _, id := range shown[:tt.twice] {
+					s.Shown(id)
+				}
+			}
+			v, err := st.value(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ck := (&http.Cookie{Name: st.Name(), Value: v, Path: "/", MaxAge: st.maxAge, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode}).String()
+			t.Logf("%s: value %d bytes, Set-Cookie %d bytes", tt.name, len(v), len(ck))
+			if tt.max > 0 && len(v) > tt.max {
+				t.Errorf("value %d bytes, want at most %d", len(v), tt.max)
+			}
+		})
+	}
+}
+
+func TestParamsErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    CookieConfig
+		want   string
+		params bool // the Params are wrong, for the Redis store too
+	}{
+		{"no key", CookieConfig{Key: []byte{}}, "signing key", false},
+		{"short key", CookieConfig{Key: []byte("short")}, "16 or more", false},
+		{"bad name", CookieConfig{Name: "a b"}, "cookie name", false},
+		{"negative MaxBytes", CookieConfig{MaxBytes: -1}, "MaxBytes", false},
+		{"MaxBytes past browsers", CookieConfig{MaxBytes: 4096}, "MaxBytes", false},
+		{"negative capacity", CookieConfig{Params: Params{Capacity: -1}}, "Capacity", true},
+		{"false positive 1", CookieConfig{Params: Params{FalsePositive: 1}}, "FalsePositive", true},
+		{"false positive negative", CookieConfig{Params: Params{FalsePositive: -0.1}}, "FalsePositive", true},
+		{"tiny window", CookieConfig{Params: Params{Window: time.Second}}, "Window", true},
+		{"negative window", CookieConfig{Params: Params{Window: -time.Hour}}, "Window", true},
+		{"too many levels", CookieConfig{Params: Params{MaxCount: 17}}, "MaxCount", true},
+		{"filters too large", CookieConfig{Params: Params{Capacity: 1_000_000, FalsePositive: 0.001}}, "bits per filter", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.cfg.Key == nil {
+				tt.cfg.Key = testKey
+			}
+			_, err := NewCookieStore(tt.cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one about %q", err, tt.want)
+			}
+			if !tt.params {
+				return
+			}
+			if _, err := NewRedisStore(RedisConfig{URL: "redis://127.0.0.1:1", Params: tt.cfg.Params}); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("the Redis store: error %v, want one about %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := NewRedisStore(RedisConfig{URL: "http://nope"}); err == nil {
+		t.Error("the Redis store accepted an http URL")
+	}
+	if _, err := NewRedisStore(RedisConfig{URL: "redis://127.0.0.1:1", Queue: -1}); err == nil {
+		t.Error("the Redis store accepted a negative queue")
+	}
+}
+
+// TestConfigCopied: changing the config or key after building does not
+// change the store.
+func TestConfigCopied(t *testing.T) {
+	key := append([]byte(nil), testKey...)
+	cfg := CookieConfig{Key: key}
+	st := newCookieStore(t, cfg)
+	var v visitor
+	v.visit(t, st, "a")
+	key[0] ^= 1
+	cfg.Name = "other"
+	if s, info := st.Load(context.Background(), v.request(), ""); !s.Seen("a") || info.Dropped != "" {
+		t.Errorf("after changing the config: Seen %v, %+v", s.Seen("a"), info)
+	}
+}
+
+// TestHammer loads and saves for many visitors at once, and shares one Set
+// between goroutines, for the race detector.
+func TestHammer(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{})
+	const workers, rounds = 16, 50
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var v visitor
+			for i := range rounds {
+				s, _ := st.Load(context.Background(), v.request(), "")
+				for j := range i {
+					if !s.Seen(fmt.Sprintf("w%d-%d", w, j)) {
+						t.Errorf("worker %d round %d: item %d not seen", w, i, j)
+						return
+					}
+				}
+				s.Shown(fmt.Sprintf("w%d-%d", w, i))
+				h := http.Header{}
+				if err := st.Save(context.Background(), h, "", s, false); err != nil {
+					t.Error(err)
+					return
+				}
+				v.keep(h)
+			}
+		}()
+	}
+	// One Set used from several goroutines, as a streaming rewriter may.
+	s, _ := st.Load(context.Background(), (&visitor{}).request(), "")
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				id := fmt.Sprintf("shared-%d-%d", w, i)
+				s.Shown(id)
+				// Count can be 2: a false positive at level 0 puts the
+				// item at level 1.
+				if !s.Seen(id) || s.Count(id) < 1 {
+					t.Errorf("%s: Seen %v, Count %d", id, s.Seen(id), s.Count(id))
+				}
+				if i%50 == 0 {
+					if _, err := st.value(s); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
