@@ -4,7 +4,7 @@ BIN       := bin/bespoke
 LISTEN    ?= :8080
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test test-short lint fmt fuzz demo-wasm clean
+.PHONY: all build run test test-short lint fmt fuzz demo-wasm bench bench-quick soak clean
 
 all: build
 
@@ -34,6 +34,23 @@ lint:
 
 fmt:
 	gofmt -w .
+
+# The benchmark suite against the origin alone, a plain Go reverse proxy
+# and nginx (installed from Debian when missing), with the micro-benchmarks:
+# about 8 minutes; writes bench/results/. bench-quick checks a change in
+# under 90 s (one round, the headline targets).
+bench:
+	bench/peers/install
+	$(GO) run ./bench
+
+bench-quick:
+	bench/peers/install
+	$(GO) run ./bench -quick -out bin/bench-quick
+
+# The long form of the load, reload-under-load and fault tests (about
+# 2 minutes, loopback only); `make test` runs them in seconds.
+soak:
+	BESPOKE_SOAK=1 $(GO) test -count=1 -timeout 15m -run 'TestLoad|TestReloadUnderLoad|TestBadReloadKeepsServing|TestOriginFaults|TestSlowloris|TestMisbehavingPlugins' -v ./host/server/
 
 # Runs every fuzz target for FUZZTIME each.
 FUZZTIME ?= 30s

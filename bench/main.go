@@ -80,7 +80,7 @@ func parseOptions(args []string) (options, error) {
 	wrk := fl.String("wrk", "auto", "cross-check throughput with wrk in round 1: auto (when installed, not with -quick), on or off")
 	fl.BoolVar(&o.Micro, "micro", true, "run the Go micro-benchmarks")
 	fl.IntVar(&o.Count, "count", 5, "go test -count of the micro-benchmarks")
-	fl.StringVar(&o.BenchTime, "benchtime", "1s", "go test -benchtime of the micro-benchmarks")
+	fl.StringVar(&o.BenchTime, "benchtime", "300ms", "go test -benchtime of the micro-benchmarks")
 	fl.StringVar(&o.Bench, "bench", ".", "go test -bench `regexp` of the micro-benchmarks (-quick: those the goals and ratios use)")
 	fl.StringVar(&o.Bespoke, "bespoke", "", "use this bespoke `binary` instead of building ./host/cmd/bespoke")
 	fl.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (configurations and logs of every process)")

@@ -16,7 +16,8 @@ const ABIVersion = 1
 
 // BoundedCompiler names the compiler whose modules have no unbounded loop
 // (rules compiled by bespoke): a manifest's Compiler is this, a slash and a
-// version. The host runs such modules without termination checks.
+// version. The host runs such modules without termination checks only when
+// it built them itself (Artifact.Bounded); the name alone proves nothing.
 const BoundedCompiler = "bespoke-rules"
 
 // Names the module exports.

@@ -17,6 +17,12 @@ type Artifact struct {
 	Wasm []byte
 	// Manifest is the decoded SectionManifest.
 	Manifest *Manifest
+	// Bounded is set by the compiler on a module it has just built, whose
+	// running time is bounded by construction (no loop except over inputs
+	// the host caps). It is never read from a file: a module's claim about
+	// its own compiler is not proof, so a plugin loaded from disk runs
+	// with termination checks and a deadline.
+	Bounded bool
 }
 
 // ABIError reports an artifact built for another ABI version.

@@ -61,6 +61,7 @@ func Compile(name string, src []byte) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: compiler produced an invalid artifact: %w", name, err)
 	}
+	art.Bounded = true // built here, by codegen, just now
 	return &Result{Program: p, Artifact: art}, nil
 }
 

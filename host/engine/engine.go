@@ -132,6 +132,7 @@ type Module struct {
 
 	inflight atomic.Int64
 	retired  atomic.Bool
+	closing  atomic.Bool // set before the runtime closes
 	closed   sync.Once
 	closeErr error
 
@@ -174,11 +175,13 @@ func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (*Module, error
 		}
 		m.patterns = append(m.patterns, re)
 	}
-	// Modules from bespoke's compiler have no unbounded loop: their time is
-	// bounded by their size and the host's input caps, so they run without
-	// termination checks (which cost a goroutine per call). Any other module
-	// may loop, and gets checks and a deadline.
-	m.interrupt = !strings.HasPrefix(art.Manifest.Compiler, plugin.BoundedCompiler+"/") || cfg.AlwaysInterrupt
+	// Modules bespoke's compiler has just built in this process have no
+	// unbounded loop: their time is bounded by their size and the host's
+	// input caps, so they run without termination checks (which cost a
+	// goroutine per call). Any other module, including a compiled plugin
+	// read from a file (whose manifest could claim anything), may loop,
+	// and gets checks and a deadline.
+	m.interrupt = !art.Bounded || !strings.HasPrefix(art.Manifest.Compiler, plugin.BoundedCompiler+"/") || cfg.AlwaysInterrupt
 	// A runtime per module, so each has its own memory limit and closing
 	// it frees everything it holds; the compilation cache is shared.
 	rc := wazero.NewRuntimeConfigCompiler().
@@ -280,7 +283,7 @@ func (m *Module) Decide(ctx context.Context, vals []plugin.Value, seen Seen, d *
 	}
 	m.inflight.Add(1)
 	defer m.done()
-	if m.retired.Load() {
+	if m.closing.Load() {
 		return ErrRetired
 	}
 	inst, err := m.acquire(ctx)
@@ -357,6 +360,24 @@ func (m *Module) Retire() {
 	m.done()
 }
 
+// Hold keeps m open, retired or not, until the matching Drop. A request
+// holds the module it chose for as long as it uses it, so that a reload
+// between choosing the plugin and deciding cannot close it under the
+// request (which would serve that request unpersonalized). It reports
+// false, holding nothing, when m is already retired: the caller should
+// take the plugin that replaced it.
+func (m *Module) Hold() bool {
+	m.inflight.Add(1)
+	if m.retired.Load() {
+		m.done()
+		return false
+	}
+	return true
+}
+
+// Drop ends a Hold.
+func (m *Module) Drop() { m.done() }
+
 // Retired reports whether Retire was called.
 func (m *Module) Retired() bool { return m.retired.Load() }
 
@@ -371,6 +392,7 @@ func (m *Module) done() {
 
 func (m *Module) close() {
 	m.closed.Do(func() {
+		m.closing.Store(true)
 		for {
 			select {
 			case inst := <-m.idle:

@@ -15,8 +15,14 @@ import (
 
 func loadGuest(t *testing.T, e *engine.Engine, body *wasm.Code) *engine.Module {
 	t.Helper()
+	return loadGuestAs(t, e, body, "hand-written")
+}
+
+// loadGuestAs loads a hand-made module whose manifest names compiler.
+func loadGuestAs(t *testing.T, e *engine.Engine, body *wasm.Code, compiler string) *engine.Module {
+	t.Helper()
 	b, err := guest.Build(guest.Module{
-		Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
+		Manifest: plugin.Manifest{Compiler: compiler, Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
 		Decide:   body,
 	})
 	if err != nil {
@@ -64,6 +70,17 @@ func TestLoopingGuestTimesOut(t *testing.T) {
 	}
 	if m.Stats().Timeouts.Load() != 1 {
 		t.Errorf("timeouts = %d", m.Stats().Timeouts.Load())
+	}
+}
+
+// TestForgedCompilerClaimTimesOut: a module read from a file that claims
+// to come from bespoke's compiler is not believed; it loops, and is still
+// stopped at the deadline.
+func TestForgedCompilerClaimTimesOut(t *testing.T) {
+	m := loadGuestAs(t, newEngine(t, engine.Config{DecideTimeout: 20 * time.Millisecond}), guest.Loop(), plugin.BoundedCompiler+"/1")
+	var d plugin.Decision
+	if err := m.Decide(context.Background(), nil, nil, &d); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a deadline error", err)
 	}
 }
 

@@ -24,6 +24,11 @@ type instance struct {
 	// functions.
 	vals []plugin.Value
 	seen Seen
+	// matches remembers, during a call, each regex_match answer (0 not
+	// asked, 1 no, 2 yes) by pattern and slot: many rules test the same
+	// pattern on the same value, and a match costs far more than a look-up.
+	// Nil when patterns × slots is too large to clear on every call.
+	matches []uint8
 }
 
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
@@ -32,6 +37,9 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("instantiating plugin: %w", err)
 	}
 	inst := &instance{m: m, mod: mod, mem: mod.Memory(), fn: mod.ExportedFunction(plugin.ExportDecide), stack: make([]uint64, 1)}
+	if n := len(m.patterns) * len(m.manifest.Slots); n > 0 && n <= 4096 {
+		inst.matches = make([]uint8, n)
+	}
 	g := mod.ExportedGlobal(plugin.ExportABIVersion)
 	if g == nil || g.Type() != api.ValueTypeI32 || int(api.DecodeI32(g.Get())) != plugin.ABIVersion {
 		mod.Close(ctx)
@@ -118,6 +126,7 @@ func (inst *instance) decide(ctx context.Context, vals []plugin.Value, seen Seen
 	}
 
 	inst.vals, inst.seen = vals, seen
+	clear(inst.matches)
 	defer func() { inst.vals, inst.seen = nil, nil }()
 	if m.interrupt {
 		// Only modules that may loop pay for a deadline: wazero watches the
@@ -196,10 +205,18 @@ func (m *Module) regexMatch(_ context.Context, caller api.Module, stack []uint64
 	if inst == nil || p < 0 || int(p) >= len(m.patterns) || s < 0 || int(s) >= len(inst.vals) {
 		panic(fmt.Errorf("regex_match(%d, %d) out of range", p, s))
 	}
+	k := int(p)*len(inst.vals) + int(s)
+	if k < len(inst.matches) && inst.matches[k] != 0 {
+		stack[0] = uint64(inst.matches[k] - 1)
+		return
+	}
 	v := &inst.vals[s]
 	stack[0] = 0
 	if v.Present && m.patterns[p].MatchString(v.Str) {
 		stack[0] = 1
+	}
+	if k < len(inst.matches) {
+		inst.matches[k] = uint8(stack[0]) + 1
 	}
 }
 

@@ -178,7 +178,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p.stats.Requests.Add(1)
 	st := &state{secure: r.TLS != nil}
-	if s := p.site.Load(); s != nil {
+	if s := p.hold(); s != nil {
+		defer s.Drop()
 		st.site = s
 		st.req = s.NewRequest()
 		defer s.Release(st.req)
@@ -226,6 +227,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &statusWriter{ResponseWriter: w}
 	p.rp.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 	p.done(r, st, rw.status, start)
+}
+
+// hold returns the current plugin, held for the request (see Site.Hold),
+// or nil when none is loaded. A reload retires the old plugin only after
+// swapping in the new one, so a retired site read here is retried once
+// per reload that raced with it; one retired and not replaced (the
+// process is closing down) serves the request without a plugin.
+func (p *Proxy) hold() *site.Site {
+	for {
+		s := p.site.Load()
+		if s == nil || s.Hold() {
+			return s
+		}
+		if p.site.Load() == s {
+			return nil
+		}
+	}
 }
 
 // failureReason classifies a plugin failure for metrics.

@@ -106,7 +106,7 @@ func (e *env) get(t *testing.T, path string, headers ...string) response {
 
 func TestDemoFrance(t *testing.T) {
 	e := newEnv(t, demo.Handler(), demo.Rules())
-	r := e.get(t, "/", "CF-IPCountry", "FR")
+	r := e.get(t, "/", "CF-IPCountry", "FR", "User-Agent", chrome)
 	if r.StatusCode != 200 {
 		t.Fatalf("status %d", r.StatusCode)
 	}

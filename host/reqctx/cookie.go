@@ -69,12 +69,14 @@ func trimSpace(s string) string {
 	return s
 }
 
-// validCookieValue accepts RFC 6265 cookie-octets, plus spaces and commas,
-// which browsers send and servers commonly accept.
+// validCookieValue accepts RFC 6265 cookie-octets, plus the spaces, commas,
+// double quotes and backslashes that browsers send (document.cookie lets a
+// page store raw JSON, and json(cookie(...)) reads it); control characters
+// mark a broken cookie.
 func validCookieValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if c < 0x20 || c == 0x7f || c == '"' || c == ';' || c == '\\' {
+		if c < 0x20 || c == 0x7f {
 			return false
 		}
 	}

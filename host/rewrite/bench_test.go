@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -135,11 +137,10 @@ var (
 // benchSeen reports every other item seen.
 type benchSeen struct{ shown int }
 
-func (s *benchSeen) Seen(id string) bool { return id[len(id)-1]&1 == 0 }
+func (s *benchSeen) Seen(id string) bool { return id != "" && id[len(id)-1]&1 == 0 }
 func (s *benchSeen) Shown(string)        { s.shown++ }
 
-func benchRewrite(b *testing.B, sels []string, edits []Edit, seen SeenSet) {
-	page := benchPage()
+func benchRewrite(b *testing.B, page []byte, sels []string, edits []Edit, seen SeenSet) {
 	prog, err := CompileStrings(sels)
 	if err != nil {
 		b.Fatal(err)
@@ -166,16 +167,62 @@ func benchRewrite(b *testing.B, sels []string, edits []Edit, seen SeenSet) {
 // seen.
 func BenchmarkRewrite(b *testing.B) {
 	b.Run("passthrough", func(b *testing.B) {
-		benchRewrite(b, passSelectors, fiveEdits, nil)
+		benchRewrite(b, benchPage(), passSelectors, fiveEdits, nil)
 	})
 	b.Run("edits", func(b *testing.B) {
-		benchRewrite(b, editSelectors, fiveEdits, nil)
+		benchRewrite(b, benchPage(), editSelectors, fiveEdits, nil)
 	})
 	b.Run("hideseen", func(b *testing.B) {
 		sels := append(append([]string{}, editSelectors...), "ul.cards > li.card")
 		edits := append(append([]Edit{}, fiveEdits...), Edit{Selector: 5, Op: HideSeen, Attr: "data-item-id", N: 8})
-		benchRewrite(b, sels, edits, &benchSeen{})
+		benchRewrite(b, benchPage(), sels, edits, &benchSeen{})
 	})
+}
+
+// savedPages are the saved real-world pages of testdata/pages with, for
+// each, five selectors that match one element each and the repeated item
+// hide_seen works on (the same choice as bench/page.go).
+var savedPages = []struct {
+	name  string
+	edits []string
+	card  string
+}{
+	{"shop", []string{".listing-head h1", "#promo-strip a", "body", "#listing", "#legacy-promo"}, "li.card"},
+	{"news", []string{"#h-top", "a.signin", "body", "#main", "#ad-top"}, "article.teaser"},
+	{"article", []string{"h1.p-name", "a.blog-title", "body", "#main", "#mentions"}, "li.related-post"},
+}
+
+// BenchmarkRewritePage is BenchmarkRewrite on the saved pages of
+// testdata/pages (50-260 KiB of real-world markup), with memmove and
+// io.Copy of the same page as the ceilings.
+func BenchmarkRewritePage(b *testing.B) {
+	for _, sp := range savedPages {
+		page, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pages", sp.name+".html"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(sp.name+"/passthrough", func(b *testing.B) {
+			benchRewrite(b, page, passSelectors, fiveEdits, nil)
+		})
+		b.Run(sp.name+"/edits", func(b *testing.B) {
+			benchRewrite(b, page, sp.edits, fiveEdits, nil)
+		})
+		b.Run(sp.name+"/hideseen", func(b *testing.B) {
+			sels := append(append([]string{}, sp.edits...), sp.card)
+			edits := append(append([]Edit{}, fiveEdits...), Edit{Selector: 5, Op: HideSeen, Attr: "data-item-id", N: 4})
+			benchRewrite(b, page, sels, edits, &benchSeen{})
+		})
+		b.Run(sp.name+"/memmove", func(b *testing.B) {
+			dst := make([]byte, len(page))
+			b.SetBytes(int64(len(page)))
+			for b.Loop() {
+				copy(dst, page)
+			}
+		})
+		b.Run(sp.name+"/iocopy", func(b *testing.B) {
+			benchCopy(b, page)
+		})
+	}
 }
 
 // BenchmarkMemmove is a ceiling: copying the page's bytes.
@@ -190,8 +237,9 @@ func BenchmarkMemmove(b *testing.B) {
 
 // BenchmarkIOCopy is a ceiling through the same writer chain: the page
 // copied in 32 KiB reads into a buffer, without rewriting.
-func BenchmarkIOCopy(b *testing.B) {
-	page := benchPage()
+func BenchmarkIOCopy(b *testing.B) { benchCopy(b, benchPage()) }
+
+func benchCopy(b *testing.B, page []byte) {
 	var out bytes.Buffer
 	out.Grow(2 * len(page))
 	buf := make([]byte, 32<<10)

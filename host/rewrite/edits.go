@@ -13,16 +13,27 @@ import (
 // match evaluates the active compounds on the element just pushed at
 // depth d (its start tag is src[lt:end], attributes in r.attrs), and
 // applies the edits whose selectors match.
-func (r *Rewriter) match(d, lt, end int, void bool) {
-	tag := r.stack[d].tag
+func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 	any := false
 	if r.dispatch {
 		// Only the compounds for any element and those for this tag.
-		for _, i := range r.anyTag {
-			c := r.activeC[i]
-			if c.ids != nil && r.idLo < 0 || c.classes != nil && r.classLo < 0 {
+		var have uint8
+		if r.idLo >= 0 {
+			have |= needID
+		}
+		if r.classLo >= 0 {
+			have |= needClass
+		}
+		cands := r.anyTag
+		if !r.anyFor[have] {
+			cands = nil
+		}
+		for k := range cands {
+			a := &cands[k]
+			if a.need&^have != 0 || r.dead(a.bit) {
 				continue
 			}
+			c, i := a.c, a.bit
 			var ok bool
 			switch c.kind {
 			case kindClass:
@@ -41,6 +52,9 @@ func (r *Rewriter) match(d, lt, end int, void bool) {
 		if tag < uint16(len(r.tagFirst)) {
 			for j := r.tagFirst[tag]; j > 0 && j <= int32(len(r.tagged)) && r.activeC[r.tagged[j-1]].tag == tag; j++ {
 				i := r.tagged[j-1]
+				if r.dead(i) {
+					continue
+				}
 				if c := r.activeC[i]; c.kind == kindTag || r.matchCompound(c, d) {
 					*r.word(d, int(i>>6)) |= 1 << (i & 63)
 					any = true
@@ -72,9 +86,66 @@ func (r *Rewriter) match(d, lt, end int, void bool) {
 			b &= b - 1
 		}
 	}
+	b0, was := r.stack[d].bits, r.openMask
+	r.openMask |= b0
+	if r.openMask&^was&r.ancMask != 0 {
+		r.live()
+	}
+	if hit && r.words == 1 {
+		hit = false
+		for b := b0 & r.rightMask[0]; b != 0 && !hit; b &= b - 1 {
+			hit = r.rightNeed[mbits.TrailingZeros64(b)]&^r.openMask == 0
+		}
+	}
 	if hit {
 		r.apply(d, lt, end, void)
 	}
+}
+
+// dead reports whether compound bit i need not be evaluated: it is only
+// ever the last compound of a selector, and an ancestor that every such
+// selector needs matches no open element, so no selector can use it. For
+// dispatch only: without it, :not() arguments read bits that the edits'
+// selectors do not show.
+func (r *Rewriter) dead(i int32) bool {
+	return i < 64 && r.rightOnly&(1<<i) != 0 && r.rightNeed[i]&^r.openMask != 0
+}
+
+// live computes anyFor and tagLive, for mayMatch, when the ancestors
+// open change.
+func (r *Rewriter) live() {
+	r.anyFor = [4]bool{}
+	for _, a := range r.anyTag {
+		if r.dead(a.bit) {
+			continue
+		}
+		for have := range r.anyFor {
+			r.anyFor[have] = r.anyFor[have] || a.need&^uint8(have) == 0
+		}
+	}
+	clear(r.tagLive[:])
+	for _, i := range r.tagged {
+		if !r.dead(i) {
+			r.tagLive[r.activeC[i].tag] = true
+		}
+	}
+}
+
+// mayMatch reports whether match could find a compound matching the
+// start tag of element id being handled: with dispatch, most elements
+// meet no compound that is not dead, and are not worth the call.
+func (r *Rewriter) mayMatch(id uint16) bool {
+	if !r.dispatch || id < uint16(len(r.tagLive)) && r.tagLive[id] {
+		return true
+	}
+	var have uint8
+	if r.idLo >= 0 {
+		have |= needID
+	}
+	if r.classLo >= 0 {
+		have |= needClass
+	}
+	return r.anyFor[have]
 }
 
 // word returns word w of the compound bits of the element at depth d:

@@ -265,6 +265,19 @@ type Rewriter struct {
 	// compound bit, the open elements that match it.
 	nOpen  [numOpen]int32
 	nMatch []int32
+	// openMask has the bits (of the first 64) whose nMatch is not 0, and
+	// rightNeed, per bit of a last compound, the bits that every
+	// alternative ending with it needs matched by an open element: an
+	// element whose last compounds' needs are not all open cannot be
+	// selected, and apply, which would find that out, is not called
+	// (a page has many a elements, and "#menu a" names few).
+	openMask  uint64
+	rightNeed [64]uint64
+	// rightOnly has the bits (of the first 64) of the compounds that are
+	// the last of some selector and never an ancestor in one: once their
+	// selectors cannot match, nothing reads them (see dead).
+	rightOnly uint64
+	ancMask   uint64 // the bits of the compounds that are an ancestor in a selector
 	// names interns the page's tag names no table knows; kept across
 	// pages (within limits) so that custom elements cost nothing after the
 	// first page.
@@ -279,8 +292,15 @@ type Rewriter struct {
 	// With dispatch, anyTag lists the active compounds (by bit) for any
 	// element, and tagged those for one tag, grouped by tag, the group of
 	// tag t starting at tagged[tagFirst[t]-1].
-	dispatch  bool
-	anyTag    []int32
+	dispatch bool
+	anyTag   []anyCompound
+	// anyFor tells, by what the element has (needID, needClass), whether
+	// some compound of anyTag that is not dead may match it: most
+	// elements have neither id nor class, and most compounds for any
+	// element ask for one. tagLive tells, by tag, whether a compound of
+	// tagged that is not dead is for it.
+	anyFor    [4]bool
+	tagLive   [256]bool
 	tagged    []int32
 	tagFirst  [256]int32
 	rightMask []uint64
@@ -295,7 +315,7 @@ type Rewriter struct {
 	// badEdit marks edits whose Attr the HTML syntax cannot hold.
 	badEdit []bool
 
-	// The start tag being handled.
+	// The start tag being handled; tag is set only while it is matched.
 	tag     []byte
 	nameEnd int
 	tagFacts
@@ -326,6 +346,7 @@ type Rewriter struct {
 	taken     []bool
 
 	// Scratch for one start tag.
+	needNth  bool // some active compound counts siblings
 	needType bool // some active compound counts siblings by type
 	matched  []int32
 	winners  []int32
@@ -334,12 +355,27 @@ type Rewriter struct {
 	classBuf []byte
 }
 
+// anyCompound is an active compound for any element, with what it
+// needs the element to have, so that the matcher can pass it by without
+// reading it.
+type anyCompound struct {
+	c    *ccompound
+	bit  int32
+	need uint8 // needID, needClass
+}
+
+const (
+	needID uint8 = 1 << iota
+	needClass
+)
+
 // entry is an open element.
 type entry struct {
 	tag      uint16
 	ns       uint8  // nsHTML, nsSVG, nsMath
 	eflags   uint8  // eSpecial, eScope, eIntegration: what the element is for the tree builder
 	matched  bool   // it matched some compound
+	open     uint8  // 1 + its counter in Rewriter.nOpen, or 0
 	bits     uint64 // the first 64 active compounds it matched (more in Rewriter.bits)
 	children int32  // element children so far, for :nth-child
 	types    int32  // where its children's per-type counts start in typeCounts
@@ -447,9 +483,10 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 		r.local[k] = int32(i)
 		r.activeC = append(r.activeC, &p.comps[k])
 	}
-	r.needType = false
+	r.needNth, r.needType = false, false
 	for _, k := range r.active {
 		for _, n := range p.comps[k].nth {
+			r.needNth = true
 			r.needType = r.needType || n.ofType
 		}
 	}
@@ -463,7 +500,14 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 		case len(c.not) > 0 || int(c.tag) >= len(r.tagFirst):
 			r.dispatch = false
 		case c.tag == 0:
-			r.anyTag = append(r.anyTag, int32(i))
+			var need uint8
+			if c.ids != nil {
+				need |= needID
+			}
+			if c.classes != nil {
+				need |= needClass
+			}
+			r.anyTag = append(r.anyTag, anyCompound{c: c, bit: int32(i), need: need})
 		default:
 			r.tagged = append(r.tagged, int32(i))
 		}
@@ -487,6 +531,11 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.nMatch = resize(r.nMatch, r.words*64)
 	r.nOpen = [numOpen]int32{}
 	r.selRight = resize(r.selRight, len(p.sels))
+	r.openMask = 0
+	for i := range r.rightNeed {
+		r.rightNeed[i] = ^uint64(0)
+	}
+	var anc uint64
 	for i := range r.edits {
 		if r.badEdit[i] {
 			continue
@@ -497,9 +546,23 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 			r.rightMask[b>>6] |= 1 << (b & 63)
 			if b < 64 {
 				r.selRight[s] |= 1 << b
+				var need uint64
+				for _, k := range alt.comps[:len(alt.comps)-1] {
+					if l := r.local[k]; l < 64 {
+						need |= 1 << l
+					}
+				}
+				r.rightNeed[b] &= need
+			}
+			for _, k := range alt.comps[:len(alt.comps)-1] {
+				if l := r.local[k]; l < 64 {
+					anc |= 1 << l
+				}
 			}
 		}
 	}
+	r.rightOnly, r.ancMask = r.rightMask[0]&^anc, anc
+	r.live()
 	r.stack = append(r.stack[:0], entry{eflags: eScope | eTableScope})
 	r.bits = resize(r.bits, r.words-1)
 	if len(r.active) == 0 {

@@ -16,12 +16,23 @@ func (r *Rewriter) scan(final bool) int {
 	for pos < len(src) && !r.stopped {
 		switch r.state {
 		case stData:
-			lt := indexByte(src[pos:], '<')
-			if lt < 0 {
-				return len(src)
+			if src[pos] != '<' { // tags often follow tags: no call then
+				lt := indexByte(src[pos:], '<')
+				if lt < 0 {
+					return len(src)
+				}
+				pos += lt
 			}
-			pos += lt
-			n := r.markup(pos, final)
+			// markup's most common cases, a call less.
+			var n int
+			switch {
+			case pos+1 < len(src) && isAlpha(src[pos+1]):
+				n = r.startTag(pos)
+			case pos+2 < len(src) && src[pos+1] == '/' && isAlpha(src[pos+2]):
+				n = r.endTag(pos)
+			default:
+				n = r.markup(pos, final)
+			}
 			if n == 0 {
 				if final {
 					return len(src)
@@ -248,6 +259,17 @@ func indexByte(b []byte, c byte) int {
 		}
 	}
 	if i+8 > len(b) {
+		if len(b) >= 8 {
+			// The last eight bytes, overlapping those tested: they hold
+			// no c, so flag nothing, and the lowest flag is still exact.
+			// Class values, searched by hasWord, end this way.
+			i = len(b) - 8
+			x := binary.LittleEndian.Uint64(b[i:]) ^ pat
+			if m := (x - lo) &^ x & hi; m != 0 {
+				return i + bits.TrailingZeros64(m)>>3
+			}
+			return -1
+		}
 		for ; i < len(b); i++ {
 			if b[i] == c {
 				return i
@@ -263,23 +285,6 @@ func indexByte(b []byte, c byte) int {
 }
 
 func isTagEnd(c byte) bool { return byteClass[c]&(cSpace|cSlash|cGT) != 0 }
-
-// scanTag scans the attributes of the tag at b (b[0] == '<') from i, just
-// after its name, following HTML's tokenizer states so that a '>' inside a
-// quoted value does not end the tag. It returns the index of the '>' that
-// ends it, or -1 when it is unfinished. For a start tag (start set), it
-// notes whether the tag is self-closing and where the first id and class
-// values are; the other attributes are read only when something asks
-// (attributes).
-func (r *Rewriter) scanTag(b []byte, i int, start bool) int {
-	if !start {
-		var t tagFacts
-		return scanAttrs(b, i, &t, nil)
-	}
-	r.nameEnd = i
-	r.attrsRead = false
-	return scanAttrs(b, i, &r.tagFacts, nil)
-}
 
 // attributes reads the attributes of the start tag being handled into
 // r.attrs, once.
@@ -302,90 +307,129 @@ type tagFacts struct {
 	classLo, classHi int32
 }
 
-// scanAttrs is scanTag's loop. It fills t, and appends the attributes to
-// list unless list is nil.
+// scanAttrs scans the attributes of the tag at b (b[0] == '<') from i,
+// just after its name, following HTML's tokenizer states so that a '>'
+// inside a quoted value does not end the tag. It returns the index of the
+// '>' that ends it, or -1 when it is unfinished. It notes in t whether the
+// tag is self-closing and where the first id and class values are; the
+// other attributes are read only when something asks (attributes), and
+// then appended to list unless list is nil.
+//
+// It runs for every tag of every page, so its loops are shaped for what
+// pages hold: one space between attributes, and name="value" with the
+// quote right after the '='; the other forms take the general path.
 func scanAttrs(b []byte, i int, t *tagFacts, list *[]attr) int {
 	*t = tagFacts{idLo: -1, classLo: -1}
 	n := len(b)
-	for {
-		// Before an attribute name: spaces and slashes.
-		for i < n && byteClass[b[i]]&(cSpace|cSlash) != 0 {
-			if b[i] == '/' && i+1 < n && b[i+1] == '>' {
+	for i < n {
+		// Before an attribute name: spaces and slashes. Most often one
+		// space, then a letter: bytes above '>' start a name.
+		c := b[i]
+		if c == ' ' && i+1 < n && b[i+1] > '>' {
+			i++
+		} else if byteClass[c]&(cSpace|cSlash) != 0 {
+			if c == '/' && i+1 < n && b[i+1] == '>' {
 				t.selfClose = true
 				return i + 1
 			}
 			i++
-		}
-		if i >= n {
-			return -1
-		}
-		if b[i] == '>' {
+			continue
+		} else if c == '>' {
 			return i
 		}
 		// The name; its first byte may be '=' or a quote.
 		nameLo := i
 		i++
-		for i < n && byteClass[b[i]]&cAttrEnd == 0 {
+		for i < n {
+			// Letters, most of a name, are above every byte that ends it:
+			// one comparison passes them, without a table load.
+			if c := b[i]; c <= '>' && byteClass[c]&cAttrEnd != 0 {
+				break
+			}
 			i++
 		}
 		nameHi := i
-		for i < n && isSpace(b[i]) {
-			i++
-		}
-		if i >= n {
-			return -1
-		}
-		a := attr{nameLo: int32(nameLo), nameHi: int32(nameHi), valLo: -1, valHi: -1}
-		if b[i] == '=' {
-			i++
+		valLo, valHi := -1, -1
+		if i+1 < n && b[i] == '=' && byteClass[b[i+1]]&cQuote != 0 {
+			// indexByte's first loop, inline: most values are short, and
+			// the call would cost as much as the search.
+			const lo, hi = 0x0101010101010101, 0x8080808080808080
+			q, j, end := b[i+1], i+2, -1
+			pat := lo * uint64(q)
+			for ; j+8 <= n && j-i < 64; j += 8 {
+				x := binary.LittleEndian.Uint64(b[j:]) ^ pat
+				if m := (x - lo) &^ x & hi; m != 0 {
+					end = j + bits.TrailingZeros64(m)>>3
+					break
+				}
+			}
+			if end < 0 {
+				if end = indexByte(b[j:], q); end < 0 {
+					return -1
+				}
+				end += j
+			}
+			valLo, valHi = i+2, end
+			i = end + 1
+		} else {
 			for i < n && isSpace(b[i]) {
 				i++
 			}
 			if i >= n {
 				return -1
 			}
-			switch q := b[i]; q {
-			case '"', '\'':
-				j := indexByte(b[i+1:], q)
-				if j < 0 {
+			if b[i] == '=' {
+				i++
+				for i < n && isSpace(b[i]) {
+					i++
+				}
+				if i >= n {
 					return -1
 				}
-				a.valLo, a.valHi = int32(i+1), int32(i+1+j)
-				i += j + 2
-			case '>':
-				// "a=>": the value is missing; '>' ends the tag.
-				a.valLo, a.valHi = int32(i), int32(i)
-			default:
-				j := i
-				for j < n && byteClass[b[j]]&(cSpace|cGT) == 0 {
-					j++
+				switch q := b[i]; q {
+				case '"', '\'':
+					j := indexByte(b[i+1:], q)
+					if j < 0 {
+						return -1
+					}
+					valLo, valHi = i+1, i+1+j
+					i += j + 2
+				case '>':
+					// "a=>": the value is missing; '>' ends the tag.
+					valLo, valHi = i, i
+				default:
+					j := i
+					for j < n && byteClass[b[j]]&(cSpace|cGT) == 0 {
+						j++
+					}
+					valLo, valHi = i, j
+					i = j
 				}
-				a.valLo, a.valHi = int32(i), int32(j)
-				i = j
 			}
 		}
 		// id and class are what selectors ask for most: note them now.
 		switch nameHi - nameLo {
 		case 2:
 			if t.idLo < 0 && b[nameLo]|0x20 == 'i' && b[nameLo+1]|0x20 == 'd' {
-				t.idLo, t.idHi = max(a.valLo, 0), max(a.valHi, 0)
+				t.idLo, t.idHi = int32(max(valLo, 0)), int32(max(valHi, 0))
 			}
 		case 5:
-			if t.classLo < 0 && equalFold(b[nameLo:nameHi], "class") {
-				t.classLo, t.classHi = max(a.valLo, 0), max(a.valHi, 0)
+			// Setting 0x20 lower-cases a letter, and makes no other byte
+			// one: a word-wide equalFold.
+			const clas = 'c' | 'l'<<8 | 'a'<<16 | 's'<<24
+			if t.classLo < 0 && binary.LittleEndian.Uint32(b[nameLo:])|0x20202020 == clas && b[nameLo+4]|0x20 == 's' {
+				t.classLo, t.classHi = int32(max(valLo, 0)), int32(max(valHi, 0))
 			}
 		}
 		if list != nil {
-			a.end = int32(i)
-			if a.valLo < 0 {
+			a := attr{nameLo: int32(nameLo), nameHi: int32(nameHi), valLo: int32(valLo), valHi: int32(valHi), end: int32(i)}
+			if valLo < 0 {
 				a.end = int32(nameHi)
 			}
 			*list = append(*list, a)
 		}
-		if i >= n {
-			return -1
-		}
 	}
+	return -1
 }
 
 // inForeign reports whether the current node is in svg or math content,

@@ -122,6 +122,15 @@ func init() {
 	}
 	for i, t := range staticTags {
 		tagFlags[i] = t.flags
+		if t.flags&fSpecial != 0 {
+			tagEFlags[i] |= eSpecial
+		}
+		if t.flags&fScope != 0 {
+			tagEFlags[i] |= eScope
+		}
+		if t.flags&fTableScope != 0 {
+			tagEFlags[i] |= eTableScope
+		}
 	}
 	for i := 1; i < len(staticTags); i++ {
 		h := int(hashName([]byte(staticTags[i].name))) & (len(nameTable) - 1)
@@ -142,6 +151,10 @@ func init() {
 		*p = ids[n]
 	}
 }
+
+// tagEFlags holds, by static id, an HTML element's entry flags (eSpecial,
+// eScope, eTableScope), so that opening an element does not derive them.
+var tagEFlags [256]uint8
 
 // tagFlags holds the flags of the static names by id, in a small array
 // the hot path indexes without a bounds check.

@@ -34,7 +34,8 @@ func (r *Rewriter) startTag(lt int) int {
 	if i >= len(b) {
 		return 0
 	}
-	gt := r.scanTag(b, i, true)
+	r.nameEnd, r.attrsRead = i, false
+	gt := scanAttrs(b, i, &r.tagFacts, nil)
 	if gt < 0 {
 		return 0
 	}
@@ -46,9 +47,7 @@ func (r *Rewriter) startTag(lt int) int {
 		id = r.lookup(b[1:i], true)
 	}
 	if !r.stopped {
-		r.tag = b[:gt+1]
 		r.open(id, lt, lt+gt+1)
-		r.tag = nil
 	}
 	return gt + 1
 }
@@ -63,7 +62,8 @@ func (r *Rewriter) endTag(lt int) int {
 	}
 	gt := i
 	if b[i] != '>' {
-		if gt = r.scanTag(b, i, false); gt < 0 {
+		var t tagFacts
+		if gt = scanAttrs(b, i, &t, nil); gt < 0 {
 			return 0
 		}
 	}
@@ -188,20 +188,60 @@ func (r *Rewriter) open(id uint16, lt, end int) {
 	r.insert(id, ns, flags, lt, end)
 }
 
-// insert opens element id, matches it, and ends it at once when it is
-// void.
+// insert opens element id, counts it among its parent's children,
+// matches it, and ends it at once when it is void. (Opening and matching
+// are one function: a call less at every tag.)
 func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	void := ns == nsHTML && flags&fVoid != 0 || ns != nsHTML && r.selfClose
-	r.push(id, ns, flags)
+	// Only :nth-child and :nth-of-type read the counts: without them,
+	// they are not kept.
+	if r.needNth {
+		r.countChild(id)
+	}
+	var ef uint8
+	if ns == nsHTML {
+		if id < uint16(len(tagEFlags)) {
+			ef = tagEFlags[id]
+		}
+	} else if ns == nsSVG && (id == tagForeignObject || id == tagDesc || id == tagTitle) ||
+		ns == nsMath && flags&fIntegration != 0 {
+		ef = eSpecial | eScope | eIntegration
+	}
+	// The entry is written in place: a composite literal appended is
+	// built on the stack and copied, and that copy's wide loads stall on
+	// the narrow stores that just built it, a cost paid at every tag.
+	n := len(r.stack)
+	if n == cap(r.stack) {
+		r.stack = append(r.stack, entry{})
+	} else {
+		r.stack = r.stack[:n+1]
+		r.stack[n] = entry{}
+	}
+	e := &r.stack[n]
+	e.tag, e.ns, e.eflags, e.types = id, ns, ef, int32(len(r.typeCounts))
+	if o := openIndex(id); o >= 0 {
+		e.open = uint8(o + 1)
+		r.nOpen[o]++
+	}
+	for i := 1; i < r.words; i++ {
+		r.bits = append(r.bits, 0)
+	}
+	if len(r.stack)*entrySize > r.max/2 && r.held() > r.max {
+		r.stop()
+	}
 	if r.stopped {
 		return
 	}
-	d := len(r.stack) - 1
-	if r.skip < 0 {
-		r.match(d, lt, end, void)
+	d := n
+	if r.skip < 0 && r.mayMatch(id) {
+		r.tag = r.src[lt:end] // for the matcher alone: most tags skip it
+		r.match(d, id, lt, end, void)
+		r.tag = nil
 	}
 	if void {
-		r.popTo(d, end, end, false)
+		if !r.popPlain(d) {
+			r.popTo(d, end, end, false)
+		}
 		return
 	}
 	if ns == nsHTML {
@@ -216,8 +256,9 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	}
 }
 
-// push opens an element and counts it among its parent's children.
-func (r *Rewriter) push(id uint16, ns uint8, flags uint32) {
+// countChild counts the element id being opened among its parent's
+// children, in all and of its type, for :nth-child and :nth-of-type.
+func (r *Rewriter) countChild(id uint16) {
 	p := &r.stack[len(r.stack)-1]
 	p.children++
 	r.childPos = int(p.children)
@@ -235,31 +276,6 @@ func (r *Rewriter) push(id uint16, ns uint8, flags uint32) {
 		if !found {
 			r.typeCounts = append(r.typeCounts, typeCount{tag: id, count: 1})
 		}
-	}
-	var ef uint8
-	if ns == nsHTML {
-		if flags&fSpecial != 0 {
-			ef |= eSpecial
-		}
-		if flags&fScope != 0 {
-			ef |= eScope
-		}
-		if flags&fTableScope != 0 {
-			ef |= eTableScope
-		}
-	} else if ns == nsSVG && (id == tagForeignObject || id == tagDesc || id == tagTitle) ||
-		ns == nsMath && flags&fIntegration != 0 {
-		ef = eSpecial | eScope | eIntegration
-	}
-	r.stack = append(r.stack, entry{tag: id, ns: ns, eflags: ef, types: int32(len(r.typeCounts))})
-	for i := 1; i < r.words; i++ {
-		r.bits = append(r.bits, 0)
-	}
-	if o := openIndex(id); o >= 0 {
-		r.nOpen[o]++
-	}
-	if len(r.stack)*entrySize > r.max/2 && r.held() > r.max {
-		r.stop()
 	}
 }
 
@@ -305,7 +321,7 @@ func (r *Rewriter) implied(id uint16, flags uint32, lt int) bool {
 			}
 		}
 	case id == tagOption || id == tagOptgroup:
-		if top := &r.stack[len(r.stack)-1]; top.tag == tagOption {
+		if top := &r.stack[len(r.stack)-1]; top.tag == tagOption && !r.popPlain(len(r.stack)-1) {
 			r.popTo(len(r.stack)-1, lt, lt, false)
 		}
 	case id == tagA && r.nOpen[openA] > 0 || id == tagButton && r.nOpen[openButton] > 0:
@@ -397,7 +413,9 @@ func (r *Rewriter) inScope(id uint16, scope int) int {
 func (r *Rewriter) close(id uint16, lt, end int) {
 	if top := len(r.stack) - 1; r.stack[top].tag == id && top > 0 {
 		// The end tag of the current node: every rule below agrees.
-		r.popTo(top, lt, end, true)
+		if !r.popPlain(top) {
+			r.popTo(top, lt, end, true)
+		}
 		return
 	}
 	if top := len(r.stack) - 1; r.stack[top].ns != nsHTML {
@@ -453,6 +471,19 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 	// Otherwise browsers ignore the end tag; its bytes pass.
 }
 
+// popPlain closes the current node, at depth top, when nothing happens
+// at its end and nothing counts it (most elements), and reports whether
+// it did; popTo does the rest. Elements end a few thousand times a page:
+// this costs less.
+func (r *Rewriter) popPlain(top int) bool {
+	e := &r.stack[top]
+	if e.act|e.region|e.item != 0 || e.matched || e.open != 0 || r.skip == top || r.needType || r.words != 1 {
+		return false
+	}
+	r.stack = r.stack[:top]
+	return true
+}
+
 // popTo closes the open elements at depth d and above. The element at d
 // ends with the end tag src[lt:end] when explicit is set; the others end
 // where the end tag (or the start tag that implies their end) starts.
@@ -470,14 +501,20 @@ func (r *Rewriter) popTo(d, lt, end int, explicit bool) {
 		if r.stopped {
 			return
 		}
-		if o := openIndex(e.tag); o >= 0 {
-			r.nOpen[o]--
+		if e.open != 0 {
+			r.nOpen[e.open-1]--
 		}
 		if e.matched {
 			// Its compounds no longer match an open element.
 			for w := 0; w < r.words; w++ {
 				for b := *r.word(top, w); b != 0; b &= b - 1 {
-					r.nMatch[w*64+bits.TrailingZeros64(b)]--
+					k := w*64 + bits.TrailingZeros64(b)
+					if r.nMatch[k]--; r.nMatch[k] == 0 && k < 64 {
+						r.openMask &^= 1 << k
+						if r.ancMask&(1<<k) != 0 {
+							r.live()
+						}
+					}
 				}
 			}
 		}

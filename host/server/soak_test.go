@@ -211,8 +211,11 @@ func TestLoad(t *testing.T) {
 	cfg, _ := demoConfig(t, generationRules(1))
 	r := start(t, cfg)
 	conns, d := pick(32, 256), pick(3*time.Second, 60*time.Second)
-	// Warm up, then measure memory around the run.
-	runLoad(t, r.url, 8, 500*time.Millisecond, func(*http.Response, []byte) error { return nil })
+	// Warm up at the full concurrency (connections, buffers and pools
+	// reach their working size), then measure memory around the run:
+	// what must stay flat is memory per request served, not per
+	// connection opened.
+	runLoad(t, r.url, conns, pick(500*time.Millisecond, 5*time.Second), func(*http.Response, []byte) error { return nil })
 	rssStart := rssKB()
 	res := runLoad(t, r.url, conns, d, func(resp *http.Response, body []byte) error {
 		if resp.StatusCode != 200 {

@@ -148,6 +148,13 @@ func (s *Site) TouchesNonHTML() bool { return s.touchesNonHTML }
 // Vary returns the request headers decisions depend on.
 func (s *Site) Vary() []string { return s.builder.Vary() }
 
+// Hold keeps the site's plugin open until Drop, or reports false when the
+// site was retired (see engine.Module.Hold).
+func (s *Site) Hold() bool { return s.module.Hold() }
+
+// Drop ends a Hold.
+func (s *Site) Drop() { s.module.Drop() }
+
 // Retire closes the site once its decisions in flight end.
 func (s *Site) Retire() { s.module.Retire() }
 

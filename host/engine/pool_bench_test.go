@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+// demoArtifact compiles the demo rules.
+func demoArtifact(b *testing.B) *plugin.Artifact {
+	b.Helper()
+	src, err := os.ReadFile("../../testdata/demo/rules.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := rules.Compile("rules.yaml", src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res.Artifact
+}
+
+// BenchmarkPoolAcquire is taking a warm instance from the pool and giving
+// it back, as every decision does.
+func BenchmarkPoolAcquire(b *testing.B) {
+	e, err := New(Config{CacheDir: "-"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	m, err := e.Load(context.Background(), demoArtifact(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		inst, err := m.acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.release(inst)
+	}
+}
+
+// BenchmarkColdLoad is what loading the demo plugin costs: compiling it
+// with no cache, loading it again from a warm file-backed compilation
+// cache (a restart, or a reload of the same plugin), and creating one more
+// instance of a loaded module.
+func BenchmarkColdLoad(b *testing.B) {
+	art := demoArtifact(b)
+	ctx := context.Background()
+	b.Run("compile", func(b *testing.B) {
+		e, err := New(Config{CacheDir: "-"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close(ctx)
+		for b.Loop() {
+			// A fresh runtime per load: nothing is cached in memory.
+			m, err := e.Load(ctx, art)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Close(ctx)
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		dir := b.TempDir()
+		warm, err := New(Config{CacheDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := warm.Load(ctx, art)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Close(ctx)
+		warm.Close(ctx)
+		for b.Loop() {
+			// A new engine on the same directory, as after a restart.
+			e, err := New(Config{CacheDir: dir})
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := e.Load(ctx, art)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Close(ctx)
+			e.Close(ctx)
+		}
+	})
+	b.Run("instantiate", func(b *testing.B) {
+		e, err := New(Config{CacheDir: "-"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close(ctx)
+		m, err := e.Load(ctx, art)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close(ctx)
+		for b.Loop() {
+			m.slots <- struct{}{} // the pool's count, as acquire keeps it
+			inst, err := m.newInstance(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.discardQuiet(inst)
+		}
+	})
+}

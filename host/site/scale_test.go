@@ -1,0 +1,144 @@
+package site_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/engine"
+	"github.com/bespoke-edge/bespoke/host/reqctx"
+	"github.com/bespoke-edge/bespoke/host/site"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/rules/eval"
+	"github.com/bespoke-edge/bespoke/rules/rulegen"
+)
+
+// ruleCounts are the sizes the scale benchmarks compare.
+var ruleCounts = []int{10, 100, 1000, 10000}
+
+// scaleContexts builds the contexts of 64 different visitors (countries,
+// devices, cookies, paths, languages) for a generated rule file of n
+// rules, so that the decisions differ from one call to the next as they
+// do in traffic.
+func scaleContexts(tb testing.TB, n int) (*site.Site, *rules.Result, [][]plugin.Value) {
+	tb.Helper()
+	res, err := rules.Compile(fmt.Sprintf("gen-%d.yaml", n), rulegen.Rules(n, 1))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := site.Load(context.Background(), eng, "gen", res.Artifact, reqctx.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		s.Close(context.Background())
+		eng.Close(context.Background())
+	})
+	countries := []string{"FR", "DE", "US", "JP", "BE", "ES", "CH", "GB"}
+	uas := []string{
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+	}
+	paths := []string{"/", "/p/42", "/fr/soldes", "/journal/winter-camping", "/c/7/tents.html", "/?ref=camp-3"}
+	plans := []string{"free", "pro", "gold", ""}
+	var ctxs [][]plugin.Value
+	for i := range 64 {
+		hr := httptest.NewRequest("GET", paths[i%len(paths)], nil)
+		hr.Header.Set("CF-IPCountry", countries[i%len(countries)])
+		hr.Header.Set("User-Agent", uas[i/8%len(uas)])
+		hr.Header.Set("Accept-Language", []string{"fr-FR,fr;q=0.9", "de", "en-US,en;q=0.8", "ja"}[i%4])
+		hr.Header.Set("X-Tier", fmt.Sprintf("t%d", i%20))
+		cookie := fmt.Sprintf("cart=%d", i%12)
+		if p := plans[i%len(plans)]; p != "" {
+			cookie += "; plan=" + p
+		}
+		if i%3 == 0 {
+			cookie += "; seg=x"
+		}
+		hr.Header.Set("Cookie", cookie)
+		ctxs = append(ctxs, s.BuildValues(hr, reqctx.ResolveVisitor(hr)))
+	}
+	return s, res, ctxs
+}
+
+// BenchmarkDecideRules is the Wasm decision (a pooled instance, one call)
+// against the number of rules, on 64 different visitors in turn.
+func BenchmarkDecideRules(b *testing.B) {
+	for _, n := range ruleCounts {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s, _, ctxs := scaleContexts(b, n)
+			var d plugin.Decision
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := s.Module().Decide(context.Background(), ctxs[i%len(ctxs)], nil, &d); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkReferenceRules is the reference evaluator on the same rules
+// and visitors as BenchmarkDecideRules.
+func BenchmarkReferenceRules(b *testing.B) {
+	for _, n := range ruleCounts {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			_, res, ctxs := scaleContexts(b, n)
+			ev, err := eval.New(res.Program)
+			if err != nil {
+				b.Fatal(err)
+			}
+			envs := make([]eval.Env, len(ctxs))
+			for i := range ctxs {
+				envs[i] = eval.Env{Values: ctxs[i]}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				ev.Eval(&envs[i%len(envs)])
+				i++
+			}
+		})
+	}
+}
+
+// TestScaleAgrees: on the generated rule files, the compiled module and
+// the reference evaluator decide alike for every benchmark visitor.
+func TestScaleAgrees(t *testing.T) {
+	for _, n := range []int{10, 1000} {
+		s, res, ctxs := scaleContexts(t, n)
+		ev, err := eval.New(res.Program)
+		if err != nil {
+			t.Fatal(err)
+		}
+		matched := 0
+		for i, vals := range ctxs {
+			var d plugin.Decision
+			if err := s.Module().Decide(context.Background(), vals, nil, &d); err != nil {
+				t.Fatal(err)
+			}
+			want := ev.Eval(&eval.Env{Values: vals})
+			if fmt.Sprint(d.Matched) != fmt.Sprint(want.Matched) {
+				t.Fatalf("%d rules, visitor %d: wasm %v, reference %v", n, i, d.Matched, want.Matched)
+			}
+			for r := range res.Program.Rules {
+				if d.Has(r) {
+					matched++
+				}
+			}
+		}
+		if matched == 0 {
+			t.Fatalf("%d rules: no visitor matched any rule; the benchmark would measure nothing", n)
+		}
+	}
+}
