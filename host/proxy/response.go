@@ -88,6 +88,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if st.seen != nil {
 		opt.Seen = st.seen
 	}
+	if st.w != nil {
+		st.w.setCoalesce()
+	}
 	rb := newRewritingBody(body, st.site.Program(), pl.Edits, opt, out)
 	rb.metrics, rb.route = p.cfg.Metrics, p.cfg.Route
 	resp.Body = rb

@@ -169,6 +169,40 @@ func TestSlowloris(t *testing.T) {
 	}
 }
 
+// TestBadRequestInput: oversized headers are refused with 431, and broken
+// cookies or invalid UTF-8 in headers are ignored: the page is served.
+func TestBadRequestInput(t *testing.T) {
+	cfg := faultConfig(t, faultOrigin(t))
+	cfg.Limits.MaxHeaderBytes = 16 << 10
+	r := start(t, cfg)
+	get := func(header, value string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", r.url+"/", nil)
+		req.Header.Set(header, value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get("Cookie", "big="+strings.Repeat("x", 64<<10)); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("64 KiB cookie: status %d, want 431", got)
+	}
+	for _, tc := range [][2]string{
+		{"Cookie", "bsk_vid=\xff\xfe; bsk_seen=%%%; =; ;;; a"},
+		{"Accept-Language", "\xff\xfe;q=abc, ,;;"},
+		{"User-Agent", "Mozilla/5.0 \xc3\x28 (invalid UTF-8)"},
+		{"CF-IPCountry", "\xe2\x82"},
+		{"Sec-CH-UA", `"unterminated`},
+	} {
+		if got := get(tc[0], tc[1]); got != http.StatusOK {
+			t.Errorf("%s: %q: status %d, want 200", tc[0], tc[1], got)
+		}
+	}
+}
+
 // misbehavingPlugin writes a hand-made plugin whose decision fails.
 func misbehavingPlugin(t *testing.T, body *wasm.Code) string {
 	t.Helper()

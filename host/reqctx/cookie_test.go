@@ -1,0 +1,64 @@
+package reqctx
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestCookie(t *testing.T) {
+	tests := []struct {
+		name    string
+		headers []string
+		cookie  string
+		want    string
+		found   bool
+	}{
+		{"simple", []string{"a=1; plan=pro"}, "plan", "pro", true},
+		{"first wins", []string{"plan=pro; plan=free"}, "plan", "pro", true},
+		{"second header", []string{"a=1", "plan=team"}, "plan", "team", true},
+		{"quoted", []string{`plan="pro"`}, "plan", "pro", true},
+		{"spaces", []string{"  plan =  pro  ;x=1"}, "plan", "pro", true},
+		{"raw JSON", []string{`profile={"tier":"gold","n":[1,2]}`}, "profile", `{"tier":"gold","n":[1,2]}`, true},
+		{"empty value", []string{"club="}, "club", "", true},
+		{"missing", []string{"clubs=1"}, "club", "", false},
+		{"no equals skipped", []string{"garbage; plan=pro"}, "plan", "pro", true},
+		{"control character drops the pair only", []string{"plan=pr\x01o; a=1"}, "plan", "", false},
+		{"broken pair does not hide the next", []string{"x=\x7f; plan=pro"}, "plan", "pro", true},
+		{"empty name skipped", []string{"=v; plan=pro"}, "plan", "pro", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := http.NewRequest("GET", "/", nil)
+			for _, h := range tt.headers {
+				r.Header.Add("Cookie", h)
+			}
+			got, found := Cookie(r, tt.cookie)
+			if got != tt.want || found != tt.found {
+				t.Errorf("Cookie(%q) = %q, %v; want %q, %v", tt.cookie, got, found, tt.want, tt.found)
+			}
+		})
+	}
+}
+
+// FuzzCookie: any Cookie header is parsed without panicking, and every
+// pair it yields has a name and a value free of separators and control
+// characters.
+func FuzzCookie(f *testing.F) {
+	for _, s := range []string{"a=1; b=2", `p="q"`, "x", ";;=;", `j={"a":[1,2]}`, "a=\x00b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		eachCookie(line, func(name, value string) bool {
+			if name == "" || strings.ContainsAny(name, ";") || strings.ContainsAny(value, ";") {
+				t.Fatalf("pair %q=%q from %q", name, value, line)
+			}
+			for i := 0; i < len(value); i++ {
+				if value[i] < 0x20 || value[i] == 0x7f {
+					t.Fatalf("control character in value %q", value)
+				}
+			}
+			return true
+		})
+	})
+}
