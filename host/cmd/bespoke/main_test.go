@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+const demoRules = "../../../testdata/demo/rules.yaml"
+
+const iPhone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+
+// bespoke runs the command line in process and returns its exit code and
+// output.
+func bespoke(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		code  int
+		wants []string // in stdout + stderr
+	}{
+		{"good file", []string{"check", demoRules}, 0, nil},
+		{"every misspelt attribute", []string{"check", "testdata/misspelt.yaml"}, 1, []string{
+			"testdata/misspelt.yaml:3:11:", `did you mean "geo.country"?`,
+			"testdata/misspelt.yaml:7:11:", `did you mean "device.type"?`, "2 errors",
+		}},
+		{"misspelt action", []string{"check", "testdata/misspelt-action.yaml"}, 1, []string{
+			"testdata/misspelt-action.yaml:5:9:", `did you mean "set_inner"?`,
+		}},
+		{"missing file", []string{"check", "testdata/nope.yaml"}, 1, []string{"nope.yaml"}},
+		{"no file", []string{"check"}, 2, []string{"check"}},
+		{"unknown command", []string{"frobnicate"}, 2, []string{"frobnicate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := bespoke(tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
+			}
+			for _, w := range tt.wants {
+				if !strings.Contains(out+errOut, w) {
+					t.Errorf("output lacks %q:\n%s%s", w, out, errOut)
+				}
+			}
+		})
+	}
+}
+
+func TestCompileWritesAPlugin(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "site.wasm")
+	if code, out, errOut := bespoke("compile", demoRules, "-o", path); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := plugin.ReadArtifact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if art.Bounded {
+		t.Error("an artifact read from a file must not claim to be bounded")
+	}
+	if len(art.Manifest.Rules) < 10 {
+		t.Errorf("%d rules in the compiled demo", len(art.Manifest.Rules))
+	}
+}
+
+func TestRuleFileTests(t *testing.T) {
+	code, out, errOut := bespoke("test", demoRules)
+	if code != 0 || !strings.Contains(out+errOut, "0 failed") {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+}
+
+// TestExplain compares the explanation of a phone visitor from Lyon with
+// testdata/explain-lyon-phone.txt (go test -run TestExplain -update
+// rewrites it).
+func TestExplain(t *testing.T) {
+	code, out, errOut := bespoke("explain", "--rules", demoRules,
+		"--header", "CF-IPCountry: FR", "--header", "CF-IPCity: Lyon",
+		"--user-agent", iPhone, "--visitor", "AAECAwQFBgcICQoLDA0ODw",
+		"--at", "2026-12-05T18:30:00+01:00")
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	golden := "testdata/explain-lyon-phone.txt"
+	if *update {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("explain output differs from %s (rerun with -update if the change is intended):\n%s", golden, out)
+	}
+	for _, w := range []string{"french-hero", "app-banner", "nearby-store"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("explain does not mention %s", w)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	if code, out, _ := bespoke("version"); code != 0 || !strings.Contains(out, "bespoke") {
+		t.Fatalf("exit %d: %q", code, out)
+	}
+}
