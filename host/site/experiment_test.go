@@ -9,30 +9,13 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/bespoke-edge/bespoke/host/engine"
 	"github.com/bespoke-edge/bespoke/host/reqctx"
 	"github.com/bespoke-edge/bespoke/host/site"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 func loadRules(t *testing.T, src string) *site.Site {
 	t.Helper()
-	res, err := rules.Compile("exp.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{CacheDir: "-"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := site.Load(context.Background(), eng, "exp", res.Artifact, reqctx.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close(context.Background())
-		eng.Close(context.Background())
-	})
+	s, _ := loadSite(t, "exp.yaml", []byte(src))
 	return s
 }
 

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/bespoke-edge/bespoke/host/engine"
 	"github.com/bespoke-edge/bespoke/host/reqctx"
 	"github.com/bespoke-edge/bespoke/host/site"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -24,22 +23,7 @@ var ruleCounts = []int{10, 100, 1000, 10000}
 // do in traffic.
 func scaleContexts(tb testing.TB, n int) (*site.Site, *rules.Result, [][]plugin.Value) {
 	tb.Helper()
-	res, err := rules.Compile(fmt.Sprintf("gen-%d.yaml", n), rulegen.Rules(n, 1))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{CacheDir: "-"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := site.Load(context.Background(), eng, "gen", res.Artifact, reqctx.Config{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		s.Close(context.Background())
-		eng.Close(context.Background())
-	})
+	s, res := loadSite(tb, fmt.Sprintf("gen-%d.yaml", n), rulegen.Rules(n, 1))
 	countries := []string{"FR", "DE", "US", "JP", "BE", "ES", "CH", "GB"}
 	uas := []string{
 		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",

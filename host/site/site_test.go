@@ -20,7 +20,14 @@ import (
 
 func loadDemo(tb testing.TB) (*site.Site, *rules.Result) {
 	tb.Helper()
-	res, err := rules.Compile(demo.RulesName, demo.Rules())
+	return loadSite(tb, demo.RulesName, demo.Rules())
+}
+
+// loadSite compiles a rule file and loads it on an engine of its own,
+// closed with the test.
+func loadSite(tb testing.TB, name string, src []byte) (*site.Site, *rules.Result) {
+	tb.Helper()
+	res, err := rules.Compile(name, src)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -28,7 +35,7 @@ func loadDemo(tb testing.TB) (*site.Site, *rules.Result) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := site.Load(context.Background(), eng, demo.RulesName, res.Artifact, reqctx.Config{})
+	s, err := site.Load(context.Background(), eng, name, res.Artifact, reqctx.Config{})
 	if err != nil {
 		tb.Fatal(err)
 	}
