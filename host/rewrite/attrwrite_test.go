@@ -180,3 +180,26 @@ func TestInterpolatedCodeTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestInterpolatedCodeText: content holding the visitor's values does
+// not go into a <script> or <style>; next to it, and the author's own
+// content, does.
+func TestInterpolatedCodeText(t *testing.T) {
+	in := `<script id=s>var a=1</script><style>p{}</style><svg><script>x</script></svg><p>t</p>`
+	for _, op := range []Op{SetInner, Prepend, Append} {
+		es := []Edit{
+			{Selector: 0, Op: op, Content: []byte("alert(1)"), Interpolated: true},
+			{Selector: 1, Op: op, Content: []byte("v"), Interpolated: true},
+			{Selector: 0, Op: InsertAfter, Content: []byte("<i>v</i>"), Interpolated: true},
+		}
+		out, applied := run(t, []string{"script, style", "p"}, es, Options{}, in)
+		if strings.Contains(out, "alert(1)") || applied[0] != 0 || applied[1] != 1 || applied[2] != 3 {
+			t.Errorf("%s: %s (applied %v)", op, out, applied)
+		}
+		es[0].Interpolated = false
+		out, applied = run(t, []string{"script, style", "p"}, es, Options{}, in)
+		if applied[0] != 3 {
+			t.Errorf("%s of the author's own text: %s (applied %v)", op, out, applied)
+		}
+	}
+}

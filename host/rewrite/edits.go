@@ -348,7 +348,7 @@ func (r *Rewriter) apply(d, lt, end int, void bool) {
 		if r.words == 1 && w0&r.selRight[s] == 0 {
 			continue // the last compound of none of its alternatives matched
 		}
-		if r.selects(s, d) {
+		if r.selects(s, d) && !r.intoCode(&r.edits[i]) {
 			m = append(m, int32(i))
 		}
 	}
@@ -650,6 +650,27 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 
 var space, classAttr = []byte{' '}, []byte("class")
 
+// intoCode reports whether edit e would write values of the request
+// into the text of the <script> or <style> element being opened, where
+// they would be code whatever their escaping.
+func (r *Rewriter) intoCode(e *Edit) bool {
+	if !e.Interpolated || e.Op != SetInner && e.Op != Prepend && e.Op != Append {
+		return false
+	}
+	name := r.tagName()
+	return equalFold(name, "script") || equalFold(name, "style")
+}
+
+// tagName returns the name of the start tag being handled, as written.
+func (r *Rewriter) tagName() []byte {
+	tag := r.tag[1:]
+	n := 0
+	for n < len(tag) && byteClass[tag[n]]&cNameEnd == 0 {
+		n++
+	}
+	return tag[:n]
+}
+
 // loadsCode reports whether setting attribute name of the start tag being
 // written decides what code the page runs: the address of a script, of
 // a style sheet or other linked resource, the document's base URL, or a
@@ -657,12 +678,7 @@ var space, classAttr = []byte{' '}, []byte("class")
 // interpolates request values never writes there, whatever the selector
 // matched; rule files are refused for the cases the checker can see.
 func (r *Rewriter) loadsCode(name string) bool {
-	tag := r.tag[1:]
-	n := 0
-	for n < len(tag) && byteClass[tag[n]]&cNameEnd == 0 {
-		n++
-	}
-	tag = tag[:n]
+	tag := r.tagName()
 	switch {
 	case equalFold(tag, "script"), equalFold(tag, "base"), equalFold(tag, "link"):
 		return strings.EqualFold(name, "src") || strings.EqualFold(name, "href") || strings.EqualFold(name, "xlink:href")

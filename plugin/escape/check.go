@@ -116,7 +116,7 @@ func CheckHTML(pieces []Piece, schemes []string) *Problem {
 			if p.In == InAttrURL && p.Group == g {
 				text := p.Text
 				if !p.Value {
-					text = decodeAttr(text)
+					text = DecodeAttr(text)
 				}
 				sub = append(sub, Piece{Text: text, Value: p.Value})
 				src = append(src, p.Source)

@@ -477,10 +477,10 @@ func merge(ps []HTMLPiece) []HTMLPiece {
 	return out
 }
 
-// decodeAttr decodes the character references of a quoted attribute
+// DecodeAttr decodes the character references of a quoted attribute
 // value as a browser does (which differs from text: "?a=1&copy=2" keeps
 // "&copy"), with x/net/html's tokenizer.
-func decodeAttr(s string) string {
+func DecodeAttr(s string) string {
 	if strings.IndexByte(s, '&') < 0 {
 		return s
 	}

@@ -145,8 +145,8 @@ func TestDecodeAttr(t *testing.T) {
 		{`"&quot;`, `""`},
 	}
 	for _, tt := range tests {
-		if got := decodeAttr(tt.in); got != tt.want {
-			t.Errorf("decodeAttr(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := DecodeAttr(tt.in); got != tt.want {
+			t.Errorf("DecodeAttr(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -409,7 +409,7 @@ func AppendValue(b []byte, k Kind, so, v string) ([]byte, bool) {
 
 // Mark stands, in a skeleton rendering (see SameOrigins), for a value
 // that starts a URL under a scheme allow-list.
-const Mark = "\x00"
+const Mark = "\ue000"
 
 // AppendWholeURL appends v, a value that starts a URL of an attribute of
 // kind k where the rule allows the schemes listed ("relative" for a URL
