@@ -1,13 +1,9 @@
 package plan
 
 import (
-	"bytes"
 	"html"
-	"strings"
 	"sync/atomic"
 	"unsafe"
-
-	nethtml "golang.org/x/net/html"
 
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/plugin/escape"
@@ -146,7 +142,9 @@ func skLen(w escape.Where) int {
 
 // htmlContext renders an html: template with values: values in text and
 // ordinary attributes are HTML-escaped, those in URL attributes are
-// rendered as URLs (as renderURL does) and then HTML-escaped.
+// rendered as URLs (as renderURL does) and then HTML-escaped. Where each
+// value lands is decided once, by escape.SplitHTML; values cannot change
+// it, since escaped they hold no byte that ends a text or a quoted value.
 type htmlContext struct {
 	pieces  []escape.HTMLPiece
 	decoded []string // per piece: the URL text of a literal piece in a URL attribute
@@ -171,12 +169,11 @@ func compileHTML(t plugin.Template, schemes []string) (*htmlContext, *escape.Pro
 	return h, nil
 }
 
-// renderHTML renders t, an html: template, into the plan's arena. When
-// URL attributes take values, the rendered markup is tokenized (with
-// x/net/html, as a browser would) next to its skeleton, and every URL
-// attribute must point where its skeleton's does; if one does not, the
-// values of URL attributes are replaced by their defaults, and if it
-// still does not, the action is dropped.
+// renderHTML renders t, an html: template, into the plan's arena. The
+// value of each URL attribute that takes values is decoded as a browser
+// decodes it and must point where its skeleton's does (as in
+// renderURL); if one does not, the values of URL attributes are replaced
+// by their defaults, and if it still does not, the action is dropped.
 func (p *Plan) renderHTML(t plugin.Template, vals []plugin.Value, h *htmlContext) ([]byte, result) {
 	start := len(p.arena)
 	res := rendered
@@ -184,11 +181,24 @@ func (p *Plan) renderHTML(t plugin.Template, vals []plugin.Value, h *htmlContext
 		p.arena = p.arena[:start]
 		sk := p.skeleton[:0]
 		var url []byte // the URL text of the URL attribute being rendered
-		ok := true
+		ok, same := true, true
+		// The URL attribute value being rendered starts at g in the
+		// arena, at skg in the skeleton; g < 0 outside one.
+		g, skg, kind := -1, 0, escape.URL
+		verify := func() {
+			if g >= 0 {
+				same = same && escape.SameOrigins(kind, escape.DecodeAttr(bstr(p.arena[g:])), escape.DecodeAttr(bstr(sk[skg:])), h.schemes)
+				g = -1
+			}
+		}
 		for i := range h.pieces {
 			hp := &h.pieces[i]
-			if hp.In != escape.InAttrURL {
+			switch {
+			case hp.In != escape.InAttrURL:
+				verify()
 				url = url[:0]
+			case g < 0:
+				g, skg, kind = len(p.arena), len(sk), hp.Kind
 			}
 			if !hp.Value {
 				p.arena = append(p.arena, hp.Text...)
@@ -237,12 +247,13 @@ func (p *Plan) renderHTML(t plugin.Template, vals []plugin.Value, h *htmlContext
 			url = append(url, v...)
 			p.arena = appendHTMLText(p.arena, bstr(v))
 		}
+		verify()
 		p.skeleton = sk
 		if !ok && res == rendered {
 			p.arena = p.arena[:start]
 			return nil, empty
 		}
-		if ok && (!h.urls || sameURLAttrs(p.arena[start:], sk, h.schemes)) {
+		if ok && same {
 			return p.arena[start:len(p.arena):len(p.arena)], res
 		}
 		res = fellBack
@@ -291,44 +302,6 @@ func appendInt(b []byte, n int) []byte {
 		b = appendInt(b, n/10)
 	}
 	return append(b, byte('0'+n%10))
-}
-
-// sameURLAttrs tokenizes markup and its skeleton as a browser does, and
-// reports whether they have the same start tags and attributes, and each
-// URL attribute of markup points where the skeleton's does
-// (escape.SameOrigins).
-func sameURLAttrs(markup, skeleton []byte, schemes []string) bool {
-	a := nethtml.NewTokenizer(bytes.NewReader(markup))
-	b := nethtml.NewTokenizer(bytes.NewReader(skeleton))
-	for {
-		ta, tb := a.Next(), b.Next()
-		if ta != tb {
-			return false
-		}
-		switch ta {
-		case nethtml.ErrorToken:
-			return true
-		case nethtml.StartTagToken, nethtml.SelfClosingTagToken:
-			_, hasA := a.TagName()
-			_, hasB := b.TagName()
-			for hasA || hasB {
-				if hasA != hasB {
-					return false
-				}
-				var ka, va, kb, vb []byte
-				ka, va, hasA = a.TagAttr()
-				kb, vb, hasB = b.TagAttr()
-				if !bytes.Equal(ka, kb) {
-					return false
-				}
-				if k, _ := escape.AttrKind(string(ka)); k == escape.URL || k == escape.URLs || k == escape.SrcSet {
-					if !escape.SameOrigins(k, string(va), strings.Clone(string(vb)), schemes) {
-						return false
-					}
-				}
-			}
-		}
-	}
 }
 
 // bstr views b as a string, for calls that keep nothing of it.

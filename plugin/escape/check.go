@@ -199,7 +199,7 @@ func checkURLPieces(kind Kind, what string, pieces []Piece, schemes []string) (p
 			return &Problem{Piece: i, Msg: fmt.Sprintf("in %s, %s", what, why), Hint: "write the scheme and host out, ending the host with /: https://example.com/{{ … }} or /path/{{ … }}"}, false
 		case InURL:
 			pos := positionOf(kind, text)
-			if !strings.HasPrefix(strings.TrimLeft(pos.url, htmlSpace), Mark) {
+			if !markFirst(pos.url) {
 				if scheme, _ := Prefix(pos.url); CodeScheme(scheme) != "" {
 					return &Problem{Piece: i, Msg: fmt.Sprintf("a value from the request cannot go in %s: %s", what, CodeScheme(scheme)), Hint: "write the URL out"}, false
 				}

@@ -48,10 +48,10 @@ func OriginOf(u string) Origin {
 	}
 	switch {
 	case o.Scheme != "" && specialSchemes[o.Scheme]:
-		o.Authority, o.HasAuthority = authority(strings.TrimLeft(rest, `/\`), `/\?#`), true
+		o.Authority, o.HasAuthority = authority(trimSlashes(rest), `/\?#`), true
 	case o.Scheme == "":
 		if len(rest) >= 2 && isSlash(rest[0]) && isSlash(rest[1]) {
-			o.Authority, o.HasAuthority = authority(strings.TrimLeft(rest, `/\`), `/\?#`), true
+			o.Authority, o.HasAuthority = authority(trimSlashes(rest), `/\?#`), true
 		}
 	case strings.HasPrefix(rest, "//"):
 		o.Authority, o.HasAuthority = authority(rest[2:], "/?#"), true
@@ -72,9 +72,11 @@ func isSlash(c byte) bool { return c == '/' || c == '\\' }
 // URL: leading (and with trailing, trailing) C0 controls and spaces, and
 // every tab, line feed and carriage return.
 func normalize(s string, trailing bool) string {
-	s = strings.TrimLeft(s, c0Space)
-	if trailing {
-		s = strings.TrimRight(s, c0Space)
+	for len(s) > 0 && s[0] <= ' ' {
+		s = s[1:]
+	}
+	for trailing && len(s) > 0 && s[len(s)-1] <= ' ' {
+		s = s[:len(s)-1]
 	}
 	if strings.ContainsAny(s, "\t\n\r") {
 		s = strings.Map(func(r rune) rune {
@@ -87,7 +89,22 @@ func normalize(s string, trailing bool) string {
 	return s
 }
 
-const c0Space = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
+// trimSlashes removes the slashes and backslashes s starts with.
+func trimSlashes(s string) string {
+	for len(s) > 0 && isSlash(s[0]) {
+		s = s[1:]
+	}
+	return s
+}
+
+// markFirst reports whether URL text u starts, after whitespace, with
+// Mark: a value the rule lets choose the URL.
+func markFirst(u string) bool {
+	for len(u) > 0 && isHTMLSpace(u[0]) {
+		u = u[1:]
+	}
+	return strings.HasPrefix(u, Mark)
+}
 
 // cutScheme splits "scheme:rest" when s starts with a scheme: a letter,
 // then letters, digits, '+', '-' or '.', then ':'.
@@ -122,7 +139,7 @@ func Prefix(text string) (scheme, why string) {
 		sch = strings.ToLower(sch)
 		switch {
 		case specialSchemes[sch]:
-			if !strings.ContainsAny(strings.TrimLeft(rest, `/\`), `/\?#`) {
+			if !strings.ContainsAny(trimSlashes(rest), `/\?#`) {
 				return sch, "the host is not written out to its end before {{ }}: the value would change it (https://example.com{{ x }} can become https://example.com.evil.example)"
 			}
 		case strings.HasPrefix(rest, "//"):
@@ -135,7 +152,7 @@ func Prefix(text string) (scheme, why string) {
 	if _, _, ok := cutScheme(s + ":"); ok {
 		return "", "the text before {{ }}, " + quote(text) + ", could still become a scheme (java{{ x }} can become javascript:)"
 	}
-	if len(s) >= 2 && isSlash(s[0]) && isSlash(s[1]) && !strings.ContainsAny(strings.TrimLeft(s, `/\`), `/\?#`) {
+	if len(s) >= 2 && isSlash(s[0]) && isSlash(s[1]) && !strings.ContainsAny(trimSlashes(s), `/\?#`) {
 		return "", "the URL starts with two slashes, so a host follows, and the host is not written out to its end before {{ }}: the value would choose it (browsers read /\\ as //)"
 	}
 	return "", ""
@@ -173,7 +190,7 @@ func positionOf(k Kind, s string) position {
 		pos := p.end()
 		return pos
 	}
-	if strings.TrimLeft(s, c0Space) == "" {
+	if normalize(s, true) == "" {
 		return position{start: true}
 	}
 	return position{url: s}
@@ -359,7 +376,7 @@ func Locate(k Kind, so string) Where {
 		return AtStart
 	case pos.descriptor:
 		return InDescriptor
-	case strings.HasPrefix(strings.TrimLeft(pos.url, htmlSpace), Mark):
+	case markFirst(pos.url):
 		return InURL // after a value the rule let choose the URL
 	}
 	if _, why := Prefix(pos.url); why != "" {
@@ -387,7 +404,7 @@ func AppendValue(b []byte, k Kind, so, v string) ([]byte, bool) {
 		}
 		return append(b, v...), true
 	}
-	if !strings.HasPrefix(strings.TrimLeft(pos.url, htmlSpace), Mark) {
+	if !markFirst(pos.url) {
 		if _, why := Prefix(pos.url); why != "" {
 			return b, false
 		}
@@ -473,21 +490,26 @@ func contains(list []string, s string) bool {
 // except where the rule allowed it, however the rendering went (an
 // empty value in "/{{ x }}/b" would make "//b", a host).
 func SameOrigins(k Kind, text, skeleton string, schemes []string) bool {
+	if k == URL {
+		return sameOrigin(text, skeleton, schemes)
+	}
 	got, want := urlsOf(k, text), urlsOf(k, skeleton)
 	if len(got) != len(want) {
 		return false
 	}
 	for i := range got {
-		if strings.HasPrefix(strings.TrimLeft(want[i], htmlSpace), Mark) {
-			if !Allowed(got[i], schemes) {
-				return false
-			}
-			continue
-		}
-		o := OriginOf(got[i])
-		if o != OriginOf(want[i]) || got[i] != want[i] && CodeScheme(o.Scheme) != "" {
+		if !sameOrigin(got[i], want[i], schemes) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameOrigin is SameOrigins for one URL.
+func sameOrigin(got, want string, schemes []string) bool {
+	if markFirst(want) {
+		return Allowed(got, schemes)
+	}
+	o := OriginOf(got)
+	return o == OriginOf(want) && (got == want || CodeScheme(o.Scheme) == "")
 }
