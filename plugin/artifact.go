@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/bespoke-edge/bespoke/plugin/escape"
 )
 
 // Artifact is a compiled rule module: the Wasm binary and the manifest read
@@ -186,6 +188,9 @@ func (m *Manifest) Validate() error {
 					return fmt.Errorf("manifest rule %q action %d: %w", r.Name, ai, err)
 				}
 			}
+			if prob := CheckEscaping(&a); prob != nil {
+				return fmt.Errorf("manifest rule %q action %d (%s at %s): %w", r.Name, ai, a.Op, a.Pos, prob)
+			}
 		}
 	}
 	return nil
@@ -231,6 +236,37 @@ func validSlot(s Slot, depth int) error {
 			return fmt.Errorf("attribute %s: computed from too deep a chain", s.Attr)
 		}
 		return validSlot(*s.From, depth+1)
+	}
+	return nil
+}
+
+// CheckEscaping checks that action a puts no value of the request where
+// no escaping makes it safe (package escape): a code attribute, a URL
+// whose scheme or host the value would choose, script in html content,
+// a response header that is a URL or a policy; and that a schemes
+// option lists vetted schemes, on an action with a URL to apply them
+// to. The rule checker reports the same problems with their positions;
+// the host refuses a manifest that has any.
+func CheckEscaping(a *Action) *escape.Problem {
+	if a.Schemes != nil {
+		if prob := escape.CheckSchemes(a.Schemes); prob != nil {
+			return prob
+		}
+	}
+	switch a.Op {
+	case OpSetAttr:
+		return escape.CheckAttr(a.Name, a.Value.Pieces(), a.Schemes)
+	case OpRedirect:
+		return escape.CheckRedirect(a.Value.Pieces(), a.Schemes)
+	case OpSetHeader:
+		return escape.CheckHeader(a.Name, a.On != "request", a.Value.Pieces())
+	case OpSetInner, OpReplace, OpInsertBefore, OpInsertAfter, OpPrepend, OpAppend:
+		if a.HTML {
+			return escape.CheckHTML(a.Content.Pieces(), a.Schemes)
+		}
+	}
+	if a.Schemes != nil {
+		return &escape.Problem{Piece: -1, Msg: "schemes apply to URLs: set_attr of a URL attribute, html content, redirect", Hint: "remove schemes"}
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package plugin
 import (
 	"fmt"
 	"math/bits"
+
+	"github.com/bespoke-edge/bespoke/plugin/escape"
 )
 
 // Manifest describes a compiled rule module: what the host must compute for
@@ -199,6 +201,12 @@ type Action struct {
 	// JSON says Value is raw JSON (json_set with json:), not a text to
 	// encode as a JSON string.
 	JSON bool `json:"json,omitempty"`
+	// Schemes, when not nil, lets a value start a URL (in a URL attribute
+	// set by set_attr or written in html content, or a redirect target):
+	// the value must then have one of these schemes, "relative" standing
+	// for a URL without one (see package escape). Nil: the literal text
+	// before a URL's first value decides its scheme and host.
+	Schemes []string `json:"schemes,omitempty"`
 }
 
 // Template is a text with values of the context interpolated into it.
@@ -215,6 +223,20 @@ type Part struct {
 	// Experiment, when not 0, inserts the name of the variant the visitor
 	// got in experiment Experiment-1 (Slot is then -1).
 	Experiment int `json:"experiment,omitempty"`
+}
+
+// Pieces returns the template as package escape's checks see it: literal
+// texts and values (with their defaults).
+func (t Template) Pieces() []escape.Piece {
+	out := make([]escape.Piece, len(t))
+	for i, p := range t {
+		if p.Slot >= 0 || p.Experiment != 0 {
+			out[i] = escape.Piece{Text: p.Default, Value: true}
+		} else {
+			out[i] = escape.Piece{Text: p.Text}
+		}
+	}
+	return out
 }
 
 // IsLiteral reports whether the template has no interpolation.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/bespoke-edge/bespoke/host/plan"
 )
 
 // Outcomes of a request, the outcome label of bespoke_requests_total.
@@ -79,8 +81,12 @@ func New() *Metrics {
 			Name: "bespoke_upstream_errors_total", Help: "Origin failures, by status answered (502, 504).",
 		}, []string{"route", "status"}),
 	}
+	refused := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "bespoke_refused_values_total",
+		Help: "Values of requests that could not be written where a rule writes them (a URL the rule does not allow): replaced by their default, or their action dropped.",
+	}, func() float64 { return float64(plan.RefusedTotal()) })
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.upstream,
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.upstream, refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

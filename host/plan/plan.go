@@ -18,13 +18,13 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/host/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/rewrite"
 	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/plugin/escape"
 )
 
 // Plan is what to do for one request.
@@ -46,6 +46,11 @@ type Plan struct {
 	EditRules []int
 	// Skipped lists actions that lost a conflict.
 	Skipped []Skipped
+	// Refused lists actions whose values of the request could not be
+	// written where the action writes them (a URL the rule does not
+	// allow, a scheme or host a value would have chosen): the value was
+	// replaced by its default, or the action dropped.
+	Refused []Refused
 	// JSONEdits are the edits of JSON responses, in priority order;
 	// JSONRules[i] is the rule JSONEdits[i] came from.
 	JSONEdits []jsonrw.Edit
@@ -67,7 +72,9 @@ type Plan struct {
 
 	redirect Redirect
 	arena    []byte // rendered interpolations, reused across requests
+	skeleton []byte // scratch for the skeletons of rendered URLs
 	variants []string
+	lists    []bool // the program's: which slots may hold lists
 }
 
 // Redirect is a redirect decided by a rule.
@@ -97,6 +104,16 @@ type Skipped struct {
 	Reason string
 }
 
+// Refused is an action whose value from the request could not be written
+// where it goes.
+type Refused struct {
+	Rule, Action int
+	// Dropped says the action was not applied; otherwise the value's
+	// default (or nothing) replaced it.
+	Dropped bool
+	Reason  string
+}
+
 // Personalized reports whether the plan changes anything for the visitor.
 func (p *Plan) Personalized() bool {
 	return p.Redirect != nil || len(p.ResponseHeaders) > 0 || len(p.RequestHeaders) > 0 || len(p.Cookies) > 0 || len(p.Edits) > 0 || len(p.JSONEdits) > 0
@@ -112,6 +129,7 @@ func (p *Plan) Reset() {
 	p.Edits = p.Edits[:0]
 	p.EditRules = p.EditRules[:0]
 	p.Skipped = p.Skipped[:0]
+	p.Refused = p.Refused[:0]
 	p.Experiments = ""
 	p.MarkSeen = p.MarkSeen[:0]
 	p.JSONEdits = p.JSONEdits[:0]
@@ -137,6 +155,9 @@ type Program struct {
 	// headSelector is the index of the "head" selector, for experiments
 	// exposed with a <meta> tag; -1 when none is.
 	headSelector int
+	// lists says, by slot, whether its value may be a list (languages,
+	// json of an array): only then is a value rendered as its items.
+	lists []bool
 }
 
 // ExperimentsHeader is the response header naming the variants a visitor
@@ -156,6 +177,14 @@ type action struct {
 	json    jsonrw.Edit     // kindJSON: the prepared edit
 	vmode   Escape
 	literal string // the rendered value when it does not interpolate
+	// url, when not nil, renders the value as URLs (a URL attribute, a
+	// redirect target); html, the content as markup with values.
+	url  *urlContext
+	html *htmlContext
+	// off, when not empty, says why the action never applies: its
+	// manifest puts a value where no escaping makes it safe (a checked
+	// rule file never does).
+	off string
 }
 
 type kind uint8
@@ -206,9 +235,16 @@ func OpName(op rewrite.Op) string {
 	return "?"
 }
 
-// Compile prepares the actions of m.
+// Compile prepares the actions of m. An action that would put a value
+// of the request where no escaping makes it safe (plugin.CheckEscaping)
+// never applies: a manifest from the rule checker has none, and the host
+// does not rely on where a manifest came from.
 func Compile(m *plugin.Manifest) *Program {
-	p := &Program{m: m, rules: make([][]action, len(m.Rules)), headSelector: -1}
+	p := &Program{m: m, rules: make([][]action, len(m.Rules)), headSelector: -1, lists: make([]bool, len(m.Slots))}
+	for i, s := range m.Slots {
+		a, _ := plugin.LookupAttr(s.Attr)
+		p.lists[i] = a.Type == plugin.List || s.Attr == "json"
+	}
 	for i, sel := range m.Selectors {
 		if sel == "head" {
 			p.headSelector = i
@@ -218,9 +254,13 @@ func Compile(m *plugin.Manifest) *Program {
 		for ai := range m.Rules[ri].Actions {
 			a := &m.Rules[ri].Actions[ai]
 			c := action{a: a}
+			if prob := plugin.CheckEscaping(a); prob != nil {
+				c.off = prob.Error()
+			}
 			switch a.Op {
 			case plugin.OpRedirect:
-				c.kind, c.vmode = kindRedirect, URLPath
+				c.kind, c.vmode = kindRedirect, Raw
+				c.url = &urlContext{kind: escape.URL, schemes: a.Schemes}
 			case plugin.OpSetHeader:
 				c.kind, c.vmode = kindHeader, HeaderValue
 			case plugin.OpSetCookie:
@@ -254,15 +294,26 @@ func Compile(m *plugin.Manifest) *Program {
 					c.mode = HTML
 				}
 				if a.Content != nil {
-					if a.Content.IsLiteral() {
+					switch {
+					case a.Content.IsLiteral():
 						c.edit.Content = []byte(Render(a.Content, nil, c.mode))
-					} else {
+					case a.HTML && c.off == "":
+						hc, prob := compileHTML(a.Content, a.Schemes)
+						if prob != nil {
+							c.off = prob.Error()
+						}
+						c.content, c.html = a.Content, hc
+						c.edit.Interpolated = true
+					default:
 						c.content = a.Content
+						c.edit.Interpolated = true
 					}
 				}
 				c.vmode = Raw
-				if urlAttrs[a.Name] {
-					c.vmode = URLPath
+				if a.Op == plugin.OpSetAttr {
+					if k, _ := escape.AttrKind(a.Name); k != escape.Text && k != escape.Code {
+						c.url = &urlContext{kind: k, schemes: a.Schemes}
+					}
 				}
 				switch a.Op {
 				case plugin.OpHideSeen, plugin.OpReorder:
@@ -286,6 +337,7 @@ func Compile(m *plugin.Manifest) *Program {
 					c.json.Value = []byte(c.literal)
 				} else {
 					c.value = a.Value
+					c.edit.Interpolated = true
 				}
 			}
 			p.rules[ri] = append(p.rules[ri], c)
@@ -299,6 +351,7 @@ func Compile(m *plugin.Manifest) *Program {
 func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options, p *Plan) {
 	p.Reset()
 	p.Matched = d.Rules(p.Matched)
+	p.lists = prog.lists
 	p.variants = p.variants[:0]
 	for i, v := range d.Variants {
 		if i < len(prog.m.Experiments) && v >= 0 && int(v) < len(prog.m.Experiments[i].Variants) {
@@ -317,18 +370,36 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 		}
 		for ai := range prog.rules[ri] {
 			c := &prog.rules[ri][ai]
+			if c.off != "" {
+				p.refuse(ri, ai, true, c.off)
+				continue
+			}
 			switch c.kind {
 			case kindEdit:
 				e := c.edit
 				if c.content != nil {
-					e.Content = p.render(c.content, vals, c.mode)
+					if c.html != nil {
+						b, res := p.renderHTML(c.content, vals, c.html)
+						if !p.outcome(ri, ai, res) {
+							continue
+						}
+						e.Content = b
+					} else {
+						e.Content = p.render(c.content, vals, c.mode)
+					}
 				}
 				if c.value != nil {
-					v := string(p.render(c.value, vals, c.vmode))
-					if e.Op == rewrite.AddClass || e.Op == rewrite.RemoveClass {
-						e.Attr = className(v)
-					} else {
-						e.Value = v
+					switch {
+					case e.Op == rewrite.AddClass || e.Op == rewrite.RemoveClass:
+						e.Attr = className(string(p.render(c.value, vals, c.vmode)))
+					case c.url != nil:
+						b, res := p.renderURL(c.value, vals, c.url)
+						if !p.outcome(ri, ai, res) {
+							continue
+						}
+						e.Value = string(b)
+					default:
+						e.Value = string(p.render(c.value, vals, c.vmode))
 					}
 				}
 				if c.order != nil {
@@ -361,7 +432,15 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 					p.Skipped = append(p.Skipped, Skipped{Rule: ri, Action: ai, Winner: p.Redirect.Rule, Reason: "an earlier rule already redirects"})
 					continue
 				}
-				p.redirect = Redirect{Location: prog.value(p, c, vals), Status: c.a.Status, Rule: ri}
+				loc := c.literal
+				if c.value != nil {
+					b, res := p.renderURL(c.value, vals, c.url)
+					if !p.outcome(ri, ai, res) {
+						continue
+					}
+					loc = string(b)
+				}
+				p.redirect = Redirect{Location: loc, Status: c.a.Status, Rule: ri}
 				p.Redirect = &p.redirect
 			case kindHeader:
 				list := &p.ResponseHeaders
@@ -445,16 +524,22 @@ func cookieOwner(cs []Cookie, name string) (int, bool) {
 // valid until the plan is reset.
 func (p *Plan) render(t plugin.Template, vals []plugin.Value, mode Escape) []byte {
 	start := len(p.arena)
-	p.arena = appendRender(p.arena, t, vals, p.variants, mode)
+	p.arena = appendRender(p.arena, t, vals, p.variants, p.lists, mode)
 	// Cap the slice so a later append to the arena cannot write into it.
 	return p.arena[start:len(p.arena):len(p.arena)]
 }
 
-// className makes a rendered class safe: one word, no quotes or markup.
+// className makes a rendered class one word: every byte an attribute
+// value's word cannot hold (HTML whitespace, quotes, markup, controls) is
+// replaced by '-'.
 func className(v string) string {
 	return strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x20, r == 0x7f, r == utf8.RuneError:
+			return '-'
+		}
 		switch r {
-		case ' ', '\t', '\n', '\r', '"', '\'', '<', '>', '&':
+		case ' ', '"', '\'', '<', '>', '&', '=', '/', '`':
 			return '-'
 		}
 		return r
@@ -472,10 +557,6 @@ func splitIDs(s string) []string {
 	return out
 }
 
-// urlAttrs hold URLs: interpolated values are percent-encoded in them, so a
-// visitor-controlled value can never change a link's scheme or host.
-var urlAttrs = map[string]bool{"href": true, "src": true, "action": true, "formaction": true, "poster": true, "cite": true, "data": true, "srcset": true, "ping": true}
-
 // Escape is how a template's parts are escaped for where they go.
 type Escape uint8
 
@@ -483,13 +564,13 @@ type Escape uint8
 const (
 	// Text escapes literal text and values for HTML.
 	Text Escape = iota
-	// HTML keeps literal text as written (it is markup) and escapes values.
+	// HTML keeps literal text as written (it is markup) and escapes values
+	// and defaults (a default stands in for a value). Values in attributes
+	// of the markup are rendered by their attribute's kind (htmlContext).
 	HTML
 	// Raw keeps everything; the destination escapes (attribute values).
 	Raw
-	// URLPath percent-encodes values, keeping literal text.
-	URLPath
-	// HeaderValue drops control characters from values.
+	// HeaderValue drops control characters.
 	HeaderValue
 	// CookieValue percent-encodes bytes a cookie value cannot hold.
 	CookieValue
@@ -497,14 +578,14 @@ const (
 	JSONString
 )
 
-// Render renders a template with vals.
+// Render renders a template with vals (no slot taken for a list).
 func Render(t plugin.Template, vals []plugin.Value, mode Escape) string {
-	return string(appendRender(nil, t, vals, nil, mode))
+	return string(appendRender(nil, t, vals, nil, nil, mode))
 }
 
-func appendRender(b []byte, t plugin.Template, vals []plugin.Value, variants []string, mode Escape) []byte {
+func appendRender(b []byte, t plugin.Template, vals []plugin.Value, variants []string, lists []bool, mode Escape) []byte {
 	if mode == JSONString {
-		text := appendRender(nil, t, vals, variants, Raw)
+		text := appendRender(nil, t, vals, variants, lists, Raw)
 		q, _ := json.Marshal(string(text))
 		return append(b, q...)
 	}
@@ -513,6 +594,8 @@ func appendRender(b []byte, t plugin.Template, vals []plugin.Value, variants []s
 			switch mode {
 			case Text:
 				b = append(b, html.EscapeString(part.Text)...)
+			case HeaderValue:
+				b = appendHeaderSafe(b, part.Text)
 			case CookieValue:
 				b = appendCookieEscaped(b, part.Text)
 			default:
@@ -520,33 +603,51 @@ func appendRender(b []byte, t plugin.Template, vals []plugin.Value, variants []s
 			}
 			continue
 		}
-		s := part.Default
-		switch {
-		case part.Experiment > 0:
-			if e := part.Experiment - 1; e < len(variants) && variants[e] != "" {
-				s = variants[e]
-			}
-		case part.Slot < len(vals) && vals[part.Slot].Present:
-			s = vals[part.Slot].Str
-			if plugin.IsList(s) {
-				s = strings.Join(plugin.ListItems(s), ", ")
-			}
-		}
+		s, _ := valueOf(part, vals, variants, lists)
 		switch mode {
 		case Text, HTML:
 			b = append(b, html.EscapeString(s)...)
-		case URLPath:
-			b = append(b, url.PathEscape(s)...)
 		case HeaderValue:
-			for _, r := range s {
-				if r >= 0x20 && r != 0x7f {
-					b = utf8.AppendRune(b, r)
-				}
-			}
+			b = appendHeaderSafe(b, s)
 		case CookieValue:
 			b = appendCookieEscaped(b, s)
 		default:
 			b = append(b, s...)
+		}
+	}
+	return b
+}
+
+// valueOf returns what a value part of a template renders: the value of
+// its slot (a list's items joined with ", "), or the variant of its
+// experiment, with present true; or its default (the rule author's
+// text), with present false. lists says which slots may hold lists.
+func valueOf(part plugin.Part, vals []plugin.Value, variants []string, lists []bool) (s string, present bool) {
+	switch {
+	case part.Experiment > 0:
+		if e := part.Experiment - 1; e < len(variants) && variants[e] != "" {
+			return variants[e], true
+		}
+	case part.Slot >= 0 && part.Slot < len(vals) && vals[part.Slot].Present:
+		s = vals[part.Slot].Str
+		if part.Slot < len(lists) && lists[part.Slot] && plugin.IsList(s) {
+			s = strings.Join(plugin.ListItems(s), ", ")
+		}
+		return s, true
+	}
+	return part.Default, false
+}
+
+func (p *Plan) valueOf(part plugin.Part, vals []plugin.Value) (string, bool) {
+	return valueOf(part, vals, p.variants, p.lists)
+}
+
+// appendHeaderSafe appends s without the control characters a header
+// value cannot hold (line breaks would start a new header).
+func appendHeaderSafe(b []byte, s string) []byte {
+	for _, r := range s {
+		if r >= 0x20 && r != 0x7f || r == '\t' {
+			b = utf8.AppendRune(b, r)
 		}
 	}
 	return b

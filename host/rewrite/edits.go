@@ -348,7 +348,7 @@ func (r *Rewriter) apply(d, lt, end int, void bool) {
 		if r.words == 1 && w0&r.selRight[s] == 0 {
 			continue // the last compound of none of its alternatives matched
 		}
-		if r.selects(s, d) {
+		if r.selects(s, d) && !r.intoCode(&r.edits[i]) {
 			m = append(m, int32(i))
 		}
 	}
@@ -475,6 +475,11 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 // writeStartTag writes the start tag src[mark:end] with the attribute
 // edits among m applied; other attributes keep their bytes. Without an
 // attribute edit that changes something, the tag passes as it is.
+//
+// A changed tag is written so that a browser's tokenizer splits it into
+// exactly the attributes meant (see tagWriter): an attribute is never
+// appended where the tokenizer would read it as part of the previous
+// attribute's value or name.
 func (r *Rewriter) writeStartTag(end int, m []int32) {
 	// The attribute edits that apply: per attribute name the first
 	// SetAttr or RemoveAttr; every AddClass and RemoveClass.
@@ -484,6 +489,9 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 		e := &r.edits[i]
 		switch e.Op {
 		case SetAttr, RemoveAttr:
+			if e.Op == SetAttr && e.Interpolated && r.loadsCode(e.Attr) {
+				continue
+			}
 			first := true
 			for _, j := range win {
 				if strings.EqualFold(r.edits[j].Attr, e.Attr) {
@@ -503,12 +511,11 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 		return
 	}
 	tag := r.tag
-	b := r.tmpTag[:0]
 	nameEnd := 1
 	for nameEnd < len(tag) && byteClass[tag[nameEnd]]&cNameEnd == 0 {
 		nameEnd++
 	}
-	b = append(b, tag[:nameEnd]...)
+	w := tagWriter{b: append(r.tmpTag[:0], tag[:nameEnd]...)}
 	changed := false
 
 	// The new class list, when class edits apply. It starts from the
@@ -569,10 +576,11 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 	for ai := range r.attrs {
 		a := &r.attrs[ai]
 		name := tag[a.nameLo:a.nameHi]
-		w := -1
-		for k, i := range win {
+		gap := tag[last:a.nameLo]
+		k := -1
+		for j, i := range win {
 			if bytes.EqualFold(name, []byte(r.edits[i].Attr)) {
-				w = k
+				k = j
 				break
 			}
 		}
@@ -581,9 +589,9 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 		case isClass && !classDone:
 			// The class edits decide this attribute's value.
 			classDone = true
-			if w >= 0 {
-				r.applied[win[w]]++
-				done[w] = true
+			if k >= 0 {
+				r.applied[win[k]]++
+				done[k] = true
 				changed = true
 			}
 			if len(class) == 0 {
@@ -591,30 +599,26 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 				last = a.end
 				continue
 			}
-			b = append(b, tag[last:a.nameLo]...)
-			b = append(b, name...)
-			b = appendValue(b, class)
+			w.attr(gap, name, class)
 			changed = true
-		case isClass && w >= 0 && r.edits[win[w]].Op == RemoveAttr:
+		case isClass && k >= 0 && r.edits[win[k]].Op == RemoveAttr:
 			last = a.end // a duplicate, which removing the first would expose
 			continue
-		case w >= 0 && r.edits[win[w]].Op == RemoveAttr:
-			if !done[w] {
-				r.applied[win[w]]++
-				done[w] = true
+		case k >= 0 && r.edits[win[k]].Op == RemoveAttr:
+			if !done[k] {
+				r.applied[win[k]]++
+				done[k] = true
 			}
 			changed = true
 			last = a.end
 			continue
-		case w >= 0 && !done[w]:
-			done[w] = true
-			r.applied[win[w]]++
+		case k >= 0 && !done[k]:
+			done[k] = true
+			r.applied[win[k]]++
 			changed = true
-			b = append(b, tag[last:a.nameLo]...)
-			b = append(b, name...)
-			b = appendValue(b, []byte(r.edits[win[w]].Value))
+			w.attr(gap, name, []byte(r.edits[win[k]].Value))
 		default:
-			b = append(b, tag[last:a.end]...)
+			w.copy(gap, tag, a)
 		}
 		last = a.end
 	}
@@ -623,9 +627,7 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 		if done[k] || e.Op != SetAttr || classOps && strings.EqualFold(e.Attr, "class") {
 			continue
 		}
-		b = append(b, ' ')
-		b = append(b, e.Attr...)
-		b = appendValue(b, []byte(e.Value))
+		w.attr(space, []byte(e.Attr), []byte(e.Value))
 		r.applied[i]++
 		changed = true
 	}
@@ -633,18 +635,146 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 		if classSet >= 0 {
 			r.applied[classSet]++
 		}
-		b = append(b, " class"...)
-		b = appendValue(b, class)
+		w.attr(space, classAttr, class)
 	}
 	r.doneBuf = done
-	r.tmpTag = b
+	r.tmpTag = w.b
 	if !changed {
 		return
 	}
-	b = append(b, tag[last:]...)
-	r.tmpTag = b
-	r.out(b)
+	w.tail(tag[last:])
+	r.tmpTag = w.b
+	r.out(w.b)
 	r.drop(end)
+}
+
+var space, classAttr = []byte{' '}, []byte("class")
+
+// intoCode reports whether edit e would write values of the request
+// into the text of the <script> or <style> element being opened, where
+// they would be code whatever their escaping.
+func (r *Rewriter) intoCode(e *Edit) bool {
+	if !e.Interpolated || e.Op != SetInner && e.Op != Prepend && e.Op != Append {
+		return false
+	}
+	name := r.tagName()
+	return equalFold(name, "script") || equalFold(name, "style")
+}
+
+// tagName returns the name of the start tag being handled, as written.
+func (r *Rewriter) tagName() []byte {
+	tag := r.tag[1:]
+	n := 0
+	for n < len(tag) && byteClass[tag[n]]&cNameEnd == 0 {
+		n++
+	}
+	return tag[:n]
+}
+
+// loadsCode reports whether setting attribute name of the start tag being
+// written decides what code the page runs: the address of a script, of
+// a style sheet or other linked resource, the document's base URL, or a
+// <meta http-equiv>'s content (a refresh to another site). An edit that
+// interpolates request values never writes there, whatever the selector
+// matched; rule files are refused for the cases the checker can see.
+func (r *Rewriter) loadsCode(name string) bool {
+	tag := r.tagName()
+	switch {
+	case equalFold(tag, "script"), equalFold(tag, "base"), equalFold(tag, "link"):
+		return strings.EqualFold(name, "src") || strings.EqualFold(name, "href") || strings.EqualFold(name, "xlink:href")
+	case equalFold(tag, "meta"):
+		return strings.EqualFold(name, "content") && r.findAttr("http-equiv") >= 0
+	}
+	return false
+}
+
+// tagWriter writes a start tag attribute by attribute, tracking where a
+// browser's tokenizer would be after the bytes written so far (the HTML
+// standard's tokenization states), so that every attribute it writes
+// starts a new attribute for the browser too. Copied bytes keep their
+// meaning: a separator is added only where the original one, after an
+// attribute that was removed or changed, would no longer separate.
+type tagWriter struct {
+	b  []byte
+	st tagState
+}
+
+// tagState is what the next byte of a start tag would continue.
+type tagState uint8
+
+const (
+	// afterTagName: "<a"; a name byte would extend the tag's name.
+	afterTagName tagState = iota
+	// afterName: "<a b"; whitespace then '=' would give b a value.
+	afterName
+	// afterUnquoted: "<a b=c"; any byte but whitespace or '>' extends c.
+	afterUnquoted
+	// afterQuoted: `<a b="c"`; nothing extends the attribute.
+	afterQuoted
+)
+
+// sep writes gap (the whitespace and slashes that preceded the
+// attribute starting with byte next in the original tag) or, when gap
+// would not end what was written before, a separator that does.
+func (w *tagWriter) sep(gap []byte, next byte) {
+	safe := false
+	switch w.st {
+	case afterQuoted:
+		safe = true
+	case afterTagName:
+		safe = len(gap) > 0
+	case afterUnquoted:
+		safe = len(gap) > 0 && isSpace(gap[0])
+	case afterName:
+		// After whitespace, '=' would start b's value; a slash ends b.
+		safe = len(gap) > 0 && (next != '=' || bytes.IndexByte(gap, '/') >= 0)
+	}
+	if !safe {
+		if w.st == afterName && next == '=' {
+			w.b = append(w.b, `=""`...)
+		}
+		w.b = append(w.b, ' ')
+	}
+	w.b = append(w.b, gap...)
+}
+
+// attr writes name="v", with v escaped for a double-quoted value.
+func (w *tagWriter) attr(gap, name, v []byte) {
+	w.sep(gap, name[0])
+	w.b = append(w.b, name...)
+	w.b = appendValue(w.b, v)
+	w.st = afterQuoted
+}
+
+// copy writes attribute a of tag as it is, except that an unquoted empty
+// value ("a=" before '>', which the tokenizer reads as a value that would
+// swallow what is appended) is written a="".
+func (w *tagWriter) copy(gap, tag []byte, a *attr) {
+	w.sep(gap, tag[a.nameLo])
+	switch {
+	case a.valLo < 0:
+		w.b = append(w.b, tag[a.nameLo:a.end]...)
+		w.st = afterName
+	case a.end > a.valHi:
+		w.b = append(w.b, tag[a.nameLo:a.end]...)
+		w.st = afterQuoted
+	case a.valHi > a.valLo:
+		w.b = append(w.b, tag[a.nameLo:a.end]...)
+		w.st = afterUnquoted
+	default:
+		w.b = append(w.b, tag[a.nameLo:a.nameHi]...)
+		w.b = append(w.b, `=""`...)
+		w.st = afterQuoted
+	}
+}
+
+// tail writes the end of the tag: whitespace and slashes, then '>'. A
+// slash right after an unquoted value would join the value.
+func (w *tagWriter) tail(t []byte) {
+	if w.st == afterUnquoted && len(t) > 0 && t[0] == '/' {
+		w.b = append(w.b, ' ')
+	}
+	w.b = append(w.b, t...)
 }
 
 // appendValue appends ="v" with v escaped for a double-quoted attribute.

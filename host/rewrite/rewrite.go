@@ -181,6 +181,13 @@ type Edit struct {
 	Attr string
 	// Value is SetAttr's new value, raw: the rewriter escapes it.
 	Value string
+	// Interpolated says Value or Content holds values of the request
+	// (the visitor's). Such values are never written where they would be
+	// or choose code the page runs: the text of a <script> or <style>
+	// (SetInner, Prepend, Append), the src or href of a script, link or
+	// base element, the content of a <meta http-equiv>; the edit does
+	// not apply there. False means the edit is the rule author's text.
+	Interpolated bool
 	// N is how many items Limit keeps, and how many HideSeen keeps at
 	// least. Negative is 0.
 	N int

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/plugin/escape"
+	"github.com/bespoke-edge/bespoke/plugin/selector"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 	"github.com/bespoke-edge/bespoke/rules/syntax"
 )
@@ -94,7 +96,101 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 		act.MaxAge = int(a.MaxAge.Seconds())
 		act.HTTPOnly = a.HTTPOnly
 	}
+	act.Schemes = a.Schemes
+	if len(c.errs) == before {
+		c.escaping(a, &act)
+	}
 	return act, len(c.errs) == before
+}
+
+// escaping reports, with its position, where an action would put a
+// value of the request where no escaping makes it safe: the checks the
+// host also makes on every manifest (plugin.CheckEscaping), and those
+// that need the selector: a value becoming the address of a script,
+// style sheet or base, the content of a <meta http-equiv>, or the text
+// of a <script> or <style>.
+func (c *checker) escaping(a *syntax.Action, act *plugin.Action) {
+	if a.Schemes != nil && len(a.Schemes) == 0 {
+		c.errorf(a.SchemesPos, "schemes is empty").WithHint("list the schemes a value may choose: schemes: [https, relative]")
+		return
+	}
+	if prob := plugin.CheckEscaping(act); prob != nil {
+		t := a.Value
+		if plugin.ElementOp(a.Op) && a.Op != plugin.OpSetAttr {
+			t = a.Content
+		}
+		pos := a.Pos
+		switch {
+		case prob.Piece < 0 && a.Schemes != nil:
+			pos = a.SchemesPos
+		case t != nil && prob.Piece >= 0 && prob.Piece < len(t.Parts):
+			pos = t.Parts[prob.Piece].Pos
+		case t != nil:
+			pos = t.Pos
+		}
+		e := c.errorf(pos, "%s", prob.Msg)
+		if prob.Hint != "" {
+			e.WithHint("%s", prob.Hint)
+		}
+		return
+	}
+	if act.Select < 0 || a.Select == nil {
+		return
+	}
+	var values *syntax.Template
+	switch a.Op {
+	case plugin.OpSetAttr:
+		values = a.Value
+	case plugin.OpSetInner, plugin.OpPrepend, plugin.OpAppend:
+		values = a.Content
+	default:
+		return
+	}
+	var value *syntax.TemplatePart
+	for i := range values.Parts {
+		if values.Parts[i].Value != nil {
+			value = &values.Parts[i]
+			break
+		}
+	}
+	if value == nil {
+		return
+	}
+	list, err := selector.Parse(strings.TrimSpace(a.Select.Value))
+	if err != nil {
+		return
+	}
+	for _, cx := range list {
+		target := cx.Compounds[len(cx.Compounds)-1]
+		switch {
+		case a.Op != plugin.OpSetAttr && escape.RawTextCode(target.Type):
+			c.errorf(value.Pos, "a value from the request inside <%s> would be code", target.Type).
+				WithHint("put the value in a data- attribute and read it from the script")
+			return
+		case a.Op == plugin.OpSetAttr && escape.LoadsCode(target.Type, act.Name):
+			c.errorf(value.Pos, "a value from the request in the %s of <%s> would choose code the page runs", act.Name, target.Type).
+				WithHint("write the address out")
+			return
+		case a.Op == plugin.OpSetAttr && escape.MetaContent(target.Type, act.Name) && !namedMeta(target):
+			c.errorf(value.Pos, "a value from the request in the content of a <meta>, which with http-equiv acts as a header such as refresh").
+				WithHint(`select the <meta> by its name or property: meta[name="description"], meta[property="og:title"]`)
+			return
+		}
+	}
+}
+
+// namedMeta reports whether a compound selects <meta> elements by their
+// name, property or itemprop, which carry metadata rather than
+// http-equiv headers. (A page's <meta> with both is refused at run time
+// by the rewriter.)
+func namedMeta(cp selector.Compound) bool {
+	for _, at := range cp.Attrs {
+		switch at.Name {
+		case "name", "property", "itemprop":
+			return true
+		}
+	}
+	return false
 }
 
 // jsonAction checks the fields of a json_* action.
@@ -154,20 +250,12 @@ func (c *checker) order(ts []*syntax.Template) plugin.Template {
 	return out
 }
 
-// attrName rejects attribute names HTML cannot hold, and interpolating
-// visitor-controlled values into event handlers, where escaping cannot make
-// them safe.
+// attrName rejects attribute names HTML cannot hold. (Which values an
+// attribute may take is escaping's.)
 func (c *checker) attrName(a *syntax.Action) {
 	n := a.Name.Value
-	if n == "" || strings.ContainsAny(n, " \t\n\"'<>/=") {
+	if n == "" || strings.ContainsAny(n, " \t\n\f\r\"'<>/=`\x00") {
 		c.errorf(a.Name.Pos, "%q is not an attribute name", n)
-		return
-	}
-	if strings.HasPrefix(strings.ToLower(n), "on") && a.Value != nil {
-		if _, literal := a.Value.Raw(); !literal {
-			c.errorf(a.Value.Pos, "inserting visitor values into the event handler %s is unsafe", n).
-				WithHint("set a data- attribute and read it from the page's script instead")
-		}
 	}
 }
 
@@ -234,6 +322,8 @@ func (c *checker) redirectTarget(a *syntax.Action) {
 	lead := ""
 	if len(t.Parts) > 0 && t.Parts[0].Value == nil {
 		lead = t.Parts[0].Text
+	} else if a.Schemes != nil {
+		return // the target's value chooses among the schemes (escaping)
 	}
 	switch {
 	case strings.HasPrefix(lead, "//"):

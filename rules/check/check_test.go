@@ -125,7 +125,7 @@ func TestErrors(t *testing.T) {
 		{"reserved header", rule("", `- set_header: { name: Content-Length, value: "1" }`), 4, 29, "cannot set the Content-Length header", ""},
 		{"bad header side", rule("", `- set_header: { name: X-A, value: "1", on: reqest }`), 4, 50, `expected request or response`, `"request"`},
 		{"reserved cookie", rule("", `- set_cookie: { name: bsk_vid, value: "1" }`), 4, 29, "belong to bespoke", ""},
-		{"event handler interpolation", rule("", `- set_attr: { select: a, name: onclick, value: "go({{ query(\"x\") }})" }`), 4, 0, "unsafe", "data-"},
+		{"event handler interpolation", rule("", `- set_attr: { select: a, name: onclick, value: "go({{ query(\"x\") }})" }`), 4, 58, "cannot go in onclick: it is an event handler", "data-"},
 		{"segment cycle", "segments:\n  a: b\n  b: a\nrules:\n  - name: r\n    when: a\n    actions: [remove: x]\n", 3, 6, "refers to itself", ""},
 		{"segment shadows attribute", "segments:\n  language: geo.country == \"FR\"\nrules:\n  - name: r\n    actions: [remove: x]\n", 2, 3, "has the name of an attribute", ""},
 		{"duplicate rule", "rules:\n  - name: r\n    actions: [remove: x]\n  - name: r\n    actions: [remove: x]\n", 4, 11, "already exists at line 2", ""},

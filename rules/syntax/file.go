@@ -146,6 +146,11 @@ type Action struct {
 	Path *Text
 	// JSON says Value is raw JSON (json_set's json field).
 	JSON bool
+	// Schemes lets a value start a URL (set_attr on a URL attribute, a
+	// URL attribute in html, a redirect target) when its scheme is one
+	// of these ("relative" for none); nil when not given.
+	Schemes    []string
+	SchemesPos diag.Pos
 }
 
 // Test is a test case written next to the rules.
@@ -186,7 +191,7 @@ type opSpec struct {
 	short string
 }
 
-var contentOp = opSpec{fields: []string{"select", "text", "html"}, required: []string{"select"}, oneOf: []string{"text", "html"}}
+var contentOp = opSpec{fields: []string{"select", "text", "html", "schemes"}, required: []string{"select"}, oneOf: []string{"text", "html"}}
 
 // ops is the shape of every action operation.
 var ops = map[string]opSpec{
@@ -197,7 +202,7 @@ var ops = map[string]opSpec{
 	"prepend":             contentOp,
 	"append":              contentOp,
 	"remove":              {fields: []string{"select"}, required: []string{"select"}, short: "select"},
-	"set_attr":            {fields: []string{"select", "name", "value"}, required: []string{"select", "name", "value"}},
+	"set_attr":            {fields: []string{"select", "name", "value", "schemes"}, required: []string{"select", "name", "value"}},
 	"remove_attr":         {fields: []string{"select", "name"}, required: []string{"select", "name"}},
 	"add_class":           {fields: []string{"select", "class"}, required: []string{"select", "class"}},
 	"remove_class":        {fields: []string{"select", "class"}, required: []string{"select", "class"}},
@@ -211,7 +216,7 @@ var ops = map[string]opSpec{
 	"json_hide_seen":      {fields: []string{"path", "id", "keep_at_least", "mark"}, required: []string{"path", "id"}},
 	"json_limit":          {fields: []string{"path", "n"}, required: []string{"path", "n"}},
 	"json_reorder":        {fields: []string{"path", "id", "order"}, required: []string{"path", "id", "order"}},
-	"redirect":            {fields: []string{"to", "status"}, required: []string{"to"}, short: "to"},
+	"redirect":            {fields: []string{"to", "status", "schemes"}, required: []string{"to"}, short: "to"},
 	"set_header":          {fields: []string{"name", "value", "on"}, required: []string{"name", "value"}},
 	"set_cookie":          {fields: []string{"name", "value", "max_age", "http_only"}, required: []string{"name", "value"}},
 }
@@ -772,6 +777,20 @@ func (d *decoder) action(n *yaml.Node) *Action {
 			a.NoMark = !mark
 		case "item":
 			a.Item = d.template(fv)
+		case "schemes":
+			a.SchemesPos = d.pos(fv)
+			a.Schemes = []string{}
+			if fv.Kind == yaml.ScalarNode {
+				if sc, ok := d.scalar(fv, "a scheme"); ok {
+					a.Schemes = append(a.Schemes, sc)
+				}
+				break
+			}
+			for _, it := range d.sequence(fv, "schemes") {
+				if sc, ok := d.scalar(it, "a scheme"); ok {
+					a.Schemes = append(a.Schemes, sc)
+				}
+			}
 		case "order":
 			if fv.Kind == yaml.SequenceNode {
 				for _, it := range d.sequence(fv, "order") {

@@ -20,6 +20,8 @@ type TemplatePart struct {
 	Value Expr
 	// Default is inserted when the attribute has no value.
 	Default string
+	// Pos is where the part starts: its text, or its "{{".
+	Pos diag.Pos
 }
 
 // Raw returns the template's literal text when it has no interpolation.
@@ -49,12 +51,12 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 				return nil, diag.Errorf(pos(i+k), "`}}` without a matching `{{`")
 			}
 			if i < len(src) {
-				t.Parts = append(t.Parts, TemplatePart{Text: src[i:]})
+				t.Parts = append(t.Parts, TemplatePart{Text: src[i:], Pos: pos(i)})
 			}
 			return t, nil
 		}
 		if j > 0 {
-			t.Parts = append(t.Parts, TemplatePart{Text: src[i : i+j]})
+			t.Parts = append(t.Parts, TemplatePart{Text: src[i : i+j], Pos: pos(i)})
 		}
 		open := i + j
 		end := strings.Index(src[open+2:], "}}")
@@ -67,6 +69,7 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 		if err != nil {
 			return nil, err
 		}
+		part.Pos = pos(open)
 		t.Parts = append(t.Parts, part)
 		i = open + 2 + end + 2
 	}

@@ -306,6 +306,13 @@ func printExplanation(w io.Writer, l *loaded, vals []plugin.Value, req *site.Req
 	for _, s := range p.Skipped {
 		fmt.Fprintf(w, "  skipped: %s action %d (%s, %s wins)\n", m.Rules[s.Rule].Name, s.Action+1, s.Reason, m.Rules[s.Winner].Name)
 	}
+	for _, r := range p.Refused {
+		what := "value replaced by its default"
+		if r.Dropped {
+			what = "not applied"
+		}
+		fmt.Fprintf(w, "  refused: %s action %d, %s: %s\n", m.Rules[r.Rule].Name, r.Action+1, what, r.Reason)
+	}
 }
 
 // ruleName names what an action came from: a rule, or the experiments'

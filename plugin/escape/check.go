@@ -1,0 +1,211 @@
+// Package escape decides where a value interpolated by a rule lands in
+// what bespoke writes, and how it is escaped there, so that a value from
+// the request (a visitor's cookie, query parameter or header) can never
+// inject markup or script, nor choose a URL's scheme or host.
+//
+// The rule checker and the host share it: the checker refuses a rule
+// file whose templates put values where no escaping makes them safe
+// (Check*), the host refuses such a manifest, and the host renders values
+// with the escapers here (AppendValue, AppendWholeURL) and verifies every
+// rendered URL against its skeleton (SameOrigins). SECURITY.md at the
+// repository root lists every context and its escaper.
+package escape
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Problem is why a template cannot be used where it is.
+type Problem struct {
+	// Piece is the index of the template's piece at fault (a value, or
+	// for a problem of the whole template its last piece); -1 when it is
+	// about the schemes option.
+	Piece int
+	// Msg says what is wrong and why; Hint how to fix it.
+	Msg, Hint string
+}
+
+func (p *Problem) Error() string {
+	if p.Hint == "" {
+		return p.Msg
+	}
+	return p.Msg + "; " + p.Hint
+}
+
+func hasValue(pieces []Piece) bool {
+	for _, p := range pieces {
+		if p.Value {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckSchemes checks a schemes option: every scheme must be one of
+// Vetted.
+func CheckSchemes(schemes []string) *Problem {
+	for _, s := range schemes {
+		if contains(Vetted, s) {
+			continue
+		}
+		msg := fmt.Sprintf("%q is not a scheme a value may choose", s)
+		if why := codeSchemes[strings.ToLower(strings.TrimSuffix(s, ":"))]; why != "" {
+			msg += ": " + why
+		}
+		return &Problem{Piece: -1, Msg: msg, Hint: "schemes are some of " + strings.Join(Vetted, ", ")}
+	}
+	return nil
+}
+
+// CheckAttr checks the template of attribute name's value (set_attr): a
+// value may go in an ordinary attribute; in a URL attribute only where
+// the literal text before it decides the URL's scheme and host, or at a
+// URL's start when the rule lists schemes; never in a code attribute,
+// nor in a URL whose literal scheme is javascript:, vbscript: or data:.
+// A template without values is the rule author's text: it is always
+// allowed.
+func CheckAttr(name string, pieces []Piece, schemes []string) *Problem {
+	kind, why := AttrKind(name)
+	if !hasValue(pieces) {
+		if schemes != nil {
+			return &Problem{Piece: -1, Msg: "schemes apply to a URL that starts with {{ }}; this value has none", Hint: "remove schemes"}
+		}
+		return nil
+	}
+	switch kind {
+	case Code:
+		for i, p := range pieces {
+			if p.Value {
+				return &Problem{Piece: i, Msg: fmt.Sprintf("a value from the request cannot go in %s: %s", name, why), Hint: "put the value in a data- attribute and read it from the page's script"}
+			}
+		}
+	case URL, URLs, SrcSet:
+		return checkURL(kind, "the URL in "+name, pieces, schemes)
+	}
+	if schemes != nil {
+		return &Problem{Piece: -1, Msg: fmt.Sprintf("schemes apply to URL attributes; %s is not one", name), Hint: "remove schemes"}
+	}
+	return nil
+}
+
+// CheckRedirect checks a redirect target's template, a URL.
+func CheckRedirect(pieces []Piece, schemes []string) *Problem {
+	if !hasValue(pieces) {
+		if schemes != nil {
+			return &Problem{Piece: -1, Msg: "schemes apply to a target that starts with {{ }}; this one has none", Hint: "remove schemes"}
+		}
+		return nil
+	}
+	return checkURL(URL, "the redirect target", pieces, schemes)
+}
+
+// CheckHTML checks an html: template (SplitHTML), and each URL attribute
+// in it that takes values as CheckAttr does.
+func CheckHTML(pieces []Piece, schemes []string) *Problem {
+	hp, prob := SplitHTML(pieces)
+	if prob != nil {
+		return prob
+	}
+	used := false
+	for g := 0; ; g++ {
+		var sub []Piece
+		var src []int
+		kind := URL
+		for _, p := range hp {
+			if p.In == InAttrURL && p.Group == g {
+				text := p.Text
+				if !p.Value {
+					text = DecodeAttr(text)
+				}
+				sub = append(sub, Piece{Text: text, Value: p.Value})
+				src = append(src, p.Source)
+				kind = p.Kind
+			}
+		}
+		if sub == nil {
+			break
+		}
+		prob, optIn := checkURLPieces(kind, "the URL attribute", sub, schemes)
+		if prob != nil {
+			if prob.Piece >= 0 {
+				prob.Piece = src[prob.Piece]
+			}
+			return prob
+		}
+		used = used || optIn
+	}
+	if schemes != nil && !used {
+		return &Problem{Piece: -1, Msg: "schemes apply to a URL that starts with {{ }}; this markup has none", Hint: "remove schemes"}
+	}
+	return nil
+}
+
+// CheckHeader checks the template of a header's value: values from the
+// request never go in the response headers that are URLs or policies
+// (PolicyHeader), and no literal text (defaults included) may hold a
+// control character.
+func CheckHeader(name string, response bool, pieces []Piece) *Problem {
+	for i, p := range pieces {
+		if strings.ContainsFunc(p.Text, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+			return &Problem{Piece: i, Msg: "a header value cannot hold a control character or a line break", Hint: "remove it"}
+		}
+	}
+	if !response {
+		return nil
+	}
+	if why, ok := PolicyHeader(name); ok {
+		for i, p := range pieces {
+			if p.Value {
+				return &Problem{Piece: i, Msg: fmt.Sprintf("a value from the request cannot go in the %s header: %s", name, why), Hint: "write the value out"}
+			}
+		}
+	}
+	return nil
+}
+
+func checkURL(kind Kind, what string, pieces []Piece, schemes []string) *Problem {
+	prob, optIn := checkURLPieces(kind, what, pieces, schemes)
+	if prob == nil && schemes != nil && !optIn {
+		return &Problem{Piece: -1, Msg: "schemes apply to a URL that starts with {{ }}; here the text before {{ }} decides the scheme", Hint: "remove schemes"}
+	}
+	return prob
+}
+
+// checkURLPieces walks the pieces of a URL-valued template as the host
+// renders them, with "x" for each value (Mark for a value that starts a
+// URL), and checks where each value lands. optIn reports a value at a
+// URL's start (allowed by schemes).
+func checkURLPieces(kind Kind, what string, pieces []Piece, schemes []string) (prob *Problem, optIn bool) {
+	var so strings.Builder
+	for i, p := range pieces {
+		if !p.Value {
+			so.WriteString(p.Text)
+			continue
+		}
+		text := so.String()
+		switch Locate(kind, text) {
+		case AtStart:
+			if schemes == nil {
+				return &Problem{Piece: i, Msg: fmt.Sprintf("%s starts with {{ }}: the value would choose its scheme and host (a javascript: URL runs script)", what),
+					Hint: "start it with a path (/…) or with https://host/, or let the value choose among a few schemes: schemes: [https, relative]"}, false
+			}
+			optIn = true
+			so.WriteString(Mark)
+			continue
+		case Undecided:
+			pos := positionOf(kind, text)
+			_, why := Prefix(pos.url)
+			return &Problem{Piece: i, Msg: fmt.Sprintf("in %s, %s", what, why), Hint: "write the scheme and host out, ending the host with /: https://example.com/{{ … }} or /path/{{ … }}"}, false
+		case InURL:
+			pos := positionOf(kind, text)
+			if !markFirst(pos.url) {
+				if scheme, _ := Prefix(pos.url); CodeScheme(scheme) != "" {
+					return &Problem{Piece: i, Msg: fmt.Sprintf("a value from the request cannot go in %s: %s", what, CodeScheme(scheme)), Hint: "write the URL out"}, false
+				}
+			}
+		}
+		so.WriteString("x")
+	}
+	return nil, optIn
+}

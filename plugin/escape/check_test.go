@@ -1,0 +1,158 @@
+package escape
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheckAttr(t *testing.T) {
+	tests := []struct {
+		name, src string
+		schemes   []string
+		want      string // "" or the start of the problem
+	}{
+		{"title", "Hello {}", nil, ""},
+		{"data-geo", "{}", nil, ""},
+		{"onclick", "go()", nil, ""},
+		{"onclick", "go('{}')", nil, "a value from the request cannot go in onclick: it is an event handler"},
+		{"OnMouseOver", "{}", nil, "a value from the request cannot go in OnMouseOver"},
+		{"style", "color: {}", nil, "a value from the request cannot go in style: it is CSS"},
+		{"srcdoc", "<p>Hi {}</p>", nil, "a value from the request cannot go in srcdoc"},
+		{"sandbox", "{}", nil, "a value from the request cannot go in sandbox"},
+		{"x-on:click", "{}", nil, "a value from the request cannot go in x-on:click: Alpine.js"},
+		{"href", "/buy", nil, ""},
+		{"href", "javascript:void(0)", nil, ""},
+		{"href", "/stores/{}", nil, ""},
+		{"href", "/stores#{}", nil, ""},
+		{"href", "/offers?seg={}", nil, ""},
+		{"href", "https://shop.example/{}", nil, ""},
+		{"href", "{}", nil, "the URL in href starts with {{ }}"},
+		{"href", "  {}", nil, "the URL in href starts with {{ }}"},
+		{"href", "{}", []string{"https", "relative"}, ""},
+		{"href", "{}/x?y={}", []string{"https"}, ""},
+		{"href", "/x/{}", []string{"https"}, "schemes apply to a URL that starts with {{ }}"},
+		{"href", "/x", []string{"https"}, "schemes apply to a URL that starts with {{ }}"},
+		{"href", "java{}", nil, "in the URL in href, the text before {{ }}, \"java\", could still become a scheme"},
+		{"href", "https://{}.shop.example/", nil, "in the URL in href, the host is not written out"},
+		{"href", "https://shop.example{}", nil, "in the URL in href, the host is not written out"},
+		{"href", `/\{}`, nil, "in the URL in href, the URL starts with two slashes"},
+		{"href", "//cdn.example/{}", nil, ""},
+		{"href", "javascript:go('{}')", nil, "a value from the request cannot go in the URL in href: a javascript: URL is a script"},
+		{"src", "data:text/html,{}", nil, "a value from the request cannot go in the URL in src: a data: URL"},
+		{"formaction", "{}", nil, "the URL in formaction starts with {{ }}"},
+		{"xlink:href", "{}", nil, "the URL in xlink:href starts with {{ }}"},
+		{"srcset", "/a/{}.png 1x, /b/{}.png 2x", nil, ""},
+		{"srcset", "/a.png {}", nil, ""},
+		{"srcset", "/a.png 1x, {} 2x", nil, "the URL in srcset starts with {{ }}"},
+		{"srcset", "/a.png 1x, {} 2x", []string{"https"}, ""},
+		{"ping", "/p/{} {}", nil, "the URL in ping starts with {{ }}"},
+		{"title", "x", []string{"https"}, "schemes apply to a URL that starts with {{ }}; this value has none"},
+		{"title", "{}", []string{"https"}, "schemes apply to URL attributes"},
+	}
+	for _, tt := range tests {
+		prob := CheckAttr(tt.name, tpl(tt.src), tt.schemes)
+		got := ""
+		if prob != nil {
+			got = prob.Msg
+		}
+		if tt.want == "" && got != "" || !strings.HasPrefix(got, tt.want) {
+			t.Errorf("%s=%q schemes %v: %q, want %q", tt.name, tt.src, tt.schemes, got, tt.want)
+		}
+	}
+}
+
+func TestCheckRedirect(t *testing.T) {
+	tests := []struct {
+		src     string
+		schemes []string
+		want    string
+	}{
+		{"/p/{}", nil, ""},
+		{"/search?q={}", nil, ""},
+		{"https://shop.example/{}", nil, ""},
+		{`/\{}`, nil, "in the redirect target, the URL starts with two slashes"},
+		{"{}", nil, "the redirect target starts with {{ }}"},
+		{"{}", []string{"relative"}, ""},
+		{"https://{}/", nil, "in the redirect target, the host is not written out"},
+	}
+	for _, tt := range tests {
+		prob := CheckRedirect(tpl(tt.src), tt.schemes)
+		got := ""
+		if prob != nil {
+			got = prob.Msg
+		}
+		if tt.want == "" && got != "" || !strings.HasPrefix(got, tt.want) {
+			t.Errorf("%q: %q, want %q", tt.src, got, tt.want)
+		}
+	}
+}
+
+func TestCheckHTML(t *testing.T) {
+	tests := []struct {
+		src     string
+		schemes []string
+		want    string
+	}{
+		{`<a href="/stores/{}">{}</a>`, nil, ""},
+		{`<a href="{}">x</a>`, nil, "the URL attribute starts with {{ }}"},
+		{`<a href="{}">x</a>`, []string{"https"}, ""},
+		{`<a href="java&#115;cript:{}">x</a>`, nil, "a value from the request cannot go in the URL attribute: a javascript: URL"},
+		{`<a href="java&Tab;script:{}">x</a>`, nil, "a value from the request cannot go in the URL attribute: a javascript: URL"},
+		{`<a href="ja{}">x</a>`, nil, "in the URL attribute, the text before {{ }}"},
+		{`<b>{}</b>`, []string{"https"}, "schemes apply to a URL that starts with {{ }}; this markup has none"},
+		{`<img srcset="/a.png 1x, {} 2x">`, nil, "the URL attribute starts with {{ }}"},
+	}
+	for _, tt := range tests {
+		prob := CheckHTML(tpl(tt.src), tt.schemes)
+		got := ""
+		if prob != nil {
+			got = prob.Msg
+		}
+		if tt.want == "" && got != "" || !strings.HasPrefix(got, tt.want) {
+			t.Errorf("%q: %q, want %q", tt.src, got, tt.want)
+		}
+	}
+}
+
+func TestCheckHeader(t *testing.T) {
+	tests := []struct {
+		name     string
+		response bool
+		src      string
+		want     string
+	}{
+		{"X-City", true, "{}", ""},
+		{"Location", true, "/x", ""},
+		{"Location", true, "/x/{}", "a value from the request cannot go in the Location header"},
+		{"Refresh", true, "0;url=/{}", "a value from the request cannot go in the Refresh header"},
+		{"Content-Type", true, "text/{}", "a value from the request cannot go in the Content-Type header"},
+		{"Content-Type", false, "text/{}", ""},
+		{"X-A", true, "a\r\nb", "a header value cannot hold a control character"},
+	}
+	for _, tt := range tests {
+		prob := CheckHeader(tt.name, tt.response, tpl(tt.src))
+		got := ""
+		if prob != nil {
+			got = prob.Msg
+		}
+		if tt.want == "" && got != "" || !strings.HasPrefix(got, tt.want) {
+			t.Errorf("%s %q: %q, want %q", tt.name, tt.src, got, tt.want)
+		}
+	}
+	if prob := CheckHeader("X-A", true, []Piece{{Value: true, Text: "a\nb"}}); prob == nil {
+		t.Error("a default with a line break passed")
+	}
+}
+
+func TestCheckSchemes(t *testing.T) {
+	for _, s := range [][]string{{"https"}, {"HTTPS", "relative", "mailto", "tel", "http"}} {
+		if prob := CheckSchemes(s); prob != nil {
+			t.Errorf("%v: %v", s, prob)
+		}
+	}
+	for _, s := range []string{"javascript", "data", "vbscript:", "ftp", ""} {
+		if prob := CheckSchemes([]string{s}); prob == nil {
+			t.Errorf("%q passed", s)
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package escape
+
+import "strings"
+
+// Kind is what an attribute's value is to a browser, which decides how a
+// value from the request may go in it.
+type Kind uint8
+
+const (
+	// Text is an ordinary attribute: any text, escaped for the attribute.
+	Text Kind = iota
+	// URL is one URL: the literal text before a value decides its scheme
+	// and host, values are escaped for the part of the URL they are in.
+	URL
+	// URLs is a list of URLs separated by whitespace (ping, archive).
+	URLs
+	// SrcSet is a list of image candidates, each a URL and descriptors,
+	// separated by commas (srcset, imagesrcset).
+	SrcSet
+	// Code is script, CSS, markup or a security policy: no value from the
+	// request may go in it, whatever the escaping.
+	Code
+)
+
+func (k Kind) String() string {
+	switch k {
+	case URL:
+		return "a URL"
+	case URLs:
+		return "a list of URLs"
+	case SrcSet:
+		return "a list of image URLs"
+	case Code:
+		return "code"
+	}
+	return "text"
+}
+
+// urlAttrs are the attributes of HTML, SVG and MathML (current and
+// obsolete) whose value is a URL, or a list of them, and what a browser
+// does with it.
+var urlAttrs = map[string]Kind{
+	"href":           URL,  // a, area, link, base; svg a, use, image, feImage, script; math
+	"xlink:href":     URL,  // svg (older spelling)
+	"src":            URL,  // img, script, iframe, frame, embed, audio, video, source, track, input, portal
+	"action":         URL,  // form, isindex
+	"formaction":     URL,  // button, input
+	"poster":         URL,  // video
+	"cite":           URL,  // blockquote, q, del, ins
+	"data":           URL,  // object
+	"codebase":       URL,  // object, applet
+	"classid":        URL,  // object
+	"longdesc":       URL,  // img, iframe, frame
+	"usemap":         URL,  // img, input, object
+	"icon":           URL,  // command, menuitem
+	"manifest":       URL,  // html
+	"background":     URL,  // body, table, td, th
+	"lowsrc":         URL,  // img (obsolete)
+	"dynsrc":         URL,  // img (obsolete)
+	"pluginspage":    URL,  // embed (obsolete)
+	"itemid":         URL,  // microdata
+	"xml:base":       URL,  // svg
+	"ping":           URLs, // a, area
+	"archive":        URLs, // object, applet
+	"profile":        URLs, // head (obsolete)
+	"itemtype":       URLs, // microdata
+	"attributionsrc": URLs, // a, img, script
+	"srcset":         SrcSet,
+	"imagesrcset":    SrcSet, // link rel=preload
+}
+
+// codeAttrs are attributes whose value is code or a policy, and why.
+var codeAttrs = map[string]string{
+	"srcdoc":        "it is an HTML document, whose scripts run in the page's origin",
+	"style":         "it is CSS, which can load from any host with url() and restyle the page to deceive",
+	"http-equiv":    "it turns a <meta> into a header such as refresh or set-cookie",
+	"sandbox":       "it is a security policy: a value could lift an iframe's restrictions",
+	"allow":         "it is a security policy: a value could grant an iframe the camera or the microphone",
+	"attributename": "it names the attribute an SVG animation changes, such as href",
+	"values":        "an SVG animation sets an attribute (such as href, to javascript:) to it",
+	"from":          "an SVG animation sets an attribute (such as href, to javascript:) to it",
+	"to":            "an SVG animation sets an attribute (such as href, to javascript:) to it",
+	"by":            "an SVG animation sets an attribute (such as href, to javascript:) to it",
+	"data-bind":     "Knockout evaluates it as JavaScript",
+}
+
+// frameworkPrefixes start attribute names that client-side frameworks
+// evaluate as JavaScript expressions.
+var frameworkPrefixes = []struct{ prefix, who string }{
+	{"x-", "Alpine.js"},
+	{"hx-", "htmx"},
+	{"data-hx-", "htmx"},
+	{"ng-", "Angular"},
+	{"data-ng-", "Angular"},
+	{"v-", "Vue"},
+	{":", "Vue"},
+	{"@", "Vue and Alpine.js"},
+}
+
+// AttrKind returns the kind of the attribute named name (in any case),
+// and for Code why no value may go in it.
+func AttrKind(name string) (Kind, string) {
+	n := strings.ToLower(name)
+	if k, ok := urlAttrs[n]; ok {
+		return k, ""
+	}
+	if why, ok := codeAttrs[n]; ok {
+		return Code, why
+	}
+	if strings.HasPrefix(n, "on") {
+		return Code, "it is an event handler: its value is JavaScript"
+	}
+	for _, f := range frameworkPrefixes {
+		if strings.HasPrefix(n, f.prefix) {
+			return Code, f.who + " evaluates it as JavaScript"
+		}
+	}
+	return Text, ""
+}
+
+// LoadsCode reports whether attribute attr of a tag element decides code
+// the page runs even with a fixed scheme and host: the address of a
+// script, of a style sheet or other linked resource, or the document's
+// base URL (which moves every relative script). The content of a
+// <meta http-equiv> is the other such place; whether a <meta> has
+// http-equiv is known only with the element (MetaContent).
+func LoadsCode(tag, attr string) bool {
+	switch strings.ToLower(tag) {
+	case "script", "link", "base":
+		k, _ := AttrKind(attr)
+		return k == URL
+	}
+	return false
+}
+
+// MetaContent reports whether attr of a tag element is the content of a
+// <meta>, which is code when the element has http-equiv.
+func MetaContent(tag, attr string) bool {
+	return strings.EqualFold(tag, "meta") && strings.EqualFold(attr, "content")
+}
+
+// RawTextCode reports whether the content of a tag element is code: the
+// text of a <script> or <style>. Values from the request never go in it.
+func RawTextCode(tag string) bool {
+	return strings.EqualFold(tag, "script") || strings.EqualFold(tag, "style")
+}
+
+// policyHeaders are response headers whose value is a URL the browser
+// follows, or a policy or type that decides what the browser does with
+// the response: a value from the request never goes in them.
+var policyHeaders = map[string]string{
+	"Location":                            "it says where the browser goes (use redirect)",
+	"Content-Location":                    "it is a URL the browser may follow",
+	"Refresh":                             "it sends the browser to a URL",
+	"Link":                                "it makes the browser load or connect to URLs",
+	"Content-Type":                        "it decides how the browser reads the body (text/html runs scripts)",
+	"Content-Disposition":                 "it decides whether the browser shows or saves the body, and the file's name",
+	"Content-Security-Policy":             "it is the page's script policy",
+	"Content-Security-Policy-Report-Only": "it is the page's script policy",
+	"Access-Control-Allow-Origin":         "it lets other sites read the response",
+	"Access-Control-Allow-Credentials":    "it lets other sites read the response",
+	"Access-Control-Allow-Headers":        "it is a cross-origin policy",
+	"Access-Control-Allow-Methods":        "it is a cross-origin policy",
+	"Access-Control-Expose-Headers":       "it is a cross-origin policy",
+	"Cache-Control":                       "it decides which caches keep a personalized response",
+	"Vary":                                "it decides which caches keep a personalized response",
+	"Expires":                             "it decides how long caches keep the response",
+	"Strict-Transport-Security":           "it is a transport security policy",
+	"X-Frame-Options":                     "it decides which sites may frame the page",
+	"X-Content-Type-Options":              "it decides how the browser reads the body",
+	"X-Xss-Protection":                    "it is a script policy",
+	"Referrer-Policy":                     "it decides what other sites learn of the page's URL",
+	"Permissions-Policy":                  "it grants the page's frames powerful features",
+	"Cross-Origin-Opener-Policy":          "it is a cross-origin isolation policy",
+	"Cross-Origin-Embedder-Policy":        "it is a cross-origin isolation policy",
+	"Cross-Origin-Resource-Policy":        "it decides which sites may load the response",
+	"Clear-Site-Data":                     "it erases the visitor's data for the site",
+	"Service-Worker-Allowed":              "it widens what a service worker controls",
+	"Sourcemap":                           "it is a URL the browser's tools load",
+	"X-Sourcemap":                         "it is a URL the browser's tools load",
+	"Timing-Allow-Origin":                 "it lets other sites read timing data",
+	"Origin-Agent-Cluster":                "it is an isolation policy",
+	"Alt-Svc":                             "it sends the browser's next connections to another host",
+}
+
+// PolicyHeader reports whether the response header name (canonical form,
+// as http.CanonicalHeaderKey gives it) takes no value from the request,
+// and why.
+func PolicyHeader(name string) (string, bool) {
+	why, ok := policyHeaders[name]
+	return why, ok
+}

@@ -1,0 +1,41 @@
+package plugin
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestValidateRefusesUnsafeActions: a manifest that did not come from
+// the checker (a hand-written guest, or an old compiler) is refused when
+// an action puts a value of the request where no escaping makes it
+// safe.
+func TestValidateRefusesUnsafeActions(t *testing.T) {
+	value := Template{{Slot: 0}}
+	tests := []struct {
+		a    Action
+		want string // "" when the manifest is valid
+	}{
+		{Action{Op: OpSetAttr, Select: 0, Name: "data-x", Value: value}, ""},
+		{Action{Op: OpSetAttr, Select: 0, Name: "onclick", Value: value}, "cannot go in onclick"},
+		{Action{Op: OpSetAttr, Select: 0, Name: "href", Value: value}, "the URL in href starts with {{ }}"},
+		{Action{Op: OpSetAttr, Select: 0, Name: "href", Value: value, Schemes: []string{"https"}}, ""},
+		{Action{Op: OpSetAttr, Select: 0, Name: "href", Value: value, Schemes: []string{"javascript"}}, "is not a scheme a value may choose"},
+		{Action{Op: OpSetAttr, Select: 0, Name: "href", Value: Template{{Text: "/p/", Slot: -1}, {Slot: 0}}}, ""},
+		{Action{Op: OpAppend, Select: 0, HTML: true, Content: Template{{Text: "<script>", Slot: -1}, {Slot: 0}, {Text: "</script>", Slot: -1}}}, "inside <script> would be code"},
+		{Action{Op: OpAppend, Select: 0, Content: value}, ""},
+		{Action{Op: OpAppend, Select: 0, Content: value, Schemes: []string{"https"}}, "schemes apply to URLs"},
+		{Action{Op: OpRedirect, Select: -1, Value: Template{{Text: `/\`, Slot: -1}, {Slot: 0}}}, "the URL starts with two slashes"},
+		{Action{Op: OpSetHeader, Select: -1, Name: "Refresh", Value: value}, "cannot go in the Refresh header"},
+	}
+	for _, tt := range tests {
+		m := Manifest{ABI: ABIVersion, Selectors: []string{"a"}, Slots: []Slot{{Attr: "query", Arg: "u"}}, Rules: []Rule{{Name: "r", Actions: []Action{tt.a}}}}
+		m.Layout = NewLayout(len(m.Slots), len(m.Rules), 0, 0)
+		err := m.Validate()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s %s: %v", tt.a.Op, tt.a.Name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s %s: %v, want %q", tt.a.Op, tt.a.Name, err, tt.want)
+		}
+	}
+}
