@@ -54,8 +54,8 @@ import (
 	"strings"
 )
 
-// Type is a device type: one of the constants Mobile, Tablet, Desktop, TV
-// and Bot. The zero Type ("") means "not classified"; Classify never
+// Type is a device type: one of the constants Mobile, Tablet, Desktop, TV,
+// Console, Wearable and Bot. The zero Type ("") means "not classified"; Classify never
 // returns it.
 type Type string
 
@@ -71,6 +71,10 @@ const (
 	// TV is a smart TV, a streaming stick or box, or a console played on a
 	// television.
 	TV Type = "tv"
+	// Console is a game console.
+	Console Type = "console"
+	// Wearable is a smartwatch or another device worn on the body.
+	Wearable Type = "wearable"
 	// Bot is a crawler, a link-preview fetcher, a monitor, an automated or
 	// headless browser, or an HTTP library or command-line tool.
 	Bot Type = "bot"
@@ -174,27 +178,58 @@ func first(h http.Header, key string) string {
 // for rare inputs (User-Agents over 512 bytes, unknown bots, iOS-style
 // versions beyond the common range).
 func Classify(userAgent string, h Hints) Info {
+	info, _ := Explain(userAgent, h)
+	return info
+}
+
+// Signal names what decided the Type of a classification.
+type Signal string
+
+// Signals.
+const (
+	// SignalHint is a Client Hint: Sec-CH-UA-Mobile, or the brand list
+	// of a headless browser.
+	SignalHint Signal = "client hint"
+	// SignalToken is a token of the User-Agent: a system, a browser, a
+	// device's or a bot's name ("iPad", "Mobile", "SMART-TV", "Googlebot").
+	SignalToken Signal = "user-agent token"
+	// SignalModel is a device model code, from the User-Agent or
+	// Sec-CH-UA-Model, read with the model-code patterns ("SM-T580" is a
+	// Samsung tablet, "55UR50GU" a TV).
+	SignalModel Signal = "model code"
+	// SignalDefault means nothing decided: the type is the default for
+	// what is known (a desktop for an unknown browser, a bot for an empty
+	// User-Agent, a phone for an Android app's HTTP client).
+	SignalDefault Signal = "default"
+)
+
+// Explain is Classify, and also says which signal decided the Type.
+func Explain(userAgent string, h Hints) (Info, Signal) {
 	hinted := h.Mobile != "" || h.Platform != ""
 	if userAgent == "" && !hinted && h.UA == "" {
-		return Info{Type: Bot, Bot: true}
+		return Info{Type: Bot, Bot: true}, SignalDefault
 	}
 	p := newProbe(userAgent)
 	if name, ver, ok := botOf(&p, h.UA); ok {
 		info := Info{Type: Bot, Bot: true, Browser: name, BrowserVersion: ver}
 		info.OS, info.OSVersion = osOf(&p)
-		return info
+		if !strings.Contains(userAgent, "HeadlessChrome") && strings.Contains(h.UA, "HeadlessChrome") {
+			return info, SignalHint
+		}
+		return info, SignalToken
 	}
 	var info Info
 	info.OS, info.OSVersion = osOf(&p)
 	info.Browser, info.BrowserVersion = browserOf(&p, info.OS)
-	info.Type = typeOf(&p, info.OS)
-	if hinted {
-		applyHints(&info, h)
+	var sig Signal
+	info.Type, sig = typeOf(&p, info.OS)
+	if hinted || h.Model != "" {
+		sig = applyHints(&info, h, sig)
 	}
 	if h.UA != "" {
 		applyBrands(&info, h.UA)
 	}
-	return info
+	return info, sig
 }
 
 // unquote strips the quotes and spaces around a structured-header string.
@@ -228,13 +263,13 @@ func platformOS(p string) string {
 // applyHints lets Client Hints override the User-Agent: since User-Agent
 // reduction, Chromium browsers freeze the OS version and the model in the
 // User-Agent and tell the truth only in hints.
-func applyHints(info *Info, h Hints) {
+func applyHints(info *Info, h Hints, sig Signal) Signal {
 	hintOS := platformOS(h.Platform)
 	if hintOS != "" && hintOS != info.OS {
 		// The User-Agent may name a more precise system than the hint
 		// (Fire OS and TV systems are Android or Linux underneath; an iPad
 		// is iOS to Chrome); keep it then.
-		refines := hintOS == "android" && info.OS == "fireos" ||
+		refines := hintOS == "android" && info.OS == "fireos" || hintOS == "windows" && info.OS == "xbox" ||
 			hintOS == "linux" && (info.OS == "tizen" || info.OS == "webos" || info.OS == "chromeos") ||
 			hintOS == "ios" && info.OS == "ipados"
 		if !refines {
@@ -251,30 +286,34 @@ func applyHints(info *Info, h Hints) {
 			info.OSVersion = version(v, true)
 		}
 	}
-	model := unquote(h.Model)
+	// A TV, console or watch the User-Agent names stays one whatever
+	// Sec-CH-UA-Mobile says.
+	special := info.Type == TV || info.Type == Console || info.Type == Wearable
 	switch strings.TrimSpace(h.Mobile) {
 	case "?1":
-		if info.Type != TV {
-			info.Type = Mobile
+		if !special && info.Type != Mobile {
+			info.Type, sig = Mobile, SignalHint
+		} else if !special && sig != SignalModel {
+			sig = SignalHint
 		}
 	case "?0":
-		// Not a phone: a tablet or TV the User-Agent names stays one.
+		// Not a phone.
 		if info.Type == Mobile || info.Type == Desktop {
-			info.Type = Desktop
+			t := Desktop
 			if info.OS == "android" || info.OS == "fireos" {
-				info.Type = Tablet
+				t = Tablet
+			}
+			if t != info.Type || sig != SignalModel {
+				info.Type, sig = t, SignalHint
 			}
 		}
 	}
-	if model != "" && info.Type != TV && isTVModel(model) {
-		info.Type = TV
+	// The model, when the browser sends it, says more than
+	// Sec-CH-UA-Mobile: a phone asking for desktop sites sends "?0".
+	if t, ok := modelType(unquote(h.Model)); ok && !special && info.OS != "windows" && info.OS != "macos" {
+		info.Type, sig = t, SignalModel
 	}
-}
-
-// isTVModel reports whether a Sec-CH-UA-Model names a TV device.
-func isTVModel(m string) bool {
-	return strings.Contains(m, "TV") || strings.HasPrefix(m, "AFT") || strings.Contains(m, "BRAVIA") ||
-		strings.Contains(m, "Chromecast") || strings.Contains(m, "MIBOX")
+	return sig
 }
 
 // windowsHintVersion maps Sec-CH-UA-Platform-Version on Windows (the

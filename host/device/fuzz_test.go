@@ -16,11 +16,14 @@ func FuzzClassify(f *testing.F) {
 	f.Add("Mozilla/5.0 (Linux; Android 10; KF", "?0", `"Windows"`, `"0."`, `"Brave";v=`, "")
 	f.Add("Mozilla/5.0 (iPhone; CPU iPhone OS 99999999999_1", "", "", "", "", "")
 	f.Add("CrOS ", "", `"Chrome OS"`, "1_", "", `"TV"`)
-	types := []Type{Mobile, Tablet, Desktop, TV, Bot}
+	types := []Type{Mobile, Tablet, Desktop, TV, Console, Wearable, Bot}
 	c := NewCache(64)
 	f.Fuzz(func(t *testing.T, ua, mobile, platform, platformVersion, brands, model string) {
 		h := Hints{Mobile: mobile, Platform: platform, PlatformVersion: platformVersion, UA: brands, Model: model}
-		got := Classify(ua, h)
+		got, sig := Explain(ua, h)
+		if !slices.Contains([]Signal{SignalHint, SignalToken, SignalModel, SignalDefault}, sig) {
+			t.Fatalf("signal %q is not a Signal", sig)
+		}
 		if again := Classify(ua, h); again != got {
 			t.Fatalf("Classify is not deterministic: %+v then %+v", got, again)
 		}

@@ -42,8 +42,9 @@ def intoli(root):
                 continue
             if 0 < w < h:
                 # iOS reports a portrait screen whatever the orientation,
-                # a Mac never does: an iPad asking for desktop sites.
-                yield ua, "tablet", "ipados", "?"
+                # a Mac never does: an iPad asking for desktop sites,
+                # which sends exactly a Mac's User-Agent.
+                yield ua, "tablet", "ipados", "?", "intoli/ipad-as-mac"
             else:
                 yield ua, "desktop", "macos", "?"
         elif p in ("Win32", "Win64", "Windows"):
@@ -70,6 +71,8 @@ def crawler_user_agents(path):
             yield ua, "bot", "?", "?"
 
 
+WOOTHEE_BROWSER = {"Safari": "safari", "Chrome": "chrome", "Firefox": "firefox", "Internet Explorer": "ie", "Opera": "opera",
+                   "Edge": "edge", "Vivaldi": "vivaldi", "Yandex Browser": "yandex", "Webview": "webview"}
 WOOTHEE_OS = {"iPhone": "ios", "iPod": "ios", "iPad": "ipados", "Android": "android", "Mac OSX": "macos",
               "Linux": "linux", "ChromeOS": "chromeos"}
 
@@ -104,8 +107,9 @@ def woothee(root):
                     typ = "console"
                 elif osn == "DigitalTV":
                     typ = "tv"
+            br = WOOTHEE_BROWSER.get(name, "?") if typ != "bot" else "?"
             if typ:
-                yield ua, typ, os_, "?"
+                yield ua, typ, os_, br
 
 
 UAPJS_TYPE = {"mobile": "mobile", "tablet": "tablet", "smarttv": "tv", "console": "console", "wearable": "wearable"}
@@ -146,34 +150,100 @@ def uap_core(path):
             yield ua, t, "?", "?"
 
 
+UAPJS_BROWSER = {"Chrome": "chrome", "Chromium": "chrome", "Edge": "edge", "Firefox": "firefox", "IE": "ie", "IEMobile": "ie",
+                 "Opera": "opera", "Opera Mini": "opera", "Opera Mobi": "opera", "Opera Tablet": "opera", "Safari": "safari",
+                 "Mobile Safari": "safari", "Samsung Browser": "samsung", "UCBrowser": "ucbrowser", "Yandex": "yandex",
+                 "Vivaldi": "vivaldi", "Silk": "silk", "WeChat": "webview", "Facebook": "webview", "Instagram": "webview",
+                 "Line": "webview", "Chrome WebView": "webview", "Android Browser": "android", "MIUI Browser": "miui",
+                 "QQBrowser": "qq", "Whale": "whale", "Brave": "brave", "DuckDuckGo": "duckduckgo", "Huawei Browser": "huawei"}
+UAPJS_OS = {"Windows": "windows", "Windows Phone": "windows", "Windows Mobile": "windows", "Windows Phone OS": "windows",
+            "Mac OS": "macos", "iOS": "ios", "Android": "android", "Chromium OS": "chromeos", "Tizen": "tizen", "webOS": "webos",
+            "Xbox": "xbox", "PlayStation": "playstation", "Nintendo": "nintendo", "Debian": "linux", "Ubuntu": "linux",
+            "Fedora": "linux", "Mint": "linux", "Gentoo": "linux", "Red Hat": "linux", "Kubuntu": "linux", "SUSE": "linux",
+            "Arch": "linux", "Slackware": "linux", "Mandriva": "linux", "CentOS": "linux", "Raspbian": "linux",
+            "BlackBerry": "-", "Symbian": "-", "KAIOS": "-", "FreeBSD": "-", "OpenBSD": "-", "NetBSD": "-", "Series40": "-",
+            "Bada": "-", "Firefox OS": "-", "Sailfish": "-", "Haiku": "-"}
+UAP_BROWSER = {"Chrome": "chrome", "Chrome Mobile": "chrome", "Chrome Mobile iOS": "chrome", "Firefox": "firefox",
+               "Firefox Mobile": "firefox", "Firefox iOS": "firefox", "Safari": "safari", "Mobile Safari": "safari",
+               "Mobile Safari UI/WKWebView": "webview", "Chrome Mobile WebView": "webview", "Edge": "edge",
+               "Edge Mobile": "edge", "IE": "ie", "IE Mobile": "ie", "Opera": "opera", "Opera Mini": "opera",
+               "Opera Mobile": "opera", "Samsung Internet": "samsung", "UC Browser": "ucbrowser", "Yandex Browser": "yandex",
+               "Vivaldi": "vivaldi", "Amazon Silk": "silk", "Facebook": "webview", "Instagram": "webview",
+               "Android": "android", "Brave": "brave", "Whale": "whale", "QQ Browser": "qq", "QQ Browser Mobile": "qq",
+               "MiuiBrowser": "miui", "DuckDuckGo Mobile": "duckduckgo", "Googlebot": "googlebot",
+               "HeadlessChrome": "headlesschrome"}
+UAP_OS = {"iOS": "ios", "Windows": "windows", "Android": "android", "Mac OS X": "macos", "Linux": "linux",
+          "Windows Phone": "windows", "Windows Mobile": "windows", "Ubuntu": "linux", "Chrome OS": "chromeos",
+          "tvOS": "tvos", "webOS": "webos", "Debian": "linux", "Gentoo": "linux", "Mandriva": "linux",
+          "Symbian OS": "-", "Firefox OS": "-", "FreeBSD": "-", "BlackBerry OS": "-", "KaiOS": "-", "BREW": "-",
+          "Bada": "-", "Nokia Series 40": "-", "OpenBSD": "-", "NetBSD": "-", "Roku": "-", "Sailfish": "-"}
+
+
+def os_browser_tests(uapjs_dir, uap_dir):
+    """ua-parser-js and uap-core tests of the system and browser name: no
+    device type ("?"), names mapped to bespoke's where it has one ("-"
+    for systems it leaves unnamed); other names are left out. iOS on an
+    iPad is iPadOS to bespoke."""
+    def ipad(ua, os_):
+        return "ipados" if os_ == "ios" and "iPad" in ua else os_
+    for e in json.load(open(os.path.join(uapjs_dir, "os-test.json"))):
+        o = UAPJS_OS.get(e["expect"].get("name"))
+        if o and e["ua"]:
+            yield e["ua"], "?", ipad(e["ua"], o), "?", "ua-parser-js"
+    for e in json.load(open(os.path.join(uapjs_dir, "browser-test.json"))):
+        b = UAPJS_BROWSER.get(e["expect"].get("name"))
+        if b and e["ua"]:
+            yield e["ua"], "?", "?", b, "ua-parser-js"
+    for e in yaml.safe_load(open(os.path.join(uap_dir, "test_os.yaml")))["test_cases"]:
+        o = UAP_OS.get(e["family"])
+        if o and e["user_agent_string"]:
+            yield e["user_agent_string"], "?", ipad(e["user_agent_string"], o), "?", "uap-core"
+    for e in yaml.safe_load(open(os.path.join(uap_dir, "test_ua.yaml")))["test_cases"]:
+        b = UAP_BROWSER.get(e["family"])
+        if b and e["user_agent_string"]:
+            yield e["user_agent_string"], "?", "?", b, "uap-core"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--intoli", required=True, help="folder holding unpacked user-agents packages (*/package/...)")
     ap.add_argument("--crawler-user-agents", required=True, help="crawler-user-agents.json")
     ap.add_argument("--woothee", required=True, help="unpacked woothee package folder")
-    ap.add_argument("--ua-parser-js", required=True, help="ua-parser-js test/device-test.json")
-    ap.add_argument("--uap-core", required=True, help="uap-core tests/test_device.yaml")
+    ap.add_argument("--ua-parser-js", required=True, help="ua-parser-js test folder (device-test.json, os-test.json, browser-test.json)")
+    ap.add_argument("--uap-core", required=True, help="uap-core tests folder (test_device.yaml, test_os.yaml, test_ua.yaml)")
     ap.add_argument("-o", default="public.tsv.gz")
     a = ap.parse_args()
     sources = [
         ("intoli", intoli(a.intoli)),
         ("crawler-user-agents", crawler_user_agents(a.crawler_user_agents)),
         ("woothee", woothee(a.woothee)),
-        ("ua-parser-js", ua_parser_js(a.ua_parser_js)),
-        ("uap-core", uap_core(a.uap_core)),
+        ("ua-parser-js", ua_parser_js(os.path.join(a.ua_parser_js, "device-test.json"))),
+        ("uap-core", uap_core(os.path.join(a.uap_core, "test_device.yaml"))),
+        ("", os_browser_tests(a.ua_parser_js, a.uap_core)),
     ]
     rows, conflicts = {}, set()
     for name, gen in sources:
-        for ua, typ, os_, br in gen:
+        for ua, typ, os_, br, *src in gen:
             ua = ua.strip()
             if not ua or "\t" in ua or "\n" in ua or ua in conflicts:
                 continue
             if ua in rows:
-                if rows[ua][1] != typ:
-                    conflicts.add(ua)
+                # Another source's labels of the same string: fill in what
+                # is not labelled yet, drop the string where they differ.
+                old = list(rows[ua])
+                for i, v in ((1, typ), (2, os_), (3, br)):
+                    if v == "?":
+                        continue
+                    if old[i] == "?":
+                        old[i] = v
+                    elif old[i] != v:
+                        conflicts.add(ua)
+                if ua in conflicts:
                     del rows[ua]
+                else:
+                    rows[ua] = tuple(old)
                 continue
-            rows[ua] = (name, typ, os_, br, ua)
+            rows[ua] = (src[0] if src else name, typ, os_, br, ua)
     buf = io.StringIO()
     buf.write("\t".join(COLS) + "\n")
     for ua in sorted(rows):
@@ -183,7 +253,8 @@ def main():
             g.write(buf.getvalue().encode())
     counts = {}
     for r in rows.values():
-        counts[(r[0], r[1])] = counts.get((r[0], r[1]), 0) + 1
+        k = (r[0], r[1], "os" if r[2] != "?" else "", "browser" if r[3] != "?" else "")
+        counts[k] = counts.get(k, 0) + 1
     for k in sorted(counts):
         print(*k, counts[k], file=sys.stderr)
     print("total", len(rows), "conflicts dropped", len(conflicts), file=sys.stderr)
