@@ -15,10 +15,10 @@ import "strings"
 // ")". It returns "" when there is none, or when Chrome's reduced
 // User-Agent hides it ("K").
 func androidModel(ua string) string {
-	i := strings.Index(ua, "Android")
+	i := systemIndex(ua, "Android")
 	if i < 0 {
-		if i = strings.Index(ua, "Andr0id"); i < 0 {
-			if i = strings.Index(ua, "Tizen"); i < 0 {
+		if i = systemIndex(ua, "Andr0id"); i < 0 {
+			if i = systemIndex(ua, "Tizen"); i < 0 {
 				return ""
 			}
 		}
@@ -57,6 +57,24 @@ func androidModel(ua string) string {
 		s = s[end+1:]
 	}
 	return ""
+}
+
+// systemIndex returns where name stands for the system, followed by a
+// version or ';' ("Android 10;", not "AndroidDownloadManager/"), or -1.
+func systemIndex(ua, name string) int {
+	for off := 0; off < len(ua); {
+		i := strings.Index(ua[off:], name)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		j := i + len(name)
+		if j == len(ua) || ua[j] == ';' || ua[j] == ' ' && j+1 < len(ua) && (isDigit(ua[j+1]) || ua[j+1] == ';') {
+			return i
+		}
+		off = j
+	}
+	return -1
 }
 
 // isModelNoise reports an item of the system part that is not a model:
@@ -147,7 +165,8 @@ func (b *byteSet) mayContain(part string) bool {
 // starts with the screen size ("55UR50GU", "LD-43SF4850BS").
 func isTVModel(m string) bool {
 	b := bytesOf(m)
-	if b.has('T') && hasTVToken(m) || (b.has('x') || b.has('X')) && (hasWordFold(m, "box") || strings.Contains(m, "BOX") || strings.Contains(m, "Box")) {
+	if b.has('T') && hasTVToken(m) || (b.has('x') || b.has('X')) && (hasWordFold(m, "box") || strings.HasSuffix(m, "BOX") ||
+		strings.HasSuffix(m, "Box") || strings.Contains(m, "BOX-") || strings.Contains(m, "BOX_") || strings.Contains(m, "Box-")) {
 		return !strings.Contains(m, "Xbox") && !strings.Contains(m, "XBOX")
 	}
 	for _, s := range tvModelParts {
@@ -155,8 +174,8 @@ func isTVModel(m string) bool {
 			return true
 		}
 	}
-	if strings.HasPrefix(m, "AFT") && len(m) > 3 && isUpper(m[3]) || strings.HasSuffix(m, "TV") ||
-		hasWordFold(m, "4k") || hasWordFold(m, "8k") {
+	if strings.HasPrefix(m, "AFT") && len(m) > 3 && isUpper(m[3]) || strings.HasSuffix(m, "TV") && !strings.HasSuffix(m, "DTV") ||
+		hasToken(m, "4K") || hasToken(m, "8K") {
 		return true
 	}
 	for _, p := range tvBoxPrefixes {
@@ -223,6 +242,24 @@ func isSep(c byte) bool {
 	return false
 }
 
+// hasToken reports whether s contains t between separators (or the
+// ends): "Box R 4K", not "5044K".
+func hasToken(s, t string) bool {
+	for off := 0; off < len(s); {
+		i := strings.Index(s[off:], t)
+		if i < 0 {
+			return false
+		}
+		i += off
+		j := i + len(t)
+		if (i == 0 || isSep(s[i-1])) && (j == len(s) || isSep(s[j])) {
+			return true
+		}
+		off = j
+	}
+	return false
+}
+
 // hasWordFold reports whether s contains word (lower-case letters and
 // digits), ignoring case, not inside a longer run of letters.
 func hasWordFold(s, word string) bool {
@@ -247,8 +284,9 @@ func hasWordFold(s, word string) bool {
 // Pico headsets.
 func isWearableModel(m string) bool {
 	return strings.Contains(m, "Watch") || strings.Contains(m, "WATCH") || strings.Contains(m, "watch") ||
-		strings.HasPrefix(m, "SM-R") || strings.HasPrefix(m, "Quest") || strings.HasPrefix(m, "Pacific") ||
-		strings.HasPrefix(m, "Glass ") || strings.HasPrefix(m, "Pico") || strings.HasPrefix(m, "PICO") || hasWordFold(m, "vr")
+		strings.HasPrefix(m, "SM-R") || m == "Quest" || strings.HasPrefix(m, "Quest 2") || strings.HasPrefix(m, "Quest 3") ||
+		strings.HasPrefix(m, "Quest Pro") || strings.HasPrefix(m, "Pacific") || strings.HasPrefix(m, "Glass ") ||
+		strings.HasPrefix(m, "Pico Neo") || strings.HasPrefix(m, "PICO 4") || strings.HasPrefix(m, "Pico 4") || hasWordFold(m, "vr")
 }
 
 // isConsoleModel reports a game console or a handheld: OUYA, NVIDIA
@@ -267,8 +305,8 @@ func isConsoleModel(m string) bool {
 // Android apps (Chromebooks, Windows Subsystem for Android) or Android
 // itself.
 var laptopLines = [...]string{
-	"Chromebook", "Inspiron", "Latitude", "Vostro", "TravelMate", "Aspire", "LIFEBOOK", "Satellite", "ThinkPad", "IdeaPad",
-	"EliteBook", "ProBook", "Pavilion", "OptiPlex", "ZenBook", "VivoBook", "MacBook", "NUC", "AIO", "Notebook", "Laptop",
+	"Chromebook", "Inspiron", "Latitude", "Vostro", "TravelMate", "LIFEBOOK", "Satellite", "SATELLITE", "EliteBook",
+	"ProBook", "Pavilion", "OptiPlex", "ZenBook", "VivoBook", "MacBook", "NUC", "AIO", "Notebook", "Laptop", "Swift SF",
 }
 
 // isLaptopModel reports a laptop's or a desktop's model.
@@ -322,7 +360,7 @@ var tabletPrefixes = [...]string{
 	"K00", "K01", "P00", "P01", "P02", "iPlay", "Yoga Tab", "YOGA Tab", "Venue", "Dell Venue",
 	"Optima", "Plane", "ImPAD", "Kingpad", "EZpad", "Readboy", "Nomi C", "Nomi_C", "Nokia T", "HTC Flyer", "PocketBook",
 	"Vodafone Smart Tab", "LG-V", "LGT", "LM-T", "Surftab", "SurfTab", "ThinkPad Tablet", "Lenovo B", "Lenovo YB",
-	"Lenovo PB", "Alldocube", "Kurio",
+	"Lenovo PB", "Alldocube", "Kurio", "ThinkPadTablet",
 	"Galaxy Tab", "Mi Pad", "MI PAD", "Redmi Pad", "Xiaomi Pad", "M2105K81", "21051182", "22081283", "23043RP34",
 	"Teclast", "ALLDOCUBE",
 }

@@ -342,8 +342,13 @@ var tvTokens = compileSet(
 )
 
 // wearableTokens name watches and headsets.
-var wearableTokens = compileSet("watchOS", "Watch OS", "Apple Watch", "Wear OS", "WearOS", "OculusBrowser", "Quest", "Mobile VR", "MobileVR",
+var wearableTokens = compileSet("watchOS", "Watch OS", "Apple Watch", "Wear OS", "WearOS", "OculusBrowser", "; Quest 2", "; Quest 3",
+	"; Quest Pro", "; Quest)", "Mobile VR", "MobileVR",
 	" VR Safari", "PicoBrowser", "Glass")
+
+// windowsMobileTokens name the phones and handhelds that say Windows.
+var windowsMobileTokens = compileSet("Windows Phone", "Windows CE", "Windows Mobile", "IEMobile", "Lumia", "ZuneWP7",
+	"PalmSource", "Blazer", "PPC;", "Smartphone")
 
 // featurePhoneTokens name the browsers, platforms and carriers of phones
 // that are not smartphones, and phone apps that name no system ("[FBAN/FB4A;...]").
@@ -352,6 +357,7 @@ var featurePhoneTokens = compileSet(
 	"J-PHONE", "WILLCOM", "DDIPOCKET", "FOMA", "BREW", "Series40", "Series60", "SymbOS", "Symbian", "PDA;", "IEMobile",
 	"Windows CE", "Windows Mobile", "PalmOS", "PalmSource", "Profile/", "portalmmm", "Polaris", "Jasmine", "Dorado",
 	"KaiOS", "KAIOS", "BlackBerry", "BB10", "Opera Mini", "webOS/", "Dalvik", "emobile", "WAP", "FBAN/", "FB4A", "FBIOS",
+	"jig browser", "Blazer", "SAMSUNG-", "SonyEricsson", "Nokia", "NOKIA", "Lumia", "ZuneWP7",
 )
 
 // typeOf decides the device type from the User-Agent and its OS, and
@@ -370,7 +376,9 @@ func typeOf(p *probe, os string) (Type, Signal) {
 		return Desktop, SignalToken
 	case "windows":
 		switch {
-		case p.has("Windows Phone"), p.has("Windows CE"), p.has("Windows Mobile"), p.has("IEMobile"):
+		case p.hasAny(windowsMobileTokens):
+			// Windows Phone, Windows CE and Mobile, Lumias on Windows 10,
+			// Palm browsers that claim Windows.
 			return Mobile, SignalToken
 		case p.has("ARM;") && p.has("Touch"):
 			// Windows RT: the Surface and other ARM tablets.
