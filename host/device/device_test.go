@@ -326,3 +326,81 @@ func TestAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainSignal checks which signal Explain says decided the type.
+func TestExplainSignal(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ua   string
+		h    Hints
+		typ  Type
+		sig  Signal
+	}{
+		{"iPhone token", iPhone, Hints{}, Mobile, SignalToken},
+		{"Windows token", winChrome, Hints{}, Desktop, SignalToken},
+		{"Android without Mobile", tabChrome, Hints{}, Tablet, SignalToken},
+		{"Samsung tablet code", "Mozilla/5.0 (Linux; Android 9; SM-T295) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36", Hints{}, Tablet, SignalModel},
+		{"TV model code", "Mozilla/5.0 (Linux; Android 7.1.1; 55UR50GU) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/77.0.3865.92 Mobile Safari/537.36", Hints{}, TV, SignalModel},
+		{"app client on an unknown phone", "Dalvik/2.1.0 (Linux; U; Android 11; XYZ123 Build/RP1A)", Hints{}, Mobile, SignalDefault},
+		{"unknown browser", "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko) Safari/537.36", Hints{}, Desktop, SignalDefault},
+		{"empty User-Agent", "", Hints{}, Bot, SignalDefault},
+		{"crawler", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", Hints{}, Bot, SignalToken},
+		{"Sec-CH-UA-Mobile on a reduced User-Agent", linuxChrome, Hints{Mobile: "?1", Platform: `"Android"`}, Mobile, SignalHint},
+		{"tablet asking for desktop sites", linuxChrome, Hints{Mobile: "?0", Platform: `"Android"`}, Tablet, SignalHint},
+		{"Sec-CH-UA-Model", phoneChrome, Hints{Mobile: "?1", Platform: `"Android"`, Model: `"SM-X710"`}, Tablet, SignalModel},
+		{"phone asking for desktop sites, model sent", linuxChrome, Hints{Mobile: "?0", Platform: `"Android"`, Model: `"Pixel 8"`}, Mobile, SignalModel},
+		{"headless brand", winChrome, Hints{UA: `"HeadlessChrome";v="124"`}, Bot, SignalHint},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			info, sig := Explain(tc.ua, tc.h)
+			if info.Type != tc.typ || sig != tc.sig {
+				t.Errorf("Explain(%q, %+v) = %s by %q, want %s by %q", tc.ua, tc.h, info.Type, sig, tc.typ, tc.sig)
+			}
+			if got := Classify(tc.ua, tc.h); got != info {
+				t.Errorf("Classify = %+v, Explain = %+v", got, info)
+			}
+		})
+	}
+}
+
+// TestModelType checks the model-code patterns on codes of each kind.
+func TestModelType(t *testing.T) {
+	for m, want := range map[string]Type{
+		"SM-G991B": Mobile, "SAMSUNG SM-T580": Tablet, "SAMSUNG-SM-T217A": Tablet, "Redmi Note 8": Mobile, "VOG-L29": Mobile,
+		"KOB2-W09": Tablet, "AGS3-AL09HN": Tablet, "Lenovo TB-X606F": Tablet, "CPH2211": Mobile, "RMX3085": Mobile,
+		"PEGM10": Mobile, "Pixel 8": Mobile, "Pixel Tablet": Tablet, "Nexus 7": Tablet, "Galaxy Tab A": Tablet,
+		"55UR50GU": TV, "LD-43SF4850BS": TV, "HARPER 65Q850TS": TV, "MIBOX4": TV, "TX6s": TV, "Smart Box D2": TV,
+		"SHIELD Android TV": TV, "AFTMM": TV, "Box R 4K": TV, "SM-R825F": Wearable, "Ticwatch S": Wearable,
+		"Quest 2": Wearable, "Retroid Pocket 4 Pro": Console, "RG505": Console, "OUYA Console": Console,
+		"HP Chromebook 13 G1": Desktop, "Inspiron 3542": Desktop,
+	} {
+		if got, ok := modelType(m); !ok || got != want {
+			t.Errorf("modelType(%q) = %q, %v; want %q", m, got, ok, want)
+		}
+	}
+	// Codes no pattern knows, and codes whose words must not mislead:
+	// "TV" and "4K" inside a phone's code, "bot" in a tablet's.
+	for m, want := range map[string]Type{"W-K420-TVM": Mobile, "STV100-2": "", "5044K": Mobile, "BNTV460": Tablet, "M bot tab 10": Tablet, "XYZ123": ""} {
+		got, _ := modelType(m)
+		if got != want {
+			t.Errorf("modelType(%q) = %q, want %q", m, got, want)
+		}
+	}
+}
+
+func TestAndroidModel(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36":                           "",
+		"Mozilla/5.0 (Linux; Android 13; SM-S911B Build/TP1A.220624.014; wv) AppleWebKit": "SM-S911B",
+		"Mozilla/5.0 (Linux; U; Android 4.1.2; en-us; Nook HD+ Build/JZO54K) AppleWebKit": "Nook HD+",
+		"Mozilla/5.0 (Linux; arm_64; Android 12; RG405M) AppleWebKit/537.36":              "RG405M",
+		"AndroidDownloadManager/4.1.1 (Linux; U; Android 4.1.1; MID0714 Build/JRO03H)":    "MID0714",
+		"Mozilla/5.0 (Linux; Tizen 5.5; SAMSUNG SM-R825F) AppleWebKit/537.36":             "SAMSUNG SM-R825F",
+		"Mozilla/5.0 (Android 13; Mobile; rv:125.0) Gecko/125.0 Firefox/125.0":            "",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36":                    "",
+	} {
+		if got := androidModel(ua); got != want {
+			t.Errorf("androidModel(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}

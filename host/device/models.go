@@ -85,6 +85,9 @@ func isModelNoise(item string) bool {
 	case "", "U", "I", "N", "wv", "arm", "arm_64", "arm64", "Mobile", "Linux":
 		return true
 	}
+	if strings.HasPrefix(item, "rv:") {
+		return true // Firefox: "(Android 13; Mobile; rv:125.0)"
+	}
 	return len(item) == 5 && (item[2] == '-' || item[2] == '_') && isLetter(item[0]) && isLetter(item[1]) &&
 		isLetter(item[3]) && isLetter(item[4]) ||
 		len(item) == 2 && item[0] >= 'a' && item[0] <= 'z' && item[1] >= 'a' && item[1] <= 'z'
