@@ -133,12 +133,16 @@ func score(cases []publicCase) *scores {
 			s.osN++
 			if got.OS == c.os {
 				s.osHits++
+			} else {
+				s.misses = append(s.misses, fmt.Sprintf("os %s\t%s\t%s\t%q", c.os, got.OS, c.source, c.ua))
 			}
 		}
 		if c.browser != "?" {
 			s.browserN++
 			if got.Browser == c.browser {
 				s.browserHits++
+			} else {
+				s.misses = append(s.misses, fmt.Sprintf("browser %s\t%s\t%s\t%q", c.browser, got.Browser, c.source, c.ua))
 			}
 		}
 		if c.typ == "?" {
@@ -258,7 +262,7 @@ func TestCorpusReport(t *testing.T) {
 	t.Log("\n" + b.String())
 
 	if *missesFile != "" {
-		out := "want\tgot\tsource\tuser agent\n" + strings.Join(halves[0].s.misses, "\n") + "\n"
+		out := "want (type, or os or browser and the value)\tgot\tsource\tuser agent\n" + strings.Join(halves[0].s.misses, "\n") + "\n"
 		if err := os.WriteFile(*missesFile, []byte(out), 0o644); err != nil {
 			t.Fatal(err)
 		}

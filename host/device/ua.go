@@ -235,11 +235,19 @@ func osOf(p *probe) (string, string) {
 	case p.has("iPhone"), p.has("iPod"):
 		return "ios", p.after("iPhone OS ", true)
 	}
+	if p.has("Darwin/") && p.has("CFNetwork/") {
+		// An app's HTTP client on Apple's systems. A Mac names its
+		// processor or model; iOS names neither.
+		if p.has("x86_64") || p.has("i386") || p.has("Mac") || p.has("arm64e") {
+			return "macos", ""
+		}
+		return "ios", darwinIOSVersion(p.after("Darwin/", false))
+	}
 	if i := p.index("Windows"); i >= 0 {
 		return "windows", windowsVersion(p.s[i:])
 	}
 	switch {
-	case p.has("Macintosh"), p.has("Mac OS X"):
+	case p.has("Macintosh"), p.has("Mac OS X"), p.has("Mac_PowerPC"):
 		if isIOSBrowser(p) || p.has("Mobile/") {
 			// An iOS-only browser, or an iOS build number, on an iPad
 			// asking for desktop sites.
@@ -250,6 +258,26 @@ func osOf(p *probe) (string, string) {
 		return "linux", ""
 	}
 	return "", ""
+}
+
+// darwinIOSVersions are the iOS major versions of Darwin 14 (iOS 8) to
+// 29 (iOS 23): iOS is Darwin's major version less six.
+var darwinIOSVersions = func() (t [16]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i + 8)
+	}
+	return t
+}()
+
+// darwinIOSVersion maps a Darwin version ("21.4") to the iOS major
+// version it shipped in ("15"); "" outside the table.
+func darwinIOSVersion(v string) string {
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	if err != nil || n < 14 || n-14 >= len(darwinIOSVersions) {
+		return ""
+	}
+	return darwinIOSVersions[n-14]
 }
 
 // isIOSBrowser reports whether the User-Agent names a browser that exists

@@ -7,7 +7,7 @@ README.md describes, drops strings whose labels disagree, and writes one
 gzip-compressed TSV sorted by User-Agent. Needs Python 3 and PyYAML; the
 tests read only the output.
 """
-import argparse, glob, gzip, io, json, os, sys
+import argparse, glob, gzip, io, json, os, re, sys
 import yaml
 
 COLS = ["source", "type", "os", "browser", "user_agent"]
@@ -225,6 +225,10 @@ def main():
     for name, gen in sources:
         for ua, typ, os_, br, *src in gen:
             ua = ua.strip()
+            if os_ == "android" and re.search(r"; (KF[A-Z]{2,}|AFT[A-Z]+)|Silk/|Kindle", ua):
+                # No source tells Amazon's Fire OS from Android, which
+                # bespoke does: not labelled.
+                os_ = "?"
             if not ua or "\t" in ua or "\n" in ua or ua in conflicts:
                 continue
             if ua in rows:
