@@ -374,7 +374,8 @@ func TestModelType(t *testing.T) {
 		"55UR50GU": TV, "LD-43SF4850BS": TV, "HARPER 65Q850TS": TV, "MIBOX4": TV, "TX6s": TV, "Smart Box D2": TV,
 		"SHIELD Android TV": TV, "AFTMM": TV, "Box R 4K": TV, "SM-R825F": Wearable, "Ticwatch S": Wearable,
 		"Quest 2": Wearable, "Retroid Pocket 4 Pro": Console, "RG505": Console, "OUYA Console": Console,
-		"HP Chromebook 13 G1": Desktop, "Inspiron 3542": Desktop,
+		"HP Chromebook 13 G1": Desktop, "Inspiron 3542": Desktop, "2201117TG": Mobile, "23073RPBFC": Tablet, "V2027": Mobile,
+		"M2101K6G": Mobile, "Sony Tablet P": Tablet, "HUAWEI M2-801L": Tablet,
 	} {
 		if got, ok := modelType(m); !ok || got != want {
 			t.Errorf("modelType(%q) = %q, %v; want %q", m, got, ok, want)

@@ -103,6 +103,12 @@ func modelType(m string) (Type, bool) {
 	if len(m) < 2 {
 		return "", false
 	}
+	switch {
+	case isWearableModel(m):
+		return Wearable, true
+	case tabletTable.match(m):
+		return Tablet, true
+	}
 	for _, v := range [...]string{"SAMSUNG ", "SAMSUNG-", "Samsung ", "samsung ", "HUAWEI ", "Huawei "} {
 		// "SAMSUNG SM-T580": the code after the maker's name decides.
 		if len(m) > len(v)+2 && strings.HasPrefix(m, v) {
@@ -113,11 +119,7 @@ func modelType(m string) (Type, bool) {
 		}
 	}
 	switch {
-	case isWearableModel(m):
-		return Wearable, true
-	case tabletTable.match(m):
-		return Tablet, true
-	case phoneTable.match(m) && !strings.Contains(m, "TV") && !strings.Contains(m, "Box") && !strings.Contains(m, "BOX"):
+	case phoneTable.match(m) && !strings.Contains(m, "TV") && !strings.Contains(m, "Box") && !strings.Contains(m, "BOX") && !hasTabletWord(m):
 		return Mobile, true
 	case isTVModel(m):
 		return TV, true
@@ -363,7 +365,8 @@ var tabletPrefixes = [...]string{
 	"K00", "K01", "P00", "P01", "P02", "iPlay", "Yoga Tab", "YOGA Tab", "Venue", "Dell Venue",
 	"Optima", "Plane", "ImPAD", "Kingpad", "EZpad", "Readboy", "Nomi C", "Nomi_C", "Nokia T", "HTC Flyer", "PocketBook",
 	"Vodafone Smart Tab", "LG-V", "LGT", "LM-T", "Surftab", "SurfTab", "ThinkPad Tablet", "Lenovo B", "Lenovo YB",
-	"Lenovo PB", "Alldocube", "Kurio", "ThinkPadTablet",
+	"Lenovo PB", "Alldocube", "Kurio", "ThinkPadTablet", "SHIELD Tablet", "LG-LK", "LGLK", "SonySGP", "SM-N80",
+	"MITO T",
 	"Galaxy Tab", "Mi Pad", "MI PAD", "Redmi Pad", "Xiaomi Pad", "M2105K81", "21051182", "22081283", "23043RP34",
 	"Teclast", "ALLDOCUBE",
 }
@@ -401,9 +404,11 @@ func isTabletModel(m string) bool {
 	if tabletTable.match(m) || huaweiTablet(m) {
 		return true
 	}
-	if hasWordFold(m, "pad") || strings.Contains(m, "Pad") || strings.Contains(m, "PAD") || hasTab(m) ||
-		hasWordFold(m, "kids") || strings.Contains(m, "MID") {
-		return !strings.Contains(m, "Padfone") && !strings.Contains(m, "PadFone")
+	if xiaomiNumber(m) && strings.Contains(m, "RP") {
+		return true // Redmi Pad: "23073RPBFC"
+	}
+	if hasTabletWord(m) {
+		return true
 	}
 	// BQ: 1xxx, 7xxx and 8xxx are tablets ("BQ-1036L", "BQ-8077L").
 	if (strings.HasPrefix(m, "BQ-") || strings.HasPrefix(m, "BQru-")) && fourDigits(m[strings.IndexByte(m, '-')+1:]) {
@@ -413,16 +418,39 @@ func isTabletModel(m string) bool {
 	return false
 }
 
+// hasTabletWord reports a word that names a tablet in a model: "Tab",
+// "Pad" (not "PadFone", a phone), "MID", "Nook", "Kids".
+func hasTabletWord(m string) bool {
+	if hasWordFold(m, "pad") || strings.Contains(m, "Pad") || strings.Contains(m, "PAD") || hasTab(m) ||
+		hasWordFold(m, "kids") || hasWordFold(m, "nook") || strings.Contains(m, "MID") {
+		return !strings.Contains(m, "Padfone") && !strings.Contains(m, "PadFone")
+	}
+	return false
+}
+
 // hasTab reports "tab" in any case, not as the start of "table"
-// ("Portable", "Stable"): "Galaxy Tab", "Mobitab10c", "MyTAB".
+// ("Portable", "Stable"): "Galaxy Tab", "Mobitab10c", "MyTAB", "Tablet".
 func hasTab(m string) bool {
 	for i := 0; i+3 <= len(m); i++ {
 		if m[i]|0x20 == 't' && m[i+1]|0x20 == 'a' && m[i+2]|0x20 == 'b' &&
-			!(i+5 <= len(m) && m[i+3]|0x20 == 'l' && m[i+4]|0x20 == 'e') {
+			!(i+5 <= len(m) && m[i+3]|0x20 == 'l' && m[i+4]|0x20 == 'e' && !(i+6 <= len(m) && m[i+5]|0x20 == 't')) {
 			return true
 		}
 	}
 	return false
+}
+
+// xiaomiNumber reports Xiaomi's numeric codes: the year and month of
+// release, more digits, then capitals ("2201117TG", "23049PCD8G").
+func xiaomiNumber(m string) bool {
+	if len(m) < 8 {
+		return false
+	}
+	i := 0
+	for i < len(m) && isDigit(m[i]) {
+		i++
+	}
+	return i >= 4 && i <= 8 && i < len(m) && isUpper(m[i]) && (m[0] == '2' || m[0] == '1')
 }
 
 // fourDigits reports four digits followed by the end, a letter, '_' or a
@@ -441,16 +469,14 @@ var phonePrefixes = [...]string{
 	"LG-", "LGM-", "LGL", "LGMS", "LM-", "VS9", "VS8", "VS5", "moto", "Moto", "MOTO", "XT1", "XT2", "ONEPLUS", "OnePlus",
 	"CPH", "RMX", "vivo", "VIVO", "iQOO", "Redmi", "REDMI", "MI ", "Mi ", "MI-", "MIX", "POCO", "Poco", "HM ", "Xiaomi",
 	"Pixel", "Nexus", "Nokia", "NOKIA", "TA-1", "HTC", "ZTE", "Blade", "TECNO", "Tecno", "Infinix", "itel", "HUAWEI",
-	"HONOR", "Honor", "ASUS_X", "ASUS_Z", "ASUS_I", "ASUS_A", "Zenfone", "ZenFone", "Lenovo K", "Lenovo A", "Lenovo P",
-	"Lenovo S", "Lenovo X", "Lenovo Z", "Lenovo L", "Alcatel", "ALCATEL", "SO-", "SOV", "SOG", "XQ-", "Xperia", "Sony",
-	"Micromax", "Lava", "LAVA", "OPPO", "Oppo", "realme", "Realme", "Meizu", "MEIZU", "Coolpad", "Lenovo", "Motorola",
+	"HONOR", "Honor", "ASUS_X", "ASUS_Z", "ASUS_I", "ASUS_A", "Zenfone", "ZenFone", "Lenovo K", "Lenovo P",
+	"Lenovo X", "Lenovo Z", "Lenovo L", "Alcatel", "ALCATEL", "SO-", "SOV", "SOG", "XQ-", "Xperia", "Sony",
+	"Micromax", "Lava", "LAVA", "OPPO", "Oppo", "realme", "Realme", "Meizu", "MEIZU", "Coolpad", "Motorola",
 	"motorola", "Sharp", "SH-", "SHV", "KYOCERA", "Kyocera", "KYV", "F-0", "Infinix", "Hisense", "Wiko", "WIKO",
 	"W-K", "W-V", "Vodafone", "UMIDIGI", "Ulefone", "DOOGEE", "Doogee", "BLU", "CUBOT", "Cubot", "OUKITEL", "Oukitel",
 	"Condor", "Panasonic", "Fairphone", "Nothing", "A0", "IN20", "GM19", "HD19", "KB20", "LE21", "NE22", "PJ", "PH",
-	"CPN", "V1", "V2", "I2", "M2", "2201", "2203", "2206", "2207", "2209", "2210", "2211", "2212", "2301", "2302",
-	"2304", "2306", "2308", "2310", "2312", "2401", "2404", "2406", "2407", "2409", "2410", "2411", "2412",
-	"MITO", "POLYTRON", "IMO ", "Amazing", "TURKCELL", "MALATA", "UTime", "Yezz", "YEZZ", "Andy", "ZUUM", "iCherry",
-	"NOA", "KENEKSI", "Primo", "RHYTHM", "verykool", "Positivo",
+	"CPN", "MITO A", "IMO ", "Amazing", "TURKCELL", "MALATA", "UTime", "Yezz", "YEZZ", "Andy", "ZUUM", "iCherry",
+	"NOA", "KENEKSI", "RHYTHM", "verykool",
 }
 
 // isPhoneModel reports a phone model: a prefix in phonePrefixes, Huawei's
@@ -460,6 +486,11 @@ func isPhoneModel(m string) bool {
 		return true
 	}
 	if fourDigits(m) && m[0] >= '4' && m[0] <= '7' {
+		return true
+	}
+	// vivo ("V2027"), iQOO ("I2012") and Xiaomi ("M2101K6G",
+	// "2201117TG") codes.
+	if (m[0] == 'V' || m[0] == 'I') && fourDigits(m[1:]) || m[0] == 'M' && len(m) > 6 && fourDigits(m[1:]) && isUpper(m[5]) || xiaomiNumber(m) {
 		return true
 	}
 	// Huawei and Honor phones: three or four capitals, '-', then L, AL,
