@@ -197,9 +197,6 @@ func (s *scores) tellableRecall(t Type) float64 {
 	}
 	return pct(s.tp[t]-s.ipadHits, s.tp[t]+s.fn[t]-s.ipads)
 }
-func (s *scores) precision(t Type) float64 {
-	return pct(s.tp[t], s.tp[t]+s.fp[t])
-}
 func (s *scores) botRecall() float64 { return pct(s.botTP, s.botTP+s.botFN) }
 func (s *scores) botFPRate() float64 { return pct(s.botFP, s.humans) }
 
