@@ -103,8 +103,9 @@ func modelType(m string) (Type, bool) {
 	if len(m) < 2 {
 		return "", false
 	}
+	b := bytesOf(m)
 	switch {
-	case isWearableModel(m):
+	case isWearableModel(m, &b):
 		return Wearable, true
 	case tabletTable.match(m):
 		return Tablet, true
@@ -119,13 +120,13 @@ func modelType(m string) (Type, bool) {
 		}
 	}
 	switch {
-	case phoneTable.match(m) && !strings.Contains(m, "TV") && !strings.Contains(m, "Box") && !strings.Contains(m, "BOX") && !hasTabletWord(m):
+	case phoneTable.match(m) && !strings.Contains(m, "TV") && !hasWordFold(m, "box") && !hasTabletWord(m):
 		return Mobile, true
-	case isTVModel(m):
+	case isTVModel(m, &b):
 		return TV, true
 	case isConsoleModel(m):
 		return Console, true
-	case isLaptopModel(m):
+	case isLaptopModel(m, &b):
 		return Desktop, true
 	case oppoChinaCode(m):
 		return Mobile, true
@@ -168,8 +169,7 @@ func (b *byteSet) mayContain(part string) bool {
 // isTVModel reports a TV or set-top box model: a "TV" or "box" token, a
 // part in tvModelParts, Amazon's "AFT" codes, or a TV's model code, which
 // starts with the screen size ("55UR50GU", "LD-43SF4850BS").
-func isTVModel(m string) bool {
-	b := bytesOf(m)
+func isTVModel(m string, b *byteSet) bool {
 	if b.has('T') && hasTVToken(m) || (b.has('x') || b.has('X')) && (hasWordFold(m, "box") || strings.HasSuffix(m, "BOX") ||
 		strings.HasSuffix(m, "Box") || strings.Contains(m, "BOX-") || strings.Contains(m, "BOX_") || strings.Contains(m, "Box-")) {
 		return !strings.Contains(m, "Xbox") && !strings.Contains(m, "XBOX")
@@ -287,8 +287,8 @@ func hasWordFold(s, word string) bool {
 // isWearableModel reports a watch or a headset: "Watch" (Galaxy Watch,
 // TicWatch), Samsung's "SM-R" watch codes, a "VR" token, Meta's Quest and
 // Pico headsets.
-func isWearableModel(m string) bool {
-	return strings.Contains(m, "Watch") || strings.Contains(m, "WATCH") || strings.Contains(m, "watch") ||
+func isWearableModel(m string, b *byteSet) bool {
+	return (b.has('W') || b.has('w')) && (strings.Contains(m, "Watch") || strings.Contains(m, "WATCH") || strings.Contains(m, "watch")) ||
 		strings.HasPrefix(m, "SM-R") || m == "Quest" || strings.HasPrefix(m, "Quest 2") || strings.HasPrefix(m, "Quest 3") ||
 		strings.HasPrefix(m, "Quest Pro") || strings.HasPrefix(m, "Pacific") || strings.HasPrefix(m, "Glass ") ||
 		strings.HasPrefix(m, "Pico Neo") || strings.HasPrefix(m, "PICO 4") || strings.HasPrefix(m, "Pico 4") || hasWordFold(m, "vr")
@@ -315,9 +315,9 @@ var laptopLines = [...]string{
 }
 
 // isLaptopModel reports a laptop's or a desktop's model.
-func isLaptopModel(m string) bool {
+func isLaptopModel(m string, b *byteSet) bool {
 	for _, l := range laptopLines {
-		if strings.Contains(m, l) {
+		if b.mayContain(l) && strings.Contains(m, l) {
 			return true
 		}
 	}
@@ -386,7 +386,7 @@ func newPrefixTable(prefixes []string) *prefixTable {
 // match reports whether m starts with one of the prefixes.
 func (t *prefixTable) match(m string) bool {
 	for _, p := range t[m[0]] {
-		if strings.HasPrefix(m, p) {
+		if len(p) <= len(m) && (len(p) < 2 || p[1] == m[1]) && m[:len(p)] == p {
 			return true
 		}
 	}
