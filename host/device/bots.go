@@ -46,7 +46,7 @@ var weakBotWords = compileSet("agent", "verif", "audit", "optimiz", "insights", 
 // botWords are the vocabulary of bots, matched in a lower-cased
 // User-Agent where a token may hold them: "bot" only ends a word, the
 // others may occur anywhere in one.
-var botWords = compile(
+var botWords = compileSet(
 	"crawl", "spider", "scrap", "check", "monitor", "uptime", "valid", "scan", "fetch", "preview", "imageproxy", "imgproxy",
 	"prefetch proxy", "probe", "prerender", "rendertron", "unfurl", "oembed", "httpclient", "http client", "http-client",
 	"urllib",
@@ -69,11 +69,9 @@ func maybeBot(p *probe) bool {
 	if len(p.s) < 8 || !strings.EqualFold(p.s[:8], "mozilla/") {
 		return true
 	}
-	if p.mayAny(botGates) {
-		for i := range botGates.ns {
-			if p.mayN(&botGates.ns[i]) {
-				return true
-			}
+	for i := range botGates.fw {
+		if p.mayAt(botGates, i) {
+			return true
 		}
 	}
 	return strings.IndexByte(p.s, ' ') < 0 || strings.IndexByte(p.s, '(') < 0
@@ -132,12 +130,12 @@ var botNames = [...]struct {
 }
 
 // botNeedles are the needles of botNames, compiled.
-var botNeedles = func() []needle {
+var botNeedles = func() *needleSet {
 	ss := make([]string, len(botNames))
 	for i, b := range botNames {
 		ss[i] = b.needle
 	}
-	return compile(ss...)
+	return compileSet(ss...)
 }()
 
 // botOf reports whether the User-Agent (or the Sec-CH-UA brand list)
@@ -176,7 +174,7 @@ func botOf(p *probe, brands string) (name, ver string, ok bool) {
 	// "adidxbot/2.0; +http://www.bing.com/bingbot.htm".
 	best, at := -1, len(l)
 	for k, b := range botNames {
-		if !p.mayN(&botNeedles[k]) {
+		if !p.mayAt(botNeedles, k) {
 			continue
 		}
 		end := min(len(l), at+len(b.needle)-1)
@@ -223,11 +221,11 @@ func botHit(p *probe, l []byte) (int, int) {
 		}
 		off = end
 	}
-	for k := range botWords {
-		if !p.mayN(&botWords[k]) {
+	for k := range botWords.ns {
+		if !p.mayAt(botWords, k) {
 			continue
 		}
-		w := botWords[k].s
+		w := botWords.ns[k].s
 		for off := 0; off < len(l); {
 			i := bytes.Index(l[off:], []byte(w))
 			if i < 0 {
@@ -242,7 +240,7 @@ func botHit(p *probe, l []byte) (int, int) {
 	}
 	if p.mayAny(weakBotWords) && !p.hasAny(mobileDeviceTokens) {
 		for k := range weakBotWords.ns {
-			if p.mayN(&weakBotWords.ns[k]) {
+			if p.mayAt(weakBotWords, k) {
 				if i := bytes.Index(l, []byte(weakBotWords.ns[k].s)); i >= 0 {
 					return i, -1
 				}
@@ -256,7 +254,7 @@ func botHit(p *probe, l []byte) (int, int) {
 		return i, -1 // an app may name its maker's site; a phone's app is no bot
 	}
 	for k, b := range botNames {
-		if b.alone && p.mayN(&botNeedles[k]) {
+		if b.alone && p.mayAt(botNeedles, k) {
 			if i := bytes.Index(l, []byte(b.needle)); i >= 0 {
 				return i, -1
 			}

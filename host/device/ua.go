@@ -120,20 +120,26 @@ func (p *probe) hasN(n *needle) bool { return p.mayN(n) && strings.Contains(p.s,
 // first-checked pairs: a User-Agent with none of those pairs contains
 // none of the needles, which 64 look-ups show.
 type needleSet struct {
-	ns     []needle
-	first  [64]uint64
-	always bool // a needle has no pair to check
+	ns    []needle
+	first [64]uint64
+	// fw and fb are each needle's first-checked pair, side by side so
+	// that a loop over the set rules most needles out in one look-up
+	// each without loading the needles.
+	fw []uint8
+	fb []uint64
 }
 
-// compileSet compiles strings into a needleSet.
+// compileSet compiles strings, each two bytes long at least, into a
+// needleSet.
 func compileSet(ss ...string) *needleSet {
 	s := &needleSet{ns: compile(ss...)}
 	for _, n := range s.ns {
 		if len(n.pairs) == 0 {
-			s.always = true
-			continue
+			panic("device: needle " + n.s + " is shorter than two bytes")
 		}
 		s.first[n.pairs[0].word] |= n.pairs[0].bit
+		s.fw = append(s.fw, n.pairs[0].word)
+		s.fb = append(s.fb, n.pairs[0].bit)
 	}
 	return s
 }
@@ -141,9 +147,6 @@ func compileSet(ss ...string) *needleSet {
 // mayAny reports whether the User-Agent may contain one of the needles
 // of s: false is certain.
 func (p *probe) mayAny(s *needleSet) bool {
-	if s.always {
-		return true
-	}
 	for w := range p.pairs {
 		if p.pairs[w]&s.first[w] != 0 {
 			return true
@@ -152,13 +155,16 @@ func (p *probe) mayAny(s *needleSet) bool {
 	return false
 }
 
+// mayAt reports whether the User-Agent may contain needle i of s: false
+// is certain.
+func (p *probe) mayAt(s *needleSet, i int) bool {
+	return p.pairs[s.fw[i]]&s.fb[i] != 0 && p.mayN(&s.ns[i])
+}
+
 // hasAny reports whether the User-Agent contains one of the needles of s.
 func (p *probe) hasAny(s *needleSet) bool {
-	if !p.mayAny(s) {
-		return false
-	}
-	for i := range s.ns {
-		if p.hasN(&s.ns[i]) {
+	for i := range s.fw {
+		if p.pairs[s.fw[i]]&s.fb[i] != 0 && p.hasN(&s.ns[i]) {
 			return true
 		}
 	}
@@ -498,12 +504,12 @@ var browsers = [...]struct{ token, name string }{
 }
 
 // browserNeedles are the tokens of browsers, compiled.
-var browserNeedles = func() []needle {
+var browserNeedles = func() *needleSet {
 	ss := make([]string, len(browsers))
 	for i, b := range browsers {
 		ss[i] = b.token
 	}
-	return compile(ss...)
+	return compileSet(ss...)
 }()
 
 // browserOf finds the browser and its version.
@@ -514,7 +520,7 @@ func browserOf(p *probe, os string) (string, string) {
 		return "", ""
 	}
 	for k, b := range browsers {
-		if !p.mayN(&browserNeedles[k]) {
+		if !p.mayAt(browserNeedles, k) {
 			continue
 		}
 		i := strings.Index(ua, b.token)
