@@ -24,36 +24,43 @@ import (
 //   - it is "Mozilla/…" with no system at all ("Mozilla/5.0",
 //     "Mozilla/5.0 (compatible; Dataprovider.com)").
 
-// botGates are substrings one of which every bot that starts with
-// "Mozilla/" and is recognized here contains: a browser's User-Agent has
-// none, which the pair filter of a probe shows without searching.
-var botGates = compileSet(
-	"bot", "google", "spider", "crawl", "http", "headless", "lighthouse", "preview", "scan", "check", "monitor",
-	"fetch", "valid", "uptime", "synthetic", "scrap", "proxy", "archiv", "compatible", "agent", "probe", "verif", "audit",
-	"optimiz", "render", "insights", "unfurl", "oembed", "urllib", "libwww", "request", "headers",
-	"ptst", ".com", ".net", ".org", ".io", "phantomjs", "selenium", "puppeteer", "playwright", "webdriver",
-	"facebookexternal", "facebookcatalog", "slurp", "gtmetrix", "pagespeed", "site24x7", "statuscake", "datadog",
-	"embedly", "vkshare", "qwantify", "sogou", "seekport", "pingdom", "feedly", "skypeuri", "capture", "thumbnail",
-	"screenshot", "research", "survey", "analyzer", "index", "ahrefs",
-)
+// weakBotWordList are bot words that also occur in the names of apps
+// and devices ("AgentWeb", "Capture+"): they count only in a User-Agent
+// that names no phone or tablet.
+var weakBotWordList = []string{"agent", "verif", "audit", "optimiz", "insights", "libwww", "requests", "headers", "capture",
+	"thumbnail", "screenshot", "research", "survey", "analyzer"}
 
-// weakBotWords are bot words that also occur in the names of apps and
-// devices ("AgentWeb", "Capture+"): they count only in a User-Agent that
-// names no phone or tablet.
-var weakBotWords = compileSet("agent", "verif", "audit", "optimiz", "insights", "libwww", "requests", "headers", "capture",
-	"thumbnail", "screenshot", "research", "survey", "analyzer")
-
-// botWords are the vocabulary of bots, matched in a lower-cased
-// User-Agent where a token may hold them: "bot" only ends a word, the
-// others may occur anywhere in one.
-var botWords = compileSet(
+// botWordList is the vocabulary of bots, matched in a lower-cased
+// User-Agent where a token may hold it: "bot" (searched on its own) only
+// ends a word, these may occur anywhere in one.
+var botWordList = []string{
 	"crawl", "spider", "scrap", "check", "monitor", "uptime", "valid", "scan", "fetch", "preview", "imageproxy", "imgproxy",
 	"prefetch proxy", "probe", "prerender", "rendertron", "unfurl", "oembed", "httpclient", "http client", "http-client",
-	"urllib",
-	"synthetic", "headless", "lighthouse", "phantomjs", "selenium", "puppeteer", "playwright", "webdriver",
-	"archiv", "indexer", "ptst/", "inspector", "transcoder", "(khtml, like gecko; ",
-	"http://", "https://", "+http", "www.",
+	"urllib", "synthetic", "headless", "lighthouse", "phantomjs", "selenium", "puppeteer", "playwright", "webdriver",
+	"archiv", "indexer", "ptst/", "inspector", "transcoder", "http://", "https://", "+http", "www.",
+}
+
+var (
+	weakBotWords = compileSet(weakBotWordList...)
+	botWords     = compileSet(botWordList...)
 )
+
+// botGates are substrings one of which every bot that starts with
+// "Mozilla/" and is recognized here contains: a browser's User-Agent has
+// none, which the pair filter of a probe shows without searching. They
+// are the bot words, the names that make a bot alone, and the markers
+// botHit looks for besides.
+var botGates = func() *needleSet {
+	gates := []string{"bot", "google", "compatible", ".com", ".net", ".org", ".io", "gecko; "}
+	gates = append(gates, botWordList...)
+	gates = append(gates, weakBotWordList...)
+	for _, b := range botNames {
+		if b.alone {
+			gates = append(gates, b.needle)
+		}
+	}
+	return compileSet(gates...)
+}()
 
 var (
 	lowBot    = []byte("bot")
@@ -237,6 +244,11 @@ func botHit(p *probe, l []byte) (int, int) {
 			}
 			off = i + len(w)
 		}
+	}
+	if i := bytes.Index(l, []byte("(khtml, like gecko; ")); i >= 0 {
+		// Browsers keep this parenthesis as WebKit wrote it; crawlers
+		// put their name in it ("like Gecko; compatible; GPTBot/1.2").
+		return i, -1
 	}
 	if p.mayAny(weakBotWords) && !p.hasAny(mobileDeviceTokens) {
 		for k := range weakBotWords.ns {

@@ -407,3 +407,26 @@ func TestAndroidModel(t *testing.T) {
 		}
 	}
 }
+
+// TestBotGates checks that every word botHit looks for in a
+// "Mozilla/" User-Agent gets past the gates of maybeBot: a word the gates
+// miss would never be searched.
+func TestBotGates(t *testing.T) {
+	words := append(append([]string{}, botWordList...), weakBotWordList...)
+	words = append(words, "(khtml, like gecko; compatible")
+	for _, b := range botNames {
+		if b.alone {
+			words = append(words, b.needle)
+		}
+	}
+	for _, w := range words {
+		p := newProbe("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) " + w)
+		if !maybeBot(&p) {
+			t.Errorf("maybeBot misses %q", w)
+		}
+	}
+	p := newProbe(winChrome)
+	if maybeBot(&p) {
+		t.Errorf("maybeBot(%q) = true, want the gates to rule a plain browser out", winChrome)
+	}
+}
