@@ -209,13 +209,19 @@ func botHit(p *probe, l []byte) (int, int) {
 	}
 	// The model of an Android device may hold anything ("M bot tab 10",
 	// "XBot Junior", "Spider 8"): it is not searched.
-	skipFrom, skipTo := -1, -1
-	if m := androidModel(p.s); m != "" {
-		if i := strings.Index(p.s, m); i >= 0 {
-			skipFrom, skipTo = i, i+len(m)
+	skipFrom, skipTo, known := -1, -1, false
+	outside := func(i, n int) bool {
+		if !known {
+			// Found only when a hit asks: most bots name no device.
+			known = true
+			if m := androidModel(p.s); m != "" {
+				if j := strings.Index(p.s, m); j >= 0 {
+					skipFrom, skipTo = j, j+len(m)
+				}
+			}
 		}
+		return i+n <= skipFrom || i >= skipTo
 	}
-	outside := func(i, n int) bool { return i+n <= skipFrom || i >= skipTo }
 	for off := 0; off < len(l); {
 		i := bytes.Index(l[off:], lowBot)
 		if i < 0 {

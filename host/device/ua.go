@@ -195,9 +195,13 @@ func (p *probe) after(needle string, dropZeroMinor bool) string {
 // osOf finds the operating system and its version. Order matters: many
 // systems also claim to be Linux, Android, or an iPhone.
 func osOf(p *probe) (string, string) {
-	switch {
-	case p.s == "":
+	if p.s == "" {
 		return "", ""
+	}
+	if !p.hasAny(rareOSTokens) {
+		return commonOS(p)
+	}
+	switch {
 	case p.has("Xbox"), p.has("XBOX"):
 		return "xbox", ""
 	case p.has("Windows Phone"):
@@ -232,6 +236,17 @@ func osOf(p *probe) (string, string) {
 	case isFireTV(p), isFireTablet(p):
 		return "fireos", ""
 	}
+	return commonOS(p)
+}
+
+// rareOSTokens are the tokens of the systems osOf looks for before the
+// common ones; most User-Agents have none, which one pass shows.
+var rareOSTokens = compileSet("Xbox", "XBOX", "Windows Phone", "PlayStation", "PLAYSTATION", "Playstation", "Nintendo",
+	"Tizen", "Web0S", "webOS/", "hpwOS/", "AppleTV", "Apple TV", "tvOS", "KAIOS", "KaiOS", "Kindle", "CrOS ", "; AFT",
+	"Amazon AFT", "Amazon;AFT", "Silk/", "; KF")
+
+// commonOS finds Android, iOS, Windows, macOS and Linux.
+func commonOS(p *probe) (string, string) {
 	if i := p.index("Android"); i >= 0 {
 		return "android", versionAfter(p.s[i:], "Android ", true)
 	}
