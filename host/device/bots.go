@@ -27,7 +27,7 @@ import (
 // weakBotWordList are bot words that also occur in the names of apps
 // and devices ("AgentWeb", "Capture+"): they count only in a User-Agent
 // that names no phone or tablet.
-var weakBotWordList = []string{"agent", "verif", "audit", "optimiz", "insights", "libwww", "requests", "headers", "capture",
+var weakBotWordList = []string{"agent", "verif", "audit", "optimiz", "insights", "requests", "headers", "capture",
 	"thumbnail", "screenshot", "research", "survey", "analyzer"}
 
 // botWordList is the vocabulary of bots, matched in a lower-cased
@@ -37,7 +37,7 @@ var botWordList = []string{
 	"crawl", "spider", "scrap", "check", "monitor", "uptime", "valid", "scan", "fetch", "preview", "imageproxy", "imgproxy",
 	"prefetch proxy", "probe", "prerender", "rendertron", "unfurl", "oembed", "httpclient", "http client", "http-client",
 	"urllib", "synthetic", "headless", "lighthouse", "phantomjs", "selenium", "puppeteer", "playwright", "webdriver",
-	"archiv", "indexer", "ptst/", "inspector", "transcoder", "http://", "https://", "+http", "www.",
+	"archiv", "indexer", "ptst/", "inspector", "transcoder", "libwww-perl", "http://", "https://", "+http", "www.",
 }
 
 var (
@@ -371,7 +371,7 @@ var deviceTokens = compileSet(
 	"AFT", "CE-HTML", "Cronet", "NetCast", "Inettv", "InettvBrowser", "Browser/", "WAP", "Mobile", "Nokia", "android",
 	"iphone", "ipad", "IOS", "iPh", "Watch", "Palm", "AmigaOS", "Haiku", "OpenVMS", "OpenHarmony", "HarmonyOS", "macOS",
 	"win10", "win32", "win64", "Win32", "Win64", "SunOS", "BSD", "QNX", "RISC OS", "BeOS", "Java", "J2ME", "UCWEB",
-	"UCBrowser", "VLC", "QuickTime", "Hybridcast", "KreaTV", "YouView", "DLNA", "Gibbon", "Netflix", "FIRETV", "Viera",
+	"UCBrowser", "VLC", "QuickTime", "Lynx/", "w3m/", "Links (", "ELinks", "Hybridcast", "KreaTV", "YouView", "DLNA", "Gibbon", "Netflix", "FIRETV", "Viera",
 	"VIERA", "AQUOS", "BRAVIA", "Roku", "CrKey", "Chromecast", "SmartHub", "DirectFB", "NETTV", "HbbTV", "Kepler/",
 )
 

@@ -83,6 +83,7 @@ func TestClassify(t *testing.T) {
 		{"unknown browser is a desktop", "Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/534.34 (KHTML, like Gecko) Safari/534.34", Hints{}, Info{Desktop, "linux", "", "", "", false}},
 		{"a product token that names no device is a bot", "SomeMediaPlayer 2.0", Hints{}, Info{Bot, "", "", "somemediaplayer", "", true}},
 		{"feature phone", "QC-7135/1.0.38 UP.Browser/4.1.25i UP.Link/4.2.2.9", Hints{}, Info{Mobile, "", "", "", "", false}},
+		{"text browser", "Lynx/2.8.9rel.1 libwww-FM/2.14 SSL-MM/1.4.1 OpenSSL/1.1.1d", Hints{}, Info{Desktop, "", "", "", "", false}},
 		{"iOS app's HTTP client", "App/1.0.0 CFNetwork/1331.0.7 Darwin/21.4.0", Hints{}, Info{Mobile, "ios", "15", "", "", false}},
 		{"macOS app's HTTP client", "Safari/6533.18.5 CFNetwork/454.9.8 Darwin/10.4.0 (i386) (MacBookPro7,1)", Hints{}, Info{Desktop, "macos", "", "safari", "", false}},
 		{"Windows CE", "Mozilla/4.0 (compatible; MSIE 6.0; Windows CE; IEMobile 7.11)", Hints{}, Info{Mobile, "windows", "", "ie", "6.0", false}},
