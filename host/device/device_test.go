@@ -130,6 +130,7 @@ func TestClassify(t *testing.T) {
 			Hints{}, Info{Wearable, "tizen", "5.5", "chrome", "69.0", false}},
 		{"Wear OS watch", "Mozilla/5.0 (Linux; Android 8.0.0; Ticwatch S) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/77.0.3865.92 Mobile Safari/537.36",
 			Hints{}, Info{Wearable, "android", "8", "chrome", "77.0", false}},
+		{"Apple Watch media player", "AppleCoreMedia/1.0.0.18R590 (Apple Watch; U; CPU OS 7_1 like Mac OS X; it_it)", Hints{}, Info{Wearable, "", "", "", "", false}},
 		{"Quest headset", "Mozilla/5.0 (X11; Linux x86_64; Quest 3) AppleWebKit/537.36 (KHTML, like Gecko) OculusBrowser/33.1.0.0 Chrome/126.0.6478.122 VR Safari/537.36",
 			Hints{}, Info{Wearable, "linux", "", "chrome", "126.0", false}},
 

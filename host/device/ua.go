@@ -202,6 +202,8 @@ func osOf(p *probe) (string, string) {
 		return commonOS(p)
 	}
 	switch {
+	case p.has("Apple Watch"), p.has("watchOS"), p.has("Watch OS"):
+		return "", "" // watchOS is none of OSes
 	case p.has("Xbox"), p.has("XBOX"):
 		return "xbox", ""
 	case p.has("Windows Phone"):
@@ -241,7 +243,7 @@ func osOf(p *probe) (string, string) {
 
 // rareOSTokens are the tokens of the systems osOf looks for before the
 // common ones; most User-Agents have none, which one pass shows.
-var rareOSTokens = compileSet("Xbox", "XBOX", "Windows Phone", "PlayStation", "PLAYSTATION", "Playstation", "Nintendo",
+var rareOSTokens = compileSet("Apple Watch", "watchOS", "Watch OS", "Xbox", "XBOX", "Windows Phone", "PlayStation", "PLAYSTATION", "Playstation", "Nintendo",
 	"Tizen", "Web0S", "webOS/", "hpwOS/", "AppleTV", "Apple TV", "tvOS", "KAIOS", "KaiOS", "Kindle", "CrOS ", "; AFT",
 	"Amazon AFT", "Amazon;AFT", "Silk/", "; KF")
 
@@ -393,7 +395,7 @@ var tvTokens = compileSet(
 // wearableTokens name watches and headsets.
 var wearableTokens = compileSet("watchOS", "Watch OS", "Apple Watch", "Wear OS", "WearOS", "OculusBrowser", "; Quest 2", "; Quest 3",
 	"; Quest Pro", "; Quest)", "Mobile VR", "MobileVR",
-	" VR Safari", "PicoBrowser", "Glass")
+	" VR Safari", "PicoBrowser", "Google Glass", "Glass 1")
 
 // windowsMobileTokens name the phones and handhelds that say Windows.
 var windowsMobileTokens = compileSet("Windows Phone", "Windows CE", "Windows Mobile", "IEMobile", "Lumia", "ZuneWP7",
@@ -412,6 +414,10 @@ var featurePhoneTokens = compileSet(
 // typeOf decides the device type from the User-Agent and its OS, and
 // what decided it.
 func typeOf(p *probe, os string) (Type, Signal) {
+	if os != "windows" && (p.hasAny(wearableTokens) || appleWatchModel(p.s)) {
+		// Before the systems: a watch's media player claims Mac OS X.
+		return Wearable, SignalToken
+	}
 	switch os {
 	case "playstation", "xbox", "nintendo":
 		return Console, SignalToken
@@ -434,9 +440,6 @@ func typeOf(p *probe, os string) (Type, Signal) {
 			return Tablet, SignalToken
 		}
 		return Desktop, SignalToken
-	}
-	if p.hasAny(wearableTokens) || appleWatchModel(p.s) {
-		return Wearable, SignalToken
 	}
 	if hasTVToken(p.s) || isFireTV(p) || p.has("Amazon AFT") || p.has("Amazon;AFT") {
 		return TV, SignalToken
