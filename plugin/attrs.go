@@ -86,7 +86,7 @@ type Attr struct {
 }
 
 // DeviceTypes are the values of device.type.
-var DeviceTypes = []string{"mobile", "tablet", "desktop", "tv", "bot"}
+var DeviceTypes = []string{"mobile", "tablet", "desktop", "tv", "console", "wearable", "bot"}
 
 // DeviceOSes are the values of device.os.
 var DeviceOSes = []string{"android", "ios", "ipados", "windows", "macos", "linux", "chromeos", "tvos", "tizen", "webos", "fireos", "playstation", "xbox", "nintendo", "other"}

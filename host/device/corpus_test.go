@@ -75,7 +75,7 @@ func loadCorpus(tb testing.TB) []corpusCase {
 		default:
 			tb.Fatalf("%s:%d: bot is %q, want true or false", corpusPath, n, cols[3])
 		}
-		if !slices.Contains([]Type{Mobile, Tablet, Desktop, TV, Bot}, c.typ) {
+		if !slices.Contains([]Type{Mobile, Tablet, Desktop, TV, Console, Wearable, Bot}, c.typ) {
 			tb.Fatalf("%s:%d: type %q is not a device type", corpusPath, n, c.typ)
 		}
 		if c.os != "" && !slices.Contains(OSes, c.os) {

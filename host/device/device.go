@@ -1,6 +1,7 @@
 // Package device classifies a visitor's device from User-Agent Client
 // Hints, falling back to the User-Agent string: its type (mobile, tablet,
-// desktop, tv, bot), operating system, browser and their versions.
+// desktop, tv, console, wearable, bot), operating system, browser and
+// their versions.
 //
 // Classification looks for fixed anchors ("Android", "Mobile", "CriOS/")
 // with strings.Index rather than running a list of regular expressions,
@@ -9,28 +10,50 @@
 // cache (Cache) makes repeated User-Agents, which is most traffic, a map
 // lookup.
 //
+// The type is decided, in this order, by Client Hints, by tokens of the
+// User-Agent (a system, a browser, a bot's or a TV's name), by the device
+// model an Android or Tizen User-Agent names, read with per-vendor code
+// patterns ("SM-T" is a Samsung tablet, "CPH" an OPPO phone, "55UR50GU"
+// a TV whose code starts with its screen size), and by defaults.
+// Explain says which decided.
+//
 // # Decisions
 //
-//   - A User-Agent that names no device is a desktop, as most analytics
-//     platforms count it: Classify never returns the zero Type.
+//   - A browser that names no device is a desktop, as most analytics
+//     platforms count it: Classify never returns the zero Type. A
+//     User-Agent not shaped like a browser's ("Mozilla/..." or
+//     "Opera/...") that names no device, system or phone maker is a bot:
+//     a product token such as "collectd/5.5.1" or "GoogleProber" is a
+//     script, a monitor or a library.
 //   - An empty User-Agent with no Client Hints is a bot: every browser sends
 //     one, scripts and health checks often do not.
 //   - Crawlers are bots whatever device they emulate: the smartphone
 //     Googlebot is Type Bot, with OS "android" (the device it renders as).
-//   - Game consoles that sit under a television (PlayStation 3/4/5, Xbox,
-//     Wii, Wii U, Nintendo Switch even when undocked) are TV; handhelds
-//     (PlayStation Vita and Portable, Nintendo DS and 3DS) are Mobile.
-//   - Android without "Mobile" is a tablet, the convention Google asks
-//     Android browsers to follow. A phone that sends a tablet-style
-//     User-Agent is therefore a tablet, and an Android tablet whose browser
-//     sends "Mobile" is a phone.
+//     Bot words ("…bot", "crawler", "spider", "checker", "monitor", a URL,
+//     an e-mail address) count as tokens, and not inside an Android
+//     device model ("M bot tab 10" is a tablet).
+//   - Game consoles are Console, those under a television (PlayStation,
+//     Xbox, Wii, Switch) and handhelds (PlayStation Vita, Nintendo 3DS,
+//     Android handhelds such as Retroid) alike. Watches (Apple Watch, Wear
+//     OS, Galaxy Watch on Tizen) and VR headsets (Quest, Pico) are Wearable.
+//     Car browsers, smart displays and media players are rare and poorly
+//     told apart; they take the type their browser looks like.
+//   - On Android the model decides when its vendor's code pattern is known:
+//     browsers on phones leave "Mobile" out (apps' HTTP clients, desktop
+//     mode) and browsers on tablets and TV boxes put it in. Without a known
+//     model, Android without "Mobile" is a tablet, the convention Google
+//     asks Android browsers to follow, and an app's HTTP client (Dalvik)
+//     is a phone.
 //   - Sec-CH-UA-Mobile "?0" from an Android device is a tablet: Chrome asks
 //     for desktop sites by default on large tablets, and on phones only
-//     when the user chooses to.
+//     when the user chooses to. Sec-CH-UA-Model, when sent, decides over
+//     Sec-CH-UA-Mobile where its code pattern is known.
 //   - Windows is a desktop, including Surface-style tablets and touch
-//     laptops that run a desktop browser; only Windows Phone (Mobile) and
-//     Windows RT on ARM with touch (Tablet) are not.
+//     laptops that run a desktop browser; only Windows Phone, Windows CE
+//     and Mobile (Mobile) and Windows RT on ARM with touch (Tablet) are not.
 //   - Kindle e-readers and Fire tablets are tablets; Fire TV is TV.
+//   - Feature phones (WAP, MIDP, UP.Browser, Japanese carriers, a phone
+//     maker's model as the whole User-Agent) are Mobile.
 //
 // # Known limits
 //
@@ -38,8 +61,12 @@
 //     default, and Safari sends no Client Hints, so such an iPad is a
 //     desktop running macOS; only script on the page (navigator.maxTouchPoints)
 //     can tell. iPads are recognized when the browser says "iPad" (Safari's
-//     mobile mode, in-app browsers, Chrome) or names an iOS-only browser
-//     (CriOS, FxiOS, EdgiOS) on a Mac User-Agent.
+//     mobile mode, in-app browsers, Chrome), names an iOS-only browser
+//     (CriOS, FxiOS, EdgiOS) or an iOS build ("Mobile/15E148") on a Mac
+//     User-Agent.
+//   - Android devices whose model follows no known pattern fall back on the
+//     "Mobile" convention: Chinese tablets that say Mobile are phones, TV
+//     boxes that do not are tablets.
 //   - User-Agent reduction freezes versions: Chrome sends "Android 10; K",
 //     "Windows NT 10.0" (Windows 11 too) and "Mac OS X 10_15_7" whatever
 //     the real version, and Safari and Firefox freeze macOS at 10.15 too.
@@ -54,23 +81,26 @@ import (
 	"strings"
 )
 
-// Type is a device type: one of the constants Mobile, Tablet, Desktop, TV
-// and Bot. The zero Type ("") means "not classified"; Classify never
+// Type is a device type: one of the constants Mobile, Tablet, Desktop, TV,
+// Console, Wearable and Bot. The zero Type ("") means "not classified"; Classify never
 // returns it.
 type Type string
 
 // Device types.
 const (
-	// Mobile is a phone, or a handheld game console.
+	// Mobile is a phone, feature phones included.
 	Mobile Type = "mobile"
 	// Tablet is a tablet or an e-reader.
 	Tablet Type = "tablet"
-	// Desktop is a desktop or laptop computer, and anything unrecognized
-	// that is not a bot.
+	// Desktop is a desktop or laptop computer, and a browser on an
+	// unrecognized device.
 	Desktop Type = "desktop"
-	// TV is a smart TV, a streaming stick or box, or a console played on a
-	// television.
+	// TV is a smart TV, a set-top box or a streaming stick.
 	TV Type = "tv"
+	// Console is a game console, handhelds included.
+	Console Type = "console"
+	// Wearable is a watch or a VR headset.
+	Wearable Type = "wearable"
 	// Bot is a crawler, a link-preview fetcher, a monitor, an automated or
 	// headless browser, or an HTTP library or command-line tool.
 	Bot Type = "bot"
@@ -171,30 +201,61 @@ func first(h http.Header, key string) string {
 // h. Hints win over the User-Agent where they say something (see the
 // package documentation for the rules). An empty User-Agent with no hints
 // is a bot. Classify is pure and safe for concurrent use; it allocates only
-// for rare inputs (User-Agents over 512 bytes, unknown bots, iOS-style
-// versions beyond the common range).
+// for rare inputs (User-Agents over 512 bytes, the first sighting of a bot
+// no table names, iOS-style versions beyond the common range).
 func Classify(userAgent string, h Hints) Info {
+	info, _ := Explain(userAgent, h)
+	return info
+}
+
+// Signal names what decided the Type of a classification.
+type Signal string
+
+// Signals.
+const (
+	// SignalHint is a Client Hint: Sec-CH-UA-Mobile, or the brand list
+	// of a headless browser.
+	SignalHint Signal = "client hint"
+	// SignalToken is a token of the User-Agent: a system, a browser, a
+	// device's or a bot's name ("iPad", "Mobile", "SMART-TV", "Googlebot").
+	SignalToken Signal = "user-agent token"
+	// SignalModel is a device model code, from the User-Agent or
+	// Sec-CH-UA-Model, read with the model-code patterns ("SM-T580" is a
+	// Samsung tablet, "55UR50GU" a TV).
+	SignalModel Signal = "model code"
+	// SignalDefault means nothing decided: the type is the default for
+	// what is known (a desktop for an unknown browser, a bot for an empty
+	// User-Agent, a phone for an Android app's HTTP client).
+	SignalDefault Signal = "default"
+)
+
+// Explain is Classify, and also says which signal decided the Type.
+func Explain(userAgent string, h Hints) (Info, Signal) {
 	hinted := h.Mobile != "" || h.Platform != ""
 	if userAgent == "" && !hinted && h.UA == "" {
-		return Info{Type: Bot, Bot: true}
+		return Info{Type: Bot, Bot: true}, SignalDefault
 	}
 	p := newProbe(userAgent)
 	if name, ver, ok := botOf(&p, h.UA); ok {
 		info := Info{Type: Bot, Bot: true, Browser: name, BrowserVersion: ver}
 		info.OS, info.OSVersion = osOf(&p)
-		return info
+		if !strings.Contains(userAgent, "HeadlessChrome") && strings.Contains(h.UA, "HeadlessChrome") {
+			return info, SignalHint
+		}
+		return info, SignalToken
 	}
 	var info Info
 	info.OS, info.OSVersion = osOf(&p)
 	info.Browser, info.BrowserVersion = browserOf(&p, info.OS)
-	info.Type = typeOf(&p, info.OS)
-	if hinted {
-		applyHints(&info, h)
+	var sig Signal
+	info.Type, sig = typeOf(&p, info.OS)
+	if hinted || h.Model != "" {
+		sig = applyHints(&info, h, sig)
 	}
 	if h.UA != "" {
 		applyBrands(&info, h.UA)
 	}
-	return info
+	return info, sig
 }
 
 // unquote strips the quotes and spaces around a structured-header string.
@@ -228,13 +289,13 @@ func platformOS(p string) string {
 // applyHints lets Client Hints override the User-Agent: since User-Agent
 // reduction, Chromium browsers freeze the OS version and the model in the
 // User-Agent and tell the truth only in hints.
-func applyHints(info *Info, h Hints) {
+func applyHints(info *Info, h Hints, sig Signal) Signal {
 	hintOS := platformOS(h.Platform)
 	if hintOS != "" && hintOS != info.OS {
 		// The User-Agent may name a more precise system than the hint
 		// (Fire OS and TV systems are Android or Linux underneath; an iPad
 		// is iOS to Chrome); keep it then.
-		refines := hintOS == "android" && info.OS == "fireos" ||
+		refines := hintOS == "android" && info.OS == "fireos" || hintOS == "windows" && info.OS == "xbox" ||
 			hintOS == "linux" && (info.OS == "tizen" || info.OS == "webos" || info.OS == "chromeos") ||
 			hintOS == "ios" && info.OS == "ipados"
 		if !refines {
@@ -251,30 +312,34 @@ func applyHints(info *Info, h Hints) {
 			info.OSVersion = version(v, true)
 		}
 	}
-	model := unquote(h.Model)
+	// A TV, console or watch the User-Agent names stays one whatever
+	// Sec-CH-UA-Mobile says.
+	special := info.Type == TV || info.Type == Console || info.Type == Wearable
 	switch strings.TrimSpace(h.Mobile) {
 	case "?1":
-		if info.Type != TV {
-			info.Type = Mobile
+		if !special && info.Type != Mobile {
+			info.Type, sig = Mobile, SignalHint
+		} else if !special && sig != SignalModel {
+			sig = SignalHint
 		}
 	case "?0":
-		// Not a phone: a tablet or TV the User-Agent names stays one.
+		// Not a phone.
 		if info.Type == Mobile || info.Type == Desktop {
-			info.Type = Desktop
+			t := Desktop
 			if info.OS == "android" || info.OS == "fireos" {
-				info.Type = Tablet
+				t = Tablet
+			}
+			if t != info.Type || sig != SignalModel {
+				info.Type, sig = t, SignalHint
 			}
 		}
 	}
-	if model != "" && info.Type != TV && isTVModel(model) {
-		info.Type = TV
+	// The model, when the browser sends it, says more than
+	// Sec-CH-UA-Mobile: a phone asking for desktop sites sends "?0".
+	if t, ok := modelType(unquote(h.Model)); ok && !special && info.OS != "windows" && info.OS != "macos" {
+		info.Type, sig = t, SignalModel
 	}
-}
-
-// isTVModel reports whether a Sec-CH-UA-Model names a TV device.
-func isTVModel(m string) bool {
-	return strings.Contains(m, "TV") || strings.HasPrefix(m, "AFT") || strings.Contains(m, "BRAVIA") ||
-		strings.Contains(m, "Chromecast") || strings.Contains(m, "MIBOX")
+	return sig
 }
 
 // windowsHintVersion maps Sec-CH-UA-Platform-Version on Windows (the

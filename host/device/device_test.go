@@ -80,7 +80,13 @@ func TestClassify(t *testing.T) {
 			Hints{}, Info{Desktop, "chromeos", "14541.0", "chrome", "124.0", false}},
 		{"Brave before it hid", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Brave Chrome/71.0.3578.98 Safari/537.36",
 			Hints{}, Info{Desktop, "windows", "10", "brave", "71.0", false}},
-		{"unknown User-Agent is a desktop", "SomeMediaPlayer 2.0", Hints{}, Info{Desktop, "", "", "", "", false}},
+		{"unknown browser is a desktop", "Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/534.34 (KHTML, like Gecko) Safari/534.34", Hints{}, Info{Desktop, "linux", "", "", "", false}},
+		{"a product token that names no device is a bot", "SomeMediaPlayer 2.0", Hints{}, Info{Bot, "", "", "somemediaplayer", "", true}},
+		{"feature phone", "QC-7135/1.0.38 UP.Browser/4.1.25i UP.Link/4.2.2.9", Hints{}, Info{Mobile, "", "", "", "", false}},
+		{"text browser", "Lynx/2.8.9rel.1 libwww-FM/2.14 SSL-MM/1.4.1 OpenSSL/1.1.1d", Hints{}, Info{Desktop, "", "", "", "", false}},
+		{"iOS app's HTTP client", "App/1.0.0 CFNetwork/1331.0.7 Darwin/21.4.0", Hints{}, Info{Mobile, "ios", "15", "", "", false}},
+		{"macOS app's HTTP client", "Safari/6533.18.5 CFNetwork/454.9.8 Darwin/10.4.0 (i386) (MacBookPro7,1)", Hints{}, Info{Desktop, "macos", "", "safari", "", false}},
+		{"Windows CE", "Mozilla/4.0 (compatible; MSIE 6.0; Windows CE; IEMobile 7.11)", Hints{}, Info{Mobile, "windows", "", "ie", "6.0", false}},
 
 		// Kindle, Fire, TVs, consoles.
 		{"Fire tablet", "Mozilla/5.0 (Linux; Android 9; KFMAWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/122.3.1 like Chrome/122.0.6261.128 Safari/537.36",
@@ -107,15 +113,46 @@ func TestClassify(t *testing.T) {
 		{"Roku", "Roku/DVP-9.10 (519.10E04111A)", Hints{}, Info{TV, "", "", "", "", false}},
 		{"Apple TV", "AppleCoreMedia/1.0.0.20K71 (Apple TV; U; CPU OS 16_1 like Mac OS X; en_us)", Hints{}, Info{TV, "tvos", "16.1", "", "", false}},
 		{"PlayStation 5", "Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.0 Safari/605.1.15",
-			Hints{}, Info{TV, "playstation", "2.26", "", "", false}},
-		{"PlayStation Vita is a handheld", "Mozilla/5.0 (PlayStation Vita 3.61) AppleWebKit/537.73 (KHTML, like Gecko) Silk/3.2",
-			Hints{}, Info{Mobile, "playstation", "3.61", "", "", false}},
+			Hints{}, Info{Console, "playstation", "2.26", "", "", false}},
+		{"PlayStation Vita is a console too", "Mozilla/5.0 (PlayStation Vita 3.61) AppleWebKit/537.73 (KHTML, like Gecko) Silk/3.2",
+			Hints{}, Info{Console, "playstation", "3.61", "", "", false}},
 		{"Xbox", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; Xbox; Xbox One) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36 Edge/18.19041",
-			Hints{}, Info{TV, "xbox", "", "edge", "18.19041", false}},
+			Hints{}, Info{Console, "xbox", "", "edge", "18.19041", false}},
 		{"Nintendo Switch", "Mozilla/5.0 (Nintendo Switch; WifiWebAuthApplet) AppleWebKit/606.4 (KHTML, like Gecko) NF/6.0.1.15.4 NintendoBrowser/5.1.0.20393",
-			Hints{}, Info{TV, "nintendo", "", "", "", false}},
+			Hints{}, Info{Console, "nintendo", "", "", "", false}},
 		{"New 3DS claims an iPhone", "Mozilla/5.0 (New Nintendo 3DS like iPhone) AppleWebKit/536.30 (KHTML, like Gecko) NX/3.0.0.5.15 Mobile NintendoBrowser/1.3.10126.EU",
-			Hints{}, Info{Mobile, "nintendo", "", "", "", false}},
+			Hints{}, Info{Console, "nintendo", "", "", "", false}},
+		{"Android handheld console", "Mozilla/5.0 (Linux; Android 13; Retroid Pocket 4 Pro) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.6261.96 Mobile Safari/537.36",
+			Hints{}, Info{Console, "android", "13", "chrome", "122.0", false}},
+
+		// Watches and headsets.
+		{"Galaxy Watch on Tizen", "Mozilla/5.0 (Linux; Tizen 5.5; SAMSUNG SM-R825F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/69.0.3497.106 Mobile Safari/537.36",
+			Hints{}, Info{Wearable, "tizen", "5.5", "chrome", "69.0", false}},
+		{"Wear OS watch", "Mozilla/5.0 (Linux; Android 8.0.0; Ticwatch S) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/77.0.3865.92 Mobile Safari/537.36",
+			Hints{}, Info{Wearable, "android", "8", "chrome", "77.0", false}},
+		{"Apple Watch media player", "AppleCoreMedia/1.0.0.18R590 (Apple Watch; U; CPU OS 7_1 like Mac OS X; it_it)", Hints{}, Info{Wearable, "", "", "", "", false}},
+		{"Quest headset", "Mozilla/5.0 (X11; Linux x86_64; Quest 3) AppleWebKit/537.36 (KHTML, like Gecko) OculusBrowser/33.1.0.0 Chrome/126.0.6478.122 VR Safari/537.36",
+			Hints{}, Info{Wearable, "linux", "", "chrome", "126.0", false}},
+
+		// Model codes decide where the Mobile token misleads, and words
+		// inside a model are not bot or TV markers.
+		{"Galaxy Tab that says Mobile", "Mozilla/5.0 (Linux; Android 9; SM-T295) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+			Hints{}, Info{Tablet, "android", "9", "chrome", "120.0", false}},
+		{"phone app without Mobile", "Dalvik/2.1.0 (Linux; U; Android 11; SM-A515F Build/RP1A.200720.012)", Hints{}, Info{Mobile, "android", "11", "", "", false}},
+		{"phone browser without Mobile", "Mozilla/5.0 (Linux; Android 12; Redmi Note 10 Pro) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/110.0.0.0 Safari/537.36",
+			Hints{}, Info{Mobile, "android", "12", "chrome", "110.0", false}},
+		{"TV box without a TV marker", "Mozilla/5.0 (Linux; Android 10; TX6s) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/100.0.4896.127 Safari/537.36",
+			Hints{}, Info{TV, "android", "10", "chrome", "100.0", false}},
+		{"smart TV model code", "Mozilla/5.0 (Linux; Android 7.1.1; 55UR50GU) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/77.0.3865.92 Mobile Safari/537.36",
+			Hints{}, Info{TV, "android", "7.1", "chrome", "77.0", false}},
+		{"ViziOS", "Mozilla/5.0 (X11; Linux armv7l) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/72.0.3626.121 Safari/537.36 CrKey/1.0.999999 VIZIO SmartCast Conjure/MTK5581-5.0.23.2-1 FW/0.5.23.2-1 Model/M50Q6-J01 ViziOS",
+			Hints{}, Info{TV, "linux", "", "chrome", "72.0", false}},
+		{"TV inside a phone model", "Mozilla/5.0 (Linux; Android 5.1; W-K420-TVM) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.110 Mobile Safari/537.36",
+			Hints{}, Info{Mobile, "android", "5.1", "chrome", "70.0", false}},
+		{"bot inside a tablet model", "Mozilla/5.0 (Linux; Android 7.1.2; M bot tab 10) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/78.0.3904.108 Safari/537.36",
+			Hints{}, Info{Tablet, "android", "7.1", "chrome", "78.0", false}},
+		{"Facebook app is no bot", "[FBAN/FB4A;FBAV/263.0.0.46.121;FBBV/205281663;FBLC/en_US;FBMF/LGE;FBPN/com.facebook.katana;FBDV/LGMS210;FBSV/7.0;]",
+			Hints{}, Info{Mobile, "", "", "webview", "", false}},
 
 		// Bots.
 		{"empty User-Agent", "", Hints{}, Info{Bot, "", "", "", "", true}},
@@ -134,6 +171,10 @@ func TestClassify(t *testing.T) {
 		{"Lighthouse", "Mozilla/5.0 (Linux; Android 11; moto g power (2022)) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36 Chrome-Lighthouse",
 			Hints{}, Info{Bot, "android", "11", "lighthouse", "", true}},
 		{"unknown bot word", "Mozilla/5.0 (compatible; Fancybot/3.1; +https://fancy.example/bot)", Hints{}, Info{Bot, "", "", "fancybot", "", true}},
+		{"checker", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/63.0 Safari/537.36 ShopifyChecker", Hints{}, Info{Bot, "linux", "", "shopifychecker", "", true}},
+		{"product token only", "collectd/5.5.1", Hints{}, Info{Bot, "", "", "collectd", "", true}},
+		{"Google prober", "GoogleProber", Hints{}, Info{Bot, "", "", "googleprober", "", true}},
+		{"monitor", "Mozilla/5.0 (compatible; MonTools.com)", Hints{}, Info{Bot, "", "", "montools.com", "", true}},
 		{"unknown crawler", "ExampleCrawler/1.0", Hints{}, Info{Bot, "", "", "examplecrawler", "", true}},
 		{"unknown spider", "Mozilla/5.0 (compatible; Lookit Spider)", Hints{}, Info{Bot, "", "", "spider", "", true}},
 		{"address only", "Mozilla/5.0 (compatible; Fetcher/2.0; +https://fetch.example/)", Hints{}, Info{Bot, "", "", "fetcher", "", true}},
@@ -287,5 +328,107 @@ func TestAllocations(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { Classify(ua, Hints{}) }); n != 0 {
 			t.Errorf("Classify(%q) allocates %v times", ua, n)
 		}
+	}
+}
+
+// TestExplainSignal checks which signal Explain says decided the type.
+func TestExplainSignal(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ua   string
+		h    Hints
+		typ  Type
+		sig  Signal
+	}{
+		{"iPhone token", iPhone, Hints{}, Mobile, SignalToken},
+		{"Windows token", winChrome, Hints{}, Desktop, SignalToken},
+		{"Android without Mobile", tabChrome, Hints{}, Tablet, SignalToken},
+		{"Samsung tablet code", "Mozilla/5.0 (Linux; Android 9; SM-T295) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36", Hints{}, Tablet, SignalModel},
+		{"TV model code", "Mozilla/5.0 (Linux; Android 7.1.1; 55UR50GU) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/77.0.3865.92 Mobile Safari/537.36", Hints{}, TV, SignalModel},
+		{"app client on an unknown phone", "Dalvik/2.1.0 (Linux; U; Android 11; XYZ123 Build/RP1A)", Hints{}, Mobile, SignalDefault},
+		{"unknown browser", "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko) Safari/537.36", Hints{}, Desktop, SignalDefault},
+		{"empty User-Agent", "", Hints{}, Bot, SignalDefault},
+		{"crawler", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", Hints{}, Bot, SignalToken},
+		{"Sec-CH-UA-Mobile on a reduced User-Agent", linuxChrome, Hints{Mobile: "?1", Platform: `"Android"`}, Mobile, SignalHint},
+		{"tablet asking for desktop sites", linuxChrome, Hints{Mobile: "?0", Platform: `"Android"`}, Tablet, SignalHint},
+		{"Sec-CH-UA-Model", phoneChrome, Hints{Mobile: "?1", Platform: `"Android"`, Model: `"SM-X710"`}, Tablet, SignalModel},
+		{"phone asking for desktop sites, model sent", linuxChrome, Hints{Mobile: "?0", Platform: `"Android"`, Model: `"Pixel 8"`}, Mobile, SignalModel},
+		{"headless brand", winChrome, Hints{UA: `"HeadlessChrome";v="124"`}, Bot, SignalHint},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			info, sig := Explain(tc.ua, tc.h)
+			if info.Type != tc.typ || sig != tc.sig {
+				t.Errorf("Explain(%q, %+v) = %s by %q, want %s by %q", tc.ua, tc.h, info.Type, sig, tc.typ, tc.sig)
+			}
+			if got := Classify(tc.ua, tc.h); got != info {
+				t.Errorf("Classify = %+v, Explain = %+v", got, info)
+			}
+		})
+	}
+}
+
+// TestModelType checks the model-code patterns on codes of each kind.
+func TestModelType(t *testing.T) {
+	for m, want := range map[string]Type{
+		"SM-G991B": Mobile, "SAMSUNG SM-T580": Tablet, "SAMSUNG-SM-T217A": Tablet, "Redmi Note 8": Mobile, "VOG-L29": Mobile,
+		"KOB2-W09": Tablet, "AGS3-AL09HN": Tablet, "Lenovo TB-X606F": Tablet, "CPH2211": Mobile, "RMX3085": Mobile,
+		"PEGM10": Mobile, "Pixel 8": Mobile, "Pixel Tablet": Tablet, "Nexus 7": Tablet, "Galaxy Tab A": Tablet,
+		"55UR50GU": TV, "LD-43SF4850BS": TV, "HARPER 65Q850TS": TV, "MIBOX4": TV, "TX6s": TV, "Smart Box D2": TV,
+		"SHIELD Android TV": TV, "AFTMM": TV, "Box R 4K": TV, "SM-R825F": Wearable, "Ticwatch S": Wearable,
+		"Quest 2": Wearable, "Retroid Pocket 4 Pro": Console, "RG505": Console, "OUYA Console": Console,
+		"HP Chromebook 13 G1": Desktop, "Inspiron 3542": Desktop, "2201117TG": Mobile, "23073RPBFC": Tablet, "V2027": Mobile,
+		"M2101K6G": Mobile, "Sony Tablet P": Tablet, "HUAWEI M2-801L": Tablet,
+	} {
+		if got, ok := modelType(m); !ok || got != want {
+			t.Errorf("modelType(%q) = %q, %v; want %q", m, got, ok, want)
+		}
+	}
+	// Codes no pattern knows, and codes whose words must not mislead:
+	// "TV" and "4K" inside a phone's code, "bot" in a tablet's.
+	for m, want := range map[string]Type{"W-K420-TVM": Mobile, "STV100-2": "", "5044K": Mobile, "BNTV460": Tablet, "M bot tab 10": Tablet, "XYZ123": ""} {
+		got, _ := modelType(m)
+		if got != want {
+			t.Errorf("modelType(%q) = %q, want %q", m, got, want)
+		}
+	}
+}
+
+func TestAndroidModel(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36":                           "",
+		"Mozilla/5.0 (Linux; Android 13; SM-S911B Build/TP1A.220624.014; wv) AppleWebKit": "SM-S911B",
+		"Mozilla/5.0 (Linux; U; Android 4.1.2; en-us; Nook HD+ Build/JZO54K) AppleWebKit": "Nook HD+",
+		"Mozilla/5.0 (Linux; arm_64; Android 12; RG405M) AppleWebKit/537.36":              "RG405M",
+		"AndroidDownloadManager/4.1.1 (Linux; U; Android 4.1.1; MID0714 Build/JRO03H)":    "MID0714",
+		"Mozilla/5.0 (Linux; Tizen 5.5; SAMSUNG SM-R825F) AppleWebKit/537.36":             "SAMSUNG SM-R825F",
+		"Mozilla/5.0 (Android 13; Mobile; rv:125.0) Gecko/125.0 Firefox/125.0":            "",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36":                    "",
+	} {
+		if got := androidModel(ua); got != want {
+			t.Errorf("androidModel(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+// TestBotGates checks that every word botHit looks for in a
+// "Mozilla/" User-Agent gets past the gates of maybeBot: a word the gates
+// miss would never be searched.
+func TestBotGates(t *testing.T) {
+	words := append(append([]string{}, botWordList...), weakBotWordList...)
+	words = append(words, "(khtml, like gecko; compatible")
+	for _, b := range botNames {
+		if b.alone {
+			words = append(words, b.needle)
+		}
+	}
+	for _, w := range words {
+		p := newProbe("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) " + w)
+		if !maybeBot(&p) {
+			t.Errorf("maybeBot misses %q", w)
+		}
+	}
+	p := newProbe(winChrome)
+	if maybeBot(&p) {
+		t.Errorf("maybeBot(%q) = true, want the gates to rule a plain browser out", winChrome)
 	}
 }

@@ -19,7 +19,7 @@ func TestOSesMatchRuleCompiler(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("device.OSes = %q, plugin.DeviceOSes without \"other\" = %q", got, want)
 	}
-	types := []string{string(device.Mobile), string(device.Tablet), string(device.Desktop), string(device.TV), string(device.Bot)}
+	types := []string{string(device.Mobile), string(device.Tablet), string(device.Desktop), string(device.TV), string(device.Console), string(device.Wearable), string(device.Bot)}
 	if !slices.Equal(types, plugin.DeviceTypes) {
 		t.Errorf("device types %q, plugin.DeviceTypes %q", types, plugin.DeviceTypes)
 	}

@@ -1,7 +1,6 @@
 package device
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 )
@@ -62,6 +61,116 @@ func (p *probe) may(needle string) bool {
 	return true
 }
 
+// needle is a string compiled for the pair filter: the pairs it
+// contains (its first nine bytes), as the word and bit of probe.pairs.
+type needle struct {
+	s     string
+	pairs []pairBit
+}
+
+type pairBit struct {
+	word uint8
+	bit  uint64
+}
+
+// commonPairs are the pairs of everyday browsers' User-Agents. A
+// needle's other pairs are checked first: most User-Agents lack them, so
+// one look-up usually rules the needle out.
+var commonPairs = newProbe("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 " +
+	"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1 " +
+	"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36 " +
+	"Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:125.0) Gecko/20100101 Firefox/125.0")
+
+// compile compiles strings for mayN and hasN.
+func compile(ss ...string) []needle {
+	ns := make([]needle, len(ss))
+	for k, s := range ss {
+		ns[k].s = s
+		var rare, common []pairBit
+		for i := 1; i < len(s) && i <= 8; i++ {
+			b := pairBit{pairCodes[s[i-1]] & 63, 1 << (pairCodes[s[i]] & 63)}
+			if commonPairs.pairs[b.word]&b.bit == 0 {
+				rare = append(rare, b)
+			} else {
+				common = append(common, b)
+			}
+		}
+		ns[k].pairs = append(rare, common...)
+	}
+	return ns
+}
+
+// mayN is may for a compiled needle.
+func (p *probe) mayN(n *needle) bool {
+	if len(n.s) > len(p.s) {
+		return false
+	}
+	for _, b := range n.pairs {
+		if p.pairs[b.word]&b.bit == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// hasN is has for a compiled needle.
+func (p *probe) hasN(n *needle) bool { return p.mayN(n) && strings.Contains(p.s, n.s) }
+
+// needleSet is a list of compiled needles with the union of their
+// first-checked pairs: a User-Agent with none of those pairs contains
+// none of the needles, which 64 look-ups show.
+type needleSet struct {
+	ns    []needle
+	first [64]uint64
+	// fw and fb are each needle's first-checked pair, side by side so
+	// that a loop over the set rules most needles out in one look-up
+	// each without loading the needles.
+	fw []uint8
+	fb []uint64
+}
+
+// compileSet compiles strings, each two bytes long at least, into a
+// needleSet.
+func compileSet(ss ...string) *needleSet {
+	s := &needleSet{ns: compile(ss...)}
+	for _, n := range s.ns {
+		if len(n.pairs) == 0 {
+			panic("device: needle " + n.s + " is shorter than two bytes")
+		}
+		s.first[n.pairs[0].word] |= n.pairs[0].bit
+		s.fw = append(s.fw, n.pairs[0].word)
+		s.fb = append(s.fb, n.pairs[0].bit)
+	}
+	return s
+}
+
+// mayAny reports whether the User-Agent may contain one of the needles
+// of s: false is certain.
+func (p *probe) mayAny(s *needleSet) bool {
+	for w := range p.pairs {
+		if p.pairs[w]&s.first[w] != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// mayAt reports whether the User-Agent may contain needle i of s: false
+// is certain.
+func (p *probe) mayAt(s *needleSet, i int) bool {
+	return p.pairs[s.fw[i]]&s.fb[i] != 0 && p.mayN(&s.ns[i])
+}
+
+// hasAny reports whether the User-Agent contains one of the needles of s.
+func (p *probe) hasAny(s *needleSet) bool {
+	for i := range s.fw {
+		if p.pairs[s.fw[i]]&s.fb[i] != 0 && p.hasN(&s.ns[i]) {
+			return true
+		}
+	}
+	return false
+}
+
 // has reports whether the User-Agent contains needle.
 func (p *probe) has(needle string) bool {
 	return p.may(needle) && strings.Contains(p.s, needle)
@@ -86,18 +195,24 @@ func (p *probe) after(needle string, dropZeroMinor bool) string {
 // osOf finds the operating system and its version. Order matters: many
 // systems also claim to be Linux, Android, or an iPhone.
 func osOf(p *probe) (string, string) {
-	switch {
-	case p.s == "":
+	if p.s == "" {
 		return "", ""
+	}
+	if !p.hasAny(rareOSTokens) {
+		return commonOS(p)
+	}
+	switch {
+	case p.has("Apple Watch"), p.has("watchOS"), p.has("Watch OS"):
+		return "", "" // watchOS is none of OSes
+	case p.has("Xbox"), p.has("XBOX"):
+		return "xbox", ""
 	case p.has("Windows Phone"):
 		if v := p.after("Windows Phone OS ", true); v != "" {
 			return "windows", v
 		}
 		return "windows", p.after("Windows Phone ", true)
-	case p.has("PlayStation"), p.has("PLAYSTATION"):
+	case p.has("PlayStation"), p.has("PLAYSTATION"), p.has("Playstation"):
 		return "playstation", playStationVersion(p)
-	case p.has("Xbox"):
-		return "xbox", ""
 	case p.has("Nintendo"):
 		return "nintendo", ""
 	case p.has("Tizen"):
@@ -123,6 +238,17 @@ func osOf(p *probe) (string, string) {
 	case isFireTV(p), isFireTablet(p):
 		return "fireos", ""
 	}
+	return commonOS(p)
+}
+
+// rareOSTokens are the tokens of the systems osOf looks for before the
+// common ones; most User-Agents have none, which one pass shows.
+var rareOSTokens = compileSet("Apple Watch", "watchOS", "Watch OS", "Xbox", "XBOX", "Windows Phone", "PlayStation", "PLAYSTATION", "Playstation", "Nintendo",
+	"Tizen", "Web0S", "webOS/", "hpwOS/", "AppleTV", "Apple TV", "tvOS", "KAIOS", "KaiOS", "Kindle", "CrOS ", "; AFT",
+	"Amazon AFT", "Amazon;AFT", "Silk/", "; KF")
+
+// commonOS finds Android, iOS, Windows, macOS and Linux.
+func commonOS(p *probe) (string, string) {
 	if i := p.index("Android"); i >= 0 {
 		return "android", versionAfter(p.s[i:], "Android ", true)
 	}
@@ -132,13 +258,22 @@ func osOf(p *probe) (string, string) {
 	case p.has("iPhone"), p.has("iPod"):
 		return "ios", p.after("iPhone OS ", true)
 	}
+	if p.has("Darwin/") && p.has("CFNetwork/") {
+		// An app's HTTP client on Apple's systems. A Mac names its
+		// processor or model; iOS names neither.
+		if p.has("x86_64") || p.has("i386") || p.has("Mac") || p.has("arm64e") {
+			return "macos", ""
+		}
+		return "ios", darwinIOSVersion(p.after("Darwin/", false))
+	}
 	if i := p.index("Windows"); i >= 0 {
 		return "windows", windowsVersion(p.s[i:])
 	}
 	switch {
-	case p.has("Macintosh"), p.has("Mac OS X"):
-		if isIOSBrowser(p) {
-			// An iOS-only browser on an iPad asking for desktop sites.
+	case p.has("Macintosh"), p.has("Mac OS X"), p.has("Mac_PowerPC"):
+		if isIOSBrowser(p) || p.has("Mobile/") {
+			// An iOS-only browser, or an iOS build number, on an iPad
+			// asking for desktop sites.
 			return "ipados", ""
 		}
 		return "macos", p.after("Mac OS X ", true)
@@ -146,6 +281,26 @@ func osOf(p *probe) (string, string) {
 		return "linux", ""
 	}
 	return "", ""
+}
+
+// darwinIOSVersions are the iOS major versions of Darwin 14 (iOS 8) to
+// 29 (iOS 23): iOS is Darwin's major version less six.
+var darwinIOSVersions = func() (t [16]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i + 8)
+	}
+	return t
+}()
+
+// darwinIOSVersion maps a Darwin version ("21.4") to the iOS major
+// version it shipped in ("15"); "" outside the table.
+func darwinIOSVersion(v string) string {
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	if err != nil || n < 14 || n-14 >= len(darwinIOSVersions) {
+		return ""
+	}
+	return darwinIOSVersions[n-14]
 }
 
 // isIOSBrowser reports whether the User-Agent names a browser that exists
@@ -226,57 +381,127 @@ func hasModel(p *probe, prefix string, n int) bool {
 	return false
 }
 
-// tvMarkers name televisions, set-top boxes and streaming sticks, besides
-// any "TV" (SMART-TV, HbbTV, GoogleTV, Android TV, AppleTV, NETTV, ...).
-var tvMarkers = [...]string{"Web0S", "NetCast", "BRAVIA", "Roku", "CrKey", "Chromecast", "Viera", "AQUOS", "MIBOX", "Large Screen", "SmartHub", "VIDAA", "DirectFB"}
+// tvTokens name televisions, set-top boxes, streaming sticks and the
+// systems and apps that run only on them, besides any "TV" token
+// (SMART-TV, HbbTV, GoogleTV, Android TV, AppleTV, ...).
+var tvTokens = compileSet(
+	"Web0S", "NetCast", "BRAVIA", "Roku", "CrKey", "Chromecast", "Viera", "AQUOS", "MIBOX", "Large Screen", "SmartHub",
+	"VIDAA", "DirectFB", "NETTV", "Inettv", "ViziOS", "VIZIO", "Linux mips", "Linux sh4", "Andr0id", "OMI/", "TiviMate",
+	"Kepler/", "BrightSign", "DuneHD", "NETRANGE", "CE-HTML", "HbbTV", "SmartTV", "SMART-TV", "WatchFree", "Xumo",
+	"PhilipsTV", "Opera TV", "AmazonWebAppPlatform", "SonyCEBrowser", "Freebox", "Espial", "TVSN", "STB",
+	"Hybridcast", "YouView", "Gibbon", "FIRETV", "Kodi/", "Sagemcom", "Google Fiber", "KreaTV", "DLNADOC",
+)
 
-// typeOf decides the device type from the User-Agent and its OS.
-func typeOf(p *probe, os string) Type {
+// wearableTokens name watches and headsets.
+var wearableTokens = compileSet("watchOS", "Watch OS", "Apple Watch", "Wear OS", "WearOS", "OculusBrowser", "; Quest 2", "; Quest 3",
+	"; Quest Pro", "; Quest)", "Mobile VR", "MobileVR",
+	" VR Safari", "PicoBrowser", "Google Glass", "Glass 1")
+
+// windowsMobileTokens name the phones and handhelds that say Windows.
+var windowsMobileTokens = compileSet("Windows Phone", "Windows CE", "Windows Mobile", "IEMobile", "Lumia", "ZuneWP7",
+	"PalmSource", "Blazer", "PPC;", "Smartphone")
+
+// featurePhoneTokens name the browsers, platforms and carriers of phones
+// that are not smartphones, and phone apps that name no system ("[FBAN/FB4A;...]").
+var featurePhoneTokens = compileSet(
+	"MIDP", "CLDC", "UP.Browser", "UP.Link", "NetFront", "Obigo", "Teleca", "MAUI", "MRE/", "DoCoMo", "KDDI", "SoftBank",
+	"J-PHONE", "WILLCOM", "DDIPOCKET", "FOMA", "BREW", "Series40", "Series60", "SymbOS", "Symbian", "PDA;", "IEMobile",
+	"Windows CE", "Windows Mobile", "PalmOS", "PalmSource", "Profile/", "portalmmm", "Polaris", "Jasmine", "Dorado",
+	"KaiOS", "KAIOS", "BlackBerry", "BB10", "Opera Mini", "webOS/", "Dalvik", "emobile", "WAP", "FBAN/", "FB4A", "FBIOS",
+	"jig browser", "Blazer", "SAMSUNG-", "SonyEricsson", "Nokia", "NOKIA", "Lumia", "ZuneWP7",
+)
+
+// typeOf decides the device type from the User-Agent and its OS, and
+// what decided it.
+func typeOf(p *probe, os string) (Type, Signal) {
+	if os != "windows" && (p.hasAny(wearableTokens) || appleWatchModel(p.s)) {
+		// Before the systems: a watch's media player claims Mac OS X.
+		return Wearable, SignalToken
+	}
 	switch os {
-	case "playstation":
-		if p.has("Vita") || p.has("Portable") {
-			return Mobile
-		}
-		return TV
-	case "xbox", "tvos":
-		return TV
-	case "nintendo":
-		if p.has("Switch") || p.has("Wii") {
-			return TV
-		}
-		return Mobile
+	case "playstation", "xbox", "nintendo":
+		return Console, SignalToken
+	case "tvos":
+		return TV, SignalToken
 	case "ipados":
-		return Tablet
+		return Tablet, SignalToken
+	case "ios":
+		return Mobile, SignalToken
+	case "macos", "chromeos":
+		return Desktop, SignalToken
 	case "windows":
 		switch {
-		case p.has("Windows Phone"):
-			return Mobile
+		case p.hasAny(windowsMobileTokens):
+			// Windows Phone, Windows CE and Mobile, Lumias on Windows 10,
+			// Palm browsers that claim Windows.
+			return Mobile, SignalToken
 		case p.has("ARM;") && p.has("Touch"):
 			// Windows RT: the Surface and other ARM tablets.
-			return Tablet
+			return Tablet, SignalToken
 		}
-		return Desktop
+		return Desktop, SignalToken
 	}
-	if p.has("TV") || isFireTV(p) {
-		return TV
+	if hasTVToken(p.s) || isFireTV(p) || p.has("Amazon AFT") || p.has("Amazon;AFT") {
+		return TV, SignalToken
 	}
-	for _, m := range tvMarkers {
-		if p.has(m) {
-			return TV
+	if p.hasAny(tvTokens) {
+		return TV, SignalToken
+	}
+	if os == "android" || os == "fireos" || os == "tizen" {
+		if t, ok := modelType(androidModel(p.s)); ok {
+			return t, SignalModel
 		}
 	}
 	switch {
 	case p.has("iPad"), p.has("Tablet"), p.has("tablet"), p.has("Kindle"), p.has("Silk"),
 		p.has("PlayBook"), p.has("TouchPad"), os == "fireos":
-		return Tablet
-	case p.has("Mobi"), p.has("iPhone"), p.has("iPod"), p.has("Opera Mini"), p.has("BlackBerry"),
-		p.has("BB10"), p.has("MIDP"), p.has("Symbian"), p.has("KAIOS"), p.has("KaiOS"), p.has("webOS/"):
-		return Mobile
+		return Tablet, SignalToken
+	case p.has("Mobi"), p.has("iPhone"), p.has("iPod"):
+		return Mobile, SignalToken
 	case os == "android":
+		if !strings.HasPrefix(p.s, "Mozilla/") {
+			// An app's HTTP client (Dalvik, okhttp with a system part)
+			// never says Mobile; phones run most apps.
+			return Mobile, SignalDefault
+		}
 		// Android without "Mobile" is a tablet, by Google's convention.
-		return Tablet
+		return Tablet, SignalToken
 	}
-	return Desktop
+	if os == "" || os == "webos" {
+		if p.hasAny(featurePhoneTokens) {
+			return Mobile, SignalToken
+		}
+	}
+	if !strings.HasPrefix(p.s, "Mozilla/") && !strings.HasPrefix(p.s, "Opera") && startsWithPhoneMaker(p.s) {
+		return Mobile, SignalToken
+	}
+	switch os {
+	case "macos", "linux", "chromeos":
+		return Desktop, SignalToken
+	}
+	if p.has("X11") || p.has("BSD") || p.has("SunOS") {
+		return Desktop, SignalToken
+	}
+	return Desktop, SignalDefault
+}
+
+// appleWatchModel reports an Apple Watch model code ("Watch6,14") at
+// the start of the User-Agent or of a bracketed item.
+func appleWatchModel(ua string) bool {
+	i := strings.Index(ua, "Watch")
+	return i >= 0 && (i == 0 || ua[i-1] == ',' || ua[i-1] == ' ') && i+7 < len(ua) && isDigit(ua[i+5]) &&
+		(ua[i+6] == ',' || isDigit(ua[i+6]) && ua[i+7] == ',')
+}
+
+// startsWithPhoneMaker reports a User-Agent that starts with the name of
+// a phone maker ("Nokia303/14.87", "SAMSUNG-SGH-E250/1.0").
+func startsWithPhoneMaker(ua string) bool {
+	for _, m := range phoneMakers {
+		if len(ua) >= len(m) && strings.EqualFold(ua[:len(m)], m) {
+			return true
+		}
+	}
+	return false
 }
 
 // browsers are User-Agent tokens naming a browser, in priority order: most
@@ -296,6 +521,15 @@ var browsers = [...]struct{ token, name string }{
 	{"Silk/", "silk"}, {"CriOS/", "chrome"}, {"FxiOS/", "firefox"}, {"Firefox/", "firefox"},
 }
 
+// browserNeedles are the tokens of browsers, compiled.
+var browserNeedles = func() *needleSet {
+	ss := make([]string, len(browsers))
+	for i, b := range browsers {
+		ss[i] = b.token
+	}
+	return compileSet(ss...)
+}()
+
 // browserOf finds the browser and its version.
 func browserOf(p *probe, os string) (string, string) {
 	ua := p.s
@@ -303,8 +537,11 @@ func browserOf(p *probe, os string) (string, string) {
 		// The PlayStation browsers claim Silk or Safari but are neither.
 		return "", ""
 	}
-	for _, b := range browsers {
-		i := p.index(b.token)
+	for k, b := range browsers {
+		if !p.mayAt(browserNeedles, k) {
+			continue
+		}
+		i := strings.Index(ua, b.token)
 		if i < 0 {
 			continue
 		}
@@ -426,250 +663,3 @@ func version(s string, dropZeroMinor bool) string {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// Bot detection works on a lower-cased copy of the User-Agent: crawlers
-// spell their names as they like ("bingbot", "Googlebot", "MJ12bot").
-
-// botGates are substrings one of which every crawler and tool handled here
-// contains, besides "bot" and "google": a browser's User-Agent has none,
-// which the pair filter of a probe shows without searching.
-var botGates = [...]string{
-	"spider", "crawl", "http", "headless", "lighthouse", "preview", "facebook", "whatsapp",
-	"phantomjs", "gtmetrix", "pagespeed", "site24x7", "statuscake", "datadog", "slurp",
-}
-
-var (
-	lowBot    = []byte("bot")
-	lowGoogle = []byte("google")
-	lowCompat = []byte("compatible; ")
-)
-
-// maybeBot reports whether the User-Agent may be a bot's, so that only
-// those are lower-cased and searched. Those that do not start with
-// "Mozilla/" always may: tools and old devices, fewer and shorter.
-func maybeBot(p *probe) bool {
-	if len(p.s) < 8 || !strings.EqualFold(p.s[:8], "mozilla/") {
-		return true
-	}
-	if p.may("bot") || p.may("google") {
-		return true
-	}
-	for _, g := range botGates {
-		if p.may(g) {
-			return true
-		}
-	}
-	return strings.IndexByte(p.s, ' ') < 0 && strings.IndexByte(p.s, '(') < 0
-}
-
-// toolPrefixes start the User-Agents of HTTP libraries and command-line
-// tools, which do not pretend to be Mozilla.
-var toolPrefixes = [...]struct{ prefix, name string }{
-	{"curl/", "curl"}, {"wget/", "wget"}, {"python-requests/", "python-requests"}, {"python-urllib/", "python-urllib"},
-	{"python-httpx/", "httpx"}, {"python/", "python"}, {"go-http-client/", "go-http-client"}, {"okhttp/", "okhttp"},
-	{"java/", "java"}, {"java ", "java"}, {"apache-httpclient/", "apache-httpclient"}, {"libwww-perl/", "libwww-perl"},
-	{"lwp::", "libwww-perl"}, {"axios/", "axios"}, {"node-fetch/", "node-fetch"}, {"undici", "undici"},
-	{"postmanruntime/", "postman"}, {"insomnia/", "insomnia"}, {"httpie/", "httpie"}, {"dart/", "dart"},
-	{"guzzlehttp/", "guzzle"}, {"ruby", "ruby"}, {"faraday ", "faraday"}, {"php/", "php"}, {"reqwest/", "reqwest"},
-	{"aiohttp/", "aiohttp"}, {"scrapy/", "scrapy"}, {"expanse", "expanse"}, {"newrelicpinger/", "newrelic"},
-	{"datadog", "datadog"}, {"zgrab/", "zgrab"}, {"masscan/", "masscan"}, {"nmap ", "nmap"}, {"winhttp", "winhttp"},
-	{"wordpress/", "wordpress"}, {"mediapartners-google", "mediapartners-google"},
-	{"googleother", "googleother"}, {"ia_archiver", "ia_archiver"}, {"feedfetcher-google", "feedfetcher-google"},
-	{"node", "node"},
-}
-
-// botNames name the crawlers and tools found in a bot's User-Agent; the
-// one that occurs first names it, the earlier entry on a tie.
-var botNames = [...]struct{ needle, name string }{
-	{"googlebot", "googlebot"}, {"adsbot-google", "adsbot-google"}, {"mediapartners-google", "mediapartners-google"},
-	{"google-inspectiontool", "google-inspectiontool"}, {"googleother", "googleother"}, {"storebot-google", "storebot-google"},
-	{"feedly", "feedly"}, {"feedfetcher-google", "feedfetcher-google"}, {"apis-google", "apis-google"},
-	{"google-read-aloud", "google-read-aloud"}, {"google-site-verification", "google-site-verification"},
-	{"google favicon", "google-favicon"}, {"google page speed", "pagespeed"}, {"google web preview", "google-web-preview"},
-	{"chrome-lighthouse", "lighthouse"}, {"lighthouse", "lighthouse"}, {"headlesschrome", "headlesschrome"},
-	{"bingbot", "bingbot"}, {"bingpreview", "bingpreview"}, {"msnbot", "msnbot"}, {"adidxbot", "adidxbot"},
-	{"applebot", "applebot"}, {"duckduckbot", "duckduckbot"}, {"duckassistbot", "duckassistbot"},
-	{"yandex", "yandexbot"}, {"baiduspider", "baiduspider"}, {"petalbot", "petalbot"}, {"bytespider", "bytespider"},
-	{"amazonbot", "amazonbot"}, {"telegrambot", "telegrambot"}, {"linkedinbot", "linkedinbot"},
-	{"facebookexternalhit", "facebookexternalhit"}, {"facebookcatalog", "facebookcatalog"},
-	{"meta-externalagent", "meta-externalagent"}, {"twitterbot", "twitterbot"}, {"slackbot", "slackbot"},
-	{"slack-imgproxy", "slackbot"}, {"discordbot", "discordbot"}, {"whatsapp", "whatsapp"}, {"pinterest", "pinterestbot"},
-	{"redditbot", "redditbot"}, {"skypeuripreview", "skypeuripreview"}, {"embedly", "embedly"}, {"vkshare", "vkshare"},
-	{"gptbot", "gptbot"}, {"chatgpt-user", "chatgpt-user"}, {"oai-searchbot", "oai-searchbot"},
-	{"claudebot", "claudebot"}, {"claude-web", "claude-web"}, {"claude-user", "claude-user"}, {"anthropic-ai", "anthropic-ai"},
-	{"perplexitybot", "perplexitybot"}, {"perplexity-user", "perplexity-user"}, {"ccbot", "ccbot"},
-	{"ahrefs", "ahrefsbot"}, {"semrushbot", "semrushbot"}, {"siteauditbot", "siteauditbot"}, {"mj12bot", "mj12bot"},
-	{"dotbot", "dotbot"}, {"seznambot", "seznambot"}, {"qwantify", "qwantify"}, {"exabot", "exabot"},
-	{"sogou", "sogou"}, {"slurp", "slurp"}, {"coccocbot", "coccocbot"}, {"mojeekbot", "mojeekbot"},
-	{"ia_archiver", "ia_archiver"}, {"archive.org_bot", "archive.org_bot"}, {"seekport", "seekport"}, {"uptimerobot", "uptimerobot"},
-	{"pingdom", "pingdom"}, {"statuscake", "statuscake"}, {"site24x7", "site24x7"}, {"better uptime", "betteruptime"},
-	{"gtmetrix", "gtmetrix"}, {"datadog", "datadog"}, {"screaming frog", "screamingfrog"}, {"phantomjs", "phantomjs"},
-}
-
-// botOf reports whether the User-Agent (or the Sec-CH-UA brand list)
-// belongs to a bot, and its name and version.
-func botOf(p *probe, brands string) (name, ver string, ok bool) {
-	ua := p.s
-	if brands != "" && strings.Contains(brands, "HeadlessChrome") {
-		return "headlesschrome", versionAfter(ua, "Chrome/", false), true
-	}
-	if ua == "" || !maybeBot(p) {
-		return "", "", false
-	}
-	var buf [512]byte
-	l := buf[:0]
-	if len(ua) > len(buf) {
-		l = make([]byte, 0, len(ua))
-	}
-	for i := 0; i < len(ua); i++ {
-		c := ua[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		l = append(l, c)
-	}
-	hit, tool := botHit(l)
-	if hit < 0 {
-		return "", "", false
-	}
-	if tool >= 0 {
-		t := toolPrefixes[tool]
-		return t.name, botVersion(ua, l, t.prefix), true
-	}
-	// The name that comes first wins: "TelegramBot (like TwitterBot)",
-	// "adidxbot/2.0; +http://www.bing.com/bingbot.htm".
-	best, at := -1, len(l)
-	for k, b := range botNames {
-		if !p.may(b.needle) {
-			continue
-		}
-		end := min(len(l), at+len(b.needle)-1)
-		if i := bytes.Index(l[:end], []byte(b.needle)); i >= 0 && i < at {
-			best, at = k, i
-		}
-	}
-	if best >= 0 {
-		b := botNames[best]
-		return b.name, botVersion(ua, l[at:], b.needle), true
-	}
-	return fallbackBotName(l, hit), "", true
-}
-
-// botHit returns where a bot marker is in the lower-cased l, -1 for none,
-// and for a known tool its index in toolPrefixes (else -1).
-func botHit(l []byte) (int, int) {
-	mozilla := bytes.HasPrefix(l, []byte("mozilla/"))
-	if !mozilla {
-		for i, t := range toolPrefixes {
-			if bytes.HasPrefix(l, []byte(t.prefix)) {
-				return 0, i
-			}
-		}
-	}
-	for off := 0; off < len(l); {
-		i := bytes.Index(l[off:], lowBot)
-		if i < 0 {
-			break
-		}
-		i += off
-		if i < 2 || l[i-2] != 'c' || l[i-1] != 'u' { // not a CUBOT phone
-			return i, -1
-		}
-		off = i + len(lowBot)
-	}
-	for _, g := range botGates {
-		if i := bytes.Index(l, []byte(g)); i >= 0 {
-			return i, -1
-		}
-	}
-	for off := 0; off < len(l); {
-		i := bytes.Index(l[off:], lowGoogle)
-		if i < 0 {
-			break
-		}
-		i += off
-		if isGoogleAgent(l, i) {
-			return i, -1
-		}
-		off = i + len(lowGoogle)
-	}
-	if mozilla && bytes.IndexByte(l, ' ') < 0 && bytes.IndexByte(l, '(') < 0 {
-		// Bare "Mozilla/5.0": scripts, never a browser.
-		return 0, -1
-	}
-	return -1, -1
-}
-
-// isGoogleAgent reports whether the "google" at l[i:] names one of
-// Google's fetchers ("Google-InspectionTool", "AdsBot-Google",
-// "GoogleOther", "Google Favicon") rather than a product on a device
-// ("GoogleTV", an app's "Channel/googleplay").
-func isGoogleAgent(l []byte, i int) bool {
-	rest := l[i+len(lowGoogle):]
-	if i > 0 && l[i-1] == '-' || len(rest) > 0 && rest[0] == '-' {
-		return true
-	}
-	for _, s := range [...]string{"other", " favicon", " page speed", " web preview"} {
-		if bytes.HasPrefix(rest, []byte(s)) {
-			return true
-		}
-	}
-	return false
-}
-
-// botVersion reads the version after a bot's name in l (lower case) as
-// ua spells it: "Googlebot-Image/1.0" is 1.0, "MJ12bot/v1.4.8" 1.4.
-func botVersion(ua string, l []byte, needle string) string {
-	j := len(needle)
-	if len(needle) > 0 && (needle[len(needle)-1] == '/' || needle[len(needle)-1] == ' ') {
-		j--
-	}
-	for j < len(l) && (l[j] >= 'a' && l[j] <= 'z' || l[j] == '-' || l[j] == '_' || l[j] == '.') {
-		j++
-	}
-	if j < len(l) && (l[j] == '/' || l[j] == ' ') {
-		j++
-	}
-	if j < len(l) && l[j] == 'v' {
-		j++
-	}
-	// l is a suffix of the lower-cased ua: the same offsets from its end.
-	return version(ua[len(ua)-len(l)+j:], false)
-}
-
-// fallbackBotName names a bot no entry of botNames knows: the word around
-// "bot", "spider" or "crawler" unless it is part of an address, else the
-// product after "compatible; ", else the first product unless it is
-// Mozilla, else "bot".
-func fallbackBotName(l []byte, hit int) string {
-	isWord := func(c byte) bool {
-		return c >= 'a' && c <= 'z' || isDigit(c) || c == '-' || c == '_' || c == '.'
-	}
-	word := func(s []byte) string {
-		n := 0
-		for n < len(s) && isWord(s[n]) {
-			n++
-		}
-		return strings.Trim(string(s[:n]), "-_.")
-	}
-	if bytes.HasPrefix(l[hit:], lowBot) || bytes.HasPrefix(l[hit:], []byte("spider")) || bytes.HasPrefix(l[hit:], []byte("crawl")) {
-		a := hit
-		for a > 0 && isWord(l[a-1]) {
-			a--
-		}
-		if a == 0 || (l[a-1] != '/' && l[a-1] != '@' && l[a-1] != '+') {
-			return word(l[a:])
-		}
-	}
-	if i := bytes.Index(l, lowCompat); i >= 0 {
-		if w := word(l[i+len(lowCompat):]); w != "" {
-			return w
-		}
-	}
-	if !bytes.HasPrefix(l, []byte("mozilla/")) {
-		if w := word(l); w != "" {
-			return w
-		}
-	}
-	return "bot"
-}

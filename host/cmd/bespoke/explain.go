@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/demo"
+	"github.com/bespoke-edge/bespoke/host/device"
 	"github.com/bespoke-edge/bespoke/host/engine"
 	"github.com/bespoke-edge/bespoke/host/plan"
 	"github.com/bespoke-edge/bespoke/host/reqctx"
@@ -156,7 +157,14 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		v = reqctx.Visitor{ID: *visitor}
 	}
 	vals := l.site.BuildValues(hr, v)
+	// What decided device.type: a Client Hint, a User-Agent token, a
+	// model code or the default.
+	_, signal := device.Explain(device.FromRequest(hr))
+	deviceSignal := "decided by " + string(signal)
 	for _, s := range sets {
+		if strings.HasPrefix(s, "device.type=") {
+			deviceSignal = "set with --set"
+		}
 		k, val, ok := strings.Cut(s, "=")
 		if !ok {
 			return usagef("--set %q: write attr=value", s)
@@ -187,7 +195,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return printJSON(stdout, l, vals, &req, traces)
 	}
-	printExplanation(stdout, l, vals, &req, traces)
+	printExplanation(stdout, l, vals, &req, traces, deviceSignal)
 	if *showHTML {
 		body, err := fetchPage(*page, *origin, *target, hr)
 		if err != nil {
@@ -240,13 +248,15 @@ func setValue(m *plugin.Manifest, vals []plugin.Value, attr, val string) error {
 	return nil // the rules never read it: it cannot change anything
 }
 
-func printExplanation(w io.Writer, l *loaded, vals []plugin.Value, req *site.Request, traces []eval.RuleTrace) {
+func printExplanation(w io.Writer, l *loaded, vals []plugin.Value, req *site.Request, traces []eval.RuleTrace, deviceSignal string) {
 	m := l.site.Manifest()
 	fmt.Fprintln(w, "Context (what the rules read):")
 	for i, s := range m.Slots {
 		v := vals[i]
 		if v.Present && plugin.IsList(v.Str) {
 			fmt.Fprintf(w, "  %-28s = %q\n", s, plugin.ListItems(v.Str))
+		} else if v.Present && s.Attr == "device.type" {
+			fmt.Fprintf(w, "  %-28s = %q (%s)\n", s, v.Str, deviceSignal)
 		} else if v.Present {
 			fmt.Fprintf(w, "  %-28s = %q\n", s, v.Str)
 		} else {
