@@ -36,6 +36,7 @@ type Metrics struct {
 	generation     *prometheus.GaugeVec
 	seen           *prometheus.CounterVec
 	upstream       *prometheus.CounterVec
+	bodyLimits     *prometheus.CounterVec
 }
 
 // latencyBuckets suit sub-millisecond decisions and rewrites up to pages
@@ -78,9 +79,13 @@ func New() *Metrics {
 		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_upstream_errors_total", Help: "Origin failures, by status answered (502, 504).",
 		}, []string{"route", "status"}),
+		bodyLimits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_body_limits_total",
+			Help: "Response bodies a limit or their encoding kept from being rewritten, by reason (too_large, decode_ratio, bad_encoding, json_depth, json_invalid, charset) and result (untouched: sent as the origin sent it; stopped: rewritten up to the limit, copied after; cut: the transfer was cut; refused: answered 502).",
+		}, []string{"route", "reason", "result"}),
 	}
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.upstream,
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.upstream, m.bodyLimits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -150,6 +155,15 @@ func (m *Metrics) Upstream(route string, status int) {
 		s = "504"
 	}
 	m.upstream.WithLabelValues(route, s).Inc()
+}
+
+// BodyLimit records a response body a limit or its encoding kept from
+// being rewritten: reason and result as in bespoke_body_limits_total.
+func (m *Metrics) BodyLimit(route, reason, result string) {
+	if m == nil {
+		return
+	}
+	m.bodyLimits.WithLabelValues(route, reason, result).Inc()
 }
 
 // Pool exposes a plugin pool's state through fn, read at scrape time.
