@@ -140,12 +140,12 @@ type Limits struct {
 	// body may decode to (0: 100).
 	MaxDecodeRatio int `yaml:"max_decode_ratio"`
 	// MaxJSONDepth bounds the nesting of JSON documents edited (0: 1000).
-	MaxJSONDepth int `yaml:"max_json_depth"`
-	RewriteBuffer   Size     `yaml:"rewrite_buffer"`
-	MaxHeaderBytes  Size     `yaml:"max_header_bytes"`
-	ReadHeader      Duration `yaml:"read_header_timeout"`
-	Idle            Duration `yaml:"idle_timeout"`
-	Upstream        Upstream `yaml:"upstream"`
+	MaxJSONDepth   int      `yaml:"max_json_depth"`
+	RewriteBuffer  Size     `yaml:"rewrite_buffer"`
+	MaxHeaderBytes Size     `yaml:"max_header_bytes"`
+	ReadHeader     Duration `yaml:"read_header_timeout"`
+	Idle           Duration `yaml:"idle_timeout"`
+	Upstream       Upstream `yaml:"upstream"`
 }
 
 // Upstream bounds connections to origins.

@@ -20,9 +20,9 @@ import (
 // connection. When it cannot follow the stream (an upgrade, a tunnel,
 // HTTP/2's preface, bytes it cannot parse) it stops, and says so.
 type h1Scanner struct {
-	state   uint8
-	line    []byte // the header block or chunk line being read
-	remain  int64  // body or chunk bytes left to skip
+	state  uint8
+	line   []byte // the header block or chunk line being read
+	remain int64  // body or chunk bytes left to skip
 	// verdict is told, for each request, its request line and whether it
 	// carries both Transfer-Encoding and Content-Length.
 	verdict func(requestLine []byte, smuggling bool)
