@@ -123,9 +123,12 @@ func splitDerived(t entityTag) (origin entityTag, tag uint64, ok bool) {
 	if i < 0 || len(t.opaque)-i != len(etagMark)+1+16 {
 		return entityTag{}, 0, false
 	}
-	kind := t.opaque[i+len(etagMark)]
-	v, err := strconv.ParseUint(t.opaque[i+len(etagMark)+1:], 16, 64)
-	if err != nil || kind != 's' && kind != 'w' {
+	kind, digits := t.opaque[i+len(etagMark)], t.opaque[i+len(etagMark)+1:]
+	if kind != 's' && kind != 'w' || strings.Trim(digits, "0123456789abcdef") != "" {
+		return entityTag{}, 0, false
+	}
+	v, err := strconv.ParseUint(digits, 16, 64)
+	if err != nil {
 		return entityTag{}, 0, false
 	}
 	return entityTag{weak: kind == 'w', opaque: t.opaque[:i]}, v, true
