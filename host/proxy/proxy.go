@@ -174,7 +174,8 @@ func New(cfg Config) *Proxy {
 
 // NewTransport returns the transport used to reach the origin: keep-alive
 // connections sized for a proxy (the default of 2 idle connections per host
-// reopens connections under load), and bounded dial and header timeouts.
+// reopens connections under load), bounded dial and header timeouts, and
+// no transparent decompression.
 func NewTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil,
@@ -185,6 +186,10 @@ func NewTransport() *http.Transport {
 		ResponseHeaderTimeout: 30 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false,
+		// The visitor's Accept-Encoding goes to the origin as it is. Go's
+		// transparent gzip would otherwise ask for gzip and inflate the
+		// body before the proxy sees it, outside every limit.
+		DisableCompression: true,
 	}
 }
 
