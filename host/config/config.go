@@ -38,9 +38,11 @@ type Config struct {
 	// /healthz and /readyz must present (Authorization: Bearer TOKEN).
 	// Empty means $BESPOKE_ADMIN_TOKEN, and without it no token.
 	AdminTokenFile string `yaml:"admin_token_file"`
-	// AdminHosts are Host names the admin listener answers to besides
-	// localhost and IP addresses (a name a DNS rebinding attack could
-	// point at the listener is refused unless listed here).
+	// AdminHosts are the Host names ("admin.internal", with or without a
+	// port) and address prefixes ("10.0.0.0/8") the admin listener
+	// answers to besides loopback ones; any other Host is refused (a DNS
+	// rebinding attack points a name of its own at the listener).
+	// /healthz and /readyz answer under any Host.
 	AdminHosts []string `yaml:"admin_hosts"`
 	// Forwarding says what the origin learns of the visitor's connection.
 	Forwarding Forwarding `yaml:"forwarding"`

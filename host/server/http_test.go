@@ -554,7 +554,7 @@ func TestForwardingHeaders(t *testing.T) {
 		h := headers(g)
 		for k, want := range map[string]string{
 			"X-Forwarded-For": "203.0.113.7, 127.0.0.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example",
-			"Forwarded": `for=203.0.113.7;proto=https, for=127.0.0.1;host="` + strings.TrimPrefix(r.url, "http://") + `";proto=https`,
+			"Forwarded":        `for=203.0.113.7;proto=https, for=127.0.0.1;host="` + strings.TrimPrefix(r.url, "http://") + `";proto=https`,
 			"Cf-Connecting-Ip": "203.0.113.7", "Cf-Ipcountry": "FR", "Via": "1.1 cdn, 1.1 bespoke",
 		} {
 			if got := h.Get(k); got != want {
@@ -597,7 +597,7 @@ func TestAdminRefusesWebPages(t *testing.T) {
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte("s3cret-admin-token-1234\n"), 0o600)
 	cfg.AdminTokenFile = tokenFile
-	cfg.AdminHosts = []string{"admin.internal"}
+	cfg.AdminHosts = []string{"admin.internal", "10.1.0.0/16"}
 	r := start(t, cfg)
 	bearer := "Bearer s3cret-admin-token-1234"
 	tests := []struct {
@@ -616,6 +616,9 @@ func TestAdminRefusesWebPages(t *testing.T) {
 		{"reload from a cross-site form", "POST", "/_bespoke/reload", []string{"Authorization", bearer, "Sec-Fetch-Site", "cross-site"}, 403},
 		{"a DNS-rebound host name", "GET", "/_bespoke/status", []string{"Authorization", bearer, "Host", "evil.example"}, 403},
 		{"a configured host name", "GET", "/_bespoke/status", []string{"Authorization", bearer, "Host", "admin.internal:9090"}, 200},
+		{"an address nobody configured", "GET", "/metrics", []string{"Authorization", bearer, "Host", "192.0.2.10:9090"}, 403},
+		{"an address in a configured prefix", "GET", "/metrics", []string{"Authorization", bearer, "Host", "10.1.2.3:9090"}, 200},
+		{"probes answer under any Host", "GET", "/healthz", []string{"Host", "192.0.2.10:9090"}, 200},
 		{"localhost", "GET", "/_bespoke/status", []string{"Authorization", bearer, "Host", "localhost"}, 200},
 		{"reload, same origin", "POST", "/_bespoke/reload", []string{"Authorization", bearer, "Origin", r.admin, "Sec-Fetch-Site", "same-origin"}, 200},
 	}

@@ -48,7 +48,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	h2c := fs.Bool("h2c", false, "also accept HTTP/2 without TLS (prior knowledge), for a load balancer in front")
 	adminToken := fs.String("admin-token-file", "", "`file` holding a bearer token the admin API requires (default: $BESPOKE_ADMIN_TOKEN, else none)")
 	var adminHosts multiFlag
-	fs.Var(&adminHosts, "admin-host", "a Host `name` the admin listener answers to besides localhost and IP addresses (repeatable)")
+	fs.Var(&adminHosts, "admin-host", "a Host `name` (or address prefix, 10.0.0.0/8) the admin listener answers to besides loopback ones (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
