@@ -215,6 +215,7 @@ func planResponse(in responseInput) responsePlan {
 		rp.vary = append(rp.vary, "Accept-Encoding")
 	}
 	rp.acceptCH = html && in.site.needsDevice && in.header.Get("Accept-CH") == ""
+	rp.validators = keepValidators
 	if bodyChanged {
 		rp.validators = weakValidators
 	}
