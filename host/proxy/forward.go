@@ -34,20 +34,23 @@ var DefaultStripHeaders = []string{
 // forwarding decides what forwarding headers the origin gets.
 type forwarding struct {
 	trusted []netip.Prefix
-	strip   []string // canonical names; a trailing "*" is a prefix
-	via     string   // this proxy's name in Via
+	strip   map[string]bool // canonical names removed from untrusted requests
+	prefix  []string        // canonical prefixes of names removed
+	via     string          // this proxy's name in Via
 }
 
 func newForwarding(trusted []netip.Prefix, strip []string, via string) *forwarding {
-	f := &forwarding{trusted: trusted, via: via}
+	f := &forwarding{trusted: trusted, via: via, strip: map[string]bool{}}
 	if f.via == "" {
 		f.via = "bespoke"
 	}
 	for _, h := range strip {
 		if p, ok := strings.CutSuffix(h, "*"); ok {
-			f.strip = append(f.strip, http.CanonicalHeaderKey(p)+"*")
+			// Canonical form of a prefix: that of a name it starts.
+			c := http.CanonicalHeaderKey(p + "x")
+			f.prefix = append(f.prefix, c[:len(c)-1])
 		} else {
-			f.strip = append(f.strip, http.CanonicalHeaderKey(h))
+			f.strip[http.CanonicalHeaderKey(h)] = true
 		}
 	}
 	return f
@@ -138,12 +141,11 @@ func (f *forwarding) apply(in *http.Request, out http.Header) {
 }
 
 func (f *forwarding) stripped(canonical string) bool {
-	for _, s := range f.strip {
-		if p, ok := strings.CutSuffix(s, "*"); ok {
-			if strings.HasPrefix(canonical, p) {
-				return true
-			}
-		} else if canonical == s {
+	if f.strip[canonical] {
+		return true
+	}
+	for _, p := range f.prefix {
+		if strings.HasPrefix(canonical, p) {
 			return true
 		}
 	}
