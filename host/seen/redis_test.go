@@ -120,6 +120,12 @@ func newRedisStore(t testing.TB, cfg RedisConfig) *RedisStore {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "test:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 	}
+	if cfg.Timeout == 0 {
+		// The store's 20 ms default is for production; a busy test
+		// machine can take longer to answer, and these tests are about
+		// what Redis answers, not how fast. Tests of timeouts set theirs.
+		cfg.Timeout = hangGuard
+	}
 	s, err := NewRedisStore(cfg)
 	if err != nil {
 		t.Fatal(err)
