@@ -35,9 +35,12 @@ type rewritingBody struct {
 	// copying: the body is copied through, not rewritten (past maxBytes,
 	// or an encoding the rewriter cannot scan).
 	copying bool
-	// precommit: the headers are not sent yet, so a limit or an encoding
-	// the rewriter cannot scan ends the rewrite with an error, and the
-	// caller sends the origin's body as it came instead.
+	// precommit: the headers are not sent yet, so for a body the source
+	// can replay (a compressed one) a limit or an encoding the rewriter
+	// cannot scan ends the rewrite with an error, and the caller sends
+	// the origin's body as it came instead. An identity body is not
+	// recorded (it would double what a held page costs): it is handled
+	// as once streaming, rewritten up to the limit or copied through.
 	precommit bool
 
 	// What the rewriter is made with, at the first read.
@@ -149,7 +152,7 @@ func (b *rewritingBody) write(p []byte, eof bool) {
 	default:
 		b.rw.Write(p)
 		if b.src.out > b.maxBytes {
-			if b.precommit {
+			if b.precommit && b.src.replayable() {
 				b.err = errTooLarge
 				return
 			}
@@ -190,7 +193,7 @@ func (b *rewritingBody) start(p []byte, eof bool) bool {
 		}
 	}
 	if !cs.rewritable() {
-		if b.precommit {
+		if b.precommit && b.src.replayable() {
 			b.err = errCharset
 			return false
 		}

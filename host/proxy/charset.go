@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"bytes"
-	"mime"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding"
@@ -57,11 +57,23 @@ func charsetFromLabel(label string) (pageCharset, bool) {
 // headerCharset returns the charset parameter of a Content-Type, if it
 // names a known encoding.
 func headerCharset(contentType string) (pageCharset, bool) {
-	_, params, err := mime.ParseMediaType(contentType)
-	if err != nil || params["charset"] == "" {
-		return pageCharset{}, false
+	_, params, _ := strings.Cut(contentType, ";")
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "charset") {
+			v = strings.Trim(strings.TrimSpace(v), `"`)
+			if v == "" {
+				return pageCharset{}, false
+			}
+			if strings.EqualFold(v, "utf-8") {
+				return utf8Page, true // the usual case, without a lookup
+			}
+			return charsetFromLabel(v)
+		}
 	}
-	return charsetFromLabel(params["charset"])
+	return pageCharset{}, false
 }
 
 // bomCharset returns the encoding a byte order mark at the start of head

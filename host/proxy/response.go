@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -141,6 +140,7 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	}
 	rb := newRewritingBody(src, st.site.Program(), pl.Edits, opt, rp.encode, resp.Header.Get("Content-Type"), p.cfg.MaxRewriteBytes)
 	rb.metrics, rb.route = p.cfg.Metrics, p.cfg.Route
+	rb.onLimit = func(reason, result string) { p.bodyLimit(resp.Request, reason, result) }
 	rb.precommit = true
 	switch {
 	case rp.save == saveAfterHold:
@@ -155,7 +155,6 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	}
 	src.commit()
 	rb.precommit = false
-	rb.onLimit = func(reason, result string) { p.bodyLimit(resp.Request, reason, result) }
 	st.rewrote = true
 	p.stats.Rewritten.Add(1)
 	if st.w != nil {
@@ -178,12 +177,8 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (responsePlan, error) {
 	pl := &st.req.Plan
 	limit := p.cfg.MaxRewriteBytes
-	keep := 0
-	if rp.decode != "" {
-		// An identity body is its own replay: doc.
-		keep = int(limit) + 64<<10
-	}
-	src, err := newSource(resp.Body, rp.decode, int64(p.cfg.MaxDecodeRatio), keep)
+	// An identity body is its own replay: doc.
+	src, err := newSource(resp.Body, rp.decode, int64(p.cfg.MaxDecodeRatio), int(limit)+64<<10)
 	if err != nil {
 		return p.passOriginal(resp, rp, src, nil, nil, err)
 	}
@@ -261,7 +256,10 @@ func (p *Proxy) passOriginal(resp *http.Response, rp responsePlan, src *source, 
 // replay returns the origin's body as it came: doc for an identity body
 // read into doc, else what the source recorded, then the rest.
 func (p *Proxy) replay(src *source, doc []byte) (io.ReadCloser, bool) {
-	if src.enc == "" && !src.rec.keep && doc != nil {
+	if src.enc == "" {
+		if src.rec.n != int64(len(doc)) {
+			return nil, false // read, and not kept
+		}
 		body := readCloser{io.MultiReader(bytes.NewReader(doc), src.raw), src.raw}
 		src.release()
 		return body, true
@@ -325,20 +323,24 @@ func encodeWhole(body []byte, encoding string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func isJSON(ct string) bool {
-	if ct == "" {
-		return false
+// mediaType is the type/subtype of a Content-Type, as written (compare it
+// case-insensitively). It is called on every response, so it allocates
+// nothing.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
 	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+	return strings.TrimSpace(ct)
+}
+
+func isJSON(ct string) bool {
+	mt := mediaType(ct)
+	return strings.EqualFold(mt, "application/json") || len(mt) > 5 && strings.Contains(mt, "/") && strings.EqualFold(mt[len(mt)-5:], "+json")
 }
 
 func isHTML(ct string) bool {
-	if ct == "" {
-		return false
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
+	mt := mediaType(ct)
+	return strings.EqualFold(mt, "text/html") || strings.EqualFold(mt, "application/xhtml+xml")
 }
 
 // privateCacheControl rewrites the origin's Cache-Control for a

@@ -85,12 +85,26 @@ func (r *recorder) Read(p []byte) (int, error) {
 	}
 	if r.keep && n > 0 {
 		if len(r.buf)+n > r.max {
-			r.keep, r.lost, r.buf = false, true, nil
+			r.keep, r.lost = false, true
+			r.free()
 		} else {
 			r.buf = append(r.buf, p[:n]...)
 		}
 	}
 	return n, err
+}
+
+// recordBuffers hold what decoders consumed before commit: usually one
+// read of a compressed body, a few KiB.
+var recordBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+// free returns the record's buffer.
+func (r *recorder) free() {
+	if r.buf != nil && cap(r.buf) <= 256<<10 {
+		b := r.buf[:0]
+		recordBuffers.Put(&b)
+	}
+	r.buf = nil
 }
 
 var (
@@ -104,7 +118,13 @@ var (
 // before commit. The error is errBadEncoding when a gzip header does not
 // parse: what was read is then in the replay.
 func newSource(raw io.ReadCloser, enc string, ratio int64, keep int) (*source, error) {
-	s := &source{raw: raw, enc: enc, rec: recorder{r: raw, keep: true, max: keep}}
+	s := &source{raw: raw, enc: enc, rec: recorder{r: raw, max: keep}}
+	if enc != "" {
+		// Only what a decoder consumed needs keeping: an identity body's
+		// bytes are what its reader already has.
+		s.rec.keep = true
+		s.rec.buf = (*recordBuffers.Get().(*[]byte))[:0]
+	}
 	switch enc {
 	case "gzip", "x-gzip":
 		s.maxR = ratio
@@ -173,8 +193,12 @@ func (s *source) Read(p []byte) (int, error) {
 // can no longer pass untouched.
 func (s *source) commit() {
 	s.rec.keep = false
-	s.rec.buf = nil
+	s.rec.free()
 }
+
+// replayable reports whether the source keeps what it read for a replay:
+// a compressed body, before commit.
+func (s *source) replayable() bool { return s.rec.keep }
 
 // replay returns the origin's body as it sent it: what was read, then the
 // rest. ok is false when more was read than could be recorded.
@@ -182,13 +206,17 @@ func (s *source) replay() (io.ReadCloser, bool) {
 	if s.rec.lost || !s.rec.keep {
 		return nil, false
 	}
+	// The record goes with the body; its buffer is not returned to the
+	// pool.
 	body := readCloser{io.MultiReader(bytes.NewReader(s.rec.buf), s.raw), s.raw}
+	s.rec.buf, s.rec.keep = nil, false
 	s.release()
 	return body, true
 }
 
 // Close releases the decoders and closes the origin's body.
 func (s *source) Close() error {
+	s.rec.free()
 	s.release()
 	return s.raw.Close()
 }
