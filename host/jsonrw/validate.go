@@ -12,7 +12,8 @@ const DefaultMaxDepth = 1000
 // then served unchanged.
 var ErrTooDeep = errors.New("jsonrw: JSON nested deeper than the limit")
 
-// Validate reports whether doc is one JSON value (RFC 8259) nested at most
+// Validate reports whether doc (bytes or a string) is one JSON value
+// (RFC 8259) nested at most
 // maxDepth arrays and objects deep: nil, ErrNotJSON, or ErrTooDeep when the
 // limit is reached first. maxDepth ≤ 0 means DefaultMaxDepth.
 //
@@ -21,14 +22,14 @@ var ErrTooDeep = errors.New("jsonrw: JSON nested deeper than the limit")
 // documents it accepts may be handed to code that recurses per level. Like
 // encoding/json.Valid it checks the syntax of strings, not that they are
 // valid UTF-8.
-func Validate(doc []byte, maxDepth int) error {
+func Validate[T ~string | ~[]byte](doc T, maxDepth int) error {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
 	// open holds the kind of each open container, '{' or '['.
 	var small [64]byte
 	open := small[:0]
-	i := skipSpace(doc, 0)
+	i := ws(doc, 0)
 	needValue := true
 	for {
 		if needValue {
@@ -41,7 +42,7 @@ func Validate(doc []byte, maxDepth int) error {
 					return ErrTooDeep
 				}
 				open = append(open, c)
-				i = skipSpace(doc, i+1)
+				i = ws(doc, i+1)
 				if i < len(doc) && doc[i] == c+2 { // '}' is '{'+2, ']' is '['+2
 					open = open[:len(open)-1]
 					i++
@@ -85,7 +86,7 @@ func Validate(doc []byte, maxDepth int) error {
 			continue
 		}
 		// A value ended at i: what may follow depends on the container.
-		i = skipSpace(doc, i)
+		i = ws(doc, i)
 		if len(open) == 0 {
 			if i != len(doc) {
 				return ErrNotJSON
@@ -98,7 +99,7 @@ func Validate(doc []byte, maxDepth int) error {
 		top := open[len(open)-1]
 		switch doc[i] {
 		case ',':
-			i = skipSpace(doc, i+1)
+			i = ws(doc, i+1)
 			if top == '{' {
 				var ok bool
 				if i, ok = memberKey(doc, i); !ok {
@@ -117,7 +118,7 @@ func Validate(doc []byte, maxDepth int) error {
 
 // memberKey scans `"key" :` at i and returns the offset of the value
 // after it, past white space.
-func memberKey(doc []byte, i int) (int, bool) {
+func memberKey[T ~string | ~[]byte](doc T, i int) (int, bool) {
 	if i >= len(doc) || doc[i] != '"' {
 		return i, false
 	}
@@ -125,17 +126,20 @@ func memberKey(doc []byte, i int) (int, bool) {
 	if !ok {
 		return i, false
 	}
-	i = skipSpace(doc, i)
+	i = ws(doc, i)
 	if i >= len(doc) || doc[i] != ':' {
 		return i, false
 	}
-	return skipSpace(doc, i+1), true
+	return ws(doc, i+1), true
 }
 
 // scanString scans the string whose opening quote is at i and returns the
 // offset after its closing quote.
-func scanString(doc []byte, i int) (int, bool) {
+func scanString[T ~string | ~[]byte](doc T, i int) (int, bool) {
 	for i++; i < len(doc); i++ {
+		if plain[doc[i]] {
+			continue
+		}
 		switch c := doc[i]; {
 		case c == '"':
 			return i + 1, true
@@ -152,8 +156,8 @@ func scanString(doc []byte, i int) (int, bool) {
 				if i+4 >= len(doc) {
 					return i, false
 				}
-				for _, h := range doc[i+1 : i+5] {
-					if !isHex(h) {
+				for k := i + 1; k < i+5; k++ {
+					if !isHex(doc[k]) {
 						return i, false
 					}
 				}
@@ -166,8 +170,16 @@ func scanString(doc []byte, i int) (int, bool) {
 	return i, false
 }
 
+// plain marks the bytes that stand for themselves in a JSON string.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // scanNumber scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at i.
-func scanNumber(doc []byte, i int) (int, bool) {
+func scanNumber[T ~string | ~[]byte](doc T, i int) (int, bool) {
 	if i < len(doc) && doc[i] == '-' {
 		i++
 	}
@@ -200,17 +212,32 @@ func scanNumber(doc []byte, i int) (int, bool) {
 	return i, true
 }
 
-func digits(doc []byte, i int) int {
+func digits[T ~string | ~[]byte](doc T, i int) int {
 	for i < len(doc) && doc[i] >= '0' && doc[i] <= '9' {
 		i++
 	}
 	return i
 }
 
-func hasWord(doc []byte, i int, w string) bool {
-	return len(doc)-i >= len(w) && string(doc[i:i+len(w)]) == w
+func hasWord[T ~string | ~[]byte](doc T, i int, w string) bool {
+	if len(doc)-i < len(w) {
+		return false
+	}
+	for k := 0; k < len(w); k++ {
+		if doc[i+k] != w[k] {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func ws[T ~string | ~[]byte](doc T, i int) int {
+	for i < len(doc) && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r') {
+		i++
+	}
+	return i
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 func TestValidate(t *testing.T) {
@@ -91,4 +94,38 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("Validate(%q) = %v, encoding/json.Valid = %v", doc, err, want)
 		}
 	})
+}
+
+// BenchmarkValidate validates a 1.2 MB API response (an array of 5,000
+// product objects) with Validate, and with gjson's validator and
+// encoding/json.Valid for comparison: the price of checking nesting
+// iteratively before any path lookup.
+func BenchmarkValidate(b *testing.B) {
+	var doc bytes.Buffer
+	doc.WriteString(`{"items":[`)
+	for i := range 5000 {
+		if i > 0 {
+			doc.WriteByte(',')
+		}
+		fmt.Fprintf(&doc, `{"id":"sku-%d","title":"Item \u00e9 %d","price":%d.99,"tags":["a","b"],"stock":{"count":%d,"warehouse":null},"new":true}`, i, i, i%300, i%17)
+	}
+	doc.WriteString(`],"page":1}`)
+	d := doc.Bytes()
+	for _, bc := range []struct {
+		name string
+		ok   func([]byte) bool
+	}{
+		{"jsonrw", func(d []byte) bool { return Validate(d, 0) == nil }},
+		{"gjson", gjson.ValidBytes},
+		{"encoding-json", json.Valid},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(d)))
+			for range b.N {
+				if !bc.ok(d) {
+					b.Fatal("invalid")
+				}
+			}
+		})
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/device"
 	"github.com/bespoke-edge/bespoke/host/geo"
+	"github.com/bespoke-edge/bespoke/host/jsonrw"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -366,7 +367,9 @@ func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
 // path are no value, never an error. A JSON array becomes a list value; true
 // and false become the texts "true" and "false".
 func JSONValue(src, path string) plugin.Value {
-	if !gjson.Valid(src) {
+	// Validated in one pass, without recursion and with a nesting limit,
+	// before gjson (which recurses per level) sees a visitor's value.
+	if jsonrw.Validate(src, jsonrw.DefaultMaxDepth) != nil {
 		return plugin.Value{}
 	}
 	res := gjson.Get(src, path)
