@@ -97,7 +97,11 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 		h.Set("Accept-CH", device.AcceptCH)
 	}
 	if rp.validators == weakValidators {
-		changedBodyValidators(h, st.planTag())
+		var tag uint64
+		if h.Get("Etag") != "" {
+			tag = st.planTag()
+		}
+		changedBodyValidators(h, tag)
 	}
 	if rp.changed {
 		h.Del("Content-Encoding")
