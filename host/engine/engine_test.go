@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host/engine"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -23,6 +24,13 @@ func newEngine(t testing.TB, cfg engine.Config) *engine.Engine {
 	t.Helper()
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = "-"
+	}
+	if cfg.DecideTimeout == 0 {
+		// Modules loaded from artifacts get a deadline per decision; a
+		// busy machine (these tests run with -race, beside other builds)
+		// can take longer than the production 50 ms. Tests of deadlines
+		// set theirs; for the rest it is only a hang guard.
+		cfg.DecideTimeout = time.Minute
 	}
 	e, err := engine.New(cfg)
 	if err != nil {
