@@ -24,10 +24,28 @@ import (
 type Config struct {
 	// Listen is the address visitors connect to.
 	Listen string `yaml:"listen"`
+	// TLS serves visitors over TLS on Listen (HTTP/2 and HTTP/1.1) when
+	// its Cert and Key are set; zero serves plain HTTP.
+	TLS TLS `yaml:"tls"`
+	// H2C also accepts HTTP/2 without TLS (with prior knowledge) on a
+	// plain Listen, for a load balancer in front that speaks it.
+	H2C bool `yaml:"h2c"`
 	// Admin is the address of the admin listener (/metrics, /healthz,
 	// /readyz, POST /_bespoke/reload); empty disables it. It should not be
 	// reachable from the internet.
 	Admin string `yaml:"admin"`
+	// AdminTokenFile holds a bearer token every admin request but
+	// /healthz and /readyz must present (Authorization: Bearer TOKEN).
+	// Empty means $BESPOKE_ADMIN_TOKEN, and without it no token.
+	AdminTokenFile string `yaml:"admin_token_file"`
+	// AdminHosts are the Host names ("admin.internal", with or without a
+	// port) and address prefixes ("10.0.0.0/8") the admin listener
+	// answers to besides loopback ones; any other Host is refused (a DNS
+	// rebinding attack points a name of its own at the listener).
+	// /healthz and /readyz answer under any Host.
+	AdminHosts []string `yaml:"admin_hosts"`
+	// Forwarding says what the origin learns of the visitor's connection.
+	Forwarding Forwarding `yaml:"forwarding"`
 	// SecretFile holds the key that signs bespoke's cookies (seen-filter,
 	// caps). Empty means a random key per process: cookies then do not
 	// survive a restart.
@@ -57,6 +75,27 @@ type Log struct {
 	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
 	// responses.
 	DebugHeaders bool `yaml:"debug_headers"`
+}
+
+// TLS is the visitors' listener's certificate.
+type TLS struct {
+	// Cert and Key are PEM files (the certificate chain, the private
+	// key), reloaded when they change.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Forwarding configures the forwarding headers. Which peers are trusted
+// proxies is geo.trusted_proxies.
+type Forwarding struct {
+	// StripHeaders are removed from requests of untrusted peers before
+	// they reach the origin: headers only a CDN or load balancer in front
+	// may set (a trailing * matches any suffix). Unset means the default
+	// list (CF-Connecting-IP, True-Client-IP, X-Real-IP, CF-IPCountry,
+	// CloudFront-Viewer-*, ...); [] removes none.
+	StripHeaders []string `yaml:"strip_headers"`
+	// Via names this proxy in Via headers ("bespoke" when empty).
+	Via string `yaml:"via"`
 }
 
 // Geo says where visitors' locations come from.
@@ -99,11 +138,16 @@ type Limits struct {
 	MemoryPages     uint32   `yaml:"memory_pages"`
 	DecideTimeout   Duration `yaml:"decide_timeout"`
 	MaxRewriteBytes Size     `yaml:"max_rewrite_bytes"`
-	RewriteBuffer   Size     `yaml:"rewrite_buffer"`
-	MaxHeaderBytes  Size     `yaml:"max_header_bytes"`
-	ReadHeader      Duration `yaml:"read_header_timeout"`
-	Idle            Duration `yaml:"idle_timeout"`
-	Upstream        Upstream `yaml:"upstream"`
+	// MaxDecodeRatio bounds how many times its encoded size a compressed
+	// body may decode to (0: 100).
+	MaxDecodeRatio int `yaml:"max_decode_ratio"`
+	// MaxJSONDepth bounds the nesting of JSON documents edited (0: 1000).
+	MaxJSONDepth   int      `yaml:"max_json_depth"`
+	RewriteBuffer  Size     `yaml:"rewrite_buffer"`
+	MaxHeaderBytes Size     `yaml:"max_header_bytes"`
+	ReadHeader     Duration `yaml:"read_header_timeout"`
+	Idle           Duration `yaml:"idle_timeout"`
+	Upstream       Upstream `yaml:"upstream"`
 }
 
 // Upstream bounds connections to origins.
@@ -157,6 +201,9 @@ func Load(path string) (*Config, error) {
 		}
 	}
 	rel(&c.SecretFile)
+	rel(&c.TLS.Cert)
+	rel(&c.TLS.Key)
+	rel(&c.AdminTokenFile)
 	rel(&c.Geo.GeoIP)
 	for i := range c.Routes {
 		rel(&c.Routes[i].Rules)
@@ -280,6 +327,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.PoolSize < 0 {
 		return errors.New("limits.pool_size cannot be negative")
+	}
+	if c.Limits.MaxDecodeRatio < 0 || c.Limits.MaxJSONDepth < 0 {
+		return errors.New("limits.max_decode_ratio and limits.max_json_depth cannot be negative")
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("tls: give both cert and key")
+	}
+	if c.H2C && c.TLS.Cert != "" {
+		return errors.New("h2c is HTTP/2 without TLS; with tls, HTTP/2 is negotiated anyway")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -76,4 +77,46 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("a configuration without routes was accepted")
 		}
 	})
+}
+
+// TestREADMEExample parses the configuration file shown in the README, so
+// that the example stays one bespoke accepts.
+func TestREADMEExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "### Configuration file")
+	_, rest, ok2 := strings.Cut(rest, "```yaml\n")
+	example, _, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("the README has no configuration example")
+	}
+	c, err := Parse("README.md", []byte(example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLS.Cert == "" || c.AdminTokenFile == "" || len(c.AdminHosts) == 0 || c.Forwarding.Via == "" ||
+		c.Limits.MaxDecodeRatio != 100 || c.Limits.MaxJSONDepth != 1000 || len(c.Routes) != 2 {
+		t.Errorf("the example's settings were not all read: %+v", c)
+	}
+}
+
+// TestStripHeadersUnsetOrEmpty: unset means the default list (nil), []
+// means none (an empty, non-nil list).
+func TestStripHeadersUnsetOrEmpty(t *testing.T) {
+	unset, err := Parse("a.yaml", []byte("routes: [{ origin: \"http://a\" }]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, err := Parse("b.yaml", []byte("forwarding: { strip_headers: [] }\nroutes: [{ origin: \"http://a\" }]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unset.Forwarding.StripHeaders != nil || none.Forwarding.StripHeaders == nil || len(none.Forwarding.StripHeaders) != 0 {
+		t.Errorf("unset %#v, [] %#v", unset.Forwarding.StripHeaders, none.Forwarding.StripHeaders)
+	}
+	if _, err := Parse("c.yaml", []byte("tls: { cert: a.pem }\nroutes: [{ origin: \"http://a\" }]\n")); err == nil || !strings.Contains(err.Error(), "both cert and key") {
+		t.Errorf("a certificate without its key: %v", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host/engine"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -234,7 +235,10 @@ func TestCompiledAgreesWithReference(t *testing.T) {
 	s := seed(t)
 	t.Logf("seed %d (replay with BESPOKE_SEED=%d)", s, s)
 	r := rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15))
-	eng, err := engine.New(engine.Config{CacheDir: "-", PoolSize: 2})
+	// The modules come from artifacts, so each decision has a deadline;
+	// these tests are about answers, and a busy machine can take longer
+	// than the production 50 ms: the deadline is only a hang guard.
+	eng, err := engine.New(engine.Config{CacheDir: "-", PoolSize: 2, DecideTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +258,7 @@ func FuzzCompiledAgreesWithReference(f *testing.F) {
 	for _, s := range []uint64{1, 2, 3, 42, 1 << 40} {
 		f.Add(s, s*7)
 	}
-	eng, err := engine.New(engine.Config{CacheDir: "-", PoolSize: 1})
+	eng, err := engine.New(engine.Config{CacheDir: "-", PoolSize: 1, DecideTimeout: time.Minute})
 	if err != nil {
 		f.Fatal(err)
 	}

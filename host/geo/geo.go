@@ -226,31 +226,91 @@ func merge(dst *Info, src Info, name string) {
 	}
 }
 
+// Field is a set of Info fields, for HeadersFor. The zero Field is none.
+type Field uint8
+
+// The fields of Info whose sources can be told apart.
+const (
+	FieldCountry Field = 1 << iota
+	FieldRegion
+	FieldCity
+	FieldContinent
+	FieldTimezone
+	// FieldLatLon is Lat, Lon and HasLatLon.
+	FieldLatLon
+
+	// FieldAll is every field.
+	FieldAll = FieldCountry | FieldRegion | FieldCity | FieldContinent | FieldTimezone | FieldLatLon
+)
+
+// providerFields are, per provider, the request headers its reader
+// consults for each field (indexed by the field's bit number).
+var providerFields = map[Provider][6][]string{
+	Cloudflare: {{hdrCFCountry}, {hdrCFRegion}, {hdrCFCity}, {hdrCFContinent}, {hdrCFTimezone}, {hdrCFLatitude, hdrCFLongitude}},
+	CloudFront: {{hdrCloudFrontCountry}, {hdrCloudFrontRegion}, {hdrCloudFrontCity}, nil, {hdrCloudFrontTimezone}, {hdrCloudFrontLatitude, hdrCloudFrontLongitude}},
+	Vercel:     {{hdrVercelCountry}, {hdrVercelRegion}, {hdrVercelCity}, {hdrVercelContinent}, {hdrVercelTimezone}, {hdrVercelLatitude, hdrVercelLongitude}},
+	Fastly:     {{hdrFastlyCountry}, {hdrFastlyRegion}, {hdrFastlyCity}, {hdrFastlyContinent}, nil, {hdrFastlyLatitude, hdrFastlyLongitude}},
+	Akamai:     {{hdrAkamaiEdgescape}, {hdrAkamaiEdgescape}, {hdrAkamaiEdgescape}, {hdrAkamaiEdgescape}, {hdrAkamaiEdgescape}, {hdrAkamaiEdgescape}},
+}
+
 // providerHeaders are the request headers each provider's reader consults.
-var providerHeaders = map[Provider][]string{
-	Cloudflare: {hdrCFCountry, hdrCFRegion, hdrCFCity, hdrCFTimezone, hdrCFLatitude, hdrCFLongitude, hdrCFContinent},
-	CloudFront: {hdrCloudFrontCountry, hdrCloudFrontRegion, hdrCloudFrontCity, hdrCloudFrontTimezone, hdrCloudFrontLatitude, hdrCloudFrontLongitude},
-	Vercel:     {hdrVercelCountry, hdrVercelRegion, hdrVercelCity, hdrVercelTimezone, hdrVercelLatitude, hdrVercelLongitude, hdrVercelContinent},
-	Fastly:     {hdrFastlyCountry, hdrFastlyRegion, hdrFastlyCity, hdrFastlyLatitude, hdrFastlyLongitude, hdrFastlyContinent},
-	Akamai:     {hdrAkamaiEdgescape},
+var providerHeaders = func() map[Provider][]string {
+	m := map[Provider][]string{}
+	for p, fields := range providerFields {
+		var hs []string
+		for _, f := range fields {
+			hs = append(hs, f...)
+		}
+		slices.Sort(hs)
+		m[p] = slices.Compact(hs)
+	}
+	return m
+}()
+
+// dependencies widens fields to every field whose headers can change
+// them, following Resolve's rules: the first country decides which
+// sources may fill the rest (and a continent comes from the country when
+// no source gives one), and region and city must agree across sources
+// before a later source fills the city, time zone or coordinates.
+func dependencies(fields Field) Field {
+	deps := fields
+	if fields != 0 {
+		deps |= FieldCountry
+	}
+	if fields&(FieldRegion|FieldCity|FieldTimezone|FieldLatLon) != 0 {
+		deps |= FieldRegion | FieldCity
+	}
+	return deps
 }
 
 // Headers returns the canonical names of the request headers whose values
 // can change the location Resolve returns, sorted, for a Vary response
-// header: CountryHeader and the enabled providers' headers, and
-// X-Forwarded-For and Forwarded when a database locates the client address
-// they reveal. It returns nil when no peer is trusted, since no header is
-// read then, and a new slice on each call.
-func (r *Resolver) Headers() []string {
-	if r == nil || len(r.trust.prefixes) == 0 {
+// header: HeadersFor(FieldAll).
+func (r *Resolver) Headers() []string { return r.HeadersFor(FieldAll) }
+
+// HeadersFor returns the canonical names of the request headers whose
+// values can change the given fields of the location Resolve returns,
+// sorted, for a Vary response header: CountryHeader and the enabled
+// providers' headers for those fields and the fields they depend on, and
+// X-Forwarded-For and Forwarded when a database locates the client
+// address they reveal. It returns nil for no field, and when no peer is
+// trusted (no header is read then); a new slice on each call.
+func (r *Resolver) HeadersFor(fields Field) []string {
+	if r == nil || len(r.trust.prefixes) == 0 || fields == 0 {
 		return nil
 	}
+	deps := dependencies(fields)
 	var hs []string
 	if r.countryHeader != "" {
 		hs = append(hs, r.countryHeader)
 	}
 	for _, p := range r.providers {
-		hs = append(hs, providerHeaders[Provider(p.name)]...)
+		pf := providerFields[Provider(p.name)]
+		for bit := range pf {
+			if deps&(1<<bit) != 0 {
+				hs = append(hs, pf[bit]...)
+			}
+		}
 	}
 	if r.db != nil {
 		hs = append(hs, hdrXFF, hdrForwarded)

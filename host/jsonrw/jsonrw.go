@@ -6,7 +6,9 @@
 // through unchanged, and the output is valid JSON whenever the input is.
 //
 // JSON is rewritten whole rather than streamed: a path may point anywhere
-// in the document. The proxy bounds the size it rewrites.
+// in the document. The proxy bounds the size it rewrites; Apply bounds the
+// nesting (Validate checks it in one pass, without recursion, before any
+// path is looked up), so no document can exhaust the stack.
 package jsonrw
 
 import (
@@ -63,10 +65,19 @@ type SeenSet interface {
 var ErrNotJSON = errors.New("jsonrw: not valid JSON")
 
 // Apply applies edits in order and returns the new document and, per
-// edit, whether it changed something. doc is not modified.
+// edit, whether it changed something. doc is not modified. A document
+// that is not JSON (ErrNotJSON) or is nested deeper than DefaultMaxDepth
+// (ErrTooDeep) is returned as it is, with the error.
 func Apply(doc []byte, edits []Edit, seen SeenSet) ([]byte, []bool, error) {
-	if !gjson.ValidBytes(doc) {
-		return doc, make([]bool, len(edits)), ErrNotJSON
+	return ApplyDepth(doc, edits, seen, DefaultMaxDepth)
+}
+
+// ApplyDepth is Apply with a nesting limit of maxDepth (≤ 0 means
+// DefaultMaxDepth). The document is validated, iteratively, before any
+// path is looked up in it.
+func ApplyDepth(doc []byte, edits []Edit, seen SeenSet, maxDepth int) ([]byte, []bool, error) {
+	if err := Validate(doc, maxDepth); err != nil {
+		return doc, make([]bool, len(edits)), err
 	}
 	applied := make([]bool, len(edits))
 	// Paths lead into objects and arrays; a scalar document has none.
@@ -113,7 +124,7 @@ func splice(doc []byte, start, end int, with []byte) []byte {
 // set replaces the value at path, or adds the member when the parent is an
 // object.
 func set(doc []byte, path string, value []byte) ([]byte, bool) {
-	if !gjson.ValidBytes(value) {
+	if Validate(value, DefaultMaxDepth) != nil {
 		return doc, false
 	}
 	if r, ok := located(doc, path); ok {

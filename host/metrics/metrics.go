@@ -38,6 +38,7 @@ type Metrics struct {
 	generation     *prometheus.GaugeVec
 	seen           *prometheus.CounterVec
 	upstream       *prometheus.CounterVec
+	bodyLimits     *prometheus.CounterVec
 }
 
 // latencyBuckets suit sub-millisecond decisions and rewrites up to pages
@@ -80,13 +81,17 @@ func New() *Metrics {
 		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_upstream_errors_total", Help: "Origin failures, by status answered (502, 504).",
 		}, []string{"route", "status"}),
+		bodyLimits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_body_limits_total",
+			Help: "Response bodies a limit or their encoding kept from being rewritten, by reason (too_large, decode_ratio, bad_encoding, json_depth, json_invalid, charset) and result (untouched: sent as the origin sent it; stopped: rewritten up to the limit, copied after; cut: the transfer was cut; refused: answered 502).",
+		}, []string{"route", "reason", "result"}),
 	}
 	refused := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "bespoke_refused_values_total",
 		Help: "Values of requests that could not be written where a rule writes them (a URL the rule does not allow): replaced by their default, or their action dropped.",
 	}, func() float64 { return float64(plan.RefusedTotal()) })
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.upstream, refused,
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.upstream, m.bodyLimits, refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -156,6 +161,15 @@ func (m *Metrics) Upstream(route string, status int) {
 		s = "504"
 	}
 	m.upstream.WithLabelValues(route, s).Inc()
+}
+
+// BodyLimit records a response body a limit or its encoding kept from
+// being rewritten: reason and result as in bespoke_body_limits_total.
+func (m *Metrics) BodyLimit(route, reason, result string) {
+	if m == nil {
+		return
+	}
+	m.bodyLimits.WithLabelValues(route, reason, result).Inc()
 }
 
 // Pool exposes a plugin pool's state through fn, read at scrape time.

@@ -20,21 +20,6 @@ func decodable(enc string) bool {
 	return false
 }
 
-// decode returns the decoded body; closing it closes body.
-func decode(body io.ReadCloser, enc string) (io.ReadCloser, error) {
-	switch enc {
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			return nil, err
-		}
-		return readCloser{zr, body}, nil
-	case "br":
-		return readCloser{brotli.NewReader(body), body}, nil
-	}
-	return body, nil
-}
-
 // negotiate picks the encoding of the rewritten body: an origin that
 // compressed gets its encoding back when the visitor takes it, else gzip
 // when the visitor takes that, else none; an origin that did not compress

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/caps"
+	"github.com/bespoke-edge/bespoke/host/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/metrics"
 	"github.com/bespoke-edge/bespoke/host/reqctx"
 	"github.com/bespoke-edge/bespoke/host/seen"
@@ -35,10 +37,22 @@ type Config struct {
 	// PreserveHost sends the visitor's Host header to the origin instead of
 	// the origin URL's host.
 	PreserveHost bool
-	// MaxRewriteBytes is the largest response body that is rewritten, when
-	// the origin says its length; larger ones stream through untouched. 0
-	// means 8 MiB.
+	// MaxRewriteBytes bounds the decoded bytes of a body that are
+	// rewritten: a body whose length the origin says is larger passes
+	// untouched; a streamed one (chunked or compressed) that turns out
+	// larger is rewritten up to there and copied through after; a JSON
+	// document larger passes untouched. 0 means 8 MiB.
 	MaxRewriteBytes int64
+	// MaxDecodeRatio bounds how many times its encoded size a compressed
+	// body may decode to (past the first 16 KiB). A body found past it
+	// before its headers are sent passes untouched, in its original
+	// encoding; one found past it while streaming is cut: it is a
+	// decompression bomb, not a page. 0 means 100.
+	MaxDecodeRatio int
+	// MaxJSONDepth bounds the nesting of JSON documents that are edited;
+	// deeper ones pass untouched (and are counted). 0 means
+	// jsonrw.DefaultMaxDepth.
+	MaxJSONDepth int
 	// RewriteBuffer bounds the memory one rewrite may hold (see
 	// rewrite.Options.MaxBuffer). 0 means the rewriter's default.
 	RewriteBuffer int
@@ -68,6 +82,22 @@ type Config struct {
 	Route string
 	// Metrics records what the proxy does; nil records nothing.
 	Metrics *metrics.Metrics
+	// TrustedProxies are the peers (RemoteAddr) taken to be proxies of
+	// the site's own, such as a CDN or load balancer in front: their
+	// X-Forwarded-For and Forwarded chains are extended and their
+	// X-Forwarded-Proto and -Host kept, their CDN headers reach the
+	// origin, and their X-Forwarded-Proto: https makes cookies Secure.
+	// Requests of other peers get these headers replaced, and the
+	// StripHeaders removed. Nil trusts no peer.
+	TrustedProxies []netip.Prefix
+	// StripHeaders are the request headers only a trusted proxy may set
+	// (client address and geography headers of CDNs), removed from the
+	// requests of other peers before they reach the origin. A trailing
+	// "*" matches any suffix. Nil means DefaultStripHeaders; an empty,
+	// non-nil slice removes none.
+	StripHeaders []string
+	// Via is this proxy's name in Via headers; "" means "bespoke".
+	Via string
 	// ConsentCookie and ConsentDeny: a request whose ConsentCookie holds
 	// one of ConsentDeny, or that sends Sec-GPC: 1, gets no tracking state
 	// written (seen-filter, caps, visitor id). Empty means only Sec-GPC.
@@ -80,6 +110,7 @@ type Proxy struct {
 	cfg   Config
 	rp    *httputil.ReverseProxy
 	log   *slog.Logger
+	fwd   *forwarding
 	site  atomic.Pointer[site.Site]
 	stats Stats
 }
@@ -98,6 +129,7 @@ type Stats struct {
 	SeenSaves      atomic.Int64 // seen-filters saved
 	SeenSaveErrors atomic.Int64 // seen-filters that could not be saved
 	SeenOverflow   atomic.Int64 // pages too long to hold back for the seen cookie
+	Limited        atomic.Int64 // bodies passed untouched, stopped or cut by a limit (see bespoke_body_limits_total)
 }
 
 // New returns a proxy to cfg.Origin with no plugin loaded: until Swap is
@@ -109,13 +141,22 @@ func New(cfg Config) *Proxy {
 	if cfg.SeenBuffer == 0 {
 		cfg.SeenBuffer = 1 << 20
 	}
+	if cfg.MaxDecodeRatio == 0 {
+		cfg.MaxDecodeRatio = 100
+	}
+	if cfg.MaxJSONDepth == 0 {
+		cfg.MaxJSONDepth = jsonrw.DefaultMaxDepth
+	}
+	if cfg.StripHeaders == nil {
+		cfg.StripHeaders = DefaultStripHeaders
+	}
 	if cfg.Route == "" {
 		cfg.Route = "default"
 	}
 	if cfg.Transport == nil {
 		cfg.Transport = NewTransport()
 	}
-	p := &Proxy{cfg: cfg, log: cfg.Logger}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -133,7 +174,8 @@ func New(cfg Config) *Proxy {
 
 // NewTransport returns the transport used to reach the origin: keep-alive
 // connections sized for a proxy (the default of 2 idle connections per host
-// reopens connections under load), and bounded dial and header timeouts.
+// reopens connections under load), bounded dial and header timeouts, and
+// no transparent decompression.
 func NewTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil,
@@ -144,6 +186,10 @@ func NewTransport() *http.Transport {
 		ResponseHeaderTimeout: 30 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false,
+		// The visitor's Accept-Encoding goes to the origin as it is. Go's
+		// transparent gzip would otherwise ask for gzip and inflate the
+		// body before the proxy sees it, outside every limit.
+		DisableCompression: true,
 	}
 }
 
@@ -168,6 +214,13 @@ type state struct {
 	rewrote bool
 	// allowed says tracking state may be written (consent).
 	allowed bool
+	// held: the page was held back whole, so the seen cookie can say what
+	// it showed.
+	held bool
+	// tag identifies the plan's edits for derived ETags (planTag); tagged
+	// says it was computed.
+	tag    uint64
+	tagged bool
 	// outcome is the request's outcome label for metrics; status the
 	// status answered.
 	outcome string
@@ -179,7 +232,7 @@ type state struct {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p.stats.Requests.Add(1)
-	st := &state{secure: r.TLS != nil}
+	st := &state{secure: p.fwd.secure(r)}
 	if s := p.hold(); s != nil {
 		defer s.Drop()
 		st.site = s
@@ -270,9 +323,23 @@ func (p *Proxy) done(r *http.Request, st *state, status int, start time.Time) {
 	p.access(r, st, status, d)
 }
 
+// planTag returns the request's plan tag (see planTag), computed once.
+func (st *state) planTag() uint64 {
+	if !st.tagged && st.req != nil && st.req.Err == nil {
+		st.tag, st.tagged = planTag(&st.req.Plan, st.site.Manifest()), true
+	}
+	return st.tag
+}
+
+// keepsVisitor reports whether a new visitor's id is worth a cookie: the
+// decisions read it, or a server-side seen-filter is keyed by it.
+func (p *Proxy) keepsVisitor(st *state) bool {
+	return st.site.ReadsVisitor() || st.seen != nil && !p.cfg.Seen.InHeaders()
+}
+
 func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 	p.stats.Redirects.Add(1)
-	p.setVisitorHeaders(w.Header(), st)
+	p.setVisitorHeaders(w.Header(), st, st.req.Visitor.Persist && p.keepsVisitor(st))
 	p.saveSeen(r.Context(), w.Header(), st)
 	w.Header().Set("Cache-Control", "private, no-store")
 	http.Redirect(w, r, st.req.Plan.Redirect.Location, st.req.Plan.Redirect.Status)
@@ -283,23 +350,29 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	if p.cfg.PreserveHost {
 		pr.Out.Host = pr.In.Host
 	}
-	pr.SetXForwarded()
+	p.fwd.apply(pr.In, pr.Out.Header)
 	st, _ := pr.In.Context().Value(stateKey{}).(*state)
-	if st == nil || st.req == nil {
-		return
+	rewrites, tag := false, uint64(0)
+	if st != nil && st.req != nil {
+		pl := &st.req.Plan
+		for _, h := range pl.RequestHeaders {
+			pr.Out.Header.Set(h.Name, h.Value)
+		}
+		rewrites = len(pl.Edits) > 0 || len(pl.JSONEdits) > 0
+		if rewrites && pr.Out.Header.Get("If-None-Match") != "" {
+			tag = st.planTag()
+		}
 	}
-	for _, h := range st.req.Plan.RequestHeaders {
-		pr.Out.Header.Set(h.Name, h.Value)
-	}
+	conditionals(pr.Out.Header, rewrites, tag)
 }
 
 // setVisitorHeaders sets the cookies and headers of the plan, the visitor
-// cookie, and debug headers.
-func (p *Proxy) setVisitorHeaders(h http.Header, st *state) {
+// cookie (when setVisitor), and debug headers.
+func (p *Proxy) setVisitorHeaders(h http.Header, st *state, setVisitor bool) {
 	if st.req == nil {
 		return
 	}
-	if v := st.req.Visitor; v.Persist {
+	if v := st.req.Visitor; setVisitor && v.Persist {
 		h.Add("Set-Cookie", reqctx.VisitorSetCookie(v, st.secure).String())
 	}
 	if st.allowed && st.caps != nil && len(st.req.Plan.Capped) > 0 {
@@ -366,6 +439,15 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The visitor went away; nobody reads this response.
 		status = 499
+	}
+	if errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errTooLarge) {
+		// The response could neither be rewritten nor sent as the origin
+		// sent it (see passOriginal).
+		p.log.Warn("origin response refused", "route", p.cfg.Route, "path", r.URL.Path, "err", err)
+		p.cfg.Metrics.Upstream(p.cfg.Route, status)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "502 Bad Gateway: the origin's response could not be passed on", status)
+		return
 	}
 	p.log.Warn("origin request failed", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
 	if status == 499 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/device"
 	"github.com/bespoke-edge/bespoke/host/geo"
+	"github.com/bespoke-edge/bespoke/host/jsonrw"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -64,7 +65,7 @@ type Builder struct {
 	cookieSlots []int
 }
 
-type needs struct{ geo, device, clock bool }
+type needs struct{ geo, device, clock, visitor bool }
 
 // NewBuilder prepares a builder for the given slots.
 func NewBuilder(cfg Config, slots []plugin.Slot) *Builder {
@@ -110,6 +111,19 @@ func NewBuilder(cfg Config, slots []plugin.Slot) *Builder {
 	return b
 }
 
+// geoFields says which part of the location each geo attribute reads, so
+// that Vary names only the headers that part can come from.
+var geoFields = map[string]geo.Field{
+	"geo.country":   geo.FieldCountry,
+	"geo.region":    geo.FieldRegion,
+	"geo.city":      geo.FieldCity,
+	"geo.continent": geo.FieldContinent,
+	"geo.timezone":  geo.FieldTimezone,
+	"geo.lat":       geo.FieldLatLon,
+	"geo.lon":       geo.FieldLatLon,
+	"geo.distance":  geo.FieldLatLon,
+}
+
 // dependsOn records what computing s needs, and the request headers it
 // reads (for Vary).
 func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
@@ -121,13 +135,16 @@ func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
 	switch {
 	case strings.HasPrefix(s.Attr, "geo."):
 		b.needs.geo = true
-		add(b.geo.Headers()...)
+		add(b.geo.HeadersFor(geoFields[s.Attr])...)
 	case strings.HasPrefix(s.Attr, "device."):
 		b.needs.device = true
 		add("User-Agent", "Sec-CH-UA", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform", "Sec-CH-UA-Platform-Version", "Sec-CH-UA-Model")
 	case s.Attr == "language" || s.Attr == "languages":
 		add("Accept-Language")
-	case s.Attr == "cookie" || s.Attr == "visitor.id" || s.Attr == "visitor.new":
+	case s.Attr == "visitor.id" || s.Attr == "visitor.new":
+		b.needs.visitor = true
+		add("Cookie")
+	case s.Attr == "cookie":
 		add("Cookie")
 	case s.Attr == "header":
 		add(s.Arg)
@@ -136,7 +153,7 @@ func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
 	case s.Attr == "visitor.hour" || s.Attr == "visitor.weekday":
 		// The visitor's time zone comes from geography.
 		b.needs.clock, b.needs.geo = true, true
-		add(b.geo.Headers()...)
+		add(b.geo.HeadersFor(geo.FieldTimezone)...)
 	}
 	if s.From != nil {
 		b.dependsOn(*s.From, vary)
@@ -149,6 +166,12 @@ func (b *Builder) Vary() []string { return b.vary }
 
 // Slots returns the slots the builder computes.
 func (b *Builder) Slots() []plugin.Slot { return b.slots }
+
+// ReadsVisitor reports whether the slots read the visitor id (visitor.id,
+// visitor.new, and what is computed from them: experiments, rollouts), so
+// that the id must be kept in a cookie for decisions to stay the same
+// from one request to the next.
+func (b *Builder) ReadsVisitor() bool { return b.needs.visitor }
 
 // NeedsDevice reports whether the slots read the device, so the proxy can
 // ask browsers for Client Hints (Accept-CH).
@@ -344,7 +367,9 @@ func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
 // path are no value, never an error. A JSON array becomes a list value; true
 // and false become the texts "true" and "false".
 func JSONValue(src, path string) plugin.Value {
-	if !gjson.Valid(src) {
+	// Validated in one pass, without recursion and with a nesting limit,
+	// before gjson (which recurses per level) sees a visitor's value.
+	if jsonrw.Validate(src, jsonrw.DefaultMaxDepth) != nil {
 		return plugin.Value{}
 	}
 	res := gjson.Get(src, path)

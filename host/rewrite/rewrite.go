@@ -664,6 +664,21 @@ func (r *Rewriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// Stop gives up rewriting, as when the memory bound is reached: what the
+// rewrite holds is written as it is (edits already applied stay applied,
+// pending list edits are not applied) and from then on Write copies the
+// page through unchanged. A caller uses it to bound the bytes it
+// rewrites. It returns the underlying writer's error.
+func (r *Rewriter) Stop() error {
+	if r.stopped {
+		return r.err
+	}
+	r.stop()
+	r.raw(r.pending)
+	r.pending = r.pending[:0]
+	return r.err
+}
+
 // Close finishes the page: an unfinished construct is written as it came,
 // open elements end (their Append and InsertAfter content is written, and
 // list edits are applied). It does not close the underlying writer.

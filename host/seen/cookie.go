@@ -175,6 +175,9 @@ func (c *CookieStore) value(s *Set) (string, error) {
 	}
 }
 
+// InHeaders implements Store: the state travels in a Set-Cookie.
+func (c *CookieStore) InHeaders() bool { return true }
+
 // Save implements Store: when s changed, it sets the cookie on h,
 // replacing a Set-Cookie for the same name already there. It returns
 // ErrTooLarge for a state that does not fit even degraded (the visitor

@@ -283,6 +283,10 @@ func (s *RedisStore) Save(_ context.Context, _ http.Header, visitorID string, se
 	}
 }
 
+// InHeaders implements Store: the state is written to Redis, after the
+// response if need be.
+func (s *RedisStore) InHeaders() bool { return false }
+
 // writer sends the saves of q, batching what is waiting into one
 // pipeline.
 func (s *RedisStore) writer(q chan save) {

@@ -367,6 +367,11 @@ type Store interface {
 	// h. secure marks the cookie Secure (the request came over TLS). An
 	// error means the state was not saved; the response is not affected.
 	Save(ctx context.Context, h http.Header, visitorID string, s *Set, secure bool) error
+	// InHeaders reports whether Save answers in the response headers (the
+	// cookie store): the proxy then needs to know what a page showed before
+	// it sends the headers. False means Save writes elsewhere (Redis) and
+	// may run after the body.
+	InHeaders() bool
 }
 
 // ErrTooLarge is returned by CookieStore.Save for a state that does not fit

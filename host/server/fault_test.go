@@ -2,11 +2,11 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -341,35 +341,59 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 }
 
-// TestGracefulShutdown: a request in flight when the server stops still
-// completes.
+// TestGracefulShutdown: a request in flight when the server stops
+// completes, whole and rewritten, while new connections are refused. The
+// origin holds the end of the page until the server has stopped
+// accepting, so the request is in flight for the whole shutdown.
 func TestGracefulShutdown(t *testing.T) {
-	cfg := faultConfig(t, faultOrigin(t))
-	cfg.ShutdownGrace = config.Duration(5 * time.Second)
-	cfg.Limits.Upstream.ResponseHeaderTimeout = config.Duration(5 * time.Second)
+	sent := make(chan struct{})
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<html><body><h1 id="t">origin page</h1>`)
+		w.(http.Flusher).Flush()
+		close(sent)
+		<-release
+		io.WriteString(w, `<p id="tail">the end</p></body></html>`)
+	}))
+	defer origin.Close()
+	cfg := faultConfig(t, origin.URL)
+	// Far above what the request needs: shutdown must wait for it, not
+	// give up on it.
+	cfg.ShutdownGrace = config.Duration(time.Minute)
 	r := start(t, cfg)
-	done := make(chan error, 1)
-	go func() {
-		resp, err := http.Get(r.url + "/stall-body")
-		if err == nil {
-			_, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
-		done <- err
-	}()
-	time.Sleep(300 * time.Millisecond)
+	resp, err := http.Get(r.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	<-sent
 	stopped := make(chan struct{})
 	go func() { r.stop(); close(stopped) }()
-	// The stalled body never completes (the origin sends only part of it)
-	// but the request is served until the grace period, not cut at once.
+	// Shutdown has begun once the listener refuses connections.
+	addr := strings.TrimPrefix(r.url, "http://")
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			break
+		}
+		c.Close()
+	}
 	select {
 	case <-stopped:
-	case <-time.After(10 * time.Second):
-		t.Fatal("shutdown did not finish within the grace period")
+		t.Fatal("the server stopped while a request was in flight")
+	default:
 	}
-	<-done
+	close(release)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("the request in flight was cut: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK || string(body) != `<html><body><h1 id="t">personalized</h1><p id="tail">the end</p></body></html>` {
+		t.Fatalf("the request in flight got %d %q", resp.StatusCode, body)
+	}
+	<-stopped
 	if _, err := http.Get(r.url + "/"); err == nil {
 		t.Fatal("the server still accepts after shutdown")
 	}
-	_ = context.Background
 }

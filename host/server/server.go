@@ -7,11 +7,13 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -40,6 +42,10 @@ type Server struct {
 	Routes  []*Route
 	router  *router.Router
 	closers []func()
+	// certs serves the TLS certificate, nil without TLS; adminToken is
+	// the admin API's bearer token, "" for none.
+	certs      *certReloader
+	adminToken string
 
 	// Embedded, when not nil, provides a route's plugin when the route has
 	// neither rules nor plugin (the demo's bundled rules): it returns the
@@ -86,7 +92,19 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	rc, err := s.requestContext()
+	if s.adminToken, err = s.readAdminToken(); err != nil {
+		return nil, err
+	}
+	if cfg.TLS.Cert != "" {
+		interval := cfg.Watch.D()
+		if interval <= 0 {
+			interval = time.Second
+		}
+		if s.certs, err = newCertReloader(cfg.TLS.Cert, cfg.TLS.Key, interval, s.log); err != nil {
+			return nil, err
+		}
+	}
+	rc, trusted, err := s.requestContext()
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +118,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	var routes []router.Route
 	for _, rcfg := range cfg.Routes {
-		r, err := s.route(ctx, rcfg, rc, store, capStore)
+		r, err := s.route(ctx, rcfg, rc, trusted, store, capStore)
 		if err != nil {
 			return nil, err
 		}
@@ -132,30 +150,49 @@ func (s *Server) secret() ([]byte, error) {
 	return k, nil
 }
 
-func (s *Server) requestContext() (reqctx.Config, error) {
+// readAdminToken reads the admin API's bearer token: admin_token_file,
+// else $BESPOKE_ADMIN_TOKEN, else none.
+func (s *Server) readAdminToken() (string, error) {
+	if f := s.cfg.AdminTokenFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("admin_token_file: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if len(t) < 16 {
+			return "", fmt.Errorf("admin_token_file %s: the token must be at least 16 characters", f)
+		}
+		return t, nil
+	}
+	return strings.TrimSpace(os.Getenv("BESPOKE_ADMIN_TOKEN")), nil
+}
+
+// requestContext builds where request values come from, and returns the
+// trusted proxies, which also decide the forwarding headers.
+func (s *Server) requestContext() (reqctx.Config, []netip.Prefix, error) {
 	g := s.cfg.Geo
 	providers, err := geo.ParseProviders(g.Providers)
 	if err != nil {
-		return reqctx.Config{}, fmt.Errorf("geo.providers: %w", err)
+		return reqctx.Config{}, nil, fmt.Errorf("geo.providers: %w", err)
 	}
 	trusted, err := geo.ParsePrefixes(g.TrustedProxies)
 	if err != nil {
-		return reqctx.Config{}, fmt.Errorf("geo.trusted_proxies: %w", err)
+		return reqctx.Config{}, nil, fmt.Errorf("geo.trusted_proxies: %w", err)
 	}
 	loc, err := time.LoadLocation(g.TimeZone)
 	if err != nil {
-		return reqctx.Config{}, fmt.Errorf("geo.timezone: %w", err)
+		return reqctx.Config{}, nil, fmt.Errorf("geo.timezone: %w", err)
 	}
 	gc := geo.Config{TrustedProxies: trusted, Providers: providers, CountryHeader: g.Header}
 	if g.GeoIP != "" {
 		db, err := geo.OpenDB(g.GeoIP)
 		if err != nil {
-			return reqctx.Config{}, fmt.Errorf("geo.geoip: %w", err)
+			return reqctx.Config{}, nil, fmt.Errorf("geo.geoip: %w", err)
 		}
 		s.closers = append(s.closers, func() { db.Close() })
 		gc.DB = db
 	}
-	return reqctx.Config{Geo: geo.New(gc), TimeZone: loc}, nil
+	return reqctx.Config{Geo: geo.New(gc), TimeZone: loc}, trusted, nil
 }
 
 func (s *Server) seenStore(key []byte) (seen.Store, error) {
@@ -178,7 +215,7 @@ func (s *Server) seenStore(key []byte) (seen.Store, error) {
 	return st, nil
 }
 
-func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config, store seen.Store, capStore *caps.Store) (*Route, error) {
+func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config, trusted []netip.Prefix, store seen.Store, capStore *caps.Store) (*Route, error) {
 	r := &Route{Config: rcfg}
 	l := s.cfg.Limits
 	eng, err := engine.New(engine.Config{
@@ -203,6 +240,11 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 		Origin:          origin,
 		PreserveHost:    rcfg.PreserveHost,
 		MaxRewriteBytes: int64(l.MaxRewriteBytes),
+		MaxDecodeRatio:  l.MaxDecodeRatio,
+		MaxJSONDepth:    l.MaxJSONDepth,
+		TrustedProxies:  trusted,
+		StripHeaders:    s.stripHeaders(),
+		Via:             s.cfg.Forwarding.Via,
 		RewriteBuffer:   int(l.RewriteBuffer),
 		DebugHeaders:    s.cfg.Log.DebugHeaders,
 		Transport:       tr,
@@ -249,8 +291,23 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 	return r, nil
 }
 
-// Handler returns the visitors' handler (the router).
-func (s *Server) Handler() http.Handler { return s.router }
+// stripHeaders is the configured list of headers removed from untrusted
+// requests: the default list, the geo country header (which only a
+// trusted proxy may set), or what the configuration says.
+func (s *Server) stripHeaders() []string {
+	if list := s.cfg.Forwarding.StripHeaders; list != nil {
+		return list
+	}
+	list := append([]string(nil), proxy.DefaultStripHeaders...)
+	if h := s.cfg.Geo.Header; h != "" {
+		list = append(list, h)
+	}
+	return list
+}
+
+// Handler returns the visitors' handler: the router, behind the refusal
+// of smuggled requests.
+func (s *Server) Handler() http.Handler { return refuseSmuggling(s.router) }
 
 // Reload reloads the plugin of the route named name, or of every route
 // when name is empty, and returns each result.
@@ -313,16 +370,27 @@ func (s *Server) Watch(ctx context.Context) {
 // plugins.
 func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	l := s.cfg.Limits
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(s.certs != nil)
+	protocols.SetUnencryptedHTTP2(s.cfg.H2C)
 	srv := &http.Server{
-		Handler:           s.router,
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		MaxHeaderBytes:    int(l.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext:       connContext,
+		Protocols:         protocols,
+	}
+	var tlsCfg *tls.Config
+	if s.certs != nil {
+		tlsCfg = s.certs.tlsConfig()
 	}
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	vln := newVisitorListener(ln, tlsCfg, l.ReadHeader.D(), s.log)
+	go func() { errc <- srv.Serve(vln) }()
 	if adminLn != nil {
 		admin := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 		servers = append(servers, admin)

@@ -138,6 +138,11 @@ func (s *Site) UsesCaps() bool { return s.usesCaps }
 // for Client Hints).
 func (s *Site) NeedsDevice() bool { return s.builder.NeedsDevice() }
 
+// ReadsVisitor reports whether decisions read the visitor id (visitor.id,
+// visitor.new, experiments and rollouts bucketed by it), so that a new
+// visitor's id must be kept in a cookie.
+func (s *Site) ReadsVisitor() bool { return s.builder.ReadsVisitor() }
+
 // HasEdits reports whether some rule edits pages.
 func (s *Site) HasEdits() bool { return s.hasEdits }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/device"
 	"github.com/bespoke-edge/bespoke/host/engine"
 	"github.com/bespoke-edge/bespoke/host/plan"
+	"github.com/bespoke-edge/bespoke/host/proxy"
 	"github.com/bespoke-edge/bespoke/host/reqctx"
 	"github.com/bespoke-edge/bespoke/host/rewrite"
 	"github.com/bespoke-edge/bespoke/host/ruletest"
@@ -286,8 +287,12 @@ func printExplanation(w io.Writer, l *loaded, vals []plugin.Value, req *site.Req
 	}
 	p := &req.Plan
 	fmt.Fprintln(w, "\nActions:")
-	if !p.Personalized() {
+	personalized := proxy.Personalized(p, true, len(p.Edits) > 0)
+	if !personalized {
 		fmt.Fprintln(w, "  none: this visitor gets the page as the origin sends it")
+	}
+	if p.Experiments != "" {
+		fmt.Fprintf(w, "  %-24s response header %s: %s\n", "(experiments)", plan.ExperimentsHeader, p.Experiments)
 	}
 	if p.Redirect != nil {
 		fmt.Fprintf(w, "  %-24s redirect %d to %s\n", m.Rules[p.Redirect.Rule].Name, p.Redirect.Status, p.Redirect.Location)
@@ -322,6 +327,12 @@ func printExplanation(w io.Writer, l *loaded, vals []plugin.Value, req *site.Req
 			what = "not applied"
 		}
 		fmt.Fprintf(w, "  refused: %s action %d, %s: %s\n", m.Rules[r.Rule].Name, r.Action+1, what, r.Reason)
+	}
+	fmt.Fprintln(w, "\nPage:")
+	if personalized {
+		fmt.Fprintln(w, "  personalized for this visitor: served with Cache-Control: private")
+	} else {
+		fmt.Fprintln(w, "  not personalized: the origin's caching headers are kept")
 	}
 }
 
@@ -380,9 +391,13 @@ func printJSON(w io.Writer, l *loaded, vals []plugin.Value, req *site.Request, t
 		Why     *eval.Trace `json:"why,omitempty"`
 	}
 	out := struct {
-		Context map[string]*string `json:"context"`
-		Rules   []ruleOut          `json:"rules"`
+		Context      map[string]*string `json:"context"`
+		Rules        []ruleOut          `json:"rules"`
+		Experiments  string             `json:"experiments,omitempty"`
+		Personalized bool               `json:"personalized"`
 	}{Context: map[string]*string{}}
+	out.Experiments = req.Plan.Experiments
+	out.Personalized = proxy.Personalized(&req.Plan, true, len(req.Plan.Edits) > 0)
 	for i, s := range m.Slots {
 		if vals[i].Present {
 			v := vals[i].Str

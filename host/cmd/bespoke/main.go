@@ -2,6 +2,7 @@
 // them in front of an origin.
 //
 //	bespoke serve    --origin URL (--rules FILE | --plugin FILE.wasm) [--listen :8080]
+//	bespoke serve    ... --tls-cert FILE --tls-key FILE   HTTPS with HTTP/2
 //	bespoke serve    --demo                  serve the bundled demo site and rules
 //	bespoke compile  RULES.yaml -o SITE.wasm [--dump-ir]
 //	bespoke check    RULES.yaml...           exit 1 on any error
@@ -29,6 +30,7 @@ const usage = `bespoke personalizes web pages at the edge.
 
 Usage:
   bespoke serve    --origin URL (--rules FILE | --plugin FILE.wasm) [--listen :8080]
+  bespoke serve    ... --tls-cert FILE --tls-key FILE   HTTPS with HTTP/2
   bespoke serve    --demo              serve the bundled demo site with its rules
   bespoke compile  RULES.yaml -o SITE.wasm [--dump-ir]
   bespoke check    RULES.yaml...       report every error, exit 1 if any

@@ -21,7 +21,7 @@ import (
 
 func serve(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
-	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen and admin")
+	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen, admin, TLS and the admin token")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
 	admin := fs.String("admin", "127.0.0.1:9090", "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload); empty disables it")
 	origin := fs.String("origin", "", "origin `URL` to personalize")
@@ -43,6 +43,12 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off")
 	redisURL := fs.String("redis", "", "Redis `URL` for --seen-store redis (redis://127.0.0.1:6379/0)")
 	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies (default: $BESPOKE_SECRET, else a random key per process)")
+	tlsCert := fs.String("tls-cert", "", "certificate chain `file` (PEM): serve visitors over TLS, with HTTP/2 (reloaded when it changes)")
+	tlsKey := fs.String("tls-key", "", "private key `file` (PEM) of --tls-cert")
+	h2c := fs.Bool("h2c", false, "also accept HTTP/2 without TLS (prior knowledge), for a load balancer in front")
+	adminToken := fs.String("admin-token-file", "", "`file` holding a bearer token the admin API requires (default: $BESPOKE_ADMIN_TOKEN, else none)")
+	var adminHosts multiFlag
+	fs.Var(&adminHosts, "admin-host", "a Host `name` (or address prefix, 10.0.0.0/8) the admin listener answers to besides loopback ones (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,6 +101,18 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	if set["admin"] || *configFile == "" {
 		cfg.Admin = *admin
+	}
+	if set["tls-cert"] || set["tls-key"] || *configFile == "" {
+		cfg.TLS = config.TLS{Cert: *tlsCert, Key: *tlsKey}
+	}
+	if set["h2c"] || *configFile == "" {
+		cfg.H2C = *h2c
+	}
+	if set["admin-token-file"] || *configFile == "" {
+		cfg.AdminTokenFile = *adminToken
+	}
+	if set["admin-host"] || *configFile == "" {
+		cfg.AdminHosts = adminHosts
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -153,7 +171,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	for _, r := range cfg.Routes {
 		log.Info("route", "name", r.Name, "host", r.Host, "path", r.Path, "origin", r.Origin, "plugin", r.Source())
 	}
-	fmt.Fprintf(stdout, "bespoke: serving %d route(s) through http://%s\n", len(cfg.Routes), displayAddr(ln.Addr()))
+	scheme := "http"
+	if cfg.TLS.Cert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "bespoke: serving %d route(s) through %s://%s\n", len(cfg.Routes), scheme, displayAddr(ln.Addr()))
 	return srv.Serve(ctx, ln, adminLn)
 }
 

@@ -1,0 +1,293 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/host/plan"
+)
+
+// Personalized is the one definition of a personalized response, used for
+// the outcome of a request, its Cache-Control and its
+// X-Bespoke-Experiments header, and by `bespoke explain`: the plan changes
+// what this visitor gets compared with what another visitor would get.
+// That is so when the plan redirects, sets request or response headers or
+// cookies, when the body the visitor gets differs from the origin's
+// (bodyChanged: for a rewritten HTML stream, whose changes are known only
+// at its end, that it has edits), or when the response is a page (HTML or
+// JSON) and the visitor is enrolled in an experiment, since the page then
+// names the visitor's variant. A page nothing changed is not personalized.
+func Personalized(pl *plan.Plan, page, bodyChanged bool) bool {
+	return pl.Redirect != nil || len(pl.RequestHeaders) > 0 || len(pl.ResponseHeaders) > 0 || len(pl.Cookies) > 0 ||
+		bodyChanged || page && pl.Experiments != ""
+}
+
+// BodyKind is how a response body is handled.
+type BodyKind uint8
+
+// Body kinds.
+const (
+	// BodyPass streams the body as the origin sent it.
+	BodyPass BodyKind = iota
+	// BodyHTML streams it through the HTML rewriter.
+	BodyHTML
+	// BodyJSON reads it whole, applies the JSON edits and sends it with
+	// its length.
+	BodyJSON
+)
+
+func (k BodyKind) String() string {
+	return [...]string{"pass", "html", "json"}[k]
+}
+
+// saveWhen says when the seen-filter is saved.
+type saveWhen uint8
+
+const (
+	// saveNow: before the headers; nothing the page shows is recorded
+	// (mark_seen only), or the store answers in headers and nothing of
+	// the body is needed.
+	saveNow saveWhen = iota
+	// saveNever: the response shows nothing (HEAD).
+	saveNever
+	// saveAfterHold: the page is held back (bounded) until the rewriter
+	// has seen what hide_seen shows, then the cookie is set.
+	saveAfterHold
+	// saveAfterBody: a store that writes elsewhere records the showing
+	// when the body ends.
+	saveAfterBody
+	// saveAfterEdit: a JSON document is edited whole before its headers.
+	saveAfterEdit
+)
+
+// validators says what becomes of the origin's validators (ETag,
+// Last-Modified) and range support.
+type validators uint8
+
+const (
+	// keepValidators: the visitor gets the origin's bytes.
+	keepValidators validators = iota
+	// weakValidators: the body is (or may be) changed: no strong
+	// validator of the origin survives. The ETag becomes a weak one
+	// derived from the origin's and the plan (none when the body also
+	// depends on the seen-filter), Last-Modified, Accept-Ranges and
+	// digests of the origin's bytes go.
+	weakValidators
+)
+
+// siteFacts are what planResponse needs to know of the plugin.
+type siteFacts struct {
+	// hasEdits: some rule edits pages; touchesNonHTML: some rule sets
+	// headers, cookies, caps or JSON edits.
+	hasEdits, touchesNonHTML bool
+	// needsDevice: the rules read the device (Accept-CH).
+	needsDevice bool
+	// readsVisitor: decisions read the visitor id.
+	readsVisitor bool
+	// vary are the request headers decisions depend on.
+	vary []string
+}
+
+// requestFacts are what planResponse needs to know of the request.
+type requestFacts struct {
+	method         string
+	acceptEncoding string
+	// newVisitor: the visitor has no id cookie and may be given one.
+	newVisitor bool
+	// seen: a seen-filter was loaded and the visitor allows tracking;
+	// seenInHeaders: its store answers in the response headers.
+	seen, seenInHeaders bool
+	// capsCookie: the caps cookie is set (a capped rule matched).
+	capsCookie bool
+	// maxRewriteBytes bounds the bodies rewritten.
+	maxRewriteBytes int64
+}
+
+// responseInput is everything a response plan is computed from.
+type responseInput struct {
+	status        int
+	header        http.Header // the origin's, not modified
+	contentLength int64       // -1 when unknown
+	plan          *plan.Plan
+	site          siteFacts
+	req           requestFacts
+
+	// Set once the body has been looked at, for the final plan:
+	// passReason says why a body planned for rewriting passes as the
+	// origin sent it; jsonChanged that a JSON document's edits changed
+	// it.
+	passReason  string
+	jsonChanged bool
+}
+
+// responsePlan is what the proxy does with one response.
+type responsePlan struct {
+	in   responseInput
+	body BodyKind
+	// head: a HEAD response, answered as a GET would be, without a body.
+	head bool
+	// reason says why a page the plan edits is not rewritten ("" when it
+	// is, or when nothing edits it).
+	reason string
+	// personalized is the request's outcome; private makes the response
+	// Cache-Control: private (personalized, or it sets a cookie).
+	personalized, private bool
+	// experiments adds X-Bespoke-Experiments.
+	experiments bool
+	// setVisitor sets the visitor id cookie.
+	setVisitor bool
+	// vary are headers to add to Vary; acceptCH asks for Client Hints.
+	vary     []string
+	acceptCH bool
+	// decode is the origin's Content-Encoding to undo; encode the
+	// encoding of the rewritten body ("" for none).
+	decode, encode string
+	// changed: the body the visitor gets is (or, for a stream, may be)
+	// not the origin's: its encoding, length and validators change.
+	changed    bool
+	validators validators
+	save       saveWhen
+}
+
+// planResponse decides, from the response's status and headers, the plan
+// and what is known of the site and the request, everything the proxy
+// does with the response: how the body goes, whether it is personalized
+// and private, which cookies, Vary and validators it carries, and when
+// the seen-filter is saved. It does no I/O and changes nothing, so it is
+// tested as a table.
+func planResponse(in responseInput) responsePlan {
+	rp := responsePlan{in: in, head: in.req.method == http.MethodHead}
+	pl := in.plan
+	ct := in.header.Get("Content-Type")
+	html, json := isHTML(ct), isJSON(ct)
+	page := html || json
+	enc := contentEncoding(in.header)
+
+	switch {
+	case html && len(pl.Edits) > 0:
+		rp.body = BodyHTML
+	case json && len(pl.JSONEdits) > 0:
+		rp.body = BodyJSON
+	}
+	if rp.body != BodyPass {
+		rp.reason = in.passReason
+		if rp.reason == "" {
+			rp.reason = rewriteBlocker(in, enc)
+		}
+		if rp.reason != "" {
+			rp.body = BodyPass
+		}
+	}
+
+	bodyChanged := rp.body == BodyHTML || rp.body == BodyJSON && (rp.head || in.jsonChanged)
+	if in.status == http.StatusNotModified && (len(pl.Edits) > 0 && (ct == "" || html) || len(pl.JSONEdits) > 0 && (ct == "" || json)) {
+		// Revalidating a copy this plan would have edited: it is that
+		// copy's metadata the 304 updates.
+		bodyChanged, page = true, true
+	}
+	rp.changed = bodyChanged && in.status != http.StatusNotModified
+	rp.personalized = Personalized(pl, page, bodyChanged)
+	rp.experiments = page && pl.Experiments != ""
+
+	// Cookies: a new visitor's id is kept only when decisions need it
+	// from one request to the next (or a server-side seen-filter is
+	// keyed by it), and given on a page or a response that is private
+	// anyway, so that assets stay shared-cacheable. Any cookie makes the
+	// response private: no shared cache may hand one visitor's cookie to
+	// others.
+	rp.setVisitor = in.req.newVisitor && (in.site.readsVisitor || in.req.seen && !in.req.seenInHeaders) &&
+		(page || rp.personalized || originPrivate(in.header))
+	// hide_seen records what the page shows even when it hides nothing,
+	// so the cookie may change whenever the body goes through an edit.
+	seenCookie := in.req.seen && in.req.seenInHeaders && !rp.head &&
+		(len(pl.MarkSeen) > 0 || pl.SeenEdits && rp.body != BodyPass)
+	rp.private = rp.personalized || rp.setVisitor || seenCookie || in.req.capsCookie || len(pl.Cookies) > 0
+
+	if (html && in.site.hasEdits) || in.site.touchesNonHTML {
+		rp.vary = append(rp.vary, in.site.vary...)
+	}
+	if rp.body != BodyPass {
+		rp.decode = enc
+		rp.encode = negotiate(in.req.acceptEncoding, enc)
+	}
+	if rp.changed {
+		// The encoding sent depends on what the visitor accepts.
+		rp.vary = append(rp.vary, "Accept-Encoding")
+	}
+	rp.acceptCH = html && in.site.needsDevice && in.header.Get("Accept-CH") == ""
+	rp.validators = keepValidators
+	if bodyChanged {
+		rp.validators = weakValidators
+	}
+
+	switch {
+	case !in.req.seen:
+		rp.save = saveNever
+	case rp.head:
+		rp.save = saveNever
+	case rp.body == BodyJSON:
+		rp.save = saveAfterEdit
+	case rp.body == BodyHTML && pl.SeenEdits && in.req.seenInHeaders:
+		rp.save = saveAfterHold
+	case rp.body == BodyHTML && pl.SeenEdits:
+		rp.save = saveAfterBody
+	default:
+		rp.save = saveNow
+	}
+	return rp
+}
+
+// rewriteBlocker says why a page whose plan edits it is passed as the
+// origin sent it, or "" when it can be rewritten.
+func rewriteBlocker(in responseInput, enc string) string {
+	switch {
+	case in.status != http.StatusOK:
+		return "status"
+	case !decodable(enc):
+		return "encoding"
+	case in.contentLength > in.req.maxRewriteBytes:
+		// Compressed or not: a body whose encoded length passes the limit
+		// decodes to more.
+		return reasonTooLarge
+	}
+	return ""
+}
+
+// passed returns the plan for the same response when its body, planned
+// for rewriting, turned out to pass as the origin sent it.
+func (rp responsePlan) passed(reason string) responsePlan {
+	in := rp.in
+	in.passReason = reason
+	return planResponse(in)
+}
+
+// jsonEdited returns the plan for the same JSON response once its edits
+// ran: changed says whether they changed the document.
+func (rp responsePlan) jsonEdited(changed bool) responsePlan {
+	in := rp.in
+	in.jsonChanged = changed
+	return planResponse(in)
+}
+
+// originPrivate reports whether the origin already keeps the response
+// out of shared caches.
+func originPrivate(h http.Header) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			d = strings.ToLower(strings.TrimSpace(d))
+			if d == "private" || d == "no-store" || strings.HasPrefix(d, "private=") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// contentEncoding is the response's Content-Encoding, normalized.
+func contentEncoding(h http.Header) string {
+	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	if enc == "identity" {
+		return ""
+	}
+	return enc
+}

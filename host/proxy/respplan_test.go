@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/jsonrw"
+	"github.com/bespoke-edge/bespoke/host/plan"
+	"github.com/bespoke-edge/bespoke/host/rewrite"
+)
+
+// TestPersonalized is the definition of a personalized response, as a
+// table; serve and `bespoke explain` both use it.
+func TestPersonalized(t *testing.T) {
+	edit := []rewrite.Edit{{Op: rewrite.SetInner}}
+	tests := []struct {
+		name        string
+		plan        plan.Plan
+		page, body  bool
+		want        bool
+		explainSays bool // what explain computes for a page: Personalized(p, true, len(Edits) > 0)
+	}{
+		{"nothing matched", plan.Plan{}, true, false, false, false},
+		{"an experiment enrols the visitor, no rule matched", plan.Plan{Experiments: "hero=control"}, true, false, true, true},
+		{"an experiment on an asset", plan.Plan{Experiments: "hero=control"}, false, false, false, true},
+		{"page edits", plan.Plan{Edits: edit}, true, true, true, true},
+		{"page edits on an asset (nothing to edit)", plan.Plan{Edits: edit}, false, false, false, true},
+		{"a response header", plan.Plan{ResponseHeaders: []plan.Header{{Name: "X-A", Value: "1"}}}, false, false, true, true},
+		{"a request header", plan.Plan{RequestHeaders: []plan.Header{{Name: "X-A", Value: "1"}}}, false, false, true, true},
+		{"a cookie", plan.Plan{Cookies: []plan.Cookie{{Cookie: &http.Cookie{Name: "a", Value: "b"}}}}, false, false, true, true},
+		{"a redirect", plan.Plan{Redirect: &plan.Redirect{Location: "/x", Status: 302}}, false, false, true, true},
+		{"mark_seen only", plan.Plan{MarkSeen: []string{"sku"}}, true, false, false, false},
+		{"JSON edits that changed nothing", plan.Plan{JSONEdits: []jsonrw.Edit{{Op: jsonrw.Remove, Path: "a"}}}, true, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Personalized(&tt.plan, tt.page, tt.body); got != tt.want {
+				t.Errorf("Personalized = %v, want %v", got, tt.want)
+			}
+			if got := Personalized(&tt.plan, true, len(tt.plan.Edits) > 0); got != tt.explainSays {
+				t.Errorf("for a page, as explain asks: %v, want %v", got, tt.explainSays)
+			}
+		})
+	}
+}
+
+// TestPlanResponse: what the proxy does with a response, by plan, site
+// and request, without HTTP.
+func TestPlanResponse(t *testing.T) {
+	html := http.Header{"Content-Type": {"text/html; charset=utf-8"}, "Etag": {`"v1"`}, "Cache-Control": {"public, max-age=60"}}
+	gz := http.Header{"Content-Type": {"text/html"}, "Content-Encoding": {"gzip"}}
+	css := http.Header{"Content-Type": {"text/css"}, "Cache-Control": {"public, max-age=3600"}}
+	jsonH := http.Header{"Content-Type": {"application/json"}}
+	edits := plan.Plan{Edits: []rewrite.Edit{{Op: rewrite.SetInner}}}
+	seenEdits := plan.Plan{Edits: []rewrite.Edit{{Op: rewrite.HideSeen}}, SeenEdits: true}
+	jsonEdits := plan.Plan{JSONEdits: []jsonrw.Edit{{Op: jsonrw.Remove, Path: "a"}}}
+	site := siteFacts{hasEdits: true, vary: []string{"Cf-Ipcountry"}}
+	get := requestFacts{method: "GET", maxRewriteBytes: 1000}
+
+	type want struct {
+		body         BodyKind
+		head         bool
+		reason       string
+		personalized bool
+		private      bool
+		experiments  bool
+		setVisitor   bool
+		changed      bool
+		validators   validators
+		encode       string
+		save         saveWhen
+		vary         []string
+	}
+	tests := []struct {
+		name   string
+		in     responseInput
+		after  func(responsePlan) responsePlan // a later stage: passed or jsonEdited
+		expect want
+	}{
+		{"HTML page with edits",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyHTML, personalized: true, private: true, changed: true, validators: weakValidators, save: saveNever, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
+		{"HEAD of that page answers as GET would",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &edits, site: site, req: requestFacts{method: "HEAD", maxRewriteBytes: 1000}}, nil,
+			want{body: BodyHTML, head: true, personalized: true, private: true, changed: true, validators: weakValidators, save: saveNever, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
+		{"a page nothing changed stays shared-cacheable",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: site, req: get}, nil,
+			want{body: BodyPass, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"an enrolled visitor's page names the variant, so it is private",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{Experiments: "hero=bold"}, site: site, req: get}, nil,
+			want{body: BodyPass, personalized: true, private: true, experiments: true, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"not a 200: passed, not personalized",
+			responseInput{status: 404, header: html, contentLength: 500, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, reason: "status", save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"larger than the limit",
+			responseInput{status: 200, header: html, contentLength: 5000, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, reason: reasonTooLarge, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"an encoding bespoke cannot decode",
+			responseInput{status: 200, header: http.Header{"Content-Type": {"text/html"}, "Content-Encoding": {"zstd"}}, contentLength: -1, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, reason: "encoding", save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"gzip kept for a visitor who takes it",
+			responseInput{status: 200, header: gz, contentLength: -1, plan: &edits, site: site, req: requestFacts{method: "GET", acceptEncoding: "gzip, br", maxRewriteBytes: 1000}}, nil,
+			want{body: BodyHTML, personalized: true, private: true, changed: true, validators: weakValidators, encode: "gzip", save: saveNever, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
+		{"a body that turned out not to decode passes, unpersonalized",
+			responseInput{status: 200, header: gz, contentLength: -1, plan: &edits, site: site, req: get},
+			func(rp responsePlan) responsePlan { return rp.passed(reasonBadEncoding) },
+			want{body: BodyPass, reason: reasonBadEncoding, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"an asset with page edits in the plan",
+			responseInput{status: 200, header: css, contentLength: 500, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, save: saveNever}},
+		{"a new visitor's id on a page, when decisions read it: private",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: siteFacts{readsVisitor: true}, req: requestFacts{method: "GET", newVisitor: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, setVisitor: true, private: true, save: saveNever}},
+		{"no visitor id on a shared-cacheable asset",
+			responseInput{status: 200, header: css, contentLength: 500, plan: &plan.Plan{}, site: siteFacts{readsVisitor: true}, req: requestFacts{method: "GET", newVisitor: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, save: saveNever}},
+		{"no visitor id when nothing reads it",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: siteFacts{}, req: requestFacts{method: "GET", newVisitor: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, save: saveNever}},
+		{"a visitor id keyed server-side seen-filter needs the id",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: siteFacts{}, req: requestFacts{method: "GET", newVisitor: true, seen: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, setVisitor: true, private: true, save: saveNow}},
+		{"mark_seen sets the seen cookie: private",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{MarkSeen: []string{"sku"}}, site: site, req: requestFacts{method: "GET", seen: true, seenInHeaders: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, private: true, save: saveNow, vary: []string{"Cf-Ipcountry"}}},
+		{"hide_seen with the cookie store holds the page",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &seenEdits, site: site, req: requestFacts{method: "GET", seen: true, seenInHeaders: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyHTML, personalized: true, private: true, changed: true, validators: weakValidators, save: saveAfterHold, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
+		{"hide_seen with Redis saves after the body",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &seenEdits, site: site, req: requestFacts{method: "GET", seen: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyHTML, personalized: true, private: true, changed: true, validators: weakValidators, save: saveAfterBody, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
+		{"the caps cookie makes a response private",
+			responseInput{status: 200, header: css, contentLength: 500, plan: &plan.Plan{}, site: site, req: requestFacts{method: "GET", capsCookie: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, private: true, save: saveNever}},
+		{"JSON: read whole before anything is known",
+			responseInput{status: 200, header: jsonH, contentLength: -1, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: requestFacts{method: "GET", seen: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyJSON, save: saveAfterEdit}},
+		{"JSON the edits changed",
+			responseInput{status: 200, header: jsonH, contentLength: -1, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: get},
+			func(rp responsePlan) responsePlan { return rp.jsonEdited(true) },
+			want{body: BodyJSON, personalized: true, private: true, changed: true, validators: weakValidators, save: saveNever, vary: []string{"Accept-Encoding"}}},
+		{"JSON the edits left alone keeps the origin's headers",
+			responseInput{status: 200, header: jsonH, contentLength: -1, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: get},
+			func(rp responsePlan) responsePlan { return rp.jsonEdited(false) },
+			want{body: BodyJSON, save: saveNever}},
+		{"HEAD of JSON with edits: as if changed",
+			responseInput{status: 200, header: jsonH, contentLength: -1, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: requestFacts{method: "HEAD", maxRewriteBytes: 1000}}, nil,
+			want{body: BodyJSON, head: true, personalized: true, private: true, changed: true, validators: weakValidators, save: saveNever, vary: []string{"Accept-Encoding"}}},
+		{"a 304 for a page this plan edits loses the origin's validators",
+			responseInput{status: 304, header: http.Header{"Etag": {`"v1"`}}, contentLength: 0, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, personalized: true, private: true, validators: weakValidators, save: saveNever}},
+		{"a 304 for a page nothing edits keeps them",
+			responseInput{status: 304, header: http.Header{"Etag": {`"v1"`}}, contentLength: 0, plan: &plan.Plan{}, site: site, req: get}, nil,
+			want{body: BodyPass, save: saveNever}},
+		{"a rule's response header on an asset",
+			responseInput{status: 200, header: css, contentLength: 500, plan: &plan.Plan{ResponseHeaders: []plan.Header{{Name: "X-A", Value: "1"}}}, site: siteFacts{touchesNonHTML: true, vary: []string{"Cookie"}}, req: get}, nil,
+			want{body: BodyPass, personalized: true, private: true, save: saveNever, vary: []string{"Cookie"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := planResponse(tt.in)
+			if tt.after != nil {
+				rp = tt.after(rp)
+			}
+			got := want{rp.body, rp.head, rp.reason, rp.personalized, rp.private, rp.experiments, rp.setVisitor, rp.changed, rp.validators, rp.encode, rp.save, rp.vary}
+			if got.body != tt.expect.body || got.head != tt.expect.head || got.reason != tt.expect.reason ||
+				got.personalized != tt.expect.personalized || got.private != tt.expect.private || got.experiments != tt.expect.experiments ||
+				got.setVisitor != tt.expect.setVisitor || got.changed != tt.expect.changed || got.validators != tt.expect.validators ||
+				got.encode != tt.expect.encode || got.save != tt.expect.save || !slices.Equal(got.vary, tt.expect.vary) {
+				t.Errorf("plan:\n got  %+v\n want %+v", got, tt.expect)
+			}
+			// The shared definition and the plan agree.
+			ct := tt.in.header.Get("Content-Type")
+			page := isHTML(ct) || isJSON(ct) || tt.in.status == http.StatusNotModified && rp.validators == weakValidators
+			bodyChanged := rp.changed || tt.in.status == http.StatusNotModified && rp.validators == weakValidators
+			if p := Personalized(tt.in.plan, page, bodyChanged); p != rp.personalized {
+				t.Errorf("Personalized(plan, page=%v, changed=%v) = %v, the plan says %v", page, bodyChanged, p, rp.personalized)
+			}
+		})
+	}
+}

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+type scanned struct {
+	line      string
+	smuggling bool
+}
+
+func scanAll(stream []byte, chunk int) ([]scanned, bool) {
+	var got []scanned
+	s := h1Scanner{verdict: func(l []byte, smuggling bool) { got = append(got, scanned{string(l), smuggling}) }}
+	for len(stream) > 0 {
+		n := min(chunk, len(stream))
+		s.feed(stream[:n])
+		stream = stream[n:]
+	}
+	return got, s.stopped()
+}
+
+func TestH1Scanner(t *testing.T) {
+	tests := []struct {
+		name    string
+		stream  string
+		want    []scanned
+		stopped bool
+	}{
+		{"pipelined requests with bodies",
+			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+				"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nTrailer: t\r\n\r\n" +
+				"GET /c HTTP/1.1\r\nHost: x\r\n\r\n",
+			[]scanned{{"POST /a HTTP/1.1", false}, {"POST /b HTTP/1.1", false}, {"GET /c HTTP/1.1", false}}, false},
+		{"both framings: smuggling",
+			"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 46\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+			[]scanned{{"POST / HTTP/1.1", true}, {"GET /smuggled HTTP/1.1", false}}, false},
+		{"names in any case, bare LF",
+			"POST / HTTP/1.1\nhost: x\ntransfer-encoding: chunked\ncontent-length: 3\n\n0\r\n\r\n",
+			[]scanned{{"POST / HTTP/1.1", true}}, false},
+		{"HTTP/1.0 ignores Transfer-Encoding for framing",
+			"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\nGET /next HTTP/1.0\r\n\r\n",
+			[]scanned{{"POST / HTTP/1.0", false}, {"GET /next HTTP/1.0", false}}, false},
+		{"an upgrade stops the scan",
+			"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello",
+			[]scanned{{"GET /ws HTTP/1.1", false}}, true},
+		{"HTTP/2's preface stops the scan",
+			"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04",
+			[]scanned{{"PRI * HTTP/2.0", false}}, true},
+		{"a bad chunk size stops the scan",
+			"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+			[]scanned{{"POST / HTTP/1.1", false}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, chunk := range []int{1, 3, 7, 1 << 20} {
+				got, stopped := scanAll([]byte(tt.stream), chunk)
+				if len(got) != len(tt.want) || stopped != tt.stopped {
+					t.Fatalf("chunks of %d: %v stopped %v, want %v stopped %v", chunk, got, stopped, tt.want, tt.stopped)
+				}
+				for i := range got {
+					if got[i] != tt.want[i] {
+						t.Fatalf("chunks of %d: %v, want %v", chunk, got, tt.want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// FuzzH1Scanner holds the scanner to net/http's request parser: on a
+// stream of requests, every request net/http reads (and whose body it
+// reads whole) is one the scanner saw, in the same order, unless the
+// scanner said it stopped following the stream.
+func FuzzH1Scanner(f *testing.F) {
+	f.Add([]byte("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: x\r\n\r\n"), uint8(3))
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n"), uint8(1))
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /s HTTP/1.1\r\n\r\n"), uint8(9))
+	f.Add([]byte("\r\nGET / HTTP/1.0\r\nContent-Length: 0\r\n\r\n"), uint8(2))
+	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
+		got, stopped := scanAll(stream, int(chunk)+1)
+		br := bufio.NewReader(bytes.NewReader(stream))
+		for i := 0; ; i++ {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_, err = io.Copy(io.Discard, req.Body)
+			if i >= len(got) {
+				if stopped {
+					return
+				}
+				t.Fatalf("net/http read request %d (%s %s), the scanner saw %d: %v", i, req.Method, req.RequestURI, len(got), got)
+			}
+			if !strings.HasPrefix(got[i].line, req.Method+" "+req.RequestURI+" ") {
+				t.Fatalf("request %d: net/http read %s %s, the scanner %q", i, req.Method, req.RequestURI, got[i].line)
+			}
+			if err != nil || req.Method == "CONNECT" || req.Header.Get("Upgrade") != "" {
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// visitorListener accepts visitors' connections: with TLS it completes
+// the handshake itself, so that it knows the protocol the client chose.
+// HTTP/2 connections go to net/http as *tls.Conn (it serves HTTP/2 on
+// them); HTTP/1 connections, with or without TLS, are wrapped in a
+// guardConn, which follows their request stream to refuse smuggling (see
+// h1Scanner).
+type visitorListener struct {
+	net.Listener
+	tls     *tls.Config // nil: plain
+	timeout time.Duration
+	log     *slog.Logger
+
+	conns chan net.Conn
+	errc  chan error
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newVisitorListener(ln net.Listener, cfg *tls.Config, handshakeTimeout time.Duration, log *slog.Logger) *visitorListener {
+	l := &visitorListener{Listener: ln, tls: cfg, timeout: handshakeTimeout, log: log}
+	if cfg != nil {
+		l.conns = make(chan net.Conn)
+		l.errc = make(chan error, 1)
+		l.done = make(chan struct{})
+		go l.acceptTLS()
+	}
+	return l
+}
+
+// Accept returns the next connection, its handshake done.
+func (l *visitorListener) Accept() (net.Conn, error) {
+	if l.tls == nil {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		return newGuardConn(c), nil
+	}
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case err := <-l.errc:
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// acceptTLS accepts connections and handshakes each in its own goroutine,
+// bounded by the handshake timeout, so that a slow client holds up no
+// other.
+func (l *visitorListener) acceptTLS() {
+	var tempDelay time.Duration
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
+				time.Sleep(tempDelay)
+				continue
+			}
+			select {
+			case l.errc <- err:
+			case <-l.done:
+			}
+			return
+		}
+		tempDelay = 0
+		go l.handshake(c)
+	}
+}
+
+func (l *visitorListener) handshake(raw net.Conn) {
+	tc := tls.Server(raw, l.tls)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		l.log.Debug("TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
+		raw.Close()
+		return
+	}
+	var c net.Conn = tc
+	if tc.ConnectionState().NegotiatedProtocol != "h2" {
+		c = &tlsGuardConn{guardConn: newGuardConn(tc), tls: tc}
+	}
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+// Close stops accepting; connections in their handshake are closed.
+func (l *visitorListener) Close() error {
+	err := l.Listener.Close()
+	if l.done != nil {
+		l.once.Do(func() { close(l.done) })
+	}
+	return err
+}
+
+// guardConn is an HTTP/1 connection whose request stream is followed by
+// an h1Scanner; the handler asks it about each request in turn.
+type guardConn struct {
+	net.Conn
+	mu       sync.Mutex
+	scan     h1Scanner
+	verdicts []bool // for requests read but not yet asked about
+}
+
+func newGuardConn(c net.Conn) *guardConn {
+	g := &guardConn{Conn: c}
+	g.scan.verdict = func(_ []byte, smuggling bool) { g.verdicts = append(g.verdicts, smuggling) }
+	return g
+}
+
+func (g *guardConn) Read(p []byte) (int, error) {
+	n, err := g.Conn.Read(p)
+	if n > 0 {
+		g.mu.Lock()
+		g.scan.feed(p[:n])
+		g.mu.Unlock()
+	}
+	return n, err
+}
+
+// CloseWrite half-closes the connection when it can, so that net/http
+// can let a client read a refusal before the connection closes.
+func (g *guardConn) CloseWrite() error {
+	if cw, ok := g.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// next returns the verdict of the connection's next request: smuggling
+// says it carried both Transfer-Encoding and Content-Length; known is
+// false when the scanner stopped following the stream before it.
+func (g *guardConn) next() (smuggling, known bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.verdicts) == 0 {
+		return false, false
+	}
+	v := g.verdicts[0]
+	g.verdicts = g.verdicts[1:]
+	return v, true
+}
+
+// tlsGuardConn is a guardConn over TLS; ConnectionState lets net/http
+// fill Request.TLS.
+type tlsGuardConn struct {
+	*guardConn
+	tls *tls.Conn
+}
+
+// ConnectionState returns the TLS connection's state.
+func (c *tlsGuardConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
+
+type guardKey struct{}
+
+// connContext makes a request's connection known to refuseSmuggling.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	switch g := c.(type) {
+	case *guardConn:
+		return context.WithValue(ctx, guardKey{}, g)
+	case *tlsGuardConn:
+		return context.WithValue(ctx, guardKey{}, g.guardConn)
+	}
+	return ctx
+}
+
+// refuseSmuggling answers 400, and closes the connection, for an HTTP/1
+// request that carried both Transfer-Encoding and Content-Length (RFC 9112
+// 6.1), and for a chunked request on a connection whose stream the
+// scanner could not follow.
+func refuseSmuggling(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g, ok := r.Context().Value(guardKey{}).(*guardConn); ok && r.ProtoMajor == 1 {
+			smuggling, known := g.next()
+			chunked := len(r.TransferEncoding) > 0
+			if smuggling || !known && chunked {
+				w.Header().Set("Connection", "close")
+				http.Error(w, "400 Bad Request: a request must not carry both Transfer-Encoding and Content-Length", http.StatusBadRequest)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
