@@ -83,15 +83,16 @@ func Request(t *ir.Request) *http.Request {
 func Values(s *site.Site, t *ir.Test) []plugin.Value {
 	hr := Request(t.Request)
 	vals := s.BuildValues(hr, reqctx.ResolveVisitor(hr))
-	for slot, v := range t.Values {
-		if slot >= len(vals) {
+	for i, slot := range s.Manifest().Slots {
+		v, ok := t.Values[slot.Key()]
+		if !ok {
 			continue
 		}
-		a, _ := plugin.LookupAttr(s.Manifest().Slots[slot].Attr)
+		a, _ := plugin.LookupAttr(slot.Attr)
 		if a.Type == plugin.Bool {
-			vals[slot] = reqctx.BoolValue(v == "true")
+			vals[i] = reqctx.BoolValue(v == "true")
 		} else {
-			vals[slot] = reqctx.TextValue(v)
+			vals[i] = reqctx.TextValue(v)
 		}
 	}
 	return vals
