@@ -158,6 +158,7 @@ func (b *Builder) NeedsDevice() bool { return b.needs.device }
 type request struct {
 	r   *http.Request
 	v   Visitor
+	ov  *Overrides
 	geo geo.Info
 	dev device.Info
 	now time.Time
@@ -171,7 +172,7 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 		dst = make([]plugin.Value, len(b.slots))
 	}
 	dst = dst[:len(b.slots)]
-	q := request{r: r, v: v}
+	q := request{r: r, v: v, ov: v.Overrides}
 	if b.needs.geo {
 		q.geo = b.geo.Resolve(r)
 	}
@@ -179,11 +180,21 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 		ua, hints := device.FromRequest(r)
 		q.dev = b.devices.Classify(ua, hints)
 	}
+	q.ov.apply(&q)
 	if b.needs.clock {
 		q.now = b.now()
+		if q.ov != nil && !q.ov.Now.IsZero() {
+			q.now = q.ov.Now
+		}
 		q.loc = b.tz
-		if q.geo.Timezone != "" {
-			if loc := location(q.geo.Timezone); loc != nil {
+		zone := q.geo.Timezone
+		if zone == "" {
+			// A country that keeps one time has its zone even when the
+			// CDN sends only the country.
+			zone = geo.CountryZone(q.geo.Country)
+		}
+		if zone != "" {
+			if loc := location(zone); loc != nil {
 				q.loc = loc
 			}
 		}
@@ -205,6 +216,11 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 	}
 	for i := range b.slots {
 		if b.slots[i].Attr == "cookie" {
+			if q.ov != nil {
+				if v, ok := q.ov.overridden(&b.slots[i], b.attrs[i]); ok {
+					dst[i] = v
+				}
+			}
 			continue // filled above
 		}
 		dst[i] = b.value(i, &b.slots[i], &q)
@@ -214,6 +230,11 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 
 // value computes one slot.
 func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
+	if q.ov != nil && !derivedFromOverrides(s.Attr) {
+		if v, ok := q.ov.overridden(s, b.attrs[i]); ok {
+			return v
+		}
+	}
 	switch s.Attr {
 	case "visitor.new":
 		return BoolValue(q.v.New)
@@ -275,6 +296,11 @@ func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
 		}
 		return NumberValue(float64(n))
 	case "bucket":
+		if q.ov != nil {
+			if n, ok := q.ov.Buckets[s.Key()]; ok {
+				return NumberValue(float64(n))
+			}
+		}
 		src, ok := b.text(s.From, q)
 		if !ok || src == "" {
 			return plugin.Value{}
@@ -292,6 +318,11 @@ func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
 // are computed from.
 func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
 	r := q.r
+	if q.ov != nil && !derivedFromOverrides(s.Attr) {
+		if v, ok := q.ov.value(s); ok {
+			return v, true
+		}
+	}
 	switch s.Attr {
 	case "geo.country":
 		return q.geo.Country, q.geo.Country != ""
@@ -372,6 +403,13 @@ func JSONValue(src, path string) plugin.Value {
 		return plugin.Value{Str: plugin.ListValue(items), Present: true}
 	}
 	return plugin.Value{Str: res.Raw, Present: true}
+}
+
+// derivedFromOverrides says an attribute's override is applied to the
+// geography or device it is computed from (see Overrides.apply), not to
+// its slot.
+func derivedFromOverrides(attr string) bool {
+	return strings.HasPrefix(attr, "geo.") || strings.HasPrefix(attr, "device.")
 }
 
 var locations sync.Map // IANA name -> *time.Location
