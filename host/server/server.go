@@ -39,6 +39,7 @@ type Server struct {
 	Metrics *metrics.Metrics
 	Routes  []*Route
 	router  *router.Router
+	handler http.Handler // the router, or what Options.Wrap made of it
 	closers []func()
 
 	// Embedded, when not nil, provides a route's plugin when the route has
@@ -63,6 +64,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Embedded provides the plugin of routes that name none (the demo).
 	Embedded func() (*plugin.Artifact, string, error)
+	// Clock, when not nil, replaces the clock the rules read (now,
+	// schedules, visitor.hour): a development switch, to preview a page
+	// as it will be on another day.
+	Clock func() time.Time
+	// Wrap, when not nil, wraps the visitors' handler; it gets the key
+	// that signs bespoke's cookies (preview links sign with it too).
+	Wrap func(key []byte, h http.Handler) http.Handler
 }
 
 // New builds the server: it loads every route's plugin (failing if one
@@ -90,6 +98,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
+	rc.Now = opt.Clock
 	store, err := s.seenStore(key)
 	if err != nil {
 		return nil, err
@@ -108,6 +117,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		routes = append(routes, router.Route{Name: rcfg.Name, Host: rcfg.Host, Prefix: rcfg.Path, Handler: r.Proxy})
 	}
 	s.router = router.New(routes)
+	s.handler = s.router
+	if opt.Wrap != nil {
+		s.handler = opt.Wrap(key, s.router)
+	}
 	ok = true
 	return s, nil
 }
@@ -250,7 +263,7 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 }
 
 // Handler returns the visitors' handler (the router).
-func (s *Server) Handler() http.Handler { return s.router }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Reload reloads the plugin of the route named name, or of every route
 // when name is empty, and returns each result.
@@ -314,7 +327,7 @@ func (s *Server) Watch(ctx context.Context) {
 func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	l := s.cfg.Limits
 	srv := &http.Server{
-		Handler:           s.router,
+		Handler:           s.handler,
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		MaxHeaderBytes:    int(l.MaxHeaderBytes),

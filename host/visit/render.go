@@ -51,10 +51,15 @@ type Output struct {
 const maxPage = 64 << 20
 
 // Render returns what the visitor gets when the origin answers page,
-// rewritten as the proxy would rewrite it. The extra edits, when given,
-// are applied after the plan's, with the same rewriter (previews use them
-// to highlight what changed); they use the plugin's selectors.
-func (r *Result) Render(page *Page, extra ...rewrite.Edit) (*Output, error) {
+// rewritten as the proxy would rewrite it.
+func (r *Result) Render(page *Page) (*Output, error) { return r.RenderWith(page, nil) }
+
+// RenderWith is Render with the page edits passed through edit first: it
+// gets a copy of the plan's page edits and returns the edits to apply (a
+// preview wraps inserted content and adds classes to show what changed).
+// The edits it adds use the plugin's selectors; Applied counts only the
+// plan's.
+func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit) (*Output, error) {
 	p := r.Plan
 	out := &Output{Status: http.StatusOK, Header: http.Header{}}
 	if rd := p.Redirect; rd != nil {
@@ -89,8 +94,8 @@ func (r *Result) Render(page *Page, extra ...rewrite.Edit) (*Output, error) {
 		out.Body, out.JSONApplied = body, applied
 	default:
 		edits := p.Edits
-		if len(extra) > 0 {
-			edits = append(append([]rewrite.Edit(nil), p.Edits...), extra...)
+		if edit != nil {
+			edits = edit(append([]rewrite.Edit(nil), p.Edits...))
 		}
 		if len(edits) == 0 {
 			break
