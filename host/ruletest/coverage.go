@@ -25,6 +25,9 @@ const (
 	fateNoElement
 	// fateSkipped: the action lost a conflict to an earlier rule.
 	fateSkipped
+	// fateOtherPage: a page edit when the test's page was JSON, or a JSON
+	// edit when it was HTML.
+	fateOtherPage
 )
 
 // recordActions notes what became of every action of the matched rules.
@@ -40,7 +43,10 @@ func (r *Result) recordActions(s *site.Site, prog *ir.Program, v *visit.Result, 
 			continue
 		}
 		fate := fatePlanned
-		if r.Rendered && out != nil && out.Applied != nil {
+		switch {
+		case r.Rendered && r.json:
+			fate = fateOtherPage
+		case r.Rendered && out != nil:
 			fate = fateNoElement
 			if i < len(out.Applied) && out.Applied[i] > 0 {
 				fate = fateApplied
@@ -54,7 +60,10 @@ func (r *Result) recordActions(s *site.Site, prog *ir.Program, v *visit.Result, 
 			continue
 		}
 		fate := fatePlanned
-		if r.Rendered && out != nil && out.JSONApplied != nil {
+		switch {
+		case r.Rendered && !r.json:
+			fate = fateOtherPage
+		case r.Rendered && out != nil:
 			fate = fateNoElement
 			if i < len(out.JSONApplied) && out.JSONApplied[i] {
 				fate = fateApplied
@@ -91,7 +100,7 @@ func CoverageOf(prog *ir.Program, results []Result) Coverage {
 	var c Coverage
 	matched := map[int]bool{}
 	best := map[[2]int]actionFate{}
-	rank := map[actionFate]int{fateApplied: 4, fatePlanned: 3, fateNoElement: 2, fateSkipped: 1}
+	rank := map[actionFate]int{fateApplied: 5, fatePlanned: 4, fateNoElement: 3, fateOtherPage: 2, fateSkipped: 1}
 	for _, r := range results {
 		for _, ri := range r.matched {
 			matched[ri] = true
@@ -119,8 +128,19 @@ func CoverageOf(prog *ir.Program, results []Result) Coverage {
 				c.ActionsApplied++
 			case fateNoElement:
 				what := "its selector matched nothing on the tests' pages"
-				if plugin.JSONOp(a.Op) {
+				switch a.Op {
+				case plugin.OpHideSeen, plugin.OpLimit, plugin.OpReorder:
+					what = "it changed nothing on the tests' pages"
+				case plugin.OpJSONSet, plugin.OpJSONRemove:
 					what = "its path matched nothing in the tests' JSON"
+				case plugin.OpJSONHideSeen, plugin.OpJSONLimit, plugin.OpJSONReorder:
+					what = "it changed nothing in the tests' JSON"
+				}
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, what))
+			case fateOtherPage:
+				what := "no test's page is HTML"
+				if plugin.JSONOp(a.Op) {
+					what = "no test's page is JSON"
 				}
 				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, what))
 			case fateSkipped:

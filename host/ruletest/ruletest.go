@@ -52,6 +52,8 @@ type Result struct {
 	// found for its URL).
 	Rendered bool
 
+	json    bool // the rendered page is JSON
+
 	matched []int
 	// actions records what became of each action of the matched rules.
 	actions map[[2]int]actionFate
@@ -162,7 +164,7 @@ func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt
 		if err != nil {
 			fail("%v", err)
 		}
-		res.Rendered = output != nil
+		res.Rendered, res.json = output != nil, page.JSON
 	default:
 		output, _ = v.Render(&visit.Page{})
 		if needPage {
