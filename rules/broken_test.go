@@ -9,7 +9,6 @@ import (
 	"github.com/bespoke-edge/bespoke/rules"
 )
 
-
 // archive is a golden file: a comment, then sections that each start with
 // a line "-- name --".
 type archive struct {

@@ -34,19 +34,19 @@ var Devices = []Device{
 // field is kept in the page's URL, so that a reload (after an edit of the
 // rules) shows the same visitor.
 type Context struct {
-	Target                        int
-	URL                           string
-	Country, Region, City         string
-	Lat, Lon                      string
-	Device, UA                    string
-	Lang                          string
-	Cookies, Headers              string // one a line: name=value, Name: value
-	At                            string // RFC 3339; empty means now
-	Visitor                       string // empty means a new visitor
-	Returning                     bool
-	Seen                          string // item ids, separated by commas or spaces
-	Variants                      map[string]string
-	Shown                         map[string]string
+	Target                int
+	URL                   string
+	Country, Region, City string
+	Lat, Lon              string
+	Device, UA            string
+	Lang                  string
+	Cookies, Headers      string // one a line: name=value, Name: value
+	At                    string // RFC 3339; empty means now
+	Visitor               string // empty means a new visitor
+	Returning             bool
+	Seen                  string // item ids, separated by commas or spaces
+	Variants              map[string]string
+	Shown                 map[string]string
 }
 
 // parseContext reads a Context from a query.

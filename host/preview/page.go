@@ -40,9 +40,9 @@ type view struct {
 	// Before and After are the frames' URLs; the query they carry is
 	// url.Values.Encode's, so safe as it is.
 	Before, After template.URL
-	ProxyLink string
-	Capped    []string
-	Exps      []expChoice
+	ProxyLink     string
+	Capped        []string
+	Exps          []expChoice
 }
 
 type targetView struct {
@@ -53,9 +53,9 @@ type targetView struct {
 
 type diagView struct {
 	Where, Msg, Hint, Code string
-	Line, Col             int
-	Source                string
-	Caret                 string
+	Line, Col              int
+	Source                 string
+	Caret                  string
 }
 
 type expChoice struct {
@@ -211,16 +211,16 @@ func resultOf(vr *visitResult) *resultView {
 // State is what GET /state answers: the page's content as JSON, for tools
 // and tests.
 type State struct {
-	Version  int          `json:"version"`
-	Stale    bool         `json:"stale"`
-	Errors   []diag.JSON  `json:"errors"`
-	Warnings []diag.JSON  `json:"warnings"`
-	Problems []string     `json:"problems,omitempty"`
-	Visitor  string       `json:"visitor,omitempty"`
-	Matched  []string     `json:"matched"`
+	Version  int               `json:"version"`
+	Stale    bool              `json:"stale"`
+	Errors   []diag.JSON       `json:"errors"`
+	Warnings []diag.JSON       `json:"warnings"`
+	Problems []string          `json:"problems,omitempty"`
+	Visitor  string            `json:"visitor,omitempty"`
+	Matched  []string          `json:"matched"`
 	Variants map[string]string `json:"variants,omitempty"`
-	Notes    []string     `json:"notes,omitempty"`
-	Link     string       `json:"link,omitempty"`
+	Notes    []string          `json:"notes,omitempty"`
+	Link     string            `json:"link,omitempty"`
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {

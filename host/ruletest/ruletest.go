@@ -52,7 +52,7 @@ type Result struct {
 	// found for its URL).
 	Rendered bool
 
-	json    bool // the rendered page is JSON
+	json bool // the rendered page is JSON
 
 	matched []int
 	// actions records what became of each action of the matched rules.

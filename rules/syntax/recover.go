@@ -47,11 +47,11 @@ type srcLine struct {
 	// not a comment, not the body of a block scalar and not the
 	// continuation of a flow collection or quoted scalar.
 	content bool
-	dash    bool   // the line starts with "- "
+	dash    bool // the line starts with "- "
 	// emptyItem is a bare "-": the item's content is nested below.
 	emptyItem bool
-	key     string // the key the line starts (after "- "), or ""
-	keyCol  int    // the key's column, or -1
+	key       string // the key the line starts (after "- "), or ""
+	keyCol    int    // the key's column, or -1
 	// hasValue says the key has a value on the same line (not just
 	// "key:" with its value nested below).
 	hasValue bool

@@ -62,7 +62,7 @@ type TestRequest struct {
 	CookiePos []diag.Pos
 	HeaderPos []diag.Pos
 	// At is the time of the request (RFC 3339); nil means now.
-	At *Text
+	At  *Text
 	Pos diag.Pos
 }
 
