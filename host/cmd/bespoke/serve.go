@@ -24,6 +24,13 @@ import (
 )
 
 func serve(args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveContext(ctx, args, stdout, stderr)
+}
+
+// serveContext serves until ctx is done.
+func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
 	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen and admin")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
@@ -104,9 +111,6 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		cfg.Admin = *admin
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	var opt server.Options
 	if *devClock != "" {
 		t0, err := time.Parse(time.RFC3339, *devClock)
@@ -182,7 +186,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		log.Info("route", "name", r.Name, "host", r.Host, "path", r.Path, "origin", r.Origin, "plugin", r.Source())
 	}
 	if *previewAddr != "" {
-		pv, err := startPreview(ctx, cfg, *previewAddr, "http://"+displayAddr(ln.Addr()), links, opt.Clock)
+		addr, pv, err := startPreview(ctx, cfg, *previewAddr, "http://"+displayAddr(ln.Addr()), links, opt.Clock)
 		if err != nil {
 			ln.Close()
 			if adminLn != nil {
@@ -191,7 +195,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pv()
-		fmt.Fprintf(stdout, "bespoke: editors' preview on http://%s/\n", displayPreview(*previewAddr))
+		fmt.Fprintf(stdout, "bespoke: editors' preview on http://%s/\n", displayAddr(addr))
 	}
 	fmt.Fprintf(stdout, "bespoke: serving %d route(s) through http://%s\n", len(cfg.Routes), displayAddr(ln.Addr()))
 	return srv.Serve(ctx, ln, adminLn)
@@ -225,14 +229,14 @@ func displayAddr(a net.Addr) string {
 // startPreview serves the editors' preview of every route that has a rule
 // file (or the demo's bundled rules) on addr; the returned function stops
 // it.
-func startPreview(ctx context.Context, cfg *config.Config, addr, proxyURL string, links *preview.Links, clock func() time.Time) (func(), error) {
+func startPreview(ctx context.Context, cfg *config.Config, addr, proxyURL string, links *preview.Links, clock func() time.Time) (net.Addr, func(), error) {
 	g := geoFlags{header: cfg.Geo.Header, providers: cfg.Geo.Providers, trusted: cfg.Geo.TrustedProxies, geoip: cfg.Geo.GeoIP, timezone: cfg.Geo.TimeZone}
 	if g.timezone == "" {
 		g.timezone = "UTC"
 	}
 	rc, closeGeo, err := g.config()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rc.Now = clock
 	var targets []preview.Target
@@ -243,7 +247,7 @@ func startPreview(ctx context.Context, cfg *config.Config, addr, proxyURL string
 		u, err := url.Parse(r.Origin)
 		if err != nil {
 			closeGeo()
-			return nil, err
+			return nil, nil, err
 		}
 		t := preview.Target{Name: r.Name, Origin: u, Context: rc, Links: links, Proxy: proxyURL + strings.TrimSuffix(r.Path, "/")}
 		if r.Rules != "" {
@@ -256,18 +260,18 @@ func startPreview(ctx context.Context, cfg *config.Config, addr, proxyURL string
 	}
 	if len(targets) == 0 {
 		closeGeo()
-		return nil, usagef("--preview: no route has a rule file to preview")
+		return nil, nil, usagef("--preview: no route has a rule file to preview")
 	}
 	pv, err := preview.New(targets, preview.Options{})
 	if err != nil {
 		closeGeo()
-		return nil, err
+		return nil, nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		pv.Close()
 		closeGeo()
-		return nil, fmt.Errorf("preview listener: %w", err)
+		return nil, nil, fmt.Errorf("preview listener: %w", err)
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -275,21 +279,10 @@ func startPreview(ctx context.Context, cfg *config.Config, addr, proxyURL string
 		servePreview(pctx, ln, pv)
 		close(done)
 	}()
-	return func() {
+	return ln.Addr(), func() {
 		cancel()
 		<-done
 		pv.Close()
 		closeGeo()
 	}, nil
-}
-
-func displayPreview(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "localhost"
-	}
-	return net.JoinHostPort(host, port)
 }
