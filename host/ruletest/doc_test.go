@@ -10,11 +10,11 @@ import (
 )
 
 // TestDocumentedTestsPass runs the tests written in the examples of
-// rules/SYNTAX.md and rules/GUIDE.md, from the repository's root as the
-// guide does: an example's tests must pass.
+// rules/SYNTAX.md, rules/GUIDE.md and the README, from the repository's
+// root as the guide does: an example's tests must pass.
 func TestDocumentedTestsPass(t *testing.T) {
 	ran := 0
-	for _, doc := range []string{"../../rules/SYNTAX.md", "../../rules/GUIDE.md"} {
+	for _, doc := range []string{"../../rules/SYNTAX.md", "../../rules/GUIDE.md", "../../README.md"} {
 		b, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)

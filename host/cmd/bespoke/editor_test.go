@@ -343,3 +343,65 @@ func TestServeDevSwitches(t *testing.T) {
 		t.Errorf("through the link: %v", r.Header)
 	}
 }
+
+// TestGuideWalkthrough follows rules/GUIDE.md as a new editor would: the
+// five-rule file written at the repository's root checks, its tests pass,
+// and `bespoke preview` shows a French visitor the French page.
+func TestGuideWalkthrough(t *testing.T) {
+	guide, err := os.ReadFile("../../../rules/GUIDE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, src, _ := strings.Cut(string(guide), "```yaml\n# yaml-language-server")
+	src, _, _ = strings.Cut(src, "```")
+	src = "# yaml-language-server" + src
+	root := t.TempDir()
+	site, _ := filepath.Abs("../../../testdata/demo/site")
+	os.MkdirAll(filepath.Join(root, "testdata/demo"), 0o755)
+	if err := os.Symlink(site, filepath.Join(root, "testdata/demo/site")); err != nil {
+		t.Fatal(err)
+	}
+	shop := filepath.Join(root, "shop.yaml")
+	os.WriteFile(shop, []byte(src), 0o644)
+	if code, out, errOut := bespoke("check", shop); code != 0 || !strings.Contains(out, "ok (5 rules, 0 segments, 8 tests)") {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := bespoke("test", shop, "--coverage"); code != 0 || !strings.Contains(out, "8 tests, 0 failed") || !strings.Contains(out, "5 of 5 rules matched by a test, 6 of 6 actions applied") {
+		t.Fatalf("test: exit %d\n%s", code, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- previewContext(ctx, []string{"--rules", shop, "--listen", "127.0.0.1:0"}, pw, io.Discard)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	sc := bufio.NewScanner(pr)
+	url := ""
+	for url == "" && sc.Scan() {
+		if _, u, ok := strings.Cut(sc.Text(), " on http://"); ok {
+			url = "http://" + strings.TrimSuffix(u, "/")
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if url == "" {
+		t.Fatal("preview did not say where it listens")
+	}
+	resp, err := http.Get(url + "/frame?side=after&country=FR&at=2026-12-05T10:00:00%2B01:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`<h1 class="hero-title bsk-edit bsk-r0">Équipez-vous pour la saison</h1>`, "This weekend: free repairs in every store", `<base href="http://127.0.0.1:`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the preview's page lacks %q", want)
+		}
+	}
+}

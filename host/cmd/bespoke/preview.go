@@ -18,6 +18,13 @@ import (
 )
 
 func previewCmd(args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return previewContext(ctx, args, stdout, stderr)
+}
+
+// previewContext serves the preview until ctx is done.
+func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("preview", stderr, "[--rules FILE] [--origin URL | --pages DIR] [--listen ADDR]")
 	rulesFile := fs.String("rules", "", "rule `file` to preview, reloaded as it changes (default: the bundled demo rules)")
 	origin := fs.String("origin", "", "origin `URL` to fetch pages from")
@@ -93,8 +100,6 @@ func previewCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	fmt.Fprintf(stdout, "bespoke preview of %s (pages from %s) on http://%s/\n", t.File, t.Origin, displayAddr(ln.Addr()))
 	return servePreview(ctx, ln, srv)
 }
