@@ -187,16 +187,14 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 			q.now = q.ov.Now
 		}
 		q.loc = b.tz
-		zone := q.geo.Timezone
-		if zone == "" {
-			// A country that keeps one time has its zone even when the
-			// CDN sends only the country.
-			zone = geo.CountryZone(q.geo.Country)
-		}
-		if zone != "" {
-			if loc := location(zone); loc != nil {
+		if q.geo.Timezone != "" {
+			if loc := location(q.geo.Timezone); loc != nil {
 				q.loc = loc
 			}
+		} else if loc := countryLocation(q.geo.Country); loc != nil {
+			// A country that keeps one time has its zone even when the
+			// CDN sends only the country.
+			q.loc = loc
 		}
 	}
 	if len(b.cookieSlots) > 0 {
@@ -413,6 +411,39 @@ func derivedFromOverrides(attr string) bool {
 }
 
 var locations sync.Map // IANA name -> *time.Location
+
+// countryLocations caches the zones of countries that keep one time (nil
+// for the others), in a map a lookup of which does not allocate.
+var countryLocations struct {
+	sync.RWMutex
+	m map[string]*time.Location
+}
+
+// countryLocation returns the zone of a country that keeps one time, or
+// nil.
+func countryLocation(country string) *time.Location {
+	if country == "" {
+		return nil
+	}
+	countryLocations.RLock()
+	loc, ok := countryLocations.m[country]
+	countryLocations.RUnlock()
+	if ok {
+		return loc
+	}
+	if zone := geo.CountryZone(country); zone != "" {
+		loc = location(zone)
+	}
+	countryLocations.Lock()
+	if countryLocations.m == nil {
+		countryLocations.m = map[string]*time.Location{}
+	}
+	if len(countryLocations.m) < 1024 { // countries are two letters; bound it anyway
+		countryLocations.m[country] = loc
+	}
+	countryLocations.Unlock()
+	return loc
+}
 
 // location loads a time zone once; an unknown name gives nil.
 func location(name string) *time.Location {
