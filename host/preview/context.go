@@ -182,9 +182,7 @@ func (c Context) Spec() (visit.Spec, []string) {
 		returning := false
 		spec.New = &returning
 	}
-	for _, it := range strings.FieldsFunc(c.Seen, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
-		spec.Seen = append(spec.Seen, it)
-	}
+	spec.Seen = strings.FieldsFunc(c.Seen, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
 	if len(c.Variants) > 0 {
 		spec.Variants = c.Variants
 	}

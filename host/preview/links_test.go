@@ -117,7 +117,7 @@ rules:
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	resp, body := get("/")
+	resp, _ := get("/")
 	if resp.Header.Get(plan.ExperimentsHeader) != "hero-test=control" || resp.Header.Get(preview.Header) != "" {
 		t.Fatalf("without a link: %v", resp.Header)
 	}
@@ -132,7 +132,7 @@ rules:
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	body = string(b)
+	body := string(b)
 	if resp.Header.Get(plan.ExperimentsHeader) != "hero-test=bold" || !strings.Contains(body, `class="bold"`) || !strings.Contains(body, "Merry Christmas") {
 		t.Fatalf("with the link: %v\n%s", resp.Header, body)
 	}
@@ -149,7 +149,7 @@ rules:
 		t.Errorf("the origin saw %q", last)
 	}
 	// The cookie keeps the preview on for the next page.
-	resp, body = get("/next")
+	resp, _ = get("/next")
 	if resp.Header.Get(plan.ExperimentsHeader) != "hero-test=bold" {
 		t.Errorf("next page: %v", resp.Header)
 	}

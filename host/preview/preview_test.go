@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -250,5 +252,54 @@ func TestStaticOrigin(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
 			t.Errorf("%s: %d %s", path, resp.StatusCode, b)
 		}
+	}
+}
+
+// TestHammerWhileEditing requests the page, frames and state from several
+// goroutines while the rule file changes back and forth (and breaks):
+// every answer is whole, from one version, and nothing races.
+func TestHammerWhileEditing(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	versions := []string{rulesV1, strings.Replace(rulesV1, `"Bonjour"`, `"Salut"`, 1), strings.Replace(rulesV1, `== "FR"`, `== FR`, 1)}
+	stop := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(15 * time.Millisecond):
+			}
+			os.WriteFile(e.file, []byte(versions[i%len(versions)]), 0o644)
+		}
+	}()
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				path := []string{"/?country=FR", "/frame?side=after&country=FR", "/frame?side=before&device=phone", "/state?v.hero-test=bold"}[(g+i)%4]
+				resp, err := http.Get(e.srv.URL + path)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || (strings.HasPrefix(path, "/frame?side=after") && !strings.Contains(string(b), "</html>")) {
+					errs <- fmt.Errorf("%s: %d %.200s", path, resp.StatusCode, b)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-writerDone
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -5,6 +5,7 @@
 package syntax
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -256,6 +257,11 @@ func Parse(name string, src []byte) (*File, error) {
 // names what was lost whole, and the Incomplete flag of a rule, experiment
 // or test says it lost a part. The file is never nil.
 func ParsePartial(name string, src []byte) (*File, diag.List) {
+	// YAML reads \r\n and a lone \r as line breaks too: count lines as
+	// it does, so that every position agrees with the editor's.
+	if bytes.IndexByte(src, '\r') >= 0 {
+		src = bytes.ReplaceAll(bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
+	}
 	d := &decoder{file: name, src: src}
 	d.indexLines()
 	f := &File{Name: name, Version: LanguageVersion}

@@ -782,6 +782,7 @@ type recovery struct {
 	lost    map[string]bool
 	partial map[int]bool
 	buf     []byte
+	parses  int // YAML parses made, bounded by maxParses
 }
 
 // recoverYAML returns src with the lines YAML cannot read blanked, the
@@ -820,6 +821,9 @@ func recoverYAML(file string, src []byte) (patched []byte, errs diag.List, lost 
 		}
 		var culprit *region
 		for _, root := range r.roots {
+			if r.parses > maxParses {
+				break
+			}
 			if !root.blanked && r.parse(root) == nil {
 				culprit = root
 				break
@@ -854,7 +858,7 @@ func recoverYAML(file string, src []byte) (patched []byte, errs diag.List, lost 
 // repairEntry blanks what keeps entry e (under top-level region root)
 // from parsing on its own.
 func (r *recovery) repairEntry(root, e *region) {
-	if r.isolatedParse(root, e, nil) == nil {
+	if r.isolatedParse(root, e, 0, 0) == nil {
 		return
 	}
 	// First the traps: each is a certain mistake, at its own position.
@@ -866,41 +870,57 @@ func (r *recovery) repairEntry(root, e *region) {
 		r.report(t)
 		r.remove(reg)
 	}
-	// Then whatever else: the smallest region whose removal lets the
-	// entry parse.
-	for tries := 0; tries < 32; tries++ {
-		err := r.isolatedParse(root, e, nil)
+	// Then whatever else: the deepest region whose removal lets the entry
+	// parse, found by halving (a file of thousands of lines costs tens of
+	// parses, not thousands), until the entry parses.
+	for tries := 0; tries < 32 && !e.blanked; tries++ {
+		err := r.isolatedParse(root, e, 0, 0)
 		if err == nil {
 			return
 		}
-		if e.blanked {
+		cur := e
+		if r.parses > maxParses {
+			r.cut(e, err) // out of budget: give the entry up whole
 			return
 		}
-		cur := e
-		for descended := true; descended; {
-			descended = false
-			for _, k := range cur.kids {
-				if !k.blanked && r.isolatedParse(root, e, k) == nil {
-					cur, descended = k, true
-					break
-				}
+		for {
+			k := r.fixingKid(root, e, cur)
+			if k == nil {
+				break
 			}
-		}
-		if cur == e {
-			// No single part fixes it: remove the first part that changes
-			// the error, else the whole entry.
-			for _, k := range e.kids {
-				if k.blanked {
-					continue
-				}
-				if e2 := r.isolatedParse(root, e, k); e2 == nil || e2.Error() != err.Error() {
-					cur = k
-					break
-				}
-			}
+			cur = k
 		}
 		r.cut(cur, err)
 	}
+}
+
+// maxParses bounds the YAML parses one recovery makes, whatever the file.
+const maxParses = 2000
+
+// fixingKid returns the child of cur whose removal, with the children
+// before it, lets entry e parse: the first mistake among them. It returns
+// nil when removing all of cur's children does not help either (the
+// mistake is in cur's own line, or elsewhere).
+func (r *recovery) fixingKid(root, e, cur *region) *region {
+	var kids []*region
+	for _, k := range cur.kids {
+		if !k.blanked {
+			kids = append(kids, k)
+		}
+	}
+	if len(kids) == 0 || r.isolatedParse(root, e, kids[0].first, kids[len(kids)-1].last) != nil {
+		return nil
+	}
+	lo, hi := 0, len(kids)-1
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if r.isolatedParse(root, e, kids[0].first, kids[mid].last) == nil {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return kids[lo]
 }
 
 // deepest returns the deepest region under e that holds line n.
@@ -1010,6 +1030,7 @@ var nameLine = regexp.MustCompile(`^\s*(?:-\s+)?name:\s*([^#]+)`)
 // parse parses the file with the blanked lines, and also without region
 // skip when not nil.
 func (r *recovery) parse(skip *region) error {
+	r.parses++
 	r.buf = r.buf[:0]
 	for i, l := range r.lines {
 		n := i + 1
@@ -1023,13 +1044,15 @@ func (r *recovery) parse(skip *region) error {
 }
 
 // isolatedParse parses entry e alone under the first line of its
-// top-level region, without region skip when not nil.
-func (r *recovery) isolatedParse(root, e, skip *region) error {
+// top-level region, without lines skipFrom to skipTo (none when skipFrom
+// is 0).
+func (r *recovery) isolatedParse(root, e *region, skipFrom, skipTo int) error {
+	r.parses++
 	r.buf = r.buf[:0]
 	for i, l := range r.lines {
 		n := i + 1
 		keep := !r.blank[i] && (n == root.first || (n >= e.first && n <= e.last)) &&
-			(skip == nil || n < skip.first || n > skip.last)
+			(skipFrom == 0 || n < skipFrom || n > skipTo)
 		if keep {
 			r.buf = append(r.buf, l.text...)
 		}
@@ -1065,6 +1088,8 @@ func yamlHint(msg string) string {
 		return "check the indentation of this line and the lines around it"
 	case strings.Contains(msg, "unexpected end"):
 		return "a quote or bracket is not closed"
+	case strings.Contains(msg, "unknown anchor"):
+		return "an alias (*name) refers to an anchor (&name) defined above it"
 	}
 	return "check the indentation and quoting of this part"
 }

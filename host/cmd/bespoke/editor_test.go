@@ -248,8 +248,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestTestWatch(t *testing.T) {
 	path := writeFile(t, "rules.yaml", "rules:\n  - name: a\n    when: geo.country == \"FR\"\n    actions: [remove: \"#a\"]\ntests:\n  - name: t\n    context: { geo.country: FR }\n    expect: { match: [a] }\n")
