@@ -137,6 +137,10 @@ func (l *Links) Link(base string, p Preview) string {
 // is ignored (and its cookie cleared); ?bsk_preview=off ends a preview.
 func (l *Links) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.RawQuery, Param) && !hasCookie(r, Cookie) {
+			next.ServeHTTP(w, r) // most requests: nothing to parse
+			return
+		}
 		q := r.URL.Query()
 		tok, fromQuery := q.Get(Param), q.Has(Param)
 		if fromQuery {
@@ -167,6 +171,16 @@ func (l *Links) Wrap(next http.Handler) http.Handler {
 		r = r.WithContext(reqctx.WithOverrides(r.Context(), &reqctx.Overrides{Now: p.At, Buckets: p.Buckets}))
 		next.ServeHTTP(&previewWriter{ResponseWriter: w, label: p.Label()}, r)
 	})
+}
+
+// hasCookie reports whether a Cookie header of r may hold the cookie name.
+func hasCookie(r *http.Request, name string) bool {
+	for _, line := range r.Header["Cookie"] {
+		if strings.Contains(line, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutCookie returns r without the cookie name, so that neither the
