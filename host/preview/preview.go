@@ -89,6 +89,7 @@ type target struct {
 	Target
 	mu      sync.Mutex
 	hash    [32]byte
+	pending [32]byte // a change seen once, built when seen again
 	version int
 	cur     *build // the current text's build, which may have failed
 	good    *build // the last build that compiled
@@ -127,7 +128,7 @@ func New(targets []Target, opt Options) (*Server, error) {
 		s.targets = append(s.targets, &target{Target: t})
 	}
 	for _, t := range s.targets {
-		s.refresh(t)
+		s.refresh(t, false)
 	}
 	poll := opt.Poll
 	if poll <= 0 {
@@ -170,13 +171,16 @@ func (s *Server) watch(ctx context.Context, every time.Duration) {
 		case <-time.After(every):
 		}
 		for _, t := range s.targets {
-			s.refresh(t)
+			s.refresh(t, true)
 		}
 	}
 }
 
-// refresh reads t's rule file and, when it changed, compiles it.
-func (s *Server) refresh(t *target) {
+// refresh reads t's rule file and, when it changed, compiles it. With
+// settle, a change is compiled only once two reads in a row agree on it:
+// editors (and os.WriteFile) write a file in several steps, and the
+// halfway states are not worth showing as errors.
+func (s *Server) refresh(t *target, settle bool) {
 	src, err := t.Read()
 	sum := sha256.Sum256(src)
 	if err != nil {
@@ -184,6 +188,11 @@ func (s *Server) refresh(t *target) {
 	}
 	t.mu.Lock()
 	if t.cur != nil && sum == t.hash {
+		t.mu.Unlock()
+		return
+	}
+	if settle && t.cur != nil && sum != t.pending {
+		t.pending = sum
 		t.mu.Unlock()
 		return
 	}

@@ -182,30 +182,36 @@ func TestReloadsOnChange(t *testing.T) {
 		}
 		close(events)
 	}()
-	wait := func(want string) {
+	// wait waits for an event announcing a change, then for the state to
+	// show it (a poll may have caught the file halfway through its write).
+	wait := func(what string, ok func(preview.State) bool) preview.State {
 		t.Helper()
 		select {
-		case got := <-events:
-			if got != want {
-				t.Fatalf("event %q, want %q", got, want)
-			}
+		case <-events:
 		case <-time.After(10 * time.Second):
-			t.Fatalf("no event %s", want)
+			t.Fatalf("no event announcing %s", what)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st := e.state(t, "country=FR")
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the preview does not show %s: %+v", what, st)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	e.write(t, strings.Replace(rulesV1, `"Bonjour"`, `"Salut"`, 1))
-	wait("2")
+	wait("the edit", func(st preview.State) bool { return st.Version > 1 && !st.Stale })
 	if after := e.get(t, "/frame?side=after&country=FR"); !strings.Contains(after, ">Salut</h1>") {
 		t.Error("the after frame does not show the edit")
 	}
 	broken := strings.Replace(rulesV1, `geo.country == "FR"`, `geo.country == FR`, 1)
 	broken = strings.Replace(broken, `select: "#promo"`, `select: #promo`, 1)
 	e.write(t, strings.Replace(broken, `remove: "#promo"`, `remove: #promo`, 1))
-	wait("3")
-	st := e.state(t, "country=FR")
-	if !st.Stale || len(st.Errors) != 2 {
-		t.Fatalf("stale %v, errors %+v", st.Stale, st.Errors)
-	}
+	st := wait("the broken edit", func(st preview.State) bool { return st.Stale && len(st.Errors) == 2 })
 	if er := st.Errors[0]; er.Line != 6 || er.Col != 26 || !strings.Contains(er.Message, "FR is not quoted") {
 		t.Errorf("first error %+v", er)
 	}
@@ -222,10 +228,7 @@ func TestReloadsOnChange(t *testing.T) {
 		}
 	}
 	e.write(t, rulesV1)
-	wait("4")
-	if st := e.state(t, ""); st.Stale || len(st.Errors) != 0 {
-		t.Errorf("after the fix: stale %v, errors %v", st.Stale, st.Errors)
-	}
+	wait("the fix", func(st preview.State) bool { return !st.Stale && len(st.Errors) == 0 })
 }
 
 func TestContextProblems(t *testing.T) {
