@@ -2,6 +2,7 @@
 GO        ?= go
 BIN       := bin/bespoke
 LISTEN    ?= :8080
+PREVIEW   ?= 127.0.0.1:8081
 STATICCHECK_VERSION := v0.8.2
 
 .PHONY: all build run test test-short lint fmt fuzz demo-wasm bench bench-quick soak clean
@@ -12,10 +13,11 @@ build:
 	$(GO) build -o $(BIN) ./host/cmd/bespoke
 
 # Builds everything, compiles the demo rules (to show the artifact), and
-# serves the bundled demo site through the proxy on $(LISTEN). Edit
-# testdata/demo/rules.yaml while it runs: it reloads.
+# serves the bundled demo site through the proxy on $(LISTEN), with the
+# editors' preview on $(PREVIEW). Edit testdata/demo/rules.yaml while it
+# runs: the proxy and the preview reload it.
 run: build demo-wasm
-	$(BIN) serve --demo --rules testdata/demo/rules.yaml --listen $(LISTEN) --debug-headers
+	$(BIN) serve --demo --rules testdata/demo/rules.yaml --listen $(LISTEN) --debug-headers --preview $(PREVIEW) --dev-preview
 
 demo-wasm: build
 	$(BIN) compile testdata/demo/rules.yaml -o bin/demo.wasm

@@ -17,6 +17,7 @@ import (
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/check"
 	"github.com/bespoke-edge/bespoke/rules/codegen"
+	"github.com/bespoke-edge/bespoke/rules/diag"
 	"github.com/bespoke-edge/bespoke/rules/ir"
 	"github.com/bespoke-edge/bespoke/rules/syntax"
 )
@@ -30,19 +31,45 @@ type Result struct {
 }
 
 // Check parses and checks a rule file without generating code. The error,
-// when not nil, is a diag.List: every problem with its file:line:col.
+// when not nil, is a diag.List: every error with its file:line:col.
 func Check(name string, src []byte) (*ir.Program, error) {
-	f, err := syntax.Parse(name, src)
-	if err != nil {
+	p, l := Diagnose(name, src)
+	if err := l.Err(); err != nil {
 		return nil, err
 	}
-	p, err := check.Check(f)
-	if err != nil {
-		return nil, err
+	return p, nil
+}
+
+// Diagnose parses and checks a rule file and returns its program (nil when
+// it has errors) and every problem found, errors and warnings, sorted by
+// position. A YAML error does not hide the others: what YAML cannot read
+// is reported and left out, and the rest is checked.
+func Diagnose(name string, src []byte) (*ir.Program, diag.List) {
+	f, errs := syntax.ParsePartial(name, src)
+	p, more := check.Run(f)
+	errs = append(errs, more...)
+	errs = dedupe(errs)
+	errs.Sort()
+	if len(errs.Errors()) > 0 {
+		return nil, errs
 	}
 	sum := sha256.Sum256(src)
 	p.SourceHash = "sha256:" + hex.EncodeToString(sum[:])
-	return p, nil
+	return p, errs
+}
+
+// dedupe drops a problem reported twice at one position.
+func dedupe(l diag.List) diag.List {
+	seen := map[string]bool{}
+	out := l[:0]
+	for _, e := range l {
+		k := e.Pos.String() + "\x00" + e.Msg
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Compile compiles a rule file into a plugin artifact.

@@ -12,8 +12,18 @@ import (
 // TestSyntaxExamples compiles every example of SYNTAX.md: a ```yaml block
 // must compile; a ```yaml error block must fail with the error its first
 // line gives (# error: line:col: message).
-func TestSyntaxExamples(t *testing.T) {
-	doc, err := os.ReadFile("SYNTAX.md")
+func TestSyntaxExamples(t *testing.T) { checkDocExamples(t, "SYNTAX.md", 10, false) }
+
+// TestGuideExamples does the same for GUIDE.md.
+func TestGuideExamples(t *testing.T) { checkDocExamples(t, "GUIDE.md", 5, false) }
+
+// TestReadmeExamples does the same for the rule files of the README (its
+// other YAML is configuration; a ```yaml fragment block is part of a
+// file).
+func TestReadmeExamples(t *testing.T) { checkDocExamples(t, "../README.md", 1, true) }
+
+func checkDocExamples(t *testing.T, path string, least int, onlyRuleFiles bool) {
+	doc, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +40,11 @@ func TestSyntaxExamples(t *testing.T) {
 			j++
 		}
 		src := strings.Join(lines[start:j], "\n") + "\n"
-		name := "SYNTAX.md:" + strconv.Itoa(start)
+		name := path + ":" + strconv.Itoa(start)
+		if onlyRuleFiles && !strings.HasPrefix(src, "rules:") && !strings.Contains(src, "\nrules:") {
+			i = j
+			continue
+		}
 		blocks++
 		_, err := rules.Compile("example.yaml", []byte(src))
 		if fence == "```yaml" {
@@ -47,7 +61,7 @@ func TestSyntaxExamples(t *testing.T) {
 		}
 		i = j
 	}
-	if blocks < 10 {
-		t.Fatalf("found only %d examples in SYNTAX.md", blocks)
+	if blocks < least {
+		t.Fatalf("found only %d examples in %s", blocks, path)
 	}
 }

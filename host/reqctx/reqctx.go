@@ -181,6 +181,7 @@ func (b *Builder) NeedsDevice() bool { return b.needs.device }
 type request struct {
 	r   *http.Request
 	v   Visitor
+	ov  *Overrides
 	geo geo.Info
 	dev device.Info
 	now time.Time
@@ -194,7 +195,7 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 		dst = make([]plugin.Value, len(b.slots))
 	}
 	dst = dst[:len(b.slots)]
-	q := request{r: r, v: v}
+	q := request{r: r, v: v, ov: v.Overrides}
 	if b.needs.geo {
 		q.geo = b.geo.Resolve(r)
 	}
@@ -202,13 +203,21 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 		ua, hints := device.FromRequest(r)
 		q.dev = b.devices.Classify(ua, hints)
 	}
+	q.ov.apply(&q)
 	if b.needs.clock {
 		q.now = b.now()
+		if q.ov != nil && !q.ov.Now.IsZero() {
+			q.now = q.ov.Now
+		}
 		q.loc = b.tz
 		if q.geo.Timezone != "" {
 			if loc := location(q.geo.Timezone); loc != nil {
 				q.loc = loc
 			}
+		} else if loc := countryLocation(q.geo.Country); loc != nil {
+			// A country that keeps one time has its zone even when the
+			// CDN sends only the country.
+			q.loc = loc
 		}
 	}
 	if len(b.cookieSlots) > 0 {
@@ -228,6 +237,11 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 	}
 	for i := range b.slots {
 		if b.slots[i].Attr == "cookie" {
+			if q.ov != nil {
+				if v, ok := q.ov.overridden(&b.slots[i], b.attrs[i]); ok {
+					dst[i] = v
+				}
+			}
 			continue // filled above
 		}
 		dst[i] = b.value(i, &b.slots[i], &q)
@@ -237,6 +251,11 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 
 // value computes one slot.
 func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
+	if q.ov != nil && !derivedFromOverrides(s.Attr) {
+		if v, ok := q.ov.overridden(s, b.attrs[i]); ok {
+			return v
+		}
+	}
 	switch s.Attr {
 	case "visitor.new":
 		return BoolValue(q.v.New)
@@ -298,6 +317,11 @@ func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
 		}
 		return NumberValue(float64(n))
 	case "bucket":
+		if q.ov != nil {
+			if n, ok := q.ov.Buckets[s.Key()]; ok {
+				return NumberValue(float64(n))
+			}
+		}
 		src, ok := b.text(s.From, q)
 		if !ok || src == "" {
 			return plugin.Value{}
@@ -315,6 +339,11 @@ func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
 // are computed from.
 func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
 	r := q.r
+	if q.ov != nil && !derivedFromOverrides(s.Attr) {
+		if v, ok := q.ov.value(s); ok {
+			return v, true
+		}
+	}
 	switch s.Attr {
 	case "geo.country":
 		return q.geo.Country, q.geo.Country != ""
@@ -399,7 +428,47 @@ func JSONValue(src, path string) plugin.Value {
 	return plugin.Value{Str: res.Raw, Present: true}
 }
 
+// derivedFromOverrides says an attribute's override is applied to the
+// geography or device it is computed from (see Overrides.apply), not to
+// its slot.
+func derivedFromOverrides(attr string) bool {
+	return strings.HasPrefix(attr, "geo.") || strings.HasPrefix(attr, "device.")
+}
+
 var locations sync.Map // IANA name -> *time.Location
+
+// countryLocations caches the zones of countries that keep one time (nil
+// for the others), in a map a lookup of which does not allocate.
+var countryLocations struct {
+	sync.RWMutex
+	m map[string]*time.Location
+}
+
+// countryLocation returns the zone of a country that keeps one time, or
+// nil.
+func countryLocation(country string) *time.Location {
+	if country == "" {
+		return nil
+	}
+	countryLocations.RLock()
+	loc, ok := countryLocations.m[country]
+	countryLocations.RUnlock()
+	if ok {
+		return loc
+	}
+	if zone := geo.CountryZone(country); zone != "" {
+		loc = location(zone)
+	}
+	countryLocations.Lock()
+	if countryLocations.m == nil {
+		countryLocations.m = map[string]*time.Location{}
+	}
+	if len(countryLocations.m) < 1024 { // countries are two letters; bound it anyway
+		countryLocations.m[country] = loc
+	}
+	countryLocations.Unlock()
+	return loc
+}
 
 // location loads a time zone once; an unknown name gives nil.
 func location(name string) *time.Location {

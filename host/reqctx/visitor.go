@@ -30,6 +30,9 @@ type Visitor struct {
 	// Caps counts how often frequency-capped rules applied to the visitor;
 	// nil counts nothing.
 	Caps CapCounter
+	// Overrides, when not nil, replace what the request yields (tests,
+	// explain, previews); see Overrides.
+	Overrides *Overrides
 }
 
 // CapCounter counts how often a capped rule (key "window:rule") applied to
@@ -41,16 +44,23 @@ type CapCounter interface {
 // ResolveVisitor reads the visitor id cookie. A missing or malformed one is
 // replaced by a fresh id; a visitor sending Sec-GPC: 1 (Global Privacy
 // Control) gets an id for this request only, never written to a cookie.
+//
+// A request whose context carries Overrides (WithOverrides) gets them.
 func ResolveVisitor(r *http.Request) Visitor {
+	ov := OverridesFrom(r.Context())
 	if id, ok := Cookie(r, VisitorCookie); ok && validID(id) {
-		return Visitor{ID: id}
+		return Visitor{ID: id, Overrides: ov}
 	}
-	v := Visitor{ID: NewVisitorID(), New: true, Persist: true}
+	v := Visitor{ID: NewVisitorID(), New: true, Persist: true, Overrides: ov}
 	if r.Header.Get("Sec-GPC") == "1" {
 		v.Persist = false
 	}
 	return v
 }
+
+// ValidID reports whether id has the form of the visitor ids the proxy
+// issues, which it accepts back from the visitor cookie.
+func ValidID(id string) bool { return validID(id) }
 
 // NewVisitorID returns a random id.
 func NewVisitorID() string {

@@ -41,6 +41,7 @@ type Server struct {
 	Metrics *metrics.Metrics
 	Routes  []*Route
 	router  *router.Router
+	handler http.Handler // the router, or what Options.Wrap made of it
 	closers []func()
 	// certs serves the TLS certificate, nil without TLS; adminToken is
 	// the admin API's bearer token, "" for none.
@@ -69,6 +70,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Embedded provides the plugin of routes that name none (the demo).
 	Embedded func() (*plugin.Artifact, string, error)
+	// Clock, when not nil, replaces the clock the rules read (now,
+	// schedules, visitor.hour): a development switch, to preview a page
+	// as it will be on another day.
+	Clock func() time.Time
+	// Wrap, when not nil, wraps the visitors' handler; it gets the key
+	// that signs bespoke's cookies (preview links sign with it too).
+	Wrap func(key []byte, h http.Handler) http.Handler
 }
 
 // New builds the server: it loads every route's plugin (failing if one
@@ -108,6 +116,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
+	rc.Now = opt.Clock
 	store, err := s.seenStore(key)
 	if err != nil {
 		return nil, err
@@ -126,6 +135,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		routes = append(routes, router.Route{Name: rcfg.Name, Host: rcfg.Host, Prefix: rcfg.Path, Handler: r.Proxy})
 	}
 	s.router = router.New(routes)
+	s.handler = s.router
+	if opt.Wrap != nil {
+		s.handler = opt.Wrap(key, s.router)
+	}
 	ok = true
 	return s, nil
 }
@@ -305,9 +318,9 @@ func (s *Server) stripHeaders() []string {
 	return list
 }
 
-// Handler returns the visitors' handler: the router, behind the refusal
-// of smuggled requests.
-func (s *Server) Handler() http.Handler { return refuseSmuggling(s.router) }
+// Handler returns the visitors' handler: the router (or what
+// Options.Wrap made of it), behind the refusal of smuggled requests.
+func (s *Server) Handler() http.Handler { return refuseSmuggling(s.handler) }
 
 // Reload reloads the plugin of the route named name, or of every route
 // when name is empty, and returns each result.

@@ -50,7 +50,7 @@ func loadSite(tb testing.TB, name string, src []byte) (*site.Site, *rules.Result
 // `bespoke test` does.
 func TestDemoRuleTests(t *testing.T) {
 	s, res := loadDemo(t)
-	results, err := ruletest.Run(context.Background(), s, res.Program)
+	results, err := ruletest.RunWith(context.Background(), s, res.Program, ruletest.Options{Pages: demo.Site()})
 	if err != nil {
 		t.Fatal(err)
 	}

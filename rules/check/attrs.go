@@ -161,6 +161,9 @@ func validArg(attr, arg string) string {
 }
 
 func (c *checker) unknownName(pos diag.Pos, name string) {
+	if c.file.Lost[name] {
+		return // its definition could not be read, and that was reported
+	}
 	cands := append(plugin.AttrNames(), functions...)
 	for n := range c.segIndex {
 		cands = append(cands, n)

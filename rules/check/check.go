@@ -18,8 +18,19 @@ import (
 	"github.com/bespoke-edge/bespoke/rules/syntax"
 )
 
-// Check checks f and returns its IR, or a diag.List of every problem.
+// Check checks f and returns its IR, or a diag.List of every error.
 func Check(f *syntax.File) (*ir.Program, error) {
+	p, l := Run(f)
+	if err := l.Err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Run checks f, which may be incomplete (see syntax.ParsePartial), and
+// returns its IR (nil when it has errors) and every problem found, errors
+// and warnings. References to what f lost are not reported again.
+func Run(f *syntax.File) (*ir.Program, diag.List) {
 	c := &checker{
 		file:     f,
 		prog:     &ir.Program{Source: f.Name},
@@ -35,10 +46,14 @@ func Check(f *syntax.File) (*ir.Program, error) {
 	c.experiments()
 	c.rules()
 	c.tests()
-	if err := c.errs.Err(); err != nil {
-		return nil, err
+	if f.Pages != nil {
+		c.prog.Pages = f.Pages.Value
 	}
-	return c.prog, nil
+	c.errs.Sort()
+	if len(c.errs.Errors()) > 0 {
+		return nil, c.errs
+	}
+	return c.prog, c.errs
 }
 
 type checker struct {
@@ -61,6 +76,12 @@ type checker struct {
 
 func (c *checker) errorf(pos diag.Pos, format string, args ...any) *diag.Error {
 	e := diag.Errorf(pos, format, args...)
+	c.errs.Add(e)
+	return e
+}
+
+func (c *checker) warnf(pos diag.Pos, format string, args ...any) *diag.Error {
+	e := diag.Warningf(pos, format, args...)
 	c.errs.Add(e)
 	return e
 }

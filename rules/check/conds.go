@@ -173,6 +173,9 @@ func (c *checker) experimentRef(v *syntax.Call) (int, bool) {
 		return 0, false
 	}
 	x, ok := c.expIndex[lit.Value]
+	if !ok && c.file.Lost[lit.Value] {
+		return 0, false
+	}
 	if !ok {
 		var names []string
 		for _, e := range c.file.Experiments {
@@ -205,6 +208,9 @@ func (c *checker) variantNames(x int, lits []syntax.Expr) ([]int, bool) {
 			return nil, false
 		}
 		i := slices.Index(names, s.Value)
+		if i < 0 && exp.Incomplete {
+			return nil, false // its variants may be what could not be read
+		}
 		if i < 0 {
 			e := c.errorf(s.ValuePos, "experiment %q has no variant %q; its variants are %s", exp.Name, s.Value, quoteList(names))
 			if h := diag.DidYouMean(s.Value, names); h != "" {
@@ -332,8 +338,21 @@ func (c *checker) compare(e *syntax.Compare) ir.Node {
 			c.errorf(e.OpPos, "%s is yes/no and cannot be compared with %s", e.X, e.Op)
 			return bad(e)
 		}
+		if a.Type == plugin.String && !numericText(a) {
+			if versionText(a) {
+				c.errorf(e.OpPos, "%s is a version text; %s compares numbers", e.X, e.Op).
+					WithHint("compare versions with semver(%s) %s %s", e.X, e.Op, versionLiteral(e.Y)).WithCode("never-matches")
+			} else {
+				c.errorf(e.OpPos, "%s is a text (%s); %s compares numbers, so this never holds", e.X, textKind(a), e.Op).
+					WithHint("compare texts with ==, in, starts_with or matches").WithCode("never-matches")
+			}
+			return bad(e)
+		}
 		v, ok := c.number(e, a, e.Y)
 		if !ok {
+			return bad(e)
+		}
+		if y, isNum := e.Y.(*syntax.NumberLit); isNum && !c.numberTest(a, e.String(), e.Op, v, y.ValuePos) {
 			return bad(e)
 		}
 		op := map[string]ir.NumOp{"<": ir.LT, "<=": ir.LE, ">": ir.GT, ">=": ir.GE}[e.Op]
@@ -355,6 +374,9 @@ func not(negate bool, e *syntax.Compare, n ir.Node) ir.Node {
 func (c *checker) number(e *syntax.Compare, a plugin.Attr, y syntax.Expr) (float64, bool) {
 	switch y := y.(type) {
 	case *syntax.NumberLit:
+		if !c.numberOperand(e, a, y) {
+			return 0, false
+		}
 		return y.Value, true
 	case *syntax.StringLit:
 		switch a.Name {
@@ -387,7 +409,11 @@ func (c *checker) compareList(e *syntax.Compare, a plugin.Attr, slot int) ir.Nod
 			c.errorf(x.Pos(), "%s holds texts; found %s", e.X, x)
 			return nil, false
 		}
-		return &ir.StrTest{Pos: e.OpPos, Slot: slot, Op: ir.Contains, Arg: plugin.ListValue([]string{a.Fold.Apply(s.Value)})}, true
+		v, ok := c.literal(a, s.Value, s.ValuePos)
+		if !ok {
+			return nil, false
+		}
+		return &ir.StrTest{Pos: e.OpPos, Slot: slot, Op: ir.Contains, Arg: plugin.ListValue([]string{v})}, true
 	}
 	switch e.Op {
 	case "contains":
@@ -431,7 +457,20 @@ func (c *checker) stringOperand(e *syntax.Compare, a plugin.Attr) (*syntax.Strin
 		c.errorf(e.OpPos, "%s is %s; %s works on text", e.X, a.Type, e.Op)
 		return nil, false
 	}
+	if a.Name == "path" && e.Op == "starts_with" {
+		if _, ok := c.literal(a, s.Value, s.ValuePos); !ok {
+			return nil, false
+		}
+	}
 	return s, true
+}
+
+// versionLiteral writes a literal as a quoted version for a hint.
+func versionLiteral(y syntax.Expr) string {
+	if n, ok := y.(*syntax.NumberLit); ok {
+		return `"` + n.Raw + `"`
+	}
+	return y.String()
 }
 
 // equal checks `attr == literal`.
@@ -467,7 +506,16 @@ func (c *checker) equal(e *syntax.Compare, a plugin.Attr, slot int, y syntax.Exp
 			c.errorf(y.ValuePos, "%s is one of %s, not a number", e.X, quoteList(a.Values))
 			return bad(e)
 		}
+		if !c.numberOperand(e, a, y) {
+			return bad(e)
+		}
+		if !c.numberTest(a, e.String(), e.Op, y.Value, y.ValuePos) {
+			return bad(e)
+		}
 		return &ir.NumCmp{Pos: e.OpPos, Slot: slot, Op: ir.EQ, Value: y.Value}
+	case *syntax.Ident:
+		c.unquoted(e, y)
+		return bad(e)
 	case *syntax.BoolLit:
 		if a.Type == plugin.Any {
 			// A JSON true or false reads as the text "true" or "false".
@@ -483,22 +531,71 @@ func (c *checker) equal(e *syntax.Compare, a plugin.Attr, slot int, y syntax.Exp
 		}
 		return n
 	}
-	c.errorf(y.Pos(), "%s compares with one value; found %s", e.Op, y).WithHint("to test several values write %s in [...]", e.X)
+	if _, isList := y.(*syntax.ListLit); isList {
+		op := map[string]string{"==": "in", "!=": "not in"}[e.Op]
+		c.errorf(y.Pos(), "%s compares with one value; found a list", e.Op).WithHint("to test several values write %s %s %s", e.X, op, y)
+		return bad(e)
+	}
+	c.errorf(y.Pos(), "%s compares with one value; found %s", e.Op, y)
 	return bad(e)
 }
 
-// closedValue folds a literal as the host folds the attribute, and checks it
-// against the attribute's closed set of values.
-func (c *checker) closedValue(a plugin.Attr, y *syntax.StringLit) (string, bool) {
-	v := a.Fold.Apply(y.Value)
-	if a.Values != nil && !slices.Contains(a.Values, v) {
-		e := c.errorf(y.ValuePos, "%q is not a value of %s, which is one of %s", y.Value, a.Name, quoteList(a.Values))
-		if h := diag.DidYouMean(v, a.Values); h != "" {
-			e.WithHint("%s", h)
-		}
-		return "", false
+// unquoted reports a bare word where a text was meant: geo.country == FR.
+func (c *checker) unquoted(e *syntax.Compare, y *syntax.Ident) {
+	if _, isSeg := c.segIndex[y.Name]; isSeg {
+		c.errorf(y.NamePos, "%s is a segment, a condition on its own: it cannot be compared", y.Name).
+			WithHint("combine it with and: %s %s ... and %s", e.X, e.Op, y.Name)
+		return
 	}
-	return v, true
+	if c.file.Lost[y.Name] {
+		return
+	}
+	e2 := c.errorf(y.NamePos, "%s is not quoted, so it reads as the name of an attribute or segment, and none is named so", y.Name).WithCode("unquoted")
+	if e.Op == "in" || e.Op == "not in" {
+		e2.WithHint("texts are quoted: %q", y.Name)
+	} else {
+		e2.WithHint("texts are quoted: %s %s %q", e.X, e.Op, y.Name)
+	}
+}
+
+// textKind says what a text attribute holds, for messages.
+func textKind(a plugin.Attr) string {
+	if a.Values != nil {
+		return "one of " + quoteList(a.Values)
+	}
+	return a.Doc
+}
+
+// numberOperand checks that attribute a can be compared with the number y:
+// a time and a version are written as quoted texts, and most texts the
+// host derives (a country, a path) never read as numbers.
+func (c *checker) numberOperand(e *syntax.Compare, a plugin.Attr, y *syntax.NumberLit) bool {
+	switch {
+	case a.Name == "now":
+		t := time.Unix(int64(y.Value), 0).UTC().Format(time.RFC3339)
+		c.errorf(y.ValuePos, "now is a time: compare it with an RFC 3339 time in quotes, not the number %s", y.Raw).
+			WithHint("for example now %s \"%s\"", e.Op, t).WithCode("never-matches")
+		return false
+	case a.Name == "semver":
+		c.errorf(y.ValuePos, "semver compares versions: write the version in quotes").
+			WithHint("write %s %s \"%s\"", e.X, e.Op, y.Raw).WithCode("never-matches")
+		return false
+	case a.Type == plugin.String && versionText(a):
+		c.errorf(e.OpPos, "%s is a version text, not a number", e.X).
+			WithHint("compare versions with semver(%s) %s \"%s\"", e.X, e.Op, y.Raw).WithCode("never-matches")
+		return false
+	case a.Type == plugin.String && !numericText(a):
+		c.errorf(y.ValuePos, "%s is a text (%s) and is never a number, so this never holds", e.X, textKind(a)).
+			WithHint("compare it with a quoted text: %s == \"...\"", e.X).WithCode("never-matches")
+		return false
+	}
+	return true
+}
+
+// closedValue folds a literal as the host folds the attribute, and checks
+// it is a value the attribute can take.
+func (c *checker) closedValue(a plugin.Attr, y *syntax.StringLit) (string, bool) {
+	return c.literal(a, y.Value, y.ValuePos)
 }
 
 func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListLit) ir.Node {
@@ -524,10 +621,15 @@ func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListL
 			}
 		case *syntax.NumberLit:
 			if a.Type == plugin.Bool || a.Values != nil {
-				c.errorf(el.ValuePos, "%s cannot be compared with a number", e.X)
+				c.errorf(el.ValuePos, "%s cannot be compared with a number", e.X).WithCode("never-matches")
+				continue
+			}
+			if !c.numberOperand(e, a, el) || !c.numberTest(a, e.X.String()+" == "+el.Raw, e.Op, el.Value, el.ValuePos) {
 				continue
 			}
 			nums = append(nums, &ir.NumCmp{Pos: el.ValuePos, Slot: slot, Op: ir.EQ, Value: el.Value})
+		case *syntax.Ident:
+			c.unquoted(e, el)
 		default:
 			c.errorf(el.Pos(), "list items must be quoted texts or numbers; found %s", el)
 		}
@@ -586,8 +688,9 @@ func (c *checker) template(t *syntax.Template) plugin.Template {
 	return out
 }
 
-// selector validates a selector and interns it.
-func (c *checker) selector(t *syntax.Text) int {
+// validSelector reports whether t is a selector bespoke accepts, and
+// reports the mistake at its position when it is not.
+func (c *checker) validSelector(t *syntax.Text) bool {
 	s := strings.TrimSpace(t.Value)
 	if _, err := selector.Parse(s); err != nil {
 		var se *selector.Error
@@ -595,10 +698,21 @@ func (c *checker) selector(t *syntax.Text) int {
 		msg := err.Error()
 		if errors.As(err, &se) {
 			lead := strings.Index(t.Value, s)
-			pos = t.Map(lead + se.Offset)
+			if t.Map != nil {
+				pos = t.Map(lead + se.Offset)
+			}
 			msg = se.Msg
 		}
 		c.errorf(pos, "invalid selector %q: %s", s, msg)
+		return false
+	}
+	return true
+}
+
+// selector validates a selector and interns it.
+func (c *checker) selector(t *syntax.Text) int {
+	s := strings.TrimSpace(t.Value)
+	if !c.validSelector(t) {
 		return -1
 	}
 	if i, ok := c.sels[s]; ok {

@@ -37,6 +37,26 @@ func (p Pos) Shift(n int) Pos {
 	return p
 }
 
+// Severity says whether a problem stops the file from compiling.
+type Severity uint8
+
+// Severities. The zero Severity is SeverityError.
+const (
+	// SeverityError: the file does not compile.
+	SeverityError Severity = iota
+	// SeverityWarning: the file compiles, but something in it is probably
+	// not what its writer meant (a test value no rule reads, a condition
+	// that always holds).
+	SeverityWarning
+)
+
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
+}
+
 // Error is one problem in a rule file.
 type Error struct {
 	Pos Pos
@@ -44,13 +64,50 @@ type Error struct {
 	Msg string
 	// Hint, when not empty, says how to fix it ("did you mean ...?").
 	Hint string
+	// Severity is SeverityError unless the problem is only a warning.
+	Severity Severity
+	// Code names the kind of problem for tools ("yaml-tab",
+	// "unknown-attribute"); empty when it has no particular name.
+	Code string
 }
 
 func (e *Error) Error() string {
-	if e.Hint == "" {
-		return e.Pos.String() + ": " + e.Msg
+	s := e.Pos.String() + ": "
+	if e.Severity == SeverityWarning {
+		s += "warning: "
 	}
-	return e.Pos.String() + ": " + e.Msg + "; " + e.Hint
+	if e.Hint == "" {
+		return s + e.Msg
+	}
+	return s + e.Msg + "; " + e.Hint
+}
+
+// Warningf returns a warning at pos.
+func Warningf(pos Pos, format string, args ...any) *Error {
+	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...), Severity: SeverityWarning}
+}
+
+// WithCode sets the code and returns e.
+func (e *Error) WithCode(code string) *Error {
+	e.Code = code
+	return e
+}
+
+// JSON is one diagnostic as `bespoke check --format json` prints it, one
+// object per line: what editor plugins read.
+type JSON struct {
+	File       string `json:"file"`
+	Line       int    `json:"line"`
+	Col        int    `json:"col"`
+	Severity   string `json:"severity"`
+	Message    string `json:"message"`
+	Suggestion string `json:"suggestion,omitempty"`
+	Code       string `json:"code,omitempty"`
+}
+
+// JSON returns e in its JSON form.
+func (e *Error) JSON() JSON {
+	return JSON{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col, Severity: e.Severity.String(), Message: e.Msg, Suggestion: e.Hint, Code: e.Code}
 }
 
 // Errorf returns an Error at pos.
@@ -96,13 +153,46 @@ func (l List) Error() string {
 	return b.String()
 }
 
-// Err returns l sorted, or nil when it is empty.
+// Err returns the errors of l (not its warnings) sorted, or nil when
+// there are none.
 func (l List) Err() error {
-	if len(l) == 0 {
+	errs := l.Errors()
+	if len(errs) == 0 {
 		return nil
 	}
-	l.Sort()
-	return l
+	errs.Sort()
+	return errs
+}
+
+// Errors returns the problems of l that are errors, not warnings.
+func (l List) Errors() List {
+	n := 0
+	for _, e := range l {
+		if e.Severity == SeverityError {
+			n++
+		}
+	}
+	if n == len(l) {
+		return l
+	}
+	out := make(List, 0, n)
+	for _, e := range l {
+		if e.Severity == SeverityError {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Warnings returns the problems of l that are warnings.
+func (l List) Warnings() List {
+	var out List
+	for _, e := range l {
+		if e.Severity == SeverityWarning {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Nearest returns the candidate closest to name by edit distance, or "" when

@@ -36,6 +36,10 @@ type Program struct {
 	Experiments []*Experiment
 	Rules       []*Rule
 	Tests       []*Test
+	// Pages is the directory holding the origin's pages, for tests and
+	// previews, as the rule file names it (relative to the file); empty
+	// when it names none.
+	Pages string
 }
 
 // Experiment assigns each enrolled visitor one variant: the visitor's bucket
@@ -382,25 +386,4 @@ func (p *Program) Dump() string {
 		}
 	}
 	return b.String()
-}
-
-// Test is a test case written next to the rules.
-type Test struct {
-	Name string
-	Pos  diag.Pos
-	// Values are attribute values given directly, by slot. Attributes the
-	// rules never read have no slot and are not listed.
-	Values map[int]string
-	// Request, when not nil, is a request to build the context from; Values
-	// then override what it yields.
-	Request *Request
-	// Match and NoMatch are rules (by index) that must and must not match.
-	Match, NoMatch []int
-}
-
-// Request is an HTTP request described by a test.
-type Request struct {
-	Method, URL string
-	Headers     [][2]string
-	Cookies     [][2]string
 }

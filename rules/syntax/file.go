@@ -5,6 +5,7 @@
 package syntax
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -28,6 +29,14 @@ type File struct {
 	Experiments []*Experiment
 	Rules       []*Rule
 	Tests       []*Test
+	// Pages, when not nil, is the directory (relative to the rule file)
+	// holding the origin's pages, where tests and previews find the page
+	// of a URL.
+	Pages *Text
+	// Lost names the rules, segments, experiments and tests that could
+	// not be read at all (a YAML error): the checker does not report
+	// references to them as unknown. Nil when nothing was lost.
+	Lost map[string]bool
 }
 
 // Experiment is a named experiment: visitors are split between variants by
@@ -46,6 +55,9 @@ type Experiment struct {
 	// Meta asks for <meta name="bespoke-experiment"> in pages.
 	Meta bool
 	Pos  diag.Pos
+	// Incomplete is set when part of the experiment could not be read (a
+	// YAML error, reported): what is missing is not reported again.
+	Incomplete bool
 }
 
 // Variant is one variant of an experiment and its share of traffic.
@@ -82,6 +94,9 @@ type Rule struct {
 	// the rule's name).
 	Rollout *Rollout
 	Actions []*Action
+	// Incomplete is set when part of the rule could not be read (a YAML
+	// error, reported): what is missing is not reported again.
+	Incomplete bool
 }
 
 // Cap is a frequency cap: at most Times per Window.
@@ -153,34 +168,6 @@ type Action struct {
 	SchemesPos diag.Pos
 }
 
-// Test is a test case written next to the rules.
-type Test struct {
-	Name string
-	Pos  diag.Pos
-	// Context gives attribute values directly, by attribute as written
-	// (geo.country, cookie(plan)).
-	Context []ContextValue
-	// Request describes a request to build the context from instead.
-	Request *TestRequest
-	// Match and NoMatch name rules that must, and must not, match.
-	Match   []*Text
-	NoMatch []*Text
-}
-
-// ContextValue is one attribute value of a test's context.
-type ContextValue struct {
-	Attr  *Text // as written: "geo.country", "cookie(plan)", "cookie.plan"
-	Value *Text
-}
-
-// TestRequest is a request a test builds its context from.
-type TestRequest struct {
-	Method  string
-	URL     string
-	Headers [][2]string
-	Cookies [][2]string
-}
-
 // fieldSpec describes the fields of an action operation.
 type opSpec struct {
 	fields   []string // allowed fields, in documentation order
@@ -235,30 +222,80 @@ func OpNames() []string {
 	return names
 }
 
-var topFields = []string{"version", "segments", "experiments", "rules", "tests"}
+var topFields = []string{"version", "pages", "segments", "experiments", "rules", "tests"}
 var ruleFields = []string{"name", "description", "when", "enabled", "from", "until", "rollout", "by", "seed", "at_most", "actions"}
 var experimentFields = []string{"name", "description", "when", "by", "seed", "variants", "meta"}
-var testFields = []string{"name", "context", "request", "expect"}
-var requestFields = []string{"method", "url", "headers", "cookies"}
-var expectFields = []string{"match", "no_match"}
+
+// Fields returns the fields of each part of a rule file, by part ("file",
+// "rule", "experiment", "test", "request", "page", "expect", "check"), for
+// the JSON Schema's tests and for tools.
+func Fields() map[string][]string {
+	return map[string][]string{
+		"file": topFields, "rule": ruleFields, "experiment": experimentFields, "test": testFields,
+		"request": requestFields, "page": pageFields, "expect": expectFields, "check": pageCheckFields,
+	}
+}
+
+// OpFields returns the fields each action operation takes.
+func OpFields() map[string][]string {
+	m := make(map[string][]string, len(ops))
+	for op, spec := range ops {
+		m[op] = spec.fields
+	}
+	return m
+}
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
 
 // Parse reads a rule file. It returns the file and nil, or nil and a
 // diag.List with every problem found.
 func Parse(name string, src []byte) (*File, error) {
+	f, errs := ParsePartial(name, src)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// ParsePartial reads as much of a rule file as it can, and returns it with
+// every problem found. What YAML cannot read is left out: the file's Lost
+// names what was lost whole, and the Incomplete flag of a rule, experiment
+// or test says it lost a part. The file is never nil.
+func ParsePartial(name string, src []byte) (*File, diag.List) {
+	// YAML reads \r\n and a lone \r as line breaks too: count lines as
+	// it does, so that every position agrees with the editor's.
+	if bytes.IndexByte(src, '\r') >= 0 {
+		src = bytes.ReplaceAll(bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
+	}
 	d := &decoder{file: name, src: src}
 	d.indexLines()
+	f := &File{Name: name, Version: LanguageVersion}
 	var root yaml.Node
 	if err := yaml.Unmarshal(src, &root); err != nil {
-		return nil, diag.List{d.yamlError(err)}
+		patched, errs, lost, partial := recoverYAML(name, src)
+		d.errs = append(d.errs, errs...)
+		d.partial = partial
+		if len(lost) > 0 {
+			f.Lost = lost
+		}
+		root = yaml.Node{}
+		if err := yaml.Unmarshal(patched, &root); err != nil {
+			// Recovery blanks lines until the file parses; should it not,
+			// the first YAML error is all there is to say.
+			line, msg := yamlErrLine(err)
+			d.errs.Add(diag.Errorf(diag.Pos{File: name, Line: max(line, 1), Col: 1}, "YAML cannot read this: %s", msg).WithHint("%s", yamlHint(msg)).WithCode("yaml"))
+			return f, d.errs
+		}
 	}
-	f := &File{Name: name, Version: LanguageVersion}
 	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, diag.List{diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, "empty rule file").
-			WithHint("a rule file has `version: 1` and a list of `rules:`")}
+		if len(d.errs) == 0 {
+			d.errs.Add(diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, "empty rule file").
+				WithHint("a rule file has `version: 1` and a list of `rules:`"))
+		}
+		return f, d.errs
 	}
 	doc := root.Content[0]
+	sawRules := false
 	d.mapping(doc, "the rule file", topFields, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "version":
@@ -267,23 +304,27 @@ func Parse(name string, src []byte) (*File, error) {
 				d.errorf(v, "rule language version %d is not supported", n).WithHint("this bespoke reads version %d", LanguageVersion)
 			}
 			f.Version = n
+		case "pages":
+			f.Pages, _ = d.text(v, "`pages`")
 		case "segments":
 			d.segments(f, v)
 		case "experiments":
 			d.experiments(f, v)
 		case "rules":
+			sawRules = true
 			d.rules(f, v)
 		case "tests":
 			d.tests(f, v)
 		}
 	})
-	if doc.Kind == yaml.MappingNode && f.Rules == nil && len(d.errs) == 0 {
+	if doc.Kind == yaml.MappingNode && !sawRules && len(d.errs) == 0 {
 		d.errs.Add(diag.Errorf(d.pos(doc), "the rule file has no `rules:`").WithHint("add a list of rules, each with a name, a `when` condition and `actions`"))
 	}
-	if err := d.errs.Err(); err != nil {
-		return nil, err
+	if f.Rules == nil {
+		f.Rules = []*Rule{}
 	}
-	return f, nil
+	d.errs.Sort()
+	return f, d.errs
 }
 
 type decoder struct {
@@ -291,7 +332,13 @@ type decoder struct {
 	src   []byte
 	lines []int // byte offset of each line's start
 	errs  diag.List
+	// partial holds the lines of the entries (rules, tests, experiments)
+	// that lost a part to a YAML error.
+	partial map[int]bool
 }
+
+// incomplete reports whether the entry starting at n lost a part.
+func (d *decoder) incomplete(n *yaml.Node) bool { return d.partial[n.Line] }
 
 func (d *decoder) indexLines() {
 	d.lines = append(d.lines, 0)
@@ -312,51 +359,6 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) *diag.Error {
 	return e
 }
 
-// yamlErrLine extracts the line of a YAML syntax error ("yaml: line 7: ...").
-var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func (d *decoder) yamlError(err error) *diag.Error {
-	msg := err.Error()
-	line := 1
-	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-		// The YAML parser (unlike its scanner) reports the 0-based line
-		// where the enclosing construct starts.
-		if strings.HasPrefix(msg, "did not find expected") {
-			line++
-		}
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	e := diag.Errorf(diag.Pos{File: d.file, Line: line}, "YAML: %s", msg)
-	switch {
-	case strings.Contains(msg, "found character that cannot start any token") && d.lineHasTab(line):
-		e.WithHint("indent with spaces: YAML does not allow tabs")
-	case strings.Contains(msg, "mapping values are not allowed"):
-		e.WithHint("quote a value that contains \": \", for example text: \"Note: ...\"")
-	case strings.Contains(msg, "did not find expected key"), strings.Contains(msg, "did not find expected '-' indicator"):
-		e.WithHint("check the indentation of this line and the one before it")
-	case strings.Contains(msg, "found unexpected end of stream"), strings.Contains(msg, "found unexpected end"):
-		e.WithHint("a quote or bracket is not closed")
-	}
-	return e
-}
-
-func (d *decoder) lineHasTab(line int) bool {
-	for l := max(line-1, 1); l <= line+1 && l <= len(d.lines); l++ {
-		start := d.lines[l-1]
-		end := len(d.src)
-		if l < len(d.lines) {
-			end = d.lines[l]
-		}
-		if strings.Contains(string(d.src[start:end]), "\t") {
-			return true
-		}
-	}
-	return false
-}
-
 var kindNames = map[yaml.Kind]string{
 	yaml.DocumentNode: "a document", yaml.SequenceNode: "a list", yaml.MappingNode: "a mapping (key: value)",
 	yaml.ScalarNode: "a single value", yaml.AliasNode: "an alias",
@@ -375,6 +377,9 @@ func resolve(n *yaml.Node) *yaml.Node {
 // keys not in fields (suggesting the nearest one).
 func (d *decoder) mapping(n *yaml.Node, what string, fields []string, each func(key string, k, v *yaml.Node)) bool {
 	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return true // "key:" with nothing under it: empty
+	}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "%s must be a mapping (key: value), not %s", what, kindNames[n.Kind])
 		return false
@@ -432,7 +437,95 @@ func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
 		d.errorf(n, "%s must be a single value, not %s", what, kindNames[n.Kind])
 		return "", false
 	}
+	if n.Tag == "!!null" && n.Value == "" && d.commentTrap(n) {
+		return "", false
+	}
+	if (n.Style == yaml.DoubleQuotedStyle || n.Style == yaml.SingleQuotedStyle) && d.unclosedQuote(n) {
+		return "", false
+	}
 	return n.Value, true
+}
+
+// unclosedQuote reports a quoted value that does not close on its line and
+// runs on over lines that are not indented under it: YAML reads them as
+// part of the value, but they were meant as the next keys. It reports
+// whether it did.
+func (d *decoder) unclosedQuote(n *yaml.Node) bool {
+	if n.Line < 1 || n.Line >= len(d.lines) {
+		return false
+	}
+	start := d.offset(n.Line, n.Column)
+	end := d.lines[n.Line] - 1
+	if start >= end || closeQuote(string(d.src[start+1:end]), 0, d.src[start]) >= 0 {
+		return false
+	}
+	indent := func(line int) (int, bool) {
+		from := d.lines[line-1]
+		to := len(d.src)
+		if line < len(d.lines) {
+			to = d.lines[line] - 1
+		}
+		text := string(d.src[from:to])
+		t := strings.TrimLeft(text, " ")
+		return len(text) - len(t), strings.TrimSpace(t) != ""
+	}
+	own, _ := indent(n.Line)
+	for l := n.Line + 1; l <= len(d.lines); l++ {
+		in, content := indent(l)
+		if !content {
+			continue
+		}
+		if in > own {
+			return false // a quoted value folded over lines indented under it
+		}
+		break
+	}
+	q := d.src[start]
+	d.errs.Add(diag.Errorf(d.posAt(start), "this %c starts a quoted value that is not closed on its line, so YAML reads the lines after it as part of the value", q).
+		WithHint("close the value with %c", q).WithCode("yaml-unclosed"))
+	return true
+}
+
+// commentTrap reports a value YAML read as nothing because it starts with
+// # after a space ("select: #hero h1"), which makes it a comment, and
+// reports whether it did.
+func (d *decoder) commentTrap(n *yaml.Node) bool {
+	if n.Line < 1 || n.Line > len(d.lines) {
+		return false
+	}
+	start := d.offset(n.Line, n.Column)
+	end := len(d.src)
+	if n.Line < len(d.lines) {
+		end = d.lines[n.Line]
+	}
+	rest := string(d.src[start:end])
+	i := 0
+	for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t') {
+		i++
+	}
+	if i == 0 && start > 0 && d.src[start-1] != ' ' && d.src[start-1] != '\t' {
+		return false
+	}
+	if i >= len(rest) || rest[i] != '#' || i+1 >= len(rest) || rest[i+1] == ' ' || rest[i+1] == '#' {
+		// A real comment ("key: # note") starts with "# ".
+		return false
+	}
+	v := strings.TrimSpace(rest[i:])
+	key := ""
+	if k := strings.LastIndexByte(strings.TrimRight(string(d.src[d.lines[n.Line-1]:start]), " \t"), ':'); k >= 0 {
+		before := strings.TrimSpace(string(d.src[d.lines[n.Line-1] : d.lines[n.Line-1]+k]))
+		before = strings.TrimSpace(strings.TrimPrefix(before, "-"))
+		if j := strings.LastIndexAny(before, "{,"); j >= 0 {
+			before = strings.TrimSpace(before[j+1:])
+		}
+		key = before
+	}
+	fix := "quote it: \"" + v + "\""
+	if key != "" {
+		fix = "quote it: " + key + ": \"" + v + "\""
+	}
+	d.errs.Add(diag.Errorf(d.posAt(start+i), "%q is read as a YAML comment: a # after a space starts one, so this value is empty", v).WithHint("%s", fix).WithCode("yaml-comment"))
+	return true
 }
 
 func (d *decoder) text(n *yaml.Node, what string) (*Text, bool) {
@@ -483,22 +576,43 @@ func (d *decoder) segments(f *File, n *yaml.Node) {
 		}
 		src, ok := d.scalar(v, "a segment's condition")
 		if !ok {
+			f.lose(key)
 			return
 		}
 		x, err := ParseExpr(src, d.mapper(v))
 		if err != nil {
 			d.errs.Add(err.(*diag.Error))
+			// References to it are not unknown names: its error is
+			// reported here.
+			f.lose(key)
 			return
 		}
 		f.Segments = append(f.Segments, &Segment{Name: key, NamePos: d.pos(k), When: x})
 	})
 }
 
+// lose records that name's definition could not be read.
+func (f *File) lose(name string) {
+	if f.Lost == nil {
+		f.Lost = map[string]bool{}
+	}
+	f.Lost[name] = true
+}
+
 func (d *decoder) rules(f *File, n *yaml.Node) {
+	if m := resolve(n); m.Kind == yaml.MappingNode {
+		// One rule written without its "- ": what refers to it by name
+		// is not an error of its own.
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == "name" {
+				f.lose(m.Content[i+1].Value)
+			}
+		}
+	}
 	items := d.sequence(n, "rules")
 	f.Rules = []*Rule{}
 	for _, item := range items {
-		r := &Rule{Pos: d.pos(item)}
+		r := &Rule{Pos: d.pos(item), Incomplete: d.incomplete(item)}
 		hasActions := false
 		ok := d.mapping(item, "a rule", ruleFields, func(key string, k, v *yaml.Node) {
 			switch key {
@@ -514,11 +628,15 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 			case "when":
 				src, ok := d.scalar(v, "a condition")
 				if !ok {
+					r.Incomplete = true
 					return
 				}
 				x, err := ParseExpr(src, d.mapper(v))
 				if err != nil {
 					d.errs.Add(err.(*diag.Error))
+					// Checked without its condition, the rule would look
+					// like it applies to everyone.
+					r.Incomplete = true
 					return
 				}
 				r.When = x
@@ -565,13 +683,13 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 		if !ok {
 			continue
 		}
-		if r.Name == "" {
+		if r.Name == "" && !r.Incomplete {
 			d.errorf(item, "this rule has no name").WithHint("add `name: some-name`; names appear in logs, headers and tests")
 		}
-		if !hasActions {
+		if !hasActions && !r.Incomplete {
 			d.errorf(item, "rule %q has no actions", r.Name).WithHint("add `actions:` with at least one action, such as set_inner")
 		}
-		if r.Rollout != nil && r.Rollout.Percent < 0 {
+		if r.Rollout != nil && r.Rollout.Percent < 0 && !r.Incomplete {
 			d.errorf(item, "rule %q has `by` or `seed` but no `rollout`", r.Name).WithHint("add rollout: 20%%, or remove by and seed")
 		}
 		f.Rules = append(f.Rules, r)
@@ -635,7 +753,7 @@ func (d *decoder) percent(v *yaml.Node) (float64, bool) {
 
 func (d *decoder) experiments(f *File, n *yaml.Node) {
 	for _, item := range d.sequence(n, "experiments") {
-		e := &Experiment{Pos: d.pos(item)}
+		e := &Experiment{Pos: d.pos(item), Incomplete: d.incomplete(item)}
 		d.mapping(item, "an experiment", experimentFields, func(key string, k, v *yaml.Node) {
 			switch key {
 			case "name":
@@ -667,10 +785,10 @@ func (d *decoder) experiments(f *File, n *yaml.Node) {
 				})
 			}
 		})
-		if e.Name == "" {
+		if e.Name == "" && !e.Incomplete {
 			d.errorf(item, "this experiment has no name").WithHint("add `name:`; rules refer to it as variant(\"name\")")
 		}
-		if len(e.Variants) == 0 {
+		if len(e.Variants) == 0 && !e.Incomplete {
 			d.errorf(item, "experiment %q has no variants", e.Name).WithHint("add variants: { control: 50, new: 50 }")
 		}
 		f.Experiments = append(f.Experiments, e)
@@ -688,6 +806,7 @@ func (d *decoder) action(n *yaml.Node) *Action {
 	}
 	k, v := n.Content[0], resolve(n.Content[1])
 	op := k.Value
+	partial := d.incomplete(n)
 	spec, ok := ops[op]
 	if !ok {
 		e := d.errorf(k, "unknown action %q", op)
@@ -708,14 +827,14 @@ func (d *decoder) action(n *yaml.Node) *Action {
 		}
 		return nil
 	}
-	valid := true
+	valid := !partial
 	for _, req := range spec.required {
-		if given[req] == nil {
+		if given[req] == nil && !partial {
 			d.errorf(k, "action %s needs `%s`", op, req).WithHint("%s", fieldHelp[req])
 			valid = false
 		}
 	}
-	if spec.oneOf != nil {
+	if spec.oneOf != nil && !partial {
 		n := 0
 		for _, f := range spec.oneOf {
 			if given[f] != nil {
@@ -732,6 +851,7 @@ func (d *decoder) action(n *yaml.Node) *Action {
 			valid = false
 		}
 	}
+	before := len(d.errs)
 	for key, fv := range given {
 		switch key {
 		case "select":
@@ -803,7 +923,7 @@ func (d *decoder) action(n *yaml.Node) *Action {
 			}
 		}
 	}
-	if !valid {
+	if !valid || len(d.errs) > before {
 		return nil
 	}
 	return a
@@ -833,71 +953,6 @@ func (d *decoder) template(n *yaml.Node) *Template {
 		return nil
 	}
 	return t
-}
-
-func (d *decoder) tests(f *File, n *yaml.Node) {
-	for _, item := range d.sequence(n, "tests") {
-		t := &Test{Pos: d.pos(item)}
-		d.mapping(item, "a test", testFields, func(key string, k, v *yaml.Node) {
-			switch key {
-			case "name":
-				t.Name, _ = d.scalar(v, "a test's name")
-			case "context":
-				d.mapping(v, "a test's context", nil, func(key string, k, v *yaml.Node) {
-					val, ok := d.text(v, "an attribute value")
-					if ok {
-						t.Context = append(t.Context, ContextValue{Attr: &Text{Value: key, Pos: d.pos(k), Map: d.mapper(k)}, Value: val})
-					}
-				})
-			case "request":
-				t.Request = &TestRequest{Method: "GET", URL: "/"}
-				d.mapping(v, "a test's request", requestFields, func(key string, k, v *yaml.Node) {
-					switch key {
-					case "method":
-						t.Request.Method, _ = d.scalar(v, "a method")
-					case "url":
-						t.Request.URL, _ = d.scalar(v, "a URL")
-					case "headers", "cookies":
-						d.mapping(v, key, nil, func(name string, _, hv *yaml.Node) {
-							s, ok := d.scalar(hv, "a value")
-							if !ok {
-								return
-							}
-							if key == "headers" {
-								t.Request.Headers = append(t.Request.Headers, [2]string{name, s})
-							} else {
-								t.Request.Cookies = append(t.Request.Cookies, [2]string{name, s})
-							}
-						})
-					}
-				})
-			case "expect":
-				d.mapping(v, "a test's expectations", expectFields, func(key string, k, v *yaml.Node) {
-					var names []*Text
-					if v.Kind == yaml.ScalarNode {
-						if s, ok := d.text(v, "a rule name"); ok {
-							names = append(names, s)
-						}
-					} else {
-						for _, e := range d.sequence(v, key) {
-							if s, ok := d.text(e, "a rule name"); ok {
-								names = append(names, s)
-							}
-						}
-					}
-					if key == "match" {
-						t.Match = names
-					} else {
-						t.NoMatch = names
-					}
-				})
-			}
-		})
-		if t.Name == "" {
-			d.errorf(item, "this test has no name").WithHint("add `name:` saying what the test shows")
-		}
-		f.Tests = append(f.Tests, t)
-	}
 }
 
 // ParseDuration parses durations as editors write them: 90s, 30m, 12h, 7d,

@@ -87,7 +87,7 @@ func TestErrorPositions(t *testing.T) {
 		{"bad expr quoted", "rules:\n  - name: x\n    when: 'a && b'\n    actions: [remove: a]\n", 3, 14, "`&&`", "and"},
 		{"bad expr folded", "rules:\n  - name: x\n    when: >-\n      a and\n      b c\n    actions: [remove: a]\n", 5, 9, "after a complete condition", ""},
 		{"bad template", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"Hi {{ geo.city\" }\n", 4, 43, "`{{` is not closed", ""},
-		{"tabs", "rules:\n\t- name: x\n", 2, 0, "YAML", "tabs"},
+		{"tabs", "rules:\n\t- name: x\n", 2, 1, "a tab in the indentation", "replace the tab with spaces"},
 		{"colon in value", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: Note: b }\n", 4, 0, "YAML", ""},
 		{"duplicate key", "rules:\n  - name: x\n    name: y\n    actions: [remove: a]\n", 3, 5, "given twice", ""},
 		{"no actions", "rules:\n  - name: x\n    when: a\n", 2, 5, "has no actions", "actions:"},
@@ -143,6 +143,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(goodFile))
 	f.Add([]byte("rules:\n  - name: x\n    actions: [remove: a]\n"))
 	f.Add([]byte("rules: &a\n  - *a\n"))
+	// The YAML traps recovery recognizes, so the fuzzer starts from them.
+	f.Add([]byte("rules:\n  - name: a\n\twhen: x\n    actions:\n      - set_inner: { select: #h, text: Note: b }\n"))
+	f.Add([]byte("rules:\n  - name: a\n    when: \"x == \"FR\"\"\n      actions:\n    - name: b\n   when: \"y\n"))
+	f.Add([]byte("rules\n  - name: a\n    when:x\n    actions: [remove: \"#a\"\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		file, err := Parse("f.yaml", src)
 		if err != nil {

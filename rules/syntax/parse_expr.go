@@ -81,16 +81,48 @@ func ParseExpr(src string, pos Mapper) (Expr, error) {
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tEOF {
+		if t.kind == tIdent {
+			if op := operatorMeant(t.text); op != "" {
+				return nil, diag.Errorf(pos(t.off), "unknown operator `%s`", t.text).WithHint("did you mean `%s`?", op)
+			}
+		}
 		e := diag.Errorf(pos(t.off), "unexpected %s after a complete condition", t.describe())
 		switch {
 		case t.kind == tIdent && !keywords[t.text]:
 			e.WithHint("join conditions with `and` or `or`")
 		case t.kind == tRParen:
 			e.WithHint("this `)` has no matching `(`")
+		case t.kind == tString || t.kind == tNumber:
+			e.WithHint("an operator is missing before it: ==, !=, in, contains, starts_with, ends_with, matches, <, >")
 		}
 		return nil, e
 	}
 	return x, nil
+}
+
+// operatorAliases are how other languages spell this language's operators.
+var operatorAliases = map[string]string{
+	"startswith": "starts_with", "startsWith": "starts_with", "begins_with": "starts_with", "beginswith": "starts_with", "beginsWith": "starts_with",
+	"endswith": "ends_with", "endsWith": "ends_with",
+	"includes": "contains", "include": "contains", "has": "contains", "contain": "contains",
+	"match": "matches", "like": "matches", "regex": "matches", "matching": "matches",
+	"is": "==", "equals": "==", "eq": "==", "ne": "!=", "isnt": "!=", "neq": "!=",
+	"gt": ">", "lt": "<", "ge": ">=", "le": "<=", "gte": ">=", "lte": "<=",
+	"AND": "and", "And": "and", "OR": "or", "Or": "or", "NOT": "not", "Not": "not", "IN": "in", "In": "in", "exist": "exists",
+}
+
+var operatorWords = []string{"starts_with", "ends_with", "contains", "matches", "exists", "in", "and", "or", "not"}
+
+// operatorMeant returns the operator a word after a complete operand most
+// likely stands for ("startswith" for starts_with), or "".
+func operatorMeant(w string) string {
+	if op, ok := operatorAliases[w]; ok {
+		return op
+	}
+	if len(w) < 4 {
+		return "" // short words are too often names
+	}
+	return diag.Nearest(w, operatorWords)
 }
 
 func (p *exprParser) peek() token { return p.toks[p.i] }

@@ -51,37 +51,6 @@ func compileCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func checkCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", stderr, "RULES.yaml...")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		return usagef("expected at least one rule file")
-	}
-	failed := false
-	for _, path := range pos {
-		src, err := os.ReadFile(path)
-		if err != nil {
-			fmt.Fprintf(stderr, "%v\n", err)
-			failed = true
-			continue
-		}
-		p, err := rules.Check(path, src)
-		if err != nil {
-			report(stderr, err)
-			failed = true
-			continue
-		}
-		fmt.Fprintf(stdout, "%s: ok (%d rules, %d segments, %d tests)\n", path, len(p.Rules), len(p.Segments), len(p.Tests))
-	}
-	if failed {
-		return errReported
-	}
-	return nil
-}
-
 // report prints compile errors one per line, file:line:col first, with a
 // count when there are several, and returns errReported.
 func report(w io.Writer, err error) error {

@@ -1,28 +1,26 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
-	"net/http/httptest"
-	"net/netip"
-	"os"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/demo"
 	"github.com/bespoke-edge/bespoke/host/device"
 	"github.com/bespoke-edge/bespoke/host/engine"
+	"github.com/bespoke-edge/bespoke/host/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/plan"
 	"github.com/bespoke-edge/bespoke/host/proxy"
 	"github.com/bespoke-edge/bespoke/host/reqctx"
 	"github.com/bespoke-edge/bespoke/host/rewrite"
-	"github.com/bespoke-edge/bespoke/host/ruletest"
 	"github.com/bespoke-edge/bespoke/host/site"
+	"github.com/bespoke-edge/bespoke/host/visit"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules"
 	"github.com/bespoke-edge/bespoke/rules/eval"
@@ -85,19 +83,22 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("explain", stderr, "[--rules FILE | --plugin FILE.wasm] [request options]")
 	rulesFile := fs.String("rules", "", "rule `file` (default: the bundled demo rules)")
 	pluginFile := fs.String("plugin", "", "compiled plugin `file` instead of a rule file")
-	var headers, cookies, sets multiFlag
+	var headers, cookies, sets, variants, seenItems, shown multiFlag
 	fs.Var(&headers, "header", "request header `'Name: value'` (repeatable)")
 	fs.Var(&cookies, "cookie", "request cookie `name=value` (repeatable)")
-	fs.Var(&sets, "set", "set an attribute directly, `attr=value`: geo.city=Lyon, cookie(plan)=pro (repeatable)")
-	ua := fs.String("user-agent", "", "User-Agent of the visitor")
+	fs.Var(&sets, "set", "set an attribute directly, `attr=value`: geo.city=Lyon, cookie(plan)=pro, visitor.id=alice, variant(hero-test)=bold, now=2026-12-24T18:00:00+01:00 (repeatable)")
+	fs.Var(&variants, "variant", "force an experiment's variant, `experiment=variant` (repeatable)")
+	fs.Var(&seenItems, "seen", "an `item` the visitor was already shown, for seen() and hide_seen (repeatable)")
+	fs.Var(&shown, "shown", "how often a rule with at_most already applied to the visitor, `rule=n` (repeatable)")
+	ua := fs.String("user-agent", "", "User-Agent of the visitor (default: a desktop Chrome)")
 	target := fs.String("url", "/", "request `path` and query")
 	var g geoFlags
 	g.register(fs)
 	ip := fs.String("ip", "", "the visitor's `address` (for --geoip and X-Forwarded-For handling)")
 	at := fs.String("at", "", "the request `time`, RFC 3339 (default: now), for schedules and visitor.hour")
-	visitor := fs.String("visitor", "", "the visitor `id` (default: a new visitor)")
-	showHTML := fs.Bool("html", false, "print the page as this visitor sees it")
-	page := fs.String("page", "", "with --html: the page `file` to rewrite (default: the demo site's page for --url)")
+	visitor := fs.String("visitor", "", "the visitor `id`, a returning visitor (default: a new visitor, the same on every run)")
+	showHTML := fs.Bool("html", false, "print the page (or JSON) as this visitor gets it")
+	page := fs.String("page", "", "with --html: the page `file` to rewrite, HTML or .json (default: the demo site's page for --url)")
 	origin := fs.String("origin", "", "with --html: fetch the page from this origin `URL`")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	if _, err := parseInterspersed(fs, args); err != nil {
@@ -108,12 +109,60 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeGeo()
+	spec := visit.Spec{URL: *target, RemoteAddr: *ip, Visitor: *visitor, NewID: visit.DerivedID("explain"), Seen: seenItems}
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {
 			return usagef("--at %q: write an RFC 3339 time such as 2026-12-24T18:00:00+01:00", *at)
 		}
-		rc.Now = func() time.Time { return t }
+		spec.At = t
+	}
+	for _, h := range headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok {
+			return usagef("--header %q: write 'Name: value'", h)
+		}
+		spec.Headers = append(spec.Headers, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)})
+	}
+	if *ua != "" {
+		spec.Headers = append(spec.Headers, [2]string{"User-Agent", *ua})
+	}
+	for _, c := range cookies {
+		k, v, ok := strings.Cut(c, "=")
+		if !ok {
+			return usagef("--cookie %q: write name=value", c)
+		}
+		spec.Cookies = append(spec.Cookies, [2]string{strings.TrimSpace(k), v})
+	}
+	for _, vr := range variants {
+		k, v, ok := strings.Cut(vr, "=")
+		if !ok {
+			return usagef("--variant %q: write experiment=variant", vr)
+		}
+		if spec.Variants == nil {
+			spec.Variants = map[string]string{}
+		}
+		spec.Variants[k] = v
+	}
+	for _, sh := range shown {
+		k, v, ok := strings.Cut(sh, "=")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 0 {
+			return usagef("--shown %q: write rule=n", sh)
+		}
+		if spec.Shown == nil {
+			spec.Shown = map[string]int{}
+		}
+		spec.Shown[k] = n
+	}
+	for _, s := range sets {
+		k, val, ok := strings.Cut(s, "=")
+		if !ok {
+			return usagef("--set %q: write attr=value", s)
+		}
+		if err := setValue(&spec, k, val); err != nil {
+			return usagef("--set %q: %v", s, err)
+		}
 	}
 	ctx := context.Background()
 	l, err := loadForCommand(ctx, stderr, *rulesFile, *pluginFile, rc)
@@ -121,106 +170,84 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer l.close()
-
-	hr := httptest.NewRequest(http.MethodGet, *target, nil)
-	// The request comes from the visitor's address, or from loopback as a
-	// CDN or load balancer in front would.
-	hr.RemoteAddr = "127.0.0.1:40000"
-	if *ip != "" {
-		addr, err := netip.ParseAddr(*ip)
-		if err != nil {
-			return usagef("--ip %q: %v", *ip, err)
-		}
-		hr.RemoteAddr = netip.AddrPortFrom(addr, 40000).String()
+	v, err := visit.Run(ctx, l.site, l.prog, spec)
+	if err != nil {
+		return usagef("%v", err)
 	}
-	if *visitor != "" {
-		hr.AddCookie(&http.Cookie{Name: reqctx.VisitorCookie, Value: *visitor})
+	if v.Disagree {
+		fmt.Fprintln(stderr, "warning: the compiled module and the reference evaluator disagree on this context; this is a compiler bug, please report it")
 	}
-	for _, h := range headers {
-		k, v, ok := strings.Cut(h, ":")
-		if !ok {
-			return usagef("--header %q: write 'Name: value'", h)
-		}
-		hr.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	if *asJSON {
+		return printJSON(stdout, l, v)
 	}
-	if *ua != "" {
-		hr.Header.Set("User-Agent", *ua)
-	}
-	for _, c := range cookies {
-		if !strings.Contains(c, "=") {
-			return usagef("--cookie %q: write name=value", c)
-		}
-		hr.Header.Add("Cookie", c)
-	}
-	v := reqctx.ResolveVisitor(hr)
-	if *visitor != "" && v.New {
-		// An id of another format than bespoke's own still names a visitor.
-		v = reqctx.Visitor{ID: *visitor}
-	}
-	vals := l.site.BuildValues(hr, v)
 	// What decided device.type: a Client Hint, a User-Agent token, a
 	// model code or the default.
-	_, signal := device.Explain(device.FromRequest(hr))
+	_, signal := device.Explain(device.FromRequest(v.Request))
 	deviceSignal := "decided by " + string(signal)
 	for _, s := range sets {
 		if strings.HasPrefix(s, "device.type=") {
 			deviceSignal = "set with --set"
 		}
-		k, val, ok := strings.Cut(s, "=")
-		if !ok {
-			return usagef("--set %q: write attr=value", s)
-		}
-		if err := setValue(l.site.Manifest(), vals, k, val); err != nil {
-			return usagef("--set %q: %v", s, err)
-		}
 	}
-	var req site.Request
-	l.site.DecideValues(ctx, vals, &req)
-	if req.Err != nil {
-		return fmt.Errorf("the plugin failed: %w", req.Err)
+	printExplanation(stdout, l, v, deviceSignal)
+	if !*showHTML {
+		return nil
 	}
-
-	var traces []eval.RuleTrace
-	if l.prog != nil {
-		ev, err := eval.New(l.prog)
+	var pg *visit.Page
+	switch {
+	case v.Plan.Redirect != nil:
+	case *page != "":
+		pg, err = visit.PageFromFile(*page, "")
+	case *origin != "":
+		u, perr := url.Parse(*origin)
+		if perr != nil {
+			return usagef("--origin %q: %v", *origin, perr)
+		}
+		pg, err = v.Fetch(ctx, nil, u)
+	default:
+		pg, err = visit.PageFromFS(demo.Site(), *target)
 		if err != nil {
-			return err
+			err = fmt.Errorf("no demo page for %s: give --page FILE or --origin URL", *target)
 		}
-		env := &eval.Env{Values: vals}
-		ref := ev.Eval(env)
-		if !ref.Equal(&req.Decision) {
-			fmt.Fprintln(stderr, "warning: the compiled module and the reference evaluator disagree on this context; this is a compiler bug, please report it")
-		}
-		traces = ev.Explain(env)
 	}
-	if *asJSON {
-		return printJSON(stdout, l, vals, &req, traces)
+	if err != nil {
+		return err
 	}
-	printExplanation(stdout, l, vals, &req, traces, deviceSignal)
-	if *showHTML {
-		body, err := fetchPage(*page, *origin, *target, hr)
-		if err != nil {
-			return err
+	out, err := v.Render(pg)
+	if err != nil {
+		return err
+	}
+	m := l.site.Manifest()
+	switch {
+	case v.Plan.Redirect != nil:
+		fmt.Fprintf(stdout, "\nThe visitor is redirected (%d) to %s: the origin is not asked for the page.\n", out.Status, out.Header.Get("Location"))
+		return nil
+	case pg.JSON:
+		fmt.Fprintln(stdout, "\nJSON edits applied:")
+		for i, ok := range out.JSONApplied {
+			n := 0
+			if ok {
+				n = 1
+			}
+			e := v.Plan.JSONEdits[i]
+			fmt.Fprintf(stdout, "  %-24s %-14s %-20s %d change(s)\n", ruleName(m, v.Plan.JSONRules[i]), jsonOpName(e.Op), e.Path, n)
 		}
-		var out bytes.Buffer
-		rw := l.site.Program().NewRewriter(&out, req.Plan.Edits, rewrite.Options{})
-		rw.Write(body)
-		rw.Close()
-		applied := rw.Applied()
-		rw.Release()
+		fmt.Fprintln(stdout, "\n--- JSON ---")
+	default:
 		fmt.Fprintln(stdout, "\nPage edits applied:")
-		for i, n := range applied {
-			fmt.Fprintf(stdout, "  %-24s %-14s %d element(s)\n", ruleName(l.site.Manifest(), req.Plan.EditRules[i]), opName(req.Plan.Edits[i].Op), n)
+		for i, n := range out.Applied {
+			fmt.Fprintf(stdout, "  %-24s %-14s %d element(s)\n", ruleName(m, v.Plan.EditRules[i]), opName(v.Plan.Edits[i].Op), n)
 		}
 		fmt.Fprintln(stdout, "\n--- page ---")
-		stdout.Write(out.Bytes())
 	}
+	stdout.Write(out.Body)
 	return nil
 }
 
-// setValue sets an attribute given as `geo.city`, `cookie(plan)` or
-// `cookie.plan` in vals, when the plugin reads it.
-func setValue(m *plugin.Manifest, vals []plugin.Value, attr, val string) error {
+// setValue reads --set attr=value: an attribute as a rule names it
+// (geo.city, cookie(plan), cookie.plan), or visitor.id, variant(name) or
+// now, which name the visitor, force a variant or set the time.
+func setValue(spec *visit.Spec, attr, val string) error {
 	name, arg := attr, ""
 	if i := strings.IndexByte(attr, '('); i > 0 && strings.HasSuffix(attr, ")") {
 		name, arg = attr[:i], strings.Trim(attr[i+1:len(attr)-1], `"' `)
@@ -229,37 +256,61 @@ func setValue(m *plugin.Manifest, vals []plugin.Value, attr, val string) error {
 			name, arg = attr[:i], attr[i+1:]
 		}
 	}
+	switch name {
+	case "visitor.id":
+		spec.Visitor = val
+		return nil
+	case "variant":
+		if spec.Variants == nil {
+			spec.Variants = map[string]string{}
+		}
+		spec.Variants[arg] = val
+		return nil
+	case "now":
+		t, err := time.Parse(time.RFC3339, val)
+		if err != nil {
+			return fmt.Errorf("write an RFC 3339 time such as 2026-12-24T18:00:00+01:00")
+		}
+		spec.At = t
+		return nil
+	case "visitor.new":
+		b := val == "true"
+		spec.New = &b
+		return nil
+	}
 	a, ok := plugin.LookupAttr(name)
-	if !ok {
+	if !ok || a.Internal || a.From {
 		return fmt.Errorf("unknown attribute %q", name)
+	}
+	if (a.Arg != "") != (arg != "") {
+		return fmt.Errorf("%s takes %s", name, map[bool]string{true: "a name: " + name + "(name)", false: "no argument"}[a.Arg != ""])
 	}
 	if name == "header" {
 		arg = http.CanonicalHeaderKey(arg)
 	}
-	for i, s := range m.Slots {
-		if s.Attr == name && s.Arg == arg {
-			if a.Type == plugin.Bool {
-				vals[i] = reqctx.BoolValue(val == "true")
-			} else {
-				vals[i] = reqctx.TextValue(a.Fold.Apply(val))
-			}
-			return nil
-		}
+	if spec.Values == nil {
+		spec.Values = map[string]string{}
 	}
-	return nil // the rules never read it: it cannot change anything
+	spec.Values[plugin.Slot{Attr: name, Arg: arg}.Key()] = val
+	return nil
 }
 
-func printExplanation(w io.Writer, l *loaded, vals []plugin.Value, req *site.Request, traces []eval.RuleTrace, deviceSignal string) {
+func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal string) {
 	m := l.site.Manifest()
+	state := "returning"
+	if v.Visitor.New {
+		state = "new"
+	}
+	fmt.Fprintf(w, "Visitor: %s (%s)\n\n", v.Visitor.ID, state)
 	fmt.Fprintln(w, "Context (what the rules read):")
 	for i, s := range m.Slots {
-		v := vals[i]
-		if v.Present && plugin.IsList(v.Str) {
-			fmt.Fprintf(w, "  %-28s = %q\n", s, plugin.ListItems(v.Str))
-		} else if v.Present && s.Attr == "device.type" {
-			fmt.Fprintf(w, "  %-28s = %q (%s)\n", s, v.Str, deviceSignal)
-		} else if v.Present {
-			fmt.Fprintf(w, "  %-28s = %q\n", s, v.Str)
+		val := v.Values[i]
+		if val.Present && plugin.IsList(val.Str) {
+			fmt.Fprintf(w, "  %-28s = %q\n", s, plugin.ListItems(val.Str))
+		} else if val.Present && s.Attr == "device.type" {
+			fmt.Fprintf(w, "  %-28s = %q (%s)\n", s, val.Str, deviceSignal)
+		} else if val.Present {
+			fmt.Fprintf(w, "  %-28s = %q\n", s, val.Str)
 		} else {
 			fmt.Fprintf(w, "  %-28s   (missing)\n", s)
 		}
@@ -267,25 +318,34 @@ func printExplanation(w io.Writer, l *loaded, vals []plugin.Value, req *site.Req
 	fmt.Fprintln(w, "\nRules:")
 	for i, r := range m.Rules {
 		mark := "✗"
-		if req.Decision.Has(i) {
+		if v.Decision.Has(i) {
 			mark = "✓"
 		}
 		fmt.Fprintf(w, "  %s %-28s %s:%d\n", mark, r.Name, m.Source, r.Pos.Line)
-		if traces != nil {
-			printTrace(w, traces[i].Cond, "      ")
+		if v.Traces != nil {
+			printTrace(w, v.Traces[i].Cond, "      ")
 		}
 	}
 	if len(m.Experiments) > 0 {
 		fmt.Fprintln(w, "\nExperiments:")
 		for i, x := range m.Experiments {
-			v := "(not enrolled)"
-			if i < len(req.Plan.Variants) && req.Plan.Variants[i] != "" {
-				v = req.Plan.Variants[i]
+			name := v.Variant(i)
+			if name == "" {
+				name = "(not enrolled)"
 			}
-			fmt.Fprintf(w, "  %-28s %s\n", x.Name, v)
+			bucket := ""
+			if l.prog != nil {
+				if b := v.Bucket(l.prog.Experiments[i].Bucket); b >= 0 {
+					bucket = fmt.Sprintf("   bucket %d of 10000", b)
+				}
+			}
+			fmt.Fprintf(w, "  %-28s %-14s%s\n", x.Name, name, bucket)
 		}
 	}
-	p := &req.Plan
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	p := v.Plan
 	fmt.Fprintln(w, "\nActions:")
 	personalized := proxy.Personalized(p, true, len(p.Edits) > 0)
 	if !personalized {
@@ -317,6 +377,16 @@ func printExplanation(w io.Writer, l *loaded, vals []plugin.Value, req *site.Req
 			detail = " " + e.Attr
 		}
 		fmt.Fprintf(w, "  %-24s %s %q%s\n", ruleName(m, p.EditRules[i]), opName(e.Op), m.Selectors[e.Selector], detail)
+	}
+	for i, e := range p.JSONEdits {
+		detail := ""
+		if e.Value != nil {
+			detail = " " + shorten(string(e.Value), 60)
+		}
+		fmt.Fprintf(w, "  %-24s %s %s%s\n", ruleName(m, p.JSONRules[i]), jsonOpName(e.Op), e.Path, detail)
+	}
+	for _, id := range p.MarkSeen {
+		fmt.Fprintf(w, "  %-24s mark seen %q\n", "", id)
 	}
 	for _, s := range p.Skipped {
 		fmt.Fprintf(w, "  skipped: %s action %d (%s, %s wins)\n", m.Rules[s.Rule].Name, s.Action+1, s.Reason, m.Rules[s.Winner].Name)
@@ -382,7 +452,7 @@ func printTrace(w io.Writer, t *eval.Trace, indent string) {
 	}
 }
 
-func printJSON(w io.Writer, l *loaded, vals []plugin.Value, req *site.Request, traces []eval.RuleTrace) error {
+func printJSON(w io.Writer, l *loaded, v *visit.Result) error {
 	m := l.site.Manifest()
 	type ruleOut struct {
 		Name    string      `json:"name"`
@@ -391,108 +461,54 @@ func printJSON(w io.Writer, l *loaded, vals []plugin.Value, req *site.Request, t
 		Why     *eval.Trace `json:"why,omitempty"`
 	}
 	out := struct {
-		Context      map[string]*string `json:"context"`
-		Rules        []ruleOut          `json:"rules"`
-		Experiments  string             `json:"experiments,omitempty"`
-		Personalized bool               `json:"personalized"`
-	}{Context: map[string]*string{}}
-	out.Experiments = req.Plan.Experiments
-	out.Personalized = proxy.Personalized(&req.Plan, true, len(req.Plan.Edits) > 0)
+		Visitor     string             `json:"visitor"`
+		New         bool               `json:"new"`
+		Context     map[string]*string `json:"context"`
+		Rules       []ruleOut          `json:"rules"`
+		Experiments map[string]string  `json:"experiments,omitempty"`
+		Notes       []string           `json:"notes,omitempty"`
+		// Personalized is the proxy's own verdict: served private.
+		Personalized bool `json:"personalized"`
+	}{Visitor: v.Visitor.ID, New: v.Visitor.New, Context: map[string]*string{}, Notes: v.Notes,
+		Personalized: proxy.Personalized(v.Plan, true, len(v.Plan.Edits) > 0)}
 	for i, s := range m.Slots {
-		if vals[i].Present {
-			v := vals[i].Str
-			out.Context[s.String()] = &v
+		if v.Values[i].Present {
+			val := v.Values[i].Str
+			out.Context[s.String()] = &val
 		} else {
 			out.Context[s.String()] = nil
 		}
 	}
 	for i, r := range m.Rules {
-		ro := ruleOut{Name: r.Name, Matched: req.Decision.Has(i), Line: r.Pos.Line}
-		if traces != nil {
-			ro.Why = traces[i].Cond
+		ro := ruleOut{Name: r.Name, Matched: v.Decision.Has(i), Line: r.Pos.Line}
+		if v.Traces != nil {
+			ro.Why = v.Traces[i].Cond
 		}
 		out.Rules = append(out.Rules, ro)
+	}
+	for i, x := range m.Experiments {
+		if out.Experiments == nil {
+			out.Experiments = map[string]string{}
+		}
+		out.Experiments[x.Name] = v.Variant(i)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
 
-// fetchPage returns the page to rewrite for --html.
-func fetchPage(page, origin, target string, hr *http.Request) ([]byte, error) {
-	if page != "" {
-		return os.ReadFile(page)
+func jsonOpName(op jsonrw.Op) string {
+	switch op {
+	case jsonrw.Set:
+		return "json_set"
+	case jsonrw.Remove:
+		return "json_remove"
+	case jsonrw.HideSeen:
+		return "json_hide_seen"
+	case jsonrw.Limit:
+		return "json_limit"
+	case jsonrw.Reorder:
+		return "json_reorder"
 	}
-	if origin != "" {
-		req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(origin, "/")+target, nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header = hr.Header.Clone()
-		req.Header.Del("Accept-Encoding")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	}
-	p := strings.TrimPrefix(strings.SplitN(target, "?", 2)[0], "/")
-	if p == "" || strings.HasSuffix(p, "/") {
-		p += "index.html"
-	}
-	b, err := fs.ReadFile(demo.Site(), p)
-	if err != nil {
-		return nil, fmt.Errorf("no demo page for %s: give --page FILE or --origin URL", target)
-	}
-	return b, nil
-}
-
-func testCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("test", stderr, "RULES.yaml...")
-	verbose := fs.Bool("v", false, "print every test, not only failures")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		return usagef("expected at least one rule file")
-	}
-	ctx := context.Background()
-	failed, total := 0, 0
-	for _, path := range pos {
-		l, err := loadForCommand(ctx, stderr, path, "", reqctx.Config{})
-		if err != nil {
-			failed++
-			continue
-		}
-		results, err := ruletest.Run(ctx, l.site, l.prog)
-		l.close()
-		if err != nil {
-			return err
-		}
-		if len(results) == 0 {
-			fmt.Fprintf(stdout, "%s: no tests\n", path)
-		}
-		for _, r := range results {
-			total++
-			if r.Passed() {
-				if *verbose {
-					fmt.Fprintf(stdout, "ok    %s:%d %s (matched: %s)\n", path, r.Test.Pos.Line, r.Test.Name, strings.Join(r.Matched, ", "))
-				}
-				continue
-			}
-			failed++
-			fmt.Fprintf(stdout, "FAIL  %s:%d %s\n", path, r.Test.Pos.Line, r.Test.Name)
-			for _, f := range r.Failures {
-				fmt.Fprintf(stdout, "      %s\n", f)
-			}
-			fmt.Fprintf(stdout, "      matched: %s\n", strings.Join(r.Matched, ", "))
-		}
-	}
-	fmt.Fprintf(stdout, "%d tests, %d failed\n", total, failed)
-	if failed > 0 {
-		return errReported
-	}
-	return nil
+	return "?"
 }

@@ -4,9 +4,10 @@
 //	bespoke serve    --origin URL (--rules FILE | --plugin FILE.wasm) [--listen :8080]
 //	bespoke serve    ... --tls-cert FILE --tls-key FILE   HTTPS with HTTP/2
 //	bespoke serve    --demo                  serve the bundled demo site and rules
+//	bespoke preview  --rules FILE --origin URL   the page before and after, in a browser
 //	bespoke compile  RULES.yaml -o SITE.wasm [--dump-ir]
-//	bespoke check    RULES.yaml...           exit 1 on any error
-//	bespoke test     RULES.yaml...           run the tests written next to the rules
+//	bespoke check    RULES.yaml... [--format json]   exit 1 on any error
+//	bespoke test     RULES.yaml... [--coverage] [--watch]   run the tests written next to the rules
 //	bespoke explain  --rules FILE [--header 'K: V'] [--user-agent UA] [--cookie k=v] [--url /path] [--set attr=value]
 //	bespoke version
 package main
@@ -32,11 +33,14 @@ Usage:
   bespoke serve    --origin URL (--rules FILE | --plugin FILE.wasm) [--listen :8080]
   bespoke serve    ... --tls-cert FILE --tls-key FILE   HTTPS with HTTP/2
   bespoke serve    --demo              serve the bundled demo site with its rules
+  bespoke preview  [--rules FILE] [--origin URL]   pick a visitor, see the page
+                   before and after, side by side, as the rule file changes
   bespoke compile  RULES.yaml -o SITE.wasm [--dump-ir]
-  bespoke check    RULES.yaml...       report every error, exit 1 if any
-  bespoke test     RULES.yaml...       run the tests written next to the rules
+  bespoke check    RULES.yaml... [--format json]   report every error, exit 1 if any
+  bespoke test     RULES.yaml... [-v] [--coverage] [--watch]   run the tests written
+                   next to the rules; exit 1 if one fails, 3 if a file does not compile
   bespoke explain  --rules FILE [--header 'K: V']... [--user-agent UA] [--cookie k=v]...
-                   [--url /path] [--set attr=value]... [--html]
+                   [--url /path] [--set attr=value]... [--variant exp=name]... [--html]
   bespoke version
 
 Run 'bespoke COMMAND -h' for the options of a command.
@@ -47,7 +51,8 @@ func main() {
 }
 
 // run executes one command and returns the exit status: 0 success, 1 the
-// command found problems (errors in rules, failed tests), 2 bad usage.
+// command found problems (errors in rules, failed tests), 2 bad usage, 3 a
+// rule file whose tests were asked for does not compile.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -66,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = testCmd(rest, stdout, stderr)
 	case "explain":
 		err = explainCmd(rest, stdout, stderr)
+	case "preview":
+		err = previewCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "bespoke %s (plugin ABI %d, %s)\n", version, plugin.ABIVersion, codegen.Compiler)
 		return 0
@@ -84,6 +91,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, new(usageError)):
 		fmt.Fprintf(stderr, "bespoke %s: %v\n", cmd, err)
 		return 2
+	case errors.Is(err, errNoCompile):
+		return 3
 	case errors.Is(err, errReported):
 		return 1
 	default:

@@ -7,19 +7,30 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/config"
 	"github.com/bespoke-edge/bespoke/host/demo"
+	"github.com/bespoke-edge/bespoke/host/preview"
 	"github.com/bespoke-edge/bespoke/host/server"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules"
 )
 
 func serve(args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveContext(ctx, args, stdout, stderr)
+}
+
+// serveContext serves until ctx is done.
+func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
 	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen, admin, TLS and the admin token")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
@@ -49,6 +60,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	adminToken := fs.String("admin-token-file", "", "`file` holding a bearer token the admin API requires (default: $BESPOKE_ADMIN_TOKEN, else none)")
 	var adminHosts multiFlag
 	fs.Var(&adminHosts, "admin-host", "a Host `name` (or address prefix, 10.0.0.0/8) the admin listener answers to besides loopback ones (repeatable)")
+	previewAddr := fs.String("preview", "", "serve the editors' preview of the routes' rule files on this `address` (keep it on loopback, like the admin listener)")
+	devPreview := fs.Bool("dev-preview", false, "development switch: honour preview links (?bsk_preview=...) that force variants and the time; links are signed with the secret and minted by the preview")
+	devClock := fs.String("dev-clock", "", "development switch: the rules' clock starts at this RFC 3339 `time` and runs from there (to preview a weekend banner on a Wednesday)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,10 +129,22 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		cfg.AdminHosts = adminHosts
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	var opt server.Options
+	if *devClock != "" {
+		t0, err := time.Parse(time.RFC3339, *devClock)
+		if err != nil {
+			return usagef("--dev-clock %q: write an RFC 3339 time such as 2026-12-05T20:00:00+01:00", *devClock)
+		}
+		start := time.Now()
+		opt.Clock = func() time.Time { return t0.Add(time.Since(start)) }
+	}
+	var links *preview.Links
+	if *devPreview {
+		opt.Wrap = func(key []byte, h http.Handler) http.Handler {
+			links = preview.NewLinks(key)
+			return links.Wrap(h)
+		}
+	}
 	if *demoFlag {
 		u, stopDemo, err := demo.Start()
 		if err != nil {
@@ -149,9 +175,15 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	log := slog.New(handler)
 	opt.Logger = log
 
+	if opt.Clock != nil {
+		log.Warn("development clock: the rules see another time than now", "now", opt.Clock().Format(time.RFC3339))
+	}
 	srv, err := server.New(ctx, cfg, opt)
 	if err != nil {
 		return report(stderr, err)
+	}
+	if links != nil {
+		log.Warn("preview links are honoured (--dev-preview): links minted by this server's preview force variants and the time")
 	}
 	srv.Watch(ctx)
 	go reloadOnHUP(ctx, srv)
@@ -174,6 +206,18 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	scheme := "http"
 	if cfg.TLS.Cert != "" {
 		scheme = "https"
+	}
+	if *previewAddr != "" {
+		addr, pv, err := startPreview(ctx, cfg, *previewAddr, scheme+"://"+displayAddr(ln.Addr()), links, opt.Clock)
+		if err != nil {
+			ln.Close()
+			if adminLn != nil {
+				adminLn.Close()
+			}
+			return err
+		}
+		defer pv()
+		fmt.Fprintf(stdout, "bespoke: editors' preview on http://%s/\n", displayAddr(addr))
 	}
 	fmt.Fprintf(stdout, "bespoke: serving %d route(s) through %s://%s\n", len(cfg.Routes), scheme, displayAddr(ln.Addr()))
 	return srv.Serve(ctx, ln, adminLn)
@@ -202,4 +246,65 @@ func displayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// startPreview serves the editors' preview of every route that has a rule
+// file (or the demo's bundled rules) on addr; the returned function stops
+// it.
+func startPreview(ctx context.Context, cfg *config.Config, addr, proxyURL string, links *preview.Links, clock func() time.Time) (net.Addr, func(), error) {
+	g := geoFlags{header: cfg.Geo.Header, providers: cfg.Geo.Providers, trusted: cfg.Geo.TrustedProxies, geoip: cfg.Geo.GeoIP, timezone: cfg.Geo.TimeZone}
+	if g.timezone == "" {
+		g.timezone = "UTC"
+	}
+	rc, closeGeo, err := g.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	rc.Now = clock
+	var targets []preview.Target
+	for _, r := range cfg.Routes {
+		if r.Plugin != "" {
+			continue // a compiled plugin has no rules to show
+		}
+		u, err := url.Parse(r.Origin)
+		if err != nil {
+			closeGeo()
+			return nil, nil, err
+		}
+		t := preview.Target{Name: r.Name, Origin: u, Context: rc, Links: links, Proxy: proxyURL + strings.TrimSuffix(r.Path, "/")}
+		if r.Rules != "" {
+			path := r.Rules
+			t.File, t.Read = path, func() ([]byte, error) { return os.ReadFile(path) }
+		} else {
+			t.File, t.Read = demo.RulesName, func() ([]byte, error) { return demo.Rules(), nil }
+		}
+		targets = append(targets, t)
+	}
+	if len(targets) == 0 {
+		closeGeo()
+		return nil, nil, usagef("--preview: no route has a rule file to preview")
+	}
+	pv, err := preview.New(targets, preview.Options{})
+	if err != nil {
+		closeGeo()
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		pv.Close()
+		closeGeo()
+		return nil, nil, fmt.Errorf("preview listener: %w", err)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		servePreview(pctx, ln, pv)
+		close(done)
+	}()
+	return ln.Addr(), func() {
+		cancel()
+		<-done
+		pv.Close()
+		closeGeo()
+	}, nil
 }

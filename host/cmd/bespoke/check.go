@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+)
+
+func checkCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("check", stderr, "RULES.yaml... [--format text|json]")
+	format := fs.String("format", "text", "output `format`: text (file:line:col: message; hint), or json (one object a line: file, line, col, severity, message, suggestion, code) for editors")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("expected at least one rule file")
+	}
+	if *format != "text" && *format != "json" {
+		return usagef("--format %q: write text or json", *format)
+	}
+	failed := false
+	enc := json.NewEncoder(stdout)
+	for _, path := range pos {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			if *format == "json" {
+				enc.Encode(diag.JSON{File: path, Severity: "error", Message: err.Error()})
+			} else {
+				fmt.Fprintf(stderr, "%v\n", err)
+			}
+			failed = true
+			continue
+		}
+		p, diags := rules.Diagnose(path, src)
+		if p == nil {
+			failed = true
+		}
+		if *format == "json" {
+			for _, d := range diags {
+				enc.Encode(d.JSON())
+			}
+			continue
+		}
+		printDiagnostics(stderr, diags)
+		if p != nil {
+			fmt.Fprintf(stdout, "%s: ok (%d rules, %d segments, %d tests)\n", path, len(p.Rules), len(p.Segments), len(p.Tests))
+		}
+	}
+	if failed {
+		return errReported
+	}
+	return nil
+}
+
+// printDiagnostics prints errors and warnings one a line, file:line:col
+// first, with a count when there are several.
+func printDiagnostics(w io.Writer, diags diag.List) {
+	for _, d := range diags {
+		fmt.Fprintln(w, d.Error())
+	}
+	errs, warns := len(diags.Errors()), len(diags.Warnings())
+	switch {
+	case errs > 1 && warns > 0:
+		fmt.Fprintf(w, "%d errors, %d warnings\n", errs, warns)
+	case errs > 1:
+		fmt.Fprintf(w, "%d errors\n", errs)
+	case warns > 1:
+		fmt.Fprintf(w, "%d warnings\n", warns)
+	}
+}

@@ -1,0 +1,411 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// writeFile writes a rule file in a temporary directory.
+func writeFile(t *testing.T, name, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// brokenFile extracts the rule file of one of testdata/broken's cases.
+func brokenFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../../testdata/broken/" + name + ".txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), "-- rules.yaml --\n")
+	src, _, _ := strings.Cut(rest, "-- want --\n")
+	return writeFile(t, "rules.yaml", src)
+}
+
+// TestCheckEveryErrorInOnePass is the regression test of a file whose
+// YAML errors hid its other errors: all eleven come in one pass.
+func TestCheckEveryErrorInOnePass(t *testing.T) {
+	path := brokenFile(t, "25-eleven-errors")
+	code, out, errOut := bespoke("check", path)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if n := strings.Count(errOut, path+":"); n != 11 || !strings.Contains(errOut, "11 errors") {
+		t.Errorf("%d errors reported:\n%s%s", n, out, errOut)
+	}
+}
+
+func TestCheckJSON(t *testing.T) {
+	path := writeFile(t, "rules.yaml", `rules:
+  - name: uk
+    when: geo.country == "UK" and visitor.hour >= 0
+    actions:
+      - set_inner: { select: #promo, text: Hi }
+`)
+	code, out, _ := bespoke("check", "--format", "json", path)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	var got []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var d map[string]any
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("not one JSON object a line: %q", line)
+		}
+		got = append(got, d)
+	}
+	want := []map[string]any{
+		{"file": path, "line": 3.0, "col": 26.0, "severity": "error", "code": "never-matches", "suggestion": `did you mean "GB" (United Kingdom)?`},
+		{"file": path, "line": 3.0, "col": 51.0, "severity": "warning", "code": "always-matches"},
+		{"file": path, "line": 5.0, "col": 30.0, "severity": "error", "code": "yaml-comment", "suggestion": `quote it: select: "#promo"`},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d diagnostics:\n%s", len(got), out)
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if got[i][k] != v {
+				t.Errorf("diagnostic %d: %s = %v, want %v", i, k, got[i][k], v)
+			}
+		}
+		if msg, _ := got[i]["message"].(string); msg == "" {
+			t.Errorf("diagnostic %d has no message", i)
+		}
+	}
+	// Warnings alone do not fail the check.
+	path = writeFile(t, "ok.yaml", "rules:\n  - name: a\n    when: visitor.hour >= 0\n    actions: [remove: \"#a\"]\n")
+	if code, out, _ := bespoke("check", "--format", "json", path); code != 0 || !strings.Contains(out, `"severity":"warning"`) {
+		t.Errorf("warnings only: exit %d\n%s", code, out)
+	}
+}
+
+// TestTestDoesNotCompile: bespoke test on a broken file prints the errors
+// and exits 3, apart from failed tests (1).
+func TestTestDoesNotCompile(t *testing.T) {
+	path := brokenFile(t, "16-country-codes")
+	code, out, errOut := bespoke("test", path)
+	if code != 3 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errOut, path+`:3:26: "UK" is not a country code`) || !strings.Contains(out, "does not compile, so no test ran") {
+		t.Errorf("output:\n%s%s", out, errOut)
+	}
+	failing := writeFile(t, "f.yaml", "rules:\n  - name: a\n    when: geo.country == \"FR\"\n    actions: [remove: \"#a\"]\ntests:\n  - name: t\n    expect: { match: [a] }\n")
+	if code, out, _ := bespoke("test", failing); code != 1 || !strings.Contains(out, "expected a to match, but it did not: geo.country == \"FR\"") {
+		t.Errorf("a failing test: exit %d\n%s", code, out)
+	}
+}
+
+const experimentRules = `experiments:
+  - name: cta-text
+    variants: { control: 50, urgent: 50 }
+rules:
+  - name: urgent-cta
+    when: variant("cta-text") == "urgent"
+    actions:
+      - set_inner: { select: ".cta", text: Now }
+`
+
+var bucketLine = regexp.MustCompile(`cta-text\s+(\w+)\s+bucket (\d+) of 10000`)
+
+func explainBucket(t *testing.T, args ...string) (variant, bucket string) {
+	t.Helper()
+	code, out, errOut := bespoke(append([]string{"explain"}, args...)...)
+	if code != 0 {
+		t.Fatalf("explain %v: exit %d %s", args, code, errOut)
+	}
+	m := bucketLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("explain %v: no bucket:\n%s", args, out)
+	}
+	return m[1], m[2]
+}
+
+// TestEveryWayOfNamingAVisitor is the regression test of experiment tests
+// that passed 2 runs out of 12: every way of naming a visitor buckets as
+// the proxy does, on every run.
+func TestEveryWayOfNamingAVisitor(t *testing.T) {
+	rulesFile := writeFile(t, "rules.yaml", experimentRules)
+	v, b := explainBucket(t, "--rules", rulesFile, "--visitor", "alice")
+	for run := range 3 {
+		for _, args := range [][]string{{"--visitor", "alice"}, {"--set", "visitor.id=alice"}, {"--cookie", "other=1", "--set", "visitor.id=alice"}} {
+			if v2, b2 := explainBucket(t, append([]string{"--rules", rulesFile}, args...)...); v2 != v || b2 != b {
+				t.Fatalf("run %d, %v: %s bucket %s, but --visitor alice gives %s bucket %s", run, args, v2, b2, v, b)
+			}
+		}
+	}
+	id := "AAECAwQFBgcICQoLDA0ODw"
+	v1, b1 := explainBucket(t, "--rules", rulesFile, "--cookie", "bsk_vid="+id)
+	if v2, b2 := explainBucket(t, "--rules", rulesFile, "--visitor", id); v1 != v2 || b1 != b2 {
+		t.Errorf("the cookie gives %s %s, --visitor %s %s", v1, b1, v2, b2)
+	}
+	if code, _, errOut := bespoke("explain", "--rules", rulesFile, "--cookie", "bsk_vid=alice"); code != 2 || !strings.Contains(errOut, "not a visitor id the proxy issues") {
+		t.Errorf("an invalid visitor cookie: exit %d %s", code, errOut)
+	}
+	_, n1 := explainBucket(t, "--rules", rulesFile)
+	if _, n2 := explainBucket(t, "--rules", rulesFile); n1 != n2 {
+		t.Errorf("a new visitor: bucket %s, then %s", n1, n2)
+	}
+	// A test naming alice expects what explain says, twelve times.
+	tests := experimentRules + `tests:
+  - name: alice by visitor.id
+    context: { visitor.id: alice }
+    expect: { variants: { cta-text: ` + v + ` } }
+  - name: alice again
+    context: { visitor.id: alice }
+    expect: { variants: { cta-text: ` + v + ` } }
+  - name: forced
+    context: { variant(cta-text): urgent }
+    expect: { match: [urgent-cta], variants: { cta-text: urgent } }
+`
+	testFile := writeFile(t, "tests.yaml", tests)
+	for run := range 12 {
+		if code, out, _ := bespoke("test", testFile); code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", run, code, out)
+		}
+	}
+	for _, args := range [][]string{{"--variant", "cta-text=urgent"}, {"--set", "variant(cta-text)=urgent"}} {
+		if v, _ := explainBucket(t, append([]string{"--rules", rulesFile, "--visitor", "alice"}, args...)...); v != "urgent" {
+			t.Errorf("%v: variant %s", args, v)
+		}
+	}
+}
+
+// TestExplainJSONPage: explain --html on a JSON URL applies the JSON
+// actions.
+func TestExplainJSONPage(t *testing.T) {
+	code, out, errOut := bespoke("explain", "--rules", demoRules, "--url", "/api/recommendations.json", "--visitor", "alice", "--seen", "sku-1001", "--html")
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+	_, body, _ := strings.Cut(out, "--- JSON ---\n")
+	if !strings.Contains(out, "JSON edits applied:") || !strings.Contains(out, "json_hide_seen") || !strings.Contains(body, `"sku-1002"`) || strings.Contains(body, `"sku-1001"`) {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestExplainTimeZoneFromCountry: with only CF-IPCountry: DE, 23:30 UTC on
+// a Friday is Saturday for the visitor.
+func TestExplainTimeZoneFromCountry(t *testing.T) {
+	rulesFile := writeFile(t, "rules.yaml", "rules:\n  - name: weekend\n    when: visitor.weekday == \"saturday\"\n    actions: [remove: \"#a\"]\n")
+	_, out, _ := bespoke("explain", "--rules", rulesFile, "--header", "CF-IPCountry: DE", "--at", "2026-12-04T23:30:00Z")
+	if !strings.Contains(out, `visitor.weekday              = "saturday"`) || !strings.Contains(out, "✓ weekend") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestTestCoverage(t *testing.T) {
+	path := writeFile(t, "rules.yaml", `rules:
+  - name: fr
+    when: geo.country == "FR"
+    actions:
+      - set_inner: { select: "#hero h1", text: Bonjour }
+      - remove: "#nope"
+  - name: de
+    when: geo.country == "DE"
+    actions:
+      - remove: "#promo"
+tests:
+  - name: French
+    context: { geo.country: FR }
+    page: { body: '<div id="hero"><h1>Hi</h1></div>' }
+    expect: { page: { "#hero h1": Bonjour } }
+`)
+	code, out, _ := bespoke("test", path, "--coverage")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, want := range []string{
+		"coverage: 1 of 2 rules matched by a test, 1 of 3 actions applied",
+		"never matched: de (" + path + ":7)",
+		`never applied: fr: remove "#nope" (` + path + `:6): its selector matched nothing on the tests' pages`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// syncBuffer is a buffer written by one goroutine and read by another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestTestWatch(t *testing.T) {
+	path := writeFile(t, "rules.yaml", "rules:\n  - name: a\n    when: geo.country == \"FR\"\n    actions: [remove: \"#a\"]\ntests:\n  - name: t\n    context: { geo.country: FR }\n    expect: { match: [a] }\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan struct{})
+	go func() {
+		watchTests(ctx, []string{path}, testOptions{}, &out, io.Discard, 20*time.Millisecond)
+		close(done)
+	}()
+	waitFor := func(want string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Count(out.String(), want) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q (%d) in:\n%s", want, n, out.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("1 tests, 0 failed", 1)
+	os.WriteFile(path, []byte(strings.Replace("rules:\n  - name: a\n    when: geo.country == \"FR\"\n    actions: [remove: \"#a\"]\ntests:\n  - name: t\n    context: { geo.country: FR }\n    expect: { match: [a] }\n", `"FR"`, `"DE"`, 1)), 0o644)
+	waitFor("a file changed, testing again", 1)
+	waitFor("1 tests, 1 failed", 1)
+	cancel()
+	<-done
+}
+
+// TestServeDevSwitches runs `bespoke serve` as `make run` does, with the
+// development clock: the proxy decides at that time, and the preview's
+// links force a variant through the proxy.
+func TestServeDevSwitches(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- serveContext(ctx, []string{"--demo", "--rules", demoRules, "--listen", "127.0.0.1:0", "--admin", "",
+			"--preview", "127.0.0.1:0", "--dev-preview", "--dev-clock", "2026-12-05T20:00:00+01:00",
+			"--debug-headers", "--access-log=false", "--cache-dir", "-"}, pw, io.Discard)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	var proxyURL, previewURL string
+	sc := bufio.NewScanner(pr)
+	for (proxyURL == "" || previewURL == "") && sc.Scan() {
+		if _, u, ok := strings.Cut(sc.Text(), "editors' preview on "); ok {
+			previewURL = strings.TrimSuffix(u, "/")
+		}
+		if _, u, ok := strings.Cut(sc.Text(), " through "); ok {
+			proxyURL = u
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if proxyURL == "" || previewURL == "" {
+		t.Fatal("serve did not say where it listens")
+	}
+	browser := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+	get := func(u string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("User-Agent", browser)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	// 20:00 in December, by the development clock: the evening offer.
+	if rules := get(proxyURL + "/").Header.Get("X-Bespoke-Rules"); !strings.Contains(rules, "winter-evenings") {
+		t.Errorf("at the development clock's time, rules %q", rules)
+	}
+	resp, err := http.Get(previewURL + "/state?v.hero-test=bold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct{ Link string }
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if !strings.HasPrefix(st.Link, proxyURL+"/?bsk_preview=") {
+		t.Fatalf("preview link %q", st.Link)
+	}
+	r := get(st.Link)
+	if r.Header.Get("X-Bespoke-Experiments") != "hero-test=bold" || !strings.Contains(r.Header.Get("X-Bespoke-Rules"), "bold-hero") {
+		t.Errorf("through the link: %v", r.Header)
+	}
+}
+
+// TestGuideWalkthrough follows rules/GUIDE.md as a new editor would: the
+// five-rule file written at the repository's root checks, its tests pass,
+// and `bespoke preview` shows a French visitor the French page.
+func TestGuideWalkthrough(t *testing.T) {
+	guide, err := os.ReadFile("../../../rules/GUIDE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, src, _ := strings.Cut(string(guide), "```yaml\n# yaml-language-server")
+	src, _, _ = strings.Cut(src, "```")
+	src = "# yaml-language-server" + src
+	root := t.TempDir()
+	site, _ := filepath.Abs("../../../testdata/demo/site")
+	os.MkdirAll(filepath.Join(root, "testdata/demo"), 0o755)
+	if err := os.Symlink(site, filepath.Join(root, "testdata/demo/site")); err != nil {
+		t.Fatal(err)
+	}
+	shop := filepath.Join(root, "shop.yaml")
+	os.WriteFile(shop, []byte(src), 0o644)
+	if code, out, errOut := bespoke("check", shop); code != 0 || !strings.Contains(out, "ok (5 rules, 0 segments, 8 tests)") {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := bespoke("test", shop, "--coverage"); code != 0 || !strings.Contains(out, "8 tests, 0 failed") || !strings.Contains(out, "5 of 5 rules matched by a test, 6 of 6 actions applied") {
+		t.Fatalf("test: exit %d\n%s", code, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- previewContext(ctx, []string{"--rules", shop, "--listen", "127.0.0.1:0"}, pw, io.Discard)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	sc := bufio.NewScanner(pr)
+	url := ""
+	for url == "" && sc.Scan() {
+		if _, u, ok := strings.Cut(sc.Text(), " on http://"); ok {
+			url = "http://" + strings.TrimSuffix(u, "/")
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if url == "" {
+		t.Fatal("preview did not say where it listens")
+	}
+	resp, err := http.Get(url + "/frame?side=after&country=FR&at=2026-12-05T10:00:00%2B01:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`<h1 class="hero-title bsk-edit bsk-r0">Équipez-vous pour la saison</h1>`, "This weekend: free repairs in every store", `<base href="http://127.0.0.1:`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the preview's page lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/demo"
+	"github.com/bespoke-edge/bespoke/host/preview"
+)
+
+func previewCmd(args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return previewContext(ctx, args, stdout, stderr)
+}
+
+// previewContext serves the preview until ctx is done.
+func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("preview", stderr, "[--rules FILE] [--origin URL | --pages DIR] [--listen ADDR]")
+	rulesFile := fs.String("rules", "", "rule `file` to preview, reloaded as it changes (default: the bundled demo rules)")
+	origin := fs.String("origin", "", "origin `URL` to fetch pages from")
+	pages := fs.String("pages", "", "`directory` of saved pages to use as the origin (default: the rule file's pages:, or the demo site)")
+	listen := fs.String("listen", "127.0.0.1:8081", "`address` of the preview; keep it on loopback: it shows the rules and fetches from the origin")
+	var g geoFlags
+	g.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *origin != "" && *pages != "" {
+		return usagef("give --origin or --pages, not both")
+	}
+	rc, closeGeo, err := g.config()
+	if err != nil {
+		return err
+	}
+	defer closeGeo()
+
+	t := preview.Target{Context: rc}
+	var originHandler http.Handler
+	switch {
+	case *rulesFile == "":
+		t.File = demo.RulesName
+		t.Read = func() ([]byte, error) { return demo.Rules(), nil }
+		if *origin == "" && *pages == "" {
+			originHandler = demo.Handler()
+		}
+	default:
+		path := *rulesFile
+		t.File = path
+		t.Read = func() ([]byte, error) { return os.ReadFile(path) }
+		if *origin == "" && *pages == "" {
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			dir := pagesOf(src)
+			if dir == "" {
+				return usagef("give --origin URL or --pages DIR, or add pages: DIR to %s", path)
+			}
+			*pages = filepath.Join(filepath.Dir(path), dir)
+		}
+	}
+	if *pages != "" {
+		if st, err := os.Stat(*pages); err != nil || !st.IsDir() {
+			return usagef("--pages %q: not a directory", *pages)
+		}
+		originHandler = preview.StaticOrigin(os.DirFS(*pages))
+	}
+	if originHandler != nil {
+		u, stop, err := serveLoopback(originHandler)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		*origin = u
+	}
+	u, err := url.Parse(*origin)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return usagef("--origin %q: write an absolute URL such as http://127.0.0.1:3000", *origin)
+	}
+	t.Origin = u
+	srv, err := preview.New([]preview.Target{t}, preview.Options{})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "bespoke preview of %s (pages from %s) on http://%s/\n", t.File, t.Origin, displayAddr(ln.Addr()))
+	return servePreview(ctx, ln, srv)
+}
+
+// servePreview serves the preview on ln until ctx is done.
+func servePreview(ctx context.Context, ln net.Listener, h http.Handler) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+// serveLoopback serves h on a loopback port and returns its URL.
+func serveLoopback(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/reqctx"
+	"github.com/bespoke-edge/bespoke/host/ruletest"
+)
+
+// errNoCompile means a rule file did not compile, so its tests could not
+// run: `bespoke test` exits with status 3, apart from failed tests (1).
+var errNoCompile = errors.New("a rule file does not compile")
+
+type testOptions struct {
+	verbose  bool
+	coverage bool
+	pages    string
+}
+
+func testCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("test", stderr, "RULES.yaml... [-v] [--coverage] [--watch] [--pages DIR]")
+	var opt testOptions
+	fs.BoolVar(&opt.verbose, "v", false, "print every test, not only failures")
+	fs.BoolVar(&opt.coverage, "coverage", false, "report the rules no test matches and the actions no test applies")
+	fs.StringVar(&opt.pages, "pages", "", "`directory` of the origin's pages for tests that check the page (default: the file's pages:)")
+	watch := fs.Bool("watch", false, "run the tests again whenever a rule file changes (Ctrl-C stops)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("expected at least one rule file")
+	}
+	if *watch {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		watchTests(ctx, pos, opt, stdout, stderr, 300*time.Millisecond)
+		return nil
+	}
+	return runTests(context.Background(), pos, opt, stdout, stderr)
+}
+
+// runTests runs the tests of every file and prints what failed. It returns
+// errNoCompile when a file did not compile (its errors are printed),
+// errReported when a test failed, nil when all passed.
+func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stderr io.Writer) error {
+	failed, total, broken := 0, 0, 0
+	for _, path := range paths {
+		l, err := loadForCommand(ctx, stderr, path, "", reqctx.Config{})
+		if err != nil {
+			if !errors.Is(err, errReported) {
+				fmt.Fprintf(stderr, "%s: %v\n", path, err)
+			}
+			fmt.Fprintf(stdout, "%s: does not compile, so no test ran (the errors are above)\n", path)
+			broken++
+			continue
+		}
+		ro := ruletest.Options{Dir: filepath.Dir(path)}
+		if opt.pages != "" {
+			ro.Pages = os.DirFS(opt.pages)
+		}
+		results, err := ruletest.RunWith(ctx, l.site, l.prog, ro)
+		if err != nil {
+			l.close()
+			return err
+		}
+		if len(results) == 0 {
+			fmt.Fprintf(stdout, "%s: no tests\n", path)
+		}
+		for _, r := range results {
+			total++
+			if r.Passed() {
+				if opt.verbose {
+					fmt.Fprintf(stdout, "ok    %s:%d %s (matched: %s)\n", path, r.Test.Pos.Line, r.Test.Name, strings.Join(r.Matched, ", "))
+				}
+				continue
+			}
+			failed++
+			fmt.Fprintf(stdout, "FAIL  %s:%d %s\n", path, r.Test.Pos.Line, r.Test.Name)
+			for _, f := range r.Failures {
+				fmt.Fprintf(stdout, "      %s\n", f)
+			}
+			fmt.Fprintf(stdout, "      matched: %s\n", strings.Join(r.Matched, ", "))
+		}
+		if opt.coverage {
+			printCoverage(stdout, path, ruletest.CoverageOf(l.prog, results))
+		}
+		l.close()
+	}
+	fmt.Fprintf(stdout, "%d tests, %d failed\n", total, failed)
+	switch {
+	case broken > 0:
+		return errNoCompile
+	case failed > 0:
+		return errReported
+	}
+	return nil
+}
+
+func printCoverage(w io.Writer, path string, c ruletest.Coverage) {
+	fmt.Fprintf(w, "%s: coverage: %d of %d rules matched by a test, %d of %d actions applied\n", path, c.RulesMatched, c.Rules, c.ActionsApplied, c.Actions)
+	for _, r := range c.Unmatched {
+		fmt.Fprintf(w, "  never matched: %s\n", r)
+	}
+	for _, a := range c.Unapplied {
+		fmt.Fprintf(w, "  never applied: %s\n", a)
+	}
+}
+
+// watchTests runs the tests, then again each time one of the files (or a
+// page under their pages directories) changes, until ctx is done.
+func watchTests(ctx context.Context, paths []string, opt testOptions, stdout, stderr io.Writer, every time.Duration) {
+	last := ""
+	for {
+		if sum := watchSum(paths, opt); sum != last {
+			if last != "" {
+				fmt.Fprintf(stdout, "\n--- %s: a file changed, testing again\n", time.Now().Format("15:04:05"))
+			}
+			last = sum
+			runTests(ctx, paths, opt, stdout, stderr)
+			fmt.Fprintf(stdout, "watching %d file(s); Ctrl-C stops\n", len(paths))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// watchSum digests the rule files and the names, sizes and times of the
+// files of the page directory, so that any change shows.
+func watchSum(paths []string, opt testOptions) string {
+	h := sha256.New()
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			fmt.Fprintf(h, "%s: %v\n", p, err)
+			continue
+		}
+		h.Write(b)
+		dirs := []string{}
+		if opt.pages != "" {
+			dirs = append(dirs, opt.pages)
+		} else if d := pagesOf(b); d != "" {
+			dirs = append(dirs, filepath.Join(filepath.Dir(p), d))
+		}
+		for _, d := range dirs {
+			filepath.WalkDir(d, func(f string, e fs.DirEntry, err error) error {
+				if err == nil && !e.IsDir() {
+					if info, err := e.Info(); err == nil {
+						fmt.Fprintf(h, "%s %d %d\n", f, info.Size(), info.ModTime().UnixNano())
+					}
+				}
+				return nil
+			})
+		}
+	}
+	return string(h.Sum(nil))
+}
+
+// pagesOf finds a rule file's `pages:` line without parsing the file, which
+// may be broken while it is being edited.
+func pagesOf(src []byte) string {
+	for _, line := range bytes.Split(src, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("pages:")); ok {
+			return strings.Trim(strings.TrimSpace(string(v)), `"'`)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,283 @@
+package check
+
+//go:generate go run gen_isodata.go
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+)
+
+// A value an attribute can never take makes a condition that can never
+// hold (or, negated, always holds): almost always a mistake, such as "UK"
+// for the United Kingdom, whose code is GB. The checker rejects them, with
+// the value that was probably meant.
+
+// literal validates the text v compared with attribute a (with ==, !=, in
+// or not in, or given in a test's context) and returns it normalized as
+// the host normalizes the attribute. ok is false when v can never be a
+// value of a; the error has then been reported at pos.
+func (c *checker) literal(a plugin.Attr, v string, pos diag.Pos) (string, bool) {
+	folded := a.Fold.Apply(v)
+	var e *diag.Error
+	switch a.Name {
+	case "geo.country":
+		e = c.country(v, folded, pos)
+	case "geo.continent":
+		e = c.continent(v, folded, pos)
+	case "geo.region":
+		e = c.region(v, folded, pos)
+	case "geo.timezone":
+		if folded != "UTC" && !tzName.MatchString(folded) {
+			e = c.errorf(pos, "%q is not an IANA time zone name", v).WithHint("write a name such as Europe/Paris or America/New_York")
+		}
+	case "language", "languages":
+		e = c.language(a.Name, v, folded, pos)
+	case "visitor.weekday":
+		if !slices.Contains(plugin.Weekdays, folded) {
+			e = c.errorf(pos, "%q is not a day: visitor.weekday is one of %s", v, quoteList(plugin.Weekdays))
+			for _, d := range plugin.Weekdays {
+				if len(folded) >= 2 && strings.HasPrefix(d, folded) {
+					e.WithHint("did you mean %q?", d)
+				}
+			}
+			if e.Hint == "" {
+				if h := diag.DidYouMean(folded, plugin.Weekdays); h != "" {
+					e.WithHint("%s", h)
+				}
+			}
+		}
+	case "path":
+		e = c.pathValue(v, pos)
+	default:
+		if a.Values != nil && !slices.Contains(a.Values, folded) {
+			e = c.errorf(pos, "%q is not a value of %s, which is one of %s", v, a.Name, quoteList(a.Values))
+			if h := diag.DidYouMean(folded, a.Values); h != "" {
+				e.WithHint("%s", h)
+			}
+		}
+	}
+	if e != nil {
+		e.WithCode("never-matches")
+		return "", false
+	}
+	return folded, true
+}
+
+var tzName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+$`)
+
+// countryAliases are what people write for a country instead of its
+// code, beyond the names and alpha-3 codes of the ISO tables.
+var countryAliases = map[string]string{
+	"UK": "GB", "EL": "GR", "ENGLAND": "GB", "SCOTLAND": "GB", "WALES": "GB", "BRITAIN": "GB", "GREAT BRITAIN": "GB",
+	"NORTHERN IRELAND": "GB", "AMERICA": "US", "UNITED STATES OF AMERICA": "US", "HOLLAND": "NL", "RUSSIA": "RU",
+	"KOREA": "KR", "CZECH REPUBLIC": "CZ", "VATICAN": "VA", "DEUTSCHLAND": "DE", "ESPANA": "ES", "ESPAÑA": "ES",
+	"SUISSE": "CH", "SCHWEIZ": "CH", "BELGIQUE": "BE", "ITALIA": "IT", "NEDERLAND": "NL", "ÖSTERREICH": "AT",
+}
+
+// countryByName maps upper-cased English names to codes.
+var countryByName = func() map[string]string {
+	m := map[string]string{}
+	for code, name := range countryNames {
+		m[strings.ToUpper(name)] = code
+	}
+	return m
+}()
+
+func (c *checker) country(v, code string, pos diag.Pos) *diag.Error {
+	code = strings.TrimSpace(code)
+	if _, ok := countryNames[code]; ok && code == strings.ToUpper(v) {
+		return nil
+	}
+	if why, ok := withdrawnCountries[code]; ok {
+		return c.errorf(pos, "%q is no longer a country code (%s)", v, why).WithHint("use the code of the country it became")
+	}
+	meant := countryAliases[code]
+	if meant == "" {
+		meant = countryAlpha3[code]
+	}
+	if meant == "" {
+		meant = countryByName[code]
+	}
+	e := c.errorf(pos, "%q is not a country code: geo.country holds ISO 3166-1 alpha-2 codes, such as \"FR\" or \"GB\"", v)
+	if meant != "" {
+		e.WithHint("did you mean %q (%s)?", meant, countryNames[meant])
+	} else {
+		e.WithHint("country codes are two letters: FR, DE, GB, US, ...")
+	}
+	return e
+}
+
+var continentNames = map[string]string{
+	"AFRICA": "AF", "ANTARCTICA": "AN", "ASIA": "AS", "EUROPE": "EU", "NORTH AMERICA": "NA",
+	"OCEANIA": "OC", "AUSTRALIA": "OC", "SOUTH AMERICA": "SA",
+}
+
+func (c *checker) continent(v, code string, pos diag.Pos) *diag.Error {
+	if slices.Contains(plugin.Continents, code) {
+		return nil
+	}
+	e := c.errorf(pos, "%q is not a continent code: geo.continent is one of %s", v, quoteList(plugin.Continents))
+	if meant := continentNames[code]; meant != "" {
+		e.WithHint("did you mean %q?", meant)
+	}
+	return e
+}
+
+var (
+	regionCode     = regexp.MustCompile(`^[A-Z0-9]{1,3}$`)
+	regionWithLand = regexp.MustCompile(`^([A-Z]{2})-([A-Z0-9]{1,3})$`)
+)
+
+func (c *checker) region(v, code string, pos diag.Pos) *diag.Error {
+	if regionCode.MatchString(code) {
+		return nil
+	}
+	if m := regionWithLand.FindStringSubmatch(code); m != nil {
+		return c.errorf(pos, "%q never matches: geo.region holds the subdivision code without its country", v).
+			WithHint("write geo.region == %q (and geo.country == %q)", m[2], m[1])
+	}
+	return c.errorf(pos, "%q is not a subdivision code: geo.region holds ISO 3166-2 codes without the country, 1 to 3 letters or digits", v).
+		WithHint("for example \"IDF\" for Île-de-France or \"CA\" for California")
+}
+
+var languageByName = func() map[string]string {
+	m := map[string]string{}
+	for code, name := range languageNames {
+		m[strings.ToLower(name)] = code
+	}
+	return m
+}()
+
+func (c *checker) language(attr, v, tag string, pos diag.Pos) *diag.Error {
+	tag = strings.TrimSpace(tag)
+	if len(tag) == 2 {
+		if _, ok := languageNames[tag]; ok {
+			return nil
+		}
+		return c.errorf(pos, "%q is not an ISO 639-1 language code", v).WithHint("language codes are two letters: en, fr, de, es, ...")
+	}
+	if primary, region, found := strings.Cut(strings.ReplaceAll(tag, "_", "-"), "-"); found && len(primary) >= 2 && len(primary) <= 3 {
+		e := c.errorf(pos, "%q never matches: %s holds the language without its region (%q for a browser that sends %s)", v, attr, primary, v)
+		hint := fmt.Sprintf("write %s", languageTest(attr, primary))
+		if len(region) == 2 {
+			hint += fmt.Sprintf(", and add geo.country == %q to tell the country apart", strings.ToUpper(region))
+		}
+		return e.WithHint("%s", hint)
+	}
+	if len(tag) == 3 {
+		if two, ok := language3[tag]; ok {
+			return c.errorf(pos, "%q never matches: browsers send the two-letter code %q for %s", v, two, languageNames[two]).
+				WithHint("write %s", languageTest(attr, two))
+		}
+		if isLower(tag) {
+			return nil // a language with no two-letter code (fil, haw, ...)
+		}
+	}
+	e := c.errorf(pos, "%q is not a language code: %s holds ISO 639 codes such as \"en\" or \"fr\"", v, attr)
+	if code, ok := languageByName[strings.ToLower(v)]; ok {
+		e.WithHint("did you mean %q (%s)?", code, languageNames[code])
+	}
+	return e
+}
+
+func languageTest(attr, code string) string {
+	if attr == "languages" {
+		return fmt.Sprintf("languages contains %q", code)
+	}
+	return fmt.Sprintf("language == %q", code)
+}
+
+func isLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// pathValue rejects paths the request path can never be: it always starts
+// with "/" and never holds the query.
+func (c *checker) pathValue(v string, pos diag.Pos) *diag.Error {
+	switch {
+	case !strings.HasPrefix(v, "/"):
+		return c.errorf(pos, "%q never matches: the path always starts with /", v).WithHint("write %q", "/"+v)
+	case strings.Contains(v, "?"):
+		p, q, _ := strings.Cut(v, "?")
+		k, _, _ := strings.Cut(q, "=")
+		return c.errorf(pos, "%q never matches: path is the request path without its query", v).
+			WithHint("write path == %q and test the query with query(%q)", p, k)
+	}
+	return nil
+}
+
+// numberRange is the range of a numeric attribute, and whether it takes
+// only whole numbers.
+type numberRange struct {
+	min, max float64
+	whole    bool
+	what     string
+}
+
+var numberRanges = map[string]numberRange{
+	"visitor.hour": {0, 23, true, "an hour of the day, 0 to 23"},
+	"geo.lat":      {-90, 90, false, "a latitude, -90 to 90"},
+	"geo.lon":      {-180, 180, false, "a longitude, -180 to 180"},
+}
+
+// numberTest checks a numeric comparison of attribute a with v against
+// the attribute's range: one that can never hold is an error, one that
+// always holds (for a visitor who has the value) a warning.
+func (c *checker) numberTest(a plugin.Attr, expr, op string, v float64, pos diag.Pos) bool {
+	r, ok := numberRanges[a.Name]
+	if !ok {
+		return true
+	}
+	never, always := false, false
+	switch op {
+	case "==", "in":
+		never = v < r.min || v > r.max || (r.whole && v != math.Trunc(v))
+	case "!=", "not in":
+		always = v < r.min || v > r.max || (r.whole && v != math.Trunc(v))
+	case "<":
+		never, always = v <= r.min, v > r.max
+	case "<=":
+		never, always = v < r.min, v >= r.max
+	case ">":
+		never, always = v >= r.max, v < r.min
+	case ">=":
+		never, always = v > r.max, v <= r.min
+	}
+	switch {
+	case never:
+		c.errorf(pos, "%s is %s, so `%s` never holds", a.Name, r.what, expr).WithCode("never-matches")
+		return false
+	case always:
+		c.warnf(pos, "%s is %s, so `%s` always holds", a.Name, r.what, expr).WithCode("always-matches")
+	}
+	return true
+}
+
+// numericText says whether a text attribute can read as a number, so that
+// <, >, <=, >= and numbers in == and in make sense for it: the values a
+// visitor or a site chooses can (a cookie holding a count); the values the
+// host derives cannot (a country, a path).
+func numericText(a plugin.Attr) bool {
+	switch a.Name {
+	case "cookie", "header", "query":
+		return true
+	}
+	return false
+}
+
+// versionText says whether a text attribute holds a version, compared with
+// semver().
+func versionText(a plugin.Attr) bool {
+	return a.Name == "device.os_version" || a.Name == "device.browser_version"
+}
