@@ -76,6 +76,11 @@ func planTag(pl *plan.Plan, m *plugin.Manifest) uint64 {
 		for _, o := range e.Order {
 			str(o)
 		}
+		if e.Interpolated {
+			num(1)
+		} else {
+			num(0)
+		}
 	}
 	num(len(pl.JSONEdits))
 	for _, e := range pl.JSONEdits {

@@ -89,10 +89,26 @@ func (r *Reloader) Reload(ctx context.Context) error {
 
 // Watch reloads whenever one of the files changes (content, not just
 // modification time), checking every interval until ctx is done.
+//
+// Watch is usually started after the first load, in its own goroutine:
+// a file written between that load and the goroutine's first look would
+// otherwise be taken for the loaded one and never reloaded. So a file
+// modified since the last reload attempt started is reloaded at once.
 func (r *Reloader) Watch(ctx context.Context, interval time.Duration, files ...string) {
 	sums := make([][32]byte, len(files))
+	stale := false
+	var since time.Time
+	if last := r.last.Load(); last != nil {
+		since = last.At
+	}
 	for i, f := range files {
 		sums[i] = fileSum(f)
+		if fi, err := os.Stat(f); err == nil && !since.IsZero() && !fi.ModTime().Before(since) {
+			stale = true
+		}
+	}
+	if stale {
+		r.Reload(ctx)
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()

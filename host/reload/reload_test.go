@@ -137,3 +137,29 @@ func TestWatchReloadsOnChange(t *testing.T) {
 		t.Errorf("generation %d, want at least 2", r.Generation())
 	}
 }
+
+// TestWatchSeesChangesBeforeItStarts: a file written after the first load
+// and before the watcher's first look is reloaded, not taken for the
+// loaded one.
+func TestWatchSeesChangesBeforeItStarts(t *testing.T) {
+	path, target, r := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(rulesNamed("early")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { r.Watch(ctx, time.Hour, path); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for ruleName(t, target) != "early" {
+		if time.Now().After(deadline) {
+			t.Fatal("a change made before the watcher started was not picked up")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
