@@ -192,11 +192,16 @@ func checkAgree(t testing.TB, eng *engine.Engine, r *rand.Rand, p *ir.Program, n
 		t.Fatalf("read artifact: %v", err)
 	}
 	ctx := context.Background()
+	// Loaded from its bytes, as a .wasm file is: the verifier must find
+	// every module the compiler writes in the bounded subset.
 	mod, err := eng.Load(ctx, art)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
 	defer mod.Close(ctx)
+	if ok, why := mod.Bounded(); !ok {
+		t.Fatalf("the compiled module is not in the bounded subset: %v", why)
+	}
 	ev, err := eval.New(p)
 	if err != nil {
 		t.Fatal(err)

@@ -207,10 +207,7 @@ func (m *Module) Encode() []byte {
 		var b []byte
 		b = uleb(b, uint64(len(m.Funcs)))
 		for _, f := range m.Funcs {
-			var body []byte
-			body = localDecls(body, f.Locals)
-			body = append(body, f.Body.b...)
-			body = append(body, 0x0b) // end
+			body := f.EncodeBody()
 			b = uleb(b, uint64(len(body)))
 			b = append(b, body...)
 		}
@@ -268,6 +265,20 @@ func (m *Module) names(out []byte) []byte {
 	b = uleb(b, uint64(len(sub)))
 	b = append(b, sub...)
 	return section(out, secCustom, b)
+}
+
+// EncodeBody returns the function's body as the code section holds it:
+// its local declarations, its instructions and the final end.
+func (f *Func) EncodeBody() []byte {
+	var body []byte
+	if f.Body != nil {
+		body = make([]byte, 0, len(f.Body.b)+8)
+	}
+	body = localDecls(body, f.Locals)
+	if f.Body != nil {
+		body = append(body, f.Body.b...)
+	}
+	return append(body, 0x0b) // end
 }
 
 // localDecls compresses a list of locals into runs of one type.
@@ -335,6 +346,10 @@ func sleb(b []byte, v int64) []byte {
 // Code is a function body under construction. Methods append one
 // instruction each and return the Code so that short sequences read in order.
 type Code struct{ b []byte }
+
+// Raw appends bytes as they are: instructions the encoder has no method
+// for, or malformed code for tests.
+func (c *Code) Raw(b ...byte) *Code { c.b = append(c.b, b...); return c }
 
 // Len returns the body's size in bytes.
 func (c *Code) Len() int { return len(c.b) }

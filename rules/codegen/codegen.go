@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/plugin/bounded"
 	"github.com/bespoke-edge/bespoke/plugin/wasm"
 	"github.com/bespoke-edge/bespoke/rules/ir"
 )
@@ -430,35 +431,11 @@ func (g *gen) isNumber(c *wasm.Code, slot int) {
 }
 
 // helpers emits starts_with, ends_with and contains over (ptr, len, cptr,
-// clen). Each loop runs at most len iterations (contains: len*clen).
+// clen): the bounded subset's string helpers, byte for byte, so that a
+// host reading the module from a file can verify it (plugin/bounded).
 func (g *gen) helpers() {
-	m := g.mod
-	t := m.Type(tStr, tNoneI32)
-	const p, n, cp, cn, i = 0, 1, 2, 3, 4
-
-	pre := &wasm.Code{}
-	pre.LocalGet(cn).LocalGet(n).I32GtU().If(wasm.BlockEmpty).I32Const(0).Return().End()
-	pre.Block(wasm.BlockEmpty).Loop(wasm.BlockEmpty)
-	pre.LocalGet(i).LocalGet(cn).I32GeU().BrIf(1)
-	pre.LocalGet(p).LocalGet(i).I32Add().I32Load8U(0)
-	pre.LocalGet(cp).LocalGet(i).I32Add().I32Load8U(0)
-	pre.I32Ne().If(wasm.BlockEmpty).I32Const(0).Return().End()
-	pre.LocalGet(i).I32Const(1).I32Add().LocalSet(i).Br(0)
-	pre.End().End().I32Const(1)
-	m.Funcs = append(m.Funcs, wasm.Func{Name: "starts_with", Type: t, Locals: []wasm.ValType{wasm.I32}, Body: pre})
-
-	suf := &wasm.Code{}
-	suf.LocalGet(cn).LocalGet(n).I32GtU().If(wasm.BlockEmpty).I32Const(0).Return().End()
-	suf.LocalGet(p).LocalGet(n).I32Add().LocalGet(cn).I32Sub().LocalGet(cn).LocalGet(cp).LocalGet(cn).Call(g.fnPrefix)
-	m.Funcs = append(m.Funcs, wasm.Func{Name: "ends_with", Type: t, Body: suf})
-
-	con := &wasm.Code{}
-	con.LocalGet(cn).LocalGet(n).I32GtU().If(wasm.BlockEmpty).I32Const(0).Return().End()
-	con.Loop(wasm.BlockEmpty)
-	con.LocalGet(p).LocalGet(i).I32Add().LocalGet(cn).LocalGet(cp).LocalGet(cn).Call(g.fnPrefix)
-	con.If(wasm.BlockEmpty).I32Const(1).Return().End()
-	con.LocalGet(i).LocalGet(n).LocalGet(cn).I32Sub().I32GeU().If(wasm.BlockEmpty).I32Const(0).Return().End()
-	con.LocalGet(i).I32Const(1).I32Add().LocalSet(i).Br(0)
-	con.End().I32Const(0)
-	m.Funcs = append(m.Funcs, wasm.Func{Name: "contains", Type: t, Locals: []wasm.ValType{wasm.I32}, Body: con})
+	t := g.mod.Type(bounded.HelperParams, bounded.HelperResults)
+	for _, h := range []bounded.Helper{bounded.StartsWith, bounded.EndsWith, bounded.Contains} {
+		g.mod.Funcs = append(g.mod.Funcs, bounded.HelperFunc(h, t, g.fnPrefix))
+	}
 }
