@@ -160,32 +160,46 @@ func BenchmarkReferenceRules(b *testing.B) {
 }
 
 // TestScaleAgrees: on the generated rule files, the compiled module and
-// the reference evaluator decide alike for every benchmark visitor.
+// the reference evaluator decide alike for every benchmark visitor, the
+// module compiled in process or read from its .wasm file.
 func TestScaleAgrees(t *testing.T) {
-	for _, n := range []int{10, 1000} {
-		s, res, ctxs := scaleContexts(t, n)
-		ev, err := eval.New(res.Program)
-		if err != nil {
+	sizes := []int{10, 1000, 10000}
+	if testing.Short() {
+		sizes = sizes[:2]
+	}
+	for _, n := range sizes {
+		for _, how := range modes {
+			t.Run(fmt.Sprintf("%d/%s", n, how), func(t *testing.T) { scaleAgrees(t, how, n) })
+		}
+	}
+}
+
+func scaleAgrees(t *testing.T, how mode, n int) {
+	s, res, ctxs := scaleContextsAs(t, how, n)
+	if ok, why := s.Module().Bounded(); !ok {
+		t.Fatalf("runs with a deadline: %v", why)
+	}
+	ev, err := eval.New(res.Program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	matched := 0
+	for i, vals := range ctxs {
+		var d plugin.Decision
+		if err := s.Module().Decide(context.Background(), vals, nil, &d); err != nil {
 			t.Fatal(err)
 		}
-		matched := 0
-		for i, vals := range ctxs {
-			var d plugin.Decision
-			if err := s.Module().Decide(context.Background(), vals, nil, &d); err != nil {
-				t.Fatal(err)
-			}
-			want := ev.Eval(&eval.Env{Values: vals})
-			if fmt.Sprint(d.Matched) != fmt.Sprint(want.Matched) {
-				t.Fatalf("%d rules, visitor %d: wasm %v, reference %v", n, i, d.Matched, want.Matched)
-			}
-			for r := range res.Program.Rules {
-				if d.Has(r) {
-					matched++
-				}
+		want := ev.Eval(&eval.Env{Values: vals})
+		if fmt.Sprint(d.Matched) != fmt.Sprint(want.Matched) {
+			t.Fatalf("%d rules, visitor %d: wasm %v, reference %v", n, i, d.Matched, want.Matched)
+		}
+		for r := range res.Program.Rules {
+			if d.Has(r) {
+				matched++
 			}
 		}
-		if matched == 0 {
-			t.Fatalf("%d rules: no visitor matched any rule; the benchmark would measure nothing", n)
-		}
+	}
+	if matched == 0 {
+		t.Fatalf("%d rules: no visitor matched any rule; the benchmark would measure nothing", n)
 	}
 }

@@ -483,3 +483,30 @@ func TestHelpersAreTheCanonicalOnes(t *testing.T) {
 		t.Fatalf("err = %v, want the look-alike refused", err)
 	}
 }
+
+// BenchmarkVerify is the verifier's cost at load: the demo rules' module,
+// and a generated file of 1,000 and 10,000 rules.
+func BenchmarkVerify(b *testing.B) {
+	demo, err := os.ReadFile("../../testdata/demo/rules.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		src  []byte
+	}{{"demo", demo}, {"rules=1000", rulegen.Rules(1000, 1)}, {"rules=10000", rulegen.Rules(10000, 1)}} {
+		b.Run(c.name, func(b *testing.B) {
+			res, err := rules.Compile(c.name+".yaml", c.src)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(res.Artifact.Wasm)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bounded.Verify(res.Artifact.Wasm, res.Artifact.Manifest); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
