@@ -3,9 +3,13 @@
 // and per request writes the Context into an instance's memory, makes one
 // call, and reads the Decision back.
 //
-// An instance whose call fails (a trap, a guest error, a timeout) is closed
-// and never returned to the pool. A Module can be retired while requests
-// are in flight: it is closed when the last of them ends.
+// A module whose running time is bounded (compiled by bespoke in this
+// process, or verified by package plugin/bounded, as a compiled .wasm file
+// is) runs without termination checks; any other module runs with them
+// and a deadline per decision. An instance whose call fails (a trap, a
+// guest error, a timeout) is closed and never returned to the pool. A
+// Module can be retired while requests are in flight: it is closed when
+// the last of them ends.
 package engine
 
 import (

@@ -388,6 +388,35 @@ func TestHostileModules(t *testing.T) {
 			g.Decide = (&wasm.Code{}).I32Const(1).I32Const(0)
 			return build(t, g)
 		}, "values left"},
+		{"many locals", func(t *testing.T) []byte {
+			g := baseGuest()
+			g.Locals = append(make([]wasm.ValType, 30000), wasm.I64)
+			for i := range 30000 {
+				g.Locals[i] = wasm.I32
+			}
+			g.Decide = (&wasm.Code{}).LocalGet(30000).I64Eqz()
+			return build(t, g)
+		}, ""},
+		{"a local out of range", func(t *testing.T) []byte {
+			g := baseGuest()
+			g.Locals = []wasm.ValType{wasm.I32, wasm.I32}
+			g.Decide = (&wasm.Code{}).LocalGet(2)
+			return build(t, g)
+		}, "local 2 out of range"},
+		{"a local of the wrong type", func(t *testing.T) []byte {
+			g := baseGuest()
+			g.Locals = []wasm.ValType{wasm.I32, wasm.I64}
+			g.Decide = (&wasm.Code{}).LocalGet(1)
+			return build(t, g)
+		}, "type mismatch: i64 where i32"},
+		{"too many locals", func(t *testing.T) []byte {
+			g := baseGuest()
+			g.Locals = make([]wasm.ValType, 60000)
+			for i := range g.Locals {
+				g.Locals[i] = wasm.I32
+			}
+			return build(t, g)
+		}, "more than 50000 locals"},
 		{"global.set of the ABI version", func(t *testing.T) []byte {
 			g := baseGuest()
 			g.Decide = (&wasm.Code{}).I32Const(2).GlobalSet(0).I32Const(0)

@@ -3,6 +3,7 @@ package bounded
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/bespoke-edge/bespoke/plugin"
 )
@@ -223,11 +224,35 @@ var memOps = map[byte]memOp{
 	0x3a: {tI32, 1, 0}, 0x3b: {tI32, 2, 1}, 0x3c: {tI64, 1, 0}, 0x3d: {tI64, 2, 1}, 0x3e: {tI64, 4, 2},
 }
 
+// localRun is a run of locals of type t, up to local end (excluded).
+type localRun struct {
+	end uint32
+	t   valType
+}
+
+// local returns the type of local x.
+func (f *fn) local(x uint32) (valType, bool) {
+	if x >= f.nlocal {
+		return 0, false
+	}
+	i, _ := slices.BinarySearchFunc(f.locals, x, func(r localRun, x uint32) int {
+		if r.end <= x {
+			return -1
+		}
+		return 1
+	})
+	return f.locals[i].t, true
+}
+
 // fn is the validation state of one function body.
 type fn struct {
-	v      *verifier
-	r      *reader
-	locals []valType
+	v *verifier
+	r *reader
+	// locals are runs of locals of one type, as declared (parameters one
+	// each): memory in proportion to the declarations' bytes, however
+	// many locals they declare.
+	locals []localRun
+	nlocal uint32
 	vals   []aval
 	ctrl   []frame
 	info   fnInfo
@@ -241,7 +266,10 @@ func (v *verifier) function(i int) (fnInfo, error) {
 	t := mod.types[mod.funcs[i]]
 	b := mod.bodies[i]
 	f := &fn{v: v, r: &reader{b: b.bytes, off: b.off}}
-	f.locals = append(f.locals, t.params...)
+	for _, p := range t.params {
+		f.nlocal++
+		f.locals = append(f.locals, localRun{end: f.nlocal, t: p})
+	}
 	runs, err := f.r.count(2)
 	if err != nil {
 		return fnInfo{}, err
@@ -255,11 +283,12 @@ func (v *verifier) function(i int) (fnInfo, error) {
 		if err != nil {
 			return fnInfo{}, err
 		}
-		if uint64(len(f.locals))+uint64(n) > maxLocals {
+		if uint64(f.nlocal)+uint64(n) > maxLocals {
 			return fnInfo{}, f.r.errorf("more than %d locals", maxLocals)
 		}
-		for range n {
-			f.locals = append(f.locals, lt)
+		if n > 0 {
+			f.nlocal += n
+			f.locals = append(f.locals, localRun{end: f.nlocal, t: lt})
 		}
 	}
 	f.ctrl = append(f.ctrl, frame{results: t.results})
@@ -496,10 +525,10 @@ func (f *fn) instr() error {
 		if err != nil {
 			return err
 		}
-		if uint64(x) >= uint64(len(f.locals)) {
+		t, ok := f.local(x)
+		if !ok {
 			return r.errorf("local %d out of range", x)
 		}
-		t := f.locals[x]
 		if op != 0x20 {
 			if _, err := f.pop(t); err != nil {
 				return err
