@@ -252,7 +252,9 @@ func (f *fn) eagerDef(k int) {
 	case *ir.SymIn:
 		f.symIn(k, n)
 	default:
-		panic(fmt.Sprintf("codegen: %T is not eager", n))
+		// A substring test, regular expression or seen() that enough
+		// conditions use to be computed with the atoms.
+		f.def(k)
 	}
 }
 
@@ -406,7 +408,7 @@ func (f *fn) def(k int) {
 	case *ir.Seen:
 		c.I32Const(int32(g.syms.seen[n.Item])).Call(g.fnSeen).I32Const(0).I32Ne()
 	default:
-		panic(fmt.Sprintf("codegen: %T is eager", n))
+		panic(fmt.Sprintf("codegen: %T is not a costly or inline test", n))
 	}
 }
 
