@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // Shared is a program's conditions with every distinct condition once: a
@@ -105,6 +104,7 @@ type sharer struct {
 	s     *Shared
 	index map[string]int // node key -> index
 	segs  []int          // node of each segment, -1 while unknown
+	key   []byte         // scratch for keys
 }
 
 // segment returns segment i's node. A segment that refers to itself,
@@ -115,7 +115,7 @@ func (b *sharer) segment(i int, path []int) int {
 		return b.segs[i]
 	}
 	if slices.Contains(path, i) {
-		return b.intern(&SNode{Op: SConst}, "c0")
+		return b.constant(false)
 	}
 	b.segs[i] = b.nodeIn(b.p.Segments[i].Cond, append(path, i))
 	return b.segs[i]
@@ -139,7 +139,7 @@ func (b *sharer) nodeIn(n Node, path []int) int {
 		case SNot:
 			return xn.X[0]
 		}
-		return b.intern(&SNode{Op: SNot, X: []int{x}}, "not "+strconv.Itoa(x))
+		return b.intern(&SNode{Op: SNot, X: []int{x}}, "!"+strconv.Itoa(x))
 	case *And, *Or:
 		op, xs := SAnd, []Node(nil)
 		if a, ok := n.(*And); ok {
@@ -180,17 +180,17 @@ func (b *sharer) nodeIn(n Node, path []int) int {
 		case 1:
 			return ops[0]
 		}
-		key := make([]string, len(ops))
-		for i, x := range ops {
-			key[i] = strconv.Itoa(x)
-		}
-		name := "and "
+		k := append(b.key[:0], 'a')
 		if op == SOr {
-			name = "or "
+			k[0] = 'o'
 		}
-		return b.intern(&SNode{Op: op, X: ops}, name+strings.Join(key, ","))
+		for _, x := range ops {
+			k = strconv.AppendInt(append(k, ' '), int64(x), 10)
+		}
+		b.key = k
+		return b.intern(&SNode{Op: op, X: ops}, string(k))
 	}
-	leaf, key := leafKey(n)
+	leaf, key := b.leafKey(n)
 	return b.intern(&SNode{Op: SLeaf, Leaf: leaf}, key)
 }
 
@@ -213,30 +213,59 @@ func (b *sharer) intern(sn *SNode, key string) int {
 
 // leafKey returns a leaf in normal form and a key that two leaves share
 // exactly when they test the same thing.
-func leafKey(n Node) (Node, string) {
+func (b *sharer) leafKey(n Node) (Node, string) {
+	k := b.key[:0]
+	num := func(tag byte, xs ...int) {
+		k = append(k, tag)
+		for _, x := range xs {
+			k = strconv.AppendInt(append(k, ' '), int64(x), 10)
+		}
+	}
+	var leaf Node = n
 	switch n := n.(type) {
 	case *Exists:
-		return n, fmt.Sprintf("exists %d", n.Slot)
+		num('e', n.Slot)
 	case *Truthy:
-		return n, fmt.Sprintf("truthy %d", n.Slot)
+		num('t', n.Slot)
 	case *SymIn:
-		syms := slices.Clone(n.Syms)
-		slices.Sort(syms)
-		syms = slices.Compact(syms)
-		return &SymIn{Pos: n.Pos, Slot: n.Slot, Syms: syms}, fmt.Sprintf("in %d %v", n.Slot, syms)
+		syms := n.Syms
+		if !isSet(syms) {
+			syms = slices.Compact(slices.Sorted(slices.Values(syms)))
+			leaf = &SymIn{Pos: n.Pos, Slot: n.Slot, Syms: syms}
+		}
+		num('i', n.Slot)
+		num(':', syms...)
 	case *StrTest:
-		return n, fmt.Sprintf("str %d %d %q", n.Slot, n.Op, n.Arg)
+		num('s', n.Slot, int(n.Op), len(n.Arg))
+		k = append(append(k, ' '), n.Arg...)
 	case *NumCmp:
-		return n, fmt.Sprintf("num %d %d %x", n.Slot, n.Op, math.Float64bits(n.Value))
+		num('n', n.Slot, int(n.Op))
+		k = strconv.AppendUint(append(k, ' '), math.Float64bits(n.Value), 16)
 	case *Match:
-		return n, fmt.Sprintf("match %d %d", n.Slot, n.Pattern)
+		num('m', n.Slot, n.Pattern)
 	case *Seen:
-		return n, fmt.Sprintf("seen %d", n.Item)
+		num('x', n.Item)
 	case *VariantIs:
-		vs := slices.Clone(n.Variants)
-		slices.Sort(vs)
-		vs = slices.Compact(vs)
-		return &VariantIs{Pos: n.Pos, Exp: n.Exp, Variants: vs}, fmt.Sprintf("variant %d %v", n.Exp, vs)
+		vs := n.Variants
+		if !isSet(vs) {
+			vs = slices.Compact(slices.Sorted(slices.Values(vs)))
+			leaf = &VariantIs{Pos: n.Pos, Exp: n.Exp, Variants: vs}
+		}
+		num('v', n.Exp)
+		num(':', vs...)
+	default:
+		panic(fmt.Sprintf("ir: unknown node %T", n))
 	}
-	panic(fmt.Sprintf("ir: unknown node %T", n))
+	b.key = k
+	return leaf, string(k)
+}
+
+// isSet reports whether xs is sorted without repeats.
+func isSet(xs []int) bool {
+	for i := 1; i < len(xs); i++ {
+		if xs[i] <= xs[i-1] {
+			return false
+		}
+	}
+	return true
 }
