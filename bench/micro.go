@@ -128,7 +128,7 @@ func (h *harness) runMicro(ctx context.Context) *microResult {
 // goalBenchmarks selects, for -quick, the benchmarks that the goals and the
 // ratios use. go test splits -bench at "|" before compiling each part, so
 // a leading (?i) would apply to the first alternative only.
-const goalBenchmarks = `Wasm|Reference|Rewrite|Memmove|Copy|Decide|Compile|Proxy|Context|CookieRequest`
+const goalBenchmarks = `Wasm|Reference|Rewrite|Memmove|Copy|Decide|Compile|Proxy|Context|CookieRequest|LoadRules`
 
 // benchmarkPackages returns the packages (as ./dir patterns) of the
 // module whose _test.go files declare a benchmark function whose name
@@ -197,8 +197,11 @@ var (
 
 // pairKey is a name with its variant word removed: DemoWasmCall and
 // DemoReference both give "Demo", DecideRules/1000/wasm and
-// DecideRules/1000/reference give "DecideRules/1000".
+// DecideRules/1000/reference give "DecideRules/1000". The reference
+// evaluator runs in process, so it pairs with the module compiled in
+// process: DemoWasmCall/in-process gives "Demo" too.
 func pairKey(name string, word *regexp.Regexp) string {
+	name = strings.TrimSuffix(name, "/in-process")
 	return strings.Trim(slashes.ReplaceAllString(word.ReplaceAllString(name, ""), "/"), "/")
 }
 

@@ -16,8 +16,9 @@ const ABIVersion = 1
 
 // BoundedCompiler names the compiler whose modules have no unbounded loop
 // (rules compiled by bespoke): a manifest's Compiler is this, a slash and a
-// version. The host runs such modules without termination checks only when
-// it built them itself (Artifact.Bounded); the name alone proves nothing.
+// version. The name alone proves nothing: the host runs a module without
+// termination checks when it built it itself (Artifact.Bounded) or when
+// the module passes verification (package plugin/bounded).
 const BoundedCompiler = "bespoke-rules"
 
 // Names the module exports.

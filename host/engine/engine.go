@@ -3,9 +3,13 @@
 // and per request writes the Context into an instance's memory, makes one
 // call, and reads the Decision back.
 //
-// An instance whose call fails (a trap, a guest error, a timeout) is closed
-// and never returned to the pool. A Module can be retired while requests
-// are in flight: it is closed when the last of them ends.
+// A module whose running time is bounded (compiled by bespoke in this
+// process, or verified by package plugin/bounded, as a compiled .wasm file
+// is) runs without termination checks; any other module runs with them
+// and a deadline per decision. An instance whose call fails (a trap, a
+// guest error, a timeout) is closed and never returned to the pool. A
+// Module can be retired while requests are in flight: it is closed when
+// the last of them ends.
 package engine
 
 import (
@@ -17,7 +21,6 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +29,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/plugin/bounded"
 )
 
 // Config configures an Engine. The zero Config is usable: see each field
@@ -45,13 +49,14 @@ type Config struct {
 	// MemoryLimitPages caps each instance's linear memory in 64 KiB pages.
 	// 0 means 64 (4 MiB), far above what rule modules use.
 	MemoryLimitPages uint32
-	// DecideTimeout bounds one decision of a module that may loop (one not
-	// built by bespoke's compiler, or any module with AlwaysInterrupt). An
-	// instance still running past it is closed and the request is served
-	// unpersonalized. 0 means 50 ms.
+	// DecideTimeout bounds one decision of a module that may loop (one
+	// outside the bounded subset, see package plugin/bounded, or any
+	// module with AlwaysInterrupt). An instance still running past it is
+	// closed and the request is served unpersonalized. 0 means 50 ms.
 	DecideTimeout time.Duration
 	// AlwaysInterrupt applies DecideTimeout to every module, including
-	// compiled rules, whose running time is already bounded by construction.
+	// compiled rules and verified modules, whose running time is already
+	// bounded by construction.
 	AlwaysInterrupt bool
 	// Stats, when not nil, accumulates the counters of every module the
 	// engine loads, so that they survive reloads; nil gives each module
@@ -122,10 +127,10 @@ type Module struct {
 	interns  []interner // per slot
 
 	// interrupt is set for modules that may loop: they run with wazero's
-	// termination checks and a deadline per decision.
+	// termination checks and a deadline per decision. unbounded says why.
 	interrupt bool
+	unbounded error
 	imports   []string // host functions the module imports
-	instances sync.Map // api.Module -> *instance, for host functions
 
 	idle  chan *instance
 	slots chan struct{} // one token per live instance
@@ -175,13 +180,20 @@ func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (*Module, error
 		}
 		m.patterns = append(m.patterns, re)
 	}
-	// Modules bespoke's compiler has just built in this process have no
-	// unbounded loop: their time is bounded by their size and the host's
-	// input caps, so they run without termination checks (which cost a
-	// goroutine per call). Any other module, including a compiled plugin
-	// read from a file (whose manifest could claim anything), may loop,
+	// A module bespoke's compiler has just built in this process, and
+	// any module the verifier finds in the bounded subset (a compiled
+	// plugin read from a file, a hand-written guest that keeps to it),
+	// has no unbounded loop: its time is bounded by its size and the
+	// host's input caps, so it runs without termination checks (which
+	// cost a goroutine and a timer per call). Any other module may loop,
 	// and gets checks and a deadline.
-	m.interrupt = !art.Bounded || !strings.HasPrefix(art.Manifest.Compiler, plugin.BoundedCompiler+"/") || cfg.AlwaysInterrupt
+	switch {
+	case cfg.AlwaysInterrupt:
+		m.unbounded = errAlwaysInterrupt
+	case !art.Bounded:
+		_, m.unbounded = bounded.Verify(art.Wasm, art.Manifest)
+	}
+	m.interrupt = m.unbounded != nil
 	// A runtime per module, so each has its own memory limit and closing
 	// it frees everything it holds; the compilation cache is shared.
 	rc := wazero.NewRuntimeConfigCompiler().
@@ -258,6 +270,13 @@ func sameTypes(a, b []api.ValueType) bool {
 	}
 	return true
 }
+
+var errAlwaysInterrupt = errors.New("the engine applies a deadline to every module")
+
+// Bounded reports whether the module runs without termination checks and
+// a deadline: it was compiled in this process, or it is in the bounded
+// subset (package plugin/bounded). When it is not, the error says why.
+func (m *Module) Bounded() (bool, error) { return m.unbounded == nil, m.unbounded }
 
 // Imports reports whether the module imports the host function name.
 func (m *Module) Imports(name string) bool { return slices.Contains(m.imports, name) }
@@ -345,7 +364,6 @@ func (m *Module) discard(inst *instance) {
 }
 
 func (m *Module) discardQuiet(inst *instance) {
-	m.instances.Delete(inst.mod)
 	m.stats.Live.Add(-1)
 	m.stats.LiveMemory.Add(-int64(inst.memBytes()))
 	inst.mod.Close(context.Background())

@@ -294,15 +294,44 @@ func TestFileCacheSurvivesEngines(t *testing.T) {
 	}
 }
 
+// BenchmarkDecide is one decision of a four-rule program (a symbol
+// compare, a regular expression, a constant, a substring test) on a pooled
+// instance: handed over by the compiler in this process, read back from
+// its bytes as a .wasm file is, and with a deadline on every decision.
 func BenchmarkDecide(b *testing.B) {
-	m := load(b, newEngine(b, engine.Config{}), smallProgram())
-	vals := []plugin.Value{{Str: "pro", Present: true}}
-	var d plugin.Decision
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := m.Decide(ctx, vals, nil, &d); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range []struct {
+		name    string
+		bounded bool
+		cfg     engine.Config
+	}{
+		{"in-process", true, engine.Config{}},
+		{"from-file", false, engine.Config{}},
+		{"deadline", true, engine.Config{AlwaysInterrupt: true}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			wasm, err := codegen.Generate(smallProgram())
+			if err != nil {
+				b.Fatal(err)
+			}
+			art, err := plugin.ReadArtifact(wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			art.Bounded = c.bounded
+			m, err := newEngine(b, c.cfg).Load(context.Background(), art)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { m.Close(context.Background()) })
+			vals := []plugin.Value{{Str: "pro", Present: true}}
+			var d plugin.Decision
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := m.Decide(ctx, vals, nil, &d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -59,6 +59,9 @@ func TestTrapDiscardsInstance(t *testing.T) {
 
 func TestLoopingGuestTimesOut(t *testing.T) {
 	m := loadGuest(t, newEngine(t, engine.Config{DecideTimeout: 20 * time.Millisecond}), guest.Loop())
+	if ok, why := m.Bounded(); ok || why == nil || !strings.Contains(why.Error(), "loop") {
+		t.Fatalf("Bounded() = %v, %v; want false, because of the loop", ok, why)
+	}
 	var d plugin.Decision
 	start := time.Now()
 	err := m.Decide(context.Background(), nil, nil, &d)
@@ -81,6 +84,40 @@ func TestForgedCompilerClaimTimesOut(t *testing.T) {
 	var d plugin.Decision
 	if err := m.Decide(context.Background(), nil, nil, &d); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a deadline error", err)
+	}
+}
+
+// TestVerifiedGuestRunsBounded: a hand-written guest inside the bounded
+// subset, read from its bytes, runs as compiled rules do: no deadline,
+// no allocation per decision.
+func TestVerifiedGuestRunsBounded(t *testing.T) {
+	l := plugin.NewLayout(0, 1, 0, 0)
+	m := loadGuest(t, newEngine(t, engine.Config{}), guest.MatchAll(l, 1))
+	if ok, why := m.Bounded(); !ok {
+		t.Fatalf("not bounded: %v", why)
+	}
+	var d plugin.Decision
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := m.Decide(ctx, nil, nil, &d); err != nil || !d.Has(0) {
+			t.Fatalf("err %v, matched %v", err, d.Rules(nil))
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per decision; a bounded module runs without a deadline's context and timer", allocs)
+	}
+}
+
+// TestAlwaysInterrupt puts a deadline on a module that is in the subset.
+func TestAlwaysInterrupt(t *testing.T) {
+	l := plugin.NewLayout(0, 1, 0, 0)
+	m := loadGuest(t, newEngine(t, engine.Config{AlwaysInterrupt: true}), guest.MatchAll(l, 1))
+	if ok, why := m.Bounded(); ok || why == nil {
+		t.Fatalf("Bounded() = %v, %v with AlwaysInterrupt", ok, why)
+	}
+	var d plugin.Decision
+	if err := m.Decide(context.Background(), nil, nil, &d); err != nil || !d.Has(0) {
+		t.Fatalf("err %v, matched %v", err, d.Rules(nil))
 	}
 }
 

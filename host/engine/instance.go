@@ -24,11 +24,38 @@ type instance struct {
 	// functions.
 	vals []plugin.Value
 	seen Seen
-	// matches remembers, during a call, each regex_match answer (0 not
-	// asked, 1 no, 2 yes) by pattern and slot: many rules test the same
-	// pattern on the same value, and a match costs far more than a look-up.
-	// Nil when patterns × slots is too large to clear on every call.
-	matches []uint8
+	// call is the context of every call of a module that runs without
+	// a deadline, allocated once.
+	call callContext
+}
+
+// callContext is the context of one call into an instance. Host functions
+// receive the calling module, not our state: they find their instance in
+// the context with a type assertion, where a map keyed by module would
+// cost a look-up (and a lock-free map's hashing) per host call.
+type callContext struct {
+	context.Context
+	inst *instance
+}
+
+type instanceKey struct{}
+
+// Value answers instanceKey with the instance, for a runtime that would
+// wrap the context before handing it to host functions.
+func (c *callContext) Value(key any) any {
+	if key == (instanceKey{}) {
+		return c.inst
+	}
+	return c.Context.Value(key)
+}
+
+// instanceOf finds the instance a host function was called from.
+func instanceOf(ctx context.Context) *instance {
+	if c, ok := ctx.(*callContext); ok {
+		return c.inst
+	}
+	inst, _ := ctx.Value(instanceKey{}).(*instance)
+	return inst
 }
 
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
@@ -37,9 +64,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("instantiating plugin: %w", err)
 	}
 	inst := &instance{m: m, mod: mod, mem: mod.Memory(), fn: mod.ExportedFunction(plugin.ExportDecide), stack: make([]uint64, 1)}
-	if n := len(m.patterns) * len(m.manifest.Slots); n > 0 && n <= 4096 {
-		inst.matches = make([]uint8, n)
-	}
+	inst.call = callContext{Context: context.Background(), inst: inst}
 	g := mod.ExportedGlobal(plugin.ExportABIVersion)
 	if g == nil || g.Type() != api.ValueTypeI32 || int(api.DecodeI32(g.Get())) != plugin.ABIVersion {
 		mod.Close(ctx)
@@ -57,7 +82,6 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	m.stats.Instances.Add(1)
 	m.stats.Live.Add(1)
 	m.stats.LiveMemory.Add(int64(inst.mem.Size()))
-	m.instances.Store(mod, inst)
 	return inst, nil
 }
 
@@ -126,22 +150,22 @@ func (inst *instance) decide(ctx context.Context, vals []plugin.Value, seen Seen
 	}
 
 	inst.vals, inst.seen = vals, seen
-	clear(inst.matches)
 	defer func() { inst.vals, inst.seen = nil, nil }()
+	// A bounded module needs no deadline, and the request's context has
+	// nothing to say to it: it runs with the instance's own context.
+	call := &inst.call
 	if m.interrupt {
 		// Only modules that may loop pay for a deadline: wazero watches the
-		// context from a goroutine per call.
+		// context from a goroutine per call, which may still read it after
+		// the call returns, so the context is a new one each time.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, m.cfg.DecideTimeout)
 		defer cancel()
-	} else {
-		// A bounded module needs no deadline, and the request's context
-		// has nothing to say to it.
-		ctx = context.Background()
+		call = &callContext{Context: ctx, inst: inst}
 	}
-	if err := inst.fn.CallWithStack(ctx, inst.stack); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("plugin decision: %w", ctx.Err())
+	if err := inst.fn.CallWithStack(call, inst.stack); err != nil {
+		if call.Err() != nil {
+			return fmt.Errorf("plugin decision: %w", call.Err())
 		}
 		return fmt.Errorf("plugin trapped: %w", err)
 	}
@@ -198,31 +222,25 @@ func (m *Module) hostModule(ctx context.Context) error {
 }
 
 // regexMatch is (pattern, slot) -> 0|1. Out-of-range arguments trap, so a
-// broken module fails the request rather than deciding on garbage.
-func (m *Module) regexMatch(_ context.Context, caller api.Module, stack []uint64) {
-	inst := m.caller(caller)
+// broken module fails the request rather than deciding on garbage. It
+// remembers nothing: the compiler's modules ask once per pattern and slot
+// and remember the answer themselves.
+func (m *Module) regexMatch(ctx context.Context, _ api.Module, stack []uint64) {
+	inst := instanceOf(ctx)
 	p, s := api.DecodeI32(stack[0]), api.DecodeI32(stack[1])
 	if inst == nil || p < 0 || int(p) >= len(m.patterns) || s < 0 || int(s) >= len(inst.vals) {
 		panic(fmt.Errorf("regex_match(%d, %d) out of range", p, s))
-	}
-	k := int(p)*len(inst.vals) + int(s)
-	if k < len(inst.matches) && inst.matches[k] != 0 {
-		stack[0] = uint64(inst.matches[k] - 1)
-		return
 	}
 	v := &inst.vals[s]
 	stack[0] = 0
 	if v.Present && m.patterns[p].MatchString(v.Str) {
 		stack[0] = 1
 	}
-	if k < len(inst.matches) {
-		inst.matches[k] = uint8(stack[0]) + 1
-	}
 }
 
 // seenFunc is (symbol) -> 0|1.
-func (m *Module) seenFunc(_ context.Context, caller api.Module, stack []uint64) {
-	inst := m.caller(caller)
+func (m *Module) seenFunc(ctx context.Context, _ api.Module, stack []uint64) {
+	inst := instanceOf(ctx)
 	sym := api.DecodeI32(stack[0])
 	if sym < 0 || int(sym) >= len(m.manifest.Symbols) {
 		panic(fmt.Errorf("seen(%d) out of range", sym))
@@ -231,14 +249,4 @@ func (m *Module) seenFunc(_ context.Context, caller api.Module, stack []uint64) 
 	if inst != nil && inst.seen != nil && inst.seen(m.manifest.Symbols[sym]) {
 		stack[0] = 1
 	}
-}
-
-// caller finds the instance a host function was called from. Host functions
-// receive the calling module, not our state; a sync.Map read is cheaper
-// than carrying the instance in a context value allocated per call.
-func (m *Module) caller(mod api.Module) *instance {
-	if v, ok := m.instances.Load(mod); ok {
-		return v.(*instance)
-	}
-	return nil
 }

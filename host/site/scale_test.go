@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/host/engine"
 	"github.com/bespoke-edge/bespoke/host/reqctx"
 	"github.com/bespoke-edge/bespoke/host/site"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -23,7 +26,14 @@ var ruleCounts = []int{10, 100, 1000, 10000}
 // do in traffic.
 func scaleContexts(tb testing.TB, n int) (*site.Site, *rules.Result, [][]plugin.Value) {
 	tb.Helper()
-	s, res := loadSite(tb, fmt.Sprintf("gen-%d.yaml", n), rulegen.Rules(n, 1))
+	return scaleContextsAs(tb, inProcess, n)
+}
+
+// scaleContextsAs is scaleContexts with the plugin loaded in the given
+// mode.
+func scaleContextsAs(tb testing.TB, how mode, n int) (*site.Site, *rules.Result, [][]plugin.Value) {
+	tb.Helper()
+	s, res := loadSiteAs(tb, how, fmt.Sprintf("gen-%d.yaml", n), rulegen.Rules(n, 1))
 	countries := []string{"FR", "DE", "US", "JP", "BE", "ES", "CH", "GB"}
 	uas := []string{
 		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
@@ -54,21 +64,74 @@ func scaleContexts(tb testing.TB, n int) (*site.Site, *rules.Result, [][]plugin.
 }
 
 // BenchmarkDecideRules is the Wasm decision (a pooled instance, one call)
-// against the number of rules, on 64 different visitors in turn.
+// against the number of rules, on 64 different visitors in turn, with the
+// rules compiled in this process and loaded from a .wasm file.
 func BenchmarkDecideRules(b *testing.B) {
 	for _, n := range ruleCounts {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			s, _, ctxs := scaleContexts(b, n)
-			var d plugin.Decision
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if err := s.Module().Decide(context.Background(), ctxs[i%len(ctxs)], nil, &d); err != nil {
-					b.Fatal(err)
+		for _, how := range modes {
+			b.Run(fmt.Sprintf("%d/%s", n, how), func(b *testing.B) {
+				s, _, ctxs := scaleContextsAs(b, how, n)
+				var d plugin.Decision
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if err := s.Module().Decide(context.Background(), ctxs[i%len(ctxs)], nil, &d); err != nil {
+						b.Fatal(err)
+					}
+					i++
 				}
-				i++
-			}
-		})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/rule")
+			})
+		}
+	}
+}
+
+// BenchmarkLoadRules is what it costs to make a generated rule file ready
+// to decide, against the number of rules, with no compilation cache: in
+// process, compiling the rule file, then compiling the module to machine
+// code and creating its first instance; from a file, reading the .wasm,
+// checking it, compiling it and creating its first instance.
+func BenchmarkLoadRules(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range ruleCounts {
+		src := rulegen.Rules(n, 1)
+		for _, how := range modes {
+			b.Run(fmt.Sprintf("%d/%s", n, how), func(b *testing.B) {
+				var path string
+				if how == fromFile {
+					res, err := rules.Compile("gen.yaml", src)
+					if err != nil {
+						b.Fatal(err)
+					}
+					path = filepath.Join(b.TempDir(), "gen.wasm")
+					if err := os.WriteFile(path, res.Artifact.Wasm, 0o644); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					// A fresh engine each time: nothing compiled is cached.
+					eng, err := engine.New(engine.Config{CacheDir: "-"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					var s *site.Site
+					if how == inProcess {
+						var res *rules.Result
+						if res, err = rules.Compile("gen.yaml", src); err == nil {
+							s, err = site.Load(ctx, eng, "gen.yaml", res.Artifact, reqctx.Config{})
+						}
+					} else {
+						s, err = site.LoadFile(ctx, eng, path, reqctx.Config{})
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					s.Close(ctx)
+					eng.Close(ctx)
+				}
+			})
+		}
 	}
 }
 
@@ -97,32 +160,46 @@ func BenchmarkReferenceRules(b *testing.B) {
 }
 
 // TestScaleAgrees: on the generated rule files, the compiled module and
-// the reference evaluator decide alike for every benchmark visitor.
+// the reference evaluator decide alike for every benchmark visitor, the
+// module compiled in process or read from its .wasm file (which must be
+// verified bounded, up to 10,000 rules).
 func TestScaleAgrees(t *testing.T) {
 	for _, n := range []int{10, 1000} {
-		s, res, ctxs := scaleContexts(t, n)
-		ev, err := eval.New(res.Program)
-		if err != nil {
+		for _, how := range modes {
+			t.Run(fmt.Sprintf("%d/%s", n, how), func(t *testing.T) { scaleAgrees(t, how, n) })
+		}
+	}
+	if !testing.Short() {
+		t.Run("10000/from-file", func(t *testing.T) { scaleAgrees(t, fromFile, 10000) })
+	}
+}
+
+func scaleAgrees(t *testing.T, how mode, n int) {
+	s, res, ctxs := scaleContextsAs(t, how, n)
+	if ok, why := s.Module().Bounded(); !ok {
+		t.Fatalf("runs with a deadline: %v", why)
+	}
+	ev, err := eval.New(res.Program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	matched := 0
+	for i, vals := range ctxs {
+		var d plugin.Decision
+		if err := s.Module().Decide(context.Background(), vals, nil, &d); err != nil {
 			t.Fatal(err)
 		}
-		matched := 0
-		for i, vals := range ctxs {
-			var d plugin.Decision
-			if err := s.Module().Decide(context.Background(), vals, nil, &d); err != nil {
-				t.Fatal(err)
-			}
-			want := ev.Eval(&eval.Env{Values: vals})
-			if fmt.Sprint(d.Matched) != fmt.Sprint(want.Matched) {
-				t.Fatalf("%d rules, visitor %d: wasm %v, reference %v", n, i, d.Matched, want.Matched)
-			}
-			for r := range res.Program.Rules {
-				if d.Has(r) {
-					matched++
-				}
+		want := ev.Eval(&eval.Env{Values: vals})
+		if fmt.Sprint(d.Matched) != fmt.Sprint(want.Matched) {
+			t.Fatalf("%d rules, visitor %d: wasm %v, reference %v", n, i, d.Matched, want.Matched)
+		}
+		for r := range res.Program.Rules {
+			if d.Has(r) {
+				matched++
 			}
 		}
-		if matched == 0 {
-			t.Fatalf("%d rules: no visitor matched any rule; the benchmark would measure nothing", n)
-		}
+	}
+	if matched == 0 {
+		t.Fatalf("%d rules: no visitor matched any rule; the benchmark would measure nothing", n)
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"io"
 	"io/fs"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/host/demo"
@@ -27,6 +30,27 @@ func loadDemo(tb testing.TB) (*site.Site, *rules.Result) {
 // closed with the test.
 func loadSite(tb testing.TB, name string, src []byte) (*site.Site, *rules.Result) {
 	tb.Helper()
+	return loadSiteAs(tb, inProcess, name, src)
+}
+
+// mode is how a plugin reaches the engine.
+type mode string
+
+const (
+	// inProcess: the rule file is compiled in this process and the
+	// artifact handed to the engine (serve --rules).
+	inProcess mode = "in-process"
+	// fromFile: the rule file is compiled, written to a .wasm file, and
+	// that file is loaded (serve --plugin, plugin: in the configuration).
+	fromFile mode = "from-file"
+)
+
+var modes = []mode{inProcess, fromFile}
+
+// loadSiteAs compiles a rule file and loads it in the given mode on an
+// engine of its own, closed with the test.
+func loadSiteAs(tb testing.TB, how mode, name string, src []byte) (*site.Site, *rules.Result) {
+	tb.Helper()
 	res, err := rules.Compile(name, src)
 	if err != nil {
 		tb.Fatal(err)
@@ -35,8 +59,18 @@ func loadSite(tb testing.TB, name string, src []byte) (*site.Site, *rules.Result
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := site.Load(context.Background(), eng, name, res.Artifact, reqctx.Config{})
+	var s *site.Site
+	switch how {
+	case inProcess:
+		s, err = site.Load(context.Background(), eng, name, res.Artifact, reqctx.Config{})
+	case fromFile:
+		path := filepath.Join(tb.TempDir(), strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))+".wasm")
+		if err = os.WriteFile(path, res.Artifact.Wasm, 0o644); err == nil {
+			s, err = site.LoadFile(context.Background(), eng, path, reqctx.Config{})
+		}
+	}
 	if err != nil {
+		eng.Close(context.Background())
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
@@ -117,17 +151,23 @@ func BenchmarkDemoContext(b *testing.B) {
 	}
 }
 
-// BenchmarkDemoWasmCall is the Wasm decision alone, on a built context.
+// BenchmarkDemoWasmCall is the Wasm decision alone, on a built context:
+// the demo rules compiled in this process, and the same rules loaded from
+// the .wasm file `bespoke compile` writes.
 func BenchmarkDemoWasmCall(b *testing.B) {
-	s, _ := loadDemo(b)
-	decide := benchRequest()
-	r := decide(s)
-	vals := r.Values
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Module().Decide(context.Background(), vals, nil, &r.Decision); err != nil {
-			b.Fatal(err)
-		}
+	for _, how := range modes {
+		b.Run(string(how), func(b *testing.B) {
+			s, _ := loadSiteAs(b, how, demo.RulesName, demo.Rules())
+			decide := benchRequest()
+			r := decide(s)
+			vals := r.Values
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Module().Decide(context.Background(), vals, nil, &r.Decision); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -1,21 +1,27 @@
 // Package guest assembles plugin modules by hand: a manifest and the body of
 // bespoke_decide become a module that satisfies the ABI. It is how a guest
 // written without the rule compiler is packaged, and how tests build
-// modules that misbehave on purpose (trap, loop, exhaust memory).
+// modules that misbehave on purpose (trap, loop, exhaust memory, step
+// outside the bounded subset).
 package guest
 
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 
 	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/plugin/bounded"
 	"github.com/bespoke-edge/bespoke/plugin/wasm"
 )
 
-// Module describes a hand-made guest.
+// Module describes a hand-made guest. Its function index space is: the
+// Imports, bespoke_decide, the Funcs, then the string helpers when
+// Helpers is set (see HelperIndex).
 type Module struct {
 	// Manifest is embedded as is, except: ABI is set to plugin.ABIVersion,
-	// and a zero Layout is computed with plugin.NewLayout.
+	// and a zero Layout is computed with plugin.NewLayout (with Data's
+	// length).
 	Manifest plugin.Manifest
 	// Decide is the body of bespoke_decide: () -> i32. It must leave one
 	// i32 on the stack (0 for success). nil decides nothing and succeeds.
@@ -24,15 +30,51 @@ type Module struct {
 	Locals []wasm.ValType
 	// ExtraPages is memory beyond what the layout needs.
 	ExtraPages uint32
+	// Imports names the host functions the module imports
+	// (plugin.ImportRegexMatch, plugin.ImportSeen), in index order.
+	Imports []string
+	// Funcs are more functions, after bespoke_decide.
+	Funcs []Func
+	// Helpers appends the string helpers of the bounded subset.
+	Helpers bool
+	// Data is the module's constant data, placed at Layout.Data.
+	Data []byte
+}
+
+// Func is a function of a hand-made guest.
+type Func struct {
+	Name            string
+	Params, Results []wasm.ValType
+	Locals          []wasm.ValType
+	Body            *wasm.Code
+}
+
+// DecideIndex is the function index of bespoke_decide in g.
+func (g *Module) DecideIndex() uint32 { return uint32(len(g.Imports)) }
+
+// FuncIndex is the function index of g.Funcs[i].
+func (g *Module) FuncIndex(i int) uint32 { return uint32(len(g.Imports) + 1 + i) }
+
+// HelperIndex is the function index of a string helper (with Helpers
+// set).
+func (g *Module) HelperIndex(h bounded.Helper) uint32 {
+	return g.FuncIndex(len(g.Funcs)) + uint32(h-bounded.StartsWith)
+}
+
+// Layout returns the layout Build gives g.
+func (g *Module) Layout() plugin.Layout {
+	if g.Manifest.Layout != (plugin.Layout{}) {
+		return g.Manifest.Layout
+	}
+	m := g.Manifest
+	return plugin.NewLayout(len(m.Slots), len(m.Rules), len(m.Experiments), len(g.Data))
 }
 
 // Build encodes the module.
 func Build(g Module) ([]byte, error) {
 	m := g.Manifest
 	m.ABI = plugin.ABIVersion
-	if m.Layout == (plugin.Layout{}) {
-		m.Layout = plugin.NewLayout(len(m.Slots), len(m.Rules), len(m.Experiments), 0)
-	}
+	m.Layout = g.Layout()
 	if m.Slots == nil {
 		m.Slots = []plugin.Slot{}
 	}
@@ -49,15 +91,41 @@ func Build(g Module) ([]byte, error) {
 	if g.Decide == nil {
 		g.Decide = (&wasm.Code{}).I32Const(0)
 	}
+	i32 := []wasm.ValType{wasm.I32}
 	mod := &wasm.Module{}
-	mod.Funcs = append(mod.Funcs, wasm.Func{Name: "decide", Type: mod.Type(nil, []wasm.ValType{wasm.I32}), Locals: g.Locals, Body: g.Decide})
+	for _, name := range g.Imports {
+		var t uint32
+		switch name {
+		case plugin.ImportRegexMatch:
+			t = mod.Type([]wasm.ValType{wasm.I32, wasm.I32}, i32)
+		case plugin.ImportSeen:
+			t = mod.Type(i32, i32)
+		default:
+			return nil, fmt.Errorf("guest: %q is not a host function", name)
+		}
+		mod.Imports = append(mod.Imports, wasm.Import{Module: plugin.ImportModule, Name: name, Type: t})
+	}
+	mod.Funcs = append(mod.Funcs, wasm.Func{Name: "decide", Type: mod.Type(nil, i32), Locals: g.Locals, Body: g.Decide})
+	for _, f := range g.Funcs {
+		mod.Funcs = append(mod.Funcs, wasm.Func{Name: f.Name, Type: mod.Type(f.Params, f.Results), Locals: f.Locals, Body: f.Body})
+	}
+	if g.Helpers {
+		t := mod.Type(bounded.HelperParams, bounded.HelperResults)
+		sw := g.HelperIndex(bounded.StartsWith)
+		for _, h := range []bounded.Helper{bounded.StartsWith, bounded.EndsWith, bounded.Contains} {
+			mod.Funcs = append(mod.Funcs, bounded.HelperFunc(h, t, sw))
+		}
+	}
 	mod.MemoryMin = (m.Layout.Heap+plugin.PageSize-1)/plugin.PageSize + 1 + g.ExtraPages
 	mod.Globals = append(mod.Globals, wasm.Global{Type: wasm.I32, Init: plugin.ABIVersion})
 	mod.Exports = append(mod.Exports,
 		wasm.Export{Name: plugin.ExportMemory, Kind: wasm.ExportMemory},
-		wasm.Export{Name: plugin.ExportDecide, Kind: wasm.ExportFunc},
+		wasm.Export{Name: plugin.ExportDecide, Kind: wasm.ExportFunc, Index: g.DecideIndex()},
 		wasm.Export{Name: plugin.ExportABIVersion, Kind: wasm.ExportGlobal},
 	)
+	if len(g.Data) > 0 {
+		mod.Data = append(mod.Data, wasm.Data{Offset: m.Layout.Data, Bytes: g.Data})
+	}
 	mod.Customs = append(mod.Customs,
 		wasm.Custom{Name: plugin.SectionABI, Payload: binary.LittleEndian.AppendUint32(nil, plugin.ABIVersion)},
 		wasm.Custom{Name: plugin.SectionManifest, Payload: manifest},

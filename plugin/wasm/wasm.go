@@ -207,10 +207,7 @@ func (m *Module) Encode() []byte {
 		var b []byte
 		b = uleb(b, uint64(len(m.Funcs)))
 		for _, f := range m.Funcs {
-			var body []byte
-			body = localDecls(body, f.Locals)
-			body = append(body, f.Body.b...)
-			body = append(body, 0x0b) // end
+			body := f.EncodeBody()
 			b = uleb(b, uint64(len(body)))
 			b = append(b, body...)
 		}
@@ -268,6 +265,20 @@ func (m *Module) names(out []byte) []byte {
 	b = uleb(b, uint64(len(sub)))
 	b = append(b, sub...)
 	return section(out, secCustom, b)
+}
+
+// EncodeBody returns the function's body as the code section holds it:
+// its local declarations, its instructions and the final end.
+func (f *Func) EncodeBody() []byte {
+	var body []byte
+	if f.Body != nil {
+		body = make([]byte, 0, len(f.Body.b)+8)
+	}
+	body = localDecls(body, f.Locals)
+	if f.Body != nil {
+		body = append(body, f.Body.b...)
+	}
+	return append(body, 0x0b) // end
 }
 
 // localDecls compresses a list of locals into runs of one type.
@@ -336,6 +347,13 @@ func sleb(b []byte, v int64) []byte {
 // instruction each and return the Code so that short sequences read in order.
 type Code struct{ b []byte }
 
+// Raw appends bytes as they are: instructions the encoder has no method
+// for, or malformed code for tests.
+func (c *Code) Raw(b ...byte) *Code { c.b = append(c.b, b...); return c }
+
+// Append appends the instructions of o.
+func (c *Code) Append(o *Code) *Code { c.b = append(c.b, o.b...); return c }
+
 // Len returns the body's size in bytes.
 func (c *Code) Len() int { return len(c.b) }
 
@@ -366,6 +384,7 @@ func (c *Code) BrIf(depth uint32) *Code  { return c.opU(0x0d, depth) }
 func (c *Code) Return() *Code            { return c.op(0x0f) }
 func (c *Code) Call(f uint32) *Code      { return c.opU(0x10, f) }
 func (c *Code) Drop() *Code              { return c.op(0x1a) }
+func (c *Code) Select() *Code            { return c.op(0x1b) }
 func (c *Code) LocalGet(i uint32) *Code  { return c.opU(0x20, i) }
 func (c *Code) LocalSet(i uint32) *Code  { return c.opU(0x21, i) }
 func (c *Code) LocalTee(i uint32) *Code  { return c.opU(0x22, i) }
@@ -407,6 +426,8 @@ func (c *Code) F64Const(v float64) *Code {
 
 // Numeric instructions.
 func (c *Code) I32Eqz() *Code        { return c.op(0x45) }
+func (c *Code) I64Eqz() *Code        { return c.op(0x50) }
+func (c *Code) I64Ne() *Code         { return c.op(0x52) }
 func (c *Code) I32Eq() *Code         { return c.op(0x46) }
 func (c *Code) I32Ne() *Code         { return c.op(0x47) }
 func (c *Code) I32LtU() *Code        { return c.op(0x49) }
@@ -423,6 +444,12 @@ func (c *Code) I32Add() *Code        { return c.op(0x6a) }
 func (c *Code) I32Sub() *Code        { return c.op(0x6b) }
 func (c *Code) I32And() *Code        { return c.op(0x71) }
 func (c *Code) I32Or() *Code         { return c.op(0x72) }
+func (c *Code) I32ShrU() *Code       { return c.op(0x76) }
+func (c *Code) I64And() *Code        { return c.op(0x83) }
 func (c *Code) I64Or() *Code         { return c.op(0x84) }
+func (c *Code) I64Xor() *Code        { return c.op(0x85) }
 func (c *Code) I64Shl() *Code        { return c.op(0x86) }
+func (c *Code) I64ShrU() *Code       { return c.op(0x88) }
+func (c *Code) I64Rotl() *Code       { return c.op(0x89) }
+func (c *Code) I32WrapI64() *Code    { return c.op(0xa7) }
 func (c *Code) I64ExtendI32U() *Code { return c.op(0xad) }

@@ -1,6 +1,8 @@
 // Package rulegen writes synthetic rule files of a given size, for the
 // benchmarks and scale tests that show how compile time and decide time
-// grow with the number of rules.
+// grow with the number of rules, and random programs in IR with random
+// contexts, for the tests that hold the compiled module to the reference
+// evaluator.
 package rulegen
 
 import (

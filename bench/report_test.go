@@ -1,0 +1,54 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/bench/internal/gobench"
+)
+
+// TestDecisionGoals: the decision goals read the benchmarks that measure
+// what they name, in-process and from-file kept apart.
+func TestDecisionGoals(t *testing.T) {
+	out := `pkg: github.com/bespoke-edge/bespoke/host/site
+BenchmarkDemoWasmCall/in-process-2    1000000    200.0 ns/op
+BenchmarkDemoWasmCall/in-process-2    1000000    210.0 ns/op
+BenchmarkDemoWasmCall/from-file-2     1000000    220.0 ns/op
+BenchmarkDemoWasmCall/from-file-2     1000000    230.0 ns/op
+BenchmarkDemoReference-2              1000000    400.0 ns/op
+BenchmarkDecideRules/1000/in-process-2   100000  5000 ns/op
+BenchmarkDecideRules/1000/from-file-2    100000  9000 ns/op
+BenchmarkDecideRules/10000/in-process-2  10000   150000 ns/op
+BenchmarkDecideRules/10000/from-file-2   10000   60000 ns/op
+BenchmarkLoadRules/10000/in-process-2    2       900000000 ns/op
+BenchmarkLoadRules/10000/from-file-2     3       300000000 ns/op
+`
+	res, err := gobench.Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := gobench.Summarize(res)
+	h := &harness{micro: &microResult{Raw: res, Benchmarks: sums, Pairs: findPairs(sums)}}
+	want := map[string]struct{ status, figure, source string }{
+		"Wasm decide, demo rules":                                    {"PASS", "205 ns", "BenchmarkDemoWasmCall/in-process"},
+		"Wasm decide, 1,000 rules":                                   {"PASS", "5.00 µs", "BenchmarkDecideRules/1000/in-process"},
+		"Wasm decide, 10,000 rules":                                  {"FAIL", "150 µs", "BenchmarkDecideRules/10000/in-process"},
+		"decide from a .wasm file ÷ compiled in process, demo rules": {"PASS", "1.10×", "BenchmarkDemoWasmCall/from-file ÷ BenchmarkDemoWasmCall/in-process"},
+		"load 10,000 rules from a .wasm file":                        {"PASS", "300 ms", "BenchmarkLoadRules/10000/from-file"},
+		"Wasm vs reference evaluator, Demo":                          {"PASS", "0.51×", "BenchmarkDemoWasmCall/in-process ÷ BenchmarkDemoReference"},
+	}
+	got := map[string]goal{}
+	for _, g := range h.goals(nil) {
+		got[g.Name] = g
+	}
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			t.Errorf("no goal %q", name)
+			continue
+		}
+		if g.Status != w.status || !strings.HasPrefix(g.Figure, w.figure) || !strings.HasPrefix(g.Source, w.source) {
+			t.Errorf("%s: %s %q from %q; want %s %q from %q", name, g.Status, g.Figure, g.Source, w.status, w.figure, w.source)
+		}
+	}
+}
