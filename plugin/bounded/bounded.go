@@ -554,10 +554,28 @@ func functionNames(payload []byte) (map[uint32]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if id != 1 {
+		s := &reader{b: b, off: r.at() - len(b)}
+		// The runtime decodes the module-name, function-names and
+		// local-names subsections and requires each to fill its declared
+		// size exactly; it skips the others. Hold them to the same.
+		switch id {
+		case 0:
+			if _, err := s.name(); err != nil {
+				return nil, err
+			}
+			if !s.done() {
+				return nil, s.errorf("module name: bytes left over")
+			}
+			continue
+		case 2:
+			if err := localNames(s); err != nil {
+				return nil, err
+			}
+			continue
+		case 1:
+		default:
 			continue
 		}
-		s := &reader{b: b, off: r.at() - len(b)}
 		n, err := s.count(2)
 		if err != nil {
 			return nil, err
@@ -578,4 +596,34 @@ func functionNames(payload []byte) (map[uint32]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// localNames reads a local-names subsection: per function, its locals'
+// names; it must fill the subsection exactly.
+func localNames(s *reader) error {
+	n, err := s.count(2)
+	if err != nil {
+		return err
+	}
+	for range n {
+		if _, err := s.u32(); err != nil {
+			return err
+		}
+		m, err := s.count(2)
+		if err != nil {
+			return err
+		}
+		for range m {
+			if _, err := s.u32(); err != nil {
+				return err
+			}
+			if _, err := s.name(); err != nil {
+				return err
+			}
+		}
+	}
+	if !s.done() {
+		return s.errorf("local names: bytes left over")
+	}
+	return nil
 }

@@ -219,6 +219,16 @@ func TestHostileModules(t *testing.T) {
 			g.Decide = c
 			return build(t, g)
 		}, "loop outside the string helpers"},
+		{"a module name shorter than its subsection", func(t *testing.T) []byte {
+			// The runtime decodes the name and then finds the section's
+			// length wrong: the verifier must refuse it first.
+			sub := []byte{0, 10, 2, 'a', 'b', 0, 0, 0, 0, 0, 0, 0}
+			return appendCustom(withoutCustom(t, build(t, baseGuest()), "name"), "name", sub)
+		}, "module name: bytes left over"},
+		{"local names that overrun their subsection", func(t *testing.T) []byte {
+			sub := []byte{2, 7, 1, 0, 1, 0, 1, 'x', 0}
+			return appendCustom(withoutCustom(t, build(t, baseGuest()), "name"), "name", sub)
+		}, "local names: bytes left over"},
 		{"memory.grow", func(t *testing.T) []byte {
 			g := baseGuest()
 			g.Decide = (&wasm.Code{}).I32Const(1).MemoryGrow().Drop().I32Const(0)
@@ -536,4 +546,51 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		})
 	}
+}
+
+// appendCustom appends a custom section to a module.
+func appendCustom(mod []byte, name string, payload []byte) []byte {
+	body := append([]byte{byte(len(name))}, name...)
+	body = append(body, payload...)
+	out := append([]byte(nil), mod...)
+	out = append(out, 0)
+	for n := uint32(len(body)); ; {
+		b := byte(n & 0x7f)
+		n >>= 7
+		if n == 0 {
+			out = append(out, b)
+			break
+		}
+		out = append(out, b|0x80)
+	}
+	return append(out, body...)
+}
+
+// withoutCustom returns mod without its custom section called name.
+func withoutCustom(t *testing.T, mod []byte, name string) []byte {
+	t.Helper()
+	out := append([]byte(nil), mod[:8]...)
+	for i := 8; i < len(mod); {
+		start := i
+		id := mod[i]
+		i++
+		var size, shift uint32
+		for {
+			b := mod[i]
+			i++
+			size |= uint32(b&0x7f) << shift
+			shift += 7
+			if b < 0x80 {
+				break
+			}
+		}
+		end := i + int(size)
+		if id == 0 && int(mod[i]) == len(name) && string(mod[i+1:i+1+len(name)]) == name {
+			i = end
+			continue
+		}
+		out = append(out, mod[start:end]...)
+		i = end
+	}
+	return out
 }
