@@ -11,8 +11,9 @@ import (
 )
 
 // match evaluates the active compounds on the element just pushed at
-// depth d (its start tag is src[lt:end], attributes in r.attrs), and
-// applies the edits whose selectors match.
+// depth d (its start tag is src[lt:end], attributes in r.attrs), notes
+// the selector prefixes it completes, and applies the edits whose
+// selectors match.
 func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 	any := false
 	if r.dispatch {
@@ -82,7 +83,11 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		b := *r.word(d, w)
 		hit = hit || b&r.rightMask[w] != 0
 		for b != 0 {
-			r.nMatch[w*64+mbits.TrailingZeros64(b)]++
+			k := w*64 + mbits.TrailingZeros64(b)
+			r.nMatch[k]++
+			if r.posFirst[k] != r.posFirst[k+1] {
+				r.prefixes(d, k)
+			}
 			b &= b - 1
 		}
 	}
@@ -100,6 +105,69 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 	if hit {
 		r.apply(d, lt, end, void)
 	}
+}
+
+// The selector memo. A complex selector's compounds 0..i, with compound
+// i on an element, are its prefix i; the element at depth d notes, per
+// prefix that is not a whole selector (a position), whether the prefix
+// matches with its last compound on the element itself (when a child
+// combinator follows it) or on the element or an ancestor (when a
+// descendant combinator follows). An element reads only its parent's
+// notes, so matching costs the same whatever the nesting, and an element
+// that matches no compound copies its parent's descendant notes.
+
+// posRef is a position, listed under the compound it ends with.
+type posRef struct {
+	bit  int32 // its bit in the notes
+	need int32 // the bit of the prefix before it, which the parent must have; -1 for the first
+}
+
+// altRef is a complex selector of an edit's selector list: its last
+// compound (local bit) and the position before it (-1 for one compound).
+type altRef struct {
+	last, prev int32
+}
+
+// ctxWord returns word w of the notes of the element at depth d.
+func (r *Rewriter) ctxWord(d, w int) *uint64 {
+	if w == 0 {
+		return &r.stack[d].ctx
+	}
+	return &r.ctxBits[d*(r.ctxWords-1)+w-1]
+}
+
+// ctxHas reports whether the element at depth d has note bit b.
+func (r *Rewriter) ctxHas(d int, b int32) bool {
+	return *r.ctxWord(d, int(b>>6))&(1<<(b&63)) != 0
+}
+
+// inherit starts the notes of the element at depth d from its parent's:
+// the positions a descendant combinator follows.
+func (r *Rewriter) inherit(d int) {
+	r.stack[d].ctx = r.stack[d-1].ctx & r.descMask[0]
+	for w := 1; w < r.ctxWords; w++ {
+		r.ctxBits = append(r.ctxBits, *r.ctxWord(d-1, w)&r.descMask[w])
+	}
+}
+
+// prefixes notes the positions that compound bit k, which the element at
+// depth d matched, completes.
+func (r *Rewriter) prefixes(d, k int) {
+	for _, p := range r.posList[r.posFirst[k]:r.posFirst[k+1]] {
+		if trackWork {
+			r.work++
+		}
+		if p.need < 0 || r.ctxHas(d-1, p.need) {
+			*r.ctxWord(d, int(p.bit>>6)) |= 1 << (p.bit & 63)
+		}
+	}
+}
+
+// complexAt reports whether the complex selector whose last compound has
+// local bit last, and whose position before it is prev, matches the
+// element at depth d.
+func (r *Rewriter) complexAt(last, prev int32, d int) bool {
+	return r.hasLocal(d, last) && (prev < 0 || r.ctxHas(d-1, prev))
 }
 
 // dead reports whether compound bit i need not be evaluated: it is only
@@ -158,36 +226,13 @@ func (r *Rewriter) word(d, w int) *uint64 {
 	return &r.bits[d*(r.words-1)+w-1]
 }
 
-// has reports whether the element at depth d matched compound k.
-func (r *Rewriter) has(d int, k int32) bool {
-	l := r.local[k]
+// hasLocal reports whether the element at depth d matched the compound of
+// local bit l.
+func (r *Rewriter) hasLocal(d int, l int32) bool {
 	if l < 64 {
 		return r.stack[d].bits&(1<<l) != 0
 	}
 	return r.bits[d*(r.words-1)+int(l>>6)-1]&(1<<(l&63)) != 0
-}
-
-// matchAt reports whether compounds 0..i of c match with compound i on
-// the element at depth d.
-func (r *Rewriter) matchAt(c *ccomplex, i, d int) bool {
-	if !r.has(d, c.comps[i]) {
-		return false
-	}
-	if i == 0 {
-		return true
-	}
-	if c.combs[i-1] == selector.Child {
-		return d > 1 && r.matchAt(c, i-1, d-1)
-	}
-	if r.nMatch[r.local[c.comps[i-1]]] == 0 {
-		return false // no open element matches the ancestor's compound
-	}
-	for a := d - 1; a >= 1; a-- {
-		if r.matchAt(c, i-1, a) {
-			return true
-		}
-	}
-	return false
 }
 
 // selects reports whether selector s matches the element at depth d,
@@ -197,9 +242,8 @@ func (r *Rewriter) selects(s, d int) bool {
 		return r.selMatch[s]
 	}
 	m := false
-	for i := range r.prog.sels[s].alts {
-		alt := &r.prog.sels[s].alts[i]
-		if r.matchAt(alt, len(alt.comps)-1, d) {
+	for _, a := range r.altList[r.altFirst[s]:r.altFirst[s+1]] {
+		if r.complexAt(a.last, a.prev, d) {
 			m = true
 			break
 		}
@@ -250,7 +294,11 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 	}
 	for i := range c.not {
 		n := &c.not[i]
-		if r.matchAt(n, len(n.comps)-1, d) {
+		prev := int32(-1)
+		if len(n.comps) > 1 {
+			prev = r.cbase[n.id] - 1 + int32(len(n.comps)) - 2
+		}
+		if r.complexAt(r.local[n.comps[len(n.comps)-1]], prev, d) {
 			return false
 		}
 	}

@@ -78,6 +78,9 @@ package rewrite
 import (
 	"io"
 	"sync"
+	"unsafe"
+
+	"github.com/bespoke-edge/bespoke/plugin/selector"
 )
 
 // Op is what an edit does to the elements its selector matches.
@@ -253,18 +256,47 @@ type Rewriter struct {
 
 	// The tree: stack[0] is the document. An element's matched
 	// compounds are a bit set of words uint64s: the first in its entry,
-	// the others (past 64 active compounds) in bits, words-1 per entry.
+	// the others (past 64 active compounds) in bits, words-1 per entry;
+	// its selector notes likewise, ctxWords of them (the first in the
+	// entry, the others in ctxBits).
 	stack      []entry
 	bits       []uint64
 	words      int
+	ctxBits    []uint64
+	ctxWords   int
 	typeCounts []typeCount
+	typeHeads  []int32 // per tag id, 1 + the index of its last record in typeCounts
 	// skip is the depth of the element whose content is being dropped,
 	// or -1.
 	skip int
-	// nOpen counts the open p, a and button elements; nMatch counts, per
-	// compound bit, the open elements that match it.
+	// nOpen counts the open p, a, button, select and template elements;
+	// nMatch counts, per compound bit, the open elements that match it.
 	nOpen  [numOpen]int32
 	nMatch []int32
+	// lastH and lastF chain the open HTML and the open svg and math
+	// elements by tag: per tag id, the depth of the nearest (each entry
+	// holds the previous one's). gone counts the elements that left the
+	// stack while still open (see tree.go).
+	lastH, lastF []uint16
+	gone         int
+	// The list of active formatting elements (afe.go): afeLast chains its
+	// entries by tag (1 + index), afeMarker is 1 + the last marker's
+	// index, and seq numbers the elements as they open.
+	afe       []afeEntry
+	afeLast   []int32
+	afeMarker int32
+	seq       uint32
+	// The document: the insertion mode before the body starts, whether it
+	// has, whether an <html> tag was an element, whether the page is in
+	// quirks mode (no doctype), and the form element pointer (formDepth
+	// is 0 when the form is no longer open).
+	docMode     uint8
+	started     bool // a tag or text came: a doctype no longer counts
+	bodyStarted bool
+	htmlSeen    bool
+	quirks      bool
+	formSet     bool
+	formDepth   int
 	// openMask has the bits (of the first 64) whose nMatch is not 0, and
 	// rightNeed, per bit of a last compound, the bits that every
 	// alternative ending with it needs matched by an open element: an
@@ -278,10 +310,16 @@ type Rewriter struct {
 	// selectors cannot match, nothing reads them (see dead).
 	rightOnly uint64
 	ancMask   uint64 // the bits of the compounds that are an ancestor in a selector
-	// names interns the page's tag names no table knows; kept across
-	// pages (within limits) so that custom elements cost nothing after the
-	// first page.
-	names map[string]uint16
+	// names interns the page's tag names no table knows, to an index
+	// (the id is nameBase plus it); kept across pages (within limits) so
+	// that custom elements cost nothing after the first page. nameBytes
+	// counts their bytes.
+	names     map[string]uint16
+	nameBase  uint16
+	nameBytes int
+	// work counts the steps of the rewrite's loops, with -tags
+	// rewritework: the linearity tests read it.
+	work int
 
 	// What the edits need. local maps a program compound to its bit, or
 	// -1; active lists the compounds to evaluate, in index order;
@@ -307,6 +345,24 @@ type Rewriter struct {
 	// selRight has, per selector, the bits (of the first 64) of its
 	// alternatives' last compounds.
 	selRight []uint64
+	// The selector notes (see edits.go): cbase, per complex selector of
+	// the Program, 1 + its first position (0: not used); posList the
+	// positions, grouped by the compound they end with, that of local
+	// compound k from posFirst[k]; descMask the positions a descendant
+	// combinator follows; altList the alternatives of selector s, from
+	// altFirst[s].
+	cbase   []int32
+	posList []posRef
+	// Scratch for notes.
+	posOwner  []int32
+	posDesc   []int32
+	posSorted []posRef
+	posFill   []int32
+	selUsed   []bool
+	posFirst  []int32
+	descMask  []uint64
+	altList   []altRef
+	altFirst  []int32
 	// selEpoch and selMatch cache, per selector, whether it matches the
 	// element being opened (valid when selEpoch equals epoch).
 	selEpoch []uint32
@@ -371,20 +427,34 @@ const (
 
 // entry is an open element.
 type entry struct {
-	tag      uint16
-	ns       uint8  // nsHTML, nsSVG, nsMath
-	eflags   uint8  // eSpecial, eScope, eIntegration: what the element is for the tree builder
-	matched  bool   // it matched some compound
-	open     uint8  // 1 + its counter in Rewriter.nOpen, or 0
 	bits     uint64 // the first 64 active compounds it matched (more in Rewriter.bits)
+	seq      uint32 // its number, in the order elements open
+	afe      int32  // 1 + the index of its entry in the list of active formatting elements, or 0
+	ctx      uint64 // its selector notes (more in Rewriter.ctxBits)
 	children int32  // element children so far, for :nth-child
 	types    int32  // where its children's per-type counts start in typeCounts
 	act      int32  // 1 + index in acts; 0: nothing to do at its end
 	region   int32  // 1 + index in regions: the region holding its children
 	item     int32  // 1 + index in items: it is an item of its parent's region
+	tag      uint16
+	prev     uint16 // the depth of the previous open element of its tag and namespace kind
+	// near holds, per kind (kSpecial, ...), the depth of the nearest open
+	// element of that kind at or below it; for an element that left the
+	// stack, at or below its parent.
+	near    [numKinds]uint16
+	spec    uint16 // the nearest special element at or below it, gone or not
+	ns      uint8  // nsHTML, nsSVG, nsMath
+	eflags  uint8  // eSlow, eIntegration
+	open    uint8  // 1 + its counter in Rewriter.nOpen, or 0
+	matched bool   // it matched some compound
+	gone    bool   // it left the stack of open elements and is still open
+	copies  uint8  // copies of formatting elements opened just above it (see afe.go)
+	tmode   uint8  // for a template, the insertion mode of its content
+	implied uint8  // for a table, section or template: impliedSection, impliedRow
 }
 
-const entrySize = 40 // bytes an entry costs, for the memory bound
+// entrySize is what an entry costs, for the memory bound.
+const entrySize = int(unsafe.Sizeof(entry{}))
 
 const (
 	nsHTML uint8 = iota
@@ -393,15 +463,19 @@ const (
 )
 
 const (
-	eSpecial uint8 = 1 << iota
-	eScope
-	eTableScope
+	// eSlow: a start tag whose current node is this element takes the
+	// tree builder's slow path (svg and math, head, colgroup, a template
+	// whose content is not known yet, frameset).
+	eSlow uint8 = 1 << iota
+	// eIntegration: an svg or math element whose content follows HTML's
+	// rules.
 	eIntegration
 )
 
 type typeCount struct {
 	tag   uint16
 	count int32
+	prev  int32 // the index of the previous record of the same tag, or -1
 }
 
 // attr is an attribute of the start tag being handled, by offsets in it.
@@ -443,9 +517,21 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.acts, r.actEdits = r.acts[:0], r.actEdits[:0]
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
 	r.typeCounts = r.typeCounts[:0]
-	if r.names == nil || len(r.names) > maxNames/2 {
-		r.names = map[string]uint16{}
+	clear(r.typeHeads)
+	if r.names == nil || len(r.names) > maxNames/2 || r.nameBytes > maxNameBytes/2 {
+		r.names, r.nameBytes = map[string]uint16{}, 0
 	}
+	r.nameBase = uint16(min(len(staticTags)+len(p.names), maxProgramNames))
+	r.lastH, r.lastF = r.lastH[:0], r.lastF[:0]
+	r.growChains()
+	clear(r.lastH)
+	clear(r.lastF)
+	r.gone = 0
+	r.afe, r.afeMarker, r.seq = r.afe[:0], 0, 1
+	clear(r.afeLast)
+	r.docMode, r.started, r.bodyStarted, r.htmlSeen, r.quirks = modeBeforeHead, false, false, false, true
+	r.formSet, r.formDepth = false, 0
+	r.work = 0
 
 	// The compounds the edits' selectors need, in index order.
 	r.local = resize(r.local, len(p.comps))
@@ -563,12 +649,95 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	}
 	r.rightOnly, r.ancMask = r.rightMask[0]&^anc, anc
 	r.live()
-	r.stack = append(r.stack[:0], entry{eflags: eScope | eTableScope})
+	r.notes(edits)
+	r.stack = append(r.stack[:0], entry{})
 	r.bits = resize(r.bits, r.words-1)
+	r.ctxBits = resize(r.ctxBits, r.ctxWords-1)
 	if len(r.active) == 0 {
 		r.stopped = true // no edit can apply: copy through
 	}
 	return r
+}
+
+// notes lays out the selector notes (see edits.go) for the edits'
+// selectors and the :not() arguments of the compounds they use: a bit per
+// position, the positions grouped by the compound they end with, the
+// positions a descendant combinator follows, and each selector's
+// alternatives.
+func (r *Rewriter) notes(edits []Edit) {
+	p := r.prog
+	r.cbase = resize(r.cbase, int(p.ncplx))
+	list, owner, desc := r.posList[:0], r.posOwner[:0], r.posDesc[:0]
+	var n int32
+	add := func(c *ccomplex) int32 {
+		if r.cbase[c.id] == 0 {
+			r.cbase[c.id] = n + 1
+			for i := 0; i < len(c.comps)-1; i++ {
+				need := int32(-1)
+				if i > 0 {
+					need = n + int32(i) - 1
+				}
+				list = append(list, posRef{bit: n + int32(i), need: need})
+				owner = append(owner, r.local[c.comps[i]])
+				if c.combs[i] == selector.Descendant {
+					desc = append(desc, n+int32(i))
+				}
+			}
+			n += int32(len(c.comps) - 1)
+		}
+		return r.cbase[c.id] - 1
+	}
+	used := resize(r.selUsed, len(p.sels))
+	for i := range edits {
+		if !r.badEdit[i] {
+			used[edits[i].Selector] = true
+		}
+	}
+	r.selUsed = used
+	r.altFirst = resize(r.altFirst, len(p.sels)+1)
+	alts := r.altList[:0]
+	for s := range p.sels {
+		r.altFirst[s] = int32(len(alts))
+		if !used[s] {
+			continue
+		}
+		for j := range p.sels[s].alts {
+			c := &p.sels[s].alts[j]
+			base := add(c)
+			prev := int32(-1)
+			if len(c.comps) > 1 {
+				prev = base + int32(len(c.comps)) - 2
+			}
+			alts = append(alts, altRef{last: r.local[c.comps[len(c.comps)-1]], prev: prev})
+		}
+	}
+	r.altFirst[len(p.sels)] = int32(len(alts))
+	r.altList = alts
+	for _, c := range r.activeC {
+		for j := range c.not {
+			add(&c.not[j])
+		}
+	}
+	r.ctxWords = max(1, int(n+63)/64)
+	r.descMask = resize(r.descMask, r.ctxWords)
+	for _, b := range desc {
+		r.descMask[b>>6] |= 1 << (b & 63)
+	}
+	// Group the positions by compound: a counting sort.
+	r.posFirst = resize(r.posFirst, len(r.active)+1)
+	for _, o := range owner {
+		r.posFirst[o+1]++
+	}
+	for k := 1; k < len(r.posFirst); k++ {
+		r.posFirst[k] += r.posFirst[k-1]
+	}
+	sorted := resize(r.posSorted, len(list))
+	fill := resize(r.posFill, len(r.active))
+	for i, o := range owner {
+		sorted[r.posFirst[o]+fill[o]] = list[i]
+		fill[o]++
+	}
+	r.posList, r.posSorted, r.posFill, r.posOwner, r.posDesc = sorted, list, fill, owner, desc
 }
 
 // validName reports whether s can be written as an attribute name or a
@@ -708,7 +877,7 @@ func (r *Rewriter) run(src []byte, final bool) {
 
 // held returns the bytes the rewrite holds, for the memory bound.
 func (r *Rewriter) held() int {
-	return len(r.pending) + len(r.buf) + len(r.ids) + len(r.stack)*entrySize + len(r.items)*32
+	return len(r.pending) + len(r.buf) + len(r.ids) + len(r.stack)*entrySize + len(r.items)*32 + len(r.afe)*24
 }
 
 // raw writes b to the underlying writer as it is.

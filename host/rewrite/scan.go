@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"strings"
 )
 
 // scan tokenizes r.src from the start, handling each construct, and
@@ -19,9 +20,14 @@ func (r *Rewriter) scan(final bool) int {
 			if src[pos] != '<' { // tags often follow tags: no call then
 				lt := indexByte(src[pos:], '<')
 				if lt < 0 {
-					return len(src)
+					lt = len(src) - pos
 				}
-				pos += lt
+				if r.watchText() {
+					r.text(pos, pos+lt)
+				}
+				if pos += lt; pos == len(src) {
+					return pos
+				}
 			}
 			// markup's most common cases, a call less.
 			var n int
@@ -32,6 +38,9 @@ func (r *Rewriter) scan(final bool) int {
 				n = r.endTag(pos)
 			default:
 				n = r.markup(pos, final)
+				if n == 1 && r.watchText() {
+					r.text(pos, pos+1) // a '<' that starts nothing is text
+				}
 			}
 			if n == 0 {
 				if final {
@@ -65,6 +74,13 @@ func (r *Rewriter) scan(final bool) int {
 		}
 	}
 	return len(src)
+}
+
+// watchText reports whether text changes the tree: before the body
+// starts, in a column group (and svg and math, which the slow path
+// knows), and when formatting elements wait to be reopened.
+func (r *Rewriter) watchText() bool {
+	return !r.bodyStarted || r.stack[len(r.stack)-1].eflags&eSlow != 0 || !r.afeQuiet()
 }
 
 // markup handles the construct at src[lt] == '<' and returns its length,
@@ -115,7 +131,11 @@ func (r *Rewriter) markup(lt int, final bool) int {
 			}
 			return 9 + end + 3
 		}
-		return bogusComment(b, 2) // <!DOCTYPE ...> and other <!...>
+		n := bogusComment(b, 2) // <!DOCTYPE ...> and other <!...>
+		if n > 0 && !r.started && len(b) >= 9 && equalFold(b[2:9], "doctype") {
+			r.quirks = doctypeQuirks(b[9 : n-1])
+		}
+		return n
 	case c == '?':
 		return bogusComment(b, 2)
 	}
@@ -436,4 +456,84 @@ func scanAttrs(b []byte, i int, t *tagFacts, list *[]attr) int {
 // where CDATA sections exist.
 func (r *Rewriter) inForeign() bool {
 	return r.stack[len(r.stack)-1].ns != nsHTML
+}
+
+// doctypeQuirks reports whether a page whose doctype is <!DOCTYPE d> is
+// in quirks mode, where a table does not close an open p: without the
+// name html, or with a public identifier of the pre-HTML 4.01 families
+// (or 4.01 transitional or frameset without a system identifier) that
+// the standard lists.
+func doctypeQuirks(d []byte) bool {
+	s := strings.ToLower(string(d))
+	s = strings.TrimLeft(s, " \t\n\r\f")
+	name := s
+	if i := strings.IndexAny(s, " \t\n\r\f"); i >= 0 {
+		name, s = s[:i], strings.TrimLeft(s[i:], " \t\n\r\f")
+	} else {
+		s = ""
+	}
+	if name != "html" {
+		return true
+	}
+	if s == "" {
+		return false
+	}
+	ids := [2]string{}
+	has := [2]bool{}
+	kw, rest, ok := strings.Cut(s, " ")
+	if !ok {
+		kw, rest = s[:min(6, len(s))], s[min(6, len(s)):]
+	}
+	i := 0
+	switch kw {
+	case "public":
+	case "system":
+		i = 1
+	default:
+		return true
+	}
+	for ; i < 2; i++ {
+		rest = strings.TrimLeft(rest, " \t\n\r\f")
+		if rest == "" {
+			break
+		}
+		q := rest[0]
+		if q != '"' && q != '\'' {
+			return true
+		}
+		end := strings.IndexByte(rest[1:], q)
+		if end < 0 {
+			return true
+		}
+		ids[i], has[i] = rest[1:1+end], true
+		rest = rest[2+end:]
+	}
+	if strings.TrimSpace(rest) != "" {
+		return true
+	}
+	pub, sys := ids[0], ids[1]
+	switch {
+	case pub == "-//w3o//dtd w3 html strict 3.0//en//" || pub == "-/w3d/dtd html 4.0 transitional/en" || pub == "html":
+		return true
+	case sys == "http://www.ibm.com/data/dtd/v11/ibmxhtml1-transitional.dtd":
+		return true
+	case !has[1] && (strings.HasPrefix(pub, "-//w3c//dtd html 4.01 frameset//") || strings.HasPrefix(pub, "-//w3c//dtd html 4.01 transitional//")):
+		return true
+	}
+	for _, f := range quirkyFamilies {
+		if strings.HasPrefix(pub, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// quirkyFamilies are the beginnings of the public identifiers the
+// standard lists as putting a page in quirks mode.
+var quirkyFamilies = []string{
+	"+//silmaril//", "-//as//", "-//advasoft ltd//", "-//ietf//", "-//metrius//", "-//microsoft//",
+	"-//netscape comm. corp.//", "-//o'reilly and associates//", "-//sq//", "-//softquad", "-//spyglass//",
+	"-//sun microsystems corp.//", "-//w3c//dtd html 3", "-//w3c//dtd html 4.0 frameset//",
+	"-//w3c//dtd html 4.0 transitional//", "-//w3c//dtd html experimental", "-//w3c//dtd w3 html//",
+	"-//w3o//dtd w3 html 3.0//", "-//webtechs//",
 }
