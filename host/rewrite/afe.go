@@ -86,24 +86,35 @@ func (r *Rewriter) afePushMarker(d int) {
 
 // afePop notes that the element e at depth d, which has an entry, ends.
 // A formatting element that ends by its own end tag left the list
-// already; one a block closes stays, closed. A marker's end clears the
-// list back to it.
+// already; one a block closes stays, closed. (A marker stays until the
+// rules clear the list back to it: afeClear.)
 func (r *Rewriter) afePop(e *entry, d int) {
 	i := int(e.afe) - 1
 	if i >= len(r.afe) {
 		return
 	}
-	a := &r.afe[i]
-	switch {
-	case a.state == afeMarker && int(a.at) == d:
-		for j := len(r.afe) - 1; j > i; j-- {
-			r.afeUnlink(j)
-		}
-		r.afeMarker = a.prev
-		r.afe = r.afe[:i]
-	case a.state == afeOpen && int(a.at) == d:
+	if a := &r.afe[i]; a.state == afeOpen && int(a.at) == d {
 		a.state = afeClosed
 	}
+}
+
+// afeClear clears the list back to, and with, the last marker: when a
+// cell, a caption, an applet, marquee or object, or a template ends by the
+// rules that end them.
+func (r *Rewriter) afeClear() {
+	for j := len(r.afe) - 1; j >= 0; j-- {
+		a := &r.afe[j]
+		if a.state == afeMarker {
+			r.afeMarker = a.prev
+			r.afe = r.afe[:j]
+			return
+		}
+		if a.state == afeCopy && r.copyOpen(a) {
+			r.stack[a.at-1].copies--
+		}
+		r.afeUnlink(j)
+	}
+	r.afe = r.afe[:0]
 }
 
 // afeLatest returns the index of the latest entry of tag id, or -1.

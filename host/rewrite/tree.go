@@ -456,6 +456,7 @@ func (r *Rewriter) htmlStart(id uint16, flags uint32, lt, end int) {
 					return
 				}
 				r.popTo(d, lt, lt, false)
+				r.afeClear()
 				continue
 			}
 		case modeCaption:
@@ -470,6 +471,7 @@ func (r *Rewriter) htmlStart(id uint16, flags uint32, lt, end int) {
 					return
 				}
 				r.popTo(d, lt, lt, false)
+				r.afeClear()
 				continue
 			}
 		case modeColgroup:
@@ -1132,13 +1134,13 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 		}
 		return
 	}
-	d := 0
+	d, clear := 0, false
 	switch {
 	case id == tagBody || id == tagHTML:
 		// The body goes on: what follows is in it, as browsers have it.
 		return
 	case id == tagTemplate:
-		d = r.last(tagTemplate)
+		d, clear = r.last(tagTemplate), true
 	case flags&fTablePart != 0 || id == tagTable:
 		switch {
 		case id == tagCol:
@@ -1148,20 +1150,23 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 			}
 		case id == tagCaption:
 			if m == modeCaption {
-				d = r.inScope(id, kTable)
+				d, clear = r.inScope(id, kTable), true
 			}
 		case id == tagTD || id == tagTH:
 			if m == modeCell {
-				d = r.inScope(id, kTable)
+				d, clear = r.inScope(id, kTable), true
 			}
 		case id == tagTR:
 			if m == modeRow || m == modeCell {
-				d = r.inScope(id, kTable)
+				d, clear = r.inScope(id, kTable), m == modeCell
 			}
 			if t := r.impliedHolder(impliedRow); d == 0 && t > 0 {
 				r.stack[t].implied &^= impliedRow
 				if t+1 < len(r.stack) {
 					r.popTo(t+1, lt, lt, false)
+				}
+				if m == modeCell {
+					r.afeClear()
 				}
 				return
 			}
@@ -1172,6 +1177,7 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 			case modeCaption:
 				if c := r.inScope(tagCaption, kTable); c > 0 {
 					r.popTo(c, lt, lt, false)
+					r.afeClear()
 				}
 			case modeRow, modeSection:
 				if c := max(r.inScope(tagTR, kTable), r.inScope(tagTBody, kTable), r.inScope(tagTHead, kTable), r.inScope(tagTFoot, kTable)); c > 0 {
@@ -1181,19 +1187,30 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 				if r.inScope(id, kTable) == 0 {
 					return
 				}
+				clear = true // the cell ends first
+			}
+			if t := r.impliedHolder(impliedSection | impliedRow); t > 0 && !r.stopped {
+				// A row or a section browsers imply ends first.
+				r.stack[t].implied = 0
+				if t+1 < len(r.stack) {
+					r.popTo(t+1, lt, lt, false)
+				}
 			}
 			if !r.stopped {
 				d = r.inScope(id, kTable)
 			}
 		default: // tbody, thead, tfoot
 			if m == modeSection || m == modeRow || m == modeCell {
-				d = r.inScope(id, kTable)
+				d, clear = r.inScope(id, kTable), m == modeCell
 			}
 			if d == 0 && id == tagTBody {
 				if t := r.impliedHolder(impliedSection); t > 0 {
 					r.stack[t].implied = 0
 					if t+1 < len(r.stack) {
 						r.popTo(t+1, lt, lt, false)
+					}
+					if m == modeCell {
+						r.afeClear()
 					}
 					return
 				}
@@ -1219,8 +1236,10 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 			r.leave(f) // it leaves the stack; what is open in it stays open
 			return
 		}
-	case flags&fBlockEnd != 0 || id == tagApplet || id == tagMarquee || id == tagObject || id == tagDD || id == tagDT:
+	case flags&fBlockEnd != 0 || id == tagDD || id == tagDT:
 		d = r.inScope(id, kScope)
+	case id == tagApplet || id == tagMarquee || id == tagObject:
+		d, clear = r.inScope(id, kScope), true
 	case id == tagP:
 		if d = r.inScope(id, kButton); d == 0 {
 			r.phantomStart(id, lt) // browsers make an empty p
@@ -1251,6 +1270,9 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 	}
 	if d > 0 {
 		r.popTo(d, lt, end, true)
+		if clear {
+			r.afeClear()
+		}
 	}
 	// Otherwise browsers ignore the end tag; its bytes pass.
 }
