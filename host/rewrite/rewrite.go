@@ -225,6 +225,8 @@ const (
 	stScript          // script data, with escapes (scriptEsc)
 	stComment         // inside <!-- ... -->
 	stPlaintext       // text to the end
+	stBogus           // inside a bogus comment, to its '>'
+	stCDATA           // inside a CDATA section (svg and math), to its "]]>"
 )
 
 // Rewriter rewrites one page. It is not safe for concurrent use. Get one
@@ -253,6 +255,9 @@ type Rewriter struct {
 	state     uint8
 	scriptEsc uint8  // script data: 0, escaped (after <!--), 2 double escaped
 	rawName   string // the end tag name that ends raw text
+	// find follows an unfinished tag in pending to its end (finding).
+	find    tagEnd
+	finding bool
 
 	// The tree: stack[0] is the document. An element's matched
 	// compounds are a bit set of words uint64s: the first in its entry,
@@ -511,7 +516,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.err = nil
 	r.stopped = false
 	r.applied = resize(r.applied, len(edits))
-	r.src, r.mark, r.pending = nil, 0, r.pending[:0]
+	r.src, r.mark, r.pending, r.finding = nil, 0, r.pending[:0], false
 	r.state, r.scriptEsc, r.rawName = stData, 0, ""
 	r.skip = -1
 	r.acts, r.actEdits = r.acts[:0], r.actEdits[:0]
@@ -809,13 +814,39 @@ func (r *Rewriter) Write(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	// An unfinished construct: add to it, in steps that double, until it
-	// is finished (and the rest of p can be scanned where it is).
-	for len(r.pending) > 0 && len(p) > 0 {
-		k := min(max(len(r.pending), 512), len(p))
-		r.pending = append(r.pending, p[:k]...)
-		p = p[k:]
+	// An unfinished construct: add to it until it is finished, and scan
+	// the rest of p where it is. A tag is followed to its end by r.find,
+	// which reads each byte once; the other constructs held are a few
+	// bytes long, added in steps that double.
+	for len(r.pending) > 0 && len(p) > 0 && !r.stopped {
+		if r.finding {
+			end := r.find.feed(p)
+			if trackWork {
+				r.work += max(end+1, len(p))
+			}
+			if end < 0 {
+				r.pending = append(r.pending, p...)
+				p = nil
+				if r.held() > r.max {
+					r.stop()
+					r.raw(r.pending)
+					r.pending, r.finding = r.pending[:0], false
+				}
+				break
+			}
+			r.pending = append(r.pending, p[:end+1]...)
+			p = p[end+1:]
+			r.finding = false
+		} else {
+			k := min(max(len(r.pending), 512), len(p))
+			r.pending = append(r.pending, p[:k]...)
+			p = p[k:]
+		}
 		r.run(r.pending, false)
+	}
+	if r.stopped && len(p) > 0 {
+		r.raw(p)
+		p = nil
 	}
 	if len(p) > 0 {
 		r.run(p, false)
@@ -834,6 +865,7 @@ func (r *Rewriter) Close() error {
 		return r.err
 	}
 	if len(r.pending) > 0 {
+		r.finding = false
 		r.run(r.pending, true)
 	}
 	if !r.stopped {
@@ -849,6 +881,9 @@ func (r *Rewriter) Close() error {
 
 // run scans src; what is unfinished at its end is kept in pending.
 func (r *Rewriter) run(src []byte, final bool) {
+	if trackWork {
+		r.work += len(src) // a construct scanned again shows here
+	}
 	r.src, r.mark = src, 0
 	keep := len(src)
 	if !r.stopped {
@@ -856,7 +891,7 @@ func (r *Rewriter) run(src []byte, final bool) {
 	}
 	if r.stopped {
 		r.raw(src[r.mark:])
-		r.pending = r.pending[:0]
+		r.pending, r.finding = r.pending[:0], false
 		r.src = nil
 		return
 	}
@@ -871,7 +906,24 @@ func (r *Rewriter) run(src []byte, final bool) {
 	if r.held() > r.max {
 		r.stop()
 		r.raw(r.pending)
-		r.pending = r.pending[:0]
+		r.pending, r.finding = r.pending[:0], false
+		return
+	}
+	// An unfinished tag: r.find follows it from here.
+	if r.state == stData && len(tail) >= 2 && tail[0] == '<' {
+		from := 1
+		if tail[1] == '/' {
+			from = 2
+		}
+		if from < len(tail) && isAlpha(tail[from]) {
+			r.find.start()
+			if trackWork {
+				r.work += len(tail)
+			}
+			if r.find.feed(tail[from:]) < 0 {
+				r.finding = true
+			}
+		}
 	}
 }
 

@@ -61,6 +61,9 @@ func (r *Rewriter) scan(final bool) int {
 			pos = end
 		case stComment:
 			end, keep := commentEnd(src, pos)
+			if trackWork {
+				r.work += max(end, keep) - pos
+			}
 			if end < 0 {
 				if final {
 					return len(src)
@@ -69,6 +72,34 @@ func (r *Rewriter) scan(final bool) int {
 			}
 			r.state = stData
 			pos = end
+		case stBogus:
+			// A bogus comment (<? >, </ >, a long <! >) ends at '>'.
+			gt := indexByte(src[pos:], '>')
+			if trackWork {
+				r.work += max(gt+1, len(src)-pos)
+			}
+			if gt < 0 {
+				return len(src)
+			}
+			r.state = stData
+			pos += gt + 1
+		case stCDATA:
+			end := bytes.Index(src[pos:], []byte("]]>"))
+			if trackWork {
+				r.work += len(src) - pos
+			}
+			if end < 0 {
+				keep := len(src)
+				for keep > pos && len(src)-keep < 2 && src[keep-1] == ']' {
+					keep--
+				}
+				if final {
+					return len(src)
+				}
+				return keep
+			}
+			r.state = stData
+			pos += end + 3
 		case stPlaintext:
 			return len(src)
 		}
@@ -103,7 +134,7 @@ func (r *Rewriter) markup(lt int, final bool) int {
 		if b[2] == '>' {
 			return 3 // "</>" is nothing to a browser; its bytes pass
 		}
-		return bogusComment(b, 2)
+		return r.bogus(b, final)
 	case c == '!':
 		if bytes.HasPrefix(b, []byte("<!--")) {
 			// "<!-->" and "<!--->" are complete, empty comments.
@@ -125,21 +156,44 @@ func (r *Rewriter) markup(lt int, final bool) int {
 			return 0 // could still become a comment or CDATA
 		}
 		if bytes.HasPrefix(b, []byte("<![CDATA[")) && r.inForeign() {
-			end := bytes.Index(b[9:], []byte("]]>"))
-			if end < 0 {
+			r.state = stCDATA // streamed to its "]]>"
+			return 9
+		}
+		// <!DOCTYPE ...> and other <!...>: held whole when short (a
+		// doctype says whether the page is in quirks mode), streamed
+		// otherwise, whatever the chunks.
+		n := bogusComment(b[:min(len(b), maxDoctype)], 2)
+		if n == 0 {
+			if len(b) < maxDoctype && !final {
 				return 0
 			}
-			return 9 + end + 3
+			r.state = stBogus
+			return 2
 		}
-		n := bogusComment(b, 2) // <!DOCTYPE ...> and other <!...>
-		if n > 0 && !r.started && len(b) >= 9 && equalFold(b[2:9], "doctype") {
+		if !r.started && len(b) >= 9 && equalFold(b[2:9], "doctype") {
 			r.quirks = doctypeQuirks(b[9 : n-1])
 		}
 		return n
 	case c == '?':
-		return bogusComment(b, 2)
+		return r.bogus(b, final)
 	}
 	return 1 // a '<' that starts nothing is text
+}
+
+// maxDoctype bounds the <! > constructs held whole.
+const maxDoctype = 512
+
+// bogus handles a bogus comment (<? >, </ >) at b: its length when it
+// ends in b, else it streams to its end.
+func (r *Rewriter) bogus(b []byte, final bool) int {
+	if n := bogusComment(b, 2); n > 0 {
+		if trackWork {
+			r.work += n
+		}
+		return n
+	}
+	r.state = stBogus
+	return 2
 }
 
 // bogusComment returns the length of a construct that ends at the first
@@ -193,11 +247,33 @@ func commentEnd(b []byte, i int) (end, keep int) {
 func (r *Rewriter) rawTextEnd(pos int) (end, keep int) {
 	b := r.src
 	name := r.rawName
+	// ddAt caches where the next "-->" is (-1: none to the end), so that
+	// escaped script data full of '<' is searched once.
+	ddAt := -2
 	for {
 		lt := bytes.IndexByte(b[pos:], '<')
+		if trackWork {
+			if lt < 0 {
+				r.work += len(b) - pos
+			} else {
+				r.work += lt + 1
+			}
+		}
 		if r.state == stScript && r.scriptEsc != 0 {
 			// Escaped: "-->" ends the escape.
-			dd := bytes.Index(b[pos:], []byte("-->"))
+			if ddAt == -2 || ddAt >= 0 && ddAt < pos {
+				ddAt = bytes.Index(b[pos:], []byte("-->"))
+				if trackWork {
+					r.work += max(ddAt+3, len(b)-pos)
+				}
+				if ddAt >= 0 {
+					ddAt += pos
+				}
+			}
+			dd := -1
+			if ddAt >= 0 {
+				dd = ddAt - pos
+			}
 			if dd >= 0 && (lt < 0 || dd < lt) {
 				r.scriptEsc = 0
 				pos += dd + 3
