@@ -103,6 +103,9 @@ func (r *Rewriter) afePop(e *entry, d int) {
 // rules that end them.
 func (r *Rewriter) afeClear() {
 	for j := len(r.afe) - 1; j >= 0; j-- {
+		if trackWork {
+			r.work++
+		}
 		a := &r.afe[j]
 		if a.state == afeMarker {
 			r.afeMarker = a.prev
@@ -126,6 +129,9 @@ func (r *Rewriter) afeLatest(id uint16) int {
 	}
 	i := int(r.afeLast[id]) - 1
 	for i >= 0 && (i >= len(r.afe) || r.afe[i].state == afeDead) {
+		if trackWork {
+			r.work++
+		}
 		if i >= len(r.afe) {
 			i = -1 // cleared with its marker
 			break
@@ -191,6 +197,9 @@ func (r *Rewriter) reconstruct() {
 	}
 	i := n - 1
 	for steps := 0; i > 0 && steps < maxReopen; steps++ {
+		if trackWork {
+			r.work++
+		}
 		a := &r.afe[i-1]
 		if a.state == afeMarker || a.state != afeDead && r.isOpen(a) {
 			break
@@ -200,6 +209,9 @@ func (r *Rewriter) reconstruct() {
 	h := len(r.stack)
 	top := &r.stack[h-1]
 	for ; i < n; i++ {
+		if trackWork {
+			r.work++
+		}
 		if a := &r.afe[i]; a.state != afeDead && a.state != afeMarker {
 			a.state, a.at, a.gen = afeCopy, uint16(h), top.seq
 			top.copies++
@@ -286,6 +298,9 @@ func (r *Rewriter) adopt(i, f int, real bool, lt, end int, explicit bool) {
 		lo := f + 1 // a copy is above f: all of f+1..fb-1 is in it too
 		if budget -= fb - lo; budget >= 0 {
 			for d := fb - 1; d >= lo; d-- {
+				if trackWork {
+					r.work++
+				}
 				if e := &r.stack[d]; !e.gone && !(e.ns == nsHTML && flagsOf(e.tag)&fFormatting != 0) {
 					r.leave(d)
 				}

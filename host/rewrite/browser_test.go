@@ -66,7 +66,7 @@ type relem struct {
 }
 
 var (
-	markerProgram = mustCompile("*")
+	markerProgram = sync.OnceValue(func() *Program { return mustCompile("*") })
 	markerEdits   = []Edit{{Op: InsertBefore, Content: []byte(markOpen)}, {Op: InsertAfter, Content: []byte(markClose)}}
 )
 
@@ -91,7 +91,7 @@ func rewriteAll(prog *Program, edits []Edit, in string) string {
 // rewriterTree reads the rewriter's tree of in: elements in the order of
 // their start tags.
 func rewriterTree(in string) ([]relem, error) {
-	out := rewriteAll(markerProgram, markerEdits, in)
+	out := rewriteAll(markerProgram(), markerEdits, in)
 	var elems []relem
 	var stack []int
 	var rebuilt strings.Builder

@@ -29,6 +29,9 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		if !r.anyFor[have] {
 			cands = nil
 		}
+		if trackWork {
+			r.work += len(cands) + 1
+		}
 		for k := range cands {
 			a := &cands[k]
 			if a.need&^have != 0 || r.dead(a.bit) {
@@ -52,6 +55,9 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		}
 		if tag < uint16(len(r.tagFirst)) {
 			for j := r.tagFirst[tag]; j > 0 && j <= int32(len(r.tagged)) && r.activeC[r.tagged[j-1]].tag == tag; j++ {
+				if trackWork {
+					r.work++
+				}
 				i := r.tagged[j-1]
 				if r.dead(i) {
 					continue
@@ -64,6 +70,9 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		}
 	} else {
 		// In index order, so that :not() arguments are evaluated first.
+		if trackWork {
+			r.work += len(r.activeC)
+		}
 		for i, c := range r.activeC {
 			if c.tag != 0 && c.tag != tag || c.ids != nil && r.idLo < 0 || c.classes != nil && r.classLo < 0 {
 				continue
@@ -385,6 +394,9 @@ func isListOp(op Op) bool    { return op >= Limit && op <= HideSeen }
 
 // apply applies the matching edits to the element opened at depth d.
 func (r *Rewriter) apply(d, lt, end int, void bool) {
+	if trackWork {
+		r.work += len(r.edits)
+	}
 	r.epoch++
 	m := r.matched[:0]
 	w0 := r.stack[d].bits
@@ -515,7 +527,8 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 		e.act = 0
 	}
 	if e.item != 0 && !r.stopped {
-		r.items[e.item-1].end = len(r.buf)
+		r.items[e.item-1].last = r.tail
+		r.cut = true
 		e.item = 0
 	}
 }

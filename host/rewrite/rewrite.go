@@ -392,14 +392,19 @@ type Rewriter struct {
 	actEdits []int32
 
 	// List regions: buf holds the output from the first item on (all
-	// regions, nested ones after their enclosing one); items and their
-	// edits; ids holds the items' ids.
+	// regions, nested ones after their enclosing one), in pieces linked
+	// from head to tail (see list.go; cut starts a new piece); items and
+	// their edits; ids holds the items' ids.
 	buf       []byte
+	pieces    []piece
+	head      int32
+	tail      int32
+	cut       bool
+	segs      []struct{ first, last int32 }
 	regions   []region
 	items     []item
 	itemEdits []itemEdit
 	ids       []byte
-	tmp       []byte
 	order     []int32
 	kept      []bool
 	slots     []slotRef
@@ -521,6 +526,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.skip = -1
 	r.acts, r.actEdits = r.acts[:0], r.actEdits[:0]
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
+	r.pieces, r.head, r.tail, r.cut = r.pieces[:0], -1, -1, false
 	r.typeCounts = r.typeCounts[:0]
 	clear(r.typeHeads)
 	if r.names == nil || len(r.names) > maxNames/2 || r.nameBytes > maxNameBytes/2 {
@@ -929,7 +935,7 @@ func (r *Rewriter) run(src []byte, final bool) {
 
 // held returns the bytes the rewrite holds, for the memory bound.
 func (r *Rewriter) held() int {
-	return len(r.pending) + len(r.buf) + len(r.ids) + len(r.stack)*entrySize + len(r.items)*32 + len(r.afe)*24
+	return len(r.pending) + len(r.buf) + len(r.pieces)*12 + len(r.ids) + len(r.stack)*entrySize + len(r.items)*32 + len(r.afe)*24
 }
 
 // raw writes b to the underlying writer as it is.
@@ -946,7 +952,7 @@ func (r *Rewriter) out(b []byte) {
 	switch {
 	case len(b) == 0 || r.skip >= 0 || r.stopped:
 	case len(r.regions) > 0:
-		r.buf = append(r.buf, b...)
+		r.hold(b)
 		if r.held() > r.max {
 			r.stop()
 		}
@@ -987,9 +993,10 @@ func (r *Rewriter) stop() {
 		return
 	}
 	if len(r.regions) > 0 {
-		r.raw(r.buf)
+		r.writeHeld()
 	}
 	r.stopped = true
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
+	r.pieces, r.head, r.tail, r.cut = r.pieces[:0], -1, -1, false
 	r.skip = -1
 }

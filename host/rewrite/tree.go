@@ -387,6 +387,9 @@ func (r *Rewriter) open(id uint16, lt, end int) {
 		// element or an integration point, and follows HTML's rules.
 		d := len(r.stack) - 1
 		for d >= 1 && r.stack[d].ns != nsHTML && r.stack[d].eflags&eIntegration == 0 {
+			if trackWork {
+				r.work++
+			}
 			d--
 		}
 		r.popTo(d+1, lt, lt, false)
@@ -861,6 +864,9 @@ func (r *Rewriter) selectInScope() int {
 // matches it, and ends it at once when it is void. (Opening and matching
 // are one function: a call less at every tag.)
 func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
+	if trackWork {
+		r.work++
+	}
 	void := ns == nsHTML && flags&fVoid != 0 || ns != nsHTML && r.selfClose
 	// Only :nth-child and :nth-of-type read the counts: without them,
 	// they are not kept.
@@ -1016,6 +1022,9 @@ func (r *Rewriter) setTypeHead(id uint16, i int32) {
 // ends.
 func (r *Rewriter) dropTypes(i int32) {
 	for j := len(r.typeCounts) - 1; j >= int(i); j-- {
+		if trackWork {
+			r.work++
+		}
 		tc := &r.typeCounts[j]
 		r.typeHeads[tc.tag] = tc.prev + 1
 	}
@@ -1026,6 +1035,9 @@ func (r *Rewriter) dropTypes(i int32) {
 // the body starts, and in a column group.
 func (r *Rewriter) text(lo, hi int) {
 	t := r.src[lo:hi]
+	if trackWork {
+		r.work += len(t)
+	}
 	i := 0
 	for i < len(t) && isSpace(t[i]) {
 		i++
@@ -1061,6 +1073,9 @@ func (r *Rewriter) text(lo, hi int) {
 
 // close handles the end tag of element id at src[lt:end].
 func (r *Rewriter) close(id uint16, lt, end int) {
+	if trackWork {
+		r.work++
+	}
 	top := len(r.stack) - 1
 	flags := flagsOf(id)
 	if r.stack[top].tag == id && top > 0 && flags&fEndRule == 0 &&
@@ -1295,6 +1310,9 @@ func (r *Rewriter) phantomStart(id uint16, lt int) {
 	}
 	d := len(r.stack) - 1
 	for d >= 1 && r.stack[d].ns != nsHTML && r.stack[d].eflags&eIntegration == 0 {
+		if trackWork {
+			r.work++
+		}
 		d--
 	}
 	r.popTo(d+1, lt, lt, false)
@@ -1356,6 +1374,9 @@ func (r *Rewriter) popPlain(top int) bool {
 // the end tag (or the start tag that implies their end) starts.
 func (r *Rewriter) popTo(d, lt, end int, explicit bool) {
 	for len(r.stack) > 1 && (len(r.stack) > d || r.stack[len(r.stack)-1].gone) {
+		if trackWork {
+			r.work++
+		}
 		top := len(r.stack) - 1
 		e := &r.stack[top]
 		if e.act != 0 || e.region != 0 || e.item != 0 || r.skip == top {
