@@ -81,7 +81,6 @@ func (r *Rewriter) afePush(d int, id uint16, lt, end int) {
 func (r *Rewriter) afePushMarker(d int) {
 	r.afe = append(r.afe, afeEntry{state: afeMarker, at: uint16(d), prev: r.afeMarker})
 	r.afeMarker = int32(len(r.afe))
-	r.stack[d].afe = int32(len(r.afe))
 }
 
 // afePop notes that the element e at depth d, which has an entry, ends.
@@ -107,15 +106,21 @@ func (r *Rewriter) afeClear() {
 			r.work++
 		}
 		a := &r.afe[j]
-		if a.state == afeMarker {
+		switch a.state {
+		case afeMarker:
 			r.afeMarker = a.prev
 			r.afe = r.afe[:j]
 			return
+		case afeDead:
+			r.afeDead--
+		default:
+			if a.state == afeCopy && r.copyOpen(a) {
+				r.stack[a.at-1].copies--
+			}
+			if int(r.afeLast[a.tag]) == j+1 {
+				r.afeLast[a.tag] = a.prev
+			}
 		}
-		if a.state == afeCopy && r.copyOpen(a) {
-			r.stack[a.at-1].copies--
-		}
-		r.afeUnlink(j)
 	}
 	r.afe = r.afe[:0]
 }
@@ -161,16 +166,63 @@ func (r *Rewriter) afeRemove(i int) {
 	r.afeUnlink(i)
 	for len(r.afe) > 0 && r.afe[len(r.afe)-1].state == afeDead {
 		r.afe = r.afe[:len(r.afe)-1]
+		r.afeDead--
+	}
+	if r.afeDead > 16 && 2*r.afeDead > len(r.afe) {
+		r.afeCompact()
 	}
 }
 
 // afeUnlink marks entry i dead and unchains it when it heads its chain.
 func (r *Rewriter) afeUnlink(i int) {
 	a := &r.afe[i]
-	if a.state != afeMarker && a.state != afeDead && int(r.afeLast[a.tag]) == i+1 {
+	if a.state == afeDead {
+		return
+	}
+	if a.state != afeMarker && int(r.afeLast[a.tag]) == i+1 {
 		r.afeLast[a.tag] = a.prev
 	}
 	a.state = afeDead
+	r.afeDead++
+}
+
+// afeCompact drops the removed entries from the list (the Noah's ark
+// clause removes them from its middle), so that walks along it pass each
+// entry a bounded number of times.
+func (r *Rewriter) afeCompact() {
+	remap := r.afeRemap[:0]
+	n := 0
+	for i := range r.afe {
+		if trackWork {
+			r.work++
+		}
+		if r.afe[i].state == afeDead {
+			remap = append(remap, 0)
+			continue
+		}
+		remap = append(remap, int32(n+1))
+		r.afe[n] = r.afe[i]
+		n++
+	}
+	r.afe = r.afe[:n]
+	r.afeRemap = remap
+	// Chains and markers by the new indexes.
+	for t := range r.afeLast[:min(len(r.afeLast), 256)] {
+		r.afeLast[t] = 0
+	}
+	r.afeMarker = 0
+	for i := range r.afe {
+		a := &r.afe[i]
+		if a.state == afeMarker {
+			a.prev, r.afeMarker = r.afeMarker, int32(i+1)
+			continue
+		}
+		a.prev, r.afeLast[a.tag] = r.afeLast[a.tag], int32(i+1)
+		if a.state == afeOpen {
+			r.stack[a.at].afe = int32(i + 1)
+		}
+	}
+	r.afeDead = 0
 }
 
 // copyOpen reports whether copy a is still open: the element under it has

@@ -26,7 +26,7 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 			have |= needClass
 		}
 		cands := r.anyTag
-		if !r.anyFor[have] {
+		if r.anyBits[have]&^r.deadMask == 0 && !r.anyHigh[have] {
 			cands = nil
 		}
 		if trackWork {
@@ -185,34 +185,29 @@ func (r *Rewriter) complexAt(last, prev int32, d int) bool {
 // dispatch only: without it, :not() arguments read bits that the edits'
 // selectors do not show.
 func (r *Rewriter) dead(i int32) bool {
-	return i < 64 && r.rightOnly&(1<<i) != 0 && r.rightNeed[i]&^r.openMask != 0
+	return i < 64 && r.deadMask&(1<<i) != 0
 }
 
-// live computes anyFor and tagLive, for mayMatch, when the ancestors
-// open change.
+// live computes deadMask, the compounds dead (see dead), when the
+// ancestors open change.
 func (r *Rewriter) live() {
-	r.anyFor = [4]bool{}
-	for _, a := range r.anyTag {
-		if r.dead(a.bit) {
-			continue
-		}
-		for have := range r.anyFor {
-			r.anyFor[have] = r.anyFor[have] || a.need&^uint8(have) == 0
+	var m uint64
+	for b := r.rightOnly; b != 0; b &= b - 1 {
+		i := mbits.TrailingZeros64(b)
+		if r.rightNeed[i]&^r.openMask != 0 {
+			m |= 1 << i
 		}
 	}
-	clear(r.tagLive[:])
-	for _, i := range r.tagged {
-		if !r.dead(i) {
-			r.tagLive[r.activeC[i].tag] = true
-		}
-	}
+	r.deadMask = m
 }
 
 // mayMatch reports whether match could find a compound matching the
 // start tag of element id being handled: with dispatch, most elements
-// meet no compound that is not dead, and are not worth the call.
+// meet no compound that is not dead, and are not worth the call. The
+// compounds for any element are told apart by what they need the element
+// to have (needID, needClass).
 func (r *Rewriter) mayMatch(id uint16) bool {
-	if !r.dispatch || id < uint16(len(r.tagLive)) && r.tagLive[id] {
+	if !r.dispatch || id < uint16(len(r.tagBits)) && (r.tagBits[id]&^r.deadMask != 0 || r.tagHigh[id]) {
 		return true
 	}
 	var have uint8
@@ -222,7 +217,7 @@ func (r *Rewriter) mayMatch(id uint16) bool {
 	if r.classLo >= 0 {
 		have |= needClass
 	}
-	return r.anyFor[have]
+	return r.anyBits[have]&^r.deadMask != 0 || r.anyHigh[have]
 }
 
 // word returns word w of the compound bits of the element at depth d:

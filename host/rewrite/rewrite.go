@@ -290,6 +290,8 @@ type Rewriter struct {
 	afe       []afeEntry
 	afeLast   []int32
 	afeMarker int32
+	afeDead   int     // removed entries still in afe
+	afeRemap  []int32 // scratch for afeCompact
 	seq       uint32
 	// The document: the insertion mode before the body starts, whether it
 	// has, whether an <html> tag was an element, whether the page is in
@@ -337,13 +339,17 @@ type Rewriter struct {
 	// tag t starting at tagged[tagFirst[t]-1].
 	dispatch bool
 	anyTag   []anyCompound
-	// anyFor tells, by what the element has (needID, needClass), whether
-	// some compound of anyTag that is not dead may match it: most
-	// elements have neither id nor class, and most compounds for any
-	// element ask for one. tagLive tells, by tag, whether a compound of
-	// tagged that is not dead is for it.
-	anyFor    [4]bool
-	tagLive   [256]bool
+	// anyBits has, by what the element has (needID, needClass), the bits
+	// (of the first 64) of the compounds of anyTag that may match it:
+	// most elements have neither id nor class, and most compounds for
+	// any element ask for one; anyHigh tells whether one past the first
+	// 64 may. tagBits and tagHigh have, by tag, those of tagged. deadMask
+	// has the bits of the dead compounds (see dead).
+	anyBits   [4]uint64
+	anyHigh   [4]bool
+	tagBits   [256]uint64
+	tagHigh   [256]bool
+	deadMask  uint64
 	tagged    []int32
 	tagFirst  [256]int32
 	rightMask []uint64
@@ -538,7 +544,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	clear(r.lastH)
 	clear(r.lastF)
 	r.gone = 0
-	r.afe, r.afeMarker, r.seq = r.afe[:0], 0, 1
+	r.afe, r.afeMarker, r.afeDead, r.seq = r.afe[:0], 0, 0, 1
 	clear(r.afeLast)
 	r.docMode, r.started, r.bodyStarted, r.htmlSeen, r.quirks = modeBeforeHead, false, false, false, true
 	r.formSet, r.formDepth = false, 0
@@ -659,6 +665,28 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 		}
 	}
 	r.rightOnly, r.ancMask = r.rightMask[0]&^anc, anc
+	r.anyBits, r.anyHigh = [4]uint64{}, [4]bool{}
+	for _, a := range r.anyTag {
+		for have := range r.anyBits {
+			if a.need&^uint8(have) != 0 {
+				continue
+			}
+			if a.bit < 64 {
+				r.anyBits[have] |= 1 << a.bit
+			} else {
+				r.anyHigh[have] = true
+			}
+		}
+	}
+	clear(r.tagBits[:])
+	clear(r.tagHigh[:])
+	for _, i := range r.tagged {
+		if t := r.activeC[i].tag; i < 64 {
+			r.tagBits[t] |= 1 << i
+		} else {
+			r.tagHigh[t] = true
+		}
+	}
 	r.live()
 	r.notes(edits)
 	r.stack = append(r.stack[:0], entry{})
