@@ -49,7 +49,7 @@ var browserSelectors = []string{
 	"div p", "div > p", "body > *", "body > div", "html > body", "table tr", "table > tr", "tr > td",
 	"table td", "tbody > tr", "ul > li", "li li", "li > p", "p > b", "b > p", "b p", "a div", "i b",
 	"dialog p", "template div", "template > td", "template td", "form input", "form > *", "select option",
-	"select > *", "svg *", "svg > *", "math *", "foreignobject > *", "p:nth-child(2)", "li:first-child",
+	"select > *", "svg *", "svg > *", "math *", "p:nth-child(2)", "li:first-child",
 	"div:nth-of-type(2)", "*:nth-child(3)", ":first-child > :first-child", ".x", "#a", "[data-k]",
 	"[data-k=v]", "div.x > p", ".y span", "section > div div div", "div :not(p)", ":not(div) > p",
 	"div:not(.x) *", "td > *", "caption *", "ruby > rt", "dl > dd", "h1, h2 > p", "button p",

@@ -258,6 +258,10 @@ type Rewriter struct {
 	// find follows an unfinished tag in pending to its end (finding).
 	find    tagEnd
 	finding bool
+	// afterBody holds what follows </body> while holding (see
+	// holdAfterBody).
+	afterBody []byte
+	holding   bool
 
 	// The tree: stack[0] is the document. An element's matched
 	// compounds are a bit set of words uint64s: the first in its entry,
@@ -528,6 +532,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.stopped = false
 	r.applied = resize(r.applied, len(edits))
 	r.src, r.mark, r.pending, r.finding = nil, 0, r.pending[:0], false
+	r.afterBody, r.holding = r.afterBody[:0], false
 	r.state, r.scriptEsc, r.rawName = stData, 0, ""
 	r.skip = -1
 	r.acts, r.actEdits = r.acts[:0], r.actEdits[:0]
@@ -828,7 +833,7 @@ func (r *Rewriter) Release() {
 	r.prog, r.w, r.edits, r.seen, r.src = nil, nil, nil, nil, nil
 	clear(r.activeC)
 	r.tag = nil
-	if cap(r.buf) > 4*DefaultMaxBuffer || cap(r.pending) > 4*DefaultMaxBuffer || cap(r.stack) > 1<<16 {
+	if cap(r.buf) > 4*DefaultMaxBuffer || cap(r.pending) > 4*DefaultMaxBuffer || cap(r.afterBody) > 4*DefaultMaxBuffer || cap(r.stack) > 1<<16 {
 		return // do not keep what one huge page grew
 	}
 	pool.Put(r)
@@ -904,11 +909,17 @@ func (r *Rewriter) Close() error {
 	}
 	if !r.stopped {
 		r.src, r.mark = nil, 0
+		held := r.holding
+		r.holding = false
 		r.popTo(1, 0, 0, false)
 		if !r.stopped && r.stack[0].region != 0 {
 			r.closeRegion()
 		}
+		if held {
+			r.raw(r.afterBody) // the end tags, after what the open elements wrote
+		}
 	}
+	r.holding, r.afterBody = false, r.afterBody[:0]
 	r.stopped = true
 	return r.err
 }
@@ -963,7 +974,8 @@ func (r *Rewriter) run(src []byte, final bool) {
 
 // held returns the bytes the rewrite holds, for the memory bound.
 func (r *Rewriter) held() int {
-	return len(r.pending) + len(r.buf) + len(r.pieces)*12 + len(r.ids) + len(r.stack)*entrySize + len(r.items)*32 + len(r.afe)*24
+	return len(r.pending) + len(r.buf) + len(r.pieces)*12 + len(r.ids) + len(r.stack)*entrySize + len(r.items)*32 +
+		len(r.afe)*24 + len(r.afterBody)
 }
 
 // raw writes b to the underlying writer as it is.
@@ -994,8 +1006,37 @@ func (r *Rewriter) pass(to int) {
 	if r.stopped || to <= r.mark {
 		return
 	}
-	r.out(r.src[r.mark:to])
+	if r.holding {
+		r.afterBody = append(r.afterBody, r.src[r.mark:to]...)
+	} else {
+		r.out(r.src[r.mark:to])
+	}
 	r.mark = to
+}
+
+// holdAfterBody starts holding what follows the </body> or </html> end
+// tag at src[lt] (only space, comments and those end tags, usually),
+// when elements still open have something to write at their end: they
+// end with the page (browsers put what follows </body> in the body), and
+// what they write goes before the end tags, where people expect it.
+func (r *Rewriter) holdAfterBody(lt int) {
+	if r.holding || len(r.acts) == 0 && r.skip < 0 && len(r.regions) == 0 {
+		return
+	}
+	r.pass(lt)
+	r.holding = true
+}
+
+// unhold lets go of what follows </body>, before the content at src[lt]:
+// the body goes on.
+func (r *Rewriter) unhold(lt int) {
+	if !r.holding {
+		return
+	}
+	r.pass(lt)
+	r.holding = false
+	r.out(r.afterBody)
+	r.afterBody = r.afterBody[:0]
 }
 
 // drop skips the input up to to.
@@ -1022,6 +1063,10 @@ func (r *Rewriter) stop() {
 	}
 	if len(r.regions) > 0 {
 		r.writeHeld()
+	}
+	if r.holding {
+		r.raw(r.afterBody)
+		r.holding, r.afterBody = false, r.afterBody[:0]
 	}
 	r.stopped = true
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]

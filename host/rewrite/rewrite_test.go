@@ -115,7 +115,7 @@ func TestTokenizer(t *testing.T) {
 		{"comment with dashes", `<!-- a -- b ---><i>x</i>`, `<!-- a -- b --->[<i>x</i>]`},
 		{"comment --!>", `<!-- a --!><i>x</i>`, `<!-- a --!>[<i>x</i>]`},
 		{"empty comments", `<!--><i>x</i><!---><b>y</b><!----><s>z</s>`, `<!-->[<i>x</i>]<!--->[<b>y</b>]<!---->[<s>z</s>]`},
-		{"doctype", `<!DOCTYPE html><html></html>`, `<!DOCTYPE html>[<html></html>]`},
+		{"doctype", `<!DOCTYPE html><html></html>`, `<!DOCTYPE html>[<html>]</html>`},
 		{"bogus comment ?", `<?xml version="1.0"?><b>x</b>`, `<?xml version="1.0"?>[<b>x</b>]`},
 		{"bogus comment !", `<!ELEMENT x><b>x</b>`, `<!ELEMENT x>[<b>x</b>]`},
 		{"bogus end tag", `</ x><b>x</b></3>`, `</ x>[<b>x</b>]</3>`},
@@ -194,7 +194,7 @@ func TestImpliedEndTags(t *testing.T) {
 		{"end tag stops at a special element", `<span><div>x</span>y</div>`, `[<span>[<div>x</span>y</div>]]`},
 		{"block end tag crosses specials", `<section><div>x</section>`, `[<section>[<div>x]</section>]`},
 		{"end tag stops at a scope boundary", `<div><table><tr><td>x</div></td></tr></table></div>`, `[<div>[<table>[<tr>[<td>x</div></td>]</tr>]</table>]</div>]`},
-		{"second body is not an element", `<body><body class=x>a</body>`, `[<body><body class=x>a</body>]`},
+		{"second body is not an element", `<body><body class=x>a</body>`, `[<body><body class=x>a]</body>`},
 		{"end tag of a void element", `<div>a</br>b</img></div>`, `[<div>a</br>b</img></div>]`},
 		{"li end tag outside a list scope", `<li>a<ul><li>b</li></ul></li>`, `[<li>a[<ul>[<li>b</li>]</ul>]</li>]`},
 	}

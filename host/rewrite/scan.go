@@ -25,6 +25,9 @@ func (r *Rewriter) scan(final bool) int {
 				if r.watchText() {
 					r.text(pos, pos+lt)
 				}
+				if r.holding && !allSpace(src[pos:pos+lt]) {
+					r.unhold(pos) // text after </body>: the body goes on
+				}
 				if pos += lt; pos == len(src) {
 					return pos
 				}
@@ -40,6 +43,9 @@ func (r *Rewriter) scan(final bool) int {
 				n = r.markup(pos, final)
 				if n == 1 && r.watchText() {
 					r.text(pos, pos+1) // a '<' that starts nothing is text
+				}
+				if n == 1 && r.holding {
+					r.unhold(pos)
 				}
 			}
 			if n == 0 {
@@ -105,6 +111,16 @@ func (r *Rewriter) scan(final bool) int {
 		}
 	}
 	return len(src)
+}
+
+// allSpace reports whether b is only HTML whitespace.
+func allSpace(b []byte) bool {
+	for _, c := range b {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // watchText reports whether text changes the tree: before the body

@@ -363,6 +363,9 @@ func (r *Rewriter) mode() uint8 {
 
 // open handles a start tag: the end tags it implies, then the element.
 func (r *Rewriter) open(id uint16, lt, end int) {
+	if r.holding {
+		r.unhold(lt)
+	}
 	flags := flagsOf(id)
 	top := &r.stack[len(r.stack)-1]
 	if top.eflags&eSlow == 0 && r.bodyStarted && flags&(fStartRule|fClosesP|fFormatting) == 0 && r.afeQuiet() {
@@ -1076,6 +1079,9 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 	if trackWork {
 		r.work++
 	}
+	if r.holding && id != tagBody && id != tagHTML {
+		r.unhold(lt)
+	}
 	top := len(r.stack) - 1
 	flags := flagsOf(id)
 	if r.stack[top].tag == id && top > 0 && flags&fEndRule == 0 &&
@@ -1153,6 +1159,7 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 	switch {
 	case id == tagBody || id == tagHTML:
 		// The body goes on: what follows is in it, as browsers have it.
+		r.holdAfterBody(lt)
 		return
 	case id == tagTemplate:
 		d, clear = r.last(tagTemplate), true
