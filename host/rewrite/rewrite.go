@@ -6,19 +6,35 @@
 // # Streaming
 //
 // The rewriter tokenizes the page without building a tree. It keeps the
-// stack of open elements, with the end tags real-world HTML leaves
-// implied (a <p> or a block closes an open p, <li> closes an open li, and
-// so on for dd/dt, option, tr/td/th and table sections; an end tag closes
-// the nearest matching open element and everything above it; an end tag
-// with no matching open element is ignored), and matches selectors at each
-// start tag from the element's ancestors and its position among its
-// siblings. Bytes that no edit touches are written on as soon as they are
-// known not to be part of something being rewritten; text is never held
-// back. A tag, comment or attribute split across Write calls at any byte
-// is handled. The page is otherwise left as it came: entities, case,
-// quoting, whitespace, a byte order mark and invalid UTF-8 pass through
-// untouched, and a page no edit matches comes out byte for byte as it went
-// in, malformed or not.
+// stack of open elements as a browser's tree builder keeps it: the end
+// tags real-world HTML leaves implied, end tags that close several
+// elements or none, insertion modes (tables, templates, head and body),
+// the list of active formatting elements, forms, <select>, ruby, svg and
+// MathML; what follows </body> or </html> is in the body. It matches
+// selectors at each start tag from the element's ancestors and its
+// position among its siblings, so that they select what they select in
+// the browser, but for the differences listed in rules/SYNTAX.md: elements
+// the browser creates without a tag in the page (an implied tbody, body,
+// a copy of a formatting element) are not in bespoke's tree, and elements
+// the browser moves (foster parenting, the adoption agency) stay where
+// their tags are.
+//
+// Bytes that no edit touches are written on as soon as they are known not
+// to be part of something being rewritten; text is never held back. (What
+// follows </body> is held back while open elements have something to
+// write at their end, so that Append content lands before </body>.) A
+// tag, comment or attribute split across Write calls at any byte is
+// handled. The page is otherwise left as it came: entities, case, quoting,
+// whitespace, a byte order mark and invalid UTF-8 pass through untouched,
+// and a page no edit matches comes out byte for byte as it went in,
+// malformed or not.
+//
+// Every page costs time linear in its size, whatever its nesting and
+// however it is split into writes: an open element holds what the tree
+// builder's searches and the selectors need (the nearest element of each
+// kind that bounds a search, and which selector prefixes match at or above
+// it), and an unfinished tag is followed across writes without being read
+// again.
 //
 // Raw text is scanned as browsers do: <script> (with its <!-- escapes),
 // <style>, <xmp>, <iframe>, <noembed>, <noframes> and <noscript> content,
@@ -64,15 +80,18 @@
 // # Memory
 //
 // A rewrite holds at most Options.MaxBuffer bytes: a tag split across
-// Write calls, waiting for its end; the output held for list edits; the
-// stack of open elements. (Comments, script and other raw text stream
-// through and are never held whole.) When a rewrite would hold more, the
-// rewriter stops rewriting, gracefully: it writes what it holds as it is
-// (edits already applied stay applied; the pending list edits are not
-// applied), and from then on copies the page through unchanged, so the
-// visitor gets a page that is at worst partly personalized, never a
-// truncated one. A page with more than a thousand distinct unknown tag
-// names stops rewriting the same way. Applied tells what was done.
+// Write calls, waiting for its end; the output held for list edits and
+// after </body>; the stack of open elements and the list of active
+// formatting elements. (Comments, script and other raw text, long
+// doctypes and bogus comments stream through and are never held whole.)
+// When a rewrite would hold more, the rewriter stops rewriting,
+// gracefully: it writes what it holds as it is (edits already applied
+// stay applied; the pending list edits are not applied), and from then on
+// copies the page through unchanged, so the visitor gets a page that is
+// at worst partly personalized, never a truncated one. A page with more
+// than a thousand distinct unknown tag names (or 64 KiB of them), or
+// nested deeper than 65,535 elements, stops rewriting the same way.
+// Applied tells what was done.
 package rewrite
 
 import (

@@ -737,3 +737,64 @@ func TestOpString(t *testing.T) {
 		t.Error(SetInner.String(), HideSeen.String(), Op(99).String())
 	}
 }
+
+// TestBrowserRepairs checks where elements end when browsers repair the
+// page in ways a tree builder that only pairs start and end tags gets
+// wrong, with the edits that lost content.
+func TestBrowserRepairs(t *testing.T) {
+	tests := []struct {
+		name string
+		ops  []op
+		in   string
+		want string
+	}{
+		{"</dialog> closes an open p", []op{{"p", Edit{Op: Remove}}},
+			`<dialog><p>Hello</dialog><div id=after>important</div>`,
+			`<dialog></dialog><div id=after>important</div>`},
+		{"</template> closes a template with a table part open", []op{{"template", Edit{Op: Remove}}},
+			`<body><template><tr><td>cell</template><div id=after>content</div></body>`,
+			`<body><div id=after>content</div></body>`},
+		{"content after </body> is in the body", []op{{"body > div", Edit{Op: AddClass, Attr: "late"}}},
+			`<html><body><p>a</p></body></html><div id=late>late</div>`,
+			`<html><body><p>a</p></body></html><div id=late class="late">late</div>`},
+		{"content after </html> is in the body", []op{{"body > span", Edit{Op: AddClass, Attr: "late"}}},
+			`<body><p>a</p></body></html><span>b</span>`,
+			`<body><p>a</p></body></html><span class="late">b</span>`},
+		{"append to the body goes before </body>", []op{{"body", content(Append, "<script>x</script>")}},
+			"<html><body><p>a</p></body>\n</html>\n",
+			"<html><body><p>a</p><script>x</script></body>\n</html>\n"},
+		{"stray th, td and caption are not elements", []op{{"div > p", Edit{Op: AddClass, Attr: "in-div"}}},
+			`<div><th>a<td>b<caption>c<p>d</p></div>`,
+			`<div><th>a<td>b<caption>c<p class="in-div">d</p></div>`},
+		{"a stray td does not swallow what follows", []op{{"td", Edit{Op: Remove}}},
+			`<p>a<td>b<span>c</span></p>`,
+			`<p>a<td>b<span>c</span></p>`},
+		{"a misnested </b> ends the b", []op{{"b div", Edit{Op: AddClass, Attr: "in-b"}}},
+			`<b><p>x</b>y</p><div>z</div>`,
+			`<b><p>x</b>y</p><div>z</div>`},
+		{"a form in a table is empty", []op{{"form input", Edit{Op: AddClass, Attr: "in-form"}}},
+			`<table><form><tr><td><input name=a></td></tr></form></table>`,
+			`<table><form><tr><td><input name=a></td></tr></form></table>`},
+		{"</form> with open elements keeps them open", []op{{"form div", Edit{Op: Append, Content: []byte("!")}}},
+			`<form><div></form>x</div>y`,
+			`<form><div></form>x!</div>y`},
+		{"<image> is an img", []op{{"img", Edit{Op: SetAttr, Attr: "alt", Value: "a"}}},
+			`<image src=x>`, `<image src=x alt="a">`},
+		{"a select in a select only ends it", []op{{"select", Edit{Op: AddClass, Attr: "s"}}},
+			`<select><option>a<select><option>b</select>`,
+			`<select class="s"><option>a<select><option>b</select>`},
+		{"ruby parts close each other", []op{{"rt rt", Edit{Op: Remove}}},
+			`<ruby>a<rt>b<rt>c</ruby>`, `<ruby>a<rt>b<rt>c</ruby>`},
+		{"</br> leaves svg content", []op{{"svg x-a", Edit{Op: Remove}}},
+			`<svg><g></br><x-a>x</x-a></g></svg>`, `<svg><g></br><x-a>x</x-a></g></svg>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sels, es := edits(tt.ops...)
+			got, _ := run(t, sels, es, Options{}, tt.in)
+			if got != tt.want {
+				t.Errorf("\n in:   %s\n got:  %s\n want: %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}
