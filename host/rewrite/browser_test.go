@@ -185,18 +185,27 @@ func newBTree(doc *html.Node, elems []relem) *btree {
 		}
 		t.nodes[n] = bn
 	}
-	for id, ns := range byID {
+	// Parents first: an element's number is above its parent's.
+	ids := make([]int, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		ns := byID[id]
 		pick := ns[0]
-		want := strconv.Itoa(elems[id].parent)
+		var want *html.Node // nil: the rewriter has it at the top
+		if p := elems[id].parent; p >= 0 {
+			want = t.orig[p]
+		}
 	candidates:
 		for _, bn := range ns {
-			for p := bn.n.Parent; p != nil && p.Type == html.ElementNode; p = p.Parent {
-				a := attrOf(p, annotAttr)
-				if a == want {
+			for p := bn.n.Parent; p != nil; p = p.Parent {
+				if p == want || want == nil && p.Type == html.DocumentNode {
 					pick = bn
 					break candidates
 				}
-				if a == "" || !formatting[p.Data] {
+				if p.Type != html.ElementNode || attrOf(p, annotAttr) != "" && !formatting[p.Data] {
 					break
 				}
 			}
@@ -500,12 +509,15 @@ func (d *treeDiff) inForeign(k int) bool {
 
 // sameAttrs reports whether the browser's attributes b (but the
 // annotation) are those of the start tag, a (the first of each name).
+// (Attribute names are compared as the tokenizer gives them, but for
+// the case and the namespace prefix the parser gives svg and MathML ones:
+// viewBox, xlink:href.)
 func sameAttrs(a, b []html.Attribute) bool {
 	seen := map[string]bool{}
 	n := 0
 	for _, x := range a {
-		if !seen[x.Key] {
-			seen[x.Key] = true
+		if k := asciiLower(x.Key); !seen[k] {
+			seen[k] = true
 			n++
 		}
 	}
@@ -515,11 +527,23 @@ func sameAttrs(a, b []html.Attribute) bool {
 			continue
 		}
 		m++
-		if !seen[y.Key] {
+		k := y.Key
+		if y.Namespace != "" {
+			k = y.Namespace + ":" + k
+		}
+		if !seen[asciiLower(k)] {
 			return false
 		}
 	}
 	return n == m
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lowerByte(c)
+	}
+	return string(b)
 }
 
 // impliedWhy explains an element of the browser's tree that has no start

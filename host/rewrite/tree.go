@@ -550,6 +550,14 @@ func (r *Rewriter) inTable(m uint8, id uint16, lt, end int) int {
 			r.insertVoid(id, lt, end)
 		}
 		return done
+	case tagInput:
+		// A hidden input goes where it is, and ends nothing (a select,
+		// say, as other inputs do).
+		if !r.hiddenInput(lt, end) {
+			return body
+		}
+		r.insert(id, nsHTML, flagsOf(id), lt, end)
+		return done
 	default:
 		return body
 	}
@@ -969,6 +977,15 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	}
 }
 
+// hiddenInput reports whether the input start tag src[lt:end] has
+// type=hidden.
+func (r *Rewriter) hiddenInput(lt, end int) bool {
+	r.tag = r.src[lt:end]
+	defer func() { r.tag = nil }()
+	j := r.findAttr("type")
+	return j >= 0 && equalFold(r.value(j), "hidden")
+}
+
 // htmlAnnotation reports whether the annotation-xml start tag src[lt:end]
 // makes an HTML integration point: its encoding is HTML.
 func (r *Rewriter) htmlAnnotation(lt, end int) bool {
@@ -1089,11 +1106,15 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 		// The end tag of the current node: every rule below agrees (for a
 		// formatting element, when it is the latest of its tag in the
 		// list).
-		if flags&fFormatting != 0 && r.stack[top].ns == nsHTML {
+		html := r.stack[top].ns == nsHTML
+		if flags&fFormatting != 0 && html {
 			r.afeRemove(int(r.stack[top].afe) - 1)
 		}
 		if !r.popPlain(top) {
 			r.popTo(top, lt, end, true)
+		}
+		if flags&fMarker != 0 && html {
+			r.afeClear() // a cell, caption, applet, marquee or object ends
 		}
 		return
 	}
@@ -1120,7 +1141,9 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 				if top := len(r.stack) - 1; r.stack[top].tag == tagHead {
 					r.popTo(top, lt, end, true)
 				}
-				r.docMode = modeAfterHead
+			}
+			if m != modeAfterHead {
+				r.docMode = modeAfterHead // the head, implied or not, ends
 			}
 			return
 		case tagBody, tagHTML, tagBR:
