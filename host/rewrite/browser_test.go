@@ -580,6 +580,13 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 		// moved around k: formatting elements; or one the browser left
 		// open because a copy of a formatting element was the current
 		// node (and k is in that copy).
+		if d.elems[x].name == "head" && d.headAbove(x, ar) {
+			// The head the browser moved an ancestor of k into.
+			if why == nil {
+				why = &diffHead
+			}
+			continue
+		}
 		if !formatting[d.elems[x].name] && !d.copyBetween(k, x) && !d.inFormatting(x, ar, ab) && !d.underCopied(x) {
 			return nil
 		}
@@ -639,6 +646,17 @@ func (d *treeDiff) copyBetween(k, x int) bool {
 	return false
 }
 
+// headAbove reports whether the browser moved one of the rewriter's
+// ancestors ar into head x, by design (diffHead).
+func (d *treeDiff) headAbove(x int, ar []int) bool {
+	for _, a := range ar {
+		if d.why[a] == &diffHead && d.b.parent(a) == x {
+			return true
+		}
+	}
+	return false
+}
+
 // underCopied reports whether x is, in the rewriter's tree, in a
 // formatting element of a tag the browser made copies of: an end tag of
 // that tag can close a copy in the browser and the element in bespoke.
@@ -662,7 +680,8 @@ func (d *treeDiff) underCopied(x int) bool {
 // (ar, ab) has.
 func (d *treeDiff) aboveFormatting(x int, ar, ab []int) bool {
 	for _, a := range ar {
-		if formatting[d.elems[a].name] && !slices.Contains(ab, a) && slices.Contains(d.rAncestors(a), x) {
+		moved := formatting[d.elems[a].name] || d.b.orig[a] != nil && d.inCopy(d.b.orig[a])
+		if moved && !slices.Contains(ab, a) && slices.Contains(d.rAncestors(a), x) {
 			return true
 		}
 	}

@@ -1304,7 +1304,12 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 		r.formattingEnd(id, lt, end, true)
 		return
 	case id == tagBR:
-		r.phantomStart(id, lt) // browsers make a <br>: by design, not an element here
+		// Browsers make a <br>: by design not an element here, but what
+		// its start tag does is done (it reopens formatting elements).
+		r.phantomStart(id, lt)
+		if !r.stopped {
+			r.reconstruct()
+		}
 		return
 	default:
 		// "Any other end tag": the nearest open element of that name,
