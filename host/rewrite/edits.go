@@ -370,16 +370,21 @@ func hasWord(v []byte, w string) bool {
 	if len(v) == len(w) {
 		return string(v) == w
 	}
-	for len(v) >= len(w) {
-		i := indexByte(v, w[0])
-		if i < 0 || len(v)-i < len(w) {
+	for i := 0; i+len(w) <= len(v); i++ {
+		j := indexByte(v[i:], w[0])
+		if j < 0 {
 			return false
 		}
-		j := i + len(w)
-		if (i == 0 || isSpace(v[i-1])) && (j == len(v) || isSpace(v[j])) && string(v[i:j]) == w {
+		i += j
+		end := i + len(w)
+		if end > len(v) {
+			return false
+		}
+		// A word starts at the list's start or after a space, and ends
+		// at its end or before one.
+		if (i == 0 || isSpace(v[i-1])) && (end == len(v) || isSpace(v[end])) && string(v[i:end]) == w {
 			return true
 		}
-		v = v[i+1:]
 	}
 	return false
 }
