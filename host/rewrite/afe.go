@@ -10,7 +10,7 @@ package rewrite
 // opened at, so that end tags and the rules that look at the current node
 // do what they do in browsers.
 
-import "hash/maphash"
+import "encoding/binary"
 
 // afeEntry is an entry of the list: an element, a copy, or a marker (a
 // td, th, caption, applet, marquee, object or template opened: the
@@ -36,15 +36,32 @@ const (
 // them all, and a page can leave thousands.
 const maxReopen = 64
 
-var attrSeed = maphash.MakeSeed()
+// attrPrint is a cheap fingerprint of a start tag's attribute bytes a,
+// for the Noah's ark clause: the same attributes written the same way
+// print the same (the clause compares them parsed: an approximation that
+// costs nothing per tag). 0 is no attributes.
+func attrPrint(a []byte) uint64 {
+	n := len(a)
+	var x, y uint64
+	switch {
+	case n == 0:
+		return 0
+	case n >= 8:
+		x, y = binary.LittleEndian.Uint64(a), binary.LittleEndian.Uint64(a[n-8:])
+	case n >= 4:
+		x, y = uint64(binary.LittleEndian.Uint32(a)), uint64(binary.LittleEndian.Uint32(a[n-4:]))
+	default:
+		x, y = uint64(a[0])<<16|uint64(a[n>>1])<<8|uint64(a[n-1]), 0
+	}
+	// Up to 8 bytes, x, y and n say them all.
+	h := (x*0xc2b2ae3d27d4eb4f ^ y*0x165667b19e3779f9) + uint64(n)*0x9e3779b97f4a7c15
+	return h | 1
+}
 
 // afePush adds the formatting element just opened at depth d (its start
 // tag is src[lt:end]) to the list.
 func (r *Rewriter) afePush(d int, id uint16, lt, end int) {
-	var h uint64
-	if a := r.src[lt+r.nameEnd : end-1]; len(a) > 0 {
-		h = maphash.Bytes(attrSeed, a) | 1
-	}
+	h := attrPrint(r.src[lt+r.nameEnd : end-1])
 	// Noah's ark: of elements with the same tag and attributes after the
 	// last marker, three at most stay; the earliest goes.
 	// The walk compresses the chain past removed entries, and looks at
@@ -72,9 +89,18 @@ func (r *Rewriter) afePush(d int, id uint16, lt, end int) {
 	if n >= 3 {
 		r.afeRemove(earliest)
 	}
-	r.afe = append(r.afe, afeEntry{tag: id, state: afeOpen, at: uint16(d), prev: r.afeLast[id], attrs: h})
-	r.afeLast[id] = int32(len(r.afe))
-	r.stack[d].afe = int32(len(r.afe))
+	// Written in place, as the stack's entries are (see insert).
+	k := len(r.afe)
+	if k == cap(r.afe) {
+		r.afe = append(r.afe, afeEntry{})
+	} else {
+		r.afe = r.afe[:k+1]
+	}
+	a := &r.afe[k]
+	a.tag, a.state, a.at, a.gen, a.prev, a.attrs = id, afeOpen, uint16(d), 0, r.afeLast[id], h
+	r.afeLast[id] = int32(k + 1)
+	r.stack[d].afe = int32(k + 1)
+	r.stack[d].pin |= pinAFE
 }
 
 // afePushMarker adds a marker for the element just opened at depth d.
@@ -160,10 +186,25 @@ func (r *Rewriter) afeFind(id uint16) int {
 // afeRemove takes entry i out of the list.
 func (r *Rewriter) afeRemove(i int) {
 	a := &r.afe[i]
+	if i == len(r.afe)-1 && a.state == afeOpen && int(r.afeLast[a.tag]) == i+1 {
+		// The usual case: the element opened last ends by its end tag.
+		r.afeLast[a.tag] = a.prev
+		r.afe = r.afe[:i]
+		if i > 0 && r.afe[i-1].state == afeDead {
+			r.afeTrim()
+		}
+		return
+	}
 	if a.state == afeCopy && r.copyOpen(a) {
 		r.stack[a.at-1].copies--
 	}
 	r.afeUnlink(i)
+	r.afeTrim()
+}
+
+// afeTrim drops the removed entries at the end of the list, and compacts
+// it when removed entries are most of it.
+func (r *Rewriter) afeTrim() {
 	for len(r.afe) > 0 && r.afe[len(r.afe)-1].state == afeDead {
 		r.afe = r.afe[:len(r.afe)-1]
 		r.afeDead--
@@ -225,6 +266,17 @@ func (r *Rewriter) afeCompact() {
 	r.afeDead = 0
 }
 
+// seqOf returns the number of the element at depth d, numbering it now:
+// only the elements copies open on are numbered (an element opened since
+// at the same depth has 0, which no copy holds).
+func (r *Rewriter) seqOf(d int) uint32 {
+	if r.stack[d].seq == 0 {
+		r.stack[d].seq = r.seq
+		r.seq++
+	}
+	return r.stack[d].seq
+}
+
 // copyOpen reports whether copy a is still open: the element under it has
 // not ended.
 func (r *Rewriter) copyOpen(a *afeEntry) bool {
@@ -265,7 +317,7 @@ func (r *Rewriter) reconstruct() {
 			r.work++
 		}
 		if a := &r.afe[i]; a.state != afeDead && a.state != afeMarker {
-			a.state, a.at, a.gen = afeCopy, uint16(h), top.seq
+			a.state, a.at, a.gen = afeCopy, uint16(h), r.seqOf(h-1)
 			top.copies++
 		}
 	}
@@ -364,7 +416,7 @@ func (r *Rewriter) adopt(i, f int, real bool, lt, end int, explicit bool) {
 		if a.state == afeCopy && r.copyOpen(a) {
 			r.stack[a.at-1].copies--
 		}
-		a.state, a.at, a.gen = afeCopy, uint16(fb+1), r.stack[fb].seq
+		a.state, a.at, a.gen = afeCopy, uint16(fb+1), r.seqOf(fb)
 		r.stack[fb].copies++
 		f, real = fb, false
 	}

@@ -87,6 +87,7 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		return
 	}
 	r.stack[d].matched = true
+	r.stack[d].pin |= pinOther
 	hit := false
 	for w := 0; w < r.words; w++ {
 		b := *r.word(d, w)
@@ -487,6 +488,7 @@ func (r *Rewriter) apply(d, lt, end int, void bool) {
 	if a.afterHi > lo || cop != 0 && !void {
 		r.acts = append(r.acts, a)
 		r.stack[d].act = int32(len(r.acts))
+		r.stack[d].pin |= pinOther
 	}
 }
 

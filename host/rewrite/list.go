@@ -85,6 +85,7 @@ func (r *Rewriter) addItem(d int, m []int32) {
 			ids:       int32(len(r.ids)),
 		})
 		p.region = int32(len(r.regions))
+		p.pin |= pinOther
 	}
 	it := item{before: r.tail, last: -2, lo: int32(len(r.itemEdits))}
 	r.cut = true
@@ -106,6 +107,7 @@ func (r *Rewriter) addItem(d int, m []int32) {
 	it.hi = int32(len(r.itemEdits))
 	r.items = append(r.items, it)
 	r.stack[d].item = int32(len(r.items))
+	r.stack[d].pin |= pinOther
 }
 
 // closeRegion applies the list edits to the innermost region and writes

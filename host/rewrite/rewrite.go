@@ -443,6 +443,8 @@ type Rewriter struct {
 	// Scratch for one start tag.
 	needNth  bool // some active compound counts siblings
 	needType bool // some active compound counts siblings by type
+	hasNotes bool // some selector has a combinator: elements carry notes
+	plainPop bool // an element nothing happened to may end plainly (see popPlain)
 	matched  []int32
 	winners  []int32
 	doneBuf  []bool
@@ -480,13 +482,17 @@ type entry struct {
 	// near holds, per kind (kSpecial, ...), the depth of the nearest open
 	// element of that kind at or below it; for an element that left the
 	// stack, at or below its parent.
-	near    [numKinds]uint16
+	// (A lane of 16 bits per kind: see nearOf.)
+	near    uint64
 	spec    uint16 // the nearest special element at or below it, gone or not
+	html    uint16 // for an svg or math element, the depth of its nearest HTML ancestor
 	ns      uint8  // nsHTML, nsSVG, nsMath
 	eflags  uint8  // eSlow, eIntegration
 	open    uint8  // 1 + its counter in Rewriter.nOpen, or 0
 	matched bool   // it matched some compound
 	gone    bool   // it left the stack of open elements and is still open
+	moded   bool   // it counts in Rewriter.nOpen[openMode]
+	pin     uint8  // pinAFE, pinOther: something happens at its end (see popPlain)
 	copies  uint8  // copies of formatting elements opened just above it (see afe.go)
 	tmode   uint8  // for a template, the insertion mode of its content
 	implied uint8  // for a table, section or template: impliedSection, impliedRow
@@ -494,6 +500,14 @@ type entry struct {
 
 // entrySize is what an entry costs, for the memory bound.
 const entrySize = int(unsafe.Sizeof(entry{}))
+
+// What an element's end must see to (entry.pin): its entry in the list of
+// active formatting elements; anything else (a counter, a match, an
+// action, a region).
+const (
+	pinAFE uint8 = 1 << iota
+	pinOther
+)
 
 const (
 	nsHTML uint8 = iota
@@ -716,6 +730,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.stack = append(r.stack[:0], entry{})
 	r.bits = resize(r.bits, r.words-1)
 	r.ctxBits = resize(r.ctxBits, r.ctxWords-1)
+	r.plainPop = !r.needType && r.words == 1 && r.ctxWords == 1
 	if len(r.active) == 0 {
 		r.stopped = true // no edit can apply: copy through
 	}
@@ -782,6 +797,7 @@ func (r *Rewriter) notes(edits []Edit) {
 		}
 	}
 	r.ctxWords = max(1, int(n+63)/64)
+	r.hasNotes = n > 0
 	r.descMask = resize(r.descMask, r.ctxWords)
 	for _, b := range desc {
 		r.descMask[b>>6] |= 1 << (b & 63)

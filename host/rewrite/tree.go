@@ -28,8 +28,35 @@ const (
 	openButton
 	openSelect
 	openTemplate
+	openMode // table parts, template, head, colgroup, frameset: the body's rules may not apply
 	numOpen
 )
+
+// hotOf holds, by tag, what opening an HTML element of it sets, in one
+// load: its kinds (kindMask), 1 + its counter in nOpen (at openShift), and
+// whether it counts in nOpen[openMode] (hotMode: it can make the insertion
+// mode other than the body's).
+var hotOf [256]uint16
+
+const (
+	kindMask  = 1<<numKinds - 1
+	openShift = 8
+	hotMode   = 1 << 12
+)
+
+// initHot fills hotOf, from kindsOf.
+func initHot() {
+	for i := range staticTags {
+		h := kindsOf[i]
+		if o := openIndex(uint16(i)); o >= 0 {
+			h |= uint16(o+1) << openShift
+		}
+		if tagFlags[i]&fMode != 0 && uint16(i) != tagBody && uint16(i) != tagHTML {
+			h |= hotMode
+		}
+		hotOf[i] = h
+	}
+}
 
 func openIndex(id uint16) int {
 	switch id {
@@ -54,27 +81,56 @@ const (
 	kSpecial = iota // HTML's special elements: "any other end tag" stops there
 	kLiStop         // special, but address, div and p: where <li> and <dd> stop looking
 	kScope          // bounds "has an element in scope"
-	kButton         // ... in button scope
-	kList           // ... in list item scope
-	kTable          // ... in table scope
-	kMarker         // the last formatting-element marker
-	kHTML           // an HTML element (not svg or math)
 	kMode           // decides the insertion mode: table parts, template, head, body, html
 	numKinds
 )
 
+// nearLanes holds, by a set of kinds, the lanes of entry.near they take:
+// an element's kinds set them to its depth in one step.
+var nearLanes [1 << numKinds]uint64
+
+func init() {
+	for s := range nearLanes {
+		for k := 0; k < numKinds; k++ {
+			if s&(1<<k) != 0 {
+				nearLanes[s] |= 0xffff << (16 * k)
+			}
+		}
+	}
+}
+
+// nearOf returns e's near for kind k.
+func (e *entry) nearOf(k int) int { return int(uint16(e.near >> (16 * k))) }
+
+// setNear sets e's near for kind k.
+func (e *entry) setNear(k, d int) {
+	e.near = e.near&^(0xffff<<(16*k)) | uint64(d)<<(16*k)
+}
+
+// The scopes of "has an element in scope", by what bounds them: the
+// default scope's boundaries (kScope), and for the button and list item
+// scopes a button, or an ol or ul, too; the table scope's are html, table
+// and template. (Those are found by tag: the entries hold only the kinds
+// that most elements need.)
+const (
+	scopeDefault = iota
+	scopeButton
+	scopeList
+	scopeTable
+)
+
 // kindsOf holds, by static tag id, the kinds an HTML element of that tag
-// is (a bit per kind); tags the table does not know are only kHTML.
+// is (a bit per kind); tags the table does not know are of none.
 var kindsOf [256]uint16
 
 // foreignKinds are the kinds of svg's foreignObject, desc and title and
 // MathML's mi, mo, mn, ms, mtext and annotation-xml, which bound scopes.
-const foreignKinds = 1<<kSpecial | 1<<kLiStop | 1<<kScope | 1<<kButton | 1<<kList
+const foreignKinds = 1<<kSpecial | 1<<kLiStop | 1<<kScope
 
 func init() {
 	for i := range staticTags {
 		f := tagFlags[i]
-		k := uint16(1 << kHTML)
+		k := uint16(0)
 		if f&fSpecial != 0 {
 			k |= 1 << kSpecial
 			if i != int(tagAddress) && i != int(tagDiv) && i != int(tagP) {
@@ -82,22 +138,14 @@ func init() {
 			}
 		}
 		if f&fScope != 0 {
-			k |= 1<<kScope | 1<<kButton | 1<<kList
-		}
-		if f&fMarker != 0 {
-			k |= 1 << kMarker
+			k |= 1 << kScope
 		}
 		if f&fMode != 0 {
 			k |= 1 << kMode
 		}
 		kindsOf[i] = k
 	}
-	kindsOf[tagButton] |= 1 << kButton
-	kindsOf[tagOL] |= 1 << kList
-	kindsOf[tagUL] |= 1 << kList
-	for _, t := range []uint16{tagHTML, tagTable, tagTemplate} {
-		kindsOf[t] |= 1 << kTable
-	}
+	initHot()
 }
 
 // Insertion modes, as far as they decide where elements go.
@@ -260,7 +308,7 @@ func (r *Rewriter) growChains() {
 // near returns the depth of the nearest element of kind k at or below the
 // element at depth d that has not left the stack.
 func (r *Rewriter) near(d int, k int) int {
-	x := int(r.stack[d].near[k])
+	x := r.stack[d].nearOf(k)
 	if r.gone == 0 || !r.stack[x].gone {
 		return x
 	}
@@ -278,11 +326,11 @@ func (r *Rewriter) skipGone(x int, k int) int {
 		if trackWork {
 			r.work++
 		}
-		y = int(r.stack[y].near[k])
+		y = r.stack[y].nearOf(k)
 	}
 	for x != y {
-		next := int(r.stack[x].near[k])
-		r.stack[x].near[k] = uint16(y)
+		next := r.stack[x].nearOf(k)
+		r.stack[x].setNear(k, y)
 		x = next
 	}
 	return y
@@ -321,13 +369,26 @@ func (r *Rewriter) lastForeign(id uint16) int {
 }
 
 // inScope returns the depth of the nearest open HTML element id when no
-// element of kind k (a scope boundary) comes first, else 0.
-func (r *Rewriter) inScope(id uint16, k int) int {
+// boundary of the scope comes first, else 0.
+func (r *Rewriter) inScope(id uint16, scope int) int {
 	d := r.last(id)
-	if d == 0 || d < r.nearTop(k) {
+	if d == 0 || d < r.boundary(scope) {
 		return 0
 	}
 	return d
+}
+
+// boundary returns the depth of the nearest boundary of a scope.
+func (r *Rewriter) boundary(scope int) int {
+	switch scope {
+	case scopeButton:
+		return max(r.nearTop(kScope), r.last(tagButton))
+	case scopeList:
+		return max(r.nearTop(kScope), r.last(tagOL), r.last(tagUL))
+	case scopeTable:
+		return max(r.last(tagHTML), r.last(tagTable), r.last(tagTemplate))
+	}
+	return r.nearTop(kScope)
 }
 
 // mode returns the insertion mode, found as browsers reset it: from the
@@ -335,6 +396,9 @@ func (r *Rewriter) inScope(id uint16, k int) int {
 func (r *Rewriter) mode() uint8 {
 	d := r.nearTop(kMode)
 	e := &r.stack[d]
+	if (e.tag == tagBody || d == 0 || e.tag == tagHTML) && r.bodyStarted {
+		return modeBody // most tags, most pages
+	}
 	switch e.tag {
 	case tagTD, tagTH:
 		return modeCell
@@ -368,7 +432,7 @@ func (r *Rewriter) open(id uint16, lt, end int) {
 	}
 	flags := flagsOf(id)
 	top := &r.stack[len(r.stack)-1]
-	if top.eflags&eSlow == 0 && r.bodyStarted && flags&(fStartRule|fClosesP|fFormatting) == 0 && r.afeQuiet() {
+	if top.eflags&eSlow == 0 && r.bodyStarted && flags&(fStartRule|fClosesP) == 0 && r.afeQuiet() {
 		// Most tags: an HTML element in the body that implies nothing.
 		r.insert(id, nsHTML, flags, lt, end)
 		return
@@ -380,6 +444,12 @@ func (r *Rewriter) open(id uint16, lt, end int) {
 		return
 	}
 	r.started = true
+	if top.eflags&eSlow == 0 && r.bodyStarted && r.nOpen[openMode] == 0 {
+		// The body's rules, whatever the element: no table, template or
+		// head says otherwise.
+		r.inBody(id, flags, lt, end)
+		return
+	}
 	if top.ns != nsHTML && !r.htmlRules(top, id) {
 		// Foreign content.
 		if flags&fBreakout == 0 && !(id == tagFont && r.fontBreaks(lt, end)) {
@@ -457,7 +527,7 @@ func (r *Rewriter) htmlStart(id uint16, flags uint32, lt, end int) {
 			if flags&fTablePart != 0 {
 				// A table part ends the cell, if there is one, and goes on
 				// in the row.
-				d := max(r.inScope(tagTD, kTable), r.inScope(tagTH, kTable))
+				d := max(r.inScope(tagTD, scopeTable), r.inScope(tagTH, scopeTable))
 				if d == 0 {
 					return
 				}
@@ -472,7 +542,7 @@ func (r *Rewriter) htmlStart(id uint16, flags uint32, lt, end int) {
 				if id == tagTH {
 					return
 				}
-				d := r.inScope(tagCaption, kTable)
+				d := r.inScope(tagCaption, scopeTable)
 				if d == 0 {
 					return
 				}
@@ -538,7 +608,7 @@ func (r *Rewriter) inTable(m uint8, id uint16, lt, end int) int {
 	case tagCaption, tagColgroup, tagCol, tagTBody, tagTHead, tagTFoot, tagTR, tagTD, tagTH:
 	case tagTable:
 		// A table in a table ends it.
-		if d := r.inScope(tagTable, kTable); d > 0 {
+		if d := r.inScope(tagTable, scopeTable); d > 0 {
 			r.popTo(d, lt, lt, false)
 			return again
 		}
@@ -567,7 +637,7 @@ func (r *Rewriter) inTable(m uint8, id uint16, lt, end int) int {
 	// close it.
 	switch m {
 	case modeTable:
-		r.clearTo(kTable, lt)
+		r.clearTo(scopeTable, lt)
 		t := &r.stack[r.nearTop(kMode)]
 		switch id {
 		case tagTD, tagTH:
@@ -579,7 +649,7 @@ func (r *Rewriter) inTable(m uint8, id uint16, lt, end int) int {
 		}
 	case modeSection:
 		if id != tagTR && id != tagTD && id != tagTH {
-			d := max(r.inScope(tagTBody, kTable), r.inScope(tagTHead, kTable), r.inScope(tagTFoot, kTable))
+			d := max(r.inScope(tagTBody, scopeTable), r.inScope(tagTHead, scopeTable), r.inScope(tagTFoot, scopeTable))
 			if d == 0 {
 				return done
 			}
@@ -595,7 +665,7 @@ func (r *Rewriter) inTable(m uint8, id uint16, lt, end int) int {
 		}
 	case modeRow:
 		if id != tagTD && id != tagTH {
-			d := r.inScope(tagTR, kTable)
+			d := r.inScope(tagTR, scopeTable)
 			if d == 0 {
 				return done
 			}
@@ -690,10 +760,10 @@ func (r *Rewriter) impliedHolder(what uint8) int {
 	return 0
 }
 
-// clearTo pops the elements above the nearest element of kind k (the
+// clearTo pops the elements above the nearest boundary of a scope (the
 // table, for a table context).
-func (r *Rewriter) clearTo(k int, lt int) {
-	if d := r.nearTop(k); d+1 < len(r.stack) {
+func (r *Rewriter) clearTo(scope int, lt int) {
+	if d := r.boundary(scope); d+1 < len(r.stack) {
 		r.popTo(d+1, lt, lt, false)
 	}
 }
@@ -729,7 +799,7 @@ func (r *Rewriter) insertVoid(id uint16, lt, end int) {
 // closeP closes an open p in button scope.
 func (r *Rewriter) closeP(lt int) {
 	if r.nOpen[openP] > 0 {
-		if d := r.inScope(tagP, kButton); d > 0 {
+		if d := r.inScope(tagP, scopeButton); d > 0 {
 			r.popTo(d, lt, lt, false)
 		}
 	}
@@ -746,7 +816,9 @@ func (r *Rewriter) impliedEnds(except uint16, lt int) {
 			if t == except {
 				return
 			}
-			r.popTo(top, lt, lt, false)
+			if !r.popPlain(top) {
+				r.popTo(top, lt, lt, false)
+			}
 			continue
 		}
 		return
@@ -755,12 +827,14 @@ func (r *Rewriter) impliedEnds(except uint16, lt int) {
 
 // inBody handles a start tag by the body's rules.
 func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
-	switch {
-	case id == tagHTML || id == tagBody || id == tagHead || id == tagFrameset || id == tagFrame || flags&fTablePart != 0:
+	rule := ruleNone
+	if id < uint16(len(bodyRules)) {
+		rule = bodyRules[id]
+	}
+	switch rule {
+	case ruleNotElement:
 		return // not an element (a second <html> or <body> adds its attributes to the first)
-	case flags&fHeadOK != 0:
-		// As in the head: where it is.
-	case id == tagLI || id == tagDD || id == tagDT:
+	case ruleListItem:
 		// An li closes the nearest li, unless a special element other
 		// than address, div and p comes first; dd and dt close either.
 		stop := r.nearTop(kLiStop)
@@ -772,12 +846,12 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 			r.popTo(d, lt, lt, false)
 		}
 		r.closeP(lt)
-	case flags&fHeading != 0:
+	case ruleHeading:
 		r.closeP(lt)
 		if top := &r.stack[len(r.stack)-1]; top.ns == nsHTML && flagsOf(top.tag)&fHeading != 0 && !r.copyOnTop() {
 			r.popTo(len(r.stack)-1, lt, lt, false)
 		}
-	case id == tagForm:
+	case ruleForm:
 		if r.formSet && r.nOpen[openTemplate] == 0 {
 			return // a form in a form is not an element
 		}
@@ -786,15 +860,15 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 			r.formSet = true
 			r.formDepth = len(r.stack)
 		}
-	case id == tagTable:
+	case ruleTable:
 		if !r.quirks {
 			r.closeP(lt)
 		}
-	case id == tagButton:
-		if d := r.inScope(tagButton, kScope); d > 0 {
+	case ruleButton:
+		if d := r.inScope(tagButton, scopeDefault); d > 0 {
 			r.popTo(d, lt, lt, false)
 		}
-	case id == tagA:
+	case ruleA:
 		if i := r.afeFind(tagA); i >= 0 {
 			// An a in an a: the first ends, and leaves the stack.
 			if !r.formattingEnd(tagA, lt, lt, false) && i < len(r.afe) && r.afe[i].state != afeDead {
@@ -804,29 +878,29 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 				r.afeRemove(i)
 			}
 		}
-	case id == tagNobr:
+	case ruleNobr:
 		r.reconstruct()
 		if i := r.afeFind(tagNobr); i >= 0 && r.isOpen(&r.afe[i]) {
 			r.formattingEnd(tagNobr, lt, lt, false)
 			r.reconstruct()
 		}
-	case id == tagInput:
+	case ruleInput:
 		if d := r.selectInScope(); d > 0 {
 			r.popTo(d, lt, lt, false)
 		}
-	case id == tagHr:
+	case ruleHr:
 		r.closeP(lt)
 		if r.selectInScope() > 0 {
 			r.impliedEnds(0, lt)
 		}
-	case id == tagImage:
+	case ruleImage:
 		id, flags = tagImg, flagsOf(tagImg)
-	case id == tagSelect:
+	case ruleSelect:
 		if d := r.selectInScope(); d > 0 {
 			r.popTo(d, lt, lt, false)
 			return // a select in a select only ends it
 		}
-	case id == tagOption || id == tagOptgroup:
+	case ruleOption:
 		if r.selectInScope() > 0 {
 			except := tagOptgroup
 			if id == tagOptgroup {
@@ -836,15 +910,15 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 		} else if top := len(r.stack) - 1; r.stack[top].tag == tagOption && r.stack[top].ns == nsHTML && !r.copyOnTop() {
 			r.popTo(top, lt, lt, false)
 		}
-	case id == tagRb || id == tagRtc || id == tagRp || id == tagRt:
-		if r.inScope(tagRuby, kScope) > 0 {
+	case ruleRuby:
+		if r.inScope(tagRuby, scopeDefault) > 0 {
 			except := uint16(0)
 			if id == tagRp || id == tagRt {
 				except = tagRtc
 			}
 			r.impliedEnds(except, lt)
 		}
-	case flags&fClosesP != 0:
+	case ruleClosesP:
 		r.closeP(lt)
 	}
 	if r.stopped {
@@ -863,12 +937,76 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 	r.insert(id, ns, flags, lt, end)
 }
 
+// The rules of the body for a start tag, by tag (bodyRules): most tags
+// have none.
+const (
+	ruleNone uint8 = iota
+	ruleNotElement
+	ruleListItem
+	ruleHeading
+	ruleForm
+	ruleTable
+	ruleButton
+	ruleA
+	ruleNobr
+	ruleInput
+	ruleHr
+	ruleImage
+	ruleSelect
+	ruleOption
+	ruleRuby
+	ruleClosesP
+)
+
+var bodyRules [256]uint8
+
+func init() {
+	for i := range staticTags {
+		id, f := uint16(i), tagFlags[i]
+		r := ruleNone
+		switch {
+		case id == tagHTML || id == tagBody || id == tagHead || id == tagFrameset || id == tagFrame || f&fTablePart != 0:
+			r = ruleNotElement
+		case f&fHeadOK != 0:
+		case id == tagLI || id == tagDD || id == tagDT:
+			r = ruleListItem
+		case f&fHeading != 0:
+			r = ruleHeading
+		case id == tagForm:
+			r = ruleForm
+		case id == tagTable:
+			r = ruleTable
+		case id == tagButton:
+			r = ruleButton
+		case id == tagA:
+			r = ruleA
+		case id == tagNobr:
+			r = ruleNobr
+		case id == tagInput:
+			r = ruleInput
+		case id == tagHr:
+			r = ruleHr
+		case id == tagImage:
+			r = ruleImage
+		case id == tagSelect:
+			r = ruleSelect
+		case id == tagOption || id == tagOptgroup:
+			r = ruleOption
+		case id == tagRb || id == tagRtc || id == tagRp || id == tagRt:
+			r = ruleRuby
+		case f&fClosesP != 0:
+			r = ruleClosesP
+		}
+		bodyRules[i] = r
+	}
+}
+
 // selectInScope returns the depth of an open select in scope, or 0.
 func (r *Rewriter) selectInScope() int {
 	if r.nOpen[openSelect] == 0 {
 		return 0
 	}
-	return r.inScope(tagSelect, kScope)
+	return r.inScope(tagSelect, scopeDefault)
 }
 
 // insert opens element id, counts it among its parent's children,
@@ -897,12 +1035,12 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	e := &r.stack[n]
 	parent := &r.stack[n-1]
 	e.tag, e.ns, e.types = id, ns, int32(len(r.typeCounts))
-	e.near = parent.near
 	var kinds uint16
+	var info uint16
 	if ns == nsHTML {
-		kinds = 1 << kHTML
-		if id < uint16(len(kindsOf)) {
-			kinds = kindsOf[id]
+		if id < uint16(len(hotOf)) {
+			info = hotOf[id]
+			kinds = info & kindMask
 		}
 		e.prev = r.lastH[id]
 		r.lastH[id] = uint16(n)
@@ -925,17 +1063,31 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 		}
 		e.prev = r.lastF[id]
 		r.lastF[id] = uint16(n)
+		// An svg or math element keeps its nearest HTML ancestor (only
+		// the end tags of foreign content read it).
+		e.html = parent.html
+		if parent.ns == nsHTML {
+			e.html = uint16(n - 1)
+		}
 	}
-	for k := kinds; k != 0; k &= k - 1 {
-		e.near[bits.TrailingZeros16(k)] = uint16(n)
+	// Its kinds' lanes of near are its depth; the others, its parent's.
+	lanes := nearLanes[kinds]
+	e.near = parent.near&^lanes | lanes&(uint64(n)*0x0001_0001_0001_0001)
+	e.spec = parent.spec
+	if kinds&(1<<kSpecial) != 0 {
+		e.spec = uint16(n)
 	}
-	e.spec = e.near[kSpecial]
-	if o := openIndex(id); o >= 0 && ns == nsHTML {
-		e.open = uint8(o + 1)
-		r.nOpen[o]++
+	if info&^kindMask != 0 {
+		e.pin = pinOther
+		if o := uint8(info >> openShift & 7); o != 0 {
+			e.open = o
+			r.nOpen[o-1]++
+		}
+		if info&hotMode != 0 {
+			e.moded = true
+			r.nOpen[openMode]++
+		}
 	}
-	e.seq = r.seq
-	r.seq++
 	if ns == nsHTML && flags&(fFormatting|fMarker) != 0 {
 		if flags&fMarker != 0 {
 			r.afePushMarker(n)
@@ -953,13 +1105,16 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 		return
 	}
 	d := n
-	r.inherit(d)
+	if r.hasNotes {
+		r.inherit(d)
+	}
 	if r.skip < 0 && r.mayMatch(id) {
 		r.tag = r.src[lt:end] // for the matcher alone: most tags skip it
 		r.match(d, id, lt, end, void)
 		r.tag = nil
 	}
 	if void {
+		// A void element ends at once.
 		if !r.popPlain(d) {
 			r.popTo(d, end, end, false)
 		}
@@ -1096,11 +1251,15 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 	if trackWork {
 		r.work++
 	}
+	top := len(r.stack) - 1
+	flags := flagsOf(id)
+	if e := &r.stack[top]; e.tag == id && top > 0 && flags&(fEndRule|fFormatting|fMarker) == 0 && !r.holding && r.popPlain(top) {
+		// The end tag of the current node, which ends plainly.
+		return
+	}
 	if r.holding && id != tagBody && id != tagHTML {
 		r.unhold(lt)
 	}
-	top := len(r.stack) - 1
-	flags := flagsOf(id)
 	if r.stack[top].tag == id && top > 0 && flags&fEndRule == 0 &&
 		(flags&fFormatting == 0 || r.stack[top].ns != nsHTML || r.afeLast[id] == r.stack[top].afe && r.stack[top].afe != 0) {
 		// The end tag of the current node: every rule below agrees (for a
@@ -1109,6 +1268,8 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 		html := r.stack[top].ns == nsHTML
 		if flags&fFormatting != 0 && html {
 			r.afeRemove(int(r.stack[top].afe) - 1)
+			r.stack[top].afe = 0 // ended by its own end tag: nothing to note
+			r.stack[top].pin &^= pinAFE
 		}
 		if !r.popPlain(top) {
 			r.popTo(top, lt, end, true)
@@ -1121,7 +1282,7 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 	if r.stack[top].ns != nsHTML {
 		// In svg or math: the nearest open foreign element of that name,
 		// above the nearest HTML element.
-		if d := r.lastForeign(id); d > 0 && d > r.nearTop(kHTML) {
+		if d := r.lastForeign(id); d > 0 && d > int(r.stack[top].html) {
 			r.popTo(d, lt, end, true)
 			return
 		}
@@ -1195,15 +1356,15 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 			}
 		case id == tagCaption:
 			if m == modeCaption {
-				d, clear = r.inScope(id, kTable), true
+				d, clear = r.inScope(id, scopeTable), true
 			}
 		case id == tagTD || id == tagTH:
 			if m == modeCell {
-				d, clear = r.inScope(id, kTable), true
+				d, clear = r.inScope(id, scopeTable), true
 			}
 		case id == tagTR:
 			if m == modeRow || m == modeCell {
-				d, clear = r.inScope(id, kTable), m == modeCell
+				d, clear = r.inScope(id, scopeTable), m == modeCell
 			}
 			if t := r.impliedHolder(impliedRow); d == 0 && t > 0 {
 				r.stack[t].implied &^= impliedRow
@@ -1220,16 +1381,16 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 			// (even when no table is in scope: in a template).
 			switch m {
 			case modeCaption:
-				if c := r.inScope(tagCaption, kTable); c > 0 {
+				if c := r.inScope(tagCaption, scopeTable); c > 0 {
 					r.popTo(c, lt, lt, false)
 					r.afeClear()
 				}
 			case modeRow, modeSection:
-				if c := max(r.inScope(tagTR, kTable), r.inScope(tagTBody, kTable), r.inScope(tagTHead, kTable), r.inScope(tagTFoot, kTable)); c > 0 {
+				if c := max(r.inScope(tagTR, scopeTable), r.inScope(tagTBody, scopeTable), r.inScope(tagTHead, scopeTable), r.inScope(tagTFoot, scopeTable)); c > 0 {
 					r.popTo(c, lt, lt, false)
 				}
 			case modeCell:
-				if r.inScope(id, kTable) == 0 {
+				if r.inScope(id, scopeTable) == 0 {
 					return
 				}
 				clear = true // the cell ends first
@@ -1242,11 +1403,11 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 				}
 			}
 			if !r.stopped {
-				d = r.inScope(id, kTable)
+				d = r.inScope(id, scopeTable)
 			}
 		default: // tbody, thead, tfoot
 			if m == modeSection || m == modeRow || m == modeCell {
-				d, clear = r.inScope(id, kTable), m == modeCell
+				d, clear = r.inScope(id, scopeTable), m == modeCell
 			}
 			if d == 0 && id == tagTBody {
 				if t := r.impliedHolder(impliedSection); t > 0 {
@@ -1263,12 +1424,12 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 		}
 	case id == tagForm:
 		if r.nOpen[openTemplate] > 0 {
-			d = r.inScope(id, kScope)
+			d = r.inScope(id, scopeDefault)
 			break
 		}
 		f := r.formDepth
 		r.formSet, r.formDepth = false, 0
-		if f == 0 || r.inScope(id, kScope) != f {
+		if f == 0 || r.inScope(id, scopeDefault) != f {
 			return
 		}
 		r.impliedEnds(0, lt)
@@ -1282,15 +1443,15 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 			return
 		}
 	case flags&fBlockEnd != 0 || id == tagDD || id == tagDT:
-		d = r.inScope(id, kScope)
+		d = r.inScope(id, scopeDefault)
 	case id == tagApplet || id == tagMarquee || id == tagObject:
-		d, clear = r.inScope(id, kScope), true
+		d, clear = r.inScope(id, scopeDefault), true
 	case id == tagP:
-		if d = r.inScope(id, kButton); d == 0 {
+		if d = r.inScope(id, scopeButton); d == 0 {
 			r.phantomStart(id, lt) // browsers make an empty p
 		}
 	case id == tagLI:
-		d = r.inScope(id, kList)
+		d = r.inScope(id, scopeList)
 	case flags&fHeading != 0:
 		for _, h := range headings {
 			if x := r.last(h); x > d {
@@ -1375,8 +1536,8 @@ func (r *Rewriter) leave(d int) {
 	// Its kinds now point below it, for near's compression.
 	below := &r.stack[d-1]
 	for k := 0; k < numKinds; k++ {
-		if int(e.near[k]) == d {
-			e.near[k] = below.near[k]
+		if e.nearOf(k) == d {
+			e.setNear(k, below.nearOf(k))
 		}
 	}
 	if e.open != 0 {
@@ -1394,11 +1555,14 @@ func (r *Rewriter) leave(d int) {
 // this costs less.
 func (r *Rewriter) popPlain(top int) bool {
 	e := &r.stack[top]
-	if e.act|e.region|e.item|e.afe != 0 || e.matched || e.open != 0 || r.skip == top || r.needType || r.words != 1 ||
-		r.ctxWords != 1 || r.gone != 0 || e.ns != nsHTML {
+	if e.pin != 0 || !r.plainPop || r.gone != 0 || r.skip == top {
 		return false
 	}
-	r.lastH[e.tag] = e.prev
+	if e.ns == nsHTML {
+		r.lastH[e.tag] = e.prev
+	} else {
+		r.lastF[e.tag] = e.prev
+	}
 	r.stack = r.stack[:top]
 	return true
 }
@@ -1436,6 +1600,9 @@ func (r *Rewriter) pop(top int) {
 	}
 	if e.open != 0 {
 		r.nOpen[e.open-1]--
+	}
+	if e.moded {
+		r.nOpen[openMode]--
 	}
 	if e.gone {
 		r.gone--
