@@ -387,6 +387,7 @@ func (r *Rewriter) adopt(i, f int, real bool, lt, end int, explicit bool) {
 				}
 				return
 			}
+			r.closeCopiesAfter(i)
 			r.afeRemove(i)
 			if f+1 < len(r.stack) {
 				r.popTo(f+1, lt, lt, false) // what is open in the last block (or the copy)
@@ -396,19 +397,13 @@ func (r *Rewriter) adopt(i, f int, real bool, lt, end int, explicit bool) {
 		if n == 0 && real {
 			r.leave(f)
 		}
-		// What lies between leaves the stack, but formatting elements;
-		// past a few, it stays (a page nested that way is not written by
-		// people, and the walk would cost more than the page).
+		// What lies between leaves the stack, but formatting elements
+		// near the block; past a few, it stays (a page nested that way is
+		// not written by people, and the walk would cost more than the
+		// page).
 		lo := f + 1 // a copy is above f: all of f+1..fb-1 is in it too
 		if budget -= fb - lo; budget >= 0 {
-			for d := fb - 1; d >= lo; d-- {
-				if trackWork {
-					r.work++
-				}
-				if e := &r.stack[d]; !e.gone && !(e.ns == nsHTML && flagsOf(e.tag)&fFormatting != 0) {
-					r.leave(d)
-				}
-			}
+			r.adoptWalk(i, f, fb)
 		}
 		// The formatting element's place in the list is now a copy in the
 		// block.
@@ -419,6 +414,101 @@ func (r *Rewriter) adopt(i, f int, real bool, lt, end int, explicit bool) {
 		a.state, a.at, a.gen = afeCopy, uint16(fb+1), r.seqOf(fb)
 		r.stack[fb].copies++
 		f, real = fb, false
+	}
+}
+
+// adoptWalk takes out what lies between the formatting element of entry
+// i (at depth f, or a copy above it) and the furthest block at depth fb,
+// as browsers' inner loop does from the block down: an element leaves the
+// stack, but a formatting element in the list among the first three
+// (browsers put a copy of it around the block; here it stays open); past
+// the third, formatting elements and copies opened there leave the list
+// too.
+func (r *Rewriter) adoptWalk(i, f, fb int) {
+	// The copies opened between come after entry i in the list: a few
+	// at most are looked at.
+	var copies [16]int
+	nc := 0
+	for j := i + 1; j < len(r.afe) && nc < len(copies); j++ {
+		if trackWork {
+			r.work++
+		}
+		if a := &r.afe[j]; a.state == afeCopy && int(a.at)-1 >= f && int(a.at)-1 < fb && r.copyOpen(a) {
+			copies[nc] = j
+			nc++
+		}
+	}
+	count := 0
+	for d := fb - 1; d >= f; d-- {
+		for x := nc - 1; x >= 0; x-- { // the copies on d, latest first
+			if j := copies[x]; int(r.afe[j].at)-1 == d {
+				if count++; count > 3 {
+					r.stack[d].copies--
+					r.afeUnlink(j)
+				}
+			}
+		}
+		if d == f {
+			break
+		}
+		if trackWork {
+			r.work++
+		}
+		e := &r.stack[d]
+		if e.gone {
+			continue
+		}
+		count++
+		listed := e.afe != 0 && int(e.afe) <= len(r.afe) && r.afe[e.afe-1].state == afeOpen && int(r.afe[e.afe-1].at) == d
+		if listed && count <= 3 {
+			continue
+		}
+		if listed {
+			r.afeUnlink(int(e.afe) - 1)
+		}
+		r.leave(d)
+	}
+}
+
+// closeCopiesAfter ends the copies opened in copy i, at the same place
+// (after it, by the same reconstruction): they end with it.
+func (r *Rewriter) closeCopiesAfter(i int) {
+	a := &r.afe[i]
+	if a.state != afeCopy || !r.copyOpen(a) {
+		return
+	}
+	for j := i + 1; j < len(r.afe); j++ {
+		if trackWork {
+			r.work++
+		}
+		b := &r.afe[j]
+		if b.state == afeDead {
+			continue
+		}
+		if b.state != afeCopy || b.at != a.at || b.gen != a.gen {
+			return
+		}
+		b.state = afeClosed
+		r.stack[b.at-1].copies--
+	}
+}
+
+// closeCopiesOn ends the copies opened on the element at depth d, the
+// current node: what pops to it pops them too.
+func (r *Rewriter) closeCopiesOn(d int) {
+	e := &r.stack[d]
+	for j := len(r.afe) - 1; j >= 0 && e.copies > 0; j-- {
+		if trackWork {
+			r.work++
+		}
+		a := &r.afe[j]
+		if a.state == afeMarker {
+			break
+		}
+		if a.state == afeCopy && int(a.at) == d+1 && r.copyOpen(a) {
+			a.state = afeClosed
+			e.copies--
+		}
 	}
 }
 

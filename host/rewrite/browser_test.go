@@ -137,7 +137,15 @@ func rewriterTree(in string) ([]relem, error) {
 
 // annotate inserts annotAttr="k" after the name of element k's start tag.
 func annotate(in string, elems []relem) string {
+	out, _ := annotateEnds(in, elems)
+	return out
+}
+
+// annotateEnds is annotate, and where each element's start tag ends in
+// the annotated page.
+func annotateEnds(in string, elems []relem) (string, []int) {
 	var b strings.Builder
+	ends := make([]int, len(elems))
 	last := 0
 	for k, e := range elems {
 		i := e.start + 1
@@ -146,10 +154,15 @@ func annotate(in string, elems []relem) string {
 		}
 		b.WriteString(in[last:i])
 		fmt.Fprintf(&b, ` %s="%d"`, annotAttr, k)
+		ends[k] = b.Len() + len(in) - i // none: the page's end
+		var t tagFacts
+		if gt := scanAttrs([]byte(in[e.start:]), i-e.start, &t, nil); gt >= 0 {
+			ends[k] = b.Len() + e.start + gt + 1 - i
+		}
 		last = i
 	}
 	b.WriteString(in[last:])
-	return b.String()
+	return b.String(), ends
 }
 
 // bnode is an element of the browser's tree.
@@ -171,7 +184,7 @@ type btree struct {
 // element's number (a formatting element and its copies), the original is
 // the one whose parent, past formatting elements, is the rewriter's
 // parent, or else the first.
-func newBTree(doc *html.Node, elems []relem) *btree {
+func newBTree(doc *html.Node, elems []relem, annotated string, ends []int) *btree {
 	t := &btree{doc: doc, nodes: map[*html.Node]*bnode{}, orig: map[int]*html.Node{}, clones: map[int]int{}}
 	byID := map[int][]*bnode{}
 	for n := range doc.Descendants() {
@@ -193,20 +206,23 @@ func newBTree(doc *html.Node, elems []relem) *btree {
 	sort.Ints(ids)
 	for _, id := range ids {
 		ns := byID[id]
+		// The original is the copy whose ancestors are those the
+		// element had when its start tag was read (a formatting element
+		// never moves: the adoption agency moves copies and the blocks
+		// they hold): the page up to that tag, parsed, says which.
 		pick := ns[0]
-		var want *html.Node // nil: the rewriter has it at the top
-		if p := elems[id].parent; p >= 0 {
-			want = t.orig[p]
-		}
-	candidates:
-		for _, bn := range ns {
-			for p := bn.n.Parent; p != nil; p = p.Parent {
-				if p == want || want == nil && p.Type == html.DocumentNode {
-					pick = bn
-					break candidates
-				}
-				if p.Type != html.ElementNode || attrOf(p, annotAttr) != "" && !formatting[p.Data] {
-					break
+		if len(ns) > 1 {
+			if want := creationAncestors(annotated[:ends[id]], id); want != nil {
+				best := -1
+				for _, bn := range ns {
+					have := annotatedAncestors(bn.n)
+					n := 0
+					for n < len(have) && n < len(want) && have[n] == want[n] {
+						n++
+					}
+					if n > best {
+						pick, best = bn, n
+					}
 				}
 			}
 		}
@@ -217,6 +233,44 @@ func newBTree(doc *html.Node, elems []relem) *btree {
 		t.clones[id] = len(ns) - 1
 	}
 	return t
+}
+
+// creationAncestors returns the annotated ancestors (see
+// annotatedAncestors) element id has in the page prefix, which ends with
+// its start tag; nil if the prefix does not hold it once.
+func creationAncestors(prefix string, id int) []int {
+	doc, err := html.Parse(strings.NewReader(prefix))
+	if err != nil {
+		return nil
+	}
+	var found *html.Node
+	v := strconv.Itoa(id)
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && attrOf(n, annotAttr) == v {
+			if found != nil {
+				return nil
+			}
+			found = n
+		}
+	}
+	if found == nil {
+		return nil
+	}
+	return annotatedAncestors(found)
+}
+
+// annotatedAncestors returns the numbers of n's ancestors, nearest first
+// (-1 for those the tree builder made).
+func annotatedAncestors(n *html.Node) []int {
+	var out []int
+	for p := n.Parent; p != nil && p.Type == html.ElementNode; p = p.Parent {
+		id := -1
+		if v := attrOf(p, annotAttr); v != "" {
+			id, _ = strconv.Atoi(v)
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 // parent returns the nearest ancestor of k that is an original source
@@ -323,14 +377,15 @@ func compareTrees(in string) (*treeDiff, error) {
 	if err != nil {
 		return nil, nil
 	}
-	doc, err := html.Parse(strings.NewReader(annotate(in, elems)))
+	annotated, ends := annotateEnds(in, elems)
+	doc, err := html.Parse(strings.NewReader(annotated))
 	if err != nil {
 		return nil, nil
 	}
 	if !sameShape(plain, doc) {
 		return nil, fmt.Errorf("the annotations change how the browser parses the page")
 	}
-	d := &treeDiff{in: in, elems: elems, b: newBTree(doc, elems), why: map[int]*designDiff{}, attrs: map[int]bool{},
+	d := &treeDiff{in: in, elems: elems, b: newBTree(doc, elems, annotated, ends), why: map[int]*designDiff{}, attrs: map[int]bool{},
 		bwhy: map[*html.Node]*designDiff{}, stats: map[string]int{}, cut: len(elems)}
 	d.buildT()
 	d.explain()
@@ -390,12 +445,18 @@ func (d *treeDiff) explain() {
 	// tokenizer still reads what follows as raw text); at an svg or math
 	// element whose tag ends in "/>" after an unquoted value and a
 	// repeated attribute (it takes the tag as self-closing); after an svg
-	// or math element named like a table part, head, body or html (it
-	// takes it for an HTML one when it resets the insertion mode).
+	// or math element named like a table part, template, head, body or
+	// html (it takes it for an HTML one when it resets the insertion mode
+	// or clears the stack back to a table).
 	for k, e := range d.elems {
 		switch {
 		case e.name == "template" && d.b.orig[k] == nil && d.inForeign(k):
-		case e.name == "col" && e.parent >= 0 && d.elems[e.parent].name == "template" && k == e.parent+1:
+			// From its outermost ancestor x/net/html lost with it (the
+			// adoption agency can move it, and lose them).
+			for p := e.parent; p >= 0 && d.b.orig[p] == nil; p = d.elems[p].parent {
+				k = p
+			}
+		case e.name == "col" && e.parent >= 0 && d.elems[e.parent].name == "template" && d.firstInTemplate(k):
 			k++
 		case d.b.orig[k] != nil && d.b.orig[k].Namespace != "" && d.selfClosingQuirk(e):
 			k++
@@ -447,6 +508,12 @@ func (d *treeDiff) explain() {
 			}
 		}
 		if pr, pb := e.parent, d.b.parent(k); pr != pb {
+			if pb >= d.cut {
+				// The browser's parent comes past the cut (x/net/html
+				// merged a later <html> tag into the root, say).
+				d.why[k] = &diffReference
+				continue
+			}
 			if why := d.movedWhy(k); why != nil {
 				d.why[k] = why
 			} else {
@@ -576,6 +643,10 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 	ar, ab := d.rAncestors(k), d.bAncestors(k)
 	var why *designDiff
 	for _, x := range without(ab, ar) {
+		if x >= d.cut {
+			why = &diffReference // past the cut: see explain
+			continue
+		}
 		// An element the browser kept open where bespoke closed it, or
 		// moved around k: formatting elements; or one the browser left
 		// open because a copy of a formatting element was the current
@@ -599,9 +670,20 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			// was opened in it), or closed x with the copy of one it was
 			// in.
 			why = &diffFormat
-		case name == "form" && d.aboveFormatting(x, ar, ab):
+		case name == "form" && (d.aboveFormatting(x, ar, ab) || d.hasCopy(k) && len(without(ab, ar)) == 0):
 			// A form that </form> took off the stack while what it held
-			// stayed open: the browser moves k past it too.
+			// stayed open: the browser moves k past it too (k, or a
+			// furthest block of the adoption agency k was in a copy of a
+			// formatting element in).
+			why = &diffFormat
+		case d.copiedAbove(x) && d.inCopy(d.b.orig[k]):
+			// x is in a formatting element the browser copied, and k is
+			// in a copy: the adoption agency moved k (or an ancestor)
+			// out of x.
+			why = &diffFormat
+		case d.adopted(k, ar, ab) && len(without(ab, ar)) == 0:
+			// k was a furthest block: the adoption agency moved it up,
+			// past x (an element between the formatting element and k).
 			why = &diffFormat
 		case tableParts[name] && !tableCells[d.elems[k].name]:
 			// The browser moved k (or an ancestor) out of the table it
@@ -688,6 +770,59 @@ func (d *treeDiff) aboveFormatting(x int, ar, ab []int) bool {
 	return false
 }
 
+// adopted reports whether k was a furthest block of the adoption agency
+// in the browser's tree: a formatting element that is k's ancestor in the
+// rewriter's tree (in ar) is not in the browser's (not in ab), and k has a
+// copy of it as a child there (the agency moves k out of it, and k's
+// children into that copy).
+func (d *treeDiff) adopted(k int, ar, ab []int) bool {
+	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
+		bn := d.b.nodes[c]
+		if bn == nil || !bn.clone || !formatting[c.Data] {
+			continue
+		}
+		if slices.Contains(ar, bn.id) && !slices.Contains(ab, bn.id) {
+			return true
+		}
+	}
+	return false
+}
+
+// copiedAbove reports whether a formatting element the browser copied is
+// an ancestor of x in the rewriter's tree.
+func (d *treeDiff) copiedAbove(x int) bool {
+	for _, a := range d.rAncestors(x) {
+		if formatting[d.elems[a].name] && d.b.clones[a] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// firstInTemplate reports whether element k is the first child of its
+// template parent but elements of the head (which leave the template's
+// content as it was).
+func (d *treeDiff) firstInTemplate(k int) bool {
+	p := d.elems[k].parent
+	for j := p + 1; j < k; j++ {
+		if d.elems[j].parent == p && !headElements[d.elems[j].name] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasCopy reports whether k has a copy of a formatting element as a
+// child in the browser's tree.
+func (d *treeDiff) hasCopy(k int) bool {
+	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
+		if bn := d.b.nodes[c]; bn != nil && bn.clone {
+			return true
+		}
+	}
+	return false
+}
+
 // inCopy reports whether n is in a copy of a formatting element.
 func (d *treeDiff) inCopy(n *html.Node) bool {
 	for p := n.Parent; p != nil; p = p.Parent {
@@ -703,7 +838,7 @@ var tableCells = map[string]bool{"caption": true, "col": true, "colgroup": true,
 	"th": true, "thead": true, "tr": true}
 
 var modeNames = map[string]bool{"td": true, "th": true, "tr": true, "tbody": true, "thead": true, "tfoot": true,
-	"caption": true, "colgroup": true, "table": true, "head": true, "body": true, "frameset": true, "html": true}
+	"caption": true, "colgroup": true, "table": true, "template": true, "head": true, "body": true, "frameset": true, "html": true}
 
 var headElements = map[string]bool{"base": true, "basefont": true, "bgsound": true, "link": true, "meta": true,
 	"noframes": true, "script": true, "style": true, "template": true, "title": true}

@@ -104,6 +104,26 @@ var malformedCases = []string{
 	`<main><nav><a>x</a></nav><aside><p>y</aside></main>`,
 	`<x-card><x-item>a</x-card>b</x-item><my-el><p>c</my-el>`,
 	`<span><div><span>x</span></div></span>`,
+	// Copies of formatting elements, the adoption agency, and foreign
+	// elements named like HTML ones.
+	`<section><strong><a></section><h4>x</strong><h2>`,
+	`<s><em><legend><nobr><x-card><main><a><center></s></center></nobr>`,
+	`<s><em data-k href=/x><legend id=c><nobr data-k=v><x-card><main type=hidden class="x y"></s></nobr>`,
+	`<table><article><s></article>t53<tfoot><rb></s><annotation-xml>`,
+	`<small href=/x lang=en><code><optgroup><a><span id=a><form data-k=v id=a></small></a>`,
+	`<font><strong><rb class='y' data-k=v><t22t23<listing id=a type=hidden><i><section></font></i>`,
+	`<form data-k="w v"><nav/><em href=/x id=a></nav><svg><ul></form></em>`,
+	`<table data-k><template><tr encoding="text/html"><u data-k="w v" class=x><td></template><`,
+	`<table><svg id="b" class=x><template data-n='1'><desc color=red id=a><thead class=z color=red>`,
+	`<p>x<svg class=z class=z/><html>`,
+	`<template><link><col><title></template><dialog>`,
+	`<template/><tr></tr><td><colgroup><fieldset/></table><dd>`,
+	`<template><tbody/><tr></table><tr>`,
+	`<footer>t14<p><i><form>t21</form><s></footer><button>`,
+	`<applet><footer>t14<p><code><form>t21</form><s></footer>t35`,
+	`<path/><b><strong></path><optgroup><dialog><path><button></b><ruby></strong><h3/>`,
+	`<table><a><address><svg><template></a>`,
+	`<svg><input><title><p><strong><listing></listing><embed></input><wbr title="a><template data-k="w v" data-k></strong><p data-k>`,
 }
 
 // malformedTags are the tag names the generator draws from, weighted by

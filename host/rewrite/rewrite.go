@@ -293,7 +293,11 @@ type Rewriter struct {
 	ctxBits    []uint64
 	ctxWords   int
 	typeCounts []typeCount
-	typeHeads  []int32 // per tag id, 1 + the index of its last record in typeCounts
+	// counts holds, per open element (by depth), its element children so
+	// far and where their per-type counts start in typeCounts: kept only
+	// for :nth-child and :nth-of-type.
+	counts    []childCount
+	typeHeads []int32 // per tag id, 1 + the index of its last record in typeCounts
 	// skip is the depth of the element whose content is being dropped,
 	// or -1.
 	skip int
@@ -468,17 +472,15 @@ const (
 
 // entry is an open element.
 type entry struct {
-	bits     uint64 // the first 64 active compounds it matched (more in Rewriter.bits)
-	seq      uint32 // its number, in the order elements open
-	afe      int32  // 1 + the index of its entry in the list of active formatting elements, or 0
-	ctx      uint64 // its selector notes (more in Rewriter.ctxBits)
-	children int32  // element children so far, for :nth-child
-	types    int32  // where its children's per-type counts start in typeCounts
-	act      int32  // 1 + index in acts; 0: nothing to do at its end
-	region   int32  // 1 + index in regions: the region holding its children
-	item     int32  // 1 + index in items: it is an item of its parent's region
-	tag      uint16
-	prev     uint16 // the depth of the previous open element of its tag and namespace kind
+	bits   uint64 // the first 64 active compounds it matched (more in Rewriter.bits)
+	seq    uint32 // its number, in the order elements open
+	afe    int32  // 1 + the index of its entry in the list of active formatting elements, or 0
+	ctx    uint64 // its selector notes (more in Rewriter.ctxBits)
+	act    int32  // 1 + index in acts; 0: nothing to do at its end
+	region int32  // 1 + index in regions: the region holding its children
+	item   int32  // 1 + index in items: it is an item of its parent's region
+	tag    uint16
+	prev   uint16 // the depth of the previous open element of its tag and namespace kind
 	// near holds, per kind (kSpecial, ...), the depth of the nearest open
 	// element of that kind at or below it; for an element that left the
 	// stack, at or below its parent.
@@ -502,8 +504,8 @@ type entry struct {
 const entrySize = int(unsafe.Sizeof(entry{}))
 
 // What an element's end must see to (entry.pin): its entry in the list of
-// active formatting elements; anything else (a counter, a match, an
-// action, a region).
+// active formatting elements; anything else (the insertion mode's
+// counter, a match, an action, a region).
 const (
 	pinAFE uint8 = 1 << iota
 	pinOther
@@ -524,6 +526,13 @@ const (
 	// rules.
 	eIntegration
 )
+
+// childCount is an open element's counts for :nth-child and
+// :nth-of-type.
+type childCount struct {
+	children int32 // element children so far
+	types    int32 // where its children's per-type counts start in typeCounts
+}
 
 type typeCount struct {
 	tag   uint16
@@ -728,6 +737,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.live()
 	r.notes(edits)
 	r.stack = append(r.stack[:0], entry{})
+	r.counts = append(r.counts[:0], childCount{})
 	r.bits = resize(r.bits, r.words-1)
 	r.ctxBits = resize(r.ctxBits, r.ctxWords-1)
 	r.plainPop = !r.needType && r.words == 1 && r.ctxWords == 1
@@ -1009,7 +1019,7 @@ func (r *Rewriter) run(src []byte, final bool) {
 
 // held returns the bytes the rewrite holds, for the memory bound.
 func (r *Rewriter) held() int {
-	return len(r.pending) + len(r.buf) + len(r.pieces)*12 + len(r.ids) + len(r.stack)*entrySize + len(r.items)*32 +
+	return len(r.pending) + len(r.buf) + len(r.pieces)*12 + len(r.ids) + len(r.stack)*entrySize + len(r.counts)*8 + len(r.items)*32 +
 		len(r.afe)*24 + len(r.afterBody)
 }
 

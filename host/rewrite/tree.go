@@ -32,11 +32,14 @@ const (
 	numOpen
 )
 
-// hotOf holds, by tag, what opening an HTML element of it sets, in one
-// load: its kinds (kindMask), 1 + its counter in nOpen (at openShift), and
-// whether it counts in nOpen[openMode] (hotMode: it can make the insertion
-// mode other than the body's).
-var hotOf [256]uint16
+// hotOf holds, by tag, what opening an HTML element of it sets: the lanes
+// of entry.near its kinds take, its kinds (kindMask), 1 + its counter in
+// nOpen (at openShift), and whether it counts in nOpen[openMode] (hotMode:
+// it can make the insertion mode other than the body's).
+var hotOf [256]struct {
+	lanes uint64
+	info  uint16
+}
 
 const (
 	kindMask  = 1<<numKinds - 1
@@ -54,7 +57,7 @@ func initHot() {
 		if tagFlags[i]&fMode != 0 && uint16(i) != tagBody && uint16(i) != tagHTML {
 			h |= hotMode
 		}
-		hotOf[i] = h
+		hotOf[i].info, hotOf[i].lanes = h, nearLanes[h&kindMask]
 	}
 }
 
@@ -450,7 +453,7 @@ func (r *Rewriter) open(id uint16, lt, end int) {
 		r.inBody(id, flags, lt, end)
 		return
 	}
-	if top.ns != nsHTML && !r.htmlRules(top, id) {
+	if top.ns != nsHTML && top.copies == 0 && !r.htmlRules(top, id) {
 		// Foreign content.
 		if flags&fBreakout == 0 && !(id == tagFont && r.fontBreaks(lt, end)) {
 			r.insert(id, top.ns, flags, lt, end)
@@ -651,6 +654,12 @@ func (r *Rewriter) inTable(m uint8, id uint16, lt, end int) int {
 		if id != tagTR && id != tagTD && id != tagTH {
 			d := max(r.inScope(tagTBody, scopeTable), r.inScope(tagTHead, scopeTable), r.inScope(tagTFoot, scopeTable))
 			if d == 0 {
+				// No section to end (in a template): a row browsers
+				// imply ends all the same.
+				if t := r.impliedHolder(impliedRow); t > 0 {
+					r.stack[t].implied &^= impliedRow
+					r.popAbove(t, lt)
+				}
 				return done
 			}
 			r.popTo(d, lt, lt, false)
@@ -763,27 +772,30 @@ func (r *Rewriter) impliedHolder(what uint8) int {
 // clearTo pops the elements above the nearest boundary of a scope (the
 // table, for a table context).
 func (r *Rewriter) clearTo(scope int, lt int) {
-	if d := r.boundary(scope); d+1 < len(r.stack) {
+	r.popAbove(r.boundary(scope), lt)
+}
+
+// popAbove pops the elements above depth d, and the copies of formatting
+// elements opened on it: the element at d is then the current node.
+func (r *Rewriter) popAbove(d int, lt int) {
+	if d+1 < len(r.stack) {
 		r.popTo(d+1, lt, lt, false)
+	}
+	if !r.stopped && d+1 == len(r.stack) && r.stack[d].copies > 0 {
+		r.closeCopiesOn(d)
 	}
 }
 
 // clearToSection pops the elements above the nearest table section (or
 // template, or html; or table, when the section is one browsers imply).
 func (r *Rewriter) clearToSection(lt int) {
-	d := max(r.last(tagTBody), r.last(tagTHead), r.last(tagTFoot), r.last(tagTemplate), r.last(tagHTML), r.last(tagTable))
-	if d+1 < len(r.stack) {
-		r.popTo(d+1, lt, lt, false)
-	}
+	r.popAbove(max(r.last(tagTBody), r.last(tagTHead), r.last(tagTFoot), r.last(tagTemplate), r.last(tagHTML), r.last(tagTable)), lt)
 }
 
 // clearToRow pops the elements above the nearest row (or template, or
 // html).
 func (r *Rewriter) clearToRow(lt int) {
-	d := max(r.last(tagTR), r.last(tagTemplate), r.last(tagHTML), r.last(tagTable))
-	if d+1 < len(r.stack) {
-		r.popTo(d+1, lt, lt, false)
-	}
+	r.popAbove(max(r.last(tagTR), r.last(tagTemplate), r.last(tagHTML), r.last(tagTable)), lt)
 }
 
 // insertVoid opens element id for the start tag src[lt:end] and ends it
@@ -799,7 +811,7 @@ func (r *Rewriter) insertVoid(id uint16, lt, end int) {
 // closeP closes an open p in button scope.
 func (r *Rewriter) closeP(lt int) {
 	if r.nOpen[openP] > 0 {
-		if d := r.inScope(tagP, scopeButton); d > 0 {
+		if d := r.inScope(tagP, scopeButton); d > 0 && (d < len(r.stack)-1 || !r.popPlain(d)) {
 			r.popTo(d, lt, lt, false)
 		}
 	}
@@ -924,7 +936,7 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 	if r.stopped {
 		return
 	}
-	if flags&fNoRebuild == 0 {
+	if flags&fNoRebuild == 0 && len(r.afe) > 0 {
 		r.reconstruct()
 	}
 	ns := nsHTML
@@ -1034,12 +1046,16 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	}
 	e := &r.stack[n]
 	parent := &r.stack[n-1]
-	e.tag, e.ns, e.types = id, ns, int32(len(r.typeCounts))
-	var kinds uint16
-	var info uint16
+	e.tag, e.ns = id, ns
+	if r.needNth {
+		r.counts = append(r.counts[:n], childCount{types: int32(len(r.typeCounts))})
+	}
+	var kinds, info uint16
+	var lanes uint64
 	if ns == nsHTML {
 		if id < uint16(len(hotOf)) {
-			info = hotOf[id]
+			h := &hotOf[id]
+			info, lanes = h.info, h.lanes
 			kinds = info & kindMask
 		}
 		e.prev = r.lastH[id]
@@ -1056,7 +1072,7 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 		e.eflags = eSlow
 		if ns == nsSVG && (id == tagForeignObject || id == tagDesc || id == tagTitle) ||
 			ns == nsMath && (flags&fIntegration != 0 || id == tagAnnotationXML) {
-			kinds = foreignKinds
+			kinds, lanes = foreignKinds, nearLanes[foreignKinds]
 			if id != tagAnnotationXML || r.htmlAnnotation(lt, end) {
 				e.eflags |= eIntegration
 			}
@@ -1071,20 +1087,19 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 		}
 	}
 	// Its kinds' lanes of near are its depth; the others, its parent's.
-	lanes := nearLanes[kinds]
 	e.near = parent.near&^lanes | lanes&(uint64(n)*0x0001_0001_0001_0001)
 	e.spec = parent.spec
 	if kinds&(1<<kSpecial) != 0 {
 		e.spec = uint16(n)
 	}
 	if info&^kindMask != 0 {
-		e.pin = pinOther
 		if o := uint8(info >> openShift & 7); o != 0 {
 			e.open = o
 			r.nOpen[o-1]++
 		}
 		if info&hotMode != 0 {
 			e.moded = true
+			e.pin = pinOther
 			r.nOpen[openMode]++
 		}
 	}
@@ -1160,7 +1175,7 @@ const maxDepth = 1<<16 - 1
 // countChild counts the element id being opened among its parent's
 // children, in all and of its type, for :nth-child and :nth-of-type.
 func (r *Rewriter) countChild(id uint16) {
-	p := &r.stack[len(r.stack)-1]
+	p := &r.counts[len(r.stack)-1]
 	p.children++
 	r.childPos = int(p.children)
 	r.typePos = 1
@@ -1253,14 +1268,17 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 	}
 	top := len(r.stack) - 1
 	flags := flagsOf(id)
-	if e := &r.stack[top]; e.tag == id && top > 0 && flags&(fEndRule|fFormatting|fMarker) == 0 && !r.holding && r.popPlain(top) {
+	if e := &r.stack[top]; e.tag == id && top > 0 && flags&(fEndRule|fFormatting|fMarker) == 0 && !r.holding && e.ns == nsHTML && r.popPlain(top) {
 		// The end tag of the current node, which ends plainly.
 		return
 	}
 	if r.holding && id != tagBody && id != tagHTML {
 		r.unhold(lt)
 	}
-	if r.stack[top].tag == id && top > 0 && flags&fEndRule == 0 &&
+	// An svg or math element with copies of formatting elements opened on
+	// it (an integration point) is not the current node: a copy, HTML, is.
+	foreign := r.stack[top].ns != nsHTML && r.stack[top].copies == 0
+	if r.stack[top].tag == id && top > 0 && flags&fEndRule == 0 && (foreign || r.stack[top].ns == nsHTML) &&
 		(flags&fFormatting == 0 || r.stack[top].ns != nsHTML || r.afeLast[id] == r.stack[top].afe && r.stack[top].afe != 0) {
 		// The end tag of the current node: every rule below agrees (for a
 		// formatting element, when it is the latest of its tag in the
@@ -1279,7 +1297,7 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 		}
 		return
 	}
-	if r.stack[top].ns != nsHTML {
+	if foreign {
 		// In svg or math: the nearest open foreign element of that name,
 		// above the nearest HTML element.
 		if d := r.lastForeign(id); d > 0 && d > int(r.stack[top].html) {
@@ -1368,9 +1386,7 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 			}
 			if t := r.impliedHolder(impliedRow); d == 0 && t > 0 {
 				r.stack[t].implied &^= impliedRow
-				if t+1 < len(r.stack) {
-					r.popTo(t+1, lt, lt, false)
-				}
+				r.popAbove(t, lt)
 				if m == modeCell {
 					r.afeClear()
 				}
@@ -1386,7 +1402,12 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 					r.afeClear()
 				}
 			case modeRow, modeSection:
-				if c := max(r.inScope(tagTR, scopeTable), r.inScope(tagTBody, scopeTable), r.inScope(tagTHead, scopeTable), r.inScope(tagTFoot, scopeTable)); c > 0 {
+				// The row ends, then its section.
+				c := max(r.inScope(tagTBody, scopeTable), r.inScope(tagTHead, scopeTable), r.inScope(tagTFoot, scopeTable))
+				if c == 0 {
+					c = r.inScope(tagTR, scopeTable)
+				}
+				if c > 0 {
 					r.popTo(c, lt, lt, false)
 				}
 			case modeCell:
@@ -1398,9 +1419,7 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 			if t := r.impliedHolder(impliedSection | impliedRow); t > 0 && !r.stopped {
 				// A row or a section browsers imply ends first.
 				r.stack[t].implied = 0
-				if t+1 < len(r.stack) {
-					r.popTo(t+1, lt, lt, false)
-				}
+				r.popAbove(t, lt)
 			}
 			if !r.stopped {
 				d = r.inScope(id, scopeTable)
@@ -1412,9 +1431,7 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 			if d == 0 && id == tagTBody {
 				if t := r.impliedHolder(impliedSection); t > 0 {
 					r.stack[t].implied = 0
-					if t+1 < len(r.stack) {
-						r.popTo(t+1, lt, lt, false)
-					}
+					r.popAbove(t, lt)
 					if m == modeCell {
 						r.afeClear()
 					}
@@ -1563,6 +1580,9 @@ func (r *Rewriter) popPlain(top int) bool {
 	} else {
 		r.lastF[e.tag] = e.prev
 	}
+	if e.open != 0 {
+		r.nOpen[e.open-1]--
+	}
 	r.stack = r.stack[:top]
 	return true
 }
@@ -1629,7 +1649,7 @@ func (r *Rewriter) pop(top int) {
 		}
 	}
 	if r.needType {
-		r.dropTypes(e.types)
+		r.dropTypes(r.counts[top].types)
 	}
 	if r.words > 1 {
 		r.bits = r.bits[:top*(r.words-1)]
