@@ -312,7 +312,16 @@ func (r *Rewriter) growChains() {
 // element at depth d that has not left the stack.
 func (r *Rewriter) near(d int, k int) int {
 	x := r.stack[d].nearOf(k)
-	if r.gone == 0 || !r.stack[x].gone {
+	if r.gone != 0 {
+		return r.nearGone(x, k)
+	}
+	return x
+}
+
+// nearGone is near when some elements left the stack: x is the value
+// the entry holds.
+func (r *Rewriter) nearGone(x, k int) int {
+	if !r.stack[x].gone {
 		return x
 	}
 	return r.skipGone(x, k)
@@ -817,6 +826,16 @@ func (r *Rewriter) closeP(lt int) {
 	}
 }
 
+// impliesEnd holds, by tag, whether an element ends by the end tags
+// impliedEnds generates.
+var impliesEnd [256]bool
+
+func init() {
+	for _, id := range []uint16{tagDD, tagDT, tagLI, tagOptgroup, tagOption, tagP, tagRb, tagRp, tagRt, tagRtc} {
+		impliesEnd[id] = true
+	}
+}
+
 // impliedEnds pops the elements whose end tags can be left out (dd, dt,
 // li, optgroup, option, p, rb, rp, rt, rtc) from the top of the stack,
 // except one named except.
@@ -913,7 +932,7 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 			return // a select in a select only ends it
 		}
 	case ruleOption:
-		if r.selectInScope() > 0 {
+		if t := r.stack[len(r.stack)-1].tag; r.selectInScope() > 0 && (t < 256 && impliesEnd[t] || r.copyOnTop()) {
 			except := tagOptgroup
 			if id == tagOptgroup {
 				except = 0
