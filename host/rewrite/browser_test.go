@@ -135,14 +135,8 @@ func rewriterTree(in string) ([]relem, error) {
 	return elems, nil
 }
 
-// annotate inserts annotAttr="k" after the name of element k's start tag.
-func annotate(in string, elems []relem) string {
-	out, _ := annotateEnds(in, elems)
-	return out
-}
-
-// annotateEnds is annotate, and where each element's start tag ends in
-// the annotated page.
+// annotateEnds inserts annotAttr="k" after the name of element k's start
+// tag, and returns where each start tag ends in the annotated page.
 func annotateEnds(in string, elems []relem) (string, []int) {
 	var b strings.Builder
 	ends := make([]int, len(elems))
@@ -1107,13 +1101,8 @@ func TestBrowserDifferential(t *testing.T) {
 			}
 		}
 	}
-	var names []string
-	for k := range stats {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		t.Logf("%s: %d selections differ by design", k, stats[k])
+	for _, d := range append(designDiffs, diffReference) {
+		t.Logf("%s: %d selections differ (%s)", d.name, stats[d.name], d.why)
 	}
 	t.Logf("%d pages (%d hand-written, %d generated with BESPOKE_SEED=%d, the saved pages), %d selectors", len(corpus), len(malformedCases), n, s, len(browserSelectors))
 }

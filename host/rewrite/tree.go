@@ -1550,15 +1550,6 @@ func (r *Rewriter) phantomStart(id uint16, lt int) {
 	r.popTo(d+1, lt, lt, false)
 }
 
-// isSpecialEntry reports whether an open element is special.
-func isSpecialEntry(e *entry) bool {
-	if e.ns == nsHTML {
-		return flagsOf(e.tag)&fSpecial != 0
-	}
-	return e.eflags&eIntegration != 0 || e.tag == tagAnnotationXML && e.ns == nsMath ||
-		e.ns == nsMath && flagsOf(e.tag)&fIntegration != 0
-}
-
 // leave takes the element at depth d off the stack of open elements while
 // it stays open: the rules no longer see it, and it ends when it is the
 // current node again (with the last element above it).
