@@ -332,10 +332,9 @@ var (
 	diffFoster  = designDiff{"foster", "content that is not part of a table but written inside one (<table><div>) is moved by the browser before the table (foster parenting); bespoke leaves it where it is written"}
 	diffMerge   = designDiff{"merged-attributes", "a second <html> or <body> tag is not an element: the browser adds its attributes to the first, bespoke ignores it"}
 	diffHead    = designDiff{"after-head", "elements of the head (link, meta, script, style, title, base, template) written after </head> and before the body are moved into the head by the browser; bespoke leaves them where they are"}
-	// Not a design choice: the reference parser, x/net/html, gives up
-	// building the tree at an HTML <template> while svg or math is open
-	// (it ignores the rest of the page); browsers do not.
-	diffReference = designDiff{"reference", "x/net/html ignores what follows an HTML <template> opened inside svg or math"}
+	// Not a design choice: where the reference parser, x/net/html, builds
+	// another tree than browsers do (see explain).
+	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html), the rest of the page is not compared"}
 )
 
 // designDiffs lists the by-design differences.
