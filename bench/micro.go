@@ -128,7 +128,7 @@ func (h *harness) runMicro(ctx context.Context) *microResult {
 // goalBenchmarks selects, for -quick, the benchmarks that the goals and the
 // ratios use. go test splits -bench at "|" before compiling each part, so
 // a leading (?i) would apply to the first alternative only.
-const goalBenchmarks = `Wasm|Reference|Rewrite|Memmove|Copy|Decide|Compile|Proxy|Context|CookieRequest|LoadRules`
+const goalBenchmarks = `Wasm|Reference|Rewrite|Memmove|Copy|Decide|Compile|Proxy|Context|CookieRequest|LoadRules|Pathological`
 
 // benchmarkPackages returns the packages (as ./dir patterns) of the
 // module whose _test.go files declare a benchmark function whose name

@@ -311,6 +311,7 @@ func (h *harness) goals(cs []comparison) []goal {
 	micro("HTML rewrite, pass-through (shop page)", "/host/rewrite", `^RewritePage/shop/passthrough$`, "MB/s", "≥ 1,000 MB/s", func(v float64) bool { return v >= 1000 }, mbps)
 	micro("HTML rewrite, five edits (shop page)", "/host/rewrite", `^RewritePage/shop/edits$`, "MB/s", "≥ 500 MB/s", func(v float64) bool { return v >= 500 }, mbps)
 	micro("Compile 1,000 rules", "", `(?i)^CompileRules(/.+)?/1000(/.*)?$`, "ns/op", "< 50 ms", func(v float64) bool { return v < 50e6 }, nsAsTime)
+	gs = append(gs, h.pathologicalGoal())
 
 	found := false
 	if h.micro != nil {
@@ -335,6 +336,39 @@ func (h *harness) goals(cs []comparison) []goal {
 			Source: "benchmarks named *Wasm* and *Reference*"})
 	}
 	return gs
+}
+
+// pathologicalGoal is the rewriter's cost on its pathological pages
+// (testdata/pathological) against the shop page's: the worst page's
+// ns/byte as a multiple of the shop page's (the ×shop metric each
+// BenchmarkPathological sub-benchmark reports), whole or in small writes.
+func (h *harness) pathologicalGoal() goal {
+	g := goal{Name: "HTML rewrite, worst pathological page ns/byte ÷ shop page", Want: "≤ 3.00×"}
+	var worst *gobench.Summary
+	var v float64
+	if h.micro != nil {
+		for i := range h.micro.Benchmarks {
+			s := &h.micro.Benchmarks[i]
+			if !strings.HasSuffix(s.Pkg, "/host/rewrite") || !strings.HasPrefix(s.Name, "Pathological/") {
+				continue
+			}
+			if x, ok := s.Get("×shop"); ok && x > v {
+				worst, v = s, x
+			}
+		}
+	}
+	if worst == nil {
+		why := "micro-benchmarks not run"
+		if h.micro != nil {
+			why = "not present: no BenchmarkPathological results in host/rewrite"
+		}
+		g.Status, g.Figure, g.Source = "n/a", "n/a ("+why+")", "BenchmarkPathological in host/rewrite"
+		return g
+	}
+	g.Value, g.Status = v, verdict(v <= 3)
+	g.Figure = statText(worst.Metrics["×shop"], func(v float64) string { return fmt.Sprintf("%.2f×", v) }) + " (" + strings.TrimPrefix(worst.Name, "Pathological/") + ")"
+	g.Source = "Benchmark" + worst.Name + " in " + shortPkg(worst.Pkg)
+	return g
 }
 
 func plural(n int, word string) string {

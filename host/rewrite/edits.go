@@ -11,8 +11,9 @@ import (
 )
 
 // match evaluates the active compounds on the element just pushed at
-// depth d (its start tag is src[lt:end], attributes in r.attrs), and
-// applies the edits whose selectors match.
+// depth d (its start tag is src[lt:end], attributes in r.attrs), notes
+// the selector prefixes it completes, and applies the edits whose
+// selectors match.
 func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 	any := false
 	if r.dispatch {
@@ -25,8 +26,11 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 			have |= needClass
 		}
 		cands := r.anyTag
-		if !r.anyFor[have] {
+		if r.anyBits[have]&^r.deadMask == 0 && !r.anyHigh[have] {
 			cands = nil
+		}
+		if trackWork {
+			r.work += len(cands) + 1
 		}
 		for k := range cands {
 			a := &cands[k]
@@ -51,6 +55,9 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		}
 		if tag < uint16(len(r.tagFirst)) {
 			for j := r.tagFirst[tag]; j > 0 && j <= int32(len(r.tagged)) && r.activeC[r.tagged[j-1]].tag == tag; j++ {
+				if trackWork {
+					r.work++
+				}
 				i := r.tagged[j-1]
 				if r.dead(i) {
 					continue
@@ -63,6 +70,9 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		}
 	} else {
 		// In index order, so that :not() arguments are evaluated first.
+		if trackWork {
+			r.work += len(r.activeC)
+		}
 		for i, c := range r.activeC {
 			if c.tag != 0 && c.tag != tag || c.ids != nil && r.idLo < 0 || c.classes != nil && r.classLo < 0 {
 				continue
@@ -77,12 +87,17 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		return
 	}
 	r.stack[d].matched = true
+	r.stack[d].pin |= pinOther
 	hit := false
 	for w := 0; w < r.words; w++ {
 		b := *r.word(d, w)
 		hit = hit || b&r.rightMask[w] != 0
 		for b != 0 {
-			r.nMatch[w*64+mbits.TrailingZeros64(b)]++
+			k := w*64 + mbits.TrailingZeros64(b)
+			r.nMatch[k]++
+			if r.posFirst[k] != r.posFirst[k+1] {
+				r.prefixes(d, k)
+			}
 			b &= b - 1
 		}
 	}
@@ -102,40 +117,98 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 	}
 }
 
+// The selector memo. A complex selector's compounds 0..i, with compound
+// i on an element, are its prefix i; the element at depth d notes, per
+// prefix that is not a whole selector (a position), whether the prefix
+// matches with its last compound on the element itself (when a child
+// combinator follows it) or on the element or an ancestor (when a
+// descendant combinator follows). An element reads only its parent's
+// notes, so matching costs the same whatever the nesting, and an element
+// that matches no compound copies its parent's descendant notes.
+
+// posRef is a position, listed under the compound it ends with.
+type posRef struct {
+	bit  int32 // its bit in the notes
+	need int32 // the bit of the prefix before it, which the parent must have; -1 for the first
+}
+
+// altRef is a complex selector of an edit's selector list: its last
+// compound (local bit) and the position before it (-1 for one compound).
+type altRef struct {
+	last, prev int32
+}
+
+// ctxWord returns word w of the notes of the element at depth d.
+func (r *Rewriter) ctxWord(d, w int) *uint64 {
+	if w == 0 {
+		return &r.stack[d].ctx
+	}
+	return &r.ctxBits[d*(r.ctxWords-1)+w-1]
+}
+
+// ctxHas reports whether the element at depth d has note bit b.
+func (r *Rewriter) ctxHas(d int, b int32) bool {
+	return *r.ctxWord(d, int(b>>6))&(1<<(b&63)) != 0
+}
+
+// inherit starts the notes of the element at depth d from its parent's:
+// the positions a descendant combinator follows.
+func (r *Rewriter) inherit(d int) {
+	r.stack[d].ctx = r.stack[d-1].ctx & r.descMask[0]
+	for w := 1; w < r.ctxWords; w++ {
+		r.ctxBits = append(r.ctxBits, *r.ctxWord(d-1, w)&r.descMask[w])
+	}
+}
+
+// prefixes notes the positions that compound bit k, which the element at
+// depth d matched, completes.
+func (r *Rewriter) prefixes(d, k int) {
+	for _, p := range r.posList[r.posFirst[k]:r.posFirst[k+1]] {
+		if trackWork {
+			r.work++
+		}
+		if p.need < 0 || r.ctxHas(d-1, p.need) {
+			*r.ctxWord(d, int(p.bit>>6)) |= 1 << (p.bit & 63)
+		}
+	}
+}
+
+// complexAt reports whether the complex selector whose last compound has
+// local bit last, and whose position before it is prev, matches the
+// element at depth d.
+func (r *Rewriter) complexAt(last, prev int32, d int) bool {
+	return r.hasLocal(d, last) && (prev < 0 || r.ctxHas(d-1, prev))
+}
+
 // dead reports whether compound bit i need not be evaluated: it is only
 // ever the last compound of a selector, and an ancestor that every such
 // selector needs matches no open element, so no selector can use it. For
 // dispatch only: without it, :not() arguments read bits that the edits'
 // selectors do not show.
 func (r *Rewriter) dead(i int32) bool {
-	return i < 64 && r.rightOnly&(1<<i) != 0 && r.rightNeed[i]&^r.openMask != 0
+	return i < 64 && r.deadMask&(1<<i) != 0
 }
 
-// live computes anyFor and tagLive, for mayMatch, when the ancestors
-// open change.
+// live computes deadMask, the compounds dead (see dead), when the
+// ancestors open change.
 func (r *Rewriter) live() {
-	r.anyFor = [4]bool{}
-	for _, a := range r.anyTag {
-		if r.dead(a.bit) {
-			continue
-		}
-		for have := range r.anyFor {
-			r.anyFor[have] = r.anyFor[have] || a.need&^uint8(have) == 0
+	var m uint64
+	for b := r.rightOnly; b != 0; b &= b - 1 {
+		i := mbits.TrailingZeros64(b)
+		if r.rightNeed[i]&^r.openMask != 0 {
+			m |= 1 << i
 		}
 	}
-	clear(r.tagLive[:])
-	for _, i := range r.tagged {
-		if !r.dead(i) {
-			r.tagLive[r.activeC[i].tag] = true
-		}
-	}
+	r.deadMask = m
 }
 
 // mayMatch reports whether match could find a compound matching the
 // start tag of element id being handled: with dispatch, most elements
-// meet no compound that is not dead, and are not worth the call.
+// meet no compound that is not dead, and are not worth the call. The
+// compounds for any element are told apart by what they need the element
+// to have (needID, needClass).
 func (r *Rewriter) mayMatch(id uint16) bool {
-	if !r.dispatch || id < uint16(len(r.tagLive)) && r.tagLive[id] {
+	if !r.dispatch || id < uint16(len(r.tagBits)) && (r.tagBits[id]&^r.deadMask != 0 || r.tagHigh[id]) {
 		return true
 	}
 	var have uint8
@@ -145,7 +218,7 @@ func (r *Rewriter) mayMatch(id uint16) bool {
 	if r.classLo >= 0 {
 		have |= needClass
 	}
-	return r.anyFor[have]
+	return r.anyBits[have]&^r.deadMask != 0 || r.anyHigh[have]
 }
 
 // word returns word w of the compound bits of the element at depth d:
@@ -158,36 +231,13 @@ func (r *Rewriter) word(d, w int) *uint64 {
 	return &r.bits[d*(r.words-1)+w-1]
 }
 
-// has reports whether the element at depth d matched compound k.
-func (r *Rewriter) has(d int, k int32) bool {
-	l := r.local[k]
+// hasLocal reports whether the element at depth d matched the compound of
+// local bit l.
+func (r *Rewriter) hasLocal(d int, l int32) bool {
 	if l < 64 {
 		return r.stack[d].bits&(1<<l) != 0
 	}
 	return r.bits[d*(r.words-1)+int(l>>6)-1]&(1<<(l&63)) != 0
-}
-
-// matchAt reports whether compounds 0..i of c match with compound i on
-// the element at depth d.
-func (r *Rewriter) matchAt(c *ccomplex, i, d int) bool {
-	if !r.has(d, c.comps[i]) {
-		return false
-	}
-	if i == 0 {
-		return true
-	}
-	if c.combs[i-1] == selector.Child {
-		return d > 1 && r.matchAt(c, i-1, d-1)
-	}
-	if r.nMatch[r.local[c.comps[i-1]]] == 0 {
-		return false // no open element matches the ancestor's compound
-	}
-	for a := d - 1; a >= 1; a-- {
-		if r.matchAt(c, i-1, a) {
-			return true
-		}
-	}
-	return false
 }
 
 // selects reports whether selector s matches the element at depth d,
@@ -197,9 +247,8 @@ func (r *Rewriter) selects(s, d int) bool {
 		return r.selMatch[s]
 	}
 	m := false
-	for i := range r.prog.sels[s].alts {
-		alt := &r.prog.sels[s].alts[i]
-		if r.matchAt(alt, len(alt.comps)-1, d) {
+	for _, a := range r.altList[r.altFirst[s]:r.altFirst[s+1]] {
+		if r.complexAt(a.last, a.prev, d) {
 			m = true
 			break
 		}
@@ -250,7 +299,11 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 	}
 	for i := range c.not {
 		n := &c.not[i]
-		if r.matchAt(n, len(n.comps)-1, d) {
+		prev := int32(-1)
+		if len(n.comps) > 1 {
+			prev = r.cbase[n.id] - 1 + int32(len(n.comps)) - 2
+		}
+		if r.complexAt(r.local[n.comps[len(n.comps)-1]], prev, d) {
 			return false
 		}
 	}
@@ -318,16 +371,21 @@ func hasWord(v []byte, w string) bool {
 	if len(v) == len(w) {
 		return string(v) == w
 	}
-	for len(v) >= len(w) {
-		i := indexByte(v, w[0])
-		if i < 0 || len(v)-i < len(w) {
+	for i := 0; i+len(w) <= len(v); i++ {
+		j := indexByte(v[i:], w[0])
+		if j < 0 {
 			return false
 		}
-		j := i + len(w)
-		if (i == 0 || isSpace(v[i-1])) && (j == len(v) || isSpace(v[j])) && string(v[i:j]) == w {
+		i += j
+		end := i + len(w)
+		if end > len(v) {
+			return false
+		}
+		// A word starts at the list's start or after a space, and ends
+		// at its end or before one.
+		if (i == 0 || isSpace(v[i-1])) && (end == len(v) || isSpace(v[end])) && string(v[i:end]) == w {
 			return true
 		}
-		v = v[i+1:]
 	}
 	return false
 }
@@ -337,6 +395,9 @@ func isListOp(op Op) bool    { return op >= Limit && op <= HideSeen }
 
 // apply applies the matching edits to the element opened at depth d.
 func (r *Rewriter) apply(d, lt, end int, void bool) {
+	if trackWork {
+		r.work += len(r.edits)
+	}
 	r.epoch++
 	m := r.matched[:0]
 	w0 := r.stack[d].bits
@@ -427,6 +488,7 @@ func (r *Rewriter) apply(d, lt, end int, void bool) {
 	if a.afterHi > lo || cop != 0 && !void {
 		r.acts = append(r.acts, a)
 		r.stack[d].act = int32(len(r.acts))
+		r.stack[d].pin |= pinOther
 	}
 }
 
@@ -467,7 +529,8 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 		e.act = 0
 	}
 	if e.item != 0 && !r.stopped {
-		r.items[e.item-1].end = len(r.buf)
+		r.items[e.item-1].last = r.tail
+		r.cut = true
 		e.item = 0
 	}
 }

@@ -95,3 +95,62 @@ func feed(t *testing.T, rw *Rewriter, in []byte, size func() int) {
 	}
 	rw.Release()
 }
+
+// FuzzBrowserDifferential runs the differential check of browser_test.go
+// on arbitrary pages: the rewriter's tree and what selectors select in it
+// against x/net/html and cascadia, differing only by design.
+func FuzzBrowserDifferential(f *testing.F) {
+	for _, s := range malformedCases {
+		f.Add(s)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 50; i++ {
+		f.Add(malformedPage(rng))
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if len(in) > 4096 {
+			return // the reference parser is slow on big pages
+		}
+		checkPage(t, in)
+	})
+}
+
+// FuzzTagEnd checks that tagEnd, fed a tag in two parts, finds the end
+// scanAttrs finds in the whole.
+func FuzzTagEnd(f *testing.F) {
+	for _, s := range []string{`<a href="x>y" b='c>d' e=f g>`, `<div a a a>`, `<p a= "b">`, `<x ==">`, `<a/b=c/>`,
+		`</div class=">">`, `<a b=>`, `<a b = 'c' >`, `<a "b"=c>`, `<a b`, `<a b="`} {
+		f.Add(s, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, tag string, cut uint8) {
+		b := []byte(tag)
+		from := 1
+		if len(b) > 1 && b[1] == '/' {
+			from = 2
+		}
+		if len(b) <= from || b[0] != '<' || !isAlpha(b[from]) {
+			return
+		}
+		i, _ := scanName(b, from)
+		want := len(b) // not ended
+		if i < len(b) {
+			var tf tagFacts
+			if gt := scanAttrs(b, i, &tf, nil); gt >= 0 {
+				want = gt
+			}
+		}
+		rest := b[from:]
+		c := int(cut) % (len(rest) + 1)
+		var te tagEnd
+		te.start()
+		got := len(b)
+		if e := te.feed(rest[:c]); e >= 0 {
+			got = from + e
+		} else if e := te.feed(rest[c:]); e >= 0 {
+			got = from + c + e
+		}
+		if got != want {
+			t.Fatalf("%q cut at %d: tagEnd ends it at %d, scanAttrs at %d", tag, from+c, got, want)
+		}
+	})
+}

@@ -2,19 +2,68 @@ package rewrite
 
 import "bytes"
 
+// The output held for list edits is a linked list of pieces of buf (the
+// bytes are appended to buf and never move): closing a region relinks its
+// items' pieces in their new order, so that each byte is copied once,
+// however deep regions nest, and written out when the outermost region
+// closes.
+
+// piece is buf[lo:hi], followed by piece next (-1: none).
+type piece struct {
+	lo, hi, next int32
+}
+
 // region collects the output of one parent's children, from its first
 // item to its end, for the list edits (Limit, Reorder, HideSeen).
 type region struct {
-	start     int   // where its output starts in buf
+	before    int32 // the piece before its output (-1: none)
 	items     int32 // its first item in items
 	itemEdits int32 // its first entry in itemEdits
 	ids       int32 // its first byte in ids
 }
 
-// item is a matched child in a region: buf[start:end].
+// item is a matched child in a region: the pieces after piece before, to
+// piece last.
 type item struct {
-	start, end int
-	lo, hi     int32 // its list edits, in itemEdits
+	before, last int32 // last is -2 while the item is open
+	lo, hi       int32 // its list edits, in itemEdits
+}
+
+// hold appends b to the held output.
+func (r *Rewriter) hold(b []byte) {
+	lo := int32(len(r.buf))
+	r.buf = append(r.buf, b...)
+	if !r.cut && r.tail >= 0 && r.pieces[r.tail].hi == lo {
+		r.pieces[r.tail].hi = int32(len(r.buf))
+		return
+	}
+	r.pieces = append(r.pieces, piece{lo: lo, hi: int32(len(r.buf)), next: -1})
+	n := int32(len(r.pieces) - 1)
+	if r.tail >= 0 {
+		r.pieces[r.tail].next = n
+	} else {
+		r.head = n
+	}
+	r.tail, r.cut = n, false
+}
+
+// writeHeld writes the held output, in its order, and lets it go.
+func (r *Rewriter) writeHeld() {
+	for p := r.head; p >= 0 && r.err == nil; p = r.pieces[p].next {
+		if trackWork {
+			r.work += int(r.pieces[p].hi-r.pieces[p].lo) + 1
+		}
+		r.raw(r.buf[r.pieces[p].lo:r.pieces[p].hi])
+	}
+	r.buf, r.pieces, r.head, r.tail, r.cut = r.buf[:0], r.pieces[:0], -1, -1, false
+}
+
+// nextOf returns the piece after p (p -1: the first).
+func (r *Rewriter) nextOf(p int32) int32 {
+	if p < 0 {
+		return r.head
+	}
+	return r.pieces[p].next
 }
 
 // itemEdit is a list edit that matched an item, with the item's id.
@@ -30,14 +79,16 @@ func (r *Rewriter) addItem(d int, m []int32) {
 	p := &r.stack[d-1]
 	if p.region == 0 {
 		r.regions = append(r.regions, region{
-			start:     len(r.buf),
+			before:    r.tail,
 			items:     int32(len(r.items)),
 			itemEdits: int32(len(r.itemEdits)),
 			ids:       int32(len(r.ids)),
 		})
 		p.region = int32(len(r.regions))
+		p.pin |= pinOther
 	}
-	it := item{start: len(r.buf), end: -1, lo: int32(len(r.itemEdits))}
+	it := item{before: r.tail, last: -2, lo: int32(len(r.itemEdits))}
+	r.cut = true
 	for _, i := range m {
 		e := &r.edits[i]
 		if !isListOp(e.Op) {
@@ -56,6 +107,7 @@ func (r *Rewriter) addItem(d int, m []int32) {
 	it.hi = int32(len(r.itemEdits))
 	r.items = append(r.items, it)
 	r.stack[d].item = int32(len(r.items))
+	r.stack[d].pin |= pinOther
 }
 
 // closeRegion applies the list edits to the innermost region and writes
@@ -65,13 +117,10 @@ func (r *Rewriter) closeRegion() {
 	reg := r.regions[len(r.regions)-1]
 	items := r.items[reg.items:]
 	n := len(items)
-	buf := r.buf[reg.start:]
 	for i := range items {
-		items[i].start -= reg.start
-		if items[i].end < 0 {
-			items[i].end = len(r.buf)
+		if items[i].last == -2 {
+			items[i].last = r.tail
 		}
-		items[i].end -= reg.start
 	}
 	// order[s] is the item shown in item s's place; kept[i] whether item
 	// i is shown at all.
@@ -192,29 +241,66 @@ func (r *Rewriter) closeRegion() {
 	}
 	// Each item's place gets the item shown there; what lies between
 	// items stays.
-	out := r.tmp[:0]
-	pos := 0
-	for s := range items {
-		out = append(out, buf[pos:items[s].start]...)
-		if it := order[s]; kept[it] {
-			out = append(out, buf[items[it].start:items[it].end]...)
-		}
-		pos = items[s].end
+	if trackWork {
+		r.work += 2*n + 1 + n*len(r.edits)
 	}
-	out = append(out, buf[pos:]...)
-	r.tmp = out
+	// Each item's place gets the item shown there; what lies between
+	// items stays. The region's pieces are relinked in that order: its
+	// segments (gap 0, item 0, gap 1, ..., gap n) are read first, as
+	// (first, last) pieces, before any link changes.
+	type seg struct{ first, last int32 }
+	segs := r.segs[:0]
+	after := reg.before
+	for i := range items {
+		segs = append(segs, r.segment(after, items[i].before))
+		segs = append(segs, r.segment(items[i].before, items[i].last))
+		after = items[i].last
+	}
+	segs = append(segs, r.segment(after, r.tail))
+	r.segs = segs
+	last := reg.before
+	link := func(g seg) {
+		if g.first < 0 {
+			return
+		}
+		if last >= 0 {
+			r.pieces[last].next = g.first
+		} else {
+			r.head = g.first
+		}
+		last = g.last
+	}
+	for s := 0; s < n; s++ {
+		link(seg(segs[2*s]))
+		if it := order[s]; kept[it] {
+			link(seg(segs[2*it+1]))
+		}
+	}
+	link(seg(segs[2*n]))
+	if last >= 0 {
+		r.pieces[last].next = -1
+	} else {
+		r.head = -1
+	}
+	r.tail, r.cut = last, true
 	r.order, r.kept = order, kept
 
 	r.items = r.items[:reg.items]
 	r.itemEdits = r.itemEdits[:reg.itemEdits]
 	r.ids = r.ids[:reg.ids]
 	r.regions = r.regions[:len(r.regions)-1]
-	if len(r.regions) > 0 {
-		r.buf = append(r.buf[:reg.start], out...)
-	} else {
-		r.buf = r.buf[:0]
-		r.raw(out)
+	if len(r.regions) == 0 {
+		r.writeHeld()
 	}
+}
+
+// segment returns the pieces after piece after, to piece last, as
+// (first, last), or (-1, -1) when there are none.
+func (r *Rewriter) segment(after, last int32) struct{ first, last int32 } {
+	if after == last {
+		return struct{ first, last int32 }{-1, -1}
+	}
+	return struct{ first, last int32 }{r.nextOf(after), last}
 }
 
 // slotRef is a member of a list edit: its slot and its entry.

@@ -19,6 +19,9 @@ type Program struct {
 	// names interns the type selectors' tag names the static table does
 	// not know (custom elements), with ids from len(staticTags).
 	names map[string]uint16
+	// ncplx counts the complex selectors, :not() arguments included; each
+	// has its index in ccomplex.id.
+	ncplx int32
 }
 
 // csel is one compiled selector list.
@@ -30,6 +33,7 @@ type csel struct {
 
 // ccomplex is a compiled complex selector: compounds left to right.
 type ccomplex struct {
+	id    int32 // its index among the Program's complex selectors
 	comps []int32
 	combs []selector.Combinator
 }
@@ -122,7 +126,8 @@ func (p *Program) list(l selector.List, seen map[string]int32, uses *[]int32) []
 	out := make([]ccomplex, 0, len(l))
 	for i := range l {
 		c := &l[i]
-		cc := ccomplex{combs: c.Combinators}
+		cc := ccomplex{id: p.ncplx, combs: c.Combinators}
+		p.ncplx++
 		for j := range c.Compounds {
 			cc.comps = append(cc.comps, p.compound(&c.Compounds[j], seen, uses))
 		}
@@ -202,8 +207,8 @@ func (p *Program) tagID(name string) uint16 {
 		return id
 	}
 	id := uint16(len(staticTags) + len(p.names))
-	if id >= dynamicBase {
-		id = dynamicBase - 1 // absurdly many names: they share an id and may over-match
+	if len(staticTags)+len(p.names) >= maxProgramNames {
+		id = maxProgramNames - 1 // absurdly many names: they share an id and may over-match
 	}
 	p.names[name] = id
 	return id

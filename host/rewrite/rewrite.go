@@ -6,19 +6,35 @@
 // # Streaming
 //
 // The rewriter tokenizes the page without building a tree. It keeps the
-// stack of open elements, with the end tags real-world HTML leaves
-// implied (a <p> or a block closes an open p, <li> closes an open li, and
-// so on for dd/dt, option, tr/td/th and table sections; an end tag closes
-// the nearest matching open element and everything above it; an end tag
-// with no matching open element is ignored), and matches selectors at each
-// start tag from the element's ancestors and its position among its
-// siblings. Bytes that no edit touches are written on as soon as they are
-// known not to be part of something being rewritten; text is never held
-// back. A tag, comment or attribute split across Write calls at any byte
-// is handled. The page is otherwise left as it came: entities, case,
-// quoting, whitespace, a byte order mark and invalid UTF-8 pass through
-// untouched, and a page no edit matches comes out byte for byte as it went
-// in, malformed or not.
+// stack of open elements as a browser's tree builder keeps it: the end
+// tags real-world HTML leaves implied, end tags that close several
+// elements or none, insertion modes (tables, templates, head and body),
+// the list of active formatting elements, forms, <select>, ruby, svg and
+// MathML; what follows </body> or </html> is in the body. It matches
+// selectors at each start tag from the element's ancestors and its
+// position among its siblings, so that they select what they select in
+// the browser, but for the differences listed in rules/SYNTAX.md: elements
+// the browser creates without a tag in the page (an implied tbody, body,
+// a copy of a formatting element) are not in bespoke's tree, and elements
+// the browser moves (foster parenting, the adoption agency) stay where
+// their tags are.
+//
+// Bytes that no edit touches are written on as soon as they are known not
+// to be part of something being rewritten; text is never held back. (What
+// follows </body> is held back while open elements have something to
+// write at their end, so that Append content lands before </body>.) A
+// tag, comment or attribute split across Write calls at any byte is
+// handled. The page is otherwise left as it came: entities, case, quoting,
+// whitespace, a byte order mark and invalid UTF-8 pass through untouched,
+// and a page no edit matches comes out byte for byte as it went in,
+// malformed or not.
+//
+// Every page costs time linear in its size, whatever its nesting and
+// however it is split into writes: an open element holds what the tree
+// builder's searches and the selectors need (the nearest element of each
+// kind that bounds a search, and which selector prefixes match at or above
+// it), and an unfinished tag is followed across writes without being read
+// again.
 //
 // Raw text is scanned as browsers do: <script> (with its <!-- escapes),
 // <style>, <xmp>, <iframe>, <noembed>, <noframes> and <noscript> content,
@@ -64,20 +80,26 @@
 // # Memory
 //
 // A rewrite holds at most Options.MaxBuffer bytes: a tag split across
-// Write calls, waiting for its end; the output held for list edits; the
-// stack of open elements. (Comments, script and other raw text stream
-// through and are never held whole.) When a rewrite would hold more, the
-// rewriter stops rewriting, gracefully: it writes what it holds as it is
-// (edits already applied stay applied; the pending list edits are not
-// applied), and from then on copies the page through unchanged, so the
-// visitor gets a page that is at worst partly personalized, never a
-// truncated one. A page with more than a thousand distinct unknown tag
-// names stops rewriting the same way. Applied tells what was done.
+// Write calls, waiting for its end; the output held for list edits and
+// after </body>; the stack of open elements and the list of active
+// formatting elements. (Comments, script and other raw text, long
+// doctypes and bogus comments stream through and are never held whole.)
+// When a rewrite would hold more, the rewriter stops rewriting,
+// gracefully: it writes what it holds as it is (edits already applied
+// stay applied; the pending list edits are not applied), and from then on
+// copies the page through unchanged, so the visitor gets a page that is
+// at worst partly personalized, never a truncated one. A page with more
+// than a thousand distinct unknown tag names (or 64 KiB of them), or
+// nested deeper than 65,535 elements, stops rewriting the same way.
+// Applied tells what was done.
 package rewrite
 
 import (
 	"io"
 	"sync"
+	"unsafe"
+
+	"github.com/bespoke-edge/bespoke/plugin/selector"
 )
 
 // Op is what an edit does to the elements its selector matches.
@@ -229,6 +251,8 @@ const (
 	stScript          // script data, with escapes (scriptEsc)
 	stComment         // inside <!-- ... -->
 	stPlaintext       // text to the end
+	stBogus           // inside a bogus comment, to its '>'
+	stCDATA           // inside a CDATA section (svg and math), to its "]]>"
 )
 
 // Rewriter rewrites one page. It is not safe for concurrent use. Get one
@@ -257,21 +281,63 @@ type Rewriter struct {
 	state     uint8
 	scriptEsc uint8  // script data: 0, escaped (after <!--), 2 double escaped
 	rawName   string // the end tag name that ends raw text
+	// find follows an unfinished tag in pending to its end (finding).
+	find    tagEnd
+	finding bool
+	// afterBody holds what follows </body> while holding (see
+	// holdAfterBody).
+	afterBody []byte
+	holding   bool
 
 	// The tree: stack[0] is the document. An element's matched
 	// compounds are a bit set of words uint64s: the first in its entry,
-	// the others (past 64 active compounds) in bits, words-1 per entry.
+	// the others (past 64 active compounds) in bits, words-1 per entry;
+	// its selector notes likewise, ctxWords of them (the first in the
+	// entry, the others in ctxBits).
 	stack      []entry
 	bits       []uint64
 	words      int
+	ctxBits    []uint64
+	ctxWords   int
 	typeCounts []typeCount
+	// counts holds, per open element (by depth), its element children so
+	// far and where their per-type counts start in typeCounts: kept only
+	// for :nth-child and :nth-of-type.
+	counts    []childCount
+	typeHeads []int32 // per tag id, 1 + the index of its last record in typeCounts
 	// skip is the depth of the element whose content is being dropped,
 	// or -1.
 	skip int
-	// nOpen counts the open p, a and button elements; nMatch counts, per
-	// compound bit, the open elements that match it.
+	// nOpen counts the open p, a, button, select and template elements;
+	// nMatch counts, per compound bit, the open elements that match it.
 	nOpen  [numOpen]int32
 	nMatch []int32
+	// lastH and lastF chain the open HTML and the open svg and math
+	// elements by tag: per tag id, the depth of the nearest (each entry
+	// holds the previous one's). gone counts the elements that left the
+	// stack while still open (see tree.go).
+	lastH, lastF []uint16
+	gone         int
+	// The list of active formatting elements (afe.go): afeLast chains its
+	// entries by tag (1 + index), afeMarker is 1 + the last marker's
+	// index, and seq numbers the elements as they open.
+	afe       []afeEntry
+	afeLast   []int32
+	afeMarker int32
+	afeDead   int     // removed entries still in afe
+	afeRemap  []int32 // scratch for afeCompact
+	seq       uint32
+	// The document: the insertion mode before the body starts, whether it
+	// has, whether an <html> tag was an element, whether the page is in
+	// quirks mode (no doctype), and the form element pointer (formDepth
+	// is 0 when the form is no longer open).
+	docMode     uint8
+	started     bool // a tag or text came: a doctype no longer counts
+	bodyStarted bool
+	htmlSeen    bool
+	quirks      bool
+	formSet     bool
+	formDepth   int
 	// openMask has the bits (of the first 64) whose nMatch is not 0, and
 	// rightNeed, per bit of a last compound, the bits that every
 	// alternative ending with it needs matched by an open element: an
@@ -285,10 +351,16 @@ type Rewriter struct {
 	// selectors cannot match, nothing reads them (see dead).
 	rightOnly uint64
 	ancMask   uint64 // the bits of the compounds that are an ancestor in a selector
-	// names interns the page's tag names no table knows; kept across
-	// pages (within limits) so that custom elements cost nothing after the
-	// first page.
-	names map[string]uint16
+	// names interns the page's tag names no table knows, to an index
+	// (the id is nameBase plus it); kept across pages (within limits) so
+	// that custom elements cost nothing after the first page. nameBytes
+	// counts their bytes.
+	names     map[string]uint16
+	nameBase  uint16
+	nameBytes int
+	// work counts the steps of the rewrite's loops, with -tags
+	// rewritework: the linearity tests read it.
+	work int
 
 	// What the edits need. local maps a program compound to its bit, or
 	// -1; active lists the compounds to evaluate, in index order;
@@ -301,19 +373,41 @@ type Rewriter struct {
 	// tag t starting at tagged[tagFirst[t]-1].
 	dispatch bool
 	anyTag   []anyCompound
-	// anyFor tells, by what the element has (needID, needClass), whether
-	// some compound of anyTag that is not dead may match it: most
-	// elements have neither id nor class, and most compounds for any
-	// element ask for one. tagLive tells, by tag, whether a compound of
-	// tagged that is not dead is for it.
-	anyFor    [4]bool
-	tagLive   [256]bool
+	// anyBits has, by what the element has (needID, needClass), the bits
+	// (of the first 64) of the compounds of anyTag that may match it:
+	// most elements have neither id nor class, and most compounds for
+	// any element ask for one; anyHigh tells whether one past the first
+	// 64 may. tagBits and tagHigh have, by tag, those of tagged. deadMask
+	// has the bits of the dead compounds (see dead).
+	anyBits   [4]uint64
+	anyHigh   [4]bool
+	tagBits   [256]uint64
+	tagHigh   [256]bool
+	deadMask  uint64
 	tagged    []int32
 	tagFirst  [256]int32
 	rightMask []uint64
 	// selRight has, per selector, the bits (of the first 64) of its
 	// alternatives' last compounds.
 	selRight []uint64
+	// The selector notes (see edits.go): cbase, per complex selector of
+	// the Program, 1 + its first position (0: not used); posList the
+	// positions, grouped by the compound they end with, that of local
+	// compound k from posFirst[k]; descMask the positions a descendant
+	// combinator follows; altList the alternatives of selector s, from
+	// altFirst[s].
+	cbase   []int32
+	posList []posRef
+	// Scratch for notes.
+	posOwner  []int32
+	posDesc   []int32
+	posSorted []posRef
+	posFill   []int32
+	selUsed   []bool
+	posFirst  []int32
+	descMask  []uint64
+	altList   []altRef
+	altFirst  []int32
 	// selEpoch and selMatch cache, per selector, whether it matches the
 	// element being opened (valid when selEpoch equals epoch).
 	selEpoch []uint32
@@ -338,14 +432,19 @@ type Rewriter struct {
 	actEdits []int32
 
 	// List regions: buf holds the output from the first item on (all
-	// regions, nested ones after their enclosing one); items and their
-	// edits; ids holds the items' ids.
+	// regions, nested ones after their enclosing one), in pieces linked
+	// from head to tail (see list.go; cut starts a new piece); items and
+	// their edits; ids holds the items' ids.
 	buf       []byte
+	pieces    []piece
+	head      int32
+	tail      int32
+	cut       bool
+	segs      []struct{ first, last int32 }
 	regions   []region
 	items     []item
 	itemEdits []itemEdit
 	ids       []byte
-	tmp       []byte
 	order     []int32
 	kept      []bool
 	slots     []slotRef
@@ -355,6 +454,8 @@ type Rewriter struct {
 	// Scratch for one start tag.
 	needNth  bool // some active compound counts siblings
 	needType bool // some active compound counts siblings by type
+	hasNotes bool // some selector has a combinator: elements carry notes
+	plainPop bool // an element nothing happened to may end plainly (see popPlain)
 	matched  []int32
 	winners  []int32
 	doneBuf  []bool
@@ -378,20 +479,44 @@ const (
 
 // entry is an open element.
 type entry struct {
-	tag      uint16
-	ns       uint8  // nsHTML, nsSVG, nsMath
-	eflags   uint8  // eSpecial, eScope, eIntegration: what the element is for the tree builder
-	matched  bool   // it matched some compound
-	open     uint8  // 1 + its counter in Rewriter.nOpen, or 0
-	bits     uint64 // the first 64 active compounds it matched (more in Rewriter.bits)
-	children int32  // element children so far, for :nth-child
-	types    int32  // where its children's per-type counts start in typeCounts
-	act      int32  // 1 + index in acts; 0: nothing to do at its end
-	region   int32  // 1 + index in regions: the region holding its children
-	item     int32  // 1 + index in items: it is an item of its parent's region
+	bits   uint64 // the first 64 active compounds it matched (more in Rewriter.bits)
+	seq    uint32 // its number, in the order elements open
+	afe    int32  // 1 + the index of its entry in the list of active formatting elements, or 0
+	ctx    uint64 // its selector notes (more in Rewriter.ctxBits)
+	act    int32  // 1 + index in acts; 0: nothing to do at its end
+	region int32  // 1 + index in regions: the region holding its children
+	item   int32  // 1 + index in items: it is an item of its parent's region
+	tag    uint16
+	prev   uint16 // the depth of the previous open element of its tag and namespace kind
+	// near holds, per kind (kSpecial, ...), the depth of the nearest open
+	// element of that kind at or below it; for an element that left the
+	// stack, at or below its parent.
+	// (A lane of 16 bits per kind: see nearOf.)
+	near    uint64
+	spec    uint16 // the nearest special element at or below it, gone or not
+	html    uint16 // for an svg or math element, the depth of its nearest HTML ancestor
+	ns      uint8  // nsHTML, nsSVG, nsMath
+	eflags  uint8  // eSlow, eIntegration
+	open    uint8  // 1 + its counter in Rewriter.nOpen, or 0
+	matched bool   // it matched some compound
+	gone    bool   // it left the stack of open elements and is still open
+	moded   bool   // it counts in Rewriter.nOpen[openMode]
+	pin     uint8  // pinAFE, pinOther: something happens at its end (see popPlain)
+	copies  uint8  // copies of formatting elements opened just above it (see afe.go)
+	tmode   uint8  // for a template, the insertion mode of its content
+	implied uint8  // for a table, section or template: impliedSection, impliedRow
 }
 
-const entrySize = 40 // bytes an entry costs, for the memory bound
+// entrySize is what an entry costs, for the memory bound.
+const entrySize = int(unsafe.Sizeof(entry{}))
+
+// What an element's end must see to (entry.pin): its entry in the list of
+// active formatting elements; anything else (the insertion mode's
+// counter, a match, an action, a region).
+const (
+	pinAFE uint8 = 1 << iota
+	pinOther
+)
 
 const (
 	nsHTML uint8 = iota
@@ -400,15 +525,26 @@ const (
 )
 
 const (
-	eSpecial uint8 = 1 << iota
-	eScope
-	eTableScope
+	// eSlow: a start tag whose current node is this element takes the
+	// tree builder's slow path (svg and math, head, colgroup, a template
+	// whose content is not known yet, frameset).
+	eSlow uint8 = 1 << iota
+	// eIntegration: an svg or math element whose content follows HTML's
+	// rules.
 	eIntegration
 )
+
+// childCount is an open element's counts for :nth-child and
+// :nth-of-type.
+type childCount struct {
+	children int32 // element children so far
+	types    int32 // where its children's per-type counts start in typeCounts
+}
 
 type typeCount struct {
 	tag   uint16
 	count int32
+	prev  int32 // the index of the previous record of the same tag, or -1
 }
 
 // attr is an attribute of the start tag being handled, by offsets in it.
@@ -444,15 +580,29 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.err = nil
 	r.stopped = false
 	r.applied = resize(r.applied, len(edits))
-	r.src, r.mark, r.pending = nil, 0, r.pending[:0]
+	r.src, r.mark, r.pending, r.finding = nil, 0, r.pending[:0], false
+	r.afterBody, r.holding = r.afterBody[:0], false
 	r.state, r.scriptEsc, r.rawName = stData, 0, ""
 	r.skip = -1
 	r.acts, r.actEdits = r.acts[:0], r.actEdits[:0]
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
+	r.pieces, r.head, r.tail, r.cut = r.pieces[:0], -1, -1, false
 	r.typeCounts = r.typeCounts[:0]
-	if r.names == nil || len(r.names) > maxNames/2 {
-		r.names = map[string]uint16{}
+	clear(r.typeHeads)
+	if r.names == nil || len(r.names) > maxNames/2 || r.nameBytes > maxNameBytes/2 {
+		r.names, r.nameBytes = map[string]uint16{}, 0
 	}
+	r.nameBase = uint16(min(len(staticTags)+len(p.names), maxProgramNames))
+	r.lastH, r.lastF = r.lastH[:0], r.lastF[:0]
+	r.growChains()
+	clear(r.lastH)
+	clear(r.lastF)
+	r.gone = 0
+	r.afe, r.afeMarker, r.afeDead, r.seq = r.afe[:0], 0, 0, 1
+	clear(r.afeLast)
+	r.docMode, r.started, r.bodyStarted, r.htmlSeen, r.quirks = modeBeforeHead, false, false, false, true
+	r.formSet, r.formDepth = false, 0
+	r.work = 0
 
 	// The compounds the edits' selectors need, in index order.
 	r.local = resize(r.local, len(p.comps))
@@ -569,13 +719,121 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 		}
 	}
 	r.rightOnly, r.ancMask = r.rightMask[0]&^anc, anc
+	r.anyBits, r.anyHigh = [4]uint64{}, [4]bool{}
+	for _, a := range r.anyTag {
+		for have := range r.anyBits {
+			if a.need&^uint8(have) != 0 {
+				continue
+			}
+			if a.bit < 64 {
+				r.anyBits[have] |= 1 << a.bit
+			} else {
+				r.anyHigh[have] = true
+			}
+		}
+	}
+	clear(r.tagBits[:])
+	clear(r.tagHigh[:])
+	for _, i := range r.tagged {
+		if t := r.activeC[i].tag; i < 64 {
+			r.tagBits[t] |= 1 << i
+		} else {
+			r.tagHigh[t] = true
+		}
+	}
 	r.live()
-	r.stack = append(r.stack[:0], entry{eflags: eScope | eTableScope})
+	r.notes(edits)
+	r.stack = append(r.stack[:0], entry{})
+	r.counts = append(r.counts[:0], childCount{})
 	r.bits = resize(r.bits, r.words-1)
+	r.ctxBits = resize(r.ctxBits, r.ctxWords-1)
+	r.plainPop = !r.needType && r.words == 1 && r.ctxWords == 1
 	if len(r.active) == 0 {
 		r.stopped = true // no edit can apply: copy through
 	}
 	return r
+}
+
+// notes lays out the selector notes (see edits.go) for the edits'
+// selectors and the :not() arguments of the compounds they use: a bit per
+// position, the positions grouped by the compound they end with, the
+// positions a descendant combinator follows, and each selector's
+// alternatives.
+func (r *Rewriter) notes(edits []Edit) {
+	p := r.prog
+	r.cbase = resize(r.cbase, int(p.ncplx))
+	list, owner, desc := r.posList[:0], r.posOwner[:0], r.posDesc[:0]
+	var n int32
+	add := func(c *ccomplex) int32 {
+		if r.cbase[c.id] == 0 {
+			r.cbase[c.id] = n + 1
+			for i := 0; i < len(c.comps)-1; i++ {
+				need := int32(-1)
+				if i > 0 {
+					need = n + int32(i) - 1
+				}
+				list = append(list, posRef{bit: n + int32(i), need: need})
+				owner = append(owner, r.local[c.comps[i]])
+				if c.combs[i] == selector.Descendant {
+					desc = append(desc, n+int32(i))
+				}
+			}
+			n += int32(len(c.comps) - 1)
+		}
+		return r.cbase[c.id] - 1
+	}
+	used := resize(r.selUsed, len(p.sels))
+	for i := range edits {
+		if !r.badEdit[i] {
+			used[edits[i].Selector] = true
+		}
+	}
+	r.selUsed = used
+	r.altFirst = resize(r.altFirst, len(p.sels)+1)
+	alts := r.altList[:0]
+	for s := range p.sels {
+		r.altFirst[s] = int32(len(alts))
+		if !used[s] {
+			continue
+		}
+		for j := range p.sels[s].alts {
+			c := &p.sels[s].alts[j]
+			base := add(c)
+			prev := int32(-1)
+			if len(c.comps) > 1 {
+				prev = base + int32(len(c.comps)) - 2
+			}
+			alts = append(alts, altRef{last: r.local[c.comps[len(c.comps)-1]], prev: prev})
+		}
+	}
+	r.altFirst[len(p.sels)] = int32(len(alts))
+	r.altList = alts
+	for _, c := range r.activeC {
+		for j := range c.not {
+			add(&c.not[j])
+		}
+	}
+	r.ctxWords = max(1, int(n+63)/64)
+	r.hasNotes = n > 0
+	r.descMask = resize(r.descMask, r.ctxWords)
+	for _, b := range desc {
+		r.descMask[b>>6] |= 1 << (b & 63)
+	}
+	// Group the positions by compound: a counting sort.
+	r.posFirst = resize(r.posFirst, len(r.active)+1)
+	for _, o := range owner {
+		r.posFirst[o+1]++
+	}
+	for k := 1; k < len(r.posFirst); k++ {
+		r.posFirst[k] += r.posFirst[k-1]
+	}
+	sorted := resize(r.posSorted, len(list))
+	fill := resize(r.posFill, len(r.active))
+	for i, o := range owner {
+		sorted[r.posFirst[o]+fill[o]] = list[i]
+		fill[o]++
+	}
+	r.posList, r.posSorted, r.posFill, r.posOwner, r.posDesc = sorted, list, fill, owner, desc
 }
 
 // validName reports whether s can be written as an attribute name or a
@@ -627,7 +885,7 @@ func (r *Rewriter) Release() {
 	r.prog, r.w, r.edits, r.seen, r.src = nil, nil, nil, nil, nil
 	clear(r.activeC)
 	r.tag = nil
-	if cap(r.buf) > 4*DefaultMaxBuffer || cap(r.pending) > 4*DefaultMaxBuffer || cap(r.stack) > 1<<16 {
+	if cap(r.buf) > 4*DefaultMaxBuffer || cap(r.pending) > 4*DefaultMaxBuffer || cap(r.afterBody) > 4*DefaultMaxBuffer || cap(r.stack) > 1<<16 {
 		return // do not keep what one huge page grew
 	}
 	pool.Put(r)
@@ -647,13 +905,39 @@ func (r *Rewriter) Write(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	// An unfinished construct: add to it, in steps that double, until it
-	// is finished (and the rest of p can be scanned where it is).
-	for len(r.pending) > 0 && len(p) > 0 {
-		k := min(max(len(r.pending), 512), len(p))
-		r.pending = append(r.pending, p[:k]...)
-		p = p[k:]
+	// An unfinished construct: add to it until it is finished, and scan
+	// the rest of p where it is. A tag is followed to its end by r.find,
+	// which reads each byte once; the other constructs held are a few
+	// bytes long, added in steps that double.
+	for len(r.pending) > 0 && len(p) > 0 && !r.stopped {
+		if r.finding {
+			end := r.find.feed(p)
+			if trackWork {
+				r.work += max(end+1, len(p))
+			}
+			if end < 0 {
+				r.pending = append(r.pending, p...)
+				p = nil
+				if r.held() > r.max {
+					r.stop()
+					r.raw(r.pending)
+					r.pending, r.finding = r.pending[:0], false
+				}
+				break
+			}
+			r.pending = append(r.pending, p[:end+1]...)
+			p = p[end+1:]
+			r.finding = false
+		} else {
+			k := min(max(len(r.pending), 512), len(p))
+			r.pending = append(r.pending, p[:k]...)
+			p = p[k:]
+		}
 		r.run(r.pending, false)
+	}
+	if r.stopped && len(p) > 0 {
+		r.raw(p)
+		p = nil
 	}
 	if len(p) > 0 {
 		r.run(p, false)
@@ -687,21 +971,31 @@ func (r *Rewriter) Close() error {
 		return r.err
 	}
 	if len(r.pending) > 0 {
+		r.finding = false
 		r.run(r.pending, true)
 	}
 	if !r.stopped {
 		r.src, r.mark = nil, 0
+		held := r.holding
+		r.holding = false
 		r.popTo(1, 0, 0, false)
 		if !r.stopped && r.stack[0].region != 0 {
 			r.closeRegion()
 		}
+		if held {
+			r.raw(r.afterBody) // the end tags, after what the open elements wrote
+		}
 	}
+	r.holding, r.afterBody = false, r.afterBody[:0]
 	r.stopped = true
 	return r.err
 }
 
 // run scans src; what is unfinished at its end is kept in pending.
 func (r *Rewriter) run(src []byte, final bool) {
+	if trackWork {
+		r.work += len(src) // a construct scanned again shows here
+	}
 	r.src, r.mark = src, 0
 	keep := len(src)
 	if !r.stopped {
@@ -709,7 +1003,7 @@ func (r *Rewriter) run(src []byte, final bool) {
 	}
 	if r.stopped {
 		r.raw(src[r.mark:])
-		r.pending = r.pending[:0]
+		r.pending, r.finding = r.pending[:0], false
 		r.src = nil
 		return
 	}
@@ -724,13 +1018,31 @@ func (r *Rewriter) run(src []byte, final bool) {
 	if r.held() > r.max {
 		r.stop()
 		r.raw(r.pending)
-		r.pending = r.pending[:0]
+		r.pending, r.finding = r.pending[:0], false
+		return
+	}
+	// An unfinished tag: r.find follows it from here.
+	if r.state == stData && len(tail) >= 2 && tail[0] == '<' {
+		from := 1
+		if tail[1] == '/' {
+			from = 2
+		}
+		if from < len(tail) && isAlpha(tail[from]) {
+			r.find.start()
+			if trackWork {
+				r.work += len(tail)
+			}
+			if r.find.feed(tail[from:]) < 0 {
+				r.finding = true
+			}
+		}
 	}
 }
 
 // held returns the bytes the rewrite holds, for the memory bound.
 func (r *Rewriter) held() int {
-	return len(r.pending) + len(r.buf) + len(r.ids) + len(r.stack)*entrySize + len(r.items)*32
+	return len(r.pending) + len(r.buf) + len(r.pieces)*12 + len(r.ids) + len(r.stack)*entrySize + len(r.counts)*8 + len(r.items)*32 +
+		len(r.afe)*24 + len(r.afterBody)
 }
 
 // raw writes b to the underlying writer as it is.
@@ -747,7 +1059,7 @@ func (r *Rewriter) out(b []byte) {
 	switch {
 	case len(b) == 0 || r.skip >= 0 || r.stopped:
 	case len(r.regions) > 0:
-		r.buf = append(r.buf, b...)
+		r.hold(b)
 		if r.held() > r.max {
 			r.stop()
 		}
@@ -761,8 +1073,37 @@ func (r *Rewriter) pass(to int) {
 	if r.stopped || to <= r.mark {
 		return
 	}
-	r.out(r.src[r.mark:to])
+	if r.holding {
+		r.afterBody = append(r.afterBody, r.src[r.mark:to]...)
+	} else {
+		r.out(r.src[r.mark:to])
+	}
 	r.mark = to
+}
+
+// holdAfterBody starts holding what follows the </body> or </html> end
+// tag at src[lt] (only space, comments and those end tags, usually),
+// when elements still open have something to write at their end: they
+// end with the page (browsers put what follows </body> in the body), and
+// what they write goes before the end tags, where people expect it.
+func (r *Rewriter) holdAfterBody(lt int) {
+	if r.holding || len(r.acts) == 0 && r.skip < 0 && len(r.regions) == 0 {
+		return
+	}
+	r.pass(lt)
+	r.holding = true
+}
+
+// unhold lets go of what follows </body>, before the content at src[lt]:
+// the body goes on.
+func (r *Rewriter) unhold(lt int) {
+	if !r.holding {
+		return
+	}
+	r.pass(lt)
+	r.holding = false
+	r.out(r.afterBody)
+	r.afterBody = r.afterBody[:0]
 }
 
 // drop skips the input up to to.
@@ -788,9 +1129,14 @@ func (r *Rewriter) stop() {
 		return
 	}
 	if len(r.regions) > 0 {
-		r.raw(r.buf)
+		r.writeHeld()
+	}
+	if r.holding {
+		r.raw(r.afterBody)
+		r.holding, r.afterBody = false, r.afterBody[:0]
 	}
 	r.stopped = true
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
+	r.pieces, r.head, r.tail, r.cut = r.pieces[:0], -1, -1, false
 	r.skip = -1
 }

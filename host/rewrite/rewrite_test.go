@@ -115,7 +115,7 @@ func TestTokenizer(t *testing.T) {
 		{"comment with dashes", `<!-- a -- b ---><i>x</i>`, `<!-- a -- b --->[<i>x</i>]`},
 		{"comment --!>", `<!-- a --!><i>x</i>`, `<!-- a --!>[<i>x</i>]`},
 		{"empty comments", `<!--><i>x</i><!---><b>y</b><!----><s>z</s>`, `<!-->[<i>x</i>]<!--->[<b>y</b>]<!---->[<s>z</s>]`},
-		{"doctype", `<!DOCTYPE html><html></html>`, `<!DOCTYPE html>[<html></html>]`},
+		{"doctype", `<!DOCTYPE html><html></html>`, `<!DOCTYPE html>[<html>]</html>`},
 		{"bogus comment ?", `<?xml version="1.0"?><b>x</b>`, `<?xml version="1.0"?>[<b>x</b>]`},
 		{"bogus comment !", `<!ELEMENT x><b>x</b>`, `<!ELEMENT x>[<b>x</b>]`},
 		{"bogus end tag", `</ x><b>x</b></3>`, `</ x>[<b>x</b>]</3>`},
@@ -138,8 +138,8 @@ func TestTokenizer(t *testing.T) {
 		{"noscript", `<noscript><img src=x></noscript>`, `[<noscript><img src=x></noscript>]`},
 		{"plaintext", `<plaintext><b>x</b></plaintext>`, `[<plaintext><b>x</b></plaintext>]`},
 		{"void", `<p>a<br>b<img src=x>c<hr><input></p>`, `[<p>a[<br>]b[<img src=x>]c]` + `[<hr>][<input>]</p>`},
-		{"all voids", `<area><base><br><col><embed><hr><img><input><link><meta><source><track><wbr><param>`,
-			`[<area>][<base>][<br>][<col>][<embed>][<hr>][<img>][<input>][<link>][<meta>][<source>][<track>][<wbr>][<param>]`},
+		{"all voids", `<area><base><br><embed><hr><img><input><link><meta><source><track><wbr><param><table><col></table>`,
+			`[<area>][<base>][<br>][<embed>][<hr>][<img>][<input>][<link>][<meta>][<source>][<track>][<wbr>][<param>][<table>[<col>]</table>]`},
 		{"void self-closing", `<br/><img src="x"/>`, `[<br/>][<img src="x"/>]`},
 		{"self-closing div is a start tag", `<div/>a</div>b`, `[<div/>a</div>]b`},
 		{"slash in unquoted value", `<a href=/>x</a>`, `[<a href=/>x</a>]`},
@@ -188,13 +188,13 @@ func TestImpliedEndTags(t *testing.T) {
 		{"heading end tag of another level", `<h1>a</h2>b`, `[<h1>a</h2>]b`},
 		{"a closes a", `<a href=1>x<a href=2>y</a>`, `[<a href=1>x][<a href=2>y</a>]`},
 		{"head ends at a body element", `<html><head><title>t</title><div>x</div>`, `[<html>[<head>[<title>t</title>]][<div>x</div>]]`},
-		{"body end closes the rest", `<body><div><p>x</body></html>`, `[<body>[<div>[<p>x]]</body>]</html>`},
+		{"body and html end tags close nothing", `<body><div><p>x</body></html><i>y</i>`, `[<body>[<div>[<p>x</body></html>[<i>y</i>]]]]`},
 		{"stray end tag ignored", `<div>a</span>b</div>`, `[<div>a</span>b</div>]`},
 		{"end tag closes inner elements", `<div><span><b>x</div>`, `[<div>[<span>[<b>x]]</div>]`},
 		{"end tag stops at a special element", `<span><div>x</span>y</div>`, `[<span>[<div>x</span>y</div>]]`},
 		{"block end tag crosses specials", `<section><div>x</section>`, `[<section>[<div>x]</section>]`},
 		{"end tag stops at a scope boundary", `<div><table><tr><td>x</div></td></tr></table></div>`, `[<div>[<table>[<tr>[<td>x</div></td>]</tr>]</table>]</div>]`},
-		{"second body is not an element", `<body><body class=x>a</body>`, `[<body><body class=x>a</body>]`},
+		{"second body is not an element", `<body><body class=x>a</body>`, `[<body><body class=x>a]</body>`},
 		{"end tag of a void element", `<div>a</br>b</img></div>`, `[<div>a</br>b</img></div>]`},
 		{"li end tag outside a list scope", `<li>a<ul><li>b</li></ul></li>`, `[<li>a[<ul>[<li>b</li>]</ul>]</li>]`},
 	}
@@ -735,5 +735,66 @@ func TestCompileErrors(t *testing.T) {
 func TestOpString(t *testing.T) {
 	if SetInner.String() != "set_inner" || HideSeen.String() != "hide_seen" || Op(99).String() != "op(99)" {
 		t.Error(SetInner.String(), HideSeen.String(), Op(99).String())
+	}
+}
+
+// TestBrowserRepairs checks where elements end when browsers repair the
+// page in ways a tree builder that only pairs start and end tags gets
+// wrong, with the edits that lost content.
+func TestBrowserRepairs(t *testing.T) {
+	tests := []struct {
+		name string
+		ops  []op
+		in   string
+		want string
+	}{
+		{"</dialog> closes an open p", []op{{"p", Edit{Op: Remove}}},
+			`<dialog><p>Hello</dialog><div id=after>important</div>`,
+			`<dialog></dialog><div id=after>important</div>`},
+		{"</template> closes a template with a table part open", []op{{"template", Edit{Op: Remove}}},
+			`<body><template><tr><td>cell</template><div id=after>content</div></body>`,
+			`<body><div id=after>content</div></body>`},
+		{"content after </body> is in the body", []op{{"body > div", Edit{Op: AddClass, Attr: "late"}}},
+			`<html><body><p>a</p></body></html><div id=late>late</div>`,
+			`<html><body><p>a</p></body></html><div id=late class="late">late</div>`},
+		{"content after </html> is in the body", []op{{"body > span", Edit{Op: AddClass, Attr: "late"}}},
+			`<body><p>a</p></body></html><span>b</span>`,
+			`<body><p>a</p></body></html><span class="late">b</span>`},
+		{"append to the body goes before </body>", []op{{"body", content(Append, "<script>x</script>")}},
+			"<html><body><p>a</p></body>\n</html>\n",
+			"<html><body><p>a</p><script>x</script></body>\n</html>\n"},
+		{"stray th, td and caption are not elements", []op{{"div > p", Edit{Op: AddClass, Attr: "in-div"}}},
+			`<div><th>a<td>b<caption>c<p>d</p></div>`,
+			`<div><th>a<td>b<caption>c<p class="in-div">d</p></div>`},
+		{"a stray td does not swallow what follows", []op{{"td", Edit{Op: Remove}}},
+			`<p>a<td>b<span>c</span></p>`,
+			`<p>a<td>b<span>c</span></p>`},
+		{"a misnested </b> ends the b", []op{{"b div", Edit{Op: AddClass, Attr: "in-b"}}},
+			`<b><p>x</b>y</p><div>z</div>`,
+			`<b><p>x</b>y</p><div>z</div>`},
+		{"a form in a table is empty", []op{{"form input", Edit{Op: AddClass, Attr: "in-form"}}},
+			`<table><form><tr><td><input name=a></td></tr></form></table>`,
+			`<table><form><tr><td><input name=a></td></tr></form></table>`},
+		{"</form> with open elements keeps them open", []op{{"form div", Edit{Op: Append, Content: []byte("!")}}},
+			`<form><div></form>x</div>y`,
+			`<form><div></form>x!</div>y`},
+		{"<image> is an img", []op{{"img", Edit{Op: SetAttr, Attr: "alt", Value: "a"}}},
+			`<image src=x>`, `<image src=x alt="a">`},
+		{"a select in a select only ends it", []op{{"select", Edit{Op: AddClass, Attr: "s"}}},
+			`<select><option>a<select><option>b</select>`,
+			`<select class="s"><option>a<select><option>b</select>`},
+		{"ruby parts close each other", []op{{"rt rt", Edit{Op: Remove}}},
+			`<ruby>a<rt>b<rt>c</ruby>`, `<ruby>a<rt>b<rt>c</ruby>`},
+		{"</br> leaves svg content", []op{{"svg x-a", Edit{Op: Remove}}},
+			`<svg><g></br><x-a>x</x-a></g></svg>`, `<svg><g></br><x-a>x</x-a></g></svg>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sels, es := edits(tt.ops...)
+			got, _ := run(t, sels, es, Options{}, tt.in)
+			if got != tt.want {
+				t.Errorf("\n in:   %s\n got:  %s\n want: %s", tt.in, got, tt.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"strings"
 )
 
 // scan tokenizes r.src from the start, handling each construct, and
@@ -19,9 +20,17 @@ func (r *Rewriter) scan(final bool) int {
 			if src[pos] != '<' { // tags often follow tags: no call then
 				lt := indexByte(src[pos:], '<')
 				if lt < 0 {
-					return len(src)
+					lt = len(src) - pos
 				}
-				pos += lt
+				if r.watchText() {
+					r.text(pos, pos+lt)
+				}
+				if r.holding && !allSpace(src[pos:pos+lt]) {
+					r.unhold(pos) // text after </body>: the body goes on
+				}
+				if pos += lt; pos == len(src) {
+					return pos
+				}
 			}
 			// markup's most common cases, a call less.
 			var n int
@@ -32,6 +41,12 @@ func (r *Rewriter) scan(final bool) int {
 				n = r.endTag(pos)
 			default:
 				n = r.markup(pos, final)
+				if n == 1 && r.watchText() {
+					r.text(pos, pos+1) // a '<' that starts nothing is text
+				}
+				if n == 1 && r.holding {
+					r.unhold(pos)
+				}
 			}
 			if n == 0 {
 				if final {
@@ -52,6 +67,9 @@ func (r *Rewriter) scan(final bool) int {
 			pos = end
 		case stComment:
 			end, keep := commentEnd(src, pos)
+			if trackWork {
+				r.work += max(end, keep) - pos
+			}
 			if end < 0 {
 				if final {
 					return len(src)
@@ -60,11 +78,56 @@ func (r *Rewriter) scan(final bool) int {
 			}
 			r.state = stData
 			pos = end
+		case stBogus:
+			// A bogus comment (<? >, </ >, a long <! >) ends at '>'.
+			gt := indexByte(src[pos:], '>')
+			if trackWork {
+				r.work += max(gt+1, len(src)-pos)
+			}
+			if gt < 0 {
+				return len(src)
+			}
+			r.state = stData
+			pos += gt + 1
+		case stCDATA:
+			end := bytes.Index(src[pos:], []byte("]]>"))
+			if trackWork {
+				r.work += len(src) - pos
+			}
+			if end < 0 {
+				keep := len(src)
+				for keep > pos && len(src)-keep < 2 && src[keep-1] == ']' {
+					keep--
+				}
+				if final {
+					return len(src)
+				}
+				return keep
+			}
+			r.state = stData
+			pos += end + 3
 		case stPlaintext:
 			return len(src)
 		}
 	}
 	return len(src)
+}
+
+// allSpace reports whether b is only HTML whitespace.
+func allSpace(b []byte) bool {
+	for _, c := range b {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// watchText reports whether text changes the tree: before the body
+// starts, in a column group (and svg and math, which the slow path
+// knows), and when formatting elements wait to be reopened.
+func (r *Rewriter) watchText() bool {
+	return !r.bodyStarted || r.stack[len(r.stack)-1].eflags&eSlow != 0 || !r.afeQuiet()
 }
 
 // markup handles the construct at src[lt] == '<' and returns its length,
@@ -87,7 +150,7 @@ func (r *Rewriter) markup(lt int, final bool) int {
 		if b[2] == '>' {
 			return 3 // "</>" is nothing to a browser; its bytes pass
 		}
-		return bogusComment(b, 2)
+		return r.bogus(b, final)
 	case c == '!':
 		if bytes.HasPrefix(b, []byte("<!--")) {
 			// "<!-->" and "<!--->" are complete, empty comments.
@@ -109,17 +172,44 @@ func (r *Rewriter) markup(lt int, final bool) int {
 			return 0 // could still become a comment or CDATA
 		}
 		if bytes.HasPrefix(b, []byte("<![CDATA[")) && r.inForeign() {
-			end := bytes.Index(b[9:], []byte("]]>"))
-			if end < 0 {
+			r.state = stCDATA // streamed to its "]]>"
+			return 9
+		}
+		// <!DOCTYPE ...> and other <!...>: held whole when short (a
+		// doctype says whether the page is in quirks mode), streamed
+		// otherwise, whatever the chunks.
+		n := bogusComment(b[:min(len(b), maxDoctype)], 2)
+		if n == 0 {
+			if len(b) < maxDoctype && !final {
 				return 0
 			}
-			return 9 + end + 3
+			r.state = stBogus
+			return 2
 		}
-		return bogusComment(b, 2) // <!DOCTYPE ...> and other <!...>
+		if !r.started && len(b) >= 9 && equalFold(b[2:9], "doctype") {
+			r.quirks = doctypeQuirks(b[9 : n-1])
+		}
+		return n
 	case c == '?':
-		return bogusComment(b, 2)
+		return r.bogus(b, final)
 	}
 	return 1 // a '<' that starts nothing is text
+}
+
+// maxDoctype bounds the <! > constructs held whole.
+const maxDoctype = 512
+
+// bogus handles a bogus comment (<? >, </ >) at b: its length when it
+// ends in b, else it streams to its end.
+func (r *Rewriter) bogus(b []byte, final bool) int {
+	if n := bogusComment(b, 2); n > 0 {
+		if trackWork {
+			r.work += n
+		}
+		return n
+	}
+	r.state = stBogus
+	return 2
 }
 
 // bogusComment returns the length of a construct that ends at the first
@@ -173,11 +263,33 @@ func commentEnd(b []byte, i int) (end, keep int) {
 func (r *Rewriter) rawTextEnd(pos int) (end, keep int) {
 	b := r.src
 	name := r.rawName
+	// ddAt caches where the next "-->" is (-1: none to the end), so that
+	// escaped script data full of '<' is searched once.
+	ddAt := -2
 	for {
 		lt := bytes.IndexByte(b[pos:], '<')
+		if trackWork {
+			if lt < 0 {
+				r.work += len(b) - pos
+			} else {
+				r.work += lt + 1
+			}
+		}
 		if r.state == stScript && r.scriptEsc != 0 {
 			// Escaped: "-->" ends the escape.
-			dd := bytes.Index(b[pos:], []byte("-->"))
+			if ddAt == -2 || ddAt >= 0 && ddAt < pos {
+				ddAt = bytes.Index(b[pos:], []byte("-->"))
+				if trackWork {
+					r.work += max(ddAt+3, len(b)-pos)
+				}
+				if ddAt >= 0 {
+					ddAt += pos
+				}
+			}
+			dd := -1
+			if ddAt >= 0 {
+				dd = ddAt - pos
+			}
 			if dd >= 0 && (lt < 0 || dd < lt) {
 				r.scriptEsc = 0
 				pos += dd + 3
@@ -436,4 +548,84 @@ func scanAttrs(b []byte, i int, t *tagFacts, list *[]attr) int {
 // where CDATA sections exist.
 func (r *Rewriter) inForeign() bool {
 	return r.stack[len(r.stack)-1].ns != nsHTML
+}
+
+// doctypeQuirks reports whether a page whose doctype is <!DOCTYPE d> is
+// in quirks mode, where a table does not close an open p: without the
+// name html, or with a public identifier of the pre-HTML 4.01 families
+// (or 4.01 transitional or frameset without a system identifier) that
+// the standard lists.
+func doctypeQuirks(d []byte) bool {
+	s := strings.ToLower(string(d))
+	s = strings.TrimLeft(s, " \t\n\r\f")
+	name := s
+	if i := strings.IndexAny(s, " \t\n\r\f"); i >= 0 {
+		name, s = s[:i], strings.TrimLeft(s[i:], " \t\n\r\f")
+	} else {
+		s = ""
+	}
+	if name != "html" {
+		return true
+	}
+	if s == "" {
+		return false
+	}
+	ids := [2]string{}
+	has := [2]bool{}
+	kw, rest, ok := strings.Cut(s, " ")
+	if !ok {
+		kw, rest = s[:min(6, len(s))], s[min(6, len(s)):]
+	}
+	i := 0
+	switch kw {
+	case "public":
+	case "system":
+		i = 1
+	default:
+		return true
+	}
+	for ; i < 2; i++ {
+		rest = strings.TrimLeft(rest, " \t\n\r\f")
+		if rest == "" {
+			break
+		}
+		q := rest[0]
+		if q != '"' && q != '\'' {
+			return true
+		}
+		end := strings.IndexByte(rest[1:], q)
+		if end < 0 {
+			return true
+		}
+		ids[i], has[i] = rest[1:1+end], true
+		rest = rest[2+end:]
+	}
+	if strings.TrimSpace(rest) != "" {
+		return true
+	}
+	pub, sys := ids[0], ids[1]
+	switch {
+	case pub == "-//w3o//dtd w3 html strict 3.0//en//" || pub == "-/w3d/dtd html 4.0 transitional/en" || pub == "html":
+		return true
+	case sys == "http://www.ibm.com/data/dtd/v11/ibmxhtml1-transitional.dtd":
+		return true
+	case !has[1] && (strings.HasPrefix(pub, "-//w3c//dtd html 4.01 frameset//") || strings.HasPrefix(pub, "-//w3c//dtd html 4.01 transitional//")):
+		return true
+	}
+	for _, f := range quirkyFamilies {
+		if strings.HasPrefix(pub, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// quirkyFamilies are the beginnings of the public identifiers the
+// standard lists as putting a page in quirks mode.
+var quirkyFamilies = []string{
+	"+//silmaril//", "-//as//", "-//advasoft ltd//", "-//ietf//", "-//metrius//", "-//microsoft//",
+	"-//netscape comm. corp.//", "-//o'reilly and associates//", "-//sq//", "-//softquad", "-//spyglass//",
+	"-//sun microsystems corp.//", "-//w3c//dtd html 3", "-//w3c//dtd html 4.0 frameset//",
+	"-//w3c//dtd html 4.0 transitional//", "-//w3c//dtd html experimental", "-//w3c//dtd w3 html//",
+	"-//w3o//dtd w3 html 3.0//", "-//webtechs//",
 }

@@ -27,3 +27,20 @@ func TestIndexByte(t *testing.T) {
 		}
 	}
 }
+
+// TestHasWord checks class-list matching, word by word.
+func TestHasWord(t *testing.T) {
+	tests := []struct {
+		list, word string
+		want       bool
+	}{
+		{"x", "x", true}, {"xx", "x", false}, {"a x", "x", true}, {"ax x", "x", true}, {"xa", "x", false},
+		{"ax", "x", false}, {"a\tx\nb", "x", true}, {"xy yx", "x", false}, {"card card-lg", "card-lg", true},
+		{"card-lg", "card", false}, {"", "x", false}, {"x", "", false}, {"a b c", "b", true},
+	}
+	for _, tt := range tests {
+		if got := hasWord([]byte(tt.list), tt.word); got != tt.want {
+			t.Errorf("hasWord(%q, %q) = %v", tt.list, tt.word, got)
+		}
+	}
+}

@@ -1,7 +1,22 @@
 package rewrite
 
-// The tree builder: the stack of open elements and HTML's implied end
-// tags, enough to know where each element ends on real pages.
+// The tree builder: the stack of open elements, kept as HTML's tree
+// construction keeps it, so that each element's ancestors and position
+// among its siblings are the browser's. It follows the standard's rules
+// for where start and end tags are ignored, what they close, tables,
+// templates, forms, select and ruby, foreign content and what follows
+// </body>. What it does not do, by design: create elements that have no
+// start tag in the page (an implied tbody or body), copy formatting
+// elements (reconstruction), or move elements (the adoption agency,
+// foster parenting): each element stays where its tags are. Where the
+// standard removes an element from the stack while its content stays
+// open (a misnested </b> or </form>), the element is marked gone: the
+// rules no longer see it, and it ends with the last element above it.
+//
+// Every lookup the rules make costs the same whatever the nesting: each
+// entry knows the nearest open element of each kind that bounds a search
+// (special, scope boundaries, insertion mode), and open elements of one
+// tag are chained, so that nothing walks the stack.
 
 import "math/bits"
 
@@ -11,8 +26,40 @@ const (
 	openP = iota
 	openA
 	openButton
+	openSelect
+	openTemplate
+	openMode // table parts, template, head, colgroup, frameset: the body's rules may not apply
 	numOpen
 )
+
+// hotOf holds, by tag, what opening an HTML element of it sets: the lanes
+// of entry.near its kinds take, its kinds (kindMask), 1 + its counter in
+// nOpen (at openShift), and whether it counts in nOpen[openMode] (hotMode:
+// it can make the insertion mode other than the body's).
+var hotOf [256]struct {
+	lanes uint64
+	info  uint16
+}
+
+const (
+	kindMask  = 1<<numKinds - 1
+	openShift = 8
+	hotMode   = 1 << 12
+)
+
+// initHot fills hotOf, from kindsOf.
+func initHot() {
+	for i := range staticTags {
+		h := kindsOf[i]
+		if o := openIndex(uint16(i)); o >= 0 {
+			h |= uint16(o+1) << openShift
+		}
+		if tagFlags[i]&fMode != 0 && uint16(i) != tagBody && uint16(i) != tagHTML {
+			h |= hotMode
+		}
+		hotOf[i].info, hotOf[i].lanes = h, nearLanes[h&kindMask]
+	}
+}
 
 func openIndex(id uint16) int {
 	switch id {
@@ -22,9 +69,103 @@ func openIndex(id uint16) int {
 		return openA
 	case tagButton:
 		return openButton
+	case tagSelect:
+		return openSelect
+	case tagTemplate:
+		return openTemplate
 	}
 	return -1
 }
+
+// The kinds of open element a search stops at. Each entry holds, per
+// kind, the depth of the nearest open element of that kind at or below it
+// (0, the document, when there is none).
+const (
+	kSpecial = iota // HTML's special elements: "any other end tag" stops there
+	kLiStop         // special, but address, div and p: where <li> and <dd> stop looking
+	kScope          // bounds "has an element in scope"
+	kMode           // decides the insertion mode: table parts, template, head, body, html
+	numKinds
+)
+
+// nearLanes holds, by a set of kinds, the lanes of entry.near they take:
+// an element's kinds set them to its depth in one step.
+var nearLanes [1 << numKinds]uint64
+
+func init() {
+	for s := range nearLanes {
+		for k := 0; k < numKinds; k++ {
+			if s&(1<<k) != 0 {
+				nearLanes[s] |= 0xffff << (16 * k)
+			}
+		}
+	}
+}
+
+// nearOf returns e's near for kind k.
+func (e *entry) nearOf(k int) int { return int(uint16(e.near >> (16 * k))) }
+
+// setNear sets e's near for kind k.
+func (e *entry) setNear(k, d int) {
+	e.near = e.near&^(0xffff<<(16*k)) | uint64(d)<<(16*k)
+}
+
+// The scopes of "has an element in scope", by what bounds them: the
+// default scope's boundaries (kScope), and for the button and list item
+// scopes a button, or an ol or ul, too; the table scope's are html, table
+// and template. (Those are found by tag: the entries hold only the kinds
+// that most elements need.)
+const (
+	scopeDefault = iota
+	scopeButton
+	scopeList
+	scopeTable
+)
+
+// kindsOf holds, by static tag id, the kinds an HTML element of that tag
+// is (a bit per kind); tags the table does not know are of none.
+var kindsOf [256]uint16
+
+// foreignKinds are the kinds of svg's foreignObject, desc and title and
+// MathML's mi, mo, mn, ms, mtext and annotation-xml, which bound scopes.
+const foreignKinds = 1<<kSpecial | 1<<kLiStop | 1<<kScope
+
+func init() {
+	for i := range staticTags {
+		f := tagFlags[i]
+		k := uint16(0)
+		if f&fSpecial != 0 {
+			k |= 1 << kSpecial
+			if i != int(tagAddress) && i != int(tagDiv) && i != int(tagP) {
+				k |= 1 << kLiStop
+			}
+		}
+		if f&fScope != 0 {
+			k |= 1 << kScope
+		}
+		if f&fMode != 0 {
+			k |= 1 << kMode
+		}
+		kindsOf[i] = k
+	}
+	initHot()
+}
+
+// Insertion modes, as far as they decide where elements go.
+const (
+	modeBeforeHead uint8 = iota // nothing yet, or only <html>
+	modeInHead                  // in <head>, or in the head the page implies
+	modeAfterHead               // after </head>, before the body starts
+	modeBody
+	modeTable
+	modeSection // tbody, thead, tfoot
+	modeRow
+	modeCell
+	modeCaption
+	modeColgroup
+	modeTemplate // a template whose content has not yet shown what it holds
+	modeFrameset
+)
 
 // startTag handles the start tag at src[lt] and returns its length, or 0
 // when it is unfinished.
@@ -74,7 +215,7 @@ func (r *Rewriter) endTag(lt int) int {
 	if id == 0 {
 		id = r.lookup(b[2:i], false)
 	}
-	if id != 0 {
+	if id != 0 && !r.stopped {
 		r.close(id, lt, lt+gt+1)
 	}
 	return gt + 1
@@ -103,10 +244,17 @@ func scanName(b []byte, i int) (int, uint64) {
 	return i, key
 }
 
+// maxNameBytes bounds the bytes of the unknown tag names a rewriter
+// interns (with maxNames, their number).
+const maxNameBytes = 64 << 10
+
 // lookup returns the id of a tag name. Names no table knows are interned
 // when intern is set (start tags); otherwise they get 0, which no open
 // element has.
 func (r *Rewriter) lookup(name []byte, intern bool) uint16 {
+	if trackWork {
+		r.work += len(name)
+	}
 	var low [32]byte
 	for i, c := range name {
 		if c >= 'A' && c <= 'Z' {
@@ -130,82 +278,780 @@ func (r *Rewriter) lookup(name []byte, intern bool) uint16 {
 	if id, ok := r.prog.names[string(name)]; ok {
 		return id
 	}
-	if id, ok := r.names[string(name)]; ok {
-		return id
+	if k, ok := r.names[string(name)]; ok {
+		return r.nameBase + k
 	}
 	if !intern {
 		return 0
 	}
-	if len(r.names) >= maxNames {
+	if len(r.names) >= maxNames || r.nameBytes+len(name) > maxNameBytes {
 		r.stop() // the page is not HTML as people write it
 		return 0
 	}
-	id := uint16(dynamicBase + len(r.names))
-	r.names[string(name)] = id
-	return id
+	k := uint16(len(r.names))
+	r.names[string(name)] = k
+	r.nameBytes += len(name)
+	r.growChains()
+	return r.nameBase + k
+}
+
+// growChains makes room in the per-tag chains for every id the rewriter
+// can give.
+func (r *Rewriter) growChains() {
+	n := int(r.nameBase) + len(r.names)
+	for len(r.lastH) < n {
+		r.lastH = append(r.lastH, 0)
+		r.lastF = append(r.lastF, 0)
+	}
+	for len(r.afeLast) < 256 {
+		r.afeLast = append(r.afeLast, 0)
+	}
+}
+
+// near returns the depth of the nearest element of kind k at or below the
+// element at depth d that has not left the stack.
+func (r *Rewriter) near(d int, k int) int {
+	x := r.stack[d].nearOf(k)
+	if r.gone != 0 {
+		return r.nearGone(x, k)
+	}
+	return x
+}
+
+// nearGone is near when some elements left the stack: x is the value
+// the entry holds.
+func (r *Rewriter) nearGone(x, k int) int {
+	if !r.stack[x].gone {
+		return x
+	}
+	return r.skipGone(x, k)
+}
+
+// skipGone follows, from x, which left the stack, the entries of kind k
+// below it to one that has not. An entry that left the stack holds in
+// near[k] the nearest below it (see leave); the way is compressed, so that
+// each is passed a few times at most. Entries still on the stack keep
+// their own values, which only grow with depth (FB's search needs that).
+func (r *Rewriter) skipGone(x int, k int) int {
+	y := x
+	for y != 0 && r.stack[y].gone {
+		if trackWork {
+			r.work++
+		}
+		y = r.stack[y].nearOf(k)
+	}
+	for x != y {
+		next := r.stack[x].nearOf(k)
+		r.stack[x].setNear(k, y)
+		x = next
+	}
+	return y
+}
+
+// nearTop is near for the current node.
+func (r *Rewriter) nearTop(k int) int { return r.near(len(r.stack)-1, k) }
+
+// last returns the depth of the nearest open HTML element id, or 0.
+func (r *Rewriter) last(id uint16) int {
+	x := int(r.lastH[id])
+	if r.gone == 0 || !r.stack[x].gone {
+		return x
+	}
+	// As skipGone, along the chain of the tag.
+	y := x
+	for y != 0 && r.stack[y].gone {
+		if trackWork {
+			r.work++
+		}
+		y = int(r.stack[y].prev)
+	}
+	for x != y {
+		next := int(r.stack[x].prev)
+		r.stack[x].prev = uint16(y)
+		x = next
+	}
+	r.lastH[id] = uint16(y)
+	return y
+}
+
+// lastForeign returns the depth of the nearest open svg or math element
+// id, or 0.
+func (r *Rewriter) lastForeign(id uint16) int {
+	return int(r.lastF[id]) // foreign elements never leave the stack early
+}
+
+// inScope returns the depth of the nearest open HTML element id when no
+// boundary of the scope comes first, else 0.
+func (r *Rewriter) inScope(id uint16, scope int) int {
+	d := r.last(id)
+	if d == 0 || d < r.boundary(scope) {
+		return 0
+	}
+	return d
+}
+
+// boundary returns the depth of the nearest boundary of a scope.
+func (r *Rewriter) boundary(scope int) int {
+	switch scope {
+	case scopeButton:
+		return max(r.nearTop(kScope), r.last(tagButton))
+	case scopeList:
+		return max(r.nearTop(kScope), r.last(tagOL), r.last(tagUL))
+	case scopeTable:
+		return max(r.last(tagHTML), r.last(tagTable), r.last(tagTemplate))
+	}
+	return r.nearTop(kScope)
+}
+
+// mode returns the insertion mode, found as browsers reset it: from the
+// nearest element that decides it.
+func (r *Rewriter) mode() uint8 {
+	d := r.nearTop(kMode)
+	e := &r.stack[d]
+	if (e.tag == tagBody || d == 0 || e.tag == tagHTML) && r.bodyStarted {
+		return modeBody // most tags, most pages
+	}
+	switch e.tag {
+	case tagTD, tagTH:
+		return modeCell
+	case tagTR:
+		return modeRow
+	case tagTBody, tagTHead, tagTFoot:
+		return modeSection
+	case tagCaption:
+		return modeCaption
+	case tagColgroup:
+		return modeColgroup
+	case tagTable:
+		return modeTable
+	case tagTemplate:
+		return e.tmode
+	case tagHead:
+		return modeInHead
+	case tagFrameset:
+		return modeFrameset
+	}
+	if r.bodyStarted {
+		return modeBody
+	}
+	return r.docMode
 }
 
 // open handles a start tag: the end tags it implies, then the element.
 func (r *Rewriter) open(id uint16, lt, end int) {
+	if r.holding {
+		r.unhold(lt)
+	}
 	flags := flagsOf(id)
 	top := &r.stack[len(r.stack)-1]
-	if top.ns == nsHTML && top.tag != tagHead && flags&(fStartRule|fClosesP) == 0 {
-		// Most tags: an HTML element that implies nothing.
+	if top.eflags&eSlow == 0 && r.bodyStarted && flags&(fStartRule|fClosesP) == 0 && r.afeQuiet() {
+		// Most tags: an HTML element in the body that implies nothing.
 		r.insert(id, nsHTML, flags, lt, end)
 		return
 	}
-	if top.ns == nsHTML && top.tag != tagHead && flags&fStartRule == 0 && r.nOpen[openP] == 0 &&
-		flags&(fHeading) == 0 && id != tagLI && id != tagDD && id != tagDT {
+	if top.eflags&eSlow == 0 && r.bodyStarted && flags&(fStartRule|fHeading) == 0 && r.nOpen[openP] == 0 &&
+		id != tagLI && id != tagDD && id != tagDT && r.afeQuiet() {
 		// A block that would close an open p, and there is none.
 		r.insert(id, nsHTML, flags, lt, end)
 		return
 	}
-	foreign := top.ns != nsHTML && top.eflags&eIntegration == 0
-	if foreign && flags&fBreakout != 0 {
-		// An HTML element in svg or math content closes it.
+	r.started = true
+	if top.eflags&eSlow == 0 && r.bodyStarted && r.nOpen[openMode] == 0 {
+		// The body's rules, whatever the element: no table, template or
+		// head says otherwise.
+		r.inBody(id, flags, lt, end)
+		return
+	}
+	if top.ns != nsHTML && top.copies == 0 && !r.htmlRules(top, id) {
+		// Foreign content.
+		if flags&fBreakout == 0 && !(id == tagFont && r.fontBreaks(lt, end)) {
+			r.insert(id, top.ns, flags, lt, end)
+			return
+		}
+		// An HTML element closes the svg or math content, to an HTML
+		// element or an integration point, and follows HTML's rules.
 		d := len(r.stack) - 1
 		for d >= 1 && r.stack[d].ns != nsHTML && r.stack[d].eflags&eIntegration == 0 {
+			if trackWork {
+				r.work++
+			}
 			d--
 		}
 		r.popTo(d+1, lt, lt, false)
-		top = &r.stack[len(r.stack)-1]
-		foreign = top.ns != nsHTML && top.eflags&eIntegration == 0
+		if r.stopped {
+			return
+		}
+	}
+	r.htmlStart(id, flags, lt, end)
+}
+
+// afeQuiet reports whether no formatting element waits to be reopened
+// (see afe.go): the last entry of the list is open, or a marker.
+func (r *Rewriter) afeQuiet() bool {
+	n := len(r.afe)
+	return n == 0 || r.afe[n-1].state == afeOpen || r.afe[n-1].state == afeMarker
+}
+
+// htmlRules reports whether a start tag of id, with top the current svg
+// or math element, follows HTML's rules: in HTML integration points, and
+// in MathML's text integration points except for mglyph and malignmark.
+func (r *Rewriter) htmlRules(top *entry, id uint16) bool {
+	if top.ns == nsMath && top.tag == tagAnnotationXML && id == tagSVG {
+		return true // svg in annotation-xml is svg, by HTML's rules
+	}
+	if top.eflags&eIntegration == 0 {
+		return false
+	}
+	if top.ns == nsMath && top.tag != tagAnnotationXML {
+		return id != tagMglyph && id != tagMalignmark
+	}
+	return true
+}
+
+// fontBreaks reports whether the <font> start tag src[lt:end] leaves
+// foreign content: it does with a color, face or size attribute.
+func (r *Rewriter) fontBreaks(lt, end int) bool {
+	r.tag = r.src[lt:end]
+	ok := r.findAttr("color") >= 0 || r.findAttr("face") >= 0 || r.findAttr("size") >= 0
+	r.tag = nil
+	return ok
+}
+
+// htmlStart handles a start tag by HTML's rules, in the current mode.
+// Steps that close elements change the mode: it is found again after
+// each.
+func (r *Rewriter) htmlStart(id uint16, flags uint32, lt, end int) {
+	for !r.stopped {
+		switch m := r.mode(); m {
+		case modeBeforeHead, modeInHead, modeAfterHead:
+			if !r.beforeBody(m, id, flags, lt, end) {
+				return
+			}
+			continue // the body has started: by its rules
+		case modeTable, modeSection, modeRow:
+			switch r.inTable(m, id, lt, end) {
+			case done:
+				return
+			case again:
+				continue
+			}
+		case modeCell:
+			if flags&fTablePart != 0 {
+				// A table part ends the cell, if there is one, and goes on
+				// in the row.
+				d := max(r.inScope(tagTD, scopeTable), r.inScope(tagTH, scopeTable))
+				if d == 0 {
+					return
+				}
+				r.popTo(d, lt, lt, false)
+				r.afeClear()
+				continue
+			}
+		case modeCaption:
+			if flags&fTablePart != 0 {
+				// The standard lists th too; the reference parser does
+				// not, and ignores it in the caption.
+				if id == tagTH {
+					return
+				}
+				d := r.inScope(tagCaption, scopeTable)
+				if d == 0 {
+					return
+				}
+				r.popTo(d, lt, lt, false)
+				r.afeClear()
+				continue
+			}
+		case modeColgroup:
+			if id == tagCol {
+				r.insert(id, nsHTML, flags, lt, end)
+				return
+			}
+			if id == tagTemplate || id == tagHTML {
+				break
+			}
+			if top := len(r.stack) - 1; r.stack[top].tag != tagColgroup || r.copyOnTop() {
+				return
+			}
+			r.popTo(len(r.stack)-1, lt, lt, false)
+			continue
+		case modeTemplate:
+			t := &r.stack[r.nearTop(kMode)]
+			switch {
+			case flagsOf(id)&fHeadOK != 0 && id != tagNoscript:
+				r.insert(id, nsHTML, flags, lt, end)
+				return
+			case id == tagCaption || id == tagColgroup || id == tagTBody || id == tagTHead || id == tagTFoot:
+				t.tmode = modeTable
+			case id == tagCol:
+				t.tmode = modeColgroup
+			case id == tagTR:
+				t.tmode = modeSection
+			case id == tagTD || id == tagTH:
+				t.tmode = modeRow
+			default:
+				t.tmode = modeBody
+			}
+			if t.tmode != modeColgroup {
+				t.eflags &^= eSlow // in a column group, only col is an element
+			}
+			continue
+		case modeFrameset:
+			if id == tagFrameset || id == tagFrame {
+				r.insert(id, nsHTML, flags, lt, end)
+			}
+			return
+		}
+		r.inBody(id, flags, lt, end)
+		return
+	}
+}
+
+// What inTable did with a start tag.
+const (
+	done  = iota // handled
+	body         // to be handled by the body's rules
+	again        // to be handled again, in the mode the stack now has
+)
+
+// inTable handles a start tag in a table, a table section or a row.
+func (r *Rewriter) inTable(m uint8, id uint16, lt, end int) int {
+	switch id {
+	case tagCaption, tagColgroup, tagCol, tagTBody, tagTHead, tagTFoot, tagTR, tagTD, tagTH:
+	case tagTable:
+		// A table in a table ends it.
+		if d := r.inScope(tagTable, scopeTable); d > 0 {
+			r.popTo(d, lt, lt, false)
+			return again
+		}
+		return done
+	case tagForm:
+		// In a table, a form is empty: what follows is not in it.
+		if r.nOpen[openTemplate] == 0 && !r.formSet {
+			r.formSet, r.formDepth = true, 0
+			r.insertVoid(id, lt, end)
+		}
+		return done
+	case tagInput:
+		// A hidden input goes where it is, and ends nothing (a select,
+		// say, as other inputs do).
+		if !r.hiddenInput(lt, end) {
+			return body
+		}
+		r.insert(id, nsHTML, flagsOf(id), lt, end)
+		return done
+	default:
+		return body
+	}
+	// A table part: close what it ends, then open it. Where browsers
+	// imply a tbody or a tr, here the part goes where it is written, and
+	// the table (or section) notes the one implied, for the end tags that
+	// close it.
+	switch m {
+	case modeTable:
+		r.clearTo(scopeTable, lt)
+		t := &r.stack[r.nearTop(kMode)]
+		switch id {
+		case tagTD, tagTH:
+			t.implied = impliedSection | impliedRow
+		case tagTR:
+			t.implied = impliedSection
+		default:
+			t.implied = 0
+		}
+	case modeSection:
+		if id != tagTR && id != tagTD && id != tagTH {
+			d := max(r.inScope(tagTBody, scopeTable), r.inScope(tagTHead, scopeTable), r.inScope(tagTFoot, scopeTable))
+			if d == 0 {
+				// No section to end (in a template): a row browsers
+				// imply ends all the same.
+				if t := r.impliedHolder(impliedRow); t > 0 {
+					r.stack[t].implied &^= impliedRow
+					r.popAbove(t, lt)
+				}
+				return done
+			}
+			r.popTo(d, lt, lt, false)
+			return again
+		}
+		r.clearToSection(lt)
+		t := &r.stack[r.nearTop(kMode)]
+		if id == tagTR {
+			t.implied &^= impliedRow
+		} else {
+			t.implied |= impliedRow
+		}
+	case modeRow:
+		if id != tagTD && id != tagTH {
+			d := r.inScope(tagTR, scopeTable)
+			if d == 0 {
+				return done
+			}
+			r.popTo(d, lt, lt, false)
+			return again
+		}
+		r.clearToRow(lt)
+	}
+	if !r.stopped {
+		r.insert(id, nsHTML, flagsOf(id), lt, end)
+	}
+	return done
+}
+
+// beforeBody handles a start tag before the body starts. It reports
+// whether the body started and the tag is to be handled by the body's
+// rules.
+func (r *Rewriter) beforeBody(m uint8, id uint16, flags uint32, lt, end int) bool {
+	switch {
+	case id == tagHTML:
+		if r.docMode == modeBeforeHead && !r.htmlSeen && len(r.stack) == 1 {
+			r.htmlSeen = true
+			r.insert(id, nsHTML, flags, lt, end)
+		}
+		return false
+	case id == tagHead:
+		if m == modeBeforeHead {
+			r.docMode = modeInHead
+			r.insert(id, nsHTML, flags, lt, end)
+		}
+		return false
+	case flags&fHeadOK != 0:
+		// Browsers put it in the head, even after </head>; here it stays
+		// where it is written, by design.
+		if m == modeBeforeHead {
+			r.docMode = modeInHead // an implied head
+		}
+		r.insert(id, nsHTML, flags, lt, end)
+		return false
+	}
+	// Anything else ends the head and starts the body.
+	if m == modeInHead && r.stack[len(r.stack)-1].tag == tagHead {
+		r.popTo(len(r.stack)-1, lt, lt, false)
+	}
+	r.docMode = modeAfterHead
+	switch id {
+	case tagBody:
+		r.startBody()
+		r.insert(id, nsHTML, flags, lt, end)
+		return false
+	case tagFrameset:
+		r.docMode = modeFrameset
+		r.insert(id, nsHTML, flags, lt, end)
+		return false
+	}
+	r.startBody()
+	return true
+}
+
+// startBody notes that the body has started (with a <body> tag, or
+// implied by content).
+func (r *Rewriter) startBody() {
+	r.bodyStarted = true
+	r.docMode = modeBody
+}
+
+// Where browsers have a tbody or a tr that the page has no tag for,
+// entry.implied of the table (or section, or template) under it notes it.
+const (
+	impliedSection uint8 = 1 << iota
+	impliedRow
+)
+
+// impliedHolder returns the depth of the nearest table, section or
+// template, when it holds an implied part of kind what, or 0.
+func (r *Rewriter) impliedHolder(what uint8) int {
+	d := r.nearTop(kMode)
+	for d > 0 {
+		e := &r.stack[d]
+		switch e.tag {
+		case tagTable, tagTBody, tagTHead, tagTFoot, tagTemplate:
+			if e.implied&what != 0 {
+				return d
+			}
+			return 0
+		case tagTD, tagTH, tagTR, tagCaption, tagColgroup:
+			d = r.near(d-1, kMode) // look under the cell, row, caption
+		default:
+			return 0
+		}
+	}
+	return 0
+}
+
+// clearTo pops the elements above the nearest boundary of a scope (the
+// table, for a table context).
+func (r *Rewriter) clearTo(scope int, lt int) {
+	r.popAbove(r.boundary(scope), lt)
+}
+
+// popAbove pops the elements above depth d, and the copies of formatting
+// elements opened on it: the element at d is then the current node.
+func (r *Rewriter) popAbove(d int, lt int) {
+	if d+1 < len(r.stack) {
+		r.popTo(d+1, lt, lt, false)
+	}
+	if !r.stopped && d+1 == len(r.stack) && r.stack[d].copies > 0 {
+		r.closeCopiesOn(d)
+	}
+}
+
+// clearToSection pops the elements above the nearest table section (or
+// template, or html; or table, when the section is one browsers imply).
+func (r *Rewriter) clearToSection(lt int) {
+	r.popAbove(max(r.last(tagTBody), r.last(tagTHead), r.last(tagTFoot), r.last(tagTemplate), r.last(tagHTML), r.last(tagTable)), lt)
+}
+
+// clearToRow pops the elements above the nearest row (or template, or
+// html).
+func (r *Rewriter) clearToRow(lt int) {
+	r.popAbove(max(r.last(tagTR), r.last(tagTemplate), r.last(tagHTML), r.last(tagTable)), lt)
+}
+
+// insertVoid opens element id for the start tag src[lt:end] and ends it
+// at once.
+func (r *Rewriter) insertVoid(id uint16, lt, end int) {
+	d := len(r.stack)
+	r.insert(id, nsHTML, flagsOf(id), lt, end)
+	if !r.stopped && len(r.stack) > d {
+		r.popTo(d, end, end, false)
+	}
+}
+
+// closeP closes an open p in button scope.
+func (r *Rewriter) closeP(lt int) {
+	if r.nOpen[openP] > 0 {
+		if d := r.inScope(tagP, scopeButton); d > 0 && (d < len(r.stack)-1 || !r.popPlain(d)) {
+			r.popTo(d, lt, lt, false)
+		}
+	}
+}
+
+// impliesEnd holds, by tag, whether an element ends by the end tags
+// impliedEnds generates.
+var impliesEnd [256]bool
+
+func init() {
+	for _, id := range []uint16{tagDD, tagDT, tagLI, tagOptgroup, tagOption, tagP, tagRb, tagRp, tagRt, tagRtc} {
+		impliesEnd[id] = true
+	}
+}
+
+// impliedEnds pops the elements whose end tags can be left out (dd, dt,
+// li, optgroup, option, p, rb, rp, rt, rtc) from the top of the stack,
+// except one named except.
+func (r *Rewriter) impliedEnds(except uint16, lt int) {
+	for len(r.stack) > 1 && !r.stopped && !r.copyOnTop() {
+		top := len(r.stack) - 1
+		switch t := r.stack[top].tag; t {
+		case tagDD, tagDT, tagLI, tagOptgroup, tagOption, tagP, tagRb, tagRp, tagRt, tagRtc:
+			if t == except {
+				return
+			}
+			if !r.popPlain(top) {
+				r.popTo(top, lt, lt, false)
+			}
+			continue
+		}
+		return
+	}
+}
+
+// inBody handles a start tag by the body's rules.
+func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
+	rule := ruleNone
+	if id < uint16(len(bodyRules)) {
+		rule = bodyRules[id]
+	}
+	switch rule {
+	case ruleNotElement:
+		return // not an element (a second <html> or <body> adds its attributes to the first)
+	case ruleListItem:
+		// An li closes the nearest li, unless a special element other
+		// than address, div and p comes first; dd and dt close either.
+		stop := r.nearTop(kLiStop)
+		d := r.last(id)
+		if id != tagLI {
+			d = max(r.last(tagDD), r.last(tagDT))
+		}
+		if d > 0 && d >= stop {
+			r.popTo(d, lt, lt, false)
+		}
+		r.closeP(lt)
+	case ruleHeading:
+		r.closeP(lt)
+		if top := &r.stack[len(r.stack)-1]; top.ns == nsHTML && flagsOf(top.tag)&fHeading != 0 && !r.copyOnTop() {
+			r.popTo(len(r.stack)-1, lt, lt, false)
+		}
+	case ruleForm:
+		if r.formSet && r.nOpen[openTemplate] == 0 {
+			return // a form in a form is not an element
+		}
+		r.closeP(lt)
+		if !r.stopped && r.nOpen[openTemplate] == 0 {
+			r.formSet = true
+			r.formDepth = len(r.stack)
+		}
+	case ruleTable:
+		if !r.quirks {
+			r.closeP(lt)
+		}
+	case ruleButton:
+		if d := r.inScope(tagButton, scopeDefault); d > 0 {
+			r.popTo(d, lt, lt, false)
+		}
+	case ruleA:
+		if i := r.afeFind(tagA); i >= 0 {
+			// An a in an a: the first ends, and leaves the stack.
+			if !r.formattingEnd(tagA, lt, lt, false) && i < len(r.afe) && r.afe[i].state != afeDead {
+				if a := &r.afe[i]; a.state == afeOpen {
+					r.leave(int(a.at))
+				}
+				r.afeRemove(i)
+			}
+		}
+	case ruleNobr:
+		r.reconstruct()
+		if i := r.afeFind(tagNobr); i >= 0 && r.isOpen(&r.afe[i]) {
+			r.formattingEnd(tagNobr, lt, lt, false)
+			r.reconstruct()
+		}
+	case ruleInput:
+		if d := r.selectInScope(); d > 0 {
+			r.popTo(d, lt, lt, false)
+		}
+	case ruleHr:
+		r.closeP(lt)
+		if r.selectInScope() > 0 {
+			r.impliedEnds(0, lt)
+		}
+	case ruleImage:
+		id, flags = tagImg, flagsOf(tagImg)
+	case ruleSelect:
+		if d := r.selectInScope(); d > 0 {
+			r.popTo(d, lt, lt, false)
+			return // a select in a select only ends it
+		}
+	case ruleOption:
+		if t := r.stack[len(r.stack)-1].tag; r.selectInScope() > 0 && (t < 256 && impliesEnd[t] || r.copyOnTop()) {
+			except := tagOptgroup
+			if id == tagOptgroup {
+				except = 0
+			}
+			r.impliedEnds(except, lt)
+		} else if top := len(r.stack) - 1; r.stack[top].tag == tagOption && r.stack[top].ns == nsHTML && !r.copyOnTop() {
+			r.popTo(top, lt, lt, false)
+		}
+	case ruleRuby:
+		if r.inScope(tagRuby, scopeDefault) > 0 {
+			except := uint16(0)
+			if id == tagRp || id == tagRt {
+				except = tagRtc
+			}
+			r.impliedEnds(except, lt)
+		}
+	case ruleClosesP:
+		r.closeP(lt)
+	}
+	if r.stopped {
+		return
+	}
+	if flags&fNoRebuild == 0 && len(r.afe) > 0 {
+		r.reconstruct()
 	}
 	ns := nsHTML
-	switch {
-	case id == tagSVG:
+	switch id {
+	case tagSVG:
 		ns = nsSVG
-	case id == tagMath:
+	case tagMath:
 		ns = nsMath
-	case foreign:
-		ns = top.ns
-	case top.ns == nsMath && (id == tagMglyph || id == tagMalignmark):
-		ns = nsMath
-	}
-	if ns == nsHTML && !r.implied(id, flags, lt) {
-		return // not an element: a second <body>, <html> or <head>
 	}
 	r.insert(id, ns, flags, lt, end)
+}
+
+// The rules of the body for a start tag, by tag (bodyRules): most tags
+// have none.
+const (
+	ruleNone uint8 = iota
+	ruleNotElement
+	ruleListItem
+	ruleHeading
+	ruleForm
+	ruleTable
+	ruleButton
+	ruleA
+	ruleNobr
+	ruleInput
+	ruleHr
+	ruleImage
+	ruleSelect
+	ruleOption
+	ruleRuby
+	ruleClosesP
+)
+
+var bodyRules [256]uint8
+
+func init() {
+	for i := range staticTags {
+		id, f := uint16(i), tagFlags[i]
+		r := ruleNone
+		switch {
+		case id == tagHTML || id == tagBody || id == tagHead || id == tagFrameset || id == tagFrame || f&fTablePart != 0:
+			r = ruleNotElement
+		case f&fHeadOK != 0:
+		case id == tagLI || id == tagDD || id == tagDT:
+			r = ruleListItem
+		case f&fHeading != 0:
+			r = ruleHeading
+		case id == tagForm:
+			r = ruleForm
+		case id == tagTable:
+			r = ruleTable
+		case id == tagButton:
+			r = ruleButton
+		case id == tagA:
+			r = ruleA
+		case id == tagNobr:
+			r = ruleNobr
+		case id == tagInput:
+			r = ruleInput
+		case id == tagHr:
+			r = ruleHr
+		case id == tagImage:
+			r = ruleImage
+		case id == tagSelect:
+			r = ruleSelect
+		case id == tagOption || id == tagOptgroup:
+			r = ruleOption
+		case id == tagRb || id == tagRtc || id == tagRp || id == tagRt:
+			r = ruleRuby
+		case f&fClosesP != 0:
+			r = ruleClosesP
+		}
+		bodyRules[i] = r
+	}
+}
+
+// selectInScope returns the depth of an open select in scope, or 0.
+func (r *Rewriter) selectInScope() int {
+	if r.nOpen[openSelect] == 0 {
+		return 0
+	}
+	return r.inScope(tagSelect, scopeDefault)
 }
 
 // insert opens element id, counts it among its parent's children,
 // matches it, and ends it at once when it is void. (Opening and matching
 // are one function: a call less at every tag.)
 func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
+	if trackWork {
+		r.work++
+	}
 	void := ns == nsHTML && flags&fVoid != 0 || ns != nsHTML && r.selfClose
 	// Only :nth-child and :nth-of-type read the counts: without them,
 	// they are not kept.
 	if r.needNth {
 		r.countChild(id)
-	}
-	var ef uint8
-	if ns == nsHTML {
-		if id < uint16(len(tagEFlags)) {
-			ef = tagEFlags[id]
-		}
-	} else if ns == nsSVG && (id == tagForeignObject || id == tagDesc || id == tagTitle) ||
-		ns == nsMath && flags&fIntegration != 0 {
-		ef = eSpecial | eScope | eIntegration
 	}
 	// The entry is written in place: a composite literal appended is
 	// built on the stack and copied, and that copy's wide loads stall on
@@ -218,27 +1064,91 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 		r.stack[n] = entry{}
 	}
 	e := &r.stack[n]
-	e.tag, e.ns, e.eflags, e.types = id, ns, ef, int32(len(r.typeCounts))
-	if o := openIndex(id); o >= 0 {
-		e.open = uint8(o + 1)
-		r.nOpen[o]++
+	parent := &r.stack[n-1]
+	e.tag, e.ns = id, ns
+	if r.needNth {
+		r.counts = append(r.counts[:n], childCount{types: int32(len(r.typeCounts))})
+	}
+	var kinds, info uint16
+	var lanes uint64
+	if ns == nsHTML {
+		if id < uint16(len(hotOf)) {
+			h := &hotOf[id]
+			info, lanes = h.info, h.lanes
+			kinds = info & kindMask
+		}
+		e.prev = r.lastH[id]
+		r.lastH[id] = uint16(n)
+		if flags&(fMode|fStartRule) != 0 {
+			switch id {
+			case tagHead, tagColgroup, tagFrameset:
+				e.eflags = eSlow
+			case tagTemplate:
+				e.eflags, e.tmode = eSlow, modeTemplate
+			}
+		}
+	} else {
+		e.eflags = eSlow
+		if ns == nsSVG && (id == tagForeignObject || id == tagDesc || id == tagTitle) ||
+			ns == nsMath && (flags&fIntegration != 0 || id == tagAnnotationXML) {
+			kinds, lanes = foreignKinds, nearLanes[foreignKinds]
+			if id != tagAnnotationXML || r.htmlAnnotation(lt, end) {
+				e.eflags |= eIntegration
+			}
+		}
+		e.prev = r.lastF[id]
+		r.lastF[id] = uint16(n)
+		// An svg or math element keeps its nearest HTML ancestor (only
+		// the end tags of foreign content read it).
+		e.html = parent.html
+		if parent.ns == nsHTML {
+			e.html = uint16(n - 1)
+		}
+	}
+	// Its kinds' lanes of near are its depth; the others, its parent's.
+	e.near = parent.near&^lanes | lanes&(uint64(n)*0x0001_0001_0001_0001)
+	e.spec = parent.spec
+	if kinds&(1<<kSpecial) != 0 {
+		e.spec = uint16(n)
+	}
+	if info&^kindMask != 0 {
+		if o := uint8(info >> openShift & 7); o != 0 {
+			e.open = o
+			r.nOpen[o-1]++
+		}
+		if info&hotMode != 0 {
+			e.moded = true
+			e.pin = pinOther
+			r.nOpen[openMode]++
+		}
+	}
+	if ns == nsHTML && flags&(fFormatting|fMarker) != 0 {
+		if flags&fMarker != 0 {
+			r.afePushMarker(n)
+		} else {
+			r.afePush(n, id, lt, end)
+		}
 	}
 	for i := 1; i < r.words; i++ {
 		r.bits = append(r.bits, 0)
 	}
-	if len(r.stack)*entrySize > r.max/2 && r.held() > r.max {
+	if n >= maxDepth || n*entrySize > r.max/2 && r.held() > r.max {
 		r.stop()
 	}
 	if r.stopped {
 		return
 	}
 	d := n
+	if r.hasNotes {
+		r.inherit(d)
+	}
 	if r.skip < 0 && r.mayMatch(id) {
 		r.tag = r.src[lt:end] // for the matcher alone: most tags skip it
 		r.match(d, id, lt, end, void)
 		r.tag = nil
 	}
 	if void {
+		// A void element ends at once.
 		if !r.popPlain(d) {
 			r.popTo(d, end, end, false)
 		}
@@ -256,219 +1166,414 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	}
 }
 
+// hiddenInput reports whether the input start tag src[lt:end] has
+// type=hidden.
+func (r *Rewriter) hiddenInput(lt, end int) bool {
+	r.tag = r.src[lt:end]
+	defer func() { r.tag = nil }()
+	j := r.findAttr("type")
+	return j >= 0 && equalFold(r.value(j), "hidden")
+}
+
+// htmlAnnotation reports whether the annotation-xml start tag src[lt:end]
+// makes an HTML integration point: its encoding is HTML.
+func (r *Rewriter) htmlAnnotation(lt, end int) bool {
+	r.tag = r.src[lt:end]
+	defer func() { r.tag = nil }()
+	j := r.findAttr("encoding")
+	if j < 0 {
+		return false
+	}
+	v := r.value(j)
+	return equalFold(v, "text/html") || equalFold(v, "application/xhtml+xml")
+}
+
+// maxDepth bounds the stack: its entries hold depths in 16 bits.
+const maxDepth = 1<<16 - 1
+
 // countChild counts the element id being opened among its parent's
 // children, in all and of its type, for :nth-child and :nth-of-type.
 func (r *Rewriter) countChild(id uint16) {
-	p := &r.stack[len(r.stack)-1]
+	p := &r.counts[len(r.stack)-1]
 	p.children++
 	r.childPos = int(p.children)
 	r.typePos = 1
 	if r.needType {
-		found := false
-		for i := int(p.types); i < len(r.typeCounts); i++ {
-			if r.typeCounts[i].tag == id {
-				r.typeCounts[i].count++
-				r.typePos = int(r.typeCounts[i].count)
-				found = true
-				break
-			}
-		}
-		if !found {
-			r.typeCounts = append(r.typeCounts, typeCount{tag: id, count: 1})
+		// The parent's counts are the records from p.types on; the last
+		// record of each tag is found by its chain, in one step.
+		if h := r.typeHead(id); h >= p.types {
+			r.typeCounts[h].count++
+			r.typePos = int(r.typeCounts[h].count)
+		} else {
+			r.typeCounts = append(r.typeCounts, typeCount{tag: id, count: 1, prev: h})
+			r.setTypeHead(id, int32(len(r.typeCounts)-1))
 		}
 	}
 }
 
-// implied closes what a start tag of HTML element id implies, and reports
-// whether the tag opens an element.
-func (r *Rewriter) implied(id uint16, flags uint32, lt int) bool {
-	switch id {
-	case tagHTML:
-		return r.find(tagHTML) < 0
-	case tagHead:
-		return r.find(tagHead) < 0 && r.find(tagBody) < 0
-	case tagBody:
-		if r.find(tagBody) >= 0 {
-			return false
+// typeHead returns the index of the last type count record of tag id, or
+// -1.
+func (r *Rewriter) typeHead(id uint16) int32 {
+	if int(id) >= len(r.typeHeads) {
+		return -1
+	}
+	return r.typeHeads[id] - 1
+}
+
+func (r *Rewriter) setTypeHead(id uint16, i int32) {
+	for int(id) >= len(r.typeHeads) {
+		r.typeHeads = append(r.typeHeads, 0)
+	}
+	r.typeHeads[id] = i + 1
+}
+
+// dropTypes drops the type count records from i on, as their parent
+// ends.
+func (r *Rewriter) dropTypes(i int32) {
+	for j := len(r.typeCounts) - 1; j >= int(i); j-- {
+		if trackWork {
+			r.work++
+		}
+		tc := &r.typeCounts[j]
+		r.typeHeads[tc.tag] = tc.prev + 1
+	}
+	r.typeCounts = r.typeCounts[:i]
+}
+
+// text handles the text src[lo:hi] where text changes the tree: before
+// the body starts, and in a column group.
+func (r *Rewriter) text(lo, hi int) {
+	t := r.src[lo:hi]
+	if trackWork {
+		r.work += len(t)
+	}
+	i := 0
+	for i < len(t) && isSpace(t[i]) {
+		i++
+	}
+	if top := &r.stack[len(r.stack)-1]; !r.afeQuiet() && r.bodyStarted && (top.ns == nsHTML || top.eflags&eIntegration != 0) {
+		switch r.mode() {
+		case modeBody, modeCell, modeCaption, modeTemplate:
+			r.reconstruct()
+		case modeTable, modeSection, modeRow:
+			if i < len(t) {
+				r.reconstruct() // text that is not space, which goes before the table
+			}
 		}
 	}
-	if r.stack[len(r.stack)-1].tag == tagHead && flags&fHeadOK == 0 {
-		r.popTo(len(r.stack)-1, lt, lt, false)
+	if i == len(t) {
+		return
 	}
+	r.started = true
+	top := len(r.stack) - 1
 	switch {
-	case flags&fClosesP != 0:
-		switch id {
-		case tagLI, tagDD, tagDT:
-			for d := len(r.stack) - 1; d >= 1; d-- {
-				e := &r.stack[d]
-				if e.ns == nsHTML && (e.tag == id || id != tagLI && (e.tag == tagDD || e.tag == tagDT)) {
-					r.popTo(d, lt, lt, false)
-					break
-				}
-				if e.eflags&eSpecial != 0 && e.tag != tagAddress && e.tag != tagDiv && e.tag != tagP {
-					break
-				}
-			}
-		}
-		if r.nOpen[openP] > 0 {
-			if d := r.inScope(tagP, scopeButton); d > 0 {
-				r.popTo(d, lt, lt, false)
-			}
-		}
-		if flags&fHeading != 0 {
-			if top := &r.stack[len(r.stack)-1]; top.ns == nsHTML && flagsOf(top.tag)&fHeading != 0 {
-				r.popTo(len(r.stack)-1, lt, lt, false)
-			}
-		}
-	case id == tagOption || id == tagOptgroup:
-		if top := &r.stack[len(r.stack)-1]; top.tag == tagOption && !r.popPlain(len(r.stack)-1) {
-			r.popTo(len(r.stack)-1, lt, lt, false)
-		}
-	case id == tagA && r.nOpen[openA] > 0 || id == tagButton && r.nOpen[openButton] > 0:
-		if d := r.inScope(id, scopeDefault); d > 0 {
-			r.popTo(d, lt, lt, false)
-		}
-	case id == tagTR:
-		r.closeNearest(lt, tagTR, tagTR, tagTBody, tagTHead, tagTFoot)
-	case id == tagTD || id == tagTH:
-		r.closeNearest(lt, tagTD, tagTH, tagTR, tagTBody, tagTHead, tagTFoot)
-	case id == tagTBody || id == tagTHead || id == tagTFoot:
-		r.closeNearest(lt, tagTBody, tagTHead, tagTFoot)
-	}
-	return true
-}
-
-// closeNearest closes the nearest open element named a or b, unless one
-// named in stops (or a table, template or html) comes first.
-func (r *Rewriter) closeNearest(lt int, a, b uint16, stops ...uint16) {
-	for d := len(r.stack) - 1; d >= 1; d-- {
-		e := &r.stack[d]
-		if e.ns != nsHTML {
-			continue
-		}
-		if e.tag == a || e.tag == b {
-			r.popTo(d, lt, lt, false)
+	case !r.bodyStarted:
+		if r.mode() == modeFrameset {
 			return
 		}
-		if e.eflags&eTableScope != 0 {
-			return
+		if r.stack[top].tag == tagHead && r.stack[top].ns == nsHTML {
+			r.popTo(top, lo+i, lo+i, false)
 		}
-		for _, s := range stops {
-			if e.tag == s {
-				return
-			}
-		}
+		r.startBody()
+	case r.stack[top].tag == tagColgroup && r.stack[top].ns == nsHTML:
+		r.popTo(top, lo+i, lo+i, false)
 	}
-}
-
-// find returns the depth of the nearest open HTML element id, or -1.
-func (r *Rewriter) find(id uint16) int {
-	for d := len(r.stack) - 1; d >= 1; d-- {
-		if r.stack[d].tag == id && r.stack[d].ns == nsHTML {
-			return d
-		}
-	}
-	return -1
-}
-
-// Scopes, for "has an element in scope".
-const (
-	scopeDefault = iota
-	scopeButton
-	scopeList
-	scopeTable
-)
-
-// inScope returns the depth of the nearest open HTML element id in the
-// given scope, or -1.
-func (r *Rewriter) inScope(id uint16, scope int) int {
-	for d := len(r.stack) - 1; d >= 1; d-- {
-		e := &r.stack[d]
-		if e.tag == id && e.ns == nsHTML {
-			return d
-		}
-		switch scope {
-		case scopeTable:
-			if e.eflags&eTableScope != 0 {
-				return -1
-			}
-			continue
-		case scopeButton:
-			if e.tag == tagButton && e.ns == nsHTML {
-				return -1
-			}
-		case scopeList:
-			if (e.tag == tagOL || e.tag == tagUL) && e.ns == nsHTML {
-				return -1
-			}
-		}
-		if e.eflags&eScope != 0 {
-			return -1
-		}
-	}
-	return -1
 }
 
 // close handles the end tag of element id at src[lt:end].
 func (r *Rewriter) close(id uint16, lt, end int) {
-	if top := len(r.stack) - 1; r.stack[top].tag == id && top > 0 {
-		// The end tag of the current node: every rule below agrees.
+	if trackWork {
+		r.work++
+	}
+	top := len(r.stack) - 1
+	flags := flagsOf(id)
+	if e := &r.stack[top]; e.tag == id && top > 0 && flags&(fEndRule|fFormatting|fMarker) == 0 && !r.holding && e.ns == nsHTML && r.popPlain(top) {
+		// The end tag of the current node, which ends plainly.
+		return
+	}
+	if r.holding && id != tagBody && id != tagHTML {
+		r.unhold(lt)
+	}
+	// An svg or math element with copies of formatting elements opened on
+	// it (an integration point) is not the current node: a copy, HTML, is.
+	foreign := r.stack[top].ns != nsHTML && r.stack[top].copies == 0
+	if r.stack[top].tag == id && top > 0 && flags&fEndRule == 0 && (foreign || r.stack[top].ns == nsHTML) &&
+		(flags&fFormatting == 0 || r.stack[top].ns != nsHTML || r.afeLast[id] == r.stack[top].afe && r.stack[top].afe != 0) {
+		// The end tag of the current node: every rule below agrees (for a
+		// formatting element, when it is the latest of its tag in the
+		// list).
+		html := r.stack[top].ns == nsHTML
+		if flags&fFormatting != 0 && html {
+			r.afeRemove(int(r.stack[top].afe) - 1)
+			r.stack[top].afe = 0 // ended by its own end tag: nothing to note
+			r.stack[top].pin &^= pinAFE
+		}
 		if !r.popPlain(top) {
 			r.popTo(top, lt, end, true)
 		}
+		if flags&fMarker != 0 && html {
+			r.afeClear() // a cell, caption, applet, marquee or object ends
+		}
 		return
 	}
-	if top := len(r.stack) - 1; r.stack[top].ns != nsHTML {
-		// In svg or math: the nearest open foreign element of that name.
-		for d := top; d >= 1 && r.stack[d].ns != nsHTML; d-- {
-			if r.stack[d].tag == id {
-				r.popTo(d, lt, end, true)
-				return
-			}
+	if foreign {
+		// In svg or math: the nearest open foreign element of that name,
+		// above the nearest HTML element.
+		if d := r.lastForeign(id); d > 0 && d > int(r.stack[top].html) {
+			r.popTo(d, lt, end, true)
+			return
 		}
 	}
-	flags := flagsOf(id)
-	d := -1
+	r.htmlEnd(id, flags, lt, end)
+}
+
+// htmlEnd handles an end tag by HTML's rules.
+func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
+	r.started = true
+	m := r.mode()
+	switch m {
+	case modeBeforeHead, modeInHead, modeAfterHead:
+		switch id {
+		case tagHead:
+			if m == modeInHead {
+				if top := len(r.stack) - 1; r.stack[top].tag == tagHead {
+					r.popTo(top, lt, end, true)
+				}
+			}
+			if m != modeAfterHead {
+				r.docMode = modeAfterHead // the head, implied or not, ends
+			}
+			return
+		case tagBody, tagHTML, tagBR:
+			if m == modeInHead {
+				if top := len(r.stack) - 1; r.stack[top].tag == tagHead {
+					r.popTo(top, lt, lt, false)
+				}
+			}
+			r.startBody()
+		case tagTemplate:
+		default:
+			return
+		}
+	case modeTemplate:
+		if id != tagTemplate {
+			return
+		}
+	case modeColgroup:
+		if id == tagColgroup || id == tagTemplate || id == tagCol {
+			break
+		}
+		if top := len(r.stack) - 1; r.stack[top].tag == tagColgroup {
+			r.popTo(top, lt, lt, false)
+			r.htmlEnd(id, flags, lt, end)
+		}
+		return
+	case modeFrameset:
+		if id == tagFrameset {
+			if top := len(r.stack) - 1; r.stack[top].tag == tagFrameset {
+				r.popTo(top, lt, end, true)
+			}
+		}
+		return
+	}
+	d, clear := 0, false
 	switch {
 	case id == tagBody || id == tagHTML:
-		d = r.find(id)
+		// The body goes on: what follows is in it, as browsers have it.
+		r.holdAfterBody(lt)
+		return
+	case id == tagTemplate:
+		d, clear = r.last(tagTemplate), true
+	case flags&fTablePart != 0 || id == tagTable:
+		switch {
+		case id == tagCol:
+		case id == tagColgroup:
+			if top := len(r.stack) - 1; m == modeColgroup && r.stack[top].tag == tagColgroup {
+				d = top
+			}
+		case id == tagCaption:
+			if m == modeCaption {
+				d, clear = r.inScope(id, scopeTable), true
+			}
+		case id == tagTD || id == tagTH:
+			if m == modeCell {
+				d, clear = r.inScope(id, scopeTable), true
+			}
+		case id == tagTR:
+			if m == modeRow || m == modeCell {
+				d, clear = r.inScope(id, scopeTable), m == modeCell
+			}
+			if t := r.impliedHolder(impliedRow); d == 0 && t > 0 {
+				r.stack[t].implied &^= impliedRow
+				r.popAbove(t, lt)
+				if m == modeCell {
+					r.afeClear()
+				}
+				return
+			}
+		case id == tagTable:
+			// In a caption, a row or a section, </table> first ends those
+			// (even when no table is in scope: in a template).
+			switch m {
+			case modeCaption:
+				if c := r.inScope(tagCaption, scopeTable); c > 0 {
+					r.popTo(c, lt, lt, false)
+					r.afeClear()
+				}
+			case modeRow, modeSection:
+				// The row ends, then its section.
+				c := max(r.inScope(tagTBody, scopeTable), r.inScope(tagTHead, scopeTable), r.inScope(tagTFoot, scopeTable))
+				if c == 0 {
+					c = r.inScope(tagTR, scopeTable)
+				}
+				if c > 0 {
+					r.popTo(c, lt, lt, false)
+				}
+			case modeCell:
+				if r.inScope(id, scopeTable) == 0 {
+					return
+				}
+				clear = true // the cell ends first
+			}
+			if t := r.impliedHolder(impliedSection | impliedRow); t > 0 && !r.stopped {
+				// A row or a section browsers imply ends first.
+				r.stack[t].implied = 0
+				r.popAbove(t, lt)
+			}
+			if !r.stopped {
+				d = r.inScope(id, scopeTable)
+			}
+		default: // tbody, thead, tfoot
+			if m == modeSection || m == modeRow || m == modeCell {
+				d, clear = r.inScope(id, scopeTable), m == modeCell
+			}
+			if d == 0 && id == tagTBody {
+				if t := r.impliedHolder(impliedSection); t > 0 {
+					r.stack[t].implied = 0
+					r.popAbove(t, lt)
+					if m == modeCell {
+						r.afeClear()
+					}
+					return
+				}
+			}
+		}
+	case id == tagForm:
+		if r.nOpen[openTemplate] > 0 {
+			d = r.inScope(id, scopeDefault)
+			break
+		}
+		f := r.formDepth
+		r.formSet, r.formDepth = false, 0
+		if f == 0 || r.inScope(id, scopeDefault) != f {
+			return
+		}
+		r.impliedEnds(0, lt)
+		if r.stopped {
+			return
+		}
+		if f == len(r.stack)-1 {
+			d = f
+		} else {
+			r.leave(f) // it leaves the stack; what is open in it stays open
+			return
+		}
+	case flags&fBlockEnd != 0 || id == tagDD || id == tagDT:
+		d = r.inScope(id, scopeDefault)
+	case id == tagApplet || id == tagMarquee || id == tagObject:
+		d, clear = r.inScope(id, scopeDefault), true
 	case id == tagP:
-		d = r.inScope(id, scopeButton)
+		if d = r.inScope(id, scopeButton); d == 0 {
+			r.phantomStart(id, lt) // browsers make an empty p
+		}
 	case id == tagLI:
 		d = r.inScope(id, scopeList)
 	case flags&fHeading != 0:
-		for i := len(r.stack) - 1; i >= 1; i-- {
-			e := &r.stack[i]
-			if e.ns == nsHTML && flagsOf(e.tag)&fHeading != 0 {
-				d = i
-				break
-			}
-			if e.eflags&eScope != 0 {
-				break
+		for _, h := range headings {
+			if x := r.last(h); x > d {
+				d = x
 			}
 		}
-	case flags&fTableEnd != 0:
-		d = r.inScope(id, scopeTable)
-	case flags&fSpecial != 0:
-		d = r.inScope(id, scopeDefault)
+		if d < r.nearTop(kScope) {
+			d = 0
+		}
+	case flags&fFormatting != 0:
+		r.formattingEnd(id, lt, end, true)
+		return
+	case id == tagBR:
+		// Browsers make a <br>: by design not an element here, but what
+		// its start tag does is done (it reopens formatting elements).
+		r.phantomStart(id, lt)
+		if !r.stopped {
+			r.reconstruct()
+		}
+		return
 	default:
 		// "Any other end tag": the nearest open element of that name,
 		// unless a special element comes first.
-		for i := len(r.stack) - 1; i >= 1; i-- {
-			e := &r.stack[i]
-			if e.tag == id {
-				d = i
-				break
-			}
-			if e.eflags&eSpecial != 0 {
-				break
-			}
+		if x := r.last(id); x > 0 && x >= r.nearTop(kSpecial) {
+			d = x
 		}
 	}
 	if d > 0 {
 		r.popTo(d, lt, end, true)
+		if clear {
+			r.afeClear()
+		}
 	}
 	// Otherwise browsers ignore the end tag; its bytes pass.
+}
+
+var headings []uint16
+
+func init() {
+	for _, h := range []string{"h1", "h2", "h3", "h4", "h5", "h6"} {
+		headings = append(headings, staticLookup([]byte(h)))
+	}
+}
+
+// phantomStart does what the start tag of id, which browsers make from
+// an end tag (an empty p for </p> when none is open, a br for </br>), does
+// to the stack before it opens: it ends svg or math content.
+func (r *Rewriter) phantomStart(id uint16, lt int) {
+	top := &r.stack[len(r.stack)-1]
+	if top.ns == nsHTML || r.htmlRules(top, id) {
+		return
+	}
+	d := len(r.stack) - 1
+	for d >= 1 && r.stack[d].ns != nsHTML && r.stack[d].eflags&eIntegration == 0 {
+		if trackWork {
+			r.work++
+		}
+		d--
+	}
+	r.popTo(d+1, lt, lt, false)
+}
+
+// leave takes the element at depth d off the stack of open elements while
+// it stays open: the rules no longer see it, and it ends when it is the
+// current node again (with the last element above it).
+func (r *Rewriter) leave(d int) {
+	e := &r.stack[d]
+	if e.gone {
+		return
+	}
+	e.gone = true
+	r.gone++
+	// Its kinds now point below it, for near's compression.
+	below := &r.stack[d-1]
+	for k := 0; k < numKinds; k++ {
+		if e.nearOf(k) == d {
+			e.setNear(k, below.nearOf(k))
+		}
+	}
+	if e.open != 0 {
+		r.nOpen[e.open-1]--
+		e.open = 0
+	}
+	if e.ns == nsHTML && int(r.lastH[e.tag]) == d {
+		r.lastH[e.tag] = e.prev
+	}
 }
 
 // popPlain closes the current node, at depth top, when nothing happens
@@ -477,18 +1582,30 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 // this costs less.
 func (r *Rewriter) popPlain(top int) bool {
 	e := &r.stack[top]
-	if e.act|e.region|e.item != 0 || e.matched || e.open != 0 || r.skip == top || r.needType || r.words != 1 {
+	if e.pin != 0 || !r.plainPop || r.gone != 0 || r.skip == top {
 		return false
+	}
+	if e.ns == nsHTML {
+		r.lastH[e.tag] = e.prev
+	} else {
+		r.lastF[e.tag] = e.prev
+	}
+	if e.open != 0 {
+		r.nOpen[e.open-1]--
 	}
 	r.stack = r.stack[:top]
 	return true
 }
 
-// popTo closes the open elements at depth d and above. The element at d
-// ends with the end tag src[lt:end] when explicit is set; the others end
-// where the end tag (or the start tag that implies their end) starts.
+// popTo closes the open elements at depth d and above, and then those
+// that left the stack and are now the current node. The element at d ends
+// with the end tag src[lt:end] when explicit is set; the others end where
+// the end tag (or the start tag that implies their end) starts.
 func (r *Rewriter) popTo(d, lt, end int, explicit bool) {
-	for len(r.stack) > d && len(r.stack) > 1 {
+	for len(r.stack) > 1 && (len(r.stack) > d || r.stack[len(r.stack)-1].gone) {
+		if trackWork {
+			r.work++
+		}
 		top := len(r.stack) - 1
 		e := &r.stack[top]
 		if e.act != 0 || e.region != 0 || e.item != 0 || r.skip == top {
@@ -501,29 +1618,54 @@ func (r *Rewriter) popTo(d, lt, end int, explicit bool) {
 		if r.stopped {
 			return
 		}
-		if e.open != 0 {
-			r.nOpen[e.open-1]--
+		r.pop(top)
+	}
+}
+
+// pop removes the current node, at depth top, from the stack.
+func (r *Rewriter) pop(top int) {
+	e := &r.stack[top]
+	if e.afe != 0 {
+		r.afePop(e, top)
+	}
+	if e.open != 0 {
+		r.nOpen[e.open-1]--
+	}
+	if e.moded {
+		r.nOpen[openMode]--
+	}
+	if e.gone {
+		r.gone--
+	}
+	if e.ns == nsHTML {
+		if int(r.lastH[e.tag]) == top {
+			r.lastH[e.tag] = e.prev
 		}
-		if e.matched {
-			// Its compounds no longer match an open element.
-			for w := 0; w < r.words; w++ {
-				for b := *r.word(top, w); b != 0; b &= b - 1 {
-					k := w*64 + bits.TrailingZeros64(b)
-					if r.nMatch[k]--; r.nMatch[k] == 0 && k < 64 {
-						r.openMask &^= 1 << k
-						if r.ancMask&(1<<k) != 0 {
-							r.live()
-						}
+	} else {
+		r.lastF[e.tag] = e.prev
+	}
+	if e.matched {
+		// Its compounds no longer match an open element.
+		for w := 0; w < r.words; w++ {
+			for b := *r.word(top, w); b != 0; b &= b - 1 {
+				k := w*64 + bits.TrailingZeros64(b)
+				if r.nMatch[k]--; r.nMatch[k] == 0 && k < 64 {
+					r.openMask &^= 1 << k
+					if r.ancMask&(1<<k) != 0 {
+						r.live()
 					}
 				}
 			}
 		}
-		if r.needType {
-			r.typeCounts = r.typeCounts[:e.types]
-		}
-		if r.words > 1 {
-			r.bits = r.bits[:top*(r.words-1)]
-		}
-		r.stack = r.stack[:top]
 	}
+	if r.needType {
+		r.dropTypes(r.counts[top].types)
+	}
+	if r.words > 1 {
+		r.bits = r.bits[:top*(r.words-1)]
+	}
+	if r.ctxWords > 1 {
+		r.ctxBits = r.ctxBits[:top*(r.ctxWords-1)]
+	}
+	r.stack = r.stack[:top]
 }
