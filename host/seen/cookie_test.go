@@ -307,7 +307,7 @@ func TestCookieSizeLimit(t *testing.T) {
 	tests := []struct {
 		name                     string
 		maxBytes                 int
-		prevCount, curCount      int // Count of p-0 and c-0
+		prevCount, curCount      int  // Count of p-0 and c-0
 		prevSeen, curSeen        bool // Seen(p-50), Seen(c-50)
 		startedOver              bool
 		prevCountLow, curCountLo int // Count of p-50 and c-50
