@@ -295,3 +295,13 @@ func (r *Rewriter) itemEdit(it *item, ei int) *itemEdit {
 	}
 	return nil
 }
+
+// AppliedCount is Applied()[i] without a copy, for a caller that watches
+// an edit while the page streams: how many elements edit i changed so
+// far. It is 0 for an index out of range.
+func (r *Rewriter) AppliedCount(i int) int {
+	if i < 0 || i >= len(r.applied) {
+		return 0
+	}
+	return r.applied[i]
+}
