@@ -89,6 +89,9 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 	if rp.private {
 		h.Set("Cache-Control", privateCacheControl(h.Get("Cache-Control")))
 	}
+	if rp.noCache {
+		h.Set("Cache-Control", withNoCache(h.Get("Cache-Control")))
+	}
 	if rp.experiments {
 		h.Set(plan.ExperimentsHeader, pl.Experiments)
 	}
@@ -180,7 +183,23 @@ func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied fun
 	}
 	if st.caps.Changed() {
 		h.Add("Set-Cookie", st.caps.Cookie(max(longest, 30*24*time.Hour), st.secure).String())
+		// A copy the browser reused would show the capped rule again,
+		// uncounted: it must ask first (a 304 counts as a view).
+		h.Set("Cache-Control", withNoCache(h.Get("Cache-Control")))
 	}
+}
+
+// withNoCache adds no-cache to a Cache-Control value that lacks it.
+func withNoCache(cc string) string {
+	for _, d := range strings.Split(cc, ",") {
+		if d = strings.ToLower(strings.TrimSpace(d)); d == "no-cache" || d == "no-store" {
+			return cc
+		}
+	}
+	if strings.TrimSpace(cc) == "" {
+		return "private, no-cache"
+	}
+	return cc + ", no-cache"
 }
 
 // recordMarks records the mark_seen items of the rules that took effect.

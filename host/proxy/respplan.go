@@ -198,6 +198,10 @@ type responsePlan struct {
 	capsAt, marksAt effectsWhen
 	effectsBody     BodyKind
 	hold            holdKind
+	// noCache makes the browser revalidate the page before showing it
+	// again (it records what it shows). A response that counts a cap gets
+	// it too, once it is known that it did.
+	noCache bool
 }
 
 // planResponse decides, from the response's status and headers, the plan
@@ -327,6 +331,9 @@ func planResponse(in responseInput) responsePlan {
 	default:
 		rp.save = saveNow
 	}
+	// What this view shows becomes seen: a copy the browser reused would
+	// show it again as unseen. The browser must ask first.
+	rp.noCache = rp.save != saveNever && (marks || pl.SeenEdits)
 	switch {
 	case rp.body != BodyHTML:
 	case rp.save == saveAfterHold && pl.SeenEdits:

@@ -209,6 +209,7 @@ func TestPageViews(t *testing.T) {
 		capsAt, marksAt effectsWhen
 		hold            holdKind
 		save            saveWhen
+		noCache         bool
 	}
 	tests := []struct {
 		name   string
@@ -218,25 +219,25 @@ func TestPageViews(t *testing.T) {
 		req    requestFacts
 		want   want
 	}{
-		{"a page, capped by a header: counted before the headers", 200, html, byHeader, get, want{true, effectsNow, effectsNever, holdNone, saveNever}},
-		{"the same rule on a style sheet: no view", 200, css, byHeader, get, want{false, effectsNever, effectsNever, holdNone, saveNever}},
-		{"a page loaded as an image (Sec-Fetch-Dest)", 200, html, byHeader, with(get, func(r *requestFacts) { r.asset = true }), want{false, effectsNever, effectsNever, holdNone, saveNever}},
-		{"HEAD", 200, html, byHeader, with(get, func(r *requestFacts) { r.method = "HEAD" }), want{false, effectsNever, effectsNever, holdNone, saveNever}},
-		{"a 404 page", 404, html, byHeader, get, want{false, effectsNever, effectsNever, holdNone, saveNever}},
-		{"capped by a page edit: held until it applies", 200, html, byEdit, get, want{true, effectsAfterHold, effectsNever, holdEffects, saveNever}},
-		{"capped by an edit and a cookie: the cookie decides", 200, html, byBoth, get, want{true, effectsNow, effectsNever, holdNone, saveNever}},
-		{"capped by a JSON edit", 200, jsonH, byJSON, get, want{true, effectsAfterEdit, effectsNever, holdNone, saveNever}},
-		{"a 304 for a copy with the edits", 304, http.Header{}, byEdit, get, want{true, effectsNow, effectsNever, holdNone, saveNever}},
-		{"mark_seen with an edit, cookie store: held", 200, html, marked, cookieStore, want{true, effectsNever, effectsAfterHold, holdEffects, saveAfterHold}},
-		{"mark_seen with an edit, Redis: after the body", 200, html, marked, redis, want{true, effectsNever, effectsAfterBody, holdNone, saveAfterBody}},
-		{"mark_seen on a prefetch: nothing recorded", 200, html, marked, with(cookieStore, func(r *requestFacts) { r.asset = true }), want{false, effectsNever, effectsNever, holdNone, saveNever}},
-		{"hide_seen in a cookie and a capped edit: held whole", 200, html, seenAndCapped, with(cookieStore, func(r *requestFacts) { r.caps = true }), want{true, effectsAfterHold, effectsNever, holdAll, saveAfterHold}},
-		{"hide_seen with Redis and a capped edit: held for the cap", 200, html, seenAndCapped, with(redis, func(r *requestFacts) { r.caps = true }), want{true, effectsAfterHold, effectsNever, holdEffects, saveAfterBody}},
+		{"a page, capped by a header: counted before the headers", 200, html, byHeader, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"the same rule on a style sheet: no view", 200, css, byHeader, get, want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"a page loaded as an image (Sec-Fetch-Dest)", 200, html, byHeader, with(get, func(r *requestFacts) { r.asset = true }), want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"HEAD", 200, html, byHeader, with(get, func(r *requestFacts) { r.method = "HEAD" }), want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"a 404 page", 404, html, byHeader, get, want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"capped by a page edit: held until it applies", 200, html, byEdit, get, want{true, effectsAfterHold, effectsNever, holdEffects, saveNever, false}},
+		{"capped by an edit and a cookie: the cookie decides", 200, html, byBoth, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"capped by a JSON edit", 200, jsonH, byJSON, get, want{true, effectsAfterEdit, effectsNever, holdNone, saveNever, false}},
+		{"a 304 for a copy with the edits", 304, http.Header{}, byEdit, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"mark_seen with an edit, cookie store: held", 200, html, marked, cookieStore, want{true, effectsNever, effectsAfterHold, holdEffects, saveAfterHold, true}},
+		{"mark_seen with an edit, Redis: after the body", 200, html, marked, redis, want{true, effectsNever, effectsAfterBody, holdNone, saveAfterBody, true}},
+		{"mark_seen on a prefetch: nothing recorded", 200, html, marked, with(cookieStore, func(r *requestFacts) { r.asset = true }), want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"hide_seen in a cookie and a capped edit: held whole", 200, html, seenAndCapped, with(cookieStore, func(r *requestFacts) { r.caps = true }), want{true, effectsAfterHold, effectsNever, holdAll, saveAfterHold, true}},
+		{"hide_seen with Redis and a capped edit: held for the cap", 200, html, seenAndCapped, with(redis, func(r *requestFacts) { r.caps = true }), want{true, effectsAfterHold, effectsNever, holdEffects, saveAfterBody, true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rp := planResponse(responseInput{status: tt.status, header: tt.header, contentLength: 100, plan: &tt.plan, site: siteFacts{hasEdits: true, touchesNonHTML: true}, req: tt.req})
-			got := want{rp.view, rp.capsAt, rp.marksAt, rp.hold, rp.save}
+			got := want{rp.view, rp.capsAt, rp.marksAt, rp.hold, rp.save, rp.noCache}
 			if got != tt.want {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
