@@ -208,7 +208,7 @@ func (m *Metrics) SeenStore(fn func() SeenStoreStats) {
 		}, func() float64 { return float64(get(fn())) }))
 	}
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "bespoke_seen_redis_up", Help: "1 while the Redis seen store reaches its server, 0 while it takes it for lost.",
+		Name: "bespoke_seen_redis_up", Help: "Whether the Redis seen store reaches its server: 1, or 0 while it takes it for lost.",
 	}, func() float64 {
 		if fn().Up {
 			return 1
