@@ -224,6 +224,12 @@ var decodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, DefaultMaxByte
 // value encodes s as a cookie value within MaxBytes, degrading it if
 // needed (see CookieConfig.MaxBytes); s itself is not changed.
 func (c *CookieStore) value(s *Set) (string, error) {
+	b, err := c.appendValue(nil, s)
+	return string(b), err
+}
+
+// appendValue appends the cookie value of s (see value) to dst.
+func (c *CookieStore) appendValue(dst []byte, s *Set) ([]byte, error) {
 	sn := s.snapshot()
 	defer func() { sn.release() }()
 	nc, np := sn.nc, sn.np
@@ -234,13 +240,13 @@ func (c *CookieStore) value(s *Set) (string, error) {
 			body := c.l.assemble((*buf)[:0], &sn, nc, np)
 			mac := c.mac(body)
 			body = append(body, mac[:]...)
-			v := b64.EncodeToString(body)
+			dst = b64.AppendEncode(dst, body)
 			*buf = body[:0]
 			decodeBufs.Put(buf)
 			if startedOver {
 				c.StartedOver.Add(1)
 			}
-			return v, nil
+			return dst, nil
 		}
 		switch {
 		case np > 0:
@@ -254,7 +260,7 @@ func (c *CookieStore) value(s *Set) (string, error) {
 			sn = s.fresh()
 			nc, np, startedOver = sn.nc, 0, true
 		default:
-			return "", ErrTooLarge
+			return dst, ErrTooLarge
 		}
 	}
 }
@@ -277,11 +283,10 @@ func (c *CookieStore) Save(_ context.Context, h http.Header, _ string, s *Set, s
 	if h == nil {
 		return errors.New("seen: no response header to set the cookie on")
 	}
-	v, err := c.value(s)
+	sc, err := c.setCookie(s, secure)
 	if err != nil {
 		return err
 	}
-	sc := c.setCookie(v, secure)
 	old := h["Set-Cookie"]
 	kept := old[:0:0]
 	for _, o := range old {
@@ -293,14 +298,17 @@ func (c *CookieStore) Save(_ context.Context, h http.Header, _ string, s *Set, s
 	return nil
 }
 
-// setCookie is the Set-Cookie value for v, as http.Cookie would write it
-// (v is base64url and the name was checked: nothing needs quoting), in
-// one allocation.
-func (c *CookieStore) setCookie(v string, secure bool) string {
+// setCookie is the Set-Cookie value for s, as http.Cookie would write it
+// (the value is base64url and the name was checked: nothing needs
+// quoting), built in one buffer and allocated once.
+func (c *CookieStore) setCookie(s *Set, secure bool) (string, error) {
 	var buf [DefaultMaxBytes + 128]byte
 	b := append(buf[:0], c.name...)
 	b = append(b, '=')
-	b = append(b, v...)
+	b, err := c.appendValue(b, s)
+	if err != nil {
+		return "", err
+	}
 	b = append(b, "; Path=/; Max-Age="...)
 	b = strconv.AppendInt(b, int64(c.maxAge), 10)
 	b = append(b, "; HttpOnly"...)
@@ -308,7 +316,7 @@ func (c *CookieStore) setCookie(v string, secure bool) string {
 		b = append(b, "; Secure"...)
 	}
 	b = append(b, "; SameSite=Lax"...)
-	return string(b)
+	return string(b), nil
 }
 
 // isOurs reports whether a Set-Cookie value sets this store's cookie.

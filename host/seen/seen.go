@@ -157,8 +157,10 @@ type layout struct {
 	block cipher.Block
 	// recordLimit is RecordLimit resolved.
 	recordLimit int
-	// filters pools the filters, per level (each level has its size).
+	// filters pools the filters, per level (each level has its size);
+	// sets the Sets released.
 	filters []sync.Pool
+	sets    sync.Pool
 	// tag identifies the sizes and salt in an encoded state, so that a
 	// state written under another configuration is dropped, not misread.
 	tag [4]byte
@@ -388,7 +390,11 @@ type Set struct {
 }
 
 func (l *layout) newSet(now int64) *Set {
-	s := &Set{l: l, cur: l.generation(now)}
+	s, ok := l.sets.Get().(*Set)
+	if !ok {
+		s = new(Set)
+	}
+	s.l, s.cur = l, l.generation(now)
 	s.shown = s.shownArr[:0]
 	return s
 }
@@ -521,17 +527,22 @@ func (s *Set) Unrecorded() int {
 	return s.unrecorded
 }
 
-// Release returns the set's filters to its store's pools. The set must
-// not be used after; nil and zero sets ignore it.
+// Release returns the set and its filters to its store's pools. The set
+// must not be used after (it will be another request's); nil and zero
+// sets ignore it.
 func (s *Set) Release() {
 	if s == nil || s.l == nil {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.l.putFilters(&s.cur)
-	s.l.putFilters(&s.prev)
-	s.l = nil
+	l := s.l
+	l.putFilters(&s.cur)
+	l.putFilters(&s.prev)
+	// Back to the pool as a zero Set (an index that grew goes with it).
+	s.l, s.cur, s.prev, s.hasPrev = nil, generation{}, generation{}, false
+	s.shown, s.shownIdx, s.unrecorded, s.changed, s.unknown = nil, nil, 0, false, false
+	s.mu.Unlock()
+	l.sets.Put(s)
 }
 
 // Changed reports whether Shown recorded anything, that is whether the
