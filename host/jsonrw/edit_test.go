@@ -25,7 +25,9 @@ type visitorSeen struct {
 }
 
 func (v *visitorSeen) Recency(id string) int { return v.recency[id] }
-func (v *visitorSeen) Shown(id string)       { v.shown = append(v.shown, id) }
+
+// Shown keeps a copy: the id is valid only during the call.
+func (v *visitorSeen) Shown(id string) { v.shown = append(v.shown, strings.Clone(id)) }
 
 // next makes the items shown the most recent, the others older.
 func (v *visitorSeen) next() {
@@ -76,15 +78,16 @@ func span2(a, b int) []string {
 	return out
 }
 
-// TestRecordAfterEdits: json_hide_seen then json_limit 10 on 20 items,
-// three requests of one visitor: each request records what it shows,
-// after the limit, so the second shows the ten not shown yet, and the
-// third, with everything seen, the ten seen least recently.
+// TestRecordAfterEdits: json_hide_seen (keep_at_least 4) then json_limit
+// 10 on 20 items, three requests of one visitor: each request records
+// what it shows, after the limit, so the second shows the ten not shown
+// yet, and the third, with everything seen, the 4 it keeps at least:
+// those seen least recently.
 func TestRecordAfterEdits(t *testing.T) {
 	doc := numbered(20)
 	edits := []Edit{{Op: HideSeen, Path: "items", ID: "id", N: 4}, {Op: Limit, Path: "items", N: 10}}
 	v := &visitorSeen{}
-	for req, want := range [][]string{span2(0, 10), span2(10, 20), span2(0, 10)} {
+	for req, want := range [][]string{span2(0, 10), span2(10, 20), span2(0, 4)} {
 		out, _, err := Apply(doc, edits, v)
 		if err != nil {
 			t.Fatal(err)
