@@ -310,22 +310,35 @@ func ids(prefix string, from, to int) []string {
 }
 
 // TestImpressions: a list shows 20 items of which only the first 5 count
-// as seen (the ones above the fold): the next visit hides those 5 only.
+// as seen (the ones above the fold): the next visit hides those 5 only;
+// with the cookie store and with Redis.
 func TestImpressions(t *testing.T) {
-	r := start(t, seenConfig(t, itemsOrigin(t, nil), `rules:
+	for _, store := range []string{"cookie", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			cfg := seenConfig(t, itemsOrigin(t, nil), `rules:
   - name: fresh
     actions:
       - hide_seen: { select: "ul.cards > li", id: "@data-item-id", mark: { first: 5 } }
       - json_hide_seen: { path: items, id: id, mark: { first: 5 } }
-`))
-	page, api := newVisitor(t), newVisitor(t)
-	for visit, want := range [][]string{ids("i", 1, 20), ids("i", 6, 20), ids("i", 11, 20)} {
-		if got := cards(page.navigate(r.url + "/list").body); !slices.Equal(got, want) {
-			t.Fatalf("page visit %d shows %q, want %q", visit+1, got, want)
-		}
-		if got := jsonIDs(t, api.get(r.url+"/api", "Sec-Fetch-Dest", "empty").body, "items"); !slices.Equal(got, want) {
-			t.Fatalf("API visit %d shows %q, want %q", visit+1, got, want)
-		}
+`)
+			if store == "redis" {
+				addr, _ := redisServer(t, "")
+				cfg.Seen = config.Seen{Store: "redis", Redis: "redis://" + addr + "/0", Timeout: config.Duration(5 * time.Second)}
+			}
+			r := start(t, cfg)
+			page, api := newVisitor(t), newVisitor(t)
+			for visit, want := range [][]string{ids("i", 1, 20), ids("i", 6, 20), ids("i", 11, 20)} {
+				if got := cards(page.navigate(r.url + "/list").body); !slices.Equal(got, want) {
+					t.Fatalf("page visit %d shows %q, want %q", visit+1, got, want)
+				}
+				if got := jsonIDs(t, api.get(r.url+"/api", "Sec-Fetch-Dest", "empty").body, "items"); !slices.Equal(got, want) {
+					t.Fatalf("API visit %d shows %q, want %q", visit+1, got, want)
+				}
+				if store == "redis" {
+					waitWrites(t, r.admin, 2*(visit+1))
+				}
+			}
+		})
 	}
 }
 
