@@ -208,8 +208,7 @@ func (r *Rewriter) closeRegion() {
 
 // slotRef is a member of a list edit: its slot and its entry.
 type slotRef struct {
-	slot   int32
-	hidden bool
+	slot int32
 	// recency is the item's SeenSet.Recency (HideSeen); 0 without an id.
 	recency int32
 	// item is the item in the slot before a Demote moves it.
