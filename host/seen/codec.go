@@ -10,8 +10,8 @@ import (
 	"github.com/bits-and-blooms/bloom/v3"
 )
 
-// formatVersion is the first byte of an encoded state (2: AES CBC-MAC item
-// digests; 1 used SHA-256). A state with
+// formatVersion is the first byte of an encoded state (2: SipHash-2-4 item
+// digests placed without further hashing; 1 used SHA-256). A state with
 // another one is dropped as DroppedOldFormat, so a change of encoding costs
 // visitors their state once instead of misreading it.
 const formatVersion = 2
@@ -90,7 +90,7 @@ func (s *Set) fresh() snapshot {
 		g := s.l.generation(sn.curStart)
 		g.levels[0] = s.l.newFilter(0)
 		for i := range s.shown {
-			g.levels[0].add(&s.shown[i])
+			g.levels[0].add(s.shown[i])
 		}
 		b = g.appendLevel(b, 0)
 		s.l.putFilters(&g)

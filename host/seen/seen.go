@@ -84,10 +84,7 @@ package seen
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -153,8 +150,9 @@ type layout struct {
 	bits         []uint // per level
 	now          func() time.Time
 	salt         [32]byte
-	// block keys the item digests (AES-128 with the salt's first half).
-	block cipher.Block
+	// k0, k1 key the item digests (SipHash-2-4, with the salt's first
+	// half).
+	k0, k1 uint64
 	// recordLimit is RecordLimit resolved.
 	recordLimit int
 	// filters pools the filters, per level (each level has its size);
@@ -221,41 +219,18 @@ func (p Params) layout(salt []byte) (*layout, error) {
 	l.salt = sha256.Sum256(append([]byte("bespoke/seen/item\x00"), salt...))
 	h.Write(l.salt[:])
 	copy(l.tag[:], h.Sum(nil))
-	block, err := aes.NewCipher(l.salt[:16])
-	if err != nil {
-		return nil, err // cannot happen: the key has 16 bytes
-	}
-	l.block = block
+	l.k0 = binary.LittleEndian.Uint64(l.salt[:8])
+	l.k1 = binary.LittleEndian.Uint64(l.salt[8:16])
 	return l, nil
 }
 
 // digest is the form in which an id enters the filters: keyed by the
 // store's salt so that a state cannot be tested for candidate ids without
-// the key.
-type digest [16]byte
+// the key. 64 bits place an item in a filter of up to 2^24 bits and tell
+// the few items one request records apart.
+type digest uint64
 
-// digest is the CBC-MAC, under the layout's AES key, of the id's length
-// (an unsigned varint) followed by the id, zero-padded to whole blocks: an
-// id of up to 14 bytes takes one block. The length first makes the set of
-// messages prefix-free, for which CBC-MAC is a pseudorandom function. buf is scratch space of the caller's: the
-// cipher is called through an interface, which makes any buffer it is
-// given escape to the heap, so a caller lends one that is there already.
-func (l *layout) digest(buf *[32]byte, id string) digest {
-	x, b := buf[:16], buf[16:]
-	clear(b)
-	k := binary.PutUvarint(b, uint64(len(id)))
-	n := copy(b[k:], id)
-	id = id[n:]
-	l.block.Encrypt(x, b)
-	for len(id) > 0 {
-		clear(b)
-		n = copy(b, id)
-		id = id[n:]
-		subtle.XORBytes(x, x, b)
-		l.block.Encrypt(x, x)
-	}
-	return digest(x)
-}
+func (l *layout) digest(id string) digest { return digest(sipHash(l.k0, l.k1, id)) }
 
 // filter is one level's filter: a bloom filter with one hash function,
 // and the positions of its set bits in increasing order, so that
@@ -267,12 +242,12 @@ type filter struct {
 }
 
 // test reports whether d's bit is set.
-func (f *filter) test(d *digest) bool {
+func (f *filter) test(d digest) bool {
 	return f.bf.BitSet().Test(location(d, f.bf.Cap()))
 }
 
 // add sets d's bit.
-func (f *filter) add(d *digest) {
+func (f *filter) add(d digest) {
 	loc := location(d, f.bf.Cap())
 	if f.bf.BitSet().Test(loc) {
 		return
@@ -307,10 +282,10 @@ func (l *layout) putFilters(g *generation) {
 }
 
 // location is the bit an item's digest sets in a filter of m bits: the
-// digest is uniformly random already, so its first 64 bits, scaled to m
-// by a multiplication, are the position (no further hashing).
-func location(d *digest, m uint) uint {
-	hi, _ := bits.Mul64(binary.LittleEndian.Uint64(d[:8]), uint64(m))
+// digest is uniformly random already, so scaled to m by a multiplication
+// it is the position (no further hashing).
+func location(d digest, m uint) uint {
+	hi, _ := bits.Mul64(uint64(d), uint64(m))
 	return uint(hi)
 }
 
@@ -331,7 +306,7 @@ func (l *layout) generation(start int64) generation {
 
 // count is how many times the generation saw d: the number of levels, from
 // the first, that hold it.
-func (g *generation) count(d *digest) int {
+func (g *generation) count(d digest) int {
 	k := 0
 	for k < g.n && g.levels[k] != nil && g.levels[k].test(d) {
 		k++
@@ -380,9 +355,7 @@ type Set struct {
 	// unrecorded counts the items Shown ignored past the record limit.
 	unrecorded int
 	changed    bool
-	// buf is the digests' scratch space (see layout.digest), used under
-	// mu.
-	buf [32]byte
+
 	// unknown marks a set whose stored state could not be read (a Redis
 	// timeout or error): saving it would replace that state with this
 	// request's items alone.
@@ -430,13 +403,13 @@ func (s *Set) Recency(id string) int {
 	if s == nil || s.l == nil {
 		return NotSeen
 	}
+	d := s.l.digest(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.l.digest(&s.buf, id)
 	switch {
-	case s.cur.count(&d) > 0:
+	case s.cur.count(d) > 0:
 		return SeenRecently
-	case s.hasPrev && s.prev.count(&d) > 0:
+	case s.hasPrev && s.prev.count(d) > 0:
 		return SeenBefore
 	}
 	return NotSeen
@@ -449,12 +422,12 @@ func (s *Set) Count(id string) int {
 	if s == nil || s.l == nil {
 		return 0
 	}
+	d := s.l.digest(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.l.digest(&s.buf, id)
-	n := s.cur.count(&d)
+	n := s.cur.count(d)
 	if s.hasPrev {
-		n += s.prev.count(&d)
+		n += s.prev.count(d)
 	}
 	return min(n, s.l.maxCount)
 }
@@ -467,10 +440,10 @@ func (s *Set) Shown(id string) {
 	if s == nil || s.l == nil {
 		return
 	}
+	d := s.l.digest(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.l.digest(&s.buf, id)
-	if s.recorded(&d) {
+	if s.recorded(d) {
 		return
 	}
 	if len(s.shown) >= s.l.recordLimit {
@@ -486,14 +459,14 @@ func (s *Set) Shown(id string) {
 			s.shownIdx[x] = struct{}{}
 		}
 	}
-	k := s.cur.count(&d)
+	k := s.cur.count(d)
 	if k >= s.cur.n {
 		return // counted as far as counts go
 	}
 	if s.cur.levels[k] == nil {
 		s.cur.levels[k] = s.l.newFilter(k)
 	}
-	s.cur.levels[k].add(&d)
+	s.cur.levels[k].add(d)
 	s.changed = true
 }
 
@@ -503,13 +476,13 @@ func (s *Set) Shown(id string) {
 const shownScan = 32
 
 // recorded reports whether this request already recorded d.
-func (s *Set) recorded(d *digest) bool {
+func (s *Set) recorded(d digest) bool {
 	if s.shownIdx != nil {
-		_, ok := s.shownIdx[*d]
+		_, ok := s.shownIdx[d]
 		return ok
 	}
 	for i := range s.shown {
-		if s.shown[i] == *d {
+		if s.shown[i] == d {
 			return true
 		}
 	}
