@@ -74,6 +74,7 @@ func BenchmarkRedisRequest(b *testing.B) {
 			s.Shown(id)
 		}
 		st.Save(ctx, nil, "bench", s, false)
+		s.Release()
 	}
 	b.StopTimer()
 	st.Flush(5 * time.Second)
