@@ -120,9 +120,13 @@ type Output struct {
 	// Applied says, per edit, whether it changed the document.
 	Applied []bool
 
-	in   []byte
-	bufs [2]*[]byte // Doc lives in one of them when it is not in
-	cur  int        // the buffer holding Doc, or -1 for in
+	in []byte
+	// bufs are the documents' buffers, kept with the Output when it goes
+	// back to its pool, so that the next document of about the same size
+	// is written without allocating. Doc lives in one of them when it is
+	// not in.
+	bufs [2][]byte
+	cur  int // the buffer holding Doc, or -1 for in
 
 	// Scratch space of the array edits.
 	elems  []span
@@ -135,10 +139,6 @@ type Output struct {
 }
 
 var outputs = sync.Pool{New: func() any { return new(Output) }}
-
-// docBufs hold edited documents; a buffer is taken for a document that
-// fits in it, and one too small is replaced.
-var docBufs sync.Pool // of *[]byte
 
 // maxPooled bounds the buffers kept for later documents.
 const maxPooled = 64 << 20
@@ -153,10 +153,9 @@ func (o *Output) Release() {
 		return
 	}
 	for k, b := range o.bufs {
-		if b != nil && cap(*b) <= maxPooled {
-			docBufs.Put(b)
+		if cap(b) > maxPooled {
+			o.bufs[k] = nil
 		}
-		o.bufs[k] = nil
 	}
 	o.Doc, o.in = nil, nil
 	clear(o.steps[0][:])
@@ -211,21 +210,12 @@ func (o *Output) buffer(n int) ([]byte, int) {
 	if o.cur == 0 {
 		k = 1
 	}
-	if b := o.bufs[k]; b == nil || cap(*b) < n {
-		if b != nil {
-			docBufs.Put(b)
-		}
-		nb, ok := docBufs.Get().(*[]byte)
-		if !ok || cap(*nb) < n {
-			if ok {
-				docBufs.Put(nb)
-			}
-			s := make([]byte, n)
-			nb = &s
-		}
-		o.bufs[k] = nb
+	if cap(o.bufs[k]) < n {
+		// A little room, so that the next document, a little longer,
+		// fits too.
+		o.bufs[k] = make([]byte, n, n+n/16)
 	}
-	return (*o.bufs[k])[:n], k
+	return o.bufs[k][:n], k
 }
 
 // splice makes the document Doc with Doc[start:end] replaced by the

@@ -419,14 +419,30 @@ var docBuffers sync.Pool // of *[]byte
 const maxPooledDoc = 64 << 20
 
 func getDoc(n int) *[]byte {
-	if b, ok := docBuffers.Get().(*[]byte); ok {
+	// The pool holds documents and their encodings, of different sizes:
+	// look at two before making one.
+	var small *[]byte
+	for range 2 {
+		b, ok := docBuffers.Get().(*[]byte)
+		if !ok {
+			break
+		}
 		if cap(*b) >= n {
+			if small != nil {
+				docBuffers.Put(small)
+			}
 			*b = (*b)[:0]
 			return b
 		}
-		docBuffers.Put(b)
+		if small != nil {
+			docBuffers.Put(small)
+		}
+		small = b
 	}
-	b := make([]byte, 0, n)
+	if small != nil {
+		docBuffers.Put(small)
+	}
+	b := make([]byte, 0, n+n/16)
 	return &b
 }
 
