@@ -109,6 +109,10 @@ type Cap struct {
 	Window int `json:"window"`
 	// Slot is the slot holding the visitor's count.
 	Slot int `json:"slot"`
+	// ShowUntracked lets the rule apply to a visitor whose count cannot
+	// be kept (Global Privacy Control, declined consent) as if never
+	// counted; false makes it never apply to such a visitor.
+	ShowUntracked bool `json:"show_untracked,omitempty"`
 }
 
 // Experiment is a named experiment with weighted variants. The module
@@ -192,8 +196,13 @@ type Action struct {
 	N int `json:"n,omitempty"`
 	// Order lists item ids, comma-separated once rendered (reorder).
 	Order Template `json:"order,omitempty"`
-	// NoMark stops hide_seen from recording the items it shows as seen.
-	NoMark bool `json:"no_mark,omitempty"`
+	// NoMark stops hide_seen from recording the items it shows as seen;
+	// MarkFirst, when positive, records only the first MarkFirst of them.
+	NoMark    bool `json:"no_mark,omitempty"`
+	MarkFirst int  `json:"mark_first,omitempty"`
+	// Demote makes hide_seen move seen items after the others instead of
+	// hiding them.
+	Demote bool `json:"demote,omitempty"`
 	// Item is the item id mark_seen records.
 	Item Template `json:"item,omitempty"`
 	// Path is the gjson path a json_* action edits.

@@ -187,3 +187,22 @@ func (c *Counts) Cookie(maxAge time.Duration, secure bool) *http.Cookie {
 		MaxAge: int(maxAge.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	}
 }
+
+// Untracked is the counter of a visitor whose counts cannot be kept
+// (Global Privacy Control, declined consent): a rule in Hide counts as
+// used up, so that it does not apply; any other counts what the visitor's
+// cookie already holds (nothing is added for such a visitor). A nil
+// Counts holds nothing.
+type Untracked struct {
+	Counts *Counts
+	// Hide maps a rule's key to its cap.
+	Hide map[string]int
+}
+
+// Count implements the proxy's counter.
+func (u *Untracked) Count(key string, window time.Duration) int {
+	if n, ok := u.Hide[key]; ok {
+		return n
+	}
+	return u.Counts.Count(key, window)
+}

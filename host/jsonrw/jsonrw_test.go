@@ -8,8 +8,13 @@ import (
 
 type fakeSeen map[string]bool
 
-func (f fakeSeen) Seen(id string) bool { return f[id] }
-func (f fakeSeen) Shown(id string)     { f["shown:"+id] = true }
+func (f fakeSeen) Recency(id string) int {
+	if f[id] {
+		return 1
+	}
+	return 0
+}
+func (f fakeSeen) Shown(id string) { f["shown:"+id] = true }
 
 const doc = `{
   "visitor": null,
@@ -169,8 +174,9 @@ func FuzzApply(f *testing.F) {
 		if !json.Valid(d) {
 			return
 		}
-		e := Edit{Op: Op(op%5 + 1), Path: path, Value: value, ID: id, N: n % 100, Order: []string{"1", "2"}}
-		out, _, err := Apply(d, []Edit{e}, fakeSeen{"1": true})
+		e := Edit{Op: Op(op%5 + 1), Path: path, Value: value, ID: id, N: n % 100, Order: []string{"1", "2"},
+			Demote: op&8 != 0, MarkFirst: int(op>>4) % 4, NoMark: op&0x40 != 0}
+		out, _, err := Apply(d, []Edit{e, {Op: Limit, Path: path, N: n % 7}}, fakeSeen{"1": true})
 		if err != nil {
 			t.Fatalf("valid input rejected: %v", err)
 		}

@@ -37,6 +37,7 @@ type Metrics struct {
 	reloads        *prometheus.CounterVec
 	generation     *prometheus.GaugeVec
 	seen           *prometheus.CounterVec
+	seenUnrecorded *prometheus.CounterVec
 	upstream       *prometheus.CounterVec
 	bodyLimits     *prometheus.CounterVec
 }
@@ -76,8 +77,12 @@ func New() *Metrics {
 			Name: "bespoke_plugin_generation", Help: "Generation of the plugin serving a route.",
 		}, []string{"route"}),
 		seen: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bespoke_seen_store_total", Help: "Seen-filter operations, by event (load, dropped, save, save_error, overflow).",
+			Name: "bespoke_seen_store_total",
+			Help: "Seen-filter operations, by event: load; dropped (a stored state that could not be used); error (the store could not load: a Redis timeout, error or outage); save; skipped (not saved because its load failed); save_error; overflow (a page too long to hold back for the cookie).",
 		}, []string{"route", "event"}),
+		seenUnrecorded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_seen_unrecorded_items_total", Help: "Items responses showed past what one response may record in the seen-filter (not marked seen).",
+		}, []string{"route"}),
 		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_upstream_errors_total", Help: "Origin failures, by status answered (502, 504).",
 		}, []string{"route", "status"}),
@@ -91,7 +96,7 @@ func New() *Metrics {
 		Help: "Values of requests that could not be written where a rule writes them (a URL the rule does not allow): replaced by their default, or their action dropped.",
 	}, func() float64 { return float64(plan.RefusedTotal()) })
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.upstream, m.bodyLimits, refused,
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -149,6 +154,67 @@ func (m *Metrics) Seen(route, event string) {
 		return
 	}
 	m.seen.WithLabelValues(route, event).Inc()
+}
+
+// SeenUnrecorded records items a response showed past the record limit.
+func (m *Metrics) SeenUnrecorded(route string, n int) {
+	if m == nil {
+		return
+	}
+	m.seenUnrecorded.WithLabelValues(route).Add(float64(n))
+}
+
+// SeenStoreStats are a seen store's own counters (the Redis store's), read
+// at scrape time.
+type SeenStoreStats struct {
+	Up bool
+	// Loads and their ends; Writes and their failures; the saves dropped
+	// (queue full, closed) and skipped (load failed); outages and
+	// recoveries.
+	Loads, Hits, Misses, Invalid, Timeouts, Errors    int64
+	Writes, WriteErrors, WriteTimeouts, Dropped, Skip int64
+	Lost, Reconnects                                  int64
+}
+
+// SeenStore exposes a seen store's counters through fn:
+// bespoke_seen_redis_total{event} and bespoke_seen_redis_up.
+func (m *Metrics) SeenStore(fn func() SeenStoreStats) {
+	if m == nil {
+		return
+	}
+	events := []struct {
+		name string
+		get  func(SeenStoreStats) int64
+	}{
+		{"load", func(s SeenStoreStats) int64 { return s.Loads }},
+		{"hit", func(s SeenStoreStats) int64 { return s.Hits }},
+		{"miss", func(s SeenStoreStats) int64 { return s.Misses }},
+		{"invalid", func(s SeenStoreStats) int64 { return s.Invalid }},
+		{"load_timeout", func(s SeenStoreStats) int64 { return s.Timeouts }},
+		{"load_error", func(s SeenStoreStats) int64 { return s.Errors }},
+		{"write", func(s SeenStoreStats) int64 { return s.Writes }},
+		{"write_error", func(s SeenStoreStats) int64 { return s.WriteErrors }},
+		{"write_timeout", func(s SeenStoreStats) int64 { return s.WriteTimeouts }},
+		{"dropped", func(s SeenStoreStats) int64 { return s.Dropped }},
+		{"skipped", func(s SeenStoreStats) int64 { return s.Skip }},
+		{"lost", func(s SeenStoreStats) int64 { return s.Lost }},
+		{"reconnect", func(s SeenStoreStats) int64 { return s.Reconnects }},
+	}
+	for _, e := range events {
+		get := e.get
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "bespoke_seen_redis_total", Help: "The Redis seen store's operations, by event (loads and how they ended, background writes and how they failed, saves dropped or skipped, outages and recoveries).",
+			ConstLabels: prometheus.Labels{"event": e.name},
+		}, func() float64 { return float64(get(fn())) }))
+	}
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bespoke_seen_redis_up", Help: "Whether the Redis seen store reaches its server: 1, or 0 while it takes it for lost.",
+	}, func() float64 {
+		if fn().Up {
+			return 1
+		}
+		return 0
+	}))
 }
 
 // Upstream records an origin failure answered with status.

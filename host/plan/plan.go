@@ -55,8 +55,11 @@ type Plan struct {
 	// JSONRules[i] is the rule JSONEdits[i] came from.
 	JSONEdits []jsonrw.Edit
 	JSONRules []int
-	// MarkSeen are item ids to record in the visitor's seen-filter.
-	MarkSeen []string
+	// MarkSeen are item ids to record in the visitor's seen-filter (when
+	// the response shows what their rule did); MarkSeenRules[i] is the
+	// rule MarkSeen[i] came from.
+	MarkSeen      []string
+	MarkSeenRules []int
 	// Capped are the matched rules with a frequency cap, whose count the
 	// host increments.
 	Capped []int
@@ -132,6 +135,7 @@ func (p *Plan) Reset() {
 	p.Refused = p.Refused[:0]
 	p.Experiments = ""
 	p.MarkSeen = p.MarkSeen[:0]
+	p.MarkSeenRules = p.MarkSeenRules[:0]
 	p.JSONEdits = p.JSONEdits[:0]
 	p.JSONRules = p.JSONRules[:0]
 	p.Capped = p.Capped[:0]
@@ -152,6 +156,10 @@ type Options struct {
 type Program struct {
 	m     *plugin.Manifest
 	rules [][]action
+	// untracked are the counts the capped rules' slots get for a visitor
+	// whose counts cannot be kept: by slot key, the rule's cap for rules
+	// that then do not apply (the others are absent).
+	untracked map[string]int
 	// headSelector is the index of the "head" selector, for experiments
 	// exposed with a <meta> tag; -1 when none is.
 	headSelector int
@@ -240,7 +248,12 @@ func OpName(op rewrite.Op) string {
 // never applies: a manifest from the rule checker has none, and the host
 // does not rely on where a manifest came from.
 func Compile(m *plugin.Manifest) *Program {
-	p := &Program{m: m, rules: make([][]action, len(m.Rules)), headSelector: -1, lists: make([]bool, len(m.Slots))}
+	p := &Program{m: m, rules: make([][]action, len(m.Rules)), headSelector: -1, lists: make([]bool, len(m.Slots)), untracked: map[string]int{}}
+	for _, r := range m.Rules {
+		if c := r.Cap; c != nil && !c.ShowUntracked && c.Slot >= 0 && c.Slot < len(m.Slots) {
+			p.untracked[m.Slots[c.Slot].Arg] = c.Times
+		}
+	}
 	for i, s := range m.Slots {
 		a, _ := plugin.LookupAttr(s.Attr)
 		p.lists[i] = a.Type == plugin.List || s.Attr == "json"
@@ -267,7 +280,8 @@ func Compile(m *plugin.Manifest) *Program {
 				c.kind, c.vmode = kindCookie, CookieValue
 			case plugin.OpJSONSet, plugin.OpJSONRemove, plugin.OpJSONHideSeen, plugin.OpJSONLimit, plugin.OpJSONReorder:
 				c.kind = kindJSON
-				c.json = jsonrw.Edit{Op: jsonOps[a.Op], Path: a.Path, ID: a.IDAttr, N: a.N}
+				c.json = jsonrw.Edit{Op: jsonOps[a.Op], Path: a.Path, ID: a.IDAttr, N: a.N,
+					Demote: a.Demote, MarkFirst: a.MarkFirst, NoMark: a.NoMark}
 				c.vmode = JSONString
 				if a.JSON {
 					c.vmode = Raw
@@ -319,6 +333,7 @@ func Compile(m *plugin.Manifest) *Program {
 				case plugin.OpHideSeen, plugin.OpReorder:
 					c.edit.Attr = a.IDAttr
 					c.edit.N = a.N
+					c.edit.Demote, c.edit.MarkFirst, c.edit.NoMark = a.Demote, a.MarkFirst, a.NoMark
 				case plugin.OpLimit:
 					c.edit.N = a.N
 				}
@@ -345,6 +360,14 @@ func Compile(m *plugin.Manifest) *Program {
 	}
 	return p
 }
+
+// UntrackedCaps returns what the count of each capped rule is for a
+// visitor whose counts cannot be kept (Global Privacy Control, declined
+// consent): by cap slot key (plugin.Slot.Arg), the rule's cap, for the
+// rules that then do not apply (at_most's untracked: hide, the default);
+// the rules absent apply as counted by what the visitor already stores.
+// The map must not be changed.
+func (prog *Program) UntrackedCaps() map[string]int { return prog.untracked }
 
 // Build fills p (after resetting it) from a decision. vals are the values
 // the decision was made on, used to render interpolations.
@@ -426,6 +449,7 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 			case kindMarkSeen:
 				if id := prog.value(p, c, vals); id != "" {
 					p.MarkSeen = append(p.MarkSeen, id)
+					p.MarkSeenRules = append(p.MarkSeenRules, ri)
 				}
 			case kindRedirect:
 				if p.Redirect != nil {

@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -131,5 +133,78 @@ func BenchmarkProxy(b *testing.B) {
 			defer s.Close(context.Background())
 			run(b, p, true)
 		})
+	}
+}
+
+// bigJSON is an API response of about 4.7 MB: 20,000 products.
+func bigJSON() []byte {
+	var b strings.Builder
+	b.WriteString(`{"page":1,"items":[`)
+	for i := range 20000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"sku-%05d","title":"Trail product number %d with a longer name","price":%d.99,"currency":"EUR","tags":["outdoor","camping","sale"],"stock":{"count":%d,"warehouse":"LYS-2"},"rating":4.%d,"new":false}`, i, i, i%300, i%17, i%10)
+	}
+	b.WriteString(`],"total":20000}`)
+	return []byte(b.String())
+}
+
+// BenchmarkProxyJSON is one request of a 4.7 MB JSON response through the
+// proxy with json_hide_seen and json_limit, in process (client, origin
+// and proxy: B/op is the whole request's), a visitor's seen cookie
+// carried from one request to the next.
+func BenchmarkProxyJSON(b *testing.B) {
+	doc := bigJSON()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
+		w.Write(doc)
+	}))
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL)
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Seen: store})
+	res, err := rules.Compile("bench.yaml", []byte("rules:\n  - name: api\n    actions:\n      - json_hide_seen: { path: items, id: id, keep_at_least: 8 }\n      - json_limit: { path: items, n: 10000 }\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Swap(s)
+	defer s.Close(context.Background())
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	var jar string
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest("GET", srv.URL+"/api", nil)
+		if jar != "" {
+			req.Header.Set("Cookie", jar)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatal(resp.Status)
+		}
+		for _, c := range resp.Cookies() {
+			jar = c.Name + "=" + c.Value
+		}
 	}
 }

@@ -88,13 +88,17 @@ func (b *rewritingBody) writer() io.Writer {
 	return &b.out
 }
 
-// fill rewrites ahead until the body ends, fails, or limit bytes of
-// output are held, and reports whether the body ended.
-func (b *rewritingBody) fill(limit int) bool {
+// fill rewrites ahead until the body ends, fails, limit bytes of output
+// are held, or enough reports true (nil: never), and reports whether it
+// got what it held the body for: its end, or enough.
+func (b *rewritingBody) fill(limit int, enough func() bool) bool {
 	for !b.done && b.err == nil && b.out.Len() < limit {
+		if enough != nil && enough() {
+			return true
+		}
 		b.step()
 	}
-	return b.done
+	return b.done || enough != nil && enough()
 }
 
 // step reads once from the origin and rewrites what it got.

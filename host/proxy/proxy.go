@@ -113,6 +113,9 @@ type Proxy struct {
 	fwd   *forwarding
 	site  atomic.Pointer[site.Site]
 	stats Stats
+	// unrecordedWarned is when the last warning about unrecorded items
+	// was logged (Unix nanoseconds).
+	unrecordedWarned atomic.Int64
 }
 
 // Stats are the proxy's counters.
@@ -125,10 +128,13 @@ type Stats struct {
 	Rewritten      atomic.Int64 // bodies streamed through the rewriter
 	UpstreamErrors atomic.Int64 // origin failures answered with 502/504
 	SeenLoads      atomic.Int64 // seen-filters loaded
-	SeenDropped    atomic.Int64 // seen-filters ignored (malformed, tampered, expired, store errors)
+	SeenDropped    atomic.Int64 // seen-filters ignored (malformed, tampered, expired, old format)
+	SeenErrors     atomic.Int64 // seen-filters the store could not load (Redis timeouts and errors)
 	SeenSaves      atomic.Int64 // seen-filters saved
+	SeenSkipped    atomic.Int64 // seen-filters not saved because their load failed
 	SeenSaveErrors atomic.Int64 // seen-filters that could not be saved
 	SeenOverflow   atomic.Int64 // pages too long to hold back for the seen cookie
+	SeenUnrecorded atomic.Int64 // items shown past what one response may record
 	Limited        atomic.Int64 // bodies passed untouched, stopped or cut by a limit (see bespoke_body_limits_total)
 }
 
@@ -226,6 +232,35 @@ type state struct {
 	outcome string
 	seen    *seen.Set
 	caps    *caps.Counts
+	// untracked counts for a visitor whose counts cannot be kept.
+	untracked caps.Untracked
+	// rb is the rewriting body of an HTML page; jsonApplied what the
+	// JSON edits did: which edits applied, for caps and mark_seen.
+	rb          *rewritingBody
+	jsonApplied []bool
+}
+
+// readOnlySeen answers from a seen-set and records nothing: for responses
+// that are no page view (a prefetch, a subresource) and visitors whose
+// state is not written.
+type readOnlySeen struct{ s *seen.Set }
+
+func (r readOnlySeen) Recency(id string) int { return r.s.Recency(id) }
+func (readOnlySeen) Shown(string)            {}
+
+// seenFor is the seen-set the body's edits use: one that records when
+// the response is a page view of a visitor whose state may be written.
+func (st *state) seenFor(rp responsePlan) interface {
+	Recency(string) int
+	Shown(string)
+} {
+	switch {
+	case st.seen == nil:
+		return nil
+	case rp.view && st.allowed:
+		return st.seen
+	}
+	return readOnlySeen{st.seen}
 }
 
 // ServeHTTP implements http.Handler.
@@ -246,18 +281,29 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p.cfg.Caps != nil && s.UsesCaps() {
 			st.caps = p.cfg.Caps.Load(r)
 			v.Caps = st.caps
+			if !st.allowed {
+				// Counts that cannot be kept: each capped rule does what
+				// its editor chose (at_most's untracked).
+				st.untracked = caps.Untracked{Counts: st.caps, Hide: s.Actions().UntrackedCaps()}
+				v.Caps = &st.untracked
+			}
 		}
 		var seenFn func(string) bool
 		if p.cfg.Seen != nil && s.UsesSeen() {
 			set, info := p.cfg.Seen.Load(r.Context(), r, v.ID)
 			p.stats.SeenLoads.Add(1)
 			p.cfg.Metrics.Seen(p.cfg.Route, "load")
-			if info.Dropped != "" {
+			switch {
+			case info.Failed():
+				p.stats.SeenErrors.Add(1)
+				p.cfg.Metrics.Seen(p.cfg.Route, "error")
+			case info.Dropped != "":
 				p.stats.SeenDropped.Add(1)
 				p.cfg.Metrics.Seen(p.cfg.Route, "dropped")
 			}
 			st.seen = set
 			seenFn = set.Seen
+			defer p.doneSeen(r, st)
 		}
 		decideStart := time.Now()
 		s.Decide(r.Context(), r, v, st.secure, seenFn, st.req)
@@ -340,6 +386,18 @@ func (p *Proxy) keepsVisitor(st *state) bool {
 func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 	p.stats.Redirects.Add(1)
 	p.setVisitorHeaders(w.Header(), st, st.req.Visitor.Persist && p.keepsVisitor(st))
+	// A rule's redirect takes effect when the visitor is sent on: a
+	// navigation, not a subresource or a prefetch.
+	if !notAView(r.Header) && r.Method != http.MethodHead {
+		rp := responsePlan{view: true, effectsBody: BodyPass}
+		pl := &st.req.Plan
+		if st.allowed && st.caps != nil && len(pl.Capped) > 0 {
+			p.countCaps(w.Header(), st, rp, nil)
+		}
+		if st.seen != nil && st.allowed {
+			p.recordMarks(st, rp, nil)
+		}
+	}
 	p.saveSeen(r.Context(), w.Header(), st)
 	w.Header().Set("Cache-Control", "private, no-store")
 	http.Redirect(w, r, st.req.Plan.Redirect.Location, st.req.Plan.Redirect.Status)
@@ -375,22 +433,6 @@ func (p *Proxy) setVisitorHeaders(h http.Header, st *state, setVisitor bool) {
 	if v := st.req.Visitor; setVisitor && v.Persist {
 		h.Add("Set-Cookie", reqctx.VisitorSetCookie(v, st.secure).String())
 	}
-	if st.allowed && st.caps != nil && len(st.req.Plan.Capped) > 0 {
-		m := st.site.Manifest()
-		longest := time.Duration(0)
-		for _, ri := range st.req.Plan.Capped {
-			c := m.Rules[ri].Cap
-			w := time.Duration(c.Window) * time.Second
-			st.caps.Hit(m.Slots[c.Slot].Arg, w)
-			longest = max(longest, w)
-		}
-		h.Add("Set-Cookie", st.caps.Cookie(max(longest, 30*24*time.Hour), st.secure).String())
-	}
-	if st.seen != nil {
-		for _, id := range st.req.Plan.MarkSeen {
-			st.seen.Shown(id)
-		}
-	}
 	for _, c := range st.req.Plan.Cookies {
 		if s := c.String(); s != "" {
 			h.Add("Set-Cookie", s)
@@ -415,15 +457,40 @@ func (p *Proxy) saveSeen(ctx context.Context, h http.Header, st *state) {
 	if st.seen == nil || !st.allowed || !st.seen.Changed() {
 		return
 	}
-	p.stats.SeenSaves.Add(1)
-	p.cfg.Metrics.Seen(p.cfg.Route, "save")
-	if err := p.cfg.Seen.Save(ctx, h, st.req.Visitor.ID, st.seen, st.secure); err != nil {
+	switch err := p.cfg.Seen.Save(ctx, h, st.req.Visitor.ID, st.seen, st.secure); {
+	case err == nil:
+		p.stats.SeenSaves.Add(1)
+		p.cfg.Metrics.Seen(p.cfg.Route, "save")
+	case errors.Is(err, seen.ErrUnknownState):
+		// The load failed (counted as error): what is stored is kept.
+		p.stats.SeenSkipped.Add(1)
+		p.cfg.Metrics.Seen(p.cfg.Route, "skipped")
+	default:
 		p.stats.SeenSaveErrors.Add(1)
 		p.cfg.Metrics.Seen(p.cfg.Route, "save_error")
 		// Counted in metrics; at Debug, so a slow Redis does not flood
 		// the logs with one line per request.
 		p.log.Debug("saving the seen-filter failed", "err", err)
 	}
+}
+
+// unrecordedEvery bounds how often the proxy warns that a response
+// showed more items than one response may record.
+const unrecordedEvery = time.Minute
+
+// doneSeen ends the request's use of its seen-filter: it reports the
+// items shown past the record limit, and returns the filter's memory.
+func (p *Proxy) doneSeen(r *http.Request, st *state) {
+	if n := st.seen.Unrecorded(); n > 0 {
+		p.stats.SeenUnrecorded.Add(int64(n))
+		p.cfg.Metrics.SeenUnrecorded(p.cfg.Route, n)
+		if now := time.Now().UnixNano(); now-p.unrecordedWarned.Load() >= int64(unrecordedEvery) {
+			p.unrecordedWarned.Store(now)
+			p.log.Warn("a response showed more items than one response records; the rest are not marked seen (mark only the first ones shown: mark: { first: N })",
+				"route", p.cfg.Route, "path", r.URL.Path, "unrecorded", n, "total_unrecorded", p.stats.SeenUnrecorded.Load())
+		}
+	}
+	st.seen.Release()
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

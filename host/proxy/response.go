@@ -66,10 +66,11 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 		req: requestFacts{
 			method:          resp.Request.Method,
 			acceptEncoding:  resp.Request.Header.Get("Accept-Encoding"),
+			asset:           notAView(resp.Request.Header),
 			newVisitor:      st.req.Visitor.Persist,
 			seen:            st.seen != nil && st.allowed,
 			seenInHeaders:   p.cfg.Seen != nil && p.cfg.Seen.InHeaders(),
-			capsCookie:      st.allowed && st.caps != nil && len(pl.Capped) > 0,
+			caps:            st.allowed && st.caps != nil && len(pl.Capped) > 0,
 			maxRewriteBytes: p.cfg.MaxRewriteBytes,
 		},
 	}
@@ -87,6 +88,9 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 	p.setVisitorHeaders(h, st, rp.setVisitor)
 	if rp.private {
 		h.Set("Cache-Control", privateCacheControl(h.Get("Cache-Control")))
+	}
+	if rp.noCache {
+		h.Set("Cache-Control", withNoCache(h.Get("Cache-Control")))
 	}
 	if rp.experiments {
 		h.Set(plan.ExperimentsHeader, pl.Experiments)
@@ -114,15 +118,96 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 			resp.ContentLength = -1
 		}
 	}
+	// What took effect in this page view: caps are counted, mark_seen
+	// recorded, then the seen-filter saved.
+	applied := st.applied(rp)
+	if rp.capsAt != effectsNever && rp.capsAt != effectsAfterBody {
+		p.countCaps(h, st, rp, applied)
+	}
+	if rp.marksAt != effectsNever && rp.marksAt != effectsAfterBody {
+		p.recordMarks(st, rp, applied)
+	}
 	switch rp.save {
 	case saveNow, saveAfterEdit:
 		p.saveSeen(resp.Request.Context(), h, st)
 	case saveAfterHold:
-		if st.held {
+		// A page too long to hold whole cannot say what hide_seen showed;
+		// mark_seen items were recorded as if their edits applied.
+		if st.held || rp.hold != holdAll {
 			p.saveSeen(resp.Request.Context(), h, st)
 		} else {
 			p.stats.SeenOverflow.Add(1)
 			p.cfg.Metrics.Seen(p.cfg.Route, "overflow")
+		}
+	}
+}
+
+// applied returns, for the response's page view, whether an edit of the
+// plan (by index among the edits of rp.effectsBody's kind) applied: as
+// far as the rewriter got for an HTML stream (an edit it may still apply
+// counts as applied), or what the JSON edits did; nil when no body says
+// (a 304: the copy revalidated was made with every edit).
+func (st *state) applied(rp responsePlan) func(ei int) bool {
+	switch {
+	case rp.body == BodyHTML && st.rb != nil:
+		rb := st.rb
+		return func(ei int) bool {
+			if rb.rw != nil && rb.rw.AppliedCount(ei) > 0 {
+				return true
+			}
+			// Not yet: it may still, unless the page ended or is now
+			// copied through.
+			return !rb.done && !rb.copying
+		}
+	case rp.body == BodyJSON:
+		applied := st.jsonApplied
+		return func(ei int) bool { return ei < len(applied) && applied[ei] }
+	}
+	return nil
+}
+
+// countCaps counts the capped rules that took effect in the page view and
+// sets the caps cookie.
+func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied func(int) bool) {
+	pl := &st.req.Plan
+	m := st.site.Manifest()
+	longest := time.Duration(0)
+	for _, ri := range pl.Capped {
+		if !effective(pl, ri, rp.effectsBody, applied) {
+			continue
+		}
+		c := m.Rules[ri].Cap
+		w := time.Duration(c.Window) * time.Second
+		st.caps.Hit(m.Slots[c.Slot].Arg, w)
+		longest = max(longest, w)
+	}
+	if st.caps.Changed() {
+		h.Add("Set-Cookie", st.caps.Cookie(max(longest, 30*24*time.Hour), st.secure).String())
+		// A copy the browser reused would show the capped rule again,
+		// uncounted: it must ask first (a 304 counts as a view).
+		h.Set("Cache-Control", withNoCache(h.Get("Cache-Control")))
+	}
+}
+
+// withNoCache adds no-cache to a Cache-Control value that lacks it.
+func withNoCache(cc string) string {
+	for _, d := range strings.Split(cc, ",") {
+		if d = strings.ToLower(strings.TrimSpace(d)); d == "no-cache" || d == "no-store" {
+			return cc
+		}
+	}
+	if strings.TrimSpace(cc) == "" {
+		return "private, no-cache"
+	}
+	return cc + ", no-cache"
+}
+
+// recordMarks records the mark_seen items of the rules that took effect.
+func (p *Proxy) recordMarks(st *state, rp responsePlan, applied func(int) bool) {
+	pl := &st.req.Plan
+	for i, id := range pl.MarkSeen {
+		if effective(pl, pl.MarkSeenRules[i], rp.effectsBody, applied) {
+			st.seen.Shown(id)
 		}
 	}
 }
@@ -138,19 +223,22 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	if err != nil {
 		return p.passOriginal(resp, rp, src, nil, nil, err)
 	}
-	opt := rewrite.Options{MaxBuffer: p.cfg.RewriteBuffer}
-	if st.seen != nil {
-		opt.Seen = st.seen
-	}
+	opt := rewrite.Options{MaxBuffer: p.cfg.RewriteBuffer, Seen: st.seenFor(rp)}
 	rb := newRewritingBody(src, st.site.Program(), pl.Edits, opt, rp.encode, resp.Header.Get("Content-Type"), p.cfg.MaxRewriteBytes)
 	rb.metrics, rb.route = p.cfg.Metrics, p.cfg.Route
 	rb.onLimit = func(reason, result string) { p.bodyLimit(resp.Request, reason, result) }
 	rb.precommit = true
+	st.rb = rb
 	switch {
-	case rp.save == saveAfterHold:
+	case rp.hold == holdAll:
 		// The cookie must say what this page showed, and cookies go in
 		// the headers.
-		st.held = rb.fill(p.cfg.SeenBuffer)
+		st.held = rb.fill(p.cfg.SeenBuffer, nil)
+	case rp.hold == holdEffects:
+		// The caps cookie (and the seen cookie of mark_seen) must say
+		// whether the rules' edits applied: until they did, or the page
+		// ended.
+		st.held = rb.fill(p.cfg.SeenBuffer, func() bool { return effectsKnown(pl, rp, rb) })
 	case rp.decode != "":
 		rb.step()
 	}
@@ -165,19 +253,56 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 		st.w.setCoalesce()
 	}
 	if rp.save == saveAfterBody {
-		// A server-side store records the showing once the page is done.
+		// A server-side store records the showing once the page is done,
+		// with the mark_seen items of the rules whose edits applied.
 		ctx := context.WithoutCancel(resp.Request.Context())
-		rb.onDone = func() { p.saveSeen(ctx, nil, st) }
+		rb.onDone = func() {
+			if rp.marksAt == effectsAfterBody {
+				p.recordMarks(st, rp, st.applied(rp))
+			}
+			p.saveSeen(ctx, nil, st)
+		}
 	}
 	resp.Body = rb
 	return rp, nil
+}
+
+// effectsKnown reports whether the page held back has shown whether each
+// rule whose effect must be known before the headers took effect: an
+// edit of it applied (or it has none for this page).
+func effectsKnown(pl *plan.Plan, rp responsePlan, rb *rewritingBody) bool {
+	if rb.rw == nil {
+		return false
+	}
+	known := func(rules []int) bool {
+		for _, ri := range rules {
+			if !pending(pl, ri, BodyHTML) {
+				continue
+			}
+			done := false
+			for ei, r := range pl.EditRules {
+				if r == ri && rb.rw.AppliedCount(ei) > 0 {
+					done = true
+					break
+				}
+			}
+			if !done {
+				return false
+			}
+		}
+		return true
+	}
+	return (rp.capsAt != effectsAfterHold || known(pl.Capped)) &&
+		(rp.marksAt != effectsAfterHold || known(pl.MarkSeenRules))
 }
 
 // jsonBody reads a JSON document whole (up to MaxRewriteBytes decoded),
 // applies the JSON edits, and sends it in the origin's encoding when the
 // visitor accepts it, with its new length. A document the edits leave
 // unchanged, one that is not JSON, nested too deep, too large, or does
-// not decode, passes as the origin sent it.
+// not decode, passes as the origin sent it. The document, its edited
+// form and its encoding are in pooled buffers, returned when the body is
+// closed.
 func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (responsePlan, error) {
 	pl := &st.req.Plan
 	limit := p.cfg.MaxRewriteBytes
@@ -186,53 +311,197 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	if err != nil {
 		return p.passOriginal(resp, rp, src, nil, nil, err)
 	}
-	doc, err := readAtMost(src, limit+1)
+	size := -1
+	if rp.decode == "" && resp.ContentLength >= 0 && resp.ContentLength <= limit {
+		size = int(resp.ContentLength)
+	}
+	docBuf, err := readPooled(src, limit+1, size)
+	doc := *docBuf
 	switch {
 	case errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio):
-		return p.passOriginal(resp, rp, src, nil, doc, err)
+		return p.passOriginalJSON(resp, rp, src, docBuf, err)
 	case err != nil:
+		putDoc(docBuf)
 		src.Close()
 		return rp, err
 	case int64(len(doc)) > limit:
-		return p.passOriginal(resp, rp, src, nil, doc, errTooLarge)
+		return p.passOriginalJSON(resp, rp, src, docBuf, errTooLarge)
 	}
 	var set jsonrw.SeenSet
-	if st.seen != nil {
-		set = st.seen
+	if s := st.seenFor(rp); s != nil {
+		set = s
 	}
 	start := time.Now()
-	out, applied, err := jsonrw.ApplyDepth(doc, pl.JSONEdits, set, p.cfg.MaxJSONDepth)
+	out, err := jsonrw.ApplyPooled(doc, pl.JSONEdits, set, p.cfg.MaxJSONDepth)
 	p.cfg.Metrics.Rewrite(p.cfg.Route, "json", int64(len(doc)), time.Since(start))
-	switch {
-	case errors.Is(err, jsonrw.ErrTooDeep):
-		return p.passOriginal(resp, rp, src, nil, doc, err)
-	case err != nil:
-		return p.passOriginal(resp, rp, src, nil, doc, err)
-	case !slices.Contains(applied, true):
+	if err != nil {
+		out.Release()
+		return p.passOriginalJSON(resp, rp, src, docBuf, err)
+	}
+	st.jsonApplied = append(st.jsonApplied[:0], out.Applied...)
+	body := &pooledBody{doc: docBuf, out: out}
+	if !out.Changed() {
 		// Nothing changed: the origin's bytes, encoding and validators.
 		rp = rp.jsonEdited(false)
-		if body, ok := p.replay(src, doc); ok {
+		if replay, ok := p.replay(src, doc); ok {
+			body.Reader, body.origin = replay, replay
 			resp.Body = body
 			return rp, nil
 		}
 		// Too much was read to replay (a compressed body larger than
 		// decoded): send the decoded document.
-		src.Close()
 		rp = rp.jsonEdited(true)
-		out = doc
-	default:
-		src.Close()
+	} else {
 		rp = rp.jsonEdited(true)
 		st.rewrote = true
 	}
-	body, err := encodeWhole(out, rp.encode)
+	src.Close()
+	send := out.Doc
+	if rp.encode != "" {
+		enc, err := encodePooled(out.Doc, rp.encode)
+		if err != nil {
+			body.Close()
+			return rp, err
+		}
+		body.enc = enc
+		send = *enc
+	}
+	body.Reader = bytes.NewReader(send)
+	resp.Header.Set("Content-Length", strconv.Itoa(len(send)))
+	resp.ContentLength = int64(len(send))
+	resp.Body = body
+	return rp, nil
+}
+
+// passOriginalJSON is passOriginal for a document read into a pooled
+// buffer, which the body returns once sent.
+func (p *Proxy) passOriginalJSON(resp *http.Response, rp responsePlan, src *source, docBuf *[]byte, cause error) (responsePlan, error) {
+	rp, err := p.passOriginal(resp, rp, src, nil, *docBuf, cause)
 	if err != nil {
+		putDoc(docBuf)
 		return rp, err
 	}
-	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	resp.ContentLength = int64(len(body))
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.Body = &pooledBody{Reader: resp.Body, origin: resp.Body, doc: docBuf}
 	return rp, nil
+}
+
+// pooledBody is a JSON response's body: a reader over pooled buffers
+// (the document read, its edited form, its encoding), which Close
+// returns, and the origin's body when it is replayed.
+type pooledBody struct {
+	io.Reader
+	origin io.Closer // the replayed origin body, or nil
+	doc    *[]byte
+	out    *jsonrw.Output
+	enc    *[]byte
+}
+
+func (b *pooledBody) Close() error {
+	var err error
+	if b.origin != nil {
+		err = b.origin.Close()
+		b.origin = nil
+	}
+	putDoc(b.doc)
+	b.doc = nil
+	b.out.Release()
+	b.out = nil
+	putDoc(b.enc)
+	b.enc = nil
+	b.Reader = eofReader{}
+	return err
+}
+
+// docBuffers hold JSON documents as they are read and encoded.
+var docBuffers sync.Pool // of *[]byte
+
+// maxPooledDoc bounds the buffers kept for later documents.
+const maxPooledDoc = 64 << 20
+
+func getDoc(n int) *[]byte {
+	// The pool holds documents and their encodings, of different sizes:
+	// look at two before making one.
+	var small *[]byte
+	for range 2 {
+		b, ok := docBuffers.Get().(*[]byte)
+		if !ok {
+			break
+		}
+		if cap(*b) >= n {
+			if small != nil {
+				docBuffers.Put(small)
+			}
+			*b = (*b)[:0]
+			return b
+		}
+		if small != nil {
+			docBuffers.Put(small)
+		}
+		small = b
+	}
+	if small != nil {
+		docBuffers.Put(small)
+	}
+	b := make([]byte, 0, n+n/16)
+	return &b
+}
+
+func putDoc(b *[]byte) {
+	if b != nil && cap(*b) <= maxPooledDoc {
+		docBuffers.Put(b)
+	}
+}
+
+// readPooled reads r until EOF or n bytes into a pooled buffer, sized
+// once when the length is known (size ≥ 0).
+func readPooled(r io.Reader, n int64, size int) (*[]byte, error) {
+	want := 32 << 10
+	if size >= 0 {
+		want = size + 1 // one more, to see the end without growing
+	}
+	b := getDoc(want)
+	buf := *b
+	lr := io.LimitReader(r, n)
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, cap(buf))
+		}
+		k, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			*b = buf
+			return b, nil
+		}
+		if err != nil {
+			*b = buf
+			return b, err
+		}
+	}
+}
+
+// encodePooled compresses a whole body in encoding into a pooled buffer.
+func encodePooled(body []byte, encoding string) (*[]byte, error) {
+	b := getDoc(len(body)/4 + 512)
+	w := sliceWriter{b}
+	e := newEncoder(encoding, &w)
+	defer releaseEncoder(e)
+	if _, err := e.Write(body); err != nil {
+		putDoc(b)
+		return nil, err
+	}
+	if err := e.Close(); err != nil {
+		putDoc(b)
+		return nil, err
+	}
+	return b, nil
+}
+
+// sliceWriter appends to a pooled buffer.
+type sliceWriter struct{ b *[]byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	*w.b = append(*w.b, p...)
+	return len(p), nil
 }
 
 // passOriginal sends the body as the origin sent it, decoded bytes read so
@@ -301,30 +570,6 @@ func (p *Proxy) bodyLimit(r *http.Request, reason, result string) {
 		level = slog.LevelInfo
 	}
 	p.log.Log(r.Context(), level, "response body not rewritten", "route", p.cfg.Route, "path", r.URL.Path, "reason", reason, "result", result)
-}
-
-// readAtMost reads r until EOF or n bytes.
-func readAtMost(r io.Reader, n int64) ([]byte, error) {
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(io.LimitReader(r, n))
-	return buf.Bytes(), err
-}
-
-// encodeWhole compresses a whole body in encoding ("" for none).
-func encodeWhole(body []byte, encoding string) ([]byte, error) {
-	if encoding == "" {
-		return body, nil
-	}
-	var out bytes.Buffer
-	e := newEncoder(encoding, &out)
-	defer releaseEncoder(e)
-	if _, err := e.Write(body); err != nil {
-		return nil, err
-	}
-	if err := e.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
 }
 
 // mediaType is the type/subtype of a Content-Type, as written (compare it

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/host/plan"
@@ -48,7 +49,8 @@ const (
 	// (mark_seen only), or the store answers in headers and nothing of
 	// the body is needed.
 	saveNow saveWhen = iota
-	// saveNever: the response shows nothing (HEAD).
+	// saveNever: the response is no page view (HEAD, an asset, a
+	// prefetch): nothing is recorded.
 	saveNever
 	// saveAfterHold: the page is held back (bounded) until the rewriter
 	// has seen what hide_seen shows, then the cookie is set.
@@ -58,6 +60,42 @@ const (
 	saveAfterBody
 	// saveAfterEdit: a JSON document is edited whole before its headers.
 	saveAfterEdit
+)
+
+// effectsWhen says when it is known which matched rules took effect in
+// the response, for frequency caps (counted then) and mark_seen (recorded
+// then). Caps are never counted after the body: their cookie goes in the
+// headers.
+type effectsWhen uint8
+
+const (
+	// effectsNever: no page view, or no capped or mark_seen rule.
+	effectsNever effectsWhen = iota
+	// effectsNow: from the plan alone, before the headers.
+	effectsNow
+	// effectsAfterHold: a rule takes effect only through its page edits,
+	// and the caps cookie (or the seen cookie) must say whether it did:
+	// the page is held back (bounded) until they applied or it ended.
+	effectsAfterHold
+	// effectsAfterBody: only mark_seen rules wait for their page edits,
+	// with a store that writes elsewhere: known when the body ends.
+	effectsAfterBody
+	// effectsAfterEdit: a JSON document is edited whole before its
+	// headers.
+	effectsAfterEdit
+)
+
+// holdKind says how long an HTML page is held back before its headers.
+type holdKind uint8
+
+const (
+	// holdNone streams it.
+	holdNone holdKind = iota
+	// holdEffects holds it until the edits of the rules whose effect
+	// must be known (caps, mark_seen in a cookie) applied, or it ended.
+	holdEffects
+	// holdAll holds it whole: the seen cookie says what hide_seen showed.
+	holdAll
 )
 
 // validators says what becomes of the origin's validators (ETag,
@@ -92,13 +130,16 @@ type siteFacts struct {
 type requestFacts struct {
 	method         string
 	acceptEncoding string
+	// asset: the request says it is no page view (see notAView): a
+	// subresource, or a prefetch.
+	asset bool
 	// newVisitor: the visitor has no id cookie and may be given one.
 	newVisitor bool
 	// seen: a seen-filter was loaded and the visitor allows tracking;
 	// seenInHeaders: its store answers in the response headers.
 	seen, seenInHeaders bool
-	// capsCookie: the caps cookie is set (a capped rule matched).
-	capsCookie bool
+	// caps: a capped rule matched and the visitor's counts can be kept.
+	caps bool
 	// maxRewriteBytes bounds the bodies rewritten.
 	maxRewriteBytes int64
 }
@@ -147,6 +188,20 @@ type responsePlan struct {
 	changed    bool
 	validators validators
 	save       saveWhen
+	// view: the response is a page view (see planResponse); only a page
+	// view counts caps and records what it shows.
+	view bool
+	// capsAt: when caps are counted; marksAt: when mark_seen is
+	// recorded; effectsBody: the body whose edits say which rules took
+	// effect (for a 304, the copy it revalidates); hold: how long an HTML
+	// page is held back.
+	capsAt, marksAt effectsWhen
+	effectsBody     BodyKind
+	hold            holdKind
+	// noCache makes the browser revalidate the page before showing it
+	// again (it records what it shows). A response that counts a cap gets
+	// it too, once it is known that it did.
+	noCache bool
 }
 
 // planResponse decides, from the response's status and headers, the plan
@@ -197,11 +252,52 @@ func planResponse(in responseInput) responsePlan {
 	// others.
 	rp.setVisitor = in.req.newVisitor && (in.site.readsVisitor || in.req.seen && !in.req.seenInHeaders) &&
 		(page || rp.personalized || originPrivate(in.header))
+
+	// A page view: a page (HTML or JSON) the request does not say is a
+	// subresource or a prefetch, served whole (200), or revalidated (a
+	// 304 for a copy this plan edits: the browser shows that copy again).
+	rp.view = page && !rp.head && !in.req.asset &&
+		(in.status == http.StatusOK || in.status == http.StatusNotModified && bodyChanged)
+	rp.effectsBody = rp.body
+	if in.status == http.StatusNotModified && rp.view {
+		// The copy revalidated was made with this plan's edits.
+		rp.effectsBody = BodyJSON
+		if len(pl.Edits) > 0 && (ct == "" || html) {
+			rp.effectsBody = BodyHTML
+		}
+	}
+	caps := rp.view && in.req.caps
+	marks := rp.view && in.req.seen && len(pl.MarkSeen) > 0
+	capsPending := caps && anyPending(pl, pl.Capped, rp.body)
+	marksPending := marks && anyPending(pl, pl.MarkSeenRules, rp.body)
+	switch {
+	case !caps:
+		rp.capsAt = effectsNever
+	case rp.body == BodyJSON:
+		rp.capsAt = effectsAfterEdit
+	case capsPending:
+		rp.capsAt = effectsAfterHold
+	default:
+		rp.capsAt = effectsNow
+	}
+	switch {
+	case !marks:
+		rp.marksAt = effectsNever
+	case rp.body == BodyJSON:
+		rp.marksAt = effectsAfterEdit
+	case marksPending && in.req.seenInHeaders:
+		rp.marksAt = effectsAfterHold
+	case marksPending:
+		rp.marksAt = effectsAfterBody
+	default:
+		rp.marksAt = effectsNow
+	}
+
 	// hide_seen records what the page shows even when it hides nothing,
 	// so the cookie may change whenever the body goes through an edit.
-	seenCookie := in.req.seen && in.req.seenInHeaders && !rp.head &&
-		(len(pl.MarkSeen) > 0 || pl.SeenEdits && rp.body != BodyPass)
-	rp.private = rp.personalized || rp.setVisitor || seenCookie || in.req.capsCookie || len(pl.Cookies) > 0
+	seenCookie := rp.view && in.req.seen && in.req.seenInHeaders &&
+		(marks || pl.SeenEdits && rp.body != BodyPass)
+	rp.private = rp.personalized || rp.setVisitor || seenCookie || caps || len(pl.Cookies) > 0
 
 	if (html && in.site.hasEdits) || in.site.touchesNonHTML {
 		rp.vary = append(rp.vary, in.site.vary...)
@@ -220,21 +316,143 @@ func planResponse(in responseInput) responsePlan {
 		rp.validators = weakValidators
 	}
 
+	// What a page records is known at the end of its body (hide_seen),
+	// or once the rules' edits applied (mark_seen).
+	seenBody := rp.body == BodyHTML && (pl.SeenEdits || marksPending)
 	switch {
-	case !in.req.seen:
-		rp.save = saveNever
-	case rp.head:
+	case !in.req.seen || !rp.view:
 		rp.save = saveNever
 	case rp.body == BodyJSON:
 		rp.save = saveAfterEdit
-	case rp.body == BodyHTML && pl.SeenEdits && in.req.seenInHeaders:
+	case seenBody && in.req.seenInHeaders:
 		rp.save = saveAfterHold
-	case rp.body == BodyHTML && pl.SeenEdits:
+	case seenBody:
 		rp.save = saveAfterBody
 	default:
 		rp.save = saveNow
 	}
+	// What this view shows becomes seen: a copy the browser reused would
+	// show it again as unseen. The browser must ask first.
+	rp.noCache = rp.save != saveNever && (marks || pl.SeenEdits)
+	switch {
+	case rp.body != BodyHTML:
+	case rp.save == saveAfterHold && pl.SeenEdits:
+		rp.hold = holdAll
+	case rp.capsAt == effectsAfterHold || rp.marksAt == effectsAfterHold:
+		rp.hold = holdEffects
+	}
 	return rp
+}
+
+// ruleActs is what a matched rule does in a plan.
+type ruleActs struct {
+	// always: it sets headers (to the visitor or the origin) or cookies,
+	// which every response the proxy answers carries, or redirects; html,
+	// json: it
+	// edits pages, JSON documents; marks: it records items.
+	always, html, json, marks bool
+}
+
+func actsOf(pl *plan.Plan, ri int) ruleActs {
+	var a ruleActs
+	for _, h := range pl.ResponseHeaders {
+		a.always = a.always || h.Rule == ri
+	}
+	for _, h := range pl.RequestHeaders {
+		a.always = a.always || h.Rule == ri
+	}
+	for _, c := range pl.Cookies {
+		a.always = a.always || c.Rule == ri
+	}
+	a.always = a.always || pl.Redirect != nil && pl.Redirect.Rule == ri
+	a.html = slices.Contains(pl.EditRules, ri)
+	a.json = slices.Contains(pl.JSONRules, ri)
+	a.marks = slices.Contains(pl.MarkSeenRules, ri)
+	return a
+}
+
+// pending reports whether rule ri took effect in a response whose
+// body goes as body depends on the edits applied to it.
+func pending(pl *plan.Plan, ri int, body BodyKind) bool {
+	a := actsOf(pl, ri)
+	return !a.always && (body == BodyHTML && a.html || body == BodyJSON && a.json)
+}
+
+func anyPending(pl *plan.Plan, rules []int, body BodyKind) bool {
+	for _, ri := range rules {
+		if pending(pl, ri, body) {
+			return true
+		}
+	}
+	return false
+}
+
+// effective reports whether matched rule ri took effect in a page view
+// whose body goes as body: it set headers or cookies, or an edit of it
+// applied to the body (applied says, by edit index of the body's kind,
+// whether it did; nil means not known yet, taken as applied), or it only
+// records items (mark_seen), which a page view always does.
+func effective(pl *plan.Plan, ri int, body BodyKind, applied func(ei int) bool) bool {
+	a := actsOf(pl, ri)
+	switch {
+	case a.always:
+		return true
+	case body == BodyHTML && a.html:
+		return anyApplied(pl.EditRules, ri, applied)
+	case body == BodyJSON && a.json:
+		return anyApplied(pl.JSONRules, ri, applied)
+	}
+	// Its edits are for the other kind of body, or it has none in the
+	// plan (they lost their conflicts): only mark_seen takes effect.
+	return a.marks && !a.html && !a.json
+}
+
+func anyApplied(rules []int, ri int, applied func(ei int) bool) bool {
+	for ei, r := range rules {
+		if r == ri && (applied == nil || applied(ei)) {
+			return true
+		}
+	}
+	return false
+}
+
+// notAView reports whether a request says it is no page view, whatever
+// the response: a subresource by its Sec-Fetch-Dest (an image, script,
+// style sheet, font, media, worker, manifest, a JSON module: anything but
+// a document, a frame, an embedded object or a fetch()), a prefetch or
+// prerender (Sec-Purpose, Purpose, X-Moz), or, without Sec-Fetch-Dest, an
+// Accept header that asks for no page type (image/*, text/css, ...).
+// Requests that say nothing (curl, old browsers) are taken at the
+// response's type.
+func notAView(h http.Header) bool {
+	for _, name := range []string{"Sec-Purpose", "Purpose", "X-Moz"} {
+		for _, v := range h.Values(name) {
+			if v = strings.ToLower(v); strings.Contains(v, "prefetch") || strings.Contains(v, "prerender") {
+				return true
+			}
+		}
+	}
+	if dest := h.Get("Sec-Fetch-Dest"); dest != "" {
+		switch strings.ToLower(strings.TrimSpace(dest)) {
+		case "document", "iframe", "frame", "embed", "object", "empty", "fencedframe":
+			return false
+		}
+		return true
+	}
+	accept := h.Values("Accept")
+	if len(accept) == 0 {
+		return false
+	}
+	for _, v := range accept {
+		for _, part := range strings.Split(v, ",") {
+			mt, _, _ := strings.Cut(part, ";")
+			mt = strings.ToLower(strings.TrimSpace(mt))
+			if mt == "*/*" || mt == "text/*" || mt == "application/*" || mt == "" || isHTML(mt) || isJSON(mt) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // rewriteBlocker says why a page whose plan edits it is passed as the

@@ -130,9 +130,12 @@ func TestPlanResponse(t *testing.T) {
 		{"hide_seen with Redis saves after the body",
 			responseInput{status: 200, header: html, contentLength: 500, plan: &seenEdits, site: site, req: requestFacts{method: "GET", seen: true, maxRewriteBytes: 1000}}, nil,
 			want{body: BodyHTML, personalized: true, private: true, changed: true, validators: weakValidators, save: saveAfterBody, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
-		{"the caps cookie makes a response private",
-			responseInput{status: 200, header: css, contentLength: 500, plan: &plan.Plan{}, site: site, req: requestFacts{method: "GET", capsCookie: true, maxRewriteBytes: 1000}}, nil,
-			want{body: BodyPass, private: true, save: saveNever}},
+		{"the caps cookie makes a page view private",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: site, req: requestFacts{method: "GET", caps: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, private: true, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"no caps cookie on an asset",
+			responseInput{status: 200, header: css, contentLength: 500, plan: &plan.Plan{}, site: site, req: requestFacts{method: "GET", caps: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, save: saveNever}},
 		{"JSON: read whole before anything is known",
 			responseInput{status: 200, header: jsonH, contentLength: -1, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: requestFacts{method: "GET", seen: true, maxRewriteBytes: 1000}}, nil,
 			want{body: BodyJSON, save: saveAfterEdit}},
@@ -178,5 +181,142 @@ func TestPlanResponse(t *testing.T) {
 				t.Errorf("Personalized(plan, page=%v, changed=%v) = %v, the plan says %v", page, bodyChanged, p, rp.personalized)
 			}
 		})
+	}
+}
+
+// TestPageViews: which responses are page views, when the caps and the
+// mark_seen items of the rules that took effect are known, and how long a
+// page is held back for them.
+func TestPageViews(t *testing.T) {
+	html := http.Header{"Content-Type": {"text/html"}}
+	css := http.Header{"Content-Type": {"text/css"}}
+	jsonH := http.Header{"Content-Type": {"application/json"}}
+	popup := rewrite.Edit{Op: rewrite.InsertBefore, Content: []byte("<div>")}
+	// Rule 0 is capped: by a header, by a page edit, by both.
+	byHeader := plan.Plan{Capped: []int{0}, ResponseHeaders: []plan.Header{{Name: "X-Promo", Value: "1", Rule: 0}}}
+	byEdit := plan.Plan{Capped: []int{0}, Edits: []rewrite.Edit{popup}, EditRules: []int{0}}
+	byBoth := plan.Plan{Capped: []int{0}, Edits: []rewrite.Edit{popup}, EditRules: []int{0}, Cookies: []plan.Cookie{{Cookie: &http.Cookie{Name: "c", Value: "1"}, Rule: 0}}}
+	byJSON := plan.Plan{Capped: []int{0}, JSONEdits: []jsonrw.Edit{{Op: jsonrw.Remove, Path: "a"}}, JSONRules: []int{0}}
+	marked := plan.Plan{MarkSeen: []string{"promo"}, MarkSeenRules: []int{0}, Edits: []rewrite.Edit{popup}, EditRules: []int{0}}
+	seenAndCapped := plan.Plan{Capped: []int{1}, Edits: []rewrite.Edit{{Op: rewrite.HideSeen}, popup}, EditRules: []int{0, 1}, SeenEdits: true}
+	get := requestFacts{method: "GET", caps: true, maxRewriteBytes: 1000}
+	cookieStore := requestFacts{method: "GET", seen: true, seenInHeaders: true, maxRewriteBytes: 1000}
+	redis := requestFacts{method: "GET", seen: true, maxRewriteBytes: 1000}
+	with := func(r requestFacts, f func(*requestFacts)) requestFacts { f(&r); return r }
+
+	type want struct {
+		view            bool
+		capsAt, marksAt effectsWhen
+		hold            holdKind
+		save            saveWhen
+		noCache         bool
+	}
+	tests := []struct {
+		name   string
+		status int
+		header http.Header
+		plan   plan.Plan
+		req    requestFacts
+		want   want
+	}{
+		{"a page, capped by a header: counted before the headers", 200, html, byHeader, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"the same rule on a style sheet: no view", 200, css, byHeader, get, want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"a page loaded as an image (Sec-Fetch-Dest)", 200, html, byHeader, with(get, func(r *requestFacts) { r.asset = true }), want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"HEAD", 200, html, byHeader, with(get, func(r *requestFacts) { r.method = "HEAD" }), want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"a 404 page", 404, html, byHeader, get, want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"capped by a page edit: held until it applies", 200, html, byEdit, get, want{true, effectsAfterHold, effectsNever, holdEffects, saveNever, false}},
+		{"capped by an edit and a cookie: the cookie decides", 200, html, byBoth, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"capped by a JSON edit", 200, jsonH, byJSON, get, want{true, effectsAfterEdit, effectsNever, holdNone, saveNever, false}},
+		{"a 304 for a copy with the edits", 304, http.Header{}, byEdit, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"mark_seen with an edit, cookie store: held", 200, html, marked, cookieStore, want{true, effectsNever, effectsAfterHold, holdEffects, saveAfterHold, true}},
+		{"mark_seen with an edit, Redis: after the body", 200, html, marked, redis, want{true, effectsNever, effectsAfterBody, holdNone, saveAfterBody, true}},
+		{"mark_seen on a prefetch: nothing recorded", 200, html, marked, with(cookieStore, func(r *requestFacts) { r.asset = true }), want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"hide_seen in a cookie and a capped edit: held whole", 200, html, seenAndCapped, with(cookieStore, func(r *requestFacts) { r.caps = true }), want{true, effectsAfterHold, effectsNever, holdAll, saveAfterHold, true}},
+		{"hide_seen with Redis and a capped edit: held for the cap", 200, html, seenAndCapped, with(redis, func(r *requestFacts) { r.caps = true }), want{true, effectsAfterHold, effectsNever, holdEffects, saveAfterBody, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := planResponse(responseInput{status: tt.status, header: tt.header, contentLength: 100, plan: &tt.plan, site: siteFacts{hasEdits: true, touchesNonHTML: true}, req: tt.req})
+			got := want{rp.view, rp.capsAt, rp.marksAt, rp.hold, rp.save, rp.noCache}
+			if got != tt.want {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestEffective: which matched rules took effect in a page view.
+func TestEffective(t *testing.T) {
+	popup := rewrite.Edit{Op: rewrite.InsertBefore}
+	pl := plan.Plan{
+		// Rule 0 sets a header; 1 edits the page (edits 0 and 1); 2 only
+		// records; 3 edits JSON; 4 lost its conflicts (nothing in the
+		// plan); 5 redirects.
+		ResponseHeaders: []plan.Header{{Name: "X-A", Rule: 0}},
+		Edits:           []rewrite.Edit{popup, popup}, EditRules: []int{1, 1},
+		MarkSeen: []string{"a", "b"}, MarkSeenRules: []int{2, 1},
+		JSONEdits: []jsonrw.Edit{{Op: jsonrw.Remove}}, JSONRules: []int{3},
+		Redirect: &plan.Redirect{Rule: 5},
+	}
+	none := func(int) bool { return false }
+	second := func(ei int) bool { return ei == 1 }
+	tests := []struct {
+		rule    int
+		body    BodyKind
+		applied func(int) bool
+		want    bool
+	}{
+		{0, BodyHTML, none, true},
+		{0, BodyPass, nil, true},
+		{1, BodyHTML, none, false},
+		{1, BodyHTML, second, true},
+		{1, BodyHTML, nil, true},
+		{1, BodyJSON, second, false},
+		{1, BodyPass, nil, false},
+		{2, BodyHTML, none, true},
+		{2, BodyJSON, none, true},
+		{3, BodyJSON, func(ei int) bool { return ei == 0 }, true},
+		{3, BodyJSON, none, false},
+		{3, BodyHTML, nil, false},
+		{4, BodyHTML, nil, false},
+		{5, BodyPass, nil, true},
+	}
+	for _, tt := range tests {
+		if got := effective(&pl, tt.rule, tt.body, tt.applied); got != tt.want {
+			t.Errorf("rule %d, body %v: %v, want %v", tt.rule, tt.body, got, tt.want)
+		}
+	}
+}
+
+func TestNotAView(t *testing.T) {
+	tests := []struct {
+		header http.Header
+		want   bool
+	}{
+		{http.Header{}, false},
+		{http.Header{"Sec-Fetch-Dest": {"document"}}, false},
+		{http.Header{"Sec-Fetch-Dest": {"iframe"}}, false},
+		{http.Header{"Sec-Fetch-Dest": {"empty"}}, false}, // fetch(), XHR
+		{http.Header{"Sec-Fetch-Dest": {"image"}}, true},
+		{http.Header{"Sec-Fetch-Dest": {"style"}}, true},
+		{http.Header{"Sec-Fetch-Dest": {"script"}}, true},
+		{http.Header{"Sec-Fetch-Dest": {"font"}}, true},
+		{http.Header{"Sec-Fetch-Dest": {"json"}}, true}, // a JSON module
+		{http.Header{"Sec-Fetch-Dest": {"document"}, "Sec-Purpose": {"prefetch"}}, true},
+		{http.Header{"Sec-Fetch-Dest": {"document"}, "Sec-Purpose": {"prefetch;prerender"}}, true},
+		{http.Header{"Purpose": {"prefetch"}}, true},
+		{http.Header{"X-Moz": {"prefetch"}}, true},
+		{http.Header{"Accept": {"*/*"}}, false}, // curl
+		{http.Header{"Accept": {"text/html,application/xhtml+xml;q=0.9"}}, false},
+		{http.Header{"Accept": {"application/json"}}, false},
+		{http.Header{"Accept": {"application/vnd.api+json"}}, false},
+		{http.Header{"Accept": {"text/css,*/*;q=0.1"}}, false},
+		{http.Header{"Accept": {"text/css"}}, true},
+		{http.Header{"Accept": {"image/avif,image/webp"}}, true},
+	}
+	for _, tt := range tests {
+		if got := notAView(tt.header); got != tt.want {
+			t.Errorf("%v: %v, want %v", tt.header, got, tt.want)
+		}
 	}
 }

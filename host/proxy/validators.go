@@ -59,6 +59,13 @@ func planTag(pl *plan.Plan, m *plugin.Manifest) uint64 {
 		binary.LittleEndian.PutUint64(n[:], uint64(v))
 		h.Write(n[:])
 	}
+	flag := func(b bool) {
+		if b {
+			num(1)
+		} else {
+			num(0)
+		}
+	}
 	str(m.SourceHash)
 	num(len(m.Selectors))
 	for _, s := range m.Selectors {
@@ -76,11 +83,10 @@ func planTag(pl *plan.Plan, m *plugin.Manifest) uint64 {
 		for _, o := range e.Order {
 			str(o)
 		}
-		if e.Interpolated {
-			num(1)
-		} else {
-			num(0)
-		}
+		flag(e.Demote)
+		num(e.MarkFirst)
+		flag(e.NoMark)
+		flag(e.Interpolated)
 	}
 	num(len(pl.JSONEdits))
 	for _, e := range pl.JSONEdits {
@@ -93,6 +99,9 @@ func planTag(pl *plan.Plan, m *plugin.Manifest) uint64 {
 		for _, o := range e.Order {
 			str(o)
 		}
+		flag(e.Demote)
+		num(e.MarkFirst)
+		flag(e.NoMark)
 	}
 	if t := h.Sum64(); t != 0 {
 		return t

@@ -114,11 +114,11 @@ func TestConditionals(t *testing.T) {
 // TestPlanTagCoversEdits: a field added to an edit must be hashed too, or
 // two plans that write different pages would share a tag.
 func TestPlanTagCoversEdits(t *testing.T) {
-	if n := reflect.TypeFor[rewrite.Edit]().NumField(); n != 8 {
-		t.Errorf("rewrite.Edit has %d fields; planTag hashes 8: update it", n)
+	if n := reflect.TypeFor[rewrite.Edit]().NumField(); n != 11 {
+		t.Errorf("rewrite.Edit has %d fields; planTag hashes 11: update it", n)
 	}
-	if n := reflect.TypeFor[jsonrw.Edit]().NumField(); n != 6 {
-		t.Errorf("jsonrw.Edit has %d fields; planTag hashes 6: update it", n)
+	if n := reflect.TypeFor[jsonrw.Edit]().NumField(); n != 9 {
+		t.Errorf("jsonrw.Edit has %d fields; planTag hashes 9: update it", n)
 	}
 	m := &plugin.Manifest{SourceHash: "sha256:1", Selectors: []string{"h1", "p"}}
 	base := plan.Plan{Edits: []rewrite.Edit{{Selector: 0, Op: rewrite.SetInner, Content: []byte("Bonjour")}}}

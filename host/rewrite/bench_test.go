@@ -137,8 +137,13 @@ var (
 // benchSeen reports every other item seen.
 type benchSeen struct{ shown int }
 
-func (s *benchSeen) Seen(id string) bool { return id != "" && id[len(id)-1]&1 == 0 }
-func (s *benchSeen) Shown(string)        { s.shown++ }
+func (s *benchSeen) Recency(id string) int {
+	if id != "" && id[len(id)-1]&1 == 0 {
+		return 1
+	}
+	return 0
+}
+func (s *benchSeen) Shown(string) { s.shown++ }
 
 func benchRewrite(b *testing.B, page []byte, sels []string, edits []Edit, seen SeenSet) {
 	prog, err := CompileStrings(sels)

@@ -1,6 +1,10 @@
 package rewrite
 
-import "bytes"
+import (
+	"bytes"
+	"cmp"
+	"slices"
+)
 
 // The output held for list edits is a linked list of pieces of buf (the
 // bytes are appended to buf and never move): closing a region relinks its
@@ -171,30 +175,7 @@ func (r *Rewriter) closeRegion() {
 			if r.seen == nil {
 				continue
 			}
-			visible := 0
-			for k := range slots {
-				m := &slots[k]
-				m.hidden = m.ie.hasID && r.seen.Seen(id(m.ie))
-				if !m.hidden {
-					visible++
-				}
-			}
-			for k := range slots {
-				m := &slots[k]
-				if visible >= want {
-					break
-				}
-				if m.hidden {
-					m.hidden = false
-					visible++
-				}
-			}
-			for _, m := range slots {
-				if m.hidden {
-					kept[order[m.slot]] = false
-					r.applied[ei]++
-				}
-			}
+			r.hideSeen(e, slots, order, kept, id, ei)
 		case Reorder:
 			// The members named in Order first, in Order's order, then
 			// the others as they were.
@@ -223,18 +204,26 @@ func (r *Rewriter) closeRegion() {
 			r.picked, r.taken = picked, taken
 		}
 	}
-	// The items HideSeen let through are now seen.
+	// The items HideSeen let through are now seen: once every list edit
+	// of the parent is done, in the order they are shown, the first
+	// MarkFirst of each edit's.
 	if r.seen != nil {
 		for ei := range r.edits {
-			if r.edits[ei].Op != HideSeen || r.badEdit[ei] {
+			e := &r.edits[ei]
+			if e.Op != HideSeen || r.badEdit[ei] || e.NoMark {
 				continue
 			}
+			marked := 0
 			for _, it := range order {
+				if e.MarkFirst > 0 && marked >= e.MarkFirst {
+					break
+				}
 				if !kept[it] {
 					continue
 				}
 				if ie := r.itemEdit(&items[it], ei); ie != nil && ie.hasID && len(id(ie)) > 0 {
 					r.seen.Shown(id(ie))
+					marked++
 				}
 			}
 		}
@@ -305,9 +294,81 @@ func (r *Rewriter) segment(after, last int32) struct{ first, last int32 } {
 
 // slotRef is a member of a list edit: its slot and its entry.
 type slotRef struct {
-	slot   int32
-	hidden bool
-	ie     *itemEdit
+	slot int32
+	// recency is the item's SeenSet.Recency (HideSeen); 0 without an id.
+	recency int32
+	// item is the item in the slot before a Demote moves it.
+	item int32
+	ie   *itemEdit
+}
+
+// hideSeen applies HideSeen edit e (index ei) to its members, slots, in
+// their current order: it hides the seen ones, keeping at least e.N and
+// bringing back the least recently seen first, or with e.Demote moves
+// them after the others, least recently seen first.
+func (r *Rewriter) hideSeen(e *Edit, slots []slotRef, order []int32, kept []bool, id func(*itemEdit) string, ei int) {
+	seen := 0
+	for k := range slots {
+		m := &slots[k]
+		if m.ie.hasID {
+			m.recency = int32(r.seen.Recency(id(m.ie)))
+		}
+		if m.recency > 0 {
+			seen++
+		}
+	}
+	if seen == 0 {
+		return
+	}
+	// byAge lists the seen members, least recently seen first, of equal
+	// recency in their current order.
+	byAge := r.picked[:0]
+	for k := range slots {
+		if slots[k].recency > 0 {
+			byAge = append(byAge, int32(k))
+		}
+	}
+	slices.SortStableFunc(byAge, func(a, b int32) int { return cmp.Compare(slots[a].recency, slots[b].recency) })
+	r.picked = byAge
+	if e.Demote {
+		// The unseen members in their order, then the seen ones by age,
+		// in the members' slots.
+		for k := range slots {
+			slots[k].item = order[slots[k].slot]
+		}
+		j := 0
+		place := func(it int32) {
+			if s := slots[j].slot; order[s] != it {
+				order[s] = it
+				r.applied[ei]++
+			}
+			j++
+		}
+		for k := range slots {
+			if slots[k].recency == 0 {
+				place(slots[k].item)
+			}
+		}
+		for _, k := range byAge {
+			place(slots[k].item)
+		}
+		return
+	}
+	visible := len(slots) - seen
+	want := max(e.N, 0)
+	for _, k := range byAge {
+		if visible >= want {
+			break
+		}
+		slots[k].recency = 0 // brought back
+		visible++
+	}
+	for _, m := range slots {
+		if m.recency > 0 {
+			kept[order[m.slot]] = false
+			r.applied[ei]++
+		}
+	}
 }
 
 // itemEdit returns the item's entry for edit ei, or nil.
@@ -318,4 +379,14 @@ func (r *Rewriter) itemEdit(it *item, ei int) *itemEdit {
 		}
 	}
 	return nil
+}
+
+// AppliedCount is Applied()[i] without a copy, for a caller that watches
+// an edit while the page streams: how many elements edit i changed so
+// far. It is 0 for an index out of range.
+func (r *Rewriter) AppliedCount(i int) int {
+	if i < 0 || i >= len(r.applied) {
+		return 0
+	}
+	return r.applied[i]
 }

@@ -206,8 +206,13 @@ var pathologicalProgram = sync.OnceValue(func() *Program { return mustCompile(pa
 // which holds the rest of the page, moves up.
 type hideEverySeen struct{}
 
-func (hideEverySeen) Seen(id string) bool { return strings.HasPrefix(id, "s") }
-func (hideEverySeen) Shown(string)        {}
+func (hideEverySeen) Recency(id string) int {
+	if strings.HasPrefix(id, "s") {
+		return 1
+	}
+	return 0
+}
+func (hideEverySeen) Shown(string) {}
 
 // rewriteWork rewrites page in writes of chunk bytes (0: one write) and
 // returns the work the rewriter counted.

@@ -75,7 +75,8 @@
 // carries its InsertBefore and InsertAfter content with it. Several list
 // edits on the same children compose in edit order: a later one sees the
 // items an earlier one kept. HideSeen reports the items it finally let
-// through to SeenSet.Shown.
+// through (after every list edit of the parent, in the order shown; the
+// first MarkFirst of them, or none with NoMark) to SeenSet.Shown.
 //
 // # Memory
 //
@@ -143,8 +144,11 @@ const (
 	Reorder
 	// HideSeen removes the matched elements whose id (attribute Attr) the
 	// SeenSet reports seen, but keeps at least N of the matched children of
-	// one parent: when hiding would leave fewer than N, the earliest hidden
-	// ones, in document order, stay. Items without an id are never seen.
+	// one parent: when hiding would leave fewer than N, the hidden ones
+	// seen least recently stay (of equal recency, the earliest in document
+	// order). With Demote it hides none: the seen ones move after the
+	// others, least recently seen first. Items without an id are never
+	// seen.
 	HideSeen
 )
 
@@ -215,16 +219,27 @@ type Edit struct {
 	N int
 	// Order is Reorder's ids, in the wanted order.
 	Order []string
+	// Demote makes HideSeen move the seen items after the others instead
+	// of hiding them.
+	Demote bool
+	// MarkFirst, when positive, is how many of the items HideSeen lets
+	// through are recorded as shown, from the first shown; 0 records all.
+	// NoMark records none.
+	MarkFirst int
+	NoMark    bool
 }
 
 // SeenSet answers and records "already seen" items for one visitor (a
 // bloom filter in the host). A nil SeenSet in Options means nothing is
 // seen and nothing is recorded.
 type SeenSet interface {
-	// Seen reports whether the visitor has seen the item.
-	Seen(id string) bool
-	// Shown is called for every item a HideSeen edit let through, so that
-	// the caller can mark it seen. It may keep id.
+	// Recency reports whether and how recently the visitor was shown the
+	// item: 0 for never, higher for more recently. Items of equal
+	// recency are equally recent as far as the set knows.
+	Recency(id string) int
+	// Shown is called for every item a HideSeen edit let through and
+	// records (see Edit.MarkFirst), so that the caller can mark it seen.
+	// It may keep id.
 	Shown(id string)
 }
 

@@ -450,8 +450,13 @@ type fakeSeen struct {
 	shown []string
 }
 
-func (f *fakeSeen) Seen(id string) bool { return f.seen[id] }
-func (f *fakeSeen) Shown(id string)     { f.shown = append(f.shown, id) }
+func (f *fakeSeen) Recency(id string) int {
+	if f.seen[id] {
+		return 1
+	}
+	return 0
+}
+func (f *fakeSeen) Shown(id string) { f.shown = append(f.shown, id) }
 
 func seenSet(ids ...string) *fakeSeen {
 	f := &fakeSeen{seen: map[string]bool{}}

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"slices"
+	"sync"
 
 	"github.com/bits-and-blooms/bloom/v3"
 )
 
-// formatVersion is the first byte of an encoded state. A state with
+// formatVersion is the first byte of an encoded state (2: SipHash-2-4 item
+// digests placed without further hashing; 1 used SHA-256). A state with
 // another one is dropped as DroppedOldFormat, so a change of encoding costs
 // visitors their state once instead of misreading it.
-const formatVersion = 1
+const formatVersion = 2
 
 // maxSkew is how far in the future a generation may start: proxies' clocks
 // differ a little; a state further ahead was not written by a sane clock.
@@ -35,24 +38,75 @@ const maxSkew = 5 * 60
 
 // snapshot is a Set's state with its filters encoded, taken under the
 // Set's lock so that the encoding can be assembled, and degraded, after.
+// Its encodings live in one buffer from a pool: release returns it.
 type snapshot struct {
 	curStart, prevStart int64
-	cur, prev           [][]byte // encoded filters, levels in use only
+	nc, np              int // levels in use
+	cur, prev           [maxLevels][]byte
+	buf                 *[]byte
 }
+
+// snapshotBufs hold the encoded filters of snapshots.
+var snapshotBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 func (s *Set) snapshot() snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn := snapshot{curStart: s.cur.start, prevStart: s.prev.start}
-	for k := range s.cur.used() {
-		sn.cur = append(sn.cur, appendFilter(nil, s.cur.levels[k], s.l.bits[k]))
+	sn := snapshot{curStart: s.cur.start, prevStart: s.prev.start, buf: snapshotBufs.Get().(*[]byte)}
+	b := (*sn.buf)[:0]
+	var ends [2 * maxLevels]int
+	sn.nc = s.cur.used()
+	for k := range sn.nc {
+		b = s.cur.appendLevel(b, k)
+		ends[k] = len(b)
 	}
 	if s.hasPrev {
-		for k := range s.prev.used() {
-			sn.prev = append(sn.prev, appendFilter(nil, s.prev.levels[k], s.l.bits[k]))
+		sn.np = s.prev.used()
+		for k := range sn.np {
+			b = s.prev.appendLevel(b, k)
+			ends[sn.nc+k] = len(b)
 		}
 	}
+	start := 0
+	for k := range sn.nc {
+		sn.cur[k], start = b[start:ends[k]], ends[k]
+	}
+	for k := range sn.np {
+		sn.prev[k], start = b[start:ends[sn.nc+k]], ends[sn.nc+k]
+	}
+	*sn.buf = b
 	return sn
+}
+
+// fresh is the snapshot of a state that starts over: a current
+// generation, starting now, holding only the items this request recorded,
+// each shown once.
+func (s *Set) fresh() snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn := snapshot{curStart: s.l.nowSec(), buf: snapshotBufs.Get().(*[]byte)}
+	b := (*sn.buf)[:0]
+	if len(s.shown) > 0 {
+		g := s.l.generation(sn.curStart)
+		g.levels[0] = s.l.newFilter(0)
+		for i := range s.shown {
+			g.levels[0].add(s.shown[i])
+		}
+		b = g.appendLevel(b, 0)
+		s.l.putFilters(&g)
+		sn.nc, sn.cur[0] = 1, b
+	}
+	*sn.buf = b
+	return sn
+}
+
+// release returns the snapshot's buffer; the snapshot must not be used
+// after.
+func (sn *snapshot) release() {
+	if sn.buf != nil && cap(*sn.buf) <= 64<<10 {
+		snapshotBufs.Put(sn.buf)
+	}
+	sn.buf = nil
 }
 
 // size is the length of assemble(nil, sn, nc, np), without building it.
@@ -94,7 +148,8 @@ func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 // encode is the whole state.
 func (s *Set) encode() []byte {
 	sn := s.snapshot()
-	return s.l.assemble(make([]byte, 0, sn.size(len(sn.cur), len(sn.prev))), &sn, len(sn.cur), len(sn.prev))
+	defer sn.release()
+	return s.l.assemble(make([]byte, 0, sn.size(sn.nc, sn.np)), &sn, sn.nc, sn.np)
 }
 
 // decode reads an encoded state as of now. It returns nil and a Dropped
@@ -132,26 +187,30 @@ func (l *layout) decode(b []byte, now int64) (*Set, string) {
 		}
 		b = b[n:]
 		s.hasPrev = true
-		s.prev = generation{start: int64(curStart - age), levels: make([]*bloom.BloomFilter, l.maxCount)}
+		s.prev = l.generation(int64(curStart - age))
 	}
 	var ok bool
 	for k := range nc {
-		if s.cur.levels[k], b, ok = decodeFilter(b, l.bits[k]); !ok {
+		if s.cur.levels[k], b, ok = l.readFilter(b, k); !ok {
+			s.Release()
 			return nil, DroppedMalformed
 		}
 	}
 	for k := range np {
-		if s.prev.levels[k], b, ok = decodeFilter(b, l.bits[k]); !ok {
+		if s.prev.levels[k], b, ok = l.readFilter(b, k); !ok {
+			s.Release()
 			return nil, DroppedMalformed
 		}
 	}
 	if len(b) != 0 {
+		s.Release()
 		return nil, DroppedMalformed
 	}
 	if s.hasPrev && s.prev.used() == 0 {
 		s.hasPrev, s.prev = false, generation{}
 	}
 	if !l.age(s, now) {
+		s.Release()
 		return nil, DroppedExpired
 	}
 	return s, ""
@@ -166,9 +225,11 @@ func (l *layout) age(s *Set, now int64) bool {
 	case now-s.cur.start >= l.window:
 		return false
 	case now-s.cur.start >= l.half:
+		l.putFilters(&s.prev)
 		s.prev, s.hasPrev = s.cur, s.cur.used() > 0
-		s.cur = generation{start: now, levels: make([]*bloom.BloomFilter, l.maxCount)}
+		s.cur = l.generation(now)
 	case s.hasPrev && now-s.prev.start >= l.window:
+		l.putFilters(&s.prev)
 		s.prev, s.hasPrev = generation{}, false
 	}
 	return true
@@ -189,8 +250,17 @@ func appendFilter(b []byte, f *bloom.BloomFilter, m uint) []byte {
 	if f == nil {
 		return append(b, 0)
 	}
-	words := f.BitSet().Words()
-	n := f.BitSet().Count()
+	var pos []uint32
+	for i, ok := f.BitSet().NextSet(0); ok; i, ok = f.BitSet().NextSet(i + 1) {
+		pos = append(pos, uint32(i))
+	}
+	return appendPositions(b, pos, m)
+}
+
+// appendPositions appends the encoding of a filter of m bits whose set
+// bits are pos, in increasing order.
+func appendPositions(b []byte, pos []uint32, m uint) []byte {
+	n := len(pos)
 	b = binary.AppendUvarint(b, uint64(n))
 	if n == 0 {
 		return b
@@ -198,15 +268,17 @@ func appendFilter(b []byte, f *bloom.BloomFilter, m uint) []byte {
 	r := riceParam(m, uint64(n))
 	w := bitWriter{b: b}
 	next := uint64(0) // the lowest position the next set bit may have
-	for i, word := range words {
-		for word != 0 {
-			p := uint64(i)*64 + uint64(bits.TrailingZeros64(word))
-			gap := p - next
+	for _, p := range pos {
+		gap := uint64(p) - next
+		if q := uint(gap >> r); q+1+r <= 56 {
+			// The quotient's ones, its stop bit and the low bits in one
+			// write.
+			w.put(1<<q-1|(gap&(1<<r-1))<<(q+1), q+1+r)
+		} else {
 			w.unary(gap >> r)
 			w.put(gap&(1<<r-1), r)
-			next = p + 1
-			word &= word - 1
 		}
+		next = uint64(p) + 1
 	}
 	return w.finish()
 }
@@ -214,66 +286,117 @@ func appendFilter(b []byte, f *bloom.BloomFilter, m uint) []byte {
 // decodeFilter reads a filter of m bits from the start of b and returns it
 // (nil when empty) and the rest of b.
 func decodeFilter(b []byte, m uint) (*bloom.BloomFilter, []byte, bool) {
+	pos, rest, ok := readPositions(b, m, nil)
+	if !ok || len(pos) == 0 {
+		return nil, rest, ok
+	}
+	f := bloom.New(m, 1)
+	for _, p := range pos {
+		f.BitSet().Set(uint(p))
+	}
+	return f, rest, true
+}
+
+// readFilter reads a filter of level k from the start of b, into a filter
+// from the level's pool, and returns it (nil when empty) and the rest of
+// b.
+func (l *layout) readFilter(b []byte, k int) (*filter, []byte, bool) {
+	f := l.newFilter(k)
+	pos, rest, ok := readPositions(b, l.bits[k], f.pos[:0])
+	f.pos = pos
+	if !ok || len(pos) == 0 {
+		f.pos = f.pos[:0]
+		l.filters[k].Put(f)
+		return nil, rest, ok
+	}
+	words := f.bf.BitSet().Words()
+	for _, p := range pos {
+		words[p>>6] |= 1 << (p & 63)
+	}
+	return f, rest, true
+}
+
+// readPositions reads the encoding of a filter of m bits from the start of
+// b, appends the positions of its set bits to pos, and returns them and
+// the rest of b.
+func readPositions(b []byte, m uint, pos []uint32) ([]uint32, []byte, bool) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(m) {
-		return nil, nil, false
+		return pos, nil, false
 	}
 	b = b[k:]
 	if n == 0 {
-		return nil, b, true
+		return pos, b, true
 	}
 	r := riceParam(m, n)
 	if uint64(len(b))*8 < n*uint64(r+1) {
-		return nil, nil, false // too short for n gaps: refuse before allocating
+		return pos, nil, false // too short for n gaps: refuse before allocating
 	}
-	words := make([]uint64, m/64)
+	pos = slices.Grow(pos, int(n))
 	rd := bitReader{b: b}
 	next := uint64(0)
+	mask := uint64(1)<<r - 1
 	for range n {
 		if next >= uint64(m) {
-			return nil, nil, false
+			return pos, nil, false
 		}
-		q, ok := rd.unary((uint64(m) - 1 - next) >> r)
-		if !ok {
-			return nil, nil, false
+		limit := (uint64(m) - 1 - next) >> r
+		var q, low uint64
+		if rd.n < 57 {
+			rd.fill()
 		}
-		low, ok := rd.get(r)
-		if !ok {
-			return nil, nil, false
+		if ones := uint(bits.TrailingZeros64(^rd.acc)); ones+1+r <= rd.n {
+			// The whole code is in acc (the common case): read it at once.
+			if q = uint64(ones); q > limit {
+				return pos, nil, false
+			}
+			low = rd.acc >> (ones + 1) & mask
+			rd.acc >>= ones + 1 + r
+			rd.n -= ones + 1 + r
+		} else {
+			var ok bool
+			if q, ok = rd.unary(limit); !ok {
+				return pos, nil, false
+			}
+			if low, ok = rd.get(r); !ok {
+				return pos, nil, false
+			}
 		}
 		p := next + (q<<r | low)
 		if p >= uint64(m) {
-			return nil, nil, false
+			return pos, nil, false
 		}
-		words[p>>6] |= 1 << (p & 63)
+		pos = append(pos, uint32(p))
 		next = p + 1
 	}
 	// The rest of the last byte is padding, which must be zero so that one
 	// state has one encoding.
 	pad := rd.n % 8
 	if rd.acc&(1<<pad-1) != 0 {
-		return nil, nil, false
+		return pos, nil, false
 	}
 	used := rd.i - int(rd.n/8)
-	return bloom.FromWithM(words, m, 1), b[used:], true
+	return pos, b[used:], true
 }
 
 // bitWriter appends bits to b, least significant first.
 type bitWriter struct {
 	b   []byte
 	acc uint64
-	n   uint // bits in acc, < 8 between calls
+	n   uint // bits in acc, < 64 between calls
 }
 
 // put writes the k low bits of v; k <= 56.
 func (w *bitWriter) put(v uint64, k uint) {
 	w.acc |= v << w.n
-	w.n += k
-	for w.n >= 8 {
-		w.b = append(w.b, byte(w.acc))
-		w.acc >>= 8
-		w.n -= 8
+	if w.n+k < 64 {
+		w.n += k
+		return
 	}
+	w.b = binary.LittleEndian.AppendUint64(w.b, w.acc)
+	used := 64 - w.n // of v's bits, in acc; 8 or more since k <= 56
+	w.acc = v >> used
+	w.n = w.n + k - 64
 }
 
 // unary writes q one bits and a zero bit.
@@ -286,8 +409,10 @@ func (w *bitWriter) unary(q uint64) {
 }
 
 func (w *bitWriter) finish() []byte {
-	if w.n > 0 {
+	for w.n > 0 {
 		w.b = append(w.b, byte(w.acc))
+		w.acc >>= 8
+		w.n -= min(w.n, 8)
 	}
 	return w.b
 }
@@ -301,6 +426,15 @@ type bitReader struct {
 }
 
 func (r *bitReader) fill() {
+	if r.n <= 56 && r.i+8 <= len(r.b) {
+		// The whole bytes that fit, at once; the bits above n stay zero.
+		k := (63 - r.n) / 8
+		w := binary.LittleEndian.Uint64(r.b[r.i:]) & (1<<(8*k) - 1)
+		r.acc |= w << r.n
+		r.i += int(k)
+		r.n += 8 * k
+		return
+	}
 	for r.n <= 56 && r.i < len(r.b) {
 		r.acc |= uint64(r.b[r.i]) << r.n
 		r.i++

@@ -5,12 +5,16 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 )
 
 // DefaultCookieName is the cookie's name when CookieConfig.Name is empty.
@@ -41,9 +45,12 @@ type CookieConfig struct {
 	Name string
 	// MaxBytes bounds the cookie's value. A state that would not fit drops
 	// its previous generation's count levels, then that generation, then
-	// the current one's count levels; if it still does not fit it is not
-	// written. A longer cookie received is dropped as DroppedMalformed.
-	// 0 means DefaultMaxBytes; with the name it must stay within 4,000.
+	// the current one's count levels; if it still does not fit, the
+	// cookie starts over with the items of the request that saves it
+	// (which always fit: the store's RecordLimit is lowered to what a
+	// cookie holds on its own). A longer cookie received is dropped as
+	// DroppedMalformed. 0 means DefaultMaxBytes; with the name it must
+	// stay within 4,000.
 	MaxBytes int
 }
 
@@ -59,7 +66,13 @@ type CookieStore struct {
 	maxBytes int
 	maxAge   int
 	key      []byte
-	macs     sync.Pool // of hash.Hash: hmac keeps its padded key state across Reset
+	macs     sync.Pool // of *macState: hmac keeps its padded key state across Reset
+	// macPrefix is what the MAC covers before the state: a domain
+	// separator and the cookie's name.
+	macPrefix []byte
+	// StartedOver counts the saves whose state did not fit even degraded
+	// and started over with the saving request's items.
+	StartedOver atomic.Int64
 }
 
 // NewCookieStore returns a cookie store, or an error for a missing or short
@@ -91,25 +104,49 @@ func NewCookieStore(cfg CookieConfig) (*CookieStore, error) {
 		return nil, err
 	}
 	c := &CookieStore{l: l, name: cfg.Name, maxBytes: cfg.MaxBytes, maxAge: int(l.window), key: key}
-	c.macs.New = func() any { return hmac.New(sha256.New, c.key) }
+	c.macPrefix = append(append([]byte("bespoke/seen\x00"), cfg.Name...), 0)
+	c.macs.New = func() any { return &macState{h: hmac.New(sha256.New, c.key)} }
+	// What one request records must fit in a cookie on its own, so that
+	// starting over always works.
+	for l.recordLimit > 1 && b64.EncodedLen(c.freshSize(l.recordLimit)+macSize) > c.maxBytes {
+		l.recordLimit = l.recordLimit * 7 / 8
+	}
+	if b64.EncodedLen(c.freshSize(l.recordLimit)+macSize) > c.maxBytes {
+		return nil, fmt.Errorf("seen: cookie MaxBytes %d cannot hold one item with these Params", c.maxBytes)
+	}
 	return c, nil
+}
+
+// freshSize bounds the encoded size of a state holding n items in one
+// level-0 filter: n Rice codes of the gaps, whose quotients add up to
+// fewer than m >> r ones, each with a stop bit and r low bits.
+func (c *CookieStore) freshSize(n int) int {
+	m := c.l.bits[0]
+	r := riceParam(m, uint64(n))
+	bitsLen := uint64(n)*uint64(r+1) + uint64(m>>r) + 7
+	return 1 + 4 + binary.MaxVarintLen64 + 2 + binary.MaxVarintLen64 + int(bitsLen/8)
 }
 
 // Name is the cookie's name.
 func (c *CookieStore) Name() string { return c.name }
 
+// macState is a pooled HMAC with room for its sum (a sum passed through
+// the hash.Hash interface would escape).
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
 // mac returns the truncated HMAC of the cookie's name and body.
 func (c *CookieStore) mac(body []byte) [macSize]byte {
-	h := c.macs.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte("bespoke/seen\x00"))
-	h.Write([]byte(c.name))
-	h.Write([]byte{0})
-	h.Write(body)
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	c.macs.Put(h)
-	return [macSize]byte(sum[:macSize])
+	m := c.macs.Get().(*macState)
+	m.h.Reset()
+	m.h.Write(c.macPrefix)
+	m.h.Write(body)
+	m.h.Sum(m.sum[:0])
+	out := [macSize]byte(m.sum[:macSize])
+	c.macs.Put(m)
+	return out
 }
 
 // Load implements Store. Of several cookies with the store's name (set for
@@ -121,16 +158,39 @@ func (c *CookieStore) Load(_ context.Context, r *http.Request, _ string) (*Set, 
 		return c.l.newSet(now), LoadInfo{Source: SourceNew}
 	}
 	dropped := ""
-	for _, ck := range r.CookiesNamed(c.name) {
-		s, reason := c.decode(ck.Value, now)
-		if reason == "" {
-			return s, LoadInfo{Source: SourceCookie}
-		}
-		if dropped == "" {
-			dropped = reason
+	for _, line := range r.Header["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			v, ok := cookieValue(part, c.name)
+			if !ok {
+				continue
+			}
+			s, reason := c.decode(v, now)
+			if reason == "" {
+				return s, LoadInfo{Source: SourceCookie}
+			}
+			if dropped == "" {
+				dropped = reason
+			}
 		}
 	}
 	return c.l.newSet(now), LoadInfo{Source: SourceNew, Dropped: dropped}
+}
+
+// cookieValue returns the value of one name=value pair of a Cookie
+// header when its name is name, as net/http reads it (spaces around it
+// trimmed, one pair of double quotes removed), without allocating.
+func cookieValue(part, name string) (string, bool) {
+	part = strings.Trim(part, " \t")
+	k, v, ok := strings.Cut(part, "=")
+	if !ok || k != name {
+		return "", false
+	}
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	return v, true
 }
 
 // decode verifies and decodes a cookie value.
@@ -138,7 +198,11 @@ func (c *CookieStore) decode(v string, now int64) (*Set, string) {
 	if v == "" || len(v) > c.maxBytes || strings.ContainsAny(v, "\r\n") {
 		return nil, DroppedMalformed
 	}
-	b, err := b64.DecodeString(v)
+	buf := decodeBufs.Get().(*[]byte)
+	defer decodeBufs.Put(buf)
+	// The value is only read: no copy of it is made.
+	b, err := b64.AppendDecode((*buf)[:0], unsafe.Slice(unsafe.StringData(v), len(v)))
+	*buf = b[:0]
 	if err != nil || len(b) <= macSize {
 		return nil, DroppedMalformed
 	}
@@ -153,24 +217,50 @@ func (c *CookieStore) decode(v string, now int64) (*Set, string) {
 	return c.l.decode(body, now)
 }
 
+// decodeBufs hold decoded cookie values while they are read (the
+// default MaxBytes decodes to 2,304 bytes).
+var decodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, DefaultMaxBytes*3/4); return &b }}
+
 // value encodes s as a cookie value within MaxBytes, degrading it if
-// needed; s itself is not changed.
+// needed (see CookieConfig.MaxBytes); s itself is not changed.
 func (c *CookieStore) value(s *Set) (string, error) {
+	b, err := c.appendValue(nil, s)
+	return string(b), err
+}
+
+// appendValue appends the cookie value of s (see value) to dst.
+func (c *CookieStore) appendValue(dst []byte, s *Set) ([]byte, error) {
 	sn := s.snapshot()
-	nc, np := len(sn.cur), len(sn.prev)
+	defer func() { sn.release() }()
+	nc, np := sn.nc, sn.np
+	startedOver := false
 	for {
 		if n := sn.size(nc, np); b64.EncodedLen(n+macSize) <= c.maxBytes {
-			body := c.l.assemble(make([]byte, 0, n+macSize), &sn, nc, np)
+			buf := decodeBufs.Get().(*[]byte)
+			body := c.l.assemble((*buf)[:0], &sn, nc, np)
 			mac := c.mac(body)
-			return b64.EncodeToString(append(body, mac[:]...)), nil
+			body = append(body, mac[:]...)
+			dst = b64.AppendEncode(dst, body)
+			*buf = body[:0]
+			decodeBufs.Put(buf)
+			if startedOver {
+				c.StartedOver.Add(1)
+			}
+			return dst, nil
 		}
 		switch {
 		case np > 0:
 			np-- // the previous generation's counts, then that generation
 		case nc > 1:
 			nc-- // the current generation's counts
+		case !startedOver:
+			// Even the current generation's first level does not fit:
+			// keep this request's showings, so the filter keeps working.
+			sn.release()
+			sn = s.fresh()
+			nc, np, startedOver = sn.nc, 0, true
 		default:
-			return "", ErrTooLarge
+			return dst, ErrTooLarge
 		}
 	}
 }
@@ -180,9 +270,9 @@ func (c *CookieStore) InHeaders() bool { return true }
 
 // Save implements Store: when s changed, it sets the cookie on h,
 // replacing a Set-Cookie for the same name already there. It returns
-// ErrTooLarge for a state that does not fit even degraded (the visitor
-// keeps the previous cookie), and an error when h is nil (the headers were
-// already sent). visitorID and ctx are not used.
+// ErrTooLarge for a state that does not fit even started over (which
+// the store's RecordLimit rules out), and an error when h is nil (the
+// headers were already sent). visitorID and ctx are not used.
 func (c *CookieStore) Save(_ context.Context, h http.Header, _ string, s *Set, secure bool) error {
 	if !s.Changed() {
 		return nil
@@ -193,23 +283,45 @@ func (c *CookieStore) Save(_ context.Context, h http.Header, _ string, s *Set, s
 	if h == nil {
 		return errors.New("seen: no response header to set the cookie on")
 	}
-	v, err := c.value(s)
+	sc, err := c.setCookie(s, secure)
 	if err != nil {
 		return err
 	}
-	ck := &http.Cookie{
-		Name: c.name, Value: v, Path: "/", MaxAge: c.maxAge,
-		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
-	}
-	prefix := c.name + "="
-	var kept []string
-	for _, sc := range h.Values("Set-Cookie") {
-		if !strings.HasPrefix(sc, prefix) {
-			kept = append(kept, sc)
+	old := h["Set-Cookie"]
+	kept := old[:0:0]
+	for _, o := range old {
+		if !c.isOurs(o) {
+			kept = append(kept, o)
 		}
 	}
-	h["Set-Cookie"] = append(kept, ck.String())
+	h["Set-Cookie"] = append(kept, sc)
 	return nil
+}
+
+// setCookie is the Set-Cookie value for s, as http.Cookie would write it
+// (the value is base64url and the name was checked: nothing needs
+// quoting), built in one buffer and allocated once.
+func (c *CookieStore) setCookie(s *Set, secure bool) (string, error) {
+	var buf [DefaultMaxBytes + 128]byte
+	b := append(buf[:0], c.name...)
+	b = append(b, '=')
+	b, err := c.appendValue(b, s)
+	if err != nil {
+		return "", err
+	}
+	b = append(b, "; Path=/; Max-Age="...)
+	b = strconv.AppendInt(b, int64(c.maxAge), 10)
+	b = append(b, "; HttpOnly"...)
+	if secure {
+		b = append(b, "; Secure"...)
+	}
+	b = append(b, "; SameSite=Lax"...)
+	return string(b), nil
+}
+
+// isOurs reports whether a Set-Cookie value sets this store's cookie.
+func (c *CookieStore) isOurs(sc string) bool {
+	return len(sc) > len(c.name) && sc[len(c.name)] == '=' && sc[:len(c.name)] == c.name
 }
 
 // Interface guard.

@@ -3,7 +3,6 @@ package seen
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -151,7 +150,7 @@ func TestCookieDropped(t *testing.T) {
 		{"padded", valid + "=", []string{DroppedMalformed}},
 		{"shorter than a MAC", valid[:12], []string{DroppedMalformed}},
 		{"truncated by one", valid[:len(valid)-1], []string{DroppedMalformed, DroppedTampered}},
-		{"truncated by four", valid[:len(valid)-4], []string{DroppedTampered}},
+		{"truncated by four", valid[:len(valid)-4], []string{DroppedMalformed, DroppedTampered}},
 		{"one byte shorter", b64.EncodeToString(raw[:len(raw)-1]), []string{DroppedTampered}},
 		{"one byte longer than a MAC", b64.EncodeToString(raw[:macSize+1]), []string{DroppedTampered}},
 		{"a MAC's length", b64.EncodeToString(raw[:macSize]), []string{DroppedMalformed}},
@@ -162,7 +161,8 @@ func TestCookieDropped(t *testing.T) {
 		{"another key", validValue(t, otherKey, "a"), []string{DroppedTampered}},
 		{"another cookie's value", validValue(t, otherName, "a"), []string{DroppedTampered}},
 		{"other sizes", validValue(t, otherSizes, "a"), []string{DroppedOldFormat}},
-		{"other version", with(func(b []byte) []byte { b[0] = 2; return b }), []string{DroppedOldFormat}},
+		{"other version", with(func(b []byte) []byte { b[0] = formatVersion + 1; return b }), []string{DroppedOldFormat}},
+		{"previous version", with(func(b []byte) []byte { b[0] = formatVersion - 1; return b }), []string{DroppedOldFormat}},
 		{"version 0", with(func(b []byte) []byte { b[0] = 0; return b }), []string{DroppedOldFormat}},
 		{"expired", old, []string{DroppedExpired}},
 		{"from the future", future, []string{DroppedMalformed}},
@@ -268,21 +268,24 @@ func TestCookieSizeLimit(t *testing.T) {
 		clk := newClock()
 		start := clk.Now()
 		st := newCookieStore(t, CookieConfig{MaxBytes: maxBytes, Params: Params{Now: clk.Now}})
+		// The small cookies below lower the record limit; the state is
+		// built as by requests of a store with larger cookies.
+		st.l.recordLimit = 1000
 		s := st.l.newSet(st.l.nowSec())
 		for _, id := range ids("p", 100) {
 			s.Shown(id)
 		}
-		s.shown = nil // a second request
+		s.nextRequest()
 		for _, id := range ids("p", 20) {
 			s.Shown(id)
 		}
 		clk.Set(start.Add(16 * day))
 		st.l.age(s, st.l.nowSec())
-		s.shown = nil
+		s.nextRequest()
 		for _, id := range ids("c", 100) {
 			s.Shown(id)
 		}
-		s.shown = nil
+		s.nextRequest()
 		for _, id := range ids("c", 20) {
 			s.Shown(id)
 		}
@@ -291,8 +294,8 @@ func TestCookieSizeLimit(t *testing.T) {
 	st, s := build(t, 0)
 	sn := s.snapshot()
 	size := func(nc, np int) int { return b64.EncodedLen(sn.size(nc, np) + macSize) }
-	if len(sn.cur) != 2 || len(sn.prev) != 2 {
-		t.Fatalf("levels %d and %d, want 2 and 2", len(sn.cur), len(sn.prev))
+	if sn.nc != 2 || sn.np != 2 {
+		t.Fatalf("levels %d and %d, want 2 and 2", sn.nc, sn.np)
 	}
 	full, err := st.value(s)
 	if err != nil || len(full) != size(2, 2) {
@@ -304,30 +307,28 @@ func TestCookieSizeLimit(t *testing.T) {
 	tests := []struct {
 		name                     string
 		maxBytes                 int
-		prevCount, curCount      int // Count of p-0 and c-0
-		prevSeen                 bool
-		tooLarge                 bool
+		prevCount, curCount      int  // Count of p-0 and c-0
+		prevSeen, curSeen        bool // Seen(p-50), Seen(c-50)
+		startedOver              bool
 		prevCountLow, curCountLo int // Count of p-50 and c-50
 	}{
-		{name: "fits", maxBytes: size(2, 2), prevCount: 2, curCount: 2, prevSeen: true},
-		{name: "previous counts dropped", maxBytes: size(2, 2) - 1, prevCount: 1, curCount: 2, prevSeen: true},
-		{name: "previous generation dropped", maxBytes: size(2, 1) - 1, prevCount: 0, curCount: 2},
-		{name: "current counts dropped", maxBytes: size(2, 0) - 1, prevCount: 0, curCount: 1},
-		{name: "not written", maxBytes: size(1, 0) - 1, tooLarge: true},
+		{name: "fits", maxBytes: size(2, 2), prevCount: 2, curCount: 2, prevSeen: true, curSeen: true},
+		{name: "previous counts dropped", maxBytes: size(2, 2) - 1, prevCount: 1, curCount: 2, prevSeen: true, curSeen: true},
+		{name: "previous generation dropped", maxBytes: size(2, 1) - 1, prevCount: 0, curCount: 2, curSeen: true},
+		{name: "current counts dropped", maxBytes: size(2, 0) - 1, prevCount: 0, curCount: 1, curSeen: true},
+		// The last request showed c-0 to c-19: the state starts over with
+		// them.
+		{name: "started over", maxBytes: size(1, 0) - 1, prevCount: 0, curCount: 1, startedOver: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st, s := build(t, tt.maxBytes)
 			h := http.Header{}
-			err := st.Save(context.Background(), h, "", s, false)
-			if tt.tooLarge {
-				if !errors.Is(err, ErrTooLarge) || len(h) != 0 {
-					t.Errorf("Save = %v, header %v; want ErrTooLarge and no cookie", err, h)
-				}
-				return
-			}
-			if err != nil {
+			if err := st.Save(context.Background(), h, "", s, false); err != nil {
 				t.Fatal(err)
+			}
+			if got := st.StartedOver.Load() == 1; got != tt.startedOver {
+				t.Errorf("started over: %v, want %v", got, tt.startedOver)
 			}
 			var v visitor
 			v.keep(h)
@@ -344,8 +345,8 @@ func TestCookieSizeLimit(t *testing.T) {
 			if c := got.Count("c-0"); c != tt.curCount {
 				t.Errorf("Count(c-0) = %d, want %d", c, tt.curCount)
 			}
-			if got.Seen("p-50") != tt.prevSeen || !got.Seen("c-50") {
-				t.Errorf("Seen(p-50) %v, Seen(c-50) %v", got.Seen("p-50"), got.Seen("c-50"))
+			if got.Seen("p-50") != tt.prevSeen || got.Seen("c-50") != tt.curSeen || !got.Seen("c-19") {
+				t.Errorf("Seen(p-50) %v, Seen(c-50) %v, Seen(c-19) %v", got.Seen("p-50"), got.Seen("c-50"), got.Seen("c-19"))
 			}
 			// The set itself is not degraded: the request goes on with it.
 			if s.Count("p-0") != 2 {
@@ -356,12 +357,16 @@ func TestCookieSizeLimit(t *testing.T) {
 }
 
 // TestCookieWithinLimitAlways: a heavy visitor's cookie stays within
-// MaxBytes, degrading as it goes; a state that cannot fit even degraded is
-// not written and the visitor keeps the cookie it had.
+// MaxBytes, degrading as it goes; a request showing more than one request
+// may record records its first items, and a state that cannot fit even
+// degraded starts over with them: the filter never stops working.
 func TestCookieWithinLimitAlways(t *testing.T) {
 	clk := newClock()
 	start := clk.Now()
-	st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now}})
+	st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now, RecordLimit: 1000}})
+	if st.l.recordLimit != 1000 {
+		t.Fatalf("record limit %d, want the 1000 asked for (they fit)", st.l.recordLimit)
+	}
 	var v visitor
 	for round := range 6 {
 		clk.Set(start.Add(time.Duration(round) * 8 * day))
@@ -376,17 +381,57 @@ func TestCookieWithinLimitAlways(t *testing.T) {
 		}
 		t.Logf("round %d: %d bytes", round, n)
 	}
-	before := v.cookies["bsk_seen"]
-	s, _ := st.Load(context.Background(), v.request(), "")
-	for _, id := range ids("flood", 3000) {
+	// Three requests of 1000 new items each fill the current generation
+	// past what a cookie holds: the third starts over.
+	for round := range 3 {
+		s, _ := st.Load(context.Background(), v.request(), "")
+		flood := ids(fmt.Sprintf("flood%d", round), 3000)
+		for _, id := range flood {
+			s.Shown(id)
+		}
+		if n := s.Unrecorded(); n != 2000 {
+			t.Errorf("flood %d: Unrecorded %d, want 2000", round, n)
+		}
+		h := http.Header{}
+		if err := st.Save(context.Background(), h, "", s, false); err != nil {
+			t.Fatalf("flood %d: %v", round, err)
+		}
+		v.keep(h)
+		if n := len(v.cookies["bsk_seen"]); n > DefaultMaxBytes {
+			t.Fatalf("flood %d: %d bytes", round, n)
+		}
+		got, _ := st.Load(context.Background(), v.request(), "")
+		if !got.Seen(flood[0]) || !got.Seen(flood[999]) {
+			t.Errorf("flood %d: the recorded items are not seen", round)
+		}
+		if got.Seen(flood[2999]) && got.Seen(flood[2998]) {
+			t.Errorf("flood %d: items past the record limit are seen", round)
+		}
+	}
+	if st.StartedOver.Load() == 0 {
+		t.Error("the cookie never had to start over")
+	}
+}
+
+// TestRecordLimitFitsTheCookie: the cookie store lowers a record limit
+// its cookie cannot hold, so that starting over always fits.
+func TestRecordLimitFitsTheCookie(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{MaxBytes: 200, Params: Params{RecordLimit: 1000}})
+	if st.l.recordLimit >= 1000 || st.l.recordLimit < 16 {
+		t.Fatalf("record limit %d for a 200-byte cookie", st.l.recordLimit)
+	}
+	s := st.l.newSet(st.l.nowSec())
+	for _, id := range ids("x", 1000) {
 		s.Shown(id)
 	}
 	h := http.Header{}
-	if err := st.Save(context.Background(), h, "", s, false); !errors.Is(err, ErrTooLarge) || len(h) != 0 {
-		t.Fatalf("3000 items in one generation: %v, %v", err, h)
+	if err := st.Save(context.Background(), h, "", s, false); err != nil {
+		t.Fatal(err)
 	}
+	var v visitor
 	v.keep(h)
-	if v.cookies["bsk_seen"] != before {
-		t.Error("the cookie changed")
+	if n := len(v.cookies["bsk_seen"]); n > 200 || n == 0 {
+		t.Errorf("cookie of %d bytes for MaxBytes 200", n)
 	}
+	t.Logf("a 200-byte cookie records %d items a request", st.l.recordLimit)
 }

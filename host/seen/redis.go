@@ -43,6 +43,21 @@ var ErrQueueFull = errors.New("seen: the Redis save queue is full; the save was 
 // usable visitor id: there is no key to save under.
 var ErrNoVisitor = errors.New("seen: no visitor id to save the state under")
 
+// ErrUnknownState is returned by RedisStore.Save for a set whose load
+// failed (a timeout, or Redis unreachable): it is not saved, since the
+// stored state, which may hold much more, would be replaced by this
+// request's items alone. It is counted in SkippedSaves.
+var ErrUnknownState = errors.New("seen: the stored state could not be read; not overwritten")
+
+// DefaultRedisRetry is how often a RedisStore that lost its server tries
+// to reach it again, when RedisConfig.Retry is 0.
+const DefaultRedisRetry = 100 * time.Millisecond
+
+// lostAfterTimeouts is how many loads in a row must time out for the
+// store to take its server for lost, as it does at once when it cannot
+// connect.
+const lostAfterTimeouts = 3
+
 // RedisConfig configures a RedisStore. It is copied when the store is
 // built; later changes to it have no effect.
 type RedisConfig struct {
@@ -71,6 +86,9 @@ type RedisConfig struct {
 	// means a fixed salt: Redis is not readable by visitors. States are
 	// not signed: only the proxies write to Redis.
 	Key []byte
+	// Retry is how often the store tries to reach a server it lost (see
+	// RedisStore). 0 means DefaultRedisRetry.
+	Retry time.Duration
 }
 
 // RedisStore keeps seen-states in Redis, under Prefix + visitor id, with a
@@ -83,6 +101,15 @@ type RedisConfig struct {
 // SET key value EX window, so a slow Redis never delays a page. When the
 // queue is full a save is dropped and counted. Close writes what is queued.
 //
+// When the server cannot be reached (a connection refused or reset, or
+// three loads in a row timing out) the store takes it for lost: loads
+// answer at once with an empty set (Dropped DroppedRedisError) instead of
+// each waiting for its timeout, and a background probe PINGs the server
+// every Retry (100 ms). Once it answers, the store starts a new client
+// (the old one's connection pool would go on refusing to dial for up to
+// a second after an outage) and loads use Redis again: filtering comes
+// back within Retry of the server.
+//
 // Two requests of one visitor at once load the same state and the later
 // save wins, losing the other's showings; the cookie store is no different,
 // as a browser keeps the last cookie set.
@@ -91,13 +118,21 @@ type RedisConfig struct {
 // build one with NewRedisStore.
 type RedisStore struct {
 	l           *layout
-	client      *redis.Client
+	client      atomic.Pointer[redis.Client]
+	opt         *redis.Options // to start a new client after an outage
 	prefix      string
 	timeout     time.Duration
 	saveTimeout time.Duration
+	retry       time.Duration
 	ttl         time.Duration
 
-	mu     sync.RWMutex // guards closed against saves racing Close
+	// down: the server is taken for lost and a probe is running;
+	// timeoutsInARow counts loads that timed out since the last answer.
+	down           atomic.Bool
+	timeoutsInARow atomic.Int32
+	stop           chan struct{} // closed by Close: the probe ends
+
+	mu     sync.RWMutex // guards closed against saves and probes racing Close
 	closed bool
 	// queues has one queue per writer; a visitor's saves all go through
 	// one, so that they are written in the order they were made.
@@ -110,12 +145,17 @@ type RedisStore struct {
 	// Counters for metrics, since the store was built. Loads counts
 	// lookups (requests without a visitor id make none); each ends as one
 	// of Hits (a usable state), Misses (none stored), Invalid (stored but
-	// dropped), Timeouts or Errors.
+	// dropped), Timeouts or Errors (Redis unreachable, or an error
+	// reply; loads while the server is lost count here).
 	Loads, Hits, Misses, Invalid, Timeouts, Errors atomic.Int64
-	// Saves counts states written, SaveErrors the writes that failed,
-	// DroppedSaves the saves dropped for a full queue or after Close, and
+	// Saves counts states written; SaveErrors the writes that failed
+	// other than by timing out, SaveTimeouts those that timed out;
+	// DroppedSaves the saves dropped for a full queue or after Close;
 	// SkippedSaves the sets not saved because their load failed.
-	Saves, SaveErrors, DroppedSaves, SkippedSaves atomic.Int64
+	Saves, SaveErrors, SaveTimeouts, DroppedSaves, SkippedSaves atomic.Int64
+	// Lost counts the times the server was taken for lost, Reconnects
+	// the times it answered again.
+	Lost, Reconnects atomic.Int64
 }
 
 type save struct {
@@ -146,8 +186,11 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 	if cfg.Writers == 0 {
 		cfg.Writers = DefaultRedisWriters
 	}
-	if cfg.Timeout < 0 || cfg.SaveTimeout < 0 || cfg.Queue < 0 || cfg.Writers < 0 {
-		return nil, errors.New("seen: RedisConfig Timeout, SaveTimeout, Queue and Writers must not be negative")
+	if cfg.Retry == 0 {
+		cfg.Retry = DefaultRedisRetry
+	}
+	if cfg.Timeout < 0 || cfg.SaveTimeout < 0 || cfg.Queue < 0 || cfg.Writers < 0 || cfg.Retry < 0 {
+		return nil, errors.New("seen: RedisConfig Timeout, SaveTimeout, Queue, Writers and Retry must not be negative")
 	}
 	if cfg.Writers > 256 {
 		return nil, fmt.Errorf("seen: RedisConfig Writers %d is more than 256", cfg.Writers)
@@ -181,12 +224,15 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 	opt.DisableIdentity = true
 	s := &RedisStore{
 		l:           l,
-		client:      redis.NewClient(opt),
+		opt:         opt,
 		prefix:      cfg.Prefix,
 		timeout:     cfg.Timeout,
 		saveTimeout: cfg.SaveTimeout,
+		retry:       cfg.Retry,
 		ttl:         time.Duration(l.window) * time.Second,
+		stop:        make(chan struct{}),
 	}
+	s.client.Store(redis.NewClient(opt))
 	for range cfg.Writers {
 		q := make(chan save, max(cfg.Queue/cfg.Writers, 1))
 		s.queues = append(s.queues, q)
@@ -204,24 +250,38 @@ func (s *RedisStore) Load(ctx context.Context, _ *http.Request, visitorID string
 		return s.l.newSet(now), LoadInfo{Source: SourceNew}
 	}
 	s.Loads.Add(1)
+	if s.down.Load() {
+		s.Errors.Add(1)
+		set := s.l.newSet(now)
+		set.unknown = true
+		return set, LoadInfo{Source: SourceNew, Dropped: DroppedRedisError}
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	b, err := s.client.Get(ctx, s.prefix+visitorID).Bytes()
+	b, err := s.client.Load().Get(ctx, s.prefix+visitorID).Bytes()
 	switch {
 	case err == nil:
+		s.timeoutsInARow.Store(0)
 	case errors.Is(err, redis.Nil):
+		s.timeoutsInARow.Store(0)
 		s.Misses.Add(1)
 		return s.l.newSet(now), LoadInfo{Source: SourceNew}
 	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		s.Timeouts.Add(1)
+		if s.timeoutsInARow.Add(1) >= lostAfterTimeouts {
+			s.lost()
+		}
 		set := s.l.newSet(now)
 		set.unknown = true
 		return set, LoadInfo{Source: SourceNew, Dropped: DroppedTimeout}
 	default:
 		s.Errors.Add(1)
+		if unreachable(err) {
+			s.lost()
+		}
 		set := s.l.newSet(now)
 		set.unknown = true
 		return set, LoadInfo{Source: SourceNew, Dropped: DroppedRedisError}
@@ -240,13 +300,77 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
+// unreachable reports whether err says the server could not be reached
+// (no connection, or one that broke), rather than an answer of Redis's
+// or a client closed on purpose.
+func unreachable(err error) bool {
+	var re redis.Error
+	switch {
+	case errors.As(err, &re), errors.Is(err, redis.ErrClosed), errors.Is(err, context.Canceled):
+		return false
+	}
+	return true
+}
+
+// lost takes the server for lost and starts the probe that brings it
+// back, unless one runs.
+func (s *RedisStore) lost() {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed || s.down.Swap(true) {
+		return
+	}
+	s.Lost.Add(1)
+	s.wg.Add(1)
+	go s.probe()
+}
+
+// probe PINGs the server every retry interval with a new client until it
+// answers, then makes that client the store's and closes the old one,
+// whose pool may still be refusing to dial.
+func (s *RedisStore) probe() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.retry)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		c := redis.NewClient(s.opt)
+		ctx, cancel := context.WithTimeout(context.Background(), max(s.timeout, s.retry))
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err != nil {
+			c.Close()
+			continue
+		}
+		s.mu.RLock()
+		if s.closed {
+			s.mu.RUnlock()
+			c.Close()
+			return
+		}
+		old := s.client.Swap(c)
+		s.timeoutsInARow.Store(0)
+		s.down.Store(false)
+		s.Reconnects.Add(1)
+		s.mu.RUnlock()
+		old.Close()
+		return
+	}
+}
+
+// Up reports whether the store takes its server to be reachable.
+func (s *RedisStore) Up() bool { return !s.down.Load() }
+
 // Save implements Store: when set changed, it encodes it and queues the
 // write, without waiting for Redis. It returns ErrQueueFull when the queue
 // is full and ErrClosed after Close (the save is then dropped and
-// counted), and ErrNoVisitor without a visitor id. A set whose load timed
-// out or failed is not saved, and counted in SkippedSaves: the stored
-// state, which may hold much more, would be replaced by this request's
-// items alone. h, secure and ctx are not used: the write outlives the
+// counted), ErrNoVisitor without a visitor id, and ErrUnknownState for a
+// set whose load timed out or failed (not saved, and counted in
+// SkippedSaves). h, secure and ctx are not used: the write outlives the
 // request.
 func (s *RedisStore) Save(_ context.Context, _ http.Header, visitorID string, set *Set, _ bool) error {
 	if !set.Changed() {
@@ -257,7 +381,7 @@ func (s *RedisStore) Save(_ context.Context, _ http.Header, visitorID string, se
 	}
 	if set.unknown {
 		s.SkippedSaves.Add(1)
-		return nil
+		return ErrUnknownState
 	}
 	if visitorID == "" || len(visitorID) > maxVisitorID {
 		return ErrNoVisitor
@@ -314,19 +438,28 @@ func (s *RedisStore) write(batch []save) {
 	defer s.pending.Add(-int64(len(batch)))
 	ctx, cancel := context.WithTimeout(context.Background(), s.saveTimeout)
 	defer cancel()
-	pipe := s.client.Pipeline()
+	pipe := s.client.Load().Pipeline()
 	for _, sv := range batch {
 		pipe.Set(ctx, sv.key, sv.data, s.ttl)
 	}
 	cmds, _ := pipe.Exec(ctx)
-	ok := 0
+	var ok, timeouts, failed int64
 	for _, c := range cmds {
-		if c.Err() == nil {
+		switch err := c.Err(); {
+		case err == nil:
 			ok++
+		case isTimeout(err):
+			timeouts++
+		default:
+			failed++
+			if unreachable(err) {
+				s.lost()
+			}
 		}
 	}
-	s.Saves.Add(int64(ok))
-	s.SaveErrors.Add(int64(len(batch) - ok))
+	s.Saves.Add(ok)
+	s.SaveTimeouts.Add(timeouts)
+	s.SaveErrors.Add(failed + int64(len(batch)-len(cmds)))
 }
 
 // Flush waits until every save queued so far is written or has failed, at
@@ -350,6 +483,7 @@ func (s *RedisStore) Close() error {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.closed = true
+		close(s.stop)
 		for _, q := range s.queues {
 			close(q)
 		}
@@ -366,7 +500,7 @@ func (s *RedisStore) Close() error {
 		}
 		t.Stop()
 		// Writers still busy fail fast once the client is closed.
-		s.err = s.client.Close()
+		s.err = s.client.Load().Close()
 		<-done
 	})
 	return s.err

@@ -320,8 +320,16 @@ func TestRedisTimeout(t *testing.T) {
 	// A set whose load timed out is not saved over what may be stored.
 	s, _ := st.Load(ctx, nil, "v1")
 	s.Shown("a")
-	if err := st.Save(ctx, nil, "v1", s, false); err != nil || st.SkippedSaves.Load() != 1 || st.pending.Load() != 0 {
+	if err := st.Save(ctx, nil, "v1", s, false); !errors.Is(err, ErrUnknownState) || st.SkippedSaves.Load() != 1 || st.pending.Load() != 0 {
 		t.Errorf("saving after a timeout: %v, %d skipped, %d pending", err, st.SkippedSaves.Load(), st.pending.Load())
+	}
+	// Three timeouts in a row: the server is taken for lost, and loads no
+	// longer wait for it.
+	if st.Up() || st.Lost.Load() != 1 {
+		t.Errorf("after 3 timeouts in a row: up %v, lost %d times", st.Up(), st.Lost.Load())
+	}
+	if _, info := st.Load(ctx, nil, "v1"); info.Dropped != DroppedRedisError {
+		t.Errorf("a load while the server is lost: %+v", info)
 	}
 }
 
@@ -362,7 +370,7 @@ func TestRedisDown(t *testing.T) {
 		}
 		// Not saved over the stored state, which could not be read.
 		s.Shown("a")
-		if err := st.Save(ctx, nil, "v1", s, false); err != nil {
+		if err := st.Save(ctx, nil, "v1", s, false); !errors.Is(err, ErrUnknownState) {
 			t.Errorf("Save: %v", err)
 		}
 		// A new visitor's set is saved, and the write fails.
@@ -380,6 +388,107 @@ func TestRedisDown(t *testing.T) {
 	}
 	if !st.Flush(hangGuard) || st.SaveErrors.Load() != 3 {
 		t.Errorf("%d save errors, want 3", st.SaveErrors.Load())
+	}
+	if st.Up() || st.Lost.Load() != 1 {
+		t.Errorf("up %v, lost %d times; want down, lost once", st.Up(), st.Lost.Load())
+	}
+}
+
+// startOwnRedis starts a redis-server of the test's own on addr (the
+// shared one must not be stopped) and returns a function that stops it.
+func startOwnRedis(t *testing.T, addr string) (stop func()) {
+	t.Helper()
+	redisAddr(t) // skips without redis-server
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop = func() {
+		cmd.Process.Kill()
+		<-exited
+	}
+	for deadline := time.Now().Add(hangGuard); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		select {
+		case <-exited:
+			t.Fatalf("redis-server on %s exited", addr)
+		default:
+		}
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			t.Cleanup(stop)
+			return stop
+		}
+	}
+	stop()
+	t.Fatalf("redis-server on %s did not start", addr)
+	return nil
+}
+
+// TestRedisOutage: Redis stops and comes back on the same address. While
+// it is away, loads answer at once without a state, saves of sets that
+// could not be loaded are skipped (and say so), and the writes queued
+// before fail; once it is back, the store uses it again without a
+// restart, and what was stored before the outage is there.
+func TestRedisOutage(t *testing.T) {
+	ctx := context.Background()
+	addr := freeAddr()
+	stop := startOwnRedis(t, addr)
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: time.Second, Retry: 10 * time.Millisecond})
+	s, _ := st.Load(ctx, nil, "v1")
+	s.Shown("before")
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil || !st.Flush(hangGuard) || st.Saves.Load() != 1 {
+		t.Fatalf("saving before the outage: %v, %d saved", err, st.Saves.Load())
+	}
+
+	stop()
+	s, info := st.Load(ctx, nil, "v1")
+	if info.Dropped != DroppedRedisError || s.Seen("before") {
+		t.Fatalf("the first load of the outage: %+v", info)
+	}
+	if st.Up() {
+		t.Fatal("a refused connection did not take the server for lost")
+	}
+	for range 20 {
+		s, info := st.Load(ctx, nil, "v1")
+		if info.Dropped != DroppedRedisError {
+			t.Fatalf("a load during the outage: %+v", info)
+		}
+		s.Shown("during")
+		if err := st.Save(ctx, nil, "v1", s, false); !errors.Is(err, ErrUnknownState) {
+			t.Fatalf("a save during the outage: %v", err)
+		}
+	}
+	if st.SkippedSaves.Load() != 20 || st.Errors.Load() != 21 {
+		t.Errorf("%d saves skipped, %d load errors; want 20 and 21", st.SkippedSaves.Load(), st.Errors.Load())
+	}
+
+	back := time.Now()
+	startOwnRedis(t, addr)
+	for !st.Up() {
+		if time.Since(back) > hangGuard {
+			t.Fatal("the store did not reconnect")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("loads use Redis again %v after it listens (retry every 10 ms)", time.Since(back).Round(time.Millisecond))
+	// A new server: the state from before is gone with the old one (no
+	// persistence here), and the store writes and reads the new one.
+	s, info = st.Load(ctx, nil, "v1")
+	if info != (LoadInfo{Source: SourceNew}) {
+		t.Fatalf("the first load after the outage: %+v", info)
+	}
+	s.Shown("after")
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil || !st.Flush(hangGuard) {
+		t.Fatal(err)
+	}
+	if s, info := st.Load(ctx, nil, "v1"); info.Source != SourceRedis || !s.Seen("after") {
+		t.Errorf("after the outage: %+v, Seen(after) %v", info, s.Seen("after"))
+	}
+	if st.Lost.Load() != 1 || st.Reconnects.Load() != 1 {
+		t.Errorf("lost %d times, reconnected %d times; want 1 and 1", st.Lost.Load(), st.Reconnects.Load())
 	}
 }
 

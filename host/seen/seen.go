@@ -31,6 +31,11 @@
 // and the generation before is forgotten. Seen tests both. An item thus
 // stays seen for at least Window/2 and at most Window after it was shown.
 //
+// The generations also tell how recently an item was seen (Recency): an
+// item only the previous generation holds was last shown longer ago than
+// one the current generation holds, which is what lets a page bring back
+// the items seen least recently first.
+//
 // # Counts
 //
 // For frequency caps each generation has up to MaxCount count levels:
@@ -54,6 +59,22 @@
 // items and 1,400 to 1,600 with 1,000 (in one generation or two); a state
 // that outgrows CookieConfig.MaxBytes is degraded to fit, as it says.
 //
+// # What one request may record
+//
+// A request records at most Params.RecordLimit distinct items; Shown
+// ignores the rest and Set.Unrecorded counts them, for the caller to
+// report. The bound keeps one long list (an API response of 10,000
+// products) from filling a visitor's filter at once, and is what lets the
+// cookie store promise that a state always fits: when even the current
+// generation alone outgrows the cookie, the cookie starts over with this
+// request's items, which fit by construction.
+//
+// # Memory
+//
+// A Set's filters come from pools of the layout; Release returns them
+// when the request is done with the Set (a Set never released is simply
+// collected).
+//
 // # Privacy
 //
 // Allowed tells whether the visitor lets state be written (Global Privacy
@@ -68,7 +89,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -110,6 +133,11 @@ type Params struct {
 	// levels per generation, at most 16. 0 means 4; 1 keeps no counts
 	// beyond seen or not.
 	MaxCount int
+	// RecordLimit bounds the distinct items one request records (see
+	// Set.Shown); past it Shown records nothing more and Set.Unrecorded
+	// counts the rest. 0 means Capacity/4, at least 16. The cookie store
+	// lowers it to what a cookie of its MaxBytes can hold on its own.
+	RecordLimit int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -122,6 +150,15 @@ type layout struct {
 	bits         []uint // per level
 	now          func() time.Time
 	salt         [32]byte
+	// k0, k1 key the item digests (SipHash-2-4, with the salt's first
+	// half).
+	k0, k1 uint64
+	// recordLimit is RecordLimit resolved.
+	recordLimit int
+	// filters pools the filters, per level (each level has its size);
+	// sets the Sets released.
+	filters []sync.Pool
+	sets    sync.Pool
 	// tag identifies the sizes and salt in an encoded state, so that a
 	// state written under another configuration is dropped, not misread.
 	tag [4]byte
@@ -152,11 +189,18 @@ func (p Params) layout(salt []byte) (*layout, error) {
 		return nil, fmt.Errorf("seen: Window %v is shorter than 2s", p.Window)
 	case p.MaxCount < 0 || p.MaxCount > maxLevels:
 		return nil, fmt.Errorf("seen: MaxCount %d is not between 1 and %d", p.MaxCount, maxLevels)
+	case p.RecordLimit < 0:
+		return nil, fmt.Errorf("seen: RecordLimit %d is negative", p.RecordLimit)
+	}
+	if p.RecordLimit == 0 {
+		p.RecordLimit = max(p.Capacity/4, 16)
 	}
 	l := &layout{
-		window:   int64(p.Window / time.Second),
-		maxCount: p.MaxCount,
-		now:      p.Now,
+		window:      int64(p.Window / time.Second),
+		maxCount:    p.MaxCount,
+		now:         p.Now,
+		recordLimit: p.RecordLimit,
+		filters:     make([]sync.Pool, p.MaxCount),
 	}
 	l.half = l.window / 2
 	h := sha256.New()
@@ -175,20 +219,74 @@ func (p Params) layout(salt []byte) (*layout, error) {
 	l.salt = sha256.Sum256(append([]byte("bespoke/seen/item\x00"), salt...))
 	h.Write(l.salt[:])
 	copy(l.tag[:], h.Sum(nil))
+	l.k0 = binary.LittleEndian.Uint64(l.salt[:8])
+	l.k1 = binary.LittleEndian.Uint64(l.salt[8:16])
 	return l, nil
 }
 
 // digest is the form in which an id enters the filters: keyed by the
 // store's salt so that a state cannot be tested for candidate ids without
-// the key.
-type digest [16]byte
+// the key. 64 bits place an item in a filter of up to 2^24 bits and tell
+// the few items one request records apart.
+type digest uint64
 
-func (l *layout) digest(id string) digest {
-	var buf [96]byte
-	b := append(buf[:0], l.salt[:]...)
-	b = append(b, id...)
-	sum := sha256.Sum256(b)
-	return digest(sum[:16])
+func (l *layout) digest(id string) digest { return digest(sipHash(l.k0, l.k1, id)) }
+
+// filter is one level's filter: a bloom filter with one hash function,
+// and the positions of its set bits in increasing order, so that
+// encoding it costs its items, not its size (a sparse filter's words are
+// mostly zero, and scanning them is what would cost).
+type filter struct {
+	bf  *bloom.BloomFilter
+	pos []uint32
+}
+
+// test reports whether d's bit is set.
+func (f *filter) test(d digest) bool {
+	return f.bf.BitSet().Test(location(d, f.bf.Cap()))
+}
+
+// add sets d's bit.
+func (f *filter) add(d digest) {
+	loc := location(d, f.bf.Cap())
+	if f.bf.BitSet().Test(loc) {
+		return
+	}
+	f.bf.BitSet().Set(loc)
+	i, _ := slices.BinarySearch(f.pos, uint32(loc))
+	f.pos = slices.Insert(f.pos, i, uint32(loc))
+}
+
+// newFilter returns an empty filter for level k, from the level's pool.
+func (l *layout) newFilter(k int) *filter {
+	if f, ok := l.filters[k].Get().(*filter); ok {
+		return f
+	}
+	return &filter{bf: bloom.New(l.bits[k], 1)}
+}
+
+// putFilters returns a generation's filters to the pools, emptied: only
+// the words their bits are in are cleared.
+func (l *layout) putFilters(g *generation) {
+	for k, f := range g.levels[:g.n] {
+		if f != nil && f.bf.Cap() == l.bits[k] && cap(f.pos) <= 1<<16 {
+			words := f.bf.BitSet().Words()
+			for _, p := range f.pos {
+				words[p>>6] = 0
+			}
+			f.pos = f.pos[:0]
+			l.filters[k].Put(f)
+		}
+		g.levels[k] = nil
+	}
+}
+
+// location is the bit an item's digest sets in a filter of m bits: the
+// digest is uniformly random already, so scaled to m by a multiplication
+// it is the position (no further hashing).
+func location(d digest, m uint) uint {
+	hi, _ := bits.Mul64(uint64(d), uint64(m))
+	return uint(hi)
 }
 
 func (l *layout) nowSec() int64 { return l.now().Unix() }
@@ -197,22 +295,37 @@ func (l *layout) nowSec() int64 { return l.now().Unix() }
 type generation struct {
 	start int64 // Unix seconds
 	// levels[k] holds the items shown at least k+1 times; nil is empty.
-	levels []*bloom.BloomFilter
+	// n is the store's MaxCount: the levels there may be.
+	levels [maxLevels]*filter
+	n      int
+}
+
+func (l *layout) generation(start int64) generation {
+	return generation{start: start, n: l.maxCount}
 }
 
 // count is how many times the generation saw d: the number of levels, from
 // the first, that hold it.
-func (g *generation) count(d *digest) int {
-	n := 0
-	for n < len(g.levels) && g.levels[n] != nil && g.levels[n].Test(d[:]) {
-		n++
+func (g *generation) count(d digest) int {
+	k := 0
+	for k < g.n && g.levels[k] != nil && g.levels[k].test(d) {
+		k++
 	}
-	return n
+	return k
+}
+
+// appendLevel appends the encoding of level k.
+func (g *generation) appendLevel(b []byte, k int) []byte {
+	f := g.levels[k]
+	if f == nil {
+		return append(b, 0)
+	}
+	return appendPositions(b, f.pos, f.bf.Cap())
 }
 
 // used is the number of levels to store: up to the last non-empty one.
 func (g *generation) used() int {
-	n := len(g.levels)
+	n := g.n
 	for n > 0 && g.levels[n-1] == nil {
 		n--
 	}
@@ -234,8 +347,15 @@ type Set struct {
 	cur     generation
 	prev    generation
 	hasPrev bool
-	shown   map[digest]struct{}
-	changed bool
+	// shown are the items this request recorded, in order (in shownArr
+	// while they are few); shownIdx indexes them once there are many.
+	shown    []digest
+	shownArr [16]digest
+	shownIdx map[digest]struct{}
+	// unrecorded counts the items Shown ignored past the record limit.
+	unrecorded int
+	changed    bool
+
 	// unknown marks a set whose stored state could not be read (a Redis
 	// timeout or error): saving it would replace that state with this
 	// request's items alone.
@@ -243,7 +363,13 @@ type Set struct {
 }
 
 func (l *layout) newSet(now int64) *Set {
-	return &Set{l: l, cur: generation{start: now, levels: make([]*bloom.BloomFilter, l.maxCount)}}
+	s, ok := l.sets.Get().(*Set)
+	if !ok {
+		s = new(Set)
+	}
+	s.l, s.cur = l, l.generation(now)
+	s.shown = s.shownArr[:0]
+	return s
 }
 
 // Seen reports whether the item was shown in the window, in this request
@@ -254,10 +380,39 @@ func (s *Set) Seen(id string) bool {
 	if s == nil || s.l == nil {
 		return false
 	}
+	return s.Recency(id) > 0
+}
+
+// Recency values: how recently an item was seen.
+const (
+	// NotSeen: never shown within the window (as far as the filter
+	// knows).
+	NotSeen = 0
+	// SeenBefore: shown in the previous generation and not since, that is
+	// between Window/2 and Window ago at the most.
+	SeenBefore = 1
+	// SeenRecently: shown in the current generation (this request
+	// included), less than Window/2 ago.
+	SeenRecently = 2
+)
+
+// Recency reports how recently the item was shown: NotSeen, SeenBefore or
+// SeenRecently. Items of one recency cannot be told apart. Like Seen, it
+// can answer seen for an item never shown, at the false-positive rate.
+func (s *Set) Recency(id string) int {
+	if s == nil || s.l == nil {
+		return NotSeen
+	}
 	d := s.l.digest(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cur.count(&d) > 0 || s.hasPrev && s.prev.count(&d) > 0
+	switch {
+	case s.cur.count(d) > 0:
+		return SeenRecently
+	case s.hasPrev && s.prev.count(d) > 0:
+		return SeenBefore
+	}
+	return NotSeen
 }
 
 // Count reports how many times the item was shown in the window, this
@@ -270,16 +425,17 @@ func (s *Set) Count(id string) int {
 	d := s.l.digest(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.cur.count(&d)
+	n := s.cur.count(d)
 	if s.hasPrev {
-		n += s.prev.count(&d)
+		n += s.prev.count(d)
 	}
 	return min(n, s.l.maxCount)
 }
 
 // Shown records one more showing of the item. Further calls for the same
 // id during the request do nothing: an item shown twice in one page counts
-// once.
+// once. Past the store's record limit of distinct items in one request it
+// records nothing and counts the item in Unrecorded.
 func (s *Set) Shown(id string) {
 	if s == nil || s.l == nil {
 		return
@@ -287,22 +443,79 @@ func (s *Set) Shown(id string) {
 	d := s.l.digest(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.shown[d]; ok {
+	if s.recorded(d) {
 		return
 	}
-	if s.shown == nil {
-		s.shown = make(map[digest]struct{})
+	if len(s.shown) >= s.l.recordLimit {
+		s.unrecorded++
+		return
 	}
-	s.shown[d] = struct{}{}
-	k := s.cur.count(&d)
-	if k >= len(s.cur.levels) {
+	s.shown = append(s.shown, d)
+	if s.shownIdx != nil {
+		s.shownIdx[d] = struct{}{}
+	} else if len(s.shown) > shownScan {
+		s.shownIdx = make(map[digest]struct{}, 2*len(s.shown))
+		for _, x := range s.shown {
+			s.shownIdx[x] = struct{}{}
+		}
+	}
+	k := s.cur.count(d)
+	if k >= s.cur.n {
 		return // counted as far as counts go
 	}
 	if s.cur.levels[k] == nil {
-		s.cur.levels[k] = bloom.New(s.l.bits[k], 1)
+		s.cur.levels[k] = s.l.newFilter(k)
 	}
-	s.cur.levels[k].Add(d[:])
+	s.cur.levels[k].add(d)
 	s.changed = true
+}
+
+// shownScan is how many recorded items are searched by scanning before
+// they get an index: a page records a few dozen, and a map would cost
+// more than it saves.
+const shownScan = 32
+
+// recorded reports whether this request already recorded d.
+func (s *Set) recorded(d digest) bool {
+	if s.shownIdx != nil {
+		_, ok := s.shownIdx[d]
+		return ok
+	}
+	for i := range s.shown {
+		if s.shown[i] == d {
+			return true
+		}
+	}
+	return false
+}
+
+// Unrecorded reports how many distinct items Shown did not record because
+// the request had recorded as many as the store's record limit.
+func (s *Set) Unrecorded() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unrecorded
+}
+
+// Release returns the set and its filters to its store's pools. The set
+// must not be used after (it will be another request's); nil and zero
+// sets ignore it.
+func (s *Set) Release() {
+	if s == nil || s.l == nil {
+		return
+	}
+	s.mu.Lock()
+	l := s.l
+	l.putFilters(&s.cur)
+	l.putFilters(&s.prev)
+	// Back to the pool as a zero Set (an index that grew goes with it).
+	s.l, s.cur, s.prev, s.hasPrev = nil, generation{}, generation{}, false
+	s.shown, s.shownIdx, s.unrecorded, s.changed, s.unknown = nil, nil, 0, false, false
+	s.mu.Unlock()
+	l.sets.Put(s)
 }
 
 // Changed reports whether Shown recorded anything, that is whether the
@@ -339,7 +552,7 @@ const (
 	// DroppedTimeout: Redis did not answer within the timeout.
 	DroppedTimeout = "timeout"
 	// DroppedRedisError: Redis answered with an error or could not be
-	// reached.
+	// reached (or is taken for lost, see RedisStore).
 	DroppedRedisError = "redis-error"
 )
 
@@ -353,6 +566,13 @@ type LoadInfo struct {
 	// Dropped, when not empty, says why a stored state was ignored: one of
 	// the Dropped constants.
 	Dropped string
+}
+
+// Failed reports whether the store could not answer (DroppedTimeout,
+// DroppedRedisError): the visitor's state is unknown, not absent or
+// unusable, and saving the set is skipped (ErrUnknownState).
+func (i LoadInfo) Failed() bool {
+	return i.Dropped == DroppedTimeout || i.Dropped == DroppedRedisError
 }
 
 // Store loads and saves visitors' states. Implementations are safe for
@@ -375,12 +595,13 @@ type Store interface {
 }
 
 // ErrTooLarge is returned by CookieStore.Save for a state that does not fit
-// in the cookie even after dropping the previous generation and the count
-// levels; the visitor's cookie is then left as it was.
+// in the cookie even started over with the request's own items, which the
+// store's record limit rules out; the visitor's cookie is then left as it
+// was.
 var ErrTooLarge = errors.New("seen: the state does not fit in a cookie; raise MaxBytes or lower Capacity")
 
-// Interface guards: the rewriter's SeenSet.
+// Interface guards: the rewriter's and the JSON editor's SeenSet.
 var _ interface {
-	Seen(id string) bool
+	Recency(id string) int
 	Shown(id string)
 } = (*Set)(nil)

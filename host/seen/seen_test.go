@@ -83,6 +83,12 @@ func (v *visitor) visit(t testing.TB, st Store, ids ...string) (*Set, LoadInfo) 
 	return s, info
 }
 
+// nextRequest makes s record as a new request would: what this request
+// recorded is forgotten (not the filters).
+func (s *Set) nextRequest() {
+	s.shown, s.shownIdx, s.unrecorded = nil, nil, 0
+}
+
 func ids(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -287,7 +293,7 @@ func TestFalsePositiveRate(t *testing.T) {
 		t.Run(fmt.Sprintf("%d in the previous generation", items-split), func(t *testing.T) {
 			clk := newClock()
 			start := clk.Now()
-			st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now}})
+			st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now, RecordLimit: items}})
 			var v visitor
 			shown := ids("shown", items)
 			v.visit(t, st, shown[split:]...)
@@ -338,7 +344,7 @@ func TestCookieSize(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newClock()
 			start := clk.Now()
-			st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now}})
+			st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now, RecordLimit: tt.items}})
 			shown := ids("sku", tt.items)
 			s := st.l.newSet(st.l.nowSec())
 			if tt.prev > 0 {
@@ -438,7 +444,7 @@ func TestConfigCopied(t *testing.T) {
 // TestHammer loads and saves for many visitors at once, and shares one Set
 // between goroutines, for the race detector.
 func TestHammer(t *testing.T) {
-	st := newCookieStore(t, CookieConfig{})
+	st := newCookieStore(t, CookieConfig{Params: Params{RecordLimit: 800}})
 	const workers, rounds = 16, 50
 	var wg sync.WaitGroup
 	for w := range workers {

@@ -219,6 +219,14 @@ func (s *Server) seenStore(key []byte) (seen.Store, error) {
 			return nil, fmt.Errorf("seen: %w", err)
 		}
 		s.closers = append(s.closers, func() { st.Close() })
+		s.Metrics.SeenStore(func() metrics.SeenStoreStats {
+			return metrics.SeenStoreStats{
+				Up: st.Up(), Loads: st.Loads.Load(), Hits: st.Hits.Load(), Misses: st.Misses.Load(), Invalid: st.Invalid.Load(),
+				Timeouts: st.Timeouts.Load(), Errors: st.Errors.Load(),
+				Writes: st.Saves.Load(), WriteErrors: st.SaveErrors.Load(), WriteTimeouts: st.SaveTimeouts.Load(),
+				Dropped: st.DroppedSaves.Load(), Skip: st.SkippedSaves.Load(), Lost: st.Lost.Load(), Reconnects: st.Reconnects.Load(),
+			}
+		})
 		return st, nil
 	}
 	st, err := seen.NewCookieStore(seen.CookieConfig{Key: key, Params: seen.Params{Window: c.Window.D()}})

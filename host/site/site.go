@@ -128,6 +128,9 @@ func (s *Site) Module() *engine.Module { return s.module }
 // Program returns the compiled selectors.
 func (s *Site) Program() *rewrite.Program { return s.program }
 
+// Actions returns the plugin's actions, prepared.
+func (s *Site) Actions() *plan.Program { return s.actions }
+
 // UsesSeen reports whether the plugin reads or writes seen-filters.
 func (s *Site) UsesSeen() bool { return s.usesSeen }
 

@@ -295,22 +295,25 @@ func newShownCounts(m *plugin.Manifest, shown map[string]int) (shownCounts, erro
 }
 
 // seenSet is what the visitor has seen, exactly (the proxy's bloom filter
-// may answer yes for an item never seen, about once in a thousand).
+// may answer yes for an item never seen, about once in a thousand). Items
+// are listed oldest first: a later item was seen more recently, which is
+// what hide_seen's keep_at_least and demote order by.
 type seenSet struct {
-	items map[string]bool
+	items map[string]int
 	shown []string
 }
 
 func newSeenSet(items []string) *seenSet {
-	s := &seenSet{items: map[string]bool{}}
-	for _, it := range items {
-		s.items[it] = true
+	s := &seenSet{items: map[string]int{}}
+	for i, it := range items {
+		s.items[it] = i + 1
 	}
 	return s
 }
 
-func (s *seenSet) Seen(id string) bool { return s.items[id] }
-func (s *seenSet) Shown(id string)     { s.shown = append(s.shown, id) }
+func (s *seenSet) Seen(id string) bool   { return s.items[id] > 0 }
+func (s *seenSet) Recency(id string) int { return s.items[id] }
+func (s *seenSet) Shown(id string)       { s.shown = append(s.shown, id) }
 
 // Matched returns the names of the rules that matched.
 func (r *Result) Matched() []string {

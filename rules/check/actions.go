@@ -2,11 +2,13 @@ package check
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/plugin/escape"
+	"github.com/bespoke-edge/bespoke/plugin/jsonpath"
 	"github.com/bespoke-edge/bespoke/plugin/selector"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 	"github.com/bespoke-edge/bespoke/rules/syntax"
@@ -77,7 +79,7 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 			c.errorf(a.NPos, "keep_at_least cannot be negative")
 		}
 		act.N = a.N
-		act.NoMark = a.NoMark
+		c.seenOptions(a, &act)
 		if a.Op == plugin.OpReorder {
 			act.Order = c.order(a.Order)
 		}
@@ -199,6 +201,14 @@ func (c *checker) jsonAction(a *syntax.Action, act *plugin.Action) {
 	if act.Path == "" {
 		c.errorf(a.Path.Pos, "the JSON path is empty").WithHint("write path: items, or path: data.banner.title")
 	}
+	c.jsonPath(a.Path, "JSON")
+	if act.Path == jsonpath.This && a.Op == plugin.OpJSONRemove {
+		pos := a.Path.Pos
+		if a.Path.Map != nil {
+			pos = a.Path.Map(strings.Index(a.Path.Value, act.Path))
+		}
+		c.errorf(pos, "json_remove cannot remove the whole document").WithHint("json_set: { path: \"@this\", json: ... } replaces it")
+	}
 	switch a.Op {
 	case plugin.OpJSONSet:
 		act.JSON = a.JSON
@@ -221,10 +231,43 @@ func (c *checker) jsonAction(a *syntax.Action, act *plugin.Action) {
 			c.errorf(a.ID.Pos, "the id path is empty").WithHint("write id: id, the path of each element's id")
 		}
 		act.N = a.N
-		act.NoMark = a.NoMark
+		c.seenOptions(a, act)
+		c.jsonPath(a.ID, "id")
 		if a.Op == plugin.OpJSONReorder {
 			act.Order = c.order(a.Order)
 		}
+	}
+}
+
+// jsonPath refuses a JSON path that names no place an edit can change,
+// at the offending character.
+func (c *checker) jsonPath(t *syntax.Text, field string) {
+	p := strings.TrimSpace(t.Value)
+	if p == "" {
+		return // reported as empty
+	}
+	if _, err := jsonpath.Parse(p); err != nil {
+		pos, msg := t.Pos, err.Error()
+		var pe *jsonpath.Error
+		if errors.As(err, &pe) && t.Map != nil {
+			pos = t.Map(strings.Index(t.Value, p) + pe.Offset)
+			msg = pe.Msg
+		}
+		c.errorf(pos, "the %s path %q can never be edited: %s", field, p, msg)
+	}
+}
+
+// seenOptions checks hide_seen's demote and mark.
+func (c *checker) seenOptions(a *syntax.Action, act *plugin.Action) {
+	act.NoMark, act.Demote = a.NoMark, a.Demote
+	if a.MarkFirstPos.Line > 0 {
+		if a.MarkFirst < 1 {
+			c.errorf(a.MarkFirstPos, "mark.first records the first N items shown; N must be 1 or more, not %d", a.MarkFirst).WithHint("to record none, write mark: false")
+		}
+		act.MarkFirst = a.MarkFirst
+	}
+	if a.Demote && a.N > 0 {
+		c.errorf(a.NPos, "keep_at_least does nothing with demote: demote hides no item").WithHint("to show a fixed number, follow with limit (or json_limit)")
 	}
 }
 

@@ -245,6 +245,14 @@ func (c *checker) rules() {
 			window := int(cp.Window.Seconds())
 			slot := c.slot(plugin.Slot{Attr: "cap", Arg: strconv.Itoa(window) + ":" + r.Name})
 			rule.Cap = &plugin.Cap{Times: cp.Times, Window: window, Slot: slot}
+			switch cp.Untracked {
+			case "", "hide":
+			case "show":
+				rule.Cap.ShowUntracked = true
+			default:
+				c.errorf(cp.UntrackedPos, "untracked is %q; expected hide (the default: the rule does not apply to a visitor it cannot count) or show", cp.Untracked).
+					WithHint("%s", diag.DidYouMean(cp.Untracked, []string{"hide", "show"}))
+			}
 			conds = append(conds, &ir.NumCmp{Pos: cp.Pos, Slot: slot, Op: ir.LT, Value: float64(cp.Times)})
 		}
 		if ro := r.Rollout; ro != nil && ro.Percent >= 0 {

@@ -104,6 +104,11 @@ type Cap struct {
 	Times  int
 	Window time.Duration
 	Pos    diag.Pos
+	// Untracked is what the rule does for a visitor whose count cannot be
+	// kept (Global Privacy Control, declined consent), as written: "" (not
+	// given), "hide" or "show".
+	Untracked    string
+	UntrackedPos diag.Pos
 }
 
 // Rollout is a rule's share of visitors.
@@ -153,8 +158,13 @@ type Action struct {
 	// Order is reorder's order: a list of ids, or one text of
 	// comma-separated ids that may interpolate (a recommendations cookie).
 	Order []*Template
-	// NoMark is hide_seen's `mark: false`.
-	NoMark bool
+	// NoMark is hide_seen's `mark: false`; MarkFirst its `mark: { first:
+	// N }` (0 when not given).
+	NoMark       bool
+	MarkFirst    int
+	MarkFirstPos diag.Pos
+	// Demote is hide_seen's `demote: true`.
+	Demote bool
 	// Item is mark_seen's item.
 	Item *Template
 	// Path is a json_* action's gjson path.
@@ -196,11 +206,11 @@ var ops = map[string]opSpec{
 	"remove_keep_content": {fields: []string{"select"}, required: []string{"select"}, short: "select"},
 	"limit":               {fields: []string{"select", "n"}, required: []string{"select", "n"}},
 	"reorder":             {fields: []string{"select", "id", "order"}, required: []string{"select", "id", "order"}},
-	"hide_seen":           {fields: []string{"select", "id", "keep_at_least", "mark"}, required: []string{"select", "id"}},
+	"hide_seen":           {fields: []string{"select", "id", "keep_at_least", "demote", "mark"}, required: []string{"select", "id"}},
 	"mark_seen":           {fields: []string{"item"}, required: []string{"item"}, short: "item"},
 	"json_set":            {fields: []string{"path", "value", "json"}, required: []string{"path"}, oneOf: []string{"value", "json"}},
 	"json_remove":         {fields: []string{"path"}, required: []string{"path"}, short: "path"},
-	"json_hide_seen":      {fields: []string{"path", "id", "keep_at_least", "mark"}, required: []string{"path", "id"}},
+	"json_hide_seen":      {fields: []string{"path", "id", "keep_at_least", "demote", "mark"}, required: []string{"path", "id"}},
 	"json_limit":          {fields: []string{"path", "n"}, required: []string{"path", "n"}},
 	"json_reorder":        {fields: []string{"path", "id", "order"}, required: []string{"path", "id", "order"}},
 	"redirect":            {fields: []string{"to", "status", "schemes"}, required: []string{"to"}, short: "to"},
@@ -710,12 +720,56 @@ func (d *decoder) expr(v *yaml.Node) Expr {
 	return x
 }
 
-// cap reads a frequency cap: "3 per 7d" or "3 times per 7d".
+// cap reads a frequency cap: "3 per 7d" or "3 times per 7d", or
+// { times: 3, per: 7d, untracked: show }.
 func (d *decoder) cap(v *yaml.Node) *Cap {
+	if v.Kind == yaml.MappingNode {
+		var times, per *yaml.Node
+		c := &Cap{Pos: d.pos(v)}
+		d.mapping(v, "at_most", []string{"times", "per", "untracked"}, func(key string, _, fv *yaml.Node) {
+			switch key {
+			case "times":
+				times = fv
+			case "per":
+				per = fv
+			case "untracked":
+				c.Untracked, _ = d.scalar(fv, "untracked")
+				c.UntrackedPos = d.pos(fv)
+			}
+		})
+		if times == nil || per == nil {
+			d.errorf(v, "at_most needs `times` and `per`").WithHint("write at_most: { times: 2, per: 1d, untracked: show }")
+			return nil
+		}
+		n, ok := d.int(times)
+		if !ok {
+			return nil
+		}
+		if n < 1 || n > 250 {
+			d.errorf(times, "the number of times must be from 1 to 250, found %d", n)
+			return nil
+		}
+		ws, ok := d.scalar(per, "per")
+		if !ok {
+			return nil
+		}
+		w, err := ParseDuration(ws)
+		if err != nil || w < time.Minute {
+			d.errorf(per, "the window %q is not a duration of a minute or more", ws).WithHint("write 12h, 7d or 2w")
+			return nil
+		}
+		c.Times, c.Window = n, w
+		return c
+	}
 	s, ok := d.scalar(v, "a frequency cap")
 	if !ok {
 		return nil
 	}
+	return d.capText(v, s)
+}
+
+// capText reads "3 per 7d" or "3 times per 7d".
+func (d *decoder) capText(v *yaml.Node, s string) *Cap {
 	f := strings.Fields(s)
 	if len(f) == 4 && (f[1] == "times" || f[1] == "time") {
 		f = append(f[:1], f[2:]...)
@@ -893,8 +947,17 @@ func (d *decoder) action(n *yaml.Node) *Action {
 			a.N, _ = d.int(fv)
 			a.NPos = d.pos(fv)
 		case "mark":
+			if fv.Kind == yaml.MappingNode {
+				d.mapping(fv, "mark", []string{"first"}, func(_ string, _, v *yaml.Node) {
+					a.MarkFirst, _ = d.int(v)
+					a.MarkFirstPos = d.pos(v)
+				})
+				break
+			}
 			mark, _ := d.bool(fv)
 			a.NoMark = !mark
+		case "demote":
+			a.Demote, _ = d.bool(fv)
 		case "item":
 			a.Item = d.template(fv)
 		case "schemes":

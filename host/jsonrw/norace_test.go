@@ -1,0 +1,5 @@
+//go:build !race
+
+package jsonrw
+
+const raceEnabled = false

@@ -1,0 +1,6 @@
+//go:build race
+
+package jsonrw
+
+// raceEnabled: the race detector drops pooled values on purpose.
+const raceEnabled = true

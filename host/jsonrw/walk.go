@@ -1,0 +1,234 @@
+package jsonrw
+
+import (
+	"bytes"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/bespoke-edge/bespoke/plugin/jsonpath"
+)
+
+// The functions of this file walk a document that Validate accepted: they
+// rely on its syntax and do not check it again.
+
+// span is a value's bytes in a document: doc[start:end].
+type span struct{ start, end int }
+
+// skipString returns the offset after the string whose opening quote is
+// at i. Strings in API responses are mostly short: a byte loop looks at
+// the first 32 bytes, past which a vector search for quotes takes over.
+func skipString(doc []byte, i int) int {
+	j := i + 1
+	for end := min(j+32, len(doc)); j < end; j++ {
+		switch doc[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			j++
+		}
+	}
+	for j < len(doc) {
+		k := bytes.IndexByte(doc[j:], '"')
+		if k < 0 {
+			return len(doc)
+		}
+		q := j + k
+		bs := 0
+		for p := q - 1; p > i && doc[p] == '\\'; p-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
+	}
+	return len(doc)
+}
+
+// structural marks the bytes a container's scan stops at.
+var structural = func() (t [256]bool) {
+	for _, c := range `"{}[]` {
+		t[c] = true
+	}
+	return t
+}()
+
+// skipValue returns the offset after the value starting at i.
+func skipValue(doc []byte, i int) int {
+	switch c := doc[i]; {
+	case c == '"':
+		return skipString(doc, i)
+	case c == '{' || c == '[':
+		depth := 0
+		for ; i < len(doc); i++ {
+			if !structural[doc[i]] {
+				continue
+			}
+			switch doc[i] {
+			case '"':
+				i = skipString(doc, i) - 1
+			case '{', '[':
+				depth++
+			default: // } ]
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	case c == 't' || c == 'n':
+		return i + 4
+	case c == 'f':
+		return i + 5
+	default:
+		j, _ := scanNumber(doc, i)
+		return j
+	}
+}
+
+// member is an object's member: its key's quotes and its value.
+type member struct {
+	key   span // the key, quotes included
+	value span
+}
+
+// nextMember reads the member at i (a key's opening quote, or the
+// object's closing brace) and returns it and the offset of the next one;
+// ok is false at the closing brace.
+func nextMember(doc []byte, i int) (m member, next int, ok bool) {
+	if doc[i] != '"' {
+		return m, i, false
+	}
+	m.key.start = i
+	m.key.end = skipString(doc, i)
+	j := ws(doc, m.key.end)
+	j = ws(doc, j+1) // past the colon
+	m.value = span{j, skipValue(doc, j)}
+	j = ws(doc, m.value.end)
+	if doc[j] == ',' {
+		j = ws(doc, j+1)
+	}
+	return m, j, true
+}
+
+// firstMember is the offset of the first member of the object at i (or
+// of its closing brace).
+func firstMember(doc []byte, i int) int { return ws(doc, i+1) }
+
+// nextElement reads the element at i (a value, or the array's closing
+// bracket) and returns it and the offset of the next one; ok is false at
+// the closing bracket.
+func nextElement(doc []byte, i int) (v span, next int, ok bool) {
+	if doc[i] == ']' {
+		return v, i, false
+	}
+	v = span{i, skipValue(doc, i)}
+	j := ws(doc, v.end)
+	if doc[j] == ',' {
+		j = ws(doc, j+1)
+	}
+	return v, j, true
+}
+
+// place is where a path leads in a document.
+type place struct {
+	value span
+	// parent is the object or array holding the value; root says the
+	// value is the document's (parent is then empty).
+	parent span
+	root   bool
+	// key is the member's key, quotes included, when the parent is an
+	// object.
+	key    span
+	hasKey bool
+}
+
+// locate walks steps from the document's value and returns where they
+// lead. Of several members with one key it takes the last, the one a
+// last-wins parser keeps (JavaScript's JSON.parse, Go's encoding/json,
+// Python's json); a wildcard step takes the first key, in document order,
+// that matches, then that key's last member.
+func locate(doc []byte, steps []jsonpath.Step) (place, bool) {
+	// A valid document is one value with space around it.
+	p := place{value: span{ws(doc, 0), skipSpaceBack(doc, len(doc))}, root: true}
+	var kb [64]byte
+	for _, st := range steps {
+		v := p.value
+		switch {
+		case doc[v.start] == '{' && st.Kind == jsonpath.Key:
+			name := st.Name
+			found := false
+			var m member
+			for i := firstMember(doc, v.start); ; {
+				mm, next, ok := nextMember(doc, i)
+				if !ok {
+					break
+				}
+				i = next
+				key := keyText(doc[mm.key.start+1:mm.key.end-1], kb[:0])
+				if st.Wild {
+					if found && string(key) != name {
+						continue
+					}
+					if !found && !jsonpath.Match(string(key), st.Name) {
+						continue
+					}
+					if !found {
+						name = string(key) // the first key matching
+					}
+				} else if string(key) != name {
+					continue
+				}
+				m, found = mm, true
+			}
+			if !found {
+				return p, false
+			}
+			p = place{value: m.value, parent: v, key: m.key, hasKey: true}
+		case doc[v.start] == '[' && st.Kind == jsonpath.Key:
+			if st.Index < 0 {
+				return p, false
+			}
+			n := 0
+			found := false
+			for i := ws(doc, v.start+1); ; n++ {
+				e, next, ok := nextElement(doc, i)
+				if !ok {
+					break
+				}
+				if n == st.Index {
+					p, found = place{value: e, parent: v}, true
+					break
+				}
+				i = next
+			}
+			if !found {
+				return p, false
+			}
+		case doc[v.start] == '[' && st.Kind == jsonpath.Query:
+			arr := doc[v.start:v.end]
+			r := gjson.Get(unsafe.String(unsafe.SliceData(arr), len(arr)), "#("+st.Query+")")
+			// The array is the document gjson reads, so the element's
+			// Index is its offset in arr ('[' is at 0: an element's
+			// Index is never 0).
+			if !r.Exists() || r.Index <= 0 || r.Index+len(r.Raw) > len(arr) || string(arr[r.Index:r.Index+len(r.Raw)]) != r.Raw {
+				return p, false
+			}
+			p = place{value: span{v.start + r.Index, v.start + r.Index + len(r.Raw)}, parent: v}
+		default:
+			return p, false
+		}
+	}
+	return p, true
+}
+
+// keyText is the text of a key (the bytes between its quotes), decoded
+// into b when it has escapes.
+func keyText(raw, b []byte) []byte {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw
+	}
+	return appendUnquoted(b, raw)
+}

@@ -1,0 +1,139 @@
+package rewrite
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// recencySeen is a SeenSet with a recency per id (0 or absent: never
+// seen) that records what it is shown.
+type recencySeen struct {
+	recency map[string]int
+	shown   []string
+}
+
+func (s *recencySeen) Recency(id string) int { return s.recency[id] }
+func (s *recencySeen) Shown(id string)       { s.shown = append(s.shown, id) }
+
+// TestHideSeenFreshFirst: which items HideSeen shows, in which order, and
+// which it records, by the items' recency and the edit's options. The
+// list is a, b, c, d, e; recency 2 is more recent than 1.
+func TestHideSeenFreshFirst(t *testing.T) {
+	const list = `<ul><li id=a>A</li><li id=b>B</li><li id=c>C</li><li id=d>D</li><li id=e>E</li></ul>`
+	li := func(ids ...string) string {
+		out := "<ul>"
+		for _, id := range ids {
+			out += "<li id=" + id + ">" + string(rune(id[0]-'a'+'A')) + "</li>"
+		}
+		return out + "</ul>"
+	}
+	hide := func(e Edit) Edit { e.Op, e.Attr = HideSeen, "id"; return e }
+	tests := []struct {
+		name    string
+		ops     []op
+		recency map[string]int
+		want    string
+		applied []int
+		shown   []string
+	}{
+		{"nothing seen: all shown, all recorded", []op{{"li", hide(Edit{N: 2})}}, nil,
+			list, []int{0}, []string{"a", "b", "c", "d", "e"}},
+		{"seen ones hidden", []op{{"li", hide(Edit{N: 0})}}, map[string]int{"a": 2, "c": 1},
+			li("b", "d", "e"), []int{2}, []string{"b", "d", "e"}},
+		{"kept at least N: the least recently seen come back first", []op{{"li", hide(Edit{N: 3})}},
+			map[string]int{"a": 2, "b": 1, "c": 2, "d": 1},
+			// e is unseen; b and d (seen longer ago) come back, not a or c.
+			li("b", "d", "e"), []int{2}, []string{"b", "d", "e"}},
+		{"of equal recency, the earliest come back", []op{{"li", hide(Edit{N: 2})}},
+			map[string]int{"a": 1, "b": 1, "c": 1, "d": 1, "e": 1},
+			li("a", "b"), []int{3}, []string{"a", "b"}},
+		{"brought back in page order, not by age", []op{{"li", hide(Edit{N: 3})}},
+			map[string]int{"a": 1, "b": 2, "c": 2, "d": 2, "e": 1},
+			li("a", "b", "e"), []int{2}, []string{"a", "b", "e"}},
+		{"demote: unseen first, then the seen by age", []op{{"li", hide(Edit{Demote: true})}},
+			map[string]int{"a": 2, "b": 1, "d": 2},
+			li("c", "e", "b", "a", "d"), []int{5}, []string{"c", "e", "b", "a", "d"}},
+		{"demote with nothing seen", []op{{"li", hide(Edit{Demote: true})}}, nil,
+			list, []int{0}, []string{"a", "b", "c", "d", "e"}},
+		{"demote when the seen are last already", []op{{"li", hide(Edit{Demote: true})}}, map[string]int{"d": 1, "e": 1},
+			list, []int{0}, []string{"a", "b", "c", "d", "e"}},
+		{"demote then limit: fresh items fill the list; what limit hid is not recorded",
+			[]op{{"li", hide(Edit{Demote: true})}, {"li", Edit{Op: Limit, N: 2}}},
+			map[string]int{"a": 1, "b": 1},
+			li("c", "d"), []int{5, 3}, []string{"c", "d"}},
+		{"demote then limit, everything seen: the least recently seen",
+			[]op{{"li", hide(Edit{Demote: true})}, {"li", Edit{Op: Limit, N: 2}}},
+			map[string]int{"a": 2, "b": 2, "c": 1, "d": 2, "e": 1},
+			li("c", "e"), []int{5, 3}, []string{"c", "e"}},
+		{"hide then limit: recorded after both", []op{{"li", hide(Edit{N: 0})}, {"li", Edit{Op: Limit, N: 2}}},
+			map[string]int{"b": 1},
+			li("a", "c"), []int{1, 2}, []string{"a", "c"}},
+		{"mark the first 2 shown", []op{{"li", hide(Edit{N: 0, MarkFirst: 2})}}, map[string]int{"a": 1},
+			li("b", "c", "d", "e"), []int{1}, []string{"b", "c"}},
+		{"mark first counts in the order shown", []op{{"li", hide(Edit{Demote: true, MarkFirst: 2})}}, map[string]int{"a": 1, "b": 1},
+			li("c", "d", "e", "a", "b"), []int{5}, []string{"c", "d"}},
+		{"mark first more than shown", []op{{"li", hide(Edit{N: 0, MarkFirst: 9})}}, map[string]int{"a": 1, "b": 1, "c": 1},
+			li("d", "e"), []int{3}, []string{"d", "e"}},
+		{"no mark", []op{{"li", hide(Edit{N: 0, NoMark: true})}}, map[string]int{"a": 1},
+			li("b", "c", "d", "e"), []int{1}, nil},
+		{"reorder then mark first: the order shown", []op{
+			{"li", Edit{Op: Reorder, Attr: "id", Order: []string{"e", "d"}}},
+			{"li", hide(Edit{N: 0, MarkFirst: 3})}}, map[string]int{"d": 1},
+			li("e", "a", "b", "c"), []int{5, 1}, []string{"e", "a", "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sels, es := edits(tt.ops...)
+			prog, err := CompileStrings(sels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := seed(t)
+			rng := rand.New(rand.NewPCG(s, 3))
+			for _, size := range []int{len(list), 1, 0} {
+				seen := &recencySeen{recency: tt.recency}
+				got, applied := rewrite(t, prog, es, Options{Seen: seen}, list, chunker(size, rng))
+				if got != tt.want {
+					t.Errorf("chunks of %d (BESPOKE_SEED=%d):\n got:  %q\n want: %q", size, s, got, tt.want)
+				}
+				if !slices.Equal(applied, tt.applied) {
+					t.Errorf("applied %v, want %v", applied, tt.applied)
+				}
+				if !slices.Equal(seen.shown, tt.shown) {
+					t.Errorf("shown %q, want %q", seen.shown, tt.shown)
+				}
+			}
+		})
+	}
+}
+
+// TestHideSeenVisits: three visits to a page of 6 items with demote,
+// limit 2, as a host's SeenSet would answer them (items shown become
+// recent; the previous visits' become older): each visit shows items not
+// shown before, first, while there are any.
+func TestHideSeenVisits(t *testing.T) {
+	const page = `<ul><li id=1>1</li><li id=2>2</li><li id=3>3</li><li id=4>4</li><li id=5>5</li><li id=6>6</li></ul>`
+	sels, es := edits(op{"li", Edit{Op: HideSeen, Attr: "id", Demote: true}}, op{"li", Edit{Op: Limit, N: 2}})
+	prog, err := CompileStrings(sels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recency := map[string]int{}
+	want := [][]string{{"1", "2"}, {"3", "4"}, {"5", "6"}, {"1", "2"}}
+	for visit, ids := range want {
+		seen := &recencySeen{recency: recency}
+		got, _ := rewrite(t, prog, es, Options{Seen: seen}, page, chunker(len(page), nil))
+		if !slices.Equal(seen.shown, ids) {
+			t.Fatalf("visit %d shows %q, want %q\n%s", visit+1, seen.shown, ids, got)
+		}
+		// The items seen before age; those shown now are the most
+		// recent.
+		for id := range recency {
+			recency[id] = 1
+		}
+		for _, id := range seen.shown {
+			recency[id] = 2
+		}
+	}
+}
