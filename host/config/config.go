@@ -146,8 +146,8 @@ type Limits struct {
 	// body may decode to (0: 100).
 	MaxDecodeRatio int `yaml:"max_decode_ratio"`
 	// MaxJSONDepth bounds the nesting of JSON documents edited (0: 1000).
-	MaxJSONDepth   int      `yaml:"max_json_depth"`
-	RewriteBuffer  Size     `yaml:"rewrite_buffer"`
+	MaxJSONDepth  int  `yaml:"max_json_depth"`
+	RewriteBuffer Size `yaml:"rewrite_buffer"`
 	// EditMapCache is the bytes of edit maps kept, so that a page is
 	// tokenized once and spliced for each visitor after (see RATIONALE.md,
 	// "Parse once, splice per visitor"); 0 disables them; unset, 32 MiB.

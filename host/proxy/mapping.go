@@ -88,3 +88,6 @@ func (b *rewritingBody) dropBuilder() {
 		b.builder = nil
 	}
 }
+
+// EditMapStats returns the counts of what the edit maps did.
+func (p *Proxy) EditMapStats() *MapStats { return &p.mapStats }

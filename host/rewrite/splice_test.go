@@ -6,8 +6,8 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -360,4 +360,3 @@ func TestSpliceDifferential(t *testing.T) {
 	}
 	t.Logf("%d spliced whole (%d changed), %d fell back", hits, spliceChanged, fells)
 }
-
