@@ -119,7 +119,7 @@ func TestCacheHammer(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 2000 {
-				k := Key(strconv.Itoa(g*i%97)[0])
+				k := Key(strconv.Itoa(g * i % 97)[0])
 				switch i % 4 {
 				case 0:
 					c.Put(k+Key(i%200), m)

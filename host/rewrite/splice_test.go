@@ -360,3 +360,143 @@ func TestSpliceDifferential(t *testing.T) {
 	}
 	t.Logf("%d spliced whole (%d changed), %d fell back", hits, spliceChanged, fells)
 }
+
+// TestSpliceSavedPages: the saved pages and the benchmark page with the
+// benchmark's edits and a HideSeen over their cards, spliced whole, are
+// what the Rewriter writes, with the same items hidden and recorded.
+func TestSpliceSavedPages(t *testing.T) {
+	pages := splicePages(t)
+	for _, sp := range append(savedPages, struct {
+		name  string
+		edits []string
+		card  string
+	}{"bench", editSelectors, "ul.cards > li.card"}) {
+		page := pages[sp.name]
+		sels := append(append([]string{}, sp.edits...), sp.card)
+		p := mustCompile(sels...)
+		edits := append(append([]Edit{}, fiveEdits...),
+			Edit{Selector: 5, Op: HideSeen, Attr: "data-item-id", N: 4},
+			Edit{Selector: 5, Op: Limit, N: 30},
+			Edit{Selector: 5, Op: Reorder, Attr: "data-item-id", Order: []string{"sku-1003", "sku-1001"}})
+		rng := rand.New(rand.NewPCG(3, 4))
+		m := buildMap(rng, p, page)
+		if m == nil {
+			t.Fatalf("%s: no map", sp.name)
+		}
+		for i := range 10 {
+			used, fell := spliceCase(t, rng, p, m, page, edits, 0, fmt.Sprintf("%s round %d", sp.name, i))
+			if !used || fell >= 0 {
+				t.Fatalf("%s: used %v, fell back at %d", sp.name, used, fell)
+			}
+		}
+	}
+}
+
+// FuzzSplice: for arbitrary pages, changes and writes, the Splicer with
+// the map of the page before the change writes what the Rewriter writes,
+// with the same Applied and SeenSet calls.
+func FuzzSplice(f *testing.F) {
+	for i, s := range fuzzSeeds {
+		f.Add([]byte(s), uint64(i), uint16(0))
+	}
+	f.Add(benchPage(), uint64(1), uint16(5))
+	p := spliceProgram()
+	f.Fuzz(func(t *testing.T, page []byte, seed uint64, edit uint16) {
+		if len(page) > 256<<10 {
+			return
+		}
+		rng := rand.New(rand.NewPCG(seed, uint64(edit)))
+		m := buildMap(rng, p, page)
+		if m == nil {
+			return
+		}
+		served := page
+		if edit != 0 {
+			served, _ = mutate(rng, page)
+		}
+		maxBuf := 0
+		if rng.IntN(4) == 0 {
+			maxBuf = 64 + rng.IntN(16<<10)
+		}
+		spliceCase(t, rng, p, m, served, randomEdits(rng, len(spliceSelectors)), maxBuf, "fuzz")
+	})
+}
+
+// BenchmarkSplice compares, on the saved shop page (testdata/pages) with
+// the benchmark's five edits and a HideSeen over its cards, a Splicer
+// using the page's map (hit: the page is the one the map was made from)
+// with the Rewriter doing the same rewrite, both fed the page in 32 KiB
+// writes as the proxy reads it, and what making the map costs.
+func BenchmarkSplice(b *testing.B) {
+	page, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pages", "shop.html"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sp := savedPages[0]
+	sels := append(append([]string{}, sp.edits...), sp.card)
+	p := mustCompile(sels...)
+	for _, c := range []struct {
+		name  string
+		edits []Edit
+	}{
+		{"edits", fiveEdits},
+		{"hideseen", append(append([]Edit{}, fiveEdits...), Edit{Selector: 5, Op: HideSeen, Attr: "data-item-id", N: 4})},
+	} {
+		mb := p.NewMapBuilder(1 << 20)
+		mb.Write(page)
+		m := mb.Close()
+		mb.Release()
+		if m == nil {
+			b.Fatal("no map")
+		}
+		run := func(b *testing.B, w func(out *bytes.Buffer, seen SeenSet) pageWriter) {
+			var out bytes.Buffer
+			out.Grow(2 * len(page))
+			seen := &benchSeen{}
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Reset()
+				rw := w(&out, seen)
+				for i := 0; i < len(page); i += 32 << 10 {
+					rw.Write(page[i:min(i+32<<10, len(page))])
+				}
+				rw.Close()
+				rw.Release()
+			}
+		}
+		b.Run(c.name+"/rewrite", func(b *testing.B) {
+			run(b, func(out *bytes.Buffer, seen SeenSet) pageWriter {
+				return p.NewRewriter(out, c.edits, Options{Seen: seen})
+			})
+		})
+		b.Run(c.name+"/splice", func(b *testing.B) {
+			run(b, func(out *bytes.Buffer, seen SeenSet) pageWriter {
+				s := p.NewSplicer(out, m, c.edits, Options{Seen: seen})
+				if !s.Used() {
+					b.Fatal("the map is not used")
+				}
+				return s
+			})
+		})
+	}
+	b.Run("build", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			mb := p.NewMapBuilder(1 << 20)
+			for i := 0; i < len(page); i += 32 << 10 {
+				mb.Write(page[i:min(i+32<<10, len(page))])
+			}
+			mb.Close()
+			mb.Release()
+		}
+	})
+}
+
+// pageWriter is what the benchmark feeds: a Rewriter or a Splicer.
+type pageWriter interface {
+	Write([]byte) (int, error)
+	Close() error
+	Release()
+}
