@@ -53,7 +53,7 @@ func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
 		}
 		b.mapStats.Misses.Add(1)
 		if b.maps.Want(b.mapKey) {
-			b.builder = b.prog.NewMapBuilder(mapPageLimit)
+			b.builder = b.prog.NewMapBuilder(int(min(mapPageLimit, b.maxBytes)))
 		}
 	}
 	b.rewriter = b.prog.NewRewriter(b.writer(), edits, b.opt)

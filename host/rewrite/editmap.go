@@ -103,6 +103,11 @@ func (rc *recorder) add(r *Rewriter, e event) {
 	if rc.final {
 		e.ready = readyFinal
 	}
+	// The Splicer writes the page up to the next event's position as
+	// soon as it is checked: positions must not go back.
+	if n := len(rc.events); n > 0 && e.lt < rc.events[n-1].lt {
+		rc.failed = true
+	}
 	rc.events = append(rc.events, e)
 }
 
