@@ -63,6 +63,8 @@ type EditMap struct {
 	// fixed bounds what the open elements held in the rewrite (for the
 	// memory bound), maxTag is the longest start tag an event has.
 	fixed, maxTag int
+	// selected counts, per selector, the elements it selects.
+	selected []int32
 }
 
 // Len returns the length of the page the map was made from.
@@ -70,7 +72,7 @@ func (m *EditMap) Len() int { return m.length }
 
 // Size returns the bytes the map holds, for a cache's budget.
 func (m *EditMap) Size() int {
-	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.events)*eventSize + len(m.sels)*8
+	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4
 }
 
 // Program returns the Program the map was made for: a map is only used
@@ -241,6 +243,16 @@ func (b *MapBuilder) Close() *EditMap {
 		selWords: b.rec.selWords,
 		fixed:    b.rec.fixed,
 		maxTag:   b.rec.maxTag,
+		selected: make([]int32, len(b.probe)),
+	}
+	for i := range m.events {
+		if e := &m.events[i]; e.kind == evOpen {
+			for s := range m.selected {
+				if m.selects(e.sel, s) {
+					m.selected[s]++
+				}
+			}
+		}
 	}
 	return m
 }

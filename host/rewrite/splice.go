@@ -87,15 +87,16 @@ func (s *Splicer) fits() bool {
 		e := &s.edits[i]
 		per += len(e.Content) + len(e.Attr) + 6*len(e.Value) + 48
 	}
+	// The elements an edit may apply to, at most: each edit's count,
+	// once per selector.
 	opens := 0
-	for i := range m.events {
-		if e := &m.events[i]; e.kind == evOpen {
-			for j := range s.edits {
-				if m.selects(e.sel, s.edits[j].Selector) {
-					opens++
-					break
-				}
-			}
+	for i := range s.edits {
+		sel, first := s.edits[i].Selector, true
+		for j := range i {
+			first = first && s.edits[j].Selector != sel
+		}
+		if first && sel >= 0 && sel < len(m.selected) {
+			opens += int(m.selected[sel])
 		}
 	}
 	return 2*m.fixed+2*m.length+opens*per+4096 < limit
