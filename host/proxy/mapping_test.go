@@ -1,17 +1,27 @@
 package proxy_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/host/demo"
+	"github.com/bespoke-edge/bespoke/host/engine"
 	"github.com/bespoke-edge/bespoke/host/proxy"
+	"github.com/bespoke-edge/bespoke/host/reqctx"
 	"github.com/bespoke-edge/bespoke/host/seen"
+	"github.com/bespoke-edge/bespoke/host/site"
+	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // mapOrigin serves the cards page with a strong ETag; with vary, a few
@@ -104,5 +114,97 @@ func TestEditMapsDemo(t *testing.T) {
 	st := mapped.p.EditMapStats()
 	if st.Hits.Load() == 0 {
 		t.Errorf("no page was spliced (misses %d, fallbacks %d)", st.Misses.Load(), st.Fallbacks.Load())
+	}
+}
+
+// BenchmarkProxyEditMaps is BenchmarkProxy's "seen" case (the shop page,
+// five edits and hide_seen, the visitor's seen cookie carried) with the
+// origin sending a strong ETag: "rewrite" without edit maps, "splice"
+// with them (every request after the first is spliced), and "varying"
+// with them and an origin that changes a few bytes near the top of every
+// response (every request falls back to the rewriter, or misses).
+func BenchmarkProxyEditMaps(b *testing.B) {
+	page, err := os.ReadFile("../../testdata/pages/shop.html")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		maps  int
+		vary  bool
+		check func(*proxy.MapStats) bool
+	}{
+		{"rewrite", 0, false, func(*proxy.MapStats) bool { return true }},
+		{"splice", 32 << 20, false, func(s *proxy.MapStats) bool { return s.Hits.Load() > 0 && s.Fallbacks.Load() == 0 }},
+		{"varying", 32 << 20, true, func(s *proxy.MapStats) bool { return s.Hits.Load() == 0 }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var n atomic.Int64
+			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body := page
+				if c.vary {
+					body = bytes.Clone(page)
+					copy(body[200:], strconv.FormatInt(100000+n.Add(1)%100000, 10))
+				}
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				w.Header().Set("ETag", `"shop-1"`)
+				w.Write(body)
+			}))
+			defer origin.Close()
+			u, _ := url.Parse(origin.URL)
+			eng, err := engine.New(engine.Config{CacheDir: "-"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer eng.Close(context.Background())
+			store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Seen: store, EditMapCache: c.maps})
+			res, err := rules.Compile("bench.yaml", []byte(benchSeenRules))
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Swap(s)
+			defer s.Close(context.Background())
+			srv := httptest.NewServer(p)
+			defer srv.Close()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+			var jar string
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+				req.Header.Set("CF-IPCountry", "FR")
+				req.Header.Set("Cookie", "seg=gold; "+jar)
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Fatal(resp.Status)
+				}
+				var parts []string
+				for _, c := range resp.Cookies() {
+					parts = append(parts, c.Name+"="+c.Value)
+				}
+				if len(parts) > 0 {
+					jar = strings.Join(parts, "; ")
+				}
+			}
+			b.StopTimer()
+			st := p.EditMapStats()
+			if !c.check(st) {
+				b.Fatalf("hits %d, misses %d, fallbacks %d", st.Hits.Load(), st.Misses.Load(), st.Fallbacks.Load())
+			}
+		})
 	}
 }
