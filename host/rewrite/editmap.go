@@ -165,7 +165,6 @@ type MapBuilder struct {
 	sums  []uint32
 	n     int
 	limit int
-	names int
 }
 
 var builderPool = sync.Pool{New: func() any { return new(MapBuilder) }}
