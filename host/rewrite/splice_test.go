@@ -500,3 +500,46 @@ type pageWriter interface {
 	Close() error
 	Release()
 }
+
+// TestSpliceHammer: goroutines splicing with one map at once, and
+// building maps, through the pools, write what the Rewriter writes (run
+// with -race).
+func TestSpliceHammer(t *testing.T) {
+	p := spliceProgram()
+	page := benchPage()
+	m := buildMap(rand.New(rand.NewPCG(5, 6)), p, page)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 9))
+			for range 10 {
+				edits := randomEdits(rng, len(spliceSelectors))
+				served, _ := mutate(rng, page)
+				var want, got bytes.Buffer
+				rw := p.NewRewriter(&want, edits, Options{})
+				rw.Write(served)
+				rw.Close()
+				rw.Release()
+				sp := p.NewSplicer(&got, m, edits, Options{})
+				chunked(sp, served, chunking(rng, len(served)))
+				sp.Release()
+				if !bytes.Equal(got.Bytes(), want.Bytes()) {
+					errs <- "spliced output differs"
+					return
+				}
+				if buildMap(rng, p, page) == nil {
+					errs <- "no map"
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
