@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -27,7 +28,7 @@ import (
 // mapOrigin serves the cards page with a strong ETag; with vary, a few
 // bytes near its top change with every response (the same length, so
 // that the map is found and does not match).
-func mapOrigin(vary bool) http.Handler {
+func mapOrigin(vary, compress bool) http.Handler {
 	page := cardsPage()
 	var n atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -36,6 +37,14 @@ func mapOrigin(vary bool) http.Handler {
 			body = strings.Replace(page, "<title>Shop</title>", fmt.Sprintf("<title>S%03d</title>", n.Add(1)%1000), 1)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if compress {
+			var b bytes.Buffer
+			z := gzip.NewWriter(&b)
+			io.WriteString(z, body)
+			z.Close()
+			body = b.String()
+			w.Header().Set("Content-Encoding", "gzip")
+		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		if !vary {
 			w.Header().Set("ETag", `"cards-1"`)
@@ -50,8 +59,9 @@ func mapOrigin(vary bool) http.Handler {
 // that changes every time (each view falls back to the rewriter), with
 // hide_seen and its cookie.
 func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
-	for _, vary := range []bool{false, true} {
-		t.Run(fmt.Sprintf("vary=%v", vary), func(t *testing.T) {
+	for _, c := range []struct{ vary, gzip bool }{{false, false}, {true, false}, {false, true}} {
+		vary := c.vary
+		t.Run(fmt.Sprintf("vary=%v,gzip=%v", c.vary, c.gzip), func(t *testing.T) {
 			envs := make([]*env, 2)
 			for i := range envs {
 				store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
@@ -62,7 +72,7 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 				if i == 1 {
 					size = 1 << 20
 				}
-				envs[i] = newEnv(t, mapOrigin(vary), []byte(seenRules), func(c *proxy.Config) {
+				envs[i] = newEnv(t, mapOrigin(vary, c.gzip), []byte(seenRules), func(c *proxy.Config) {
 					c.Seen, c.EditMapCache = store, size
 				})
 			}
@@ -70,7 +80,7 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 			for view := range 5 {
 				var bodies [2]string
 				for i, e := range envs {
-					r := e.get(t, "/", "Cookie", jars[i].header())
+					r := e.get(t, "/", "Cookie", jars[i].header(), "Accept-Encoding", "identity")
 					jars[i].keep(r)
 					bodies[i] = strings.ReplaceAll(r.body, "<title>S", "<title>")
 				}
@@ -209,5 +219,28 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 				b.Fatalf("hits %d, misses %d, fallbacks %d", st.Hits.Load(), st.Misses.Load(), st.Fallbacks.Load())
 			}
 		})
+	}
+}
+
+// TestEditMapsAfterReload: a reload's new plugin never uses the maps
+// made for the old one.
+func TestEditMapsAfterReload(t *testing.T) {
+	e := newEnv(t, mapOrigin(false, false), []byte(seenRules), func(c *proxy.Config) { c.EditMapCache = 1 << 20 })
+	e.get(t, "/")
+	e.get(t, "/")
+	st := e.p.EditMapStats()
+	if st.Hits.Load() != 1 {
+		t.Fatalf("hits %d before the reload, want 1", st.Hits.Load())
+	}
+	e.load(t, "rules.yaml", []byte("rules:\n  - name: top\n    actions:\n      - limit: { select: \"li.card\", n: 3 }\n"))
+	r := e.get(t, "/")
+	if n := len(items(r.body)); n != 3 {
+		t.Fatalf("after the reload, %d items, want 3", n)
+	}
+	if st.Hits.Load() != 1 || st.Misses.Load() != 2 {
+		t.Fatalf("after the reload: hits %d, misses %d; the old map was used", st.Hits.Load(), st.Misses.Load())
+	}
+	if r := e.get(t, "/"); len(items(r.body)) != 3 || st.Hits.Load() != 2 {
+		t.Fatalf("the new plugin's map is not used: hits %d, %d items", st.Hits.Load(), len(items(r.body)))
 	}
 }
