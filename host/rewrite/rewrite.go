@@ -93,6 +93,15 @@
 // than a thousand distinct unknown tag names (or 64 KiB of them), or
 // nested deeper than 65,535 elements, stops rewriting the same way.
 // Applied tells what was done.
+//
+// # Edit maps
+//
+// What a Program's selectors find in a page does not depend on the
+// visitor. A MapBuilder records it once (an EditMap, with a checksum per
+// block of the page); a Splicer then writes what a Rewriter would for a
+// later response of the same page, with any edits, checking each block
+// before it uses the map there and handing over to a Rewriter at the
+// first block that differs, with the same output (editmap.go, splice.go).
 package rewrite
 
 import (
