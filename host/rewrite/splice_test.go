@@ -543,3 +543,39 @@ func TestSpliceHammer(t *testing.T) {
 		t.Fatal(e)
 	}
 }
+
+// TestSpliceStreams: the Splicer writes a block's output once the block
+// has matched, before the page ends, and what it wrote is the start of
+// the Rewriter's output.
+func TestSpliceStreams(t *testing.T) {
+	p := mustCompile(editSelectors...)
+	page := benchPage()
+	m := buildMap(rand.New(rand.NewPCG(1, 1)), p, page)
+	var want bytes.Buffer
+	rw := p.NewRewriter(&want, fiveEdits, Options{})
+	rw.Write(page)
+	rw.Close()
+	rw.Release()
+
+	var got bytes.Buffer
+	sp := p.NewSplicer(&got, m, fiveEdits, Options{})
+	defer sp.Release()
+	prev := 0
+	for i := 0; i < len(page); i += SpliceBlock {
+		sp.Write(page[i:min(i+SpliceBlock, len(page))])
+		if i+SpliceBlock < len(page) && got.Len() <= prev && i > 2*SpliceBlock {
+			t.Fatalf("after %d bytes, nothing more written (%d)", i+SpliceBlock, got.Len())
+		}
+		if !bytes.HasPrefix(want.Bytes(), got.Bytes()) {
+			t.Fatalf("after %d bytes, the output is not the start of the Rewriter's", i+SpliceBlock)
+		}
+		prev = got.Len()
+	}
+	if prev == 0 {
+		t.Fatal("nothing written before Close")
+	}
+	sp.Close()
+	if !bytes.Equal(got.Bytes(), want.Bytes()) || sp.FellBack() >= 0 {
+		t.Fatalf("fell back at %d, or the output differs", sp.FellBack())
+	}
+}
