@@ -18,6 +18,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/demo"
 	"github.com/bespoke-edge/bespoke/host/engine"
+	"github.com/bespoke-edge/bespoke/host/metrics"
 	"github.com/bespoke-edge/bespoke/host/proxy"
 	"github.com/bespoke-edge/bespoke/host/reqctx"
 	"github.com/bespoke-edge/bespoke/host/seen"
@@ -242,5 +243,34 @@ func TestEditMapsAfterReload(t *testing.T) {
 	}
 	if r := e.get(t, "/"); len(items(r.body)) != 3 || st.Hits.Load() != 2 {
 		t.Fatalf("the new plugin's map is not used: hits %d, %d items", st.Hits.Load(), len(items(r.body)))
+	}
+}
+
+// TestEditMapMetrics: the edit maps' counts and the cache's bytes are
+// exported.
+func TestEditMapMetrics(t *testing.T) {
+	m := metrics.New()
+	e := newEnv(t, mapOrigin(false, false), []byte(seenRules), func(c *proxy.Config) { c.EditMapCache, c.Metrics = 1<<20, m })
+	e.get(t, "/")
+	e.get(t, "/")
+	e.get(t, "/")
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, s := range f.GetMetric() {
+			switch {
+			case s.GetCounter() != nil:
+				got[f.GetName()] = s.GetCounter().GetValue()
+			case s.GetGauge() != nil:
+				got[f.GetName()] = s.GetGauge().GetValue()
+			}
+		}
+	}
+	if got["bespoke_editmap_hits_total"] != 2 || got["bespoke_editmap_misses_total"] != 1 || got["bespoke_editmap_fallbacks_total"] != 0 ||
+		got["bespoke_editmap_cache_bytes"] <= 0 || got["bespoke_editmap_cache_maps"] != 1 {
+		t.Errorf("metrics %v", got)
 	}
 }
