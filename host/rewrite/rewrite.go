@@ -386,7 +386,7 @@ type Rewriter struct {
 	// rewritework: the linearity tests read it.
 	work int
 
-	// Positions for edit maps (splice.go): in is the bytes written so
+	// Positions for edit maps (editmap.go): in is the bytes written so
 	// far, base the offset in the page of src[0], pendAt that of
 	// pending[0]. rec, when set, records what the page's structure asks
 	// of the sink, and recHold is the holding a recorder follows (see
@@ -549,7 +549,7 @@ const entrySize = int(unsafe.Sizeof(entry{}))
 const (
 	pinAFE uint8 = 1 << iota
 	pinOther
-	// pinRec: an edit map records the element's end (see splice.go).
+	// pinRec: an edit map records the element's end (see editmap.go).
 	pinRec
 )
 
