@@ -1,0 +1,310 @@
+// Package rediscluster starts a real Redis Cluster on loopback for tests:
+// three primaries and three replicas (redis-server in cluster mode, joined
+// by redis-cli --cluster create), in a temporary directory, stopped when
+// the test ends. Without redis-server the test is skipped, or fails when
+// CI=true, since CI installs it.
+package rediscluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// NodeTimeout is the nodes' cluster-node-timeout: a primary silent this
+// long is taken for failed and a replica is promoted in its place.
+const NodeTimeout = time.Second
+
+// Cluster is a running Redis Cluster.
+type Cluster struct {
+	t     testing.TB
+	Nodes []*Node
+}
+
+// Node is one redis-server of the cluster.
+type Node struct {
+	Addr   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	once   sync.Once
+}
+
+// Start starts a cluster of three primaries, each with one replica, and
+// waits until it serves every slot.
+func Start(t testing.TB) *Cluster {
+	t.Helper()
+	server, err1 := exec.LookPath("redis-server")
+	cli, err2 := exec.LookPath("redis-cli")
+	if err1 != nil || err2 != nil {
+		msg := "redis-server and redis-cli are not installed (apt-get install redis-server): the Redis Cluster test cannot run"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + "; CI must install them (.ci/run)")
+		}
+		t.Skip(msg)
+	}
+	c := &Cluster{t: t}
+	t.Cleanup(c.stopAll)
+	dir := t.TempDir()
+	for range 6 {
+		c.Nodes = append(c.Nodes, c.startNode(server, dir))
+	}
+	args := []string{"--cluster", "create"}
+	for _, n := range c.Nodes {
+		args = append(args, n.Addr)
+	}
+	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// startNode starts one cluster-enabled redis-server on a free port whose
+// cluster bus port (+10000) is free too.
+func (c *Cluster) startNode(server, dir string) *Node {
+	c.t.Helper()
+	for range 20 {
+		port := freePortPair()
+		ndir := filepath.Join(dir, strconv.Itoa(port))
+		if err := os.MkdirAll(ndir, 0o755); err != nil {
+			c.t.Fatal(err)
+		}
+		n := &Node{Addr: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
+		n.cmd = exec.Command(server,
+			"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", ndir,
+			"--save", "", "--appendonly", "no",
+			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", strconv.Itoa(int(NodeTimeout/time.Millisecond)),
+			// A replica that lost its primary is promoted however long
+			// they were apart; the other shards keep serving while one
+			// has no primary (the settings OPERATIONS.md recommends).
+			"--cluster-replica-validity-factor", "0",
+			"--cluster-require-full-coverage", "no",
+		)
+		if err := n.cmd.Start(); err != nil {
+			c.t.Fatal(err)
+		}
+		go func() { n.cmd.Wait(); close(n.exited) }()
+		if waitListening(n, 5*time.Second) {
+			return n
+		}
+		n.Stop() // the port was taken before the server bound it
+	}
+	c.t.Fatal("no redis-server of the cluster started")
+	return nil
+}
+
+func waitListening(n *Node, d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		select {
+		case <-n.exited:
+			return false
+		default:
+		}
+		if conn, err := net.Dial("tcp", n.Addr); err == nil {
+			conn.Close()
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// freePortPair returns a loopback port free now whose port+10000 is free
+// too.
+func freePortPair() int {
+	for {
+		p := 20000 + rand.IntN(25000)
+		a, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		b, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000))
+		a.Close()
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return p
+	}
+}
+
+// Stop kills the node, as a crash would, and waits for it to exit.
+func (n *Node) Stop() {
+	n.once.Do(func() {
+		n.cmd.Process.Kill()
+		<-n.exited
+	})
+}
+
+func (c *Cluster) stopAll() {
+	for _, n := range c.Nodes {
+		n.Stop()
+	}
+}
+
+// Seeds returns the nodes' addresses as the comma-separated list of
+// redis:// URLs bespoke takes.
+func (c *Cluster) Seeds() string {
+	var s []string
+	for _, n := range c.Nodes {
+		s = append(s, "redis://"+n.Addr)
+	}
+	return strings.Join(s, ",")
+}
+
+// Client returns a cluster client for looking behind the code under test.
+func (c *Cluster) Client() *redis.ClusterClient {
+	var addrs []string
+	for _, n := range c.Nodes {
+		addrs = append(addrs, n.Addr)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ClusterStateReloadInterval: 200 * time.Millisecond})
+	c.t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// live returns a client on a node that is running.
+func (c *Cluster) live() (*redis.Client, error) {
+	for _, n := range c.Nodes {
+		select {
+		case <-n.exited:
+			continue
+		default:
+		}
+		return redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1}), nil
+	}
+	return nil, errors.New("no node of the cluster is running")
+}
+
+// Slot returns the hash slot of key.
+func (c *Cluster) Slot(ctx context.Context, key string) (int, error) {
+	cl, err := c.live()
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	n, err := cl.ClusterKeySlot(ctx, key).Result()
+	return int(n), err
+}
+
+// Primary returns the node serving slot as primary, as a running node
+// sees the cluster.
+func (c *Cluster) Primary(ctx context.Context, slot int) (*Node, error) {
+	cl, err := c.live()
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ranges, err := cl.ClusterSlots(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range ranges {
+		if int(r.Start) <= slot && slot <= int(r.End) && len(r.Nodes) > 0 {
+			for _, n := range c.Nodes {
+				if n.Addr == r.Nodes[0].Addr {
+					return n, nil
+				}
+			}
+			return nil, fmt.Errorf("slot %d is served by %s, not a node of this cluster", slot, r.Nodes[0].Addr)
+		}
+	}
+	return nil, fmt.Errorf("no node serves slot %d", slot)
+}
+
+// Replica returns a replica of the primary of slot.
+func (c *Cluster) Replica(ctx context.Context, slot int) (*Node, error) {
+	cl, err := c.live()
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ranges, err := cl.ClusterSlots(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range ranges {
+		if int(r.Start) <= slot && slot <= int(r.End) && len(r.Nodes) > 1 {
+			for _, n := range c.Nodes {
+				if n.Addr == r.Nodes[1].Addr {
+					return n, nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("no replica serves slot %d", slot)
+}
+
+// WaitHealthy waits until a running node reports cluster_state:ok and
+// every slot is served by a running primary.
+func (c *Cluster) WaitHealthy(ctx context.Context) error {
+	var last error
+	for {
+		if last = c.healthy(ctx); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the Redis Cluster did not become healthy: %v", last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) healthy(ctx context.Context) error {
+	cl, err := c.live()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	info, err := cl.ClusterInfo(ctx).Result()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "cluster_state:ok") {
+		return errors.New("cluster_state is not ok")
+	}
+	ranges, err := cl.ClusterSlots(ctx).Result()
+	if err != nil {
+		return err
+	}
+	covered := 0
+	for _, r := range ranges {
+		if len(r.Nodes) == 0 {
+			continue
+		}
+		for _, n := range c.Nodes {
+			if n.Addr != r.Nodes[0].Addr {
+				continue
+			}
+			select {
+			case <-n.exited:
+				return fmt.Errorf("slots %d-%d are still assigned to the stopped %s", r.Start, r.End, n.Addr)
+			default:
+			}
+		}
+		covered += int(r.End-r.Start) + 1
+	}
+	if covered != 16384 {
+		return fmt.Errorf("%d of 16384 slots served", covered)
+	}
+	return nil
+}
