@@ -263,6 +263,12 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 			}
 			p.saveSeen(ctx, nil, st)
 		}
+		if rb.done {
+			// The page ended while it was held back (for the caps): no
+			// more reads will come to run it.
+			rb.onDone()
+			rb.onDone = nil
+		}
 	}
 	resp.Body = rb
 	return rp, nil

@@ -73,7 +73,40 @@ func Start(t testing.TB) *Cluster {
 	if err := c.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
+	for !c.replicated(ctx) {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the Redis Cluster's replicas did not join")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	return c
+}
+
+// replicated reports whether every slot range has a replica whose link
+// to its primary is up.
+func (c *Cluster) replicated(ctx context.Context) bool {
+	cl, err := c.live()
+	if err != nil {
+		return false
+	}
+	defer cl.Close()
+	ranges, err := cl.ClusterSlots(ctx).Result()
+	if err != nil || len(ranges) == 0 {
+		return false
+	}
+	for _, r := range ranges {
+		if len(r.Nodes) < 2 {
+			return false
+		}
+		rep := redis.NewClient(&redis.Options{Addr: r.Nodes[1].Addr, MaxRetries: -1})
+		info, err := rep.Info(ctx, "replication").Result()
+		rep.Close()
+		if err != nil || !strings.Contains(info, "master_link_status:up") {
+			return false
+		}
+	}
+	return true
 }
 
 // startNode starts one cluster-enabled redis-server on a free port whose
