@@ -83,23 +83,18 @@ func Start(t testing.TB) *Cluster {
 	return c
 }
 
-// replicated reports whether every slot range has a replica whose link
-// to its primary is up.
+// replicated reports whether every shard has an online replica whose
+// link to its primary is up.
 func (c *Cluster) replicated(ctx context.Context) bool {
-	cl, err := c.live()
-	if err != nil {
+	shards, err := c.shards(ctx)
+	if err != nil || len(shards) == 0 {
 		return false
 	}
-	defer cl.Close()
-	ranges, err := cl.ClusterSlots(ctx).Result()
-	if err != nil || len(ranges) == 0 {
-		return false
-	}
-	for _, r := range ranges {
-		if len(r.Nodes) < 2 {
+	for _, sh := range shards {
+		if len(sh.replicas) == 0 {
 			return false
 		}
-		rep := redis.NewClient(&redis.Options{Addr: r.Nodes[1].Addr, MaxRetries: -1})
+		rep := redis.NewClient(&redis.Options{Addr: sh.replicas[0], MaxRetries: -1})
 		info, err := rep.Info(ctx, "replication").Result()
 		rep.Close()
 		if err != nil || !strings.Contains(info, "master_link_status:up") {
@@ -107,6 +102,68 @@ func (c *Cluster) replicated(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// shard is one primary's slots as a running node sees the cluster.
+type shard struct {
+	slots    []redis.SlotRange
+	primary  string   // address
+	replicas []string // addresses of the online replicas
+}
+
+// shards reads CLUSTER SHARDS from a running node.
+func (c *Cluster) shards(ctx context.Context) ([]shard, error) {
+	cl, err := c.live()
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	raw, err := cl.ClusterShards(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []shard
+	for _, r := range raw {
+		sh := shard{slots: r.Slots}
+		for _, n := range r.Nodes {
+			addr := net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+			switch {
+			case n.Role == "master" && n.Health == "online":
+				sh.primary = addr
+			case n.Role == "replica" && n.Health == "online":
+				sh.replicas = append(sh.replicas, addr)
+			}
+		}
+		if len(sh.slots) > 0 {
+			out = append(out, sh)
+		}
+	}
+	return out, nil
+}
+
+// shardOf returns the shard serving slot.
+func (c *Cluster) shardOf(ctx context.Context, slot int) (shard, error) {
+	shards, err := c.shards(ctx)
+	if err != nil {
+		return shard{}, err
+	}
+	for _, sh := range shards {
+		for _, r := range sh.slots {
+			if int(r.Start) <= slot && slot <= int(r.End) {
+				return sh, nil
+			}
+		}
+	}
+	return shard{}, fmt.Errorf("no shard serves slot %d", slot)
+}
+
+func (c *Cluster) node(addr string) (*Node, error) {
+	for _, n := range c.Nodes {
+		if n.Addr == addr {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("%q is not a node of this cluster", addr)
 }
 
 // startNode starts one cluster-enabled redis-server on a free port whose
@@ -241,49 +298,26 @@ func (c *Cluster) Slot(ctx context.Context, key string) (int, error) {
 // Primary returns the node serving slot as primary, as a running node
 // sees the cluster.
 func (c *Cluster) Primary(ctx context.Context, slot int) (*Node, error) {
-	cl, err := c.live()
+	sh, err := c.shardOf(ctx, slot)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	ranges, err := cl.ClusterSlots(ctx).Result()
-	if err != nil {
-		return nil, err
+	if sh.primary == "" {
+		return nil, fmt.Errorf("slot %d has no primary online", slot)
 	}
-	for _, r := range ranges {
-		if int(r.Start) <= slot && slot <= int(r.End) && len(r.Nodes) > 0 {
-			for _, n := range c.Nodes {
-				if n.Addr == r.Nodes[0].Addr {
-					return n, nil
-				}
-			}
-			return nil, fmt.Errorf("slot %d is served by %s, not a node of this cluster", slot, r.Nodes[0].Addr)
-		}
-	}
-	return nil, fmt.Errorf("no node serves slot %d", slot)
+	return c.node(sh.primary)
 }
 
-// Replica returns a replica of the primary of slot.
+// Replica returns an online replica of the primary of slot.
 func (c *Cluster) Replica(ctx context.Context, slot int) (*Node, error) {
-	cl, err := c.live()
+	sh, err := c.shardOf(ctx, slot)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	ranges, err := cl.ClusterSlots(ctx).Result()
-	if err != nil {
-		return nil, err
+	if len(sh.replicas) == 0 {
+		return nil, fmt.Errorf("slot %d has no replica online", slot)
 	}
-	for _, r := range ranges {
-		if int(r.Start) <= slot && slot <= int(r.End) && len(r.Nodes) > 1 {
-			for _, n := range c.Nodes {
-				if n.Addr == r.Nodes[1].Addr {
-					return n, nil
-				}
-			}
-		}
-	}
-	return nil, fmt.Errorf("no replica serves slot %d", slot)
+	return c.node(sh.replicas[0])
 }
 
 // WaitHealthy waits until a running node reports cluster_state:ok and
@@ -307,34 +341,35 @@ func (c *Cluster) healthy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
 	info, err := cl.ClusterInfo(ctx).Result()
+	cl.Close()
 	if err != nil {
 		return err
 	}
 	if !strings.Contains(info, "cluster_state:ok") {
 		return errors.New("cluster_state is not ok")
 	}
-	ranges, err := cl.ClusterSlots(ctx).Result()
+	shards, err := c.shards(ctx)
 	if err != nil {
 		return err
 	}
 	covered := 0
-	for _, r := range ranges {
-		if len(r.Nodes) == 0 {
-			continue
+	for _, sh := range shards {
+		if sh.primary == "" {
+			return fmt.Errorf("slots %v have no primary online", sh.slots)
 		}
-		for _, n := range c.Nodes {
-			if n.Addr != r.Nodes[0].Addr {
-				continue
-			}
-			select {
-			case <-n.exited:
-				return fmt.Errorf("slots %d-%d are still assigned to the stopped %s", r.Start, r.End, n.Addr)
-			default:
-			}
+		n, err := c.node(sh.primary)
+		if err != nil {
+			return err
 		}
-		covered += int(r.End-r.Start) + 1
+		select {
+		case <-n.exited:
+			return fmt.Errorf("slots %v are still assigned to the stopped %s", sh.slots, n.Addr)
+		default:
+		}
+		for _, r := range sh.slots {
+			covered += int(r.End-r.Start) + 1
+		}
 	}
 	if covered != 16384 {
 		return fmt.Errorf("%d of 16384 slots served", covered)
