@@ -175,7 +175,8 @@ type RedisStore struct {
 	// dropped), Timeouts or Errors (Redis unreachable, or an error
 	// reply; loads while the server is lost count here).
 	Loads, Hits, Misses, Invalid, Timeouts, Errors atomic.Int64
-	// Saves counts states written; SaveErrors the writes that failed
+	// Saves counts states written (seen-states and caps counts alike);
+	// SaveErrors the writes that failed
 	// other than by timing out, SaveTimeouts those that timed out;
 	// DroppedSaves the saves dropped for a full queue or after Close;
 	// SkippedSaves the sets not saved because their load failed.
