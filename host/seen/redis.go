@@ -622,7 +622,7 @@ func (s *RedisStore) write(batch []save) {
 		default:
 			failed++
 			if unreachable(err) {
-				s.lost()
+				s.failed(true)
 			}
 		}
 	}
