@@ -82,20 +82,21 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// TestREADMEExample parses the configuration file shown in the README, so
-// that the example stays one bespoke accepts.
-func TestREADMEExample(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+// TestOperationsExample parses the configuration file shown in the
+// operators' reference, host/OPERATIONS.md, so that the example stays one
+// bespoke accepts.
+func TestOperationsExample(t *testing.T) {
+	b, err := os.ReadFile("../OPERATIONS.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "### Configuration file")
+	_, rest, ok := strings.Cut(string(b), "## Configuration file")
 	_, rest, ok2 := strings.Cut(rest, "```yaml\n")
 	example, _, ok3 := strings.Cut(rest, "```")
 	if !ok || !ok2 || !ok3 {
-		t.Fatal("the README has no configuration example")
+		t.Fatal("host/OPERATIONS.md has no configuration example")
 	}
-	c, err := Parse("README.md", []byte(example))
+	c, err := Parse("OPERATIONS.md", []byte(example))
 	if err != nil {
 		t.Fatal(err)
 	}
