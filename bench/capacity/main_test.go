@@ -106,6 +106,21 @@ func TestWorkedExample(t *testing.T) {
 		}
 	}
 	t.Logf("\n%s", out.String())
+
+	// The worked example in the operators' reference is this output.
+	doc, err := os.ReadFile("../../host/OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "as the program prints it:\n\n```\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("host/OPERATIONS.md has no worked example")
+	}
+	example, _, _ := strings.Cut(out.String()[strings.Index(out.String(), "Worked example:"):], "\n\n")
+	if strings.TrimSpace(block) != strings.TrimSpace(example) {
+		t.Errorf("host/OPERATIONS.md's worked example differs from the program's; update it to:\n%s", example)
+	}
 }
 
 // A visitor's state grows with what was shown, and the cookie stays under
