@@ -52,7 +52,10 @@ func BenchmarkCookieRequest(b *testing.B) {
 }
 
 // BenchmarkRedisRequest is the same page with the Redis store: one GET,
-// the tests, and a queued SET. It reports what Redis sees per request:
+// the tests, and Save, which queues a SET only for a changed set: past the
+// first iteration the page's items are already in it, so the figures are
+// a returning visitor's read (a page view that records something adds one
+// SET of the same value). It reports what Redis sees per request:
 // commands, round trips (the GET on the request's path, and the writers'
 // pipelines, which batch saves under load: one request at a time, as
 // here, is their worst case), and the bytes of keys and values sent and
