@@ -3,9 +3,14 @@
 // exact count and a window per rule, which a bloom filter cannot give; the
 // cookie holds, per capped rule, a 32-bit hash of the rule (never its
 // name), a count and the start of its window: 9 bytes an entry.
+//
+// When several proxies share a store (Redis), the same entries live there
+// instead, keyed by visitor id (see Shared), so that a cap counts every
+// page view of the visitor whichever proxy served it.
 package caps
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -26,11 +31,40 @@ const (
 	maxEntries = 64
 )
 
-// Store reads and writes counts. Its zero value is not usable: use New.
+// Store reads and writes counts. Its zero value is not usable: use New
+// or NewShared.
 type Store struct {
-	key []byte
-	now func() time.Time
+	key    []byte
+	now    func() time.Time
+	shared Shared
 }
+
+// Shared is a store several proxies share, keyed by visitor id, that
+// keeps counts instead of a cookie (seen.RedisStore is one).
+type Shared interface {
+	// LoadCaps returns the counts stored for visitorID: nil and no
+	// error when there are none, an error when the store could not say.
+	LoadCaps(ctx context.Context, visitorID string) ([]byte, error)
+	// SaveCaps stores b as visitorID's counts for ttl, without waiting
+	// for the store to answer.
+	SaveCaps(visitorID string, b []byte, ttl time.Duration) error
+}
+
+// NewShared returns a store keeping counts in sh (required) rather than in
+// a cookie. now may be nil (time.Now).
+func NewShared(sh Shared, now func() time.Time) (*Store, error) {
+	if sh == nil {
+		return nil, errors.New("caps: a shared store is required")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{now: now, shared: sh}, nil
+}
+
+// Shared returns the shared store the counts live in, or nil when they
+// live in a cookie.
+func (s *Store) Shared() Shared { return s.shared }
 
 // New returns a store signing its cookie with key (required). now may be
 // nil (time.Now).
@@ -56,8 +90,42 @@ type Counts struct {
 	entries []entry
 	changed bool
 	// Dropped says why the cookie was ignored ("" when it was fine or
-	// absent): "malformed", "tampered", "old-format".
+	// absent): "malformed", "tampered", "old-format"; for a shared store,
+	// also "unavailable" when the store could not be read.
 	Dropped string
+	// Unknown says the shared store could not be read: the counts are
+	// not known, and are never saved, since that would replace the
+	// stored ones.
+	Unknown bool
+}
+
+// LoadShared reads visitorID's counts from the shared store; an empty
+// visitorID has none.
+func (s *Store) LoadShared(ctx context.Context, visitorID string) *Counts {
+	if visitorID == "" {
+		return &Counts{s: s}
+	}
+	b, err := s.shared.LoadCaps(ctx, visitorID)
+	return s.FromShared(b, err)
+}
+
+// FromShared returns the counts of b, as a shared store's LoadCaps (or a
+// load that fetched them with other state) returned them with err.
+// Malformed data gives empty counts, never an error.
+func (s *Store) FromShared(b []byte, err error) *Counts {
+	c := &Counts{s: s}
+	switch {
+	case err != nil:
+		c.Dropped, c.Unknown = "unavailable", true
+	case b == nil:
+	case len(b) < 1:
+		c.Dropped = "malformed"
+	case b[0] != version:
+		c.Dropped = "old-format"
+	default:
+		c.decodeEntries(b[1:])
+	}
+	return c
 }
 
 // Load reads the counts from r's cookie. A missing, malformed or tampered
@@ -82,10 +150,15 @@ func (s *Store) Load(r *http.Request) *Counts {
 		c.Dropped = "tampered"
 		return c
 	}
-	body = body[1:]
+	c.decodeEntries(body[1:])
+	return c
+}
+
+// decodeEntries reads the entries after the version byte.
+func (c *Counts) decodeEntries(body []byte) {
 	if len(body)%entrySize != 0 || len(body)/entrySize > maxEntries {
 		c.Dropped = "malformed"
-		return c
+		return
 	}
 	for i := 0; i < len(body); i += entrySize {
 		c.entries = append(c.entries, entry{
@@ -94,7 +167,6 @@ func (s *Store) Load(r *http.Request) *Counts {
 			start: binary.LittleEndian.Uint32(body[i+5:]),
 		})
 	}
-	return c
 }
 
 func (s *Store) mac(b []byte) []byte {
@@ -173,14 +245,36 @@ func (c *Counts) Hit(key string, window time.Duration) {
 // Changed reports whether Hit was called.
 func (c *Counts) Changed() bool { return c != nil && c.changed }
 
-// Cookie returns the cookie storing the counts, living as long as maxAge.
-func (c *Counts) Cookie(maxAge time.Duration, secure bool) *http.Cookie {
-	b := []byte{version}
+// encode returns the version byte and the entries.
+func (c *Counts) encode() []byte {
+	b := make([]byte, 1, 1+len(c.entries)*entrySize+macSize)
+	b[0] = version
 	for _, e := range c.entries {
 		b = binary.LittleEndian.AppendUint32(b, e.hash)
 		b = append(b, e.count)
 		b = binary.LittleEndian.AppendUint32(b, e.start)
 	}
+	return b
+}
+
+// Save stores counts that changed in the shared store, for visitorID,
+// living as long as maxAge. Counts of a cookie store, counts whose load
+// failed (Unknown) and unchanged counts are not saved.
+func (c *Counts) Save(visitorID string, maxAge time.Duration) error {
+	switch {
+	case c == nil || !c.changed || c.s.shared == nil:
+		return nil
+	case c.Unknown:
+		return errors.New("caps: the stored counts could not be read; not overwritten")
+	case visitorID == "":
+		return errors.New("caps: no visitor id to save the counts under")
+	}
+	return c.s.shared.SaveCaps(visitorID, c.encode(), maxAge)
+}
+
+// Cookie returns the cookie storing the counts, living as long as maxAge.
+func (c *Counts) Cookie(maxAge time.Duration, secure bool) *http.Cookie {
+	b := c.encode()
 	b = append(b, c.s.mac(b)...)
 	return &http.Cookie{
 		Name: CookieName, Value: base64.RawURLEncoding.EncodeToString(b), Path: "/",

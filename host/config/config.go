@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/seen"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -118,7 +119,11 @@ type Geo struct {
 type Seen struct {
 	// Store is "cookie", "redis" or "off".
 	Store string `yaml:"store"`
-	// Redis is the server's URL (redis://host:port/db), for store: redis.
+	// Redis names the server, Cluster or Sentinel master, for store:
+	// redis: redis://host:port/db (rediss:// for TLS), a comma-separated
+	// list of Cluster seeds (redis://h1:7000,redis://h2:7000),
+	// redis+cluster://h1:7000, or redis+sentinel://h1:26379,h2:26379/master
+	// (see seen.ParseRedisURL). Frequency-cap counts are kept there too.
 	Redis string `yaml:"redis"`
 	// Window is how long an item stays seen.
 	Window Duration `yaml:"window"`
@@ -333,6 +338,9 @@ func (c *Config) Validate() error {
 	case "redis":
 		if c.Seen.Redis == "" {
 			return errors.New("seen.store is redis but seen.redis (redis://host:port) is empty")
+		}
+		if _, err := seen.ParseRedisURL(c.Seen.Redis); err != nil {
+			return fmt.Errorf("seen.redis: %w", err)
 		}
 	default:
 		return fmt.Errorf("seen.store is cookie, redis or off, not %q", c.Seen.Store)

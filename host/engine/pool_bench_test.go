@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -146,4 +147,49 @@ func BenchmarkColdLoad(b *testing.B) {
 			m.discardQuiet(inst)
 		}
 	})
+}
+
+// BenchmarkInstanceMemory is the memory one more warm instance of the
+// demo plugin holds (its guest memory and the runtime's state for it),
+// measured as the live heap grown by holding 32 instances at once, after
+// a collection. The capacity model (bench/capacity) reads bytes/instance.
+func BenchmarkInstanceMemory(b *testing.B) {
+	const n = 32
+	art := demoArtifact(b)
+	ctx := context.Background()
+	for b.Loop() {
+		e, err := New(Config{CacheDir: "-", PoolSize: n, Warm: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := e.Load(ctx, art)
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := liveHeap()
+		held := make([]*instance, 0, n)
+		for range n {
+			inst, err := m.acquire(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			held = append(held, inst)
+		}
+		after := liveHeap()
+		for _, inst := range held {
+			m.release(inst)
+		}
+		m.Close(ctx)
+		e.Close(ctx)
+		// The first instance was made warm at load, before the count.
+		b.ReportMetric(float64(after-before)/(n-1), "bytes/instance")
+	}
+}
+
+// liveHeap is the bytes in live heap objects after a collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }

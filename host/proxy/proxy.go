@@ -80,8 +80,10 @@ type Config struct {
 	// answers in the response headers (the cookie store). Past it the page
 	// streams and the showing is not recorded. 0 means 1 MiB.
 	SeenBuffer int
-	// Caps counts frequency-capped rules; nil disables caps (capped rules
-	// then always count 0).
+	// Caps counts frequency-capped rules, in a cookie or a shared store
+	// (caps.NewShared); nil disables caps (capped rules then always count
+	// 0). When Seen is that same shared store (a seen.CapsLoader), a
+	// request reads both in one round trip.
 	Caps *caps.Store
 	// Route names this proxy in metrics and logs; empty means "default".
 	Route string
@@ -143,6 +145,7 @@ type Stats struct {
 	SeenSaveErrors atomic.Int64 // seen-filters that could not be saved
 	SeenOverflow   atomic.Int64 // pages too long to hold back for the seen cookie
 	SeenUnrecorded atomic.Int64 // items shown past what one response may record
+	CapsSaveErrors atomic.Int64 // caps counts a shared store could not take (unknown counts, a full queue)
 	Limited        atomic.Int64 // bodies passed untouched, stopped or cut by a limit (see bespoke_body_limits_total)
 }
 
@@ -295,19 +298,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !st.allowed {
 			v.Persist = false
 		}
-		if p.cfg.Caps != nil && s.UsesCaps() {
-			st.caps = p.cfg.Caps.Load(r)
-			v.Caps = st.caps
-			if !st.allowed {
-				// Counts that cannot be kept: each capped rule does what
-				// its editor chose (at_most's untracked).
-				st.untracked = caps.Untracked{Counts: st.caps, Hide: s.Actions().UntrackedCaps()}
-				v.Caps = &st.untracked
-			}
-		}
+		capsOn := p.cfg.Caps != nil && s.UsesCaps()
 		var seenFn func(string) bool
 		if p.cfg.Seen != nil && s.UsesSeen() {
-			set, info := p.cfg.Seen.Load(r.Context(), r, v.ID)
+			set, info := p.loadSeen(r, v.ID, capsOn, st)
 			p.stats.SeenLoads.Add(1)
 			p.cfg.Metrics.Seen(p.cfg.Route, "load")
 			switch {
@@ -321,6 +315,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			st.seen = set
 			seenFn = set.Seen
 			defer p.doneSeen(r, st)
+		}
+		if capsOn {
+			if st.caps == nil {
+				st.caps = p.loadCaps(r, v.ID)
+			}
+			v.Caps = st.caps
+			if !st.allowed || st.caps.Unknown {
+				// Counts that cannot be kept, or that the shared store
+				// could not say: each capped rule does what its editor
+				// chose (at_most's untracked).
+				st.untracked = caps.Untracked{Counts: st.caps, Hide: s.Actions().UntrackedCaps()}
+				v.Caps = &st.untracked
+			}
 		}
 		decideStart := time.Now()
 		s.Decide(r.Context(), r, v, st.secure, seenFn, st.req)
@@ -397,7 +404,7 @@ func (st *state) planTag() uint64 {
 // keepsVisitor reports whether a new visitor's id is worth a cookie: the
 // decisions read it, or a server-side seen-filter is keyed by it.
 func (p *Proxy) keepsVisitor(st *state) bool {
-	return st.site.ReadsVisitor() || st.seen != nil && !p.cfg.Seen.InHeaders()
+	return st.site.ReadsVisitor() || st.seen != nil && !p.cfg.Seen.InHeaders() || p.sharedCaps(st)
 }
 
 func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {

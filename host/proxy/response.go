@@ -70,6 +70,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			newVisitor:      st.req.Visitor.Persist,
 			seen:            st.seen != nil && st.allowed,
 			seenInHeaders:   p.cfg.Seen != nil && p.cfg.Seen.InHeaders(),
+			sharedCaps:      p.sharedCaps(st),
 			caps:            st.allowed && st.caps != nil && len(pl.Capped) > 0,
 			maxRewriteBytes: p.cfg.MaxRewriteBytes,
 		},
@@ -182,7 +183,7 @@ func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied fun
 		longest = max(longest, w)
 	}
 	if st.caps.Changed() {
-		h.Add("Set-Cookie", st.caps.Cookie(max(longest, 30*24*time.Hour), st.secure).String())
+		p.saveCaps(h, st, max(longest, 30*24*time.Hour))
 		// A copy the browser reused would show the capped rule again,
 		// uncounted: it must ask first (a 304 counts as a view).
 		h.Set("Cache-Control", withNoCache(h.Get("Cache-Control")))
@@ -264,6 +265,12 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 				p.recordMarks(st, rp, st.applied(rp))
 			}
 			p.saveSeen(ctx, nil, st)
+		}
+		if rb.done {
+			// The page ended while it was held back (for the caps): no
+			// more reads will come to run it.
+			rb.onDone()
+			rb.onDone = nil
 		}
 	}
 	resp.Body = rb

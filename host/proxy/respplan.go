@@ -138,8 +138,9 @@ type requestFacts struct {
 	// seen: a seen-filter was loaded and the visitor allows tracking;
 	// seenInHeaders: its store answers in the response headers.
 	seen, seenInHeaders bool
-	// caps: a capped rule matched and the visitor's counts can be kept.
-	caps bool
+	// caps: a capped rule matched and the visitor's counts can be kept;
+	// sharedCaps: they are kept in a shared store, by visitor id.
+	caps, sharedCaps bool
 	// maxRewriteBytes bounds the bodies rewritten.
 	maxRewriteBytes int64
 }
@@ -250,7 +251,7 @@ func planResponse(in responseInput) responsePlan {
 	// anyway, so that assets stay shared-cacheable. Any cookie makes the
 	// response private: no shared cache may hand one visitor's cookie to
 	// others.
-	rp.setVisitor = in.req.newVisitor && (in.site.readsVisitor || in.req.seen && !in.req.seenInHeaders) &&
+	rp.setVisitor = in.req.newVisitor && (in.site.readsVisitor || in.req.seen && !in.req.seenInHeaders || in.req.sharedCaps) &&
 		(page || rp.personalized || originPrivate(in.header))
 
 	// A page view: a page (HTML or JSON) the request does not say is a

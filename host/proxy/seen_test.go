@@ -337,3 +337,56 @@ func TestCompressedOriginsAreReencoded(t *testing.T) {
 		})
 	}
 }
+
+// With the seen-filter and the caps in one shared Redis store: a page
+// held back until its capped rule's edit applied still records what it
+// showed (the page ends while held, before the save is scheduled), the
+// count lives in Redis rather than a cookie, and the capped rule stops
+// after its cap.
+func TestSharedCapsAndSeenInRedis(t *testing.T) {
+	addr := startRedis(t)
+	store, err := seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + addr + "/0", Timeout: time.Second, Prefix: "shared-caps:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	capStore, err := caps.NewShared(store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rules = `rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 2 }
+  - name: invite
+    at_most: 1 per 1d
+    actions:
+      - insert_after: { select: "ul.cards", html: '<aside id="invite">join</aside>' }
+`
+	e := newEnv(t, cardsOrigin(), []byte(rules), func(c *proxy.Config) { c.Seen, c.Caps = store, capStore })
+	jar := cookieJar{}
+	first := e.get(t, "/")
+	jar.keep(first)
+	if _, ok := jar["bsk_vid"]; !ok {
+		t.Fatal("no visitor id cookie: the state in Redis could not be found again")
+	}
+	if _, ok := jar[caps.CookieName]; ok {
+		t.Error("a caps cookie was set; the counts belong in Redis")
+	}
+	if !store.Flush(2 * time.Second) {
+		t.Fatal("saves not written")
+	}
+	if store.Saves.Load() != 2 {
+		t.Fatalf("%d states written after the first view, want 2 (seen-state and caps)", store.Saves.Load())
+	}
+	if got := items(first.body); len(got) != 12 || !strings.Contains(first.body, `id="invite"`) {
+		t.Fatalf("first view: %d items, invite %v", len(got), strings.Contains(first.body, `id="invite"`))
+	}
+	second := e.get(t, "/", "Cookie", jar.header())
+	if got := items(second.body); len(got) != 2 {
+		t.Errorf("second view shows %v, want the 2 kept", got)
+	}
+	if strings.Contains(second.body, `id="invite"`) {
+		t.Error("the rule capped at 1 a day showed twice")
+	}
+}

@@ -145,6 +145,11 @@ func (l *layout) assemble(b []byte, sn *snapshot, nc, np int) []byte {
 
 func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 
+// EncodedLen is the bytes of the set's whole state as a RedisStore
+// stores it (a cookie adds a 16-byte MAC and base64, and may degrade a
+// state to fit); for capacity planning.
+func (s *Set) EncodedLen() int { return len(s.encode()) }
+
 // encode is the whole state.
 func (s *Set) encode() []byte {
 	sn := s.snapshot()

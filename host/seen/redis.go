@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,7 @@ import (
 
 // Defaults for the zero values of RedisConfig.
 const (
-	DefaultRedisPrefix  = "bespoke:seen:"
+	DefaultRedisPrefix  = "bespoke:"
 	DefaultRedisTimeout = 20 * time.Millisecond
 	DefaultRedisQueue   = 4096
 	DefaultRedisWriters = 2
@@ -27,6 +28,12 @@ const (
 // maxVisitorID bounds a Redis key's visitor part: a longer id is not one
 // the proxy issued, and is treated as no id.
 const maxVisitorID = 256
+
+// usableID reports whether a visitor id can key Redis: not empty, not too
+// long, and without braces, which would move the key's hash tag.
+func usableID(id string) bool {
+	return id != "" && len(id) <= maxVisitorID && !strings.ContainsAny(id, "{}")
+}
 
 // maxBatch is how many queued saves one write sends in a pipeline.
 const maxBatch = 64
@@ -62,11 +69,17 @@ const lostAfterTimeouts = 3
 // built; later changes to it have no effect.
 type RedisConfig struct {
 	Params
-	// URL is the server, redis://[user:password@]host:port/db (rediss://
-	// for TLS); required. Its timeout and retry options are replaced by
+	// URL names one server, a Cluster or a Sentinel-watched master, in
+	// one of the forms ParseRedisURL reads (redis://host:port/db,
+	// rediss:// for TLS, a comma-separated list of Cluster seeds,
+	// redis+cluster://, redis+sentinel://host:port/master); required. The
+	// timeout and retry options of a single server's URL are replaced by
 	// the ones below.
 	URL string
-	// Prefix starts every key; empty means DefaultRedisPrefix.
+	// Prefix starts every key; empty means DefaultRedisPrefix. A
+	// visitor's keys are Prefix{id}:seen and Prefix{id}:caps: the braces
+	// make a hash tag, so that on a Cluster both live in one slot and one
+	// command reads them.
 	Prefix string
 	// Timeout bounds a load, connecting included: past it the page is
 	// served as if nothing had been seen. 0 means DefaultRedisTimeout.
@@ -91,24 +104,38 @@ type RedisConfig struct {
 	Retry time.Duration
 }
 
-// RedisStore keeps seen-states in Redis, under Prefix + visitor id, with a
-// TTL of the window, so that several proxies share them. The value is the
-// same encoding as the cookie's, without the MAC and base64.
+// RedisStore keeps seen-states in Redis, under Prefix{visitor id}:seen,
+// with a TTL of the window, so that several proxies share them. The value
+// is the same encoding as the cookie's, without the MAC and base64. It
+// also keeps frequency-cap counts (caps.Shared) under Prefix{visitor
+// id}:caps, in the same Cluster slot.
 //
-// A load is one GET within Timeout; a timeout or an error gives an empty
-// set. Saves are asynchronous: Save encodes the state and queues it
-// without waiting, and background writers send the queue as pipelines of
-// SET key value EX window, so a slow Redis never delays a page. When the
+// A load is one command within Timeout: GET, or MGET of both keys when the
+// request needs the caps too (LoadWithCaps); a timeout or an error gives
+// an empty set. Saves are asynchronous: Save encodes the state and queues
+// it without waiting, and background writers send the queue as pipelines
+// of SET key value EX ttl, so a slow Redis never delays a page. When the
 // queue is full a save is dropped and counted. Close writes what is queued.
 //
-// When the server cannot be reached (a connection refused or reset, or
-// three loads in a row timing out) the store takes it for lost: loads
-// answer at once with an empty set (Dropped DroppedRedisError) instead of
-// each waiting for its timeout, and a background probe PINGs the server
-// every Retry (100 ms). Once it answers, the store starts a new client
-// (the old one's connection pool would go on refusing to dial for up to
-// a second after an outage) and loads use Redis again: filtering comes
-// back within Retry of the server.
+// On a single server, when it cannot be reached (a connection refused or
+// reset, or three loads in a row timing out) the store takes it for lost:
+// loads answer at once with an empty set (Dropped DroppedRedisError)
+// instead of each waiting for its timeout, and a background probe PINGs
+// the server every Retry (100 ms). Once it answers, the store starts a new
+// client (the old one's connection pool would go on refusing to dial for
+// up to a second after an outage) and loads use Redis again: filtering
+// comes back within Retry of the server.
+//
+// On a Cluster one primary lost takes only its slots' visitors with it,
+// so the store is never taken for lost as a whole: a load that fails asks
+// the client to reload the slot map (at most every 200 ms), and once a
+// replica has been promoted the visitors of those slots are read from it.
+// Until then their loads fail within Timeout and their pages are served
+// as if nothing had been seen; saves of states whose load failed are
+// skipped, so nothing stored is overwritten. Writes that reached the lost
+// primary but not its replica before it died are lost (Redis replication
+// is asynchronous). Behind Sentinel the client follows the master
+// Sentinel names.
 //
 // Two requests of one visitor at once load the same state and the later
 // save wins, losing the other's showings; the cookie store is no different,
@@ -118,8 +145,8 @@ type RedisConfig struct {
 // build one with NewRedisStore.
 type RedisStore struct {
 	l           *layout
-	client      atomic.Pointer[redis.Client]
-	opt         *redis.Options // to start a new client after an outage
+	client      atomic.Pointer[clientBox]
+	target      RedisTarget // to start a new client after an outage
 	prefix      string
 	timeout     time.Duration
 	saveTimeout time.Duration
@@ -148,7 +175,8 @@ type RedisStore struct {
 	// dropped), Timeouts or Errors (Redis unreachable, or an error
 	// reply; loads while the server is lost count here).
 	Loads, Hits, Misses, Invalid, Timeouts, Errors atomic.Int64
-	// Saves counts states written; SaveErrors the writes that failed
+	// Saves counts states written (seen-states and caps counts alike);
+	// SaveErrors the writes that failed
 	// other than by timing out, SaveTimeouts those that timed out;
 	// DroppedSaves the saves dropped for a full queue or after Close;
 	// SkippedSaves the sets not saved because their load failed.
@@ -158,18 +186,22 @@ type RedisStore struct {
 	Lost, Reconnects atomic.Int64
 }
 
+// clientBox holds the client, an interface, for atomic swaps.
+type clientBox struct{ c redis.UniversalClient }
+
 type save struct {
 	key  string
 	data []byte
+	ttl  time.Duration
 }
 
-// NewRedisStore returns a store for the server at cfg.URL, or an error for
-// a bad URL or out-of-range sizes. It does not connect until used, so a
-// server that is down does not stop the proxy from starting.
+// NewRedisStore returns a store for the deployment cfg.URL names, or an
+// error for a bad URL or out-of-range sizes. It does not connect until
+// used, so a server that is down does not stop the proxy from starting.
 func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
-	opt, err := redis.ParseURL(cfg.URL)
+	target, err := ParseRedisURL(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("seen: Redis URL: %w", err)
+		return nil, err
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultRedisPrefix
@@ -208,6 +240,7 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 	// Loads are bounded by their context (Timeout); the socket timeouts
 	// bound the background writes. No retries: a retry would double the
 	// worst case of a load, and a lost save costs little.
+	opt := &target.Options
 	opt.ContextTimeoutEnabled = true
 	opt.ReadTimeout = cfg.SaveTimeout
 	opt.WriteTimeout = cfg.SaveTimeout
@@ -216,15 +249,21 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 	opt.MaxRetries = -1
 	opt.DialerRetries = 1
 	// Fewer round trips on each new connection: no CLIENT SETINFO, and
-	// RESP2, which sets up no push notifications. GET and SET need nothing
-	// from RESP3.
+	// RESP2, which sets up no push notifications. GET, MGET and SET need
+	// nothing from RESP3.
 	if opt.Protocol == 0 {
 		opt.Protocol = 2
 	}
 	opt.DisableIdentity = true
+	if target.simple != nil {
+		o := target.simple
+		o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout = true, opt.ReadTimeout, opt.WriteTimeout
+		o.DialTimeout, o.PoolTimeout, o.MaxRetries, o.DialerRetries = opt.DialTimeout, opt.PoolTimeout, -1, 1
+		o.Protocol, o.DisableIdentity = opt.Protocol, true
+	}
 	s := &RedisStore{
 		l:           l,
-		opt:         opt,
+		target:      target,
 		prefix:      cfg.Prefix,
 		timeout:     cfg.Timeout,
 		saveTimeout: cfg.SaveTimeout,
@@ -232,7 +271,7 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 		ttl:         time.Duration(l.window) * time.Second,
 		stop:        make(chan struct{}),
 	}
-	s.client.Store(redis.NewClient(opt))
+	s.client.Store(&clientBox{s.newClient()})
 	for range cfg.Writers {
 		q := make(chan save, max(cfg.Queue/cfg.Writers, 1))
 		s.queues = append(s.queues, q)
@@ -242,57 +281,183 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 	return s, nil
 }
 
+// newClient starts a client for the store's deployment.
+func (s *RedisStore) newClient() redis.UniversalClient {
+	switch s.target.Mode {
+	case RedisCluster:
+		o := s.target.Options.Cluster()
+		// The slot map is reloaded when a load fails (see failed); the
+		// periodic reload only catches moves nothing failed on.
+		o.ClusterStateReloadInterval = 10 * time.Second
+		return redis.NewClusterClient(o)
+	case RedisSentinel:
+		return redis.NewFailoverClient(s.target.Options.Failover())
+	}
+	return redis.NewClient(s.target.simple)
+}
+
+func (s *RedisStore) c() redis.UniversalClient { return s.client.Load().c }
+
+// SeenKey is the key of visitorID's seen-state.
+func (s *RedisStore) SeenKey(visitorID string) string {
+	return s.prefix + "{" + visitorID + "}:seen"
+}
+
+// CapsKey is the key of visitorID's frequency-cap counts, in the same
+// Cluster slot as its seen-state.
+func (s *RedisStore) CapsKey(visitorID string) string {
+	return s.prefix + "{" + visitorID + "}:caps"
+}
+
+// Mode is the kind of deployment the store reaches.
+func (s *RedisStore) Mode() RedisMode { return s.target.Mode }
+
 // Load implements Store: one GET, bounded by the store's Timeout and ctx.
 // r is not used.
 func (s *RedisStore) Load(ctx context.Context, _ *http.Request, visitorID string) (*Set, LoadInfo) {
+	set, info, _, _ := s.load(ctx, visitorID, false)
+	return set, info
+}
+
+// LoadWithCaps is Load that also returns visitorID's frequency-cap counts
+// (see caps.Shared.LoadCaps), read by the same command: one MGET of two
+// keys in one slot, one round trip.
+func (s *RedisStore) LoadWithCaps(ctx context.Context, _ *http.Request, visitorID string) (*Set, LoadInfo, []byte, error) {
+	return s.load(ctx, visitorID, true)
+}
+
+// CapsLoader is a Store that reads a visitor's frequency-cap counts
+// (package caps) with its seen-state, in one round trip.
+type CapsLoader interface {
+	Store
+	// LoadWithCaps is Load that also returns the counts stored for
+	// visitorID: nil and no error when there are none, an error when the
+	// store could not say.
+	LoadWithCaps(ctx context.Context, r *http.Request, visitorID string) (*Set, LoadInfo, []byte, error)
+}
+
+// errNoAnswer is the caps error of a load that got no answer.
+var errNoAnswer = errors.New("seen: Redis did not answer")
+
+func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) (*Set, LoadInfo, []byte, error) {
 	now := s.l.nowSec()
-	if visitorID == "" || len(visitorID) > maxVisitorID {
-		return s.l.newSet(now), LoadInfo{Source: SourceNew}
+	if !usableID(visitorID) {
+		return s.l.newSet(now), LoadInfo{Source: SourceNew}, nil, nil
 	}
 	s.Loads.Add(1)
-	if s.down.Load() {
-		s.Errors.Add(1)
+	unknown := func(reason string) (*Set, LoadInfo, []byte, error) {
 		set := s.l.newSet(now)
 		set.unknown = true
-		return set, LoadInfo{Source: SourceNew, Dropped: DroppedRedisError}
+		return set, LoadInfo{Source: SourceNew, Dropped: reason}, nil, errNoAnswer
+	}
+	if s.down.Load() {
+		s.Errors.Add(1)
+		return unknown(DroppedRedisError)
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	b, err := s.client.Load().Get(ctx, s.prefix+visitorID).Bytes()
+	var b, capsData []byte
+	var err error
+	if withCaps {
+		var vals []any
+		vals, err = s.c().MGet(ctx, s.SeenKey(visitorID), s.CapsKey(visitorID)).Result()
+		if err == nil && len(vals) != 2 {
+			err = fmt.Errorf("seen: MGET answered %d values for 2 keys", len(vals))
+		}
+		if err == nil {
+			b, capsData = bytesOf(vals[0]), bytesOf(vals[1])
+			if b == nil {
+				err = redis.Nil
+			}
+		}
+	} else {
+		b, err = s.c().Get(ctx, s.SeenKey(visitorID)).Bytes()
+	}
 	switch {
 	case err == nil:
 		s.timeoutsInARow.Store(0)
 	case errors.Is(err, redis.Nil):
 		s.timeoutsInARow.Store(0)
 		s.Misses.Add(1)
-		return s.l.newSet(now), LoadInfo{Source: SourceNew}
+		return s.l.newSet(now), LoadInfo{Source: SourceNew}, capsData, nil
 	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		s.Timeouts.Add(1)
-		if s.timeoutsInARow.Add(1) >= lostAfterTimeouts {
-			s.lost()
-		}
-		set := s.l.newSet(now)
-		set.unknown = true
-		return set, LoadInfo{Source: SourceNew, Dropped: DroppedTimeout}
+		s.failed(s.timeoutsInARow.Add(1) >= lostAfterTimeouts)
+		return unknown(DroppedTimeout)
 	default:
 		s.Errors.Add(1)
-		if unreachable(err) {
-			s.lost()
-		}
-		set := s.l.newSet(now)
-		set.unknown = true
-		return set, LoadInfo{Source: SourceNew, Dropped: DroppedRedisError}
+		s.failed(unreachable(err))
+		return unknown(DroppedRedisError)
 	}
 	set, reason := s.l.decode(b, now)
 	if reason != "" {
 		s.Invalid.Add(1)
-		return s.l.newSet(now), LoadInfo{Source: SourceNew, Dropped: reason}
+		return s.l.newSet(now), LoadInfo{Source: SourceNew, Dropped: reason}, capsData, nil
 	}
 	s.Hits.Add(1)
-	return set, LoadInfo{Source: SourceRedis}
+	return set, LoadInfo{Source: SourceRedis}, capsData, nil
+}
+
+// bytesOf is an MGET value as bytes: nil for a missing key.
+func bytesOf(v any) []byte {
+	if str, ok := v.(string); ok {
+		return []byte(str)
+	}
+	return nil
+}
+
+// failed reacts to a load that failed: on a single server, when lost
+// says the server is gone, the store takes it for lost; on a Cluster the
+// client reloads its slot map, to find a replica promoted in place of a
+// lost primary.
+func (s *RedisStore) failed(lost bool) {
+	switch {
+	case s.target.Mode == RedisCluster:
+		if cc, ok := s.c().(*redis.ClusterClient); ok {
+			cc.ReloadState(context.Background())
+		}
+	case s.target.Mode == RedisSentinel:
+		// The failover client follows the master Sentinel names.
+	case lost:
+		s.lost()
+	}
+}
+
+// LoadCaps implements caps.Shared: one GET of visitorID's counts, bounded
+// by the store's Timeout and ctx. A missing key is nil and no error.
+func (s *RedisStore) LoadCaps(ctx context.Context, visitorID string) ([]byte, error) {
+	if !usableID(visitorID) {
+		return nil, nil
+	}
+	if s.down.Load() {
+		return nil, errNoAnswer
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	b, err := s.c().Get(ctx, s.CapsKey(visitorID)).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, nil
+	case err != nil:
+		s.failed(unreachable(err) && !isTimeout(err))
+		return nil, err
+	}
+	return b, nil
+}
+
+// SaveCaps implements caps.Shared: it queues the write of visitorID's
+// counts, as Save does for seen-states (same errors, same counters).
+func (s *RedisStore) SaveCaps(visitorID string, b []byte, ttl time.Duration) error {
+	if !usableID(visitorID) {
+		return ErrNoVisitor
+	}
+	return s.enqueue(visitorID, save{key: s.CapsKey(visitorID), data: b, ttl: ttl})
 }
 
 func isTimeout(err error) bool {
@@ -338,7 +503,7 @@ func (s *RedisStore) probe() {
 			return
 		case <-t.C:
 		}
-		c := redis.NewClient(s.opt)
+		c := s.newClient()
 		ctx, cancel := context.WithTimeout(context.Background(), max(s.timeout, s.retry))
 		err := c.Ping(ctx).Err()
 		cancel()
@@ -352,12 +517,12 @@ func (s *RedisStore) probe() {
 			c.Close()
 			return
 		}
-		old := s.client.Swap(c)
+		old := s.client.Swap(&clientBox{c})
 		s.timeoutsInARow.Store(0)
 		s.down.Store(false)
 		s.Reconnects.Add(1)
 		s.mu.RUnlock()
-		old.Close()
+		old.c.Close()
 		return
 	}
 }
@@ -383,10 +548,14 @@ func (s *RedisStore) Save(_ context.Context, _ http.Header, visitorID string, se
 		s.SkippedSaves.Add(1)
 		return ErrUnknownState
 	}
-	if visitorID == "" || len(visitorID) > maxVisitorID {
+	if !usableID(visitorID) {
 		return ErrNoVisitor
 	}
-	sv := save{key: s.prefix + visitorID, data: set.encode()}
+	return s.enqueue(visitorID, save{key: s.SeenKey(visitorID), data: set.encode(), ttl: s.ttl})
+}
+
+// enqueue queues sv on visitorID's writer.
+func (s *RedisStore) enqueue(visitorID string, sv save) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -438,9 +607,9 @@ func (s *RedisStore) write(batch []save) {
 	defer s.pending.Add(-int64(len(batch)))
 	ctx, cancel := context.WithTimeout(context.Background(), s.saveTimeout)
 	defer cancel()
-	pipe := s.client.Load().Pipeline()
+	pipe := s.c().Pipeline()
 	for _, sv := range batch {
-		pipe.Set(ctx, sv.key, sv.data, s.ttl)
+		pipe.Set(ctx, sv.key, sv.data, sv.ttl)
 	}
 	cmds, _ := pipe.Exec(ctx)
 	var ok, timeouts, failed int64
@@ -453,7 +622,7 @@ func (s *RedisStore) write(batch []save) {
 		default:
 			failed++
 			if unreachable(err) {
-				s.lost()
+				s.failed(true)
 			}
 		}
 	}
@@ -500,11 +669,14 @@ func (s *RedisStore) Close() error {
 		}
 		t.Stop()
 		// Writers still busy fail fast once the client is closed.
-		s.err = s.client.Load().Close()
+		s.err = s.c().Close()
 		<-done
 	})
 	return s.err
 }
 
-// Interface guard.
-var _ Store = (*RedisStore)(nil)
+// Interface guards.
+var (
+	_ Store      = (*RedisStore)(nil)
+	_ CapsLoader = (*RedisStore)(nil)
+)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/caps"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -159,7 +160,7 @@ func TestRedisRoundTrip(t *testing.T) {
 		t.Fatal("the save was not written")
 	}
 	raw := rawClient(t)
-	key := st.prefix + "v1"
+	key := st.SeenKey("v1")
 	ttl, err := raw.TTL(ctx, key).Result()
 	if err != nil || ttl <= 7*day-time.Minute || ttl > 7*day {
 		t.Errorf("TTL %v, %v; want the window, 7 days", ttl, err)
@@ -218,7 +219,7 @@ func TestRedisStoredStates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := strings.ReplaceAll(tt.name, " ", "-")
-			if err := raw.Set(ctx, st.prefix+id, tt.value, time.Minute).Err(); err != nil {
+			if err := raw.Set(ctx, st.SeenKey(id), tt.value, time.Minute).Err(); err != nil {
 				t.Fatal(err)
 			}
 			before := st.Invalid.Load()
@@ -236,7 +237,7 @@ func TestRedisStoredStates(t *testing.T) {
 func TestRedisVisitorIDs(t *testing.T) {
 	ctx := context.Background()
 	st := newRedisStore(t, RedisConfig{})
-	for _, id := range []string{"", strings.Repeat("x", maxVisitorID+1)} {
+	for _, id := range []string{"", strings.Repeat("x", maxVisitorID+1), "a{b}c"} {
 		s, info := st.Load(ctx, nil, id)
 		if info != (LoadInfo{Source: SourceNew}) {
 			t.Errorf("id of %d bytes: %+v", len(id), info)
@@ -577,5 +578,73 @@ func TestRedisHammer(t *testing.T) {
 	}
 	if st.DroppedSaves.Load() != 0 || st.SaveErrors.Load() != 0 {
 		t.Errorf("%d dropped, %d failed", st.DroppedSaves.Load(), st.SaveErrors.Load())
+	}
+}
+
+// Caps counts kept in Redis: one MGET reads them with the seen-state,
+// in the visitor's slot; a second store (another proxy) reads the same
+// count; a load that fails gives counts that are never saved.
+func TestRedisCaps(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	st := newRedisStore(t, RedisConfig{Params: Params{Now: clk.Now}})
+	cs, err := caps.NewShared(st, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _, b, err := st.LoadWithCaps(ctx, nil, "v1")
+	counts := cs.FromShared(b, err)
+	if err != nil || b != nil || counts.Count("1d:invite", day) != 0 {
+		t.Fatalf("first load: %q, %v", b, err)
+	}
+	counts.Hit("1d:invite", day)
+	set.Shown("sku-1")
+	if err := counts.Save("v1", 30*day); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, nil, "v1", set, false); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Flush(2 * time.Second) {
+		t.Fatal("the saves were not written")
+	}
+	if sk, ck := st.SeenKey("v1"), st.CapsKey("v1"); !strings.Contains(ck, "{v1}") || !strings.Contains(sk, "{v1}") || sk == ck {
+		t.Errorf("keys %q and %q do not share the hash tag {v1}", sk, ck)
+	}
+	raw := rawClient(t)
+	if ttl, err := raw.TTL(ctx, st.CapsKey("v1")).Result(); err != nil || ttl <= 29*day || ttl > 30*day {
+		t.Errorf("caps TTL %v, %v; want 30 days", ttl, err)
+	}
+
+	other := newRedisStore(t, RedisConfig{Prefix: st.prefix, Params: Params{Now: clk.Now}})
+	ocs, _ := caps.NewShared(other, clk.Now)
+	set, info, b, err := other.LoadWithCaps(ctx, nil, "v1")
+	counts = ocs.FromShared(b, err)
+	if info.Source != SourceRedis || !set.Seen("sku-1") || counts.Count("1d:invite", day) != 1 {
+		t.Errorf("another proxy reads %+v, seen %v, count %d", info, set.Seen("sku-1"), counts.Count("1d:invite", day))
+	}
+	// Counts without a seen-state: a miss for the set, the counts read.
+	counts = ocs.LoadShared(ctx, "v1")
+	if counts.Count("1d:invite", day) != 1 {
+		t.Errorf("LoadShared: count %d", counts.Count("1d:invite", day))
+	}
+	raw.Del(ctx, other.SeenKey("v1"))
+	if _, info, b, err := other.LoadWithCaps(ctx, nil, "v1"); info.Source != SourceNew || ocs.FromShared(b, err).Count("1d:invite", day) != 1 {
+		t.Errorf("caps without a seen-state: %+v %q %v", info, b, err)
+	}
+
+	// A store that cannot answer: unknown counts, not saved.
+	addr, closeSilent := silentServer(t)
+	defer closeSilent()
+	dead := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: 30 * time.Millisecond})
+	dcs, _ := caps.NewShared(dead, clk.Now)
+	_, _, b, err = dead.LoadWithCaps(ctx, nil, "v1")
+	counts = dcs.FromShared(b, err)
+	if !counts.Unknown || counts.Dropped != "unavailable" {
+		t.Errorf("a load that timed out gives %+v", counts)
+	}
+	counts.Hit("1d:invite", day)
+	if err := counts.Save("v1", day); err == nil {
+		t.Error("unknown counts were saved")
 	}
 }

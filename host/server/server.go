@@ -121,7 +121,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	capStore, err := caps.New(key, nil)
+	// Caps live where the seen-states do when that is a shared store, so
+	// that a cap counts the page views every proxy served.
+	var capStore *caps.Store
+	if shared, ok := store.(caps.Shared); ok {
+		capStore, err = caps.NewShared(shared, nil)
+	} else {
+		capStore, err = caps.New(key, nil)
+	}
 	if err != nil {
 		return nil, err
 	}

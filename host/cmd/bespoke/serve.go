@@ -53,7 +53,8 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	preserveHost := fs.Bool("preserve-host", false, "send the visitor's Host header to the origin")
 	grace := fs.Duration("grace", 10*time.Second, "on SIGTERM, how long to let requests in flight finish")
 	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off")
-	redisURL := fs.String("redis", "", "Redis `URL` for --seen-store redis (redis://127.0.0.1:6379/0)")
+	redisURL := fs.String("redis", "", "Redis `URL` for --seen-store redis, which also keeps caps counts: redis://host:6379/0 (rediss:// for TLS), Cluster seeds redis://h1:7000,redis://h2:7000, or redis+sentinel://h1:26379/master")
+	seenTimeout := fs.Duration("seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen")
 	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies (default: $BESPOKE_SECRET, else a random key per process)")
 	tlsCert := fs.String("tls-cert", "", "certificate chain `file` (PEM): serve visitors over TLS, with HTTP/2 (reloaded when it changes)")
 	tlsKey := fs.String("tls-key", "", "private key `file` (PEM) of --tls-cert")
@@ -104,7 +105,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			Watch:         config.Duration(*watch),
 			Log:           config.Log{Format: *logFormat, Access: &access, DebugHeaders: *debugHeaders},
 			Geo:           config.Geo{Providers: g.providers, TrustedProxies: g.trusted, Header: g.header, GeoIP: g.geoip, TimeZone: g.timezone},
-			Seen:          config.Seen{Store: *seenStore, Redis: *redisURL},
+			Seen:          config.Seen{Store: *seenStore, Redis: *redisURL, Timeout: config.Duration(*seenTimeout)},
 			Limits:        config.Limits{PoolSize: *poolSize, DecideTimeout: config.Duration(*decideTimeout), MaxRewriteBytes: config.Size(size), EditMapCache: &mapSize},
 			Routes:        []config.Route{{Name: "default", Origin: *origin, Rules: *rulesFile, Plugin: *pluginFile, PreserveHost: *preserveHost}},
 		}

@@ -1,0 +1,249 @@
+package seen
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisMode is the kind of deployment a Redis URL names.
+type RedisMode string
+
+// The deployments ParseRedisURL tells apart.
+const (
+	RedisSingle   RedisMode = "single"
+	RedisCluster  RedisMode = "cluster"
+	RedisSentinel RedisMode = "sentinel"
+)
+
+// RedisTarget is what a Redis URL names: the options of go-redis's
+// universal client, and which kind of deployment they reach.
+type RedisTarget struct {
+	Mode    RedisMode
+	Options redis.UniversalOptions
+	// simple is a single server's options as go-redis reads its URL,
+	// query options included.
+	simple *redis.Options
+}
+
+// ParseRedisURL reads the forms of RedisConfig.URL:
+//
+//	redis://[user:password@]host:port[/db]      one server
+//	rediss://...                                one server over TLS
+//	redis://h1:p1,redis://h2:p2,...             a Cluster, by its seeds
+//	h1:p1,h2:p2,...                             the same, without scheme
+//	redis+cluster://[user:password@]h1:p1[,h2:p2...]   a Cluster (one seed is enough)
+//	rediss+cluster://...                        a Cluster over TLS
+//	redis+sentinel://[user:password@]h1:p1[,h2:p2...]/master[/db]
+//	                                            the master Sentinel names
+//
+// A Cluster has only database 0. In the Sentinel form the user and
+// password are the Redis servers'; the Sentinels are reached without
+// them. Errors never repeat the password.
+func ParseRedisURL(s string) (RedisTarget, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return RedisTarget{}, errors.New("seen: the Redis URL is empty (redis://host:port)")
+	}
+	t, err := parseRedisURL(s)
+	if err != nil {
+		return RedisTarget{}, fmt.Errorf("seen: Redis URL %q: %w", redactURL(s), err)
+	}
+	return t, nil
+}
+
+func parseRedisURL(s string) (RedisTarget, error) {
+	scheme, rest, hasScheme := strings.Cut(s, "://")
+	switch {
+	case hasScheme && (scheme == "redis+sentinel" || scheme == "rediss+sentinel"):
+		return parseSentinel(scheme, rest)
+	case hasScheme && (scheme == "redis+cluster" || scheme == "rediss+cluster"):
+		return parseCluster(strings.TrimSuffix(scheme, "+cluster"), rest)
+	case strings.Contains(s, ","):
+		return parseSeedList(s)
+	case !hasScheme:
+		return RedisTarget{}, errors.New("give a scheme: redis://host:port, rediss:// for TLS, redis+cluster:// or redis+sentinel://")
+	case scheme != "redis" && scheme != "rediss":
+		return RedisTarget{}, fmt.Errorf("unknown scheme %q: use redis, rediss, redis+cluster, rediss+cluster or redis+sentinel", scheme)
+	}
+	if u, err := url.Parse(s); err == nil && u.Host == "" {
+		return RedisTarget{}, errors.New("give the server: redis://host:port")
+	}
+	o, err := redis.ParseURL(s)
+	if err != nil {
+		return RedisTarget{}, errors.New(strings.TrimPrefix(err.Error(), "redis: "))
+	}
+	if err := checkAddr(o.Addr); err != nil {
+		return RedisTarget{}, err
+	}
+	return RedisTarget{Mode: RedisSingle, Options: redis.UniversalOptions{
+		Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password, DB: o.DB,
+		TLSConfig: o.TLSConfig, ClientName: o.ClientName, Protocol: o.Protocol,
+	}, simple: o}, nil
+}
+
+// parseSeedList reads a comma-separated list of seeds of one Cluster,
+// each host:port or a redis:// or rediss:// URL; schemes and credentials
+// must agree.
+func parseSeedList(s string) (RedisTarget, error) {
+	var scheme, user string
+	var pass *string
+	var addrs []string
+	for i, seed := range strings.Split(s, ",") {
+		seed = strings.TrimSpace(seed)
+		if seed == "" {
+			return RedisTarget{}, fmt.Errorf("seed %d is empty", i+1)
+		}
+		sc := "redis"
+		if strings.Contains(seed, "://") {
+			u, err := url.Parse(seed)
+			if err != nil {
+				return RedisTarget{}, fmt.Errorf("seed %d: %v", i+1, strings.TrimPrefix(err.Error(), "parse "))
+			}
+			if u.Scheme != "redis" && u.Scheme != "rediss" {
+				return RedisTarget{}, fmt.Errorf("seed %d: scheme %q: a Cluster's seeds are redis:// or rediss://", i+1, u.Scheme)
+			}
+			sc = u.Scheme
+			if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
+				return RedisTarget{}, fmt.Errorf("seed %d: database %q: a Redis Cluster has only database 0", i+1, p)
+			}
+			if u.RawQuery != "" {
+				return RedisTarget{}, fmt.Errorf("seed %d: options (?%s) are not read for a Cluster", i+1, u.RawQuery)
+			}
+			if u.User != nil {
+				p, _ := u.User.Password()
+				if pass != nil && (u.User.Username() != user || p != *pass) {
+					return RedisTarget{}, fmt.Errorf("seed %d: its user or password differs from an earlier seed's", i+1)
+				}
+				user, pass = u.User.Username(), &p
+			}
+			seed = u.Host
+		}
+		if i > 0 && sc != scheme {
+			return RedisTarget{}, fmt.Errorf("seed %d: %s:// mixed with %s://", i+1, sc, scheme)
+		}
+		scheme = sc
+		if err := checkAddr(seed); err != nil {
+			return RedisTarget{}, fmt.Errorf("seed %d: %w", i+1, err)
+		}
+		addrs = append(addrs, seed)
+	}
+	t := RedisTarget{Mode: RedisCluster, Options: redis.UniversalOptions{Addrs: addrs, Username: user, IsClusterMode: true}}
+	if pass != nil {
+		t.Options.Password = *pass
+	}
+	if scheme == "rediss" {
+		t.Options.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: hostOf(addrs[0])}
+	}
+	return t, nil
+}
+
+// parseCluster reads [user:password@]h1:p1,h2:p2[/0] after redis+cluster://.
+func parseCluster(scheme, rest string) (RedisTarget, error) {
+	user, pass, hosts, path, err := splitMultiHost(rest)
+	if err != nil {
+		return RedisTarget{}, err
+	}
+	if path != "" && path != "0" {
+		return RedisTarget{}, fmt.Errorf("database %q: a Redis Cluster has only database 0", path)
+	}
+	t := RedisTarget{Mode: RedisCluster, Options: redis.UniversalOptions{Addrs: hosts, Username: user, Password: pass, IsClusterMode: true}}
+	if scheme == "rediss" {
+		t.Options.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: hostOf(hosts[0])}
+	}
+	return t, nil
+}
+
+// parseSentinel reads [user:password@]h1:p1,h2:p2/master[/db] after
+// redis+sentinel://.
+func parseSentinel(scheme, rest string) (RedisTarget, error) {
+	user, pass, hosts, path, err := splitMultiHost(rest)
+	if err != nil {
+		return RedisTarget{}, err
+	}
+	master, db, _ := strings.Cut(path, "/")
+	if master == "" {
+		return RedisTarget{}, errors.New("name the master after the Sentinels: redis+sentinel://host:26379/mymaster")
+	}
+	t := RedisTarget{Mode: RedisSentinel, Options: redis.UniversalOptions{Addrs: hosts, Username: user, Password: pass, MasterName: master}}
+	if db != "" {
+		n, err := strconv.Atoi(db)
+		if err != nil || n < 0 {
+			return RedisTarget{}, fmt.Errorf("database %q is not a number", db)
+		}
+		t.Options.DB = n
+	}
+	if scheme == "rediss+sentinel" {
+		t.Options.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return t, nil
+}
+
+// splitMultiHost splits [user:password@]h1:p1,h2:p2[/path][?query].
+func splitMultiHost(rest string) (user, pass string, hosts []string, path string, err error) {
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		return "", "", nil, "", fmt.Errorf("options (?%s) are not read in this form", rest[i+1:])
+	}
+	authority, path, _ := strings.Cut(rest, "/")
+	path = strings.TrimSuffix(path, "/")
+	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+		info := authority[:i]
+		authority = authority[i+1:]
+		u, p, _ := strings.Cut(info, ":")
+		if user, err = url.PathUnescape(u); err != nil {
+			return "", "", nil, "", errors.New("the user is not URL-escaped properly")
+		}
+		if pass, err = url.PathUnescape(p); err != nil {
+			return "", "", nil, "", errors.New("the password is not URL-escaped properly")
+		}
+	}
+	for i, h := range strings.Split(authority, ",") {
+		if err := checkAddr(h); err != nil {
+			return "", "", nil, "", fmt.Errorf("host %d: %w", i+1, err)
+		}
+		hosts = append(hosts, h)
+	}
+	return user, pass, hosts, path, nil
+}
+
+// checkAddr requires host:port with a port number.
+func checkAddr(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil || host == "" {
+		return fmt.Errorf("%q is not host:port", a)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return fmt.Errorf("%q: the port is not a number from 1 to 65535", a)
+	}
+	return nil
+}
+
+func hostOf(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
+}
+
+// redactURL hides the passwords of a Redis URL (or list of them).
+func redactURL(s string) string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		scheme, rest, ok := strings.Cut(part, "://")
+		if !ok {
+			out = append(out, part)
+			continue
+		}
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			if u, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
+				rest = u + ":xxxxx" + rest[at:]
+			}
+		}
+		out = append(out, scheme+"://"+rest)
+	}
+	return strings.Join(out, ",")
+}

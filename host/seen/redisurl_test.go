@@ -1,0 +1,108 @@
+package seen
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseRedisURL(t *testing.T) {
+	for _, tt := range []struct {
+		url        string
+		mode       RedisMode
+		addrs      []string
+		user, pass string
+		db         int
+		master     string
+		tls        bool
+	}{
+		{url: "redis://127.0.0.1:6379/0", mode: RedisSingle, addrs: []string{"127.0.0.1:6379"}},
+		{url: "redis://u:p%40ss@cache:6380/3", mode: RedisSingle, addrs: []string{"cache:6380"}, user: "u", pass: "p@ss", db: 3},
+		{url: "rediss://cache.example:6380", mode: RedisSingle, addrs: []string{"cache.example:6380"}, tls: true},
+		{url: "redis://a:7000,redis://b:7001,redis://c:7002", mode: RedisCluster, addrs: []string{"a:7000", "b:7001", "c:7002"}},
+		{url: "a:7000, b:7001", mode: RedisCluster, addrs: []string{"a:7000", "b:7001"}},
+		{url: "rediss://:secret@a:7000,rediss://:secret@b:7001", mode: RedisCluster, addrs: []string{"a:7000", "b:7001"}, pass: "secret", tls: true},
+		{url: "redis+cluster://a:7000", mode: RedisCluster, addrs: []string{"a:7000"}},
+		{url: "rediss+cluster://u:p@a:7000,b:7001/0", mode: RedisCluster, addrs: []string{"a:7000", "b:7001"}, user: "u", pass: "p", tls: true},
+		{url: "redis+sentinel://s1:26379,s2:26379/mymaster", mode: RedisSentinel, addrs: []string{"s1:26379", "s2:26379"}, master: "mymaster"},
+		{url: "redis+sentinel://:pw@s1:26379/mymaster/2", mode: RedisSentinel, addrs: []string{"s1:26379"}, pass: "pw", master: "mymaster", db: 2},
+	} {
+		got, err := ParseRedisURL(tt.url)
+		if err != nil {
+			t.Errorf("%s: %v", tt.url, err)
+			continue
+		}
+		o := got.Options
+		if got.Mode != tt.mode || !slices.Equal(o.Addrs, tt.addrs) || o.Username != tt.user || o.Password != tt.pass ||
+			o.DB != tt.db || o.MasterName != tt.master || (o.TLSConfig != nil) != tt.tls {
+			t.Errorf("%s: got %s %q user %q pass %q db %d master %q tls %v", tt.url, got.Mode, o.Addrs, o.Username, o.Password, o.DB, o.MasterName, o.TLSConfig != nil)
+		}
+		if got.Mode == RedisCluster && !o.IsClusterMode {
+			t.Errorf("%s: a Cluster without IsClusterMode would be a single client with one seed", tt.url)
+		}
+	}
+}
+
+func TestParseRedisURLErrors(t *testing.T) {
+	for _, tt := range []struct{ url, want string }{
+		{"", "empty"},
+		{"127.0.0.1:6379", "give a scheme"},
+		{"http://a:1", `unknown scheme "http"`},
+		{"redis://", "give the server"},
+		{"redis://a:1/x", "invalid database"},
+		{"redis://a:1/0?bogus=1", "unexpected option"},
+		{"redis://a:1,redis://b:2/3", "only database 0"},
+		{"redis://a:1,rediss://b:2", "mixed"},
+		{"redis://a:1,,redis://b:2", "seed 2 is empty"},
+		{"redis://a:1,b", `"b" is not host:port`},
+		{"redis://a:1,b:99999", "port is not a number"},
+		{"redis://u:one@a:1,redis://u:two@b:2", "differs"},
+		{"redis://a:1,redis://b:2?x=1", "not read for a Cluster"},
+		{"http://a:1,http://b:2", "seeds are redis://"},
+		{"redis+cluster://a:1/4", "only database 0"},
+		{"redis+sentinel://s:26379", "name the master"},
+		{"redis+sentinel://s:26379/m/x", `database "x"`},
+		{"redis+sentinel://s/m", "not host:port"},
+		{"redis+sentinel://s:1/m?x=1", "options"},
+	} {
+		_, err := ParseRedisURL(tt.url)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want one saying %q", tt.url, err, tt.want)
+		}
+	}
+}
+
+// A password never appears in an error.
+func TestParseRedisURLRedacts(t *testing.T) {
+	for _, u := range []string{
+		"redis://user:hunter2@a:1/x",
+		"redis://:hunter2@a:1,redis://:hunter2@b:2/5",
+		"redis+sentinel://:hunter2@s:26379",
+		"rediss+cluster://u:hunter2@a:1/9",
+	} {
+		_, err := ParseRedisURL(u)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: %v", u, err)
+		}
+	}
+}
+
+func FuzzParseRedisURL(f *testing.F) {
+	for _, s := range []string{"redis://a:1/0", "a:1,b:2", "redis+sentinel://:p@s:1/m/0", "rediss+cluster://u:p@a:1,b:2", "redis://:pw@a:1,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseRedisURL(s)
+		if err != nil {
+			return
+		}
+		if len(got.Options.Addrs) == 0 {
+			t.Fatalf("%q parsed with no address", s)
+		}
+		for _, a := range got.Options.Addrs {
+			if checkAddr(a) != nil {
+				t.Fatalf("%q gave address %q", s, a)
+			}
+		}
+	})
+}
