@@ -137,6 +137,10 @@ type Seen struct {
 	ConsentDeny   []string `yaml:"consent_deny"`
 }
 
+// DefaultEditMapCache is limits.edit_map_cache when the file does not
+// say.
+const DefaultEditMapCache = 32 << 20
+
 // Limits bound what one plugin and one request may use.
 type Limits struct {
 	PoolSize        int      `yaml:"pool_size"`
@@ -147,8 +151,12 @@ type Limits struct {
 	// body may decode to (0: 100).
 	MaxDecodeRatio int `yaml:"max_decode_ratio"`
 	// MaxJSONDepth bounds the nesting of JSON documents edited (0: 1000).
-	MaxJSONDepth   int      `yaml:"max_json_depth"`
-	RewriteBuffer  Size     `yaml:"rewrite_buffer"`
+	MaxJSONDepth  int  `yaml:"max_json_depth"`
+	RewriteBuffer Size `yaml:"rewrite_buffer"`
+	// EditMapCache is the bytes of edit maps kept, so that a page is
+	// tokenized once and spliced for each visitor after (see RATIONALE.md,
+	// "Parse once, splice per visitor"); 0 disables them; unset, 32 MiB.
+	EditMapCache   *Size    `yaml:"edit_map_cache"`
 	MaxHeaderBytes Size     `yaml:"max_header_bytes"`
 	ReadHeader     Duration `yaml:"read_header_timeout"`
 	Idle           Duration `yaml:"idle_timeout"`
@@ -265,6 +273,10 @@ func (c *Config) Defaults() {
 	}
 	if l.MaxRewriteBytes == 0 {
 		l.MaxRewriteBytes = 8 << 20
+	}
+	if l.EditMapCache == nil {
+		n := Size(DefaultEditMapCache)
+		l.EditMapCache = &n
 	}
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = 64 << 10

@@ -124,3 +124,24 @@ func TestStripHeadersUnsetOrEmpty(t *testing.T) {
 		t.Errorf("a certificate without its key: %v", err)
 	}
 }
+
+// TestEditMapCache: unset is the default, 0 disables, a size is taken.
+func TestEditMapCache(t *testing.T) {
+	tests := []struct {
+		limits string
+		want   Size
+	}{
+		{"", DefaultEditMapCache},
+		{"limits: { edit_map_cache: 0 }\n", 0},
+		{"limits: { edit_map_cache: 4MiB }\n", 4 << 20},
+	}
+	for _, tt := range tests {
+		c, err := Parse("a.yaml", []byte(tt.limits+"routes: [{ origin: \"http://a\" }]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Limits.EditMapCache == nil || *c.Limits.EditMapCache != tt.want {
+			t.Errorf("%q: %v, want %d", tt.limits, c.Limits.EditMapCache, tt.want)
+		}
+	}
+}

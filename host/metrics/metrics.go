@@ -40,6 +40,7 @@ type Metrics struct {
 	seenUnrecorded *prometheus.CounterVec
 	upstream       *prometheus.CounterVec
 	bodyLimits     *prometheus.CounterVec
+	mapFallbacks   *prometheus.HistogramVec
 }
 
 // latencyBuckets suit sub-millisecond decisions and rewrites up to pages
@@ -90,13 +91,17 @@ func New() *Metrics {
 			Name: "bespoke_body_limits_total",
 			Help: "Response bodies a limit or their encoding kept from being rewritten, by reason (too_large, decode_ratio, bad_encoding, json_depth, json_invalid, charset) and result (untouched: sent as the origin sent it; stopped: rewritten up to the limit, copied after; cut: the transfer was cut; refused: answered 502).",
 		}, []string{"route", "reason", "result"}),
+		mapFallbacks: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bespoke_editmap_fallback_offset_bytes", Help: "Where pages stopped matching their edit map: the offset of the first block that differed.",
+			Buckets: []float64{0, 4 << 10, 16 << 10, 64 << 10, 256 << 10},
+		}, []string{"route"}),
 	}
 	refused := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "bespoke_refused_values_total",
 		Help: "Values of requests that could not be written where a rule writes them (a URL the rule does not allow): replaced by their default, or their action dropped.",
 	}, func() float64 { return float64(plan.RefusedTotal()) })
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, refused,
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -264,4 +269,41 @@ type PoolStats struct {
 	MemoryBytes int64
 	Waits       int64
 	Discarded   int64
+}
+
+// EditMapStats is the state of a route's edit map cache.
+type EditMapStats struct {
+	Hits, Misses, Fallbacks int64 // pages spliced whole, rewritten without a map, that stopped matching theirs
+	Bytes, Maps             int64 // what the cache holds
+}
+
+// EditMaps exposes a route's edit map cache through fn, read at scrape
+// time: bespoke_editmap_{hits,misses,fallbacks}_total and
+// bespoke_editmap_cache_bytes, _maps.
+func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
+	if m == nil {
+		return
+	}
+	labels := prometheus.Labels{"route": route}
+	counter := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
+	}
+	gauge := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
+	}
+	m.Registry.MustRegister(
+		counter("bespoke_editmap_hits_total", "HTML pages spliced with their edit map, whole.", func(s EditMapStats) int64 { return s.Hits }),
+		counter("bespoke_editmap_misses_total", "HTML pages rewritten in full: no edit map of theirs was cached.", func(s EditMapStats) int64 { return s.Misses }),
+		counter("bespoke_editmap_fallbacks_total", "HTML pages that stopped matching their edit map and were rewritten in full from there.", func(s EditMapStats) int64 { return s.Fallbacks }),
+		gauge("bespoke_editmap_cache_bytes", "Bytes the edit map cache holds.", func(s EditMapStats) int64 { return s.Bytes }),
+		gauge("bespoke_editmap_cache_maps", "Edit maps the cache holds.", func(s EditMapStats) int64 { return s.Maps }),
+	)
+}
+
+// EditMapFallback records where a page stopped matching its edit map.
+func (m *Metrics) EditMapFallback(route string, offset int) {
+	if m == nil {
+		return
+	}
+	m.mapFallbacks.WithLabelValues(route).Observe(float64(offset))
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/editmap"
 	"github.com/bespoke-edge/bespoke/host/metrics"
 	"github.com/bespoke-edge/bespoke/host/rewrite"
 )
@@ -22,7 +23,7 @@ import (
 // through whole.
 type rewritingBody struct {
 	src *source
-	rw  *rewrite.Rewriter
+	rw  pageRewriter
 	out bytes.Buffer
 	// enc compresses the rewritten bytes for the visitor, when it accepts
 	// it; nil sends them as they are.
@@ -61,6 +62,25 @@ type rewritingBody struct {
 	spent   time.Duration
 	metrics *metrics.Metrics
 	route   string
+
+	// The page's edit map (see mapping.go): a splicer uses the one the
+	// cache had; a builder records one for the cache.
+	maps     *editmap.Cache
+	mapKey   editmap.Key
+	mapStats *MapStats
+	splicer  *rewrite.Splicer
+	builder  *rewrite.MapBuilder
+	rewriter *rewrite.Rewriter // the full rewriter, when no splicer
+}
+
+// pageRewriter is what rewrites the page: a Rewriter, or a Splicer when
+// the page's edit map is known.
+type pageRewriter interface {
+	io.Writer
+	Close() error
+	Stop() error
+	Release()
+	AppliedCount(i int) int
 }
 
 var bodyPool = sync.Pool{New: func() any { return &rewritingBody{buf: make([]byte, 32<<10)} }}
@@ -74,6 +94,7 @@ func newRewritingBody(src *source, prog *rewrite.Program, edits []rewrite.Edit, 
 	b.head = b.head[:0]
 	b.rw, b.done, b.err, b.copying = nil, false, nil, false
 	b.onDone, b.onLimit, b.in, b.spent, b.metrics, b.route = nil, nil, 0, 0, nil, ""
+	b.maps, b.splicer, b.builder, b.rewriter = nil, nil, nil, nil
 	b.src, b.prog, b.edits, b.opt, b.maxBytes = src, prog, edits, opt, maxBytes
 	b.declared, _ = headerCharset(contentType)
 	b.enc = newEncoder(encoding, &b.out)
@@ -129,6 +150,7 @@ func (b *rewritingBody) step() {
 		t := time.Now()
 		if b.rw != nil {
 			b.rw.Close()
+			b.mapped()
 		}
 		if b.enc != nil {
 			b.enc.Close()
@@ -155,6 +177,9 @@ func (b *rewritingBody) write(p []byte, eof bool) {
 		b.writer().Write(p)
 	default:
 		b.rw.Write(p)
+		if b.builder != nil {
+			b.builder.Write(p)
+		}
 		if b.src.out > b.maxBytes {
 			if b.precommit && b.src.replayable() {
 				b.err = errTooLarge
@@ -162,6 +187,7 @@ func (b *rewritingBody) write(p []byte, eof bool) {
 			}
 			// Bounded work per page: the rest is copied through.
 			b.rw.Stop()
+			b.dropBuilder()
 			b.copying = true
 			b.limit(reasonTooLarge, "stopped")
 		}
@@ -205,7 +231,7 @@ func (b *rewritingBody) start(p []byte, eof bool) bool {
 		b.limit(reasonCharset, "untouched")
 		return true
 	}
-	b.rw = b.prog.NewRewriter(b.writer(), encodeEdits(b.edits, cs), b.opt)
+	b.newRewriter(encodeEdits(b.edits, cs))
 	return true
 }
 
@@ -246,6 +272,8 @@ func (b *rewritingBody) release() {
 		b.rw.Release()
 		b.rw = nil
 	}
+	b.dropBuilder()
+	b.splicer, b.rewriter, b.maps = nil, nil, nil
 	releaseEncoder(b.enc)
 	b.enc = nil
 	b.src = nil

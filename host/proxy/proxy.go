@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/caps"
+	"github.com/bespoke-edge/bespoke/host/editmap"
 	"github.com/bespoke-edge/bespoke/host/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/metrics"
 	"github.com/bespoke-edge/bespoke/host/reqctx"
@@ -56,6 +57,10 @@ type Config struct {
 	// RewriteBuffer bounds the memory one rewrite may hold (see
 	// rewrite.Options.MaxBuffer). 0 means the rewriter's default.
 	RewriteBuffer int
+	// EditMapCache is the bytes of edit maps kept (see package editmap):
+	// a page rewritten in full once is then spliced for each visitor
+	// while it comes back the same. 0 disables them.
+	EditMapCache int
 	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
 	// responses, naming the rules that matched. Off by default: rule names
 	// can say more about targeting than a site wants to publish.
@@ -118,6 +123,9 @@ type Proxy struct {
 	// unrecordedWarned is when the last warning about unrecorded items
 	// was logged (Unix nanoseconds).
 	unrecordedWarned atomic.Int64
+	// maps holds the pages' edit maps; nil when disabled.
+	maps     *editmap.Cache
+	mapStats MapStats
 }
 
 // Stats are the proxy's counters.
@@ -166,6 +174,15 @@ func New(cfg Config) *Proxy {
 		cfg.Transport = NewTransport()
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
+	p.maps = editmap.New(cfg.EditMapCache)
+	if p.maps != nil {
+		cfg.Metrics.EditMaps(cfg.Route, func() metrics.EditMapStats {
+			return metrics.EditMapStats{
+				Hits: p.mapStats.Hits.Load(), Misses: p.mapStats.Misses.Load(), Fallbacks: p.mapStats.Fallbacks.Load(),
+				Bytes: int64(p.maps.Bytes()), Maps: int64(p.maps.Len()),
+			}
+		})
+	}
 	if p.log == nil {
 		p.log = slog.Default()
 	}

@@ -227,6 +227,9 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	opt := rewrite.Options{MaxBuffer: p.cfg.RewriteBuffer, Seen: st.seenFor(rp)}
 	rb := newRewritingBody(src, st.site.Program(), pl.Edits, opt, rp.encode, resp.Header.Get("Content-Type"), p.cfg.MaxRewriteBytes)
 	rb.metrics, rb.route = p.cfg.Metrics, p.cfg.Route
+	if k, ok := p.mapKey(resp); ok {
+		rb.maps, rb.mapKey, rb.mapStats = p.maps, k, &p.mapStats
+	}
 	rb.onLimit = func(reason, result string) { p.bodyLimit(resp.Request, reason, result) }
 	rb.precommit = true
 	st.rb = rb

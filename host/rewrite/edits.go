@@ -113,6 +113,10 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		}
 	}
 	if hit {
+		if r.rec != nil {
+			r.recordOpen(d, lt, end, void)
+			return
+		}
 		r.apply(d, lt, end, void)
 	}
 }
@@ -414,6 +418,13 @@ func (r *Rewriter) apply(d, lt, end int, void bool) {
 		}
 	}
 	r.matched = m
+	r.applyMatched(d, lt, end, void)
+}
+
+// applyMatched applies the edits r.matched, which match the element
+// opened at depth d, whose start tag is src[lt:end].
+func (r *Rewriter) applyMatched(d, lt, end int, void bool) {
+	m := r.matched
 	if len(m) == 0 {
 		return
 	}

@@ -93,6 +93,15 @@
 // than a thousand distinct unknown tag names (or 64 KiB of them), or
 // nested deeper than 65,535 elements, stops rewriting the same way.
 // Applied tells what was done.
+//
+// # Edit maps
+//
+// What a Program's selectors find in a page does not depend on the
+// visitor. A MapBuilder records it once (an EditMap, with a checksum per
+// block of the page); a Splicer then writes what a Rewriter would for a
+// later response of the same page, with any edits, checking each block
+// before it uses the map there and handing over to a Rewriter at the
+// first block that differs, with the same output (editmap.go, splice.go).
 package rewrite
 
 import (
@@ -377,6 +386,15 @@ type Rewriter struct {
 	// rewritework: the linearity tests read it.
 	work int
 
+	// Positions for edit maps (editmap.go): in is the bytes written so
+	// far, base the offset in the page of src[0], pendAt that of
+	// pending[0]. rec, when set, records what the page's structure asks
+	// of the sink, and recHold is the holding a recorder follows (see
+	// holdAfterBody).
+	in, base, pendAt int
+	rec              *recorder
+	recHold          bool
+
 	// What the edits need. local maps a program compound to its bit, or
 	// -1; active lists the compounds to evaluate, in index order;
 	// rightMask has the bits of the edits' selectors' last compounds.
@@ -531,6 +549,8 @@ const entrySize = int(unsafe.Sizeof(entry{}))
 const (
 	pinAFE uint8 = 1 << iota
 	pinOther
+	// pinRec: an edit map records the element's end (see editmap.go).
+	pinRec
 )
 
 const (
@@ -618,6 +638,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.docMode, r.started, r.bodyStarted, r.htmlSeen, r.quirks = modeBeforeHead, false, false, false, true
 	r.formSet, r.formDepth = false, 0
 	r.work = 0
+	r.in, r.base, r.pendAt, r.rec, r.recHold = 0, 0, 0, nil, false
 
 	// The compounds the edits' selectors need, in index order.
 	r.local = resize(r.local, len(p.comps))
@@ -913,6 +934,8 @@ func (r *Rewriter) Write(p []byte) (int, error) {
 		return 0, r.err
 	}
 	n := len(p)
+	at := r.in
+	r.in += n
 	if r.stopped && len(r.pending) == 0 {
 		r.raw(p)
 		if r.err != nil {
@@ -948,6 +971,7 @@ func (r *Rewriter) Write(p []byte) (int, error) {
 			r.pending = append(r.pending, p[:k]...)
 			p = p[k:]
 		}
+		r.base = r.pendAt
 		r.run(r.pending, false)
 	}
 	if r.stopped && len(p) > 0 {
@@ -955,6 +979,7 @@ func (r *Rewriter) Write(p []byte) (int, error) {
 		p = nil
 	}
 	if len(p) > 0 {
+		r.base = at + n - len(p)
 		r.run(p, false)
 	}
 	if r.err != nil {
@@ -985,12 +1010,19 @@ func (r *Rewriter) Close() error {
 	if r.err != nil {
 		return r.err
 	}
+	if r.rec != nil {
+		r.rec.final = true
+	}
 	if len(r.pending) > 0 {
 		r.finding = false
+		r.base = r.pendAt
 		r.run(r.pending, true)
 	}
 	if !r.stopped {
-		r.src, r.mark = nil, 0
+		r.src, r.mark, r.base = nil, 0, r.in
+		if r.rec != nil {
+			r.rec.add(r, event{kind: evEnd, lt: int32(r.in)})
+		}
 		held := r.holding
 		r.holding = false
 		r.popTo(1, 0, 0, false)
@@ -1023,6 +1055,7 @@ func (r *Rewriter) run(src []byte, final bool) {
 		return
 	}
 	r.pass(keep)
+	r.pendAt = r.base + keep
 	tail := src[keep:]
 	if len(r.pending) > 0 && len(tail) > 0 && &tail[len(tail)-1] == &r.pending[len(r.pending)-1] {
 		r.pending = r.pending[:copy(r.pending, tail)]
@@ -1102,6 +1135,10 @@ func (r *Rewriter) pass(to int) {
 // end with the page (browsers put what follows </body> in the body), and
 // what they write goes before the end tags, where people expect it.
 func (r *Rewriter) holdAfterBody(lt int) {
+	if r.rec != nil {
+		r.rec.add(r, event{kind: evHold, lt: int32(r.base + lt)})
+		r.recHold = true
+	}
 	if r.holding || len(r.acts) == 0 && r.skip < 0 && len(r.regions) == 0 {
 		return
 	}
@@ -1112,6 +1149,10 @@ func (r *Rewriter) holdAfterBody(lt int) {
 // unhold lets go of what follows </body>, before the content at src[lt]:
 // the body goes on.
 func (r *Rewriter) unhold(lt int) {
+	if r.recHold {
+		r.rec.add(r, event{kind: evUnhold, lt: int32(r.base + lt)})
+		r.recHold = false
+	}
 	if !r.holding {
 		return
 	}
@@ -1142,6 +1183,9 @@ func (r *Rewriter) put(i int32) {
 func (r *Rewriter) stop() {
 	if r.stopped {
 		return
+	}
+	if r.rec != nil {
+		r.rec.failed = true
 	}
 	if len(r.regions) > 0 {
 		r.writeHeld()

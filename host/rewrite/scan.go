@@ -25,7 +25,7 @@ func (r *Rewriter) scan(final bool) int {
 				if r.watchText() {
 					r.text(pos, pos+lt)
 				}
-				if r.holding && !allSpace(src[pos:pos+lt]) {
+				if (r.holding || r.recHold) && !allSpace(src[pos:pos+lt]) {
 					r.unhold(pos) // text after </body>: the body goes on
 				}
 				if pos += lt; pos == len(src) {
@@ -44,7 +44,7 @@ func (r *Rewriter) scan(final bool) int {
 				if n == 1 && r.watchText() {
 					r.text(pos, pos+1) // a '<' that starts nothing is text
 				}
-				if n == 1 && r.holding {
+				if n == 1 && (r.holding || r.recHold) {
 					r.unhold(pos)
 				}
 			}

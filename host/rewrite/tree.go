@@ -439,7 +439,7 @@ func (r *Rewriter) mode() uint8 {
 
 // open handles a start tag: the end tags it implies, then the element.
 func (r *Rewriter) open(id uint16, lt, end int) {
-	if r.holding {
+	if r.holding || r.recHold {
 		r.unhold(lt)
 	}
 	flags := flagsOf(id)
@@ -1138,6 +1138,9 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	if r.stopped {
 		return
 	}
+	if r.rec != nil {
+		r.rec.peak(r)
+	}
 	d := n
 	if r.hasNotes {
 		r.inherit(d)
@@ -1287,11 +1290,11 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 	}
 	top := len(r.stack) - 1
 	flags := flagsOf(id)
-	if e := &r.stack[top]; e.tag == id && top > 0 && flags&(fEndRule|fFormatting|fMarker) == 0 && !r.holding && e.ns == nsHTML && r.popPlain(top) {
+	if e := &r.stack[top]; e.tag == id && top > 0 && flags&(fEndRule|fFormatting|fMarker) == 0 && !r.holding && !r.recHold && e.ns == nsHTML && r.popPlain(top) {
 		// The end tag of the current node, which ends plainly.
 		return
 	}
-	if r.holding && id != tagBody && id != tagHTML {
+	if (r.holding || r.recHold) && id != tagBody && id != tagHTML {
 		r.unhold(lt)
 	}
 	// An svg or math element with copies of formatting elements opened on
@@ -1608,6 +1611,9 @@ func (r *Rewriter) popTo(d, lt, end int, explicit bool) {
 		}
 		top := len(r.stack) - 1
 		e := &r.stack[top]
+		if e.pin&pinRec != 0 && r.rec != nil {
+			r.recordClose(top, lt, end, explicit && top == d)
+		}
 		if e.act != 0 || e.region != 0 || e.item != 0 || r.skip == top {
 			if explicit && top == d {
 				r.finish(top, lt, end, true)

@@ -274,6 +274,7 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 		StripHeaders:    s.stripHeaders(),
 		Via:             s.cfg.Forwarding.Via,
 		RewriteBuffer:   int(l.RewriteBuffer),
+		EditMapCache:    editMapCache(&l),
 		DebugHeaders:    s.cfg.Log.DebugHeaders,
 		Transport:       tr,
 		Logger:          s.log,
@@ -460,4 +461,12 @@ func (s *Server) close() {
 		s.closers[i]()
 	}
 	s.closers = nil
+}
+
+// editMapCache returns the edit map cache's bytes from the limits (0 off).
+func editMapCache(l *config.Limits) int {
+	if l.EditMapCache == nil {
+		return config.DefaultEditMapCache
+	}
+	return int(*l.EditMapCache)
 }

@@ -45,6 +45,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	poolSize := fs.Int("pool-size", 0, "plugin instances per route (default 2 × CPUs)")
 	decideTimeout := fs.Duration("decide-timeout", 50*time.Millisecond, "longest a plugin that may loop can take to decide before the page is served unpersonalized")
 	maxRewrite := fs.String("max-rewrite-bytes", "8MiB", "larger responses stream through untouched")
+	editMaps := fs.String("edit-map-cache", "32MiB", "memory for the edit maps of pages seen, spliced for each visitor after (0 disables)")
 	debugHeaders := fs.Bool("debug-headers", false, "add X-Bespoke-Rules and X-Bespoke-Generation to responses")
 	accessLog := fs.Bool("access-log", true, "log one line per request")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -91,6 +92,11 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return usagef("--max-rewrite-bytes: %v", err)
 		}
+		maps, err := config.ParseSize(*editMaps)
+		if err != nil {
+			return usagef("--edit-map-cache: %v", err)
+		}
+		mapSize := config.Size(maps)
 		access := *accessLog
 		cfg = &config.Config{
 			CacheDir:      *cacheDir,
@@ -100,7 +106,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			Log:           config.Log{Format: *logFormat, Access: &access, DebugHeaders: *debugHeaders},
 			Geo:           config.Geo{Providers: g.providers, TrustedProxies: g.trusted, Header: g.header, GeoIP: g.geoip, TimeZone: g.timezone},
 			Seen:          config.Seen{Store: *seenStore, Redis: *redisURL, Timeout: config.Duration(*seenTimeout)},
-			Limits:        config.Limits{PoolSize: *poolSize, DecideTimeout: config.Duration(*decideTimeout), MaxRewriteBytes: config.Size(size)},
+			Limits:        config.Limits{PoolSize: *poolSize, DecideTimeout: config.Duration(*decideTimeout), MaxRewriteBytes: config.Size(size), EditMapCache: &mapSize},
 			Routes:        []config.Route{{Name: "default", Origin: *origin, Rules: *rulesFile, Plugin: *pluginFile, PreserveHost: *preserveHost}},
 		}
 		if *demoFlag && *origin == "" {

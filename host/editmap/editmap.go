@@ -1,0 +1,217 @@
+// Package editmap keeps the edit maps of recently rewritten pages (see
+// rewrite.EditMap), bounded in bytes, least recently used first out.
+//
+// A map is looked up by a page identity (route, URL, the origin's strong
+// validator or length) and used only with the Program it was made for,
+// so that maps of a plugin generation that a reload replaced are never
+// used (they are dropped when found, or age out). Nothing depends on the
+// key being right: a Splicer checks every block of the page against the
+// map's checksums before it uses the map there. What the key decides is
+// only how often a map is found and how often it pays off.
+//
+// A page whose map did not match is remembered (a tombstone) so that a
+// page that changes with every response does not pay for a new map on
+// each: the next few misses of that key build none.
+package editmap
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/bespoke-edge/bespoke/host/rewrite"
+)
+
+// Key identifies a page. Make one with NewKey.
+type Key uint64
+
+var seed = maphash.MakeSeed()
+
+// NewKey returns the key of the page whose response has validator (a
+// strong ETag, or "" for none) and length (-1 when not known), named by
+// parts (route, host, path, query). ok is false when the response says
+// neither validator nor length: such a page is not mapped.
+func NewKey(validator string, length int64, parts ...string) (k Key, ok bool) {
+	if validator == "" && length < 0 {
+		return 0, false
+	}
+	var h maphash.Hash
+	h.SetSeed(seed)
+	for _, s := range parts {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	h.WriteString(validator)
+	h.WriteByte(0)
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(length >> (8 * i))
+	}
+	h.Write(b[:])
+	return Key(h.Sum64()), true
+}
+
+// retries is how many misses of a key whose map did not match build no
+// map.
+const retries = 16
+
+// entryCost is what an entry costs besides its map.
+const entryCost = 64
+
+type entry struct {
+	key        Key
+	m          *rewrite.EditMap // nil: a tombstone
+	wait       int              // a tombstone's misses left before a map is built again
+	prev, next *entry
+}
+
+// Cache holds edit maps within a budget of bytes. It is safe for
+// concurrent use. The zero Cache holds nothing.
+type Cache struct {
+	mu      sync.Mutex
+	budget  int
+	bytes   int
+	entries map[Key]*entry
+	head    entry // the list's sentinel: head.next is the most recently used
+}
+
+// New returns a cache of at most budget bytes of maps (entries count
+// their map's Size and a few dozen bytes). A budget of 0 or less holds
+// nothing: New returns nil, on which every method does nothing.
+func New(budget int) *Cache {
+	if budget <= 0 {
+		return nil
+	}
+	c := &Cache{budget: budget, entries: map[Key]*entry{}}
+	c.head.prev, c.head.next = &c.head, &c.head
+	return c
+}
+
+// Get returns the map of key for prog, or nil. A map of another Program
+// is dropped.
+func (c *Cache) Get(key Key, prog *rewrite.Program) *rewrite.EditMap {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	if e == nil || e.m == nil {
+		return nil
+	}
+	if e.m.Program() != prog {
+		c.remove(e)
+		return nil
+	}
+	c.unlink(e)
+	c.front(e)
+	return e.m
+}
+
+// Want reports whether a page of key that has no map should get one
+// built: not while the key's last map did not match, for a few misses.
+func (c *Cache) Want(key Key) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	if e == nil || e.m != nil {
+		return true
+	}
+	if e.wait--; e.wait > 0 {
+		return false
+	}
+	c.remove(e)
+	return true
+}
+
+// Put stores m as the map of key, evicting the least recently used maps
+// beyond the budget. A map larger than an eighth of the budget is not
+// kept.
+func (c *Cache) Put(key Key, m *rewrite.EditMap) {
+	if c == nil || m == nil || m.Size()+entryCost > c.budget/8 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[key]; e != nil {
+		c.remove(e)
+	}
+	e := &entry{key: key, m: m}
+	c.add(e)
+}
+
+// Failed records that the page of key did not match its map: the map is
+// dropped, and the next misses of key build none.
+func (c *Cache) Failed(key Key) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[key]; e != nil {
+		c.remove(e)
+	}
+	c.add(&entry{key: key, wait: retries})
+}
+
+// Bytes returns the bytes the cache holds (maps and entries).
+func (c *Cache) Bytes() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
+// Len returns the number of maps the cache holds.
+func (c *Cache) Len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, e := range c.entries {
+		if e.m != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *Cache) cost(e *entry) int {
+	if e.m == nil {
+		return entryCost
+	}
+	return entryCost + e.m.Size()
+}
+
+func (c *Cache) add(e *entry) {
+	c.entries[e.key] = e
+	c.front(e)
+	c.bytes += c.cost(e)
+	for c.bytes > c.budget && c.head.prev != &c.head {
+		c.remove(c.head.prev)
+	}
+}
+
+func (c *Cache) remove(e *entry) {
+	c.unlink(e)
+	delete(c.entries, e.key)
+	c.bytes -= c.cost(e)
+}
+
+func (c *Cache) front(e *entry) {
+	e.prev, e.next = &c.head, c.head.next
+	c.head.next.prev = e
+	c.head.next = e
+}
+
+func (c *Cache) unlink(e *entry) {
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	e.prev, e.next = nil, nil
+}

@@ -1,0 +1,147 @@
+package editmap
+
+import (
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/rewrite"
+)
+
+// mapOf builds the edit map of page for prog.
+func mapOf(t testing.TB, prog *rewrite.Program, page string) *rewrite.EditMap {
+	b := prog.NewMapBuilder(1 << 20)
+	defer b.Release()
+	b.Write([]byte(page))
+	m := b.Close()
+	if m == nil {
+		t.Fatal("no map")
+	}
+	return m
+}
+
+func TestNewKey(t *testing.T) {
+	tests := []struct {
+		name      string
+		validator string
+		length    int64
+		parts     []string
+		ok        bool
+	}{
+		{"etag", `"a"`, -1, []string{"r", "/p"}, true},
+		{"length", "", 120, []string{"r", "/p"}, true},
+		{"neither", "", -1, []string{"r", "/p"}, false},
+	}
+	for _, tt := range tests {
+		if _, ok := NewKey(tt.validator, tt.length, tt.parts...); ok != tt.ok {
+			t.Errorf("%s: ok %v", tt.name, ok)
+		}
+	}
+	a, _ := NewKey(`"a"`, 1, "r", "/p", "q")
+	for _, other := range [][]string{{"r", "/p", "x"}, {"r", "/pq"}, {"s", "/p", "q"}} {
+		if b, _ := NewKey(`"a"`, 1, other...); b == a {
+			t.Errorf("%v has the key of [r /p q]", other)
+		}
+	}
+	if b, _ := NewKey(`"b"`, 1, "r", "/p", "q"); b == a {
+		t.Error("another validator, the same key")
+	}
+}
+
+// TestCacheBudget: the cache keeps within its budget, dropping the least
+// recently used maps first, and drops the maps of another Program.
+func TestCacheBudget(t *testing.T) {
+	prog, err := rewrite.CompileStrings([]string{"li", "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mapOf(t, prog, "<ul><li>a<li>b</ul><p>c")
+	c := New(20 * (m.Size() + entryCost))
+	for i := range 30 {
+		c.Put(Key(i), m)
+		if c.Get(0, prog) == nil {
+			t.Fatalf("after %d puts, the map used each time was dropped", i+1)
+		}
+	}
+	if c.Bytes() > 20*(m.Size()+entryCost) {
+		t.Errorf("holds %d bytes, over its budget", c.Bytes())
+	}
+	if c.Get(1, prog) != nil {
+		t.Error("the least recently used map is still there")
+	}
+	if c.Get(29, prog) == nil {
+		t.Error("the last map is gone")
+	}
+	other, _ := rewrite.CompileStrings([]string{"li", "p"})
+	if c.Get(29, other) != nil || c.Get(29, prog) != nil {
+		t.Error("a map of another Program was used, or kept")
+	}
+	var off *Cache = New(0)
+	off.Put(1, m)
+	if off.Get(1, prog) != nil || off.Bytes() != 0 || off.Want(1) {
+		t.Error("a disabled cache holds maps")
+	}
+}
+
+// TestCacheFailed: a page that did not match its map gets no map built
+// for the next misses, then one again.
+func TestCacheFailed(t *testing.T) {
+	prog, _ := rewrite.CompileStrings([]string{"li"})
+	c := New(1 << 20)
+	c.Put(7, mapOf(t, prog, "<li>a"))
+	c.Failed(7)
+	if c.Get(7, prog) != nil {
+		t.Fatal("the map that did not match is still used")
+	}
+	for i := 1; i < retries; i++ {
+		if c.Want(7) {
+			t.Fatalf("miss %d builds a map", i)
+		}
+	}
+	if !c.Want(7) {
+		t.Fatal("no map is ever built again")
+	}
+	if !c.Want(8) {
+		t.Fatal("another page builds no map")
+	}
+}
+
+// TestCacheHammer: concurrent gets, puts and failures keep the cache
+// within its budget (run with -race).
+func TestCacheHammer(t *testing.T) {
+	prog, _ := rewrite.CompileStrings([]string{"li"})
+	m := mapOf(t, prog, "<ul><li>a<li>b</ul>")
+	budget := 50 * (m.Size() + entryCost)
+	c := New(budget)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				k := Key(strconv.Itoa(g * i % 97)[0])
+				switch i % 4 {
+				case 0:
+					c.Put(k+Key(i%200), m)
+				case 1:
+					c.Failed(k)
+				case 2:
+					c.Want(k)
+				default:
+					c.Get(k+Key(i%200), prog)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if c.Bytes() > budget || c.Bytes() < 0 {
+		t.Fatalf("holds %d bytes, budget %d", c.Bytes(), budget)
+	}
+	n := 0
+	for e := c.head.next; e != &c.head; e = e.next {
+		n++
+	}
+	if n != len(c.entries) {
+		t.Fatalf("%d entries listed, %d in the map", n, len(c.entries))
+	}
+}

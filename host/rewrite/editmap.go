@@ -1,0 +1,275 @@
+package rewrite
+
+import (
+	"hash/crc32"
+	"math"
+	"sync"
+	"unsafe"
+)
+
+// An edit map is what a Program's selectors find in one page, whoever
+// asks: for every element some selector of the program selects, its
+// start tag and which selectors select it; where the elements that
+// matter end (their end tags, or where the tree builder ends them); where
+// what follows </body> starts and stops being held. It is recorded by a
+// rewrite with every selector of the program and no edit (MapBuilder),
+// and replayed by a Splicer with one visitor's edits: the same sink code
+// the Rewriter runs, called at the same positions, without tokenizing the
+// page again. A CRC-32C per SpliceBlock bytes of the page lets the
+// Splicer check each block of a later response before it uses the map
+// there.
+
+// SpliceBlock is the size of the blocks an edit map checksums.
+const SpliceBlock = 4 << 10
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// The kinds of events.
+const (
+	evOpen   uint8 = iota + 1 // an element selected by some selector: its start tag is [lt, end)
+	evClose                   // element d ends: its end tag [lt, end) when flag, else at lt
+	evHold                    // holdAfterBody(lt)
+	evUnhold                  // unhold(lt)
+	evEnd                     // the page ended at lt: Close's own steps follow
+)
+
+// readyFinal is the ready of the events Close makes: they need the
+// page's end.
+const readyFinal = math.MaxInt32
+
+// event is one call into the sink, with offsets in the page.
+type event struct {
+	lt, end int32
+	// ready is how many bytes of the page the rewrite had read when it
+	// made the event: the bytes it may depend on.
+	ready int32
+	d     int32
+	sel   int32 // evOpen: where its selector bits start in EditMap.sels
+	kind  uint8
+	flag  bool // evOpen: void; evClose: the end tag is the element's
+}
+
+const eventSize = int(unsafe.Sizeof(event{}))
+
+// EditMap is the recorded structure of one page for one Program (see
+// above). It is immutable once built and safe for concurrent use.
+type EditMap struct {
+	prog     *Program
+	length   int
+	sums     []uint32
+	events   []event
+	sels     []uint64
+	selWords int
+	// fixed bounds what the open elements held in the rewrite (for the
+	// memory bound), maxTag is the longest start tag an event has.
+	fixed, maxTag int
+	// selected counts, per selector, the elements it selects.
+	selected []int32
+}
+
+// Len returns the length of the page the map was made from.
+func (m *EditMap) Len() int { return m.length }
+
+// Size returns the bytes the map holds, for a cache's budget.
+func (m *EditMap) Size() int {
+	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4
+}
+
+// Program returns the Program the map was made for: a map is only used
+// with it.
+func (m *EditMap) Program() *Program { return m.prog }
+
+// selects reports whether selector s selects the element of the open
+// event whose bits start at sel.
+func (m *EditMap) selects(sel int32, s int) bool {
+	if s < 0 || s >= m.selWords*64 {
+		return false
+	}
+	return m.sels[int(sel)+s>>6]&(1<<(s&63)) != 0
+}
+
+// recorder collects the events of a MapBuilder's rewrite.
+type recorder struct {
+	events   []event
+	sels     []uint64
+	selWords int
+	fixed    int
+	maxTag   int
+	final    bool // Close is running: the events need the page's end
+	failed   bool // the rewrite stopped: no map
+}
+
+// add appends e, made while the rewrite has src.
+func (rc *recorder) add(r *Rewriter, e event) {
+	e.ready = int32(r.base + len(r.src))
+	if rc.final {
+		e.ready = readyFinal
+	}
+	// The Splicer writes the page up to the next event's position as
+	// soon as it is checked: positions must not go back.
+	if n := len(rc.events); n > 0 && e.lt < rc.events[n-1].lt {
+		rc.failed = true
+	}
+	rc.events = append(rc.events, e)
+}
+
+// peak notes what the open elements hold.
+func (rc *recorder) peak(r *Rewriter) {
+	rc.fixed = max(rc.fixed, len(r.stack)*entrySize+len(r.counts)*8+len(r.afe)*24)
+}
+
+// recordOpen records the element opened at depth d, start tag
+// src[lt:end], which some selector may select, with the selectors that
+// do; its end, and its parent's (which may hold a list), will be
+// recorded.
+func (r *Rewriter) recordOpen(d, lt, end int, void bool) {
+	rc := r.rec
+	r.epoch++
+	sel := int32(len(rc.sels))
+	for range rc.selWords {
+		rc.sels = append(rc.sels, 0)
+	}
+	any := false
+	for s := range r.prog.sels {
+		if r.selects(s, d) {
+			rc.sels[int(sel)+s>>6] |= 1 << (s & 63)
+			any = true
+		}
+	}
+	if !any {
+		rc.sels = rc.sels[:sel]
+		return
+	}
+	rc.add(r, event{kind: evOpen, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), sel: sel, flag: void})
+	rc.maxTag = max(rc.maxTag, end-lt)
+	r.stack[d].pin |= pinRec
+	r.stack[d-1].pin |= pinRec
+}
+
+// recordClose records that the element at depth d ends: with its end
+// tag src[lt:end] when target, else at lt.
+func (r *Rewriter) recordClose(d, lt, end int, target bool) {
+	if !target {
+		end = lt
+	}
+	r.rec.add(r, event{kind: evClose, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), flag: target})
+}
+
+// MapBuilder records the edit map of one page: write the page to it,
+// then Close it. It is not safe for concurrent use.
+type MapBuilder struct {
+	r     *Rewriter
+	rec   recorder
+	probe []Edit
+	block []byte
+	sums  []uint32
+	n     int
+	limit int
+}
+
+var builderPool = sync.Pool{New: func() any { return new(MapBuilder) }}
+
+// NewMapBuilder returns a builder of the edit map of a page of at most
+// limit bytes (a longer page gets none). Write it the page as the
+// rewrite of the response reads it.
+func (p *Program) NewMapBuilder(limit int) *MapBuilder {
+	b := builderPool.Get().(*MapBuilder)
+	b.probe = b.probe[:0]
+	for s := range p.sels {
+		b.probe = append(b.probe, Edit{Selector: s, Op: InsertBefore})
+	}
+	b.r = p.NewRewriter(mapSink{}, b.probe, Options{MaxBuffer: math.MaxInt32})
+	b.rec = recorder{events: b.rec.events[:0], sels: b.rec.sels[:0], selWords: (len(p.sels) + 63) / 64}
+	b.r.rec = &b.rec
+	// The names the page interns, counted from none: a page with many
+	// may stop a rewrite that starts with others interned, and gets no
+	// map.
+	b.r.names, b.r.nameBytes = map[string]uint16{}, 0
+	b.block, b.sums, b.n, b.limit = b.block[:0], b.sums[:0], 0, min(limit, math.MaxInt32/2)
+	return b
+}
+
+// Write records p. It never fails.
+func (b *MapBuilder) Write(p []byte) (int, error) {
+	n := len(p)
+	if b.rec.failed {
+		return n, nil
+	}
+	b.n += n
+	if b.n > b.limit {
+		b.rec.failed = true
+		return n, nil
+	}
+	// The rewrite reads the page a block at a time, so that each event's
+	// ready is at most the end of the block that decided it.
+	for len(p) > 0 {
+		k := min(SpliceBlock-len(b.block), len(p))
+		b.block = append(b.block, p[:k]...)
+		p = p[k:]
+		if len(b.block) == SpliceBlock {
+			b.flush()
+		}
+	}
+	return n, nil
+}
+
+func (b *MapBuilder) flush() {
+	b.sums = append(b.sums, crc32.Checksum(b.block, castagnoli))
+	b.r.Write(b.block)
+	b.block = b.block[:0]
+}
+
+// Close finishes the page and returns its edit map, or nil when the page
+// gets none: longer than the limit, or a rewrite that stopped (see the
+// package documentation's Memory).
+func (b *MapBuilder) Close() *EditMap {
+	if b.rec.failed {
+		return nil
+	}
+	if len(b.block) > 0 {
+		b.flush()
+	}
+	b.r.Close()
+	if b.rec.failed || len(b.r.names) >= maxNames/2-8 || b.r.nameBytes >= maxNameBytes/2-256 {
+		return nil
+	}
+	m := &EditMap{
+		prog:     b.r.prog,
+		length:   b.n,
+		sums:     append([]uint32(nil), b.sums...),
+		events:   append([]event(nil), b.rec.events...),
+		sels:     append([]uint64(nil), b.rec.sels...),
+		selWords: b.rec.selWords,
+		fixed:    b.rec.fixed,
+		maxTag:   b.rec.maxTag,
+		selected: make([]int32, len(b.probe)),
+	}
+	for i := range m.events {
+		if e := &m.events[i]; e.kind == evOpen {
+			for s := range m.selected {
+				if m.selects(e.sel, s) {
+					m.selected[s]++
+				}
+			}
+		}
+	}
+	return m
+}
+
+// Release returns b's buffers to a pool. b must not be used after.
+func (b *MapBuilder) Release() {
+	if b.r != nil {
+		b.r.rec = nil
+		b.r.names = nil // not the page's names for the next rewrite
+		b.r.Release()
+		b.r = nil
+	}
+	if cap(b.rec.events) > 1<<16 || cap(b.rec.sels) > 1<<16 {
+		return
+	}
+	builderPool.Put(b)
+}
+
+type mapSink struct{}
+
+func (mapSink) Write(p []byte) (int, error) { return len(p), nil }

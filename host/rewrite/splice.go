@@ -1,0 +1,372 @@
+package rewrite
+
+import (
+	"hash/crc32"
+	"io"
+	"sync"
+)
+
+// Splicer rewrites a page whose edit map is known: it checks each block
+// of the page against the map's checksum, then writes what the Rewriter
+// would have written for it, by replaying the map's events into the
+// Rewriter's sink with the visitor's edits, without tokenizing the page.
+// At the first block that does not match (or a page of another length)
+// it hands over to a Rewriter, which reads again what the page sent so
+// far and writes on from where the Splicer left off: the output is the
+// Rewriter's, byte for byte, either way, and so are Applied and the
+// calls to the SeenSet.
+//
+// A Splicer keeps the page it was written, to read it again should a
+// block not match; it writes a block's output only once the block has
+// matched. It is not safe for concurrent use. Get one from
+// Program.NewSplicer, write the page to it, Close it, then Release it.
+type Splicer struct {
+	prog  *Program
+	m     *EditMap
+	w     io.Writer
+	edits []Edit
+	opt   Options
+
+	sink *Rewriter // nil when the map cannot be used (full from the start)
+	full *Rewriter // the Rewriter that took over, or nil
+	cw   countWriter
+	skip skipWriter
+	seen seenLog
+	all  []byte // the page so far
+	v    int    // all[:v] matched the map's checksums
+	ei   int    // the next event
+	held bool   // what followed </body> was held when the page ended
+	copy bool   // no edit can apply: verified blocks are copied through
+	// fellAt is where the page stopped matching the map, or -1.
+	fellAt int
+	// replayed is what the Rewriter that took over read at once.
+	replayed int
+	stopped  bool
+}
+
+var splicerPool = sync.Pool{New: func() any { return new(Splicer) }}
+
+// NewSplicer returns a writer that writes to w what
+// p.NewRewriter(w, edits, opt) would, using m, the edit map of an
+// earlier response for the same page. A map of another Program, or one
+// with which the rewrite could reach its memory bound, is not used: the
+// Splicer is then a Rewriter from the start (Used reports false).
+func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options) *Splicer {
+	s := splicerPool.Get().(*Splicer)
+	s.prog, s.m, s.w, s.edits, s.opt = p, m, w, edits, opt
+	s.all, s.v, s.ei, s.held, s.copy, s.fellAt, s.replayed, s.stopped = s.all[:0], 0, 0, false, false, -1, 0, false
+	s.cw = countWriter{w: w}
+	s.seen = seenLog{under: opt.Seen, log: s.seen.log[:0]}
+	if m == nil || m.prog != p || !s.fits() {
+		s.full = p.NewRewriter(w, edits, opt)
+		return s
+	}
+	sopt := opt
+	if opt.Seen != nil {
+		sopt.Seen = &s.seen
+	}
+	s.sink = p.NewRewriter(&s.cw, edits, sopt)
+	s.copy = s.sink.stopped // no edit's selector: the Rewriter copies the page through
+	return s
+}
+
+// fits reports whether the rewrite of the page with s's edits surely
+// stays within its memory bound, which the Splicer does not track: the
+// open elements (as the map saw them), the input not written yet, held
+// for list edits or after </body> (disjoint parts of the page), the
+// items' ids, and per element an edit applies to, what the edits write
+// and the rewritten tag.
+func (s *Splicer) fits() bool {
+	limit := s.opt.MaxBuffer
+	if limit <= 0 {
+		limit = DefaultMaxBuffer
+	}
+	m := s.m
+	per := 3*m.maxTag + 64
+	for i := range s.edits {
+		e := &s.edits[i]
+		per += len(e.Content) + len(e.Attr) + 6*len(e.Value) + 48
+	}
+	// The elements an edit may apply to, at most: each edit's count,
+	// once per selector.
+	opens := 0
+	for i := range s.edits {
+		sel, first := s.edits[i].Selector, true
+		for j := range i {
+			first = first && s.edits[j].Selector != sel
+		}
+		if first && sel >= 0 && sel < len(m.selected) {
+			opens += int(m.selected[sel])
+		}
+	}
+	return 2*m.fixed+2*m.length+opens*per+4096 < limit
+}
+
+// Used reports whether the map was used at all (even if the page then
+// stopped matching it).
+func (s *Splicer) Used() bool { return s.sink != nil || s.fellAt >= 0 }
+
+// FellBack returns the offset of the first block that did not match the
+// map, where the Rewriter took over, or -1.
+func (s *Splicer) FellBack() int { return s.fellAt }
+
+// Write splices p, or rewrites it once the page has stopped matching the
+// map. It returns len(p), or the underlying writer's error.
+func (s *Splicer) Write(p []byte) (int, error) {
+	if s.full != nil {
+		return s.full.Write(p)
+	}
+	s.all = append(s.all, p...)
+	if len(s.all) > s.m.length {
+		s.fallBack()
+		return len(p), s.full.err
+	}
+	v := s.v
+	for v+SpliceBlock <= len(s.all) {
+		if crc32.Checksum(s.all[v:v+SpliceBlock], castagnoli) != s.m.sums[v/SpliceBlock] {
+			s.fallBack()
+			return len(p), s.full.err
+		}
+		v += SpliceBlock
+	}
+	s.advance(v, false)
+	if err := s.sinkErr(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Close finishes the page (see Rewriter.Close).
+func (s *Splicer) Close() error {
+	if s.full == nil {
+		n := s.m.length
+		if len(s.all) != n || s.v < n && crc32.Checksum(s.all[s.v:n], castagnoli) != s.m.sums[s.v/SpliceBlock] {
+			s.fallBack()
+		}
+	}
+	if s.full != nil {
+		return s.full.Close()
+	}
+	s.advance(s.m.length, true)
+	r := s.sink
+	if !s.copy && !r.stopped {
+		if r.stack[0].region != 0 {
+			r.closeRegion()
+		}
+		if s.held {
+			r.raw(r.afterBody)
+		}
+	}
+	r.holding, r.afterBody = false, r.afterBody[:0]
+	r.stopped = true
+	return r.err
+}
+
+// Stop gives up rewriting (see Rewriter.Stop): the Rewriter takes over,
+// and stops.
+func (s *Splicer) Stop() error {
+	if s.full == nil {
+		s.stopped = true
+		s.fallBack()
+	}
+	return s.full.Stop()
+}
+
+// AppliedCount is Rewriter.AppliedCount: so far, as far as the page has
+// been checked.
+func (s *Splicer) AppliedCount(i int) int {
+	if s.full != nil {
+		return s.full.AppliedCount(i)
+	}
+	return s.sink.AppliedCount(i)
+}
+
+// Applied is Rewriter.Applied.
+func (s *Splicer) Applied() []int {
+	if s.full != nil {
+		return s.full.Applied()
+	}
+	return s.sink.Applied()
+}
+
+// Release returns s's buffers to a pool. s must not be used after.
+func (s *Splicer) Release() {
+	if s.sink != nil {
+		s.sink.Release()
+	}
+	if s.full != nil {
+		s.full.Release()
+	}
+	s.sink, s.full, s.prog, s.m, s.w, s.edits, s.opt = nil, nil, nil, nil, nil, nil, Options{}
+	s.cw, s.skip, s.seen.under = countWriter{}, skipWriter{}, nil
+	if cap(s.all) > 4*DefaultMaxBuffer || cap(s.seen.log) > 1<<16 {
+		return
+	}
+	splicerPool.Put(s)
+}
+
+func (s *Splicer) sinkErr() error {
+	if s.full != nil {
+		return s.full.err
+	}
+	return s.sink.err
+}
+
+// advance takes the page as matching the map up to v and replays the
+// events the rewrite decided with what it had read of it then; the
+// page's end (final) lets the last ones go.
+func (s *Splicer) advance(v int, final bool) {
+	s.v = v
+	r := s.sink
+	if s.copy {
+		if r.mark < v {
+			r.raw(s.all[r.mark:v])
+			r.mark = v
+		}
+		return
+	}
+	r.src = s.all[:v]
+	ev := s.m.events
+	for s.ei < len(ev) && !r.stopped && r.err == nil {
+		e := &ev[s.ei]
+		if e.ready == readyFinal && !final || e.ready != readyFinal && int(e.ready) > v {
+			break
+		}
+		s.event(e)
+		s.ei++
+	}
+	to := v
+	if s.ei < len(ev) && int(ev[s.ei].lt) < to {
+		to = int(ev[s.ei].lt)
+	}
+	r.pass(to)
+}
+
+// event replays e into the sink.
+func (s *Splicer) event(e *event) {
+	r := s.sink
+	d := int(e.d)
+	switch e.kind {
+	case evOpen:
+		if r.skip >= 0 {
+			return // content dropped: nothing in it is matched
+		}
+		for len(r.stack) <= d {
+			r.stack = append(r.stack, entry{})
+		}
+		r.stack = r.stack[:d+1]
+		r.stack[d] = entry{}
+		r.tag = s.all[e.lt:e.end]
+		r.nameEnd, _ = scanName(r.tag, 1)
+		r.attrsRead = false
+		m := r.matched[:0]
+		for i := range r.edits {
+			if !r.badEdit[i] && s.m.selects(e.sel, r.edits[i].Selector) && !r.intoCode(&r.edits[i]) {
+				m = append(m, int32(i))
+			}
+		}
+		r.matched = m
+		r.applyMatched(d, int(e.lt), int(e.end), e.flag)
+		r.tag = nil
+	case evClose:
+		if d >= len(r.stack) {
+			return
+		}
+		if x := &r.stack[d]; x.act != 0 || x.region != 0 || x.item != 0 || r.skip == d {
+			r.finish(d, int(e.lt), int(e.end), e.flag)
+		}
+		r.stack = r.stack[:d]
+	case evHold:
+		r.holdAfterBody(int(e.lt))
+	case evUnhold:
+		r.unhold(int(e.lt))
+	case evEnd:
+		r.pass(int(e.lt))
+		s.held = r.holding
+		r.holding = false
+	}
+}
+
+// fallBack hands the page over to a Rewriter: it reads the page so far
+// again, with the SeenSet's answers so far replayed, and its output
+// starts where the Splicer's stopped.
+func (s *Splicer) fallBack() {
+	s.fellAt = s.v
+	opt := s.opt
+	if opt.Seen != nil {
+		s.seen.replay, s.seen.pos = true, 0
+		opt.Seen = &s.seen
+	}
+	s.skip = skipWriter{w: s.w, skip: s.cw.n}
+	s.full = s.prog.NewRewriter(&s.skip, s.edits, opt)
+	if s.sink != nil {
+		s.sink.Release()
+		s.sink = nil
+	}
+	s.replayed = len(s.all)
+	s.full.Write(s.all)
+}
+
+// countWriter counts what it writes.
+type countWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
+}
+
+// skipWriter drops the first skip bytes written to it: the Splicer wrote
+// them already.
+type skipWriter struct {
+	w    io.Writer
+	skip int
+}
+
+func (k *skipWriter) Write(p []byte) (int, error) {
+	if k.skip >= len(p) {
+		k.skip -= len(p)
+		return len(p), nil
+	}
+	n := len(p)
+	p = p[k.skip:]
+	k.skip = 0
+	_, err := k.w.Write(p)
+	return n, err
+}
+
+// seenLog passes a SeenSet's calls on and logs the answers, so that a
+// Rewriter reading the page again gets the same answers (and does not
+// record twice) for the calls the Splicer made.
+type seenLog struct {
+	under  SeenSet
+	log    []int32 // Recency's answers; -1 for a Shown
+	pos    int
+	replay bool
+}
+
+func (l *seenLog) Recency(id string) int {
+	if l.replay && l.pos < len(l.log) {
+		l.pos++
+		return int(l.log[l.pos-1])
+	}
+	v := l.under.Recency(id)
+	if !l.replay {
+		l.log = append(l.log, int32(v))
+	}
+	return v
+}
+
+func (l *seenLog) Shown(id string) {
+	if l.replay && l.pos < len(l.log) {
+		l.pos++
+		return
+	}
+	l.under.Shown(id)
+	if !l.replay {
+		l.log = append(l.log, -1)
+	}
+}
