@@ -285,7 +285,8 @@ func (h *harness) buildCaddy(ctx context.Context) {
 	if !want {
 		return
 	}
-	bin := filepath.Join(h.tmp, "caddy-bespoke")
+	// Not h.tmp/caddy-bespoke: that is the target's directory.
+	bin := filepath.Join(h.tmp, "bin", "caddy-bespoke")
 	h.logf("building caddy-bespoke (go build ./cmd/caddy-bespoke in caddy/)")
 	out, err := run(ctx, filepath.Join(h.root, "caddy"), nil, "go", "build", "-o", bin, "./cmd/caddy-bespoke")
 	if err != nil {
