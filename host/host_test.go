@@ -203,3 +203,44 @@ func hasCookie(resp *http.Response, name string) bool {
 	}
 	return false
 }
+
+// TestMiddlewareStreams: the visitor reads the start of a page before the
+// in-process handler has written its end.
+func TestMiddlewareStreams(t *testing.T) {
+	release := make(chan struct{})
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<html><body><p id="greet">Hello</p>`+strings.Repeat("<p>filler</p>\n", 4096))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, `<p id="end">end</p></body></html>`)
+	})
+	h, err := host.New(context.Background(), host.Config{Next: app, Rules: []byte(greeting), CacheDir: "-", Logger: quiet, Secret: []byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	front := httptest.NewServer(h)
+	defer front.Close()
+	resp, err := http.Get(front.URL + "/?ref=newsletter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	head := make([]byte, 64)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(head), "Thanks for reading") {
+		t.Fatalf("the page starts %q", head)
+	}
+	close(release) // only now may the handler finish the page
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || !strings.HasSuffix(string(rest), `<p id="end">end</p></body></html>`) {
+		t.Fatalf("the end of the page: %v, ...%q", err, rest[max(0, len(rest)-40):])
+	}
+}
