@@ -62,7 +62,7 @@ func TestCaddyServesThePersonalizedDemo(t *testing.T) {
 	origin := httptest.NewServer(http.FileServer(http.Dir("../testdata/demo/site")))
 	defer origin.Close()
 
-	addr := freePort(t)
+	addr, downAddr, dead := freePort(t), freePort(t), freePort(t)
 	caddyfileSrc := fmt.Sprintf(`{
 	admin off
 	auto_https off
@@ -81,7 +81,14 @@ http://%s {
 	}
 	reverse_proxy %s
 }
-`, filepath.Join(dir, "data"), addr, rulesFile, strings.TrimPrefix(origin.URL, "http://"))
+http://%s {
+	bespoke %s {
+		secret "caddy test secret, 32 bytes long"
+		cache_dir -
+	}
+	reverse_proxy %s
+}
+`, filepath.Join(dir, "data"), addr, rulesFile, strings.TrimPrefix(origin.URL, "http://"), downAddr, rulesFile, dead)
 	if err := load(t, caddyfileSrc); err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +156,16 @@ http://%s {
 	_, css := get("/static/site.css")
 	if want, _ := os.ReadFile("../testdata/demo/site/static/site.css"); css != string(want) {
 		t.Errorf("a style sheet changed on its way through")
+	}
+
+	// An origin that is down: reverse_proxy's error becomes the 502.
+	if resp, err := client.Get("http://" + downAddr + "/"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Errorf("an origin that is down answered %s, want 502", resp.Status)
+		}
 	}
 
 	// A reload of Caddy's config compiles the changed rule file; one
