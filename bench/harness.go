@@ -32,6 +32,8 @@ type harness struct {
 	bespoke    string // the built bespoke binary, "" when it did not build
 	bespokeErr string
 	bespokeArg []string // serve options this bespoke build has
+	caddy      string   // the built caddy-bespoke binary, "" when not built
+	caddyErr   string
 	nginx      string
 	wrk        string
 
@@ -128,6 +130,7 @@ func (h *harness) run(ctx context.Context) error {
 		return err
 	}
 	h.buildBespoke(ctx)
+	h.buildCaddy(ctx)
 	h.findTools(ctx)
 	h.prepareTargets(ctx)
 	active := h.active()
@@ -270,6 +273,30 @@ func (h *harness) buildBespoke(ctx context.Context) {
 	}
 }
 
+// buildCaddy builds Caddy with the bespoke module (caddy/cmd/caddy-bespoke,
+// a Go module of its own), when a Caddy target is to run.
+func (h *harness) buildCaddy(ctx context.Context) {
+	want := false
+	for _, name := range h.opts.Targets {
+		if d := findDef(name); d != nil && d.kind == kindCaddy {
+			want = true
+		}
+	}
+	if !want {
+		return
+	}
+	// Not h.tmp/caddy-bespoke: that is the target's directory.
+	bin := filepath.Join(h.tmp, "bin", "caddy-bespoke")
+	h.logf("building caddy-bespoke (go build ./cmd/caddy-bespoke in caddy/)")
+	out, err := run(ctx, filepath.Join(h.root, "caddy"), nil, "go", "build", "-o", bin, "./cmd/caddy-bespoke")
+	if err != nil {
+		h.caddyErr = "build failed: " + firstLines(out, 3)
+		h.note("caddy-bespoke does not build: %s", firstLines(out, 3))
+		return
+	}
+	h.caddy = bin
+}
+
 func (h *harness) findTools(ctx context.Context) {
 	if p, err := exec.LookPath("nginx"); err == nil {
 		h.nginx = p
@@ -358,6 +385,25 @@ func (h *harness) prepare(ctx context.Context, t *target) error {
 		if err != nil {
 			return fmt.Errorf("not available: %s", firstLines(out, 3))
 		}
+	case kindCaddy:
+		if h.caddy == "" {
+			return fmt.Errorf("not available: caddy-bespoke %s", h.caddyErr)
+		}
+		if t.rules != "" {
+			data.Rules = t.rules
+			if err := renderTemplate(filepath.Join(h.root, "bench", "peers", "bespoke", t.rules), filepath.Join(t.dir, t.rules), data); err != nil {
+				return err
+			}
+		}
+		data.Dir, data.Listen, data.Origin = t.dir, t.addr, strings.TrimPrefix(h.originURL, "http://")
+		t.config = filepath.Join(t.dir, "Caddyfile")
+		if err := renderTemplate(filepath.Join(h.root, "bench", "peers", "caddy", t.file), t.config, data); err != nil {
+			return err
+		}
+		out, err := run(ctx, t.dir, caddyEnv(t), h.caddy, "validate", "--adapter", "caddyfile", "--config", t.config)
+		if err != nil {
+			return fmt.Errorf("not available: caddy validate: %s", firstLines(out, 3))
+		}
 	case kindNginx:
 		if h.nginx == "" {
 			return errors.New("nginx not installed: apt-get install nginx-light")
@@ -376,6 +422,11 @@ func (h *harness) prepare(ctx context.Context, t *target) error {
 		}
 	}
 	return nil
+}
+
+// caddyEnv keeps Caddy's data and configuration in the run's directory.
+func caddyEnv(t *target) []string {
+	return []string{"XDG_DATA_HOME=" + filepath.Join(t.dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(t.dir, "config"), "HOME=" + t.dir}
 }
 
 // renderNginx writes t's nginx.conf, with the run's ports and directory.
@@ -411,6 +462,9 @@ func (h *harness) startTarget(ctx context.Context, t *target, round int) error {
 		o.ready = bespokeReady
 	case kindNginx:
 		o.argv, o.dir = h.nginxArgs(t), t.dir
+	case kindCaddy:
+		o.argv, o.dir = []string{h.caddy, "run", "--adapter", "caddyfile", "--config", t.config}, t.dir
+		o.env = append(o.env, caddyEnv(t)...)
 	}
 	p, err := h.sup.start(o)
 	if err != nil {

@@ -144,10 +144,12 @@ var (
 		{"bespoke-edits", "goproxy"}, {"bespoke-edits", "nginx-subfilter"},
 		{"bespoke-none", "goproxy"}, {"goproxy", "nginx-plain"},
 		{"nginx-subfilter", "nginx-plain"}, {"goproxy", "origin"},
+		{"caddy-bespoke", "caddy-plain"}, {"caddy-bespoke", "bespoke-seen"}, {"caddy-plain", "goproxy"},
 	}
 	p99Deltas = [][2]string{
 		{"bespoke-seen", "goproxy"}, {"bespoke-edits", "goproxy"}, {"bespoke-none", "goproxy"},
 		{"bespoke-seen", "nginx-subfilter"}, {"nginx-subfilter", "nginx-plain"},
+		{"caddy-bespoke", "caddy-plain"},
 	}
 )
 

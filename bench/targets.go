@@ -21,6 +21,7 @@ const (
 	kindGoproxy
 	kindBespoke
 	kindNginx
+	kindCaddy
 )
 
 // targetDef is one thing the harness measures.
@@ -28,8 +29,12 @@ type targetDef struct {
 	Name string `json:"name"`
 	Desc string `json:"description"`
 	kind kind
-	// file is the rule file (peers/bespoke) or nginx template (peers/nginx).
+	// file is the rule file (peers/bespoke), nginx template (peers/nginx)
+	// or Caddyfile template (peers/caddy).
 	file string
+	// rules is the rule file (peers/bespoke) a Caddy target's bespoke
+	// handler runs; "" for none.
+	rules string
 	// absent renders the rule file with absentSelectors instead of the
 	// page's.
 	absent bool
@@ -54,6 +59,10 @@ var targetDefs = []targetDef{
 		Desc: "nginx proxy_pass, no personalization"},
 	{Name: "nginx-subfilter", kind: kindNginx, file: "subfilter.conf", wantEdits: true,
 		Desc: "nginx proxy_pass with sub_filter doing the closest equivalent of the five edits, chosen by maps on a cookie and a country header"},
+	{Name: "caddy-plain", kind: kindCaddy, file: "plain.Caddyfile",
+		Desc: "Caddy's reverse_proxy, no personalization: the peer of caddy-bespoke"},
+	{Name: "caddy-bespoke", kind: kindCaddy, file: "bespoke.Caddyfile", rules: "seen.yaml", wantEdits: true, wantHidden: true,
+		Desc: "Caddy with the bespoke module (caddy/) in front of its reverse_proxy, running bespoke-seen's rules: what the module costs inside Caddy"},
 }
 
 // quickTargets are the fewest that still give the headline ratios.
@@ -81,6 +90,8 @@ type templateData struct {
 	Segments, Countries      []string
 	Dir, Listen, Origin      string
 	User, Workers            string
+	// Rules is the rule file a Caddy target's bespoke handler runs.
+	Rules string
 	// The page's elements that the five edits change, and the edited
 	// forms nginx substitutes.
 	Inner, Attr, Class, Before, Remove element

@@ -172,7 +172,7 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("manifest rule %q: cap slot %d", r.Name, r.Cap.Slot)
 		}
 		for ai, a := range r.Actions {
-			if !slices.Contains(Ops, a.Op) {
+			if !slices.Contains(ops, a.Op) {
 				return fmt.Errorf("manifest rule %q action %d: unknown operation %q (the plugin needs a newer host)", r.Name, ai, a.Op)
 			}
 			if a.Select < -1 || a.Select >= len(m.Selectors) {
@@ -197,8 +197,10 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
-// Ops lists every operation, in the order the docs present them.
-var Ops = []string{
+// Ops returns every operation, in the order the docs present them.
+func Ops() []string { return slices.Clone(ops) }
+
+var ops = []string{
 	OpSetInner, OpReplace, OpRemove, OpInsertBefore, OpInsertAfter, OpPrepend, OpAppend,
 	OpSetAttr, OpRemoveAttr, OpAddClass, OpRemoveClass,
 	OpRemoveKeepContent, OpLimit, OpReorder, OpHideSeen,

@@ -2,8 +2,10 @@ package plugin
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Type is the type of an attribute's value.
@@ -85,31 +87,52 @@ type Attr struct {
 	Doc string
 }
 
-// DeviceTypes are the values of device.type.
-var DeviceTypes = []string{"mobile", "tablet", "desktop", "tv", "console", "wearable", "bot"}
+// The catalog's value lists are unexported: a caller that changed one
+// would change what every plugin and host of the process accepts. The
+// functions below hand out copies.
+var (
+	deviceTypes = []string{"mobile", "tablet", "desktop", "tv", "console", "wearable", "bot"}
+	deviceOSes  = []string{"android", "ios", "ipados", "windows", "macos", "linux", "chromeos", "tvos", "tizen", "webos", "fireos", "playstation", "xbox", "nintendo", "other"}
+	continents  = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
+	weekdays    = [7]string{"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}
+)
 
-// DeviceOSes are the values of device.os.
-var DeviceOSes = []string{"android", "ios", "ipados", "windows", "macos", "linux", "chromeos", "tvos", "tizen", "webos", "fireos", "playstation", "xbox", "nintendo", "other"}
+// DeviceTypes returns the values of device.type.
+func DeviceTypes() []string { return slices.Clone(deviceTypes) }
 
-// Continents are the values of geo.continent.
-var Continents = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
+// DeviceOSes returns the values of device.os.
+func DeviceOSes() []string { return slices.Clone(deviceOSes) }
 
-// Weekdays are the values of visitor.weekday.
-var Weekdays = []string{"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}
+// Continents returns the values of geo.continent.
+func Continents() []string { return slices.Clone(continents) }
 
-// Attributes is the catalog of attributes, in the order the docs list them.
-// A slot in a manifest names one of these.
-var Attributes = []Attr{
+// Weekdays returns the values of visitor.weekday, Sunday first.
+func Weekdays() []string { return slices.Clone(weekdays[:]) }
+
+// Weekday returns the value of visitor.weekday for d.
+func Weekday(d time.Weekday) string { return weekdays[d%7] }
+
+// Attributes returns the catalog of attributes, in the order the docs
+// list them. A slot in a manifest names one of these.
+func Attributes() []Attr {
+	out := slices.Clone(attributes)
+	for i := range out {
+		out[i].Values = slices.Clone(out[i].Values)
+	}
+	return out
+}
+
+var attributes = []Attr{
 	{Name: "geo.country", Type: String, Fold: FoldUpper, Doc: "ISO 3166-1 alpha-2 country code"},
 	{Name: "geo.region", Type: String, Fold: FoldUpper, Doc: "ISO 3166-2 subdivision code without the country (\"IDF\", \"CA\")"},
 	{Name: "geo.city", Type: String, Doc: "city name"},
-	{Name: "geo.continent", Type: String, Values: Continents, Fold: FoldUpper, Doc: "continent code"},
+	{Name: "geo.continent", Type: String, Values: continents, Fold: FoldUpper, Doc: "continent code"},
 	{Name: "geo.timezone", Type: String, Doc: "IANA time zone (\"Europe/Paris\")"},
 	{Name: "geo.lat", Type: Number, Doc: "latitude in degrees"},
 	{Name: "geo.lon", Type: Number, Doc: "longitude in degrees"},
 	{Name: "geo.distance", Type: Number, Arg: "lat,lon", Internal: true, Doc: "kilometres from a point (geo.within)"},
-	{Name: "device.type", Type: String, Values: DeviceTypes, Fold: FoldLower, Doc: "from Client Hints (Sec-CH-UA-Mobile), else the User-Agent"},
-	{Name: "device.os", Type: String, Values: DeviceOSes, Fold: FoldLower, Doc: "operating system family"},
+	{Name: "device.type", Type: String, Values: deviceTypes, Fold: FoldLower, Doc: "from Client Hints (Sec-CH-UA-Mobile), else the User-Agent"},
+	{Name: "device.os", Type: String, Values: deviceOSes, Fold: FoldLower, Doc: "operating system family"},
 	{Name: "device.os_version", Type: String, Doc: "operating system version (\"17.4\")"},
 	{Name: "device.browser", Type: String, Fold: FoldLower, Doc: "browser or crawler (\"chrome\", \"safari\", \"googlebot\")"},
 	{Name: "device.browser_version", Type: String, Doc: "browser version (\"124.0\")"},
@@ -124,7 +147,7 @@ var Attributes = []Attr{
 	{Name: "visitor.id", Type: String, Doc: "stable first-party visitor id (cookie bsk_vid)"},
 	{Name: "visitor.new", Type: Bool, Doc: "true on a visitor's first request (no valid visitor id cookie yet)"},
 	{Name: "visitor.hour", Type: Number, Doc: "hour of the day, 0-23, in the visitor's time zone"},
-	{Name: "visitor.weekday", Type: String, Values: Weekdays, Fold: FoldLower, Doc: "day of the week in the visitor's time zone"},
+	{Name: "visitor.weekday", Type: String, Values: weekdays[:], Fold: FoldLower, Doc: "day of the week in the visitor's time zone"},
 	{Name: "now", Type: Number, Doc: "the request time, in seconds since 1970 (compare with RFC 3339 times)"},
 	{Name: "json", Type: Any, Arg: "JSON path", From: true, Doc: "a value inside JSON carried by a cookie, header or query parameter"},
 	{Name: "semver", Type: Number, From: true, Doc: "a version number, ordered as semantic versions"},
@@ -133,8 +156,8 @@ var Attributes = []Attr{
 }
 
 var attrIndex = func() map[string]int {
-	m := make(map[string]int, len(Attributes))
-	for i, a := range Attributes {
+	m := make(map[string]int, len(attributes))
+	for i, a := range attributes {
 		m[a.Name] = i
 	}
 	return m
@@ -146,14 +169,16 @@ func LookupAttr(name string) (Attr, bool) {
 	if !ok {
 		return Attr{}, false
 	}
-	return Attributes[i], true
+	a := attributes[i]
+	a.Values = slices.Clone(a.Values)
+	return a, true
 }
 
 // AttrNames returns the names of the attributes editors write, for
 // suggestions.
 func AttrNames() []string {
-	names := make([]string, 0, len(Attributes))
-	for _, a := range Attributes {
+	names := make([]string, 0, len(attributes))
+	for _, a := range attributes {
 		if !a.Internal {
 			names = append(names, a.Name)
 		}

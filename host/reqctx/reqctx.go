@@ -282,7 +282,7 @@ func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
 	case "visitor.hour":
 		return NumberValue(float64(q.now.In(q.loc).Hour()))
 	case "visitor.weekday":
-		return plugin.Value{Str: plugin.Weekdays[q.now.In(q.loc).Weekday()], Present: true}
+		return plugin.Value{Str: plugin.Weekday(q.now.In(q.loc).Weekday()), Present: true}
 	case "languages":
 		var langs []string
 		if vs := q.r.Header["Accept-Language"]; len(vs) > 0 {

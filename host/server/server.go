@@ -31,6 +31,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/router"
 	"github.com/bespoke-edge/bespoke/host/seen"
 	"github.com/bespoke-edge/bespoke/host/site"
+	"github.com/bespoke-edge/bespoke/host/wire"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -52,6 +53,9 @@ type Server struct {
 	// neither rules nor plugin (the demo's bundled rules): it returns the
 	// artifact and a name.
 	embedded func() (*plugin.Artifact, string, error)
+	// secretKey and transport are Options.Secret and Options.Transport.
+	secretKey []byte
+	transport http.RoundTripper
 }
 
 // Route is one route's running parts.
@@ -60,7 +64,6 @@ type Route struct {
 	Proxy    *proxy.Proxy
 	Reloader *reload.Reloader
 	Engine   *engine.Engine
-	stats    engine.Stats
 }
 
 // Options adjust New.
@@ -77,12 +80,26 @@ type Options struct {
 	// Wrap, when not nil, wraps the visitors' handler; it gets the key
 	// that signs bespoke's cookies (preview links sign with it too).
 	Wrap func(key []byte, h http.Handler) http.Handler
+	// Secret, when not nil, is the key that signs bespoke's cookies, in
+	// place of secret_file and $BESPOKE_SECRET; it must be at least 16
+	// bytes.
+	Secret []byte
+	// Transport, when not nil, reaches every route's origin in place of
+	// the transport the limits configure (an in-process handler's, say).
+	Transport http.RoundTripper
+	// Metrics, when not nil, is where the server records, so that several
+	// servers of one process share one registry; their route names must
+	// differ. Nil means a registry of the server's own.
+	Metrics *metrics.Metrics
 }
 
 // New builds the server: it loads every route's plugin (failing if one
 // does not load: at startup there is nothing to fall back to).
 func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: opt.Logger, Metrics: metrics.New(), embedded: opt.Embedded}
+	s := &Server{cfg: cfg, log: opt.Logger, Metrics: opt.Metrics, embedded: opt.Embedded, secretKey: opt.Secret, transport: opt.Transport}
+	if s.Metrics == nil {
+		s.Metrics = metrics.New()
+	}
 	if s.log == nil {
 		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
 		if cfg.Log.Format == "json" {
@@ -151,6 +168,12 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 }
 
 func (s *Server) secret() ([]byte, error) {
+	if s.secretKey != nil {
+		if len(s.secretKey) < 16 {
+			return nil, errors.New("secret: the key must be at least 16 bytes")
+		}
+		return s.secretKey, nil
+	}
 	if s.cfg.SecretFile != "" {
 		b, err := os.ReadFile(s.cfg.SecretFile)
 		if err != nil {
@@ -244,80 +267,72 @@ func (s *Server) seenStore(key []byte) (seen.Store, error) {
 }
 
 func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config, trusted []netip.Prefix, store seen.Store, capStore *caps.Store) (*Route, error) {
-	r := &Route{Config: rcfg}
 	l := s.cfg.Limits
-	eng, err := engine.New(engine.Config{
-		CacheDir:         s.cfg.CacheDir,
-		PoolSize:         l.PoolSize,
-		MemoryLimitPages: l.MemoryPages,
-		DecideTimeout:    l.DecideTimeout.D(),
-		Stats:            &r.stats,
-	})
+	origin, err := url.Parse(rcfg.Origin)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("route %s: origin: %w", rcfg.Name, err)
 	}
-	r.Engine = eng
-	s.closers = append(s.closers, func() { eng.Close(context.Background()) })
-	origin, _ := url.Parse(rcfg.Origin)
-	tr := proxy.NewTransport()
-	tr.DialContext = (&net.Dialer{Timeout: l.Upstream.DialTimeout.D(), KeepAlive: 30 * time.Second}).DialContext
-	tr.ResponseHeaderTimeout = l.Upstream.ResponseHeaderTimeout.D()
-	tr.IdleConnTimeout = l.Upstream.IdleTimeout.D()
-	tr.MaxConnsPerHost = l.Upstream.MaxConnsPerHost
-	r.Proxy = proxy.New(proxy.Config{
-		Origin:          origin,
-		PreserveHost:    rcfg.PreserveHost,
-		MaxRewriteBytes: int64(l.MaxRewriteBytes),
-		MaxDecodeRatio:  l.MaxDecodeRatio,
-		MaxJSONDepth:    l.MaxJSONDepth,
-		TrustedProxies:  trusted,
-		StripHeaders:    s.stripHeaders(),
-		Via:             s.cfg.Forwarding.Via,
-		RewriteBuffer:   int(l.RewriteBuffer),
-		EditMapCache:    editMapCache(&l),
-		DebugHeaders:    s.cfg.Log.DebugHeaders,
-		Transport:       tr,
-		Logger:          s.log,
-		AccessLog:       *s.cfg.Log.Access,
-		Seen:            store,
-		Caps:            capStore,
-		ConsentCookie:   s.cfg.Seen.ConsentCookie,
-		ConsentDeny:     s.cfg.Seen.ConsentDeny,
-		Route:           rcfg.Name,
-		Metrics:         s.Metrics,
-	})
+	var tr http.RoundTripper = s.transport
+	if tr == nil {
+		t := proxy.NewTransport()
+		t.DialContext = (&net.Dialer{Timeout: l.Upstream.DialTimeout.D(), KeepAlive: 30 * time.Second}).DialContext
+		t.ResponseHeaderTimeout = l.Upstream.ResponseHeaderTimeout.D()
+		t.IdleConnTimeout = l.Upstream.IdleTimeout.D()
+		t.MaxConnsPerHost = l.Upstream.MaxConnsPerHost
+		tr = t
+	}
 	source := rcfg.Source()
-	load := func(ctx context.Context) (*site.Site, error) {
-		if source == "" {
-			if s.embedded == nil {
-				return nil, nil
-			}
+	var load wire.Loader
+	switch {
+	case source != "":
+		load = func(ctx context.Context, eng *engine.Engine) (*site.Site, error) {
+			return site.LoadFile(ctx, eng, source, rc)
+		}
+	case s.embedded != nil:
+		load = func(ctx context.Context, eng *engine.Engine) (*site.Site, error) {
 			art, name, err := s.embedded()
 			if err != nil {
 				return nil, err
 			}
 			return site.Load(ctx, eng, name, art, rc)
 		}
-		return site.LoadFile(ctx, eng, source, rc)
 	}
-	r.Reloader = reload.New(r.Proxy, load, s.log.With("route", rcfg.Name))
-	r.Reloader.OnResult = func(res reload.Result) {
-		s.Metrics.Reload(rcfg.Name, res.Err == nil, res.Generation)
-	}
-	s.Metrics.Pool(rcfg.Name, func() metrics.PoolStats {
-		return metrics.PoolStats{
-			Instances:   r.stats.Live.Load(),
-			MemoryBytes: r.stats.LiveMemory.Load(),
-			Waits:       r.stats.Waits.Load(),
-			Discarded:   r.stats.Discarded.Load(),
-		}
+	wr, err := wire.NewRoute(ctx, wire.RouteConfig{
+		Name:    rcfg.Name,
+		Metrics: s.Metrics,
+		Logger:  s.log,
+		Load:    load,
+		Engine: engine.Config{
+			CacheDir:         s.cfg.CacheDir,
+			PoolSize:         l.PoolSize,
+			MemoryLimitPages: l.MemoryPages,
+			DecideTimeout:    l.DecideTimeout.D(),
+		},
+		Proxy: proxy.Config{
+			Origin:          origin,
+			PreserveHost:    rcfg.PreserveHost,
+			MaxRewriteBytes: int64(l.MaxRewriteBytes),
+			MaxDecodeRatio:  l.MaxDecodeRatio,
+			MaxJSONDepth:    l.MaxJSONDepth,
+			TrustedProxies:  trusted,
+			StripHeaders:    s.stripHeaders(),
+			Via:             s.cfg.Forwarding.Via,
+			RewriteBuffer:   int(l.RewriteBuffer),
+			EditMapCache:    editMapCache(&l),
+			DebugHeaders:    s.cfg.Log.DebugHeaders,
+			Transport:       tr,
+			AccessLog:       *s.cfg.Log.Access,
+			Seen:            store,
+			Caps:            capStore,
+			ConsentCookie:   s.cfg.Seen.ConsentCookie,
+			ConsentDeny:     s.cfg.Seen.ConsentDeny,
+		},
 	})
-	if source != "" || s.embedded != nil {
-		if err := r.Reloader.Reload(ctx); err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	s.closers = append(s.closers, func() { wr.Engine.Close(context.Background()) })
+	return &Route{Config: rcfg, Proxy: wr.Proxy, Reloader: wr.Reloader, Engine: wr.Engine}, nil
 }
 
 // stripHeaders is the configured list of headers removed from untrusted
@@ -444,16 +459,23 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 		}()
 	}
 	wg.Wait()
-	for _, r := range s.Routes {
-		if st := r.Proxy.Swap(nil); st != nil {
-			st.Close(sctx)
-		}
-	}
-	s.close()
+	s.Close(sctx)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// Close stops personalizing, lets decisions in flight finish within ctx,
+// and closes the plugins and stores, for a server whose handler was
+// served by another server (Serve closes them itself).
+func (s *Server) Close(ctx context.Context) {
+	for _, r := range s.Routes {
+		if st := r.Proxy.Swap(nil); st != nil {
+			st.Close(ctx)
+		}
+	}
+	s.close()
 }
 
 func (s *Server) close() {

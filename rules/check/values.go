@@ -39,15 +39,15 @@ func (c *checker) literal(a plugin.Attr, v string, pos diag.Pos) (string, bool) 
 	case "language", "languages":
 		e = c.language(a.Name, v, folded, pos)
 	case "visitor.weekday":
-		if !slices.Contains(plugin.Weekdays, folded) {
-			e = c.errorf(pos, "%q is not a day: visitor.weekday is one of %s", v, quoteList(plugin.Weekdays))
-			for _, d := range plugin.Weekdays {
+		if !slices.Contains(plugin.Weekdays(), folded) {
+			e = c.errorf(pos, "%q is not a day: visitor.weekday is one of %s", v, quoteList(plugin.Weekdays()))
+			for _, d := range plugin.Weekdays() {
 				if len(folded) >= 2 && strings.HasPrefix(d, folded) {
 					e.WithHint("did you mean %q?", d)
 				}
 			}
 			if e.Hint == "" {
-				if h := diag.DidYouMean(folded, plugin.Weekdays); h != "" {
+				if h := diag.DidYouMean(folded, plugin.Weekdays()); h != "" {
 					e.WithHint("%s", h)
 				}
 			}
@@ -119,10 +119,10 @@ var continentNames = map[string]string{
 }
 
 func (c *checker) continent(v, code string, pos diag.Pos) *diag.Error {
-	if slices.Contains(plugin.Continents, code) {
+	if slices.Contains(plugin.Continents(), code) {
 		return nil
 	}
-	e := c.errorf(pos, "%q is not a continent code: geo.continent is one of %s", v, quoteList(plugin.Continents))
+	e := c.errorf(pos, "%q is not a continent code: geo.continent is one of %s", v, quoteList(plugin.Continents()))
 	if meant := continentNames[code]; meant != "" {
 		e.WithHint("did you mean %q?", meant)
 	}

@@ -1,0 +1,246 @@
+// Package caddybespoke is bespoke as a Caddy v2 module: the HTTP handler
+// http.handlers.bespoke and its Caddyfile directive, bespoke. It
+// personalizes what the handlers after it write (Caddy's reverse_proxy,
+// file_server, ...): it decides on the request, and rewrites the response
+// as it streams back through it.
+//
+//	example.com {
+//		bespoke {
+//			rules /etc/bespoke/site.yaml
+//			seen redis://127.0.0.1:6379/0
+//			secret {env.BESPOKE_SECRET}
+//		}
+//		reverse_proxy 127.0.0.1:8000
+//	}
+//
+// A Caddy config reload provisions a new handler (the rule file compiled
+// anew) beside the old one and cleans the old one up once Caddy is done
+// with it; `watch` also reloads the rule file when it changes.
+package caddybespoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host"
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	httpcaddyfile.RegisterHandlerDirective("bespoke", parseCaddyfile)
+	// Before the handlers that produce the page, so that it wraps them.
+	httpcaddyfile.RegisterDirectiveOrder("bespoke", httpcaddyfile.Before, "reverse_proxy")
+}
+
+// Handler is the http.handlers.bespoke module. Its JSON fields are the
+// Caddyfile's subdirectives; string fields accept Caddy placeholders
+// ({env.NAME}, ...), resolved when the handler is provisioned.
+type Handler struct {
+	// Rules is the rule file (.yaml) or compiled plugin (.wasm). Empty
+	// means no rules: responses pass through unchanged.
+	Rules string `json:"rules,omitempty"`
+	// Seen is where seen-filters live: "cookie" (the default), "off" or
+	// a redis:// URL shared by several servers.
+	Seen string `json:"seen,omitempty"`
+	// Secret signs bespoke's cookies (at least 16 bytes, the same on
+	// every server of a site); SecretFile reads it from a file. Neither
+	// means $BESPOKE_SECRET, else a random key per process.
+	Secret     string `json:"secret,omitempty"`
+	SecretFile string `json:"secret_file,omitempty"`
+	// Watch is how often the rule file is checked for changes; 0 leaves
+	// reloading to Caddy's config reload.
+	Watch caddy.Duration `json:"watch,omitempty"`
+	// Name names the handler in bespoke's logs and metrics.
+	Name string `json:"name,omitempty"`
+	// CacheDir is where compiled plugin code is cached ("-": memory only).
+	CacheDir string `json:"cache_dir,omitempty"`
+	// TrustedProxies are the peers whose forwarding and CDN geography
+	// headers are believed (CIDR prefixes, "loopback", "private"); empty
+	// means loopback and private addresses.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation.
+	DebugHeaders bool `json:"debug_headers,omitempty"`
+
+	h *host.Handler
+}
+
+// CaddyModule returns the module's information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.bespoke",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// nextKey carries Caddy's next handler to the in-process upstream.
+type nextKey struct{}
+
+// callNext is the upstream host.New wraps: the request's next handler.
+// Caddy handlers return errors instead of writing them; one returned
+// before anything was written becomes its status (500 when it has none).
+var callNext = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	next, _ := r.Context().Value(nextKey{}).(caddyhttp.Handler)
+	if next == nil {
+		http.Error(w, "bespoke: no next handler", http.StatusInternalServerError)
+		return
+	}
+	if err := next.ServeHTTP(w, r); err != nil {
+		code := http.StatusInternalServerError
+		var he caddyhttp.HandlerError
+		if errors.As(err, &he) && he.StatusCode != 0 {
+			code = he.StatusCode
+		}
+		w.WriteHeader(code)
+	}
+})
+
+// Provision compiles the rules and builds the handler.
+func (b *Handler) Provision(ctx caddy.Context) error {
+	repl := caddy.NewReplacer()
+	cfg := host.Config{
+		Next:           callNext,
+		RulesFile:      repl.ReplaceAll(b.Rules, ""),
+		Seen:           repl.ReplaceAll(b.Seen, ""),
+		Watch:          time.Duration(b.Watch),
+		Name:           b.Name,
+		CacheDir:       repl.ReplaceAll(b.CacheDir, ""),
+		TrustedProxies: b.TrustedProxies,
+		DebugHeaders:   b.DebugHeaders,
+		Logger:         ctx.Slogger(),
+	}
+	switch {
+	case b.Secret != "" && b.SecretFile != "":
+		return errors.New("bespoke: give secret or secret_file, not both")
+	case b.Secret != "":
+		cfg.Secret = []byte(repl.ReplaceAll(b.Secret, ""))
+	case b.SecretFile != "":
+		s, err := os.ReadFile(repl.ReplaceAll(b.SecretFile, ""))
+		if err != nil {
+			return fmt.Errorf("bespoke: secret_file: %w", err)
+		}
+		cfg.Secret = []byte(strings.TrimSpace(string(s)))
+	}
+	h, err := host.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	b.h = h
+	return nil
+}
+
+// ServeHTTP personalizes the response of next.
+func (b *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	b.h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nextKey{}, next)))
+	return nil
+}
+
+// Cleanup closes the handler after a config reload replaced it (or Caddy
+// stopped), letting decisions in flight finish. It does nothing when
+// Provision failed.
+func (b *Handler) Cleanup() error {
+	if b.h == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return b.h.Close(ctx)
+}
+
+// UnmarshalCaddyfile reads the directive:
+//
+//	bespoke [<rules file>] {
+//		rules           <file.yaml|file.wasm>
+//		seen            cookie|off|redis://host:port/db
+//		secret          <key>
+//		secret_file     <file>
+//		watch           <interval>
+//		name            <name>
+//		cache_dir       <dir>|-
+//		trusted_proxies <prefix>...
+//		debug_headers
+//	}
+func (b *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if d.NextArg() {
+		b.Rules = d.Val()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		key := d.Val()
+		one := func(dst *string) error {
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			*dst = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			return nil
+		}
+		var err error
+		switch key {
+		case "rules":
+			err = one(&b.Rules)
+		case "seen":
+			err = one(&b.Seen)
+		case "secret":
+			err = one(&b.Secret)
+		case "secret_file":
+			err = one(&b.SecretFile)
+		case "name":
+			err = one(&b.Name)
+		case "cache_dir":
+			err = one(&b.CacheDir)
+		case "watch":
+			var s string
+			if err = one(&s); err == nil {
+				dur, perr := caddy.ParseDuration(s)
+				if perr != nil {
+					return d.Errf("watch: %v", perr)
+				}
+				b.Watch = caddy.Duration(dur)
+			}
+		case "trusted_proxies":
+			b.TrustedProxies = append(b.TrustedProxies, d.RemainingArgs()...)
+			if len(b.TrustedProxies) == 0 {
+				return d.ArgErr()
+			}
+		case "debug_headers":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			b.DebugHeaders = true
+		default:
+			return d.Errf("bespoke: unknown subdirective %q", key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	b := new(Handler)
+	err := b.UnmarshalCaddyfile(h.Dispenser)
+	return b, err
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler       = (*Handler)(nil)
+)

@@ -1,0 +1,227 @@
+package caddybespoke_test
+
+// A real Caddy, built with this module as a library, serves the demo site
+// through bespoke and Caddy's own reverse_proxy on loopback.
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	_ "github.com/bespoke-edge/bespoke/caddy"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+const newVisitorOffer = "New here? Join Northwind Club and get 10% off your first order."
+
+// load adapts a Caddyfile and runs it in this process, replacing the
+// config running.
+func load(t *testing.T, src string) error {
+	t.Helper()
+	cfg, warn, err := caddyfile.Adapter{ServerType: httpcaddyfile.ServerType{}}.Adapt([]byte(src), nil)
+	if err != nil {
+		return err
+	}
+	for _, w := range warn {
+		t.Logf("caddyfile: %s", w)
+	}
+	return caddy.Load(cfg, true)
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestCaddyServesThePersonalizedDemo(t *testing.T) {
+	dir := t.TempDir()
+	demo, err := os.ReadFile("../testdata/demo/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulesFile, demo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	origin := httptest.NewServer(http.FileServer(http.Dir("../testdata/demo/site")))
+	defer origin.Close()
+
+	addr, downAddr, dead := freePort(t), freePort(t), freePort(t)
+	caddyfileSrc := fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	log {
+		output discard
+	}
+	storage file_system %s
+}
+http://%s {
+	bespoke {
+		rules %s
+		secret "caddy test secret, 32 bytes long"
+		cache_dir -
+		debug_headers
+	}
+	reverse_proxy %s
+}
+http://%s {
+	bespoke %s {
+		secret "caddy test secret, 32 bytes long"
+		cache_dir -
+	}
+	reverse_proxy %s
+}
+`, filepath.Join(dir, "data"), addr, rulesFile, strings.TrimPrefix(origin.URL, "http://"), downAddr, rulesFile, dead)
+	if err := load(t, caddyfileSrc); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	get := func(path string, headers ...string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		req.Header.Set("Sec-Fetch-Dest", "document")
+		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		var resp *http.Response
+		var err error
+		for range 50 { // the listener may take a moment after Load
+			if resp, err = client.Do(req); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s\n%s", path, resp.Status, b)
+		}
+		return resp, string(b)
+	}
+
+	resp, body := get("/", "CF-IPCountry", "FR")
+	if !strings.Contains(body, newVisitorOffer) {
+		t.Fatalf("no new-visitor offer on the first visit:\n%s", body)
+	}
+	if !strings.Contains(body, "Équipez-vous pour la saison") {
+		t.Errorf("no French hero for a visitor from France")
+	}
+	if !strings.Contains(resp.Header.Get("X-Bespoke-Rules"), "first-visit-offer") {
+		t.Errorf("X-Bespoke-Rules %q", resp.Header.Get("X-Bespoke-Rules"))
+	}
+	if !strings.Contains(resp.Header.Get("Cache-Control"), "private") {
+		t.Errorf("a personalized page is cacheable: %q", resp.Header.Get("Cache-Control"))
+	}
+	if !hasCookie(resp, "bsk_seen") {
+		t.Fatalf("no seen cookie: %q", resp.Header.Values("Set-Cookie"))
+	}
+	first := cards(body)
+	if len(first) == 0 {
+		t.Fatalf("no cards on the page:\n%s", body)
+	}
+	_, body = get("/")
+	if second := cards(body); len(second) == 0 || second[0] == first[0] {
+		t.Errorf("the seen cookie did not bring fresh cards first: %v then %v", first, second)
+	}
+	if strings.Contains(body, newVisitorOffer) {
+		t.Errorf("a returning visitor got the new-visitor offer")
+	}
+	_, css := get("/static/site.css")
+	if want, _ := os.ReadFile("../testdata/demo/site/static/site.css"); css != string(want) {
+		t.Errorf("a style sheet changed on its way through")
+	}
+
+	// An origin that is down: reverse_proxy's error becomes the 502.
+	if resp, err := client.Get("http://" + downAddr + "/"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Errorf("an origin that is down answered %s, want 502", resp.Status)
+		}
+	}
+
+	// A reload of Caddy's config compiles the changed rule file; one
+	// that does not compile is refused and the running config stays.
+	changed := strings.Replace(string(demo), newVisitorOffer, "Welcome, first-time visitor.", 1)
+	if err := os.WriteFile(rulesFile, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := load(t, caddyfileSrc); err != nil {
+		t.Fatal(err)
+	}
+	fresh := &http.Client{Timeout: 30 * time.Second}
+	client, jar = fresh, nil
+	if _, body = get("/"); !strings.Contains(body, "Welcome, first-time visitor.") {
+		t.Fatalf("the reloaded rules do not serve:\n%s", body)
+	}
+	if err := os.WriteFile(rulesFile, []byte("version: 1\nrules: [{name: x, when: nope, actions: []}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := load(t, caddyfileSrc); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("a broken rule file loaded: %v", err)
+	}
+	if _, body = get("/"); !strings.Contains(body, "Welcome, first-time visitor.") {
+		t.Fatalf("a refused reload stopped the rules serving:\n%s", body)
+	}
+}
+
+func TestCaddyfileRejects(t *testing.T) {
+	for _, src := range []string{
+		"bespoke {\n\tnope 1\n}",
+		"bespoke {\n\tseen\n}",
+		"bespoke a.yaml b.yaml",
+		"bespoke {\n\twatch soon\n}",
+	} {
+		_, _, err := caddyfile.Adapter{ServerType: httpcaddyfile.ServerType{}}.Adapt([]byte(":0 {\n"+src+"\n}\n"), nil)
+		if err == nil {
+			t.Errorf("accepted %q", src)
+		}
+	}
+}
+
+func cards(body string) []string {
+	var ids []string
+	for _, part := range strings.Split(body, `data-item-id="`)[1:] {
+		if i := strings.IndexByte(part, '"'); i > 0 {
+			ids = append(ids, part[:i])
+		}
+	}
+	return ids
+}
+
+func hasCookie(resp *http.Response, name string) bool {
+	for _, c := range resp.Cookies() {
+		if c.Name == name && c.Value != "" {
+			return true
+		}
+	}
+	return false
+}

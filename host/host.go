@@ -1,0 +1,348 @@
+// Package host is bespoke's embedding API: one call, New, returns an
+// http.Handler that personalizes the pages of an upstream with a rule file
+// (or a compiled plugin), the way `bespoke serve` does.
+//
+// The upstream is an origin URL, reached over HTTP by a transport of its
+// own or one given, or an http.Handler of the same program: New then
+// returns middleware that rewrites what that handler writes, streaming.
+// Either way the visitor's request is decided on first (a rule may
+// redirect or add request headers), the response is rewritten on its way
+// out, and the seen-filter, caps and visitor cookies are kept.
+//
+// Configuration is a Config struct, not functional options: a struct
+// reads as one document (it is what an operator's own configuration file
+// decodes into), its zero fields take documented defaults, and New checks
+// it all at once and returns an error for each bad value instead of a
+// handler that fails on its first request.
+//
+// `bespoke serve` builds its routes with the same code (host/server), so
+// the command's tests exercise this package's path.
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/config"
+	"github.com/bespoke-edge/bespoke/host/metrics"
+	"github.com/bespoke-edge/bespoke/host/server"
+	"github.com/bespoke-edge/bespoke/host/wire"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config configures New. Exactly one of Origin and Next is required; every
+// other zero field means the default its comment gives.
+type Config struct {
+	// Origin is the upstream's URL (http:// or https://, with a host):
+	// requests are forwarded there with their path and query.
+	Origin string
+	// Transport reaches Origin; nil means a transport tuned for a reverse
+	// proxy (keep-alive pool sized for load, bounded dial and header
+	// timeouts, no transparent decompression). It cannot be given with
+	// Next.
+	Transport http.RoundTripper
+	// Next is an in-process upstream: New then returns middleware around
+	// it. Next sees the request as a server would, with the visitor's Host
+	// and the forwarding headers; what it writes is personalized as it
+	// streams. It must not hijack the connection.
+	Next http.Handler
+	// PreserveHost sends the visitor's Host header to Origin instead of
+	// Origin's host. With Next the visitor's Host is always kept.
+	PreserveHost bool
+
+	// RulesFile is a rule file (.yaml, .yml: compiled when loaded) or a
+	// compiled plugin (.wasm). Reload reads it again.
+	RulesFile string
+	// Rules is a rule file's source, or a compiled plugin (bytes that
+	// start with the Wasm magic), in place of RulesFile. Empty with an
+	// empty RulesFile means no rules: requests are forwarded unchanged.
+	Rules []byte
+	// RulesName names Rules in errors and logs; "" means "rules".
+	RulesName string
+	// Watch is how often RulesFile is checked for changes, reloading it
+	// when its content changes; 0 means never (call Reload).
+	Watch time.Duration
+
+	// Seen is where visitors' seen-filters are kept: "" or "cookie" (in a
+	// signed cookie, nothing shared), "off", or a Redis URL
+	// (redis://host:port/db) that several proxies share.
+	Seen string
+	// Secret signs bespoke's cookies (seen-filter, caps), at least 16
+	// bytes, the same for every proxy of a site. Nil means
+	// $BESPOKE_SECRET, else a random key per process (logged as a
+	// warning: cookies then do not survive a restart).
+	Secret []byte
+	// TrustedProxies are the peers (CIDR prefixes, or "loopback" and
+	// "private") whose forwarding and CDN geography headers are believed;
+	// nil means "loopback" and "private".
+	TrustedProxies []string
+
+	// Name names the handler in metrics and logs; "" means "default".
+	Name string
+	// Metrics is where the handler records; handlers of one program
+	// share one by giving the same value (with different Names). Nil
+	// means a Metrics of the handler's own (see Handler.Metrics).
+	Metrics *Metrics
+	// Logger receives logs; nil means slog.Default().
+	Logger *slog.Logger
+	// AccessLog writes one line per request at Info level.
+	AccessLog bool
+	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
+	// responses, naming the rules that matched.
+	DebugHeaders bool
+
+	// CacheDir is where compiled plugin code is cached; "" means the
+	// user's cache directory, "-" memory only.
+	CacheDir string
+	// PoolSize bounds the plugin instances; 0 means 2 × CPUs.
+	PoolSize int
+	// DecideTimeout bounds one decision of a plugin that may loop; past
+	// it the page is served unpersonalized. 0 means 50ms.
+	DecideTimeout time.Duration
+	// MaxRewriteBytes bounds the bytes of a body that are rewritten;
+	// larger bodies stream through untouched. 0 means 8 MiB.
+	MaxRewriteBytes int64
+}
+
+// Handler personalizes requests; New builds it. It is safe for concurrent
+// use.
+type Handler struct {
+	srv     *server.Server
+	h       http.Handler
+	metrics *Metrics
+	name    string
+	stop    context.CancelFunc
+
+	closeOnce sync.Once
+}
+
+// New checks cfg, loads its rules and returns the handler; an error says
+// what is wrong with cfg, or why the rules did not load. ctx bounds the
+// loading only. Close the handler when done with it.
+func New(ctx context.Context, cfg Config) (*Handler, error) {
+	c, opt, err := translate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m := cfg.Metrics
+	if m == nil {
+		m = NewMetrics()
+	}
+	if err := m.claim(c.Routes[0].Name, c.Seen.Store == "redis"); err != nil {
+		return nil, err
+	}
+	opt.Metrics = m.m
+	srv, err := server.New(ctx, c, opt)
+	if err != nil {
+		m.release(c.Routes[0].Name)
+		return nil, err
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	srv.Watch(wctx)
+	return &Handler{srv: srv, h: srv.Handler(), metrics: m, name: c.Routes[0].Name, stop: stop}, nil
+}
+
+// translate turns cfg into the server's configuration: one route.
+func translate(cfg Config) (*config.Config, server.Options, error) {
+	var opt server.Options
+	opt.Logger = cfg.Logger
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	route := config.Route{Name: cfg.Name, Origin: cfg.Origin, PreserveHost: cfg.PreserveHost}
+	if route.Name == "" {
+		route.Name = "default"
+	}
+	switch {
+	case cfg.Next != nil && cfg.Origin != "":
+		return nil, opt, errors.New("bespoke: give Origin or Next, not both")
+	case cfg.Next != nil && cfg.Transport != nil:
+		return nil, opt, errors.New("bespoke: Transport reaches Origin; it cannot be given with Next")
+	case cfg.Next != nil:
+		route.Origin, route.PreserveHost = wire.ServeOrigin.String(), true
+		opt.Transport = &wire.HandlerTransport{Handler: cfg.Next, Logger: opt.Logger}
+	case cfg.Origin == "":
+		return nil, opt, errors.New("bespoke: no upstream: give Origin (a URL) or Next (a handler)")
+	default:
+		u, err := url.Parse(cfg.Origin)
+		if err != nil {
+			return nil, opt, fmt.Errorf("bespoke: origin: %w", err)
+		}
+		if err := wire.CheckOrigin(u); err != nil {
+			return nil, opt, fmt.Errorf("bespoke: %w", err)
+		}
+		opt.Transport = cfg.Transport
+	}
+	switch {
+	case cfg.RulesFile != "" && cfg.Rules != nil:
+		return nil, opt, errors.New("bespoke: give RulesFile or Rules, not both")
+	case cfg.RulesFile != "":
+		if _, err := os.Stat(cfg.RulesFile); err != nil {
+			return nil, opt, fmt.Errorf("bespoke: rules: %w", err)
+		}
+		if strings.HasSuffix(cfg.RulesFile, ".wasm") {
+			route.Plugin = cfg.RulesFile
+		} else {
+			route.Rules = cfg.RulesFile
+		}
+	case cfg.Rules != nil:
+		if len(cfg.Rules) == 0 {
+			return nil, opt, errors.New("bespoke: Rules is empty")
+		}
+		name := cfg.RulesName
+		if name == "" {
+			name = "rules"
+		}
+		src := bytes.Clone(cfg.Rules)
+		opt.Embedded = func() (*plugin.Artifact, string, error) {
+			if bytes.HasPrefix(src, wasmMagic) {
+				art, err := plugin.ReadArtifact(src)
+				if err != nil {
+					return nil, "", fmt.Errorf("%s: %w", name, err)
+				}
+				return art, name, nil
+			}
+			res, err := rules.Compile(name, src)
+			if err != nil {
+				return nil, "", err
+			}
+			return res.Artifact, name, nil
+		}
+	}
+	if cfg.Watch < 0 || cfg.PoolSize < 0 || cfg.DecideTimeout < 0 || cfg.MaxRewriteBytes < 0 {
+		return nil, opt, errors.New("bespoke: Watch, PoolSize, DecideTimeout and MaxRewriteBytes cannot be negative")
+	}
+	if cfg.Secret != nil && len(cfg.Secret) < 16 {
+		return nil, opt, errors.New("bespoke: the secret must be at least 16 bytes")
+	}
+	opt.Secret = bytes.Clone(cfg.Secret)
+	access := cfg.AccessLog
+	c := &config.Config{
+		CacheDir: cfg.CacheDir,
+		Watch:    config.Duration(cfg.Watch),
+		Log:      config.Log{Access: &access, DebugHeaders: cfg.DebugHeaders},
+		Limits: config.Limits{
+			PoolSize:        cfg.PoolSize,
+			DecideTimeout:   config.Duration(cfg.DecideTimeout),
+			MaxRewriteBytes: config.Size(cfg.MaxRewriteBytes),
+		},
+		Geo:    config.Geo{TrustedProxies: strings.Join(cfg.TrustedProxies, ",")},
+		Routes: []config.Route{route},
+	}
+	switch s := cfg.Seen; {
+	case s == "" || s == "cookie" || s == "off":
+		c.Seen.Store = s
+	case strings.HasPrefix(s, "redis://") || strings.HasPrefix(s, "rediss://"):
+		c.Seen.Store, c.Seen.Redis = "redis", s
+	default:
+		return nil, opt, fmt.Errorf("bespoke: seen is \"cookie\", \"off\" or a redis:// URL, not %q", s)
+	}
+	if cfg.TrustedProxies != nil && len(cfg.TrustedProxies) == 0 {
+		c.Geo.TrustedProxies = "none"
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, opt, fmt.Errorf("bespoke: %w", err)
+	}
+	return c, opt, nil
+}
+
+var wasmMagic = []byte("\x00asm")
+
+// ServeHTTP personalizes one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeHTTP(w, r) }
+
+// Reload loads the rules again (RulesFile read anew, or Rules compiled
+// again) and swaps them in without failing a request. On error the rules
+// serving keep serving, and the error says why the new ones did not load.
+func (h *Handler) Reload(ctx context.Context) error {
+	res, err := h.srv.Reload(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Error != "" {
+			return errors.New(r.Error)
+		}
+	}
+	return nil
+}
+
+// Generation numbers the rules serving: 1 after New loaded them, one more
+// per successful reload, 0 with no rules.
+func (h *Handler) Generation() int64 { return h.srv.Routes[0].Reloader.Generation() }
+
+// Metrics returns where the handler records (Config.Metrics, or its own).
+func (h *Handler) Metrics() *Metrics { return h.metrics }
+
+// Close stops watching the rules, lets decisions in flight finish within
+// ctx, and releases the plugin and the seen store. Requests served after
+// Close are forwarded unpersonalized. Close may be called more than once.
+func (h *Handler) Close(ctx context.Context) error {
+	h.closeOnce.Do(func() {
+		h.stop()
+		h.srv.Close(ctx)
+	})
+	return nil
+}
+
+// Metrics is a Prometheus registry of bespoke's metrics (the ones
+// `bespoke serve` exposes on its admin listener), shared by the handlers
+// given it. Create it with NewMetrics.
+type Metrics struct {
+	m *metrics.Metrics
+
+	mu     sync.Mutex
+	names  map[string]bool
+	stores int
+}
+
+// NewMetrics returns an empty registry with the Go runtime and process
+// collectors.
+func NewMetrics() *Metrics { return &Metrics{m: metrics.New(), names: map[string]bool{}} }
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.m.Registry, promhttp.HandlerOpts{})
+}
+
+// Gatherer returns the registry, to gather it into a program's own.
+func (m *Metrics) Gatherer() prometheus.Gatherer { return m.m.Registry }
+
+// claim reserves a handler name, and the Redis store's metrics, which one
+// registry holds once.
+func (m *Metrics) claim(name string, redis bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.names[name] {
+		return fmt.Errorf("bespoke: a handler named %q already records in these metrics: give each a Name", name)
+	}
+	if redis && m.stores > 0 {
+		return errors.New("bespoke: one Metrics holds one Redis seen store's metrics: give this handler its own Metrics")
+	}
+	m.names[name] = true
+	if redis {
+		m.stores++
+	}
+	return nil
+}
+
+func (m *Metrics) release(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.names, name)
+}
+
+var _ http.Handler = (*Handler)(nil)

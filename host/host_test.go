@@ -1,0 +1,246 @@
+package host_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host"
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+const secret = "a test secret of at least 16 bytes"
+
+func TestNewRejects(t *testing.T) {
+	dir := t.TempDir()
+	okHandler := http.NotFoundHandler()
+	for _, tc := range []struct {
+		name string
+		cfg  host.Config
+		want string
+	}{
+		{"nothing", host.Config{}, "no upstream"},
+		{"origin and next", host.Config{Origin: "http://x", Next: okHandler}, "not both"},
+		{"transport with next", host.Config{Next: okHandler, Transport: http.DefaultTransport}, "cannot be given with Next"},
+		{"relative origin", host.Config{Origin: "/x"}, "scheme"},
+		{"ftp origin", host.Config{Origin: "ftp://x"}, "scheme"},
+		{"no host", host.Config{Origin: "http://"}, "no host"},
+		{"query", host.Config{Origin: "http://x/?a=1"}, "no query"},
+		{"missing rule file", host.Config{Next: okHandler, RulesFile: filepath.Join(dir, "nope.yaml")}, "no such file"},
+		{"both rules", host.Config{Next: okHandler, RulesFile: "a.yaml", Rules: []byte("x")}, "not both"},
+		{"empty rules", host.Config{Next: okHandler, Rules: []byte{}}, "empty"},
+		{"bad rules", host.Config{Next: okHandler, Rules: []byte("version: 1\nrules: [{name: x, nope: 1}]\n")}, "nope"},
+		{"bad plugin", host.Config{Next: okHandler, Rules: []byte("\x00asm\x01\x00\x00\x00")}, "rules"},
+		{"short secret", host.Config{Next: okHandler, Secret: []byte("short")}, "16 bytes"},
+		{"bad seen", host.Config{Next: okHandler, Seen: "memcached://x"}, "seen"},
+		{"bad trusted", host.Config{Next: okHandler, TrustedProxies: []string{"not-an-ip"}}, "not-an-ip"},
+		{"negative", host.Config{Next: okHandler, PoolSize: -1}, "negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Logger, tc.cfg.CacheDir = quiet, "-"
+			h, err := host.New(context.Background(), tc.cfg)
+			if err == nil {
+				h.Close(context.Background())
+				t.Fatalf("New accepted %+v", tc.cfg)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestMiddleware runs a rule file with a seen-filter in front of an
+// in-process handler: the page is personalized, the seen cookie set and
+// honoured on the next visit, and a reload of the file takes effect.
+func TestMiddleware(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "site.yaml")
+	write := func(greet string) {
+		t.Helper()
+		src := `version: 1
+rules:
+  - name: greet
+    actions:
+      - set_inner: { select: "#greet", text: "` + greet + `" }
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.item", id: "@data-id" }
+`
+		if _, err := rules.Compile(file, []byte(src)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Hello from rules")
+	var gotHost, gotForwarded string
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHost, gotForwarded = r.Host, r.Header.Get("X-Forwarded-For")
+		switch r.URL.Path {
+		case "/boom":
+			panic("the handler failed")
+		case "/text":
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, `<p id="greet">plain</p>`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<p id="greet">Hi</p><ul><li class="item" data-id="a">A</li><li class="item" data-id="b">B</li></ul>`)
+	})
+	metrics := host.NewMetrics()
+	h, err := host.New(context.Background(), host.Config{
+		Next: app, RulesFile: file, Secret: []byte(secret), CacheDir: "-", Logger: quiet, Metrics: metrics, Name: "shop",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	if g := h.Generation(); g != 1 {
+		t.Fatalf("generation %d after New, want 1", g)
+	}
+	front := httptest.NewServer(h)
+	defer front.Close()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", front.URL+path, nil)
+		req.Header.Set("Sec-Fetch-Dest", "document")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	resp, body := get("/")
+	if !strings.Contains(body, "Hello from rules") || !strings.Contains(body, `data-id="a"`) {
+		t.Fatalf("first page: %s", body)
+	}
+	if gotHost != strings.TrimPrefix(front.URL, "http://") || gotForwarded != "127.0.0.1" {
+		t.Errorf("handler saw Host %q, X-Forwarded-For %q", gotHost, gotForwarded)
+	}
+	if !hasCookie(resp, "bsk_seen") {
+		t.Fatalf("no seen cookie: %v", resp.Header["Set-Cookie"])
+	}
+	if _, body = get("/"); strings.Contains(body, `data-id="a"`) || strings.Contains(body, `data-id="b"`) {
+		t.Fatalf("second page still shows the items seen: %s", body)
+	}
+	if _, body = get("/text"); body != `<p id="greet">plain</p>` {
+		t.Fatalf("a text/plain body was changed: %s", body)
+	}
+	if resp, _ = get("/boom"); resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("a panicking handler answered %s, want 502", resp.Status)
+	}
+
+	write("Hello again")
+	if err := h.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, body = get("/"); !strings.Contains(body, "Hello again") {
+		t.Fatalf("after reload: %s", body)
+	}
+	if err := os.WriteFile(file, []byte("version: 1\nrules: [{name: x, when: nope, actions: []}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("a broken rule file reloaded: %v", err)
+	}
+	if _, body = get("/"); !strings.Contains(body, "Hello again") {
+		t.Fatalf("a failed reload stopped the rules serving: %s", body)
+	}
+	if g := h.Generation(); g != 2 {
+		t.Fatalf("generation %d, want 2", g)
+	}
+
+	rec := httptest.NewRecorder()
+	metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`bespoke_requests_total{outcome="passed_through",route="shop"}`, `bespoke_reloads_total{result="error",route="shop"} 1`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if _, err := host.New(context.Background(), host.Config{Next: app, Metrics: metrics, Name: "shop", Logger: quiet}); err == nil {
+		t.Error("a second handler named shop in the same metrics was accepted")
+	}
+}
+
+// TestOriginDown: an origin that cannot be reached is a 502.
+func TestOriginDown(t *testing.T) {
+	origin := httptest.NewServer(http.NotFoundHandler())
+	url := origin.URL
+	origin.Close()
+	h, err := host.New(context.Background(), host.Config{Origin: url, Rules: []byte(greeting), CacheDir: "-", Logger: quiet, Secret: []byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502", rec.Code)
+	}
+}
+
+func hasCookie(resp *http.Response, name string) bool {
+	for _, c := range resp.Cookies() {
+		if c.Name == name && c.Value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMiddlewareStreams: the visitor reads the start of a page before the
+// in-process handler has written its end.
+func TestMiddlewareStreams(t *testing.T) {
+	release := make(chan struct{})
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<html><body><p id="greet">Hello</p>`+strings.Repeat("<p>filler</p>\n", 4096))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, `<p id="end">end</p></body></html>`)
+	})
+	h, err := host.New(context.Background(), host.Config{Next: app, Rules: []byte(greeting), CacheDir: "-", Logger: quiet, Secret: []byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	front := httptest.NewServer(h)
+	defer front.Close()
+	resp, err := http.Get(front.URL + "/?ref=newsletter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	head := make([]byte, 64)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(head), "Thanks for reading") {
+		t.Fatalf("the page starts %q", head)
+	}
+	close(release) // only now may the handler finish the page
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || !strings.HasSuffix(string(rest), `<p id="end">end</p></body></html>`) {
+		t.Fatalf("the end of the page: %v, ...%q", err, rest[max(0, len(rest)-40):])
+	}
+}

@@ -1,0 +1,150 @@
+package wire
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// HandlerTransport is a RoundTripper that answers with an in-process
+// handler: the proxy then personalizes what the handler writes as it
+// would an origin's response, streaming. The handler sees the request as
+// a server would (no scheme or host in its URL, the visitor's Host and
+// RemoteAddr, the request's context), with the proxy's forwarding headers.
+type HandlerTransport struct {
+	Handler http.Handler
+	// Logger receives the handler's panics; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// RoundTrip runs the handler in its own goroutine and returns when it has
+// written its headers (or returned); the body streams through a pipe, so
+// memory stays bounded whatever the handler writes.
+func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	in := req.Clone(req.Context())
+	in.URL.Scheme, in.URL.Host = "", ""
+	in.RequestURI = req.URL.RequestURI()
+	if req.Host != "" && req.Host != ServeOrigin.Host {
+		in.Host = req.Host
+	}
+	if in.Body == nil {
+		in.Body = http.NoBody
+	}
+	pr, pw := io.Pipe()
+	w := &pipeWriter{req: req, header: http.Header{}, pw: pw, ready: make(chan *http.Response, 1)}
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				err, ok := v.(error)
+				if !ok || !errors.Is(err, http.ErrAbortHandler) {
+					log := t.Logger
+					if log == nil {
+						log = slog.Default()
+					}
+					log.Error("handler panicked", "path", in.URL.Path, "panic", fmt.Sprint(v))
+					err = fmt.Errorf("handler panicked: %v", v)
+				}
+				if !w.sent() {
+					w.fail(err)
+				}
+				pw.CloseWithError(err)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+			pw.Close()
+		}()
+		t.Handler.ServeHTTP(w, in)
+	}()
+	select {
+	case resp := <-w.ready:
+		if resp == nil {
+			return nil, w.err
+		}
+		resp.Body = pr
+		return resp, nil
+	case <-req.Context().Done():
+		pr.CloseWithError(req.Context().Err())
+		return nil, req.Context().Err()
+	}
+}
+
+// pipeWriter is the handler's ResponseWriter: WriteHeader hands the
+// response to RoundTrip, Write feeds the pipe its body is read from.
+type pipeWriter struct {
+	req    *http.Request
+	header http.Header
+	pw     *io.PipeWriter
+	ready  chan *http.Response
+
+	mu     sync.Mutex
+	status int
+	err    error
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+
+func (w *pipeWriter) sent() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status != 0
+}
+
+func (w *pipeWriter) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.status, w.err = -1, err
+	w.ready <- nil
+}
+
+func (w *pipeWriter) WriteHeader(code int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.status != 0 || code < 200 {
+		// Informational responses are not forwarded; a second call is a
+		// no-op as with net/http.
+		return
+	}
+	w.status = code
+	h := w.header.Clone()
+	resp := &http.Response{
+		Status:        strconv.Itoa(code) + " " + http.StatusText(code),
+		StatusCode:    code,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		ContentLength: -1,
+		Request:       w.req,
+	}
+	if cl := h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			resp.ContentLength = n
+		}
+	}
+	w.ready <- resp
+}
+
+func (w *pipeWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.pw.Write(p)
+}
+
+// Flush is a no-op: the pipe hands every write to the reader at once.
+func (w *pipeWriter) Flush() {}
+
+// Hijack is refused: an in-process upstream cannot take over the
+// visitor's connection through the proxy.
+func (w *pipeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return nil, nil, errors.New("bespoke: hijacking is not supported behind the personalizing middleware")
+}
+
+var (
+	_ http.RoundTripper = (*HandlerTransport)(nil)
+	_ http.Flusher      = (*pipeWriter)(nil)
+)
