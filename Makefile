@@ -59,7 +59,7 @@ bench-quick:
 # The long form of the load, reload-under-load and fault tests (about
 # 2 minutes, loopback only); `make test` runs them in seconds.
 soak:
-	BESPOKE_SOAK=1 $(GO) test -count=1 -timeout 15m -run 'TestLoad|TestReloadUnderLoad|TestBadReloadKeepsServing|TestOriginFaults|TestSlowloris|TestMisbehavingPlugins' -v ./host/server/
+	BESPOKE_SOAK=1 $(GO) test -count=1 -timeout 15m -run 'TestLoad|TestReloadUnderLoad|TestBadReloadKeepsServing|TestOriginFaults|TestSlowloris|TestMisbehavingPlugins' -v ./host/internal/server/
 
 # Runs every fuzz target for FUZZTIME each.
 FUZZTIME ?= 30s

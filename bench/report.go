@@ -299,19 +299,19 @@ func (h *harness) goals(cs []comparison) []goal {
 	}
 	nsAsTime := nsText
 	mbps := func(v float64) string { return fmt.Sprintf("%.0f MB/s", v) }
-	micro("Wasm decide, demo rules", "/host/site", `^DemoWasmCall/in-process$`, "ns/op", "< 2 µs", func(v float64) bool { return v < 2000 }, nsAsTime)
-	micro("Wasm decide, 1,000 rules", "/host/site", `^DecideRules/1000/in-process$`, "ns/op", "< 20 µs", func(v float64) bool { return v < 20000 }, nsAsTime)
-	micro("Wasm decide, 10,000 rules", "/host/site", `^DecideRules/10000/in-process$`, "ns/op", "< 100 µs", func(v float64) bool { return v < 100000 }, nsAsTime)
+	micro("Wasm decide, demo rules", "/host/internal/site", `^DemoWasmCall/in-process$`, "ns/op", "< 2 µs", func(v float64) bool { return v < 2000 }, nsAsTime)
+	micro("Wasm decide, 1,000 rules", "/host/internal/site", `^DecideRules/1000/in-process$`, "ns/op", "< 20 µs", func(v float64) bool { return v < 20000 }, nsAsTime)
+	micro("Wasm decide, 10,000 rules", "/host/internal/site", `^DecideRules/10000/in-process$`, "ns/op", "< 100 µs", func(v float64) bool { return v < 100000 }, nsAsTime)
 	// A plugin read from a .wasm file runs like one compiled in process
 	// once the verifier has found it bounded (plugin/bounded).
-	ratio("decide from a .wasm file ÷ compiled in process, demo rules", "/host/site", `^DemoWasmCall/from-file$`, `^DemoWasmCall/in-process$`, "≤ 1.20×", func(v float64) bool { return v <= 1.2 })
+	ratio("decide from a .wasm file ÷ compiled in process, demo rules", "/host/internal/site", `^DemoWasmCall/from-file$`, `^DemoWasmCall/in-process$`, "≤ 1.20×", func(v float64) bool { return v <= 1.2 })
 	// Loading a plugin: read the .wasm, verify it, compile it to machine
 	// code (no cache), create its first instance.
-	micro("load 10,000 rules from a .wasm file", "/host/site", `^LoadRules/10000/from-file$`, "ns/op", "< 0.5 s", func(v float64) bool { return v < 0.5e9 }, nsAsTime)
+	micro("load 10,000 rules from a .wasm file", "/host/internal/site", `^LoadRules/10000/from-file$`, "ns/op", "< 0.5 s", func(v float64) bool { return v < 0.5e9 }, nsAsTime)
 	// The saved shop page, the one the load runs serve: real-world markup
 	// has more tags per byte than a synthetic page, and costs more.
-	micro("HTML rewrite, pass-through (shop page)", "/host/rewrite", `^RewritePage/shop/passthrough$`, "MB/s", "≥ 1,000 MB/s", func(v float64) bool { return v >= 1000 }, mbps)
-	micro("HTML rewrite, five edits (shop page)", "/host/rewrite", `^RewritePage/shop/edits$`, "MB/s", "≥ 500 MB/s", func(v float64) bool { return v >= 500 }, mbps)
+	micro("HTML rewrite, pass-through (shop page)", "/host/internal/rewrite", `^RewritePage/shop/passthrough$`, "MB/s", "≥ 1,000 MB/s", func(v float64) bool { return v >= 1000 }, mbps)
+	micro("HTML rewrite, five edits (shop page)", "/host/internal/rewrite", `^RewritePage/shop/edits$`, "MB/s", "≥ 500 MB/s", func(v float64) bool { return v >= 500 }, mbps)
 	micro("Compile 1,000 rules", "", `(?i)^CompileRules(/.+)?/1000(/.*)?$`, "ns/op", "< 50 ms", func(v float64) bool { return v < 50e6 }, nsAsTime)
 	gs = append(gs, h.pathologicalGoal())
 
@@ -331,7 +331,7 @@ func (h *harness) goals(cs []comparison) []goal {
 		why := "not present: no Wasm/reference benchmark pair"
 		if h.micro == nil {
 			why = "micro-benchmarks not run"
-		} else if _, w := h.micro.find("/host/site", regexp.MustCompile(`^DemoWasmCall/in-process$`)); w != "" {
+		} else if _, w := h.micro.find("/host/internal/site", regexp.MustCompile(`^DemoWasmCall/in-process$`)); w != "" {
 			why = w
 		}
 		gs = append(gs, goal{Name: "Wasm vs reference evaluator", Figure: "n/a (" + why + ")", Want: "≤ 1.00×", Status: "n/a",
@@ -351,7 +351,7 @@ func (h *harness) pathologicalGoal() goal {
 	if h.micro != nil {
 		for i := range h.micro.Benchmarks {
 			s := &h.micro.Benchmarks[i]
-			if !strings.HasSuffix(s.Pkg, "/host/rewrite") || !strings.HasPrefix(s.Name, "Pathological/") {
+			if !strings.HasSuffix(s.Pkg, "/host/internal/rewrite") || !strings.HasPrefix(s.Name, "Pathological/") {
 				continue
 			}
 			if x, ok := s.Get("×shop"); ok && x > v {
@@ -362,9 +362,9 @@ func (h *harness) pathologicalGoal() goal {
 	if worst == nil {
 		why := "micro-benchmarks not run"
 		if h.micro != nil {
-			why = "not present: no BenchmarkPathological results in host/rewrite"
+			why = "not present: no BenchmarkPathological results in host/internal/rewrite"
 		}
-		g.Status, g.Figure, g.Source = "n/a", "n/a ("+why+")", "BenchmarkPathological in host/rewrite"
+		g.Status, g.Figure, g.Source = "n/a", "n/a ("+why+")", "BenchmarkPathological in host/internal/rewrite"
 		return g
 	}
 	g.Value, g.Status = v, verdict(v <= 3)
@@ -670,18 +670,18 @@ func markdown(rep *report) string {
 // costStages are the stages of one personalized request, each measured by
 // a micro-benchmark, in the order a request goes through them.
 var costStages = []struct{ stage, pkg, name, note string }{
-	{"request → context (demo rules' slots)", "/host/site", "DemoContext", "geo, device (cached), cookies, language, visitor id"},
-	{"device: classify a User-Agent, uncached", "/host/device", "ClassifyPublic", "the 7,013 public User-Agents in turn; the context above caches it"},
-	{"decide: one call into the Wasm plugin", "/host/site", "DemoWasmCall/in-process", "pooled instance, demo rules compiled in process"},
-	{"decide: the same, plugin read from its .wasm file", "/host/site", "DemoWasmCall/from-file", "verified at load, runs without a deadline"},
-	{"decide: context + Wasm + plan", "/host/site", "DemoDecide", "everything before the origin is asked"},
-	{"seen-filter: decode, 50 tests, 10 adds, encode", "/host/seen", "CookieRequest", "the signed cookie store"},
-	{"rewrite the shop page, 5 edits", "/host/rewrite", "RewritePage/shop/edits", "156 KB streamed through the rewriter"},
-	{"rewrite the shop page, 5 edits + hide_seen", "/host/rewrite", "RewritePage/shop/hideseen", ""},
-	{"whole request, plain httputil.ReverseProxy", "/host/proxy", "Proxy/goproxy", "in process: client, proxy and origin share the CPUs"},
-	{"whole request, bespoke, no rule matches the page", "/host/proxy", "Proxy/none", ""},
-	{"whole request, bespoke, 5 edits", "/host/proxy", "Proxy/edits", ""},
-	{"whole request, bespoke, 5 edits + hide_seen + seen cookie", "/host/proxy", "Proxy/seen", ""},
+	{"request → context (demo rules' slots)", "/host/internal/site", "DemoContext", "geo, device (cached), cookies, language, visitor id"},
+	{"device: classify a User-Agent, uncached", "/host/internal/device", "ClassifyPublic", "the 7,013 public User-Agents in turn; the context above caches it"},
+	{"decide: one call into the Wasm plugin", "/host/internal/site", "DemoWasmCall/in-process", "pooled instance, demo rules compiled in process"},
+	{"decide: the same, plugin read from its .wasm file", "/host/internal/site", "DemoWasmCall/from-file", "verified at load, runs without a deadline"},
+	{"decide: context + Wasm + plan", "/host/internal/site", "DemoDecide", "everything before the origin is asked"},
+	{"seen-filter: decode, 50 tests, 10 adds, encode", "/host/internal/seen", "CookieRequest", "the signed cookie store"},
+	{"rewrite the shop page, 5 edits", "/host/internal/rewrite", "RewritePage/shop/edits", "156 KB streamed through the rewriter"},
+	{"rewrite the shop page, 5 edits + hide_seen", "/host/internal/rewrite", "RewritePage/shop/hideseen", ""},
+	{"whole request, plain httputil.ReverseProxy", "/host/internal/proxy", "Proxy/goproxy", "in process: client, proxy and origin share the CPUs"},
+	{"whole request, bespoke, no rule matches the page", "/host/internal/proxy", "Proxy/none", ""},
+	{"whole request, bespoke, 5 edits", "/host/internal/proxy", "Proxy/edits", ""},
+	{"whole request, bespoke, 5 edits + hide_seen + seen cookie", "/host/internal/proxy", "Proxy/seen", ""},
 }
 
 // writeCost writes the cost of one request, stage by stage.

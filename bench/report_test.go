@@ -10,7 +10,7 @@ import (
 // TestDecisionGoals: the decision goals read the benchmarks that measure
 // what they name, in-process and from-file kept apart.
 func TestDecisionGoals(t *testing.T) {
-	out := `pkg: github.com/bespoke-edge/bespoke/host/site
+	out := `pkg: github.com/bespoke-edge/bespoke/host/internal/site
 BenchmarkDemoWasmCall/in-process-2    1000000    200.0 ns/op
 BenchmarkDemoWasmCall/in-process-2    1000000    210.0 ns/op
 BenchmarkDemoWasmCall/from-file-2     1000000    220.0 ns/op

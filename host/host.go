@@ -15,7 +15,7 @@
 // it all at once and returns an error for each bad value instead of a
 // handler that fails on its first request.
 //
-// `bespoke serve` builds its routes with the same code (host/server), so
+// `bespoke serve` builds its routes with the same code (host/internal/server), so
 // the command's tests exercise this package's path.
 package host
 
@@ -32,10 +32,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bespoke-edge/bespoke/host/config"
-	"github.com/bespoke-edge/bespoke/host/metrics"
-	"github.com/bespoke-edge/bespoke/host/server"
-	"github.com/bespoke-edge/bespoke/host/wire"
+	"github.com/bespoke-edge/bespoke/host/internal/config"
+	"github.com/bespoke-edge/bespoke/host/internal/metrics"
+	"github.com/bespoke-edge/bespoke/host/internal/server"
+	"github.com/bespoke-edge/bespoke/host/internal/wire"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules"
 	"github.com/prometheus/client_golang/prometheus"

@@ -5,7 +5,7 @@
 // custom sections carry the manifest).
 //
 // The compiler (package rules) produces artifacts that satisfy this contract;
-// the host (package host/engine) refuses any artifact that does not. A
+// the host (package host/internal/engine) refuses any artifact that does not. A
 // hand-written guest needs only what this package documents; see README.md.
 package plugin
 

@@ -15,11 +15,11 @@ import (
 	"os"
 
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules/check"
 	"github.com/bespoke-edge/bespoke/rules/codegen"
 	"github.com/bespoke-edge/bespoke/rules/diag"
+	"github.com/bespoke-edge/bespoke/rules/internal/check"
+	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
 	"github.com/bespoke-edge/bespoke/rules/ir"
-	"github.com/bespoke-edge/bespoke/rules/syntax"
 )
 
 // Result is a compiled rule file.

@@ -9,26 +9,20 @@
 //
 // Every figure comes from the results file or from the code itself (the
 // cookie and Redis value sizes are computed by encoding a visitor's state
-// with host/seen and host/caps); what is an input rather than a
+// with host/internal/seen and host/internal/caps); what is an input rather than a
 // measurement (how many cores a node has, what one Redis primary serves)
 // is a flag, printed with the result. A figure the results file lacks is
 // named with the benchmark that provides it.
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"strings"
-	"time"
-
-	"github.com/bespoke-edge/bespoke/host/caps"
-	"github.com/bespoke-edge/bespoke/host/seen"
 )
 
 // Results is the part of bench's results.json the model reads.
@@ -101,8 +95,6 @@ type Inputs struct {
 	Spare        int     `json:"spare_nodes"`
 	Rules        int     `json:"rules"`
 	Visitors     float64 `json:"visitors"`
-	ViewsPerDay  int     `json:"views_per_day"`
-	ItemsPerView int     `json:"items_per_view"`
 	Capped       float64 `json:"capped"`
 	ShardOps     float64 `json:"redis_shard_ops"`
 	ShardGB      float64 `json:"redis_shard_gb"`
@@ -186,8 +178,6 @@ func main() {
 	flag.IntVar(&in.Spare, "spare", 1, "input: nodes added so that one can fail or be drained")
 	flag.IntVar(&in.Rules, "rules", 100, "worked example: rules in the rule file")
 	flag.Float64Var(&in.Visitors, "visitors", 5e6, "worked example: distinct visitors within the seen window (30 days)")
-	flag.IntVar(&in.ViewsPerDay, "views-per-day", 3, "worked example: page views per visitor per active day")
-	flag.IntVar(&in.ItemsPerView, "items-per-view", 12, "worked example: items a page view shows (and marks seen)")
 	flag.Float64Var(&in.Capped, "capped", 0.2, "worked example: share of personalized views where a capped rule applies (a caps write)")
 	flag.Float64Var(&in.ShardOps, "redis-shard-ops", 100000, "input: commands per second one Redis primary serves at your latency target (measure with redis-benchmark -t get,set)")
 	flag.Float64Var(&in.ShardGB, "redis-shard-gb", 8, "input: data per Redis primary, GB")
@@ -237,7 +227,7 @@ func Build(resultsJSON []byte, source string, in Inputs) (*Model, error) {
 	if ns, ok := r.micro("site", "DemoDecide", "ns/op"); ok {
 		m.CPUDecide = ns / 1e9
 	} else {
-		m.Missing = append(m.Missing, "the decision's cost: BenchmarkDemoDecide (host/site)")
+		m.Missing = append(m.Missing, "the decision's cost: BenchmarkDemoDecide (host/internal/site)")
 	}
 
 	for _, kb := range []float64{25, 50, 100, 150, m.PageKB, 300, 500, 1000} {
@@ -247,7 +237,7 @@ func Build(resultsJSON []byte, source string, in Inputs) (*Model, error) {
 	for _, n := range []int{10, 100, 1000, 10000} {
 		ns, ok := r.micro("site", fmt.Sprintf("DecideRules/%d", n), "ns/op")
 		if !ok {
-			m.Missing = append(m.Missing, fmt.Sprintf("deciding with %d rules: BenchmarkDecideRules/%d (host/site)", n, n))
+			m.Missing = append(m.Missing, fmt.Sprintf("deciding with %d rules: BenchmarkDecideRules/%d (host/internal/site)", n, n))
 			continue
 		}
 		m.ByRules = append(m.ByRules, RulesRow{Rules: n, DecideNs: ns, RequestsPerCore: 1 / m.cpuWithRules(in.PageKB, ns)})
@@ -256,12 +246,12 @@ func Build(resultsJSON []byte, source string, in Inputs) (*Model, error) {
 	if v, ok := r.micro("engine", "InstanceMemory", "bytes/instance"); ok {
 		m.BytesPerInstance = v
 	} else {
-		m.Missing = append(m.Missing, "memory per plugin instance: BenchmarkInstanceMemory (host/engine), recorded by make bench from this version on")
+		m.Missing = append(m.Missing, "memory per plugin instance: BenchmarkInstanceMemory (host/internal/engine), recorded by make bench from this version on")
 	}
 	if v, ok := r.micro("proxy", "ConnMemory", "bytes/conn"); ok {
 		m.BytesPerConn = v
 	} else {
-		m.Missing = append(m.Missing, "memory per open connection: BenchmarkConnMemory (host/proxy), recorded by make bench from this version on")
+		m.Missing = append(m.Missing, "memory per open connection: BenchmarkConnMemory (host/internal/proxy), recorded by make bench from this version on")
 	}
 
 	m.Redis.LatencyNs, _ = r.micro("seen", "RedisRequest", "ns/op")
@@ -271,12 +261,28 @@ func Build(resultsJSON []byte, source string, in Inputs) (*Model, error) {
 		m.Redis.RoundTripsPerRequest, _ = r.micro("seen", "RedisRequest", "redis-round-trips/op")
 		m.Redis.BytesPerRequest, _ = r.micro("seen", "RedisRequest", "redis-bytes/op")
 	} else {
-		m.Missing = append(m.Missing, "Redis commands, round trips and bytes per request: BenchmarkRedisRequest's redis-* metrics (host/seen), recorded by make bench from this version on")
+		m.Missing = append(m.Missing, "Redis commands, round trips and bytes per request: BenchmarkRedisRequest's redis-* metrics (host/internal/seen), recorded by make bench from this version on")
 	}
 
-	var err error
-	if m.Cookies, err = cookiesOverTime(in.ViewsPerDay, in.ItemsPerView); err != nil {
-		return nil, err
+	for _, day := range []int{1, 7, 14, 30, 60, 90} {
+		metric := func(name string) (int, bool) {
+			v, ok := r.micro("caps", "VisitorState", fmt.Sprintf("%s/day-%d", name, day))
+			return int(v), ok
+		}
+		var c CookieRow
+		var ok [5]bool
+		c.Day = day
+		c.Items, ok[0] = metric("items")
+		c.SeenCookie, ok[1] = metric("seen-B")
+		c.CapsCookie, ok[2] = metric("caps-B")
+		c.CookieHeader, ok[3] = metric("cookie-header-B")
+		c.RedisValue, ok[4] = metric("redis-B")
+		if ok != [5]bool{true, true, true, true, true} {
+			m.Cookies = nil
+			m.Missing = append(m.Missing, "a visitor's state over time: BenchmarkVisitorState (host/internal/caps), recorded by make bench from this version on")
+			break
+		}
+		m.Cookies = append(m.Cookies, c)
 	}
 	m.example()
 	return m, nil
@@ -345,67 +351,6 @@ func (m *Model) example() {
 	}
 }
 
-// cookiesOverTime simulates a visitor who views viewsPerDay pages a day,
-// each showing itemsPerView items not shown before, with the default
-// cookie store (capacity 1,000 items, 30-day window) and two capped
-// rules, and returns the cookie and Redis value sizes on some days.
-func cookiesOverTime(viewsPerDay, itemsPerView int) ([]CookieRow, error) {
-	t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	now := t0
-	clock := func() time.Time { return now }
-	key := []byte("capacity-model-key-0123456789abc")
-	store, err := seen.NewCookieStore(seen.CookieConfig{Key: key, Params: seen.Params{Now: clock}})
-	if err != nil {
-		return nil, err
-	}
-	capStore, err := caps.New(key, clock)
-	if err != nil {
-		return nil, err
-	}
-	var rows []CookieRow
-	cookie, capsCookie, item := "", "", 0
-	const vid = "AAAAAAAAAAAAAAAAAAAAAA"
-	report := map[int]bool{1: true, 7: true, 14: true, 30: true, 60: true, 90: true}
-	for day := 1; day <= 90; day++ {
-		now = t0.Add(time.Duration(day-1) * 24 * time.Hour)
-		for v := range viewsPerDay {
-			now = now.Add(time.Duration(v) * time.Hour)
-			r, _ := http.NewRequest("GET", "/", nil)
-			if cookie != "" {
-				r.AddCookie(&http.Cookie{Name: seen.DefaultCookieName, Value: cookie})
-			}
-			if capsCookie != "" {
-				r.AddCookie(&http.Cookie{Name: caps.CookieName, Value: capsCookie})
-			}
-			set, _ := store.Load(context.Background(), r, vid)
-			for range itemsPerView {
-				item++
-				set.Shown(fmt.Sprintf("sku-%d", item))
-			}
-			h := http.Header{}
-			if err := store.Save(context.Background(), h, vid, set, true); err != nil {
-				return nil, err
-			}
-			redisValue := set.EncodedLen()
-			set.Release()
-			for _, c := range (&http.Response{Header: h}).Cookies() {
-				if c.Name == seen.DefaultCookieName {
-					cookie = c.Value
-				}
-			}
-			counts := capStore.Load(r)
-			counts.Hit("1d:newsletter", 24*time.Hour)
-			counts.Hit("7d:offer", 7*24*time.Hour)
-			capsCookie = counts.Cookie(30*24*time.Hour, true).Value
-			if report[day] && v == viewsPerDay-1 {
-				header := len("bsk_vid=") + len(vid) + len("; bsk_seen=") + len(cookie) + len("; bsk_caps=") + len(capsCookie)
-				rows = append(rows, CookieRow{Day: day, Items: item, SeenCookie: len(cookie), CapsCookie: len(capsCookie), RedisValue: redisValue, CookieHeader: header})
-			}
-		}
-	}
-	return rows, nil
-}
-
 // Print writes the model as text.
 func (m *Model) Print(w io.Writer) {
 	in, e := m.Inputs, m.Example
@@ -441,7 +386,7 @@ func (m *Model) Print(w io.Writer) {
 			m.Redis.CmdsPerRequest, m.Redis.RoundTripsPerRequest, m.Redis.BytesPerRequest)
 	}
 
-	fmt.Fprintf(w, "\nOne visitor's state over time (%d page views a day of %d new items; default store: 1,000 items, 30-day window, 3,072-byte cookie cap; two capped rules):\n", in.ViewsPerDay, in.ItemsPerView)
+	fmt.Fprintln(w, "\nOne visitor's state over time (BenchmarkVisitorState: 3 page views a day of 12 new items; default store: 1,000 items, 30-day window, 3,072-byte cookie cap; two capped rules):")
 	fmt.Fprintf(w, "  %4s  %6s  %11s  %11s  %12s  %14s\n", "day", "items", "bsk_seen B", "bsk_caps B", "Cookie hdr B", "Redis value B")
 	for _, c := range m.Cookies {
 		fmt.Fprintf(w, "  %4d  %6d  %11d  %11d  %12d  %14d\n", c.Day, c.Items, c.SeenCookie, c.CapsCookie, c.CookieHeader, c.RedisValue)

@@ -18,7 +18,7 @@ import (
 	"hash/maphash"
 	"sync"
 
-	"github.com/bespoke-edge/bespoke/host/rewrite"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 )
 
 // Key identifies a page. Make one with NewKey.

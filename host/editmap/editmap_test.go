@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/bespoke-edge/bespoke/host/rewrite"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 )
 
 // mapOf builds the edit map of page for prog.

@@ -481,7 +481,7 @@ func TestHostileModules(t *testing.T) {
 }
 
 // TestCompiledRulesVerify: what the rule compiler writes is in the
-// subset, far below the cost limit. (host/site's TestScaleAgrees loads
+// subset, far below the cost limit. (host/internal/site's TestScaleAgrees loads
 // 10,000 rules from a .wasm file and checks they run bounded.)
 func TestCompiledRulesVerify(t *testing.T) {
 	demo, err := os.ReadFile("../../testdata/demo/rules.yaml")

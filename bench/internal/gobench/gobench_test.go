@@ -38,12 +38,12 @@ func TestParseLine(t *testing.T) {
 			ok:   true,
 			want: Result{Name: "DecideRules/size-10", Procs: 8, Iterations: 50000, Metrics: map[string]float64{"ns/op": 15230}},
 		},
-		{line: "BenchmarkDemoDecide", ok: false},                                      // the name alone, from -list or -v
-		{line: "BenchmarkX-2 	 abc	 12 ns/op", ok: false},                             // no iteration count
-		{line: "BenchmarkX-2 	 10	 12 ns/op	 7", ok: false},                           // value without unit
-		{line: "--- FAIL: BenchmarkX-2", ok: false},                                   // failure header
-		{line: "    bench_test.go:42: BenchmarkX 1 2 3", ok: false},                   // a log line
-		{line: "ok  	github.com/bespoke-edge/bespoke/host/rewrite	0.114s", ok: false}, // the package summary
+		{line: "BenchmarkDemoDecide", ok: false},                                               // the name alone, from -list or -v
+		{line: "BenchmarkX-2 	 abc	 12 ns/op", ok: false},                                      // no iteration count
+		{line: "BenchmarkX-2 	 10	 12 ns/op	 7", ok: false},                                    // value without unit
+		{line: "--- FAIL: BenchmarkX-2", ok: false},                                            // failure header
+		{line: "    bench_test.go:42: BenchmarkX 1 2 3", ok: false},                            // a log line
+		{line: "ok  	github.com/bespoke-edge/bespoke/host/internal/rewrite	0.114s", ok: false}, // the package summary
 	} {
 		got, ok := ParseLine(tc.line)
 		if ok != tc.ok {
@@ -58,22 +58,22 @@ func TestParseLine(t *testing.T) {
 
 const output = `goos: linux
 goarch: amd64
-pkg: github.com/bespoke-edge/bespoke/host/rewrite
+pkg: github.com/bespoke-edge/bespoke/host/internal/rewrite
 cpu: AMD EPYC
 BenchmarkRewrite/passthrough-2         	    5000	    203261 ns/op	 504.87 MB/s	    3864 B/op	       0 allocs/op
 BenchmarkRewrite/passthrough-2         	    5000	    201000 ns/op	 510.00 MB/s	    3864 B/op	       0 allocs/op
 BenchmarkRewrite/passthrough-2         	    5000	    250000 ns/op	 410.00 MB/s	    3864 B/op	       0 allocs/op
 BenchmarkMemmove-2                     	  600000	      1824 ns/op	56255.34 MB/s
 PASS
-ok  	github.com/bespoke-edge/bespoke/host/rewrite	3.114s
+ok  	github.com/bespoke-edge/bespoke/host/internal/rewrite	3.114s
 goos: linux
 goarch: amd64
-pkg: github.com/bespoke-edge/bespoke/host/engine
+pkg: github.com/bespoke-edge/bespoke/host/internal/engine
 cpu: AMD EPYC
 BenchmarkDecide-2   	 1835641	       646.6 ns/op	       4 B/op	       0 allocs/op
 BenchmarkDecide-2   	 1835641	       650.0 ns/op	       4 B/op	       0 allocs/op
 PASS
-ok  	github.com/bespoke-edge/bespoke/host/engine	2.012s
+ok  	github.com/bespoke-edge/bespoke/host/internal/engine	2.012s
 `
 
 func TestParseAndSummarize(t *testing.T) {
@@ -84,7 +84,7 @@ func TestParseAndSummarize(t *testing.T) {
 	if len(res) != 6 {
 		t.Fatalf("%d results, want 6", len(res))
 	}
-	if res[5].Pkg != "github.com/bespoke-edge/bespoke/host/engine" {
+	if res[5].Pkg != "github.com/bespoke-edge/bespoke/host/internal/engine" {
 		t.Fatalf("pkg %q", res[5].Pkg)
 	}
 	sum := Summarize(res)
@@ -108,25 +108,25 @@ func TestParseAndSummarize(t *testing.T) {
 
 func TestParseList(t *testing.T) {
 	const list = `?   	github.com/bespoke-edge/bespoke	[no test files]
-# github.com/bespoke-edge/bespoke/host/reqctx
-host/reqctx/reqctx.go:124:13: b.geo.Headers undefined (type *geo.Resolver has no field or method Headers)
+# github.com/bespoke-edge/bespoke/host/internal/reqctx
+host/internal/reqctx/reqctx.go:124:13: b.geo.Headers undefined (type *geo.Resolver has no field or method Headers)
 FAIL	github.com/bespoke-edge/bespoke/host/cmd/bespoke [build failed]
 BenchmarkDecide
-ok  	github.com/bespoke-edge/bespoke/host/engine	0.010s
+ok  	github.com/bespoke-edge/bespoke/host/internal/engine	0.010s
 TestOnly
-ok  	github.com/bespoke-edge/bespoke/host/config	0.010s
+ok  	github.com/bespoke-edge/bespoke/host/internal/config	0.010s
 BenchmarkRewrite
 BenchmarkMemmove
-ok  	github.com/bespoke-edge/bespoke/host/rewrite	0.009s
-FAIL	github.com/bespoke-edge/bespoke/host/site [build failed]
+ok  	github.com/bespoke-edge/bespoke/host/internal/rewrite	0.009s
+FAIL	github.com/bespoke-edge/bespoke/host/internal/site [build failed]
 `
 	benches, failed, err := ParseList(strings.NewReader(list))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"github.com/bespoke-edge/bespoke/host/engine":  {"BenchmarkDecide"},
-		"github.com/bespoke-edge/bespoke/host/rewrite": {"BenchmarkRewrite", "BenchmarkMemmove"},
+		"github.com/bespoke-edge/bespoke/host/internal/engine":  {"BenchmarkDecide"},
+		"github.com/bespoke-edge/bespoke/host/internal/rewrite": {"BenchmarkRewrite", "BenchmarkMemmove"},
 	}
 	if !reflect.DeepEqual(benches, want) {
 		t.Fatalf("benches %v", benches)
@@ -134,7 +134,7 @@ FAIL	github.com/bespoke-edge/bespoke/host/site [build failed]
 	if len(failed) != 2 || !strings.Contains(failed["github.com/bespoke-edge/bespoke/host/cmd/bespoke"], "b.geo.Headers undefined") {
 		t.Fatalf("failed %q", failed)
 	}
-	if failed["github.com/bespoke-edge/bespoke/host/site"] != "[build failed]" {
+	if failed["github.com/bespoke-edge/bespoke/host/internal/site"] != "[build failed]" {
 		t.Fatalf("failed %q", failed)
 	}
 }

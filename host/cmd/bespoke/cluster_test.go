@@ -21,9 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bespoke-edge/bespoke/host/demo"
-	"github.com/bespoke-edge/bespoke/host/reqctx"
-	"github.com/bespoke-edge/bespoke/host/seen/rediscluster"
+	"github.com/bespoke-edge/bespoke/host/internal/demo"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/seen/rediscluster"
 	"github.com/redis/go-redis/v9"
 )
 

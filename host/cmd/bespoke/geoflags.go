@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bespoke-edge/bespoke/host/geo"
-	"github.com/bespoke-edge/bespoke/host/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/geo"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 )
 
 // geoFlags are the options that say where a visitor's location comes from,

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bespoke-edge/bespoke/host/demo"
-	"github.com/bespoke-edge/bespoke/host/preview"
+	"github.com/bespoke-edge/bespoke/host/internal/demo"
+	"github.com/bespoke-edge/bespoke/host/internal/preview"
 )
 
 func previewCmd(args []string, stdout, stderr io.Writer) error {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bespoke-edge/bespoke/host/demo"
+	"github.com/bespoke-edge/bespoke/host/internal/demo"
 )
 
 var demoCard = regexp.MustCompile(`<li class="card"[^>]*data-item-id="([^"]+)"`)

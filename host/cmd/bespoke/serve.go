@@ -15,10 +15,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bespoke-edge/bespoke/host/config"
-	"github.com/bespoke-edge/bespoke/host/demo"
-	"github.com/bespoke-edge/bespoke/host/preview"
-	"github.com/bespoke-edge/bespoke/host/server"
+	"github.com/bespoke-edge/bespoke/host/internal/config"
+	"github.com/bespoke-edge/bespoke/host/internal/demo"
+	"github.com/bespoke-edge/bespoke/host/internal/preview"
+	"github.com/bespoke-edge/bespoke/host/internal/server"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules"
 )

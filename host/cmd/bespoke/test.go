@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bespoke-edge/bespoke/host/reqctx"
-	"github.com/bespoke-edge/bespoke/host/ruletest"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
 )
 
 // errNoCompile means a rule file did not compile, so its tests could not

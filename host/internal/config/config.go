@@ -1,0 +1,437 @@
+// Package config reads bespoke's operator configuration: listeners, routes
+// (host and path prefix → origin and plugin), limits, the seen-store, and
+// where geography comes from. Unknown fields are errors with their line, so
+// a misspelt option is never silently ignored.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is a whole configuration. Zero fields take the defaults Defaults
+// fills in.
+type Config struct {
+	// Listen is the address visitors connect to.
+	Listen string `yaml:"listen"`
+	// TLS serves visitors over TLS on Listen (HTTP/2 and HTTP/1.1) when
+	// its Cert and Key are set; zero serves plain HTTP.
+	TLS TLS `yaml:"tls"`
+	// H2C also accepts HTTP/2 without TLS (with prior knowledge) on a
+	// plain Listen, for a load balancer in front that speaks it.
+	H2C bool `yaml:"h2c"`
+	// Admin is the address of the admin listener (/metrics, /healthz,
+	// /readyz, POST /_bespoke/reload); empty disables it. It should not be
+	// reachable from the internet.
+	Admin string `yaml:"admin"`
+	// AdminTokenFile holds a bearer token every admin request but
+	// /healthz and /readyz must present (Authorization: Bearer TOKEN).
+	// Empty means $BESPOKE_ADMIN_TOKEN, and without it no token.
+	AdminTokenFile string `yaml:"admin_token_file"`
+	// AdminHosts are the Host names ("admin.internal", with or without a
+	// port) and address prefixes ("10.0.0.0/8") the admin listener
+	// answers to besides loopback ones; any other Host is refused (a DNS
+	// rebinding attack points a name of its own at the listener).
+	// /healthz and /readyz answer under any Host.
+	AdminHosts []string `yaml:"admin_hosts"`
+	// Forwarding says what the origin learns of the visitor's connection.
+	Forwarding Forwarding `yaml:"forwarding"`
+	// SecretFile holds the key that signs bespoke's cookies (seen-filter,
+	// caps). Empty means a random key per process: cookies then do not
+	// survive a restart.
+	SecretFile string `yaml:"secret_file"`
+	// ShutdownGrace is how long requests in flight may finish after
+	// SIGTERM.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// CacheDir is where compiled plugins are cached ("-" for memory only).
+	CacheDir string `yaml:"cache_dir"`
+	// Watch is how often rule and plugin files are checked for changes; 0
+	// disables watching.
+	Watch Duration `yaml:"watch"`
+
+	Log    Log     `yaml:"log"`
+	Geo    Geo     `yaml:"geo"`
+	Seen   Seen    `yaml:"seen"`
+	Limits Limits  `yaml:"limits"`
+	Routes []Route `yaml:"routes"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Format is "text" or "json".
+	Format string `yaml:"format"`
+	// Access logs one line per request.
+	Access *bool `yaml:"access"`
+	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
+	// responses.
+	DebugHeaders bool `yaml:"debug_headers"`
+}
+
+// TLS is the visitors' listener's certificate.
+type TLS struct {
+	// Cert and Key are PEM files (the certificate chain, the private
+	// key), reloaded when they change.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Forwarding configures the forwarding headers. Which peers are trusted
+// proxies is geo.trusted_proxies.
+type Forwarding struct {
+	// StripHeaders are removed from requests of untrusted peers before
+	// they reach the origin: headers only a CDN or load balancer in front
+	// may set (a trailing * matches any suffix). Unset means the default
+	// list (CF-Connecting-IP, True-Client-IP, X-Real-IP, CF-IPCountry,
+	// CloudFront-Viewer-*, ...); [] removes none.
+	StripHeaders []string `yaml:"strip_headers"`
+	// Via names this proxy in Via headers ("bespoke" when empty).
+	Via string `yaml:"via"`
+}
+
+// Geo says where visitors' locations come from.
+type Geo struct {
+	// Providers are the CDN header families believed ("cloudflare,
+	// cloudfront"; "all"; "none").
+	Providers string `yaml:"providers"`
+	// TrustedProxies are the peers whose forwarding and geo headers are
+	// believed.
+	TrustedProxies string `yaml:"trusted_proxies"`
+	// Header reads the country only from this header.
+	Header string `yaml:"header"`
+	// GeoIP is a MaxMind database file.
+	GeoIP string `yaml:"geoip"`
+	// TimeZone is the visitors' zone when geography gives none.
+	TimeZone string `yaml:"timezone"`
+}
+
+// Seen configures the seen-filter store.
+type Seen struct {
+	// Store is "cookie", "redis" or "off".
+	Store string `yaml:"store"`
+	// Redis names the server, Cluster or Sentinel master, for store:
+	// redis: redis://host:port/db (rediss:// for TLS), a comma-separated
+	// list of Cluster seeds (redis://h1:7000,redis://h2:7000),
+	// redis+cluster://h1:7000, or redis+sentinel://h1:26379,h2:26379/master
+	// (see seen.ParseRedisURL). Frequency-cap counts are kept there too.
+	Redis string `yaml:"redis"`
+	// Window is how long an item stays seen.
+	Window Duration `yaml:"window"`
+	// Timeout bounds a Redis round trip; past it the page is served as if
+	// nothing had been seen.
+	Timeout Duration `yaml:"timeout"`
+	// ConsentCookie and ConsentDeny: a visitor whose consent cookie holds
+	// one of the deny values, or who sends Sec-GPC: 1, gets no tracking
+	// state written.
+	ConsentCookie string   `yaml:"consent_cookie"`
+	ConsentDeny   []string `yaml:"consent_deny"`
+}
+
+// DefaultEditMapCache is limits.edit_map_cache when the file does not
+// say.
+const DefaultEditMapCache = 32 << 20
+
+// Limits bound what one plugin and one request may use.
+type Limits struct {
+	PoolSize        int      `yaml:"pool_size"`
+	MemoryPages     uint32   `yaml:"memory_pages"`
+	DecideTimeout   Duration `yaml:"decide_timeout"`
+	MaxRewriteBytes Size     `yaml:"max_rewrite_bytes"`
+	// MaxDecodeRatio bounds how many times its encoded size a compressed
+	// body may decode to (0: 100).
+	MaxDecodeRatio int `yaml:"max_decode_ratio"`
+	// MaxJSONDepth bounds the nesting of JSON documents edited (0: 1000).
+	MaxJSONDepth  int  `yaml:"max_json_depth"`
+	RewriteBuffer Size `yaml:"rewrite_buffer"`
+	// EditMapCache is the bytes of edit maps kept, so that a page is
+	// tokenized once and spliced for each visitor after (see RATIONALE.md,
+	// "Parse once, splice per visitor"); 0 disables them; unset, 32 MiB.
+	EditMapCache   *Size    `yaml:"edit_map_cache"`
+	MaxHeaderBytes Size     `yaml:"max_header_bytes"`
+	ReadHeader     Duration `yaml:"read_header_timeout"`
+	Idle           Duration `yaml:"idle_timeout"`
+	Upstream       Upstream `yaml:"upstream"`
+}
+
+// Upstream bounds connections to origins.
+type Upstream struct {
+	DialTimeout           Duration `yaml:"dial_timeout"`
+	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
+	IdleTimeout           Duration `yaml:"idle_timeout"`
+	MaxConnsPerHost       int      `yaml:"max_conns_per_host"`
+}
+
+// Route is a site or section with its own origin and plugin.
+type Route struct {
+	Name string `yaml:"name"`
+	// Host is "example.com", "*.example.com", or empty for any host.
+	Host string `yaml:"host"`
+	// Path is the path prefix served ("/" when empty).
+	Path string `yaml:"path"`
+	// Origin is where requests go.
+	Origin string `yaml:"origin"`
+	// Rules is a rule file, compiled at load; Plugin a compiled plugin.
+	// One of them, or neither to proxy without personalizing.
+	Rules  string `yaml:"rules"`
+	Plugin string `yaml:"plugin"`
+	// PreserveHost sends the visitor's Host header to the origin.
+	PreserveHost bool `yaml:"preserve_host"`
+}
+
+// Source is the route's rule or plugin file, or "".
+func (r Route) Source() string {
+	if r.Rules != "" {
+		return r.Rules
+	}
+	return r.Plugin
+}
+
+// Load reads a configuration file. Relative file names in it are relative
+// to the file's directory.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(path, b)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	rel := func(p *string) {
+		if *p != "" && *p != "-" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	rel(&c.SecretFile)
+	rel(&c.TLS.Cert)
+	rel(&c.TLS.Key)
+	rel(&c.AdminTokenFile)
+	rel(&c.Geo.GeoIP)
+	for i := range c.Routes {
+		rel(&c.Routes[i].Rules)
+		rel(&c.Routes[i].Plugin)
+	}
+	return c, nil
+}
+
+// Parse decodes a configuration, rejecting unknown fields, and validates
+// it. name is used in errors.
+func Parse(name string, b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &c, nil
+}
+
+// Defaults fills the zero fields with their defaults.
+func (c *Config) Defaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Listen, ":8080")
+	def(&c.Log.Format, "text")
+	if c.Log.Access == nil {
+		t := true
+		c.Log.Access = &t
+	}
+	def(&c.Geo.Providers, "cloudflare,cloudfront,vercel")
+	def(&c.Geo.TrustedProxies, "loopback,private")
+	def(&c.Geo.TimeZone, "UTC")
+	def(&c.Seen.Store, "cookie")
+	if c.Seen.Window == 0 {
+		c.Seen.Window = Duration(30 * 24 * time.Hour)
+	}
+	if c.Seen.Timeout == 0 {
+		c.Seen.Timeout = Duration(20 * time.Millisecond)
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = Duration(10 * time.Second)
+	}
+	l := &c.Limits
+	if l.DecideTimeout == 0 {
+		l.DecideTimeout = Duration(50 * time.Millisecond)
+	}
+	if l.MaxRewriteBytes == 0 {
+		l.MaxRewriteBytes = 8 << 20
+	}
+	if l.EditMapCache == nil {
+		n := Size(DefaultEditMapCache)
+		l.EditMapCache = &n
+	}
+	if l.MaxHeaderBytes == 0 {
+		l.MaxHeaderBytes = 64 << 10
+	}
+	if l.ReadHeader == 0 {
+		l.ReadHeader = Duration(10 * time.Second)
+	}
+	if l.Idle == 0 {
+		l.Idle = Duration(120 * time.Second)
+	}
+	u := &l.Upstream
+	if u.DialTimeout == 0 {
+		u.DialTimeout = Duration(5 * time.Second)
+	}
+	if u.ResponseHeaderTimeout == 0 {
+		u.ResponseHeaderTimeout = Duration(30 * time.Second)
+	}
+	if u.IdleTimeout == 0 {
+		u.IdleTimeout = Duration(90 * time.Second)
+	}
+	for i := range c.Routes {
+		def(&c.Routes[i].Path, "/")
+		if c.Routes[i].Name == "" {
+			c.Routes[i].Name = "route" + strconv.Itoa(i+1)
+		}
+	}
+}
+
+// Validate reports the first problem of a configuration.
+func (c *Config) Validate() error {
+	if len(c.Routes) == 0 {
+		return errors.New("no routes: add at least one route with an origin")
+	}
+	names := map[string]bool{}
+	for i, r := range c.Routes {
+		where := fmt.Sprintf("route %d (%s)", i+1, r.Name)
+		if names[r.Name] {
+			return fmt.Errorf("%s: the name is used twice", where)
+		}
+		names[r.Name] = true
+		u, err := url.Parse(r.Origin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%s: origin %q must be an http:// or https:// URL", where, r.Origin)
+		}
+		if r.Rules != "" && r.Plugin != "" {
+			return fmt.Errorf("%s: give rules or plugin, not both", where)
+		}
+		if !strings.HasPrefix(r.Path, "/") {
+			return fmt.Errorf("%s: path %q must start with /", where, r.Path)
+		}
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format is text or json, not %q", c.Log.Format)
+	}
+	switch c.Seen.Store {
+	case "cookie", "off":
+	case "redis":
+		if c.Seen.Redis == "" {
+			return errors.New("seen.store is redis but seen.redis (redis://host:port) is empty")
+		}
+		if _, err := seen.ParseRedisURL(c.Seen.Redis); err != nil {
+			return fmt.Errorf("seen.redis: %w", err)
+		}
+	default:
+		return fmt.Errorf("seen.store is cookie, redis or off, not %q", c.Seen.Store)
+	}
+	if c.Limits.PoolSize < 0 {
+		return errors.New("limits.pool_size cannot be negative")
+	}
+	if c.Limits.MaxDecodeRatio < 0 || c.Limits.MaxJSONDepth < 0 {
+		return errors.New("limits.max_decode_ratio and limits.max_json_depth cannot be negative")
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("tls: give both cert and key")
+	}
+	if c.H2C && c.TLS.Cert != "" {
+		return errors.New("h2c is HTTP/2 without TLS; with tls, HTTP/2 is negotiated anyway")
+	}
+	return nil
+}
+
+// Duration is a time.Duration written as 30s, 15m, 12h, 7d or 2w.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ParseDuration parses Go durations (1m30s, 250ms) and days and weeks
+// (7d, 2w).
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, nil
+	}
+	for _, u := range []struct {
+		suffix string
+		unit   time.Duration
+	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			if err != nil || v < 0 {
+				return 0, fmt.Errorf("%q is not a duration", s)
+			}
+			return time.Duration(v * float64(u.unit)), nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration (write 250ms, 30s, 12h or 7d)", s)
+	}
+	return d, nil
+}
+
+// Size is a byte count written as 512, 64KiB, 8MiB or 1GiB.
+type Size int64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (z *Size) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*z = Size(v)
+	return nil
+}
+
+// ParseSize parses a byte count with an optional KiB, MiB or GiB (or KB,
+// MB, GB, meaning the same powers of two) suffix.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(n), u.m
+			break
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a size (write 65536, 64KiB or 8MiB)", s)
+	}
+	return v * mult, nil
+}

@@ -1,0 +1,181 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/plugin/guest"
+	"github.com/bespoke-edge/bespoke/plugin/wasm"
+)
+
+func loadGuest(t *testing.T, e *engine.Engine, body *wasm.Code) *engine.Module {
+	t.Helper()
+	return loadGuestAs(t, e, body, "hand-written")
+}
+
+// loadGuestAs loads a hand-made module whose manifest names compiler.
+func loadGuestAs(t *testing.T, e *engine.Engine, body *wasm.Code, compiler string) *engine.Module {
+	t.Helper()
+	b, err := guest.Build(guest.Module{
+		Manifest: plugin.Manifest{Compiler: compiler, Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
+		Decide:   body,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := plugin.ReadArtifact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.Load(context.Background(), art)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	return m
+}
+
+func TestTrapDiscardsInstance(t *testing.T) {
+	m := loadGuest(t, newEngine(t, engine.Config{PoolSize: 2}), guest.Trap())
+	var d plugin.Decision
+	for i := range 3 {
+		err := m.Decide(context.Background(), nil, nil, &d)
+		if err == nil || !strings.Contains(err.Error(), "trapped") {
+			t.Fatalf("decision %d: err = %v, want a trap", i, err)
+		}
+	}
+	if got := m.Stats().Discarded.Load(); got != 3 {
+		t.Errorf("discarded %d instances, want 3 (a trapped instance is never reused)", got)
+	}
+	if got := m.Stats().Failures.Load(); got != 3 {
+		t.Errorf("failures = %d", got)
+	}
+}
+
+func TestLoopingGuestTimesOut(t *testing.T) {
+	m := loadGuest(t, newEngine(t, engine.Config{DecideTimeout: 20 * time.Millisecond}), guest.Loop())
+	if ok, why := m.Bounded(); ok || why == nil || !strings.Contains(why.Error(), "loop") {
+		t.Fatalf("Bounded() = %v, %v; want false, because of the loop", ok, why)
+	}
+	var d plugin.Decision
+	start := time.Now()
+	err := m.Decide(context.Background(), nil, nil, &d)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a deadline error", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the loop ran %v", took)
+	}
+	if m.Stats().Timeouts.Load() != 1 {
+		t.Errorf("timeouts = %d", m.Stats().Timeouts.Load())
+	}
+}
+
+// TestForgedCompilerClaimTimesOut: a module read from a file that claims
+// to come from bespoke's compiler is not believed; it loops, and is still
+// stopped at the deadline.
+func TestForgedCompilerClaimTimesOut(t *testing.T) {
+	m := loadGuestAs(t, newEngine(t, engine.Config{DecideTimeout: 20 * time.Millisecond}), guest.Loop(), plugin.BoundedCompiler+"/1")
+	var d plugin.Decision
+	if err := m.Decide(context.Background(), nil, nil, &d); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a deadline error", err)
+	}
+}
+
+// TestVerifiedGuestRunsBounded: a hand-written guest inside the bounded
+// subset, read from its bytes, runs as compiled rules do: no deadline,
+// no allocation per decision.
+func TestVerifiedGuestRunsBounded(t *testing.T) {
+	l := plugin.NewLayout(0, 1, 0, 0)
+	m := loadGuest(t, newEngine(t, engine.Config{}), guest.MatchAll(l, 1))
+	if ok, why := m.Bounded(); !ok {
+		t.Fatalf("not bounded: %v", why)
+	}
+	var d plugin.Decision
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := m.Decide(ctx, nil, nil, &d); err != nil || !d.Has(0) {
+			t.Fatalf("err %v, matched %v", err, d.Rules(nil))
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per decision; a bounded module runs without a deadline's context and timer", allocs)
+	}
+}
+
+// TestAlwaysInterrupt puts a deadline on a module that is in the subset.
+func TestAlwaysInterrupt(t *testing.T) {
+	l := plugin.NewLayout(0, 1, 0, 0)
+	m := loadGuest(t, newEngine(t, engine.Config{AlwaysInterrupt: true}), guest.MatchAll(l, 1))
+	if ok, why := m.Bounded(); ok || why == nil {
+		t.Fatalf("Bounded() = %v, %v with AlwaysInterrupt", ok, why)
+	}
+	var d plugin.Decision
+	if err := m.Decide(context.Background(), nil, nil, &d); err != nil || !d.Has(0) {
+		t.Fatalf("err %v, matched %v", err, d.Rules(nil))
+	}
+}
+
+func TestHandWrittenGuest(t *testing.T) {
+	// loadGuest's manifest has one rule; a guest that sets bits beyond
+	// its rules must not make the host report rules that do not exist.
+	l := plugin.NewLayout(0, 1, 0, 0)
+	m := loadGuest(t, newEngine(t, engine.Config{}), guest.MatchAll(l, 64))
+	var d plugin.Decision
+	if err := m.Decide(context.Background(), nil, nil, &d); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Rules(nil); len(got) != 1 || got[0] != 0 {
+		t.Fatalf("matched %v, want [0]", got)
+	}
+}
+
+func TestRefusesForeignImports(t *testing.T) {
+	mod := &wasm.Module{}
+	ty := mod.Type(nil, []wasm.ValType{wasm.I32})
+	mod.Imports = append(mod.Imports, wasm.Import{Module: "env", Name: "abort", Type: ty})
+	mod.Funcs = append(mod.Funcs, wasm.Func{Type: ty, Body: (&wasm.Code{}).I32Const(0)})
+	mod.MemoryMin = 1
+	mod.Globals = append(mod.Globals, wasm.Global{Type: wasm.I32, Init: plugin.ABIVersion})
+	mod.Exports = append(mod.Exports,
+		wasm.Export{Name: plugin.ExportMemory, Kind: wasm.ExportMemory},
+		wasm.Export{Name: plugin.ExportDecide, Kind: wasm.ExportFunc, Index: 1},
+		wasm.Export{Name: plugin.ExportABIVersion, Kind: wasm.ExportGlobal})
+	b := mod.Encode()
+	good, _ := guest.Build(guest.Module{Decide: guest.Trap()})
+	secs, _ := plugin.CustomSections(good)
+	b = appendCustom(b, plugin.SectionABI, secs[plugin.SectionABI])
+	b = appendCustom(b, plugin.SectionManifest, secs[plugin.SectionManifest])
+	art, err := plugin.ReadArtifact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newEngine(t, engine.Config{}).Load(context.Background(), art)
+	if err == nil || !strings.Contains(err.Error(), "env.abort") {
+		t.Fatalf("err = %v, want it to name env.abort", err)
+	}
+}
+
+func appendCustom(b []byte, name string, payload []byte) []byte {
+	body := append([]byte{byte(len(name))}, name...)
+	body = append(body, payload...)
+	b = append(b, 0)
+	n := len(body)
+	for {
+		c := byte(n & 0x7f)
+		n >>= 7
+		if n != 0 {
+			c |= 0x80
+		}
+		b = append(b, c)
+		if n == 0 {
+			break
+		}
+	}
+	return append(b, body...)
+}

@@ -1,0 +1,309 @@
+// Package metrics exposes what the proxy does as Prometheus metrics:
+// requests by route and outcome, decision and rewrite latency, plugin pool
+// and failures, reloads, seen-store traffic and upstream errors. All names
+// start with bespoke_.
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+)
+
+// Outcomes of a request, the outcome label of bespoke_requests_total.
+const (
+	Personalized  = "personalized"   // a rule changed the response
+	PassedThrough = "passed_through" // rules ran, nothing applied
+	FailOpen      = "fail_open"      // the plugin failed; the page was served as the origin sent it
+	Redirected    = "redirected"     // a rule answered with a redirect
+	NoPlugin      = "no_plugin"      // no plugin loaded
+	UpstreamError = "upstream_error" // the origin failed (502/504)
+)
+
+// Metrics holds the collectors. A nil *Metrics records nothing, so code
+// can call it unconditionally.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests       *prometheus.CounterVec
+	requestSeconds *prometheus.HistogramVec
+	decideSeconds  *prometheus.HistogramVec
+	rewriteBytes   *prometheus.CounterVec
+	rewriteSeconds *prometheus.HistogramVec
+	pluginFailures *prometheus.CounterVec
+	reloads        *prometheus.CounterVec
+	generation     *prometheus.GaugeVec
+	seen           *prometheus.CounterVec
+	seenUnrecorded *prometheus.CounterVec
+	upstream       *prometheus.CounterVec
+	bodyLimits     *prometheus.CounterVec
+	mapFallbacks   *prometheus.HistogramVec
+}
+
+// latencyBuckets suit sub-millisecond decisions and rewrites up to pages
+// that take a while.
+var latencyBuckets = []float64{1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1}
+
+// New registers the collectors in a new registry, with the Go runtime and
+// process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_requests_total", Help: "Requests served, by route and outcome.",
+		}, []string{"route", "outcome"}),
+		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bespoke_request_duration_seconds", Help: "Time to serve a request, to the last byte.", Buckets: latencyBuckets,
+		}, []string{"route"}),
+		decideSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bespoke_decide_duration_seconds", Help: "Time to build the context and run the plugin.", Buckets: latencyBuckets,
+		}, []string{"route"}),
+		rewriteBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_rewrite_bytes_total", Help: "Bytes of response bodies that went through a rewriter.",
+		}, []string{"route", "kind"}),
+		rewriteSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bespoke_rewrite_duration_seconds", Help: "Time spent rewriting one body (excluding waiting for the origin).", Buckets: latencyBuckets,
+		}, []string{"route", "kind"}),
+		pluginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_plugin_failures_total", Help: "Plugin decisions that failed, by reason (trap, timeout, error).",
+		}, []string{"route", "reason"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_reloads_total", Help: "Plugin loads, by result (ok, error).",
+		}, []string{"route", "result"}),
+		generation: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bespoke_plugin_generation", Help: "Generation of the plugin serving a route.",
+		}, []string{"route"}),
+		seen: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_seen_store_total",
+			Help: "Seen-filter operations, by event: load; dropped (a stored state that could not be used); error (the store could not load: a Redis timeout, error or outage); save; skipped (not saved because its load failed); save_error; overflow (a page too long to hold back for the cookie).",
+		}, []string{"route", "event"}),
+		seenUnrecorded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_seen_unrecorded_items_total", Help: "Items responses showed past what one response may record in the seen-filter (not marked seen).",
+		}, []string{"route"}),
+		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_upstream_errors_total", Help: "Origin failures, by status answered (502, 504).",
+		}, []string{"route", "status"}),
+		bodyLimits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_body_limits_total",
+			Help: "Response bodies a limit or their encoding kept from being rewritten, by reason (too_large, decode_ratio, bad_encoding, json_depth, json_invalid, charset) and result (untouched: sent as the origin sent it; stopped: rewritten up to the limit, copied after; cut: the transfer was cut; refused: answered 502).",
+		}, []string{"route", "reason", "result"}),
+		mapFallbacks: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bespoke_editmap_fallback_offset_bytes", Help: "Where pages stopped matching their edit map: the offset of the first block that differed.",
+			Buckets: []float64{0, 4 << 10, 16 << 10, 64 << 10, 256 << 10},
+		}, []string{"route"}),
+	}
+	refused := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "bespoke_refused_values_total",
+		Help: "Values of requests that could not be written where a rule writes them (a URL the rule does not allow): replaced by their default, or their action dropped.",
+	}, func() float64 { return float64(plan.RefusedTotal()) })
+	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, refused,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Request records one served request.
+func (m *Metrics) Request(route, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(route, outcome).Inc()
+	m.requestSeconds.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// Decide records the time of one decision.
+func (m *Metrics) Decide(route string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.decideSeconds.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// Rewrite records one rewritten body ("html" or "json").
+func (m *Metrics) Rewrite(route, kind string, bytes int64, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.rewriteBytes.WithLabelValues(route, kind).Add(float64(bytes))
+	m.rewriteSeconds.WithLabelValues(route, kind).Observe(d.Seconds())
+}
+
+// PluginFailure records a failed decision: "trap", "timeout" or "error".
+func (m *Metrics) PluginFailure(route, reason string) {
+	if m == nil {
+		return
+	}
+	m.pluginFailures.WithLabelValues(route, reason).Inc()
+}
+
+// Reload records a plugin load and the generation serving after it.
+func (m *Metrics) Reload(route string, ok bool, generation int64) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if !ok {
+		result = "error"
+	}
+	m.reloads.WithLabelValues(route, result).Inc()
+	m.generation.WithLabelValues(route).Set(float64(generation))
+}
+
+// Seen records a seen-store event.
+func (m *Metrics) Seen(route, event string) {
+	if m == nil {
+		return
+	}
+	m.seen.WithLabelValues(route, event).Inc()
+}
+
+// SeenUnrecorded records items a response showed past the record limit.
+func (m *Metrics) SeenUnrecorded(route string, n int) {
+	if m == nil {
+		return
+	}
+	m.seenUnrecorded.WithLabelValues(route).Add(float64(n))
+}
+
+// SeenStoreStats are a seen store's own counters (the Redis store's), read
+// at scrape time.
+type SeenStoreStats struct {
+	Up bool
+	// Loads and their ends; Writes and their failures; the saves dropped
+	// (queue full, closed) and skipped (load failed); outages and
+	// recoveries.
+	Loads, Hits, Misses, Invalid, Timeouts, Errors    int64
+	Writes, WriteErrors, WriteTimeouts, Dropped, Skip int64
+	Lost, Reconnects                                  int64
+}
+
+// SeenStore exposes a seen store's counters through fn:
+// bespoke_seen_redis_total{event} and bespoke_seen_redis_up.
+func (m *Metrics) SeenStore(fn func() SeenStoreStats) {
+	if m == nil {
+		return
+	}
+	events := []struct {
+		name string
+		get  func(SeenStoreStats) int64
+	}{
+		{"load", func(s SeenStoreStats) int64 { return s.Loads }},
+		{"hit", func(s SeenStoreStats) int64 { return s.Hits }},
+		{"miss", func(s SeenStoreStats) int64 { return s.Misses }},
+		{"invalid", func(s SeenStoreStats) int64 { return s.Invalid }},
+		{"load_timeout", func(s SeenStoreStats) int64 { return s.Timeouts }},
+		{"load_error", func(s SeenStoreStats) int64 { return s.Errors }},
+		{"write", func(s SeenStoreStats) int64 { return s.Writes }},
+		{"write_error", func(s SeenStoreStats) int64 { return s.WriteErrors }},
+		{"write_timeout", func(s SeenStoreStats) int64 { return s.WriteTimeouts }},
+		{"dropped", func(s SeenStoreStats) int64 { return s.Dropped }},
+		{"skipped", func(s SeenStoreStats) int64 { return s.Skip }},
+		{"lost", func(s SeenStoreStats) int64 { return s.Lost }},
+		{"reconnect", func(s SeenStoreStats) int64 { return s.Reconnects }},
+	}
+	for _, e := range events {
+		get := e.get
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "bespoke_seen_redis_total", Help: "The Redis seen store's operations, by event (loads and how they ended, background writes and how they failed, saves dropped or skipped, outages and recoveries).",
+			ConstLabels: prometheus.Labels{"event": e.name},
+		}, func() float64 { return float64(get(fn())) }))
+	}
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bespoke_seen_redis_up", Help: "Whether the Redis seen store reaches its server: 1, or 0 while it takes it for lost.",
+	}, func() float64 {
+		if fn().Up {
+			return 1
+		}
+		return 0
+	}))
+}
+
+// Upstream records an origin failure answered with status.
+func (m *Metrics) Upstream(route string, status int) {
+	if m == nil {
+		return
+	}
+	s := "502"
+	if status == 504 {
+		s = "504"
+	}
+	m.upstream.WithLabelValues(route, s).Inc()
+}
+
+// BodyLimit records a response body a limit or its encoding kept from
+// being rewritten: reason and result as in bespoke_body_limits_total.
+func (m *Metrics) BodyLimit(route, reason, result string) {
+	if m == nil {
+		return
+	}
+	m.bodyLimits.WithLabelValues(route, reason, result).Inc()
+}
+
+// Pool exposes a plugin pool's state through fn, read at scrape time.
+func (m *Metrics) Pool(route string, fn func() PoolStats) {
+	if m == nil {
+		return
+	}
+	labels := prometheus.Labels{"route": route}
+	gauge := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(fn()) })
+	}
+	counter := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(fn()) })
+	}
+	m.Registry.MustRegister(
+		gauge("bespoke_pool_instances", "Live plugin instances.", func(s PoolStats) float64 { return float64(s.Instances) }),
+		gauge("bespoke_pool_memory_bytes", "Linear memory held by live plugin instances.", func(s PoolStats) float64 { return float64(s.MemoryBytes) }),
+		counter("bespoke_pool_waits_total", "Decisions that waited for a free instance.", func(s PoolStats) float64 { return float64(s.Waits) }),
+		counter("bespoke_pool_discarded_total", "Instances closed after a trap, an error or a timeout.", func(s PoolStats) float64 { return float64(s.Discarded) }),
+	)
+}
+
+// PoolStats is the state of a plugin pool (summed over its generations).
+type PoolStats struct {
+	Instances   int64
+	MemoryBytes int64
+	Waits       int64
+	Discarded   int64
+}
+
+// EditMapStats is the state of a route's edit map cache.
+type EditMapStats struct {
+	Hits, Misses, Fallbacks int64 // pages spliced whole, rewritten without a map, that stopped matching theirs
+	Bytes, Maps             int64 // what the cache holds
+}
+
+// EditMaps exposes a route's edit map cache through fn, read at scrape
+// time: bespoke_editmap_{hits,misses,fallbacks}_total and
+// bespoke_editmap_cache_bytes, _maps.
+func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
+	if m == nil {
+		return
+	}
+	labels := prometheus.Labels{"route": route}
+	counter := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
+	}
+	gauge := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
+	}
+	m.Registry.MustRegister(
+		counter("bespoke_editmap_hits_total", "HTML pages spliced with their edit map, whole.", func(s EditMapStats) int64 { return s.Hits }),
+		counter("bespoke_editmap_misses_total", "HTML pages rewritten in full: no edit map of theirs was cached.", func(s EditMapStats) int64 { return s.Misses }),
+		counter("bespoke_editmap_fallbacks_total", "HTML pages that stopped matching their edit map and were rewritten in full from there.", func(s EditMapStats) int64 { return s.Fallbacks }),
+		gauge("bespoke_editmap_cache_bytes", "Bytes the edit map cache holds.", func(s EditMapStats) int64 { return s.Bytes }),
+		gauge("bespoke_editmap_cache_maps", "Edit maps the cache holds.", func(s EditMapStats) int64 { return s.Maps }),
+	)
+}
+
+// EditMapFallback records where a page stopped matching its edit map.
+func (m *Metrics) EditMapFallback(route string, offset int) {
+	if m == nil {
+		return
+	}
+	m.mapFallbacks.WithLabelValues(route).Observe(float64(offset))
+}

@@ -1,0 +1,131 @@
+package plan_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+// build compiles src, matches every rule, fills cookie("v") with value,
+// and returns the plan.
+func build(t *testing.T, src, value string) *plan.Plan {
+	t.Helper()
+	res, err := rules.Compile("plan.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Artifact.Manifest
+	vals := make([]plugin.Value, len(m.Slots))
+	for i, s := range m.Slots {
+		if s.Attr == "cookie" && s.Arg == "v" {
+			vals[i] = plugin.Value{Str: value, Present: true}
+		}
+	}
+	d := plugin.Decision{Matched: make([]uint64, (len(m.Rules)+63)/64)}
+	for i := range m.Rules {
+		d.Matched[i/64] |= 1 << (i % 64)
+	}
+	var p plan.Plan
+	plan.Compile(m).Build(&d, vals, plan.Options{Secure: true}, &p)
+	return &p
+}
+
+func TestEscaping(t *testing.T) {
+	const evil = `<script>alert(1)</script>"&`
+	tests := []struct {
+		name, action string
+		check        func(*plan.Plan) string // returns the rendered value
+		want         string
+	}{
+		{"text is escaped", `set_inner: { select: h1, text: 'Hi {{ cookie("v") }} & co' }`,
+			func(p *plan.Plan) string { return string(p.Edits[0].Content) },
+			"Hi &lt;script&gt;alert(1)&lt;/script&gt;&#34;&amp; &amp; co"},
+		{"html keeps its markup, escapes values", `set_inner: { select: h1, html: '<b>{{ cookie("v") }}</b>' }`,
+			func(p *plan.Plan) string { return string(p.Edits[0].Content) },
+			"<b>&lt;script&gt;alert(1)&lt;/script&gt;&#34;&amp;</b>"},
+		{"header drops control characters", `set_header: { name: X-V, value: 'v={{ cookie("v") }}' }`,
+			func(p *plan.Plan) string { return p.ResponseHeaders[0].Value }, "v=" + evil},
+		{"redirect percent-encodes values", `redirect: { to: '/p/{{ cookie("v") }}' }`,
+			func(p *plan.Plan) string { return p.Redirect.Location }, "/p/%3Cscript%3Ealert%281%29%3C%2Fscript%3E%22&"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := build(t, "rules:\n  - name: r\n    actions:\n      - "+tt.action+"\n", evil)
+			if got := tt.check(p); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHeaderInjection(t *testing.T) {
+	p := build(t, "rules:\n  - name: r\n    actions:\n      - set_header: { name: X-V, value: '{{ cookie(\"v\") }}' }\n", "a\r\nSet-Cookie: x=1")
+	if v := p.ResponseHeaders[0].Value; strings.ContainsAny(v, "\r\n") {
+		t.Fatalf("header value %q carries a line break", v)
+	}
+}
+
+func TestCookieEncoding(t *testing.T) {
+	p := build(t, "rules:\n  - name: r\n    actions:\n      - set_cookie: { name: c, value: '{{ cookie(\"v\") }}', max_age: 7d }\n", "a b;c")
+	c := p.Cookies[0]
+	if strings.ContainsAny(c.Value, " ;") || !c.Secure || c.MaxAge != 7*24*3600 {
+		t.Fatalf("cookie %+v", c.Cookie)
+	}
+}
+
+// TestConflicts: the earlier rule wins the headers, cookies and redirect
+// two rules write, and the loser is reported; page edits are all passed
+// on in rule order, and the rewriter keeps the first of those that write
+// the same element (host/internal/rewrite's TestConflicts), since only it knows
+// which elements two selectors share.
+func TestConflicts(t *testing.T) {
+	p := build(t, `rules:
+  - name: first
+    actions:
+      - set_inner: { select: "#promo", text: "one" }
+      - set_header: { name: X-A, value: "1" }
+      - add_class: { select: body, class: a }
+  - name: second
+    actions:
+      - set_inner: { select: "#promo", text: "two" }
+      - set_header: { name: X-A, value: "2" }
+      - add_class: { select: body, class: b }
+      - redirect: /elsewhere
+  - name: third
+    actions:
+      - redirect: /third
+`, "")
+	var inner []string
+	classes := 0
+	for _, e := range p.Edits {
+		switch plan.OpName(e.Op) {
+		case "set_inner":
+			inner = append(inner, string(e.Content))
+		case "add_class":
+			classes++
+		}
+	}
+	if len(inner) != 2 || inner[0] != "one" {
+		t.Errorf("set_inner edits %q, want both in rule order", inner)
+	}
+	if classes != 2 {
+		t.Errorf("%d add_class edits, want both", classes)
+	}
+	if len(p.ResponseHeaders) != 1 || p.ResponseHeaders[0].Value != "1" {
+		t.Errorf("headers %+v", p.ResponseHeaders)
+	}
+	if p.Redirect == nil || p.Redirect.Location != "/elsewhere" {
+		t.Errorf("redirect %+v, want the earlier rule's", p.Redirect)
+	}
+	if len(p.Skipped) != 2 {
+		t.Errorf("skipped %+v, want the second rule's header and the third's redirect", p.Skipped)
+	}
+	for _, s := range p.Skipped {
+		if s.Winner >= s.Rule {
+			t.Errorf("%+v: the winner must be an earlier rule", s)
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package preview
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
+)
+
+// How the frames show what changed: the page is rewritten by the plugin's
+// own rewriter, with edits added that only mark elements (add_class never
+// conflicts with anything):
+//
+//   - after: each element a rule changed gets the classes bsk-edit and
+//     bsk-r<rule index>; inserted content is wrapped in a <bespoke-edit>
+//     element (an unknown element, which HTML parsers leave where it is);
+//   - before: each element a rule targets gets bsk-target (or bsk-removed
+//     when the rule removes or replaces it) and bsk-r<rule index>.
+//
+// The frames are sandboxed without scripts; the preview page reads the
+// marks to name each element's rules and to focus a rule's elements.
+
+// frameStyle is added to both frames' heads.
+const frameStyle = `<style id="bespoke-preview-style">
+.bsk-edit{outline:3px solid #e6007e!important;outline-offset:2px}
+bespoke-edit{outline:3px dashed #e6007e;outline-offset:2px}
+bespoke-edit.bsk-block{display:block}
+.bsk-target{outline:3px solid #1f6feb!important;outline-offset:2px}
+.bsk-removed{outline:3px dashed #6e7781!important;opacity:.55}
+.bsk-focus{outline-width:5px!important;box-shadow:0 0 0 9999px rgba(255,255,255,.35)}
+</style>`
+
+// blockTag matches content that starts with a block-level element, which
+// its highlight wrapper must not put inside a line.
+var blockTag = regexp.MustCompile(`(?i)^\s*<(div|p|section|aside|header|footer|nav|ul|ol|li|table|form|h[1-6]|figure|article|main|blockquote|pre|hr|details|dl)\b`)
+
+// markAfter returns the plan's edits with inserted content wrapped and
+// marks added on the elements that change.
+func markAfter(edits []rewrite.Edit, rules []int) []rewrite.Edit {
+	out := make([]rewrite.Edit, 0, 3*len(edits))
+	var marks []rewrite.Edit
+	for i, e := range edits {
+		r := rules[i]
+		if r < 0 {
+			out = append(out, e)
+			continue
+		}
+		switch e.Op {
+		case rewrite.InsertBefore, rewrite.InsertAfter, rewrite.Prepend, rewrite.Append, rewrite.Replace:
+			e.Content = wrap(e.Content, r)
+		}
+		out = append(out, e)
+		switch e.Op {
+		case rewrite.Remove, rewrite.RemoveKeepContent, rewrite.Replace, rewrite.InsertBefore, rewrite.InsertAfter:
+		case rewrite.Limit, rewrite.Reorder, rewrite.HideSeen:
+			// Marking every item of a list would hide what changed in it.
+		default:
+			marks = append(marks,
+				rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-edit"},
+				rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-r" + strconv.Itoa(r)})
+		}
+	}
+	return append(out, marks...)
+}
+
+// markBefore returns only marks: on every element the plan's edits target.
+func markBefore(edits []rewrite.Edit, rules []int) []rewrite.Edit {
+	var out []rewrite.Edit
+	for i, e := range edits {
+		r := rules[i]
+		if r < 0 {
+			continue
+		}
+		class := "bsk-target"
+		switch e.Op {
+		case rewrite.Remove, rewrite.Replace, rewrite.RemoveKeepContent:
+			class = "bsk-removed"
+		case rewrite.Limit, rewrite.Reorder, rewrite.HideSeen:
+			continue
+		}
+		out = append(out,
+			rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: class},
+			rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-r" + strconv.Itoa(r)})
+	}
+	return out
+}
+
+func wrap(content []byte, rule int) []byte {
+	class := "bsk-ins bsk-r" + strconv.Itoa(rule)
+	if blockTag.Match(content) {
+		class += " bsk-block"
+	}
+	var b bytes.Buffer
+	b.WriteString(`<bespoke-edit class="` + class + `">`)
+	b.Write(content)
+	b.WriteString(`</bespoke-edit>`)
+	return b.Bytes()
+}
+
+var headOpen = regexp.MustCompile(`(?i)<head(\s[^>]*)?>`)
+
+// inject puts the preview's base URL and style at the start of the page's
+// head, so that the page's own links load from the origin.
+func inject(body []byte, base string) []byte {
+	add := []byte(`<base href="` + html.EscapeString(base) + `">` + frameStyle)
+	if loc := headOpen.FindIndex(body); loc != nil {
+		out := make([]byte, 0, len(body)+len(add))
+		out = append(out, body[:loc[1]]...)
+		out = append(out, add...)
+		return append(out, body[loc[1]:]...)
+	}
+	return append(append([]byte("<head>"), add...), append([]byte("</head>"), body...)...)
+}
+
+// frame serves one side of the comparison: ?side=before or after, and the
+// context's query.
+func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
+	vr := s.decide(r)
+	defer vr.release()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	side := r.URL.Query().Get("side")
+	switch {
+	case vr.good == nil:
+		message(w, "The rule file has never compiled", "Fix the errors shown above; this frame fills in as soon as it compiles.")
+		return
+	case vr.err != nil:
+		message(w, "This visitor cannot be simulated", vr.err.Error())
+		return
+	}
+	if rd := vr.res.Plan.Redirect; rd != nil && side == "after" {
+		message(w, fmt.Sprintf("Redirected (%d)", rd.Status), "This visitor is sent to "+rd.Location+" without the origin being asked.")
+		return
+	}
+	page, err := s.fetch(r.Context(), vr)
+	if err != nil {
+		message(w, "The origin did not answer", err.Error())
+		return
+	}
+	if page.JSON {
+		s.jsonFrame(w, vr, page, side)
+		return
+	}
+	rules := vr.res.Plan.EditRules
+	var out *visit.Output
+	if side == "before" {
+		out, err = vr.res.RenderWith(page, func(e []rewrite.Edit) []rewrite.Edit { return markBefore(e, rules) })
+	} else {
+		out, err = vr.res.RenderWith(page, func(e []rewrite.Edit) []rewrite.Edit { return markAfter(e, rules) })
+	}
+	if err != nil {
+		message(w, "The page could not be rewritten", err.Error())
+		return
+	}
+	w.Write(inject(out.Body, vr.t.Origin.String()))
+}
+
+// jsonFrame shows a JSON response, indented, before or after its edits.
+func (s *Server) jsonFrame(w http.ResponseWriter, vr *visitResult, page *visit.Page, side string) {
+	body := page.Body
+	if side != "before" {
+		out, err := vr.res.Render(page)
+		if err != nil {
+			message(w, "The JSON could not be rewritten", err.Error())
+			return
+		}
+		body = out.Body
+	}
+	var b bytes.Buffer
+	if json.Indent(&b, body, "", "  ") != nil {
+		b.Reset()
+		b.Write(body)
+	}
+	fmt.Fprintf(w, "<!DOCTYPE html><html><head>%s</head><body><pre class=\"bsk-json\">%s</pre></body></html>", frameStyle, html.EscapeString(b.String()))
+}
+
+func message(w http.ResponseWriter, title, text string) {
+	fmt.Fprintf(w, `<!DOCTYPE html><html><head><style>body{font:15px system-ui,sans-serif;color:#333;padding:2em}h1{font-size:18px}</style></head><body><h1 class="bsk-message">%s</h1><p>%s</p></body></html>`,
+		html.EscapeString(title), html.EscapeString(text))
+}

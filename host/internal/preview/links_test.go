@@ -1,0 +1,193 @@
+package preview_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/preview"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+func TestTokens(t *testing.T) {
+	l := preview.NewLinks([]byte("a key of at least sixteen bytes"))
+	p := preview.Preview{Variants: map[string]string{"hero-test": "bold"}, Buckets: map[string]int{"k": 5000}, At: time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC)}
+	tok := l.Token(p)
+	got, ok := l.Parse(tok)
+	if !ok || got.Buckets["k"] != 5000 || !got.At.Equal(p.At) || got.Label() != "hero-test=bold; at=2026-12-24T18:00:00Z" {
+		t.Fatalf("round trip: %+v %v", got, ok)
+	}
+	payload, sig, _ := strings.Cut(tok, ".")
+	forged := strings.Replace(payload, payload[len(payload)/2:len(payload)/2+1], "A", 1) + "." + sig
+	for name, bad := range map[string]string{
+		"forged":    forged,
+		"other key": preview.NewLinks([]byte("another key of sixteen bytes")).Token(p),
+		"expired":   l.Token(preview.Preview{Expires: time.Now().Add(-time.Minute)}),
+		"garbage":   "not a token",
+		"empty":     "",
+	} {
+		if _, ok := l.Parse(bad); ok && bad != tok {
+			t.Errorf("%s token accepted", name)
+		}
+	}
+}
+
+// TestLinksThroughTheProxy opens a preview link through a real proxy: the
+// variant and time are forced, the response is private and named, the
+// token leaves the URL for a cookie that keeps the preview on, and "off"
+// ends it. Without a valid token nothing is forced.
+func TestLinksThroughTheProxy(t *testing.T) {
+	var mu sync.Mutex
+	var originQueries []string
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		originQueries = append(originQueries, r.URL.RawQuery+"|"+r.Header.Get("Cookie"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		io.WriteString(w, `<html><head></head><body><h1>Hello</h1></body></html>`)
+	}))
+	defer origin.Close()
+	src := []byte(`experiments:
+  - name: hero-test
+    variants: { control: 90, bold: 10 }
+rules:
+  - name: bold
+    when: variant("hero-test") == "bold"
+    actions: [add_class: { select: body, class: bold }]
+  - name: christmas
+    when: now >= "2026-12-24T00:00:00Z" and now < "2026-12-26T00:00:00Z"
+    actions: [set_inner: { select: h1, text: Merry Christmas }]
+`)
+	res, err := rules.Compile("rules.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, _ := engine.New(engine.Config{CacheDir: "-"})
+	defer eng.Close(context.Background())
+	s, err := site.Load(context.Background(), eng, "rules.yaml", res.Artifact, reqctx.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(origin.URL)
+	p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p.Swap(s)
+	defer p.Swap(nil)
+	links := preview.NewLinks([]byte("the proxy's secret, 32 bytes ok"))
+	srv := httptest.NewServer(links.Wrap(p))
+	defer srv.Close()
+
+	// A visitor who is in control without the link.
+	id := ""
+	for i := 0; id == ""; i++ {
+		cand := visit.DerivedID("link " + string(rune('a'+i)))
+		vr, err := visit.Run(context.Background(), s, res.Program, visit.Spec{Visitor: cand})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vr.Variant(0) == "control" {
+			id = cand
+		}
+	}
+	jar, _ := cookiejar.New(nil)
+	su, _ := url.Parse(srv.URL)
+	jar.SetCookies(su, []*http.Cookie{{Name: reqctx.VisitorCookie, Value: id}})
+	client := &http.Client{Jar: jar}
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, _ := get("/")
+	if resp.Header.Get(plan.ExperimentsHeader) != "hero-test=control" || resp.Header.Get(preview.Header) != "" {
+		t.Fatalf("without a link: %v", resp.Header)
+	}
+	buckets, err := visit.Buckets(res.Program, map[string]string{"hero-test": "bold"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := links.Link(srv.URL+"/?a=1", preview.Preview{Variants: map[string]string{"hero-test": "bold"}, Buckets: buckets, At: time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC)})
+	resp, err = client.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	if resp.Header.Get(plan.ExperimentsHeader) != "hero-test=bold" || !strings.Contains(body, `class="bold"`) || !strings.Contains(body, "Merry Christmas") {
+		t.Fatalf("with the link: %v\n%s", resp.Header, body)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "private, no-store" {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	if h := resp.Header.Get(preview.Header); h != "hero-test=bold; at=2026-12-24T18:00:00Z" {
+		t.Errorf("%s: %q", preview.Header, h)
+	}
+	mu.Lock()
+	last := originQueries[len(originQueries)-1]
+	mu.Unlock()
+	if strings.Contains(last, preview.Param) || !strings.HasPrefix(last, "a=1|") {
+		t.Errorf("the origin saw %q", last)
+	}
+	// The cookie keeps the preview on for the next page.
+	resp, _ = get("/next")
+	if resp.Header.Get(plan.ExperimentsHeader) != "hero-test=bold" {
+		t.Errorf("next page: %v", resp.Header)
+	}
+	mu.Lock()
+	last = originQueries[len(originQueries)-1]
+	mu.Unlock()
+	if strings.Contains(last, preview.Cookie) {
+		t.Errorf("the origin saw the preview cookie: %q", last)
+	}
+	resp, _ = get("/?" + preview.Param + "=off")
+	if resp.Header.Get(plan.ExperimentsHeader) != "hero-test=control" {
+		t.Errorf("after off: %v", resp.Header)
+	}
+	if resp, _ = get("/"); resp.Header.Get(plan.ExperimentsHeader) != "hero-test=control" {
+		t.Errorf("the preview cookie outlived off: %v", resp.Header)
+	}
+	forged := strings.Replace(link, "bsk_preview=e", "bsk_preview=f", 1)
+	if resp, _ = get(strings.TrimPrefix(forged, srv.URL)); resp.Header.Get(plan.ExperimentsHeader) != "hero-test=control" {
+		t.Errorf("a forged link forced a variant: %v", resp.Header)
+	}
+}
+
+// TestPreviewOffersLinks: the preview of a served route links to the proxy
+// with its forced variants and time.
+func TestPreviewOffersLinks(t *testing.T) {
+	links := preview.NewLinks([]byte("the proxy's secret, 32 bytes ok"))
+	e := newEnv(t, rulesV1, links, "http://localhost:8080")
+	st := e.state(t, "url=/stores&v.hero-test=bold&at=2026-12-24T18:00:00Z")
+	prefix := "http://localhost:8080/stores?" + preview.Param + "="
+	if !strings.HasPrefix(st.Link, prefix) {
+		t.Fatalf("link %q", st.Link)
+	}
+	tok, _ := url.QueryUnescape(strings.TrimPrefix(st.Link, prefix))
+	p, ok := links.Parse(tok)
+	if !ok || p.Variants["hero-test"] != "bold" || len(p.Buckets) != 1 || !p.At.Equal(time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC)) {
+		t.Fatalf("token %+v %v", p, ok)
+	}
+	if page := e.get(t, "/?v.hero-test=bold"); !strings.Contains(page, `id="proxy-link"`) {
+		t.Error("the page offers no link")
+	}
+}

@@ -1,0 +1,266 @@
+package preview
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+	"github.com/bespoke-edge/bespoke/rules/eval"
+)
+
+//go:embed page.html
+var pageHTML string
+
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
+	"join": strings.Join,
+}).Parse(pageHTML))
+
+// view is what the page shows.
+type view struct {
+	Targets   []targetView
+	Target    int
+	File      string
+	Ctx       Context
+	Devices   []Device
+	Version   int
+	Compiled  string // when the shown rules compiled
+	Stale     bool   // the file does not compile: the last version that did is shown
+	ReadError string
+	Errors    []diagView
+	Warnings  []diagView
+	Problems  []string
+	Result    *resultView
+	// Before and After are the frames' URLs; the query they carry is
+	// url.Values.Encode's, so safe as it is.
+	Before, After template.URL
+	ProxyLink     string
+	Capped        []string
+	Exps          []expChoice
+}
+
+type targetView struct {
+	Index    int
+	Name     string
+	Selected bool
+}
+
+type diagView struct {
+	Where, Msg, Hint, Code string
+	Line, Col              int
+	Source                 string
+	Caret                  string
+}
+
+type expChoice struct {
+	Name     string
+	Variants []string
+	Forced   string
+}
+
+type resultView struct {
+	Visitor     string
+	New         bool
+	Rules       []ruleView
+	Experiments []expView
+	Actions     []string
+	Notes       []string
+	Redirect    string
+	Matched     int
+}
+
+type ruleView struct {
+	Index   int
+	Name    string
+	Line    int
+	Matched bool
+	Why     *eval.Trace
+}
+
+type expView struct {
+	Name, Variant string
+	Bucket        int
+	Forced        bool
+}
+
+func diagViews(file string, src []byte, l diag.List) []diagView {
+	var out []diagView
+	for _, d := range l {
+		dv := diagView{Where: d.Pos.String(), Msg: d.Msg, Hint: d.Hint, Code: d.Code, Line: d.Pos.Line, Col: d.Pos.Col}
+		if d.Pos.Line > 0 {
+			dv.Source = strings.ReplaceAll(lineOf(src, d.Pos.Line), "\t", " ")
+			col := max(d.Pos.Col-1, 0)
+			col = min(col, utf8.RuneCountInString(dv.Source))
+			dv.Caret = strings.Repeat(" ", col) + "^"
+		}
+		out = append(out, dv)
+	}
+	return out
+}
+
+// page serves the preview page.
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	vr := s.decide(r)
+	defer vr.release()
+	v := s.view(vr)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := pageTmpl.Execute(w, v); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+func (s *Server) view(vr *visitResult) *view {
+	t := vr.t
+	v := &view{Target: vr.ctx.Target, File: t.File, Ctx: vr.ctx, Devices: Devices, Version: s.version(), Problems: vr.problems}
+	for i, tt := range s.targets {
+		name := tt.Name
+		if name == "" {
+			name = tt.File
+		}
+		v.Targets = append(v.Targets, targetView{Index: i, Name: name, Selected: i == vr.ctx.Target})
+	}
+	if c := vr.cur; c != nil {
+		if c.readErr != nil {
+			v.ReadError = c.readErr.Error()
+		}
+		v.Errors = diagViews(t.File, c.src, c.diags.Errors())
+		v.Warnings = diagViews(t.File, c.src, c.diags.Warnings())
+		v.Stale = vr.good != c
+	}
+	if g := vr.good; g != nil {
+		v.Compiled = g.at.Format(time.TimeOnly)
+		for _, x := range g.prog.Experiments {
+			v.Exps = append(v.Exps, expChoice{Name: x.Name, Variants: x.Variants, Forced: vr.ctx.Variants[x.Name]})
+		}
+		for _, r := range g.prog.Rules {
+			if r.Cap != nil {
+				v.Capped = append(v.Capped, r.Name)
+			}
+		}
+	}
+	if vr.err != nil {
+		v.Problems = append(v.Problems, vr.err.Error())
+	}
+	if vr.res != nil {
+		v.Result = resultOf(vr)
+		v.ProxyLink = vr.proxyLink()
+	}
+	q := vr.ctx.Query().Encode()
+	v.Before = template.URL("/frame?side=before&" + q)
+	v.After = template.URL("/frame?side=after&" + q)
+	return v
+}
+
+func resultOf(vr *visitResult) *resultView {
+	res := vr.res
+	prog := vr.good.prog
+	m := vr.good.site.Manifest()
+	rv := &resultView{Visitor: res.Visitor.ID, New: res.Visitor.New, Notes: res.Notes}
+	for i, r := range prog.Rules {
+		row := ruleView{Index: i, Name: r.Name, Line: r.Pos.Line, Matched: res.Decision.Has(i)}
+		if i < len(res.Traces) {
+			row.Why = res.Traces[i].Cond
+		}
+		if row.Matched {
+			rv.Matched++
+		}
+		rv.Rules = append(rv.Rules, row)
+	}
+	for i, x := range prog.Experiments {
+		_, forced := vr.spec.Variants[x.Name]
+		rv.Experiments = append(rv.Experiments, expView{Name: x.Name, Variant: res.Variant(i), Bucket: res.Bucket(x.Bucket), Forced: forced})
+	}
+	p := res.Plan
+	name := func(i int) string {
+		if i < 0 || i >= len(m.Rules) {
+			return "(experiments)"
+		}
+		return m.Rules[i].Name
+	}
+	if p.Redirect != nil {
+		rv.Redirect = fmt.Sprintf("%s: redirect %d to %s", name(p.Redirect.Rule), p.Redirect.Status, p.Redirect.Location)
+	}
+	for _, h := range p.RequestHeaders {
+		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: request header %s: %s", name(h.Rule), h.Name, h.Value))
+	}
+	for _, h := range p.ResponseHeaders {
+		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: response header %s: %s", name(h.Rule), h.Name, h.Value))
+	}
+	for _, c := range p.Cookies {
+		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: cookie %s", name(c.Rule), c.String()))
+	}
+	for i, e := range p.Edits {
+		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: %s %s", name(p.EditRules[i]), plan.OpName(e.Op), m.Selectors[e.Selector]))
+	}
+	for i, e := range p.JSONEdits {
+		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: JSON edit of %s", name(p.JSONRules[i]), e.Path))
+	}
+	for _, sk := range p.Skipped {
+		rv.Actions = append(rv.Actions, fmt.Sprintf("skipped: %s action %d (%s; %s wins)", name(sk.Rule), sk.Action+1, sk.Reason, name(sk.Winner)))
+	}
+	return rv
+}
+
+// State is what GET /state answers: the page's content as JSON, for tools
+// and tests.
+type State struct {
+	Version  int               `json:"version"`
+	Stale    bool              `json:"stale"`
+	Errors   []diag.JSON       `json:"errors"`
+	Warnings []diag.JSON       `json:"warnings"`
+	Problems []string          `json:"problems,omitempty"`
+	Visitor  string            `json:"visitor,omitempty"`
+	Matched  []string          `json:"matched"`
+	Variants map[string]string `json:"variants,omitempty"`
+	Notes    []string          `json:"notes,omitempty"`
+	Link     string            `json:"link,omitempty"`
+}
+
+func (s *Server) state(w http.ResponseWriter, r *http.Request) {
+	vr := s.decide(r)
+	defer vr.release()
+	st := State{Version: s.version(), Problems: vr.problems, Errors: []diag.JSON{}, Warnings: []diag.JSON{}, Matched: []string{}}
+	if c := vr.cur; c != nil {
+		for _, d := range c.diags {
+			if d.Severity == diag.SeverityWarning {
+				st.Warnings = append(st.Warnings, d.JSON())
+			} else {
+				st.Errors = append(st.Errors, d.JSON())
+			}
+		}
+		if c.readErr != nil {
+			st.Errors = append(st.Errors, diag.JSON{File: vr.t.File, Severity: "error", Message: c.readErr.Error()})
+		}
+		st.Stale = vr.good != c
+	}
+	if vr.err != nil {
+		st.Problems = append(st.Problems, vr.err.Error())
+	}
+	if res := vr.res; res != nil {
+		st.Visitor = res.Visitor.ID
+		st.Matched = append(st.Matched, res.Matched()...)
+		st.Notes = res.Notes
+		for i, x := range vr.good.prog.Experiments {
+			if st.Variants == nil {
+				st.Variants = map[string]string{}
+			}
+			st.Variants[x.Name] = res.Variant(i)
+		}
+		st.Link = vr.proxyLink()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(st)
+}
+
+// Interface guards.
+var _ http.Handler = (*Server)(nil)

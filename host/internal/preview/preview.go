@@ -1,0 +1,399 @@
+// Package preview is a live preview of rules for editors, served to a
+// browser on a loopback address: pick a visitor (country, city, device,
+// language, cookies, headers, time, visitor id, forced variants, what the
+// visitor has seen), see which rules match and why, and see the page as
+// the origin sends it and as this visitor gets it, side by side, with what
+// the rules changed highlighted. The page reloads itself when the rule
+// file changes; a broken edit shows its errors at their line and column,
+// with the last version that compiled still shown below.
+//
+// What it shows is what the proxy does: the visitor goes through the
+// proxy's own context builder, plugin, plan and rewriter (package visit),
+// and the page is fetched from the origin as the proxy would forward the
+// request.
+//
+// It also mints preview links (Links): the same visitor's forced variants
+// and time, opened through the running proxy in any browser.
+package preview
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+)
+
+// Target is a rule file to preview and the origin whose pages it edits.
+type Target struct {
+	// Name labels the target when there are several (a route's name).
+	Name string
+	// File is the rule file's name, as errors give it.
+	File string
+	// Read returns the rule file's current text; it is called whenever
+	// the preview looks for changes.
+	Read func() ([]byte, error)
+	// Origin is where pages come from.
+	Origin *url.URL
+	// Context configures the visitor's context (geography, time zone);
+	// the zero Config is reqctx's default.
+	Context reqctx.Config
+	// Proxy, when not empty, is the URL of the proxy serving this target
+	// ("http://localhost:8080"): the preview then offers links to open the
+	// page through it with the forced variants and time (Links must be
+	// set).
+	Proxy string
+	// Links signs preview links; nil offers none.
+	Links *Links
+}
+
+// Options configure a Server. The zero Options are usable.
+type Options struct {
+	// Poll is how often rule files are checked for changes; 0 means
+	// 250ms.
+	Poll time.Duration
+	// Client fetches pages from origins; nil means a client with a 10 s
+	// timeout.
+	Client *http.Client
+}
+
+// Server serves the preview. Create it with New; Close it.
+type Server struct {
+	targets []*target
+	eng     *engine.Engine
+	client  *http.Client
+	mux     *http.ServeMux
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced when a target's version changes
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+// target is a Target and what it compiled to.
+type target struct {
+	Target
+	mu      sync.Mutex
+	hash    [32]byte
+	pending [32]byte // a change seen once, built when seen again
+	version int
+	cur     *build // the current text's build, which may have failed
+	good    *build // the last build that compiled
+}
+
+// build is one version of a rule file.
+type build struct {
+	version int
+	at      time.Time
+	src     []byte
+	prog    *ir.Program
+	site    *site.Site
+	diags   diag.List
+	readErr error
+}
+
+// New starts a preview of targets; it compiles each now, and again each
+// time its file changes.
+func New(targets []Target, opt Options) (*Server, error) {
+	if len(targets) == 0 {
+		return nil, errors.New("preview: nothing to preview")
+	}
+	eng, err := engine.New(engine.Config{CacheDir: "-", PoolSize: 2})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{eng: eng, client: opt.Client, changed: make(chan struct{}), done: make(chan struct{})}
+	if s.client == nil {
+		s.client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	for _, t := range targets {
+		if t.Read == nil || t.Origin == nil {
+			eng.Close(context.Background())
+			return nil, fmt.Errorf("preview: target %q needs Read and Origin", t.Name)
+		}
+		s.targets = append(s.targets, &target{Target: t})
+	}
+	for _, t := range s.targets {
+		s.refresh(t, false)
+	}
+	poll := opt.Poll
+	if poll <= 0 {
+		poll = 250 * time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	go s.watch(ctx, poll)
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /{$}", s.page)
+	s.mux.HandleFunc("GET /frame", s.frame)
+	s.mux.HandleFunc("GET /events", s.events)
+	s.mux.HandleFunc("GET /state", s.state)
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Close stops watching and releases the compiled rules.
+func (s *Server) Close() {
+	s.stop()
+	<-s.done
+	for _, t := range s.targets {
+		t.mu.Lock()
+		if t.good != nil && t.good.site != nil {
+			t.good.site.Close(context.Background())
+		}
+		t.mu.Unlock()
+	}
+	s.eng.Close(context.Background())
+}
+
+func (s *Server) watch(ctx context.Context, every time.Duration) {
+	defer close(s.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		for _, t := range s.targets {
+			s.refresh(t, true)
+		}
+	}
+}
+
+// refresh reads t's rule file and, when it changed, compiles it. With
+// settle, a change is compiled only once two reads in a row agree on it:
+// editors (and os.WriteFile) write a file in several steps, and the
+// halfway states are not worth showing as errors.
+func (s *Server) refresh(t *target, settle bool) {
+	src, err := t.Read()
+	sum := sha256.Sum256(src)
+	if err != nil {
+		sum = sha256.Sum256([]byte("error: " + err.Error()))
+	}
+	t.mu.Lock()
+	if t.cur != nil && sum == t.hash {
+		t.mu.Unlock()
+		return
+	}
+	if settle && t.cur != nil && sum != t.pending {
+		t.pending = sum
+		t.mu.Unlock()
+		return
+	}
+	t.hash = sum
+	t.version++
+	version := t.version
+	t.mu.Unlock()
+
+	b := &build{version: version, at: time.Now(), src: src, readErr: err}
+	if err == nil {
+		b.prog, b.diags = rules.Diagnose(t.File, src)
+		if b.prog != nil {
+			res, cerr := rules.Compile(t.File, src)
+			if cerr == nil {
+				b.site, cerr = site.Load(context.Background(), s.eng, t.File, res.Artifact, t.Context)
+			}
+			if cerr != nil {
+				b.prog, b.readErr = nil, cerr
+			}
+		}
+	}
+	t.mu.Lock()
+	t.cur = b
+	var old *site.Site
+	if b.site != nil {
+		if t.good != nil {
+			old = t.good.site
+		}
+		t.good = b
+	}
+	t.mu.Unlock()
+	if old != nil {
+		old.Retire()
+	}
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// snapshot returns t's current build and the last good one, held: release
+// must be called when done with them.
+func (t *target) snapshot() (cur, good *build, release func()) {
+	for {
+		t.mu.Lock()
+		cur, good = t.cur, t.good
+		t.mu.Unlock()
+		if good == nil {
+			return cur, nil, func() {}
+		}
+		if good.site.Hold() {
+			return cur, good, good.site.Drop
+		}
+		// Retired between the read and the hold: a newer build is in.
+	}
+}
+
+func (s *Server) target(c Context) *target {
+	if c.Target < 0 || c.Target >= len(s.targets) {
+		return s.targets[0]
+	}
+	return s.targets[c.Target]
+}
+
+// version returns the highest version of any target, which the page's
+// event stream compares with.
+func (s *Server) version() int {
+	v := 0
+	for _, t := range s.targets {
+		t.mu.Lock()
+		v += t.version
+		t.mu.Unlock()
+	}
+	return v
+}
+
+// events streams a "changed" event when a rule file changes, so that the
+// page reloads itself.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	since, _ := strconv.Atoi(r.URL.Query().Get("v"))
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "retry: 1000\n\n")
+	flusher.Flush()
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		if v := s.version(); v != since {
+			fmt.Fprintf(w, "event: changed\ndata: %d\n\n", v)
+			flusher.Flush()
+			since = v
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ch:
+		case <-time.After(15 * time.Second):
+			fmt.Fprintf(w, ": still here\n\n")
+			flusher.Flush()
+		}
+	}
+}
+
+// visitResult is a context decided with a target's last good build.
+type visitResult struct {
+	ctx      Context
+	t        *target
+	cur      *build
+	good     *build
+	spec     visit.Spec
+	problems []string
+	res      *visit.Result
+	err      error
+	release  func()
+}
+
+// decide runs the context of a request.
+func (s *Server) decide(r *http.Request) *visitResult {
+	c := parseContext(r.URL.Query())
+	t := s.target(c)
+	vr := &visitResult{ctx: c, t: t}
+	vr.cur, vr.good, vr.release = t.snapshot()
+	vr.spec, vr.problems = c.Spec()
+	if vr.good == nil {
+		return vr
+	}
+	// Variants and counts the rules no longer know (after an edit) are
+	// dropped, not errors.
+	for name := range vr.spec.Variants {
+		if !hasExperiment(vr.good.prog, name) {
+			delete(vr.spec.Variants, name)
+		}
+	}
+	for name := range vr.spec.Shown {
+		if !hasCappedRule(vr.good.prog, name) {
+			delete(vr.spec.Shown, name)
+		}
+	}
+	vr.res, vr.err = visit.Run(r.Context(), vr.good.site, vr.good.prog, vr.spec)
+	return vr
+}
+
+func hasExperiment(p *ir.Program, name string) bool {
+	for _, x := range p.Experiments {
+		if x.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func hasCappedRule(p *ir.Program, name string) bool {
+	for _, r := range p.Rules {
+		if r.Name == name && r.Cap != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// fetch asks the origin for the page of a decided visit.
+func (s *Server) fetch(ctx context.Context, vr *visitResult) (*visit.Page, error) {
+	return vr.res.Fetch(ctx, s.client, vr.t.Origin)
+}
+
+// proxyLink returns the link that opens this visit through the proxy with
+// its forced variants and time, or "" when the target offers none.
+func (vr *visitResult) proxyLink() string {
+	t := vr.t
+	if t.Links == nil || t.Proxy == "" || vr.good == nil {
+		return ""
+	}
+	p := Preview{At: vr.spec.At, Variants: vr.spec.Variants}
+	if len(vr.spec.Variants) > 0 {
+		b, err := visit.Buckets(vr.good.prog, vr.spec.Variants)
+		if err != nil {
+			return ""
+		}
+		p.Buckets = b
+	}
+	return t.Links.Link(strings.TrimSuffix(t.Proxy, "/")+vr.spec.URL, p)
+}
+
+// lineOf returns line n (1-based) of src.
+func lineOf(src []byte, n int) string {
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(src, '\n')
+		if j < 0 {
+			return ""
+		}
+		src = src[j+1:]
+	}
+	if j := bytes.IndexByte(src, '\n'); j >= 0 {
+		src = src[:j]
+	}
+	return strings.TrimRight(string(src), "\r")
+}

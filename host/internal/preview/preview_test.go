@@ -1,0 +1,308 @@
+package preview_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/preview"
+)
+
+var pages = fstest.MapFS{
+	"index.html": {Data: []byte(`<!DOCTYPE html><html lang="en"><head><title>Shop</title><link rel="stylesheet" href="/site.css"></head><body>
+<section id="hero"><h1>Hello</h1><a class="cta" href="/sale">Shop</a></section>
+<aside id="promo"><p>Join</p></aside>
+</body></html>`)},
+	"stores.html":    {Data: []byte(`<!DOCTYPE html><html><head></head><body><h1>Stores</h1></body></html>`)},
+	"api/items.json": {Data: []byte(`{"items":[1,2,3]}`)},
+}
+
+const rulesV1 = `experiments:
+  - name: hero-test
+    variants: { control: 50, bold: 50 }
+rules:
+  - name: french
+    when: geo.country == "FR"
+    actions:
+      - set_inner: { select: "#hero h1", text: "Bonjour" }
+      - insert_before: { select: "#hero", html: '<div class="banner">Soldes</div>' }
+  - name: phones
+    when: device.type == "mobile"
+    actions:
+      - remove: "#promo"
+  - name: bold
+    when: variant("hero-test") == "bold"
+    actions:
+      - add_class: { select: "#hero", class: bold }
+  - name: api
+    actions:
+      - json_limit: { path: items, n: 2 }
+`
+
+type env struct {
+	file   string
+	srv    *httptest.Server
+	origin *httptest.Server
+	pv     *preview.Server
+}
+
+func newEnv(t *testing.T, src string, links *preview.Links, proxy string) *env {
+	t.Helper()
+	e := &env{file: filepath.Join(t.TempDir(), "rules.yaml")}
+	e.write(t, src)
+	e.origin = httptest.NewServer(preview.StaticOrigin(pages))
+	t.Cleanup(e.origin.Close)
+	u, _ := url.Parse(e.origin.URL)
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return os.ReadFile(e.file) }, Origin: u, Links: links, Proxy: proxy}},
+		preview.Options{Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pv = pv
+	e.srv = httptest.NewServer(pv)
+	t.Cleanup(func() {
+		e.srv.Close()
+		pv.Close()
+	})
+	return e
+}
+
+func (e *env) write(t *testing.T, src string) {
+	t.Helper()
+	if err := os.WriteFile(e.file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) get(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get(e.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+func (e *env) state(t *testing.T, query string) preview.State {
+	t.Helper()
+	var st preview.State
+	if err := json.Unmarshal([]byte(e.get(t, "/state?"+query)), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestPageShowsRulesAndFrames(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	page := e.get(t, "/?country=FR&device=phone")
+	for _, want := range []string{
+		`<li class="rule matched" data-rule="0" data-name="french">`,
+		`<li class="rule matched" data-rule="1" data-name="phones">`,
+		`<iframe id="before" title="before" sandbox="allow-same-origin" src="/frame?side=before&amp;country=FR&amp;device=phone`,
+		`<iframe id="after" title="after" sandbox="allow-same-origin" src="/frame?side=after&amp;country=FR&amp;device=phone`,
+		`<option value="phone" selected>`,
+		`new EventSource("/events?v=1")`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	st := e.state(t, "country=FR&device=phone")
+	if strings.Join(st.Matched, ",") != "french,phones,api" && strings.Join(st.Matched, ",") != "french,phones,bold,api" {
+		t.Errorf("matched %v", st.Matched)
+	}
+}
+
+func TestFramesHighlightEdits(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	after := e.get(t, "/frame?side=after&country=FR&device=phone&v.hero-test=bold")
+	for _, want := range []string{
+		`<base href="` + e.origin.URL + `">`,
+		`<h1 class="bsk-edit bsk-r0">Bonjour</h1>`,
+		`<bespoke-edit class="bsk-ins bsk-r0 bsk-block"><div class="banner">Soldes</div></bespoke-edit>`,
+		`<section id="hero" class="bold bsk-edit bsk-r2">`,
+		`id="bespoke-preview-style"`,
+	} {
+		if !strings.Contains(after, want) {
+			t.Errorf("the after frame lacks %q:\n%s", want, after)
+		}
+	}
+	if strings.Contains(after, `id="promo"`) {
+		t.Error("the after frame still holds the removed #promo")
+	}
+	before := e.get(t, "/frame?side=before&country=FR&device=phone")
+	for _, want := range []string{`<h1 class="bsk-target bsk-r0">Hello</h1>`, `<aside id="promo" class="bsk-removed bsk-r1">`} {
+		if !strings.Contains(before, want) {
+			t.Errorf("the before frame lacks %q:\n%s", want, before)
+		}
+	}
+	js := e.get(t, "/frame?side=after&url=/api/items.json")
+	if !strings.Contains(js, "[\n    1,\n    2\n  ]") {
+		t.Errorf("the JSON frame: %s", js)
+	}
+}
+
+// TestReloadsOnChange edits the rule file while the page listens: an
+// event announces each change; a broken edit shows its errors and keeps
+// the last version that compiled; fixing it clears them.
+func TestReloadsOnChange(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/events?v=1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan string, 8)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- data
+			}
+		}
+		close(events)
+	}()
+	// wait waits for an event announcing a change, then for the state to
+	// show it (a poll may have caught the file halfway through its write).
+	wait := func(what string, ok func(preview.State) bool) preview.State {
+		t.Helper()
+		select {
+		case <-events:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event announcing %s", what)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st := e.state(t, "country=FR")
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the preview does not show %s: %+v", what, st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	e.write(t, strings.Replace(rulesV1, `"Bonjour"`, `"Salut"`, 1))
+	wait("the edit", func(st preview.State) bool { return st.Version > 1 && !st.Stale })
+	if after := e.get(t, "/frame?side=after&country=FR"); !strings.Contains(after, ">Salut</h1>") {
+		t.Error("the after frame does not show the edit")
+	}
+	broken := strings.Replace(rulesV1, `geo.country == "FR"`, `geo.country == FR`, 1)
+	broken = strings.Replace(broken, `select: "#promo"`, `select: #promo`, 1)
+	e.write(t, strings.Replace(broken, `remove: "#promo"`, `remove: #promo`, 1))
+	st := wait("the broken edit", func(st preview.State) bool { return st.Stale && len(st.Errors) == 2 })
+	if er := st.Errors[0]; er.Line != 6 || er.Col != 26 || !strings.Contains(er.Message, "FR is not quoted") {
+		t.Errorf("first error %+v", er)
+	}
+	if er := st.Errors[1]; er.Line != 13 || er.Col != 17 || er.Code != "yaml-comment" {
+		t.Errorf("second error %+v", er)
+	}
+	if !strings.Contains(strings.Join(st.Matched, ","), "french") {
+		t.Error("the last version that compiled is no longer shown")
+	}
+	page := e.get(t, "/?country=FR")
+	for _, want := range []string{`id="errors"`, "rules.yaml does not compile: 2 errors", "rules.yaml:6:26", "does not compile · showing the version of", `<pre class="src">    when: geo.country == FR`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	e.write(t, rulesV1)
+	wait("the fix", func(st preview.State) bool { return !st.Stale && len(st.Errors) == 0 })
+}
+
+func TestContextProblems(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	st := e.state(t, "at=tomorrow&lat=north&cookies=noequals&v.unknown=x&shown.nope=2")
+	if len(st.Problems) != 3 {
+		t.Errorf("problems %v", st.Problems)
+	}
+	if st := e.state(t, "cookies=bsk_vid%3Dalice"); len(st.Problems) != 1 || !strings.Contains(st.Problems[0], "not a visitor id") {
+		t.Errorf("problems %v", st.Problems)
+	}
+}
+
+func TestStaticOrigin(t *testing.T) {
+	srv := httptest.NewServer(preview.StaticOrigin(pages))
+	defer srv.Close()
+	for path, want := range map[string]string{"/": "Hello", "/stores": "Stores", "/api/items.json": "items"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestHammerWhileEditing requests the page, frames and state from several
+// goroutines while the rule file changes back and forth (and breaks):
+// every answer is whole, from one version, and nothing races.
+func TestHammerWhileEditing(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	versions := []string{rulesV1, strings.Replace(rulesV1, `"Bonjour"`, `"Salut"`, 1), strings.Replace(rulesV1, `== "FR"`, `== FR`, 1)}
+	stop := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(15 * time.Millisecond):
+			}
+			os.WriteFile(e.file, []byte(versions[i%len(versions)]), 0o644)
+		}
+	}()
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				path := []string{"/?country=FR", "/frame?side=after&country=FR", "/frame?side=before&device=phone", "/state?v.hero-test=bold"}[(g+i)%4]
+				resp, err := http.Get(e.srv.URL + path)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || (strings.HasPrefix(path, "/frame?side=after") && !strings.Contains(string(b), "</html>")) {
+					errs <- fmt.Errorf("%s: %d %.200s", path, resp.StatusCode, b)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-writerDone
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,210 @@
+package proxy_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+// Rules for testdata/pages/shop.html: five edits on elements the page has,
+// the same edits on elements it has not, and the edits plus hide_seen over
+// its 60 product cards.
+const (
+	benchEdits = `
+      - set_inner: { select: ".listing-head h1", text: 'Picked for you in {{ geo.country or "your area" }}' }
+      - set_attr: { select: "#promo-strip a", name: href, value: '/offers?seg={{ cookie("seg") or "none" }}' }
+      - add_class: { select: body, class: bench-p }
+      - insert_before: { select: "#listing", html: '<div class="bench-banner">Members save 10%</div>' }
+      - remove: "#legacy-promo"
+`
+	benchNone = `rules:
+  - name: absent
+    actions:
+      - set_inner: { select: "#bench-absent .title", text: 'x' }
+      - add_class: { select: "#bench-absent", class: y }
+`
+	benchEditRules = "rules:\n  - name: edits\n    when: cookie(\"seg\") exists\n    actions:" + benchEdits
+	benchSeenRules = benchEditRules + `  - name: fresh
+    actions:
+      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 4 }
+`
+)
+
+// BenchmarkProxy is the cost of one request of the shop page through the
+// proxy, in process, against a plain httputil.ReverseProxy: the client, the
+// origin and both servers share the process, so ns/op is the whole
+// machine's cost per request and the ratio between sub-benchmarks is what
+// personalization adds. bench/ runs the same comparison out of process,
+// under load.
+func BenchmarkProxy(b *testing.B) {
+	page, err := os.ReadFile("../../../testdata/pages/shop.html")
+	if err != nil {
+		b.Fatal(err)
+	}
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(page)
+	}))
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	run := func(b *testing.B, h http.Handler, cookie bool) {
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+		var jar string
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+			req.Header.Set("CF-IPCountry", "FR")
+			if cookie {
+				req.Header.Set("Cookie", "seg=gold; "+jar)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatal(resp.Status)
+			}
+			if cookie {
+				// Keep the visitor's cookies, as a browser would, but let
+				// the seen-filter start over when it fills up.
+				var parts []string
+				for _, c := range resp.Cookies() {
+					parts = append(parts, c.Name+"="+c.Value)
+				}
+				if len(parts) > 0 {
+					jar = strings.Join(parts, "; ")
+				}
+			}
+		}
+	}
+
+	b.Run("goproxy", func(b *testing.B) {
+		rp := httputil.NewSingleHostReverseProxy(u)
+		rp.Transport = proxy.NewTransport()
+		run(b, rp, false)
+	})
+	for _, tc := range []struct{ name, rules string }{
+		{"none", benchNone}, {"edits", benchEditRules}, {"seen", benchSeenRules},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			eng, err := engine.New(engine.Config{CacheDir: "-"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer eng.Close(context.Background())
+			store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := proxy.New(proxy.Config{Origin: u, Logger: quiet, Seen: store})
+			res, err := rules.Compile("bench.yaml", []byte(tc.rules))
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Swap(s)
+			defer s.Close(context.Background())
+			run(b, p, true)
+		})
+	}
+}
+
+// bigJSON is an API response of about 4.7 MB: 20,000 products.
+func bigJSON() []byte {
+	var b strings.Builder
+	b.WriteString(`{"page":1,"items":[`)
+	for i := range 20000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"sku-%05d","title":"Trail product number %d with a longer name","price":%d.99,"currency":"EUR","tags":["outdoor","camping","sale"],"stock":{"count":%d,"warehouse":"LYS-2"},"rating":4.%d,"new":false}`, i, i, i%300, i%17, i%10)
+	}
+	b.WriteString(`],"total":20000}`)
+	return []byte(b.String())
+}
+
+// BenchmarkProxyJSON is one request of a 4.7 MB JSON response through the
+// proxy with json_hide_seen and json_limit, in process (client, origin
+// and proxy: B/op is the whole request's), a visitor's seen cookie
+// carried from one request to the next.
+func BenchmarkProxyJSON(b *testing.B) {
+	doc := bigJSON()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
+		w.Write(doc)
+	}))
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL)
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Seen: store})
+	res, err := rules.Compile("bench.yaml", []byte("rules:\n  - name: api\n    actions:\n      - json_hide_seen: { path: items, id: id, keep_at_least: 8 }\n      - json_limit: { path: items, n: 10000 }\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Swap(s)
+	defer s.Close(context.Background())
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	var jar string
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest("GET", srv.URL+"/api", nil)
+		if jar != "" {
+			req.Header.Set("Cookie", jar)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatal(resp.Status)
+		}
+		for _, c := range resp.Cookies() {
+			jar = c.Name + "=" + c.Value
+		}
+	}
+}

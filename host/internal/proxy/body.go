@@ -1,0 +1,292 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/editmap"
+	"github.com/bespoke-edge/bespoke/host/internal/metrics"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+)
+
+// rewritingBody reads the origin's body (a source: decoded, limited) and
+// returns it rewritten, re-encoded for the visitor. It holds one read
+// buffer and what the rewriter produced from the last read.
+//
+// The rewriter is made at the first read, once the start of the page has
+// said which character encoding inserted text must be written in. Past
+// maxBytes of decoded input it stops rewriting and copies the rest
+// through; a page in an encoding the rewriter cannot scan is copied
+// through whole.
+type rewritingBody struct {
+	src *source
+	rw  pageRewriter
+	out bytes.Buffer
+	// enc compresses the rewritten bytes for the visitor, when it accepts
+	// it; nil sends them as they are.
+	enc encoder
+	buf []byte
+	// head holds the start of the page while its encoding is not known.
+	head []byte
+	done bool
+	err  error
+	// copying: the body is copied through, not rewritten (past maxBytes,
+	// or an encoding the rewriter cannot scan).
+	copying bool
+	// precommit: the headers are not sent yet, so for a body the source
+	// can replay (a compressed one) a limit or an encoding the rewriter
+	// cannot scan ends the rewrite with an error, and the caller sends
+	// the origin's body as it came instead. An identity body is not
+	// recorded (it would double what a held page costs): it is handled
+	// as once streaming, rewritten up to the limit or copied through.
+	precommit bool
+
+	// What the rewriter is made with, at the first read.
+	prog     *rewrite.Program
+	edits    []rewrite.Edit
+	opt      rewrite.Options
+	declared pageCharset // from the Content-Type; name "" when none
+	maxBytes int64
+
+	// onDone runs once, when the whole body has been rewritten; onLimit
+	// when a limit or the page's encoding changes how it is handled
+	// (reason, and "stopped" or "untouched").
+	onDone  func()
+	onLimit func(reason, result string)
+	// in and spent are the bytes rewritten and the time it took, for
+	// metrics recorded when the body is closed.
+	in      int64
+	spent   time.Duration
+	metrics *metrics.Metrics
+	route   string
+
+	// The page's edit map (see mapping.go): a splicer uses the one the
+	// cache had; a builder records one for the cache.
+	maps     *editmap.Cache
+	mapKey   editmap.Key
+	mapStats *MapStats
+	splicer  *rewrite.Splicer
+	builder  *rewrite.MapBuilder
+	rewriter *rewrite.Rewriter // the full rewriter, when no splicer
+}
+
+// pageRewriter is what rewrites the page: a Rewriter, or a Splicer when
+// the page's edit map is known.
+type pageRewriter interface {
+	io.Writer
+	Close() error
+	Stop() error
+	Release()
+	AppliedCount(i int) int
+}
+
+var bodyPool = sync.Pool{New: func() any { return &rewritingBody{buf: make([]byte, 32<<10)} }}
+
+// newRewritingBody returns a body that rewrites src with edits and writes
+// it in encoding ("" for none). contentType is the response's, for its
+// charset.
+func newRewritingBody(src *source, prog *rewrite.Program, edits []rewrite.Edit, opt rewrite.Options, encoding, contentType string, maxBytes int64) *rewritingBody {
+	b := bodyPool.Get().(*rewritingBody)
+	b.out.Reset()
+	b.head = b.head[:0]
+	b.rw, b.done, b.err, b.copying = nil, false, nil, false
+	b.onDone, b.onLimit, b.in, b.spent, b.metrics, b.route = nil, nil, 0, 0, nil, ""
+	b.maps, b.splicer, b.builder, b.rewriter = nil, nil, nil, nil
+	b.src, b.prog, b.edits, b.opt, b.maxBytes = src, prog, edits, opt, maxBytes
+	b.declared, _ = headerCharset(contentType)
+	b.enc = newEncoder(encoding, &b.out)
+	return b
+}
+
+// writer is where rewritten bytes go.
+func (b *rewritingBody) writer() io.Writer {
+	if b.enc != nil {
+		return b.enc
+	}
+	return &b.out
+}
+
+// fill rewrites ahead until the body ends, fails, limit bytes of output
+// are held, or enough reports true (nil: never), and reports whether it
+// got what it held the body for: its end, or enough.
+func (b *rewritingBody) fill(limit int, enough func() bool) bool {
+	for !b.done && b.err == nil && b.out.Len() < limit {
+		if enough != nil && enough() {
+			return true
+		}
+		b.step()
+	}
+	return b.done || enough != nil && enough()
+}
+
+// step reads once from the origin and rewrites what it got.
+func (b *rewritingBody) step() {
+	n, err := b.src.Read(b.buf)
+	eof := err == io.EOF
+	if err != nil && !eof {
+		b.err = err
+		if !b.precommit && (errors.Is(err, errDecodeRatio) || errors.Is(err, errBadEncoding)) {
+			// The headers are gone: all that is left is to cut the
+			// transfer, as when the origin breaks off.
+			b.limit(reasonFor(err), "cut")
+		}
+		return
+	}
+	if n > 0 || eof {
+		t := time.Now()
+		b.write(b.buf[:n], eof)
+		if b.enc != nil && !eof {
+			// Stream: what was rewritten leaves now, not when the
+			// compressor's window fills.
+			b.enc.Flush()
+		}
+		b.spent += time.Since(t)
+		b.in += int64(n)
+	}
+	if eof {
+		t := time.Now()
+		if b.rw != nil {
+			b.rw.Close()
+			b.mapped()
+		}
+		if b.enc != nil {
+			b.enc.Close()
+		}
+		b.spent += time.Since(t)
+		b.done = true
+		if b.onDone != nil {
+			b.onDone()
+			b.onDone = nil
+		}
+	}
+}
+
+// write rewrites (or copies) p; eof says the page ends after it.
+func (b *rewritingBody) write(p []byte, eof bool) {
+	if b.rw == nil && !b.copying {
+		if !b.start(p, eof) {
+			return // still looking for the page's encoding; p is in head
+		}
+		p = b.head
+	}
+	switch {
+	case b.copying:
+		b.writer().Write(p)
+	default:
+		b.rw.Write(p)
+		if b.builder != nil {
+			b.builder.Write(p)
+		}
+		if b.src.out > b.maxBytes {
+			if b.precommit && b.src.replayable() {
+				b.err = errTooLarge
+				return
+			}
+			// Bounded work per page: the rest is copied through.
+			b.rw.Stop()
+			b.dropBuilder()
+			b.copying = true
+			b.limit(reasonTooLarge, "stopped")
+		}
+	}
+}
+
+// start decides, from the start of the page, how it is written: it
+// returns false while more bytes are needed (they are kept in head), and
+// true once the rewriter is made, or copying set, with head holding the
+// bytes to write first.
+func (b *rewritingBody) start(p []byte, eof bool) bool {
+	b.head = append(b.head, p...)
+	if len(b.head) < 3 && !eof {
+		return false // a byte order mark overrides everything
+	}
+	cs, ok := bomCharset(b.head)
+	switch {
+	case ok:
+	case b.declared.name != "":
+		cs = b.declared
+	case !needsCharset(b.edits):
+		// Only ASCII is inserted: it reads the same in every encoding the
+		// rewriter can scan; an unscannable one would have been declared
+		// in the header or by a byte order mark.
+		cs = utf8Page
+	default:
+		if c, found := prescan(b.head); found {
+			cs = c
+		} else if len(b.head) < prescanLimit && !eof {
+			return false
+		} else {
+			cs = utf8Page
+		}
+	}
+	if !cs.rewritable() {
+		if b.precommit && b.src.replayable() {
+			b.err = errCharset
+			return false
+		}
+		b.copying = true
+		b.limit(reasonCharset, "untouched")
+		return true
+	}
+	b.newRewriter(encodeEdits(b.edits, cs))
+	return true
+}
+
+// originFailed reports whether the body's error came from the origin's
+// connection, rather than from a limit or the body's encoding.
+func (b *rewritingBody) originFailed() bool {
+	for _, e := range []error{errDecodeRatio, errBadEncoding, errTooLarge, errCharset} {
+		if errors.Is(b.err, e) {
+			return false
+		}
+	}
+	return true
+}
+
+// limit reports a limit or encoding that changed how the page is handled.
+func (b *rewritingBody) limit(reason, result string) {
+	if b.onLimit != nil {
+		b.onLimit(reason, result)
+	}
+}
+
+func (b *rewritingBody) Read(p []byte) (int, error) {
+	for b.out.Len() == 0 {
+		switch {
+		case b.done:
+			return 0, io.EOF
+		case b.err != nil:
+			return 0, b.err
+		}
+		b.step()
+	}
+	return b.out.Read(p)
+}
+
+// release returns the body's buffers without closing the source.
+func (b *rewritingBody) release() {
+	if b.rw != nil {
+		b.rw.Release()
+		b.rw = nil
+	}
+	b.dropBuilder()
+	b.splicer, b.rewriter, b.maps = nil, nil, nil
+	releaseEncoder(b.enc)
+	b.enc = nil
+	b.src = nil
+	b.edits = nil
+	b.onDone, b.onLimit = nil, nil
+	if b.out.Cap() <= 256<<10 && cap(b.head) <= 64<<10 {
+		bodyPool.Put(b)
+	}
+}
+
+func (b *rewritingBody) Close() error {
+	err := b.src.Close()
+	b.metrics.Rewrite(b.route, "html", b.in, b.spent)
+	b.release()
+	return err
+}

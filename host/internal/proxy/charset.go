@@ -1,0 +1,457 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
+
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+)
+
+// Inserted text must be written in the page's own character encoding: the
+// browser decodes the whole page with it, so UTF-8 bytes in a
+// windows-1252 or Shift_JIS page come out as mojibake. The encoding is
+// found as a browser finds it (WHATWG Encoding, "prescan"): a byte order
+// mark, else the Content-Type charset, else a <meta> in the first 1024
+// bytes; a page that declares none is taken to be UTF-8. Inserted HTML
+// is encoded into it, with numeric character references (&#NNNN;) for
+// what it cannot hold; attribute values and class names, which the
+// rewriter escapes itself, get "?" instead. Pages in an encoding the
+// rewriter cannot scan as ASCII-compatible bytes (UTF-16, ISO-2022-JP)
+// are left alone and counted.
+
+// prescanLimit is how far into a page a <meta> charset is looked for.
+const prescanLimit = 1024
+
+// pageCharset is what is known of a page's encoding.
+type pageCharset struct {
+	// name is the WHATWG name of the encoding ("utf-8", "windows-1252").
+	name string
+	enc  encoding.Encoding
+}
+
+// utf8Page is the encoding assumed when a page declares none.
+var utf8Page = pageCharset{name: "utf-8"}
+
+// charsetFromLabel maps a label ("latin1", "Shift_JIS") to an encoding;
+// ok is false for a label the Encoding standard does not know.
+func charsetFromLabel(label string) (pageCharset, bool) {
+	e, err := htmlindex.Get(label)
+	if err != nil {
+		return pageCharset{}, false
+	}
+	name, err := htmlindex.Name(e)
+	if err != nil {
+		return pageCharset{}, false
+	}
+	if name == "utf-8" {
+		return utf8Page, true
+	}
+	return pageCharset{name: name, enc: e}, true
+}
+
+// headerCharset returns the charset parameter of a Content-Type, if it
+// names a known encoding.
+func headerCharset(contentType string) (pageCharset, bool) {
+	_, params, _ := strings.Cut(contentType, ";")
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "charset") {
+			v = strings.Trim(strings.TrimSpace(v), `"`)
+			if v == "" {
+				return pageCharset{}, false
+			}
+			if strings.EqualFold(v, "utf-8") {
+				return utf8Page, true // the usual case, without a lookup
+			}
+			return charsetFromLabel(v)
+		}
+	}
+	return pageCharset{}, false
+}
+
+// bomCharset returns the encoding a byte order mark at the start of head
+// names. ok is false without one; head must hold at least 3 bytes unless
+// the page is shorter.
+func bomCharset(head []byte) (pageCharset, bool) {
+	switch {
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		return utf8Page, true
+	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return charsetFromLabel("utf-16be")
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}):
+		return charsetFromLabel("utf-16le")
+	}
+	return pageCharset{}, false
+}
+
+// rewritable reports whether the rewriter can work on pages in this
+// encoding: it scans bytes, so markup must be ASCII bytes that no
+// multi-byte character contains, which holds for UTF-8 and every
+// single- and multi-byte encoding of the standard except UTF-16, the
+// stateful ISO-2022-JP, and "replacement" (a page a browser shows as
+// U+FFFD).
+func (c pageCharset) rewritable() bool {
+	switch c.name {
+	case "utf-16be", "utf-16le", "iso-2022-jp", "replacement":
+		return false
+	}
+	return true
+}
+
+// needsCharset reports whether some edit writes bytes that depend on the
+// page's encoding (anything but ASCII).
+func needsCharset(edits []rewrite.Edit) bool {
+	for i := range edits {
+		e := &edits[i]
+		if !isASCII(e.Content) || !isASCII([]byte(e.Value)) || !isASCII([]byte(e.Attr)) {
+			return true
+		}
+		for _, o := range e.Order {
+			if !isASCII([]byte(o)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeEdits returns edits with their text in encoding c (a copy; edits
+// is not changed). For UTF-8 it returns edits.
+func encodeEdits(edits []rewrite.Edit, c pageCharset) []rewrite.Edit {
+	if c.enc == nil {
+		return edits
+	}
+	out := make([]rewrite.Edit, len(edits))
+	copy(out, edits)
+	html := encoding.HTMLEscapeUnsupported(c.enc.NewEncoder())
+	values := c.enc.NewEncoder()
+	for i := range out {
+		e := &out[i]
+		if !isASCII(e.Content) {
+			if b, err := html.Bytes(e.Content); err == nil {
+				e.Content = b
+			} else {
+				// Invalid UTF-8 from the rule file: what cannot be read
+				// cannot be encoded; references keep the page valid.
+				e.Content = charRefs(e.Content)
+			}
+		}
+		e.Value = encodeValue(values, e.Value)
+		if e.Op == rewrite.AddClass || e.Op == rewrite.RemoveClass || e.Op == rewrite.HideSeen || e.Op == rewrite.Reorder {
+			e.Attr = encodeValue(values, e.Attr)
+		}
+		if len(e.Order) > 0 {
+			order := make([]string, len(e.Order))
+			for j, o := range e.Order {
+				order[j] = encodeValue(values, o)
+			}
+			e.Order = order
+		}
+	}
+	return out
+}
+
+// encodeValue encodes s, a value the rewriter escapes itself (so it cannot
+// hold character references), writing "?" for characters the encoding
+// cannot hold.
+func encodeValue(e *encoding.Encoder, s string) string {
+	if isASCII([]byte(s)) {
+		return s
+	}
+	var b []byte
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			b = append(b, byte(r))
+			continue
+		}
+		enc, err := e.String(string(r))
+		if err != nil || r == utf8.RuneError {
+			b = append(b, '?')
+			continue
+		}
+		b = append(b, enc...)
+	}
+	return string(b)
+}
+
+// charRefs writes every non-ASCII character of b as a numeric character
+// reference, and invalid UTF-8 as U+FFFD's.
+func charRefs(b []byte) []byte {
+	var out []byte
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r < utf8.RuneSelf {
+			out = append(out, b[0])
+		} else {
+			out = append(out, "&#"...)
+			out = strconv.AppendInt(out, int64(r), 10)
+			out = append(out, ';')
+		}
+		b = b[n:]
+	}
+	return out
+}
+
+// prescan looks for a <meta charset> or <meta http-equiv=content-type>
+// in the first 1024 bytes of a page, as the WHATWG HTML standard's
+// "prescan a byte stream to determine its encoding" does. ok is false
+// when none is found. A declared UTF-16 is UTF-8 (a meta that can be read
+// as ASCII is not UTF-16), x-user-defined is windows-1252.
+func prescan(b []byte) (pageCharset, bool) {
+	if len(b) > prescanLimit {
+		b = b[:prescanLimit]
+	}
+	for i := 0; i < len(b); {
+		switch {
+		case hasPrefixFold(b[i:], "<!--"):
+			end := bytes.Index(b[i+2:], []byte("-->"))
+			if end < 0 {
+				return pageCharset{}, false
+			}
+			i += 2 + end + 3
+		case hasPrefixFold(b[i:], "<meta") && i+5 < len(b) && (isSpace(b[i+5]) || b[i+5] == '/'):
+			i += 6
+			c, next, ok := metaCharset(b, i)
+			if ok {
+				return c, true
+			}
+			if next < 0 {
+				return pageCharset{}, false
+			}
+			i = next
+		case b[i] == '<' && i+1 < len(b) && isLetter(b[i+1]),
+			b[i] == '<' && i+2 < len(b) && b[i+1] == '/' && isLetter(b[i+2]):
+			for i < len(b) && !isSpace(b[i]) && b[i] != '>' {
+				i++
+			}
+			for {
+				var ok bool
+				if _, _, i, ok = getAttribute(b, i); !ok {
+					break
+				}
+			}
+			if i < 0 {
+				return pageCharset{}, false
+			}
+		case b[i] == '<' && i+1 < len(b) && (b[i+1] == '!' || b[i+1] == '/' || b[i+1] == '?'):
+			end := bytes.IndexByte(b[i:], '>')
+			if end < 0 {
+				return pageCharset{}, false
+			}
+			i += end + 1
+		default:
+			i++
+		}
+	}
+	return pageCharset{}, false
+}
+
+// metaCharset reads the attributes of a <meta> tag from i. It returns the
+// encoding it declares, or the offset to go on from (-1: the bytes ended).
+func metaCharset(b []byte, i int) (pageCharset, int, bool) {
+	var seen []string
+	gotPragma := false
+	needPragma := 0 // 0: null, 1: true, 2: false
+	var charset pageCharset
+	haveCharset := false
+	for {
+		name, value, next, ok := getAttribute(b, i)
+		if next < 0 {
+			return pageCharset{}, -1, false
+		}
+		i = next
+		if !ok {
+			break
+		}
+		dup := false
+		for _, s := range seen {
+			dup = dup || s == name
+		}
+		if dup {
+			continue
+		}
+		seen = append(seen, name)
+		switch name {
+		case "http-equiv":
+			if value == "content-type" {
+				gotPragma = true
+			}
+		case "content":
+			if label, ok := charsetFromContent(value); ok && !haveCharset {
+				if c, known := charsetFromLabel(label); known {
+					charset, haveCharset = c, true
+					needPragma = 1
+				}
+			}
+		case "charset":
+			if c, known := charsetFromLabel(value); known {
+				charset, haveCharset = c, true
+			} else {
+				haveCharset = false
+			}
+			needPragma = 2
+		}
+	}
+	if needPragma == 0 || needPragma == 1 && !gotPragma || !haveCharset {
+		return pageCharset{}, i, false
+	}
+	switch charset.name {
+	case "utf-16be", "utf-16le":
+		charset = utf8Page
+	case "x-user-defined":
+		charset, _ = charsetFromLabel("windows-1252")
+	}
+	return charset, i, true
+}
+
+// getAttribute is the standard's "get an attribute" on b from i: it
+// returns the attribute's lower-cased name and value and the offset after
+// it; ok is false at the end of the tag. next is -1 when b ends first.
+func getAttribute(b []byte, i int) (name, value string, next int, ok bool) {
+	for i < len(b) && (isSpace(b[i]) || b[i] == '/') {
+		i++
+	}
+	if i >= len(b) {
+		return "", "", -1, false
+	}
+	if b[i] == '>' {
+		return "", "", i, false
+	}
+	var n, v []byte
+	for {
+		if i >= len(b) {
+			return "", "", -1, false
+		}
+		c := b[i]
+		if c == '=' && len(n) > 0 {
+			i++
+			break
+		}
+		if isSpace(c) {
+			for i < len(b) && isSpace(b[i]) {
+				i++
+			}
+			if i >= len(b) {
+				return "", "", -1, false
+			}
+			if b[i] != '=' {
+				return string(n), "", i, true
+			}
+			i++
+			break
+		}
+		if c == '/' || c == '>' {
+			return string(n), "", i, true
+		}
+		n = append(n, lower(c))
+		i++
+	}
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) {
+		return "", "", -1, false
+	}
+	if q := b[i]; q == '"' || q == '\'' {
+		for i++; ; i++ {
+			if i >= len(b) {
+				return "", "", -1, false
+			}
+			if b[i] == q {
+				return string(n), string(v), i + 1, true
+			}
+			v = append(v, lower(b[i]))
+		}
+	}
+	if b[i] == '>' {
+		return string(n), "", i, true
+	}
+	for ; ; i++ {
+		if i >= len(b) {
+			return "", "", -1, false
+		}
+		if isSpace(b[i]) || b[i] == '>' {
+			return string(n), string(v), i, true
+		}
+		v = append(v, lower(b[i]))
+	}
+}
+
+// charsetFromContent is the standard's "extract a character encoding from
+// a meta element", on a content attribute's (lower-cased) value.
+func charsetFromContent(s string) (string, bool) {
+	for i := 0; ; {
+		j := bytes.Index([]byte(s[i:]), []byte("charset"))
+		if j < 0 {
+			return "", false
+		}
+		i += j + len("charset")
+		k := i
+		for k < len(s) && isSpace(s[k]) {
+			k++
+		}
+		if k >= len(s) || s[k] != '=' {
+			continue
+		}
+		k++
+		for k < len(s) && isSpace(s[k]) {
+			k++
+		}
+		if k >= len(s) {
+			return "", false
+		}
+		if q := s[k]; q == '"' || q == '\'' {
+			end := bytes.IndexByte([]byte(s[k+1:]), q)
+			if end < 0 {
+				return "", false
+			}
+			return s[k+1 : k+1+end], true
+		}
+		end := k
+		for end < len(s) && !isSpace(s[end]) && s[end] != ';' {
+			end++
+		}
+		return s[k:end], true
+	}
+}
+
+func hasPrefixFold(b []byte, prefix string) bool {
+	if len(b) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if lower(b[i]) != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

@@ -1,0 +1,114 @@
+package proxy
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+)
+
+func TestPrescan(t *testing.T) {
+	tests := []struct {
+		page string
+		want string // "" when none is found
+	}{
+		{`<!doctype html><html><head><meta charset="iso-8859-1"><title>x</title>`, "windows-1252"},
+		{`<meta charset=Shift_JIS>`, "shift_jis"},
+		{`<META CHARSET='euc-jp'>`, "euc-jp"},
+		{`<meta http-equiv="Content-Type" content="text/html; charset=gb2312">`, "gbk"},
+		{`<meta content="text/html; charset='koi8-r'" http-equiv=content-type>`, "koi8-r"},
+		{`<meta content="text/html; charset=iso-8859-2">`, ""}, // no pragma
+		{`<meta charset="utf-16le">`, "utf-8"},
+		{`<meta charset="x-user-defined">`, "windows-1252"},
+		{`<meta charset="no-such-thing">`, ""},
+		{`<!-- <meta charset="iso-8859-5"> --><meta charset="iso-8859-7">`, "iso-8859-7"},
+		{`<!--> <meta charset="iso-8859-5">`, "iso-8859-5"},
+		{`<p title='<meta charset="iso-8859-5">'>`, ""},
+		{`<script>document.write('<meta charset="iso-8859-5">')</script>`, "iso-8859-5"}, // the prescan does not know scripts, like browsers
+		{`<?xml version="1.0" encoding="iso-8859-1"?><meta charset=utf-8>`, "utf-8"},
+		{`<metacharset="iso-8859-5">`, ""},
+		{`<meta/charset="iso-8859-5">`, "iso-8859-5"},
+		{strings.Repeat(" ", 1100) + `<meta charset="iso-8859-5">`, ""},
+		{`<meta charset="iso-8859-5"`, ""},
+		{`<meta charset=iso-8859-5 charset=iso-8859-6>`, "iso-8859-5"},
+	}
+	for _, tt := range tests {
+		c, ok := prescan([]byte(tt.page))
+		if got := c.name; !ok && got != "" || ok != (tt.want != "") || got != tt.want {
+			t.Errorf("prescan(%.60q) = %q %v, want %q", tt.page, got, ok, tt.want)
+		}
+	}
+}
+
+func TestEncodeEdits(t *testing.T) {
+	edits := []rewrite.Edit{
+		{Op: rewrite.SetInner, Content: []byte("Bienvenue à Paris — 東京")},
+		{Op: rewrite.SetAttr, Attr: "title", Value: "Été 東京"},
+		{Op: rewrite.AddClass, Attr: "été"},
+		{Op: rewrite.SetInner, Content: []byte("plain ASCII")},
+	}
+	latin1, _ := charsetFromLabel("iso-8859-1")
+	sjis, _ := charsetFromLabel("shift_jis")
+	tests := []struct {
+		cs                   pageCharset
+		content, value, attr string
+	}{
+		// windows-1252 holds à and the em dash (0x97); 東京 becomes references.
+		{latin1, "Bienvenue \xe0 Paris \x97 &#26481;&#20140;", "\xc9t\xe9 ??", "\xe9t\xe9"},
+		// Shift_JIS holds 東京 (93 8C 8B 9E), not à, É or the em dash.
+		{sjis, "Bienvenue &#224; Paris &#8212; \x93\x8c\x8b\x9e", "?t? \x93\x8c\x8b\x9e", "?t?"},
+	}
+	for _, tt := range tests {
+		out := encodeEdits(edits, tt.cs)
+		if string(out[0].Content) != tt.content || out[1].Value != tt.value || out[2].Attr != tt.attr || string(out[3].Content) != "plain ASCII" {
+			t.Errorf("%s: content %q, value %q, class %q", tt.cs.name, out[0].Content, out[1].Value, out[2].Attr)
+		}
+		if string(edits[0].Content) != "Bienvenue à Paris — 東京" {
+			t.Fatal("encodeEdits changed its input")
+		}
+	}
+	if out := encodeEdits(edits, utf8Page); &out[0] != &edits[0] {
+		t.Error("UTF-8 pages should use the edits as they are")
+	}
+}
+
+func TestPageCharsets(t *testing.T) {
+	for label, rewritable := range map[string]bool{
+		"utf-8": true, "latin1": true, "windows-1251": true, "shift_jis": true, "euc-kr": true, "gb18030": true, "big5": true,
+		"utf-16": false, "utf-16be": false, "iso-2022-jp": false, "iso-2022-kr": false,
+	} {
+		c, ok := charsetFromLabel(label)
+		if !ok {
+			t.Errorf("%s: unknown", label)
+			continue
+		}
+		if c.rewritable() != rewritable {
+			t.Errorf("%s (%s): rewritable %v", label, c.name, c.rewritable())
+		}
+	}
+	if c, ok := bomCharset([]byte{0xFF, 0xFE, '<', 0}); !ok || c.name != "utf-16le" {
+		t.Errorf("UTF-16LE BOM: %q", c.name)
+	}
+	if c, ok := headerCharset("text/html; charset=ISO-8859-1"); !ok || c.name != "windows-1252" {
+		t.Errorf("header charset: %q", c.name)
+	}
+}
+
+// FuzzPrescan: the prescan never reads past 1024 bytes, never panics, and
+// what follows a page's first 1024 bytes cannot change its answer.
+func FuzzPrescan(f *testing.F) {
+	for _, s := range []string{`<meta charset="iso-8859-1">`, `<!--`, `<meta http-equiv=content-type content="charset='x`, `</a b=">`, `<?x`, `<meta `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c1, ok1 := prescan(b)
+		c2, ok2 := prescan(append(bytes.Clone(b[:min(len(b), prescanLimit)]), "<meta charset=koi8-r>"...))
+		if len(b) >= prescanLimit && (ok1 != ok2 || c1.name != c2.name) {
+			t.Fatalf("bytes past the limit changed the answer: %q %v / %q %v", c1.name, ok1, c2.name, ok2)
+		}
+		if ok1 && c1.name == "" {
+			t.Fatal("found an encoding without a name")
+		}
+	})
+}

@@ -1,0 +1,89 @@
+package proxy_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+// BenchmarkConnMemory is the memory one open keep-alive connection of a
+// visitor holds on a net/http server in front of the proxy, between two
+// requests: 256 connections each send one request of a small page through
+// the proxy and stay open; the live heap and goroutine stacks grown,
+// after a collection, divided by the connections, is bytes/conn. The
+// clients are raw TCP connections whose own share (a few hundred bytes
+// each) is included. The capacity model (bench/capacity) reads it.
+func BenchmarkConnMemory(b *testing.B) {
+	const conns = 256
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><title>t</title><h1>hello</h1>")
+	}))
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL)
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	res, err := rules.Compile("bench.yaml", []byte(benchEditRules))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Swap(s)
+	defer s.Close(context.Background())
+	for b.Loop() {
+		srv := httptest.NewServer(p)
+		addr := srv.Listener.Addr().String()
+		before := liveMemory()
+		open := make([]net.Conn, 0, conns)
+		for range conns {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: bench\r\nCookie: seg=a\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReaderSize(c, 512), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			open = append(open, c)
+		}
+		after := liveMemory()
+		b.ReportMetric(float64(after-before)/conns, "bytes/conn")
+		for _, c := range open {
+			c.Close()
+		}
+		srv.Close()
+	}
+}
+
+// liveMemory is the live heap and the goroutine stacks after a
+// collection.
+func liveMemory() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc + ms.StackInuse)
+}

@@ -1,0 +1,93 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/bespoke-edge/bespoke/host/editmap"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+)
+
+// mapPageLimit is the longest page (decoded) that gets an edit map: a
+// splice keeps the page it reads, to read it again should it stop
+// matching the map, and the rewrite's memory bound must hold twice it.
+const mapPageLimit = 512 << 10
+
+// MapStats counts what the edit maps did (see RATIONALE.md, "Parse once,
+// splice per visitor").
+type MapStats struct {
+	Hits      atomic.Int64 // pages spliced with their map, whole
+	Misses    atomic.Int64 // pages rewritten in full: no map (or one that could not serve)
+	Fallbacks atomic.Int64 // pages that stopped matching their map: rewritten in full from there
+}
+
+// EditMaps returns the proxy's edit map cache (nil when disabled).
+func (p *Proxy) EditMaps() *editmap.Cache { return p.maps }
+
+// mapKey returns the identity of the page of resp for the edit map
+// cache: the route, the URL, and the origin's strong ETag or else the
+// length it said. ok is false for a page that says neither, or when the
+// cache is off.
+func (p *Proxy) mapKey(resp *http.Response) (editmap.Key, bool) {
+	if p.maps == nil {
+		return 0, false
+	}
+	et := resp.Header.Get("Etag")
+	if strings.HasPrefix(et, "W/") {
+		et = ""
+	}
+	u := resp.Request.URL
+	return editmap.NewKey(et, resp.ContentLength, p.cfg.Route, resp.Request.Host, u.Path, u.RawQuery)
+}
+
+// newRewriter makes the page's rewriter: a Splicer when the cache has
+// the page's map, else a Rewriter, with a MapBuilder beside it when the
+// page should get a map.
+func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
+	if b.maps != nil {
+		if m := b.maps.Get(b.mapKey, b.prog); m != nil {
+			b.splicer = b.prog.NewSplicer(b.writer(), m, edits, b.opt)
+			b.rw = b.splicer
+			return
+		}
+		b.mapStats.Misses.Add(1)
+		if b.maps.Want(b.mapKey) {
+			b.builder = b.prog.NewMapBuilder(int(min(mapPageLimit, b.maxBytes)))
+		}
+	}
+	b.rewriter = b.prog.NewRewriter(b.writer(), edits, b.opt)
+	b.rw = b.rewriter
+}
+
+// mapped records, once the page is rewritten, what its map did, and
+// stores the map a builder made.
+func (b *rewritingBody) mapped() {
+	switch {
+	case b.splicer != nil:
+		switch at := b.splicer.FellBack(); {
+		case !b.splicer.Used():
+			b.mapStats.Misses.Add(1)
+		case at >= 0:
+			b.mapStats.Fallbacks.Add(1)
+			b.maps.Failed(b.mapKey)
+			b.metrics.EditMapFallback(b.route, at)
+		default:
+			b.mapStats.Hits.Add(1)
+		}
+	case b.builder != nil:
+		b.maps.Put(b.mapKey, b.builder.Close())
+		b.dropBuilder()
+	}
+}
+
+// dropBuilder lets the map builder go, without a map.
+func (b *rewritingBody) dropBuilder() {
+	if b.builder != nil {
+		b.builder.Release()
+		b.builder = nil
+	}
+}
+
+// EditMapStats returns the counts of what the edit maps did.
+func (p *Proxy) EditMapStats() *MapStats { return &p.mapStats }

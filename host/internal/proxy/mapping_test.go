@@ -1,0 +1,276 @@
+package proxy_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/demo"
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/metrics"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+// mapOrigin serves the cards page with a strong ETag; with vary, a few
+// bytes near its top change with every response (the same length, so
+// that the map is found and does not match).
+func mapOrigin(vary, compress bool) http.Handler {
+	page := cardsPage()
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := page
+		if vary {
+			body = strings.Replace(page, "<title>Shop</title>", fmt.Sprintf("<title>S%03d</title>", n.Add(1)%1000), 1)
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if compress {
+			var b bytes.Buffer
+			z := gzip.NewWriter(&b)
+			io.WriteString(z, body)
+			z.Close()
+			body = b.String()
+			w.Header().Set("Content-Encoding", "gzip")
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		if !vary {
+			w.Header().Set("ETag", `"cards-1"`)
+		}
+		io.WriteString(w, body)
+	})
+}
+
+// TestEditMapsServeWhatTheRewriterDoes: through the real proxy, a
+// visitor's views of a page are the same with edit maps as without, on a
+// page that comes back the same (spliced after the first view) and on one
+// that changes every time (each view falls back to the rewriter), with
+// hide_seen and its cookie.
+func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
+	for _, c := range []struct{ vary, gzip bool }{{false, false}, {true, false}, {false, true}} {
+		vary := c.vary
+		t.Run(fmt.Sprintf("vary=%v,gzip=%v", c.vary, c.gzip), func(t *testing.T) {
+			envs := make([]*env, 2)
+			for i := range envs {
+				store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				size := 0
+				if i == 1 {
+					size = 1 << 20
+				}
+				envs[i] = newEnv(t, mapOrigin(vary, c.gzip), []byte(seenRules), func(c *proxy.Config) {
+					c.Seen, c.EditMapCache = store, size
+				})
+			}
+			jars := []cookieJar{{}, {}}
+			for view := range 5 {
+				var bodies [2]string
+				for i, e := range envs {
+					r := e.get(t, "/", "Cookie", jars[i].header(), "Accept-Encoding", "identity")
+					jars[i].keep(r)
+					bodies[i] = strings.ReplaceAll(r.body, "<title>S", "<title>")
+				}
+				if bodies[0] != bodies[1] {
+					t.Fatalf("view %d differs with edit maps:\nwithout %s\n   with %s", view, bodies[0], bodies[1])
+				}
+				if n := len(items(bodies[1])); view > 0 && n != 2 {
+					t.Fatalf("view %d shows %d items, want the 2 kept", view, n)
+				}
+			}
+			st := envs[1].p.EditMapStats()
+			hits, misses, fells := st.Hits.Load(), st.Misses.Load(), st.Fallbacks.Load()
+			if !vary && (hits != 4 || misses != 1 || fells != 0) || vary && (hits != 0 || fells == 0) {
+				t.Errorf("hits %d, misses %d, fallbacks %d", hits, misses, fells)
+			}
+			if !vary && envs[1].p.EditMaps().Len() != 1 {
+				t.Errorf("the cache holds %d maps, want 1", envs[1].p.EditMaps().Len())
+			}
+		})
+	}
+}
+
+// TestEditMapsDemo: the demo site's pages, for visitors of several
+// countries and devices, are the same with edit maps as without.
+func TestEditMapsDemo(t *testing.T) {
+	plain := newEnv(t, demo.Handler(), demo.Rules())
+	mapped := newEnv(t, demo.Handler(), demo.Rules(), func(c *proxy.Config) { c.EditMapCache = 4 << 20 })
+	for round := range 3 {
+		for v, country := range []string{"FR", "US", "DE", ""} {
+			for _, path := range []string{"/", "/c/tents", "/p/1"} {
+				// One visitor per country: the experiments pick the same.
+				vid := fmt.Sprintf("bsk_vid=visitor%015d", v)
+				h := []string{"CF-IPCountry", country, "User-Agent", chrome, "Cookie", vid}
+				a, b := plain.get(t, path, h...), mapped.get(t, path, h...)
+				if a.StatusCode != b.StatusCode || a.body != b.body {
+					t.Fatalf("round %d %s %s: differs with edit maps (status %d, %d)\nwithout %s\n   with %s", round, country, path, a.StatusCode, b.StatusCode, a.body, b.body)
+				}
+			}
+		}
+	}
+	st := mapped.p.EditMapStats()
+	if st.Hits.Load() == 0 {
+		t.Errorf("no page was spliced (misses %d, fallbacks %d)", st.Misses.Load(), st.Fallbacks.Load())
+	}
+}
+
+// BenchmarkProxyEditMaps is BenchmarkProxy's "seen" case (the shop page,
+// five edits and hide_seen, the visitor's seen cookie carried) with the
+// origin sending a strong ETag: "rewrite" without edit maps, "splice"
+// with them (every request after the first is spliced), and "varying"
+// with them and an origin that changes a few bytes near the top of every
+// response (every request falls back to the rewriter, or misses), against
+// "rewrite-varying", that origin without edit maps.
+func BenchmarkProxyEditMaps(b *testing.B) {
+	page, err := os.ReadFile("../../../testdata/pages/shop.html")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		maps  int
+		vary  bool
+		check func(*proxy.MapStats) bool
+	}{
+		{"rewrite", 0, false, func(*proxy.MapStats) bool { return true }},
+		{"splice", 32 << 20, false, func(s *proxy.MapStats) bool { return s.Hits.Load() > 0 && s.Fallbacks.Load() == 0 }},
+		{"rewrite-varying", 0, true, func(*proxy.MapStats) bool { return true }},
+		{"varying", 32 << 20, true, func(s *proxy.MapStats) bool { return s.Hits.Load() == 0 }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var n atomic.Int64
+			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body := page
+				if c.vary {
+					body = bytes.Clone(page)
+					copy(body[200:], strconv.FormatInt(100000+n.Add(1)%100000, 10))
+				}
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				w.Header().Set("ETag", `"shop-1"`)
+				w.Write(body)
+			}))
+			defer origin.Close()
+			u, _ := url.Parse(origin.URL)
+			eng, err := engine.New(engine.Config{CacheDir: "-"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer eng.Close(context.Background())
+			store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Seen: store, EditMapCache: c.maps})
+			res, err := rules.Compile("bench.yaml", []byte(benchSeenRules))
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Swap(s)
+			defer s.Close(context.Background())
+			srv := httptest.NewServer(p)
+			defer srv.Close()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+			var jar string
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+				req.Header.Set("CF-IPCountry", "FR")
+				req.Header.Set("Cookie", "seg=gold; "+jar)
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Fatal(resp.Status)
+				}
+				var parts []string
+				for _, c := range resp.Cookies() {
+					parts = append(parts, c.Name+"="+c.Value)
+				}
+				if len(parts) > 0 {
+					jar = strings.Join(parts, "; ")
+				}
+			}
+			b.StopTimer()
+			st := p.EditMapStats()
+			b.Logf("hits %d, misses %d, fallbacks %d", st.Hits.Load(), st.Misses.Load(), st.Fallbacks.Load())
+			if !c.check(st) {
+				b.Fatalf("hits %d, misses %d, fallbacks %d", st.Hits.Load(), st.Misses.Load(), st.Fallbacks.Load())
+			}
+		})
+	}
+}
+
+// TestEditMapsAfterReload: a reload's new plugin never uses the maps
+// made for the old one.
+func TestEditMapsAfterReload(t *testing.T) {
+	e := newEnv(t, mapOrigin(false, false), []byte(seenRules), func(c *proxy.Config) { c.EditMapCache = 1 << 20 })
+	e.get(t, "/")
+	e.get(t, "/")
+	st := e.p.EditMapStats()
+	if st.Hits.Load() != 1 {
+		t.Fatalf("hits %d before the reload, want 1", st.Hits.Load())
+	}
+	e.load(t, "rules.yaml", []byte("rules:\n  - name: top\n    actions:\n      - limit: { select: \"li.card\", n: 3 }\n"))
+	r := e.get(t, "/")
+	if n := len(items(r.body)); n != 3 {
+		t.Fatalf("after the reload, %d items, want 3", n)
+	}
+	if st.Hits.Load() != 1 || st.Misses.Load() != 2 {
+		t.Fatalf("after the reload: hits %d, misses %d; the old map was used", st.Hits.Load(), st.Misses.Load())
+	}
+	if r := e.get(t, "/"); len(items(r.body)) != 3 || st.Hits.Load() != 2 {
+		t.Fatalf("the new plugin's map is not used: hits %d, %d items", st.Hits.Load(), len(items(r.body)))
+	}
+}
+
+// TestEditMapMetrics: the edit maps' counts and the cache's bytes are
+// exported.
+func TestEditMapMetrics(t *testing.T) {
+	m := metrics.New()
+	e := newEnv(t, mapOrigin(false, false), []byte(seenRules), func(c *proxy.Config) { c.EditMapCache, c.Metrics = 1<<20, m })
+	e.get(t, "/")
+	e.get(t, "/")
+	e.get(t, "/")
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, s := range f.GetMetric() {
+			switch {
+			case s.GetCounter() != nil:
+				got[f.GetName()] = s.GetCounter().GetValue()
+			case s.GetGauge() != nil:
+				got[f.GetName()] = s.GetGauge().GetValue()
+			}
+		}
+	}
+	if got["bespoke_editmap_hits_total"] != 2 || got["bespoke_editmap_misses_total"] != 1 || got["bespoke_editmap_fallbacks_total"] != 0 ||
+		got["bespoke_editmap_cache_bytes"] <= 0 || got["bespoke_editmap_cache_maps"] != 1 {
+		t.Errorf("metrics %v", got)
+	}
+}

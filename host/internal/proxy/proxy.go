@@ -1,0 +1,695 @@
+// Package proxy is the http.Handler that personalizes an origin: for each
+// request it decides with the current plugin, forwards to the origin with
+// httputil.ReverseProxy, and streams the response through the rewriter.
+//
+// It fails open: when the plugin traps, times out or is missing, the visitor
+// gets the page the origin sent, and the failure is logged and counted. An
+// unreachable origin is a 502, a slow one a 504.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/editmap"
+	"github.com/bespoke-edge/bespoke/host/internal/caps"
+	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
+	"github.com/bespoke-edge/bespoke/host/internal/metrics"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+)
+
+// Config configures a Proxy. Only Origin is required.
+type Config struct {
+	// Origin is where requests go.
+	Origin *url.URL
+	// PreserveHost sends the visitor's Host header to the origin instead of
+	// the origin URL's host.
+	PreserveHost bool
+	// MaxRewriteBytes bounds the decoded bytes of a body that are
+	// rewritten: a body whose length the origin says is larger passes
+	// untouched; a streamed one (chunked or compressed) that turns out
+	// larger is rewritten up to there and copied through after; a JSON
+	// document larger passes untouched. 0 means 8 MiB.
+	MaxRewriteBytes int64
+	// MaxDecodeRatio bounds how many times its encoded size a compressed
+	// body may decode to (past the first 16 KiB). A body found past it
+	// before its headers are sent passes untouched, in its original
+	// encoding; one found past it while streaming is cut: it is a
+	// decompression bomb, not a page. 0 means 100.
+	MaxDecodeRatio int
+	// MaxJSONDepth bounds the nesting of JSON documents that are edited;
+	// deeper ones pass untouched (and are counted). 0 means
+	// jsonrw.DefaultMaxDepth.
+	MaxJSONDepth int
+	// RewriteBuffer bounds the memory one rewrite may hold (see
+	// rewrite.Options.MaxBuffer). 0 means the rewriter's default.
+	RewriteBuffer int
+	// EditMapCache is the bytes of edit maps kept (see package editmap):
+	// a page rewritten in full once is then spliced for each visitor
+	// while it comes back the same. 0 disables them.
+	EditMapCache int
+	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
+	// responses, naming the rules that matched. Off by default: rule names
+	// can say more about targeting than a site wants to publish.
+	DebugHeaders bool
+	// Transport reaches the origin; nil means a transport tuned for a
+	// reverse proxy (see NewTransport).
+	Transport http.RoundTripper
+	// Logger receives access and error logs; nil means slog.Default().
+	Logger *slog.Logger
+	// AccessLog writes one line per request at Info level.
+	AccessLog bool
+	// Seen stores visitors' seen-filters (hide_seen, mark_seen, seen());
+	// nil disables them: nothing is seen and nothing recorded.
+	Seen seen.Store
+	// SeenBuffer bounds how much of a page is held back so that its
+	// Set-Cookie can record the items hide_seen showed, with a store that
+	// answers in the response headers (the cookie store). Past it the page
+	// streams and the showing is not recorded. 0 means 1 MiB.
+	SeenBuffer int
+	// Caps counts frequency-capped rules, in a cookie or a shared store
+	// (caps.NewShared); nil disables caps (capped rules then always count
+	// 0). When Seen is that same shared store (a seen.CapsLoader), a
+	// request reads both in one round trip.
+	Caps *caps.Store
+	// Route names this proxy in metrics and logs; empty means "default".
+	Route string
+	// Metrics records what the proxy does; nil records nothing.
+	Metrics *metrics.Metrics
+	// TrustedProxies are the peers (RemoteAddr) taken to be proxies of
+	// the site's own, such as a CDN or load balancer in front: their
+	// X-Forwarded-For and Forwarded chains are extended and their
+	// X-Forwarded-Proto and -Host kept, their CDN headers reach the
+	// origin, and their X-Forwarded-Proto: https makes cookies Secure.
+	// Requests of other peers get these headers replaced, and the
+	// StripHeaders removed. Nil trusts no peer.
+	TrustedProxies []netip.Prefix
+	// StripHeaders are the request headers only a trusted proxy may set
+	// (client address and geography headers of CDNs), removed from the
+	// requests of other peers before they reach the origin. A trailing
+	// "*" matches any suffix. Nil means DefaultStripHeaders; an empty,
+	// non-nil slice removes none.
+	StripHeaders []string
+	// Via is this proxy's name in Via headers; "" means "bespoke".
+	Via string
+	// ConsentCookie and ConsentDeny: a request whose ConsentCookie holds
+	// one of ConsentDeny, or that sends Sec-GPC: 1, gets no tracking state
+	// written (seen-filter, caps, visitor id). Empty means only Sec-GPC.
+	ConsentCookie string
+	ConsentDeny   []string
+}
+
+// Proxy personalizes responses from one origin. Create it with New.
+type Proxy struct {
+	cfg   Config
+	rp    *httputil.ReverseProxy
+	log   *slog.Logger
+	fwd   *forwarding
+	site  atomic.Pointer[site.Site]
+	stats Stats
+	// unrecordedWarned is when the last warning about unrecorded items
+	// was logged (Unix nanoseconds).
+	unrecordedWarned atomic.Int64
+	// maps holds the pages' edit maps; nil when disabled.
+	maps     *editmap.Cache
+	mapStats MapStats
+}
+
+// Stats are the proxy's counters.
+type Stats struct {
+	Requests       atomic.Int64 // requests served
+	Personalized   atomic.Int64 // responses changed by a rule
+	Redirects      atomic.Int64 // requests answered with a rule's redirect
+	FailOpen       atomic.Int64 // requests served unpersonalized because the plugin failed
+	NoPlugin       atomic.Int64 // requests served with no plugin loaded
+	Rewritten      atomic.Int64 // bodies streamed through the rewriter
+	UpstreamErrors atomic.Int64 // origin failures answered with 502/504
+	SeenLoads      atomic.Int64 // seen-filters loaded
+	SeenDropped    atomic.Int64 // seen-filters ignored (malformed, tampered, expired, old format)
+	SeenErrors     atomic.Int64 // seen-filters the store could not load (Redis timeouts and errors)
+	SeenSaves      atomic.Int64 // seen-filters saved
+	SeenSkipped    atomic.Int64 // seen-filters not saved because their load failed
+	SeenSaveErrors atomic.Int64 // seen-filters that could not be saved
+	SeenOverflow   atomic.Int64 // pages too long to hold back for the seen cookie
+	SeenUnrecorded atomic.Int64 // items shown past what one response may record
+	CapsSaveErrors atomic.Int64 // caps counts a shared store could not take (unknown counts, a full queue)
+	Limited        atomic.Int64 // bodies passed untouched, stopped or cut by a limit (see bespoke_body_limits_total)
+}
+
+// New returns a proxy to cfg.Origin with no plugin loaded: until Swap is
+// called it forwards requests unchanged.
+func New(cfg Config) *Proxy {
+	if cfg.MaxRewriteBytes == 0 {
+		cfg.MaxRewriteBytes = 8 << 20
+	}
+	if cfg.SeenBuffer == 0 {
+		cfg.SeenBuffer = 1 << 20
+	}
+	if cfg.MaxDecodeRatio == 0 {
+		cfg.MaxDecodeRatio = 100
+	}
+	if cfg.MaxJSONDepth == 0 {
+		cfg.MaxJSONDepth = jsonrw.DefaultMaxDepth
+	}
+	if cfg.StripHeaders == nil {
+		cfg.StripHeaders = DefaultStripHeaders
+	}
+	if cfg.Route == "" {
+		cfg.Route = "default"
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = NewTransport()
+	}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
+	p.maps = editmap.New(cfg.EditMapCache)
+	if p.maps != nil {
+		cfg.Metrics.EditMaps(cfg.Route, func() metrics.EditMapStats {
+			return metrics.EditMapStats{
+				Hits: p.mapStats.Hits.Load(), Misses: p.mapStats.Misses.Load(), Fallbacks: p.mapStats.Fallbacks.Load(),
+				Bytes: int64(p.maps.Bytes()), Maps: int64(p.maps.Len()),
+			}
+		})
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewriteRequest,
+		Transport:      cfg.Transport,
+		FlushInterval:  -1,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		BufferPool:     bufferPool{},
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	return p
+}
+
+// NewTransport returns the transport used to reach the origin: keep-alive
+// connections sized for a proxy (the default of 2 idle connections per host
+// reopens connections under load), bounded dial and header timeouts, and
+// no transparent decompression.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     false,
+		// The visitor's Accept-Encoding goes to the origin as it is. Go's
+		// transparent gzip would otherwise ask for gzip and inflate the
+		// body before the proxy sees it, outside every limit.
+		DisableCompression: true,
+	}
+}
+
+// Swap makes s the plugin for new requests and returns the previous one,
+// which the caller retires. s may be nil to stop personalizing.
+func (p *Proxy) Swap(s *site.Site) *site.Site { return p.site.Swap(s) }
+
+// Site returns the current plugin, or nil.
+func (p *Proxy) Site() *site.Site { return p.site.Load() }
+
+// Stats returns the proxy's counters.
+func (p *Proxy) Stats() *Stats { return &p.stats }
+
+type stateKey struct{}
+
+// state is what ModifyResponse needs to know about the request's decision.
+type state struct {
+	w       *statusWriter
+	site    *site.Site
+	req     *site.Request
+	secure  bool
+	rewrote bool
+	// allowed says tracking state may be written (consent).
+	allowed bool
+	// held: the page was held back whole, so the seen cookie can say what
+	// it showed.
+	held bool
+	// tag identifies the plan's edits for derived ETags (planTag); tagged
+	// says it was computed.
+	tag    uint64
+	tagged bool
+	// outcome is the request's outcome label for metrics; status the
+	// status answered.
+	outcome string
+	seen    *seen.Set
+	caps    *caps.Counts
+	// untracked counts for a visitor whose counts cannot be kept.
+	untracked caps.Untracked
+	// rb is the rewriting body of an HTML page; jsonApplied what the
+	// JSON edits did: which edits applied, for caps and mark_seen.
+	rb          *rewritingBody
+	jsonApplied []bool
+}
+
+// readOnlySeen answers from a seen-set and records nothing: for responses
+// that are no page view (a prefetch, a subresource) and visitors whose
+// state is not written.
+type readOnlySeen struct{ s *seen.Set }
+
+func (r readOnlySeen) Recency(id string) int { return r.s.Recency(id) }
+func (readOnlySeen) Shown(string)            {}
+
+// seenFor is the seen-set the body's edits use: one that records when
+// the response is a page view of a visitor whose state may be written.
+func (st *state) seenFor(rp responsePlan) interface {
+	Recency(string) int
+	Shown(string)
+} {
+	switch {
+	case st.seen == nil:
+		return nil
+	case rp.view && st.allowed:
+		return st.seen
+	}
+	return readOnlySeen{st.seen}
+}
+
+// ServeHTTP implements http.Handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	p.stats.Requests.Add(1)
+	st := &state{secure: p.fwd.secure(r)}
+	if s := p.hold(); s != nil {
+		defer s.Drop()
+		st.site = s
+		st.req = s.NewRequest()
+		defer s.Release(st.req)
+		v := reqctx.ResolveVisitor(r)
+		st.allowed = seen.Allowed(r, p.cfg.ConsentCookie, p.cfg.ConsentDeny)
+		if !st.allowed {
+			v.Persist = false
+		}
+		capsOn := p.cfg.Caps != nil && s.UsesCaps()
+		var seenFn func(string) bool
+		if p.cfg.Seen != nil && s.UsesSeen() {
+			set, info := p.loadSeen(r, v.ID, capsOn, st)
+			p.stats.SeenLoads.Add(1)
+			p.cfg.Metrics.Seen(p.cfg.Route, "load")
+			switch {
+			case info.Failed():
+				p.stats.SeenErrors.Add(1)
+				p.cfg.Metrics.Seen(p.cfg.Route, "error")
+			case info.Dropped != "":
+				p.stats.SeenDropped.Add(1)
+				p.cfg.Metrics.Seen(p.cfg.Route, "dropped")
+			}
+			st.seen = set
+			seenFn = set.Seen
+			defer p.doneSeen(r, st)
+		}
+		if capsOn {
+			if st.caps == nil {
+				st.caps = p.loadCaps(r, v.ID)
+			}
+			v.Caps = st.caps
+			if !st.allowed || st.caps.Unknown {
+				// Counts that cannot be kept, or that the shared store
+				// could not say: each capped rule does what its editor
+				// chose (at_most's untracked).
+				st.untracked = caps.Untracked{Counts: st.caps, Hide: s.Actions().UntrackedCaps()}
+				v.Caps = &st.untracked
+			}
+		}
+		decideStart := time.Now()
+		s.Decide(r.Context(), r, v, st.secure, seenFn, st.req)
+		p.cfg.Metrics.Decide(p.cfg.Route, time.Since(decideStart))
+		st.outcome = metrics.PassedThrough
+		if err := st.req.Err; err != nil {
+			st.outcome = metrics.FailOpen
+			p.stats.FailOpen.Add(1)
+			p.cfg.Metrics.PluginFailure(p.cfg.Route, failureReason(err))
+			p.log.Warn("plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
+		}
+		if rd := st.req.Plan.Redirect; rd != nil {
+			p.redirect(w, r, st)
+			st.outcome = metrics.Redirected
+			p.done(r, st, rd.Status, start)
+			return
+		}
+	} else {
+		st.outcome = metrics.NoPlugin
+		p.stats.NoPlugin.Add(1)
+	}
+	rw := &statusWriter{ResponseWriter: w}
+	st.w = rw
+	// Deferred: ReverseProxy panics with http.ErrAbortHandler when the
+	// origin breaks off mid-body, and no flush may run after that either.
+	defer rw.stop()
+	p.rp.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	p.done(r, st, rw.status, start)
+}
+
+// hold returns the current plugin, held for the request (see Site.Hold),
+// or nil when none is loaded. A reload retires the old plugin only after
+// swapping in the new one, so a retired site read here is retried once
+// per reload that raced with it; one retired and not replaced (the
+// process is closing down) serves the request without a plugin.
+func (p *Proxy) hold() *site.Site {
+	for {
+		s := p.site.Load()
+		if s == nil || s.Hold() {
+			return s
+		}
+		if p.site.Load() == s {
+			return nil
+		}
+	}
+}
+
+// failureReason classifies a plugin failure for metrics.
+func failureReason(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case strings.Contains(err.Error(), "trapped"):
+		return "trap"
+	}
+	return "error"
+}
+
+// done records a finished request.
+func (p *Proxy) done(r *http.Request, st *state, status int, start time.Time) {
+	d := time.Since(start)
+	p.cfg.Metrics.Request(p.cfg.Route, st.outcome, d)
+	p.access(r, st, status, d)
+}
+
+// planTag returns the request's plan tag (see planTag), computed once.
+func (st *state) planTag() uint64 {
+	if !st.tagged && st.req != nil && st.req.Err == nil {
+		st.tag, st.tagged = planTag(&st.req.Plan, st.site.Manifest()), true
+	}
+	return st.tag
+}
+
+// keepsVisitor reports whether a new visitor's id is worth a cookie: the
+// decisions read it, or a server-side seen-filter is keyed by it.
+func (p *Proxy) keepsVisitor(st *state) bool {
+	return st.site.ReadsVisitor() || st.seen != nil && !p.cfg.Seen.InHeaders() || p.sharedCaps(st)
+}
+
+func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
+	p.stats.Redirects.Add(1)
+	p.setVisitorHeaders(w.Header(), st, st.req.Visitor.Persist && p.keepsVisitor(st))
+	// A rule's redirect takes effect when the visitor is sent on: a
+	// navigation, not a subresource or a prefetch.
+	if !notAView(r.Header) && r.Method != http.MethodHead {
+		rp := responsePlan{view: true, effectsBody: BodyPass}
+		pl := &st.req.Plan
+		if st.allowed && st.caps != nil && len(pl.Capped) > 0 {
+			p.countCaps(w.Header(), st, rp, nil)
+		}
+		if st.seen != nil && st.allowed {
+			p.recordMarks(st, rp, nil)
+		}
+	}
+	p.saveSeen(r.Context(), w.Header(), st)
+	w.Header().Set("Cache-Control", "private, no-store")
+	http.Redirect(w, r, st.req.Plan.Redirect.Location, st.req.Plan.Redirect.Status)
+}
+
+func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.cfg.Origin)
+	if p.cfg.PreserveHost {
+		pr.Out.Host = pr.In.Host
+	}
+	p.fwd.apply(pr.In, pr.Out.Header)
+	st, _ := pr.In.Context().Value(stateKey{}).(*state)
+	rewrites, tag := false, uint64(0)
+	if st != nil && st.req != nil {
+		pl := &st.req.Plan
+		for _, h := range pl.RequestHeaders {
+			pr.Out.Header.Set(h.Name, h.Value)
+		}
+		rewrites = len(pl.Edits) > 0 || len(pl.JSONEdits) > 0
+		if rewrites && pr.Out.Header.Get("If-None-Match") != "" {
+			tag = st.planTag()
+		}
+	}
+	conditionals(pr.Out.Header, rewrites, tag)
+}
+
+// setVisitorHeaders sets the cookies and headers of the plan, the visitor
+// cookie (when setVisitor), and debug headers.
+func (p *Proxy) setVisitorHeaders(h http.Header, st *state, setVisitor bool) {
+	if st.req == nil {
+		return
+	}
+	if v := st.req.Visitor; setVisitor && v.Persist {
+		h.Add("Set-Cookie", reqctx.VisitorSetCookie(v, st.secure).String())
+	}
+	for _, c := range st.req.Plan.Cookies {
+		if s := c.String(); s != "" {
+			h.Add("Set-Cookie", s)
+		}
+	}
+	for _, rh := range st.req.Plan.ResponseHeaders {
+		h.Set(rh.Name, rh.Value)
+	}
+	if p.cfg.DebugHeaders {
+		h.Set("X-Bespoke-Generation", strconv.FormatInt(st.site.Generation, 10))
+		names := make([]string, 0, len(st.req.Plan.Matched))
+		for _, ri := range st.req.Plan.Matched {
+			names = append(names, st.site.Manifest().Rules[ri].Name)
+		}
+		h.Set("X-Bespoke-Rules", strings.Join(names, ", "))
+	}
+}
+
+// saveSeen persists the seen-filter if the request changed it and the
+// visitor allows it.
+func (p *Proxy) saveSeen(ctx context.Context, h http.Header, st *state) {
+	if st.seen == nil || !st.allowed || !st.seen.Changed() {
+		return
+	}
+	switch err := p.cfg.Seen.Save(ctx, h, st.req.Visitor.ID, st.seen, st.secure); {
+	case err == nil:
+		p.stats.SeenSaves.Add(1)
+		p.cfg.Metrics.Seen(p.cfg.Route, "save")
+	case errors.Is(err, seen.ErrUnknownState):
+		// The load failed (counted as error): what is stored is kept.
+		p.stats.SeenSkipped.Add(1)
+		p.cfg.Metrics.Seen(p.cfg.Route, "skipped")
+	default:
+		p.stats.SeenSaveErrors.Add(1)
+		p.cfg.Metrics.Seen(p.cfg.Route, "save_error")
+		// Counted in metrics; at Debug, so a slow Redis does not flood
+		// the logs with one line per request.
+		p.log.Debug("saving the seen-filter failed", "err", err)
+	}
+}
+
+// unrecordedEvery bounds how often the proxy warns that a response
+// showed more items than one response may record.
+const unrecordedEvery = time.Minute
+
+// doneSeen ends the request's use of its seen-filter: it reports the
+// items shown past the record limit, and returns the filter's memory.
+func (p *Proxy) doneSeen(r *http.Request, st *state) {
+	if n := st.seen.Unrecorded(); n > 0 {
+		p.stats.SeenUnrecorded.Add(int64(n))
+		p.cfg.Metrics.SeenUnrecorded(p.cfg.Route, n)
+		if now := time.Now().UnixNano(); now-p.unrecordedWarned.Load() >= int64(unrecordedEvery) {
+			p.unrecordedWarned.Store(now)
+			p.log.Warn("a response showed more items than one response records; the rest are not marked seen (mark only the first ones shown: mark: { first: N })",
+				"route", p.cfg.Route, "path", r.URL.Path, "unrecorded", n, "total_unrecorded", p.stats.SeenUnrecorded.Load())
+		}
+	}
+	st.seen.Release()
+}
+
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	p.stats.UpstreamErrors.Add(1)
+	if st, _ := r.Context().Value(stateKey{}).(*state); st != nil {
+		st.outcome = metrics.UpstreamError
+	}
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		status = http.StatusGatewayTimeout
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The visitor went away; nobody reads this response.
+		status = 499
+	}
+	if errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errTooLarge) {
+		// The response could neither be rewritten nor sent as the origin
+		// sent it (see passOriginal).
+		p.log.Warn("origin response refused", "route", p.cfg.Route, "path", r.URL.Path, "err", err)
+		p.cfg.Metrics.Upstream(p.cfg.Route, status)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "502 Bad Gateway: the origin's response could not be passed on", status)
+		return
+	}
+	p.log.Warn("origin request failed", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
+	if status == 499 {
+		return
+	}
+	p.cfg.Metrics.Upstream(p.cfg.Route, status)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if status == http.StatusGatewayTimeout {
+		w.Write([]byte("504 Gateway Timeout: the origin did not answer in time\n"))
+	} else {
+		w.Write([]byte("502 Bad Gateway: the origin could not be reached\n"))
+	}
+}
+
+func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) {
+	if !p.cfg.AccessLog {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("route", p.cfg.Route),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.String("outcome", st.outcome),
+	}
+	if st.site != nil && st.req != nil {
+		names := make([]string, 0, len(st.req.Plan.Matched))
+		for _, ri := range st.req.Plan.Matched {
+			names = append(names, st.site.Manifest().Rules[ri].Name)
+		}
+		attrs = append(attrs, slog.Any("rules", names), slog.Int64("generation", st.site.Generation), slog.Bool("rewritten", st.rewrote))
+		if vs := st.req.Plan.Variants; len(vs) > 0 {
+			var exp []string
+			for i, v := range vs {
+				if v != "" {
+					exp = append(exp, st.site.Manifest().Experiments[i].Name+"="+v)
+				}
+			}
+			if len(exp) > 0 {
+				attrs = append(attrs, slog.Any("variants", exp))
+			}
+		}
+		if st.req.Err != nil {
+			attrs = append(attrs, slog.Bool("fail_open", true))
+		}
+	}
+	p.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// statusWriter records the status for the access log, and passes Flush
+// through so streaming works.
+//
+// A rewritten body has no Content-Length, and httputil.ReverseProxy then
+// flushes after every write: one syscall and one chunk per read from the
+// origin, about 100 µs per 150 KB page. For those responses (coalesce set)
+// flushes are delayed by at most flushDelay and merged, so a visitor still
+// gets every byte within flushDelay of its rewriting while a page that
+// arrives at once leaves in a few large writes. The server's own 4 KiB
+// buffer sends anything larger at once regardless.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+
+	mu       sync.Mutex
+	coalesce bool
+	pending  bool // a delayed flush is armed
+	stopped  bool // the handler returned: the ResponseWriter is not ours
+	timer    *time.Timer
+}
+
+// flushDelay bounds how long rewritten bytes wait for a coalesced flush.
+const flushDelay = 2 * time.Millisecond
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush implements http.Flusher.
+func (w *statusWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	if !w.coalesce {
+		w.flushLocked()
+		return
+	}
+	if w.pending {
+		return
+	}
+	w.pending = true
+	if w.timer == nil {
+		w.timer = time.AfterFunc(flushDelay, w.delayedFlush)
+	} else {
+		w.timer.Reset(flushDelay)
+	}
+}
+
+func (w *statusWriter) delayedFlush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending && !w.stopped {
+		w.pending = false
+		w.flushLocked()
+	}
+}
+
+func (w *statusWriter) flushLocked() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// setCoalesce turns flush coalescing on, before the body is written.
+func (w *statusWriter) setCoalesce() {
+	w.mu.Lock()
+	w.coalesce = true
+	w.mu.Unlock()
+}
+
+// stop ends the writer's use of the ResponseWriter when the handler
+// returns (net/http flushes what is left).
+func (w *statusWriter) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// Interface guards.
+var _ http.Handler = (*Proxy)(nil)

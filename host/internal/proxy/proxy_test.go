@@ -1,0 +1,354 @@
+package proxy_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/demo"
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/plugin/guest"
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+// env is a real origin and a real proxy on loopback.
+type env struct {
+	origin *httptest.Server
+	proxy  *httptest.Server
+	p      *proxy.Proxy
+	eng    *engine.Engine
+}
+
+func newEnv(t *testing.T, origin http.Handler, rulesSrc []byte, opts ...func(*proxy.Config)) *env {
+	t.Helper()
+	e := &env{origin: httptest.NewServer(origin)}
+	t.Cleanup(e.origin.Close)
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.eng = eng
+	u, _ := url.Parse(e.origin.URL)
+	cfg := proxy.Config{Origin: u, DebugHeaders: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.p = proxy.New(cfg)
+	if rulesSrc != nil {
+		e.load(t, "rules.yaml", rulesSrc)
+	}
+	e.proxy = httptest.NewServer(e.p)
+	t.Cleanup(func() {
+		e.proxy.Close()
+		if s := e.p.Swap(nil); s != nil {
+			s.Close(context.Background())
+		}
+		eng.Close(context.Background())
+	})
+	return e
+}
+
+func (e *env) load(t *testing.T, name string, src []byte) *site.Site {
+	t.Helper()
+	res, err := rules.Compile(name, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.loadArtifact(t, res.Artifact)
+}
+
+func (e *env) loadArtifact(t *testing.T, art *plugin.Artifact) *site.Site {
+	t.Helper()
+	s, err := site.Load(context.Background(), e.eng, "test", art, reqctx.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old := e.p.Swap(s); old != nil {
+		old.Retire()
+	}
+	return s
+}
+
+type response struct {
+	*http.Response
+	body string
+}
+
+func (e *env) get(t *testing.T, path string, headers ...string) response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.proxy.URL+path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp, string(b)}
+}
+
+func TestDemoFrance(t *testing.T) {
+	e := newEnv(t, demo.Handler(), demo.Rules())
+	r := e.get(t, "/", "CF-IPCountry", "FR", "User-Agent", chrome)
+	if r.StatusCode != 200 {
+		t.Fatalf("status %d", r.StatusCode)
+	}
+	for _, want := range []string{`<html lang="fr"`, "Équipez-vous pour la saison", "EUR €", "Free shipping across the EU", "New here? Join Northwind Club"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("French page lacks %q", want)
+		}
+	}
+	if strings.Contains(r.body, "Gear up for the season") {
+		t.Error("French page still has the English hero title")
+	}
+	if cc := r.Header.Get("Cache-Control"); !strings.HasPrefix(cc, "private") {
+		t.Errorf("Cache-Control = %q, want private", cc)
+	}
+	if r.Header.Get("Content-Length") != "" && r.ContentLength != int64(len(r.body)) {
+		t.Errorf("Content-Length %d for a body of %d bytes", r.ContentLength, len(r.body))
+	}
+	if !strings.Contains(strings.Join(r.Header.Values("Vary"), ","), "Cf-Ipcountry") {
+		t.Errorf("Vary = %q, want it to name the country header", r.Header.Values("Vary"))
+	}
+	var vid *http.Cookie
+	for _, c := range r.Cookies() {
+		if c.Name == reqctx.VisitorCookie {
+			vid = c
+		}
+	}
+	if vid == nil || !vid.HttpOnly || vid.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("visitor cookie = %+v", vid)
+	}
+	if got := r.Header.Get("X-Bespoke-Rules"); !strings.Contains(got, "french-hero") {
+		t.Errorf("X-Bespoke-Rules = %q", got)
+	}
+
+	// The second visit carries the cookie: a returning visitor.
+	r2 := e.get(t, "/", "CF-IPCountry", "FR", "Cookie", vid.Name+"="+vid.Value)
+	if !strings.Contains(r2.body, "Picked for you") || strings.Contains(r2.body, "New here?") {
+		t.Error("a returning visitor does not see the returning-visitor page")
+	}
+	for _, c := range r2.Cookies() {
+		if c.Name == reqctx.VisitorCookie {
+			t.Error("the visitor cookie is set again for a returning visitor")
+		}
+	}
+}
+
+func TestDemoUnitedStates(t *testing.T) {
+	e := newEnv(t, demo.Handler(), demo.Rules())
+	r := e.get(t, "/", "CF-IPCountry", "US")
+	for _, want := range []string{"Free 2-day shipping anywhere in the US", "Gear up for the season", "USD $"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("US page lacks %q", want)
+		}
+	}
+	if strings.Contains(r.body, "Équipez-vous") {
+		t.Error("US page has the French hero")
+	}
+}
+
+func TestRedirect(t *testing.T) {
+	e := newEnv(t, demo.Handler(), demo.Rules())
+	r := e.get(t, "/sale-2025")
+	if r.StatusCode != http.StatusMovedPermanently || r.Header.Get("Location") != "/sale" {
+		t.Fatalf("status %d location %q", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+func TestStaticFilesPassThrough(t *testing.T) {
+	e := newEnv(t, demo.Handler(), demo.Rules())
+	direct, err := http.Get(e.origin.URL + "/static/site.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := io.ReadAll(direct.Body)
+	direct.Body.Close()
+	r := e.get(t, "/static/site.css", "CF-IPCountry", "FR")
+	if r.body != string(want) {
+		t.Error("the stylesheet was changed on its way through")
+	}
+	if cc := r.Header.Get("Cache-Control"); cc != direct.Header.Get("Cache-Control") {
+		t.Errorf("Cache-Control %q, origin sent %q", cc, direct.Header.Get("Cache-Control"))
+	}
+}
+
+func TestHeadAndNotFound(t *testing.T) {
+	e := newEnv(t, demo.Handler(), demo.Rules())
+	req, _ := http.NewRequest(http.MethodHead, e.proxy.URL+"/", nil)
+	req.Header.Set("CF-IPCountry", "FR")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("HEAD status %d", resp.StatusCode)
+	}
+	r := e.get(t, "/no/such/page", "CF-IPCountry", "FR")
+	if r.StatusCode != 404 || strings.Contains(r.body, "Équipez-vous") {
+		t.Errorf("404 page: status %d, rewritten: %v", r.StatusCode, strings.Contains(r.body, "Équipez-vous"))
+	}
+}
+
+func TestGzipOrigin(t *testing.T) {
+	page := `<html><body><h1 id="t">Hello</h1></body></html>`
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		zw.Write([]byte(page))
+		zw.Close()
+	})
+	e := newEnv(t, origin, []byte("rules:\n  - name: r\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n"))
+	req, _ := http.NewRequest(http.MethodGet, e.proxy.URL+"/", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body io.Reader = resp.Body
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = zr
+	}
+	b, _ := io.ReadAll(body)
+	if !bytes.Contains(b, []byte(`<h1 id="t">Bonjour</h1>`)) {
+		t.Fatalf("body = %q", b)
+	}
+}
+
+func TestOriginDownIs502(t *testing.T) {
+	e := newEnv(t, demo.Handler(), demo.Rules())
+	e.origin.Close()
+	r := e.get(t, "/", "CF-IPCountry", "FR")
+	if r.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502", r.StatusCode)
+	}
+	if e.p.Stats().UpstreamErrors.Load() != 1 {
+		t.Errorf("upstream errors = %d", e.p.Stats().UpstreamErrors.Load())
+	}
+}
+
+// TestTrappingPluginFailsOpen: a plugin that traps on every decision must
+// never cost the visitor the page.
+func TestTrappingPluginFailsOpen(t *testing.T) {
+	e := newEnv(t, demo.Handler(), nil)
+	b, err := guest.Build(guest.Module{
+		Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
+		Decide:   guest.Trap(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := plugin.ReadArtifact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.loadArtifact(t, art)
+	for range 3 {
+		r := e.get(t, "/", "CF-IPCountry", "FR")
+		if r.StatusCode != 200 || !strings.Contains(r.body, "Gear up for the season") {
+			t.Fatalf("status %d; want the original page", r.StatusCode)
+		}
+	}
+	if got := e.p.Stats().FailOpen.Load(); got != 3 {
+		t.Errorf("fail-open count = %d, want 3", got)
+	}
+}
+
+func TestNoPluginIsPlainProxy(t *testing.T) {
+	e := newEnv(t, demo.Handler(), nil)
+	r := e.get(t, "/", "CF-IPCountry", "FR")
+	if r.StatusCode != 200 || !strings.Contains(r.body, "Gear up for the season") {
+		t.Fatalf("status %d", r.StatusCode)
+	}
+}
+
+func TestRequestAndResponseHeaders(t *testing.T) {
+	var seen http.Header
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	})
+	src := `rules:
+  - name: r
+    when: geo.country == "FR"
+    actions:
+      - set_header: { name: X-Country, value: "{{ geo.country }}", on: request }
+      - set_header: { name: X-Personalized, value: "yes" }
+      - set_cookie: { name: seen_fr, value: "1", max_age: 1d }
+`
+	e := newEnv(t, origin, []byte(src))
+	r := e.get(t, "/", "CF-IPCountry", "FR")
+	if seen.Get("X-Country") != "FR" {
+		t.Errorf("origin saw X-Country %q", seen.Get("X-Country"))
+	}
+	if seen.Get("X-Forwarded-For") == "" {
+		t.Error("origin saw no X-Forwarded-For")
+	}
+	if r.Header.Get("X-Personalized") != "yes" {
+		t.Errorf("response header %q", r.Header.Get("X-Personalized"))
+	}
+	found := false
+	for _, c := range r.Cookies() {
+		if c.Name == "seen_fr" && c.Value == "1" && c.MaxAge == 86400 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("cookies = %v", r.Cookies())
+	}
+	if !strings.HasPrefix(r.Header.Get("Cache-Control"), "private") {
+		t.Errorf("a response with a rule's header and cookie is not private: %q", r.Header.Get("Cache-Control"))
+	}
+}
+
+func TestBrokenCookiesAreIgnored(t *testing.T) {
+	e := newEnv(t, demo.Handler(), demo.Rules())
+	r := e.get(t, "/", "CF-IPCountry", "FR", "Cookie", `bsk_vid=%%%broken; club="gold; cart_items=99999999999999999999999999`)
+	if r.StatusCode != 200 {
+		t.Fatalf("status %d", r.StatusCode)
+	}
+	replaced := false
+	for _, c := range r.Cookies() {
+		if c.Name == reqctx.VisitorCookie && len(c.Value) == 22 {
+			replaced = true
+		}
+	}
+	if !replaced {
+		t.Error("a broken visitor cookie was not replaced")
+	}
+}
+
+func TestGlobalPrivacyControl(t *testing.T) {
+	e := newEnv(t, demo.Handler(), demo.Rules())
+	r := e.get(t, "/", "Sec-GPC", "1")
+	for _, c := range r.Cookies() {
+		if c.Name == reqctx.VisitorCookie {
+			t.Fatal("a visitor id cookie was written despite Sec-GPC: 1")
+		}
+	}
+}

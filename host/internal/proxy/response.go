@@ -1,0 +1,657 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/device"
+	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
+	"github.com/bespoke-edge/bespoke/host/internal/metrics"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+)
+
+// modifyResponse plans what to do with the origin's response
+// (planResponse), prepares its body for the plan's outcome (an HTML
+// stream, a JSON document, or the body as it came), then sets the headers
+// the final plan calls for and saves the seen-filter when the plan says.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	resp.Header.Set("Via", appendVia(resp.Header.Values("Via"), resp.ProtoMajor, resp.ProtoMinor, p.fwd.via))
+	st, _ := resp.Request.Context().Value(stateKey{}).(*state)
+	if st == nil || st.site == nil {
+		return nil
+	}
+	rp := planResponse(p.responseInput(resp, st))
+	if !rp.head {
+		var err error
+		switch rp.body {
+		case BodyHTML:
+			rp, err = p.htmlBody(resp, st, rp)
+		case BodyJSON:
+			rp, err = p.jsonBody(resp, st, rp)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	p.respond(resp, st, rp)
+	return nil
+}
+
+// responseInput gathers what planResponse decides from.
+func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
+	s := st.site
+	pl := &st.req.Plan
+	return responseInput{
+		status:        resp.StatusCode,
+		header:        resp.Header,
+		contentLength: resp.ContentLength,
+		plan:          pl,
+		site: siteFacts{
+			hasEdits:       s.HasEdits(),
+			touchesNonHTML: s.TouchesNonHTML(),
+			needsDevice:    s.NeedsDevice(),
+			readsVisitor:   s.ReadsVisitor(),
+			vary:           s.Vary(),
+		},
+		req: requestFacts{
+			method:          resp.Request.Method,
+			acceptEncoding:  resp.Request.Header.Get("Accept-Encoding"),
+			asset:           notAView(resp.Request.Header),
+			newVisitor:      st.req.Visitor.Persist,
+			seen:            st.seen != nil && st.allowed,
+			seenInHeaders:   p.cfg.Seen != nil && p.cfg.Seen.InHeaders(),
+			sharedCaps:      p.sharedCaps(st),
+			caps:            st.allowed && st.caps != nil && len(pl.Capped) > 0,
+			maxRewriteBytes: p.cfg.MaxRewriteBytes,
+		},
+	}
+}
+
+// respond sets the headers of the final plan, records the outcome, and
+// saves the seen-filter when it is due before the headers.
+func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
+	h := resp.Header
+	pl := &st.req.Plan
+	if rp.personalized {
+		st.outcome = metrics.Personalized
+		p.stats.Personalized.Add(1)
+	}
+	p.setVisitorHeaders(h, st, rp.setVisitor)
+	if rp.private {
+		h.Set("Cache-Control", privateCacheControl(h.Get("Cache-Control")))
+	}
+	if rp.noCache {
+		h.Set("Cache-Control", withNoCache(h.Get("Cache-Control")))
+	}
+	if rp.experiments {
+		h.Set(plan.ExperimentsHeader, pl.Experiments)
+	}
+	addVary(h, rp.vary)
+	if rp.acceptCH {
+		// Ask browsers for the Client Hints device rules read.
+		h.Set("Accept-CH", device.AcceptCH)
+	}
+	if rp.validators == weakValidators {
+		var tag uint64
+		if h.Get("Etag") != "" {
+			tag = st.planTag()
+		}
+		changedBodyValidators(h, tag)
+	}
+	if rp.changed {
+		h.Del("Content-Encoding")
+		if rp.encode != "" {
+			h.Set("Content-Encoding", rp.encode)
+		}
+		if rp.body == BodyHTML || rp.head {
+			// Streamed: the length is known at the end.
+			h.Del("Content-Length")
+			resp.ContentLength = -1
+		}
+	}
+	// What took effect in this page view: caps are counted, mark_seen
+	// recorded, then the seen-filter saved.
+	applied := st.applied(rp)
+	if rp.capsAt != effectsNever && rp.capsAt != effectsAfterBody {
+		p.countCaps(h, st, rp, applied)
+	}
+	if rp.marksAt != effectsNever && rp.marksAt != effectsAfterBody {
+		p.recordMarks(st, rp, applied)
+	}
+	switch rp.save {
+	case saveNow, saveAfterEdit:
+		p.saveSeen(resp.Request.Context(), h, st)
+	case saveAfterHold:
+		// A page too long to hold whole cannot say what hide_seen showed;
+		// mark_seen items were recorded as if their edits applied.
+		if st.held || rp.hold != holdAll {
+			p.saveSeen(resp.Request.Context(), h, st)
+		} else {
+			p.stats.SeenOverflow.Add(1)
+			p.cfg.Metrics.Seen(p.cfg.Route, "overflow")
+		}
+	}
+}
+
+// applied returns, for the response's page view, whether an edit of the
+// plan (by index among the edits of rp.effectsBody's kind) applied: as
+// far as the rewriter got for an HTML stream (an edit it may still apply
+// counts as applied), or what the JSON edits did; nil when no body says
+// (a 304: the copy revalidated was made with every edit).
+func (st *state) applied(rp responsePlan) func(ei int) bool {
+	switch {
+	case rp.body == BodyHTML && st.rb != nil:
+		rb := st.rb
+		return func(ei int) bool {
+			if rb.rw != nil && rb.rw.AppliedCount(ei) > 0 {
+				return true
+			}
+			// Not yet: it may still, unless the page ended or is now
+			// copied through.
+			return !rb.done && !rb.copying
+		}
+	case rp.body == BodyJSON:
+		applied := st.jsonApplied
+		return func(ei int) bool { return ei < len(applied) && applied[ei] }
+	}
+	return nil
+}
+
+// countCaps counts the capped rules that took effect in the page view and
+// sets the caps cookie.
+func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied func(int) bool) {
+	pl := &st.req.Plan
+	m := st.site.Manifest()
+	longest := time.Duration(0)
+	for _, ri := range pl.Capped {
+		if !effective(pl, ri, rp.effectsBody, applied) {
+			continue
+		}
+		c := m.Rules[ri].Cap
+		w := time.Duration(c.Window) * time.Second
+		st.caps.Hit(m.Slots[c.Slot].Arg, w)
+		longest = max(longest, w)
+	}
+	if st.caps.Changed() {
+		p.saveCaps(h, st, max(longest, 30*24*time.Hour))
+		// A copy the browser reused would show the capped rule again,
+		// uncounted: it must ask first (a 304 counts as a view).
+		h.Set("Cache-Control", withNoCache(h.Get("Cache-Control")))
+	}
+}
+
+// withNoCache adds no-cache to a Cache-Control value that lacks it.
+func withNoCache(cc string) string {
+	for _, d := range strings.Split(cc, ",") {
+		if d = strings.ToLower(strings.TrimSpace(d)); d == "no-cache" || d == "no-store" {
+			return cc
+		}
+	}
+	if strings.TrimSpace(cc) == "" {
+		return "private, no-cache"
+	}
+	return cc + ", no-cache"
+}
+
+// recordMarks records the mark_seen items of the rules that took effect.
+func (p *Proxy) recordMarks(st *state, rp responsePlan, applied func(int) bool) {
+	pl := &st.req.Plan
+	for i, id := range pl.MarkSeen {
+		if effective(pl, pl.MarkSeenRules[i], rp.effectsBody, applied) {
+			st.seen.Shown(id)
+		}
+	}
+}
+
+// htmlBody puts the HTML rewriter on the body. A compressed body is read
+// once before the headers go, so that one that does not decode, or
+// decodes like a bomb, still passes as the origin sent it; a page whose
+// Set-Cookie must say what it showed is held back (bounded) until it has
+// been rewritten whole.
+func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (responsePlan, error) {
+	pl := &st.req.Plan
+	src, err := newSource(resp.Body, rp.decode, int64(p.cfg.MaxDecodeRatio), p.cfg.SeenBuffer+64<<10)
+	if err != nil {
+		return p.passOriginal(resp, rp, src, nil, nil, err)
+	}
+	opt := rewrite.Options{MaxBuffer: p.cfg.RewriteBuffer, Seen: st.seenFor(rp)}
+	rb := newRewritingBody(src, st.site.Program(), pl.Edits, opt, rp.encode, resp.Header.Get("Content-Type"), p.cfg.MaxRewriteBytes)
+	rb.metrics, rb.route = p.cfg.Metrics, p.cfg.Route
+	if k, ok := p.mapKey(resp); ok {
+		rb.maps, rb.mapKey, rb.mapStats = p.maps, k, &p.mapStats
+	}
+	rb.onLimit = func(reason, result string) { p.bodyLimit(resp.Request, reason, result) }
+	rb.precommit = true
+	st.rb = rb
+	switch {
+	case rp.hold == holdAll:
+		// The cookie must say what this page showed, and cookies go in
+		// the headers.
+		st.held = rb.fill(p.cfg.SeenBuffer, nil)
+	case rp.hold == holdEffects:
+		// The caps cookie (and the seen cookie of mark_seen) must say
+		// whether the rules' edits applied: until they did, or the page
+		// ended.
+		st.held = rb.fill(p.cfg.SeenBuffer, func() bool { return effectsKnown(pl, rp, rb) })
+	case rp.decode != "":
+		rb.step()
+	}
+	if rb.err != nil && !rb.originFailed() {
+		return p.passOriginal(resp, rp, src, rb, nil, rb.err)
+	}
+	src.commit()
+	rb.precommit = false
+	st.rewrote = true
+	p.stats.Rewritten.Add(1)
+	if st.w != nil {
+		st.w.setCoalesce()
+	}
+	if rp.save == saveAfterBody {
+		// A server-side store records the showing once the page is done,
+		// with the mark_seen items of the rules whose edits applied.
+		ctx := context.WithoutCancel(resp.Request.Context())
+		rb.onDone = func() {
+			if rp.marksAt == effectsAfterBody {
+				p.recordMarks(st, rp, st.applied(rp))
+			}
+			p.saveSeen(ctx, nil, st)
+		}
+		if rb.done {
+			// The page ended while it was held back (for the caps): no
+			// more reads will come to run it.
+			rb.onDone()
+			rb.onDone = nil
+		}
+	}
+	resp.Body = rb
+	return rp, nil
+}
+
+// effectsKnown reports whether the page held back has shown whether each
+// rule whose effect must be known before the headers took effect: an
+// edit of it applied (or it has none for this page).
+func effectsKnown(pl *plan.Plan, rp responsePlan, rb *rewritingBody) bool {
+	if rb.rw == nil {
+		return false
+	}
+	known := func(rules []int) bool {
+		for _, ri := range rules {
+			if !pending(pl, ri, BodyHTML) {
+				continue
+			}
+			done := false
+			for ei, r := range pl.EditRules {
+				if r == ri && rb.rw.AppliedCount(ei) > 0 {
+					done = true
+					break
+				}
+			}
+			if !done {
+				return false
+			}
+		}
+		return true
+	}
+	return (rp.capsAt != effectsAfterHold || known(pl.Capped)) &&
+		(rp.marksAt != effectsAfterHold || known(pl.MarkSeenRules))
+}
+
+// jsonBody reads a JSON document whole (up to MaxRewriteBytes decoded),
+// applies the JSON edits, and sends it in the origin's encoding when the
+// visitor accepts it, with its new length. A document the edits leave
+// unchanged, one that is not JSON, nested too deep, too large, or does
+// not decode, passes as the origin sent it. The document, its edited
+// form and its encoding are in pooled buffers, returned when the body is
+// closed.
+func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (responsePlan, error) {
+	pl := &st.req.Plan
+	limit := p.cfg.MaxRewriteBytes
+	// An identity body is its own replay: doc.
+	src, err := newSource(resp.Body, rp.decode, int64(p.cfg.MaxDecodeRatio), int(limit)+64<<10)
+	if err != nil {
+		return p.passOriginal(resp, rp, src, nil, nil, err)
+	}
+	size := -1
+	if rp.decode == "" && resp.ContentLength >= 0 && resp.ContentLength <= limit {
+		size = int(resp.ContentLength)
+	}
+	docBuf, err := readPooled(src, limit+1, size)
+	doc := *docBuf
+	switch {
+	case errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio):
+		return p.passOriginalJSON(resp, rp, src, docBuf, err)
+	case err != nil:
+		putDoc(docBuf)
+		src.Close()
+		return rp, err
+	case int64(len(doc)) > limit:
+		return p.passOriginalJSON(resp, rp, src, docBuf, errTooLarge)
+	}
+	var set jsonrw.SeenSet
+	if s := st.seenFor(rp); s != nil {
+		set = s
+	}
+	start := time.Now()
+	out, err := jsonrw.ApplyPooled(doc, pl.JSONEdits, set, p.cfg.MaxJSONDepth)
+	p.cfg.Metrics.Rewrite(p.cfg.Route, "json", int64(len(doc)), time.Since(start))
+	if err != nil {
+		out.Release()
+		return p.passOriginalJSON(resp, rp, src, docBuf, err)
+	}
+	st.jsonApplied = append(st.jsonApplied[:0], out.Applied...)
+	body := &pooledBody{doc: docBuf, out: out}
+	if !out.Changed() {
+		// Nothing changed: the origin's bytes, encoding and validators.
+		rp = rp.jsonEdited(false)
+		if replay, ok := p.replay(src, doc); ok {
+			body.Reader, body.origin = replay, replay
+			resp.Body = body
+			return rp, nil
+		}
+		// Too much was read to replay (a compressed body larger than
+		// decoded): send the decoded document.
+		rp = rp.jsonEdited(true)
+	} else {
+		rp = rp.jsonEdited(true)
+		st.rewrote = true
+	}
+	src.Close()
+	send := out.Doc
+	if rp.encode != "" {
+		enc, err := encodePooled(out.Doc, rp.encode)
+		if err != nil {
+			body.Close()
+			return rp, err
+		}
+		body.enc = enc
+		send = *enc
+	}
+	body.Reader = bytes.NewReader(send)
+	resp.Header.Set("Content-Length", strconv.Itoa(len(send)))
+	resp.ContentLength = int64(len(send))
+	resp.Body = body
+	return rp, nil
+}
+
+// passOriginalJSON is passOriginal for a document read into a pooled
+// buffer, which the body returns once sent.
+func (p *Proxy) passOriginalJSON(resp *http.Response, rp responsePlan, src *source, docBuf *[]byte, cause error) (responsePlan, error) {
+	rp, err := p.passOriginal(resp, rp, src, nil, *docBuf, cause)
+	if err != nil {
+		putDoc(docBuf)
+		return rp, err
+	}
+	resp.Body = &pooledBody{Reader: resp.Body, origin: resp.Body, doc: docBuf}
+	return rp, nil
+}
+
+// pooledBody is a JSON response's body: a reader over pooled buffers
+// (the document read, its edited form, its encoding), which Close
+// returns, and the origin's body when it is replayed.
+type pooledBody struct {
+	io.Reader
+	origin io.Closer // the replayed origin body, or nil
+	doc    *[]byte
+	out    *jsonrw.Output
+	enc    *[]byte
+}
+
+func (b *pooledBody) Close() error {
+	var err error
+	if b.origin != nil {
+		err = b.origin.Close()
+		b.origin = nil
+	}
+	putDoc(b.doc)
+	b.doc = nil
+	b.out.Release()
+	b.out = nil
+	putDoc(b.enc)
+	b.enc = nil
+	b.Reader = eofReader{}
+	return err
+}
+
+// docBuffers hold JSON documents as they are read and encoded.
+var docBuffers sync.Pool // of *[]byte
+
+// maxPooledDoc bounds the buffers kept for later documents.
+const maxPooledDoc = 64 << 20
+
+func getDoc(n int) *[]byte {
+	// The pool holds documents and their encodings, of different sizes:
+	// look at two before making one.
+	var small *[]byte
+	for range 2 {
+		b, ok := docBuffers.Get().(*[]byte)
+		if !ok {
+			break
+		}
+		if cap(*b) >= n {
+			if small != nil {
+				docBuffers.Put(small)
+			}
+			*b = (*b)[:0]
+			return b
+		}
+		if small != nil {
+			docBuffers.Put(small)
+		}
+		small = b
+	}
+	if small != nil {
+		docBuffers.Put(small)
+	}
+	b := make([]byte, 0, n+n/16)
+	return &b
+}
+
+func putDoc(b *[]byte) {
+	if b != nil && cap(*b) <= maxPooledDoc {
+		docBuffers.Put(b)
+	}
+}
+
+// readPooled reads r until EOF or n bytes into a pooled buffer, sized
+// once when the length is known (size ≥ 0).
+func readPooled(r io.Reader, n int64, size int) (*[]byte, error) {
+	want := 32 << 10
+	if size >= 0 {
+		want = size + 1 // one more, to see the end without growing
+	}
+	b := getDoc(want)
+	buf := *b
+	lr := io.LimitReader(r, n)
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, cap(buf))
+		}
+		k, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			*b = buf
+			return b, nil
+		}
+		if err != nil {
+			*b = buf
+			return b, err
+		}
+	}
+}
+
+// encodePooled compresses a whole body in encoding into a pooled buffer.
+func encodePooled(body []byte, encoding string) (*[]byte, error) {
+	b := getDoc(len(body)/4 + 512)
+	w := sliceWriter{b}
+	e := newEncoder(encoding, &w)
+	defer releaseEncoder(e)
+	if _, err := e.Write(body); err != nil {
+		putDoc(b)
+		return nil, err
+	}
+	if err := e.Close(); err != nil {
+		putDoc(b)
+		return nil, err
+	}
+	return b, nil
+}
+
+// sliceWriter appends to a pooled buffer.
+type sliceWriter struct{ b *[]byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	*w.b = append(*w.b, p...)
+	return len(p), nil
+}
+
+// passOriginal sends the body as the origin sent it, decoded bytes read so
+// far replayed in front of the rest, and returns the plan for a body that
+// passes. doc is what was read of an identity body (its own replay); rb,
+// the rewriter that read it, is released. When more was read than could
+// be kept, the response cannot be passed on: the error goes to the error
+// handler (502).
+func (p *Proxy) passOriginal(resp *http.Response, rp responsePlan, src *source, rb *rewritingBody, doc []byte, cause error) (responsePlan, error) {
+	reason := reasonFor(cause)
+	if rb != nil {
+		rb.release()
+	}
+	body, ok := p.replay(src, doc)
+	if !ok {
+		src.Close()
+		p.bodyLimit(resp.Request, reason, "refused")
+		return rp, cause
+	}
+	resp.Body = body
+	p.bodyLimit(resp.Request, reason, "untouched")
+	return rp.passed(reason), nil
+}
+
+// replay returns the origin's body as it came: doc for an identity body
+// read into doc, else what the source recorded, then the rest.
+func (p *Proxy) replay(src *source, doc []byte) (io.ReadCloser, bool) {
+	if src.enc == "" {
+		if src.rec.n != int64(len(doc)) {
+			return nil, false // read, and not kept
+		}
+		body := readCloser{io.MultiReader(bytes.NewReader(doc), src.raw), src.raw}
+		src.release()
+		return body, true
+	}
+	return src.replay()
+}
+
+// reasonFor names why a body passed untouched, for metrics and logs.
+func reasonFor(err error) string {
+	switch {
+	case errors.Is(err, errDecodeRatio):
+		return reasonDecodeRatio
+	case errors.Is(err, errTooLarge):
+		return reasonTooLarge
+	case errors.Is(err, errBadEncoding):
+		return reasonBadEncoding
+	case errors.Is(err, errCharset):
+		return reasonCharset
+	case errors.Is(err, jsonrw.ErrTooDeep):
+		return reasonJSONDepth
+	case errors.Is(err, jsonrw.ErrNotJSON):
+		return reasonJSONInvalid
+	}
+	return "error"
+}
+
+// bodyLimit records a body that a limit (or its encoding) made pass
+// untouched, stop being rewritten, or be cut.
+func (p *Proxy) bodyLimit(r *http.Request, reason, result string) {
+	p.stats.Limited.Add(1)
+	p.cfg.Metrics.BodyLimit(p.cfg.Route, reason, result)
+	level := slog.LevelWarn
+	if reason == reasonTooLarge || reason == reasonCharset || reason == reasonJSONInvalid {
+		// Ordinary pages: large ones, old encodings, text/json that is not.
+		level = slog.LevelInfo
+	}
+	p.log.Log(r.Context(), level, "response body not rewritten", "route", p.cfg.Route, "path", r.URL.Path, "reason", reason, "result", result)
+}
+
+// mediaType is the type/subtype of a Content-Type, as written (compare it
+// case-insensitively). It is called on every response, so it allocates
+// nothing.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return strings.TrimSpace(ct)
+}
+
+func isJSON(ct string) bool {
+	mt := mediaType(ct)
+	return strings.EqualFold(mt, "application/json") || len(mt) > 5 && strings.Contains(mt, "/") && strings.EqualFold(mt[len(mt)-5:], "+json")
+}
+
+func isHTML(ct string) bool {
+	mt := mediaType(ct)
+	return strings.EqualFold(mt, "text/html") || strings.EqualFold(mt, "application/xhtml+xml")
+}
+
+// privateCacheControl rewrites the origin's Cache-Control for a
+// personalized response: shared caches must not keep it; the browser may,
+// as long as the origin allowed.
+func privateCacheControl(cc string) string {
+	var keep []string
+	for _, d := range strings.Split(cc, ",") {
+		d = strings.TrimSpace(d)
+		name := strings.ToLower(d)
+		if i := strings.IndexByte(name, '='); i >= 0 {
+			name = name[:i]
+		}
+		switch name {
+		case "", "public", "private", "s-maxage", "proxy-revalidate":
+			continue
+		}
+		keep = append(keep, d)
+	}
+	return strings.Join(append([]string{"private"}, keep...), ", ")
+}
+
+func addVary(h http.Header, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	have := map[string]bool{}
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			f = strings.TrimSpace(f)
+			if f == "*" {
+				return
+			}
+			have[http.CanonicalHeaderKey(f)] = true
+		}
+	}
+	var add []string
+	for _, n := range names {
+		if n = http.CanonicalHeaderKey(n); !have[n] {
+			have[n] = true
+			add = append(add, n)
+		}
+	}
+	if len(add) > 0 {
+		h.Add("Vary", strings.Join(add, ", "))
+	}
+}
+
+// bufferPool lends ReverseProxy its copy buffers.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }

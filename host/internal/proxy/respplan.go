@@ -1,0 +1,512 @@
+package proxy
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+)
+
+// Personalized is the one definition of a personalized response, used for
+// the outcome of a request, its Cache-Control and its
+// X-Bespoke-Experiments header, and by `bespoke explain`: the plan changes
+// what this visitor gets compared with what another visitor would get.
+// That is so when the plan redirects, sets request or response headers or
+// cookies, when the body the visitor gets differs from the origin's
+// (bodyChanged: for a rewritten HTML stream, whose changes are known only
+// at its end, that it has edits), or when the response is a page (HTML or
+// JSON) and the visitor is enrolled in an experiment, since the page then
+// names the visitor's variant. A page nothing changed is not personalized.
+func Personalized(pl *plan.Plan, page, bodyChanged bool) bool {
+	return pl.Redirect != nil || len(pl.RequestHeaders) > 0 || len(pl.ResponseHeaders) > 0 || len(pl.Cookies) > 0 ||
+		bodyChanged || page && pl.Experiments != ""
+}
+
+// BodyKind is how a response body is handled.
+type BodyKind uint8
+
+// Body kinds.
+const (
+	// BodyPass streams the body as the origin sent it.
+	BodyPass BodyKind = iota
+	// BodyHTML streams it through the HTML rewriter.
+	BodyHTML
+	// BodyJSON reads it whole, applies the JSON edits and sends it with
+	// its length.
+	BodyJSON
+)
+
+func (k BodyKind) String() string {
+	return [...]string{"pass", "html", "json"}[k]
+}
+
+// saveWhen says when the seen-filter is saved.
+type saveWhen uint8
+
+const (
+	// saveNow: before the headers; nothing the page shows is recorded
+	// (mark_seen only), or the store answers in headers and nothing of
+	// the body is needed.
+	saveNow saveWhen = iota
+	// saveNever: the response is no page view (HEAD, an asset, a
+	// prefetch): nothing is recorded.
+	saveNever
+	// saveAfterHold: the page is held back (bounded) until the rewriter
+	// has seen what hide_seen shows, then the cookie is set.
+	saveAfterHold
+	// saveAfterBody: a store that writes elsewhere records the showing
+	// when the body ends.
+	saveAfterBody
+	// saveAfterEdit: a JSON document is edited whole before its headers.
+	saveAfterEdit
+)
+
+// effectsWhen says when it is known which matched rules took effect in
+// the response, for frequency caps (counted then) and mark_seen (recorded
+// then). Caps are never counted after the body: their cookie goes in the
+// headers.
+type effectsWhen uint8
+
+const (
+	// effectsNever: no page view, or no capped or mark_seen rule.
+	effectsNever effectsWhen = iota
+	// effectsNow: from the plan alone, before the headers.
+	effectsNow
+	// effectsAfterHold: a rule takes effect only through its page edits,
+	// and the caps cookie (or the seen cookie) must say whether it did:
+	// the page is held back (bounded) until they applied or it ended.
+	effectsAfterHold
+	// effectsAfterBody: only mark_seen rules wait for their page edits,
+	// with a store that writes elsewhere: known when the body ends.
+	effectsAfterBody
+	// effectsAfterEdit: a JSON document is edited whole before its
+	// headers.
+	effectsAfterEdit
+)
+
+// holdKind says how long an HTML page is held back before its headers.
+type holdKind uint8
+
+const (
+	// holdNone streams it.
+	holdNone holdKind = iota
+	// holdEffects holds it until the edits of the rules whose effect
+	// must be known (caps, mark_seen in a cookie) applied, or it ended.
+	holdEffects
+	// holdAll holds it whole: the seen cookie says what hide_seen showed.
+	holdAll
+)
+
+// validators says what becomes of the origin's validators (ETag,
+// Last-Modified) and range support.
+type validators uint8
+
+const (
+	// keepValidators: the visitor gets the origin's bytes.
+	keepValidators validators = iota
+	// weakValidators: the body is (or may be) changed: no strong
+	// validator of the origin survives. The ETag becomes a weak one
+	// derived from the origin's and the plan (none when the body also
+	// depends on the seen-filter), Last-Modified, Accept-Ranges and
+	// digests of the origin's bytes go.
+	weakValidators
+)
+
+// siteFacts are what planResponse needs to know of the plugin.
+type siteFacts struct {
+	// hasEdits: some rule edits pages; touchesNonHTML: some rule sets
+	// headers, cookies, caps or JSON edits.
+	hasEdits, touchesNonHTML bool
+	// needsDevice: the rules read the device (Accept-CH).
+	needsDevice bool
+	// readsVisitor: decisions read the visitor id.
+	readsVisitor bool
+	// vary are the request headers decisions depend on.
+	vary []string
+}
+
+// requestFacts are what planResponse needs to know of the request.
+type requestFacts struct {
+	method         string
+	acceptEncoding string
+	// asset: the request says it is no page view (see notAView): a
+	// subresource, or a prefetch.
+	asset bool
+	// newVisitor: the visitor has no id cookie and may be given one.
+	newVisitor bool
+	// seen: a seen-filter was loaded and the visitor allows tracking;
+	// seenInHeaders: its store answers in the response headers.
+	seen, seenInHeaders bool
+	// caps: a capped rule matched and the visitor's counts can be kept;
+	// sharedCaps: they are kept in a shared store, by visitor id.
+	caps, sharedCaps bool
+	// maxRewriteBytes bounds the bodies rewritten.
+	maxRewriteBytes int64
+}
+
+// responseInput is everything a response plan is computed from.
+type responseInput struct {
+	status        int
+	header        http.Header // the origin's, not modified
+	contentLength int64       // -1 when unknown
+	plan          *plan.Plan
+	site          siteFacts
+	req           requestFacts
+
+	// Set once the body has been looked at, for the final plan:
+	// passReason says why a body planned for rewriting passes as the
+	// origin sent it; jsonChanged that a JSON document's edits changed
+	// it.
+	passReason  string
+	jsonChanged bool
+}
+
+// responsePlan is what the proxy does with one response.
+type responsePlan struct {
+	in   responseInput
+	body BodyKind
+	// head: a HEAD response, answered as a GET would be, without a body.
+	head bool
+	// reason says why a page the plan edits is not rewritten ("" when it
+	// is, or when nothing edits it).
+	reason string
+	// personalized is the request's outcome; private makes the response
+	// Cache-Control: private (personalized, or it sets a cookie).
+	personalized, private bool
+	// experiments adds X-Bespoke-Experiments.
+	experiments bool
+	// setVisitor sets the visitor id cookie.
+	setVisitor bool
+	// vary are headers to add to Vary; acceptCH asks for Client Hints.
+	vary     []string
+	acceptCH bool
+	// decode is the origin's Content-Encoding to undo; encode the
+	// encoding of the rewritten body ("" for none).
+	decode, encode string
+	// changed: the body the visitor gets is (or, for a stream, may be)
+	// not the origin's: its encoding, length and validators change.
+	changed    bool
+	validators validators
+	save       saveWhen
+	// view: the response is a page view (see planResponse); only a page
+	// view counts caps and records what it shows.
+	view bool
+	// capsAt: when caps are counted; marksAt: when mark_seen is
+	// recorded; effectsBody: the body whose edits say which rules took
+	// effect (for a 304, the copy it revalidates); hold: how long an HTML
+	// page is held back.
+	capsAt, marksAt effectsWhen
+	effectsBody     BodyKind
+	hold            holdKind
+	// noCache makes the browser revalidate the page before showing it
+	// again (it records what it shows). A response that counts a cap gets
+	// it too, once it is known that it did.
+	noCache bool
+}
+
+// planResponse decides, from the response's status and headers, the plan
+// and what is known of the site and the request, everything the proxy
+// does with the response: how the body goes, whether it is personalized
+// and private, which cookies, Vary and validators it carries, and when
+// the seen-filter is saved. It does no I/O and changes nothing, so it is
+// tested as a table.
+func planResponse(in responseInput) responsePlan {
+	rp := responsePlan{in: in, head: in.req.method == http.MethodHead}
+	pl := in.plan
+	ct := in.header.Get("Content-Type")
+	html, json := isHTML(ct), isJSON(ct)
+	page := html || json
+	enc := contentEncoding(in.header)
+
+	switch {
+	case html && len(pl.Edits) > 0:
+		rp.body = BodyHTML
+	case json && len(pl.JSONEdits) > 0:
+		rp.body = BodyJSON
+	}
+	if rp.body != BodyPass {
+		rp.reason = in.passReason
+		if rp.reason == "" {
+			rp.reason = rewriteBlocker(in, enc)
+		}
+		if rp.reason != "" {
+			rp.body = BodyPass
+		}
+	}
+
+	bodyChanged := rp.body == BodyHTML || rp.body == BodyJSON && (rp.head || in.jsonChanged)
+	if in.status == http.StatusNotModified && (len(pl.Edits) > 0 && (ct == "" || html) || len(pl.JSONEdits) > 0 && (ct == "" || json)) {
+		// Revalidating a copy this plan would have edited: it is that
+		// copy's metadata the 304 updates.
+		bodyChanged, page = true, true
+	}
+	rp.changed = bodyChanged && in.status != http.StatusNotModified
+	rp.personalized = Personalized(pl, page, bodyChanged)
+	rp.experiments = page && pl.Experiments != ""
+
+	// Cookies: a new visitor's id is kept only when decisions need it
+	// from one request to the next (or a server-side seen-filter is
+	// keyed by it), and given on a page or a response that is private
+	// anyway, so that assets stay shared-cacheable. Any cookie makes the
+	// response private: no shared cache may hand one visitor's cookie to
+	// others.
+	rp.setVisitor = in.req.newVisitor && (in.site.readsVisitor || in.req.seen && !in.req.seenInHeaders || in.req.sharedCaps) &&
+		(page || rp.personalized || originPrivate(in.header))
+
+	// A page view: a page (HTML or JSON) the request does not say is a
+	// subresource or a prefetch, served whole (200), or revalidated (a
+	// 304 for a copy this plan edits: the browser shows that copy again).
+	rp.view = page && !rp.head && !in.req.asset &&
+		(in.status == http.StatusOK || in.status == http.StatusNotModified && bodyChanged)
+	rp.effectsBody = rp.body
+	if in.status == http.StatusNotModified && rp.view {
+		// The copy revalidated was made with this plan's edits.
+		rp.effectsBody = BodyJSON
+		if len(pl.Edits) > 0 && (ct == "" || html) {
+			rp.effectsBody = BodyHTML
+		}
+	}
+	caps := rp.view && in.req.caps
+	marks := rp.view && in.req.seen && len(pl.MarkSeen) > 0
+	capsPending := caps && anyPending(pl, pl.Capped, rp.body)
+	marksPending := marks && anyPending(pl, pl.MarkSeenRules, rp.body)
+	switch {
+	case !caps:
+		rp.capsAt = effectsNever
+	case rp.body == BodyJSON:
+		rp.capsAt = effectsAfterEdit
+	case capsPending:
+		rp.capsAt = effectsAfterHold
+	default:
+		rp.capsAt = effectsNow
+	}
+	switch {
+	case !marks:
+		rp.marksAt = effectsNever
+	case rp.body == BodyJSON:
+		rp.marksAt = effectsAfterEdit
+	case marksPending && in.req.seenInHeaders:
+		rp.marksAt = effectsAfterHold
+	case marksPending:
+		rp.marksAt = effectsAfterBody
+	default:
+		rp.marksAt = effectsNow
+	}
+
+	// hide_seen records what the page shows even when it hides nothing,
+	// so the cookie may change whenever the body goes through an edit.
+	seenCookie := rp.view && in.req.seen && in.req.seenInHeaders &&
+		(marks || pl.SeenEdits && rp.body != BodyPass)
+	rp.private = rp.personalized || rp.setVisitor || seenCookie || caps || len(pl.Cookies) > 0
+
+	if (html && in.site.hasEdits) || in.site.touchesNonHTML {
+		rp.vary = append(rp.vary, in.site.vary...)
+	}
+	if rp.body != BodyPass {
+		rp.decode = enc
+		rp.encode = negotiate(in.req.acceptEncoding, enc)
+	}
+	if rp.changed {
+		// The encoding sent depends on what the visitor accepts.
+		rp.vary = append(rp.vary, "Accept-Encoding")
+	}
+	rp.acceptCH = html && in.site.needsDevice && in.header.Get("Accept-CH") == ""
+	rp.validators = keepValidators
+	if bodyChanged {
+		rp.validators = weakValidators
+	}
+
+	// What a page records is known at the end of its body (hide_seen),
+	// or once the rules' edits applied (mark_seen).
+	seenBody := rp.body == BodyHTML && (pl.SeenEdits || marksPending)
+	switch {
+	case !in.req.seen || !rp.view:
+		rp.save = saveNever
+	case rp.body == BodyJSON:
+		rp.save = saveAfterEdit
+	case seenBody && in.req.seenInHeaders:
+		rp.save = saveAfterHold
+	case seenBody:
+		rp.save = saveAfterBody
+	default:
+		rp.save = saveNow
+	}
+	// What this view shows becomes seen: a copy the browser reused would
+	// show it again as unseen. The browser must ask first.
+	rp.noCache = rp.save != saveNever && (marks || pl.SeenEdits)
+	switch {
+	case rp.body != BodyHTML:
+	case rp.save == saveAfterHold && pl.SeenEdits:
+		rp.hold = holdAll
+	case rp.capsAt == effectsAfterHold || rp.marksAt == effectsAfterHold:
+		rp.hold = holdEffects
+	}
+	return rp
+}
+
+// ruleActs is what a matched rule does in a plan.
+type ruleActs struct {
+	// always: it sets headers (to the visitor or the origin) or cookies,
+	// which every response the proxy answers carries, or redirects; html,
+	// json: it
+	// edits pages, JSON documents; marks: it records items.
+	always, html, json, marks bool
+}
+
+func actsOf(pl *plan.Plan, ri int) ruleActs {
+	var a ruleActs
+	for _, h := range pl.ResponseHeaders {
+		a.always = a.always || h.Rule == ri
+	}
+	for _, h := range pl.RequestHeaders {
+		a.always = a.always || h.Rule == ri
+	}
+	for _, c := range pl.Cookies {
+		a.always = a.always || c.Rule == ri
+	}
+	a.always = a.always || pl.Redirect != nil && pl.Redirect.Rule == ri
+	a.html = slices.Contains(pl.EditRules, ri)
+	a.json = slices.Contains(pl.JSONRules, ri)
+	a.marks = slices.Contains(pl.MarkSeenRules, ri)
+	return a
+}
+
+// pending reports whether rule ri took effect in a response whose
+// body goes as body depends on the edits applied to it.
+func pending(pl *plan.Plan, ri int, body BodyKind) bool {
+	a := actsOf(pl, ri)
+	return !a.always && (body == BodyHTML && a.html || body == BodyJSON && a.json)
+}
+
+func anyPending(pl *plan.Plan, rules []int, body BodyKind) bool {
+	for _, ri := range rules {
+		if pending(pl, ri, body) {
+			return true
+		}
+	}
+	return false
+}
+
+// effective reports whether matched rule ri took effect in a page view
+// whose body goes as body: it set headers or cookies, or an edit of it
+// applied to the body (applied says, by edit index of the body's kind,
+// whether it did; nil means not known yet, taken as applied), or it only
+// records items (mark_seen), which a page view always does.
+func effective(pl *plan.Plan, ri int, body BodyKind, applied func(ei int) bool) bool {
+	a := actsOf(pl, ri)
+	switch {
+	case a.always:
+		return true
+	case body == BodyHTML && a.html:
+		return anyApplied(pl.EditRules, ri, applied)
+	case body == BodyJSON && a.json:
+		return anyApplied(pl.JSONRules, ri, applied)
+	}
+	// Its edits are for the other kind of body, or it has none in the
+	// plan (they lost their conflicts): only mark_seen takes effect.
+	return a.marks && !a.html && !a.json
+}
+
+func anyApplied(rules []int, ri int, applied func(ei int) bool) bool {
+	for ei, r := range rules {
+		if r == ri && (applied == nil || applied(ei)) {
+			return true
+		}
+	}
+	return false
+}
+
+// notAView reports whether a request says it is no page view, whatever
+// the response: a subresource by its Sec-Fetch-Dest (an image, script,
+// style sheet, font, media, worker, manifest, a JSON module: anything but
+// a document, a frame, an embedded object or a fetch()), a prefetch or
+// prerender (Sec-Purpose, Purpose, X-Moz), or, without Sec-Fetch-Dest, an
+// Accept header that asks for no page type (image/*, text/css, ...).
+// Requests that say nothing (curl, old browsers) are taken at the
+// response's type.
+func notAView(h http.Header) bool {
+	for _, name := range []string{"Sec-Purpose", "Purpose", "X-Moz"} {
+		for _, v := range h.Values(name) {
+			if v = strings.ToLower(v); strings.Contains(v, "prefetch") || strings.Contains(v, "prerender") {
+				return true
+			}
+		}
+	}
+	if dest := h.Get("Sec-Fetch-Dest"); dest != "" {
+		switch strings.ToLower(strings.TrimSpace(dest)) {
+		case "document", "iframe", "frame", "embed", "object", "empty", "fencedframe":
+			return false
+		}
+		return true
+	}
+	accept := h.Values("Accept")
+	if len(accept) == 0 {
+		return false
+	}
+	for _, v := range accept {
+		for _, part := range strings.Split(v, ",") {
+			mt, _, _ := strings.Cut(part, ";")
+			mt = strings.ToLower(strings.TrimSpace(mt))
+			if mt == "*/*" || mt == "text/*" || mt == "application/*" || mt == "" || isHTML(mt) || isJSON(mt) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// rewriteBlocker says why a page whose plan edits it is passed as the
+// origin sent it, or "" when it can be rewritten.
+func rewriteBlocker(in responseInput, enc string) string {
+	switch {
+	case in.status != http.StatusOK:
+		return "status"
+	case !decodable(enc):
+		return "encoding"
+	case in.contentLength > in.req.maxRewriteBytes:
+		// Compressed or not: a body whose encoded length passes the limit
+		// decodes to more.
+		return reasonTooLarge
+	}
+	return ""
+}
+
+// passed returns the plan for the same response when its body, planned
+// for rewriting, turned out to pass as the origin sent it.
+func (rp responsePlan) passed(reason string) responsePlan {
+	in := rp.in
+	in.passReason = reason
+	return planResponse(in)
+}
+
+// jsonEdited returns the plan for the same JSON response once its edits
+// ran: changed says whether they changed the document.
+func (rp responsePlan) jsonEdited(changed bool) responsePlan {
+	in := rp.in
+	in.jsonChanged = changed
+	return planResponse(in)
+}
+
+// originPrivate reports whether the origin already keeps the response
+// out of shared caches.
+func originPrivate(h http.Header) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			d = strings.ToLower(strings.TrimSpace(d))
+			if d == "private" || d == "no-store" || strings.HasPrefix(d, "private=") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// contentEncoding is the response's Content-Encoding, normalized.
+func contentEncoding(h http.Header) string {
+	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	if enc == "identity" {
+		return ""
+	}
+	return enc
+}

@@ -1,0 +1,322 @@
+package proxy
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+)
+
+// TestPersonalized is the definition of a personalized response, as a
+// table; serve and `bespoke explain` both use it.
+func TestPersonalized(t *testing.T) {
+	edit := []rewrite.Edit{{Op: rewrite.SetInner}}
+	tests := []struct {
+		name        string
+		plan        plan.Plan
+		page, body  bool
+		want        bool
+		explainSays bool // what explain computes for a page: Personalized(p, true, len(Edits) > 0)
+	}{
+		{"nothing matched", plan.Plan{}, true, false, false, false},
+		{"an experiment enrols the visitor, no rule matched", plan.Plan{Experiments: "hero=control"}, true, false, true, true},
+		{"an experiment on an asset", plan.Plan{Experiments: "hero=control"}, false, false, false, true},
+		{"page edits", plan.Plan{Edits: edit}, true, true, true, true},
+		{"page edits on an asset (nothing to edit)", plan.Plan{Edits: edit}, false, false, false, true},
+		{"a response header", plan.Plan{ResponseHeaders: []plan.Header{{Name: "X-A", Value: "1"}}}, false, false, true, true},
+		{"a request header", plan.Plan{RequestHeaders: []plan.Header{{Name: "X-A", Value: "1"}}}, false, false, true, true},
+		{"a cookie", plan.Plan{Cookies: []plan.Cookie{{Cookie: &http.Cookie{Name: "a", Value: "b"}}}}, false, false, true, true},
+		{"a redirect", plan.Plan{Redirect: &plan.Redirect{Location: "/x", Status: 302}}, false, false, true, true},
+		{"mark_seen only", plan.Plan{MarkSeen: []string{"sku"}}, true, false, false, false},
+		{"JSON edits that changed nothing", plan.Plan{JSONEdits: []jsonrw.Edit{{Op: jsonrw.Remove, Path: "a"}}}, true, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Personalized(&tt.plan, tt.page, tt.body); got != tt.want {
+				t.Errorf("Personalized = %v, want %v", got, tt.want)
+			}
+			if got := Personalized(&tt.plan, true, len(tt.plan.Edits) > 0); got != tt.explainSays {
+				t.Errorf("for a page, as explain asks: %v, want %v", got, tt.explainSays)
+			}
+		})
+	}
+}
+
+// TestPlanResponse: what the proxy does with a response, by plan, site
+// and request, without HTTP.
+func TestPlanResponse(t *testing.T) {
+	html := http.Header{"Content-Type": {"text/html; charset=utf-8"}, "Etag": {`"v1"`}, "Cache-Control": {"public, max-age=60"}}
+	gz := http.Header{"Content-Type": {"text/html"}, "Content-Encoding": {"gzip"}}
+	css := http.Header{"Content-Type": {"text/css"}, "Cache-Control": {"public, max-age=3600"}}
+	jsonH := http.Header{"Content-Type": {"application/json"}}
+	edits := plan.Plan{Edits: []rewrite.Edit{{Op: rewrite.SetInner}}}
+	seenEdits := plan.Plan{Edits: []rewrite.Edit{{Op: rewrite.HideSeen}}, SeenEdits: true}
+	jsonEdits := plan.Plan{JSONEdits: []jsonrw.Edit{{Op: jsonrw.Remove, Path: "a"}}}
+	site := siteFacts{hasEdits: true, vary: []string{"Cf-Ipcountry"}}
+	get := requestFacts{method: "GET", maxRewriteBytes: 1000}
+
+	type want struct {
+		body         BodyKind
+		head         bool
+		reason       string
+		personalized bool
+		private      bool
+		experiments  bool
+		setVisitor   bool
+		changed      bool
+		validators   validators
+		encode       string
+		save         saveWhen
+		vary         []string
+	}
+	tests := []struct {
+		name   string
+		in     responseInput
+		after  func(responsePlan) responsePlan // a later stage: passed or jsonEdited
+		expect want
+	}{
+		{"HTML page with edits",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyHTML, personalized: true, private: true, changed: true, validators: weakValidators, save: saveNever, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
+		{"HEAD of that page answers as GET would",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &edits, site: site, req: requestFacts{method: "HEAD", maxRewriteBytes: 1000}}, nil,
+			want{body: BodyHTML, head: true, personalized: true, private: true, changed: true, validators: weakValidators, save: saveNever, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
+		{"a page nothing changed stays shared-cacheable",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: site, req: get}, nil,
+			want{body: BodyPass, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"an enrolled visitor's page names the variant, so it is private",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{Experiments: "hero=bold"}, site: site, req: get}, nil,
+			want{body: BodyPass, personalized: true, private: true, experiments: true, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"not a 200: passed, not personalized",
+			responseInput{status: 404, header: html, contentLength: 500, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, reason: "status", save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"larger than the limit",
+			responseInput{status: 200, header: html, contentLength: 5000, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, reason: reasonTooLarge, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"an encoding bespoke cannot decode",
+			responseInput{status: 200, header: http.Header{"Content-Type": {"text/html"}, "Content-Encoding": {"zstd"}}, contentLength: -1, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, reason: "encoding", save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"gzip kept for a visitor who takes it",
+			responseInput{status: 200, header: gz, contentLength: -1, plan: &edits, site: site, req: requestFacts{method: "GET", acceptEncoding: "gzip, br", maxRewriteBytes: 1000}}, nil,
+			want{body: BodyHTML, personalized: true, private: true, changed: true, validators: weakValidators, encode: "gzip", save: saveNever, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
+		{"a body that turned out not to decode passes, unpersonalized",
+			responseInput{status: 200, header: gz, contentLength: -1, plan: &edits, site: site, req: get},
+			func(rp responsePlan) responsePlan { return rp.passed(reasonBadEncoding) },
+			want{body: BodyPass, reason: reasonBadEncoding, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"an asset with page edits in the plan",
+			responseInput{status: 200, header: css, contentLength: 500, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, save: saveNever}},
+		{"a new visitor's id on a page, when decisions read it: private",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: siteFacts{readsVisitor: true}, req: requestFacts{method: "GET", newVisitor: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, setVisitor: true, private: true, save: saveNever}},
+		{"no visitor id on a shared-cacheable asset",
+			responseInput{status: 200, header: css, contentLength: 500, plan: &plan.Plan{}, site: siteFacts{readsVisitor: true}, req: requestFacts{method: "GET", newVisitor: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, save: saveNever}},
+		{"no visitor id when nothing reads it",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: siteFacts{}, req: requestFacts{method: "GET", newVisitor: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, save: saveNever}},
+		{"a visitor id keyed server-side seen-filter needs the id",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: siteFacts{}, req: requestFacts{method: "GET", newVisitor: true, seen: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, setVisitor: true, private: true, save: saveNow}},
+		{"mark_seen sets the seen cookie: private",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{MarkSeen: []string{"sku"}}, site: site, req: requestFacts{method: "GET", seen: true, seenInHeaders: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, private: true, save: saveNow, vary: []string{"Cf-Ipcountry"}}},
+		{"hide_seen with the cookie store holds the page",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &seenEdits, site: site, req: requestFacts{method: "GET", seen: true, seenInHeaders: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyHTML, personalized: true, private: true, changed: true, validators: weakValidators, save: saveAfterHold, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
+		{"hide_seen with Redis saves after the body",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &seenEdits, site: site, req: requestFacts{method: "GET", seen: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyHTML, personalized: true, private: true, changed: true, validators: weakValidators, save: saveAfterBody, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
+		{"the caps cookie makes a page view private",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: site, req: requestFacts{method: "GET", caps: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, private: true, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"no caps cookie on an asset",
+			responseInput{status: 200, header: css, contentLength: 500, plan: &plan.Plan{}, site: site, req: requestFacts{method: "GET", caps: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyPass, save: saveNever}},
+		{"JSON: read whole before anything is known",
+			responseInput{status: 200, header: jsonH, contentLength: -1, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: requestFacts{method: "GET", seen: true, maxRewriteBytes: 1000}}, nil,
+			want{body: BodyJSON, save: saveAfterEdit}},
+		{"JSON the edits changed",
+			responseInput{status: 200, header: jsonH, contentLength: -1, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: get},
+			func(rp responsePlan) responsePlan { return rp.jsonEdited(true) },
+			want{body: BodyJSON, personalized: true, private: true, changed: true, validators: weakValidators, save: saveNever, vary: []string{"Accept-Encoding"}}},
+		{"JSON the edits left alone keeps the origin's headers",
+			responseInput{status: 200, header: jsonH, contentLength: -1, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: get},
+			func(rp responsePlan) responsePlan { return rp.jsonEdited(false) },
+			want{body: BodyJSON, save: saveNever}},
+		{"HEAD of JSON with edits: as if changed",
+			responseInput{status: 200, header: jsonH, contentLength: -1, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: requestFacts{method: "HEAD", maxRewriteBytes: 1000}}, nil,
+			want{body: BodyJSON, head: true, personalized: true, private: true, changed: true, validators: weakValidators, save: saveNever, vary: []string{"Accept-Encoding"}}},
+		{"a 304 for a page this plan edits loses the origin's validators",
+			responseInput{status: 304, header: http.Header{"Etag": {`"v1"`}}, contentLength: 0, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, personalized: true, private: true, validators: weakValidators, save: saveNever}},
+		{"a 304 for a page nothing edits keeps them",
+			responseInput{status: 304, header: http.Header{"Etag": {`"v1"`}}, contentLength: 0, plan: &plan.Plan{}, site: site, req: get}, nil,
+			want{body: BodyPass, save: saveNever}},
+		{"a rule's response header on an asset",
+			responseInput{status: 200, header: css, contentLength: 500, plan: &plan.Plan{ResponseHeaders: []plan.Header{{Name: "X-A", Value: "1"}}}, site: siteFacts{touchesNonHTML: true, vary: []string{"Cookie"}}, req: get}, nil,
+			want{body: BodyPass, personalized: true, private: true, save: saveNever, vary: []string{"Cookie"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := planResponse(tt.in)
+			if tt.after != nil {
+				rp = tt.after(rp)
+			}
+			got := want{rp.body, rp.head, rp.reason, rp.personalized, rp.private, rp.experiments, rp.setVisitor, rp.changed, rp.validators, rp.encode, rp.save, rp.vary}
+			if got.body != tt.expect.body || got.head != tt.expect.head || got.reason != tt.expect.reason ||
+				got.personalized != tt.expect.personalized || got.private != tt.expect.private || got.experiments != tt.expect.experiments ||
+				got.setVisitor != tt.expect.setVisitor || got.changed != tt.expect.changed || got.validators != tt.expect.validators ||
+				got.encode != tt.expect.encode || got.save != tt.expect.save || !slices.Equal(got.vary, tt.expect.vary) {
+				t.Errorf("plan:\n got  %+v\n want %+v", got, tt.expect)
+			}
+			// The shared definition and the plan agree.
+			ct := tt.in.header.Get("Content-Type")
+			page := isHTML(ct) || isJSON(ct) || tt.in.status == http.StatusNotModified && rp.validators == weakValidators
+			bodyChanged := rp.changed || tt.in.status == http.StatusNotModified && rp.validators == weakValidators
+			if p := Personalized(tt.in.plan, page, bodyChanged); p != rp.personalized {
+				t.Errorf("Personalized(plan, page=%v, changed=%v) = %v, the plan says %v", page, bodyChanged, p, rp.personalized)
+			}
+		})
+	}
+}
+
+// TestPageViews: which responses are page views, when the caps and the
+// mark_seen items of the rules that took effect are known, and how long a
+// page is held back for them.
+func TestPageViews(t *testing.T) {
+	html := http.Header{"Content-Type": {"text/html"}}
+	css := http.Header{"Content-Type": {"text/css"}}
+	jsonH := http.Header{"Content-Type": {"application/json"}}
+	popup := rewrite.Edit{Op: rewrite.InsertBefore, Content: []byte("<div>")}
+	// Rule 0 is capped: by a header, by a page edit, by both.
+	byHeader := plan.Plan{Capped: []int{0}, ResponseHeaders: []plan.Header{{Name: "X-Promo", Value: "1", Rule: 0}}}
+	byEdit := plan.Plan{Capped: []int{0}, Edits: []rewrite.Edit{popup}, EditRules: []int{0}}
+	byBoth := plan.Plan{Capped: []int{0}, Edits: []rewrite.Edit{popup}, EditRules: []int{0}, Cookies: []plan.Cookie{{Cookie: &http.Cookie{Name: "c", Value: "1"}, Rule: 0}}}
+	byJSON := plan.Plan{Capped: []int{0}, JSONEdits: []jsonrw.Edit{{Op: jsonrw.Remove, Path: "a"}}, JSONRules: []int{0}}
+	marked := plan.Plan{MarkSeen: []string{"promo"}, MarkSeenRules: []int{0}, Edits: []rewrite.Edit{popup}, EditRules: []int{0}}
+	seenAndCapped := plan.Plan{Capped: []int{1}, Edits: []rewrite.Edit{{Op: rewrite.HideSeen}, popup}, EditRules: []int{0, 1}, SeenEdits: true}
+	get := requestFacts{method: "GET", caps: true, maxRewriteBytes: 1000}
+	cookieStore := requestFacts{method: "GET", seen: true, seenInHeaders: true, maxRewriteBytes: 1000}
+	redis := requestFacts{method: "GET", seen: true, maxRewriteBytes: 1000}
+	with := func(r requestFacts, f func(*requestFacts)) requestFacts { f(&r); return r }
+
+	type want struct {
+		view            bool
+		capsAt, marksAt effectsWhen
+		hold            holdKind
+		save            saveWhen
+		noCache         bool
+	}
+	tests := []struct {
+		name   string
+		status int
+		header http.Header
+		plan   plan.Plan
+		req    requestFacts
+		want   want
+	}{
+		{"a page, capped by a header: counted before the headers", 200, html, byHeader, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"the same rule on a style sheet: no view", 200, css, byHeader, get, want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"a page loaded as an image (Sec-Fetch-Dest)", 200, html, byHeader, with(get, func(r *requestFacts) { r.asset = true }), want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"HEAD", 200, html, byHeader, with(get, func(r *requestFacts) { r.method = "HEAD" }), want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"a 404 page", 404, html, byHeader, get, want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"capped by a page edit: held until it applies", 200, html, byEdit, get, want{true, effectsAfterHold, effectsNever, holdEffects, saveNever, false}},
+		{"capped by an edit and a cookie: the cookie decides", 200, html, byBoth, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"capped by a JSON edit", 200, jsonH, byJSON, get, want{true, effectsAfterEdit, effectsNever, holdNone, saveNever, false}},
+		{"a 304 for a copy with the edits", 304, http.Header{}, byEdit, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"mark_seen with an edit, cookie store: held", 200, html, marked, cookieStore, want{true, effectsNever, effectsAfterHold, holdEffects, saveAfterHold, true}},
+		{"mark_seen with an edit, Redis: after the body", 200, html, marked, redis, want{true, effectsNever, effectsAfterBody, holdNone, saveAfterBody, true}},
+		{"mark_seen on a prefetch: nothing recorded", 200, html, marked, with(cookieStore, func(r *requestFacts) { r.asset = true }), want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
+		{"hide_seen in a cookie and a capped edit: held whole", 200, html, seenAndCapped, with(cookieStore, func(r *requestFacts) { r.caps = true }), want{true, effectsAfterHold, effectsNever, holdAll, saveAfterHold, true}},
+		{"hide_seen with Redis and a capped edit: held for the cap", 200, html, seenAndCapped, with(redis, func(r *requestFacts) { r.caps = true }), want{true, effectsAfterHold, effectsNever, holdEffects, saveAfterBody, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := planResponse(responseInput{status: tt.status, header: tt.header, contentLength: 100, plan: &tt.plan, site: siteFacts{hasEdits: true, touchesNonHTML: true}, req: tt.req})
+			got := want{rp.view, rp.capsAt, rp.marksAt, rp.hold, rp.save, rp.noCache}
+			if got != tt.want {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestEffective: which matched rules took effect in a page view.
+func TestEffective(t *testing.T) {
+	popup := rewrite.Edit{Op: rewrite.InsertBefore}
+	pl := plan.Plan{
+		// Rule 0 sets a header; 1 edits the page (edits 0 and 1); 2 only
+		// records; 3 edits JSON; 4 lost its conflicts (nothing in the
+		// plan); 5 redirects.
+		ResponseHeaders: []plan.Header{{Name: "X-A", Rule: 0}},
+		Edits:           []rewrite.Edit{popup, popup}, EditRules: []int{1, 1},
+		MarkSeen: []string{"a", "b"}, MarkSeenRules: []int{2, 1},
+		JSONEdits: []jsonrw.Edit{{Op: jsonrw.Remove}}, JSONRules: []int{3},
+		Redirect: &plan.Redirect{Rule: 5},
+	}
+	none := func(int) bool { return false }
+	second := func(ei int) bool { return ei == 1 }
+	tests := []struct {
+		rule    int
+		body    BodyKind
+		applied func(int) bool
+		want    bool
+	}{
+		{0, BodyHTML, none, true},
+		{0, BodyPass, nil, true},
+		{1, BodyHTML, none, false},
+		{1, BodyHTML, second, true},
+		{1, BodyHTML, nil, true},
+		{1, BodyJSON, second, false},
+		{1, BodyPass, nil, false},
+		{2, BodyHTML, none, true},
+		{2, BodyJSON, none, true},
+		{3, BodyJSON, func(ei int) bool { return ei == 0 }, true},
+		{3, BodyJSON, none, false},
+		{3, BodyHTML, nil, false},
+		{4, BodyHTML, nil, false},
+		{5, BodyPass, nil, true},
+	}
+	for _, tt := range tests {
+		if got := effective(&pl, tt.rule, tt.body, tt.applied); got != tt.want {
+			t.Errorf("rule %d, body %v: %v, want %v", tt.rule, tt.body, got, tt.want)
+		}
+	}
+}
+
+func TestNotAView(t *testing.T) {
+	tests := []struct {
+		header http.Header
+		want   bool
+	}{
+		{http.Header{}, false},
+		{http.Header{"Sec-Fetch-Dest": {"document"}}, false},
+		{http.Header{"Sec-Fetch-Dest": {"iframe"}}, false},
+		{http.Header{"Sec-Fetch-Dest": {"empty"}}, false}, // fetch(), XHR
+		{http.Header{"Sec-Fetch-Dest": {"image"}}, true},
+		{http.Header{"Sec-Fetch-Dest": {"style"}}, true},
+		{http.Header{"Sec-Fetch-Dest": {"script"}}, true},
+		{http.Header{"Sec-Fetch-Dest": {"font"}}, true},
+		{http.Header{"Sec-Fetch-Dest": {"json"}}, true}, // a JSON module
+		{http.Header{"Sec-Fetch-Dest": {"document"}, "Sec-Purpose": {"prefetch"}}, true},
+		{http.Header{"Sec-Fetch-Dest": {"document"}, "Sec-Purpose": {"prefetch;prerender"}}, true},
+		{http.Header{"Purpose": {"prefetch"}}, true},
+		{http.Header{"X-Moz": {"prefetch"}}, true},
+		{http.Header{"Accept": {"*/*"}}, false}, // curl
+		{http.Header{"Accept": {"text/html,application/xhtml+xml;q=0.9"}}, false},
+		{http.Header{"Accept": {"application/json"}}, false},
+		{http.Header{"Accept": {"application/vnd.api+json"}}, false},
+		{http.Header{"Accept": {"text/css,*/*;q=0.1"}}, false},
+		{http.Header{"Accept": {"text/css"}}, true},
+		{http.Header{"Accept": {"image/avif,image/webp"}}, true},
+	}
+	for _, tt := range tests {
+		if got := notAView(tt.header); got != tt.want {
+			t.Errorf("%v: %v, want %v", tt.header, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,392 @@
+package proxy_test
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/andybalholm/brotli"
+
+	"github.com/bespoke-edge/bespoke/host/internal/caps"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
+)
+
+// cardsPage is an origin page with 12 cards.
+func cardsPage() string {
+	var b strings.Builder
+	b.WriteString(`<!doctype html><html><head><title>Shop</title></head><body><ul class="cards">`)
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&b, "\n  <li class=\"card\" data-item-id=\"sku-%d\"><h3>Item %d</h3></li>", i, i)
+	}
+	b.WriteString("\n</ul></body></html>")
+	return b.String()
+}
+
+func cardsOrigin() http.Handler {
+	page := cardsPage()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/items" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"items":[{"id":"sku-1"},{"id":"sku-2"},{"id":"sku-3"},{"id":"sku-4"},{"id":"sku-5"},{"id":"sku-6"}],"banner":{"title":"Hello"}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
+	})
+}
+
+const seenRules = `rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 2 }
+      - json_hide_seen: { path: items, id: id, keep_at_least: 2 }
+      - json_set: { path: banner.title, value: "Hello {{ geo.country or 'you' }}" }
+`
+
+var itemRE = regexp.MustCompile(`data-item-id="(sku-\d+)"`)
+
+func items(body string) []string {
+	var out []string
+	for _, m := range itemRE.FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// newSeenEnv is an env whose proxy has a seen-store and caps.
+func newSeenEnv(t *testing.T, store seen.Store) *env {
+	t.Helper()
+	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
+	return newEnv(t, cardsOrigin(), []byte(seenRules), func(c *proxy.Config) {
+		c.Seen, c.Caps = store, capStore
+	})
+}
+
+// cookieJar keeps the cookies of responses, as a browser would.
+type cookieJar map[string]string
+
+func (j cookieJar) header() string {
+	var parts []string
+	for k, v := range j {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (j cookieJar) keep(r response) {
+	for _, c := range r.Cookies() {
+		j[c.Name] = c.Value
+	}
+}
+
+// testSecondViewHidesSeen: the first view shows 12 cards, the second view
+// hides them (keeping 2), through the real proxy.
+func testSecondViewHidesSeen(t *testing.T, store seen.Store) {
+	e := newSeenEnv(t, store)
+	jar := cookieJar{}
+	first := e.get(t, "/")
+	jar.keep(first)
+	if rs, ok := store.(*seen.RedisStore); ok {
+		rs.Flush(time.Second) // saves are written in the background
+	}
+	if got := items(first.body); len(got) != 12 {
+		t.Fatalf("first view shows %d items, want all 12", len(got))
+	}
+	second := e.get(t, "/", "Cookie", jar.header())
+	got := items(second.body)
+	if len(got) != 2 || got[0] != "sku-1" || got[1] != "sku-2" {
+		t.Fatalf("second view shows %v, want the 2 kept [sku-1 sku-2]", got)
+	}
+	// JSON responses share the same seen-filter.
+	jar.keep(second)
+	if rs, ok := store.(*seen.RedisStore); ok {
+		rs.Flush(time.Second)
+	}
+	api := e.get(t, "/api/items", "Cookie", jar.header(), "CF-IPCountry", "FR")
+	var doc struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+		Banner struct {
+			Title string `json:"title"`
+		} `json:"banner"`
+	}
+	if err := json.Unmarshal([]byte(api.body), &doc); err != nil {
+		t.Fatalf("JSON response does not decode: %v\n%s", err, api.body)
+	}
+	if len(doc.Items) != 2 || doc.Banner.Title != "Hello FR" {
+		t.Errorf("JSON response %+v", doc)
+	}
+	if api.Header.Get("Content-Length") != strconv.Itoa(len(api.body)) {
+		t.Errorf("Content-Length %q for %d bytes", api.Header.Get("Content-Length"), len(api.body))
+	}
+}
+
+func TestSecondViewHidesSeenWithCookie(t *testing.T) {
+	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testSecondViewHidesSeen(t, store)
+}
+
+func TestSecondViewHidesSeenWithRedis(t *testing.T) {
+	addr := startRedis(t)
+	store, err := seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + addr + "/0", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	testSecondViewHidesSeen(t, store)
+}
+
+func TestGPCWritesNoSeenState(t *testing.T) {
+	store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	e := newSeenEnv(t, store)
+	r := e.get(t, "/", "Sec-GPC", "1")
+	for _, c := range r.Cookies() {
+		t.Errorf("cookie %s written despite Sec-GPC: 1", c.Name)
+	}
+	if len(items(r.body)) != 12 {
+		t.Error("the page was not served")
+	}
+}
+
+func TestTamperedSeenCookieIsReplaced(t *testing.T) {
+	store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	e := newSeenEnv(t, store)
+	r := e.get(t, "/", "Cookie", "bsk_seen=AAAA%%%not-a-filter; bsk_vid=x")
+	if r.StatusCode != 200 || len(items(r.body)) != 12 {
+		t.Fatalf("status %d, %d items", r.StatusCode, len(items(r.body)))
+	}
+	if e.p.Stats().SeenDropped.Load() == 0 {
+		t.Error("the broken cookie was not counted as dropped")
+	}
+}
+
+func TestRedisDownServesPage(t *testing.T) {
+	// A port nothing listens on.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	store, err := seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + addr + "/0", Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e := newSeenEnv(t, store)
+	start := time.Now()
+	r := e.get(t, "/")
+	if r.StatusCode != 200 || len(items(r.body)) != 12 {
+		t.Fatalf("status %d, %d items", r.StatusCode, len(items(r.body)))
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a dead Redis delayed the page %v", d)
+	}
+}
+
+// startRedis starts a real redis-server on a free loopback port.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("redis-server not found; CI must install it")
+		}
+		t.Skip("redis-server not installed (apt-get install redis-server)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for range 100 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("redis-server did not start")
+	return ""
+}
+
+func TestFrequencyCap(t *testing.T) {
+	src := `rules:
+  - name: promo
+    at_most: 2 per 1d
+    actions:
+      - set_header: { name: X-Promo, value: shown }
+`
+	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
+	e := newEnv(t, cardsOrigin(), []byte(src), func(c *proxy.Config) { c.Caps = capStore })
+	jar := cookieJar{}
+	var shown int
+	for range 4 {
+		r := e.get(t, "/", "Cookie", jar.header())
+		jar.keep(r)
+		if r.Header.Get("X-Promo") == "shown" {
+			shown++
+		}
+	}
+	if shown != 2 {
+		t.Fatalf("the capped rule applied %d times in 4 views, want 2", shown)
+	}
+}
+
+func TestExperimentExposed(t *testing.T) {
+	src := `experiments:
+  - name: hero-test
+    meta: true
+    variants: { a: 50, b: 50 }
+rules:
+  - name: b
+    when: variant("hero-test") == "b"
+    actions:
+      - add_class: { select: body, class: "variant-{{ variant(\"hero-test\") }}" }
+`
+	e := newEnv(t, cardsOrigin(), []byte(src))
+	counts := map[string]int{}
+	for i := range 40 {
+		id := fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i)
+		r := e.get(t, "/", "Cookie", "bsk_vid="+id)
+		h := r.Header.Get("X-Bespoke-Experiments")
+		if !strings.HasPrefix(h, "hero-test=") {
+			t.Fatalf("experiments header %q", h)
+		}
+		v := strings.TrimPrefix(h, "hero-test=")
+		counts[v]++
+		if !strings.Contains(r.body, `<meta name="bespoke-experiment" content="hero-test=`+v+`">`) {
+			t.Fatalf("no meta tag for %s", v)
+		}
+		if (v == "b") != strings.Contains(r.body, `class="variant-b"`) {
+			t.Fatalf("variant %s and the page disagree", v)
+		}
+		// The same visitor always gets the same variant.
+		if again := e.get(t, "/", "Cookie", "bsk_vid="+id).Header.Get("X-Bespoke-Experiments"); again != h {
+			t.Fatalf("visitor %s moved from %s to %s", id, h, again)
+		}
+	}
+	if counts["a"] == 0 || counts["b"] == 0 {
+		t.Errorf("40 visitors all got one variant: %v", counts)
+	}
+}
+
+func TestCompressedOriginsAreReencoded(t *testing.T) {
+	page := cardsPage()
+	for _, enc := range []string{"gzip", "br"} {
+		t.Run(enc, func(t *testing.T) {
+			origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.Header().Set("Content-Encoding", enc)
+				var zw io.WriteCloser
+				if enc == "gzip" {
+					zw = gzip.NewWriter(w)
+				} else {
+					zw = brotli.NewWriter(w)
+				}
+				io.WriteString(zw, page)
+				zw.Close()
+			})
+			e := newEnv(t, origin, []byte("rules:\n  - name: r\n    actions:\n      - remove: \"li.card:nth-child(n+3)\"\n"))
+			req, _ := http.NewRequest("GET", e.proxy.URL+"/", nil)
+			req.Header.Set("Accept-Encoding", "gzip, br")
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if got := resp.Header.Get("Content-Encoding"); got != enc {
+				t.Fatalf("Content-Encoding %q, want %q", got, enc)
+			}
+			var body io.Reader
+			if enc == "gzip" {
+				zr, err := gzip.NewReader(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body = zr
+			} else {
+				body = brotli.NewReader(resp.Body)
+			}
+			b, err := io.ReadAll(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := items(string(b)); len(got) != 2 {
+				t.Fatalf("%d items after rewriting, want 2", len(got))
+			}
+		})
+	}
+}
+
+// With the seen-filter and the caps in one shared Redis store: a page
+// held back until its capped rule's edit applied still records what it
+// showed (the page ends while held, before the save is scheduled), the
+// count lives in Redis rather than a cookie, and the capped rule stops
+// after its cap.
+func TestSharedCapsAndSeenInRedis(t *testing.T) {
+	addr := startRedis(t)
+	store, err := seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + addr + "/0", Timeout: time.Second, Prefix: "shared-caps:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	capStore, err := caps.NewShared(store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rules = `rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 2 }
+  - name: invite
+    at_most: 1 per 1d
+    actions:
+      - insert_after: { select: "ul.cards", html: '<aside id="invite">join</aside>' }
+`
+	e := newEnv(t, cardsOrigin(), []byte(rules), func(c *proxy.Config) { c.Seen, c.Caps = store, capStore })
+	jar := cookieJar{}
+	first := e.get(t, "/")
+	jar.keep(first)
+	if _, ok := jar["bsk_vid"]; !ok {
+		t.Fatal("no visitor id cookie: the state in Redis could not be found again")
+	}
+	if _, ok := jar[caps.CookieName]; ok {
+		t.Error("a caps cookie was set; the counts belong in Redis")
+	}
+	if !store.Flush(2 * time.Second) {
+		t.Fatal("saves not written")
+	}
+	if store.Saves.Load() != 2 {
+		t.Fatalf("%d states written after the first view, want 2 (seen-state and caps)", store.Saves.Load())
+	}
+	if got := items(first.body); len(got) != 12 || !strings.Contains(first.body, `id="invite"`) {
+		t.Fatalf("first view: %d items, invite %v", len(got), strings.Contains(first.body, `id="invite"`))
+	}
+	second := e.get(t, "/", "Cookie", jar.header())
+	if got := items(second.body); len(got) != 2 {
+		t.Errorf("second view shows %v, want the 2 kept", got)
+	}
+	if strings.Contains(second.body, `id="invite"`) {
+		t.Error("the rule capped at 1 a day showed twice")
+	}
+}

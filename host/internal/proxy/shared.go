@@ -1,0 +1,50 @@
+package proxy
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/caps"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
+)
+
+// loadSeen loads the visitor's seen-set. When the caps are wanted too and
+// both live in one shared store that can read them together (Redis), it
+// loads the counts in the same round trip and leaves them in st.caps.
+func (p *Proxy) loadSeen(r *http.Request, visitorID string, capsOn bool, st *state) (*seen.Set, seen.LoadInfo) {
+	if capsOn && p.cfg.Caps.Shared() != nil {
+		if cl, ok := p.cfg.Seen.(seen.CapsLoader); ok && any(cl) == any(p.cfg.Caps.Shared()) {
+			set, info, b, err := cl.LoadWithCaps(r.Context(), r, visitorID)
+			st.caps = p.cfg.Caps.FromShared(b, err)
+			return set, info
+		}
+	}
+	return p.cfg.Seen.Load(r.Context(), r, visitorID)
+}
+
+// loadCaps loads the visitor's counts, from its cookie or the shared
+// store.
+func (p *Proxy) loadCaps(r *http.Request, visitorID string) *caps.Counts {
+	if p.cfg.Caps.Shared() != nil {
+		return p.cfg.Caps.LoadShared(r.Context(), visitorID)
+	}
+	return p.cfg.Caps.Load(r)
+}
+
+// sharedCaps reports whether the request's counts live in a shared store,
+// keyed by the visitor id (which must then be kept).
+func (p *Proxy) sharedCaps(st *state) bool {
+	return st.caps != nil && p.cfg.Caps.Shared() != nil
+}
+
+// saveCaps stores counts that changed: in the shared store, or in the
+// caps cookie set on h.
+func (p *Proxy) saveCaps(h http.Header, st *state, maxAge time.Duration) {
+	if !p.sharedCaps(st) {
+		h.Add("Set-Cookie", st.caps.Cookie(maxAge, st.secure).String())
+		return
+	}
+	if err := st.caps.Save(st.req.Visitor.ID, maxAge); err != nil {
+		p.stats.CapsSaveErrors.Add(1)
+	}
+}

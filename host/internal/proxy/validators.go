@@ -1,0 +1,269 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"hash/fnv"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+// A changed body never carries the origin's strong validator: a client
+// could splice byte ranges of two different documents, or a cache could
+// revalidate a personalized copy against the origin's. Instead it gets a
+// weak ETag derived from the origin's and from the plan's edits, so that
+// revalidation still works: when a client sends it back in If-None-Match
+// and the plan has the same edits, the origin is asked about its own tag,
+// and its 304 stands for the edited copy too (same origin bytes, same
+// edits, same output). A plan whose output also depends on the visitor's
+// seen-filter (hide_seen) has no tag: the output changes from one request
+// to the next.
+
+// etagMark separates the origin's opaque tag from the plan's identity in
+// a derived ETag: W/"<origin opaque>-bsk<s|w><16 hex digits>", s or w
+// saying whether the origin's tag was strong or weak.
+const etagMark = "-bsk"
+
+// entityTag is one entity-tag: W/"opaque" or "opaque".
+type entityTag struct {
+	weak   bool
+	opaque string
+}
+
+func (t entityTag) String() string {
+	if t.weak {
+		return `W/"` + t.opaque + `"`
+	}
+	return `"` + t.opaque + `"`
+}
+
+// planTag identifies what a plan does to a body, for derived ETags: the
+// plugin's rule file and selectors, and every page and JSON edit. It is 0
+// when the plan edits nothing or when its output depends on the
+// seen-filter.
+func planTag(pl *plan.Plan, m *plugin.Manifest) uint64 {
+	if pl.SeenEdits || len(pl.Edits) == 0 && len(pl.JSONEdits) == 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	var n [8]byte
+	str := func(s string) {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	num := func(v int) {
+		binary.LittleEndian.PutUint64(n[:], uint64(v))
+		h.Write(n[:])
+	}
+	flag := func(b bool) {
+		if b {
+			num(1)
+		} else {
+			num(0)
+		}
+	}
+	str(m.SourceHash)
+	num(len(m.Selectors))
+	for _, s := range m.Selectors {
+		str(s)
+	}
+	num(len(pl.Edits))
+	for _, e := range pl.Edits {
+		num(e.Selector)
+		num(int(e.Op))
+		str(string(e.Content))
+		str(e.Attr)
+		str(e.Value)
+		num(e.N)
+		num(len(e.Order))
+		for _, o := range e.Order {
+			str(o)
+		}
+		flag(e.Demote)
+		num(e.MarkFirst)
+		flag(e.NoMark)
+		flag(e.Interpolated)
+	}
+	num(len(pl.JSONEdits))
+	for _, e := range pl.JSONEdits {
+		num(int(e.Op))
+		str(e.Path)
+		str(string(e.Value))
+		str(e.ID)
+		num(e.N)
+		num(len(e.Order))
+		for _, o := range e.Order {
+			str(o)
+		}
+		flag(e.Demote)
+		num(e.MarkFirst)
+		flag(e.NoMark)
+	}
+	if t := h.Sum64(); t != 0 {
+		return t
+	}
+	return 1
+}
+
+// derivedETag returns the weak ETag of an edited body whose origin ETag
+// is origin, or "" when there is none to derive (no or malformed origin
+// ETag, or tag 0).
+func derivedETag(origin string, tag uint64) string {
+	if tag == 0 {
+		return ""
+	}
+	t, rest, ok := parseEntityTag(strings.TrimSpace(origin))
+	if !ok || strings.TrimSpace(rest) != "" {
+		return ""
+	}
+	kind := "s"
+	if t.weak {
+		kind = "w"
+	}
+	return entityTag{weak: true, opaque: t.opaque + etagMark + kind + hex16(tag)}.String()
+}
+
+// splitDerived returns the origin's ETag and the plan tag a derived ETag
+// was made from; ok is false for a tag bespoke did not derive.
+func splitDerived(t entityTag) (origin entityTag, tag uint64, ok bool) {
+	if !t.weak {
+		return entityTag{}, 0, false
+	}
+	i := strings.LastIndex(t.opaque, etagMark)
+	if i < 0 || len(t.opaque)-i != len(etagMark)+1+16 {
+		return entityTag{}, 0, false
+	}
+	kind, digits := t.opaque[i+len(etagMark)], t.opaque[i+len(etagMark)+1:]
+	if kind != 's' && kind != 'w' || strings.Trim(digits, "0123456789abcdef") != "" {
+		return entityTag{}, 0, false
+	}
+	v, err := strconv.ParseUint(digits, 16, 64)
+	if err != nil {
+		return entityTag{}, 0, false
+	}
+	return entityTag{weak: kind == 'w', opaque: t.opaque[:i]}, v, true
+}
+
+func hex16(v uint64) string {
+	s := strconv.FormatUint(v, 16)
+	return strings.Repeat("0", 16-len(s)) + s
+}
+
+// parseEntityTag parses one entity-tag at the start of s (RFC 9110
+// 8.8.3) and returns what follows it.
+func parseEntityTag(s string) (entityTag, string, bool) {
+	var t entityTag
+	if strings.HasPrefix(s, "W/") {
+		t.weak, s = true, s[2:]
+	}
+	if len(s) < 2 || s[0] != '"' {
+		return entityTag{}, s, false
+	}
+	end := strings.IndexByte(s[1:], '"')
+	if end < 0 {
+		return entityTag{}, s, false
+	}
+	t.opaque = s[1 : 1+end]
+	for i := 0; i < len(t.opaque); i++ {
+		// etagc = %x21 / %x23-7E / obs-text
+		if c := t.opaque[i]; c < 0x21 || c == 0x7f {
+			return entityTag{}, s, false
+		}
+	}
+	return t, s[2+end:], true
+}
+
+// parseETagList parses an If-None-Match value: "*" (star) or a list of
+// entity-tags. ok is false when the value is malformed.
+func parseETagList(v string) (tags []entityTag, star, ok bool) {
+	v = strings.TrimSpace(v)
+	if v == "*" {
+		return nil, true, true
+	}
+	for {
+		v = strings.TrimLeft(v, " \t,")
+		if v == "" {
+			return tags, false, true
+		}
+		t, rest, good := parseEntityTag(v)
+		if !good {
+			return nil, false, false
+		}
+		tags = append(tags, t)
+		rest = strings.TrimLeft(rest, " \t")
+		if rest != "" && rest[0] != ',' {
+			return nil, false, false
+		}
+		v = rest
+	}
+}
+
+// conditionals prepares the request to the origin when its response may
+// be rewritten (rewrites) or carries tags bespoke derived: a range of an
+// edited page would be a range of other bytes than the visitor got, so
+// Range and If-Range go; in If-None-Match, a tag derived for the same
+// edits (tag) is replaced by the origin's tag it was derived from, and
+// any other derived tag is dropped (the client's copy was made with other
+// edits). When no tag is left, If-Modified-Since goes too, so that the
+// origin sends the page afresh.
+func conditionals(h http.Header, rewrites bool, tag uint64) {
+	if rewrites {
+		h.Del("Range")
+		h.Del("If-Range")
+	}
+	lines := h.Values("If-None-Match")
+	if len(lines) == 0 {
+		return
+	}
+	var tags []entityTag
+	derived := false
+	for _, line := range lines {
+		ts, star, ok := parseETagList(line)
+		if !ok || star {
+			return // nothing of ours in it to translate
+		}
+		tags = append(tags, ts...)
+	}
+	kept := tags[:0]
+	for _, t := range tags {
+		if o, v, ok := splitDerived(t); ok {
+			derived = true
+			if v == tag && tag != 0 {
+				kept = append(kept, o)
+			}
+			continue
+		}
+		kept = append(kept, t)
+	}
+	if !derived {
+		return
+	}
+	h.Del("If-None-Match")
+	if len(kept) == 0 {
+		h.Del("If-Modified-Since")
+		return
+	}
+	parts := make([]string, len(kept))
+	for i, t := range kept {
+		parts[i] = t.String()
+	}
+	h.Set("If-None-Match", strings.Join(parts, ", "))
+}
+
+// changedBodyValidators replaces the origin's validators of a changed
+// body: the ETag becomes the derived weak one (or goes), and
+// Last-Modified, Accept-Ranges and the digests of the origin's bytes go.
+func changedBodyValidators(h http.Header, tag uint64) {
+	if et := derivedETag(h.Get("Etag"), tag); et != "" {
+		h.Set("Etag", et)
+	} else {
+		h.Del("Etag")
+	}
+	for _, k := range []string{"Last-Modified", "Accept-Ranges", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
+		h.Del(k)
+	}
+}

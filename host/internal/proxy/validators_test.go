@@ -1,0 +1,178 @@
+package proxy
+
+import (
+	"net/http"
+	"reflect"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+func TestDerivedETag(t *testing.T) {
+	const tag = 0xabc
+	tests := []struct {
+		origin, want string
+	}{
+		{`"v1"`, `W/"v1-bsks0000000000000abc"`},
+		{`W/"v1"`, `W/"v1-bskw0000000000000abc"`},
+		{` "a,b" `, `W/"a,b-bsks0000000000000abc"`},
+		{``, ``},
+		{`v1`, ``},
+		{`"v1" "v2"`, ``},
+		{`"unterminated`, ``},
+	}
+	for _, tt := range tests {
+		got := derivedETag(tt.origin, tag)
+		if got != tt.want {
+			t.Errorf("derivedETag(%q) = %q, want %q", tt.origin, got, tt.want)
+			continue
+		}
+		if got == "" {
+			continue
+		}
+		et, _, _ := parseEntityTag(got)
+		o, v, ok := splitDerived(et)
+		want, _, _ := parseEntityTag(trimOWS(tt.origin))
+		if !ok || v != tag || o != want {
+			t.Errorf("splitDerived(%s) = %v %x %v, want %v", got, o, v, ok, want)
+		}
+	}
+	if derivedETag(`"v1"`, 0) != "" {
+		t.Error("a plan without a tag derived an ETag")
+	}
+}
+
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func TestConditionals(t *testing.T) {
+	const tag = 0x1234
+	ours := derivedETag(`"v7"`, tag)
+	oursWeak := derivedETag(`W/"v7"`, tag)
+	stale := derivedETag(`"v7"`, tag+1)
+	tests := []struct {
+		name     string
+		rewrites bool
+		in, want http.Header
+	}{
+		{"ranges go when the body may be rewritten", true,
+			http.Header{"Range": {"bytes=100-160"}, "If-Range": {`"v7"`}},
+			http.Header{}},
+		{"ranges stay otherwise", false,
+			http.Header{"Range": {"bytes=100-160"}},
+			http.Header{"Range": {"bytes=100-160"}}},
+		{"our tag for the same edits becomes the origin's", true,
+			http.Header{"If-None-Match": {ours}, "If-Modified-Since": {"Mon, 01 Jan 2024 00:00:00 GMT"}},
+			http.Header{"If-None-Match": {`"v7"`}, "If-Modified-Since": {"Mon, 01 Jan 2024 00:00:00 GMT"}}},
+		{"a weak origin tag comes back weak", true,
+			http.Header{"If-None-Match": {oursWeak}},
+			http.Header{"If-None-Match": {`W/"v7"`}}},
+		{"our tag for other edits goes, with If-Modified-Since", true,
+			http.Header{"If-None-Match": {stale}, "If-Modified-Since": {"Mon, 01 Jan 2024 00:00:00 GMT"}},
+			http.Header{}},
+		{"other tags stay", true,
+			http.Header{"If-None-Match": {`"x", ` + stale + `, W/"y"`}},
+			http.Header{"If-None-Match": {`"x", W/"y"`}}},
+		{"a list of origin tags is not touched", true,
+			http.Header{"If-None-Match": {`"x", "y"`}, "If-Modified-Since": {"Mon, 01 Jan 2024 00:00:00 GMT"}},
+			http.Header{"If-None-Match": {`"x", "y"`}, "If-Modified-Since": {"Mon, 01 Jan 2024 00:00:00 GMT"}}},
+		{"star is not touched", true,
+			http.Header{"If-None-Match": {"*"}},
+			http.Header{"If-None-Match": {"*"}}},
+		{"a malformed list is not touched", true,
+			http.Header{"If-None-Match": {`"x" junk`}},
+			http.Header{"If-None-Match": {`"x" junk`}}},
+		{"a plan without tag never matches ours", false,
+			http.Header{"If-None-Match": {ours}},
+			http.Header{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.in.Clone()
+			v := uint64(tag)
+			if !tt.rewrites {
+				v = 0
+			}
+			conditionals(h, tt.rewrites, v)
+			if !reflect.DeepEqual(h, tt.want) {
+				t.Errorf("got %v, want %v", h, tt.want)
+			}
+		})
+	}
+}
+
+// TestPlanTagCoversEdits: a field added to an edit must be hashed too, or
+// two plans that write different pages would share a tag.
+func TestPlanTagCoversEdits(t *testing.T) {
+	if n := reflect.TypeFor[rewrite.Edit]().NumField(); n != 11 {
+		t.Errorf("rewrite.Edit has %d fields; planTag hashes 11: update it", n)
+	}
+	if n := reflect.TypeFor[jsonrw.Edit]().NumField(); n != 9 {
+		t.Errorf("jsonrw.Edit has %d fields; planTag hashes 9: update it", n)
+	}
+	m := &plugin.Manifest{SourceHash: "sha256:1", Selectors: []string{"h1", "p"}}
+	base := plan.Plan{Edits: []rewrite.Edit{{Selector: 0, Op: rewrite.SetInner, Content: []byte("Bonjour")}}}
+	a := planTag(&base, m)
+	if a == 0 || planTag(&base, m) != a {
+		t.Fatalf("planTag is %x, not stable", a)
+	}
+	for name, other := range map[string]plan.Plan{
+		"content":  {Edits: []rewrite.Edit{{Selector: 0, Op: rewrite.SetInner, Content: []byte("Hello")}}},
+		"selector": {Edits: []rewrite.Edit{{Selector: 1, Op: rewrite.SetInner, Content: []byte("Bonjour")}}},
+		"op":       {Edits: []rewrite.Edit{{Selector: 0, Op: rewrite.Append, Content: []byte("Bonjour")}}},
+		"json":     {Edits: base.Edits, JSONEdits: []jsonrw.Edit{{Op: jsonrw.Remove, Path: "a"}}},
+	} {
+		if planTag(&other, m) == a {
+			t.Errorf("a different %s gives the same tag", name)
+		}
+	}
+	if planTag(&base, &plugin.Manifest{SourceHash: "sha256:2", Selectors: m.Selectors}) == a {
+		t.Error("another rule file gives the same tag")
+	}
+	seen := base
+	seen.SeenEdits = true
+	if planTag(&seen, m) != 0 {
+		t.Error("a plan that depends on the seen-filter has a tag")
+	}
+}
+
+func FuzzParseETagList(f *testing.F) {
+	for _, s := range []string{`"a"`, `W/"a", "b"`, `*`, `"a" junk`, `W/"x-bsks0000000000000abc"`, `,,"a",,`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tags, star, ok := parseETagList(s)
+		if !ok || star {
+			return
+		}
+		// What parses, printed and parsed again, is the same list.
+		var out string
+		for i, tg := range tags {
+			if i > 0 {
+				out += ", "
+			}
+			out += tg.String()
+		}
+		again, _, ok := parseETagList(out)
+		if !ok || !reflect.DeepEqual(again, tags) && len(tags) > 0 {
+			t.Fatalf("%q → %q → %v", s, out, again)
+		}
+		for _, tg := range tags {
+			if o, v, ok := splitDerived(tg); ok {
+				if derivedETag(o.String(), v) != tg.String() && v != 0 {
+					t.Fatalf("%s splits into %s and %x, which derive %s", tg, o, v, derivedETag(o.String(), v))
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,165 @@
+package reload_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/reload"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+)
+
+// slot is a Target: it holds the serving site, as the proxy does.
+type slot struct{ s atomic.Pointer[site.Site] }
+
+func (t *slot) Swap(s *site.Site) *site.Site { return t.s.Swap(s) }
+
+func rulesNamed(name string) string {
+	return "rules:\n  - name: " + name + "\n    actions:\n      - add_class: { select: body, class: x }\n"
+}
+
+// setup returns a rule file, the target, and a reloader loading the file.
+func setup(t *testing.T) (string, *slot, *reload.Reloader) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte(rulesNamed("first")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &slot{}
+	t.Cleanup(func() {
+		if s := target.s.Load(); s != nil {
+			s.Close(context.Background())
+		}
+		eng.Close(context.Background())
+	})
+	load := func(ctx context.Context) (*site.Site, error) {
+		return site.LoadFile(ctx, eng, path, reqctx.Config{})
+	}
+	return path, target, reload.New(target, load, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func ruleName(t *testing.T, target *slot) string {
+	t.Helper()
+	s := target.s.Load()
+	if s == nil || len(s.Manifest().Rules) == 0 {
+		return ""
+	}
+	return s.Manifest().Rules[0].Name
+}
+
+func TestReloadSwapsAndRetires(t *testing.T) {
+	path, target, r := setup(t)
+	ctx := context.Background()
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := target.s.Load()
+	if r.Generation() != 1 || ruleName(t, target) != "first" {
+		t.Fatalf("generation %d, rule %q", r.Generation(), ruleName(t, target))
+	}
+	// A request holding the first plugin keeps it open across the reload.
+	if !first.Hold() {
+		t.Fatal("could not hold the serving plugin")
+	}
+	os.WriteFile(path, []byte(rulesNamed("second")), 0o644)
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.Generation() != 2 || ruleName(t, target) != "second" {
+		t.Fatalf("generation %d, rule %q", r.Generation(), ruleName(t, target))
+	}
+	if first.Hold() {
+		t.Error("a retired plugin accepted a new holder")
+	}
+	first.Drop()
+	if got := r.Last(); got == nil || got.Err != nil || got.Generation != 2 {
+		t.Errorf("last result %+v", got)
+	}
+}
+
+func TestBadPluginKeepsTheOldOne(t *testing.T) {
+	path, target, r := setup(t)
+	ctx := context.Background()
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, []byte("rules:\n  - name: x\n    when: geo.contry == \"FR\"\n    actions: [remove: p]\n"), 0o644)
+	var seen reload.Result
+	r.OnResult = func(res reload.Result) { seen = res }
+	err := r.Reload(ctx)
+	if err == nil || !strings.Contains(err.Error(), "rules.yaml:3:11") {
+		t.Fatalf("err = %v, want the position of the mistake", err)
+	}
+	if ruleName(t, target) != "first" || r.Generation() != 1 {
+		t.Fatalf("serving %q generation %d after a rejected reload", ruleName(t, target), r.Generation())
+	}
+	if seen.Err == nil || seen.Generation != 1 {
+		t.Errorf("OnResult got %+v", seen)
+	}
+}
+
+func TestWatchReloadsOnChange(t *testing.T) {
+	path, target, r := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { r.Watch(ctx, 10*time.Millisecond, path); close(done) }()
+	// Same content, new modification time: not a change.
+	os.WriteFile(path, []byte(rulesNamed("first")), 0o644)
+	os.WriteFile(path, []byte(rulesNamed("watched")), 0o644)
+	deadline := time.Now().Add(10 * time.Second)
+	for ruleName(t, target) != "watched" {
+		if time.Now().After(deadline) {
+			t.Fatal("the change was not picked up")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	// The watcher may have read the file half written (a rejected or an
+	// empty plugin) before the whole of it: at least one reload, then.
+	if r.Generation() < 2 {
+		t.Errorf("generation %d, want at least 2", r.Generation())
+	}
+}
+
+// TestWatchSeesChangesBeforeItStarts: a file written after the first load
+// and before the watcher's first look is reloaded, not taken for the
+// loaded one.
+func TestWatchSeesChangesBeforeItStarts(t *testing.T) {
+	path, target, r := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(rulesNamed("early")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { r.Watch(ctx, time.Hour, path); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for ruleName(t, target) != "early" {
+		if time.Now().After(deadline) {
+			t.Fatal("a change made before the watcher started was not picked up")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}

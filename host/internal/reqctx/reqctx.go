@@ -1,0 +1,572 @@
+// Package reqctx turns an HTTP request into the values a rule module reads:
+// one plugin.Value per slot of its manifest. Only the slots a module
+// declares are computed, so a plugin that never reads the device does not
+// pay for classifying the User-Agent, and one that never reads geography
+// does not look up the client's address.
+package reqctx
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/bespoke-edge/bespoke/host/internal/device"
+	"github.com/bespoke-edge/bespoke/host/internal/geo"
+	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+// Config says where values come from. The zero Config is usable: see each
+// field.
+type Config struct {
+	// Geo locates visitors; nil means DefaultGeo().
+	Geo *geo.Resolver
+	// Devices caches device classifications; nil means a cache of 4096
+	// entries owned by the Builder.
+	Devices *device.Cache
+	// Now is the clock; nil means time.Now. Tests and `bespoke explain --at`
+	// set it.
+	Now func() time.Time
+	// TimeZone is the visitor's time zone when geography does not give one;
+	// nil means UTC.
+	TimeZone *time.Location
+}
+
+// DefaultGeo returns the resolver used when Config.Geo is nil: the
+// Cloudflare, CloudFront and Vercel geo headers, believed from loopback
+// and private-network peers only (a CDN or load balancer in front), never
+// from the open internet, where any visitor can send them.
+func DefaultGeo() *geo.Resolver {
+	trusted, _ := geo.ParsePrefixes(geo.DefaultTrusted)
+	providers, _ := geo.ParseProviders("cloudflare,cloudfront,vercel")
+	return geo.New(geo.Config{TrustedProxies: trusted, Providers: providers})
+}
+
+// Builder computes the values of one manifest's slots. It is safe for
+// concurrent use.
+type Builder struct {
+	slots   []plugin.Slot
+	attrs   []plugin.Attr
+	geo     *geo.Resolver
+	devices *device.Cache
+	now     func() time.Time
+	tz      *time.Location
+	points  map[int][2]float64 // geo.distance slots: the point
+	needs   needs
+	vary    []string
+	// cookieSlots are the slots reading cookies directly, filled in one
+	// pass over the Cookie headers.
+	cookieSlots []int
+}
+
+type needs struct{ geo, device, clock, visitor bool }
+
+// NewBuilder prepares a builder for the given slots.
+func NewBuilder(cfg Config, slots []plugin.Slot) *Builder {
+	b := &Builder{
+		slots:   slots,
+		geo:     cfg.Geo,
+		devices: cfg.Devices,
+		now:     cfg.Now,
+		tz:      cfg.TimeZone,
+		points:  map[int][2]float64{},
+	}
+	if b.geo == nil {
+		b.geo = DefaultGeo()
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.tz == nil {
+		b.tz = time.UTC
+	}
+	vary := map[string]bool{}
+	for i, s := range slots {
+		a, _ := plugin.LookupAttr(s.Attr)
+		b.attrs = append(b.attrs, a)
+		if s.Attr == "cookie" {
+			b.cookieSlots = append(b.cookieSlots, i)
+		}
+		if s.Attr == "geo.distance" {
+			lat, lon, _ := strings.Cut(s.Arg, ",")
+			la, _ := strconv.ParseFloat(lat, 64)
+			lo, _ := strconv.ParseFloat(lon, 64)
+			b.points[i] = [2]float64{la, lo}
+		}
+		b.dependsOn(s, vary)
+	}
+	if b.needs.device && b.devices == nil {
+		b.devices = device.NewCache(4096)
+	}
+	for h := range vary {
+		b.vary = append(b.vary, h)
+	}
+	slices.Sort(b.vary)
+	return b
+}
+
+// geoFields says which part of the location each geo attribute reads, so
+// that Vary names only the headers that part can come from.
+var geoFields = map[string]geo.Field{
+	"geo.country":   geo.FieldCountry,
+	"geo.region":    geo.FieldRegion,
+	"geo.city":      geo.FieldCity,
+	"geo.continent": geo.FieldContinent,
+	"geo.timezone":  geo.FieldTimezone,
+	"geo.lat":       geo.FieldLatLon,
+	"geo.lon":       geo.FieldLatLon,
+	"geo.distance":  geo.FieldLatLon,
+}
+
+// dependsOn records what computing s needs, and the request headers it
+// reads (for Vary).
+func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
+	add := func(hs ...string) {
+		for _, h := range hs {
+			vary[http.CanonicalHeaderKey(h)] = true
+		}
+	}
+	switch {
+	case strings.HasPrefix(s.Attr, "geo."):
+		b.needs.geo = true
+		add(b.geo.HeadersFor(geoFields[s.Attr])...)
+	case strings.HasPrefix(s.Attr, "device."):
+		b.needs.device = true
+		add("User-Agent", "Sec-CH-UA", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform", "Sec-CH-UA-Platform-Version", "Sec-CH-UA-Model")
+	case s.Attr == "language" || s.Attr == "languages":
+		add("Accept-Language")
+	case s.Attr == "visitor.id" || s.Attr == "visitor.new":
+		b.needs.visitor = true
+		add("Cookie")
+	case s.Attr == "cookie":
+		add("Cookie")
+	case s.Attr == "header":
+		add(s.Arg)
+	case s.Attr == "now":
+		b.needs.clock = true
+	case s.Attr == "visitor.hour" || s.Attr == "visitor.weekday":
+		// The visitor's time zone comes from geography.
+		b.needs.clock, b.needs.geo = true, true
+		add(b.geo.HeadersFor(geo.FieldTimezone)...)
+	}
+	if s.From != nil {
+		b.dependsOn(*s.From, vary)
+	}
+}
+
+// Vary returns the request headers the values depend on, for the Vary
+// response header.
+func (b *Builder) Vary() []string { return b.vary }
+
+// Slots returns the slots the builder computes.
+func (b *Builder) Slots() []plugin.Slot { return b.slots }
+
+// ReadsVisitor reports whether the slots read the visitor id (visitor.id,
+// visitor.new, and what is computed from them: experiments, rollouts), so
+// that the id must be kept in a cookie for decisions to stay the same
+// from one request to the next.
+func (b *Builder) ReadsVisitor() bool { return b.needs.visitor }
+
+// NeedsDevice reports whether the slots read the device, so the proxy can
+// ask browsers for Client Hints (Accept-CH).
+func (b *Builder) NeedsDevice() bool { return b.needs.device }
+
+// request holds what several slots share, computed at most once.
+type request struct {
+	r   *http.Request
+	v   Visitor
+	ov  *Overrides
+	geo geo.Info
+	dev device.Info
+	now time.Time
+	loc *time.Location
+}
+
+// Build computes the values for r into dst (reused when large enough) and
+// returns it. v is the visitor as resolved by the proxy.
+func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin.Value {
+	if cap(dst) < len(b.slots) {
+		dst = make([]plugin.Value, len(b.slots))
+	}
+	dst = dst[:len(b.slots)]
+	q := request{r: r, v: v, ov: v.Overrides}
+	if b.needs.geo {
+		q.geo = b.geo.Resolve(r)
+	}
+	if b.needs.device {
+		ua, hints := device.FromRequest(r)
+		q.dev = b.devices.Classify(ua, hints)
+	}
+	q.ov.apply(&q)
+	if b.needs.clock {
+		q.now = b.now()
+		if q.ov != nil && !q.ov.Now.IsZero() {
+			q.now = q.ov.Now
+		}
+		q.loc = b.tz
+		if q.geo.Timezone != "" {
+			if loc := location(q.geo.Timezone); loc != nil {
+				q.loc = loc
+			}
+		} else if loc := countryLocation(q.geo.Country); loc != nil {
+			// A country that keeps one time has its zone even when the
+			// CDN sends only the country.
+			q.loc = loc
+		}
+	}
+	if len(b.cookieSlots) > 0 {
+		for _, i := range b.cookieSlots {
+			dst[i] = plugin.Value{}
+		}
+		for _, line := range r.Header["Cookie"] {
+			eachCookie(line, func(name, value string) bool {
+				for _, i := range b.cookieSlots {
+					if b.slots[i].Arg == name && !dst[i].Present {
+						dst[i] = TextValue(decodeCookie(value))
+					}
+				}
+				return true
+			})
+		}
+	}
+	for i := range b.slots {
+		if b.slots[i].Attr == "cookie" {
+			if q.ov != nil {
+				if v, ok := q.ov.overridden(&b.slots[i], b.attrs[i]); ok {
+					dst[i] = v
+				}
+			}
+			continue // filled above
+		}
+		dst[i] = b.value(i, &b.slots[i], &q)
+	}
+	return dst
+}
+
+// value computes one slot.
+func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
+	if q.ov != nil && !derivedFromOverrides(s.Attr) {
+		if v, ok := q.ov.overridden(s, b.attrs[i]); ok {
+			return v
+		}
+	}
+	switch s.Attr {
+	case "visitor.new":
+		return BoolValue(q.v.New)
+	case "device.bot":
+		return BoolValue(q.dev.Bot || q.dev.Type == device.Type("bot"))
+	case "geo.lat":
+		if !q.geo.HasLatLon {
+			return plugin.Value{}
+		}
+		return NumberValue(q.geo.Lat)
+	case "geo.lon":
+		if !q.geo.HasLatLon {
+			return plugin.Value{}
+		}
+		return NumberValue(q.geo.Lon)
+	case "geo.distance":
+		if !q.geo.HasLatLon {
+			return plugin.Value{}
+		}
+		p := b.points[i]
+		return NumberValue(geo.DistanceKM(q.geo.Lat, q.geo.Lon, p[0], p[1]))
+	case "now":
+		return plugin.Value{Str: q.now.UTC().Format(time.RFC3339), Num: float64(q.now.Unix()), Present: true, Number: true}
+	case "visitor.hour":
+		return NumberValue(float64(q.now.In(q.loc).Hour()))
+	case "visitor.weekday":
+		return plugin.Value{Str: plugin.Weekday(q.now.In(q.loc).Weekday()), Present: true}
+	case "languages":
+		var langs []string
+		if vs := q.r.Header["Accept-Language"]; len(vs) > 0 {
+			langs = Languages(vs[0])
+		}
+		if len(langs) == 0 {
+			return plugin.Value{}
+		}
+		return plugin.Value{Str: plugin.ListValue(langs), Present: true}
+	case "json":
+		src, ok := b.text(s.From, q)
+		if !ok {
+			return plugin.Value{}
+		}
+		return JSONValue(src, s.Arg)
+	case "semver":
+		src, ok := b.text(s.From, q)
+		if !ok {
+			return plugin.Value{}
+		}
+		n, ok := plugin.SemverNumber(src)
+		if !ok {
+			return plugin.Value{Str: src, Present: true}
+		}
+		return plugin.Value{Str: src, Num: n, Present: true, Number: true}
+	case "cap":
+		n := 0
+		if q.v.Caps != nil {
+			secs, _, _ := strings.Cut(s.Arg, ":")
+			w, _ := strconv.Atoi(secs)
+			n = q.v.Caps.Count(s.Arg, time.Duration(w)*time.Second)
+		}
+		return NumberValue(float64(n))
+	case "bucket":
+		if q.ov != nil {
+			if n, ok := q.ov.Buckets[s.Key()]; ok {
+				return NumberValue(float64(n))
+			}
+		}
+		src, ok := b.text(s.From, q)
+		if !ok || src == "" {
+			return plugin.Value{}
+		}
+		return NumberValue(float64(plugin.Bucket(s.Arg, src)))
+	}
+	str, ok := b.text(s, q)
+	if !ok {
+		return plugin.Value{}
+	}
+	return TextValue(b.attrs[i].Fold.Apply(str))
+}
+
+// text computes a text attribute, for slots and for what computed slots
+// are computed from.
+func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
+	r := q.r
+	if q.ov != nil && !derivedFromOverrides(s.Attr) {
+		if v, ok := q.ov.value(s); ok {
+			return v, true
+		}
+	}
+	switch s.Attr {
+	case "geo.country":
+		return q.geo.Country, q.geo.Country != ""
+	case "geo.region":
+		return q.geo.Region, q.geo.Region != ""
+	case "geo.city":
+		return q.geo.City, q.geo.City != ""
+	case "geo.continent":
+		return q.geo.Continent, q.geo.Continent != ""
+	case "geo.timezone":
+		return q.geo.Timezone, q.geo.Timezone != ""
+	case "device.type":
+		return string(q.dev.Type), q.dev.Type != ""
+	case "device.os":
+		if q.dev.OS == "" {
+			return "other", true
+		}
+		return q.dev.OS, true
+	case "device.os_version":
+		return q.dev.OSVersion, q.dev.OSVersion != ""
+	case "device.browser":
+		return q.dev.Browser, q.dev.Browser != ""
+	case "device.browser_version":
+		return q.dev.BrowserVersion, q.dev.BrowserVersion != ""
+	case "language":
+		if vs := r.Header["Accept-Language"]; len(vs) > 0 {
+			return PrimaryLanguage(vs[0])
+		}
+		return "", false
+	case "path":
+		return r.URL.Path, true
+	case "host":
+		return hostOnly(r.Host), r.Host != ""
+	case "cookie":
+		v, ok := Cookie(r, s.Arg)
+		return decodeCookie(v), ok
+	case "header":
+		if vs := r.Header[s.Arg]; len(vs) > 0 {
+			return vs[0], true
+		}
+	case "query":
+		return Query(r.URL.RawQuery, s.Arg)
+	case "visitor.id":
+		return q.v.ID, q.v.ID != ""
+	}
+	return "", false
+}
+
+// JSONValue reads path (gjson syntax) in src. Malformed JSON and a missing
+// path are no value, never an error. A JSON array becomes a list value; true
+// and false become the texts "true" and "false".
+func JSONValue(src, path string) plugin.Value {
+	// Validated in one pass, without recursion and with a nesting limit,
+	// before gjson (which recurses per level) sees a visitor's value.
+	if jsonrw.Validate(src, jsonrw.DefaultMaxDepth) != nil {
+		return plugin.Value{}
+	}
+	res := gjson.Get(src, path)
+	switch res.Type {
+	case gjson.Null:
+		return plugin.Value{}
+	case gjson.String:
+		return TextValue(res.Str)
+	case gjson.Number:
+		return plugin.Value{Str: res.Raw, Num: res.Num, Present: true, Number: true}
+	case gjson.True:
+		return plugin.Value{Str: "true", Num: 1, Present: true, Number: true}
+	case gjson.False:
+		return plugin.Value{Str: "false", Num: 0, Present: true, Number: true}
+	}
+	if res.IsArray() {
+		var items []string
+		for _, it := range res.Array() {
+			if it.Type == gjson.String {
+				items = append(items, it.Str)
+			} else {
+				items = append(items, it.Raw)
+			}
+		}
+		return plugin.Value{Str: plugin.ListValue(items), Present: true}
+	}
+	return plugin.Value{Str: res.Raw, Present: true}
+}
+
+// derivedFromOverrides says an attribute's override is applied to the
+// geography or device it is computed from (see Overrides.apply), not to
+// its slot.
+func derivedFromOverrides(attr string) bool {
+	return strings.HasPrefix(attr, "geo.") || strings.HasPrefix(attr, "device.")
+}
+
+var locations sync.Map // IANA name -> *time.Location
+
+// countryLocations caches the zones of countries that keep one time (nil
+// for the others), in a map a lookup of which does not allocate.
+var countryLocations struct {
+	sync.RWMutex
+	m map[string]*time.Location
+}
+
+// countryLocation returns the zone of a country that keeps one time, or
+// nil.
+func countryLocation(country string) *time.Location {
+	if country == "" {
+		return nil
+	}
+	countryLocations.RLock()
+	loc, ok := countryLocations.m[country]
+	countryLocations.RUnlock()
+	if ok {
+		return loc
+	}
+	if zone := geo.CountryZone(country); zone != "" {
+		loc = location(zone)
+	}
+	countryLocations.Lock()
+	if countryLocations.m == nil {
+		countryLocations.m = map[string]*time.Location{}
+	}
+	if len(countryLocations.m) < 1024 { // countries are two letters; bound it anyway
+		countryLocations.m[country] = loc
+	}
+	countryLocations.Unlock()
+	return loc
+}
+
+// location loads a time zone once; an unknown name gives nil.
+func location(name string) *time.Location {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil
+	}
+	locations.Store(name, l)
+	return l
+}
+
+// decodeCookie undoes the percent-encoding cookies carrying text or JSON
+// commonly have (encodeURIComponent); "+" stays a plus, and a value that
+// does not decode is kept as sent.
+func decodeCookie(v string) string {
+	if strings.IndexByte(v, '%') < 0 {
+		return v
+	}
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
+// TextValue is the value of a text attribute: present, and a number too
+// when it reads as one.
+func TextValue(s string) plugin.Value {
+	v := plugin.Value{Str: s, Present: true}
+	if maybeNumber(s) {
+		v.Num, v.Number = plugin.ParseNumber(s)
+	}
+	return v
+}
+
+// NumberValue is the value of a numeric attribute.
+func NumberValue(n float64) plugin.Value {
+	return plugin.Value{Str: strconv.FormatFloat(n, 'f', -1, 64), Num: n, Present: true, Number: true}
+}
+
+// BoolValue is the value of a yes/no attribute.
+func BoolValue(t bool) plugin.Value {
+	if t {
+		return plugin.Value{Str: "true", Num: 1, Present: true, Number: true}
+	}
+	return plugin.Value{Str: "false", Num: 0, Present: true, Number: true}
+}
+
+// maybeNumber skips ParseFloat for values that cannot be numbers, which is
+// most of them.
+func maybeNumber(s string) bool {
+	s = trimSpace(s)
+	if s == "" {
+		return false
+	}
+	c := s[0]
+	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.'
+}
+
+func hostOnly(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[:i], ":") {
+		return h[:i]
+	}
+	return h
+}
+
+// Query returns the first value of the query parameter key in rawQuery,
+// decoded, scanning without building the whole parameter map. A parameter
+// that does not decode is skipped, as url.ParseQuery would.
+func Query(rawQuery, key string) (string, bool) {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if k != key {
+			if strings.ContainsAny(k, "%+") {
+				if dk, err := url.QueryUnescape(k); err != nil || dk != key {
+					continue
+				}
+			} else {
+				continue
+			}
+		}
+		if strings.ContainsAny(v, "%+") {
+			dv, err := url.QueryUnescape(v)
+			if err != nil {
+				continue
+			}
+			v = dv
+		}
+		return v, true
+	}
+	return "", false
+}

@@ -1,0 +1,44 @@
+package reqctx
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/geo"
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+// TestVary: Vary names the headers the slots' values can come from, for
+// the providers configured, and nothing else.
+func TestVary(t *testing.T) {
+	trusted, _ := geo.ParsePrefixes("loopback")
+	cloudflare := Config{Geo: geo.New(geo.Config{TrustedProxies: trusted, Providers: []geo.Provider{geo.Cloudflare}})}
+	visitorID := plugin.Slot{Attr: "visitor.id"}
+	tests := []struct {
+		name        string
+		cfg         Config
+		slots       []plugin.Slot
+		want        []string
+		readsVisitr bool
+	}{
+		{"country, Cloudflare", cloudflare, []plugin.Slot{{Attr: "geo.country"}}, []string{"Cf-Ipcountry"}, false},
+		{"country and continent", cloudflare, []plugin.Slot{{Attr: "geo.country"}, {Attr: "geo.continent"}}, []string{"Cf-Ipcontinent", "Cf-Ipcountry"}, false},
+		{"visitor hour reads the time zone", cloudflare, []plugin.Slot{{Attr: "visitor.hour"}}, []string{"Cf-Ipcity", "Cf-Ipcountry", "Cf-Region-Code", "Cf-Timezone"}, false},
+		{"language", cloudflare, []plugin.Slot{{Attr: "language"}}, []string{"Accept-Language"}, false},
+		{"a header", cloudflare, []plugin.Slot{{Attr: "header", Arg: "X-Plan"}}, []string{"X-Plan"}, false},
+		{"a cookie", cloudflare, []plugin.Slot{{Attr: "cookie", Arg: "plan"}}, []string{"Cookie"}, false},
+		{"an experiment buckets the visitor id", cloudflare, []plugin.Slot{{Attr: "bucket", Arg: "hero", From: &visitorID}}, []string{"Cookie"}, true},
+		{"the path reads no header", cloudflare, []plugin.Slot{{Attr: "path"}}, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBuilder(tt.cfg, tt.slots)
+			if got := b.Vary(); !slices.Equal(got, tt.want) {
+				t.Errorf("Vary = %q, want %q", got, tt.want)
+			}
+			if b.ReadsVisitor() != tt.readsVisitr {
+				t.Errorf("ReadsVisitor = %v", b.ReadsVisitor())
+			}
+		})
+	}
+}

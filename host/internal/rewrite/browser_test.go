@@ -1,0 +1,1161 @@
+package rewrite
+
+// The differential test of the rewriter's element tree against a DOM
+// reference: golang.org/x/net/html builds the tree a browser builds, and
+// github.com/andybalholm/cascadia matches selectors on it.
+//
+// For a page, the rewriter's tree is read by marking every element it
+// sees (a marker before its start tag and one after its end), and the
+// browser's by parsing the page with each of those start tags annotated
+// with the element's number. The two trees must agree, except where a
+// by-design difference (designDiffs) explains where they differ. Then, for
+// each selector of browserSelectors, the elements the rewriter selects (it
+// sets an attribute on them) must be those cascadia selects on the
+// rewriter's tree, and may differ from those cascadia selects on the
+// browser's tree only for elements whose place in the tree (ancestors and
+// position among siblings) a by-design difference changed.
+
+import (
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/andybalholm/cascadia"
+	"golang.org/x/net/html"
+)
+
+const (
+	markOpen  = "\uE000"
+	markClose = "\uE001"
+	annotAttr = "data-bsk"
+	hitAttr   = "data-bsk-hit"
+)
+
+// browserSelectors are the selectors the differential test compares:
+// types, classes, ids and attributes, child and descendant combinators
+// across the elements the tree builder treats specially, positions, and
+// negations.
+var browserSelectors = []string{
+	"*", "div", "p", "span", "a", "b", "li", "td", "tr", "table", "body", "html", "head", "form",
+	"option", "select", "template", "svg", "math", "title", "input", "img", "br", "col", "caption",
+	"div p", "div > p", "body > *", "body > div", "html > body", "table tr", "table > tr", "tr > td",
+	"table td", "tbody > tr", "ul > li", "li li", "li > p", "p > b", "b > p", "b p", "a div", "i b",
+	"dialog p", "template div", "template > td", "template td", "form input", "form > *", "select option",
+	"select > *", "svg *", "svg > *", "math *", "p:nth-child(2)", "li:first-child",
+	"div:nth-of-type(2)", "*:nth-child(3)", ":first-child > :first-child", ".x", "#a", "[data-k]",
+	"[data-k=v]", "div.x > p", ".y span", "section > div div div", "div :not(p)", ":not(div) > p",
+	"div:not(.x) *", "td > *", "caption *", "ruby > rt", "dl > dd", "h1, h2 > p", "button p",
+	"object p", "x-card > *", "head > *", "nav a", "p p", "div div", "span div", "table > *",
+	":not(table) > tr", "td:nth-child(2)", "tr:nth-of-type(2) > td",
+}
+
+// relem is an element of the rewriter's tree.
+type relem struct {
+	parent     int // -1: the document
+	start, end int // its start tag, input[start:end]
+	name       string
+	attrs      []html.Attribute
+}
+
+var (
+	markerProgram = sync.OnceValue(func() *Program { return mustCompile("*") })
+	markerEdits   = []Edit{{Op: InsertBefore, Content: []byte(markOpen)}, {Op: InsertAfter, Content: []byte(markClose)}}
+)
+
+func mustCompile(sels ...string) *Program {
+	p, err := CompileStrings(sels)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// rewriteAll rewrites in, written whole.
+func rewriteAll(prog *Program, edits []Edit, in string) string {
+	var out strings.Builder
+	rw := prog.NewRewriter(&out, edits, Options{MaxBuffer: 64 << 20})
+	rw.Write([]byte(in))
+	rw.Close()
+	rw.Release()
+	return out.String()
+}
+
+// rewriterTree reads the rewriter's tree of in: elements in the order of
+// their start tags.
+func rewriterTree(in string) ([]relem, error) {
+	out := rewriteAll(markerProgram(), markerEdits, in)
+	var elems []relem
+	var stack []int
+	var rebuilt strings.Builder
+	for i := 0; i < len(out); {
+		switch {
+		case strings.HasPrefix(out[i:], markOpen):
+			parent := -1
+			if len(stack) > 0 {
+				parent = stack[len(stack)-1]
+			}
+			stack = append(stack, len(elems))
+			elems = append(elems, relem{parent: parent, start: rebuilt.Len()})
+			i += len(markOpen)
+		case strings.HasPrefix(out[i:], markClose):
+			if len(stack) == 0 {
+				return nil, fmt.Errorf("an element ends that did not start, at output byte %d", i)
+			}
+			stack = stack[:len(stack)-1]
+			i += len(markClose)
+		default:
+			rebuilt.WriteByte(out[i])
+			i++
+		}
+	}
+	if rebuilt.String() != in {
+		return nil, fmt.Errorf("without its markers, the output is not the input:\n%s", short(rebuilt.String()))
+	}
+	if len(stack) != 0 {
+		return nil, fmt.Errorf("%d elements never end", len(stack))
+	}
+	for k := range elems {
+		e := &elems[k]
+		z := html.NewTokenizer(strings.NewReader(in[e.start:]))
+		if tt := z.Next(); tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			return nil, fmt.Errorf("the rewriter has an element at byte %d, where the tokenizer reads %v %q", e.start, tt, in[e.start:min(len(in), e.start+30)])
+		}
+		e.end = e.start + len(z.Raw())
+		tok := z.Token()
+		e.name, e.attrs = tok.Data, tok.Attr
+	}
+	return elems, nil
+}
+
+// annotateEnds inserts annotAttr="k" after the name of element k's start
+// tag, and returns where each start tag ends in the annotated page.
+func annotateEnds(in string, elems []relem) (string, []int) {
+	var b strings.Builder
+	ends := make([]int, len(elems))
+	last := 0
+	for k, e := range elems {
+		i := e.start + 1
+		for i < len(in) && !strings.ContainsRune(" \t\n\r\f/>", rune(in[i])) {
+			i++
+		}
+		b.WriteString(in[last:i])
+		fmt.Fprintf(&b, ` %s="%d"`, annotAttr, k)
+		ends[k] = b.Len() + len(in) - i // none: the page's end
+		var t tagFacts
+		if gt := scanAttrs([]byte(in[e.start:]), i-e.start, &t, nil); gt >= 0 {
+			ends[k] = b.Len() + e.start + gt + 1 - i
+		}
+		last = i
+	}
+	b.WriteString(in[last:])
+	return b.String(), ends
+}
+
+// bnode is an element of the browser's tree.
+type bnode struct {
+	n     *html.Node
+	id    int  // the rewriter's element it comes from, or -1: the tree builder made it
+	clone bool // a copy of a formatting element (the first is the original)
+}
+
+// btree is the browser's tree of a page.
+type btree struct {
+	doc    *html.Node
+	nodes  map[*html.Node]*bnode
+	orig   map[int]*html.Node // by the rewriter's element number
+	clones map[int]int        // clones per element
+}
+
+// newBTree indexes the browser's tree. Of the nodes that carry one
+// element's number (a formatting element and its copies), the original is
+// the one whose parent, past formatting elements, is the rewriter's
+// parent, or else the first.
+func newBTree(doc *html.Node, elems []relem, annotated string, ends []int) *btree {
+	t := &btree{doc: doc, nodes: map[*html.Node]*bnode{}, orig: map[int]*html.Node{}, clones: map[int]int{}}
+	byID := map[int][]*bnode{}
+	for n := range doc.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		bn := &bnode{n: n, id: -1}
+		if v := attrOf(n, annotAttr); v != "" {
+			bn.id, _ = strconv.Atoi(v)
+			byID[bn.id] = append(byID[bn.id], bn)
+		}
+		t.nodes[n] = bn
+	}
+	// Parents first: an element's number is above its parent's.
+	ids := make([]int, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		ns := byID[id]
+		// The original is the copy whose ancestors are those the
+		// element had when its start tag was read (a formatting element
+		// never moves: the adoption agency moves copies and the blocks
+		// they hold): the page up to that tag, parsed, says which.
+		pick := ns[0]
+		if len(ns) > 1 {
+			if want := creationAncestors(annotated[:ends[id]], id); want != nil {
+				best := -1
+				for _, bn := range ns {
+					have := annotatedAncestors(bn.n)
+					n := 0
+					for n < len(have) && n < len(want) && have[n] == want[n] {
+						n++
+					}
+					if n > best {
+						pick, best = bn, n
+					}
+				}
+			}
+		}
+		for _, bn := range ns {
+			bn.clone = bn != pick
+		}
+		t.orig[id] = pick.n
+		t.clones[id] = len(ns) - 1
+	}
+	return t
+}
+
+// creationAncestors returns the annotated ancestors (see
+// annotatedAncestors) element id has in the page prefix, which ends with
+// its start tag; nil if the prefix does not hold it once.
+func creationAncestors(prefix string, id int) []int {
+	doc, err := html.Parse(strings.NewReader(prefix))
+	if err != nil {
+		return nil
+	}
+	var found *html.Node
+	v := strconv.Itoa(id)
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && attrOf(n, annotAttr) == v {
+			if found != nil {
+				return nil
+			}
+			found = n
+		}
+	}
+	if found == nil {
+		return nil
+	}
+	return annotatedAncestors(found)
+}
+
+// annotatedAncestors returns the numbers of n's ancestors, nearest first
+// (-1 for those the tree builder made).
+func annotatedAncestors(n *html.Node) []int {
+	var out []int
+	for p := n.Parent; p != nil && p.Type == html.ElementNode; p = p.Parent {
+		id := -1
+		if v := attrOf(p, annotAttr); v != "" {
+			id, _ = strconv.Atoi(v)
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// parent returns the nearest ancestor of k that is an original source
+// element, or -1.
+func (t *btree) parent(k int) int {
+	for p := t.orig[k].Parent; p != nil; p = p.Parent {
+		if bn := t.nodes[p]; bn != nil && bn.id >= 0 && !bn.clone {
+			return bn.id
+		}
+	}
+	return -1
+}
+
+// sameShape reports whether two parses have the same elements in the same
+// places, whatever their attributes.
+func sameShape(a, b *html.Node) bool {
+	ea, eb := elementsOf(a), elementsOf(b)
+	if len(ea) != len(eb) {
+		return false
+	}
+	for i := range ea {
+		x, y := ea[i], eb[i]
+		if x.Data != y.Data || x.Namespace != y.Namespace || depthOf(x) != depthOf(y) {
+			return false
+		}
+	}
+	return true
+}
+
+func elementsOf(n *html.Node) []*html.Node {
+	var out []*html.Node
+	for d := range n.Descendants() {
+		if d.Type == html.ElementNode {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func depthOf(n *html.Node) int {
+	d := 0
+	for ; n != nil; n = n.Parent {
+		d++
+	}
+	return d
+}
+
+// formatting are the elements the adoption agency and the reconstruction
+// of active formatting elements work on.
+var formatting = map[string]bool{"a": true, "b": true, "big": true, "code": true, "em": true, "font": true, "i": true,
+	"nobr": true, "s": true, "small": true, "strike": true, "strong": true, "tt": true, "u": true}
+
+var tableParts = map[string]bool{"table": true, "tbody": true, "thead": true, "tfoot": true, "tr": true}
+
+// A designDiff is a way the rewriter's tree differs from the browser's by
+// design, with why; SYNTAX.md lists them too.
+type designDiff struct {
+	name, why string
+}
+
+var (
+	diffImplied = designDiff{"implied", "the browser creates elements the page has no start tag for (html, head, body, tbody, tr, colgroup; p for a stray </p>, br for </br>); bespoke's tree has the elements whose start tags are in the page"}
+	diffClone   = designDiff{"copy", "the browser reopens formatting elements (a, b, i, font, …) that a block cut, as copies with the same attributes; bespoke edits the element whose tags are in the page, never the copies"}
+	diffFormat  = designDiff{"formatting", "misnested formatting elements: when one ends while a block inside it is still open (<b><p>x</b>), the browser moves the block out of it (the adoption agency), and an end tag can close a copy (and what is open in it) or an element a block already closed; bespoke leaves each element where its tags are"}
+	diffFoster  = designDiff{"foster", "content that is not part of a table but written inside one (<table><div>) is moved by the browser before the table (foster parenting); bespoke leaves it where it is written"}
+	diffMerge   = designDiff{"merged-attributes", "a second <html> or <body> tag is not an element: the browser adds its attributes to the first, bespoke ignores it"}
+	diffHead    = designDiff{"after-head", "elements of the head (link, meta, script, style, title, base, template) written after </head> and before the body are moved into the head by the browser; bespoke leaves them where they are"}
+	// Not a design choice: where the reference parser, x/net/html, builds
+	// another tree than browsers do (see explain).
+	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html), the rest of the page is not compared"}
+)
+
+// designDiffs lists the by-design differences.
+var designDiffs = []designDiff{diffImplied, diffClone, diffFormat, diffFoster, diffMerge, diffHead}
+
+// treeDiff compares the rewriter's tree of one page with the browser's.
+type treeDiff struct {
+	in     string
+	elems  []relem
+	b      *btree
+	t      *html.Node          // the rewriter's tree, as html.Nodes
+	tnodes []*html.Node        // by element number
+	why    map[int]*designDiff // why element k is not where the rewriter has it, or not in the browser's tree
+	attrs  map[int]bool        // element k has attributes in the browser's tree its start tag does not
+	bwhy   map[*html.Node]*designDiff
+	cut    int // the elements from cut on are not compared (see diffReference); len(elems) if none
+	errs   []string
+	stats  map[string]int
+}
+
+// compareTrees builds both trees of in and explains where they differ.
+// It returns nil when the browser's parser refuses the page (nesting
+// deeper than it allows).
+func compareTrees(in string) (*treeDiff, error) {
+	if strings.Contains(in, markOpen) || strings.Contains(in, markClose) || strings.Contains(in, annotAttr) {
+		return nil, nil // the page holds what the test marks elements with
+	}
+	elems, err := rewriterTree(in)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := html.Parse(strings.NewReader(in))
+	if err != nil {
+		return nil, nil
+	}
+	annotated, ends := annotateEnds(in, elems)
+	doc, err := html.Parse(strings.NewReader(annotated))
+	if err != nil {
+		return nil, nil
+	}
+	if !sameShape(plain, doc) {
+		return nil, fmt.Errorf("the annotations change how the browser parses the page")
+	}
+	d := &treeDiff{in: in, elems: elems, b: newBTree(doc, elems, annotated, ends), why: map[int]*designDiff{}, attrs: map[int]bool{},
+		bwhy: map[*html.Node]*designDiff{}, stats: map[string]int{}, cut: len(elems)}
+	d.buildT()
+	d.explain()
+	return d, nil
+}
+
+// buildT builds the rewriter's tree as html.Nodes, for cascadia.
+func (d *treeDiff) buildT() {
+	d.t = &html.Node{Type: html.DocumentNode}
+	d.tnodes = make([]*html.Node, len(d.elems))
+	for k, e := range d.elems {
+		attrs := append(slices.Clone(e.attrs), html.Attribute{Key: annotAttr, Val: strconv.Itoa(k)})
+		name := e.name
+		if b := d.b.orig[k]; b != nil {
+			name = strings.ToLower(b.Data) // <image> is an img, to both
+		}
+		n := &html.Node{Type: html.ElementNode, Data: name, Attr: attrs}
+		d.tnodes[k] = n
+		if e.parent < 0 {
+			d.t.AppendChild(n)
+		} else {
+			d.tnodes[e.parent].AppendChild(n)
+		}
+	}
+}
+
+func (d *treeDiff) errorf(format string, args ...any) {
+	d.errs = append(d.errs, fmt.Sprintf(format, args...))
+}
+
+// rAncestors returns the rewriter's ancestors of k, nearest first.
+func (d *treeDiff) rAncestors(k int) []int {
+	var out []int
+	for p := d.elems[k].parent; p >= 0; p = d.elems[p].parent {
+		out = append(out, p)
+	}
+	return out
+}
+
+// bAncestors returns the browser's source-element ancestors of k, nearest
+// first.
+func (d *treeDiff) bAncestors(k int) []int {
+	var out []int
+	for p := d.b.parent(k); p >= 0; p = d.b.parent(p) {
+		out = append(out, p)
+	}
+	return out
+}
+
+// explain classifies every difference between the trees, or records an
+// error for one no designDiff explains.
+func (d *treeDiff) explain() {
+	// Where x/net/html parts from browsers, the rest of the page is not
+	// compared: at an HTML template inside svg or math (it ignores the
+	// rest of the page); in a template whose content is a column group
+	// (it ignores raw-text start tags there, as browsers do, but its
+	// tokenizer still reads what follows as raw text); at an svg or math
+	// element whose tag ends in "/>" after an unquoted value and a
+	// repeated attribute (it takes the tag as self-closing); after an svg
+	// or math element named like a table part, template, head, body or
+	// html (it takes it for an HTML one when it resets the insertion mode
+	// or clears the stack back to a table).
+	for k, e := range d.elems {
+		switch {
+		case e.name == "template" && d.b.orig[k] == nil && d.inForeign(k):
+			// From its outermost ancestor x/net/html lost with it (the
+			// adoption agency can move it, and lose them).
+			for p := e.parent; p >= 0 && d.b.orig[p] == nil; p = d.elems[p].parent {
+				k = p
+			}
+		case e.name == "col" && e.parent >= 0 && d.elems[e.parent].name == "template" && d.firstInTemplate(k):
+			k++
+		case d.b.orig[k] != nil && d.b.orig[k].Namespace != "" && d.selfClosingQuirk(e):
+			k++
+		case d.b.orig[k] != nil && d.b.orig[k].Namespace != "" && modeNames[e.name]:
+			// x/net/html finds the insertion mode from any open element
+			// of these names, svg and math ones too.
+			k++
+		default:
+			continue
+		}
+		d.cut = k
+		d.stats[diffReference.name]++
+		break
+	}
+	// Elements the browser made.
+	for n, bn := range d.b.nodes {
+		switch {
+		case bn.clone:
+			if !formatting[n.Data] {
+				d.errorf("the browser copied <%s> #%d, which is not a formatting element", n.Data, bn.id)
+			}
+			d.bwhy[n] = &diffClone
+		case bn.id < 0:
+			if d.afterCut(n) {
+				continue
+			}
+			if why := d.impliedWhy(n); why != nil {
+				d.bwhy[n] = why
+			} else {
+				d.errorf("the browser has a <%s> (in <%s>) the rewriter does not see", n.Data, n.Parent.Data)
+			}
+		}
+	}
+	// Elements the rewriter has: missing from the browser's tree, or
+	// elsewhere in it.
+	for k, e := range d.elems[:d.cut] {
+		if d.b.orig[k] == nil {
+			if why := d.ignoredWhy(k); why != nil {
+				d.why[k] = why
+			} else {
+				d.errorf("#%d <%s> at byte %d is an element to the rewriter, not to the browser", k, e.name, e.start)
+			}
+			continue
+		}
+		if !sameAttrs(e.attrs, d.b.orig[k].Attr) {
+			d.attrs[k] = true // a later tag's attributes, merged
+			if e.name != "html" && e.name != "body" {
+				d.errorf("#%d <%s> at byte %d has other attributes in the browser's tree", k, e.name, e.start)
+			}
+		}
+		if pr, pb := e.parent, d.b.parent(k); pr != pb {
+			if pb >= d.cut {
+				// The browser's parent comes past the cut (x/net/html
+				// merged a later <html> tag into the root, say).
+				d.why[k] = &diffReference
+				continue
+			}
+			if why := d.movedWhy(k); why != nil {
+				d.why[k] = why
+			} else {
+				d.errorf("#%d <%s> at byte %d: parent %s in the rewriter's tree, %s in the browser's", k, e.name, e.start, d.label(pr), d.label(pb))
+			}
+		}
+	}
+}
+
+func (d *treeDiff) label(k int) string {
+	if k < 0 {
+		return "the document"
+	}
+	return fmt.Sprintf("#%d <%s>", k, d.elems[k].name)
+}
+
+// afterCut reports whether node n comes after an element past the cut,
+// in document order.
+func (d *treeDiff) afterCut(n *html.Node) bool {
+	if d.cut == len(d.elems) {
+		return false
+	}
+	for m := range d.b.doc.Descendants() {
+		if m == n {
+			return false
+		}
+		if v := attrOf(m, annotAttr); v != "" {
+			if k, _ := strconv.Atoi(v); k >= d.cut {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// selfClosingQuirk reports whether x/net/html's tokenizer and the
+// standard disagree on whether e's start tag is self-closing.
+func (d *treeDiff) selfClosingQuirk(e relem) bool {
+	raw := d.in[e.start:e.end]
+	z := html.NewTokenizer(strings.NewReader(raw))
+	ref := z.Next() == html.SelfClosingTagToken
+	i, _ := scanName([]byte(raw), 1)
+	var t tagFacts
+	scanAttrs([]byte(raw), i, &t, nil)
+	return ref != t.selfClose
+}
+
+// inForeign reports whether element k is in svg or math content, as the
+// rewriter has it: an svg or math element is its ancestor, and no HTML
+// integration point comes between.
+func (d *treeDiff) inForeign(k int) bool {
+	for _, a := range d.rAncestors(k) {
+		switch d.elems[a].name {
+		case "svg", "math":
+			return true
+		}
+	}
+	return false
+}
+
+// sameAttrs reports whether the browser's attributes b (but the
+// annotation) are those of the start tag, a (the first of each name).
+// (Attribute names are compared as the tokenizer gives them, but for
+// the case and the namespace prefix the parser gives svg and MathML ones:
+// viewBox, xlink:href.)
+func sameAttrs(a, b []html.Attribute) bool {
+	seen := map[string]bool{}
+	n := 0
+	for _, x := range a {
+		if k := asciiLower(x.Key); !seen[k] {
+			seen[k] = true
+			n++
+		}
+	}
+	m := 0
+	for _, y := range b {
+		if y.Key == annotAttr {
+			continue
+		}
+		m++
+		k := y.Key
+		if y.Namespace != "" {
+			k = y.Namespace + ":" + k
+		}
+		if !seen[asciiLower(k)] {
+			return false
+		}
+	}
+	return n == m
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lowerByte(c)
+	}
+	return string(b)
+}
+
+// impliedWhy explains an element of the browser's tree that has no start
+// tag in the page.
+func (d *treeDiff) impliedWhy(n *html.Node) *designDiff {
+	switch n.Data {
+	case "html", "head", "body", "tbody", "tr", "colgroup":
+		return &diffImplied
+	case "p", "br":
+		if n.FirstChild == nil { // made for a stray </p> or </br>
+			return &diffImplied
+		}
+	}
+	return nil
+}
+
+// ignoredWhy explains an element of the rewriter that the browser's tree
+// does not have.
+func (d *treeDiff) ignoredWhy(k int) *designDiff {
+	return nil
+}
+
+// movedWhy explains an element whose parent differs: every ancestor one
+// tree has and the other does not must be explained.
+func (d *treeDiff) movedWhy(k int) *designDiff {
+	// The browser moved a head element written after </head> into it.
+	if pb := d.b.parent(k); pb >= 0 && d.elems[pb].name == "head" && d.elems[k].parent == d.elems[pb].parent && headElements[d.elems[k].name] {
+		return &diffHead
+	}
+	ar, ab := d.rAncestors(k), d.bAncestors(k)
+	var why *designDiff
+	for _, x := range without(ab, ar) {
+		if x >= d.cut {
+			why = &diffReference // past the cut: see explain
+			continue
+		}
+		// An element the browser kept open where bespoke closed it, or
+		// moved around k: formatting elements; or one the browser left
+		// open because a copy of a formatting element was the current
+		// node (and k is in that copy).
+		if d.elems[x].name == "head" && d.headAbove(x, ar) {
+			// The head the browser moved an ancestor of k into.
+			if why == nil {
+				why = &diffHead
+			}
+			continue
+		}
+		if !formatting[d.elems[x].name] && !d.copyBetween(k, x) && !d.inFormatting(x, ar, ab) && !d.underCopied(x) {
+			return nil
+		}
+		why = &diffFormat
+	}
+	for _, x := range without(ar, ab) {
+		switch name := d.elems[x].name; {
+		case formatting[name] || d.b.orig[x] != nil && d.inCopy(d.b.orig[x]) || d.inFormatting(x, ar, ab):
+			// The browser moved k out of a formatting element (and what
+			// was opened in it), or closed x with the copy of one it was
+			// in.
+			why = &diffFormat
+		case name == "form" && (d.aboveFormatting(x, ar, ab) || d.hasCopy(k) && len(without(ab, ar)) == 0):
+			// A form that </form> took off the stack while what it held
+			// stayed open: the browser moves k past it too (k, or a
+			// furthest block of the adoption agency k was in a copy of a
+			// formatting element in).
+			why = &diffFormat
+		case d.copiedAbove(x) && d.inCopy(d.b.orig[k]):
+			// x is in a formatting element the browser copied, and k is
+			// in a copy: the adoption agency moved k (or an ancestor)
+			// out of x.
+			why = &diffFormat
+		case d.adopted(k, ar, ab) && len(without(ab, ar)) == 0:
+			// k was a furthest block: the adoption agency moved it up,
+			// past x (an element between the formatting element and k).
+			why = &diffFormat
+		case tableParts[name] && !tableCells[d.elems[k].name]:
+			// The browser moved k (or an ancestor) out of the table it
+			// is written in (before the table, or into the template the
+			// table part is in).
+			if why == nil {
+				why = &diffFoster
+			}
+		case d.b.orig[x] == nil && d.why[x] != nil:
+			// x is not an element to the browser.
+			if why == nil {
+				why = d.why[x]
+			}
+		default:
+			return nil
+		}
+	}
+	return why
+}
+
+// inFormatting reports whether a formatting element that only one of
+// k's ancestor lists (ar, ab) has is an ancestor of x in the rewriter's
+// tree.
+func (d *treeDiff) inFormatting(x int, ar, ab []int) bool {
+	for _, a := range d.rAncestors(x) {
+		if formatting[d.elems[a].name] && slices.Contains(ar, a) != slices.Contains(ab, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// copyBetween reports whether, in the browser's tree, a copy of a
+// formatting element lies between element k and its ancestor x.
+func (d *treeDiff) copyBetween(k, x int) bool {
+	top := d.b.orig[x]
+	for p := d.b.orig[k].Parent; p != nil && p != top; p = p.Parent {
+		if bn := d.b.nodes[p]; bn != nil && bn.clone {
+			return true
+		}
+	}
+	return false
+}
+
+// headAbove reports whether the browser moved one of the rewriter's
+// ancestors ar into head x, by design (diffHead).
+func (d *treeDiff) headAbove(x int, ar []int) bool {
+	for _, a := range ar {
+		if d.why[a] == &diffHead && d.b.parent(a) == x {
+			return true
+		}
+	}
+	return false
+}
+
+// underCopied reports whether x is, in the rewriter's tree, in a
+// formatting element of a tag the browser made copies of: an end tag of
+// that tag can close a copy in the browser and the element in bespoke.
+func (d *treeDiff) underCopied(x int) bool {
+	copied := map[string]bool{}
+	for id, n := range d.b.clones {
+		if n > 0 {
+			copied[d.elems[id].name] = true
+		}
+	}
+	for _, a := range d.rAncestors(x) {
+		if formatting[d.elems[a].name] && copied[d.elems[a].name] {
+			return true
+		}
+	}
+	return false
+}
+
+// aboveFormatting reports whether x is, in the rewriter's tree, an
+// ancestor of a formatting element that only one of k's ancestor lists
+// (ar, ab) has.
+func (d *treeDiff) aboveFormatting(x int, ar, ab []int) bool {
+	for _, a := range ar {
+		moved := formatting[d.elems[a].name] || d.b.orig[a] != nil && d.inCopy(d.b.orig[a])
+		if moved && !slices.Contains(ab, a) && slices.Contains(d.rAncestors(a), x) {
+			return true
+		}
+	}
+	return false
+}
+
+// adopted reports whether k was a furthest block of the adoption agency
+// in the browser's tree: a formatting element that is k's ancestor in the
+// rewriter's tree (in ar) is not in the browser's (not in ab), and k has a
+// copy of it as a child there (the agency moves k out of it, and k's
+// children into that copy).
+func (d *treeDiff) adopted(k int, ar, ab []int) bool {
+	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
+		bn := d.b.nodes[c]
+		if bn == nil || !bn.clone || !formatting[c.Data] {
+			continue
+		}
+		if slices.Contains(ar, bn.id) && !slices.Contains(ab, bn.id) {
+			return true
+		}
+	}
+	return false
+}
+
+// copiedAbove reports whether a formatting element the browser copied is
+// an ancestor of x in the rewriter's tree.
+func (d *treeDiff) copiedAbove(x int) bool {
+	for _, a := range d.rAncestors(x) {
+		if formatting[d.elems[a].name] && d.b.clones[a] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// firstInTemplate reports whether element k is the first child of its
+// template parent but elements of the head (which leave the template's
+// content as it was).
+func (d *treeDiff) firstInTemplate(k int) bool {
+	p := d.elems[k].parent
+	for j := p + 1; j < k; j++ {
+		if d.elems[j].parent == p && !headElements[d.elems[j].name] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasCopy reports whether k has a copy of a formatting element as a
+// child in the browser's tree.
+func (d *treeDiff) hasCopy(k int) bool {
+	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
+		if bn := d.b.nodes[c]; bn != nil && bn.clone {
+			return true
+		}
+	}
+	return false
+}
+
+// inCopy reports whether n is in a copy of a formatting element.
+func (d *treeDiff) inCopy(n *html.Node) bool {
+	for p := n.Parent; p != nil; p = p.Parent {
+		if bn := d.b.nodes[p]; bn != nil && bn.clone {
+			return true
+		}
+	}
+	return false
+}
+
+// tableCells are the table parts that foster parenting never moves.
+var tableCells = map[string]bool{"caption": true, "col": true, "colgroup": true, "tbody": true, "td": true, "tfoot": true,
+	"th": true, "thead": true, "tr": true}
+
+var modeNames = map[string]bool{"td": true, "th": true, "tr": true, "tbody": true, "thead": true, "tfoot": true,
+	"caption": true, "colgroup": true, "table": true, "template": true, "head": true, "body": true, "frameset": true, "html": true}
+
+var headElements = map[string]bool{"base": true, "basefont": true, "bgsound": true, "link": true, "meta": true,
+	"noframes": true, "script": true, "style": true, "template": true, "title": true}
+
+// without returns the elements of a not in b.
+func without(a, b []int) []int {
+	var out []int
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// context describes where node n sits: for it and each ancestor, its
+// identity and its position among its element siblings, in all and of its
+// type.
+func context(n *html.Node) string {
+	var b strings.Builder
+	for ; n != nil && n.Type == html.ElementNode; n = n.Parent {
+		id := "?" + n.Data
+		for _, a := range n.Attr {
+			if a.Key == annotAttr {
+				id = a.Val
+			}
+		}
+		all, typ := 1, 1
+		for s := n.PrevSibling; s != nil; s = s.PrevSibling {
+			if s.Type == html.ElementNode {
+				all++
+				if s.Data == n.Data {
+					typ++
+				}
+			}
+		}
+		fmt.Fprintf(&b, "%s:%d:%d/", id, all, typ)
+	}
+	return b.String()
+}
+
+// reasons returns the design differences that change where the browser
+// has element k (node bn) from where the rewriter has it (node tn): those
+// of the elements among its and its ancestors' earlier siblings, and of
+// its ancestors, in either tree.
+func (d *treeDiff) reasons(bn, tn *html.Node) []string {
+	var out []string
+	add := func(w *designDiff) {
+		if w != nil && !slices.Contains(out, w.name) {
+			out = append(out, w.name)
+		}
+	}
+	for _, n := range []*html.Node{bn, tn} {
+		for ; n != nil && n.Type == html.ElementNode; n = n.Parent {
+			for s := n; s != nil; s = s.PrevSibling {
+				if s.Type != html.ElementNode {
+					continue
+				}
+				add(d.bwhy[s])
+				if id := attrOf(s, annotAttr); id != "" {
+					k, _ := strconv.Atoi(id)
+					add(d.why[k])
+					if d.attrs[k] {
+						add(&diffMerge)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// compareSelector checks one selector on the page.
+func (d *treeDiff) compareSelector(t testing.TB, sel string) {
+	c := compiled(t, sel)
+	out := rewriteAll(c.prog, []Edit{{Op: InsertBefore, Content: []byte(markOpen)}, {Selector: 1, Op: SetAttr, Attr: hitAttr, Value: "1"}}, d.in)
+	parts := strings.Split(out, markOpen)[1:]
+	if len(parts) != len(d.elems) {
+		d.errorf("%s: %d elements marked, %d in the tree", sel, len(parts), len(d.elems))
+		return
+	}
+	// The rewriter marks a start tag by adding the attribute to it: it is
+	// within the tag's length and the attribute's from the marker.
+	rw := make([]bool, len(d.elems))
+	for k, p := range parts {
+		n := d.elems[k].end - d.elems[k].start + len(hitAttr) + 6
+		rw[k] = strings.Contains(p[:min(n, len(p))], hitAttr)
+	}
+	cs := c.sel
+	// The matcher: on the rewriter's own tree, cascadia must agree.
+	inT := make([]bool, len(d.elems))
+	for _, n := range cs.MatchAll(d.t) {
+		k, _ := strconv.Atoi(attrOf(n, annotAttr))
+		inT[k] = true
+	}
+	for k := range d.elems[:d.cut] {
+		if rw[k] != inT[k] {
+			d.errorf("%s: the rewriter %s #%d <%s> at byte %d; cascadia on the rewriter's tree %s", sel, verb(rw[k]), k, d.elems[k].name, d.elems[k].start, verb(inT[k]))
+		}
+	}
+	// The tree: on the browser's tree, differences only where a design
+	// difference moved the element or its ancestors.
+	inB := make([]bool, len(d.elems))
+	for _, n := range cs.MatchAll(d.b.doc) {
+		bn := d.b.nodes[n]
+		if bn.id < 0 || bn.clone {
+			if w := d.bwhy[n]; w != nil {
+				d.stats[w.name]++
+			}
+			continue
+		}
+		if bn.id < d.cut {
+			inB[bn.id] = true
+		}
+	}
+	for k := range d.elems[:d.cut] {
+		if rw[k] == inB[k] {
+			continue
+		}
+		if d.attrs[k] {
+			d.stats[diffMerge.name]++
+			continue
+		}
+		if w := d.why[k]; w != nil && d.b.orig[k] == nil {
+			d.stats[w.name]++
+			continue
+		}
+		bn, tn := d.b.orig[k], d.tnodes[k]
+		if context(bn) == context(tn) {
+			d.errorf("%s: the rewriter %s #%d <%s> at byte %d, the browser %s, and it is in the same place in both trees", sel, verb(rw[k]), k, d.elems[k].name, d.elems[k].start, verb(inB[k]))
+			continue
+		}
+		rs := d.reasons(bn, tn)
+		if len(rs) == 0 {
+			d.errorf("%s: the rewriter %s #%d <%s> at byte %d, the browser %s; its place differs (%s, %s) for no known reason", sel, verb(rw[k]), k, d.elems[k].name, d.elems[k].start, verb(inB[k]), context(tn), context(bn))
+			continue
+		}
+		for _, r := range rs {
+			d.stats[r]++
+		}
+	}
+}
+
+// compiledSel is a selector compiled for both sides.
+type compiledSel struct {
+	prog *Program // "*" and the selector
+	sel  cascadia.Selector
+}
+
+var compiledSels sync.Map
+
+func compiled(t testing.TB, sel string) *compiledSel {
+	if c, ok := compiledSels.Load(sel); ok {
+		return c.(*compiledSel)
+	}
+	prog, err := CompileStrings([]string{"*", sel})
+	if err != nil {
+		t.Fatalf("%s: %v", sel, err)
+	}
+	c := &compiledSel{prog: prog, sel: cascadia.MustCompile(sel)}
+	compiledSels.Store(sel, c)
+	return c
+}
+
+func verb(selected bool) string {
+	if selected {
+		return "selects"
+	}
+	return "does not select"
+}
+
+func attrOf(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// differentialCorpus returns the pages of the differential test: the
+// hand-written cases, n generated pages, and the saved real-world pages.
+func differentialCorpus(t testing.TB, n int, seed uint64) []string {
+	corpus := slices.Clone(malformedCases)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for i := 0; i < n; i++ {
+		corpus = append(corpus, malformedPage(rng))
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "testdata", "pages", "*.html"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		corpus = append(corpus, string(b))
+	}
+	return corpus
+}
+
+// checkPage runs the differential check on one page and returns its
+// statistics, or fails t and returns nil.
+func checkPage(t testing.TB, in string) map[string]int {
+	t.Helper()
+	d, err := compareTrees(in)
+	if err != nil {
+		t.Fatalf("%v\npage: %s", err, short(in))
+	}
+	if d == nil {
+		return map[string]int{}
+	}
+	if len(d.errs) == 0 {
+		for _, sel := range browserSelectors {
+			d.compareSelector(t, sel)
+		}
+	}
+	if len(d.errs) > 0 {
+		if len(d.errs) > 8 {
+			d.errs = append(d.errs[:8], fmt.Sprintf("... and %d more", len(d.errs)-8))
+		}
+		page := short(in)
+		if len(in) < 3000 {
+			page = fmt.Sprintf("%q", in)
+		}
+		if dir := os.Getenv("BESPOKE_DIFF_OUT"); dir != "" {
+			// Kept for TestBrowserTree (BESPOKE_TREE=@file).
+			f := filepath.Join(dir, fmt.Sprintf("page-%x.html", crc32.ChecksumIEEE([]byte(in))))
+			if err := os.WriteFile(f, []byte(in), 0o644); err == nil {
+				page += " (saved as " + f + ")"
+			}
+		}
+		t.Errorf("page %s\n  %s", page, strings.Join(d.errs, "\n  "))
+		return nil
+	}
+	return d.stats
+}
+
+// TestBrowserDifferential compares the rewriter's element tree, and what
+// selectors select in it, with the browser's (x/net/html and cascadia) on
+// the hand-written malformed pages, generated ones (seeded by
+// $BESPOKE_SEED when set; $BESPOKE_DIFF_PAGES of them, 1,500 by default,
+// 300 with -short or the race detector) and the saved real-world pages.
+func TestBrowserDifferential(t *testing.T) {
+	n := 1500
+	if testing.Short() || raceEnabled {
+		n = 300
+	}
+	if v := os.Getenv("BESPOKE_DIFF_PAGES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("BESPOKE_DIFF_PAGES=%q: %v", v, err)
+		}
+	}
+	s := seed(t)
+	corpus := differentialCorpus(t, n, s)
+	stats := map[string]int{}
+	failed := 0
+	for i, page := range corpus {
+		st := checkPage(t, page)
+		for k, v := range st {
+			stats[k] += v
+		}
+		if st == nil {
+			failed++
+			if failed > 20 {
+				t.Fatalf("stopping after 20 failing pages (BESPOKE_SEED=%d, page %d)", s, i)
+			}
+		}
+	}
+	for _, d := range append(designDiffs, diffReference) {
+		t.Logf("%s: %d selections differ (%s)", d.name, stats[d.name], d.why)
+	}
+	t.Logf("%d pages (%d hand-written, %d generated with BESPOKE_SEED=%d, the saved pages), %d selectors", len(corpus), len(malformedCases), n, s, len(browserSelectors))
+}
+
+// TestBrowserTree prints the rewriter's tree and the browser's of the page
+// in $BESPOKE_TREE, to study a difference the differential test reports:
+//
+//	BESPOKE_TREE='<b><p>x</b>y' go test -run TestBrowserTree -v ./host/internal/rewrite/
+func TestBrowserTree(t *testing.T) {
+	in := os.Getenv("BESPOKE_TREE")
+	if in == "" {
+		t.Skip("set BESPOKE_TREE to a page, or to @file")
+	}
+	if f, ok := strings.CutPrefix(in, "@"); ok {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = string(b)
+	}
+	d, err := compareTrees(in)
+	if err != nil || d == nil {
+		t.Fatalf("%v", err)
+	}
+	var rw, br strings.Builder
+	var dump func(b *strings.Builder, n *html.Node, depth int)
+	dump = func(b *strings.Builder, n *html.Node, depth int) {
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type != html.ElementNode {
+				continue
+			}
+			id := attrOf(c, annotAttr)
+			if id == "" {
+				id = "implied"
+			} else if bn := d.b.nodes[c]; bn != nil && bn.clone {
+				id += " (copy)"
+			}
+			ns := ""
+			if c.Namespace != "" {
+				ns = c.Namespace + ":"
+			}
+			fmt.Fprintf(b, "%s<%s%s> #%s\n", strings.Repeat("  ", depth), ns, c.Data, id)
+			dump(b, c, depth+1)
+		}
+	}
+	dump(&rw, d.t, 0)
+	dump(&br, d.b.doc, 0)
+	t.Logf("the rewriter's tree:\n%s\nthe browser's tree:\n%s", rw.String(), br.String())
+	if len(d.errs) == 0 {
+		for _, sel := range browserSelectors {
+			d.compareSelector(t, sel)
+		}
+	}
+	for _, e := range d.errs {
+		t.Log(e)
+	}
+}

@@ -1,0 +1,581 @@
+package rewrite
+
+import (
+	"bytes"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// spliceSelectors are the selectors of the splice tests' program: those
+// of the pathological pages and the saved pages, and some that select
+// much of any page.
+var spliceSelectors = append(append([]string{}, pathologicalSelectors...),
+	"li", "p", "div", "*", "td:nth-child(2)", "ul > li:not(.x)", "a[href]", "svg *", "body", "ul.cards > li.card",
+	"li.card", "article.teaser", "li.related-post", "#hero .hero-title", "#hero .cta", "#hero", "#promo",
+	"script", "style", "head", "html", "title", "table tr", "template *", "select option", "[id]", "b, i", "h1, h2, h3",
+	"main section", "header nav a", "img[src]", "link[href]", "meta[http-equiv]",
+)
+
+var spliceProgram = sync.OnceValue(func() *Program { return mustCompile(spliceSelectors...) })
+
+// randomEdits returns between 1 and 12 edits of every kind, on random
+// selectors of the program, in random priority.
+func randomEdits(rng *rand.Rand, nsel int) []Edit {
+	contents := []string{"", "x", "<b>new</b>", "Équipez-vous", "<li data-item-id=z>z</li>", "</div>", "<!--", strings.Repeat("long ", 40)}
+	attrs := []string{"class", "href", "id", "data-item-id", "data-x", "rel", "src", "content", "title", "bad name"}
+	classes := []string{"hit", "card", "new", "x", "lang-fr"}
+	n := 1 + rng.IntN(12)
+	edits := make([]Edit, n)
+	for i := range edits {
+		e := Edit{Selector: rng.IntN(nsel + 1), Op: Op(1 + rng.IntN(int(HideSeen)))}
+		if rng.IntN(20) == 0 {
+			e.Selector = -1
+		}
+		e.Content = []byte(contents[rng.IntN(len(contents))])
+		switch e.Op {
+		case AddClass, RemoveClass:
+			e.Attr = classes[rng.IntN(len(classes))]
+		case Reorder, HideSeen:
+			e.Attr = []string{"data-item-id", "id", "class"}[rng.IntN(3)]
+		default:
+			e.Attr = attrs[rng.IntN(len(attrs))]
+		}
+		e.Value = []string{"v", `"&<`, "/fr/soldes", ""}[rng.IntN(4)]
+		e.Interpolated = rng.IntN(3) == 0
+		e.N = rng.IntN(4) - 1
+		e.Order = []string{"sku-1003", "b", "a", "s1"}[:rng.IntN(5)]
+		e.Demote = rng.IntN(4) == 0
+		e.MarkFirst = rng.IntN(3)
+		e.NoMark = rng.IntN(5) == 0
+		edits[i] = e
+	}
+	return edits
+}
+
+// logSeen answers Recency from a hash of the id and logs every call.
+type logSeen struct {
+	salt uint32
+	log  []string
+}
+
+func (s *logSeen) Recency(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	v := int((h.Sum32() ^ s.salt) % 4)
+	if v == 3 {
+		v = 0
+	}
+	s.log = append(s.log, "r "+id+" "+strconv.Itoa(v))
+	return v
+}
+
+func (s *logSeen) Shown(id string) { s.log = append(s.log, "s "+id) }
+
+// genPage builds a random page of about n bytes from the constructs the
+// tree builder and the selectors care about.
+func genPage(rng *rand.Rand, n int) []byte {
+	tags := []string{"div", "p", "ul", "li", "table", "tr", "td", "span", "a", "b", "i", "section", "svg", "g",
+		"script", "template", "select", "option", "body", "html", "head", "title", "form", "input", "img", "br",
+		"article", "main", "h1", "style", "textarea", "x-card", "math"}
+	var b bytes.Buffer
+	if rng.IntN(2) == 0 {
+		b.WriteString("<!DOCTYPE html>")
+	}
+	for b.Len() < n {
+		switch k := rng.IntN(20); {
+		case k < 8:
+			t := tags[rng.IntN(len(tags))]
+			b.WriteString("<" + t)
+			for range rng.IntN(4) {
+				switch rng.IntN(7) {
+				case 0:
+					fmt.Fprintf(&b, ` id="i%d"`, rng.IntN(20))
+				case 1:
+					b.WriteString(` class="` + []string{"hit", "card", "x", "item", "hit card"}[rng.IntN(5)] + `"`)
+				case 2:
+					fmt.Fprintf(&b, " data-item-id=s%d", rng.IntN(10))
+				case 3:
+					b.WriteString(" data-x=hit")
+				case 4:
+					b.WriteString(` href='/a?b=1&amp;c'`)
+				case 5:
+					b.WriteString(" hidden")
+				case 6:
+					b.WriteString(" /")
+				}
+			}
+			b.WriteString(">")
+		case k < 13:
+			b.WriteString("</" + tags[rng.IntN(len(tags))] + ">")
+		case k < 17:
+			b.WriteString([]string{"text ", "  \n", "a<b", "&amp;", "é", "x"}[rng.IntN(6)])
+		case k < 18:
+			b.WriteString("<!-- c -->")
+		default:
+			b.WriteString([]string{"</body>", "</html>", "<![CDATA[x]]>", "<?pi?>", "</>"}[rng.IntN(5)])
+		}
+	}
+	return b.Bytes()
+}
+
+// splicePages returns the pages of the splice tests: the fuzz seeds, the
+// benchmark page, the saved pages, the pathological pages and generated
+// ones.
+func splicePages(t testing.TB) map[string][]byte {
+	pages := map[string][]byte{"bench": benchPage()}
+	for i, s := range fuzzSeeds {
+		pages["seed"+strconv.Itoa(i)] = []byte(s)
+	}
+	for _, name := range []string{"shop", "news", "article"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "pages", name+".html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages[name] = b
+	}
+	for _, p := range pathologicalPages {
+		pages["path-"+p.name] = p.page(12 << 10)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 12 {
+		pages["gen"+strconv.Itoa(i)] = genPage(rng, 200+rng.IntN(20<<10))
+	}
+	return pages
+}
+
+// mutate returns page changed as a later response of the same page might
+// be: unchanged, a byte changed (anywhere, in a tag, in a list item),
+// bytes inserted or removed, cut short or extended.
+func mutate(rng *rand.Rand, page []byte) ([]byte, string) {
+	p := append([]byte(nil), page...)
+	if len(p) == 0 {
+		return append(p, "<p>"...), "extend"
+	}
+	at := func() int {
+		switch rng.IntN(4) {
+		case 0:
+			return rng.IntN(min(len(p), SpliceBlock))
+		case 1:
+			if len(p) > SpliceBlock {
+				return SpliceBlock + rng.IntN(len(p)-SpliceBlock)
+			}
+		case 2:
+			// In a tag or list item.
+			for range 8 {
+				i := rng.IntN(len(p))
+				if j := bytes.IndexAny(p[i:], "<="); j >= 0 {
+					return min(len(p)-1, i+j+1)
+				}
+			}
+		}
+		return rng.IntN(len(p))
+	}
+	switch rng.IntN(8) {
+	case 0, 1, 2:
+		return p, "same"
+	case 3:
+		i := at()
+		p[i] ^= byte(1 + rng.IntN(255))
+		return p, "byte " + strconv.Itoa(i)
+	case 4:
+		i := at()
+		ins := []string{"<p>", "</li>", "x", `"`, "<!--", "<li class=card data-item-id=new>"}[rng.IntN(6)]
+		return append(p[:i], append([]byte(ins), page[i:]...)...), "insert " + strconv.Itoa(i)
+	case 5:
+		i := at()
+		j := min(len(p), i+1+rng.IntN(32))
+		return append(p[:i], page[j:]...), "delete " + strconv.Itoa(i)
+	case 6:
+		i := at()
+		return p[:i], "truncate " + strconv.Itoa(i)
+	default:
+		return append(p, []string{"<p>more", "</body>x", " "}[rng.IntN(3)]...), "extend"
+	}
+}
+
+// chunking returns random write sizes for a page of n bytes.
+func chunking(rng *rand.Rand, n int) []int {
+	sizes := []int{1, 7, 61, 512, 4096, 32 << 10, 1 << 20}
+	var c []int
+	for n > 0 {
+		k := min(n, 1+rng.IntN(sizes[rng.IntN(len(sizes))]))
+		c = append(c, k)
+		n -= k
+	}
+	return c
+}
+
+// chunked writes in to w in writes of the sizes c, then closes it.
+func chunked(w interface {
+	Write([]byte) (int, error)
+	Close() error
+}, in []byte, c []int) error {
+	for _, n := range c {
+		if k, err := w.Write(in[:n]); k != n || err != nil {
+			return fmt.Errorf("Write: %d, %v", k, err)
+		}
+		in = in[n:]
+	}
+	return w.Close()
+}
+
+// rechunk returns c with its writes up to offset at made one.
+func rechunk(c []int, at int) []int {
+	out := []int{at}
+	sum := 0
+	for _, n := range c {
+		if sum >= at {
+			out = append(out, n)
+		}
+		sum += n
+	}
+	return out
+}
+
+// buildMap records the edit map of page, written in random writes.
+func buildMap(rng *rand.Rand, p *Program, page []byte) *EditMap {
+	b := p.NewMapBuilder(4 << 20)
+	defer b.Release()
+	for in := page; len(in) > 0; {
+		n := min(len(in), 1+rng.IntN(40000))
+		b.Write(in[:n])
+		in = in[n:]
+	}
+	return b.Close()
+}
+
+// spliceCase rewrites served with the Rewriter and with a Splicer using
+// cached's map, and fails when their output, Applied or SeenSet calls
+// differ.
+func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []byte, edits []Edit, maxBuf int, what string) (used bool, fell int) {
+	t.Helper()
+	salt := rng.Uint32()
+	c := chunking(rng, len(served))
+	var got bytes.Buffer
+	gs := &logSeen{salt: salt}
+	sp := p.NewSplicer(&got, m, edits, Options{MaxBuffer: maxBuf, Seen: gs})
+	if err := chunked(sp, served, c); err != nil {
+		t.Fatal(err)
+	}
+	gotApplied := sp.Applied()
+	used, fell = sp.Used(), sp.FellBack()
+	if fell >= 0 {
+		// The Rewriter that took over read the page so far at once: at
+		// its memory bound, where a rewrite stops depends on its writes.
+		c = rechunk(c, sp.replayed)
+	}
+	sp.Release()
+
+	var want bytes.Buffer
+	ws := &logSeen{salt: salt}
+	rw := p.NewRewriter(&want, edits, Options{MaxBuffer: maxBuf, Seen: ws})
+	if err := chunked(rw, served, c); err != nil {
+		t.Fatal(err)
+	}
+	wantApplied := rw.Applied()
+	rw.Release()
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		i := 0
+		for i < min(got.Len(), want.Len()) && got.Bytes()[i] == want.Bytes()[i] {
+			i++
+		}
+		lo := max(0, i-80)
+		t.Fatalf("%s (used %v, fell back at %d): output differs at %d:\nwant %q\n got %q\nedits %+v", what, used, fell, i,
+			want.Bytes()[lo:min(want.Len(), i+80)], got.Bytes()[lo:min(got.Len(), i+80)], edits)
+	}
+	if fmt.Sprint(gotApplied) != fmt.Sprint(wantApplied) {
+		t.Fatalf("%s: Applied %v, want %v\nedits %+v", what, gotApplied, wantApplied, edits)
+	}
+	if strings.Join(gs.log, "\n") != strings.Join(ws.log, "\n") {
+		t.Fatalf("%s: SeenSet calls\n%v\nwant\n%v", what, gs.log, ws.log)
+	}
+	if used && fell < 0 && !bytes.Equal(got.Bytes(), served) {
+		spliceChanged++
+	}
+	return used, fell
+}
+
+// spliceChanged counts the pages spliced whole that some edit changed.
+var spliceChanged int
+
+// TestSpliceDifferential: for every page, random writes, random changes
+// between the page the map was made from and the page served, and random
+// edits of every kind, the Splicer's output, Applied and SeenSet calls
+// are the Rewriter's. BESPOKE_SPLICE_SEED picks another seed; -short
+// runs fewer cases.
+func TestSpliceDifferential(t *testing.T) {
+	seed := uint64(7)
+	if s := os.Getenv("BESPOKE_SPLICE_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	rounds := 40
+	if testing.Short() {
+		rounds = 8
+	}
+	p := spliceProgram()
+	pages := splicePages(t)
+	names := make([]string, 0, len(pages))
+	for n := range pages {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	hits, fells := 0, 0
+	for _, name := range names {
+		page := pages[name]
+		rng := rand.New(rand.NewPCG(seed, uint64(len(name))))
+		m := buildMap(rng, p, page)
+		if m == nil {
+			t.Logf("%s: no map", name)
+			continue
+		}
+		for i := range rounds {
+			served, how := mutate(rng, page)
+			max := 0
+			if rng.IntN(8) == 0 {
+				max = 256 + rng.IntN(64<<10)
+			}
+			what := fmt.Sprintf("%s round %d (%s, seed %d)", name, i, how, seed)
+			used, fell := spliceCase(t, rng, p, m, served, randomEdits(rng, len(spliceSelectors)), max, what)
+			if used && fell < 0 {
+				hits++
+			}
+			if fell >= 0 {
+				fells++
+			}
+		}
+	}
+	if hits == 0 || fells == 0 {
+		t.Fatalf("%d spliced pages, %d fell back: the test does not exercise both", hits, fells)
+	}
+	if spliceChanged == 0 {
+		t.Fatal("no page spliced whole was changed by an edit")
+	}
+	t.Logf("%d spliced whole (%d changed), %d fell back", hits, spliceChanged, fells)
+}
+
+// TestSpliceSavedPages: the saved pages and the benchmark page with the
+// benchmark's edits and a HideSeen over their cards, spliced whole, are
+// what the Rewriter writes, with the same items hidden and recorded.
+func TestSpliceSavedPages(t *testing.T) {
+	pages := splicePages(t)
+	for _, sp := range append(savedPages, struct {
+		name  string
+		edits []string
+		card  string
+	}{"bench", editSelectors, "ul.cards > li.card"}) {
+		page := pages[sp.name]
+		sels := append(append([]string{}, sp.edits...), sp.card)
+		p := mustCompile(sels...)
+		edits := append(append([]Edit{}, fiveEdits...),
+			Edit{Selector: 5, Op: HideSeen, Attr: "data-item-id", N: 4},
+			Edit{Selector: 5, Op: Limit, N: 30},
+			Edit{Selector: 5, Op: Reorder, Attr: "data-item-id", Order: []string{"sku-1003", "sku-1001"}})
+		rng := rand.New(rand.NewPCG(3, 4))
+		m := buildMap(rng, p, page)
+		if m == nil {
+			t.Fatalf("%s: no map", sp.name)
+		}
+		for i := range 10 {
+			used, fell := spliceCase(t, rng, p, m, page, edits, 0, fmt.Sprintf("%s round %d", sp.name, i))
+			if !used || fell >= 0 {
+				t.Fatalf("%s: used %v, fell back at %d", sp.name, used, fell)
+			}
+		}
+	}
+}
+
+// FuzzSplice: for arbitrary pages, changes and writes, the Splicer with
+// the map of the page before the change writes what the Rewriter writes,
+// with the same Applied and SeenSet calls.
+func FuzzSplice(f *testing.F) {
+	for i, s := range fuzzSeeds {
+		f.Add([]byte(s), uint64(i), uint16(0))
+	}
+	f.Add(benchPage(), uint64(1), uint16(5))
+	p := spliceProgram()
+	f.Fuzz(func(t *testing.T, page []byte, seed uint64, edit uint16) {
+		if len(page) > 256<<10 {
+			return
+		}
+		rng := rand.New(rand.NewPCG(seed, uint64(edit)))
+		m := buildMap(rng, p, page)
+		if m == nil {
+			return
+		}
+		served := page
+		if edit != 0 {
+			served, _ = mutate(rng, page)
+		}
+		maxBuf := 0
+		if rng.IntN(4) == 0 {
+			maxBuf = 64 + rng.IntN(16<<10)
+		}
+		spliceCase(t, rng, p, m, served, randomEdits(rng, len(spliceSelectors)), maxBuf, "fuzz")
+	})
+}
+
+// BenchmarkSplice compares, on the saved shop page (testdata/pages) with
+// the benchmark's five edits and a HideSeen over its cards, a Splicer
+// using the page's map (hit: the page is the one the map was made from)
+// with the Rewriter doing the same rewrite, both fed the page in 32 KiB
+// writes as the proxy reads it, and what making the map costs.
+func BenchmarkSplice(b *testing.B) {
+	page, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "pages", "shop.html"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sp := savedPages[0]
+	sels := append(append([]string{}, sp.edits...), sp.card)
+	p := mustCompile(sels...)
+	for _, c := range []struct {
+		name  string
+		edits []Edit
+	}{
+		{"edits", fiveEdits},
+		{"hideseen", append(append([]Edit{}, fiveEdits...), Edit{Selector: 5, Op: HideSeen, Attr: "data-item-id", N: 4})},
+	} {
+		mb := p.NewMapBuilder(1 << 20)
+		mb.Write(page)
+		m := mb.Close()
+		mb.Release()
+		if m == nil {
+			b.Fatal("no map")
+		}
+		run := func(b *testing.B, w func(out *bytes.Buffer, seen SeenSet) pageWriter) {
+			var out bytes.Buffer
+			out.Grow(2 * len(page))
+			seen := &benchSeen{}
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Reset()
+				rw := w(&out, seen)
+				for i := 0; i < len(page); i += 32 << 10 {
+					rw.Write(page[i:min(i+32<<10, len(page))])
+				}
+				rw.Close()
+				rw.Release()
+			}
+		}
+		b.Run(c.name+"/rewrite", func(b *testing.B) {
+			run(b, func(out *bytes.Buffer, seen SeenSet) pageWriter {
+				return p.NewRewriter(out, c.edits, Options{Seen: seen})
+			})
+		})
+		b.Run(c.name+"/splice", func(b *testing.B) {
+			run(b, func(out *bytes.Buffer, seen SeenSet) pageWriter {
+				s := p.NewSplicer(out, m, c.edits, Options{Seen: seen})
+				if !s.Used() {
+					b.Fatal("the map is not used")
+				}
+				return s
+			})
+		})
+	}
+	b.Run("build", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			mb := p.NewMapBuilder(1 << 20)
+			for i := 0; i < len(page); i += 32 << 10 {
+				mb.Write(page[i:min(i+32<<10, len(page))])
+			}
+			mb.Close()
+			mb.Release()
+		}
+	})
+}
+
+// pageWriter is what the benchmark feeds: a Rewriter or a Splicer.
+type pageWriter interface {
+	Write([]byte) (int, error)
+	Close() error
+	Release()
+}
+
+// TestSpliceHammer: goroutines splicing with one map at once, and
+// building maps, through the pools, write what the Rewriter writes (run
+// with -race).
+func TestSpliceHammer(t *testing.T) {
+	p := spliceProgram()
+	page := benchPage()
+	m := buildMap(rand.New(rand.NewPCG(5, 6)), p, page)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 9))
+			for range 10 {
+				edits := randomEdits(rng, len(spliceSelectors))
+				served, _ := mutate(rng, page)
+				var want, got bytes.Buffer
+				rw := p.NewRewriter(&want, edits, Options{})
+				rw.Write(served)
+				rw.Close()
+				rw.Release()
+				sp := p.NewSplicer(&got, m, edits, Options{})
+				chunked(sp, served, chunking(rng, len(served)))
+				sp.Release()
+				if !bytes.Equal(got.Bytes(), want.Bytes()) {
+					errs <- "spliced output differs"
+					return
+				}
+				if buildMap(rng, p, page) == nil {
+					errs <- "no map"
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
+
+// TestSpliceStreams: the Splicer writes a block's output once the block
+// has matched, before the page ends, and what it wrote is the start of
+// the Rewriter's output.
+func TestSpliceStreams(t *testing.T) {
+	p := mustCompile(editSelectors...)
+	page := benchPage()
+	m := buildMap(rand.New(rand.NewPCG(1, 1)), p, page)
+	var want bytes.Buffer
+	rw := p.NewRewriter(&want, fiveEdits, Options{})
+	rw.Write(page)
+	rw.Close()
+	rw.Release()
+
+	var got bytes.Buffer
+	sp := p.NewSplicer(&got, m, fiveEdits, Options{})
+	defer sp.Release()
+	prev := 0
+	for i := 0; i < len(page); i += SpliceBlock {
+		sp.Write(page[i:min(i+SpliceBlock, len(page))])
+		if i+SpliceBlock < len(page) && got.Len() <= prev && i > 2*SpliceBlock {
+			t.Fatalf("after %d bytes, nothing more written (%d)", i+SpliceBlock, got.Len())
+		}
+		if !bytes.HasPrefix(want.Bytes(), got.Bytes()) {
+			t.Fatalf("after %d bytes, the output is not the start of the Rewriter's", i+SpliceBlock)
+		}
+		prev = got.Len()
+	}
+	if prev == 0 {
+		t.Fatal("nothing written before Close")
+	}
+	sp.Close()
+	if !bytes.Equal(got.Bytes(), want.Bytes()) || sp.FellBack() >= 0 {
+		t.Fatalf("fell back at %d, or the output differs", sp.FellBack())
+	}
+}

@@ -1,0 +1,168 @@
+package ruletest
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+)
+
+// actionFate is what became of one action of a matched rule in one test.
+type actionFate uint8
+
+const (
+	// fatePlanned: the action was in the visitor's plan (a header, a
+	// cookie, a redirect, an item to mark seen, or a page edit that no
+	// page was there to apply to).
+	fatePlanned actionFate = iota + 1
+	// fateApplied: the action changed the test's page.
+	fateApplied
+	// fateNoElement: a page edit whose selector matched nothing on the
+	// test's page (or a JSON edit whose path did not).
+	fateNoElement
+	// fateSkipped: the action lost a conflict to an earlier rule.
+	fateSkipped
+	// fateOtherPage: a page edit when the test's page was JSON, or a JSON
+	// edit when it was HTML.
+	fateOtherPage
+)
+
+// recordActions notes what became of every action of the matched rules.
+func (r *Result) recordActions(s *site.Site, prog *ir.Program, v *visit.Result, out *visit.Output) {
+	m := s.Manifest()
+	for _, sk := range v.Plan.Skipped {
+		r.actions[[2]int{sk.Rule, sk.Action}] = fateSkipped
+	}
+	edits, jsonEdits := visit.EditActions(m, v.Plan)
+	for i, ai := range edits {
+		ri := v.Plan.EditRules[i]
+		if ri < 0 || ai < 0 {
+			continue
+		}
+		fate := fatePlanned
+		switch {
+		case r.Rendered && r.json:
+			fate = fateOtherPage
+		case r.Rendered && out != nil:
+			fate = fateNoElement
+			if i < len(out.Applied) && out.Applied[i] > 0 {
+				fate = fateApplied
+			}
+		}
+		r.actions[[2]int{ri, ai}] = fate
+	}
+	for i, ai := range jsonEdits {
+		ri := v.Plan.JSONRules[i]
+		if ri < 0 || ai < 0 {
+			continue
+		}
+		fate := fatePlanned
+		switch {
+		case r.Rendered && !r.json:
+			fate = fateOtherPage
+		case r.Rendered && out != nil:
+			fate = fateNoElement
+			if i < len(out.JSONApplied) && out.JSONApplied[i] {
+				fate = fateApplied
+			}
+		}
+		r.actions[[2]int{ri, ai}] = fate
+	}
+	for _, ri := range r.matched {
+		for ai, a := range m.Rules[ri].Actions {
+			k := [2]int{ri, ai}
+			if _, known := r.actions[k]; known || plugin.ElementOp(a.Op) || plugin.JSONOp(a.Op) {
+				continue
+			}
+			r.actions[k] = fatePlanned
+		}
+	}
+}
+
+// Coverage says what of a rule file its tests never exercise.
+type Coverage struct {
+	Rules, RulesMatched     int
+	Actions, ActionsApplied int
+	// Unmatched are the rules no test matched.
+	Unmatched []string
+	// Unapplied are the actions no test applied, each with why.
+	Unapplied []string
+}
+
+// CoverageOf sums up what the tests of prog exercised: a rule is covered
+// when some test matches it; an action when some test applies it (a page
+// edit changes the test's page, or is planned when the test has no page;
+// a header, cookie or redirect is not overruled by an earlier rule).
+func CoverageOf(prog *ir.Program, results []Result) Coverage {
+	var c Coverage
+	matched := map[int]bool{}
+	best := map[[2]int]actionFate{}
+	rank := map[actionFate]int{fateApplied: 5, fatePlanned: 4, fateNoElement: 3, fateOtherPage: 2, fateSkipped: 1}
+	for _, r := range results {
+		for _, ri := range r.matched {
+			matched[ri] = true
+		}
+		for k, f := range r.actions {
+			if rank[f] > rank[best[k]] {
+				best[k] = f
+			}
+		}
+	}
+	for ri, rule := range prog.Rules {
+		c.Rules++
+		c.Actions += len(rule.Actions)
+		if !matched[ri] {
+			c.Unmatched = append(c.Unmatched, fmt.Sprintf("%s (%s:%d)", rule.Name, prog.Source, rule.Pos.Line))
+			for _, a := range rule.Actions {
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): its rule never matched", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
+			}
+			continue
+		}
+		c.RulesMatched++
+		for ai, a := range rule.Actions {
+			switch best[[2]int{ri, ai}] {
+			case fateApplied, fatePlanned:
+				c.ActionsApplied++
+			case fateNoElement:
+				what := "its selector matched nothing on the tests' pages"
+				switch a.Op {
+				case plugin.OpHideSeen, plugin.OpLimit, plugin.OpReorder:
+					what = "it changed nothing on the tests' pages"
+				case plugin.OpJSONSet, plugin.OpJSONRemove:
+					what = "its path matched nothing in the tests' JSON"
+				case plugin.OpJSONHideSeen, plugin.OpJSONLimit, plugin.OpJSONReorder:
+					what = "it changed nothing in the tests' JSON"
+				}
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, what))
+			case fateOtherPage:
+				what := "no test's page is HTML"
+				if plugin.JSONOp(a.Op) {
+					what = "no test's page is JSON"
+				}
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, what))
+			case fateSkipped:
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): an earlier rule won it in every test", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
+			default:
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): never applied", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
+			}
+		}
+	}
+	return c
+}
+
+func describeAction(prog *ir.Program, a plugin.Action) string {
+	var b strings.Builder
+	b.WriteString(a.Op)
+	switch {
+	case a.Select >= 0 && a.Select < len(prog.Selectors):
+		fmt.Fprintf(&b, " %q", prog.Selectors[a.Select])
+	case a.Path != "":
+		fmt.Fprintf(&b, " %s", a.Path)
+	case a.Name != "":
+		fmt.Fprintf(&b, " %s", a.Name)
+	}
+	return b.String()
+}

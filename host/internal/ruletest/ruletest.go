@@ -1,0 +1,403 @@
+// Package ruletest runs the tests written next to rules: each test gives a
+// visitor (a context, a request, or both) and says what the visitor must
+// get: which rules match, which variants, and what the page, headers,
+// cookies, redirect or JSON look like. A test runs through the compiled
+// Wasm module and the proxy's own context builder, plan and rewriters (see
+// package visit), and through the reference evaluator; the two must agree.
+//
+// Every test is deterministic: a visitor the test does not name is a new
+// visitor whose id is derived from the test's name, so buckets, variants
+// and rollouts are the same on every run.
+package ruletest
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/plugin/selector"
+	"github.com/bespoke-edge/bespoke/rules/eval"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+)
+
+// Options configure a run. The zero Options are usable.
+type Options struct {
+	// Dir is the directory of the rule file: the page files of tests and
+	// the file's `pages:` are relative to it. Empty means the working
+	// directory.
+	Dir string
+	// Pages, when not nil, holds the origin's pages instead of the file's
+	// `pages:` directory (the bundled demo site).
+	Pages fs.FS
+}
+
+// Result is the outcome of one test.
+type Result struct {
+	Test *ir.Test
+	// Matched are the rules that matched, by name.
+	Matched []string
+	// Failures says what went wrong; empty when the test passed.
+	Failures []string
+	// Rendered says the test's page was rewritten (a page was given or
+	// found for its URL).
+	Rendered bool
+
+	json bool // the rendered page is JSON
+
+	matched []int
+	// actions records what became of each action of the matched rules.
+	actions map[[2]int]actionFate
+}
+
+// Passed reports whether the test passed.
+func (r Result) Passed() bool { return len(r.Failures) == 0 }
+
+// DefaultUserAgent is the User-Agent of test requests that give none: a
+// desktop browser, since tests describe visitors, not scripts.
+const DefaultUserAgent = visit.DefaultUserAgent
+
+// Run runs every test of prog against s, which must be loaded from prog.
+func Run(ctx context.Context, s *site.Site, prog *ir.Program) ([]Result, error) {
+	return RunWith(ctx, s, prog, Options{})
+}
+
+// RunWith runs every test of prog against s with options.
+func RunWith(ctx context.Context, s *site.Site, prog *ir.Program, opt Options) ([]Result, error) {
+	var out []Result
+	for _, t := range prog.Tests {
+		out = append(out, runOne(ctx, s, prog, t, opt))
+	}
+	return out, nil
+}
+
+// Spec returns the visitor a test describes.
+func Spec(prog *ir.Program, t *ir.Test) visit.Spec {
+	spec := visit.Spec{Values: t.Values, Visitor: t.Visitor, New: t.New, At: t.At, Seen: t.Seen,
+		NewID: visit.DerivedID("test:" + t.Name)}
+	if r := t.Request; r != nil {
+		spec.Method, spec.URL, spec.Headers, spec.Cookies = r.Method, r.URL, r.Headers, r.Cookies
+	}
+	if len(t.Variants) > 0 {
+		spec.Variants = map[string]string{}
+		for x, v := range t.Variants {
+			e := prog.Experiments[x]
+			spec.Variants[e.Name] = e.Variants[v]
+		}
+	}
+	if len(t.Shown) > 0 {
+		spec.Shown = map[string]int{}
+		for ri, n := range t.Shown {
+			spec.Shown[prog.Rules[ri].Name] = n
+		}
+	}
+	return spec
+}
+
+func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt Options) Result {
+	res := Result{Test: t, actions: map[[2]int]actionFate{}}
+	fail := func(format string, args ...any) { res.Failures = append(res.Failures, fmt.Sprintf(format, args...)) }
+	v, err := visit.Run(ctx, s, prog, Spec(prog, t))
+	if err != nil {
+		fail("%v", err)
+		return res
+	}
+	if v.Disagree {
+		fail("the compiled module and the reference evaluator disagree (a compiler bug; please report it)")
+	}
+	for _, n := range v.Notes {
+		fail("%s", n)
+	}
+	res.Matched = v.Matched()
+	res.matched = v.Decision.Rules(nil)
+	for _, i := range t.Match {
+		if !v.Decision.Has(i) {
+			fail("expected %s to match, but it did not%s", prog.Rules[i].Name, why(v, i))
+		}
+	}
+	for _, i := range t.NoMatch {
+		if v.Decision.Has(i) {
+			fail("expected %s not to match, but it did", prog.Rules[i].Name)
+		}
+	}
+	x := &t.Expect
+	variants := make([]int, 0, len(x.Variants))
+	for xi := range x.Variants {
+		variants = append(variants, xi)
+	}
+	sort.Ints(variants)
+	for _, xi := range variants {
+		want, got := x.Variants[xi], v.Variant(xi)
+		e := prog.Experiments[xi]
+		switch {
+		case want < 0 && got != "":
+			fail("line %d: expected no variant of %s, got %q", x.VariantPos[xi].Line, e.Name, got)
+		case want >= 0 && got != e.Variants[want]:
+			if got == "" {
+				got = "none (not enrolled)"
+			} else {
+				got = strconv.Quote(got)
+			}
+			fail("line %d: expected variant %q of %s, got %s", x.VariantPos[xi].Line, e.Variants[want], e.Name, got)
+		}
+	}
+	page, perr := loadPage(prog, t, v, opt)
+	needPage := len(x.Page) > 0 || len(x.JSON) > 0
+	var output *visit.Output
+	switch {
+	case v.Plan.Redirect != nil:
+		output, _ = v.Render(nil)
+		if needPage {
+			fail("the visitor is redirected to %s, so there is no page to check", v.Plan.Redirect.Location)
+		}
+	case page != nil:
+		output, err = v.Render(page)
+		if err != nil {
+			fail("%v", err)
+		}
+		res.Rendered, res.json = output != nil, page.JSON
+	default:
+		output, _ = v.Render(&visit.Page{})
+		if needPage {
+			if perr != nil {
+				fail("no page to check: %v", perr)
+			} else {
+				fail("no page to check: give the test a page (page: home.html, or page: { body: '<h1>Hi</h1>' }), or the file a pages: directory")
+			}
+		}
+	}
+	res.recordActions(s, prog, v, output)
+	if output == nil {
+		return res
+	}
+	checkHeaders(fail, "header", x.Headers, output.Header)
+	reqHeaders := http.Header{}
+	for _, h := range v.Plan.RequestHeaders {
+		reqHeaders.Set(h.Name, h.Value)
+	}
+	checkHeaders(fail, "request header", x.RequestHeaders, reqHeaders)
+	checkCookies(fail, x.Cookies, output.Header)
+	checkRedirect(fail, x.Redirect, output)
+	if res.Rendered && len(x.Page) > 0 {
+		if page.JSON {
+			fail("the page is JSON: check it with json:, not page:")
+		} else {
+			checkPage(fail, x.Page, output.Body)
+		}
+	}
+	if res.Rendered && len(x.JSON) > 0 {
+		if !page.JSON {
+			fail("the page is HTML: check it with page:, not json:")
+		} else {
+			checkJSON(fail, x.JSON, output.Body)
+		}
+	}
+	return res
+}
+
+// why explains briefly why a rule expected to match did not.
+func why(v *visit.Result, rule int) string {
+	if rule >= len(v.Traces) || v.Traces[rule].Cond == nil {
+		return ""
+	}
+	t := v.Traces[rule].Cond
+	// The first operand that failed is the reason.
+	for t != nil && len(t.Children) > 0 {
+		var next *eval.Trace
+		for _, c := range t.Children {
+			if c.Evaluated && !c.Result {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		t = next
+	}
+	if t == nil || t.Result {
+		return ""
+	}
+	s := ": " + t.Text
+	if t.Segment != "" {
+		s = ": segment " + t.Segment
+	}
+	if len(t.Values) > 0 {
+		s += " (" + strings.Join(t.Values, ", ") + ")"
+	}
+	return s + " does not hold"
+}
+
+// loadPage finds the origin's answer for a test: its own page, else the
+// page of its URL under the pages directory. A nil page with a nil error
+// means there is none to find.
+func loadPage(prog *ir.Program, t *ir.Test, v *visit.Result, opt Options) (*visit.Page, error) {
+	if p := t.Page; p != nil {
+		if p.File != "" {
+			return visit.PageFromFile(filepath.Join(opt.Dir, p.File), p.Type)
+		}
+		return &visit.Page{Body: []byte(p.Body), JSON: p.Type == "json"}, nil
+	}
+	pages := opt.Pages
+	if pages == nil && prog.Pages != "" {
+		pages = os.DirFS(filepath.Join(opt.Dir, prog.Pages))
+	}
+	if pages == nil {
+		return nil, nil
+	}
+	return visit.PageFromFS(pages, v.Request.URL.Path)
+}
+
+func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h http.Header) {
+	for _, e := range want {
+		got, ok := h[e.Name]
+		switch {
+		case e.Value == nil && ok:
+			fail("line %d: expected no %s %s, got %q", e.Pos.Line, what, e.Name, got[0])
+		case e.Value != nil && !ok:
+			fail("line %d: expected %s %s: %q, but it is not set", e.Pos.Line, what, e.Name, *e.Value)
+		case e.Value != nil && got[0] != *e.Value:
+			fail("line %d: expected %s %s: %q, got %q", e.Pos.Line, what, e.Name, *e.Value, got[0])
+		}
+	}
+}
+
+func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header) {
+	set := map[string]string{}
+	for _, line := range h.Values("Set-Cookie") {
+		if c, err := http.ParseSetCookie(line); err == nil {
+			set[c.Name] = c.Value
+		}
+	}
+	for _, e := range want {
+		got, ok := set[e.Name]
+		switch {
+		case e.Value == nil && ok:
+			fail("line %d: expected no cookie %s, got %s=%q", e.Pos.Line, e.Name, e.Name, got)
+		case e.Value != nil && !ok:
+			fail("line %d: expected cookie %s=%q, but it is not set", e.Pos.Line, e.Name, *e.Value)
+		case e.Value != nil && got != *e.Value:
+			fail("line %d: expected cookie %s=%q, got %q", e.Pos.Line, e.Name, *e.Value, got)
+		}
+	}
+}
+
+func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Output) {
+	if want == nil {
+		return
+	}
+	loc := out.Header.Get("Location")
+	redirected := out.Status >= 300 && out.Status < 400 && loc != ""
+	switch {
+	case want.None && redirected:
+		fail("line %d: expected no redirect, got %d to %s", want.Pos.Line, out.Status, loc)
+	case !want.None && !redirected:
+		fail("line %d: expected a redirect to %s, got none", want.Pos.Line, want.To)
+	case !want.None && loc != want.To:
+		fail("line %d: expected a redirect to %s, got one to %s", want.Pos.Line, want.To, loc)
+	case !want.None && want.Status != 0 && out.Status != want.Status:
+		fail("line %d: expected a redirect with status %d, got %d", want.Pos.Line, want.Status, out.Status)
+	}
+}
+
+func checkPage(fail func(string, ...any), checks []ir.PageCheck, body []byte) {
+	doc, err := parseDoc(body)
+	if err != nil {
+		fail("the rewritten page does not parse: %v", err)
+		return
+	}
+	for _, c := range checks {
+		sel, err := selector.Parse(c.Selector)
+		if err != nil {
+			fail("line %d: %v", c.Pos.Line, err)
+			continue
+		}
+		els := queryAll(doc, sel)
+		where := fmt.Sprintf("line %d: page %q", c.Pos.Line, c.Selector)
+		if c.HasCount && len(els) != c.Count {
+			if c.Count == 0 {
+				fail("%s: expected gone, but %d element(s) match, the first %s", where, len(els), describe(els[0]))
+			} else {
+				fail("%s: expected %d element(s), %d match", where, c.Count, len(els))
+			}
+			continue
+		}
+		if c.HasCount && c.Count == 0 {
+			continue
+		}
+		if len(els) == 0 {
+			fail("%s: no element matches", where)
+			continue
+		}
+		el := els[0]
+		got := text(el)
+		if c.Text != nil && got != strings.Join(strings.Fields(*c.Text), " ") {
+			fail("%s: expected the text %q, got %q", where, *c.Text, got)
+		}
+		if c.Contains != nil && !strings.Contains(got, strings.Join(strings.Fields(*c.Contains), " ")) {
+			fail("%s: expected the text to contain %q, got %q", where, *c.Contains, got)
+		}
+		for _, a := range c.Attrs {
+			v, ok := attr(el, a.Name)
+			switch {
+			case a.Value == nil && ok:
+				fail("%s: expected no %s attribute, got %s=%q", where, a.Name, a.Name, v)
+			case a.Value != nil && !ok:
+				fail("%s: expected %s=%q, but it has no %s attribute", where, a.Name, *a.Value, a.Name)
+			case a.Value != nil && v != *a.Value:
+				fail("%s: expected %s=%q, got %q", where, a.Name, *a.Value, v)
+			}
+		}
+		for _, cl := range c.Classes {
+			if !hasClass(el, cl) {
+				v, _ := attr(el, "class")
+				fail("%s: expected the class %q, got class=%q", where, cl, v)
+			}
+		}
+	}
+}
+
+func checkJSON(fail func(string, ...any), want []ir.Expected, body []byte) {
+	if !gjson.ValidBytes(body) {
+		fail("the rewritten JSON is not valid")
+		return
+	}
+	for _, e := range want {
+		r := gjson.GetBytes(body, e.Name)
+		where := fmt.Sprintf("line %d: json %s", e.Pos.Line, e.Name)
+		switch {
+		case e.Value == nil && r.Exists():
+			fail("%s: expected missing, got %s", where, r.Raw)
+		case e.Value == nil:
+		case !r.Exists():
+			fail("%s: expected %q, but it is missing", where, *e.Value)
+		case !jsonEqual(r, *e.Value):
+			fail("%s: expected %s, got %s", where, *e.Value, r.Raw)
+		}
+	}
+}
+
+// jsonEqual compares a JSON value with a value as a test writes it: a
+// string's text, a number's value, true or false, or raw JSON.
+func jsonEqual(r gjson.Result, want string) bool {
+	switch r.Type {
+	case gjson.String:
+		return r.Str == want
+	case gjson.Number:
+		f, err := strconv.ParseFloat(strings.TrimSpace(want), 64)
+		return err == nil && f == r.Num
+	case gjson.True, gjson.False:
+		return strings.TrimSpace(want) == r.Raw
+	}
+	w := gjson.Parse(want)
+	return strings.Join(strings.Fields(r.Raw), "") == strings.Join(strings.Fields(w.Raw), "")
+}

@@ -1,0 +1,251 @@
+package ruletest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+)
+
+func load(t *testing.T, src string) (*site.Site, *ir.Program) {
+	t.Helper()
+	res, err := rules.Compile("rules.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Load(context.Background(), eng, "rules.yaml", res.Artifact, reqctx.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close(context.Background())
+		eng.Close(context.Background())
+	})
+	return s, res.Program
+}
+
+var pages = fstest.MapFS{
+	"index.html": {Data: []byte(`<!DOCTYPE html><html><head><title>Shop</title></head><body class="home">
+<div id="announce">Free shipping</div>
+<section id="hero"><h1>Hello   <i>world</i></h1><a class="cta" href="/sale">Shop the sale</a></section>
+<aside id="promo"><p>Join the club</p></aside>
+<ul class="cards"><li data-id="a">A</li><li data-id="b">B</li><li data-id="c">C</li></ul>
+</body></html>`)},
+	"api/items.json": {Data: []byte(`{"items":[{"id":"a"},{"id":"b"}],"banner":{"title":"Hi"},"count":2}`)},
+}
+
+const shop = `
+experiments:
+  - name: hero-test
+    variants: { control: 50, bold: 50 }
+rules:
+  - name: french
+    when: geo.country == "FR"
+    actions:
+      - set_inner: { select: "#hero h1", text: "Bonjour" }
+      - set_attr: { select: "#hero .cta", name: href, value: /fr/ }
+      - set_header: { name: X-Lang, value: fr }
+      - set_cookie: { name: lang, value: fr }
+      - json_set: { path: banner.title, value: Salut }
+  - name: quiet
+    when: device.bot
+    actions:
+      - remove: "#promo"
+  - name: bold
+    when: variant("hero-test") == "bold"
+    actions:
+      - add_class: { select: body, class: bold }
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul.cards > li", id: "@data-id", keep_at_least: 1 }
+      - json_hide_seen: { path: items, id: id }
+  - name: moved
+    when: path == "/old"
+    actions:
+      - redirect: { to: /new, status: 301 }
+  - name: never
+    when: cookie("x") == "never-set"
+    actions:
+      - remove: "#announce"
+  - name: ghost
+    actions:
+      - remove: "#not-on-the-page"
+  - name: header-loser
+    when: geo.country == "FR"
+    actions:
+      - set_header: { name: X-Lang, value: other }
+`
+
+// run runs the tests of a file made of shop's rules and tests.
+func run(t *testing.T, tests string) []ruletest.Result {
+	t.Helper()
+	s, prog := load(t, shop+"tests:\n"+tests)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return results
+}
+
+// TestOutputExpectations checks each kind of expectation passing, then
+// failing with a message that says what was expected and what came.
+func TestOutputExpectations(t *testing.T) {
+	pass := run(t, `
+  - name: French
+    context: { geo.country: FR }
+    expect:
+      page:
+        "#hero h1": Bonjour
+        "#hero .cta": { text: Shop the sale, attr: { href: /fr/ } }
+        "#promo p": { contains: club }
+        body: { class: home }
+        "ul.cards > li": { count: 3 }
+        "#nothing": { gone: true }
+      headers: { X-Lang: fr, X-Absent: ~ }
+      cookies: { lang: fr, other: ~ }
+      redirect: none
+  - name: crawler
+    request: { headers: { User-Agent: "Googlebot/2.1 (+http://www.google.com/bot.html)" } }
+    expect: { page: { "#promo": { gone: true } } }
+  - name: seen items
+    context: { visitor.id: alice }
+    seen: [a, b]
+    expect: { page: { 'li[data-id="a"]': { gone: true }, "ul.cards > li": { count: 1 } } }
+  - name: json
+    request: { url: /api/items.json }
+    context: { geo.country: FR }
+    seen: [a]
+    expect: { json: { banner.title: Salut, items.0.id: b, "items.#": 1, count: 2, missing: ~ } }
+  - name: redirect
+    request: { url: /old }
+    expect: { redirect: { to: /new, status: 301 } }
+  - name: forced
+    context: { variant(hero-test): bold }
+    expect: { variants: { hero-test: bold }, page: { body: { class: bold } } }
+`)
+	for _, r := range pass {
+		if !r.Passed() {
+			t.Errorf("%s: %v", r.Test.Name, r.Failures)
+		}
+	}
+	fail := run(t, `
+  - name: all wrong
+    context: { geo.country: FR }
+    expect:
+      page:
+        "#hero h1": Hello world
+        "#hero .cta": { attr: { href: /sale, target: _blank } }
+        "#promo": { gone: true }
+        "#nothing": { text: x }
+        body: { class: dark }
+      headers: { X-Lang: de, X-Absent: "1" }
+      cookies: { lang: de }
+      redirect: /elsewhere
+      variants: { hero-test: ~ }
+`)
+	got := strings.Join(fail[0].Failures, "\n")
+	for _, want := range []string{
+		`page "#hero h1": expected the text "Hello world", got "Bonjour"`,
+		`page "#hero .cta": expected href="/sale", got "/fr/"`,
+		`page "#hero .cta": expected target="_blank", but it has no target attribute`,
+		`page "#promo": expected gone, but 1 element(s) match, the first <aside id="promo">`,
+		`page "#nothing": no element matches`,
+		`page "body": expected the class "dark", got class="home`,
+		`expected header X-Lang: "de", got "fr"`,
+		`expected header X-Absent: "1", but it is not set`,
+		`expected cookie lang="de", got "fr"`,
+		`expected a redirect to /elsewhere, got none`,
+		`expected no variant of hero-test, got`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Count(got, "\n")+1 != 11 {
+		t.Errorf("%d failures, want 11:\n%s", strings.Count(got, "\n")+1, got)
+	}
+}
+
+// TestDeterministic: a test's visitor is the same on every run, whether it
+// is named or not, so its variants never change.
+func TestDeterministic(t *testing.T) {
+	first := map[string][]string{}
+	for range 12 {
+		for _, r := range run(t, `
+  - name: named
+    context: { visitor.id: alice }
+    expect: { no_match: [moved] }
+  - name: new visitor
+    expect: { no_match: [moved] }
+  - name: by cookie
+    request: { cookies: { bsk_vid: AAECAwQFBgcICQoLDA0ODw } }
+    expect: { no_match: [moved] }
+`) {
+			if prev, ok := first[r.Test.Name]; ok && strings.Join(prev, ",") != strings.Join(r.Matched, ",") {
+				t.Fatalf("%s matched %v, then %v", r.Test.Name, prev, r.Matched)
+			}
+			first[r.Test.Name] = r.Matched
+		}
+	}
+}
+
+func TestNoPage(t *testing.T) {
+	s, prog := load(t, shop+`tests:
+  - name: needs a page
+    expect: { page: { "#hero h1": Hello } }
+  - name: given a page
+    page: { body: '<h1 id="t">Hi</h1>' }
+    expect: { page: { "#t": Hi } }
+`)
+	results, err := ruletest.Run(context.Background(), s, prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results[0].Passed() || !strings.Contains(results[0].Failures[0], "no page to check") {
+		t.Errorf("without pages: %v", results[0].Failures)
+	}
+	if !results[1].Passed() {
+		t.Errorf("with a page body: %v", results[1].Failures)
+	}
+}
+
+// TestCoverage: rules no test matches, actions no test applies, and why.
+func TestCoverage(t *testing.T) {
+	s, prog := load(t, shop+`tests:
+  - name: French
+    context: { geo.country: FR }
+    expect: { match: [french] }
+`)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ruletest.CoverageOf(prog, results)
+	if c.Rules != 8 || c.RulesMatched != 5 {
+		t.Errorf("rules %d of %d matched", c.RulesMatched, c.Rules)
+	}
+	all := strings.Join(append(c.Unmatched, c.Unapplied...), "\n")
+	for _, want := range []string{
+		"quiet (rules.yaml:", "moved (rules.yaml:", "never (rules.yaml:",
+		`ghost: remove "#not-on-the-page" (rules.yaml:36): its selector matched nothing on the tests' pages`,
+		"header-loser: set_header X-Lang (rules.yaml:40): an earlier rule won it in every test",
+		`fresh: hide_seen "ul.cards > li" (rules.yaml:24): it changed nothing on the tests' pages`,
+		"fresh: json_hide_seen items (rules.yaml:25): no test's page is JSON",
+		`quiet: remove "#promo" (rules.yaml:17): its rule never matched`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("coverage lacks %q:\n%s", want, all)
+		}
+	}
+}

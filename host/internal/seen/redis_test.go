@@ -1,0 +1,650 @@
+package seen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/caps"
+	"github.com/redis/go-redis/v9"
+)
+
+// redisServer is the redis-server the tests share, started by the first
+// test that needs it and stopped by TestMain.
+var redisServer struct {
+	once   sync.Once
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
+	dir    string
+	addr   string
+	err    error
+	skip   string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if redisServer.cmd != nil {
+		redisServer.cmd.Process.Kill()
+		<-redisServer.exited
+		os.RemoveAll(redisServer.dir)
+	}
+	os.Exit(code)
+}
+
+// redisAddr is the address of a running redis-server on a free loopback
+// port, without persistence. Without redis-server on PATH the test is
+// skipped, or fails when CI is set.
+func redisAddr(t testing.TB) string {
+	t.Helper()
+	redisServer.once.Do(startRedis)
+	if redisServer.skip != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s; CI must install it", redisServer.skip)
+		}
+		t.Skip(redisServer.skip)
+	}
+	if redisServer.err != nil {
+		t.Fatal(redisServer.err)
+	}
+	return redisServer.addr
+}
+
+func startRedis() {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		redisServer.skip = "redis-server is not installed (apt-get install redis-server)"
+		return
+	}
+	dir, err := os.MkdirTemp("", "seen-redis")
+	if err != nil {
+		redisServer.err = err
+		return
+	}
+	redisServer.dir = dir
+	for range 5 { // a port found free can be taken before the server binds it
+		addr := freeAddr()
+		port := addr[strings.LastIndexByte(addr, ':')+1:]
+		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", dir)
+		if err := cmd.Start(); err != nil {
+			redisServer.err = err
+			return
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			select {
+			case <-exited:
+				redisServer.err = fmt.Errorf("redis-server on %s exited", addr)
+			default:
+			}
+			if redisServer.err != nil {
+				break
+			}
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				redisServer.cmd, redisServer.exited, redisServer.addr = cmd, exited, addr
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		<-exited
+	}
+	if redisServer.err == nil {
+		redisServer.err = errors.New("redis-server did not start")
+	}
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func newRedisStore(t testing.TB, cfg RedisConfig) *RedisStore {
+	t.Helper()
+	if cfg.URL == "" {
+		cfg.URL = "redis://" + redisAddr(t) + "/0"
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "test:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	}
+	if cfg.Timeout == 0 {
+		// The store's 20 ms default is for production; a busy test
+		// machine can take longer to answer, and these tests are about
+		// what Redis answers, not how fast. Tests of timeouts set theirs.
+		cfg.Timeout = hangGuard
+	}
+	s, err := NewRedisStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// rawClient is a plain client on the test server, to look behind the
+// store.
+func rawClient(t testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: redisAddr(t)})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestRedisRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	st := newRedisStore(t, RedisConfig{Params: Params{Now: clk.Now, Window: 7 * day}})
+	s, info := st.Load(ctx, nil, "v1")
+	if info != (LoadInfo{Source: SourceNew}) || s.Seen("sku-secret-1") {
+		t.Fatalf("first load: %+v", info)
+	}
+	s.Shown("sku-secret-1")
+	s.Shown("sku-2")
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Flush(2 * time.Second) {
+		t.Fatal("the save was not written")
+	}
+	raw := rawClient(t)
+	key := st.SeenKey("v1")
+	ttl, err := raw.TTL(ctx, key).Result()
+	if err != nil || ttl <= 7*day-time.Minute || ttl > 7*day {
+		t.Errorf("TTL %v, %v; want the window, 7 days", ttl, err)
+	}
+	val, err := raw.Get(ctx, key).Bytes()
+	if err != nil || len(val) == 0 || strings.Contains(string(val), "sku") {
+		t.Errorf("stored value %q, %v", val, err)
+	}
+
+	s, info = st.Load(ctx, nil, "v1")
+	if info != (LoadInfo{Source: SourceRedis}) || !s.Seen("sku-secret-1") || !s.Seen("sku-2") || s.Seen("sku-3") || s.Changed() {
+		t.Errorf("second load: %+v", info)
+	}
+	// Another visitor sees nothing of it; another proxy sees all of it.
+	if s, info := st.Load(ctx, nil, "v2"); s.Seen("sku-2") || info.Source != SourceNew {
+		t.Errorf("other visitor: %+v", info)
+	}
+	other := newRedisStore(t, RedisConfig{Prefix: st.prefix, Params: Params{Now: clk.Now, Window: 7 * day}})
+	if s, _ := other.Load(ctx, nil, "v1"); !s.Seen("sku-2") {
+		t.Error("a second store on the same server does not share the state")
+	}
+	if got := [...]int64{st.Loads.Load(), st.Hits.Load(), st.Misses.Load(), st.Saves.Load(), st.Errors.Load(), st.Timeouts.Load()}; got != [...]int64{3, 1, 2, 1, 0, 0} {
+		t.Errorf("counters loads, hits, misses, saves, errors, timeouts = %v", got)
+	}
+	// Unchanged: nothing queued.
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil || st.pending.Load() != 0 {
+		t.Errorf("saving an unchanged set: %v, %d pending", err, st.pending.Load())
+	}
+}
+
+func TestRedisStoredStates(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	st := newRedisStore(t, RedisConfig{Params: Params{Now: clk.Now}})
+	raw := rawClient(t)
+	s, _ := st.Load(ctx, nil, "old")
+	s.Shown("a")
+	oldState := s.encode()
+	clk.Set(clk.Now().Add(31 * day))
+
+	keyed := newRedisStore(t, RedisConfig{Prefix: st.prefix, Key: testKey, Params: Params{Now: clk.Now}})
+	ks, _ := keyed.Load(ctx, nil, "keyed")
+	ks.Shown("a")
+
+	tests := []struct {
+		name  string
+		value []byte
+		want  string
+	}{
+		{"garbage", []byte("garbage"), DroppedOldFormat},
+		{"empty", []byte{}, DroppedMalformed},
+		{"truncated", oldState[:len(oldState)-1], DroppedMalformed},
+		{"expired", oldState, DroppedExpired},
+		{"written with another key", ks.encode(), DroppedOldFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := strings.ReplaceAll(tt.name, " ", "-")
+			if err := raw.Set(ctx, st.SeenKey(id), tt.value, time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			before := st.Invalid.Load()
+			s, info := st.Load(ctx, nil, id)
+			if info.Dropped != tt.want || info.Source != SourceNew || s.Seen("a") {
+				t.Errorf("%+v, want dropped %q", info, tt.want)
+			}
+			if st.Invalid.Load() != before+1 {
+				t.Error("not counted as invalid")
+			}
+		})
+	}
+}
+
+func TestRedisVisitorIDs(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{})
+	for _, id := range []string{"", strings.Repeat("x", maxVisitorID+1), "a{b}c"} {
+		s, info := st.Load(ctx, nil, id)
+		if info != (LoadInfo{Source: SourceNew}) {
+			t.Errorf("id of %d bytes: %+v", len(id), info)
+		}
+		s.Shown("a")
+		if err := st.Save(ctx, nil, id, s, false); !errors.Is(err, ErrNoVisitor) {
+			t.Errorf("id of %d bytes: Save = %v", len(id), err)
+		}
+	}
+	if st.Loads.Load() != 0 {
+		t.Errorf("%d lookups for requests without a visitor id", st.Loads.Load())
+	}
+}
+
+// silentServer accepts connections and never answers, until the returned
+// function closes it and every connection it accepted (then connections
+// fail at once, and new ones are refused). Closing twice is harmless.
+func silentServer(t *testing.T) (string, func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			ln.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+	}
+	t.Cleanup(release)
+	return ln.Addr().String(), release
+}
+
+// hangGuard bounds waits that only end if the code under test is right;
+// far above any real duration, it turns a hang into a failure.
+const hangGuard = 30 * time.Second
+
+// TestRedisTimeout: a Redis that never answers costs a load its timeout,
+// not the request: the server below answers nothing, so a load that
+// returns at all was ended by a deadline.
+func TestRedisTimeout(t *testing.T) {
+	ctx := context.Background()
+	addr, _ := silentServer(t)
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: 30 * time.Millisecond, SaveTimeout: time.Hour})
+	for i := range 3 {
+		s, info := st.Load(ctx, nil, "v1")
+		if info != (LoadInfo{Source: SourceNew, Dropped: DroppedTimeout}) || s == nil {
+			t.Errorf("load %d: %+v", i, info)
+		}
+	}
+	if st.Timeouts.Load() != 3 {
+		t.Errorf("%d timeouts counted, want 3", st.Timeouts.Load())
+	}
+
+	// The request's own deadline is honoured too: this store's timeout is
+	// an hour, so only the request's deadline can end the load.
+	patient := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: time.Hour, SaveTimeout: time.Hour})
+	short, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+	defer cancel()
+	if _, info := patient.Load(short, nil, "v1"); info.Dropped != DroppedTimeout {
+		t.Errorf("request deadline: %+v", info)
+	}
+
+	// A set whose load timed out is not saved over what may be stored.
+	s, _ := st.Load(ctx, nil, "v1")
+	s.Shown("a")
+	if err := st.Save(ctx, nil, "v1", s, false); !errors.Is(err, ErrUnknownState) || st.SkippedSaves.Load() != 1 || st.pending.Load() != 0 {
+		t.Errorf("saving after a timeout: %v, %d skipped, %d pending", err, st.SkippedSaves.Load(), st.pending.Load())
+	}
+	// Three timeouts in a row: the server is taken for lost, and loads no
+	// longer wait for it.
+	if st.Up() || st.Lost.Load() != 1 {
+		t.Errorf("after 3 timeouts in a row: up %v, lost %d times", st.Up(), st.Lost.Load())
+	}
+	if _, info := st.Load(ctx, nil, "v1"); info.Dropped != DroppedRedisError {
+		t.Errorf("a load while the server is lost: %+v", info)
+	}
+}
+
+// TestRedisSaveDoesNotWait: Save returns while Redis has not answered
+// (it never answers until released, and the write may wait an hour), and
+// the write fails in the background once the server goes away.
+func TestRedisSaveDoesNotWait(t *testing.T) {
+	ctx := context.Background()
+	addr, release := silentServer(t)
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, SaveTimeout: time.Hour})
+	s := st.l.newSet(st.l.nowSec())
+	s.Shown("a")
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.pending.Load(); n != 1 {
+		t.Fatalf("%d saves pending after Save returned, want 1 (queued, not written)", n)
+	}
+	if st.Saves.Load() != 0 || st.SaveErrors.Load() != 0 {
+		t.Fatalf("the write ended before the server answered: %d saved, %d failed", st.Saves.Load(), st.SaveErrors.Load())
+	}
+	release()
+	if !st.Flush(hangGuard) {
+		t.Fatal("the write did not end after the server went away")
+	}
+	if st.SaveErrors.Load() != 1 {
+		t.Errorf("%d save errors, want 1", st.SaveErrors.Load())
+	}
+}
+
+func TestRedisDown(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + freeAddr(), Timeout: 50 * time.Millisecond})
+	for i := range 3 {
+		s, info := st.Load(ctx, nil, "v1")
+		if info != (LoadInfo{Source: SourceNew, Dropped: DroppedRedisError}) || s == nil || s.Seen("a") {
+			t.Errorf("load %d: %+v", i, info)
+		}
+		// Not saved over the stored state, which could not be read.
+		s.Shown("a")
+		if err := st.Save(ctx, nil, "v1", s, false); !errors.Is(err, ErrUnknownState) {
+			t.Errorf("Save: %v", err)
+		}
+		// A new visitor's set is saved, and the write fails.
+		s = st.l.newSet(st.l.nowSec())
+		s.Shown("a")
+		if err := st.Save(ctx, nil, "v1", s, false); err != nil {
+			t.Errorf("Save: %v", err)
+		}
+	}
+	if st.SkippedSaves.Load() != 3 {
+		t.Errorf("%d saves skipped, want 3", st.SkippedSaves.Load())
+	}
+	if st.Errors.Load() != 3 {
+		t.Errorf("%d errors counted, want 3", st.Errors.Load())
+	}
+	if !st.Flush(hangGuard) || st.SaveErrors.Load() != 3 {
+		t.Errorf("%d save errors, want 3", st.SaveErrors.Load())
+	}
+	if st.Up() || st.Lost.Load() != 1 {
+		t.Errorf("up %v, lost %d times; want down, lost once", st.Up(), st.Lost.Load())
+	}
+}
+
+// startOwnRedis starts a redis-server of the test's own on addr (the
+// shared one must not be stopped) and returns a function that stops it.
+func startOwnRedis(t *testing.T, addr string) (stop func()) {
+	t.Helper()
+	redisAddr(t) // skips without redis-server
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop = func() {
+		cmd.Process.Kill()
+		<-exited
+	}
+	for deadline := time.Now().Add(hangGuard); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		select {
+		case <-exited:
+			t.Fatalf("redis-server on %s exited", addr)
+		default:
+		}
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			t.Cleanup(stop)
+			return stop
+		}
+	}
+	stop()
+	t.Fatalf("redis-server on %s did not start", addr)
+	return nil
+}
+
+// TestRedisOutage: Redis stops and comes back on the same address. While
+// it is away, loads answer at once without a state, saves of sets that
+// could not be loaded are skipped (and say so), and the writes queued
+// before fail; once it is back, the store uses it again without a
+// restart, and what was stored before the outage is there.
+func TestRedisOutage(t *testing.T) {
+	ctx := context.Background()
+	addr := freeAddr()
+	stop := startOwnRedis(t, addr)
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: time.Second, Retry: 10 * time.Millisecond})
+	s, _ := st.Load(ctx, nil, "v1")
+	s.Shown("before")
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil || !st.Flush(hangGuard) || st.Saves.Load() != 1 {
+		t.Fatalf("saving before the outage: %v, %d saved", err, st.Saves.Load())
+	}
+
+	stop()
+	s, info := st.Load(ctx, nil, "v1")
+	if info.Dropped != DroppedRedisError || s.Seen("before") {
+		t.Fatalf("the first load of the outage: %+v", info)
+	}
+	if st.Up() {
+		t.Fatal("a refused connection did not take the server for lost")
+	}
+	for range 20 {
+		s, info := st.Load(ctx, nil, "v1")
+		if info.Dropped != DroppedRedisError {
+			t.Fatalf("a load during the outage: %+v", info)
+		}
+		s.Shown("during")
+		if err := st.Save(ctx, nil, "v1", s, false); !errors.Is(err, ErrUnknownState) {
+			t.Fatalf("a save during the outage: %v", err)
+		}
+	}
+	if st.SkippedSaves.Load() != 20 || st.Errors.Load() != 21 {
+		t.Errorf("%d saves skipped, %d load errors; want 20 and 21", st.SkippedSaves.Load(), st.Errors.Load())
+	}
+
+	back := time.Now()
+	startOwnRedis(t, addr)
+	for !st.Up() {
+		if time.Since(back) > hangGuard {
+			t.Fatal("the store did not reconnect")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("loads use Redis again %v after it listens (retry every 10 ms)", time.Since(back).Round(time.Millisecond))
+	// A new server: the state from before is gone with the old one (no
+	// persistence here), and the store writes and reads the new one.
+	s, info = st.Load(ctx, nil, "v1")
+	if info != (LoadInfo{Source: SourceNew}) {
+		t.Fatalf("the first load after the outage: %+v", info)
+	}
+	s.Shown("after")
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil || !st.Flush(hangGuard) {
+		t.Fatal(err)
+	}
+	if s, info := st.Load(ctx, nil, "v1"); info.Source != SourceRedis || !s.Seen("after") {
+		t.Errorf("after the outage: %+v, Seen(after) %v", info, s.Seen("after"))
+	}
+	if st.Lost.Load() != 1 || st.Reconnects.Load() != 1 {
+		t.Errorf("lost %d times, reconnected %d times; want 1 and 1", st.Lost.Load(), st.Reconnects.Load())
+	}
+}
+
+// TestRedisQueueFull: with Redis stuck, saves beyond the queue are refused
+// at once and counted. The server never answers and a write may wait an
+// hour, so a Save that waited for Redis would hang the test.
+func TestRedisQueueFull(t *testing.T) {
+	ctx := context.Background()
+	addr, release := silentServer(t)
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Queue: 2, Writers: 1, SaveTimeout: time.Hour})
+	s := st.l.newSet(st.l.nowSec())
+	s.Shown("a")
+	const saves = 20
+	var full int
+	for range saves {
+		if err := st.Save(ctx, nil, "v1", s, false); errors.Is(err, ErrQueueFull) {
+			full++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if full == 0 || int64(full) != st.DroppedSaves.Load() {
+		t.Errorf("%d saves refused, %d counted as dropped, of %d", full, st.DroppedSaves.Load(), saves)
+	}
+	// The single writer takes what is queued at most once more before it
+	// is stuck on a write that cannot end, so of five more saves at most
+	// two fit in the queue of two.
+	full = 0
+	for range 5 {
+		if err := st.Save(ctx, nil, "v1", s, false); errors.Is(err, ErrQueueFull) {
+			full++
+		}
+	}
+	if full < 3 {
+		t.Errorf("%d of 5 saves refused with a queue of 2", full)
+	}
+	// Close writes what is queued; it returns once the server is gone and
+	// the stuck write fails.
+	release()
+	st.Close()
+	if err := st.Save(ctx, nil, "v1", s, false); !errors.Is(err, ErrClosed) {
+		t.Errorf("Save after Close: %v", err)
+	}
+	if s, info := st.Load(ctx, nil, "v1"); s == nil || info.Source != SourceNew {
+		t.Errorf("Load after Close: %+v", info)
+	}
+}
+
+// TestRedisHammer: many visitors loading and saving at once.
+func TestRedisHammer(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{Timeout: 2 * time.Second})
+	const workers, rounds = 16, 30
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("hammer-%d", w)
+			for i := range rounds {
+				s, info := st.Load(ctx, nil, id)
+				if info.Dropped != "" {
+					t.Errorf("%s: %+v", id, info)
+					return
+				}
+				s.Shown(fmt.Sprintf("%s-%d", id, i))
+				if err := st.Save(ctx, http.Header{}, id, s, false); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if !st.Flush(5 * time.Second) {
+		t.Fatal("saves not written")
+	}
+	// A load can come before the previous save is written, so only the
+	// last round's item is sure to be there: one visitor's saves are
+	// written in order.
+	for w := range workers {
+		id := fmt.Sprintf("hammer-%d", w)
+		if s, _ := st.Load(ctx, nil, id); !s.Seen(fmt.Sprintf("%s-%d", id, rounds-1)) {
+			t.Errorf("%s: the last item is not seen", id)
+		}
+	}
+	if st.DroppedSaves.Load() != 0 || st.SaveErrors.Load() != 0 {
+		t.Errorf("%d dropped, %d failed", st.DroppedSaves.Load(), st.SaveErrors.Load())
+	}
+}
+
+// Caps counts kept in Redis: one MGET reads them with the seen-state,
+// in the visitor's slot; a second store (another proxy) reads the same
+// count; a load that fails gives counts that are never saved.
+func TestRedisCaps(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	st := newRedisStore(t, RedisConfig{Params: Params{Now: clk.Now}})
+	cs, err := caps.NewShared(st, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _, b, err := st.LoadWithCaps(ctx, nil, "v1")
+	counts := cs.FromShared(b, err)
+	if err != nil || b != nil || counts.Count("1d:invite", day) != 0 {
+		t.Fatalf("first load: %q, %v", b, err)
+	}
+	counts.Hit("1d:invite", day)
+	set.Shown("sku-1")
+	if err := counts.Save("v1", 30*day); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, nil, "v1", set, false); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Flush(2 * time.Second) {
+		t.Fatal("the saves were not written")
+	}
+	if sk, ck := st.SeenKey("v1"), st.CapsKey("v1"); !strings.Contains(ck, "{v1}") || !strings.Contains(sk, "{v1}") || sk == ck {
+		t.Errorf("keys %q and %q do not share the hash tag {v1}", sk, ck)
+	}
+	raw := rawClient(t)
+	if ttl, err := raw.TTL(ctx, st.CapsKey("v1")).Result(); err != nil || ttl <= 29*day || ttl > 30*day {
+		t.Errorf("caps TTL %v, %v; want 30 days", ttl, err)
+	}
+
+	other := newRedisStore(t, RedisConfig{Prefix: st.prefix, Params: Params{Now: clk.Now}})
+	ocs, _ := caps.NewShared(other, clk.Now)
+	set, info, b, err := other.LoadWithCaps(ctx, nil, "v1")
+	counts = ocs.FromShared(b, err)
+	if info.Source != SourceRedis || !set.Seen("sku-1") || counts.Count("1d:invite", day) != 1 {
+		t.Errorf("another proxy reads %+v, seen %v, count %d", info, set.Seen("sku-1"), counts.Count("1d:invite", day))
+	}
+	// Counts without a seen-state: a miss for the set, the counts read.
+	counts = ocs.LoadShared(ctx, "v1")
+	if counts.Count("1d:invite", day) != 1 {
+		t.Errorf("LoadShared: count %d", counts.Count("1d:invite", day))
+	}
+	raw.Del(ctx, other.SeenKey("v1"))
+	if _, info, b, err := other.LoadWithCaps(ctx, nil, "v1"); info.Source != SourceNew || ocs.FromShared(b, err).Count("1d:invite", day) != 1 {
+		t.Errorf("caps without a seen-state: %+v %q %v", info, b, err)
+	}
+
+	// A store that cannot answer: unknown counts, not saved.
+	addr, closeSilent := silentServer(t)
+	defer closeSilent()
+	dead := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: 30 * time.Millisecond})
+	dcs, _ := caps.NewShared(dead, clk.Now)
+	_, _, b, err = dead.LoadWithCaps(ctx, nil, "v1")
+	counts = dcs.FromShared(b, err)
+	if !counts.Unknown || counts.Dropped != "unavailable" {
+		t.Errorf("a load that timed out gives %+v", counts)
+	}
+	counts.Hit("1d:invite", day)
+	if err := counts.Save("v1", day); err == nil {
+		t.Error("unknown counts were saved")
+	}
+}

@@ -1,0 +1,399 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/config"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/plugin/guest"
+	"github.com/bespoke-edge/bespoke/plugin/wasm"
+)
+
+// faultOrigin is a TCP origin that misbehaves as told, per request path.
+func faultOrigin(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveFault(c)
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+func serveFault(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return
+	}
+	page := "<html><body><h1 id=\"t\">origin page</h1>" + strings.Repeat("<p>filler</p>", 2000) + "</body></html>"
+	switch req.URL.Path {
+	case "/reset-mid-body":
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n", len(page))
+		io.WriteString(c, page[:len(page)/3])
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0) // RST, not FIN
+		}
+	case "/stall-headers":
+		time.Sleep(3 * time.Second)
+	case "/stall-body":
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n", len(page))
+		io.WriteString(c, page[:100])
+		time.Sleep(3 * time.Second)
+	case "/garbage":
+		io.WriteString(c, "HTTP/9.9 banana\r\n\x00\x01\x02 not http at all\r\n\r\n")
+	default:
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(page), page)
+	}
+}
+
+func faultConfig(t *testing.T, origin string) *config.Config {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(path, []byte("rules:\n  - name: r\n    actions:\n      - set_inner: { select: \"#t\", text: personalized }\n"), 0o644)
+	access := false
+	cfg := &config.Config{
+		CacheDir: "-",
+		Log:      config.Log{Access: &access},
+		Seen:     config.Seen{Store: "off"},
+		Routes:   []config.Route{{Name: "fault", Origin: origin, Rules: path}},
+	}
+	cfg.Limits.Upstream.ResponseHeaderTimeout = config.Duration(time.Second)
+	return cfg
+}
+
+func TestOriginFaults(t *testing.T) {
+	r := start(t, faultConfig(t, faultOrigin(t)))
+	client := &http.Client{Timeout: 10 * time.Second}
+	tests := []struct {
+		path    string
+		status  int
+		within  time.Duration
+		bodyErr bool // the body is cut short: the visitor sees a broken transfer, not a wrong page
+	}{
+		{"/", 200, time.Second, false},
+		{"/stall-headers", 504, 2500 * time.Millisecond, false},
+		{"/garbage", 502, time.Second, false},
+		{"/reset-mid-body", 200, 2 * time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			start := time.Now()
+			resp, err := client.Get(r.url + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			took := time.Since(start)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if took > tt.within {
+				t.Errorf("took %v, want under %v", took, tt.within)
+			}
+			if tt.bodyErr != (rerr != nil) {
+				t.Errorf("body error %v, want error: %v", rerr, tt.bodyErr)
+			}
+		})
+	}
+	// The origin refuses connections.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	r2 := start(t, faultConfig(t, closed))
+	resp, err := client.Get(r2.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 502 {
+		t.Fatalf("refused origin: status %d, want 502", resp.StatusCode)
+	}
+	// The process survived all of it.
+	if resp, err := client.Get(r.url + "/"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after the faults: %v", err)
+	}
+}
+
+// TestSlowloris: a visitor sending headers a byte at a time is cut off by
+// the read-header timeout, and does not hold up others.
+func TestSlowloris(t *testing.T) {
+	cfg := faultConfig(t, faultOrigin(t))
+	cfg.Limits.ReadHeader = config.Duration(500 * time.Millisecond)
+	r := start(t, cfg)
+	c, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	closedAt := make(chan time.Duration, 1)
+	start := time.Now()
+	go func() {
+		for _, b := range []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ") {
+			if _, err := c.Write([]byte{b}); err != nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		buf := make([]byte, 1)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.Read(buf)
+		closedAt <- time.Since(start)
+	}()
+	if resp, err := http.Get(r.url + "/"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("another visitor was held up: %v", err)
+	}
+	if d := <-closedAt; d > 3*time.Second {
+		t.Fatalf("the slow connection stayed open %v", d)
+	}
+}
+
+// TestBadRequestInput: oversized headers are refused with 431, and broken
+// cookies or invalid UTF-8 in headers are ignored: the page is served.
+func TestBadRequestInput(t *testing.T) {
+	cfg := faultConfig(t, faultOrigin(t))
+	cfg.Limits.MaxHeaderBytes = 16 << 10
+	r := start(t, cfg)
+	get := func(header, value string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", r.url+"/", nil)
+		req.Header.Set(header, value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get("Cookie", "big="+strings.Repeat("x", 64<<10)); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("64 KiB cookie: status %d, want 431", got)
+	}
+	for _, tc := range [][2]string{
+		{"Cookie", "bsk_vid=\xff\xfe; bsk_seen=%%%; =; ;;; a"},
+		{"Accept-Language", "\xff\xfe;q=abc, ,;;"},
+		{"User-Agent", "Mozilla/5.0 \xc3\x28 (invalid UTF-8)"},
+		{"CF-IPCountry", "\xe2\x82"},
+		{"Sec-CH-UA", `"unterminated`},
+	} {
+		if got := get(tc[0], tc[1]); got != http.StatusOK {
+			t.Errorf("%s: %q: status %d, want 200", tc[0], tc[1], got)
+		}
+	}
+}
+
+// misbehavingPlugin writes a hand-made plugin whose decision fails.
+func misbehavingPlugin(t *testing.T, body *wasm.Code) string {
+	t.Helper()
+	b, err := guest.Build(guest.Module{
+		Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
+		Decide:   body,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bad.wasm")
+	os.WriteFile(path, b, 0o644)
+	return path
+}
+
+// TestMisbehavingPlugins: a plugin that traps, loops or exhausts its
+// memory never costs the visitor the page, and is counted.
+func TestMisbehavingPlugins(t *testing.T) {
+	for name, body := range map[string]*wasm.Code{
+		"trap":   guest.Trap(),
+		"loop":   guest.Loop(),
+		"memory": guest.GrowMemory(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := faultConfig(t, faultOrigin(t))
+			cfg.Routes[0].Rules = ""
+			cfg.Routes[0].Plugin = misbehavingPlugin(t, body)
+			cfg.Limits.DecideTimeout = config.Duration(20 * time.Millisecond)
+			cfg.Limits.MemoryPages = 32
+			r := start(t, cfg)
+			for range 3 {
+				start := time.Now()
+				resp, err := http.Get(r.url + "/")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.Contains(string(b), "origin page") {
+					t.Fatalf("status %d: the original page was not served", resp.StatusCode)
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Fatalf("took %v", d)
+				}
+			}
+			// A request is counted once its handler returns, which can be
+			// just after the visitor has the page.
+			m := scrapeUntil(t, r.admin, `bespoke_requests_total{outcome="fail_open",route="fault"} 3`)
+			if !strings.Contains(m, `bespoke_requests_total{outcome="fail_open",route="fault"} 3`) {
+				t.Errorf("fail-open not counted:\n%s", grep(m, "bespoke_requests_total"))
+			}
+			if !strings.Contains(m, `bespoke_plugin_failures_total{reason=`) {
+				t.Errorf("plugin failure not counted:\n%s", grep(m, "bespoke_plugin_failures"))
+			}
+		})
+	}
+}
+
+func scrape(t *testing.T, admin string) string {
+	t.Helper()
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// scrapeUntil scrapes until the metrics contain want, for at most a second.
+func scrapeUntil(t *testing.T, admin, want string) string {
+	t.Helper()
+	var m string
+	for range 50 {
+		if m = scrape(t, admin); strings.Contains(m, want) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return m
+}
+
+func grep(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestMetricsAndHealth scrapes /metrics and checks the counters move.
+func TestMetricsAndHealth(t *testing.T) {
+	cfg, _ := demoConfig(t, generationRules(1))
+	r := start(t, cfg)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(r.admin + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", p, err, resp)
+		}
+		resp.Body.Close()
+	}
+	before := scrape(t, r.admin)
+	for _, cc := range []string{"FR", "US", "FR"} {
+		req, _ := http.NewRequest("GET", r.url+"/", nil)
+		req.Header.Set("CF-IPCountry", cc)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	after := scrapeUntil(t, r.admin, `bespoke_requests_total{outcome="personalized",route="demo"} 3`)
+	for _, want := range []string{
+		`bespoke_requests_total{outcome="personalized",route="demo"} 3`,
+		`bespoke_reloads_total{result="ok",route="demo"} 1`,
+		`bespoke_plugin_generation{route="demo"} 1`,
+		`bespoke_decide_duration_seconds_count{route="demo"} 3`,
+		`bespoke_pool_instances{route="demo"}`,
+		`bespoke_rewrite_bytes_total{kind="html",route="demo"}`,
+	} {
+		if !strings.Contains(after, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(before, `bespoke_requests_total{outcome="personalized",route="demo"} 3`) {
+		t.Error("counters did not start from zero")
+	}
+	resp, _ := http.Get(r.admin + "/_bespoke/status")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"generation": 1`) {
+		t.Errorf("status: %s", b)
+	}
+}
+
+// TestGracefulShutdown: a request in flight when the server stops
+// completes, whole and rewritten, while new connections are refused. The
+// origin holds the end of the page until the server has stopped
+// accepting, so the request is in flight for the whole shutdown.
+func TestGracefulShutdown(t *testing.T) {
+	sent := make(chan struct{})
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<html><body><h1 id="t">origin page</h1>`)
+		w.(http.Flusher).Flush()
+		close(sent)
+		<-release
+		io.WriteString(w, `<p id="tail">the end</p></body></html>`)
+	}))
+	defer origin.Close()
+	cfg := faultConfig(t, origin.URL)
+	// Far above what the request needs: shutdown must wait for it, not
+	// give up on it.
+	cfg.ShutdownGrace = config.Duration(time.Minute)
+	r := start(t, cfg)
+	resp, err := http.Get(r.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	<-sent
+	stopped := make(chan struct{})
+	go func() { r.stop(); close(stopped) }()
+	// Shutdown has begun once the listener refuses connections.
+	addr := strings.TrimPrefix(r.url, "http://")
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			break
+		}
+		c.Close()
+	}
+	select {
+	case <-stopped:
+		t.Fatal("the server stopped while a request was in flight")
+	default:
+	}
+	close(release)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("the request in flight was cut: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK || string(body) != `<html><body><h1 id="t">personalized</h1><p id="tail">the end</p></body></html>` {
+		t.Fatalf("the request in flight got %d %q", resp.StatusCode, body)
+	}
+	<-stopped
+	if _, err := http.Get(r.url + "/"); err == nil {
+		t.Fatal("the server still accepts after shutdown")
+	}
+}

@@ -1,0 +1,494 @@
+// Package server assembles a running bespoke from a configuration: one
+// proxy, plugin pool and reloader per route, the router in front, the
+// seen-filter and caps stores, metrics, and the admin listener; and it
+// shuts all of it down gracefully.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/caps"
+	"github.com/bespoke-edge/bespoke/host/internal/config"
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/geo"
+	"github.com/bespoke-edge/bespoke/host/internal/metrics"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/reload"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/router"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/host/internal/wire"
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+// Server is a configured bespoke. Build it with New, run it with Serve.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	Metrics *metrics.Metrics
+	Routes  []*Route
+	router  *router.Router
+	handler http.Handler // the router, or what Options.Wrap made of it
+	closers []func()
+	// certs serves the TLS certificate, nil without TLS; adminToken is
+	// the admin API's bearer token, "" for none.
+	certs      *certReloader
+	adminToken string
+
+	// Embedded, when not nil, provides a route's plugin when the route has
+	// neither rules nor plugin (the demo's bundled rules): it returns the
+	// artifact and a name.
+	embedded func() (*plugin.Artifact, string, error)
+	// secretKey and transport are Options.Secret and Options.Transport.
+	secretKey []byte
+	transport http.RoundTripper
+}
+
+// Route is one route's running parts.
+type Route struct {
+	Config   config.Route
+	Proxy    *proxy.Proxy
+	Reloader *reload.Reloader
+	Engine   *engine.Engine
+}
+
+// Options adjust New.
+type Options struct {
+	// Logger receives logs; nil means JSON or text on stderr per the
+	// configuration.
+	Logger *slog.Logger
+	// Embedded provides the plugin of routes that name none (the demo).
+	Embedded func() (*plugin.Artifact, string, error)
+	// Clock, when not nil, replaces the clock the rules read (now,
+	// schedules, visitor.hour): a development switch, to preview a page
+	// as it will be on another day.
+	Clock func() time.Time
+	// Wrap, when not nil, wraps the visitors' handler; it gets the key
+	// that signs bespoke's cookies (preview links sign with it too).
+	Wrap func(key []byte, h http.Handler) http.Handler
+	// Secret, when not nil, is the key that signs bespoke's cookies, in
+	// place of secret_file and $BESPOKE_SECRET; it must be at least 16
+	// bytes.
+	Secret []byte
+	// Transport, when not nil, reaches every route's origin in place of
+	// the transport the limits configure (an in-process handler's, say).
+	Transport http.RoundTripper
+	// Metrics, when not nil, is where the server records, so that several
+	// servers of one process share one registry; their route names must
+	// differ. Nil means a registry of the server's own.
+	Metrics *metrics.Metrics
+}
+
+// New builds the server: it loads every route's plugin (failing if one
+// does not load: at startup there is nothing to fall back to).
+func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
+	s := &Server{cfg: cfg, log: opt.Logger, Metrics: opt.Metrics, embedded: opt.Embedded, secretKey: opt.Secret, transport: opt.Transport}
+	if s.Metrics == nil {
+		s.Metrics = metrics.New()
+	}
+	if s.log == nil {
+		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+		if cfg.Log.Format == "json" {
+			h = slog.NewJSONHandler(os.Stderr, nil)
+		}
+		s.log = slog.New(h)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+	key, err := s.secret()
+	if err != nil {
+		return nil, err
+	}
+	if s.adminToken, err = s.readAdminToken(); err != nil {
+		return nil, err
+	}
+	if cfg.TLS.Cert != "" {
+		interval := cfg.Watch.D()
+		if interval <= 0 {
+			interval = time.Second
+		}
+		if s.certs, err = newCertReloader(cfg.TLS.Cert, cfg.TLS.Key, interval, s.log); err != nil {
+			return nil, err
+		}
+	}
+	rc, trusted, err := s.requestContext()
+	if err != nil {
+		return nil, err
+	}
+	rc.Now = opt.Clock
+	store, err := s.seenStore(key)
+	if err != nil {
+		return nil, err
+	}
+	// Caps live where the seen-states do when that is a shared store, so
+	// that a cap counts the page views every proxy served.
+	var capStore *caps.Store
+	if shared, ok := store.(caps.Shared); ok {
+		capStore, err = caps.NewShared(shared, nil)
+	} else {
+		capStore, err = caps.New(key, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var routes []router.Route
+	for _, rcfg := range cfg.Routes {
+		r, err := s.route(ctx, rcfg, rc, trusted, store, capStore)
+		if err != nil {
+			return nil, err
+		}
+		s.Routes = append(s.Routes, r)
+		routes = append(routes, router.Route{Name: rcfg.Name, Host: rcfg.Host, Prefix: rcfg.Path, Handler: r.Proxy})
+	}
+	s.router = router.New(routes)
+	s.handler = s.router
+	if opt.Wrap != nil {
+		s.handler = opt.Wrap(key, s.router)
+	}
+	ok = true
+	return s, nil
+}
+
+func (s *Server) secret() ([]byte, error) {
+	if s.secretKey != nil {
+		if len(s.secretKey) < 16 {
+			return nil, errors.New("secret: the key must be at least 16 bytes")
+		}
+		return s.secretKey, nil
+	}
+	if s.cfg.SecretFile != "" {
+		b, err := os.ReadFile(s.cfg.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("secret_file: %w", err)
+		}
+		if k := []byte(strings.TrimSpace(string(b))); len(k) >= 16 {
+			return k, nil
+		}
+		return nil, fmt.Errorf("secret_file %s: the key must be at least 16 bytes", s.cfg.SecretFile)
+	}
+	if env := os.Getenv("BESPOKE_SECRET"); len(env) >= 16 {
+		return []byte(env), nil
+	}
+	s.log.Warn("no secret configured (secret_file or BESPOKE_SECRET): signing cookies with a random key, so seen-filters and caps reset when the process restarts")
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k, nil
+}
+
+// readAdminToken reads the admin API's bearer token: admin_token_file,
+// else $BESPOKE_ADMIN_TOKEN, else none.
+func (s *Server) readAdminToken() (string, error) {
+	if f := s.cfg.AdminTokenFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("admin_token_file: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if len(t) < 16 {
+			return "", fmt.Errorf("admin_token_file %s: the token must be at least 16 characters", f)
+		}
+		return t, nil
+	}
+	return strings.TrimSpace(os.Getenv("BESPOKE_ADMIN_TOKEN")), nil
+}
+
+// requestContext builds where request values come from, and returns the
+// trusted proxies, which also decide the forwarding headers.
+func (s *Server) requestContext() (reqctx.Config, []netip.Prefix, error) {
+	g := s.cfg.Geo
+	providers, err := geo.ParseProviders(g.Providers)
+	if err != nil {
+		return reqctx.Config{}, nil, fmt.Errorf("geo.providers: %w", err)
+	}
+	trusted, err := geo.ParsePrefixes(g.TrustedProxies)
+	if err != nil {
+		return reqctx.Config{}, nil, fmt.Errorf("geo.trusted_proxies: %w", err)
+	}
+	loc, err := time.LoadLocation(g.TimeZone)
+	if err != nil {
+		return reqctx.Config{}, nil, fmt.Errorf("geo.timezone: %w", err)
+	}
+	gc := geo.Config{TrustedProxies: trusted, Providers: providers, CountryHeader: g.Header}
+	if g.GeoIP != "" {
+		db, err := geo.OpenDB(g.GeoIP)
+		if err != nil {
+			return reqctx.Config{}, nil, fmt.Errorf("geo.geoip: %w", err)
+		}
+		s.closers = append(s.closers, func() { db.Close() })
+		gc.DB = db
+	}
+	return reqctx.Config{Geo: geo.New(gc), TimeZone: loc}, trusted, nil
+}
+
+func (s *Server) seenStore(key []byte) (seen.Store, error) {
+	c := s.cfg.Seen
+	switch c.Store {
+	case "off":
+		return nil, nil
+	case "redis":
+		st, err := seen.NewRedisStore(seen.RedisConfig{URL: c.Redis, Params: seen.Params{Window: c.Window.D()}, Timeout: c.Timeout.D()})
+		if err != nil {
+			return nil, fmt.Errorf("seen: %w", err)
+		}
+		s.closers = append(s.closers, func() { st.Close() })
+		s.Metrics.SeenStore(func() metrics.SeenStoreStats {
+			return metrics.SeenStoreStats{
+				Up: st.Up(), Loads: st.Loads.Load(), Hits: st.Hits.Load(), Misses: st.Misses.Load(), Invalid: st.Invalid.Load(),
+				Timeouts: st.Timeouts.Load(), Errors: st.Errors.Load(),
+				Writes: st.Saves.Load(), WriteErrors: st.SaveErrors.Load(), WriteTimeouts: st.SaveTimeouts.Load(),
+				Dropped: st.DroppedSaves.Load(), Skip: st.SkippedSaves.Load(), Lost: st.Lost.Load(), Reconnects: st.Reconnects.Load(),
+			}
+		})
+		return st, nil
+	}
+	st, err := seen.NewCookieStore(seen.CookieConfig{Key: key, Params: seen.Params{Window: c.Window.D()}})
+	if err != nil {
+		return nil, fmt.Errorf("seen: %w", err)
+	}
+	return st, nil
+}
+
+func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config, trusted []netip.Prefix, store seen.Store, capStore *caps.Store) (*Route, error) {
+	l := s.cfg.Limits
+	origin, err := url.Parse(rcfg.Origin)
+	if err != nil {
+		return nil, fmt.Errorf("route %s: origin: %w", rcfg.Name, err)
+	}
+	var tr http.RoundTripper = s.transport
+	if tr == nil {
+		t := proxy.NewTransport()
+		t.DialContext = (&net.Dialer{Timeout: l.Upstream.DialTimeout.D(), KeepAlive: 30 * time.Second}).DialContext
+		t.ResponseHeaderTimeout = l.Upstream.ResponseHeaderTimeout.D()
+		t.IdleConnTimeout = l.Upstream.IdleTimeout.D()
+		t.MaxConnsPerHost = l.Upstream.MaxConnsPerHost
+		tr = t
+	}
+	source := rcfg.Source()
+	var load wire.Loader
+	switch {
+	case source != "":
+		load = func(ctx context.Context, eng *engine.Engine) (*site.Site, error) {
+			return site.LoadFile(ctx, eng, source, rc)
+		}
+	case s.embedded != nil:
+		load = func(ctx context.Context, eng *engine.Engine) (*site.Site, error) {
+			art, name, err := s.embedded()
+			if err != nil {
+				return nil, err
+			}
+			return site.Load(ctx, eng, name, art, rc)
+		}
+	}
+	wr, err := wire.NewRoute(ctx, wire.RouteConfig{
+		Name:    rcfg.Name,
+		Metrics: s.Metrics,
+		Logger:  s.log,
+		Load:    load,
+		Engine: engine.Config{
+			CacheDir:         s.cfg.CacheDir,
+			PoolSize:         l.PoolSize,
+			MemoryLimitPages: l.MemoryPages,
+			DecideTimeout:    l.DecideTimeout.D(),
+		},
+		Proxy: proxy.Config{
+			Origin:          origin,
+			PreserveHost:    rcfg.PreserveHost,
+			MaxRewriteBytes: int64(l.MaxRewriteBytes),
+			MaxDecodeRatio:  l.MaxDecodeRatio,
+			MaxJSONDepth:    l.MaxJSONDepth,
+			TrustedProxies:  trusted,
+			StripHeaders:    s.stripHeaders(),
+			Via:             s.cfg.Forwarding.Via,
+			RewriteBuffer:   int(l.RewriteBuffer),
+			EditMapCache:    editMapCache(&l),
+			DebugHeaders:    s.cfg.Log.DebugHeaders,
+			Transport:       tr,
+			AccessLog:       *s.cfg.Log.Access,
+			Seen:            store,
+			Caps:            capStore,
+			ConsentCookie:   s.cfg.Seen.ConsentCookie,
+			ConsentDeny:     s.cfg.Seen.ConsentDeny,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { wr.Engine.Close(context.Background()) })
+	return &Route{Config: rcfg, Proxy: wr.Proxy, Reloader: wr.Reloader, Engine: wr.Engine}, nil
+}
+
+// stripHeaders is the configured list of headers removed from untrusted
+// requests: the default list, the geo country header (which only a
+// trusted proxy may set), or what the configuration says.
+func (s *Server) stripHeaders() []string {
+	if list := s.cfg.Forwarding.StripHeaders; list != nil {
+		return list
+	}
+	list := append([]string(nil), proxy.DefaultStripHeaders...)
+	if h := s.cfg.Geo.Header; h != "" {
+		list = append(list, h)
+	}
+	return list
+}
+
+// Handler returns the visitors' handler: the router (or what
+// Options.Wrap made of it), behind the refusal of smuggled requests.
+func (s *Server) Handler() http.Handler { return refuseSmuggling(s.handler) }
+
+// Reload reloads the plugin of the route named name, or of every route
+// when name is empty, and returns each result.
+func (s *Server) Reload(ctx context.Context, name string) ([]RouteResult, error) {
+	var out []RouteResult
+	found := false
+	for _, r := range s.Routes {
+		if name != "" && r.Config.Name != name {
+			continue
+		}
+		found = true
+		if r.Config.Source() == "" && s.embedded == nil {
+			continue
+		}
+		err := r.Reloader.Reload(ctx)
+		res := RouteResult{Route: r.Config.Name, Generation: r.Reloader.Generation()}
+		if err != nil {
+			res.Error = err.Error()
+		}
+		out = append(out, res)
+	}
+	if !found {
+		return nil, fmt.Errorf("no route is named %q", name)
+	}
+	return out, nil
+}
+
+// RouteResult is the outcome of reloading one route.
+type RouteResult struct {
+	Route      string `json:"route"`
+	Generation int64  `json:"generation"`
+	Error      string `json:"error,omitempty"`
+}
+
+// Ready reports whether every route that has a plugin has one loaded.
+func (s *Server) Ready() bool {
+	for _, r := range s.Routes {
+		if (r.Config.Source() != "" || s.embedded != nil) && r.Proxy.Site() == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Watch reloads routes whose rule or plugin file changes, until ctx ends.
+func (s *Server) Watch(ctx context.Context) {
+	if s.cfg.Watch == 0 {
+		return
+	}
+	for _, r := range s.Routes {
+		if src := r.Config.Source(); src != "" {
+			go r.Reloader.Watch(ctx, s.cfg.Watch.D(), src)
+		}
+	}
+}
+
+// Serve serves visitors on ln (and the admin API on adminLn, when not
+// nil) until ctx is done, then shuts down: it stops accepting, lets
+// requests in flight finish within the configured grace, and closes the
+// plugins.
+func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
+	l := s.cfg.Limits
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(s.certs != nil)
+	protocols.SetUnencryptedHTTP2(s.cfg.H2C)
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: l.ReadHeader.D(),
+		IdleTimeout:       l.Idle.D(),
+		MaxHeaderBytes:    int(l.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext:       connContext,
+		Protocols:         protocols,
+	}
+	var tlsCfg *tls.Config
+	if s.certs != nil {
+		tlsCfg = s.certs.tlsConfig()
+	}
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	vln := newVisitorListener(ln, tlsCfg, l.ReadHeader.D(), s.log)
+	go func() { errc <- srv.Serve(vln) }()
+	if adminLn != nil {
+		admin := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		servers = append(servers, admin)
+		go func() { errc <- admin.Serve(adminLn) }()
+	}
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.D())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace.D())
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, hs := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if e := hs.Shutdown(sctx); e != nil && !errors.Is(e, context.DeadlineExceeded) {
+				s.log.Warn("shutdown", "err", e)
+			}
+		}()
+	}
+	wg.Wait()
+	s.Close(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close stops personalizing, lets decisions in flight finish within ctx,
+// and closes the plugins and stores, for a server whose handler was
+// served by another server (Serve closes them itself).
+func (s *Server) Close(ctx context.Context) {
+	for _, r := range s.Routes {
+		if st := r.Proxy.Swap(nil); st != nil {
+			st.Close(ctx)
+		}
+	}
+	s.close()
+}
+
+func (s *Server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// editMapCache returns the edit map cache's bytes from the limits (0 off).
+func editMapCache(l *config.Limits) int {
+	if l.EditMapCache == nil {
+		return config.DefaultEditMapCache
+	}
+	return int(*l.EditMapCache)
+}

@@ -1,0 +1,225 @@
+// Package site is a plugin ready to personalize requests: the loaded Wasm
+// module and its pool, the request-context builder for its slots, and its
+// selectors compiled for the rewriter. A Site is one generation of a
+// plugin; a reload builds a new Site beside the old one.
+package site
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules"
+)
+
+// Site is one loaded plugin. It is safe for concurrent use.
+type Site struct {
+	// Name says where the plugin came from (a file name).
+	Name string
+	// Generation numbers the plugins a proxy has loaded, from 1.
+	Generation int64
+	// Loaded is when the plugin finished loading.
+	Loaded time.Time
+
+	module   *engine.Module
+	builder  *reqctx.Builder
+	program  *rewrite.Program
+	actions  *plan.Program
+	manifest *plugin.Manifest
+	// touchesNonHTML is set when some rule sets headers, cookies or
+	// redirects, which can concern any response, not only HTML pages.
+	touchesNonHTML bool
+	hasEdits       bool
+	usesSeen       bool
+	usesCaps       bool
+
+	scratch sync.Pool // *Request
+}
+
+// Load loads an artifact into a site.
+func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Artifact, rc reqctx.Config) (*Site, error) {
+	prog, err := rewrite.CompileStrings(art.Manifest.Selectors)
+	if err != nil {
+		return nil, fmt.Errorf("%s: selectors: %w", name, err)
+	}
+	mod, err := eng.Load(ctx, art)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	s := &Site{
+		Name:     name,
+		Loaded:   time.Now(),
+		module:   mod,
+		builder:  reqctx.NewBuilder(rc, art.Manifest.Slots),
+		program:  prog,
+		actions:  plan.Compile(art.Manifest),
+		manifest: art.Manifest,
+	}
+	for _, r := range art.Manifest.Rules {
+		if r.Cap != nil {
+			s.usesCaps = true
+			s.touchesNonHTML = true
+		}
+		for _, a := range r.Actions {
+			switch {
+			case a.Op == plugin.OpHideSeen:
+				s.hasEdits, s.usesSeen = true, true
+			case a.Op == plugin.OpMarkSeen:
+				s.touchesNonHTML, s.usesSeen = true, true
+			case plugin.JSONOp(a.Op):
+				s.touchesNonHTML = true
+				s.usesSeen = s.usesSeen || a.Op == plugin.OpJSONHideSeen
+			case plugin.ElementOp(a.Op):
+				s.hasEdits = true
+			default:
+				s.touchesNonHTML = true
+			}
+		}
+	}
+	s.usesSeen = s.usesSeen || mod.Imports(plugin.ImportSeen)
+	return s, nil
+}
+
+// LoadFile loads a rule file (.yaml, .yml: compiled first) or a compiled
+// plugin (.wasm).
+func LoadFile(ctx context.Context, eng *engine.Engine, path string, rc reqctx.Config) (*Site, error) {
+	art, err := ReadPlugin(path)
+	if err != nil {
+		return nil, err
+	}
+	return Load(ctx, eng, path, art, rc)
+}
+
+// ReadPlugin reads a rule file, compiling it, or a compiled plugin.
+func ReadPlugin(path string) (*plugin.Artifact, error) {
+	if strings.HasSuffix(path, ".wasm") {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		art, err := plugin.ReadArtifact(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return art, nil
+	}
+	res, err := rules.CompileFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return res.Artifact, nil
+}
+
+// Manifest returns the plugin's manifest.
+func (s *Site) Manifest() *plugin.Manifest { return s.manifest }
+
+// Module returns the engine module.
+func (s *Site) Module() *engine.Module { return s.module }
+
+// Program returns the compiled selectors.
+func (s *Site) Program() *rewrite.Program { return s.program }
+
+// Actions returns the plugin's actions, prepared.
+func (s *Site) Actions() *plan.Program { return s.actions }
+
+// UsesSeen reports whether the plugin reads or writes seen-filters.
+func (s *Site) UsesSeen() bool { return s.usesSeen }
+
+// UsesCaps reports whether some rule has a frequency cap.
+func (s *Site) UsesCaps() bool { return s.usesCaps }
+
+// NeedsDevice reports whether the rules read the device (so responses ask
+// for Client Hints).
+func (s *Site) NeedsDevice() bool { return s.builder.NeedsDevice() }
+
+// ReadsVisitor reports whether decisions read the visitor id (visitor.id,
+// visitor.new, experiments and rollouts bucketed by it), so that a new
+// visitor's id must be kept in a cookie.
+func (s *Site) ReadsVisitor() bool { return s.builder.ReadsVisitor() }
+
+// HasEdits reports whether some rule edits pages.
+func (s *Site) HasEdits() bool { return s.hasEdits }
+
+// TouchesNonHTML reports whether some rule sets headers, cookies or
+// redirects.
+func (s *Site) TouchesNonHTML() bool { return s.touchesNonHTML }
+
+// Vary returns the request headers decisions depend on.
+func (s *Site) Vary() []string { return s.builder.Vary() }
+
+// Hold keeps the site's plugin open until Drop, or reports false when the
+// site was retired (see engine.Module.Hold).
+func (s *Site) Hold() bool { return s.module.Hold() }
+
+// Drop ends a Hold.
+func (s *Site) Drop() { s.module.Drop() }
+
+// Retire closes the site once its decisions in flight end.
+func (s *Site) Retire() { s.module.Retire() }
+
+// Close retires the site and waits for decisions in flight, at most until
+// ctx is done.
+func (s *Site) Close(ctx context.Context) error { return s.module.Close(ctx) }
+
+// Request is the per-request state of a decision. Get one with NewRequest
+// and give it back with Release.
+type Request struct {
+	Values   []plugin.Value
+	Decision plugin.Decision
+	Plan     plan.Plan
+	Visitor  reqctx.Visitor
+	// Err is set when the plugin failed; the plan is then empty and the
+	// page must be served as the origin sent it.
+	Err error
+}
+
+// NewRequest returns a cleared Request.
+func (s *Site) NewRequest() *Request {
+	if r, ok := s.scratch.Get().(*Request); ok {
+		r.Err = nil
+		return r
+	}
+	return &Request{}
+}
+
+// Release returns r for reuse; r must not be used after.
+func (s *Site) Release(r *Request) { s.scratch.Put(r) }
+
+// Decide builds the context of hr, runs the rules and builds the plan into
+// out. A plugin failure leaves out.Plan empty and sets out.Err: the caller
+// serves the page unpersonalized.
+func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, secure bool, seen func(string) bool, out *Request) {
+	out.Visitor = v
+	out.Values = s.builder.Build(hr, v, out.Values)
+	out.Plan.Reset()
+	if err := s.module.Decide(ctx, out.Values, seen, &out.Decision); err != nil {
+		out.Err = err
+		return
+	}
+	s.actions.Build(&out.Decision, out.Values, plan.Options{Secure: secure}, &out.Plan)
+}
+
+// BuildValues computes the context of a request without deciding.
+func (s *Site) BuildValues(hr *http.Request, v reqctx.Visitor) []plugin.Value {
+	return s.builder.Build(hr, v, nil)
+}
+
+// DecideValues runs the rules on given values (for explain and tests).
+func (s *Site) DecideValues(ctx context.Context, vals []plugin.Value, out *Request) {
+	out.Values = vals
+	out.Plan.Reset()
+	if err := s.module.Decide(ctx, vals, nil, &out.Decision); err != nil {
+		out.Err = err
+		return
+	}
+	s.actions.Build(&out.Decision, vals, plan.Options{}, &out.Plan)
+}

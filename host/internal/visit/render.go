@@ -1,0 +1,243 @@
+package visit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+// Page is the origin's answer to a request.
+type Page struct {
+	Body []byte
+	// JSON says the body is JSON; otherwise it is HTML.
+	JSON bool
+	// Status is the origin's status; 0 means 200.
+	Status int
+	// Header is the origin's response header; nil means none.
+	Header http.Header
+}
+
+// Output is what the visitor gets.
+type Output struct {
+	Status int
+	// Header is the origin's header with what the rules set: headers,
+	// cookies (Set-Cookie), the redirect's Location, the experiments.
+	Header http.Header
+	Body   []byte
+	// Applied counts, for each of the plan's page edits, the elements it
+	// changed; JSONApplied says, for each JSON edit, whether it changed
+	// the document. Both are empty when the page was not rewritten.
+	Applied     []int
+	JSONApplied []bool
+	// Shown are the item ids hide_seen and json_hide_seen let through.
+	Shown []string
+}
+
+// maxPage bounds a page read from a file or an origin.
+const maxPage = 64 << 20
+
+// Render returns what the visitor gets when the origin answers page,
+// rewritten as the proxy would rewrite it.
+func (r *Result) Render(page *Page) (*Output, error) { return r.RenderWith(page, nil) }
+
+// RenderWith is Render with the page edits passed through edit first: it
+// gets a copy of the plan's page edits and returns the edits to apply (a
+// preview wraps inserted content and adds classes to show what changed).
+// The edits it adds use the plugin's selectors; Applied counts only the
+// plan's.
+func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit) (*Output, error) {
+	p := r.Plan
+	out := &Output{Status: http.StatusOK, Header: http.Header{}}
+	if rd := p.Redirect; rd != nil {
+		out.Status = rd.Status
+		out.Header.Set("Location", rd.Location)
+		r.setHeaders(out.Header, false)
+		return out, nil
+	}
+	if page == nil {
+		return nil, errors.New("no page to rewrite")
+	}
+	if page.Status != 0 {
+		out.Status = page.Status
+	}
+	for k, vs := range page.Header {
+		out.Header[k] = append([]string(nil), vs...)
+	}
+	r.setHeaders(out.Header, true)
+	out.Body = page.Body
+	r.seen.shown = r.seen.shown[:0]
+	switch {
+	case out.Status != http.StatusOK || r.Request.Method == http.MethodHead:
+		// Passed through as the origin sent it.
+	case page.JSON:
+		if len(p.JSONEdits) == 0 {
+			break
+		}
+		body, applied, err := jsonrw.Apply(page.Body, p.JSONEdits, r.seen)
+		if err != nil {
+			return nil, fmt.Errorf("the page is not valid JSON: %w", err)
+		}
+		out.Body, out.JSONApplied = body, applied
+	default:
+		edits := p.Edits
+		if edit != nil {
+			edits = edit(append([]rewrite.Edit(nil), p.Edits...))
+		}
+		if len(edits) == 0 {
+			break
+		}
+		var b bytes.Buffer
+		rw := r.site.Program().NewRewriter(&b, edits, rewrite.Options{Seen: r.seen})
+		rw.Write(page.Body)
+		rw.Close()
+		applied := rw.Applied()
+		out.Applied = append([]int(nil), applied[:min(len(p.Edits), len(applied))]...)
+		rw.Release()
+		out.Body = b.Bytes()
+	}
+	out.Shown = append([]string(nil), r.seen.shown...)
+	return out, nil
+}
+
+// setHeaders sets the rules' headers and cookies, and on pages the
+// experiments header, as the proxy does.
+func (r *Result) setHeaders(h http.Header, page bool) {
+	p := r.Plan
+	for _, c := range p.Cookies {
+		if s := c.String(); s != "" {
+			h.Add("Set-Cookie", s)
+		}
+	}
+	for _, rh := range p.ResponseHeaders {
+		h.Set(rh.Name, rh.Value)
+	}
+	if page && p.Experiments != "" {
+		h.Set(plan.ExperimentsHeader, p.Experiments)
+	}
+}
+
+// OriginRequest returns the request the proxy sends the origin for this
+// visitor: the visitor's headers, the rules' request headers, and no
+// compression (the rewriter reads the body).
+func (r *Result) OriginRequest(ctx context.Context, origin *url.URL) (*http.Request, error) {
+	u := *origin
+	u.Path = strings.TrimSuffix(origin.Path, "/") + r.Request.URL.Path
+	u.RawQuery = r.Request.URL.RawQuery
+	req, err := http.NewRequestWithContext(ctx, r.Request.Method, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = r.Request.Header.Clone()
+	req.Header.Del("Accept-Encoding")
+	for _, h := range r.Plan.RequestHeaders {
+		req.Header.Set(h.Name, h.Value)
+	}
+	return req, nil
+}
+
+// Fetch asks origin for the page of this visitor's request, as the proxy
+// would forward it.
+func (r *Result) Fetch(ctx context.Context, client *http.Client, origin *url.URL) (*Page, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := r.OriginRequest(ctx, origin)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPage))
+	if err != nil {
+		return nil, err
+	}
+	return &Page{Body: body, Status: resp.StatusCode, Header: resp.Header, JSON: isJSON(resp.Header.Get("Content-Type"))}, nil
+}
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// PageFromFS returns the page a static server of fsys answers for urlPath:
+// index.html for a directory, "/stores" from stores.html; a .json file is
+// JSON.
+func PageFromFS(fsys fs.FS, urlPath string) (*Page, error) {
+	name := strings.TrimPrefix(path.Clean("/"+strings.SplitN(urlPath, "?", 2)[0]), "/")
+	candidates := []string{"index.html"}
+	if name != "" {
+		candidates = []string{name, name + ".html", path.Join(name, "index.html")}
+	}
+	for _, c := range candidates {
+		st, err := fs.Stat(fsys, c)
+		if err != nil || st.IsDir() {
+			continue
+		}
+		body, err := fs.ReadFile(fsys, c)
+		if err != nil {
+			return nil, err
+		}
+		return &Page{Body: body, JSON: strings.HasSuffix(c, ".json")}, nil
+	}
+	return nil, fmt.Errorf("no page for %s", urlPath)
+}
+
+// PageFromFile reads a page file: JSON when typ is "json", or when typ is
+// empty and the file ends in .json; HTML otherwise.
+func PageFromFile(file, typ string) (*Page, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	body, err := io.ReadAll(io.LimitReader(f, maxPage))
+	if err != nil {
+		return nil, err
+	}
+	return &Page{Body: body, JSON: typ == "json" || typ == "" && strings.HasSuffix(file, ".json")}, nil
+}
+
+// EditActions returns, for each of the plan's page edits, the index of the
+// action it came from in its rule (-1 for the experiments' <meta> tag),
+// and likewise for the JSON edits: the plan lists each matched rule's
+// edits in the order of its actions.
+func EditActions(m *plugin.Manifest, p *plan.Plan) (edits, jsonEdits []int) {
+	next := func(rules []int, want func(op string) bool) []int {
+		out := make([]int, len(rules))
+		pos := map[int]int{} // rule -> index of its next action to match
+		for i, ri := range rules {
+			out[i] = -1
+			if ri < 0 || ri >= len(m.Rules) {
+				continue
+			}
+			acts := m.Rules[ri].Actions
+			for ai := pos[ri]; ai < len(acts); ai++ {
+				if want(acts[ai].Op) {
+					out[i], pos[ri] = ai, ai+1
+					break
+				}
+			}
+		}
+		return out
+	}
+	edits = next(p.EditRules, plugin.ElementOp)
+	jsonEdits = next(p.JSONRules, plugin.JSONOp)
+	return edits, jsonEdits
+}

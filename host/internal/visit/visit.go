@@ -1,0 +1,343 @@
+// Package visit simulates one visitor's request offline, as the proxy
+// handles it: the request goes through the same context builder, the same
+// compiled plugin, the same plan and the same HTML and JSON rewriters, so
+// what `bespoke test`, `bespoke explain` and `bespoke preview` show is what
+// a visitor would get.
+//
+// Where the proxy draws on chance or on the clock, a Spec names the value
+// instead: the visitor's id (so buckets, and so variants and rollouts, are
+// the same on every run), the time, forced variants, the items the visitor
+// has seen and how often capped rules were shown.
+package visit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/eval"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+)
+
+// DefaultUserAgent is the User-Agent of a simulated request that gives
+// none: a desktop browser, since a Spec describes a visitor (a request
+// with no User-Agent, or curl's, is classified as a bot).
+const DefaultUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+
+// Spec describes one visitor's request. The zero Spec is a new visitor on
+// a desktop browser asking for "/" now.
+type Spec struct {
+	// Method and URL (a path and query) of the request; empty means GET
+	// and "/".
+	Method, URL string
+	// Headers and Cookies of the request, in order. A User-Agent here
+	// replaces DefaultUserAgent. A bsk_vid cookie names the visitor as the
+	// proxy reads it (and must be an id it would accept).
+	Headers [][2]string
+	Cookies [][2]string
+	// RemoteAddr is the address the request comes from; empty means
+	// 127.0.0.1, as through a CDN or load balancer, so that their geo
+	// headers are believed.
+	RemoteAddr string
+	// Visitor names a returning visitor. Empty means a new visitor whose
+	// id is NewID.
+	Visitor string
+	// NewID is the id of a new visitor; empty means DerivedID("").
+	NewID string
+	// New, when not nil, says whether the visitor is new, whatever the id.
+	New *bool
+	// At is the time of the request; zero means now.
+	At time.Time
+	// Values replace attribute values, by slot key (see reqctx.Overrides).
+	Values map[string]string
+	// Variants forces experiments' variants: variant by experiment name.
+	// It needs the program (Run's prog).
+	Variants map[string]string
+	// Seen are the items the visitor was already shown.
+	Seen []string
+	// Shown says how many times capped rules already applied to the
+	// visitor in their window, by rule name.
+	Shown map[string]int
+	// Secure marks the request as made over TLS.
+	Secure bool
+}
+
+// DerivedID returns a visitor id of the proxy's form derived from seed,
+// the same on every run: the id of a new visitor in tests (seeded with the
+// test's name) and in explanations.
+func DerivedID(seed string) string {
+	sum := sha256.Sum256([]byte("bespoke visitor:" + seed))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// Result is what the proxy would decide for a Spec.
+type Result struct {
+	// Request is the request the Spec describes.
+	Request *http.Request
+	// Visitor is who the proxy takes the visitor for.
+	Visitor reqctx.Visitor
+	// Decision, Values and Plan are the plugin's decision, the values it
+	// was made on, and what the proxy would do. Plan is the Result's own.
+	Decision plugin.Decision
+	Values   []plugin.Value
+	Plan     *plan.Plan
+	// Traces say why each rule matched or not, when the program is known.
+	Traces []eval.RuleTrace
+	// Disagree is set when the reference evaluator decides otherwise than
+	// the compiled module: a compiler bug.
+	Disagree bool
+	// Notes say what the Spec asked that did not happen (a variant forced
+	// on a visitor the experiment does not enroll).
+	Notes []string
+
+	seen *seenSet
+	site *site.Site
+}
+
+// Run decides spec with s, whose plugin prog is the program of (nil for a
+// compiled plugin: no traces, and no forced variants).
+func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Result, error) {
+	hr, err := spec.request()
+	if err != nil {
+		return nil, err
+	}
+	ov := &reqctx.Overrides{Now: spec.At, Values: spec.Values}
+	if len(spec.Variants) > 0 {
+		if prog == nil {
+			return nil, errors.New("forcing a variant needs the rule file, not a compiled plugin")
+		}
+		if ov.Buckets, err = Buckets(prog, spec.Variants); err != nil {
+			return nil, err
+		}
+	}
+	v, err := spec.visitor(hr)
+	if err != nil {
+		return nil, err
+	}
+	v.Overrides = ov
+	if len(spec.Shown) > 0 {
+		counts, err := newShownCounts(s.Manifest(), spec.Shown)
+		if err != nil {
+			return nil, err
+		}
+		v.Caps = counts
+	}
+	seen := newSeenSet(spec.Seen)
+	req := &site.Request{}
+	s.Decide(ctx, hr, v, spec.Secure, seen.Seen, req)
+	if req.Err != nil {
+		return nil, fmt.Errorf("the plugin failed: %w", req.Err)
+	}
+	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, seen: seen, site: s}
+	if prog != nil {
+		ev, err := eval.New(prog)
+		if err != nil {
+			return nil, err
+		}
+		env := &eval.Env{Values: req.Values, Seen: seen.Seen}
+		ref := ev.Eval(env)
+		res.Disagree = !ref.Equal(&req.Decision)
+		res.Traces = ev.Explain(env)
+		for name, want := range spec.Variants {
+			for i, x := range prog.Experiments {
+				if x.Name == name && (i >= len(req.Plan.Variants) || req.Plan.Variants[i] != want) {
+					res.Notes = append(res.Notes, fmt.Sprintf("variant %q of %s was forced, but the experiment does not enroll this visitor (its `when` does not hold)", want, name))
+				}
+			}
+		}
+		sort.Strings(res.Notes)
+	}
+	return res, nil
+}
+
+// request builds the HTTP request of spec.
+func (spec *Spec) request() (*http.Request, error) {
+	method, target := spec.Method, spec.URL
+	if method == "" {
+		method = http.MethodGet
+	}
+	if target == "" {
+		target = "/"
+	}
+	if !strings.HasPrefix(target, "/") {
+		return nil, fmt.Errorf("the URL %q is not a path", target)
+	}
+	hr := httptest.NewRequest(method, target, nil)
+	hr.RemoteAddr = "127.0.0.1:40000"
+	if spec.RemoteAddr != "" {
+		addr, err := netip.ParseAddr(spec.RemoteAddr)
+		if err != nil {
+			return nil, fmt.Errorf("the address %q: %w", spec.RemoteAddr, err)
+		}
+		hr.RemoteAddr = netip.AddrPortFrom(addr, 40000).String()
+	}
+	hr.Header.Set("User-Agent", DefaultUserAgent)
+	for _, h := range spec.Headers {
+		switch http.CanonicalHeaderKey(h[0]) {
+		case "User-Agent":
+			hr.Header.Set(h[0], h[1])
+		case "Host":
+			hr.Host = h[1]
+		default:
+			hr.Header.Add(h[0], h[1])
+		}
+	}
+	if len(spec.Cookies) > 0 {
+		var parts []string
+		for _, c := range spec.Cookies {
+			parts = append(parts, c[0]+"="+c[1])
+		}
+		hr.Header.Add("Cookie", strings.Join(parts, "; "))
+	}
+	return hr, nil
+}
+
+// visitor returns who the proxy takes the visitor of hr for: the one a
+// valid visitor cookie names, else the one the Spec names, else a new one.
+func (spec *Spec) visitor(hr *http.Request) (reqctx.Visitor, error) {
+	v := reqctx.Visitor{}
+	if id, ok := reqctx.Cookie(hr, reqctx.VisitorCookie); ok {
+		if !reqctx.ValidID(id) {
+			return v, fmt.Errorf("%s=%q is not a visitor id the proxy issues, so it would treat the visitor as new, with a random id; name the visitor instead (%s is only read when it holds 22 letters, digits, - or _)", reqctx.VisitorCookie, id, reqctx.VisitorCookie)
+		}
+		v.ID = id
+	}
+	switch {
+	case v.ID != "":
+	case spec.Visitor != "":
+		v.ID = spec.Visitor
+	default:
+		v.ID, v.New = spec.NewID, true
+		if v.ID == "" {
+			v.ID = DerivedID("")
+		}
+	}
+	if spec.New != nil {
+		v.New = *spec.New
+	}
+	return v, nil
+}
+
+// Buckets returns the bucket overrides that give a visitor the variants
+// asked, by experiment name: the first bucket of each variant's range.
+func Buckets(prog *ir.Program, variants map[string]string) (map[string]int, error) {
+	out := map[string]int{}
+	for name, want := range variants {
+		found := false
+		for _, x := range prog.Experiments {
+			if x.Name != name {
+				continue
+			}
+			found = true
+			start, vi := 0, -1
+			for i, v := range x.Variants {
+				if v == want {
+					vi = i
+					break
+				}
+				start += x.Weights[i]
+			}
+			switch {
+			case vi < 0:
+				return nil, fmt.Errorf("experiment %s has no variant %q (its variants are %s)", name, want, strings.Join(x.Variants, ", "))
+			case x.Weights[vi] == 0:
+				return nil, fmt.Errorf("variant %q of %s has no share of traffic: no visitor can get it", want, name)
+			}
+			out[prog.Slots[x.Bucket].Key()] = start
+		}
+		if !found {
+			var names []string
+			for _, x := range prog.Experiments {
+				names = append(names, x.Name)
+			}
+			return nil, fmt.Errorf("no experiment is named %q (experiments: %s)", name, strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}
+
+// shownCounts counts capped rules as the proxy's caps cookie would.
+type shownCounts map[string]int
+
+func (c shownCounts) Count(key string, _ time.Duration) int { return c[key] }
+
+func newShownCounts(m *plugin.Manifest, shown map[string]int) (shownCounts, error) {
+	out := shownCounts{}
+	for name, n := range shown {
+		found := false
+		for _, r := range m.Rules {
+			if r.Name != name {
+				continue
+			}
+			found = true
+			if r.Cap == nil {
+				return nil, fmt.Errorf("rule %s has no at_most, so how often it was shown changes nothing", name)
+			}
+			out[m.Slots[r.Cap.Slot].Arg] = n
+		}
+		if !found {
+			return nil, fmt.Errorf("no rule is named %q", name)
+		}
+	}
+	return out, nil
+}
+
+// seenSet is what the visitor has seen, exactly (the proxy's bloom filter
+// may answer yes for an item never seen, about once in a thousand). Items
+// are listed oldest first: a later item was seen more recently, which is
+// what hide_seen's keep_at_least and demote order by.
+type seenSet struct {
+	items map[string]int
+	shown []string
+}
+
+func newSeenSet(items []string) *seenSet {
+	s := &seenSet{items: map[string]int{}}
+	for i, it := range items {
+		s.items[it] = i + 1
+	}
+	return s
+}
+
+func (s *seenSet) Seen(id string) bool   { return s.items[id] > 0 }
+func (s *seenSet) Recency(id string) int { return s.items[id] }
+func (s *seenSet) Shown(id string)       { s.shown = append(s.shown, id) }
+
+// Matched returns the names of the rules that matched.
+func (r *Result) Matched() []string {
+	m := r.site.Manifest()
+	var out []string
+	for _, i := range r.Decision.Rules(nil) {
+		out = append(out, m.Rules[i].Name)
+	}
+	return out
+}
+
+// Variant returns the variant the visitor got in experiment i, or "".
+func (r *Result) Variant(i int) string {
+	if i < len(r.Plan.Variants) {
+		return r.Plan.Variants[i]
+	}
+	return ""
+}
+
+// Bucket returns the visitor's bucket (0-9999) for a bucket slot of the
+// manifest, or -1 when the visitor has none.
+func (r *Result) Bucket(slot int) int {
+	if slot < 0 || slot >= len(r.Values) || !r.Values[slot].Present {
+		return -1
+	}
+	return int(r.Values[slot].Num)
+}

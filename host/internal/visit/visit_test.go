@@ -1,0 +1,342 @@
+package visit_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/demo"
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+)
+
+const iPhone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+
+// load compiles src and loads it on an engine of its own.
+func load(t *testing.T, src []byte) (*site.Site, *ir.Program) {
+	t.Helper()
+	res, err := rules.Compile("rules.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Load(context.Background(), eng, "rules.yaml", res.Artifact, reqctx.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close(context.Background())
+		eng.Close(context.Background())
+	})
+	return s, res.Program
+}
+
+// proxyFor serves the demo origin through a real proxy deciding with s.
+func proxyFor(t *testing.T, s *site.Site) (proxyURL string, origin *url.URL) {
+	t.Helper()
+	o := httptest.NewServer(demo.Handler())
+	t.Cleanup(o.Close)
+	u, _ := url.Parse(o.URL)
+	p := proxy.New(proxy.Config{Origin: u, DebugHeaders: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p.Swap(s)
+	ps := httptest.NewServer(p)
+	t.Cleanup(func() {
+		ps.Close()
+		p.Swap(nil)
+	})
+	return ps.URL, u
+}
+
+func get(t *testing.T, target string, headers [][2]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, target, nil)
+	for _, h := range headers {
+		if h[0] == "User-Agent" {
+			req.Header.Set(h[0], h[1]) // the last one given, as in a Spec
+		} else {
+			req.Header.Add(h[0], h[1])
+		}
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// TestBucketsAsTheProxyDoes is the differential test of visitor identity:
+// for many visitors, the variant the proxy gives a visitor cookie is the
+// one a simulation gets for the same cookie, for the same id named as the
+// visitor, and for the id given as visitor.id, on every run.
+func TestBucketsAsTheProxyDoes(t *testing.T) {
+	s, prog := load(t, demo.Rules())
+	proxyURL, _ := proxyFor(t, s)
+	seen := map[string]int{}
+	for i := range 40 {
+		id := visit.DerivedID("visitor " + string(rune('a'+i%26)) + strings.Repeat("!", i/26))
+		resp, _ := get(t, proxyURL+"/", [][2]string{{"Cookie", "bsk_vid=" + id}, {"User-Agent", visit.DefaultUserAgent}})
+		want := resp.Header.Get(plan.ExperimentsHeader)
+		seen[want]++
+		specs := map[string]visit.Spec{
+			"cookie":     {Cookies: [][2]string{{"bsk_vid", id}}},
+			"visitor":    {Visitor: id},
+			"visitor.id": {Values: map[string]string{plugin.Slot{Attr: "visitor.id"}.Key(): id}},
+		}
+		for how, spec := range specs {
+			for run := range 2 {
+				res, err := visit.Run(context.Background(), s, prog, spec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := res.Plan.Experiments; got != want {
+					t.Fatalf("visitor %s named by %s (run %d): %q, the proxy says %q", id, how, run, got, want)
+				}
+			}
+		}
+	}
+	if len(seen) < 2 {
+		t.Fatalf("40 visitors all got %v: the test shows nothing", seen)
+	}
+}
+
+// TestRenderAsTheProxyDoes compares, byte for byte, the page a simulation
+// renders with the page the proxy serves for the same visitor.
+func TestRenderAsTheProxyDoes(t *testing.T) {
+	s, prog := load(t, demo.Rules())
+	proxyURL, origin := proxyFor(t, s)
+	id := visit.DerivedID("render")
+	for _, headers := range [][][2]string{
+		{{"CF-IPCountry", "FR"}},
+		{{"CF-IPCountry", "US"}, {"User-Agent", iPhone}},
+		{{"CloudFront-Viewer-Country", "FR"}, {"CloudFront-Viewer-City", "Lyon"}, {"User-Agent", iPhone}},
+		{{"CF-IPCountry", "CH"}, {"Accept-Language", "de-CH,de;q=0.9"}},
+		{{"Cookie", "club=gold"}},
+	} {
+		all := append([][2]string{{"User-Agent", visit.DefaultUserAgent}}, headers...)
+		all = append(all, [2]string{"Cookie", "bsk_vid=" + id})
+		resp, body := get(t, proxyURL+"/?utm_campaign=winter-sale", all)
+		spec := visit.Spec{URL: "/?utm_campaign=winter-sale", Headers: headers, Cookies: [][2]string{{"bsk_vid", id}}}
+		res, err := visit.Run(context.Background(), s, prog, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := res.Fetch(context.Background(), nil, origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := res.Render(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Body, body) {
+			t.Errorf("%v: the simulated page differs from the proxy's (%d and %d bytes)", headers, len(out.Body), len(body))
+		}
+		for _, h := range []string{plan.ExperimentsHeader, "Set-Cookie"} {
+			if g, w := strings.Join(out.Header.Values(h), "|"), strings.Join(resp.Header.Values(h), "|"); g != w {
+				t.Errorf("%v: %s is %q, the proxy sends %q", headers, h, g, w)
+			}
+		}
+	}
+}
+
+func TestForcedVariant(t *testing.T) {
+	s, prog := load(t, []byte(`
+experiments:
+  - name: hero-test
+    variants: { control: 50, bold: 30, photo: 20 }
+  - name: home-only
+    when: path == "/"
+    variants: { a: 50, b: 50 }
+rules:
+  - name: bold
+    when: variant("hero-test") == "bold"
+    actions: [add_class: { select: body, class: bold }]
+`))
+	for _, want := range []string{"control", "bold", "photo"} {
+		res, err := visit.Run(context.Background(), s, prog, visit.Spec{Visitor: "alice", Variants: map[string]string{"hero-test": want}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Variant(0); got != want {
+			t.Errorf("forced %s, got %s", want, got)
+		}
+		if res.Decision.Has(0) != (want == "bold") {
+			t.Errorf("forced %s: rule bold matched = %v", want, res.Decision.Has(0))
+		}
+	}
+	res, err := visit.Run(context.Background(), s, prog, visit.Spec{URL: "/shop", Variants: map[string]string{"home-only": "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "does not enroll") {
+		t.Errorf("forcing a variant on a visitor the experiment does not enroll: notes %q", res.Notes)
+	}
+	for _, v := range []map[string]string{{"nope": "a"}, {"hero-test": "nope"}} {
+		if _, err := visit.Run(context.Background(), s, prog, visit.Spec{Variants: v}); err == nil {
+			t.Errorf("%v: no error", v)
+		}
+	}
+}
+
+func TestSeenShownAndTime(t *testing.T) {
+	s, prog := load(t, []byte(`
+rules:
+  - name: popup
+    at_most: 2 per 1d
+    actions: [add_class: { select: body, class: popup }]
+  - name: summer
+    when: not seen("promo-summer")
+    actions: [mark_seen: promo-summer]
+  - name: saturday
+    when: visitor.weekday == "saturday"
+    actions: [add_class: { select: body, class: weekend }]
+`))
+	run := func(spec visit.Spec) *visit.Result {
+		t.Helper()
+		res, err := visit.Run(context.Background(), s, prog, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if !run(visit.Spec{Shown: map[string]int{"popup": 1}}).Decision.Has(0) {
+		t.Error("shown once of at most twice: not matched")
+	}
+	if run(visit.Spec{Shown: map[string]int{"popup": 2}}).Decision.Has(0) {
+		t.Error("shown twice of at most twice: matched")
+	}
+	if run(visit.Spec{Seen: []string{"promo-summer"}}).Decision.Has(1) {
+		t.Error("seen promo-summer: the rule still matched")
+	}
+	if res := run(visit.Spec{}); !res.Decision.Has(1) || len(res.Plan.MarkSeen) != 1 {
+		t.Errorf("not seen: matched %v, marks %v", res.Decision.Has(1), res.Plan.MarkSeen)
+	}
+	// Friday 23:30 UTC is Saturday in Berlin; a visitor known only by
+	// country is read in the country's zone when it keeps one time.
+	at := time.Date(2026, 12, 4, 23, 30, 0, 0, time.UTC)
+	if !run(visit.Spec{At: at, Headers: [][2]string{{"CF-IPCountry", "DE"}}}).Decision.Has(2) {
+		t.Error("Friday 23:30 UTC from Germany: not Saturday")
+	}
+	if run(visit.Spec{At: at, Headers: [][2]string{{"CF-IPCountry", "US"}}}).Decision.Has(2) {
+		t.Error("Friday 23:30 UTC from the US (several zones, so UTC): Saturday")
+	}
+	if _, err := visit.Run(context.Background(), s, prog, visit.Spec{Shown: map[string]int{"summer": 1}}); err == nil {
+		t.Error("shown: of a rule without at_most: no error")
+	}
+}
+
+func TestInvalidVisitorCookie(t *testing.T) {
+	s, prog := load(t, demo.Rules())
+	_, err := visit.Run(context.Background(), s, prog, visit.Spec{Cookies: [][2]string{{"bsk_vid", "alice"}}})
+	if err == nil || !strings.Contains(err.Error(), "not a visitor id the proxy issues") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRenderJSON(t *testing.T) {
+	s, prog := load(t, demo.Rules())
+	res, err := visit.Run(context.Background(), s, prog, visit.Spec{URL: "/api/recommendations.json", Visitor: "alice", Seen: []string{"sku-1001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := visit.PageFromFS(demo.Site(), "/api/recommendations.json")
+	if err != nil || !page.JSON {
+		t.Fatalf("page %v, err %v", page, err)
+	}
+	out, err := res.Render(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := len(out.JSONApplied) > 0
+	for _, a := range out.JSONApplied {
+		applied = applied && a
+	}
+	if !applied || bytes.Contains(out.Body, []byte(`"sku-1001"`)) {
+		t.Fatalf("applied %v; sku-1001 still in the JSON: %v", out.JSONApplied, bytes.Contains(out.Body, []byte(`"sku-1001"`)))
+	}
+	if out.Header.Get(plan.ExperimentsHeader) == "" {
+		t.Error("a JSON page lacks the experiments header")
+	}
+}
+
+func TestRedirect(t *testing.T) {
+	s, prog := load(t, demo.Rules())
+	res, err := visit.Run(context.Background(), s, prog, visit.Spec{URL: "/sale-2025"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := res.Render(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != http.StatusMovedPermanently || out.Header.Get("Location") != "/sale" {
+		t.Fatalf("status %d, Location %q", out.Status, out.Header.Get("Location"))
+	}
+}
+
+func TestPageFromFS(t *testing.T) {
+	fsys := fstest.MapFS{
+		"index.html":         {Data: []byte("home")},
+		"stores.html":        {Data: []byte("stores")},
+		"journal/index.html": {Data: []byte("journal")},
+		"api/items.json":     {Data: []byte(`{"items":[]}`)},
+	}
+	for path, want := range map[string]string{"/": "home", "/?a=1": "home", "/stores": "stores", "/stores.html": "stores",
+		"/journal/": "journal", "/journal": "journal", "/api/items.json": `{"items":[]}`} {
+		p, err := visit.PageFromFS(fsys, path)
+		if err != nil || string(p.Body) != want || p.JSON != strings.HasSuffix(path, ".json") {
+			t.Errorf("%s: %+v, %v", path, p, err)
+		}
+	}
+	if _, err := visit.PageFromFS(fsys, "/nope"); err == nil {
+		t.Error("/nope: no error")
+	}
+}
+
+// TestEditActions checks that every page edit is traced back to the action
+// it came from.
+func TestEditActions(t *testing.T) {
+	s, prog := load(t, demo.Rules())
+	res, err := visit.Run(context.Background(), s, prog, visit.Spec{Headers: [][2]string{{"CF-IPCountry", "FR"}, {"CF-IPCity", "Lyon"}, {"User-Agent", iPhone}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.Manifest()
+	edits, _ := visit.EditActions(m, res.Plan)
+	if len(edits) < 8 {
+		t.Fatalf("%d edits", len(edits))
+	}
+	for i, ai := range edits {
+		ri := res.Plan.EditRules[i]
+		if ri < 0 {
+			continue
+		}
+		a := m.Rules[ri].Actions[ai]
+		if a.Op != plan.OpName(res.Plan.Edits[i].Op) || a.Select != res.Plan.Edits[i].Selector {
+			t.Errorf("edit %d (%s %q) traced to %s action %d (%s)", i, plan.OpName(res.Plan.Edits[i].Op), m.Selectors[res.Plan.Edits[i].Selector], m.Rules[ri].Name, ai, a.Op)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+// Package wire assembles one personalized route from its parts: the plugin
+// engine, the proxy in front of the upstream, the reloader that swaps
+// plugins in, and the route's metrics. Package host (the embedding API)
+// and host/internal/server (`bespoke serve`) both build their routes here, so the
+// command and an embedding program run the same code.
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/metrics"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/reload"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
+)
+
+// Loader loads one generation of a route's plugin into eng; it returns
+// nil, nil when the route has no plugin (it then forwards unchanged).
+type Loader func(ctx context.Context, eng *engine.Engine) (*site.Site, error)
+
+// RouteConfig is what NewRoute needs.
+type RouteConfig struct {
+	// Proxy configures the proxy; its Origin is required, its Route,
+	// Metrics and Logger are set from the fields below.
+	Proxy proxy.Config
+	// Engine configures the plugin engine; its Stats is the route's.
+	Engine engine.Config
+	// Load loads the plugin; nil means the route has none.
+	Load Loader
+	// Name names the route in metrics and logs ("default" when empty).
+	Name string
+	// Metrics records the route; nil records nothing.
+	Metrics *metrics.Metrics
+	// Logger receives the route's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Route is one route's running parts.
+type Route struct {
+	Name     string
+	Proxy    *proxy.Proxy
+	Reloader *reload.Reloader
+	Engine   *engine.Engine
+	stats    engine.Stats
+	hasLoad  bool
+}
+
+// ErrNoOrigin is returned for a route without an origin.
+var ErrNoOrigin = errors.New("no origin: give an upstream URL, transport or handler")
+
+// NewRoute builds a route and loads its plugin (failing when it does not
+// load: at startup there is nothing to fall back to). On error nothing is
+// left open.
+func NewRoute(ctx context.Context, cfg RouteConfig) (*Route, error) {
+	if cfg.Proxy.Origin == nil {
+		return nil, ErrNoOrigin
+	}
+	if err := CheckOrigin(cfg.Proxy.Origin); err != nil {
+		return nil, err
+	}
+	if cfg.Name == "" {
+		cfg.Name = "default"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &Route{Name: cfg.Name, hasLoad: cfg.Load != nil}
+	ecfg := cfg.Engine
+	ecfg.Stats = &r.stats
+	eng, err := engine.New(ecfg)
+	if err != nil {
+		return nil, err
+	}
+	r.Engine = eng
+	pcfg := cfg.Proxy
+	pcfg.Route, pcfg.Metrics, pcfg.Logger = cfg.Name, cfg.Metrics, log
+	r.Proxy = proxy.New(pcfg)
+	load := func(ctx context.Context) (*site.Site, error) {
+		if cfg.Load == nil {
+			return nil, nil
+		}
+		return cfg.Load(ctx, eng)
+	}
+	r.Reloader = reload.New(r.Proxy, load, log.With("route", cfg.Name))
+	m := cfg.Metrics
+	r.Reloader.OnResult = func(res reload.Result) {
+		m.Reload(cfg.Name, res.Err == nil, res.Generation)
+	}
+	if cfg.Load != nil {
+		if err := r.Reloader.Reload(ctx); err != nil {
+			eng.Close(context.Background())
+			return nil, err
+		}
+	}
+	m.Pool(cfg.Name, func() metrics.PoolStats {
+		return metrics.PoolStats{
+			Instances:   r.stats.Live.Load(),
+			MemoryBytes: r.stats.LiveMemory.Load(),
+			Waits:       r.stats.Waits.Load(),
+			Discarded:   r.stats.Discarded.Load(),
+		}
+	})
+	return r, nil
+}
+
+// HasPlugin reports whether the route was given a loader.
+func (r *Route) HasPlugin() bool { return r.hasLoad }
+
+// Ready reports whether a route that has a plugin has one loaded.
+func (r *Route) Ready() bool { return !r.hasLoad || r.Proxy.Site() != nil }
+
+// Close retires the serving plugin, letting decisions in flight finish
+// within ctx, and closes the engine.
+func (r *Route) Close(ctx context.Context) error {
+	if st := r.Proxy.Swap(nil); st != nil {
+		st.Close(ctx)
+	}
+	return r.Engine.Close(ctx)
+}
+
+// CheckOrigin returns an error unless u is an absolute http or https URL
+// with a host.
+func CheckOrigin(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("origin %q: the scheme must be http or https", u.String())
+	}
+	if u.Host == "" {
+		return fmt.Errorf("origin %q: no host", u.String())
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("origin %q: an origin has no query or fragment", u.String())
+	}
+	return nil
+}
+
+// ServeOrigin is the origin of a route whose upstream is an in-process
+// handler (see HandlerTransport): requests never leave the process.
+var ServeOrigin = &url.URL{Scheme: "http", Host: "in-process.invalid"}
+
+var _ http.Handler = (*proxy.Proxy)(nil)

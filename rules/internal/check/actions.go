@@ -1,0 +1,383 @@
+package check
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/plugin/escape"
+	"github.com/bespoke-edge/bespoke/plugin/jsonpath"
+	"github.com/bespoke-edge/bespoke/plugin/selector"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
+)
+
+// action checks one action and lowers it to its manifest form.
+func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
+	before := len(c.errs)
+	act := plugin.Action{Op: a.Op, Pos: plugin.Pos{Line: a.Pos.Line, Col: a.Pos.Col}, Select: -1}
+	if plugin.ElementOp(a.Op) {
+		act.Select = c.selector(a.Select)
+	}
+	act.Content = c.template(a.Content)
+	act.HTML = a.HTML
+	act.Value = c.template(a.Value)
+	if a.Name != nil {
+		act.Name = a.Name.Value
+	}
+	switch a.Op {
+	case plugin.OpSetAttr, plugin.OpRemoveAttr:
+		c.attrName(a)
+		act.Name = strings.ToLower(act.Name)
+	case plugin.OpAddClass, plugin.OpRemoveClass:
+		if raw, literal := a.Value.Raw(); literal {
+			act.Value = nil
+			if raw == "" || strings.ContainsAny(raw, " \t\n\"'<>") {
+				c.errorf(a.Name.Pos, "%q is not a class name", raw).WithHint("give one class, without spaces or quotes")
+			}
+		} else {
+			act.Name = ""
+			for _, p := range a.Value.Parts {
+				if p.Value == nil && strings.ContainsAny(p.Text, " \t\n\"'<>") {
+					c.errorf(a.Name.Pos, "%q is not a class name", a.Name.Value).WithHint("give one class, without spaces or quotes")
+				}
+			}
+		}
+	case plugin.OpRedirect:
+		act.Status = 302
+		if a.Status != 0 {
+			switch a.Status {
+			case 301, 302, 303, 307, 308:
+				act.Status = a.Status
+			default:
+				c.errorf(a.StatusPos, "redirect status %d is not a redirect", a.Status).WithHint("use 301 or 308 (permanent), 302 or 307 (temporary), or 303")
+			}
+		}
+		c.redirectTarget(a)
+	case plugin.OpSetHeader:
+		act.On = "response"
+		if a.On != nil {
+			switch v := strings.ToLower(a.On.Value); v {
+			case "request", "response":
+				act.On = v
+			default:
+				c.errorf(a.On.Pos, "`on` is %q; expected request or response", a.On.Value).WithHint("%s", diag.DidYouMean(a.On.Value, []string{"request", "response"}))
+			}
+		}
+		c.headerName(a.Name)
+		act.Name = http.CanonicalHeaderKey(act.Name)
+	case plugin.OpLimit:
+		if a.N < 1 {
+			c.errorf(a.NPos, "limit keeps at least 1 item, not %d", a.N).WithHint("to hide them all, use remove")
+		}
+		act.N = a.N
+	case plugin.OpHideSeen, plugin.OpReorder:
+		act.IDAttr = c.idAttr(a)
+		if a.N < 0 {
+			c.errorf(a.NPos, "keep_at_least cannot be negative")
+		}
+		act.N = a.N
+		c.seenOptions(a, &act)
+		if a.Op == plugin.OpReorder {
+			act.Order = c.order(a.Order)
+		}
+	case plugin.OpJSONSet, plugin.OpJSONRemove, plugin.OpJSONHideSeen, plugin.OpJSONLimit, plugin.OpJSONReorder:
+		c.jsonAction(a, &act)
+	case plugin.OpMarkSeen:
+		act.Item = c.template(a.Item)
+		if len(act.Item) == 0 {
+			c.errorf(a.Pos, "mark_seen needs an item id").WithHint("write mark_seen: promo-summer")
+		}
+	case plugin.OpSetCookie:
+		c.cookieName(a.Name)
+		if a.MaxAge < 0 {
+			c.errorf(a.Pos, "max_age cannot be negative")
+		}
+		act.MaxAge = int(a.MaxAge.Seconds())
+		act.HTTPOnly = a.HTTPOnly
+	}
+	act.Schemes = a.Schemes
+	if len(c.errs) == before {
+		c.escaping(a, &act)
+	}
+	return act, len(c.errs) == before
+}
+
+// escaping reports, with its position, where an action would put a
+// value of the request where no escaping makes it safe: the checks the
+// host also makes on every manifest (plugin.CheckEscaping), and those
+// that need the selector: a value becoming the address of a script,
+// style sheet or base, the content of a <meta http-equiv>, or the text
+// of a <script> or <style>.
+func (c *checker) escaping(a *syntax.Action, act *plugin.Action) {
+	if a.Schemes != nil && len(a.Schemes) == 0 {
+		c.errorf(a.SchemesPos, "schemes is empty").WithHint("list the schemes a value may choose: schemes: [https, relative]")
+		return
+	}
+	if prob := plugin.CheckEscaping(act); prob != nil {
+		t := a.Value
+		if plugin.ElementOp(a.Op) && a.Op != plugin.OpSetAttr {
+			t = a.Content
+		}
+		pos := a.Pos
+		switch {
+		case prob.Piece < 0 && a.Schemes != nil:
+			pos = a.SchemesPos
+		case t != nil && prob.Piece >= 0 && prob.Piece < len(t.Parts):
+			pos = t.Parts[prob.Piece].Pos
+		case t != nil:
+			pos = t.Pos
+		}
+		e := c.errorf(pos, "%s", prob.Msg)
+		if prob.Hint != "" {
+			e.WithHint("%s", prob.Hint)
+		}
+		return
+	}
+	if act.Select < 0 || a.Select == nil {
+		return
+	}
+	var values *syntax.Template
+	switch a.Op {
+	case plugin.OpSetAttr:
+		values = a.Value
+	case plugin.OpSetInner, plugin.OpPrepend, plugin.OpAppend:
+		values = a.Content
+	default:
+		return
+	}
+	var value *syntax.TemplatePart
+	for i := range values.Parts {
+		if values.Parts[i].Value != nil {
+			value = &values.Parts[i]
+			break
+		}
+	}
+	if value == nil {
+		return
+	}
+	list, err := selector.Parse(strings.TrimSpace(a.Select.Value))
+	if err != nil {
+		return
+	}
+	for _, cx := range list {
+		target := cx.Compounds[len(cx.Compounds)-1]
+		switch {
+		case a.Op != plugin.OpSetAttr && escape.RawTextCode(target.Type):
+			c.errorf(value.Pos, "a value from the request inside <%s> would be code", target.Type).
+				WithHint("put the value in a data- attribute and read it from the script")
+			return
+		case a.Op == plugin.OpSetAttr && escape.LoadsCode(target.Type, act.Name):
+			c.errorf(value.Pos, "a value from the request in the %s of <%s> would choose code the page runs", act.Name, target.Type).
+				WithHint("write the address out")
+			return
+		case a.Op == plugin.OpSetAttr && escape.MetaContent(target.Type, act.Name) && !namedMeta(target):
+			c.errorf(value.Pos, "a value from the request in the content of a <meta>, which with http-equiv acts as a header such as refresh").
+				WithHint(`select the <meta> by its name or property: meta[name="description"], meta[property="og:title"]`)
+			return
+		}
+	}
+}
+
+// namedMeta reports whether a compound selects <meta> elements by their
+// name, property or itemprop, which carry metadata rather than
+// http-equiv headers. (A page's <meta> with both is refused at run time
+// by the rewriter.)
+func namedMeta(cp selector.Compound) bool {
+	for _, at := range cp.Attrs {
+		switch at.Name {
+		case "name", "property", "itemprop":
+			return true
+		}
+	}
+	return false
+}
+
+// jsonAction checks the fields of a json_* action.
+func (c *checker) jsonAction(a *syntax.Action, act *plugin.Action) {
+	act.Path = strings.TrimSpace(a.Path.Value)
+	if act.Path == "" {
+		c.errorf(a.Path.Pos, "the JSON path is empty").WithHint("write path: items, or path: data.banner.title")
+	}
+	c.jsonPath(a.Path, "JSON")
+	if act.Path == jsonpath.This && a.Op == plugin.OpJSONRemove {
+		pos := a.Path.Pos
+		if a.Path.Map != nil {
+			pos = a.Path.Map(strings.Index(a.Path.Value, act.Path))
+		}
+		c.errorf(pos, "json_remove cannot remove the whole document").WithHint("json_set: { path: \"@this\", json: ... } replaces it")
+	}
+	switch a.Op {
+	case plugin.OpJSONSet:
+		act.JSON = a.JSON
+		if a.JSON && a.Value != nil {
+			raw, literal := a.Value.Raw()
+			if !literal {
+				c.errorf(a.Value.Pos, "raw JSON cannot interpolate values").WithHint("use value: to insert a text with {{ }}")
+			} else if !json.Valid([]byte(raw)) {
+				c.errorf(a.Value.Pos, "%q is not valid JSON", raw).WithHint("a JSON text needs its quotes, as in json: '\"on sale\"'; or use value: for a text")
+			}
+		}
+	case plugin.OpJSONLimit:
+		if a.N < 0 {
+			c.errorf(a.NPos, "n cannot be negative")
+		}
+		act.N = a.N
+	case plugin.OpJSONHideSeen, plugin.OpJSONReorder:
+		act.IDAttr = strings.TrimSpace(a.ID.Value)
+		if act.IDAttr == "" {
+			c.errorf(a.ID.Pos, "the id path is empty").WithHint("write id: id, the path of each element's id")
+		}
+		act.N = a.N
+		c.seenOptions(a, act)
+		c.jsonPath(a.ID, "id")
+		if a.Op == plugin.OpJSONReorder {
+			act.Order = c.order(a.Order)
+		}
+	}
+}
+
+// jsonPath refuses a JSON path that names no place an edit can change,
+// at the offending character.
+func (c *checker) jsonPath(t *syntax.Text, field string) {
+	p := strings.TrimSpace(t.Value)
+	if p == "" {
+		return // reported as empty
+	}
+	if _, err := jsonpath.Parse(p); err != nil {
+		pos, msg := t.Pos, err.Error()
+		var pe *jsonpath.Error
+		if errors.As(err, &pe) && t.Map != nil {
+			pos = t.Map(strings.Index(t.Value, p) + pe.Offset)
+			msg = pe.Msg
+		}
+		c.errorf(pos, "the %s path %q can never be edited: %s", field, p, msg)
+	}
+}
+
+// seenOptions checks hide_seen's demote and mark.
+func (c *checker) seenOptions(a *syntax.Action, act *plugin.Action) {
+	act.NoMark, act.Demote = a.NoMark, a.Demote
+	if a.MarkFirstPos.Line > 0 {
+		if a.MarkFirst < 1 {
+			c.errorf(a.MarkFirstPos, "mark.first records the first N items shown; N must be 1 or more, not %d", a.MarkFirst).WithHint("to record none, write mark: false")
+		}
+		act.MarkFirst = a.MarkFirst
+	}
+	if a.Demote && a.N > 0 {
+		c.errorf(a.NPos, "keep_at_least does nothing with demote: demote hides no item").WithHint("to show a fixed number, follow with limit (or json_limit)")
+	}
+}
+
+// idAttr reads the attribute holding item ids: "@data-item-id" or
+// "data-item-id".
+func (c *checker) idAttr(a *syntax.Action) string {
+	n := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(a.ID.Value), "@"))
+	if n == "" || strings.ContainsAny(n, " \t\n\"'<>/=") {
+		c.errorf(a.ID.Pos, "%q is not an attribute", a.ID.Value).WithHint(`write id: "@data-item-id"`)
+	}
+	return n
+}
+
+// order joins reorder's ids into one template of comma-separated ids.
+func (c *checker) order(ts []*syntax.Template) plugin.Template {
+	var out plugin.Template
+	for i, t := range ts {
+		if i > 0 {
+			out = append(out, plugin.Part{Text: ",", Slot: -1})
+		}
+		out = append(out, c.template(t)...)
+	}
+	return out
+}
+
+// attrName rejects attribute names HTML cannot hold. (Which values an
+// attribute may take is escaping's.)
+func (c *checker) attrName(a *syntax.Action) {
+	n := a.Name.Value
+	if n == "" || strings.ContainsAny(n, " \t\n\f\r\"'<>/=`\x00") {
+		c.errorf(a.Name.Pos, "%q is not an attribute name", n)
+	}
+}
+
+// reservedHeaders are headers rules may not set: they frame the message, or
+// belong to the proxy.
+var reservedHeaders = map[string]string{
+	"Content-Length":    "it is computed by the proxy",
+	"Transfer-Encoding": "it is computed by the proxy",
+	"Content-Encoding":  "it is computed by the proxy",
+	"Connection":        "it is a hop-by-hop header",
+	"Keep-Alive":        "it is a hop-by-hop header",
+	"Upgrade":           "it is a hop-by-hop header",
+	"Te":                "it is a hop-by-hop header",
+	"Trailer":           "it is a hop-by-hop header",
+	"Host":              "the proxy sets it for the origin",
+	"Set-Cookie":        "use the set_cookie action",
+	"Cookie":            "cookies are read with cookie(\"name\")",
+}
+
+func (c *checker) headerName(t *syntax.Text) {
+	n := t.Value
+	if !validToken(n) {
+		c.errorf(t.Pos, "%q is not a header name", n).WithHint("header names hold letters, digits and -")
+		return
+	}
+	if why, ok := reservedHeaders[http.CanonicalHeaderKey(n)]; ok {
+		c.errorf(t.Pos, "rules cannot set the %s header: %s", http.CanonicalHeaderKey(n), why)
+	}
+}
+
+func (c *checker) cookieName(t *syntax.Text) {
+	n := t.Value
+	if !validToken(n) {
+		c.errorf(t.Pos, "%q is not a cookie name", n).WithHint("cookie names hold letters, digits, - and _")
+		return
+	}
+	if strings.HasPrefix(n, "bsk_") {
+		c.errorf(t.Pos, "cookie names starting with bsk_ belong to bespoke").WithHint("choose another name")
+	}
+}
+
+// validToken reports whether s is an RFC 9110 token.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b <= ' ' || b >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, b) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// redirectTarget requires the target to start with a literal path or
+// absolute http(s) URL, so interpolated visitor values can never choose
+// where a visitor is sent.
+func (c *checker) redirectTarget(a *syntax.Action) {
+	t := a.Value
+	if t == nil {
+		return
+	}
+	lead := ""
+	if len(t.Parts) > 0 && t.Parts[0].Value == nil {
+		lead = t.Parts[0].Text
+	} else if a.Schemes != nil {
+		return // the target's value chooses among the schemes (escaping)
+	}
+	switch {
+	case strings.HasPrefix(lead, "//"):
+		c.errorf(t.Pos, "redirect target %q is protocol-relative", lead).WithHint("write https://host/... or a /path")
+	case strings.HasPrefix(lead, "/"):
+	case strings.HasPrefix(lead, "https://") || strings.HasPrefix(lead, "http://"):
+		rest := lead[strings.Index(lead, "//")+2:]
+		if _, literal := t.Raw(); !strings.Contains(rest, "/") && !literal {
+			c.errorf(t.Pos, "the host of a redirect target must be written out, not interpolated").WithHint("write https://example.com/{{ ... }}")
+		}
+	default:
+		c.errorf(t.Pos, "redirect target must start with / or https://").WithHint(`for example to: "/fr/"`)
+	}
+}

@@ -1,0 +1,211 @@
+package check
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
+)
+
+// functions are the names that look like calls but are not plain
+// attributes, for suggestions.
+var functions = []string{"json", "semver", "variant", "geo.within", "seen"}
+
+// attr resolves an attribute reference to its catalog entry and slot:
+// geo.country, cookie("plan"), json(cookie("profile"), "tier"),
+// semver(header("X-App-Version")). ok is false when e names no attribute;
+// an error has then been reported.
+func (c *checker) attr(e syntax.Expr) (a plugin.Attr, slot int, ok bool) {
+	switch e := e.(type) {
+	case *syntax.Ident:
+		a, found := plugin.LookupAttr(e.Name)
+		if !found || a.Internal {
+			if _, isSeg := c.segIndex[e.Name]; isSeg {
+				c.errorf(e.NamePos, "%s is a segment, not an attribute", e.Name).WithHint("use a segment as a condition on its own: when: %s and ...", e.Name)
+				return a, 0, false
+			}
+			c.unknownName(e.NamePos, e.Name)
+			return a, 0, false
+		}
+		if a.Arg != "" && !a.From {
+			c.errorf(e.NamePos, "%s needs a %s", a.Name, a.Arg).WithHint("write %s", usage(a.Name))
+			return a, 0, false
+		}
+		if a.From {
+			c.errorf(e.NamePos, "%s needs arguments", a.Name).WithHint("write %s", usage(a.Name))
+			return a, 0, false
+		}
+		return a, c.slot(plugin.Slot{Attr: a.Name}), true
+	case *syntax.Call:
+		switch e.Fun.Name {
+		case "json":
+			return c.jsonAttr(e)
+		case "semver":
+			return c.semverAttr(e)
+		case "variant", "geo.within", "seen":
+			c.errorf(e.Fun.NamePos, "%s(...) is a condition, not a value", e.Fun.Name).WithHint("write %s", usage(e.Fun.Name))
+			return a, 0, false
+		}
+		a, found := plugin.LookupAttr(e.Fun.Name)
+		if !found || a.Internal {
+			c.unknownName(e.Fun.NamePos, e.Fun.Name)
+			return a, 0, false
+		}
+		if a.Arg == "" {
+			c.errorf(e.Fun.NamePos, "%s takes no argument", a.Name).WithHint("write %s without parentheses", a.Name)
+			return a, 0, false
+		}
+		if len(e.Args) != 1 {
+			c.errorf(e.Fun.NamePos, "%s takes one argument, the %s; found %d", a.Name, a.Arg, len(e.Args))
+			return a, 0, false
+		}
+		lit, isStr := e.Args[0].(*syntax.StringLit)
+		if !isStr {
+			c.errorf(e.Args[0].Pos(), "the %s must be a quoted string", a.Arg).WithHint("write %s(\"name\")", a.Name)
+			return a, 0, false
+		}
+		arg := lit.Value
+		if err := validArg(a.Name, arg); err != "" {
+			c.errorf(lit.ValuePos, "%s", err)
+			return a, 0, false
+		}
+		if a.Name == "header" {
+			arg = http.CanonicalHeaderKey(arg)
+		}
+		return a, c.slot(plugin.Slot{Attr: a.Name, Arg: arg}), true
+	}
+	c.errorf(e.Pos(), "expected an attribute such as geo.country or cookie(\"plan\"), found %s", e)
+	return plugin.Attr{}, 0, false
+}
+
+// usage shows how to write an attribute or function.
+func usage(name string) string {
+	switch name {
+	case "json":
+		return `json(cookie("profile"), "path.to.value")`
+	case "semver":
+		return `semver(header("X-App-Version")) >= "2.3"`
+	case "variant":
+		return `variant("experiment") == "variant"`
+	case "geo.within":
+		return "geo.within(48.85, 2.35, 50) (latitude, longitude, kilometres)"
+	case "seen":
+		return `seen("promo-summer")`
+	case "bucket", "geo.distance":
+		return "rollout: or geo.within(...)"
+	}
+	return name + `("name")`
+}
+
+// jsonAttr is json(source, "path"): a value inside JSON carried by a
+// cookie, header or query parameter, read with a gjson path.
+func (c *checker) jsonAttr(e *syntax.Call) (plugin.Attr, int, bool) {
+	a, _ := plugin.LookupAttr("json")
+	if len(e.Args) != 2 {
+		c.errorf(e.Fun.NamePos, "json takes two arguments, found %d", len(e.Args)).WithHint("write %s", usage("json"))
+		return a, 0, false
+	}
+	src, ok := e.Args[0].(*syntax.Call)
+	if !ok || (src.Fun.Name != "cookie" && src.Fun.Name != "header" && src.Fun.Name != "query") {
+		c.errorf(e.Args[0].Pos(), "json reads a cookie, a header or a query parameter, not %s", e.Args[0]).WithHint("write %s", usage("json"))
+		return a, 0, false
+	}
+	_, from, ok := c.attr(src)
+	if !ok {
+		return a, 0, false
+	}
+	path, ok := e.Args[1].(*syntax.StringLit)
+	if !ok || strings.TrimSpace(path.Value) == "" {
+		c.errorf(e.Args[1].Pos(), "the JSON path must be a quoted, non-empty string").WithHint(`for example "segments" or "user.tier"`)
+		return a, 0, false
+	}
+	fs := c.prog.Slots[from]
+	return a, c.slot(plugin.Slot{Attr: "json", Arg: path.Value, From: &plugin.Slot{Attr: fs.Attr, Arg: fs.Arg}}), true
+}
+
+// semverAttr is semver(attribute): the attribute read as a version.
+func (c *checker) semverAttr(e *syntax.Call) (plugin.Attr, int, bool) {
+	a, _ := plugin.LookupAttr("semver")
+	if len(e.Args) != 1 {
+		c.errorf(e.Fun.NamePos, "semver takes one attribute, found %d arguments", len(e.Args)).WithHint("write %s", usage("semver"))
+		return a, 0, false
+	}
+	inner, from, ok := c.attr(e.Args[0])
+	if !ok {
+		return a, 0, false
+	}
+	if inner.Type != plugin.String && inner.Type != plugin.Any {
+		c.errorf(e.Args[0].Pos(), "semver reads a text attribute; %s is %s", e.Args[0], inner.Type)
+		return a, 0, false
+	}
+	fs := c.prog.Slots[from]
+	return a, c.slot(plugin.Slot{Attr: "semver", From: &plugin.Slot{Attr: fs.Attr, Arg: fs.Arg, From: fs.From}}), true
+}
+
+func validArg(attr, arg string) string {
+	if arg == "" {
+		return fmt.Sprintf("the %s name is empty", attr)
+	}
+	if attr == "header" || attr == "cookie" {
+		for _, r := range arg {
+			if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) && attr == "header" || strings.ContainsRune(`;,"\`, r) {
+				return fmt.Sprintf("%q is not a valid %s name", arg, attr)
+			}
+		}
+	}
+	return ""
+}
+
+func (c *checker) unknownName(pos diag.Pos, name string) {
+	if c.file.Lost[name] {
+		return // its definition could not be read, and that was reported
+	}
+	cands := append(plugin.AttrNames(), functions...)
+	for n := range c.segIndex {
+		cands = append(cands, n)
+	}
+	e := c.errorf(pos, "unknown attribute or segment %q", name)
+	if h := diag.DidYouMean(name, cands); h != "" {
+		e.WithHint("%s", h)
+	} else if i := strings.IndexByte(name, '.'); i > 0 {
+		e.WithHint("attributes under %s. are: %s", name[:i], strings.Join(attrsUnder(name[:i+1]), ", "))
+	} else {
+		e.WithHint("attributes are: %s", strings.Join(plugin.AttrNames(), ", "))
+	}
+}
+
+func attrsUnder(prefix string) []string {
+	var out []string
+	for _, n := range plugin.AttrNames() {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	if out == nil {
+		return plugin.AttrNames()
+	}
+	return out
+}
+
+func isAttrRef(e syntax.Expr) bool {
+	switch e := e.(type) {
+	case *syntax.Call:
+		return e.Fun.Name != "variant" && e.Fun.Name != "geo.within" && e.Fun.Name != "seen"
+	case *syntax.Ident:
+		a, ok := plugin.LookupAttr(e.Name)
+		return ok && !a.Internal
+	}
+	return false
+}
+
+func quoteList(vs []string) string {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = strconv.Quote(v)
+	}
+	return strings.Join(q, ", ")
+}

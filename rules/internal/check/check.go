@@ -1,0 +1,317 @@
+// Package check turns a parsed rule file into IR: it resolves attribute,
+// segment and experiment names, checks types and literal values, validates
+// selectors, regular expressions and action fields, lowers schedules,
+// rollouts and experiments to conditions over slots, and interns everything
+// the module will compare. Every error names file:line:col and, where it
+// can, the name the editor probably meant.
+package check
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+)
+
+// Check checks f and returns its IR, or a diag.List of every error.
+func Check(f *syntax.File) (*ir.Program, error) {
+	p, l := Run(f)
+	if err := l.Err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Run checks f, which may be incomplete (see syntax.ParsePartial), and
+// returns its IR (nil when it has errors) and every problem found, errors
+// and warnings. References to what f lost are not reported again.
+func Run(f *syntax.File) (*ir.Program, diag.List) {
+	c := &checker{
+		file:     f,
+		prog:     &ir.Program{Source: f.Name},
+		slots:    map[string]int{},
+		syms:     map[string]int{},
+		patterns: map[string]int{},
+		sels:     map[string]int{},
+		segIndex: map[string]int{},
+		expIndex: map[string]int{},
+	}
+	c.declareExperiments()
+	c.segments()
+	c.experiments()
+	c.rules()
+	c.tests()
+	if f.Pages != nil {
+		c.prog.Pages = f.Pages.Value
+	}
+	c.errs.Sort()
+	if len(c.errs.Errors()) > 0 {
+		return nil, c.errs
+	}
+	return c.prog, c.errs
+}
+
+type checker struct {
+	file     *syntax.File
+	prog     *ir.Program
+	errs     diag.List
+	slots    map[string]int // by plugin.Slot.Key
+	syms     map[string]int
+	patterns map[string]int
+	sels     map[string]int
+	segIndex map[string]int
+	segState []uint8 // 0 unchecked, 1 in progress, 2 done
+	expIndex map[string]int
+	// inExperiment is set while checking an experiment's condition, which
+	// may not depend on variants (experiments are decided before rules).
+	inExperiment bool
+	segVariant   []bool // segment i uses variant()
+	curSegment   int    // segment being checked, or -1
+}
+
+func (c *checker) errorf(pos diag.Pos, format string, args ...any) *diag.Error {
+	e := diag.Errorf(pos, format, args...)
+	c.errs.Add(e)
+	return e
+}
+
+func (c *checker) warnf(pos diag.Pos, format string, args ...any) *diag.Error {
+	e := diag.Warningf(pos, format, args...)
+	c.errs.Add(e)
+	return e
+}
+
+func (c *checker) slot(s plugin.Slot) int {
+	k := s.Key()
+	if i, ok := c.slots[k]; ok {
+		return i
+	}
+	i := len(c.prog.Slots)
+	c.slots[k] = i
+	c.prog.Slots = append(c.prog.Slots, s)
+	return i
+}
+
+func (c *checker) symbol(s string) int {
+	if i, ok := c.syms[s]; ok {
+		return i
+	}
+	i := len(c.prog.Symbols)
+	c.syms[s] = i
+	c.prog.Symbols = append(c.prog.Symbols, s)
+	return i
+}
+
+func (c *checker) pattern(s string) int {
+	if i, ok := c.patterns[s]; ok {
+		return i
+	}
+	i := len(c.prog.Patterns)
+	c.patterns[s] = i
+	c.prog.Patterns = append(c.prog.Patterns, s)
+	return i
+}
+
+func (c *checker) segments() {
+	c.curSegment = -1
+	for i, s := range c.file.Segments {
+		if _, ok := plugin.LookupAttr(s.Name); ok {
+			c.errorf(s.NamePos, "segment %q has the name of an attribute", s.Name).WithHint("rename the segment, for example %s_visitors", strings.ReplaceAll(s.Name, ".", "_"))
+			continue
+		}
+		c.segIndex[s.Name] = i
+		c.prog.Segments = append(c.prog.Segments, &ir.Segment{Name: s.Name, Pos: s.NamePos})
+	}
+	c.segState = make([]uint8, len(c.file.Segments))
+	c.segVariant = make([]bool, len(c.file.Segments))
+	for i := range c.file.Segments {
+		if _, ok := c.segIndex[c.file.Segments[i].Name]; ok {
+			c.segment(i, c.file.Segments[i].NamePos)
+		}
+	}
+}
+
+// segment checks segment i once; a segment that refers back to itself,
+// directly or through others, is an error at the reference that closes the
+// cycle.
+func (c *checker) segment(i int, ref diag.Pos) bool {
+	switch c.segState[i] {
+	case 1:
+		c.errorf(ref, "segment %q refers to itself", c.file.Segments[i].Name).WithHint("a segment cannot depend on itself, even through other segments")
+		return false
+	case 2:
+		return true
+	}
+	c.segState[i] = 1
+	outer := c.curSegment
+	c.curSegment = i
+	s := c.file.Segments[i]
+	c.prog.Segments[i].Cond = c.cond(s.When)
+	c.curSegment = outer
+	if outer >= 0 && c.segVariant[i] {
+		c.segVariant[outer] = true
+	}
+	c.segState[i] = 2
+	return true
+}
+
+// declareExperiments records experiment names first, so segments and rules
+// can refer to them wherever they are written.
+func (c *checker) declareExperiments() {
+	for i, e := range c.file.Experiments {
+		if prev, dup := c.expIndex[e.Name]; dup && e.Name != "" {
+			c.errorf(e.NamePos, "an experiment named %q already exists at line %d", e.Name, c.file.Experiments[prev].NamePos.Line)
+			continue
+		}
+		c.expIndex[e.Name] = i
+	}
+}
+
+// experiments lowers experiments: weights to bucket ranges, `by` to a
+// bucket slot, `when` to the enrolment condition.
+func (c *checker) experiments() {
+	for _, e := range c.file.Experiments {
+		x := &ir.Experiment{Name: e.Name, Pos: e.NamePos, Meta: e.Meta, Cond: &ir.Const{Pos: e.Pos, Value: true}}
+		if e.When != nil {
+			c.inExperiment = true
+			x.Cond = c.cond(e.When)
+			c.inExperiment = false
+		}
+		total := 0
+		seen := map[string]bool{}
+		for _, v := range e.Variants {
+			if seen[v.Name] {
+				c.errorf(v.Pos, "variant %q is listed twice", v.Name)
+			}
+			seen[v.Name] = true
+			w := int(math.Round(v.Percent * plugin.Buckets / 100))
+			x.Variants = append(x.Variants, v.Name)
+			x.Weights = append(x.Weights, w)
+			total += w
+		}
+		if total > plugin.Buckets {
+			c.errorf(e.Pos, "the variants of %q add up to %.4g%%, more than 100%%", e.Name, float64(total)*100/plugin.Buckets).
+				WithHint("weights are shares of traffic; below 100%% the rest is not enrolled")
+		}
+		seed := e.Seed
+		if seed == "" {
+			seed = e.Name
+		}
+		x.Bucket = c.bucketSlot(e.By, seed)
+		if e.Meta {
+			// The host appends the <meta> tag to the page's head.
+			c.selector(&syntax.Text{Value: "head", Pos: e.Pos})
+		}
+		c.prog.Experiments = append(c.prog.Experiments, x)
+	}
+}
+
+// bucketSlot returns the slot of a visitor's bucket for a seed, bucketed by
+// the attribute by (nil: visitor.id).
+func (c *checker) bucketSlot(by syntax.Expr, seed string) int {
+	from := plugin.Slot{Attr: "visitor.id"}
+	if by != nil {
+		a, slot, ok := c.attr(by)
+		if ok {
+			if a.Type != plugin.String {
+				c.errorf(by.Pos(), "visitors are bucketed by a text attribute; %s is %s", by, a.Type).WithHint("bucket by visitor.id, a cookie or a header")
+			} else {
+				from = c.prog.Slots[slot]
+			}
+		}
+	}
+	return c.slot(plugin.Slot{Attr: "bucket", Arg: seed, From: &plugin.Slot{Attr: from.Attr, Arg: from.Arg, From: from.From}})
+}
+
+func (c *checker) rules() {
+	names := map[string]diag.Pos{}
+	for _, r := range c.file.Rules {
+		if prev, ok := names[r.Name]; ok && r.Name != "" {
+			c.errorf(r.NamePos, "a rule named %q already exists at line %d", r.Name, prev.Line).WithHint("rule names must be unique: they appear in logs, headers and tests")
+		}
+		names[r.Name] = r.NamePos
+		rule := &ir.Rule{Name: r.Name, Pos: r.Pos}
+		var conds []ir.Node
+		if r.When != nil {
+			conds = append(conds, c.cond(r.When))
+		}
+		conds = append(conds, c.schedule(r)...)
+		if cp := r.AtMost; cp != nil {
+			window := int(cp.Window.Seconds())
+			slot := c.slot(plugin.Slot{Attr: "cap", Arg: strconv.Itoa(window) + ":" + r.Name})
+			rule.Cap = &plugin.Cap{Times: cp.Times, Window: window, Slot: slot}
+			switch cp.Untracked {
+			case "", "hide":
+			case "show":
+				rule.Cap.ShowUntracked = true
+			default:
+				c.errorf(cp.UntrackedPos, "untracked is %q; expected hide (the default: the rule does not apply to a visitor it cannot count) or show", cp.Untracked).
+					WithHint("%s", diag.DidYouMean(cp.Untracked, []string{"hide", "show"}))
+			}
+			conds = append(conds, &ir.NumCmp{Pos: cp.Pos, Slot: slot, Op: ir.LT, Value: float64(cp.Times)})
+		}
+		if ro := r.Rollout; ro != nil && ro.Percent >= 0 {
+			seed := ro.Seed
+			if seed == "" {
+				seed = r.Name
+			}
+			slot := c.bucketSlot(ro.By, seed)
+			limit := math.Round(ro.Percent * plugin.Buckets / 100)
+			conds = append(conds, &ir.NumCmp{Pos: ro.Pos, Slot: slot, Op: ir.LT, Value: limit})
+		}
+		switch {
+		case r.Disabled:
+			rule.Cond = &ir.Const{Pos: r.Pos, Value: false}
+		case len(conds) == 0:
+			rule.Cond = &ir.Const{Pos: r.Pos, Value: true}
+		case len(conds) == 1:
+			rule.Cond = conds[0]
+		default:
+			rule.Cond = &ir.And{Pos: r.Pos, X: conds}
+		}
+		for _, a := range r.Actions {
+			if act, ok := c.action(a); ok {
+				rule.Actions = append(rule.Actions, act)
+			}
+		}
+		c.prog.Rules = append(c.prog.Rules, rule)
+	}
+}
+
+// schedule lowers `from` and `until` to comparisons with now.
+func (c *checker) schedule(r *syntax.Rule) []ir.Node {
+	var out []ir.Node
+	var from, until time.Time
+	parse := func(t *syntax.Text) (time.Time, bool) {
+		v, err := time.Parse(time.RFC3339, strings.TrimSpace(t.Value))
+		if err != nil {
+			c.errorf(t.Pos, "%q is not a time", t.Value).WithHint("write an RFC 3339 time with its offset, such as 2026-12-24T18:00:00+01:00")
+			return v, false
+		}
+		return v, true
+	}
+	now := -1
+	if r.From != nil {
+		if t, ok := parse(r.From); ok {
+			from = t
+			now = c.slot(plugin.Slot{Attr: "now"})
+			out = append(out, &ir.NumCmp{Pos: r.From.Pos, Slot: now, Op: ir.GE, Value: float64(t.Unix())})
+		}
+	}
+	if r.Until != nil {
+		if t, ok := parse(r.Until); ok {
+			until = t
+			now = c.slot(plugin.Slot{Attr: "now"})
+			out = append(out, &ir.NumCmp{Pos: r.Until.Pos, Slot: now, Op: ir.LT, Value: float64(t.Unix())})
+		}
+	}
+	if !from.IsZero() && !until.IsZero() && !until.After(from) {
+		c.errorf(r.Until.Pos, "`until` is not after `from`, so the rule never applies")
+	}
+	return out
+}

@@ -1,0 +1,170 @@
+package check_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/rules/diag"
+	"github.com/bespoke-edge/bespoke/rules/internal/check"
+	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+)
+
+func checkSrc(t *testing.T, src string) (*ir.Program, error) {
+	t.Helper()
+	f, err := syntax.Parse("r.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return check.Check(f)
+}
+
+// rule wraps a condition and actions into a one-rule file.
+func rule(when, actions string) string {
+	s := "rules:\n  - name: r\n"
+	if when != "" {
+		s += "    when: '" + when + "'\n"
+	}
+	if actions == "" {
+		actions = "- remove: \"#x\""
+	}
+	return s + "    actions:\n      " + actions + "\n"
+}
+
+func TestConditions(t *testing.T) {
+	tests := []struct {
+		when string
+		want string // ir.Program.Format of the rule's condition
+	}{
+		{`geo.country == "fr"`, `geo.country == "FR"`}, // folded as the host folds
+		{`geo.country != "FR"`, `geo.country != "FR"`},
+		{`geo.country in ["FR", "be", "FR"]`, `geo.country in ["FR", "BE"]`},
+		{`geo.country not in ["FR"]`, `geo.country != "FR"`},
+		{`device.type == "Mobile"`, `device.type == "mobile"`},
+		{`cookie("plan") == "pro" and header("x-ab") exists`, `cookie("plan") == "pro" and header("X-Ab") exists`},
+		{`query("page") > 2 or query("page") == 1`, `query("page") > 2 or query("page") == 1`},
+		{`cookie("n") in [1, 2]`, `cookie("n") == 1 or cookie("n") == 2`},
+		{`visitor.new`, `visitor.new`},
+		{`not visitor.new`, `not visitor.new`},
+		{`visitor.new == false`, `not visitor.new`},
+		{`path starts_with "/shop" and path ends_with ".html"`, `path starts_with "/shop" and path ends_with ".html"`},
+		{`header("user-agent") contains "Firefox"`, `header("User-Agent") contains "Firefox"`},
+		{`path matches "^/p/[0-9]+$"`, `path matches "^/p/[0-9]+$"`},
+		{`language == "FR"`, `language == "fr"`},
+		{`true`, `true`},
+		{`a or (b and c) or d`, ``}, // unknown names: see errors test
+	}
+	for _, tt := range tests {
+		if tt.want == "" {
+			continue
+		}
+		t.Run(tt.when, func(t *testing.T) {
+			p, err := checkSrc(t, rule(tt.when, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Format(p.Rules[0].Cond); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSegments(t *testing.T) {
+	src := `segments:
+  eu: geo.country in ["FR", "DE"]
+  eu_phone: eu and device.type == "mobile"
+rules:
+  - name: r
+    when: eu_phone or eu
+    actions: [remove: "#x"]
+`
+	p, err := checkSrc(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Segments) != 2 {
+		t.Fatalf("%d segments", len(p.Segments))
+	}
+	if got := p.Format(p.Rules[0].Cond); got != "eu_phone or eu" {
+		t.Errorf("rule = %s", got)
+	}
+	if got := p.Format(p.Segments[1].Cond); got != `eu and device.type == "mobile"` {
+		t.Errorf("segment = %s", got)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		line, col int
+		msg, hint string
+	}{
+		{"misspelt attribute", rule(`geo.contry == "FR"`, ""), 3, 12, `unknown attribute or segment "geo.contry"`, `did you mean "geo.country"?`},
+		{"unknown namespace", rule(`geo.zzz == "FR"`, ""), 3, 12, `unknown attribute`, "attributes under geo."},
+		{"value outside closed set", rule(`device.type == "phone"`, ""), 3, 27, `"phone" is not a value of device.type`, ""},
+		{"near closed value", rule(`device.type == "mobil"`, ""), 3, 27, `is not a value of device.type`, `did you mean "mobile"?`},
+		{"text used as condition", rule(`geo.country`, ""), 3, 12, "is text, not a condition", "exists"},
+		{"attribute on the right", rule(`"FR" == geo.country`, ""), 3, 12, "goes on the left", `geo.country == "FR"`},
+		{"two attributes", rule(`geo.country == geo.region`, ""), 3, 27, "not with another attribute", ""},
+		{"missing argument", rule(`cookie == "x"`, ""), 3, 12, "cookie needs a cookie name", `cookie("name")`},
+		{"argument not quoted", rule(`cookie(plan) == "x"`, ""), 3, 19, "must be a quoted string", ""},
+		{"number with text op", rule(`path contains 3`, ""), 3, 26, "needs a quoted text", ""},
+		{"text with numeric op", rule(`cookie("n") > "3"`, ""), 3, 26, "compares numbers", "without quotes"},
+		{"bad regex", rule(`path matches "a(b"`, ""), 3, 25, "invalid regular expression", "RE2"},
+		{"bool as text", rule(`visitor.new == "yes"`, ""), 3, 27, "compare it with true or false", ""},
+		{"in without list", rule(`geo.country in "FR"`, ""), 3, 27, "needs a list", ""},
+		{"empty list", rule(`geo.country in []`, ""), 3, 27, "list is empty", ""},
+		{"mixed list", rule(`cookie("a") in ["x", 1]`, ""), 3, 27, "mixes texts and numbers", ""},
+		{"bad selector", rule("", `- remove: "div >"`), 4, 0, "invalid selector", ""},
+		{"sibling selector", rule("", `- remove: "h1 + p"`), 4, 0, "invalid selector", ""},
+		{"bad redirect", rule("", `- redirect: "{{ query(\"next\") }}"`), 4, 20, "must start with / or https://", ""},
+		{"protocol-relative redirect", rule("", `- redirect: "//evil.example/"`), 4, 20, "protocol-relative", ""},
+		{"bad status", rule("", `- redirect: { to: /x, status: 200 }`), 4, 37, "is not a redirect", "301"},
+		{"reserved header", rule("", `- set_header: { name: Content-Length, value: "1" }`), 4, 29, "cannot set the Content-Length header", ""},
+		{"bad header side", rule("", `- set_header: { name: X-A, value: "1", on: reqest }`), 4, 50, `expected request or response`, `"request"`},
+		{"reserved cookie", rule("", `- set_cookie: { name: bsk_vid, value: "1" }`), 4, 29, "belong to bespoke", ""},
+		{"event handler interpolation", rule("", `- set_attr: { select: a, name: onclick, value: "go({{ query(\"x\") }})" }`), 4, 58, "cannot go in onclick: it is an event handler", "data-"},
+		{"segment cycle", "segments:\n  a: b\n  b: a\nrules:\n  - name: r\n    when: a\n    actions: [remove: x]\n", 3, 6, "refers to itself", ""},
+		{"segment shadows attribute", "segments:\n  language: geo.country == \"FR\"\nrules:\n  - name: r\n    actions: [remove: x]\n", 2, 3, "has the name of an attribute", ""},
+		{"duplicate rule", "rules:\n  - name: r\n    actions: [remove: x]\n  - name: r\n    actions: [remove: x]\n", 4, 11, "already exists at line 2", ""},
+		{"unknown interpolation", rule("", `- set_inner: { select: a, text: "{{ geo.cty }}" }`), 4, 43, `unknown attribute`, `"geo.city"`},
+		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
+		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := checkSrc(t, tt.src)
+			var list diag.List
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("err = %v, want errors", err)
+			}
+			e := list[0]
+			if e.Pos.Line != tt.line || (tt.col != 0 && e.Pos.Col != tt.col) {
+				t.Errorf("at %d:%d, want %d:%d: %v", e.Pos.Line, e.Pos.Col, tt.line, tt.col, e)
+			}
+			if !strings.Contains(e.Msg, tt.msg) || !strings.Contains(e.Hint, tt.hint) {
+				t.Errorf("got %q (hint %q), want %q (hint %q)", e.Msg, e.Hint, tt.msg, tt.hint)
+			}
+		})
+	}
+}
+
+func TestInterning(t *testing.T) {
+	src := `rules:
+  - name: a
+    when: 'geo.country == "FR" and cookie("x") == "FR"'
+    actions: [remove: "#a"]
+  - name: b
+    when: 'geo.country in ["FR", "DE"]'
+    actions: [remove: "#a", { add_class: { select: "#b", class: c } }]
+`
+	p, err := checkSrc(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Symbols) != 2 || len(p.Slots) != 2 || len(p.Selectors) != 2 {
+		t.Errorf("symbols %q slots %v selectors %q", p.Symbols, p.Slots, p.Selectors)
+	}
+}

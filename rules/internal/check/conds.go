@@ -1,0 +1,725 @@
+package check
+
+import (
+	"errors"
+
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/plugin/selector"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+)
+
+// cond checks a condition.
+func (c *checker) cond(e syntax.Expr) ir.Node {
+	switch e := e.(type) {
+	case *syntax.Logical:
+		x, y := c.cond(e.X), c.cond(e.Y)
+		if e.Op == "and" {
+			return &ir.And{Pos: e.OpPos, X: flatten[*ir.And](x, y, func(n *ir.And) []ir.Node { return n.X })}
+		}
+		return &ir.Or{Pos: e.OpPos, X: flatten[*ir.Or](x, y, func(n *ir.Or) []ir.Node { return n.X })}
+	case *syntax.Not:
+		return &ir.Not{Pos: e.OpPos, X: c.cond(e.X)}
+	case *syntax.BoolLit:
+		return &ir.Const{Pos: e.ValuePos, Value: e.Value}
+	case *syntax.Ident:
+		if i, ok := c.segIndex[e.Name]; ok {
+			c.segment(i, e.NamePos)
+			if c.segVariant[i] {
+				c.usesVariant(e.NamePos)
+			}
+			return &ir.SegmentRef{Pos: e.NamePos, Index: i}
+		}
+		return c.truthy(e)
+	case *syntax.Call:
+		if e.Fun.Name == "geo.within" {
+			return c.within(e)
+		}
+		if e.Fun.Name == "seen" {
+			return c.seen(e)
+		}
+		if e.Fun.Name == "variant" {
+			c.errorf(e.Fun.NamePos, "variant(...) names a variant; compare it").WithHint("write %s", usage("variant"))
+			return bad(e)
+		}
+		return c.truthy(e)
+	case *syntax.Exists:
+		if v, ok := e.X.(*syntax.Call); ok && v.Fun.Name == "variant" {
+			// Enrolled in the experiment, whatever the variant.
+			x, ok := c.experimentRef(v)
+			if !ok {
+				return bad(e)
+			}
+			all := make([]int, len(c.file.Experiments[x].Variants))
+			for i := range all {
+				all[i] = i
+			}
+			return &ir.VariantIs{Pos: e.OpPos, Exp: x, Variants: all}
+		}
+		_, slot, ok := c.attr(e.X)
+		if !ok {
+			return bad(e)
+		}
+		return &ir.Exists{Pos: e.OpPos, Slot: slot}
+	case *syntax.Compare:
+		return c.compare(e)
+	}
+	c.errorf(e.Pos(), "%s is a value, not a condition", e).WithHint("compare it with an attribute, for example geo.country == %s", e)
+	return bad(e)
+}
+
+// usesVariant notes a dependency on an experiment's variant, which an
+// experiment's own condition may not have.
+func (c *checker) usesVariant(pos diag.Pos) {
+	if c.curSegment >= 0 {
+		c.segVariant[c.curSegment] = true
+	}
+	if c.inExperiment {
+		c.errorf(pos, "an experiment's `when` cannot depend on variants").WithHint("experiments are decided before rules; target the experiment with attributes")
+	}
+}
+
+// flatten joins nested and/or of the same kind into one list, so
+// `a and b and c` is one node with three operands.
+func flatten[T ir.Node](x, y ir.Node, ops func(T) []ir.Node) []ir.Node {
+	var out []ir.Node
+	for _, n := range []ir.Node{x, y} {
+		if t, ok := n.(T); ok {
+			out = append(out, ops(t)...)
+		} else {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func bad(e syntax.Expr) ir.Node { return &ir.Const{Pos: e.Pos()} }
+
+func (c *checker) truthy(e syntax.Expr) ir.Node {
+	a, slot, ok := c.attr(e)
+	if !ok {
+		return bad(e)
+	}
+	if a.Type != plugin.Bool {
+		c.errorf(e.Pos(), "%s is %s, not a condition", e, a.Type).
+			WithHint("compare it (%s == \"...\") or test that it is there (%s exists)", e, e)
+		return bad(e)
+	}
+	return &ir.Truthy{Pos: e.Pos(), Slot: slot}
+}
+
+// within is geo.within(lat, lon, km): the visitor is at most km kilometres
+// from a point. The host computes the distance; the module compares it.
+func (c *checker) within(e *syntax.Call) ir.Node {
+	if len(e.Args) != 3 {
+		c.errorf(e.Fun.NamePos, "geo.within takes a latitude, a longitude and a distance in kilometres; found %d arguments", len(e.Args)).WithHint("write %s", usage("geo.within"))
+		return bad(e)
+	}
+	var n [3]float64
+	for i, a := range e.Args {
+		lit, ok := a.(*syntax.NumberLit)
+		if !ok {
+			c.errorf(a.Pos(), "geo.within needs numbers, found %s", a).WithHint("write %s", usage("geo.within"))
+			return bad(e)
+		}
+		n[i] = lit.Value
+	}
+	switch {
+	case n[0] < -90 || n[0] > 90:
+		c.errorf(e.Args[0].Pos(), "latitude %g is not between -90 and 90", n[0])
+		return bad(e)
+	case n[1] < -180 || n[1] > 180:
+		c.errorf(e.Args[1].Pos(), "longitude %g is not between -180 and 180", n[1])
+		return bad(e)
+	case n[2] <= 0:
+		c.errorf(e.Args[2].Pos(), "the distance must be more than 0 kilometres")
+		return bad(e)
+	}
+	point := strconv.FormatFloat(n[0], 'f', -1, 64) + "," + strconv.FormatFloat(n[1], 'f', -1, 64)
+	slot := c.slot(plugin.Slot{Attr: "geo.distance", Arg: point})
+	return &ir.NumCmp{Pos: e.Fun.NamePos, Slot: slot, Op: ir.LE, Value: n[2]}
+}
+
+// seen is seen("item"): the visitor's seen-filter holds the item.
+func (c *checker) seen(e *syntax.Call) ir.Node {
+	if len(e.Args) != 1 {
+		c.errorf(e.Fun.NamePos, "seen takes one item id").WithHint(`write seen("promo-summer")`)
+		return bad(e)
+	}
+	lit, ok := e.Args[0].(*syntax.StringLit)
+	if !ok || lit.Value == "" {
+		c.errorf(e.Args[0].Pos(), "the item id must be a quoted, non-empty text").WithHint(`write seen("promo-summer")`)
+		return bad(e)
+	}
+	return &ir.Seen{Pos: e.Fun.NamePos, Item: c.symbol(lit.Value)}
+}
+
+// experimentRef resolves variant("name") to an experiment index.
+func (c *checker) experimentRef(v *syntax.Call) (int, bool) {
+	if len(v.Args) != 1 {
+		c.errorf(v.Fun.NamePos, "variant takes the experiment's name").WithHint("write %s", usage("variant"))
+		return 0, false
+	}
+	lit, ok := v.Args[0].(*syntax.StringLit)
+	if !ok {
+		c.errorf(v.Args[0].Pos(), "the experiment's name must be quoted").WithHint("write %s", usage("variant"))
+		return 0, false
+	}
+	x, ok := c.expIndex[lit.Value]
+	if !ok && c.file.Lost[lit.Value] {
+		return 0, false
+	}
+	if !ok {
+		var names []string
+		for _, e := range c.file.Experiments {
+			names = append(names, e.Name)
+		}
+		e := c.errorf(lit.ValuePos, "no experiment is named %q", lit.Value)
+		if h := diag.DidYouMean(lit.Value, names); h != "" {
+			e.WithHint("%s", h)
+		} else if len(names) == 0 {
+			e.WithHint("declare it under experiments:")
+		}
+		return 0, false
+	}
+	c.usesVariant(v.Fun.NamePos)
+	return x, true
+}
+
+// variantNames resolves variant names of experiment x.
+func (c *checker) variantNames(x int, lits []syntax.Expr) ([]int, bool) {
+	exp := c.file.Experiments[x]
+	var names []string
+	for _, v := range exp.Variants {
+		names = append(names, v.Name)
+	}
+	var out []int
+	for _, l := range lits {
+		s, ok := l.(*syntax.StringLit)
+		if !ok {
+			c.errorf(l.Pos(), "variant names are quoted texts, found %s", l)
+			return nil, false
+		}
+		i := slices.Index(names, s.Value)
+		if i < 0 && exp.Incomplete {
+			return nil, false // its variants may be what could not be read
+		}
+		if i < 0 {
+			e := c.errorf(s.ValuePos, "experiment %q has no variant %q; its variants are %s", exp.Name, s.Value, quoteList(names))
+			if h := diag.DidYouMean(s.Value, names); h != "" {
+				e.WithHint("%s", h)
+			}
+			return nil, false
+		}
+		if !slices.Contains(out, i) {
+			out = append(out, i)
+		}
+	}
+	return out, true
+}
+
+func (c *checker) compareVariant(e *syntax.Compare, v *syntax.Call) ir.Node {
+	x, ok := c.experimentRef(v)
+	if !ok {
+		return bad(e)
+	}
+	var lits []syntax.Expr
+	switch e.Op {
+	case "==", "!=":
+		lits = []syntax.Expr{e.Y}
+	case "in", "not in":
+		l, isList := e.Y.(*syntax.ListLit)
+		if !isList {
+			c.errorf(e.Y.Pos(), "%s needs a list of variant names", e.Op)
+			return bad(e)
+		}
+		lits = l.Elems
+	default:
+		c.errorf(e.OpPos, "a variant is compared with ==, !=, in or not in, not %s", e.Op)
+		return bad(e)
+	}
+	vs, ok := c.variantNames(x, lits)
+	if !ok {
+		return bad(e)
+	}
+	var n ir.Node = &ir.VariantIs{Pos: e.OpPos, Exp: x, Variants: vs}
+	if e.Op == "!=" || e.Op == "not in" {
+		n = &ir.Not{Pos: e.OpPos, X: n}
+	}
+	return n
+}
+
+func (c *checker) compare(e *syntax.Compare) ir.Node {
+	if v, ok := e.X.(*syntax.Call); ok && v.Fun.Name == "variant" {
+		return c.compareVariant(e, v)
+	}
+	if !isAttrRef(e.X) {
+		if isAttrRef(e.Y) {
+			c.errorf(e.X.Pos(), "the attribute goes on the left of %s", e.Op).WithHint("write %s %s %s", e.Y, e.Op, e.X)
+			return bad(e)
+		}
+		if id, isIdent := e.X.(*syntax.Ident); isIdent {
+			if _, isSeg := c.segIndex[id.Name]; isSeg {
+				c.errorf(id.NamePos, "%s is a segment: it is a condition on its own and cannot be compared", id.Name)
+				return bad(e)
+			}
+		}
+	}
+	a, slot, ok := c.attr(e.X)
+	if !ok {
+		return bad(e)
+	}
+	if isAttrRef(e.Y) {
+		c.errorf(e.Y.Pos(), "compare an attribute with a value, not with another attribute").WithHint("write the value you expect, for example %s %s \"...\"", e.X, e.Op)
+		return bad(e)
+	}
+	if a.Type == plugin.List {
+		return c.compareList(e, a, slot)
+	}
+	negate := false
+	switch e.Op {
+	case "!=":
+		negate = true
+		fallthrough
+	case "==":
+		return not(negate, e, c.equal(e, a, slot, e.Y))
+	case "not in":
+		negate = true
+		fallthrough
+	case "in":
+		l, isList := e.Y.(*syntax.ListLit)
+		if !isList {
+			c.errorf(e.Y.Pos(), "%s needs a list, such as [\"FR\", \"BE\"]", e.Op).WithHint("or compare with ==")
+			return bad(e)
+		}
+		if len(l.Elems) == 0 {
+			c.errorf(l.Lbrack, "the list is empty, so this never holds").WithHint("add values to the list or remove the condition")
+			return bad(e)
+		}
+		return not(negate, e, c.in(e, a, slot, l))
+	case "contains", "starts_with", "ends_with":
+		s, ok := c.stringOperand(e, a)
+		if !ok {
+			return bad(e)
+		}
+		op := map[string]ir.StrOp{"contains": ir.Contains, "starts_with": ir.Prefix, "ends_with": ir.Suffix}[e.Op]
+		arg := a.Fold.Apply(s.Value)
+		if a.Type == plugin.Any && op == ir.Contains {
+			// JSON: an array contains an item; a text contains a substring.
+			return &ir.Or{Pos: e.OpPos, X: []ir.Node{
+				&ir.StrTest{Pos: e.OpPos, Slot: slot, Op: ir.Contains, Arg: plugin.ListValue([]string{arg})},
+				&ir.And{Pos: e.OpPos, X: []ir.Node{
+					&ir.Not{Pos: e.OpPos, X: &ir.StrTest{Pos: e.OpPos, Slot: slot, Op: ir.Prefix, Arg: plugin.ListSep}},
+					&ir.StrTest{Pos: e.OpPos, Slot: slot, Op: ir.Contains, Arg: arg},
+				}},
+			}}
+		}
+		return &ir.StrTest{Pos: e.OpPos, Slot: slot, Op: op, Arg: arg}
+	case "matches":
+		s, ok := c.stringOperand(e, a)
+		if !ok {
+			return bad(e)
+		}
+		if _, err := regexp.Compile(s.Value); err != nil {
+			c.errorf(s.ValuePos, "invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: ")).
+				WithHint("patterns use RE2 syntax (no look-around or back-references)")
+			return bad(e)
+		}
+		return &ir.Match{Pos: e.OpPos, Slot: slot, Pattern: c.pattern(s.Value)}
+	case "<", "<=", ">", ">=":
+		if a.Type == plugin.Bool {
+			c.errorf(e.OpPos, "%s is yes/no and cannot be compared with %s", e.X, e.Op)
+			return bad(e)
+		}
+		if a.Type == plugin.String && !numericText(a) {
+			if versionText(a) {
+				c.errorf(e.OpPos, "%s is a version text; %s compares numbers", e.X, e.Op).
+					WithHint("compare versions with semver(%s) %s %s", e.X, e.Op, versionLiteral(e.Y)).WithCode("never-matches")
+			} else {
+				c.errorf(e.OpPos, "%s is a text (%s); %s compares numbers, so this never holds", e.X, textKind(a), e.Op).
+					WithHint("compare texts with ==, in, starts_with or matches").WithCode("never-matches")
+			}
+			return bad(e)
+		}
+		v, ok := c.number(e, a, e.Y)
+		if !ok {
+			return bad(e)
+		}
+		if y, isNum := e.Y.(*syntax.NumberLit); isNum && !c.numberTest(a, e.String(), e.Op, v, y.ValuePos) {
+			return bad(e)
+		}
+		op := map[string]ir.NumOp{"<": ir.LT, "<=": ir.LE, ">": ir.GT, ">=": ir.GE}[e.Op]
+		return &ir.NumCmp{Pos: e.OpPos, Slot: slot, Op: op, Value: v}
+	}
+	c.errorf(e.OpPos, "unknown operator %s", e.Op)
+	return bad(e)
+}
+
+func not(negate bool, e *syntax.Compare, n ir.Node) ir.Node {
+	if negate {
+		return &ir.Not{Pos: e.OpPos, X: n}
+	}
+	return n
+}
+
+// number reads the literal a numeric comparison of attribute a needs: a
+// number, a time for now, a version for semver.
+func (c *checker) number(e *syntax.Compare, a plugin.Attr, y syntax.Expr) (float64, bool) {
+	switch y := y.(type) {
+	case *syntax.NumberLit:
+		if !c.numberOperand(e, a, y) {
+			return 0, false
+		}
+		return y.Value, true
+	case *syntax.StringLit:
+		switch a.Name {
+		case "now":
+			t, err := time.Parse(time.RFC3339, strings.TrimSpace(y.Value))
+			if err != nil {
+				c.errorf(y.ValuePos, "%q is not a time", y.Value).WithHint("write an RFC 3339 time with its offset, such as \"2026-12-24T18:00:00+01:00\"")
+				return 0, false
+			}
+			return float64(t.Unix()), true
+		case "semver":
+			v, ok := plugin.SemverNumber(y.Value)
+			if !ok {
+				c.errorf(y.ValuePos, "%q is not a version", y.Value).WithHint("write a version such as \"2.3\" or \"1.10.0-beta\"")
+				return 0, false
+			}
+			return v, true
+		}
+	}
+	c.errorf(y.Pos(), "%s compares numbers; found %s", e.Op, y).WithHint("write a number without quotes, for example %s %s 3", e.X, e.Op)
+	return 0, false
+}
+
+// compareList checks a comparison on a list attribute (languages): it
+// contains an item, or any item is in a list.
+func (c *checker) compareList(e *syntax.Compare, a plugin.Attr, slot int) ir.Node {
+	item := func(x syntax.Expr) (ir.Node, bool) {
+		s, ok := x.(*syntax.StringLit)
+		if !ok {
+			c.errorf(x.Pos(), "%s holds texts; found %s", e.X, x)
+			return nil, false
+		}
+		v, ok := c.literal(a, s.Value, s.ValuePos)
+		if !ok {
+			return nil, false
+		}
+		return &ir.StrTest{Pos: e.OpPos, Slot: slot, Op: ir.Contains, Arg: plugin.ListValue([]string{v})}, true
+	}
+	switch e.Op {
+	case "contains":
+		n, ok := item(e.Y)
+		if !ok {
+			return bad(e)
+		}
+		return n
+	case "in", "not in":
+		l, ok := e.Y.(*syntax.ListLit)
+		if !ok || len(l.Elems) == 0 {
+			c.errorf(e.Y.Pos(), "%s needs a non-empty list", e.Op)
+			return bad(e)
+		}
+		var xs []ir.Node
+		for _, el := range l.Elems {
+			n, ok := item(el)
+			if !ok {
+				return bad(e)
+			}
+			xs = append(xs, n)
+		}
+		var n ir.Node = &ir.Or{Pos: e.OpPos, X: xs}
+		if len(xs) == 1 {
+			n = xs[0]
+		}
+		return not(e.Op == "not in", e, n)
+	}
+	c.errorf(e.OpPos, "%s is a list; test it with contains, in or exists, not %s", e.X, e.Op).
+		WithHint("for example %s contains \"de\"", e.X)
+	return bad(e)
+}
+
+func (c *checker) stringOperand(e *syntax.Compare, a plugin.Attr) (*syntax.StringLit, bool) {
+	s, ok := e.Y.(*syntax.StringLit)
+	if !ok {
+		c.errorf(e.Y.Pos(), "%s needs a quoted text; found %s", e.Op, e.Y).WithHint("write %s %s \"%s\"", e.X, e.Op, strings.Trim(e.Y.String(), `"`))
+		return nil, false
+	}
+	if a.Type != plugin.String && a.Type != plugin.Any {
+		c.errorf(e.OpPos, "%s is %s; %s works on text", e.X, a.Type, e.Op)
+		return nil, false
+	}
+	if a.Name == "path" && e.Op == "starts_with" {
+		if _, ok := c.literal(a, s.Value, s.ValuePos); !ok {
+			return nil, false
+		}
+	}
+	return s, true
+}
+
+// versionLiteral writes a literal as a quoted version for a hint.
+func versionLiteral(y syntax.Expr) string {
+	if n, ok := y.(*syntax.NumberLit); ok {
+		return `"` + n.Raw + `"`
+	}
+	return y.String()
+}
+
+// equal checks `attr == literal`.
+func (c *checker) equal(e *syntax.Compare, a plugin.Attr, slot int, y syntax.Expr) ir.Node {
+	switch y := y.(type) {
+	case *syntax.StringLit:
+		switch a.Type {
+		case plugin.Bool:
+			c.errorf(y.ValuePos, "%s is yes/no; compare it with true or false, without quotes", e.X)
+			return bad(e)
+		case plugin.Number:
+			if a.Name == "now" || a.Name == "semver" {
+				v, ok := c.number(e, a, y)
+				if !ok {
+					return bad(e)
+				}
+				return &ir.NumCmp{Pos: e.OpPos, Slot: slot, Op: ir.EQ, Value: v}
+			}
+			c.errorf(y.ValuePos, "%s is a number; write the number without quotes", e.X)
+			return bad(e)
+		}
+		v, ok := c.closedValue(a, y)
+		if !ok {
+			return bad(e)
+		}
+		return &ir.SymIn{Pos: e.OpPos, Slot: slot, Syms: []int{c.symbol(v)}}
+	case *syntax.NumberLit:
+		if a.Type == plugin.Bool {
+			c.errorf(y.ValuePos, "%s is yes/no; compare it with true or false", e.X)
+			return bad(e)
+		}
+		if a.Values != nil {
+			c.errorf(y.ValuePos, "%s is one of %s, not a number", e.X, quoteList(a.Values))
+			return bad(e)
+		}
+		if !c.numberOperand(e, a, y) {
+			return bad(e)
+		}
+		if !c.numberTest(a, e.String(), e.Op, y.Value, y.ValuePos) {
+			return bad(e)
+		}
+		return &ir.NumCmp{Pos: e.OpPos, Slot: slot, Op: ir.EQ, Value: y.Value}
+	case *syntax.Ident:
+		c.unquoted(e, y)
+		return bad(e)
+	case *syntax.BoolLit:
+		if a.Type == plugin.Any {
+			// A JSON true or false reads as the text "true" or "false".
+			return &ir.SymIn{Pos: e.OpPos, Slot: slot, Syms: []int{c.symbol(strconv.FormatBool(y.Value))}}
+		}
+		if a.Type != plugin.Bool {
+			c.errorf(y.ValuePos, "%s is %s, not yes/no", e.X, a.Type).WithHint("quote the value if you mean the text %q", y.String())
+			return bad(e)
+		}
+		var n ir.Node = &ir.Truthy{Pos: e.OpPos, Slot: slot}
+		if !y.Value {
+			n = &ir.Not{Pos: e.OpPos, X: n}
+		}
+		return n
+	}
+	if _, isList := y.(*syntax.ListLit); isList {
+		op := map[string]string{"==": "in", "!=": "not in"}[e.Op]
+		c.errorf(y.Pos(), "%s compares with one value; found a list", e.Op).WithHint("to test several values write %s %s %s", e.X, op, y)
+		return bad(e)
+	}
+	c.errorf(y.Pos(), "%s compares with one value; found %s", e.Op, y)
+	return bad(e)
+}
+
+// unquoted reports a bare word where a text was meant: geo.country == FR.
+func (c *checker) unquoted(e *syntax.Compare, y *syntax.Ident) {
+	if _, isSeg := c.segIndex[y.Name]; isSeg {
+		c.errorf(y.NamePos, "%s is a segment, a condition on its own: it cannot be compared", y.Name).
+			WithHint("combine it with and: %s %s ... and %s", e.X, e.Op, y.Name)
+		return
+	}
+	if c.file.Lost[y.Name] {
+		return
+	}
+	e2 := c.errorf(y.NamePos, "%s is not quoted, so it reads as the name of an attribute or segment, and none is named so", y.Name).WithCode("unquoted")
+	if e.Op == "in" || e.Op == "not in" {
+		e2.WithHint("texts are quoted: %q", y.Name)
+	} else {
+		e2.WithHint("texts are quoted: %s %s %q", e.X, e.Op, y.Name)
+	}
+}
+
+// textKind says what a text attribute holds, for messages.
+func textKind(a plugin.Attr) string {
+	if a.Values != nil {
+		return "one of " + quoteList(a.Values)
+	}
+	return a.Doc
+}
+
+// numberOperand checks that attribute a can be compared with the number y:
+// a time and a version are written as quoted texts, and most texts the
+// host derives (a country, a path) never read as numbers.
+func (c *checker) numberOperand(e *syntax.Compare, a plugin.Attr, y *syntax.NumberLit) bool {
+	switch {
+	case a.Name == "now":
+		t := time.Unix(int64(y.Value), 0).UTC().Format(time.RFC3339)
+		c.errorf(y.ValuePos, "now is a time: compare it with an RFC 3339 time in quotes, not the number %s", y.Raw).
+			WithHint("for example now %s \"%s\"", e.Op, t).WithCode("never-matches")
+		return false
+	case a.Name == "semver":
+		c.errorf(y.ValuePos, "semver compares versions: write the version in quotes").
+			WithHint("write %s %s \"%s\"", e.X, e.Op, y.Raw).WithCode("never-matches")
+		return false
+	case a.Type == plugin.String && versionText(a):
+		c.errorf(e.OpPos, "%s is a version text, not a number", e.X).
+			WithHint("compare versions with semver(%s) %s \"%s\"", e.X, e.Op, y.Raw).WithCode("never-matches")
+		return false
+	case a.Type == plugin.String && !numericText(a):
+		c.errorf(y.ValuePos, "%s is a text (%s) and is never a number, so this never holds", e.X, textKind(a)).
+			WithHint("compare it with a quoted text: %s == \"...\"", e.X).WithCode("never-matches")
+		return false
+	}
+	return true
+}
+
+// closedValue folds a literal as the host folds the attribute, and checks
+// it is a value the attribute can take.
+func (c *checker) closedValue(a plugin.Attr, y *syntax.StringLit) (string, bool) {
+	return c.literal(a, y.Value, y.ValuePos)
+}
+
+func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListLit) ir.Node {
+	var syms []int
+	var nums []ir.Node
+	for _, el := range l.Elems {
+		switch el := el.(type) {
+		case *syntax.StringLit:
+			if a.Type != plugin.String && a.Type != plugin.Any && a.Name != "now" && a.Name != "semver" {
+				c.errorf(el.ValuePos, "%s is %s; the list must hold %s values", e.X, a.Type, a.Type)
+				continue
+			}
+			if a.Type == plugin.Number {
+				if v, ok := c.number(e, a, el); ok {
+					nums = append(nums, &ir.NumCmp{Pos: el.ValuePos, Slot: slot, Op: ir.EQ, Value: v})
+				}
+				continue
+			}
+			if v, ok := c.closedValue(a, el); ok {
+				if s := c.symbol(v); !slices.Contains(syms, s) {
+					syms = append(syms, s)
+				}
+			}
+		case *syntax.NumberLit:
+			if a.Type == plugin.Bool || a.Values != nil {
+				c.errorf(el.ValuePos, "%s cannot be compared with a number", e.X).WithCode("never-matches")
+				continue
+			}
+			if !c.numberOperand(e, a, el) || !c.numberTest(a, e.X.String()+" == "+el.Raw, e.Op, el.Value, el.ValuePos) {
+				continue
+			}
+			nums = append(nums, &ir.NumCmp{Pos: el.ValuePos, Slot: slot, Op: ir.EQ, Value: el.Value})
+		case *syntax.Ident:
+			c.unquoted(e, el)
+		default:
+			c.errorf(el.Pos(), "list items must be quoted texts or numbers; found %s", el)
+		}
+	}
+	if len(syms) > 0 && len(nums) > 0 {
+		c.errorf(l.Lbrack, "the list mixes texts and numbers").WithHint("quote every item, or none")
+		return bad(e)
+	}
+	if len(nums) > 0 {
+		if len(nums) == 1 {
+			return nums[0]
+		}
+		return &ir.Or{Pos: e.OpPos, X: nums}
+	}
+	var n ir.Node = &ir.SymIn{Pos: e.OpPos, Slot: slot, Syms: syms}
+	if a.Type == plugin.Any {
+		// JSON: a text equal to one item, or an array holding one.
+		xs := []ir.Node{n}
+		for _, s := range syms {
+			xs = append(xs, &ir.StrTest{Pos: e.OpPos, Slot: slot, Op: ir.Contains, Arg: plugin.ListValue([]string{c.prog.Symbols[s]})})
+		}
+		n = &ir.Or{Pos: e.OpPos, X: xs}
+	}
+	return n
+}
+
+// template checks the interpolations of a text.
+func (c *checker) template(t *syntax.Template) plugin.Template {
+	if t == nil {
+		return nil
+	}
+	var out plugin.Template
+	for _, p := range t.Parts {
+		if p.Value == nil {
+			out = append(out, plugin.Part{Text: p.Text, Slot: -1})
+			continue
+		}
+		if id, ok := p.Value.(*syntax.Ident); ok {
+			if _, isSeg := c.segIndex[id.Name]; isSeg {
+				c.errorf(id.NamePos, "%s is a segment; {{ }} inserts attributes", id.Name)
+				continue
+			}
+		}
+		if v, ok := p.Value.(*syntax.Call); ok && v.Fun.Name == "variant" {
+			if x, ok := c.experimentRef(v); ok {
+				out = append(out, plugin.Part{Slot: -1, Experiment: x + 1, Default: p.Default})
+			}
+			continue
+		}
+		_, slot, ok := c.attr(p.Value)
+		if !ok {
+			continue
+		}
+		out = append(out, plugin.Part{Slot: slot, Default: p.Default})
+	}
+	return out
+}
+
+// validSelector reports whether t is a selector bespoke accepts, and
+// reports the mistake at its position when it is not.
+func (c *checker) validSelector(t *syntax.Text) bool {
+	s := strings.TrimSpace(t.Value)
+	if _, err := selector.Parse(s); err != nil {
+		var se *selector.Error
+		pos := t.Pos
+		msg := err.Error()
+		if errors.As(err, &se) {
+			lead := strings.Index(t.Value, s)
+			if t.Map != nil {
+				pos = t.Map(lead + se.Offset)
+			}
+			msg = se.Msg
+		}
+		c.errorf(pos, "invalid selector %q: %s", s, msg)
+		return false
+	}
+	return true
+}
+
+// selector validates a selector and interns it.
+func (c *checker) selector(t *syntax.Text) int {
+	s := strings.TrimSpace(t.Value)
+	if !c.validSelector(t) {
+		return -1
+	}
+	if i, ok := c.sels[s]; ok {
+		return i
+	}
+	i := len(c.prog.Selectors)
+	c.sels[s] = i
+	c.prog.Selectors = append(c.prog.Selectors, s)
+	return i
+}

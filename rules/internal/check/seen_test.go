@@ -1,0 +1,90 @@
+package check_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/rules/diag"
+	"github.com/bespoke-edge/bespoke/rules/internal/check"
+	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
+)
+
+// TestSeenOptions: hide_seen's demote and mark, and a cap's untracked,
+// as the manifest carries them.
+func TestSeenOptions(t *testing.T) {
+	src := `rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul > li", id: "@data-id", demote: true, mark: { first: 12 } }
+      - hide_seen: { select: "ol > li", id: "@data-id", keep_at_least: 4, mark: false }
+      - json_hide_seen: { path: "@this", id: "@this", demote: true, mark: { first: 3 } }
+  - name: popup
+    at_most: { times: 2, per: 1d, untracked: show }
+    actions:
+      - remove: "#popup"
+  - name: banner
+    at_most: 3 per 7d
+    actions:
+      - remove: "#banner"
+`
+	p, err := checkSrc(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Rules[0].Actions
+	if !a[0].Demote || a[0].MarkFirst != 12 || a[0].NoMark {
+		t.Errorf("hide_seen with demote and mark.first: %+v", a[0])
+	}
+	if a[1].Demote || a[1].MarkFirst != 0 || !a[1].NoMark || a[1].N != 4 {
+		t.Errorf("hide_seen with mark: false: %+v", a[1])
+	}
+	if !a[2].Demote || a[2].MarkFirst != 3 || a[2].Path != "@this" || a[2].IDAttr != "@this" {
+		t.Errorf("json_hide_seen: %+v", a[2])
+	}
+	if c := p.Rules[1].Cap; c == nil || c.Times != 2 || c.Window != 86400 || !c.ShowUntracked {
+		t.Errorf("at_most mapping: %+v", c)
+	}
+	if c := p.Rules[2].Cap; c == nil || c.Times != 3 || c.ShowUntracked {
+		t.Errorf("at_most text: %+v", c)
+	}
+}
+
+func TestSeenOptionErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		line, col int
+		msg       string
+	}{
+		{"demote with keep_at_least", rule("", `- hide_seen: { select: li, id: "@id", demote: true, keep_at_least: 3 }`), 4, 74, "does nothing with demote"},
+		{"mark first zero", rule("", `- hide_seen: { select: li, id: "@id", mark: { first: 0 } }`), 4, 60, "must be 1 or more"},
+		{"mark unknown field", rule("", `- hide_seen: { select: li, id: "@id", mark: { last: 2 } }`), 4, 53, "last"},
+		{"untracked value", "rules:\n  - name: r\n    at_most: { times: 2, per: 1d, untracked: maybe }\n    actions: [remove: x]\n", 3, 46, `untracked is "maybe"`},
+		{"at_most without per", "rules:\n  - name: r\n    at_most: { times: 2 }\n    actions: [remove: x]\n", 3, 14, "needs `times` and `per`"},
+		{"at_most times", "rules:\n  - name: r\n    at_most: { times: 0, per: 1d }\n    actions: [remove: x]\n", 3, 23, "from 1 to 250"},
+		{"at_most window", "rules:\n  - name: r\n    at_most: { times: 2, per: 1s }\n    actions: [remove: x]\n", 3, 31, "a minute or more"},
+		{"json path: count", rule("", `- json_limit: { path: items.#, n: 2 }`), 4, 35, "can never be edited: # is an array"},
+		{"json path: modifier", rule("", `- json_hide_seen: { path: "items|@reverse", id: id }`), 4, 40, "@reverse is a modifier"},
+		{"json path: every match", rule("", `- json_set: { path: 'items.#(id=="a")#', value: x }`), 4, 34, "every match"},
+		{"json path: multipath", rule("", `- json_remove: "[a,b]"`), 4, 23, "multipath"},
+		{"json id path", rule("", `- json_hide_seen: { path: items, id: "#" }`), 4, 45, "the id path"},
+		{"remove the document", rule("", `- json_remove: "@this"`), 4, 23, "cannot remove the whole document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Some are the parser's errors, some the checker's.
+			f, err := syntax.Parse("r.yaml", []byte(tt.src))
+			if err == nil {
+				_, err = check.Check(f)
+			}
+			var list diag.List
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("err = %v, want errors", err)
+			}
+			e := list[0]
+			if e.Pos.Line != tt.line || e.Pos.Col != tt.col || !strings.Contains(e.Msg, tt.msg) {
+				t.Errorf("%d:%d %q (hint %q); want %d:%d %q", e.Pos.Line, e.Pos.Col, e.Msg, e.Hint, tt.line, tt.col, tt.msg)
+			}
+		})
+	}
+}

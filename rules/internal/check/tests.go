@@ -1,0 +1,502 @@
+package check
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/diag"
+	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
+	"github.com/bespoke-edge/bespoke/rules/ir"
+)
+
+// visitorCookie is the proxy's visitor id cookie, and visitorIDLen the
+// length of the ids it issues (16 random bytes, base64url).
+const (
+	visitorCookie = "bsk_vid"
+	visitorIDLen  = 22
+)
+
+// tests checks the test cases: every attribute, rule, experiment and
+// variant they name must exist, every value must be one its attribute can
+// take, and every way of giving the same thing (a time, a visitor) is
+// given once.
+func (c *checker) tests() {
+	ruleIndex := map[string]int{}
+	var ruleNames []string
+	for i, r := range c.file.Rules {
+		ruleIndex[r.Name] = i
+		ruleNames = append(ruleNames, r.Name)
+	}
+	rule := func(n *syntax.Text) (int, bool) {
+		i, ok := ruleIndex[n.Value]
+		if !ok {
+			if c.file.Lost[n.Value] {
+				return 0, false
+			}
+			e := c.errorf(n.Pos, "no rule is named %q", n.Value)
+			if h := diag.DidYouMean(n.Value, ruleNames); h != "" {
+				e.WithHint("%s", h)
+			}
+			return 0, false
+		}
+		return i, true
+	}
+	names := map[string]bool{}
+	for _, t := range c.file.Tests {
+		if names[t.Name] && t.Name != "" {
+			c.errorf(t.Pos, "a test named %q already exists", t.Name)
+		}
+		names[t.Name] = true
+		out := &ir.Test{Name: t.Name, Pos: t.Pos, Values: map[string]string{}}
+		var nowPos *diag.Pos
+		for _, cv := range t.Context {
+			if p := c.contextValue(out, cv); p != nil {
+				nowPos = p
+			}
+		}
+		if r := t.Request; r != nil {
+			out.Request = &ir.Request{Method: r.Method, URL: r.URL, Headers: r.Headers, Cookies: r.Cookies}
+			c.testCookies(out, r)
+			if r.At != nil {
+				if nowPos != nil {
+					c.errorf(r.At.Pos, "the time is given twice: here and as `now` at line %d", nowPos.Line).WithHint("keep one of them")
+				} else if at, ok := c.time(r.At.Value, r.At.Pos); ok {
+					out.At = at
+				}
+			}
+		}
+		for _, s := range t.Seen {
+			if strings.TrimSpace(s.Value) == "" {
+				c.errorf(s.Pos, "an item id cannot be empty")
+				continue
+			}
+			out.Seen = append(out.Seen, s.Value)
+		}
+		for _, sh := range t.Shown {
+			i, ok := rule(sh.Name)
+			if !ok {
+				continue
+			}
+			if c.file.Rules[i].AtMost == nil {
+				c.errorf(sh.Name.Pos, "rule %q has no at_most, so how often it was shown changes nothing", sh.Name.Value).
+					WithHint("shown: counts the rules with a frequency cap (at_most: 3 per 7d)")
+				continue
+			}
+			if out.Shown == nil {
+				out.Shown = map[int]int{}
+			}
+			out.Shown[i] = sh.N
+		}
+		if p := t.Page; p != nil {
+			out.Page = &ir.Page{Pos: p.Pos}
+			if p.File != nil {
+				out.Page.File = p.File.Value
+			}
+			if p.Body != nil {
+				out.Page.Body = p.Body.Value
+			}
+			if p.Type != nil {
+				out.Page.Type = p.Type.Value
+			}
+		}
+		resolve := func(list []*syntax.Text) []int {
+			var idx []int
+			for _, n := range list {
+				if i, ok := rule(n); ok {
+					idx = append(idx, i)
+				}
+			}
+			return idx
+		}
+		out.Match = resolve(t.Match)
+		out.NoMatch = resolve(t.NoMatch)
+		c.expect(out, &t.Expect)
+		if len(t.Match)+len(t.NoMatch) == 0 && out.Expect.Empty() && len(t.Expect.Variants) == 0 && !t.Incomplete {
+			c.errorf(t.Pos, "test %q expects nothing", t.Name).WithHint("add expect: { match: [rule], no_match: [rule] }, or what the page must show (expect: { page: ... })")
+		}
+		c.prog.Tests = append(c.prog.Tests, out)
+	}
+}
+
+// contextValue reads one attribute of a test's context into out. It
+// returns the position of a `now`, which a request's `at` may not repeat.
+func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
+	name, arg := splitTestAttr(cv.Attr.Value)
+	v := cv.Value.Value
+	switch name {
+	case "variant":
+		c.forcedVariant(out, cv, arg)
+		return nil
+	case "now":
+		if t, ok := c.time(v, cv.Value.Pos); ok {
+			out.At = t
+		}
+		return &cv.Attr.Pos
+	case "visitor.id":
+		if strings.TrimSpace(v) == "" {
+			c.errorf(cv.Value.Pos, "a visitor id cannot be empty")
+		}
+		out.Visitor = v
+		return nil
+	case "visitor.new":
+		b, ok := c.testBool(name, cv.Value)
+		if ok {
+			out.New = &b
+		}
+		return nil
+	case "cap":
+		c.errorf(cv.Attr.Pos, "frequency caps are set with shown:, not in the context").
+			WithHint("write shown: { rule-name: 2 }: the rule already applied twice in its window")
+		return nil
+	case "bucket":
+		c.errorf(cv.Attr.Pos, "buckets come from the visitor id: name the visitor, or force a variant").
+			WithHint(`write context: { visitor.id: alice } or context: { variant(experiment): name }`)
+		return nil
+	case "geo.distance":
+		c.errorf(cv.Attr.Pos, "the distance comes from the visitor's position").WithHint("give geo.lat and geo.lon")
+		return nil
+	case "json", "semver":
+		c.errorf(cv.Attr.Pos, "%s(...) is computed from a cookie, header or query parameter: give that instead", name).
+			WithHint(`for example context: { cookie(profile): '{"tier": "gold"}' }`)
+		return nil
+	}
+	a, ok := plugin.LookupAttr(name)
+	if !ok || a.Internal {
+		e := c.errorf(cv.Attr.Pos, "unknown attribute %q", cv.Attr.Value)
+		cands := append(plugin.AttrNames(), "variant", "now")
+		if h := diag.DidYouMean(name, cands); h != "" {
+			e.WithHint("%s", h)
+		} else if name == "seen" || name == "shown" {
+			e.WithHint("%s: is a field of the test, beside context:", name)
+		} else {
+			e.WithHint("a test's context names attributes (geo.country, cookie(plan)), variant(experiment) or now")
+		}
+		return nil
+	}
+	if (a.Arg != "") != (arg != "") {
+		if a.Arg != "" {
+			c.errorf(cv.Attr.Pos, "%s needs a %s: write %s(name)", a.Name, a.Arg, a.Name)
+		} else {
+			c.errorf(cv.Attr.Pos, "%s takes no argument", a.Name)
+		}
+		return nil
+	}
+	if a.Name == "header" {
+		arg = http.CanonicalHeaderKey(arg)
+	}
+	slot := plugin.Slot{Attr: a.Name, Arg: arg}
+	switch a.Type {
+	case plugin.Bool:
+		b, ok := c.testBool(a.Name, cv.Value)
+		if !ok {
+			return nil
+		}
+		v = strconv.FormatBool(b)
+	case plugin.Number:
+		n, ok := plugin.ParseNumber(v)
+		if !ok {
+			c.errorf(cv.Value.Pos, "%s is a number; found %q", a.Name, v)
+			return nil
+		}
+		if !c.numberTest(a, a.Name+" == "+v, "==", n, cv.Value.Pos) {
+			return nil
+		}
+	case plugin.List:
+		var items []string
+		for _, it := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			f, ok := c.literal(a, it, cv.Value.Pos)
+			if !ok {
+				return nil
+			}
+			items = append(items, f)
+		}
+		v = strings.Join(items, ",")
+	default:
+		f, ok := c.literal(a, v, cv.Value.Pos)
+		if !ok {
+			return nil
+		}
+		v = f
+	}
+	if !c.reads(slot) {
+		c.warnf(cv.Attr.Pos, "no rule reads %s, so this value changes nothing", slot).WithCode("unused-value")
+	}
+	out.Values[slot.Key()] = v
+	return nil
+}
+
+// splitTestAttr reads an attribute as a test context names it:
+// geo.country, cookie(plan), cookie("plan"), cookie.plan, variant(x).
+func splitTestAttr(s string) (name, arg string) {
+	name = strings.TrimSpace(s)
+	if i := strings.IndexByte(name, '('); i > 0 && strings.HasSuffix(name, ")") {
+		return strings.TrimSpace(name[:i]), strings.Trim(name[i+1:len(name)-1], `"' `)
+	}
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		if a, ok := plugin.LookupAttr(name[:i]); ok && a.Arg != "" {
+			return name[:i], name[i+1:]
+		}
+	}
+	return name, ""
+}
+
+// reads reports whether some slot of the program is slot, or is computed
+// from it: a value for it can change a decision.
+func (c *checker) reads(slot plugin.Slot) bool {
+	key := slot.Key()
+	var from func(s *plugin.Slot) bool
+	from = func(s *plugin.Slot) bool {
+		if s == nil {
+			return false
+		}
+		if s.Attr == slot.Attr && s.Arg == slot.Arg && s.From == nil {
+			return true
+		}
+		return from(s.From)
+	}
+	for i := range c.prog.Slots {
+		s := &c.prog.Slots[i]
+		if s.Key() == key || from(s.From) {
+			return true
+		}
+		// The time zone, and so the hour and the day, follow the country.
+		if slot.Attr == "geo.country" || slot.Attr == "geo.timezone" {
+			if s.Attr == "visitor.hour" || s.Attr == "visitor.weekday" {
+				return true
+			}
+		}
+		if slot.Attr == "visitor.id" && s.Attr == "bucket" && s.From != nil && s.From.Attr == "visitor.id" {
+			return true
+		}
+		if (slot.Attr == "geo.lat" || slot.Attr == "geo.lon") && s.Attr == "geo.distance" {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) testBool(attr string, v *syntax.Text) (bool, bool) {
+	switch strings.ToLower(v.Value) {
+	case "true", "yes":
+		return true, true
+	case "false", "no":
+		return false, true
+	}
+	c.errorf(v.Pos, "%s is yes/no: write true or false, found %q", attr, v.Value)
+	return false, false
+}
+
+// time reads an RFC 3339 time, or a number of seconds since 1970.
+func (c *checker) time(v string, pos diag.Pos) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, true
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+		return time.Unix(n, 0), true
+	}
+	c.errorf(pos, "%q is not a time", v).WithHint("write an RFC 3339 time with its offset, such as 2026-12-24T18:00:00+01:00")
+	return time.Time{}, false
+}
+
+// forcedVariant reads `variant(experiment): name` of a test's context.
+func (c *checker) forcedVariant(out *ir.Test, cv syntax.ContextValue, exp string) {
+	x, ok := c.experimentByName(exp, cv.Attr.Pos)
+	if !ok {
+		return
+	}
+	vi, ok := c.variantByName(x, cv.Value.Value, cv.Value.Pos)
+	if !ok {
+		return
+	}
+	if out.Variants == nil {
+		out.Variants = map[int]int{}
+	}
+	out.Variants[x] = vi
+}
+
+func (c *checker) experimentByName(name string, pos diag.Pos) (int, bool) {
+	if x, ok := c.expIndex[name]; ok && name != "" {
+		return x, true
+	}
+	if c.file.Lost[name] {
+		return 0, false
+	}
+	var names []string
+	for _, e := range c.file.Experiments {
+		names = append(names, e.Name)
+	}
+	e := c.errorf(pos, "no experiment is named %q", name)
+	if h := diag.DidYouMean(name, names); h != "" {
+		e.WithHint("%s", h)
+	} else if len(names) > 0 {
+		e.WithHint("the experiments are %s", quoteList(names))
+	}
+	return 0, false
+}
+
+func (c *checker) variantByName(x int, name string, pos diag.Pos) (int, bool) {
+	exp := c.file.Experiments[x]
+	var names []string
+	for _, v := range exp.Variants {
+		names = append(names, v.Name)
+	}
+	i := slices.Index(names, name)
+	if i < 0 && exp.Incomplete {
+		return 0, false // its variants may be what could not be read
+	}
+	if i < 0 {
+		e := c.errorf(pos, "experiment %q has no variant %q; its variants are %s", exp.Name, name, quoteList(names))
+		if h := diag.DidYouMean(name, names); h != "" {
+			e.WithHint("%s", h)
+		}
+		return 0, false
+	}
+	return i, true
+}
+
+// testCookies checks the cookies of a test's request: bespoke's own are
+// signed or checked by the proxy, so a test cannot make them up, except a
+// well-formed visitor id, which names the visitor as the proxy would.
+func (c *checker) testCookies(out *ir.Test, r *syntax.TestRequest) {
+	for i, ck := range r.Cookies {
+		name, v := ck[0], ck[1]
+		pos := r.Pos
+		if i < len(r.CookiePos) {
+			pos = r.CookiePos[i]
+		}
+		switch {
+		case name == visitorCookie:
+			if !validVisitorID(v) {
+				c.errorf(pos, "%q is not a visitor id the proxy issues (%d letters, digits, - or _), so it would treat this visitor as new, with a random id", v, visitorIDLen).
+					WithHint("name the visitor with context: { visitor.id: %s }", v)
+				continue
+			}
+			if out.Visitor != "" && out.Visitor != v {
+				c.errorf(pos, "the visitor is named twice: %s here and %s in the context", v, out.Visitor).WithHint("keep one of them")
+			}
+		case strings.HasPrefix(name, "bsk_"):
+			c.errorf(pos, "the %s cookie is signed by the proxy and cannot be written in a test", name).
+				WithHint("give what it holds instead: seen: [item, ...] for what the visitor was shown, shown: { rule: n } for frequency caps")
+		}
+	}
+}
+
+func validVisitorID(id string) bool {
+	if len(id) != visitorIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		ch := id[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// expect checks what a test expects the visitor to get.
+func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
+	x := &out.Expect
+	for _, nv := range e.Variants {
+		xi, ok := c.experimentByName(nv.Name.Value, nv.Name.Pos)
+		if !ok {
+			continue
+		}
+		vi := -1
+		if nv.Value != nil {
+			if vi, ok = c.variantByName(xi, nv.Value.Value, nv.Value.Pos); !ok {
+				continue
+			}
+		}
+		if x.Variants == nil {
+			x.Variants, x.VariantPos = map[int]int{}, map[int]diag.Pos{}
+		}
+		x.Variants[xi], x.VariantPos[xi] = vi, nv.Name.Pos
+	}
+	for _, pc := range e.Page {
+		sel := strings.TrimSpace(pc.Select.Value)
+		if !c.validSelector(pc.Select) {
+			continue
+		}
+		chk := ir.PageCheck{Selector: sel, Count: pc.Count, HasCount: pc.HasCount, Pos: pc.Pos}
+		if pc.Text != nil {
+			chk.Text = &pc.Text.Value
+		}
+		if pc.Contains != nil {
+			chk.Contains = &pc.Contains.Value
+		}
+		for _, a := range pc.Attrs {
+			if !validAttrName(a.Name.Value) {
+				c.errorf(a.Name.Pos, "%q is not an attribute name", a.Name.Value)
+				continue
+			}
+			chk.Attrs = append(chk.Attrs, expected(strings.ToLower(a.Name.Value), a))
+		}
+		for _, cl := range pc.Classes {
+			chk.Classes = append(chk.Classes, cl.Value)
+		}
+		x.Page = append(x.Page, chk)
+	}
+	for _, h := range e.Headers {
+		if c.expectHeaderName(h.Name) {
+			x.Headers = append(x.Headers, expected(http.CanonicalHeaderKey(h.Name.Value), h))
+		}
+	}
+	for _, h := range e.RequestHeaders {
+		if c.expectHeaderName(h.Name) {
+			x.RequestHeaders = append(x.RequestHeaders, expected(http.CanonicalHeaderKey(h.Name.Value), h))
+		}
+	}
+	for _, ck := range e.Cookies {
+		if !validToken(ck.Name.Value) {
+			c.errorf(ck.Name.Pos, "%q is not a cookie name", ck.Name.Value)
+			continue
+		}
+		x.Cookies = append(x.Cookies, expected(ck.Name.Value, ck))
+	}
+	for _, j := range e.JSON {
+		if strings.TrimSpace(j.Name.Value) == "" {
+			c.errorf(j.Name.Pos, "the JSON path is empty")
+			continue
+		}
+		x.JSON = append(x.JSON, expected(j.Name.Value, j))
+	}
+	if r := e.Redirect; r != nil {
+		rd := &ir.Redirect{Status: r.Status, None: r.None, Pos: r.Pos}
+		if r.To != nil {
+			rd.To = r.To.Value
+		}
+		switch r.Status {
+		case 0, 301, 302, 303, 307, 308:
+		default:
+			c.errorf(r.Pos, "%d is not a redirect status", r.Status).WithHint("rules redirect with 301, 302, 303, 307 or 308")
+		}
+		x.Redirect = rd
+	}
+}
+
+func expected(name string, nv syntax.NameValue) ir.Expected {
+	e := ir.Expected{Name: name, Pos: nv.Name.Pos}
+	if nv.Value != nil {
+		v := nv.Value.Value
+		e.Value = &v
+	}
+	return e
+}
+
+func (c *checker) expectHeaderName(t *syntax.Text) bool {
+	if !validToken(t.Value) {
+		c.errorf(t.Pos, "%q is not a header name", t.Value).WithHint("header names hold letters, digits and -")
+		return false
+	}
+	return true
+}
+
+func validAttrName(n string) bool {
+	return n != "" && !strings.ContainsAny(n, " \t\n\"'<>/=")
+}
