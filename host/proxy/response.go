@@ -250,7 +250,8 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	st.rewrote = true
 	p.stats.Rewritten.Add(1)
 	if st.w != nil {
-		st.w.setCoalesce()
+		st.w.setPaced()
+		rb.pace = st.w
 	}
 	if rp.save == saveAfterBody {
 		// A server-side store records the showing once the page is done,
@@ -641,7 +642,29 @@ func addVary(h http.Header, names []string) {
 // bufferPool lends ReverseProxy its copy buffers.
 type bufferPool struct{}
 
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+// copyBuffers hold the buffers, each in a box (*[]byte) because a
+// sync.Pool takes pointers; emptied boxes wait in boxes for the next
+// Put, which would otherwise allocate one per response.
+var copyBuffers, boxes sync.Pool
 
-func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
-func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+// copyBufferSize is io.Copy's: pieces this large leave in one write.
+const copyBufferSize = 32 << 10
+
+func (bufferPool) Get() []byte {
+	if p, ok := copyBuffers.Get().(*[]byte); ok {
+		b := *p
+		*p = nil
+		boxes.Put(p)
+		return b
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (bufferPool) Put(b []byte) {
+	p, ok := boxes.Get().(*[]byte)
+	if !ok {
+		p = new([]byte)
+	}
+	*p = b
+	copyBuffers.Put(p)
+}
