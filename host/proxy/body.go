@@ -215,6 +215,10 @@ func (b *rewritingBody) start(p []byte, eof bool) bool {
 	return true
 }
 
+// whole reports whether the body has been rewritten to its end, without
+// error, and none of it handed over yet: out holds all of it.
+func (b *rewritingBody) whole() bool { return b.done && b.err == nil && !b.unflushed }
+
 // originFailed reports whether the body's error came from the origin's
 // connection, rather than from a limit or the body's encoding.
 func (b *rewritingBody) originFailed() bool {

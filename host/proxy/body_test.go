@@ -75,7 +75,7 @@ func shopEdits(t testing.TB) (*rewrite.Program, []rewrite.Edit, []byte) {
 }
 
 // serveBody streams page through a rewriting body as ReverseProxy does:
-// 32 KiB reads into a pooled buffer, each written to v.
+// reads into its pooled copy buffer, each written to v.
 func serveBody(t testing.TB, origin *originBody, page []byte, prog *rewrite.Program, edits []rewrite.Edit, v *visitor) {
 	origin.Reset(page)
 	src, err := newSource(origin, "", 100, 1<<20)
@@ -163,8 +163,8 @@ func TestRewritingBodyPacing(t *testing.T) {
 				t.Errorf("%d flushes, want at most %d", v.flushes, tc.maxFlushes)
 			}
 			if tc.step == 0 {
-				// 32 KiB writes, the last one shorter.
-				if want := v.out.Len()/(32<<10) + 1; v.writes > want {
+				// Writes as large as the copy buffer, the last one shorter.
+				if want := v.out.Len()/copyBufferSize + 1; v.writes > want {
 					t.Errorf("%d writes of %d bytes, want at most %d", v.writes, v.out.Len(), want)
 				}
 				return

@@ -117,6 +117,14 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 			h.Del("Content-Length")
 			resp.ContentLength = -1
 		}
+		if rb := st.rb; rp.body == BodyHTML && !rp.head && rb != nil && resp.Body == io.ReadCloser(rb) && rb.whole() {
+			// Held back whole (for its cookies): its length is known, and
+			// a body of known length leaves without chunk framing, which
+			// costs net/http a second write per piece.
+			n := rb.out.Len()
+			h.Set("Content-Length", strconv.Itoa(n))
+			resp.ContentLength = int64(n)
+		}
 	}
 	// What took effect in this page view: caps are counted, mark_seen
 	// recorded, then the seen-filter saved.
@@ -647,8 +655,10 @@ type bufferPool struct{}
 // Put, which would otherwise allocate one per response.
 var copyBuffers, boxes sync.Pool
 
-// copyBufferSize is io.Copy's: pieces this large leave in one write.
-const copyBufferSize = 32 << 10
+// copyBufferSize is the size of the pieces bodies are copied in.
+// A rewritten body without a length costs net/http two writes per piece
+// (the chunk's header, then the rest): twice io.Copy's 32 KiB halves them.
+const copyBufferSize = 64 << 10
 
 func (bufferPool) Get() []byte {
 	if p, ok := copyBuffers.Get().(*[]byte); ok {
