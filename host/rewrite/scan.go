@@ -453,20 +453,8 @@ func scanAttrs(b []byte, i int, t *tagFacts, list *[]attr) int {
 		nameLo := i
 		i++
 		for i < n {
-			if i+8 <= n {
-				// Every byte that ends a name is below '?': eight bytes
-				// at a time, find the first such byte (bytes above it,
-				// letters, pass without a test); '-' and digits also
-				// stop the search, and the exact test below passes them.
-				const lo, hi = 0x0101010101010101, 0x8080808080808080
-				x := binary.LittleEndian.Uint64(b[i:])
-				m := (x - lo*'?') &^ x & hi
-				if m == 0 {
-					i += 8
-					continue
-				}
-				i += bits.TrailingZeros64(m) >> 3
-			}
+			// Letters, most of a name, are above every byte that ends it:
+			// one comparison passes them, without a table load.
 			if c := b[i]; c <= '>' && byteClass[c]&cAttrEnd != 0 {
 				break
 			}
