@@ -241,7 +241,10 @@ func (b *rewritingBody) limit(reason, result string) {
 // io.Copy's buffer moves a plain body: it reads from the origin until p
 // can be filled, the body ends, or the origin pauses with something to
 // hand over. Before a read from the origin that may wait, what was handed
-// over is flushed to the visitor (pace).
+// over is flushed to the visitor (pace). The origin paused when its last
+// read came back short; one that filled the read buffer exactly as the
+// origin paused is taken for a busy origin, and what it brought waits for
+// the origin's next bytes or its end.
 func (b *rewritingBody) Read(p []byte) (int, error) {
 	for b.out.Len() < len(p) {
 		if b.done || b.err != nil {
