@@ -47,7 +47,7 @@ fmt:
 # The benchmark suite against the origin alone, a plain Go reverse proxy
 # and nginx (installed from Debian when missing), with the micro-benchmarks:
 # about 8 minutes; writes bench/results/. bench-quick checks a change in
-# under 90 s (one round, the headline targets).
+# about 100 s (one round, the headline targets).
 bench:
 	bench/peers/install
 	$(GO) run ./bench

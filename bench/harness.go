@@ -358,6 +358,9 @@ func (h *harness) prepare(ctx context.Context, t *target) error {
 		return err
 	}
 	t.addr, t.base, t.url = addr, "http://"+addr, "http://"+addr+h.page.Path
+	if t.vary {
+		t.url += "?" + varyQuery
+	}
 	t.dir = filepath.Join(h.tmp, t.Name)
 	if err := os.MkdirAll(t.dir, 0o755); err != nil {
 		return err

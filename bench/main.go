@@ -69,7 +69,7 @@ type options struct {
 func parseOptions(args []string) (options, error) {
 	var o options
 	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fl.BoolVar(&o.Quick, "quick", false, "one round, 2s per target, the headline targets, short micro-benchmarks (under 90 s)")
+	fl.BoolVar(&o.Quick, "quick", false, "one round, 2s per target, the headline targets, short micro-benchmarks (about 100 s)")
 	fl.StringVar(&o.Out, "out", "", "`directory` for RESULTS.md, results.json and the charts (default bench/results)")
 	fl.DurationVar(&o.Duration, "duration", 5*time.Second, "how long each measurement lasts")
 	fl.IntVar(&o.Rounds, "rounds", 3, "how many times every target is measured, interleaved")

@@ -19,8 +19,10 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -100,6 +102,10 @@ func originMain(args []string) error {
 			return
 		}
 		hd := w.Header()
+		if r.URL.RawQuery == varyQuery && strings.HasPrefix(f.ctype, "text/html") {
+			serveVarying(w, f)
+			return
+		}
 		hd.Set("Content-Type", f.ctype)
 		hd.Set("Cache-Control", f.cache)
 		hd.Set("ETag", f.etag)
@@ -107,6 +113,49 @@ func originMain(args []string) error {
 		http.ServeContent(w, r, p, modTime, bytes.NewReader(f.data))
 	})
 	return serveHelper(*listen, h)
+}
+
+// varyQuery asks the origin for a page that differs in every response
+// (the bespoke-seen-varying target).
+const varyQuery = "bench-vary=1"
+
+// varyCount numbers the varying responses.
+var varyCount atomic.Uint64
+
+// varyPages hold the copies of pages that serveVarying stamps.
+var varyPages sync.Pool
+
+// serveVarying serves f as an origin that renders each response: the
+// same page with a request number near its top (a meta element after
+// <head>, fixed width, so every response has the same length and
+// differs from the one before in a few bytes), no validators. Nothing
+// that remembers a previous response of the page can reuse it.
+func serveVarying(w http.ResponseWriter, f *servedFile) {
+	const slot = `<meta name="bench-request" content="00000000000000000000">`
+	at := 0
+	if head := bytes.Index(f.data, []byte("<head")); head >= 0 {
+		if gt := bytes.IndexByte(f.data[head:], '>'); gt >= 0 {
+			at = head + gt + 1
+		}
+	}
+	bp, _ := varyPages.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	b := append(append(append((*bp)[:0], f.data[:at]...), slot...), f.data[at:]...)
+	digits := b[at+len(slot)-len(`00000000000000000000">`) : at+len(slot)-len(`">`)]
+	n := varyCount.Add(1)
+	for i := len(digits) - 1; i >= 0 && n > 0; i-- {
+		digits[i] = byte('0' + n%10)
+		n /= 10
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", f.ctype)
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+	*bp = b
+	varyPages.Put(bp)
 }
 
 // bufferPool lends the reverse proxy its copy buffers.

@@ -150,6 +150,8 @@ var targetColors = map[string]string{
 	"bespoke-seen":    "#c8501d",
 	"nginx-plain":     "#4caf7d",
 	"nginx-subfilter": "#2e7d57",
+	// The varying page: bespoke-seen's colour, darker.
+	"bespoke-seen-varying": "#8a3412",
 }
 
 func throughputSVG(rep *report) []byte {

@@ -38,6 +38,9 @@ type targetDef struct {
 	// absent renders the rule file with absentSelectors instead of the
 	// page's.
 	absent bool
+	// vary serves the target a page that differs in every response
+	// (varyQuery).
+	vary bool
 	// wantEdits says the page must come out with the five edits, and
 	// wantHidden that some items must be hidden; the others must pass the
 	// page through unchanged.
@@ -55,6 +58,8 @@ var targetDefs = []targetDef{
 		Desc: "bespoke, five element edits (set_inner, set_attr, add_class, insert_before, remove) chosen by a cookie and the country"},
 	{Name: "bespoke-seen", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true,
 		Desc: "bespoke-edits plus hide_seen over the page's items; visitors send the seen-filter cookie of a previous response and get an updated one"},
+	{Name: "bespoke-seen-varying", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: true,
+		Desc: "bespoke-seen on a page whose origin stamps a request number near its top, so no two responses are the same bytes: the path that cannot reuse anything learnt from an earlier response"},
 	{Name: "nginx-plain", kind: kindNginx, file: "plain.conf",
 		Desc: "nginx proxy_pass, no personalization"},
 	{Name: "nginx-subfilter", kind: kindNginx, file: "subfilter.conf", wantEdits: true,
@@ -66,7 +71,7 @@ var targetDefs = []targetDef{
 }
 
 // quickTargets are the fewest that still give the headline ratios.
-var quickTargets = []string{"goproxy", "bespoke-seen", "nginx-subfilter"}
+var quickTargets = []string{"goproxy", "bespoke-seen", "bespoke-seen-varying", "nginx-subfilter"}
 
 // target is a targetDef prepared for this run.
 type target struct {

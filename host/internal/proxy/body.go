@@ -29,6 +29,11 @@ type rewritingBody struct {
 	// it; nil sends them as they are.
 	enc encoder
 	buf []byte
+	// pace is flushed when the origin pauses, with bytes handed over
+	// since the last flush (unflushed); nil never flushes (see
+	// statusWriter).
+	pace      interface{ flushNow() }
+	unflushed bool
 	// head holds the start of the page while its encoding is not known.
 	head []byte
 	done bool
@@ -93,6 +98,7 @@ func newRewritingBody(src *source, prog *rewrite.Program, edits []rewrite.Edit, 
 	b.out.Reset()
 	b.head = b.head[:0]
 	b.rw, b.done, b.err, b.copying = nil, false, nil, false
+	b.pace, b.unflushed = nil, false
 	b.onDone, b.onLimit, b.in, b.spent, b.metrics, b.route = nil, nil, 0, 0, nil, ""
 	b.maps, b.splicer, b.builder, b.rewriter = nil, nil, nil, nil
 	b.src, b.prog, b.edits, b.opt, b.maxBytes = src, prog, edits, opt, maxBytes
@@ -138,9 +144,9 @@ func (b *rewritingBody) step() {
 	if n > 0 || eof {
 		t := time.Now()
 		b.write(b.buf[:n], eof)
-		if b.enc != nil && !eof {
-			// Stream: what was rewritten leaves now, not when the
-			// compressor's window fills.
+		if b.enc != nil && !eof && b.src.paused() {
+			// Stream: what was rewritten leaves when the origin pauses,
+			// not when the compressor's window fills.
 			b.enc.Flush()
 		}
 		b.spent += time.Since(t)
@@ -235,6 +241,10 @@ func (b *rewritingBody) start(p []byte, eof bool) bool {
 	return true
 }
 
+// whole reports whether the body has been rewritten to its end, without
+// error, and none of it handed over yet: out holds all of it.
+func (b *rewritingBody) whole() bool { return b.done && b.err == nil && !b.unflushed }
+
 // originFailed reports whether the body's error came from the origin's
 // connection, rather than from a limit or the body's encoding.
 func (b *rewritingBody) originFailed() bool {
@@ -253,17 +263,39 @@ func (b *rewritingBody) limit(reason, result string) {
 	}
 }
 
+// Read hands over the rewritten body in pieces as large as p, the way
+// io.Copy's buffer moves a plain body: it reads from the origin until p
+// can be filled, the body ends, or the origin pauses with something to
+// hand over. Before a read from the origin that may wait, what was handed
+// over is flushed to the visitor (pace). The origin paused when its last
+// read came back short; one that filled the read buffer exactly as the
+// origin paused is taken for a busy origin, and what it brought waits for
+// the origin's next bytes or its end.
 func (b *rewritingBody) Read(p []byte) (int, error) {
-	for b.out.Len() == 0 {
-		switch {
-		case b.done:
-			return 0, io.EOF
-		case b.err != nil:
+	for b.out.Len() < len(p) {
+		if b.done || b.err != nil {
+			if b.out.Len() > 0 {
+				break
+			}
+			if b.done {
+				return 0, io.EOF
+			}
 			return 0, b.err
+		}
+		if b.src.paused() {
+			if b.out.Len() > 0 {
+				break
+			}
+			if b.unflushed && b.pace != nil {
+				b.pace.flushNow()
+			}
+			b.unflushed = false
 		}
 		b.step()
 	}
-	return b.out.Read(p)
+	n, _ := b.out.Read(p)
+	b.unflushed = b.unflushed || n > 0
+	return n, nil
 }
 
 // release returns the body's buffers without closing the source.
@@ -279,14 +311,17 @@ func (b *rewritingBody) release() {
 	b.src = nil
 	b.edits = nil
 	b.onDone, b.onLimit = nil, nil
+	b.pace = nil
 	if b.out.Cap() <= 256<<10 && cap(b.head) <= 64<<10 {
 		bodyPool.Put(b)
 	}
 }
 
 func (b *rewritingBody) Close() error {
-	err := b.src.Close()
+	src := b.src
+	err := src.Close()
 	b.metrics.Rewrite(b.route, "html", b.in, b.spent)
 	b.release()
+	putSource(src)
 	return err
 }

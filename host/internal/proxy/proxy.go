@@ -595,25 +595,23 @@ func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) 
 // through so streaming works.
 //
 // A rewritten body has no Content-Length, and httputil.ReverseProxy then
-// flushes after every write: one syscall and one chunk per read from the
-// origin, about 100 µs per 150 KB page. For those responses (coalesce set)
-// flushes are delayed by at most flushDelay and merged, so a visitor still
-// gets every byte within flushDelay of its rewriting while a page that
-// arrives at once leaves in a few large writes. The server's own 4 KiB
-// buffer sends anything larger at once regardless.
+// flushes after every write: one syscall, and one small chunk, per read
+// from the origin. Such a body paces itself instead (setPaced): the
+// writer ignores ReverseProxy's flushes, and the body flushes (flushNow)
+// only when the origin pauses, just before a read from the origin that
+// may wait. A page that arrives at once then leaves in a few large
+// writes, and one the origin sends in parts reaches the visitor part by
+// part, as soon as each has been rewritten. No timer runs per response.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 
-	mu       sync.Mutex
-	coalesce bool
-	pending  bool // a delayed flush is armed
-	stopped  bool // the handler returned: the ResponseWriter is not ours
-	timer    *time.Timer
+	// mu orders the handler's writes and flushes with those of
+	// ReverseProxy's flush timer, which runs on its own goroutine.
+	mu      sync.Mutex
+	paced   bool // the body flushes itself: Flush does nothing
+	stopped bool // the handler returned: the ResponseWriter is not ours
 }
-
-// flushDelay bounds how long rewritten bytes wait for a coalesced flush.
-const flushDelay = 2 * time.Millisecond
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.mu.Lock()
@@ -636,33 +634,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the server's writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Flush implements http.Flusher.
+// Flush implements http.Flusher; it does nothing for a paced body.
 func (w *statusWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.stopped {
-		return
-	}
-	if !w.coalesce {
+	if !w.paced && !w.stopped {
 		w.flushLocked()
-		return
-	}
-	if w.pending {
-		return
-	}
-	w.pending = true
-	if w.timer == nil {
-		w.timer = time.AfterFunc(flushDelay, w.delayedFlush)
-	} else {
-		w.timer.Reset(flushDelay)
 	}
 }
 
-func (w *statusWriter) delayedFlush() {
+// flushNow sends what was written, for a paced body whose origin paused.
+func (w *statusWriter) flushNow() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.pending && !w.stopped {
-		w.pending = false
+	if !w.stopped {
 		w.flushLocked()
 	}
 }
@@ -673,10 +658,10 @@ func (w *statusWriter) flushLocked() {
 	}
 }
 
-// setCoalesce turns flush coalescing on, before the body is written.
-func (w *statusWriter) setCoalesce() {
+// setPaced hands flushing to the body, before the body is written.
+func (w *statusWriter) setPaced() {
 	w.mu.Lock()
-	w.coalesce = true
+	w.paced = true
 	w.mu.Unlock()
 }
 
@@ -686,9 +671,6 @@ func (w *statusWriter) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stopped = true
-	if w.timer != nil {
-		w.timer.Stop()
-	}
 }
 
 // Interface guards.

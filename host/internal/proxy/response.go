@@ -118,6 +118,14 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 			h.Del("Content-Length")
 			resp.ContentLength = -1
 		}
+		if rb := st.rb; rp.body == BodyHTML && !rp.head && rb != nil && resp.Body == io.ReadCloser(rb) && rb.whole() {
+			// Held back whole (for its cookies): its length is known, and
+			// a body of known length leaves without chunk framing, which
+			// costs net/http a second write per piece.
+			n := rb.out.Len()
+			h.Set("Content-Length", strconv.Itoa(n))
+			resp.ContentLength = int64(n)
+		}
 	}
 	// What took effect in this page view: caps are counted, mark_seen
 	// recorded, then the seen-filter saved.
@@ -254,7 +262,8 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	st.rewrote = true
 	p.stats.Rewritten.Add(1)
 	if st.w != nil {
-		st.w.setCoalesce()
+		st.w.setPaced()
+		rb.pace = st.w
 	}
 	if rp.save == saveAfterBody {
 		// A server-side store records the showing once the page is done,
@@ -651,7 +660,31 @@ func addVary(h http.Header, names []string) {
 // bufferPool lends ReverseProxy its copy buffers.
 type bufferPool struct{}
 
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+// copyBuffers hold the buffers, each in a box (*[]byte) because a
+// sync.Pool takes pointers; emptied boxes wait in boxes for the next
+// Put, which would otherwise allocate one per response.
+var copyBuffers, boxes sync.Pool
 
-func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
-func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+// copyBufferSize is the size of the pieces bodies are copied in.
+// A rewritten body without a length costs net/http two writes per piece
+// (the chunk's header, then the rest): twice io.Copy's 32 KiB halves them.
+const copyBufferSize = 64 << 10
+
+func (bufferPool) Get() []byte {
+	if p, ok := copyBuffers.Get().(*[]byte); ok {
+		b := *p
+		*p = nil
+		boxes.Put(p)
+		return b
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (bufferPool) Put(b []byte) {
+	p, ok := boxes.Get().(*[]byte)
+	if !ok {
+		p = new([]byte)
+	}
+	*p = b
+	copyBuffers.Put(p)
+}

@@ -72,6 +72,9 @@ type recorder struct {
 	// chunk bounds each read, so that a decoder that reads ahead into
 	// its own buffer (brotli) holds little that it has not consumed.
 	chunk int
+	// short: the last read returned less than it asked for. The origin
+	// sent no more than that yet, so the next read may wait for it.
+	short bool
 }
 
 func (r *recorder) Read(p []byte) (int, error) {
@@ -80,6 +83,7 @@ func (r *recorder) Read(p []byte) (int, error) {
 	}
 	n, err := r.r.Read(p)
 	r.n += int64(n)
+	r.short = n < len(p)
 	if err != nil && err != io.EOF {
 		r.err = err
 	}
@@ -108,6 +112,9 @@ func (r *recorder) free() {
 }
 
 var (
+	// sources are returned by the rewriting body that owned one (see
+	// putSource); the other paths leave theirs to the collector.
+	sources       = sync.Pool{New: func() any { return new(source) }}
 	gzipReaders   sync.Pool // *gzip.Reader
 	brotliReaders sync.Pool // *brotli.Reader
 	bufReaders    = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
@@ -118,7 +125,8 @@ var (
 // before commit. The error is errBadEncoding when a gzip header does not
 // parse: what was read is then in the replay.
 func newSource(raw io.ReadCloser, enc string, ratio int64, keep int) (*source, error) {
-	s := &source{raw: raw, enc: enc, rec: recorder{r: raw, max: keep}}
+	s := sources.Get().(*source)
+	*s = source{raw: raw, enc: enc, rec: recorder{r: raw, max: keep}}
 	if enc != "" {
 		// Only what a decoder consumed needs keeping: an identity body's
 		// bytes are what its reader already has.
@@ -189,6 +197,10 @@ func (s *source) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// paused reports whether the origin's last read returned less than was
+// asked: what it had sent is read, and the next read may wait for more.
+func (s *source) paused() bool { return s.rec.short }
+
 // commit stops recording: from now on what was read is gone, and the body
 // can no longer pass untouched.
 func (s *source) commit() {
@@ -237,6 +249,12 @@ func (s *source) release() {
 		s.br = nil
 	}
 	s.dec = eofReader{}
+}
+
+// putSource returns a closed source that nothing refers to any more.
+func putSource(s *source) {
+	*s = source{}
+	sources.Put(s)
 }
 
 type eofReader struct{}

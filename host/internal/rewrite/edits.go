@@ -555,166 +555,60 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 // appended where the tokenizer would read it as part of the previous
 // attribute's value or name.
 func (r *Rewriter) writeStartTag(end int, m []int32) {
-	// The attribute edits that apply: per attribute name the first
-	// SetAttr or RemoveAttr; every AddClass and RemoveClass.
-	win := r.winners[:0]
-	classOps := false
+	t := &r.tagEdits
+	tag := r.tag
+	names := t.names[:0]
+	for _, a := range r.attributes() {
+		names = append(names, tag[a.nameLo:a.nameHi])
+	}
+	t.names = names
+	var class []byte
 	for _, i := range m {
-		e := &r.edits[i]
-		switch e.Op {
-		case SetAttr, RemoveAttr:
-			if e.Op == SetAttr && e.Interpolated && r.loadsCode(e.Attr) {
-				continue
+		if op := r.edits[i].Op; op == AddClass || op == RemoveClass {
+			if j := r.findAttr("class"); j >= 0 {
+				class = r.value(j)
 			}
-			first := true
-			for _, j := range win {
-				if strings.EqualFold(r.edits[j].Attr, e.Attr) {
-					first = false
-					break
-				}
-			}
-			if first {
-				win = append(win, i)
-			}
-		case AddClass, RemoveClass:
-			classOps = true
+			break
 		}
 	}
-	r.winners = win
-	if len(win) == 0 && !classOps {
+	if !t.resolve(r.edits, m, names, class, r.codeAttrs()) {
 		return
 	}
-	tag := r.tag
+	for _, i := range t.applied {
+		r.applied[i]++
+	}
+	if !t.changed {
+		return
+	}
 	nameEnd := 1
 	for nameEnd < len(tag) && byteClass[tag[nameEnd]]&cNameEnd == 0 {
 		nameEnd++
 	}
 	w := tagWriter{b: append(r.tmpTag[:0], tag[:nameEnd]...)}
-	changed := false
-
-	// The new class list, when class edits apply. It starts from the
-	// class attribute, or from what a winning SetAttr or RemoveAttr of
-	// "class" makes of it.
-	var class []byte
-	classSet := -1 // the winning SetAttr/RemoveAttr of class, if any
-	if classOps {
-		for _, i := range win {
-			if strings.EqualFold(r.edits[i].Attr, "class") {
-				classSet = int(i)
-			}
+	value := func(edit int32) []byte {
+		if edit < 0 {
+			return t.class
 		}
-		switch {
-		case classSet >= 0 && r.edits[classSet].Op == SetAttr:
-			class = append(r.classBuf[:0], r.edits[classSet].Value...)
-		case classSet >= 0:
-			class = r.classBuf[:0]
-		default:
-			if j := r.findAttr("class"); j >= 0 {
-				class = append(r.classBuf[:0], r.value(j)...)
-			} else {
-				class = r.classBuf[:0]
-			}
-		}
-		for _, i := range m {
-			e := &r.edits[i]
-			switch e.Op {
-			case AddClass:
-				if !hasWord(class, e.Attr) {
-					if len(bytes.TrimRight(class, " \t\n\r\f")) > 0 {
-						class = append(bytes.TrimRight(class, " \t\n\r\f"), ' ')
-					} else {
-						class = class[:0]
-					}
-					class = append(class, e.Attr...)
-					r.applied[i]++
-					changed = true
-				}
-			case RemoveClass:
-				if hasWord(class, e.Attr) {
-					class = removeWord(class, e.Attr)
-					r.applied[i]++
-					changed = true
-				}
-			}
-		}
-		r.classBuf = class
+		return []byte(r.edits[edit].Value)
 	}
-
 	last := int32(nameEnd)
-	classDone := false
-	r.attributes()
-	done := r.doneBuf[:0]
-	for range win {
-		done = append(done, false)
-	}
-	for ai := range r.attrs {
+	for ai, op := range t.ops {
 		a := &r.attrs[ai]
-		name := tag[a.nameLo:a.nameHi]
 		gap := tag[last:a.nameLo]
-		k := -1
-		for j, i := range win {
-			if bytes.EqualFold(name, []byte(r.edits[i].Attr)) {
-				k = j
-				break
-			}
-		}
-		isClass := classOps && equalFold(name, "class")
 		switch {
-		case isClass && !classDone:
-			// The class edits decide this attribute's value.
-			classDone = true
-			if k >= 0 {
-				r.applied[win[k]]++
-				done[k] = true
-				changed = true
-			}
-			if len(class) == 0 {
-				changed = true
-				last = a.end
-				continue
-			}
-			w.attr(gap, name, class)
-			changed = true
-		case isClass && k >= 0 && r.edits[win[k]].Op == RemoveAttr:
-			last = a.end // a duplicate, which removing the first would expose
-			continue
-		case k >= 0 && r.edits[win[k]].Op == RemoveAttr:
-			if !done[k] {
-				r.applied[win[k]]++
-				done[k] = true
-			}
-			changed = true
-			last = a.end
-			continue
-		case k >= 0 && !done[k]:
-			done[k] = true
-			r.applied[win[k]]++
-			changed = true
-			w.attr(gap, name, []byte(r.edits[win[k]].Value))
-		default:
+		case op.set:
+			w.attr(gap, names[ai], value(op.edit))
+		case !op.drop:
 			w.copy(gap, tag, a)
 		}
 		last = a.end
 	}
-	for k, i := range win {
-		e := &r.edits[i]
-		if done[k] || e.Op != SetAttr || classOps && strings.EqualFold(e.Attr, "class") {
-			continue
+	for _, n := range t.add {
+		name := classAttr
+		if n.edit >= 0 {
+			name = []byte(r.edits[n.edit].Attr)
 		}
-		w.attr(space, []byte(e.Attr), []byte(e.Value))
-		r.applied[i]++
-		changed = true
-	}
-	if classOps && !classDone && len(class) > 0 {
-		if classSet >= 0 {
-			r.applied[classSet]++
-		}
-		w.attr(space, classAttr, class)
-	}
-	r.doneBuf = done
-	r.tmpTag = w.b
-	if !changed {
-		return
+		w.attr(space, name, value(n.edit))
 	}
 	w.tail(tag[last:])
 	r.tmpTag = w.b
@@ -745,21 +639,20 @@ func (r *Rewriter) tagName() []byte {
 	return tag[:n]
 }
 
-// loadsCode reports whether setting attribute name of the start tag being
-// written decides what code the page runs: the address of a script, of
+// codeAttrs says which attributes of the start tag being written decide what code the page runs: the address of a script, of
 // a style sheet or other linked resource, the document's base URL, or a
 // <meta http-equiv>'s content (a refresh to another site). An edit that
 // interpolates request values never writes there, whatever the selector
 // matched; rule files are refused for the cases the checker can see.
-func (r *Rewriter) loadsCode(name string) bool {
+func (r *Rewriter) codeAttrs() codeAttrs {
 	tag := r.tagName()
 	switch {
 	case equalFold(tag, "script"), equalFold(tag, "base"), equalFold(tag, "link"):
-		return strings.EqualFold(name, "src") || strings.EqualFold(name, "href") || strings.EqualFold(name, "xlink:href")
-	case equalFold(tag, "meta"):
-		return strings.EqualFold(name, "content") && r.findAttr("http-equiv") >= 0
+		return codeAddress
+	case equalFold(tag, "meta") && r.findAttr("http-equiv") >= 0:
+		return codeContent
 	}
-	return false
+	return codeNone
 }
 
 // tagWriter writes a start tag attribute by attribute, tracking where a

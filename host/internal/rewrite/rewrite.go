@@ -490,10 +490,9 @@ type Rewriter struct {
 	hasNotes bool // some selector has a combinator: elements carry notes
 	plainPop bool // an element nothing happened to may end plainly (see popPlain)
 	matched  []int32
-	winners  []int32
-	doneBuf  []bool
 	tmpTag   []byte
-	classBuf []byte
+	// tagEdits resolves the attribute edits of the start tag written.
+	tagEdits tagEdits
 }
 
 // anyCompound is an active compound for any element, with what it

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestServeVarying: every varying response is the page with a request
+// number after <head>, the same length each time, different bytes each
+// time, and no validator a cache could revalidate with.
+func TestServeVarying(t *testing.T) {
+	page := []byte("<!doctype html><html><head><title>t</title></head><body><p>x</p></body></html>")
+	f := &servedFile{data: page, ctype: "text/html; charset=utf-8", etag: `"x"`, cache: "public"}
+	var bodies [][]byte
+	for range 3 {
+		rec := httptest.NewRecorder()
+		serveVarying(rec, f)
+		resp := rec.Result()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.Header.Get("ETag") != "" || resp.Header.Get("Last-Modified") != "" {
+			t.Errorf("a varying response carries a validator: %v", resp.Header)
+		}
+		if !bytes.HasPrefix(b, []byte("<!doctype html><html><head><meta name=\"bench-request\" content=\"")) ||
+			!bytes.HasSuffix(b, page[len("<!doctype html><html><head>"):]) {
+			t.Fatalf("the request number is not right after <head>: %q", b)
+		}
+		bodies = append(bodies, b)
+	}
+	for i := 1; i < len(bodies); i++ {
+		if len(bodies[i]) != len(bodies[0]) {
+			t.Errorf("response %d is %d bytes, the first %d", i, len(bodies[i]), len(bodies[0]))
+		}
+		if bytes.Equal(bodies[i], bodies[i-1]) {
+			t.Errorf("responses %d and %d are the same bytes", i-1, i)
+		}
+	}
+}

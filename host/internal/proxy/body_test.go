@@ -1,0 +1,184 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+)
+
+// originBody is an origin's body that hands out at most step bytes per
+// read, the way a socket hands out what has arrived, and io.EOF with the
+// last bytes, as net/http's body of a known length does; it is reused,
+// so that the test counts the body path's allocations, not its own.
+type originBody struct {
+	bytes.Reader
+	step int
+}
+
+func (o *originBody) Read(p []byte) (int, error) {
+	if o.step > 0 && len(p) > o.step {
+		p = p[:o.step]
+	}
+	n, err := o.Reader.Read(p)
+	if err == nil && o.Len() == 0 {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (*originBody) Close() error { return nil }
+
+// visitor is the ResponseWriter's side of a paced body: it records the
+// writes, and the flushes the body asks for.
+type visitor struct {
+	out     bytes.Buffer
+	writes  int
+	flushes int
+	// flushedAt is how many bytes had been written at each flush.
+	flushedAt []int
+}
+
+func (v *visitor) Write(p []byte) (int, error) {
+	v.writes++
+	return v.out.Write(p)
+}
+
+func (v *visitor) flushNow() {
+	v.flushes++
+	if len(v.flushedAt) < cap(v.flushedAt) {
+		v.flushedAt = append(v.flushedAt, v.out.Len())
+	}
+}
+
+// shopEdits are five edits of the shop page, as the load tests make.
+func shopEdits(t testing.TB) (*rewrite.Program, []rewrite.Edit, []byte) {
+	page, err := os.ReadFile("../../testdata/pages/shop.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := rewrite.CompileStrings([]string{".listing-head h1", "#promo-strip a", "body", "#listing", "#legacy-promo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := []rewrite.Edit{
+		{Selector: 0, Op: rewrite.SetInner, Content: []byte("Picked for you")},
+		{Selector: 1, Op: rewrite.SetAttr, Attr: "href", Value: "/offers?seg=gold"},
+		{Selector: 2, Op: rewrite.AddClass, Attr: "bench-p"},
+		{Selector: 3, Op: rewrite.InsertBefore, Content: []byte(`<div class="bench-banner">Members save 10%</div>`)},
+		{Selector: 4, Op: rewrite.Remove},
+	}
+	return prog, edits, page
+}
+
+// serveBody streams page through a rewriting body as ReverseProxy does:
+// reads into its pooled copy buffer, each written to v.
+func serveBody(t testing.TB, origin *originBody, page []byte, prog *rewrite.Program, edits []rewrite.Edit, v *visitor) {
+	origin.Reset(page)
+	src, err := newSource(origin, "", 100, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := newRewritingBody(src, prog, edits, rewrite.Options{}, "", "text/html; charset=utf-8", 8<<20)
+	rb.pace = v
+	buf := bufferPool{}.Get()
+	for {
+		n, err := rb.Read(buf)
+		if n > 0 {
+			v.Write(buf[:n])
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	bufferPool{}.Put(buf)
+	rb.Close()
+}
+
+// TestRewritingBodyAllocs: once its pools are warm, a rewritten page
+// costs no allocation on the body path (source, rewriter, output
+// buffer, copy buffer).
+func TestRewritingBodyAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	prog, edits, page := shopEdits(t)
+	origin := &originBody{}
+	v := &visitor{}
+	serveBody(t, origin, page, prog, edits, v)
+	if got := v.out.String(); !strings.Contains(got, "Members save 10%") || !strings.Contains(got, "Picked for you") {
+		t.Fatal("the page was not rewritten")
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		v.out.Reset()
+		serveBody(t, origin, page, prog, edits, v)
+	})
+	if allocs != 0 {
+		t.Errorf("a rewritten page costs %.1f allocations on the body path, want 0", allocs)
+	}
+}
+
+// BenchmarkRewritingBody is the body path of one rewritten shop page,
+// without HTTP: source, rewriter, output buffer and copy buffer.
+func BenchmarkRewritingBody(b *testing.B) {
+	prog, edits, page := shopEdits(b)
+	origin := &originBody{}
+	v := &visitor{}
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		v.out.Reset()
+		serveBody(b, origin, page, prog, edits, v)
+	}
+}
+
+// TestRewritingBodyPacing: the body hands over pieces as large as the
+// copy buffer while the origin keeps up, and asks for a flush only when
+// the origin paused, before reading on, with what was handed over.
+func TestRewritingBodyPacing(t *testing.T) {
+	prog, edits, page := shopEdits(t)
+	for _, tc := range []struct {
+		name string
+		step int // bytes the origin has ready per read; 0: all
+		// wantFlushes: how many flushes the body may ask for.
+		maxFlushes int
+	}{
+		// Every read fills the buffer: the origin never pauses, and the
+		// end of the body is flushed by the server, not the body.
+		{"at once", 0, 0},
+		// Every read is short: the origin pauses after each, and what
+		// each brought leaves before the next read.
+		{"trickle", 5000, len(page)/5000 + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &visitor{flushedAt: make([]int, 0, 64)}
+			serveBody(t, &originBody{step: tc.step}, page, prog, edits, v)
+			if v.flushes > tc.maxFlushes {
+				t.Errorf("%d flushes, want at most %d", v.flushes, tc.maxFlushes)
+			}
+			if tc.step == 0 {
+				// Writes as large as the copy buffer, the last one shorter.
+				if want := v.out.Len()/copyBufferSize + 1; v.writes > want {
+					t.Errorf("%d writes of %d bytes, want at most %d", v.writes, v.out.Len(), want)
+				}
+				return
+			}
+			if v.flushes == 0 {
+				t.Fatal("an origin that pauses after every read got no flush")
+			}
+			// Each flush sends everything handed over so far, and each
+			// comes after the first bytes of a pause, so flushes advance.
+			for i := 1; i < len(v.flushedAt); i++ {
+				if v.flushedAt[i] <= v.flushedAt[i-1] {
+					t.Errorf("flush %d at %d bytes, after flush %d at %d: nothing new was sent", i, v.flushedAt[i], i-1, v.flushedAt[i-1])
+				}
+			}
+		})
+	}
+}
