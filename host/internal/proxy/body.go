@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bespoke-edge/bespoke/host/editmap"
+	"github.com/bespoke-edge/bespoke/host/internal/editmap"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 )
