@@ -86,7 +86,7 @@ func FuzzParse(f *testing.F) {
 // operators' reference, host/OPERATIONS.md, so that the example stays one
 // bespoke accepts.
 func TestOperationsExample(t *testing.T) {
-	b, err := os.ReadFile("../OPERATIONS.md")
+	b, err := os.ReadFile("../../OPERATIONS.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func (v *visitor) flushNow() {
 
 // shopEdits are five edits of the shop page, as the load tests make.
 func shopEdits(t testing.TB) (*rewrite.Program, []rewrite.Edit, []byte) {
-	page, err := os.ReadFile("../../testdata/pages/shop.html")
+	page, err := os.ReadFile("../../../testdata/pages/shop.html")
 	if err != nil {
 		t.Fatal(err)
 	}
