@@ -3,6 +3,7 @@ package rewrite
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/bespoke-edge/bespoke/plugin/selector"
 )
@@ -22,6 +23,9 @@ type Program struct {
 	// ncplx counts the complex selectors, :not() arguments included; each
 	// has its index in ccomplex.id.
 	ncplx int32
+	// tabs caches the tables of the sets of selectors rewrites use (see
+	// tables.go).
+	tabs atomic.Pointer[tableCache]
 }
 
 // csel is one compiled selector list.
