@@ -9,8 +9,10 @@ import (
 )
 
 // Program holds the selectors of one plugin, compiled once when the plugin
-// loads. It is immutable and safe for concurrent use by any number of
-// Rewriters.
+// loads. It is safe for concurrent use by any number of Rewriters; its
+// selectors do not change, and it keeps, for the last few dozen sets of
+// selectors its rewrites used, the tables the matcher needs, so that a
+// request with a set seen before does not build them again.
 type Program struct {
 	sels []csel
 	// comps are the distinct compound selectors of all selectors,
