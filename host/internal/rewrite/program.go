@@ -3,13 +3,16 @@ package rewrite
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/bespoke-edge/bespoke/plugin/selector"
 )
 
 // Program holds the selectors of one plugin, compiled once when the plugin
-// loads. It is immutable and safe for concurrent use by any number of
-// Rewriters.
+// loads. It is safe for concurrent use by any number of Rewriters; its
+// selectors do not change, and it keeps, for the last few dozen sets of
+// selectors its rewrites used, the tables the matcher needs, so that a
+// request with a set seen before does not build them again.
 type Program struct {
 	sels []csel
 	// comps are the distinct compound selectors of all selectors,
@@ -22,6 +25,9 @@ type Program struct {
 	// ncplx counts the complex selectors, :not() arguments included; each
 	// has its index in ccomplex.id.
 	ncplx int32
+	// tabs caches the tables of the sets of selectors rewrites use (see
+	// tables.go).
+	tabs atomic.Pointer[tableCache]
 }
 
 // csel is one compiled selector list.

@@ -108,8 +108,6 @@ import (
 	"io"
 	"sync"
 	"unsafe"
-
-	"github.com/bespoke-edge/bespoke/plugin/selector"
 )
 
 // Op is what an edit does to the elements its selector matches.
@@ -314,15 +312,13 @@ type Rewriter struct {
 	holding   bool
 
 	// The tree: stack[0] is the document. An element's matched
-	// compounds are a bit set of words uint64s: the first in its entry,
-	// the others (past 64 active compounds) in bits, words-1 per entry;
-	// its selector notes likewise, ctxWords of them (the first in the
-	// entry, the others in ctxBits).
+	// compounds are a bit set of words uint64s (see tables): the first in
+	// its entry, the others (past 64 active compounds) in bits, words-1
+	// per entry; its selector notes likewise, ctxWords of them (the first
+	// in the entry, the others in ctxBits).
 	stack      []entry
 	bits       []uint64
-	words      int
 	ctxBits    []uint64
-	ctxWords   int
 	typeCounts []typeCount
 	// counts holds, per open element (by depth), its element children so
 	// far and where their per-type counts start in typeCounts: kept only
@@ -362,19 +358,9 @@ type Rewriter struct {
 	quirks      bool
 	formSet     bool
 	formDepth   int
-	// openMask has the bits (of the first 64) whose nMatch is not 0, and
-	// rightNeed, per bit of a last compound, the bits that every
-	// alternative ending with it needs matched by an open element: an
-	// element whose last compounds' needs are not all open cannot be
-	// selected, and apply, which would find that out, is not called
-	// (a page has many a elements, and "#menu a" names few).
-	openMask  uint64
-	rightNeed [64]uint64
-	// rightOnly has the bits (of the first 64) of the compounds that are
-	// the last of some selector and never an ancestor in one: once their
-	// selectors cannot match, nothing reads them (see dead).
-	rightOnly uint64
-	ancMask   uint64 // the bits of the compounds that are an ancestor in a selector
+	// openMask has the bits (of the first 64) whose nMatch is not 0 (see
+	// tables.rightNeed).
+	openMask uint64
 	// names interns the page's tag names no table knows, to an index
 	// (the id is nameBase plus it); kept across pages (within limits) so
 	// that custom elements cost nothing after the first page. nameBytes
@@ -395,52 +381,13 @@ type Rewriter struct {
 	rec              *recorder
 	recHold          bool
 
-	// What the edits need. local maps a program compound to its bit, or
-	// -1; active lists the compounds to evaluate, in index order;
-	// rightMask has the bits of the edits' selectors' last compounds.
-	local   []int32
-	active  []int32
-	activeC []*ccompound
-	// With dispatch, anyTag lists the active compounds (by bit) for any
-	// element, and tagged those for one tag, grouped by tag, the group of
-	// tag t starting at tagged[tagFirst[t]-1].
-	dispatch bool
-	anyTag   []anyCompound
-	// anyBits has, by what the element has (needID, needClass), the bits
-	// (of the first 64) of the compounds of anyTag that may match it:
-	// most elements have neither id nor class, and most compounds for
-	// any element ask for one; anyHigh tells whether one past the first
-	// 64 may. tagBits and tagHigh have, by tag, those of tagged. deadMask
-	// has the bits of the dead compounds (see dead).
-	anyBits   [4]uint64
-	anyHigh   [4]bool
-	tagBits   [256]uint64
-	tagHigh   [256]bool
-	deadMask  uint64
-	tagged    []int32
-	tagFirst  [256]int32
-	rightMask []uint64
-	// selRight has, per selector, the bits (of the first 64) of its
-	// alternatives' last compounds.
-	selRight []uint64
-	// The selector notes (see edits.go): cbase, per complex selector of
-	// the Program, 1 + its first position (0: not used); posList the
-	// positions, grouped by the compound they end with, that of local
-	// compound k from posFirst[k]; descMask the positions a descendant
-	// combinator follows; altList the alternatives of selector s, from
-	// altFirst[s].
-	cbase   []int32
-	posList []posRef
-	// Scratch for notes.
-	posOwner  []int32
-	posDesc   []int32
-	posSorted []posRef
-	posFill   []int32
-	selUsed   []bool
-	posFirst  []int32
-	descMask  []uint64
-	altList   []altRef
-	altFirst  []int32
+	// What the edits' selectors need, shared with every rewrite of the
+	// Program with the same selectors in use (see tables.go); key is
+	// those selectors, a bit each.
+	*tables
+	key []uint64
+	// deadMask has the bits of the dead compounds (see dead).
+	deadMask uint64
 	// selEpoch and selMatch cache, per selector, whether it matches the
 	// element being opened (valid when selEpoch equals epoch).
 	selEpoch []uint32
@@ -485,12 +432,8 @@ type Rewriter struct {
 	taken     []bool
 
 	// Scratch for one start tag.
-	needNth  bool // some active compound counts siblings
-	needType bool // some active compound counts siblings by type
-	hasNotes bool // some selector has a combinator: elements carry notes
-	plainPop bool // an element nothing happened to may end plainly (see popPlain)
-	matched  []int32
-	tmpTag   []byte
+	matched []int32
+	tmpTag  []byte
 	// tagEdits resolves the attribute edits of the start tag written.
 	tagEdits tagEdits
 }
@@ -639,16 +582,11 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.work = 0
 	r.in, r.base, r.pendAt, r.rec, r.recHold = 0, 0, 0, nil, false
 
-	// The compounds the edits' selectors need, in index order.
-	r.local = resize(r.local, len(p.comps))
-	for i := range r.local {
-		r.local[i] = -1
-	}
-	r.active = r.active[:0]
 	r.selEpoch = resize(r.selEpoch, len(p.sels))
 	r.selMatch = resize(r.selMatch, len(p.sels))
 	r.epoch = 0
 	r.badEdit = resize(r.badEdit, len(edits))
+	r.key = resize(r.key, (len(p.sels)+63)/64)
 	for i := range edits {
 		e := &edits[i]
 		if e.Selector < 0 || e.Selector >= len(p.sels) || e.Op == 0 || e.Op > HideSeen {
@@ -659,216 +597,23 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 		case SetAttr, RemoveAttr, AddClass, RemoveClass, Reorder, HideSeen:
 			r.badEdit[i] = !validName(e.Attr)
 		}
-		if r.badEdit[i] {
-			continue
-		}
-		for _, k := range p.sels[e.Selector].comps {
-			if r.local[k] < 0 {
-				r.local[k] = 0
-				r.active = append(r.active, k)
-			}
+		if !r.badEdit[i] {
+			r.key[e.Selector>>6] |= 1 << (e.Selector & 63)
 		}
 	}
-	sortInt32(r.active)
-	r.activeC = r.activeC[:0]
-	for i, k := range r.active {
-		r.local[k] = int32(i)
-		r.activeC = append(r.activeC, &p.comps[k])
-	}
-	r.needNth, r.needType = false, false
-	for _, k := range r.active {
-		for _, n := range p.comps[k].nth {
-			r.needNth = true
-			r.needType = r.needType || n.ofType
-		}
-	}
-	// Without :not(), compounds can be evaluated in any order: index them
-	// by tag, so that an element only meets the compounds it may match.
-	r.dispatch = true
-	r.anyTag, r.tagged = r.anyTag[:0], r.tagged[:0]
-	clear(r.tagFirst[:])
-	for i, c := range r.activeC {
-		switch {
-		case len(c.not) > 0 || int(c.tag) >= len(r.tagFirst):
-			r.dispatch = false
-		case c.tag == 0:
-			var need uint8
-			if c.ids != nil {
-				need |= needID
-			}
-			if c.classes != nil {
-				need |= needClass
-			}
-			r.anyTag = append(r.anyTag, anyCompound{c: c, bit: int32(i), need: need})
-		default:
-			r.tagged = append(r.tagged, int32(i))
-		}
-	}
-	if r.dispatch {
-		t := r.tagged
-		for i := 1; i < len(t); i++ { // by tag, few
-			for j := i; j > 0 && r.activeC[t[j]].tag < r.activeC[t[j-1]].tag; j-- {
-				t[j], t[j-1] = t[j-1], t[j]
-			}
-		}
-		for j := len(t) - 1; j >= 0; j-- {
-			r.tagFirst[r.activeC[t[j]].tag] = int32(j + 1)
-		}
-	}
-	r.words = (len(r.active) + 63) / 64
-	if r.words == 0 {
-		r.words = 1
-	}
-	r.rightMask = resize(r.rightMask, r.words)
+	r.tables = p.tablesFor(r.key)
 	r.nMatch = resize(r.nMatch, r.words*64)
 	r.nOpen = [numOpen]int32{}
-	r.selRight = resize(r.selRight, len(p.sels))
 	r.openMask = 0
-	for i := range r.rightNeed {
-		r.rightNeed[i] = ^uint64(0)
-	}
-	var anc uint64
-	for i := range r.edits {
-		if r.badEdit[i] {
-			continue
-		}
-		s := edits[i].Selector
-		for _, alt := range p.sels[s].alts {
-			b := r.local[alt.comps[len(alt.comps)-1]]
-			r.rightMask[b>>6] |= 1 << (b & 63)
-			if b < 64 {
-				r.selRight[s] |= 1 << b
-				var need uint64
-				for _, k := range alt.comps[:len(alt.comps)-1] {
-					if l := r.local[k]; l < 64 {
-						need |= 1 << l
-					}
-				}
-				r.rightNeed[b] &= need
-			}
-			for _, k := range alt.comps[:len(alt.comps)-1] {
-				if l := r.local[k]; l < 64 {
-					anc |= 1 << l
-				}
-			}
-		}
-	}
-	r.rightOnly, r.ancMask = r.rightMask[0]&^anc, anc
-	r.anyBits, r.anyHigh = [4]uint64{}, [4]bool{}
-	for _, a := range r.anyTag {
-		for have := range r.anyBits {
-			if a.need&^uint8(have) != 0 {
-				continue
-			}
-			if a.bit < 64 {
-				r.anyBits[have] |= 1 << a.bit
-			} else {
-				r.anyHigh[have] = true
-			}
-		}
-	}
-	clear(r.tagBits[:])
-	clear(r.tagHigh[:])
-	for _, i := range r.tagged {
-		if t := r.activeC[i].tag; i < 64 {
-			r.tagBits[t] |= 1 << i
-		} else {
-			r.tagHigh[t] = true
-		}
-	}
 	r.live()
-	r.notes(edits)
 	r.stack = append(r.stack[:0], entry{})
 	r.counts = append(r.counts[:0], childCount{})
 	r.bits = resize(r.bits, r.words-1)
 	r.ctxBits = resize(r.ctxBits, r.ctxWords-1)
-	r.plainPop = !r.needType && r.words == 1 && r.ctxWords == 1
 	if len(r.active) == 0 {
 		r.stopped = true // no edit can apply: copy through
 	}
 	return r
-}
-
-// notes lays out the selector notes (see edits.go) for the edits'
-// selectors and the :not() arguments of the compounds they use: a bit per
-// position, the positions grouped by the compound they end with, the
-// positions a descendant combinator follows, and each selector's
-// alternatives.
-func (r *Rewriter) notes(edits []Edit) {
-	p := r.prog
-	r.cbase = resize(r.cbase, int(p.ncplx))
-	list, owner, desc := r.posList[:0], r.posOwner[:0], r.posDesc[:0]
-	var n int32
-	add := func(c *ccomplex) int32 {
-		if r.cbase[c.id] == 0 {
-			r.cbase[c.id] = n + 1
-			for i := 0; i < len(c.comps)-1; i++ {
-				need := int32(-1)
-				if i > 0 {
-					need = n + int32(i) - 1
-				}
-				list = append(list, posRef{bit: n + int32(i), need: need})
-				owner = append(owner, r.local[c.comps[i]])
-				if c.combs[i] == selector.Descendant {
-					desc = append(desc, n+int32(i))
-				}
-			}
-			n += int32(len(c.comps) - 1)
-		}
-		return r.cbase[c.id] - 1
-	}
-	used := resize(r.selUsed, len(p.sels))
-	for i := range edits {
-		if !r.badEdit[i] {
-			used[edits[i].Selector] = true
-		}
-	}
-	r.selUsed = used
-	r.altFirst = resize(r.altFirst, len(p.sels)+1)
-	alts := r.altList[:0]
-	for s := range p.sels {
-		r.altFirst[s] = int32(len(alts))
-		if !used[s] {
-			continue
-		}
-		for j := range p.sels[s].alts {
-			c := &p.sels[s].alts[j]
-			base := add(c)
-			prev := int32(-1)
-			if len(c.comps) > 1 {
-				prev = base + int32(len(c.comps)) - 2
-			}
-			alts = append(alts, altRef{last: r.local[c.comps[len(c.comps)-1]], prev: prev})
-		}
-	}
-	r.altFirst[len(p.sels)] = int32(len(alts))
-	r.altList = alts
-	for _, c := range r.activeC {
-		for j := range c.not {
-			add(&c.not[j])
-		}
-	}
-	r.ctxWords = max(1, int(n+63)/64)
-	r.hasNotes = n > 0
-	r.descMask = resize(r.descMask, r.ctxWords)
-	for _, b := range desc {
-		r.descMask[b>>6] |= 1 << (b & 63)
-	}
-	// Group the positions by compound: a counting sort.
-	r.posFirst = resize(r.posFirst, len(r.active)+1)
-	for _, o := range owner {
-		r.posFirst[o+1]++
-	}
-	for k := 1; k < len(r.posFirst); k++ {
-		r.posFirst[k] += r.posFirst[k-1]
-	}
-	sorted := resize(r.posSorted, len(list))
-	fill := resize(r.posFill, len(r.active))
-	for i, o := range owner {
-		sorted[r.posFirst[o]+fill[o]] = list[i]
-		fill[o]++
-	}
-	r.posList, r.posSorted, r.posFill, r.posOwner, r.posDesc = sorted, list, fill, owner, desc
 }
 
 // validName reports whether s can be written as an attribute name or a
@@ -918,7 +663,7 @@ func (r *Rewriter) Applied() []int {
 // Release returns r's buffers to a pool. r must not be used after.
 func (r *Rewriter) Release() {
 	r.prog, r.w, r.edits, r.seen, r.src = nil, nil, nil, nil, nil
-	clear(r.activeC)
+	r.tables = nil // the Program's: a pooled Rewriter does not keep it alive
 	r.tag = nil
 	if cap(r.buf) > 4*DefaultMaxBuffer || cap(r.pending) > 4*DefaultMaxBuffer || cap(r.afterBody) > 4*DefaultMaxBuffer || cap(r.stack) > 1<<16 {
 		return // do not keep what one huge page grew

@@ -1,0 +1,329 @@
+package rewrite
+
+import (
+	"slices"
+
+	"github.com/bespoke-edge/bespoke/plugin/selector"
+)
+
+// tables is what a rewrite needs from the Program for one set of
+// selectors in use: which compounds to evaluate, how elements reach them
+// by tag, and the layout of the selector notes. It depends on the
+// selectors the edits use, not on the edits' values, so that the
+// rewrites of a Program with the same selectors in use share one,
+// built once (see Program.tablesFor). It is read-only once built.
+type tables struct {
+	// used is the key: the selectors in use, a bit each; hash hashes it.
+	used []uint64
+	hash uint64
+
+	// local maps a program compound to its bit, or -1; active lists the
+	// compounds to evaluate, in index order; rightMask has the bits of
+	// the edits' selectors' last compounds.
+	local     []int32
+	active    []int32
+	activeC   []*ccompound
+	rightMask []uint64
+	// words is the uint64s of an element's compound bits, ctxWords those
+	// of its selector notes.
+	words    int
+	ctxWords int
+	needNth  bool // some active compound counts siblings
+	needType bool // some active compound counts siblings by type
+	hasNotes bool // some selector has a combinator: elements carry notes
+	plainPop bool // an element nothing happened to may end plainly (see popPlain)
+	// With dispatch, anyTag lists the active compounds (by bit) for any
+	// element, and tagged those for one tag, grouped by tag, the group of
+	// tag t starting at tagged[tagFirst[t]-1].
+	dispatch bool
+	anyTag   []anyCompound
+	// anyBits has, by what the element has (needID, needClass), the bits
+	// (of the first 64) of the compounds of anyTag that may match it:
+	// most elements have neither id nor class, and most compounds for
+	// any element ask for one; anyHigh tells whether one past the first
+	// 64 may. tagBits and tagHigh have, by tag, those of tagged.
+	anyBits  [4]uint64
+	anyHigh  [4]bool
+	tagBits  [256]uint64
+	tagHigh  [256]bool
+	tagged   []int32
+	tagFirst [256]int32
+	// selRight has, per selector, the bits (of the first 64) of its
+	// alternatives' last compounds.
+	selRight []uint64
+	// rightNeed has, per bit of a last compound, the bits that every
+	// alternative ending with it needs matched by an open element: an
+	// element whose last compounds' needs are not all open cannot be
+	// selected, and apply, which would find that out, is not called
+	// (a page has many a elements, and "#menu a" names few).
+	rightNeed [64]uint64
+	// rightOnly has the bits (of the first 64) of the compounds that are
+	// the last of some selector and never an ancestor in one: once their
+	// selectors cannot match, nothing reads them (see dead).
+	rightOnly uint64
+	ancMask   uint64 // the bits of the compounds that are an ancestor in a selector
+	// The selector notes (see edits.go): cbase, per complex selector of
+	// the Program, 1 + its first position (0: not used); posList the
+	// positions, grouped by the compound they end with, that of local
+	// compound k from posFirst[k]; descMask the positions a descendant
+	// combinator follows; altList the alternatives of selector s, from
+	// altFirst[s].
+	cbase    []int32
+	posList  []posRef
+	posFirst []int32
+	descMask []uint64
+	altList  []altRef
+	altFirst []int32
+}
+
+// tableCacheSize bounds the tables a Program keeps: one per set of
+// selectors in use, and a site's rules make few (the rules that apply to
+// a visitor vary, but their combinations seen in practice are a
+// handful). Past it the oldest is replaced.
+const tableCacheSize = 32
+
+// tableCache is a Program's tables, replaced whole when one is added, so
+// that a rewrite finds its tables without a lock.
+type tableCache struct {
+	t    [tableCacheSize]*tables
+	next int // the slot the next one takes
+}
+
+// tablesFor returns the tables for the selectors in used, building them
+// the first time. It does not allocate when they are cached.
+func (p *Program) tablesFor(used []uint64) *tables {
+	h := hashUsed(used)
+	c := p.tabs.Load()
+	if t := c.find(h, used); t != nil {
+		return t
+	}
+	t := p.buildTables(used, h)
+	for {
+		c = p.tabs.Load()
+		if old := c.find(h, used); old != nil {
+			return old // another rewrite built them first
+		}
+		n := new(tableCache)
+		if c != nil {
+			*n = *c
+		}
+		n.t[n.next] = t
+		n.next = (n.next + 1) % tableCacheSize
+		if p.tabs.CompareAndSwap(c, n) {
+			return t
+		}
+	}
+}
+
+// find returns the cached tables for used, whose hash is h, or nil.
+func (c *tableCache) find(h uint64, used []uint64) *tables {
+	if c == nil {
+		return nil
+	}
+	for _, t := range &c.t {
+		if t != nil && t.hash == h && slices.Equal(t.used, used) {
+			return t
+		}
+	}
+	return nil
+}
+
+// hashUsed hashes a set of selectors in use (FNV-1a over the words).
+func hashUsed(used []uint64) uint64 {
+	h := uint64(14695981039346656037)
+	for _, w := range used {
+		h = (h ^ w) * 1099511628211
+	}
+	return h
+}
+
+// buildTables builds the tables for the selectors in used.
+func (p *Program) buildTables(used []uint64, h uint64) *tables {
+	t := &tables{used: slices.Clone(used), hash: h}
+	inUse := func(s int) bool { return used[s>>6]&(1<<(s&63)) != 0 }
+
+	// The compounds the selectors need, in index order.
+	t.local = make([]int32, len(p.comps))
+	for i := range t.local {
+		t.local[i] = -1
+	}
+	for s := range p.sels {
+		if !inUse(s) {
+			continue
+		}
+		for _, k := range p.sels[s].comps {
+			if t.local[k] < 0 {
+				t.local[k] = 0
+				t.active = append(t.active, k)
+			}
+		}
+	}
+	sortInt32(t.active)
+	for i, k := range t.active {
+		t.local[k] = int32(i)
+		t.activeC = append(t.activeC, &p.comps[k])
+	}
+	for _, k := range t.active {
+		for _, n := range p.comps[k].nth {
+			t.needNth = true
+			t.needType = t.needType || n.ofType
+		}
+	}
+	// Without :not(), compounds can be evaluated in any order: index them
+	// by tag, so that an element only meets the compounds it may match.
+	t.dispatch = true
+	for i, c := range t.activeC {
+		switch {
+		case len(c.not) > 0 || int(c.tag) >= len(t.tagFirst):
+			t.dispatch = false
+		case c.tag == 0:
+			var need uint8
+			if c.ids != nil {
+				need |= needID
+			}
+			if c.classes != nil {
+				need |= needClass
+			}
+			t.anyTag = append(t.anyTag, anyCompound{c: c, bit: int32(i), need: need})
+		default:
+			t.tagged = append(t.tagged, int32(i))
+		}
+	}
+	if t.dispatch {
+		tg := t.tagged
+		for i := 1; i < len(tg); i++ { // by tag, few
+			for j := i; j > 0 && t.activeC[tg[j]].tag < t.activeC[tg[j-1]].tag; j-- {
+				tg[j], tg[j-1] = tg[j-1], tg[j]
+			}
+		}
+		for j := len(tg) - 1; j >= 0; j-- {
+			t.tagFirst[t.activeC[tg[j]].tag] = int32(j + 1)
+		}
+	}
+	t.words = max(1, (len(t.active)+63)/64)
+	t.rightMask = make([]uint64, t.words)
+	t.selRight = make([]uint64, len(p.sels))
+	for i := range t.rightNeed {
+		t.rightNeed[i] = ^uint64(0)
+	}
+	var anc uint64
+	for s := range p.sels {
+		if !inUse(s) {
+			continue
+		}
+		for _, alt := range p.sels[s].alts {
+			b := t.local[alt.comps[len(alt.comps)-1]]
+			t.rightMask[b>>6] |= 1 << (b & 63)
+			if b < 64 {
+				t.selRight[s] |= 1 << b
+				var need uint64
+				for _, k := range alt.comps[:len(alt.comps)-1] {
+					if l := t.local[k]; l < 64 {
+						need |= 1 << l
+					}
+				}
+				t.rightNeed[b] &= need
+			}
+			for _, k := range alt.comps[:len(alt.comps)-1] {
+				if l := t.local[k]; l < 64 {
+					anc |= 1 << l
+				}
+			}
+		}
+	}
+	t.rightOnly, t.ancMask = t.rightMask[0]&^anc, anc
+	for _, a := range t.anyTag {
+		for have := range t.anyBits {
+			if a.need&^uint8(have) != 0 {
+				continue
+			}
+			if a.bit < 64 {
+				t.anyBits[have] |= 1 << a.bit
+			} else {
+				t.anyHigh[have] = true
+			}
+		}
+	}
+	for _, i := range t.tagged {
+		if tg := t.activeC[i].tag; i < 64 {
+			t.tagBits[tg] |= 1 << i
+		} else {
+			t.tagHigh[tg] = true
+		}
+	}
+	t.notes(p, inUse)
+	t.plainPop = !t.needType && t.words == 1 && t.ctxWords == 1
+	return t
+}
+
+// notes lays out the selector notes (see edits.go) for the selectors in
+// use and the :not() arguments of the compounds they use: a bit per
+// position, the positions grouped by the compound they end with, the
+// positions a descendant combinator follows, and each selector's
+// alternatives.
+func (t *tables) notes(p *Program, inUse func(int) bool) {
+	t.cbase = make([]int32, int(p.ncplx))
+	var list []posRef
+	var owner, desc []int32
+	var n int32
+	add := func(c *ccomplex) int32 {
+		if t.cbase[c.id] == 0 {
+			t.cbase[c.id] = n + 1
+			for i := 0; i < len(c.comps)-1; i++ {
+				need := int32(-1)
+				if i > 0 {
+					need = n + int32(i) - 1
+				}
+				list = append(list, posRef{bit: n + int32(i), need: need})
+				owner = append(owner, t.local[c.comps[i]])
+				if c.combs[i] == selector.Descendant {
+					desc = append(desc, n+int32(i))
+				}
+			}
+			n += int32(len(c.comps) - 1)
+		}
+		return t.cbase[c.id] - 1
+	}
+	t.altFirst = make([]int32, len(p.sels)+1)
+	for s := range p.sels {
+		t.altFirst[s] = int32(len(t.altList))
+		if !inUse(s) {
+			continue
+		}
+		for j := range p.sels[s].alts {
+			c := &p.sels[s].alts[j]
+			base := add(c)
+			prev := int32(-1)
+			if len(c.comps) > 1 {
+				prev = base + int32(len(c.comps)) - 2
+			}
+			t.altList = append(t.altList, altRef{last: t.local[c.comps[len(c.comps)-1]], prev: prev})
+		}
+	}
+	t.altFirst[len(p.sels)] = int32(len(t.altList))
+	for _, c := range t.activeC {
+		for j := range c.not {
+			add(&c.not[j])
+		}
+	}
+	t.ctxWords = max(1, int(n+63)/64)
+	t.hasNotes = n > 0
+	t.descMask = make([]uint64, t.ctxWords)
+	for _, b := range desc {
+		t.descMask[b>>6] |= 1 << (b & 63)
+	}
+	// Group the positions by compound: a counting sort.
+	t.posFirst = make([]int32, len(t.active)+1)
+	for _, o := range owner {
+		t.posFirst[o+1]++
+	}
+	for k := 1; k < len(t.posFirst); k++ {
+		t.posFirst[k] += t.posFirst[k-1]
+	}
+	t.posList = make([]posRef, len(list))
+	fill := make([]int32, len(t.active))
+	for i, o := range owner {
+		t.posList[t.posFirst[o]+fill[o]] = list[i]
+		fill[o]++
+	}
+}

@@ -1,0 +1,150 @@
+package rewrite
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestTablesShared: rewrites whose edits use the same selectors share the
+// Program's tables, whatever the edits' ops, values and order; an edit
+// that cannot apply does not count.
+func TestTablesShared(t *testing.T) {
+	prog, err := CompileStrings([]string{"#a", "div > p", "li:nth-child(2)", "a:not(.x)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tablesOf := func(edits ...Edit) *tables {
+		rw := prog.NewRewriter(&strings.Builder{}, edits, Options{})
+		defer rw.Release()
+		return rw.tables
+	}
+	base := tablesOf(Edit{Selector: 0, Op: SetInner, Content: []byte("x")}, Edit{Selector: 2, Op: SetAttr, Attr: "data-a", Value: "1"})
+	for _, c := range []struct {
+		name  string
+		edits []Edit
+		same  bool
+	}{
+		{"other values", []Edit{{Selector: 0, Op: SetInner, Content: []byte("y")}, {Selector: 2, Op: SetAttr, Attr: "data-b", Value: "2"}}, true},
+		{"other ops and order", []Edit{{Selector: 2, Op: Remove}, {Selector: 0, Op: AddClass, Attr: "on"}, {Selector: 0, Op: Append}}, true},
+		{"an edit that cannot apply", []Edit{{Selector: 0, Op: Remove}, {Selector: 2, Op: Remove}, {Selector: 1, Op: SetAttr, Attr: "a b"}, {Selector: 9, Op: Remove}}, true},
+		{"another selector", []Edit{{Selector: 0, Op: Remove}, {Selector: 2, Op: Remove}, {Selector: 1, Op: Remove}}, false},
+		{"fewer selectors", []Edit{{Selector: 0, Op: Remove}}, false},
+	} {
+		if got := tablesOf(c.edits...); (got == base) != c.same {
+			t.Errorf("%s: shared tables %v, want %v", c.name, got == base, c.same)
+		}
+	}
+	if !raceEnabled { // the race detector's sync.Pool drops rewriters
+		edits := []Edit{{Selector: 0, Op: SetInner, Content: []byte("x")}, {Selector: 2, Op: Remove}}
+		if n := testing.AllocsPerRun(100, func() { prog.NewRewriter(io.Discard, edits, Options{}).Release() }); n != 0 {
+			t.Errorf("NewRewriter with cached tables: %v allocations, want 0", n)
+		}
+	}
+}
+
+// tablesCase is a program of more than 64 selectors (so that the set in
+// use takes two words), a page they select in, and edits for a subset.
+func tablesCase() (sels []string, page string, editsFor func(rng *rand.Rand) []Edit) {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html><body><section>")
+	for i := range 70 {
+		switch i % 4 {
+		case 0:
+			sels = append(sels, fmt.Sprintf("#s%d", i))
+		case 1:
+			sels = append(sels, fmt.Sprintf("div.c%d > p", i))
+		case 2:
+			sels = append(sels, fmt.Sprintf("ul li.i%d:nth-child(2n+1)", i))
+		default:
+			sels = append(sels, fmt.Sprintf("section a:not(.x%d)", i%8))
+		}
+		fmt.Fprintf(&b, `<div id="s%d" class="c%d"><p>p%d</p><ul><li class="i%d">a</li><li class="i%d">b</li></ul><a class="x%d" href="#">l</a></div>`, i, i, i, i, i, i%8)
+	}
+	b.WriteString("</section></body>")
+	editsFor = func(rng *rand.Rand) []Edit {
+		var edits []Edit
+		for s := range sels {
+			if rng.IntN(5) == 0 {
+				edits = append(edits, Edit{Selector: s, Op: SetAttr, Attr: "data-e", Value: fmt.Sprint(s)})
+			}
+		}
+		return edits
+	}
+	return sels, b.String(), editsFor
+}
+
+// TestTablesDifferential: rewrites with a Program's cached tables, over
+// more sets of selectors than it keeps (so that some are replaced and
+// built again), write what rewrites with a new Program write.
+func TestTablesDifferential(t *testing.T) {
+	sels, page, editsFor := tablesCase()
+	shared, err := CompileStrings(sels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := seed(t)
+	rng := rand.New(rand.NewPCG(s, 2))
+	var sets [][]Edit
+	for range tableCacheSize + 8 {
+		sets = append(sets, editsFor(rng))
+	}
+	for round := range 2 {
+		for i, edits := range sets {
+			fresh, err := CompileStrings(sels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, got := rewriteAll(fresh, edits, page), rewriteAll(shared, edits, page)
+			if got != want {
+				t.Fatalf("round %d, set %d (BESPOKE_SEED=%d): cached tables write\n%s\nnew ones\n%s", round, i, s, short(got), short(want))
+			}
+			if !strings.Contains(want, "data-e=") {
+				t.Fatalf("set %d applies no edit: the test tests nothing", i)
+			}
+		}
+	}
+}
+
+// TestTablesConcurrent: rewrites on one Program at once, with sets of
+// selectors that build and replace its tables, write what they write
+// alone (run with -race).
+func TestTablesConcurrent(t *testing.T) {
+	sels, page, editsFor := tablesCase()
+	prog, err := CompileStrings(sels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed(t), 3))
+	var sets [][]Edit
+	var want []string
+	for range tableCacheSize + 4 {
+		edits := editsFor(rng)
+		fresh, err := CompileStrings(sels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets, want = append(sets, edits), append(want, rewriteAll(fresh, edits, page))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			for k := range 3 * len(sets) {
+				i := (k*7 + g*5) % len(sets)
+				if got := rewriteAll(prog, sets[i], page); got != want[i] {
+					errs <- fmt.Errorf("goroutine %d, set %d: got %s, want %s", g, i, short(got), short(want[i]))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
