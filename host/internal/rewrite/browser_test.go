@@ -678,6 +678,11 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			// k was a furthest block: the adoption agency moved it up,
 			// past x (an element between the formatting element and k).
 			why = &diffFormat
+		case d.adoptedFrom(k, x) && len(without(ab, ar)) == 0:
+			// k was a furthest block, and x lay between it and the
+			// formatting element (or a copy of it) in the browser's
+			// tree: the adoption agency moved k up, out of x.
+			why = &diffFormat
 		case tableParts[name] && !tableCells[d.elems[k].name]:
 			// The browser moved k (or an ancestor) out of the table it
 			// is written in (before the table, or into the template the
@@ -776,6 +781,30 @@ func (d *treeDiff) adopted(k int, ar, ab []int) bool {
 		}
 		if slices.Contains(ar, bn.id) && !slices.Contains(ab, bn.id) {
 			return true
+		}
+	}
+	return false
+}
+
+// adoptedFrom reports whether the adoption agency moved k, as a furthest
+// block, out of x in the browser's tree: k has a copy of a formatting
+// element as a child there, and x is in an element with that number (the
+// formatting element or a copy; which of them is the original does not
+// matter, as the agency can move an original into a new copy).
+func (d *treeDiff) adoptedFrom(k, x int) bool {
+	bx := d.b.orig[x]
+	if bx == nil {
+		return false
+	}
+	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
+		bn := d.b.nodes[c]
+		if bn == nil || !bn.clone || !formatting[c.Data] {
+			continue
+		}
+		for p := bx.Parent; p != nil; p = p.Parent {
+			if pn := d.b.nodes[p]; pn != nil && pn.id == bn.id {
+				return true
+			}
 		}
 	}
 	return false

@@ -124,6 +124,10 @@ var malformedCases = []string{
 	`<path/><b><strong></path><optgroup><dialog><path><button></b><ruby></strong><h3/>`,
 	`<table><a><address><svg><template></a>`,
 	`<svg><input><title><p><strong><listing></listing><embed></input><wbr title="a><template data-k="w v" data-k></strong><p data-k>`,
+	// A block the adoption agency moves out of an element opened in a
+	// copy of a formatting element, whose original an earlier run of
+	// the agency moved into a new copy.
+	`<p><u><hgroup> <aside><a></u><y><p><a>`,
 }
 
 // malformedTags are the tag names the generator draws from, weighted by
