@@ -128,6 +128,12 @@ var malformedCases = []string{
 	// copy of a formatting element, whose original an earlier run of
 	// the agency moved into a new copy.
 	`<p><u><hgroup> <aside><a></u><y><p><a>`,
+	// Text in a template in the head leaves the head open.
+	`<head><template>x</template>t<style>`,
+	`<head><template><table>x</template>t<style>`,
+	// </p> and </br> end svg or math content, then follow HTML's rules.
+	`<p><math><annotation-xml></p><script>`, `<p><svg><g></br>x<div>`,
+	`<div><svg><foreignObject><p>a</svg></p>b`,
 }
 
 // malformedTags are the tag names the generator draws from, weighted by
