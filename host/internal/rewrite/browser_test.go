@@ -715,11 +715,13 @@ func (d *treeDiff) inFormatting(x int, ar, ab []int) bool {
 }
 
 // copyBetween reports whether, in the browser's tree, a copy of a
-// formatting element lies between element k and its ancestor x.
+// formatting element lies between element k and its ancestor x (or the
+// element taken for its original: the adoption agency can move an
+// original into a new copy, and the copy left open then looks like it).
 func (d *treeDiff) copyBetween(k, x int) bool {
 	top := d.b.orig[x]
 	for p := d.b.orig[k].Parent; p != nil && p != top; p = p.Parent {
-		if bn := d.b.nodes[p]; bn != nil && bn.clone {
+		if bn := d.b.nodes[p]; bn != nil && (bn.clone || bn.id >= 0 && formatting[p.Data] && d.b.clones[bn.id] > 0) {
 			return true
 		}
 	}
