@@ -342,17 +342,20 @@ var designDiffs = []designDiff{diffImplied, diffClone, diffFormat, diffFoster, d
 
 // treeDiff compares the rewriter's tree of one page with the browser's.
 type treeDiff struct {
-	in     string
-	elems  []relem
-	b      *btree
-	t      *html.Node          // the rewriter's tree, as html.Nodes
-	tnodes []*html.Node        // by element number
-	why    map[int]*designDiff // why element k is not where the rewriter has it, or not in the browser's tree
-	attrs  map[int]bool        // element k has attributes in the browser's tree its start tag does not
-	bwhy   map[*html.Node]*designDiff
-	cut    int // the elements from cut on are not compared (see diffReference); len(elems) if none
-	errs   []string
-	stats  map[string]int
+	in        string
+	elems     []relem
+	b         *btree
+	t         *html.Node          // the rewriter's tree, as html.Nodes
+	tnodes    []*html.Node        // by element number
+	why       map[int]*designDiff // why element k is not where the rewriter has it, or not in the browser's tree
+	attrs     map[int]bool        // element k has attributes in the browser's tree its start tag does not
+	bwhy      map[*html.Node]*designDiff
+	cut       int            // the elements from cut on are not compared (see diffReference); len(elems) if none
+	made      map[string]int // by name, the elements the browser made in the page up to the cut (see afterCut)
+	annotated string
+	ends      []int
+	errs      []string
+	stats     map[string]int
 }
 
 // compareTrees builds both trees of in and explains where they differ.
@@ -378,7 +381,7 @@ func compareTrees(in string) (*treeDiff, error) {
 	if !sameShape(plain, doc) {
 		return nil, fmt.Errorf("the annotations change how the browser parses the page")
 	}
-	d := &treeDiff{in: in, elems: elems, b: newBTree(doc, elems, annotated, ends), why: map[int]*designDiff{}, attrs: map[int]bool{},
+	d := &treeDiff{in: in, elems: elems, b: newBTree(doc, elems, annotated, ends), annotated: annotated, ends: ends, why: map[int]*designDiff{}, attrs: map[int]bool{},
 		bwhy: map[*html.Node]*designDiff{}, stats: map[string]int{}, cut: len(elems)}
 	d.buildT()
 	d.explain()
@@ -523,23 +526,45 @@ func (d *treeDiff) label(k int) string {
 	return fmt.Sprintf("#%d <%s>", k, d.elems[k].name)
 }
 
-// afterCut reports whether node n comes after an element past the cut,
-// in document order.
+// afterCut reports whether node n, an element the browser made, comes
+// after an element past the cut, in document order; or, as the browser
+// can lose every element past the cut (an HTML template in svg or math,
+// and what it holds), whether the page up to the cut has fewer elements
+// of its name the browser made than the page has up to n.
 func (d *treeDiff) afterCut(n *html.Node) bool {
 	if d.cut == len(d.elems) {
 		return false
 	}
+	key := n.Namespace + ":" + n.Data
+	seen := 0
 	for m := range d.b.doc.Descendants() {
-		if m == n {
-			return false
+		if m.Type != html.ElementNode {
+			continue
 		}
-		if v := attrOf(m, annotAttr); v != "" {
+		v := attrOf(m, annotAttr)
+		if v == "" && m.Namespace+":"+m.Data == key {
+			seen++
+		}
+		if m == n {
+			break
+		}
+		if v != "" {
 			if k, _ := strconv.Atoi(v); k >= d.cut {
 				return true
 			}
 		}
 	}
-	return false
+	if d.made == nil {
+		d.made = map[string]int{}
+		if doc, err := html.Parse(strings.NewReader(d.annotated[:d.ends[d.cut]])); err == nil {
+			for m := range doc.Descendants() {
+				if m.Type == html.ElementNode && attrOf(m, annotAttr) == "" {
+					d.made[m.Namespace+":"+m.Data]++
+				}
+			}
+		}
+	}
+	return seen > d.made[key]
 }
 
 // selfClosingQuirk reports whether x/net/html's tokenizer and the
@@ -678,6 +703,11 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			// k was a furthest block: the adoption agency moved it up,
 			// past x (an element between the formatting element and k).
 			why = &diffFormat
+		case d.adoptedFrom(k, x) && len(without(ab, ar)) == 0:
+			// k was a furthest block, and x lay between it and the
+			// formatting element (or a copy of it) in the browser's
+			// tree: the adoption agency moved k up, out of x.
+			why = &diffFormat
 		case tableParts[name] && !tableCells[d.elems[k].name]:
 			// The browser moved k (or an ancestor) out of the table it
 			// is written in (before the table, or into the template the
@@ -710,11 +740,13 @@ func (d *treeDiff) inFormatting(x int, ar, ab []int) bool {
 }
 
 // copyBetween reports whether, in the browser's tree, a copy of a
-// formatting element lies between element k and its ancestor x.
+// formatting element lies between element k and its ancestor x (or the
+// element taken for its original: the adoption agency can move an
+// original into a new copy, and the copy left open then looks like it).
 func (d *treeDiff) copyBetween(k, x int) bool {
 	top := d.b.orig[x]
 	for p := d.b.orig[k].Parent; p != nil && p != top; p = p.Parent {
-		if bn := d.b.nodes[p]; bn != nil && bn.clone {
+		if bn := d.b.nodes[p]; bn != nil && (bn.clone || bn.id >= 0 && formatting[p.Data] && d.b.clones[bn.id] > 0) {
 			return true
 		}
 	}
@@ -776,6 +808,30 @@ func (d *treeDiff) adopted(k int, ar, ab []int) bool {
 		}
 		if slices.Contains(ar, bn.id) && !slices.Contains(ab, bn.id) {
 			return true
+		}
+	}
+	return false
+}
+
+// adoptedFrom reports whether the adoption agency moved k, as a furthest
+// block, out of x in the browser's tree: k has a copy of a formatting
+// element as a child there, and x is in an element with that number (the
+// formatting element or a copy; which of them is the original does not
+// matter, as the agency can move an original into a new copy).
+func (d *treeDiff) adoptedFrom(k, x int) bool {
+	bx := d.b.orig[x]
+	if bx == nil {
+		return false
+	}
+	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
+		bn := d.b.nodes[c]
+		if bn == nil || !bn.clone || !formatting[c.Data] {
+			continue
+		}
+		for p := bx.Parent; p != nil; p = p.Parent {
+			if pn := d.b.nodes[p]; pn != nil && pn.id == bn.id {
+				return true
+			}
 		}
 	}
 	return false

@@ -124,6 +124,23 @@ var malformedCases = []string{
 	`<path/><b><strong></path><optgroup><dialog><path><button></b><ruby></strong><h3/>`,
 	`<table><a><address><svg><template></a>`,
 	`<svg><input><title><p><strong><listing></listing><embed></input><wbr title="a><template data-k="w v" data-k></strong><p data-k>`,
+	// A block the adoption agency moves out of an element opened in a
+	// copy of a formatting element, whose original an earlier run of
+	// the agency moved into a new copy.
+	`<p><u><hgroup> <aside><a></u><y><p><a>`,
+	// An element opened in a copy of a formatting element that stays
+	// open when the </form> around it ends, after the adoption agency
+	// moved the original into a new copy.
+	`<optgroup><b></optgroup>><form><s></b>t</form><meta>`,
+	// Text in a template in the head leaves the head open.
+	`<head><template>x</template>t<style>`,
+	`<head><template><table>x</template>t<style>`,
+	// </p> and </br> end svg or math content, then follow HTML's rules.
+	`<p><math><annotation-xml></p><script>`, `<p><svg><g></br>x<div>`,
+	`<div><svg><foreignObject><p>a</svg></p>b`,
+	// What x/net/html makes of a tag in an HTML template in svg, a
+	// template it loses.
+	`<svg><title><template><c></title><col>`,
 }
 
 // malformedTags are the tag names the generator draws from, weighted by

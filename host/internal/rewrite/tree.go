@@ -1270,7 +1270,9 @@ func (r *Rewriter) text(lo, hi int) {
 	r.started = true
 	top := len(r.stack) - 1
 	switch {
-	case !r.bodyStarted:
+	case !r.bodyStarted && r.last(tagTemplate) == 0:
+		// (Text in a template in the head is the template's: the head
+		// goes on.)
 		if r.mode() == modeFrameset {
 			return
 		}
@@ -1319,7 +1321,25 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 		}
 		return
 	}
-	if foreign {
+	if foreign && (id == tagP || id == tagBR) {
+		// </p> and </br> close the svg or math content, to an HTML
+		// element or an integration point, and follow HTML's rules
+		// there (no svg or math element is named p or br: those start
+		// tags leave foreign content).
+		d := top
+		for d >= 1 && r.stack[d].ns != nsHTML && r.stack[d].eflags&eIntegration == 0 {
+			if trackWork {
+				r.work++
+			}
+			d--
+		}
+		if d < top {
+			r.popTo(d+1, lt, lt, false)
+			if r.stopped {
+				return
+			}
+		}
+	} else if foreign {
 		// In svg or math: the nearest open foreign element of that name,
 		// above the nearest HTML element.
 		if d := r.lastForeign(id); d > 0 && d > int(r.stack[top].html) {
