@@ -331,7 +331,7 @@ func (h *harness) goals(cs []comparison) []goal {
 	micro("Wasm decide, 1,000 rules", "/host/internal/site", `^DecideRules/1000/in-process$`, "ns/op", "< 20 µs", func(v float64) bool { return v < 20000 }, nsAsTime)
 	micro("Wasm decide, 10,000 rules", "/host/internal/site", `^DecideRules/10000/in-process$`, "ns/op", "< 100 µs", func(v float64) bool { return v < 100000 }, nsAsTime)
 	// A plugin read from a .wasm file runs like one compiled in process
-	// once the verifier has found it bounded (plugin/bounded).
+	// once the verifier has found it bounded (internal/bounded).
 	ratio("decide from a .wasm file ÷ compiled in process, demo rules", "/host/internal/site", `^DemoWasmCall/from-file$`, `^DemoWasmCall/in-process$`, "≤ 1.20×", func(v float64) bool { return v <= 1.2 })
 	// Loading a plugin: read the .wasm, verify it, compile it to machine
 	// code (no cache), create its first instance.

@@ -18,7 +18,7 @@ const ABIVersion = 1
 // (rules compiled by bespoke): a manifest's Compiler is this, a slash and a
 // version. The name alone proves nothing: the host runs a module without
 // termination checks when it built it itself (Artifact.Bounded) or when
-// the module passes verification (package plugin/bounded).
+// the module passes verification (package internal/bounded).
 const BoundedCompiler = "bespoke-rules"
 
 // Names the module exports.

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bespoke-edge/bespoke/plugin/escape"
+	"github.com/bespoke-edge/bespoke/internal/escape"
 )
 
 // Artifact is a compiled rule module: the Wasm binary and the manifest read
@@ -23,7 +23,7 @@ type Artifact struct {
 	// running time is bounded by construction (no loop except over inputs
 	// the host caps). It is never read from a file: a module's claim about
 	// its own compiler is not proof, so the host verifies a plugin loaded
-	// from disk (package plugin/bounded), and runs it with termination
+	// from disk (package internal/bounded), and runs it with termination
 	// checks and a deadline unless it is in the bounded subset.
 	Bounded bool
 }

@@ -14,12 +14,12 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/bespoke-edge/bespoke/internal/codegen"
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules/codegen"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 	"github.com/bespoke-edge/bespoke/rules/internal/check"
 	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
-	"github.com/bespoke-edge/bespoke/rules/ir"
 )
 
 // Result is a compiled rule file.

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules"
-	"github.com/bespoke-edge/bespoke/rules/eval"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/rulegen"
 	"github.com/bespoke-edge/bespoke/rules"
-	"github.com/bespoke-edge/bespoke/rules/rulegen"
 )
 
 // BenchmarkCompileRules is the whole compile of a rule file (parse, check,

@@ -21,10 +21,10 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/internal/eval"
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules"
-	"github.com/bespoke-edge/bespoke/rules/eval"
-	"github.com/bespoke-edge/bespoke/rules/ir"
 )
 
 // loaded is a plugin loaded for a command, with its IR when it came from a

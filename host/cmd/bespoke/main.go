@@ -20,8 +20,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/bespoke-edge/bespoke/internal/codegen"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules/codegen"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/internal/codegen"
+	"github.com/bespoke-edge/bespoke/internal/eval"
+	"github.com/bespoke-edge/bespoke/internal/ir"
+	"github.com/bespoke-edge/bespoke/internal/rulegen"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules/codegen"
-	"github.com/bespoke-edge/bespoke/rules/eval"
-	"github.com/bespoke-edge/bespoke/rules/ir"
-	"github.com/bespoke-edge/bespoke/rules/rulegen"
 )
 
 // The compiled module and the reference evaluator must agree on every

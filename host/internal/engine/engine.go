@@ -4,7 +4,7 @@
 // call, and reads the Decision back.
 //
 // A module whose running time is bounded (compiled by bespoke in this
-// process, or verified by package plugin/bounded, as a compiled .wasm file
+// process, or verified by package internal/bounded, as a compiled .wasm file
 // is) runs without termination checks; any other module runs with them
 // and a deadline per decision. An instance whose call fails (a trap, a
 // guest error, a timeout) is closed and never returned to the pool. A
@@ -28,8 +28,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/bespoke-edge/bespoke/internal/bounded"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/plugin/bounded"
 )
 
 // Config configures an Engine. The zero Config is usable: see each field
@@ -50,7 +50,7 @@ type Config struct {
 	// 0 means 64 (4 MiB), far above what rule modules use.
 	MemoryLimitPages uint32
 	// DecideTimeout bounds one decision of a module that may loop (one
-	// outside the bounded subset, see package plugin/bounded, or any
+	// outside the bounded subset, see package internal/bounded, or any
 	// module with AlwaysInterrupt). An instance still running past it is
 	// closed and the request is served unpersonalized. 0 means 50 ms.
 	DecideTimeout time.Duration
@@ -275,7 +275,7 @@ var errAlwaysInterrupt = errors.New("the engine applies a deadline to every modu
 
 // Bounded reports whether the module runs without termination checks and
 // a deadline: it was compiled in this process, or it is in the bounded
-// subset (package plugin/bounded). When it is not, the error says why.
+// subset (package internal/bounded). When it is not, the error says why.
 func (m *Module) Bounded() (bool, error) { return m.unbounded == nil, m.unbounded }
 
 // Imports reports whether the module imports the host function name.

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/internal/codegen"
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules/codegen"
-	"github.com/bespoke-edge/bespoke/rules/ir"
 )
 
 func newEngine(t testing.TB, cfg engine.Config) *engine.Engine {

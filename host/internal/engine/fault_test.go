@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/internal/guest"
+	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/plugin/guest"
-	"github.com/bespoke-edge/bespoke/plugin/wasm"
 )
 
 func loadGuest(t *testing.T, e *engine.Engine, body *wasm.Code) *engine.Module {

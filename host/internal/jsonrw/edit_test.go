@@ -14,7 +14,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/bespoke-edge/bespoke/plugin/jsonpath"
+	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 )
 
 // visitorSeen is a SeenSet as the host's filter answers: the items shown

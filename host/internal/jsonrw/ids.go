@@ -4,7 +4,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/bespoke-edge/bespoke/plugin/jsonpath"
+	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 )
 
 // appendUnquoted appends the text of a JSON string's content (the bytes

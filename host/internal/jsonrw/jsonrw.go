@@ -1,7 +1,7 @@
 // Package jsonrw personalizes JSON responses: set or remove a value at a
 // path, and hide already-seen items, keep the first N, or reorder the
 // elements of an array, where paths are the part of gjson's syntax that
-// names one place (package plugin/jsonpath: "items", "data.banner.title",
+// names one place (package internal/jsonpath: "items", "data.banner.title",
 // "items.0", "@this" for the whole document). The document is edited by
 // splicing its bytes, so everything an edit does not touch is copied
 // through unchanged, and the output is valid JSON whenever the input is.
@@ -27,7 +27,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/bespoke-edge/bespoke/plugin/jsonpath"
+	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 )
 
 // Op is what an edit does.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/bespoke-edge/bespoke/plugin/jsonpath"
+	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 )
 
 // The functions of this file walk a document that Validate accepted: they

@@ -9,9 +9,9 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/internal/escape"
+	"github.com/bespoke-edge/bespoke/internal/escape/escapetest"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/plugin/escape"
-	"github.com/bespoke-edge/bespoke/plugin/escape/escapetest"
 	"github.com/bespoke-edge/bespoke/rules"
 )
 

@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/rules/diag"
-	"github.com/bespoke-edge/bespoke/rules/eval"
 )
 
 //go:embed page.html

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bespoke-edge/bespoke/plugin/escape"
+	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/rules"
 )
 

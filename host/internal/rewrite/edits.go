@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/bespoke-edge/bespoke/plugin/selector"
+	"github.com/bespoke-edge/bespoke/internal/selector"
 )
 
 // match evaluates the active compounds on the element just pushed at

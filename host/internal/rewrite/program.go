@@ -5,7 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/bespoke-edge/bespoke/plugin/selector"
+	"github.com/bespoke-edge/bespoke/internal/selector"
 )
 
 // Program holds the selectors of one plugin, compiled once when the plugin

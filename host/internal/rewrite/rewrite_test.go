@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bespoke-edge/bespoke/plugin/selector"
+	"github.com/bespoke-edge/bespoke/internal/selector"
 )
 
 // seed returns the seed for random chunking: $BESPOKE_SEED when set, else

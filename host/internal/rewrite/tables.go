@@ -3,7 +3,7 @@ package rewrite
 import (
 	"slices"
 
-	"github.com/bespoke-edge/bespoke/plugin/selector"
+	"github.com/bespoke-edge/bespoke/internal/selector"
 )
 
 // tables is what a rewrite needs from the Program for one set of

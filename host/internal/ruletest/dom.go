@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/bespoke-edge/bespoke/plugin/selector"
+	"github.com/bespoke-edge/bespoke/internal/selector"
 )
 
 // A page expectation is checked against the document a browser builds

@@ -25,9 +25,9 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
-	"github.com/bespoke-edge/bespoke/plugin/selector"
-	"github.com/bespoke-edge/bespoke/rules/eval"
-	"github.com/bespoke-edge/bespoke/rules/ir"
+	"github.com/bespoke-edge/bespoke/internal/eval"
+	"github.com/bespoke-edge/bespoke/internal/ir"
+	"github.com/bespoke-edge/bespoke/internal/selector"
 )
 
 // Options configure a run. The zero Options are usable.

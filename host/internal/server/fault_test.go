@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/config"
+	"github.com/bespoke-edge/bespoke/internal/guest"
+	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/plugin/guest"
-	"github.com/bespoke-edge/bespoke/plugin/wasm"
 )
 
 // faultOrigin is a TCP origin that misbehaves as told, per request path.

@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/bespoke-edge/bespoke/internal/escape"
+	"github.com/bespoke-edge/bespoke/internal/jsonpath"
+	"github.com/bespoke-edge/bespoke/internal/selector"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/plugin/escape"
-	"github.com/bespoke-edge/bespoke/plugin/jsonpath"
-	"github.com/bespoke-edge/bespoke/plugin/selector"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
 )

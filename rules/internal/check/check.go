@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
-	"github.com/bespoke-edge/bespoke/rules/ir"
 )
 
 // Check checks f and returns its IR, or a diag.List of every error.

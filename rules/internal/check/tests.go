@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
-	"github.com/bespoke-edge/bespoke/rules/ir"
 )
 
 // visitorCookie is the proxy's visitor id cookie, and visitorIDLen the

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/bespoke-edge/bespoke/internal/ir"
+	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/plugin/wasm"
-	"github.com/bespoke-edge/bespoke/rules/ir"
 )
 
 // fn is a function under construction: its body, its locals, and the

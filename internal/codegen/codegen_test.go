@@ -14,13 +14,13 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/bespoke-edge/bespoke/internal/bounded"
+	"github.com/bespoke-edge/bespoke/internal/codegen"
+	"github.com/bespoke-edge/bespoke/internal/eval"
+	"github.com/bespoke-edge/bespoke/internal/ir"
+	"github.com/bespoke-edge/bespoke/internal/rulegen"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/plugin/bounded"
-	"github.com/bespoke-edge/bespoke/rules/codegen"
 	"github.com/bespoke-edge/bespoke/rules/diag"
-	"github.com/bespoke-edge/bespoke/rules/eval"
-	"github.com/bespoke-edge/bespoke/rules/ir"
-	"github.com/bespoke-edge/bespoke/rules/rulegen"
 )
 
 // host runs one module as the ABI says, and counts the host calls of each

@@ -10,9 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/bespoke-edge/bespoke/internal/bounded"
+	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/plugin/bounded"
-	"github.com/bespoke-edge/bespoke/plugin/wasm"
 )
 
 // Module describes a hand-made guest. Its function index space is: the

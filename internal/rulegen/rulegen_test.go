@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/ir"
+	"github.com/bespoke-edge/bespoke/internal/rulegen"
 	"github.com/bespoke-edge/bespoke/rules"
-	"github.com/bespoke-edge/bespoke/rules/ir"
-	"github.com/bespoke-edge/bespoke/rules/rulegen"
 )
 
 func TestRulesCompile(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/bespoke-edge/bespoke/plugin/escape/escapetest"
+	"github.com/bespoke-edge/bespoke/internal/escape/escapetest"
 )
 
 func TestOriginOf(t *testing.T) {

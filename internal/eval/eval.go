@@ -10,8 +10,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules/ir"
 )
 
 // Env is the input of one evaluation.

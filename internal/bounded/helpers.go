@@ -1,7 +1,7 @@
 package bounded
 
 import (
-	"github.com/bespoke-edge/bespoke/plugin/wasm"
+	"github.com/bespoke-edge/bespoke/internal/wasm"
 )
 
 // Helper names one of the string helpers, the only functions of the

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/bounded"
+	"github.com/bespoke-edge/bespoke/internal/guest"
+	"github.com/bespoke-edge/bespoke/internal/rulegen"
+	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/plugin/bounded"
-	"github.com/bespoke-edge/bespoke/plugin/guest"
-	"github.com/bespoke-edge/bespoke/plugin/wasm"
 	"github.com/bespoke-edge/bespoke/rules"
-	"github.com/bespoke-edge/bespoke/rules/rulegen"
 )
 
 // baseGuest is a hand-written guest inside the subset that uses every

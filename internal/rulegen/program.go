@@ -4,9 +4,9 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
-	"github.com/bespoke-edge/bespoke/rules/ir"
 )
 
 // Words are the strings random programs compare with and random contexts

@@ -1,5 +1,5 @@
 // Package codegen lowers rule IR to a WebAssembly module that satisfies the
-// plugin ABI and stays inside the bounded subset (package plugin/bounded):
+// plugin ABI and stays inside the bounded subset (package internal/bounded):
 // no loop but the string helpers', no call cycle, no language runtime.
 //
 // A decision runs in three steps, each distinct condition computed at most
@@ -25,10 +25,10 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/bespoke-edge/bespoke/internal/bounded"
+	"github.com/bespoke-edge/bespoke/internal/ir"
+	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/plugin/bounded"
-	"github.com/bespoke-edge/bespoke/plugin/wasm"
-	"github.com/bespoke-edge/bespoke/rules/ir"
 )
 
 // Compiler names this code generator in manifests.

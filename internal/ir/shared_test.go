@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules/ir"
 )
 
 // describe prints a shared node, its operands by what they test, for

@@ -3,7 +3,7 @@ package escape_test
 import (
 	"fmt"
 
-	"github.com/bespoke-edge/bespoke/plugin/escape"
+	"github.com/bespoke-edge/bespoke/internal/escape"
 )
 
 // A value is escaped for the part of the URL it lands in, which the

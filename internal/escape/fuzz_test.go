@@ -7,7 +7,7 @@ import (
 
 	nethtml "golang.org/x/net/html"
 
-	"github.com/bespoke-edge/bespoke/plugin/escape/escapetest"
+	"github.com/bespoke-edge/bespoke/internal/escape/escapetest"
 )
 
 // FuzzURL: wherever Locate lets a value into a URL, no value escaped by
