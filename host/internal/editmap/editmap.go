@@ -11,7 +11,10 @@
 //
 // A page whose map did not match is remembered (a tombstone) so that a
 // page that changes with every response does not pay for a new map on
-// each: the next few misses of that key build none.
+// each: the next few misses of that key build none, and one miss builds
+// the next map while the others go on without (requests overlap). A key
+// whose maps keep failing before they served waits longer each time, up
+// to 16 times as long.
 package editmap
 
 import (
@@ -51,8 +54,12 @@ func NewKey(validator string, length int64, parts ...string) (k Key, ok bool) {
 }
 
 // retries is how many misses of a key whose map did not match build no
-// map.
-const retries = 16
+// map; a key whose maps failed fails times in a row waits
+// retries<<min(fails-1, maxBackoff) misses.
+const (
+	retries    = 16
+	maxBackoff = 4
+)
 
 // entryCost is what an entry costs besides its map.
 const entryCost = 64
@@ -61,6 +68,8 @@ type entry struct {
 	key        Key
 	m          *rewrite.EditMap // nil: a tombstone
 	wait       int              // a tombstone's misses left before a map is built again
+	fails      int              // the key's maps that failed in a row, before serving
+	gets       int              // how often the map was got
 	prev, next *entry
 }
 
@@ -102,6 +111,7 @@ func (c *Cache) Get(key Key, prog *rewrite.Program) *rewrite.EditMap {
 		c.remove(e)
 		return nil
 	}
+	e.gets++
 	c.unlink(e)
 	c.front(e)
 	return e.m
@@ -122,7 +132,9 @@ func (c *Cache) Want(key Key) bool {
 	if e.wait--; e.wait > 0 {
 		return false
 	}
-	c.remove(e)
+	// This miss builds the map; the tombstone stays, so that the misses
+	// that overlap it build none.
+	e.wait = wait(e.fails)
 	return true
 }
 
@@ -135,25 +147,39 @@ func (c *Cache) Put(key Key, m *rewrite.EditMap) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[key]; e != nil {
-		c.remove(e)
-	}
 	e := &entry{key: key, m: m}
+	if old := c.entries[key]; old != nil {
+		e.fails = old.fails
+		c.remove(old)
+	}
 	c.add(e)
 }
 
 // Failed records that the page of key did not match its map: the map is
-// dropped, and the next misses of key build none.
+// dropped, and the next misses of key build none, the more the more of
+// its maps failed before they were used a few times.
 func (c *Cache) Failed(key Key) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	fails := 1
 	if e := c.entries[key]; e != nil {
+		switch {
+		case e.m == nil:
+			fails = max(e.fails, 1) // the same map, got by overlapping requests
+		case e.gets <= retries:
+			fails = e.fails + 1
+		}
 		c.remove(e)
 	}
-	c.add(&entry{key: key, wait: retries})
+	c.add(&entry{key: key, wait: wait(fails), fails: fails})
+}
+
+// wait returns how many misses build no map after fails failed maps.
+func wait(fails int) int {
+	return retries << min(max(fails-1, 0), maxBackoff)
 }
 
 // Bytes returns the bytes the cache holds (maps and entries).

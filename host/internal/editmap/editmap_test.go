@@ -101,8 +101,47 @@ func TestCacheFailed(t *testing.T) {
 	if !c.Want(7) {
 		t.Fatal("no map is ever built again")
 	}
+	if c.Want(7) {
+		t.Fatal("a miss that overlaps the one building the map builds one too")
+	}
 	if !c.Want(8) {
 		t.Fatal("another page builds no map")
+	}
+}
+
+// TestCacheBackoff: a page whose maps keep failing before they serve
+// waits longer for each next map, up to a bound; one whose map served a
+// while waits the least again.
+func TestCacheBackoff(t *testing.T) {
+	prog, _ := rewrite.CompileStrings([]string{"li"})
+	m := mapOf(t, prog, "<li>a")
+	c := New(1 << 20)
+	// misses returns how many misses of key build no map.
+	misses := func(key Key) int {
+		for n := 0; n < 1<<20; n++ {
+			if c.Want(key) {
+				return n
+			}
+		}
+		t.Fatal("no map is ever built again")
+		return 0
+	}
+	for i, want := range []int{15, 31, 63, 127, 255, 255, 255} {
+		c.Put(7, m)
+		c.Get(7, prog)
+		c.Failed(7)
+		c.Failed(7) // an overlapping request of the same map
+		if n := misses(7); n != want {
+			t.Fatalf("after failed map %d, %d misses built none, want %d", i+1, n, want)
+		}
+	}
+	c.Put(7, m)
+	for range retries + 1 {
+		c.Get(7, prog)
+	}
+	c.Failed(7)
+	if n := misses(7); n != retries-1 {
+		t.Fatalf("a map that served, then failed: %d misses built none, want %d", n, retries-1)
 	}
 }
 

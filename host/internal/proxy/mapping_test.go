@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -134,22 +135,27 @@ func TestEditMapsDemo(t *testing.T) {
 // with them (every request after the first is spliced), and "varying"
 // with them and an origin that changes a few bytes near the top of every
 // response (every request falls back to the rewriter, or misses), against
-// "rewrite-varying", that origin without edit maps.
+// "rewrite-varying", that origin without edit maps. The "-parallel"
+// cases send from 32 clients at once, as bench/ does: there, requests
+// that miss overlap the one that builds a map.
 func BenchmarkProxyEditMaps(b *testing.B) {
 	page, err := os.ReadFile("../../../testdata/pages/shop.html")
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, c := range []struct {
-		name  string
-		maps  int
-		vary  bool
-		check func(*proxy.MapStats) bool
+		name     string
+		maps     int
+		vary     bool
+		parallel bool
+		check    func(*proxy.MapStats) bool
 	}{
-		{"rewrite", 0, false, func(*proxy.MapStats) bool { return true }},
-		{"splice", 32 << 20, false, func(s *proxy.MapStats) bool { return s.Hits.Load() > 0 && s.Fallbacks.Load() == 0 }},
-		{"rewrite-varying", 0, true, func(*proxy.MapStats) bool { return true }},
-		{"varying", 32 << 20, true, func(s *proxy.MapStats) bool { return s.Hits.Load() == 0 }},
+		{"rewrite", 0, false, false, func(*proxy.MapStats) bool { return true }},
+		{"splice", 32 << 20, false, false, func(s *proxy.MapStats) bool { return s.Hits.Load() > 0 && s.Fallbacks.Load() == 0 }},
+		{"rewrite-varying", 0, true, false, func(*proxy.MapStats) bool { return true }},
+		{"varying", 32 << 20, true, false, func(s *proxy.MapStats) bool { return s.Hits.Load() == 0 }},
+		{"rewrite-varying-parallel", 0, true, true, func(*proxy.MapStats) bool { return true }},
+		{"varying-parallel", 32 << 20, true, true, func(s *proxy.MapStats) bool { return s.Hits.Load() == 0 }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var n atomic.Int64
@@ -188,29 +194,44 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 			defer s.Close(context.Background())
 			srv := httptest.NewServer(p)
 			defer srv.Close()
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-			var jar string
-			b.SetBytes(int64(len(page)))
-			b.ReportAllocs()
-			for b.Loop() {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+			get := func(jar *string) {
 				req, _ := http.NewRequest("GET", srv.URL+"/", nil)
 				req.Header.Set("CF-IPCountry", "FR")
-				req.Header.Set("Cookie", "seg=gold; "+jar)
+				req.Header.Set("Cookie", "seg=gold; "+*jar)
 				resp, err := client.Do(req)
 				if err != nil {
-					b.Fatal(err)
+					b.Error(err)
+					return
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != 200 {
-					b.Fatal(resp.Status)
+					b.Error(resp.Status)
+					return
 				}
 				var parts []string
 				for _, c := range resp.Cookies() {
 					parts = append(parts, c.Name+"="+c.Value)
 				}
 				if len(parts) > 0 {
-					jar = strings.Join(parts, "; ")
+					*jar = strings.Join(parts, "; ")
+				}
+			}
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			if c.parallel {
+				b.SetParallelism((32 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					var jar string
+					for pb.Next() {
+						get(&jar)
+					}
+				})
+			} else {
+				var jar string
+				for b.Loop() {
+					get(&jar)
 				}
 			}
 			b.StopTimer()
