@@ -63,7 +63,6 @@ func BenchmarkProxy(b *testing.B) {
 	}))
 	defer origin.Close()
 	u, _ := url.Parse(origin.URL)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	run := func(b *testing.B, h http.Handler, cookie bool) {
 		srv := httptest.NewServer(h)
@@ -111,26 +110,7 @@ func BenchmarkProxy(b *testing.B) {
 		{"none", benchNone}, {"edits", benchEditRules}, {"seen", benchSeenRules},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			eng, err := engine.New(engine.Config{CacheDir: "-"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer eng.Close(context.Background())
-			store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
-			if err != nil {
-				b.Fatal(err)
-			}
-			p := proxy.New(proxy.Config{Origin: u, Logger: quiet, Seen: store})
-			res, err := rules.Compile("bench.yaml", []byte(tc.rules))
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			p.Swap(s)
-			defer s.Close(context.Background())
+			p := benchProxy(b, u, tc.rules, true, proxy.Config{})
 			run(b, p, true)
 		})
 	}
@@ -163,26 +143,7 @@ func BenchmarkProxyJSON(b *testing.B) {
 	}))
 	defer origin.Close()
 	u, _ := url.Parse(origin.URL)
-	eng, err := engine.New(engine.Config{CacheDir: "-"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer eng.Close(context.Background())
-	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Seen: store})
-	res, err := rules.Compile("bench.yaml", []byte("rules:\n  - name: api\n    actions:\n      - json_hide_seen: { path: items, id: id, keep_at_least: 8 }\n      - json_limit: { path: items, n: 10000 }\n"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.Swap(s)
-	defer s.Close(context.Background())
+	p := benchProxy(b, u, "rules:\n  - name: api\n    actions:\n      - json_hide_seen: { path: items, id: id, keep_at_least: 8 }\n      - json_limit: { path: items, n: 10000 }\n", true, proxy.Config{})
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
@@ -207,4 +168,35 @@ func BenchmarkProxyJSON(b *testing.B) {
 			jar = c.Name + "=" + c.Value
 		}
 	}
+}
+
+// benchProxy is a proxy in front of origin running rulesYAML, with the
+// seen cookie store when withSeen (cfg's Origin, Logger and Seen are set
+// here; everything is closed when b ends).
+func benchProxy(b *testing.B, origin *url.URL, rulesYAML string, withSeen bool, cfg proxy.Config) *proxy.Proxy {
+	b.Helper()
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { eng.Close(context.Background()) })
+	cfg.Origin = origin
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if withSeen {
+		if cfg.Seen, err = seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p := proxy.New(cfg)
+	res, err := rules.Compile("bench.yaml", []byte(rulesYAML))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Swap(s)
+	b.Cleanup(func() { s.Close(context.Background()) })
+	return p
 }

@@ -2,10 +2,8 @@ package proxy_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,11 +11,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
-	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
-	"github.com/bespoke-edge/bespoke/host/internal/site"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // BenchmarkConnMemory is the memory one open keep-alive connection of a
@@ -35,22 +29,7 @@ func BenchmarkConnMemory(b *testing.B) {
 	}))
 	defer origin.Close()
 	u, _ := url.Parse(origin.URL)
-	eng, err := engine.New(engine.Config{CacheDir: "-"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer eng.Close(context.Background())
-	p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	res, err := rules.Compile("bench.yaml", []byte(benchEditRules))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.Swap(s)
-	defer s.Close(context.Background())
+	p := benchProxy(b, u, benchEditRules, false, proxy.Config{})
 	for b.Loop() {
 		srv := httptest.NewServer(p)
 		addr := srv.Listener.Addr().String()

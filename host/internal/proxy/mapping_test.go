@@ -3,10 +3,8 @@ package proxy_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,13 +16,9 @@ import (
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
-	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
-	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
-	"github.com/bespoke-edge/bespoke/host/internal/site"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // mapOrigin serves the cards page with a strong ETag; with vary, a few
@@ -172,26 +166,7 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 			}))
 			defer origin.Close()
 			u, _ := url.Parse(origin.URL)
-			eng, err := engine.New(engine.Config{CacheDir: "-"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer eng.Close(context.Background())
-			store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
-			if err != nil {
-				b.Fatal(err)
-			}
-			p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Seen: store, EditMapCache: c.maps})
-			res, err := rules.Compile("bench.yaml", []byte(benchSeenRules))
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, err := site.Load(context.Background(), eng, "bench", res.Artifact, reqctx.Config{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			p.Swap(s)
-			defer s.Close(context.Background())
+			p := benchProxy(b, u, benchSeenRules, true, proxy.Config{EditMapCache: c.maps})
 			srv := httptest.NewServer(p)
 			defer srv.Close()
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
