@@ -262,6 +262,7 @@ func silentServer(t *testing.T) (string, func()) {
 	}
 	var mu sync.Mutex
 	var conns []net.Conn
+	released := false
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -269,20 +270,28 @@ func silentServer(t *testing.T) (string, func()) {
 				return
 			}
 			mu.Lock()
-			conns = append(conns, c)
+			// A connection accepted while release ran would otherwise
+			// never be closed, and a client waiting on it would wait
+			// out its whole timeout.
+			if released {
+				c.Close()
+			} else {
+				conns = append(conns, c)
+			}
 			mu.Unlock()
 		}
 	}()
-	var once sync.Once
 	release := func() {
-		once.Do(func() {
-			ln.Close()
-			mu.Lock()
-			defer mu.Unlock()
-			for _, c := range conns {
-				c.Close()
-			}
-		})
+		mu.Lock()
+		defer mu.Unlock()
+		if released {
+			return
+		}
+		released = true
+		ln.Close()
+		for _, c := range conns {
+			c.Close()
+		}
 	}
 	t.Cleanup(release)
 	return ln.Addr().String(), release
