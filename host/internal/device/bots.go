@@ -387,7 +387,8 @@ var phoneMakers = [...]string{
 	"tecno", "infinix", "dewav", "sagetel", "cat-", "iac/", "emobile", "ddipocket", "vertu", "mitsu", "toshiba", "hitachi",
 	"casio", "fly", "bird", "konka", "gionee", "coolpad", "xiaomi", "oppo", "vivo", "meizu", "doro", "cricket", "orange",
 	"blu", "maxwest", "qmobile", "tmobile", "t-mobile", "telit", "sendo", "qc-", "wap_browser", "opwv", "portalmmm",
-	"tianyu", "k-touch", "ktouch", "palm", "xiino",
+	"tianyu", "k-touch", "ktouch", "palm", "xiino", "audiovox", "utstarcom", "ericsson", "sgh-", "sch-", "sph-", "kwc-",
+	"vk-", "i-mobile", "gradiente",
 }
 
 // namesDevice reports whether a User-Agent that is not shaped like a
