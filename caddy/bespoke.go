@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host"
@@ -32,6 +33,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func init() {
@@ -59,7 +61,9 @@ type Handler struct {
 	// Watch is how often the rule file is checked for changes; 0 leaves
 	// reloading to Caddy's config reload.
 	Watch caddy.Duration `json:"watch,omitempty"`
-	// Name names the handler in bespoke's logs and metrics.
+	// Name names the handler in bespoke's logs and metrics (the route
+	// label). Empty means "default", "default-2", ... in the order the
+	// config provisions its unnamed bespoke handlers.
 	Name string `json:"name,omitempty"`
 	// CacheDir is where compiled plugin code is cached ("-": memory only).
 	CacheDir string `json:"cache_dir,omitempty"`
@@ -70,7 +74,54 @@ type Handler struct {
 	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation.
 	DebugHeaders bool `json:"debug_headers,omitempty"`
 
-	h *host.Handler
+	h   *host.Handler
+	reg *prometheus.Registry // the config's, whose shared metrics h records in
+}
+
+// shared are the bespoke metrics of each loaded Caddy config, in the
+// config's own registry (the one Caddy's /metrics serves): the config's
+// bespoke handlers share them, and they go with the config's last
+// handler.
+var shared = struct {
+	sync.Mutex
+	m map[*prometheus.Registry]*configMetrics
+}{m: map[*prometheus.Registry]*configMetrics{}}
+
+type configMetrics struct {
+	m       *host.Metrics
+	refs    int
+	unnamed int
+}
+
+// acquireMetrics returns the metrics of reg's config, and the name of a
+// handler named name ("" gets the next default name).
+func acquireMetrics(reg *prometheus.Registry, name string) (*host.Metrics, string) {
+	shared.Lock()
+	defer shared.Unlock()
+	c := shared.m[reg]
+	if c == nil {
+		c = &configMetrics{m: host.NewMetricsIn(reg)}
+		shared.m[reg] = c
+	}
+	c.refs++
+	if name == "" {
+		c.unnamed++
+		name = "default"
+		if c.unnamed > 1 {
+			name = fmt.Sprintf("default-%d", c.unnamed)
+		}
+	}
+	return c.m, name
+}
+
+func releaseMetrics(reg *prometheus.Registry) {
+	shared.Lock()
+	defer shared.Unlock()
+	if c := shared.m[reg]; c != nil {
+		if c.refs--; c.refs == 0 {
+			delete(shared.m, reg)
+		}
+	}
 }
 
 // CaddyModule returns the module's information.
@@ -111,7 +162,7 @@ func (b *Handler) Provision(ctx caddy.Context) error {
 		RulesFile:      repl.ReplaceAll(b.Rules, ""),
 		Seen:           repl.ReplaceAll(b.Seen, ""),
 		Watch:          time.Duration(b.Watch),
-		Name:           b.Name,
+		Name:           repl.ReplaceAll(b.Name, ""),
 		CacheDir:       repl.ReplaceAll(b.CacheDir, ""),
 		TrustedProxies: b.TrustedProxies,
 		DebugHeaders:   b.DebugHeaders,
@@ -129,8 +180,16 @@ func (b *Handler) Provision(ctx caddy.Context) error {
 		}
 		cfg.Secret = []byte(strings.TrimSpace(string(s)))
 	}
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		cfg.Metrics, cfg.Name = acquireMetrics(reg, cfg.Name)
+		b.reg = reg
+	}
 	h, err := host.New(ctx, cfg)
 	if err != nil {
+		if b.reg != nil {
+			releaseMetrics(b.reg)
+			b.reg = nil
+		}
 		return err
 	}
 	b.h = h
@@ -152,7 +211,11 @@ func (b *Handler) Cleanup() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return b.h.Close(ctx)
+	err := b.h.Close(ctx)
+	if b.reg != nil {
+		releaseMetrics(b.reg)
+	}
+	return err
 }
 
 // UnmarshalCaddyfile reads the directive:

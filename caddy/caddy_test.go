@@ -62,9 +62,9 @@ func TestCaddyServesThePersonalizedDemo(t *testing.T) {
 	origin := httptest.NewServer(http.FileServer(http.Dir("../testdata/demo/site")))
 	defer origin.Close()
 
-	addr, downAddr, dead := freePort(t), freePort(t), freePort(t)
+	addr, downAddr, dead, admin := freePort(t), freePort(t), freePort(t), freePort(t)
 	caddyfileSrc := fmt.Sprintf(`{
-	admin off
+	admin %s
 	auto_https off
 	persist_config off
 	log {
@@ -88,7 +88,7 @@ http://%s {
 	}
 	reverse_proxy %s
 }
-`, filepath.Join(dir, "data"), addr, rulesFile, strings.TrimPrefix(origin.URL, "http://"), downAddr, rulesFile, dead)
+`, admin, filepath.Join(dir, "data"), addr, rulesFile, strings.TrimPrefix(origin.URL, "http://"), downAddr, rulesFile, dead)
 	if err := load(t, caddyfileSrc); err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +158,12 @@ http://%s {
 		t.Errorf("a style sheet changed on its way through")
 	}
 
+	// bespoke's metrics are in Caddy's own registry, served by its admin
+	// endpoint beside Caddy's: the two handlers of the config, unnamed,
+	// are "default" and "default-2".
+	checkMetrics(t, admin, `bespoke_requests_total{outcome="personalized",route="default"}`,
+		`bespoke_pool_instances{route="default-2"}`, "go_goroutines")
+
 	// An origin that is down: reverse_proxy's error becomes the 502.
 	if resp, err := client.Get("http://" + downAddr + "/"); err != nil {
 		t.Fatal(err)
@@ -182,6 +188,9 @@ http://%s {
 	if _, body = get("/"); !strings.Contains(body, "Welcome, first-time visitor.") {
 		t.Fatalf("the reloaded rules do not serve:\n%s", body)
 	}
+	// The new config has a registry of its own, and bespoke's metrics in it.
+	checkMetrics(t, admin, `bespoke_requests_total{outcome="personalized",route="default"} 1`,
+		`bespoke_reloads_total{result="ok",route="default"} 1`)
 	if err := os.WriteFile(rulesFile, []byte("version: 1\nrules: [{name: x, when: nope, actions: []}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -224,4 +233,29 @@ func hasCookie(resp *http.Response, name string) bool {
 		}
 	}
 	return false
+}
+
+// checkMetrics scrapes the admin endpoint's /metrics and checks that
+// each of wants starts a line.
+func checkMetrics(t *testing.T, admin string, wants ...string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+admin+"/metrics", nil)
+	req.Host = admin // the admin endpoint checks the Host header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin /metrics: %s\n%s", resp.Status, b)
+	}
+	for _, w := range wants {
+		if !strings.Contains("\n"+string(b), "\n"+w) {
+			t.Errorf("Caddy's /metrics lacks %s", w)
+		}
+	}
 }

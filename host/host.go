@@ -92,8 +92,9 @@ type Config struct {
 	// Name names the handler in metrics and logs; "" means "default".
 	Name string
 	// Metrics is where the handler records; handlers of one program
-	// share one by giving the same value (with different Names). Nil
-	// means a Metrics of the handler's own (see Handler.Metrics).
+	// share one by giving the same value (with different Names; a Name
+	// is free again once its handler is closed). Nil means a Metrics of
+	// the handler's own (see Handler.Metrics).
 	Metrics *Metrics
 	// Logger receives logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -140,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	if m == nil {
 		m = NewMetrics()
 	}
-	if err := m.claim(c.Routes[0].Name, c.Seen.Store == "redis"); err != nil {
+	if err := m.claim(c.Routes[0].Name); err != nil {
 		return nil, err
 	}
 	opt.Metrics = m.m
@@ -294,24 +295,32 @@ func (h *Handler) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		h.stop()
 		h.srv.Close(ctx)
+		h.metrics.release(h.name)
 	})
 	return nil
 }
 
 // Metrics is a Prometheus registry of bespoke's metrics (the ones
 // `bespoke serve` exposes on its admin listener), shared by the handlers
-// given it. Create it with NewMetrics.
+// given it. Create it with NewMetrics or NewMetricsIn.
 type Metrics struct {
 	m *metrics.Metrics
 
-	mu     sync.Mutex
-	names  map[string]bool
-	stores int
+	mu    sync.Mutex
+	names map[string]bool
 }
 
 // NewMetrics returns an empty registry with the Go runtime and process
 // collectors.
 func NewMetrics() *Metrics { return &Metrics{m: metrics.New(), names: map[string]bool{}} }
+
+// NewMetricsIn registers bespoke's metrics in reg, the registry a program
+// already serves (Caddy's, for one), so that they appear beside its own.
+// The Go runtime and process collectors are left to reg's owner. Call it
+// once per registry: the metrics' names can be registered once.
+func NewMetricsIn(reg *prometheus.Registry) *Metrics {
+	return &Metrics{m: metrics.NewIn(reg, false), names: map[string]bool{}}
+}
 
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
@@ -321,21 +330,15 @@ func (m *Metrics) Handler() http.Handler {
 // Gatherer returns the registry, to gather it into a program's own.
 func (m *Metrics) Gatherer() prometheus.Gatherer { return m.m.Registry }
 
-// claim reserves a handler name, and the Redis store's metrics, which one
-// registry holds once.
-func (m *Metrics) claim(name string, redis bool) error {
+// claim reserves a handler name until the handler is closed: the name
+// labels the handler's series.
+func (m *Metrics) claim(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.names[name] {
 		return fmt.Errorf("bespoke: a handler named %q already records in these metrics: give each a Name", name)
 	}
-	if redis && m.stores > 0 {
-		return errors.New("bespoke: one Metrics holds one Redis seen store's metrics: give this handler its own Metrics")
-	}
 	m.names[name] = true
-	if redis {
-		m.stores++
-	}
 	return nil
 }
 

@@ -5,6 +5,7 @@
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,12 @@ type Metrics struct {
 	upstream       *prometheus.CounterVec
 	bodyLimits     *prometheus.CounterVec
 	mapFallbacks   *prometheus.HistogramVec
+
+	// owned are the collectors read at scrape time from the state of one
+	// route or store, which must leave the registry with it (Forget), so
+	// that a registry outlives the handlers recording in it.
+	mu    sync.Mutex
+	owned map[string][]prometheus.Collector
 }
 
 // latencyBuckets suit sub-millisecond decisions and rewrites up to pages
@@ -49,10 +56,15 @@ var latencyBuckets = []float64{1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 25
 
 // New registers the collectors in a new registry, with the Go runtime and
 // process collectors.
-func New() *Metrics {
-	reg := prometheus.NewRegistry()
+func New() *Metrics { return NewIn(prometheus.NewRegistry(), true) }
+
+// NewIn registers the collectors in reg, a program's own registry; runtime
+// adds the Go runtime and process collectors, which such a registry often
+// holds already.
+func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 	m := &Metrics{
 		Registry: reg,
+		owned:    map[string][]prometheus.Collector{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_requests_total", Help: "Requests served, by route and outcome.",
 		}, []string{"route", "outcome"}),
@@ -101,9 +113,40 @@ func New() *Metrics {
 		Help: "Values of requests that could not be written where a rule writes them (a URL the rule does not allow): replaced by their default, or their action dropped.",
 	}, func() float64 { return float64(plan.RefusedTotal()) })
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, refused,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, refused)
+	if runtime {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 	return m
+}
+
+// own registers collectors that read the state of owner (a route, a
+// store), to be unregistered by Forget(owner).
+func (m *Metrics) own(owner string, cs ...prometheus.Collector) {
+	m.Registry.MustRegister(cs...)
+	m.mu.Lock()
+	m.owned[owner] = append(m.owned[owner], cs...)
+	m.mu.Unlock()
+}
+
+// Forget unregisters the collectors that read route's state (its plugin
+// pool, its edit map cache), once the route is closed; the counters it
+// recorded stay, and go on if a route of that name comes back.
+func (m *Metrics) Forget(route string) {
+	if m == nil {
+		return
+	}
+	m.forget("route:" + route)
+}
+
+func (m *Metrics) forget(owner string) {
+	m.mu.Lock()
+	cs := m.owned[owner]
+	delete(m.owned, owner)
+	m.mu.Unlock()
+	for _, c := range cs {
+		m.Registry.Unregister(c)
+	}
 }
 
 // Request records one served request.
@@ -181,12 +224,14 @@ type SeenStoreStats struct {
 	Lost, Reconnects                                  int64
 }
 
-// SeenStore exposes a seen store's counters through fn:
-// bespoke_seen_redis_total{event} and bespoke_seen_redis_up.
-func (m *Metrics) SeenStore(fn func() SeenStoreStats) {
+// SeenStore exposes the counters of the seen store named store through
+// fn: bespoke_seen_redis_total{store,event} and bespoke_seen_redis_up{store}.
+// The returned function unregisters them, when the store is closed.
+func (m *Metrics) SeenStore(store string, fn func() SeenStoreStats) (forget func()) {
 	if m == nil {
-		return
+		return func() {}
 	}
+	owner := "store:" + store
 	events := []struct {
 		name string
 		get  func(SeenStoreStats) int64
@@ -207,19 +252,21 @@ func (m *Metrics) SeenStore(fn func() SeenStoreStats) {
 	}
 	for _, e := range events {
 		get := e.get
-		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		m.own(owner, prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "bespoke_seen_redis_total", Help: "The Redis seen store's operations, by event (loads and how they ended, background writes and how they failed, saves dropped or skipped, outages and recoveries).",
-			ConstLabels: prometheus.Labels{"event": e.name},
+			ConstLabels: prometheus.Labels{"store": store, "event": e.name},
 		}, func() float64 { return float64(get(fn())) }))
 	}
-	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.own(owner, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "bespoke_seen_redis_up", Help: "Whether the Redis seen store reaches its server: 1, or 0 while it takes it for lost.",
+		ConstLabels: prometheus.Labels{"store": store},
 	}, func() float64 {
 		if fn().Up {
 			return 1
 		}
 		return 0
 	}))
+	return func() { m.forget(owner) }
 }
 
 // Upstream records an origin failure answered with status.
@@ -255,7 +302,7 @@ func (m *Metrics) Pool(route string, fn func() PoolStats) {
 	counter := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(fn()) })
 	}
-	m.Registry.MustRegister(
+	m.own("route:"+route,
 		gauge("bespoke_pool_instances", "Live plugin instances.", func(s PoolStats) float64 { return float64(s.Instances) }),
 		gauge("bespoke_pool_memory_bytes", "Linear memory held by live plugin instances.", func(s PoolStats) float64 { return float64(s.MemoryBytes) }),
 		counter("bespoke_pool_waits_total", "Decisions that waited for a free instance.", func(s PoolStats) float64 { return float64(s.Waits) }),
@@ -291,7 +338,7 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 	gauge := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
 	}
-	m.Registry.MustRegister(
+	m.own("route:"+route,
 		counter("bespoke_editmap_hits_total", "HTML pages spliced with their edit map, whole.", func(s EditMapStats) int64 { return s.Hits }),
 		counter("bespoke_editmap_misses_total", "HTML pages rewritten in full: no edit map of theirs was cached.", func(s EditMapStats) int64 { return s.Misses }),
 		counter("bespoke_editmap_fallbacks_total", "HTML pages that stopped matching their edit map and were rewritten in full from there.", func(s EditMapStats) int64 { return s.Fallbacks }),

@@ -188,10 +188,16 @@ func redisServer(t *testing.T, addr string) (string, func()) {
 // the next visit reads them (saves are written in the background).
 func waitWrites(t *testing.T, admin string, n int) {
 	t.Helper()
-	want := fmt.Sprintf(`bespoke_seen_redis_total{event="write"} %d`, n)
-	if m := scrapeUntil(t, admin, want); !strings.Contains(m, want) {
-		t.Fatalf("Redis writes: want %s\n%s", want, grep(m, "bespoke_seen_redis_total"))
+	// The store is named for the test's one route, whatever it is.
+	want := regexp.MustCompile(fmt.Sprintf(`(?m)^bespoke_seen_redis_total\{event="write",store="[^"]+"\} %d$`, n))
+	var m string
+	for range 50 {
+		if m = scrape(t, admin); want.MatchString(m) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+	t.Fatalf("Redis writes: want %s\n%s", want, grep(m, "bespoke_seen_redis_total"))
 }
 
 // TestDemoVisits: three visits to the demo page and to its API, with the
@@ -658,13 +664,13 @@ func TestSeenRedisOutage(t *testing.T) {
 			t.Fatalf("outage visit %d: %q", visit+1, got)
 		}
 	}
-	m := scrapeUntil(t, r.admin, "\nbespoke_seen_redis_up 0\n")
+	m := scrapeUntil(t, r.admin, "\nbespoke_seen_redis_up{store=\"r\"} 0\n")
 	for _, want := range []string{
 		`bespoke_seen_store_total{event="error",route="r"} 3`,
 		`bespoke_seen_store_total{event="skipped",route="r"} 3`,
 		`bespoke_seen_store_total{event="save",route="r"} 1`,
-		"\nbespoke_seen_redis_up 0\n",
-		`bespoke_seen_redis_total{event="lost"} 1`,
+		"\nbespoke_seen_redis_up{store=\"r\"} 0\n",
+		`bespoke_seen_redis_total{event="lost",store="r"} 1`,
 	} {
 		if !metric(m, want) {
 			t.Errorf("during the outage, metrics lack %s:\n%s\n%s", want, grep(m, "bespoke_seen_store_total"), grep(m, "bespoke_seen_redis"))
@@ -675,7 +681,7 @@ func TestSeenRedisOutage(t *testing.T) {
 	}
 
 	redisServer(t, addr) // a new, empty server on the same address
-	if m := scrapeUntil(t, r.admin, "\nbespoke_seen_redis_up 1\n"); !metric(m, "\nbespoke_seen_redis_up 1\n") {
+	if m := scrapeUntil(t, r.admin, "\nbespoke_seen_redis_up{store=\"r\"} 1\n"); !metric(m, "\nbespoke_seen_redis_up{store=\"r\"} 1\n") {
 		t.Fatalf("the store did not come back:\n%s", grep(m, "bespoke_seen_redis"))
 	}
 	// The new server holds nothing: the first visit starts over, the next
@@ -687,7 +693,7 @@ func TestSeenRedisOutage(t *testing.T) {
 	if got := cards(v.navigate(r.url + "/list").body); !slices.Equal(got, ids("i", 6, 10)) {
 		t.Fatalf("the filter after the outage: %q", got)
 	}
-	if m := scrape(t, r.admin); !metric(m, `bespoke_seen_redis_total{event="reconnect"} 1`) {
+	if m := scrape(t, r.admin); !metric(m, `bespoke_seen_redis_total{event="reconnect",store="r"} 1`) {
 		t.Errorf("no reconnect counted:\n%s", grep(m, "bespoke_seen_redis"))
 	}
 }

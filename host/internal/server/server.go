@@ -248,8 +248,13 @@ func (s *Server) seenStore(key []byte) (seen.Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("seen: %w", err)
 		}
-		s.closers = append(s.closers, func() { st.Close() })
-		s.Metrics.SeenStore(func() metrics.SeenStoreStats {
+		// The store's metrics are named for the route it serves, or
+		// "shared" when the routes share it.
+		name := "shared"
+		if len(s.cfg.Routes) == 1 {
+			name = s.cfg.Routes[0].Name
+		}
+		forget := s.Metrics.SeenStore(name, func() metrics.SeenStoreStats {
 			return metrics.SeenStoreStats{
 				Up: st.Up(), Loads: st.Loads.Load(), Hits: st.Hits.Load(), Misses: st.Misses.Load(), Invalid: st.Invalid.Load(),
 				Timeouts: st.Timeouts.Load(), Errors: st.Errors.Load(),
@@ -257,6 +262,7 @@ func (s *Server) seenStore(key []byte) (seen.Store, error) {
 				Dropped: st.DroppedSaves.Load(), Skip: st.SkippedSaves.Load(), Lost: st.Lost.Load(), Reconnects: st.Reconnects.Load(),
 			}
 		})
+		s.closers = append(s.closers, func() { forget(); st.Close() })
 		return st, nil
 	}
 	st, err := seen.NewCookieStore(seen.CookieConfig{Key: key, Params: seen.Params{Window: c.Window.D()}})
@@ -474,6 +480,7 @@ func (s *Server) Close(ctx context.Context) {
 		if st := r.Proxy.Swap(nil); st != nil {
 			st.Close(ctx)
 		}
+		s.Metrics.Forget(r.Config.Name)
 	}
 	s.close()
 }
