@@ -1,102 +1,51 @@
-// Package rules compiles rule files into plugin artifacts. Compilation is a
-// list of named stages, each a package of its own:
-//
-//	syntax   YAML and conditions -> syntax tree, with positions
-//	check    names, types, values, selectors -> ir.Program
-//	codegen  ir.Program -> Wasm module with the manifest in custom sections
-//
-// and eval is the reference evaluator the generated code is tested against.
+// Package rules compiles rule files into plugin artifacts, and checks them
+// with every problem at its file:line:col (package diag). The compiler's
+// stages live under the module's internal/ (syntax, check, codegen);
+// what this package promises is the artifact and the diagnostics.
 package rules
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"os"
-
-	"github.com/bespoke-edge/bespoke/internal/codegen"
-	"github.com/bespoke-edge/bespoke/internal/ir"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
-	"github.com/bespoke-edge/bespoke/rules/internal/check"
-	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
 )
 
 // Result is a compiled rule file.
 type Result struct {
-	// Program is the checked IR, for the reference evaluator and tests.
-	Program *ir.Program
 	// Artifact is the plugin: the Wasm module and its manifest.
 	Artifact *plugin.Artifact
 }
 
 // Check parses and checks a rule file without generating code. The error,
 // when not nil, is a diag.List: every error with its file:line:col.
-func Check(name string, src []byte) (*ir.Program, error) {
-	p, l := Diagnose(name, src)
-	if err := l.Err(); err != nil {
-		return nil, err
-	}
-	return p, nil
+func Check(name string, src []byte) error {
+	_, err := compiler.Check(name, src)
+	return err
 }
 
-// Diagnose parses and checks a rule file and returns its program (nil when
-// it has errors) and every problem found, errors and warnings, sorted by
-// position. A YAML error does not hide the others: what YAML cannot read
-// is reported and left out, and the rest is checked.
-func Diagnose(name string, src []byte) (*ir.Program, diag.List) {
-	f, errs := syntax.ParsePartial(name, src)
-	p, more := check.Run(f)
-	errs = append(errs, more...)
-	errs = dedupe(errs)
-	errs.Sort()
-	if len(errs.Errors()) > 0 {
-		return nil, errs
-	}
-	sum := sha256.Sum256(src)
-	p.SourceHash = "sha256:" + hex.EncodeToString(sum[:])
-	return p, errs
-}
-
-// dedupe drops a problem reported twice at one position.
-func dedupe(l diag.List) diag.List {
-	seen := map[string]bool{}
-	out := l[:0]
-	for _, e := range l {
-		k := e.Pos.String() + "\x00" + e.Msg
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, e)
-		}
-	}
-	return out
+// Diagnose parses and checks a rule file and returns every problem found,
+// errors and warnings, sorted by position. A YAML error does not hide the
+// others: what YAML cannot read is reported and left out, and the rest is
+// checked. The file compiles when the list has no errors (l.Err() == nil).
+func Diagnose(name string, src []byte) diag.List {
+	_, l := compiler.Diagnose(name, src)
+	return l
 }
 
 // Compile compiles a rule file into a plugin artifact.
 func Compile(name string, src []byte) (*Result, error) {
-	p, err := Check(name, src)
+	res, err := compiler.Compile(name, src)
 	if err != nil {
 		return nil, err
 	}
-	wasm, err := codegen.Generate(p)
-	if err != nil {
-		return nil, fmt.Errorf("%s: generating code: %w", name, err)
-	}
-	// Read the artifact back as the host will: a manifest the host would
-	// refuse is a compiler bug, caught here rather than at load.
-	art, err := plugin.ReadArtifact(wasm)
-	if err != nil {
-		return nil, fmt.Errorf("%s: compiler produced an invalid artifact: %w", name, err)
-	}
-	art.Bounded = true // built here, by codegen, just now
-	return &Result{Program: p, Artifact: art}, nil
+	return &Result{Artifact: res.Artifact}, nil
 }
 
 // CompileFile reads and compiles the rule file at path.
 func CompileFile(path string) (*Result, error) {
-	src, err := os.ReadFile(path)
+	res, err := compiler.CompileFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Compile(path, src)
+	return &Result{Artifact: res.Artifact}, nil
 }

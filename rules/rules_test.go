@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/bespoke-edge/bespoke/internal/eval"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules"
 )
@@ -40,7 +40,7 @@ rules:
 }
 
 func ExampleCheck() {
-	_, err := rules.Check("site.yaml", []byte(`
+	err := rules.Check("site.yaml", []byte(`
 rules:
   - name: typo
     when: geo.contry == "FR"
@@ -52,27 +52,11 @@ rules:
 	// site.yaml:4:11: unknown attribute or segment "geo.contry"; did you mean "geo.country"?
 }
 
-// Example of evaluating rules natively with the reference evaluator, as
-// `bespoke explain` does to say why a rule matched.
-func Example_reference() {
-	p, _ := rules.Check("site.yaml", []byte(`
-rules:
-  - name: fr
-    when: geo.country in ["FR", "BE"]
-    actions: [remove: "#promo"]
-`))
-	ev, _ := eval.New(p)
-	vals := []plugin.Value{{Str: "BE", Present: true}}
-	d := ev.Eval(&eval.Env{Values: vals})
-	fmt.Println(d.Has(0))
-	// Output: true
-}
-
 // TestDemoGolden pins the compiler's output for the demo rules: the IR dump
 // and the manifest. A change to either is deliberate: run
 // go test ./rules/ -update and review the diff.
 func TestDemoGolden(t *testing.T) {
-	res, err := rules.CompileFile("../testdata/demo/rules.yaml")
+	res, err := compiler.CompileFile("../testdata/demo/rules.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
+	"github.com/bespoke-edge/bespoke/internal/syntax"
 )
 
 // loadSchema compiles rules/schema.json, which checks it against the JSON

@@ -9,11 +9,11 @@ import (
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/internal/bounded"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/guest"
 	"github.com/bespoke-edge/bespoke/internal/rulegen"
 	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // baseGuest is a hand-written guest inside the subset that uses every
@@ -493,7 +493,7 @@ func TestCompiledRulesVerify(t *testing.T) {
 		files[fmt.Sprint(n, " generated rules")] = rulegen.Rules(n, 1)
 	}
 	for name, src := range files {
-		res, err := rules.Compile(name+".yaml", src)
+		res, err := compiler.Compile(name+".yaml", src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -533,7 +533,7 @@ func BenchmarkVerify(b *testing.B) {
 		src  []byte
 	}{{"demo", demo}, {"rules=1000", rulegen.Rules(1000, 1)}, {"rules=10000", rulegen.Rules(10000, 1)}} {
 		b.Run(c.name, func(b *testing.B) {
-			res, err := rules.Compile(c.name+".yaml", c.src)
+			res, err := compiler.Compile(c.name+".yaml", c.src)
 			if err != nil {
 				b.Fatal(err)
 			}

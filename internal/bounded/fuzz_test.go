@@ -14,9 +14,9 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/bespoke-edge/bespoke/internal/bounded"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/rulegen"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // seedModules are real modules: compiled rule files and the base guest,
@@ -30,7 +30,7 @@ func seedModules(t testing.TB) ([][]byte, []*plugin.Manifest) {
 	var mods [][]byte
 	var mans []*plugin.Manifest
 	for _, src := range [][]byte{demo, rulegen.Rules(3, 1), rulegen.Rules(40, 2)} {
-		res, err := rules.Compile("seed.yaml", src)
+		res, err := compiler.Compile("seed.yaml", src)
 		if err != nil {
 			t.Fatal(err)
 		}

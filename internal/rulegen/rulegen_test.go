@@ -6,16 +6,16 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/rulegen"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 func TestRulesCompile(t *testing.T) {
 	for _, n := range []int{1, 10, 100, 1000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			src := rulegen.Rules(n, 1)
-			res, err := rules.Compile("gen.yaml", src)
+			res, err := compiler.Compile("gen.yaml", src)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 )
 
@@ -36,7 +36,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 			failed = true
 			continue
 		}
-		p, diags := rules.Diagnose(path, src)
+		p, diags := compiler.Diagnose(path, src)
 		if p == nil {
 			failed = true
 		}

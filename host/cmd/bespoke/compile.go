@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 )
 
@@ -27,7 +27,7 @@ func compileCmd(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("expected one rule file, got %d", len(pos))
 	}
-	res, err := rules.CompileFile(pos[0])
+	res, err := compiler.CompileFile(pos[0])
 	if err != nil {
 		return report(stderr, err)
 	}

@@ -21,10 +21,10 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // loaded is a plugin loaded for a command, with its IR when it came from a
@@ -55,14 +55,14 @@ func loadForCommand(ctx context.Context, stderr io.Writer, rulesFile, pluginFile
 		art, err = site.ReadPlugin(pluginFile)
 	case rulesFile == "":
 		name = demo.RulesName
-		var res *rules.Result
-		res, err = rules.Compile(name, demo.Rules())
+		var res *compiler.Result
+		res, err = compiler.Compile(name, demo.Rules())
 		if res != nil {
 			art, prog = res.Artifact, res.Program
 		}
 	default:
-		var res *rules.Result
-		res, err = rules.CompileFile(rulesFile)
+		var res *compiler.Result
+		res, err = compiler.CompileFile(rulesFile)
 		if res != nil {
 			art, prog = res.Artifact, res.Program
 		}

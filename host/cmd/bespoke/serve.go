@@ -19,8 +19,8 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/preview"
 	"github.com/bespoke-edge/bespoke/host/internal/server"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 func serve(args []string, stdout, stderr io.Writer) error {
@@ -164,7 +164,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 		}
 		opt.Embedded = func() (*plugin.Artifact, string, error) {
-			res, err := rules.Compile(demo.RulesName, demo.Rules())
+			res, err := compiler.Compile(demo.RulesName, demo.Rules())
 			if err != nil {
 				return nil, "", err
 			}

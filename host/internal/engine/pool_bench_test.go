@@ -6,8 +6,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // demoArtifact compiles the demo rules.
@@ -17,7 +17,7 @@ func demoArtifact(b *testing.B) *plugin.Artifact {
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, err := rules.Compile("rules.yaml", src)
+	res, err := compiler.Compile("rules.yaml", src)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,13 +4,13 @@ import (
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // benchBuild measures Build for one rule's actions, cookie("v") set.
 func benchBuild(b *testing.B, actions string) {
-	res, err := rules.Compile("bench.yaml", []byte("rules:\n  - name: r\n    actions:\n"+actions))
+	res, err := compiler.Compile("bench.yaml", []byte("rules:\n  - name: r\n    actions:\n"+actions))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,10 +13,10 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/internal/escape/escapetest"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // page is where the page-edit tables write.
@@ -26,7 +26,7 @@ const page = `<html><head></head><body><div id=t>old</div><a id=a href=/x title=
 // program.
 func compiled(t *testing.T, action string) (*plugin.Manifest, *plan.Program) {
 	t.Helper()
-	res, err := rules.Compile("escape.yaml", []byte("rules:\n  - name: r\n    actions:\n      - "+action+"\n"))
+	res, err := compiler.Compile("escape.yaml", []byte("rules:\n  - name: r\n    actions:\n      - "+action+"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

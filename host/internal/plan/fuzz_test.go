@@ -9,10 +9,10 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/internal/escape/escapetest"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // injectionActions write a visitor's value (cookie("v")) into every kind
@@ -85,7 +85,7 @@ func FuzzInjection(f *testing.F) {
 	}
 	var cs []compiledAction
 	for _, a := range injectionActions {
-		res, err := rules.Compile("fuzz.yaml", []byte("rules:\n  - name: r\n    actions:\n      - "+a.action+"\n"))
+		res, err := compiler.Compile("fuzz.yaml", []byte("rules:\n  - name: r\n    actions:\n      - "+a.action+"\n"))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -5,15 +5,15 @@ import (
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // build compiles src, matches every rule, fills cookie("v") with value,
 // and returns the plan.
 func build(t *testing.T, src, value string) *plan.Plan {
 	t.Helper()
-	res, err := rules.Compile("plan.yaml", []byte(src))
+	res, err := compiler.Compile("plan.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

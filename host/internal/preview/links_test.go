@@ -20,7 +20,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
-	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 )
 
 func TestTokens(t *testing.T) {
@@ -73,7 +73,7 @@ rules:
     when: now >= "2026-12-24T00:00:00Z" and now < "2026-12-26T00:00:00Z"
     actions: [set_inner: { select: h1, text: Merry Christmas }]
 `)
-	res, err := rules.Compile("rules.yaml", src)
+	res, err := compiler.Compile("rules.yaml", src)
 	if err != nil {
 		t.Fatal(err)
 	}

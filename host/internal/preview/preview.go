@@ -33,8 +33,8 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/ir"
-	"github.com/bespoke-edge/bespoke/rules"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 )
 
@@ -203,9 +203,9 @@ func (s *Server) refresh(t *target, settle bool) {
 
 	b := &build{version: version, at: time.Now(), src: src, readErr: err}
 	if err == nil {
-		b.prog, b.diags = rules.Diagnose(t.File, src)
+		b.prog, b.diags = compiler.Diagnose(t.File, src)
 		if b.prog != nil {
-			res, cerr := rules.Compile(t.File, src)
+			res, cerr := compiler.Compile(t.File, src)
 			if cerr == nil {
 				b.site, cerr = site.Load(context.Background(), s.eng, t.File, res.Artifact, t.Context)
 			}

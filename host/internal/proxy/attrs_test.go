@@ -18,7 +18,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
-	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 )
 
 // A visitor id in the cookie's format (16 bytes, base64url).
@@ -258,7 +258,7 @@ func startProxy(t *testing.T, src string, rc reqctx.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := rules.Compile("attrs.yaml", []byte(src))
+	res, err := compiler.Compile("attrs.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

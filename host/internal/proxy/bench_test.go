@@ -19,7 +19,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
-	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 )
 
 // Rules for testdata/pages/shop.html: five edits on elements the page has,
@@ -188,7 +188,7 @@ func benchProxy(b *testing.B, origin *url.URL, rulesYAML string, withSeen bool, 
 		}
 	}
 	p := proxy.New(cfg)
-	res, err := rules.Compile("bench.yaml", []byte(rulesYAML))
+	res, err := compiler.Compile("bench.yaml", []byte(rulesYAML))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,9 +17,9 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/guest"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // env is a real origin and a real proxy on loopback.
@@ -61,7 +61,7 @@ func newEnv(t *testing.T, origin http.Handler, rulesSrc []byte, opts ...func(*pr
 
 func (e *env) load(t *testing.T, name string, src []byte) *site.Site {
 	t.Helper()
-	res, err := rules.Compile(name, src)
+	res, err := compiler.Compile(name, src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/escape"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // xssPage is the origin's page. Its own script, once the page has
@@ -99,7 +99,7 @@ func TestBrowserBlocksInjection(t *testing.T) {
 	for _, tc := range xssCases {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "rules:\n  - name: r\n    actions:\n      " + tc.rules + "\n"
-			if _, err := rules.Compile("rules.yaml", []byte(src)); err != nil {
+			if _, err := compiler.Compile("rules.yaml", []byte(src)); err != nil {
 				if tc.refused == "" || !strings.Contains(err.Error(), tc.refused) {
 					t.Fatalf("the rule file is refused with %v, want %q", err, tc.refused)
 				}
@@ -231,7 +231,7 @@ func TestRedirectValues(t *testing.T) {
 
 	t.Run("backslash", func(t *testing.T) {
 		src := "rules:\n  - name: r\n    actions:\n      - redirect: '/\\{{ query(\"next\") }}'\n"
-		if _, err := rules.Compile("rules.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), "two slashes") {
+		if _, err := compiler.Compile("rules.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), "two slashes") {
 			// Served as written, the target must still not name a host.
 			e := newEnv(t, origin, []byte(src))
 			if _, loc := get(t, e, "next=evil.example"); escape.OriginOf(loc).HasAuthority {

@@ -10,13 +10,13 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/ir"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 func load(t *testing.T, src string) (*site.Site, *ir.Program) {
 	t.Helper()
-	res, err := rules.Compile("rules.yaml", []byte(src))
+	res, err := compiler.Compile("rules.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,10 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/rulegen"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // ruleCounts are the sizes the scale benchmarks compare.
@@ -24,14 +24,14 @@ var ruleCounts = []int{10, 100, 1000, 10000}
 // devices, cookies, paths, languages) for a generated rule file of n
 // rules, so that the decisions differ from one call to the next as they
 // do in traffic.
-func scaleContexts(tb testing.TB, n int) (*site.Site, *rules.Result, [][]plugin.Value) {
+func scaleContexts(tb testing.TB, n int) (*site.Site, *compiler.Result, [][]plugin.Value) {
 	tb.Helper()
 	return scaleContextsAs(tb, inProcess, n)
 }
 
 // scaleContextsAs is scaleContexts with the plugin loaded in the given
 // mode.
-func scaleContextsAs(tb testing.TB, how mode, n int) (*site.Site, *rules.Result, [][]plugin.Value) {
+func scaleContextsAs(tb testing.TB, how mode, n int) (*site.Site, *compiler.Result, [][]plugin.Value) {
 	tb.Helper()
 	s, res := loadSiteAs(tb, how, fmt.Sprintf("gen-%d.yaml", n), rulegen.Rules(n, 1))
 	countries := []string{"FR", "DE", "US", "JP", "BE", "ES", "CH", "GB"}
@@ -99,7 +99,7 @@ func BenchmarkLoadRules(b *testing.B) {
 			b.Run(fmt.Sprintf("%d/%s", n, how), func(b *testing.B) {
 				var path string
 				if how == fromFile {
-					res, err := rules.Compile("gen.yaml", src)
+					res, err := compiler.Compile("gen.yaml", src)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -117,8 +117,8 @@ func BenchmarkLoadRules(b *testing.B) {
 					}
 					var s *site.Site
 					if how == inProcess {
-						var res *rules.Result
-						if res, err = rules.Compile("gen.yaml", src); err == nil {
+						var res *compiler.Result
+						if res, err = compiler.Compile("gen.yaml", src); err == nil {
 							s, err = site.Load(ctx, eng, "gen.yaml", res.Artifact, reqctx.Config{})
 						}
 					} else {

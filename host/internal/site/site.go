@@ -17,8 +17,8 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // Site is one loaded plugin. It is safe for concurrent use.
@@ -112,7 +112,7 @@ func ReadPlugin(path string) (*plugin.Artifact, error) {
 		}
 		return art, nil
 	}
-	res, err := rules.CompileFile(path)
+	res, err := compiler.CompileFile(path)
 	if err != nil {
 		return nil, err
 	}

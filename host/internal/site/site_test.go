@@ -17,18 +17,18 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/eval"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
-func loadDemo(tb testing.TB) (*site.Site, *rules.Result) {
+func loadDemo(tb testing.TB) (*site.Site, *compiler.Result) {
 	tb.Helper()
 	return loadSite(tb, demo.RulesName, demo.Rules())
 }
 
 // loadSite compiles a rule file and loads it on an engine of its own,
 // closed with the test.
-func loadSite(tb testing.TB, name string, src []byte) (*site.Site, *rules.Result) {
+func loadSite(tb testing.TB, name string, src []byte) (*site.Site, *compiler.Result) {
 	tb.Helper()
 	return loadSiteAs(tb, inProcess, name, src)
 }
@@ -49,9 +49,9 @@ var modes = []mode{inProcess, fromFile}
 
 // loadSiteAs compiles a rule file and loads it in the given mode on an
 // engine of its own, closed with the test.
-func loadSiteAs(tb testing.TB, how mode, name string, src []byte) (*site.Site, *rules.Result) {
+func loadSiteAs(tb testing.TB, how mode, name string, src []byte) (*site.Site, *compiler.Result) {
 	tb.Helper()
-	res, err := rules.Compile(name, src)
+	res, err := compiler.Compile(name, src)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,13 +8,13 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
-	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 )
 
 // Example simulates a visitor from France and shows what the proxy would
 // send for the page.
 func Example() {
-	res, err := rules.Compile("rules.yaml", []byte(`
+	res, err := compiler.Compile("rules.yaml", []byte(`
 rules:
   - name: french
     when: geo.country == "FR"

@@ -20,9 +20,9 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules"
 )
 
 const iPhone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
@@ -30,7 +30,7 @@ const iPhone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebK
 // load compiles src and loads it on an engine of its own.
 func load(t *testing.T, src []byte) (*site.Site, *ir.Program) {
 	t.Helper()
-	res, err := rules.Compile("rules.yaml", src)
+	res, err := compiler.Compile("rules.yaml", src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/check"
+	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/rules/diag"
-	"github.com/bespoke-edge/bespoke/rules/internal/check"
-	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
 )
 
 // TestSeenOptions: hide_seen's demote and mark, and a cap's untracked,

@@ -4,7 +4,7 @@
 // language tables the checker validates values with, from the JSON files
 // of Debian's iso-codes package (apt-get install iso-codes):
 //
-//	go generate ./rules/internal/check/
+//	go generate ./internal/check/
 package main
 
 import (

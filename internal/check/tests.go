@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/internal/ir"
+	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
-	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
 )
 
 // visitorCookie is the proxy's visitor id cookie, and visitorIDLen the

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/internal/ir"
+	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
-	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
 )
 
 // Check checks f and returns its IR, or a diag.List of every error.

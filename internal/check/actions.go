@@ -9,9 +9,9 @@ import (
 	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 	"github.com/bespoke-edge/bespoke/internal/selector"
+	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
-	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
 )
 
 // action checks one action and lowers it to its manifest form.

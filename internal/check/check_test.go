@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/check"
 	"github.com/bespoke-edge/bespoke/internal/ir"
+	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/rules/diag"
-	"github.com/bespoke-edge/bespoke/rules/internal/check"
-	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
 )
 
 func checkSrc(t *testing.T, src string) (*ir.Program, error) {

@@ -11,9 +11,9 @@ import (
 
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/selector"
+	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
-	"github.com/bespoke-edge/bespoke/rules/internal/syntax"
 )
 
 // cond checks a condition.
