@@ -26,6 +26,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host"
@@ -62,8 +63,9 @@ type Handler struct {
 	// reloading to Caddy's config reload.
 	Watch caddy.Duration `json:"watch,omitempty"`
 	// Name names the handler in bespoke's logs and metrics (the route
-	// label). Empty means "default", "default-2", ... in the order the
-	// config provisions its unnamed bespoke handlers.
+	// label). Empty means the rule file as the config gives it ("default"
+	// without one); unnamed handlers of one file are told apart by "#2",
+	// "#3", ... in an order Caddy does not promise, so name them.
 	Name string `json:"name,omitempty"`
 	// CacheDir is where compiled plugin code is cached ("-": memory only).
 	CacheDir string `json:"cache_dir,omitempty"`
@@ -90,25 +92,27 @@ var shared = struct {
 type configMetrics struct {
 	m       *host.Metrics
 	refs    int
-	unnamed int
+	unnamed map[string]int // handlers without a name, by the name given them
 }
 
 // acquireMetrics returns the metrics of reg's config, and the name of a
-// handler named name ("" gets the next default name).
-func acquireMetrics(reg *prometheus.Registry, name string) (*host.Metrics, string) {
+// handler named name: when it has none, the rule file's, or "default".
+func acquireMetrics(reg *prometheus.Registry, name, rules string) (*host.Metrics, string) {
 	shared.Lock()
 	defer shared.Unlock()
 	c := shared.m[reg]
 	if c == nil {
-		c = &configMetrics{m: host.NewMetricsIn(reg)}
+		c = &configMetrics{m: host.NewMetricsIn(reg), unnamed: map[string]int{}}
 		shared.m[reg] = c
 	}
 	c.refs++
 	if name == "" {
-		c.unnamed++
-		name = "default"
-		if c.unnamed > 1 {
-			name = fmt.Sprintf("default-%d", c.unnamed)
+		name = rules
+		if name == "" {
+			name = "default"
+		}
+		if c.unnamed[name]++; c.unnamed[name] > 1 {
+			name = fmt.Sprintf("%s#%d", name, c.unnamed[name])
 		}
 	}
 	return c.m, name
@@ -132,27 +136,93 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// nextKey carries Caddy's next handler to the in-process upstream.
+// nextKey carries the request's nextCall to the in-process upstream.
 type nextKey struct{}
 
+// nextCall is Caddy's next handler for one request, and the error it
+// returned before writing anything, if it did.
+type nextCall struct {
+	next caddyhttp.Handler
+	err  atomic.Pointer[error]
+}
+
 // callNext is the upstream host.New wraps: the request's next handler.
-// Caddy handlers return errors instead of writing them; one returned
-// before anything was written becomes its status (500 when it has none).
+// Caddy handlers return errors instead of writing them. One returned
+// before anything was written is kept for ServeHTTP to return, so that
+// Caddy's handle_errors answers it; bespoke's proxy sees its status (500
+// when it has none) and what it writes is dropped.
 var callNext = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	next, _ := r.Context().Value(nextKey{}).(caddyhttp.Handler)
-	if next == nil {
+	c, _ := r.Context().Value(nextKey{}).(*nextCall)
+	if c == nil {
 		http.Error(w, "bespoke: no next handler", http.StatusInternalServerError)
 		return
 	}
-	if err := next.ServeHTTP(w, r); err != nil {
+	tw := &trackingWriter{ResponseWriter: w}
+	if err := c.next.ServeHTTP(tw, r); err != nil && !tw.wrote {
 		code := http.StatusInternalServerError
 		var he caddyhttp.HandlerError
 		if errors.As(err, &he) && he.StatusCode != 0 {
 			code = he.StatusCode
 		}
+		c.err.Store(&err)
 		w.WriteHeader(code)
 	}
 })
+
+// trackingWriter notes whether the next handler wrote anything.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *trackingWriter) WriteHeader(code int) {
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		w.wrote = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *trackingWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// errorWriter drops the response bespoke makes of an error the next
+// handler returned, which Caddy answers instead.
+type errorWriter struct {
+	http.ResponseWriter
+	c *nextCall
+}
+
+func (w *errorWriter) failed() bool { return w.c.err.Load() != nil }
+
+func (w *errorWriter) WriteHeader(code int) {
+	if !w.failed() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *errorWriter) Write(b []byte) (int, error) {
+	if w.failed() {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// FlushError is what http.ResponseController.Flush calls: a flush of the
+// dropped response must not send the visitor a status.
+func (w *errorWriter) FlushError() error {
+	if w.failed() {
+		return nil
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *errorWriter) Flush() { w.FlushError() }
+
+func (w *errorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Provision compiles the rules and builds the handler.
 func (b *Handler) Provision(ctx caddy.Context) error {
@@ -181,7 +251,7 @@ func (b *Handler) Provision(ctx caddy.Context) error {
 		cfg.Secret = []byte(strings.TrimSpace(string(s)))
 	}
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		cfg.Metrics, cfg.Name = acquireMetrics(reg, cfg.Name)
+		cfg.Metrics, cfg.Name = acquireMetrics(reg, cfg.Name, b.Rules)
 		b.reg = reg
 	}
 	h, err := host.New(ctx, cfg)
@@ -198,7 +268,11 @@ func (b *Handler) Provision(ctx caddy.Context) error {
 
 // ServeHTTP personalizes the response of next.
 func (b *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	b.h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nextKey{}, next)))
+	c := &nextCall{next: next}
+	b.h.ServeHTTP(&errorWriter{ResponseWriter: w, c: c}, r.WithContext(context.WithValue(r.Context(), nextKey{}, c)))
+	if err := c.err.Load(); err != nil {
+		return *err
+	}
 	return nil
 }
 
@@ -220,7 +294,7 @@ func (b *Handler) Cleanup() error {
 
 // UnmarshalCaddyfile reads the directive:
 //
-//	bespoke [<rules file>] {
+//	bespoke [<matcher>] [<rules file>] {
 //		rules           <file.yaml|file.wasm>
 //		seen            cookie|off|redis://host:port/db
 //		secret          <key>
@@ -231,6 +305,10 @@ func (b *Handler) Cleanup() error {
 //		trusted_proxies <prefix>...
 //		debug_headers
 //	}
+//
+// Like every handler directive, it takes a matcher first: an argument
+// starting with "/" is a path matcher, so give an absolute rule file with
+// rules.
 func (b *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	if d.NextArg() {

@@ -75,6 +75,7 @@ func TestCaddyServesThePersonalizedDemo(t *testing.T) {
 http://%s {
 	bespoke {
 		rules %s
+		name shop
 		secret "caddy test secret, 32 bytes long"
 		cache_dir -
 		debug_headers
@@ -82,11 +83,15 @@ http://%s {
 	reverse_proxy %s
 }
 http://%s {
-	bespoke %s {
+	bespoke {
+		rules %s
 		secret "caddy test secret, 32 bytes long"
 		cache_dir -
 	}
 	reverse_proxy %s
+	handle_errors {
+		respond "error page {err.status_code}" {err.status_code}
+	}
 }
 `, admin, filepath.Join(dir, "data"), addr, rulesFile, strings.TrimPrefix(origin.URL, "http://"), downAddr, rulesFile, dead)
 	if err := load(t, caddyfileSrc); err != nil {
@@ -159,18 +164,20 @@ http://%s {
 	}
 
 	// bespoke's metrics are in Caddy's own registry, served by its admin
-	// endpoint beside Caddy's: the two handlers of the config, unnamed,
-	// are "default" and "default-2".
-	checkMetrics(t, admin, `bespoke_requests_total{outcome="personalized",route="default"}`,
-		`bespoke_pool_instances{route="default-2"}`, "go_goroutines")
+	// endpoint beside Caddy's: the handler named shop, and the unnamed
+	// one, named for its rule file.
+	checkMetrics(t, admin, `bespoke_requests_total{outcome="personalized",route="shop"}`,
+		`bespoke_pool_instances{route="`+rulesFile+`"}`, "go_goroutines")
 
-	// An origin that is down: reverse_proxy's error becomes the 502.
+	// An origin that is down: reverse_proxy's error goes back to Caddy,
+	// whose handle_errors answers it.
 	if resp, err := client.Get("http://" + downAddr + "/"); err != nil {
 		t.Fatal(err)
 	} else {
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadGateway {
-			t.Errorf("an origin that is down answered %s, want 502", resp.Status)
+		if resp.StatusCode != http.StatusBadGateway || string(b) != "error page 502" {
+			t.Errorf("an origin that is down answered %s %q, want 502 and the handle_errors page", resp.Status, b)
 		}
 	}
 
@@ -189,8 +196,8 @@ http://%s {
 		t.Fatalf("the reloaded rules do not serve:\n%s", body)
 	}
 	// The new config has a registry of its own, and bespoke's metrics in it.
-	checkMetrics(t, admin, `bespoke_requests_total{outcome="personalized",route="default"} 1`,
-		`bespoke_reloads_total{result="ok",route="default"} 1`)
+	checkMetrics(t, admin, `bespoke_requests_total{outcome="personalized",route="shop"} 1`,
+		`bespoke_reloads_total{result="ok",route="shop"} 1`)
 	if err := os.WriteFile(rulesFile, []byte("version: 1\nrules: [{name: x, when: nope, actions: []}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -235,27 +242,38 @@ func hasCookie(resp *http.Response, name string) bool {
 	return false
 }
 
-// checkMetrics scrapes the admin endpoint's /metrics and checks that
-// each of wants starts a line.
+// checkMetrics scrapes the admin endpoint's /metrics until each of wants
+// starts a line: a request is counted once its response is done, which
+// may be just after the client has read it.
 func checkMetrics(t *testing.T, admin string, wants ...string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+admin+"/metrics", nil)
-	req.Host = admin // the admin endpoint checks the Host header
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("admin /metrics: %s\n%s", resp.Status, b)
-	}
-	for _, w := range wants {
-		if !strings.Contains("\n"+string(b), "\n"+w) {
-			t.Errorf("Caddy's /metrics lacks %s", w)
+	var missing []string
+	var b []byte
+	for range 100 {
+		req, _ := http.NewRequest("GET", "http://"+admin+"/metrics", nil)
+		req.Host = admin // the admin endpoint checks the Host header
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
 		}
+		b, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("admin /metrics: %s\n%s", resp.Status, b)
+		}
+		missing = missing[:0]
+		for _, w := range wants {
+			if !strings.Contains("\n"+string(b), "\n"+w) {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+	t.Errorf("Caddy's /metrics lacks %q:\n%s", missing, b)
 }
