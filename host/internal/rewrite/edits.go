@@ -68,6 +68,16 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 				}
 			}
 		}
+		// The compounds with :not(), once the bits they read are set.
+		for _, i := range r.late {
+			if trackWork {
+				r.work++
+			}
+			if c := r.activeC[i]; (c.tag == 0 || c.tag == tag) && !r.dead(i) && r.matchCompound(c, d) {
+				*r.word(d, int(i>>6)) |= 1 << (i & 63)
+				any = true
+			}
+		}
 	} else {
 		// In index order, so that :not() arguments are evaluated first.
 		if trackWork {
@@ -185,10 +195,10 @@ func (r *Rewriter) complexAt(last, prev int32, d int) bool {
 }
 
 // dead reports whether compound bit i need not be evaluated: it is only
-// ever the last compound of a selector, and an ancestor that every such
-// selector needs matches no open element, so no selector can use it. For
-// dispatch only: without it, :not() arguments read bits that the edits'
-// selectors do not show.
+// ever the last compound of a selector (never an ancestor, nor in a :not()
+// argument), and an ancestor that every such selector needs matches no
+// open element, so no selector can use it. For dispatch only (the
+// evaluation of every compound in index order does not skip).
 func (r *Rewriter) dead(i int32) bool {
 	return i < 64 && r.deadMask&(1<<i) != 0
 }
