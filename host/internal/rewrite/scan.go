@@ -452,19 +452,6 @@ func scanAttrs(b []byte, i int, t *tagFacts, list *[]attr) int {
 		// The name; its first byte may be '=' or a quote.
 		nameLo := i
 		i++
-		if i+8 <= n {
-			// Eight bytes at once: most names end in them.
-			x := binary.LittleEndian.Uint64(b[i:])
-			if m := nameStops(x) | eqBytes(x, '='); m != 0 {
-				k := bits.TrailingZeros64(m) >> 3
-				i += k
-				if byteClass[b[i]]&cAttrEnd == 0 {
-					i++ // a control byte, which the loop passes
-				}
-			} else {
-				i += 8
-			}
-		}
 		for i < n {
 			// Letters, most of a name, are above every byte that ends it:
 			// one comparison passes them, without a table load.

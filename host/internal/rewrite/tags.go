@@ -247,7 +247,7 @@ func init() {
 		}
 		var k uint64
 		for j := 0; j < len(name); j++ {
-			k |= uint64(name[j]) << (8 * j)
+			k = k<<8 | uint64(name[j])
 		}
 		h := keyHash(k)
 		for keyTable[h].id != 0 {

@@ -18,10 +18,7 @@ package rewrite
 // (special, scope boundaries, insertion mode), and open elements of one
 // tag are chained, so that nothing walks the stack.
 
-import (
-	"encoding/binary"
-	"math/bits"
-)
+import "math/bits"
 
 // Counters of open elements for the start tags that look for one, so that
 // the search costs nothing when there is none.
@@ -225,27 +222,9 @@ func (r *Rewriter) endTag(lt int) int {
 }
 
 // scanName returns the end of the tag name that starts at b[i], and the
-// name lower-cased and packed in a uint64 (its first byte lowest) when it
-// has at most 8 bytes, for keyLookup: 0 when it has more, or a byte no
-// known name has (a key made of other bytes finds no known name).
+// name lower-cased and packed in a uint64 when it has at most 8 bytes,
+// all letters, digits or '-' (else 0), for keyLookup.
 func scanName(b []byte, i int) (int, uint64) {
-	// Most names are short: eight bytes at once find their end and their
-	// key, without a loop.
-	if i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if m := nameStops(x); m != 0 {
-			k := bits.TrailingZeros64(m) >> 3
-			// A control byte is flagged too, though it does not end a
-			// name: the loop below reads such a name.
-			if byteClass[b[i+k]]&cNameEnd != 0 {
-				used := uint64(1)<<(8*k) - 1
-				// Or-ing 0x20 lower-cases letters and leaves digits and
-				// '-' as they are; no other byte below the stop (all are
-				// above ' ') becomes one of those.
-				return i + k, (x | swarLo*0x20) & used
-			}
-		}
-	}
 	start := i
 	var key uint64
 	ok := true
@@ -256,9 +235,7 @@ func scanName(b []byte, i int) (int, uint64) {
 		}
 		l := lowerName[c]
 		ok = ok && l != 0
-		if i-start < 8 {
-			key |= uint64(l) << (8 * (i - start))
-		}
+		key = key<<8 | uint64(l)
 		i++
 	}
 	if !ok || i-start > 8 {
@@ -266,23 +243,6 @@ func scanName(b []byte, i int) (int, uint64) {
 	}
 	return i, key
 }
-
-// Word-at-a-time byte tests: the high bit of each byte of the result
-// flags a byte of x that is c (eqBytes) or below c (ltBytes, c at most
-// 0x80). Bytes above a flagged one may be flagged wrongly, so only the
-// lowest flag is exact, also of several results or-ed together.
-const swarLo, swarHi = 0x0101010101010101, 0x8080808080808080
-
-func eqBytes(x uint64, c byte) uint64 {
-	y := x ^ swarLo*uint64(c)
-	return (y - swarLo) &^ y & swarHi
-}
-
-func ltBytes(x uint64, c byte) uint64 { return (x - swarLo*uint64(c)) &^ x & swarHi }
-
-// nameStops flags the bytes of x that may end a tag name: space and the
-// control bytes (checked after), '/' and '>'.
-func nameStops(x uint64) uint64 { return ltBytes(x, '!') | eqBytes(x, '/') | eqBytes(x, '>') }
 
 // maxNameBytes bounds the bytes of the unknown tag names a rewriter
 // interns (with maxNames, their number).
