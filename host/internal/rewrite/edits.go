@@ -25,7 +25,7 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		if r.classLo >= 0 {
 			have |= needClass
 		}
-		cands := r.anyTag
+		cands := r.anyFor[have]
 		if r.anyBits[have]&^r.deadMask == 0 && !r.anyHigh[have] {
 			cands = nil
 		}
@@ -34,7 +34,7 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		}
 		for k := range cands {
 			a := &cands[k]
-			if a.need&^have != 0 || r.dead(a.bit) {
+			if r.dead(a.bit) {
 				continue
 			}
 			c, i := a.c, a.bit

@@ -34,9 +34,11 @@ type tables struct {
 	plainPop bool // an element nothing happened to may end plainly (see popPlain)
 	// With dispatch, anyTag lists the active compounds (by bit) for any
 	// element, and tagged those for one tag, grouped by tag, the group of
-	// tag t starting at tagged[tagFirst[t]-1].
+	// tag t starting at tagged[tagFirst[t]-1]. anyFor has, by what an
+	// element has (needID, needClass), those of anyTag it may match.
 	dispatch bool
 	anyTag   []anyCompound
+	anyFor   [4][]anyCompound
 	// anyBits has, by what the element has (needID, needClass), the bits
 	// (of the first 64) of the compounds of anyTag that may match it:
 	// most elements have neither id nor class, and most compounds for
@@ -258,6 +260,7 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 			if a.need&^uint8(have) != 0 {
 				continue
 			}
+			t.anyFor[have] = append(t.anyFor[have], a)
 			if a.bit < 64 {
 				t.anyBits[have] |= 1 << a.bit
 			} else {
