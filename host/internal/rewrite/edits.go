@@ -10,6 +10,39 @@ import (
 	"github.com/bespoke-edge/bespoke/internal/selector"
 )
 
+// matcher is the selectors' state: the tables of the selectors in use,
+// and per open element the compounds it matched and its selector notes.
+type matcher struct {
+	// What the edits' selectors need, shared with every rewrite of the
+	// Program with the same selectors in use (see tables.go); key is
+	// those selectors, a bit each.
+	*tables
+	key []uint64
+	// deadMask has the bits of the dead compounds (see dead).
+	deadMask uint64
+	// selEpoch and selMatch cache, per selector, whether it matches the
+	// element being opened (valid when selEpoch equals epoch).
+	selEpoch []uint32
+	selMatch []bool
+	epoch    uint32
+	// badEdit marks edits whose Attr the HTML syntax cannot hold.
+	badEdit []bool
+
+	// An element's matched compounds are a bit set of words uint64s
+	// (see tables): the first in its entry, the others (past 64 active
+	// compounds) in bits, words-1 per entry; its selector notes likewise,
+	// ctxWords of them (the first in the entry, the others in ctxBits).
+	bits    []uint64
+	ctxBits []uint64
+	// nMatch counts, per compound bit, the open elements that match it.
+	nMatch []int32
+	// openMask has the bits (of the first 64) whose nMatch is not 0 (see
+	// tables.rightNeed).
+	openMask uint64
+	// Scratch for one start tag.
+	matched []int32
+}
+
 // match evaluates the active compounds on the element just pushed at
 // depth d (its start tag is src[lt:end], attributes in r.attrs), notes
 // the selector prefixes it completes, and applies the edits whose
