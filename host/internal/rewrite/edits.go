@@ -10,6 +10,39 @@ import (
 	"github.com/bespoke-edge/bespoke/internal/selector"
 )
 
+// matcher is the selectors' state: the tables of the selectors in use,
+// and per open element the compounds it matched and its selector notes.
+type matcher struct {
+	// What the edits' selectors need, shared with every rewrite of the
+	// Program with the same selectors in use (see tables.go); key is
+	// those selectors, a bit each.
+	*tables
+	key []uint64
+	// deadMask has the bits of the dead compounds (see dead).
+	deadMask uint64
+	// selEpoch and selMatch cache, per selector, whether it matches the
+	// element being opened (valid when selEpoch equals epoch).
+	selEpoch []uint32
+	selMatch []bool
+	epoch    uint32
+	// badEdit marks edits whose Attr the HTML syntax cannot hold.
+	badEdit []bool
+
+	// An element's matched compounds are a bit set of words uint64s
+	// (see tables): the first in its entry, the others (past 64 active
+	// compounds) in bits, words-1 per entry; its selector notes likewise,
+	// ctxWords of them (the first in the entry, the others in ctxBits).
+	bits    []uint64
+	ctxBits []uint64
+	// nMatch counts, per compound bit, the open elements that match it.
+	nMatch []int32
+	// openMask has the bits (of the first 64) whose nMatch is not 0 (see
+	// tables.rightNeed).
+	openMask uint64
+	// Scratch for one start tag.
+	matched []int32
+}
+
 // match evaluates the active compounds on the element just pushed at
 // depth d (its start tag is src[lt:end], attributes in r.attrs), notes
 // the selector prefixes it completes, and applies the edits whose
@@ -25,7 +58,7 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		if r.classLo >= 0 {
 			have |= needClass
 		}
-		cands := r.anyTag
+		cands := r.anyFor[have]
 		if r.anyBits[have]&^r.deadMask == 0 && !r.anyHigh[have] {
 			cands = nil
 		}
@@ -34,7 +67,7 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		}
 		for k := range cands {
 			a := &cands[k]
-			if a.need&^have != 0 || r.dead(a.bit) {
+			if r.dead(a.bit) {
 				continue
 			}
 			c, i := a.c, a.bit
@@ -66,6 +99,16 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 					*r.word(d, int(i>>6)) |= 1 << (i & 63)
 					any = true
 				}
+			}
+		}
+		// The compounds with :not(), once the bits they read are set.
+		for _, i := range r.late {
+			if trackWork {
+				r.work++
+			}
+			if c := r.activeC[i]; (c.tag == 0 || c.tag == tag) && !r.dead(i) && r.matchCompound(c, d) {
+				*r.word(d, int(i>>6)) |= 1 << (i & 63)
+				any = true
 			}
 		}
 	} else {
@@ -185,10 +228,10 @@ func (r *Rewriter) complexAt(last, prev int32, d int) bool {
 }
 
 // dead reports whether compound bit i need not be evaluated: it is only
-// ever the last compound of a selector, and an ancestor that every such
-// selector needs matches no open element, so no selector can use it. For
-// dispatch only: without it, :not() arguments read bits that the edits'
-// selectors do not show.
+// ever the last compound of a selector (never an ancestor, nor in a :not()
+// argument), and an ancestor that every such selector needs matches no
+// open element, so no selector can use it. For dispatch only (the
+// evaluation of every compound in index order does not skip).
 func (r *Rewriter) dead(i int32) bool {
 	return i < 64 && r.deadMask&(1<<i) != 0
 }

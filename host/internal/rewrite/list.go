@@ -6,6 +6,29 @@ import (
 	"slices"
 )
 
+// lists is the state of the list edits (see list.go).
+type lists struct {
+	// List regions: buf holds the output from the first item on (all
+	// regions, nested ones after their enclosing one), in pieces linked
+	// from head to tail (see list.go; cut starts a new piece); items and
+	// their edits; ids holds the items' ids.
+	buf       []byte
+	pieces    []piece
+	head      int32
+	tail      int32
+	cut       bool
+	segs      []struct{ first, last int32 }
+	regions   []region
+	items     []item
+	itemEdits []itemEdit
+	ids       []byte
+	order     []int32
+	kept      []bool
+	slots     []slotRef
+	picked    []int32
+	taken     []bool
+}
+
 // The output held for list edits is a linked list of pieces of buf (the
 // bytes are appended to buf and never move): closing a region relinks its
 // items' pieces in their new order, so that each byte is copied once,

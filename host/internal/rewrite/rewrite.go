@@ -280,97 +280,18 @@ const (
 // Rewriter rewrites one page. It is not safe for concurrent use. Get one
 // from Program.NewRewriter, write the page to it, Close it, then Release
 // it.
+//
+// Its state is in parts, each kept by the files that change it: the
+// tokenizer's (scanner, scan.go), the tree builder's (tree, tree.go and
+// afe.go), the selectors' (matcher, edits.go and tables.go), the list
+// edits' (lists, list.go) and the output's (sink, here).
 type Rewriter struct {
 	prog  *Program
-	w     io.Writer
 	edits []Edit
 	seen  SeenSet
 	max   int
-	err   error
 
-	// stopped: rewriting has given up (or there is nothing to do) and the
-	// rest is copied through.
-	stopped bool
-	applied []int
-
-	// src is the input being scanned; src[:mark] has been written or
-	// dropped. pending is an unfinished construct carried to the next
-	// Write.
-	src     []byte
-	mark    int
-	pending []byte
-
-	state     uint8
-	scriptEsc uint8  // script data: 0, escaped (after <!--), 2 double escaped
-	rawName   string // the end tag name that ends raw text
-	// find follows an unfinished tag in pending to its end (finding).
-	find    tagEnd
-	finding bool
-	// afterBody holds what follows </body> while holding (see
-	// holdAfterBody).
-	afterBody []byte
-	holding   bool
-
-	// The tree: stack[0] is the document. An element's matched
-	// compounds are a bit set of words uint64s (see tables): the first in
-	// its entry, the others (past 64 active compounds) in bits, words-1
-	// per entry; its selector notes likewise, ctxWords of them (the first
-	// in the entry, the others in ctxBits).
-	stack      []entry
-	bits       []uint64
-	ctxBits    []uint64
-	typeCounts []typeCount
-	// counts holds, per open element (by depth), its element children so
-	// far and where their per-type counts start in typeCounts: kept only
-	// for :nth-child and :nth-of-type.
-	counts    []childCount
-	typeHeads []int32 // per tag id, 1 + the index of its last record in typeCounts
-	// skip is the depth of the element whose content is being dropped,
-	// or -1.
-	skip int
-	// nOpen counts the open p, a, button, select and template elements;
-	// nMatch counts, per compound bit, the open elements that match it.
-	nOpen  [numOpen]int32
-	nMatch []int32
-	// lastH and lastF chain the open HTML and the open svg and math
-	// elements by tag: per tag id, the depth of the nearest (each entry
-	// holds the previous one's). gone counts the elements that left the
-	// stack while still open (see tree.go).
-	lastH, lastF []uint16
-	gone         int
-	// The list of active formatting elements (afe.go): afeLast chains its
-	// entries by tag (1 + index), afeMarker is 1 + the last marker's
-	// index, and seq numbers the elements as they open.
-	afe       []afeEntry
-	afeLast   []int32
-	afeMarker int32
-	afeDead   int     // removed entries still in afe
-	afeRemap  []int32 // scratch for afeCompact
-	seq       uint32
-	// The document: the insertion mode before the body starts, whether it
-	// has, whether an <html> tag was an element, whether the page is in
-	// quirks mode (no doctype), and the form element pointer (formDepth
-	// is 0 when the form is no longer open).
-	docMode     uint8
-	started     bool // a tag or text came: a doctype no longer counts
-	bodyStarted bool
-	htmlSeen    bool
-	quirks      bool
-	formSet     bool
-	formDepth   int
-	// openMask has the bits (of the first 64) whose nMatch is not 0 (see
-	// tables.rightNeed).
-	openMask uint64
-	// names interns the page's tag names no table knows, to an index
-	// (the id is nameBase plus it); kept across pages (within limits) so
-	// that custom elements cost nothing after the first page. nameBytes
-	// counts their bytes.
-	names     map[string]uint16
-	nameBase  uint16
-	nameBytes int
-	// work counts the steps of the rewrite's loops, with -tags
-	// rewritework: the linearity tests read it.
-	work int
+	sink
 
 	// Positions for edit maps (editmap.go): in is the bytes written so
 	// far, base the offset in the page of src[0], pendAt that of
@@ -381,61 +302,46 @@ type Rewriter struct {
 	rec              *recorder
 	recHold          bool
 
-	// What the edits' selectors need, shared with every rewrite of the
-	// Program with the same selectors in use (see tables.go); key is
-	// those selectors, a bit each.
-	*tables
-	key []uint64
-	// deadMask has the bits of the dead compounds (see dead).
-	deadMask uint64
-	// selEpoch and selMatch cache, per selector, whether it matches the
-	// element being opened (valid when selEpoch equals epoch).
-	selEpoch []uint32
-	selMatch []bool
-	epoch    uint32
-	// badEdit marks edits whose Attr the HTML syntax cannot hold.
-	badEdit []bool
+	scanner
+	tree
+	matcher
+	lists
 
-	// The start tag being handled; tag is set only while it is matched.
-	tag     []byte
-	nameEnd int
-	tagFacts
-	attrs      []attr
-	attrsRead  bool
-	childPos   int
-	typePos    int
-	contentBuf []byte // scratch for rewritten tags and decoded values
+	// applied counts, per edit, the elements it changed (see Applied).
+	applied []int
+	// work counts the steps of the rewrite's loops, with -tags
+	// rewritework: the linearity tests read it.
+	work int
+
+	// Scratch for writing one start tag (edits.go): contentBuf also
+	// holds decoded values; tagEdits resolves the attribute edits.
+	contentBuf []byte
+	tmpTag     []byte
+	tagEdits   tagEdits
+}
+
+// sink is where the output goes: the underlying writer, what is held
+// after </body>, the work elements leave for their end, and whether
+// rewriting has given up.
+type sink struct {
+	w   io.Writer
+	err error
+
+	// stopped: rewriting has given up (or there is nothing to do) and the
+	// rest is copied through.
+	stopped bool
+	// holding: what follows </body> is held, in afterBody (see
+	// holdAfterBody).
+	holding bool
+	// skip is the depth of the element whose content is being dropped,
+	// or -1.
+	skip      int
+	afterBody []byte
 
 	// End-of-element work: acts (indexed by entry.act-1), with edit
 	// indexes in actEdits; both grow and shrink with the stack.
 	acts     []action
 	actEdits []int32
-
-	// List regions: buf holds the output from the first item on (all
-	// regions, nested ones after their enclosing one), in pieces linked
-	// from head to tail (see list.go; cut starts a new piece); items and
-	// their edits; ids holds the items' ids.
-	buf       []byte
-	pieces    []piece
-	head      int32
-	tail      int32
-	cut       bool
-	segs      []struct{ first, last int32 }
-	regions   []region
-	items     []item
-	itemEdits []itemEdit
-	ids       []byte
-	order     []int32
-	kept      []bool
-	slots     []slotRef
-	picked    []int32
-	taken     []bool
-
-	// Scratch for one start tag.
-	matched []int32
-	tmpTag  []byte
-	// tagEdits resolves the attribute edits of the start tag written.
-	tagEdits tagEdits
 }
 
 // anyCompound is an active compound for any element, with what it

@@ -7,6 +7,40 @@ import (
 	"strings"
 )
 
+// scanner is the tokenizer's state: the input being read, what is
+// unfinished at its end, the raw text being read, the start tag being
+// handled, and the page's tag names.
+type scanner struct {
+	// src is the input being scanned; src[:mark] has been written or
+	// dropped. pending is an unfinished construct carried to the next
+	// Write.
+	src     []byte
+	mark    int
+	pending []byte
+
+	state     uint8
+	scriptEsc uint8  // script data: 0, escaped (after <!--), 2 double escaped
+	rawName   string // the end tag name that ends raw text
+	// find follows an unfinished tag in pending to its end (finding).
+	find    tagEnd
+	finding bool
+
+	// The start tag being handled; tag is set only while it is matched.
+	tag     []byte
+	nameEnd int
+	tagFacts
+	attrs     []attr
+	attrsRead bool
+
+	// names interns the page's tag names no table knows, to an index
+	// (the id is nameBase plus it); kept across pages (within limits) so
+	// that custom elements cost nothing after the first page. nameBytes
+	// counts their bytes.
+	names     map[string]uint16
+	nameBase  uint16
+	nameBytes int
+}
+
 // scan tokenizes r.src from the start, handling each construct, and
 // returns where the unfinished construct at its end starts (len(r.src)
 // when there is none). With final set, nothing more will come: an

@@ -34,9 +34,11 @@ type tables struct {
 	plainPop bool // an element nothing happened to may end plainly (see popPlain)
 	// With dispatch, anyTag lists the active compounds (by bit) for any
 	// element, and tagged those for one tag, grouped by tag, the group of
-	// tag t starting at tagged[tagFirst[t]-1].
+	// tag t starting at tagged[tagFirst[t]-1]. anyFor has, by what an
+	// element has (needID, needClass), those of anyTag it may match.
 	dispatch bool
 	anyTag   []anyCompound
+	anyFor   [4][]anyCompound
 	// anyBits has, by what the element has (needID, needClass), the bits
 	// (of the first 64) of the compounds of anyTag that may match it:
 	// most elements have neither id nor class, and most compounds for
@@ -48,6 +50,9 @@ type tables struct {
 	tagHigh  [256]bool
 	tagged   []int32
 	tagFirst [256]int32
+	// late lists, in index order, the compounds with :not(), which
+	// dispatch evaluates after the others.
+	late []int32
 	// selRight has, per selector, the bits (of the first 64) of its
 	// alternatives' last compounds.
 	selRight []uint64
@@ -137,6 +142,11 @@ func hashUsed(used []uint64) uint64 {
 	return h
 }
 
+// scanAll turns dispatch off in the tables built while it is set: the
+// matcher then evaluates every active compound at every element, in index
+// order, which the tests compare dispatch with.
+var scanAll bool
+
 // buildTables builds the tables for the selectors in used.
 func (p *Program) buildTables(used []uint64, h uint64) *tables {
 	t := &tables{used: slices.Clone(used), hash: h}
@@ -169,13 +179,26 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 			t.needType = t.needType || n.ofType
 		}
 	}
-	// Without :not(), compounds can be evaluated in any order: index them
-	// by tag, so that an element only meets the compounds it may match.
-	t.dispatch = true
+	// Index the compounds by tag, so that an element only meets the
+	// compounds it may match. Those with :not() read the bits of their
+	// arguments' compounds on the same element: they come last, in index
+	// order (which has arguments first), and what their arguments use is
+	// never dead.
+	t.dispatch = !scanAll
+	var notArgs uint64
 	for i, c := range t.activeC {
+		for j := range c.not {
+			for _, k := range c.not[j].comps {
+				if l := t.local[k]; l < 64 {
+					notArgs |= 1 << l
+				}
+			}
+		}
 		switch {
-		case len(c.not) > 0 || int(c.tag) >= len(t.tagFirst):
+		case int(c.tag) >= len(t.tagFirst):
 			t.dispatch = false
+		case len(c.not) > 0:
+			t.late = append(t.late, int32(i))
 		case c.tag == 0:
 			var need uint8
 			if c.ids != nil {
@@ -231,12 +254,13 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 			}
 		}
 	}
-	t.rightOnly, t.ancMask = t.rightMask[0]&^anc, anc
+	t.rightOnly, t.ancMask = t.rightMask[0]&^anc&^notArgs, anc
 	for _, a := range t.anyTag {
 		for have := range t.anyBits {
 			if a.need&^uint8(have) != 0 {
 				continue
 			}
+			t.anyFor[have] = append(t.anyFor[have], a)
 			if a.bit < 64 {
 				t.anyBits[have] |= 1 << a.bit
 			} else {
@@ -244,8 +268,22 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 			}
 		}
 	}
-	for _, i := range t.tagged {
-		if tg := t.activeC[i].tag; i < 64 {
+	for _, i := range t.late {
+		if t.activeC[i].tag != 0 {
+			continue
+		}
+		for have := range t.anyBits {
+			if i < 64 {
+				t.anyBits[have] |= 1 << i
+			} else {
+				t.anyHigh[have] = true
+			}
+		}
+	}
+	for _, i := range append(t.tagged, t.late...) {
+		if tg := t.activeC[i].tag; tg == 0 {
+			continue
+		} else if i < 64 {
 			t.tagBits[tg] |= 1 << i
 		} else {
 			t.tagHigh[tg] = true

@@ -20,6 +20,51 @@ package rewrite
 
 import "math/bits"
 
+// tree is the tree builder's state: the stack of open elements, what
+// the insertion rules look up, the list of active formatting elements,
+// the document's mode, and the counts for :nth-child and :nth-of-type.
+type tree struct {
+	// The tree: stack[0] is the document.
+	stack      []entry
+	typeCounts []typeCount
+	// counts holds, per open element (by depth), its element children so
+	// far and where their per-type counts start in typeCounts: kept only
+	// for :nth-child and :nth-of-type.
+	counts    []childCount
+	typeHeads []int32 // per tag id, 1 + the index of its last record in typeCounts
+	// nOpen counts the open p, a, button, select and template elements.
+	nOpen [numOpen]int32
+	// lastH and lastF chain the open HTML and the open svg and math
+	// elements by tag: per tag id, the depth of the nearest (each entry
+	// holds the previous one's). gone counts the elements that left the
+	// stack while still open (see tree.go).
+	lastH, lastF []uint16
+	gone         int
+	// The list of active formatting elements (afe.go): afeLast chains its
+	// entries by tag (1 + index), afeMarker is 1 + the last marker's
+	// index, and seq numbers the elements as they open.
+	afe       []afeEntry
+	afeLast   []int32
+	afeMarker int32
+	afeDead   int     // removed entries still in afe
+	afeRemap  []int32 // scratch for afeCompact
+	seq       uint32
+	// The document: the insertion mode before the body starts, whether it
+	// has, whether an <html> tag was an element, whether the page is in
+	// quirks mode (no doctype), and the form element pointer (formDepth
+	// is 0 when the form is no longer open).
+	docMode     uint8
+	started     bool // a tag or text came: a doctype no longer counts
+	bodyStarted bool
+	htmlSeen    bool
+	quirks      bool
+	formSet     bool
+	formDepth   int
+	// The element being opened: its position among its siblings, and
+	// among those of its type.
+	childPos, typePos int
+}
+
 // Counters of open elements for the start tags that look for one, so that
 // the search costs nothing when there is none.
 const (
