@@ -101,17 +101,19 @@ type pageRewriter interface {
 // Sizes of the body path. A rewritten body of unknown length goes out in
 // chunks, and net/http makes two writes of each chunk (its header and
 // the first bytes from its buffer, then the rest): few large pieces
-// (pieceSize) while the origin keeps up make few writes; reads as large
-// as readSize make few reads.
+// (pieceSize) while the origin keeps up make few writes. A splice reads
+// readSize at a time into the page it keeps; the rewriter, and the
+// splice's first read, read into the body's buffer of bufSize.
 const (
 	readSize  = 64 << 10
-	pieceSize = 256 << 10
+	bufSize   = 32 << 10
+	pieceSize = 128 << 10
 	// maxPooledOut bounds the output buffers kept for later bodies: a
 	// piece, grown once, or a page held back whole.
 	maxPooledOut = 4 * pieceSize
 )
 
-var bodyPool = sync.Pool{New: func() any { return &rewritingBody{buf: make([]byte, readSize)} }}
+var bodyPool = sync.Pool{New: func() any { return &rewritingBody{buf: make([]byte, bufSize)} }}
 
 // newRewritingBody returns a body that rewrites src with edits and writes
 // it in encoding ("" for none). contentType is the response's, for its
@@ -157,7 +159,7 @@ func (b *rewritingBody) fill(limit int, enough func() bool) bool {
 func (b *rewritingBody) step() {
 	buf := b.buf
 	if b.splicer != nil && b.rw == pageRewriter(b.splicer) {
-		if s := b.splicer.Spare(len(b.buf)); s != nil {
+		if s := b.splicer.Spare(readSize); s != nil {
 			buf = s
 		}
 	}
