@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"sync"
@@ -29,10 +30,12 @@ type rewritingBody struct {
 	// it; nil sends them as they are.
 	enc encoder
 	buf []byte
-	// pace is flushed when the origin pauses, with bytes handed over
-	// since the last flush (unflushed); nil never flushes (see
-	// statusWriter).
-	pace      interface{ flushNow() }
+	// to is the visitor's writer (see statusWriter), nil when the body
+	// is read instead. The body writes itself to it, from its own
+	// buffer, in pieces as large as the copy buffer while the origin
+	// keeps up, and flushes it when the origin pauses, with bytes written
+	// since the last flush (unflushed).
+	to        visitorWriter
 	unflushed bool
 	// head holds the start of the page while its encoding is not known.
 	head []byte
@@ -78,6 +81,13 @@ type rewritingBody struct {
 	rewriter *rewrite.Rewriter // the full rewriter, when no splicer
 }
 
+// visitorWriter is the visitor's side of a rewritten body: where it is
+// written, and flushed when the origin pauses (see statusWriter).
+type visitorWriter interface {
+	io.Writer
+	flushNow()
+}
+
 // pageRewriter is what rewrites the page: a Rewriter, or a Splicer when
 // the page's edit map is known.
 type pageRewriter interface {
@@ -88,7 +98,22 @@ type pageRewriter interface {
 	AppliedCount(i int) int
 }
 
-var bodyPool = sync.Pool{New: func() any { return &rewritingBody{buf: make([]byte, 32<<10)} }}
+// Sizes of the body path. A rewritten body of unknown length goes out in
+// chunks, and net/http makes two writes of each chunk (its header and
+// the first bytes from its buffer, then the rest): few large pieces
+// (pieceSize) while the origin keeps up make few writes. A splice reads
+// readSize at a time into the page it keeps; the rewriter, and the
+// splice's first read, read into the body's buffer of bufSize.
+const (
+	readSize  = 64 << 10
+	bufSize   = 32 << 10
+	pieceSize = 128 << 10
+	// maxPooledOut bounds the output buffers kept for later bodies: a
+	// piece, grown once, or a page held back whole.
+	maxPooledOut = 4 * pieceSize
+)
+
+var bodyPool = sync.Pool{New: func() any { return &rewritingBody{buf: make([]byte, bufSize)} }}
 
 // newRewritingBody returns a body that rewrites src with edits and writes
 // it in encoding ("" for none). contentType is the response's, for its
@@ -98,7 +123,7 @@ func newRewritingBody(src *source, prog *rewrite.Program, edits []rewrite.Edit, 
 	b.out.Reset()
 	b.head = b.head[:0]
 	b.rw, b.done, b.err, b.copying = nil, false, nil, false
-	b.pace, b.unflushed = nil, false
+	b.to, b.unflushed = nil, false
 	b.onDone, b.onLimit, b.in, b.spent, b.metrics, b.route = nil, nil, 0, 0, nil, ""
 	b.maps, b.splicer, b.builder, b.rewriter = nil, nil, nil, nil
 	b.src, b.prog, b.edits, b.opt, b.maxBytes = src, prog, edits, opt, maxBytes
@@ -128,9 +153,17 @@ func (b *rewritingBody) fill(limit int, enough func() bool) bool {
 	return b.done || enough != nil && enough()
 }
 
-// step reads once from the origin and rewrites what it got.
+// step reads once from the origin and rewrites what it got. A splicer
+// reads into the end of the page it keeps, so that the page is not
+// copied there.
 func (b *rewritingBody) step() {
-	n, err := b.src.Read(b.buf)
+	buf := b.buf
+	if b.splicer != nil && b.rw == pageRewriter(b.splicer) {
+		if s := b.splicer.Spare(readSize); s != nil {
+			buf = s
+		}
+	}
+	n, err := b.src.Read(buf)
 	eof := err == io.EOF
 	if err != nil && !eof {
 		b.err = err
@@ -143,7 +176,7 @@ func (b *rewritingBody) step() {
 	}
 	if n > 0 || eof {
 		t := time.Now()
-		b.write(b.buf[:n], eof)
+		b.write(buf[:n], eof)
 		if b.enc != nil && !eof && b.src.paused() {
 			// Stream: what was rewritten leaves when the origin pauses,
 			// not when the compressor's window fills.
@@ -263,15 +296,23 @@ func (b *rewritingBody) limit(reason, result string) {
 	}
 }
 
-// Read hands over the rewritten body in pieces as large as p, the way
-// io.Copy's buffer moves a plain body: it reads from the origin until p
-// can be filled, the body ends, or the origin pauses with something to
-// hand over. Before a read from the origin that may wait, what was handed
-// over is flushed to the visitor (pace). The origin paused when its last
-// read came back short; one that filled the read buffer exactly as the
-// origin paused is taken for a busy origin, and what it brought waits for
-// the origin's next bytes or its end.
+// Read moves the rewritten body on. With a visitor's writer (to), it
+// writes the whole rest of the body to it (see writeTo) and returns
+// io.EOF, or the error that stopped it: httputil.ReverseProxy then
+// copies nothing, and each piece leaves from the buffer it was rewritten
+// into instead of being copied once more into the proxy's.
+//
+// Without one, it hands over the rewritten body in pieces as large as p,
+// the way io.Copy's buffer moves a plain body: it reads from the origin
+// until p can be filled, the body ends, or the origin pauses with
+// something to hand over. The origin paused when its last read came back
+// short; one that filled the read buffer exactly as the origin paused is
+// taken for a busy origin, and what it brought waits for the origin's
+// next bytes or its end.
 func (b *rewritingBody) Read(p []byte) (int, error) {
+	if b.to != nil {
+		return 0, b.writeTo(b.to)
+	}
 	for b.out.Len() < len(p) {
 		if b.done || b.err != nil {
 			if b.out.Len() > 0 {
@@ -282,20 +323,51 @@ func (b *rewritingBody) Read(p []byte) (int, error) {
 			}
 			return 0, b.err
 		}
-		if b.src.paused() {
-			if b.out.Len() > 0 {
-				break
-			}
-			if b.unflushed && b.pace != nil {
-				b.pace.flushNow()
-			}
-			b.unflushed = false
+		if b.src.paused() && b.out.Len() > 0 {
+			break
 		}
 		b.step()
 	}
 	n, _ := b.out.Read(p)
 	b.unflushed = b.unflushed || n > 0
 	return n, nil
+}
+
+// errVisitorGone reports a failed write to the visitor. It is
+// context.Canceled, which ReverseProxy takes for a visitor that went
+// away: it aborts the handler, as on a failed write of its own, without
+// logging a read error of the origin's.
+var errVisitorGone = context.Canceled
+
+// writeTo writes the rest of the rewritten body to w: in pieces of at
+// least pieceSize while the origin keeps up, or what there is when the
+// origin pauses or the body ends. Before a read from the origin that may wait, what was
+// written is flushed. The origin paused when its last read came back
+// short; one that filled the read buffer exactly as the origin paused is
+// taken for a busy origin, and what it brought waits for the origin's
+// next bytes or its end. It returns io.EOF at the body's end.
+func (b *rewritingBody) writeTo(w visitorWriter) error {
+	for {
+		if n := b.out.Len(); n > 0 && (n >= pieceSize || b.done || b.err != nil || b.src.paused()) {
+			_, err := w.Write(b.out.Bytes())
+			b.out.Reset()
+			b.unflushed = true
+			if err != nil {
+				return errVisitorGone
+			}
+		}
+		switch {
+		case b.done:
+			return io.EOF
+		case b.err != nil:
+			return b.err
+		}
+		if b.src.paused() && b.unflushed {
+			w.flushNow()
+			b.unflushed = false
+		}
+		b.step()
+	}
 }
 
 // release returns the body's buffers without closing the source.
@@ -311,8 +383,8 @@ func (b *rewritingBody) release() {
 	b.src = nil
 	b.edits = nil
 	b.onDone, b.onLimit = nil, nil
-	b.pace = nil
-	if b.out.Cap() <= 256<<10 && cap(b.head) <= 64<<10 {
+	b.to = nil
+	if b.out.Cap() <= maxPooledOut && cap(b.head) <= 64<<10 {
 		bodyPool.Put(b)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/host/internal/editmap"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 )
 
@@ -75,15 +76,26 @@ func shopEdits(t testing.TB) (*rewrite.Program, []rewrite.Edit, []byte) {
 }
 
 // serveBody streams page through a rewriting body as ReverseProxy does:
-// reads into its pooled copy buffer, each written to v.
+// reads into its pooled copy buffer (the body writes itself to v, and
+// hands over nothing), each written to v.
 func serveBody(t testing.TB, origin *originBody, page []byte, prog *rewrite.Program, edits []rewrite.Edit, v *visitor) {
+	serveMapped(t, origin, page, prog, edits, v, nil, nil)
+}
+
+// serveMapped is serveBody with the page's edit map in maps (nil: none),
+// counted in st.
+func serveMapped(t testing.TB, origin *originBody, page []byte, prog *rewrite.Program, edits []rewrite.Edit, v *visitor, maps *editmap.Cache, st *MapStats) {
 	origin.Reset(page)
 	src, err := newSource(origin, "", 100, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rb := newRewritingBody(src, prog, edits, rewrite.Options{}, "", "text/html; charset=utf-8", 8<<20)
-	rb.pace = v
+	if maps != nil {
+		key, _ := editmap.NewKey(`"shop"`, int64(len(page)), "route", "/")
+		rb.maps, rb.mapKey, rb.mapStats = maps, key, st
+	}
+	rb.to = v
 	buf := bufferPool{}.Get()
 	for {
 		n, err := rb.Read(buf)
@@ -121,6 +133,37 @@ func TestRewritingBodyAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("a rewritten page costs %.1f allocations on the body path, want 0", allocs)
+	}
+}
+
+// TestSplicedBodyAllocs: once its map is made and the pools are warm, a
+// spliced page costs no allocation on the body path either, and comes
+// out as the rewriter writes it.
+func TestSplicedBodyAllocs(t *testing.T) {
+	prog, edits, page := shopEdits(t)
+	origin := &originBody{}
+	want := &visitor{}
+	serveBody(t, origin, page, prog, edits, want)
+	maps, st := editmap.New(4<<20), &MapStats{}
+	v := &visitor{}
+	serveMapped(t, origin, page, prog, edits, v, maps, st) // makes the map
+	v.out.Reset()
+	serveMapped(t, origin, page, prog, edits, v, maps, st)
+	if st.Hits.Load() != 1 {
+		t.Fatalf("hits %d, misses %d, fallbacks %d: the page was not spliced", st.Hits.Load(), st.Misses.Load(), st.Fallbacks.Load())
+	}
+	if !bytes.Equal(v.out.Bytes(), want.out.Bytes()) {
+		t.Fatal("the spliced page differs from the rewritten one")
+	}
+	if raceEnabled {
+		return // sync.Pool drops items at random under the race detector
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		v.out.Reset()
+		serveMapped(t, origin, page, prog, edits, v, maps, st)
+	})
+	if allocs != 0 {
+		t.Errorf("a spliced page costs %.1f allocations on the body path, want 0", allocs)
 	}
 }
 
@@ -163,8 +206,8 @@ func TestRewritingBodyPacing(t *testing.T) {
 				t.Errorf("%d flushes, want at most %d", v.flushes, tc.maxFlushes)
 			}
 			if tc.step == 0 {
-				// Writes as large as the copy buffer, the last one shorter.
-				if want := v.out.Len()/copyBufferSize + 1; v.writes > want {
+				// Pieces of pieceSize, the last one shorter.
+				if want := v.out.Len()/pieceSize + 1; v.writes > want {
 					t.Errorf("%d writes of %d bytes, want at most %d", v.writes, v.out.Len(), want)
 				}
 				return

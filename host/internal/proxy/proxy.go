@@ -200,8 +200,8 @@ func New(cfg Config) *Proxy {
 
 // NewTransport returns the transport used to reach the origin: keep-alive
 // connections sized for a proxy (the default of 2 idle connections per host
-// reopens connections under load), bounded dial and header timeouts, and
-// no transparent decompression.
+// reopens connections under load), bounded dial and header timeouts, a
+// read buffer sized for pages, and no transparent decompression.
 func NewTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil,
@@ -216,6 +216,11 @@ func NewTransport() *http.Transport {
 		// transparent gzip would otherwise ask for gzip and inflate the
 		// body before the proxy sees it, outside every limit.
 		DisableCompression: true,
+		// The read that brings a response's headers brings the start of
+		// its body too, up to this much, and the body is read in pieces
+		// as large (or larger, past the buffer): the 4 KiB default made
+		// the first read of every body a short one.
+		ReadBufferSize: 32 << 10,
 	}
 }
 

@@ -263,7 +263,7 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	p.stats.Rewritten.Add(1)
 	if st.w != nil {
 		st.w.setPaced()
-		rb.pace = st.w
+		rb.to = st.w
 	}
 	if rp.save == saveAfterBody {
 		// A server-side store records the showing once the page is done,
@@ -665,9 +665,10 @@ type bufferPool struct{}
 // Put, which would otherwise allocate one per response.
 var copyBuffers, boxes sync.Pool
 
-// copyBufferSize is the size of the pieces bodies are copied in.
-// A rewritten body without a length costs net/http two writes per piece
-// (the chunk's header, then the rest): twice io.Copy's 32 KiB halves them.
+// copyBufferSize is the size of the pieces ReverseProxy copies bodies in
+// (a rewritten body writes itself: see rewritingBody.Read). A body
+// without a length costs net/http two writes per piece (the chunk's
+// header, then the rest): twice io.Copy's 32 KiB halves them.
 const copyBufferSize = 64 << 10
 
 func (bufferPool) Get() []byte {

@@ -1,11 +1,10 @@
 package proxy
 
 import (
-	"encoding/binary"
-	"hash/fnv"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -48,65 +47,115 @@ func planTag(pl *plan.Plan, m *plugin.Manifest) uint64 {
 	if pl.SeenEdits || len(pl.Edits) == 0 && len(pl.JSONEdits) == 0 {
 		return 0
 	}
-	h := fnv.New64a()
-	var n [8]byte
-	str := func(s string) {
-		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
-	num := func(v int) {
-		binary.LittleEndian.PutUint64(n[:], uint64(v))
-		h.Write(n[:])
-	}
-	flag := func(b bool) {
-		if b {
-			num(1)
-		} else {
-			num(0)
-		}
-	}
-	str(m.SourceHash)
-	num(len(m.Selectors))
-	for _, s := range m.Selectors {
-		str(s)
-	}
-	num(len(pl.Edits))
+	h := manifestHash(m)
+	h.num(len(pl.Edits))
 	for _, e := range pl.Edits {
-		num(e.Selector)
-		num(int(e.Op))
-		str(string(e.Content))
-		str(e.Attr)
-		str(e.Value)
-		num(e.N)
-		num(len(e.Order))
+		h.num(e.Selector)
+		h.num(int(e.Op))
+		h.bytes(e.Content)
+		h.str(e.Attr)
+		h.str(e.Value)
+		h.num(e.N)
+		h.num(len(e.Order))
 		for _, o := range e.Order {
-			str(o)
+			h.str(o)
 		}
-		flag(e.Demote)
-		num(e.MarkFirst)
-		flag(e.NoMark)
-		flag(e.Interpolated)
+		h.flag(e.Demote)
+		h.num(e.MarkFirst)
+		h.flag(e.NoMark)
+		h.flag(e.Interpolated)
 	}
-	num(len(pl.JSONEdits))
+	h.num(len(pl.JSONEdits))
 	for _, e := range pl.JSONEdits {
-		num(int(e.Op))
-		str(e.Path)
-		str(string(e.Value))
-		str(e.ID)
-		num(e.N)
-		num(len(e.Order))
+		h.num(int(e.Op))
+		h.str(e.Path)
+		h.bytes(e.Value)
+		h.str(e.ID)
+		h.num(e.N)
+		h.num(len(e.Order))
 		for _, o := range e.Order {
-			str(o)
+			h.str(o)
 		}
-		flag(e.Demote)
-		num(e.MarkFirst)
-		flag(e.NoMark)
+		h.flag(e.Demote)
+		h.num(e.MarkFirst)
+		h.flag(e.NoMark)
 	}
-	if t := h.Sum64(); t != 0 {
+	if t := uint64(h); t != 0 {
 		return t
 	}
 	return 1
+}
+
+// manifestHashes remembers the hash of the last manifest planTag saw,
+// which every request of a plugin shares: its rule file and selectors.
+var manifestHashes atomic.Pointer[manifestHashed]
+
+type manifestHashed struct {
+	m *plugin.Manifest
+	h fnv64a
+}
+
+// manifestHash is the FNV-1a state after the manifest's part of a plan
+// tag.
+func manifestHash(m *plugin.Manifest) fnv64a {
+	if c := manifestHashes.Load(); c != nil && c.m == m {
+		return c.h
+	}
+	h := fnv64a(fnvOffset)
+	h.str(m.SourceHash)
+	h.num(len(m.Selectors))
+	for _, s := range m.Selectors {
+		h.str(s)
+	}
+	manifestHashes.Store(&manifestHashed{m: m, h: h})
+	return h
+}
+
+// fnv64a is a 64-bit FNV-1a hash (hash/fnv's, without its interface, so
+// that its state can be kept and nothing escapes). Numbers are hashed as
+// 8 bytes, little-endian, and strings after their length.
+type fnv64a uint64
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func (h *fnv64a) num(v int) {
+	x := *h
+	for i := range 8 {
+		x ^= fnv64a(byte(uint64(v) >> (8 * i)))
+		x *= fnvPrime
+	}
+	*h = x
+}
+
+func (h *fnv64a) flag(b bool) {
+	if b {
+		h.num(1)
+	} else {
+		h.num(0)
+	}
+}
+
+func (h *fnv64a) str(s string) {
+	h.num(len(s))
+	x := *h
+	for i := 0; i < len(s); i++ {
+		x ^= fnv64a(s[i])
+		x *= fnvPrime
+	}
+	*h = x
+}
+
+func (h *fnv64a) bytes(b []byte) {
+	h.num(len(b))
+	x := *h
+	for _, c := range b {
+		x ^= fnv64a(c)
+		x *= fnvPrime
+	}
+	*h = x
 }
 
 // derivedETag returns the weak ETag of an edited body whose origin ETag

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"encoding/binary"
+	"hash/fnv"
 	"net/http"
 	"reflect"
 	"testing"
@@ -143,6 +145,80 @@ func TestPlanTagCoversEdits(t *testing.T) {
 	seen.SeenEdits = true
 	if planTag(&seen, m) != 0 {
 		t.Error("a plan that depends on the seen-filter has a tag")
+	}
+}
+
+// TestPlanTagIsFNV: planTag is hash/fnv's FNV-1a over the plan's fields
+// (numbers as 8 bytes little-endian, strings after their length), so
+// that derived ETags stay what they were, for manifests in turn (each
+// hashed once, then remembered).
+func TestPlanTagIsFNV(t *testing.T) {
+	want := func(pl *plan.Plan, m *plugin.Manifest) uint64 {
+		h := fnv.New64a()
+		num := func(v int) { h.Write(binary.LittleEndian.AppendUint64(nil, uint64(v))) }
+		str := func(s string) { num(len(s)); h.Write([]byte(s)) }
+		flag := func(b bool) {
+			if b {
+				num(1)
+			} else {
+				num(0)
+			}
+		}
+		str(m.SourceHash)
+		num(len(m.Selectors))
+		for _, s := range m.Selectors {
+			str(s)
+		}
+		num(len(pl.Edits))
+		for _, e := range pl.Edits {
+			num(e.Selector)
+			num(int(e.Op))
+			str(string(e.Content))
+			str(e.Attr)
+			str(e.Value)
+			num(e.N)
+			num(len(e.Order))
+			for _, o := range e.Order {
+				str(o)
+			}
+			flag(e.Demote)
+			num(e.MarkFirst)
+			flag(e.NoMark)
+			flag(e.Interpolated)
+		}
+		num(len(pl.JSONEdits))
+		for _, e := range pl.JSONEdits {
+			num(int(e.Op))
+			str(e.Path)
+			str(string(e.Value))
+			str(e.ID)
+			num(e.N)
+			num(len(e.Order))
+			for _, o := range e.Order {
+				str(o)
+			}
+			flag(e.Demote)
+			num(e.MarkFirst)
+			flag(e.NoMark)
+		}
+		return h.Sum64()
+	}
+	plans := []plan.Plan{
+		{Edits: []rewrite.Edit{{Selector: 0, Op: rewrite.SetInner, Content: []byte("Bonjour"), Attr: "a", Value: "v", N: 3, Order: []string{"x", "y"}, Demote: true, MarkFirst: 2, Interpolated: true}}},
+		{JSONEdits: []jsonrw.Edit{{Op: jsonrw.Remove, Path: "a.b", Value: []byte(`{"k":1}`), ID: "id", N: 4, Order: []string{"z"}, MarkFirst: 1, NoMark: true}}},
+	}
+	manifests := []*plugin.Manifest{
+		{SourceHash: "sha256:1", Selectors: []string{"h1", "p"}},
+		{SourceHash: "sha256:2"},
+	}
+	for round := range 2 {
+		for _, m := range manifests {
+			for i := range plans {
+				if got, w := planTag(&plans[i], m), want(&plans[i], m); got != w {
+					t.Errorf("round %d, %s, plan %d: tag %x, FNV-1a %x", round, m.SourceHash, i, got, w)
+				}
+			}
+		}
 	}
 }
 

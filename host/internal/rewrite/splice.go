@@ -3,6 +3,7 @@ package rewrite
 import (
 	"hash/crc32"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -110,13 +111,34 @@ func (s *Splicer) Used() bool { return s.sink != nil || s.fellAt >= 0 }
 // map, where the Rewriter took over, or -1.
 func (s *Splicer) FellBack() int { return s.fellAt }
 
+// Spare returns n bytes of room at the end of the page the Splicer
+// keeps, for the caller to read the page's next bytes into and Write
+// them from there, which then keeps them without a copy. It returns nil
+// once the page is rewritten in full: the caller reads into a buffer of
+// its own.
+func (s *Splicer) Spare(n int) []byte {
+	if s.full != nil {
+		return nil
+	}
+	if cap(s.all)-len(s.all) < n {
+		// Room for the whole page at once, and the read that finds its end.
+		s.all = slices.Grow(s.all, max(n, s.m.length+1-len(s.all)))
+	}
+	return s.all[len(s.all) : len(s.all)+n]
+}
+
 // Write splices p, or rewrites it once the page has stopped matching the
-// map. It returns len(p), or the underlying writer's error.
+// map. It returns len(p), or the underlying writer's error. p may be the
+// start of the room Spare returned.
 func (s *Splicer) Write(p []byte) (int, error) {
 	if s.full != nil {
 		return s.full.Write(p)
 	}
-	s.all = append(s.all, p...)
+	if k := len(s.all); len(p) > 0 && len(p) <= cap(s.all)-k && &s.all[:k+1][k] == &p[0] {
+		s.all = s.all[:k+len(p)] // read into Spare's room: already kept
+	} else {
+		s.all = append(s.all, p...)
+	}
 	if len(s.all) > s.m.length {
 		s.fallBack()
 		return len(p), s.full.err

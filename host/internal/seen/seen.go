@@ -314,6 +314,12 @@ func (g *generation) count(d digest) int {
 	return k
 }
 
+// has reports whether count(d) > 0, testing the first level only: each
+// level's test is a random read of a filter larger than a cache line.
+func (g *generation) has(d digest) bool {
+	return g.n > 0 && g.levels[0] != nil && g.levels[0].test(d)
+}
+
 // appendLevel appends the encoding of level k.
 func (g *generation) appendLevel(b []byte, k int) []byte {
 	f := g.levels[k]
@@ -407,9 +413,9 @@ func (s *Set) Recency(id string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.cur.count(d) > 0:
+	case s.cur.has(d):
 		return SeenRecently
-	case s.hasPrev && s.prev.count(d) > 0:
+	case s.hasPrev && s.prev.has(d):
 		return SeenBefore
 	}
 	return NotSeen
