@@ -44,10 +44,10 @@ lint:
 fmt:
 	gofmt -w .
 
-# The benchmark suite against the origin alone, a plain Go reverse proxy
-# and nginx (installed from Debian when missing), with the micro-benchmarks:
-# about 8 minutes; writes bench/results/. bench-quick checks a change in
-# about 100 s (one round, the headline targets).
+# The benchmark suite against the origin alone, a plain Go reverse proxy,
+# nginx (installed from Debian when missing) and Caddy, with the micro-benchmarks:
+# about 12 minutes; writes bench/results/. bench-quick checks a change in
+# about 2 minutes (one round, the headline targets).
 bench:
 	bench/peers/install
 	$(GO) run ./bench

@@ -342,6 +342,9 @@ func (h *harness) goals(cs []comparison) []goal {
 	micro("HTML rewrite, five edits (shop page)", "/host/internal/rewrite", `^RewritePage/shop/edits$`, "MB/s", "≥ 1,500 MB/s", func(v float64) bool { return v >= 1500 }, mbps)
 	micro("HTML rewrite, five edits + hide_seen (shop page)", "/host/internal/rewrite", `^RewritePage/shop/hideseen$`, "MB/s", "≥ 1,000 MB/s", func(v float64) bool { return v >= 1000 }, mbps)
 	micro("Compile 1,000 rules", "", `(?i)^CompileRules(/.+)?/1000(/.*)?$`, "ns/op", "< 50 ms", func(v float64) bool { return v < 50e6 }, nsAsTime)
+	// A returning visitor's seen cookie: decode about 200 items, 50
+	// tests, 10 adds, encode and sign.
+	micro("seen cookie: decode, test, add, encode", "/host/internal/seen", `^CookieRequest$`, "ns/op", "< 8 µs", func(v float64) bool { return v < 8000 }, nsAsTime)
 	gs = append(gs, h.pathologicalGoal())
 
 	found := false
