@@ -812,3 +812,42 @@ func TestBrowserRepairs(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownEndTagIgnoresHistory: a Rewriter keeps the unknown tag names
+// it interned across pages, so whether a name is known depends on the
+// pages it read before; its output must not. After </body>, the end tag
+// of a name no element has still means the body goes on, known or not.
+func TestUnknownEndTagIgnoresHistory(t *testing.T) {
+	p := mustCompile("body", "#a")
+	edits := []Edit{
+		{Selector: 0, Op: Append, Content: []byte("<i>end</i>")},
+		{Selector: 1, Op: InsertAfter, Content: []byte("<b>after</b>")},
+	}
+	for _, page := range []string{
+		"<body><p id=a>x</p></body></zz>tail",
+		"<body><p id=a>x</p></body></zz></html>",
+		"<body><p id=a>x</p></body>\n</zz>\n",
+		"<lid=\"a\">x</li><li class=card data-item-id=b>y</ul></body></tml>",
+	} {
+		run := func(known bool) string {
+			var out bytes.Buffer
+			r := p.NewRewriter(&out, edits, Options{})
+			r.names, r.nameBytes = map[string]uint16{}, 0
+			if known {
+				r.lookup([]byte("zz"), true)
+				r.lookup([]byte("tml"), true)
+			}
+			if _, err := r.Write([]byte(page)); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r.Release()
+			return out.String()
+		}
+		if fresh, known := run(false), run(true); fresh != known {
+			t.Errorf("%q:\nnames never seen: %q\nnames seen before: %q", page, fresh, known)
+		}
+	}
+}
