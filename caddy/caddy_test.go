@@ -40,13 +40,21 @@ func load(t *testing.T, src string) error {
 	return caddy.Load(cfg, true)
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// freePorts returns n loopback addresses free at once: all are held
+// while they are picked, so that no two are the same port (one picked
+// and closed before the next could be handed out again).
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
 
 func TestCaddyServesThePersonalizedDemo(t *testing.T) {
@@ -62,7 +70,8 @@ func TestCaddyServesThePersonalizedDemo(t *testing.T) {
 	origin := httptest.NewServer(http.FileServer(http.Dir("../testdata/demo/site")))
 	defer origin.Close()
 
-	addr, downAddr, dead, admin := freePort(t), freePort(t), freePort(t), freePort(t)
+	ports := freePorts(t, 4)
+	addr, downAddr, dead, admin := ports[0], ports[1], ports[2], ports[3]
 	caddyfileSrc := fmt.Sprintf(`{
 	admin %s
 	auto_https off
