@@ -251,7 +251,7 @@ func (b *Handler) Provision(ctx caddy.Context) error {
 		cfg.Secret = []byte(strings.TrimSpace(string(s)))
 	}
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		cfg.Metrics, cfg.Name = acquireMetrics(reg, cfg.Name, b.Rules)
+		cfg.Metrics, cfg.Name = acquireMetrics(reg, cfg.Name, cfg.RulesFile)
 		b.reg = reg
 	}
 	h, err := host.New(ctx, cfg)
