@@ -187,9 +187,14 @@ func New(cfg Config) *Proxy {
 		p.log = slog.Default()
 	}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:        p.rewriteRequest,
-		Transport:      cfg.Transport,
-		FlushInterval:  -1,
+		Rewrite:   p.rewriteRequest,
+		Transport: cfg.Transport,
+		// A body of known length is copied as it comes, without a flush
+		// after each write (ReverseProxy's own default); one of unknown
+		// length, or an event stream, is flushed after every write by
+		// ReverseProxy whatever this says. A rewritten body paces itself
+		// (see statusWriter).
+		FlushInterval:  0,
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		BufferPool:     bufferPool{},
@@ -599,14 +604,18 @@ func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) 
 // statusWriter records the status for the access log, and passes Flush
 // through so streaming works.
 //
-// A rewritten body has no Content-Length, and httputil.ReverseProxy then
-// flushes after every write: one syscall, and one small chunk, per read
-// from the origin. Such a body paces itself instead (setPaced): the
-// writer ignores ReverseProxy's flushes, and the body flushes (flushNow)
-// only when the origin pauses, just before a read from the origin that
-// may wait. A page that arrives at once then leaves in a few large
-// writes, and one the origin sends in parts reaches the visitor part by
-// part, as soon as each has been rewritten. No timer runs per response.
+// A rewritten body has no Content-Length, and httputil.ReverseProxy
+// flushes a response of unknown length after every write: one syscall,
+// and one small chunk, per read from the origin, and a timer started per
+// response whose flush runs on a goroutine of its own. Such a body paces
+// itself instead (setPaced): the writer ignores ReverseProxy's flushes,
+// and the body flushes (flushNow) only when the origin pauses, just
+// before a read from the origin that may wait. A page that arrives at
+// once then leaves in a few large writes, and one the origin sends in
+// parts reaches the visitor part by part, as soon as each has been
+// rewritten. Its response is given ReverseProxy with the length
+// pacedLength, which ReverseProxy does not take for unknown: no timer
+// runs for it.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -677,6 +686,14 @@ func (w *statusWriter) stop() {
 	defer w.mu.Unlock()
 	w.stopped = true
 }
+
+// pacedLength is the ContentLength of a response whose body paces
+// itself (statusWriter), its Content-Length header removed: not -1, for
+// which httputil.ReverseProxy would start a flush timer per response
+// that the body has no use for, and not a length, which none is yet.
+// Nothing but ReverseProxy reads the field once the response is handed
+// to it; the visitor's framing follows the header.
+const pacedLength = -2
 
 // Interface guards.
 var _ http.Handler = (*Proxy)(nil)

@@ -117,6 +117,9 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 			// Streamed: the length is known at the end.
 			h.Del("Content-Length")
 			resp.ContentLength = -1
+			if rb := st.rb; rb != nil && rb.to != nil && resp.Body == io.ReadCloser(rb) {
+				resp.ContentLength = pacedLength
+			}
 		}
 		if rb := st.rb; rp.body == BodyHTML && !rp.head && rb != nil && resp.Body == io.ReadCloser(rb) && rb.whole() {
 			// Held back whole (for its cookies): its length is known, and

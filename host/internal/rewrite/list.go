@@ -12,8 +12,12 @@ type lists struct {
 	// regions, nested ones after their enclosing one), in pieces linked
 	// from head to tail (see list.go; cut starts a new piece); items and
 	// their edits; ids holds the items' ids.
-	buf       []byte
-	pieces    []piece
+	buf    []byte
+	pieces []piece
+	// pageSrc: src is the whole page so far, at the page's offsets, and
+	// stays readable until the page ends (a Splicer's Rewriter): page
+	// bytes are then held as references to it, not copied into buf.
+	pageSrc   bool
 	head      int32
 	tail      int32
 	cut       bool
@@ -35,9 +39,11 @@ type lists struct {
 // however deep regions nest, and written out when the outermost region
 // closes.
 
-// piece is buf[lo:hi], followed by piece next (-1: none).
+// piece is buf[lo:hi] (src[lo:hi] when page is set), followed by piece
+// next (-1: none).
 type piece struct {
 	lo, hi, next int32
+	page         bool
 }
 
 // region collects the output of one parent's children, from its first
@@ -60,11 +66,26 @@ type item struct {
 func (r *Rewriter) hold(b []byte) {
 	lo := int32(len(r.buf))
 	r.buf = append(r.buf, b...)
-	if !r.cut && r.tail >= 0 && r.pieces[r.tail].hi == lo {
-		r.pieces[r.tail].hi = int32(len(r.buf))
+	if t := r.tail; !r.cut && t >= 0 && !r.pieces[t].page && r.pieces[t].hi == lo {
+		r.pieces[t].hi = int32(len(r.buf))
 		return
 	}
-	r.pieces = append(r.pieces, piece{lo: lo, hi: int32(len(r.buf)), next: -1})
+	r.link(piece{lo: lo, hi: int32(len(r.buf)), next: -1})
+}
+
+// holdPage appends src[lo:hi] to the held output, by reference (see
+// pageSrc): the bytes are written from the page when the region closes.
+func (r *Rewriter) holdPage(lo, hi int) {
+	if t := r.tail; !r.cut && t >= 0 && r.pieces[t].page && r.pieces[t].hi == int32(lo) {
+		r.pieces[t].hi = int32(hi)
+		return
+	}
+	r.link(piece{lo: int32(lo), hi: int32(hi), next: -1, page: true})
+}
+
+// link appends p to the held output's pieces.
+func (r *Rewriter) link(p piece) {
+	r.pieces = append(r.pieces, p)
 	n := int32(len(r.pieces) - 1)
 	if r.tail >= 0 {
 		r.pieces[r.tail].next = n
@@ -80,7 +101,11 @@ func (r *Rewriter) writeHeld() {
 		if trackWork {
 			r.work += int(r.pieces[p].hi-r.pieces[p].lo) + 1
 		}
-		r.raw(r.buf[r.pieces[p].lo:r.pieces[p].hi])
+		b := r.buf
+		if r.pieces[p].page {
+			b = r.src
+		}
+		r.raw(b[r.pieces[p].lo:r.pieces[p].hi])
 	}
 	r.buf, r.pieces, r.head, r.tail, r.cut = r.buf[:0], r.pieces[:0], -1, -1, false
 }

@@ -469,7 +469,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.skip = -1
 	r.acts, r.actEdits = r.acts[:0], r.actEdits[:0]
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
-	r.pieces, r.head, r.tail, r.cut = r.pieces[:0], -1, -1, false
+	r.pieces, r.head, r.tail, r.cut, r.pageSrc = r.pieces[:0], -1, -1, false, false
 	r.typeCounts = r.typeCounts[:0]
 	clear(r.typeHeads)
 	if r.names == nil || len(r.names) > maxNames/2 || r.nameBytes > maxNameBytes/2 {
@@ -771,9 +771,15 @@ func (r *Rewriter) pass(to int) {
 	if r.stopped || to <= r.mark {
 		return
 	}
-	if r.holding {
+	switch {
+	case r.holding:
 		r.afterBody = append(r.afterBody, r.src[r.mark:to]...)
-	} else {
+	case r.pageSrc && len(r.regions) > 0 && r.skip < 0:
+		// A Splicer's page stays: held by reference. Its map was only
+		// used because the rewrite surely stays within its memory bound
+		// (Splicer.fits), so held need not be checked here.
+		r.holdPage(r.mark, to)
+	default:
 		r.out(r.src[r.mark:to])
 	}
 	r.mark = to

@@ -67,6 +67,7 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 		sopt.Seen = &s.seen
 	}
 	s.sink = p.NewRewriter(&s.cw, edits, sopt)
+	s.sink.pageSrc = true   // src is always s.all[:v], at the page's offsets
 	s.copy = s.sink.stopped // no edit's selector: the Rewriter copies the page through
 	return s
 }

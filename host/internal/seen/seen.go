@@ -241,10 +241,24 @@ type filter struct {
 	pos []uint32
 }
 
-// test reports whether d's bit is set.
+// test reports whether d's bit is set. A sparse filter, the usual one,
+// is searched in its positions rather than its words: the positions were
+// just decoded and sit in a few cache lines, while a test of the words
+// lands on a line of a pooled filter of up to a few dozen KiB that
+// nothing touched lately (a page tests every item it lists, and each
+// such test was a cache miss).
 func (f *filter) test(d digest) bool {
-	return f.bf.BitSet().Test(location(d, f.bf.Cap()))
+	loc := location(d, f.bf.Cap())
+	if len(f.pos) <= sparseSearch {
+		_, found := slices.BinarySearch(f.pos, uint32(loc))
+		return found
+	}
+	return f.bf.BitSet().Test(loc)
 }
+
+// sparseSearch is the most positions test searches (1 KiB, at most nine
+// steps) before it tests the words instead.
+const sparseSearch = 256
 
 // add sets d's bit.
 func (f *filter) add(d digest) {
@@ -374,7 +388,9 @@ func (l *layout) newSet(now int64) *Set {
 		s = new(Set)
 	}
 	s.l, s.cur = l, l.generation(now)
-	s.shown = s.shownArr[:0]
+	if s.shown == nil {
+		s.shown = s.shownArr[:0]
+	}
 	return s
 }
 
@@ -457,10 +473,13 @@ func (s *Set) Shown(id string) {
 		return
 	}
 	s.shown = append(s.shown, d)
-	if s.shownIdx != nil {
+	switch {
+	case len(s.shown) > shownScan+1:
 		s.shownIdx[d] = struct{}{}
-	} else if len(s.shown) > shownScan {
-		s.shownIdx = make(map[digest]struct{}, 2*len(s.shown))
+	case len(s.shown) == shownScan+1:
+		if s.shownIdx == nil {
+			s.shownIdx = make(map[digest]struct{}, 2*len(s.shown))
+		}
 		for _, x := range s.shown {
 			s.shownIdx[x] = struct{}{}
 		}
@@ -481,9 +500,13 @@ func (s *Set) Shown(id string) {
 // more than it saves.
 const shownScan = 32
 
+// maxPooledIndex is the most shown items whose list and index a
+// released Set keeps for the next request.
+const maxPooledIndex = 1024
+
 // recorded reports whether this request already recorded d.
 func (s *Set) recorded(d digest) bool {
-	if s.shownIdx != nil {
+	if len(s.shown) > shownScan {
 		_, ok := s.shownIdx[d]
 		return ok
 	}
@@ -517,9 +540,17 @@ func (s *Set) Release() {
 	l := s.l
 	l.putFilters(&s.cur)
 	l.putFilters(&s.prev)
-	// Back to the pool as a zero Set (an index that grew goes with it).
+	// Back to the pool as a zero Set, but for the list and index of
+	// shown items: a page that lists more than shownScan items would
+	// otherwise make both on every request. Ones that grew past a
+	// page's worth go.
+	shown, idx := s.shown[:0], s.shownIdx
+	if cap(shown) > maxPooledIndex {
+		shown, idx = nil, nil
+	}
+	clear(idx)
 	s.l, s.cur, s.prev, s.hasPrev = nil, generation{}, generation{}, false
-	s.shown, s.shownIdx, s.unrecorded, s.changed, s.unknown = nil, nil, 0, false, false
+	s.shown, s.shownIdx, s.unrecorded, s.changed, s.unknown = shown, idx, 0, false, false
 	s.mu.Unlock()
 	l.sets.Put(s)
 }

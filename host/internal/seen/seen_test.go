@@ -494,3 +494,65 @@ func TestHammer(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestFilterTestAgrees: a filter answers the same whether it searches its
+// positions (sparse) or tests its words, below, at and above the size
+// where test switches from one to the other, for items added and not.
+func TestFilterTestAgrees(t *testing.T) {
+	l, err := Params{}.layout(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, 40, sparseSearch - 1, sparseSearch, sparseSearch + 1, 900} {
+		f := l.newFilter(0)
+		for i := range n {
+			f.add(l.digest(fmt.Sprintf("in-%d-%d", n, i)))
+		}
+		if len(f.pos) > n {
+			t.Fatalf("%d items set %d bits", n, len(f.pos))
+		}
+		for i := range 2 * n {
+			for _, id := range []string{fmt.Sprintf("in-%d-%d", n, i), fmt.Sprintf("out-%d", i)} {
+				d := l.digest(id)
+				words := f.bf.BitSet().Test(location(d, f.bf.Cap()))
+				if got := f.test(d); got != words {
+					t.Fatalf("%d items: test(%q) = %v, the words say %v", n, id, got, words)
+				}
+				if i < n && strings.HasPrefix(id, "in-") && !f.test(d) {
+					t.Fatalf("%d items: %q was added and tests absent", n, id)
+				}
+			}
+		}
+		g := generation{n: 1}
+		g.levels[0] = f
+		l.putFilters(&g)
+	}
+}
+
+// TestReleasedSetForgets: a Set that indexed a long page's items goes
+// back to the pool and comes out empty for the next visitor, whose
+// items are all recorded and counted once.
+func TestReleasedSetForgets(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{})
+	items := ids("card", 3*shownScan)
+	for round := range 4 {
+		var v visitor
+		s, _ := st.Load(context.Background(), v.request(), "")
+		for _, id := range items {
+			s.Shown(id)
+			s.Shown(id)
+		}
+		if s.Unrecorded() != 0 {
+			t.Fatalf("round %d: %d unrecorded", round, s.Unrecorded())
+		}
+		for _, id := range items {
+			if got := s.Count(id); got != 1 {
+				t.Fatalf("round %d: Count(%s) = %d, want 1", round, id, got)
+			}
+		}
+		if len(s.shown) != len(items) {
+			t.Fatalf("round %d: %d recorded, want %d", round, len(s.shown), len(items))
+		}
+		s.Release()
+	}
+}

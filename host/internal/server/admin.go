@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"strings"
 	"time"
@@ -25,6 +26,8 @@ import (
 //	POST /_bespoke/reload    reload every route, or ?route=NAME; 200 when all
 //	                         loaded, 422 when one was rejected (it keeps
 //	                         serving its previous plugin)
+//	GET  /debug/pprof/       Go's runtime profiles (CPU, heap, goroutines,
+//	                         execution trace), for `go tool pprof`
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
@@ -55,6 +58,13 @@ func (s *Server) AdminHandler() http.Handler {
 		}
 		writeJSON(w, status, res)
 	})
+	// The profiles are what an operator needs to say where a busy proxy's
+	// CPU goes; they are behind the same guard as everything else here.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return guardAdmin(mux, s.adminToken, s.cfg.AdminHosts)
 }
 

@@ -620,6 +620,9 @@ func TestAdminRefusesWebPages(t *testing.T) {
 		{"an address in a configured prefix", "GET", "/metrics", []string{"Authorization", bearer, "Host", "10.1.2.3:9090"}, 200},
 		{"probes answer under any Host", "GET", "/healthz", []string{"Host", "192.0.2.10:9090"}, 200},
 		{"localhost", "GET", "/_bespoke/status", []string{"Authorization", bearer, "Host", "localhost"}, 200},
+		{"profiles with the token", "GET", "/debug/pprof/heap?debug=1", []string{"Authorization", bearer}, 200},
+		{"profiles without", "GET", "/debug/pprof/heap", nil, 401},
+		{"profiles from a cross-site fetch", "GET", "/debug/pprof/goroutine", []string{"Authorization", bearer, "Sec-Fetch-Site", "cross-site"}, 403},
 		{"reload, same origin", "POST", "/_bespoke/reload", []string{"Authorization", bearer, "Origin", r.admin, "Sec-Fetch-Site", "same-origin"}, 200},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,101 @@
+package proxy_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+)
+
+// memOrigin is an origin in memory: it answers every request with the
+// page, as bench/'s origin does (Content-Type, Content-Length, a strong
+// ETag), with no socket in between.
+type memOrigin struct{ page []byte }
+
+func (o *memOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(o.page)))
+	h.Set("ETag", `"shop-1"`)
+	h.Set("Cache-Control", "public, max-age=60")
+	return &http.Response{
+		Status: "200 OK", StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: io.NopCloser(bytes.NewReader(o.page)), ContentLength: int64(len(o.page)),
+		Request: r,
+	}, nil
+}
+
+// discardWriter is a visitor's connection that takes every byte at once.
+type discardWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+func (w *discardWriter) Flush()                      {}
+
+// BenchmarkHandler is the CPU one request of the shop page costs the
+// proxy itself, with no socket on either side: the origin is a
+// RoundTripper answering from memory and the visitor a ResponseWriter
+// that takes every byte. What a plain httputil.ReverseProxy costs on the
+// same path (goproxy) is the floor; the difference is what deciding,
+// splicing, the seen cookie and the response's headers add. The visitor
+// carries the seen cookie of its previous response, as bench/'s do.
+// bench/ measures the same targets with the network, under load.
+func BenchmarkHandler(b *testing.B) {
+	page, err := os.ReadFile("../../../testdata/pages/shop.html")
+	if err != nil {
+		b.Fatal(err)
+	}
+	origin := &memOrigin{page: page}
+	u, _ := url.Parse("http://origin.test")
+	for _, c := range []struct{ name, rules string }{
+		{"goproxy", ""}, {"none", benchNone}, {"edits", benchEditRules}, {"seen", benchSeenRules},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var h http.Handler
+			if c.rules == "" {
+				rp := httputil.NewSingleHostReverseProxy(u)
+				rp.Transport = origin
+				rp.BufferPool = &copyBuffers{}
+				h = rp
+			} else {
+				h = benchProxy(b, u, c.rules, true, proxy.Config{Transport: origin, EditMapCache: 32 << 20})
+			}
+			var jar string
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r, _ := http.NewRequest("GET", "http://shop.test/", nil)
+				r.RemoteAddr = "127.0.0.1:40000"
+				r.Header.Set("CF-IPCountry", "FR")
+				r.Header.Set("Cookie", "seg=gold; "+jar)
+				w := &discardWriter{h: http.Header{}}
+				h.ServeHTTP(w, r)
+				if w.status != 200 && w.status != 0 || w.n == 0 {
+					b.Fatalf("status %d, %d bytes", w.status, w.n)
+				}
+				if c := w.h.Values("Set-Cookie"); len(c) > 0 {
+					var parts []string
+					for _, sc := range c {
+						parts = append(parts, strings.SplitN(sc, ";", 2)[0])
+					}
+					jar = strings.Join(parts, "; ")
+				}
+			}
+		})
+	}
+}
