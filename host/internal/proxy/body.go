@@ -206,10 +206,10 @@ func (b *rewritingBody) step() {
 // write rewrites (or copies) p; eof says the page ends after it.
 func (b *rewritingBody) write(p []byte, eof bool) {
 	if b.rw == nil && !b.copying {
-		if !b.start(p, eof) {
+		var ok bool
+		if p, ok = b.start(p, eof); !ok {
 			return // still looking for the page's encoding; p is in head
 		}
-		p = b.head
 	}
 	switch {
 	case b.copying:
@@ -233,16 +233,27 @@ func (b *rewritingBody) write(p []byte, eof bool) {
 	}
 }
 
-// start decides, from the start of the page, how it is written: it
-// returns false while more bytes are needed (they are kept in head), and
-// true once the rewriter is made, or copying set, with head holding the
-// bytes to write first.
-func (b *rewritingBody) start(p []byte, eof bool) bool {
-	b.head = append(b.head, p...)
-	if len(b.head) < 3 && !eof {
-		return false // a byte order mark overrides everything
+// start decides, from the start of the page and p, the bytes read next,
+// how it is written: it returns false while more bytes are needed (they
+// are kept in head), and true once the rewriter is made, or copying set,
+// with the bytes to write first. The first read usually decides: it is
+// then returned as it is, not copied into head.
+func (b *rewritingBody) start(p []byte, eof bool) ([]byte, bool) {
+	in := p
+	if len(b.head) > 0 {
+		b.head = append(b.head, p...)
+		in = b.head
 	}
-	cs, ok := bomCharset(b.head)
+	wait := func() ([]byte, bool) {
+		if len(b.head) == 0 {
+			b.head = append(b.head, p...)
+		}
+		return nil, false
+	}
+	if len(in) < 3 && !eof {
+		return wait() // a byte order mark overrides everything
+	}
+	cs, ok := bomCharset(in)
 	switch {
 	case ok:
 	case b.declared.name != "":
@@ -253,10 +264,10 @@ func (b *rewritingBody) start(p []byte, eof bool) bool {
 		// in the header or by a byte order mark.
 		cs = utf8Page
 	default:
-		if c, found := prescan(b.head); found {
+		if c, found := prescan(in); found {
 			cs = c
-		} else if len(b.head) < prescanLimit && !eof {
-			return false
+		} else if len(in) < prescanLimit && !eof {
+			return wait()
 		} else {
 			cs = utf8Page
 		}
@@ -264,14 +275,14 @@ func (b *rewritingBody) start(p []byte, eof bool) bool {
 	if !cs.rewritable() {
 		if b.precommit && b.src.replayable() {
 			b.err = errCharset
-			return false
+			return nil, false
 		}
 		b.copying = true
 		b.limit(reasonCharset, "untouched")
-		return true
+		return in, true
 	}
 	b.newRewriter(encodeEdits(b.edits, cs))
-	return true
+	return in, true
 }
 
 // whole reports whether the body has been rewritten to its end, without

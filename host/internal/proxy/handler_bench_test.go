@@ -17,11 +17,29 @@ import (
 // memOrigin is an origin in memory: it answers every request with the
 // page, as bench/'s origin does (Content-Type, Content-Length, a strong
 // ETag), with no socket in between.
-type memOrigin struct{ page []byte }
+// With vary set it stamps a request number near the top of each
+// response, as bench/'s varying origin does, so that no two responses are
+// the same bytes (the copy it stamps is made from a second buffer, to
+// keep the origin's own cost small).
+type memOrigin struct {
+	page  []byte
+	vary  bool
+	n     int
+	stamp []byte
+}
 
 func (o *memOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body != nil {
 		r.Body.Close()
+	}
+	body := o.page
+	if o.vary {
+		if o.stamp == nil {
+			o.stamp = bytes.Clone(o.page)
+		}
+		o.n++
+		copy(o.stamp[200:], strconv.Itoa(100000+o.n%100000))
+		body = o.stamp
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -30,7 +48,7 @@ func (o *memOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
 	h.Set("Cache-Control", "public, max-age=60")
 	return &http.Response{
 		Status: "200 OK", StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, Body: io.NopCloser(bytes.NewReader(o.page)), ContentLength: int64(len(o.page)),
+		Header: h, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)),
 		Request: r,
 	}, nil
 }
@@ -53,19 +71,25 @@ func (w *discardWriter) Flush()                      {}
 // that takes every byte. What a plain httputil.ReverseProxy costs on the
 // same path (goproxy) is the floor; the difference is what deciding,
 // splicing, the seen cookie and the response's headers add. The visitor
-// carries the seen cookie of its previous response, as bench/'s do.
+// carries the seen cookie of its previous response, as bench/'s do;
+// seen-varying is seen on a page that differs in every response, the
+// path that cannot reuse an edit map.
 // bench/ measures the same targets with the network, under load.
 func BenchmarkHandler(b *testing.B) {
 	page, err := os.ReadFile("../../../testdata/pages/shop.html")
 	if err != nil {
 		b.Fatal(err)
 	}
-	origin := &memOrigin{page: page}
 	u, _ := url.Parse("http://origin.test")
-	for _, c := range []struct{ name, rules string }{
-		{"goproxy", ""}, {"none", benchNone}, {"edits", benchEditRules}, {"seen", benchSeenRules},
+	for _, c := range []struct {
+		name, rules string
+		vary        bool
+	}{
+		{"goproxy", "", false}, {"none", benchNone, false}, {"edits", benchEditRules, false},
+		{"seen", benchSeenRules, false}, {"seen-varying", benchSeenRules, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
+			origin := &memOrigin{page: page, vary: c.vary}
 			var h http.Handler
 			if c.rules == "" {
 				rp := httputil.NewSingleHostReverseProxy(u)
