@@ -260,14 +260,15 @@ func (f *filter) test(d digest) bool {
 // steps) before it tests the words instead.
 const sparseSearch = 256
 
-// add sets d's bit.
+// add sets d's bit. Whether it is set already is read from the
+// positions, which add keeps in order anyway (see test).
 func (f *filter) add(d digest) {
 	loc := location(d, f.bf.Cap())
-	if f.bf.BitSet().Test(loc) {
+	i, found := slices.BinarySearch(f.pos, uint32(loc))
+	if found {
 		return
 	}
 	f.bf.BitSet().Set(loc)
-	i, _ := slices.BinarySearch(f.pos, uint32(loc))
 	f.pos = slices.Insert(f.pos, i, uint32(loc))
 }
 
