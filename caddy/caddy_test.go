@@ -4,6 +4,7 @@ package caddybespoke_test
 // through bespoke and Caddy's own reverse_proxy on loopback.
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -67,7 +68,10 @@ func TestCaddyServesThePersonalizedDemo(t *testing.T) {
 	if err := os.WriteFile(rulesFile, demo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	origin := httptest.NewServer(http.FileServer(http.Dir("../testdata/demo/site")))
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServer(http.Dir("../testdata/demo/site")))
+	mux.HandleFunc("/socket", echoSocket)
+	origin := httptest.NewServer(mux)
 	defer origin.Close()
 
 	ports := freePorts(t, 4)
@@ -171,6 +175,10 @@ http://%s {
 	if want, _ := os.ReadFile("../testdata/demo/site/static/site.css"); css != string(want) {
 		t.Errorf("a style sheet changed on its way through")
 	}
+
+	// A WebSocket-style upgrade goes through bespoke to reverse_proxy,
+	// and the connection then carries the new protocol both ways.
+	checkEcho(t, addr)
 
 	// bespoke's metrics are in Caddy's own registry, served by its admin
 	// endpoint beside Caddy's: the handler named shop, and the unnamed
@@ -285,4 +293,51 @@ func checkMetrics(t *testing.T, admin string, wants ...string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Errorf("Caddy's /metrics lacks %q:\n%s", missing, b)
+}
+
+// echoSocket takes over the connection of a request to switch to the
+// "echo" protocol and sends back each line it reads.
+func echoSocket(w http.ResponseWriter, r *http.Request) {
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer conn.Close()
+	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	rw.Flush()
+	for {
+		line, err := rw.ReadString('\n')
+		if err != nil {
+			return
+		}
+		rw.WriteString("echo: " + line)
+		rw.Flush()
+	}
+}
+
+// checkEcho asks addr to switch /socket to the echo protocol and checks
+// that lines come back.
+func checkEcho(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /socket HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n", addr)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("the upgrade was answered %s: %s", resp.Status, b)
+	}
+	fmt.Fprint(conn, "ping\n")
+	if got, err := br.ReadString('\n'); err != nil || got != "echo: ping\n" {
+		t.Fatalf("after the upgrade: %q, %v", got, err)
+	}
 }

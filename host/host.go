@@ -56,7 +56,9 @@ type Config struct {
 	// Next is an in-process upstream: New then returns middleware around
 	// it. Next sees the request as a server would, with the visitor's Host
 	// and the forwarding headers; what it writes is personalized as it
-	// streams. It must not hijack the connection.
+	// streams. It must not hijack the connection, but for a request to
+	// switch protocols (a WebSocket), which it gets as it came, with the
+	// visitor's ResponseWriter (see Handler.ServeHTTP).
 	Next http.Handler
 	// PreserveHost sends the visitor's Host header to Origin instead of
 	// Origin's host. With Next the visitor's Host is always kept.
@@ -122,6 +124,7 @@ type Config struct {
 type Handler struct {
 	srv     *server.Server
 	h       http.Handler
+	next    http.Handler // Config.Next: upgrade requests go straight to it
 	metrics *Metrics
 	name    string
 	stop    context.CancelFunc
@@ -152,7 +155,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	srv.Watch(wctx)
-	return &Handler{srv: srv, h: srv.Handler(), metrics: m, name: c.Routes[0].Name, stop: stop}, nil
+	return &Handler{srv: srv, h: srv.Handler(), next: cfg.Next, metrics: m, name: c.Routes[0].Name, stop: stop}, nil
 }
 
 // translate turns cfg into the server's configuration: one route.
@@ -262,8 +265,35 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 
 var wasmMagic = []byte("\x00asm")
 
-// ServeHTTP personalizes one request.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeHTTP(w, r) }
+// ServeHTTP personalizes one request. With Next, a request to switch
+// protocols (a WebSocket) is handed to Next as it came, with the
+// visitor's ResponseWriter, which Next may hijack: there is no page to
+// personalize, and the connection is then Next's. With Origin such a
+// request is forwarded and the two connections joined, as
+// httputil.ReverseProxy does.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.next != nil && isUpgrade(r.Header) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	h.h.ServeHTTP(w, r)
+}
+
+// isUpgrade reports whether a request asks to switch protocols:
+// Connection lists "upgrade" and Upgrade names the protocol.
+func isUpgrade(h http.Header) bool {
+	if h.Get("Upgrade") == "" {
+		return false
+	}
+	for _, v := range h.Values("Connection") {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // Reload loads the rules again (RulesFile read anew, or Rules compiled
 // again) and swaps them in without failing a request. On error the rules

@@ -1,0 +1,107 @@
+package host_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host"
+)
+
+// echoUpgrade answers a request to switch to the "echo" protocol by
+// taking over the connection and sending back each line it reads; other
+// requests get a page.
+var echoUpgrade = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Upgrade") != "echo" {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<p id="greet">Hi</p>`)
+		return
+	}
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "cannot hijack: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer conn.Close()
+	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	rw.Flush()
+	for {
+		line, err := rw.ReadString('\n')
+		if err != nil {
+			return
+		}
+		rw.WriteString("echo: " + line)
+		rw.Flush()
+	}
+})
+
+// TestUpgradePassesThrough: a request to switch protocols (as a
+// WebSocket's handshake is) reaches the upstream, whether an Origin or
+// Next, and the connection then carries the new protocol both ways.
+func TestUpgradePassesThrough(t *testing.T) {
+	backend := httptest.NewServer(echoUpgrade)
+	defer backend.Close()
+	rulesSrc := []byte("version: 1\nrules:\n  - name: greet\n    actions:\n      - set_inner: { select: \"#greet\", text: \"Hello\" }\n")
+	for _, tc := range []struct {
+		name string
+		cfg  host.Config
+	}{
+		{"origin", host.Config{Origin: backend.URL}},
+		{"next", host.Config{Next: echoUpgrade}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Rules, cfg.Secret, cfg.Logger, cfg.CacheDir = rulesSrc, []byte(secret), quiet, "-"
+			h, err := host.New(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+
+			// The page is still personalized.
+			resp, err := http.Get(srv.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(page), "Hello") {
+				t.Fatalf("page not personalized: %s", page)
+			}
+
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(conn, "GET /socket HTTP/1.1\r\nHost: shop.test\r\nConnection: keep-alive, Upgrade\r\nUpgrade: echo\r\n\r\n")
+			br := bufio.NewReader(conn)
+			resp, err = http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Upgrade") != "echo" {
+				t.Fatalf("handshake answered %s, Upgrade %q", resp.Status, resp.Header.Get("Upgrade"))
+			}
+			for _, msg := range []string{"one\n", "two\n"} {
+				io.WriteString(conn, msg)
+				got, err := br.ReadString('\n')
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != "echo: "+msg {
+					t.Fatalf("got %q after sending %q", got, msg)
+				}
+			}
+		})
+	}
+}
