@@ -2,7 +2,7 @@ package server_test
 
 // Load, reload-under-load and fault tests. They run short (seconds) in
 // `make test`; `make soak` runs them long (BESPOKE_SOAK=1) and prints the
-// figures the README's Reliability section reports. All traffic stays on
+// figures host/OPERATIONS.md's reliability section reports. All traffic stays on
 // 127.0.0.1 and every run is bounded in time.
 
 import (
