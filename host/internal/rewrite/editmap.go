@@ -45,17 +45,11 @@ type event struct {
 	ready int32
 	d     int32
 	sel   int32 // evOpen: where its selector bits start in EditMap.sels
-	// evOpen: its start tag's attributes are EditMap.attrs[attrLo:attrHi],
-	// read once when the map was made rather than on every splice.
-	attrLo, attrHi int32
-	kind           uint8
-	flag           bool // evOpen: void; evClose: the end tag is the element's
+	kind  uint8
+	flag  bool // evOpen: void; evClose: the end tag is the element's
 }
 
-const (
-	eventSize = int(unsafe.Sizeof(event{}))
-	attrSize  = int(unsafe.Sizeof(attr{}))
-)
+const eventSize = int(unsafe.Sizeof(event{}))
 
 // EditMap is the recorded structure of one page for one Program (see
 // above). It is immutable once built and safe for concurrent use.
@@ -65,7 +59,6 @@ type EditMap struct {
 	sums     []uint32
 	events   []event
 	sels     []uint64
-	attrs    []attr
 	selWords int
 	// fixed bounds what the open elements held in the rewrite (for the
 	// memory bound), maxTag is the longest start tag an event has.
@@ -79,7 +72,7 @@ func (m *EditMap) Len() int { return m.length }
 
 // Size returns the bytes the map holds, for a cache's budget.
 func (m *EditMap) Size() int {
-	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.attrs)*attrSize + len(m.selected)*4
+	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4
 }
 
 // Program returns the Program the map was made for: a map is only used
@@ -99,7 +92,6 @@ func (m *EditMap) selects(sel int32, s int) bool {
 type recorder struct {
 	events   []event
 	sels     []uint64
-	attrs    []attr
 	selWords int
 	fixed    int
 	maxTag   int
@@ -148,10 +140,7 @@ func (r *Rewriter) recordOpen(d, lt, end int, void bool) {
 		rc.sels = rc.sels[:sel]
 		return
 	}
-	attrLo := int32(len(rc.attrs))
-	rc.attrs = append(rc.attrs, r.attributes()...)
-	rc.add(r, event{kind: evOpen, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), sel: sel, flag: void,
-		attrLo: attrLo, attrHi: int32(len(rc.attrs))})
+	rc.add(r, event{kind: evOpen, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), sel: sel, flag: void})
 	rc.maxTag = max(rc.maxTag, end-lt)
 	r.stack[d].pin |= pinRec
 	r.stack[d-1].pin |= pinRec
@@ -190,7 +179,7 @@ func (p *Program) NewMapBuilder(limit int) *MapBuilder {
 		b.probe = append(b.probe, Edit{Selector: s, Op: InsertBefore})
 	}
 	b.r = p.NewRewriter(mapSink{}, b.probe, Options{MaxBuffer: math.MaxInt32})
-	b.rec = recorder{events: b.rec.events[:0], sels: b.rec.sels[:0], attrs: b.rec.attrs[:0], selWords: (len(p.sels) + 63) / 64}
+	b.rec = recorder{events: b.rec.events[:0], sels: b.rec.sels[:0], selWords: (len(p.sels) + 63) / 64}
 	b.r.rec = &b.rec
 	// The names the page interns, counted from none: a page with many
 	// may stop a rewrite that starts with others interned, and gets no
@@ -250,7 +239,6 @@ func (b *MapBuilder) Close() *EditMap {
 		sums:     append([]uint32(nil), b.sums...),
 		events:   append([]event(nil), b.rec.events...),
 		sels:     append([]uint64(nil), b.rec.sels...),
-		attrs:    append([]attr(nil), b.rec.attrs...),
 		selWords: b.rec.selWords,
 		fixed:    b.rec.fixed,
 		maxTag:   b.rec.maxTag,
@@ -276,7 +264,7 @@ func (b *MapBuilder) Release() {
 		b.r.Release()
 		b.r = nil
 	}
-	if cap(b.rec.events) > 1<<16 || cap(b.rec.sels) > 1<<16 || cap(b.rec.attrs) > 1<<16 {
+	if cap(b.rec.events) > 1<<16 || cap(b.rec.sels) > 1<<16 {
 		return
 	}
 	builderPool.Put(b)

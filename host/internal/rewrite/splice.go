@@ -281,10 +281,7 @@ func (s *Splicer) event(e *event) {
 		r.stack[d] = entry{}
 		r.tag = s.all[e.lt:e.end]
 		r.nameEnd, _ = scanName(r.tag, 1)
-		// The attributes the map read, at offsets in the tag: the tag is
-		// the same bytes (its blocks were checked), so the same length.
-		r.attrs = append(r.attrs[:0], s.m.attrs[e.attrLo:e.attrHi]...)
-		r.attrsRead = true
+		r.attrsRead = false
 		m := r.matched[:0]
 		for i := range r.edits {
 			if !r.badEdit[i] && s.m.selects(e.sel, r.edits[i].Selector) && !r.intoCode(&r.edits[i]) {
