@@ -250,11 +250,17 @@ func (h *harness) goals(cs []comparison) []goal {
 			g.Source = fmt.Sprintf("load at %s req/s, median of rounds", thousands(h.rate))
 		}
 		if c := findComparison(cs, a, b, unit); c != nil {
-			g.Value, g.Figure = c.Stat.Median, statText(c.Stat, func(v float64) string { return fmt.Sprintf("%.2f×", v) })
 			ok := c.Stat.Median >= limit
 			if atMost {
 				ok = c.Stat.Median <= limit
 			}
+			// Two decimals, or three when two would round a miss onto
+			// the goal (0.846× is not 0.85×).
+			format := "%.2f×"
+			if fmt.Sprintf(format, c.Stat.Median) == fmt.Sprintf(format, limit) && !ok {
+				format = "%.3f×"
+			}
+			g.Value, g.Figure = c.Stat.Median, statText(c.Stat, func(v float64) string { return fmt.Sprintf(format, v) })
 			g.Status = verdict(ok)
 		} else {
 			var why []string

@@ -52,3 +52,34 @@ BenchmarkLoadRules/10000/from-file-2     3       300000000 ns/op
 		}
 	}
 }
+
+// TestRatioGoalPrecision: a ratio that misses its goal by less than the
+// last digit shown gets a third decimal, so that a FAIL never reads as
+// the goal itself; one that meets it, or misses clearly, keeps two.
+func TestRatioGoalPrecision(t *testing.T) {
+	h := &harness{}
+	for _, tc := range []struct {
+		median   float64
+		status   string
+		figStart string
+	}{
+		{0.8462, "FAIL", "0.846× ["},
+		{0.8512, "PASS", "0.85× ["},
+		{0.77, "FAIL", "0.77× ["},
+	} {
+		cs := []comparison{{A: "bespoke-seen", B: "goproxy", Unit: "×", Stat: gobench.Stat{Median: tc.median, Min: 0.8, Max: 0.87, N: 3}}}
+		found := false
+		for _, g := range h.goals(cs) {
+			if g.Name != "bespoke-seen req/s vs goproxy" {
+				continue
+			}
+			found = true
+			if g.Status != tc.status || !strings.HasPrefix(g.Figure, tc.figStart) {
+				t.Errorf("median %v: %s %q, want %s and a figure starting %q", tc.median, g.Status, g.Figure, tc.status, tc.figStart)
+			}
+		}
+		if !found {
+			t.Fatal("no goal bespoke-seen req/s vs goproxy")
+		}
+	}
+}
