@@ -3,6 +3,7 @@ package preview_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"image"
 	"image/color"
@@ -55,6 +56,13 @@ func browse(t *testing.T, bin, target string, opts ...string) string {
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir=" + t.TempDir(), "--window-size=1400,900", "--hide-scrollbars"}, opts...)
 	out, err := exec.CommandContext(ctx, bin, append(args, target)...).Output()
+	// Headless Chromium now and then dies of a signal on its way out,
+	// after its work: a whole dumped document is still its answer.
+	var exit *exec.ExitError
+	if err != nil && errors.As(err, &exit) && !exit.Exited() && bytes.HasSuffix(bytes.TrimSpace(out), []byte("</html>")) {
+		t.Logf("chromium %v: %v after dumping the whole document: kept", opts, err)
+		err = nil
+	}
 	if err != nil {
 		t.Fatalf("chromium %v: %v", opts, err)
 	}

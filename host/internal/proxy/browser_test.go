@@ -1,7 +1,9 @@
 package proxy_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"net/http"
 	"os"
@@ -64,7 +66,21 @@ func (b *browser) dom(t *testing.T, url string) string {
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir="+b.profile, "--accept-lang=de-CH,de", "--user-agent="+desktopChrome,
 		"--dump-dom", url)
+	return runDump(t, cmd)
+}
+
+// runDump runs a Chromium that dumps the document it built, and returns
+// the dump. Headless Chromium now and then dies of a signal on its way
+// out, after the dump: a whole document (up to its </html>) is still
+// the browser's answer, and the crash is logged; anything else fails.
+func runDump(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
 	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if err != nil && errors.As(err, &exit) && !exit.Exited() && bytes.HasSuffix(bytes.TrimSpace(out), []byte("</html>")) {
+		t.Logf("chromium: %v after dumping the whole document: kept", err)
+		err = nil
+	}
 	if err != nil {
 		t.Fatalf("chromium: %v", err)
 	}

@@ -149,11 +149,7 @@ func dumpDOM(t *testing.T, bin, u string) string {
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir="+t.TempDir(), "--user-agent="+desktopChrome,
 		"--virtual-time-budget=5000", "--dump-dom", u)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	return string(out)
+	return runDump(t, cmd)
 }
 
 // TestBrowserAgreesOnOrigins compares escape.OriginOf with Chromium's
