@@ -55,18 +55,28 @@ func browse(t *testing.T, bin, target string, opts ...string) string {
 	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir=" + t.TempDir(), "--window-size=1400,900", "--hide-scrollbars"}, opts...)
-	out, err := exec.CommandContext(ctx, bin, append(args, target)...).Output()
-	// Headless Chromium now and then dies of a signal on its way out,
-	// after its work: a whole dumped document is still its answer.
-	var exit *exec.ExitError
-	if err != nil && errors.As(err, &exit) && !exit.Exited() && bytes.HasSuffix(bytes.TrimSpace(out), []byte("</html>")) {
-		t.Logf("chromium %v: %v after dumping the whole document: kept", opts, err)
-		err = nil
+	// Headless Chromium now and then dies of a signal, most often on a
+	// machine busy with other tests: a whole dumped document is still its
+	// answer, and a run that died before its work is run again, twice
+	// at most (the preview reads nothing from the profile).
+	for try := 1; ; try++ {
+		out, err := exec.CommandContext(ctx, bin, append(args, target)...).Output()
+		var exit *exec.ExitError
+		if err == nil || !errors.As(err, &exit) || exit.Exited() {
+			if err != nil {
+				t.Fatalf("chromium %v: %v", opts, err)
+			}
+			return string(out)
+		}
+		if bytes.HasSuffix(bytes.TrimSpace(out), []byte("</html>")) {
+			t.Logf("chromium %v: %v after dumping the whole document: kept", opts, err)
+			return string(out)
+		}
+		if try == 3 {
+			t.Fatalf("chromium %v: %v, %d times", opts, err, try)
+		}
+		t.Logf("chromium %v: %v: run again", opts, err)
 	}
-	if err != nil {
-		t.Fatalf("chromium %v: %v", opts, err)
-	}
-	return string(out)
 }
 
 var marksAttr = regexp.MustCompile(`<iframe id="(before|after)"[^>]*data-marks="(\d+)"`)

@@ -62,29 +62,43 @@ func (b *browser) dom(t *testing.T, url string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, b.bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+b.profile, "--accept-lang=de-CH,de", "--user-agent="+desktopChrome,
-		"--dump-dom", url)
-	return runDump(t, cmd)
+	return runDump(t, func() *exec.Cmd {
+		return exec.CommandContext(ctx, b.bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir="+b.profile, "--accept-lang=de-CH,de", "--user-agent="+desktopChrome,
+			"--dump-dom", url)
+	})
 }
 
-// runDump runs a Chromium that dumps the document it built, and returns
-// the dump. Headless Chromium now and then dies of a signal on its way
-// out, after the dump: a whole document (up to its </html>) is still
-// the browser's answer, and the crash is logged; anything else fails.
-func runDump(t *testing.T, cmd *exec.Cmd) string {
+// runDump runs a Chromium that dumps the document it built (cmd makes
+// the command), and returns the dump. Headless Chromium now and then
+// dies of a signal, most often on a machine busy with other tests: a
+// whole document (up to its </html>) dumped before it died is still the
+// browser's answer, and a run that died before is run again, twice at
+// most. What the page's visits leave (cookies) is in the profile only
+// once the browser wrote it, so a run again sees what the lost one
+// would have seen, and a state it changed before dying shows as a
+// failed assertion, not a pass. Every crash is logged.
+func runDump(t *testing.T, cmd func() *exec.Cmd) string {
 	t.Helper()
-	out, err := cmd.Output()
-	var exit *exec.ExitError
-	if err != nil && errors.As(err, &exit) && !exit.Exited() && bytes.HasSuffix(bytes.TrimSpace(out), []byte("</html>")) {
-		t.Logf("chromium: %v after dumping the whole document: kept", err)
-		err = nil
+	for try := 1; ; try++ {
+		out, err := cmd().Output()
+		var exit *exec.ExitError
+		if err == nil || !errors.As(err, &exit) || exit.Exited() {
+			if err != nil {
+				t.Fatalf("chromium: %v", err)
+			}
+			return string(out)
+		}
+		if bytes.HasSuffix(bytes.TrimSpace(out), []byte("</html>")) {
+			t.Logf("chromium: %v after dumping the whole document: kept", err)
+			return string(out)
+		}
+		if try == 3 {
+			t.Fatalf("chromium: %v, %d times", err, try)
+		}
+		t.Logf("chromium: %v before its dump: run again", err)
 	}
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	return string(out)
 }
 
 func cardIDs(dom string) []string {

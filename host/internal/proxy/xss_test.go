@@ -145,11 +145,13 @@ func dumpDOM(t *testing.T, bin, u string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--user-agent="+desktopChrome,
-		"--virtual-time-budget=5000", "--dump-dom", u)
-	return runDump(t, cmd)
+	profile := t.TempDir()
+	return runDump(t, func() *exec.Cmd {
+		return exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir="+profile, "--user-agent="+desktopChrome,
+			"--virtual-time-budget=5000", "--dump-dom", u)
+	})
 }
 
 // TestBrowserAgreesOnOrigins compares escape.OriginOf with Chromium's
