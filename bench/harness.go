@@ -358,8 +358,8 @@ func (h *harness) prepare(ctx context.Context, t *target) error {
 		return err
 	}
 	t.addr, t.base, t.url = addr, "http://"+addr, "http://"+addr+h.page.Path
-	if t.vary {
-		t.url += "?" + varyQuery
+	if t.vary != "" {
+		t.url += "?" + varyQuery + t.vary
 	}
 	t.dir = filepath.Join(h.tmp, t.Name)
 	if err := os.MkdirAll(t.dir, 0o755); err != nil {

@@ -147,7 +147,8 @@ var (
 		{"bespoke-seen", "goproxy"}, {"bespoke-seen", "nginx-subfilter"},
 		{"bespoke-edits", "goproxy"}, {"bespoke-edits", "nginx-subfilter"},
 		{"bespoke-none", "goproxy"}, {"bespoke-seen-varying", "goproxy"},
-		{"bespoke-seen-varying", "bespoke-seen"}, {"goproxy", "nginx-plain"},
+		{"bespoke-seen-varying", "bespoke-seen"}, {"bespoke-seen-nonce", "goproxy"}, {"bespoke-seen-nonce", "bespoke-seen"},
+		{"goproxy", "nginx-plain"},
 		{"nginx-subfilter", "nginx-plain"}, {"goproxy", "origin"},
 		{"caddy-bespoke", "caddy-plain"}, {"caddy-bespoke", "bespoke-seen"}, {"caddy-plain", "goproxy"},
 	}

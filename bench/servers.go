@@ -102,8 +102,8 @@ func originMain(args []string) error {
 			return
 		}
 		hd := w.Header()
-		if r.URL.RawQuery == varyQuery && strings.HasPrefix(f.ctype, "text/html") {
-			serveVarying(w, f)
+		if stamp, ok := strings.CutPrefix(r.URL.RawQuery, varyQuery); ok && stamps[stamp] != "" && strings.HasPrefix(f.ctype, "text/html") {
+			serveVarying(w, f, stamps[stamp])
 			return
 		}
 		hd.Set("Content-Type", f.ctype)
@@ -115,9 +115,20 @@ func originMain(args []string) error {
 	return serveHelper(*listen, h)
 }
 
-// varyQuery asks the origin for a page that differs in every response
-// (the bespoke-seen-varying target).
-const varyQuery = "bench-vary=1"
+// varyQuery, followed by a key of stamps, asks the origin for a page
+// that differs in every response (the bespoke-seen-varying and
+// bespoke-seen-nonce targets).
+const varyQuery = "bench-vary="
+
+// stamps are what a varying response inserts after <head>: its request
+// number, zero-padded, replaces the zeros. text puts it in a comment,
+// as pages that say when or how they were rendered do: no edit map can
+// take it for unchanged. nonce puts it in the values of a CSRF token and
+// a CSP nonce, which edit maps take for volatile (nothing reads them).
+var stamps = map[string]string{
+	"text":  `<!-- request 00000000000000000000 -->`,
+	"nonce": `<meta name="csrf-token" content="00000000000000000000"><script nonce="00000000000000000000">var t=1</script>`,
+}
 
 // varyCount numbers the varying responses.
 var varyCount atomic.Uint64
@@ -126,12 +137,11 @@ var varyCount atomic.Uint64
 var varyPages sync.Pool
 
 // serveVarying serves f as an origin that renders each response: the
-// same page with a request number near its top (a meta element after
-// <head>, fixed width, so every response has the same length and
-// differs from the one before in a few bytes), no validators. Nothing
-// that remembers a previous response of the page can reuse it.
-func serveVarying(w http.ResponseWriter, f *servedFile) {
-	const slot = `<meta name="bench-request" content="00000000000000000000">`
+// same page with stamp, numbered, after <head> (fixed width, so every
+// response has the same length and differs from the one before in a few
+// bytes), no validators. Nothing that remembers a previous response of
+// the page byte for byte can reuse it.
+func serveVarying(w http.ResponseWriter, f *servedFile, stamp string) {
 	at := 0
 	if head := bytes.Index(f.data, []byte("<head")); head >= 0 {
 		if gt := bytes.IndexByte(f.data[head:], '>'); gt >= 0 {
@@ -142,12 +152,20 @@ func serveVarying(w http.ResponseWriter, f *servedFile) {
 	if bp == nil {
 		bp = new([]byte)
 	}
-	b := append(append(append((*bp)[:0], f.data[:at]...), slot...), f.data[at:]...)
-	digits := b[at+len(slot)-len(`00000000000000000000">`) : at+len(slot)-len(`">`)]
+	b := append(append(append((*bp)[:0], f.data[:at]...), stamp...), f.data[at:]...)
 	n := varyCount.Add(1)
-	for i := len(digits) - 1; i >= 0 && n > 0; i-- {
-		digits[i] = byte('0' + n%10)
-		n /= 10
+	const zeros = "00000000000000000000"
+	for i := at; i < at+len(stamp); {
+		j := bytes.Index(b[i:at+len(stamp)], []byte(zeros))
+		if j < 0 {
+			break
+		}
+		digits := b[i+j : i+j+len(zeros)]
+		for k, m := len(digits)-1, n; k >= 0 && m > 0; k-- {
+			digits[k] = byte('0' + m%10)
+			m /= 10
+		}
+		i += j + len(zeros)
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", f.ctype)

@@ -13,18 +13,24 @@ import (
 func TestServeVarying(t *testing.T) {
 	page := []byte("<!doctype html><html><head><title>t</title></head><body><p>x</p></body></html>")
 	f := &servedFile{data: page, ctype: "text/html; charset=utf-8", etag: `"x"`, cache: "public"}
+	for key, stamp := range stamps {
+		t.Run(key, func(t *testing.T) { testServeVarying(t, f, page, stamp) })
+	}
+}
+
+func testServeVarying(t *testing.T, f *servedFile, page []byte, stamp string) {
 	var bodies [][]byte
 	for range 3 {
 		rec := httptest.NewRecorder()
-		serveVarying(rec, f)
+		serveVarying(rec, f, stamp)
 		resp := rec.Result()
 		b, _ := io.ReadAll(resp.Body)
 		if resp.Header.Get("ETag") != "" || resp.Header.Get("Last-Modified") != "" {
 			t.Errorf("a varying response carries a validator: %v", resp.Header)
 		}
-		if !bytes.HasPrefix(b, []byte("<!doctype html><html><head><meta name=\"bench-request\" content=\"")) ||
+		if !bytes.HasPrefix(b, []byte("<!doctype html><html><head>"+stamp[:10])) || bytes.Contains(b, bytes.Repeat([]byte("0"), 20)) ||
 			!bytes.HasSuffix(b, page[len("<!doctype html><html><head>"):]) {
-			t.Fatalf("the request number is not right after <head>: %q", b)
+			t.Fatalf("the request number is not in every slot of the stamp right after <head>: %q", b)
 		}
 		bodies = append(bodies, b)
 	}

@@ -152,6 +152,7 @@ var targetColors = map[string]string{
 	"nginx-subfilter": "#2e7d57",
 	// The varying page: bespoke-seen's colour, darker.
 	"bespoke-seen-varying": "#8a3412",
+	"bespoke-seen-nonce":   "#a8431a",
 }
 
 func throughputSVG(rep *report) []byte {

@@ -39,8 +39,8 @@ type targetDef struct {
 	// page's.
 	absent bool
 	// vary serves the target a page that differs in every response
-	// (varyQuery).
-	vary bool
+	// (varyQuery): the key of its stamp, or "".
+	vary string
 	// wantEdits says the page must come out with the five edits, and
 	// wantHidden that some items must be hidden; the others must pass the
 	// page through unchanged.
@@ -58,8 +58,10 @@ var targetDefs = []targetDef{
 		Desc: "bespoke, five element edits (set_inner, set_attr, add_class, insert_before, remove) chosen by a cookie and the country"},
 	{Name: "bespoke-seen", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true,
 		Desc: "bespoke-edits plus hide_seen over the page's items; visitors send the seen-filter cookie of a previous response and get an updated one"},
-	{Name: "bespoke-seen-varying", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: true,
-		Desc: "bespoke-seen on a page whose origin stamps a request number near its top, so no two responses are the same bytes: the path that cannot reuse anything learnt from an earlier response"},
+	{Name: "bespoke-seen-varying", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: "text",
+		Desc: "bespoke-seen on a page whose origin stamps a request number in a comment near its top, so no two responses are the same bytes: the path that cannot reuse anything learnt from an earlier response"},
+	{Name: "bespoke-seen-nonce", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: "nonce",
+		Desc: "bespoke-seen on a page whose origin stamps a request number in a CSRF token and a script nonce near its top: every response differs, in values the edit map takes for volatile"},
 	{Name: "nginx-plain", kind: kindNginx, file: "plain.conf",
 		Desc: "nginx proxy_pass, no personalization"},
 	{Name: "nginx-subfilter", kind: kindNginx, file: "subfilter.conf", wantEdits: true,

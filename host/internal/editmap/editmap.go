@@ -14,7 +14,10 @@
 // each: the next few misses of that key build none, and one miss builds
 // the next map while the others go on without (requests overlap). A key
 // whose maps keep failing before they served waits longer each time, up
-// to 16 times as long.
+// to 16 times as long. The map built after one failed looks for the
+// page's volatile values (Varies), which a page with a nonce or a token
+// per response needs to match; when the map that failed had not looked
+// for them, the next miss builds it, without waiting.
 package editmap
 
 import (
@@ -69,6 +72,7 @@ type entry struct {
 	m          *rewrite.EditMap // nil: a tombstone
 	wait       int              // a tombstone's misses left before a map is built again
 	fails      int              // the key's maps that failed in a row, before serving
+	soon       bool             // a tombstone's failed map had not looked for volatile values
 	gets       int              // how often the map was got
 	prev, next *entry
 }
@@ -138,6 +142,18 @@ func (c *Cache) Want(key Key) bool {
 	return true
 }
 
+// Varies reports whether the page of key did not match its last map: a
+// map built for it now should look for volatile values.
+func (c *Cache) Varies(key Key) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	return e != nil && (e.m == nil || e.fails > 0)
+}
+
 // Put stores m as the map of key, evicting the least recently used maps
 // beyond the budget. A map larger than an eighth of the budget is not
 // kept.
@@ -164,17 +180,28 @@ func (c *Cache) Failed(key Key) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fails := 1
+	fails, soon := 1, false
 	if e := c.entries[key]; e != nil {
 		switch {
 		case e.m == nil:
 			fails = max(e.fails, 1) // the same map, got by overlapping requests
+			soon = e.soon
 		case e.gets <= retries:
 			fails = e.fails + 1
 		}
+		if e.m != nil {
+			// A map that did not look for volatile values: the next one
+			// does, and may match where this one could not.
+			_, looked := e.m.Volatile()
+			soon = !looked
+		}
 		c.remove(e)
 	}
-	c.add(&entry{key: key, wait: wait(fails), fails: fails})
+	w := wait(fails)
+	if soon {
+		w = 1
+	}
+	c.add(&entry{key: key, wait: w, fails: fails, soon: soon})
 }
 
 // wait returns how many misses build no map after fails failed maps.

@@ -10,8 +10,21 @@ import (
 
 // mapOf builds the edit map of page for prog.
 func mapOf(t testing.TB, prog *rewrite.Program, page string) *rewrite.EditMap {
+	return buildMap(t, prog, page, false)
+}
+
+// lookingMapOf builds the edit map of page for prog, one that looks for
+// volatile values, as the map built after one failed does.
+func lookingMapOf(t testing.TB, prog *rewrite.Program, page string) *rewrite.EditMap {
+	return buildMap(t, prog, page, true)
+}
+
+func buildMap(t testing.TB, prog *rewrite.Program, page string, look bool) *rewrite.EditMap {
 	b := prog.NewMapBuilder(1 << 20)
 	defer b.Release()
+	if look {
+		b.LookForVolatile()
+	}
 	b.Write([]byte(page))
 	m := b.Close()
 	if m == nil {
@@ -88,7 +101,7 @@ func TestCacheBudget(t *testing.T) {
 func TestCacheFailed(t *testing.T) {
 	prog, _ := rewrite.CompileStrings([]string{"li"})
 	c := New(1 << 20)
-	c.Put(7, mapOf(t, prog, "<li>a"))
+	c.Put(7, lookingMapOf(t, prog, "<li>a"))
 	c.Failed(7)
 	if c.Get(7, prog) != nil {
 		t.Fatal("the map that did not match is still used")
@@ -109,12 +122,40 @@ func TestCacheFailed(t *testing.T) {
 	}
 }
 
+// TestCacheVaries: after a map that did not look for volatile values
+// failed (also as seen by an overlapping request), the next miss builds
+// one that does, without waiting; when that one fails too, the misses
+// wait as usual.
+func TestCacheVaries(t *testing.T) {
+	prog, _ := rewrite.CompileStrings([]string{"li"})
+	c := New(1 << 20)
+	c.Put(7, mapOf(t, prog, "<li>a"))
+	if c.Varies(7) || c.Varies(8) {
+		t.Fatal("a page that has not changed varies")
+	}
+	c.Failed(7)
+	c.Failed(7)
+	if !c.Varies(7) || !c.Want(7) {
+		t.Fatalf("after a map that did not look failed: varies %v, the next miss builds none", c.Varies(7))
+	}
+	c.Put(7, lookingMapOf(t, prog, "<li>a"))
+	if !c.Varies(7) {
+		t.Fatal("a page whose map failed before no longer varies")
+	}
+	c.Failed(7)
+	for i := 1; i < 2*retries; i++ {
+		if c.Want(7) {
+			t.Fatalf("after a looking map failed, miss %d builds a map", i)
+		}
+	}
+}
+
 // TestCacheBackoff: a page whose maps keep failing before they serve
 // waits longer for each next map, up to a bound; one whose map served a
 // while waits the least again.
 func TestCacheBackoff(t *testing.T) {
 	prog, _ := rewrite.CompileStrings([]string{"li"})
-	m := mapOf(t, prog, "<li>a")
+	m := lookingMapOf(t, prog, "<li>a")
 	c := New(1 << 20)
 	// misses returns how many misses of key build no map.
 	misses := func(key Key) int {

@@ -321,11 +321,14 @@ type PoolStats struct {
 // EditMapStats is the state of a route's edit map cache.
 type EditMapStats struct {
 	Hits, Misses, Fallbacks int64 // pages spliced whole, rewritten without a map, that stopped matching theirs
-	Bytes, Maps             int64 // what the cache holds
+	// Volatile counts the hits whose page differed from the map's in
+	// volatile attribute values only (nonces, tokens).
+	Volatile    int64
+	Bytes, Maps int64 // what the cache holds
 }
 
 // EditMaps exposes a route's edit map cache through fn, read at scrape
-// time: bespoke_editmap_{hits,misses,fallbacks}_total and
+// time: bespoke_editmap_{hits,volatile_hits,misses,fallbacks}_total and
 // bespoke_editmap_cache_bytes, _maps.
 func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 	if m == nil {
@@ -340,6 +343,7 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 	}
 	m.own("route:"+route,
 		counter("bespoke_editmap_hits_total", "HTML pages spliced with their edit map, whole.", func(s EditMapStats) int64 { return s.Hits }),
+		counter("bespoke_editmap_volatile_hits_total", "HTML pages spliced whole that differed from their edit map's page in volatile attribute values only (nonces, tokens).", func(s EditMapStats) int64 { return s.Volatile }),
 		counter("bespoke_editmap_misses_total", "HTML pages rewritten in full: no edit map of theirs was cached.", func(s EditMapStats) int64 { return s.Misses }),
 		counter("bespoke_editmap_fallbacks_total", "HTML pages that stopped matching their edit map and were rewritten in full from there.", func(s EditMapStats) int64 { return s.Fallbacks }),
 		gauge("bespoke_editmap_cache_bytes", "Bytes the edit map cache holds.", func(s EditMapStats) int64 { return s.Bytes }),

@@ -20,6 +20,9 @@ type MapStats struct {
 	Hits      atomic.Int64 // pages spliced with their map, whole
 	Misses    atomic.Int64 // pages rewritten in full: no map (or one that could not serve)
 	Fallbacks atomic.Int64 // pages that stopped matching their map: rewritten in full from there
+	// Volatile counts the hits whose page differed from the map's in
+	// volatile values only (see rewrite's volatile.go).
+	Volatile atomic.Int64
 }
 
 // EditMaps returns the proxy's edit map cache (nil when disabled).
@@ -54,6 +57,9 @@ func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
 		b.mapStats.Misses.Add(1)
 		if b.maps.Want(b.mapKey) {
 			b.builder = b.prog.NewMapBuilder(int(min(mapPageLimit, b.maxBytes)))
+			if b.maps.Varies(b.mapKey) {
+				b.builder.LookForVolatile()
+			}
 		}
 	}
 	b.rewriter = b.prog.NewRewriter(b.writer(), edits, b.opt)
@@ -74,6 +80,9 @@ func (b *rewritingBody) mapped() {
 			b.metrics.EditMapFallback(b.route, at)
 		default:
 			b.mapStats.Hits.Add(1)
+			if b.splicer.Volatile() > 0 {
+				b.mapStats.Volatile.Add(1)
+			}
 		}
 	case b.builder != nil:
 		b.maps.Put(b.mapKey, b.builder.Close())

@@ -24,15 +24,25 @@ import (
 )
 
 // mapOrigin serves the cards page with a strong ETag; with vary, a few
-// bytes near its top change with every response (the same length, so
-// that the map is found and does not match).
-func mapOrigin(vary, compress bool) http.Handler {
+// bytes near its top change with every response, the same length, so
+// that the map is found: in the title's text ("title"), which no map can
+// take for unchanged, or in a token's and a nonce's values ("nonce"),
+// which a map that looks for volatile values does. A varying page has no
+// ETag.
+func mapOrigin(vary string, compress bool) http.Handler {
 	page := cardsPage()
 	var n atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := page
-		if vary {
+		switch vary {
+		case "title":
 			body = strings.Replace(page, "<title>Shop</title>", fmt.Sprintf("<title>S%03d</title>", n.Add(1)%1000), 1)
+		case "nonce":
+			// A CSRF token and a CSP nonce of the same length in every
+			// response: volatile values (rewrite's volatile.go).
+			i := n.Add(1)
+			body = strings.Replace(page, "<title>", fmt.Sprintf(`<meta name="csrf-token" content="tok-%016d">`+
+				`<script nonce="n-%012d">var t = 1;</script><title>`, i*7919, i), 1)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if compress {
@@ -44,7 +54,7 @@ func mapOrigin(vary, compress bool) http.Handler {
 			w.Header().Set("Content-Encoding", "gzip")
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		if !vary {
+		if vary == "" {
 			w.Header().Set("ETag", `"cards-1"`)
 		}
 		io.WriteString(w, body)
@@ -53,13 +63,17 @@ func mapOrigin(vary, compress bool) http.Handler {
 
 // TestEditMapsServeWhatTheRewriterDoes: through the real proxy, a
 // visitor's views of a page are the same with edit maps as without, on a
-// page that comes back the same (spliced after the first view) and on one
-// that changes every time (each view falls back to the rewriter), with
-// hide_seen and its cookie.
+// page that comes back the same (spliced after the first view), on one
+// whose text changes every time (each view falls back to the rewriter),
+// and on one whose nonce and token change every time (spliced after the
+// first view: volatile values), with hide_seen and its cookie.
 func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
-	for _, c := range []struct{ vary, gzip bool }{{false, false}, {true, false}, {false, true}} {
+	for _, c := range []struct {
+		vary string
+		gzip bool
+	}{{"", false}, {"title", false}, {"", true}, {"nonce", false}} {
 		vary := c.vary
-		t.Run(fmt.Sprintf("vary=%v,gzip=%v", c.vary, c.gzip), func(t *testing.T) {
+		t.Run(fmt.Sprintf("vary=%q,gzip=%v", c.vary, c.gzip), func(t *testing.T) {
 			envs := make([]*env, 2)
 			for i := range envs {
 				store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
@@ -90,11 +104,16 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 				}
 			}
 			st := envs[1].p.EditMapStats()
-			hits, misses, fells := st.Hits.Load(), st.Misses.Load(), st.Fallbacks.Load()
-			if !vary && (hits != 4 || misses != 1 || fells != 0) || vary && (hits != 0 || fells == 0) {
-				t.Errorf("hits %d, misses %d, fallbacks %d", hits, misses, fells)
+			hits, misses, fells, vol := st.Hits.Load(), st.Misses.Load(), st.Fallbacks.Load(), st.Volatile.Load()
+			// A page with a nonce: the first map, which did not look for
+			// volatile values, fails; the next miss builds one that does,
+			// and it serves the views after.
+			want := map[string][4]int64{"": {4, 0, 1, 0}, "nonce": {2, 2, 2, 1}}[vary]
+			if vary == "title" && (hits != 0 || vol != 0 || fells == 0) || vary != "title" && [4]int64{hits, vol, misses, fells} != want {
+				t.Errorf("hits %d (volatile %d), misses %d, fallbacks %d", hits, vol, misses, fells)
 			}
-			if !vary && envs[1].p.EditMaps().Len() != 1 {
+			spliced := vary != "title"
+			if spliced && envs[1].p.EditMaps().Len() != 1 {
 				t.Errorf("the cache holds %d maps, want 1", envs[1].p.EditMaps().Len())
 			}
 		})
@@ -145,6 +164,7 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 	always := func(*proxy.MapStats) bool { return true }
 	spliced := func(s *proxy.MapStats) bool { return s.Hits.Load() > 0 && s.Fallbacks.Load() == 0 }
 	missed := func(s *proxy.MapStats) bool { return s.Hits.Load() == 0 }
+	title := bytes.Index(page, []byte("<title>")) + len("<title>")
 	for _, c := range []struct {
 		name     string
 		rules    string // "" for a plain httputil.ReverseProxy
@@ -171,7 +191,7 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 				body := page
 				if c.vary {
 					body = bytes.Clone(page)
-					copy(body[200:], strconv.FormatInt(100000+n.Add(1)%100000, 10))
+					copy(body[title:], strconv.FormatInt(100000+n.Add(1)%100000, 10))
 				}
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
 				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -255,7 +275,7 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 // TestEditMapsAfterReload: a reload's new plugin never uses the maps
 // made for the old one.
 func TestEditMapsAfterReload(t *testing.T) {
-	e := newEnv(t, mapOrigin(false, false), []byte(seenRules), func(c *proxy.Config) { c.EditMapCache = 1 << 20 })
+	e := newEnv(t, mapOrigin("", false), []byte(seenRules), func(c *proxy.Config) { c.EditMapCache = 1 << 20 })
 	e.get(t, "/")
 	e.get(t, "/")
 	st := e.p.EditMapStats()
@@ -279,7 +299,7 @@ func TestEditMapsAfterReload(t *testing.T) {
 // exported.
 func TestEditMapMetrics(t *testing.T) {
 	m := metrics.New()
-	e := newEnv(t, mapOrigin(false, false), []byte(seenRules), func(c *proxy.Config) { c.EditMapCache, c.Metrics = 1<<20, m })
+	e := newEnv(t, mapOrigin("", false), []byte(seenRules), func(c *proxy.Config) { c.EditMapCache, c.Metrics = 1<<20, m })
 	e.get(t, "/")
 	e.get(t, "/")
 	e.get(t, "/")

@@ -623,14 +623,6 @@ func sameAttrs(a, b []html.Attribute) bool {
 	return n == m
 }
 
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		b[i] = lowerByte(c)
-	}
-	return string(b)
-}
-
 // impliedWhy explains an element of the browser's tree that has no start
 // tag in the page.
 func (d *treeDiff) impliedWhy(n *html.Node) *designDiff {

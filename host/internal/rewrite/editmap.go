@@ -65,6 +65,12 @@ type EditMap struct {
 	fixed, maxTag int
 	// selected counts, per selector, the elements it selects.
 	selected []int32
+	// vol are the page's volatile values and tol the checksums of its
+	// blocks without them (nil when it has none): see volatile.go.
+	// looked says the builder looked for them.
+	vol    []volRange
+	tol    []uint32
+	looked bool
 }
 
 // Len returns the length of the page the map was made from.
@@ -72,8 +78,13 @@ func (m *EditMap) Len() int { return m.length }
 
 // Size returns the bytes the map holds, for a cache's budget.
 func (m *EditMap) Size() int {
-	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4
+	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4 +
+		len(m.vol)*int(unsafe.Sizeof(volRange{})) + len(m.tol)*4
 }
+
+// Volatile returns how many values of the page the map takes for
+// volatile (see volatile.go), and whether its builder looked for them.
+func (m *EditMap) Volatile() (n int, looked bool) { return len(m.vol), m.looked }
 
 // Program returns the Program the map was made for: a map is only used
 // with it.
@@ -97,6 +108,11 @@ type recorder struct {
 	maxTag   int
 	final    bool // Close is running: the events need the page's end
 	failed   bool // the rewrite stopped: no map
+	// look says to look for volatile values; vol are those found so
+	// far; attrs is scratch for reading a tag's attributes.
+	look  bool
+	vol   []volRange
+	attrs []attr
 }
 
 // add appends e, made while the rewrite has src.
@@ -165,7 +181,16 @@ type MapBuilder struct {
 	sums  []uint32
 	n     int
 	limit int
+	// page keeps the page, when the builder looks for volatile values,
+	// for the checksums without them, which are known only once the
+	// rewrite has read it.
+	page []byte
 }
+
+// LookForVolatile makes b look for the page's volatile values (see
+// volatile.go), for a page that changed since its last map. Call it
+// before the first Write.
+func (b *MapBuilder) LookForVolatile() { b.rec.look = true }
 
 var builderPool = sync.Pool{New: func() any { return new(MapBuilder) }}
 
@@ -179,7 +204,9 @@ func (p *Program) NewMapBuilder(limit int) *MapBuilder {
 		b.probe = append(b.probe, Edit{Selector: s, Op: InsertBefore})
 	}
 	b.r = p.NewRewriter(mapSink{}, b.probe, Options{MaxBuffer: math.MaxInt32})
-	b.rec = recorder{events: b.rec.events[:0], sels: b.rec.sels[:0], selWords: (len(p.sels) + 63) / 64}
+	b.rec = recorder{events: b.rec.events[:0], sels: b.rec.sels[:0], selWords: (len(p.sels) + 63) / 64,
+		vol: b.rec.vol[:0], attrs: b.rec.attrs[:0]}
+	b.page = b.page[:0]
 	b.r.rec = &b.rec
 	// The names the page interns, counted from none: a page with many
 	// may stop a rewrite that starts with others interned, and gets no
@@ -199,6 +226,9 @@ func (b *MapBuilder) Write(p []byte) (int, error) {
 	if b.n > b.limit {
 		b.rec.failed = true
 		return n, nil
+	}
+	if b.rec.look {
+		b.page = append(b.page, p...)
 	}
 	// The rewrite reads the page a block at a time, so that each event's
 	// ready is at most the end of the block that decided it.
@@ -243,6 +273,11 @@ func (b *MapBuilder) Close() *EditMap {
 		fixed:    b.rec.fixed,
 		maxTag:   b.rec.maxTag,
 		selected: make([]int32, len(b.probe)),
+		looked:   b.rec.look,
+	}
+	if len(b.rec.vol) > 0 {
+		m.vol = append([]volRange(nil), b.rec.vol...)
+		m.tol = volatileSums(b.page, m.vol)
 	}
 	for i := range m.events {
 		if e := &m.events[i]; e.kind == evOpen {
@@ -264,7 +299,7 @@ func (b *MapBuilder) Release() {
 		b.r.Release()
 		b.r = nil
 	}
-	if cap(b.rec.events) > 1<<16 || cap(b.rec.sels) > 1<<16 {
+	if cap(b.rec.events) > 1<<16 || cap(b.rec.sels) > 1<<16 || cap(b.page) > 1<<22 {
 		return
 	}
 	builderPool.Put(b)

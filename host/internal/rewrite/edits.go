@@ -371,11 +371,26 @@ func (r *Rewriter) findAttr(name string) int {
 // findAttrFold is findAttr for a name in any case.
 func (r *Rewriter) findAttrFold(name string) int {
 	for i, a := range r.attributes() {
-		if int(a.nameHi-a.nameLo) == len(name) && bytes.EqualFold(r.tag[a.nameLo:a.nameHi], []byte(name)) {
+		if int(a.nameHi-a.nameLo) == len(name) && asciiFold(r.tag[a.nameLo:a.nameHi], name) {
 			return i
 		}
 	}
 	return -1
+}
+
+// asciiFold reports whether b and s are equal with ASCII letters in any
+// case, the way the tokenizer folds attribute names (other bytes, and
+// non-ASCII letters, must be equal).
+func asciiFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		if lowerByte(b[i]) != lowerByte(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // value returns attribute i's value with character references decoded,
@@ -439,6 +454,7 @@ func hasWord(v []byte, w string) bool {
 
 func isContentOp(op Op) bool { return op >= SetInner && op <= RemoveKeepContent }
 func isListOp(op Op) bool    { return op >= Limit && op <= HideSeen }
+func isAttrOp(op Op) bool    { return op >= SetAttr && op <= RemoveClass }
 
 // apply applies the matching edits to the element opened at depth d.
 func (r *Rewriter) apply(d, lt, end int, void bool) {
@@ -598,6 +614,16 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 // appended where the tokenizer would read it as part of the previous
 // attribute's value or name.
 func (r *Rewriter) writeStartTag(end int, m []int32) {
+	// Most matched tags have no attribute edit (a list's items, an
+	// element whose content changes): they pass as they are, without
+	// reading their attributes.
+	attrEdits := false
+	for _, i := range m {
+		attrEdits = attrEdits || isAttrOp(r.edits[i].Op)
+	}
+	if !attrEdits {
+		return
+	}
 	t := &r.tagEdits
 	tag := r.tag
 	names := t.names[:0]

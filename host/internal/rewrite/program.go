@@ -28,6 +28,11 @@ type Program struct {
 	// tabs caches the tables of the sets of selectors rewrites use (see
 	// tables.go).
 	tabs atomic.Pointer[tableCache]
+	// read holds the lower-cased names of the attributes whose values a
+	// rewrite may read: those the selectors test, and those ReadAttrs
+	// adds (the ids of list edits). An edit map takes the values of the
+	// other attributes for volatile (see volatile.go).
+	read map[string]bool
 }
 
 // csel is one compiled selector list.
@@ -75,7 +80,7 @@ type cnth struct {
 // selectors[i], the index Edit.Selector refers to. An empty List is an
 // error.
 func Compile(selectors []selector.List) (*Program, error) {
-	p := &Program{names: map[string]uint16{}}
+	p := &Program{names: map[string]uint16{}, read: map[string]bool{}}
 	seen := map[string]int32{}
 	for i, l := range selectors {
 		if err := check(l); err != nil {
@@ -128,6 +133,32 @@ func CompileStrings(selectors []string) (*Program, error) {
 // Len returns the number of selectors.
 func (p *Program) Len() int { return len(p.sels) }
 
+// ReadAttrs tells p that edits may read the values of the attributes
+// named (the ids of Reorder and HideSeen edits), so that edit maps check
+// them byte for byte. It must be called before p is used. An edit that
+// reads an attribute p was not told of gets no splice from a map that
+// took some values for volatile: the page is rewritten in full.
+func (p *Program) ReadAttrs(names ...string) {
+	for _, n := range names {
+		p.read[asciiLower(n)] = true
+	}
+}
+
+// asciiLower lower-cases the ASCII letters of s, as the tokenizer does
+// attribute names.
+func asciiLower(s string) string {
+	for i := range len(s) {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				b[j] = lowerByte(b[j])
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
 func (p *Program) list(l selector.List, seen map[string]int32, uses *[]int32) []ccomplex {
 	out := make([]ccomplex, 0, len(l))
 	for i := range l {
@@ -151,6 +182,9 @@ func (p *Program) compound(c *selector.Compound, seen map[string]int32, uses *[]
 		return k
 	}
 	cc := ccompound{tag: p.tagID(c.Type), attrs: c.Attrs}
+	for _, a := range c.Attrs {
+		p.read[asciiLower(a.Name)] = true
+	}
 	for _, id := range c.IDs {
 		if len(cc.ids) > 0 && cc.ids[0] != id {
 			cc.never = true

@@ -43,6 +43,9 @@ type Splicer struct {
 	// replayed is what the Rewriter that took over read at once.
 	replayed int
 	stopped  bool
+	// volatile counts the blocks that matched the map only once their
+	// volatile values were left out.
+	volatile int
 }
 
 var splicerPool = sync.Pool{New: func() any { return new(Splicer) }}
@@ -56,6 +59,7 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 	s := splicerPool.Get().(*Splicer)
 	s.prog, s.m, s.w, s.edits, s.opt = p, m, w, edits, opt
 	s.all, s.v, s.ei, s.held, s.copy, s.fellAt, s.replayed, s.stopped = s.all[:0], 0, 0, false, false, -1, 0, false
+	s.volatile = 0
 	s.cw = countWriter{w: w}
 	s.seen = seenLog{under: opt.Seen, log: s.seen.log[:0]}
 	if m == nil || m.prog != p || !s.fits() {
@@ -104,6 +108,24 @@ func (s *Splicer) fits() bool {
 	return 2*m.fixed+2*m.length+opens*per+4096 < limit
 }
 
+// tolerates reports whether the block at v, which is not the map's byte
+// for byte, differs only in volatile values (see volatile.go) that these
+// edits do not read.
+func (s *Splicer) tolerates(v int) bool {
+	if s.m.tol == nil || !s.prog.readsEdits(s.edits) {
+		return false
+	}
+	if s.m.tolerates(s.all, v/SpliceBlock) {
+		s.volatile++
+		return true
+	}
+	return false
+}
+
+// Volatile returns how many blocks of the page spliced although they
+// differed from the map's page, in volatile values only.
+func (s *Splicer) Volatile() int { return s.volatile }
+
 // Used reports whether the map was used at all (even if the page then
 // stopped matching it).
 func (s *Splicer) Used() bool { return s.sink != nil || s.fellAt >= 0 }
@@ -146,7 +168,7 @@ func (s *Splicer) Write(p []byte) (int, error) {
 	}
 	v := s.v
 	for v+SpliceBlock <= len(s.all) {
-		if crc32.Checksum(s.all[v:v+SpliceBlock], castagnoli) != s.m.sums[v/SpliceBlock] {
+		if crc32.Checksum(s.all[v:v+SpliceBlock], castagnoli) != s.m.sums[v/SpliceBlock] && !s.tolerates(v) {
 			s.fallBack()
 			return len(p), s.full.err
 		}
@@ -163,7 +185,7 @@ func (s *Splicer) Write(p []byte) (int, error) {
 func (s *Splicer) Close() error {
 	if s.full == nil {
 		n := s.m.length
-		if len(s.all) != n || s.v < n && crc32.Checksum(s.all[s.v:n], castagnoli) != s.m.sums[s.v/SpliceBlock] {
+		if len(s.all) != n || s.v < n && crc32.Checksum(s.all[s.v:n], castagnoli) != s.m.sums[s.v/SpliceBlock] && !s.tolerates(s.v) {
 			s.fallBack()
 		}
 	}

@@ -24,7 +24,11 @@ var spliceSelectors = append(append([]string{}, pathologicalSelectors...),
 	"main section", "header nav a", "img[src]", "link[href]", "meta[http-equiv]",
 )
 
-var spliceProgram = sync.OnceValue(func() *Program { return mustCompile(spliceSelectors...) })
+var spliceProgram = sync.OnceValue(func() *Program {
+	p := mustCompile(spliceSelectors...)
+	p.ReadAttrs("data-item-id") // the ids randomEdits' list edits read
+	return p
+})
 
 // randomEdits returns between 1 and 12 edits of every kind, on random
 // selectors of the program, in random priority.
@@ -95,7 +99,7 @@ func genPage(rng *rand.Rand, n int) []byte {
 			t := tags[rng.IntN(len(tags))]
 			b.WriteString("<" + t)
 			for range rng.IntN(4) {
-				switch rng.IntN(7) {
+				switch rng.IntN(9) {
 				case 0:
 					fmt.Fprintf(&b, ` id="i%d"`, rng.IntN(20))
 				case 1:
@@ -110,6 +114,11 @@ func genPage(rng *rand.Rand, n int) []byte {
 					b.WriteString(" hidden")
 				case 6:
 					b.WriteString(" /")
+				case 7:
+					// Values a later response may change (volatile.go).
+					fmt.Fprintf(&b, ` nonce="n-%08d"`, rng.IntN(1e8))
+				case 8:
+					fmt.Fprintf(&b, ` data-token='%016x'`, rng.Uint64())
 				}
 			}
 			b.WriteString(">")
@@ -306,10 +315,20 @@ func rechunk(c []int, at int) []int {
 	return out
 }
 
-// buildMap records the edit map of page, written in random writes.
+// buildMap records the edit map of page, written in random writes; half
+// the time the map looks for volatile values.
 func buildMap(rng *rand.Rand, p *Program, page []byte) *EditMap {
+	return recordMap(rng, p, page, rng.IntN(2) == 0)
+}
+
+// recordMap records the edit map of page, written in random writes,
+// looking for volatile values when look is set.
+func recordMap(rng *rand.Rand, p *Program, page []byte, look bool) *EditMap {
 	b := p.NewMapBuilder(4 << 20)
 	defer b.Release()
+	if look {
+		b.LookForVolatile()
+	}
 	for in := page; len(in) > 0; {
 		n := min(len(in), 1+rng.IntN(40000))
 		b.Write(in[:n])
@@ -458,9 +477,10 @@ func TestSpliceSavedPages(t *testing.T) {
 	}
 }
 
-// FuzzSplice: for arbitrary pages, changes and writes, the Splicer with
-// the map of the page before the change writes what the Rewriter writes,
-// with the same Applied and SeenSet calls.
+// FuzzSplice: for arbitrary pages, changes (volatile values among them)
+// and writes, the Splicer with the map of the page before the change
+// writes what the Rewriter writes, with the same Applied and SeenSet
+// calls.
 func FuzzSplice(f *testing.F) {
 	for i, s := range fuzzSeeds {
 		f.Add([]byte(s), uint64(i), uint16(0))
@@ -477,7 +497,10 @@ func FuzzSplice(f *testing.F) {
 			return
 		}
 		served := page
-		if edit != 0 {
+		switch {
+		case edit%4 == 3 && len(m.vol) > 0:
+			served = restamp(rng, page, m, rng.IntN(4) == 0)
+		case edit != 0:
 			served, _ = mutate(rng, page)
 		}
 		maxBuf := 0

@@ -233,6 +233,9 @@ func (r *Rewriter) startTag(lt int) int {
 		id = r.lookup(b[1:i], true)
 	}
 	if !r.stopped {
+		if r.rec != nil && r.rec.look {
+			r.recordVolatile(lt, lt+gt+1)
+		}
 		r.open(id, lt, lt+gt+1)
 	}
 	return gt + 1

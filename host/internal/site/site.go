@@ -70,6 +70,10 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 			s.touchesNonHTML = true
 		}
 		for _, a := range r.Actions {
+			if a.Op == plugin.OpHideSeen || a.Op == plugin.OpReorder {
+				// The items' ids: an edit map checks them byte for byte.
+				prog.ReadAttrs(a.IDAttr)
+			}
 			switch {
 			case a.Op == plugin.OpHideSeen:
 				s.hasEdits, s.usesSeen = true, true

@@ -1,0 +1,178 @@
+package rewrite
+
+import (
+	"bytes"
+	"hash/crc32"
+	"math"
+	"sort"
+)
+
+// Volatile values.
+//
+// Many pages carry values that change with every response and that no
+// rewrite reads: a CSP nonce on every script, a CSRF token in a hidden
+// input or a meta element, a request id in a data- attribute. Checked
+// byte for byte, every response of such a page misses its edit map.
+//
+// So an edit map checksums each block twice: the bytes as they are (the
+// check every splice makes first), and the bytes outside the page's
+// volatile values. When a block's first checksum does not match, the
+// second decides: the block still splices when only volatile values
+// changed, each keeping its length and not containing the quote that
+// ends it. The tokenizer then reads the same tags with the same
+// attributes, the tree builder builds the same tree, and every selector
+// selects the same elements, since none of them reads those values; the
+// tags an edit rewrites are read from the page served, so the values
+// written are the new ones. The output is still the Rewriter's, byte for
+// byte.
+//
+// Only the maps of pages that changed are made to look for volatile
+// values (MapBuilder.LookForVolatile): most pages come back the same,
+// and their maps stay small. The proxy's cache asks for it when a page's
+// last map did not match.
+//
+// A value is volatile when it is quoted, at least minVolatile bytes
+// long, and nothing reads it: its attribute is not one a selector tests,
+// not one an edit reads (Program.ReadAttrs), not one the tree builder or
+// the edits look at (treeAttrs), and its element is not a meta element
+// that declares the page's character encoding.
+
+// minVolatile is the shortest value taken for volatile: nonces, tokens,
+// request ids and times in seconds are as long or longer, and shorter
+// values are many.
+const minVolatile = 10
+
+// maxVolatile bounds the volatile values one map records, and so its
+// size; a page with more has its first maxVolatile.
+const maxVolatile = 1 << 13
+
+// volRange is a volatile value: page[lo:lo+n], between quotes quote.
+// Eight bytes: a map may hold thousands.
+type volRange struct {
+	lo    int32
+	n     uint16
+	quote byte
+}
+
+func (v volRange) hi() int32 { return v.lo + int32(v.n) }
+
+// treeAttrs are the attributes whose values the tree builder or the
+// edits read, whatever the selectors: they are never volatile.
+var treeAttrs = map[string]bool{
+	"id": true, "class": true, "type": true, "color": true, "face": true, "size": true,
+	"encoding": true, "charset": true, "http-equiv": true, "lang": true, "xml:lang": true, "dir": true,
+}
+
+// reads reports whether a rewrite with p may read the value of the
+// attribute named name (as the page has it: in any case).
+func (p *Program) reads(name []byte) bool {
+	var low [32]byte
+	if len(name) > len(low) {
+		return true // no name this long is volatile: the set has none
+	}
+	for i, c := range name {
+		low[i] = lowerByte(c)
+	}
+	s := low[:len(name)]
+	return treeAttrs[string(s)] || p.read[string(s)]
+}
+
+// readsEdits reports whether p reads every attribute the list edits
+// among edits take their ids from: only then may a splice with them
+// take volatile values for unchanged.
+func (p *Program) readsEdits(edits []Edit) bool {
+	for i := range edits {
+		if e := &edits[i]; (e.Op == Reorder || e.Op == HideSeen) && !p.reads([]byte(e.Attr)) {
+			return false
+		}
+	}
+	return true
+}
+
+// recordVolatile notes the volatile values of the start tag src[lt:end],
+// for the map being recorded.
+func (r *Rewriter) recordVolatile(lt, end int) {
+	rc := r.rec
+	if len(rc.vol) >= maxVolatile {
+		return
+	}
+	tag := r.src[lt:end]
+	var t tagFacts
+	rc.attrs = rc.attrs[:0]
+	scanAttrs(tag, r.nameEnd, &t, &rc.attrs)
+	if equalFold(tag[1:r.nameEnd], "meta") {
+		for _, a := range rc.attrs {
+			if n := tag[a.nameLo:a.nameHi]; equalFold(n, "charset") || equalFold(n, "http-equiv") {
+				return // the page's encoding may depend on it
+			}
+		}
+	}
+	for _, a := range rc.attrs {
+		if n := int(a.valHi - a.valLo); a.valLo < 1 || n < minVolatile || n > math.MaxUint16 || int(a.valHi) >= len(tag) {
+			continue
+		}
+		q := tag[a.valLo-1]
+		if q != '"' && q != '\'' || tag[a.valHi] != q || r.prog.reads(tag[a.nameLo:a.nameHi]) {
+			continue
+		}
+		base := int32(r.base + lt)
+		rc.vol = append(rc.vol, volRange{lo: base + a.valLo, n: uint16(a.valHi - a.valLo), quote: q})
+		if len(rc.vol) >= maxVolatile {
+			return
+		}
+	}
+}
+
+// volatileSum returns the CRC-32C of page[lo:hi] without the bytes of
+// the volatile values vol (sorted, disjoint) in it.
+func volatileSum(page []byte, lo, hi int, vol []volRange) uint32 {
+	i := sort.Search(len(vol), func(i int) bool { return int(vol[i].hi()) > lo })
+	var sum uint32
+	at := lo
+	for ; i < len(vol) && int(vol[i].lo) < hi; i++ {
+		if v := int(vol[i].lo); v > at {
+			sum = crc32.Update(sum, castagnoli, page[at:v])
+		}
+		at = max(at, min(int(vol[i].hi()), hi))
+	}
+	if at < hi {
+		sum = crc32.Update(sum, castagnoli, page[at:hi])
+	}
+	return sum
+}
+
+// volatileSums returns the second checksum of every block of page (see
+// above), or nil when it has no volatile value.
+func volatileSums(page []byte, vol []volRange) []uint32 {
+	if len(vol) == 0 {
+		return nil
+	}
+	n := (len(page) + SpliceBlock - 1) / SpliceBlock
+	sums := make([]uint32, n)
+	for k := range sums {
+		sums[k] = volatileSum(page, k*SpliceBlock, min((k+1)*SpliceBlock, len(page)), vol)
+	}
+	return sums
+}
+
+// tolerates reports whether block k of page, whose checksum is not the
+// map's, differs from the page the map was made from only in volatile
+// values that keep their meaning: the same bytes outside them, and none
+// of them holding its quote.
+func (m *EditMap) tolerates(page []byte, k int) bool {
+	if m.tol == nil || k >= len(m.tol) {
+		return false
+	}
+	lo, hi := k*SpliceBlock, min((k+1)*SpliceBlock, m.length)
+	if hi > len(page) || volatileSum(page, lo, hi, m.vol) != m.tol[k] {
+		return false
+	}
+	vol := m.vol
+	for i := sort.Search(len(vol), func(i int) bool { return int(vol[i].hi()) > lo }); i < len(vol) && int(vol[i].lo) < hi; i++ {
+		a, b := max(lo, int(vol[i].lo)), min(hi, int(vol[i].hi()))
+		if bytes.IndexByte(page[a:b], vol[i].quote) >= 0 {
+			return false
+		}
+	}
+	return true
+}
