@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -38,7 +40,12 @@ func restamp(rng *rand.Rand, page []byte, m *EditMap, quote bool) []byte {
 // no quote of their own) splices without falling back, and its output,
 // Applied and SeenSet calls are what the Rewriter makes of the page
 // served; a value that gained its quote falls back, to the same output.
+// BESPOKE_SPLICE_SEED picks another seed.
 func TestSpliceVolatile(t *testing.T) {
+	seed := uint64(11)
+	if s := os.Getenv("BESPOKE_SPLICE_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
 	p := spliceProgram()
 	pages := splicePages(t)
 	names := make([]string, 0, len(pages))
@@ -53,7 +60,7 @@ func TestSpliceVolatile(t *testing.T) {
 	tolerated, fell, withVol := 0, 0, 0
 	for _, name := range names {
 		page := pages[name]
-		rng := rand.New(rand.NewPCG(11, uint64(len(name))))
+		rng := rand.New(rand.NewPCG(seed, uint64(len(name))))
 		m := recordMap(rng, p, page, true)
 		if m == nil || len(m.vol) == 0 {
 			continue
@@ -62,7 +69,7 @@ func TestSpliceVolatile(t *testing.T) {
 		for i := range rounds {
 			quote := rng.IntN(4) == 0
 			served := restamp(rng, page, m, quote)
-			what := fmt.Sprintf("%s round %d (quote %v)", name, i, quote)
+			what := fmt.Sprintf("%s round %d (quote %v, seed %d)", name, i, quote, seed)
 			used, at := spliceCase(t, rng, p, m, served, randomEdits(rng, len(spliceSelectors)), 0, what)
 			switch {
 			case quote && at < 0 && used && !bytes.Equal(served, page):
