@@ -3,8 +3,9 @@
 //
 // A map is looked up by a page identity (route, URL, the origin's strong
 // validator or length) and used only with the Program it was made for,
-// so that maps of a plugin generation that a reload replaced are never
-// used (they are dropped when found, or age out). Nothing depends on the
+// or one with the same selectors: the maps of a plugin generation that a
+// reload replaced serve the next if it selects what it did, and are
+// dropped when found otherwise (or age out). Nothing depends on the
 // key being right: a Splicer checks every block of the page against the
 // map's checksums before it uses the map there. What the key decides is
 // only how often a map is found and how often it pays off.
@@ -99,8 +100,9 @@ func New(budget int) *Cache {
 	return c
 }
 
-// Get returns the map of key for prog, or nil. A map of another Program
-// is dropped.
+// Get returns the map of key for prog, or nil. A map of a Program with
+// the same selectors (a reload that changed only what rules do) is
+// carried over to prog; one of another Program is dropped.
 func (c *Cache) Get(key Key, prog *rewrite.Program) *rewrite.EditMap {
 	if c == nil {
 		return nil
@@ -112,8 +114,11 @@ func (c *Cache) Get(key Key, prog *rewrite.Program) *rewrite.EditMap {
 		return nil
 	}
 	if e.m.Program() != prog {
-		c.remove(e)
-		return nil
+		if !e.m.Program().SameSelectors(prog) {
+			c.remove(e)
+			return nil
+		}
+		e.m = e.m.For(prog)
 	}
 	e.gets++
 	c.unlink(e)

@@ -85,7 +85,7 @@ func TestCacheBudget(t *testing.T) {
 	if c.Get(29, prog) == nil {
 		t.Error("the last map is gone")
 	}
-	other, _ := rewrite.CompileStrings([]string{"li", "p"})
+	other, _ := rewrite.CompileStrings([]string{"li", "div"})
 	if c.Get(29, other) != nil || c.Get(29, prog) != nil {
 		t.Error("a map of another Program was used, or kept")
 	}
@@ -93,6 +93,27 @@ func TestCacheBudget(t *testing.T) {
 	off.Put(1, m)
 	if off.Get(1, prog) != nil || off.Bytes() != 0 || off.Want(1) {
 		t.Error("a disabled cache holds maps")
+	}
+}
+
+// TestCacheCarriesSameSelectors: a map found for a Program with the same
+// selectors (a reload that changed only what rules do) is carried over to
+// it; one found for a Program that selects otherwise is dropped.
+func TestCacheCarriesSameSelectors(t *testing.T) {
+	old, _ := rewrite.CompileStrings([]string{"li", "p"})
+	same, _ := rewrite.CompileStrings([]string{"li", "p"})
+	other, _ := rewrite.CompileStrings([]string{"li", "div"})
+	c := New(1 << 20)
+	c.Put(1, mapOf(t, old, "<ul><li>a<li>b</ul><p>c"))
+	m := c.Get(1, same)
+	if m == nil || m.Program() != same {
+		t.Fatalf("the map is not carried over to a Program with the same selectors: %v", m)
+	}
+	if m := c.Get(1, same); m == nil || m.Program() != same || c.Len() != 1 {
+		t.Fatal("the carried map is not kept")
+	}
+	if c.Get(1, other) != nil || c.Len() != 0 {
+		t.Fatal("the map is used by a Program that selects otherwise")
 	}
 }
 

@@ -272,25 +272,44 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 	}
 }
 
-// TestEditMapsAfterReload: a reload's new plugin never uses the maps
-// made for the old one.
+// TestEditMapsAfterReload: a reload's new plugin uses the maps made for
+// the old one when it selects the same elements and reads the same ids
+// (only what the rules do changed), and never when it does not.
 func TestEditMapsAfterReload(t *testing.T) {
-	e := newEnv(t, mapOrigin("", false), []byte(seenRules), func(c *proxy.Config) { c.EditMapCache = 1 << 20 })
+	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, mapOrigin("", false), []byte(seenRules), func(c *proxy.Config) { c.EditMapCache, c.Seen = 1<<20, store })
 	e.get(t, "/")
 	e.get(t, "/")
 	st := e.p.EditMapStats()
 	if st.Hits.Load() != 1 {
 		t.Fatalf("hits %d before the reload, want 1", st.Hits.Load())
 	}
+	// The same selector and ids; another number of items kept.
+	e.load(t, "rules.yaml", []byte(strings.Replace(seenRules, "keep_at_least: 2 }", "keep_at_least: 5 }", 1)))
+	jar := cookieJar{}
+	for view := range 3 {
+		r := e.get(t, "/", "Cookie", jar.header())
+		jar.keep(r)
+		if n := len(items(r.body)); view > 0 && n != 5 {
+			t.Fatalf("after a reload that kept the selectors, view %d shows %d items, want the 5 kept", view, n)
+		}
+	}
+	if st.Hits.Load() != 4 || st.Misses.Load() != 1 {
+		t.Fatalf("after a reload that kept the selectors: hits %d, misses %d; the map was not carried over", st.Hits.Load(), st.Misses.Load())
+	}
+	// Another id: the old maps must not serve.
 	e.load(t, "rules.yaml", []byte("rules:\n  - name: top\n    actions:\n      - limit: { select: \"li.card\", n: 3 }\n"))
 	r := e.get(t, "/")
 	if n := len(items(r.body)); n != 3 {
 		t.Fatalf("after the reload, %d items, want 3", n)
 	}
-	if st.Hits.Load() != 1 || st.Misses.Load() != 2 {
+	if st.Hits.Load() != 4 || st.Misses.Load() != 2 {
 		t.Fatalf("after the reload: hits %d, misses %d; the old map was used", st.Hits.Load(), st.Misses.Load())
 	}
-	if r := e.get(t, "/"); len(items(r.body)) != 3 || st.Hits.Load() != 2 {
+	if r := e.get(t, "/"); len(items(r.body)) != 3 || st.Hits.Load() != 5 {
 		t.Fatalf("the new plugin's map is not used: hits %d, %d items", st.Hits.Load(), len(items(r.body)))
 	}
 }

@@ -90,6 +90,14 @@ func (m *EditMap) Volatile() (n int, looked bool) { return len(m.vol), m.looked 
 // with it.
 func (m *EditMap) Program() *Program { return m.prog }
 
+// For returns m for use with p, which must have m's Program's selectors
+// (Program.SameSelectors): a copy that shares m's arrays.
+func (m *EditMap) For(p *Program) *EditMap {
+	c := *m
+	c.prog = p
+	return &c
+}
+
 // selects reports whether selector s selects the element of the open
 // event whose bits start at sel.
 func (m *EditMap) selects(sel int32, s int) bool {

@@ -2,6 +2,9 @@ package rewrite
 
 import (
 	"fmt"
+	"hash/maphash"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -33,6 +36,11 @@ type Program struct {
 	// adds (the ids of list edits). An edit map takes the values of the
 	// other attributes for volatile (see volatile.go).
 	read map[string]bool
+	// src are the selectors as compiled, and fp a hash of them and of
+	// read: two Programs with the same are interchangeable for an edit
+	// map (SameSelectors).
+	src []string
+	fp  uint64
 }
 
 // csel is one compiled selector list.
@@ -89,8 +97,37 @@ func Compile(selectors []selector.List) (*Program, error) {
 		var s csel
 		s.alts = p.list(l, seen, &s.comps)
 		p.sels = append(p.sels, s)
+		p.src = append(p.src, l.String())
 	}
+	p.fingerprint()
 	return p, nil
+}
+
+// fpSeed seeds the Programs' fingerprints; they never leave the process.
+var fpSeed = maphash.MakeSeed()
+
+// fingerprint computes p.fp from its selectors and the attributes it reads.
+func (p *Program) fingerprint() {
+	var h maphash.Hash
+	h.SetSeed(fpSeed)
+	for _, s := range p.src {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	h.WriteByte(1)
+	for _, n := range slices.Sorted(maps.Keys(p.read)) {
+		h.WriteString(n)
+		h.WriteByte(0)
+	}
+	p.fp = h.Sum64()
+}
+
+// SameSelectors reports whether q has p's selectors, index for index,
+// and reads the values of the same attributes: an edit map made with
+// either serves the other (EditMap.For). A reload that changed rules but
+// not what they select keeps its pages' maps.
+func (p *Program) SameSelectors(q *Program) bool {
+	return p == q || q != nil && p.fp == q.fp && slices.Equal(p.src, q.src) && maps.Equal(p.read, q.read)
 }
 
 // check rejects lists that selector.Parse does not make: empty ones, and
@@ -142,6 +179,7 @@ func (p *Program) ReadAttrs(names ...string) {
 	for _, n := range names {
 		p.read[asciiLower(n)] = true
 	}
+	p.fingerprint()
 }
 
 // asciiLower lower-cases the ASCII letters of s, as the tokenizer does

@@ -138,3 +138,35 @@ func TestVolatileNotRead(t *testing.T) {
 		s.Release()
 	}
 }
+
+// TestSameSelectors: Programs with the same selectors, in the same order,
+// reading the same attributes, are interchangeable for an edit map; any
+// difference makes them not.
+func TestSameSelectors(t *testing.T) {
+	mk := func(read []string, sels ...string) *Program {
+		p := mustCompile(sels...)
+		p.ReadAttrs(read...)
+		return p
+	}
+	a := mk([]string{"data-item-id"}, "li.card", "#hero .cta")
+	for _, c := range []struct {
+		name string
+		p    *Program
+		same bool
+	}{
+		{"itself", a, true},
+		{"the same", mk([]string{"DATA-ITEM-ID"}, "li.card", "#hero .cta"), true},
+		{"spelt otherwise", mk([]string{"data-item-id"}, "li.card", "#hero  .cta"), true},
+		{"reordered", mk([]string{"data-item-id"}, "#hero .cta", "li.card"), false},
+		{"one more", mk([]string{"data-item-id"}, "li.card", "#hero .cta", "p"), false},
+		{"another id", mk([]string{"data-sku"}, "li.card", "#hero .cta"), false},
+		{"no id", mk(nil, "li.card", "#hero .cta"), false},
+	} {
+		if got := a.SameSelectors(c.p); got != c.same {
+			t.Errorf("%s: SameSelectors %v, want %v", c.name, got, c.same)
+		}
+	}
+	if a.SameSelectors(nil) {
+		t.Error("SameSelectors(nil)")
+	}
+}
