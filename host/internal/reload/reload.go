@@ -97,12 +97,16 @@ func (r *Reloader) Reload(ctx context.Context) error {
 // a file written between that load and the goroutine's first look would
 // otherwise be taken for the loaded one and never reloaded. So a file
 // modified since the last reload attempt started is reloaded at once.
+// Filesystems record modification times coarsely (to the kernel's clock
+// tick, a few milliseconds behind the time a load starts at, or to the
+// second, or two), so "since" reaches back mtimeSlack: a file written
+// just before the last load may be loaded twice, never missed.
 func (r *Reloader) Watch(ctx context.Context, interval time.Duration, files ...string) {
 	sums := make([][32]byte, len(files))
 	stale := false
 	var since time.Time
 	if last := r.last.Load(); last != nil {
-		since = last.At
+		since = last.At.Add(-mtimeSlack)
 	}
 	for i, f := range files {
 		sums[i] = fileSum(f)
@@ -133,6 +137,10 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration, files ...s
 		}
 	}
 }
+
+// mtimeSlack is how much earlier than the last load's start a file's
+// modification time may say it was written, and still be after it.
+const mtimeSlack = 2 * time.Second
 
 func fileSum(path string) [32]byte {
 	b, err := os.ReadFile(path)

@@ -140,7 +140,8 @@ func TestWatchReloadsOnChange(t *testing.T) {
 
 // TestWatchSeesChangesBeforeItStarts: a file written after the first load
 // and before the watcher's first look is reloaded, not taken for the
-// loaded one.
+// loaded one, even when the filesystem dates it a little before the load
+// started (a coarse clock: the tick, or the second).
 func TestWatchSeesChangesBeforeItStarts(t *testing.T) {
 	path, target, r := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -149,6 +150,10 @@ func TestWatchSeesChangesBeforeItStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, []byte(rulesNamed("early")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	coarse := r.Last().At.Add(-time.Second).Truncate(time.Second)
+	if err := os.Chtimes(path, coarse, coarse); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
