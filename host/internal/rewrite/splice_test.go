@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -407,11 +408,7 @@ func TestSpliceDifferential(t *testing.T) {
 	}
 	p := spliceProgram()
 	pages := splicePages(t)
-	names := make([]string, 0, len(pages))
-	for n := range pages {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(pages))
 	hits, fells := 0, 0
 	for _, name := range names {
 		page := pages[name]

@@ -3,6 +3,7 @@ package rewrite
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -48,11 +49,7 @@ func TestSpliceVolatile(t *testing.T) {
 	}
 	p := spliceProgram()
 	pages := splicePages(t)
-	names := make([]string, 0, len(pages))
-	for n := range pages {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(pages))
 	rounds := 12
 	if testing.Short() {
 		rounds = 4
