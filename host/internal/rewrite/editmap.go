@@ -54,9 +54,17 @@ const eventSize = int(unsafe.Sizeof(event{}))
 // EditMap is the recorded structure of one page for one Program (see
 // above). It is immutable once built and safe for concurrent use.
 type EditMap struct {
-	prog     *Program
-	length   int
-	sums     []uint32
+	prog   *Program
+	length int
+	sums   []uint32
+	// cuts holds, per whole block, where the rewrite had read to once it
+	// had read the page to the block's end: the start of the construct
+	// unfinished there (a tag across the blocks' boundary), or the end.
+	// What comes after it may change with the next block's bytes (a tag
+	// that the next block's bytes make selected has an edit written at
+	// its start), so a splice writes no further before that block
+	// matched.
+	cuts     []int32
 	events   []event
 	sels     []uint64
 	selWords int
@@ -78,7 +86,7 @@ func (m *EditMap) Len() int { return m.length }
 
 // Size returns the bytes the map holds, for a cache's budget.
 func (m *EditMap) Size() int {
-	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4 +
+	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.cuts)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4 +
 		len(m.vol)*int(unsafe.Sizeof(volRange{})) + len(m.tol)*4
 }
 
@@ -187,6 +195,7 @@ type MapBuilder struct {
 	probe []Edit
 	block []byte
 	sums  []uint32
+	cuts  []int32
 	n     int
 	limit int
 	// page keeps the page, when the builder looks for volatile values,
@@ -220,7 +229,7 @@ func (p *Program) NewMapBuilder(limit int) *MapBuilder {
 	// may stop a rewrite that starts with others interned, and gets no
 	// map.
 	b.r.names, b.r.nameBytes = map[string]uint16{}, 0
-	b.block, b.sums, b.n, b.limit = b.block[:0], b.sums[:0], 0, min(limit, math.MaxInt32/2)
+	b.block, b.sums, b.cuts, b.n, b.limit = b.block[:0], b.sums[:0], b.cuts[:0], 0, min(limit, math.MaxInt32/2)
 	return b
 }
 
@@ -254,6 +263,11 @@ func (b *MapBuilder) Write(p []byte) (int, error) {
 func (b *MapBuilder) flush() {
 	b.sums = append(b.sums, crc32.Checksum(b.block, castagnoli))
 	b.r.Write(b.block)
+	cut := b.r.pendAt
+	if b.r.stopped || len(b.r.pending) == 0 {
+		cut = b.r.in
+	}
+	b.cuts = append(b.cuts, int32(cut))
 	b.block = b.block[:0]
 }
 
@@ -275,6 +289,7 @@ func (b *MapBuilder) Close() *EditMap {
 		prog:     b.r.prog,
 		length:   b.n,
 		sums:     append([]uint32(nil), b.sums...),
+		cuts:     append([]int32(nil), b.cuts...),
 		events:   append([]event(nil), b.rec.events...),
 		sels:     append([]uint64(nil), b.rec.sels...),
 		selWords: b.rec.selWords,

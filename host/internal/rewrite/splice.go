@@ -280,11 +280,24 @@ func (s *Splicer) advance(v int, final bool) {
 		s.event(e)
 		s.ei++
 	}
-	to := v
+	to := s.safe(v, final)
 	if s.ei < len(ev) && int(ev[s.ei].lt) < to {
 		to = int(ev[s.ei].lt)
 	}
 	r.pass(to)
+}
+
+// safe returns how much of the page, matching the map up to v, can be
+// written as the map's page was: up to the construct unfinished at v
+// (see EditMap.cuts), or all of it at the page's end.
+func (s *Splicer) safe(v int, final bool) int {
+	if final {
+		return v
+	}
+	if k := v/SpliceBlock - 1; k >= 0 && k < len(s.m.cuts) {
+		return min(v, int(s.m.cuts[k]))
+	}
+	return 0
 }
 
 // event replays e into the sink.

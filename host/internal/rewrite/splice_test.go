@@ -31,6 +31,28 @@ var spliceProgram = sync.OnceValue(func() *Program {
 	return p
 })
 
+// sparseSelectors select few elements of a page, as most programs' do:
+// with spliceSelectors ("*" among them) every element is in the map, and
+// what the map does between its elements is not exercised.
+var sparseSelectors = []string{"li.card", "#hero", "[id]", ".hit", "p.lead", "ul.cards > li.card", "a.cta", "main .card", "div.promo"}
+
+var sparseProgram = sync.OnceValue(func() *Program {
+	p := mustCompile(sparseSelectors...)
+	p.ReadAttrs("data-item-id")
+	return p
+})
+
+// splicePrograms are the programs the random splice tests draw from.
+func splicePrograms() []struct {
+	p    *Program
+	nsel int
+} {
+	return []struct {
+		p    *Program
+		nsel int
+	}{{spliceProgram(), len(spliceSelectors)}, {sparseProgram(), len(sparseSelectors)}}
+}
+
 // randomEdits returns between 1 and 12 edits of every kind, on random
 // selectors of the program, in random priority.
 func randomEdits(rng *rand.Rand, nsel int) []Edit {
@@ -162,15 +184,21 @@ func splicePages(t testing.TB) map[string][]byte {
 }
 
 // mutate returns page changed as a later response of the same page might
-// be: unchanged, a byte changed (anywhere, in a tag, in a list item),
-// bytes inserted or removed, cut short or extended.
+// be: unchanged, a byte changed (anywhere, in a tag, in a list item, just
+// past a block's boundary), bytes inserted (attributes among them) or
+// removed, cut short or extended.
 func mutate(rng *rand.Rand, page []byte) ([]byte, string) {
 	p := append([]byte(nil), page...)
 	if len(p) == 0 {
 		return append(p, "<p>"...), "extend"
 	}
 	at := func() int {
-		switch rng.IntN(4) {
+		switch rng.IntN(5) {
+		case 3:
+			// Just past a block's boundary, often in a tag across it.
+			if len(p) > SpliceBlock {
+				return min(len(p)-1, SpliceBlock*(1+rng.IntN(len(p)/SpliceBlock))+rng.IntN(8))
+			}
 		case 0:
 			return rng.IntN(min(len(p), SpliceBlock))
 		case 1:
@@ -188,7 +216,24 @@ func mutate(rng *rand.Rand, page []byte) ([]byte, string) {
 		}
 		return rng.IntN(len(p))
 	}
-	switch rng.IntN(8) {
+	switch rng.IntN(9) {
+	case 8:
+		// Attributes added to a tag across a block's boundary, past it:
+		// the tag may become selected (as may its parent's end, should
+		// the tag's name change).
+		for range 16 {
+			if len(p) <= SpliceBlock {
+				break
+			}
+			b := SpliceBlock * (1 + rng.IntN(len(p)/SpliceBlock))
+			lt := bytes.LastIndexByte(p[:b], '<')
+			if lt < 0 || lt+1 >= len(p) || !isAlpha(p[lt+1]) || bytes.IndexByte(p[lt:b], '>') >= 0 {
+				continue
+			}
+			i := b + rng.IntN(4)
+			return append(p[:i], append([]byte(` id=x class="card hit" `), page[i:]...)...), "across " + strconv.Itoa(i)
+		}
+		return p, "same"
 	case 0, 1, 2:
 		return p, "same"
 	case 3:
@@ -197,7 +242,7 @@ func mutate(rng *rand.Rand, page []byte) ([]byte, string) {
 		return p, "byte " + strconv.Itoa(i)
 	case 4:
 		i := at()
-		ins := []string{"<p>", "</li>", "x", `"`, "<!--", "<li class=card data-item-id=new>"}[rng.IntN(6)]
+		ins := []string{"<p>", "</li>", "x", `"`, "<!--", "<li class=card data-item-id=new>", ` id=x class="card hit" `}[rng.IntN(7)]
 		return append(p[:i], append([]byte(ins), page[i:]...)...), "insert " + strconv.Itoa(i)
 	case 5:
 		i := at()
@@ -406,31 +451,32 @@ func TestSpliceDifferential(t *testing.T) {
 	if testing.Short() {
 		rounds = 8
 	}
-	p := spliceProgram()
 	pages := splicePages(t)
 	names := slices.Sorted(maps.Keys(pages))
 	hits, fells := 0, 0
-	for _, name := range names {
-		page := pages[name]
-		rng := rand.New(rand.NewPCG(seed, uint64(len(name))))
-		m := buildMap(rng, p, page)
-		if m == nil {
-			t.Logf("%s: no map", name)
-			continue
-		}
-		for i := range rounds {
-			served, how := mutate(rng, page)
-			max := 0
-			if rng.IntN(8) == 0 {
-				max = 256 + rng.IntN(64<<10)
+	for k, pr := range splicePrograms() {
+		for _, name := range names {
+			page := pages[name]
+			rng := rand.New(rand.NewPCG(seed, uint64(len(name)+k<<20)))
+			m := buildMap(rng, pr.p, page)
+			if m == nil {
+				t.Logf("%s: no map", name)
+				continue
 			}
-			what := fmt.Sprintf("%s round %d (%s, seed %d)", name, i, how, seed)
-			used, fell := spliceCase(t, rng, p, m, served, randomEdits(rng, len(spliceSelectors)), max, what)
-			if used && fell < 0 {
-				hits++
-			}
-			if fell >= 0 {
-				fells++
+			for i := range rounds {
+				served, how := mutate(rng, page)
+				max := 0
+				if rng.IntN(8) == 0 {
+					max = 256 + rng.IntN(64<<10)
+				}
+				what := fmt.Sprintf("program %d, %s round %d (%s, seed %d)", k, name, i, how, seed)
+				used, fell := spliceCase(t, rng, pr.p, m, served, randomEdits(rng, pr.nsel), max, what)
+				if used && fell < 0 {
+					hits++
+				}
+				if fell >= 0 {
+					fells++
+				}
 			}
 		}
 	}
@@ -483,12 +529,14 @@ func FuzzSplice(f *testing.F) {
 		f.Add([]byte(s), uint64(i), uint16(0))
 	}
 	f.Add(benchPage(), uint64(1), uint16(5))
-	p := spliceProgram()
+	programs := splicePrograms()
 	f.Fuzz(func(t *testing.T, page []byte, seed uint64, edit uint16) {
 		if len(page) > 256<<10 {
 			return
 		}
 		rng := rand.New(rand.NewPCG(seed, uint64(edit)))
+		pr := programs[int(edit>>8)%len(programs)]
+		p := pr.p
 		m := buildMap(rng, p, page)
 		if m == nil {
 			return
@@ -504,7 +552,7 @@ func FuzzSplice(f *testing.F) {
 		if rng.IntN(4) == 0 {
 			maxBuf = 64 + rng.IntN(16<<10)
 		}
-		spliceCase(t, rng, p, m, served, randomEdits(rng, len(spliceSelectors)), maxBuf, "fuzz")
+		spliceCase(t, rng, p, m, served, randomEdits(rng, pr.nsel), maxBuf, "fuzz")
 	})
 }
 
@@ -663,5 +711,58 @@ func TestSpliceStreams(t *testing.T) {
 	sp.Close()
 	if !bytes.Equal(got.Bytes(), want.Bytes()) || sp.FellBack() >= 0 {
 		t.Fatalf("fell back at %d, or the output differs", sp.FellBack())
+	}
+}
+
+// TestSpliceAcrossBlocks: a construct across the boundary of two blocks
+// that the next block's bytes change (a start tag that becomes selected,
+// one that becomes another and ends a selected element) is not written
+// before that block matched; an edit written at its start then lands
+// where the Rewriter writes it. Every op, with the boundary at every byte
+// of the construct.
+func TestSpliceAcrossBlocks(t *testing.T) {
+	p := mustCompile("div.promo", "p.lead")
+	cases := []struct {
+		name           string
+		cached, served string // around the boundary, which falls in the middle
+		sel            int
+	}{
+		{"class", `<div class="a             xxxxx">in</div>`, `<div class="a             promo">in</div>`, 0},
+		{"attribute added", `<div data-x="1" zz-zzzzzzzzzzz>in</div>`, `<div data-x="1" class="promo">in</div>`, 0},
+		{"name", `<div class="promo">in</dvi><abbr title="t">x</abbr>`, `<div class="promo">in</div><main title="t">x</main>`, 0},
+		{"implied end", `<p class="lead">text<abbr title="t">x</abbr>`, `<p class="lead">text<main title="t">x</main>`, 1},
+	}
+	for _, c := range cases {
+		for op := SetInner; op <= RemoveClass; op++ {
+			for at := 1; at < len(c.cached); at++ {
+				// The boundary falls at c.cached[at].
+				pre := "<!doctype html><html><body><p>" + strings.Repeat("a", SpliceBlock-at-30) + "</p>"
+				pre = pre[:SpliceBlock-at]
+				cached := []byte(pre + c.cached + "</body></html>")
+				served := []byte(pre + c.served + "</body></html>")
+				edits := []Edit{{Selector: c.sel, Op: op, Content: []byte("<b>NEW</b>"), Attr: "data-x", Value: "2"}}
+				if op == AddClass || op == RemoveClass {
+					edits[0].Attr = "promo"
+				}
+				m := recordMap(rand.New(rand.NewPCG(1, uint64(at))), p, cached, false)
+				var want, got bytes.Buffer
+				r := p.NewRewriter(&want, edits, Options{})
+				r.Write(served)
+				r.Close()
+				s := p.NewSplicer(&got, m, edits, Options{})
+				s.Write(served)
+				s.Close()
+				if !bytes.Equal(want.Bytes(), got.Bytes()) {
+					i := 0
+					for i < min(want.Len(), got.Len()) && want.Bytes()[i] == got.Bytes()[i] {
+						i++
+					}
+					t.Fatalf("%s, op %d, boundary at byte %d: differs from the Rewriter's at %d (fell back at %d):\nwant …%q\ngot  …%q",
+						c.name, op, at, i, s.FellBack(), want.Bytes()[max(0, i-30):min(want.Len(), i+30)], got.Bytes()[max(0, i-30):min(got.Len(), i+30)])
+				}
+				s.Release()
+				r.Release()
+			}
+		}
 	}
 }
