@@ -47,7 +47,6 @@ func TestSpliceVolatile(t *testing.T) {
 	if s := os.Getenv("BESPOKE_SPLICE_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
-	p := spliceProgram()
 	pages := splicePages(t)
 	names := slices.Sorted(maps.Keys(pages))
 	rounds := 12
@@ -55,28 +54,31 @@ func TestSpliceVolatile(t *testing.T) {
 		rounds = 4
 	}
 	tolerated, fell, withVol := 0, 0, 0
-	for _, name := range names {
-		page := pages[name]
-		rng := rand.New(rand.NewPCG(seed, uint64(len(name))))
-		m := recordMap(rng, p, page, true)
-		if m == nil || len(m.vol) == 0 {
-			continue
-		}
-		withVol++
-		for i := range rounds {
-			quote := rng.IntN(4) == 0
-			served := restamp(rng, page, m, quote)
-			what := fmt.Sprintf("%s round %d (quote %v, seed %d)", name, i, quote, seed)
-			used, at := spliceCase(t, rng, p, m, served, randomEdits(rng, len(spliceSelectors)), 0, what)
-			switch {
-			case quote && at < 0 && used && !bytes.Equal(served, page):
-				t.Fatalf("%s: a value that gained its quote was spliced", what)
-			case !quote && used && at >= 0:
-				t.Fatalf("%s: changed volatile values fell back at %d", what, at)
-			case !quote && used:
-				tolerated++
-			case quote && at >= 0:
-				fell++
+	for k, pr := range splicePrograms() {
+		p := pr.p
+		for _, name := range names {
+			page := pages[name]
+			rng := rand.New(rand.NewPCG(seed, uint64(len(name)+k<<20)))
+			m := recordMap(rng, p, page, true)
+			if m == nil || len(m.vol) == 0 {
+				continue
+			}
+			withVol++
+			for i := range rounds {
+				quote := rng.IntN(4) == 0
+				served := restamp(rng, page, m, quote)
+				what := fmt.Sprintf("program %d, %s round %d (quote %v, seed %d)", k, name, i, quote, seed)
+				used, at := spliceCase(t, rng, p, m, served, randomEdits(rng, pr.nsel), 0, what)
+				switch {
+				case quote && at < 0 && used && !bytes.Equal(served, page):
+					t.Fatalf("%s: a value that gained its quote was spliced", what)
+				case !quote && used && at >= 0:
+					t.Fatalf("%s: changed volatile values fell back at %d", what, at)
+				case !quote && used:
+					tolerated++
+				case quote && at >= 0:
+					fell++
+				}
 			}
 		}
 	}
