@@ -53,7 +53,7 @@ var targetDefs = []targetDef{
 	{Name: "goproxy", kind: kindGoproxy,
 		Desc: "httputil.ReverseProxy with a tuned Transport, no personalization: the floor for any Go proxy"},
 	{Name: "bespoke-none", kind: kindBespoke, file: "none.yaml", absent: true,
-		Desc: "bespoke, five edits whose selectors match nothing on the page: decision plus a full rewriter pass that edits nothing"},
+		Desc: "bespoke, five edits whose selectors match nothing on the page: decision plus the page checked against its edit map and copied through (a full rewriter pass that edits nothing on the first request)"},
 	{Name: "bespoke-edits", kind: kindBespoke, file: "edits.yaml", wantEdits: true,
 		Desc: "bespoke, five element edits (set_inner, set_attr, add_class, insert_before, remove) chosen by a cookie and the country"},
 	{Name: "bespoke-seen", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true,

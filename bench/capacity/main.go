@@ -110,7 +110,8 @@ type Model struct {
 
 	// Core-seconds per request on the measured page: personalized
 	// (bespoke-seen), unpersonalized (bespoke-none, an upper bound: the
-	// page streams through the rewriter), and the decision alone.
+	// decided page is checked against its edit map and copied through),
+	// and the decision alone.
 	CPUPersonalized, CPUUnpersonalized, CPUDecide float64
 	PerCore                                       []PerCoreRow  `json:"per_core"`
 	ByRules                                       []RulesRow    `json:"by_rules"`
