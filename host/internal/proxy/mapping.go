@@ -50,7 +50,13 @@ func (p *Proxy) mapKey(resp *http.Response) (editmap.Key, bool) {
 func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
 	if b.maps != nil {
 		if m := b.maps.Get(b.mapKey, b.prog); m != nil {
-			b.splicer = b.prog.NewSplicer(b.writer(), m, edits, b.opt)
+			// A page streamed to the visitor as it is, where no edit of
+			// this visitor's selects an element of the map's page, is
+			// its own output: written from where it was read (writeTo),
+			// not copied into out.
+			opt := b.opt
+			opt.Direct = b.to != nil && b.enc == nil && !b.precommit
+			b.splicer = b.prog.NewSplicer(b.writer(), m, edits, opt)
 			b.rw = b.splicer
 			return
 		}

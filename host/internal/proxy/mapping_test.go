@@ -20,6 +20,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 )
 
@@ -355,3 +356,57 @@ func (c *copyBuffers) Get() []byte {
 }
 
 func (c *copyBuffers) Put(b []byte) { c.p.Put(&b) }
+
+// TestEditMapsTakePage: through the real proxy, a page no edit of the
+// visitor's selects anything on is sent from where the splice read it
+// (rewrite.Options.Direct); it is the origin's page, and when a later
+// response of it gains, past its first blocks, an element an edit
+// selects, the edit applies there as it does without edit maps: here the
+// element's start tag is across a block's boundary.
+func TestEditMapsTakePage(t *testing.T) {
+	const rules = `rules:
+  - name: promo
+    actions:
+      - insert_before: { select: ".promo", html: "<p class=inserted>new</p>" }
+      - set_attr: { select: ".promo a", name: href, value: "/offer" }
+`
+	var b strings.Builder
+	b.WriteString("<!doctype html><html><head><title>T</title></head><body>")
+	for i := 0; b.Len() < 20<<10-64; i++ {
+		fmt.Fprintf(&b, "<p class=\"f\" data-i=\"%05d\">filler %d</p>\n", i, i)
+	}
+	// The div's start tag starts 8 bytes before the fifth block ends.
+	b.WriteString("<!--" + strings.Repeat("-", 5*rewrite.SpliceBlock-8-b.Len()-7) + "-->")
+	base := b.String()
+	var changed atomic.Bool
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		class := "plain"
+		if changed.Load() {
+			class = "promo" // the same length: only the sixth block differs
+		}
+		body := base + `<div class="` + class + `"><a href="/x">x</a></div></body></html>`
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Header().Set("ETag", `"take-1"`)
+		io.WriteString(w, body)
+	})
+	plain := newEnv(t, origin, []byte(rules))
+	mapped := newEnv(t, origin, []byte(rules), func(c *proxy.Config) { c.EditMapCache = 1 << 20 })
+	for view, change := range []bool{false, false, false, true, false, true} {
+		changed.Store(change)
+		want := plain.get(t, "/", "Accept-Encoding", "identity")
+		got := mapped.get(t, "/", "Accept-Encoding", "identity")
+		if got.body != want.body || got.Status != want.Status {
+			t.Fatalf("view %d (changed %v) differs with edit maps:\nwithout …%s\n   with …%s", view, change, tail(want.body), tail(got.body))
+		}
+		if strings.Contains(got.body, "inserted") != change {
+			t.Fatalf("view %d: the edit applied %v, the page changed %v", view, !change, change)
+		}
+	}
+	st := mapped.p.EditMapStats()
+	if st.Hits.Load() < 2 || st.Fallbacks.Load() < 1 {
+		t.Errorf("hits %d, fallbacks %d: want the unchanged views spliced and the changed ones fallen back", st.Hits.Load(), st.Fallbacks.Load())
+	}
+}
+
+func tail(s string) string { return s[max(0, len(s)-160):] }

@@ -94,6 +94,17 @@ func (m *EditMap) Size() int {
 // volatile (see volatile.go), and whether its builder looked for them.
 func (m *EditMap) Volatile() (n int, looked bool) { return len(m.vol), m.looked }
 
+// selectsFor reports whether some edit's selector selects an element of
+// the map's page.
+func (m *EditMap) selectsFor(edits []Edit) bool {
+	for i := range edits {
+		if sel := edits[i].Selector; sel >= 0 && sel < len(m.selected) && m.selected[sel] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Program returns the Program the map was made for: a map is only used
 // with it.
 func (m *EditMap) Program() *Program { return m.prog }

@@ -264,6 +264,11 @@ type Options struct {
 	// Seen is the visitor's seen-set, for HideSeen; nil means nothing is
 	// seen and nothing is recorded.
 	Seen SeenSet
+	// Direct is for a Splicer only: when no edit selects an element of
+	// the map's page, the page is its own output while it matches, and
+	// the caller takes it (Splicer.Take) instead of the Splicer copying
+	// it to its writer.
+	Direct bool
 }
 
 // Scanner states.

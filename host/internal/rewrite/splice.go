@@ -46,6 +46,11 @@ type Splicer struct {
 	// volatile counts the blocks that matched the map only once their
 	// volatile values were left out.
 	volatile int
+	// direct: no edit selects an element of the map's page, so the page
+	// is the output while it matches; there is no sink, and the caller
+	// takes all[taken:emit] (see Take).
+	direct      bool
+	taken, emit int
 }
 
 var splicerPool = sync.Pool{New: func() any { return new(Splicer) }}
@@ -59,11 +64,15 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 	s := splicerPool.Get().(*Splicer)
 	s.prog, s.m, s.w, s.edits, s.opt = p, m, w, edits, opt
 	s.all, s.v, s.ei, s.held, s.copy, s.fellAt, s.replayed, s.stopped = s.all[:0], 0, 0, false, false, -1, 0, false
-	s.volatile = 0
+	s.volatile, s.direct, s.taken, s.emit = 0, false, 0, 0
 	s.cw = countWriter{w: w}
 	s.seen = seenLog{under: opt.Seen, log: s.seen.log[:0]}
 	if m == nil || m.prog != p || !s.fits() {
 		s.full = p.NewRewriter(w, edits, opt)
+		return s
+	}
+	if opt.Direct && !m.selectsFor(edits) {
+		s.direct = true
 		return s
 	}
 	sopt := opt
@@ -122,13 +131,31 @@ func (s *Splicer) tolerates(v int) bool {
 	return false
 }
 
+// Direct reports whether the caller takes the page's bytes (Take): it
+// asked for it (Options.Direct), and no edit selects an element of the
+// map's page.
+func (s *Splicer) Direct() bool { return s.direct }
+
+// Pending returns how many bytes Take would return.
+func (s *Splicer) Pending() int { return s.emit - s.taken }
+
+// Take returns, in direct mode (see Direct), the page's bytes checked
+// since the last Take: the output there, valid until Release. The caller
+// writes them before anything the Splicer wrote to its writer since (a
+// Rewriter's, once the page stopped matching).
+func (s *Splicer) Take() []byte {
+	p := s.all[s.taken:s.emit]
+	s.taken = s.emit
+	return p
+}
+
 // Volatile returns how many blocks of the page spliced although they
 // differed from the map's page, in volatile values only.
 func (s *Splicer) Volatile() int { return s.volatile }
 
 // Used reports whether the map was used at all (even if the page then
 // stopped matching it).
-func (s *Splicer) Used() bool { return s.sink != nil || s.fellAt >= 0 }
+func (s *Splicer) Used() bool { return s.sink != nil || s.direct || s.fellAt >= 0 }
 
 // FellBack returns the offset of the first block that did not match the
 // map, where the Rewriter took over, or -1.
@@ -193,6 +220,9 @@ func (s *Splicer) Close() error {
 		return s.full.Close()
 	}
 	s.advance(s.m.length, true)
+	if s.direct {
+		return nil
+	}
 	r := s.sink
 	if !s.copy && !r.stopped {
 		if r.stack[0].region != 0 {
@@ -220,16 +250,22 @@ func (s *Splicer) Stop() error {
 // AppliedCount is Rewriter.AppliedCount: so far, as far as the page has
 // been checked.
 func (s *Splicer) AppliedCount(i int) int {
-	if s.full != nil {
+	switch {
+	case s.full != nil:
 		return s.full.AppliedCount(i)
+	case s.direct:
+		return 0
 	}
 	return s.sink.AppliedCount(i)
 }
 
 // Applied is Rewriter.Applied.
 func (s *Splicer) Applied() []int {
-	if s.full != nil {
+	switch {
+	case s.full != nil:
 		return s.full.Applied()
+	case s.direct:
+		return make([]int, len(s.edits))
 	}
 	return s.sink.Applied()
 }
@@ -251,8 +287,11 @@ func (s *Splicer) Release() {
 }
 
 func (s *Splicer) sinkErr() error {
-	if s.full != nil {
+	switch {
+	case s.full != nil:
 		return s.full.err
+	case s.direct:
+		return nil
 	}
 	return s.sink.err
 }
@@ -262,6 +301,10 @@ func (s *Splicer) sinkErr() error {
 // page's end (final) lets the last ones go.
 func (s *Splicer) advance(v int, final bool) {
 	s.v = v
+	if s.direct {
+		s.emit = s.safe(v, final)
+		return
+	}
 	r := s.sink
 	if s.copy {
 		if r.mark < v {
@@ -355,7 +398,11 @@ func (s *Splicer) fallBack() {
 		s.seen.replay, s.seen.pos = true, 0
 		opt.Seen = &s.seen
 	}
-	s.skip = skipWriter{w: s.w, skip: s.cw.n}
+	skip := s.cw.n
+	if s.direct {
+		skip = s.emit // what the caller takes is the output up to there
+	}
+	s.skip = skipWriter{w: s.w, skip: skip}
 	s.full = s.prog.NewRewriter(&s.skip, s.edits, opt)
 	if s.sink != nil {
 		s.sink.Release()

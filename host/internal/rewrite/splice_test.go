@@ -284,8 +284,10 @@ func chunked(w interface {
 
 // spliced writes in to s in writes of the sizes c, as chunked does, each
 // at random either from in or from the room Spare gives (as the proxy
-// reads the origin into it), then closes it.
-func spliced(rng *rand.Rand, s *Splicer, in []byte, c []int) error {
+// reads the origin into it), then closes it; drain runs after each write
+// and after Close.
+func spliced(rng *rand.Rand, s *Splicer, in []byte, c []int, drain func()) error {
+	defer drain()
 	for _, n := range c {
 		p := in[:n]
 		if rng.IntN(2) == 0 {
@@ -297,6 +299,7 @@ func spliced(rng *rand.Rand, s *Splicer, in []byte, c []int) error {
 		if k, err := s.Write(p); k != n || err != nil {
 			return fmt.Errorf("Write: %d, %v", k, err)
 		}
+		drain()
 		in = in[n:]
 	}
 	return s.Close()
@@ -390,10 +393,22 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 	t.Helper()
 	salt := rng.Uint32()
 	c := chunking(rng, len(served))
-	var got bytes.Buffer
+	var got, written bytes.Buffer
 	gs := &logSeen{salt: salt}
-	sp := p.NewSplicer(&got, m, edits, Options{MaxBuffer: maxBuf, Seen: gs})
-	if err := spliced(rng, sp, served, c); err != nil {
+	// Half the time the caller asks to take the page itself (as the proxy
+	// does when it writes to the visitor): what it takes goes before what
+	// the Splicer wrote since, as the proxy writes them.
+	direct := rng.IntN(2) == 0
+	sp := p.NewSplicer(&written, m, edits, Options{MaxBuffer: maxBuf, Seen: gs, Direct: direct})
+	if sp.Direct() && !direct {
+		t.Fatal("direct without asking")
+	}
+	drain := func() {
+		got.Write(sp.Take())
+		got.Write(written.Bytes())
+		written.Reset()
+	}
+	if err := spliced(rng, sp, served, c, drain); err != nil {
 		t.Fatal(err)
 	}
 	gotApplied := sp.Applied()
@@ -719,7 +734,8 @@ func TestSpliceStreams(t *testing.T) {
 // one that becomes another and ends a selected element) is not written
 // before that block matched; an edit written at its start then lands
 // where the Rewriter writes it. Every op, with the boundary at every byte
-// of the construct.
+// of the construct, with the page written by the Splicer or taken by the
+// caller.
 func TestSpliceAcrossBlocks(t *testing.T) {
 	p := mustCompile("div.promo", "p.lead")
 	cases := []struct {
@@ -749,9 +765,18 @@ func TestSpliceAcrossBlocks(t *testing.T) {
 				r := p.NewRewriter(&want, edits, Options{})
 				r.Write(served)
 				r.Close()
-				s := p.NewSplicer(&got, m, edits, Options{})
+				// Taking the page (Options.Direct), only when no edit
+				// selects an element of the cached page: what is taken
+				// goes before what the Splicer wrote.
+				var written bytes.Buffer
+				s := p.NewSplicer(&written, m, edits, Options{Direct: at%2 == 0})
 				s.Write(served)
+				got.Write(s.Take())
+				got.Write(written.Bytes())
+				written.Reset()
 				s.Close()
+				got.Write(s.Take())
+				got.Write(written.Bytes())
 				if !bytes.Equal(want.Bytes(), got.Bytes()) {
 					i := 0
 					for i < min(want.Len(), got.Len()) && want.Bytes()[i] == got.Bytes()[i] {
