@@ -314,9 +314,8 @@ func (l *layout) readFilter(b []byte, k int) (*filter, []byte, bool) {
 		l.filters[k].Put(f)
 		return nil, rest, ok
 	}
-	words := f.bf.BitSet().Words()
-	for _, p := range pos {
-		words[p>>6] |= 1 << (p & 63)
+	if len(pos) > sparseSearch {
+		f.fill()
 	}
 	return f, rest, true
 }

@@ -236,28 +236,32 @@ func (l *layout) digest(id string) digest { return digest(sipHash(l.k0, l.k1, id
 // and the positions of its set bits in increasing order, so that
 // encoding it costs its items, not its size (a sparse filter's words are
 // mostly zero, and scanning them is what would cost).
+//
+// The words hold the bits only once the filter is dense (more than
+// sparseSearch positions): a sparse filter, the usual one, is read and
+// written in its positions alone, which were just decoded and sit in a
+// few cache lines, while each of its words is a line of a pooled filter
+// of up to a few dozen KiB that nothing touched lately (a page tests
+// every item it lists and records those it shows; each word touched was
+// a cache miss).
 type filter struct {
-	bf  *bloom.BloomFilter
-	pos []uint32
+	bf    *bloom.BloomFilter
+	pos   []uint32
+	dense bool // the words hold the bits of pos
 }
 
-// test reports whether d's bit is set. A sparse filter, the usual one,
-// is searched in its positions rather than its words: the positions were
-// just decoded and sit in a few cache lines, while a test of the words
-// lands on a line of a pooled filter of up to a few dozen KiB that
-// nothing touched lately (a page tests every item it lists, and each
-// such test was a cache miss).
+// test reports whether d's bit is set.
 func (f *filter) test(d digest) bool {
 	loc := location(d, f.bf.Cap())
-	if len(f.pos) <= sparseSearch {
+	if !f.dense {
 		_, found := slices.BinarySearch(f.pos, uint32(loc))
 		return found
 	}
 	return f.bf.BitSet().Test(loc)
 }
 
-// sparseSearch is the most positions test searches (1 KiB, at most nine
-// steps) before it tests the words instead.
+// sparseSearch is the most positions a filter searches (1 KiB, at most
+// nine steps) before it keeps its words and tests them instead.
 const sparseSearch = 256
 
 // add sets d's bit. Whether it is set already is read from the
@@ -268,8 +272,23 @@ func (f *filter) add(d digest) {
 	if found {
 		return
 	}
-	f.bf.BitSet().Set(loc)
 	f.pos = slices.Insert(f.pos, i, uint32(loc))
+	switch {
+	case f.dense:
+		f.bf.BitSet().Set(loc)
+	case len(f.pos) > sparseSearch:
+		f.fill()
+	}
+}
+
+// fill sets the words from the positions: the filter is dense from now
+// on.
+func (f *filter) fill() {
+	words := f.bf.BitSet().Words()
+	for _, p := range f.pos {
+		words[p>>6] |= 1 << (p & 63)
+	}
+	f.dense = true
 }
 
 // newFilter returns an empty filter for level k, from the level's pool.
@@ -285,11 +304,13 @@ func (l *layout) newFilter(k int) *filter {
 func (l *layout) putFilters(g *generation) {
 	for k, f := range g.levels[:g.n] {
 		if f != nil && f.bf.Cap() == l.bits[k] && cap(f.pos) <= 1<<16 {
-			words := f.bf.BitSet().Words()
-			for _, p := range f.pos {
-				words[p>>6] = 0
+			if f.dense {
+				words := f.bf.BitSet().Words()
+				for _, p := range f.pos {
+					words[p>>6] = 0
+				}
 			}
-			f.pos = f.pos[:0]
+			f.pos, f.dense = f.pos[:0], false
 			l.filters[k].Put(f)
 		}
 		g.levels[k] = nil

@@ -495,9 +495,10 @@ func TestHammer(t *testing.T) {
 	wg.Wait()
 }
 
-// TestFilterTestAgrees: a filter answers the same whether it searches its
-// positions (sparse) or tests its words, below, at and above the size
-// where test switches from one to the other, for items added and not.
+// TestFilterTestAgrees: a filter answers as the set of the bits added
+// says, below, at and above the size where it starts keeping its words
+// (sparseSearch), for items added and not; once kept, its words hold
+// exactly those bits; and a filter back in its pool has none set.
 func TestFilterTestAgrees(t *testing.T) {
 	l, err := Params{}.layout(testKey)
 	if err != nil {
@@ -505,18 +506,27 @@ func TestFilterTestAgrees(t *testing.T) {
 	}
 	for _, n := range []int{0, 1, 40, sparseSearch - 1, sparseSearch, sparseSearch + 1, 900} {
 		f := l.newFilter(0)
+		set := map[uint]bool{}
 		for i := range n {
-			f.add(l.digest(fmt.Sprintf("in-%d-%d", n, i)))
+			d := l.digest(fmt.Sprintf("in-%d-%d", n, i))
+			f.add(d)
+			set[location(d, f.bf.Cap())] = true
 		}
-		if len(f.pos) > n {
-			t.Fatalf("%d items set %d bits", n, len(f.pos))
+		if len(f.pos) != len(set) {
+			t.Fatalf("%d items set %d bits, want %d", n, len(f.pos), len(set))
+		}
+		if f.dense != (len(f.pos) > sparseSearch) {
+			t.Fatalf("%d bits: dense %v", len(f.pos), f.dense)
 		}
 		for i := range 2 * n {
 			for _, id := range []string{fmt.Sprintf("in-%d-%d", n, i), fmt.Sprintf("out-%d", i)} {
 				d := l.digest(id)
-				words := f.bf.BitSet().Test(location(d, f.bf.Cap()))
-				if got := f.test(d); got != words {
-					t.Fatalf("%d items: test(%q) = %v, the words say %v", n, id, got, words)
+				loc := location(d, f.bf.Cap())
+				if got := f.test(d); got != set[loc] {
+					t.Fatalf("%d items: test(%q) = %v, want %v", n, id, got, set[loc])
+				}
+				if f.dense && f.bf.BitSet().Test(loc) != set[loc] {
+					t.Fatalf("%d items: the words say %v for %q, want %v", n, f.bf.BitSet().Test(loc), id, set[loc])
 				}
 				if i < n && strings.HasPrefix(id, "in-") && !f.test(d) {
 					t.Fatalf("%d items: %q was added and tests absent", n, id)
@@ -526,6 +536,9 @@ func TestFilterTestAgrees(t *testing.T) {
 		g := generation{n: 1}
 		g.levels[0] = f
 		l.putFilters(&g)
+		if c := f.bf.BitSet().Count(); c != 0 || len(f.pos) != 0 || f.dense {
+			t.Fatalf("%d items: the pooled filter has %d bits, %d positions, dense %v", n, c, len(f.pos), f.dense)
+		}
 	}
 }
 
