@@ -368,9 +368,20 @@ func (r *Rewriter) findAttr(name string) int {
 	return -1
 }
 
-// findAttrFold is findAttr for a name in any case.
+// findAttrFold is findAttr for a name in any case. Unless the tag's
+// attributes were read already, it reads them only up to the first of
+// that name (a list item's id, most often near the start of its tag);
+// a later attributes() reads them all.
 func (r *Rewriter) findAttrFold(name string) int {
-	for i, a := range r.attributes() {
+	if !r.attrsRead {
+		var t tagFacts
+		r.attrs = r.attrs[:0]
+		if readAttrs(r.tag, r.nameEnd, &t, &r.attrs, name) == attrsStopped {
+			return len(r.attrs) - 1
+		}
+		r.attrsRead = true
+	}
+	for i, a := range r.attrs {
 		if int(a.nameHi-a.nameLo) == len(name) && asciiFold(r.tag[a.nameLo:a.nameHi], name) {
 			return i
 		}

@@ -465,6 +465,17 @@ type tagFacts struct {
 // pages hold: one space between attributes, and name="value" with the
 // quote right after the '='; the other forms take the general path.
 func scanAttrs(b []byte, i int, t *tagFacts, list *[]attr) int {
+	return readAttrs(b, i, t, list, "")
+}
+
+// attrsStopped is what readAttrs returns when it stopped at the attribute
+// it was looking for.
+const attrsStopped = -2
+
+// readAttrs is scanAttrs, which stops (returning attrsStopped) once it
+// appended to list an attribute named stop (in any case), when stop is
+// not "": the first of that name is the one the tag has.
+func readAttrs(b []byte, i int, t *tagFacts, list *[]attr, stop string) int {
 	*t = tagFacts{idLo: -1, classLo: -1}
 	n := len(b)
 	for i < n {
@@ -573,6 +584,9 @@ func scanAttrs(b []byte, i int, t *tagFacts, list *[]attr) int {
 				a.end = int32(nameHi)
 			}
 			*list = append(*list, a)
+			if stop != "" && asciiFold(b[nameLo:nameHi], stop) {
+				return attrsStopped
+			}
 		}
 	}
 	return -1
