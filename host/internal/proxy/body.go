@@ -352,12 +352,13 @@ var errVisitorGone = context.Canceled
 
 // writeTo writes the rest of the rewritten body to w: in pieces of at
 // least pieceSize while the origin keeps up, or what there is when the
-// origin pauses or the body ends. A splice that takes the page (see
-// newRewriter) writes it from the page it keeps. Before a read from the origin that may wait, what was
-// written is flushed. The origin paused when its last read came back
-// short; one that filled the read buffer exactly as the origin paused is
-// taken for a busy origin, and what it brought waits for the origin's
-// next bytes or its end. It returns io.EOF at the body's end.
+// origin pauses or the body ends; a splice that takes the page (see
+// newRewriter) writes it from the page it keeps. Before a read from the
+// origin that may wait, what was written is flushed. The origin paused
+// when its last read came back short; one that filled the read buffer
+// exactly as the origin paused is taken for a busy origin, and what it
+// brought waits for the origin's next bytes or its end. It returns
+// io.EOF at the body's end.
 func (b *rewritingBody) writeTo(w visitorWriter) error {
 	for {
 		if s := b.splicer; s != nil && s.Direct() {
