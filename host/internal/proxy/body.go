@@ -34,9 +34,11 @@ type rewritingBody struct {
 	// is read instead. The body writes itself to it, from its own
 	// buffer, in pieces as large as the copy buffer while the origin
 	// keeps up, and flushes it when the origin pauses, with bytes written
-	// since the last flush (unflushed).
-	to        visitorWriter
-	unflushed bool
+	// since the last flush that net/http may still hold (buffered).
+	// handed says that some of the body was handed over.
+	to       visitorWriter
+	handed   bool
+	buffered bool
 	// head holds the start of the page while its encoding is not known.
 	head []byte
 	done bool
@@ -111,6 +113,15 @@ const (
 	// maxPooledOut bounds the output buffers kept for later bodies: a
 	// piece, grown once, or a page held back whole.
 	maxPooledOut = 4 * pieceSize
+	// passesBuffers is a write that net/http's buffers pass on whole
+	// before Write returns: they hold 2 KiB before chunking and 4 KiB of
+	// the connection's, and bufio writes anything larger than what it has
+	// room for straight through once it is empty. After such a write, a
+	// flush would send only the chunk's closing CRLF: a syscall and a
+	// 2-byte packet that the visitor's browser has no use for, so a pause
+	// of the origin flushes only after a smaller write (see writeTo;
+	// TestLargeWriteLeavesUnflushed checks it on a real connection).
+	passesBuffers = 16 << 10
 )
 
 var bodyPool = sync.Pool{New: func() any { return &rewritingBody{buf: make([]byte, bufSize)} }}
@@ -123,7 +134,7 @@ func newRewritingBody(src *source, prog *rewrite.Program, edits []rewrite.Edit, 
 	b.out.Reset()
 	b.head = b.head[:0]
 	b.rw, b.done, b.err, b.copying = nil, false, nil, false
-	b.to, b.unflushed = nil, false
+	b.to, b.handed, b.buffered = nil, false, false
 	b.onDone, b.onLimit, b.in, b.spent, b.metrics, b.route = nil, nil, 0, 0, nil, ""
 	b.maps, b.splicer, b.builder, b.rewriter = nil, nil, nil, nil
 	b.src, b.prog, b.edits, b.opt, b.maxBytes = src, prog, edits, opt, maxBytes
@@ -287,7 +298,7 @@ func (b *rewritingBody) start(p []byte, eof bool) ([]byte, bool) {
 
 // whole reports whether the body has been rewritten to its end, without
 // error, and none of it handed over yet: out holds all of it.
-func (b *rewritingBody) whole() bool { return b.done && b.err == nil && !b.unflushed }
+func (b *rewritingBody) whole() bool { return b.done && b.err == nil && !b.handed }
 
 // originFailed reports whether the body's error came from the origin's
 // connection, rather than from a limit or the body's encoding.
@@ -340,7 +351,7 @@ func (b *rewritingBody) Read(p []byte) (int, error) {
 		b.step()
 	}
 	n, _ := b.out.Read(p)
-	b.unflushed = b.unflushed || n > 0
+	b.handed = b.handed || n > 0
 	return n, nil
 }
 
@@ -365,8 +376,10 @@ func (b *rewritingBody) writeTo(w visitorWriter) error {
 			// The page itself, up to where it was checked: before what
 			// out holds (a Rewriter's, once the page stopped matching).
 			if n := s.Pending(); n > 0 && (n >= pieceSize || b.done || b.err != nil || b.src.paused() || b.out.Len() > 0) {
-				_, err := w.Write(s.Take())
-				b.unflushed = true
+				p := s.Take()
+				_, err := w.Write(p)
+				b.handed = true
+				b.buffered = b.buffered || len(p) < passesBuffers
 				if err != nil {
 					return errVisitorGone
 				}
@@ -374,8 +387,9 @@ func (b *rewritingBody) writeTo(w visitorWriter) error {
 		}
 		if n := b.out.Len(); n > 0 && (n >= pieceSize || b.done || b.err != nil || b.src.paused()) {
 			_, err := w.Write(b.out.Bytes())
+			b.buffered = b.buffered || n < passesBuffers
 			b.out.Reset()
-			b.unflushed = true
+			b.handed = true
 			if err != nil {
 				return errVisitorGone
 			}
@@ -386,9 +400,9 @@ func (b *rewritingBody) writeTo(w visitorWriter) error {
 		case b.err != nil:
 			return b.err
 		}
-		if b.src.paused() && b.unflushed {
+		if b.src.paused() && b.buffered {
 			w.flushNow()
-			b.unflushed = false
+			b.buffered = false
 		}
 		b.step()
 	}

@@ -2,10 +2,14 @@ package proxy
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/editmap"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
@@ -221,6 +225,56 @@ func TestRewritingBodyPacing(t *testing.T) {
 				if v.flushedAt[i] <= v.flushedAt[i-1] {
 					t.Errorf("flush %d at %d bytes, after flush %d at %d: nothing new was sent", i, v.flushedAt[i], i-1, v.flushedAt[i-1])
 				}
+			}
+		})
+	}
+}
+
+// TestLargeWritePassesBuffers checks, on a real connection, what writeTo
+// counts on to skip a flush: a write of passesBuffers bytes to a chunked
+// net/http response leaves nothing of it in the server's buffers. The
+// handler writes once (at each buffer state: empty, and after a small
+// write that its buffers hold) and then waits, without a flush, until
+// the client has read every byte written.
+func TestLargeWritePassesBuffers(t *testing.T) {
+	for _, before := range []int{0, 100, 3000} {
+		t.Run(fmt.Sprint(before), func(t *testing.T) {
+			read := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				w.Write(bytes.Repeat([]byte("s"), before))
+				w.Write(bytes.Repeat([]byte("L"), passesBuffers))
+				select {
+				case <-read:
+				case <-time.After(20 * time.Second):
+				}
+				io.WriteString(w, "end")
+			}))
+			defer srv.Close()
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if len(resp.TransferEncoding) == 0 {
+				t.Fatalf("the response is not chunked (%v): the test does not check what it should", resp.Header)
+			}
+			got := make(chan error, 1)
+			go func() {
+				_, err := io.ReadFull(resp.Body, make([]byte, before+passesBuffers))
+				got <- err
+			}()
+			select {
+			case err := <-got:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%d bytes written after %d were held by the server without a flush: writeTo must flush after writes this large", passesBuffers, before)
+			}
+			close(read)
+			if rest, _ := io.ReadAll(resp.Body); string(rest) != "end" {
+				t.Errorf("the rest of the body is %q", rest)
 			}
 		})
 	}

@@ -13,14 +13,22 @@ import (
 // TestRewriteStreams: the visitor receives the rewritten start of a page
 // while the origin is still holding back the rest. The origin sends the
 // head and the hero, then waits until the client has read the rewritten
-// hero: without streaming, neither side would move.
+// hero: without streaming, neither side would move. The first part is
+// smaller than the server's buffers (only a flush sends it), or larger
+// (the proxy writes it in one write that passes them, and skips the
+// flush).
 func TestRewriteStreams(t *testing.T) {
+	for _, fillers := range []int{3, 600} {
+		t.Run(fmt.Sprint(fillers), func(t *testing.T) { testRewriteStreams(t, fillers) })
+	}
+}
+
+func testRewriteStreams(t *testing.T, fillers int) {
 	release := make(chan struct{})
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, `<!doctype html><html><head><title>t</title></head><body><h1 id="hero">Hello</h1>`)
-		// Fewer bytes than the server buffers: only a flush sends them.
-		for i := range 3 {
+		for i := range fillers {
 			fmt.Fprintf(w, "<p class=\"filler\">paragraph %d of the first part</p>\n", i)
 		}
 		w.(http.Flusher).Flush()
