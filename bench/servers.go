@@ -121,13 +121,14 @@ func originMain(args []string) error {
 const varyQuery = "bench-vary="
 
 // stamps are what a varying response inserts after <head>: its request
-// number, zero-padded, replaces the zeros. text puts it in a comment,
-// as pages that say when or how they were rendered do: no edit map can
-// take it for unchanged. nonce puts it in the values of a CSRF token and
-// a CSP nonce, which edit maps take for volatile (nothing reads them).
+// number, zero-padded, replaces the zeros. text puts it in an inline
+// script's text, as pages that hand their scripts a request id do: no
+// edit map can take it for unchanged. nonce puts it in the values of a
+// CSRF token and a CSP nonce, and in a comment that says where the page
+// was rendered, which edit maps take for volatile (nothing reads them).
 var stamps = map[string]string{
-	"text":  `<!-- request 00000000000000000000 -->`,
-	"nonce": `<meta name="csrf-token" content="00000000000000000000"><script nonce="00000000000000000000">var t=1</script>`,
+	"text":  `<script>var requestId="00000000000000000000"</script>`,
+	"nonce": `<meta name="csrf-token" content="00000000000000000000"><script nonce="00000000000000000000">var t=1</script><!-- rendered by web-00000000000000000000 -->`,
 }
 
 // varyCount numbers the varying responses.

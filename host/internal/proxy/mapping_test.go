@@ -27,9 +27,9 @@ import (
 // mapOrigin serves the cards page with a strong ETag; with vary, a few
 // bytes near its top change with every response, the same length, so
 // that the map is found: in the title's text ("title"), which no map can
-// take for unchanged, or in a token's and a nonce's values ("nonce"),
-// which a map that looks for volatile values does. A varying page has no
-// ETag.
+// take for unchanged, or in a token's and a nonce's values ("nonce") or
+// a comment's text ("comment"), which a map that looks for volatile
+// values does. A varying page has no ETag.
 func mapOrigin(vary string, compress bool) http.Handler {
 	page := cardsPage()
 	var n atomic.Int64
@@ -44,6 +44,10 @@ func mapOrigin(vary string, compress bool) http.Handler {
 			i := n.Add(1)
 			body = strings.Replace(page, "<title>", fmt.Sprintf(`<meta name="csrf-token" content="tok-%016d">`+
 				`<script nonce="n-%012d">var t = 1;</script><title>`, i*7919, i), 1)
+		case "comment":
+			// A page that says when and where it was rendered.
+			i := n.Add(1)
+			body = strings.Replace(page, "<title>", fmt.Sprintf(`<!-- rendered in %06d us by web-%02d --><title>`, i*37%1000000, i%16), 1)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if compress {
@@ -66,13 +70,14 @@ func mapOrigin(vary string, compress bool) http.Handler {
 // visitor's views of a page are the same with edit maps as without, on a
 // page that comes back the same (spliced after the first view), on one
 // whose text changes every time (each view falls back to the rewriter),
-// and on one whose nonce and token change every time (spliced after the
-// first view: volatile values), with hide_seen and its cookie.
+// and on one whose nonce and token, or a comment, change every time
+// (spliced after the first view: volatile values), with hide_seen and
+// its cookie.
 func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 	for _, c := range []struct {
 		vary string
 		gzip bool
-	}{{"", false}, {"title", false}, {"", true}, {"nonce", false}} {
+	}{{"", false}, {"title", false}, {"", true}, {"nonce", false}, {"comment", false}} {
 		vary := c.vary
 		t.Run(fmt.Sprintf("vary=%q,gzip=%v", c.vary, c.gzip), func(t *testing.T) {
 			envs := make([]*env, 2)
@@ -109,7 +114,7 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 			// A page with a nonce: the first map, which did not look for
 			// volatile values, fails; the next miss builds one that does,
 			// and it serves the views after.
-			want := map[string][4]int64{"": {4, 0, 1, 0}, "nonce": {2, 2, 2, 1}}[vary]
+			want := map[string][4]int64{"": {4, 0, 1, 0}, "nonce": {2, 2, 2, 1}, "comment": {2, 2, 2, 1}}[vary]
 			if vary == "title" && (hits != 0 || vol != 0 || fells == 0) || vary != "title" && [4]int64{hits, vol, misses, fells} != want {
 				t.Errorf("hits %d (volatile %d), misses %d, fallbacks %d", hits, vol, misses, fells)
 			}

@@ -31,6 +31,9 @@ type scanner struct {
 	tagFacts
 	attrs     []attr
 	attrsRead bool
+	// commentAt is where the text of the comment being read starts in the
+	// page, for a map that looks for volatile values (-1: not noted).
+	commentAt int
 
 	// names interns the page's tag names no table knows, to an index
 	// (the id is nameBase plus it); kept across pages (within limits) so
@@ -109,6 +112,9 @@ func (r *Rewriter) scan(final bool) int {
 					return len(src)
 				}
 				return keep
+			}
+			if r.rec != nil && r.rec.look && r.commentAt >= 0 && !r.stopped {
+				r.recordComment(end)
 			}
 			r.state = stData
 			pos = end
@@ -200,6 +206,9 @@ func (r *Rewriter) markup(lt int, final bool) int {
 				return 6
 			}
 			r.state = stComment
+			if r.rec != nil && r.rec.look {
+				r.commentAt = r.base + lt + 4
+			}
 			return 4
 		}
 		if len(b) < 9 && bytes.HasPrefix([]byte("<![CDATA["), b) || len(b) < 4 && bytes.HasPrefix([]byte("<!--"), b) {

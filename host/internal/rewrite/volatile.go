@@ -35,7 +35,9 @@ import (
 // long, and nothing reads it: its attribute is not one a selector tests,
 // not one an edit reads (Program.ReadAttrs), not one the tree builder or
 // the edits look at (treeAttrs), and its element is not a meta element
-// that declares the page's character encoding.
+// that declares the page's character encoding. The text of a comment is
+// volatile too, when it is as long and has no '>' (see recordComment):
+// pages say in comments when, where and how fast they were rendered.
 
 // minVolatile is the shortest value taken for volatile: nonces, tokens,
 // request ids and times in seconds are as long or longer, and shorter
@@ -87,6 +89,31 @@ func (p *Program) readsEdits(edits []Edit) bool {
 		}
 	}
 	return true
+}
+
+// recordComment notes the text of the comment that ends at r.src[end]
+// (after its "-->" or "--!>") as volatile: no selector or edit reads a
+// comment, and a comment whose text has no '>' ends where it ended, at
+// the same terminator, whatever else its text holds. Its "quote" is '>',
+// so a comment whose text has one (commented-out markup, a conditional
+// comment) is not volatile: the check of a later response could not tell
+// it from one that gained it.
+func (r *Rewriter) recordComment(end int) {
+	rc := r.rec
+	lo := r.commentAt
+	r.commentAt = -1
+	term := 3 // "-->"
+	if r.src[end-2] == '!' {
+		term = 4 // "--!>"
+	}
+	hi := r.base + end - term
+	if n := hi - lo; n < minVolatile || n > math.MaxUint16 || len(rc.vol) >= maxVolatile {
+		return
+	}
+	if at := lo - r.base; at < 0 || bytes.IndexByte(r.src[at:end-term], '>') >= 0 {
+		return // it started in an earlier write, or it has a '>'
+	}
+	rc.vol = append(rc.vol, volRange{lo: int32(lo), n: uint16(hi - lo), quote: '>'})
 }
 
 // recordVolatile notes the volatile values of the start tag src[lt:end],

@@ -169,3 +169,77 @@ func TestSameSelectors(t *testing.T) {
 		t.Error("SameSelectors(nil)")
 	}
 }
+
+// TestVolatileComments: the text of a comment, when it has no '>', is a
+// volatile value whose quote is '>'; text that only looks like a comment
+// (in a title, a script, a textarea) is not. Every change of a comment's
+// text that keeps its length and has no '>' splices, to the Rewriter's
+// output, whatever it holds of the terminators' pieces ("--", "--!",
+// "<!--", a trailing '-'); one '>' anywhere in it falls back.
+func TestVolatileComments(t *testing.T) {
+	page := []byte(`<!DOCTYPE html><html><head><!-- rendered 2026-12-03T05:00:00Z by web-7 -->` +
+		`<title>t <!-- not a comment 0123456789 --></title>` +
+		`<script>var a = 1; <!-- not a comment either 0123456789 --></script></head>` +
+		`<body><!-- cache: miss, 0.0123 s --!><!--[if IE]><p>old</p><![endif]--><!--short-->` +
+		`<ul><li data-id="a">A</li><li data-id="b">B<!-- item b 0123456789 ---></li></ul>` +
+		`<textarea><!-- in a textarea 0123456789 --></textarea><p>end</p></body></html>` +
+		`<!-- served in 12 ms by edge-0001 -->`)
+	p := mustCompile("li", "ul", "p", "body")
+	p.ReadAttrs("data-id")
+	b := p.NewMapBuilder(4 << 20)
+	b.LookForVolatile()
+	b.Write(page)
+	m := b.Close()
+	b.Release()
+	if m == nil {
+		t.Fatal("no map")
+	}
+	var got []string
+	for _, v := range m.vol {
+		if v.quote != '>' {
+			t.Errorf("volatile value %q with quote %q: the page has no attribute nothing reads", page[v.lo:v.hi()], v.quote)
+		}
+		got = append(got, string(page[v.lo:v.hi()]))
+	}
+	want := []string{" rendered 2026-12-03T05:00:00Z by web-7 ", " cache: miss, 0.0123 s ", " item b 0123456789 -", " served in 12 ms by edge-0001 "}
+	if !slices.Equal(got, want) {
+		t.Fatalf("volatile comments\n got %q\nwant %q", got, want)
+	}
+
+	edits := []Edit{
+		{Selector: 2, Op: SetInner, Content: []byte("fin")},
+		{Selector: 1, Op: InsertBefore, Content: []byte("<div>new</div>")},
+		{Selector: 0, Op: HideSeen, Attr: "data-id", N: 1},
+		{Selector: 3, Op: AddClass, Attr: "x"},
+	}
+	pieces := []string{"-", "--", "--!", "<!--", "<!-", "!", "<", " ", "\x00", "9", "\r\n", "-!-", "&lt;", "'\""}
+	rng := rand.New(rand.NewPCG(5, 5))
+	spliced, fell := 0, 0
+	for i := range 400 {
+		served := bytes.Clone(page)
+		v := m.vol[i%len(m.vol)]
+		text := served[v.lo:v.hi()]
+		for j := 0; j < len(text); {
+			j += copy(text[j:], pieces[rng.IntN(len(pieces))])
+		}
+		gt := i%5 == 4
+		if gt {
+			text[rng.IntN(len(text))] = '>'
+		}
+		what := fmt.Sprintf("round %d: comment text %q", i, text)
+		used, at := spliceCase(t, rng, p, m, served, edits, 0, what)
+		switch {
+		case !used:
+			t.Fatalf("%s: the map was not used", what)
+		case gt && at < 0:
+			t.Fatalf("%s: a comment that gained a '>' was spliced", what)
+		case !gt && at >= 0:
+			t.Fatalf("%s: fell back at %d", what, at)
+		case gt:
+			fell++
+		default:
+			spliced++
+		}
+	}
+	t.Logf("%d spliced, %d fell back", spliced, fell)
+}
