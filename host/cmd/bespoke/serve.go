@@ -26,6 +26,7 @@ import (
 func serve(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go tuneGC(ctx, os.Getenv, time.Second)
 	return serveContext(ctx, args, stdout, stderr)
 }
 
