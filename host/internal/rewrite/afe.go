@@ -87,6 +87,14 @@ func (r *Rewriter) afePush(d int, id uint16, lt, end int) {
 		live, i = i, next
 	}
 	if n >= 3 {
+		// The element stays open, out of the list: its stack entry must
+		// not name the entry any more, which a later compaction or trim
+		// may give to another element (its end tag then ends it as any
+		// other end tag does).
+		if e := &r.afe[earliest]; e.state == afeOpen && int(e.at) < len(r.stack) && r.stack[e.at].afe == int32(earliest+1) {
+			r.stack[e.at].afe = 0
+			r.stack[e.at].pin &^= pinAFE
+		}
 		r.afeRemove(earliest)
 	}
 	// Written in place, as the stack's entries are (see insert).
@@ -188,7 +196,14 @@ func (r *Rewriter) afeRemove(i int) {
 	a := &r.afe[i]
 	if i == len(r.afe)-1 && a.state == afeOpen && int(r.afeLast[a.tag]) == i+1 {
 		// The usual case: the element opened last ends by its end tag.
-		r.afeLast[a.tag] = a.prev
+		// The chain's head goes back to the previous entry of the tag,
+		// past those removed from the middle (the Noah's ark clause's),
+		// which the trim below may drop.
+		p := a.prev
+		for p > 0 && r.afe[p-1].state == afeDead {
+			p = r.afe[p-1].prev
+		}
+		r.afeLast[a.tag] = p
 		r.afe = r.afe[:i]
 		if i > 0 && r.afe[i-1].state == afeDead {
 			r.afeTrim()

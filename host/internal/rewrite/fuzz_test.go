@@ -16,6 +16,10 @@ var fuzzSeeds = []string{
 	`<`, `</`, `<!--`, `<a`, `<a b="`, `<!-->`, `<!DOCTYPE html>`, `</>`, `<plaintext><b>`,
 	"\xef\xbb\xbf<p>\xff\xfe</p>",
 	`<style>p{}</style><title><p></title><noscript><p></noscript>`,
+	// The Noah's ark clause (see TestNoahsArk).
+	`<b><b><b><b>x</b></b></b></b>y`,
+	`<p><b class=a><b class=a><b class=a><b class=a>x</p>y</b>z`,
+	`<div><b><b><b><b><b><b><b><b><b><b><b><b><b><b><b><b><b><b><b><b>x</b></b></b></b></b></b></b></b></b></b></b></b></b></b></b></b></b></b></b></b><b>y</b><i>z</i></div>`,
 }
 
 // FuzzRewrite feeds arbitrary bytes, in random chunks, to two rewriters.

@@ -1360,7 +1360,7 @@ func (r *Rewriter) close(id uint16, lt, end int) {
 	// it (an integration point) is not the current node: a copy, HTML, is.
 	foreign := r.stack[top].ns != nsHTML && r.stack[top].copies == 0
 	if r.stack[top].tag == id && top > 0 && flags&fEndRule == 0 && (foreign || r.stack[top].ns == nsHTML) &&
-		(flags&fFormatting == 0 || r.stack[top].ns != nsHTML || r.afeLast[id] == r.stack[top].afe && r.stack[top].afe != 0) {
+		(flags&fFormatting == 0 || r.stack[top].ns != nsHTML || r.stack[top].afe != 0 && int32(r.afeLatest(id)+1) == r.stack[top].afe) {
 		// The end tag of the current node: every rule below agrees (for a
 		// formatting element, when it is the latest of its tag in the
 		// list).

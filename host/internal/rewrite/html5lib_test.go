@@ -1,0 +1,74 @@
+package rewrite
+
+import (
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// html5libInputs returns the inputs of html5lib's tree-construction
+// tests, as golang.org/x/net (whose html package the browser
+// differential uses) ships them: 1,778 pages nobody here wrote, most of
+// them what the HTML standard's tree builder finds hardest.
+func html5libInputs(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/net").Output()
+	if err != nil {
+		t.Fatalf("finding golang.org/x/net: %v", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "html", "testdata", "html5lib-tests", "tree-construction")
+	files, err := filepath.Glob(filepath.Join(dir, "*.dat"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no html5lib tests in %s (%v)", dir, err)
+	}
+	var inputs []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range strings.Split(string(b), "#data\n")[1:] {
+			in, _, _ := strings.Cut(tc, "\n#errors")
+			inputs = append(inputs, in)
+		}
+	}
+	return inputs
+}
+
+// TestHTML5LibSplice: on every html5lib tree-construction input, alone
+// and after 5 KB of comments (so that it crosses a block boundary), a
+// rewrite with random edits gets through, and a splice of the page with
+// its volatile values (attributes, comments) rewritten, from the map of
+// the page before, is what the Rewriter makes of it. The Noah's ark
+// crash (TestNoahsArk) was found here.
+func TestHTML5LibSplice(t *testing.T) {
+	inputs := html5libInputs(t)
+	p := mustCompile("p", "div", "b", "i", "a", "table td", "li", "body", "*", "svg *")
+	rng := rand.New(rand.NewPCG(9, 9))
+	pad := strings.Repeat("<!-- a comment nothing reads -->", 160)
+	maps, cases := 0, 0
+	for _, in := range inputs {
+		for _, page := range []string{in, pad + in} {
+			m := recordMap(rng, p, []byte(page), true)
+			if m == nil {
+				continue
+			}
+			maps++
+			for range 3 {
+				served := []byte(page)
+				if len(m.vol) > 0 {
+					served = restamp(rng, served, m, rng.IntN(3) == 0)
+				}
+				spliceCase(t, rng, p, m, served, randomEdits(rng, 10), 0, in)
+				cases++
+			}
+		}
+	}
+	if len(inputs) < 1000 || maps < len(inputs) {
+		t.Fatalf("%d inputs, %d maps: the corpus is not what it was", len(inputs), maps)
+	}
+	t.Logf("%d html5lib inputs, %d maps, %d splices against the Rewriter", len(inputs), maps, cases)
+}
