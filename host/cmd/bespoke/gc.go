@@ -12,9 +12,9 @@ import (
 // set). What a proxy keeps live is small: pooled buffers and edit maps,
 // a few MB (the plugins' code and memory live outside the Go heap). At
 // Go's default target (GOGC=100: grow by what is live) the collector ran
-// every 2-4 MB allocated, about every 200 requests of the benchmark's
+// every 4-10 MB allocated, every 200 to 500 requests of the benchmark's
 // page, for 3% of the CPU in collections and more in write barriers and
-// assists; with 32 MB of headroom it runs about a sixth as often, and
+// assists; with 32 MB of headroom it runs about a fifth as often, and
 // under load the proxy's CPU per request fell by about 5% (see
 // RATIONALE.md, "Why does bespoke serve tune the garbage collector?").
 // Once the live heap is larger than the headroom (many open connections)
