@@ -209,6 +209,20 @@ func (c *Cache) Failed(key Key) {
 	c.add(&entry{key: key, wait: w, fails: fails, soon: soon})
 }
 
+// Forget drops what the cache holds for key: its map, or the record of
+// its maps that failed. The proxy calls it when rewriting the page with
+// its map failed, so that no map of that rewrite is used again.
+func (c *Cache) Forget(key Key) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[key]; e != nil {
+		c.remove(e)
+	}
+}
+
 // wait returns how many misses build no map after fails failed maps.
 func wait(fails int) int {
 	return retries << min(max(fails-1, 0), maxBackoff)

@@ -143,6 +143,34 @@ func TestCacheFailed(t *testing.T) {
 	}
 }
 
+// TestCacheForget: a forgotten key has no map, no record of failures, and
+// its bytes are freed; other keys keep theirs.
+func TestCacheForget(t *testing.T) {
+	prog, _ := rewrite.CompileStrings([]string{"li"})
+	c := New(1 << 20)
+	c.Put(7, mapOf(t, prog, "<li>a"))
+	c.Put(8, mapOf(t, prog, "<li>b"))
+	before := c.Bytes()
+	c.Forget(7)
+	if c.Get(7, prog) != nil {
+		t.Fatal("a forgotten map is still used")
+	}
+	if c.Get(8, prog) == nil {
+		t.Fatal("another page's map went too")
+	}
+	if c.Bytes() >= before || c.Len() != 1 {
+		t.Fatalf("bytes %d (were %d), maps %d: the forgotten map is still held", c.Bytes(), before, c.Len())
+	}
+	c.Failed(9)
+	c.Forget(9)
+	if !c.Want(9) || c.Varies(9) {
+		t.Fatal("a forgotten key still waits out the failures of its maps")
+	}
+	c.Forget(10) // unknown: nothing to do
+	var nilCache *Cache
+	nilCache.Forget(7)
+}
+
 // TestCacheVaries: after a map that did not look for volatile values
 // failed (also as seen by an overlapping request), the next miss builds
 // one that does, without waiting; when that one fails too, the misses

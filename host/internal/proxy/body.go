@@ -66,6 +66,9 @@ type rewritingBody struct {
 	// (reason, and "stopped" or "untouched").
 	onDone  func()
 	onLimit func(reason, result string)
+	// onFail runs when the rewriter fails (see failure.go) after the
+	// headers were sent: the transfer is then cut.
+	onFail func(err error)
 	// in and spent are the bytes rewritten and the time it took, for
 	// metrics recorded when the body is closed.
 	in      int64
@@ -135,7 +138,7 @@ func newRewritingBody(src *source, prog *rewrite.Program, edits []rewrite.Edit, 
 	b.head = b.head[:0]
 	b.rw, b.done, b.err, b.copying = nil, false, nil, false
 	b.to, b.handed, b.buffered = nil, false, false
-	b.onDone, b.onLimit, b.in, b.spent, b.metrics, b.route = nil, nil, 0, 0, nil, ""
+	b.onDone, b.onLimit, b.onFail, b.in, b.spent, b.metrics, b.route = nil, nil, nil, 0, 0, nil, ""
 	b.maps, b.splicer, b.builder, b.rewriter = nil, nil, nil, nil
 	b.src, b.prog, b.edits, b.opt, b.maxBytes = src, prog, edits, opt, maxBytes
 	b.declared, _ = headerCharset(contentType)
@@ -166,8 +169,14 @@ func (b *rewritingBody) fill(limit int, enough func() bool) bool {
 
 // step reads once from the origin and rewrites what it got. A splicer
 // reads into the end of the page it keeps, so that the page is not
-// copied there.
+// copied there. A panic of the rewriter ends the body with a
+// rewriteFailure (see failed).
 func (b *rewritingBody) step() {
+	defer func() {
+		if v := recover(); v != nil {
+			b.failed(recovered(v))
+		}
+	}()
 	buf := b.buf
 	if b.splicer != nil && b.rw == pageRewriter(b.splicer) {
 		if s := b.splicer.Spare(readSize); s != nil {
@@ -211,6 +220,19 @@ func (b *rewritingBody) step() {
 			b.onDone()
 			b.onDone = nil
 		}
+	}
+}
+
+// failed ends the body after its rewriter panicked. What the rewriters
+// hold is whatever the panic left: they are dropped, not pooled, and so
+// is the encoder they wrote to; the page's edit map (used or being
+// built) is forgotten.
+func (b *rewritingBody) failed(f *rewriteFailure) {
+	b.rw, b.splicer, b.rewriter, b.builder, b.enc = nil, nil, nil, nil, nil
+	b.maps.Forget(b.mapKey)
+	b.err = f
+	if !b.precommit && b.onFail != nil {
+		b.onFail(f)
 	}
 }
 
@@ -301,9 +323,10 @@ func (b *rewritingBody) start(p []byte, eof bool) ([]byte, bool) {
 func (b *rewritingBody) whole() bool { return b.done && b.err == nil && !b.handed }
 
 // originFailed reports whether the body's error came from the origin's
-// connection, rather than from a limit or the body's encoding.
+// connection, rather than from a limit, the body's encoding or the
+// rewriter.
 func (b *rewritingBody) originFailed() bool {
-	for _, e := range []error{errDecodeRatio, errBadEncoding, errTooLarge, errCharset} {
+	for _, e := range []error{errDecodeRatio, errBadEncoding, errTooLarge, errCharset, errRewriteFailed} {
 		if errors.Is(b.err, e) {
 			return false
 		}
@@ -420,7 +443,7 @@ func (b *rewritingBody) release() {
 	b.enc = nil
 	b.src = nil
 	b.edits = nil
-	b.onDone, b.onLimit = nil, nil
+	b.onDone, b.onLimit, b.onFail = nil, nil, nil
 	b.to = nil
 	if b.out.Cap() <= maxPooledOut && cap(b.head) <= 64<<10 {
 		bodyPool.Put(b)

@@ -58,6 +58,7 @@ func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
 			opt.Direct = b.to != nil && b.enc == nil && !b.precommit
 			b.splicer = b.prog.NewSplicer(b.writer(), m, edits, opt)
 			b.rw = b.splicer
+			b.hookRewriter()
 			return
 		}
 		b.mapStats.Misses.Add(1)
@@ -70,6 +71,15 @@ func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
 	}
 	b.rewriter = b.prog.NewRewriter(b.writer(), edits, b.opt)
 	b.rw = b.rewriter
+	b.hookRewriter()
+}
+
+// hookRewriter lets a test wrap the page's rewriter (see
+// testHookRewriter).
+func (b *rewritingBody) hookRewriter() {
+	if testHookRewriter != nil {
+		b.rw = testHookRewriter(b.rw)
+	}
 }
 
 // mapped records, once the page is rewritten, what its map did, and

@@ -2,9 +2,10 @@
 // request it decides with the current plugin, forwards to the origin with
 // httputil.ReverseProxy, and streams the response through the rewriter.
 //
-// It fails open: when the plugin traps, times out or is missing, the visitor
-// gets the page the origin sent, and the failure is logged and counted. An
-// unreachable origin is a 502, a slow one a 504.
+// It fails open: when the plugin traps, times out or is missing, or the
+// body rewriter fails before the headers are sent (see failure.go), the
+// visitor gets the page the origin sent, and the failure is logged and
+// counted. An unreachable origin is a 502, a slow one a 504.
 package proxy
 
 import (
@@ -126,6 +127,8 @@ type Proxy struct {
 	// maps holds the pages' edit maps; nil when disabled.
 	maps     *editmap.Cache
 	mapStats MapStats
+	// failed holds the pages whose rewrite failed lately (failure.go).
+	failed failedPages
 }
 
 // Stats are the proxy's counters.
@@ -147,6 +150,9 @@ type Stats struct {
 	SeenUnrecorded atomic.Int64 // items shown past what one response may record
 	CapsSaveErrors atomic.Int64 // caps counts a shared store could not take (unknown counts, a full queue)
 	Limited        atomic.Int64 // bodies passed untouched, stopped or cut by a limit (see bespoke_body_limits_total)
+	// RewriteFailures counts the bodies on which the rewriter failed (a
+	// bug, recovered: see bespoke_body_limits_total{reason="rewrite_failed"}).
+	RewriteFailures atomic.Int64
 }
 
 // New returns a proxy to cfg.Origin with no plugin loaded: until Swap is
@@ -231,8 +237,13 @@ func NewTransport() *http.Transport {
 }
 
 // Swap makes s the plugin for new requests and returns the previous one,
-// which the caller retires. s may be nil to stop personalizing.
-func (p *Proxy) Swap(s *site.Site) *site.Site { return p.site.Swap(s) }
+// which the caller retires. s may be nil to stop personalizing. The
+// pages whose rewrite failed are rewritten again (see failure.go).
+func (p *Proxy) Swap(s *site.Site) *site.Site {
+	old := p.site.Swap(s)
+	p.failed.clear()
+	return old
+}
 
 // Site returns the current plugin, or nil.
 func (p *Proxy) Site() *site.Site { return p.site.Load() }
@@ -269,6 +280,12 @@ type state struct {
 	// JSON edits did: which edits applied, for caps and mark_seen.
 	rb          *rewritingBody
 	jsonApplied []bool
+	// The rewriter failed on the page (failure.go): discardSeen keeps
+	// what it marked seen from being saved; resend asks the origin for
+	// the page again, to pass it untouched, and resends counts that.
+	discardSeen bool
+	resend      bool
+	resends     int
 }
 
 // readOnlySeen answers from a seen-set and records nothing: for responses
@@ -365,7 +382,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Deferred: ReverseProxy panics with http.ErrAbortHandler when the
 	// origin breaks off mid-body, and no flush may run after that either.
 	defer rw.stop()
-	p.rp.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	p.rp.ServeHTTP(rw, r)
+	if st.resend {
+		// The rewriter failed before the headers went, on a body that
+		// could not be replayed: the origin is asked again, and the page
+		// passes untouched (see failure.go).
+		st.resend, st.resends = false, st.resends+1
+		st.rb, st.rewrote, st.held = nil, false, false
+		p.rp.ServeHTTP(rw, r)
+	}
 	p.done(r, st, rw.status, start)
 }
 
@@ -489,7 +515,7 @@ func (p *Proxy) setVisitorHeaders(h http.Header, st *state, setVisitor bool) {
 // saveSeen persists the seen-filter if the request changed it and the
 // visitor allows it.
 func (p *Proxy) saveSeen(ctx context.Context, h http.Header, st *state) {
-	if st.seen == nil || !st.allowed || !st.seen.Changed() {
+	if st.seen == nil || !st.allowed || st.discardSeen || !st.seen.Changed() {
 		return
 	}
 	switch err := p.cfg.Seen.Save(ctx, h, st.req.Visitor.ID, st.seen, st.secure); {
@@ -529,8 +555,12 @@ func (p *Proxy) doneSeen(r *http.Request, st *state) {
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	st, _ := r.Context().Value(stateKey{}).(*state)
+	if st != nil && st.resend {
+		return // ServeHTTP asks the origin again
+	}
 	p.stats.UpstreamErrors.Add(1)
-	if st, _ := r.Context().Value(stateKey{}).(*state); st != nil {
+	if st != nil {
 		st.outcome = metrics.UpstreamError
 	}
 	status := http.StatusBadGateway
@@ -542,7 +572,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// The visitor went away; nobody reads this response.
 		status = 499
 	}
-	if errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errTooLarge) {
+	if errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errTooLarge) || errors.Is(err, errRewriteFailed) {
 		// The response could neither be rewritten nor sent as the origin
 		// sent it (see passOriginal).
 		p.log.Warn("origin response refused", "route", p.cfg.Route, "path", r.URL.Path, "err", err)

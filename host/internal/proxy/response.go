@@ -31,6 +31,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	rp := planResponse(p.responseInput(resp, st))
+	if rp.body != BodyPass && (st.resends > 0 || p.failed.has(pageOf(resp.Request))) {
+		// The rewriter failed on this page a moment ago (see failure.go).
+		rp = rp.passed(reasonRewriteFailed)
+		p.stats.Limited.Add(1)
+		p.cfg.Metrics.BodyLimit(p.cfg.Route, reasonRewriteFailed, "skipped")
+	}
 	if !rp.head {
 		var err error
 		switch rp.body {
@@ -242,6 +248,7 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 		rb.maps, rb.mapKey, rb.mapStats = p.maps, k, &p.mapStats
 	}
 	rb.onLimit = func(reason, result string) { p.bodyLimit(resp.Request, reason, result) }
+	rb.onFail = func(err error) { p.rewriteFailed(resp.Request, st, err, "cut") }
 	rb.precommit = true
 	st.rb = rb
 	switch {
@@ -354,7 +361,7 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 		set = s
 	}
 	start := time.Now()
-	out, err := jsonrw.ApplyPooled(doc, pl.JSONEdits, set, p.cfg.MaxJSONDepth)
+	out, err := applyJSON(doc, pl.JSONEdits, set, p.cfg.MaxJSONDepth)
 	p.cfg.Metrics.Rewrite(p.cfg.Route, "json", int64(len(doc)), time.Since(start))
 	if err != nil {
 		out.Release()
@@ -393,6 +400,20 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	resp.ContentLength = int64(len(send))
 	resp.Body = body
 	return rp, nil
+}
+
+// applyJSON is jsonrw.ApplyPooled, with a panic of it recovered as a
+// rewriteFailure (see failure.go).
+func applyJSON(doc []byte, edits []jsonrw.Edit, set jsonrw.SeenSet, maxDepth int) (out *jsonrw.Output, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out, err = nil, recovered(v)
+		}
+	}()
+	if testHookJSONEdits != nil {
+		testHookJSONEdits()
+	}
+	return jsonrw.ApplyPooled(doc, edits, set, maxDepth)
 }
 
 // passOriginalJSON is passOriginal for a document read into a pooled
@@ -531,20 +552,32 @@ func (w *sliceWriter) Write(p []byte) (int, error) {
 // passes. doc is what was read of an identity body (its own replay); rb,
 // the rewriter that read it, is released. When more was read than could
 // be kept, the response cannot be passed on: the error goes to the error
-// handler (502).
+// handler (502), or, when the rewriter failed on a request that can be
+// sent again, the origin is asked again (see failure.go).
 func (p *Proxy) passOriginal(resp *http.Response, rp responsePlan, src *source, rb *rewritingBody, doc []byte, cause error) (responsePlan, error) {
 	reason := reasonFor(cause)
 	if rb != nil {
 		rb.release()
 	}
 	body, ok := p.replay(src, doc)
+	result := "untouched"
 	if !ok {
 		src.Close()
-		p.bodyLimit(resp.Request, reason, "refused")
+		result = "refused"
+	}
+	if st, _ := resp.Request.Context().Value(stateKey{}).(*state); st != nil && errors.Is(cause, errRewriteFailed) {
+		if !ok && st.resends == 0 && resendable(resp.Request) {
+			st.resend = true
+			result = "resent"
+		}
+		p.rewriteFailed(resp.Request, st, cause, result)
+	} else {
+		p.bodyLimit(resp.Request, reason, result)
+	}
+	if !ok {
 		return rp, cause
 	}
 	resp.Body = body
-	p.bodyLimit(resp.Request, reason, "untouched")
 	return rp.passed(reason), nil
 }
 
@@ -577,6 +610,8 @@ func reasonFor(err error) string {
 		return reasonJSONDepth
 	case errors.Is(err, jsonrw.ErrNotJSON):
 		return reasonJSONInvalid
+	case errors.Is(err, errRewriteFailed):
+		return reasonRewriteFailed
 	}
 	return "error"
 }

@@ -35,6 +35,9 @@ const (
 	reasonJSONDepth   = "json_depth"
 	reasonJSONInvalid = "json_invalid"
 	reasonCharset     = "charset"
+	// reasonRewriteFailed: the rewriter failed on the page (see
+	// failure.go), or did recently.
+	reasonRewriteFailed = "rewrite_failed"
 )
 
 // ratioFloor is how many decoded bytes may come out before the decode

@@ -1,0 +1,247 @@
+package proxy_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
+)
+
+// failOrigin serves a page large enough to stream in many reads, the
+// same page gzipped, and a JSON document, and counts what it served.
+type failOrigin struct {
+	page, doc string
+	mu        sync.Mutex
+	served    map[string]int
+}
+
+func newFailOrigin() *failOrigin {
+	var b strings.Builder
+	b.WriteString(`<!doctype html><html><head><title>Shop</title></head><body><h1>Hello</h1><ul class="cards">`)
+	for i := 1; b.Len() < 200<<10; i++ {
+		fmt.Fprintf(&b, "\n  <li class=\"card\" data-item-id=\"sku-%d\"><h3>Item %d</h3><p>%s</p></li>", i, i, strings.Repeat("Lorem ipsum dolor sit amet. ", 8))
+	}
+	b.WriteString("\n</ul></body></html>")
+	return &failOrigin{page: b.String(), doc: `{"items":[{"id":"sku-1"},{"id":"sku-2"}],"banner":{"title":"Hello"}}`, served: map[string]int{}}
+}
+
+func (o *failOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	o.served[r.URL.Path]++
+	o.mu.Unlock()
+	switch r.URL.Path {
+	case "/api":
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, o.doc)
+	case "/gz":
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		io.WriteString(zw, o.page)
+		zw.Close()
+	default:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Etag", `"v1"`)
+		io.WriteString(w, o.page)
+	}
+}
+
+func (o *failOrigin) count(path string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.served[path]
+}
+
+const failRules = `rules:
+  - name: r
+    actions:
+      - set_inner: { select: "h1", text: Bonjour }
+      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 2 }
+      - json_set: { path: banner.title, value: "Hi" }
+`
+
+// lockedBuffer is a log's buffer, written by the server's goroutines
+// while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fetch is env.get that returns a failed transfer instead of failing
+// the test. It asks on a new connection: on a reused one, Go's client
+// (like browsers) sends a GET again when the connection closes before
+// any of the response came, and the test must see what one request got.
+func (e *env) fetch(t *testing.T, method, path string, body io.Reader) (*http.Response, string, error) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.proxy.URL+path, body)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, string(b), err
+}
+
+// TestRewriterFailureFailsOpen: a rewriter that panics (a bug of ours,
+// injected here) costs at most the response it happened in, never the
+// process or the page's later visitors. Before the headers go, the
+// visitor gets the origin's page; after, the transfer is cut, as when
+// the origin breaks off. The page then passes untouched, its edit map
+// forgotten, until the plugin changes; nothing the failed rewrite marked
+// seen is saved; each failure is logged with its stack and counted.
+func TestRewriterFailureFailsOpen(t *testing.T) {
+	cookieStore := func(c *proxy.Config) {
+		c.Seen, _ = seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	}
+	for _, c := range []struct {
+		name   string
+		seen   bool   // a cookie store: pages are held back for the cookie
+		method string // "" for GET
+		body   string // a request body: the origin cannot be asked twice
+		path   string
+		at     int // FailRewriters(at); -2 fails the JSON edits instead
+		maps   bool
+		// What the visitor gets from the failed request: the origin's
+		// page ("page"), the document ("doc"), a cut transfer ("cut"), or
+		// a 502; and how often the origin was asked for it.
+		want   string
+		served int
+	}{
+		{name: "streamed, fails mid-page", path: "/page", at: 50 << 10, want: "cut", served: 1},
+		{name: "streamed, fails at the first bytes", path: "/page", at: 0, want: "cut", served: 1},
+		{name: "spliced, fails mid-page", path: "/page", at: 50 << 10, maps: true, want: "cut", served: 1},
+		{name: "held for the cookie, fails mid-page", seen: true, path: "/page", at: 50 << 10, want: "page", served: 2},
+		{name: "held for the cookie, fails at the end", seen: true, path: "/page", at: -1, want: "page", served: 2},
+		{name: "held, with a body the origin cannot take twice", seen: true, body: "q=1", path: "/page", at: 50 << 10, want: "502", served: 1},
+		{name: "compressed, fails at the first read", path: "/gz", at: 0, want: "page", served: 1},
+		{name: "compressed and held, fails at the end", seen: true, path: "/gz", at: -1, want: "page", served: 1},
+		{name: "JSON edits fail", seen: true, path: "/api", at: -2, want: "doc", served: 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			origin := newFailOrigin()
+			var logs lockedBuffer
+			opts := []func(*proxy.Config){func(cfg *proxy.Config) {
+				cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			}}
+			if c.seen {
+				opts = append(opts, cookieStore)
+			}
+			if c.maps {
+				opts = append(opts, func(cfg *proxy.Config) { cfg.EditMapCache = 4 << 20 })
+			}
+			e := newEnv(t, origin, []byte(failRules), opts...)
+			method := c.method
+			if method == "" {
+				method = http.MethodGet
+			}
+			request := func() (*http.Response, string, error) {
+				var body io.Reader
+				if c.body != "" {
+					body = strings.NewReader(c.body)
+				}
+				return e.fetch(t, method, c.path, body)
+			}
+			if c.maps {
+				for range 2 { // a map built, then used
+					if _, _, err := request(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if e.p.EditMaps().Len() != 1 || e.p.EditMapStats().Hits.Load() != 1 {
+					t.Fatalf("%d maps, %d hits before the failure, want 1 and 1", e.p.EditMaps().Len(), e.p.EditMapStats().Hits.Load())
+				}
+			}
+			before := origin.count(c.path)
+			var undo func()
+			if c.at == -2 {
+				undo = proxy.FailJSONEdits()
+			} else {
+				undo = proxy.FailRewriters(c.at)
+			}
+			defer undo()
+
+			resp, body, err := request()
+			want := origin.page
+			if c.path == "/api" {
+				want = origin.doc
+			}
+			switch c.want {
+			case "cut":
+				if err == nil {
+					t.Fatalf("the transfer ended cleanly with %d bytes; it must be cut", len(body))
+				}
+			case "502":
+				if err != nil || resp.StatusCode != http.StatusBadGateway {
+					t.Fatalf("got %v, %v; want a 502", resp, err)
+				}
+			default:
+				if err != nil || resp.StatusCode != 200 || body != want {
+					t.Fatalf("got %v, %d bytes, %v; want the origin's %d bytes", resp, len(body), err, len(want))
+				}
+				for _, sc := range resp.Header.Values("Set-Cookie") {
+					if strings.HasPrefix(sc, "bespoke_seen=") {
+						t.Errorf("the failed rewrite's seen items were saved: %s", sc)
+					}
+				}
+			}
+			if got := origin.count(c.path) - before; got != c.served {
+				t.Errorf("the origin was asked %d times, want %d", got, c.served)
+			}
+			if n := e.p.Stats().RewriteFailures.Load(); n != 1 {
+				t.Errorf("%d rewrite failures counted, want 1", n)
+			}
+			if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "stack=") {
+				t.Errorf("the failure was not logged at Error with its stack:\n%s", logs.String())
+			}
+			if c.maps && e.p.EditMaps().Len() != 0 {
+				t.Error("the failed page's edit map is still used")
+			}
+
+			// The next visitors get the page untouched, without meeting the
+			// bug again (it is still there) or asking the origin twice.
+			for range 2 {
+				before := origin.count(c.path)
+				resp, body, err := e.fetch(t, http.MethodGet, c.path, nil)
+				if err != nil || resp.StatusCode != 200 || body != want {
+					t.Fatalf("a later visitor got %v, %d bytes, %v; want the origin's %d bytes", resp, len(body), err, len(want))
+				}
+				if n := origin.count(c.path) - before; n != 1 {
+					t.Fatalf("a later visitor's request reached the origin %d times", n)
+				}
+			}
+			if n := e.p.Stats().RewriteFailures.Load(); n != 1 {
+				t.Errorf("%d rewrite failures counted after the later visitors, want 1", n)
+			}
+
+			// A new plugin may not meet the bug: the page is rewritten again.
+			undo()
+			e.load(t, "rules.yaml", []byte(failRules))
+			_, body, err = e.fetch(t, http.MethodGet, c.path, nil)
+			if err != nil || body == want {
+				t.Fatalf("after a reload the page is still not rewritten (%v)", err)
+			}
+		})
+	}
+}
