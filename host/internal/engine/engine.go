@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -309,7 +310,7 @@ func (m *Module) Decide(ctx context.Context, vals []plugin.Value, seen Seen, d *
 	if err != nil {
 		return err
 	}
-	err = inst.decide(ctx, vals, seen, d)
+	err = decideOn(ctx, inst, vals, seen, d)
 	if err != nil {
 		m.stats.Failures.Add(1)
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -321,6 +322,20 @@ func (m *Module) Decide(ctx context.Context, vals []plugin.Value, seen Seen, d *
 	m.stats.Decisions.Add(1)
 	m.release(inst)
 	return nil
+}
+
+// decideOn is inst.decide, with a panic of the host's code around the
+// call (writing the values in, reading the decision out) returned as an
+// error: the instance, in whatever state the panic left it, is then
+// discarded like one that trapped, instead of never coming back to the
+// pool. (wazero returns a panic of a host function as the call's error.)
+func decideOn(ctx context.Context, inst *instance, vals []plugin.Value, seen Seen, d *plugin.Decision) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("decide panicked: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return inst.decide(ctx, vals, seen, d)
 }
 
 // acquire takes an idle instance, creates one if the pool has room, or

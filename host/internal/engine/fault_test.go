@@ -9,6 +9,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/internal/guest"
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
@@ -178,4 +179,43 @@ func appendCustom(b []byte, name string, payload []byte) []byte {
 		}
 	}
 	return append(b, body...)
+}
+
+// TestHostPanicDiscardsInstance: a panic of Go code during a decision,
+// in a host function the guest calls (a seen lookup) or around the call
+// (reading the decision out), is the decision's error, and the instance
+// it left in an unknown state is discarded: with a pool of one, the
+// decisions after it still get an instance.
+func TestHostPanicDiscardsInstance(t *testing.T) {
+	p := &ir.Program{
+		Source:  "seen.yaml",
+		Slots:   []plugin.Slot{{Attr: "cookie", Arg: "plan"}},
+		Symbols: []string{"item-1"},
+		Rules:   []*ir.Rule{{Name: "seen", Cond: &ir.Seen{Item: 0}}},
+	}
+	m := load(t, newEngine(t, engine.Config{PoolSize: 1}), p)
+	vals := []plugin.Value{{}}
+	for i, c := range []struct {
+		name string
+		seen engine.Seen
+		d    *plugin.Decision
+	}{
+		{"in a host function", func(string) bool { panic("seen store bug") }, &plugin.Decision{}},
+		{"reading the decision out", func(string) bool { return true }, nil},
+	} {
+		err := m.Decide(context.Background(), vals, c.seen, c.d)
+		if err == nil {
+			t.Fatalf("%s: no error", c.name)
+		}
+		if got := m.Stats().Discarded.Load(); got != int64(i+1) {
+			t.Fatalf("%s: %d instances discarded, want %d (err %v)", c.name, got, i+1, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var d plugin.Decision
+		err = m.Decide(ctx, vals, func(string) bool { return true }, &d)
+		cancel()
+		if err != nil || !d.Has(0) {
+			t.Fatalf("after a panic %s: err %v, matched %v: the pool lost its instance", c.name, err, d.Rules(nil))
+		}
+	}
 }

@@ -81,7 +81,7 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 			Name: "bespoke_rewrite_duration_seconds", Help: "Time spent rewriting one body (excluding waiting for the origin).", Buckets: latencyBuckets,
 		}, []string{"route", "kind"}),
 		pluginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bespoke_plugin_failures_total", Help: "Plugin decisions that failed, by reason (trap, timeout, error).",
+			Name: "bespoke_plugin_failures_total", Help: "Plugin decisions that failed, by reason (trap, timeout, error; panic: a bug of the host recovered while deciding).",
 		}, []string{"route", "reason"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_reloads_total", Help: "Plugin loads, by result (ok, error).",
@@ -175,7 +175,8 @@ func (m *Metrics) Rewrite(route, kind string, bytes int64, d time.Duration) {
 	m.rewriteSeconds.WithLabelValues(route, kind).Observe(d.Seconds())
 }
 
-// PluginFailure records a failed decision: "trap", "timeout" or "error".
+// PluginFailure records a failed decision: "trap", "timeout", "error" or
+// "panic".
 func (m *Metrics) PluginFailure(route, reason string) {
 	if m == nil {
 		return

@@ -1,11 +1,16 @@
 package proxy
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/site"
 )
 
 func TestFailedPages(t *testing.T) {
@@ -73,6 +78,24 @@ func TestResendable(t *testing.T) {
 		}
 		if got := resendable(r); got != c.want {
 			t.Errorf("%s with body %q: resendable %v, want %v", c.method, c.body, got, c.want)
+		}
+	}
+}
+
+func TestFailureReason(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{context.DeadlineExceeded, "timeout"},
+		{fmt.Errorf("decide: %w", context.DeadlineExceeded), "timeout"},
+		{errors.New("wasm error: unreachable (trapped)"), "trap"},
+		{&site.PanicError{Value: "bug"}, "panic"},
+		{fmt.Errorf("deciding: %w", &site.PanicError{Value: "bug"}), "panic"},
+		{errors.New("decide: 2 values for 3 slots"), "error"},
+	} {
+		if got := failureReason(c.err); got != c.want {
+			t.Errorf("failureReason(%v) = %q, want %q", c.err, got, c.want)
 		}
 	}
 }

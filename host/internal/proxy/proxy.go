@@ -365,7 +365,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			st.outcome = metrics.FailOpen
 			p.stats.FailOpen.Add(1)
 			p.cfg.Metrics.PluginFailure(p.cfg.Route, failureReason(err))
-			p.log.Warn("plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
+			if pe := (*site.PanicError)(nil); errors.As(err, &pe) {
+				p.log.Error("deciding panicked, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err, "stack", string(pe.Stack))
+			} else {
+				p.log.Warn("plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
+			}
 		}
 		if rd := st.req.Plan.Redirect; rd != nil {
 			p.redirect(w, r, st)
@@ -414,7 +418,10 @@ func (p *Proxy) hold() *site.Site {
 
 // failureReason classifies a plugin failure for metrics.
 func failureReason(err error) string {
+	var pe *site.PanicError
 	switch {
+	case errors.As(err, &pe):
+		return "panic"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case strings.Contains(err.Error(), "trapped"):

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -200,8 +201,12 @@ func (s *Site) Release(r *Request) { s.scratch.Put(r) }
 
 // Decide builds the context of hr, runs the rules and builds the plan into
 // out. A plugin failure leaves out.Plan empty and sets out.Err: the caller
-// serves the page unpersonalized.
+// serves the page unpersonalized. So does a panic of the host's code on
+// the way (reading the request, building the plan): it is a bug of
+// bespoke's, and must cost what a trap costs, not the visitor's response
+// (see recoverDecide).
 func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, secure bool, seen func(string) bool, out *Request) {
+	defer recoverDecide(out)
 	out.Visitor = v
 	out.Values = s.builder.Build(hr, v, out.Values)
 	out.Plan.Reset()
@@ -212,6 +217,24 @@ func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, s
 	s.actions.Build(&out.Decision, out.Values, plan.Options{Secure: secure}, &out.Plan)
 }
 
+// PanicError is a panic recovered while deciding: out.Err of a Decide
+// whose host code panicked, with the panic's value and stack.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("deciding panicked: %v", e.Value) }
+
+// recoverDecide turns a panic of Decide into out.Err, with an empty
+// plan: whatever the plan held when it panicked is not applied.
+func recoverDecide(out *Request) {
+	if v := recover(); v != nil {
+		out.Plan.Reset()
+		out.Err = &PanicError{Value: v, Stack: debug.Stack()}
+	}
+}
+
 // BuildValues computes the context of a request without deciding.
 func (s *Site) BuildValues(hr *http.Request, v reqctx.Visitor) []plugin.Value {
 	return s.builder.Build(hr, v, nil)
@@ -219,6 +242,7 @@ func (s *Site) BuildValues(hr *http.Request, v reqctx.Visitor) []plugin.Value {
 
 // DecideValues runs the rules on given values (for explain and tests).
 func (s *Site) DecideValues(ctx context.Context, vals []plugin.Value, out *Request) {
+	defer recoverDecide(out)
 	out.Values = vals
 	out.Plan.Reset()
 	if err := s.module.Decide(ctx, vals, nil, &out.Decision); err != nil {

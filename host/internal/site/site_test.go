@@ -3,6 +3,7 @@ package site_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"net/http/httptest"
@@ -224,5 +225,32 @@ func BenchmarkDemoCopy(b *testing.B) {
 	for b.Loop() {
 		out.Reset()
 		io.Copy(&out, bytes.NewReader(page))
+	}
+}
+
+// TestDecidePanicFailsOpen: a panic of the host's code while deciding
+// (here, reading a request that is not there) is out.Err, a PanicError
+// with its stack, and leaves an empty plan, after a decision whose plan
+// had edits: nothing of either is applied. Deciding goes on after it.
+func TestDecidePanicFailsOpen(t *testing.T) {
+	s, _ := loadDemo(t)
+	decide := benchRequest()
+	if r := decide(s); r.Err != nil || len(r.Plan.Edits) == 0 {
+		t.Fatalf("the bench request decides no edits (err %v): the test needs a plan to empty", r.Err)
+	} else {
+		s.Release(r)
+	}
+	out := s.NewRequest()
+	s.Decide(context.Background(), nil, reqctx.Visitor{}, false, nil, out)
+	var pe *site.PanicError
+	if !errors.As(out.Err, &pe) || len(pe.Stack) == 0 {
+		t.Fatalf("err = %v, want a PanicError with its stack", out.Err)
+	}
+	if len(out.Plan.Edits) != 0 || out.Plan.Redirect != nil || len(out.Plan.Cookies) != 0 {
+		t.Fatalf("a plan is left after the panic: %+v", out.Plan)
+	}
+	s.Release(out)
+	if r := decide(s); r.Err != nil || len(r.Plan.Edits) == 0 {
+		t.Fatalf("after the panic: err %v, %d edits", r.Err, len(r.Plan.Edits))
 	}
 }
