@@ -182,3 +182,47 @@ func BenchmarkRewriteCorpus(b *testing.B) {
 		})
 	}
 }
+
+// TestRealPagesChunking: each page of the public corpus comes out the
+// same, byte for byte, written whole and in writes of 61 and 4,093
+// bytes, with the pathological pages' program and edits (every kind of
+// selector and list edit); a program whose selectors match nothing
+// leaves it untouched; and the rewriter's work stays under 8 steps a
+// byte (with -tags rewritework, as make test runs): real pages cost
+// about 2.4 at most, the pathological ones up to 6.6.
+func TestRealPagesChunking(t *testing.T) {
+	pages := realPages(t)
+	names, s := realPageSample(t, pages, 4)
+	none := mustCompile("#never", ".never p", "x-never > y")
+	opt := Options{MaxBuffer: 16 << 20, Seen: hideEverySeen{}}
+	worst, worstName := 0.0, ""
+	for _, name := range names {
+		page := string(pages[name])
+		whole, _ := rewrite(t, pathologicalProgram(), pathologicalEdits, opt, page, chunker(len(page)+1, nil))
+		for _, size := range []int{61, 4093} {
+			if got, _ := rewrite(t, pathologicalProgram(), pathologicalEdits, opt, page, chunker(size, nil)); got != whole {
+				i := 0
+				for i < min(len(got), len(whole)) && got[i] == whole[i] {
+					i++
+				}
+				t.Fatalf("%s: in writes of %d bytes the output differs at %d: %q, whole %q", name, size, i,
+					got[max(0, i-40):min(len(got), i+40)], whole[max(0, i-40):min(len(whole), i+40)])
+			}
+		}
+		if got, _ := rewrite(t, none, []Edit{{Op: Remove}, {Selector: 1, Op: AddClass, Attr: "c"}, {Selector: 2, Op: Limit}}, opt, page, chunker(61, nil)); got != page {
+			t.Fatalf("%s: no edit matches, yet the page changed", name)
+		}
+		if trackWork {
+			if w := float64(rewriteWork(pages[name], 61)) / float64(len(page)); w > worst {
+				worst, worstName = w, name
+			}
+		}
+	}
+	if trackWork {
+		t.Logf("the most work a byte: %.1f steps (%s)", worst, worstName)
+		if worst > 8 {
+			t.Errorf("%s costs %.1f steps a byte: a real page should not cost what the pathological ones do", worstName, worst)
+		}
+	}
+	t.Logf("%d of the corpus's %d pages (BESPOKE_SEED=%d)", len(names), len(pages), s)
+}
