@@ -234,6 +234,11 @@ func TestRewriterFailureFailsOpen(t *testing.T) {
 			if n := e.p.Stats().RewriteFailures.Load(); n != 1 {
 				t.Errorf("%d rewrite failures counted after the later visitors, want 1", n)
 			}
+			// bespoke_body_limits_total: the failure once, then each later
+			// visitor's page, skipped.
+			if n := e.p.Stats().Limited.Load(); n != 3 {
+				t.Errorf("%d bodies counted as limited, want 3 (the failure, then 2 skipped)", n)
+			}
 
 			// A new plugin may not meet the bug: the page is rewritten again.
 			undo()

@@ -31,7 +31,13 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	rp := planResponse(p.responseInput(resp, st))
-	if rp.body != BodyPass && (st.resends > 0 || p.failed.has(pageOf(resp.Request))) {
+	switch {
+	case rp.body == BodyPass:
+	case st.resends > 0:
+		// The origin asked again after the rewriter failed on the page
+		// (counted as resent).
+		rp = rp.passed(reasonRewriteFailed)
+	case p.failed.has(pageOf(resp.Request)):
 		// The rewriter failed on this page a moment ago (see failure.go).
 		rp = rp.passed(reasonRewriteFailed)
 		p.stats.Limited.Add(1)
