@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -248,5 +249,44 @@ func TestRewriterFailureFailsOpen(t *testing.T) {
 				t.Fatalf("after a reload the page is still not rewritten (%v)", err)
 			}
 		})
+	}
+}
+
+// panicStore is a seen-store with a bug: its Load panics.
+type panicStore struct{}
+
+func (panicStore) Load(context.Context, *http.Request, string) (*seen.Set, seen.LoadInfo) {
+	panic("seen store bug (injected by the test)")
+}
+
+func (panicStore) Save(context.Context, http.Header, string, *seen.Set, bool) error { return nil }
+
+func (panicStore) InHeaders() bool { return true }
+
+// TestVisitorStatePanicFailsOpen: a panic while loading what is known of
+// the visitor (a bug of a Store's, or of bespoke's) serves the page
+// unpersonalized, counted and logged with its stack, and sets no cookie:
+// the visitor gets the page, not a closed connection.
+func TestVisitorStatePanicFailsOpen(t *testing.T) {
+	origin := newFailOrigin()
+	var logs lockedBuffer
+	e := newEnv(t, origin, []byte(failRules), func(cfg *proxy.Config) {
+		cfg.Seen = panicStore{}
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	for i := range 2 {
+		resp, body, err := e.fetch(t, http.MethodGet, "/page", nil)
+		if err != nil || resp.StatusCode != 200 || body != origin.page {
+			t.Fatalf("request %d: got %v, %d bytes, %v; want the origin's page", i, resp, len(body), err)
+		}
+		if c := resp.Header.Values("Set-Cookie"); len(c) > 0 {
+			t.Errorf("request %d set cookies after the panic: %q", i, c)
+		}
+	}
+	if n := e.p.Stats().FailOpen.Load(); n != 2 {
+		t.Errorf("%d requests counted as failed open, want 2", n)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "seen store bug") || !strings.Contains(logs.String(), "stack=") {
+		t.Errorf("the panic was not logged at Error with its stack:\n%s", logs.String())
 	}
 }

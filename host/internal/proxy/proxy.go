@@ -17,6 +17,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -321,55 +322,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.site = s
 		st.req = s.NewRequest()
 		defer s.Release(st.req)
-		v := reqctx.ResolveVisitor(r)
-		st.allowed = seen.Allowed(r, p.cfg.ConsentCookie, p.cfg.ConsentDeny)
-		if !st.allowed {
-			v.Persist = false
-		}
-		capsOn := p.cfg.Caps != nil && s.UsesCaps()
-		var seenFn func(string) bool
-		if p.cfg.Seen != nil && s.UsesSeen() {
-			set, info := p.loadSeen(r, v.ID, capsOn, st)
-			p.stats.SeenLoads.Add(1)
-			p.cfg.Metrics.Seen(p.cfg.Route, "load")
-			switch {
-			case info.Failed():
-				p.stats.SeenErrors.Add(1)
-				p.cfg.Metrics.Seen(p.cfg.Route, "error")
-			case info.Dropped != "":
-				p.stats.SeenDropped.Add(1)
-				p.cfg.Metrics.Seen(p.cfg.Route, "dropped")
-			}
-			st.seen = set
-			seenFn = set.Seen
+		p.decide(r, st)
+		if st.seen != nil {
 			defer p.doneSeen(r, st)
-		}
-		if capsOn {
-			if st.caps == nil {
-				st.caps = p.loadCaps(r, v.ID)
-			}
-			v.Caps = st.caps
-			if !st.allowed || st.caps.Unknown {
-				// Counts that cannot be kept, or that the shared store
-				// could not say: each capped rule does what its editor
-				// chose (at_most's untracked).
-				st.untracked = caps.Untracked{Counts: st.caps, Hide: s.Actions().UntrackedCaps()}
-				v.Caps = &st.untracked
-			}
-		}
-		decideStart := time.Now()
-		s.Decide(r.Context(), r, v, st.secure, seenFn, st.req)
-		p.cfg.Metrics.Decide(p.cfg.Route, time.Since(decideStart))
-		st.outcome = metrics.PassedThrough
-		if err := st.req.Err; err != nil {
-			st.outcome = metrics.FailOpen
-			p.stats.FailOpen.Add(1)
-			p.cfg.Metrics.PluginFailure(p.cfg.Route, failureReason(err))
-			if pe := (*site.PanicError)(nil); errors.As(err, &pe) {
-				p.log.Error("deciding panicked, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err, "stack", string(pe.Stack))
-			} else {
-				p.log.Warn("plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
-			}
 		}
 		if rd := st.req.Plan.Redirect; rd != nil {
 			p.redirect(w, r, st)
@@ -397,6 +352,83 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.rp.ServeHTTP(rw, r)
 	}
 	p.done(r, st, rw.status, start)
+}
+
+// decide loads what is known of the visitor (seen-filter, caps) and runs
+// the plugin, into st. A failure of the plugin leaves an empty plan and
+// is counted (fail open); so does a panic of the code that loads the
+// visitor's state, a bug of bespoke's or of a Store: the visitor gets
+// the page unpersonalized rather than a closed connection.
+func (p *Proxy) decide(r *http.Request, st *state) {
+	s := st.site
+	defer func() {
+		if v := recover(); v != nil {
+			// What was loaded is dropped, not saved over the visitor's,
+			// and no visitor id is set: the pooled request may hold
+			// another visitor's.
+			st.seen, st.caps = nil, nil
+			st.req.Visitor = reqctx.Visitor{}
+			st.req.Plan.Reset()
+			st.req.Err = &site.PanicError{Value: v, Stack: debug.Stack()}
+			p.decideFailed(r, st)
+		}
+	}()
+	v := reqctx.ResolveVisitor(r)
+	st.allowed = seen.Allowed(r, p.cfg.ConsentCookie, p.cfg.ConsentDeny)
+	if !st.allowed {
+		v.Persist = false
+	}
+	capsOn := p.cfg.Caps != nil && s.UsesCaps()
+	var seenFn func(string) bool
+	if p.cfg.Seen != nil && s.UsesSeen() {
+		set, info := p.loadSeen(r, v.ID, capsOn, st)
+		p.stats.SeenLoads.Add(1)
+		p.cfg.Metrics.Seen(p.cfg.Route, "load")
+		switch {
+		case info.Failed():
+			p.stats.SeenErrors.Add(1)
+			p.cfg.Metrics.Seen(p.cfg.Route, "error")
+		case info.Dropped != "":
+			p.stats.SeenDropped.Add(1)
+			p.cfg.Metrics.Seen(p.cfg.Route, "dropped")
+		}
+		st.seen = set
+		seenFn = set.Seen
+	}
+	if capsOn {
+		if st.caps == nil {
+			st.caps = p.loadCaps(r, v.ID)
+		}
+		v.Caps = st.caps
+		if !st.allowed || st.caps.Unknown {
+			// Counts that cannot be kept, or that the shared store
+			// could not say: each capped rule does what its editor
+			// chose (at_most's untracked).
+			st.untracked = caps.Untracked{Counts: st.caps, Hide: s.Actions().UntrackedCaps()}
+			v.Caps = &st.untracked
+		}
+	}
+	decideStart := time.Now()
+	s.Decide(r.Context(), r, v, st.secure, seenFn, st.req)
+	p.cfg.Metrics.Decide(p.cfg.Route, time.Since(decideStart))
+	st.outcome = metrics.PassedThrough
+	if st.req.Err != nil {
+		p.decideFailed(r, st)
+	}
+}
+
+// decideFailed counts and logs a decision that failed: the request is
+// served unpersonalized.
+func (p *Proxy) decideFailed(r *http.Request, st *state) {
+	s, err := st.site, st.req.Err
+	st.outcome = metrics.FailOpen
+	p.stats.FailOpen.Add(1)
+	p.cfg.Metrics.PluginFailure(p.cfg.Route, failureReason(err))
+	if pe := (*site.PanicError)(nil); errors.As(err, &pe) {
+		p.log.Error("deciding panicked, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err, "stack", string(pe.Stack))
+	} else {
+		p.log.Warn("plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
+	}
 }
 
 // hold returns the current plugin, held for the request (see Site.Hold),
