@@ -62,13 +62,11 @@ type rewritingBody struct {
 	maxBytes int64
 
 	// onDone runs once, when the whole body has been rewritten; onLimit
-	// when a limit or the page's encoding changes how it is handled
-	// (reason, and "stopped" or "untouched").
+	// when a limit, the page's encoding or a failure of the rewriter
+	// changes how it is handled (reason, and "stopped", "untouched" or
+	// "cut"; the failure is in err).
 	onDone  func()
 	onLimit func(reason, result string)
-	// onFail runs when the rewriter fails (see failure.go) after the
-	// headers were sent: the transfer is then cut.
-	onFail func(err error)
 	// in and spent are the bytes rewritten and the time it took, for
 	// metrics recorded when the body is closed.
 	in      int64
@@ -138,7 +136,7 @@ func newRewritingBody(src *source, prog *rewrite.Program, edits []rewrite.Edit, 
 	b.head = b.head[:0]
 	b.rw, b.done, b.err, b.copying = nil, false, nil, false
 	b.to, b.handed, b.buffered = nil, false, false
-	b.onDone, b.onLimit, b.onFail, b.in, b.spent, b.metrics, b.route = nil, nil, nil, 0, 0, nil, ""
+	b.onDone, b.onLimit, b.in, b.spent, b.metrics, b.route = nil, nil, 0, 0, nil, ""
 	b.maps, b.splicer, b.builder, b.rewriter = nil, nil, nil, nil
 	b.src, b.prog, b.edits, b.opt, b.maxBytes = src, prog, edits, opt, maxBytes
 	b.declared, _ = headerCharset(contentType)
@@ -231,8 +229,9 @@ func (b *rewritingBody) failed(f *rewriteFailure) {
 	b.rw, b.splicer, b.rewriter, b.builder, b.enc = nil, nil, nil, nil, nil
 	b.maps.Forget(b.mapKey)
 	b.err = f
-	if !b.precommit && b.onFail != nil {
-		b.onFail(f)
+	if !b.precommit {
+		// The headers are gone: the transfer is cut (see failure.go).
+		b.limit(reasonRewriteFailed, "cut")
 	}
 }
 
@@ -443,7 +442,7 @@ func (b *rewritingBody) release() {
 	b.enc = nil
 	b.src = nil
 	b.edits = nil
-	b.onDone, b.onLimit, b.onFail = nil, nil, nil
+	b.onDone, b.onLimit = nil, nil
 	b.to = nil
 	if b.out.Cap() <= maxPooledOut && cap(b.head) <= 64<<10 {
 		bodyPool.Put(b)

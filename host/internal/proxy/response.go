@@ -253,8 +253,13 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	if k, ok := p.mapKey(resp); ok {
 		rb.maps, rb.mapKey, rb.mapStats = p.maps, k, &p.mapStats
 	}
-	rb.onLimit = func(reason, result string) { p.bodyLimit(resp.Request, reason, result) }
-	rb.onFail = func(err error) { p.rewriteFailed(resp.Request, st, err, "cut") }
+	rb.onLimit = func(reason, result string) {
+		if reason == reasonRewriteFailed {
+			p.rewriteFailed(resp.Request, st, rb.err, result)
+			return
+		}
+		p.bodyLimit(resp.Request, reason, result)
+	}
 	rb.precommit = true
 	st.rb = rb
 	switch {
