@@ -24,6 +24,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/seen/rediscluster"
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -127,7 +128,7 @@ http {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,9 +10,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 )
 
 // writeFile writes a rule file in a temporary directory.
@@ -242,23 +242,10 @@ tests:
 	}
 }
 
-// syncBuffer is a buffer written by one goroutine and read by another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestTestWatch(t *testing.T) {
 	path := writeFile(t, "rules.yaml", "rules:\n  - name: a\n    when: geo.country == \"FR\"\n    actions: [remove: \"#a\"]\ntests:\n  - name: t\n    context: { geo.country: FR }\n    expect: { match: [a] }\n")
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := make(chan struct{})
 	go func() {
 		watchTests(ctx, []string{path}, testOptions{}, &out, io.Discard, 20*time.Millisecond)

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 )
 
 var built struct {
@@ -69,24 +71,7 @@ func TestMain(m *testing.M) {
 type served struct {
 	url    string // http://127.0.0.1:port or https://...
 	addr   string
-	stderr *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *syncbuf.Buffer
 }
 
 var servingLine = regexp.MustCompile(`serving \d+ route\(s\) through (https?)://(\S+)`)
@@ -102,7 +87,7 @@ func serveBinary(t *testing.T, args ...string) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &served{stderr: &lockedBuffer{}}
+	s := &served{stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 )
 
 // failOrigin serves a page large enough to stream in many reads, the
@@ -69,25 +69,6 @@ const failRules = `rules:
       - json_set: { path: banner.title, value: "Hi" }
 `
 
-// lockedBuffer is a log's buffer, written by the server's goroutines
-// while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // fetch is env.get that returns a failed transfer instead of failing
 // the test. It asks on a new connection: on a reused one, Go's client
 // (like browsers) sends a GET again when the connection closes before
@@ -142,7 +123,7 @@ func TestRewriterFailureFailsOpen(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			origin := newFailOrigin()
-			var logs lockedBuffer
+			var logs syncbuf.Buffer
 			opts := []func(*proxy.Config){func(cfg *proxy.Config) {
 				cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			}}
@@ -269,7 +250,7 @@ func (panicStore) InHeaders() bool { return true }
 // the visitor gets the page, not a closed connection.
 func TestVisitorStatePanicFailsOpen(t *testing.T) {
 	origin := newFailOrigin()
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	e := newEnv(t, origin, []byte(failRules), func(cfg *proxy.Config) {
 		cfg.Seen = panicStore{}
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
