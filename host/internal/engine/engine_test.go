@@ -178,16 +178,21 @@ func TestPoolHammer(t *testing.T) {
 	}
 }
 
-func TestAcquireHonoursContext(t *testing.T) {
-	// A program whose only rule asks the host seen(): the callback below
-	// blocks, so the decision holds the pool's only instance.
-	p := &ir.Program{
+// seenProgram is a program whose only rule asks the host seen("item-1"):
+// each decision calls back into the host.
+func seenProgram() *ir.Program {
+	return &ir.Program{
 		Source:  "seen.yaml",
 		Slots:   []plugin.Slot{{Attr: "cookie", Arg: "plan"}},
 		Symbols: []string{"item-1"},
 		Rules:   []*ir.Rule{{Name: "seen", Cond: &ir.Seen{Item: 0}}},
 	}
-	m := load(t, newEngine(t, engine.Config{PoolSize: 1}), p)
+}
+
+func TestAcquireHonoursContext(t *testing.T) {
+	// The seen() callback below blocks, so the decision holds the pool's
+	// only instance.
+	m := load(t, newEngine(t, engine.Config{PoolSize: 1}), seenProgram())
 	entered := make(chan struct{})
 	unblock := make(chan struct{})
 	held := make(chan error, 1)

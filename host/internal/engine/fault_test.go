@@ -9,7 +9,6 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/internal/guest"
-	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
@@ -187,13 +186,7 @@ func appendCustom(b []byte, name string, payload []byte) []byte {
 // it left in an unknown state is discarded: with a pool of one, the
 // decisions after it still get an instance.
 func TestHostPanicDiscardsInstance(t *testing.T) {
-	p := &ir.Program{
-		Source:  "seen.yaml",
-		Slots:   []plugin.Slot{{Attr: "cookie", Arg: "plan"}},
-		Symbols: []string{"item-1"},
-		Rules:   []*ir.Rule{{Name: "seen", Cond: &ir.Seen{Item: 0}}},
-	}
-	m := load(t, newEngine(t, engine.Config{PoolSize: 1}), p)
+	m := load(t, newEngine(t, engine.Config{PoolSize: 1}), seenProgram())
 	vals := []plugin.Value{{}}
 	for i, c := range []struct {
 		name string
