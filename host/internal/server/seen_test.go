@@ -31,6 +31,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/config"
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/server"
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 )
 
 // visitor is one browser: a cookie jar, and the headers it sends.
@@ -478,7 +479,7 @@ func TestJSONParity(t *testing.T) {
 		"/typed": `[{"id":1},{"id":"1"},{"id":2}]`,
 		"/big":   big.String(),
 	})
-	var logs bytes.Buffer
+	var logs syncbuf.Buffer
 	r := startWithLog(t, seenConfig(t, origin, `rules:
   - name: root
     when: path == "/root"
@@ -599,15 +600,16 @@ func TestSeenJSONGzip(t *testing.T) {
 	}
 }
 
-// startWithLog is start with the server's logs written to w.
-func startWithLog(t *testing.T, cfg *config.Config, w io.Writer) *running {
+// startWithLog is start with the server's logs written to w, which the
+// test may read while the server runs.
+func startWithLog(t *testing.T, cfg *config.Config, w *syncbuf.Buffer) *running {
 	t.Helper()
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: w}, nil))})
+	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(w, nil))})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -621,17 +623,6 @@ func startWithLog(t *testing.T, cfg *config.Config, w io.Writer) *running {
 	r.stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(r.stop)
 	return r
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // TestSeenRedisOutage: Redis goes away and comes back on its address.
