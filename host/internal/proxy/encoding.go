@@ -3,6 +3,7 @@ package proxy
 import (
 	"compress/gzip"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,52 @@ func decodable(enc string) bool {
 		return true
 	}
 	return false
+}
+
+// acceptDecodable narrows the Accept-Encoding of a request whose
+// response the plan may rewrite to the codings the proxy can undo,
+// keeping the visitor's order and weights: browsers offer zstd (Chrome
+// and Firefox since 2024) and deflate, and an origin that prefers one of
+// them would otherwise answer in a coding the page cannot be rewritten
+// from, and the visitor would get it unpersonalized. What the visitor
+// gets is negotiated again from its own header (see negotiate). When the
+// visitor accepts none of them, the origin is asked for identity; a
+// request without the header is left so (origins compress only when
+// asked).
+func acceptDecodable(h http.Header) {
+	vals := h.Values("Accept-Encoding")
+	// Two passes: the header of most requests is left as it is, and the
+	// first pass allocates nothing.
+	for pass := range 2 {
+		var keep []string
+		dropped := false
+		for _, v := range vals {
+			for part := range strings.SplitSeq(v, ",") {
+				part = strings.TrimSpace(part)
+				if part == "" {
+					continue
+				}
+				coding, _, _ := strings.Cut(part, ";")
+				coding = strings.TrimSpace(coding)
+				if strings.EqualFold(coding, "identity") || coding != "" && decodable(strings.ToLower(coding)) {
+					if pass == 1 {
+						keep = append(keep, part)
+					}
+				} else {
+					dropped = true // "*" too: it would let the origin pick any
+				}
+			}
+		}
+		switch {
+		case !dropped:
+			return
+		case pass == 0:
+		case len(keep) == 0:
+			h.Set("Accept-Encoding", "identity")
+		default:
+			h.Set("Accept-Encoding", strings.Join(keep, ", "))
+		}
+	}
 }
 
 // negotiate picks the encoding of the rewritten body: an origin that

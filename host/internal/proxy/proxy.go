@@ -521,6 +521,9 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 			tag = st.planTag()
 		}
 	}
+	if rewrites {
+		acceptDecodable(pr.Out.Header)
+	}
 	conditionals(pr.Out.Header, rewrites, tag)
 }
 

@@ -33,6 +33,10 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	rp := planResponse(p.responseInput(resp, st))
 	switch {
 	case rp.body == BodyPass:
+		if rp.reason != "" && rp.reason != reasonStatus && !rp.head && st.resends == 0 {
+			// A page the plan edits that its headers keep untouched.
+			p.bodyLimit(resp.Request, rp.reason, "untouched")
+		}
 	case st.resends > 0:
 		// The origin asked again after the rewriter failed on the page
 		// (counted as resent).
@@ -633,8 +637,10 @@ func (p *Proxy) bodyLimit(r *http.Request, reason, result string) {
 	p.stats.Limited.Add(1)
 	p.cfg.Metrics.BodyLimit(p.cfg.Route, reason, result)
 	level := slog.LevelWarn
-	if reason == reasonTooLarge || reason == reasonCharset || reason == reasonJSONInvalid {
-		// Ordinary pages: large ones, old encodings, text/json that is not.
+	switch reason {
+	case reasonTooLarge, reasonCharset, reasonJSONInvalid, reasonNoTransform:
+		// Ordinary pages: large ones, old encodings, text/json that is
+		// not, and the origin's wish.
 		level = slog.LevelInfo
 	}
 	p.log.Log(r.Context(), level, "response body not rewritten", "route", p.cfg.Route, "path", r.URL.Path, "reason", reason, "result", result)

@@ -461,9 +461,13 @@ func notAView(h http.Header) bool {
 func rewriteBlocker(in responseInput, enc string) string {
 	switch {
 	case in.status != http.StatusOK:
-		return "status"
+		return reasonStatus
+	case cacheDirective(in.header, "no-transform"):
+		// RFC 9110 7.7: the origin asks that no intermediary change the
+		// content.
+		return reasonNoTransform
 	case !decodable(enc):
-		return "encoding"
+		return reasonEncoding
 	case in.contentLength > in.req.maxRewriteBytes:
 		// Compressed or not: a body whose encoded length passes the limit
 		// decodes to more.
@@ -491,10 +495,16 @@ func (rp responsePlan) jsonEdited(changed bool) responsePlan {
 // originPrivate reports whether the origin already keeps the response
 // out of shared caches.
 func originPrivate(h http.Header) bool {
+	return cacheDirective(h, "private") || cacheDirective(h, "no-store")
+}
+
+// cacheDirective reports whether the Cache-Control of h has directive
+// name (lower-case), with or without an argument.
+func cacheDirective(h http.Header, name string) bool {
 	for _, v := range h.Values("Cache-Control") {
-		for _, d := range strings.Split(v, ",") {
-			d = strings.ToLower(strings.TrimSpace(d))
-			if d == "private" || d == "no-store" || strings.HasPrefix(d, "private=") {
+		for d := range strings.SplitSeq(v, ",") {
+			d, _, _ = strings.Cut(d, "=")
+			if strings.EqualFold(strings.TrimSpace(d), name) {
 				return true
 			}
 		}

@@ -92,13 +92,19 @@ func TestPlanResponse(t *testing.T) {
 			want{body: BodyPass, personalized: true, private: true, experiments: true, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
 		{"not a 200: passed, not personalized",
 			responseInput{status: 404, header: html, contentLength: 500, plan: &edits, site: site, req: get}, nil,
-			want{body: BodyPass, reason: "status", save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+			want{body: BodyPass, reason: reasonStatus, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
 		{"larger than the limit",
 			responseInput{status: 200, header: html, contentLength: 5000, plan: &edits, site: site, req: get}, nil,
 			want{body: BodyPass, reason: reasonTooLarge, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
 		{"an encoding bespoke cannot decode",
 			responseInput{status: 200, header: http.Header{"Content-Type": {"text/html"}, "Content-Encoding": {"zstd"}}, contentLength: -1, plan: &edits, site: site, req: get}, nil,
-			want{body: BodyPass, reason: "encoding", save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+			want{body: BodyPass, reason: reasonEncoding, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"the origin asks that no intermediary change the page (no-transform)",
+			responseInput{status: 200, header: http.Header{"Content-Type": {"text/html"}, "Cache-Control": {"public, No-Transform"}}, contentLength: 500, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, reason: reasonNoTransform, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
+		{"no-transform on a JSON document its edits would change",
+			responseInput{status: 200, header: http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-transform"}}, contentLength: 500, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: get}, nil,
+			want{body: BodyPass, reason: reasonNoTransform, save: saveNever}},
 		{"gzip kept for a visitor who takes it",
 			responseInput{status: 200, header: gz, contentLength: -1, plan: &edits, site: site, req: requestFacts{method: "GET", acceptEncoding: "gzip, br", maxRewriteBytes: 1000}}, nil,
 			want{body: BodyHTML, personalized: true, private: true, changed: true, validators: weakValidators, encode: "gzip", save: saveNever, vary: []string{"Cf-Ipcountry", "Accept-Encoding"}}},
@@ -318,5 +324,42 @@ func TestNotAView(t *testing.T) {
 		if got := notAView(tt.header); got != tt.want {
 			t.Errorf("%v: %v, want %v", tt.header, got, tt.want)
 		}
+	}
+}
+
+// TestAcceptDecodable: a request whose response may be rewritten offers
+// the origin only the codings the proxy can undo, in the visitor's order
+// and with the visitor's weights.
+func TestAcceptDecodable(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string // the visitor's Accept-Encoding lines; nil: none
+		want []string // nil: left as it was
+	}{
+		{"none sent: left so", nil, nil},
+		{"Chrome and Firefox", []string{"gzip, deflate, br, zstd"}, []string{"gzip, br"}},
+		{"only what can be undone: left as it was", []string{"br;q=1.0, gzip;q=0.8"}, nil},
+		{"a wildcard would let the origin pick any", []string{"gzip, *;q=0.1"}, []string{"gzip"}},
+		{"weights and case kept", []string{"ZSTD;q=1, Br;q=0.9, GZIP;q=0.5"}, []string{"Br;q=0.9, GZIP;q=0.5"}},
+		{"identity kept", []string{"zstd, identity;q=0.5, *;q=0"}, []string{"identity;q=0.5"}},
+		{"nothing that can be undone: identity", []string{"zstd"}, []string{"identity"}},
+		{"several lines", []string{"zstd", "x-gzip"}, []string{"x-gzip"}},
+		{"empty parts", []string{" , gzip ,, "}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tt.in {
+				h.Add("Accept-Encoding", v)
+			}
+			want := tt.want
+			if want == nil {
+				want = tt.in
+			}
+			acceptDecodable(h)
+			if got := h.Values("Accept-Encoding"); !slices.Equal(got, want) {
+				t.Errorf("%q became %q, want %q", tt.in, got, want)
+			}
+		})
 	}
 }

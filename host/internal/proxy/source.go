@@ -38,6 +38,12 @@ const (
 	// reasonRewriteFailed: the rewriter failed on the page (see
 	// failure.go), or did recently.
 	reasonRewriteFailed = "rewrite_failed"
+	// Known from the response's headers: a status other than 200 (not
+	// counted: most responses are not pages), Cache-Control:
+	// no-transform, a Content-Encoding the proxy cannot undo.
+	reasonStatus      = "status"
+	reasonNoTransform = "no_transform"
+	reasonEncoding    = "encoding"
 )
 
 // ratioFloor is how many decoded bytes may come out before the decode

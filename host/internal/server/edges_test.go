@@ -1,0 +1,208 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// edgeRules edit every HTML page (the body's class) and every JSON
+// document, so that a response that passes untouched does so because of
+// what it is, not because nothing applied.
+const edgeRules = `rules:
+  - name: everywhere
+    actions:
+      - add_class: { select: body, class: edited }
+      - json_set: { path: edited, json: "true" }
+`
+
+// edgeServer serves origin through the server with edgeRules, access
+// logs on (their handler wraps the ResponseWriter).
+func edgeServer(t *testing.T, origin http.Handler) *running {
+	t.Helper()
+	o := httptest.NewServer(origin)
+	t.Cleanup(o.Close)
+	cfg := ruleConfig(t, o.URL, edgeRules)
+	access := true
+	cfg.Log.Access = &access
+	return start(t, cfg)
+}
+
+// TestUpgradePassesThrough: a WebSocket handshake goes to the origin and
+// its 101 comes back, after which the connection is the origin's, both
+// ways, byte for byte, while the rules edit every page.
+func TestUpgradePassesThrough(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			http.Error(w, "want an upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		// Echo lines, upper-cased, until the client closes.
+		for {
+			line, err := brw.ReadString('\n')
+			if err != nil {
+				return
+			}
+			brw.WriteString(strings.ToUpper(line))
+			brw.Flush()
+		}
+	})
+	u, _ := url.Parse(edgeServer(t, origin).url)
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(conn, "GET /socket HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", u.Host)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols || !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
+		t.Fatalf("status %d, Upgrade %q, want 101 and websocket", resp.StatusCode, resp.Header.Get("Upgrade"))
+	}
+	for _, msg := range []string{"hello\n", "<body>not html\n"} {
+		io.WriteString(conn, msg)
+		got, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != strings.ToUpper(msg) {
+			t.Errorf("echo of %q: %q", msg, got)
+		}
+	}
+}
+
+// TestEventStreamStreams: a text/event-stream response reaches the
+// client event by event, while the origin is still sending: the origin
+// waits for the client to have read the first event before it sends the
+// second.
+func TestEventStreamStreams(t *testing.T) {
+	release := make(chan struct{})
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-time.After(30 * time.Second):
+			return
+		}
+		io.WriteString(w, "data: second\n\n")
+	})
+	resp, err := http.Get(edgeServer(t, origin).url + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	got := make(chan string, 1)
+	go func() {
+		line, _ := br.ReadString('\n')
+		got <- line
+	}()
+	select {
+	case line := <-got:
+		if line != "data: first\n" {
+			t.Fatalf("first line %q", line)
+		}
+	case <-time.After(20 * time.Second):
+		close(release)
+		t.Fatal("the first event did not arrive while the origin held the stream open")
+	}
+	close(release)
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(rest) != "\ndata: second\n\n" {
+		t.Errorf("rest of the stream %q", rest)
+	}
+}
+
+// TestZstdPreferringOrigin: browsers offer zstd and deflate, which the
+// proxy cannot undo; an origin that prefers zstd would answer in it and
+// the page would go out unpersonalized. The origin is offered what the
+// proxy can undo instead, in the visitor's order, and the visitor still
+// gets the origin's gzip back, edited.
+func TestZstdPreferringOrigin(t *testing.T) {
+	page := `<!doctype html><html><head><title>t</title></head><body><h1>Hello</h1>` + strings.Repeat("<p>text</p>", 50) + `</body></html>`
+	offered := make(chan string, 4)
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ae := r.Header.Get("Accept-Encoding")
+		offered <- ae
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		switch {
+		case strings.Contains(ae, "zstd"):
+			w.Header().Set("Content-Encoding", "zstd")
+			io.WriteString(w, "(zstd frames the proxy cannot read)")
+		case strings.Contains(ae, "gzip"):
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(gzipped(t, []byte(page)))
+		default:
+			io.WriteString(w, page)
+		}
+	})
+	r := edgeServer(t, origin)
+	for _, tc := range []struct{ accept, offered, encoding string }{
+		{"gzip, deflate, br, zstd", "gzip, br", "gzip"},
+		{"zstd", "identity", ""},
+	} {
+		g := do(t, "GET", r.url+"/", "Accept-Encoding", tc.accept)
+		if got := <-offered; got != tc.offered {
+			t.Errorf("visitor accepts %q: the origin was offered %q, want %q", tc.accept, got, tc.offered)
+		}
+		body := g.body
+		if g.Header.Get("Content-Encoding") != tc.encoding {
+			t.Fatalf("visitor accepts %q: Content-Encoding %q, want %q", tc.accept, g.Header.Get("Content-Encoding"), tc.encoding)
+		}
+		if tc.encoding == "gzip" {
+			body = gunzip(t, body)
+		}
+		if !bytes.Contains(body, []byte(`<body class="edited">`)) {
+			t.Errorf("visitor accepts %q: the page was not edited: %.200q", tc.accept, body)
+		}
+	}
+}
+
+// TestNoTransformPassesUntouched: a page whose origin says
+// Cache-Control: no-transform reaches the visitor as the origin sent it,
+// and is counted; the next page, without it, is edited.
+func TestNoTransformPassesUntouched(t *testing.T) {
+	page := `<!doctype html><html><head><title>t</title></head><body><h1>Hello</h1></body></html>`
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if r.URL.Path == "/signed" {
+			w.Header().Set("Cache-Control", "public, max-age=60, no-transform")
+		}
+		io.WriteString(w, page)
+	})
+	r := edgeServer(t, origin)
+	g := do(t, "GET", r.url+"/signed")
+	if g.err != nil || string(g.body) != page || g.Header.Get("Cache-Control") != "public, max-age=60, no-transform" {
+		t.Errorf("no-transform page: %q, Cache-Control %q, err %v; want it as the origin sent it", g.body, g.Header.Get("Cache-Control"), g.err)
+	}
+	limitCount(t, r.admin, "no_transform", "untouched")
+	if g := do(t, "GET", r.url+"/other"); !bytes.Contains(g.body, []byte(`<body class="edited">`)) {
+		t.Errorf("a page without no-transform was not edited: %q", g.body)
+	}
+}
