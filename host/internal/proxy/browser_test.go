@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,4 +214,35 @@ func TestBrowserCapCountsPageViews(t *testing.T) {
 		t.Errorf("the browser loaded the style sheet %d times and the logo %d times", css, logo)
 	}
 	t.Logf("origin requests: %v", origin.paths)
+}
+
+// TestBrowserRunsInsertedScriptUnderCSP: on a page whose
+// Content-Security-Policy allows scripts and styles by nonce (a new one
+// for every response), the script and style elements a rule inserts run
+// in a real browser, as the page's own do: the rule's script sets an
+// attribute, and reads the color the rule's style gives the heading.
+func TestBrowserRunsInsertedScriptUnderCSP(t *testing.T) {
+	b := newBrowser(t)
+	var n atomic.Int64
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		nonce := fmt.Sprintf("r%dAbC+/=", n.Add(1))
+		w.Header().Set("Content-Security-Policy", fmt.Sprintf("default-src 'self'; script-src 'nonce-%s' 'strict-dynamic'; style-src 'nonce-%s'", nonce, nonce))
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html><head><title>csp</title><script nonce="%s">document.documentElement.dataset.page = "ran"</script></head><body><h1 id="t">Hello</h1></body></html>`, nonce)
+	})
+	e := newEnv(t, origin, []byte(`rules:
+  - name: tracked
+    actions:
+      - append: { select: body, html: '<style>#t { color: rgb(1, 2, 3) }</style><script>var h = document.getElementById("t"); document.documentElement.dataset.rule = "ran"; document.documentElement.dataset.color = getComputedStyle(h).color</script>' }
+`))
+	dom := b.dom(t, e.proxy.URL+"/")
+	for _, want := range []string{`data-page="ran"`, `data-rule="ran"`, `data-color="rgb(1, 2, 3)"`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the document lacks %s:\n%s", want, dom)
+		}
+	}
 }

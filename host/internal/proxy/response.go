@@ -252,7 +252,11 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 		return p.passOriginal(resp, rp, src, nil, nil, err)
 	}
 	opt := rewrite.Options{MaxBuffer: p.cfg.RewriteBuffer, Seen: st.seenFor(rp)}
-	rb := newRewritingBody(src, st.site.Program(), pl.Edits, opt, rp.encode, resp.Header.Get("Content-Type"), p.cfg.MaxRewriteBytes)
+	edits := pl.Edits
+	if script, style := cspNonces(resp.Header); script != "" || style != "" {
+		edits = nonceEdits(edits, script, style) // see csp.go
+	}
+	rb := newRewritingBody(src, st.site.Program(), edits, opt, rp.encode, resp.Header.Get("Content-Type"), p.cfg.MaxRewriteBytes)
 	rb.metrics, rb.route = p.cfg.Metrics, p.cfg.Route
 	if k, ok := p.mapKey(resp); ok {
 		rb.maps, rb.mapKey, rb.mapStats = p.maps, k, &p.mapStats
