@@ -703,7 +703,10 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.status == 0 {
+	// An informational response (103 Early Hints, forwarded by
+	// ReverseProxy) comes before the final one: 101 is the only one
+	// that ends the exchange.
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)

@@ -1,0 +1,52 @@
+package proxy_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
+)
+
+// TestEarlyHintsPassThrough: an origin's 103 Early Hints reach the
+// visitor before the page, the page is still edited, and the access log
+// has the final status, not the hint's.
+func TestEarlyHintsPassThrough(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html><head><title>t</title></head><body><h1>Hello</h1></body></html>`)
+	})
+	var logs syncbuf.Buffer
+	e := newEnv(t, origin, []byte("rules:\n  - name: r\n    actions:\n      - add_class: { select: body, class: edited }\n"), func(c *proxy.Config) {
+		c.AccessLog = true
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	var hints []int
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		if h.Get("Link") == "</style.css>; rel=preload; as=style" {
+			hints = append(hints, code)
+		}
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), "GET", e.proxy.URL+"/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !slices.Equal(hints, []int{http.StatusEarlyHints}) || resp.StatusCode != 200 || !strings.Contains(string(body), `<body class="edited">`) {
+		t.Errorf("hints %v, status %d, body %q", hints, resp.StatusCode, body)
+	}
+	if log := logs.String(); !strings.Contains(log, "status=200") {
+		t.Errorf("the access log does not have the final status:\n%s", log)
+	}
+}
