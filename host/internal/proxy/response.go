@@ -642,7 +642,7 @@ func (p *Proxy) bodyLimit(r *http.Request, reason, result string) {
 	p.cfg.Metrics.BodyLimit(p.cfg.Route, reason, result)
 	level := slog.LevelWarn
 	switch reason {
-	case reasonTooLarge, reasonCharset, reasonJSONInvalid, reasonNoTransform:
+	case reasonTooLarge, reasonCharset, reasonJSONInvalid, reasonNoTransform, reasonXHTML:
 		// Ordinary pages: large ones, old encodings, text/json that is
 		// not, and the origin's wish.
 		level = slog.LevelInfo
@@ -665,10 +665,14 @@ func isJSON(ct string) bool {
 	return strings.EqualFold(mt, "application/json") || len(mt) > 5 && strings.Contains(mt, "/") && strings.EqualFold(mt[len(mt)-5:], "+json")
 }
 
-func isHTML(ct string) bool {
-	mt := mediaType(ct)
-	return strings.EqualFold(mt, "text/html") || strings.EqualFold(mt, "application/xhtml+xml")
-}
+func isHTML(ct string) bool { return strings.EqualFold(mediaType(ct), "text/html") }
+
+// isXHTML: browsers read such a page with an XML parser, which builds
+// another tree than HTML's (no implied elements, self-closing tags, no
+// error recovery: one ill-formed insertion and the browser shows an
+// error instead of the page). The rewriter follows HTML's parser, so
+// XHTML passes untouched.
+func isXHTML(ct string) bool { return strings.EqualFold(mediaType(ct), "application/xhtml+xml") }
 
 // privateCacheControl rewrites the origin's Cache-Control for a
 // personalized response: shared caches must not keep it; the browser may,

@@ -224,6 +224,8 @@ func planResponse(in responseInput) responsePlan {
 		rp.body = BodyHTML
 	case json && len(pl.JSONEdits) > 0:
 		rp.body = BodyJSON
+	case isXHTML(ct) && len(pl.Edits) > 0 && in.status == http.StatusOK:
+		rp.reason = reasonXHTML
 	}
 	if rp.body != BodyPass {
 		rp.reason = in.passReason
@@ -448,7 +450,7 @@ func notAView(h http.Header) bool {
 		for _, part := range strings.Split(v, ",") {
 			mt, _, _ := strings.Cut(part, ";")
 			mt = strings.ToLower(strings.TrimSpace(mt))
-			if mt == "*/*" || mt == "text/*" || mt == "application/*" || mt == "" || isHTML(mt) || isJSON(mt) {
+			if mt == "*/*" || mt == "text/*" || mt == "application/*" || mt == "" || isHTML(mt) || isXHTML(mt) || isJSON(mt) {
 				return false
 			}
 		}

@@ -44,6 +44,8 @@ const (
 	reasonStatus      = "status"
 	reasonNoTransform = "no_transform"
 	reasonEncoding    = "encoding"
+	// reasonXHTML: an application/xhtml+xml page (see isXHTML).
+	reasonXHTML = "xhtml"
 )
 
 // ratioFloor is how many decoded bytes may come out before the decode

@@ -185,14 +185,18 @@ func TestZstdPreferringOrigin(t *testing.T) {
 }
 
 // TestNoTransformPassesUntouched: a page whose origin says
-// Cache-Control: no-transform reaches the visitor as the origin sent it,
-// and is counted; the next page, without it, is edited.
+// Cache-Control: no-transform, and one served as XHTML, reach the visitor
+// as the origin sent them, and are counted; the next page, without
+// either, is edited.
 func TestNoTransformPassesUntouched(t *testing.T) {
 	page := `<!doctype html><html><head><title>t</title></head><body><h1>Hello</h1></body></html>`
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if r.URL.Path == "/signed" {
+		switch r.URL.Path {
+		case "/signed":
 			w.Header().Set("Cache-Control", "public, max-age=60, no-transform")
+		case "/page.xhtml":
+			w.Header().Set("Content-Type", "application/xhtml+xml")
 		}
 		io.WriteString(w, page)
 	})
@@ -202,6 +206,10 @@ func TestNoTransformPassesUntouched(t *testing.T) {
 		t.Errorf("no-transform page: %q, Cache-Control %q, err %v; want it as the origin sent it", g.body, g.Header.Get("Cache-Control"), g.err)
 	}
 	limitCount(t, r.admin, "no_transform", "untouched")
+	if g := do(t, "GET", r.url+"/page.xhtml"); string(g.body) != page {
+		t.Errorf("an XHTML page was changed: %q", g.body)
+	}
+	limitCount(t, r.admin, "xhtml", "untouched")
 	if g := do(t, "GET", r.url+"/other"); !bytes.Contains(g.body, []byte(`<body class="edited">`)) {
 		t.Errorf("a page without no-transform was not edited: %q", g.body)
 	}
