@@ -101,7 +101,7 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 		}, []string{"route", "status"}),
 		bodyLimits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_body_limits_total",
-			Help: "Response bodies the plan edits that a limit, their encoding, the origin or a rewriter failure kept from being rewritten, by reason (too_large, decode_ratio, bad_encoding, encoding: a Content-Encoding the proxy cannot undo, no_transform: the origin's Cache-Control, xhtml: a page browsers read as XML, json_depth, json_invalid, charset, rewrite_failed) and result (untouched: sent as the origin sent it; stopped: rewritten up to the limit, copied after; cut: the transfer was cut; refused: answered 502; resent: asked of the origin again and sent untouched; skipped: not rewritten, the rewriter failed on the page lately).",
+			Help: "Response bodies the plan edits that a limit, their encoding, the origin or a rewriter failure kept from being rewritten, by reason (too_large, decode_ratio, bad_encoding, encoding: a Content-Encoding the proxy cannot undo, no_transform: the origin's Cache-Control, xhtml: a page browsers read as XML, attachment: a page sent to be saved, json_depth, json_invalid, charset, rewrite_failed) and result (untouched: sent as the origin sent it; stopped: rewritten up to the limit, copied after; cut: the transfer was cut; refused: answered 502; resent: asked of the origin again and sent untouched; skipped: not rewritten, the rewriter failed on the page lately).",
 		}, []string{"route", "reason", "result"}),
 		mapFallbacks: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "bespoke_editmap_fallback_offset_bytes", Help: "Where pages stopped matching their edit map: the offset of the first block that differed.",

@@ -642,7 +642,7 @@ func (p *Proxy) bodyLimit(r *http.Request, reason, result string) {
 	p.cfg.Metrics.BodyLimit(p.cfg.Route, reason, result)
 	level := slog.LevelWarn
 	switch reason {
-	case reasonTooLarge, reasonCharset, reasonJSONInvalid, reasonNoTransform, reasonXHTML:
+	case reasonTooLarge, reasonCharset, reasonJSONInvalid, reasonNoTransform, reasonXHTML, reasonAttachment:
 		// Ordinary pages: large ones, old encodings, text/json that is
 		// not, and the origin's wish.
 		level = slog.LevelInfo

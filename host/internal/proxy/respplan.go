@@ -216,6 +216,12 @@ func planResponse(in responseInput) responsePlan {
 	pl := in.plan
 	ct := in.header.Get("Content-Type")
 	html, json := isHTML(ct), isJSON(ct)
+	attachment := (html || json) && isAttachment(in.header)
+	if attachment {
+		// A file the visitor saves, not a page shown: left as it is,
+		// and no page view.
+		html, json = false, false
+	}
 	page := html || json
 	enc := contentEncoding(in.header)
 
@@ -226,6 +232,8 @@ func planResponse(in responseInput) responsePlan {
 		rp.body = BodyJSON
 	case isXHTML(ct) && len(pl.Edits) > 0 && in.status == http.StatusOK:
 		rp.reason = reasonXHTML
+	case attachment && (len(pl.Edits) > 0 || len(pl.JSONEdits) > 0) && in.status == http.StatusOK:
+		rp.reason = reasonAttachment
 	}
 	if rp.body != BodyPass {
 		rp.reason = in.passReason
@@ -498,6 +506,17 @@ func (rp responsePlan) jsonEdited(changed bool) responsePlan {
 // out of shared caches.
 func originPrivate(h http.Header) bool {
 	return cacheDirective(h, "private") || cacheDirective(h, "no-store")
+}
+
+// isAttachment reports whether the response is to be saved rather than
+// shown (Content-Disposition: attachment, RFC 6266).
+func isAttachment(h http.Header) bool {
+	v := h.Get("Content-Disposition")
+	if v == "" {
+		return false
+	}
+	typ, _, _ := strings.Cut(v, ";")
+	return strings.EqualFold(strings.TrimSpace(typ), "attachment")
 }
 
 // cacheDirective reports whether the Cache-Control of h has directive

@@ -44,8 +44,10 @@ const (
 	reasonStatus      = "status"
 	reasonNoTransform = "no_transform"
 	reasonEncoding    = "encoding"
-	// reasonXHTML: an application/xhtml+xml page (see isXHTML).
-	reasonXHTML = "xhtml"
+	// reasonXHTML: an application/xhtml+xml page (see isXHTML);
+	// reasonAttachment: a page sent to be saved (see isAttachment).
+	reasonXHTML      = "xhtml"
+	reasonAttachment = "attachment"
 )
 
 // ratioFloor is how many decoded bytes may come out before the decode
