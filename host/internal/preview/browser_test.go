@@ -3,7 +3,6 @@ package preview_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"image"
 	"image/color"
@@ -14,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -25,26 +23,10 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/preview"
+	"github.com/bespoke-edge/bespoke/internal/chromium"
 )
 
 var updateScreenshot = flag.Bool("update", false, "rewrite screenshot.png, the preview's picture in the README")
-
-// chromium returns the path of a headless-capable Chromium, or skips the
-// test when there is none, except in CI, which installs one (`.ci/run`):
-// there a missing browser is a failure.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not installed (apt-get install chromium)")
-	}
-	t.Skip("chromium not installed (apt-get install chromium)")
-	return ""
-}
 
 // browse runs headless Chromium on target with a fresh profile and the
 // given options (--dump-dom, --screenshot=...) and returns its output.
@@ -52,31 +34,8 @@ func browse(t *testing.T, bin, target string, opts ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir(), "--window-size=1400,900", "--hide-scrollbars"}, opts...)
-	// Headless Chromium now and then dies of a signal, most often on a
-	// machine busy with other tests: a whole dumped document is still its
-	// answer, and a run that died before its work is run again, twice
-	// at most (the preview reads nothing from the profile).
-	for try := 1; ; try++ {
-		out, err := exec.CommandContext(ctx, bin, append(args, target)...).Output()
-		var exit *exec.ExitError
-		if err == nil || !errors.As(err, &exit) || exit.Exited() {
-			if err != nil {
-				t.Fatalf("chromium %v: %v", opts, err)
-			}
-			return string(out)
-		}
-		if bytes.HasSuffix(bytes.TrimSpace(out), []byte("</html>")) {
-			t.Logf("chromium %v: %v after dumping the whole document: kept", opts, err)
-			return string(out)
-		}
-		if try == 3 {
-			t.Fatalf("chromium %v: %v, %d times", opts, err, try)
-		}
-		t.Logf("chromium %v: %v: run again", opts, err)
-	}
+	args := append([]string{"--window-size=1400,900", "--hide-scrollbars"}, opts...)
+	return chromium.Run(ctx, t, bin, t.TempDir(), append(args, target)...)
 }
 
 var marksAttr = regexp.MustCompile(`<iframe id="(before|after)"[^>]*data-marks="(\d+)"`)
@@ -89,7 +48,7 @@ var marksAttr = regexp.MustCompile(`<iframe id="(before|after)"[^>]*data-marks="
 // checks its layout: the dark bar, the form, and in the frames the colors
 // of what the rules target (blue, before) and change (pink, after).
 func TestBrowserPreview(t *testing.T) {
-	bin := chromium(t)
+	bin := chromium.Path(t)
 	origin := httptest.NewServer(demo.Handler())
 	defer origin.Close()
 	file := filepath.Join(t.TempDir(), "rules.yaml")

@@ -1,14 +1,10 @@
 package proxy_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
-	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,24 +17,8 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/internal/chromium"
 )
-
-// chromium returns the path of a headless-capable Chromium, or skips the
-// test when there is none, except in CI, which installs one
-// (`.ci/run`): there a missing browser is a failure.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not installed (apt-get install chromium)")
-	}
-	t.Skip("chromium not installed (apt-get install chromium)")
-	return ""
-}
 
 // A desktop Chrome on Linux: what Chromium's own Client Hints say it is,
 // so that the hints and the User-Agent agree (headless Chromium's own
@@ -54,7 +34,7 @@ type browser struct {
 }
 
 func newBrowser(t *testing.T) *browser {
-	return &browser{bin: chromium(t), profile: t.TempDir()}
+	return &browser{bin: chromium.Path(t), profile: t.TempDir()}
 }
 
 // dom loads url as a desktop Chrome in German-speaking Switzerland, with
@@ -64,43 +44,7 @@ func (b *browser) dom(t *testing.T, url string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return runDump(t, func() *exec.Cmd {
-		return exec.CommandContext(ctx, b.bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir="+b.profile, "--accept-lang=de-CH,de", "--user-agent="+desktopChrome,
-			"--dump-dom", url)
-	})
-}
-
-// runDump runs a Chromium that dumps the document it built (cmd makes
-// the command), and returns the dump. Headless Chromium now and then
-// dies of a signal, most often on a machine busy with other tests: a
-// whole document (up to its </html>) dumped before it died is still the
-// browser's answer, and a run that died before is run again, twice at
-// most. What the page's visits leave (cookies) is in the profile only
-// once the browser wrote it, so a run again sees what the lost one
-// would have seen, and a state it changed before dying shows as a
-// failed assertion, not a pass. Every crash is logged.
-func runDump(t *testing.T, cmd func() *exec.Cmd) string {
-	t.Helper()
-	for try := 1; ; try++ {
-		out, err := cmd().Output()
-		var exit *exec.ExitError
-		if err == nil || !errors.As(err, &exit) || exit.Exited() {
-			if err != nil {
-				t.Fatalf("chromium: %v", err)
-			}
-			return string(out)
-		}
-		if bytes.HasSuffix(bytes.TrimSpace(out), []byte("</html>")) {
-			t.Logf("chromium: %v after dumping the whole document: kept", err)
-			return string(out)
-		}
-		if try == 3 {
-			t.Fatalf("chromium: %v, %d times", err, try)
-		}
-		t.Logf("chromium: %v before its dump: run again", err)
-	}
+	return chromium.Run(ctx, t, b.bin, b.profile, "--accept-lang=de-CH,de", "--user-agent="+desktopChrome, "--dump-dom", url)
 }
 
 func cardIDs(dom string) []string {

@@ -6,13 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/internal/chromium"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/escape"
 )
@@ -95,7 +95,7 @@ var xssCases = []struct {
 // the end, and no payload did (no data-pwned mark, no request for
 // /leak).
 func TestBrowserBlocksInjection(t *testing.T) {
-	bin := chromium(t)
+	bin := chromium.Path(t)
 	for _, tc := range xssCases {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "rules:\n  - name: r\n    actions:\n      " + tc.rules + "\n"
@@ -145,13 +145,7 @@ func dumpDOM(t *testing.T, bin, u string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	profile := t.TempDir()
-	return runDump(t, func() *exec.Cmd {
-		return exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir="+profile, "--user-agent="+desktopChrome,
-			"--virtual-time-budget=5000", "--dump-dom", u)
-	})
+	return chromium.Run(ctx, t, bin, t.TempDir(), "--user-agent="+desktopChrome, "--virtual-time-budget=5000", "--dump-dom", u)
 }
 
 // TestBrowserAgreesOnOrigins compares escape.OriginOf with Chromium's
@@ -160,7 +154,7 @@ func dumpDOM(t *testing.T, bin, u string) string {
 // page's own origin; where it gives a scheme and host, the browser's
 // must match.
 func TestBrowserAgreesOnOrigins(t *testing.T) {
-	bin := chromium(t)
+	bin := chromium.Path(t)
 	urls := []string{
 		"/buy", "buy", "?q=1", "#x", "//evil.example/", `/\evil.example`, `\\evil.example`, `\/evil.example`,
 		"https:evil.example", "https:/\\evil.example/x", "HTTPS://Evil.Example:8443/x", " \t//evil.example",

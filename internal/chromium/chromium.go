@@ -1,0 +1,70 @@
+// Package chromium runs headless Chromium for the tests that check what a
+// real browser makes of what bespoke serves: the document it builds, the
+// scripts it lets run, a screenshot.
+package chromium
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// flags are every run's: headless, without the sandbox (CI runs as
+// root), and nothing in the background that would reach the network.
+var flags = []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	"--disable-background-networking", "--disable-component-update", "--disable-sync"}
+
+// Path returns the path of a headless-capable Chromium, or skips the
+// test when there is none, except in CI, which installs one (`.ci/run`):
+// there a missing browser is a failure.
+func Path(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium not installed (apt-get install chromium)")
+	}
+	t.Skip("chromium not installed (apt-get install chromium)")
+	return ""
+}
+
+// Run runs bin with profile as its user data directory and args (the
+// page last), and returns what it wrote (--dump-dom: the document it
+// built).
+//
+// Headless Chromium now and then dies of a signal, most often on a
+// machine busy with other tests: a whole document (up to its </html>)
+// dumped before it died is still the browser's answer, and a run that
+// died before is run again, twice at most. What the page's visits leave
+// (cookies) is in the profile only once the browser wrote it, so a run
+// again sees what the lost one would have seen, and a state it changed
+// before dying shows as a failed assertion, not a pass. Every crash is
+// logged.
+func Run(ctx context.Context, t testing.TB, bin, profile string, args ...string) string {
+	t.Helper()
+	argv := append(append(append([]string{}, flags...), "--user-data-dir="+profile), args...)
+	for try := 1; ; try++ {
+		out, err := exec.CommandContext(ctx, bin, argv...).Output()
+		var exit *exec.ExitError
+		if err == nil || !errors.As(err, &exit) || exit.Exited() {
+			if err != nil {
+				t.Fatalf("chromium %v: %v", args, err)
+			}
+			return string(out)
+		}
+		if bytes.HasSuffix(bytes.TrimSpace(out), []byte("</html>")) {
+			t.Logf("chromium %v: %v after dumping the whole document: kept", args, err)
+			return string(out)
+		}
+		if try == 3 {
+			t.Fatalf("chromium %v: %v, %d times", args, err, try)
+		}
+		t.Logf("chromium %v: %v before its answer: run again", args, err)
+	}
+}
