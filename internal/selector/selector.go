@@ -107,20 +107,48 @@ type Attr struct {
 	Op AttrOp
 	// Value is what Op compares with, unescaped.
 	Value string
-	// Fold compares ASCII letters case-insensitively (the "i" flag).
+	// Fold compares ASCII letters case-insensitively: the "i" flag, or,
+	// without a flag, an attribute HTML lists as case-insensitive (see
+	// foldedAttrs).
 	Fold bool
+	// Flag is the flag written after the value: 'i', 's' or 0.
+	Flag byte
+}
+
+// foldedAttrs are the attributes whose values attribute selectors compare
+// ASCII case-insensitively in an HTML document unless the selector says
+// "s" (HTML, "Case-sensitivity of selectors"): [type=text] selects
+// type="Text", as in browsers.
+var foldedAttrs = map[string]bool{
+	"accept": true, "accept-charset": true, "align": true, "alink": true, "axis": true, "bgcolor": true,
+	"charset": true, "checked": true, "clear": true, "codetype": true, "color": true, "compact": true,
+	"declare": true, "defer": true, "dir": true, "direction": true, "disabled": true, "enctype": true,
+	"face": true, "frame": true, "hreflang": true, "http-equiv": true, "lang": true, "language": true,
+	"link": true, "media": true, "method": true, "multiple": true, "nohref": true, "noresize": true,
+	"noshade": true, "nowrap": true, "readonly": true, "rel": true, "rev": true, "rules": true,
+	"scope": true, "scrolling": true, "selected": true, "shape": true, "target": true, "text": true,
+	"type": true, "valign": true, "valuetype": true, "vlink": true,
 }
 
 // Matches reports whether an attribute whose value is v (with character
 // references already decoded) satisfies a. Presence is the caller's to
 // check.
-func (a *Attr) Matches(v string) bool {
+func (a *Attr) Matches(v string) bool { return a.match(v, a.Fold) }
+
+// MatchesOn is Matches on an element that is HTML, or not (svg, MathML),
+// where only the "i" flag folds case: HTML's case-insensitive attributes
+// are an HTML element's.
+func (a *Attr) MatchesOn(v string, html bool) bool {
+	return a.match(v, a.Flag == 'i' || a.Fold && html)
+}
+
+func (a *Attr) match(v string, fold bool) bool {
 	want := a.Value
 	switch a.Op {
 	case Exists:
 		return true
 	case Equals:
-		return equal(v, want, a.Fold)
+		return equal(v, want, fold)
 	case Includes:
 		if want == "" || strings.ContainsAny(want, " \t\n\r\f") {
 			return false
@@ -134,21 +162,21 @@ func (a *Attr) Matches(v string) bool {
 			for j < len(v) && !isSpace(v[j]) {
 				j++
 			}
-			if j > i && equal(v[i:j], want, a.Fold) {
+			if j > i && equal(v[i:j], want, fold) {
 				return true
 			}
 			v = v[j:]
 		}
 		return false
 	case Prefix:
-		return want != "" && len(v) >= len(want) && equal(v[:len(want)], want, a.Fold)
+		return want != "" && len(v) >= len(want) && equal(v[:len(want)], want, fold)
 	case Suffix:
-		return want != "" && len(v) >= len(want) && equal(v[len(v)-len(want):], want, a.Fold)
+		return want != "" && len(v) >= len(want) && equal(v[len(v)-len(want):], want, fold)
 	case Substring:
 		if want == "" {
 			return false
 		}
-		if !a.Fold {
+		if !fold {
 			return strings.Contains(v, want)
 		}
 		for i := 0; i+len(want) <= len(v); i++ {
@@ -158,8 +186,8 @@ func (a *Attr) Matches(v string) bool {
 		}
 		return false
 	case DashMatch:
-		return equal(v, want, a.Fold) ||
-			len(v) > len(want) && v[len(want)] == '-' && equal(v[:len(want)], want, a.Fold)
+		return equal(v, want, fold) ||
+			len(v) > len(want) && v[len(want)] == '-' && equal(v[:len(want)], want, fold)
 	}
 	return false
 }
@@ -676,8 +704,9 @@ func (p *parser) attr() (Attr, error) {
 		}
 		switch flag := p.s[p.i:j]; flag {
 		case "i", "I":
-			a.Fold = true
+			a.Flag = 'i'
 		case "s", "S":
+			a.Flag = 's'
 		default:
 			return Attr{}, p.fail(p.i, "unknown attribute flag %q: only i (case-insensitive) and s (case-sensitive) are allowed", flag)
 		}
@@ -691,6 +720,7 @@ func (p *parser) attr() (Attr, error) {
 		return Attr{}, p.fail(p.i, "expected ']' to close the attribute selector")
 	}
 	p.i++
+	a.Fold = a.Flag == 'i' || a.Flag == 0 && foldedAttrs[a.Name]
 	return a, nil
 }
 
@@ -1083,8 +1113,9 @@ func (c *Compound) write(b *strings.Builder) {
 		if a.Op != Exists {
 			b.WriteString(a.Op.String())
 			writeString(b, a.Value)
-			if a.Fold {
-				b.WriteString(" i")
+			if a.Flag != 0 {
+				b.WriteByte(' ')
+				b.WriteByte(a.Flag)
 			}
 		}
 		b.WriteByte(']')

@@ -26,7 +26,8 @@ func TestParseCanonical(t *testing.T) {
 		{`input[type="TEXT" i]`, `input[type="TEXT" i]`},
 		{`input[type=text I]`, `input[type="text" i]`},
 		{`input[type="text"i]`, `input[type="text" i]`},
-		{`input[type="text" s]`, `input[type="text"]`},
+		{`input[type="text" s]`, `input[type="text" s]`},
+		{`input[type="text" S]`, `input[type="text" s]`},
 		{`[lang|=en]`, `[lang|="en"]`},
 		{`[class~=a][title*='x y'][src$=".png"]`, `[class~="a"][title*="x y"][src$=".png"]`},
 		{`[tabindex=1]`, `[tabindex="1"]`},
@@ -112,7 +113,7 @@ func TestParseAST(t *testing.T) {
 			Type:    "li",
 			IDs:     []string{"x"},
 			Classes: []string{"a", "b"},
-			Attrs:   []Attr{{Name: "data-id"}, {Name: "lang", Op: DashMatch, Value: "en", Fold: true}},
+			Attrs:   []Attr{{Name: "data-id"}, {Name: "lang", Op: DashMatch, Value: "en", Fold: true, Flag: 'i'}},
 			Pseudos: []Pseudo{
 				{Kind: NthChild, Nth: Nth{2, 1}},
 				{Kind: Not, Not: List{{Compounds: []Compound{{Classes: []string{"c"}}}}}},
@@ -312,6 +313,14 @@ func TestAttrMatches(t *testing.T) {
 		{`[a|=en]`, "en-US", true},
 		{`[a|=en]`, "english", false},
 		{`[a|=EN i]`, "en-us", true},
+		// Attributes HTML lists as case-insensitive, without a flag.
+		{`[type=text]`, "Text", true},
+		{`[type=text s]`, "Text", false},
+		{`[rel~=nofollow]`, "NoFollow noopener", true},
+		{`[lang|=en]`, "EN-gb", true},
+		{`[method=post]`, "POST", true},
+		{`[data-type=text]`, "Text", false},
+		{`[title=text]`, "Text", false},
 	}
 	for _, tt := range tests {
 		l := MustParse(tt.sel)

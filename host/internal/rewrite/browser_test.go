@@ -229,11 +229,18 @@ func newBTree(doc *html.Node, elems []relem, annotated string, ends []int) *btre
 	return t
 }
 
+// browserParse parses page as a browser does once it has decoded it:
+// its decoder drops a UTF-8 byte order mark, which html.Parse, given
+// text already decoded, would take for text.
+func browserParse(page string) (*html.Node, error) {
+	return html.Parse(strings.NewReader(strings.TrimPrefix(page, "\uFEFF")))
+}
+
 // creationAncestors returns the annotated ancestors (see
 // annotatedAncestors) element id has in the page prefix, which ends with
 // its start tag; nil if the prefix does not hold it once.
 func creationAncestors(prefix string, id int) []int {
-	doc, err := html.Parse(strings.NewReader(prefix))
+	doc, err := browserParse(prefix)
 	if err != nil {
 		return nil
 	}
@@ -369,12 +376,12 @@ func compareTrees(in string) (*treeDiff, error) {
 	if err != nil {
 		return nil, err
 	}
-	plain, err := html.Parse(strings.NewReader(in))
+	plain, err := browserParse(in)
 	if err != nil {
 		return nil, nil
 	}
 	annotated, ends := annotateEnds(in, elems)
-	doc, err := html.Parse(strings.NewReader(annotated))
+	doc, err := browserParse(annotated)
 	if err != nil {
 		return nil, nil
 	}
@@ -556,7 +563,7 @@ func (d *treeDiff) afterCut(n *html.Node) bool {
 	}
 	if d.made == nil {
 		d.made = map[string]int{}
-		if doc, err := html.Parse(strings.NewReader(d.annotated[:d.ends[d.cut]])); err == nil {
+		if doc, err := browserParse(d.annotated[:d.ends[d.cut]]); err == nil {
 			for m := range doc.Descendants() {
 				if m.Type == html.ElementNode && attrOf(m, annotAttr) == "" {
 					d.made[m.Namespace+":"+m.Data]++

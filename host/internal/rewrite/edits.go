@@ -74,8 +74,7 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 			var ok bool
 			switch c.kind {
 			case kindClass:
-				v := r.tag[r.classLo:r.classHi]
-				ok = hasWord(v, c.classes[0]) || bytes.IndexByte(v, '&') >= 0 && hasWord(r.decode(v), c.classes[0])
+				ok = r.classHas(r.tag[r.classLo:r.classHi], c.classes[0])
 			case kindID:
 				ok = r.spanIs(r.idLo, r.idHi, c.ids[0])
 			default:
@@ -329,10 +328,7 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 		}
 		v := r.tag[r.classLo:r.classHi]
 		for _, cl := range c.classes {
-			// A raw word equal to a class without '&' is that class;
-			// otherwise compare what the value decodes to.
-			if !(hasWord(v, cl) && strings.IndexByte(cl, '&') < 0) &&
-				!(bytes.IndexByte(v, '&') >= 0 && hasWord(r.decode(v), cl)) {
+			if !r.classHas(v, cl) {
 				return false
 			}
 		}
@@ -340,7 +336,7 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 	for i := range c.attrs {
 		a := &c.attrs[i]
 		j := r.findAttr(a.Name)
-		if j < 0 || a.Op != selector.Exists && !a.Matches(bstr(r.value(j))) {
+		if j < 0 || a.Op != selector.Exists && !a.MatchesOn(bstr(r.value(j)), r.stack[d].ns == nsHTML) {
 			return false
 		}
 	}
@@ -427,10 +423,49 @@ func (r *Rewriter) decode(v []byte) []byte {
 // spanIs reports whether the value tag[lo:hi] is want.
 func (r *Rewriter) spanIs(lo, hi int32, want string) bool {
 	v := r.tag[lo:hi]
-	if len(v) == len(want) && string(v) == want {
+	if len(v) == len(want) && (string(v) == want || r.quirks && asciiFold(v, want)) {
 		return true
 	}
-	return bytes.IndexByte(v, '&') >= 0 && string(r.decode(v)) == want
+	if bytes.IndexByte(v, '&') < 0 {
+		return false
+	}
+	d := r.decode(v)
+	return string(d) == want || r.quirks && asciiFold(d, want)
+}
+
+// classHas reports whether the class list v (as the tag has it) holds
+// class w. In quirks mode (a page without a doctype, or with an old
+// one) class and id selectors compare ASCII case-insensitively, as in
+// browsers: .content selects class="Content".
+func (r *Rewriter) classHas(v []byte, w string) bool {
+	if strings.IndexByte(w, '&') < 0 && (hasWord(v, w) || r.quirks && hasWordFold(v, w)) {
+		// A raw word equal to a class without '&' is that class.
+		return true
+	}
+	if bytes.IndexByte(v, '&') < 0 {
+		return false
+	}
+	d := r.decode(v)
+	return hasWord(d, w) || r.quirks && hasWordFold(d, w)
+}
+
+// hasWordFold is hasWord comparing ASCII letters case-insensitively.
+func hasWordFold(v []byte, w string) bool {
+	for len(v) > 0 {
+		i := 0
+		for i < len(v) && isSpace(v[i]) {
+			i++
+		}
+		j := i
+		for j < len(v) && !isSpace(v[j]) {
+			j++
+		}
+		if j > i && asciiFold(v[i:j], w) {
+			return true
+		}
+		v = v[j:]
+	}
+	return false
 }
 
 // bstr views b as a string, for comparisons that do not keep it.

@@ -51,6 +51,11 @@ type scanner struct {
 func (r *Rewriter) scan(final bool) int {
 	src := r.src
 	pos := 0
+	if r.base == 0 && !final && len(src) < len(utf8BOM) && bytes.HasPrefix(utf8BOM, src) {
+		// The page starts with what may be a byte order mark, which
+		// text must see whole (see text): the rest comes next.
+		return 0
+	}
 	for pos < len(src) && !r.stopped {
 		switch r.state {
 		case stData:

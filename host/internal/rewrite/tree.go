@@ -18,7 +18,10 @@ package rewrite
 // (special, scope boundaries, insertion mode), and open elements of one
 // tag are chained, so that nothing walks the stack.
 
-import "math/bits"
+import (
+	"bytes"
+	"math/bits"
+)
 
 // tree is the tree builder's state: the stack of open elements, what
 // the insertion rules look up, the list of active formatting elements,
@@ -1300,6 +1303,9 @@ func (r *Rewriter) dropTypes(i int32) {
 	r.typeCounts = r.typeCounts[:i]
 }
 
+// utf8BOM is the byte order mark of a UTF-8 page.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
 // text handles the text src[lo:hi] where text changes the tree: before
 // the body starts, and in a column group.
 func (r *Rewriter) text(lo, hi int) {
@@ -1308,6 +1314,12 @@ func (r *Rewriter) text(lo, hi int) {
 		r.work += len(t)
 	}
 	i := 0
+	if r.base+lo == 0 && bytes.HasPrefix(t, utf8BOM) {
+		// A UTF-8 byte order mark: the browser's decoder drops it, so
+		// it is no text of the document (else the body would start
+		// here, before the page's <head>). It is written on as it is.
+		i = len(utf8BOM)
+	}
 	for i < len(t) && isSpace(t[i]) {
 		i++
 	}

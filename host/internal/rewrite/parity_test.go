@@ -1,0 +1,92 @@
+package rewrite
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestByteOrderMark: a UTF-8 byte order mark at the start of a page is
+// not text of the document (the browser's decoder drops it), so the page's
+// own <head> and <body> are the head and the body, and selectors that
+// name them select them; the mark is written on as it came. Found by
+// TestRealPagesChromium on a page of the public corpus (la-nacion), whose
+// elements the rewriter had all put in a body the mark started. The
+// page is written at once, and a byte at a time (the mark split across
+// writes); a page that starts with other bytes is unchanged.
+func TestByteOrderMark(t *testing.T) {
+	bom := "\xEF\xBB\xBF"
+	prog, err := CompileStrings([]string{"html > body", "head > title", "body > p", "head > meta"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := []Edit{
+		{Selector: 0, Op: AddClass, Attr: "b"},
+		{Selector: 1, Op: SetAttr, Attr: "data-t", Value: "1"},
+		{Selector: 2, Op: AddClass, Attr: "p"},
+		{Selector: 3, Op: SetAttr, Attr: "data-m", Value: "1"},
+	}
+	tests := []struct{ page, want string }{
+		{bom + `<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title></head><body><p>x</p></body></html>`,
+			bom + `<!DOCTYPE html><html><head><meta charset="utf-8" data-m="1"><title data-t="1">t</title></head><body class="b"><p class="p">x</p></body></html>`},
+		{bom + "\n  <html><head><title>t</title></head><body><p>x</p>",
+			bom + "\n  <html><head><title data-t=\"1\">t</title></head><body class=\"b\"><p class=\"p\">x</p>"},
+		// Not a mark: text, which starts the body (the page's <body>
+		// tag then adds to it, and heads nothing).
+		{"\xEF\xBB<html><head><title>t</title></head><body><p>x</p>",
+			"\xEF\xBB<html><head><title>t</title></head><body><p>x</p>"},
+		// A mark further in is text like any other.
+		{"<p>a</p>" + bom + "<p>b</p>", "<p>a</p>" + bom + "<p>b</p>"},
+	}
+	for _, tt := range tests {
+		for _, chunk := range []int{0, 1, 2} {
+			var out bytes.Buffer
+			rw := prog.NewRewriter(&out, edits, Options{})
+			page := []byte(tt.page)
+			step := chunk
+			if step == 0 {
+				step = len(page)
+			}
+			for i := 0; i < len(page); i += step {
+				rw.Write(page[i:min(i+step, len(page))])
+			}
+			if err := rw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rw.Release()
+			if got := out.String(); got != tt.want {
+				t.Errorf("%q in writes of %d:\n got %q\nwant %q", tt.page, chunk, got, tt.want)
+			}
+		}
+	}
+}
+
+// TestQuirksModeSelectors: in a page in quirks mode (no doctype, or an
+// old one), class and id selectors compare ASCII case-insensitively, as
+// in browsers; attribute selectors, and pages in standards mode, do not.
+// Found by TestRealPagesChromium on a page of the public corpus
+// (buzzfeed-1: .content and class="Content").
+func TestQuirksModeSelectors(t *testing.T) {
+	prog, err := CompileStrings([]string{".content p", "#main", "[class~=content]"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := []Edit{{Selector: 0, Op: AddClass, Attr: "a"}, {Selector: 1, Op: AddClass, Attr: "b"}, {Selector: 2, Op: AddClass, Attr: "c"}}
+	body := `<div class="Page Content"><p>x</p></div><section id="MAIN">y</section><div class="Con&#116;ent"><p>z</p></div>`
+	tests := []struct{ doctype, want string }{
+		{"", `<div class="Page Content"><p class="a">x</p></div><section id="MAIN" class="b">y</section><div class="Con&#116;ent"><p class="a">z</p></div>`},
+		{`<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 3.2 Final//EN">`, `<div class="Page Content"><p class="a">x</p></div><section id="MAIN" class="b">y</section><div class="Con&#116;ent"><p class="a">z</p></div>`},
+		{`<!DOCTYPE html>`, body},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		rw := prog.NewRewriter(&out, edits, Options{})
+		rw.Write([]byte(tt.doctype + body))
+		if err := rw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rw.Release()
+		if got := out.String(); got != tt.doctype+tt.want {
+			t.Errorf("doctype %q:\n got %s\nwant %s", tt.doctype, got, tt.doctype+tt.want)
+		}
+	}
+}
