@@ -103,6 +103,11 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 		p.stats.Personalized.Add(1)
 	}
 	p.setVisitorHeaders(h, st, rp.setVisitor)
+	if p.cfg.DebugHeaders && rp.reason != "" && rp.reason != reasonStatus {
+		// Why a page the rules edit went out as the origin sent it
+		// (the reasons of bespoke_body_limits_total).
+		h.Set("X-Bespoke-Untouched", rp.reason)
+	}
 	if rp.private {
 		h.Set("Cache-Control", privateCacheControl(h.Get("Cache-Control")))
 	}

@@ -33,6 +33,7 @@ func edgeServer(t *testing.T, origin http.Handler) *running {
 	cfg := ruleConfig(t, o.URL, edgeRules)
 	access := true
 	cfg.Log.Access = &access
+	cfg.Log.DebugHeaders = true
 	return start(t, cfg)
 }
 
@@ -205,12 +206,15 @@ func TestNoTransformPassesUntouched(t *testing.T) {
 	if g.err != nil || string(g.body) != page || g.Header.Get("Cache-Control") != "public, max-age=60, no-transform" {
 		t.Errorf("no-transform page: %q, Cache-Control %q, err %v; want it as the origin sent it", g.body, g.Header.Get("Cache-Control"), g.err)
 	}
+	if u := g.Header.Get("X-Bespoke-Untouched"); u != "no_transform" {
+		t.Errorf("X-Bespoke-Untouched %q, want no_transform (debug headers are on)", u)
+	}
 	limitCount(t, r.admin, "no_transform", "untouched")
-	if g := do(t, "GET", r.url+"/page.xhtml"); string(g.body) != page {
-		t.Errorf("an XHTML page was changed: %q", g.body)
+	if g := do(t, "GET", r.url+"/page.xhtml"); string(g.body) != page || g.Header.Get("X-Bespoke-Untouched") != "xhtml" {
+		t.Errorf("an XHTML page was changed: %q (X-Bespoke-Untouched %q)", g.body, g.Header.Get("X-Bespoke-Untouched"))
 	}
 	limitCount(t, r.admin, "xhtml", "untouched")
-	if g := do(t, "GET", r.url+"/other"); !bytes.Contains(g.body, []byte(`<body class="edited">`)) {
-		t.Errorf("a page without no-transform was not edited: %q", g.body)
+	if g := do(t, "GET", r.url+"/other"); !bytes.Contains(g.body, []byte(`<body class="edited">`)) || g.Header.Get("X-Bespoke-Untouched") != "" {
+		t.Errorf("a page without no-transform was not edited: %q (X-Bespoke-Untouched %q)", g.body, g.Header.Get("X-Bespoke-Untouched"))
 	}
 }
