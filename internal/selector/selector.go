@@ -142,6 +142,31 @@ func (a *Attr) MatchesOn(v string, html bool) bool {
 	return a.match(v, a.Flag == 'i' || a.Fold && html)
 }
 
+// HasWord reports whether the whitespace-separated list holds word (which
+// [attr~=word] and, for the class attribute, .word select), comparing
+// ASCII letters case-insensitively when fold is set. An empty word, or one
+// with whitespace, is in no list.
+func HasWord(list, word string, fold bool) bool {
+	if word == "" || strings.ContainsAny(word, " \t\n\r\f") {
+		return false
+	}
+	for len(list) > 0 {
+		i := 0
+		for i < len(list) && isSpace(list[i]) {
+			i++
+		}
+		j := i
+		for j < len(list) && !isSpace(list[j]) {
+			j++
+		}
+		if j > i && equal(list[i:j], word, fold) {
+			return true
+		}
+		list = list[j:]
+	}
+	return false
+}
+
 func (a *Attr) match(v string, fold bool) bool {
 	want := a.Value
 	switch a.Op {
@@ -150,24 +175,7 @@ func (a *Attr) match(v string, fold bool) bool {
 	case Equals:
 		return equal(v, want, fold)
 	case Includes:
-		if want == "" || strings.ContainsAny(want, " \t\n\r\f") {
-			return false
-		}
-		for len(v) > 0 {
-			i := 0
-			for i < len(v) && isSpace(v[i]) {
-				i++
-			}
-			j := i
-			for j < len(v) && !isSpace(v[j]) {
-				j++
-			}
-			if j > i && equal(v[i:j], want, fold) {
-				return true
-			}
-			v = v[j:]
-		}
-		return false
+		return HasWord(v, want, fold)
 	case Prefix:
 		return want != "" && len(v) >= len(want) && equal(v[:len(want)], want, fold)
 	case Suffix:

@@ -74,7 +74,8 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 			var ok bool
 			switch c.kind {
 			case kindClass:
-				ok = r.classHas(r.tag[r.classLo:r.classHi], c.classes[0])
+				v := r.tag[r.classLo:r.classHi]
+				ok = hasWord(v, c.classes[0]) || (r.quirks || bytes.IndexByte(v, '&') >= 0) && r.classHas(v, c.classes[0])
 			case kindID:
 				ok = r.spanIs(r.idLo, r.idHi, c.ids[0])
 			default:
@@ -328,7 +329,7 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 		}
 		v := r.tag[r.classLo:r.classHi]
 		for _, cl := range c.classes {
-			if !r.classHas(v, cl) {
+			if !(hasWord(v, cl) && strings.IndexByte(cl, '&') < 0) && !((r.quirks || bytes.IndexByte(v, '&') >= 0) && r.classHas(v, cl)) {
 				return false
 			}
 		}
@@ -437,8 +438,11 @@ func (r *Rewriter) spanIs(lo, hi int32, want string) bool {
 // class w. In quirks mode (a page without a doctype, or with an old
 // one) class and id selectors compare ASCII case-insensitively, as in
 // browsers: .content selects class="Content".
+//
+// The matcher asks hasWord first, inline, and this only when that fails
+// and the page is in quirks mode or the list has a character reference.
 func (r *Rewriter) classHas(v []byte, w string) bool {
-	if strings.IndexByte(w, '&') < 0 && (hasWord(v, w) || r.quirks && hasWordFold(v, w)) {
+	if (hasWord(v, w) || r.quirks && selector.HasWord(bstr(v), w, true)) && strings.IndexByte(w, '&') < 0 {
 		// A raw word equal to a class without '&' is that class.
 		return true
 	}
@@ -446,26 +450,7 @@ func (r *Rewriter) classHas(v []byte, w string) bool {
 		return false
 	}
 	d := r.decode(v)
-	return hasWord(d, w) || r.quirks && hasWordFold(d, w)
-}
-
-// hasWordFold is hasWord comparing ASCII letters case-insensitively.
-func hasWordFold(v []byte, w string) bool {
-	for len(v) > 0 {
-		i := 0
-		for i < len(v) && isSpace(v[i]) {
-			i++
-		}
-		j := i
-		for j < len(v) && !isSpace(v[j]) {
-			j++
-		}
-		if j > i && asciiFold(v[i:j], w) {
-			return true
-		}
-		v = v[j:]
-	}
-	return false
+	return hasWord(d, w) || r.quirks && selector.HasWord(bstr(d), w, true)
 }
 
 // bstr views b as a string, for comparisons that do not keep it.
