@@ -437,8 +437,15 @@ func applyJSON(doc []byte, edits []jsonrw.Edit, set jsonrw.SeenSet, maxDepth int
 	if testHookJSONEdits != nil {
 		testHookJSONEdits()
 	}
-	return jsonrw.ApplyPooled(doc, edits, set, maxDepth)
+	// A UTF-8 byte order mark, which some servers put before JSON and
+	// browsers' decoders drop (fetch's json() too), is no JSON: the
+	// document is what follows it. An edited document goes without it,
+	// as JSON asks (RFC 8259 8.1); one left unchanged is the origin's.
+	return jsonrw.ApplyPooled(bytes.TrimPrefix(doc, utf8BOM), edits, set, maxDepth)
 }
+
+// utf8BOM is the byte order mark of UTF-8 text.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // passOriginalJSON is passOriginal for a document read into a pooled
 // buffer, which the body returns once sent.

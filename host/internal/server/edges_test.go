@@ -218,3 +218,26 @@ func TestNoTransformPassesUntouched(t *testing.T) {
 		t.Errorf("a page without no-transform was not edited: %q (X-Bespoke-Untouched %q)", g.body, g.Header.Get("X-Bespoke-Untouched"))
 	}
 }
+
+// TestJSONWithByteOrderMark: a JSON document some servers send after a
+// UTF-8 byte order mark (which browsers' decoders drop) is edited like
+// any other, and sent without the mark, with its new length; left
+// unchanged, it is the origin's bytes.
+func TestJSONWithByteOrderMark(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		if r.URL.Path == "/edited.json" {
+			io.WriteString(w, "\uFEFF{\"items\":[1,2]}")
+			return
+		}
+		io.WriteString(w, "\uFEFF[1,2]") // no field to set: unchanged
+	})
+	r := edgeServer(t, origin)
+	g := do(t, "GET", r.url+"/edited.json")
+	if want := `{"items":[1,2],"edited":true}`; g.err != nil || string(g.body) != want || g.Header.Get("Content-Length") != fmt.Sprint(len(want)) {
+		t.Errorf("got %q (Content-Length %q, err %v), want %q", g.body, g.Header.Get("Content-Length"), g.err, want)
+	}
+	if g := do(t, "GET", r.url+"/same.json"); string(g.body) != "\uFEFF[1,2]" || g.Header.Get("X-Bespoke-Untouched") != "" {
+		t.Errorf("a document the edit leaves as it was: %q (X-Bespoke-Untouched %q)", g.body, g.Header.Get("X-Bespoke-Untouched"))
+	}
+}
