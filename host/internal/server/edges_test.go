@@ -39,7 +39,10 @@ func edgeServer(t *testing.T, origin http.Handler) *running {
 
 // TestUpgradePassesThrough: a WebSocket handshake goes to the origin and
 // its 101 comes back, after which the connection is the origin's, both
-// ways, byte for byte, while the rules edit every page.
+// ways, byte for byte, while the rules edit every page. The test of the
+// same name in host covers the handler; this one, what `bespoke serve`
+// wraps it in (the request-smuggling guard, which stops following an
+// upgraded connection, and the access log).
 func TestUpgradePassesThrough(t *testing.T) {
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
