@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"html"
 	mbits "math/bits"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/bespoke-edge/bespoke/internal/selector"
@@ -417,8 +419,92 @@ func (r *Rewriter) decode(v []byte) []byte {
 	if bytes.IndexByte(v, '&') < 0 {
 		return v
 	}
-	r.contentBuf = append(r.contentBuf[:0], html.UnescapeString(string(v))...)
+	r.contentBuf = appendUnescapedAttr(r.contentBuf[:0], v)
 	return r.contentBuf
+}
+
+// appendUnescapedAttr appends v, an attribute value, with its character
+// references decoded as HTML's tokenizer decodes them in an attribute,
+// which is not as in text (html.UnescapeString's way): a named reference
+// without its ';' is decoded only when the whole name is one of the
+// legacy names (&copy, &amp), and not when '=' follows it. In a URL,
+// "?a=1&sectionId=2" keeps "&sect" and "&region=eu" keeps "&reg", where
+// in text they would read "§ionId" and "®ion": [href*="region=eu"]
+// selects the link in browsers.
+func appendUnescapedAttr(dst, v []byte) []byte {
+	for {
+		i := bytes.IndexByte(v, '&')
+		if i < 0 {
+			return append(dst, v...)
+		}
+		dst = append(dst, v[:i]...)
+		v = v[i:]
+		if len(v) > 1 && v[1] == '#' {
+			var n int
+			dst, n = appendNumericRef(dst, v)
+			v = v[n:]
+			continue
+		}
+		j := 1
+		for j < len(v) && isAlnum(v[j]) {
+			j++
+		}
+		semi := j < len(v) && v[j] == ';'
+		if semi {
+			j++
+		}
+		ref := string(v[:j])
+		d := html.UnescapeString(ref)
+		if !semi && j < len(v) && v[j] == '=' ||
+			// Text's way decodes the longest name that starts the run and
+			// keeps the rest: a name that is not all of it.
+			strings.ContainsFunc(d, func(r rune) bool { return r < utf8.RuneSelf && isAlnum(byte(r)) }) {
+			d = ref
+		}
+		dst = append(dst, d...)
+		v = v[j:]
+	}
+}
+
+// appendNumericRef decodes the numeric character reference v starts
+// with ("&#65;", "&#x41", with or without its ';'), as in text and
+// attributes alike, and returns how many bytes it read; "&#" without a
+// digit stays as it is. html.UnescapeString decodes the code point, from
+// the reference written in full: it leaves a one-digit reference without
+// ';' as it is, where HTML decodes it.
+func appendNumericRef(dst, v []byte) ([]byte, int) {
+	j, base := 2, 10
+	if j < len(v) && v[j]|0x20 == 'x' {
+		j, base = 3, 16
+	}
+	from, n := j, 0
+	for ; j < len(v); j++ {
+		c := v[j]
+		var d int
+		switch {
+		case c >= '0' && c <= '9':
+			d = int(c - '0')
+		case base == 16 && c|0x20 >= 'a' && c|0x20 <= 'f':
+			d = int(c|0x20-'a') + 10
+		default:
+			d = -1
+		}
+		if d < 0 {
+			break
+		}
+		n = min(n*base+d, 0x110000) // past Unicode: U+FFFD, however far
+	}
+	if j == from {
+		return append(dst, v[:j]...), j
+	}
+	if j < len(v) && v[j] == ';' {
+		j++
+	}
+	return append(dst, html.UnescapeString("&#"+strconv.Itoa(n)+";")...), j
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // spanIs reports whether the value tag[lo:hi] is want.

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -87,6 +88,36 @@ func TestQuirksModeSelectors(t *testing.T) {
 		rw.Release()
 		if got := out.String(); got != tt.doctype+tt.want {
 			t.Errorf("doctype %q:\n got %s\nwant %s", tt.doctype, got, tt.doctype+tt.want)
+		}
+	}
+}
+
+// TestCharacterReferencesInValues: in an attribute value, a named
+// reference without its ';' is decoded only when its name is all of the
+// run of letters and digits, and not before '=' (HTML's tokenizer; text
+// reads them otherwise). Browsers select the link of "?a=1&sectionId=2"
+// with [href="?a=1&sectionId=2"], not with "§ionId"; each row was
+// checked in Chromium.
+func TestCharacterReferencesInValues(t *testing.T) {
+	tests := []struct {
+		sel, tag string
+		want     bool
+	}{
+		{`[href="?a=1&sectionId=2"]`, `<a href='?a=1&sectionId=2'>`, true},
+		{`[href="?a=1§ionId=2"]`, `<a href='?a=1&sectionId=2'>`, false},
+		{`[href*="region=eu"]`, `<a href="/p?x=1&region=eu">`, true},
+		{`[title="a&copy=x"]`, `<a title='a&copy=x'>`, true},
+		{`[title="a&copyx"]`, `<a title='a&copyx'>`, true},
+		{`[title="a©"]`, `<a title='a&copy'>`, true},
+		{`[title="a©x"]`, `<a title='a&copy;x'>`, true},
+		{`[title="\5"]`, `<a title='&#5'>`, true},
+		{`[title="A9"]`, `<a title='&#x41;9'>`, true},
+		{`.a\&b`, `<a class="a&amp;b">`, true},
+	}
+	for _, tt := range tests {
+		out := rewriteAll(mustCompile(tt.sel), []Edit{{Op: AddClass, Attr: "hit"}}, "<!DOCTYPE html>"+tt.tag+"x</a>")
+		if got := strings.Contains(out, "hit"); got != tt.want {
+			t.Errorf("%s on %s: selected %v, want %v", tt.sel, tt.tag, got, tt.want)
 		}
 	}
 }
