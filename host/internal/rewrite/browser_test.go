@@ -1090,6 +1090,13 @@ func differentialCorpus(t testing.TB, n int, seed uint64) []string {
 // statistics, or fails t and returns nil.
 func checkPage(t testing.TB, in string) map[string]int {
 	t.Helper()
+	return checkPageWith(t, in, nil)
+}
+
+// checkPageWith is checkPage with more selectors: extra, besides
+// browserSelectors.
+func checkPageWith(t testing.TB, in string, extra []string) map[string]int {
+	t.Helper()
 	d, err := compareTrees(in)
 	if err != nil {
 		t.Fatalf("%v\npage: %s", err, short(in))
@@ -1098,7 +1105,7 @@ func checkPage(t testing.TB, in string) map[string]int {
 		return map[string]int{}
 	}
 	if len(d.errs) == 0 {
-		for _, sel := range browserSelectors {
+		for _, sel := range slices.Concat(browserSelectors, extra) {
 			d.compareSelector(t, sel)
 		}
 	}

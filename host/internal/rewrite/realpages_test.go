@@ -81,9 +81,12 @@ func TestRealPagesDifferential(t *testing.T) {
 	pages := realPages(t)
 	names, s := realPageSample(t, pages, 16)
 	stats := map[string]int{}
+	nDerived := 0
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			for k, v := range checkPage(t, string(pages[name])) {
+			derived := pageSelectors(t, string(pages[name]), s, 40, true)
+			nDerived += len(derived)
+			for k, v := range checkPageWith(t, string(pages[name]), derived) {
 				stats[k] += v
 			}
 		})
@@ -91,7 +94,8 @@ func TestRealPagesDifferential(t *testing.T) {
 	for _, d := range append(designDiffs, diffReference) {
 		t.Logf("%s: %d selections differ (%s)", d.name, stats[d.name], d.why)
 	}
-	t.Logf("%d of the corpus's %d pages (BESPOKE_SEED=%d), %d selectors", len(names), len(pages), s, len(browserSelectors))
+	t.Logf("%d of the corpus's %d pages (BESPOKE_SEED=%d), %d selectors and %d made from the pages' own classes, ids and attributes (pageSelectors)",
+		len(names), len(pages), s, len(browserSelectors), nDerived)
 }
 
 // TestRealPagesSplice is TestSpliceDifferential on the public corpus: for
