@@ -147,8 +147,16 @@ func (a *Attr) MatchesOn(v string, html bool) bool {
 // ASCII letters case-insensitively when fold is set. An empty word, or one
 // with whitespace, is in no list.
 func HasWord(list, word string, fold bool) bool {
-	if word == "" || strings.ContainsAny(word, " \t\n\r\f") {
+	if word == "" {
 		return false
+	}
+	// A loop, not strings.ContainsAny, which builds its set of bytes at
+	// every call: in a quirks-mode page, this runs for every class a
+	// selector asks of every element.
+	for i := 0; i < len(word); i++ {
+		if isSpace(word[i]) {
+			return false
+		}
 	}
 	for len(list) > 0 {
 		i := 0
