@@ -1,6 +1,7 @@
 package reqctx
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -61,4 +62,42 @@ func FuzzCookie(f *testing.F) {
 			return true
 		})
 	})
+}
+
+// TestCookieAgainstNetHTTP compares Cookie with net/http's reading of
+// the same Cookie headers on random RFC 6265 headers (token names,
+// cookie-octet values, quoted or not, repeated names, several lines):
+// where net/http reads a cookie, Cookie reads the same value.
+func TestCookieAgainstNetHTTP(t *testing.T) {
+	names := []string{"plan", "seg", "a", "_ga", "session-id", "Plan", "x.y", "__Host-t"}
+	values := []string{"", "pro", "1", `"quoted"`, "a/b+c=", "%7B%22a%22%3A1%7D", "GA1.2.3.4", "v!#$&'()*+-./:<=>?@[]^_`{|}~"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	compared := 0
+	for range 20000 {
+		r, _ := http.NewRequest("GET", "/", nil)
+		for range 1 + rng.IntN(2) {
+			var pairs []string
+			for range 1 + rng.IntN(5) {
+				pairs = append(pairs, names[rng.IntN(len(names))]+"="+values[rng.IntN(len(values))])
+			}
+			r.Header.Add("Cookie", strings.Join(pairs, "; "))
+		}
+		for _, name := range names {
+			want, err := r.Cookie(name)
+			got, found := Cookie(r, name)
+			if err != nil {
+				if found {
+					t.Fatalf("%q: Cookie(%q) = %q; net/http finds none", r.Header["Cookie"], name, got)
+				}
+				continue
+			}
+			compared++
+			if !found || got != want.Value {
+				t.Fatalf("%q: Cookie(%q) = %q, %v; net/http reads %q", r.Header["Cookie"], name, got, found, want.Value)
+			}
+		}
+	}
+	if compared < 10000 {
+		t.Fatalf("only %d cookies compared", compared)
+	}
 }

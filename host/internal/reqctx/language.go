@@ -8,45 +8,77 @@ import (
 
 // PrimaryLanguage returns the primary subtag, lower-cased, of the language
 // the visitor prefers most in an Accept-Language header ("fr" for
-// "fr-CA,fr;q=0.9,en;q=0.8"). Entries with q=0 and the wildcard are
+// "fr-CA,fr;q=0.9,en;q=0.8"): Languages(header)[0], without allocating.
+// Entries with q=0, the wildcard and tags that are not languages are
 // ignored; among equal weights the first listed wins. ok is false when no
 // language is given.
 func PrimaryLanguage(header string) (lang string, ok bool) {
-	best, bestQ := "", -1.0
+	best, bestQ := "", 0.0
 	for header != "" {
-		var entry string
-		entry, header, _ = strings.Cut(header, ",")
-		tag, params, _ := strings.Cut(entry, ";")
-		tag = strings.TrimSpace(tag)
-		if tag == "" || tag == "*" {
-			continue
-		}
-		q := 1.0
-		for params != "" {
-			var p string
-			p, params, _ = strings.Cut(params, ";")
-			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-			if strings.EqualFold(strings.TrimSpace(k), "q") {
-				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				if err != nil || f < 0 || f > 1 {
-					f = 0 // a malformed weight counts as "not acceptable"
-				}
-				q = f
-			}
-		}
-		if q > bestQ && q > 0 {
-			best, bestQ = tag, q
+		var item string
+		item, header, _ = strings.Cut(header, ",")
+		if primary, q, ok := languageItem(item); ok && q > bestQ {
+			best, bestQ = primary, q
 		}
 	}
 	if best == "" {
 		return "", false
 	}
-	primary, _, _ := strings.Cut(best, "-")
-	primary, _, _ = strings.Cut(primary, "_")
-	if !isAlpha(primary) || len(primary) > 8 {
-		return "", false
+	return strings.ToLower(best), true
+}
+
+// languageItem reads one item of an Accept-Language list ("fr-CA;q=0.9"):
+// its primary subtag, as written, and its weight. ok is false for the
+// wildcard, for a tag whose primary subtag is not 1 to 8 letters, and for
+// a weight of 0; a weight that is not a qvalue (RFC 9110 12.4.2: 0 to 1,
+// at most three decimals) counts as 0, as x/text's parser rejects it.
+func languageItem(item string) (primary string, q float64, ok bool) {
+	tag, params, _ := strings.Cut(item, ";")
+	tag = strings.TrimSpace(tag)
+	q = 1
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(strings.TrimSpace(k), "q") {
+			q = qvalue(strings.TrimSpace(v))
+		}
 	}
-	return strings.ToLower(primary), true
+	primary, _, _ = strings.Cut(tag, "-")
+	primary, _, _ = strings.Cut(primary, "_")
+	if q <= 0 || !isAlpha(primary) || len(primary) > 8 {
+		return "", 0, false
+	}
+	return primary, q, true
+}
+
+// qvalue reads a weight: "0", "0.5", "1", "1.000"; anything else is 0.
+func qvalue(v string) float64 {
+	if v == "" || len(v) > 5 || v[0] != '0' && v[0] != '1' {
+		return 0
+	}
+	if len(v) > 1 && v[1] != '.' {
+		return 0
+	}
+	for i := 2; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0
+		}
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f > 1 {
+		return 0
+	}
+	return f
+}
+
+// joinLines is a list header's lines as one list (RFC 9110 5.3): a
+// request may send Accept-Language on two lines.
+func joinLines(vs []string) string {
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	return strings.Join(vs, ",")
 }
 
 func isAlpha(s string) bool {
@@ -75,30 +107,9 @@ func Languages(header string) []string {
 	for header != "" {
 		var item string
 		item, header, _ = strings.Cut(header, ",")
-		tag, params, _ := strings.Cut(item, ";")
-		tag = strings.TrimSpace(tag)
-		if tag == "" || tag == "*" {
-			continue
+		if primary, q, ok := languageItem(item); ok {
+			es = append(es, entry{strings.ToLower(primary), q})
 		}
-		q := 1.0
-		for params != "" {
-			var p string
-			p, params, _ = strings.Cut(params, ";")
-			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-			if strings.EqualFold(strings.TrimSpace(k), "q") {
-				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				if err != nil || f < 0 || f > 1 {
-					f = 0
-				}
-				q = f
-			}
-		}
-		primary, _, _ := strings.Cut(tag, "-")
-		primary, _, _ = strings.Cut(primary, "_")
-		if q <= 0 || !isAlpha(primary) || len(primary) > 8 {
-			continue
-		}
-		es = append(es, entry{strings.ToLower(primary), q})
 	}
 	// Insertion sort: stable, and lists are short.
 	for i := 1; i < len(es); i++ {

@@ -286,7 +286,7 @@ func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
 	case "languages":
 		var langs []string
 		if vs := q.r.Header["Accept-Language"]; len(vs) > 0 {
-			langs = Languages(vs[0])
+			langs = Languages(joinLines(vs))
 		}
 		if len(langs) == 0 {
 			return plugin.Value{}
@@ -370,7 +370,7 @@ func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
 		return q.dev.BrowserVersion, q.dev.BrowserVersion != ""
 	case "language":
 		if vs := r.Header["Accept-Language"]; len(vs) > 0 {
-			return PrimaryLanguage(vs[0])
+			return PrimaryLanguage(joinLines(vs))
 		}
 		return "", false
 	case "path":
