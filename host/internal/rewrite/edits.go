@@ -453,6 +453,15 @@ func appendUnescapedAttr(dst, v []byte) []byte {
 		if semi {
 			j++
 		}
+		if semi {
+			// The references URLs and text are full of, without the
+			// allocations of the general case.
+			if c, ok := commonRefs[string(v[1:j])]; ok {
+				dst = append(dst, c)
+				v = v[j:]
+				continue
+			}
+		}
 		ref := string(v[:j])
 		d := html.UnescapeString(ref)
 		if !semi && j < len(v) && v[j] == '=' ||
@@ -500,8 +509,18 @@ func appendNumericRef(dst, v []byte) ([]byte, int) {
 	if j < len(v) && v[j] == ';' {
 		j++
 	}
-	return append(dst, html.UnescapeString("&#"+strconv.Itoa(n)+";")...), j
+	switch {
+	case n >= 0x80 && n <= 0x9f:
+		// windows-1252's characters, by the standard's table.
+		return append(dst, html.UnescapeString("&#"+strconv.Itoa(n)+";")...), j
+	case n == 0 || n > utf8.MaxRune || n >= 0xd800 && n <= 0xdfff:
+		return utf8.AppendRune(dst, utf8.RuneError), j
+	}
+	return utf8.AppendRune(dst, rune(n)), j
 }
+
+// commonRefs are the named references pages use most, with their ';'.
+var commonRefs = map[string]byte{"amp;": '&', "lt;": '<', "gt;": '>', "quot;": '"', "apos;": '\''}
 
 func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
