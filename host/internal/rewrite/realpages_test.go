@@ -99,7 +99,9 @@ func TestRealPagesDifferential(t *testing.T) {
 }
 
 // TestRealPagesSplice is TestSpliceDifferential on the public corpus: for
-// each page and each splice program, a map of the page, then splices of
+// each page and each splice program (those of the splice tests, and one
+// made from the page's own classes, ids and values), a map of the page,
+// then splices of
 // the page as it was, with its volatile values rewritten, and changed as
 // a later response might be, with random edits and random writes, must
 // be what the Rewriter makes of the page served.
@@ -110,7 +112,21 @@ func TestRealPagesSplice(t *testing.T) {
 	cases, used := 0, 0
 	for _, name := range names {
 		page := pages[name]
-		for _, sp := range splicePrograms() {
+		programs := splicePrograms()
+		// And a program of selectors made from the page's own classes,
+		// ids and values (pageSelectors), which select what editors'
+		// rules select: many elements, with values to read.
+		if own := pageSelectors(t, string(page), s, 12, true); len(own) > 0 {
+			p, err := CompileStrings(own)
+			if err != nil {
+				t.Fatal(err)
+			}
+			programs = append(programs, struct {
+				p    *Program
+				nsel int
+			}{p, len(own)})
+		}
+		for _, sp := range programs {
 			m := recordMap(rng, sp.p, page, true)
 			if m == nil {
 				continue // past the map builder's bound, or one the page cannot have
