@@ -102,7 +102,7 @@ func originMain(args []string) error {
 			return
 		}
 		hd := w.Header()
-		if stamp, ok := strings.CutPrefix(r.URL.RawQuery, varyQuery); ok && stamps[stamp] != "" && strings.HasPrefix(f.ctype, "text/html") {
+		if stamp, ok := strings.CutPrefix(r.URL.RawQuery, varyQuery); ok && stamps[stamp].text != "" && strings.HasPrefix(f.ctype, "text/html") {
 			serveVarying(w, f, stamps[stamp])
 			return
 		}
@@ -120,15 +120,22 @@ func originMain(args []string) error {
 // bespoke-seen-nonce targets).
 const varyQuery = "bench-vary="
 
-// stamps are what a varying response inserts after <head>: its request
-// number, zero-padded, replaces the zeros. text puts it in an inline
-// script's text, as pages that hand their scripts a request id do: no
-// edit map can take it for unchanged. nonce puts it in the values of a
-// CSRF token and a CSP nonce, and in a comment that says where the page
-// was rendered, which edit maps take for volatile (nothing reads them).
-var stamps = map[string]string{
-	"text":  `<script>var requestId="00000000000000000000"</script>`,
-	"nonce": `<meta name="csrf-token" content="00000000000000000000"><script nonce="00000000000000000000">var t=1</script><!-- rendered by web-00000000000000000000 -->`,
+// A stamp is what a varying response inserts after the start tag of
+// after: its request number, zero-padded, replaces the zeros.
+type stamp struct{ after, text string }
+
+// stamps are the varying responses' stamps. text puts the number in the
+// page's text, as pages that print a request id, a render time or a
+// counter do: text is what the tree is built of, so no edit map can take
+// it for unchanged. nonce puts it in the values of a CSRF token and a CSP
+// nonce, in an inline script that hands the page its request id and in a
+// comment that says where the page was rendered: values, script text and
+// comments that edit maps take for volatile (nothing reads them).
+var stamps = map[string]stamp{
+	"text": {"<body", `<p class="served-by">Request 00000000000000000000</p>`},
+	"nonce": {"<head", `<meta name="csrf-token" content="00000000000000000000">` +
+		`<script nonce="00000000000000000000">var requestId="00000000000000000000"</script>` +
+		`<!-- rendered by web-00000000000000000000 -->`},
 }
 
 // varyCount numbers the varying responses.
@@ -138,17 +145,18 @@ var varyCount atomic.Uint64
 var varyPages sync.Pool
 
 // serveVarying serves f as an origin that renders each response: the
-// same page with stamp, numbered, after <head> (fixed width, so every
-// response has the same length and differs from the one before in a few
-// bytes), no validators. Nothing that remembers a previous response of
-// the page byte for byte can reuse it.
-func serveVarying(w http.ResponseWriter, f *servedFile, stamp string) {
+// same page with st, numbered, after the start tag st.after (fixed width,
+// so every response has the same length and differs from the one before
+// in a few bytes), no validators. Nothing that remembers a previous
+// response of the page byte for byte can reuse it.
+func serveVarying(w http.ResponseWriter, f *servedFile, st stamp) {
 	at := 0
-	if head := bytes.Index(f.data, []byte("<head")); head >= 0 {
-		if gt := bytes.IndexByte(f.data[head:], '>'); gt >= 0 {
-			at = head + gt + 1
+	if tag := bytes.Index(f.data, []byte(st.after)); tag >= 0 {
+		if gt := bytes.IndexByte(f.data[tag:], '>'); gt >= 0 {
+			at = tag + gt + 1
 		}
 	}
+	stamp := st.text
 	bp, _ := varyPages.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)

@@ -8,7 +8,7 @@ import (
 )
 
 // TestServeVarying: every varying response is the page with a request
-// number after <head>, the same length each time, different bytes each
+// number after its stamp's start tag, the same length each time, different bytes each
 // time, and no validator a cache could revalidate with.
 func TestServeVarying(t *testing.T) {
 	page := []byte("<!doctype html><html><head><title>t</title></head><body><p>x</p></body></html>")
@@ -18,19 +18,21 @@ func TestServeVarying(t *testing.T) {
 	}
 }
 
-func testServeVarying(t *testing.T, f *servedFile, page []byte, stamp string) {
+func testServeVarying(t *testing.T, f *servedFile, page []byte, st stamp) {
 	var bodies [][]byte
 	for range 3 {
 		rec := httptest.NewRecorder()
-		serveVarying(rec, f, stamp)
+		serveVarying(rec, f, st)
 		resp := rec.Result()
 		b, _ := io.ReadAll(resp.Body)
 		if resp.Header.Get("ETag") != "" || resp.Header.Get("Last-Modified") != "" {
 			t.Errorf("a varying response carries a validator: %v", resp.Header)
 		}
-		if !bytes.HasPrefix(b, []byte("<!doctype html><html><head>"+stamp[:10])) || bytes.Contains(b, bytes.Repeat([]byte("0"), 20)) ||
-			!bytes.HasSuffix(b, page[len("<!doctype html><html><head>"):]) {
-			t.Fatalf("the request number is not in every slot of the stamp right after <head>: %q", b)
+		tag := bytes.Index(page, []byte(st.after))
+		at := tag + bytes.IndexByte(page[tag:], '>') + 1
+		if tag < 0 || !bytes.HasPrefix(b, append(page[:at:at], st.text[:10]...)) || bytes.Contains(b, bytes.Repeat([]byte("0"), 20)) ||
+			!bytes.HasSuffix(b, page[at:]) {
+			t.Fatalf("the request number is not in every slot of the stamp right after %s>: %q", st.after, b)
 		}
 		bodies = append(bodies, b)
 	}

@@ -39,7 +39,8 @@ func (o *memOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
 	if o.vary != "" {
 		if o.stamp == nil {
 			o.stamp = bytes.Clone(o.page)
-			marker := map[string]string{"text": "<title>", "nonce": `content='`}[o.vary]
+			// The logo's text, or a meta element's content.
+			marker := map[string]string{"text": "<span>", "nonce": `content='`}[o.vary]
 			o.at = bytes.Index(o.page, []byte(marker)) + len(marker)
 		}
 		o.n++

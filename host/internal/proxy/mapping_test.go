@@ -26,18 +26,18 @@ import (
 
 // mapOrigin serves the cards page with a strong ETag; with vary, a few
 // bytes near its top change with every response, the same length, so
-// that the map is found: in the title's text ("title"), which no map can
-// take for unchanged, or in a token's and a nonce's values ("nonce") or
-// a comment's text ("comment"), which a map that looks for volatile
-// values does. A varying page has no ETag.
+// that the map is found: in the page's text ("text"), which no map can
+// take for unchanged, or in a token's and a nonce's values ("nonce"), a
+// comment's text ("comment") or a script's ("script"), which a map that
+// looks for volatile values does. A varying page has no ETag.
 func mapOrigin(vary string, compress bool) http.Handler {
 	page := cardsPage()
 	var n atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := page
 		switch vary {
-		case "title":
-			body = strings.Replace(page, "<title>Shop</title>", fmt.Sprintf("<title>S%03d</title>", n.Add(1)%1000), 1)
+		case "text":
+			body = strings.Replace(page, `<ul class="cards">`, fmt.Sprintf(`<p>Request %06d</p><ul class="cards">`, n.Add(1)%1000000), 1)
 		case "nonce":
 			// A CSRF token and a CSP nonce of the same length in every
 			// response: volatile values (rewrite's volatile.go).
@@ -48,6 +48,9 @@ func mapOrigin(vary string, compress bool) http.Handler {
 			// A page that says when and where it was rendered.
 			i := n.Add(1)
 			body = strings.Replace(page, "<title>", fmt.Sprintf(`<!-- rendered in %06d us by web-%02d --><title>`, i*37%1000000, i%16), 1)
+		case "script":
+			// A page that hands its scripts a request id.
+			body = strings.Replace(page, "<title>", fmt.Sprintf(`<script>var requestId = "r-%012d";</script><title>`, n.Add(1)*7919), 1)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if compress {
@@ -70,14 +73,14 @@ func mapOrigin(vary string, compress bool) http.Handler {
 // visitor's views of a page are the same with edit maps as without, on a
 // page that comes back the same (spliced after the first view), on one
 // whose text changes every time (each view falls back to the rewriter),
-// and on one whose nonce and token, or a comment, change every time
-// (spliced after the first view: volatile values), with hide_seen and
-// its cookie.
+// and on one whose nonce and token, a comment or a script's text change
+// every time (spliced after the first view: volatile values), with
+// hide_seen and its cookie.
 func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 	for _, c := range []struct {
 		vary string
 		gzip bool
-	}{{"", false}, {"title", false}, {"", true}, {"nonce", false}, {"comment", false}} {
+	}{{"", false}, {"text", false}, {"", true}, {"nonce", false}, {"comment", false}, {"script", false}} {
 		vary := c.vary
 		t.Run(fmt.Sprintf("vary=%q,gzip=%v", c.vary, c.gzip), func(t *testing.T) {
 			envs := make([]*env, 2)
@@ -114,11 +117,11 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 			// A page with a nonce: the first map, which did not look for
 			// volatile values, fails; the next miss builds one that does,
 			// and it serves the views after.
-			want := map[string][4]int64{"": {4, 0, 1, 0}, "nonce": {2, 2, 2, 1}, "comment": {2, 2, 2, 1}}[vary]
-			if vary == "title" && (hits != 0 || vol != 0 || fells == 0) || vary != "title" && [4]int64{hits, vol, misses, fells} != want {
+			want := map[string][4]int64{"": {4, 0, 1, 0}, "nonce": {2, 2, 2, 1}, "comment": {2, 2, 2, 1}, "script": {2, 2, 2, 1}}[vary]
+			if vary == "text" && (hits != 0 || vol != 0 || fells == 0) || vary != "text" && [4]int64{hits, vol, misses, fells} != want {
 				t.Errorf("hits %d (volatile %d), misses %d, fallbacks %d", hits, vol, misses, fells)
 			}
-			spliced := vary != "title"
+			spliced := vary != "text"
 			if spliced && envs[1].p.EditMaps().Len() != 1 {
 				t.Errorf("the cache holds %d maps, want 1", envs[1].p.EditMaps().Len())
 			}
@@ -170,7 +173,8 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 	always := func(*proxy.MapStats) bool { return true }
 	spliced := func(s *proxy.MapStats) bool { return s.Hits.Load() > 0 && s.Fallbacks.Load() == 0 }
 	missed := func(s *proxy.MapStats) bool { return s.Hits.Load() == 0 }
-	title := bytes.Index(page, []byte("<title>")) + len("<title>")
+	// The logo's text: text, which no map takes for volatile.
+	text := bytes.Index(page, []byte("<span>")) + len("<span>")
 	for _, c := range []struct {
 		name     string
 		rules    string // "" for a plain httputil.ReverseProxy
@@ -197,7 +201,7 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 				body := page
 				if c.vary {
 					body = bytes.Clone(page)
-					copy(body[title:], strconv.FormatInt(100000+n.Add(1)%100000, 10))
+					copy(body[text:], strconv.FormatInt(100000+n.Add(1)%100000, 10))
 				}
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
 				w.Header().Set("Content-Length", strconv.Itoa(len(body)))

@@ -491,7 +491,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.docMode, r.started, r.bodyStarted, r.htmlSeen, r.quirks = modeBeforeHead, false, false, false, true
 	r.formSet, r.formDepth = false, 0
 	r.work = 0
-	r.in, r.base, r.pendAt, r.rec, r.recHold, r.commentAt = 0, 0, 0, nil, false, -1
+	r.in, r.base, r.pendAt, r.rec, r.recHold, r.commentAt, r.rawAt = 0, 0, 0, nil, false, -1, -1
 
 	r.selEpoch = resize(r.selEpoch, len(p.sels))
 	r.selMatch = resize(r.selMatch, len(p.sels))

@@ -31,9 +31,10 @@ type scanner struct {
 	tagFacts
 	attrs     []attr
 	attrsRead bool
-	// commentAt is where the text of the comment being read starts in the
-	// page, for a map that looks for volatile values (-1: not noted).
-	commentAt int
+	// commentAt and rawAt are where the text of the comment, or of the
+	// raw text element (script, style, title...), being read starts in
+	// the page, for a map that looks for volatile values (-1: not noted).
+	commentAt, rawAt int
 
 	// names interns the page's tag names no table knows, to an index
 	// (the id is nameBase plus it); kept across pages (within limits) so
@@ -104,6 +105,9 @@ func (r *Rewriter) scan(final bool) int {
 					return len(src)
 				}
 				return keep
+			}
+			if r.rec != nil && r.rec.look && r.rawAt >= 0 && !r.stopped {
+				r.recordRawText(end)
 			}
 			r.state = stData
 			pos = end

@@ -1226,6 +1226,9 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 		case flags&fPlaintext != 0:
 			r.state = stPlaintext
 		}
+		if (r.state == stScript || r.state == stRawText) && r.rec != nil && r.rec.look {
+			r.rawAt = r.base + end
+		}
 	}
 }
 

@@ -37,7 +37,10 @@ import (
 // the edits look at (treeAttrs), and its element is not a meta element
 // that declares the page's character encoding. The text of a comment is
 // volatile too, when it is as long and has no '>' (see recordComment):
-// pages say in comments when, where and how fast they were rendered.
+// pages say in comments when, where and how fast they were rendered. So
+// is the text of a raw text element (script, style, title, textarea...)
+// that has no '<' (see recordRawText): pages hand their scripts a
+// request id, a time or the visitor's state.
 
 // minVolatile is the shortest value taken for volatile: nonces, tokens,
 // request ids and times in seconds are as long or longer, and shorter
@@ -114,6 +117,26 @@ func (r *Rewriter) recordComment(end int) {
 		return // it started in an earlier write, or it has a '>'
 	}
 	rc.vol = append(rc.vol, volRange{lo: int32(lo), n: uint16(hi - lo), quote: '>'})
+}
+
+// recordRawText notes the text of the raw text element that ends at
+// r.src[end] (the '<' of its end tag) as volatile. Nothing reads raw
+// text but the tokenizer, which looks for the end tag; text with no '<'
+// holds no escape and nothing that looks like it, so it ends where it
+// ended, whatever else it holds. Its "quote" is '<': text that gained one
+// might end elsewhere, and does not splice.
+func (r *Rewriter) recordRawText(end int) {
+	rc := r.rec
+	lo := r.rawAt
+	r.rawAt = -1
+	hi := r.base + end
+	if n := hi - lo; n < minVolatile || n > math.MaxUint16 || len(rc.vol) >= maxVolatile {
+		return
+	}
+	if at := lo - r.base; at < 0 || bytes.IndexByte(r.src[at:end], '<') >= 0 {
+		return // it started in an earlier write, or it has a '<'
+	}
+	rc.vol = append(rc.vol, volRange{lo: int32(lo), n: uint16(hi - lo), quote: '<'})
 }
 
 // recordVolatile notes the volatile values of the start tag src[lt:end],

@@ -243,3 +243,86 @@ func TestVolatileComments(t *testing.T) {
 	}
 	t.Logf("%d spliced, %d fell back", spliced, fell)
 }
+
+// TestVolatileRawText: the text of a raw text element (script, style,
+// title, textarea, noscript) is a volatile value whose quote is '<' when
+// it has none; text with a '<' (an escape, a comparison, markup in a
+// string) is not, nor the text of an svg script, which is markup. Every
+// change of such a text that keeps its length and has no '<' splices, to
+// the Rewriter's output, whatever it holds of the end tag's and the
+// escapes' pieces; one '<' anywhere in it falls back.
+func TestVolatileRawText(t *testing.T) {
+	page := []byte(`<!DOCTYPE html><html><head><title>Shop - request 0123456789</title>` +
+		`<script>window.requestId = "r-0123456789abcdef";</script>` +
+		`<script>if (a < b) { start(); }</script>` +
+		`<style>.promo{color:#c00}/* build 0123456789 */</style>` +
+		`<script type="application/json" id="state">{"visitor":"v-0123456789","cart":[1,2,3]}</script></head>` +
+		`<body><noscript>Enable scripts, id 0123456789</noscript>` +
+		`<ul><li data-id="a">A<script>track("a-0123456789")</script></li><li data-id="b">B</li></ul>` +
+		`<svg><script>var svgScript = 0123456789;</script></svg>` +
+		`<textarea>draft 0123456789 -- not sent</textarea><p>end</p>` +
+		`<script>var s = "<!-- 0123456789 -->";</script><script>short</script></body></html>`)
+	p := mustCompile("li", "ul", "p", "body", "script")
+	p.ReadAttrs("data-id")
+	b := p.NewMapBuilder(4 << 20)
+	b.LookForVolatile()
+	b.Write(page)
+	m := b.Close()
+	b.Release()
+	if m == nil {
+		t.Fatal("no map")
+	}
+	var got []string
+	for _, v := range m.vol {
+		if v.quote != '<' {
+			t.Errorf("volatile value %q with quote %q: the page has no attribute nothing reads, nor a comment", page[v.lo:v.hi()], v.quote)
+		}
+		got = append(got, string(page[v.lo:v.hi()]))
+	}
+	want := []string{
+		"Shop - request 0123456789", `window.requestId = "r-0123456789abcdef";`,
+		".promo{color:#c00}/* build 0123456789 */", `{"visitor":"v-0123456789","cart":[1,2,3]}`,
+		"Enable scripts, id 0123456789", `track("a-0123456789")`, "draft 0123456789 -- not sent",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("volatile raw text\n got %q\nwant %q", got, want)
+	}
+
+	edits := []Edit{
+		{Selector: 2, Op: SetInner, Content: []byte("fin")},
+		{Selector: 1, Op: InsertBefore, Content: []byte("<div>new</div>")},
+		{Selector: 0, Op: HideSeen, Attr: "data-id", N: 1},
+		{Selector: 3, Op: AddClass, Attr: "x"},
+		{Selector: 4, Op: SetAttr, Attr: "data-seen", Value: "1"},
+	}
+	pieces := []string{"/", "script", "/script", "--", "-->", "!--", "!", ">", " ", "\x00", "9", "\r\n", "&lt;", "'\"", "title", "/style"}
+	rng := rand.New(rand.NewPCG(7, 7))
+	spliced, fell := 0, 0
+	for i := range 400 {
+		served := bytes.Clone(page)
+		v := m.vol[i%len(m.vol)]
+		text := served[v.lo:v.hi()]
+		for j := 0; j < len(text); {
+			j += copy(text[j:], pieces[rng.IntN(len(pieces))])
+		}
+		lt := i%5 == 4
+		if lt {
+			text[rng.IntN(len(text))] = '<'
+		}
+		what := fmt.Sprintf("round %d: text %q", i, text)
+		used, at := spliceCase(t, rng, p, m, served, edits, 0, what)
+		switch {
+		case !used:
+			t.Fatalf("%s: the map was not used", what)
+		case lt && at < 0:
+			t.Fatalf("%s: a text that gained a '<' was spliced", what)
+		case !lt && at >= 0:
+			t.Fatalf("%s: fell back at %d", what, at)
+		case lt:
+			fell++
+		default:
+			spliced++
+		}
+	}
+	t.Logf("%d spliced, %d fell back", spliced, fell)
+}
