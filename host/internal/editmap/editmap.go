@@ -19,6 +19,15 @@
 // page's volatile values (Varies), which a page with a nonce or a token
 // per response needs to match; when the map that failed had not looked
 // for them, the next miss builds it, without waiting.
+//
+// A page's identity changes when its validator or length does, and that
+// of a page with a request id, a counter or a time in it does on every
+// response that changed its length, or its ETag when the origin hashes
+// its bytes. So a map is also kept under its page's URL alone (PageKey),
+// and a response whose own identity the cache has never seen looks the
+// map up there (Lookup): its page may differ from the map's only in
+// volatile values, whatever their length. A map that failed there makes
+// the URL's next map look for volatile values, and its misses wait.
 package editmap
 
 import (
@@ -28,7 +37,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 )
 
-// Key identifies a page. Make one with NewKey.
+// Key identifies a page. Make one with NewKey or PageKey.
 type Key uint64
 
 var seed = maphash.MakeSeed()
@@ -55,6 +64,20 @@ func NewKey(validator string, length int64, parts ...string) (k Key, ok bool) {
 	}
 	h.Write(b[:])
 	return Key(h.Sum64()), true
+}
+
+// PageKey returns the key of the page named by parts (route, host, path,
+// query) whatever its validator or length: the key its latest map is
+// also kept under (see above).
+func PageKey(parts ...string) Key {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	for _, s := range parts {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	h.WriteByte(1) // NewKey writes a validator and a length here
+	return Key(h.Sum64())
 }
 
 // retries is how many misses of a key whose map did not match build no
@@ -85,7 +108,10 @@ type Cache struct {
 	budget  int
 	bytes   int
 	entries map[Key]*entry
-	head    entry // the list's sentinel: head.next is the most recently used
+	// refs counts the entries that hold each map: a map kept under its
+	// page's identity and its URL costs its bytes once.
+	refs map[*rewrite.EditMap]int
+	head entry // the list's sentinel: head.next is the most recently used
 }
 
 // New returns a cache of at most budget bytes of maps (entries count
@@ -95,7 +121,7 @@ func New(budget int) *Cache {
 	if budget <= 0 {
 		return nil
 	}
-	c := &Cache{budget: budget, entries: map[Key]*entry{}}
+	c := &Cache{budget: budget, entries: map[Key]*entry{}, refs: map[*rewrite.EditMap]int{}}
 	c.head.prev, c.head.next = &c.head, &c.head
 	return c
 }
@@ -118,7 +144,12 @@ func (c *Cache) Get(key Key, prog *rewrite.Program) *rewrite.EditMap {
 			c.remove(e)
 			return nil
 		}
+		c.remove(e)
 		e.m = e.m.For(prog)
+		c.add(e)
+		if c.entries[e.key] != e {
+			return nil // the budget had no room for it
+		}
 	}
 	e.gets++
 	c.unlink(e)
@@ -238,33 +269,47 @@ func (c *Cache) Bytes() int {
 	return c.bytes
 }
 
-// Len returns the number of maps the cache holds.
+// Len returns the number of maps the cache holds (a map kept under two
+// keys counts once).
 func (c *Cache) Len() int {
 	if c == nil {
 		return 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := 0
-	for _, e := range c.entries {
-		if e.m != nil {
-			n++
-		}
-	}
-	return n
+	return len(c.refs)
 }
 
-func (c *Cache) cost(e *entry) int {
-	if e.m == nil {
-		return entryCost
+// Lookup returns the map of key for prog, or when the cache has nothing
+// for key (neither a map nor the record of one that failed), the map of
+// page (its PageKey), and the key the map was found under.
+func (c *Cache) Lookup(key, page Key, prog *rewrite.Program) (*rewrite.EditMap, Key) {
+	if c == nil {
+		return nil, key
 	}
-	return entryCost + e.m.Size()
+	if m := c.Get(key, prog); m != nil {
+		return m, key
+	}
+	c.mu.Lock()
+	_, known := c.entries[key]
+	c.mu.Unlock()
+	if !known {
+		if m := c.Get(page, prog); m != nil {
+			return m, page
+		}
+	}
+	return nil, key
 }
 
 func (c *Cache) add(e *entry) {
 	c.entries[e.key] = e
 	c.front(e)
-	c.bytes += c.cost(e)
+	c.bytes += entryCost
+	if e.m != nil {
+		if c.refs[e.m]++; c.refs[e.m] == 1 {
+			c.bytes += e.m.Size()
+		}
+	}
 	for c.bytes > c.budget && c.head.prev != &c.head {
 		c.remove(c.head.prev)
 	}
@@ -273,7 +318,13 @@ func (c *Cache) add(e *entry) {
 func (c *Cache) remove(e *entry) {
 	c.unlink(e)
 	delete(c.entries, e.key)
-	c.bytes -= c.cost(e)
+	c.bytes -= entryCost
+	if e.m != nil {
+		if c.refs[e.m]--; c.refs[e.m] == 0 {
+			delete(c.refs, e.m)
+			c.bytes -= e.m.Size()
+		}
+	}
 }
 
 func (c *Cache) front(e *entry) {

@@ -71,7 +71,7 @@ func TestCacheBudget(t *testing.T) {
 	m := mapOf(t, prog, "<ul><li>a<li>b</ul><p>c")
 	c := New(20 * (m.Size() + entryCost))
 	for i := range 30 {
-		c.Put(Key(i), m)
+		c.Put(Key(i), m.For(prog)) // a map of its own each time
 		if c.Get(0, prog) == nil {
 			t.Fatalf("after %d puts, the map used each time was dropped", i+1)
 		}
@@ -93,6 +93,82 @@ func TestCacheBudget(t *testing.T) {
 	off.Put(1, m)
 	if off.Get(1, prog) != nil || off.Bytes() != 0 || off.Want(1) {
 		t.Error("a disabled cache holds maps")
+	}
+}
+
+// TestCacheShares: a map kept under two keys (a page's identity and its
+// URL) costs its bytes once, until both let it go.
+func TestCacheShares(t *testing.T) {
+	prog, err := rewrite.CompileStrings([]string{"li", "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mapOf(t, prog, "<ul><li>a<li>b</ul><p>c")
+	c := New(1 << 20)
+	c.Put(1, m)
+	one := c.Bytes()
+	c.Put(2, m)
+	if got := c.Bytes(); got != one+entryCost {
+		t.Errorf("a map under two keys holds %d bytes, want %d", got, one+entryCost)
+	}
+	c.Forget(1)
+	if got := c.Bytes(); got != one || c.Get(2, prog) != m {
+		t.Errorf("after one key let it go: %d bytes, want %d, and the map still there", got, one)
+	}
+	c.Forget(2)
+	if c.Bytes() != 0 {
+		t.Errorf("an empty cache holds %d bytes", c.Bytes())
+	}
+}
+
+// TestLookup: a page whose identity the cache has never seen is looked
+// up by its URL; one whose identity it knows, with a map or a map that
+// failed, is not.
+func TestLookup(t *testing.T) {
+	prog, err := rewrite.CompileStrings([]string{"li", "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mapOf(t, prog, "<ul><li>a<li>b</ul><p>c")
+	b := mapOf(t, prog, "<ul><li>a</ul><p>c")
+	page := PageKey("r", "host", "/p", "q")
+	k1, _ := NewKey("", 100, "r", "host", "/p", "q")
+	k2, _ := NewKey("", 101, "r", "host", "/p", "q")
+	k3, _ := NewKey("", 102, "r", "host", "/p", "q")
+	if page == k1 || page == k2 {
+		t.Fatal("a page key is an identity's")
+	}
+	c := New(1 << 20)
+	if m, from := c.Lookup(k1, page, prog); m != nil || from != k1 {
+		t.Fatalf("an empty cache found %p under %v", m, from)
+	}
+	c.Put(k1, a)
+	c.Put(page, a)
+	c.Put(k2, b)
+	for _, tc := range []struct {
+		name string
+		key  Key
+		want *rewrite.EditMap
+		from Key
+	}{
+		{"its own map", k1, a, k1},
+		{"its own map, not the URL's", k2, b, k2},
+		{"a new identity: the URL's", k3, a, page},
+	} {
+		if m, from := c.Lookup(tc.key, page, prog); m != tc.want || from != tc.from {
+			t.Errorf("%s: got %p from %v, want %p from %v", tc.name, m, from, tc.want, tc.from)
+		}
+	}
+	c.Failed(k2)
+	if m, from := c.Lookup(k2, page, prog); m != nil || from != k2 {
+		t.Errorf("an identity whose map failed got %p from %v: its misses build its next map", m, from)
+	}
+	c.Failed(page)
+	if m, _ := c.Lookup(k3, page, prog); m != nil {
+		t.Error("the URL's map that failed was found")
+	}
+	if !c.Varies(page) {
+		t.Error("the URL whose map failed does not vary")
 	}
 }
 

@@ -76,12 +76,14 @@ type rewritingBody struct {
 
 	// The page's edit map (see mapping.go): a splicer uses the one the
 	// cache had; a builder records one for the cache.
-	maps     *editmap.Cache
-	mapKey   editmap.Key
-	mapStats *MapStats
-	splicer  *rewrite.Splicer
-	builder  *rewrite.MapBuilder
-	rewriter *rewrite.Rewriter // the full rewriter, when no splicer
+	// mapKey is the page's identity, pageKey its URL's, usedKey the one
+	// the splicer's map was found under.
+	maps                     *editmap.Cache
+	mapKey, pageKey, usedKey editmap.Key
+	mapStats                 *MapStats
+	splicer                  *rewrite.Splicer
+	builder                  *rewrite.MapBuilder
+	rewriter                 *rewrite.Rewriter // the full rewriter, when no splicer
 }
 
 // visitorWriter is the visitor's side of a rewritten body: where it is
@@ -228,6 +230,7 @@ func (b *rewritingBody) step() {
 func (b *rewritingBody) failed(f *rewriteFailure) {
 	b.rw, b.splicer, b.rewriter, b.builder, b.enc = nil, nil, nil, nil, nil
 	b.maps.Forget(b.mapKey)
+	b.maps.Forget(b.pageKey)
 	b.err = f
 	if !b.precommit {
 		// The headers are gone: the transfer is cut (see failure.go).

@@ -30,18 +30,20 @@ func (p *Proxy) EditMaps() *editmap.Cache { return p.maps }
 
 // mapKey returns the identity of the page of resp for the edit map
 // cache: the route, the URL, and the origin's strong ETag or else the
-// length it said. ok is false for a page that says neither, or when the
-// cache is off.
-func (p *Proxy) mapKey(resp *http.Response) (editmap.Key, bool) {
+// length it said; and its URL's key, for an identity the cache has not
+// seen (see package editmap). ok is false for a page that says neither
+// ETag nor length, or when the cache is off.
+func (p *Proxy) mapKey(resp *http.Response) (key, page editmap.Key, ok bool) {
 	if p.maps == nil {
-		return 0, false
+		return 0, 0, false
 	}
 	et := resp.Header.Get("Etag")
 	if strings.HasPrefix(et, "W/") {
 		et = ""
 	}
 	u := resp.Request.URL
-	return editmap.NewKey(et, resp.ContentLength, p.cfg.Route, resp.Request.Host, u.Path, u.RawQuery)
+	key, ok = editmap.NewKey(et, resp.ContentLength, p.cfg.Route, resp.Request.Host, u.Path, u.RawQuery)
+	return key, editmap.PageKey(p.cfg.Route, resp.Request.Host, u.Path, u.RawQuery), ok
 }
 
 // newRewriter makes the page's rewriter: a Splicer when the cache has
@@ -49,7 +51,9 @@ func (p *Proxy) mapKey(resp *http.Response) (editmap.Key, bool) {
 // page should get a map.
 func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
 	if b.maps != nil {
-		if m := b.maps.Get(b.mapKey, b.prog); m != nil {
+		m, from := b.maps.Lookup(b.mapKey, b.pageKey, b.prog)
+		b.usedKey = from
+		if m != nil {
 			// A page streamed to the visitor as it is, where no edit of
 			// this visitor's selects an element of the map's page, is
 			// its own output: written from where it was read (writeTo),
@@ -62,9 +66,13 @@ func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
 			return
 		}
 		b.mapStats.Misses.Add(1)
-		if b.maps.Want(b.mapKey) {
+		// A URL whose map failed for another identity holds back this
+		// one's too (a page that changes length with its text), and
+		// makes it look for volatile values (one that changes length
+		// with a request id).
+		if b.maps.Want(b.mapKey) && b.maps.Want(b.pageKey) {
 			b.builder = b.prog.NewMapBuilder(int(min(mapPageLimit, b.maxBytes)))
-			if b.maps.Varies(b.mapKey) {
+			if b.maps.Varies(b.mapKey) || b.maps.Varies(b.pageKey) {
 				b.builder.LookForVolatile()
 			}
 		}
@@ -92,7 +100,7 @@ func (b *rewritingBody) mapped() {
 			b.mapStats.Misses.Add(1)
 		case at >= 0:
 			b.mapStats.Fallbacks.Add(1)
-			b.maps.Failed(b.mapKey)
+			b.maps.Failed(b.usedKey)
 			b.metrics.EditMapFallback(b.route, at)
 		default:
 			b.mapStats.Hits.Add(1)
@@ -101,7 +109,9 @@ func (b *rewritingBody) mapped() {
 			}
 		}
 	case b.builder != nil:
-		b.maps.Put(b.mapKey, b.builder.Close())
+		m := b.builder.Close()
+		b.maps.Put(b.mapKey, m)
+		b.maps.Put(b.pageKey, m)
 		b.dropBuilder()
 	}
 }

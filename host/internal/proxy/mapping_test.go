@@ -29,7 +29,9 @@ import (
 // that the map is found: in the page's text ("text"), which no map can
 // take for unchanged, or in a token's and a nonce's values ("nonce"), a
 // comment's text ("comment") or a script's ("script"), which a map that
-// looks for volatile values does. A varying page has no ETag.
+// looks for volatile values does; or a script's text changes length too
+// ("script-length"), and the map is found by the page's URL. A varying
+// page has no ETag.
 func mapOrigin(vary string, compress bool) http.Handler {
 	page := cardsPage()
 	var n atomic.Int64
@@ -51,6 +53,11 @@ func mapOrigin(vary string, compress bool) http.Handler {
 		case "script":
 			// A page that hands its scripts a request id.
 			body = strings.Replace(page, "<title>", fmt.Sprintf(`<script>var requestId = "r-%012d";</script><title>`, n.Add(1)*7919), 1)
+		case "script-length":
+			// The same, one byte longer each time: a new length, so a
+			// new identity, each time.
+			i := n.Add(1)
+			body = strings.Replace(page, "<title>", fmt.Sprintf(`<script>var requestId = "r-%0*d";</script><title>`, int(i)+4, i), 1)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if compress {
@@ -74,13 +81,13 @@ func mapOrigin(vary string, compress bool) http.Handler {
 // page that comes back the same (spliced after the first view), on one
 // whose text changes every time (each view falls back to the rewriter),
 // and on one whose nonce and token, a comment or a script's text change
-// every time (spliced after the first view: volatile values), with
-// hide_seen and its cookie.
+// every time, the script's length too (spliced after the first view:
+// volatile values), with hide_seen and its cookie.
 func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 	for _, c := range []struct {
 		vary string
 		gzip bool
-	}{{"", false}, {"text", false}, {"", true}, {"nonce", false}, {"comment", false}, {"script", false}} {
+	}{{"", false}, {"text", false}, {"", true}, {"nonce", false}, {"comment", false}, {"script", false}, {"script-length", false}} {
 		vary := c.vary
 		t.Run(fmt.Sprintf("vary=%q,gzip=%v", c.vary, c.gzip), func(t *testing.T) {
 			envs := make([]*env, 2)
@@ -117,13 +124,18 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 			// A page with a nonce: the first map, which did not look for
 			// volatile values, fails; the next miss builds one that does,
 			// and it serves the views after.
-			want := map[string][4]int64{"": {4, 0, 1, 0}, "nonce": {2, 2, 2, 1}, "comment": {2, 2, 2, 1}, "script": {2, 2, 2, 1}}[vary]
+			want := map[string][4]int64{"": {4, 0, 1, 0}, "nonce": {2, 2, 2, 1}, "comment": {2, 2, 2, 1}, "script": {2, 2, 2, 1}, "script-length": {2, 2, 2, 1}}[vary]
 			if vary == "text" && (hits != 0 || vol != 0 || fells == 0) || vary != "text" && [4]int64{hits, vol, misses, fells} != want {
 				t.Errorf("hits %d (volatile %d), misses %d, fallbacks %d", hits, vol, misses, fells)
 			}
-			spliced := vary != "text"
-			if spliced && envs[1].p.EditMaps().Len() != 1 {
-				t.Errorf("the cache holds %d maps, want 1", envs[1].p.EditMaps().Len())
+			// A page of a new length each time keeps its first map too,
+			// under the length it had.
+			maps := map[string]int{"text": 0, "script-length": 2}[vary]
+			if maps == 0 && vary != "text" {
+				maps = 1
+			}
+			if vary != "text" && envs[1].p.EditMaps().Len() != maps {
+				t.Errorf("the cache holds %d maps, want %d", envs[1].p.EditMaps().Len(), maps)
 			}
 		})
 	}

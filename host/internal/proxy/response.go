@@ -263,8 +263,8 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	}
 	rb := newRewritingBody(src, st.site.Program(), edits, opt, rp.encode, resp.Header.Get("Content-Type"), p.cfg.MaxRewriteBytes)
 	rb.metrics, rb.route = p.cfg.Metrics, p.cfg.Route
-	if k, ok := p.mapKey(resp); ok {
-		rb.maps, rb.mapKey, rb.mapStats = p.maps, k, &p.mapStats
+	if k, page, ok := p.mapKey(resp); ok {
+		rb.maps, rb.mapKey, rb.pageKey, rb.mapStats = p.maps, k, page, &p.mapStats
 	}
 	rb.onLimit = func(reason, result string) {
 		if reason == reasonRewriteFailed {

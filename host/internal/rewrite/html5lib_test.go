@@ -60,7 +60,7 @@ func TestHTML5LibSplice(t *testing.T) {
 			for range 3 {
 				served := []byte(page)
 				if len(m.vol) > 0 {
-					served = restamp(rng, served, m, rng.IntN(3) == 0)
+					served = revalue(rng, served, m, rng.IntN(3) == 0)
 				}
 				spliceCase(t, rng, p, m, served, randomEdits(rng, 10), 0, in)
 				cases++

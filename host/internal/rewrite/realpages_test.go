@@ -135,7 +135,7 @@ func TestRealPagesSplice(t *testing.T) {
 				served, what := page, name+" as it was"
 				switch {
 				case k == 1 && len(m.vol) > 0:
-					served, what = restamp(rng, page, m, rng.IntN(3) == 0), name+" restamped"
+					served, what = revalue(rng, page, m, rng.IntN(3) == 0), name+" restamped"
 				case k == 2:
 					var how string
 					served, how = mutate(rng, page)

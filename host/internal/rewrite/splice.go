@@ -1,9 +1,12 @@
 package rewrite
 
 import (
+	"bytes"
 	"hash/crc32"
 	"io"
+	"math"
 	"slices"
+	"sort"
 	"sync"
 )
 
@@ -11,8 +14,9 @@ import (
 // of the page against the map's checksum, then writes what the Rewriter
 // would have written for it, by replaying the map's events into the
 // Rewriter's sink with the visitor's edits, without tokenizing the page.
-// At the first block that does not match (or a page of another length)
-// it hands over to a Rewriter, which reads again what the page sent so
+// A page that differs from the map's only in volatile values, of the
+// same length or not, still splices (see volatile.go). At the first
+// block that does not match it hands over to a Rewriter, which reads again what the page sent so
 // far and writes on from where the Splicer left off: the output is the
 // Rewriter's, byte for byte, either way, and so are Applied and the
 // calls to the SeenSet.
@@ -34,10 +38,22 @@ type Splicer struct {
 	skip skipWriter
 	seen seenLog
 	all  []byte // the page so far
-	v    int    // all[:v] matched the map's checksums
-	ei   int    // the next event
-	held bool   // what followed </body> was held when the page ended
-	copy bool   // no edit can apply: verified blocks are copied through
+	// ov is how much of the map's page matched, v where it ends in the
+	// page served: the same offsets until a volatile value changed its
+	// length (see checkBlock).
+	ov, v int
+	// d is how many bytes longer the page served is than the map's
+	// after the values checked so far, shifts where it changed, grew the
+	// bytes the values gained in all.
+	d      int
+	shifts []shift
+	grew   int
+	// tol: the blocks may differ in volatile values (the map has them and
+	// no edit reads one); grow: they may also change length.
+	tol, grow bool
+	ei        int  // the next event
+	held      bool // what followed </body> was held when the page ended
+	copy      bool // no edit can apply: verified blocks are copied through
 	// fellAt is where the page stopped matching the map, or -1.
 	fellAt int
 	// replayed is what the Rewriter that took over read at once.
@@ -63,14 +79,17 @@ var splicerPool = sync.Pool{New: func() any { return new(Splicer) }}
 func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options) *Splicer {
 	s := splicerPool.Get().(*Splicer)
 	s.prog, s.m, s.w, s.edits, s.opt = p, m, w, edits, opt
-	s.all, s.v, s.ei, s.held, s.copy, s.fellAt, s.replayed, s.stopped = s.all[:0], 0, 0, false, false, -1, 0, false
+	s.all, s.ov, s.v, s.ei, s.held, s.copy, s.fellAt, s.replayed, s.stopped = s.all[:0], 0, 0, 0, false, false, -1, 0, false
 	s.volatile, s.direct, s.taken, s.emit = 0, false, 0, 0
+	s.d, s.shifts, s.grew, s.tol, s.grow = 0, s.shifts[:0], 0, false, false
 	s.cw = countWriter{w: w}
 	s.seen = seenLog{under: opt.Seen, log: s.seen.log[:0]}
-	if m == nil || m.prog != p || !s.fits() {
+	if m == nil || m.prog != p || !s.fits(0) {
 		s.full = p.NewRewriter(w, edits, opt)
 		return s
 	}
+	s.tol = m.tol != nil && p.readsEdits(edits)
+	s.grow = s.tol && s.fits(maxGrowth)
 	if opt.Direct && !m.selectsFor(edits) {
 		s.direct = true
 		return s
@@ -90,8 +109,9 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 // open elements (as the map saw them), the input not written yet, held
 // for list edits or after </body> (disjoint parts of the page), the
 // items' ids, and per element an edit applies to, what the edits write
-// and the rewritten tag.
-func (s *Splicer) fits() bool {
+// and the rewritten tag; all of them for a page whose volatile values
+// grew by up to grow bytes.
+func (s *Splicer) fits(grow int) bool {
 	limit := s.opt.MaxBuffer
 	if limit <= 0 {
 		limit = DefaultMaxBuffer
@@ -114,21 +134,167 @@ func (s *Splicer) fits() bool {
 			opens += int(m.selected[sel])
 		}
 	}
-	return 2*m.fixed+2*m.length+opens*per+4096 < limit
+	// The values are disjoint: what they gain, tags gain once in all.
+	return 2*m.fixed+2*(m.length+grow)+opens*per+3*grow+4096 < limit
 }
 
-// tolerates reports whether the block at v, which is not the map's byte
-// for byte, differs only in volatile values (see volatile.go) that these
-// edits do not read.
-func (s *Splicer) tolerates(v int) bool {
-	if s.m.tol == nil || !s.prog.readsEdits(s.edits) {
-		return false
+// maxGrowth bounds the bytes a page's volatile values may gain in all
+// for a splice to follow them (see fits): request ids and times change
+// length by a few bytes, and a page that grew more is rewritten.
+const maxGrowth = 4 << 10
+
+// shift is a volatile value whose length changed: after hi, the map's
+// page is d bytes shorter than the page served.
+type shift struct {
+	lo, hi int32 // where the value is in the map's page
+	d      int
+}
+
+// at returns where offset p of the map's page is in the page served:
+// for an offset within a value that changed length, where that value
+// starts.
+func (s *Splicer) at(p int) int {
+	if len(s.shifts) == 0 {
+		return p // most pages: small enough to inline
 	}
-	if s.m.tolerates(s.all, v/SpliceBlock) {
-		s.volatile++
-		return true
+	return s.shifted(p)
+}
+
+func (s *Splicer) shifted(p int) int {
+	sh := s.shifts
+	i, j := 0, len(sh)
+	for i < j { // the first shift that ends after p
+		h := int(uint(i+j) >> 1)
+		if int(sh[h].hi) <= p {
+			i = h + 1
+		} else {
+			j = h
+		}
 	}
-	return false
+	d := 0
+	if i > 0 {
+		d = sh[i-1].d
+	}
+	if i < len(sh) && int(sh[i].lo) < p {
+		return int(sh[i].lo) + d
+	}
+	return p + d
+}
+
+// Block checks' verdicts.
+const (
+	blockWait = iota // the page has not sent enough of the block yet
+	blockOK
+	blockBad
+)
+
+// checkBlock checks block j of the map's page against the page served,
+// where the values before it moved it (by s.d). While no value changed
+// length, the block matches byte for byte, or else differs only in
+// volatile values (see volatile.go): its bytes outside them are the
+// same, each value ending at its first quote (the tail before it
+// included). A value that ends elsewhere than it did moves what follows
+// it; the checksums of the bytes outside values then check every block
+// after it where the values moved it. With final set, the page has sent
+// all it will.
+func (s *Splicer) checkBlock(j int, final bool) int {
+	m, all := s.m, s.all
+	a, b := j*SpliceBlock, min((j+1)*SpliceBlock, m.length)
+	short := blockWait // what not having the bytes means
+	if final {
+		short = blockBad
+	}
+	if len(all) < b+s.d && !final {
+		// Wait for the block as far as it reaches without a change of
+		// length in it: one whose values shrank is checked when more of
+		// the page came, or at its end.
+		return blockWait
+	}
+	// (check compared it byte for byte when nothing moved it.)
+	if !s.tol {
+		return blockBad
+	}
+	vol := m.vol
+	d, grew, n0 := s.d, s.grew, len(s.shifts)
+	verdict := func(v int) int { // the shifts found are kept only if it matched
+		if v != blockOK {
+			s.shifts = s.shifts[:n0]
+		}
+		return v
+	}
+	var sum uint32
+	at := a
+	for i := sort.Search(len(vol), func(i int) bool { return int(vol[i].hi()) > a }); i < len(vol) && int(vol[i].lo) < b; i++ {
+		v := vol[i]
+		lo := int(v.lo)
+		if lo > at {
+			if lo+d > len(all) {
+				return verdict(short)
+			}
+			sum = crc32.Update(sum, castagnoli, all[at+d:lo+d])
+		}
+		if lo >= a { // the value starts in this block (else an earlier one found its end)
+			from := lo + d
+			lim := min(len(all), from+math.MaxUint16+int(v.tail)+1)
+			q := bytes.IndexByte(all[from:lim], v.quote)
+			switch {
+			case q < 0 && lim == len(all):
+				return verdict(short)
+			case q < int(v.tail):
+				return verdict(blockBad)
+			}
+			if n := q - int(v.tail); n != int(v.n) {
+				grew += max(0, n-int(v.n))
+				if !s.grow || grew > maxGrowth {
+					return verdict(blockBad)
+				}
+				d += n - int(v.n)
+				s.shifts = append(s.shifts, shift{lo: v.lo, hi: v.hi(), d: d})
+			}
+		}
+		at = max(at, int(v.hi()))
+	}
+	if at < b {
+		if b+d > len(all) {
+			return verdict(short)
+		}
+		sum = crc32.Update(sum, castagnoli, all[at+d:b+d])
+	}
+	if sum != m.tol[j] {
+		return verdict(blockBad)
+	}
+	s.d, s.grew = d, grew
+	s.volatile++
+	return blockOK
+}
+
+// check checks the blocks of the page served that have come, or with
+// final set all of them and the page's length; it reports false when one
+// does not match.
+func (s *Splicer) check(final bool) bool {
+	m := s.m
+	for s.ov < m.length {
+		j := s.ov / SpliceBlock
+		b := (j + 1) * SpliceBlock
+		if b > m.length {
+			if !final {
+				break // the last block, when not whole, is checked at the end
+			}
+			b = m.length
+		}
+		if s.d == 0 && len(s.all) >= b && crc32.Checksum(s.all[s.ov:b], castagnoli) == m.sums[j] {
+			s.ov = b // the block as it was: most blocks of most pages
+			continue
+		}
+		switch s.checkBlock(j, final) {
+		case blockWait:
+			return true
+		case blockBad:
+			return false
+		}
+		s.ov = b
+	}
+	return !final || len(s.all) == m.length+s.d
 }
 
 // Direct reports whether the caller takes the page's bytes (Take): it
@@ -189,19 +355,15 @@ func (s *Splicer) Write(p []byte) (int, error) {
 	} else {
 		s.all = append(s.all, p...)
 	}
-	if len(s.all) > s.m.length {
+	limit := s.m.length
+	if s.grow {
+		limit += maxGrowth
+	}
+	if len(s.all) > limit || !s.check(false) {
 		s.fallBack()
 		return len(p), s.full.err
 	}
-	v := s.v
-	for v+SpliceBlock <= len(s.all) {
-		if crc32.Checksum(s.all[v:v+SpliceBlock], castagnoli) != s.m.sums[v/SpliceBlock] && !s.tolerates(v) {
-			s.fallBack()
-			return len(p), s.full.err
-		}
-		v += SpliceBlock
-	}
-	s.advance(v, false)
+	s.advance(false)
 	if err := s.sinkErr(); err != nil {
 		return 0, err
 	}
@@ -210,16 +372,13 @@ func (s *Splicer) Write(p []byte) (int, error) {
 
 // Close finishes the page (see Rewriter.Close).
 func (s *Splicer) Close() error {
-	if s.full == nil {
-		n := s.m.length
-		if len(s.all) != n || s.v < n && crc32.Checksum(s.all[s.v:n], castagnoli) != s.m.sums[s.v/SpliceBlock] && !s.tolerates(s.v) {
-			s.fallBack()
-		}
+	if s.full == nil && !s.check(true) {
+		s.fallBack()
 	}
 	if s.full != nil {
 		return s.full.Close()
 	}
-	s.advance(s.m.length, true)
+	s.advance(true)
 	if s.direct {
 		return nil
 	}
@@ -296,13 +455,14 @@ func (s *Splicer) sinkErr() error {
 	return s.sink.err
 }
 
-// advance takes the page as matching the map up to v and replays the
-// events the rewrite decided with what it had read of it then; the
+// advance takes the page as matching the map up to s.ov and replays
+// the events the rewrite decided with what it had read of it then; the
 // page's end (final) lets the last ones go.
-func (s *Splicer) advance(v int, final bool) {
+func (s *Splicer) advance(final bool) {
+	v := s.at(s.ov)
 	s.v = v
 	if s.direct {
-		s.emit = s.safe(v, final)
+		s.emit = s.at(s.safe(final))
 		return
 	}
 	r := s.sink
@@ -317,23 +477,24 @@ func (s *Splicer) advance(v int, final bool) {
 	ev := s.m.events
 	for s.ei < len(ev) && !r.stopped && r.err == nil {
 		e := &ev[s.ei]
-		if e.ready == readyFinal && !final || e.ready != readyFinal && int(e.ready) > v {
+		if e.ready == readyFinal && !final || e.ready != readyFinal && int(e.ready) > s.ov {
 			break
 		}
 		s.event(e)
 		s.ei++
 	}
-	to := s.safe(v, final)
+	to := s.safe(final)
 	if s.ei < len(ev) && int(ev[s.ei].lt) < to {
 		to = int(ev[s.ei].lt)
 	}
-	r.pass(to)
+	r.pass(s.at(to))
 }
 
-// safe returns how much of the page, matching the map up to v, can be
-// written as the map's page was: up to the construct unfinished at v
-// (see EditMap.cuts), or all of it at the page's end.
-func (s *Splicer) safe(v int, final bool) int {
+// safe returns how much of the map's page, the page served matching it
+// up to s.ov, can be written as the map's page was: up to the construct
+// unfinished at s.ov (see EditMap.cuts), or all of it at the page's end.
+func (s *Splicer) safe(final bool) int {
+	v := s.ov
 	if final {
 		return v
 	}
@@ -343,10 +504,11 @@ func (s *Splicer) safe(v int, final bool) int {
 	return 0
 }
 
-// event replays e into the sink.
+// event replays e into the sink, at its offsets in the page served.
 func (s *Splicer) event(e *event) {
 	r := s.sink
 	d := int(e.d)
+	lt, end := s.at(int(e.lt)), s.at(int(e.end))
 	switch e.kind {
 	case evOpen:
 		if r.skip >= 0 {
@@ -357,7 +519,7 @@ func (s *Splicer) event(e *event) {
 		}
 		r.stack = r.stack[:d+1]
 		r.stack[d] = entry{}
-		r.tag = s.all[e.lt:e.end]
+		r.tag = s.all[lt:end]
 		r.nameEnd, _ = scanName(r.tag, 1)
 		r.attrsRead = false
 		m := r.matched[:0]
@@ -367,22 +529,22 @@ func (s *Splicer) event(e *event) {
 			}
 		}
 		r.matched = m
-		r.applyMatched(d, int(e.lt), int(e.end), e.flag)
+		r.applyMatched(d, lt, end, e.flag)
 		r.tag = nil
 	case evClose:
 		if d >= len(r.stack) {
 			return
 		}
 		if x := &r.stack[d]; x.act != 0 || x.region != 0 || x.item != 0 || r.skip == d {
-			r.finish(d, int(e.lt), int(e.end), e.flag)
+			r.finish(d, lt, end, e.flag)
 		}
 		r.stack = r.stack[:d]
 	case evHold:
-		r.holdAfterBody(int(e.lt))
+		r.holdAfterBody(lt)
 	case evUnhold:
-		r.unhold(int(e.lt))
+		r.unhold(lt)
 	case evEnd:
-		r.pass(int(e.lt))
+		r.pass(lt)
 		s.held = r.holding
 		r.holding = false
 	}

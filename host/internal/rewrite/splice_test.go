@@ -559,7 +559,7 @@ func FuzzSplice(f *testing.F) {
 		served := page
 		switch {
 		case edit%4 == 3 && len(m.vol) > 0:
-			served = restamp(rng, page, m, rng.IntN(4) == 0)
+			served = revalue(rng, page, m, rng.IntN(4) == 0)
 		case edit != 0:
 			served, _ = mutate(rng, page)
 		}

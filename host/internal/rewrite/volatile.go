@@ -18,13 +18,21 @@ import (
 // check every splice makes first), and the bytes outside the page's
 // volatile values. When a block's first checksum does not match, the
 // second decides: the block still splices when only volatile values
-// changed, each keeping its length and not containing the quote that
-// ends it. The tokenizer then reads the same tags with the same
+// changed, each ending at the first quote of its kind (the quote that
+// ended it). The tokenizer then reads the same tags with the same
 // attributes, the tree builder builds the same tree, and every selector
 // selects the same elements, since none of them reads those values; the
 // tags an edit rewrites are read from the page served, so the values
 // written are the new ones. The output is still the Rewriter's, byte for
 // byte.
+//
+// A value may change its length too (a counter, a time, a request id
+// that grew a digit): what follows it is then where it was plus the
+// difference, and the Splicer checks each block after it there, with the
+// second checksum, and replays the map's events at their offsets moved
+// the same way (Splicer.checkBlock, Splicer.at). The rewrite's memory
+// bound holds for a page whose values grew by up to maxGrowth bytes in
+// all (Splicer.fits); one that grew more is rewritten.
 //
 // Only the maps of pages that changed are made to look for volatile
 // values (MapBuilder.LookForVolatile): most pages come back the same,
@@ -51,12 +59,14 @@ const minVolatile = 10
 // size; a page with more has its first maxVolatile.
 const maxVolatile = 1 << 13
 
-// volRange is a volatile value: page[lo:lo+n], between quotes quote.
-// Eight bytes: a map may hold thousands.
+// volRange is a volatile value: page[lo:lo+n], ended by quote, tail
+// bytes after it (a comment's "--" or "--!" before its '>'). Eight bytes:
+// a map may hold thousands.
 type volRange struct {
 	lo    int32
 	n     uint16
 	quote byte
+	tail  uint8
 }
 
 func (v volRange) hi() int32 { return v.lo + int32(v.n) }
@@ -116,7 +126,7 @@ func (r *Rewriter) recordComment(end int) {
 	if at := lo - r.base; at < 0 || bytes.IndexByte(r.src[at:end-term], '>') >= 0 {
 		return // it started in an earlier write, or it has a '>'
 	}
-	rc.vol = append(rc.vol, volRange{lo: int32(lo), n: uint16(hi - lo), quote: '>'})
+	rc.vol = append(rc.vol, volRange{lo: int32(lo), n: uint16(hi - lo), quote: '>', tail: uint8(term - 1)})
 }
 
 // recordRawText notes the text of the raw text element that ends at
@@ -203,26 +213,4 @@ func volatileSums(page []byte, vol []volRange) []uint32 {
 		sums[k] = volatileSum(page, k*SpliceBlock, min((k+1)*SpliceBlock, len(page)), vol)
 	}
 	return sums
-}
-
-// tolerates reports whether block k of page, whose checksum is not the
-// map's, differs from the page the map was made from only in volatile
-// values that keep their meaning: the same bytes outside them, and none
-// of them holding its quote.
-func (m *EditMap) tolerates(page []byte, k int) bool {
-	if m.tol == nil || k >= len(m.tol) {
-		return false
-	}
-	lo, hi := k*SpliceBlock, min((k+1)*SpliceBlock, m.length)
-	if hi > len(page) || volatileSum(page, lo, hi, m.vol) != m.tol[k] {
-		return false
-	}
-	vol := m.vol
-	for i := sort.Search(len(vol), func(i int) bool { return int(vol[i].hi()) > lo }); i < len(vol) && int(vol[i].lo) < hi; i++ {
-		a, b := max(lo, int(vol[i].lo)), min(hi, int(vol[i].hi()))
-		if bytes.IndexByte(page[a:b], vol[i].quote) >= 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -37,11 +37,63 @@ func restamp(rng *rand.Rand, page []byte, m *EditMap, quote bool) []byte {
 	return p
 }
 
-// TestSpliceVolatile: a page whose volatile values changed (same length,
-// no quote of their own) splices without falling back, and its output,
-// Applied and SeenSet calls are what the Rewriter makes of the page
-// served; a value that gained its quote falls back, to the same output.
-// BESPOKE_SPLICE_SEED picks another seed.
+// regrow returns page with some of m's volatile values rewritten to
+// other lengths (from empty to 40 bytes longer), as a later response of a
+// page with request ids, counters and times has them, and how many bytes
+// they gained in all. With quote set, one value also gets its own quote.
+func regrow(rng *rand.Rand, page []byte, m *EditMap, quote bool) ([]byte, int) {
+	alphabet := []byte("abcXYZ0189+/=-_ &<>\r\n\t`'\"\x00\xc3\xa9")
+	pick := map[int]bool{}
+	for range 1 + rng.IntN(min(len(m.vol), 8)) {
+		pick[rng.IntN(len(m.vol))] = true
+	}
+	spoil := -1
+	if quote {
+		spoil = rng.IntN(len(m.vol))
+		pick[spoil] = true
+	}
+	var p []byte
+	at, grew := 0, 0
+	for i, v := range m.vol {
+		if !pick[i] {
+			continue
+		}
+		p = append(p, page[at:v.lo]...)
+		n := max(0, int(v.n)+rng.IntN(61)-20)
+		grew += max(0, n-int(v.n))
+		start := len(p)
+		for range n {
+			c := alphabet[rng.IntN(len(alphabet))]
+			for c == v.quote {
+				c = alphabet[rng.IntN(len(alphabet))]
+			}
+			p = append(p, c)
+		}
+		if i == spoil {
+			if n == 0 {
+				p = append(p, 'x')
+			}
+			p[start+rng.IntN(len(p)-start)] = v.quote
+		}
+		at = int(v.hi())
+	}
+	return append(p, page[at:]...), grew
+}
+
+// revalue is restamp or regrow, at random.
+func revalue(rng *rand.Rand, page []byte, m *EditMap, quote bool) []byte {
+	if rng.IntN(2) == 0 {
+		return restamp(rng, page, m, quote)
+	}
+	p, _ := regrow(rng, page, m, quote)
+	return p
+}
+
+// TestSpliceVolatile: a page whose volatile values changed (in length
+// too, no quote of their own) splices without falling back, and its
+// output, Applied and SeenSet calls are what the Rewriter makes of the
+// page served; a value that gained its quote falls back, to the same
+// output. BESPOKE_SPLICE_SEED picks another seed.
 func TestSpliceVolatile(t *testing.T) {
 	seed := uint64(11)
 	if s := os.Getenv("BESPOKE_SPLICE_SEED"); s != "" {
@@ -53,7 +105,7 @@ func TestSpliceVolatile(t *testing.T) {
 	if testing.Short() {
 		rounds = 4
 	}
-	tolerated, fell, withVol := 0, 0, 0
+	tolerated, shifted, fell, withVol := 0, 0, 0, 0
 	for k, pr := range splicePrograms() {
 		p := pr.p
 		for _, name := range names {
@@ -66,14 +118,19 @@ func TestSpliceVolatile(t *testing.T) {
 			withVol++
 			for i := range rounds {
 				quote := rng.IntN(4) == 0
-				served := restamp(rng, page, m, quote)
-				what := fmt.Sprintf("program %d, %s round %d (quote %v, seed %d)", k, name, i, quote, seed)
+				served, grew := restamp(rng, page, m, quote), 0
+				if i%2 == 1 {
+					served, grew = regrow(rng, page, m, quote)
+				}
+				what := fmt.Sprintf("program %d, %s round %d (quote %v, %d bytes longer, seed %d)", k, name, i, quote, len(served)-len(page), seed)
 				used, at := spliceCase(t, rng, p, m, served, randomEdits(rng, pr.nsel), 0, what)
 				switch {
 				case quote && at < 0 && used && !bytes.Equal(served, page):
 					t.Fatalf("%s: a value that gained its quote was spliced", what)
-				case !quote && used && at >= 0:
+				case !quote && used && at >= 0 && grew <= maxGrowth:
 					t.Fatalf("%s: changed volatile values fell back at %d", what, at)
+				case !quote && used && len(served) != len(page):
+					shifted++
 				case !quote && used:
 					tolerated++
 				case quote && at >= 0:
@@ -82,10 +139,10 @@ func TestSpliceVolatile(t *testing.T) {
 			}
 		}
 	}
-	if withVol < 3 || tolerated == 0 || fell == 0 {
-		t.Fatalf("%d pages with volatile values, %d spliced with changed values, %d fell back: the test does not exercise both", withVol, tolerated, fell)
+	if withVol < 3 || tolerated == 0 || shifted == 0 || fell == 0 {
+		t.Fatalf("%d pages with volatile values, %d spliced with changed values, %d of other lengths, %d fell back: the test does not exercise them all", withVol, tolerated, shifted, fell)
 	}
-	t.Logf("%d pages with volatile values: %d spliced with changed values, %d fell back", withVol, tolerated, fell)
+	t.Logf("%d pages with volatile values: %d spliced with changed values, %d of other lengths, %d fell back", withVol, tolerated, shifted, fell)
 }
 
 // TestVolatileNotRead: no value a selector tests, a list edit reads, or
@@ -170,12 +227,22 @@ func TestSameSelectors(t *testing.T) {
 	}
 }
 
+// retext returns the length of the new text of a value of n bytes in
+// round i of a test: the same every other round, else from none to 20
+// bytes more.
+func retext(rng *rand.Rand, i, n int) int {
+	if i%2 == 0 {
+		return n
+	}
+	return rng.IntN(n + 21)
+}
+
 // TestVolatileComments: the text of a comment, when it has no '>', is a
 // volatile value whose quote is '>'; text that only looks like a comment
 // (in a title, a script, a textarea) is not. Every change of a comment's
-// text that keeps its length and has no '>' splices, to the Rewriter's
-// output, whatever it holds of the terminators' pieces ("--", "--!",
-// "<!--", a trailing '-'); one '>' anywhere in it falls back.
+// text that has no '>', of its length or another, splices, to the
+// Rewriter's output, whatever it holds of the terminators' pieces ("--",
+// "--!", "<!--", a trailing '-'); one '>' anywhere in it falls back.
 func TestVolatileComments(t *testing.T) {
 	page := []byte(`<!DOCTYPE html><html><head><!-- rendered 2026-12-03T05:00:00Z by web-7 -->` +
 		`<title>t <!-- not a comment 0123456789 --></title>` +
@@ -216,16 +283,17 @@ func TestVolatileComments(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	spliced, fell := 0, 0
 	for i := range 400 {
-		served := bytes.Clone(page)
 		v := m.vol[i%len(m.vol)]
-		text := served[v.lo:v.hi()]
+		text := make([]byte, retext(rng, i, int(v.n)))
 		for j := 0; j < len(text); {
 			j += copy(text[j:], pieces[rng.IntN(len(pieces))])
 		}
 		gt := i%5 == 4
 		if gt {
+			text = append(text, 'x')
 			text[rng.IntN(len(text))] = '>'
 		}
+		served := slices.Concat(page[:v.lo], text, page[v.hi():])
 		what := fmt.Sprintf("round %d: comment text %q", i, text)
 		used, at := spliceCase(t, rng, p, m, served, edits, 0, what)
 		switch {
@@ -248,9 +316,9 @@ func TestVolatileComments(t *testing.T) {
 // title, textarea, noscript) is a volatile value whose quote is '<' when
 // it has none; text with a '<' (an escape, a comparison, markup in a
 // string) is not, nor the text of an svg script, which is markup. Every
-// change of such a text that keeps its length and has no '<' splices, to
-// the Rewriter's output, whatever it holds of the end tag's and the
-// escapes' pieces; one '<' anywhere in it falls back.
+// change of such a text that has no '<', of its length or another,
+// splices, to the Rewriter's output, whatever it holds of the end tag's
+// and the escapes' pieces; one '<' anywhere in it falls back.
 func TestVolatileRawText(t *testing.T) {
 	page := []byte(`<!DOCTYPE html><html><head><title>Shop - request 0123456789</title>` +
 		`<script>window.requestId = "r-0123456789abcdef";</script>` +
@@ -299,16 +367,17 @@ func TestVolatileRawText(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	spliced, fell := 0, 0
 	for i := range 400 {
-		served := bytes.Clone(page)
 		v := m.vol[i%len(m.vol)]
-		text := served[v.lo:v.hi()]
+		text := make([]byte, retext(rng, i, int(v.n)))
 		for j := 0; j < len(text); {
 			j += copy(text[j:], pieces[rng.IntN(len(pieces))])
 		}
 		lt := i%5 == 4
 		if lt {
+			text = append(text, 'x')
 			text[rng.IntN(len(text))] = '<'
 		}
+		served := slices.Concat(page[:v.lo], text, page[v.hi():])
 		what := fmt.Sprintf("round %d: text %q", i, text)
 		used, at := spliceCase(t, rng, p, m, served, edits, 0, what)
 		switch {
