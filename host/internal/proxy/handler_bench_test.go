@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,15 +21,17 @@ import (
 // With vary set it stamps a request number near the top of each
 // response, as bench/'s varying origin does, so that no two responses are
 // the same bytes (the copy it stamps is made from a second buffer, to
-// keep the origin's own cost small): "text" in the page's title, which
+// keep the origin's own cost small): "text" in the logo's text, which
 // no edit map can take for unchanged, "nonce" in its description's
-// value, which edit maps take for volatile.
+// value, which edit maps take for volatile; "length" there too, the
+// value from 0 to 3 bytes longer in turn, and no ETag, as a page that
+// hands out a counter or a time says no validator.
 type memOrigin struct {
-	page  []byte
-	vary  string
-	n     int
-	stamp []byte
-	at    int
+	page   []byte
+	vary   string
+	n      int
+	stamps [][]byte
+	at     int
 }
 
 func (o *memOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -37,20 +40,25 @@ func (o *memOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	body := o.page
 	if o.vary != "" {
-		if o.stamp == nil {
-			o.stamp = bytes.Clone(o.page)
+		if o.stamps == nil {
 			// The logo's text, or a meta element's content.
-			marker := map[string]string{"text": "<span>", "nonce": `content='`}[o.vary]
+			marker := map[string]string{"text": "<span>", "nonce": `content='`, "length": `content='`}[o.vary]
 			o.at = bytes.Index(o.page, []byte(marker)) + len(marker)
+			o.stamps = [][]byte{bytes.Clone(o.page)}
+			for k := 1; o.vary == "length" && k < 4; k++ {
+				o.stamps = append(o.stamps, slices.Concat(o.page[:o.at], bytes.Repeat([]byte("0"), k), o.page[o.at:]))
+			}
 		}
 		o.n++
-		copy(o.stamp[o.at:], strconv.Itoa(100000+o.n%100000))
-		body = o.stamp
+		body = o.stamps[o.n%len(o.stamps)]
+		copy(body[o.at:], strconv.Itoa(100000+o.n%100000))
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(o.page)))
-	h.Set("ETag", `"shop-1"`)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if o.vary != "length" {
+		h.Set("ETag", `"shop-1"`)
+	}
 	h.Set("Cache-Control", "public, max-age=60")
 	return &http.Response{
 		Status: "200 OK", StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
@@ -80,7 +88,8 @@ func (w *discardWriter) Flush()                      {}
 // carries the seen cookie of its previous response, as bench/'s do;
 // seen-varying is seen on a page that differs in every response, the
 // path that cannot reuse an edit map, and seen-nonce on one that differs
-// in a value the map takes for volatile.
+// in a value the map takes for volatile, seen-length in one that also
+// changes length.
 // bench/ measures the same targets with the network, under load.
 func BenchmarkHandler(b *testing.B) {
 	page, err := os.ReadFile("../../../testdata/pages/shop.html")
@@ -93,6 +102,7 @@ func BenchmarkHandler(b *testing.B) {
 	}{
 		{"goproxy", "", ""}, {"none", benchNone, ""}, {"edits", benchEditRules, ""},
 		{"seen", benchSeenRules, ""}, {"seen-varying", benchSeenRules, "text"}, {"seen-nonce", benchSeenRules, "nonce"},
+		{"seen-length", benchSeenRules, "length"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			origin := &memOrigin{page: page, vary: c.vary}

@@ -48,6 +48,9 @@ type Splicer struct {
 	d      int
 	shifts []shift
 	grew   int
+	// found is how many of the map's volatile values a check found the
+	// end of (see checkBlock).
+	found int
 	// tol: the blocks may differ in volatile values (the map has them and
 	// no edit reads one); grow: they may also change length.
 	tol, grow bool
@@ -81,7 +84,7 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 	s.prog, s.m, s.w, s.edits, s.opt = p, m, w, edits, opt
 	s.all, s.ov, s.v, s.ei, s.held, s.copy, s.fellAt, s.replayed, s.stopped = s.all[:0], 0, 0, 0, false, false, -1, 0, false
 	s.volatile, s.direct, s.taken, s.emit = 0, false, 0, 0
-	s.d, s.shifts, s.grew, s.tol, s.grow = 0, s.shifts[:0], 0, false, false
+	s.d, s.shifts, s.grew, s.tol, s.grow, s.found = 0, s.shifts[:0], 0, false, false, 0
 	s.cw = countWriter{w: w}
 	s.seen = seenLog{under: opt.Seen, log: s.seen.log[:0]}
 	if m == nil || m.prog != p || !s.fits(0) {
@@ -189,14 +192,14 @@ const (
 )
 
 // checkBlock checks block j of the map's page against the page served,
-// where the values before it moved it (by s.d). While no value changed
-// length, the block matches byte for byte, or else differs only in
-// volatile values (see volatile.go): its bytes outside them are the
-// same, each value ending at its first quote (the tail before it
-// included). A value that ends elsewhere than it did moves what follows
-// it; the checksums of the bytes outside values then check every block
-// after it where the values moved it. With final set, the page has sent
-// all it will.
+// where the values before it moved it (by s.d), when it does not match
+// byte for byte there (check tried that): it may differ in volatile
+// values (see volatile.go), its bytes outside them the same, each value
+// ending at its first quote (the tail before it included). A value that
+// ends elsewhere than it did moves what follows it. A value that began
+// in a block that matched byte for byte is looked at whole here: its
+// bytes there were the map's, without a quote, but its end is here.
+// With final set, the page has sent all it will.
 func (s *Splicer) checkBlock(j int, final bool) int {
 	m, all := s.m, s.all
 	a, b := j*SpliceBlock, min((j+1)*SpliceBlock, m.length)
@@ -215,7 +218,7 @@ func (s *Splicer) checkBlock(j int, final bool) int {
 		return blockBad
 	}
 	vol := m.vol
-	d, grew, n0 := s.d, s.grew, len(s.shifts)
+	d, grew, n0, found := s.d, s.grew, len(s.shifts), s.found
 	verdict := func(v int) int { // the shifts found are kept only if it matched
 		if v != blockOK {
 			s.shifts = s.shifts[:n0]
@@ -233,7 +236,8 @@ func (s *Splicer) checkBlock(j int, final bool) int {
 			}
 			sum = crc32.Update(sum, castagnoli, all[at+d:lo+d])
 		}
-		if lo >= a { // the value starts in this block (else an earlier one found its end)
+		if i >= s.found { // (else an earlier check found its end)
+			found = i + 1
 			from := lo + d
 			lim := min(len(all), from+math.MaxUint16+int(v.tail)+1)
 			q := bytes.IndexByte(all[from:lim], v.quote)
@@ -263,7 +267,7 @@ func (s *Splicer) checkBlock(j int, final bool) int {
 	if sum != m.tol[j] {
 		return verdict(blockBad)
 	}
-	s.d, s.grew = d, grew
+	s.d, s.grew, s.found = d, grew, found
 	s.volatile++
 	return blockOK
 }
@@ -282,8 +286,14 @@ func (s *Splicer) check(final bool) bool {
 			}
 			b = m.length
 		}
-		if s.d == 0 && len(s.all) >= b && crc32.Checksum(s.all[s.ov:b], castagnoli) == m.sums[j] {
-			s.ov = b // the block as it was: most blocks of most pages
+		// The block as it was, moved by the values before it that
+		// changed length: most blocks. (One that starts within a value
+		// that shrank may have no place of its own in the page served;
+		// where it has one, its bytes there being the map's is only
+		// more than checkBlock asks.)
+		if d := s.d; s.ov+d >= 0 && len(s.all) >= b+d &&
+			crc32.Checksum(s.all[s.ov+d:b+d], castagnoli) == m.sums[j] {
+			s.ov = b
 			continue
 		}
 		switch s.checkBlock(j, final) {
