@@ -121,7 +121,8 @@ func originMain(args []string) error {
 const varyQuery = "bench-vary="
 
 // A stamp is what a varying response inserts after the start tag of
-// after: its request number, zero-padded, replaces the zeros.
+// after: its request number, zero-padded, replaces the zeros, and a
+// render time of 0 to 999 ms, as many digits as it has, "{ms}".
 type stamp struct{ after, text string }
 
 // stamps are the varying responses' stamps. text puts the number in the
@@ -129,13 +130,14 @@ type stamp struct{ after, text string }
 // counter do: text is what the tree is built of, so no edit map can take
 // it for unchanged. nonce puts it in the values of a CSRF token and a CSP
 // nonce, in an inline script that hands the page its request id and in a
-// comment that says where the page was rendered: values, script text and
-// comments that edit maps take for volatile (nothing reads them).
+// comment that says where and how fast the page was rendered (so the
+// page's length changes too): values, script text and comments that edit
+// maps take for volatile (nothing reads them).
 var stamps = map[string]stamp{
 	"text": {"<body", `<p class="served-by">Request 00000000000000000000</p>`},
 	"nonce": {"<head", `<meta name="csrf-token" content="00000000000000000000">` +
 		`<script nonce="00000000000000000000">var requestId="00000000000000000000"</script>` +
-		`<!-- rendered by web-00000000000000000000 -->`},
+		`<!-- rendered by web-00000000000000000000 in {ms} ms -->`},
 }
 
 // varyCount numbers the varying responses.
@@ -145,10 +147,10 @@ var varyCount atomic.Uint64
 var varyPages sync.Pool
 
 // serveVarying serves f as an origin that renders each response: the
-// same page with st, numbered, after the start tag st.after (fixed width,
-// so every response has the same length and differs from the one before
-// in a few bytes), no validators. Nothing that remembers a previous
-// response of the page byte for byte can reuse it.
+// same page with st, numbered, after the start tag st.after (fixed width
+// but for a render time, so every response differs from the one before in
+// a few bytes), no validators. Nothing that remembers a previous response
+// of the page byte for byte can reuse it.
 func serveVarying(w http.ResponseWriter, f *servedFile, st stamp) {
 	at := 0
 	if tag := bytes.Index(f.data, []byte(st.after)); tag >= 0 {
@@ -156,13 +158,21 @@ func serveVarying(w http.ResponseWriter, f *servedFile, st stamp) {
 			at = tag + gt + 1
 		}
 	}
-	stamp := st.text
+	n := varyCount.Add(1)
+	var room [256]byte
+	stamp := room[:0]
+	if i := strings.Index(st.text, "{ms}"); i >= 0 {
+		stamp = append(stamp, st.text[:i]...)
+		stamp = strconv.AppendUint(stamp, n*7919%1000, 10)
+		stamp = append(stamp, st.text[i+len("{ms}"):]...)
+	} else {
+		stamp = append(stamp, st.text...)
+	}
 	bp, _ := varyPages.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
 	b := append(append(append((*bp)[:0], f.data[:at]...), stamp...), f.data[at:]...)
-	n := varyCount.Add(1)
 	const zeros = "00000000000000000000"
 	for i := at; i < at+len(stamp); {
 		j := bytes.Index(b[i:at+len(stamp)], []byte(zeros))

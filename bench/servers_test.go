@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"io"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
 // TestServeVarying: every varying response is the page with a request
-// number after its stamp's start tag, the same length each time, different bytes each
+// number after its stamp's start tag, the same length (but for a render
+// time) each time, different bytes each
 // time, and no validator a cache could revalidate with.
 func TestServeVarying(t *testing.T) {
 	page := []byte("<!doctype html><html><head><title>t</title></head><body><p>x</p></body></html>")
@@ -37,7 +39,7 @@ func testServeVarying(t *testing.T, f *servedFile, page []byte, st stamp) {
 		bodies = append(bodies, b)
 	}
 	for i := 1; i < len(bodies); i++ {
-		if len(bodies[i]) != len(bodies[0]) {
+		if len(bodies[i]) != len(bodies[0]) && !strings.Contains(st.text, "{ms}") {
 			t.Errorf("response %d is %d bytes, the first %d", i, len(bodies[i]), len(bodies[0]))
 		}
 		if bytes.Equal(bodies[i], bodies[i-1]) {

@@ -61,7 +61,7 @@ var targetDefs = []targetDef{
 	{Name: "bespoke-seen-varying", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: "text",
 		Desc: "bespoke-seen on a page whose origin stamps a request number in its text near its top, so no two responses are the same bytes: the path that cannot reuse anything learnt from an earlier response"},
 	{Name: "bespoke-seen-nonce", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: "nonce",
-		Desc: "bespoke-seen on a page whose origin stamps a request number in a CSRF token, a script nonce, an inline script and a comment near its top: every response differs, in values the edit map takes for volatile"},
+		Desc: "bespoke-seen on a page whose origin stamps a request number in a CSRF token, a script nonce, an inline script and a comment near its top, with a render time of one to three digits in the comment: every response differs, in values the edit map takes for volatile, and its length changes too"},
 	{Name: "nginx-plain", kind: kindNginx, file: "plain.conf",
 		Desc: "nginx proxy_pass, no personalization"},
 	{Name: "nginx-subfilter", kind: kindNginx, file: "subfilter.conf", wantEdits: true,
