@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,7 +32,9 @@ import (
 // comment's text ("comment") or a script's ("script"), which a map that
 // looks for volatile values does; or a script's text changes length too
 // ("script-length"), and the map is found by the page's URL. A varying
-// page has no ETag.
+// page has no ETag, but "nonce-etag", "nonce" with a strong ETag that
+// hashes the page's bytes, as some origins make theirs: a new identity
+// every time, found by the page's URL too.
 func mapOrigin(vary string, compress bool) http.Handler {
 	page := cardsPage()
 	var n atomic.Int64
@@ -40,7 +43,7 @@ func mapOrigin(vary string, compress bool) http.Handler {
 		switch vary {
 		case "text":
 			body = strings.Replace(page, `<ul class="cards">`, fmt.Sprintf(`<p>Request %06d</p><ul class="cards">`, n.Add(1)%1000000), 1)
-		case "nonce":
+		case "nonce", "nonce-etag":
 			// A CSRF token and a CSP nonce of the same length in every
 			// response: volatile values (rewrite's volatile.go).
 			i := n.Add(1)
@@ -69,8 +72,11 @@ func mapOrigin(vary string, compress bool) http.Handler {
 			w.Header().Set("Content-Encoding", "gzip")
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		if vary == "" {
+		switch vary {
+		case "":
 			w.Header().Set("ETag", `"cards-1"`)
+		case "nonce-etag":
+			w.Header().Set("ETag", fmt.Sprintf(`"%x"`, sha256.Sum256([]byte(body))))
 		}
 		io.WriteString(w, body)
 	})
@@ -87,7 +93,7 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 	for _, c := range []struct {
 		vary string
 		gzip bool
-	}{{"", false}, {"text", false}, {"", true}, {"nonce", false}, {"comment", false}, {"script", false}, {"script-length", false}} {
+	}{{"", false}, {"text", false}, {"", true}, {"nonce", false}, {"comment", false}, {"script", false}, {"script-length", false}, {"nonce-etag", false}} {
 		vary := c.vary
 		t.Run(fmt.Sprintf("vary=%q,gzip=%v", c.vary, c.gzip), func(t *testing.T) {
 			envs := make([]*env, 2)
@@ -124,13 +130,13 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 			// A page with a nonce: the first map, which did not look for
 			// volatile values, fails; the next miss builds one that does,
 			// and it serves the views after.
-			want := map[string][4]int64{"": {4, 0, 1, 0}, "nonce": {2, 2, 2, 1}, "comment": {2, 2, 2, 1}, "script": {2, 2, 2, 1}, "script-length": {2, 2, 2, 1}}[vary]
+			want := map[string][4]int64{"": {4, 0, 1, 0}, "nonce": {2, 2, 2, 1}, "comment": {2, 2, 2, 1}, "script": {2, 2, 2, 1}, "script-length": {2, 2, 2, 1}, "nonce-etag": {2, 2, 2, 1}}[vary]
 			if vary == "text" && (hits != 0 || vol != 0 || fells == 0) || vary != "text" && [4]int64{hits, vol, misses, fells} != want {
 				t.Errorf("hits %d (volatile %d), misses %d, fallbacks %d", hits, vol, misses, fells)
 			}
 			// A page of a new length each time keeps its first map too,
 			// under the length it had.
-			maps := map[string]int{"text": 0, "script-length": 2}[vary]
+			maps := map[string]int{"text": 0, "script-length": 2, "nonce-etag": 2}[vary]
 			if maps == 0 && vary != "text" {
 				maps = 1
 			}
