@@ -239,6 +239,28 @@ func TestSameSelectors(t *testing.T) {
 	}
 }
 
+// volatileOf maps page with p, looking for volatile values, and returns
+// the map and its values, each of which must end at quote.
+func volatileOf(t *testing.T, p *Program, page []byte, quote byte) (*EditMap, []string) {
+	t.Helper()
+	b := p.NewMapBuilder(4 << 20)
+	b.LookForVolatile()
+	b.Write(page)
+	m := b.Close()
+	b.Release()
+	if m == nil {
+		t.Fatal("no map")
+	}
+	var got []string
+	for _, v := range m.vol {
+		if v.quote != quote {
+			t.Errorf("volatile value %q with quote %q, want only values ended by %q", page[v.lo:v.hi()], v.quote, quote)
+		}
+		got = append(got, string(page[v.lo:v.hi()]))
+	}
+	return m, got
+}
+
 // retext returns the length of the new text of a value of n bytes in
 // round i of a test: the same every other round, else from none to 20
 // bytes more.
@@ -265,21 +287,7 @@ func TestVolatileComments(t *testing.T) {
 		`<!-- served in 12 ms by edge-0001 -->`)
 	p := mustCompile("li", "ul", "p", "body")
 	p.ReadAttrs("data-id")
-	b := p.NewMapBuilder(4 << 20)
-	b.LookForVolatile()
-	b.Write(page)
-	m := b.Close()
-	b.Release()
-	if m == nil {
-		t.Fatal("no map")
-	}
-	var got []string
-	for _, v := range m.vol {
-		if v.quote != '>' {
-			t.Errorf("volatile value %q with quote %q: the page has no attribute nothing reads", page[v.lo:v.hi()], v.quote)
-		}
-		got = append(got, string(page[v.lo:v.hi()]))
-	}
+	m, got := volatileOf(t, p, page, '>')
 	want := []string{" rendered 2026-12-03T05:00:00Z by web-7 ", " cache: miss, 0.0123 s ", " item b 0123456789 -", " served in 12 ms by edge-0001 "}
 	if !slices.Equal(got, want) {
 		t.Fatalf("volatile comments\n got %q\nwant %q", got, want)
@@ -315,21 +323,7 @@ func TestVolatileRawText(t *testing.T) {
 		`<script>var s = "<!-- 0123456789 -->";</script><script>short</script></body></html>`)
 	p := mustCompile("li", "ul", "p", "body", "script")
 	p.ReadAttrs("data-id")
-	b := p.NewMapBuilder(4 << 20)
-	b.LookForVolatile()
-	b.Write(page)
-	m := b.Close()
-	b.Release()
-	if m == nil {
-		t.Fatal("no map")
-	}
-	var got []string
-	for _, v := range m.vol {
-		if v.quote != '<' {
-			t.Errorf("volatile value %q with quote %q: the page has no attribute nothing reads, nor a comment", page[v.lo:v.hi()], v.quote)
-		}
-		got = append(got, string(page[v.lo:v.hi()]))
-	}
+	m, got := volatileOf(t, p, page, '<')
 	want := []string{
 		"Shop - request 0123456789", `window.requestId = "r-0123456789abcdef";`,
 		".promo{color:#c00}/* build 0123456789 */", `{"visitor":"v-0123456789","cart":[1,2,3]}`,
