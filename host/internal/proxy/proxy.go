@@ -31,6 +31,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/host/internal/upstream"
 )
 
 // Config configures a Proxy. Only Origin is required.
@@ -68,7 +69,7 @@ type Config struct {
 	// can say more about targeting than a site wants to publish.
 	DebugHeaders bool
 	// Transport reaches the origin; nil means a transport tuned for a
-	// reverse proxy (see NewTransport).
+	// reverse proxy (upstream.New of NewTransport).
 	Transport http.RoundTripper
 	// Logger receives access and error logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -178,7 +179,7 @@ func New(cfg Config) *Proxy {
 		cfg.Route = "default"
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = NewTransport()
+		cfg.Transport = upstream.New(NewTransport())
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
 	p.maps = editmap.New(cfg.EditMapCache)
@@ -211,7 +212,9 @@ func New(cfg Config) *Proxy {
 	return p
 }
 
-// NewTransport returns the transport used to reach the origin: keep-alive
+// NewTransport returns the settings of the transport used to reach the
+// origin, and the transport for what upstream.Transport does not send
+// itself (see upstream.New): keep-alive
 // connections sized for a proxy (the default of 2 idle connections per host
 // reopens connections under load), bounded dial and header timeouts, a
 // read buffer sized for pages, and no transparent decompression.

@@ -31,6 +31,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/router"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/host/internal/upstream"
 	"github.com/bespoke-edge/bespoke/host/internal/wire"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
@@ -285,7 +286,7 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 		t.ResponseHeaderTimeout = l.Upstream.ResponseHeaderTimeout.D()
 		t.IdleConnTimeout = l.Upstream.IdleTimeout.D()
 		t.MaxConnsPerHost = l.Upstream.MaxConnsPerHost
-		tr = t
+		tr = upstream.New(t)
 	}
 	source := rcfg.Source()
 	var load wire.Loader

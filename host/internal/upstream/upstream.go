@@ -1,0 +1,580 @@
+// Package upstream holds the proxy's keep-alive connections to the
+// origin, and sends the requests that make up nearly all of its traffic
+// (a GET or HEAD without a body, over plain HTTP/1.1) on the goroutine
+// that asks, over the connection it takes for that request.
+//
+// Go's http.Transport gives every connection two goroutines of its own,
+// one that writes requests and one that reads responses, and hands each
+// request and response between them and the caller over channels. Under
+// load the hand-offs are cheap; at a moderate rate each one wakes an
+// idle thread, and on a virtual machine a wake-up costs more than the
+// rest of the proxy's work for a page. Here the caller writes the request
+// (with http.Request.Write) and reads the response (with
+// http.ReadResponse) itself: net/http still does all the parsing, and
+// the connection is handed back to the pool when the body ends.
+//
+// Everything else (a request with a body, an upgrade, https, a transport
+// with a proxy) goes to the http.Transport the settings come from. A
+// limit on connections per host (MaxConnsPerHost) bounds the two pools'
+// connections together.
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Transport is an http.RoundTripper for a reverse proxy's origin. Its
+// zero value is not usable; make one with New.
+type Transport struct {
+	fallback *http.Transport
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	headerTimeout time.Duration
+	idleTimeout   time.Duration
+	maxIdle       int
+	maxHeader     int64
+	readBuf       int
+	writeBuf      int
+	direct        bool
+	maxConns      int
+
+	mu     sync.Mutex
+	idle   map[string][]*conn // per host:port, oldest first
+	reaper *time.Timer
+	// With a connection limit, each host:port has as many slots, taken by
+	// every open connection of either pool, and a waiter for one may be
+	// handed an idle connection instead (see limit).
+	hosts map[string]*limit
+}
+
+// limit is a host's connection slots.
+type limit struct {
+	slots chan struct{}
+	ready chan *conn
+}
+
+// New returns a Transport with t's settings: its dialer, response header
+// timeout, idle timeout, idle connections per host, response header limit
+// and buffer sizes. Requests it does not send itself go to t, which must
+// not be changed afterwards.
+func New(t *http.Transport) *Transport {
+	u := &Transport{
+		fallback:      t.Clone(),
+		dial:          t.DialContext,
+		headerTimeout: t.ResponseHeaderTimeout,
+		idleTimeout:   t.IdleConnTimeout,
+		maxIdle:       t.MaxIdleConnsPerHost,
+		maxHeader:     t.MaxResponseHeaderBytes,
+		readBuf:       t.ReadBufferSize,
+		writeBuf:      t.WriteBufferSize,
+		// A proxy, or a custom way of speaking TLS, are the
+		// http.Transport's to honour: everything then goes there.
+		direct:   t.Proxy == nil && t.DialTLSContext == nil && t.OnProxyConnectResponse == nil,
+		maxConns: t.MaxConnsPerHost,
+		idle:     map[string][]*conn{},
+		hosts:    map[string]*limit{},
+	}
+	if u.dial == nil {
+		u.dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	if u.direct && u.maxConns > 0 {
+		// The limit is kept here, for both pools: the http.Transport's
+		// connections take their slots as they are dialed.
+		u.fallback.MaxConnsPerHost = 0
+		u.fallback.DialContext = u.dialLimited
+	}
+	if u.maxIdle <= 0 {
+		u.maxIdle = http.DefaultMaxIdleConnsPerHost
+	}
+	if u.maxHeader <= 0 {
+		u.maxHeader = 10 << 20 // http.Transport's default
+	}
+	if u.readBuf <= 0 {
+		u.readBuf = 4 << 10
+	}
+	if u.writeBuf <= 0 {
+		u.writeBuf = 4 << 10
+	}
+	return u
+}
+
+// Direct reports whether r is one Transport sends itself rather than
+// through the http.Transport: a GET or HEAD over http without a body,
+// that asks for no upgrade.
+func (t *Transport) Direct(r *http.Request) bool {
+	return t.direct && r.URL.Scheme == "http" && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		(r.Body == nil || r.Body == http.NoBody) && r.Header.Get("Upgrade") == "" && len(r.TransferEncoding) == 0
+}
+
+var (
+	errHeaderTooLarge = errors.New("upstream: the origin's response headers are too large")
+	errClosedBody     = errors.New("upstream: read on a closed response body")
+)
+
+// RoundTrip sends r and returns the origin's response. A response's body
+// must be read to its end or closed, as with any RoundTripper: the
+// connection goes back to the pool at the end of a body read whole.
+func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !t.Direct(r) {
+		return t.fallback.RoundTrip(r)
+	}
+	ctx := r.Context()
+	addr := hostPort(r.URL)
+	// A connection taken from the pool may have been closed by the origin
+	// since, in a way no check sees before writing: then the request is
+	// sent again, once, on a new one. A GET or HEAD without a body may be
+	// (http.Transport does the same).
+	for attempt := 0; ; attempt++ {
+		c, reused, err := t.get(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.exchange(ctx, c, r)
+		if err == nil {
+			return resp, nil
+		}
+		c.close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !reused || attempt > 0 || c.r.got > 0 || !retryable(err) {
+			return nil, err
+		}
+	}
+}
+
+// retryable reports whether err, met before any byte of a response, is
+// what a connection the origin closed while it was idle gives.
+func retryable(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		isConnReset(err)
+}
+
+// exchange writes r on c and reads the response's headers.
+func (t *Transport) exchange(ctx context.Context, c *conn, r *http.Request) (*http.Response, error) {
+	// The request's context ends the exchange by poisoning the deadlines,
+	// which unblocks whichever read or write is under way.
+	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		return nil, err
+	}
+	c.r.got, c.r.left = 0, t.maxHeader+int64(t.readBuf)
+	if err := r.Write(c.bw); err != nil {
+		return fail(err)
+	}
+	if err := c.bw.Flush(); err != nil {
+		return fail(err)
+	}
+	if t.headerTimeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(t.headerTimeout))
+	}
+	var resp *http.Response
+	for {
+		var err error
+		resp, err = http.ReadResponse(c.br, r)
+		if err != nil {
+			if c.r.left == 0 {
+				err = errHeaderTooLarge
+			}
+			return fail(err)
+		}
+		code := resp.StatusCode
+		if code < 100 || code > 199 {
+			break
+		}
+		if code == http.StatusSwitchingProtocols {
+			// Nothing asked for it: the request would have gone to the
+			// http.Transport.
+			return fail(fmt.Errorf("upstream: unexpected %s from the origin", resp.Status))
+		}
+		// 1xx responses (103 Early Hints) go to whoever traces the
+		// request: httputil.ReverseProxy passes them on to the visitor,
+		// and bounds them. Those nobody sees count towards the header
+		// limit of the final response (as with http.Transport).
+		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
+				return fail(err)
+			}
+			c.r.left = t.maxHeader + int64(t.readBuf)
+		}
+	}
+	c.r.left = -1
+	if t.headerTimeout > 0 {
+		c.nc.SetReadDeadline(time.Time{})
+		if ctx.Err() != nil {
+			// The request ended while the deadline was being cleared.
+			c.nc.SetDeadline(aLongTimeAgo)
+		}
+	}
+	b := &body{rc: resp.Body, t: t, c: c, ctx: ctx, stop: stop, keep: !resp.Close && !r.Close}
+	if resp.Body == http.NoBody {
+		b.finish(true)
+		return resp, nil
+	}
+	resp.Body = b
+	return resp, nil
+}
+
+// body is a response's body; its end returns the connection to the pool.
+type body struct {
+	rc   io.ReadCloser
+	t    *Transport
+	ctx  context.Context
+	stop func() bool
+	keep bool
+
+	mu  sync.Mutex
+	c   *conn // nil once finished
+	eof bool
+}
+
+// Read reads the body. At its end the connection goes back to the pool;
+// after Close, Read fails.
+func (b *body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.c == nil {
+		eof := b.eof
+		b.mu.Unlock()
+		if eof {
+			return 0, io.EOF
+		}
+		return 0, errClosedBody
+	}
+	b.mu.Unlock()
+	// Not under the lock: Close may come from another goroutine while a
+	// read waits for the origin, and closes the connection to end it.
+	n, err := b.rc.Read(p)
+	if err != nil {
+		if err == io.EOF {
+			b.finish(true)
+		} else {
+			b.finish(false)
+			if b.ctx.Err() != nil {
+				err = b.ctx.Err()
+			}
+		}
+	}
+	return n, err
+}
+
+// Close ends the body. A body closed before its end closes its
+// connection: what is left of it is never read.
+func (b *body) Close() error {
+	b.finish(false)
+	return nil
+}
+
+// finish hands the connection back when the body ended whole (eof) and
+// the exchange allows it, and closes it otherwise. Only the first call
+// does anything.
+func (b *body) finish(eof bool) {
+	b.mu.Lock()
+	c := b.c
+	b.c = nil
+	if c == nil {
+		b.mu.Unlock()
+		return
+	}
+	b.eof = eof
+	b.mu.Unlock()
+	// stop reports false when the request's context ended and its
+	// function poisoned the connection's deadlines (or is about to).
+	if b.stop() && eof && b.keep && c.br.Buffered() == 0 {
+		b.t.put(c)
+		return
+	}
+	c.close()
+}
+
+// conn is a connection to the origin.
+type conn struct {
+	nc     net.Conn
+	r      countingReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	addr   string
+	idleAt time.Time
+	lim    *limit // its slot's, or nil
+}
+
+// close closes c and frees its slot. Only c's owner calls it, once.
+func (c *conn) close() {
+	c.nc.Close()
+	if c.lim != nil {
+		<-c.lim.slots
+	}
+}
+
+// countingReader counts what a request's exchange read from the
+// connection and bounds the response's headers: left is what may still
+// be read before the headers end, or -1 once they have.
+type countingReader struct {
+	nc   net.Conn
+	got  int64
+	left int64
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	if r.left >= 0 {
+		if r.left == 0 {
+			return 0, errHeaderTooLarge
+		}
+		p = p[:min(int64(len(p)), r.left)]
+	}
+	n, err := r.nc.Read(p)
+	r.got += int64(n)
+	if r.left >= 0 {
+		r.left -= int64(n)
+	}
+	return n, err
+}
+
+// get returns a connection to addr: the most recently used idle one that
+// is still open and quiet, or a new one.
+func (t *Transport) get(ctx context.Context, addr string) (c *conn, reused bool, err error) {
+	if c := t.takeIdle(addr); c != nil {
+		return c, true, nil
+	}
+	var lim *limit
+	if t.maxConns > 0 {
+		lim = t.limitOf(addr)
+		if c, err := t.slot(ctx, addr, lim, true); c != nil || err != nil {
+			return c, c != nil, err
+		}
+	}
+	nc, err := t.dial(ctx, "tcp", addr)
+	if err != nil {
+		if lim != nil {
+			<-lim.slots
+		}
+		return nil, false, err
+	}
+	c = &conn{nc: nc, addr: addr, lim: lim}
+	c.r.nc = nc
+	c.br = bufio.NewReaderSize(&c.r, t.readBuf)
+	c.bw = bufio.NewWriterSize(nc, t.writeBuf)
+	return c, false, nil
+}
+
+// takeIdle takes addr's most recently used idle connection that is still
+// open and quiet, closing those that are not; nil when there is none.
+func (t *Transport) takeIdle(addr string) *conn {
+	now := time.Now()
+	for {
+		t.mu.Lock()
+		list := t.idle[addr]
+		if len(list) == 0 {
+			t.mu.Unlock()
+			return nil
+		}
+		c := list[len(list)-1]
+		list[len(list)-1] = nil
+		t.idle[addr] = list[:len(list)-1]
+		t.mu.Unlock()
+		if t.idleTimeout > 0 && now.Sub(c.idleAt) > t.idleTimeout || !quiet(c.nc) {
+			c.close()
+			continue
+		}
+		return c
+	}
+}
+
+// takeOldest takes addr's least recently used idle connection, or nil.
+func (t *Transport) takeOldest(addr string) *conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	list := t.idle[addr]
+	if len(list) == 0 {
+		return nil
+	}
+	c := list[0]
+	t.idle[addr] = list[1:]
+	return c
+}
+
+// slotWait is how long a request waits for a slot before it looks again
+// for idle connections to close: the http.Transport's pool tells nobody
+// when it has one.
+const slotWait = 10 * time.Millisecond
+
+// slot takes one of lim's slots for a new connection to addr and returns
+// nil, nil, or, when direct and a connection someone is done with comes
+// first, returns that connection instead. While every slot is taken,
+// idle connections of both pools give theirs back: those of the other
+// pool, or (for the http.Transport, which looked in its own before
+// dialing) this one's.
+func (t *Transport) slot(ctx context.Context, addr string, lim *limit, direct bool) (*conn, error) {
+	var wait *time.Timer
+	defer func() {
+		if wait != nil {
+			wait.Stop()
+		}
+	}()
+	for {
+		select {
+		case lim.slots <- struct{}{}:
+			return nil, nil
+		default:
+		}
+		if direct {
+			if c := t.takeIdle(addr); c != nil {
+				return c, nil
+			}
+			t.fallback.CloseIdleConnections()
+		} else if c := t.takeOldest(addr); c != nil {
+			c.close()
+			continue
+		}
+		if wait == nil {
+			wait = time.NewTimer(slotWait)
+		} else {
+			wait.Reset(slotWait)
+		}
+		select {
+		case lim.slots <- struct{}{}:
+			return nil, nil
+		case c := <-lim.ready:
+			if direct {
+				return c, nil
+			}
+			c.close()
+		case <-wait.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// put returns c to the pool, or closes it when the pool for its host is
+// full.
+func (t *Transport) put(c *conn) {
+	c.idleAt = time.Now()
+	if c.lim != nil {
+		select {
+		case c.lim.ready <- c: // to a request waiting for a slot
+			return
+		default:
+		}
+	}
+	t.mu.Lock()
+	list := t.idle[c.addr]
+	if len(list) >= t.maxIdle {
+		t.mu.Unlock()
+		c.close()
+		return
+	}
+	t.idle[c.addr] = append(list, c)
+	if t.reaper == nil && t.idleTimeout > 0 {
+		t.reaper = time.AfterFunc(t.idleTimeout, t.reap)
+	}
+	t.mu.Unlock()
+}
+
+// reap closes the connections idle for longer than the idle timeout, so
+// that a pool nobody uses does not hold them (and the origin's sockets)
+// forever.
+func (t *Transport) reap() {
+	now := time.Now()
+	var old []*conn
+	t.mu.Lock()
+	t.reaper = nil
+	left := false
+	for addr, list := range t.idle {
+		i := 0
+		for i < len(list) && now.Sub(list[i].idleAt) > t.idleTimeout {
+			old = append(old, list[i])
+			i++
+		}
+		if i == len(list) {
+			delete(t.idle, addr)
+			continue
+		}
+		t.idle[addr] = append(list[:0], list[i:]...)
+		left = true
+	}
+	if left {
+		t.reaper = time.AfterFunc(t.idleTimeout, t.reap)
+	}
+	t.mu.Unlock()
+	for _, c := range old {
+		c.close()
+	}
+}
+
+// limitOf returns addr's connection slots.
+func (t *Transport) limitOf(addr string) *limit {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.hosts[addr]
+	if l == nil {
+		l = &limit{slots: make(chan struct{}, t.maxConns), ready: make(chan *conn)}
+		t.hosts[addr] = l
+	}
+	return l
+}
+
+// dialLimited dials for the http.Transport when there is a connection
+// limit: it waits for a slot, which the connection frees when closed.
+func (t *Transport) dialLimited(ctx context.Context, network, addr string) (net.Conn, error) {
+	lim := t.limitOf(addr)
+	if _, err := t.slot(ctx, addr, lim, false); err != nil {
+		return nil, err
+	}
+	nc, err := t.dial(ctx, network, addr)
+	if err != nil {
+		<-lim.slots
+		return nil, err
+	}
+	return &slotConn{Conn: nc, lim: lim}, nil
+}
+
+// slotConn is a connection of the http.Transport that holds a slot.
+type slotConn struct {
+	net.Conn
+	lim  *limit
+	once sync.Once
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.lim.slots })
+	return err
+}
+
+// CloseIdleConnections closes the idle connections of both pools.
+func (t *Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = map[string][]*conn{}
+	t.mu.Unlock()
+	for _, list := range idle {
+		for _, c := range list {
+			c.close()
+		}
+	}
+	t.fallback.CloseIdleConnections()
+}
+
+// aLongTimeAgo is a deadline that has passed: setting it ends the reads
+// and writes under way.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// hostPort is u's host with its port, 80 when it has none.
+func hostPort(u *url.URL) string {
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "80")
+	}
+	return u.Host
+}
