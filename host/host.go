@@ -50,8 +50,9 @@ type Config struct {
 	Origin string
 	// Transport reaches Origin; nil means a transport tuned for a reverse
 	// proxy (keep-alive pool sized for load, bounded dial and header
-	// timeouts, no transparent decompression). It cannot be given with
-	// Next.
+	// timeouts, no transparent decompression; GET and HEAD sent on the
+	// request's goroutine, the rest through http.Transport). It cannot be
+	// given with Next.
 	Transport http.RoundTripper
 	// Next is an in-process upstream: New then returns middleware around
 	// it. Next sees the request as a server would, with the visitor's Host

@@ -729,3 +729,70 @@ func BenchmarkRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// FuzzSameAsHTTPTransport: whatever bytes the origin answers with (then
+// closing the connection, or keeping it for a second request), a client
+// sees the same through Transport as through http.Transport.
+func FuzzSameAsHTTPTransport(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X\r\n\r\n2\r\nok\r\n0\r\nX: 1\r\n\r\n",
+		"HTTP/1.0 200 OK\r\n\r\nuntil close",
+		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab",
+		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n",
+	} {
+		f.Add(s, false, false)
+		f.Add(s, true, true)
+	}
+	f.Fuzz(func(t *testing.T, answer string, keep, head bool) {
+		if strings.Contains(answer, " 101") {
+			// A switch of protocols nothing asked for: http.Transport
+			// hands the connection over, Transport refuses it; both end
+			// in a 502 through httputil.ReverseProxy.
+			t.Skip()
+		}
+		o := startRaw(t, func(*http.Request, int, int) (string, bool) { return answer, !keep })
+		method := "GET"
+		if head {
+			method = "HEAD"
+		}
+		std := settings()
+		std.ResponseHeaderTimeout = 2 * time.Second
+		defer std.CloseIdleConnections()
+		st := settings()
+		st.ResponseHeaderTimeout = 2 * time.Second
+		ours := New(st)
+		defer ours.CloseIdleConnections()
+		for i := range 2 {
+			url := fmt.Sprintf("http://%s/%d", o.addr, i)
+			want := fetchWithin(std, method, url)
+			got := fetchWithin(ours, method, url)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("request %d of %q:\n got %+v\nwant %+v", i, answer, got, want)
+			}
+		}
+	})
+}
+
+// fetchWithin is fetch with a deadline: an answer that never ends (a
+// length longer than what was sent, on a kept connection) is a timeout
+// for both.
+func fetchWithin(rt http.RoundTripper, method, url string) outcome {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, url, nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return outcome{Err: "roundtrip"}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	o := outcome{Status: resp.Status, Proto: resp.Proto, Header: resp.Header, Trailer: resp.Trailer, Body: string(b),
+		ContentLength: resp.ContentLength, Close: resp.Close, TransferEncoding: resp.TransferEncoding}
+	if err != nil {
+		o.Err = "body"
+	}
+	return o
+}
