@@ -352,6 +352,38 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 	)
 }
 
+// OriginPoolStats is the state of a route's connections to its origin
+// (see package upstream).
+type OriginPoolStats struct {
+	Dials, Reuses int64 // connections opened, requests sent on a kept one
+	Stale         int64 // kept connections found closed by the origin (or with bytes nobody asked for)
+	Retries       int64 // requests sent again after a kept connection failed before any answer
+	Fallbacks     int64 // requests sent through Go's http.Transport (a body, an upgrade, https)
+	Idle          int64 // connections idle in the pool
+}
+
+// OriginPool exposes a route's origin connections through fn, read at
+// scrape time: bespoke_origin_{dials,reuses,stale,retries,fallbacks}_total
+// and bespoke_origin_idle_connections.
+func (m *Metrics) OriginPool(route string, fn func() OriginPoolStats) {
+	if m == nil {
+		return
+	}
+	labels := prometheus.Labels{"route": route}
+	counter := func(name, help string, get func(OriginPoolStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
+	}
+	m.own("route:"+route,
+		counter("bespoke_origin_dials_total", "Connections opened to the origin for GET and HEAD requests.", func(s OriginPoolStats) int64 { return s.Dials }),
+		counter("bespoke_origin_reuses_total", "GET and HEAD requests sent on a kept connection.", func(s OriginPoolStats) int64 { return s.Reuses }),
+		counter("bespoke_origin_stale_total", "Kept connections found closed by the origin, or holding bytes nobody asked for, and closed before use.", func(s OriginPoolStats) int64 { return s.Stale }),
+		counter("bespoke_origin_retries_total", "Requests sent again on a new connection after a kept one failed before any answer.", func(s OriginPoolStats) int64 { return s.Retries }),
+		counter("bespoke_origin_fallbacks_total", "Requests sent through Go's http.Transport (a body, an upgrade, https).", func(s OriginPoolStats) int64 { return s.Fallbacks }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bespoke_origin_idle_connections", Help: "Connections to the origin idle in the pool.", ConstLabels: labels},
+			func() float64 { return float64(fn().Idle) }),
+	)
+}
+
 // EditMapFallback records where a page stopped matching its edit map.
 func (m *Metrics) EditMapFallback(route string, offset int) {
 	if m == nil {

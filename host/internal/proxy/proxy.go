@@ -182,6 +182,12 @@ func New(cfg Config) *Proxy {
 		cfg.Transport = upstream.New(NewTransport())
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
+	if u, ok := cfg.Transport.(*upstream.Transport); ok {
+		cfg.Metrics.OriginPool(cfg.Route, func() metrics.OriginPoolStats {
+			s := u.Stats()
+			return metrics.OriginPoolStats{Dials: s.Dials, Reuses: s.Reuses, Stale: s.Stale, Retries: s.Retries, Fallbacks: s.Fallbacks, Idle: s.Idle}
+		})
+	}
 	p.maps = editmap.New(cfg.EditMapCache)
 	if p.maps != nil {
 		cfg.Metrics.EditMaps(cfg.Route, func() metrics.EditMapStats {

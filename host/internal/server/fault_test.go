@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -272,6 +273,20 @@ func scrape(t *testing.T, admin string) string {
 	return string(b)
 }
 
+// sample returns the value of the series named (with its labels) in the
+// scraped metrics m, or -1 when it is not there.
+func sample(m, series string) float64 {
+	for line := range strings.Lines(m) {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
 // scrapeUntil scrapes until the metrics contain want, for at most a second.
 func scrapeUntil(t *testing.T, admin, want string) string {
 	t.Helper()
@@ -332,6 +347,11 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	if strings.Contains(before, `bespoke_requests_total{outcome="personalized",route="demo"} 3`) {
 		t.Error("counters did not start from zero")
+	}
+	// The three pages came over the origin pool: at least two of them on
+	// a connection kept from an earlier one.
+	if dials, reuses := sample(after, `bespoke_origin_dials_total{route="demo"}`), sample(after, `bespoke_origin_reuses_total{route="demo"}`); dials < 1 || reuses < 2 || !strings.Contains(after, `bespoke_origin_idle_connections{route="demo"}`) {
+		t.Errorf("origin pool metrics: %v dials, %v reuses", dials, reuses)
 	}
 	resp, _ := http.Get(r.admin + "/_bespoke/status")
 	b, _ := io.ReadAll(resp.Body)

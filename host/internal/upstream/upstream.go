@@ -31,6 +31,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,8 @@ type Transport struct {
 	writeBuf      int
 	direct        bool
 	maxConns      int
+
+	dials, reuses, stale, retries, fallbacks atomic.Int64
 
 	mu     sync.Mutex
 	idle   map[string][]*conn // per host:port, oldest first
@@ -127,6 +130,7 @@ var (
 // connection goes back to the pool at the end of a body read whole.
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !t.Direct(r) {
+		t.fallbacks.Add(1)
 		return t.fallback.RoundTrip(r)
 	}
 	ctx := r.Context()
@@ -151,6 +155,31 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if !reused || attempt > 0 || c.r.got > 0 || !retryable(err) {
 			return nil, err
 		}
+		t.retries.Add(1)
+	}
+}
+
+// Stats counts what a Transport did since it was made.
+type Stats struct {
+	Dials     int64 // connections it opened (for GET and HEAD)
+	Reuses    int64 // requests sent on a kept connection
+	Stale     int64 // kept connections found closed by the origin, or with bytes nobody asked for, and closed
+	Retries   int64 // requests sent again after a kept connection failed before any answer
+	Fallbacks int64 // requests sent through the http.Transport
+	Idle      int64 // connections idle in the pool now
+}
+
+// Stats returns the Transport's counters.
+func (t *Transport) Stats() Stats {
+	t.mu.Lock()
+	idle := 0
+	for _, list := range t.idle {
+		idle += len(list)
+	}
+	t.mu.Unlock()
+	return Stats{
+		Dials: t.dials.Load(), Reuses: t.reuses.Load(), Stale: t.stale.Load(),
+		Retries: t.retries.Load(), Fallbacks: t.fallbacks.Load(), Idle: int64(idle),
 	}
 }
 
@@ -345,12 +374,16 @@ func (r *countingReader) Read(p []byte) (int, error) {
 // is still open and quiet, or a new one.
 func (t *Transport) get(ctx context.Context, addr string) (c *conn, reused bool, err error) {
 	if c := t.takeIdle(addr); c != nil {
+		t.reuses.Add(1)
 		return c, true, nil
 	}
 	var lim *limit
 	if t.maxConns > 0 {
 		lim = t.limitOf(addr)
 		if c, err := t.slot(ctx, addr, lim, true); c != nil || err != nil {
+			if c != nil {
+				t.reuses.Add(1)
+			}
 			return c, c != nil, err
 		}
 	}
@@ -361,6 +394,7 @@ func (t *Transport) get(ctx context.Context, addr string) (c *conn, reused bool,
 		}
 		return nil, false, err
 	}
+	t.dials.Add(1)
 	c = &conn{nc: nc, addr: addr, lim: lim}
 	c.r.nc = nc
 	c.br = bufio.NewReaderSize(&c.r, t.readBuf)
@@ -383,7 +417,12 @@ func (t *Transport) takeIdle(addr string) *conn {
 		list[len(list)-1] = nil
 		t.idle[addr] = list[:len(list)-1]
 		t.mu.Unlock()
-		if t.idleTimeout > 0 && now.Sub(c.idleAt) > t.idleTimeout || !quiet(c.nc) {
+		if t.idleTimeout > 0 && now.Sub(c.idleAt) > t.idleTimeout {
+			c.close()
+			continue
+		}
+		if !quiet(c.nc) {
+			t.stale.Add(1)
 			c.close()
 			continue
 		}

@@ -248,6 +248,9 @@ func TestKeepsConnections(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("50 requests in turn opened %d connections, want 1", n)
 	}
+	if st := tr.Stats(); st != (Stats{Dials: 1, Reuses: 49, Idle: 1}) {
+		t.Errorf("stats %+v, want 1 dial, 49 reuses, 1 idle", st)
+	}
 }
 
 // TestBodyClosedEarly: the rest of a body nobody read must not be taken
@@ -302,6 +305,9 @@ func TestIdleConnectionClosedByOrigin(t *testing.T) {
 		if n := o.conns.Load(); n != 5 {
 			t.Errorf("%d connections, want 5", n)
 		}
+		if st := tr.Stats(); st.Dials != 5 || st.Stale != 4 || st.Retries != 0 {
+			t.Errorf("stats %+v, want 5 dials, 4 stale connections, no retry", st)
+		}
 	})
 	t.Run("instead of the next answer", func(t *testing.T) {
 		// The first connection takes a second request and closes without
@@ -321,6 +327,9 @@ func TestIdleConnectionClosedByOrigin(t *testing.T) {
 		}
 		if n := o.conns.Load(); n != 2 {
 			t.Errorf("%d connections, want 2", n)
+		}
+		if st := tr.Stats(); st.Dials != 2 || st.Retries != 1 {
+			t.Errorf("stats %+v, want 2 dials, 1 retry", st)
 		}
 	})
 	t.Run("a new connection is not sent again", func(t *testing.T) {
@@ -631,6 +640,9 @@ func TestFallback(t *testing.T) {
 	resp.Body.Close()
 	if string(b) != "POST form=1" {
 		t.Fatalf("got %q", b)
+	}
+	if st := tr.Stats(); st.Fallbacks != 1 || st.Dials != 0 {
+		t.Errorf("stats %+v, want 1 request through http.Transport and no dial of its own", st)
 	}
 }
 
