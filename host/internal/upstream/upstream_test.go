@@ -38,17 +38,40 @@ func startRaw(t testing.TB, s script) *rawOrigin {
 		t.Fatal(err)
 	}
 	o := &rawOrigin{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
+	var accepting, wg sync.WaitGroup
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	// The origin's end closes its connections itself: a client's pool may
+	// keep one idle after the test (http.Transport hands a connection back
+	// to its pool on a goroutine of its own, after the body's end, and
+	// dials ahead of need).
+	t.Cleanup(func() {
+		ln.Close()
+		accepting.Wait()
+		mu.Lock()
+		for nc := range open {
+			nc.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	accepting.Go(func() {
 		for {
 			nc, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			open[nc] = true
+			mu.Unlock()
 			n := int(o.conns.Add(1)) - 1
 			wg.Go(func() {
-				defer nc.Close()
+				defer func() {
+					nc.Close()
+					mu.Lock()
+					delete(open, nc)
+					mu.Unlock()
+				}()
 				br := bufio.NewReader(nc)
 				for i := 0; ; i++ {
 					req, err := http.ReadRequest(br)
@@ -199,12 +222,25 @@ func TestSameAsHTTPTransport(t *testing.T) {
 				url := fmt.Sprintf("http://%s/p?i=%d", o.addr, i)
 				want := fetch(std, c.method, url)
 				got := fetch(ours, c.method, url)
-				if !reflect.DeepEqual(got, want) {
+				if !reflect.DeepEqual(got, want) && !reflect.DeepEqual(got, fresh(fetch, c.method, url)) {
 					t.Fatalf("request %d:\n got %+v\nwant %+v", i, got, want)
 				}
 			}
 		})
 	}
+}
+
+// fresh is what a new http.Transport answers, on a new connection. When
+// an origin sends more than its answer (a body to a HEAD, past its
+// length), http.Transport may take the next request to that connection
+// before its reading goroutine sees the bytes nobody asked for, and then
+// fail or read them as the answer, while Transport, which looks before
+// it reuses a connection, opens a new one: its answer must then be a new
+// connection's.
+func fresh(fetch func(http.RoundTripper, string, string) outcome, method, url string) outcome {
+	std := settings()
+	defer std.CloseIdleConnections()
+	return fetch(std, method, url)
 }
 
 // counted is an httptest server that counts its connections.
@@ -805,7 +841,7 @@ func FuzzSameAsHTTPTransport(f *testing.F) {
 			url := fmt.Sprintf("http://%s/%d", o.addr, i)
 			want := fetchWithin(std, method, url)
 			got := fetchWithin(ours, method, url)
-			if !reflect.DeepEqual(got, want) {
+			if !reflect.DeepEqual(got, want) && !reflect.DeepEqual(got, fresh(fetchWithin, method, url)) {
 				t.Fatalf("request %d of %q:\n got %+v\nwant %+v", i, answer, got, want)
 			}
 		}
