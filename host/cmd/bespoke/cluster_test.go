@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -24,7 +22,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/seen/rediscluster"
-	"github.com/bespoke-edge/bespoke/internal/syncbuf"
+	"github.com/bespoke-edge/bespoke/internal/testproc"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -75,42 +73,16 @@ func startClusterSite(t *testing.T) *clusterSite {
 // (X-Upstream).
 func startNginx(t *testing.T, upstreams ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("nginx is not installed; CI must install it (.ci/run)")
-		}
-		t.Skip("nginx is not installed (apt-get install nginx): the test of two proxies behind a balancer cannot run")
-	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	var servers strings.Builder
 	for _, u := range upstreams {
 		fmt.Fprintf(&servers, "    server %s;\n", u)
 	}
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  upstream bespoke {
-%[2]s    keepalive 8;
+	return testproc.Nginx(t, "the test of two proxies behind a balancer", func(addr string) string {
+		return fmt.Sprintf(`  upstream bespoke {
+%s    keepalive 8;
   }
   server {
-    listen %[3]s;
+    listen %s;
     location / {
       proxy_pass http://bespoke;
       proxy_http_version 1.1;
@@ -120,40 +92,8 @@ http {
       proxy_buffering off;
       add_header X-Upstream $upstream_addr always;
     }
-  }
-}
-`, dir, servers.String(), addr)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
-	out := &syncbuf.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
+  }`, servers.String(), addr)
 	})
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited:\n%s\n%s", out, log)
-		default:
-		}
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("nginx did not start")
-	return ""
 }
 
 // A visitor alternating between two `bespoke serve` processes behind

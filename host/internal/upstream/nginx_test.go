@@ -4,15 +4,15 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bespoke-edge/bespoke/internal/testproc"
 )
 
 // startNginxOrigin starts nginx serving dir as an origin that ends its
@@ -20,79 +20,15 @@ import (
 // (saying so, Connection: close) and after 200 ms idle (silently).
 func startNginxOrigin(t *testing.T, dir string) string {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if bin, err = exec.LookPath("/usr/sbin/nginx"); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("nginx is not installed; CI must install it (.ci/run)")
-			}
-			t.Skip("nginx is not installed (apt-get install nginx): the test against a real origin cannot run")
-		}
-	}
-	run := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;"
-	}
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-%[4]s
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  keepalive_requests 3;
+	return testproc.Nginx(t, "the test against a real origin", func(addr string) string {
+		return fmt.Sprintf(`  keepalive_requests 3;
   keepalive_timeout 200ms;
   server {
-    listen %[2]s;
-    root %[3]s;
+    listen %s;
+    root %s;
     location /chunked { return 200 "chunked"; }
-  }
-}
-`, run, addr, dir, user)
-	confPath := filepath.Join(run, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-p", run, "-c", confPath, "-e", filepath.Join(run, "error.log"))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
+  }`, addr, dir)
 	})
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(run, "error.log"))
-			t.Fatalf("nginx exited:\n%s\n%s", out.String(), log)
-		default:
-		}
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-	}
-	t.Fatal("nginx did not start listening")
-	return ""
 }
 
 // TestNginxOrigin: against nginx, which closes its keep-alive

@@ -118,12 +118,25 @@ type outcome struct {
 }
 
 func fetch(rt http.RoundTripper, method, url string) outcome {
+	return fetchCtx(context.Background(), rt, method, url)
+}
+
+// fetchWithin is fetch with a deadline: an answer that never ends (a
+// length longer than what was sent, on a kept connection) is a timeout
+// for both transports.
+func fetchWithin(rt http.RoundTripper, method, url string) outcome {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	return fetchCtx(ctx, rt, method, url)
+}
+
+func fetchCtx(ctx context.Context, rt http.RoundTripper, method, url string) outcome {
 	var got []int
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
 		got = append(got, code)
 		return nil
 	}}
-	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, url, nil)
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, url, nil)
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return outcome{Err: "roundtrip", Informational: got}
@@ -846,25 +859,4 @@ func FuzzSameAsHTTPTransport(f *testing.F) {
 			}
 		}
 	})
-}
-
-// fetchWithin is fetch with a deadline: an answer that never ends (a
-// length longer than what was sent, on a kept connection) is a timeout
-// for both.
-func fetchWithin(rt http.RoundTripper, method, url string) outcome {
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, method, url, nil)
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		return outcome{Err: "roundtrip"}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	o := outcome{Status: resp.Status, Proto: resp.Proto, Header: resp.Header, Trailer: resp.Trailer, Body: string(b),
-		ContentLength: resp.ContentLength, Close: resp.Close, TransferEncoding: resp.TransferEncoding}
-	if err != nil {
-		o.Err = "body"
-	}
-	return o
 }

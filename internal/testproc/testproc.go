@@ -1,0 +1,122 @@
+// Package testproc starts the real servers some tests need (nginx,
+// redis-server) as processes of the test: it finds the program, skips
+// the test without it (fails it in CI, which must install it), and waits
+// until the server listens.
+package testproc
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
+)
+
+// Need returns the path of the program named, looked up in PATH and
+// then in /usr/sbin (where Debian puts nginx). Without it the test is
+// skipped, saying what could not run (why) and how to install it; with
+// CI=true it fails: CI must install what its tests need (.ci/run).
+func Need(t testing.TB, name, pkg, why string) string {
+	t.Helper()
+	if bin, err := exec.LookPath(name); err == nil {
+		return bin
+	}
+	if bin, err := exec.LookPath(filepath.Join("/usr/sbin", name)); err == nil {
+		return bin
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed; CI must install it (.ci/run)", name)
+	}
+	t.Skipf("%s is not installed (apt-get install %s): %s cannot run", name, pkg, why)
+	return ""
+}
+
+// Start starts cmd and waits (at most 10 s) until addr accepts
+// connections; the process is killed when the test ends. When it exits
+// first, or never listens, the test fails with its output and the
+// contents of the log files named.
+func Start(t testing.TB, addr string, cmd *exec.Cmd, logs ...string) {
+	t.Helper()
+	out := &syncbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	report := func() string {
+		s := out.String()
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			s += "\n" + l + ":\n" + string(b)
+		}
+		return s
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-exited:
+			t.Fatalf("%s exited:\n%s", cmd, report())
+		default:
+		}
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+	}
+	t.Fatalf("%s did not listen on %s:\n%s", cmd, addr, report())
+}
+
+// FreeAddr returns a loopback address no one listens on now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Nginx starts nginx (one process, no daemon, its files in a temporary
+// directory) with the http block's contents that server returns for the
+// address it listens on, and returns that address. why says what cannot
+// run without nginx.
+func Nginx(t testing.TB, why string, server func(addr string) string) string {
+	t.Helper()
+	bin := Need(t, "nginx", "nginx", why)
+	dir := t.TempDir()
+	addr := FreeAddr(t)
+	// One process, which keeps the user it was started as (no workers
+	// that would drop to nobody and fail to read the test's files).
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+%[2]s
+}
+`, dir, server(addr))
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errLog := filepath.Join(dir, "error.log")
+	Start(t, addr, exec.Command(bin, "-p", dir, "-c", path, "-e", errLog), errLog)
+	return addr
+}
