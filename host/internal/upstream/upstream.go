@@ -33,6 +33,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Transport is an http.RoundTripper for a reverse proxy's origin. Its
@@ -132,6 +134,19 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !t.Direct(r) {
 		t.fallbacks.Add(1)
 		return t.fallback.RoundTrip(r)
+	}
+	// http.Request.Write turns a line break in a value into a space and
+	// writes a name as it is: refuse what http.Transport refuses, before
+	// anything is written.
+	for k, vv := range r.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, fmt.Errorf("upstream: invalid header field name %q", k)
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, fmt.Errorf("upstream: invalid header field value for %q", k)
+			}
+		}
 	}
 	ctx := r.Context()
 	addr := hostPort(r.URL)

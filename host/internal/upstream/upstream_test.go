@@ -671,6 +671,27 @@ func TestConnectionLimit(t *testing.T) {
 	}
 }
 
+// TestInvalidHeaders: a request whose header has a name or a value that
+// HTTP/1.1 cannot carry is refused before anything is sent, as by
+// http.Transport (a value with a line break would otherwise write a
+// header of its own).
+func TestInvalidHeaders(t *testing.T) {
+	s, conns := counted(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	for _, h := range [][2]string{{"X-Ok", "a\r\nInjected: 1"}, {"X-Ok", "a\nb"}, {"Bad Name", "v"}, {"Bad:Name", "v"}, {"X-Ok", "nul\x00"}} {
+		for _, rt := range []http.RoundTripper{settings(), New(settings())} {
+			req, _ := http.NewRequest("GET", s.URL+"/", nil)
+			req.Header[h[0]] = []string{h[1]}
+			if resp, err := rt.RoundTrip(req); err == nil {
+				resp.Body.Close()
+				t.Errorf("%T sent %q: %q", rt, h[0], h[1])
+			}
+		}
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("%d connections opened for requests that were refused", n)
+	}
+}
+
 // TestFallback: what Transport does not send itself reaches the origin
 // through the http.Transport, with its body.
 func TestFallback(t *testing.T) {
