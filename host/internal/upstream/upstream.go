@@ -115,10 +115,11 @@ func New(t *http.Transport) *Transport {
 }
 
 // Direct reports whether r is one Transport sends itself rather than
-// through the http.Transport: a GET or HEAD over http without a body,
-// that asks for no upgrade.
+// through the http.Transport: a GET or HEAD to an http URL with a host,
+// without a body, that asks for no upgrade (the http.Transport answers
+// the others, with its own errors for what it cannot send).
 func (t *Transport) Direct(r *http.Request) bool {
-	return t.direct && r.URL.Scheme == "http" && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+	return t.direct && r.URL.Scheme == "http" && r.URL.Host != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 		(r.Body == nil || r.Body == http.NoBody) && r.Header.Get("Upgrade") == "" && len(r.TransferEncoding) == 0
 }
 

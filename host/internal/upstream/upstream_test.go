@@ -578,6 +578,7 @@ func TestDirect(t *testing.T) {
 		{"POST", "http://o/", nil, "", false},
 		{"OPTIONS", "http://o/", nil, "", false},
 		{"GET", "http://o/", nil, "websocket", false},
+		{"GET", "http:///no-host", nil, "", false},
 	}
 	tr := New(settings())
 	for _, c := range cases {
