@@ -352,6 +352,7 @@ type conn struct {
 	addr   string
 	idleAt time.Time
 	lim    *limit // its slot's, or nil
+	peek   peeker
 }
 
 // close closes c and frees its slot. Only c's owner calls it, once.
@@ -413,6 +414,7 @@ func (t *Transport) get(ctx context.Context, addr string) (c *conn, reused bool,
 	t.dials.Add(1)
 	c = &conn{nc: nc, addr: addr, lim: lim}
 	c.r.nc = nc
+	c.peek.init(nc)
 	c.br = bufio.NewReaderSize(&c.r, t.readBuf)
 	c.bw = bufio.NewWriterSize(nc, t.writeBuf)
 	return c, false, nil
@@ -437,7 +439,7 @@ func (t *Transport) takeIdle(addr string) *conn {
 			c.close()
 			continue
 		}
-		if !quiet(c.nc) {
+		if !c.peek.quiet() {
 			t.stale.Add(1)
 			c.close()
 			continue

@@ -401,7 +401,7 @@ func waitClosed(t *testing.T, tr *Transport, addr string) {
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
 		tr.mu.Lock()
 		list := tr.idle[addr]
-		closed := len(list) == 0 || !quiet(list[len(list)-1].nc)
+		closed := len(list) == 0 || !list[len(list)-1].peek.quiet()
 		tr.mu.Unlock()
 		if closed {
 			return
