@@ -69,10 +69,10 @@ type limit struct {
 	ready chan *conn
 }
 
-// New returns a Transport with t's settings: its dialer, response header
-// timeout, idle timeout, idle connections per host, response header limit
-// and buffer sizes. Requests it does not send itself go to t, which must
-// not be changed afterwards.
+// New returns a Transport with t's settings: its DialContext, response header
+// timeout, idle timeout, idle connections per host, connection limit,
+// response header limit and buffer sizes. Requests it does not send
+// itself go to a copy of t.
 func New(t *http.Transport) *Transport {
 	u := &Transport{
 		fallback:      t.Clone(),
@@ -83,8 +83,8 @@ func New(t *http.Transport) *Transport {
 		maxHeader:     t.MaxResponseHeaderBytes,
 		readBuf:       t.ReadBufferSize,
 		writeBuf:      t.WriteBufferSize,
-		// A proxy, or a custom way of speaking TLS, are the
-		// http.Transport's to honour: everything then goes there.
+		// A proxy, or hooks of the http.Transport's own, are its to
+		// honour: everything then goes there.
 		direct:   t.Proxy == nil && t.DialTLSContext == nil && t.OnProxyConnectResponse == nil,
 		maxConns: t.MaxConnsPerHost,
 		idle:     map[string][]*conn{},
