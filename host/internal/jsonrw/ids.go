@@ -101,7 +101,12 @@ func itemID(elem []byte, steps []jsonpath.Step, b []byte) (out []byte, start, te
 	if !found {
 		return b, 0, 0, false
 	}
-	v := elem[p.value.start:p.value.end]
+	out, start, text = appendID(b, elem[p.value.start:p.value.end])
+	return out, start, text, true
+}
+
+// appendID appends the identity of the id value v to b, as itemID.
+func appendID(b, v []byte) (out []byte, start, text int) {
 	start = len(b)
 	switch v[0] {
 	case '"':
@@ -109,15 +114,15 @@ func itemID(elem []byte, steps []jsonpath.Step, b []byte) (out []byte, start, te
 		if len(b) > start && b[start] == idMark {
 			b = append(b[:start], idMark, idString)
 			b = appendUnquoted(b, v[1:len(v)-1])
-			return b, start, start + 2, true
+			return b, start, start + 2
 		}
-		return b, start, start, true
+		return b, start, start
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		b = append(b, idMark, idNumber)
 	default:
 		b = append(b, idMark, idJSON)
 	}
-	return append(b, v...), start, start + 2, true
+	return append(b, v...), start, start + 2
 }
 
 // str is b as a string without a copy: b must not change while it is in

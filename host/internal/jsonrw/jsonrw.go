@@ -136,6 +136,49 @@ type Output struct {
 	idBuf  []byte
 	idEnds []int
 	steps  [2][8]jsonpath.Step
+
+	// memo is the array an array edit last read or wrote, while Doc has
+	// not changed otherwise: the edits after it on the same path, and
+	// the recording of what HideSeen shows, find it there instead of
+	// walking the document again (a 4.7 MB response with json_hide_seen
+	// then json_limit was walked ten times). inMemo says that elems are
+	// the memo's.
+	memo   arrayMemo
+	inMemo bool
+	// idsOf says that idBuf holds the ids, at that path, of elems,
+	// collected with them; idsOK that it is set.
+	idsOf string
+	idsOK bool
+}
+
+// arrayMemo is an array of Doc as an array edit found or wrote it: the
+// path that leads to it, its bytes, its elements and, when hasIDs, their
+// ids at idPath (as ids computes them without text).
+type arrayMemo struct {
+	valid  bool
+	path   string
+	value  span
+	elems  []span
+	hasIDs bool
+	idPath string
+	idBuf  []byte
+	idEnds []int
+}
+
+// noMemo makes every edit walk the document, as it would without the
+// memo: tests compare both.
+var noMemo bool
+
+// memoable reports whether the place a path leads to stays where it is,
+// and is found the same way, when only the value there changes: not when
+// a step is a query, whose answer may depend on that value.
+func memoable(steps []jsonpath.Step) bool {
+	for _, st := range steps {
+		if st.Kind == jsonpath.Query {
+			return false
+		}
+	}
+	return !noMemo
 }
 
 var outputs = sync.Pool{New: func() any { return new(Output) }}
@@ -158,9 +201,11 @@ func (o *Output) Release() {
 		}
 	}
 	o.Doc, o.in = nil, nil
+	o.memo.valid, o.memo.path, o.memo.idPath, o.inMemo = false, "", "", false
+	o.idsOf, o.idsOK = "", false
 	clear(o.steps[0][:])
 	clear(o.steps[1][:])
-	if cap(o.elems) <= 1<<20 && cap(o.idBuf) <= 1<<20 {
+	if cap(o.elems) <= 1<<20 && cap(o.idBuf) <= 1<<20 && cap(o.memo.elems) <= 1<<20 && cap(o.memo.idBuf) <= 1<<20 {
 		outputs.Put(o)
 	}
 }
@@ -173,6 +218,7 @@ func (o *Output) Release() {
 func ApplyPooled(doc []byte, edits []Edit, seen SeenSet, maxDepth int) (*Output, error) {
 	o := outputs.Get().(*Output)
 	o.in, o.Doc, o.cur = doc, doc, -1
+	o.memo.valid, o.inMemo = false, false
 	o.Applied = append(o.Applied[:0], make([]bool, len(edits))...)
 	if err := Validate(doc, maxDepth); err != nil {
 		return o, err
@@ -232,6 +278,7 @@ func (o *Output) splice(start, end int, parts ...[]byte) {
 	}
 	copy(b[w:], o.Doc[end:])
 	o.Doc, o.cur = b, k
+	o.memo.valid = false
 }
 
 // set replaces the value the path leads to with value, or adds the
@@ -326,24 +373,160 @@ func skipSpaceBack(doc []byte, i int) int {
 	return i
 }
 
-// elements collects the elements of the array at v into o.elems.
-func (o *Output) elements(v span) []span {
-	o.elems = o.elems[:0]
-	for i := ws(o.Doc, v.start+1); ; {
-		e, next, ok := nextElement(o.Doc, i)
-		if !ok {
-			break
-		}
-		o.elems = append(o.elems, e)
-		i = next
+// array finds the array path leads to (steps are path parsed) and
+// collects its elements into o.elems and, when idPath is not "", their
+// ids at idPath (see ids): from the memo when it holds that array, else
+// walking Doc, and then the memo holds it.
+func (o *Output) array(path string, steps []jsonpath.Step, idPath string) (span, []span, bool) {
+	o.idsOK = false
+	if m := &o.memo; m.valid && m.path == path {
+		o.elems, o.inMemo = append(o.elems[:0], m.elems...), true
+		return m.value, o.elems, true
 	}
-	return o.elems
+	o.inMemo = false
+	value, ok := o.find(steps, idPath)
+	if !ok {
+		return span{}, nil, false
+	}
+	if memoable(steps) {
+		m := &o.memo
+		m.valid, m.path, m.value, m.hasIDs = true, path, value, o.idsOK
+		m.elems = append(m.elems[:0], o.elems...)
+		if o.idsOK {
+			m.idPath = idPath
+			m.idBuf, m.idEnds = append(m.idBuf[:0], o.idBuf...), append(m.idEnds[:0], o.idEnds...)
+		}
+		o.inMemo = true
+	}
+	return value, o.elems, true
+}
+
+// find walks Doc for the array steps lead to, collecting its elements
+// (and their ids at idPath, when it is not "") as it passes it: the
+// array is read once, where looking it up and then reading it would read
+// it twice (a path's last member is the one it names, so the array is
+// passed over to the parent's end in any case).
+func (o *Output) find(steps []jsonpath.Step, idPath string) (span, bool) {
+	doc := o.Doc
+	var idSteps []jsonpath.Step
+	idOK := false
+	if idPath != "" {
+		var err error
+		idSteps, err = jsonpath.AppendParse(o.steps[1][:0], idPath)
+		idOK = err == nil
+	}
+	last := len(steps) - 1
+	if last < 0 || steps[last].Kind != jsonpath.Key || steps[last].Wild {
+		p, ok := locate(doc, steps)
+		if !ok || doc[p.value.start] != '[' {
+			return span{}, false
+		}
+		o.collect(p.value.start, idPath, idSteps, idOK)
+		return p.value, true
+	}
+	parent, ok := locate(doc, steps[:last])
+	if !ok || doc[parent.value.start] != '{' {
+		// An array's element by index, or nothing.
+		p, ok := locate(doc, steps)
+		if !ok || doc[p.value.start] != '[' {
+			return span{}, false
+		}
+		o.collect(p.value.start, idPath, idSteps, idOK)
+		return p.value, true
+	}
+	// The parent's members, as locate reads them: the last one named
+	// wins.
+	name := steps[last].Name
+	var kb [64]byte
+	var value span
+	found := false
+	for i := firstMember(doc, parent.value.start); doc[i] == '"'; {
+		keyEnd := skipString(doc, i)
+		key := keyText(doc[i+1:keyEnd-1], kb[:0])
+		j := ws(doc, ws(doc, keyEnd)+1) // past the colon
+		switch {
+		case string(key) != name:
+			j = skipValue(doc, j)
+		case doc[j] == '[':
+			end := o.collect(j, idPath, idSteps, idOK)
+			value, found = span{j, end}, true
+			j = end
+		default:
+			found = false // the last member of that name is not an array
+			j = skipValue(doc, j)
+		}
+		if j = ws(doc, j); doc[j] == ',' {
+			j = ws(doc, j+1)
+		}
+		i = j
+	}
+	return value, found
+}
+
+// collect reads the array whose '[' is at i into o.elems and, with
+// idOK, the elements' ids at idPath (parsed: idSteps) into o.idBuf and
+// o.idEnds (as ids computes them without text), and returns the offset
+// after the array. When the id path is one key, the usual "id", an
+// object element's members are read once, for its end and its id.
+func (o *Output) collect(i int, idPath string, idSteps []jsonpath.Step, idOK bool) int {
+	doc := o.Doc
+	var idStep *jsonpath.Step
+	if len(idSteps) == 1 && idSteps[0].Kind == jsonpath.Key && !idSteps[0].Wild {
+		idStep = &idSteps[0]
+	}
+	o.elems = o.elems[:0]
+	o.idBuf, o.idEnds = o.idBuf[:0], o.idEnds[:0]
+	var kb [64]byte
+	j := ws(doc, i+1)
+	for doc[j] != ']' {
+		start := j
+		switch {
+		case !idOK:
+			j = skipValue(doc, j)
+		case idStep != nil && doc[j] == '{':
+			var id span
+			found := false
+			k := firstMember(doc, j)
+			for doc[k] == '"' {
+				m, next, _ := nextMember(doc, k)
+				if string(keyText(doc[m.key.start+1:m.key.end-1], kb[:0])) == idStep.Name {
+					id, found = m.value, true
+				}
+				k = next
+			}
+			j = k + 1 // past the closing brace
+			if found {
+				o.idBuf, _, _ = appendID(o.idBuf, doc[id.start:id.end])
+			}
+			o.idEnds = append(o.idEnds, len(o.idBuf))
+		default:
+			j = skipValue(doc, j)
+			o.idBuf, _, _, _ = itemID(doc[start:j], idSteps, o.idBuf)
+			o.idEnds = append(o.idEnds, len(o.idBuf))
+		}
+		o.elems = append(o.elems, span{start, j})
+		if j = ws(doc, j); doc[j] == ',' {
+			j = ws(doc, j+1)
+		}
+	}
+	if idOK {
+		o.idsOf, o.idsOK = idPath, true
+	}
+	return j + 1
 }
 
 // ids computes each element's id into o.idBuf (o.idEnds[i] ends element
 // i's; an element without one has an empty id): the identity, or with
 // text its text (see itemID).
 func (o *Output) ids(elems []span, idPath string, text bool) {
+	if !text && o.idsOK && o.idsOf == idPath {
+		return // collected with the elements
+	}
+	m := &o.memo
+	if o.inMemo && !text && m.hasIDs && m.idPath == idPath {
+		o.idBuf, o.idEnds = append(o.idBuf[:0], m.idBuf...), append(o.idEnds[:0], m.idEnds...)
+		return
+	}
 	o.idBuf, o.idEnds = o.idBuf[:0], o.idEnds[:0]
 	steps, err := jsonpath.AppendParse(o.steps[1][:0], idPath)
 	for _, e := range elems {
@@ -355,6 +538,10 @@ func (o *Output) ids(elems []span, idPath string, text bool) {
 			o.idBuf = b
 		}
 		o.idEnds = append(o.idEnds, len(o.idBuf))
+	}
+	if o.inMemo && !text {
+		m.hasIDs, m.idPath = true, idPath
+		m.idBuf, m.idEnds = append(m.idBuf[:0], o.idBuf...), append(m.idEnds[:0], o.idEnds...)
 	}
 }
 
@@ -370,11 +557,14 @@ func (o *Output) id(i int) []byte {
 // editArray applies HideSeen, Limit or Reorder to the array the path
 // leads to.
 func (o *Output) editArray(steps []jsonpath.Step, e *Edit, seen SeenSet) bool {
-	p, ok := locate(o.Doc, steps)
-	if !ok || o.Doc[p.value.start] != '[' {
+	idPath := ""
+	if e.Op == HideSeen && seen != nil {
+		idPath = e.ID
+	}
+	value, elems, ok := o.array(e.Path, steps, idPath)
+	if !ok {
 		return false
 	}
-	elems := o.elements(p.value)
 	n := len(elems)
 	order := o.order[:0]
 	for i := range n {
@@ -479,8 +669,8 @@ func (o *Output) editArray(steps []jsonpath.Step, e *Edit, seen SeenSet) bool {
 		size += elems[i].end - elems[i].start
 	}
 	doc := o.Doc
-	b, k := o.buffer(len(doc) - (p.value.end - p.value.start) + size)
-	w := copy(b, doc[:p.value.start])
+	b, k := o.buffer(len(doc) - (value.end - value.start) + size)
+	w := copy(b, doc[:value.start])
 	b[w] = '['
 	w++
 	for j, i := range order {
@@ -492,9 +682,48 @@ func (o *Output) editArray(steps []jsonpath.Step, e *Edit, seen SeenSet) bool {
 	}
 	b[w] = ']'
 	w++
-	copy(b[w:], doc[p.value.end:])
+	copy(b[w:], doc[value.end:])
 	o.Doc, o.cur = b, k
+	o.rememberWritten(e, steps, value.start, size, elems, order)
 	return true
+}
+
+// rememberWritten makes the memo the array an edit of path just wrote at
+// start, size bytes long: elements (elems, of the document before) in
+// order, separated by commas. Their ids, as HideSeen computed them or the
+// memo had them, carry over, since an element's bytes do not change.
+func (o *Output) rememberWritten(e *Edit, steps []jsonpath.Step, start, size int, elems []span, order []int32) {
+	m := &o.memo
+	if !memoable(steps) {
+		m.valid = false
+		return
+	}
+	// o.idBuf holds the ids of elems: HideSeen's, or the memo's.
+	keep, idPath := e.Op == HideSeen, e.ID
+	if !keep && o.inMemo && m.hasIDs {
+		o.idBuf, o.idEnds = append(o.idBuf[:0], m.idBuf...), append(o.idEnds[:0], m.idEnds...)
+		keep, idPath = true, m.idPath
+	}
+	m.valid, m.path, m.value = true, e.Path, span{start, start + size}
+	m.elems = m.elems[:0]
+	at := start + 1
+	for j, i := range order {
+		if j > 0 {
+			at++ // the comma
+		}
+		l := elems[i].end - elems[i].start
+		m.elems = append(m.elems, span{at, at + l})
+		at += l
+	}
+	m.hasIDs = keep
+	if keep {
+		m.idPath = idPath
+		m.idBuf, m.idEnds = m.idBuf[:0], m.idEnds[:0]
+		for _, i := range order {
+			m.idBuf = append(m.idBuf, o.id(int(i))...)
+			m.idEnds = append(m.idEnds, len(m.idBuf))
+		}
+	}
 }
 
 // record hands the ids of the elements the document shows at e's path
@@ -504,11 +733,10 @@ func (o *Output) record(e *Edit, seen SeenSet) {
 	if err != nil {
 		return
 	}
-	p, ok := locate(o.Doc, steps)
-	if !ok || o.Doc[p.value.start] != '[' {
+	_, elems, ok := o.array(e.Path, steps, e.ID)
+	if !ok {
 		return
 	}
-	elems := o.elements(p.value)
 	o.ids(elems, e.ID, false)
 	marked := 0
 	for i := range elems {

@@ -1,8 +1,10 @@
 package jsonrw
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -182,6 +184,26 @@ func FuzzApply(f *testing.F) {
 		}
 		if !json.Valid(out) {
 			t.Fatalf("invalid output for %+v on %s:\n%s", e, d, out)
+		}
+		// What the memo and the one-pass array reading find is what
+		// walking the document again finds.
+		checkArray(t, d, path, id)
+		edits := []Edit{e, {Op: Limit, Path: path, N: n % 7}, {Op: HideSeen, Path: path, ID: id, N: 1}}
+		run := func(off bool) ([]byte, []string) {
+			noMemo = off
+			defer func() { noMemo = false }()
+			seen := &visitorSeen{recency: map[string]int{"1": 1, "2": 2}}
+			o, err := ApplyPooled(d, edits, seen, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Release()
+			return slices.Clone(o.Doc), seen.shown
+		}
+		doc1, shown1 := run(false)
+		doc2, shown2 := run(true)
+		if !bytes.Equal(doc1, doc2) || !slices.Equal(shown1, shown2) {
+			t.Fatalf("%+v on %s: with the memo %s %q, without %s %q", edits, d, doc1, shown1, doc2, shown2)
 		}
 	})
 }
