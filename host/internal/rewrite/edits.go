@@ -88,12 +88,11 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 				any = true
 			}
 		}
-		if tag < uint16(len(r.tagFirst)) {
-			for j := r.tagFirst[tag]; j > 0 && j <= int32(len(r.tagged)) && r.activeC[r.tagged[j-1]].tag == tag; j++ {
+		if tag < uint16(len(r.tagFirst)) && r.tagFirst[tag] > 0 {
+			for _, i := range r.tagged[r.tagFirst[tag]-1 : r.tagEnd[tag]] {
 				if trackWork {
 					r.work++
 				}
-				i := r.tagged[j-1]
 				if r.dead(i) {
 					continue
 				}

@@ -34,7 +34,9 @@ type tables struct {
 	plainPop bool // an element nothing happened to may end plainly (see popPlain)
 	// With dispatch, anyTag lists the active compounds (by bit) for any
 	// element, and tagged those for one tag, grouped by tag, the group of
-	// tag t starting at tagged[tagFirst[t]-1]. anyFor has, by what an
+	// tag t being tagged[tagFirst[t]-1:tagEnd[t]] (tagFirst[t] is 0 when
+	// it has none: the bounds tell, without reading a compound, where a
+	// tag's group ends). anyFor has, by what an
 	// element has (needID, needClass), those of anyTag it may match.
 	dispatch bool
 	anyTag   []anyCompound
@@ -50,6 +52,7 @@ type tables struct {
 	tagHigh  [256]bool
 	tagged   []int32
 	tagFirst [256]int32
+	tagEnd   [256]int32
 	// late lists, in index order, the compounds with :not(), which
 	// dispatch evaluates after the others.
 	late []int32
@@ -221,6 +224,9 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 		}
 		for j := len(tg) - 1; j >= 0; j-- {
 			t.tagFirst[t.activeC[tg[j]].tag] = int32(j + 1)
+		}
+		for j := range tg {
+			t.tagEnd[t.activeC[tg[j]].tag] = int32(j + 1)
 		}
 	}
 	t.words = max(1, (len(t.active)+63)/64)
