@@ -147,8 +147,8 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 	}
 	b0, was := r.stack[d].bits, r.openMask
 	r.openMask |= b0
-	if r.openMask&^was&r.ancMask != 0 {
-		r.live()
+	if on := r.openMask &^ was & r.ancMask; on != 0 {
+		r.revive(on)
 	}
 	if hit && r.words == 1 {
 		hit = false
@@ -248,6 +248,23 @@ func (r *Rewriter) live() {
 		}
 	}
 	r.deadMask = m
+}
+
+// revive updates deadMask when the ancestor bits on begin to match an
+// open element: of the compounds that need one of them, those that need
+// nothing else unmatched live. (When one stops matching, the compounds
+// that need it die: deadMask |= neededBy.) The others keep their state,
+// so that the cost is that of the compounds involved, not of all.
+func (r *Rewriter) revive(on uint64) {
+	var may uint64
+	for b := on; b != 0; b &= b - 1 {
+		may |= r.neededBy[mbits.TrailingZeros64(b)]
+	}
+	for b := may & r.deadMask; b != 0; b &= b - 1 {
+		if i := mbits.TrailingZeros64(b); r.rightNeed[i]&^r.openMask == 0 {
+			r.deadMask &^= 1 << i
+		}
+	}
 }
 
 // mayMatch reports whether match could find a compound matching the

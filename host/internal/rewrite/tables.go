@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"math/bits"
 	"slices"
 
 	"github.com/bespoke-edge/bespoke/internal/selector"
@@ -82,6 +83,10 @@ type tables struct {
 	descMask []uint64
 	altList  []altRef
 	altFirst []int32
+
+	// neededBy has, per bit of ancMask, the bits of rightOnly whose
+	// rightNeed has it: those whose life changes when it does.
+	neededBy [64]uint64
 }
 
 // tableCacheSize bounds the tables a Program keeps: one per set of
@@ -261,6 +266,12 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 		}
 	}
 	t.rightOnly, t.ancMask = t.rightMask[0]&^anc&^notArgs, anc
+	for b := t.rightOnly; b != 0; b &= b - 1 {
+		i := bits.TrailingZeros64(b)
+		for n := t.rightNeed[i] & anc; n != 0; n &= n - 1 {
+			t.neededBy[bits.TrailingZeros64(n)] |= 1 << i
+		}
+	}
 	for _, a := range t.anyTag {
 		for have := range t.anyBits {
 			if a.need&^uint8(have) != 0 {

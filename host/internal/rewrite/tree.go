@@ -1749,9 +1749,7 @@ func (r *Rewriter) pop(top int) {
 				k := w*64 + bits.TrailingZeros64(b)
 				if r.nMatch[k]--; r.nMatch[k] == 0 && k < 64 {
 					r.openMask &^= 1 << k
-					if r.ancMask&(1<<k) != 0 {
-						r.live()
-					}
+					r.deadMask |= r.neededBy[k] // no longer live (see revive)
 				}
 			}
 		}
