@@ -338,6 +338,7 @@ var (
 	diffFormat  = designDiff{"formatting", "misnested formatting elements: when one ends while a block inside it is still open (<b><p>x</b>), the browser moves the block out of it (the adoption agency), and an end tag can close a copy (and what is open in it) or an element a block already closed; bespoke leaves each element where its tags are"}
 	diffFoster  = designDiff{"foster", "content that is not part of a table but written inside one (<table><div>) is moved by the browser before the table (foster parenting); bespoke leaves it where it is written"}
 	diffMerge   = designDiff{"merged-attributes", "a second <html> or <body> tag is not an element: the browser adds its attributes to the first, bespoke ignores it"}
+	diffBody    = designDiff{"body-start", "content the browser puts in a body it starts without a tag (an iframe or text in the head) is in the body the page's later <body> tag gives its attributes to; bespoke's body starts at that tag"}
 	diffHead    = designDiff{"after-head", "elements of the head (link, meta, script, style, title, base, template) written after </head> and before the body are moved into the head by the browser; bespoke leaves them where they are"}
 	// Not a design choice: where the reference parser, x/net/html, builds
 	// another tree than browsers do (see explain).
@@ -345,7 +346,7 @@ var (
 )
 
 // designDiffs lists the by-design differences.
-var designDiffs = []designDiff{diffImplied, diffClone, diffFormat, diffFoster, diffMerge, diffHead}
+var designDiffs = []designDiff{diffImplied, diffClone, diffFormat, diffFoster, diffMerge, diffBody, diffHead}
 
 // treeDiff compares the rewriter's tree of one page with the browser's.
 type treeDiff struct {
@@ -668,6 +669,14 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 		// moved around k: formatting elements; or one the browser left
 		// open because a copy of a formatting element was the current
 		// node (and k is in that copy).
+		if d.elems[x].name == "body" && d.elems[k].start < d.elems[x].start {
+			// The body the browser started before the page's <body> tag,
+			// at content bespoke leaves outside it.
+			if why == nil {
+				why = &diffBody
+			}
+			continue
+		}
 		if d.elems[x].name == "head" && d.headAbove(x, ar) {
 			// The head the browser moved an ancestor of k into.
 			if why == nil {

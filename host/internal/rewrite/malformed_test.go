@@ -17,6 +17,10 @@ var malformedCases = []string{
 	`<body><template><table><tr><td>x</template><p>after</p></body>`,
 	`<body><div>a</body><p>b</p></html><span>c</span>`,
 	`<html><body><p>a</p></body></html><div id=late>late</div>`,
+	// A <body> tag after content that started the body without one.
+	`<html><head><iframe></iframe></head><body class="k"><div><a>x</a></div></body></html>`,
+	`<head><img src=x></head><body id=b class=k><p>x</p>`, `x<body class=k><p>y</p>`,
+	`<p>a</p><body class=k><p>b</p><body class=z>`, `<div>a<body class=k><p>b</p>`,
 	`<body><p>x</p></body><!-- c --><div>d</div>`,
 	`<div><th>a</th><td>b</td><caption>c</caption><tr><p>d</p></div>`,
 	`<p>a<td>b<span>c</span></p>`,

@@ -31,10 +31,13 @@ func TestByteOrderMark(t *testing.T) {
 			bom + `<!DOCTYPE html><html><head><meta charset="utf-8" data-m="1"><title data-t="1">t</title></head><body class="b"><p class="p">x</p></body></html>`},
 		{bom + "\n  <html><head><title>t</title></head><body><p>x</p>",
 			bom + "\n  <html><head><title data-t=\"1\">t</title></head><body class=\"b\"><p class=\"p\">x</p>"},
-		// Not a mark: text, which starts the body (the page's <body>
-		// tag then adds to it, and heads nothing).
+		// Not a mark: text, which starts the body. The <html>, <head>
+		// and <title> tags come in the body (the first two are no
+		// elements there), and the page's <body> tag, with nothing else
+		// open, is the body's: its p is the body's child, as in the
+		// browser, whose html element has no tag here.
 		{"\xEF\xBB<html><head><title>t</title></head><body><p>x</p>",
-			"\xEF\xBB<html><head><title>t</title></head><body><p>x</p>"},
+			"\xEF\xBB<html><head><title>t</title></head><body><p class=\"p\">x</p>"},
 		// A mark further in is text like any other.
 		{"<p>a</p>" + bom + "<p>b</p>", "<p>a</p>" + bom + "<p>b</p>"},
 	}

@@ -803,6 +803,24 @@ func (r *Rewriter) beforeBody(m uint8, id uint16, flags uint32, lt, end int) boo
 	return true
 }
 
+// notElement handles, in the body, a start tag that is not an element
+// there: a second <html> or <body> adds its attributes to the first (the
+// tag is ignored), and so do <head>, <frame> and table parts. But the
+// page's <body> tag, after content that started the body without it (an
+// iframe or text in the head), opens the body when nothing but html is
+// open (the body the browser implied is then the current node, and gets
+// the tag's attributes): as when the tag comes first, selectors see the
+// body and what it holds from there. (Not inlined: inBody, which most
+// tags pass through, stays as it was.)
+//
+//go:noinline
+func (r *Rewriter) notElement(id uint16, flags uint32, lt, end int) {
+	top := len(r.stack) - 1
+	if id == tagBody && r.last(tagBody) == 0 && (top == 0 || top == 1 && r.stack[1].tag == tagHTML && r.stack[1].ns == nsHTML) {
+		r.insert(id, nsHTML, flags, lt, end)
+	}
+}
+
 // startBody notes that the body has started (with a <body> tag, or
 // implied by content).
 func (r *Rewriter) startBody() {
@@ -924,7 +942,8 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 	}
 	switch rule {
 	case ruleNotElement:
-		return // not an element (a second <html> or <body> adds its attributes to the first)
+		r.notElement(id, flags, lt, end)
+		return
 	case ruleListItem:
 		// An li closes the nearest li, unless a special element other
 		// than address, div and p comes first; dd and dt close either.
