@@ -18,6 +18,7 @@ package rewrite
 import (
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -393,7 +394,38 @@ func compareTrees(in string) (*treeDiff, error) {
 		bwhy: map[*html.Node]*designDiff{}, stats: map[string]int{}, cut: len(elems)}
 	d.buildT()
 	d.explain()
+	if quirksMode(in) {
+		// In quirks mode, id and class selectors match ASCII
+		// case-insensitively (the rewriter does, as browsers do);
+		// cascadia does not. The selectors here are lower case: so are
+		// the ids and classes it is shown.
+		foldIDClass(d.t)
+		foldIDClass(d.b.doc)
+	}
 	return d, nil
+}
+
+// quirksMode reports whether the rewriter reads page in quirks mode (no
+// doctype, or an old one).
+func quirksMode(page string) bool {
+	rw := mustCompile("*").NewRewriter(io.Discard, []Edit{{Op: SetAttr, Attr: hitAttr, Value: "1"}}, Options{})
+	rw.Write([]byte(page))
+	rw.Close()
+	q := rw.quirks
+	rw.Release()
+	return q
+}
+
+// foldIDClass lower-cases (ASCII) the id and class values of the tree at n.
+func foldIDClass(n *html.Node) {
+	for i, a := range n.Attr {
+		if a.Key == "id" || a.Key == "class" {
+			n.Attr[i].Val = asciiLower(a.Val)
+		}
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		foldIDClass(c)
+	}
 }
 
 // buildT builds the rewriter's tree as html.Nodes, for cascadia.
