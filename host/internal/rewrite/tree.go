@@ -804,9 +804,9 @@ func (r *Rewriter) beforeBody(m uint8, id uint16, flags uint32, lt, end int) boo
 }
 
 // notElement handles, in the body, a start tag that is not an element
-// there: a second <html> or <body> adds its attributes to the first (the
-// tag is ignored), and so do <head>, <frame> and table parts. But the
-// page's <body> tag, after content that started the body without it (an
+// there, and is ignored: a second <html> or <body> (the browser adds its
+// attributes to the first), <head>, <frame>, a table part. But the page's
+// <body> tag, after content that started the body without it (an
 // iframe or text in the head), opens the body when nothing but html is
 // open (the body the browser implied is then the current node, and gets
 // the tag's attributes): as when the tag comes first, selectors see the
