@@ -202,19 +202,23 @@ func newBTree(doc *html.Node, elems []relem, annotated string, ends []int) *btre
 	for _, id := range ids {
 		ns := byID[id]
 		// The original is the copy whose ancestors are those the
-		// element had when its start tag was read (a formatting element
-		// never moves: the adoption agency moves copies and the blocks
-		// they hold): the page up to that tag, parsed, says which.
+		// element had when its start tag was read (the adoption agency
+		// moves copies and the blocks they hold, and a formatting
+		// element only as the child of such a block, into a copy of
+		// another): the page up to that tag, parsed, says which.
 		pick := ns[0]
 		if len(ns) > 1 {
 			if want := creationAncestors(annotated[:ends[id]], id); want != nil {
 				best := -1
 				for _, bn := range ns {
 					have := annotatedAncestors(bn.n)
-					n := 0
-					for n < len(have) && n < len(want) && have[n] == want[n] {
-						n++
-					}
+					// The adoption agency moves the furthest block's
+					// children, an original among them, into a copy of
+					// another formatting element: past the copies the
+					// element is where it was made. Of two that match as
+					// well, the first is the original (copies are made
+					// later, and further down the page).
+					n := max(commonPrefix(have, want), commonPrefix(t.withoutCopies(bn.n), want))
 					if n > best {
 						pick, best = bn, n
 					}
@@ -228,6 +232,29 @@ func newBTree(doc *html.Node, elems []relem, annotated string, ends []int) *btre
 		t.clones[id] = len(ns) - 1
 	}
 	return t
+}
+
+// commonPrefix returns how many leading numbers a and b share.
+func commonPrefix(a, b []int) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// withoutCopies returns n's annotated ancestors (see annotatedAncestors)
+// but those already known to be copies.
+func (t *btree) withoutCopies(n *html.Node) []int {
+	var out []int
+	for p := n.Parent; p != nil && p.Type == html.ElementNode; p = p.Parent {
+		bn := t.nodes[p]
+		if bn.id >= 0 && bn.clone {
+			continue
+		}
+		out = append(out, bn.id)
+	}
+	return out
 }
 
 // browserParse parses page as a browser does once it has decoded it:
@@ -365,6 +392,7 @@ type treeDiff struct {
 	ends      []int
 	errs      []string
 	stats     map[string]int
+	quirks    bool // cascadia is given the selectors' ids and classes as case-insensitive attribute selectors (see compiledSel)
 }
 
 // compareTrees builds both trees of in and explains where they differ.
@@ -394,14 +422,7 @@ func compareTrees(in string) (*treeDiff, error) {
 		bwhy: map[*html.Node]*designDiff{}, stats: map[string]int{}, cut: len(elems)}
 	d.buildT()
 	d.explain()
-	if quirksMode(in) {
-		// In quirks mode, id and class selectors match ASCII
-		// case-insensitively (the rewriter does, as browsers do);
-		// cascadia does not. The selectors here are lower case: so are
-		// the ids and classes it is shown.
-		foldIDClass(d.t)
-		foldIDClass(d.b.doc)
-	}
+	d.quirks = quirksMode(in)
 	return d, nil
 }
 
@@ -414,18 +435,6 @@ func quirksMode(page string) bool {
 	q := rw.quirks
 	rw.Release()
 	return q
-}
-
-// foldIDClass lower-cases (ASCII) the id and class values of the tree at n.
-func foldIDClass(n *html.Node) {
-	for i, a := range n.Attr {
-		if a.Key == "id" || a.Key == "class" {
-			n.Attr[i].Val = asciiLower(a.Val)
-		}
-	}
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		foldIDClass(c)
-	}
 }
 
 // buildT builds the rewriter's tree as html.Nodes, for cascadia.
@@ -1017,6 +1026,9 @@ func (d *treeDiff) compareSelector(t testing.TB, sel string) {
 		rw[k] = strings.Contains(p[:min(n, len(p))], hitAttr)
 	}
 	cs := c.sel
+	if d.quirks {
+		cs = c.quirks
+	}
 	// The matcher: on the rewriter's own tree, cascadia must agree.
 	inT := make([]bool, len(d.elems))
 	for _, n := range cs.MatchAll(d.t) {
@@ -1075,6 +1087,11 @@ func (d *treeDiff) compareSelector(t testing.TB, sel string) {
 type compiledSel struct {
 	prog *Program // "*" and the selector
 	sel  cascadia.Selector
+	// In quirks mode, id and class selectors match ASCII
+	// case-insensitively (the rewriter does, as browsers do); cascadia
+	// does not. Written as attribute selectors with the i flag, they do
+	// (and attribute selectors on class and id still do not).
+	quirks cascadia.Selector
 }
 
 var compiledSels sync.Map
@@ -1087,9 +1104,80 @@ func compiled(t testing.TB, sel string) *compiledSel {
 	if err != nil {
 		t.Fatalf("%s: %v", sel, err)
 	}
-	c := &compiledSel{prog: prog, sel: cascadia.MustCompile(sel)}
+	c := &compiledSel{prog: prog, sel: cascadia.MustCompile(sel), quirks: cascadia.MustCompile(quirksSelector(sel))}
 	compiledSels.Store(sel, c)
 	return c
+}
+
+// quirksSelector writes sel's id and class selectors (after a '.' or
+// '#' outside brackets and strings) as attribute selectors that compare
+// case-insensitively: .Foo as [class~="Foo" i], #Foo as [id="Foo" i].
+// The name is copied as written: an escape reads the same in a string.
+func quirksSelector(sel string) string {
+	var b strings.Builder
+	var quote byte
+	bracket := false
+	for i := 0; i < len(sel); i++ {
+		c := sel[i]
+		switch {
+		case c == '\\':
+			b.WriteByte(c)
+			if i+1 < len(sel) {
+				i++
+				b.WriteByte(sel[i])
+			}
+			continue
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '[':
+			bracket = true
+		case c == ']':
+			bracket = false
+		case !bracket && (c == '.' || c == '#'):
+			j := identEnd(sel, i+1)
+			if j == i+1 {
+				break
+			}
+			if c == '.' {
+				fmt.Fprintf(&b, `[class~="%s" i]`, sel[i+1:j])
+			} else {
+				fmt.Fprintf(&b, `[id="%s" i]`, sel[i+1:j])
+			}
+			i = j - 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// identEnd returns where the CSS name that starts at s[i] ends.
+func identEnd(s string, i int) int {
+	for i < len(s) {
+		switch c := s[i]; {
+		case c == '\\':
+			// The escaped byte, or up to six hex digits and a space.
+			j := i + 1
+			for j < len(s) && j < i+7 && strings.IndexByte("0123456789abcdefABCDEF", s[j]) >= 0 {
+				j++
+			}
+			if j == i+1 {
+				j++
+			} else if j < len(s) && s[j] == ' ' {
+				j++
+			}
+			i = min(j, len(s))
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c >= 0x80:
+			i++
+		default:
+			return i
+		}
+	}
+	return i
 }
 
 func verb(selected bool) string {
@@ -1260,5 +1348,33 @@ func TestBrowserTree(t *testing.T) {
 	}
 	for _, e := range d.errs {
 		t.Log(e)
+	}
+}
+
+// TestQuirksSelector: the oracle's quirks-mode selectors compare the
+// names of id and class selectors case-insensitively, and nothing else
+// differently.
+func TestQuirksSelector(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{".lightboxOverlay", `[class~="lightboxOverlay" i]`},
+		{"#Main > DIV.Card", `[id="Main" i] > DIV[class~="Card" i]`},
+		{`.md\:Flex`, `[class~="md\:Flex" i]`},
+		{`[class="Foo"].Bar`, `[class="Foo"][class~="Bar" i]`},
+		{`a[title='x.Y'] #Z`, `a[title='x.Y'] [id="Z" i]`},
+		{`:not(.A, #B) [data-X=".C"]`, `:not([class~="A" i], [id="B" i]) [data-X=".C"]`},
+		{`.\31 Col`, `[class~="\31 Col" i]`},
+	} {
+		if got := quirksSelector(c.in); got != c.want {
+			t.Errorf("quirksSelector(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	doc, _ := html.Parse(strings.NewReader(`<div class="A b" id="X">`))
+	for _, sel := range []string{".a", ".B", "#x", "div.a#X"} {
+		if len(cascadia.MustCompile(quirksSelector(sel)).MatchAll(doc)) != 1 {
+			t.Errorf("%s (%s) does not select the div", sel, quirksSelector(sel))
+		}
+	}
+	if n := len(cascadia.MustCompile(quirksSelector(`[class~="a"]`)).MatchAll(doc)); n != 0 {
+		t.Errorf(`[class~="a"] selects %d elements, want none`, n)
 	}
 }
