@@ -2,6 +2,7 @@ package escape
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // specialSchemes are the schemes whose URLs always have a host, and in
@@ -256,11 +257,13 @@ func (p *srcsetParser) end() position {
 	}
 }
 
-// urlsOf splits the text of an attribute of kind k into its URLs.
+// urlsOf splits the text of an attribute of kind k into its URLs. A
+// list of URLs (ping) is split at HTML's ASCII whitespace only, as
+// browsers split it: a vertical tab or a no-break space is in a URL.
 func urlsOf(k Kind, s string) []string {
 	switch k {
 	case URLs:
-		return strings.Fields(s)
+		return strings.FieldsFunc(s, func(r rune) bool { return r < utf8.RuneSelf && isHTMLSpace(byte(r)) })
 	case SrcSet:
 		var out []string
 		p := srcsetParser{s: s}

@@ -268,6 +268,28 @@ func TestSameOrigins(t *testing.T) {
 	}
 }
 
+// TestListURLs: a list of URLs (ping) splits at HTML's ASCII whitespace,
+// as browsers split it, and nowhere else.
+func TestListURLs(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"/a /b", []string{"/a", "/b"}},
+		{" /a\t/b\n/c\f/d\r/e ", []string{"/a", "/b", "/c", "/d", "/e"}},
+		{"0\vA:", []string{"0\vA:"}},
+		{"/a\u00a0b /c\u2003d", []string{"/a\u00a0b", "/c\u2003d"}},
+		{"\x85/a", []string{"\x85/a"}},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		got := urlsOf(URLs, tt.in)
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+			t.Errorf("urlsOf(URLs, %q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestSrcsetURLs(t *testing.T) {
 	tests := []struct {
 		in   string
