@@ -52,7 +52,7 @@ func TestReadmeExamples(t *testing.T) {
 	}
 	// The block after "See what each rule does": variables, then commands
 	// each after its comment.
-	_, block, _ := strings.Cut(string(b), "See what each rule does.")
+	_, block, _ := strings.Cut(string(b), "See what each rule does")
 	_, block, _ = strings.Cut(block, "```sh\n")
 	block, _, _ = strings.Cut(block, "```")
 	var vars, commands []string
