@@ -2,14 +2,14 @@ package rewrite
 
 import (
 	"bytes"
-	"encoding/json"
 	"maps"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/bespoke-edge/bespoke/internal/corpus"
 )
 
 // The public corpus of real pages: the test pages of Mozilla's
@@ -28,20 +28,10 @@ const (
 // into the module cache when it is not there yet.
 func realPages(t testing.TB) map[string][]byte {
 	t.Helper()
-	out, err := exec.Command("go", "mod", "download", "-json", realPagesModule).Output()
-	if err != nil {
-		t.Fatalf("fetching the public page corpus (%s) from the Go module proxy: %v", realPagesModule, err)
-	}
-	var mod struct{ Dir, Sum, Error string }
-	if err := json.Unmarshal(out, &mod); err != nil || mod.Error != "" {
-		t.Fatalf("fetching %s: %v %s", realPagesModule, err, mod.Error)
-	}
-	if mod.Sum != realPagesSum {
-		t.Fatalf("%s has checksum %s, want %s", realPagesModule, mod.Sum, realPagesSum)
-	}
-	files, err := filepath.Glob(filepath.Join(mod.Dir, "test-pages", "*", "source.html"))
+	dir := corpus.Module(t, realPagesModule, realPagesSum)
+	files, err := filepath.Glob(filepath.Join(dir, "test-pages", "*", "source.html"))
 	if err != nil || len(files) < 100 {
-		t.Fatalf("%d pages in %s (%v): the corpus is not what it was", len(files), mod.Dir, err)
+		t.Fatalf("%d pages in %s (%v): the corpus is not what it was", len(files), dir, err)
 	}
 	pages := map[string][]byte{}
 	for _, f := range files {

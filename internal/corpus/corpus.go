@@ -1,0 +1,33 @@
+// Package corpus fetches the public test corpora some tests read (pages
+// saved from real sites, a JSON conformance suite) the way Go fetches any
+// module: from the module proxy, into the module cache, pinned by version
+// and checksum, so that every run reads the same bytes and a machine with
+// only Go and network access to the proxy can run them.
+package corpus
+
+import (
+	"encoding/json"
+	"os/exec"
+	"testing"
+)
+
+// Module returns the directory in the module cache holding module (path
+// and version, "example.com/m@v1.2.3"), downloading it when it is not
+// there yet. It fails t when the download fails or the module's checksum
+// is not sum: a corpus that changed would make the test's verdicts
+// meaningless.
+func Module(t testing.TB, module, sum string) string {
+	t.Helper()
+	out, err := exec.Command("go", "mod", "download", "-json", module).Output()
+	var mod struct{ Dir, Sum, Error string }
+	if err == nil {
+		err = json.Unmarshal(out, &mod)
+	}
+	if err != nil || mod.Error != "" {
+		t.Fatalf("fetching the public corpus %s from the Go module proxy: %v %s", module, err, mod.Error)
+	}
+	if mod.Sum != sum {
+		t.Fatalf("%s has checksum %s, want %s", module, mod.Sum, sum)
+	}
+	return mod.Dir
+}
