@@ -393,7 +393,8 @@ func (h *harness) goals(cs []comparison) []goal {
 // pathologicalGoal is the rewriter's cost on its pathological pages
 // (testdata/pathological) against the shop page's: the worst page's
 // ns/byte as a multiple of the shop page's (the ×shop metric each
-// BenchmarkPathological sub-benchmark reports), whole or in small writes.
+// BenchmarkPathological sub-benchmark reports), whole or in small writes,
+// with that page's cost per tag against the shop page's (×shop/tag).
 func (h *harness) pathologicalGoal() goal {
 	g := goal{Name: "HTML rewrite, worst pathological page ns/byte ÷ shop page", Want: "≤ 3.00×"}
 	var worst *gobench.Summary
@@ -418,7 +419,13 @@ func (h *harness) pathologicalGoal() goal {
 		return g
 	}
 	g.Value, g.Status = v, verdict(v <= 3)
-	g.Figure = statText(worst.Metrics["×shop"], func(v float64) string { return fmt.Sprintf("%.2f×", v) }) + " (" + strings.TrimPrefix(worst.Name, "Pathological/") + ")"
+	g.Figure = statText(worst.Metrics["×shop"], func(v float64) string { return fmt.Sprintf("%.2f×", v) }) + " (" + strings.TrimPrefix(worst.Name, "Pathological/")
+	// Per tag, which says whether the page's tags cost more than the shop
+	// page's or are only denser.
+	if perTag, ok := worst.Get("×shop/tag"); ok {
+		g.Figure += fmt.Sprintf("; a tag %.2f× the shop page's", perTag)
+	}
+	g.Figure += ")"
 	g.Source = "Benchmark" + worst.Name + " in " + shortPkg(worst.Pkg)
 	return g
 }

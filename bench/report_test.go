@@ -83,3 +83,26 @@ func TestRatioGoalPrecision(t *testing.T) {
 		}
 	}
 }
+
+// TestPathologicalGoal: the goal names the worst page by its ×shop,
+// whole or in small writes, and says what one of its tags costs against
+// one of the shop page's.
+func TestPathologicalGoal(t *testing.T) {
+	out := `pkg: github.com/bespoke-edge/bespoke/host/internal/rewrite
+BenchmarkPathological/shop/whole-2        100  400000 ns/op  2.5 ns/byte  80 ns/tag
+BenchmarkPathological/deep-divs/whole-2   100  900000 ns/op  9.0 ns/byte  3.6 ×shop  70 ns/tag  0.88 ×shop/tag
+BenchmarkPathological/deep-divs/chunked-2 100  900000 ns/op  10.0 ns/byte  4.1 ×shop  75 ns/tag  0.91 ×shop/tag
+BenchmarkPathological/many-siblings/whole-2 100 900000 ns/op 17.5 ns/byte 7.0 ×shop  96 ns/tag  1.20 ×shop/tag
+BenchmarkPathological/many-siblings/whole-2 100 900000 ns/op 18.0 ns/byte 7.2 ×shop  98 ns/tag  1.22 ×shop/tag
+`
+	res, err := gobench.Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{micro: &microResult{Raw: res, Benchmarks: gobench.Summarize(res)}}
+	g := h.pathologicalGoal()
+	if g.Status != "FAIL" || g.Figure != "7.10× [7.00×–7.20×] (many-siblings/whole; a tag 1.21× the shop page's)" ||
+		g.Source != "BenchmarkPathological/many-siblings/whole in host/internal/rewrite" {
+		t.Errorf("%s %q from %q", g.Status, g.Figure, g.Source)
+	}
+}

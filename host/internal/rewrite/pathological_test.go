@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/net/html"
 )
 
 // pathological is a page shaped to make a rewriter do more than linear
@@ -316,15 +318,36 @@ func shopPage(b testing.TB) []byte {
 	return page
 }
 
-// shopNsPerByte holds the shop page's ns/byte as its sub-benchmarks
-// measured it, by way of writing, for the others' ×shop figures.
-var shopNsPerByte = map[string]float64{}
+// shopNsPerByte and shopNsPerTag hold the shop page's ns/byte and ns/tag
+// as its sub-benchmarks measured them, by way of writing, for the others'
+// ×shop and ×shop/tag figures.
+var shopNsPerByte, shopNsPerTag = map[string]float64{}, map[string]float64{}
+
+// countTags returns the start and end tags of page as x/net/html's
+// tokenizer reads them: what a rewriter's cost is counted in, outside
+// the text it copies.
+func countTags(page []byte) int {
+	z := html.NewTokenizer(bytes.NewReader(page))
+	n := 0
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return n
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			n++
+		}
+	}
+}
 
 // BenchmarkPathological rewrites each pathological page (256 KiB) and
 // the shop page with the same program, in one write and in writes of 512
 // bytes, and reports ns/byte and, for the pathological pages, their
 // ns/byte as a multiple of the shop page's (×shop; the goal is at most 3).
-// bench/ reports the worst.
+// bench/ reports the worst. For the pages made of tags it also reports
+// ns/tag, and ×shop/tag: as they hold a tag every 4 to 12 bytes, where
+// the shop page holds one every 37, ×shop is mostly their density of
+// tags, and ×shop/tag says what each of their tags costs against one of
+// the shop page's.
 func BenchmarkPathological(b *testing.B) {
 	pages := []struct {
 		name string
@@ -343,6 +366,7 @@ func BenchmarkPathological(b *testing.B) {
 		}{{"whole", 0}, {"chunked", 512}} {
 			b.Run(p.name+"/"+w.name, func(b *testing.B) {
 				page := p.page
+				tags := max(1, countTags(page))
 				chunk := w.chunk
 				if chunk == 0 {
 					chunk = len(page)
@@ -361,11 +385,21 @@ func BenchmarkPathological(b *testing.B) {
 					rw.Release()
 				}
 				perByte := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(len(page))
+				perTag := perByte * float64(len(page)) / float64(tags)
+				// Per tag only where the page is made of tags: one long
+				// tag or comment costs by its bytes.
+				dense := tags*64 >= len(page)
 				b.ReportMetric(perByte, "ns/byte")
+				if dense {
+					b.ReportMetric(perTag, "ns/tag")
+				}
 				if p.name == "shop" {
-					shopNsPerByte[w.name] = perByte
+					shopNsPerByte[w.name], shopNsPerTag[w.name] = perByte, perTag
 				} else if shop := shopNsPerByte[w.name]; shop > 0 {
 					b.ReportMetric(perByte/shop, "×shop")
+					if dense {
+						b.ReportMetric(perTag/shopNsPerTag[w.name], "×shop/tag")
+					}
 				}
 			})
 		}
