@@ -788,24 +788,35 @@ const laterSiblings = "cannot be matched while streaming: an element's later sib
 // rejected explains the pseudo-classes CSS defines that bespoke cannot
 // support.
 var rejected = map[string]string{
-	"last-child":       laterSiblings,
-	"last-of-type":     laterSiblings,
-	"only-child":       laterSiblings,
-	"only-of-type":     laterSiblings,
-	"nth-last-child":   laterSiblings,
-	"nth-last-of-type": laterSiblings,
-	"has":              "cannot be matched while streaming: an element's content is unknown when it starts",
-	"empty":            "cannot be matched while streaming: an element's content is unknown when it starts",
-	"hover":            "depends on the visitor's browser, which the server cannot see",
-	"active":           "depends on the visitor's browser, which the server cannot see",
-	"focus":            "depends on the visitor's browser, which the server cannot see",
-	"focus-within":     "depends on the visitor's browser, which the server cannot see",
-	"focus-visible":    "depends on the visitor's browser, which the server cannot see",
-	"visited":          "depends on the visitor's browser, which the server cannot see",
-	"checked":          "depends on the visitor's browser, which the server cannot see",
-	"target":           "depends on the visitor's browser, which the server cannot see",
-	"is":               "is not supported; write a selector list instead (a, b)",
-	"where":            "is not supported; write a selector list instead (a, b)",
+	"last-child":        laterSiblings,
+	"last-of-type":      laterSiblings,
+	"only-child":        laterSiblings,
+	"only-of-type":      laterSiblings,
+	"nth-last-child":    laterSiblings,
+	"nth-last-of-type":  laterSiblings,
+	"has":               "cannot be matched while streaming: an element's content is unknown when it starts",
+	"empty":             "cannot be matched while streaming: an element's content is unknown when it starts",
+	"hover":             "depends on the visitor's browser, which the server cannot see",
+	"active":            "depends on the visitor's browser, which the server cannot see",
+	"focus":             "depends on the visitor's browser, which the server cannot see",
+	"focus-within":      "depends on the visitor's browser, which the server cannot see",
+	"focus-visible":     "depends on the visitor's browser, which the server cannot see",
+	"visited":           "depends on the visitor's browser, which the server cannot see",
+	"checked":           "depends on the visitor's browser, which the server cannot see; [checked] selects what the page's markup checks",
+	"target":            "depends on the visitor's browser, which the server cannot see",
+	"link":              "depends on the visitor's history, which the server cannot see; a[href] selects every link",
+	"any-link":          "is not supported; a[href] selects every link (area[href] the image map's)",
+	"valid":             "depends on what the visitor types, which the server cannot see",
+	"invalid":           "depends on what the visitor types, which the server cannot see",
+	"user-invalid":      "depends on what the visitor types, which the server cannot see",
+	"placeholder-shown": "depends on what the visitor types, which the server cannot see",
+	"disabled":          "is not supported; [disabled] selects the elements the page's markup disables",
+	"enabled":           "is not supported; :not([disabled]) selects the elements the page's markup does not disable",
+	"required":          "is not supported; write [required]",
+	"optional":          "is not supported; write :not([required])",
+	"root":              "is not supported; the root of a page is its html element: write html",
+	"is":                "is not supported; write a selector list instead (a, b)",
+	"where":             "is not supported; write a selector list instead (a, b)",
 }
 
 // pseudoElements may be written with one colon, for compatibility.
@@ -1027,7 +1038,9 @@ func isNameChar(c byte) bool { return isNameStart(c) || c == '-' || c >= '0' && 
 // nearest returns the candidate closest to name by edit distance, when it
 // is close enough to be a plausible typo, or "".
 func nearest(name string, cands []string) string {
-	best, bestD := "", len(name)/2+1
+	// Short names are a step or two from many others ("root" from
+	// "not"): a third of the name's length, and at most 3 steps.
+	best, bestD := "", len(name)/3+1
 	if bestD > 4 {
 		bestD = 4
 	}
