@@ -5,7 +5,9 @@ import (
 	ctxpkg "context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -88,8 +90,9 @@ func TestRealPagesChromium(t *testing.T) {
 	bin := chromium.Path(t)
 	pages := realPages(t)
 	names, s := chromiumSample(t, pages)
-	// Each page is asked chromiumSelectors and selectors made from its
-	// own classes, ids and attributes (pageSelectors).
+	// Each page is asked chromiumSelectors, selectors made from its own
+	// classes, ids and attributes (pageSelectors), and 40 of those its
+	// style sheets hold (styleSample).
 	type question struct {
 		sels     []string
 		prog     *Program
@@ -97,8 +100,20 @@ func TestRealPagesChromium(t *testing.T) {
 		probe    string
 		compiled []cascadia.Selector
 	}
+	var (
+		mu         sync.Mutex
+		fromStyles int
+	)
 	ask := func(page string) question {
-		q := question{sels: slices.Concat(chromiumSelectors, pageSelectors(t, page, s, 24, false))}
+		h := fnv.New64a()
+		h.Write([]byte(page))
+		rng := rand.New(rand.NewPCG(s, h.Sum64()))
+		own := pageSelectors(t, page, s, 24, false)
+		styles := styleSample(page, rng, 40, true)
+		mu.Lock()
+		fromStyles += len(styles)
+		mu.Unlock()
+		q := question{sels: slices.Concat(chromiumSelectors, own, styles)}
 		var err error
 		if q.prog, err = CompileStrings(q.sels); err != nil {
 			t.Fatal(err)
@@ -112,7 +127,6 @@ func TestRealPagesChromium(t *testing.T) {
 		return q
 	}
 
-	var mu sync.Mutex
 	served := map[string][]byte{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -195,8 +209,8 @@ func TestRealPagesChromium(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
-	t.Logf("%d pages loaded in Chromium, %d skipped; %d elements selected by %d selectors and %d made from the pages' own classes, ids and attributes; %d differences from what the rewriter selected, all by design (the reference has them too)",
-		checked, skipped, picked, len(chromiumSelectors), asked, explained)
+	t.Logf("%d pages loaded in Chromium, %d skipped; %d elements selected by %d selectors, %d made from the pages' own classes, ids and attributes and %d from their style sheets; %d differences from what the rewriter selected, all by design (the reference has them too)",
+		checked, skipped, picked, len(chromiumSelectors), asked-fromStyles, fromStyles, explained)
 	if checked < len(names)*9/10 {
 		t.Errorf("only %d of %d pages were checked", checked, len(names))
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
@@ -123,6 +124,66 @@ func splitSelectorList(list string) []string {
 		}
 	}
 	return append(out, list[start:])
+}
+
+// styleSample returns up to n of the page's style sheet selectors that
+// can be compared (see comparable), picked by rng. For Chromium, which
+// needs none of cascadia's exceptions, they are those that do not read
+// the class attribute's value, where its test marks what selectors
+// select, and are ASCII (a page without a declared charset is
+// windows-1252 there).
+func styleSample(page string, rng *rand.Rand, n int, forChromium bool) []string {
+	var sels []string
+	for _, sel := range styleSelectors(page) {
+		if forChromium {
+			if readsClassValue(sel) || strings.ContainsFunc(sel, func(r rune) bool { return r >= utf8.RuneSelf }) {
+				continue
+			}
+			if _, err := selector.Parse(sel); err != nil {
+				continue
+			}
+			if _, err := cascadia.Compile(sel); err != nil {
+				continue
+			}
+		} else if _, ok := comparable(sel, page); !ok {
+			continue
+		}
+		sels = append(sels, sel)
+	}
+	if len(sels) > n {
+		rng.Shuffle(len(sels), func(i, j int) { sels[i], sels[j] = sels[j], sels[i] })
+		sels = sels[:n]
+	}
+	return sels
+}
+
+// readsClassValue reports whether sel has an attribute selector on class
+// other than [class] and [class~=w], which a word added to the value does
+// not change.
+func readsClassValue(sel string) bool {
+	l, err := selector.Parse(sel)
+	if err != nil {
+		return false
+	}
+	var walk func(selector.List) bool
+	walk = func(l selector.List) bool {
+		for _, c := range l {
+			for _, cp := range c.Compounds {
+				for _, a := range cp.Attrs {
+					if strings.EqualFold(a.Name, "class") && a.Op != selector.Exists && a.Op != selector.Includes {
+						return true
+					}
+				}
+				for _, p := range cp.Pseudos {
+					if walk(p.Not) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	return walk(l)
 }
 
 // comparable reports whether the rewriter's and cascadia's answers to sel
