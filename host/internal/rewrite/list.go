@@ -182,13 +182,12 @@ func (r *Rewriter) closeRegion() {
 		order[i] = int32(i)
 		kept[i] = true
 	}
-	var ids string // the items' ids, converted once, for the SeenSet
+	// The items' ids, for the SeenSet: read in place, as the SeenSet
+	// keeps none (a copy would cost an allocation per list and page).
+	ids := bstr(r.ids[reg.ids:])
 	id := func(ie *itemEdit) string {
 		if !ie.hasID {
 			return ""
-		}
-		if ids == "" {
-			ids = string(r.ids[reg.ids:])
 		}
 		return ids[ie.idLo-reg.ids : ie.idHi-reg.ids]
 	}

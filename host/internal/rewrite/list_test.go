@@ -1,8 +1,10 @@
 package rewrite
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -14,7 +16,7 @@ type recencySeen struct {
 }
 
 func (s *recencySeen) Recency(id string) int { return s.recency[id] }
-func (s *recencySeen) Shown(id string)       { s.shown = append(s.shown, id) }
+func (s *recencySeen) Shown(id string)       { s.shown = append(s.shown, strings.Clone(id)) }
 
 // TestHideSeenFreshFirst: which items HideSeen shows, in which order, and
 // which it records, by the items' recency and the edit's options. The
@@ -135,5 +137,40 @@ func TestHideSeenVisits(t *testing.T) {
 		for _, id := range seen.shown {
 			recency[id] = 2
 		}
+	}
+}
+
+// TestListAllocs: once its pools are warm, rewriting a page whose list
+// hide_seen edits (the ids read, the items hidden and reordered, those
+// shown recorded) costs no allocation: the SeenSet reads each id where
+// the Rewriter holds it.
+func TestListAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	prog := mustCompile(append(slices.Clone(editSelectors), "li.card")...)
+	edits := append(slices.Clone(fiveEdits),
+		Edit{Selector: 5, Op: HideSeen, Attr: "data-item-id", N: 8},
+		Edit{Selector: 5, Op: Limit, N: 20})
+	page := benchPage()
+	seen := &benchSeen{}
+	var out bytes.Buffer
+	run := func() {
+		out.Reset()
+		rw := prog.NewRewriter(&out, edits, Options{Seen: seen})
+		for i := 0; i < len(page); i += 32 << 10 {
+			rw.Write(page[i:min(i+32<<10, len(page))])
+		}
+		if err := rw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rw.Release()
+	}
+	run()
+	if seen.shown == 0 || bytes.Count(out.Bytes(), []byte(`class="card`)) >= bytes.Count(page, []byte(`class="card`)) {
+		t.Fatalf("no item was hidden or recorded (%d shown)", seen.shown)
+	}
+	if allocs := testing.AllocsPerRun(20, run); allocs != 0 {
+		t.Errorf("a page with hide_seen costs %.1f allocations, want 0", allocs)
 	}
 }

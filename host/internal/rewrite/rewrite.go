@@ -238,7 +238,9 @@ type Edit struct {
 
 // SeenSet answers and records "already seen" items for one visitor (a
 // bloom filter in the host). A nil SeenSet in Options means nothing is
-// seen and nothing is recorded.
+// seen and nothing is recorded. The id given to either method is valid
+// only for the time of the call (it is read from the Rewriter's own
+// buffers): one that keeps an id keeps a copy (strings.Clone).
 type SeenSet interface {
 	// Recency reports whether and how recently the visitor was shown the
 	// item: 0 for never, higher for more recently. Items of equal
@@ -246,7 +248,6 @@ type SeenSet interface {
 	Recency(id string) int
 	// Shown is called for every item a HideSeen edit let through and
 	// records (see Edit.MarkFirst), so that the caller can mark it seen.
-	// It may keep id.
 	Shown(id string)
 }
 

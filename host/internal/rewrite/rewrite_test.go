@@ -465,7 +465,7 @@ func (f *fakeSeen) Recency(id string) int {
 	}
 	return 0
 }
-func (f *fakeSeen) Shown(id string) { f.shown = append(f.shown, id) }
+func (f *fakeSeen) Shown(id string) { f.shown = append(f.shown, strings.Clone(id)) }
 
 func seenSet(ids ...string) *fakeSeen {
 	f := &fakeSeen{seen: map[string]bool{}}

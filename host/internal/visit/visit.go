@@ -313,7 +313,7 @@ func newSeenSet(items []string) *seenSet {
 
 func (s *seenSet) Seen(id string) bool   { return s.items[id] > 0 }
 func (s *seenSet) Recency(id string) int { return s.items[id] }
-func (s *seenSet) Shown(id string)       { s.shown = append(s.shown, id) }
+func (s *seenSet) Shown(id string)       { s.shown = append(s.shown, strings.Clone(id)) }
 
 // Matched returns the names of the rules that matched.
 func (r *Result) Matched() []string {
