@@ -165,25 +165,24 @@ func readsClassValue(sel string) bool {
 	if err != nil {
 		return false
 	}
-	var walk func(selector.List) bool
-	walk = func(l selector.List) bool {
-		for _, c := range l {
-			for _, cp := range c.Compounds {
-				for _, a := range cp.Attrs {
-					if strings.EqualFold(a.Name, "class") && a.Op != selector.Exists && a.Op != selector.Includes {
-						return true
-					}
-				}
-				for _, p := range cp.Pseudos {
-					if walk(p.Not) {
-						return true
-					}
-				}
+	return slices.ContainsFunc(selectorAttrs(l), func(a selector.Attr) bool {
+		return strings.EqualFold(a.Name, "class") && a.Op != selector.Exists && a.Op != selector.Includes
+	})
+}
+
+// selectorAttrs returns the attribute selectors of l, those inside :not
+// included.
+func selectorAttrs(l selector.List) []selector.Attr {
+	var out []selector.Attr
+	for _, c := range l {
+		for _, cp := range c.Compounds {
+			out = append(out, cp.Attrs...)
+			for _, p := range cp.Pseudos {
+				out = append(out, selectorAttrs(p.Not)...)
 			}
 		}
-		return false
 	}
-	return walk(l)
+	return out
 }
 
 // comparable reports whether the rewriter's and cascadia's answers to sel
@@ -198,31 +197,15 @@ func comparable(sel, page string) (string, bool) {
 	if _, err := cascadia.Compile(sel); err != nil {
 		return "cascadia refuses it", false
 	}
-	var walk func(selector.List) string
-	walk = func(l selector.List) string {
-		for _, c := range l {
-			for _, cp := range c.Compounds {
-				for _, a := range cp.Attrs {
-					switch {
-					case a.Fold:
-						return "an attribute HTML compares without case"
-					case a.Name == "href" && strings.Contains(page, "xlink:href"):
-						return "[href] on a page with svg links"
-					case a.Name == "class" && strings.TrimFunc(a.Value, isHTMLSpace) != a.Value:
-						return "a class value with spaces at its ends"
-					}
-				}
-				for _, p := range cp.Pseudos {
-					if why := walk(p.Not); why != "" {
-						return why
-					}
-				}
-			}
+	for _, a := range selectorAttrs(l) {
+		switch {
+		case a.Fold:
+			return "an attribute HTML compares without case", false
+		case a.Name == "href" && strings.Contains(page, "xlink:href"):
+			return "[href] on a page with svg links", false
+		case a.Name == "class" && strings.TrimFunc(a.Value, isHTMLSpace) != a.Value:
+			return "a class value with spaces at its ends", false
 		}
-		return ""
-	}
-	if why := walk(l); why != "" {
-		return why, false
 	}
 	return "", true
 }
