@@ -116,8 +116,8 @@ func originMain(args []string) error {
 }
 
 // varyQuery, followed by a key of stamps, asks the origin for a page
-// that differs in every response (the bespoke-seen-varying and
-// bespoke-seen-nonce targets).
+// that differs in every response (the bespoke-seen-varying,
+// bespoke-seen-text and bespoke-seen-nonce targets).
 const varyQuery = "bench-vary="
 
 // A stamp is what a varying response inserts after the start tag of
@@ -125,16 +125,20 @@ const varyQuery = "bench-vary="
 // render time of 0 to 999 ms, as many digits as it has, "{ms}".
 type stamp struct{ after, text string }
 
-// stamps are the varying responses' stamps. text puts the number in the
-// page's text, as pages that print a request id, a render time or a
-// counter do: text is what the tree is built of, so no edit map can take
-// it for unchanged. nonce puts it in the values of a CSRF token and a CSP
-// nonce, in an inline script that hands the page its request id and in a
-// comment that says where and how fast the page was rendered (so the
-// page's length changes too): values, script text and comments that edit
-// maps take for volatile (nothing reads them).
+// stamps are the varying responses' stamps. markup puts the number in a
+// class, as pages that mark the response's variant or state in their
+// markup do: a class is what selectors and the tree builder read, so no
+// edit map can take it for unchanged. text puts it in the page's text, as
+// pages that print a request id, a render time or a counter do: text the
+// tree builder does not read, which edit maps take for volatile. nonce
+// puts it in the values of a CSRF token and a CSP nonce, in an inline
+// script that hands the page its request id and in a comment that says
+// where and how fast the page was rendered (so the page's length changes
+// too): values, script text and comments that edit maps take for
+// volatile (nothing reads them).
 var stamps = map[string]stamp{
-	"text": {"<body", `<p class="served-by">Request 00000000000000000000</p>`},
+	"markup": {"<body", `<p class="served-by r00000000000000000000">Served</p>`},
+	"text":   {"<body", `<p class="served-by">Request 00000000000000000000</p>`},
 	"nonce": {"<head", `<meta name="csrf-token" content="00000000000000000000">` +
 		`<script nonce="00000000000000000000">var requestId="00000000000000000000"</script>` +
 		`<!-- rendered by web-00000000000000000000 in {ms} ms -->`},

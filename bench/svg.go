@@ -150,8 +150,9 @@ var targetColors = map[string]string{
 	"bespoke-seen":    "#c8501d",
 	"nginx-plain":     "#4caf7d",
 	"nginx-subfilter": "#2e7d57",
-	// The varying page: bespoke-seen's colour, darker.
+	// The varying pages: bespoke-seen's colour, darker.
 	"bespoke-seen-varying": "#8a3412",
+	"bespoke-seen-text":    "#b35a2a",
 	"bespoke-seen-nonce":   "#a8431a",
 }
 

@@ -67,6 +67,8 @@ func (r *Rewriter) scan(final bool) int {
 				}
 				if r.watchText() {
 					r.text(pos, pos+lt)
+				} else if r.rec != nil && r.rec.look && pos+lt < len(src) {
+					r.recordText(pos, pos+lt)
 				}
 				if (r.holding || r.recHold) && !allSpace(src[pos:pos+lt]) {
 					r.unhold(pos) // text after </body>: the body goes on

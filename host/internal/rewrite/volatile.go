@@ -48,7 +48,10 @@ import (
 // pages say in comments when, where and how fast they were rendered. So
 // is the text of a raw text element (script, style, title, textarea...)
 // that has no '<' (see recordRawText): pages hand their scripts a
-// request id, a time or the visitor's state.
+// request id, a time or the visitor's state. And so is the text of the
+// body where the tree builder does not read it (see recordText): pages
+// print a request id, a time, a count of items in stock or the
+// visitor's name.
 
 // minVolatile is the shortest value taken for volatile: nonces, tokens,
 // request ids and times in seconds are as long or longer, and shorter
@@ -147,6 +150,33 @@ func (r *Rewriter) recordRawText(end int) {
 		return // it started in an earlier write, or it has a '<'
 	}
 	rc.vol = append(rc.vol, volRange{lo: int32(lo), n: uint16(hi - lo), quote: '<'})
+}
+
+// recordText notes the text src[lo:hi], which the '<' at src[hi] ends,
+// as volatile. It is text the rewrite does not read (watchText is false:
+// the body has started, no formatting element waits to be reopened, and
+// the current node is not one whose text builds the tree, as a table's or
+// an svg's does): the tree builder's and every selector's decisions are
+// the same whatever it holds, and text with no '<' ends where it ended,
+// at the next tag. Its "quote" is '<': text that gained one holds markup,
+// and does not splice. Text after </body>, which says whether the body
+// goes on, is never volatile; nor is a run of spaces alone (indentation,
+// which changes with the markup around it, and would only make maps
+// larger).
+func (r *Rewriter) recordText(lo, hi int) {
+	rc := r.rec
+	if n := hi - lo; n < minVolatile || n > math.MaxUint16 || len(rc.vol) >= maxVolatile ||
+		r.holding || r.recHold || r.stopped || allSpace(r.src[lo:hi]) {
+		return
+	}
+	if lo > 0 && r.src[lo-1] == '<' {
+		// After a '<' that starts nothing ("a < b"): its first byte said
+		// so, and another would make the '<' a tag's. (A run at the start
+		// of a write goes on from the one before: a '<' that ends a write
+		// waits for the next.)
+		return
+	}
+	rc.vol = append(rc.vol, volRange{lo: int32(r.base + lo), n: uint16(hi - lo), quote: '<'})
 }
 
 // recordVolatile notes the volatile values of the start tag src[lt:end],

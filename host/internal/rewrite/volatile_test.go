@@ -436,3 +436,45 @@ func TestVolatileAcrossBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestVolatileText: the text of the body is a volatile value whose quote
+// is '<' where the tree builder does not read it: in a paragraph, a list
+// item, a link, a table's cell or a table itself, a div inside an svg's
+// foreignObject. Text before the body (which starts it), text that
+// reopens a formatting element (a b cut by a p), text in svg, text after
+// </body> (which says whether the body goes on), text after a '<' that
+// starts nothing (whose first byte says it does not), a run of spaces
+// alone and short text are not. Every change of a volatile text, of its length
+// or another, with no '<', splices to the Rewriter's output, whatever it
+// holds of what a tokenizer might trip on; one '<' falls back.
+func TestVolatileText(t *testing.T) {
+	page := []byte("<!DOCTYPE html><html><head><title>t</title></head>text before the body starts" +
+		"<p>Request 0123456789 served</p>" +
+		"<ul><li data-id=\"a\">In stock: 12 left</li><li data-id=\"b\">B</li></ul>" +
+		"<p><b>bold and cut by a p<p>text that reopens b</b></p>" +
+		"<table>foster-parented text<tr><td>cell text 0123456789</td></tr></table>" +
+		"<svg><text>svg text 0123456789</text><foreignObject><div>html in svg, 42</div></foreignObject></svg>" +
+		"<a href=\"/x\">Hello, visitor 7</a>\n            \n<span>short</span><p>if a is 12 < b then b is not less</p>" +
+		"<p>end of the body, at 12:03:44</p></body>after the body 0123456789</html>")
+	p := mustCompile("li", "ul", "p", "body", "a")
+	p.ReadAttrs("data-id")
+	m, got := volatileOf(t, p, page, '<')
+	want := []string{
+		"Request 0123456789 served", "In stock: 12 left", "bold and cut by a p",
+		"foster-parented text", "cell text 0123456789", "html in svg, 42", "Hello, visitor 7",
+		"if a is 12 ", "end of the body, at 12:03:44",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("volatile text\n got %q\nwant %q", got, want)
+	}
+
+	edits := []Edit{
+		{Selector: 2, Op: SetInner, Content: []byte("fin")},
+		{Selector: 1, Op: InsertBefore, Content: []byte("<div>new</div>")},
+		{Selector: 0, Op: HideSeen, Attr: "data-id", N: 1},
+		{Selector: 3, Op: AddClass, Attr: "x"},
+		{Selector: 4, Op: SetAttr, Attr: "href", Value: "/y"},
+	}
+	pieces := []string{"&amp;", "&", ">", " ", "  \n", "\x00", "9", "\r\n", "'\"", "/", "-->", "é", "\t", "=", "x", "!", "?"}
+	rewriteValues(t, rand.New(rand.NewPCG(9, 9)), p, m, page, edits, pieces, '<')
+}
