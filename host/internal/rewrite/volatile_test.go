@@ -104,6 +104,8 @@ func growable(p *Program, m *EditMap, edits []Edit) bool {
 // too, no quote of their own) splices without falling back, and its
 // output, Applied and SeenSet calls are what the Rewriter makes of the
 // page served; a value that gained its quote falls back, to the same
+// output, but for the rare page where what follows the new quote reads
+// as the page did (into text, volatile too), which splices to the same
 // output. BESPOKE_SPLICE_SEED picks another seed.
 func TestSpliceVolatile(t *testing.T) {
 	seed := uint64(11)
@@ -116,7 +118,7 @@ func TestSpliceVolatile(t *testing.T) {
 	if testing.Short() {
 		rounds = 4
 	}
-	tolerated, shifted, fell, withVol := 0, 0, 0, 0
+	tolerated, shifted, fell, absorbed, withVol := 0, 0, 0, 0, 0
 	for k, pr := range splicePrograms() {
 		p := pr.p
 		for _, name := range names {
@@ -138,7 +140,13 @@ func TestSpliceVolatile(t *testing.T) {
 				used, at := spliceCase(t, rng, p, m, served, edits, 0, what)
 				switch {
 				case quote && at < 0 && used && !bytes.Equal(served, page):
-					t.Fatalf("%s: a value that gained its quote was spliced", what)
+					// The value ends at its new quote, and what followed
+					// it reads as the page did: the bytes after it those
+					// that followed the value (a '>' after an attribute's
+					// quote), then text, which is volatile too (spliceCase
+					// checked the output). Rare: random bytes must
+					// happen to be those.
+					absorbed++
 				case !quote && used && at >= 0 && (len(served) == len(page) || grew <= maxGrowth && growable(p, m, edits)):
 					t.Fatalf("%s: changed volatile values fell back at %d", what, at)
 				case !quote && used && len(served) != len(page):
@@ -154,7 +162,10 @@ func TestSpliceVolatile(t *testing.T) {
 	if withVol < 3 || tolerated == 0 || shifted == 0 || fell == 0 {
 		t.Fatalf("%d pages with volatile values, %d spliced with changed values, %d of other lengths, %d fell back: the test does not exercise them all", withVol, tolerated, shifted, fell)
 	}
-	t.Logf("%d pages with volatile values: %d spliced with changed values, %d of other lengths, %d fell back", withVol, tolerated, shifted, fell)
+	if absorbed*4 > fell {
+		t.Fatalf("%d pages whose value gained its quote spliced, %d fell back: a quote no longer ends a value", absorbed, fell)
+	}
+	t.Logf("%d pages with volatile values: %d spliced with changed values, %d of other lengths, %d fell back (%d spliced after a value gained its quote: what followed it read as before)", withVol, tolerated, shifted, fell, absorbed)
 }
 
 // TestVolatileNotRead: no value a selector tests, a list edit reads, or
