@@ -99,7 +99,7 @@ func (x *Call) String() string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(a.String())
+		b.WriteString(operand(a))
 	}
 	b.WriteByte(')')
 	return b.String()
@@ -114,20 +114,32 @@ func (x *ListLit) String() string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(e.String())
+		b.WriteString(operand(e))
 	}
 	b.WriteByte(']')
 	return b.String()
 }
 func (x *Not) String() string     { return "not " + paren(x.X) }
 func (x *Logical) String() string { return paren(x.X) + " " + x.Op + " " + paren(x.Y) }
-func (x *Compare) String() string { return x.X.String() + " " + x.Op + " " + x.Y.String() }
-func (x *Exists) String() string  { return x.X.String() + " exists" }
+func (x *Compare) String() string { return operand(x.X) + " " + x.Op + " " + operand(x.Y) }
+func (x *Exists) String() string  { return operand(x.X) + " exists" }
 
 // paren wraps compound operands so String output re-parses to the same tree.
 func paren(e Expr) string {
 	switch e.(type) {
 	case *Logical, *Not:
+		return "(" + e.String() + ")"
+	}
+	return e.String()
+}
+
+// operand wraps a condition where the grammar reads a value (an argument,
+// a list element, either side of a comparison, what `exists` tests): the
+// parser takes one there only in parentheses, as in cookie((a > b)), and
+// prints nothing of the kind unless it was written.
+func operand(e Expr) string {
+	switch e.(type) {
+	case *Logical, *Not, *Compare, *Exists:
 		return "(" + e.String() + ")"
 	}
 	return e.String()

@@ -28,6 +28,15 @@ func TestParseExpr(t *testing.T) {
 		{`my-segment`, `my-segment`},
 		{"a\n  and b", `a and b`},
 		{`x contains "a\"b"`, `x contains "a\"b"`},
+		// A condition where a value goes keeps its parentheses, which the
+		// parser needs there (the checker then says what is wrong with it).
+		{`A(((0>(0))))`, `A((0 > 0))`},
+		{`cookie((a or b), "x")`, `cookie((a or b), "x")`},
+		{`x in [(a exists), (not b)]`, `x in [(a exists), (not b)]`},
+		{`(a > b) == c`, `(a > b) == c`},
+		{`x == (y == z)`, `x == (y == z)`},
+		{`(a and b) exists`, `(a and b) exists`},
+		{`(a exists) exists`, `(a exists) exists`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
