@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -462,6 +464,14 @@ func (h *harness) startTarget(ctx context.Context, t *target, round int) error {
 	case kindBespoke:
 		o.argv = append([]string{h.bespoke, "serve", "--origin", h.originURL, "--rules", t.config,
 			"--listen", t.addr, "--access-log=false", "--cache-dir", "-"}, h.bespokeArg...)
+		if h.opts.Profile != "" {
+			addr, err := freePort()
+			if err != nil {
+				return err
+			}
+			t.admin = addr
+			o.argv = append(o.argv, "--admin="+addr) // the last --admin wins
+		}
 		o.ready = bespokeReady
 	case kindNginx:
 		o.argv, o.dir = h.nginxArgs(t), t.dir
@@ -609,12 +619,16 @@ func (h *harness) measureThroughput(ctx context.Context, t *target, res *runResu
 		return err
 	}
 	cfg.Duration = h.opts.Duration
+	profiled := h.startProfile(ctx, t, res.Round)
 	before := h.snap(t)
 	lr, err := load.ClosedLoop(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	after := h.snap(t)
+	if err := <-profiled; err != nil {
+		h.note("%s: no CPU profile in round %d: %v", t.Name, res.Round, err)
+	}
 	res.Throughput = lr
 	res.CPUPer1k = per1k(after.target-before.target, lr.Sent)
 	res.OriginCPUPer1k = per1k(after.origin-before.origin, lr.Sent)
@@ -772,4 +786,49 @@ func thousands(v float64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// startProfile asks t's admin listener, with -profile, for a CPU profile
+// as long as a throughput run (in whole seconds, as net/http/pprof takes
+// them), and writes it to TARGET-rROUND.pprof; the channel says when it
+// is done. A profile costs the target a little CPU (a signal 100 times a
+// second), so a run that takes them measures a little less than one
+// that does not.
+func (h *harness) startProfile(ctx context.Context, t *target, round int) <-chan error {
+	done := make(chan error, 1)
+	if h.opts.Profile == "" || t.admin == "" {
+		done <- nil
+		return done
+	}
+	secs := max(1, int(h.opts.Duration/time.Second))
+	go func() {
+		done <- func() error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+				fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", t.admin, secs), nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("admin listener answered %s", resp.Status)
+			}
+			if err := os.MkdirAll(h.opts.Profile, 0o755); err != nil {
+				return err
+			}
+			f, err := os.Create(filepath.Join(h.opts.Profile, fmt.Sprintf("%s-r%d.pprof", t.Name, round)))
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}()
+	}()
+	return done
 }

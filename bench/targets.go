@@ -85,6 +85,7 @@ type target struct {
 	config string
 	dir    string
 	addr   string
+	admin  string // a bespoke target's admin listener, with -profile
 	base   string // scheme and host
 	url    string // the page
 	proc   *proc
