@@ -69,18 +69,19 @@ type options struct {
 	quickSet bool
 }
 
-func parseOptions(args []string) (options, error) {
-	var o options
-	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
+// flags returns the command's flags, which set o, and the two that are
+// read after parsing: -targets and -wrk.
+func flags(o *options) (fl *flag.FlagSet, targets, wrk *string) {
+	fl = flag.NewFlagSet("bench", flag.ContinueOnError)
 	fl.BoolVar(&o.Quick, "quick", false, "one round, 2s per target, the headline targets, short micro-benchmarks (about 100 s)")
 	fl.StringVar(&o.Out, "out", "", "`directory` for RESULTS.md, results.json and the charts (default bench/results)")
 	fl.DurationVar(&o.Duration, "duration", 5*time.Second, "how long each measurement lasts")
 	fl.IntVar(&o.Rounds, "rounds", 3, "how many times every target is measured, interleaved")
 	fl.IntVar(&o.Conns, "conns", 32, "keep-alive connections of the load generator")
-	targets := fl.String("targets", "", "comma-separated `list` of targets (default all; "+targetNames()+")")
+	targets = fl.String("targets", "", "comma-separated `list` of targets (default all; "+targetNames()+")")
 	fl.StringVar(&o.Page, "page", "shop", "page to serve: news, shop or article from testdata/pages, demo for the demo shop, or an .html `file`")
 	fl.Float64Var(&o.Rate, "rate", 0, "offered `rate` (req/s) of the latency runs; 0 picks half the slowest target's throughput in round 1")
-	wrk := fl.String("wrk", "auto", "cross-check throughput with wrk in round 1: auto (when installed, not with -quick), on or off")
+	wrk = fl.String("wrk", "auto", "cross-check throughput with wrk in round 1: auto (when installed, not with -quick), on or off")
 	fl.BoolVar(&o.Micro, "micro", true, "run the Go micro-benchmarks")
 	fl.IntVar(&o.Count, "count", 5, "go test -count of the micro-benchmarks")
 	fl.StringVar(&o.BenchTime, "benchtime", "300ms", "go test -benchtime of the micro-benchmarks")
@@ -88,6 +89,12 @@ func parseOptions(args []string) (options, error) {
 	fl.StringVar(&o.Bespoke, "bespoke", "", "use this bespoke `binary` instead of building ./host/cmd/bespoke")
 	fl.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (configurations and logs of every process)")
 	fl.StringVar(&o.Profile, "profile", "", "write a CPU profile of every bespoke target's throughput runs to `directory` (TARGET-rROUND.pprof, from its admin listener)")
+	return fl, targets, wrk
+}
+
+func parseOptions(args []string) (options, error) {
+	var o options
+	fl, targets, wrk := flags(&o)
 	if err := fl.Parse(args); err != nil {
 		return o, err
 	}
