@@ -413,12 +413,14 @@ func (r *Rewriter) adopt(i, f int, real bool, lt, end int, explicit bool) {
 			r.leave(f)
 		}
 		// What lies between leaves the stack, but formatting elements
-		// near the block; past a few, it stays (a page nested that way is
-		// not written by people, and the walk would cost more than the
-		// page).
+		// near the block; past maxAdoptWalk elements, it stays (a page
+		// nested that way is not written by people, and the walk would
+		// cost more than the page).
 		lo := f + 1 // a copy is above f: all of f+1..fb-1 is in it too
 		if budget -= fb - lo; budget >= 0 {
 			r.adoptWalk(i, f, fb)
+		} else if r.adoptCut < 0 {
+			r.adoptCut = r.base + lt
 		}
 		// The formatting element's place in the list is now a copy in the
 		// block.
@@ -528,8 +530,11 @@ func (r *Rewriter) closeCopiesOn(d int) {
 }
 
 // maxAdoptWalk bounds the elements between a formatting element and its
-// furthest blocks that adopt takes off the stack.
-const maxAdoptWalk = 8
+// furthest blocks that adopt takes off the stack, as maxReopen bounds
+// what a reconstruction reopens: past it they stay open, where browsers
+// close them (rules/SYNTAX.md says so), and each misnested tag costs at
+// most this many steps.
+const maxAdoptWalk = 64
 
 // furthestBlock returns the depth of the lowest special element above
 // depth f still on the stack, or 0. The nearest special element at or

@@ -81,18 +81,27 @@ func mustCompile(sels ...string) *Program {
 
 // rewriteAll rewrites in, written whole.
 func rewriteAll(prog *Program, edits []Edit, in string) string {
+	out, _ := rewriteAllCut(prog, edits, in)
+	return out
+}
+
+// rewriteAllCut is rewriteAll, and where the first tag is whose adoption
+// agency went past maxAdoptWalk (-1: none).
+func rewriteAllCut(prog *Program, edits []Edit, in string) (string, int) {
 	var out strings.Builder
 	rw := prog.NewRewriter(&out, edits, Options{MaxBuffer: 64 << 20})
 	rw.Write([]byte(in))
 	rw.Close()
+	cut := rw.adoptCut
 	rw.Release()
-	return out.String()
+	return out.String(), cut
 }
 
 // rewriterTree reads the rewriter's tree of in: elements in the order of
-// their start tags.
-func rewriterTree(in string) ([]relem, error) {
-	out := rewriteAll(markerProgram(), markerEdits, in)
+// their start tags; and where the first tag is whose adoption agency went
+// past maxAdoptWalk (-1: none).
+func rewriterTree(in string) ([]relem, int, error) {
+	out, adoptCut := rewriteAllCut(markerProgram(), markerEdits, in)
 	var elems []relem
 	var stack []int
 	var rebuilt strings.Builder
@@ -108,7 +117,7 @@ func rewriterTree(in string) ([]relem, error) {
 			i += len(markOpen)
 		case strings.HasPrefix(out[i:], markClose):
 			if len(stack) == 0 {
-				return nil, fmt.Errorf("an element ends that did not start, at output byte %d", i)
+				return nil, -1, fmt.Errorf("an element ends that did not start, at output byte %d", i)
 			}
 			stack = stack[:len(stack)-1]
 			i += len(markClose)
@@ -118,22 +127,22 @@ func rewriterTree(in string) ([]relem, error) {
 		}
 	}
 	if rebuilt.String() != in {
-		return nil, fmt.Errorf("without its markers, the output is not the input:\n%s", short(rebuilt.String()))
+		return nil, -1, fmt.Errorf("without its markers, the output is not the input:\n%s", short(rebuilt.String()))
 	}
 	if len(stack) != 0 {
-		return nil, fmt.Errorf("%d elements never end", len(stack))
+		return nil, -1, fmt.Errorf("%d elements never end", len(stack))
 	}
 	for k := range elems {
 		e := &elems[k]
 		z := html.NewTokenizer(strings.NewReader(in[e.start:]))
 		if tt := z.Next(); tt != html.StartTagToken && tt != html.SelfClosingTagToken {
-			return nil, fmt.Errorf("the rewriter has an element at byte %d, where the tokenizer reads %v %q", e.start, tt, in[e.start:min(len(in), e.start+30)])
+			return nil, -1, fmt.Errorf("the rewriter has an element at byte %d, where the tokenizer reads %v %q", e.start, tt, in[e.start:min(len(in), e.start+30)])
 		}
 		e.end = e.start + len(z.Raw())
 		tok := z.Token()
 		e.name, e.attrs = tok.Data, tok.Attr
 	}
-	return elems, nil
+	return elems, adoptCut, nil
 }
 
 // annotateEnds inserts annotAttr="k" after the name of element k's start
@@ -361,20 +370,21 @@ type designDiff struct {
 }
 
 var (
-	diffImplied = designDiff{"implied", "the browser creates elements the page has no start tag for (html, head, body, tbody, tr, colgroup; p for a stray </p>, br for </br>); bespoke's tree has the elements whose start tags are in the page"}
-	diffClone   = designDiff{"copy", "the browser reopens formatting elements (a, b, i, font, …) that a block cut, as copies with the same attributes; bespoke edits the element whose tags are in the page, never the copies"}
-	diffFormat  = designDiff{"formatting", "misnested formatting elements: when one ends while a block inside it is still open (<b><p>x</b>), the browser moves the block out of it (the adoption agency), and an end tag can close a copy (and what is open in it) or an element a block already closed; bespoke leaves each element where its tags are"}
-	diffFoster  = designDiff{"foster", "content that is not part of a table but written inside one (<table><div>) is moved by the browser before the table (foster parenting); bespoke leaves it where it is written"}
-	diffMerge   = designDiff{"merged-attributes", "a second <html> or <body> tag is not an element: the browser adds its attributes to the first, bespoke ignores it"}
-	diffBody    = designDiff{"body-start", "content the browser puts in a body it starts without a tag (an iframe or text in the head) is in the body the page's later <body> tag gives its attributes to; bespoke's body starts at that tag"}
-	diffHead    = designDiff{"after-head", "elements of the head (link, meta, script, style, title, base, template) written after </head> and before the body are moved into the head by the browser; bespoke leaves them where they are"}
+	diffImplied  = designDiff{"implied", "the browser creates elements the page has no start tag for (html, head, body, tbody, tr, colgroup; p for a stray </p>, br for </br>); bespoke's tree has the elements whose start tags are in the page"}
+	diffClone    = designDiff{"copy", "the browser reopens formatting elements (a, b, i, font, …) that a block cut, as copies with the same attributes; bespoke edits the element whose tags are in the page, never the copies"}
+	diffFormat   = designDiff{"formatting", "misnested formatting elements: when one ends while a block inside it is still open (<b><p>x</b>), the browser moves the block out of it (the adoption agency), and an end tag can close a copy (and what is open in it) or an element a block already closed; bespoke leaves each element where its tags are"}
+	diffFoster   = designDiff{"foster", "content that is not part of a table but written inside one (<table><div>) is moved by the browser before the table (foster parenting); bespoke leaves it where it is written"}
+	diffMerge    = designDiff{"merged-attributes", "a second <html> or <body> tag is not an element: the browser adds its attributes to the first, bespoke ignores it"}
+	diffBody     = designDiff{"body-start", "content the browser puts in a body it starts without a tag (an iframe or text in the head) is in the body the page's later <body> tag gives its attributes to; bespoke's body starts at that tag"}
+	diffHead     = designDiff{"after-head", "elements of the head (link, meta, script, style, title, base, template) written after </head> and before the body are moved into the head by the browser; bespoke leaves them where they are"}
+	diffAdoption = designDiff{"adoption-bound", "when more than 64 elements lie between a misnested formatting element and the block it cuts, the browser closes them all (the adoption agency), bespoke leaves them open, as it bounds the copies it reopens; the rest of the page is not compared"}
 	// Not a design choice: where the reference parser, x/net/html, builds
 	// another tree than browsers do (see explain).
 	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html), the rest of the page is not compared"}
 )
 
 // designDiffs lists the by-design differences.
-var designDiffs = []designDiff{diffImplied, diffClone, diffFormat, diffFoster, diffMerge, diffBody, diffHead}
+var designDiffs = []designDiff{diffImplied, diffClone, diffFormat, diffFoster, diffMerge, diffBody, diffHead, diffAdoption}
 
 // treeDiff compares the rewriter's tree of one page with the browser's.
 type treeDiff struct {
@@ -387,6 +397,7 @@ type treeDiff struct {
 	attrs     map[int]bool        // element k has attributes in the browser's tree its start tag does not
 	bwhy      map[*html.Node]*designDiff
 	cut       int            // the elements from cut on are not compared (see diffReference); len(elems) if none
+	adoptCut  int            // where the tag is past which the rewriter's adoption agency stopped (see diffAdoption); -1 if none
 	made      map[string]int // by name, the elements the browser made in the page up to the cut (see afterCut)
 	annotated string
 	ends      []int
@@ -402,7 +413,7 @@ func compareTrees(in string) (*treeDiff, error) {
 	if strings.Contains(in, markOpen) || strings.Contains(in, markClose) || strings.Contains(in, annotAttr) {
 		return nil, nil // the page holds what the test marks elements with
 	}
-	elems, err := rewriterTree(in)
+	elems, adoptCut, err := rewriterTree(in)
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +436,7 @@ func compareTrees(in string) (*treeDiff, error) {
 		return nil, fmt.Errorf("the annotations change how the browser parses the page")
 	}
 	d := &treeDiff{in: in, elems: elems, b: newBTree(doc, elems, annotated, ends), annotated: annotated, ends: ends, why: map[int]*designDiff{}, attrs: map[int]bool{},
-		bwhy: map[*html.Node]*designDiff{}, stats: map[string]int{}, cut: len(elems)}
+		bwhy: map[*html.Node]*designDiff{}, stats: map[string]int{}, cut: len(elems), adoptCut: adoptCut}
 	d.buildT()
 	d.explain()
 	d.quirks = quirksMode(in)
@@ -550,6 +561,17 @@ func (d *treeDiff) explain() {
 		d.cut = k
 		d.stats[diffReference.name]++
 		break
+	}
+	// Past a tag whose adoption agency went beyond its bound, the
+	// rewriter keeps open what browsers close: not compared either.
+	if d.adoptCut >= 0 {
+		for k, e := range d.elems[:d.cut] {
+			if e.start >= d.adoptCut {
+				d.cut = k
+				d.stats[diffAdoption.name]++
+				break
+			}
+		}
 	}
 	// Elements the browser made.
 	for n, bn := range d.b.nodes {

@@ -126,6 +126,11 @@ var pathologicalPages = []pathological{
 		// Formatting elements that blocks close and text reopens.
 		return repeat(n, "<main>", `<p><b class="a"><i>x<p>y`, "")
 	}},
+	{"adoption-wide", func(n int) []byte {
+		// An open a, many elements, a block, and an a that makes the
+		// adoption agency close them all: maxAdoptWalk steps a tag.
+		return repeat(n, "<main>", "<a>"+strings.Repeat("<span>", maxAdoptWalk-1)+"<p><a>x", "")
+	}},
 	{"adoption-deep", func(n int) []byte {
 		// Many formatting elements, deep blocks, and their end tags.
 		half := n / 2

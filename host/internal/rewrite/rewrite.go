@@ -318,6 +318,11 @@ type Rewriter struct {
 	// work counts the steps of the rewrite's loops, with -tags
 	// rewritework: the linearity tests read it.
 	work int
+	// adoptCut is where, in the page, the first tag is whose adoption
+	// agency left more than maxAdoptWalk elements open that browsers
+	// close (-1: none); the differential tests compare the trees up to
+	// it.
+	adoptCut int
 
 	// Scratch for writing one start tag (edits.go): contentBuf also
 	// holds decoded values; tagEdits resolves the attribute edits.
@@ -491,7 +496,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	clear(r.afeLast)
 	r.docMode, r.started, r.bodyStarted, r.htmlSeen, r.quirks = modeBeforeHead, false, false, false, true
 	r.formSet, r.formDepth = false, 0
-	r.work = 0
+	r.work, r.adoptCut = 0, -1
 	r.in, r.base, r.pendAt, r.rec, r.recHold, r.commentAt, r.rawAt = 0, 0, 0, nil, false, -1, -1
 
 	r.selEpoch = resize(r.selEpoch, len(p.sels))
