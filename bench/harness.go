@@ -619,7 +619,7 @@ func (h *harness) measureThroughput(ctx context.Context, t *target, res *runResu
 		return err
 	}
 	cfg.Duration = h.opts.Duration
-	profiled := h.startProfile(ctx, t, res.Round)
+	profiled := h.startProfile(ctx, t, res.Round, "")
 	before := h.snap(t)
 	lr, err := load.ClosedLoop(ctx, cfg)
 	if err != nil {
@@ -694,12 +694,16 @@ func roundSignificant(v float64, digits int) float64 {
 func (h *harness) measureLatency(ctx context.Context, t *target, res *runResult) error {
 	cfg := h.loadConfig(t)
 	cfg.Rate = h.rate
+	profiled := h.startProfile(ctx, t, res.Round, "-fixed")
 	before := h.snap(t)
 	lr, err := load.OpenLoop(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	after := h.snap(t)
+	if err := <-profiled; err != nil {
+		h.note("%s: no CPU profile of the latency run in round %d: %v", t.Name, res.Round, err)
+	}
 	res.Latency = lr
 	res.CPUPer1kAtRate = per1k(after.target-before.target, lr.Sent)
 	res.ElsewhereAtRate = elsewhere(before, after, t.kind == kindOrigin)
@@ -789,12 +793,14 @@ func thousands(v float64) string {
 }
 
 // startProfile asks t's admin listener, with -profile, for a CPU profile
-// as long as a throughput run (in whole seconds, as net/http/pprof takes
-// them), and writes it to TARGET-rROUND.pprof; the channel says when it
-// is done. A profile costs the target a little CPU (a signal 100 times a
-// second), so a run that takes them measures a little less than one
-// that does not.
-func (h *harness) startProfile(ctx context.Context, t *target, round int) <-chan error {
+// as long as a run (in whole seconds, as net/http/pprof takes them), and
+// writes it to TARGET-rROUND.pprof for a throughput run, with suffix
+// "-fixed" for the latency run at the fixed rate; the channel says when
+// it is done. The two differ: at a fixed rate the threads go idle
+// between requests, and waking them is much of the cost. A profile
+// costs the target a little CPU (a signal 100 times a second), so a run
+// that takes them measures a little less than one that does not.
+func (h *harness) startProfile(ctx context.Context, t *target, round int, suffix string) <-chan error {
 	done := make(chan error, 1)
 	if h.opts.Profile == "" || t.admin == "" {
 		done <- nil
@@ -819,7 +825,7 @@ func (h *harness) startProfile(ctx context.Context, t *target, round int) <-chan
 			if err := os.MkdirAll(h.opts.Profile, 0o755); err != nil {
 				return err
 			}
-			f, err := os.Create(filepath.Join(h.opts.Profile, fmt.Sprintf("%s-r%d.pprof", t.Name, round)))
+			f, err := os.Create(filepath.Join(h.opts.Profile, fmt.Sprintf("%s-r%d%s.pprof", t.Name, round, suffix)))
 			if err != nil {
 				return err
 			}

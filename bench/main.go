@@ -62,8 +62,8 @@ type options struct {
 	Bench     string        `json:"bench"`
 	Keep      bool          `json:"-"`
 	Bespoke   string        `json:"bespoke_binary,omitempty"`
-	// Profile is where the CPU profiles of bespoke's throughput runs go
-	// ("": none are taken).
+	// Profile is where the CPU profiles of bespoke's throughput and
+	// latency runs go ("": none are taken).
 	Profile string `json:"profile_dir,omitempty"`
 	// quickSet says the targets are -quick's, not the user's.
 	quickSet bool
@@ -88,7 +88,7 @@ func flags(o *options) (fl *flag.FlagSet, targets, wrk *string) {
 	fl.StringVar(&o.Bench, "bench", ".", "go test -bench `regexp` of the micro-benchmarks (-quick: those the goals and ratios use)")
 	fl.StringVar(&o.Bespoke, "bespoke", "", "use this bespoke `binary` instead of building ./host/cmd/bespoke")
 	fl.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (configurations and logs of every process)")
-	fl.StringVar(&o.Profile, "profile", "", "write a CPU profile of every bespoke target's throughput runs to `directory` (TARGET-rROUND.pprof, from its admin listener)")
+	fl.StringVar(&o.Profile, "profile", "", "write a CPU profile of every bespoke target's runs to `directory` (TARGET-rROUND.pprof under full load, TARGET-rROUND-fixed.pprof at the fixed rate, from its admin listener)")
 	return fl, targets, wrk
 }
 

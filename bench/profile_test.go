@@ -28,18 +28,24 @@ func TestStartProfile(t *testing.T) {
 	h := &harness{opts: options{Profile: dir, Duration: time.Second}}
 	tg := &target{targetDef: targetDef{Name: "bespoke-seen"}, admin: strings.TrimPrefix(admin.URL, "http://")}
 	start := time.Now()
-	if err := <-h.startProfile(context.Background(), tg, 2); err != nil {
+	if err := <-h.startProfile(context.Background(), tg, 2, ""); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took < time.Second {
 		t.Errorf("the profile took %v: want the run's length, 1s", took)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "bespoke-seen-r2.pprof"))
-	if err != nil {
+	// The latency run's profile goes beside the throughput run's.
+	if err := <-h.startProfile(context.Background(), tg, 2, "-fixed"); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
-		t.Errorf("the profile is not gzipped: % x", b[:min(len(b), 8)])
+	for _, name := range []string{"bespoke-seen-r2.pprof", "bespoke-seen-r2-fixed.pprof"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+			t.Errorf("%s is not gzipped: % x", name, b[:min(len(b), 8)])
+		}
 	}
 
 	for _, c := range []struct {
@@ -50,7 +56,7 @@ func TestStartProfile(t *testing.T) {
 		{"no -profile", &harness{opts: options{Duration: time.Second}}, tg},
 		{"no admin listener", h, &target{targetDef: targetDef{Name: "goproxy"}}},
 	} {
-		if err := <-c.h.startProfile(context.Background(), c.tg, 1); err != nil {
+		if err := <-c.h.startProfile(context.Background(), c.tg, 1, ""); err != nil {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}
