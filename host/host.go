@@ -234,9 +234,10 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 	}
 	opt.Secret = bytes.Clone(cfg.Secret)
 	access := cfg.AccessLog
+	watch := config.Duration(cfg.Watch)
 	c := &config.Config{
 		CacheDir: cfg.CacheDir,
-		Watch:    config.Duration(cfg.Watch),
+		Watch:    &watch,
 		Log:      config.Log{Access: &access, DebugHeaders: cfg.DebugHeaders},
 		Limits: config.Limits{
 			PoolSize:        cfg.PoolSize,

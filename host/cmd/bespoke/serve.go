@@ -99,11 +99,12 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		mapSize := config.Size(maps)
 		access := *accessLog
+		watchEvery := config.Duration(*watch)
 		cfg = &config.Config{
 			CacheDir:      *cacheDir,
 			SecretFile:    *secretFile,
 			ShutdownGrace: config.Duration(*grace),
-			Watch:         config.Duration(*watch),
+			Watch:         &watchEvery,
 			Log:           config.Log{Format: *logFormat, Access: &access, DebugHeaders: *debugHeaders},
 			Geo:           config.Geo{Providers: g.providers, TrustedProxies: g.trusted, Header: g.header, GeoIP: g.geoip, TimeZone: g.timezone},
 			Seen:          config.Seen{Store: *seenStore, Redis: *redisURL, Timeout: config.Duration(*seenTimeout)},
@@ -129,6 +130,10 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if set["h2c"] || *configFile == "" {
 		cfg.H2C = *h2c
+	}
+	if set["watch"] {
+		w := config.Duration(*watch)
+		cfg.Watch = &w
 	}
 	if set["admin-token-file"] || *configFile == "" {
 		cfg.AdminTokenFile = *adminToken

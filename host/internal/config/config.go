@@ -56,9 +56,10 @@ type Config struct {
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
 	// CacheDir is where compiled plugins are cached ("-" for memory only).
 	CacheDir string `yaml:"cache_dir"`
-	// Watch is how often rule and plugin files are checked for changes; 0
-	// disables watching.
-	Watch Duration `yaml:"watch"`
+	// Watch is how often rule and plugin files are checked for changes
+	// (DefaultWatch when absent); 0 disables watching them. TLS files are
+	// checked as often, or every DefaultWatch when it is 0.
+	Watch *Duration `yaml:"watch"`
 
 	Log    Log     `yaml:"log"`
 	Geo    Geo     `yaml:"geo"`
@@ -135,6 +136,18 @@ type Seen struct {
 	// state written.
 	ConsentCookie string   `yaml:"consent_cookie"`
 	ConsentDeny   []string `yaml:"consent_deny"`
+}
+
+// DefaultWatch is watch when the file does not set it.
+const DefaultWatch = time.Second
+
+// WatchEvery returns how often rule and plugin files are checked for
+// changes (0: never).
+func (c *Config) WatchEvery() time.Duration {
+	if c.Watch == nil {
+		return DefaultWatch
+	}
+	return c.Watch.D()
 }
 
 // DefaultEditMapCache is limits.edit_map_cache when the file does not
@@ -266,6 +279,10 @@ func (c *Config) Defaults() {
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = Duration(10 * time.Second)
+	}
+	if c.Watch == nil {
+		w := Duration(DefaultWatch)
+		c.Watch = &w
 	}
 	l := &c.Limits
 	if l.DecideTimeout == 0 {

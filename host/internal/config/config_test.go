@@ -145,3 +145,27 @@ func TestEditMapCache(t *testing.T) {
 		}
 	}
 }
+
+// TestWatch: unset is the default, 0 disables, a duration is taken.
+func TestWatch(t *testing.T) {
+	tests := []struct {
+		src  string
+		want time.Duration
+	}{
+		{"", DefaultWatch},
+		{"watch: 0\n", 0},
+		{"watch: 250ms\n", 250 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		c, err := Parse("a.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.WatchEvery(); got != tt.want {
+			t.Errorf("%q: watch every %v, want %v", tt.src, got, tt.want)
+		}
+	}
+	if got := (&Config{}).WatchEvery(); got != DefaultWatch {
+		t.Errorf("a Config without defaults applied: watch every %v, want %v", got, DefaultWatch)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,10 @@ type Reloader struct {
 	mu   sync.Mutex
 	gen  atomic.Int64
 	last atomic.Pointer[Result]
+	// files are what a load reads (see Track), read their content as the
+	// last load began (nil before one).
+	files []string
+	read  [][32]byte
 
 	// OnResult, when not nil, is called after every reload attempt.
 	OnResult func(Result)
@@ -62,11 +67,29 @@ func (r *Reloader) Generation() int64 { return r.gen.Load() }
 // Last returns the result of the latest reload, or nil.
 func (r *Reloader) Last() *Result { return r.last.Load() }
 
+// Track names the files a load reads, for Watch; call it before the
+// first Reload. Every reload then records their content as it begins,
+// so that Watch reloads exactly when a file's content differs from what
+// the last load read: a file written just before a load is not loaded
+// twice, and one written during it or before the watcher's first look
+// is not missed. (A file's modification time cannot tell: filesystems
+// record it to the clock tick, or to the second.)
+func (r *Reloader) Track(files ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.files = files
+}
+
 // Reload loads a new generation and swaps it in. On error the serving
 // plugin is left in place and the error returned.
 func (r *Reloader) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.files) > 0 {
+		// Before the load reads them: a write in between reads as a
+		// change, and reloads once more, rather than being missed.
+		r.read = sumFiles(r.files)
+	}
 	start := time.Now()
 	s, err := r.load(ctx)
 	res := Result{At: start, Took: time.Since(start), Err: err, Generation: r.gen.Load()}
@@ -90,57 +113,52 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	return err
 }
 
-// Watch reloads whenever one of the files changes (content, not just
-// modification time), checking every interval until ctx is done.
-//
-// Watch is usually started after the first load, in its own goroutine:
-// a file written between that load and the goroutine's first look would
-// otherwise be taken for the loaded one and never reloaded. So a file
-// modified since the last reload attempt started is reloaded at once.
-// Filesystems record modification times coarsely (to the kernel's clock
-// tick, a few milliseconds behind the time a load starts at, or to the
-// second, or two), so "since" reaches back mtimeSlack: a file written
-// just before the last load may be loaded twice, never missed.
-func (r *Reloader) Watch(ctx context.Context, interval time.Duration, files ...string) {
-	sums := make([][32]byte, len(files))
-	stale := false
-	var since time.Time
-	if last := r.last.Load(); last != nil {
-		since = last.At.Add(-mtimeSlack)
-	}
-	for i, f := range files {
-		sums[i] = fileSum(f)
-		if fi, err := os.Stat(f); err == nil && !since.IsZero() && !fi.ModTime().Before(since) {
-			stale = true
-		}
-	}
-	if stale {
-		r.Reload(ctx)
+// Watch reloads whenever the content of a tracked file (see Track)
+// differs from what the last load read, whatever started that load (the
+// watcher, a signal, the admin API), checking at once and then every
+// interval until ctx is done. It is usually started after the first
+// load, in its own goroutine.
+func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
+	r.mu.Lock()
+	files := r.files
+	r.mu.Unlock()
+	if len(files) == 0 {
+		return
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if r.changed(sumFiles(files)) {
+			r.Reload(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		changed := false
-		for i, f := range files {
-			if s := fileSum(f); s != sums[i] {
-				sums[i] = s
-				changed = true
-			}
-		}
-		if changed {
-			r.Reload(ctx)
-		}
 	}
 }
 
-// mtimeSlack is how much earlier than the last load's start a file's
-// modification time may say it was written, and still be after it.
-const mtimeSlack = 2 * time.Second
+// changed reports whether the tracked files' content, now, differs from
+// what the last load read. Before any load, now is where changes count
+// from.
+func (r *Reloader) changed(now [][32]byte) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.read == nil {
+		r.read = now
+		return false
+	}
+	return !slices.Equal(now, r.read)
+}
+
+func sumFiles(files []string) [][32]byte {
+	sums := make([][32]byte, len(files))
+	for i, f := range files {
+		sums[i] = fileSum(f)
+	}
+	return sums
+}
 
 func fileSum(path string) [32]byte {
 	b, err := os.ReadFile(path)

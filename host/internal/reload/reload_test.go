@@ -47,7 +47,9 @@ func setup(t *testing.T) (string, *slot, *reload.Reloader) {
 	load := func(ctx context.Context) (*site.Site, error) {
 		return site.LoadFile(ctx, eng, path, reqctx.Config{})
 	}
-	return path, target, reload.New(target, load, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := reload.New(target, load, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.Track(path)
+	return path, target, r
 }
 
 func ruleName(t *testing.T, target *slot) string {
@@ -118,7 +120,7 @@ func TestWatchReloadsOnChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { r.Watch(ctx, 10*time.Millisecond, path); close(done) }()
+	go func() { r.Watch(ctx, 10*time.Millisecond); close(done) }()
 	// Same content, new modification time: not a change.
 	os.WriteFile(path, []byte(rulesNamed("first")), 0o644)
 	os.WriteFile(path, []byte(rulesNamed("watched")), 0o644)
@@ -140,8 +142,8 @@ func TestWatchReloadsOnChange(t *testing.T) {
 
 // TestWatchSeesChangesBeforeItStarts: a file written after the first load
 // and before the watcher's first look is reloaded, not taken for the
-// loaded one, even when the filesystem dates it a little before the load
-// started (a coarse clock: the tick, or the second).
+// loaded one, even when the filesystem dates it before the load started
+// (a coarse clock: the tick, or the second).
 func TestWatchSeesChangesBeforeItStarts(t *testing.T) {
 	path, target, r := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -157,7 +159,7 @@ func TestWatchSeesChangesBeforeItStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { r.Watch(ctx, time.Hour, path); close(done) }()
+	go func() { r.Watch(ctx, time.Hour); close(done) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for ruleName(t, target) != "early" {
 		if time.Now().After(deadline) {
@@ -167,4 +169,52 @@ func TestWatchSeesChangesBeforeItStarts(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestWatchLoadsOnce: a file written just before the first load (as a
+// deployment writes the rules, then starts bespoke) is the one loaded,
+// and the watcher's first look does not load it again, whatever its
+// modification time says; nor after a reload that something else asked
+// for. The watcher's context is done before it starts, so it looks once
+// and returns: any reload it made would be its only attempt, in Last.
+func TestWatchLoadsOnce(t *testing.T) {
+	path, _, r := setup(t)
+	if err := os.WriteFile(path, []byte(rulesNamed("fresh")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	soon := time.Now().Add(time.Second) // a clock ahead, or a coarse one
+	if err := os.Chtimes(path, soon, soon); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"after the first load", "after a reload by signal"} {
+		loaded := r.Last()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		r.Watch(ctx, time.Hour)
+		if r.Last() != loaded || r.Generation() != loaded.Generation {
+			t.Errorf("%s: the watcher reloaded an unchanged file (generation %d, want %d)", step, r.Generation(), loaded.Generation)
+		}
+		if err := os.WriteFile(path, []byte(rulesNamed("signalled")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestWatchWithoutFiles: a reloader that tracks no file (an embedded
+// plugin) has nothing to watch, and Watch returns at once.
+func TestWatchWithoutFiles(t *testing.T) {
+	r := reload.New(&slot{}, func(context.Context) (*site.Site, error) { return nil, nil }, nil)
+	done := make(chan struct{})
+	go func() { r.Watch(context.Background(), time.Millisecond); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch without files did not return")
+	}
 }

@@ -122,9 +122,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	if cfg.TLS.Cert != "" {
-		interval := cfg.Watch.D()
+		interval := cfg.WatchEvery()
 		if interval <= 0 {
-			interval = time.Second
+			interval = config.DefaultWatch
 		}
 		if s.certs, err = newCertReloader(cfg.TLS.Cert, cfg.TLS.Key, interval, s.log); err != nil {
 			return nil, err
@@ -304,11 +304,16 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 			return site.Load(ctx, eng, name, art, rc)
 		}
 	}
+	var files []string
+	if source != "" {
+		files = []string{source}
+	}
 	wr, err := wire.NewRoute(ctx, wire.RouteConfig{
 		Name:    rcfg.Name,
 		Metrics: s.Metrics,
 		Logger:  s.log,
 		Load:    load,
+		Files:   files,
 		Engine: engine.Config{
 			CacheDir:         s.cfg.CacheDir,
 			PoolSize:         l.PoolSize,
@@ -405,13 +410,12 @@ func (s *Server) Ready() bool {
 
 // Watch reloads routes whose rule or plugin file changes, until ctx ends.
 func (s *Server) Watch(ctx context.Context) {
-	if s.cfg.Watch == 0 {
+	every := s.cfg.WatchEvery()
+	if every <= 0 {
 		return
 	}
 	for _, r := range s.Routes {
-		if src := r.Config.Source(); src != "" {
-			go r.Reloader.Watch(ctx, s.cfg.Watch.D(), src)
-		}
+		go r.Reloader.Watch(ctx, every) // returns at once without a file
 	}
 }
 

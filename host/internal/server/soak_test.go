@@ -326,3 +326,57 @@ func TestBadReloadKeepsServing(t *testing.T) {
 		t.Fatalf("after a rejected reload: status %d generation %q", got.StatusCode, got.Header.Get("X-Rules-Generation"))
 	}
 }
+
+// TestWatchedRules: a configuration file that does not set watch has its
+// rule files watched (every config.DefaultWatch), and a new content of
+// the file serves, through the watcher alone, without a failed request.
+func TestWatchedRules(t *testing.T) {
+	origin, stop, err := demo.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte(generationRules(1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("bespoke.yaml", []byte(fmt.Sprintf(
+		"cache_dir: \"-\"\nlog: { access: false }\nroutes: [{ name: demo, origin: %q, rules: %q }]\n", origin, path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.WatchEvery(); got != config.DefaultWatch {
+		t.Fatalf("watch is %v without a watch key, want %v", got, config.DefaultWatch)
+	}
+	r := start(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.srv.Watch(ctx)
+	// Renamed into place, as editors and deployments save: the watcher
+	// never reads half a file.
+	if err := os.WriteFile(path+".new", []byte(generationRules(2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * config.DefaultWatch)
+	for {
+		resp, err := http.Get(r.url + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d while the file was watched", resp.StatusCode)
+		}
+		if resp.Header.Get("X-Rules-Generation") == "2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the changed rule file was not served after %v (generation %d)", 10*config.DefaultWatch, r.srv.Status()[0].Generation)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -33,6 +33,9 @@ type RouteConfig struct {
 	Engine engine.Config
 	// Load loads the plugin; nil means the route has none.
 	Load Loader
+	// Files are the files Load reads (the rule file or the plugin), for
+	// the Reloader's Watch: each load records their content.
+	Files []string
 	// Name names the route in metrics and logs ("default" when empty).
 	Name string
 	// Metrics records the route; nil records nothing.
@@ -89,6 +92,7 @@ func NewRoute(ctx context.Context, cfg RouteConfig) (*Route, error) {
 		return cfg.Load(ctx, eng)
 	}
 	r.Reloader = reload.New(r.Proxy, load, log.With("route", cfg.Name))
+	r.Reloader.Track(cfg.Files...)
 	m := cfg.Metrics
 	r.Reloader.OnResult = func(res reload.Result) {
 		m.Reload(cfg.Name, res.Err == nil, res.Generation)
