@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -30,10 +32,24 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	return serveContext(ctx, args, stdout, stderr)
 }
 
+// inConfigFile maps the options a configuration file replaces to its
+// key: given with --config, they would be ignored, so they are refused.
+var inConfigFile = map[string]string{
+	"origin": "routes[].origin", "rules": "routes[].rules", "plugin": "routes[].plugin",
+	"preserve-host": "routes[].preserve_host", "cache-dir": "cache_dir",
+	"pool-size": "limits.pool_size", "decide-timeout": "limits.decide_timeout",
+	"max-rewrite-bytes": "limits.max_rewrite_bytes", "edit-map-cache": "limits.edit_map_cache",
+	"debug-headers": "log.debug_headers", "access-log": "log.access", "log-format": "log.format",
+	"grace": "shutdown_grace", "seen-store": "seen.store", "redis": "seen.redis",
+	"seen-timeout": "seen.timeout", "secret-file": "secret_file",
+	"geo-header": "geo.header", "geo-providers": "geo.providers", "trusted-proxies": "geo.trusted_proxies",
+	"geoip": "geo.geoip", "timezone": "geo.timezone",
+}
+
 // serveContext serves until ctx is done.
 func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
-	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen, admin, TLS and the admin token")
+	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen, admin, TLS, the admin token and watch")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
 	admin := fs.String("admin", "127.0.0.1:9090", "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload, /debug/pprof/); empty disables it")
 	origin := fs.String("origin", "", "origin `URL` to personalize")
@@ -79,6 +95,11 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case *configFile != "":
+		for _, name := range slices.Sorted(maps.Keys(set)) {
+			if key, ok := inConfigFile[name]; ok {
+				return usagef("--%s is not read with --config: set %s in %s", name, key, *configFile)
+			}
+		}
 		if cfg, err = config.Load(*configFile); err != nil {
 			return err
 		}
