@@ -1,7 +1,8 @@
 // Package config reads bespoke's operator configuration: listeners, routes
 // (host and path prefix → origin and plugin), limits, the seen-store, and
-// where geography comes from. Unknown fields are errors with their line, so
-// a misspelt option is never silently ignored.
+// where geography comes from. Unknown fields and values of the wrong kind
+// are errors at their line and column, every one at once, with the
+// nearest known key: a misspelt option is never silently ignored.
 package config
 
 import (
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -238,9 +240,22 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Parse decodes a configuration, rejecting unknown fields, and validates
-// it. name is used in errors.
+// yamlPos is how the YAML parser gives a position.
+var yamlPos = regexp.MustCompile(`^line (\d+):`)
+
+// Parse decodes a configuration, rejecting unknown fields and values of
+// the wrong kind (every one, at its line and column), and validates it.
+// name is used in errors.
 func Parse(name string, b []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s:%s", name, yamlPos.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "$1:"))
+	}
+	if doc.Kind != 0 {
+		if err := checkDocument(name, &doc); err != nil {
+			return nil, err
+		}
+	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)

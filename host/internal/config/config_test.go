@@ -1,10 +1,15 @@
 package config
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestParse(t *testing.T) {
@@ -37,8 +42,18 @@ routes:
 
 func TestParseErrors(t *testing.T) {
 	tests := []struct{ src, want string }{
-		{"routes:\n  - origin: http://a\n    rulez: x.yaml\n", "line 3: field rulez not found"},
-		{"listen: 1\nlisen: 2\nroutes: []\n", "field lisen not found"},
+		{"routes:\n  - origin: http://a\n    rulez: x.yaml\n", `b.yaml:3:5: unknown field "rulez" in routes[0]; did you mean "rules"?`},
+		{"listen: 1\nlisen: 2\nroutes: []\n", `b.yaml:2:1: unknown field "lisen"; did you mean "listen"?`},
+		{"limits: { pool: 4 }\nroutes: []\n", `b.yaml:1:11: unknown field "pool" in limits; expected one of: pool_size, memory_pages,`},
+		// Every mistake at once, each where it is.
+		{"seen: { stor: redis }\nlimits: { pool_size: many, decide_timeout: soon }\nroutes:\n  - origin: http://a\n    preserve_host: maybe\n",
+			`b.yaml:1:9: unknown field "stor" in seen; did you mean "store"?` + "\n" +
+				`b.yaml:2:22: limits.pool_size: want a whole number, got "many"` + "\n" +
+				`b.yaml:2:44: limits.decide_timeout: "soon" is not a duration (write 250ms, 30s, 12h or 7d)` + "\n" +
+				`b.yaml:5:20: routes[0].preserve_host: want true or false, got "maybe"`},
+		{"tls: /etc/cert.pem\nroutes: []\n", `b.yaml:1:6: tls: want a mapping of cert, key, got "/etc/cert.pem"`},
+		{"routes: { origin: http://a }\n", "b.yaml:1:9: routes: want a list, got a mapping"},
+		{"routes:\n  - origin: http://a\n   rules: x\n", "b.yaml:1: did not find expected '-' indicator"},
 		{"", "no routes"},
 		{"routes:\n  - origin: ftp://a\n", "must be an http:// or https:// URL"},
 		{"routes:\n  - origin: http://a\n    rules: a\n    plugin: b\n", "not both"},
@@ -74,10 +89,25 @@ func TestParseDurationAndSize(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("routes:\n  - origin: http://a\n"))
 	f.Add([]byte("limits: { max_rewrite_bytes: 4MiB }\n"))
+	f.Add([]byte("geo: &g { providers: all }\nlimits: *g\nroutes:\n  - origin: http://a\n"))
+	f.Add([]byte("routes:\n  - &r { origin: http://a, rules: a.yaml }\n  - *r\n"))
+	f.Add([]byte("seen: { stor: redis }\nlimits: { pool_size: many }\nroutes:\n  - origin: http://a\n    preserve_host: maybe\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse("f.yaml", b)
 		if err == nil && len(c.Routes) == 0 {
 			t.Fatal("a configuration without routes was accepted")
+		}
+		// Differential: what the checker passes, the strict decoder takes
+		// (no unknown field, no value of the wrong kind, it missed).
+		var doc yaml.Node
+		if yaml.Unmarshal(b, &doc) != nil || doc.Kind == 0 || checkDocument("f.yaml", &doc) != nil {
+			return
+		}
+		var strict Config
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&strict); err != nil && !errors.Is(err, io.EOF) {
+			t.Fatalf("the checker passed what the decoder refuses: %v", err)
 		}
 	})
 }

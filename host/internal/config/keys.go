@@ -1,0 +1,193 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/rules/diag"
+	"go.yaml.in/yaml/v3"
+)
+
+// checkDocument reads the document as the Config it decodes into, before
+// it is decoded, and returns every key no field has and every value of
+// the wrong kind, each at its line and column with how to fix it: the
+// decoder stops at the first and says only its line, in Go's terms
+// ("field rulez not found in type config.Route").
+func checkDocument(name string, doc *yaml.Node) error {
+	var c checker
+	c.walk(doc, reflect.TypeFor[Config](), "")
+	if len(c.errs) == 0 {
+		return nil
+	}
+	for i := range c.errs {
+		c.errs[i] = name + ":" + c.errs[i]
+	}
+	return fmt.Errorf("%s", strings.Join(c.errs, "\n"))
+}
+
+type checker struct {
+	errs  []string
+	steps int
+}
+
+// maxSteps bounds the nodes a check visits.
+const maxSteps = 1 << 16
+
+var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+
+func (c *checker) addf(n *yaml.Node, format string, args ...any) {
+	c.errs = append(c.errs, fmt.Sprintf("%d:%d: ", n.Line, n.Column)+fmt.Sprintf(format, args...))
+}
+
+// walk checks n against t; at is the path to n for messages (routes[1].rules).
+func (c *checker) walk(n *yaml.Node, t reflect.Type, at string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, k := range n.Content {
+			c.walk(k, t, at)
+		}
+		return
+	case yaml.AliasNode:
+		// What it names, as what it stands for here: an anchor may be
+		// written under one key and used under another.
+		if n.Alias != nil {
+			c.walk(n.Alias, t, at)
+		}
+		return
+	}
+	// Aliases of aliases can name exponentially many nodes (the "billion
+	// laughs"); past a bound the decoder's own checks are left to say.
+	if c.steps++; c.steps > maxSteps {
+		return
+	}
+	if n.Tag == "!!null" {
+		return // an empty value leaves the default
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshaler) {
+		// Durations and sizes: their own parsers say what is wrong.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			msg := err.Error()
+			if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "line ") {
+				msg = rest
+			}
+			c.addf(n, "%s: %s", at, msg)
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			c.addf(n, "%s: want a mapping of %s, got %s", label(at), strings.Join(keysOf(t), ", "), kind(n))
+			return
+		}
+		fields := fieldsOf(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			f, ok := fields[k.Value]
+			if !ok {
+				where := ""
+				if at != "" {
+					where = " in " + at
+				}
+				hint := diag.DidYouMean(k.Value, keysOf(t))
+				if hint == "" {
+					hint = "expected one of: " + strings.Join(keysOf(t), ", ")
+				}
+				c.addf(k, "unknown field %q%s; %s", k.Value, where, hint)
+				continue
+			}
+			c.walk(v, f.Type, join(at, k.Value))
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			c.addf(n, "%s: want a list, got %s", at, kind(n))
+			return
+		}
+		for i, e := range n.Content {
+			c.walk(e, t.Elem(), at+"["+strconv.Itoa(i)+"]")
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			c.addf(n, "%s: want a text value, got %s", at, kind(n))
+		}
+	case reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+			c.addf(n, "%s: want true or false, got %s", at, kind(n))
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v := reflect.New(t)
+		if n.Kind != yaml.ScalarNode || n.Decode(v.Interface()) != nil {
+			c.addf(n, "%s: want a whole number, got %s", at, kind(n))
+		}
+	}
+}
+
+// fieldsOf maps t's keys to its fields.
+func fieldsOf(t reflect.Type) map[string]reflect.StructField {
+	m := map[string]reflect.StructField{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if key := keyOf(f); key != "" {
+			m[key] = f
+		}
+	}
+	return m
+}
+
+// keysOf returns t's keys in the order the fields are declared.
+func keysOf(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		if key := keyOf(t.Field(i)); key != "" && !slices.Contains(keys, key) {
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+func keyOf(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if key == "-" {
+		return ""
+	}
+	if key == "" {
+		key = strings.ToLower(f.Name)
+	}
+	return key
+}
+
+func join(at, key string) string {
+	if at == "" {
+		return key
+	}
+	return at + "." + key
+}
+
+func label(at string) string {
+	if at == "" {
+		return "the file"
+	}
+	return at
+}
+
+// kind names what a node holds, for messages.
+func kind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return strconv.Quote(n.Value)
+}
