@@ -93,9 +93,13 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	start := time.Now()
 	s, err := r.load(ctx)
 	res := Result{At: start, Took: time.Since(start), Err: err, Generation: r.gen.Load()}
-	if err != nil {
+	switch {
+	case err != nil && res.Generation == 0:
+		// The first load: its caller reports the error (bespoke serve
+		// prints it and exits), and no plugin keeps serving.
+	case err != nil:
 		r.log.Error("plugin rejected; the previous one keeps serving", "err", err, "generation", res.Generation)
-	} else {
+	default:
 		s.Generation = r.gen.Add(1)
 		res.Generation = s.Generation
 		if old := r.target.Swap(s); old != nil {
