@@ -39,6 +39,9 @@ type Reloader struct {
 	// last load began (nil before one).
 	files []string
 	read  [][32]byte
+	// settle, in tests, replaces the wait between two looks at a
+	// changed file.
+	settle func()
 
 	// OnResult, when not nil, is called after every reload attempt.
 	OnResult func(Result)
@@ -133,6 +136,7 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 	defer t.Stop()
 	for {
 		if r.changed(sumFiles(files)) {
+			r.settled(ctx, files, min(interval, settleTime))
 			r.Reload(ctx)
 		}
 		select {
@@ -140,6 +144,38 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// settleTime is how long a changed file must stay the same before it is
+// loaded, and maxSettle how many times the watcher waits for it.
+const (
+	settleTime = 50 * time.Millisecond
+	maxSettle  = 20
+)
+
+// settled waits until the files read the same twice, d apart (at most
+// maxSettle times): a file being written in place (truncated, then
+// written in pieces, as many editors save) may read as a shorter rule
+// file that compiles, and would serve, until the next look, a plugin
+// with rules missing.
+func (r *Reloader) settled(ctx context.Context, files []string, d time.Duration) {
+	before := sumFiles(files)
+	for range maxSettle {
+		if r.settle != nil {
+			r.settle()
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+		}
+		now := sumFiles(files)
+		if slices.Equal(now, before) {
+			return
+		}
+		before = now
 	}
 }
 

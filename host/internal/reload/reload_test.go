@@ -218,3 +218,43 @@ func TestWatchWithoutFiles(t *testing.T) {
 		t.Fatal("Watch without files did not return")
 	}
 }
+
+// TestWatchWaitsForTheWholeFile: a file written in place, in pieces, is
+// loaded once it reads the same twice; a first piece that compiles on
+// its own (a rule file cut between two rules) never serves.
+func TestWatchWaitsForTheWholeFile(t *testing.T) {
+	path, target, r := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	piece := rulesNamed("first-half")
+	whole := piece + "  - name: second-half\n    actions:\n      - add_class: { select: body, class: y }\n"
+	if err := os.WriteFile(path, []byte(piece), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	looks := 0
+	reload.SetSettle(r, func() {
+		// The writer's second piece lands while the watcher waits.
+		if looks++; looks == 1 {
+			if err := os.WriteFile(path, []byte(whole), 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	done := make(chan struct{})
+	go func() { r.Watch(ctx, time.Hour); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Generation() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the change was not loaded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := len(target.s.Load().Manifest().Rules); n != 2 || r.Generation() != 2 || looks != 2 {
+		t.Errorf("serving %d rules at generation %d after %d looks; want the whole file's 2, loaded once, after it read the same twice", n, r.Generation(), looks)
+	}
+}
