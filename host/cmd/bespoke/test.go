@@ -82,7 +82,7 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 			total++
 			if r.Passed() {
 				if opt.verbose {
-					fmt.Fprintf(stdout, "ok    %s:%d %s (matched: %s)\n", path, r.Test.Pos.Line, r.Test.Name, strings.Join(r.Matched, ", "))
+					fmt.Fprintf(stdout, "ok    %s:%d %s (matched: %s)\n", path, r.Test.Pos.Line, r.Test.Name, ruleList(r.Matched))
 				}
 				continue
 			}
@@ -91,7 +91,7 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 			for _, f := range r.Failures {
 				fmt.Fprintf(stdout, "      %s\n", f)
 			}
-			fmt.Fprintf(stdout, "      matched: %s\n", strings.Join(r.Matched, ", "))
+			fmt.Fprintf(stdout, "      matched: %s\n", ruleList(r.Matched))
 		}
 		if opt.coverage {
 			printCoverage(stdout, path, ruletest.CoverageOf(l.prog, results))
@@ -179,4 +179,12 @@ func pagesOf(src []byte) string {
 		}
 	}
 	return ""
+}
+
+// ruleList names the rules that matched, or says none did.
+func ruleList(names []string) string {
+	if len(names) == 0 {
+		return "no rule"
+	}
+	return strings.Join(names, ", ")
 }
