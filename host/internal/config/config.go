@@ -264,7 +264,7 @@ func Parse(name string, b []byte) (*Config, error) {
 	}
 	c.Defaults()
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, placeErrors(name, &doc, err)
 	}
 	return &c, nil
 }
@@ -339,58 +339,75 @@ func (c *Config) Defaults() {
 
 // Validate reports the first problem of a configuration.
 func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
 	if len(c.Routes) == 0 {
-		return errors.New("no routes: add at least one route with an origin")
+		bad("routes", "no routes: add at least one route with an origin")
 	}
 	names := map[string]bool{}
 	for i, r := range c.Routes {
 		where := fmt.Sprintf("route %d (%s)", i+1, r.Name)
+		at := fmt.Sprintf("routes[%d].", i)
 		if names[r.Name] {
-			return fmt.Errorf("%s: the name is used twice", where)
+			bad(at+"name", "%s: the name is used twice", where)
 		}
 		names[r.Name] = true
 		u, err := url.Parse(r.Origin)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%s: origin %q must be an http:// or https:// URL", where, r.Origin)
+			bad(at+"origin", "%s: origin %q must be an http:// or https:// URL", where, r.Origin)
 		}
 		if r.Rules != "" && r.Plugin != "" {
-			return fmt.Errorf("%s: give rules or plugin, not both", where)
+			bad(at+"plugin", "%s: give rules or plugin, not both", where)
 		}
 		if !strings.HasPrefix(r.Path, "/") {
-			return fmt.Errorf("%s: path %q must start with /", where, r.Path)
+			bad(at+"path", "%s: path %q must start with /", where, r.Path)
 		}
 	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		return fmt.Errorf("log.format is text or json, not %q", c.Log.Format)
+		bad("log.format", "log.format is text or json, not %q", c.Log.Format)
 	}
 	switch c.Seen.Store {
 	case "cookie", "off":
 	case "redis":
 		if c.Seen.Redis == "" {
-			return errors.New("seen.store is redis but seen.redis (redis://host:port) is empty")
-		}
-		if _, err := seen.ParseRedisURL(c.Seen.Redis); err != nil {
-			return fmt.Errorf("seen.redis: %w", err)
+			bad("seen.redis", "seen.store is redis but seen.redis (redis://host:port) is empty")
+		} else if _, err := seen.ParseRedisURL(c.Seen.Redis); err != nil {
+			bad("seen.redis", "seen.redis: %v", err)
 		}
 	default:
-		return fmt.Errorf("seen.store is cookie, redis or off, not %q", c.Seen.Store)
+		bad("seen.store", "seen.store is cookie, redis or off, not %q", c.Seen.Store)
 	}
 	if c.Limits.PoolSize < 0 {
-		return errors.New("limits.pool_size cannot be negative")
+		bad("limits.pool_size", "limits.pool_size cannot be negative")
 	}
-	if c.Limits.MaxDecodeRatio < 0 || c.Limits.MaxJSONDepth < 0 {
-		return errors.New("limits.max_decode_ratio and limits.max_json_depth cannot be negative")
+	if c.Limits.MaxDecodeRatio < 0 {
+		bad("limits.max_decode_ratio", "limits.max_decode_ratio cannot be negative")
+	}
+	if c.Limits.MaxJSONDepth < 0 {
+		bad("limits.max_json_depth", "limits.max_json_depth cannot be negative")
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
-		return errors.New("tls: give both cert and key")
+		bad("tls", "tls: give both cert and key")
 	}
 	if c.H2C && c.TLS.Cert != "" {
-		return errors.New("h2c is HTTP/2 without TLS; with tls, HTTP/2 is negotiated anyway")
+		bad("h2c", "h2c is HTTP/2 without TLS; with tls, HTTP/2 is negotiated anyway")
 	}
-	return nil
+	return errors.Join(errs...)
 }
+
+// A FieldError is a value Validate refuses. Path names it as the
+// configuration file writes it (routes[0].origin), so that Parse can say
+// where it is.
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Msg }
 
 // Duration is a time.Duration written as 30s, 15m, 12h, 7d or 2w.
 type Duration time.Duration

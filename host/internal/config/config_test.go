@@ -199,3 +199,25 @@ func TestWatch(t *testing.T) {
 		t.Errorf("a Config without defaults applied: watch every %v, want %v", got, DefaultWatch)
 	}
 }
+
+// TestValidationPositions: what Validate refuses is reported, every
+// value at once, where the file writes it, or where the nearest
+// enclosing value is for one left to its default.
+func TestValidationPositions(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"routes:\n  - origin: ftp://a\n", `b.yaml:2:13: route 1 (route1): origin "ftp://a" must be an http:// or https:// URL`},
+		{"", "b.yaml:1:1: no routes: add at least one route with an origin"},
+		{"seen: { store: redis }\nroutes:\n  - origin: http://a\n", "b.yaml:1:7: seen.store is redis but seen.redis (redis://host:port) is empty"},
+		{"log: { format: xml }\ntls: { cert: a.pem }\nroutes:\n  - { name: a, origin: http://a }\n  - { name: a, origin: http://b, path: blog }\n",
+			"b.yaml:5:13: route 2 (a): the name is used twice\n" +
+				`b.yaml:5:40: route 2 (a): path "blog" must start with /` + "\n" +
+				`b.yaml:1:16: log.format is text or json, not "xml"` + "\n" +
+				"b.yaml:2:6: tls: give both cert and key"},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte(tt.src))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%q:\n got %v\nwant %s", tt.src, err, tt.want)
+		}
+	}
+}

@@ -191,3 +191,72 @@ func kind(n *yaml.Node) string {
 	}
 	return strconv.Quote(n.Value)
 }
+
+// placeErrors writes each of Validate's errors at the position of the
+// value it names in doc, or of the nearest enclosing one the file writes
+// (a default has no position of its own).
+func placeErrors(name string, doc *yaml.Node, err error) error {
+	var lines []string
+	for _, e := range unjoin(err) {
+		line, col := 1, 1
+		if fe, ok := e.(*FieldError); ok {
+			line, col = position(doc, fe.Path)
+		}
+		lines = append(lines, fmt.Sprintf("%s:%d:%d: %s", name, line, col, e))
+	}
+	return fmt.Errorf("%s", strings.Join(lines, "\n"))
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// position returns where the value at path (a.b, routes[1].origin) is
+// written in doc, or the nearest enclosing value that is.
+func position(doc *yaml.Node, path string) (int, int) {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line, col := max(n.Line, 1), max(n.Column, 1)
+	for _, part := range strings.Split(path, ".") {
+		key, index, hasIndex := part, -1, false
+		if k, rest, ok := strings.Cut(part, "["); ok {
+			key = k
+			index, _ = strconv.Atoi(strings.TrimSuffix(rest, "]"))
+			hasIndex = true
+		}
+		n = valueOf(n, key)
+		if n == nil {
+			return line, col
+		}
+		line, col = n.Line, n.Column
+		if hasIndex {
+			if n.Kind != yaml.SequenceNode || index < 0 || index >= len(n.Content) {
+				return line, col
+			}
+			n = n.Content[index]
+			line, col = n.Line, n.Column
+		}
+	}
+	return line, col
+}
+
+// valueOf returns the value of key in the mapping n, or nil.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
