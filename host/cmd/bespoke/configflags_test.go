@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -42,7 +43,7 @@ func TestServeConfigRefusesFileOptions(t *testing.T) {
 func TestServeOptionsWithConfig(t *testing.T) {
 	overrides := map[string]bool{"listen": true, "admin": true, "tls-cert": true, "tls-key": true, "h2c": true,
 		"admin-token-file": true, "admin-host": true, "watch": true}
-	notInFile := map[string]bool{"config": true, "demo": true, "preview": true, "dev-preview": true, "dev-clock": true}
+	notInFile := map[string]bool{"config": true, "check": true, "demo": true, "preview": true, "dev-preview": true, "dev-clock": true}
 	_, _, help := bespoke("serve", "-h")
 	names := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`).FindAllStringSubmatch(help, -1)
 	if len(names) < 20 {
@@ -91,4 +92,55 @@ func hasKey(t reflect.Type, path string) bool {
 		}
 	}
 	return true
+}
+
+// TestServeCheck: --check loads what serving needs and exits without
+// listening (the address may be taken), 0 when bespoke would start, 1
+// with each mistake at its position when it would not; from a
+// configuration file or from the flags.
+func TestServeCheck(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("rules:\n  - name: x\n    when: geo.contry == \"FR\"\n    actions: [remove: p]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := filepath.Abs(demoRules)
+	conf := func(rules string) string {
+		path := filepath.Join(dir, filepath.Base(rules)+".bespoke.yaml")
+		src := "listen: \"" + busy.Addr().String() + "\"\ncache_dir: \"-\"\nroutes:\n  - { name: shop, host: shop.example.com, origin: \"http://127.0.0.1:9\", rules: " + rules + " }\n  - { name: blog, path: /blog/, origin: \"http://127.0.0.1:9\" }\n"
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"a good file", []string{"--config", conf(good)}, 0, []string{
+			"route shop: shop.example.com/ → http://127.0.0.1:9, " + good + " (21 rules)",
+			"route blog: /blog/ → http://127.0.0.1:9, no rules: forwarded unchanged",
+			"bespoke: ok, 2 route(s) would serve on " + busy.Addr().String()}},
+		{"a rule file that does not compile", []string{"--config", conf(bad)}, 1, []string{bad + `:3:11: unknown attribute or segment "geo.contry"; did you mean "geo.country"?`}},
+		{"the flags", []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--listen", busy.Addr().String(), "--cache-dir", "-"}, 0, []string{"bespoke: ok, 1 route(s)"}},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append([]string{"serve", "--check", "--admin", busy.Addr().String()}, tt.args...)...)
+		if code != tt.code {
+			t.Errorf("%s: exit %d, want %d\n%s%s", tt.name, code, tt.code, out, errOut)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out+errOut, w) {
+				t.Errorf("%s: no %q in\n%s%s", tt.name, w, out, errOut)
+				break
+			}
+		}
+	}
 }

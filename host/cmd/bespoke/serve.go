@@ -81,6 +81,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Var(&adminHosts, "admin-host", "a Host `name` (or address prefix, 10.0.0.0/8) the admin listener answers to besides loopback ones (repeatable)")
 	previewAddr := fs.String("preview", "", "serve the editors' preview of the routes' rule files on this `address` (keep it on loopback, like the admin listener)")
 	devPreview := fs.Bool("dev-preview", false, "development switch: honour preview links (?bsk_preview=...) that force variants and the time; links are signed with the secret and minted by the preview")
+	checkOnly := fs.Bool("check", false, "load everything serving needs (the configuration, every route's rules or plugin, TLS files, secret, token) and exit without listening: status 0 when bespoke would start, as nginx -t")
 	devClock := fs.String("dev-clock", "", "development switch: the rules' clock starts at this RFC 3339 `time` and runs from there (to preview a weekend banner on a Wednesday)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -215,6 +216,18 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	srv, err := server.New(ctx, cfg, opt)
 	if err != nil {
 		return report(stderr, err)
+	}
+	if *checkOnly {
+		defer srv.Close(context.Background())
+		for _, st := range srv.Status() {
+			plugin := "no rules: forwarded unchanged"
+			if st.Plugin != "" {
+				plugin = fmt.Sprintf("%s (%d rules)", st.Plugin, st.Rules)
+			}
+			fmt.Fprintf(stdout, "route %s: %s%s → %s, %s\n", st.Name, st.Host, st.Path, st.Origin, plugin)
+		}
+		fmt.Fprintf(stdout, "bespoke: ok, %d route(s) would serve on %s\n", len(cfg.Routes), cfg.Listen)
+		return nil
 	}
 	if links != nil {
 		log.Warn("preview links are honoured (--dev-preview): links minted by this server's preview force variants and the time")
