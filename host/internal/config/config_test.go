@@ -221,3 +221,19 @@ func TestValidationPositions(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeKeys: YAML's merge key brings another mapping's keys in, and
+// they are checked as this mapping's own.
+func TestMergeKeys(t *testing.T) {
+	c, err := Parse("b.yaml", []byte("routes:\n  - &r { name: a, origin: \"http://a\", preserve_host: true }\n  - <<: *r\n    name: b\n    path: /b/\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Routes[1]; r.Name != "b" || r.Origin != "http://a" || !r.PreserveHost {
+		t.Errorf("merged route: %+v", r)
+	}
+	_, err = Parse("b.yaml", []byte("routes:\n  - &r { name: a, origin: \"http://a\", rulez: x.yaml }\n  - <<: *r\n    name: b\n"))
+	if err == nil || !strings.Contains(err.Error(), "b.yaml:2:39: unknown field \"rulez\" in routes[0]; did you mean \"rules\"?") || strings.Count(err.Error(), "rulez") != 1 {
+		t.Errorf("a misspelt key merged in: %v", err)
+	}
+}

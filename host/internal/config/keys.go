@@ -30,6 +30,7 @@ func checkDocument(name string, doc *yaml.Node) error {
 
 type checker struct {
 	errs  []string
+	at    map[[2]int]bool // positions reported
 	steps int
 }
 
@@ -39,6 +40,16 @@ const maxSteps = 1 << 16
 var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
 
 func (c *checker) addf(n *yaml.Node, format string, args ...any) {
+	// A node an alias or a merge brings in again is reported once, where
+	// it is written.
+	pos := [2]int{n.Line, n.Column}
+	if c.at[pos] {
+		return
+	}
+	if c.at == nil {
+		c.at = map[[2]int]bool{}
+	}
+	c.at[pos] = true
 	c.errs = append(c.errs, fmt.Sprintf("%d:%d: ", n.Line, n.Column)+fmt.Sprintf(format, args...))
 }
 
@@ -89,6 +100,18 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, at string) {
 		fields := fieldsOf(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.Tag == "!!merge" {
+				// <<: *defaults, or a list of them: their keys are this
+				// mapping's.
+				if v.Kind == yaml.SequenceNode {
+					for _, m := range v.Content {
+						c.walk(m, t, at)
+					}
+				} else {
+					c.walk(v, t, at)
+				}
+				continue
+			}
 			f, ok := fields[k.Value]
 			if !ok {
 				where := ""
