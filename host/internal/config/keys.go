@@ -103,12 +103,16 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, at string) {
 			if k.Tag == "!!merge" {
 				// <<: *defaults, or a list of them: their keys are this
 				// mapping's.
+				merged := []*yaml.Node{v}
 				if v.Kind == yaml.SequenceNode {
-					for _, m := range v.Content {
-						c.walk(m, t, at)
+					merged = v.Content
+				}
+				for _, m := range merged {
+					if resolve(m).Kind != yaml.MappingNode {
+						c.addf(m, "<<: want a mapping to merge, or a list of them, got %s", kind(resolve(m)))
+						continue
 					}
-				} else {
-					c.walk(v, t, at)
+					c.walk(m, t, at)
 				}
 				continue
 			}
@@ -151,6 +155,14 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, at string) {
 			c.addf(n, "%s: want a whole number, got %s", at, kind(n))
 		}
 	}
+}
+
+// resolve returns what an alias stands for.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
 }
 
 // fieldsOf maps t's keys to its fields.
@@ -206,11 +218,13 @@ func label(at string) string {
 
 // kind names what a node holds, for messages.
 func kind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
+	switch {
+	case n.Kind == yaml.MappingNode:
 		return "a mapping"
-	case yaml.SequenceNode:
+	case n.Kind == yaml.SequenceNode:
 		return "a list"
+	case n.Tag == "!!null":
+		return "nothing"
 	}
 	return strconv.Quote(n.Value)
 }
