@@ -166,3 +166,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestYAMLErrors: a YAML document other than a rule file gets its
+// syntax errors at their position, with the fix; one that parses, none.
+func TestYAMLErrors(t *testing.T) {
+	if errs := YAMLErrors("ok.yaml", []byte("listen: \":80\"\nroutes: []\n")); errs != nil {
+		t.Errorf("a document that parses: %v", errs)
+	}
+	errs := YAMLErrors("b.yaml", []byte("routes:\n\t- origin: http://a\n"))
+	if len(errs) != 1 || errs[0].Pos.Line != 2 || errs[0].Pos.Col != 1 || !strings.Contains(errs[0].Error(), "replace the tab with spaces") {
+		t.Errorf("a tab: %v", errs)
+	}
+}

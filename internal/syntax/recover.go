@@ -1093,3 +1093,15 @@ func yamlHint(msg string) string {
 	}
 	return "check the indentation and quoting of this part"
 }
+
+// YAMLErrors returns the syntax errors of a YAML document that does not
+// parse, each at its line and column with a hint, as rule files get
+// them (nil when src parses): for the other YAML files bespoke reads.
+func YAMLErrors(file string, src []byte) diag.List {
+	var node yaml.Node
+	if yaml.Unmarshal(src, &node) == nil {
+		return nil
+	}
+	_, errs, _, _ := recoverYAML(file, src)
+	return errs
+}

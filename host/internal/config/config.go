@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -249,6 +250,11 @@ var yamlPos = regexp.MustCompile(`^line (\d+):`)
 func Parse(name string, b []byte) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
+		// The rule files' reader says where and how to fix it; the YAML
+		// parser, only the line its enclosing block starts on.
+		if err := syntax.YAMLErrors(name, b).Err(); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s:%s", name, yamlPos.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "$1:"))
 	}
 	if doc.Kind != 0 {

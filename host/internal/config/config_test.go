@@ -53,7 +53,11 @@ func TestParseErrors(t *testing.T) {
 				`b.yaml:5:20: routes[0].preserve_host: want true or false, got "maybe"`},
 		{"tls: /etc/cert.pem\nroutes: []\n", `b.yaml:1:6: tls: want a mapping of cert, key, got "/etc/cert.pem"`},
 		{"routes: { origin: http://a }\n", "b.yaml:1:9: routes: want a list, got a mapping"},
-		{"routes:\n  - origin: http://a\n   rules: x\n", "b.yaml:1: did not find expected '-' indicator"},
+		// YAML's own mistakes, as rule files report them.
+		{"routes:\n  - origin: http://a\n   rules: x\n", "b.yaml:3:4: this line is indented by 3 spaces, which matches no level above it"},
+		{"routes:\n\t- origin: http://a\n", "b.yaml:2:1: a tab in the indentation"},
+		{"listen: \":80\nroutes: []\n", `b.yaml:1:9: this " starts a quoted value that is never closed`},
+		{"tls: { cert: a: b }\n", "b.yaml:1:15: `: ` inside a value that is not quoted"},
 		{"", "no routes"},
 		{"routes:\n  - origin: ftp://a\n", "must be an http:// or https:// URL"},
 		{"routes:\n  - origin: http://a\n    rules: a\n    plugin: b\n", "not both"},
