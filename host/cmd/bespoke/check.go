@@ -8,6 +8,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/rules/diag"
+	"go.yaml.in/yaml/v3"
 )
 
 func checkCmd(args []string, stdout, stderr io.Writer) error {
@@ -47,6 +48,9 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		printDiagnostics(stderr, diags)
+		if p == nil && isConfigFile(src) {
+			fmt.Fprintf(stderr, "%s is a configuration file, not a rule file: check it with bespoke serve --config %s --check\n", path, path)
+		}
 		if p != nil {
 			fmt.Fprintf(stdout, "%s: ok (%d rules, %d segments, %d tests)\n", path, len(p.Rules), len(p.Segments), len(p.Tests))
 		}
@@ -72,4 +76,16 @@ func printDiagnostics(w io.Writer, diags diag.List) {
 	case warns > 1:
 		fmt.Fprintf(w, "%d warnings\n", warns)
 	}
+}
+
+// isConfigFile reports whether src reads as bespoke serve's
+// configuration (routes, and no rules), which editors may hand to check.
+func isConfigFile(src []byte) bool {
+	var top map[string]any
+	if yaml.Unmarshal(src, &top) != nil {
+		return false
+	}
+	_, routes := top["routes"]
+	_, rules := top["rules"]
+	return routes && !rules
 }

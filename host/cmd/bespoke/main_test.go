@@ -40,6 +40,9 @@ func TestCheck(t *testing.T) {
 		{"misspelt action", []string{"check", "testdata/misspelt-action.yaml"}, 1, []string{
 			"testdata/misspelt-action.yaml:5:9:", `did you mean "set_inner"?`,
 		}},
+		{"a configuration file", []string{"check", "testdata/config.yaml"}, 1, []string{
+			"testdata/config.yaml is a configuration file, not a rule file: check it with bespoke serve --config testdata/config.yaml --check",
+		}},
 		{"missing file", []string{"check", "testdata/nope.yaml"}, 1, []string{"nope.yaml"}},
 		{"no file", []string{"check"}, 2, []string{"check"}},
 		{"unknown command", []string{"frobnicate"}, 2, []string{"frobnicate"}},
