@@ -21,11 +21,9 @@ import (
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/internal/codegen"
+	"github.com/bespoke-edge/bespoke/internal/version"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 const usage = `bespoke personalizes web pages at the edge.
 
@@ -74,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "preview":
 		err = previewCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "bespoke %s (plugin ABI %d, %s)\n", version, plugin.ABIVersion, codegen.Compiler)
+		fmt.Fprintf(stdout, "bespoke %s\nplugin ABI %d, compiler %s\n", version.Get(), plugin.ABIVersion, codegen.Compiler)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bespoke-edge/bespoke/internal/version"
 )
 
 // value is the value of the series of name with the labels route and
@@ -100,4 +102,33 @@ func BenchmarkRecord(b *testing.B) {
 			m.Rewrite("shop", "html", 100, time.Microsecond)
 		}
 	})
+}
+
+// TestBuildInfo: one series, 1, labelled as bespoke version describes
+// the build.
+func TestBuildInfo(t *testing.T) {
+	m := New()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := version.Get()
+	for _, f := range fams {
+		if f.GetName() != "bespoke_build_info" {
+			continue
+		}
+		if len(f.GetMetric()) != 1 {
+			t.Fatalf("%d series", len(f.GetMetric()))
+		}
+		s := f.GetMetric()[0]
+		labels := map[string]string{}
+		for _, l := range s.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if s.GetGauge().GetValue() != 1 || labels["version"] != want.Version || labels["revision"] != want.ShortRevision() || labels["goversion"] != want.Go {
+			t.Errorf("bespoke_build_info %v = %v, want %+v", labels, s.GetGauge().GetValue(), want)
+		}
+		return
+	}
+	t.Fatal("no bespoke_build_info")
 }
