@@ -22,6 +22,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/preview"
 	"github.com/bespoke-edge/bespoke/host/internal/server"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
+	"github.com/bespoke-edge/bespoke/internal/version"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -209,6 +210,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	log := slog.New(handler)
 	opt.Logger = log
+	log.Info("bespoke", "version", version.Get().String())
 
 	if opt.Clock != nil {
 		log.Warn("development clock: the rules see another time than now", "now", opt.Clock().Format(time.RFC3339))
