@@ -27,6 +27,7 @@ func TestServeConfigRefusesFileOptions(t *testing.T) {
 		{[]string{"--debug-headers"}, "--debug-headers is not read with --config: set log.debug_headers in " + file},
 		{[]string{"--listen", "127.0.0.1:0", "--rules", "site.yaml"}, "--rules is not read with --config: set routes[].rules in " + file},
 		{[]string{"--seen-store=redis", "--redis", "redis://127.0.0.1:6379/0"}, "--redis is not read with --config: set seen.redis"},
+		{[]string{"--demo"}, "--demo serves the bundled demo site and its rules; it does not go with --config"},
 	}
 	for _, tt := range tests {
 		code, _, errOut := bespoke(append([]string{"serve", "--config", file}, tt.args...)...)

@@ -97,6 +97,9 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case *configFile != "":
+		if *demoFlag {
+			return usagef("--demo serves the bundled demo site and its rules; it does not go with --config")
+		}
 		for _, name := range slices.Sorted(maps.Keys(set)) {
 			if key, ok := inConfigFile[name]; ok {
 				return usagef("--%s is not read with --config: set %s in %s", name, key, *configFile)
