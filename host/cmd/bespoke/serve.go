@@ -119,11 +119,11 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return usagef("--max-rewrite-bytes: %v", err)
 		}
-		maps, err := config.ParseSize(*editMaps)
+		mapBytes, err := config.ParseSize(*editMaps)
 		if err != nil {
 			return usagef("--edit-map-cache: %v", err)
 		}
-		mapSize := config.Size(maps)
+		mapSize := config.Size(mapBytes)
 		access := *accessLog
 		watchEvery := config.Duration(*watch)
 		cfg = &config.Config{
