@@ -3,10 +3,12 @@ package check
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/internal/escape"
+	"github.com/bespoke-edge/bespoke/internal/fragment"
 	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 	"github.com/bespoke-edge/bespoke/internal/selector"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
@@ -102,6 +104,9 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 	if len(c.errs) == before {
 		c.escaping(a, &act)
 	}
+	if len(c.errs) == before && a.HTML {
+		c.fragment(a)
+	}
 	return act, len(c.errs) == before
 }
 
@@ -179,6 +184,120 @@ func (c *checker) escaping(a *syntax.Action, act *plugin.Action) {
 			return
 		}
 	}
+}
+
+// fragment reports, where it is, markup in an action's html that would
+// change how a browser reads the page around it (package fragment): a tag
+// or comment it does not finish, an element it leaves open, an end tag of
+// one it did not open. Values from the request stand as text (the
+// escaping checks put them only in text and quoted values).
+func (c *checker) fragment(a *syntax.Action) {
+	t := a.Content
+	if t == nil || insideRawText(a) {
+		return
+	}
+	var b strings.Builder
+	starts := make([]int, len(t.Parts))
+	for i, p := range t.Parts {
+		starts[i] = b.Len()
+		if p.Value != nil {
+			b.WriteString("x")
+		} else {
+			b.WriteString(p.Text)
+		}
+	}
+	prob := checkFragment(a, b.String())
+	if prob == nil {
+		return
+	}
+	pos := t.Pos
+	for i := len(t.Parts) - 1; i >= 0; i-- {
+		if p := t.Parts[i]; starts[i] <= prob.Off {
+			pos = p.Pos
+			if p.Value == nil && t.At != nil {
+				pos = t.At(p.Off + prob.Off - starts[i])
+			}
+			break
+		}
+	}
+	hint := prob.Hint
+	if optionalEnd(prob.Open) && (a.Op == plugin.OpSetInner || a.Op == plugin.OpAppend) && untyped(a.Select) {
+		hint += fmt.Sprintf("; or name the type of the element in the selector (ul.cards, select#size): its end tag closes the last <%s>", prob.Open)
+	}
+	c.errorf(pos, "%s", prob.Msg).WithHint("%s", hint)
+}
+
+// untyped reports whether a selector has an alternative that does not
+// name its element's type (.cards, #size).
+func untyped(sel *syntax.Text) bool {
+	if sel == nil {
+		return false
+	}
+	list, err := selector.Parse(strings.TrimSpace(sel.Value))
+	if err != nil {
+		return false
+	}
+	for _, cx := range list {
+		if cx.Compounds[len(cx.Compounds)-1].Type == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// optionalEnd reports whether name is an element a list, a select or a
+// paragraph's parent closes at its own end tag.
+func optionalEnd(name string) bool {
+	switch name {
+	case "li", "dt", "dd", "p", "option", "optgroup", "rb", "rp", "rt", "rtc":
+		return true
+	}
+	return false
+}
+
+// checkFragment checks the markup of action a: as the content of the
+// element it selects, followed by that element's end tag, for set_inner
+// and append on selectors that name the element's type (for each type
+// they name); else as markup the page goes on after.
+func checkFragment(a *syntax.Action, markup string) *fragment.Problem {
+	if a.Op != plugin.OpSetInner && a.Op != plugin.OpAppend || a.Select == nil {
+		return fragment.Check(markup)
+	}
+	list, err := selector.Parse(strings.TrimSpace(a.Select.Value))
+	if err != nil {
+		return fragment.Check(markup)
+	}
+	for _, cx := range list {
+		if prob := fragment.CheckContent(markup, cx.Compounds[len(cx.Compounds)-1].Type); prob != nil {
+			return prob
+		}
+	}
+	return nil
+}
+
+// insideRawText reports whether the html of a set_inner, prepend or
+// append goes inside an element whose content is text (<script>,
+// <style>, <textarea>, <title>): there it is not markup.
+func insideRawText(a *syntax.Action) bool {
+	switch a.Op {
+	case plugin.OpSetInner, plugin.OpPrepend, plugin.OpAppend:
+	default:
+		return false
+	}
+	if a.Select == nil {
+		return false
+	}
+	list, err := selector.Parse(strings.TrimSpace(a.Select.Value))
+	if err != nil {
+		return false
+	}
+	for _, cx := range list {
+		switch strings.ToLower(cx.Compounds[len(cx.Compounds)-1].Type) {
+		case "script", "style", "textarea", "title", "xmp", "noscript", "iframe", "noembed", "noframes":
+			return true
+		}
+	}
+	return false
 }
 
 // namedMeta reports whether a compound selects <meta> elements by their

@@ -11,6 +11,9 @@ type Template struct {
 	Parts []TemplatePart
 	// Pos is where the template's text starts.
 	Pos diag.Pos
+	// At maps an offset in the template's text (the parts' Off) to its
+	// position in the file; nil for a template not read from one.
+	At Mapper
 }
 
 // TemplatePart is literal text (Value nil) or an interpolated value.
@@ -22,6 +25,8 @@ type TemplatePart struct {
 	Default string
 	// Pos is where the part starts: its text, or its "{{".
 	Pos diag.Pos
+	// Off is the offset of that start in the template's text.
+	Off int
 }
 
 // Raw returns the template's literal text when it has no interpolation.
@@ -42,7 +47,7 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 	if pos == nil {
 		pos = func(off int) diag.Pos { return diag.Pos{Line: 1, Col: off + 1} }
 	}
-	t := &Template{Pos: pos(0)}
+	t := &Template{Pos: pos(0), At: pos}
 	i := 0
 	for {
 		j := strings.Index(src[i:], "{{")
@@ -51,12 +56,12 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 				return nil, diag.Errorf(pos(i+k), "`}}` without a matching `{{`")
 			}
 			if i < len(src) {
-				t.Parts = append(t.Parts, TemplatePart{Text: src[i:], Pos: pos(i)})
+				t.Parts = append(t.Parts, TemplatePart{Text: src[i:], Pos: pos(i), Off: i})
 			}
 			return t, nil
 		}
 		if j > 0 {
-			t.Parts = append(t.Parts, TemplatePart{Text: src[i : i+j], Pos: pos(i)})
+			t.Parts = append(t.Parts, TemplatePart{Text: src[i : i+j], Pos: pos(i), Off: i})
 		}
 		open := i + j
 		end := strings.Index(src[open+2:], "}}")
@@ -69,7 +74,7 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 		if err != nil {
 			return nil, err
 		}
-		part.Pos = pos(open)
+		part.Pos, part.Off = pos(open), open
 		t.Parts = append(t.Parts, part)
 		i = open + 2 + end + 2
 	}

@@ -1,0 +1,368 @@
+package fragment
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	nethtml "golang.org/x/net/html"
+)
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		src string
+		at  string // the problem's offset is where this starts in src ("" for none)
+		msg string // a part of the message
+	}{
+		// Fragments that stay where they are put.
+		{src: ``},
+		{src: `plain text, with a > and an &amp;`},
+		{src: `<div class="app-banner">Get the app</div>`},
+		{src: `<p class=new>New</p>`},
+		{src: `<li>First</li>`},
+		{src: `<img src="/a.png" alt="x"><br><hr/><input type=text>`},
+		{src: `<b>x</b> plan`},
+		{src: `<svg viewBox="0 0 1 1"><path d="M0 0"/><use href="#i"/></svg>`},
+		{src: `<math><mi>x</mi></math>`},
+		{src: `<ul><li>a<li>b</ul>`},                 // the list closes its items
+		{src: `<select><option>a<option>b</select>`}, // and the select its options
+		{src: `<table><tr><td>a<td>b</table>`},       // and the table its rows and cells
+		{src: `<p>One<p>Two</p>`},                    // the second <p> closes the first
+		{src: `<p>x<div>y</div></p>`},                // <div> closes the <p>; </p> adds one
+		{src: `<b><i>misnested</b></i>`},             // the adoption agency mends it
+		{src: `<!-- a comment --><span>x</span>`},
+		{src: `<script>if (a < b && c > d) go()</script>`},
+		{src: `<style>a > b { color: red }</style>`},
+		{src: `<textarea><div>not a tag</textarea>`},
+		{src: `<template><tr><td>x</td></tr></template>`},
+		{src: `<svg><style>circle { fill: red }</style><title>t</title></svg>`},
+		{src: `<svg><![CDATA[ x < y ]]></svg>`},
+		{src: `a < b`},
+		{src: `x &`},
+		{src: `<a href="/x?a=1&b=2">x</a>`},
+
+		// A construct the fragment does not finish.
+		{src: `<div class=banner>Hi</div`, at: `</div`, msg: "the tag `</div` is not closed"},
+		{src: `<div class="a>b</div>`, at: `<div`, msg: "is not closed"},
+		{src: `<a href=/x`, at: `<a`, msg: "is not closed"},
+		{src: `<!-- x`, at: `<!--`, msg: "comment is not closed"},
+		{src: `<!x`, at: `<!x`, msg: "is not closed"},
+		{src: `text <`, at: `<`, msg: "ends with `<`"},
+		{src: `text </`, at: `</`, msg: "ends with `</`"},
+		{src: `<script>go()`, at: `<script>`, msg: "read as its script"},
+		{src: `<style>a{}`, at: `<style>`, msg: "read as its style"},
+		{src: `<textarea>hi`, at: `<textarea>`, msg: "read as text"},
+		{src: `<title>t`, at: `<title>`, msg: "read as text"},
+		{src: `<plaintext>x`, at: `<plaintext>`, msg: "plain text"},
+		{src: `<svg><![CDATA[ x`, at: `<![CDATA[`, msg: "CDATA section is not closed"},
+
+		// An element the fragment leaves open.
+		{src: `<div>open`, at: `<div>`, msg: "<div> is not closed"},
+		{src: `<b>bold`, at: `<b>`, msg: "<b> is not closed"},
+		{src: `<a href=/x>link`, at: `<a`, msg: "<a> is not closed"},
+		{src: `<table><tr><td>x`, at: `<table>`, msg: "<table> is not closed"},
+		{src: `<li>a<li>b`, at: `<li>b`, msg: "<li> is not closed"},
+		{src: `<p>a`, at: `<p>`, msg: "<p> is not closed"},
+		{src: `<div/>`, at: `<div/>`, msg: "<div> is not closed"},
+		{src: `<div><span>x</div>`, at: ``},
+		{src: `<svg><path d="M0 0">`, at: `<svg>`, msg: "<svg> is not closed"},
+
+		// An end tag of an element it did not open.
+		{src: `</div>`, at: `</div>`, msg: "</div> closes an element this html did not open"},
+		{src: `<p>x</p></p>`, at: `</p>`, msg: "</p> closes"},
+		{src: `x</span>y`, at: `</span>`, msg: "</span> closes"},
+		{src: `<br></br>`, at: `</br>`, msg: "</br> is not a tag"},
+		{src: `<img src=a></img>`, at: `</img>`, msg: "</img> is not a tag"},
+
+		// Tags that change the page's own document.
+		{src: `<body class=x>hi`, at: `<body`, msg: "page's own <body>"},
+		{src: `<html lang=fr>`, at: `<html`, msg: "page's own <html>"},
+		{src: `<!DOCTYPE html><p>x</p>`, at: `<!DOCTYPE`, msg: "DOCTYPE"},
+	} {
+		t.Run(tc.src, func(t *testing.T) {
+			prob := Check(tc.src)
+			if tc.msg == "" {
+				if prob != nil {
+					t.Fatalf("Check = %q at %d, want none", prob.Error(), prob.Off)
+				}
+				return
+			}
+			if prob == nil {
+				t.Fatalf("Check = nil, want %q", tc.msg)
+			}
+			if !strings.Contains(prob.Msg, tc.msg) {
+				t.Errorf("Check = %q, want it to say %q", prob.Msg, tc.msg)
+			}
+			if want := strings.LastIndex(tc.src, tc.at); prob.Off != want {
+				t.Errorf("Check at %d (%q), want %d (%q)", prob.Off, tc.src[prob.Off:], want, tc.at)
+			}
+			if prob.Hint == "" {
+				t.Errorf("Check = %q with no hint", prob.Msg)
+			}
+		})
+	}
+}
+
+func TestCheckContent(t *testing.T) {
+	for _, tc := range []struct {
+		src, elem string
+		ok        bool
+	}{
+		{`<li>a<li>b`, "ul", true}, // </ul> closes the last item
+		{`<li>a<li>b`, "ol", true},
+		{`<option>S<option>M`, "select", true}, // </select> the last option
+		{`<dt>a<dd>b`, "dl", true},
+		{`<p>One<p>Two`, "div", true}, // </div> the last paragraph
+		{`<p>One<p>Two`, "section", true},
+		{`<p>One<p>Two`, "span", false}, // </span> cannot close a <p>
+		{`<li>a<li>b`, "span", false},
+		{`<b>bold`, "p", false},                     // </p> closes it, the next text opens it again
+		{`<div>open`, "ul", true},                   // </ul> closes what is open in it
+		{`<b>bold`, "ul", false},                    // and the next text opens it again
+		{`<li>a<li>b`, "", false},                   // no element: as Check
+		{`<li>a<li>b`, "td", false},                 // not in a div: as Check
+		{`<li>a<li>b`, "a[href]", false},            // not a name: as Check
+		{`<div class=x>Hi</div`, "ul", false},       // unfinished, wherever it is
+		{`</ul><li>x`, "ul", false},                 // closes the element early
+		{`<svg><path d="M0 0"></svg>`, "div", true}, // </svg> closes the path
+	} {
+		prob := CheckContent(tc.src, tc.elem)
+		if (prob == nil) != tc.ok {
+			t.Errorf("CheckContent(%q, %q) = %v, want ok %v", tc.src, tc.elem, prob, tc.ok)
+		}
+	}
+}
+
+// TestCheckFixes applies each hint of a few problems by hand and checks
+// that the fix passes.
+func TestCheckFixes(t *testing.T) {
+	for src, fixed := range map[string]string{
+		`<div class=banner>Hi</div`: `<div class=banner>Hi</div>`,
+		`<div class="a>b</div>`:     `<div class="a">b</div>`,
+		`<li>a<li>b`:                `<li>a</li><li>b</li>`,
+		`<div/>`:                    `<div></div>`,
+		`<p>x</p></p>`:              `<p>x</p>`,
+		`<br></br>`:                 `<br>`,
+	} {
+		if Check(src) == nil {
+			t.Errorf("Check(%q) = nil, want a problem", src)
+		}
+		if prob := Check(fixed); prob != nil {
+			t.Errorf("Check(%q) = %q, want none", fixed, prob.Error())
+		}
+	}
+}
+
+// flowContexts are elements a fragment is put in whose parsing does not
+// depend on what they hold: a fragment that stays put in one stays put
+// in all (Check reads it in a <div>).
+var flowContexts = []string{"div", "section", "article", "main", "blockquote", "span", "em"}
+
+// staysPut reports whether src, written in an element named ctx between
+// two markers (the second after a letter of text, as a page's text may
+// follow), leaves the second marker a sibling of the first and the
+// element's next sibling after it, as x/net/html's parser builds the
+// page.
+func staysPut(src, ctx string) bool {
+	page := fmt.Sprintf(`<!DOCTYPE html><body><div id=c-parent><%s id=c-ctx><c-m id=c-before></c-m>%sx<c-m id=c-after></c-m></%s><c-m id=c-out></c-m></div>`, ctx, src, ctx)
+	doc, err := nethtml.Parse(strings.NewReader(page))
+	if err != nil {
+		return false
+	}
+	ids := map[string]*nethtml.Node{}
+	var walk func(*nethtml.Node)
+	walk = func(n *nethtml.Node) {
+		for _, a := range n.Attr {
+			if a.Key == "id" && (n.Data == "c-m" || n.Data == ctx || n.Data == "div") {
+				ids[a.Val] = n
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	cx, after, out, parent := ids["c-ctx"], ids["c-after"], ids["c-out"], ids["c-parent"]
+	return cx != nil && after != nil && out != nil && parent != nil &&
+		after.Parent == cx && out.Parent == parent && cx.Parent == parent
+}
+
+// differential checks src against the definition Check stands for: a
+// fragment it passes stays put in every flow context; one it refuses
+// for an unfinished construct or an element left open does not stay put
+// in a <div>, and one it refuses for a stray end tag does not stay put
+// in the element that end tag names.
+func differential(t *testing.T, src string) {
+	t.Helper()
+	prob := Check(src)
+	if prob == nil {
+		for _, ctx := range flowContexts {
+			if !staysPut(src, ctx) {
+				t.Fatalf("Check(%q) = nil, but it does not stay put in <%s>", src, ctx)
+			}
+		}
+		return
+	}
+	if prob.Off < 0 || prob.Off > len(src) {
+		t.Fatalf("Check(%q) at %d, outside the fragment", src, prob.Off)
+	}
+	ctx := "div"
+	if strings.HasSuffix(prob.Msg, "closes an element this html did not open") {
+		ctx = strings.TrimSuffix(strings.TrimPrefix(prob.Msg[:strings.Index(prob.Msg, ">")], "</"), " ")
+		if !plainContext(ctx) {
+			return
+		}
+	}
+	if strings.Contains(prob.Msg, "is not a tag") || strings.Contains(prob.Msg, "DOCTYPE") ||
+		strings.Contains(prob.Msg, "page's own") {
+		return // mistakes that do not move the page's content
+	}
+	if staysPut(src, ctx) {
+		t.Fatalf("Check(%q) = %q, but it stays put in <%s>", src, prob.Msg, ctx)
+	}
+}
+
+// plainContext reports whether an element named name can hold the
+// markers as any element does (not a table part, a list of options, a
+// raw text element or one that ends the document).
+func plainContext(name string) bool {
+	switch name {
+	case "table", "caption", "colgroup", "col", "tbody", "thead", "tfoot", "tr", "td", "th",
+		"select", "option", "optgroup", "datalist", "html", "head", "body", "frameset", "frame",
+		"template", "svg", "math", "li", "dd", "dt", "p", "a", "form", "ruby", "rb", "rt", "rp", "rtc":
+		return false
+	}
+	for i, c := range name {
+		if !(c >= 'a' && c <= 'z' || i > 0 && (c >= '0' && c <= '9' || c == '-')) {
+			return false // not a name a page's element has
+		}
+	}
+	return !rawText[name] && !void[name] && name != ""
+}
+
+// randomFragment writes a fragment from the pieces editors' markup is
+// made of, and the mistakes they make with them.
+func randomFragment(r *rand.Rand) string {
+	names := []string{"div", "span", "p", "b", "i", "a", "em", "li", "ul", "section", "table", "tr", "td",
+		"select", "option", "svg", "path", "math", "textarea", "script", "style", "title", "br", "img",
+		"hr", "template", "noscript", "button", "form", "h1", "label", "x-card"}
+	var b strings.Builder
+	for n := r.IntN(8); n >= 0; n-- {
+		name := names[r.IntN(len(names))]
+		switch r.IntN(12) {
+		case 0, 1, 2:
+			b.WriteString("<" + name)
+			for k := r.IntN(3); k > 0; k-- {
+				b.WriteString([]string{` class="x"`, ` id=y`, ` title='a>b'`, ` data-a="1`, ` alt=`, ` x`}[r.IntN(6)])
+			}
+			b.WriteString([]string{">", ">", "/>", ""}[r.IntN(4)])
+		case 3, 4:
+			b.WriteString("</" + name + []string{">", ">", ""}[r.IntN(3)])
+		case 5, 6:
+			b.WriteString([]string{"text", " ", "a < b", "&amp;", "x&"}[r.IntN(5)])
+		case 7:
+			b.WriteString([]string{"<!-- c -->", "<!-- c", "<!x>", "<![CDATA[ y ]]>", "<![CDATA[ y"}[r.IntN(5)])
+		case 8:
+			b.WriteString("<" + name + ">t</" + name + ">")
+		case 9:
+			b.WriteString([]string{"<", "</", "<?x>", "&"}[r.IntN(4)])
+		default:
+			b.WriteString("<" + name + ">")
+		}
+	}
+	return b.String()
+}
+
+// contentContexts are the elements the content differential puts
+// markup in, as set_inner does.
+var contentContexts = []string{"ul", "ol", "select", "dl", "div", "section", "p", "span", "b", "a", "table", "x-card"}
+
+// staysInside reports whether src, the whole content of an element named
+// elem in a page, leaves the elements written after that element where
+// the page put them, as x/net/html's parser builds the page.
+func staysInside(src, elem string) bool {
+	page := fmt.Sprintf(`<!DOCTYPE html><body><main id=c-main><h2>t</h2><%s class=c-elem>%s</%s>x<p id=c-next>n</p><span id=c-more>m</span></main><c-m id=c-out></c-m>`, elem, src, elem)
+	doc, err := nethtml.Parse(strings.NewReader(page))
+	if err != nil {
+		return false
+	}
+	ids := map[string]*nethtml.Node{}
+	var walk func(*nethtml.Node)
+	walk = func(n *nethtml.Node) {
+		for _, a := range n.Attr {
+			if a.Key == "id" && strings.HasPrefix(a.Val, "c-") {
+				ids[a.Val] = n
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	m, next, more, out := ids["c-main"], ids["c-next"], ids["c-more"], ids["c-out"]
+	return m != nil && next != nil && more != nil && out != nil &&
+		next.Parent == m && more.Parent == m && out.Parent == m.Parent
+}
+
+// neutral reports whether the parser treats what an element named elem
+// holds as it treats a <div>'s: markup that stays put in a div is then
+// the content of such an element without moving the page. (A <p>, an
+// <a>, a <select> or a <table> are closed or emptied by some markup that
+// a div holds.)
+func neutral(elem string) bool { return elem == "div" || elem == "section" || elem == "x-card" }
+
+// contentDifferential checks CheckContent on src: markup Check passes it
+// passes in every neutral element, and markup it passes in an element
+// leaves the page after that element as it was.
+func contentDifferential(t *testing.T, src string) {
+	t.Helper()
+	strict := Check(src)
+	for _, elem := range contentContexts {
+		prob := CheckContent(src, elem)
+		if strict == nil && prob != nil && neutral(elem) {
+			t.Fatalf("Check(%q) = nil, but CheckContent in <%s> = %q", src, elem, prob.Error())
+		}
+		if prob == nil && !staysInside(src, elem) {
+			t.Fatalf("CheckContent(%q, %q) = nil, but the page after the element moves", src, elem)
+		}
+	}
+}
+
+// TestDifferential holds Check to its definition on random fragments.
+func TestDifferential(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	n := 20000
+	if testing.Short() {
+		n = 2000
+	}
+	passed := 0
+	for range n {
+		src := randomFragment(r)
+		differential(t, src)
+		contentDifferential(t, src)
+		if Check(src) == nil {
+			passed++
+		}
+	}
+	// Both sides of the definition must have been tried.
+	if passed < n/20 || passed > n-n/20 {
+		t.Errorf("%d of %d random fragments passed: the generator tries too little of one side", passed, n)
+	}
+}
+
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{
+		``, `<div class="a">b</div>`, `<div class=banner>Hi</div`, `<li>a<li>b`, `</p>`, `<svg><path/></svg>`,
+		`<script>x</script>`, `<!-- x`, `<table><tr><td>x</table>`, `<b><i>x</b></i>`, `a <`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 1<<10 {
+			return
+		}
+		differential(t, src)
+		contentDifferential(t, src)
+	})
+}
