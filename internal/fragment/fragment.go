@@ -16,12 +16,15 @@
 // marker elements that must come out as siblings, children of that div.
 // Optional end tags (</li>, </p>, </option>) are asked for: what the page
 // holds after the fragment decides whether a browser would close them,
-// and the fragment cannot know it.
+// and the fragment cannot know it; CheckContent knows it for markup that
+// ends an element of a known type, which that element's end tag follows.
+// TestChromiumAgrees asks headless Chromium the same questions.
 package fragment
 
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	nethtml "golang.org/x/net/html"
@@ -168,6 +171,12 @@ func tokens(src string) ([]open, *Problem) {
 		case nethtml.DoctypeToken:
 			return nil, &Problem{Off: start, Msg: "a <!DOCTYPE> inside a page is ignored", Hint: "remove it: an html: is a piece of a page, not a document"}
 		case nethtml.StartTagToken, nethtml.SelfClosingTagToken:
+			if v := slashInValue(z.Raw()); v != "" {
+				// x/net/html reads the tag as closing itself; browsers
+				// read the '/' as the value's, as the standard does.
+				return nil, &Problem{Off: start, Msg: fmt.Sprintf("the unquoted value `%s` takes the / of />: browsers read it as part of the value, and the tag does not close itself", v),
+					Hint: "quote the value, or put a space before />"}
+			}
 			switch tag {
 			case "html", "head", "body", "frameset":
 				return nil, &Problem{Off: start, Msg: fmt.Sprintf("a <%s> tag inside a page adds its attributes to the page's own <%s>", tag, tag),
@@ -192,14 +201,17 @@ func tokens(src string) ([]open, *Problem) {
 			if !f && void[tag] {
 				continue
 			}
+			if !f && tablePart[tag] && !opened(stack, "table", "template") {
+				continue // outside a table, the parser ignores it
+			}
 			stack = append(stack, open{name: tag, off: start, selfClose: tt == nethtml.SelfClosingTagToken, foreign: f})
 		case nethtml.EndTagToken:
 			i := len(stack) - 1
 			for i >= 0 && stack[i].name != tag {
 				i--
 			}
-			if i < 0 && inSelect(stack) {
-				continue // a select's parser ignores it
+			if i < 0 && walled(stack, tag) {
+				continue // the parser ignores it: it cannot reach the page's elements
 			}
 			if i < 0 && void[tag] {
 				hint := "remove it"
@@ -228,6 +240,75 @@ func tokens(src string) ([]open, *Problem) {
 			stack = kept
 		}
 	}
+}
+
+// slashInValue returns the value of the last attribute of the tag raw
+// when it is unquoted and runs into the tag's closing "/>" (<img
+// src=a.png/>: the value is "a.png/"), else "".
+func slashInValue(raw []byte) string {
+	if len(raw) < 3 || raw[len(raw)-2] != '/' || raw[len(raw)-1] != '>' {
+		return ""
+	}
+	// Walk the tag as the tokenizer does, to the '/' before the '>'.
+	const (
+		name = iota
+		beforeAttr
+		attr
+		afterAttr
+		beforeValue
+		quoted
+		unquoted
+	)
+	st, q, valStart := name, byte(0), 0
+	end := len(raw) - 2
+	for i := 1; i < end; i++ {
+		c := raw[i]
+		space := c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+		switch st {
+		case name, attr:
+			switch {
+			case space && st == name:
+				st = beforeAttr
+			case space:
+				st = afterAttr
+			case c == '=' && st == attr:
+				st = beforeValue
+			case c == '/':
+				st = beforeAttr
+			}
+		case beforeAttr, afterAttr:
+			switch {
+			case space, c == '/':
+			case c == '=' && st == afterAttr:
+				st = beforeValue
+			default:
+				st = attr
+			}
+		case beforeValue:
+			switch {
+			case space:
+			case c == '"' || c == '\'':
+				st, q = quoted, c
+			default:
+				st, valStart = unquoted, i
+			}
+		case quoted:
+			if c == q {
+				st = beforeAttr
+			}
+		case unquoted:
+			if space {
+				st = beforeAttr
+			}
+		}
+	}
+	switch st {
+	case unquoted:
+		return string(raw[valStart:end]) + "/"
+	case beforeValue:
+		return "/" // <a b=/>: the value is the slash
+	}
+	return ""
 }
 
 // inForeign reports whether the fragment's tokens are in svg or math
@@ -273,12 +354,44 @@ func fontBreaksOut(z *nethtml.Tokenizer) bool {
 	}
 }
 
-// inSelect reports whether the fragment has a <select> open, in which
-// browsers ignore end tags other than its own and its options'.
-func inSelect(stack []open) bool {
+// tablePart lists the start tags the parser ignores outside a table.
+var tablePart = map[string]bool{
+	"caption": true, "col": true, "colgroup": true, "tbody": true, "td": true, "tfoot": true,
+	"th": true, "thead": true, "tr": true,
+}
+
+// opened reports whether the fragment has an HTML element of one of the
+// names open.
+func opened(stack []open, names ...string) bool {
 	for _, o := range stack {
-		if o.name == "select" && !o.foreign {
+		if !o.foreign && slices.Contains(names, o.name) {
 			return true
+		}
+	}
+	return false
+}
+
+// walled reports whether the fragment has an element open that an end
+// tag named tag, of no element the fragment opened, cannot see past: a
+// <select>, in which browsers ignore every end tag but its own and its
+// options'; or an element that bounds the scope the parser looks for
+// the element to close in (a <table>, a cell, an <object>, a <template>,
+// an svg or math element that holds HTML, and for </p> a <button>).
+func walled(stack []open, tag string) bool {
+	for _, o := range stack {
+		if o.foreign {
+			if integration[o.name] {
+				return true
+			}
+			continue
+		}
+		switch o.name {
+		case "select", "applet", "caption", "table", "td", "th", "marquee", "object", "template":
+			return true
+		case "button":
+			if tag == "p" {
+				return true
+			}
 		}
 	}
 	return false
