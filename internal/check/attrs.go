@@ -171,13 +171,18 @@ func (c *checker) unknownName(pos diag.Pos, name string) {
 	e := c.errorf(pos, "unknown attribute or segment %q", name)
 	if h := diag.DidYouMean(name, cands); h != "" {
 		e.WithHint("%s", h)
-	} else if i := strings.IndexByte(name, '.'); i > 0 {
+	} else if i := strings.IndexByte(name, '.'); i > 0 && attrsUnder(name[:i+1]) != nil {
 		e.WithHint("attributes under %s. are: %s", name[:i], strings.Join(attrsUnder(name[:i+1]), ", "))
+	} else if i > 0 && sameLeaf(name) != "" {
+		// time.hour, user.country: a namespace bespoke does not have, and
+		// an attribute it has under another.
+		e.WithHint("there is no %s.; did you mean %q?", name[:i], sameLeaf(name))
 	} else {
 		e.WithHint("attributes are: %s", strings.Join(plugin.AttrNames(), ", "))
 	}
 }
 
+// attrsUnder returns the attributes whose names start with prefix.
 func attrsUnder(prefix string) []string {
 	var out []string
 	for _, n := range plugin.AttrNames() {
@@ -185,10 +190,29 @@ func attrsUnder(prefix string) []string {
 			out = append(out, n)
 		}
 	}
-	if out == nil {
-		return plugin.AttrNames()
-	}
 	return out
+}
+
+// sameLeaf returns the attribute whose last part is name's, or is
+// nearest it, when only one is: visitor.hour for time.hour.
+func sameLeaf(name string) string {
+	leaf := name[strings.LastIndexByte(name, '.')+1:]
+	var leaves []string
+	byLeaf := map[string][]string{}
+	for _, n := range plugin.AttrNames() {
+		l := n[strings.LastIndexByte(n, '.')+1:]
+		if byLeaf[l] == nil {
+			leaves = append(leaves, l)
+		}
+		byLeaf[l] = append(byLeaf[l], n)
+	}
+	if got := byLeaf[leaf]; len(got) == 1 {
+		return got[0]
+	}
+	if near := diag.Nearest(leaf, leaves); near != "" && len(byLeaf[near]) == 1 {
+		return byLeaf[near][0]
+	}
+	return ""
 }
 
 func isAttrRef(e syntax.Expr) bool {

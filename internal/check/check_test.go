@@ -102,7 +102,9 @@ func TestErrors(t *testing.T) {
 		msg, hint string
 	}{
 		{"misspelt attribute", rule(`geo.contry == "FR"`, ""), 3, 12, `unknown attribute or segment "geo.contry"`, `did you mean "geo.country"?`},
-		{"unknown namespace", rule(`geo.zzz == "FR"`, ""), 3, 12, `unknown attribute`, "attributes under geo."},
+		{"unknown name in a namespace", rule(`geo.zzz == "FR"`, ""), 3, 12, `unknown attribute`, "attributes under geo."},
+		{"attribute under another namespace", rule(`time.hour >= 9`, ""), 3, 12, `unknown attribute or segment "time.hour"`, `there is no time.; did you mean "visitor.hour"?`},
+		{"unknown namespace", rule(`foo.bar == "FR"`, ""), 3, 12, `unknown attribute`, "attributes are: geo.country"},
 		{"value outside closed set", rule(`device.type == "phone"`, ""), 3, 27, `"phone" is not a value of device.type`, ""},
 		{"near closed value", rule(`device.type == "mobil"`, ""), 3, 27, `is not a value of device.type`, `did you mean "mobile"?`},
 		{"text used as condition", rule(`geo.country`, ""), 3, 12, "is text, not a condition", "exists"},
