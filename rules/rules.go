@@ -14,6 +14,10 @@ import (
 type Result struct {
 	// Artifact is the plugin: the Wasm module and its manifest.
 	Artifact *plugin.Artifact
+	// Warnings are the problems that did not stop the file compiling (a
+	// rule that never matches, a comparison that always holds), sorted
+	// by position; nil when there are none.
+	Warnings diag.List
 }
 
 // Check parses and checks a rule file without generating code. The error,
@@ -38,7 +42,7 @@ func Compile(name string, src []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Artifact: res.Artifact}, nil
+	return &Result{Artifact: res.Artifact, Warnings: res.Warnings}, nil
 }
 
 // CompileFile reads and compiles the rule file at path.
@@ -47,5 +51,5 @@ func CompileFile(path string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Artifact: res.Artifact}, nil
+	return &Result{Artifact: res.Artifact, Warnings: res.Warnings}, nil
 }

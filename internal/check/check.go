@@ -45,6 +45,9 @@ func Run(f *syntax.File) (*ir.Program, diag.List) {
 	c.segments()
 	c.experiments()
 	c.rules()
+	if len(c.errs.Errors()) == 0 {
+		c.contradictions()
+	}
 	c.tests()
 	if f.Pages != nil {
 		c.prog.Pages = f.Pages.Value

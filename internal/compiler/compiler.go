@@ -31,6 +31,10 @@ type Result struct {
 	Program *ir.Program
 	// Artifact is the plugin: the Wasm module and its manifest.
 	Artifact *plugin.Artifact
+	// Warnings are the problems that do not stop the file compiling (a
+	// rule that never matches, a comparison that always holds), sorted
+	// by position.
+	Warnings diag.List
 }
 
 // Check parses and checks a rule file without generating code. The error,
@@ -77,8 +81,8 @@ func dedupe(l diag.List) diag.List {
 
 // Compile compiles a rule file into a plugin artifact.
 func Compile(name string, src []byte) (*Result, error) {
-	p, err := Check(name, src)
-	if err != nil {
+	p, l := Diagnose(name, src)
+	if err := l.Err(); err != nil {
 		return nil, err
 	}
 	wasm, err := codegen.Generate(p)
@@ -92,7 +96,7 @@ func Compile(name string, src []byte) (*Result, error) {
 		return nil, fmt.Errorf("%s: compiler produced an invalid artifact: %w", name, err)
 	}
 	art.Bounded = true // built here, by codegen, just now
-	return &Result{Program: p, Artifact: art}, nil
+	return &Result{Program: p, Artifact: art, Warnings: l.Warnings()}, nil
 }
 
 // CompileFile reads and compiles the rule file at path.

@@ -31,6 +31,9 @@ func compileCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return report(stderr, err)
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(stderr, w)
+	}
 	if *dumpIR {
 		fmt.Fprint(stdout, res.Program.Dump())
 	}
