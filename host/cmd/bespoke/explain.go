@@ -65,6 +65,9 @@ func loadForCommand(ctx context.Context, stderr io.Writer, rulesFile, pluginFile
 		res, err = compiler.CompileFile(rulesFile)
 		if res != nil {
 			art, prog = res.Artifact, res.Program
+			for _, w := range res.Warnings {
+				fmt.Fprintln(stderr, w) // a rule that never matches explains many a failed test
+			}
 		}
 	}
 	if err != nil {
