@@ -391,6 +391,9 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 	for _, id := range p.MarkSeen {
 		fmt.Fprintf(w, "  %-24s mark seen %q\n", "", id)
 	}
+	if l := p.Loop; l != nil {
+		fmt.Fprintf(w, "  not applied: %s redirect to %s: it points to the page requested, where the rule would send the visitor again (a loop)\n", m.Rules[l.Rule].Name, l.Location)
+	}
 	for _, s := range p.Skipped {
 		fmt.Fprintf(w, "  skipped: %s action %d (%s, %s wins)\n", m.Rules[s.Rule].Name, s.Action+1, s.Reason, m.Rules[s.Winner].Name)
 	}

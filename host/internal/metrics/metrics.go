@@ -113,13 +113,17 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 		Name: "bespoke_refused_values_total",
 		Help: "Values of requests that could not be written where a rule writes them (a URL the rule does not allow): replaced by their default, or their action dropped.",
 	}, func() float64 { return float64(plan.RefusedTotal()) })
+	loops := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "bespoke_redirect_loops_total",
+		Help: "Redirects a rule decided that pointed to the page requested (the visitor would be sent there again and again), not made: the page was served.",
+	}, func() float64 { return float64(plan.LoopsTotal()) })
 	build := version.Get()
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bespoke_build_info", Help: "Always 1: the build of bespoke serving, by version, source revision and Go toolchain.",
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(build.Version, build.ShortRevision(), build.Go).Set(1)
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, refused, buildInfo)
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, refused, loops, buildInfo)
 	if runtime {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -34,6 +35,11 @@ type Plan struct {
 	// Redirect, when not nil, answers the request without asking the
 	// origin.
 	Redirect *Redirect
+	// Loop, when not nil, is the redirect a rule decided that points to
+	// the page requested, and that was therefore not made: the visitor
+	// would come back to the same rule and be sent there again, in a
+	// loop (see Options.URL).
+	Loop *Redirect
 	// RequestHeaders are set on the request to the origin; ResponseHeaders
 	// on the response to the visitor.
 	RequestHeaders  []Header
@@ -74,6 +80,7 @@ type Plan struct {
 	Experiments string
 
 	redirect Redirect
+	loop     Redirect
 	arena    []byte // rendered interpolations, reused across requests
 	skeleton []byte // scratch for the skeletons of rendered URLs
 	variants []string
@@ -125,7 +132,7 @@ func (p *Plan) Personalized() bool {
 // Reset empties p for reuse, keeping its storage.
 func (p *Plan) Reset() {
 	p.Matched = p.Matched[:0]
-	p.Redirect = nil
+	p.Redirect, p.Loop = nil, nil
 	p.RequestHeaders = p.RequestHeaders[:0]
 	p.ResponseHeaders = p.ResponseHeaders[:0]
 	p.Cookies = p.Cookies[:0]
@@ -149,6 +156,12 @@ func (p *Plan) Reset() {
 type Options struct {
 	// Secure marks cookies Secure (the request came over TLS).
 	Secure bool
+	// URL and Host are the request's (as a server reads them: a path and
+	// query, and the Host header), to tell a redirect to the page
+	// requested, which is not made (Plan.Loop). With a nil URL, every
+	// redirect is made.
+	URL  *url.URL
+	Host string
 }
 
 // Program is a manifest's actions, prepared once per plugin. It is safe for
@@ -463,6 +476,13 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 						continue
 					}
 					loc = string(b)
+				}
+				if opt.URL != nil && pointsTo(opt.URL, opt.Host, opt.Secure, loc) {
+					// A later rule's redirect may still be made.
+					p.loop = Redirect{Location: loc, Status: c.a.Status, Rule: ri}
+					p.Loop = &p.loop
+					loops.Add(1)
+					continue
 				}
 				p.redirect = Redirect{Location: loc, Status: c.a.Status, Rule: ri}
 				p.Redirect = &p.redirect

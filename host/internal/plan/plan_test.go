@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -126,6 +127,47 @@ func TestConflicts(t *testing.T) {
 	for _, s := range p.Skipped {
 		if s.Winner >= s.Rule {
 			t.Errorf("%+v: the winner must be an earlier rule", s)
+		}
+	}
+}
+
+// TestRedirectLoop: a redirect to the page requested is not made, and a
+// later rule's redirect is.
+func TestRedirectLoop(t *testing.T) {
+	res, err := compiler.Compile("plan.yaml", []byte(`rules:
+  - name: to-fr
+    actions:
+      - redirect: /fr/
+  - name: to-sale
+    actions:
+      - redirect: /sale
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Artifact.Manifest
+	prog := plan.Compile(m)
+	for _, tc := range []struct {
+		path, want, loop string
+		rules            uint64
+	}{
+		{"/", "/fr/", "", 0b11},
+		{"/fr/", "/sale", "/fr/", 0b11},
+		{"/fr/", "", "/fr/", 0b01},
+		{"/sale", "/fr/", "", 0b11},
+	} {
+		var p plan.Plan
+		d := plugin.Decision{Matched: []uint64{tc.rules}}
+		prog.Build(&d, nil, plan.Options{URL: &url.URL{Path: tc.path}, Host: "shop.example"}, &p)
+		got, loop := "", ""
+		if p.Redirect != nil {
+			got = p.Redirect.Location
+		}
+		if p.Loop != nil {
+			loop = p.Loop.Location
+		}
+		if got != tc.want || loop != tc.loop {
+			t.Errorf("%s, rules %b: redirect %q, loop %q; want %q, %q", tc.path, tc.rules, got, loop, tc.want, tc.loop)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
@@ -170,6 +171,39 @@ func TestRedirect(t *testing.T) {
 	r := e.get(t, "/sale-2025")
 	if r.StatusCode != http.StatusMovedPermanently || r.Header.Get("Location") != "/sale" {
 		t.Fatalf("status %d location %q", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+// TestRedirectLoop: a rule that sends every French visitor to /fr/ would
+// send them there from /fr/ too, forever; there the page is served, and
+// the loop counted. A real client follows the redirect from / to the
+// page.
+func TestRedirectLoop(t *testing.T) {
+	e := newEnv(t, demo.Handler(), []byte(`rules:
+  - name: french-site
+    when: geo.country == "FR"
+    actions:
+      - redirect: /fr/
+`))
+	before := plan.LoopsTotal()
+	if r := e.get(t, "/", "CF-IPCountry", "FR"); r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/fr/" {
+		t.Fatalf("/: status %d, location %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := e.get(t, "/fr/", "CF-IPCountry", "FR"); r.StatusCode == http.StatusFound {
+		t.Fatalf("/fr/ redirects to %q, itself", r.Header.Get("Location"))
+	}
+	if n := plan.LoopsTotal() - before; n != 1 {
+		t.Errorf("%d loops counted, want 1", n)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.proxy.URL+"/", nil)
+	req.Header.Set("CF-IPCountry", "FR")
+	resp, err := http.DefaultClient.Do(req) // follows redirects, up to 10
+	if err != nil {
+		t.Fatalf("following the redirect: %v", err)
+	}
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/fr/" {
+		t.Errorf("ended at %s, want /fr/", resp.Request.URL.Path)
 	}
 }
 

@@ -214,7 +214,7 @@ func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, s
 		out.Err = err
 		return
 	}
-	s.actions.Build(&out.Decision, out.Values, plan.Options{Secure: secure}, &out.Plan)
+	s.actions.Build(&out.Decision, out.Values, plan.Options{Secure: secure, URL: hr.URL, Host: hr.Host}, &out.Plan)
 }
 
 // PanicError is a panic recovered while deciding: out.Err of a Decide

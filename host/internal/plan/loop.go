@@ -1,0 +1,61 @@
+package plan
+
+import (
+	"net"
+	"net/url"
+	"strings"
+	"sync/atomic"
+)
+
+// loops counts the redirects not made because they pointed to the page
+// requested (Plan.Loop), for LoopsTotal.
+var loops atomic.Uint64
+
+// LoopsTotal returns how many times, since the process started, a rule's
+// redirect pointed to the page requested and was not made.
+func LoopsTotal() uint64 { return loops.Load() }
+
+// pointsTo reports whether loc, a redirect's target, leads back to the
+// request (u, as a server reads it, to host, over TLS when secure): the
+// same scheme, host and port, path and query. Its fragment, which
+// browsers keep to themselves, does not count. A redirect from http to
+// https, or to another host, is not a loop.
+func pointsTo(u *url.URL, host string, secure bool, loc string) bool {
+	scheme := "http"
+	if secure {
+		scheme = "https"
+	}
+	base := url.URL{Scheme: scheme, Host: host, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	t, err := base.Parse(loc)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(t.Scheme, scheme) &&
+		sameHost(t.Host, host, scheme) &&
+		orRoot(t.EscapedPath()) == orRoot(base.EscapedPath()) &&
+		t.RawQuery == base.RawQuery
+}
+
+// sameHost compares two hosts, case aside, with the scheme's default port
+// made explicit.
+func sameHost(a, b, scheme string) bool {
+	return strings.EqualFold(withPort(a, scheme), withPort(b, scheme))
+}
+
+func withPort(h, scheme string) string {
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return h
+	}
+	if scheme == "https" {
+		return net.JoinHostPort(strings.Trim(h, "[]"), "443")
+	}
+	return net.JoinHostPort(strings.Trim(h, "[]"), "80")
+}
+
+// orRoot is a URL's path, "/" for none: http://host is http://host/.
+func orRoot(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}

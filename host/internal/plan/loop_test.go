@@ -1,0 +1,45 @@
+package plan
+
+import (
+	"net/url"
+	"testing"
+)
+
+func TestPointsTo(t *testing.T) {
+	for _, tc := range []struct {
+		req    string // path and query, as a server reads them
+		host   string
+		secure bool
+		loc    string
+		want   bool
+	}{
+		{"/fr/", "shop.example", false, "/fr/", true},
+		{"/fr/", "shop.example", false, "/fr/#top", true}, // the fragment stays in the browser
+		{"/fr/", "shop.example", false, "http://shop.example/fr/", true},
+		{"/fr/", "shop.example", false, "http://SHOP.example:80/fr/", true},
+		{"/fr/", "shop.example:80", false, "/fr/", true},
+		{"/fr/", "shop.example", true, "https://shop.example:443/fr/", true},
+		{"/fr/", "shop.example", false, "https://shop.example/fr/", false}, // to https: not a loop
+		{"/fr/", "shop.example", false, "http://other.example/fr/", false},
+		{"/fr/", "shop.example", false, "/fr", false},
+		{"/fr/", "shop.example", false, "/fr/?ref=x", false},
+		{"/fr/?ref=x", "shop.example", false, "/fr/?ref=x", true},
+		{"/fr/?ref=x", "shop.example", false, "/fr/", false},
+		{"/", "shop.example", false, "http://shop.example", true}, // no path is /
+		{"/a/b", "shop.example", false, "b", true},                // relative to the page
+		{"/a/b", "shop.example", false, "./b", true},
+		{"/a/b", "shop.example", false, "../a/b", true},
+		{"/a/b", "shop.example", false, "c", false},
+		{"/caf%C3%A9", "shop.example", false, "/café", true},
+		{"/fr/", "[::1]:8080", false, "http://[::1]:8080/fr/", true},
+		{"/fr/", "shop.example", false, "%zz", false},
+	} {
+		u, err := url.ParseRequestURI(tc.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pointsTo(u, tc.host, tc.secure, tc.loc); got != tc.want {
+			t.Errorf("pointsTo(%s on %s, secure %v, %q) = %v, want %v", tc.req, tc.host, tc.secure, tc.loc, got, tc.want)
+		}
+	}
+}
