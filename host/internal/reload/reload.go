@@ -109,6 +109,9 @@ func (r *Reloader) Reload(ctx context.Context) error {
 			old.Retire()
 		}
 		r.log.Info("plugin loaded", "plugin", s.Name, "generation", s.Generation, "rules", len(s.Manifest().Rules), "took", res.Took)
+		for _, w := range s.Warnings {
+			r.log.Warn("rule file warning", "plugin", s.Name, "warning", w)
+		}
 		if ok, why := s.Module().Bounded(); !ok {
 			r.log.Warn("plugin runs with a deadline per decision", "plugin", s.Name, "why", why)
 		}

@@ -258,3 +258,29 @@ func TestWatchWaitsForTheWholeFile(t *testing.T) {
 		t.Errorf("serving %d rules at generation %d after %d looks; want the whole file's 2, loaded once, after it read the same twice", n, r.Generation(), looks)
 	}
 }
+
+// TestLoadLogsWarnings: a rule file that loads with warnings (a rule
+// that never matches) names them in the log, where an operator deploying
+// it looks.
+func TestLoadLogsWarnings(t *testing.T) {
+	path, target, _ := setup(t)
+	src := "rules:\n  - name: nowhere\n    when: geo.country == \"FR\" and geo.country == \"DE\"\n    actions:\n      - add_class: { select: body, class: x }\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	var log strings.Builder
+	r := reload.New(target, func(ctx context.Context) (*site.Site, error) {
+		return site.LoadFile(ctx, eng, path, reqctx.Config{})
+	}, slog.New(slog.NewTextHandler(&log, nil)))
+	if err := r.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), `level=WARN msg="rule file warning"`) || !strings.Contains(log.String(), `rule \"nowhere\" never matches`) {
+		t.Errorf("log:\n%s", log.String())
+	}
+}

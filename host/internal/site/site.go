@@ -30,6 +30,9 @@ type Site struct {
 	Generation int64
 	// Loaded is when the plugin finished loading.
 	Loaded time.Time
+	// Warnings are the rule file's (a rule that never matches, ...), each
+	// file:line:col first; none for a compiled plugin.
+	Warnings []string
 
 	module   *engine.Module
 	builder  *reqctx.Builder
@@ -97,31 +100,46 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 // LoadFile loads a rule file (.yaml, .yml: compiled first) or a compiled
 // plugin (.wasm).
 func LoadFile(ctx context.Context, eng *engine.Engine, path string, rc reqctx.Config) (*Site, error) {
-	art, err := ReadPlugin(path)
+	art, warnings, err := readPlugin(path)
 	if err != nil {
 		return nil, err
 	}
-	return Load(ctx, eng, path, art, rc)
+	s, err := Load(ctx, eng, path, art, rc)
+	if err != nil {
+		return nil, err
+	}
+	s.Warnings = warnings
+	return s, nil
 }
 
 // ReadPlugin reads a rule file, compiling it, or a compiled plugin.
 func ReadPlugin(path string) (*plugin.Artifact, error) {
+	art, _, err := readPlugin(path)
+	return art, err
+}
+
+// readPlugin is ReadPlugin, which also returns a rule file's warnings.
+func readPlugin(path string) (*plugin.Artifact, []string, error) {
 	if strings.HasSuffix(path, ".wasm") {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		art, err := plugin.ReadArtifact(b)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return art, nil
+		return art, nil, nil
 	}
 	res, err := compiler.CompileFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return res.Artifact, nil
+	var warnings []string
+	for _, w := range res.Warnings {
+		warnings = append(warnings, w.Error())
+	}
+	return res.Artifact, warnings, nil
 }
 
 // Manifest returns the plugin's manifest.
