@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
+	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 	"go.yaml.in/yaml/v3"
@@ -40,6 +42,15 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 		p, diags := compiler.Diagnose(path, src)
 		if p == nil {
 			failed = true
+		} else {
+			// The pages the file names: selectors that select nothing
+			// there are warned of.
+			more, err := ruletest.UnusedSelectors(p, filepath.Dir(path))
+			if err != nil {
+				more.Add(diag.Warningf(diag.Pos{File: path}, "the pages could not be read: %v", err))
+			}
+			diags = append(diags, more...)
+			diags.Sort()
 		}
 		if *format == "json" {
 			for _, d := range diags {

@@ -1,0 +1,85 @@
+package ruletest_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
+	"github.com/bespoke-edge/bespoke/internal/compiler"
+)
+
+func TestUnusedSelectors(t *testing.T) {
+	dir := t.TempDir()
+	site := filepath.Join(dir, "site")
+	if err := os.MkdirAll(filepath.Join(site, "shop"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"index.html":      `<main><section id=hero><h1 class=hero-title>Hi</h1><a class=cta href=/sale>Sale</a></section><span id=currency>USD</span></main>`,
+		"shop/index.html": `<ul class=cards><li class=card data-id=1>One</li><li class=card data-id=2>Two</li></ul>`,
+		"api.json":        `{"items": []}`,
+	} {
+		if err := os.WriteFile(filepath.Join(site, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		selector string
+		want     string // a part of the warning, "" for none
+	}{
+		{"#hero .hero-title", ""},
+		{"ul.cards > li.card:nth-child(2)", ""}, // on the second page
+		{".app-banner", ""},                     // inserted by the rules below
+		{"#heor .hero-title", `no element has the id "heor": did you mean #hero?`},
+		{".hero-titel", `did you mean .hero-title?`},
+		{".curency", `no element has the class "curency": did you mean #currency?`},
+		{"#nothing-like-it", `no element there has the id "nothing-like-it"`},
+		{"#hero .card", "its parts are there, not together"},
+		{"li.card:nth-child(3)", "its parts are there, not together"},
+	} {
+		t.Run(tc.selector, func(t *testing.T) {
+			src := "pages: site\nrules:\n  - name: banner\n    actions:\n      - insert_before: { select: main, html: '<div class=\"app-banner\">App</div>' }\n" +
+				"  - name: r\n    actions:\n      - add_class: { select: \"" + tc.selector + "\", class: x }\n"
+			p, err := compiler.Check(filepath.Join(dir, "rules.yaml"), []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ruletest.UnusedSelectors(p, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if len(got) > 0 {
+					t.Fatalf("warned %v", got)
+				}
+				return
+			}
+			if len(got) != 1 || !strings.Contains(got[0].Error(), tc.want) || !strings.Contains(got[0].Error(), "selects nothing on the 2 pages of site") {
+				t.Fatalf("warned %v, want one saying %q", got, tc.want)
+			}
+			if got[0].Pos.Line != 8 {
+				t.Errorf("at %v, want the action's line, 8", got[0].Pos)
+			}
+		})
+	}
+}
+
+// TestUnusedSelectorsWithoutPages: a rule file that names no pages, or
+// pages without HTML, gets no warning.
+func TestUnusedSelectorsWithoutPages(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "json"), 0o755)
+	os.WriteFile(filepath.Join(dir, "json", "a.json"), []byte(`{}`), 0o644)
+	for _, head := range []string{"", "pages: json\n"} {
+		p, err := compiler.Check("rules.yaml", []byte(head+"rules:\n  - name: r\n    actions:\n      - remove: \"#none\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ruletest.UnusedSelectors(p, dir)
+		if err != nil || len(got) > 0 {
+			t.Errorf("%q: %v, %v", head, got, err)
+		}
+	}
+}
