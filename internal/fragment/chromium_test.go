@@ -28,8 +28,9 @@ for (var k = 0; k < cases.length; k++) {
   var p = function(id){ var e = d.getElementById(id); return e ? e.parentNode : null; };
   var ok;
   if (c.inside) {
-    var m = d.getElementById("c-main");
-    ok = !!m && p("c-next") === m && p("c-more") === m && p("c-out") === m.parentNode;
+    var m = d.getElementById("c-main"), el = d.querySelector(".c-elem");
+    ok = !!m && p("c-next") === m && p("c-more") === m && p("c-out") === m.parentNode &&
+      !!el && el.parentNode === m && !!el.nextSibling && el.nextSibling.nodeType === 3 && el.nextSibling.data.trim() === "x";
   } else {
     var cx = d.getElementById("c-ctx"), parent = d.getElementById("c-parent");
     var after = d.getElementById("c-after");

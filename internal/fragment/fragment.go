@@ -523,6 +523,9 @@ func tree(src, elem string, stack []open) *Problem {
 	in := ids["bespoke-elem"]
 	if after.Parent == parent && out.Parent == parent.Parent && parent.Parent != nil && parent.Parent.Data == "body" &&
 		(elem == "" || in != nil && in.Parent == parent) {
+		if elem != "" {
+			return escaped(src, elem, in, after)
+		}
 		return nil
 	}
 	// The outermost element between the div (or elem) and the marker is
@@ -555,6 +558,54 @@ func tree(src, elem string, stack []open) *Problem {
 		hint = fmt.Sprintf("close it with </%s>: a page may leave it out, but what follows the html on the page decides whether a browser closes it", name)
 	}
 	return &Problem{Off: at, Msg: fmt.Sprintf("<%s> is not closed: the page's content after the html would go inside it", name), Hint: hint, Open: name}
+}
+
+// escaped reports markup that a browser moves out of the element elem
+// (in, in the parsed page) it is the content of: a <div> in a <p>, an <a>
+// in an <a>, a <p> in a <p>, which close the element before them, so
+// that what the rule writes lands after the element instead, and the
+// element's end tag may add an empty one. Then something other than the
+// marker after follows in.
+func escaped(src, elem string, in, after *nethtml.Node) *Problem {
+	n := in.NextSibling
+	for n != nil && n.Type == nethtml.TextNode && strings.TrimSpace(n.Data) == "" {
+		n = n.NextSibling
+	}
+	if n == after {
+		return nil
+	}
+	for m := n; m != nil && m != after; m = m.NextSibling {
+		if m.Type == nethtml.ElementNode && (m.Data != elem || firstTag(src, m.Data) >= 0) {
+			hint := fmt.Sprintf("use an element a <%s> can hold, or select the element around it", elem)
+			if elem == "p" {
+				hint = "use an element a <p> can hold (a <span> for a <div>), or select the element around it"
+			}
+			return &Problem{Off: max(firstTag(src, m.Data), 0),
+				Msg:  fmt.Sprintf("a <%s> cannot be inside a <%s>: browsers close the <%s> before it, and the html lands after the element", m.Data, elem, elem),
+				Hint: hint}
+		}
+	}
+	return &Problem{Off: 0, Msg: fmt.Sprintf("part of the html cannot be inside a <%s>: browsers move it after the element", elem),
+		Hint: fmt.Sprintf("write only what a <%s> can hold", elem)}
+}
+
+// firstTag returns the offset of the first start tag named name in src,
+// or -1.
+func firstTag(src, name string) int {
+	z := nethtml.NewTokenizer(strings.NewReader(src))
+	off := 0
+	for {
+		tt := z.Next()
+		if tt == nethtml.ErrorToken {
+			return -1
+		}
+		if tt == nethtml.StartTagToken || tt == nethtml.SelfClosingTagToken {
+			if t, _ := z.TagName(); string(t) == name {
+				return off
+			}
+		}
+		off += len(z.Raw())
+	}
 }
 
 // optionalEnd lists the elements whose end tag HTML lets a page leave out.

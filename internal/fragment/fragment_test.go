@@ -133,6 +133,11 @@ func TestCheckContent(t *testing.T) {
 		{`<div class=x>Hi</div`, "ul", false},       // unfinished, wherever it is
 		{`</ul><li>x`, "ul", false},                 // closes the element early
 		{`<svg><path d="M0 0"></svg>`, "div", true}, // </svg> closes the path
+		{`<div>block</div>`, "p", false},            // a <div> closes the <p>
+		{`<span>inline</span> text`, "p", true},
+		{`<p>x</p>`, "p", false},
+		{`<a href=/y>y</a>`, "a", false}, // an <a> closes the <a>
+		{`<b>y</b>`, "a", true},
 	} {
 		prob := CheckContent(tc.src, tc.elem)
 		if (prob == nil) != tc.ok {
@@ -341,8 +346,9 @@ func randomFragment(r *rand.Rand) string {
 var contentContexts = []string{"ul", "ol", "select", "dl", "div", "section", "p", "span", "b", "a", "table", "x-card"}
 
 // staysInside reports whether src, the whole content of an element named
-// elem in a page, leaves the elements written after that element where
-// the page put them, as x/net/html's parser builds the page.
+// elem in a page, stays in that element and leaves the elements written
+// after it where the page put them, as x/net/html's parser builds the
+// page.
 func staysInside(src, elem string) bool {
 	doc, err := nethtml.Parse(strings.NewReader(insidePage(src, elem)))
 	if err != nil {
@@ -362,8 +368,19 @@ func staysInside(src, elem string) bool {
 	}
 	walk(doc)
 	m, next, more, out := ids["c-main"], ids["c-next"], ids["c-more"], ids["c-out"]
-	return m != nil && next != nil && more != nil && out != nil &&
-		next.Parent == m && more.Parent == m && out.Parent == m.Parent
+	if m == nil || next == nil || more == nil || out == nil || next.Parent != m || more.Parent != m || out.Parent != m.Parent {
+		return false
+	}
+	// What the element holds stays in it: the text after it follows it.
+	var el *nethtml.Node
+	for c := m.FirstChild; c != nil && el == nil; c = c.NextSibling {
+		for _, a := range c.Attr {
+			if a.Key == "class" && a.Val == "c-elem" {
+				el = c
+			}
+		}
+	}
+	return el != nil && el.NextSibling != nil && el.NextSibling.Type == nethtml.TextNode && strings.TrimSpace(el.NextSibling.Data) == "x"
 }
 
 // neutral reports whether the parser treats what an element named elem
