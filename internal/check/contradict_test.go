@@ -90,7 +90,7 @@ func TestContradictionsNeverMatch(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	flagged, total, shown, unshown := 0, 0, 0, 0
 	programs := 400
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		programs = 50
 	}
 	for range programs {

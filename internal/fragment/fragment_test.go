@@ -394,8 +394,8 @@ func neutral(elem string) bool { return elem == "div" || elem == "section" || el
 func TestDifferential(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	n := 20000
-	if testing.Short() {
-		n = 2000
+	if testing.Short() || raceEnabled {
+		n = 4000
 	}
 	passed := 0
 	for range n {
