@@ -2,6 +2,6 @@
 
 package fragment
 
-// raceEnabled: the race detector makes the random-fragment tests several times
-// slower; they try fewer fragments then.
+// raceEnabled: the race detector makes the random-fragment tests several
+// times slower; they try fewer fragments then.
 const raceEnabled = true
