@@ -45,7 +45,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 		} else {
 			// The pages the file names: selectors that select nothing
 			// there are warned of.
-			more, err := ruletest.UnusedSelectors(p, filepath.Dir(path))
+			more, err := ruletest.CheckPages(p, filepath.Dir(path))
 			if err != nil {
 				more.Add(diag.Warningf(diag.Pos{File: path}, "the pages could not be read: %v", err))
 			}

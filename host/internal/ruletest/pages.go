@@ -16,22 +16,24 @@ import (
 	"github.com/bespoke-edge/bespoke/rules/diag"
 )
 
-// Bounds on the pages UnusedSelectors reads: a pages directory is a few
+// Bounds on the pages CheckPages reads: a pages directory is a few
 // saved pages of the site, not a crawl.
 const (
 	maxPages     = 500
 	maxPageBytes = 8 << 20
 )
 
-// UnusedSelectors returns a warning for each selector of prog's page
-// edits that selects no element on any HTML page of the directory pages
-// (prog.Pages, read from the rule file's directory dir), nor in the html
-// the rules insert: a typo in an id or a class, or an element the pages
-// lost, which no request would show otherwise until a visitor missed the
-// edit. Where an id or class of the selector is on no page, the warning
-// names the nearest one that is. It returns nothing when prog names no
-// pages or they hold no HTML page.
-func UnusedSelectors(prog *ir.Program, dir string) (diag.List, error) {
+// CheckPages reads the HTML pages of the directory prog names (prog.Pages,
+// from the rule file's directory dir) and returns a warning for each
+// selector of prog's page edits that selects no element on any of them,
+// nor in the html the rules insert: a typo in an id or a class, or an
+// element the pages lost, which no request would show otherwise until a
+// visitor missed the edit. Where an id or class of the selector is on no
+// page, the warning names the nearest one that is. It also warns of a
+// hide_seen or reorder whose items, on the pages, have none of them the
+// attribute it reads their ids from. It returns nothing when prog names
+// no pages or they hold no HTML page.
+func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 	if prog.Pages == "" {
 		return nil, nil
 	}
@@ -80,7 +82,7 @@ func UnusedSelectors(prog *ir.Program, dir string) (diag.List, error) {
 	}
 	ids, classes := names(docs)
 	var out diag.List
-	warned := map[int]bool{}
+	warned, warnedID := map[int]bool{}, map[int]bool{}
 	for _, r := range prog.Rules {
 		for _, a := range r.Actions {
 			if a.Select < 0 || a.Select >= len(prog.Selectors) || warned[a.Select] || !plugin.ElementOp(a.Op) {
@@ -88,7 +90,16 @@ func UnusedSelectors(prog *ir.Program, dir string) (diag.List, error) {
 			}
 			src := prog.Selectors[a.Select]
 			list, err := selector.Parse(src)
-			if err != nil || selects(docs, list) {
+			if err != nil {
+				continue
+			}
+			if items := selected(docs, list); len(items) > 0 {
+				if a.IDAttr != "" && !warnedID[a.Select] {
+					if e := idWarning(prog, a, src, items); e != nil {
+						warnedID[a.Select] = true
+						out.Add(e)
+					}
+				}
 				continue
 			}
 			warned[a.Select] = true
@@ -111,14 +122,41 @@ func UnusedSelectors(prog *ir.Program, dir string) (diag.List, error) {
 	return out, nil
 }
 
-// selects reports whether list selects an element of one of docs.
-func selects(docs []*html.Node, list selector.List) bool {
+// selected returns the elements list selects in docs.
+func selected(docs []*html.Node, list selector.List) []*html.Node {
+	var out []*html.Node
 	for _, d := range docs {
-		if len(queryAll(d, list)) > 0 {
-			return true
+		out = append(out, queryAll(d, list)...)
+	}
+	return out
+}
+
+// idWarning returns a warning when no element of items, those the
+// selector src of a (a hide_seen or reorder) selects on the pages, has
+// the attribute a reads item ids from, or nil.
+func idWarning(prog *ir.Program, a plugin.Action, src string, items []*html.Node) *diag.Error {
+	seen := map[string]bool{}
+	var names []string
+	for _, n := range items {
+		if _, ok := attr(n, a.IDAttr); ok {
+			return nil
+		}
+		for _, at := range n.Attr {
+			if k := strings.ToLower(at.Key); !seen[k] {
+				seen[k] = true
+				names = append(names, k)
+			}
 		}
 	}
-	return false
+	sort.Strings(names)
+	e := diag.Warningf(diag.Pos{File: prog.Source, Line: a.Pos.Line, Col: a.Pos.Col},
+		"%s reads each item's id from its %s attribute, which none of the %d elements %q selects on the pages has", a.Op, a.IDAttr, len(items), src).WithCode("selects-nothing")
+	if near := diag.Nearest(a.IDAttr, names); near != "" {
+		e.WithHint("did you mean id: \"@%s\"?", near)
+	} else {
+		e.WithHint("their attributes are: %s", strings.Join(names, ", "))
+	}
+	return e
 }
 
 // names returns every id and class of docs.

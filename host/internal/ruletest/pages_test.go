@@ -10,7 +10,7 @@ import (
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 )
 
-func TestUnusedSelectors(t *testing.T) {
+func TestCheckPages(t *testing.T) {
 	dir := t.TempDir()
 	site := filepath.Join(dir, "site")
 	if err := os.MkdirAll(filepath.Join(site, "shop"), 0o755); err != nil {
@@ -46,7 +46,7 @@ func TestUnusedSelectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := ruletest.UnusedSelectors(p, dir)
+			got, err := ruletest.CheckPages(p, dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,9 +66,9 @@ func TestUnusedSelectors(t *testing.T) {
 	}
 }
 
-// TestUnusedSelectorsWithoutPages: a rule file that names no pages, or
+// TestCheckPagesWithoutPages: a rule file that names no pages, or
 // pages without HTML, gets no warning.
-func TestUnusedSelectorsWithoutPages(t *testing.T) {
+func TestCheckPagesWithoutPages(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "json"), 0o755)
 	os.WriteFile(filepath.Join(dir, "json", "a.json"), []byte(`{}`), 0o644)
@@ -77,9 +77,39 @@ func TestUnusedSelectorsWithoutPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ruletest.UnusedSelectors(p, dir)
+		got, err := ruletest.CheckPages(p, dir)
 		if err != nil || len(got) > 0 {
 			t.Errorf("%q: %v, %v", head, got, err)
+		}
+	}
+}
+
+// TestCheckPagesItemIDs: a hide_seen whose items, on the pages, lack the
+// attribute it reads their ids from is warned of, with the nearest they
+// have.
+func TestCheckPagesItemIDs(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "site"), 0o755)
+	os.WriteFile(filepath.Join(dir, "site", "index.html"), []byte(`<ul class=cards><li class=card data-item-id=1>One</li><li class=card data-item-id=2>Two</li></ul>`), 0o644)
+	for _, tc := range []struct{ id, want string }{
+		{"@data-item-id", ""},
+		{"@data-itemid", `hide_seen reads each item's id from its data-itemid attribute, which none of the 2 elements "li.card" selects on the pages has; did you mean id: "@data-item-id"?`},
+		{"@sku", `their attributes are: class, data-item-id`},
+	} {
+		src := "pages: site\nrules:\n  - name: r\n    actions:\n      - hide_seen: { select: li.card, id: \"" + tc.id + "\" }\n"
+		p, err := compiler.Check(filepath.Join(dir, "rules.yaml"), []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ruletest.CheckPages(p, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %v", tc.id, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0].Error(), tc.want)):
+			t.Errorf("%s: warned %v, want %q", tc.id, got, tc.want)
 		}
 	}
 }
