@@ -131,6 +131,11 @@ func TestServeCheck(t *testing.T) {
 			"bespoke: ok, 2 route(s) would serve on " + busy.Addr().String()}},
 		{"a rule file that does not compile", []string{"--config", conf(bad)}, 1, []string{bad + `:3:11: unknown attribute or segment "geo.contry"; did you mean "geo.country"?`}},
 		{"the flags", []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--listen", busy.Addr().String(), "--cache-dir", "-"}, 0, []string{"bespoke: ok, 1 route(s)"}},
+		// bespoke starts without its Redis (it serves, without keeping
+		// seen-filters), so the check says so and passes. Port 1 refuses.
+		{"a Redis store that does not answer", []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--listen", busy.Addr().String(), "--cache-dir", "-",
+			"--seen-store", "redis", "--redis", "redis://127.0.0.1:1"}, 0, []string{
+			"warning: the seen store at 127.0.0.1:1 does not answer", "bespoke: ok, 1 route(s)"}},
 	}
 	for _, tt := range tests {
 		code, out, errOut := bespoke(append([]string{"serve", "--check", "--admin", busy.Addr().String()}, tt.args...)...)

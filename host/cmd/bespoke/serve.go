@@ -231,6 +231,9 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 			fmt.Fprintf(stdout, "route %s: %s%s → %s, %s\n", st.Name, st.Host, st.Path, st.Origin, plugin)
 		}
+		for _, w := range srv.CheckStores(ctx) {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
+		}
 		fmt.Fprintf(stdout, "bespoke: ok, %d route(s) would serve on %s\n", len(cfg.Routes), cfg.Listen)
 		return nil
 	}

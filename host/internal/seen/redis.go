@@ -530,6 +530,13 @@ func (s *RedisStore) probe() {
 // Up reports whether the store takes its server to be reachable.
 func (s *RedisStore) Up() bool { return !s.down.Load() }
 
+// Ping asks the server (or the cluster's seeds) whether it answers, and
+// returns why not; it takes ctx's deadline.
+func (s *RedisStore) Ping(ctx context.Context) error { return s.c().Ping(ctx).Err() }
+
+// Addrs returns the addresses the store connects to, without credentials.
+func (s *RedisStore) Addrs() []string { return s.target.Options.Addrs }
+
 // Save implements Store: when set changed, it encodes it and queues the
 // write, without waiting for Redis. It returns ErrQueueFull when the queue
 // is full and ErrClosed after Close (the save is then dropped and

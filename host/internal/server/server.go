@@ -57,6 +57,8 @@ type Server struct {
 	// secretKey and transport are Options.Secret and Options.Transport.
 	secretKey []byte
 	transport http.RoundTripper
+	// seen is the seen-filter store the routes share (nil when off).
+	seen seen.Store
 }
 
 // Route is one route's running parts.
@@ -139,6 +141,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
+	s.seen = store
 	// Caps live where the seen-states do when that is a shared store, so
 	// that a cap counts the page views every proxy served.
 	var capStore *caps.Store
@@ -359,6 +362,23 @@ func (s *Server) stripHeaders() []string {
 		list = append(list, h)
 	}
 	return list
+}
+
+// CheckStores asks the shared stores (a Redis seen-filter store) whether
+// they answer, and returns a line for each that does not, for serve
+// --check. bespoke starts and serves without them (seen-filters and caps
+// are not kept until they answer), so these are warnings.
+func (s *Server) CheckStores(ctx context.Context) []string {
+	r, ok := s.seen.(*seen.RedisStore)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := r.Ping(ctx); err != nil {
+		return []string{fmt.Sprintf("the seen store at %s does not answer (%v): bespoke would start and serve pages, without keeping seen-filters and caps until it does", strings.Join(r.Addrs(), ","), err)}
+	}
+	return nil
 }
 
 // Handler returns the visitors' handler: the router (or what
