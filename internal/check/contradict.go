@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -15,8 +16,9 @@ import (
 // geo.country == "FR" and geo.country == "DE". Each test is checked on
 // its own as it is read; only their combination is checked here. The
 // search is exact for what it looks at (equality with symbols, numeric
-// comparisons, presence, yes/no values, variants) and takes every other
-// test (substrings, patterns, seen items) for one that may hold: it
+// comparisons, presence, yes/no values, variants, and substring tests and
+// patterns on the symbols an equality leaves) and takes every other test
+// (other substrings and patterns, seen items) for one that may hold: it
 // never calls a condition that can hold contradictory.
 func (c *checker) contradictions() {
 	segs, rules := contradictions(c.prog)
@@ -118,7 +120,7 @@ const solveBudget = 4096
 // contradicting tests: a constant, a segment that never holds).
 func unsatisfiable(p *ir.Program, cond ir.Node, never []bool) (*conflict, bool) {
 	s := &solver{prog: p, never: never, budget: solveBudget}
-	sat, cf := s.sat(newFacts(), []lit{{n: cond}}, false)
+	sat, cf := s.sat(newFacts(p), []lit{{n: cond}}, false)
 	if sat || s.budget <= 0 {
 		return nil, false
 	}
@@ -201,6 +203,41 @@ func (s *solver) sat(f *facts, todo []lit, branched bool) (bool, *conflict) {
 type facts struct {
 	slots    map[int]*slotFacts
 	variants map[int]*symFacts // by experiment
+	texts    *texts
+}
+
+// texts evaluates substring tests and patterns on the program's symbols.
+type texts struct {
+	prog     *ir.Program
+	patterns map[int]*regexp.Regexp // compiled as asked
+}
+
+// holds reports whether the value sym passes test l (a StrTest or a
+// Match, or its negation), as the evaluator decides it.
+func (t *texts) holds(l lit, sym string) bool {
+	var ok bool
+	switch n := l.n.(type) {
+	case *ir.StrTest:
+		switch n.Op {
+		case ir.Prefix:
+			ok = strings.HasPrefix(sym, n.Arg)
+		case ir.Suffix:
+			ok = strings.HasSuffix(sym, n.Arg)
+		case ir.Contains:
+			ok = strings.Contains(sym, n.Arg)
+		}
+	case *ir.Match:
+		re, seen := t.patterns[n.Pattern]
+		if !seen {
+			re, _ = regexp.Compile(t.prog.Patterns[n.Pattern])
+			t.patterns[n.Pattern] = re
+		}
+		if re == nil {
+			return true // not read: taken for one that may hold
+		}
+		ok = re.MatchString(sym)
+	}
+	return ok != l.neg
 }
 
 // slotFacts is what the tests require of one slot's value.
@@ -209,6 +246,9 @@ type slotFacts struct {
 	isTrue, notTrue []lit // yes/no tests
 	syms            symFacts
 	num             numFacts
+	// strs are the substring tests and patterns the value must pass (or,
+	// negated, fail): exact on the symbols syms leaves it.
+	strs []lit
 }
 
 // symFacts is the symbols a value may be: those of every set it must be
@@ -237,12 +277,12 @@ type interval struct {
 	loSet, hiSet   bool
 }
 
-func newFacts() *facts {
-	return &facts{slots: map[int]*slotFacts{}, variants: map[int]*symFacts{}}
+func newFacts(p *ir.Program) *facts {
+	return &facts{slots: map[int]*slotFacts{}, variants: map[int]*symFacts{}, texts: &texts{prog: p, patterns: map[int]*regexp.Regexp{}}}
 }
 
 func (f *facts) clone() *facts {
-	g := newFacts()
+	g := &facts{slots: map[int]*slotFacts{}, variants: map[int]*symFacts{}, texts: f.texts}
 	for k, v := range f.slots {
 		w := *v
 		w.syms = v.syms.clone()
@@ -251,6 +291,7 @@ func (f *facts) clone() *facts {
 		w.num.notBy = slices.Clone(v.num.notBy)
 		w.present, w.absent = slices.Clone(v.present), slices.Clone(v.absent)
 		w.isTrue, w.notTrue = slices.Clone(v.isTrue), slices.Clone(v.notTrue)
+		w.strs = slices.Clone(v.strs)
 		g.slots[k] = &w
 	}
 	for k, v := range f.variants {
@@ -306,12 +347,18 @@ func (f *facts) add(l lit) *conflict {
 	case *ir.SymIn:
 		sf := f.slot(n.Slot)
 		if l.neg {
-			return sf.syms.exclude(n.Syms, l)
+			if cf := sf.syms.exclude(n.Syms, l); cf != nil {
+				return cf
+			}
+			return f.checkTexts(sf)
 		}
 		if cf := sf.needPresent(l); cf != nil {
 			return cf
 		}
-		return sf.syms.restrict(n.Syms, l)
+		if cf := sf.syms.restrict(n.Syms, l); cf != nil {
+			return cf
+		}
+		return f.checkTexts(sf)
 	case *ir.NumCmp:
 		sf := f.slot(n.Slot)
 		if l.neg {
@@ -325,13 +372,9 @@ func (f *facts) add(l lit) *conflict {
 		sf.num.restrict(n, l)
 		return sf.num.check()
 	case *ir.StrTest:
-		if !l.neg {
-			return f.slot(n.Slot).needPresent(l)
-		}
+		return f.addText(f.slot(n.Slot), l)
 	case *ir.Match:
-		if !l.neg {
-			return f.slot(n.Slot).needPresent(l)
-		}
+		return f.addText(f.slot(n.Slot), l)
 	case *ir.VariantIs:
 		v := f.variants[n.Exp]
 		if v == nil {
@@ -344,6 +387,53 @@ func (f *facts) add(l lit) *conflict {
 		return v.restrict(n.Variants, l)
 	}
 	return nil
+}
+
+// addText records a substring test or pattern.
+func (f *facts) addText(sf *slotFacts, l lit) *conflict {
+	if !l.neg {
+		if cf := sf.needPresent(l); cf != nil {
+			return cf
+		}
+	}
+	sf.strs = append(sf.strs, l)
+	return f.checkTexts(sf)
+}
+
+// checkTexts reports whether none of the symbols the value may be (when
+// an equality or in test bounds them) passes its substring tests and
+// patterns.
+func (f *facts) checkTexts(sf *slotFacts) *conflict {
+	if sf.syms.in == nil || len(sf.strs) == 0 {
+		return nil
+	}
+	used := map[int]bool{}
+	for sym := range sf.syms.in {
+		if sf.syms.out[sym] {
+			continue
+		}
+		failed := -1
+		for i, l := range sf.strs {
+			if !f.texts.holds(l, f.texts.prog.Symbols[sym]) {
+				failed = i
+				break
+			}
+		}
+		if failed < 0 {
+			return nil
+		}
+		used[failed] = true
+	}
+	lits := slices.Clone(sf.syms.inBy)
+	if len(sf.syms.out) > 0 {
+		lits = append(lits, sf.syms.outBy...)
+	}
+	for i, l := range sf.strs {
+		if used[i] {
+			lits = append(lits, l)
+		}
+	}
+	return &conflict{lits: lits, hint: "no value it may be passes the other test: check the texts, or join the tests with or"}
 }
 
 func (sf *slotFacts) needPresent(l lit) *conflict {

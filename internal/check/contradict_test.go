@@ -38,7 +38,13 @@ func TestContradictions(t *testing.T) {
 		{`not cookie("x") exists or cookie("x") == "a"`, ""},
 		{`cookie("x") == "a" and not cookie("x") exists`, "not cookie(\"x\") exists"},
 		{`cookie("x") starts_with "a" and not cookie("x") exists`, "cannot both hold"},
-		{`cookie("x") starts_with "a" and cookie("x") starts_with "b"`, ""}, // substrings are not looked at
+		{`cookie("x") starts_with "a" and cookie("x") starts_with "b"`, ""}, // substrings alone are not looked at
+		{`path == "/sale" and path starts_with "/fr/"`, "`path == \"/sale\"` and `path starts_with \"/fr/\"`"},
+		{`path in ["/fr/a", "/de/b"] and path starts_with "/fr/"`, ""},
+		{`path == "/sale" and path matches "^/fr"`, "cannot both hold"},
+		{`path == "/sale" and not path starts_with "/sa"`, "cannot both hold"},
+		{`path in ["/fr/a", "/de/b"] and path != "/fr/a" and path starts_with "/fr/"`, "cannot all hold"},
+		{`geo.country == "FR" and geo.country starts_with "F"`, ""},
 		{`visitor.new and not visitor.new`, "`visitor.new` and `not visitor.new`"},
 		{`fr and geo.country == "DE"`, "cannot both hold"},
 		{`fr and not fr`, "cannot both hold"},
