@@ -170,3 +170,37 @@ func TestInterning(t *testing.T) {
 		t.Errorf("symbols %q slots %v selectors %q", p.Symbols, p.Slots, p.Selectors)
 	}
 }
+
+// TestCountryHeaderWarnings: a test's CDN country header that is not a
+// country code is warned of, with what the host makes of it.
+func TestCountryHeaderWarnings(t *testing.T) {
+	for _, tc := range []struct{ header, value, want string }{
+		{"CF-IPCountry", "FR", ""},
+		{"CF-IPCountry", "fr", ""}, // the host folds case
+		{"CF-IPCountry", "XX", ""}, // Cloudflare's unknown
+		{"X-Other", "FRA", ""},     // not a country header
+		{"CF-IPCountry", "FRA", `CF-IPCountry: "FRA" is not a country code: bespoke ignores it, and this test's visitor has no country; did you mean "FR" (France)?`},
+		{"CloudFront-Viewer-Country", "UK", `the test's visitor comes from "UK", which no rule can test for; did you mean "GB" (United Kingdom)?`},
+		{"Client-Geo-Country", "France", `did you mean "FR" (France)?`},
+	} {
+		src := "rules:\n  - name: r\n    actions:\n      - remove: \"#x\"\ntests:\n  - name: t\n    request: { headers: { " + tc.header + ": " + tc.value + " } }\n    expect:\n      match: [r]\n"
+		f, err := syntax.Parse("r.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, list := check.Run(f)
+		if errs := list.Errors(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		var got []string
+		for _, w := range list.Warnings() {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: %s: warned %q", tc.header, tc.value, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want) || !strings.HasPrefix(got[0], "r.yaml:7:")):
+			t.Errorf("%s: %s: warned %q, want one at line 7 saying %q", tc.header, tc.value, got, tc.want)
+		}
+	}
+}

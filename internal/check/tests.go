@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -61,6 +62,7 @@ func (c *checker) tests() {
 		if r := t.Request; r != nil {
 			out.Request = &ir.Request{Method: r.Method, URL: r.URL, Headers: r.Headers, Cookies: r.Cookies}
 			c.testCookies(out, r)
+			c.testCountryHeaders(r)
 			if r.At != nil {
 				if nowPos != nil {
 					c.errorf(r.At.Pos, "the time is given twice: here and as `now` at line %d", nowPos.Line).WithHint("keep one of them")
@@ -499,4 +501,42 @@ func (c *checker) expectHeaderName(t *syntax.Text) bool {
 
 func validAttrName(n string) bool {
 	return n != "" && !strings.ContainsAny(n, " \t\n\"'<>/=")
+}
+
+// countryHeaders are the CDNs' headers bespoke reads a visitor's country
+// from, as net/http writes their names.
+var countryHeaders = map[string]bool{
+	"Cf-Ipcountry": true, "Cloudfront-Viewer-Country": true, "X-Vercel-Ip-Country": true, "Client-Geo-Country": true,
+}
+
+// testCountryHeaders warns of a test request whose CDN country header is
+// not a country code, which the test's author rarely means: the host
+// ignores a value that is not two letters (CF-IPCountry: FRA), and the
+// test's visitor has no country; it keeps two letters (UK), which no
+// rule can test for. Cloudflare's XX and ZZ (unknown) and T1 (Tor) are
+// what CDNs send.
+func (c *checker) testCountryHeaders(r *syntax.TestRequest) {
+	for i, h := range r.Headers {
+		if !countryHeaders[http.CanonicalHeaderKey(h[0])] {
+			continue
+		}
+		code := strings.ToUpper(strings.TrimSpace(h[1]))
+		if _, ok := countryNames[code]; ok || code == "XX" || code == "ZZ" || code == "T1" {
+			continue
+		}
+		pos := r.Pos
+		if i < len(r.HeaderPos) {
+			pos = r.HeaderPos[i]
+		}
+		what := "bespoke ignores it, and this test's visitor has no country"
+		if len(code) == 2 && code[0] >= 'A' && code[0] <= 'Z' && code[1] >= 'A' && code[1] <= 'Z' {
+			what = fmt.Sprintf("the test's visitor comes from %q, which no rule can test for", code)
+		}
+		e := c.warnf(pos, "%s: %q is not a country code: %s", h[0], h[1], what)
+		if meant := meantCountry(code); meant != "" {
+			e.WithHint("did you mean %q (%s)?", meant, countryNames[meant])
+		} else {
+			e.WithHint("country codes are two letters: FR, DE, GB, US, ...")
+		}
+	}
 }

@@ -97,13 +97,7 @@ func (c *checker) country(v, code string, pos diag.Pos) *diag.Error {
 	if why, ok := withdrawnCountries[code]; ok {
 		return c.errorf(pos, "%q is no longer a country code (%s)", v, why).WithHint("use the code of the country it became")
 	}
-	meant := countryAliases[code]
-	if meant == "" {
-		meant = countryAlpha3[code]
-	}
-	if meant == "" {
-		meant = countryByName[code]
-	}
+	meant := meantCountry(code)
 	e := c.errorf(pos, "%q is not a country code: geo.country holds ISO 3166-1 alpha-2 codes, such as \"FR\" or \"GB\"", v)
 	if meant != "" {
 		e.WithHint("did you mean %q (%s)?", meant, countryNames[meant])
@@ -111,6 +105,18 @@ func (c *checker) country(v, code string, pos diag.Pos) *diag.Error {
 		e.WithHint("country codes are two letters: FR, DE, GB, US, ...")
 	}
 	return e
+}
+
+// meantCountry returns the country code an upper-cased text that is not
+// one most likely means (UK: GB, FRA: FR, FRANCE: FR), or "".
+func meantCountry(code string) string {
+	if meant := countryAliases[code]; meant != "" {
+		return meant
+	}
+	if meant := countryAlpha3[code]; meant != "" {
+		return meant
+	}
+	return countryByName[code]
 }
 
 var continentNames = map[string]string{
