@@ -69,6 +69,13 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 		ro := ruletest.Options{Dir: filepath.Dir(path)}
 		if opt.pages != "" {
 			ro.Pages = os.DirFS(opt.pages)
+		} else if l.prog != nil {
+			// What check says of the selectors on the pages: a typo no
+			// test covers shows here too.
+			warnings, _ := ruletest.CheckPages(l.prog, filepath.Dir(path))
+			for _, w := range warnings {
+				fmt.Fprintln(stderr, w)
+			}
 		}
 		results, err := ruletest.RunWith(ctx, l.site, l.prog, ro)
 		if err != nil {
