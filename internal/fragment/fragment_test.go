@@ -181,24 +181,20 @@ func insidePage(src, elem string) string {
 	return fmt.Sprintf(`<!DOCTYPE html><body><main id=c-main><h2>t</h2><%s class=c-elem>%s</%s>x<p id=c-next>n</p><span id=c-more>m</span></main><c-m id=c-out></c-m>`, elem, src, elem)
 }
 
-// staysPut reports whether src, written in an element named ctx between
-// two markers (the second after a letter of text, as a page's text may
-// follow), leaves the second marker a sibling of the first and the
-// element's next sibling after it, as x/net/html's parser builds the
-// page.
-func staysPut(src, ctx string) bool {
-	doc, err := nethtml.Parse(strings.NewReader(putPage(src, ctx)))
+// markers parses page with x/net/html and returns its elements whose id
+// is a key of want and whose name is that key's value: markup may give
+// its own element a marker's id (<div title='a'x<c-m id=c-after> makes
+// the div's), which the name tells apart. Nil when page does not parse.
+func markers(page string, want map[string]string) map[string]*nethtml.Node {
+	doc, err := nethtml.Parse(strings.NewReader(page))
 	if err != nil {
-		return false
+		return nil
 	}
 	ids := map[string]*nethtml.Node{}
 	var walk func(*nethtml.Node)
 	walk = func(n *nethtml.Node) {
 		for _, a := range n.Attr {
-			// Each marker by its element's name too: markup may give its
-			// own element a marker's id (<div title='a'x<c-m id=c-after>).
-			want := map[string]string{"c-parent": "div", "c-ctx": ctx, "c-before": "c-m", "c-after": "c-m", "c-out": "c-m"}[a.Val]
-			if a.Key == "id" && n.Data == want {
+			if a.Key == "id" && want[a.Val] != "" && n.Data == want[a.Val] {
 				ids[a.Val] = n
 			}
 		}
@@ -207,6 +203,16 @@ func staysPut(src, ctx string) bool {
 		}
 	}
 	walk(doc)
+	return ids
+}
+
+// staysPut reports whether src, written in an element named ctx between
+// two markers (the second after a letter of text, as a page's text may
+// follow), leaves the second marker a sibling of the first and the
+// element's next sibling after it, as x/net/html's parser builds the
+// page.
+func staysPut(src, ctx string) bool {
+	ids := markers(putPage(src, ctx), map[string]string{"c-parent": "div", "c-ctx": ctx, "c-before": "c-m", "c-after": "c-m", "c-out": "c-m"})
 	cx, after, out, parent := ids["c-ctx"], ids["c-after"], ids["c-out"], ids["c-parent"]
 	return cx != nil && after != nil && out != nil && parent != nil &&
 		after.Parent == cx && out.Parent == parent && cx.Parent == parent
@@ -350,23 +356,7 @@ var contentContexts = []string{"ul", "ol", "select", "dl", "div", "section", "p"
 // after it where the page put them, as x/net/html's parser builds the
 // page.
 func staysInside(src, elem string) bool {
-	doc, err := nethtml.Parse(strings.NewReader(insidePage(src, elem)))
-	if err != nil {
-		return false
-	}
-	ids := map[string]*nethtml.Node{}
-	var walk func(*nethtml.Node)
-	walk = func(n *nethtml.Node) {
-		for _, a := range n.Attr {
-			if a.Key == "id" && strings.HasPrefix(a.Val, "c-") {
-				ids[a.Val] = n
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
+	ids := markers(insidePage(src, elem), map[string]string{"c-main": "main", "c-next": "p", "c-more": "span", "c-out": "c-m"})
 	m, next, more, out := ids["c-main"], ids["c-next"], ids["c-more"], ids["c-out"]
 	if m == nil || next == nil || more == nil || out == nil || next.Parent != m || more.Parent != m || out.Parent != m.Parent {
 		return false

@@ -8,7 +8,23 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
+	"github.com/bespoke-edge/bespoke/rules/diag"
 )
+
+// checkPages compiles src as the rule file dir/rules.yaml and returns
+// what CheckPages says of it.
+func checkPages(t *testing.T, dir, src string) diag.List {
+	t.Helper()
+	p, err := compiler.Check(filepath.Join(dir, "rules.yaml"), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ruletest.CheckPages(p, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
 
 func TestCheckPages(t *testing.T) {
 	dir := t.TempDir()
@@ -42,14 +58,7 @@ func TestCheckPages(t *testing.T) {
 		t.Run(tc.selector, func(t *testing.T) {
 			src := "pages: site\nrules:\n  - name: banner\n    actions:\n      - insert_before: { select: main, html: '<div class=\"app-banner\">App</div>' }\n" +
 				"  - name: r\n    actions:\n      - add_class: { select: \"" + tc.selector + "\", class: x }\n"
-			p, err := compiler.Check(filepath.Join(dir, "rules.yaml"), []byte(src))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := ruletest.CheckPages(p, dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := checkPages(t, dir, src)
 			if tc.want == "" {
 				if len(got) > 0 {
 					t.Fatalf("warned %v", got)
@@ -97,14 +106,7 @@ func TestCheckPagesItemIDs(t *testing.T) {
 		{"@sku", `their attributes are: class, data-item-id`},
 	} {
 		src := "pages: site\nrules:\n  - name: r\n    actions:\n      - hide_seen: { select: li.card, id: \"" + tc.id + "\" }\n"
-		p, err := compiler.Check(filepath.Join(dir, "rules.yaml"), []byte(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := ruletest.CheckPages(p, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := checkPages(t, dir, src)
 		switch {
 		case tc.want == "" && len(got) > 0:
 			t.Errorf("%s: warned %v", tc.id, got)
