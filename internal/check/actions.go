@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/internal/escape"
@@ -193,8 +194,24 @@ func (c *checker) escaping(a *syntax.Action, act *plugin.Action) {
 // escaping checks put them only in text and quoted values).
 func (c *checker) fragment(a *syntax.Action) {
 	t := a.Content
-	if t == nil || insideRawText(a) {
+	if t == nil {
 		return
+	}
+	// The type of the element each alternative of the selector selects
+	// ("" for any), for the actions that write inside it.
+	var types []string
+	if a.Select != nil && (a.Op == plugin.OpSetInner || a.Op == plugin.OpPrepend || a.Op == plugin.OpAppend) {
+		if list, err := selector.Parse(strings.TrimSpace(a.Select.Value)); err == nil {
+			for _, cx := range list {
+				types = append(types, strings.ToLower(cx.Compounds[len(cx.Compounds)-1].Type))
+			}
+		}
+	}
+	for _, typ := range types {
+		switch typ {
+		case "script", "style", "textarea", "title", "xmp", "noscript", "iframe", "noembed", "noframes":
+			return // its content is text, not markup
+		}
 	}
 	var b strings.Builder
 	starts := make([]int, len(t.Parts))
@@ -206,7 +223,21 @@ func (c *checker) fragment(a *syntax.Action) {
 			b.WriteString(p.Text)
 		}
 	}
-	prob := checkFragment(a, b.String())
+	// set_inner and append end the element: its end tag follows the
+	// markup, and closes what HTML lets it (CheckContent) when the
+	// selector says which element it is.
+	var prob *fragment.Problem
+	if a.Op == plugin.OpPrepend || len(types) == 0 {
+		prob = fragment.Check(b.String())
+	}
+	for _, typ := range types {
+		if prob != nil {
+			break
+		}
+		if a.Op != plugin.OpPrepend {
+			prob = fragment.CheckContent(b.String(), typ)
+		}
+	}
 	if prob == nil {
 		return
 	}
@@ -221,83 +252,10 @@ func (c *checker) fragment(a *syntax.Action) {
 		}
 	}
 	hint := prob.Hint
-	if optionalEnd(prob.Open) && (a.Op == plugin.OpSetInner || a.Op == plugin.OpAppend) && untyped(a.Select) {
+	if fragment.ImpliedEnd(prob.Open) && a.Op != plugin.OpPrepend && slices.Contains(types, "") {
 		hint += fmt.Sprintf("; or name the type of the element in the selector (ul.cards, select#size): its end tag closes the last <%s>", prob.Open)
 	}
 	c.errorf(pos, "%s", prob.Msg).WithHint("%s", hint)
-}
-
-// untyped reports whether a selector has an alternative that does not
-// name its element's type (.cards, #size).
-func untyped(sel *syntax.Text) bool {
-	if sel == nil {
-		return false
-	}
-	list, err := selector.Parse(strings.TrimSpace(sel.Value))
-	if err != nil {
-		return false
-	}
-	for _, cx := range list {
-		if cx.Compounds[len(cx.Compounds)-1].Type == "" {
-			return true
-		}
-	}
-	return false
-}
-
-// optionalEnd reports whether name is an element a list, a select or a
-// paragraph's parent closes at its own end tag.
-func optionalEnd(name string) bool {
-	switch name {
-	case "li", "dt", "dd", "p", "option", "optgroup", "rb", "rp", "rt", "rtc":
-		return true
-	}
-	return false
-}
-
-// checkFragment checks the markup of action a: as the content of the
-// element it selects, followed by that element's end tag, for set_inner
-// and append on selectors that name the element's type (for each type
-// they name); else as markup the page goes on after.
-func checkFragment(a *syntax.Action, markup string) *fragment.Problem {
-	if a.Op != plugin.OpSetInner && a.Op != plugin.OpAppend || a.Select == nil {
-		return fragment.Check(markup)
-	}
-	list, err := selector.Parse(strings.TrimSpace(a.Select.Value))
-	if err != nil {
-		return fragment.Check(markup)
-	}
-	for _, cx := range list {
-		if prob := fragment.CheckContent(markup, cx.Compounds[len(cx.Compounds)-1].Type); prob != nil {
-			return prob
-		}
-	}
-	return nil
-}
-
-// insideRawText reports whether the html of a set_inner, prepend or
-// append goes inside an element whose content is text (<script>,
-// <style>, <textarea>, <title>): there it is not markup.
-func insideRawText(a *syntax.Action) bool {
-	switch a.Op {
-	case plugin.OpSetInner, plugin.OpPrepend, plugin.OpAppend:
-	default:
-		return false
-	}
-	if a.Select == nil {
-		return false
-	}
-	list, err := selector.Parse(strings.TrimSpace(a.Select.Value))
-	if err != nil {
-		return false
-	}
-	for _, cx := range list {
-		switch strings.ToLower(cx.Compounds[len(cx.Compounds)-1].Type) {
-		case "script", "style", "textarea", "title", "xmp", "noscript", "iframe", "noembed", "noframes":
-			return true
-		}
-	}
-	return false
 }
 
 // namedMeta reports whether a compound selects <meta> elements by their

@@ -608,6 +608,18 @@ func firstTag(src, name string) int {
 	}
 }
 
+// ImpliedEnd reports whether the parser closes an element named name by
+// itself when the end tag of an element around it comes (the HTML
+// standard's "generate implied end tags": a list's <li>, a select's
+// <option>, a <p>): CheckContent accepts markup that leaves one open.
+func ImpliedEnd(name string) bool {
+	switch name {
+	case "dd", "dt", "li", "optgroup", "option", "p", "rb", "rp", "rt", "rtc":
+		return true
+	}
+	return false
+}
+
 // optionalEnd lists the elements whose end tag HTML lets a page leave out.
 var optionalEnd = map[string]bool{
 	"li": true, "dt": true, "dd": true, "p": true, "rt": true, "rp": true, "rb": true, "rtc": true,
