@@ -41,8 +41,9 @@ func (c *checker) contradictions() {
 func contradictions(p *ir.Program) (segs, rules map[int]*conflict) {
 	segs, rules = map[int]*conflict{}, map[int]*conflict{}
 	never := make([]bool, len(p.Segments))
+	tx := &texts{prog: p, patterns: map[int]*regexp.Regexp{}} // shared: patterns compile once
 	for i, s := range p.Segments {
-		if cf, unsat := unsatisfiable(p, s.Cond, never); unsat && cf != nil {
+		if cf, unsat := unsatisfiable(p, s.Cond, never, tx); unsat && cf != nil {
 			never[i] = true
 			segs[i] = cf
 		}
@@ -51,7 +52,7 @@ func contradictions(p *ir.Program) (segs, rules map[int]*conflict) {
 		if _, disabled := r.Cond.(*ir.Const); disabled {
 			continue
 		}
-		if cf, unsat := unsatisfiable(p, r.Cond, never); unsat && cf != nil {
+		if cf, unsat := unsatisfiable(p, r.Cond, never, tx); unsat && cf != nil {
 			rules[i] = cf
 		}
 	}
@@ -118,9 +119,9 @@ const solveBudget = 4096
 // unsatisfiable reports whether cond holds on no request, and the
 // conflict that shows it (nil when cond is false for a reason other than
 // contradicting tests: a constant, a segment that never holds).
-func unsatisfiable(p *ir.Program, cond ir.Node, never []bool) (*conflict, bool) {
+func unsatisfiable(p *ir.Program, cond ir.Node, never []bool, tx *texts) (*conflict, bool) {
 	s := &solver{prog: p, never: never, budget: solveBudget}
-	sat, cf := s.sat(newFacts(p), []lit{{n: cond}}, false)
+	sat, cf := s.sat(newFacts(tx), []lit{{n: cond}}, false)
 	if sat || s.budget <= 0 {
 		return nil, false
 	}
@@ -277,12 +278,12 @@ type interval struct {
 	loSet, hiSet   bool
 }
 
-func newFacts(p *ir.Program) *facts {
-	return &facts{slots: map[int]*slotFacts{}, variants: map[int]*symFacts{}, texts: &texts{prog: p, patterns: map[int]*regexp.Regexp{}}}
+func newFacts(tx *texts) *facts {
+	return &facts{slots: map[int]*slotFacts{}, texts: tx}
 }
 
 func (f *facts) clone() *facts {
-	g := &facts{slots: map[int]*slotFacts{}, variants: map[int]*symFacts{}, texts: f.texts}
+	g := newFacts(f.texts)
 	for k, v := range f.slots {
 		w := *v
 		w.syms = v.syms.clone()
@@ -293,6 +294,9 @@ func (f *facts) clone() *facts {
 		w.isTrue, w.notTrue = slices.Clone(v.isTrue), slices.Clone(v.notTrue)
 		w.strs = slices.Clone(v.strs)
 		g.slots[k] = &w
+	}
+	if f.variants != nil {
+		g.variants = make(map[int]*symFacts, len(f.variants))
 	}
 	for k, v := range f.variants {
 		w := v.clone()
@@ -378,6 +382,9 @@ func (f *facts) add(l lit) *conflict {
 	case *ir.VariantIs:
 		v := f.variants[n.Exp]
 		if v == nil {
+			if f.variants == nil {
+				f.variants = map[int]*symFacts{}
+			}
 			v = &symFacts{}
 			f.variants[n.Exp] = v
 		}
