@@ -1,0 +1,99 @@
+package host_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host"
+)
+
+// benchSeenRules are the rules of the bench's bespoke-seen target: five
+// edits and hide_seen on the shop page.
+const benchSeenRules = `rules:
+  - name: edits
+    when: cookie("seg") exists
+    actions:
+      - set_inner: { select: ".listing-head h1", text: 'Picked for you in {{ geo.country or "your area" }}' }
+      - set_attr: { select: "#promo-strip a", name: href, value: '/offers?seg={{ cookie("seg") or "none" }}' }
+      - add_class: { select: body, class: bench-p }
+      - insert_before: { select: "#listing", html: '<div class="bench-banner">Members save 10%</div>' }
+      - remove: "#legacy-promo"
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 4 }
+`
+
+// discard is a ResponseWriter that keeps only the headers and counts
+// the body.
+type discard struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *discard) Header() http.Header         { return w.h }
+func (w *discard) WriteHeader(code int)        { w.status = code }
+func (w *discard) Write(b []byte) (int, error) { w.n += len(b); return len(b), nil }
+
+// BenchmarkMiddleware is the cost of one request of the shop page
+// through host.Handler in front of an in-process handler (Config.Next,
+// as the Caddy module runs it), which writes the page in 32 KiB writes
+// as a reverse proxy copying an origin's body does, with its ETag and
+// length. "next" is that handler alone.
+func BenchmarkMiddleware(b *testing.B) {
+	page, err := os.ReadFile("../testdata/pages/shop.html")
+	if err != nil {
+		b.Fatal(err)
+	}
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("ETag", `"shop-1"`)
+		h.Set("Content-Length", strconv.Itoa(len(page)))
+		w.WriteHeader(http.StatusOK)
+		for i := 0; i < len(page); i += 32 << 10 {
+			w.Write(page[i:min(i+32<<10, len(page))])
+		}
+	})
+	for _, c := range []struct {
+		name  string
+		rules string
+	}{{"next", ""}, {"seen", benchSeenRules}} {
+		b.Run(c.name, func(b *testing.B) {
+			var h http.Handler = next
+			if c.rules != "" {
+				bh, err := host.New(context.Background(), host.Config{Next: next, Rules: []byte(c.rules), Secret: []byte(secret), Logger: quiet, CacheDir: "-"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer bh.Close(context.Background())
+				h = bh
+			}
+			var jar string
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r, _ := http.NewRequest("GET", "http://shop.test/", nil)
+				r.RemoteAddr = "127.0.0.1:40000"
+				r.Header.Set("CF-IPCountry", "FR")
+				r.Header.Set("Cookie", "seg=gold; "+jar)
+				w := &discard{h: http.Header{}}
+				h.ServeHTTP(w, r)
+				if w.status != 200 && w.status != 0 || w.n == 0 {
+					b.Fatalf("status %d, %d bytes", w.status, w.n)
+				}
+				if sc := w.h.Values("Set-Cookie"); len(sc) > 0 {
+					var parts []string
+					for _, s := range sc {
+						parts = append(parts, strings.SplitN(s, ";", 2)[0])
+					}
+					jar = strings.Join(parts, "; ")
+				}
+			}
+		})
+	}
+}
