@@ -29,7 +29,7 @@ const newVisitorOffer = "New here? Join Northwind Club and get 10% off your firs
 
 // load adapts a Caddyfile and runs it in this process, replacing the
 // config running.
-func load(t *testing.T, src string) error {
+func load(t testing.TB, src string) error {
 	t.Helper()
 	cfg, warn, err := caddyfile.Adapter{ServerType: httpcaddyfile.ServerType{}}.Adapt([]byte(src), nil)
 	if err != nil {
@@ -44,7 +44,7 @@ func load(t *testing.T, src string) error {
 // freePorts returns n loopback addresses free at once: all are held
 // while they are picked, so that no two are the same port (one picked
 // and closed before the next could be handed out again).
-func freePorts(t *testing.T, n int) []string {
+func freePorts(t testing.TB, n int) []string {
 	t.Helper()
 	addrs := make([]string, n)
 	for i := range addrs {

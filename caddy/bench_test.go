@@ -1,0 +1,129 @@
+package caddybespoke_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// benchSeenRules are the rules of the bench's bespoke-seen target: five
+// edits and hide_seen on the shop page.
+const benchSeenRules = `rules:
+  - name: edits
+    when: cookie("seg") exists
+    actions:
+      - set_inner: { select: ".listing-head h1", text: 'Picked for you in {{ geo.country or "your area" }}' }
+      - set_attr: { select: "#promo-strip a", name: href, value: '/offers?seg={{ cookie("seg") or "none" }}' }
+      - add_class: { select: body, class: bench-p }
+      - insert_before: { select: "#listing", html: '<div class="bench-banner">Members save 10%</div>' }
+      - remove: "#legacy-promo"
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 4 }
+`
+
+// BenchmarkCaddy is the cost of one request of the shop page through a
+// real Caddy in this process, on loopback: reverse_proxy alone (plain),
+// and with the bespoke directive in front of it running the bench's
+// bespoke-seen rules (bespoke). One request at a time, the client and
+// the origin in the process: ns/op is how long a request takes from the
+// client to the origin and back, and the difference between the two is
+// what the directive adds to it. bench/'s caddy-plain and caddy-bespoke
+// targets measure the same out of process, under load.
+func BenchmarkCaddy(b *testing.B) {
+	page, err := os.ReadFile("../testdata/pages/shop.html")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	rules := filepath.Join(dir, "seen.yaml")
+	if err := os.WriteFile(rules, []byte(benchSeenRules), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	origin := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("ETag", `"shop-1"`)
+		h.Set("Content-Length", strconv.Itoa(len(page)))
+		w.Write(page)
+	})}
+	ports := freePorts(b, 3)
+	plain, personal, originAddr := ports[0], ports[1], ports[2]
+	ln, err := net.Listen("tcp", originAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go origin.Serve(ln)
+	defer origin.Close()
+	src := fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	log {
+		output discard
+	}
+	storage file_system %s
+}
+http://%s {
+	reverse_proxy %s {
+		transport http {
+			keepalive_idle_conns_per_host 256
+		}
+	}
+}
+http://%s {
+	bespoke {
+		rules %s
+		secret "caddy bench secret, 32 bytes long"
+		cache_dir -
+	}
+	reverse_proxy %s {
+		transport http {
+			keepalive_idle_conns_per_host 256
+		}
+	}
+}
+`, filepath.Join(dir, "data"), plain, originAddr, personal, rules, originAddr)
+	if err := load(b, src); err != nil {
+		b.Fatal(err)
+	}
+	defer caddy.Stop()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	for _, c := range []struct{ name, addr string }{{"plain", plain}, {"bespoke", personal}} {
+		b.Run(c.name, func(b *testing.B) {
+			var jar string
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				req, _ := http.NewRequest("GET", "http://"+c.addr+"/shop.html", nil)
+				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36")
+				req.Header.Set("Sec-Fetch-Dest", "document")
+				req.Header.Set("Cookie", "seg=gold; "+jar)
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || n == 0 {
+					b.Fatalf("status %d, %d bytes", resp.StatusCode, n)
+				}
+				if sc := resp.Header.Values("Set-Cookie"); len(sc) > 0 {
+					var parts []string
+					for _, s := range sc {
+						parts = append(parts, strings.SplitN(s, ";", 2)[0])
+					}
+					jar = strings.Join(parts, "; ")
+				}
+			}
+		})
+	}
+}
