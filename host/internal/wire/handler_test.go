@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -223,5 +224,61 @@ func TestHandlerTransportCloseWhileReading(t *testing.T) {
 	}
 	if string(buf) != "secon" {
 		t.Fatalf("the read under way got %q", buf)
+	}
+}
+
+// TestHandlerTransportConcurrent: round trips at once, each read whole
+// or closed part way, each get their own handler's bytes and leave no
+// handler running.
+func TestHandlerTransportConcurrent(t *testing.T) {
+	var running atomic.Int32
+	tr := &HandlerTransport{Logger: quiet, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		running.Add(1)
+		defer running.Add(-1)
+		id := r.URL.Query().Get("id")
+		for i := 0; i < 50; i++ {
+			if _, err := io.WriteString(w, "<p>"+id+"</p>"); err != nil {
+				return
+			}
+		}
+	})}
+	errs := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		go func() {
+			var err error
+			defer func() { errs <- err }()
+			for i := 0; i < 50 && err == nil; i++ {
+				id := strconv.Itoa(g*1000 + i)
+				req, _ := http.NewRequest("GET", "http://bespoke-origin.invalid/?id="+id, nil)
+				resp, rerr := tr.RoundTrip(req)
+				if rerr != nil {
+					err = rerr
+					return
+				}
+				want := strings.Repeat("<p>"+id+"</p>", 50)
+				if i%2 == 1 {
+					buf := make([]byte, 10)
+					io.ReadFull(resp.Body, buf)
+					resp.Body.Close()
+					if string(buf) != want[:10] {
+						err = errors.New("round trip " + id + " read " + string(buf))
+					}
+					continue
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(got) != want {
+					err = errors.New("round trip " + id + " read another page")
+				}
+			}
+		}()
+	}
+	for g := 0; g < 16; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := running.Load(); n != 0 {
+		t.Fatalf("%d handlers still running after every body was closed", n)
 	}
 }
