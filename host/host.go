@@ -57,7 +57,9 @@ type Config struct {
 	// Next is an in-process upstream: New then returns middleware around
 	// it. Next sees the request as a server would, with the visitor's Host
 	// and the forwarding headers; what it writes is personalized as it
-	// streams. It must not hijack the connection, but for a request to
+	// streams. It runs as a coroutine of the request's goroutine, taking
+	// turns with the proxy at each write, so it should return when its
+	// request's context ends. It must not hijack the connection, but for a request to
 	// switch protocols (a WebSocket), which it gets as it came, with the
 	// visitor's ResponseWriter (see Handler.ServeHTTP).
 	Next http.Handler
