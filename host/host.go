@@ -125,12 +125,14 @@ type Config struct {
 // Handler personalizes requests; New builds it. It is safe for concurrent
 // use.
 type Handler struct {
-	srv     *server.Server
-	h       http.Handler
-	next    http.Handler // Config.Next: upgrade requests go straight to it
-	metrics *Metrics
-	name    string
-	stop    context.CancelFunc
+	srv  *server.Server
+	h    http.Handler
+	next http.Handler // Config.Next: upgrade requests go straight to it
+	// inProcess runs Next; Close ends what it keeps between requests.
+	inProcess *wire.HandlerTransport
+	metrics   *Metrics
+	name      string
+	stop      context.CancelFunc
 
 	closeOnce sync.Once
 }
@@ -158,7 +160,8 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	srv.Watch(wctx)
-	return &Handler{srv: srv, h: srv.Handler(), next: cfg.Next, metrics: m, name: c.Routes[0].Name, stop: stop}, nil
+	inProcess, _ := opt.Transport.(*wire.HandlerTransport)
+	return &Handler{srv: srv, h: srv.Handler(), next: cfg.Next, inProcess: inProcess, metrics: m, name: c.Routes[0].Name, stop: stop}, nil
 }
 
 // translate turns cfg into the server's configuration: one route.
@@ -329,6 +332,9 @@ func (h *Handler) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		h.stop()
 		h.srv.Close(ctx)
+		if h.inProcess != nil {
+			h.inProcess.Close()
+		}
 		h.metrics.release(h.name)
 	})
 	return nil

@@ -282,3 +282,61 @@ func TestHandlerTransportConcurrent(t *testing.T) {
 		t.Fatalf("%d handlers still running after every body was closed", n)
 	}
 }
+
+// TestHandlerTransportRunners: the coroutine that ran a request runs the
+// next, a handler's write after it returned neither reaches nor disturbs
+// the next request's response, and Close ends what is kept.
+func TestHandlerTransportRunners(t *testing.T) {
+	leaked := make(chan http.ResponseWriter, 1)
+	tr := &HandlerTransport{Logger: quiet, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("leak") != "" {
+			leaked <- w
+		}
+		io.WriteString(w, "page "+r.URL.Query().Get("id"))
+	})}
+	get := func(query string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://bespoke-origin.invalid/?"+query, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for i := range 5 {
+		if got := get("id=" + strconv.Itoa(i)); got != "page "+strconv.Itoa(i) {
+			t.Fatalf("request %d got %q", i, got)
+		}
+		if n := len(tr.idle); n != 1 {
+			t.Fatalf("after request %d, %d runners kept, want 1", i, n)
+		}
+	}
+	first := tr.idle[0]
+	get("id=a&leak=1")
+	w := <-leaked
+	if tr.idle[0] != first {
+		t.Fatal("a request ran on a new runner while one was idle")
+	}
+	if _, err := io.WriteString(w, "late"); !errors.Is(err, errWriteAfterReturn) {
+		t.Fatalf("a write after the handler returned: %v", err)
+	}
+	if got := get("id=b"); got != "page b" {
+		t.Fatalf("the next request got %q", got)
+	}
+
+	tr.Close()
+	if len(tr.idle) != 0 {
+		t.Fatal("Close kept runners")
+	}
+	if got := get("id=c"); got != "page c" {
+		t.Fatalf("a request after Close got %q", got)
+	}
+	if len(tr.idle) != 0 {
+		t.Fatal("a runner was kept after Close")
+	}
+}
