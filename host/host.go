@@ -57,9 +57,7 @@ type Config struct {
 	// Next is an in-process upstream: New then returns middleware around
 	// it. Next sees the request as a server would, with the visitor's Host
 	// and the forwarding headers; what it writes is personalized as it
-	// streams. It runs as a coroutine of the request's goroutine, taking
-	// turns with the proxy at each write, so it should return when its
-	// request's context ends. It must not hijack the connection, but for a request to
+	// streams. It must not hijack the connection, but for a request to
 	// switch protocols (a WebSocket), which it gets as it came, with the
 	// visitor's ResponseWriter (see Handler.ServeHTTP).
 	Next http.Handler
@@ -125,14 +123,12 @@ type Config struct {
 // Handler personalizes requests; New builds it. It is safe for concurrent
 // use.
 type Handler struct {
-	srv  *server.Server
-	h    http.Handler
-	next http.Handler // Config.Next: upgrade requests go straight to it
-	// inProcess runs Next; Close ends what it keeps between requests.
-	inProcess *wire.HandlerTransport
-	metrics   *Metrics
-	name      string
-	stop      context.CancelFunc
+	srv     *server.Server
+	h       http.Handler
+	next    http.Handler // Config.Next: upgrade requests go straight to it
+	metrics *Metrics
+	name    string
+	stop    context.CancelFunc
 
 	closeOnce sync.Once
 }
@@ -160,8 +156,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	srv.Watch(wctx)
-	inProcess, _ := opt.Transport.(*wire.HandlerTransport)
-	return &Handler{srv: srv, h: srv.Handler(), next: cfg.Next, inProcess: inProcess, metrics: m, name: c.Routes[0].Name, stop: stop}, nil
+	return &Handler{srv: srv, h: srv.Handler(), next: cfg.Next, metrics: m, name: c.Routes[0].Name, stop: stop}, nil
 }
 
 // translate turns cfg into the server's configuration: one route.
@@ -332,9 +327,6 @@ func (h *Handler) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		h.stop()
 		h.srv.Close(ctx)
-		if h.inProcess != nil {
-			h.inProcess.Close()
-		}
 		h.metrics.release(h.name)
 	})
 	return nil

@@ -5,11 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
-	"time"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -142,22 +142,21 @@ func TestHandlerTransportRequest(t *testing.T) {
 }
 
 // TestHandlerTransportClose: closing the body mid-page fails the
-// handler's writes from then on, and returns once the handler has.
+// handler's writes from then on, and the handler returns.
 func TestHandlerTransportClose(t *testing.T) {
-	var writeErr atomic.Value
-	var returned atomic.Bool
+	writeErr := make(chan error, 1)
 	resp, err := roundTrip(t, func(w http.ResponseWriter, r *http.Request) {
-		defer returned.Store(true)
 		for i := 0; i < 100; i++ {
 			if _, err := io.WriteString(w, "<p>chunk</p>"); err != nil {
-				writeErr.Store(err)
 				// A handler that goes on writing gets the same error.
-				if _, err := io.WriteString(w, "more"); !errors.Is(err, io.ErrClosedPipe) {
-					writeErr.Store(errors.New("a write after the close did not fail"))
+				if _, err2 := io.WriteString(w, "more"); !errors.Is(err2, io.ErrClosedPipe) {
+					err = errors.New("a write after the close did not fail")
 				}
+				writeErr <- err
 				return
 			}
 		}
+		writeErr <- nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -167,10 +166,7 @@ func TestHandlerTransportClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if !returned.Load() {
-		t.Fatal("Close returned before the handler did")
-	}
-	if err, _ := writeErr.Load().(error); !errors.Is(err, io.ErrClosedPipe) {
+	if err := <-writeErr; !errors.Is(err, io.ErrClosedPipe) {
 		t.Fatalf("the handler's write after the close: %v, want io.ErrClosedPipe", err)
 	}
 	if n, err := resp.Body.Read(buf); n != 0 || err == nil {
@@ -179,62 +175,14 @@ func TestHandlerTransportClose(t *testing.T) {
 	resp.Body.Close() // a second Close is harmless
 }
 
-// TestHandlerTransportCloseWhileReading: a Close from another goroutine
-// while a Read waits for the handler waits for that Read, and the
-// handler's next write fails.
-func TestHandlerTransportCloseWhileReading(t *testing.T) {
-	release := make(chan struct{})
-	var second error
-	resp, err := roundTrip(t, func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "first")
-		<-release
-		_, second = io.WriteString(w, "second")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 5)
-	if _, err := io.ReadFull(resp.Body, buf); err != nil {
-		t.Fatal(err)
-	}
-	read := make(chan error, 1)
-	go func() {
-		_, err := resp.Body.Read(buf) // runs the handler: it waits on release
-		read <- err
-	}()
-	closed := make(chan struct{})
-	go func() {
-		time.Sleep(10 * time.Millisecond)
-		resp.Body.Close()
-		close(closed)
-	}()
-	time.Sleep(30 * time.Millisecond)
-	select {
-	case <-closed:
-		t.Fatal("Close returned while a Read was running the handler")
-	default:
-	}
-	close(release)
-	if err := <-read; err != nil {
-		t.Fatalf("the read under way: %v", err)
-	}
-	<-closed
-	if !errors.Is(second, io.ErrClosedPipe) {
-		t.Fatalf("the handler's write after the close: %v", second)
-	}
-	if string(buf) != "secon" {
-		t.Fatalf("the read under way got %q", buf)
-	}
-}
-
 // TestHandlerTransportConcurrent: round trips at once, each read whole
-// or closed part way, each get their own handler's bytes and leave no
-// handler running.
+// or closed part way, each get their own handler's bytes, and every
+// handler returns.
 func TestHandlerTransportConcurrent(t *testing.T) {
-	var running atomic.Int32
+	var handlers sync.WaitGroup
 	tr := &HandlerTransport{Logger: quiet, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		running.Add(1)
-		defer running.Add(-1)
+		handlers.Add(1)
+		defer handlers.Done()
 		id := r.URL.Query().Get("id")
 		for i := 0; i < 50; i++ {
 			if _, err := io.WriteString(w, "<p>"+id+"</p>"); err != nil {
@@ -278,65 +226,33 @@ func TestHandlerTransportConcurrent(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if n := running.Load(); n != 0 {
-		t.Fatalf("%d handlers still running after every body was closed", n)
-	}
+	handlers.Wait() // each returns once its body is read or closed
 }
 
-// TestHandlerTransportRunners: the coroutine that ran a request runs the
-// next, a handler's write after it returned neither reaches nor disturbs
-// the next request's response, and Close ends what is kept.
-func TestHandlerTransportRunners(t *testing.T) {
-	leaked := make(chan http.ResponseWriter, 1)
-	tr := &HandlerTransport{Logger: quiet, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("leak") != "" {
-			leaked <- w
-		}
-		io.WriteString(w, "page "+r.URL.Query().Get("id"))
-	})}
-	get := func(query string) string {
-		t.Helper()
-		req, _ := http.NewRequest("GET", "http://bespoke-origin.invalid/?"+query, nil)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
+// TestHandlerTransportLockedWriter: a handler whose output is written by
+// a goroutine that holds its thread, as FrankenPHP's PHP threads write
+// from a cgo callback, is served.
+func TestHandlerTransportLockedWriter(t *testing.T) {
+	page := strings.Repeat("<p>php</p>", 5000)
+	resp, err := roundTrip(t, func(w http.ResponseWriter, r *http.Request) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			w.Header().Set("Content-Type", "text/html")
+			for i := 0; i < len(page); i += 8192 {
+				io.WriteString(w, page[i:min(i+8192, len(page))])
+			}
+		}()
+		<-done
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := range 5 {
-		if got := get("id=" + strconv.Itoa(i)); got != "page "+strconv.Itoa(i) {
-			t.Fatalf("request %d got %q", i, got)
-		}
-		if n := len(tr.idle); n != 1 {
-			t.Fatalf("after request %d, %d runners kept, want 1", i, n)
-		}
-	}
-	first := tr.idle[0]
-	get("id=a&leak=1")
-	w := <-leaked
-	if tr.idle[0] != first {
-		t.Fatal("a request ran on a new runner while one was idle")
-	}
-	if _, err := io.WriteString(w, "late"); !errors.Is(err, errWriteAfterReturn) {
-		t.Fatalf("a write after the handler returned: %v", err)
-	}
-	if got := get("id=b"); got != "page b" {
-		t.Fatalf("the next request got %q", got)
-	}
-
-	tr.Close()
-	if len(tr.idle) != 0 {
-		t.Fatal("Close kept runners")
-	}
-	if got := get("id=c"); got != "page c" {
-		t.Fatalf("a request after Close got %q", got)
-	}
-	if len(tr.idle) != 0 {
-		t.Fatal("a runner was kept after Close")
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || string(got) != page {
+		t.Fatalf("read %d bytes, %v; want %d", len(got), err, len(page))
 	}
 }
