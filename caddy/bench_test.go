@@ -14,38 +14,23 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
-// benchSeenRules are the rules of the bench's bespoke-seen target: five
-// edits and hide_seen on the shop page.
-const benchSeenRules = `rules:
-  - name: edits
-    when: cookie("seg") exists
-    actions:
-      - set_inner: { select: ".listing-head h1", text: 'Picked for you in {{ geo.country or "your area" }}' }
-      - set_attr: { select: "#promo-strip a", name: href, value: '/offers?seg={{ cookie("seg") or "none" }}' }
-      - add_class: { select: body, class: bench-p }
-      - insert_before: { select: "#listing", html: '<div class="bench-banner">Members save 10%</div>' }
-      - remove: "#legacy-promo"
-  - name: fresh
-    actions:
-      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 4 }
-`
-
 // BenchmarkCaddy is the cost of one request of the shop page through a
 // real Caddy in this process, on loopback: reverse_proxy alone (plain),
-// and with the bespoke directive in front of it running the bench's
-// bespoke-seen rules (bespoke). One request at a time, the client and
-// the origin in the process: ns/op is how long a request takes from the
-// client to the origin and back, and the difference between the two is
-// what the directive adds to it. bench/'s caddy-plain and caddy-bespoke
-// targets measure the same out of process, under load.
+// and with the bespoke directive in front of it running
+// testdata/pages/shop-rules.yaml (bespoke). One request at a time, the
+// client and the origin in the process: ns/op is how long a request
+// takes from the client to the origin and back, and the difference
+// between the two is what the directive adds to it. bench/'s
+// caddy-plain and caddy-bespoke targets measure the same out of
+// process, under load.
 func BenchmarkCaddy(b *testing.B) {
 	page, err := os.ReadFile("../testdata/pages/shop.html")
 	if err != nil {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	rules := filepath.Join(dir, "seen.yaml")
-	if err := os.WriteFile(rules, []byte(benchSeenRules), 0o644); err != nil {
+	rules, err := filepath.Abs("../testdata/pages/shop-rules.yaml")
+	if err != nil {
 		b.Fatal(err)
 	}
 	origin := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

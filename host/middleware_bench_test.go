@@ -11,22 +11,6 @@ import (
 	"github.com/bespoke-edge/bespoke/host"
 )
 
-// benchSeenRules are the rules of the bench's bespoke-seen target: five
-// edits and hide_seen on the shop page.
-const benchSeenRules = `rules:
-  - name: edits
-    when: cookie("seg") exists
-    actions:
-      - set_inner: { select: ".listing-head h1", text: 'Picked for you in {{ geo.country or "your area" }}' }
-      - set_attr: { select: "#promo-strip a", name: href, value: '/offers?seg={{ cookie("seg") or "none" }}' }
-      - add_class: { select: body, class: bench-p }
-      - insert_before: { select: "#listing", html: '<div class="bench-banner">Members save 10%</div>' }
-      - remove: "#legacy-promo"
-  - name: fresh
-    actions:
-      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 4 }
-`
-
 // discard is a ResponseWriter that keeps only the headers and counts
 // the body.
 type discard struct {
@@ -43,9 +27,14 @@ func (w *discard) Write(b []byte) (int, error) { w.n += len(b); return len(b), n
 // through host.Handler in front of an in-process handler (Config.Next,
 // as the Caddy module runs it), which writes the page in 32 KiB writes
 // as a reverse proxy copying an origin's body does, with its ETag and
-// length. "next" is that handler alone.
+// length; the rules are testdata/pages/shop-rules.yaml. "next" is that
+// handler alone.
 func BenchmarkMiddleware(b *testing.B) {
 	page, err := os.ReadFile("../testdata/pages/shop.html")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rules, err := os.ReadFile("../testdata/pages/shop-rules.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,12 +50,12 @@ func BenchmarkMiddleware(b *testing.B) {
 	})
 	for _, c := range []struct {
 		name  string
-		rules string
-	}{{"next", ""}, {"seen", benchSeenRules}} {
+		rules []byte
+	}{{"next", nil}, {"seen", rules}} {
 		b.Run(c.name, func(b *testing.B) {
 			var h http.Handler = next
-			if c.rules != "" {
-				bh, err := host.New(context.Background(), host.Config{Next: next, Rules: []byte(c.rules), Secret: []byte(secret), Logger: quiet, CacheDir: "-"})
+			if c.rules != nil {
+				bh, err := host.New(context.Background(), host.Config{Next: next, Rules: c.rules, Secret: []byte(secret), Logger: quiet, CacheDir: "-"})
 				if err != nil {
 					b.Fatal(err)
 				}
