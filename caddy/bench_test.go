@@ -20,7 +20,9 @@ import (
 // testdata/pages/shop-rules.yaml (bespoke). One request at a time, the
 // client and the origin in the process: ns/op is how long a request
 // takes from the client to the origin and back, and the difference
-// between the two is what the directive adds to it. bench/'s
+// between the two is what the directive adds to it. In the …/parallel
+// runs eight clients send requests at once, and ns/op is the machine's
+// time per request with both CPUs busy. bench/'s
 // caddy-plain and caddy-bespoke targets measure the same out of
 // process, under load.
 func BenchmarkCaddy(b *testing.B) {
@@ -81,34 +83,52 @@ http://%s {
 		b.Fatal(err)
 	}
 	defer caddy.Stop()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	for _, c := range []struct{ name, addr string }{{"plain", plain}, {"bespoke", personal}} {
 		b.Run(c.name, func(b *testing.B) {
-			var jar string
 			b.SetBytes(int64(len(page)))
 			b.ReportAllocs()
+			var jar string
 			for b.Loop() {
-				req, _ := http.NewRequest("GET", "http://"+c.addr+"/shop.html", nil)
-				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36")
-				req.Header.Set("Sec-Fetch-Dest", "document")
-				req.Header.Set("Cookie", "seg=gold; "+jar)
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				n, _ := io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || n == 0 {
-					b.Fatalf("status %d, %d bytes", resp.StatusCode, n)
-				}
-				if sc := resp.Header.Values("Set-Cookie"); len(sc) > 0 {
-					var parts []string
-					for _, s := range sc {
-						parts = append(parts, strings.SplitN(s, ";", 2)[0])
-					}
-					jar = strings.Join(parts, "; ")
-				}
+				jar = visitShop(b, client, c.addr, jar)
 			}
 		})
+		b.Run(c.name+"/parallel", func(b *testing.B) {
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			b.SetParallelism(4) // 8 clients on 2 CPUs, as the load keeps a proxy busy
+			b.RunParallel(func(pb *testing.PB) {
+				var jar string
+				for pb.Next() {
+					jar = visitShop(b, client, c.addr, jar)
+				}
+			})
+		})
 	}
+}
+
+// visitShop asks addr for the shop page as a returning visitor whose
+// cookies are jar, and returns the cookies it set.
+func visitShop(b *testing.B, client *http.Client, addr, jar string) string {
+	req, _ := http.NewRequest("GET", "http://"+addr+"/shop.html", nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36")
+	req.Header.Set("Sec-Fetch-Dest", "document")
+	req.Header.Set("Cookie", "seg=gold; "+jar)
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || n == 0 {
+		b.Fatalf("status %d, %d bytes", resp.StatusCode, n)
+	}
+	if sc := resp.Header.Values("Set-Cookie"); len(sc) > 0 {
+		var parts []string
+		for _, s := range sc {
+			parts = append(parts, strings.SplitN(s, ";", 2)[0])
+		}
+		jar = strings.Join(parts, "; ")
+	}
+	return jar
 }

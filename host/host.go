@@ -57,7 +57,11 @@ type Config struct {
 	// Next is an in-process upstream: New then returns middleware around
 	// it. Next sees the request as a server would, with the visitor's Host
 	// and the forwarding headers; what it writes is personalized as it
-	// streams. It must not hijack the connection, but for a request to
+	// streams. It runs on a goroutine of its own, and its writes are
+	// buffered, up to 256 KiB ahead of what the proxy has read: a write
+	// returns once copied, and waits only when that much is unread, so
+	// Next may return before the visitor has the page. It must not
+	// hijack the connection, but for a request to
 	// switch protocols (a WebSocket), which it gets as it came, with the
 	// visitor's ResponseWriter (see Handler.ServeHTTP).
 	Next http.Handler

@@ -28,7 +28,10 @@ func (w *discard) Write(b []byte) (int, error) { w.n += len(b); return len(b), n
 // as the Caddy module runs it), which writes the page in 32 KiB writes
 // as a reverse proxy copying an origin's body does, with its ETag and
 // length; the rules are testdata/pages/shop-rules.yaml. "next" is that
-// handler alone.
+// handler alone. ns/op is a request's time from the visitor's side, one
+// at a time; in the …/parallel runs, GOMAXPROCS visitors send requests
+// at once, and ns/op is the machine's time per request with every CPU
+// busy, as under load.
 func BenchmarkMiddleware(b *testing.B) {
 	page, err := os.ReadFile("../testdata/pages/shop.html")
 	if err != nil {
@@ -52,37 +55,59 @@ func BenchmarkMiddleware(b *testing.B) {
 		name  string
 		rules []byte
 	}{{"next", nil}, {"seen", rules}} {
-		b.Run(c.name, func(b *testing.B) {
-			var h http.Handler = next
-			if c.rules != nil {
-				bh, err := host.New(context.Background(), host.Config{Next: next, Rules: c.rules, Secret: []byte(secret), Logger: quiet, CacheDir: "-"})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer bh.Close(context.Background())
-				h = bh
+		for _, parallel := range []bool{false, true} {
+			name := c.name
+			if parallel {
+				name += "/parallel"
 			}
-			var jar string
-			b.SetBytes(int64(len(page)))
-			b.ReportAllocs()
-			for b.Loop() {
-				r, _ := http.NewRequest("GET", "http://shop.test/", nil)
-				r.RemoteAddr = "127.0.0.1:40000"
-				r.Header.Set("CF-IPCountry", "FR")
-				r.Header.Set("Cookie", "seg=gold; "+jar)
-				w := &discard{h: http.Header{}}
-				h.ServeHTTP(w, r)
-				if w.status != 200 && w.status != 0 || w.n == 0 {
-					b.Fatalf("status %d, %d bytes", w.status, w.n)
-				}
-				if sc := w.h.Values("Set-Cookie"); len(sc) > 0 {
-					var parts []string
-					for _, s := range sc {
-						parts = append(parts, strings.SplitN(s, ";", 2)[0])
+			b.Run(name, func(b *testing.B) {
+				var h http.Handler = next
+				if c.rules != nil {
+					bh, err := host.New(context.Background(), host.Config{Next: next, Rules: c.rules, Secret: []byte(secret), Logger: quiet, CacheDir: "-"})
+					if err != nil {
+						b.Fatal(err)
 					}
-					jar = strings.Join(parts, "; ")
+					defer bh.Close(context.Background())
+					h = bh
 				}
-			}
-		})
+				b.SetBytes(int64(len(page)))
+				b.ReportAllocs()
+				if !parallel {
+					var jar string
+					for b.Loop() {
+						jar = visitShop(b, h, jar)
+					}
+					return
+				}
+				b.RunParallel(func(pb *testing.PB) {
+					var jar string
+					for pb.Next() {
+						jar = visitShop(b, h, jar)
+					}
+				})
+			})
+		}
 	}
+}
+
+// visitShop sends h one request of a returning visitor whose cookies are
+// jar, and returns the cookies it set.
+func visitShop(b *testing.B, h http.Handler, jar string) string {
+	r, _ := http.NewRequest("GET", "http://shop.test/", nil)
+	r.RemoteAddr = "127.0.0.1:40000"
+	r.Header.Set("CF-IPCountry", "FR")
+	r.Header.Set("Cookie", "seg=gold; "+jar)
+	w := &discard{h: http.Header{}}
+	h.ServeHTTP(w, r)
+	if w.status != 200 && w.status != 0 || w.n == 0 {
+		b.Fatalf("status %d, %d bytes", w.status, w.n)
+	}
+	if sc := w.h.Values("Set-Cookie"); len(sc) > 0 {
+		var parts []string
+		for _, s := range sc {
+			parts = append(parts, strings.SplitN(s, ";", 2)[0])
+		}
+		jar = strings.Join(parts, "; ")
+	}
+	return jar
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,8 +23,8 @@ type HandlerTransport struct {
 }
 
 // RoundTrip runs the handler in its own goroutine and returns when it has
-// written its headers (or returned); the body streams through a pipe, so
-// memory stays bounded whatever the handler writes.
+// written its headers (or returned); the body streams through a bounded
+// buffer (bufPipe), so memory stays bounded whatever the handler writes.
 func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	in := req.Clone(req.Context())
 	in.URL.Scheme, in.URL.Host = "", ""
@@ -36,8 +35,8 @@ func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if in.Body == nil {
 		in.Body = http.NoBody
 	}
-	pr, pw := io.Pipe()
-	w := &pipeWriter{req: req, header: http.Header{}, pw: pw, ready: make(chan *http.Response, 1)}
+	pipe := newBufPipe()
+	w := &pipeWriter{req: req, header: http.Header{}, pipe: pipe, ready: make(chan *http.Response, 1)}
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
@@ -53,11 +52,11 @@ func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 				if !w.sent() {
 					w.fail(err)
 				}
-				pw.CloseWithError(err)
+				pipe.CloseWithError(err)
 				return
 			}
 			w.WriteHeader(http.StatusOK)
-			pw.Close()
+			pipe.CloseWithError(nil)
 		}()
 		t.Handler.ServeHTTP(w, in)
 	}()
@@ -66,10 +65,10 @@ func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		if resp == nil {
 			return nil, w.err
 		}
-		resp.Body = pr
+		resp.Body = pipe
 		return resp, nil
 	case <-req.Context().Done():
-		pr.CloseWithError(req.Context().Err())
+		pipe.closeRead(req.Context().Err())
 		return nil, req.Context().Err()
 	}
 }
@@ -79,7 +78,7 @@ func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 type pipeWriter struct {
 	req    *http.Request
 	header http.Header
-	pw     *io.PipeWriter
+	pipe   *bufPipe
 	ready  chan *http.Response
 
 	mu     sync.Mutex
@@ -132,10 +131,10 @@ func (w *pipeWriter) WriteHeader(code int) {
 
 func (w *pipeWriter) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
-	return w.pw.Write(p)
+	return w.pipe.Write(p)
 }
 
-// Flush is a no-op: the pipe hands every write to the reader at once.
+// Flush is a no-op: every write can be read as soon as it returns.
 func (w *pipeWriter) Flush() {}
 
 // Hijack is refused: an in-process upstream cannot take over the

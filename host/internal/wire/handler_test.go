@@ -142,12 +142,15 @@ func TestHandlerTransportRequest(t *testing.T) {
 }
 
 // TestHandlerTransportClose: closing the body mid-page fails the
-// handler's writes from then on, and the handler returns.
+// handler's writes from then on, and the handler returns. It writes
+// more than the pipe holds: the write that finds no room waits for the
+// close.
 func TestHandlerTransportClose(t *testing.T) {
 	writeErr := make(chan error, 1)
 	resp, err := roundTrip(t, func(w http.ResponseWriter, r *http.Request) {
-		for i := 0; i < 100; i++ {
-			if _, err := io.WriteString(w, "<p>chunk</p>"); err != nil {
+		chunk := strings.Repeat("<p>chunk</p>", 1000)
+		for i := 0; i < 4*pipeCap/len(chunk); i++ {
+			if _, err := io.WriteString(w, chunk); err != nil {
 				// A handler that goes on writing gets the same error.
 				if _, err2 := io.WriteString(w, "more"); !errors.Is(err2, io.ErrClosedPipe) {
 					err = errors.New("a write after the close did not fail")
