@@ -218,3 +218,38 @@ func TestBufPipeReleases(t *testing.T) {
 		t.Fatal("the emptied pipe kept its buffer")
 	}
 }
+
+// FuzzBufPipe: for any sizes of writes and reads (each byte pair of the
+// input gives a write of up to 263 KB, past the buffer's size, and a
+// read of up to 132 KB), bufPipe's reader gets what io.Pipe's gets.
+func FuzzBufPipe(f *testing.F) {
+	f.Add([]byte{1, 1})
+	f.Add([]byte{255, 64, 0, 1, 32, 255, 254, 2})
+	f.Fuzz(func(t *testing.T, plan []byte) {
+		if len(plan) > 64 {
+			return
+		}
+		var writes [][]byte
+		var reads []int
+		total := 0
+		for i := 0; i+1 < len(plan); i += 2 {
+			w := make([]byte, int(plan[i])*1031)
+			for j := range w {
+				w[j] = byte((total + j) % 251)
+			}
+			total += len(w)
+			writes = append(writes, w)
+			reads = append(reads, int(plan[i+1])*517+1)
+		}
+		if len(reads) == 0 {
+			reads = []int{1}
+		}
+		want := bytes.Join(writes, nil)
+		for name, newPipe := range newPipes() {
+			got, err := pump(newPipe(), writes, reads, nil)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s: read %d bytes, %v; want %d", name, len(got), err, len(want))
+			}
+		}
+	})
+}
