@@ -57,7 +57,9 @@ type Config struct {
 	// Next is an in-process upstream: New then returns middleware around
 	// it. Next sees the request as a server would, with the visitor's Host
 	// and the forwarding headers; what it writes is personalized as it
-	// streams. It runs on a goroutine of its own, and its writes are
+	// streams. It runs on a goroutine of its own (which then waits for a
+	// later request, as a server's connection goroutine does), and its
+	// writes are
 	// buffered, up to 256 KiB ahead of what the proxy has read: a write
 	// returns once copied, and waits only when that much is unread, so
 	// Next may return before the visitor has the page. It must not
@@ -127,12 +129,15 @@ type Config struct {
 // Handler personalizes requests; New builds it. It is safe for concurrent
 // use.
 type Handler struct {
-	srv     *server.Server
-	h       http.Handler
-	next    http.Handler // Config.Next: upgrade requests go straight to it
-	metrics *Metrics
-	name    string
-	stop    context.CancelFunc
+	srv  *server.Server
+	h    http.Handler
+	next http.Handler // Config.Next: upgrade requests go straight to it
+	// inProcess runs Next; Close ends the goroutines it keeps between
+	// requests.
+	inProcess *wire.HandlerTransport
+	metrics   *Metrics
+	name      string
+	stop      context.CancelFunc
 
 	closeOnce sync.Once
 }
@@ -160,7 +165,8 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	srv.Watch(wctx)
-	return &Handler{srv: srv, h: srv.Handler(), next: cfg.Next, metrics: m, name: c.Routes[0].Name, stop: stop}, nil
+	inProcess, _ := opt.Transport.(*wire.HandlerTransport)
+	return &Handler{srv: srv, h: srv.Handler(), next: cfg.Next, inProcess: inProcess, metrics: m, name: c.Routes[0].Name, stop: stop}, nil
 }
 
 // translate turns cfg into the server's configuration: one route.
@@ -325,12 +331,16 @@ func (h *Handler) Generation() int64 { return h.srv.Routes[0].Reloader.Generatio
 func (h *Handler) Metrics() *Metrics { return h.metrics }
 
 // Close stops watching the rules, lets decisions in flight finish within
-// ctx, and releases the plugin and the seen store. Requests served after
+// ctx, and releases the plugin, the seen store and the goroutines kept
+// for Next between requests. Requests served after
 // Close are forwarded unpersonalized. Close may be called more than once.
 func (h *Handler) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		h.stop()
 		h.srv.Close(ctx)
+		if h.inProcess != nil {
+			h.inProcess.Close()
+		}
 		h.metrics.release(h.name)
 	})
 	return nil

@@ -20,7 +20,13 @@ type HandlerTransport struct {
 	Handler http.Handler
 	// Logger receives the handler's panics; nil means slog.Default().
 	Logger *slog.Logger
+
+	workers workers
 }
+
+// Close ends the goroutines kept between requests (see workers); the
+// transport still serves, each request on a goroutine of its own.
+func (t *HandlerTransport) Close() { t.workers.close() }
 
 // RoundTrip runs the handler in its own goroutine and returns when it has
 // written its headers (or returned); the body streams through a bounded
@@ -37,7 +43,7 @@ func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	pipe := newBufPipe()
 	w := &pipeWriter{req: req, header: http.Header{}, pipe: pipe, ready: make(chan *http.Response, 1)}
-	go func() {
+	t.workers.run(func() {
 		defer func() {
 			if v := recover(); v != nil {
 				err, ok := v.(error)
@@ -59,7 +65,7 @@ func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			pipe.CloseWithError(nil)
 		}()
 		t.Handler.ServeHTTP(w, in)
-	}()
+	})
 	select {
 	case resp := <-w.ready:
 		if resp == nil {

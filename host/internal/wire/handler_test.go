@@ -259,3 +259,100 @@ func TestHandlerTransportLockedWriter(t *testing.T) {
 		t.Fatalf("read %d bytes, %v; want %d", len(got), err, len(page))
 	}
 }
+
+// TestHandlerTransportWorkers: a request after one has finished runs on
+// the goroutine that served it (which kept its stack), a handler's
+// panic leaves the goroutine serving, and Close ends the goroutines that
+// wait.
+func TestHandlerTransportWorkers(t *testing.T) {
+	gids := make(chan string, 1)
+	tr := &HandlerTransport{Logger: quiet, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gids <- goroutineID()
+		if r.URL.Query().Get("panic") != "" {
+			panic("boom")
+		}
+		io.WriteString(w, "ok")
+	})}
+	get := func(query string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://bespoke-origin.invalid/?"+query, nil)
+		if resp, err := tr.RoundTrip(req); err == nil {
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		id := <-gids
+		waitIdle(t, &tr.workers, 1)
+		return id
+	}
+	first := get("")
+	if second := get("panic=1"); second != first {
+		t.Fatalf("the second request ran on goroutine %s, the first on %s", second, first)
+	}
+	if third := get(""); third != first {
+		t.Fatalf("after a panic, the next request ran on goroutine %s, not %s", third, first)
+	}
+	tr.Close()
+	waitIdle(t, &tr.workers, 0)
+	get2 := func() {
+		req, _ := http.NewRequest("GET", "http://bespoke-origin.invalid/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
+			t.Fatalf("after Close: %q", b)
+		}
+		resp.Body.Close()
+		<-gids
+	}
+	get2() // still served, on a goroutine that ends after it
+	waitIdle(t, &tr.workers, 0)
+}
+
+// TestHandlerTransportWorkersBound: however many requests ran at once, at
+// most maxIdle goroutines wait for the next.
+func TestHandlerTransportWorkersBound(t *testing.T) {
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	tr := &HandlerTransport{Logger: quiet, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started.Done()
+		<-release
+	})}
+	defer tr.Close()
+	n := maxIdle + 16
+	started.Add(n)
+	var reqs sync.WaitGroup
+	for range n {
+		reqs.Add(1)
+		go func() {
+			defer reqs.Done()
+			req, _ := http.NewRequest("GET", "http://bespoke-origin.invalid/", nil)
+			if resp, err := tr.RoundTrip(req); err == nil {
+				io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	started.Wait() // n handlers run at once, each on a goroutine
+	close(release)
+	reqs.Wait()
+	waitIdle(t, &tr.workers, maxIdle)
+}
+
+// waitIdle returns once n workers wait; the test's timeout ends a wait
+// that never does.
+func waitIdle(t *testing.T, ws *workers, n int32) {
+	t.Helper()
+	for ws.idle.Load() != n {
+		runtime.Gosched()
+	}
+}
+
+// goroutineID is the running goroutine's number, from its stack's
+// first line ("goroutine 7 [running]:").
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	f := strings.Fields(string(buf))
+	return f[1]
+}
