@@ -59,13 +59,12 @@ type Config struct {
 	// and the forwarding headers; what it writes is personalized as it
 	// streams. It runs on a goroutine of its own (which then waits for a
 	// later request, as a server's connection goroutine does), and its
-	// writes are
-	// buffered, up to 256 KiB ahead of what the proxy has read: a write
-	// returns once copied, and waits only when that much is unread, so
-	// Next may return before the visitor has the page. It must not
-	// hijack the connection, but for a request to
-	// switch protocols (a WebSocket), which it gets as it came, with the
-	// visitor's ResponseWriter (see Handler.ServeHTTP).
+	// writes are buffered, up to 256 KiB ahead of what the proxy has
+	// read: a write returns once copied, and waits only when that much is
+	// unread, so Next may return before the visitor has the page. It must
+	// not hijack the connection, but for a request to switch protocols (a
+	// WebSocket), which it gets as it came, with the visitor's
+	// ResponseWriter (see Handler.ServeHTTP).
 	Next http.Handler
 	// PreserveHost sends the visitor's Host header to Origin instead of
 	// Origin's host. With Next the visitor's Host is always kept.
