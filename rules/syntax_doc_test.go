@@ -46,10 +46,12 @@ func checkDocExamples(t *testing.T, path string, least int, onlyRuleFiles bool) 
 			continue
 		}
 		blocks++
-		_, err := rules.Compile("example.yaml", []byte(src))
+		res, err := rules.Compile("example.yaml", []byte(src))
 		if fence == "```yaml" {
 			if err != nil {
 				t.Errorf("%s: example does not compile:\n%v", name, err)
+			} else {
+				checkManifest(t, name, res)
 			}
 		} else {
 			want := strings.TrimPrefix(lines[start], "# error: ")

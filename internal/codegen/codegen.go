@@ -53,6 +53,18 @@ const heapRoom = 32 << 10
 
 // Generate returns the module for p, with its manifest in custom sections.
 func Generate(p *ir.Program) ([]byte, error) {
+	a, err := GenerateArtifact(p)
+	if err != nil {
+		return nil, err
+	}
+	return a.Wasm, nil
+}
+
+// GenerateArtifact is Generate, which also returns the manifest it wrote
+// into the module: the compiler hands it to the host as it is, where
+// plugin.ReadArtifact would decode the same from the module's bytes
+// (rules.TestArtifactManifest checks they are equal).
+func GenerateArtifact(p *ir.Program) (*plugin.Artifact, error) {
 	g := &gen{p: p, sh: ir.Share(p), mod: &wasm.Module{}, consts: map[string]uint32{}, bitmaps: map[int]uint32{}}
 	return g.generate()
 }
@@ -102,7 +114,7 @@ var (
 	tTwoI32  = []wasm.ValType{wasm.I32, wasm.I32}
 )
 
-func (g *gen) generate() ([]byte, error) {
+func (g *gen) generate() (*plugin.Artifact, error) {
 	g.plan()
 	g.syms = newSymbolTable(g.p, g.sh)
 	g.collectData()
@@ -173,7 +185,8 @@ func (g *gen) generate() ([]byte, error) {
 		wasm.Export{Name: plugin.ExportABIVersion, Kind: wasm.ExportGlobal, Index: 0},
 	)
 
-	manifest, err := json.Marshal(g.manifest())
+	man := g.manifest()
+	manifest, err := json.Marshal(man)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +194,7 @@ func (g *gen) generate() ([]byte, error) {
 		wasm.Custom{Name: plugin.SectionABI, Payload: binary.LittleEndian.AppendUint32(nil, plugin.ABIVersion)},
 		wasm.Custom{Name: plugin.SectionManifest, Payload: manifest},
 	)
-	return m.Encode(), nil
+	return &plugin.Artifact{Wasm: m.Encode(), Manifest: man}, nil
 }
 
 // wordsFor is the number of 64-bit words holding n bits.
@@ -284,8 +297,10 @@ func (g *gen) manifest() *plugin.Manifest {
 		Layout:     g.layout,
 		Slots:      g.slotUses(),
 		Symbols:    g.syms.names,
-		Patterns:   g.p.Patterns,
-		Selectors:  g.p.Selectors,
+		// Copies, as a decoded manifest's are: the compiler hands over this
+		// one with the program, and neither may change the other.
+		Patterns:  slices.Clone(g.p.Patterns),
+		Selectors: slices.Clone(g.p.Selectors),
 	}
 	if m.Slots == nil {
 		m.Slots = []plugin.Slot{}
@@ -294,7 +309,7 @@ func (g *gen) manifest() *plugin.Manifest {
 		m.Symbols = []string{}
 	}
 	for _, r := range g.p.Rules {
-		acts := r.Actions
+		acts := slices.Clone(r.Actions)
 		if acts == nil {
 			acts = []plugin.Action{}
 		}

@@ -311,7 +311,9 @@ func (p *exprParser) parseList(lb token) (Expr, error) {
 // lex splits src into tokens, rejecting what editors commonly type by habit
 // from other languages with a hint at the spelling this language uses.
 func lex(src string, pos Mapper) ([]token, error) {
-	var toks []token
+	// Expressions hold about a token per three bytes: one allocation,
+	// not the several of growing from nothing.
+	toks := make([]token, 0, len(src)/3+2)
 	i := 0
 	for i < len(src) {
 		c := src[i]
