@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -211,6 +212,11 @@ func BenchmarkRewritePage(b *testing.B) {
 		})
 		b.Run(sp.name+"/edits", func(b *testing.B) {
 			benchRewrite(b, page, sp.edits, fiveEdits, nil)
+		})
+		// passthrough with a selector that tests an attribute of every
+		// element, which no element has.
+		b.Run(sp.name+"/attrsel", func(b *testing.B) {
+			benchRewrite(b, page, append(slices.Clone(passSelectors[:4]), "[data-slot=hero]"), fiveEdits, nil)
 		})
 		b.Run(sp.name+"/hideseen", func(b *testing.B) {
 			sels := append(append([]string{}, sp.edits...), sp.card)

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"encoding/binary"
 	"html"
 	mbits "math/bits"
 	"strconv"
@@ -354,6 +355,9 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 	}
 	for i := range c.attrs {
 		a := &c.attrs[i]
+		if !r.attrsRead && !mayHave(r.tag[r.nameEnd:], a.Name) {
+			return false // the tag has no attribute of that name
+		}
 		j := r.findAttr(a.Name)
 		if j < 0 || a.Op != selector.Exists && !a.MatchesOn(bstr(r.value(j)), r.stack[d].ns == nsHTML) {
 			return false
@@ -381,6 +385,61 @@ func (r *Rewriter) findAttr(name string) int {
 		}
 	}
 	return -1
+}
+
+// mayHave reports whether the attributes b (a start tag after its name)
+// may hold one named name (lower-case): whether those bytes are in b,
+// with ASCII letters in any case, as findAttr compares names. It is what
+// a selector that tests an attribute of every element (such as
+// [data-slot=hero]) asks of most tags, and looking costs less than
+// reading their attributes (which added half again to a rewrite of the
+// shop page, which has no such attribute).
+//
+// It looks at eight places at a time for the name's first and last
+// bytes, in words whose letters are lower-cased by setting 0x20 (which
+// can only make more bytes look alike), then compares the whole name at
+// each place found.
+func mayHave(b []byte, name string) bool {
+	if len(name) < 2 {
+		return true // one-byte names are rare: read the attributes
+	}
+	last := len(b) - len(name) // the last place the name can start
+	if last < 0 {
+		return false
+	}
+	const lo, hi, fold = 0x0101010101010101, 0x8080808080808080, 0x2020202020202020
+	end := len(name) - 1
+	p0, p1 := lo*uint64(name[0]|0x20), lo*uint64(name[end]|0x20)
+	// at tests places i to i+7; it reads b[i:i+8] and b[i+end:i+end+8].
+	at := func(i int) bool {
+		x := (binary.LittleEndian.Uint64(b[i:]) | fold) ^ p0
+		y := (binary.LittleEndian.Uint64(b[i+end:]) | fold) ^ p1
+		// A zero byte in both is a place (and, by a borrow, a few
+		// others are flagged, which the comparison turns down).
+		for m := (x - lo) &^ x & ((y - lo) &^ y) & hi; m != 0; m &= m - 1 {
+			if k := i + mbits.TrailingZeros64(m)>>3; k <= last && equalFold(b[k:k+len(name)], name) {
+				return true
+			}
+		}
+		return false
+	}
+	if last < 7 {
+		for k := 0; k <= last; k++ {
+			if equalFold(b[k:k+len(name)], name) {
+				return true
+			}
+		}
+		return false
+	}
+	i := 0
+	for ; i+7 <= last; i += 8 {
+		if at(i) {
+			return true
+		}
+	}
+	// The places after the last whole window: the window that ends at
+	// the last place covers them.
+	return i <= last && at(last-7)
 }
 
 // findAttrFold is findAttr for a name in any case. Unless the tag's
