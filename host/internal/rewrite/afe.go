@@ -466,6 +466,11 @@ func (r *Rewriter) adoptWalk(i, f, fb int) {
 			}
 		}
 		if d == f {
+			if r.stack[f].gone {
+				// The formatting element left: the copies in it stay
+				// open (browsers' copies of them hold the block now).
+				r.rehomeCopies(copies[:nc], f)
+			}
 			break
 		}
 		if trackWork {
@@ -484,6 +489,33 @@ func (r *Rewriter) adoptWalk(i, f, fb int) {
 			r.afeUnlink(int(e.afe) - 1)
 		}
 		r.leave(d)
+		r.rehomeCopies(copies[:nc], d)
+	}
+}
+
+// rehomeCopies moves the copies among copies (indexes in the list) that
+// are open on the element at depth d, which left the stack, onto the
+// nearest element below it still there. Browsers put their copies of
+// them in a chain, from the common ancestor down to the furthest block:
+// they stay open after the element is gone, and the elements the block
+// holds are still in them. Left on d, they would end when d's entry
+// does.
+func (r *Rewriter) rehomeCopies(copies []int, d int) {
+	if r.stack[d].copies == 0 {
+		return
+	}
+	to := d - 1
+	for to > 0 && r.stack[to].gone {
+		to--
+	}
+	for _, j := range copies {
+		a := &r.afe[j]
+		if a.state != afeCopy || int(a.at)-1 != d || !r.copyOpen(a) {
+			continue
+		}
+		r.stack[d].copies--
+		a.at, a.gen = uint16(to+1), r.seqOf(to)
+		r.stack[to].copies++
 	}
 }
 
