@@ -56,6 +56,7 @@ var browserSelectors = []string{
 	"div:not(.x) *", "td > *", "caption *", "ruby > rt", "dl > dd", "h1, h2 > p", "button p",
 	"object p", "x-card > *", "head > *", "nav a", "p p", "div div", "span div", "table > *",
 	":not(table) > tr", "td:nth-child(2)", "tr:nth-of-type(2) > td",
+	"[class]", "[class~=x]", `[class*="a&b"]`, "[id]", "[id^=a]", "div[class|=x]",
 }
 
 // relem is an element of the rewriter's tree.

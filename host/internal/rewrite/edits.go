@@ -355,11 +355,37 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 	}
 	for i := range c.attrs {
 		a := &c.attrs[i]
-		if !r.attrsRead && !mayHave(r.tag[r.nameEnd:], a.Name) {
-			return false // the tag has no attribute of that name
+		var v []byte
+		switch a.Name {
+		case "id", "class":
+			// The tokenizer noted where the first of each is: the tag's
+			// attributes need not be read again.
+			lo, hi := r.idLo, r.idHi
+			if a.Name == "class" {
+				lo, hi = r.classLo, r.classHi
+			}
+			if lo < 0 {
+				return false
+			}
+			if a.Op != selector.Exists {
+				v = r.decode(r.tag[lo:hi])
+			}
+		default:
+			// A compound of any element (such as [data-slot=hero]) looks
+			// first whether the tag can have the attribute: most have
+			// not. One of a tag (a[href^="/sale"]) reads it at once.
+			if c.tag == 0 && !r.attrsRead && !mayHave(r.tag[r.nameEnd:], a.Name) {
+				return false
+			}
+			j := r.findAttr(a.Name)
+			if j < 0 {
+				return false
+			}
+			if a.Op != selector.Exists {
+				v = r.value(j)
+			}
 		}
-		j := r.findAttr(a.Name)
-		if j < 0 || a.Op != selector.Exists && !a.MatchesOn(bstr(r.value(j)), r.stack[d].ns == nsHTML) {
+		if a.Op != selector.Exists && !a.MatchesOn(bstr(v), r.stack[d].ns == nsHTML) {
 			return false
 		}
 	}
@@ -379,7 +405,12 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 // findAttr returns the index of the first attribute named name (lower
 // case) in the start tag, or -1.
 func (r *Rewriter) findAttr(name string) int {
-	for i, a := range r.attributes() {
+	if !r.attrsRead {
+		// Read only up to it (as findAttrFold, to which a lower-case
+		// name is the same).
+		return r.findAttrFold(name)
+	}
+	for i, a := range r.attrs {
 		if int(a.nameHi-a.nameLo) == len(name) && equalFold(r.tag[a.nameLo:a.nameHi], name) {
 			return i
 		}

@@ -136,6 +136,12 @@ var malformedCases = []string{
 	// open when the </form> around it ends, after the adoption agency
 	// moved the original into a new copy.
 	`<optgroup><b></optgroup>><form><s></b>t</form><meta>`,
+	// A copy of a formatting element reopened in another that the
+	// adoption agency then ends stays open (browsers' copy of it now
+	// holds the block), below the table opened in it: its end tag in
+	// the table is out of scope, and closes nothing.
+	`<b><h4><u>t</h1>t<div></b></div><table><x-y></u><div>`,
+	`<em><h4><u>t</h1>t<article></em></article><table><x-y></u><hgroup>`,
 	// Text in a template in the head leaves the head open.
 	`<head><template>x</template>t<style>`,
 	`<head><template><table>x</template>t<style>`,
@@ -166,7 +172,7 @@ var malformedTags = strings.Fields(`
 var malformedAttrs = []string{
 	`class=x`, `class="x y"`, `class='y'`, `id=a`, `id="b"`, `data-k`, `data-k=v`, `data-k="w v"`,
 	`class=z`, `id=c`, `title="a>b"`, `data-n='1'`, `encoding="text/html"`, `type=hidden`, `color=red`,
-	`lang=en`, `href=/x`,
+	`lang=en`, `href=/x`, `CLASS="x y"`, `Id=b`, `class`, `class="a&amp;b x"`,
 }
 
 // malformedPage generates a page from a grammar of the constructs browsers
