@@ -218,6 +218,15 @@ func BenchmarkRewritePage(b *testing.B) {
 		b.Run(sp.name+"/attrsel", func(b *testing.B) {
 			benchRewrite(b, page, append(slices.Clone(passSelectors[:4]), "[data-slot=hero]"), fiveEdits, nil)
 		})
+		// passthrough with fifty class selectors, as a rule file with as
+		// many rules names, none on the page.
+		b.Run(sp.name+"/classes", func(b *testing.B) {
+			sels := slices.Clone(passSelectors)
+			for i := range 50 {
+				sels = append(sels, fmt.Sprintf(".promo-%d", i))
+			}
+			benchRewrite(b, page, sels, fiveEdits, nil)
+		})
 		b.Run(sp.name+"/hideseen", func(b *testing.B) {
 			sels := append(append([]string{}, sp.edits...), sp.card)
 			edits := append(append([]Edit{}, fiveEdits...), Edit{Selector: 5, Op: HideSeen, Attr: "data-item-id", N: 4})

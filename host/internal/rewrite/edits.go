@@ -62,7 +62,8 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 			have |= needClass
 		}
 		cands := r.anyFor[have]
-		if r.anyBits[have]&^r.deadMask == 0 && !r.anyHigh[have] {
+		live := r.anyBits[have]&^r.deadMask != 0 || r.anyHigh[have]
+		if !live {
 			cands = nil
 		}
 		if trackWork {
@@ -88,6 +89,9 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 				*r.word(d, int(i>>6)) |= 1 << (i & 63)
 				any = true
 			}
+		}
+		if live && have != 0 && (r.byClass != nil || r.byID != nil) && r.matchWords(d, have) {
+			any = true
 		}
 		if tag < uint16(len(r.tagFirst)) && r.tagFirst[tag] > 0 {
 			for _, i := range r.tagged[r.tagFirst[tag]-1 : r.tagEnd[tag]] {
@@ -321,6 +325,63 @@ func (r *Rewriter) selects(s, d int) bool {
 	}
 	r.selEpoch[s], r.selMatch[s] = r.epoch, m
 	return m
+}
+
+// matchWords sets, on the element at depth d, the bits of the compounds
+// of byClass and byID it matches: those of each of its classes, and of
+// its id, looked up. A list with a character reference, or a page in
+// quirks mode (where .content selects class="Content"), has each
+// compound test it, as the matcher's loop does.
+func (r *Rewriter) matchWords(d int, have uint8) bool {
+	any := false
+	set := func(list []anyCompound) {
+		if trackWork {
+			r.work += len(list) + 1
+		}
+		for k := range list {
+			if a := &list[k]; !r.dead(a.bit) {
+				*r.word(d, int(a.bit>>6)) |= 1 << (a.bit & 63)
+				any = true
+			}
+		}
+	}
+	if have&needClass != 0 && r.byClass != nil {
+		v := r.tag[r.classLo:r.classHi]
+		if r.quirks || bytes.IndexByte(v, '&') >= 0 {
+			for w, list := range r.byClass {
+				if hasWord(v, w) || r.classHas(v, w) {
+					set(list)
+				}
+			}
+		} else {
+			for i := 0; i < len(v); {
+				for i < len(v) && isSpace(v[i]) {
+					i++
+				}
+				j := i
+				for j < len(v) && !isSpace(v[j]) {
+					j++
+				}
+				if j > i {
+					set(r.byClass[string(v[i:j])])
+				}
+				i = j
+			}
+		}
+	}
+	if have&needID != 0 && r.byID != nil {
+		v := r.tag[r.idLo:r.idHi]
+		if r.quirks || bytes.IndexByte(v, '&') >= 0 {
+			for id, list := range r.byID {
+				if r.spanIs(r.idLo, r.idHi, id) {
+					set(list)
+				}
+			}
+		} else {
+			set(r.byID[string(v)])
+		}
+	}
+	return any
 }
 
 // matchCompound tests compound c on the element being opened at depth d.

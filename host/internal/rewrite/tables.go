@@ -3,6 +3,7 @@ package rewrite
 import (
 	"math/bits"
 	"slices"
+	"strings"
 
 	"github.com/bespoke-edge/bespoke/internal/selector"
 )
@@ -42,6 +43,14 @@ type tables struct {
 	dispatch bool
 	anyTag   []anyCompound
 	anyFor   [4][]anyCompound
+	// byClass and byID have, when a selector list names many classes or
+	// ids (wordDispatch or more compounds that are one class, or one id,
+	// and nothing else), those compounds by their class or id; anyFor
+	// leaves them out. An element's classes are then looked up, one
+	// each, instead of every such compound testing the element: a rule
+	// file that names fifty classes made a rewrite of the shop page
+	// three times slower.
+	byClass, byID map[string][]anyCompound
 	// anyBits has, by what the element has (needID, needClass), the bits
 	// (of the first 64) of the compounds of anyTag that may match it:
 	// most elements have neither id nor class, and most compounds for
@@ -272,12 +281,15 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 			t.neededBy[bits.TrailingZeros64(n)] |= 1 << i
 		}
 	}
+	t.wordTables()
 	for _, a := range t.anyTag {
 		for have := range t.anyBits {
 			if a.need&^uint8(have) != 0 {
 				continue
 			}
-			t.anyFor[have] = append(t.anyFor[have], a)
+			if !t.byWord(a) {
+				t.anyFor[have] = append(t.anyFor[have], a)
+			}
 			if a.bit < 64 {
 				t.anyBits[have] |= 1 << a.bit
 			} else {
@@ -309,6 +321,55 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 	t.notes(p, inUse)
 	t.plainPop = !t.needType && t.words == 1 && t.ctxWords == 1
 	return t
+}
+
+// wordDispatch is how many compounds of one class (or one id) a
+// selector list must name for the matcher to look them up by the
+// element's classes (or id) rather than test each: with fewer, testing
+// costs less than splitting the class list and looking each class up.
+var wordDispatch = 3 // a variable for TestWordDispatch
+
+// classWord is the class a compound that is one class, and nothing
+// else, names, or "" when it is not one or when its class, holding a
+// space, is not a word a class list can hold.
+func classWord(c *ccompound) string {
+	if c.kind != kindClass || strings.ContainsAny(c.classes[0], " \t\n\r\f") {
+		return ""
+	}
+	return c.classes[0]
+}
+
+// wordTables builds byClass and byID, when the compounds of one class or
+// one id among anyTag are wordDispatch or more.
+func (t *tables) wordTables() {
+	classes, ids := 0, 0
+	for _, a := range t.anyTag {
+		switch {
+		case classWord(a.c) != "":
+			classes++
+		case a.c.kind == kindID:
+			ids++
+		}
+	}
+	if classes >= wordDispatch {
+		t.byClass = map[string][]anyCompound{}
+	}
+	if ids >= wordDispatch {
+		t.byID = map[string][]anyCompound{}
+	}
+	for _, a := range t.anyTag {
+		switch w := classWord(a.c); {
+		case w != "" && t.byClass != nil:
+			t.byClass[w] = append(t.byClass[w], a)
+		case a.c.kind == kindID && t.byID != nil:
+			t.byID[a.c.ids[0]] = append(t.byID[a.c.ids[0]], a)
+		}
+	}
+}
+
+// byWord reports whether compound a is looked up in byClass or byID.
+func (t *tables) byWord(a anyCompound) bool {
+	return t.byClass != nil && classWord(a.c) != "" || t.byID != nil && a.c.kind == kindID
 }
 
 // notes lays out the selector notes (see edits.go) for the selectors in

@@ -1,0 +1,121 @@
+package rewrite
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+// wordSelectors are selectors with many compounds of one class or one
+// id, for pages whose classes and ids are classes and ids: the page's
+// own words among them, compounds of those alone, in combinators and
+// under :not().
+func wordSelectors(classes, ids []string) []string {
+	var sels []string
+	for _, c := range classes {
+		sels = append(sels, "."+c)
+	}
+	for _, id := range ids {
+		sels = append(sels, "#"+id)
+	}
+	for i := 0; i+1 < len(classes); i += 2 {
+		sels = append(sels, "."+classes[i]+" ."+classes[i+1], "."+classes[i]+" > :not(."+classes[i+1]+")")
+	}
+	for i := 0; i < len(ids) && i < len(classes); i++ {
+		sels = append(sels, "#"+ids[i]+" ."+classes[i])
+	}
+	return sels
+}
+
+var (
+	wordClassAttr = regexp.MustCompile(`(?i)\bclass\s*=\s*["']?([^"'>]*)`)
+	wordIDAttr    = regexp.MustCompile(`(?i)\bid\s*=\s*["']?([^"'\s>]*)`)
+	wordIdent     = regexp.MustCompile(`^-?[A-Za-z_][A-Za-z0-9_-]*$`)
+)
+
+// pageWords returns up to n classes and n ids that page's tags carry, as
+// CSS identifiers.
+func pageWords(page []byte, n int) (classes, ids []string) {
+	seen := map[string]bool{}
+	for _, m := range wordClassAttr.FindAllSubmatch(page, -1) {
+		for _, w := range regexp.MustCompile(`\S+`).FindAll(m[1], -1) {
+			if s := string(w); len(classes) < n && wordIdent.MatchString(s) && !seen["."+s] {
+				seen["."+s] = true
+				classes = append(classes, s)
+			}
+		}
+	}
+	for _, m := range wordIDAttr.FindAllSubmatch(page, -1) {
+		if s := string(m[1]); len(ids) < n && wordIdent.MatchString(s) && !seen["#"+s] {
+			seen["#"+s] = true
+			ids = append(ids, s)
+		}
+	}
+	return classes, ids
+}
+
+// TestWordDispatch checks that looking compounds up by the element's
+// classes and id (tables.byClass, byID) selects what testing each
+// compound selects: the same program rewrites every page the same with
+// the lookup and without it. The pages are the hand-written malformed
+// ones and generated ones (many in quirks mode, where classes fold
+// case, and with character references in class lists), the saved
+// pages and the public corpus, each with selectors made of its own
+// classes and ids.
+func TestWordDispatch(t *testing.T) {
+	defer func(n int) { wordDispatch = n }(wordDispatch)
+	check := func(name string, page []byte, sels []string) {
+		t.Helper()
+		edits := make([]Edit, len(sels))
+		for i := range edits {
+			edits[i] = Edit{Selector: i, Op: AddClass, Attr: fmt.Sprintf("w%d", i)}
+		}
+		wordDispatch = 1 << 30
+		want := rewriteAll(mustCompile(sels...), edits, string(page))
+		wordDispatch = 1
+		prog := mustCompile(sels...)
+		got := rewriteAll(prog, edits, string(page))
+		if got != want {
+			t.Errorf("%s: the lookup by class and id changes the rewrite\nselectors %q\n got %.300q\nwant %.300q", name, sels, got, want)
+		}
+	}
+	malformed := wordSelectors([]string{"x", "y", "z", "X", "Y"}, []string{"a", "b", "c", "A"})
+	corpus := slices.Clone(malformedCases)
+	rng := rand.New(rand.NewPCG(seed(t), 7))
+	for range 300 {
+		corpus = append(corpus, malformedPage(rng))
+	}
+	for i, page := range corpus {
+		check(fmt.Sprintf("malformed page %d", i), []byte(page), malformed)
+	}
+	pages := realPages(t)
+	names, _ := realPageSample(t, pages, 5)
+	for _, sp := range savedPages {
+		names = append(names, "saved:"+sp.name)
+	}
+	for _, name := range names {
+		page := pages[name]
+		if page == nil {
+			page = savedPage(t, name[len("saved:"):])
+		}
+		classes, ids := pageWords(page, 12)
+		if len(classes) < 3 {
+			continue
+		}
+		check(name, page, wordSelectors(classes, ids))
+	}
+}
+
+// savedPage reads the saved page name of testdata/pages.
+func savedPage(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "pages", name+".html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
