@@ -90,7 +90,7 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 				any = true
 			}
 		}
-		if live && have != 0 && (r.byClass != nil || r.byID != nil) && r.matchWords(d, have) {
+		if live && (have&needClass != 0 && r.byClass != nil || have&needID != 0 && r.byID != nil) && r.matchWords(d, have) {
 			any = true
 		}
 		if tag < uint16(len(r.tagFirst)) && r.tagFirst[tag] > 0 {
@@ -335,14 +335,8 @@ func (r *Rewriter) selects(s, d int) bool {
 func (r *Rewriter) matchWords(d int, have uint8) bool {
 	any := false
 	set := func(list []anyCompound) {
-		if trackWork {
-			r.work += len(list) + 1
-		}
-		for k := range list {
-			if a := &list[k]; !r.dead(a.bit) {
-				*r.word(d, int(a.bit>>6)) |= 1 << (a.bit & 63)
-				any = true
-			}
+		if r.setBits(d, list) {
+			any = true
 		}
 	}
 	if have&needClass != 0 && r.byClass != nil {
@@ -379,6 +373,22 @@ func (r *Rewriter) matchWords(d int, have uint8) bool {
 			}
 		} else {
 			set(r.byID[string(v)])
+		}
+	}
+	return any
+}
+
+// setBits sets, on the element at depth d, the bits of the compounds of
+// list that are not dead, and reports whether there was one.
+func (r *Rewriter) setBits(d int, list []anyCompound) bool {
+	if trackWork {
+		r.work += len(list) + 1
+	}
+	any := false
+	for k := range list {
+		if a := &list[k]; !r.dead(a.bit) {
+			*r.word(d, int(a.bit>>6)) |= 1 << (a.bit & 63)
+			any = true
 		}
 	}
 	return any
