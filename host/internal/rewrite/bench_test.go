@@ -218,15 +218,22 @@ func BenchmarkRewritePage(b *testing.B) {
 		b.Run(sp.name+"/attrsel", func(b *testing.B) {
 			benchRewrite(b, page, append(slices.Clone(passSelectors[:4]), "[data-slot=hero]"), fiveEdits, nil)
 		})
-		// passthrough with fifty class selectors, as a rule file with as
-		// many rules names, none on the page.
-		b.Run(sp.name+"/classes", func(b *testing.B) {
-			sels := slices.Clone(passSelectors)
-			for i := range 50 {
-				sels = append(sels, fmt.Sprintf(".promo-%d", i))
-			}
-			benchRewrite(b, page, sels, fiveEdits, nil)
-		})
+		// passthrough with fifty more edits whose selectors test one
+		// attribute against as many values, and fifty whose selectors
+		// name a class, as rule files with as many rules do; none is on
+		// the page.
+		for _, more := range []struct{ name, format string }{
+			{"attrvalues", "[data-slot=slot-%d]"}, {"classes", ".promo-%d"},
+		} {
+			b.Run(sp.name+"/"+more.name, func(b *testing.B) {
+				sels, edits := slices.Clone(passSelectors), slices.Clone(fiveEdits)
+				for i := range 50 {
+					sels = append(sels, fmt.Sprintf(more.format, i))
+					edits = append(edits, Edit{Selector: len(sels) - 1, Op: AddClass, Attr: "x"})
+				}
+				benchRewrite(b, page, sels, edits, nil)
+			})
+		}
 		b.Run(sp.name+"/hideseen", func(b *testing.B) {
 			sels := append(append([]string{}, sp.edits...), sp.card)
 			edits := append(append([]Edit{}, fiveEdits...), Edit{Selector: 5, Op: HideSeen, Attr: "data-item-id", N: 4})

@@ -23,6 +23,13 @@ type matcher struct {
 	key []uint64
 	// deadMask has the bits of the dead compounds (see dead).
 	deadMask uint64
+	// The last name mayHave looked for, in the tag of the element that
+	// tagSerial numbers, and its answer: a rule file that tests one
+	// attribute against many values ([data-slot=hero],
+	// [data-slot=promo], …) looks once per tag.
+	tagSerial, mayAt uint32
+	mayName          string
+	mayOK            bool
 	// selEpoch and selMatch cache, per selector, whether it matches the
 	// element being opened (valid when selEpoch equals epoch).
 	selEpoch []uint32
@@ -91,6 +98,9 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 			}
 		}
 		if live && (have&needClass != 0 && r.byClass != nil || have&needID != 0 && r.byID != nil) && r.matchWords(d, have) {
+			any = true
+		}
+		if live && r.byAttr != nil && r.matchAttrs(d) {
 			any = true
 		}
 		if tag < uint16(len(r.tagFirst)) && r.tagFirst[tag] > 0 {
@@ -378,6 +388,33 @@ func (r *Rewriter) matchWords(d int, have uint8) bool {
 	return any
 }
 
+// matchAttrs evaluates the groups of byAttr on the element at depth d:
+// a group whose attribute's name is not in the tag's bytes, none of its
+// compounds can match.
+func (r *Rewriter) matchAttrs(d int) bool {
+	any := false
+	for g := range r.byAttr {
+		grp := &r.byAttr[g]
+		if trackWork {
+			r.work += len(grp.list) + 1
+		}
+		if !r.attrsRead {
+			// Noted as matchCompound notes it, which then need not look.
+			r.mayAt, r.mayName, r.mayOK = r.tagSerial, grp.name, mayHave(r.tag[r.nameEnd:], grp.name)
+			if !r.mayOK {
+				continue
+			}
+		}
+		for k := range grp.list {
+			if a := &grp.list[k]; !r.dead(a.bit) && r.matchCompound(a.c, d) {
+				*r.word(d, int(a.bit>>6)) |= 1 << (a.bit & 63)
+				any = true
+			}
+		}
+	}
+	return any
+}
+
 // setBits sets, on the element at depth d, the bits of the compounds of
 // list that are not dead, and reports whether there was one.
 func (r *Rewriter) setBits(d int, list []anyCompound) bool {
@@ -445,8 +482,13 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 			// A compound of any element (such as [data-slot=hero]) looks
 			// first whether the tag can have the attribute: most have
 			// not. One of a tag (a[href^="/sale"]) reads it at once.
-			if c.tag == 0 && !r.attrsRead && !mayHave(r.tag[r.nameEnd:], a.Name) {
-				return false
+			if c.tag == 0 && !r.attrsRead {
+				if r.mayAt != r.tagSerial || r.mayName != a.Name {
+					r.mayAt, r.mayName, r.mayOK = r.tagSerial, a.Name, mayHave(r.tag[r.nameEnd:], a.Name)
+				}
+				if !r.mayOK {
+					return false
+				}
 			}
 			j := r.findAttr(a.Name)
 			if j < 0 {

@@ -1226,6 +1226,7 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	}
 	if r.skip < 0 && r.mayMatch(id) {
 		r.tag = r.src[lt:end] // for the matcher alone: most tags skip it
+		r.tagSerial++
 		r.match(d, id, lt, end, void)
 		r.tag = nil
 	}

@@ -67,16 +67,16 @@ func pageWords(page []byte, n int) (classes, ids []string) {
 // pages and the public corpus, each with selectors made of its own
 // classes and ids.
 func TestWordDispatch(t *testing.T) {
-	defer func(n int) { wordDispatch = n }(wordDispatch)
+	defer func(n, m int) { wordDispatch, attrDispatch = n, m }(wordDispatch, attrDispatch)
 	check := func(name string, page []byte, sels []string) {
 		t.Helper()
 		edits := make([]Edit, len(sels))
 		for i := range edits {
 			edits[i] = Edit{Selector: i, Op: AddClass, Attr: fmt.Sprintf("w%d", i)}
 		}
-		wordDispatch = 1 << 30
+		wordDispatch, attrDispatch = 1<<30, 1<<30
 		want := rewriteAll(mustCompile(sels...), edits, string(page))
-		wordDispatch = 1
+		wordDispatch, attrDispatch = 1, 1
 		prog := mustCompile(sels...)
 		got := rewriteAll(prog, edits, string(page))
 		if got != want {
@@ -89,8 +89,19 @@ func TestWordDispatch(t *testing.T) {
 	for range 300 {
 		corpus = append(corpus, malformedPage(rng))
 	}
+	// Attribute tests, grouped by name (tables.byAttr).
+	attrs := []string{"[data-k]", "[data-k=v]", `[data-k="w v"]`, "[data-k~=w]", "[data-k^=w]", "[data-k|=v]",
+		"[DATA-K=v]", "[data-k=V i]", "[data-n='1']", "[data-n]", `[data-n$="1"]`, "[type=hidden]", "[type=HIDDEN]",
+		"[type]", "div [data-k]", ":not([data-n]) > [data-k=v]"}
 	for i, page := range corpus {
 		check(fmt.Sprintf("malformed page %d", i), []byte(page), malformed)
+		check(fmt.Sprintf("malformed page %d, attributes", i), []byte(page), attrs)
+	}
+	shopAttrs := []string{"[data-item-id]", "[data-item-id^=p-]", "[data-brand=vela]", "[data-price]",
+		"[data-position='3']", "[aria-label]", "[aria-hidden=true]", `[href^="/p/"]`, "[href*=vela]", "[href]",
+		"[loading=lazy]", "[type=submit]", "[type=SUBMIT]"}
+	for _, sp := range savedPages {
+		check("saved:"+sp.name+", attributes", savedPage(t, sp.name), shopAttrs)
 	}
 	pages := realPages(t)
 	names, _ := realPageSample(t, pages, 5)
