@@ -344,17 +344,12 @@ func (r *Rewriter) selects(s, d int) bool {
 // compound test it, as the matcher's loop does.
 func (r *Rewriter) matchWords(d int, have uint8) bool {
 	any := false
-	set := func(list []anyCompound) {
-		if r.setBits(d, list) {
-			any = true
-		}
-	}
 	if have&needClass != 0 && r.byClass != nil {
 		v := r.tag[r.classLo:r.classHi]
 		if r.quirks || bytes.IndexByte(v, '&') >= 0 {
 			for w, list := range r.byClass {
 				if hasWord(v, w) || r.classHas(v, w) {
-					set(list)
+					any = r.setBits(d, list) || any
 				}
 			}
 		} else {
@@ -367,7 +362,7 @@ func (r *Rewriter) matchWords(d int, have uint8) bool {
 					j++
 				}
 				if j > i {
-					set(r.byClass[string(v[i:j])])
+					any = r.setBits(d, r.byClass[string(v[i:j])]) || any
 				}
 				i = j
 			}
@@ -378,11 +373,11 @@ func (r *Rewriter) matchWords(d int, have uint8) bool {
 		if r.quirks || bytes.IndexByte(v, '&') >= 0 {
 			for id, list := range r.byID {
 				if r.spanIs(r.idLo, r.idHi, id) {
-					set(list)
+					any = r.setBits(d, list) || any
 				}
 			}
 		} else {
-			set(r.byID[string(v)])
+			any = r.setBits(d, r.byID[string(v)]) || any
 		}
 	}
 	return any
