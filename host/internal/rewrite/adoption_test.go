@@ -22,7 +22,8 @@ func TestAdoptionBound(t *testing.T) {
 			if stats == nil {
 				return // checkPage said why
 			}
-			_, cut := rewriteAllCut(markerProgram(), markerEdits, page)
+			_, c := rewriteAllCut(markerProgram(), markerEdits, page)
+			cut := c.adopt
 			wantCut := -1
 			if between > maxAdoptWalk {
 				wantCut = strings.Index(page, "<a class=x>")

@@ -418,7 +418,9 @@ func (r *Rewriter) adopt(i, f int, real bool, lt, end int, explicit bool) {
 		// cost more than the page).
 		lo := f + 1 // a copy is above f: all of f+1..fb-1 is in it too
 		if budget -= fb - lo; budget >= 0 {
-			r.adoptWalk(i, f, fb)
+			if r.adoptWalk(i, f, fb) && r.dropCut < 0 {
+				r.dropCut = r.base + lt
+			}
 		} else if r.adoptCut < 0 {
 			r.adoptCut = r.base + lt
 		}
@@ -440,8 +442,8 @@ func (r *Rewriter) adopt(i, f int, real bool, lt, end int, explicit bool) {
 // stack, but a formatting element in the list among the first three
 // (browsers put a copy of it around the block; here it stays open); past
 // the third, formatting elements and copies opened there leave the list
-// too.
-func (r *Rewriter) adoptWalk(i, f, fb int) {
+// too. It reports whether it took one out that way.
+func (r *Rewriter) adoptWalk(i, f, fb int) (dropped bool) {
 	// The copies opened between come after entry i in the list: a few
 	// at most are looked at.
 	var copies [16]int
@@ -462,6 +464,7 @@ func (r *Rewriter) adoptWalk(i, f, fb int) {
 				if count++; count > 3 {
 					r.stack[d].copies--
 					r.afeUnlink(j)
+					dropped = true
 				}
 			}
 		}
@@ -487,10 +490,12 @@ func (r *Rewriter) adoptWalk(i, f, fb int) {
 		}
 		if listed {
 			r.afeUnlink(int(e.afe) - 1)
+			dropped = true
 		}
 		r.leave(d)
 		r.rehomeCopies(copies[:nc], d)
 	}
+	return dropped
 }
 
 // rehomeCopies moves the copies among copies (indexes in the list) that
