@@ -142,6 +142,9 @@ var malformedCases = []string{
 	// the table is out of scope, and closes nothing.
 	`<b><h4><u>t</h1>t<div></b></div><table><x-y></u><div>`,
 	`<em><h4><u>t</h1>t<article></em></article><table><x-y></u><hgroup>`,
+	// The end tag of a name no element has ends a column group, as any
+	// end tag but colgroup's, col's and template's does.
+	`<table><colgroup></x-card><template>`, `<table><colgroup><col></x-y><col><template><col>`,
 	// Text in a template in the head leaves the head open.
 	`<head><template>x</template>t<style>`,
 	`<head><template><table>x</template>t<style>`,

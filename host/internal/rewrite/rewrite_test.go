@@ -815,19 +815,24 @@ func TestBrowserRepairs(t *testing.T) {
 
 // TestUnknownEndTagIgnoresHistory: a Rewriter keeps the unknown tag names
 // it interned across pages, so whether a name is known depends on the
-// pages it read before; its output must not. After </body>, the end tag
-// of a name no element has still means the body goes on, known or not.
+// pages it read before; its output must not. The end tag of a name no
+// element has still does what any end tag does, known or not: after
+// </body>, the body goes on; in a column group, the group ends (so the
+// col after it is not a child of that colgroup).
 func TestUnknownEndTagIgnoresHistory(t *testing.T) {
-	p := mustCompile("body", "#a")
+	p := mustCompile("body", "#a", "colgroup > col")
 	edits := []Edit{
 		{Selector: 0, Op: Append, Content: []byte("<i>end</i>")},
 		{Selector: 1, Op: InsertAfter, Content: []byte("<b>after</b>")},
+		{Selector: 2, Op: AddClass, Attr: "grouped"},
 	}
 	for _, page := range []string{
 		"<body><p id=a>x</p></body></zz>tail",
 		"<body><p id=a>x</p></body></zz></html>",
 		"<body><p id=a>x</p></body>\n</zz>\n",
 		"<lid=\"a\">x</li><li class=card data-item-id=b>y</ul></body></tml>",
+		"<table><colgroup><col></zz><col id=a></table>",
+		"<table><colgroup></tml><col id=a><col></colgroup></table>",
 	} {
 		run := func(known bool) string {
 			var out bytes.Buffer

@@ -266,17 +266,13 @@ func (r *Rewriter) endTag(lt int) int {
 	if id == 0 {
 		id = r.lookup(b[2:i], false)
 	}
-	switch {
-	case r.stopped:
-	case id != 0:
-		r.close(id, lt, lt+gt+1)
-	case r.holding || r.recHold:
+	if !r.stopped {
 		// The end tag of a name no element has (0: never interned) closes
-		// nothing, but after </body> it still means the body goes on, as
-		// close has it for any other name. Whether a name is interned
-		// depends on the pages a pooled Rewriter read before, so the two
-		// must not differ.
-		r.unhold(lt)
+		// none, but does what any end tag does: in a column group it ends
+		// the group, after </body> it means the body goes on. Whether a
+		// name is interned depends on the pages a pooled Rewriter read
+		// before, so the two take the same path.
+		r.close(id, lt, lt+gt+1)
 	}
 	return gt + 1
 }
