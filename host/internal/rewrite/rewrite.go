@@ -328,7 +328,7 @@ type Rewriter struct {
 	// step of its inner loop, which takes it off the stack too (-1:
 	// none). x/net/html, the differential tests' reference, leaves such
 	// an element open (browsers do not), so they compare the trees up to
-	// it, and Chromium checks the rest (TestAdoptionDropChromium).
+	// it, and Chromium checks the rest (TestTreesChromium).
 	dropCut int
 
 	// Scratch for writing one start tag (edits.go): contentBuf also

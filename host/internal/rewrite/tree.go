@@ -498,6 +498,9 @@ func (r *Rewriter) open(id uint16, lt, end int) {
 	if r.holding || r.recHold {
 		r.unhold(lt)
 	}
+	if r.gone != 0 {
+		r.settleGone(lt)
+	}
 	flags := flagsOf(id)
 	top := &r.stack[len(r.stack)-1]
 	if top.eflags&eSlow == 0 && r.bodyStarted && flags&(fStartRule|fClosesP) == 0 && r.afeQuiet() {
@@ -605,11 +608,6 @@ func (r *Rewriter) htmlStart(id uint16, flags uint32, lt, end int) {
 			}
 		case modeCaption:
 			if flags&fTablePart != 0 {
-				// The standard lists th too; the reference parser does
-				// not, and ignores it in the caption.
-				if id == tagTH {
-					return
-				}
 				d := r.inScope(tagCaption, scopeTable)
 				if d == 0 {
 					return
@@ -884,6 +882,9 @@ func (r *Rewriter) clearToRow(lt int) {
 // insertVoid opens element id for the start tag src[lt:end] and ends it
 // at once.
 func (r *Rewriter) insertVoid(id uint16, lt, end int) {
+	if r.gone != 0 {
+		r.settleGone(lt)
+	}
 	d := len(r.stack)
 	r.insert(id, nsHTML, flagsOf(id), lt, end)
 	if !r.stopped && len(r.stack) > d {
@@ -1122,6 +1123,11 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	if trackWork {
 		r.work++
 	}
+	if r.gone != 0 {
+		// The tag's rules may have closed the last copy open in an
+		// element that left the stack.
+		r.settleGone(lt)
+	}
 	void := ns == nsHTML && flags&fVoid != 0 || ns != nsHTML && r.selfClose
 	// Only :nth-child and :nth-of-type read the counts: without them,
 	// they are not kept.
@@ -1328,6 +1334,9 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // text handles the text src[lo:hi] where text changes the tree: before
 // the body starts, and in a column group.
 func (r *Rewriter) text(lo, hi int) {
+	if r.gone != 0 {
+		r.settleGone(lo)
+	}
 	t := r.src[lo:hi]
 	if trackWork {
 		r.work += len(t)
@@ -1377,6 +1386,9 @@ func (r *Rewriter) text(lo, hi int) {
 func (r *Rewriter) close(id uint16, lt, end int) {
 	if trackWork {
 		r.work++
+	}
+	if r.gone != 0 {
+		r.settleGone(lt)
 	}
 	top := len(r.stack) - 1
 	flags := flagsOf(id)
@@ -1583,10 +1595,13 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 		if r.stopped {
 			return
 		}
-		if f == len(r.stack)-1 {
+		if f == len(r.stack)-1 && r.stack[f].copies == 0 {
 			d = f
 		} else {
-			r.leave(f) // it leaves the stack; what is open in it stays open
+			// It leaves the stack; what is open in it stays open, copies
+			// of formatting elements too: what follows goes into them,
+			// in the form.
+			r.leave(f)
 			return
 		}
 	case flags&fBlockEnd != 0 || id == tagDD || id == tagDT:
@@ -1713,7 +1728,7 @@ func (r *Rewriter) popPlain(top int) bool {
 // with the end tag src[lt:end] when explicit is set; the others end where
 // the end tag (or the start tag that implies their end) starts.
 func (r *Rewriter) popTo(d, lt, end int, explicit bool) {
-	for len(r.stack) > 1 && (len(r.stack) > d || r.stack[len(r.stack)-1].gone) {
+	for len(r.stack) > 1 && (len(r.stack) > d || r.goneTop()) {
 		if trackWork {
 			r.work++
 		}
@@ -1733,6 +1748,24 @@ func (r *Rewriter) popTo(d, lt, end int, explicit bool) {
 			return
 		}
 		r.pop(top)
+	}
+}
+
+// goneTop reports whether the entry on top of the stack is an element
+// that left the stack and holds no open copy of a formatting element:
+// browsers' current node is below it.
+func (r *Rewriter) goneTop() bool {
+	e := &r.stack[len(r.stack)-1]
+	return e.gone && e.copies == 0
+}
+
+// settleGone closes, before a tag or text at src[lt], the elements on
+// top of the stack that left it and whose copies of formatting elements
+// all closed since (a form ended by </form> while a copy was open in it
+// stays until then).
+func (r *Rewriter) settleGone(lt int) {
+	if len(r.stack) > 1 && r.goneTop() {
+		r.popTo(len(r.stack), lt, lt, false)
 	}
 }
 
