@@ -386,7 +386,7 @@ var (
 	diffAdoption = designDiff{"adoption-bound", "when more than 64 elements lie between a misnested formatting element and the block it cuts, the browser closes them all (the adoption agency), bespoke leaves them open, as it bounds the copies it reopens; the rest of the page is not compared"}
 	// Not a design choice: where the reference parser, x/net/html, builds
 	// another tree than browsers do (see explain).
-	diffChromium  = designDiff{"chromium", "where Chromium parts from the standard, which x/net/html and bespoke follow (in a template: a form in a table part, table parts after a base or a title, a </form> that ends no p or block), the rest of the page is not compared"}
+	diffChromium  = designDiff{"chromium", "where Chromium parts from the standard, which x/net/html and bespoke follow (in a template: a form in a table part, table parts after a base or a title, a </form> that ends no p or block; a form in a form, after which it ends both; the end tag of an HTML element named like a mixed-case svg one, foreignObject, with svg content open in it), the rest of the page is not compared"}
 	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html; a th in a caption; a formatting element the adoption agency takes out of its list past the third step of its inner loop, which x/net/html leaves open), the rest of the page is not compared"}
 )
 
@@ -596,6 +596,23 @@ func (d *treeDiff) explain() {
 	// page is not compared.
 	if d.exact {
 		for k, e := range d.elems[:d.cut] {
+			if svgMixedCase[e.name] && d.b.orig[k] != nil && d.b.orig[k].Namespace == "" {
+				// An HTML element named as an svg one SVG spells in mixed
+				// case: Chromium reads its end tag, when svg content is
+				// open in it, as the svg name, which it is not.
+				d.cut = k
+				d.stats[diffChromium.name]++
+				break
+			}
+			if e.name == "form" && d.formIn(k) {
+				// A form in a form (a </form> in a table dropped the first
+				// from the form element pointer, without ending it): what
+				// follows its end is in the outer form, where Chromium has
+				// it after it.
+				d.cut = k
+				d.stats[diffChromium.name]++
+				break
+			}
 			if e.name != "template" {
 				continue
 			}
@@ -689,6 +706,34 @@ func (d *treeDiff) explain() {
 			}
 		}
 	}
+}
+
+// svgMixedCase are the svg element names that the HTML standard's
+// parser gives their mixed case (foreignObject), lower-cased.
+var svgMixedCase = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`altglyph altglyphdef altglyphitem animatecolor animatemotion animatetransform
+		clippath feblend fecolormatrix fecomponenttransfer fecomposite feconvolvematrix fediffuselighting
+		fedisplacementmap fedistantlight fedropshadow feflood fefunca fefuncb fefuncg fefuncr fegaussianblur
+		feimage femerge femergenode femorphology feoffset fepointlight fespecularlighting fespotlight fetile
+		feturbulence foreignobject glyphref lineargradient radialgradient textpath`) {
+		svgMixedCase[n] = true
+	}
+}
+
+// formIn reports whether element k of the rewriter's tree is in a form,
+// and no template is between them.
+func (d *treeDiff) formIn(k int) bool {
+	for p := d.elems[k].parent; p >= 0; p = d.elems[p].parent {
+		switch d.elems[p].name {
+		case "form":
+			return true
+		case "template":
+			return false
+		}
+	}
+	return false
 }
 
 // descends reports whether element j of the rewriter's tree is in
@@ -890,11 +935,11 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			// was opened in it), or closed x with the copy of one it was
 			// in.
 			why = &diffFormat
-		case name == "form" && (d.aboveFormatting(x, ar, ab) || d.hasCopy(k) && len(without(ab, ar)) == 0):
+		case name == "form" && (d.aboveFormatting(x, ar, ab) || d.blockIn(k, x) && len(without(ab, ar)) == 0):
 			// A form that </form> took off the stack while what it held
 			// stayed open: the browser moves k past it too (k, or a
 			// furthest block of the adoption agency k was in a copy of a
-			// formatting element in).
+			// formatting element in, or is in).
 			why = &diffFormat
 		case d.copiedAbove(x) && d.inCopy(d.b.orig[k]):
 			// x is in a formatting element the browser copied, and k is
@@ -1068,6 +1113,18 @@ func (d *treeDiff) firstInTemplate(k int) bool {
 func (d *treeDiff) hasCopy(k int) bool {
 	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
 		if bn := d.b.nodes[c]; bn != nil && bn.clone {
+			return true
+		}
+	}
+	return false
+}
+
+// blockIn reports whether element k of the rewriter's tree, or one of
+// its ancestors below x, holds a copy of a formatting element in the
+// browser's tree: the adoption agency made it a furthest block.
+func (d *treeDiff) blockIn(k, x int) bool {
+	for a := k; a >= 0 && a != x; a = d.elems[a].parent {
+		if d.b.orig[a] != nil && d.hasCopy(a) {
 			return true
 		}
 	}
