@@ -145,6 +145,10 @@ var malformedCases = []string{
 	// The end tag of a name no element has ends a column group, as any
 	// end tag but colgroup's, col's and template's does.
 	`<table><colgroup></x-card><template>`, `<table><colgroup><col></x-y><col><template><col>`,
+	// Text in a template in the head reopens formatting elements, as in
+	// the body: here an a copy, which holds the first h4, so the second
+	// (out of the svg) ends it.
+	`<template><table><a><tbody>t29<h4><svg><h4></h4><blockquote></h4><DIALOG>`,
 	// Text in a template in the head leaves the head open.
 	`<head><template>x</template>t<style>`,
 	`<head><template><table>x</template>t<style>`,

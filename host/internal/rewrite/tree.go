@@ -1351,7 +1351,8 @@ func (r *Rewriter) text(lo, hi int) {
 	for i < len(t) && isSpace(t[i]) {
 		i++
 	}
-	if top := &r.stack[len(r.stack)-1]; !r.afeQuiet() && r.bodyStarted && (top.ns == nsHTML || top.eflags&eIntegration != 0) {
+	// (A template in the head holds content by the body's rules too.)
+	if top := &r.stack[len(r.stack)-1]; !r.afeQuiet() && (r.bodyStarted || r.nOpen[openTemplate] > 0) && (top.ns == nsHTML || top.eflags&eIntegration != 0) {
 		switch r.mode() {
 		case modeBody, modeCell, modeCaption, modeTemplate:
 			r.reconstruct()
