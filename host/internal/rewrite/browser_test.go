@@ -63,6 +63,7 @@ var browserSelectors = []string{
 type relem struct {
 	parent     int // -1: the document
 	start, end int // its start tag, input[start:end]
+	close      int // where it ends in the input (its end tag's start, or what ends it)
 	name       string
 	attrs      []html.Attribute
 }
@@ -125,6 +126,7 @@ func rewriterTree(in string) ([]relem, cuts, error) {
 			if len(stack) == 0 {
 				return nil, cut, fmt.Errorf("an element ends that did not start, at output byte %d", i)
 			}
+			elems[stack[len(stack)-1]].close = rebuilt.Len()
 			stack = stack[:len(stack)-1]
 			i += len(markClose)
 		default:
@@ -404,6 +406,7 @@ type treeDiff struct {
 	attrs     map[int]bool        // element k has attributes in the browser's tree its start tag does not
 	bwhy      map[*html.Node]*designDiff
 	cut       int            // the elements from cut on are not compared (see diffReference); len(elems) if none
+	cutSet    bool           // a cut was made (at len(elems) too: after the last element's start tag)
 	adoptCut  int            // where the tag is past which the rewriter's adoption agency stopped (see diffAdoption); -1 if none
 	dropCut   int            // where the tag is whose adoption agency x/net/html leaves an element open at (see diffReference); -1 if none
 	exact     bool           // the browser's tree is a browser's, not x/net/html's: nothing is cut for diffReference
@@ -583,7 +586,7 @@ func (d *treeDiff) explain() {
 		default:
 			continue
 		}
-		d.cut = k
+		d.cut, d.cutSet = k, true
 		d.stats[diffReference.name]++
 		break
 	}
@@ -600,7 +603,7 @@ func (d *treeDiff) explain() {
 				// An HTML element named as an svg one SVG spells in mixed
 				// case: Chromium reads its end tag, when svg content is
 				// open in it, as the svg name, which it is not.
-				d.cut = k
+				d.cut, d.cutSet = k, true
 				d.stats[diffChromium.name]++
 				break
 			}
@@ -609,7 +612,7 @@ func (d *treeDiff) explain() {
 				// from the form element pointer, without ending it): what
 				// follows its end is in the outer form, where Chromium has
 				// it after it.
-				d.cut = k
+				d.cut, d.cutSet = k, true
 				d.stats[diffChromium.name]++
 				break
 			}
@@ -625,7 +628,7 @@ func (d *treeDiff) explain() {
 			}
 			content := strings.ToLower(d.in[e.start:end])
 			if strings.Contains(content, "<form") || strings.Contains(content, "</form") || strings.Contains(content, "<base") || strings.Contains(content, "<title") {
-				d.cut = k
+				d.cut, d.cutSet = k, true
 				d.stats[diffChromium.name]++
 				break
 			}
@@ -635,11 +638,14 @@ func (d *treeDiff) explain() {
 	// takes out of the list past the third step of the inner loop, where
 	// browsers close it (HTML's "adoption agency algorithm", inner loop,
 	// steps 4.4 and 4.5; Chromium agrees, TestTreesChromium): what
-	// follows may go into it.
+	// follows may go into it, and the agency itself places what it
+	// moves by the stack it leaves.
 	if d.dropCut >= 0 && !d.exact {
+		// From the first element still open there: the same adoption
+		// agency may move it, or what it holds.
 		for k, e := range d.elems[:d.cut] {
-			if e.start >= d.dropCut {
-				d.cut = k
+			if e.start >= d.dropCut || e.close > d.dropCut {
+				d.cut, d.cutSet = k, true
 				d.stats[diffReference.name]++
 				break
 			}
@@ -650,7 +656,7 @@ func (d *treeDiff) explain() {
 	if d.adoptCut >= 0 {
 		for k, e := range d.elems[:d.cut] {
 			if e.start >= d.adoptCut {
-				d.cut = k
+				d.cut, d.cutSet = k, true
 				d.stats[diffAdoption.name]++
 				break
 			}
@@ -779,7 +785,7 @@ func (d *treeDiff) label(k int) string {
 // and what it holds), whether the page up to the cut has fewer elements
 // of its name the browser made than the page has up to n.
 func (d *treeDiff) afterCut(n *html.Node) bool {
-	if d.cut == len(d.elems) {
+	if !d.cutSet || len(d.elems) == 0 {
 		return false
 	}
 	key := n.Namespace + ":" + n.Data
@@ -803,7 +809,8 @@ func (d *treeDiff) afterCut(n *html.Node) bool {
 	}
 	if d.made == nil {
 		d.made = map[string]int{}
-		if doc, err := browserParse(d.annotated[:d.ends[d.cut]]); err == nil {
+		end := d.ends[min(d.cut, len(d.ends)-1)]
+		if doc, err := browserParse(d.annotated[:end]); err == nil {
 			for m := range doc.Descendants() {
 				if m.Type == html.ElementNode && attrOf(m, annotAttr) == "" {
 					d.made[m.Namespace+":"+m.Data]++
