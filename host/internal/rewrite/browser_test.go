@@ -1482,6 +1482,18 @@ func checkPageBy(t testing.TB, in string, extra []string, compare func(string) (
 // $BESPOKE_SEED when set; $BESPOKE_DIFF_PAGES of them, 1,500 by default,
 // 300 with -short or the race detector) and the saved real-world pages.
 func TestBrowserDifferential(t *testing.T) {
+	corpus, n, s := sizedCorpus(t)
+	stats := checkCorpus(t, corpus, s, compareTrees)
+	for _, d := range append(designDiffs, diffReference) {
+		t.Logf("%s: %d selections differ (%s)", d.name, stats[d.name], d.why)
+	}
+	t.Logf("%d pages (%d hand-written, %d generated with BESPOKE_SEED=%d, the saved pages), %d selectors", len(corpus), len(malformedCases)+len(treePages()), n, s, len(browserSelectors))
+}
+
+// sizedCorpus returns the pages of a differential test (differentialCorpus),
+// with $BESPOKE_DIFF_PAGES generated pages (1,500 by default, 300 with
+// -short or the race detector), how many, and the seed.
+func sizedCorpus(t *testing.T) ([]string, int, uint64) {
 	n := 1500
 	if testing.Short() || raceEnabled {
 		n = 300
@@ -1493,25 +1505,26 @@ func TestBrowserDifferential(t *testing.T) {
 		}
 	}
 	s := seed(t)
-	corpus := differentialCorpus(t, n, s)
+	return differentialCorpus(t, n, s), n, s
+}
+
+// checkCorpus checks every page of corpus with compare (checkPageBy),
+// stops after 20 failing pages, and returns the statistics.
+func checkCorpus(t *testing.T, corpus []string, s uint64, compare func(string) (*treeDiff, error)) map[string]int {
 	stats := map[string]int{}
 	failed := 0
 	for i, page := range corpus {
-		st := checkPage(t, page)
+		st := checkPageBy(t, page, nil, compare)
 		for k, v := range st {
 			stats[k] += v
 		}
 		if st == nil {
-			failed++
-			if failed > 20 {
+			if failed++; failed > 20 {
 				t.Fatalf("stopping after 20 failing pages (BESPOKE_SEED=%d, page %d)", s, i)
 			}
 		}
 	}
-	for _, d := range append(designDiffs, diffReference) {
-		t.Logf("%s: %d selections differ (%s)", d.name, stats[d.name], d.why)
-	}
-	t.Logf("%d pages (%d hand-written, %d generated with BESPOKE_SEED=%d, the saved pages), %d selectors", len(corpus), len(malformedCases)+len(treePages()), n, s, len(browserSelectors))
+	return stats
 }
 
 // TestBrowserTree prints the rewriter's tree and the browser's of the page

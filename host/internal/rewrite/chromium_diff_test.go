@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,18 +175,7 @@ func chromiumNode(raw json.RawMessage) (*html.Node, error) {
 // not.
 func TestChromiumDifferential(t *testing.T) {
 	bin := chromium.Path(t)
-	n := 1500
-	if testing.Short() || raceEnabled {
-		n = 300
-	}
-	if v := os.Getenv("BESPOKE_DIFF_PAGES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			t.Fatalf("BESPOKE_DIFF_PAGES=%q: %v", v, err)
-		}
-	}
-	s := seed(t)
-	corpus := differentialCorpus(t, n, s)
+	corpus, n, s := sizedCorpus(t)
 	// What the browser parses: each page, and each with the marks of
 	// where the rewriter's elements start.
 	var docs []string
@@ -204,19 +192,7 @@ func TestChromiumDifferential(t *testing.T) {
 	}
 	parse := func(page string) (*html.Node, error) { return parsed[page], nil }
 	compare := func(page string) (*treeDiff, error) { return compareTreesWith(page, parse, true) }
-	stats := map[string]int{}
-	failed := 0
-	for i, page := range corpus {
-		st := checkPageBy(t, page, nil, compare)
-		for k, v := range st {
-			stats[k] += v
-		}
-		if st == nil {
-			if failed++; failed > 20 {
-				t.Fatalf("stopping after 20 failing pages (BESPOKE_SEED=%d, page %d)", s, i)
-			}
-		}
-	}
+	stats := checkCorpus(t, corpus, s, compare)
 	for _, d := range append(designDiffs, diffChromium) {
 		t.Logf("%s: %d selections differ (%s)", d.name, stats[d.name], d.why)
 	}
