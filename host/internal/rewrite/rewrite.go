@@ -327,8 +327,10 @@ type Rewriter struct {
 	// agency took a formatting element out of the list past the third
 	// step of its inner loop, which takes it off the stack too (-1:
 	// none). x/net/html, the differential tests' reference, leaves such
-	// an element open (browsers do not), so they compare the trees up to
-	// it, and Chromium checks the rest (TestTreesChromium).
+	// an element open (browsers do not), so they compare the trees only
+	// before it, and what it leaves in place (the elements closed by
+	// then), and Chromium checks the rest (TestTreesChromium,
+	// TestChromiumDifferential).
 	dropCut int
 
 	// Scratch for writing one start tag (edits.go): contentBuf also
