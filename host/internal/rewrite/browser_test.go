@@ -407,6 +407,7 @@ type treeDiff struct {
 	bwhy      map[*html.Node]*designDiff
 	cut       int            // the elements from cut on are not compared (see diffReference); len(elems) if none
 	cutSet    bool           // a cut was made (at len(elems) too: after the last element's start tag)
+	madeEnd   int            // where, in annotated, the compared part ends for afterCut, when not at the cut element's start tag's end
 	adoptCut  int            // where the tag is past which the rewriter's adoption agency stopped (see diffAdoption); -1 if none
 	dropCut   int            // where the tag is whose adoption agency x/net/html leaves an element open at (see diffReference); -1 if none
 	exact     bool           // the browser's tree is a browser's, not x/net/html's: nothing is cut for diffReference
@@ -574,6 +575,7 @@ func (d *treeDiff) explain() {
 		case e.name == "col" && e.parent >= 0 && d.elems[e.parent].name == "template" && d.firstInTemplate(k):
 			k++
 		case d.b.orig[k] != nil && d.b.orig[k].Namespace != "" && d.selfClosingQuirk(e):
+			d.madeEnd = d.ends[k] // what follows the tag differs
 			k++
 		case d.b.orig[k] != nil && d.b.orig[k].Namespace != "" && modeNames[e.name]:
 			// x/net/html finds the insertion mode from any open element
@@ -809,7 +811,10 @@ func (d *treeDiff) afterCut(n *html.Node) bool {
 	}
 	if d.made == nil {
 		d.made = map[string]int{}
-		end := d.ends[min(d.cut, len(d.ends)-1)]
+		end := d.madeEnd
+		if end == 0 {
+			end = d.ends[min(d.cut, len(d.ends)-1)]
+		}
 		if doc, err := browserParse(d.annotated[:end]); err == nil {
 			for m := range doc.Descendants() {
 				if m.Type == html.ElementNode && attrOf(m, annotAttr) == "" {

@@ -147,10 +147,10 @@ var malformedCases = []string{
 	`<table><colgroup></x-card><template>`, `<table><colgroup><col></x-y><col><template><col>`,
 	// Where x/net/html parts from browsers (see diffReference): a foreign
 	// tag ending in "/>" after an unquoted value and a repeated
-	// attribute, last on the page; an adoption agency that drops a
+	// attribute, last on the page or not; an adoption agency that drops a
 	// formatting element (s) past the third step and moves the block it
 	// cuts (p).
-	`<svg><FOREIGNOBJECT class class=z/><td>`,
+	`<svg><FOREIGNOBJECT class class=z/><td>`, `<svg><DESC class=z class=x/><THEAD><div>`,
 	`<nobr><S><x-card><rp><SELECT><a></select></br><p></nobr></a>`,
 	// Text in a template in the head reopens formatting elements, as in
 	// the body: here an a copy, which holds the first h4, so the second
