@@ -75,6 +75,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "bespoke %s\nplugin ABI %d, compiler %s\n", version.Get(), plugin.ABIVersion, codegen.Compiler)
 		return 0
 	case "help", "-h", "--help":
+		if len(rest) > 0 && commands[rest[0]] {
+			// bespoke help serve: the help was asked for, so it goes to
+			// stdout, where a pager reads it.
+			return run([]string{rest[0], "-h"}, stdout, stdout)
+		}
+		if len(rest) > 0 {
+			fmt.Fprintf(stderr, "bespoke help: unknown command %q\n\n%s", rest[0], usage)
+			return 2
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
@@ -98,6 +107,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 }
+
+// commands are the commands that have options of their own.
+var commands = map[string]bool{"serve": true, "compile": true, "check": true, "test": true, "explain": true, "preview": true}
 
 // usageError is a mistake in the command line.
 type usageError struct{ msg string }

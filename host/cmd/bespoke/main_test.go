@@ -126,3 +126,32 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("exit %d: %q", code, out)
 	}
 }
+
+// TestHelp: bespoke help, alone or with a command, answers on stdout
+// with status 0, as -h after the command does.
+func TestHelp(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "Run 'bespoke COMMAND -h'"},
+		{[]string{"--help"}, "Run 'bespoke COMMAND -h'"},
+		{[]string{"help", "serve"}, "-edit-map-cache"},
+		{[]string{"help", "compile"}, "Usage: bespoke compile"},
+		{[]string{"help", "explain"}, "-cookie"},
+	} {
+		code, out, errOut := bespoke(c.args...)
+		if code != 0 || !strings.Contains(out, c.want) || errOut != "" {
+			t.Errorf("bespoke %s: exit %d, stdout %q, stderr %q: want 0 and %q on stdout",
+				strings.Join(c.args, " "), code, out, errOut, c.want)
+		}
+	}
+	if code, _, errOut := bespoke("help", "nonsense"); code != 2 || !strings.Contains(errOut, `unknown command "nonsense"`) {
+		t.Errorf("bespoke help nonsense: exit %d, stderr %q: want 2 and the command named", code, errOut)
+	}
+	for cmd := range commands {
+		if code, out, _ := bespoke("help", cmd); code != 0 || !strings.Contains(out, "Usage: bespoke "+cmd) {
+			t.Errorf("bespoke help %s: exit %d, %q", cmd, code, out)
+		}
+	}
+}
