@@ -42,9 +42,6 @@ func TestServeConfigRefusesFileOptions(t *testing.T) {
 // that overrides the file, or one the file has no key for: a new option
 // must say which.
 func TestServeOptionsWithConfig(t *testing.T) {
-	overrides := map[string]bool{"listen": true, "admin": true, "tls-cert": true, "tls-key": true, "h2c": true,
-		"admin-token-file": true, "admin-host": true, "watch": true}
-	notInFile := map[string]bool{"config": true, "check": true, "demo": true, "preview": true, "dev-preview": true, "dev-clock": true}
 	_, _, help := bespoke("serve", "-h")
 	names := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`).FindAllStringSubmatch(help, -1)
 	if len(names) < 20 {
@@ -54,14 +51,93 @@ func TestServeOptionsWithConfig(t *testing.T) {
 		name := m[1]
 		key, replaced := inConfigFile[name]
 		switch {
-		case replaced && (overrides[name] || notInFile[name]):
+		case replaced && (overrides[name] != "" || notInFile[name]):
 			t.Errorf("--%s is both replaced by the file and not", name)
 		case replaced:
 			if !hasKey(reflect.TypeFor[config.Config](), key) {
 				t.Errorf("--%s: the configuration file has no key %s", name, key)
 			}
-		case !overrides[name] && !notInFile[name]:
+		case overrides[name] != "":
+			if k := overrides[name]; !hasKey(reflect.TypeFor[config.Config](), k) && !hasKey(reflect.TypeFor[config.Config](), k+"[]") {
+				t.Errorf("--%s: the configuration file has no key %s to override", name, overrides[name])
+			}
+		case !notInFile[name]:
 			t.Errorf("--%s: say whether a configuration file replaces it (inConfigFile), or it overrides the file", name)
+		}
+	}
+}
+
+// overrides are the options of bespoke serve that may go with --config,
+// and win over the file's key; notInFile, those no key of the file
+// holds.
+var (
+	overrides = map[string]string{"listen": "listen", "admin": "admin", "tls-cert": "tls.cert", "tls-key": "tls.key", "h2c": "h2c",
+		"admin-token-file": "admin_token_file", "admin-host": "admin_hosts", "watch": "watch"}
+	notInFile = map[string]bool{"config": true, "check": true, "demo": true, "preview": true, "dev-preview": true, "dev-clock": true}
+)
+
+// TestOperationsOptions: the table of options in host/OPERATIONS.md has
+// every option of bespoke serve, once, with the word its value is, the
+// key of the configuration file that holds it (or that it overrides),
+// and the default serve -h prints.
+func TestOperationsOptions(t *testing.T) {
+	doc, err := os.ReadFile("../../OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n### Options\n")
+	if !ok {
+		t.Fatal("OPERATIONS.md has no ### Options section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	row := regexp.MustCompile("(?m)^\\| `--([a-z0-9-]+)(?: ([a-zA-Z]+))?` \\| ([^|]*)\\| ([^|]*)\\|$")
+	type entry struct{ arg, key, def string }
+	table := map[string]entry{}
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		if _, dup := table[m[1]]; dup {
+			t.Errorf("--%s: two rows", m[1])
+		}
+		table[m[1]] = entry{m[2], strings.TrimSpace(m[3]), strings.TrimSpace(m[4])}
+	}
+	if len(table) < 20 {
+		t.Fatalf("found %d rows in OPERATIONS.md's table of options", len(table))
+	}
+	_, _, help := bespoke("serve", "-h")
+	opt := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)(?: (\S+))?\n((?:    \t.*\n)+)`)
+	seen := map[string]bool{}
+	for _, m := range opt.FindAllStringSubmatch(help, -1) {
+		name, arg, usage := m[1], m[2], m[3]
+		seen[name] = true
+		e, ok := table[name]
+		if !ok {
+			t.Errorf("--%s is not in OPERATIONS.md's table of options", name)
+			continue
+		}
+		if arg == "string" {
+			arg = "" // flag's word for a value it has no better name for
+		}
+		if e.arg != arg {
+			t.Errorf("--%s: the table says its value is %q, serve -h %q", name, e.arg, arg)
+		}
+		want := "—"
+		if k, ok := inConfigFile[name]; ok {
+			want = "`" + k + "`"
+		} else if k := overrides[name]; k != "" {
+			want = "`" + k + "` (*overrides*)"
+		}
+		if e.key != want {
+			t.Errorf("--%s: the table says %s for its key, want %s", name, e.key, want)
+		}
+		if d := regexp.MustCompile(`\(default (.*)\)\n$`).FindStringSubmatch(usage); d != nil {
+			def := strings.Trim(d[1], `"`)
+			if !strings.HasPrefix(e.def, "`"+def+"`") && !strings.HasPrefix(e.def, def) {
+				t.Errorf("--%s: the table's default is %q, serve -h says %s", name, e.def, def)
+			}
+		}
+	}
+	for name := range table {
+		if !seen[name] {
+			t.Errorf("OPERATIONS.md's table has --%s, which bespoke serve does not have", name)
 		}
 	}
 }
