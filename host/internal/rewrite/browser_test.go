@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -91,8 +92,9 @@ func rewriteAll(prog *Program, edits []Edit, in string) string {
 // trees (-1: nowhere): adopt, the first tag whose adoption agency went
 // past maxAdoptWalk; drop, the first whose adoption agency took a
 // formatting element out of its list past the third step of its inner
-// loop (see Rewriter.dropCut).
-type cuts struct{ adopt, drop int }
+// loop (see Rewriter.dropCut); and frameset, not a cut, where a
+// <frameset> replaced the body (see Rewriter.framesetAt).
+type cuts struct{ adopt, drop, frameset int }
 
 // rewriteAllCut is rewriteAll, and the page's cuts.
 func rewriteAllCut(prog *Program, edits []Edit, in string) (string, cuts) {
@@ -100,7 +102,7 @@ func rewriteAllCut(prog *Program, edits []Edit, in string) (string, cuts) {
 	rw := prog.NewRewriter(&out, edits, Options{MaxBuffer: 64 << 20})
 	rw.Write([]byte(in))
 	rw.Close()
-	c := cuts{adopt: rw.adoptCut, drop: rw.dropCut}
+	c := cuts{adopt: rw.adoptCut, drop: rw.dropCut, frameset: rw.framesetAt}
 	rw.Release()
 	return out.String(), c
 }
@@ -385,38 +387,40 @@ var (
 	diffMerge    = designDiff{"merged-attributes", "a second <html> or <body> tag is not an element: the browser adds its attributes to the first, bespoke ignores it"}
 	diffBody     = designDiff{"body-start", "content the browser puts in a body it starts without a tag (an iframe or text in the head) is in the body the page's later <body> tag gives its attributes to; bespoke's body starts at that tag"}
 	diffHead     = designDiff{"after-head", "elements of the head (link, meta, script, style, title, base, template) written after </head> and before the body are moved into the head by the browser; bespoke leaves them where they are"}
+	diffFrameset = designDiff{"frameset", "a <frameset> in a page with no <body> tag, before any text, image, form field, table, list item or template, replaces the body the browser started, with the elements in it; bespoke has written them, and ends them at the frameset"}
 	diffAdoption = designDiff{"adoption-bound", "when more than 64 elements lie between a misnested formatting element and the block it cuts, the browser closes them all (the adoption agency), bespoke leaves them open, as it bounds the copies it reopens; the rest of the page is not compared"}
 	// Not a design choice: where the reference parser, x/net/html, builds
 	// another tree than browsers do (see explain).
-	diffChromium  = designDiff{"chromium", "where Chromium parts from the standard, which x/net/html and bespoke follow (in a template: a form in a table part, table parts after a base or a title, a </form> that ends no p or block; a form in a form, after which it ends both; the end tag of an HTML element named like a mixed-case svg one, foreignObject, with svg content open in it), the rest of the page is not compared"}
-	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html; a th in a caption; a formatting element the adoption agency takes out of its list past the third step of its inner loop, which x/net/html leaves open), the rest of the page is not compared"}
+	diffChromium  = designDiff{"chromium", "where Chromium parts from the standard, which x/net/html and bespoke follow (in a template: a form in a table part, table parts after a base, a title or a noframes, a </form> that ends no p or block; a form in a form, after which it ends both; the end tag of an HTML element named like a mixed-case svg one, foreignObject, with svg content open in it), the rest of the page is not compared"}
+	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html; a th in a caption; a formatting element the adoption agency takes out of its list past the third step of its inner loop, which x/net/html leaves open; in or after a frameset, the start tag of a raw text element, which its tokenizer takes for one though its parser ignores it), the rest of the page is not compared"}
 )
 
 // designDiffs lists the by-design differences.
-var designDiffs = []designDiff{diffImplied, diffClone, diffFormat, diffFoster, diffMerge, diffBody, diffHead, diffAdoption}
+var designDiffs = []designDiff{diffImplied, diffClone, diffFormat, diffFoster, diffMerge, diffBody, diffHead, diffFrameset, diffAdoption}
 
 // treeDiff compares the rewriter's tree of one page with the browser's.
 type treeDiff struct {
-	in        string
-	elems     []relem
-	b         *btree
-	t         *html.Node          // the rewriter's tree, as html.Nodes
-	tnodes    []*html.Node        // by element number
-	why       map[int]*designDiff // why element k is not where the rewriter has it, or not in the browser's tree
-	attrs     map[int]bool        // element k has attributes in the browser's tree its start tag does not
-	bwhy      map[*html.Node]*designDiff
-	cut       int            // the elements from cut on are not compared (see diffReference); len(elems) if none
-	cutSet    bool           // a cut was made (at len(elems) too: after the last element's start tag)
-	madeEnd   int            // where, in annotated, the compared part ends for afterCut, when not at the cut element's start tag's end
-	adoptCut  int            // where the tag is past which the rewriter's adoption agency stopped (see diffAdoption); -1 if none
-	dropCut   int            // where the tag is whose adoption agency x/net/html leaves an element open at (see diffReference); -1 if none
-	exact     bool           // the browser's tree is a browser's, not x/net/html's: nothing is cut for diffReference
-	made      map[string]int // by name, the elements the browser made in the page up to the cut (see afterCut)
-	annotated string
-	ends      []int
-	errs      []string
-	stats     map[string]int
-	quirks    bool // cascadia is given the selectors' ids and classes as case-insensitive attribute selectors (see compiledSel)
+	in         string
+	elems      []relem
+	b          *btree
+	t          *html.Node          // the rewriter's tree, as html.Nodes
+	tnodes     []*html.Node        // by element number
+	why        map[int]*designDiff // why element k is not where the rewriter has it, or not in the browser's tree
+	attrs      map[int]bool        // element k has attributes in the browser's tree its start tag does not
+	bwhy       map[*html.Node]*designDiff
+	cut        int            // the elements from cut on are not compared (see diffReference); len(elems) if none
+	cutSet     bool           // a cut was made (at len(elems) too: after the last element's start tag)
+	madeEnd    int            // where, in annotated, the compared part ends for afterCut, when not at the cut element's start tag's end
+	adoptCut   int            // where the tag is past which the rewriter's adoption agency stopped (see diffAdoption); -1 if none
+	dropCut    int            // where the tag is whose adoption agency x/net/html leaves an element open at (see diffReference); -1 if none
+	framesetAt int            // where the <frameset> is that replaced the body (see diffFrameset); -1 if none
+	exact      bool           // the browser's tree is a browser's, not x/net/html's: nothing is cut for diffReference
+	made       map[string]int // by name, the elements the browser made in the page up to the cut (see afterCut)
+	annotated  string
+	ends       []int
+	errs       []string
+	stats      map[string]int
+	quirks     bool // cascadia is given the selectors' ids and classes as case-insensitive attribute selectors (see compiledSel)
 }
 
 // compareTrees builds both trees of in and explains where they differ.
@@ -457,7 +461,7 @@ func compareTreesWith(in string, parse func(string) (*html.Node, error), exact b
 		return nil, fmt.Errorf("the annotations change how the browser parses the page")
 	}
 	d := &treeDiff{in: in, elems: elems, b: newBTree(doc, elems, annotated, ends), annotated: annotated, ends: ends, why: map[int]*designDiff{}, attrs: map[int]bool{},
-		bwhy: map[*html.Node]*designDiff{}, stats: map[string]int{}, cut: len(elems), adoptCut: cut.adopt, dropCut: cut.drop, exact: exact}
+		bwhy: map[*html.Node]*designDiff{}, stats: map[string]int{}, cut: len(elems), adoptCut: cut.adopt, dropCut: cut.drop, framesetAt: cut.frameset, exact: exact}
 	d.buildT()
 	d.explain()
 	d.quirks = quirksMode(in)
@@ -595,7 +599,7 @@ func (d *treeDiff) explain() {
 	// Chromium parts from the standard in template contents, where
 	// x/net/html and the rewriter follow it (TestChromiumDifferential):
 	// it makes an element of a form in a table part, ignores table parts
-	// after a base or a title, and takes a </form> for an end tag it
+	// after a base, a title or a noframes, and takes a </form> for an end tag it
 	// looks for an open element of that name for (so that it ends no p
 	// and no block). From the first template with such tags in it, the
 	// page is not compared.
@@ -629,11 +633,25 @@ func (d *treeDiff) explain() {
 				}
 			}
 			content := strings.ToLower(d.in[e.start:end])
-			if strings.Contains(content, "<form") || strings.Contains(content, "</form") || strings.Contains(content, "<base") || strings.Contains(content, "<title") {
+			if strings.Contains(content, "<form") || strings.Contains(content, "</form") || strings.Contains(content, "<base") || strings.Contains(content, "<title") || strings.Contains(content, "<noframes") {
 				d.cut, d.cutSet = k, true
 				d.stats[diffChromium.name]++
 				break
 			}
+		}
+	}
+	// In a frameset and after one, the parser ignores the start tags of
+	// raw text elements (style, textarea, ...), as browsers do, but
+	// x/net/html's tokenizer still reads what follows them as raw text:
+	// the page is compared up to the first.
+	if at := d.ignoredRawText(); at >= 0 && !d.exact {
+		k := 0
+		for k < d.cut && d.elems[k].start < at {
+			k++
+		}
+		if k < d.cut || !d.cutSet {
+			d.cut, d.cutSet = k, true
+			d.stats[diffReference.name]++
 		}
 	}
 	// x/net/html leaves open a formatting element its adoption agency
@@ -896,9 +914,32 @@ func (d *treeDiff) impliedWhy(n *html.Node) *designDiff {
 	return nil
 }
 
+// rawTextTag finds the start tags of the raw text elements whose content
+// x/net/html's tokenizer reads as raw text, whether its parser makes an
+// element of them or not.
+var rawTextTag = regexp.MustCompile(`(?i)<(style|textarea|title|xmp|iframe|noembed|noscript|script|plaintext)[\t\n\f\r />]`)
+
+// ignoredRawText returns where, in the page, the first start tag of a raw
+// text element comes that the rewriter saw in a frameset or after one
+// (and ignored, as browsers do), or -1.
+func (d *treeDiff) ignoredRawText() int {
+	for _, e := range d.elems {
+		if e.name == "frameset" {
+			if loc := rawTextTag.FindStringIndex(d.in[e.start:]); loc != nil {
+				return e.start + loc[0]
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
 // ignoredWhy explains an element of the rewriter that the browser's tree
 // does not have.
 func (d *treeDiff) ignoredWhy(k int) *designDiff {
+	if d.framesetAt >= 0 && d.elems[k].start < d.framesetAt {
+		return &diffFrameset // in the body the frameset replaced
+	}
 	return nil
 }
 

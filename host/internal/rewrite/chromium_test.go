@@ -361,6 +361,11 @@ var chromiumTrees = []struct {
 	// ... until the copy ends: then after the form.
 	{page: `<p><b>x<form>t</form></b><span id=s>y`, id: "s"},
 	{page: `<dl><a></dl><form>t</form><a id=n>`, id: "n"},
+	// After a frameset, a <style> is no element, and what follows is no
+	// raw text: the noframes is one. (x/net/html's tokenizer reads raw
+	// text after the style, though its parser ignores the element.)
+	{page: `<frameset></frameset><style><p>1</p><noframes id=n>x</noframes>`, id: "n", chromium: []string{"html"}},
+	{page: `<frameset><textarea><noframes id=n>x</noframes><frame></frameset>`, id: "n", chromium: []string{"frameset", "html"}, ours: []string{"frameset"}},
 }
 
 // treePages returns the pages of chromiumTrees.

@@ -11,6 +11,26 @@ import (
 // stray end tags, misnested formatting, tables, templates, forms, select,
 // ruby, foreign content and what follows </body>.
 var malformedCases = []string{
+	// A frameset replaces a body that nothing has made a page's yet
+	// (the frameset-ok flag): blocks and spaces do not, text, a <body>
+	// tag, a template, an image, a form field (not a hidden one), </br>
+	// and a '<' that starts nothing do. In and after a frameset, only
+	// framesets, frames and noframes are elements.
+	`<div id=d class=x></div><frameset id=f><frame id=a></frameset><noframes><p>x</noframes><p>y`,
+	"<b></b><div> \n</div><frameset><frame></frameset>",
+	"<div>\x00</div><frameset><frame></frameset>",
+	`<input type=hidden><div class=x></div><frameset><frame></frameset>`,
+	`<div class=x></div></body><frameset><frame></frameset>`,
+	`<svg><![CDATA[ ]]></svg><frameset><frame></frameset>`,
+	`<body><div class=x></div><frameset><frame></frameset>`,
+	`<div class=x>t</div><frameset><frame></frameset>`,
+	`<template></template><div class=x></div><frameset><frame></frameset>`,
+	`<input><div class=x></div><frameset><frame></frameset>`,
+	`</br><div class=x></div><frameset><frame></frameset>`,
+	`<div class=x><</div><frameset><frame></frameset>`,
+	`<svg><![CDATA[x]]></svg><div class=x></div><frameset><frame></frameset>`,
+	`<frameset><frame></frameset><frameset><frame id=no></frameset><noframes class=x>x</noframes><div>`,
+	`<frameset><div><noframes class=x><p>x</noframes><frame class=x></frameset></html><noframes class=x></noframes>`,
 	// What browsers do with end tags.
 	`<dialog><p>Hello</dialog><div id=after>important</div>`,
 	`<body><template><tr><td>cell</template><div id=after>content</div></body>`,
@@ -178,7 +198,7 @@ var malformedTags = strings.Fields(`
 	summary figure figcaption blockquote address center menu hgroup img br hr wbr image area
 	embed object applet marquee iframe noscript xmp ruby rb rt rp rtc label fieldset legend
 	template template script style title svg svg path g foreignObject desc math mi mtext mo
-	annotation-xml x-card my-el body html head meta link base
+	annotation-xml x-card my-el body html head meta link base frameset frame noframes
 `)
 
 // malformedAttrs are the attributes start tags get: classes and ids the

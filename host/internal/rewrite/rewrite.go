@@ -332,6 +332,10 @@ type Rewriter struct {
 	// then), and Chromium checks the rest (TestTreesChromium,
 	// TestChromiumDifferential).
 	dropCut int
+	// framesetAt is where, in the page, the <frameset> is that replaced
+	// the body (-1: none): browsers take the body out of the page, with
+	// the elements the rewriter saw in it (see framesetIn).
+	framesetAt int
 
 	// Scratch for writing one start tag (edits.go): contentBuf also
 	// holds decoded values; tagEdits resolves the attribute edits.
@@ -503,9 +507,9 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.gone = 0
 	r.afe, r.afeMarker, r.afeDead, r.seq = r.afe[:0], 0, 0, 1
 	clear(r.afeLast)
-	r.docMode, r.started, r.bodyStarted, r.htmlSeen, r.quirks = modeBeforeHead, false, false, false, true
+	r.docMode, r.started, r.bodyStarted, r.htmlSeen, r.quirks, r.framesetBad = modeBeforeHead, false, false, false, true, false
 	r.formSet, r.formDepth = false, 0
-	r.work, r.adoptCut, r.dropCut = 0, -1, -1
+	r.work, r.adoptCut, r.dropCut, r.framesetAt = 0, -1, -1, -1
 	r.in, r.base, r.pendAt, r.rec, r.recHold, r.commentAt, r.rawAt = 0, 0, 0, nil, false, -1, -1
 
 	r.selEpoch = resize(r.selEpoch, len(p.sels))

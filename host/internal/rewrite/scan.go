@@ -65,10 +65,18 @@ func (r *Rewriter) scan(final bool) int {
 				if lt < 0 {
 					lt = len(src) - pos
 				}
+				// Until the frameset-ok flag is off, whether text is all
+				// space decides what a <frameset> does: the tree reads it.
+				// (After text, which may start the body, and with it the
+				// flag again.)
+				read := !r.framesetBad
 				if r.watchText() {
 					r.text(pos, pos+lt)
-				} else if r.rec != nil && r.rec.look && pos+lt < len(src) {
+				} else if !read && r.rec != nil && r.rec.look && pos+lt < len(src) {
 					r.recordText(pos, pos+lt)
+				}
+				if !r.framesetBad {
+					r.framesetText(src[pos : pos+lt])
 				}
 				if (r.holding || r.recHold) && !allSpace(src[pos:pos+lt]) {
 					r.unhold(pos) // text after </body>: the body goes on
@@ -86,8 +94,11 @@ func (r *Rewriter) scan(final bool) int {
 				n = r.endTag(pos)
 			default:
 				n = r.markup(pos, final)
-				if n == 1 && r.watchText() {
-					r.text(pos, pos+1) // a '<' that starts nothing is text
+				if n == 1 {
+					if r.watchText() {
+						r.text(pos, pos+1) // a '<' that starts nothing is text
+					}
+					r.framesetBad = true // (text that is not space: see framesetText)
 				}
 				if n == 1 && (r.holding || r.recHold) {
 					r.unhold(pos)
@@ -144,6 +155,14 @@ func (r *Rewriter) scan(final bool) int {
 			end := bytes.Index(src[pos:], []byte("]]>"))
 			if trackWork {
 				r.work += len(src) - pos
+			}
+			if !r.framesetBad {
+				// Text of svg or math, as the body's.
+				hi := len(src)
+				if end >= 0 {
+					hi = pos + end
+				}
+				r.framesetText(src[pos:hi])
 			}
 			if end < 0 {
 				keep := len(src)

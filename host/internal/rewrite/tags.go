@@ -47,8 +47,14 @@ var (
 	tagBR, tagForeignObject, tagDesc, tagTitle, tagMglyph, tagMalignmark,
 	tagImg, tagImage, tagCaption, tagCol, tagColgroup, tagForm, tagSelect, tagInput, tagHr,
 	tagNobr, tagRuby, tagRb, tagRtc, tagRp, tagRt, tagFrameset, tagFrame, tagFont,
-	tagAnnotationXML, tagScript, tagStyle, tagApplet, tagMarquee, tagObject, tagNoscript uint16
+	tagAnnotationXML, tagScript, tagStyle, tagApplet, tagMarquee, tagObject, tagNoscript, tagNoframes uint16
 )
+
+// framesetOff holds, by id, the HTML elements whose start tag in the body
+// sets the parser's frameset-ok flag to "not ok" (an input only when it
+// is not of type hidden): after one, a <frameset> no longer replaces the
+// body (see Rewriter.framesetIn).
+var framesetOff [256]bool
 
 var staticTags []tagInfo // index = id
 
@@ -168,9 +174,13 @@ func init() {
 		&tagRuby: "ruby", &tagRb: "rb", &tagRtc: "rtc", &tagRp: "rp", &tagRt: "rt", &tagFrameset: "frameset",
 		&tagFrame: "frame", &tagFont: "font", &tagAnnotationXML: "annotation-xml", &tagScript: "script",
 		&tagStyle: "style", &tagApplet: "applet", &tagMarquee: "marquee", &tagObject: "object",
-		&tagNoscript: "noscript",
+		&tagNoscript: "noscript", &tagNoframes: "noframes",
 	} {
 		*p = ids[n]
+	}
+	for _, n := range strings.Fields(`pre listing li dd dt button applet marquee object table area br embed img
+		image keygen wbr input hr textarea xmp iframe select template`) {
+		framesetOff[ids[n]] = true
 	}
 }
 

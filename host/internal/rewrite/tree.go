@@ -59,6 +59,11 @@ type tree struct {
 	docMode     uint8
 	started     bool // a tag or text came: a doctype no longer counts
 	bodyStarted bool
+	// framesetBad is the parser's frameset-ok flag set to "not ok": since
+	// the body started, a <body> tag, text that is not space, or one of
+	// the elements of framesetOff came. Until then a <frameset> replaces
+	// the body.
+	framesetBad bool
 	htmlSeen    bool
 	quirks      bool
 	formSet     bool
@@ -651,7 +656,9 @@ func (r *Rewriter) htmlStart(id uint16, flags uint32, lt, end int) {
 			}
 			continue
 		case modeFrameset:
-			if id == tagFrameset || id == tagFrame {
+			// In a frameset, framesets, frames and noframes (raw
+			// text); after the last frameset ended, noframes alone.
+			if id == tagNoframes || (id == tagFrameset || id == tagFrame) && r.last(tagFrameset) != 0 {
 				r.insert(id, nsHTML, flags, lt, end)
 			}
 			return
@@ -786,6 +793,7 @@ func (r *Rewriter) beforeBody(m uint8, id uint16, flags uint32, lt, end int) boo
 	switch id {
 	case tagBody:
 		r.startBody()
+		r.framesetBad = true
 		r.insert(id, nsHTML, flags, lt, end)
 		return false
 	case tagFrameset:
@@ -809,9 +817,54 @@ func (r *Rewriter) beforeBody(m uint8, id uint16, flags uint32, lt, end int) boo
 //
 //go:noinline
 func (r *Rewriter) notElement(id uint16, flags uint32, lt, end int) {
+	if r.nOpen[openTemplate] == 0 {
+		// (In a template, browsers ignore both.)
+		switch {
+		case id == tagBody:
+			r.framesetBad = true
+		case id == tagFrameset && !r.framesetBad:
+			r.framesetIn(flags, lt, end)
+			return
+		}
+	}
 	top := len(r.stack) - 1
 	if id == tagBody && r.last(tagBody) == 0 && (top == 0 || top == 1 && r.stack[1].tag == tagHTML && r.stack[1].ns == nsHTML) {
 		r.insert(id, nsHTML, flags, lt, end)
+	}
+}
+
+// framesetIn handles a <frameset> in a body that nothing has yet
+// made a body of a page (see framesetBad): the browser takes the body
+// out of the page, with all it holds, and the frameset takes its place.
+// What the body held was written already; its elements end here.
+func (r *Rewriter) framesetIn(flags uint32, lt, end int) {
+	d := 1 // the first element above the html element
+	if len(r.stack) > 1 && r.stack[1].tag == tagHTML && r.stack[1].ns == nsHTML {
+		d = 2
+	}
+	if d < len(r.stack) {
+		r.popTo(d, lt, lt, false)
+	}
+	if r.stopped {
+		return
+	}
+	r.bodyStarted, r.docMode = false, modeFrameset
+	if r.framesetAt < 0 {
+		r.framesetAt = r.base + lt
+	}
+	r.insert(tagFrameset, nsHTML, flags, lt, end)
+}
+
+// framesetText notes text of the body (or that starts it): text that is
+// not space (nor NUL, which browsers drop) sets framesetBad. (A
+// character reference counts as text that is not space, as it does for
+// text (Rewriter.text).)
+func (r *Rewriter) framesetText(t []byte) {
+	for _, c := range t {
+		if !isSpace(c) && c != 0 {
+			r.framesetBad = true
+			return
+		}
 	}
 }
 
@@ -820,6 +873,10 @@ func (r *Rewriter) notElement(id uint16, flags uint32, lt, end int) {
 func (r *Rewriter) startBody() {
 	r.bodyStarted = true
 	r.docMode = modeBody
+	// A body that starts without a tag may still become a frameset
+	// (browsers allow it whatever the head held: a template there is
+	// not the body's).
+	r.framesetBad = false
 }
 
 // Where browsers have a tbody or a tr that the page has no tag for,
@@ -1202,6 +1259,9 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 			e.pin = pinOther
 			r.nOpen[openMode]++
 		}
+	}
+	if !r.framesetBad && ns == nsHTML && id < 256 && framesetOff[id&0xff] && (id != tagInput || !r.hiddenInput(lt, end)) {
+		r.framesetBad = true
 	}
 	if ns == nsHTML && flags&(fFormatting|fMarker) != 0 {
 		if flags&fMarker != 0 {
@@ -1629,7 +1689,9 @@ func (r *Rewriter) htmlEnd(id uint16, flags uint32, lt, end int) {
 		return
 	case id == tagBR:
 		// Browsers make a <br>: by design not an element here, but what
-		// its start tag does is done (it reopens formatting elements).
+		// its start tag does is done (it reopens formatting elements,
+		// and a <frameset> no longer replaces the body).
+		r.framesetBad = true
 		r.phantomStart(id, lt)
 		if !r.stopped {
 			r.reconstruct()
