@@ -392,7 +392,7 @@ var (
 	// Not a design choice: where the reference parser, x/net/html, builds
 	// another tree than browsers do (see explain).
 	diffChromium  = designDiff{"chromium", "where Chromium parts from the standard, which x/net/html and bespoke follow (in a template: a form in a table part, table parts after a base, a title or a noframes, a </form> that ends no p or block; a form in a form, after which it ends both; the end tag of an HTML element named like a mixed-case svg one, foreignObject, with svg content open in it), the rest of the page is not compared"}
-	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html; a th in a caption; a formatting element the adoption agency takes out of its list past the third step of its inner loop, which x/net/html leaves open; in or after a frameset, the start tag of a raw text element, which its tokenizer takes for one though its parser ignores it), the rest of the page is not compared"}
+	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html, or like the elements implied end tags close (p, li, rb, ...); a th in a caption; a formatting element the adoption agency takes out of its list past the third step of its inner loop, which x/net/html leaves open; in or after a frameset, the start tag of a raw text element, which its tokenizer takes for one though its parser ignores it), the rest of the page is not compared"}
 )
 
 // designDiffs lists the by-design differences.
@@ -564,7 +564,8 @@ func (d *treeDiff) explain() {
 	// repeated attribute (it takes the tag as self-closing); after an svg
 	// or math element named like a table part, template, head, body or
 	// html (it takes it for an HTML one when it resets the insertion mode
-	// or clears the stack back to a table).
+	// or clears the stack back to a table), or like an element implied
+	// end tags close (it closes it with them).
 	for k, e := range d.elems {
 		if d.exact {
 			break
@@ -584,6 +585,10 @@ func (d *treeDiff) explain() {
 		case d.b.orig[k] != nil && d.b.orig[k].Namespace != "" && modeNames[e.name]:
 			// x/net/html finds the insertion mode from any open element
 			// of these names, svg and math ones too.
+			k++
+		case d.b.orig[k] != nil && d.b.orig[k].Namespace != "" && impliedEndNames[e.name]:
+			// x/net/html's implied end tags close svg and math elements
+			// of these names too.
 			k++
 		case e.name == "th" && d.b.orig[k] == nil && d.inCaption(k):
 			// x/net/html ignores a th in a caption, where the standard
@@ -1197,6 +1202,11 @@ func (d *treeDiff) inCopy(n *html.Node) bool {
 // tableCells are the table parts that foster parenting never moves.
 var tableCells = map[string]bool{"caption": true, "col": true, "colgroup": true, "tbody": true, "td": true, "tfoot": true,
 	"th": true, "thead": true, "tr": true}
+
+// impliedEndNames are the HTML elements whose end tags can be left out,
+// which an end tag that generates implied end tags closes.
+var impliedEndNames = map[string]bool{"dd": true, "dt": true, "li": true, "optgroup": true, "option": true, "p": true,
+	"rb": true, "rp": true, "rt": true, "rtc": true}
 
 var modeNames = map[string]bool{"td": true, "th": true, "tr": true, "tbody": true, "thead": true, "tfoot": true,
 	"caption": true, "colgroup": true, "table": true, "template": true, "head": true, "body": true, "frameset": true, "html": true}

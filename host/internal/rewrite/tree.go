@@ -970,10 +970,14 @@ func init() {
 
 // impliedEnds pops the elements whose end tags can be left out (dd, dt,
 // li, optgroup, option, p, rb, rp, rt, rtc) from the top of the stack,
-// except one named except.
+// except one named except. They are HTML elements: an svg or math
+// element of such a name stays (as in Chromium; x/net/html pops it).
 func (r *Rewriter) impliedEnds(except uint16, lt int) {
 	for len(r.stack) > 1 && !r.stopped && !r.copyOnTop() {
 		top := len(r.stack) - 1
+		if r.stack[top].ns != nsHTML {
+			return
+		}
 		switch t := r.stack[top].tag; t {
 		case tagDD, tagDT, tagLI, tagOptgroup, tagOption, tagP, tagRb, tagRp, tagRt, tagRtc:
 			if t == except {
