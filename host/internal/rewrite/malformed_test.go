@@ -199,6 +199,7 @@ var malformedTags = strings.Fields(`
 	embed object applet marquee iframe noscript xmp ruby rb rt rp rtc label fieldset legend
 	template template script style title svg svg path g foreignObject desc math mi mtext mo
 	annotation-xml x-card my-el body html head meta link base frameset frame noframes
+	noembed param source track keygen search mglyph malignmark mn big tt dir
 `)
 
 // malformedAttrs are the attributes start tags get: classes and ids the
