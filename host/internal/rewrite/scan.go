@@ -67,8 +67,8 @@ func (r *Rewriter) scan(final bool) int {
 				}
 				// Until the frameset-ok flag is off, whether text is all
 				// space decides what a <frameset> does: the tree reads it.
-				// (After text, which may start the body, and with it the
-				// flag again.)
+				// (Checked after text, which may start the body and so
+				// turn the flag on again.)
 				read := !r.framesetBad
 				if r.watchText() {
 					r.text(pos, pos+lt)
