@@ -244,7 +244,24 @@ func parseNode(s string, obfPort bool) (netip.Addr, bool) {
 	} else if a, err = netip.ParseAddr(s); err != nil {
 		return netip.Addr{}, false
 	}
+	if !validZone(a.Zone()) {
+		return netip.Addr{}, false
+	}
 	return a.Unmap().WithZone(""), true
+}
+
+// validZone reports whether z is empty or a zone as RFC 6874 writes one
+// in a URI: unreserved characters (letters, digits, "-", ".", "_", "~"),
+// which interface names are. netip takes any bytes after a '%' for one,
+// so that "::%\"" would be the address "::": refused instead.
+func validZone(z string) bool {
+	for i := 0; i < len(z); i++ {
+		c := z[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
 }
 
 // validPort accepts 1 to 5 digits up to 65535, and in Forwarded also an

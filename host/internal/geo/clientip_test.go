@@ -220,6 +220,11 @@ func TestParseNode(t *testing.T) {
 		{"[]", false, ""},
 		{"example.com", false, ""},
 		{"example.com:80", false, ""},
+		{"fe80::1%eth0", false, "fe80::1"},
+		{"[fe80::1%25en0.1_a~-]:80", false, "fe80::1"},
+		{`::%"`, false, ""},
+		{"fe80::1%eth 0", false, ""},
+		{"[fe80::1%]", false, ""},
 	}
 	for _, tt := range tests {
 		got, ok := parseNode(tt.in, tt.obf)
