@@ -391,8 +391,8 @@ var (
 	diffAdoption = designDiff{"adoption-bound", "when more than 64 elements lie between a misnested formatting element and the block it cuts, the browser closes them all (the adoption agency), bespoke leaves them open, as it bounds the copies it reopens; the rest of the page is not compared"}
 	// Not a design choice: where the reference parser, x/net/html, builds
 	// another tree than browsers do (see explain).
-	diffChromium  = designDiff{"chromium", "where Chromium parts from the standard, which x/net/html and bespoke follow (in a template: a form in a table part, table parts after a base, a title or a noframes, a </form> that ends no p or block; a form in a form, after which it ends both; the end tag of an HTML element named like a mixed-case svg one, foreignObject, with svg content open in it), the rest of the page is not compared"}
-	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html, or like the elements implied end tags close (p, li, rb, ...); a th in a caption; a formatting element the adoption agency takes out of its list past the third step of its inner loop, which x/net/html leaves open; in or after a frameset, the start tag of a raw text element, which its tokenizer takes for one though its parser ignores it), the rest of the page is not compared"}
+	diffChromium  = designDiff{"chromium", "where Chromium parts from the standard, which x/net/html and bespoke follow (in a template: a form in a table part, table parts after a base, a title or a noframes, a </form> that ends no p or block; a form in a form, after which it ends both; the end tag of an HTML element named like a mixed-case svg one, foreignObject, with svg content open in it; text of U+FFFD, as &#0; decodes to, which leaves the frameset-ok flag on), the rest of the page is not compared"}
+	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html, or like the elements implied end tags close (p, li, rb, ...); a th in a caption; a formatting element the adoption agency takes out of its list past the third step of its inner loop, which x/net/html leaves open; in or after a frameset, the start tag of a raw text element, which its tokenizer takes for one though its parser ignores it; a numeric character reference of one digit and no ';' or past 2^31, and one in CDATA, which it decodes otherwise), the rest of the page is not compared"}
 )
 
 // designDiffs lists the by-design differences.
@@ -645,6 +645,14 @@ func (d *treeDiff) explain() {
 			}
 		}
 	}
+	// Chromium (as WebKit) leaves the frameset-ok flag on at text of
+	// U+FFFD alone, where the standard sets it off, as at any other
+	// character but space: a page with such text before a <frameset>,
+	// which may replace its body and what was in it, is not compared.
+	if at := replacementAt(d.in); d.exact && at >= 0 && strings.Contains(strings.ToLower(d.in[at:]), "<frameset") && d.cut > 0 {
+		d.cut, d.cutSet = 0, true
+		d.stats[diffChromium.name]++
+	}
 	// In a frameset and after one, the parser ignores the start tags of
 	// raw text elements (style, textarea, ...), as browsers do, but
 	// x/net/html's tokenizer still reads what follows them as raw text:
@@ -657,6 +665,27 @@ func (d *treeDiff) explain() {
 		if k < d.cut || !d.cutSet {
 			d.cut, d.cutSet = k, true
 			d.stats[diffReference.name]++
+		}
+	}
+	// x/net/html's decoder reads some numeric character references
+	// otherwise than browsers (unescapeQuirk), and decodes those in
+	// CDATA, which browsers leave as they are: text it takes for space
+	// may not be, which decides where the body starts and whether a
+	// frameset replaces it. The page is compared up to the first, from
+	// the first element open there.
+	if !d.exact {
+		at := -1
+		for _, re := range []*regexp.Regexp{unescapeQuirk, cdataRef} {
+			if loc := re.FindStringIndex(d.in); loc != nil && (at < 0 || loc[0] < at) {
+				at = loc[0]
+			}
+		}
+		for k, e := range d.elems[:d.cut] {
+			if at >= 0 && (e.start >= at || e.close > at) {
+				d.cut, d.cutSet = k, true
+				d.stats[diffReference.name]++
+				break
+			}
 		}
 	}
 	// x/net/html leaves open a formatting element its adoption agency
@@ -923,6 +952,37 @@ func (d *treeDiff) impliedWhy(n *html.Node) *designDiff {
 // x/net/html's tokenizer reads as raw text, whether its parser makes an
 // element of them or not.
 var rawTextTag = regexp.MustCompile(`(?i)<(style|textarea|title|xmp|iframe|noembed|noscript|script|plaintext)[\t\n\f\r />]`)
+
+// numericRef finds numeric character references; the value is the first
+// group's (hexadecimal) or the second's.
+var numericRef = regexp.MustCompile(`&#(?:[xX]([0-9a-fA-F]+)|([0-9]+))`)
+
+// replacementAt returns where the page first holds U+FFFD, written or as
+// a numeric character reference decodes to it (0, a surrogate, past
+// U+10FFFF), or -1.
+func replacementAt(page string) int {
+	at := strings.Index(page, "\uFFFD")
+	for _, m := range numericRef.FindAllStringSubmatchIndex(page, -1) {
+		if at >= 0 && m[0] >= at {
+			break
+		}
+		var v uint64
+		var err error
+		if m[2] >= 0 {
+			v, err = strconv.ParseUint(page[m[2]:m[3]], 16, 64)
+		} else {
+			v, err = strconv.ParseUint(page[m[4]:m[5]], 10, 64)
+		}
+		if err != nil || v == 0 || v >= 0xD800 && v <= 0xDFFF || v > 0x10FFFF {
+			return m[0]
+		}
+	}
+	return at
+}
+
+// cdataRef finds a CDATA section with a '&' in it (what may be a
+// character reference, which x/net/html decodes there).
+var cdataRef = regexp.MustCompile(`<!\[CDATA\[([^\]]|\][^\]])*&`)
 
 // ignoredRawText returns where, in the page, the first start tag of a raw
 // text element comes that the rewriter saw in a frameset or after one

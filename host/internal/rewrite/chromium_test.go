@@ -370,6 +370,12 @@ var chromiumTrees = []struct {
 		chromium: []string{"rb", "svg", "listing", "form"}, ours: []string{"rb", "svg", "listing", "form"}},
 	{page: `<frameset></frameset><style><p>1</p><noframes id=n>x</noframes>`, id: "n", chromium: []string{"html"}},
 	{page: `<frameset><textarea><noframes id=n>x</noframes><frame></frameset>`, id: "n", chromium: []string{"frameset", "html"}, ours: []string{"frameset"}},
+	// A numeric character reference of one digit without its ';' is one
+	// (x/net/html leaves "&#9" as text): a tab, space, before a frameset.
+	{page: `&#9<frameset><frame id=f></frameset>`, id: "f", chromium: []string{"frameset", "html"}, ours: []string{"frameset"}},
+	// CDATA has no character references: "&#32;" there is text, and
+	// the frameset no element (x/net/html decodes it).
+	{page: `<svg><![CDATA[&#32;]]></svg><div id=d></div><frameset><frame></frameset>`, id: "d"},
 }
 
 // treePages returns the pages of chromiumTrees.

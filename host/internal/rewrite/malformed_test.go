@@ -29,6 +29,11 @@ var malformedCases = []string{
 	`</br><div class=x></div><frameset><frame></frameset>`,
 	`<div class=x><</div><frameset><frame></frameset>`,
 	`<svg><![CDATA[x]]></svg><div class=x></div><frameset><frame></frameset>`,
+	// Character references that decode to space are space; others are
+	// not (nor are CDATA's: TestTreesChromium).
+	`&#32;&Tab;<div class=x></div>&#x0A;&#0013<frameset><frame></frameset>`,
+	`&#x20<div class=x></div>&#0;<frameset><frame></frameset>`,
+	`<head>&#32;&NewLine;<link class=x></head><p>`, `<head>&nbsp;<link class=x></head><p>`,
 	`<frameset><frame></frameset><frameset><frame id=no></frameset><noframes class=x>x</noframes><div>`,
 	`<frameset><div><noframes class=x><p>x</noframes><frame class=x></frameset></html><noframes class=x></noframes>`,
 	// What browsers do with end tags.
@@ -128,6 +133,12 @@ var malformedCases = []string{
 	`<main><nav><a>x</a></nav><aside><p>y</aside></main>`,
 	`<x-card><x-item>a</x-card>b</x-item><my-el><p>c</my-el>`,
 	`<span><div><span>x</span></div></span>`,
+	// Text reopens formatting elements, unless it is NULs alone; in a
+	// table part only if it is more than space, elsewhere in a table as
+	// in the body.
+	"<p><b>x</p><h2>\x00<h5 class=x>", "<p><b>x</p><h2> <h5 class=x>", "<p><b>x</p><table><h2> <h5 class=x>",
+	"<p><b>x</p><table><h2>\x00<h5 class=x>", "<p><b>x</p><table><tr>\x00 <td><h2>\x00<h5 class=x>",
+	"<p><b>x</p><table>&#32;<caption><h2> <h5 class=x>",
 	// Copies of formatting elements, the adoption agency, and foreign
 	// elements named like HTML ones.
 	`<section><strong><a></section><h4>x</strong><h2>`,
@@ -210,6 +221,25 @@ var malformedAttrs = []string{
 	`lang=en`, `href=/x`, `CLASS="x y"`, `Id=b`, `class`, `class="a&amp;b x"`,
 }
 
+// malformedBits are the other things between tags: comments, CDATA,
+// bogus comments, a '<' that starts nothing, stray end tags that make
+// elements, a doctype where it is ignored, plaintext, NULs, and spaces,
+// raw and as character references, with what decodes otherwise ("&#3",
+// "&#x0;", a value past 2^31) or not at all ("&nbsp;" is no space).
+var malformedBits = []string{
+	"<!-- c -->", "<![CDATA[d]]>", "<?e?>", "</ f>", "<", "&amp;", "</br>", "</p>", "<!DOCTYPE html>", "<plaintext>",
+	" ", "\n", "\t ", "\r\n", "\f", "\x00", "&#32;", "&#x20", "&Tab;", "&#9", "&#0013;",
+	"&nbsp;", "&#x0;", "&#3", "&#4294967328;",
+}
+
+// malformedDoctypes are what a page starts with: no doctype (quirks
+// mode), the standard's, and two older ones (quirks and limited quirks).
+var malformedDoctypes = []string{
+	"", "", "<!DOCTYPE html>", "<!DOCTYPE html>",
+	`<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN">`,
+	`<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">`,
+}
+
 // malformedPage generates a page from a grammar of the constructs browsers
 // repair: elements left open, end tags out of order or for elements not
 // open, tables with content in the wrong place, formatting elements cut by
@@ -218,9 +248,7 @@ var malformedAttrs = []string{
 func malformedPage(rng *rand.Rand) string {
 	var b strings.Builder
 	var open []string
-	if rng.IntN(3) == 0 {
-		b.WriteString("<!DOCTYPE html>")
-	}
+	b.WriteString(malformedDoctypes[rng.IntN(len(malformedDoctypes))])
 	n := 10 + rng.IntN(90)
 	for i := 0; i < n; i++ {
 		switch k := rng.IntN(20); {
@@ -261,7 +289,7 @@ func malformedPage(rng *rand.Rand) string {
 		case k < 18:
 			fmt.Fprintf(&b, "t%d", i)
 		default:
-			b.WriteString([]string{"<!-- c -->", "<![CDATA[d]]>", "<?e?>", "</ f>", " ", "<", "&amp;", "</br>", "</p>"}[rng.IntN(9)])
+			b.WriteString(malformedBits[rng.IntN(len(malformedBits))])
 		}
 	}
 	return b.String()

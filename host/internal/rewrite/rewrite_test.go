@@ -799,6 +799,10 @@ func TestBrowserRepairs(t *testing.T) {
 			`<select class="s"><option>a<select><option>b</select>`},
 		{"ruby parts close each other", []op{{"rt rt", Edit{Op: Remove}}},
 			`<ruby>a<rt>b<rt>c</ruby>`, `<ruby>a<rt>b<rt>c</ruby>`},
+		{"a character reference of a space is space", []op{{"head > link", Edit{Op: AddClass, Attr: "h"}}},
+			`<head>&#32;&#x9&Tab;<link></head>`, `<head>&#32;&#x9&Tab;<link class="h"></head>`},
+		{"other character references are text", []op{{"head > link", Edit{Op: AddClass, Attr: "h"}}},
+			`<head>&#3;<link></head>`, `<head>&#3;<link></head>`},
 		{"</br> leaves svg content", []op{{"svg x-a", Edit{Op: Remove}}},
 			`<svg><g></br><x-a>x</x-a></g></svg>`, `<svg><g></br><x-a>x</x-a></g></svg>`},
 	}

@@ -62,8 +62,20 @@ func (r *Rewriter) scan(final bool) int {
 		case stData:
 			if src[pos] != '<' { // tags often follow tags: no call then
 				lt := indexByte(src[pos:], '<')
+				cut := false
 				if lt < 0 {
 					lt = len(src) - pos
+					// Where the tree reads whether text is space, a
+					// character reference the write cuts is read whole
+					// first: "&#3" may become "&#32;", a space.
+					if !final && (r.watchText() || !r.framesetBad || r.holding || r.recHold) {
+						if k := spaceRefCut(src[pos:]); k >= 0 {
+							if k == 0 {
+								return pos
+							}
+							lt, cut = k, true
+						}
+					}
 				}
 				// Until the frameset-ok flag is off, whether text is all
 				// space decides what a <frameset> does: the tree reads it.
@@ -76,12 +88,12 @@ func (r *Rewriter) scan(final bool) int {
 					r.recordText(pos, pos+lt)
 				}
 				if !r.framesetBad {
-					r.framesetText(src[pos : pos+lt])
+					r.framesetText(src[pos:pos+lt], true)
 				}
-				if (r.holding || r.recHold) && !allSpace(src[pos:pos+lt]) {
+				if (r.holding || r.recHold) && spaceEnd(src[pos:pos+lt]) < lt {
 					r.unhold(pos) // text after </body>: the body goes on
 				}
-				if pos += lt; pos == len(src) {
+				if pos += lt; pos == len(src) || cut {
 					return pos
 				}
 			}
@@ -162,7 +174,7 @@ func (r *Rewriter) scan(final bool) int {
 				if end >= 0 {
 					hi = pos + end
 				}
-				r.framesetText(src[pos:hi])
+				r.framesetText(src[pos:hi], false) // (no references in CDATA)
 			}
 			if end < 0 {
 				keep := len(src)
@@ -191,6 +203,117 @@ func allSpace(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// spaceEnd returns the index of the first character of the text t that
+// is not HTML whitespace as the tree builder sees it, after the tokenizer
+// has decoded character references: "&#32;", "&#x9;" or "&Tab;" is space
+// (len(t) when all of t is).
+func spaceEnd(t []byte) int {
+	i := 0
+	for i < len(t) {
+		if isSpace(t[i]) {
+			i++
+			continue
+		}
+		n := spaceRef(t[i:])
+		if n == 0 {
+			break
+		}
+		i += n
+	}
+	return i
+}
+
+// spaceRef returns the length of the character reference t starts with
+// when it decodes to HTML whitespace (tab, line feed, form feed, carriage
+// return or space), else 0. A numeric one may lack its ';', as browsers
+// decode it anyway, and have leading zeros; the named ones are &Tab; and
+// &NewLine;, whose ';' is required.
+func spaceRef(t []byte) int {
+	if len(t) < 3 || t[0] != '&' {
+		return 0
+	}
+	if t[1] != '#' {
+		for _, name := range [...]string{"&Tab;", "&NewLine;"} {
+			if len(t) >= len(name) && string(t[:len(name)]) == name {
+				return len(name)
+			}
+		}
+		return 0
+	}
+	i, hex := 2, t[2]|0x20 == 'x'
+	if hex {
+		i = 3
+	}
+	digits, v := i, 0
+	for ; i < len(t); i++ {
+		d := digitValue(t[i], hex)
+		if d < 0 {
+			break
+		}
+		if v <= 0x10FFFF { // past it the value is U+FFFD: stop before it overflows
+			if hex {
+				v = v<<4 | d
+			} else {
+				v = v*10 + d
+			}
+		}
+	}
+	if i == digits {
+		return 0 // "&#" or "&#x" and no digit: no reference, text
+	}
+	if i < len(t) && t[i] == ';' {
+		i++
+	}
+	switch v {
+	case '\t', '\n', '\f', '\r', ' ':
+		return i
+	}
+	return 0
+}
+
+// digitValue returns the value of the decimal (or, with hex, hexadecimal)
+// digit c, or -1.
+func digitValue(c byte, hex bool) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case hex && c|0x20 >= 'a' && c|0x20 <= 'f':
+		return int(c|0x20-'a') + 10
+	}
+	return -1
+}
+
+// spaceRefCut returns where, in the text t that the end of a write cuts,
+// a character reference starts that the next write may make whitespace
+// ("&", "&#", "&#x2", "&Tab", or "&#32", which a digit could still
+// follow), when the text before it is all space; else -1 (text that is
+// not space already said so).
+func spaceRefCut(t []byte) int {
+	amp := bytes.LastIndexByte(t, '&')
+	if amp < 0 || spaceEnd(t[:amp]) < amp {
+		return -1
+	}
+	ref := t[amp:]
+	for _, name := range [...]string{"&Tab;", "&NewLine;"} {
+		if len(ref) < len(name) && string(ref) == name[:len(ref)] {
+			return amp
+		}
+	}
+	if len(ref) < 2 || ref[1] != '#' {
+		return -1
+	}
+	i, hex := 2, len(ref) > 2 && ref[2]|0x20 == 'x'
+	if hex {
+		i = 3
+	}
+	for ; i < len(ref); i++ {
+		if digitValue(ref[i], hex) < 0 {
+			return -1 // the reference ended: it decodes as it is
+		}
+	}
+	return amp
 }
 
 // watchText reports whether text changes the tree: before the body

@@ -2,6 +2,8 @@ package rewrite
 
 import (
 	"bytes"
+	"html"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -109,6 +111,80 @@ func FuzzMayHave(f *testing.F) {
 		name = strings.ToLower(name)
 		if got, want := mayHave(b, name), containsFold(b, name); got != want {
 			t.Fatalf("mayHave(%q, %q) = %v, want %v", b, name, got, want)
+		}
+	})
+}
+
+// TestSpaceEnd checks where text stops being space once its character
+// references are decoded, against the standard library's decoder, and
+// which ends of a write may still become a reference of a space.
+func TestSpaceEnd(t *testing.T) {
+	tests := []struct {
+		text string
+		end  int // spaceEnd
+		cut  int // spaceRefCut
+	}{
+		{"", 0, -1}, {" \t\n\r\f", 5, -1}, {"x", 0, -1}, {" x", 1, -1},
+		{"&#32;", 5, -1}, {"&#32", 4, 0}, {"&#32x", 4, -1}, {"&#x20;x", 6, -1}, {"&#X9;", 5, -1},
+		{"&#0032;", 7, -1}, {"&#x0000A;", 9, -1}, {"&#13;&#12;&#10;&#9;", 19, -1},
+		{"&Tab;&NewLine;", 14, -1}, {"&Tab", 0, 0}, {"&NewLi", 0, 0}, {"&tab;", 0, -1}, {"&Tabs", 0, -1},
+		{"&#3;", 0, -1}, {"&#3", 0, 0}, {"&#x", 0, 0}, {"&#", 0, 0}, {"&", 0, 0}, {" &#x2", 1, 1},
+		{"&#;", 0, -1}, {"&#x;", 0, -1}, {"&#0;", 0, -1}, {"&#x0;", 0, -1}, {"&#160;", 0, -1},
+		{"&nbsp;", 0, -1}, {"&amp;", 0, -1}, {"&#4294967328;", 0, -1}, {"&#x100000020;", 0, -1},
+		{"x&#3", 0, -1}, {"&#32;x &", 5, -1}, {"&#32;&", 5, 5}, {"\x00", 0, -1},
+	}
+	for _, tt := range tests {
+		if got := spaceEnd([]byte(tt.text)); got != tt.end {
+			t.Errorf("spaceEnd(%q) = %d, want %d", tt.text, got, tt.end)
+		}
+		if got := spaceRefCut([]byte(tt.text)); got != tt.cut {
+			t.Errorf("spaceRefCut(%q) = %d, want %d", tt.text, got, tt.cut)
+		}
+	}
+}
+
+// unescapeQuirk finds the numeric character references that the standard
+// library's decoder, and x/net/html's, which is the same code, read
+// otherwise than the HTML standard and browsers: one decimal digit without
+// its ';' (left as text), and a value past 2^31 (which wraps around where
+// browsers make it U+FFFD).
+var unescapeQuirk = regexp.MustCompile(`&#([0-9]([^0-9;]|$)|0*[1-9][0-9]{9,}|[xX]0*[1-9a-fA-F][0-9a-fA-F]{7,})`)
+
+// FuzzSpaceEnd holds spaceEnd to html.UnescapeString (text is all space
+// as decoded exactly when spaceEnd says so, and what follows the space
+// does not start with space), and spaceRefCut to what it promises: a
+// write that ends where it finds no cut has said whether its text is
+// space, whatever comes next, and the text before a cut is space.
+func FuzzSpaceEnd(f *testing.F) {
+	for _, s := range []string{"&#32;x", "&#x0020", "&Tab;&NewLine; &#13", "&#3", " &#x", "&#00000000009;y", "&Tab"} {
+		f.Add(s, "2;")
+	}
+	const ws = " \t\n\r\f"
+	f.Fuzz(func(t *testing.T, text, next string) {
+		b := []byte(text)
+		end := spaceEnd(b)
+		if end < 0 || end > len(b) {
+			t.Fatalf("spaceEnd(%q) = %d", text, end)
+		}
+		if unescapeQuirk.MatchString(text) {
+			t.Skip("the library decodes this reference as browsers do not")
+		}
+		if d := html.UnescapeString(text[:end]); strings.Trim(d, ws) != "" {
+			t.Fatalf("spaceEnd(%q) = %d, but %q decodes to %q", text, end, text[:end], d)
+		}
+		if rest := html.UnescapeString(text[end:]); rest != "" && strings.ContainsRune(ws, []rune(rest)[0]) {
+			t.Fatalf("spaceEnd(%q) = %d, but %q decodes to %q, which starts with space", text, end, text[end:], rest)
+		}
+		cut := spaceRefCut(b)
+		if cut >= 0 {
+			if spaceEnd(b[:cut]) != cut {
+				t.Fatalf("spaceRefCut(%q) = %d after text that is not space", text, cut)
+			}
+			return
+		}
+		whole := spaceEnd([]byte(text + next))
+		if end < len(b) && whole != end || end == len(b) && whole < end {
+			t.Fatalf("spaceRefCut(%q) = -1, but %q after it moves spaceEnd from %d to %d", text, next, end, whole)
 		}
 	})
 }

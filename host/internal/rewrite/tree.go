@@ -856,16 +856,52 @@ func (r *Rewriter) framesetIn(flags uint32, lt, end int) {
 }
 
 // framesetText notes text of the body (or that starts it): text that is
-// not space (nor NUL, which browsers drop) sets framesetBad. (A
-// character reference counts as text that is not space, as it does for
-// text (Rewriter.text).)
-func (r *Rewriter) framesetText(t []byte) {
+// not space (nor NUL, which browsers drop) sets framesetBad. With refs,
+// t is text whose character references browsers decode (not CDATA's),
+// and those that decode to space are space.
+func (r *Rewriter) framesetText(t []byte, refs bool) {
+	if ink(t, refs) {
+		r.framesetBad = true
+	}
+}
+
+// ink reports whether the text t holds a character that is neither space
+// nor NUL; with refs, a character reference that decodes to space is
+// space (CDATA has none).
+func ink(t []byte, refs bool) bool {
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; isSpace(c) || c == 0 {
+			continue
+		}
+		if n := spaceRef(t[i:]); refs && n > 0 {
+			i += n - 1
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// onlyNUL reports whether t is NULs alone (or empty): text the body's
+// rules drop.
+func onlyNUL(t []byte) bool {
 	for _, c := range t {
-		if !isSpace(c) && c != 0 {
-			r.framesetBad = true
-			return
+		if c != 0 {
+			return false
 		}
 	}
+	return true
+}
+
+// tableText reports whether text in a table mode, with e the current
+// node, is "in table text": in a table part (or a template), not in an
+// element that went before the table.
+func tableText(e *entry) bool {
+	switch e.tag {
+	case tagTable, tagTBody, tagTHead, tagTFoot, tagTR, tagTemplate:
+		return e.ns == nsHTML
+	}
+	return false
 }
 
 // startBody notes that the body has started (with a <body> tag, or
@@ -1412,17 +1448,23 @@ func (r *Rewriter) text(lo, hi int) {
 		// here, before the page's <head>). It is written on as it is.
 		i = len(utf8BOM)
 	}
-	for i < len(t) && isSpace(t[i]) {
-		i++
-	}
-	// (A template in the head holds content by the body's rules too.)
+	all := t[i:] // the text, without a byte order mark
+	i += spaceEnd(all)
+	// Text reopens formatting elements by the body's rules, unless it is
+	// only NULs, which they drop. In a table part, text goes before the
+	// table only when it holds more than space and NULs ("in table
+	// text"); an element written in a table that went before it follows
+	// the body's rules. (A template in the head holds content by the
+	// body's rules too.)
 	if top := &r.stack[len(r.stack)-1]; !r.afeQuiet() && (r.bodyStarted || r.nOpen[openTemplate] > 0) && (top.ns == nsHTML || top.eflags&eIntegration != 0) {
 		switch r.mode() {
 		case modeBody, modeCell, modeCaption, modeTemplate:
-			r.reconstruct()
+			if !onlyNUL(all) {
+				r.reconstruct()
+			}
 		case modeTable, modeSection, modeRow:
-			if i < len(t) {
-				r.reconstruct() // text that is not space, which goes before the table
+			if tableText(top) && ink(all, true) || !tableText(top) && !onlyNUL(all) {
+				r.reconstruct()
 			}
 		}
 	}
