@@ -1023,9 +1023,10 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			continue
 		}
 		// An element the browser kept open where bespoke closed it, or
-		// moved around k: formatting elements; or one the browser left
-		// open because a copy of a formatting element was the current
-		// node (and k is in that copy).
+		// moved around k: formatting elements. (One a copy of a
+		// formatting element kept open, as the current node where a
+		// heading or an option would have ended it, is no excuse: the
+		// rewriter knows where the copies are.)
 		if d.elems[x].name == "body" && d.elems[k].start < d.elems[x].start {
 			// The body the browser started before the page's <body> tag,
 			// at content bespoke leaves outside it.
@@ -1041,7 +1042,7 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			}
 			continue
 		}
-		if !formatting[d.elems[x].name] && !d.copyBetween(k, x) && !d.inFormatting(x, ar, ab) && !d.underCopied(x) {
+		if !formatting[d.elems[x].name] && !d.inFormatting(x, ar, ab) && !d.underCopied(x) {
 			return nil
 		}
 		why = &diffFormat
@@ -1098,20 +1099,6 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 func (d *treeDiff) inFormatting(x int, ar, ab []int) bool {
 	for _, a := range d.rAncestors(x) {
 		if formatting[d.elems[a].name] && slices.Contains(ar, a) != slices.Contains(ab, a) {
-			return true
-		}
-	}
-	return false
-}
-
-// copyBetween reports whether, in the browser's tree, a copy of a
-// formatting element lies between element k and its ancestor x (or the
-// element taken for its original: the adoption agency can move an
-// original into a new copy, and the copy left open then looks like it).
-func (d *treeDiff) copyBetween(k, x int) bool {
-	top := d.b.orig[x]
-	for p := d.b.orig[k].Parent; p != nil && p != top; p = p.Parent {
-		if bn := d.b.nodes[p]; bn != nil && (bn.clone || bn.id >= 0 && formatting[p.Data] && d.b.clones[bn.id] > 0) {
 			return true
 		}
 	}
