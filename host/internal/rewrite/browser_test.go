@@ -1022,11 +1022,6 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			why = &diffReference // past the cut: see explain
 			continue
 		}
-		// An element the browser kept open where bespoke closed it, or
-		// moved around k: formatting elements. (One a copy of a
-		// formatting element kept open, as the current node where a
-		// heading or an option would have ended it, is no excuse: the
-		// rewriter knows where the copies are.)
 		if d.elems[x].name == "body" && d.elems[k].start < d.elems[x].start {
 			// The body the browser started before the page's <body> tag,
 			// at content bespoke leaves outside it.
@@ -1042,7 +1037,14 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			}
 			continue
 		}
-		if !formatting[d.elems[x].name] && !d.inFormatting(x, ar, ab) && !d.underCopied(x) {
+		// Otherwise only a formatting element explains itself: one the
+		// browser kept open where bespoke closed it, or moved around k.
+		// (An element that a copy of a formatting element kept open, as
+		// the current node where a heading would have ended it, does
+		// not: the rewriter knows where the copies are, and that excuse
+		// hid a second doctype taken for the first. Nor does an element
+		// in a formatting element.)
+		if !formatting[d.elems[x].name] {
 			return nil
 		}
 		why = &diffFormat
@@ -1059,20 +1061,6 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			// stayed open: the browser moves k past it too (k, or a
 			// furthest block of the adoption agency k was in a copy of a
 			// formatting element in, or is in).
-			why = &diffFormat
-		case d.copiedAbove(x) && d.inCopy(d.b.orig[k]):
-			// x is in a formatting element the browser copied, and k is
-			// in a copy: the adoption agency moved k (or an ancestor)
-			// out of x.
-			why = &diffFormat
-		case d.adopted(k, ar, ab) && len(without(ab, ar)) == 0:
-			// k was a furthest block: the adoption agency moved it up,
-			// past x (an element between the formatting element and k).
-			why = &diffFormat
-		case d.adoptedFrom(k, x) && len(without(ab, ar)) == 0:
-			// k was a furthest block, and x lay between it and the
-			// formatting element (or a copy of it) in the browser's
-			// tree: the adoption agency moved k up, out of x.
 			why = &diffFormat
 		case tableParts[name] && !tableCells[d.elems[k].name]:
 			// The browser moved k (or an ancestor) out of the table it
@@ -1116,24 +1104,6 @@ func (d *treeDiff) headAbove(x int, ar []int) bool {
 	return false
 }
 
-// underCopied reports whether x is, in the rewriter's tree, in a
-// formatting element of a tag the browser made copies of: an end tag of
-// that tag can close a copy in the browser and the element in bespoke.
-func (d *treeDiff) underCopied(x int) bool {
-	copied := map[string]bool{}
-	for id, n := range d.b.clones {
-		if n > 0 {
-			copied[d.elems[id].name] = true
-		}
-	}
-	for _, a := range d.rAncestors(x) {
-		if formatting[d.elems[a].name] && copied[d.elems[a].name] {
-			return true
-		}
-	}
-	return false
-}
-
 // aboveFormatting reports whether x is, in the rewriter's tree, an
 // ancestor of a formatting element that only one of k's ancestor lists
 // (ar, ab) has.
@@ -1141,59 +1111,6 @@ func (d *treeDiff) aboveFormatting(x int, ar, ab []int) bool {
 	for _, a := range ar {
 		moved := formatting[d.elems[a].name] || d.b.orig[a] != nil && d.inCopy(d.b.orig[a])
 		if moved && !slices.Contains(ab, a) && slices.Contains(d.rAncestors(a), x) {
-			return true
-		}
-	}
-	return false
-}
-
-// adopted reports whether k was a furthest block of the adoption agency
-// in the browser's tree: a formatting element that is k's ancestor in the
-// rewriter's tree (in ar) is not in the browser's (not in ab), and k has a
-// copy of it as a child there (the agency moves k out of it, and k's
-// children into that copy).
-func (d *treeDiff) adopted(k int, ar, ab []int) bool {
-	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
-		bn := d.b.nodes[c]
-		if bn == nil || !bn.clone || !formatting[c.Data] {
-			continue
-		}
-		if slices.Contains(ar, bn.id) && !slices.Contains(ab, bn.id) {
-			return true
-		}
-	}
-	return false
-}
-
-// adoptedFrom reports whether the adoption agency moved k, as a furthest
-// block, out of x in the browser's tree: k has a copy of a formatting
-// element as a child there, and x is in an element with that number (the
-// formatting element or a copy; which of them is the original does not
-// matter, as the agency can move an original into a new copy).
-func (d *treeDiff) adoptedFrom(k, x int) bool {
-	bx := d.b.orig[x]
-	if bx == nil {
-		return false
-	}
-	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
-		bn := d.b.nodes[c]
-		if bn == nil || !bn.clone || !formatting[c.Data] {
-			continue
-		}
-		for p := bx.Parent; p != nil; p = p.Parent {
-			if pn := d.b.nodes[p]; pn != nil && pn.id == bn.id {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// copiedAbove reports whether a formatting element the browser copied is
-// an ancestor of x in the rewriter's tree.
-func (d *treeDiff) copiedAbove(x int) bool {
-	for _, a := range d.rAncestors(x) {
-		if formatting[d.elems[a].name] && d.b.clones[a] > 0 {
 			return true
 		}
 	}

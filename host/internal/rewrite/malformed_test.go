@@ -124,6 +124,11 @@ var malformedCases = []string{
 	`<div/>a</div><span/>b`, `<a/b=c d>x</a>`, `<p id="a'b" class='c"d'>x</p>`,
 	`<!-- <p> --><p>a<!-- </p> -->b</p>`, `<?pi <p>?><p>x`, `</ p><p>x`,
 	`<p>a<!DOCTYPE html>b<html>c`,
+	// The first doctype says whether the page is in quirks mode, where
+	// a table does not end a p.
+	`<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN"><!DOCTYPE html><p><table class=x>`,
+	`<!DOCTYPE html><!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN"><p><table class=x>`,
+	`<!-- c --><!DOCTYPE html><p><table class=x>`,
 	// Lists and nesting.
 	`<ul><li>a<ul><li>b<li>c</ul><li>d</ul>`, `<ol><li><p>a<li>b</ol>`,
 	`<div><div><div><p>a<p>b</div></div></div>`,

@@ -383,7 +383,9 @@ func (r *Rewriter) markup(lt int, final bool) int {
 			return 2
 		}
 		if !r.started && len(b) >= 9 && equalFold(b[2:9], "doctype") {
+			// The first doctype says; browsers ignore a second.
 			r.quirks = doctypeQuirks(b[9 : n-1])
+			r.started = true
 		}
 		return n
 	case c == '?':

@@ -57,7 +57,7 @@ type tree struct {
 	// quirks mode (no doctype), and the form element pointer (formDepth
 	// is 0 when the form is no longer open).
 	docMode     uint8
-	started     bool // a tag or text came: a doctype no longer counts
+	started     bool // a doctype, a tag or text came: a doctype no longer counts
 	bodyStarted bool
 	// framesetBad is the parser's frameset-ok flag set to "not ok": since
 	// the body started, a <body> tag, text that is not space, or one of
