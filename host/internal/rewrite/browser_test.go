@@ -1056,11 +1056,10 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			// was opened in it), or closed x with the copy of one it was
 			// in.
 			why = &diffFormat
-		case name == "form" && (d.aboveFormatting(x, ar, ab) || d.blockIn(k, x) && len(without(ab, ar)) == 0):
+		case name == "form" && d.blockIn(k, x) && len(without(ab, ar)) == 0:
 			// A form that </form> took off the stack while what it held
-			// stayed open: the browser moves k past it too (k, or a
-			// furthest block of the adoption agency k was in a copy of a
-			// formatting element in, or is in).
+			// stayed open: the browser moves k past it too (k, or the
+			// ancestor the adoption agency made a furthest block).
 			why = &diffFormat
 		case tableParts[name] && !tableCells[d.elems[k].name]:
 			// The browser moved k (or an ancestor) out of the table it
@@ -1098,19 +1097,6 @@ func (d *treeDiff) inFormatting(x int, ar, ab []int) bool {
 func (d *treeDiff) headAbove(x int, ar []int) bool {
 	for _, a := range ar {
 		if d.why[a] == &diffHead && d.b.parent(a) == x {
-			return true
-		}
-	}
-	return false
-}
-
-// aboveFormatting reports whether x is, in the rewriter's tree, an
-// ancestor of a formatting element that only one of k's ancestor lists
-// (ar, ab) has.
-func (d *treeDiff) aboveFormatting(x int, ar, ab []int) bool {
-	for _, a := range ar {
-		moved := formatting[d.elems[a].name] || d.b.orig[a] != nil && d.inCopy(d.b.orig[a])
-		if moved && !slices.Contains(ab, a) && slices.Contains(d.rAncestors(a), x) {
 			return true
 		}
 	}
