@@ -224,6 +224,8 @@ var malformedAttrs = []string{
 	`class=x`, `class="x y"`, `class='y'`, `id=a`, `id="b"`, `data-k`, `data-k=v`, `data-k="w v"`,
 	`class=z`, `id=c`, `title="a>b"`, `data-n='1'`, `encoding="text/html"`, `type=hidden`, `color=red`,
 	`lang=en`, `href=/x`, `CLASS="x y"`, `Id=b`, `class`, `class="a&amp;b x"`,
+	`class="x"id=a`, `/ class=x`, `class=x/`, "data-k=\"a\nb\"", `CLASS='x&#32;y'`, `id=a&amp;b`,
+	`class="  x	y  "`, `title='<p>'`, `=x`, `class=x"y`, `id=&#x62;`, `class=x&#x20;z`,
 }
 
 // malformedBits are the other things between tags: comments, CDATA,
