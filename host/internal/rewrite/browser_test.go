@@ -392,7 +392,7 @@ var (
 	// Not a design choice: where the reference parser, x/net/html, builds
 	// another tree than browsers do (see explain).
 	diffChromium  = designDiff{"chromium", "where Chromium parts from the standard, which x/net/html and bespoke follow (in a template: a form in a table part, table parts after a base, a title or a noframes, a </form> that ends no p or block; a form in a form, after which it ends both; the end tag of an HTML element named like a mixed-case svg one, foreignObject, with svg content open in it; text of U+FFFD, as &#0; decodes to, which leaves the frameset-ok flag on), the rest of the page is not compared"}
-	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html, or like the elements implied end tags close (p, li, rb, ...); a th in a caption; a formatting element the adoption agency takes out of its list past the third step of its inner loop, which x/net/html leaves open; in or after a frameset, the start tag of a raw text element, which its tokenizer takes for one though its parser ignores it; a numeric character reference of one digit and no ';' or past 2^31, and one in CDATA, which it decodes otherwise), the rest of the page is not compared"}
+	diffReference = designDiff{"reference", "where x/net/html parts from browsers (an HTML <template> inside svg or math; a template holding a column group, then raw text; an svg or math tag taken as self-closing; svg or math elements named like table parts, template, head, body or html, or like the elements implied end tags close (p, li, rb, ...); a th in a caption; a formatting element the adoption agency takes out of its list past the third step of its inner loop, which x/net/html leaves open; in or after a frameset, the start tag of a raw text element, which its tokenizer takes for one though its parser ignores it; a numeric character reference of one digit and no ';' or past 2^31, and one in CDATA, which it decodes otherwise; a script whose data escapes twice, which its tokenizer ends early), the rest of the page is not compared"}
 )
 
 // designDiffs lists the by-design differences.
@@ -671,10 +671,11 @@ func (d *treeDiff) explain() {
 	// otherwise than browsers (unescapeQuirk), and decodes those in
 	// CDATA, which browsers leave as they are: text it takes for space
 	// may not be, which decides where the body starts and whether a
-	// frameset replaces it. The page is compared up to the first, from
-	// the first element open there.
+	// frameset replaces it. Its tokenizer ends a script whose data
+	// escapes twice where browsers read on (scriptEscapes). The page is
+	// compared up to the first, from the first element open there.
 	if !d.exact {
-		at := -1
+		at := scriptEscapes(d.in)
 		for _, re := range []*regexp.Regexp{unescapeQuirk, cdataRef} {
 			if loc := re.FindStringIndex(d.in); loc != nil && (at < 0 || loc[0] < at) {
 				at = loc[0]
@@ -980,6 +981,33 @@ func replacementAt(page string) int {
 	return at
 }
 
+// scriptEscapes returns where the first script start tag is whose data
+// has a "<!--" and, before a "-->", "<script" twice, or -1. Browsers
+// (and the standard) go back into the double escaped state at the second
+// <script>, so that the "</script>" after it does not end the script;
+// x/net/html's tokenizer ends it there.
+func scriptEscapes(page string) int {
+	low := strings.ToLower(page)
+	for at := 0; ; {
+		i := strings.Index(low[at:], "<script")
+		if i < 0 {
+			return -1
+		}
+		i += at
+		rest := low[i+len("<script"):]
+		if j := strings.Index(rest, "<!--"); j >= 0 {
+			esc := rest[j:]
+			if end := strings.Index(esc, "-->"); end >= 0 {
+				esc = esc[:end]
+			}
+			if strings.Count(esc, "<script") >= 2 {
+				return i
+			}
+		}
+		at = i + len("<script")
+	}
+}
+
 // cdataRef finds a CDATA section with a '&' in it (what may be a
 // character reference, which x/net/html decodes there).
 var cdataRef = regexp.MustCompile(`<!\[CDATA\[([^\]]|\][^\]])*&`)
@@ -1037,14 +1065,14 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			}
 			continue
 		}
-		// Otherwise only a formatting element explains itself: one the
-		// browser kept open where bespoke closed it, or moved around k.
-		// (An element that a copy of a formatting element kept open, as
-		// the current node where a heading would have ended it, does
-		// not: the rewriter knows where the copies are, and that excuse
-		// hid a second doctype taken for the first. Nor does an element
-		// in a formatting element.)
-		if !formatting[d.elems[x].name] {
+		// Otherwise formatting elements explain x: one the browser kept
+		// open where bespoke closed it, or moved around k; one x is in;
+		// one the browser copied that x is under. (An element that a
+		// copy of a formatting element kept open, as the current node
+		// where a heading would have ended it, is not explained: the
+		// rewriter knows where the copies are, and that excuse hid a
+		// second doctype taken for the first.)
+		if !formatting[d.elems[x].name] && !d.inFormatting(x, ar, ab) && !d.underCopied(x) {
 			return nil
 		}
 		why = &diffFormat
@@ -1056,10 +1084,25 @@ func (d *treeDiff) movedWhy(k int) *designDiff {
 			// was opened in it), or closed x with the copy of one it was
 			// in.
 			why = &diffFormat
-		case name == "form" && d.blockIn(k, x) && len(without(ab, ar)) == 0:
+		case name == "form" && (d.aboveFormatting(x, ar, ab) || d.blockIn(k, x) && len(without(ab, ar)) == 0):
 			// A form that </form> took off the stack while what it held
-			// stayed open: the browser moves k past it too (k, or the
-			// ancestor the adoption agency made a furthest block).
+			// stayed open: the browser moves k past it too (k, or a
+			// furthest block of the adoption agency k was in a copy of a
+			// formatting element in, or is in).
+			why = &diffFormat
+		case d.copiedAbove(x) && d.inCopy(d.b.orig[k]):
+			// x is in a formatting element the browser copied, and k is
+			// in a copy: the adoption agency moved k (or an ancestor)
+			// out of x.
+			why = &diffFormat
+		case d.adopted(k, ar, ab) && len(without(ab, ar)) == 0:
+			// k was a furthest block: the adoption agency moved it up,
+			// past x (an element between the formatting element and k).
+			why = &diffFormat
+		case d.adoptedFrom(k, x) && len(without(ab, ar)) == 0:
+			// k was a furthest block, and x lay between it and the
+			// formatting element (or a copy of it) in the browser's
+			// tree: the adoption agency moved k up, out of x.
 			why = &diffFormat
 		case tableParts[name] && !tableCells[d.elems[k].name]:
 			// The browser moved k (or an ancestor) out of the table it
@@ -1121,6 +1164,90 @@ func (d *treeDiff) firstInTemplate(k int) bool {
 func (d *treeDiff) hasCopy(k int) bool {
 	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
 		if bn := d.b.nodes[c]; bn != nil && bn.clone {
+			return true
+		}
+	}
+	return false
+}
+
+// underCopied reports whether x is, in the rewriter's tree, in a
+// formatting element of a tag the browser made copies of: an end tag of
+// that tag can close a copy in the browser and the element in bespoke.
+func (d *treeDiff) underCopied(x int) bool {
+	copied := map[string]bool{}
+	for id, n := range d.b.clones {
+		if n > 0 {
+			copied[d.elems[id].name] = true
+		}
+	}
+	for _, a := range d.rAncestors(x) {
+		if formatting[d.elems[a].name] && copied[d.elems[a].name] {
+			return true
+		}
+	}
+	return false
+}
+
+// aboveFormatting reports whether x is, in the rewriter's tree, an
+// ancestor of a formatting element that only one of k's ancestor lists
+// (ar, ab) has.
+func (d *treeDiff) aboveFormatting(x int, ar, ab []int) bool {
+	for _, a := range ar {
+		moved := formatting[d.elems[a].name] || d.b.orig[a] != nil && d.inCopy(d.b.orig[a])
+		if moved && !slices.Contains(ab, a) && slices.Contains(d.rAncestors(a), x) {
+			return true
+		}
+	}
+	return false
+}
+
+// adopted reports whether k was a furthest block of the adoption agency
+// in the browser's tree: a formatting element that is k's ancestor in the
+// rewriter's tree (in ar) is not in the browser's (not in ab), and k has a
+// copy of it as a child there (the agency moves k out of it, and k's
+// children into that copy).
+func (d *treeDiff) adopted(k int, ar, ab []int) bool {
+	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
+		bn := d.b.nodes[c]
+		if bn == nil || !bn.clone || !formatting[c.Data] {
+			continue
+		}
+		if slices.Contains(ar, bn.id) && !slices.Contains(ab, bn.id) {
+			return true
+		}
+	}
+	return false
+}
+
+// adoptedFrom reports whether the adoption agency moved k, as a furthest
+// block, out of x in the browser's tree: k has a copy of a formatting
+// element as a child there, and x is in an element with that number (the
+// formatting element or a copy; which of them is the original does not
+// matter, as the agency can move an original into a new copy).
+func (d *treeDiff) adoptedFrom(k, x int) bool {
+	bx := d.b.orig[x]
+	if bx == nil {
+		return false
+	}
+	for c := d.b.orig[k].FirstChild; c != nil; c = c.NextSibling {
+		bn := d.b.nodes[c]
+		if bn == nil || !bn.clone || !formatting[c.Data] {
+			continue
+		}
+		for p := bx.Parent; p != nil; p = p.Parent {
+			if pn := d.b.nodes[p]; pn != nil && pn.id == bn.id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// copiedAbove reports whether a formatting element the browser copied is
+// an ancestor of x in the rewriter's tree.
+func (d *treeDiff) copiedAbove(x int) bool {
+	for _, a := range d.rAncestors(x) {
+		if formatting[d.elems[a].name] && d.b.clones[a] > 0 {
 			return true
 		}
 	}

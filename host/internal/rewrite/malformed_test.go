@@ -239,6 +239,14 @@ var malformedBits = []string{
 	"&nbsp;", "&#x0;", "&#3", "&#4294967328;",
 }
 
+// rawTextBits are what raw text holds besides markup: end tags that are
+// not its element's, and script data's escapes ("<!--" and "<script>"
+// in it make "</script>" not end it until "-->").
+var rawTextBits = []string{
+	"</scrip", "</scriptx>", "</style", "<!--", "<!--<script>", "<!--<script>a</script>", "-->", "<!-- x -->",
+	"</title", "</textarea x", "<", "</", "<script>", "</SCRIPT", "<!--<SCRIPT>-->",
+}
+
 // malformedDoctypes are what a page starts with: no doctype (quirks
 // mode), the standard's, and two older ones (quirks and limited quirks).
 var malformedDoctypes = []string{
@@ -273,11 +281,16 @@ func malformedPage(rng *rand.Rand) string {
 			}
 			b.WriteString(">")
 			switch lower := strings.ToLower(name); lower {
-			case "script", "style", "title", "textarea", "xmp", "iframe", "noscript":
-				// Raw text that looks like markup, mostly closed.
+			case "script", "style", "title", "textarea", "xmp", "iframe", "noscript", "noembed", "noframes":
+				// Raw text that looks like markup, with what almost ends
+				// it (and, in a script, escapes it), mostly closed: by an
+				// end tag in any case, with spaces, attributes or a '/'.
 				fmt.Fprintf(&b, "<p>%d</div>", i)
+				if rng.IntN(3) == 0 {
+					b.WriteString(rawTextBits[rng.IntN(len(rawTextBits))])
+				}
 				if rng.IntN(6) != 0 {
-					b.WriteString("</" + lower + ">")
+					b.WriteString("</" + []string{lower, name, strings.ToUpper(lower)}[rng.IntN(3)] + []string{">", " >", "/>", " x=1>", "\t>"}[rng.IntN(5)])
 				}
 			default:
 				if len(open) < 200 {
