@@ -873,9 +873,11 @@ func ink(t []byte, refs bool) bool {
 		if c := t[i]; isSpace(c) || c == 0 {
 			continue
 		}
-		if n := spaceRef(t[i:]); refs && n > 0 {
-			i += n - 1
-			continue
+		if refs {
+			if n := spaceRef(t[i:]); n > 0 {
+				i += n - 1
+				continue
+			}
 		}
 		return true
 	}
