@@ -954,16 +954,16 @@ func (d *treeDiff) impliedWhy(n *html.Node) *designDiff {
 // element of them or not.
 var rawTextTag = regexp.MustCompile(`(?i)<(style|textarea|title|xmp|iframe|noembed|noscript|script|plaintext)[\t\n\f\r />]`)
 
-// numericRef finds numeric character references; the value is the first
+// numericRefRE finds numeric character references; the value is the first
 // group's (hexadecimal) or the second's.
-var numericRef = regexp.MustCompile(`&#(?:[xX]([0-9a-fA-F]+)|([0-9]+))`)
+var numericRefRE = regexp.MustCompile(`&#(?:[xX]([0-9a-fA-F]+)|([0-9]+))`)
 
 // replacementAt returns where the page first holds U+FFFD, written or as
 // a numeric character reference decodes to it (0, a surrogate, past
 // U+10FFFF), or -1.
 func replacementAt(page string) int {
 	at := strings.Index(page, "\uFFFD")
-	for _, m := range numericRef.FindAllStringSubmatchIndex(page, -1) {
+	for _, m := range numericRefRE.FindAllStringSubmatchIndex(page, -1) {
 		if at >= 0 && m[0] >= at {
 			break
 		}

@@ -690,38 +690,18 @@ func appendUnescapedAttr(dst, v []byte) []byte {
 }
 
 // appendNumericRef decodes the numeric character reference v starts
-// with ("&#65;", "&#x41", with or without its ';'), as in text and
-// attributes alike, and returns how many bytes it read; "&#" without a
-// digit stays as it is. html.UnescapeString decodes the code point, from
-// the reference written in full: it leaves a one-digit reference without
-// ';' as it is, where HTML decodes it.
+// with, as in text and attributes alike, and returns how many bytes it
+// read; "&#" without a digit stays as it is. html.UnescapeString decodes
+// the code point, from the reference written in full: it leaves a
+// one-digit reference without ';' as it is, where HTML decodes it.
 func appendNumericRef(dst, v []byte) ([]byte, int) {
-	j, base := 2, 10
-	if j < len(v) && v[j]|0x20 == 'x' {
-		j, base = 3, 16
-	}
-	from, n := j, 0
-	for ; j < len(v); j++ {
-		c := v[j]
-		var d int
-		switch {
-		case c >= '0' && c <= '9':
-			d = int(c - '0')
-		case base == 16 && c|0x20 >= 'a' && c|0x20 <= 'f':
-			d = int(c|0x20-'a') + 10
-		default:
-			d = -1
+	n, j := numericRef(v)
+	if j == 0 {
+		j = 2
+		if len(v) > 2 && v[2]|0x20 == 'x' {
+			j = 3
 		}
-		if d < 0 {
-			break
-		}
-		n = min(n*base+d, 0x110000) // past Unicode: U+FFFD, however far
-	}
-	if j == from {
 		return append(dst, v[:j]...), j
-	}
-	if j < len(v) && v[j] == ';' {
-		j++
 	}
 	switch {
 	case n >= 0x80 && n <= 0x9f:
@@ -731,6 +711,36 @@ func appendNumericRef(dst, v []byte) ([]byte, int) {
 		return utf8.AppendRune(dst, utf8.RuneError), j
 	}
 	return utf8.AppendRune(dst, rune(n)), j
+}
+
+// numericRef reads the numeric character reference v starts with
+// ("&#65;", "&#x41", with or without its ';', any leading zeros): its
+// value, 0x110000 for any past Unicode, and its length, 0 when "&#" (or
+// "&#x") has no digit.
+func numericRef(v []byte) (n, size int) {
+	j, hex := 2, len(v) > 2 && v[2]|0x20 == 'x'
+	if hex {
+		j = 3
+	}
+	from := j
+	for ; j < len(v); j++ {
+		d := digitValue(v[j], hex)
+		if d < 0 {
+			break
+		}
+		if hex {
+			n = min(n<<4|d, 0x110000)
+		} else {
+			n = min(n*10+d, 0x110000)
+		}
+	}
+	if j == from {
+		return 0, 0
+	}
+	if j < len(v) && v[j] == ';' {
+		j++
+	}
+	return n, j
 }
 
 // commonRefs are the named references pages use most, with their ';'.

@@ -242,33 +242,9 @@ func spaceRef(t []byte) int {
 		}
 		return 0
 	}
-	i, hex := 2, t[2]|0x20 == 'x'
-	if hex {
-		i = 3
-	}
-	digits, v := i, 0
-	for ; i < len(t); i++ {
-		d := digitValue(t[i], hex)
-		if d < 0 {
-			break
-		}
-		if v <= 0x10FFFF { // past it the value is U+FFFD: stop before it overflows
-			if hex {
-				v = v<<4 | d
-			} else {
-				v = v*10 + d
-			}
-		}
-	}
-	if i == digits {
-		return 0 // "&#" or "&#x" and no digit: no reference, text
-	}
-	if i < len(t) && t[i] == ';' {
-		i++
-	}
-	switch v {
+	switch v, n := numericRef(t); v {
 	case '\t', '\n', '\f', '\r', ' ':
-		return i
+		return n
 	}
 	return 0
 }
