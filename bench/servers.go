@@ -121,24 +121,33 @@ func originMain(args []string) error {
 const varyQuery = "bench-vary="
 
 // A stamp is what a varying response inserts after the start tag of
-// after: its request number, zero-padded, replaces the zeros, and a
-// render time of 0 to 999 ms, as many digits as it has, "{ms}".
+// after: its request number, zero-padded, replaces the zeros, a render
+// time of 0 to 999 ms, as many digits as it has, "{ms}", and its last
+// digits the elements "<b>0</b>": each becomes <b>d</b> for an even
+// digit d, <i>d</i> for an odd one.
 type stamp struct{ after, text string }
 
-// stamps are the varying responses' stamps. markup puts the number in a
-// class, as pages that mark the response's variant or state in their
-// markup do: a class is what selectors and the tree builder read, so no
-// edit map can take it for unchanged. text puts it in the page's text, as
-// pages that print a request id, a render time or a counter do: text the
-// tree builder does not read, which edit maps take for volatile. nonce
+// digitElement is the slot of one digit in a stamp's elements.
+const digitElement = "<b>0</b>"
+
+// stamps are the varying responses' stamps. markup puts the number in
+// the page's elements, as pages that mark the response's variant or
+// state in their markup do: which elements a page has is what the tree
+// builder and every selector read, so no edit map can take them for
+// unchanged (two responses in a row differ at least in their last
+// digit's element). text puts it in the page's text, as pages that
+// print a request id, a render time or a counter do, and in a class no
+// selector names, as pages that mark the response in a class do: text
+// the tree builder does not read, and a class list that holds the same
+// of the selectors' classes, which edit maps take for volatile. nonce
 // puts it in the values of a CSRF token and a CSP nonce, in an inline
 // script that hands the page its request id and in a comment that says
 // where and how fast the page was rendered (so the page's length changes
 // too): values, script text and comments that edit maps take for
 // volatile (nothing reads them).
 var stamps = map[string]stamp{
-	"markup": {"<body", `<p class="served-by r00000000000000000000">Served</p>`},
-	"text":   {"<body", `<p class="served-by">Request 00000000000000000000</p>`},
+	"markup": {"<body", `<p class="served-by">Served ` + strings.Repeat(digitElement, 6) + `</p>`},
+	"text":   {"<body", `<p class="served-by r00000000000000000000">Request 00000000000000000000</p>`},
 	"nonce": {"<head", `<meta name="csrf-token" content="00000000000000000000">` +
 		`<script nonce="00000000000000000000">var requestId="00000000000000000000"</script>` +
 		`<!-- rendered by web-00000000000000000000 in {ms} ms -->`},
@@ -189,6 +198,18 @@ func serveVarying(w http.ResponseWriter, f *servedFile, st stamp) {
 			m /= 10
 		}
 		i += j + len(zeros)
+	}
+	if k := bytes.Index(b[at:at+len(stamp)], []byte(digitElement)); k >= 0 {
+		slots := b[at+k : at+len(stamp)]
+		last := bytes.LastIndex(slots, []byte(digitElement)) / len(digitElement)
+		for i, m := last, n; i >= 0; i, m = i-1, m/10 {
+			e, d := slots[i*len(digitElement):], byte(m%10)
+			name := byte('b')
+			if d%2 == 1 {
+				name = 'i'
+			}
+			e[1], e[3], e[6] = name, '0'+d, name
+		}
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", f.ctype)

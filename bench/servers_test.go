@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -20,8 +21,12 @@ func TestServeVarying(t *testing.T) {
 	}
 }
 
+// digitElements finds the elements that hold a stamp's digits.
+var digitElements = regexp.MustCompile(`<([bi])>([0-9])</([bi])>`)
+
 func testServeVarying(t *testing.T, f *servedFile, page []byte, st stamp) {
 	var bodies [][]byte
+	elementNames := ""
 	for range 3 {
 		rec := httptest.NewRecorder()
 		serveVarying(rec, f, st)
@@ -35,6 +40,22 @@ func testServeVarying(t *testing.T, f *servedFile, page []byte, st stamp) {
 		if tag < 0 || !bytes.HasPrefix(b, append(page[:at:at], st.text[:10]...)) || bytes.Contains(b, bytes.Repeat([]byte("0"), 20)) ||
 			!bytes.HasSuffix(b, page[at:]) {
 			t.Fatalf("the request number is not in every slot of the stamp right after %s>: %q", st.after, b)
+		}
+		if strings.Contains(st.text, digitElement) {
+			names := ""
+			for _, e := range digitElements.FindAllSubmatch(b, -1) {
+				if e[1][0] != e[3][0] || (e[2][0]-'0')%2 != map[byte]byte{'b': 0, 'i': 1}[e[1][0]] {
+					t.Fatalf("element %q does not hold its digit", e[0])
+				}
+				names += string(e[1])
+			}
+			if len(names) != strings.Count(st.text, digitElement) {
+				t.Fatalf("%d digit elements in %q", len(names), b)
+			}
+			if len(bodies) > 0 && names == elementNames {
+				t.Errorf("two responses in a row have the same elements %s", names)
+			}
+			elementNames = names
 		}
 		bodies = append(bodies, b)
 	}

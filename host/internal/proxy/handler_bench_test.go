@@ -21,11 +21,13 @@ import (
 // With vary set it stamps a request number near the top of each
 // response, as bench/'s varying origin does, so that no two responses are
 // the same bytes (the copy it stamps is made from a second buffer, to
-// keep the origin's own cost small): "markup" in the body's class, which
-// no edit map can take for unchanged, "nonce" in its description's
-// value, which edit maps take for volatile; "length" there too, the
-// value from 0 to 3 bytes longer in turn, and no ETag, as a page that
-// hands out a counter or a time says no validator.
+// keep the origin's own cost small): "markup" as the page's first
+// elements, <b>d</b> for an even digit d and <i>d</i> for an odd one,
+// which no edit map can take for unchanged; "class" in the body's class
+// list, which holds none of the selectors' classes, and "nonce" in its
+// description's value, which edit maps take for volatile; "length"
+// there too, the value from 0 to 3 bytes longer in turn, and no ETag, as
+// a page that hands out a counter or a time says no validator.
 type memOrigin struct {
 	page   []byte
 	vary   string
@@ -41,17 +43,31 @@ func (o *memOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
 	body := o.page
 	if o.vary != "" {
 		if o.stamps == nil {
-			// The body's class, or a meta element's content.
-			marker := map[string]string{"markup": `<body class="`, "nonce": `content='`, "length": `content='`}[o.vary]
+			// The body's class, or a meta element's content; or six
+			// elements after the body's start tag.
+			marker := map[string]string{"markup": `<body`, "class": `<body class="`, "nonce": `content='`, "length": `content='`}[o.vary]
 			o.at = bytes.Index(o.page, []byte(marker)) + len(marker)
-			o.stamps = [][]byte{bytes.Clone(o.page)}
+			page := o.page
+			if o.vary == "markup" {
+				o.at += bytes.IndexByte(o.page[o.at:], '>') + 1
+				page = slices.Concat(o.page[:o.at], bytes.Repeat([]byte(digitElement), 6), o.page[o.at:])
+			}
+			o.stamps = [][]byte{page}
 			for k := 1; o.vary == "length" && k < 4; k++ {
 				o.stamps = append(o.stamps, slices.Concat(o.page[:o.at], bytes.Repeat([]byte("0"), k), o.page[o.at:]))
 			}
 		}
 		o.n++
 		body = o.stamps[o.n%len(o.stamps)]
-		copy(body[o.at:], strconv.Itoa(100000+o.n%100000))
+		if o.vary == "markup" {
+			for k, m := 5, o.n; k >= 0; k, m = k-1, m/10 {
+				e, d := body[o.at+k*len(digitElement):], byte(m%10)
+				name := "bi"[d%2]
+				e[1], e[3], e[6] = name, '0'+d, name
+			}
+		} else {
+			copy(body[o.at:], strconv.Itoa(100000+o.n%100000))
+		}
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -66,6 +82,9 @@ func (o *memOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
 		Request: r,
 	}, nil
 }
+
+// digitElement is the slot of one digit of memOrigin's "markup" stamp.
+const digitElement = "<b>0</b>"
 
 // discardWriter is a visitor's connection that takes every byte at once.
 type discardWriter struct {
@@ -86,10 +105,11 @@ func (w *discardWriter) Flush()                      {}
 // same path (goproxy) is the floor; the difference is what deciding,
 // splicing, the seen cookie and the response's headers add. The visitor
 // carries the seen cookie of its previous response, as bench/'s do;
-// seen-varying is seen on a page that differs in every response, the
-// path that cannot reuse an edit map, and seen-nonce on one that differs
-// in a value the map takes for volatile, seen-length in one that also
-// changes length.
+// seen-varying is seen on a page whose elements differ in every
+// response, the path that cannot reuse an edit map, seen-class on one
+// whose class list differs (in no class a selector names) and
+// seen-nonce on one that differs in a value the map takes for volatile,
+// seen-length in one that also changes length.
 // bench/ measures the same targets with the network, under load.
 func BenchmarkHandler(b *testing.B) {
 	page, err := os.ReadFile("../../../testdata/pages/shop.html")
@@ -101,19 +121,22 @@ func BenchmarkHandler(b *testing.B) {
 		name, rules, vary string
 	}{
 		{"goproxy", "", ""}, {"none", benchNone, ""}, {"edits", benchEditRules, ""},
-		{"seen", benchSeenRules, ""}, {"seen-varying", benchSeenRules, "markup"}, {"seen-nonce", benchSeenRules, "nonce"},
+		{"seen", benchSeenRules, ""}, {"seen-varying", benchSeenRules, "markup"}, {"seen-class", benchSeenRules, "class"},
+		{"seen-nonce", benchSeenRules, "nonce"},
 		{"seen-length", benchSeenRules, "length"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			origin := &memOrigin{page: page, vary: c.vary}
 			var h http.Handler
+			var bp *proxy.Proxy
 			if c.rules == "" {
 				rp := httputil.NewSingleHostReverseProxy(u)
 				rp.Transport = origin
 				rp.BufferPool = &copyBuffers{}
 				h = rp
 			} else {
-				h = benchProxy(b, u, c.rules, true, proxy.Config{Transport: origin, EditMapCache: 32 << 20})
+				bp = benchProxy(b, u, c.rules, true, proxy.Config{Transport: origin, EditMapCache: 32 << 20})
+				h = bp
 			}
 			var jar string
 			b.SetBytes(int64(len(page)))
@@ -134,6 +157,13 @@ func BenchmarkHandler(b *testing.B) {
 						parts = append(parts, strings.SplitN(sc, ";", 2)[0])
 					}
 					jar = strings.Join(parts, "; ")
+				}
+			}
+			// Each names the path it measures: the varying page never
+			// splices, the others do after their first views.
+			if bp != nil && b.N > 8 {
+				if hits := bp.EditMapStats().Hits.Load(); (c.vary == "markup") != (hits == 0) {
+					b.Fatalf("%d of %d requests spliced", hits, b.N)
 				}
 			}
 		})

@@ -27,9 +27,11 @@ import (
 
 // mapOrigin serves the cards page with a strong ETag; with vary, a few
 // bytes near its top change with every response, the same length, so
-// that the map is found: in a class ("markup"), which no map can take
-// for unchanged, or in the page's text ("text"), a token's and a nonce's
-// values ("nonce"), a comment's text ("comment") or a script's
+// that the map is found: in its elements ("markup": the request
+// number's digits, each in <b> when even, <i> when odd), which no map
+// can take for unchanged, or in the page's text ("text"), a class list
+// that holds none of the selectors' classes ("class"), a token's and a
+// nonce's values ("nonce"), a comment's text ("comment") or a script's
 // ("script"), which a map that looks for volatile values does; or a
 // script's text changes length too
 // ("script-length"), and the map is found by the page's URL. A varying
@@ -43,7 +45,14 @@ func mapOrigin(vary string, compress bool) http.Handler {
 		body := page
 		switch vary {
 		case "markup":
-			body = strings.Replace(page, `<ul class="cards">`, fmt.Sprintf(`<p class="r%06d">Request</p><ul class="cards">`, n.Add(1)%1000000), 1)
+			var digits strings.Builder
+			for _, d := range fmt.Sprintf("%06d", n.Add(1)%1000000) {
+				e := "bi"[d%2]
+				fmt.Fprintf(&digits, "<%c>%c</%c>", e, d, e)
+			}
+			body = strings.Replace(page, `<ul class="cards">`, `<p>Request `+digits.String()+`</p><ul class="cards">`, 1)
+		case "class":
+			body = strings.Replace(page, `<ul class="cards">`, fmt.Sprintf(`<p class="served-by r%06d">Request</p><ul class="cards">`, n.Add(1)%1000000), 1)
 		case "text":
 			body = strings.Replace(page, `<ul class="cards">`, fmt.Sprintf(`<p>Request %06d</p><ul class="cards">`, n.Add(1)%1000000), 1)
 		case "nonce", "nonce-etag":
@@ -88,15 +97,16 @@ func mapOrigin(vary string, compress bool) http.Handler {
 // TestEditMapsServeWhatTheRewriterDoes: through the real proxy, a
 // visitor's views of a page are the same with edit maps as without, on a
 // page that comes back the same (spliced after the first view), on one
-// whose markup changes every time (each view falls back to the
-// rewriter), and on one whose text, nonce and token, a comment or a
-// script's text change every time, the script's length too (spliced
-// after the first view: volatile values), with hide_seen and its cookie.
+// whose elements change every time (each view falls back to the
+// rewriter), and on one whose text, a class list, nonce and token, a
+// comment or a script's text change every time, the script's length too
+// (spliced after the first view: volatile values), with hide_seen and
+// its cookie.
 func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 	for _, c := range []struct {
 		vary string
 		gzip bool
-	}{{"", false}, {"markup", false}, {"text", false}, {"", true}, {"nonce", false}, {"comment", false}, {"script", false}, {"script-length", false}, {"nonce-etag", false}} {
+	}{{"", false}, {"markup", false}, {"text", false}, {"class", false}, {"", true}, {"nonce", false}, {"comment", false}, {"script", false}, {"script-length", false}, {"nonce-etag", false}} {
 		vary := c.vary
 		t.Run(fmt.Sprintf("vary=%q,gzip=%v", c.vary, c.gzip), func(t *testing.T) {
 			envs := make([]*env, 2)
@@ -133,7 +143,7 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 			// A page with a nonce: the first map, which did not look for
 			// volatile values, fails; the next miss builds one that does,
 			// and it serves the views after.
-			want := map[string][4]int64{"": {4, 0, 1, 0}, "text": {2, 2, 2, 1}, "nonce": {2, 2, 2, 1}, "comment": {2, 2, 2, 1}, "script": {2, 2, 2, 1}, "script-length": {2, 2, 2, 1}, "nonce-etag": {2, 2, 2, 1}}[vary]
+			want := map[string][4]int64{"": {4, 0, 1, 0}, "text": {2, 2, 2, 1}, "class": {2, 2, 2, 1}, "nonce": {2, 2, 2, 1}, "comment": {2, 2, 2, 1}, "script": {2, 2, 2, 1}, "script-length": {2, 2, 2, 1}, "nonce-etag": {2, 2, 2, 1}}[vary]
 			if vary == "markup" && (hits != 0 || vol != 0 || fells == 0) || vary != "markup" && [4]int64{hits, vol, misses, fells} != want {
 				t.Errorf("hits %d (volatile %d), misses %d, fallbacks %d", hits, vol, misses, fells)
 			}

@@ -79,6 +79,9 @@ type EditMap struct {
 	vol    []volRange
 	tol    []uint32
 	looked bool
+	// words are the volatile values that are class lists or ids, in
+	// vol's order.
+	words []volWords
 }
 
 // Len returns the length of the page the map was made from.
@@ -87,7 +90,7 @@ func (m *EditMap) Len() int { return m.length }
 // Size returns the bytes the map holds, for a cache's budget.
 func (m *EditMap) Size() int {
 	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.cuts)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4 +
-		len(m.vol)*int(unsafe.Sizeof(volRange{})) + len(m.tol)*4
+		len(m.vol)*int(unsafe.Sizeof(volRange{})) + len(m.tol)*4 + len(m.words)*int(unsafe.Sizeof(volWords{}))
 }
 
 // Volatile returns how many values of the page the map takes for
@@ -136,9 +139,11 @@ type recorder struct {
 	final    bool // Close is running: the events need the page's end
 	failed   bool // the rewrite stopped: no map
 	// look says to look for volatile values; vol are those found so
-	// far; attrs is scratch for reading a tag's attributes.
+	// far, words those of them that are class lists or ids; attrs is
+	// scratch for reading a tag's attributes.
 	look  bool
 	vol   []volRange
+	words []volWords
 	attrs []attr
 }
 
@@ -233,7 +238,7 @@ func (p *Program) NewMapBuilder(limit int) *MapBuilder {
 	}
 	b.r = p.NewRewriter(mapSink{}, b.probe, Options{MaxBuffer: math.MaxInt32})
 	b.rec = recorder{events: b.rec.events[:0], sels: b.rec.sels[:0], selWords: (len(p.sels) + 63) / 64,
-		vol: b.rec.vol[:0], attrs: b.rec.attrs[:0]}
+		vol: b.rec.vol[:0], words: b.rec.words[:0], attrs: b.rec.attrs[:0]}
 	b.page = b.page[:0]
 	b.r.rec = &b.rec
 	// The names the page interns, counted from none: a page with many
@@ -312,6 +317,7 @@ func (b *MapBuilder) Close() *EditMap {
 	if len(b.rec.vol) > 0 {
 		m.vol = append([]volRange(nil), b.rec.vol...)
 		m.tol = volatileSums(b.page, m.vol)
+		m.words = append([]volWords(nil), b.rec.words...)
 	}
 	for i := range m.events {
 		if e := &m.events[i]; e.kind == evOpen {

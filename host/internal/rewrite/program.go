@@ -36,6 +36,13 @@ type Program struct {
 	// adds (the ids of list edits). An edit map takes the values of the
 	// other attributes for volatile (see volatile.go).
 	read map[string]bool
+	// classWords and idWords are the classes and ids the compounds
+	// name, each once: what of a tag's class list and id the matcher
+	// reads. An edit map takes a class list or id for volatile when
+	// which of them it holds is all that changed (see volatile.go);
+	// wordsFit says there are at most 64 of each, for a bit each.
+	classWords, idWords []string
+	wordsFit            bool
 	// src are the selectors as compiled, and fp a hash of them and of
 	// read: two Programs with the same are interchangeable for an edit
 	// map (SameSelectors).
@@ -99,6 +106,22 @@ func Compile(selectors []selector.List) (*Program, error) {
 		p.sels = append(p.sels, s)
 		p.src = append(p.src, l.String())
 	}
+	words := map[string]bool{}
+	for i := range p.comps {
+		for _, w := range p.comps[i].classes {
+			if !words["."+w] {
+				words["."+w] = true
+				p.classWords = append(p.classWords, w)
+			}
+		}
+		for _, w := range p.comps[i].ids {
+			if !words["#"+w] {
+				words["#"+w] = true
+				p.idWords = append(p.idWords, w)
+			}
+		}
+	}
+	p.wordsFit = len(p.classWords) <= 64 && len(p.idWords) <= 64
 	p.fingerprint()
 	return p, nil
 }

@@ -247,6 +247,9 @@ func (s *Splicer) checkBlock(j int, final bool) int {
 			case q < int(v.tail):
 				return verdict(blockBad)
 			}
+			if len(m.words) > 0 && !s.sameWords(i, all[from:from+q]) {
+				return verdict(blockBad)
+			}
 			if n := q - int(v.tail); n != int(v.n) {
 				grew += max(0, n-int(v.n))
 				if !s.grow || grew > maxGrowth {
@@ -270,6 +273,20 @@ func (s *Splicer) checkBlock(j int, final bool) int {
 	s.d, s.grew, s.found = d, grew, found
 	s.volatile++
 	return blockOK
+}
+
+// sameWords reports whether volatile value i of the map, v in the page
+// served, holds what the matcher reads of it as it did: every value but
+// a class list or an id does.
+func (s *Splicer) sameWords(i int, v []byte) bool {
+	ws := s.m.words
+	k := sort.Search(len(ws), func(k int) bool { return int(ws[k].vol) >= i })
+	if k == len(ws) || int(ws[k].vol) != i {
+		return true
+	}
+	w := &ws[k]
+	fp, ok := s.m.prog.wordsOf(v, w.id, w.quirks)
+	return ok && fp == w.fp
 }
 
 // check checks the blocks of the page served that have come, or with

@@ -5,6 +5,9 @@ import (
 	"hash/crc32"
 	"math"
 	"sort"
+	"strings"
+
+	"github.com/bespoke-edge/bespoke/internal/selector"
 )
 
 // Volatile values.
@@ -43,7 +46,11 @@ import (
 // long, and nothing reads it: its attribute is not one a selector tests,
 // not one an edit reads (Program.ReadAttrs), not one the tree builder or
 // the edits look at (treeAttrs), and its element is not a meta element
-// that declares the page's character encoding. The text of a comment is
+// that declares the page's character encoding. A tag's class list and
+// id (the first of each) are volatile on the same terms but one: the
+// matcher reads which of the selectors' classes and ids they hold, so
+// the map notes that (volWords) and a later response's must hold the
+// same; what else they hold may change. The text of a comment is
 // volatile too, when it is as long and has no '>' (see recordComment):
 // pages say in comments when, where and how fast they were rendered. So
 // is the text of a raw text element (script, style, title, textarea...)
@@ -74,8 +81,49 @@ type volRange struct {
 
 func (v volRange) hi() int32 { return v.lo + int32(v.n) }
 
+// volWords is a volatile value that is a tag's class list or id (the
+// first of the tag, the one the matcher reads): vol is its index in the
+// map's vol, fp which of the Program's classes or ids it holds (see
+// Program.wordsOf) as the tag had it, in quirks mode or not. A later
+// response's list splices when it holds the same of them, whatever
+// else it holds: every compound then matches the tag as it did, and the
+// tree builder reads neither.
+type volWords struct {
+	vol    int32
+	id     bool
+	quirks bool
+	fp     uint64
+}
+
+// wordsOf returns which of p's classes (ids, with id set) the class list
+// (id) v of a tag holds, as the matcher reads it: bit k for
+// p.classWords[k] (p.idWords[k]). ok is false for a value with a
+// character reference, which the matcher decodes first: such a value is
+// never taken for volatile.
+func (p *Program) wordsOf(v []byte, id, quirks bool) (fp uint64, ok bool) {
+	if !p.wordsFit || bytes.IndexByte(v, '&') >= 0 {
+		return 0, false
+	}
+	if id {
+		for k, w := range p.idWords {
+			if len(v) == len(w) && (string(v) == w || quirks && asciiFold(v, w)) {
+				fp |= 1 << k
+			}
+		}
+		return fp, true
+	}
+	for k, w := range p.classWords {
+		if strings.IndexByte(w, '&') < 0 && (hasWord(v, w) || quirks && selector.HasWord(bstr(v), w, true)) {
+			fp |= 1 << k
+		}
+	}
+	return fp, true
+}
+
 // treeAttrs are the attributes whose values the tree builder or the
-// edits read, whatever the selectors: they are never volatile.
+// edits read, whatever the selectors: they are never volatile (id and
+// class, which the matcher reads, may be, by the words they hold: see
+// volWords).
 var treeAttrs = map[string]bool{
 	"id": true, "class": true, "type": true, "color": true, "face": true, "size": true,
 	"encoding": true, "charset": true, "http-equiv": true, "lang": true, "xml:lang": true, "dir": true,
@@ -197,15 +245,39 @@ func (r *Rewriter) recordVolatile(lt, end int) {
 			}
 		}
 	}
+	var class, id bool // the first of each was seen
 	for _, a := range rc.attrs {
+		name := tag[a.nameLo:a.nameHi]
+		words, isID := false, false
+		switch {
+		case equalFold(name, "class"):
+			words, class = !class, true
+		case equalFold(name, "id"):
+			words, isID, id = !id, true, true
+		}
 		if n := int(a.valHi - a.valLo); a.valLo < 1 || n < minVolatile || n > math.MaxUint16 || int(a.valHi) >= len(tag) {
 			continue
 		}
 		q := tag[a.valLo-1]
-		if q != '"' && q != '\'' || tag[a.valHi] != q || r.prog.reads(tag[a.nameLo:a.nameHi]) {
+		if q != '"' && q != '\'' || tag[a.valHi] != q {
+			continue
+		}
+		var fp uint64
+		if words {
+			// The matcher reads which of the selectors' classes or ids
+			// it holds: that must not change, the rest may.
+			ok := false
+			fp, ok = r.prog.wordsOf(tag[a.valLo:a.valHi], isID, r.quirks)
+			if !ok || isID && r.prog.read["id"] || !isID && r.prog.read["class"] {
+				continue
+			}
+		} else if r.prog.reads(name) {
 			continue
 		}
 		base := int32(r.base + lt)
+		if words {
+			rc.words = append(rc.words, volWords{vol: int32(len(rc.vol)), id: isID, quirks: r.quirks, fp: fp})
+		}
 		rc.vol = append(rc.vol, volRange{lo: base + a.valLo, n: uint16(a.valHi - a.valLo), quote: q})
 		if len(rc.vol) >= maxVolatile {
 			return

@@ -17,13 +17,18 @@ import (
 // rewritten, as a later response of a page with nonces and tokens has
 // them: same length, bytes from an alphabet that holds what a tokenizer
 // might trip on. With quote set, one value also gets its own quote, which
-// ends it early: that page must not splice.
-func restamp(rng *rand.Rand, page []byte, m *EditMap, quote bool) []byte {
+// ends it early: that page must not splice. It reports whether a class
+// list or id that the map takes for volatile now holds other classes or
+// ids of the program's, or a character reference: then the page must
+// not splice either.
+func restamp(rng *rand.Rand, page []byte, m *EditMap, quote bool) ([]byte, bool) {
 	p := bytes.Clone(page)
-	alphabet := []byte("abcXYZ0189+/=-_ &<>\r\n\t`'\"\x00\xc3\xa9")
 	n := 1 + rng.IntN(min(len(m.vol), 8))
+	words := false
 	for range n {
-		v := m.vol[rng.IntN(len(m.vol))]
+		i := rng.IntN(len(m.vol))
+		v := m.vol[i]
+		alphabet := valueAlphabet(rng, m, i)
 		for i := v.lo; i < v.hi(); i++ {
 			c := alphabet[rng.IntN(len(alphabet))]
 			for c == v.quote {
@@ -31,20 +36,54 @@ func restamp(rng *rand.Rand, page []byte, m *EditMap, quote bool) []byte {
 			}
 			p[i] = c
 		}
+		words = words || wordsChanged(m, i, p[v.lo:v.hi()])
 	}
 	if quote {
 		v := m.vol[rng.IntN(len(m.vol))]
 		p[int(v.lo)+rng.IntN(int(v.n))] = v.quote
 	}
-	return p
+	return p, words
+}
+
+// valueAlphabet returns the bytes restamp and regrow write volatile
+// value i of m with: for a class list or id, most often without '&', so
+// that it mostly holds the same classes of the program's (none).
+func valueAlphabet(rng *rand.Rand, m *EditMap, i int) []byte {
+	if wordsAt(m, i) != nil && rng.IntN(5) > 0 {
+		return []byte("abcXYZ0189+/=-_ <>\r\n\t`'\"\x00\xc3\xa9")
+	}
+	return []byte("abcXYZ0189+/=-_ &<>\r\n\t`'\"\x00\xc3\xa9")
+}
+
+// wordsAt returns the class list or id that volatile value i of m is,
+// or nil.
+func wordsAt(m *EditMap, i int) *volWords {
+	for k := range m.words {
+		if int(m.words[k].vol) == i {
+			return &m.words[k]
+		}
+	}
+	return nil
+}
+
+// wordsChanged reports whether v, the new bytes of volatile value i of
+// m, is a class list or id that the matcher would read otherwise.
+func wordsChanged(m *EditMap, i int, v []byte) bool {
+	w := wordsAt(m, i)
+	if w == nil {
+		return false
+	}
+	fp, ok := m.prog.wordsOf(v, w.id, w.quirks)
+	return !ok || fp != w.fp
 }
 
 // regrow returns page with some of m's volatile values rewritten to
 // other lengths (from empty to 40 bytes longer), as a later response of a
-// page with request ids, counters and times has them, and how many bytes
-// they gained in all. With quote set, one value also gets its own quote.
-func regrow(rng *rand.Rand, page []byte, m *EditMap, quote bool) ([]byte, int) {
-	alphabet := []byte("abcXYZ0189+/=-_ &<>\r\n\t`'\"\x00\xc3\xa9")
+// page with request ids, counters and times has them, how many bytes
+// they gained in all, and whether a class list or id changed what the
+// matcher reads (see restamp). With quote set, one value also gets its
+// own quote.
+func regrow(rng *rand.Rand, page []byte, m *EditMap, quote bool) ([]byte, int, bool) {
 	pick := map[int]bool{}
 	for range 1 + rng.IntN(min(len(m.vol), 8)) {
 		pick[rng.IntN(len(m.vol))] = true
@@ -55,7 +94,7 @@ func regrow(rng *rand.Rand, page []byte, m *EditMap, quote bool) ([]byte, int) {
 		pick[spoil] = true
 	}
 	var p []byte
-	at, grew := 0, 0
+	at, grew, words := 0, 0, false
 	for i, v := range m.vol {
 		if !pick[i] {
 			continue
@@ -64,6 +103,7 @@ func regrow(rng *rand.Rand, page []byte, m *EditMap, quote bool) ([]byte, int) {
 		n := max(0, int(v.n)+rng.IntN(61)-20)
 		grew += max(0, n-int(v.n))
 		start := len(p)
+		alphabet := valueAlphabet(rng, m, i)
 		for range n {
 			c := alphabet[rng.IntN(len(alphabet))]
 			for c == v.quote {
@@ -71,6 +111,7 @@ func regrow(rng *rand.Rand, page []byte, m *EditMap, quote bool) ([]byte, int) {
 			}
 			p = append(p, c)
 		}
+		words = words || wordsChanged(m, i, p[start:])
 		if i == spoil {
 			if n == 0 {
 				p = append(p, 'x')
@@ -79,15 +120,16 @@ func regrow(rng *rand.Rand, page []byte, m *EditMap, quote bool) ([]byte, int) {
 		}
 		at = int(v.hi())
 	}
-	return append(p, page[at:]...), grew
+	return append(p, page[at:]...), grew, words
 }
 
 // revalue is restamp or regrow, at random.
 func revalue(rng *rand.Rand, page []byte, m *EditMap, quote bool) []byte {
 	if rng.IntN(2) == 0 {
-		return restamp(rng, page, m, quote)
+		p, _ := restamp(rng, page, m, quote)
+		return p
 	}
-	p, _ := regrow(rng, page, m, quote)
+	p, _, _ := regrow(rng, page, m, quote)
 	return p
 }
 
@@ -118,7 +160,7 @@ func TestSpliceVolatile(t *testing.T) {
 	if testing.Short() {
 		rounds = 4
 	}
-	tolerated, shifted, fell, absorbed, withVol := 0, 0, 0, 0, 0
+	tolerated, shifted, fell, absorbed, withVol, reworded := 0, 0, 0, 0, 0, 0
 	for k, pr := range splicePrograms() {
 		p := pr.p
 		for _, name := range names {
@@ -131,9 +173,10 @@ func TestSpliceVolatile(t *testing.T) {
 			withVol++
 			for i := range rounds {
 				quote := rng.IntN(4) == 0
-				served, grew := restamp(rng, page, m, quote), 0
+				served, words := restamp(rng, page, m, quote)
+				grew := 0
 				if i%2 == 1 {
-					served, grew = regrow(rng, page, m, quote)
+					served, grew, words = regrow(rng, page, m, quote)
 				}
 				what := fmt.Sprintf("program %d, %s round %d (quote %v, %d bytes longer, seed %d)", k, name, i, quote, len(served)-len(page), seed)
 				edits := randomEdits(rng, pr.nsel)
@@ -147,6 +190,10 @@ func TestSpliceVolatile(t *testing.T) {
 					// checked the output). Rare: random bytes must
 					// happen to be those.
 					absorbed++
+				case !quote && words && used && at < 0:
+					t.Fatalf("%s: a class list or id that holds other classes or ids of the selectors' spliced", what)
+				case !quote && words:
+					reworded++
 				case !quote && used && at >= 0 && (len(served) == len(page) || grew <= maxGrowth && growable(p, m, edits)):
 					t.Fatalf("%s: changed volatile values fell back at %d", what, at)
 				case !quote && used && len(served) != len(page):
@@ -159,18 +206,22 @@ func TestSpliceVolatile(t *testing.T) {
 			}
 		}
 	}
-	if withVol < 3 || tolerated == 0 || shifted == 0 || fell == 0 {
-		t.Fatalf("%d pages with volatile values, %d spliced with changed values, %d of other lengths, %d fell back: the test does not exercise them all", withVol, tolerated, shifted, fell)
+	if withVol < 3 || tolerated == 0 || shifted == 0 || fell == 0 || reworded == 0 {
+		t.Fatalf("%d pages with volatile values, %d spliced with changed values, %d of other lengths, %d fell back, %d for a class list or id: the test does not exercise them all", withVol, tolerated, shifted, fell, reworded)
 	}
 	if absorbed*4 > fell {
 		t.Fatalf("%d pages whose value gained its quote spliced, %d fell back: a quote no longer ends a value", absorbed, fell)
 	}
-	t.Logf("%d pages with volatile values: %d spliced with changed values, %d of other lengths, %d fell back (%d spliced after a value gained its quote: what followed it read as before)", withVol, tolerated, shifted, fell, absorbed)
+	t.Logf("%d pages with volatile values: %d spliced with changed values, %d of other lengths, %d fell back (%d spliced after a value gained its quote: what followed it read as before), %d fell back for a class list or id that changed what selectors read", withVol, tolerated, shifted, fell, absorbed, reworded)
 }
 
 // TestVolatileNotRead: no value a selector tests, a list edit reads, or
 // the tree builder reads is taken for volatile, nor one on a meta element
-// that declares the page's encoding, nor an unquoted or short one.
+// that declares the page's encoding, nor an unquoted or short one. A
+// tag's class list and id are, when no attribute selector reads them
+// and they have no character reference (the matcher reads which of the
+// selectors' classes and ids they hold, which the map notes), but a
+// second class or id attribute, which nothing reads, is not.
 func TestVolatileNotRead(t *testing.T) {
 	page := []byte(`<!DOCTYPE html><html><head>` +
 		`<meta charset="utf-8" data-a="charset-meta-1">` +
@@ -179,7 +230,8 @@ func TestVolatileNotRead(t *testing.T) {
 		`<script nonce="nonce-0123456789" src="/app.js"></script></head>` +
 		`<body><input type="hidden" name="csrf" value="tok-0123456789abcdef">` +
 		`<ul><li data-item-id="sku-000000001" data-ts='1700000000000' title=unquoted-value-xyz>a</li></ul>` +
-		`<a href="/p?session=0123456789" data-rank="rank-000001" class="card card-long">b</a>` +
+		`<a href="/p?session=0123456789" data-rank="rank-000001" class="card card-long" CLASS="second-class-list">b</a>` +
+		`<p class="ref &amp; more-than-ten">x</p><p Id="another-identifier" id="second-identifier">y</p>` +
 		`<div id="long-identifier" lang="en-GB-oxendict" data-x="s">c</div></body></html>`)
 	p := mustCompile("li", "a[data-rank]", "ul > li")
 	p.ReadAttrs("DATA-ITEM-ID")
@@ -194,9 +246,21 @@ func TestVolatileNotRead(t *testing.T) {
 	for _, v := range m.vol {
 		got = append(got, string(page[v.lo:v.hi()]))
 	}
-	want := []string{"csrf-token", "tok-0123456789abcdef", "nonce-0123456789", "tok-0123456789abcdef", "1700000000000", "/p?session=0123456789"}
+	want := []string{"csrf-token", "tok-0123456789abcdef", "nonce-0123456789", "tok-0123456789abcdef", "1700000000000", "/p?session=0123456789",
+		"card card-long", "another-identifier", "long-identifier"}
 	if !slices.Equal(got, want) {
 		t.Errorf("volatile values\n got %q\nwant %q", got, want)
+	}
+	// Nor when an attribute selector reads them.
+	for _, c := range []struct{ sel, not string }{{"[class]", "card"}, {"p[CLASS~=x]", "card"}, {"[id^=long]", "identifier"}} {
+		p := mustCompile("li", "a[data-rank]", "ul > li", c.sel)
+		p.ReadAttrs("data-item-id")
+		m := recordMap(rand.New(rand.NewPCG(1, 1)), p, page, true)
+		for _, v := range m.vol {
+			if s := string(page[v.lo:v.hi()]); strings.Contains(s, c.not) {
+				t.Errorf("with %s, %q is taken for volatile", c.sel, s)
+			}
+		}
 	}
 
 	// An edit that reads an attribute the program was not told of gets
@@ -215,6 +279,61 @@ func TestVolatileNotRead(t *testing.T) {
 			t.Errorf("HideSeen by %s: spliced %v, volatile blocks %d", edits[0].Attr, spliced, s.Volatile())
 		}
 		s.Release()
+	}
+}
+
+// TestVolatileWords: a page whose class lists and ids changed splices
+// when each holds the same of the selectors' classes and ids as before
+// (ASCII case-insensitively in quirks mode, as the matcher compares
+// them), and is rewritten otherwise; either way to the Rewriter's
+// output.
+func TestVolatileWords(t *testing.T) {
+	const body = `<body class="page r00000000000000000000"><main id="item-0000000001">` +
+		`<ul class="cards list-00000000000000"><li class=card>a</li><li class="card">b</li></ul>` +
+		`<p class="lead wide-0000000000">x</p></main></body></html>`
+	p := mustCompile("body.page main", "#hero", ".promo", "ul.cards > li.card", ".lead:not(.wide)", "body, ul, main")
+	edits := []Edit{{Selector: 0, Op: InsertBefore, Content: []byte("<b>1</b>")}, {Selector: 1, Op: SetInner, Content: []byte("hero")},
+		{Selector: 2, Op: AddClass, Attr: "seen"}, {Selector: 3, Op: SetAttr, Attr: "data-x", Content: []byte("y")}, {Selector: 4, Op: Remove},
+		// Edits that rewrite the tags whose class list or id changed:
+		// from the page served.
+		{Selector: 5, Op: AddClass, Attr: "personal"}, {Selector: 5, Op: SetAttr, Attr: "data-v", Content: []byte("1")}}
+	for _, c := range []struct {
+		doctype, from, to string
+		splices           bool
+	}{
+		{"<!DOCTYPE html>", "r00000000000000000000", "r00000000000000000042", true},
+		{"<!DOCTYPE html>", "r00000000000000000000", "r42", true},
+		{"<!DOCTYPE html>", "r00000000000000000000", "r0000 \t\nother words and more", true},
+		{"<!DOCTYPE html>", "page r00000000000000000000", "r00000000000000000000 page", true},
+		{"<!DOCTYPE html>", "page r00000000000000000000", "r0000000000000000000000", false}, // not .page any more
+		{"<!DOCTYPE html>", "r00000000000000000000", "r0000000000 promo", false},
+		{"<!DOCTYPE html>", "page r00000000000000000000", "PAGE r00000000000000000000", false},
+		{"", "page r00000000000000000000", "PAGE r00000000000000000000", true}, // quirks mode
+		{"", "page r00000000000000000000", "PAGE r00000000000000000042", true},
+		{"<!DOCTYPE html>", "r00000000000000000000", "r0000000000 &amp;", false},
+		{"<!DOCTYPE html>", "item-0000000001", "item-0000000042", true},
+		{"<!DOCTYPE html>", "item-0000000001", "hero", false},
+		{"", "item-0000000001", "HERO", false},
+		{"<!DOCTYPE html>", "item-0000000001", "HERO", true},
+		{"<!DOCTYPE html>", "wide-0000000000", "wide-0000000042", true},
+		{"<!DOCTYPE html>", "lead wide-0000000000", "lead wide", false},
+		{"<!DOCTYPE html>", "list-00000000000000", "list-00000000000042", true},
+		{"<!DOCTYPE html>", "cards list-00000000000000", "card list-00000000000000", false},
+	} {
+		page := []byte(c.doctype + "<html><head></head>" + body)
+		served := bytes.Replace(page, []byte(c.from), []byte(c.to), 1)
+		if bytes.Equal(served, page) {
+			t.Fatalf("%q is not in the page", c.from)
+		}
+		m := recordMap(rand.New(rand.NewPCG(1, 1)), p, page, true)
+		if m == nil || len(m.words) == 0 {
+			t.Fatal("no class list or id taken for volatile")
+		}
+		what := fmt.Sprintf("%q → %q (%s)", c.from, c.to, c.doctype)
+		used, fell := spliceCase(t, rand.New(rand.NewPCG(2, 2)), p, m, served, edits, 0, what)
+		if spliced := used && fell < 0; spliced != c.splices {
+			t.Errorf("%s: spliced %v, want %v", what, spliced, c.splices)
+		}
 	}
 }
 
