@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -174,6 +175,15 @@ func (spec *Spec) request() (*http.Request, error) {
 	if !strings.HasPrefix(target, "/") {
 		return nil, fmt.Errorf("the URL %q is not a path", target)
 	}
+	if !validMethod(method) {
+		return nil, fmt.Errorf("the method %q is not one HTTP has: write GET, HEAD, POST…", method)
+	}
+	target = browserEscape(target)
+	if _, err := url.ParseRequestURI(target); err != nil {
+		// A browser would send it as written, and the proxy's server
+		// would answer 400 Bad Request without asking the rules.
+		return nil, fmt.Errorf("the URL %q cannot be requested: a %% starts an escape of two hex digits (write %%25 for a %% itself)", spec.URL)
+	}
 	hr := httptest.NewRequest(method, target, nil)
 	hr.RemoteAddr = "127.0.0.1:40000"
 	if spec.RemoteAddr != "" {
@@ -202,6 +212,44 @@ func (spec *Spec) request() (*http.Request, error) {
 		hr.Header.Add("Cookie", strings.Join(parts, "; "))
 	}
 	return hr, nil
+}
+
+// browserEscape escapes in target what a browser escapes before it
+// sends an address it was given: spaces, control bytes, quotes, angle
+// brackets and bytes outside ASCII, each as %XX. Test files and explain
+// take addresses as people write them ("/search?q=a b").
+func browserEscape(target string) string {
+	var b strings.Builder
+	escaped := false
+	for i := 0; i < len(target); i++ {
+		c := target[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '`' {
+			if !escaped {
+				b.WriteString(target[:i])
+				escaped = true
+			}
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else if escaped {
+			b.WriteByte(c)
+		}
+	}
+	if !escaped {
+		return target
+	}
+	return b.String()
+}
+
+// validMethod reports whether m is an HTTP method token.
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // visitor returns who the proxy takes the visitor of hr for: the one a
