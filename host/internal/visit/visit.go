@@ -26,6 +26,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	consent "github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/ir"
@@ -134,6 +135,16 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 			return nil, err
 		}
 		v.Caps = counts
+	}
+	if !consent.Allowed(hr, "", nil) {
+		// As the proxy does for a visitor who asks not to be tracked
+		// (Sec-GPC: 1): nothing is kept for them, and each capped rule
+		// does what its editor chose for visitors it cannot count
+		// (at_most's untracked).
+		v.Persist = false
+		if s.UsesCaps() {
+			v.Caps = untrackedCounts{base: v.Caps, hide: s.Actions().UntrackedCaps()}
+		}
 	}
 	seen := newSeenSet(spec.Seen)
 	req := &site.Request{}
@@ -318,6 +329,23 @@ func Buckets(prog *ir.Program, variants map[string]string) (map[string]int, erro
 
 // shownCounts counts capped rules as the proxy's caps cookie would.
 type shownCounts map[string]int
+
+// untrackedCounts are the counts of a visitor the proxy keeps none for:
+// a capped rule whose untracked is hide counts as at its cap.
+type untrackedCounts struct {
+	base reqctx.CapCounter
+	hide map[string]int
+}
+
+func (u untrackedCounts) Count(key string, window time.Duration) int {
+	if n, ok := u.hide[key]; ok {
+		return n
+	}
+	if u.base == nil {
+		return 0
+	}
+	return u.base.Count(key, window)
+}
 
 func (c shownCounts) Count(key string, _ time.Duration) int { return c[key] }
 

@@ -340,3 +340,36 @@ func TestEditActions(t *testing.T) {
 		}
 	}
 }
+
+// TestUntrackedVisitor: a visitor who asks not to be tracked (Sec-GPC:
+// 1) is decided as the proxy decides them: a capped rule applies when
+// its editor chose untracked: show, and not by default (hide).
+func TestUntrackedVisitor(t *testing.T) {
+	s, prog := load(t, []byte(`
+rules:
+  - name: hidden
+    at_most: 2 per 1d
+    actions: [add_class: { select: body, class: a }]
+  - name: shown
+    at_most: { times: 2, per: 1d, untracked: show }
+    actions: [add_class: { select: body, class: b }]
+`))
+	for _, c := range []struct {
+		headers    [][2]string
+		shown      map[string]int
+		hide, show bool
+	}{
+		{nil, nil, true, true},
+		{[][2]string{{"Sec-GPC", "1"}}, nil, false, true},
+		{[][2]string{{"Sec-GPC", "0"}}, nil, true, true},
+		{nil, map[string]int{"hidden": 2, "shown": 2}, false, false},
+	} {
+		res, err := visit.Run(context.Background(), s, prog, visit.Spec{Headers: c.headers, Shown: c.shown})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Decision.Has(0) != c.hide || res.Decision.Has(1) != c.show {
+			t.Errorf("%v, shown %v: hidden %v, shown %v; want %v, %v", c.headers, c.shown, res.Decision.Has(0), res.Decision.Has(1), c.hide, c.show)
+		}
+	}
+}
