@@ -201,6 +201,46 @@ func TestExplainJSONPage(t *testing.T) {
 	}
 }
 
+// TestExplainTakenEdits: explain says which action took the element of
+// an edit that changed nothing where its selector selects something: an
+// earlier rule's on the same element, or a later rule's on one around it
+// (the page streams); and a JSON-only change personalizes the response.
+func TestExplainTakenEdits(t *testing.T) {
+	rulesFile := writeFile(t, "rules.yaml", `rules:
+  - name: lyon-title
+    actions:
+      - set_inner: { select: "#hero h1", text: "Bonjour Lyon" }
+  - name: winter
+    actions:
+      - set_inner: { select: "#hero", html: "<h1>Winter sale</h1>" }
+      - set_inner: { select: "#promo", text: later }
+  - name: third
+    actions:
+      - set_inner: { select: "#promo", text: third }
+      - set_inner: { select: "#nowhere", text: none }
+      - json_set: { path: banner.title, value: "Hello" }
+`)
+	page := writeFile(t, "page.html", `<section id="hero"><h1>Hello</h1></section><p id="promo">x</p>`)
+	code, out, errOut := bespoke("explain", "--rules", rulesFile, "--page", page, "--html")
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+	for _, want := range []string{
+		`lyon-title               set_inner      0 element(s)   (taken by winter set_inner "#hero": its element is inside one that action replaced or removed`,
+		`third                    set_inner      0 element(s)   (taken by winter set_inner "#promo": an earlier rule's action writes the same`,
+		"third                    set_inner      0 element(s)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	json := writeFile(t, "page.json", `{"banner":{"title":"x"}}`)
+	code, out, errOut = bespoke("explain", "--rules", rulesFile, "--page", json)
+	if code != 0 || !strings.Contains(out, "personalized for this visitor") || strings.Contains(out, "gets the page as the origin sends it") {
+		t.Errorf("a JSON edit does not personalize: exit %d %s\n%s", code, errOut, out)
+	}
+}
+
 // TestExplainTimeZoneFromCountry: with only CF-IPCountry: DE, 23:30 UTC on
 // a Friday is Saturday for the visitor.
 func TestExplainTimeZoneFromCountry(t *testing.T) {

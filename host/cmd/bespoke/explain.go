@@ -239,7 +239,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	default:
 		fmt.Fprintln(stdout, "\nPage edits applied:")
 		for i, n := range out.Applied {
-			fmt.Fprintf(stdout, "  %-24s %-14s %d element(s)\n", ruleName(m, v.Plan.EditRules[i]), opName(v.Plan.Edits[i].Op), n)
+			fmt.Fprintf(stdout, "  %-24s %-14s %d element(s)%s\n", ruleName(m, v.Plan.EditRules[i]), opName(v.Plan.Edits[i].Op), n, takenBy(m, v, pg, out.Applied, i))
 		}
 		fmt.Fprintln(stdout, "\n--- page ---")
 	}
@@ -350,7 +350,7 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 	}
 	p := v.Plan
 	fmt.Fprintln(w, "\nActions:")
-	personalized := proxy.Personalized(p, true, len(p.Edits) > 0)
+	personalized := proxy.Personalized(p, true, len(p.Edits) > 0 || len(p.JSONEdits) > 0)
 	if !personalized {
 		fmt.Fprintln(w, "  none: this visitor gets the page as the origin sends it")
 	}
@@ -410,6 +410,37 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 	} else {
 		fmt.Fprintln(w, "  not personalized: the origin's caching headers are kept")
 	}
+}
+
+// takenBy says why page edit i of v's plan, which changed applied[i]
+// elements, changed none where its selector selects some: another edit
+// took its element (an earlier rule's that writes the same, or any
+// rule's that replaces or removes an element around it, which comes
+// first in the page). "" otherwise.
+func takenBy(m *plugin.Manifest, v *visit.Result, pg *visit.Page, applied []int, i int) string {
+	p := v.Plan
+	if applied[i] > 0 || v.AppliedWith(pg, p.Edits[i:i+1])[0] == 0 {
+		return ""
+	}
+	for j, e := range p.Edits {
+		if j == i || applied[j] == 0 {
+			continue
+		}
+		// The two alone, in the plan's order (its priority).
+		pair, mine := []rewrite.Edit{e, p.Edits[i]}, 1
+		if i < j {
+			pair, mine = []rewrite.Edit{p.Edits[i], e}, 0
+		}
+		if v.AppliedWith(pg, pair)[mine] > 0 {
+			continue
+		}
+		how := "an earlier rule's action writes the same, or the content around it"
+		if i < j {
+			how = "its element is inside one that action replaced or removed: the page streams, so the element around it wins"
+		}
+		return fmt.Sprintf("   (taken by %s %s %q: %s)", ruleName(m, p.EditRules[j]), opName(e.Op), m.Selectors[e.Selector], how)
+	}
+	return ""
 }
 
 // ruleName names what an action came from: a rule, or the experiments'

@@ -454,6 +454,10 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 				if c.order != nil {
 					e.Order = splitIDs(string(p.render(c.order, vals, Raw)))
 				}
+				if w, taken := jsonOwner(p, e); taken {
+					p.Skipped = append(p.Skipped, Skipped{Rule: ri, Action: ai, Winner: w, Reason: "an earlier rule already writes " + e.Path})
+					continue
+				}
 				if e.Op == jsonrw.HideSeen {
 					p.SeenEdits = true
 				}
@@ -553,6 +557,33 @@ func headerOwner(hs []Header, name string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// jsonOwner returns the rule of an earlier JSON edit that e conflicts
+// with: two json_set or json_remove of one field, or of a field and
+// one inside it (setting banner after setting banner.title would undo
+// the earlier rule's edit). List edits of one array add up, as their
+// HTML counterparts do.
+func jsonOwner(p *Plan, e jsonrw.Edit) (int, bool) {
+	if e.Op != jsonrw.Set && e.Op != jsonrw.Remove {
+		return 0, false
+	}
+	for i, o := range p.JSONEdits {
+		if (o.Op == jsonrw.Set || o.Op == jsonrw.Remove) && pathsOverlap(o.Path, e.Path) {
+			return p.JSONRules[i], true
+		}
+	}
+	return 0, false
+}
+
+// pathsOverlap reports whether JSON paths a and b name the same field or
+// one names a field inside the other's: equal, or one a prefix of the
+// other up to a '.'.
+func pathsOverlap(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return a == b || strings.HasPrefix(b, a) && b[len(a)] == '.' && (len(a) == 0 || a[len(a)-1] != '\\')
 }
 
 func cookieOwner(cs []Cookie, name string) (int, bool) {

@@ -131,6 +131,43 @@ func TestConflicts(t *testing.T) {
 	}
 }
 
+// TestJSONConflicts: a later rule's json_set or json_remove of a field
+// an earlier rule sets or removes, or of one inside it or around it, is
+// skipped; edits of other fields and list edits add up.
+func TestJSONConflicts(t *testing.T) {
+	p := build(t, `rules:
+  - name: first
+    actions:
+      - json_set: { path: banner.title, value: "one" }
+      - json_remove: debug
+      - json_limit: { path: items, n: 10 }
+  - name: second
+    actions:
+      - json_set: { path: banner.title, value: "two" }
+      - json_set: { path: banner, json: '{"title": "three"}' }
+      - json_set: { path: debug.level, value: "x" }
+      - json_set: { path: banner.subtitle, value: "kept" }
+      - json_set: { path: bannerette, value: "kept" }
+      - json_limit: { path: items, n: 5 }
+`, "")
+	var got []string
+	for _, e := range p.JSONEdits {
+		got = append(got, e.Path+"="+string(e.Value))
+	}
+	want := []string{`banner.title="one"`, "debug=", "items=", `banner.subtitle="kept"`, `bannerette="kept"`, "items="}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("JSON edits %q\nwant %q", got, want)
+	}
+	if len(p.Skipped) != 3 {
+		t.Errorf("skipped %+v, want the second rule's banner.title, banner and debug.level", p.Skipped)
+	}
+	for _, s := range p.Skipped {
+		if s.Winner != 0 || s.Rule != 1 || !strings.Contains(s.Reason, "already writes") {
+			t.Errorf("%+v: want the second rule skipped for the first", s)
+		}
+	}
+}
+
 // TestRedirectLoop: a redirect to the page requested is not made, and a
 // later rule's redirect is.
 func TestRedirectLoop(t *testing.T) {

@@ -113,6 +113,19 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 	return out, nil
 }
 
+// AppliedWith returns how many elements each of edits (page edits of
+// the plan's program, such as some of the plan's) changes on page,
+// without recording anything seen: explain asks it whether an edit that
+// changed nothing selects nothing or was taken by another.
+func (r *Result) AppliedWith(page *Page, edits []rewrite.Edit) []int {
+	rw := r.site.Program().NewRewriter(io.Discard, edits, rewrite.Options{})
+	rw.Write(page.Body)
+	rw.Close()
+	n := append([]int(nil), rw.Applied()...)
+	rw.Release()
+	return n
+}
+
 // setHeaders sets the rules' headers and cookies, and on pages the
 // experiments header, as the proxy does.
 func (r *Result) setHeaders(h http.Header, page bool) {
