@@ -28,10 +28,15 @@ const (
 	// fateOtherPage: a page edit when the test's page was JSON, or a JSON
 	// edit when it was HTML.
 	fateOtherPage
+	// fateTaken: a page edit whose selector selects something on the
+	// test's page, where another action took the element (an earlier
+	// rule's on the same one, or one that replaced an element around it).
+	fateTaken
 )
 
 // recordActions notes what became of every action of the matched rules.
-func (r *Result) recordActions(s *site.Site, prog *ir.Program, v *visit.Result, out *visit.Output) {
+// page is the test's page, nil when it had none.
+func (r *Result) recordActions(s *site.Site, prog *ir.Program, v *visit.Result, page *visit.Page, out *visit.Output) {
 	m := s.Manifest()
 	for _, sk := range v.Plan.Skipped {
 		r.actions[[2]int{sk.Rule, sk.Action}] = fateSkipped
@@ -48,8 +53,11 @@ func (r *Result) recordActions(s *site.Site, prog *ir.Program, v *visit.Result, 
 			fate = fateOtherPage
 		case r.Rendered && out != nil:
 			fate = fateNoElement
-			if i < len(out.Applied) && out.Applied[i] > 0 {
+			switch {
+			case i < len(out.Applied) && out.Applied[i] > 0:
 				fate = fateApplied
+			case page != nil && i < len(out.Applied) && v.AppliedWith(page, v.Plan.Edits[i:i+1])[0] > 0:
+				fate = fateTaken
 			}
 		}
 		r.actions[[2]int{ri, ai}] = fate
@@ -100,7 +108,7 @@ func CoverageOf(prog *ir.Program, results []Result) Coverage {
 	var c Coverage
 	matched := map[int]bool{}
 	best := map[[2]int]actionFate{}
-	rank := map[actionFate]int{fateApplied: 5, fatePlanned: 4, fateNoElement: 3, fateOtherPage: 2, fateSkipped: 1}
+	rank := map[actionFate]int{fateApplied: 6, fatePlanned: 5, fateTaken: 4, fateNoElement: 3, fateOtherPage: 2, fateSkipped: 1}
 	for _, r := range results {
 		for _, ri := range r.matched {
 			matched[ri] = true
@@ -137,6 +145,8 @@ func CoverageOf(prog *ir.Program, results []Result) Coverage {
 					what = "it changed nothing in the tests' JSON"
 				}
 				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, what))
+			case fateTaken:
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): another action took its element on the tests' pages (an earlier rule's on the same element, or one that replaced or removed an element around it; bespoke explain --html names it)", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
 			case fateOtherPage:
 				what := "no test's page is HTML"
 				if plugin.JSONOp(a.Op) {

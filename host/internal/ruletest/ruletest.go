@@ -175,7 +175,7 @@ func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt
 			}
 		}
 	}
-	res.recordActions(s, prog, v, output)
+	res.recordActions(s, prog, v, page, output)
 	if output == nil {
 		return res
 	}

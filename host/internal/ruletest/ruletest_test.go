@@ -249,3 +249,37 @@ func TestCoverage(t *testing.T) {
 		}
 	}
 }
+
+// TestCoverageTaken: an edit whose element another action took on the
+// tests' pages says so, not that its selector matched nothing.
+func TestCoverageTaken(t *testing.T) {
+	s, prog := load(t, `rules:
+  - name: inner
+    actions:
+      - set_inner: { select: "#hero h1", text: Bonjour }
+  - name: outer
+    actions:
+      - set_inner: { select: "#hero", html: "<h1>Winter</h1>" }
+      - remove: "#nope"
+tests:
+  - name: page
+    page: { body: '<div id="hero"><h1>Hi</h1></div>' }
+    expect: { page: { "#hero h1": Winter } }
+`)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !results[0].Passed() {
+		t.Fatalf("%v", results[0].Failures)
+	}
+	all := strings.Join(ruletest.CoverageOf(prog, results).Unapplied, "\n")
+	for _, want := range []string{
+		`inner: set_inner "#hero h1" (rules.yaml:4): another action took its element on the tests' pages`,
+		`outer: remove "#nope" (rules.yaml:8): its selector matched nothing on the tests' pages`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("coverage lacks %q:\n%s", want, all)
+		}
+	}
+}
