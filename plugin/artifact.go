@@ -168,6 +168,11 @@ func (m *Manifest) Validate() error {
 		return nil
 	}
 	for ri, r := range m.Rules {
+		for _, i := range r.Reads {
+			if i < 0 || i >= len(m.Slots) {
+				return fmt.Errorf("manifest rule %q: reads slot %d", r.Name, i)
+			}
+		}
 		if r.Cap != nil && (r.Cap.Slot < 0 || r.Cap.Slot >= len(m.Slots) || m.Slots[r.Cap.Slot].Attr != "cap") {
 			return fmt.Errorf("manifest rule %q: cap slot %d", r.Name, r.Cap.Slot)
 		}

@@ -35,6 +35,10 @@ type Manifest struct {
 	Rules []Rule `json:"rules"`
 	// Experiments are the experiments, by Decision.Variants index.
 	Experiments []Experiment `json:"experiments,omitempty"`
+	// RuleReads says each rule's Reads and ReadsSeen are filled in (by
+	// compilers that know them); without it the host takes every rule to
+	// depend on every slot.
+	RuleReads bool `json:"rule_reads,omitempty"`
 }
 
 // Slot is one value of the Context.
@@ -99,6 +103,13 @@ type Rule struct {
 	Actions []Action `json:"actions"`
 	// Cap, when not nil, limits how often the rule applies to a visitor.
 	Cap *Cap `json:"cap,omitempty"`
+	// Reads are the slots whether the rule applies, and what its actions
+	// write, depend on (its condition, the segments and experiments it
+	// names, its templates), sorted; ReadsSeen says it also asks the
+	// visitor's seen-filter. The host's Vary of a response only some
+	// rules can change names the request headers these come from.
+	Reads     []int `json:"reads,omitempty"`
+	ReadsSeen bool  `json:"reads_seen,omitempty"`
 }
 
 // Cap is a frequency cap: a rule applies at most Times times per Window

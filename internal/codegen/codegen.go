@@ -308,13 +308,16 @@ func (g *gen) manifest() *plugin.Manifest {
 	if m.Symbols == nil {
 		m.Symbols = []string{}
 	}
-	for _, r := range g.p.Rules {
+	for ri, r := range g.p.Rules {
 		acts := slices.Clone(r.Actions)
 		if acts == nil {
 			acts = []plugin.Action{}
 		}
-		m.Rules = append(m.Rules, plugin.Rule{Name: r.Name, Pos: plugin.Pos{Line: r.Pos.Line, Col: r.Pos.Col}, Actions: acts, Cap: r.Cap})
+		reads, seen := g.p.Reads(ri)
+		m.Rules = append(m.Rules, plugin.Rule{Name: r.Name, Pos: plugin.Pos{Line: r.Pos.Line, Col: r.Pos.Col}, Actions: acts, Cap: r.Cap,
+			Reads: reads, ReadsSeen: seen})
 	}
+	m.RuleReads = true
 	if m.Rules == nil {
 		m.Rules = []plugin.Rule{}
 	}

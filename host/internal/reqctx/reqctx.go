@@ -144,7 +144,9 @@ func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
 	case s.Attr == "visitor.id" || s.Attr == "visitor.new":
 		b.needs.visitor = true
 		add("Cookie")
-	case s.Attr == "cookie":
+	case s.Attr == "cookie" || s.Attr == "cap":
+		// (A frequency cap's count is kept in a cookie, or in a shared
+		// store under the visitor cookie's id.)
 		add("Cookie")
 	case s.Attr == "header":
 		add(s.Arg)
@@ -163,6 +165,27 @@ func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
 // Vary returns the request headers the values depend on, for the Vary
 // response header.
 func (b *Builder) Vary() []string { return b.vary }
+
+// VaryOf returns the request headers the values of the slots named (by
+// index) depend on, and Cookie when seen is set (the seen-filter is in a
+// cookie, or in a shared store under the visitor cookie's id), sorted.
+func (b *Builder) VaryOf(slots []int, seen bool) []string {
+	vary := map[string]bool{}
+	if seen {
+		vary["Cookie"] = true
+	}
+	for _, i := range slots {
+		if i >= 0 && i < len(b.slots) {
+			b.dependsOn(b.slots[i], vary)
+		}
+	}
+	out := make([]string, 0, len(vary))
+	for h := range vary {
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Slots returns the slots the builder computes.
 func (b *Builder) Slots() []plugin.Slot { return b.slots }

@@ -42,9 +42,12 @@ type Site struct {
 	// touchesNonHTML is set when some rule sets headers, cookies or
 	// redirects, which can concern any response, not only HTML pages.
 	touchesNonHTML bool
-	hasEdits       bool
-	usesSeen       bool
-	usesCaps       bool
+	// varyNonHTML are the request headers what the rules that can touch
+	// other responses than pages decide depends on (see VaryNonHTML).
+	varyNonHTML []string
+	hasEdits    bool
+	usesSeen    bool
+	usesCaps    bool
 
 	scratch sync.Pool // *Request
 }
@@ -68,7 +71,11 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 		actions:  plan.Compile(art.Manifest),
 		manifest: art.Manifest,
 	}
+	var reads []int // of the rules that touch other responses
+	readsSeen := false
 	for _, r := range art.Manifest.Rules {
+		touched := s.touchesNonHTML
+		s.touchesNonHTML = false
 		if r.Cap != nil {
 			s.usesCaps = true
 			s.touchesNonHTML = true
@@ -92,8 +99,17 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 				s.touchesNonHTML = true
 			}
 		}
+		if s.touchesNonHTML {
+			reads = append(reads, r.Reads...)
+			readsSeen = readsSeen || r.ReadsSeen
+		}
+		s.touchesNonHTML = s.touchesNonHTML || touched
 	}
 	s.usesSeen = s.usesSeen || mod.Imports(plugin.ImportSeen)
+	s.varyNonHTML = s.builder.Vary()
+	if art.Manifest.RuleReads {
+		s.varyNonHTML = s.builder.VaryOf(reads, readsSeen)
+	}
 	return s, nil
 }
 
@@ -171,6 +187,14 @@ func (s *Site) ReadsVisitor() bool { return s.builder.ReadsVisitor() }
 
 // HasEdits reports whether some rule edits pages.
 func (s *Site) HasEdits() bool { return s.hasEdits }
+
+// VaryNonHTML returns the request headers a response that no page
+// edit can change (an asset, an API's JSON, a page where no rule edits
+// pages) varies with: those the rules that set headers, cookies, a
+// redirect, a frequency cap, an item seen, or edit JSON read, where
+// Vary names those of every rule. A plugin whose manifest does not say
+// what each rule reads gets Vary's.
+func (s *Site) VaryNonHTML() []string { return s.varyNonHTML }
 
 // TouchesNonHTML reports whether some rule sets headers, cookies or
 // redirects.

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -252,5 +253,55 @@ func TestDecidePanicFailsOpen(t *testing.T) {
 	s.Release(out)
 	if r := decide(s); r.Err != nil || len(r.Plan.Edits) == 0 {
 		t.Fatalf("after the panic: err %v, %d edits", r.Err, len(r.Plan.Edits))
+	}
+}
+
+// TestVaryNonHTML: a response no page edit can change varies with the
+// request headers of the rules that can change it (their conditions,
+// the segments and experiments they name, the values they insert), not
+// with those of every rule; a plugin whose manifest does not say what
+// each rule reads varies with them all.
+func TestVaryNonHTML(t *testing.T) {
+	src := []byte(`segments:
+  preview: header("X-Preview") == "1"
+rules:
+  - name: preview-header
+    when: preview
+    actions:
+      - set_header: { name: X-Preview-On, value: "{{ header('X-Who') }}" }
+  - name: french
+    when: geo.country == "FR" and device.type == "mobile"
+    actions:
+      - set_inner: { select: h1, text: Bonjour }
+  - name: fresh
+    when: not seen("promo") and language == "fr"
+    actions:
+      - json_set: { path: banner, value: hi }
+`)
+	s, res := loadSite(t, "vary.yaml", src)
+	got := strings.Join(s.VaryNonHTML(), ", ")
+	if want := "Accept-Language, Cookie, X-Preview, X-Who"; got != want {
+		t.Errorf("VaryNonHTML %s, want %s", got, want)
+	}
+	if all := strings.Join(s.Vary(), ", "); !strings.Contains(all, "Cf-Ipcountry") || !strings.Contains(all, "User-Agent") {
+		t.Errorf("Vary %s lacks the page edits' headers", all)
+	}
+	// The same plugin, its manifest without what each rule reads.
+	art := *res.Artifact
+	m := *art.Manifest
+	m.RuleReads = false
+	art.Manifest = &m
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	old, err := site.Load(context.Background(), eng, "old", &art, reqctx.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close(context.Background())
+	if got, want := old.VaryNonHTML(), old.Vary(); !slices.Equal(got, want) {
+		t.Errorf("without reads: VaryNonHTML %v, want Vary's %v", got, want)
 	}
 }

@@ -1,0 +1,94 @@
+package ir
+
+import (
+	"slices"
+
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+// Reads returns what rule ri's decision and its actions' values depend
+// on: the slots its condition tests, with those of the segments and
+// experiments it names (an experiment's condition and bucket), and
+// those its actions' templates insert, sorted, each once; and whether it
+// asks the visitor's seen-filter. A response that only some rules can
+// shape varies with the request headers those slots come from and no
+// others (the host's Vary).
+func (p *Program) Reads(ri int) (slots []int, seen bool) {
+	var (
+		set  = map[int]bool{}
+		segs = map[int]bool{}
+		exps = map[int]bool{}
+		walk func(Node)
+	)
+	exp := func(i int) {
+		if i < 0 || i >= len(p.Experiments) || exps[i] {
+			return
+		}
+		exps[i] = true
+		set[p.Experiments[i].Bucket] = true
+		walk(p.Experiments[i].Cond)
+	}
+	walk = func(n Node) {
+		switch n := n.(type) {
+		case *And:
+			for _, x := range n.X {
+				walk(x)
+			}
+		case *Or:
+			for _, x := range n.X {
+				walk(x)
+			}
+		case *Not:
+			walk(n.X)
+		case *SegmentRef:
+			if !segs[n.Index] {
+				segs[n.Index] = true
+				walk(p.Segments[n.Index].Cond)
+			}
+		case *Exists:
+			set[n.Slot] = true
+		case *Truthy:
+			set[n.Slot] = true
+		case *SymIn:
+			set[n.Slot] = true
+		case *StrTest:
+			set[n.Slot] = true
+		case *NumCmp:
+			set[n.Slot] = true
+		case *Match:
+			set[n.Slot] = true
+		case *VariantIs:
+			exp(n.Exp)
+		case *Seen:
+			seen = true
+		case *Const, nil:
+		default:
+			// A node this walk does not know: every slot, to be safe.
+			for i := range p.Slots {
+				set[i] = true
+			}
+			seen = true
+		}
+	}
+	r := p.Rules[ri]
+	walk(r.Cond)
+	for _, a := range r.Actions {
+		for _, t := range []plugin.Template{a.Content, a.Value, a.Order, a.Item} {
+			for _, part := range t {
+				if part.Slot >= 0 {
+					set[part.Slot] = true
+				}
+				if part.Experiment > 0 {
+					exp(part.Experiment - 1)
+				}
+			}
+		}
+	}
+	for i := range set {
+		if i >= 0 && i < len(p.Slots) {
+			slots = append(slots, i)
+		}
+	}
+	slices.Sort(slots)
+	return slots, seen
+}
