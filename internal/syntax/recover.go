@@ -66,16 +66,21 @@ type trap struct {
 	code string
 }
 
+// flowOpen is an open flow collection: its bracket, '{' or '[', and where
+// it is.
+type flowOpen struct {
+	c         byte
+	line, col int
+}
+
 // yamlScanner scans lines in order, carrying the state of multi-line
 // constructs from one line to the next.
 type yamlScanner struct {
 	lines []*srcLine
 	traps []trap
 
-	flow      []byte // open flow collections: '{' or '['
-	flowLine  int    // where the outermost open collection started
-	flowCol   int
-	flowOwner int // the indentation of the line that opened it
+	flow      []flowOpen // open flow collections, outermost first
+	flowOwner int        // the indentation of the line that opened the outermost
 	quote     byte
 	quoteLine int
 	quoteCol  int
@@ -131,20 +136,36 @@ func (s *yamlScanner) addTrap(line, col int, code, hint, format string, args ...
 
 // finish reports constructs still open at the end of the file.
 func (s *yamlScanner) finish() {
-	if len(s.flow) > 0 {
-		s.unclosedFlow()
-	}
-	if s.quote != 0 {
-		s.unclosedQuote()
-	}
+	s.unclosed()
 }
 
-func (s *yamlScanner) unclosedFlow() {
-	open := s.flow[0]
-	closer := map[byte]string{'{': "}", '[': "]"}[open]
-	s.addTrap(s.flowLine, s.flowCol, "yaml-unclosed", fmt.Sprintf("close it with %s on the same line", closer),
-		"this %c is never closed", open)
+// unclosed reports what is still open: a quote, which swallowed whatever
+// would have closed the collections around it, else the innermost
+// collection.
+func (s *yamlScanner) unclosed() {
+	if s.quote != 0 {
+		s.unclosedQuote()
+		s.flow = s.flow[:0]
+		return
+	}
+	if len(s.flow) == 0 {
+		return
+	}
+	open := s.flow[len(s.flow)-1]
+	hint := fmt.Sprintf("close it with %c on the same line", closer(open.c))
+	if len(s.flow) > 1 {
+		hint = fmt.Sprintf("close it with %c, then the %c before it with %c, on the same line", closer(open.c), s.flow[len(s.flow)-2].c, closer(s.flow[len(s.flow)-2].c))
+	}
+	s.addTrap(open.line, open.col, "yaml-unclosed", hint, "this %c is never closed", open.c)
 	s.flow = s.flow[:0]
+}
+
+// closer returns the bracket that closes the flow collection open opens.
+func closer(open byte) byte {
+	if open == '[' {
+		return ']'
+	}
+	return '}'
 }
 
 func (s *yamlScanner) unclosedQuote() {
@@ -178,10 +199,11 @@ func (s *yamlScanner) line(n int, text string) {
 		s.blockIndent = -1
 	}
 	if s.quote != 0 {
-		if !blank && col <= s.quoteOwner && !s.quoteFlow {
+		if !blank && (col <= s.quoteOwner && !s.quoteFlow || s.quoteFlow && len(s.flow) > 0 && col <= s.flowOwner) {
 			// A quoted value continues only on lines indented more than
-			// the key that holds it: this line starts something else.
-			s.unclosedQuote()
+			// the key that holds it (or, in a flow collection, than the
+			// line that opened it): this line starts something else.
+			s.unclosed()
 		} else {
 			j := closeQuote(text, 0, s.quote)
 			if j < 0 {
@@ -199,7 +221,7 @@ func (s *yamlScanner) line(n int, text string) {
 	}
 	if len(s.flow) > 0 {
 		if !blank && col <= s.flowOwner {
-			s.unclosedFlow()
+			s.unclosed()
 		} else {
 			s.scanFlow(n, text, 0, len(s.flow))
 			return
@@ -343,7 +365,7 @@ func (s *yamlScanner) openQuote(n int, l *srcLine, i int) {
 }
 
 func (s *yamlScanner) openFlow(n int, l *srcLine, i int) {
-	s.flowLine, s.flowCol, s.flowOwner = n, i, l.indent
+	s.flowOwner = l.indent
 	l.hasValue = true
 	s.scanFlow(n, l.text, i, 0)
 }
@@ -412,14 +434,19 @@ func (s *yamlScanner) scanFlow(n int, text string, i, startDepth int) {
 			}
 			return
 		case c == '{' || c == '[':
-			if len(s.flow) == 0 {
-				s.flowLine, s.flowCol = n, i
-			}
-			s.flow = append(s.flow, c)
+			s.flow = append(s.flow, flowOpen{c: c, line: n, col: i})
 			expectKey = c == '{'
 			i++
 		case c == '}' || c == ']':
 			if len(s.flow) > 0 {
+				if open := s.flow[len(s.flow)-1]; closer(open.c) != c {
+					// "[a, b }": the } closes the { around the list, and
+					// the [ is left open.
+					s.addTrap(open.line, open.col, "yaml-unclosed", fmt.Sprintf("close it with %c before the %c", closer(open.c), c),
+						"this %c is never closed: the %c after it closes the %c before it", open.c, c, flowOpener(c))
+					s.flow = s.flow[:min(startDepth, len(s.flow))]
+					return
+				}
 				s.flow = s.flow[:len(s.flow)-1]
 			}
 			i++
@@ -428,7 +455,7 @@ func (s *yamlScanner) scanFlow(n int, text string, i, startDepth int) {
 			}
 			expectKey = false
 		case c == ',':
-			expectKey = len(s.flow) > 0 && s.flow[len(s.flow)-1] == '{'
+			expectKey = len(s.flow) > 0 && s.flow[len(s.flow)-1].c == '{'
 			i++
 		case c == ':' && (i+1 == len(text) || text[i+1] == ' ' || text[i+1] == ','):
 			expectKey = false
@@ -453,7 +480,7 @@ func (s *yamlScanner) scanFlow(n int, text string, i, startDepth int) {
 				!(text[end] == ':' && (end+1 == len(text) || text[end+1] == ' ' || text[end+1] == ',')) {
 				end++
 			}
-			if !expectKey && end < len(text) && text[end] == ':' && len(s.flow) > 0 && s.flow[len(s.flow)-1] == '{' {
+			if !expectKey && end < len(text) && text[end] == ':' && len(s.flow) > 0 && s.flow[len(s.flow)-1].c == '{' {
 				// A second ": " in one entry: the value holds a colon.
 				vend := end
 				for vend < len(text) && strings.IndexByte(",}]", text[vend]) < 0 {
@@ -468,6 +495,14 @@ func (s *yamlScanner) scanFlow(n int, text string, i, startDepth int) {
 			i = max(end, i+1)
 		}
 	}
+}
+
+// flowOpener returns the bracket that the closing bracket c closes.
+func flowOpener(c byte) byte {
+	if c == ']' {
+		return '['
+	}
+	return '{'
 }
 
 // flowKeyBefore returns the key of the flow entry whose value starts at i.
