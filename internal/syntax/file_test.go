@@ -90,6 +90,8 @@ func TestErrorPositions(t *testing.T) {
 		{"tabs", "rules:\n\t- name: x\n", 2, 1, "a tab in the indentation", "replace the tab with spaces"},
 		{"quote open in flow", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"Hi }\n  - name: y\n    actions:\n      - remove: \"#x\"\n", 4, 39, "this \" starts a quoted value that is never closed", "close the value with \""},
 		{"single quote open in flow", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: 'Hi }\n  - name: y\n    actions:\n      - remove: \"#x\"\n", 4, 39, "this ' starts a quoted value that is never closed", "close the value with '"},
+		{"list item one space in", "rules:\n  - name: x\n    actions:\n      - remove: a\n       - remove: b\n", 5, 8, "this list item is indented by 7 spaces", "indent the - by 6 spaces"},
+		{"list item one space out", "rules:\n  - name: x\n    actions:\n      - remove: a\n     - remove: b\n", 5, 6, "this list item is indented by 5 spaces", "indent the - by 6 spaces"},
 		{"list closed by brace", "rules:\n  - name: x\n    actions:\n      - reorder: { select: a, id: \"@id\", order: [x, y }\n", 4, 49, "this [ is never closed", "close it with ] before the }"},
 		{"colon in value", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: Note: b }\n", 4, 0, "YAML", ""},
 		{"duplicate key", "rules:\n  - name: x\n    name: y\n    actions: [remove: a]\n", 3, 5, "given twice", ""},

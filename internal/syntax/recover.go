@@ -657,14 +657,49 @@ func (s *yamlScanner) structure() {
 			continue
 		}
 		var near *level // the level just above the line's indentation
+		var dropped []*level
 		for len(stack) > 1 && stack[len(stack)-1].indent > in {
 			near = stack[len(stack)-1]
+			dropped = append(dropped, near)
 			stack = stack[:len(stack)-1]
 		}
 		top = stack[len(stack)-1]
 		if top.indent < in {
 			// Indented to no level: between the level it fell out of and
 			// the one it fell back to.
+			if l.dash {
+				// A list item belongs with the nearest list, which may be
+				// the one it fell back to.
+				list, at := -1, 0
+				if top.seq {
+					list, at = len(dropped), in-top.indent
+				}
+				for i, d := range dropped {
+					if d.seq && (list < 0 || abs(d.indent-in) < at) {
+						list, at = i, abs(d.indent-in)
+					}
+				}
+				if list >= 0 {
+					if list < len(dropped) {
+						// Read on in the dropped list, with the levels
+						// that hold it.
+						for i := len(dropped) - 1; i >= list; i-- {
+							stack = append(stack, dropped[i])
+						}
+					}
+					seq := stack[len(stack)-1]
+					if !flagged[n] {
+						s.addTrap(n, in, "yaml-indent", fmt.Sprintf("indent the - by %d spaces", seq.indent),
+							"this list item is indented by %d spaces, which matches no level above it: the list items it most likely belongs with (line %d) are indented by %d", in, seq.line, seq.indent)
+						flagged[n] = true
+					}
+					seq.empty = l.emptyItem
+					if l.key != "" {
+						stack = append(stack, &level{indent: l.keyCol, line: n, key: l.key, keyLine: n, valued: l.hasValue})
+					}
+					continue
+				}
+			}
 			if !flagged[n] && near != nil {
 				what := "the keys"
 				if near.seq {
@@ -738,6 +773,13 @@ func (s *yamlScanner) structure() {
 			}
 		}
 	}
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // region is a key or list item and everything nested under it.
