@@ -120,6 +120,7 @@ func TestErrors(t *testing.T) {
 		{"empty list", rule(`geo.country in []`, ""), 3, 27, "list is empty", ""},
 		{"mixed list", rule(`cookie("a") in ["x", 1]`, ""), 3, 27, "mixes texts and numbers", ""},
 		{"bad selector", rule("", `- remove: "div >"`), 4, 0, "invalid selector", ""},
+		{"selector name starts with a digit", rule("", `- remove: "#1hero"`), 4, 19, `"1hero" is not a valid name`, `write the selector in single quotes, which keep the backslash: '#\31 hero'`},
 		{"sibling selector", rule("", `- remove: "h1 + p"`), 4, 0, "invalid selector", ""},
 		{"bad redirect", rule("", `- redirect: "{{ query(\"next\") }}"`), 4, 20, "must start with / or https://", ""},
 		{"protocol-relative redirect", rule("", `- redirect: "//evil.example/"`), 4, 20, "protocol-relative", ""},

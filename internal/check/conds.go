@@ -695,15 +695,20 @@ func (c *checker) validSelector(t *syntax.Text) bool {
 	if _, err := selector.Parse(s); err != nil {
 		var se *selector.Error
 		pos := t.Pos
-		msg := err.Error()
+		msg, fix := err.Error(), ""
 		if errors.As(err, &se) {
 			lead := strings.Index(t.Value, s)
 			if t.Map != nil {
 				pos = t.Map(lead + se.Offset)
 			}
-			msg = se.Msg
+			msg, fix = se.Msg, se.Fix
 		}
-		c.errorf(pos, "invalid selector %q: %s", s, msg)
+		e := c.errorf(pos, "invalid selector %q: %s", s, msg)
+		if fix != "" {
+			// A backslash is kept as written only in single quotes: in
+			// double quotes YAML reads escapes of its own.
+			e.WithHint("write the selector in single quotes, which keep the backslash: '%s'", strings.ReplaceAll(fix, "'", "''"))
+		}
 		return false
 	}
 	return true

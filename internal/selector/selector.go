@@ -303,9 +303,15 @@ type Error struct {
 	// Msg says what is wrong and, where it helps, why and what to write
 	// instead.
 	Msg string
+	// Fix, when not empty, is the whole selector as it should be written
+	// (with a name that starts with a digit escaped: #\31 hero).
+	Fix string
 }
 
 func (e *Error) Error() string {
+	if e.Fix != "" {
+		return fmt.Sprintf("selector: offset %d: %s; write %s", e.Offset, e.Msg, e.Fix)
+	}
 	return fmt.Sprintf("selector: offset %d: %s", e.Offset, e.Msg)
 }
 
@@ -561,7 +567,9 @@ func (p *parser) ident(what string) (string, error) {
 			}
 			name := p.s[p.i:j]
 			k := strings.IndexAny(name, "0123456789")
-			return "", p.fail(p.i, "%q is not a valid name: a name cannot start with a digit; escape the digit, as in %s", name, fmt.Sprintf("%s\\%x %s", name[:k], name[k], name[k+1:]))
+			e := p.fail(p.i, "%q is not a valid name: a name cannot start with a digit unless it is escaped (\\%x and a space for %c)", name, name[k], name[k])
+			e.Fix = fmt.Sprintf("%s%s\\%x %s%s", p.s[:p.i], name[:k], name[k], name[k+1:], p.s[j:])
+			return "", e
 		case c == '-':
 			return "", p.fail(p.i, "expected %s: '-' alone is not a name", what)
 		default:

@@ -218,8 +218,8 @@ func TestParseErrors(t *testing.T) {
 		{"[|x]", 1, "namespace prefixes"},
 		{"ns|x", 2, "namespace prefixes"},
 		{"#", 1, "expected an id after '#', but the selector ends"},
-		{"#1a", 1, `"1a" is not a valid name: a name cannot start with a digit; escape the digit, as in \31 a`},
-		{".-2x", 1, `as in -\32 x`},
+		{"#1a", 1, `"1a" is not a valid name: a name cannot start with a digit unless it is escaped (\31 and a space for 1)`},
+		{".-2x", 1, `(\32 and a space for 2)`},
 		{". a", 1, "expected a class name after '.'"},
 		{".a.-", 3, "'-' alone is not a name"},
 		{"[x]div", 3, "a type selector must come first"},
@@ -241,6 +241,9 @@ func TestParseErrors(t *testing.T) {
 		}
 		if se.Offset != tt.offset || !strings.Contains(se.Msg, tt.msg) {
 			t.Errorf("Parse(%q): offset %d %q\nwant offset %d and a message containing %q", tt.in, se.Offset, se.Msg, tt.offset, tt.msg)
+		}
+		if want := map[string]string{"#1a": `#\31 a`, ".-2x": `.-\32 x`}[tt.in]; se.Fix != want {
+			t.Errorf("Parse(%q): fix %q, want %q", tt.in, se.Fix, want)
 		}
 		if se.Offset < 0 || se.Offset > len(tt.in) {
 			t.Errorf("Parse(%q): offset %d outside the selector", tt.in, se.Offset)

@@ -22,7 +22,8 @@ import (
 //     scalars) and recognizes the common traps at their line and column:
 //     a tab in the indentation, a # that starts a comment where a selector
 //     was meant, ": " inside an unquoted value, a quote that ends a quoted
-//     value early, a missing space after a colon, a bracket or quote left
+//     value early, a backslash that starts no escape in a double-quoted
+//     value, a missing space after a colon, a bracket or quote left
 //     open, and lines indented to no level above them;
 //   - an outline groups the lines into regions (a key and what is nested
 //     under it, a list item and what is nested under it), so that each
@@ -269,6 +270,7 @@ func (s *yamlScanner) keyOrValue(n int, l *srcLine, i int) {
 			s.value(n, l, k+1)
 			return
 		}
+		s.escapeTrap(n, text, i, j, "")
 		s.afterQuoted(n, text, j, false, "")
 		return
 	case '{', '[':
@@ -312,6 +314,7 @@ func (s *yamlScanner) value(n int, l *srcLine, i int) {
 			s.openQuote(n, l, i)
 			return
 		}
+		s.escapeTrap(n, text, i, j, l.key)
 		s.afterQuoted(n, text, j, false, l.key)
 	case '{', '[':
 		s.openFlow(n, l, i)
@@ -466,6 +469,7 @@ func (s *yamlScanner) scanFlow(n int, text string, i, startDepth int) {
 				s.quote, s.quoteLine, s.quoteCol, s.quoteOwner, s.quoteFlow = c, n, i, 0, true
 				return
 			}
+			s.escapeTrap(n, text, i, j, flowKeyBefore(text, i))
 			k := skipSpaces(text, j+1)
 			if k < len(text) && strings.IndexByte(",}]:#", text[k]) < 0 {
 				s.afterQuoted(n, text, j, true, flowKeyBefore(text, i))
@@ -529,6 +533,101 @@ func (s *yamlScanner) hashTrap(n int, text string, i int) {
 		fix = "quote it: " + key + ": \"" + v + "\""
 	}
 	s.addTrap(n, i, "yaml-comment", fix, "%q is read as a YAML comment: a # after a space starts one, so the rest of the line is ignored", v)
+}
+
+// escapeTrap reports a backslash YAML does not read as an escape in the
+// double-quoted value text[open:close+1] of key ("" when none), as in
+// select: "#\31 hero", a CSS escape.
+func (s *yamlScanner) escapeTrap(n int, text string, open, close int, key string) {
+	if text[open] != '"' {
+		return
+	}
+	inner := text[open+1 : close]
+	bad, valid := -1, false
+	for i := 0; i < len(inner); i++ {
+		if inner[i] != '\\' {
+			continue
+		}
+		if _, size, ok := yamlEscape(inner[i:]); ok {
+			valid = true
+			i += size - 1
+		} else if bad < 0 {
+			bad = i
+		}
+	}
+	if bad < 0 {
+		return
+	}
+	esc := inner[bad:min(bad+2, len(inner))]
+	hint := `write \\ for a backslash inside double quotes`
+	if !valid && !strings.Contains(inner, "'") {
+		lead := ""
+		if key != "" {
+			lead = key + ": "
+		}
+		hint = "to keep a backslash as it is written, quote the value with single quotes: " + lead + "'" + inner + "'"
+	}
+	s.addTrap(n, open+1+bad, "yaml-escape", hint,
+		"%s is not an escape YAML reads: inside double quotes, a backslash starts an escape such as \\n or \\\"", esc)
+}
+
+// yamlEscape decodes the escape sequence that starts src (at its
+// backslash) as YAML reads escapes in double-quoted values, and returns
+// what it stands for and its length in src; ok is false when YAML does
+// not read it. An escaped line break stands for nothing.
+func yamlEscape(src string) (decoded string, size int, ok bool) {
+	if len(src) < 2 || src[0] != '\\' {
+		return "", 0, false
+	}
+	hex := 0
+	switch c := src[1]; c {
+	case '0':
+		return "\x00", 2, true
+	case 'a':
+		return "\a", 2, true
+	case 'b':
+		return "\b", 2, true
+	case 't', '\t':
+		return "\t", 2, true
+	case 'n':
+		return "\n", 2, true
+	case 'v':
+		return "\v", 2, true
+	case 'f':
+		return "\f", 2, true
+	case 'r':
+		return "\r", 2, true
+	case 'e':
+		return "\x1b", 2, true
+	case ' ', '"', '\'', '\\':
+		return string(c), 2, true
+	case 'N':
+		return "\u0085", 2, true
+	case '_':
+		return "\u00a0", 2, true
+	case 'L':
+		return "\u2028", 2, true
+	case 'P':
+		return "\u2029", 2, true
+	case '\n', '\r':
+		return "", 2, true
+	case 'x':
+		hex = 2
+	case 'u':
+		hex = 4
+	case 'U':
+		hex = 8
+	default:
+		return "", 0, false
+	}
+	if len(src) < 2+hex {
+		return "", 0, false
+	}
+	v, err := strconv.ParseUint(src[2:2+hex], 16, 32)
+	if err != nil || v >= 0xD800 && v <= 0xDFFF || v > 0x10FFFF {
+		return "", 0, false
+	}
+	return string(rune(v)), 2 + hex, true
 }
 
 // closeQuote returns the index of the quote q that closes a quoted scalar
