@@ -133,6 +133,7 @@ func TestErrors(t *testing.T) {
 		{"segment shadows attribute", "segments:\n  language: geo.country == \"FR\"\nrules:\n  - name: r\n    actions: [remove: x]\n", 2, 3, "has the name of an attribute", ""},
 		{"duplicate rule", "rules:\n  - name: r\n    actions: [remove: x]\n  - name: r\n    actions: [remove: x]\n", 4, 11, "already exists at line 2", ""},
 		{"unknown interpolation", rule("", `- set_inner: { select: a, text: "{{ geo.cty }}" }`), 4, 43, `unknown attribute`, `"geo.city"`},
+		{"interpolation after an escape", rule("", `- set_inner: { select: a, text: "\u00e9 {{ geo.cty }}" }`), 4, 50, `unknown attribute`, `"geo.city"`},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
 		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
 	}

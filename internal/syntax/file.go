@@ -1092,7 +1092,7 @@ func (d *decoder) mapper(n *yaml.Node) Mapper {
 			return d.posAt(start + off) // what align's table gives
 		}
 		if table == nil {
-			table = align(value, d.src, start)
+			table = align(value, d.src, start, n.Style == yaml.DoubleQuotedStyle)
 		}
 		if off >= len(table) {
 			if len(table) == 0 {
@@ -1105,15 +1105,43 @@ func (d *decoder) mapper(n *yaml.Node) Mapper {
 }
 
 // align finds, for each byte of value, the source offset it came from,
-// skipping the line breaks, indentation and escapes YAML removed.
-func align(value string, src []byte, start int) []int {
+// skipping the line breaks, indentation and escapes YAML removed. In a
+// double-quoted value (double), an escape's bytes come from its
+// backslash: \u00e9 is one character of six in the source.
+func align(value string, src []byte, start int, double bool) []int {
 	table := make([]int, len(value))
 	j := start
 	for i := 0; i < len(value); i++ {
 		c := value[i]
 		k := j
-		for k < len(src) && src[k] != c && (src[k] == ' ' || src[k] == '\n' || src[k] == '\r' || src[k] == '\t' || src[k] == '\\' || src[k] == '\'') {
+		for k < len(src) && src[k] != c {
+			if double && src[k] == '\\' {
+				rest := string(src[k:min(k+10, len(src))])
+				if dec, size, ok := yamlEscape(rest); ok {
+					if dec == "" {
+						k += size // an escaped line break
+						continue
+					}
+					if strings.HasPrefix(value[i:], dec) {
+						break
+					}
+				}
+			}
+			if src[k] != ' ' && src[k] != '\n' && src[k] != '\r' && src[k] != '\t' && src[k] != '\\' && src[k] != '\'' {
+				break
+			}
 			k++
+		}
+		if double && k < len(src) && src[k] == '\\' {
+			rest := string(src[k:min(k+10, len(src))])
+			if dec, size, ok := yamlEscape(rest); ok && dec != "" && strings.HasPrefix(value[i:], dec) {
+				for x := range len(dec) {
+					table[i+x] = k
+				}
+				i += len(dec) - 1
+				j = k + size
+				continue
+			}
 		}
 		if k < len(src) && src[k] == c {
 			j = k

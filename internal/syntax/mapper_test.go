@@ -1,6 +1,7 @@
 package syntax
 
 import (
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -40,7 +41,7 @@ func TestMapperVerbatim(t *testing.T) {
 					}
 					start++
 				}
-				table := align(n.Value, d.src, start)
+				table := align(n.Value, d.src, start, n.Style == yaml.DoubleQuotedStyle)
 				for off := 0; off <= len(n.Value)+2; off++ {
 					want := d.posAt(start)
 					if off < len(table) {
@@ -58,5 +59,40 @@ func TestMapperVerbatim(t *testing.T) {
 			}
 		}
 		walk(&root)
+	}
+}
+
+// TestMapperEscapes: in a double-quoted value, each character an escape
+// stands for maps to the escape's backslash, and what follows an escape
+// maps to its own column, however long the escape.
+func TestMapperEscapes(t *testing.T) {
+	for _, tc := range []struct {
+		src string // one line, "v: ..."
+		at  string // a part of the value
+		col int    // the column its first byte comes from
+	}{
+		{`v: "\u00e9 {{ geo.cty }}"`, "geo.cty", 15},
+		{`v: "\u00e9"`, "é", 5},
+		{`v: "\xe9\xe9 x"`, "x", 14},
+		{`v: "\U0001F600 x"`, "x", 16},
+		{`v: "a\nb"`, "b", 8},
+		{`v: "a\tb\\c\"d"`, "d", 14},
+		{`v: "\"quoted\" x"`, "x", 16},
+		{`v: "\_\N\L\P x"`, "x", 14},
+	} {
+		var root yaml.Node
+		if err := yaml.Unmarshal([]byte(tc.src), &root); err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		n := root.Content[0].Content[1]
+		d := &decoder{file: "t.yaml", src: []byte(tc.src)}
+		d.indexLines()
+		off := strings.Index(n.Value, tc.at)
+		if off < 0 {
+			t.Fatalf("%s: %q is not in %q", tc.src, tc.at, n.Value)
+		}
+		if got := d.mapper(n)(off); got.Line != 1 || got.Col != tc.col {
+			t.Errorf("%s: %q at %v, want column %d", tc.src, tc.at, got, tc.col)
+		}
 	}
 }
