@@ -345,6 +345,10 @@ type decoder struct {
 	// partial holds the lines of the entries (rules, tests, experiments)
 	// that lost a part to a YAML error.
 	partial map[int]bool
+	// swallowed counts the quoted values reported for running on over
+	// the lines after them: what those lines held is missing from the
+	// entry, and is not reported missing again.
+	swallowed int
 }
 
 // incomplete reports whether the entry starting at n lost a part.
@@ -386,13 +390,22 @@ func resolve(n *yaml.Node) *yaml.Node {
 // mapping walks a mapping node's keys in order, rejecting duplicates and
 // keys not in fields (suggesting the nearest one).
 func (d *decoder) mapping(n *yaml.Node, what string, fields []string, each func(key string, k, v *yaml.Node)) bool {
+	ok, _ := d.mappingMeant(n, what, fields, each)
+	return ok
+}
+
+// mappingMeant is mapping, and also returns the fields that its unknown
+// keys most likely meant (actions, for acitons: a misspelt key's error
+// says so): the caller does not report such a field missing, which would
+// send the writer after a second mistake that is not there.
+func (d *decoder) mappingMeant(n *yaml.Node, what string, fields []string, each func(key string, k, v *yaml.Node)) (ok bool, meant map[string]bool) {
 	n = resolve(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return true // "key:" with nothing under it: empty
+		return true, nil // "key:" with nothing under it: empty
 	}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "%s must be a mapping (key: value), not %s", what, kindNames[n.Kind])
-		return false
+		return false, nil
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -405,8 +418,12 @@ func (d *decoder) mapping(n *yaml.Node, what string, fields []string, each func(
 		seen[key] = true
 		if fields != nil && !contains(fields, key) {
 			e := d.errorf(k, "unknown field %q in %s", key, what)
-			if h := diag.DidYouMean(key, fields); h != "" {
-				e.WithHint("%s", h)
+			if near := diag.Nearest(key, fields); near != "" {
+				e.WithHint("did you mean %q?", near)
+				if meant == nil {
+					meant = map[string]bool{}
+				}
+				meant[near] = true
 			} else {
 				e.WithHint("expected one of: %s", strings.Join(fields, ", "))
 			}
@@ -414,7 +431,7 @@ func (d *decoder) mapping(n *yaml.Node, what string, fields []string, each func(
 		}
 		each(key, k, v)
 	}
-	return true
+	return true, meant
 }
 
 func contains(list []string, s string) bool {
@@ -491,6 +508,7 @@ func (d *decoder) unclosedQuote(n *yaml.Node) bool {
 		break
 	}
 	q := d.src[start]
+	d.swallowed++
 	d.errs.Add(diag.Errorf(d.posAt(start), "this %c starts a quoted value that is not closed on its line, so YAML reads the lines after it as part of the value", q).
 		WithHint("close the value with %c", q).WithCode("yaml-unclosed"))
 	return true
@@ -624,7 +642,8 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 	for _, item := range items {
 		r := &Rule{Pos: d.pos(item), Incomplete: d.incomplete(item)}
 		hasActions := false
-		ok := d.mapping(item, "a rule", ruleFields, func(key string, k, v *yaml.Node) {
+		swallowed := d.swallowed
+		ok, meant := d.mappingMeant(item, "a rule", ruleFields, func(key string, k, v *yaml.Node) {
 			switch key {
 			case "name":
 				if s, ok := d.scalar(v, "a rule's name"); ok {
@@ -693,13 +712,16 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 		if !ok {
 			continue
 		}
-		if r.Name == "" && !r.Incomplete {
+		if d.swallowed > swallowed {
+			r.Incomplete = true
+		}
+		if r.Name == "" && !r.Incomplete && !meant["name"] {
 			d.errorf(item, "this rule has no name").WithHint("add `name: some-name`; names appear in logs, headers and tests")
 		}
-		if !hasActions && !r.Incomplete {
+		if !hasActions && !r.Incomplete && !meant["actions"] {
 			d.errorf(item, "rule %q has no actions", r.Name).WithHint("add `actions:` with at least one action, such as set_inner")
 		}
-		if r.Rollout != nil && r.Rollout.Percent < 0 && !r.Incomplete {
+		if r.Rollout != nil && r.Rollout.Percent < 0 && !r.Incomplete && !meant["rollout"] {
 			d.errorf(item, "rule %q has `by` or `seed` but no `rollout`", r.Name).WithHint("add rollout: 20%%, or remove by and seed")
 		}
 		f.Rules = append(f.Rules, r)
@@ -726,7 +748,7 @@ func (d *decoder) cap(v *yaml.Node) *Cap {
 	if v.Kind == yaml.MappingNode {
 		var times, per *yaml.Node
 		c := &Cap{Pos: d.pos(v)}
-		d.mapping(v, "at_most", []string{"times", "per", "untracked"}, func(key string, _, fv *yaml.Node) {
+		_, meant := d.mappingMeant(v, "at_most", []string{"times", "per", "untracked"}, func(key string, _, fv *yaml.Node) {
 			switch key {
 			case "times":
 				times = fv
@@ -737,6 +759,9 @@ func (d *decoder) cap(v *yaml.Node) *Cap {
 				c.UntrackedPos = d.pos(fv)
 			}
 		})
+		if times == nil && meant["times"] || per == nil && meant["per"] {
+			return nil
+		}
 		if times == nil || per == nil {
 			d.errorf(v, "at_most needs `times` and `per`").WithHint("write at_most: { times: 2, per: 1d, untracked: show }")
 			return nil
@@ -808,7 +833,8 @@ func (d *decoder) percent(v *yaml.Node) (float64, bool) {
 func (d *decoder) experiments(f *File, n *yaml.Node) {
 	for _, item := range d.sequence(n, "experiments") {
 		e := &Experiment{Pos: d.pos(item), Incomplete: d.incomplete(item)}
-		d.mapping(item, "an experiment", experimentFields, func(key string, k, v *yaml.Node) {
+		swallowed := d.swallowed
+		_, meant := d.mappingMeant(item, "an experiment", experimentFields, func(key string, k, v *yaml.Node) {
 			switch key {
 			case "name":
 				if s, ok := d.scalar(v, "an experiment's name"); ok {
@@ -839,10 +865,13 @@ func (d *decoder) experiments(f *File, n *yaml.Node) {
 				})
 			}
 		})
-		if e.Name == "" && !e.Incomplete {
+		if d.swallowed > swallowed {
+			e.Incomplete = true
+		}
+		if e.Name == "" && !e.Incomplete && !meant["name"] {
 			d.errorf(item, "this experiment has no name").WithHint("add `name:`; rules refer to it as variant(\"name\")")
 		}
-		if len(e.Variants) == 0 && !e.Incomplete {
+		if len(e.Variants) == 0 && !e.Incomplete && !meant["variants"] {
 			d.errorf(item, "experiment %q has no variants", e.Name).WithHint("add variants: { control: 50, new: 50 }")
 		}
 		f.Experiments = append(f.Experiments, e)
@@ -873,36 +902,45 @@ func (d *decoder) action(n *yaml.Node) *Action {
 	}
 	a := &Action{Op: op, Pos: d.pos(k)}
 	given := map[string]*yaml.Node{}
+	var meant map[string]bool
 	if v.Kind == yaml.ScalarNode && spec.short != "" {
 		given[spec.short] = v
-	} else if !d.mapping(v, "action "+op, spec.fields, func(key string, _, fv *yaml.Node) { given[key] = fv }) {
+	} else if ok, m := d.mappingMeant(v, "action "+op, spec.fields, func(key string, _, fv *yaml.Node) { given[key] = fv }); !ok {
 		if spec.short != "" {
 			d.errs[len(d.errs)-1].WithHint("write `%s: VALUE` or `%s: { %s: VALUE }`", op, op, spec.short)
 		}
 		return nil
+	} else {
+		meant = m
 	}
 	valid := !partial
 	for _, req := range spec.required {
-		if given[req] == nil && !partial {
+		if given[req] != nil {
+			continue
+		}
+		valid = false
+		if !partial && !meant[req] {
 			d.errorf(k, "action %s needs `%s`", op, req).WithHint("%s", fieldHelp[req])
-			valid = false
 		}
 	}
-	if spec.oneOf != nil && !partial {
-		n := 0
+	if spec.oneOf != nil {
+		n, misspelt := 0, false
 		for _, f := range spec.oneOf {
 			if given[f] != nil {
 				n++
 			}
+			misspelt = misspelt || meant[f]
 		}
 		if n != 1 {
+			valid = false
+		}
+		if !partial && (n > 1 || n == 0 && !misspelt) {
 			e := d.errorf(k, "action %s needs exactly one of `%s` or `%s`", op, spec.oneOf[0], spec.oneOf[1])
 			if spec.oneOf[0] == "text" {
 				e.WithHint("`text` is escaped and shown as written; `html` is inserted as markup")
 			} else {
 				e.WithHint("`value` is a text, sent as a JSON string; `json` is raw JSON such as true, 3 or {\"a\": 1}")
 			}
-			valid = false
 		}
 	}
 	before := len(d.errs)

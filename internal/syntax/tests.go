@@ -142,7 +142,8 @@ var pageCheckFields = []string{"text", "contains", "attr", "class", "count", "go
 func (d *decoder) tests(f *File, n *yaml.Node) {
 	for _, item := range d.sequence(n, "tests") {
 		t := &Test{Pos: d.pos(item), Incomplete: d.incomplete(item)}
-		d.mapping(item, "a test", testFields, func(key string, k, v *yaml.Node) {
+		swallowed := d.swallowed
+		_, meant := d.mappingMeant(item, "a test", testFields, func(key string, k, v *yaml.Node) {
 			switch key {
 			case "name":
 				t.Name, _ = d.scalar(v, "a test's name")
@@ -170,10 +171,19 @@ func (d *decoder) tests(f *File, n *yaml.Node) {
 			case "page":
 				t.Page = d.testPage(v)
 			case "expect":
+				before := len(d.errs)
 				d.expect(t, v)
+				if len(d.errs) > before {
+					// What the test expects is not all read: it is
+					// not reported as expecting nothing.
+					t.Incomplete = true
+				}
 			}
 		})
-		if t.Name == "" && !t.Incomplete {
+		if d.swallowed > swallowed || meant["expect"] {
+			t.Incomplete = true
+		}
+		if t.Name == "" && !t.Incomplete && !meant["name"] {
 			d.errorf(item, "this test has no name").WithHint("add `name:` saying what the test shows")
 		}
 		f.Tests = append(f.Tests, t)
@@ -239,7 +249,7 @@ func (d *decoder) testPage(v *yaml.Node) *TestPage {
 		p.File, _ = d.text(v, "a page file")
 		return p
 	}
-	d.mapping(v, "a test's page", pageFields, func(key string, k, v *yaml.Node) {
+	_, meant := d.mappingMeant(v, "a test's page", pageFields, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "file":
 			p.File, _ = d.text(v, "a page file")
@@ -257,7 +267,7 @@ func (d *decoder) testPage(v *yaml.Node) *TestPage {
 			}
 		}
 	})
-	if (p.File == nil) == (p.Body == nil) {
+	if (p.File == nil) == (p.Body == nil) && !(p.File == nil && (meant["file"] || meant["body"])) {
 		d.errorf(v, "a test's page needs one of `file` or `body`").WithHint("write page: home.html, or page: { body: '<h1>Hello</h1>' }")
 	}
 	return p
@@ -326,7 +336,7 @@ func (d *decoder) redirectCheck(v *yaml.Node) *RedirectCheck {
 		r.To, _ = d.text(v, "a redirect target")
 		return r
 	}
-	d.mapping(v, "a redirect expectation", []string{"to", "status"}, func(key string, k, fv *yaml.Node) {
+	_, meant := d.mappingMeant(v, "a redirect expectation", []string{"to", "status"}, func(key string, k, fv *yaml.Node) {
 		switch key {
 		case "to":
 			r.To, _ = d.text(fv, "a redirect target")
@@ -334,7 +344,7 @@ func (d *decoder) redirectCheck(v *yaml.Node) *RedirectCheck {
 			r.Status, _ = d.int(fv)
 		}
 	})
-	if r.To == nil {
+	if r.To == nil && !meant["to"] {
 		d.errorf(v, "a redirect expectation needs `to`").WithHint("write redirect: /new-path, or redirect: none")
 	}
 	return r
