@@ -270,6 +270,7 @@ func (c *checker) rules() {
 		switch {
 		case r.Disabled:
 			rule.Cond = &ir.Const{Pos: r.Pos, Value: false}
+			rule.Disabled = true
 		case len(conds) == 0:
 			rule.Cond = &ir.Const{Pos: r.Pos, Value: true}
 		case len(conds) == 1:

@@ -74,6 +74,9 @@ type Rule struct {
 	// Cap, when not nil, is the rule's frequency cap (its count is tested
 	// in Cond; the host counts the times the rule applies).
 	Cap *plugin.Cap
+	// Disabled is set for a rule switched off with `enabled: false`: its
+	// Cond is false.
+	Disabled bool
 }
 
 // Node is a boolean condition.

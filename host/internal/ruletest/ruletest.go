@@ -121,7 +121,7 @@ func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt
 	res.matched = v.Decision.Rules(nil)
 	for _, i := range t.Match {
 		if !v.Decision.Has(i) {
-			fail("expected %s to match, but it did not%s", prog.Rules[i].Name, why(v, i))
+			fail("expected %s to match, but it did not%s", prog.Rules[i].Name, why(prog, v, i))
 		}
 	}
 	for _, i := range t.NoMatch {
@@ -204,8 +204,11 @@ func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt
 	return res
 }
 
-// why explains briefly why a rule expected to match did not.
-func why(v *visit.Result, rule int) string {
+// why explains briefly why a rule of prog expected to match did not.
+func why(prog *ir.Program, v *visit.Result, rule int) string {
+	if prog.Rules[rule].Disabled {
+		return ": the rule is switched off (enabled: false)"
+	}
 	if rule >= len(v.Traces) || v.Traces[rule].Cond == nil {
 		return ""
 	}

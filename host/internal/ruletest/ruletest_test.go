@@ -177,6 +177,24 @@ func TestOutputExpectations(t *testing.T) {
 	}
 }
 
+// TestWhyNoMatch: a rule expected to match that did not says why.
+func TestWhyNoMatch(t *testing.T) {
+	for _, tc := range []struct{ rule, want string }{
+		{"    when: geo.country == \"FR\"\n", `expected r to match, but it did not: geo.country == "FR" (geo.country is missing) does not hold`},
+		{"    enabled: false\n", "expected r to match, but it did not: the rule is switched off (enabled: false)"},
+		{"    enabled: false\n    when: geo.country == \"FR\"\n", "expected r to match, but it did not: the rule is switched off (enabled: false)"},
+	} {
+		s, prog := load(t, "rules:\n  - name: r\n"+tc.rule+"    actions:\n      - remove: \"#x\"\ntests:\n  - name: t\n    expect: { match: [r] }\n")
+		results, err := ruletest.Run(context.Background(), s, prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(results[0].Failures, "\n"); got != tc.want {
+			t.Errorf("%q:\n got %s\nwant %s", tc.rule, got, tc.want)
+		}
+	}
+}
+
 // TestDeterministic: a test's visitor is the same on every run, whether it
 // is named or not, so its variants never change.
 func TestDeterministic(t *testing.T) {
