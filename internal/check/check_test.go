@@ -155,6 +155,29 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestValueAsCondition: a value written where a condition goes is an
+// error whose example condition is itself one that compiles.
+func TestValueAsCondition(t *testing.T) {
+	for _, when := range []string{`42`, `4.5`, `"FR"`, `"/sale"`, `"pro"`, `["FR", "BE"]`, `[1, 2]`} {
+		f, err := syntax.Parse("r.yaml", []byte(rule(when, "")))
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		_, err = check.Check(f)
+		var list diag.List
+		if !errors.As(err, &list) || len(list) != 1 || !strings.Contains(list[0].Msg, "is a value, not a condition") {
+			t.Fatalf("%s: %v", when, err)
+		}
+		example, ok := strings.CutPrefix(list[0].Hint, "compare it with an attribute, for example ")
+		if !ok {
+			t.Fatalf("%s: hint %q", when, list[0].Hint)
+		}
+		if _, err := checkSrc(t, rule(example, "")); err != nil {
+			t.Errorf("%s: the example %s does not compile: %v", when, example, err)
+		}
+	}
+}
+
 func TestInterning(t *testing.T) {
 	src := `rules:
   - name: a

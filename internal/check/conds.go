@@ -71,8 +71,27 @@ func (c *checker) cond(e syntax.Expr) ir.Node {
 	case *syntax.Compare:
 		return c.compare(e)
 	}
-	c.errorf(e.Pos(), "%s is a value, not a condition", e).WithHint("compare it with an attribute, for example geo.country == %s", e)
+	c.errorf(e.Pos(), "%s is a value, not a condition", e).WithHint("compare it with an attribute, for example %s", valueTest(e))
 	return bad(e)
+}
+
+// valueTest returns a condition that compares the value e with an
+// attribute that may hold it, for a hint: geo.country == "FR" for a
+// country code, path == "/sale" for a path, a cookie otherwise (a
+// cookie may hold any text or number).
+func valueTest(e syntax.Expr) string {
+	switch e := e.(type) {
+	case *syntax.StringLit:
+		if _, ok := countryNames[e.Value]; ok {
+			return "geo.country == " + e.String()
+		}
+		if strings.HasPrefix(e.Value, "/") && !strings.Contains(e.Value, "?") {
+			return "path == " + e.String()
+		}
+	case *syntax.ListLit:
+		return `cookie("name") in ` + e.String()
+	}
+	return `cookie("name") == ` + e.String()
 }
 
 // usesVariant notes a dependency on an experiment's variant, which an
