@@ -11,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/bespoke-edge/bespoke/rules/diag"
 )
@@ -256,6 +258,46 @@ func OpFields() map[string][]string {
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
+
+// nameRule says, in an error, what nameRE asks of a name.
+const nameRule = "must start with a letter a-z and hold only letters a-z (no accents), digits, - and _"
+
+// badName reports the name s of what (a rule, a segment...) at n, which
+// does not match nameRE, with the name it could be.
+func (d *decoder) badName(n *yaml.Node, what, s string) {
+	e := d.errorf(n, "%s name %q %s", what, s, nameRule)
+	if fix := validName(s); fix != "" {
+		e.WithHint("for example: %s", fix)
+	} else {
+		e.WithHint("for example: french-hero")
+	}
+}
+
+// validName returns s made into a name nameRE matches: accents removed,
+// other characters turned into dashes (élan: elan, "summer sale":
+// summer-sale), or "" when nothing is left or it does not start with a
+// letter.
+func validName(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			// An accent, decomposed from its letter.
+		case r < utf8.RuneSelf && (r == '_' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)):
+			b.WriteRune(r)
+			dash = false
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	fix := strings.TrimRight(b.String(), "-")
+	if fix == s || !nameRE.MatchString(fix) {
+		return ""
+	}
+	return fix
+}
 
 // Parse reads a rule file. It returns the file and nil, or nil and a
 // diag.List with every problem found.
@@ -595,7 +637,7 @@ func (d *decoder) bool(n *yaml.Node) (bool, bool) {
 func (d *decoder) segments(f *File, n *yaml.Node) {
 	d.mapping(n, "segments", nil, func(key string, k, v *yaml.Node) {
 		if !nameRE.MatchString(key) {
-			d.errorf(k, "segment name %q must start with a letter and hold only letters, digits, _ and -", key)
+			d.badName(k, "segment", key)
 			return
 		}
 		if keywords[key] {
@@ -649,7 +691,7 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 				if s, ok := d.scalar(v, "a rule's name"); ok {
 					r.Name, r.NamePos = s, d.pos(v)
 					if !nameRE.MatchString(s) {
-						d.errorf(v, "rule name %q must start with a letter and hold only letters, digits, _ and -", s).WithHint("for example: french-hero")
+						d.badName(v, "rule", s)
 					}
 				}
 			case "description":
@@ -840,7 +882,7 @@ func (d *decoder) experiments(f *File, n *yaml.Node) {
 				if s, ok := d.scalar(v, "an experiment's name"); ok {
 					e.Name, e.NamePos = s, d.pos(v)
 					if !nameRE.MatchString(s) {
-						d.errorf(v, "experiment name %q must start with a letter and hold only letters, digits, _ and -", s)
+						d.badName(v, "experiment", s)
 					}
 				}
 			case "description":
@@ -856,7 +898,7 @@ func (d *decoder) experiments(f *File, n *yaml.Node) {
 			case "variants":
 				d.mapping(v, "variants", nil, func(name string, k, w *yaml.Node) {
 					if !nameRE.MatchString(name) {
-						d.errorf(k, "variant name %q must start with a letter and hold only letters, digits, _ and -", name)
+						d.badName(k, "variant", name)
 						return
 					}
 					if p, ok := d.percent(w); ok {
