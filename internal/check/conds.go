@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/selector"
@@ -711,6 +712,25 @@ func (c *checker) template(t *syntax.Template) plugin.Template {
 // reports the mistake at its position when it is not.
 func (c *checker) validSelector(t *syntax.Text) bool {
 	s := strings.TrimSpace(t.Value)
+	if at := typographicQuote(s); at >= 0 {
+		// A selector pasted from a word processor: CSS reads “ as part
+		// of a name, so it would parse and never select anything.
+		pos := t.Pos
+		if t.Map != nil {
+			pos = t.Map(strings.Index(t.Value, s) + at)
+		}
+		r, _ := utf8.DecodeRuneInString(s[at:])
+		fix := s
+		if first, n := utf8.DecodeRuneInString(s); syntax.IsTypographicQuote(first) {
+			if last, m := utf8.DecodeLastRuneInString(s); syntax.IsTypographicQuote(last) && len(s) > n+m {
+				fix = strings.TrimSpace(s[n : len(s)-m])
+			}
+		}
+		fix = syntax.StraightQuotes(fix)
+		c.errorf(pos, "invalid selector %q: %q is a typographic quote, as word processors write them, not a straight one (\" or ')", s, r).
+			WithHint("write the selector with straight quotes, or none: %s", yamlQuote(fix))
+		return false
+	}
 	if _, err := selector.Parse(s); err != nil {
 		var se *selector.Error
 		pos := t.Pos
@@ -731,6 +751,44 @@ func (c *checker) validSelector(t *syntax.Text) bool {
 		return false
 	}
 	return true
+}
+
+// typographicQuote returns the offset in the selector s of the first
+// typographic quote outside its strings, or -1.
+func typographicQuote(s string) int {
+	var q byte
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case q != 0 && c == '\\':
+			i += 2
+			continue
+		case q != 0:
+			if c == q {
+				q = 0
+			}
+		case c == '"' || c == '\'':
+			q = c
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if syntax.IsTypographicQuote(r) {
+				return i
+			}
+			i += size
+			continue
+		}
+		i++
+	}
+	return -1
+}
+
+// yamlQuote quotes v for a rule file: in double quotes, unless it holds
+// a double quote or a backslash (then in single quotes, which keep both).
+func yamlQuote(v string) string {
+	if !strings.ContainsAny(v, `"\`) {
+		return `"` + v + `"`
+	}
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 }
 
 // selector validates a selector and interns it.

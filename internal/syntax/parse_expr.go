@@ -387,13 +387,60 @@ func lex(src string, pos Mapper) ([]token, error) {
 				return nil, diag.Errorf(pos(i), "unexpected `%c`", c).WithHint("join conditions with `and` or `or`")
 			default:
 				r, _ := utf8.DecodeRuneInString(src[i:])
-				return nil, diag.Errorf(pos(i), "unexpected character %q", r)
+				e := diag.Errorf(pos(i), "unexpected character %q", r)
+				if IsTypographicQuote(r) {
+					e.Msg = fmt.Sprintf("unexpected character %q: a typographic quote, as word processors write them, not a straight one (\" or ')", r)
+					e.WithHint("use straight quotes: %s", StraightQuotes(src))
+				}
+				return nil, e
 			}
 			i++
 		}
 	}
 	toks = append(toks, token{kind: tEOF, off: len(src)})
 	return toks, nil
+}
+
+// IsTypographicQuote reports whether r is a quote a word processor or a
+// phone keyboard writes in place of " or ' (“ ” „ ‘ ’ « »): no
+// condition or selector reads them as quotes.
+func IsTypographicQuote(r rune) bool {
+	switch r {
+	case '“', '”', '„', '‟', '″', '«', '»', '‘', '’', '‚', '‛', '′':
+		return true
+	}
+	return false
+}
+
+// StraightQuotes returns s with its typographic quotes made straight:
+// “FR” becomes "FR" and ‘FR’ 'FR'. Guillemets lose the spaces French
+// puts inside them (« FR » is "FR").
+func StraightQuotes(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch r {
+		case '“', '”', '„', '‟', '″':
+			b.WriteByte('"')
+		case '«':
+			b.WriteByte('"')
+			for i+size < len(s) && (s[i+size] == ' ' || strings.HasPrefix(s[i+size:], "\u00a0") || strings.HasPrefix(s[i+size:], "\u202f")) {
+				_, n := utf8.DecodeRuneInString(s[i+size:])
+				size += n
+			}
+		case '»':
+			out := strings.TrimRight(b.String(), " \u00a0\u202f")
+			b.Reset()
+			b.WriteString(out)
+			b.WriteByte('"')
+		case '‘', '’', '‚', '‛', '′':
+			b.WriteByte('\'')
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // lexString reads a quoted string starting at s[0] and returns its value and

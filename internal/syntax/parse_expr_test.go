@@ -79,6 +79,8 @@ func TestParseExprErrors(t *testing.T) {
 		{`cookie("a" "b")`, 12, "expected `,` or `)`", ""},
 		{`a <> b`, 3, "`<>`", "!="},
 		{`and`, 1, "keyword", ""},
+		{`geo.country == “FR”`, 16, "unexpected character '“': a typographic quote", `use straight quotes: geo.country == "FR"`},
+		{`geo.country in [« FR », ‘BE’]`, 17, "typographic quote", `use straight quotes: geo.country in ["FR", 'BE']`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
