@@ -123,6 +123,8 @@ func TestSchemaRejectsStructuralMistakes(t *testing.T) {
 		"rules:\n  - name: a\n",
 		"rules:\n  - name: two words\n    actions: [remove: a]\n",
 		"rules:\n  - name: a\n    actions: [remove: a]\n    rollout: lots\n",
+		"rules:\n  - name: a\n    actions: [remove: a]\n    rollout: 0.5\n",
+		"experiments:\n  - name: x\n    variants: { a: 0.5, b: 0.5 }\nrules: []\n",
 		"rules:\n  - name: a\n    actions: [remove: a]\n    at_most: thrice\n",
 		"rule:\n  - name: a\n",
 		"rules:\n  - name: a\n    actions: [redirect: { to: /x, status: 404 }]\n",

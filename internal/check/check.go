@@ -7,6 +7,7 @@
 package check
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -266,6 +267,14 @@ func (c *checker) rules() {
 			slot := c.bucketSlot(ro.By, seed)
 			limit := math.Round(ro.Percent * plugin.Buckets / 100)
 			conds = append(conds, &ir.NumCmp{Pos: ro.Pos, Slot: slot, Op: ir.LT, Value: limit})
+			if limit == 0 && !r.Disabled {
+				what := "0% is no visitor"
+				if ro.Percent > 0 {
+					what = fmt.Sprintf("%g%% is less than the smallest share, 0.01%%, and rounds to no visitor", ro.Percent)
+				}
+				c.warnf(ro.Pos, "rule %q never matches: rollout: %s", r.Name, what).
+					WithHint("to switch a rule off, write enabled: false").WithCode("never-matches")
+			}
 		}
 		switch {
 		case r.Disabled:
@@ -314,8 +323,12 @@ func (c *checker) schedule(r *syntax.Rule) []ir.Node {
 			out = append(out, &ir.NumCmp{Pos: r.Until.Pos, Slot: now, Op: ir.LT, Value: float64(t.Unix())})
 		}
 	}
-	if !from.IsZero() && !until.IsZero() && !until.After(from) {
+	switch {
+	case !from.IsZero() && !until.IsZero() && !until.After(from):
 		c.errorf(r.Until.Pos, "`until` is not after `from`, so the rule never applies")
+	case !until.IsZero() && !until.After(time.Now()) && !r.Disabled:
+		c.warnf(r.Until.Pos, "rule %q never matches: its `until`, %s, is past", r.Name, strings.TrimSpace(r.Until.Value)).
+			WithHint("give a later until, or remove the rule").WithCode("never-matches")
 	}
 	return out
 }

@@ -2,9 +2,12 @@ package check_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/check"
+	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 )
@@ -94,6 +97,48 @@ func TestExperimentsAndRollouts(t *testing.T) {
 		t.Errorf("variant interpolation = %+v", part)
 	}
 	_ = plugin.Buckets
+}
+
+// TestRolloutAndSchedule: a rollout is a percentage, with or without %;
+// one that rounds to no visitor, and an until already past, never match:
+// a warning says so, unless the rule is switched off.
+func TestRolloutAndSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		options string
+		limit   float64 // the rollout's bucket limit; -1 for none
+		warning string  // a part of the one warning, "" for none
+	}{
+		{"rollout: 20%", 2000, ""},
+		{"rollout: 20", 2000, ""},
+		{"rollout: 0.5%", 50, ""},
+		{"rollout: 1", 100, ""},
+		{"rollout: 0%", 0, `rule "r" never matches: rollout: 0% is no visitor`},
+		{"rollout: 0", 0, `rollout: 0% is no visitor`},
+		{"rollout: 0.001%", 0, "rollout: 0.001% is less than the smallest share, 0.01%"},
+		{"enabled: false\n    rollout: 0%", -1, ""},
+		{"until: 2020-01-01T00:00:00Z", -1, "rule \"r\" never matches: its `until`, 2020-01-01T00:00:00Z, is past"},
+		{"until: 2999-01-01T00:00:00Z", -1, ""},
+		{"enabled: false\n    until: 2020-01-01T00:00:00Z", -1, ""},
+	} {
+		f, err := syntax.Parse("r.yaml", []byte("rules:\n  - name: r\n    "+tc.options+"\n    actions: [remove: p]\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.options, err)
+		}
+		p, list := check.Run(f)
+		if errs := list.Errors(); len(errs) > 0 {
+			t.Fatalf("%s: %v", tc.options, errs)
+		}
+		warnings := list.Warnings()
+		switch {
+		case tc.warning == "" && len(warnings) > 0:
+			t.Errorf("%s: warned %v", tc.options, warnings)
+		case tc.warning != "" && (len(warnings) != 1 || !strings.Contains(warnings[0].Msg, tc.warning) || warnings[0].Pos.Line != 3):
+			t.Errorf("%s: warned %v, want one at line 3 saying %q", tc.options, warnings, tc.warning)
+		}
+		if tc.limit >= 0 && !strings.Contains(p.Format(p.Rules[0].Cond), fmt.Sprintf(`bucket(visitor.id, "r") < %g`, tc.limit)) {
+			t.Errorf("%s: condition %s, want the bucket below %g", tc.options, p.Format(p.Rules[0].Cond), tc.limit)
+		}
+	}
 }
 
 func TestTargetingErrors(t *testing.T) {

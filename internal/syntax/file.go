@@ -722,7 +722,7 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 			case "until":
 				r.Until, _ = d.text(v, "`until`")
 			case "rollout":
-				if p, ok := d.percent(v); ok {
+				if p, ok := d.percent(v, "rollout"); ok {
 					if r.Rollout == nil {
 						r.Rollout = &Rollout{}
 					}
@@ -858,15 +858,24 @@ func (d *decoder) capText(v *yaml.Node, s string) *Cap {
 	return &Cap{Times: n, Window: w, Pos: d.pos(v)}
 }
 
-// percent reads a share of traffic: 20%, 20, 12.5%.
-func (d *decoder) percent(v *yaml.Node) (float64, bool) {
+// percent reads a share of traffic, the value of key (rollout, or a
+// variant's name): 20%, 12.5%, or 20, which is 20% too. A number below 1
+// without % (0.5) is refused: it reads as 0.5%, where a fraction of 1
+// (half of the visitors) was most likely meant.
+func (d *decoder) percent(v *yaml.Node, key string) (float64, bool) {
 	s, ok := d.scalar(v, "a percentage")
 	if !ok {
 		return 0, false
 	}
-	p, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
+	num, sign := strings.CutSuffix(strings.TrimSpace(s), "%")
+	p, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
 	if err != nil || p < 0 || p > 100 {
-		d.errorf(v, "expected a percentage from 0%% to 100%%, found %q", s).WithHint("write rollout: 20%%")
+		d.errorf(v, "expected a percentage from 0%% to 100%%, found %q", s).WithHint("write %s: 20%%", key)
+		return 0, false
+	}
+	if !sign && p > 0 && p < 1 {
+		d.errorf(v, "%s: %s would be %s%% of visitors, not %g%%: a share is a percentage, not a fraction of 1", key, num, num, p*100).
+			WithHint("write %s: %g%%, or %s: %s%% if %s%% is meant", key, p*100, key, num, num)
 		return 0, false
 	}
 	return p, true
@@ -896,15 +905,21 @@ func (d *decoder) experiments(f *File, n *yaml.Node) {
 			case "meta":
 				e.Meta, _ = d.bool(v)
 			case "variants":
+				before := len(d.errs)
 				d.mapping(v, "variants", nil, func(name string, k, w *yaml.Node) {
 					if !nameRE.MatchString(name) {
 						d.badName(k, "variant", name)
 						return
 					}
-					if p, ok := d.percent(w); ok {
+					if p, ok := d.percent(w, name); ok {
 						e.Variants = append(e.Variants, &Variant{Name: name, Pos: d.pos(k), Percent: p})
 					}
 				})
+				if len(d.errs) > before {
+					// A variant that could not be read is not reported
+					// missing, nor are references to it.
+					e.Incomplete = true
+				}
 			}
 		})
 		if d.swallowed > swallowed {

@@ -105,6 +105,8 @@ func TestErrorPositions(t *testing.T) {
 		{"accented segment", "segments:\n  été: geo.country == \"FR\"\nrules:\n  - name: x\n    actions: [remove: a]\n", 2, 3, `segment name "été"`, "for example: ete"},
 		{"accented variant", "experiments:\n  - name: x\n    variants: { contrôle: 50, b: 50 }\nrules:\n  - name: x\n    actions: [remove: a]\n", 3, 17, `variant name "contrôle"`, "for example: controle"},
 		{"version", "version: 2\nrules: []\n", 1, 10, "version 2", "version 1"},
+		{"rollout as a fraction", "rules:\n  - name: x\n    rollout: 0.5\n    actions: [remove: a]\n", 3, 14, "rollout: 0.5 would be 0.5% of visitors, not 50%", "write rollout: 50%, or rollout: 0.5% if 0.5% is meant"},
+		{"weight as a fraction", "experiments:\n  - name: x\n    variants: { a: 0.5, b: 0.5 }\nrules:\n  - name: x\n    actions: [remove: a]\n", 3, 20, "a: 0.5 would be 0.5% of visitors", "write a: 50%"},
 		{"bad duration", "rules:\n  - name: x\n    actions:\n      - set_cookie: { name: a, value: b, max_age: 3y }\n", 4, 51, "unknown unit", "7d"},
 		{"not a list", "rules:\n  name: x\n", 2, 3, "must be a list", ""},
 		{"empty", "", 1, 1, "empty rule file", ""},
