@@ -35,18 +35,25 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 		c.attrName(a)
 		act.Name = strings.ToLower(act.Name)
 	case plugin.OpAddClass, plugin.OpRemoveClass:
-		if raw, literal := a.Value.Raw(); literal {
-			act.Value = nil
-			if raw == "" || strings.ContainsAny(raw, " \t\n\"'<>") {
-				c.errorf(a.Name.Pos, "%q is not a class name", raw).WithHint("give one class, without spaces or quotes")
-			}
-		} else {
-			act.Name = ""
+		raw, literal := a.Value.Raw()
+		switch {
+		case strings.HasPrefix(a.Name.Value, "."):
+			// class=".promo" is a class no selector .promo selects.
+			c.errorf(a.Name.Pos, "the class %q is written with a dot: a dot is how a selector names a class, not part of the class", a.Name.Value).
+				WithHint("write the class without its dot: class: %s", strings.TrimLeft(a.Name.Value, "."))
+		case literal && (raw == "" || strings.ContainsAny(raw, " \t\n\"'<>")):
+			c.errorf(a.Name.Pos, "%q is not a class name", raw).WithHint("give one class, without spaces or quotes")
+		case !literal:
 			for _, p := range a.Value.Parts {
 				if p.Value == nil && strings.ContainsAny(p.Text, " \t\n\"'<>") {
 					c.errorf(a.Name.Pos, "%q is not a class name", a.Name.Value).WithHint("give one class, without spaces or quotes")
 				}
 			}
+		}
+		if literal {
+			act.Value = nil
+		} else {
+			act.Name = ""
 		}
 	case plugin.OpRedirect:
 		act.Status = 302
