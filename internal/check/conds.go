@@ -477,7 +477,7 @@ func (c *checker) stringOperand(e *syntax.Compare, a plugin.Attr) (*syntax.Strin
 		c.errorf(e.OpPos, "%s is %s; %s works on text", e.X, a.Type, e.Op)
 		return nil, false
 	}
-	if a.Name == "path" && e.Op == "starts_with" {
+	if a.Name == "path" && e.Op == "starts_with" || a.Name == "host" && (e.Op == "starts_with" || e.Op == "ends_with") {
 		if _, ok := c.literal(a, s.Value, s.ValuePos); !ok {
 			return nil, false
 		}

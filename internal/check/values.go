@@ -54,10 +54,14 @@ func (c *checker) literal(a plugin.Attr, v string, pos diag.Pos) (string, bool) 
 		}
 	case "path":
 		e = c.pathValue(v, pos)
+	case "host":
+		e = c.hostValue(v, pos)
 	default:
 		if a.Values != nil && !slices.Contains(a.Values, folded) {
 			e = c.errorf(pos, "%q is not a value of %s, which is one of %s", v, a.Name, quoteList(a.Values))
-			if h := diag.DidYouMean(folded, a.Values); h != "" {
+			if meant := valueAliases[a.Name][strings.ToLower(strings.TrimSpace(v))]; meant != "" {
+				e.WithHint("did you mean %q?", meant)
+			} else if h := diag.DidYouMean(folded, a.Values); h != "" {
 				e.WithHint("%s", h)
 			}
 		}
@@ -206,6 +210,60 @@ func isLower(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// valueAliases are what people call a value of a closed attribute, by
+// attribute: the name of a device or a brand rather than the value
+// bespoke gives it (iphone: ios, mac: macos, phone: mobile).
+var valueAliases = map[string]map[string]string{
+	"device.os": {
+		"iphone": "ios", "iphone os": "ios", "ipad": "ipados", "ipad os": "ipados", "ipados": "ipados",
+		"mac": "macos", "macintosh": "macos", "osx": "macos", "os x": "macos", "mac os": "macos", "mac os x": "macos", "macosx": "macos",
+		"win": "windows", "windows 10": "windows", "windows 11": "windows", "win10": "windows", "win11": "windows",
+		"chrome os": "chromeos", "chromebook": "chromeos", "fire os": "fireos", "kindle": "fireos",
+		"ubuntu": "linux", "debian": "linux", "fedora": "linux", "apple tv": "tvos", "appletv": "tvos", "web os": "webos",
+		"ps4": "playstation", "ps5": "playstation", "switch": "nintendo",
+	},
+	"device.type": {
+		"phone": "mobile", "smartphone": "mobile", "mobile phone": "mobile", "cellphone": "mobile", "cell phone": "mobile",
+		"computer": "desktop", "pc": "desktop", "laptop": "desktop", "ipad": "tablet", "iphone": "mobile",
+		"smart tv": "tv", "smarttv": "tv", "television": "tv", "game console": "console",
+		"watch": "wearable", "smartwatch": "wearable", "crawler": "bot", "robot": "bot", "spider": "bot",
+	},
+}
+
+// hostValue rejects hosts the request host can never be: it is the host
+// name alone, without a scheme, a port or a path.
+func (c *checker) hostValue(v string, pos diag.Pos) *diag.Error {
+	h, scheme := v, false
+	if i := strings.Index(h, "://"); i >= 0 {
+		h, scheme = h[i+3:], true
+	}
+	path := ""
+	if i := strings.IndexAny(h, "/?#"); i >= 0 {
+		h, path = h[:i], h[i:]
+	}
+	port := false
+	if end := strings.LastIndexByte(h, ']'); strings.HasPrefix(h, "[") && end > 0 {
+		// An IPv6 address, which host holds without its brackets.
+		port = end+1 < len(h) && h[end+1] == ':'
+		h = h[1:end]
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[:i], ":") {
+		h, port = h[:i], true
+	}
+	if !scheme && !port && path == "" && h == v {
+		return nil
+	}
+	e := c.errorf(pos, "%q never matches: host is the host name alone, without a scheme, a port or a path", v)
+	switch {
+	case h == "":
+		e.WithHint("write the host name alone, such as \"shop.example.com\"")
+	case strings.HasPrefix(path, "/") && len(path) > 1:
+		e.WithHint("write %q, and test the path with path starts_with %q", h, path)
+	default:
+		e.WithHint("write %q", h)
+	}
+	return e
 }
 
 // pathValue rejects paths the request path can never be: it always starts

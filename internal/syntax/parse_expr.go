@@ -210,6 +210,29 @@ func (p *exprParser) parseCompare() (Expr, error) {
 		return x, nil
 	}
 	p.next()
+	if lp := p.peek(); (op == "in" || op == "not in") && lp.kind == tLParen {
+		// in ("FR", "BE"), as SQL writes a list.
+		e := diag.Errorf(p.pos(lp.off), "a list is written in square brackets [ ], not in parentheses")
+		depth := 0
+		for _, t := range p.toks[p.i:] {
+			switch t.kind {
+			case tLParen:
+				depth++
+			case tRParen:
+				depth--
+			}
+			if depth == 0 {
+				if t.kind == tRParen {
+					e.WithHint("write %s %s [%s]", x, op, p.src[lp.off+1:t.off])
+				}
+				break
+			}
+		}
+		if e.Hint == "" {
+			e.WithHint("write %s %s [\"a\", \"b\"]", x, op)
+		}
+		return nil, e
+	}
 	y, err := p.parseOperand()
 	if err != nil {
 		return nil, err

@@ -79,6 +79,9 @@ func TestParseExprErrors(t *testing.T) {
 		{`cookie("a" "b")`, 12, "expected `,` or `)`", ""},
 		{`a <> b`, 3, "`<>`", "!="},
 		{`and`, 1, "keyword", ""},
+		{`geo.country in ("FR", "BE")`, 16, "a list is written in square brackets [ ], not in parentheses", `write geo.country in ["FR", "BE"]`},
+		{`geo.country not in ("FR") and a`, 20, "square brackets", `write geo.country not in ["FR"]`},
+		{`geo.country in ("FR"`, 16, "square brackets", `write geo.country in ["a", "b"]`},
 		{`geo.country == “FR”`, 16, "unexpected character '“': a typographic quote", `use straight quotes: geo.country == "FR"`},
 		{`geo.country in [« FR », ‘BE’]`, 17, "typographic quote", `use straight quotes: geo.country in ["FR", 'BE']`},
 	}
