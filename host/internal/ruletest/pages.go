@@ -80,7 +80,7 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 			}
 		}
 	}
-	ids, classes := names(docs)
+	ids, classes, tags := names(docs)
 	var out diag.List
 	warned, warnedID := map[int]bool{}, map[int]bool{}
 	for _, r := range prog.Rules {
@@ -103,17 +103,25 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 				continue
 			}
 			warned[a.Select] = true
-			where := fmt.Sprintf("%d pages of %s", pages, prog.Pages)
+			where := fmt.Sprintf("the %d pages of %s", pages, prog.Pages)
 			if pages == 1 {
 				where = "the page in " + prog.Pages
 			}
 			e := diag.Warningf(diag.Pos{File: prog.Source, Line: a.Pos.Line, Col: a.Pos.Col},
-				"selector %q selects nothing on the %s", src, where).WithCode("selects-nothing")
-			if miss, near := nearest(list, ids, classes); miss != "" && near != "" {
-				e.WithHint("no element has %s: did you mean %s?", miss, near)
-			} else if miss != "" {
-				e.WithHint("no element there has %s; if the element is on other pages, save one in %s", miss, prog.Pages)
-			} else {
+				"selector %q selects nothing on %s", src, where).WithCode("selects-nothing")
+			miss, near := nearest(list, ids, classes, tags)
+			if miss == "" {
+				miss = missingAttr(docs, list)
+			}
+			switch {
+			case miss != "" && near != "":
+				e.WithHint("no element %s: did you mean %s?", miss, near)
+			case miss != "":
+				e.WithHint("no element there %s; if the element is on other pages, save one in %s", miss, prog.Pages)
+			default:
+				// Each tag, id, class and attribute of the selector is on
+				// the pages: the elements that have them are not where
+				// the selector looks for them.
 				e.WithHint("its parts are there, not together; if the element is on other pages, save one in %s", prog.Pages)
 			}
 			out.Add(e)
@@ -159,12 +167,13 @@ func idWarning(prog *ir.Program, a plugin.Action, src string, items []*html.Node
 	return e
 }
 
-// names returns every id and class of docs.
-func names(docs []*html.Node) (ids, classes map[string]bool) {
-	ids, classes = map[string]bool{}, map[string]bool{}
+// names returns every id, class and tag name of docs.
+func names(docs []*html.Node) (ids, classes, tags map[string]bool) {
+	ids, classes, tags = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	var walk func(n *html.Node)
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode {
+			tags[strings.ToLower(n.Data)] = true
 			if v, ok := attr(n, "id"); ok {
 				ids[v] = true
 			}
@@ -181,12 +190,13 @@ func names(docs []*html.Node) (ids, classes map[string]bool) {
 	for _, d := range docs {
 		walk(d)
 	}
-	return ids, classes
+	return ids, classes, tags
 }
 
-// nearest returns the first id or class of list that no page has ("the
-// id \"heor\""), and the one of the pages nearest it ("#hero"), or "".
-func nearest(list selector.List, ids, classes map[string]bool) (miss, near string) {
+// nearest returns what no element of the pages is or has, of the ids,
+// classes and tag names of list ("has the id \"heor\"", "is a <h2>"),
+// and the one of the pages nearest it ("#hero"), or "".
+func nearest(list selector.List, ids, classes, tags map[string]bool) (miss, near string) {
 	keys := func(m map[string]bool) []string {
 		out := make([]string, 0, len(m))
 		for k := range m {
@@ -210,15 +220,56 @@ func nearest(list selector.List, ids, classes map[string]bool) (miss, near strin
 		for _, cp := range cx.Compounds {
 			for _, id := range cp.IDs {
 				if !ids[id] {
-					return fmt.Sprintf("the id %q", id), suggest(id, ids, classes, "#", ".")
+					return fmt.Sprintf("has the id %q", id), suggest(id, ids, classes, "#", ".")
 				}
 			}
 			for _, c := range cp.Classes {
 				if !classes[c] {
-					return fmt.Sprintf("the class %q", c), suggest(c, classes, ids, ".", "#")
+					return fmt.Sprintf("has the class %q", c), suggest(c, classes, ids, ".", "#")
 				}
 			}
 		}
 	}
+	for _, cx := range list {
+		for _, cp := range cx.Compounds {
+			if cp.Type != "" && !tags[cp.Type] {
+				near := ""
+				if len(cp.Type) >= 4 {
+					// Short names are a digit or a letter apart (h2, h3).
+					near = diag.Nearest(cp.Type, keys(tags))
+				}
+				return fmt.Sprintf("is a <%s>", cp.Type), near
+			}
+		}
+	}
 	return "", ""
+}
+
+// missingAttr returns what no element of docs has, of the attribute
+// tests of list ("has the attribute data-slot", "has
+// [data-slot=\"hero\"]"), or "".
+func missingAttr(docs []*html.Node, list selector.List) string {
+	for _, cx := range list {
+		for _, cp := range cx.Compounds {
+			for _, a := range cp.Attrs {
+				named, matched := false, false
+				for _, d := range docs {
+					for _, n := range queryAll(d, selector.List{{Compounds: []selector.Compound{{Attrs: []selector.Attr{{Name: a.Name}}}}}}) {
+						named = true
+						if v, _ := attr(n, a.Name); a.Matches(v) {
+							matched = true
+						}
+					}
+				}
+				switch {
+				case !named:
+					return fmt.Sprintf("has the attribute %s", a.Name)
+				case !matched:
+					only := selector.Compound{Attrs: []selector.Attr{a}}
+					return "has " + only.String()
+				}
+			}
+		}
+	}
+	return ""
 }

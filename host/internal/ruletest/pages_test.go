@@ -54,6 +54,11 @@ func TestCheckPages(t *testing.T) {
 		{"#nothing-like-it", `no element there has the id "nothing-like-it"`},
 		{"#hero .card", "its parts are there, not together"},
 		{"li.card:nth-child(3)", "its parts are there, not together"},
+		{"section h2", `no element there is a <h2>; if the element is on other pages, save one in site`},
+		{"sectoin .hero-title", `no element is a <sectoin>: did you mean section?`},
+		{"[data-slot=hero]", `no element there has the attribute data-slot`},
+		{`li[data-id='3']`, `no element there has [data-id="3"]`},
+		{"main > h1", "its parts are there, not together"},
 	} {
 		t.Run(tc.selector, func(t *testing.T) {
 			src := "pages: site\nrules:\n  - name: banner\n    actions:\n      - insert_before: { select: main, html: '<div class=\"app-banner\">App</div>' }\n" +
@@ -72,6 +77,18 @@ func TestCheckPages(t *testing.T) {
 				t.Errorf("at %v, want the action's line, 8", got[0].Pos)
 			}
 		})
+	}
+}
+
+// TestCheckPagesOnePage: the warning names the one page as one.
+func TestCheckPagesOnePage(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "site"), 0o755)
+	os.WriteFile(filepath.Join(dir, "site", "index.html"), []byte(`<main id=main><h1>Hi</h1></main>`), 0o644)
+	got := checkPages(t, dir, "pages: site\nrules:\n  - name: r\n    actions:\n      - remove: \"#mian\"\n")
+	want := `rules.yaml:5:9: warning: selector "#mian" selects nothing on the page in site; no element has the id "mian": did you mean #main?`
+	if len(got) != 1 || !strings.HasSuffix(got[0].Error(), want) {
+		t.Errorf("warned %v, want %s", got, want)
 	}
 }
 
