@@ -393,15 +393,35 @@ func (s *yamlScanner) afterQuoted(n int, text string, j int, inFlow bool, key st
 	}
 	stop := len(text)
 	if inFlow {
-		if c := strings.IndexAny(text[k:], ",}]"); c >= 0 {
-			stop = k + c
+		// The value was meant to end at the first separator right after
+		// a quote of its kind: a ] inside it ("li[data-id="3"]") is
+		// not one.
+		stop = -1
+		for p := k; p < len(text) && stop < 0; p++ {
+			if strings.IndexByte(",}]", text[p]) >= 0 && strings.HasSuffix(strings.TrimRight(text[k:p], " "), string(q)) {
+				if next := skipSpaces(text, p+1); text[p] != ']' || next == len(text) || strings.IndexByte(",}", text[next]) >= 0 {
+					stop = p
+				}
+			}
+		}
+		if stop < 0 {
+			stop = len(text)
+			if c := strings.IndexAny(text[k:], ",}]"); c >= 0 {
+				stop = k + c
+			}
 		}
 	}
 	meant := strings.TrimSpace(text[start:stop])
 	word := strings.Fields(text[k:stop])
 	after := ""
 	if len(word) > 0 {
-		after = " before " + strings.Trim(word[0], `"'`)
+		w := strings.TrimLeft(word[0], `"'`)
+		if q := strings.IndexAny(w, `"'`); q >= 0 {
+			w = w[:q]
+		}
+		if w != "" {
+			after = " before " + w
+		}
 	}
 	hint := "to put " + string(q) + " inside a value, quote the value with the other kind of quote"
 	if len(meant) >= 2 && meant[0] == q && meant[len(meant)-1] == q {
