@@ -203,7 +203,7 @@ func New(cfg Config) *Proxy {
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   p.rewriteRequest,
-		Transport: cfg.Transport,
+		Transport: &rangeTransport{p: p, next: cfg.Transport},
 		// A body of known length is copied as it comes, without a flush
 		// after each write (ReverseProxy's own default); one of unknown
 		// length, or an event stream, is flushed after every write by
@@ -532,8 +532,15 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	}
 	if rewrites {
 		acceptDecodable(pr.Out.Header)
+		if !resendable(pr.In) {
+			// A range of a page is answered by asking the origin for
+			// all of it again (see ranges.go), and this request cannot
+			// be sent twice.
+			pr.Out.Header.Del("Range")
+			pr.Out.Header.Del("If-Range")
+		}
 	}
-	conditionals(pr.Out.Header, rewrites, tag)
+	conditionals(pr.Out.Header, tag)
 }
 
 // setVisitorHeaders sets the cookies and headers of the plan, the visitor

@@ -129,6 +129,11 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 		}
 		changedBodyValidators(h, tag)
 	}
+	if rp.body != BodyPass {
+		// A range of it is answered with all of it (see ranges.go), also
+		// when the edits left a JSON document as it was.
+		h.Del("Accept-Ranges")
+	}
 	if rp.changed {
 		h.Del("Content-Encoding")
 		if rp.encode != "" {

@@ -251,19 +251,14 @@ func parseETagList(v string) (tags []entityTag, star, ok bool) {
 	}
 }
 
-// conditionals prepares the request to the origin when its response may
-// be rewritten (rewrites) or carries tags bespoke derived: a range of an
-// edited page would be a range of other bytes than the visitor got, so
-// Range and If-Range go; in If-None-Match, a tag derived for the same
-// edits (tag) is replaced by the origin's tag it was derived from, and
-// any other derived tag is dropped (the client's copy was made with other
+// conditionals prepares the request to the origin when it carries tags
+// bespoke derived: in If-None-Match, a tag derived for the same edits
+// (tag) is replaced by the origin's tag it was derived from, and any
+// other derived tag is dropped (the client's copy was made with other
 // edits). When no tag is left, If-Modified-Since goes too, so that the
-// origin sends the page afresh.
-func conditionals(h http.Header, rewrites bool, tag uint64) {
-	if rewrites {
-		h.Del("Range")
-		h.Del("If-Range")
-	}
+// origin sends the page afresh. (Range and If-Range go as they came: see
+// ranges.go.)
+func conditionals(h http.Header, tag uint64) {
 	lines := h.Values("If-None-Match")
 	if len(lines) == 0 {
 		return

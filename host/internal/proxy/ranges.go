@@ -1,0 +1,87 @@
+package proxy
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Which responses answer a Range is known only from the response: a
+// plan with page edits applies to every request its rules match, pages
+// and videos alike, and only the pages are rewritten. So the visitor's
+// Range and If-Range go to the origin as they came, and what the rules
+// do not rewrite (media, downloads, style sheets, a page past a limit)
+// keeps its ranges. When the origin answers 206 with a range of a
+// response the plan would rewrite were it whole, the origin is asked
+// again for the whole of it, without Range and If-Range, and the visitor
+// gets the rewritten page with a 200, as a server that ignores Range
+// answers (RFC 9110 14.2): a range of the rewritten page would be bytes
+// of another document than the origin's. That second request is rare:
+// browsers ask for ranges of media and of downloads they resume, and a
+// rewritten page offers none (no Accept-Ranges, no strong validator for
+// an If-Range).
+
+// rangeTransport is the proxy's transport to the origin: next, which
+// sends the requests, and asks again for the whole of a page whose
+// range the origin sent.
+type rangeTransport struct {
+	p    *Proxy
+	next http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *rangeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusPartialContent || req.Header.Get("Range") == "" || !resendable(req) {
+		return resp, err
+	}
+	st, _ := req.Context().Value(stateKey{}).(*state)
+	if resp.Request == nil {
+		resp.Request = req
+	}
+	if st == nil || !t.p.rewritesWhole(resp, st) {
+		return resp, nil
+	}
+	resp.Body.Close()
+	whole := req.Clone(req.Context())
+	whole.Header.Del("Range")
+	whole.Header.Del("If-Range")
+	return t.next.RoundTrip(whole)
+}
+
+// rewritesWhole reports whether the plan would rewrite the response of
+// which resp, a 206, is a range, were it sent whole: its type and
+// headers say so, and its complete length is within the limit.
+func (p *Proxy) rewritesWhole(resp *http.Response, st *state) bool {
+	if st.site == nil || st.req == nil {
+		return false
+	}
+	pl := &st.req.Plan
+	if len(pl.Edits) == 0 && len(pl.JSONEdits) == 0 {
+		return false
+	}
+	if strings.EqualFold(mediaType(resp.Header.Get("Content-Type")), "multipart/byteranges") {
+		// Several ranges, whose types only reading the parts would tell.
+		return true
+	}
+	in := p.responseInput(resp, st)
+	in.status, in.contentLength = http.StatusOK, completeLength(resp.Header.Get("Content-Range"))
+	return planResponse(in).body != BodyPass && !p.failed.has(pageOf(resp.Request))
+}
+
+// completeLength is the complete length a Content-Range gives ("bytes
+// 0-99/1234": 1234), or -1 when it gives none.
+func completeLength(cr string) int64 {
+	_, n, ok := strings.Cut(cr, "/")
+	if !ok {
+		return -1
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+	if err != nil || v < 0 {
+		return -1
+	}
+	return v
+}
+
+// Interface guards.
+var _ http.RoundTripper = (*rangeTransport)(nil)

@@ -1,0 +1,100 @@
+package proxy_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+)
+
+// rangeOrigin serves a page, a text file, a style sheet, a video and a
+// JSON document with http.ServeContent, which answers Range and If-Range,
+// and records the Range of each request it was sent, by path.
+type rangeOrigin struct {
+	mu     sync.Mutex
+	ranges map[string][]string
+}
+
+const rangePage = `<!doctype html><html><body><p id="x">Hello</p>` + "<p>some text</p>" + `</body></html>`
+
+func (o *rangeOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	o.ranges[r.URL.Path] = append(o.ranges[r.URL.Path], r.Header.Get("Range"))
+	o.mu.Unlock()
+	types := map[string]string{
+		"/": "text/html; charset=utf-8", "/a.txt": "text/plain", "/site.css": "text/css",
+		"/clip.mp4": "video/mp4", "/api.json": "application/json", "/big.html": "text/html",
+	}
+	body := strings.Repeat("0123456789", 10)
+	switch r.URL.Path {
+	case "/":
+		body = rangePage
+	case "/api.json":
+		body = `{"title":"Hello","pad":"` + strings.Repeat("x", 64) + `"}`
+	case "/big.html":
+		body = rangePage + strings.Repeat("<p>more text</p>", 100)
+	}
+	w.Header().Set("Content-Type", types[r.URL.Path])
+	w.Header().Set("Etag", `"v1"`)
+	http.ServeContent(w, r, "", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), strings.NewReader(body))
+}
+
+func (o *rangeOrigin) asked(path string) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.ranges[path]...)
+}
+
+// TestRangesOfWhatNoRuleRewrites: a rule with no when: edits every
+// page, and ranges of everything else it matches (text, style sheets,
+// videos, a JSON document when no JSON edit applies) are the origin's
+// 206: video seeking and resumed downloads work, and so do they on a
+// page past max_rewrite_bytes, which passes untouched. A range of the
+// page, or
+// of the JSON document a JSON edit applies to, is asked of the origin,
+// then the whole, and the visitor gets it rewritten, with a 200 that
+// offers no ranges.
+func TestRangesOfWhatNoRuleRewrites(t *testing.T) {
+	o := &rangeOrigin{ranges: map[string][]string{}}
+	e := newEnv(t, o, []byte(`rules:
+  - name: everywhere
+    actions:
+      - set_inner: { select: "#x", text: Bonjour }
+  - name: api
+    when: query("edit") == "1"
+    actions:
+      - json_set: { path: title, value: Bonjour }
+`), func(c *proxy.Config) { c.MaxRewriteBytes = 1000 })
+	for _, path := range []string{"/a.txt", "/site.css", "/clip.mp4", "/api.json", "/big.html"} {
+		whole := e.get(t, path)
+		if whole.StatusCode != 200 || whole.Header.Get("Accept-Ranges") != "bytes" {
+			t.Errorf("%s: %d, Accept-Ranges %q", path, whole.StatusCode, whole.Header.Get("Accept-Ranges"))
+		}
+		r := e.get(t, path, "Range", "bytes=0-4", "If-Range", `"v1"`)
+		if r.StatusCode != http.StatusPartialContent || r.body != whole.body[:5] || r.Header.Get("Content-Range") != "bytes 0-4/"+strconv.Itoa(len(whole.body)) {
+			t.Errorf("%s, bytes=0-4: %d %q, Content-Range %q", path, r.StatusCode, r.body, r.Header.Get("Content-Range"))
+		}
+	}
+
+	for _, path := range []string{"/", "/api.json?edit=1"} {
+		whole := e.get(t, path)
+		if !strings.Contains(whole.body, "Bonjour") || whole.Header.Get("Accept-Ranges") != "" {
+			t.Fatalf("%s: %q, Accept-Ranges %q", path, whole.body, whole.Header.Get("Accept-Ranges"))
+		}
+		origin, _, _ := strings.Cut(path, "?")
+		for _, rng := range []string{"bytes=0-4", "bytes=0-4,10-12"} {
+			before := len(o.asked(origin))
+			r := e.get(t, path, "Range", rng, "If-Range", `"v1"`)
+			if r.StatusCode != 200 || r.body != whole.body || r.Header.Get("Accept-Ranges") != "" || r.Header.Get("Content-Range") != "" {
+				t.Errorf("%s, %s: %d %q, Accept-Ranges %q", path, rng, r.StatusCode, r.body, r.Header.Get("Accept-Ranges"))
+			}
+			if got := o.asked(origin)[before:]; len(got) != 2 || got[0] != rng || got[1] != "" {
+				t.Errorf("%s, %s: the origin was asked for %q, want the range then the whole", path, rng, got)
+			}
+		}
+	}
+}
