@@ -276,9 +276,11 @@ type state struct {
 	// it showed.
 	held bool
 	// tag identifies the plan's edits for derived ETags (planTag); tagged
-	// says it was computed.
-	tag    uint64
-	tagged bool
+	// says it was computed. editedCopy: the request revalidates a copy
+	// made with these edits (see conditionals).
+	tag        uint64
+	tagged     bool
+	editedCopy bool
 	// outcome is the request's outcome label for metrics; status the
 	// status answered.
 	outcome string
@@ -540,7 +542,10 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 			pr.Out.Header.Del("If-Range")
 		}
 	}
-	conditionals(pr.Out.Header, tag)
+	edited := conditionals(pr.Out.Header, rewrites && !loadsNoDocument(pr.In.Header), tag)
+	if st != nil {
+		st.editedCopy = edited
+	}
 }
 
 // setVisitorHeaders sets the cookies and headers of the plan, the visitor

@@ -88,6 +88,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			seenInHeaders:   p.cfg.Seen != nil && p.cfg.Seen.InHeaders(),
 			sharedCaps:      p.sharedCaps(st),
 			caps:            st.allowed && st.caps != nil && len(pl.Capped) > 0,
+			editedCopy:      st.editedCopy,
 			maxRewriteBytes: p.cfg.MaxRewriteBytes,
 		},
 	}

@@ -141,6 +141,10 @@ type requestFacts struct {
 	// caps: a capped rule matched and the visitor's counts can be kept;
 	// sharedCaps: they are kept in a shared store, by visitor id.
 	caps, sharedCaps bool
+	// editedCopy: the request revalidates a copy made with the plan's
+	// edits (its If-None-Match named a tag derived for them), so a 304
+	// stands for that copy.
+	editedCopy bool
 	// maxRewriteBytes bounds the bodies rewritten.
 	maxRewriteBytes int64
 }
@@ -246,9 +250,11 @@ func planResponse(in responseInput) responsePlan {
 	}
 
 	bodyChanged := rp.body == BodyHTML || rp.body == BodyJSON && (rp.head || in.jsonChanged)
-	if in.status == http.StatusNotModified && (len(pl.Edits) > 0 && (ct == "" || html) || len(pl.JSONEdits) > 0 && (ct == "" || json)) {
-		// Revalidating a copy this plan would have edited: it is that
-		// copy's metadata the 304 updates.
+	if in.status == http.StatusNotModified && in.req.editedCopy && (len(pl.Edits) > 0 && (ct == "" || html) || len(pl.JSONEdits) > 0 && (ct == "" || json)) {
+		// Revalidating a copy this plan edited: it is that copy's
+		// metadata the 304 updates. Any other 304 stands for the
+		// origin's bytes (a style sheet, an image), which the visitor
+		// has as the origin sent them.
 		bodyChanged, page = true, true
 	}
 	rp.changed = bodyChanged && in.status != http.StatusNotModified
@@ -450,6 +456,29 @@ func notAView(h http.Header) bool {
 		}
 		return true
 	}
+	return acceptsNoPage(h)
+}
+
+// loadsNoDocument reports whether a request says it loads what is never
+// a page or a JSON document: a script, style sheet, image, font, media
+// or worker by its Sec-Fetch-Dest, or, without Sec-Fetch-Dest, by an
+// Accept header that asks for no page type. A JSON module, a manifest
+// and destinations it does not know may be documents the rules edit.
+func loadsNoDocument(h http.Header) bool {
+	if dest := h.Get("Sec-Fetch-Dest"); dest != "" {
+		switch strings.ToLower(strings.TrimSpace(dest)) {
+		case "audio", "audioworklet", "font", "image", "paintworklet", "script", "serviceworker", "sharedworker", "style", "track", "video", "worker", "xslt":
+			return true
+		}
+		return false
+	}
+	return acceptsNoPage(h)
+}
+
+// acceptsNoPage reports whether a request's Accept header asks for no
+// page type (HTML, XHTML, JSON, or a wildcard that covers them); a
+// request without one asks for anything.
+func acceptsNoPage(h http.Header) bool {
 	accept := h.Values("Accept")
 	if len(accept) == 0 {
 		return false

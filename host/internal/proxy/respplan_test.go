@@ -166,8 +166,11 @@ func TestPlanResponse(t *testing.T) {
 			responseInput{status: 200, header: jsonH, contentLength: -1, plan: &jsonEdits, site: siteFacts{touchesNonHTML: true}, req: requestFacts{method: "HEAD", maxRewriteBytes: 1000}}, nil,
 			want{body: BodyJSON, head: true, personalized: true, private: true, changed: true, validators: weakValidators, save: saveNever, vary: []string{"Accept-Encoding"}}},
 		{"a 304 for a page this plan edits loses the origin's validators",
-			responseInput{status: 304, header: http.Header{"Etag": {`"v1"`}}, contentLength: 0, plan: &edits, site: site, req: get}, nil,
+			responseInput{status: 304, header: http.Header{"Etag": {`"v1"`}}, contentLength: 0, plan: &edits, site: site, req: requestFacts{method: "GET", editedCopy: true, maxRewriteBytes: 1000}}, nil,
 			want{body: BodyPass, personalized: true, private: true, validators: weakValidators, save: saveNever}},
+		{"a 304 for a copy the edits did not make (a style sheet) is the origin's",
+			responseInput{status: 304, header: http.Header{"Etag": {`"v1"`}}, contentLength: 0, plan: &edits, site: site, req: get}, nil,
+			want{body: BodyPass, save: saveNever}},
 		{"a 304 for a page nothing edits keeps them",
 			responseInput{status: 304, header: http.Header{"Etag": {`"v1"`}}, contentLength: 0, plan: &plan.Plan{}, site: site, req: get}, nil,
 			want{body: BodyPass, save: saveNever}},
@@ -242,7 +245,8 @@ func TestPageViews(t *testing.T) {
 		{"capped by a page edit: held until it applies", 200, html, byEdit, get, want{true, effectsAfterHold, effectsNever, holdEffects, saveNever, false}},
 		{"capped by an edit and a cookie: the cookie decides", 200, html, byBoth, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
 		{"capped by a JSON edit", 200, jsonH, byJSON, get, want{true, effectsAfterEdit, effectsNever, holdNone, saveNever, false}},
-		{"a 304 for a copy with the edits", 304, http.Header{}, byEdit, get, want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"a 304 for a copy with the edits", 304, http.Header{}, byEdit, with(get, func(r *requestFacts) { r.editedCopy = true }), want{true, effectsNow, effectsNever, holdNone, saveNever, false}},
+		{"a 304 for another copy", 304, http.Header{}, byEdit, get, want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
 		{"mark_seen with an edit, cookie store: held", 200, html, marked, cookieStore, want{true, effectsNever, effectsAfterHold, holdEffects, saveAfterHold, true}},
 		{"mark_seen with an edit, Redis: after the body", 200, html, marked, redis, want{true, effectsNever, effectsAfterBody, holdNone, saveAfterBody, true}},
 		{"mark_seen on a prefetch: nothing recorded", 200, html, marked, with(cookieStore, func(r *requestFacts) { r.asset = true }), want{false, effectsNever, effectsNever, holdNone, saveNever, false}},
@@ -303,35 +307,43 @@ func TestEffective(t *testing.T) {
 	}
 }
 
+// TestNotAView: which requests say they are no page view (notAView),
+// and which that they load no document the rules could edit
+// (loadsNoDocument).
 func TestNotAView(t *testing.T) {
 	tests := []struct {
-		header http.Header
-		want   bool
+		header          http.Header
+		notView, noPage bool
 	}{
-		{http.Header{}, false},
-		{http.Header{"Sec-Fetch-Dest": {"document"}}, false},
-		{http.Header{"Sec-Fetch-Dest": {"iframe"}}, false},
-		{http.Header{"Sec-Fetch-Dest": {"empty"}}, false}, // fetch(), XHR
-		{http.Header{"Sec-Fetch-Dest": {"image"}}, true},
-		{http.Header{"Sec-Fetch-Dest": {"style"}}, true},
-		{http.Header{"Sec-Fetch-Dest": {"script"}}, true},
-		{http.Header{"Sec-Fetch-Dest": {"font"}}, true},
-		{http.Header{"Sec-Fetch-Dest": {"json"}}, true}, // a JSON module
-		{http.Header{"Sec-Fetch-Dest": {"document"}, "Sec-Purpose": {"prefetch"}}, true},
-		{http.Header{"Sec-Fetch-Dest": {"document"}, "Sec-Purpose": {"prefetch;prerender"}}, true},
-		{http.Header{"Purpose": {"prefetch"}}, true},
-		{http.Header{"X-Moz": {"prefetch"}}, true},
-		{http.Header{"Accept": {"*/*"}}, false}, // curl
-		{http.Header{"Accept": {"text/html,application/xhtml+xml;q=0.9"}}, false},
-		{http.Header{"Accept": {"application/json"}}, false},
-		{http.Header{"Accept": {"application/vnd.api+json"}}, false},
-		{http.Header{"Accept": {"text/css,*/*;q=0.1"}}, false},
-		{http.Header{"Accept": {"text/css"}}, true},
-		{http.Header{"Accept": {"image/avif,image/webp"}}, true},
+		{http.Header{}, false, false},
+		{http.Header{"Sec-Fetch-Dest": {"document"}}, false, false},
+		{http.Header{"Sec-Fetch-Dest": {"iframe"}}, false, false},
+		{http.Header{"Sec-Fetch-Dest": {"empty"}}, false, false}, // fetch(), XHR
+		{http.Header{"Sec-Fetch-Dest": {"image"}}, true, true},
+		{http.Header{"Sec-Fetch-Dest": {"style"}}, true, true},
+		{http.Header{"Sec-Fetch-Dest": {"script"}}, true, true},
+		{http.Header{"Sec-Fetch-Dest": {"font"}}, true, true},
+		{http.Header{"Sec-Fetch-Dest": {"video"}, "Accept": {"*/*"}}, true, true},
+		{http.Header{"Sec-Fetch-Dest": {"json"}}, true, false},     // a JSON module
+		{http.Header{"Sec-Fetch-Dest": {"manifest"}}, true, false}, // JSON too
+		{http.Header{"Sec-Fetch-Dest": {"document"}, "Sec-Purpose": {"prefetch"}}, true, false},
+		{http.Header{"Sec-Fetch-Dest": {"document"}, "Sec-Purpose": {"prefetch;prerender"}}, true, false},
+		{http.Header{"Purpose": {"prefetch"}}, true, false},
+		{http.Header{"X-Moz": {"prefetch"}}, true, false},
+		{http.Header{"Accept": {"*/*"}}, false, false}, // curl
+		{http.Header{"Accept": {"text/html,application/xhtml+xml;q=0.9"}}, false, false},
+		{http.Header{"Accept": {"application/json"}}, false, false},
+		{http.Header{"Accept": {"application/vnd.api+json"}}, false, false},
+		{http.Header{"Accept": {"text/css,*/*;q=0.1"}}, false, false},
+		{http.Header{"Accept": {"text/css"}}, true, true},
+		{http.Header{"Accept": {"image/avif,image/webp"}}, true, true},
 	}
 	for _, tt := range tests {
-		if got := notAView(tt.header); got != tt.want {
-			t.Errorf("%v: %v, want %v", tt.header, got, tt.want)
+		if got := notAView(tt.header); got != tt.notView {
+			t.Errorf("notAView(%v): %v, want %v", tt.header, got, tt.notView)
+		}
+		if got := loadsNoDocument(tt.header); got != tt.noPage {
+			t.Errorf("loadsNoDocument(%v): %v, want %v", tt.header, got, tt.noPage)
 		}
 	}
 }

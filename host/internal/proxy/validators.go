@@ -251,51 +251,67 @@ func parseETagList(v string) (tags []entityTag, star, ok bool) {
 	}
 }
 
-// conditionals prepares the request to the origin when it carries tags
-// bespoke derived: in If-None-Match, a tag derived for the same edits
+// conditionals prepares the conditional headers of a request to the
+// origin, and reports whether the request revalidates a copy made with
+// the plan's edits. In If-None-Match, a tag derived for the same edits
 // (tag) is replaced by the origin's tag it was derived from, and any
 // other derived tag is dropped (the client's copy was made with other
-// edits). When no tag is left, If-Modified-Since goes too, so that the
-// origin sends the page afresh. (Range and If-Range go as they came: see
-// ranges.go.)
-func conditionals(h http.Header, tag uint64) {
+// edits). When the response may be a page the plan rewrites (rewrites),
+// the origin's own tags and dates go too: a rewritten page carries
+// neither the origin's ETag nor its Last-Modified, so they name a copy
+// made without these edits (before a rule edited the page), which a 304
+// would keep showing. When no tag is left, If-Modified-Since goes, so
+// that the origin sends the page afresh. (Range and If-Range go as they
+// came: see ranges.go.)
+func conditionals(h http.Header, rewrites bool, tag uint64) (edited bool) {
+	if rewrites {
+		h.Del("If-Modified-Since")
+	}
 	lines := h.Values("If-None-Match")
 	if len(lines) == 0 {
-		return
+		return false
 	}
 	var tags []entityTag
-	derived := false
 	for _, line := range lines {
 		ts, star, ok := parseETagList(line)
 		if !ok || star {
-			return // nothing of ours in it to translate
+			// Nothing of ours in it to translate; a page the plan
+			// rewrites is sent afresh.
+			if rewrites {
+				h.Del("If-None-Match")
+			}
+			return false
 		}
 		tags = append(tags, ts...)
 	}
 	kept := tags[:0]
+	dropped := false
 	for _, t := range tags {
-		if o, v, ok := splitDerived(t); ok {
-			derived = true
-			if v == tag && tag != 0 {
-				kept = append(kept, o)
-			}
-			continue
+		o, v, ok := splitDerived(t)
+		switch {
+		case ok && v == tag && tag != 0:
+			kept = append(kept, o)
+			edited = true
+		case ok, rewrites:
+			dropped = true
+		default:
+			kept = append(kept, t)
 		}
-		kept = append(kept, t)
 	}
-	if !derived {
-		return
+	if !edited && !dropped {
+		return false
 	}
 	h.Del("If-None-Match")
 	if len(kept) == 0 {
 		h.Del("If-Modified-Since")
-		return
+		return false
 	}
 	parts := make([]string, len(kept))
 	for i, t := range kept {
 		parts[i] = t.String()
 	}
 	h.Set("If-None-Match", strings.Join(parts, ", "))
+	return edited
 }
 
 // changedBodyValidators replaces the origin's validators of a changed

@@ -57,54 +57,78 @@ func trimOWS(s string) string {
 	return s
 }
 
+// TestConditionals: what of a request's conditional headers reaches the
+// origin, with tag the plan's (0: it edits nothing, or depends on the
+// seen-filter), when the response may be a page the plan rewrites
+// (rewrites) and when the request loads no document or nothing edits it.
 func TestConditionals(t *testing.T) {
 	const tag = 0x1234
 	ours := derivedETag(`"v7"`, tag)
 	oursWeak := derivedETag(`W/"v7"`, tag)
 	stale := derivedETag(`"v7"`, tag+1)
+	const date = "Mon, 01 Jan 2024 00:00:00 GMT"
 	tests := []struct {
 		name     string
 		rewrites bool
+		tag      uint64
 		in, want http.Header
+		edited   bool
 	}{
-		{"ranges go to the origin as they came", true,
+		{"ranges go to the origin as they came", true, tag,
 			http.Header{"Range": {"bytes=100-160"}, "If-Range": {`"v7"`}},
-			http.Header{"Range": {"bytes=100-160"}, "If-Range": {`"v7"`}}},
-		{"our tag for the same edits becomes the origin's", true,
-			http.Header{"If-None-Match": {ours}, "If-Modified-Since": {"Mon, 01 Jan 2024 00:00:00 GMT"}},
-			http.Header{"If-None-Match": {`"v7"`}, "If-Modified-Since": {"Mon, 01 Jan 2024 00:00:00 GMT"}}},
-		{"a weak origin tag comes back weak", true,
+			http.Header{"Range": {"bytes=100-160"}, "If-Range": {`"v7"`}}, false},
+		{"our tag for the same edits becomes the origin's", true, tag,
+			http.Header{"If-None-Match": {ours}, "If-Modified-Since": {date}},
+			http.Header{"If-None-Match": {`"v7"`}}, true},
+		{"a weak origin tag comes back weak", true, tag,
 			http.Header{"If-None-Match": {oursWeak}},
-			http.Header{"If-None-Match": {`W/"v7"`}}},
-		{"our tag for other edits goes, with If-Modified-Since", true,
-			http.Header{"If-None-Match": {stale}, "If-Modified-Since": {"Mon, 01 Jan 2024 00:00:00 GMT"}},
-			http.Header{}},
-		{"other tags stay", true,
+			http.Header{"If-None-Match": {`W/"v7"`}}, true},
+		{"our tag for other edits goes, with If-Modified-Since", true, tag,
+			http.Header{"If-None-Match": {stale}, "If-Modified-Since": {date}},
+			http.Header{}, false},
+		{"the origin's tags name a copy without the edits", true, tag,
 			http.Header{"If-None-Match": {`"x", ` + stale + `, W/"y"`}},
-			http.Header{"If-None-Match": {`"x", W/"y"`}}},
-		{"a list of origin tags is not touched", true,
-			http.Header{"If-None-Match": {`"x", "y"`}, "If-Modified-Since": {"Mon, 01 Jan 2024 00:00:00 GMT"}},
-			http.Header{"If-None-Match": {`"x", "y"`}, "If-Modified-Since": {"Mon, 01 Jan 2024 00:00:00 GMT"}}},
-		{"star is not touched", true,
+			http.Header{}, false},
+		{"the origin's tags go, ours stays", true, tag,
+			http.Header{"If-None-Match": {`"v7", ` + ours}},
+			http.Header{"If-None-Match": {`"v7"`}}, true},
+		{"so does a date: a rewritten page has no Last-Modified", true, tag,
+			http.Header{"If-Modified-Since": {date}},
+			http.Header{}, false},
+		{"a plan that depends on the seen-filter has no tag to revalidate", true, 0,
+			http.Header{"If-None-Match": {`"v7", ` + ours}, "If-Modified-Since": {date}},
+			http.Header{}, false},
+		{"star goes", true, tag,
 			http.Header{"If-None-Match": {"*"}},
-			http.Header{"If-None-Match": {"*"}}},
-		{"a malformed list is not touched", true,
+			http.Header{}, false},
+		{"a malformed list goes", true, tag,
 			http.Header{"If-None-Match": {`"x" junk`}},
-			http.Header{"If-None-Match": {`"x" junk`}}},
-		{"a plan without tag never matches ours", false,
+			http.Header{}, false},
+		{"a style sheet's tags stay, ours for other edits goes", false, tag,
+			http.Header{"If-None-Match": {`"x", ` + stale + `, W/"y"`}, "If-Modified-Since": {date}},
+			http.Header{"If-None-Match": {`"x", W/"y"`}, "If-Modified-Since": {date}}, false},
+		{"a list of origin tags is not touched", false, tag,
+			http.Header{"If-None-Match": {`"x", "y"`}, "If-Modified-Since": {date}},
+			http.Header{"If-None-Match": {`"x", "y"`}, "If-Modified-Since": {date}}, false},
+		{"nor a date", false, tag,
+			http.Header{"If-Modified-Since": {date}},
+			http.Header{"If-Modified-Since": {date}}, false},
+		{"star is not touched", false, tag,
+			http.Header{"If-None-Match": {"*"}},
+			http.Header{"If-None-Match": {"*"}}, false},
+		{"a malformed list is not touched", false, tag,
+			http.Header{"If-None-Match": {`"x" junk`}},
+			http.Header{"If-None-Match": {`"x" junk`}}, false},
+		{"a plan that edits nothing never matches ours", false, 0,
 			http.Header{"If-None-Match": {ours}},
-			http.Header{}},
+			http.Header{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := tt.in.Clone()
-			v := uint64(tag)
-			if !tt.rewrites {
-				v = 0
-			}
-			conditionals(h, v)
-			if !reflect.DeepEqual(h, tt.want) {
-				t.Errorf("got %v, want %v", h, tt.want)
+			edited := conditionals(h, tt.rewrites, tt.tag)
+			if !reflect.DeepEqual(h, tt.want) || edited != tt.edited {
+				t.Errorf("got %v, edited %v; want %v, %v", h, edited, tt.want, tt.edited)
 			}
 		})
 	}

@@ -1,0 +1,79 @@
+package proxy_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// validatorsOrigin serves a page and a style sheet with
+// http.ServeContent, which answers If-None-Match and If-Modified-Since
+// with 304.
+func validatorsOrigin() http.Handler {
+	modified := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		if r.URL.Path == "/site.css" {
+			w.Header().Set("Content-Type", "text/css")
+			w.Header().Set("Etag", `"c1"`)
+			http.ServeContent(w, r, "", modified, strings.NewReader("body{}"))
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Etag", `"v1"`)
+		http.ServeContent(w, r, "", modified, strings.NewReader(`<!doctype html><p id="x">Hello</p>`))
+	})
+}
+
+// TestStaleCopyAfterARuleStartsEditing: a visitor who got a page before
+// a rule edited it holds the origin's ETag and Last-Modified; once a
+// rule edits the page, revalidating with either gets the edited page,
+// not a 304 that keeps the old copy. The edited page's own tag
+// revalidates, and a style sheet the rule matches too keeps its 304s,
+// as the origin sent them.
+func TestStaleCopyAfterARuleStartsEditing(t *testing.T) {
+	e := newEnv(t, validatorsOrigin(), []byte(`rules:
+  - name: elsewhere
+    when: path == "/other"
+    actions:
+      - set_inner: { select: "#x", text: Bonjour }
+`))
+	doc := []string{"Sec-Fetch-Dest", "document"}
+	before := e.get(t, "/", doc...)
+	etag, modified := before.Header.Get("Etag"), before.Header.Get("Last-Modified")
+	if etag != `"v1"` || modified == "" || strings.Contains(before.body, "Bonjour") {
+		t.Fatalf("before the rule: ETag %q, Last-Modified %q, %q", etag, modified, before.body)
+	}
+	e.load(t, "rules.yaml", []byte(`rules:
+  - name: everywhere
+    actions:
+      - set_inner: { select: "#x", text: Bonjour }
+`))
+	for _, conds := range [][]string{
+		{"If-None-Match", etag},
+		{"If-Modified-Since", modified},
+		{"If-None-Match", etag, "If-Modified-Since", modified},
+		{"If-None-Match", "*"},
+	} {
+		r := e.get(t, "/", append(conds, doc...)...)
+		if r.StatusCode != 200 || !strings.Contains(r.body, "Bonjour") || r.Header.Get("Last-Modified") != "" {
+			t.Errorf("%q: %d %q, Last-Modified %q; want the edited page", conds, r.StatusCode, r.body, r.Header.Get("Last-Modified"))
+		}
+	}
+	edited := e.get(t, "/", doc...)
+	if rev := e.get(t, "/", append([]string{"If-None-Match", edited.Header.Get("Etag")}, doc...)...); rev.StatusCode != 304 || rev.Header.Get("Etag") != edited.Header.Get("Etag") {
+		t.Errorf("revalidating the edited page (%s): %d, ETag %q", edited.Header.Get("Etag"), rev.StatusCode, rev.Header.Get("Etag"))
+	}
+
+	css := e.get(t, "/site.css")
+	for _, h := range [][]string{
+		{"Sec-Fetch-Dest", "style", "If-None-Match", `"c1"`},
+		{"Accept", "text/css", "If-Modified-Since", css.Header.Get("Last-Modified")},
+	} {
+		r := e.get(t, "/site.css", h...)
+		if r.StatusCode != 304 || r.Header.Get("Etag") != `"c1"` || r.Header.Get("Cache-Control") != "public, max-age=60" {
+			t.Errorf("style sheet, %q: %d, ETag %q, Cache-Control %q; want the origin's 304", h, r.StatusCode, r.Header.Get("Etag"), r.Header.Get("Cache-Control"))
+		}
+	}
+}
