@@ -11,6 +11,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -142,6 +143,7 @@ type Stats struct {
 	NoPlugin       atomic.Int64 // requests served with no plugin loaded
 	Rewritten      atomic.Int64 // bodies streamed through the rewriter
 	UpstreamErrors atomic.Int64 // origin failures answered with 502/504
+	Aborted        atomic.Int64 // transfers cut mid-body: the visitor went away, or the origin broke off
 	SeenLoads      atomic.Int64 // seen-filters loaded
 	SeenDropped    atomic.Int64 // seen-filters ignored (malformed, tampered, expired, old format)
 	SeenErrors     atomic.Int64 // seen-filters the store could not load (Redis timeouts and errors)
@@ -213,7 +215,10 @@ func New(cfg Config) *Proxy {
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		BufferPool:     bufferPool{},
-		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		// ReverseProxy logs an origin that broke off mid-body, with
+		// neither route nor path: done logs it with them, so its own line
+		// is only for debugging.
+		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 	}
 	return p
 }
@@ -298,6 +303,23 @@ type state struct {
 	discardSeen bool
 	resend      bool
 	resends     int
+	// origin is the origin's response body, as everything reads it.
+	origin originStream
+}
+
+// originStream is an origin's response body that keeps the first error a
+// read of it returned other than io.EOF: the origin broke off.
+type originStream struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *originStream) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 // readOnlySeen answers from a seen-set and records nothing: for responses
@@ -328,29 +350,36 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p.stats.Requests.Add(1)
 	st := &state{secure: p.fwd.secure(r)}
+	rw := &statusWriter{ResponseWriter: w}
 	if s := p.hold(); s != nil {
 		defer s.Drop()
 		st.site = s
 		st.req = s.NewRequest()
 		defer s.Release(st.req)
-		p.decide(r, st)
-		if st.seen != nil {
-			defer p.doneSeen(r, st)
-		}
-		if rd := st.req.Plan.Redirect; rd != nil {
-			p.redirect(w, r, st)
-			st.outcome = metrics.Redirected
-			p.done(r, st, rd.Status, start)
-			return
-		}
 	} else {
 		st.outcome = metrics.NoPlugin
 		p.stats.NoPlugin.Add(1)
 	}
-	rw := &statusWriter{ResponseWriter: w}
+	// Deferred, and before the plan is released: ReverseProxy panics with
+	// http.ErrAbortHandler when the copy of a body fails (the visitor
+	// went away, or the origin broke off), and that request is logged and
+	// counted too.
+	finished := false
+	defer func() { p.done(r, st, rw.status, start, !finished) }()
+	if st.site != nil {
+		p.decide(r, st)
+		if st.seen != nil {
+			defer p.doneSeen(r, st)
+		}
+		if st.req.Plan.Redirect != nil {
+			p.redirect(rw, r, st)
+			st.outcome = metrics.Redirected
+			finished = true
+			return
+		}
+	}
 	st.w = rw
-	// Deferred: ReverseProxy panics with http.ErrAbortHandler when the
-	// origin breaks off mid-body, and no flush may run after that either.
+	// Deferred: no flush may run after the handler, nor after that panic.
 	defer rw.stop()
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	p.rp.ServeHTTP(rw, r)
@@ -362,7 +391,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.rb, st.rewrote, st.held = nil, false, false
 		p.rp.ServeHTTP(rw, r)
 	}
-	p.done(r, st, rw.status, start)
+	finished = true
 }
 
 // decide loads what is known of the visitor (seen-filter, caps) and runs
@@ -473,8 +502,20 @@ func failureReason(err error) string {
 	return "error"
 }
 
-// done records a finished request.
-func (p *Proxy) done(r *http.Request, st *state, status int, start time.Time) {
+// done records a finished request, in metrics and the access log. A
+// request whose handler did not finish (cut), or whose origin broke off
+// mid-body when ReverseProxy does not panic (outside a server), is
+// aborted: its transfer was cut. An origin that broke off is logged
+// with the request's route and path.
+func (p *Proxy) done(r *http.Request, st *state, status int, start time.Time, cut bool) {
+	if err := st.origin.err; cut || err != nil && st.outcome != metrics.UpstreamError {
+		st.outcome = metrics.Aborted
+		p.stats.Aborted.Add(1)
+		if err != nil && r.Context().Err() == nil {
+			p.log.WarnContext(r.Context(), "the origin broke off the response body; the transfer to the visitor is cut",
+				"route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
+		}
+	}
 	d := time.Since(start)
 	p.cfg.Metrics.Request(p.cfg.Route, st.outcome, d)
 	p.access(r, st, status, d)

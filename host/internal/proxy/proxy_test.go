@@ -9,17 +9,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/guest"
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -385,4 +389,108 @@ func TestGlobalPrivacyControl(t *testing.T) {
 			t.Fatal("a visitor id cookie was written despite Sec-GPC: 1")
 		}
 	}
+}
+
+// TestCutTransfersAreLoggedAndCounted: a transfer cut mid-body, by an
+// origin that breaks off (a page passed as it came, and one being
+// rewritten) or by a visitor who goes away, is logged once in the access
+// log and counted once in bespoke_requests_total, as aborted; the
+// origin's break is a warning that names the route and the path.
+func TestCutTransfersAreLoggedAndCounted(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/slow.txt":
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, strings.Repeat("x", 100))
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
+		case "/cut.html":
+			w.Header().Set("Content-Type", "text/html")
+		default:
+			w.Header().Set("Content-Type", "text/plain")
+		}
+		// Promise more than is sent, then close the connection.
+		w.Header().Set("Content-Length", "100000")
+		io.WriteString(w, `<!doctype html><p id="t">Hello</p>`)
+		w.(http.Flusher).Flush()
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			c.Close()
+		}
+	})
+	var logs syncbuf.Buffer
+	m := metrics.New()
+	e := newEnv(t, origin, []byte(`rules:
+  - name: greet
+    actions:
+      - set_inner: { select: "#t", text: Bonjour }
+`), func(c *proxy.Config) {
+		c.Logger, c.AccessLog, c.Metrics, c.Route = slog.New(slog.NewTextHandler(&logs, nil)), true, m, "shop"
+	})
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, path := range []string{"/cut.txt", "/cut.html", "/slow.txt"} {
+		resp, err := client.Get(e.proxy.URL + path)
+		switch {
+		case err != nil && path == "/slow.txt":
+			t.Fatal(err)
+		case err != nil:
+			// Cut before the start of the body left net/http's buffer.
+		case path == "/slow.txt":
+			// The visitor reads a little, then goes away.
+			io.ReadFull(resp.Body, make([]byte, 10))
+			resp.Body.Close()
+		default:
+			if _, err := io.ReadAll(resp.Body); err == nil {
+				t.Errorf("%s: the body came whole", path)
+			}
+			resp.Body.Close()
+		}
+		access := regexp.MustCompile(`msg=request route=shop method=GET path=` + regexp.QuoteMeta(path) + ` status=200 .*outcome=aborted`)
+		deadline := time.Now().Add(10 * time.Second)
+		for !access.MatchString(logs.String()) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := len(access.FindAllString(logs.String(), -1)); n != 1 {
+			t.Errorf("%s: %d access log lines saying aborted, want 1:\n%s", path, n, logs.String())
+		}
+		broke := `level=WARN msg="the origin broke off the response body; the transfer to the visitor is cut" route=shop path=` + path
+		if got := strings.Count(logs.String(), broke); path != "/slow.txt" && got != 1 || path == "/slow.txt" && got != 0 {
+			t.Errorf("%s: %d warnings that the origin broke off:\n%s", path, got, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "level=WARN msg=\"httputil:") {
+		t.Errorf("ReverseProxy's own line, without route or path, is a warning:\n%s", logs.String())
+	}
+	if got := requestsTotal(t, m, "shop", metrics.Aborted); got != 3 {
+		t.Errorf("bespoke_requests_total{outcome=aborted} = %v, want 3", got)
+	}
+	if got := e.p.Stats().Aborted.Load(); got != 3 {
+		t.Errorf("Stats().Aborted = %d, want 3", got)
+	}
+}
+
+// requestsTotal reads bespoke_requests_total for a route and outcome.
+func requestsTotal(t *testing.T, m *metrics.Metrics, route, outcome string) float64 {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, f := range fams {
+		if f.GetName() != "bespoke_requests_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["route"] == route && labels["outcome"] == outcome {
+				total += s.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
 }

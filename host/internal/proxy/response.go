@@ -27,6 +27,14 @@ import (
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	resp.Header.Set("Via", appendVia(resp.Header.Values("Via"), resp.ProtoMajor, resp.ProtoMinor, p.fwd.via))
 	st, _ := resp.Request.Context().Value(stateKey{}).(*state)
+	if st != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		// Whatever reads the body reads it through st.origin, which keeps
+		// the origin's error for the log (see done). An upgraded
+		// connection's body is the connection, which ReverseProxy takes
+		// as it is.
+		st.origin = originStream{ReadCloser: resp.Body}
+		resp.Body = &st.origin
+	}
 	if st == nil || st.site == nil {
 		return nil
 	}
