@@ -205,7 +205,8 @@ type responsePlan struct {
 	hold            holdKind
 	// noCache makes the browser revalidate the page before showing it
 	// again (it records what it shows). A response that counts a cap gets
-	// it too, once it is known that it did.
+	// it too, once it is known that it did; a HEAD gets what its GET
+	// would.
 	noCache bool
 }
 
@@ -273,8 +274,12 @@ func planResponse(in responseInput) responsePlan {
 	// A page view: a page (HTML or JSON) the request does not say is a
 	// subresource or a prefetch, served whole (200), or revalidated (a
 	// 304 for a copy this plan edits: the browser shows that copy again).
-	rp.view = page && !rp.head && !in.req.asset &&
+	// A HEAD shows nothing, so it records and counts nothing, but gets
+	// the caching headers a GET's view would (getView): a cache may
+	// update its copy of the GET's response with them.
+	getView := page && !in.req.asset &&
 		(in.status == http.StatusOK || in.status == http.StatusNotModified && bodyChanged)
+	rp.view = getView && !rp.head
 	rp.effectsBody = rp.body
 	if in.status == http.StatusNotModified && rp.view {
 		// The copy revalidated was made with this plan's edits.
@@ -312,9 +317,11 @@ func planResponse(in responseInput) responsePlan {
 
 	// hide_seen records what the page shows even when it hides nothing,
 	// so the cookie may change whenever the body goes through an edit.
-	seenCookie := rp.view && in.req.seen && in.req.seenInHeaders &&
-		(marks || pl.SeenEdits && rp.body != BodyPass)
-	rp.private = rp.personalized || rp.setVisitor || seenCookie || caps || len(pl.Cookies) > 0
+	getCaps := getView && in.req.caps
+	getMarks := getView && in.req.seen && len(pl.MarkSeen) > 0
+	seenCookie := getView && in.req.seen && in.req.seenInHeaders &&
+		(getMarks || pl.SeenEdits && rp.body != BodyPass)
+	rp.private = rp.personalized || rp.setVisitor || seenCookie || getCaps || len(pl.Cookies) > 0
 
 	if (html && in.site.hasEdits) || in.site.touchesNonHTML {
 		rp.vary = append(rp.vary, in.site.vary...)
@@ -349,8 +356,10 @@ func planResponse(in responseInput) responsePlan {
 		rp.save = saveNow
 	}
 	// What this view shows becomes seen: a copy the browser reused would
-	// show it again as unseen. The browser must ask first.
-	rp.noCache = rp.save != saveNever && (marks || pl.SeenEdits)
+	// show it again as unseen. The browser must ask first. (A GET's view
+	// that counts a cap is sent no-cache once it counted: a HEAD, which
+	// cannot know, is sent it when a capped rule matched.)
+	rp.noCache = getView && in.req.seen && (getMarks || pl.SeenEdits) || rp.head && getCaps
 	switch {
 	case rp.body != BodyHTML:
 	case rp.save == saveAfterHold && pl.SeenEdits:

@@ -163,6 +163,41 @@ func TestGPCWritesNoSeenState(t *testing.T) {
 	}
 }
 
+// TestHeadOfAHideSeenPage: HEAD answers with the headers GET would
+// (a page that records what it shows is private and no-cache, so that a
+// cache does not freshen its copy of the page with the HEAD's), but
+// shows no item, so it records none: it sets no seen cookie.
+func TestHeadOfAHideSeenPage(t *testing.T) {
+	store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	e := newSeenEnv(t, store)
+	get := e.get(t, "/")
+	req, _ := http.NewRequest(http.MethodHead, e.proxy.URL+"/", nil)
+	head, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head.Body.Close()
+	if get.Header.Get("Cache-Control") != "private, no-cache" {
+		t.Errorf("GET: Cache-Control %q", get.Header.Get("Cache-Control"))
+	}
+	for _, k := range []string{"Cache-Control", "Vary", "Etag", "Content-Type", "Last-Modified"} {
+		if g, h := strings.Join(get.Header.Values(k), ", "), strings.Join(head.Header.Values(k), ", "); g != h {
+			t.Errorf("%s: GET %q, HEAD %q", k, g, h)
+		}
+	}
+	for _, c := range head.Cookies() {
+		if c.Name == seen.DefaultCookieName {
+			t.Errorf("HEAD recorded items seen: %s", c)
+		}
+	}
+	for _, c := range get.Cookies() {
+		if c.Name == seen.DefaultCookieName {
+			return
+		}
+	}
+	t.Errorf("GET recorded no item seen: %q", get.Header.Values("Set-Cookie"))
+}
+
 func TestTamperedSeenCookieIsReplaced(t *testing.T) {
 	store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
 	e := newSeenEnv(t, store)
