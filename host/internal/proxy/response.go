@@ -97,6 +97,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			sharedCaps:      p.sharedCaps(st),
 			caps:            st.allowed && st.caps != nil && len(pl.Capped) > 0,
 			editedCopy:      st.editedCopy,
+			noDocument:      resp.StatusCode == http.StatusNotModified && loadsNoDocument(resp.Request.Header),
 			maxRewriteBytes: p.cfg.MaxRewriteBytes,
 		},
 	}

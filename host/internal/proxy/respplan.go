@@ -143,8 +143,10 @@ type requestFacts struct {
 	caps, sharedCaps bool
 	// editedCopy: the request revalidates a copy made with the plan's
 	// edits (its If-None-Match named a tag derived for them), so a 304
-	// stands for that copy.
-	editedCopy bool
+	// stands for that copy. noDocument: the request says it loads no
+	// page or JSON document (see loadsNoDocument); set for a 304 only,
+	// which names no type of its own.
+	editedCopy, noDocument bool
 	// maxRewriteBytes bounds the bodies rewritten.
 	maxRewriteBytes int64
 }
@@ -323,14 +325,18 @@ func planResponse(in responseInput) responsePlan {
 		(getMarks || pl.SeenEdits && rp.body != BodyPass)
 	rp.private = rp.personalized || rp.setVisitor || seenCookie || getCaps || len(pl.Cookies) > 0
 
-	if (html && in.site.hasEdits) || in.site.touchesNonHTML {
+	// A 304 carries the Vary of the 200 it stands for (RFC 9110 15.4.5):
+	// a page's, unless the request says it loads something else, and an
+	// edited copy's Accept-Encoding.
+	notModifiedPage := in.status == http.StatusNotModified && (bodyChanged || ct == "" && !in.req.noDocument)
+	if (html || notModifiedPage) && in.site.hasEdits || in.site.touchesNonHTML {
 		rp.vary = append(rp.vary, in.site.vary...)
 	}
 	if rp.body != BodyPass {
 		rp.decode = enc
 		rp.encode = negotiate(in.req.acceptEncoding, enc)
 	}
-	if rp.changed {
+	if rp.changed || in.status == http.StatusNotModified && bodyChanged {
 		// The encoding sent depends on what the visitor accepts.
 		rp.vary = append(rp.vary, "Accept-Encoding")
 	}

@@ -77,3 +77,31 @@ func TestStaleCopyAfterARuleStartsEditing(t *testing.T) {
 		}
 	}
 }
+
+// TestNotModifiedVariesAsItsPage: a 304 carries the Vary of the 200 it
+// stands for (RFC 9110 15.4.5): the edited page's (the headers the rules
+// read, and Accept-Encoding), the unedited page's, and the style
+// sheet's.
+func TestNotModifiedVariesAsItsPage(t *testing.T) {
+	e := newEnv(t, validatorsOrigin(), []byte(`rules:
+  - name: fr
+    when: geo.country == "FR"
+    actions:
+      - set_inner: { select: "#x", text: Bonjour }
+`))
+	vary := func(r response) string { return strings.Join(r.Header.Values("Vary"), ", ") }
+	for _, tt := range []struct {
+		name, path string
+		headers    []string
+	}{
+		{"edited page", "/", []string{"CF-IPCountry", "FR", "Sec-Fetch-Dest", "document"}},
+		{"unedited page", "/", []string{"CF-IPCountry", "US", "Sec-Fetch-Dest", "document"}},
+		{"style sheet", "/site.css", []string{"CF-IPCountry", "FR", "Sec-Fetch-Dest", "style"}},
+	} {
+		page := e.get(t, tt.path, tt.headers...)
+		rev := e.get(t, tt.path, append([]string{"If-None-Match", page.Header.Get("Etag")}, tt.headers...)...)
+		if rev.StatusCode != 304 || vary(rev) != vary(page) {
+			t.Errorf("%s: %d, Vary %q; the 200's %q", tt.name, rev.StatusCode, vary(rev), vary(page))
+		}
+	}
+}
