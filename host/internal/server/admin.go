@@ -104,8 +104,8 @@ func guardAdmin(next http.Handler, token string, hosts []string) http.Handler {
 			return
 		}
 		if token != "" && !probe {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) != 1 {
+			got, ok := bearer(r.Header.Get("Authorization"))
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="bespoke admin"`)
 				http.Error(w, "401 Unauthorized: send Authorization: Bearer <admin token>", http.StatusUnauthorized)
 				return
@@ -113,6 +113,17 @@ func guardAdmin(next http.Handler, token string, hosts []string) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearer returns the token of an Authorization header of the Bearer
+// scheme. The scheme is case-insensitive (RFC 9110 11.1: "bearer" and
+// "BEARER" are Bearer) and one or more spaces part it from the token.
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(token, " "), true
 }
 
 // adminHost reports whether a Host value names the admin listener as the

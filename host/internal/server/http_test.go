@@ -615,6 +615,11 @@ func TestAdminRefusesWebPages(t *testing.T) {
 		{"metrics with the token", "GET", "/metrics", []string{"Authorization", bearer}, 200},
 		{"metrics without", "GET", "/metrics", nil, 401},
 		{"a wrong token", "GET", "/_bespoke/status", []string{"Authorization", "Bearer nope"}, 401},
+		// RFC 9110 11.1: the scheme is case-insensitive.
+		{"the scheme in lower case", "GET", "/metrics", []string{"Authorization", "bearer s3cret-admin-token-1234"}, 200},
+		{"the scheme in capitals, two spaces", "GET", "/metrics", []string{"Authorization", "BEARER  s3cret-admin-token-1234"}, 200},
+		{"another scheme", "GET", "/metrics", []string{"Authorization", "Basic s3cret-admin-token-1234"}, 401},
+		{"the scheme alone", "GET", "/metrics", []string{"Authorization", "Bearer"}, 401},
 		{"health checks need none", "GET", "/healthz", nil, 200},
 		{"readiness needs none", "GET", "/readyz", nil, 200},
 		{"reload from a foreign origin", "POST", "/_bespoke/reload", []string{"Authorization", bearer, "Origin", "http://evil.example"}, 403},
