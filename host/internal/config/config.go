@@ -192,7 +192,9 @@ type Route struct {
 	Name string `yaml:"name"`
 	// Host is "example.com", "*.example.com", or empty for any host.
 	Host string `yaml:"host"`
-	// Path is the path prefix served ("/" when empty).
+	// Path is the path prefix served ("/" when empty), in whole
+	// segments: "/blog" serves /blog and what is under /blog/ (with any
+	// query), not /blogger; "/blog/" serves what is under /blog/.
 	Path string `yaml:"path"`
 	// Origin is where requests go.
 	Origin string `yaml:"origin"`

@@ -1,7 +1,7 @@
 // Package router sends each request to the proxy of the route that serves
 // it: routes match a host (exact, "*.example.com", or any) and a path
-// prefix, and the most specific match wins (an exact host over a wildcard
-// over any; then the longest prefix).
+// prefix of whole segments, and the most specific match wins (an exact
+// host over a wildcard over any; then the longest prefix).
 package router
 
 import (
@@ -16,7 +16,9 @@ type Route struct {
 	Name string
 	// Host is "example.com", "*.example.com", or "" for any host.
 	Host string
-	// Prefix is the path prefix ("/", "/blog/"); "" means "/".
+	// Prefix is the path prefix ("/", "/blog/", "/blog"); "" means "/".
+	// It matches whole segments: "/blog" serves /blog and what is under
+	// /blog/, not /blogger; "/blog/" serves what is under /blog/.
 	Prefix string
 	// Handler serves the route's requests (a *proxy.Proxy).
 	Handler http.Handler
@@ -51,7 +53,7 @@ func (rt *Router) Match(host, path string) *Route {
 	for i := range rt.routes {
 		r := &rt.routes[i]
 		hs := hostScore(r.Host, host)
-		if hs < 0 || !strings.HasPrefix(path, r.Prefix) {
+		if hs < 0 || !underPrefix(path, r.Prefix) {
 			continue
 		}
 		if hs > bestHost || hs == bestHost && len(r.Prefix) > bestLen {
@@ -59,6 +61,17 @@ func (rt *Router) Match(host, path string) *Route {
 		}
 	}
 	return best
+}
+
+// underPrefix reports whether path is prefix or under it. A prefix that
+// does not end in "/" ends at a segment's end: an operator who writes
+// path: /blog means the blog, and /blogger is another section of the
+// site, whose pages the blog's rules and origin would not expect.
+func underPrefix(path, prefix string) bool {
+	if !strings.HasPrefix(path, prefix) {
+		return false
+	}
+	return len(path) == len(prefix) || strings.HasSuffix(prefix, "/") || path[len(prefix)] == '/'
 }
 
 // hostScore ranks how a route's host matches: 2 exact, 1 wildcard, 0 any,

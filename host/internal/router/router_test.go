@@ -17,6 +17,7 @@ func TestMatch(t *testing.T) {
 		{Name: "shop", Host: "shop.example.com", Handler: named("shop")},
 		{Name: "shop-api", Host: "shop.example.com", Prefix: "/api/", Handler: named("shop-api")},
 		{Name: "sub", Host: "*.example.com", Handler: named("sub")},
+		{Name: "docs", Prefix: "/docs", Handler: named("docs")},
 	})
 	tests := []struct{ host, path, want string }{
 		{"other.test", "/", "any"},
@@ -25,6 +26,15 @@ func TestMatch(t *testing.T) {
 		{"SHOP.example.com:8080", "/api/items", "shop-api"},
 		{"shop.example.com", "/blog/x", "shop"}, // an exact host wins over a longer prefix on any host
 		{"eu.example.com", "/", "sub"},
+		// A prefix matches whole segments; one ending in / what is under it.
+		{"other.test", "/docs", "docs"},
+		{"other.test", "/docs/", "docs"},
+		{"other.test", "/docs/install", "docs"},
+		{"other.test", "/docs?page=2", "docs"},
+		{"other.test", "/docsearch", "any"},
+		{"other.test", "/docs.html", "any"},
+		{"other.test", "/blog", "any"},
+		{"other.test", "/blogger", "any"},
 	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
