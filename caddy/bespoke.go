@@ -73,7 +73,8 @@ type Handler struct {
 	// headers are believed (CIDR prefixes, "loopback", "private"); empty
 	// means loopback and private addresses.
 	TrustedProxies []string `json:"trusted_proxies,omitempty"`
-	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation.
+	// DebugHeaders adds X-Bespoke-Rules, X-Bespoke-Generation and
+	// X-Bespoke-Untouched.
 	DebugHeaders bool `json:"debug_headers,omitempty"`
 
 	h   *host.Handler

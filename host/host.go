@@ -109,7 +109,9 @@ type Config struct {
 	// AccessLog writes one line per request at Info level.
 	AccessLog bool
 	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
-	// responses, naming the rules that matched.
+	// responses, naming the rules that matched and the plugin's
+	// generation, and X-Bespoke-Untouched, saying why a page the rules
+	// edit went out as the origin sent it.
 	DebugHeaders bool
 
 	// CacheDir is where compiled plugin code is cached; "" means the

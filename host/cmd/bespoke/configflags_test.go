@@ -1,7 +1,10 @@
 package main
 
 import (
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -224,5 +227,93 @@ func TestServeCheck(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestDebugHeadersDocumented: every header --debug-headers adds to a
+// response is named by serve -h, under the option, and by
+// OPERATIONS.md; X-Bespoke-Untouched was named by neither.
+func TestDebugHeadersDocumented(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.URL.Path == "/untouched" {
+			w.Header().Set("Cache-Control", "no-transform")
+		}
+		io.WriteString(w, `<html><body><h1 id="t">Hello</h1></body></html>`)
+	}))
+	defer origin.Close()
+	s := serveBinary(t, "--origin", origin.URL, "--rules", writeRules(t, helloRules), "--debug-headers")
+	added := map[string]bool{}
+	for _, path := range []string{"/", "/untouched"} {
+		resp, err := http.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for name := range resp.Header {
+			if strings.HasPrefix(name, "X-Bespoke-") {
+				added[name] = true
+			}
+		}
+	}
+	for _, name := range []string{"X-Bespoke-Rules", "X-Bespoke-Generation", "X-Bespoke-Untouched"} {
+		if !added[name] {
+			t.Errorf("no response carried %s", name)
+		}
+	}
+	_, _, help := bespoke("serve", "-h")
+	_, usage, _ := strings.Cut(help, "\n  -debug-headers\n")
+	usage, _, _ = strings.Cut(usage, "\n  -")
+	doc, err := os.ReadFile("../../OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range added {
+		if !strings.Contains(usage, name) {
+			t.Errorf("serve -h does not name %s under --debug-headers:\n%s", name, usage)
+		}
+		if !strings.Contains(string(doc), "`"+name+"`") {
+			t.Errorf("OPERATIONS.md does not name %s", name)
+		}
+	}
+}
+
+// TestAdminTokenMinimum: a token shorter than the minimum stops serve
+// --check, from the file or the environment, and the minimum the error
+// gives is the one OPERATIONS.md and serve -h give.
+func TestAdminTokenMinimum(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short")
+	long := filepath.Join(dir, "long")
+	os.WriteFile(short, []byte("fifteen-chars-x\n"), 0o600)
+	os.WriteFile(long, []byte("sixteen-chars-xx\n"), 0o600)
+	base := []string{"serve", "--check", "--origin", "http://127.0.0.1:9", "--rules", demoRules, "--cache-dir", "-"}
+	tests := []struct {
+		name  string
+		args  []string
+		env   string
+		code  int
+		wants string
+	}{
+		{"a short token file", []string{"--admin-token-file", short}, "", 1, "the token must be at least 16 characters"},
+		{"a short token in the environment", nil, "fifteen-chars-x", 1, "$BESPOKE_ADMIN_TOKEN: the token must be at least 16 characters"},
+		{"a token file of 16", []string{"--admin-token-file", long}, "", 0, "bespoke: ok"},
+		{"a token of 16 in the environment", nil, "sixteen-chars-xx", 0, "bespoke: ok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("BESPOKE_ADMIN_TOKEN", tt.env)
+			code, out, errOut := bespoke(append(base, tt.args...)...)
+			if code != tt.code || !strings.Contains(out+errOut, tt.wants) {
+				t.Errorf("exit %d, want %d with %q:\n%s%s", code, tt.code, tt.wants, out, errOut)
+			}
+		})
+	}
+	doc, _ := os.ReadFile("../../OPERATIONS.md")
+	if !strings.Contains(strings.Join(strings.Fields(string(doc)), " "), "The token is at least 16 characters") {
+		t.Error("OPERATIONS.md does not give the admin token's minimum")
+	}
+	if _, _, help := bespoke("serve", "-h"); !strings.Contains(help, "at least 16 characters") {
+		t.Error("serve -h does not give the admin token's minimum")
 	}
 }

@@ -39,8 +39,9 @@ type Config struct {
 	// reachable from the internet.
 	Admin string `yaml:"admin"`
 	// AdminTokenFile holds a bearer token every admin request but
-	// /healthz and /readyz must present (Authorization: Bearer TOKEN).
-	// Empty means $BESPOKE_ADMIN_TOKEN, and without it no token.
+	// /healthz and /readyz must present (Authorization: Bearer TOKEN),
+	// at least 16 characters. Empty means $BESPOKE_ADMIN_TOKEN, and
+	// without it no token.
 	AdminTokenFile string `yaml:"admin_token_file"`
 	// AdminHosts are the Host names ("admin.internal", with or without a
 	// port) and address prefixes ("10.0.0.0/8") the admin listener
@@ -77,8 +78,9 @@ type Log struct {
 	Format string `yaml:"format"`
 	// Access logs one line per request.
 	Access *bool `yaml:"access"`
-	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
-	// responses.
+	// DebugHeaders adds X-Bespoke-Rules, X-Bespoke-Generation and, on a
+	// page the rules edit that went out as the origin sent it,
+	// X-Bespoke-Untouched (the reason) to responses.
 	DebugHeaders bool `yaml:"debug_headers"`
 }
 

@@ -197,8 +197,14 @@ func (s *Server) secret() ([]byte, error) {
 	return k, nil
 }
 
+// minAdminToken is the fewest characters an admin token may have: a
+// shorter one could be guessed by a client on the admin listener's
+// network.
+const minAdminToken = 16
+
 // readAdminToken reads the admin API's bearer token: admin_token_file,
-// else $BESPOKE_ADMIN_TOKEN, else none.
+// else $BESPOKE_ADMIN_TOKEN, else none. Either must hold minAdminToken
+// characters or more, spaces around it aside.
 func (s *Server) readAdminToken() (string, error) {
 	if f := s.cfg.AdminTokenFile; f != "" {
 		b, err := os.ReadFile(f)
@@ -206,12 +212,16 @@ func (s *Server) readAdminToken() (string, error) {
 			return "", fmt.Errorf("admin_token_file: %w", err)
 		}
 		t := strings.TrimSpace(string(b))
-		if len(t) < 16 {
-			return "", fmt.Errorf("admin_token_file %s: the token must be at least 16 characters", f)
+		if len(t) < minAdminToken {
+			return "", fmt.Errorf("admin_token_file %s: the token must be at least %d characters", f, minAdminToken)
 		}
 		return t, nil
 	}
-	return strings.TrimSpace(os.Getenv("BESPOKE_ADMIN_TOKEN")), nil
+	t := strings.TrimSpace(os.Getenv("BESPOKE_ADMIN_TOKEN"))
+	if t != "" && len(t) < minAdminToken {
+		return "", fmt.Errorf("$BESPOKE_ADMIN_TOKEN: the token must be at least %d characters", minAdminToken)
+	}
+	return t, nil
 }
 
 // requestContext builds where request values come from, and returns the
