@@ -215,7 +215,16 @@ func TestServeCheck(t *testing.T) {
 		{"a Redis store that does not answer", []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--listen", busy.Addr().String(), "--cache-dir", "-",
 			"--seen-store", "redis", "--redis", "redis://127.0.0.1:1"}, 0, []string{
 			"warning: the seen store at 127.0.0.1:1 does not answer", "bespoke: ok, 1 route(s)"}},
+		// A Redis URL alone selects the Redis store (it was ignored, and
+		// the state kept in cookies); beside another store it is refused.
+		{"a Redis URL without --seen-store", []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--listen", busy.Addr().String(), "--cache-dir", "-",
+			"--redis", "redis://127.0.0.1:1"}, 0, []string{"warning: the seen store at 127.0.0.1:1 does not answer"}},
+		{"a Redis URL with --seen-store cookie", []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--listen", busy.Addr().String(), "--cache-dir", "-",
+			"--seen-store", "cookie", "--redis", "redis://127.0.0.1:1"}, 2, []string{"--redis is the URL of --seen-store redis; --seen-store cookie keeps nothing in Redis: drop one of them"}},
+		{"seen.redis with store: cookie", []string{"--config", filepath.Join(dir, "cookie-redis.yaml")}, 1, []string{
+			"cookie-redis.yaml:3:31: seen.redis is set but seen.store is cookie"}},
 	}
+	os.WriteFile(filepath.Join(dir, "cookie-redis.yaml"), []byte("listen: \""+busy.Addr().String()+"\"\ncache_dir: \"-\"\nseen: { store: cookie, redis: \"redis://127.0.0.1:1\" }\nroutes: [{ origin: \"http://127.0.0.1:9\", rules: "+good+" }]\n"), 0o644)
 	for _, tt := range tests {
 		code, out, errOut := bespoke(append([]string{"serve", "--check", "--admin", busy.Addr().String()}, tt.args...)...)
 		if code != tt.code {

@@ -70,8 +70,8 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	watch := fs.Duration("watch", time.Second, "how often to check the rule or plugin file for changes (0 disables)")
 	preserveHost := fs.Bool("preserve-host", false, "send the visitor's Host header to the origin")
 	grace := fs.Duration("grace", 10*time.Second, "on SIGTERM, how long to let requests in flight finish")
-	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off")
-	redisURL := fs.String("redis", "", "Redis `URL` for --seen-store redis, which also keeps caps counts: redis://host:6379/0 (rediss:// for TLS), Cluster seeds redis://h1:7000,redis://h2:7000, or redis+sentinel://h1:26379/master")
+	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off; redis when --redis is given without it")
+	redisURL := fs.String("redis", "", "Redis `URL` of the redis seen store, which also keeps caps counts: redis://host:6379/0 (rediss:// for TLS), Cluster seeds redis://h1:7000,redis://h2:7000, or redis+sentinel://h1:26379/master; selects --seen-store redis")
 	seenTimeout := fs.Duration("seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen")
 	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies (default: $BESPOKE_SECRET, else a random key per process)")
 	tlsCert := fs.String("tls-cert", "", "certificate chain `file` (PEM): serve visitors over TLS, with HTTP/2 (reloaded when it changes)")
@@ -124,6 +124,12 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return usagef("--edit-map-cache: %v", err)
 		}
 		mapSize := config.Size(mapBytes)
+		store := *seenStore
+		if !set["seen-store"] {
+			store = "" // the configuration's default: redis with a URL, else cookie
+		} else if *redisURL != "" && store != "redis" {
+			return usagef("--redis is the URL of --seen-store redis; --seen-store %s keeps nothing in Redis: drop one of them", store)
+		}
 		access := *accessLog
 		watchEvery := config.Duration(*watch)
 		cfg = &config.Config{
@@ -133,7 +139,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			Watch:         &watchEvery,
 			Log:           config.Log{Format: *logFormat, Access: &access, DebugHeaders: *debugHeaders},
 			Geo:           config.Geo{Providers: g.providers, TrustedProxies: g.trusted, Header: g.header, GeoIP: g.geoip, TimeZone: g.timezone},
-			Seen:          config.Seen{Store: *seenStore, Redis: *redisURL, Timeout: config.Duration(*seenTimeout)},
+			Seen:          config.Seen{Store: store, Redis: *redisURL, Timeout: config.Duration(*seenTimeout)},
 			Limits:        config.Limits{PoolSize: *poolSize, DecideTimeout: config.Duration(*decideTimeout), MaxRewriteBytes: config.Size(size), EditMapCache: &mapSize},
 			Routes:        []config.Route{{Name: "default", Origin: *origin, Rules: *rulesFile, Plugin: *pluginFile, PreserveHost: *preserveHost}},
 		}

@@ -123,13 +123,15 @@ type Geo struct {
 
 // Seen configures the seen-filter store.
 type Seen struct {
-	// Store is "cookie", "redis" or "off".
+	// Store is "cookie", "redis" or "off". Empty means "redis" when
+	// Redis is set, else "cookie".
 	Store string `yaml:"store"`
-	// Redis names the server, Cluster or Sentinel master, for store:
-	// redis: redis://host:port/db (rediss:// for TLS), a comma-separated
+	// Redis names the server, Cluster or Sentinel master of the redis
+	// store: redis://host:port/db (rediss:// for TLS), a comma-separated
 	// list of Cluster seeds (redis://h1:7000,redis://h2:7000),
 	// redis+cluster://h1:7000, or redis+sentinel://h1:26379,h2:26379/master
 	// (see seen.ParseRedisURL). Frequency-cap counts are kept there too.
+	// With store cookie or off it is an error: it would not be used.
 	Redis string `yaml:"redis"`
 	// Window is how long an item stays seen.
 	Window Duration `yaml:"window"`
@@ -295,6 +297,11 @@ func (c *Config) Defaults() {
 	def(&c.Geo.Providers, "cloudflare,cloudfront,vercel")
 	def(&c.Geo.TrustedProxies, "loopback,private")
 	def(&c.Geo.TimeZone, "UTC")
+	if c.Seen.Redis != "" {
+		// A Redis URL says where the state is to be kept; leaving it
+		// unused for want of store: redis would keep it in cookies.
+		def(&c.Seen.Store, "redis")
+	}
 	def(&c.Seen.Store, "cookie")
 	if c.Seen.Window == 0 {
 		c.Seen.Window = Duration(30 * 24 * time.Hour)
@@ -382,6 +389,9 @@ func (c *Config) Validate() error {
 	}
 	switch c.Seen.Store {
 	case "cookie", "off":
+		if c.Seen.Redis != "" {
+			bad("seen.redis", "seen.redis is set but seen.store is %s, which keeps nothing in Redis: set store: redis (or leave store out), or remove seen.redis", c.Seen.Store)
+		}
 	case "redis":
 		if c.Seen.Redis == "" {
 			bad("seen.redis", "seen.store is redis but seen.redis (redis://host:port) is empty")

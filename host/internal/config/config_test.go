@@ -204,6 +204,35 @@ func TestWatch(t *testing.T) {
 	}
 }
 
+// TestSeenStoreFromRedisURL: a Redis URL selects the Redis store when
+// the store is not named, and is refused beside a store that would not
+// use it (it was ignored, and the state kept in cookies).
+func TestSeenStoreFromRedisURL(t *testing.T) {
+	tests := []struct{ src, store, err string }{
+		{"", "cookie", ""},
+		{"seen: { redis: \"redis://127.0.0.1:6379/0\" }\n", "redis", ""},
+		{"seen: { store: redis, redis: \"redis://127.0.0.1:6379/0\" }\n", "redis", ""},
+		{"seen: { store: off }\n", "off", ""},
+		{"seen: { store: cookie, redis: \"redis://127.0.0.1:6379/0\" }\n", "",
+			`b.yaml:1:31: seen.redis is set but seen.store is cookie, which keeps nothing in Redis: set store: redis (or leave store out), or remove seen.redis`},
+		{"seen:\n  store: off\n  redis: \"redis://127.0.0.1:6379/0\"\n", "",
+			`b.yaml:3:10: seen.redis is set but seen.store is off, which keeps nothing in Redis`},
+	}
+	for _, tt := range tests {
+		c, err := Parse("b.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		switch {
+		case tt.err != "":
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err = %v, want %q", tt.src, err, tt.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.src, err)
+		case c.Seen.Store != tt.store:
+			t.Errorf("%q: store %q, want %q", tt.src, c.Seen.Store, tt.store)
+		}
+	}
+}
+
 // TestValidationPositions: what Validate refuses is reported, every
 // value at once, where the file writes it, or where the nearest
 // enclosing value is for one left to its default.
