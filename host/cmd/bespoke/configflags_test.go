@@ -326,3 +326,30 @@ func TestAdminTokenMinimum(t *testing.T) {
 		t.Error("serve -h does not give the admin token's minimum")
 	}
 }
+
+// TestServeNegativeOptions: a negative duration or count on the command
+// line is refused, naming the option: --watch -1s stopped watching the
+// rule file without a word, with or without --config.
+func TestServeNegativeOptions(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bespoke.yaml")
+	if err := os.WriteFile(file, []byte("cache_dir: \"-\"\nroutes: [{ origin: \"http://127.0.0.1:9\" }]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--cache-dir", "-"}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"--watch", "-1s"}, flags...), "--watch -1s: a duration cannot be negative"},
+		{[]string{"--config", file, "--watch=-1s"}, "--watch -1s: a duration cannot be negative"},
+		{append([]string{"--grace", "-5s"}, flags...), "--grace -5s: a duration cannot be negative"},
+		{append([]string{"--seen-timeout", "-1ms"}, flags...), "--seen-timeout -1ms: a duration cannot be negative"},
+		{append([]string{"--pool-size", "-3"}, flags...), "--pool-size -3: cannot be negative"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, want 2 and %q\n%s%s", tt.args, code, tt.want, out, errOut)
+		}
+	}
+}

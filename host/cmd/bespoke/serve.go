@@ -94,7 +94,25 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var cfg *config.Config
 	var err error
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var negative string
+	fs.Visit(func(f *flag.Flag) {
+		set[f.Name] = true
+		// A negative duration or count would pass for never or none
+		// (--watch -1s stopped watching without a word).
+		switch v := f.Value.(flag.Getter).Get().(type) {
+		case time.Duration:
+			if v < 0 && negative == "" {
+				negative = fmt.Sprintf("--%s %v: a duration cannot be negative", f.Name, v)
+			}
+		case int:
+			if v < 0 && negative == "" {
+				negative = fmt.Sprintf("--%s %d: cannot be negative", f.Name, v)
+			}
+		}
+	})
+	if negative != "" {
+		return usagef("%s", negative)
+	}
 	switch {
 	case *configFile != "":
 		if *demoFlag {

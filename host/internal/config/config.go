@@ -263,12 +263,24 @@ func Parse(name string, b []byte) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s:%s", name, yamlPos.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "$1:"))
 	}
-	if doc.Kind != 0 {
-		if err := checkDocument(name, &doc); err != nil {
-			return nil, err
-		}
-	}
 	var c Config
+	if chk := check(name, &doc); doc.Kind != 0 && len(chk.errs) > 0 {
+		// Every mistake at once: what is left once the check's are
+		// taken out is validated too, but for what Validate would say
+		// again of a value left out.
+		chk.prune(&doc)
+		if doc.Decode(&c) != nil {
+			return nil, errors.New(strings.Join(chk.errs, "\n"))
+		}
+		c.Defaults()
+		errs := chk.errs
+		for _, e := range unjoin(c.Validate()) {
+			if fe, ok := e.(*FieldError); !ok || !chk.under(fe.Path) {
+				errs = append(errs, placeError(name, &doc, e))
+			}
+		}
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
@@ -354,7 +366,8 @@ func (c *Config) Defaults() {
 	}
 }
 
-// Validate reports the first problem of a configuration.
+// Validate reports every problem of a configuration, joined
+// (errors.Join), each a *FieldError.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(path, format string, args ...any) {
@@ -403,6 +416,29 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.PoolSize < 0 {
 		bad("limits.pool_size", "limits.pool_size cannot be negative")
+	}
+	if c.Limits.Upstream.MaxConnsPerHost < 0 {
+		bad("limits.upstream.max_conns_per_host", "limits.upstream.max_conns_per_host cannot be negative (0: no bound)")
+	}
+	// The file's durations are never negative (ParseDuration refuses
+	// them); the command line's and a program's can be, and a negative
+	// watch or grace would silently mean never or none.
+	var watch Duration
+	if c.Watch != nil {
+		watch = *c.Watch
+	}
+	for _, d := range []struct {
+		key string
+		d   Duration
+	}{
+		{"watch", watch}, {"shutdown_grace", c.ShutdownGrace}, {"seen.window", c.Seen.Window}, {"seen.timeout", c.Seen.Timeout},
+		{"limits.decide_timeout", c.Limits.DecideTimeout}, {"limits.read_header_timeout", c.Limits.ReadHeader}, {"limits.idle_timeout", c.Limits.Idle},
+		{"limits.upstream.dial_timeout", c.Limits.Upstream.DialTimeout}, {"limits.upstream.response_header_timeout", c.Limits.Upstream.ResponseHeaderTimeout},
+		{"limits.upstream.idle_timeout", c.Limits.Upstream.IdleTimeout},
+	} {
+		if d.d < 0 {
+			bad(d.key, "%s cannot be negative, not %v", d.key, d.d.D())
+		}
 	}
 	if c.Limits.MaxDecodeRatio < 0 {
 		bad("limits.max_decode_ratio", "limits.max_decode_ratio cannot be negative")

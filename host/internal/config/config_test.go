@@ -255,6 +255,71 @@ func TestValidationPositions(t *testing.T) {
 	}
 }
 
+// TestEveryMistakeInOnePass: values the check refuses (a duration, a
+// size, an unknown key) and values Validate refuses are reported in one
+// run, each where it is written; Validate does not report again what the
+// check did. The values Validate refused came only once the others were
+// fixed.
+func TestEveryMistakeInOnePass(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"limits:\n  decide_timeout: soon\n  max_rewrite_bytes: lots\n  pool_size: -3\n  upstream: { max_conns_per_host: -1 }\nroutes:\n  - { name: a, origin: \"http://a\" }\n  - { name: a, origin: \"ftp://b\", path: blog }\n",
+			`b.yaml:2:19: limits.decide_timeout: "soon" is not a duration (write 250ms, 30s, 12h or 7d)` + "\n" +
+				`b.yaml:3:22: limits.max_rewrite_bytes: "lots" is not a size (write 65536, 64KiB or 8MiB)` + "\n" +
+				"b.yaml:8:13: route 2 (a): the name is used twice\n" +
+				`b.yaml:8:24: route 2 (a): origin "ftp://b" must be an http:// or https:// URL` + "\n" +
+				`b.yaml:8:41: route 2 (a): path "blog" must start with /` + "\n" +
+				"b.yaml:4:14: limits.pool_size cannot be negative\n" +
+				"b.yaml:5:35: limits.upstream.max_conns_per_host cannot be negative (0: no bound)"},
+		// A list where routes go is not also "no routes".
+		{"routes: { origin: http://a }\nlimits: { pool: 3, pool_size: -1 }\n",
+			"b.yaml:1:9: routes: want a list, got a mapping\n" +
+				`b.yaml:2:11: unknown field "pool" in limits; expected one of: pool_size, memory_pages, decide_timeout, max_rewrite_bytes, max_decode_ratio, max_json_depth, rewrite_buffer, edit_map_cache, max_header_bytes, read_header_timeout, idle_timeout, upstream` + "\n" +
+				"b.yaml:2:31: limits.pool_size cannot be negative"},
+		{"routes:\n  - origin: ftp://a\n    preserve_host: maybe\n",
+			`b.yaml:3:20: routes[0].preserve_host: want true or false, got "maybe"` + "\n" +
+				`b.yaml:2:13: route 1 (route1): origin "ftp://a" must be an http:// or https:// URL`},
+		{"- a\n- b\n", "b.yaml:1:1: the file: want a mapping of listen, tls, h2c, admin, admin_token_file, admin_hosts, forwarding, secret_file, shutdown_grace, cache_dir, watch, log, geo, seen, limits, routes, got a list"},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte(tt.src))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%q:\n got %v\nwant %s", tt.src, err, tt.want)
+		}
+	}
+}
+
+// TestNegativeValues: counts and durations that cannot be negative are
+// refused, from the file or from a Config the command line or a program
+// built (whose durations no parser checked): a negative watch stopped
+// watching, and a negative max_conns_per_host was taken.
+func TestNegativeValues(t *testing.T) {
+	if _, err := Parse("b.yaml", []byte("limits: { upstream: { max_conns_per_host: -1 } }\nroutes: [{ origin: \"http://a\" }]\n")); err == nil ||
+		err.Error() != "b.yaml:1:43: limits.upstream.max_conns_per_host cannot be negative (0: no bound)" {
+		t.Errorf("max_conns_per_host: -1: %v", err)
+	}
+	minus := Duration(-time.Second)
+	tests := []struct {
+		set  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Watch = &minus }, "watch cannot be negative, not -1s"},
+		{func(c *Config) { c.ShutdownGrace = minus }, "shutdown_grace cannot be negative, not -1s"},
+		{func(c *Config) { c.Seen.Timeout = minus }, "seen.timeout cannot be negative, not -1s"},
+		{func(c *Config) { c.Limits.DecideTimeout = minus }, "limits.decide_timeout cannot be negative, not -1s"},
+		{func(c *Config) { c.Limits.Upstream.DialTimeout = minus }, "limits.upstream.dial_timeout cannot be negative, not -1s"},
+		{func(c *Config) { c.Limits.Upstream.MaxConnsPerHost = -1 }, "limits.upstream.max_conns_per_host cannot be negative (0: no bound)"},
+		{func(c *Config) { c.Limits.PoolSize = -3 }, "limits.pool_size cannot be negative"},
+	}
+	for _, tt := range tests {
+		c := &Config{Routes: []Route{{Origin: "http://a"}}}
+		tt.set(c)
+		c.Defaults()
+		if err := c.Validate(); err == nil || err.Error() != tt.want {
+			t.Errorf("got %v, want %s", err, tt.want)
+		}
+	}
+}
+
 // TestMergeKeys: YAML's merge key brings another mapping's keys in, and
 // they are checked as this mapping's own.
 func TestMergeKeys(t *testing.T) {

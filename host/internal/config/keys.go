@@ -17,21 +17,85 @@ import (
 // decoder stops at the first and says only its line, in Go's terms
 // ("field rulez not found in type config.Route").
 func checkDocument(name string, doc *yaml.Node) error {
-	var c checker
-	c.walk(doc, reflect.TypeFor[Config](), "")
+	c := check(name, doc)
 	if len(c.errs) == 0 {
 		return nil
 	}
+	return fmt.Errorf("%s", strings.Join(c.errs, "\n"))
+}
+
+// check walks doc as checkDocument does and returns the checker, its
+// errors written at name:line:col.
+func check(name string, doc *yaml.Node) *checker {
+	c := &checker{}
+	c.walk(doc, reflect.TypeFor[Config](), "")
 	for i := range c.errs {
 		c.errs[i] = name + ":" + c.errs[i]
 	}
-	return fmt.Errorf("%s", strings.Join(c.errs, "\n"))
+	return c
+}
+
+// prune takes out of n, in place, every key and value the check
+// reported, so that the rest decodes and can be validated: a mistake the
+// check found does not keep Validate from reporting the others in the
+// same run.
+func (c *checker) prune(n *yaml.Node) {
+	gone := func(n *yaml.Node) bool { return c.bad[n] || c.bad[resolve(n)] }
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for i, k := range n.Content {
+			if gone(k) {
+				n.Content[i] = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+				continue
+			}
+			c.prune(k)
+		}
+	case yaml.MappingNode:
+		kept := n.Content[:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if gone(k) || gone(v) {
+				continue
+			}
+			c.prune(v)
+			kept = append(kept, k, v)
+		}
+		n.Content = kept
+	case yaml.SequenceNode:
+		kept := n.Content[:0]
+		for _, e := range n.Content {
+			if gone(e) {
+				continue
+			}
+			c.prune(e)
+			kept = append(kept, e)
+		}
+		n.Content = kept
+	}
+	// An alias is pruned where what it names is written.
+}
+
+// under reports whether path (routes[0].origin) is at or under one the
+// check reported.
+func (c *checker) under(path string) bool {
+	for _, p := range c.paths {
+		if p == "" || path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 type checker struct {
 	errs  []string
 	at    map[[2]int]bool // positions reported
 	steps int
+	// bad holds the nodes reported (a key no field has, a value of the
+	// wrong kind) and paths where they are (routes[0].rulez), for prune
+	// and for Parse, which then leaves out what Validate would say of
+	// them again ("no routes" after "routes: want a list").
+	bad   map[*yaml.Node]bool
+	paths []string
 }
 
 // maxSteps bounds the nodes a check visits.
@@ -39,7 +103,12 @@ const maxSteps = 1 << 16
 
 var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
 
-func (c *checker) addf(n *yaml.Node, format string, args ...any) {
+func (c *checker) addf(n *yaml.Node, at, format string, args ...any) {
+	if c.bad == nil {
+		c.bad = map[*yaml.Node]bool{}
+	}
+	c.bad[n] = true
+	c.paths = append(c.paths, at)
 	// A node an alias or a merge brings in again is reported once, where
 	// it is written.
 	pos := [2]int{n.Line, n.Column}
@@ -87,14 +156,14 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, at string) {
 			if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "line ") {
 				msg = rest
 			}
-			c.addf(n, "%s: %s", at, msg)
+			c.addf(n, at, "%s: %s", at, msg)
 		}
 		return
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			c.addf(n, "%s: want a mapping of %s, got %s", label(at), strings.Join(keysOf(t), ", "), kind(n))
+			c.addf(n, at, "%s: want a mapping of %s, got %s", label(at), strings.Join(keysOf(t), ", "), kind(n))
 			return
 		}
 		fields := fieldsOf(t)
@@ -109,7 +178,7 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, at string) {
 				}
 				for _, m := range merged {
 					if resolve(m).Kind != yaml.MappingNode {
-						c.addf(m, "<<: want a mapping to merge, or a list of them, got %s", kind(resolve(m)))
+						c.addf(m, at, "<<: want a mapping to merge, or a list of them, got %s", kind(resolve(m)))
 						continue
 					}
 					c.walk(m, t, at)
@@ -126,14 +195,14 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, at string) {
 				if hint == "" {
 					hint = "expected one of: " + strings.Join(keysOf(t), ", ")
 				}
-				c.addf(k, "unknown field %q%s; %s", k.Value, where, hint)
+				c.addf(k, join(at, k.Value), "unknown field %q%s; %s", k.Value, where, hint)
 				continue
 			}
 			c.walk(v, f.Type, join(at, k.Value))
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			c.addf(n, "%s: want a list, got %s", at, kind(n))
+			c.addf(n, at, "%s: want a list, got %s", at, kind(n))
 			return
 		}
 		for i, e := range n.Content {
@@ -141,18 +210,18 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, at string) {
 		}
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			c.addf(n, "%s: want a text value, got %s", at, kind(n))
+			c.addf(n, at, "%s: want a text value, got %s", at, kind(n))
 		}
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
-			c.addf(n, "%s: want true or false, got %s", at, kind(n))
+			c.addf(n, at, "%s: want true or false, got %s", at, kind(n))
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		v := reflect.New(t)
 		if n.Kind != yaml.ScalarNode || n.Decode(v.Interface()) != nil {
-			c.addf(n, "%s: want a whole number, got %s", at, kind(n))
+			c.addf(n, at, "%s: want a whole number, got %s", at, kind(n))
 		}
 	}
 }
@@ -235,16 +304,25 @@ func kind(n *yaml.Node) string {
 func placeErrors(name string, doc *yaml.Node, err error) error {
 	var lines []string
 	for _, e := range unjoin(err) {
-		line, col := 1, 1
-		if fe, ok := e.(*FieldError); ok {
-			line, col = position(doc, fe.Path)
-		}
-		lines = append(lines, fmt.Sprintf("%s:%d:%d: %s", name, line, col, e))
+		lines = append(lines, placeError(name, doc, e))
 	}
 	return fmt.Errorf("%s", strings.Join(lines, "\n"))
 }
 
+// placeError is one of Validate's errors at its position in doc.
+func placeError(name string, doc *yaml.Node, e error) string {
+	line, col := 1, 1
+	if fe, ok := e.(*FieldError); ok {
+		line, col = position(doc, fe.Path)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", name, line, col, e)
+}
+
+// unjoin returns the errors errors.Join made err of; none for nil.
 func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}
