@@ -72,7 +72,8 @@ func (f *forwarding) peer(r *http.Request) (netip.Addr, bool) {
 }
 
 // secure reports whether the visitor's connection is encrypted: TLS to
-// this proxy, or a trusted peer's X-Forwarded-Proto: https.
+// this proxy, or a trusted peer's word that the visitor used https
+// (X-Forwarded-Proto, or the first element of Forwarded; see chainOf).
 func (f *forwarding) secure(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
@@ -80,30 +81,127 @@ func (f *forwarding) secure(r *http.Request) bool {
 	if _, ok := f.peer(r); !ok {
 		return false
 	}
-	return forwardedProto(r.Header) == "https"
+	if fromXFF(r.Header) {
+		return forwardedProto(r.Header) == "https"
+	}
+	es := forwardedElements(r.Header["Forwarded"])
+	return len(es) > 0 && strings.EqualFold(es[0].proto, "https")
 }
 
 // forwardedProto is the visitor's scheme a proxy in front recorded: the
 // first (leftmost, the visitor-facing hop's) X-Forwarded-Proto value,
 // "http" or "https", or "".
 func forwardedProto(h http.Header) string {
-	v := h.Get("X-Forwarded-Proto")
-	if i := strings.IndexByte(v, ','); i >= 0 {
-		v = v[:i]
-	}
-	switch v = strings.ToLower(strings.TrimSpace(v)); v {
+	return scheme(firstOfList(h.Get("X-Forwarded-Proto")))
+}
+
+// scheme is v as a scheme the forwarding headers carry, "http" or
+// "https", or "".
+func scheme(v string) string {
+	switch v = strings.ToLower(v); v {
 	case "http", "https":
 		return v
 	}
 	return ""
 }
 
+// firstOfList is the first element of a comma-separated header value.
+func firstOfList(v string) string {
+	if i := strings.IndexByte(v, ','); i >= 0 {
+		v = v[:i]
+	}
+	return strings.TrimSpace(v)
+}
+
+// fromXFF reports which family of forwarding headers a trusted peer's
+// chain is read from: X-Forwarded-For (with -Proto and -Host) when the
+// request has it or has no Forwarded, else Forwarded. It is the choice
+// the visitor's address is read by (geo.Resolver.ClientIP): the two are
+// never combined, since a proxy that appends to one passes the other on
+// as the visitor wrote it.
+func fromXFF(h http.Header) bool {
+	return len(h["X-Forwarded-For"]) > 0 || len(h["Forwarded"]) == 0
+}
+
+// chain is what the origin is told of the hops before this one and of
+// the visitor's request.
+type chain struct {
+	xff   []string // X-Forwarded-For entries
+	fwd   []string // Forwarded elements (or lines of them)
+	proto string   // the scheme the visitor used
+	host  string   // the Host the visitor asked for
+}
+
+// chainOf reads what a trusted peer says of the hops before it, from the
+// family fromXFF chooses, and writes it in both: X-Forwarded-For's
+// addresses are Forwarded's for= values, and the visitor's scheme and
+// host are X-Forwarded-Proto and -Host and the first element's proto=
+// and host=. proto and host are this connection's when the peer does not
+// say.
+func chainOf(in *http.Request, proto string) chain {
+	c := chain{proto: proto, host: in.Host}
+	h := in.Header
+	if fromXFF(h) {
+		for _, line := range h["X-Forwarded-For"] {
+			for a := range strings.SplitSeq(line, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					c.xff = append(c.xff, a)
+				}
+			}
+		}
+		p, host := forwardedProto(h), firstOfList(h.Get("X-Forwarded-Host"))
+		if p != "" {
+			c.proto = p
+		}
+		if host != "" {
+			c.host = host
+		}
+		if len(c.xff) == 0 && p == "" && host == "" {
+			return c
+		}
+		// The first element is the visitor's request, as the X- headers
+		// describe it; the others name the hops' clients alone.
+		first := "host=" + forwardedValue(c.host) + ";proto=" + c.proto
+		if len(c.xff) == 0 {
+			c.fwd = []string{first}
+			return c
+		}
+		for i, a := range c.xff {
+			e := "for=" + forwardedNode(a)
+			if i == 0 {
+				e += ";" + first
+			}
+			c.fwd = append(c.fwd, e)
+		}
+		return c
+	}
+	// Forwarded goes on as the peer wrote it; X-Forwarded-For gets its
+	// for= addresses, and the first element says what the visitor asked.
+	c.fwd = append([]string(nil), h["Forwarded"]...)
+	for i, e := range forwardedElements(h["Forwarded"]) {
+		if i == 0 {
+			if p := scheme(e.proto); p != "" {
+				c.proto = p
+			}
+			if e.host != "" {
+				c.host = e.host
+			}
+		}
+		if e.hasFor {
+			c.xff = append(c.xff, xffEntry(e.node))
+		}
+	}
+	return c
+}
+
 // apply sets the forwarding headers of out, the request to the origin,
-// from in, the visitor's request. From a trusted peer the chain goes on:
-// X-Forwarded-For and Forwarded get the peer appended, and
-// X-Forwarded-Proto and -Host keep what the proxy in front said. From any
-// other peer they are replaced, and the headers only a CDN may set are
-// removed. Via gets this hop either way.
+// from in, the visitor's request. From a trusted peer the chain goes on
+// (see chainOf): X-Forwarded-For gets the peer appended, Forwarded this
+// hop's element (RFC 7239: who connected, the Host this proxy was sent,
+// over which scheme), and X-Forwarded-Proto and -Host keep what the
+// proxy in front said the visitor asked for. From any other peer they
+// are replaced, and the headers only a CDN may set are removed. Via gets
+// this hop either way.
 func (f *forwarding) apply(in *http.Request, out http.Header) {
 	peer, trusted := f.peer(in)
 	if !trusted {
@@ -117,27 +215,158 @@ func (f *forwarding) apply(in *http.Request, out http.Header) {
 	if in.TLS != nil {
 		proto = "https"
 	}
-	host := in.Host
-	var xff, fwd []string
+	c := chain{proto: proto, host: in.Host}
 	if trusted {
-		if p := forwardedProto(in.Header); p != "" {
-			proto = p
-		}
-		if h := in.Header.Get("X-Forwarded-Host"); h != "" {
-			host = h
-		}
-		xff = in.Header.Values("X-Forwarded-For")
-		fwd = in.Header.Values("Forwarded")
+		c = chainOf(in, proto)
 	}
 	if peer.IsValid() {
-		xff = append(xff, peer.String())
-		fwd = append(fwd, forwardedElement(peer, in.Host, proto))
+		c.xff = append(c.xff, peer.String())
+		c.fwd = append(c.fwd, forwardedElement(peer, in.Host, proto))
 	}
-	setList(out, "X-Forwarded-For", xff)
-	setList(out, "Forwarded", fwd)
-	out.Set("X-Forwarded-Proto", proto)
-	out.Set("X-Forwarded-Host", host)
+	setList(out, "X-Forwarded-For", c.xff)
+	setList(out, "Forwarded", c.fwd)
+	out.Set("X-Forwarded-Proto", c.proto)
+	out.Set("X-Forwarded-Host", c.host)
 	out.Set("Via", appendVia(in.Header.Values("Via"), in.ProtoMajor, in.ProtoMinor, f.via))
+}
+
+// fwdElement is what one Forwarded element says: its for= node (hasFor
+// when it has one), host= and proto=, unquoted.
+type fwdElement struct {
+	node, host, proto string
+	hasFor            bool
+}
+
+// forwardedElements reads the elements of Forwarded header lines (RFC
+// 7239: pairs token=value, value a token or a quoted string, separated
+// by ";", elements by ","; names in any case). An element it cannot read
+// is one with for=unknown, as the chain cannot be followed past it.
+func forwardedElements(lines []string) []fwdElement {
+	var out []fwdElement
+	for _, line := range lines {
+		for len(line) > 0 {
+			e, pairs, rest, ok := forwardedElementOf(line)
+			line = rest
+			switch {
+			case !ok:
+				e = fwdElement{node: "unknown", hasFor: true}
+			case pairs == 0:
+				continue // an empty list element names no hop
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// forwardedElementOf reads the element at the start of s and returns it,
+// how many pairs it has, and what follows its ","; ok is false when it
+// is malformed (its rest is then after the next "," outside quotes).
+func forwardedElementOf(s string) (e fwdElement, pairs int, rest string, ok bool) {
+	i := 0
+	skip := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+			i++
+		}
+	}
+	bad := func() (fwdElement, int, string, bool) {
+		for i < len(s) && s[i] != ',' {
+			if s[i] == '"' {
+				// Skip the quoted string, so that a comma in it does not
+				// end the element.
+				for i++; i < len(s) && s[i] != '"'; i++ {
+					if s[i] == '\\' {
+						i++
+					}
+				}
+			}
+			i++
+		}
+		return fwdElement{}, 0, s[min(i+1, len(s)):], false
+	}
+	for {
+		skip()
+		if i == len(s) {
+			return e, pairs, "", true
+		}
+		if s[i] == ',' {
+			return e, pairs, s[i+1:], true
+		}
+		if s[i] == ';' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isTokenChar(s[j]) {
+			j++
+		}
+		if j == i || j == len(s) || s[j] != '=' {
+			return bad()
+		}
+		name := s[i:j]
+		i = j + 1
+		var v string
+		if i < len(s) && s[i] == '"' {
+			var b strings.Builder
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				b.WriteByte(s[i])
+			}
+			if i == len(s) {
+				return bad()
+			}
+			i++
+			v = b.String()
+		} else {
+			j := i
+			for j < len(s) && isTokenChar(s[j]) {
+				j++
+			}
+			v, i = s[i:j], j
+		}
+		pairs++
+		switch {
+		case strings.EqualFold(name, "for"):
+			e.node, e.hasFor = v, true
+		case strings.EqualFold(name, "host"):
+			e.host = v
+		case strings.EqualFold(name, "proto"):
+			e.proto = v
+		}
+		skip()
+		if i < len(s) && s[i] != ';' && s[i] != ',' {
+			return bad()
+		}
+	}
+}
+
+// forwardedNode writes an X-Forwarded-For entry as a Forwarded node: an
+// IPv6 address in brackets and quotes, one with a port quoted, a name
+// ("unknown", "_hidden") as it is when it is a token.
+func forwardedNode(a string) string {
+	if ip, err := netip.ParseAddr(a); err == nil && ip.Is6() {
+		return `"[` + ip.String() + `]"`
+	}
+	return forwardedValue(a)
+}
+
+// xffEntry writes a Forwarded node as an X-Forwarded-For entry: the
+// address without brackets or port, or the node when it is none
+// ("unknown", an obfuscated "_hidden") and a token; anything else is
+// "unknown".
+func xffEntry(node string) string {
+	if ap, err := netip.ParseAddrPort(node); err == nil {
+		return ap.Addr().String()
+	}
+	if a, err := netip.ParseAddr(strings.Trim(node, "[]")); err == nil {
+		return a.String()
+	}
+	if node == "" || strings.IndexFunc(node, func(r rune) bool { return r > 0x7e || !isTokenChar(byte(r)) }) >= 0 {
+		return "unknown"
+	}
+	return node
 }
 
 func (f *forwarding) stripped(canonical string) bool {
@@ -175,11 +404,20 @@ func forwardedElement(peer netip.Addr, host, proto string) string {
 }
 
 // forwardedValue writes v as an RFC 7239 value: a token, or else a quoted
-// string.
+// string (RFC 9110 5.6.4: '"' and '\\' escaped).
 func forwardedValue(v string) string {
 	for i := 0; i < len(v); i++ {
 		if !isTokenChar(v[i]) {
-			return strconv.Quote(v)
+			var b strings.Builder
+			b.WriteByte('"')
+			for j := 0; j < len(v); j++ {
+				if v[j] == '"' || v[j] == '\\' {
+					b.WriteByte('\\')
+				}
+				b.WriteByte(v[j])
+			}
+			b.WriteByte('"')
+			return b.String()
 		}
 	}
 	return v

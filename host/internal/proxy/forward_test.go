@@ -5,7 +5,11 @@ import (
 	"net/http"
 	"net/netip"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 func TestForwarding(t *testing.T) {
@@ -25,8 +29,56 @@ func TestForwarding(t *testing.T) {
 			},
 			http.Header{
 				"X-Forwarded-For": {"203.0.113.7, 10.0.0.2"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"shop.example"},
-				"Forwarded": {`for=203.0.113.7;proto=https, for=10.0.0.2;host=edge.internal;proto=https`}, "Cf-Connecting-Ip": {"203.0.113.7"},
+				// Forwarded is written from X-Forwarded-*, the family the
+				// visitor's address is read from; this hop's element says
+				// what it received: plain HTTP, Host edge.internal.
+				"Forwarded": {`for=203.0.113.7;host=shop.example;proto=https, for=10.0.0.2;host=edge.internal;proto=http`}, "Cf-Connecting-Ip": {"203.0.113.7"},
 				"Via": {"1.1 cdn, 1.1 bespoke"},
+			}},
+		{"from a trusted proxy that writes X-Forwarded-* alone, Forwarded says the same", "10.0.0.2:5000", false, 1,
+			http.Header{"X-Forwarded-For": {"1.2.3.4"}, "X-Forwarded-Host": {"shop.example.com"}, "X-Forwarded-Proto": {"https"}},
+			http.Header{
+				"X-Forwarded-For": {"1.2.3.4, 10.0.0.2"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"shop.example.com"},
+				"Forwarded": {`for=1.2.3.4;host=shop.example.com;proto=https, for=10.0.0.2;host=edge.internal;proto=http`}, "Via": {"1.1 bespoke"},
+			}},
+		{"from a trusted proxy that writes Forwarded alone, X-Forwarded-* say the same", "10.0.0.2:5000", false, 1,
+			http.Header{"Forwarded": {`for=1.2.3.4;proto=https;host=shop.example.com`}},
+			http.Header{
+				"X-Forwarded-For": {"1.2.3.4, 10.0.0.2"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"shop.example.com"},
+				"Forwarded": {`for=1.2.3.4;proto=https;host=shop.example.com, for=10.0.0.2;host=edge.internal;proto=http`}, "Via": {"1.1 bespoke"},
+			}},
+		{"Forwarded in two lines, names in any case, quoted values, an empty element", "10.0.0.2:5000", false, 1,
+			http.Header{"Forwarded": {`For="[2001:db8::1]:4711";Proto=HTTPS;Host="shop.example.com:8443";by=_edge, ,`, `for=198.51.100.2;by="[2001:db8::2]"`}},
+			http.Header{
+				"X-Forwarded-For": {"2001:db8::1, 198.51.100.2, 10.0.0.2"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"shop.example.com:8443"},
+				"Forwarded": {`For="[2001:db8::1]:4711";Proto=HTTPS;Host="shop.example.com:8443";by=_edge, ,, for=198.51.100.2;by="[2001:db8::2]", for=10.0.0.2;host=edge.internal;proto=http`},
+				"Via":       {"1.1 bespoke"},
+			}},
+		{"Forwarded nodes that are no address, and one that cannot be read", "10.0.0.2:5000", false, 1,
+			http.Header{"Forwarded": {`for=unknown;proto=https, for=_hidden, for="a,b";host=x, for="open`}},
+			http.Header{
+				"X-Forwarded-For": {"unknown, _hidden, unknown, unknown, 10.0.0.2"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"edge.internal"},
+				"Forwarded": {`for=unknown;proto=https, for=_hidden, for="a,b";host=x, for="open, for=10.0.0.2;host=edge.internal;proto=http`},
+				"Via":       {"1.1 bespoke"},
+			}},
+		{"X-Forwarded-For with IPv6 and a port, X-Forwarded-Host with a quote", "10.0.0.2:5000", false, 1,
+			http.Header{"X-Forwarded-For": {"2001:db8::1, 203.0.113.9:4711"}, "X-Forwarded-Host": {`a"b.example, c.example`}},
+			http.Header{
+				"X-Forwarded-For": {"2001:db8::1, 203.0.113.9:4711, 10.0.0.2"}, "X-Forwarded-Proto": {"http"}, "X-Forwarded-Host": {`a"b.example`},
+				"Forwarded": {`for="[2001:db8::1]";host="a\"b.example";proto=http, for="203.0.113.9:4711", for=10.0.0.2;host=edge.internal;proto=http`},
+				"Via":       {"1.1 bespoke"},
+			}},
+		{"X-Forwarded-Proto alone", "10.0.0.2:5000", false, 1,
+			http.Header{"X-Forwarded-Proto": {"https"}},
+			http.Header{
+				"X-Forwarded-For": {"10.0.0.2"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"edge.internal"},
+				"Forwarded": {`host=edge.internal;proto=https, for=10.0.0.2;host=edge.internal;proto=http`}, "Via": {"1.1 bespoke"},
+			}},
+		{"X-Forwarded-For wins over a Forwarded the visitor may have written", "10.0.0.2:5000", false, 1,
+			http.Header{"X-Forwarded-For": {"203.0.113.7"}, "Forwarded": {`for=6.6.6.6;proto=https;host=evil.example`}},
+			http.Header{
+				"X-Forwarded-For": {"203.0.113.7, 10.0.0.2"}, "X-Forwarded-Proto": {"http"}, "X-Forwarded-Host": {"edge.internal"},
+				"Forwarded": {`for=203.0.113.7;host=edge.internal;proto=http, for=10.0.0.2;host=edge.internal;proto=http`}, "Via": {"1.1 bespoke"},
 			}},
 		{"from anyone else they are replaced, and CDN headers go", "198.51.100.9:5000", false, 1,
 			http.Header{
@@ -82,6 +134,9 @@ func TestSecure(t *testing.T) {
 		{"203.0.113.7:1", "", true, true},
 	} {
 		r := &http.Request{RemoteAddr: tt.remote, Header: http.Header{"X-Forwarded-Proto": {tt.proto}}}
+		if tt.proto == "" {
+			r.Header = http.Header{}
+		}
 		if tt.tls {
 			r.TLS = &tls.ConnectionState{}
 		}
@@ -89,4 +144,97 @@ func TestSecure(t *testing.T) {
 			t.Errorf("%s proto %q tls %v: secure %v", tt.remote, tt.proto, tt.tls, got)
 		}
 	}
+	// A trusted proxy's Forwarded counts as its X-Forwarded-Proto does,
+	// unless the request has X-Forwarded-For, whose family is then read.
+	for _, tt := range []struct {
+		remote string
+		h      http.Header
+		want   bool
+	}{
+		{"127.0.0.1:1", http.Header{"Forwarded": {"for=1.2.3.4;proto=https"}}, true},
+		{"127.0.0.1:1", http.Header{"Forwarded": {"for=1.2.3.4;PROTO=HTTPS;host=a, for=10.0.0.1;proto=http"}}, true},
+		{"127.0.0.1:1", http.Header{"Forwarded": {"for=1.2.3.4;proto=http, for=10.0.0.1;proto=https"}}, false},
+		{"127.0.0.1:1", http.Header{"Forwarded": {"for=1.2.3.4;proto=https"}, "X-Forwarded-For": {"1.2.3.4"}}, false},
+		{"203.0.113.7:1", http.Header{"Forwarded": {"for=1.2.3.4;proto=https"}}, false},
+	} {
+		if got := f.secure(&http.Request{RemoteAddr: tt.remote, Header: tt.h}); got != tt.want {
+			t.Errorf("%s %v: secure %v, want %v", tt.remote, tt.h, got, tt.want)
+		}
+	}
+}
+
+// FuzzForwarding: whatever a trusted proxy sends, the two families the
+// origin gets say the same thing: X-Forwarded-For's entries are
+// Forwarded's for= nodes, and X-Forwarded-Proto and -Host are the first
+// element's proto= and host= when it has them; this hop comes last in
+// both. A Forwarded the proxy wrote is passed on as it is, so where it
+// cannot be read (an open quote) only this hop is checked.
+func FuzzForwarding(f *testing.F) {
+	f.Add("1.2.3.4", "shop.example.com", "https", "")
+	f.Add("", "", "", "for=1.2.3.4;proto=https;host=shop.example.com")
+	f.Add("2001:db8::1, 203.0.113.9:4711", `a"b`, "", "for=6.6.6.6")
+	f.Add("", "", "", `For="[2001:db8::1]:4711";Proto=HTTPS, ,for=unknown;by=_x`)
+	f.Add("", "", "https", "")
+	fw := newForwarding([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, nil, "")
+	f.Fuzz(func(t *testing.T, xff, xfh, xfp, fwd string) {
+		in := &http.Request{RemoteAddr: "10.0.0.2:5000", Host: "edge.internal", Header: http.Header{}, ProtoMajor: 1, ProtoMinor: 1}
+		for name, v := range map[string]string{"X-Forwarded-For": xff, "X-Forwarded-Host": xfh, "X-Forwarded-Proto": xfp, "Forwarded": fwd} {
+			if !httpguts.ValidHeaderFieldValue(v) || strings.TrimSpace(v) != v {
+				return // no server takes it, or it would trim it
+			}
+			if v != "" {
+				in.Header.Set(name, v)
+			}
+		}
+		out := http.Header{}
+		fw.apply(in, out)
+		for name, vs := range out {
+			for _, v := range vs {
+				if !httpguts.ValidHeaderFieldValue(v) {
+					t.Fatalf("%s: %q is no header value", name, v)
+				}
+			}
+		}
+		var entries []string
+		for e := range strings.SplitSeq(out.Get("X-Forwarded-For"), ",") {
+			entries = append(entries, xffEntry(strings.TrimSpace(e)))
+		}
+		if entries[len(entries)-1] != "10.0.0.2" {
+			t.Fatalf("X-Forwarded-For %q does not end with this hop", out.Get("X-Forwarded-For"))
+		}
+		if !fromXFF(in.Header) && !readable(fwd) {
+			return // passed on as the proxy wrote it
+		}
+		elems := forwardedElements(out["Forwarded"])
+		hop := fwdElement{node: "10.0.0.2", hasFor: true, host: "edge.internal", proto: "http"}
+		if len(elems) == 0 || elems[len(elems)-1] != hop {
+			t.Fatalf("Forwarded %q does not end with this hop", out["Forwarded"])
+		}
+		var fors []string
+		for _, e := range elems {
+			if e.hasFor {
+				fors = append(fors, xffEntry(e.node))
+			}
+		}
+		if !slices.Equal(fors, entries) {
+			t.Fatalf("X-Forwarded-For %q, Forwarded %q: for= %q", out.Get("X-Forwarded-For"), out["Forwarded"], fors)
+		}
+		first := elems[0]
+		if p := scheme(first.proto); p != "" && p != out.Get("X-Forwarded-Proto") || first.host != "" && first.host != out.Get("X-Forwarded-Host") {
+			t.Fatalf("X-Forwarded-Proto %q and -Host %q, Forwarded %q", out.Get("X-Forwarded-Proto"), out.Get("X-Forwarded-Host"), out["Forwarded"])
+		}
+	})
+}
+
+// readable reports whether every element of a Forwarded line can be
+// read.
+func readable(line string) bool {
+	for line != "" {
+		_, _, rest, ok := forwardedElementOf(line)
+		if !ok {
+			return false
+		}
+		line = rest
+	}
+	return true
 }

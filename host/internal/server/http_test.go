@@ -526,8 +526,10 @@ func echoOrigin(t *testing.T) *httptest.Server {
 }
 
 // TestForwardingHeaders: behind a trusted proxy the forwarding chain goes
-// on and the visitor's scheme is kept (and cookies get Secure); from an
-// untrusted peer the headers are replaced and CDN headers stripped.
+// on and the visitor's scheme is kept (and cookies get Secure), in
+// X-Forwarded-* and Forwarded alike, whichever of them the proxy wrote;
+// from an untrusted peer the headers are replaced and CDN headers
+// stripped.
 func TestForwardingHeaders(t *testing.T) {
 	origin := echoOrigin(t)
 	rules := "experiments:\n  - name: e\n    variants: { a: 100 }\nrules:\n  - name: r\n    actions:\n      - set_header: { name: X-Seen, value: yes }\n"
@@ -559,7 +561,7 @@ func TestForwardingHeaders(t *testing.T) {
 		h := headers(g)
 		for k, want := range map[string]string{
 			"X-Forwarded-For": "203.0.113.7, 127.0.0.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example",
-			"Forwarded":        `for=203.0.113.7;proto=https, for=127.0.0.1;host="` + strings.TrimPrefix(r.url, "http://") + `";proto=https`,
+			"Forwarded":        `for=203.0.113.7;host=shop.example;proto=https, for=127.0.0.1;host="` + strings.TrimPrefix(r.url, "http://") + `";proto=http`,
 			"Cf-Connecting-Ip": "203.0.113.7", "Cf-Ipcountry": "FR", "Via": "1.1 cdn, 1.1 bespoke",
 		} {
 			if got := h.Get(k); got != want {
@@ -571,6 +573,22 @@ func TestForwardingHeaders(t *testing.T) {
 		}
 		if v := g.Header.Get("Via"); v != "1.1 bespoke" {
 			t.Errorf("response Via %q", v)
+		}
+	})
+	t.Run("trusted, Forwarded alone", func(t *testing.T) {
+		r := start(t, ruleConfig(t, origin.URL, rules))
+		g := do(t, "GET", r.url+"/", "Forwarded", "for=1.2.3.4;proto=https;host=shop.example.com")
+		h := headers(g)
+		for k, want := range map[string]string{
+			"X-Forwarded-For": "1.2.3.4, 127.0.0.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example.com",
+			"Forwarded": `for=1.2.3.4;proto=https;host=shop.example.com, for=127.0.0.1;host="` + strings.TrimPrefix(r.url, "http://") + `";proto=http`,
+		} {
+			if got := h.Get(k); got != want {
+				t.Errorf("origin got %s %q, want %q", k, got, want)
+			}
+		}
+		if !secureCookie(g) {
+			t.Error("the visitor cookie lacks Secure behind a trusted proxy whose Forwarded says https")
 		}
 	})
 	t.Run("untrusted", func(t *testing.T) {
