@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -351,5 +354,32 @@ func TestServeNegativeOptions(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: exit %d, want 2 and %q\n%s%s", tt.args, code, tt.want, out, errOut)
 		}
+	}
+}
+
+// TestServeRedisLogsInFormat: with a Redis store that does not answer,
+// every line bespoke writes to stderr is a JSON record with
+// --log-format json: the Redis client's messages (a dial that failed)
+// were plain text, "redis: 2026/12/05 … pool.go:770: …".
+func TestServeRedisLogsInFormat(t *testing.T) {
+	cmd := exec.Command(binary(t), "serve", "--check", "--log-format", "json", "--origin", "http://127.0.0.1:9", "--rules", demoRules,
+		"--cache-dir", "-", "--redis", "redis://127.0.0.1:1")
+	cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "does not answer") {
+		t.Fatalf("%v\n%s%s", err, out, &stderr)
+	}
+	client := false
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var rec struct{ Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("not a JSON record: %q", line)
+		}
+		client = client || rec.Msg == "Redis client"
+	}
+	if !client {
+		t.Errorf("no record of the Redis client's message:\n%s", &stderr)
 	}
 }

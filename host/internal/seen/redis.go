@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -102,6 +103,13 @@ type RedisConfig struct {
 	// Retry is how often the store tries to reach a server it lost (see
 	// RedisStore). 0 means DefaultRedisRetry.
 	Retry time.Duration
+	// Logger receives the store's events, at Warn when it takes its
+	// server for lost and at Info when the server answers again; nil
+	// means slog.Default(). The Redis client's own messages (a dial that
+	// failed, a Sentinel that named a new master) go to the Logger of the
+	// last store built, as go-redis has one logger for the process, at
+	// Warn and at most one every 10 seconds, with the number left out.
+	Logger *slog.Logger
 }
 
 // RedisStore keeps seen-states in Redis, under Prefix{visitor id}:seen,
@@ -152,6 +160,11 @@ type RedisStore struct {
 	saveTimeout time.Duration
 	retry       time.Duration
 	ttl         time.Duration
+	log         *slog.Logger
+
+	// lostAt is when the server was taken for lost, written by lost
+	// before it starts the probe, which reads it.
+	lostAt time.Time
 
 	// down: the server is taken for lost and a probe is running;
 	// timeoutsInARow counts loads that timed out since the last answer.
@@ -221,6 +234,9 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 	if cfg.Retry == 0 {
 		cfg.Retry = DefaultRedisRetry
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	if cfg.Timeout < 0 || cfg.SaveTimeout < 0 || cfg.Queue < 0 || cfg.Writers < 0 || cfg.Retry < 0 {
 		return nil, errors.New("seen: RedisConfig Timeout, SaveTimeout, Queue, Writers and Retry must not be negative")
 	}
@@ -269,8 +285,11 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 		saveTimeout: cfg.SaveTimeout,
 		retry:       cfg.Retry,
 		ttl:         time.Duration(l.window) * time.Second,
+		log:         cfg.Logger,
 		stop:        make(chan struct{}),
 	}
+	clientLog.setLogger(cfg.Logger)
+	useClientLog()
 	s.client.Store(&clientBox{s.newClient()})
 	for range cfg.Writers {
 		q := make(chan save, max(cfg.Queue/cfg.Writers, 1))
@@ -385,11 +404,11 @@ func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) 
 		return s.l.newSet(now), LoadInfo{Source: SourceNew}, capsData, nil
 	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		s.Timeouts.Add(1)
-		s.failed(s.timeoutsInARow.Add(1) >= lostAfterTimeouts)
+		s.failed(s.timeoutsInARow.Add(1) >= lostAfterTimeouts, err)
 		return unknown(DroppedTimeout)
 	default:
 		s.Errors.Add(1)
-		s.failed(unreachable(err))
+		s.failed(unreachable(err), err)
 		return unknown(DroppedRedisError)
 	}
 	set, reason := s.l.decode(b, now)
@@ -409,11 +428,11 @@ func bytesOf(v any) []byte {
 	return nil
 }
 
-// failed reacts to a load that failed: on a single server, when lost
-// says the server is gone, the store takes it for lost; on a Cluster the
-// client reloads its slot map, to find a replica promoted in place of a
-// lost primary.
-func (s *RedisStore) failed(lost bool) {
+// failed reacts to a command that failed with err: on a single server,
+// when lost says the server is gone, the store takes it for lost; on a
+// Cluster the client reloads its slot map, to find a replica promoted in
+// place of a lost primary.
+func (s *RedisStore) failed(lost bool, err error) {
 	switch {
 	case s.target.Mode == RedisCluster:
 		if cc, ok := s.c().(*redis.ClusterClient); ok {
@@ -422,7 +441,7 @@ func (s *RedisStore) failed(lost bool) {
 	case s.target.Mode == RedisSentinel:
 		// The failover client follows the master Sentinel names.
 	case lost:
-		s.lost()
+		s.lost(err)
 	}
 }
 
@@ -445,7 +464,7 @@ func (s *RedisStore) LoadCaps(ctx context.Context, visitorID string) ([]byte, er
 	case errors.Is(err, redis.Nil):
 		return nil, nil
 	case err != nil:
-		s.failed(unreachable(err) && !isTimeout(err))
+		s.failed(unreachable(err) && !isTimeout(err), err)
 		return nil, err
 	}
 	return b, nil
@@ -477,15 +496,19 @@ func unreachable(err error) bool {
 	return true
 }
 
-// lost takes the server for lost and starts the probe that brings it
-// back, unless one runs.
-func (s *RedisStore) lost() {
+// lost takes the server for lost, after err, and starts the probe that
+// brings it back, unless one runs. It logs the outage once: the loads
+// and writes that fail while it lasts are counted, not logged.
+func (s *RedisStore) lost(err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed || s.down.Swap(true) {
 		return
 	}
 	s.Lost.Add(1)
+	s.lostAt = time.Now()
+	s.log.Warn("Redis seen store lost: pages are served as if nothing had been seen, and no state is saved, until it answers",
+		"addrs", strings.Join(s.Addrs(), ","), "err", err, "retry", s.retry)
 	s.wg.Add(1)
 	go s.probe()
 }
@@ -519,10 +542,12 @@ func (s *RedisStore) probe() {
 		}
 		old := s.client.Swap(&clientBox{c})
 		s.timeoutsInARow.Store(0)
+		downFor := time.Since(s.lostAt)
 		s.down.Store(false)
 		s.Reconnects.Add(1)
 		s.mu.RUnlock()
 		old.c.Close()
+		s.log.Info("Redis seen store answers again", "addrs", strings.Join(s.Addrs(), ","), "down_for", downFor)
 		return
 	}
 }
@@ -629,7 +654,7 @@ func (s *RedisStore) write(batch []save) {
 		default:
 			failed++
 			if unreachable(err) {
-				s.failed(true)
+				s.failed(true, err)
 			}
 		}
 	}

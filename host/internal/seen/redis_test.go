@@ -2,8 +2,10 @@ package seen
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -655,5 +658,98 @@ func TestRedisCaps(t *testing.T) {
 	counts.Hit("1d:invite", day)
 	if err := counts.Save("v1", day); err == nil {
 		t.Error("unknown counts were saved")
+	}
+}
+
+// TestRedisOutageLogged: an outage is one structured event when the
+// store loses its server and one when it answers again, and the Redis
+// client's own messages (a failed dial per probe, ten a second) reach
+// the same logger, in its format, one per redisLogEvery: they were
+// printed on stderr in plain text, whatever the log format.
+func TestRedisOutageLogged(t *testing.T) {
+	ctx := context.Background()
+	addr := freeAddr()
+	stop := startOwnRedis(t, addr)
+	var buf syncbuf.Buffer
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: time.Second, Retry: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if _, info := st.Load(ctx, nil, "v1"); info.Failed() {
+		t.Fatalf("before the outage: %+v", info)
+	}
+	stop()
+	st.Load(ctx, nil, "v1")
+	if st.Up() {
+		t.Fatal("a refused connection did not take the server for lost")
+	}
+	time.Sleep(300 * time.Millisecond) // about 30 probes, each a failed dial
+	startOwnRedis(t, addr)
+	for deadline := time.Now().Add(hangGuard); !st.Up(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the store did not reconnect")
+		}
+	}
+	var lost, back, client int
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var rec struct {
+			Level, Msg, Addrs, Err, Detail string
+			DownFor                        int64 `json:"down_for"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a line that is not JSON: %q", line)
+		}
+		switch {
+		case strings.HasPrefix(rec.Msg, "Redis seen store lost"):
+			lost++
+			if rec.Level != "WARN" || rec.Addrs != addr || !strings.Contains(rec.Err, "refused") {
+				t.Errorf("the outage's event: %s", line)
+			}
+		case rec.Msg == "Redis seen store answers again":
+			back++
+			if rec.Level != "INFO" || rec.Addrs != addr || rec.DownFor < int64(300*time.Millisecond) {
+				t.Errorf("the recovery's event: %s", line)
+			}
+		case rec.Msg == "Redis client":
+			client++
+			if rec.Level != "WARN" || !strings.Contains(rec.Detail, "connection refused") {
+				t.Errorf("the client's message: %s", line)
+			}
+		default:
+			t.Errorf("an unexpected record: %s", line)
+		}
+	}
+	if lost != 1 || back != 1 || client != 1 {
+		t.Errorf("%d outage events, %d recoveries, %d client messages; want 1, 1 and 1 (one per %v):\n%s", lost, back, client, redisLogEvery, &buf)
+	}
+}
+
+// TestRedisClientLogRate: the client's messages are logged at most one
+// per interval, each saying how many were left out since the last; a
+// new logger logs its first at once, and none is logged before one.
+func TestRedisClientLogRate(t *testing.T) {
+	var buf syncbuf.Buffer
+	now := time.Unix(0, 0)
+	l := &redisLog{every: 10 * time.Second, now: func() time.Time { return now }}
+	l.Printf(context.Background(), "dropped before a logger is set")
+	l.setLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}})))
+	steps := []struct {
+		after time.Duration
+		n     int
+	}{{0, 3}, {9 * time.Second, 5}, {time.Second, 1}, {time.Minute, 1}}
+	for _, s := range steps {
+		now = now.Add(s.after)
+		for i := range s.n {
+			l.Printf(context.Background(), "redis: connection pool: failed to dial after %d attempts: %s", i+1, "refused")
+		}
+	}
+	want := `level=WARN msg="Redis client" detail="connection pool: failed to dial after 1 attempts: refused"` + "\n" +
+		`level=WARN msg="Redis client" detail="connection pool: failed to dial after 1 attempts: refused" left_out=7` + "\n" +
+		`level=WARN msg="Redis client" detail="connection pool: failed to dial after 1 attempts: refused"` + "\n"
+	if got := buf.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
