@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/config"
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 )
 
 // ruleConfig serves origin with the rules given, no seen-store, on one
@@ -657,6 +659,74 @@ func TestAdminRefusesWebPages(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if g := do(t, tt.method, r.admin+tt.path, tt.headers...); g.StatusCode != tt.want {
 				t.Errorf("status %d, want %d: %s", g.StatusCode, tt.want, g.body)
+			}
+		})
+	}
+}
+
+// TestAccessLine: the access line says who asked (the visitor through a
+// trusted proxy, and the proxy), for which host and query, and how many
+// bytes of body went back; a query's secret-looking values are hidden.
+// It had the route, method, path, status and outcome alone.
+func TestAccessLine(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<html><body><h1 id="t">Hello</h1></body></html>`)
+	}))
+	defer origin.Close()
+	cfg := ruleConfig(t, origin.URL, "rules:\n  - name: hello\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n")
+	access := true
+	cfg.Log.Access = &access
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
+	tests := []struct {
+		name    string
+		target  string
+		headers []string
+		want    map[string]any
+		absent  []string
+	}{
+		{"a visitor behind a trusted proxy, with a query", "/p?q=shoes&access_token=abc&apiKey=k1&page=2&bsk_preview=tok",
+			[]string{"Host", "shop.example", "X-Forwarded-For", "203.0.113.7"},
+			map[string]any{"client": "203.0.113.7", "peer": "127.0.0.1", "host": "shop.example",
+				"query": "q=shoes&access_token=xxxxx&apiKey=xxxxx&page=2&bsk_preview=xxxxx"}, nil},
+		{"a visitor on its own, no query", "/", []string{"Host", "www.example"},
+			map[string]any{"client": "127.0.0.1", "host": "www.example"}, []string{"peer", "query"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, _, _ := strings.Cut(tt.target, "?")
+			g := do(t, "GET", r.url+tt.target, tt.headers...)
+			if g.StatusCode != 200 || !bytes.Contains(g.body, []byte("Bonjour")) {
+				t.Fatalf("status %d: %s", g.StatusCode, g.body)
+			}
+			var line map[string]any
+			for deadline := time.Now().Add(10 * time.Second); line == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				for _, l := range strings.Split(buf.String(), "\n") {
+					var rec map[string]any
+					if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "request" && rec["path"] == path {
+						line = rec
+					}
+				}
+			}
+			if line == nil {
+				t.Fatalf("no access line in\n%s", &buf)
+			}
+			for k, want := range tt.want {
+				if line[k] != want {
+					t.Errorf("%s = %v, want %v", k, line[k], want)
+				}
+			}
+			for _, k := range tt.absent {
+				if v, ok := line[k]; ok {
+					t.Errorf("%s = %v, want none", k, v)
+				}
+			}
+			if n, _ := line["bytes"].(float64); int(n) != len(g.body) {
+				t.Errorf("bytes = %v, want the %d of the body", line["bytes"], len(g.body))
+			}
+			if line["route"] != "r" || line["outcome"] != "personalized" {
+				t.Errorf("the proxy's fields: %v", line)
 			}
 		})
 	}

@@ -604,12 +604,18 @@ func TestSeenJSONGzip(t *testing.T) {
 // test may read while the server runs.
 func startWithLog(t *testing.T, cfg *config.Config, w *syncbuf.Buffer) *running {
 	t.Helper()
+	return startWithHandler(t, cfg, slog.NewTextHandler(w, nil))
+}
+
+// startWithHandler is start with the server's logs handled by h.
+func startWithHandler(t *testing.T, cfg *config.Config, h slog.Handler) *running {
+	t.Helper()
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(w, nil))})
+	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(h)})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -38,13 +38,16 @@ import (
 
 // Server is a configured bespoke. Build it with New, run it with Serve.
 type Server struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	Metrics *metrics.Metrics
-	Routes  []*Route
-	router  *router.Router
-	handler http.Handler // the router, or what Options.Wrap made of it
-	closers []func()
+	cfg *config.Config
+	log *slog.Logger
+	// routeLog is log for the routes: records logged with a request's
+	// context get the request's attributes (see withRequestInfo).
+	routeLog *slog.Logger
+	Metrics  *metrics.Metrics
+	Routes   []*Route
+	router   *router.Router
+	handler  http.Handler // the router, in what Options.Wrap made of it and withRequestInfo
+	closers  []func()
 	// certs serves the TLS certificate, nil without TLS; adminToken is
 	// the admin API's bearer token, "" for none.
 	certs      *certReloader
@@ -110,6 +113,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		}
 		s.log = slog.New(h)
 	}
+	s.routeLog = slog.New(requestAttrs{s.log.Handler()})
 	ok := false
 	defer func() {
 		if !ok {
@@ -166,6 +170,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	s.handler = s.router
 	if opt.Wrap != nil {
 		s.handler = opt.Wrap(key, s.router)
+	}
+	if *cfg.Log.Access {
+		// Outermost, to see the request as the visitor sent it and the
+		// response as it leaves.
+		s.handler = withRequestInfo(s.handler, rc.Geo.ClientIP)
 	}
 	ok = true
 	return s, nil
@@ -324,7 +333,7 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 	wr, err := wire.NewRoute(ctx, wire.RouteConfig{
 		Name:    rcfg.Name,
 		Metrics: s.Metrics,
-		Logger:  s.log,
+		Logger:  s.routeLog,
 		Load:    load,
 		Files:   files,
 		Engine: engine.Config{

@@ -1,0 +1,187 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"unicode"
+)
+
+// The access line is written by the route's proxy, which knows the
+// request's route, outcome and rules; what it does not know (the
+// visitor's address through the trusted proxies, the bytes sent once
+// the response went through every wrapper) is known here, in front of
+// the router. So the visitors' handler puts a requestInfo in each
+// request's context, and the routes' logger adds its attributes to every
+// record logged with that context: the access line, and the warnings
+// about one response.
+
+type requestKey struct{}
+
+// requestInfo is what the logs say of a request besides what the proxy
+// writes: client, peer, host, query (redacted) and bytes.
+type requestInfo struct {
+	r        *http.Request // as it came, before any wrapper changed it
+	clientIP func(*http.Request) netip.Addr
+	bytes    atomic.Int64 // of the body written so far
+}
+
+// attrs are the request's attributes for a record.
+func (in *requestInfo) attrs() []slog.Attr {
+	r := in.r
+	as := make([]slog.Attr, 0, 5)
+	client := in.clientIP(r)
+	if client.IsValid() {
+		as = append(as, slog.String("client", client.String()))
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && ap.Addr().Unmap() != client {
+		// Through a trusted proxy: the address the connection came from.
+		as = append(as, slog.String("peer", ap.Addr().Unmap().String()))
+	}
+	as = append(as, slog.String("host", r.Host))
+	if r.URL.RawQuery != "" {
+		as = append(as, slog.String("query", redactQuery(r.URL.RawQuery)))
+	}
+	return append(as, slog.Int64("bytes", in.bytes.Load()))
+}
+
+// withRequestInfo is next with each request's requestInfo in its context
+// and its ResponseWriter counting the bytes of the body.
+func withRequestInfo(next http.Handler, clientIP func(*http.Request) netip.Addr) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in := &requestInfo{r: r, clientIP: clientIP}
+		next.ServeHTTP(&countingWriter{ResponseWriter: w, n: &in.bytes}, r.WithContext(context.WithValue(r.Context(), requestKey{}, in)))
+	})
+}
+
+// countingWriter counts the bytes of the body written through it.
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.n.Add(int64(n))
+	return n, err
+}
+
+// Flush implements http.Flusher, which the proxy asks its writer for.
+func (w *countingWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the server's writer (to
+// hijack an upgraded connection, whose bytes are not counted).
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestAttrs adds a request's attributes (requestInfo) to the records
+// logged with its context.
+type requestAttrs struct{ slog.Handler }
+
+func (h requestAttrs) Handle(ctx context.Context, rec slog.Record) error {
+	if in, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		rec = rec.Clone()
+		rec.AddAttrs(in.attrs()...)
+	}
+	return h.Handler.Handle(ctx, rec)
+}
+
+func (h requestAttrs) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestAttrs{h.Handler.WithAttrs(as)}
+}
+
+func (h requestAttrs) WithGroup(name string) slog.Handler {
+	return requestAttrs{h.Handler.WithGroup(name)}
+}
+
+// Query parameters whose values the logs hide, as the Redis URL's
+// password is hidden (xxxxx): those whose names hold one of secretWords
+// (access_token, client_secret, X-Amz-Signature, PHPSESSID), have one of
+// secretParts as a word of their own (apiKey, sig, code, auth), or are
+// bespoke's own (bsk_preview, a signed preview link).
+var (
+	secretWords = []string{"token", "secret", "passw", "signature", "credential", "session", "sessid", "apikey", "jwt"}
+	secretParts = []string{"key", "sig", "code", "otp", "pwd", "pass", "auth", "sid", "email"}
+)
+
+// redactQuery is a raw query with the values of secret-looking
+// parameters replaced by xxxxx; the rest is as the visitor sent it.
+func redactQuery(raw string) string {
+	var b strings.Builder
+	for i, part := range strings.Split(raw, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		name, _, hasValue := strings.Cut(part, "=")
+		if hasValue && secretParam(name) {
+			b.WriteString(name)
+			b.WriteString("=xxxxx")
+			continue
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+// secretParam reports whether a parameter of this (escaped) name may
+// hold a secret.
+func secretParam(escaped string) bool {
+	name, err := url.QueryUnescape(escaped)
+	if err != nil {
+		name = escaped
+	}
+	lower := strings.ToLower(name)
+	if strings.HasPrefix(lower, "bsk_") {
+		return true
+	}
+	for _, w := range secretWords {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	for _, word := range words(name) {
+		for _, p := range secretParts {
+			if word == p {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// words splits a name at what is neither a letter nor a digit and where
+// a lower-case letter is followed by a capital (apiKey: api, key), in
+// lower case.
+func words(name string) []string {
+	var out []string
+	start := -1
+	prev := rune(0)
+	for i, c := range name {
+		alnum := unicode.IsLetter(c) || unicode.IsDigit(c)
+		if start >= 0 && (!alnum || unicode.IsUpper(c) && unicode.IsLower(prev)) {
+			out = append(out, strings.ToLower(name[start:i]))
+			start = -1
+		}
+		if alnum && start < 0 {
+			start = i
+		}
+		prev = c
+	}
+	if start >= 0 {
+		out = append(out, strings.ToLower(name[start:]))
+	}
+	return out
+}
+
+// Interface guards.
+var (
+	_ http.Flusher = (*countingWriter)(nil)
+	_ slog.Handler = requestAttrs{}
+)
