@@ -86,6 +86,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			needsDevice:    s.NeedsDevice(),
 			readsVisitor:   s.ReadsVisitor(),
 			vary:           s.Vary(),
+			varyNonHTML:    s.VaryNonHTML(),
 		},
 		req: requestFacts{
 			method:          resp.Request.Method,

@@ -122,8 +122,10 @@ type siteFacts struct {
 	needsDevice bool
 	// readsVisitor: decisions read the visitor id.
 	readsVisitor bool
-	// vary are the request headers decisions depend on.
-	vary []string
+	// vary are the request headers decisions depend on; varyNonHTML
+	// those of the rules that can change a response no page edit
+	// changes (headers, cookies, redirects, caps, seen, JSON edits).
+	vary, varyNonHTML []string
 }
 
 // requestFacts are what planResponse needs to know of the request.
@@ -329,8 +331,14 @@ func planResponse(in responseInput) responsePlan {
 	// a page's, unless the request says it loads something else, and an
 	// edited copy's Accept-Encoding.
 	notModifiedPage := in.status == http.StatusNotModified && (bodyChanged || ct == "" && !in.req.noDocument)
-	if (html || notModifiedPage) && in.site.hasEdits || in.site.touchesNonHTML {
+	switch {
+	case (html || notModifiedPage) && in.site.hasEdits:
 		rp.vary = append(rp.vary, in.site.vary...)
+	case in.site.touchesNonHTML:
+		// An asset or an API's JSON: only what the rules that can touch
+		// it read, so that a CDN keeps one copy of a style sheet where
+		// a page varies with the visitor's device.
+		rp.vary = append(rp.vary, in.site.varyNonHTML...)
 	}
 	if rp.body != BodyPass {
 		rp.decode = enc

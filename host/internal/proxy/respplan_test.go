@@ -178,8 +178,14 @@ func TestPlanResponse(t *testing.T) {
 			responseInput{status: 304, header: http.Header{"Etag": {`"v1"`}}, contentLength: 0, plan: &plan.Plan{}, site: site, req: get}, nil,
 			want{body: BodyPass, save: saveNever, vary: []string{"Cf-Ipcountry"}}},
 		{"a rule's response header on an asset",
-			responseInput{status: 200, header: css, contentLength: 500, plan: &plan.Plan{ResponseHeaders: []plan.Header{{Name: "X-A", Value: "1"}}}, site: siteFacts{touchesNonHTML: true, vary: []string{"Cookie"}}, req: get}, nil,
+			responseInput{status: 200, header: css, contentLength: 500, plan: &plan.Plan{ResponseHeaders: []plan.Header{{Name: "X-A", Value: "1"}}}, site: siteFacts{touchesNonHTML: true, vary: []string{"Cookie", "User-Agent"}, varyNonHTML: []string{"Cookie"}}, req: get}, nil,
 			want{body: BodyPass, personalized: true, private: true, save: saveNever, vary: []string{"Cookie"}}},
+		{"an asset no rule changed varies with what the rules that can change it read",
+			responseInput{status: 200, header: css, contentLength: 500, plan: &edits, site: siteFacts{hasEdits: true, touchesNonHTML: true, vary: []string{"Cf-Ipcountry", "X-Preview"}, varyNonHTML: []string{"X-Preview"}}, req: get}, nil,
+			want{body: BodyPass, save: saveNever, vary: []string{"X-Preview"}}},
+		{"a page those rules and the page edits may change varies with what they all read",
+			responseInput{status: 200, header: html, contentLength: 500, plan: &plan.Plan{}, site: siteFacts{hasEdits: true, touchesNonHTML: true, vary: []string{"Cf-Ipcountry", "X-Preview"}, varyNonHTML: []string{"X-Preview"}}, req: get}, nil,
+			want{body: BodyPass, save: saveNever, vary: []string{"Cf-Ipcountry", "X-Preview"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
