@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/internal/version"
 )
 
@@ -44,6 +43,8 @@ type Metrics struct {
 	upstream       *prometheus.CounterVec
 	bodyLimits     *prometheus.CounterVec
 	mapFallbacks   *prometheus.HistogramVec
+	refused        *prometheus.CounterVec
+	loops          *prometheus.CounterVec
 
 	// owned are the collectors read at scrape time from the state of one
 	// route or store, which must leave the registry with it (Forget), so
@@ -110,21 +111,21 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 			Buckets: []float64{0, 4 << 10, 16 << 10, 64 << 10, 256 << 10},
 		}, []string{"route"}),
 	}
-	refused := prometheus.NewCounterFunc(prometheus.CounterOpts{
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bespoke_refused_values_total",
 		Help: "Values of requests that could not be written where a rule writes them (a URL the rule does not allow): replaced by their default, or their action dropped.",
-	}, func() float64 { return float64(plan.RefusedTotal()) })
-	loops := prometheus.NewCounterFunc(prometheus.CounterOpts{
+	}, []string{"route"})
+	m.loops = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bespoke_redirect_loops_total",
 		Help: "Redirects a rule decided that pointed to the page requested (the visitor would be sent there again and again), not made: the page was served.",
-	}, func() float64 { return float64(plan.LoopsTotal()) })
+	}, []string{"route"})
 	build := version.Get()
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bespoke_build_info", Help: "Always 1: the build of bespoke serving, by version, source revision and Go toolchain.",
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(build.Version, build.ShortRevision(), build.Go).Set(1)
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, refused, loops, buildInfo)
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops, buildInfo)
 	if runtime {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -175,6 +176,24 @@ func (m *Metrics) Decide(route string, d time.Duration) {
 		return
 	}
 	m.decideSeconds.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// Refused records n values of one request that could not be written
+// where a rule writes them.
+func (m *Metrics) Refused(route string, n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.refused.WithLabelValues(route).Add(float64(n))
+}
+
+// RedirectLoop records a redirect not made: it pointed to the page
+// requested.
+func (m *Metrics) RedirectLoop(route string) {
+	if m == nil {
+		return
+	}
+	m.loops.WithLabelValues(route).Inc()
 }
 
 // Rewrite records one rewritten body ("html" or "json").

@@ -238,9 +238,8 @@ func TestURLAttributeContext(t *testing.T) {
 
 // TestURLAttributeAllowList: with schemes, a value may be the whole URL,
 // but only with a scheme on the list; any other falls back to the
-// default, and is counted.
+// default, and is listed in the plan (which the proxy counts).
 func TestURLAttributeAllowList(t *testing.T) {
-	before := plan.RefusedTotal()
 	refusals := 0
 	checkPage(t, `set_attr: { select: "#a", name: href, value: '{{ cookie("v") or "/buy" }}', schemes: [https, relative] }`, func(t *testing.T, v string, doc *html.Node, p *plan.Plan) {
 		href, _ := attr(byID(doc, "a"), "href")
@@ -255,8 +254,8 @@ func TestURLAttributeAllowList(t *testing.T) {
 			}
 		}
 	})
-	if refusals == 0 || plan.RefusedTotal()-before != uint64(refusals) {
-		t.Errorf("%d refusals, counted %d", refusals, plan.RefusedTotal()-before)
+	if refusals == 0 {
+		t.Error("no value refused")
 	}
 }
 

@@ -4,16 +4,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"sync/atomic"
 )
-
-// loops counts the redirects not made because they pointed to the page
-// requested (Plan.Loop), for LoopsTotal.
-var loops atomic.Uint64
-
-// LoopsTotal returns how many times, since the process started, a rule's
-// redirect pointed to the page requested and was not made.
-func LoopsTotal() uint64 { return loops.Load() }
 
 // pointsTo reports whether loc, a redirect's target, leads back to the
 // request (u, as a server reads it, to host, over TLS when secure): the

@@ -485,7 +485,6 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 					// A later rule's redirect may still be made.
 					p.loop = Redirect{Location: loc, Status: c.a.Status, Rule: ri}
 					p.Loop = &p.loop
-					loops.Add(1)
 					continue
 				}
 				p.redirect = Redirect{Location: loc, Status: c.a.Status, Rule: ri}

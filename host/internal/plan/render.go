@@ -2,25 +2,14 @@ package plan
 
 import (
 	"html"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
-// refused counts the actions whose values were refused (Plan.Refused),
-// for RefusedTotal.
-var refused atomic.Uint64
-
-// RefusedTotal returns how many times, since the process started, a
-// value of the request could not be written where an action writes it
-// (Plan.Refused): replaced by its default, or its action dropped.
-func RefusedTotal() uint64 { return refused.Load() }
-
 func (p *Plan) refuse(rule, act int, dropped bool, reason string) {
 	p.Refused = append(p.Refused, Refused{Rule: rule, Action: act, Dropped: dropped, Reason: reason})
-	refused.Add(1)
 }
 
 // result is how a rendering went.

@@ -66,8 +66,10 @@ type Config struct {
 	// while it comes back the same. 0 disables them.
 	EditMapCache int
 	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
-	// responses, naming the rules that matched. Off by default: rule names
-	// can say more about targeting than a site wants to publish.
+	// responses, naming the rules that matched, and X-Bespoke-Untouched
+	// to a page the plan edits that went out unrewritten, saying why. Off
+	// by default: rule names can say more about targeting than a site
+	// wants to publish.
 	DebugHeaders bool
 	// Transport reaches the origin; nil means a transport tuned for a
 	// reverse proxy (upstream.New of NewTransport).
@@ -96,8 +98,9 @@ type Config struct {
 	// TrustedProxies are the peers (RemoteAddr) taken to be proxies of
 	// the site's own, such as a CDN or load balancer in front: their
 	// X-Forwarded-For and Forwarded chains are extended and their
-	// X-Forwarded-Proto and -Host kept, their CDN headers reach the
-	// origin, and their X-Forwarded-Proto: https makes cookies Secure.
+	// X-Forwarded-Proto and -Host (or Forwarded's proto and host) kept,
+	// their CDN headers reach the origin, and their X-Forwarded-Proto:
+	// https (or Forwarded: proto=https) makes cookies Secure.
 	// Requests of other peers get these headers replaced, and the
 	// StripHeaders removed. Nil trusts no peer.
 	TrustedProxies []netip.Prefix
@@ -451,6 +454,10 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 	decideStart := time.Now()
 	s.Decide(r.Context(), r, v, st.secure, seenFn, st.req)
 	p.cfg.Metrics.Decide(p.cfg.Route, time.Since(decideStart))
+	p.cfg.Metrics.Refused(p.cfg.Route, len(st.req.Plan.Refused))
+	if st.req.Plan.Loop != nil {
+		p.cfg.Metrics.RedirectLoop(p.cfg.Route)
+	}
 	st.outcome = metrics.PassedThrough
 	if st.req.Err != nil {
 		p.decideFailed(r, st)

@@ -17,7 +17,6 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
-	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
@@ -183,21 +182,21 @@ func TestRedirect(t *testing.T) {
 // the loop counted. A real client follows the redirect from / to the
 // page.
 func TestRedirectLoop(t *testing.T) {
+	m := metrics.New()
 	e := newEnv(t, demo.Handler(), []byte(`rules:
   - name: french-site
     when: geo.country == "FR"
     actions:
       - redirect: /fr/
-`))
-	before := plan.LoopsTotal()
+`), func(c *proxy.Config) { c.Metrics, c.Route = m, "shop" })
 	if r := e.get(t, "/", "CF-IPCountry", "FR"); r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/fr/" {
 		t.Fatalf("/: status %d, location %q", r.StatusCode, r.Header.Get("Location"))
 	}
 	if r := e.get(t, "/fr/", "CF-IPCountry", "FR"); r.StatusCode == http.StatusFound {
 		t.Fatalf("/fr/ redirects to %q, itself", r.Header.Get("Location"))
 	}
-	if n := plan.LoopsTotal() - before; n != 1 {
-		t.Errorf("%d loops counted, want 1", n)
+	if n := routeCounter(t, m, "bespoke_redirect_loops_total", "shop"); n != 1 {
+		t.Errorf("%v loops counted, want 1", n)
 	}
 	req, _ := http.NewRequest(http.MethodGet, e.proxy.URL+"/", nil)
 	req.Header.Set("CF-IPCountry", "FR")
@@ -493,4 +492,58 @@ func requestsTotal(t *testing.T, m *metrics.Metrics, route, outcome string) floa
 		}
 	}
 	return total
+}
+
+// routeCounter reads a counter of one route.
+func routeCounter(t *testing.T, m *metrics.Metrics, name, route string) float64 {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "route" && l.GetValue() == route {
+					return s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestRefusedAndLoopsByRoute: refused values and redirects not made
+// (they pointed to the page requested) are counted under their route.
+func TestRefusedAndLoopsByRoute(t *testing.T) {
+	m := metrics.New()
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<a id="a" href="/x">x</a>`)
+	}), []byte(`rules:
+  - name: back
+    when: path == "/loop"
+    actions:
+      - redirect: /loop
+  - name: link
+    actions:
+      - set_attr: { select: "#a", name: href, value: '{{ query("to") or "/buy" }}', schemes: [https, relative] }
+`), func(c *proxy.Config) { c.Metrics, c.Route = m, "shop" })
+	for _, path := range []string{"/loop", "/loop", "/?to=javascript:alert(1)", "/?to=/fine"} {
+		resp, err := http.Get(e.proxy.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if got := routeCounter(t, m, "bespoke_redirect_loops_total", "shop"); got != 2 {
+		t.Errorf("bespoke_redirect_loops_total{route=shop} = %v, want 2", got)
+	}
+	if got := routeCounter(t, m, "bespoke_refused_values_total", "shop"); got != 1 {
+		t.Errorf("bespoke_refused_values_total{route=shop} = %v, want 1", got)
+	}
 }
