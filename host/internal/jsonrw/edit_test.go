@@ -516,3 +516,38 @@ func BenchmarkApply(b *testing.B) {
 		}
 	})
 }
+
+// TestReorderLongOrder: a long Order over a long array (matched through
+// a map of the ids) puts the elements where matching by scanning does,
+// ids named twice, missing or repeated in the array included.
+func TestReorderLongOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 200 {
+		n := 1 + rng.IntN(40)
+		var doc strings.Builder
+		doc.WriteString("[")
+		for i := range n {
+			if i > 0 {
+				doc.WriteString(",")
+			}
+			fmt.Fprintf(&doc, `{"id":"%d","i":%d}`, rng.IntN(n), i)
+		}
+		doc.WriteString("]")
+		var order []string
+		for range rng.IntN(2 * n) {
+			order = append(order, strconv.Itoa(rng.IntN(n+3)))
+		}
+		edits := []Edit{{Op: Reorder, Path: "@this", ID: "id", Order: order}}
+		scan, _, err := Apply([]byte(doc.String()), edits, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := reorderScan
+		reorderScan = 0
+		mapped, _, _ := Apply([]byte(doc.String()), edits, nil)
+		reorderScan = saved
+		if string(scan) != string(mapped) {
+			t.Fatalf("round %d, order %q:\n scan %s\n  map %s", round, order, scan, mapped)
+		}
+	}
+}

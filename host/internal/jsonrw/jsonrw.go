@@ -583,12 +583,31 @@ func (o *Output) editArray(steps []jsonpath.Step, e *Edit, seen SeenSet) bool {
 			used = append(used, 0)
 		}
 		picked := o.byAge[:0]
-		for _, want := range e.Order {
+		if len(e.Order)*n <= reorderScan {
+			for _, want := range e.Order {
+				for i := range n {
+					if used[i] == 0 && len(o.id(i)) > 0 && string(o.id(i)) == want {
+						used[i] = 1
+						picked = append(picked, int32(i))
+						break
+					}
+				}
+			}
+		} else {
+			// A long Order (it may come from the visitor) over a long
+			// array: each id's elements in order, and how many of them
+			// Order took, so that the work is linear.
+			byID := make(map[string][]int, n)
 			for i := range n {
-				if used[i] == 0 && len(o.id(i)) > 0 && string(o.id(i)) == want {
-					used[i] = 1
-					picked = append(picked, int32(i))
-					break
+				if id := o.id(i); len(id) > 0 {
+					byID[string(id)] = append(byID[string(id)], i)
+				}
+			}
+			for _, want := range e.Order {
+				if is := byID[want]; len(is) > 0 {
+					used[is[0]] = 1
+					picked = append(picked, int32(is[0]))
+					byID[want] = is[1:]
 				}
 			}
 		}
@@ -749,3 +768,8 @@ func (o *Output) record(e *Edit, seen SeenSet) {
 		}
 	}
 }
+
+// reorderScan bounds the Order ids times array elements that Reorder
+// matches by scanning, which allocates nothing; past it, a map of the
+// elements by id keeps the work linear.
+var reorderScan = 1 << 12

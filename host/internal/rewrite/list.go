@@ -224,16 +224,37 @@ func (r *Rewriter) closeRegion() {
 			}
 			r.hideSeen(e, slots, order, kept, id, ei)
 		case Reorder:
-			// The members named in Order first, in Order's order, then
-			// the others as they were.
+			// The members named in Order first, in Order's order (an id
+			// named twice takes its next member), then the others as
+			// they were.
 			picked := r.picked[:0]
 			taken := resize(r.taken, len(slots))
-			for _, want := range e.Order {
+			if len(e.Order)*len(slots) <= reorderScan {
+				for _, want := range e.Order {
+					for k, m := range slots {
+						if !taken[k] && m.ie.hasID && bstr(r.ids[m.ie.idLo:m.ie.idHi]) == want {
+							taken[k] = true
+							picked = append(picked, order[m.slot])
+							break
+						}
+					}
+				}
+			} else {
+				// A long Order (it may come from the visitor) over a long
+				// list: each id's members in document order, and how many
+				// of them Order took, so that the work is linear.
+				byID := make(map[string][]int, len(slots))
 				for k, m := range slots {
-					if !taken[k] && m.ie.hasID && bstr(r.ids[m.ie.idLo:m.ie.idHi]) == want {
-						taken[k] = true
-						picked = append(picked, order[m.slot])
-						break
+					if m.ie.hasID {
+						id := bstr(r.ids[m.ie.idLo:m.ie.idHi])
+						byID[id] = append(byID[id], k)
+					}
+				}
+				for _, want := range e.Order {
+					if ks := byID[want]; len(ks) > 0 {
+						taken[ks[0]] = true
+						picked = append(picked, order[slots[ks[0]].slot])
+						byID[want] = ks[1:]
 					}
 				}
 			}
@@ -437,3 +458,8 @@ func (r *Rewriter) AppliedCount(i int) int {
 	}
 	return r.applied[i]
 }
+
+// reorderScan bounds the Order ids times list members that Reorder
+// matches by scanning, which allocates nothing; past it, a map of the
+// members by id keeps the work linear.
+var reorderScan = 1 << 12

@@ -2,8 +2,10 @@ package rewrite
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -172,5 +174,39 @@ func TestListAllocs(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(20, run); allocs != 0 {
 		t.Errorf("a page with hide_seen costs %.1f allocations, want 0", allocs)
+	}
+}
+
+// TestReorderLongOrder: a long Order over a long list (matched through a
+// map of the ids) puts the items where matching by scanning does, ids
+// named twice, missing or repeated in the list included.
+func TestReorderLongOrder(t *testing.T) {
+	p := mustCompile("li")
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 200 {
+		n := 1 + rng.IntN(40)
+		var page strings.Builder
+		page.WriteString("<ul>")
+		for i := range n {
+			if rng.IntN(8) == 0 {
+				fmt.Fprintf(&page, "<li>no id %d</li>", i)
+				continue
+			}
+			fmt.Fprintf(&page, `<li data-id="%d">%d</li>`, rng.IntN(n), i)
+		}
+		page.WriteString("</ul>")
+		var order []string
+		for range rng.IntN(2 * n) {
+			order = append(order, strconv.Itoa(rng.IntN(n+3)))
+		}
+		edits := []Edit{{Selector: 0, Op: Reorder, Attr: "data-id", Order: order}}
+		scan := rewriteAll(p, edits, page.String())
+		saved := reorderScan
+		reorderScan = 0
+		mapped := rewriteAll(p, edits, page.String())
+		reorderScan = saved
+		if scan != mapped {
+			t.Fatalf("round %d, order %q:\n scan %s\n  map %s", round, order, scan, mapped)
+		}
 	}
 }
