@@ -370,6 +370,7 @@ func (m *Module) release(inst *instance) {
 		m.discardQuiet(inst)
 		return
 	}
+	inst.recount()
 	m.idle <- inst
 }
 
@@ -380,7 +381,7 @@ func (m *Module) discard(inst *instance) {
 
 func (m *Module) discardQuiet(inst *instance) {
 	m.stats.Live.Add(-1)
-	m.stats.LiveMemory.Add(-int64(inst.memBytes()))
+	m.stats.LiveMemory.Add(-int64(inst.counted))
 	inst.mod.Close(context.Background())
 	<-m.slots
 }

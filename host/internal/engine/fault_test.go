@@ -212,3 +212,33 @@ func TestHostPanicDiscardsInstance(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveMemoryCountsPluginGrowth: the memory a plugin grows itself
+// (memory.grow) is in Stats.LiveMemory while its instance lives, and
+// leaves it with the instance, trapped or not: the gauge never goes
+// below what live instances hold.
+func TestLiveMemoryCountsPluginGrowth(t *testing.T) {
+	grows := (&wasm.Code{}).I32Const(2).MemoryGrow().Drop().I32Const(0)
+	m := loadGuest(t, newEngine(t, engine.Config{PoolSize: 1}), grows)
+	var d plugin.Decision
+	if err := m.Decide(context.Background(), nil, nil, &d); err != nil {
+		t.Fatal(err)
+	}
+	first := m.Stats().LiveMemory.Load()
+	if err := m.Decide(context.Background(), nil, nil, &d); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Stats().LiveMemory.Load(); got != first+2*plugin.PageSize {
+		t.Errorf("LiveMemory %d after a second call that grew 2 pages, want %d", got, first+2*plugin.PageSize)
+	}
+
+	trapped := loadGuest(t, newEngine(t, engine.Config{PoolSize: 1}), guest.GrowMemory())
+	for range 3 {
+		if err := trapped.Decide(context.Background(), nil, nil, &d); err == nil {
+			t.Fatal("a plugin that exhausts its memory decided")
+		}
+	}
+	if got, live := trapped.Stats().LiveMemory.Load(), trapped.Stats().Live.Load(); got != 0 || live != 0 {
+		t.Errorf("LiveMemory %d with %d live instances after 3 traps, want 0", got, live)
+	}
+}

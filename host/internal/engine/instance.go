@@ -27,6 +27,8 @@ type instance struct {
 	// call is the context of every call of a module that runs without
 	// a deadline, allocated once.
 	call callContext
+	// counted is the memory of the instance Stats.LiveMemory holds.
+	counted uint32
 }
 
 // callContext is the context of one call into an instance. Host functions
@@ -81,7 +83,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	}
 	m.stats.Instances.Add(1)
 	m.stats.Live.Add(1)
-	m.stats.LiveMemory.Add(int64(inst.mem.Size()))
+	inst.recount()
 	return inst, nil
 }
 
@@ -92,7 +94,15 @@ func abiOf(g api.Global) int {
 	return int(api.DecodeI32(g.Get()))
 }
 
-func (inst *instance) memBytes() uint32 { return inst.mem.Size() }
+// recount brings Stats.LiveMemory to the instance's memory as it is:
+// grown by the host for a large context, or by a plugin's own
+// memory.grow, which a plugin that is not bespoke's may do.
+func (inst *instance) recount() {
+	if n := inst.mem.Size(); n != inst.counted {
+		inst.m.stats.LiveMemory.Add(int64(n) - int64(inst.counted))
+		inst.counted = n
+	}
+}
 
 // decide writes vals into the slot table and heap, calls the module, and
 // reads the decision.
@@ -107,7 +117,6 @@ func (inst *instance) decide(ctx context.Context, vals []plugin.Value, seen Seen
 		}
 	}
 	if size := uint64(inst.mem.Size()); need > size {
-		before := size
 		pages := (need - size + plugin.PageSize - 1) / plugin.PageSize
 		if pages > math.MaxUint32 {
 			return errors.New("context too large")
@@ -115,7 +124,7 @@ func (inst *instance) decide(ctx context.Context, vals []plugin.Value, seen Seen
 		if _, ok := inst.mem.Grow(uint32(pages)); !ok {
 			return fmt.Errorf("context of %d bytes exceeds the plugin's memory limit", need)
 		}
-		m.stats.LiveMemory.Add(int64(uint64(inst.mem.Size()) - before))
+		inst.recount()
 	}
 	buf, ok := inst.mem.Read(0, inst.mem.Size())
 	if !ok {
