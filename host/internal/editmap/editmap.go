@@ -1,5 +1,6 @@
 // Package editmap keeps the edit maps of recently rewritten pages (see
-// rewrite.EditMap), bounded in bytes, least recently used first out.
+// rewrite.EditMap), bounded in bytes: a segmented LRU, where the maps of
+// pages seen once go first.
 //
 // A map is looked up by a page identity (route, URL, the origin's strong
 // validator or length) and used only with the Program it was made for,
@@ -98,7 +99,17 @@ type entry struct {
 	fails      int              // the key's maps that failed in a row, before serving
 	soon       bool             // a tombstone's failed map had not looked for volatile values
 	gets       int              // how often the map was got
+	protected  bool             // in the protected segment: got since it was put
 	prev, next *entry
+}
+
+// cost is what e counts for in its segment (a map two entries share
+// counts for both).
+func (e *entry) cost() int {
+	if e.m == nil {
+		return entryCost
+	}
+	return entryCost + e.m.Size()
 }
 
 // Cache holds edit maps within a budget of bytes. It is safe for
@@ -111,8 +122,20 @@ type Cache struct {
 	// refs counts the entries that hold each map: a map kept under its
 	// page's identity and its URL costs its bytes once.
 	refs map[*rewrite.EditMap]int
-	head entry // the list's sentinel: head.next is the most recently used
+	// The entries are in two segments, each a list whose sentinel's next
+	// is the most recently used: a new map goes in probation (head), a
+	// map got again moves to protected (prot), which holds at most
+	// protectedShare of the budget. The budget is kept by evicting from
+	// probation first: pages seen once (a crawler, or a visitor making
+	// up query strings) make room for each other, not by pushing out
+	// the maps the site's pages are served from.
+	head, prot entry
+	protBytes  int
 }
+
+// protectedShare is the part of the budget, in fifths, that maps got
+// again may hold.
+const protectedShare = 4
 
 // New returns a cache of at most budget bytes of maps (entries count
 // their map's Size and a few dozen bytes). A budget of 0 or less holds
@@ -123,6 +146,7 @@ func New(budget int) *Cache {
 	}
 	c := &Cache{budget: budget, entries: map[Key]*entry{}, refs: map[*rewrite.EditMap]int{}}
 	c.head.prev, c.head.next = &c.head, &c.head
+	c.prot.prev, c.prot.next = &c.prot, &c.prot
 	return c
 }
 
@@ -153,7 +177,20 @@ func (c *Cache) Get(key Key, prog *rewrite.Program) *rewrite.EditMap {
 	}
 	e.gets++
 	c.unlink(e)
+	if !e.protected {
+		e.protected = true
+		c.protBytes += e.cost()
+	}
 	c.front(e)
+	// Protected past its share: its least recently used go back to
+	// probation, where they are the next out unless got again.
+	for c.protBytes > c.budget*protectedShare/5 && c.prot.prev != &c.prot {
+		t := c.prot.prev
+		c.unlink(t)
+		t.protected = false
+		c.protBytes -= t.cost()
+		c.front(t)
+	}
 	return e.m
 }
 
@@ -201,7 +238,8 @@ func (c *Cache) Put(key Key, m *rewrite.EditMap) {
 	defer c.mu.Unlock()
 	e := &entry{key: key, m: m}
 	if old := c.entries[key]; old != nil {
-		e.fails = old.fails
+		// A page's new map keeps the place its last one earned.
+		e.fails, e.protected = old.fails, old.protected && old.m != nil
 		c.remove(old)
 	}
 	c.add(e)
@@ -305,13 +343,23 @@ func (c *Cache) add(e *entry) {
 	c.entries[e.key] = e
 	c.front(e)
 	c.bytes += entryCost
+	if e.protected {
+		c.protBytes += e.cost()
+	}
 	if e.m != nil {
 		if c.refs[e.m]++; c.refs[e.m] == 1 {
 			c.bytes += e.m.Size()
 		}
 	}
-	for c.bytes > c.budget && c.head.prev != &c.head {
-		c.remove(c.head.prev)
+	for c.bytes > c.budget {
+		switch {
+		case c.head.prev != &c.head:
+			c.remove(c.head.prev)
+		case c.prot.prev != &c.prot:
+			c.remove(c.prot.prev)
+		default:
+			return
+		}
 	}
 }
 
@@ -319,6 +367,9 @@ func (c *Cache) remove(e *entry) {
 	c.unlink(e)
 	delete(c.entries, e.key)
 	c.bytes -= entryCost
+	if e.protected {
+		c.protBytes -= e.cost()
+	}
 	if e.m != nil {
 		if c.refs[e.m]--; c.refs[e.m] == 0 {
 			delete(c.refs, e.m)
@@ -327,10 +378,15 @@ func (c *Cache) remove(e *entry) {
 	}
 }
 
+// front puts e first in its segment's list.
 func (c *Cache) front(e *entry) {
-	e.prev, e.next = &c.head, c.head.next
-	c.head.next.prev = e
-	c.head.next = e
+	h := &c.head
+	if e.protected {
+		h = &c.prot
+	}
+	e.prev, e.next = h, h.next
+	h.next.prev = e
+	h.next = e
 }
 
 func (c *Cache) unlink(e *entry) {

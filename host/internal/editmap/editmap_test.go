@@ -342,11 +342,49 @@ func TestCacheHammer(t *testing.T) {
 	if c.Bytes() > budget || c.Bytes() < 0 {
 		t.Fatalf("holds %d bytes, budget %d", c.Bytes(), budget)
 	}
-	n := 0
+	n, prot := 0, 0
 	for e := c.head.next; e != &c.head; e = e.next {
+		if e.protected {
+			t.Fatal("a protected entry in probation")
+		}
 		n++
+	}
+	for e := c.prot.next; e != &c.prot; e = e.next {
+		if !e.protected {
+			t.Fatal("an entry in probation's place in protected")
+		}
+		n++
+		prot += e.cost()
 	}
 	if n != len(c.entries) {
 		t.Fatalf("%d entries listed, %d in the map", n, len(c.entries))
+	}
+	if prot != c.protBytes || prot > budget*protectedShare/5 {
+		t.Fatalf("protected holds %d bytes, counted %d, share %d", prot, c.protBytes, budget*protectedShare/5)
+	}
+}
+
+// TestCacheScanResistant: pages seen once, however many, do not push out
+// the maps of pages got again: they make room for each other.
+func TestCacheScanResistant(t *testing.T) {
+	prog, _ := rewrite.CompileStrings([]string{"li"})
+	m := mapOf(t, prog, "<ul><li>a<li>b</ul>")
+	c := New(20 * (m.Size() + entryCost))
+	for k := range Key(5) {
+		c.Put(k, m)
+		if c.Get(k, prog) == nil {
+			t.Fatalf("map %d not kept", k)
+		}
+	}
+	for k := Key(100); k < 10000; k++ { // one query string after another
+		c.Put(k, m)
+	}
+	for k := range Key(5) {
+		if c.Get(k, prog) == nil {
+			t.Errorf("the map of page %d, got again, was pushed out by pages seen once", k)
+		}
+	}
+	if c.Get(9999, prog) == nil {
+		t.Error("the last page seen once has no map: probation holds none")
 	}
 }
