@@ -204,11 +204,17 @@ func chainOf(in *http.Request, proto string) chain {
 // this hop either way.
 func (f *forwarding) apply(in *http.Request, out http.Header) {
 	peer, trusted := f.peer(in)
-	if !trusted {
-		for name := range out {
-			if f.stripped(name) {
+	for name := range out {
+		if strings.IndexByte(name, '_') >= 0 {
+			// CGI, and the servers that follow it (PHP, many frameworks),
+			// read CF_IPCountry as CF-IPCountry and X_Forwarded_For as
+			// X-Forwarded-For; no CDN spells its headers so, and one
+			// passes a visitor's on as sent: gone from any peer.
+			if n := http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-")); f.stripped(n) || forwardingHeaders[n] {
 				delete(out, name)
 			}
+		} else if !trusted && f.stripped(name) {
+			delete(out, name)
 		}
 	}
 	proto := "http"
@@ -367,6 +373,12 @@ func xffEntry(node string) string {
 		return "unknown"
 	}
 	return node
+}
+
+// forwardingHeaders are the headers this proxy writes for every request
+// (apply).
+var forwardingHeaders = map[string]bool{
+	"X-Forwarded-For": true, "X-Forwarded-Proto": true, "X-Forwarded-Host": true, "Forwarded": true, "Via": true,
 }
 
 func (f *forwarding) stripped(canonical string) bool {

@@ -74,6 +74,13 @@ func TestForwarding(t *testing.T) {
 				"X-Forwarded-For": {"10.0.0.2"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"edge.internal"},
 				"Forwarded": {`host=edge.internal;proto=https, for=10.0.0.2;host=edge.internal;proto=http`}, "Via": {"1.1 bespoke"},
 			}},
+		{"a trusted CDN's headers are kept, a visitor's spelt with '_' that it passed on are not", "10.0.0.2:5000", false, 1,
+			http.Header{"X-Forwarded-For": {"203.0.113.7"}, "Cf-Ipcountry": {"DE"}, "Cf_ipcountry": {"FR"}, "X_forwarded_for": {"6.6.6.6"}, "Accept_language": {"fr"}},
+			http.Header{
+				"X-Forwarded-For": {"203.0.113.7, 10.0.0.2"}, "X-Forwarded-Proto": {"http"}, "X-Forwarded-Host": {"edge.internal"},
+				"Forwarded": {`for=203.0.113.7;host=edge.internal;proto=http, for=10.0.0.2;host=edge.internal;proto=http`}, "Via": {"1.1 bespoke"},
+				"Cf-Ipcountry": {"DE"}, "Accept_language": {"fr"},
+			}},
 		{"X-Forwarded-For wins over a Forwarded the visitor may have written", "10.0.0.2:5000", false, 1,
 			http.Header{"X-Forwarded-For": {"203.0.113.7"}, "Forwarded": {`for=6.6.6.6;proto=https;host=evil.example`}},
 			http.Header{
@@ -86,6 +93,8 @@ func TestForwarding(t *testing.T) {
 				"Forwarded": {`for=1.2.3.4`}, "Cf-Connecting-Ip": {"1.2.3.4"}, "True-Client-Ip": {"1.2.3.4"}, "X-Real-Ip": {"1.2.3.4"},
 				"Cf-Ipcountry": {"FR"}, "Cloudfront-Viewer-Country": {"FR"}, "X-Vercel-Ip-City": {"Paris"}, "X-Akamai-Edgescape": {"country_code=FR"},
 				"Fastly-Client-Ip": {"1.2.3.4"}, "Accept": {"text/html"},
+				// What CGI and PHP read as CF-IPCountry and X-Real-IP.
+				"Cf_ipcountry": {"FR"}, "X_real_ip": {"1.2.3.4"}, "X_forwarded_for": {"1.2.3.4"},
 			},
 			http.Header{
 				"X-Forwarded-For": {"198.51.100.9"}, "X-Forwarded-Proto": {"http"}, "X-Forwarded-Host": {"edge.internal"},
