@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"mime"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -103,19 +104,30 @@ func wrap(content []byte, rule int) []byte {
 	return b.Bytes()
 }
 
-var headOpen = regexp.MustCompile(`(?i)<head(\s[^>]*)?>`)
+var (
+	headOpen = regexp.MustCompile(`(?i)<head(\s[^>]*)?>`)
+	// prolog is what may come before a page's <head>: a byte order mark,
+	// comments, the doctype and <html>. A <head> written before the
+	// doctype would put the browser in quirks mode.
+	prolog = regexp.MustCompile(`(?is)^(\x{FEFF}|\s+|<!--.*?-->|<!doctype[^>]*>|<html(\s[^>]*)?>)*`)
+)
 
 // inject puts the preview's base URL and style at the start of the page's
-// head, so that the page's own links load from the origin.
+// head, so that the page's own links load from the origin, resolved as
+// against the page's own URL.
 func inject(body []byte, base string) []byte {
 	add := []byte(`<base href="` + html.EscapeString(base) + `">` + frameStyle)
+	at := 0
 	if loc := headOpen.FindIndex(body); loc != nil {
-		out := make([]byte, 0, len(body)+len(add))
-		out = append(out, body[:loc[1]]...)
-		out = append(out, add...)
-		return append(out, body[loc[1]:]...)
+		at = loc[1]
+	} else {
+		at = len(prolog.Find(body))
+		add = append(append([]byte("<head>"), add...), "</head>"...)
 	}
-	return append(append([]byte("<head>"), add...), append([]byte("</head>"), body...)...)
+	out := make([]byte, 0, len(body)+len(add))
+	out = append(out, body[:at]...)
+	out = append(out, add...)
+	return append(out, body[at:]...)
 }
 
 // frame serves one side of the comparison: ?side=before or after, and the
@@ -124,7 +136,6 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
 	vr := s.decide(r)
 	defer vr.release()
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	side := r.URL.Query().Get("side")
 	switch {
 	case vr.good == nil:
@@ -134,7 +145,8 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
 		message(w, "This visitor cannot be simulated", vr.err.Error())
 		return
 	}
-	if rd := vr.res.Plan.Redirect; rd != nil && side == "after" {
+	rd := vr.res.Plan.Redirect
+	if rd != nil && side == "after" {
 		message(w, fmt.Sprintf("Redirected (%d)", rd.Status), "This visitor is sent to "+rd.Location+" without the origin being asked.")
 		return
 	}
@@ -147,18 +159,36 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
 		s.jsonFrame(w, vr, page, side)
 		return
 	}
-	rules := vr.res.Plan.EditRules
-	var out *visit.Output
-	if side == "before" {
-		out, err = vr.res.RenderWith(page, func(e []rewrite.Edit) []rewrite.Edit { return markBefore(e, rules) })
-	} else {
-		out, err = vr.res.RenderWith(page, func(e []rewrite.Edit) []rewrite.Edit { return markAfter(e, rules) })
+	body := page.Body
+	if rd == nil {
+		// A redirect's plan rewrites no page: before it, the page is
+		// the origin's as it is.
+		rules := vr.res.Plan.EditRules
+		var out *visit.Output
+		if side == "before" {
+			out, err = vr.res.RenderWith(page, func(e []rewrite.Edit) []rewrite.Edit { return markBefore(e, rules) })
+		} else {
+			out, err = vr.res.RenderWith(page, func(e []rewrite.Edit) []rewrite.Edit { return markAfter(e, rules) })
+		}
+		if err != nil {
+			message(w, "The page could not be rewritten", err.Error())
+			return
+		}
+		body = out.Body
 	}
-	if err != nil {
-		message(w, "The page could not be rewritten", err.Error())
-		return
+	w.Header().Set("Content-Type", htmlType(page.Header.Get("Content-Type")))
+	w.Write(inject(body, vr.pageURL()))
+}
+
+// htmlType is the Content-Type of a frame of a page the origin sent as
+// ct: HTML in the page's own charset, as the proxy passes it on (an
+// ISO-8859-1 page read as UTF-8 comes out garbled). Without a charset,
+// the browser finds it as it would behind the proxy (a <meta charset>).
+func htmlType(ct string) string {
+	if _, params, err := mime.ParseMediaType(ct); err == nil && params["charset"] != "" {
+		return mime.FormatMediaType("text/html", map[string]string{"charset": params["charset"]})
 	}
-	w.Write(inject(out.Body, vr.t.Origin.String()))
+	return "text/html"
 }
 
 // jsonFrame shows a JSON response, indented, before or after its edits.
@@ -172,6 +202,7 @@ func (s *Server) jsonFrame(w http.ResponseWriter, vr *visitResult, page *visit.P
 		}
 		body = out.Body
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	var b bytes.Buffer
 	if json.Indent(&b, body, "", "  ") != nil {
 		b.Reset()
@@ -181,6 +212,7 @@ func (s *Server) jsonFrame(w http.ResponseWriter, vr *visitResult, page *visit.P
 }
 
 func message(w http.ResponseWriter, title, text string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, `<!DOCTYPE html><html><head><style>body{font:15px system-ui,sans-serif;color:#333;padding:2em}h1{font-size:18px}</style></head><body><h1 class="bsk-message">%s</h1><p>%s</p></body></html>`,
 		html.EscapeString(title), html.EscapeString(text))
 }

@@ -41,8 +41,12 @@ type view struct {
 	// url.Values.Encode's, so safe as it is.
 	Before, After template.URL
 	ProxyLink     string
-	Capped        []string
-	Exps          []expChoice
+	// Origin is the target's origin, without a final slash: a link
+	// clicked in a frame that points under it opens its path in the
+	// preview.
+	Origin string
+	Capped []string
+	Exps   []expChoice
 }
 
 type targetView struct {
@@ -153,6 +157,7 @@ func (s *Server) view(vr *visitResult) *view {
 		v.ProxyLink = vr.proxyLink()
 	}
 	q := vr.ctx.Query().Encode()
+	v.Origin = strings.TrimSuffix(t.Origin.String(), "/")
 	v.Before = template.URL("/frame?side=before&" + q)
 	v.After = template.URL("/frame?side=after&" + q)
 	return v

@@ -365,6 +365,18 @@ func (s *Server) fetch(ctx context.Context, vr *visitResult) (*visit.Page, error
 	return vr.res.Fetch(ctx, s.client, vr.t.Origin)
 }
 
+// pageURL returns the URL of the visit's page at the origin, against
+// which the page's relative links resolve (local.css on /journal/rel is
+// /journal/local.css).
+func (vr *visitResult) pageURL() string {
+	u := *vr.t.Origin
+	u.Path = strings.TrimSuffix(u.Path, "/") + vr.res.Request.URL.Path
+	u.RawPath = ""
+	u.RawQuery = vr.res.Request.URL.RawQuery
+	u.Fragment = ""
+	return u.String()
+}
+
 // proxyLink returns the link that opens this visit through the proxy with
 // its forced variants and time, or "" when the target offers none.
 func (vr *visitResult) proxyLink() string {

@@ -134,7 +134,7 @@ func TestFramesHighlightEdits(t *testing.T) {
 	e := newEnv(t, rulesV1, nil, "")
 	after := e.get(t, "/frame?side=after&country=FR&device=phone&v.hero-test=bold")
 	for _, want := range []string{
-		`<base href="` + e.origin.URL + `">`,
+		`<base href="` + e.origin.URL + `/">`,
 		`<h1 class="bsk-edit bsk-r0">Bonjour</h1>`,
 		`<bespoke-edit class="bsk-ins bsk-r0 bsk-block"><div class="banner">Soldes</div></bespoke-edit>`,
 		`<section id="hero" class="bold bsk-edit bsk-r2">`,
@@ -304,5 +304,58 @@ func TestHammerWhileEditing(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestFramesAsTheBrowserGetsThem: the frames keep what the origin's page
+// needs to display as behind the proxy: its charset, relative URLs that
+// resolve against its own URL, and, when a rule redirects the visitor,
+// the origin's page before.
+func TestFramesAsTheBrowserGetsThem(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/latin":
+			w.Header().Set("Content-Type", "text/html; charset=iso-8859-1")
+			w.Write([]byte("<!DOCTYPE html><html><head></head><body><h1>caf\xe9 cr\xe8me</h1></body></html>"))
+		default:
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte(`<!DOCTYPE html><html><head></head><body><h1>Page</h1><a href="local.css">x</a></body></html>`))
+		}
+	}))
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL + "/")
+	src := []byte("rules:\n  - name: away\n    when: path == \"/old\"\n    actions:\n      - redirect: /new\n")
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return src, nil }, Origin: u}}, preview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pv.Close()
+	srv := httptest.NewServer(pv)
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, query, contentType string
+		want                     []string
+	}{
+		{"charset", "side=after&url=/latin", "text/html; charset=iso-8859-1", []string{"caf\xe9 cr\xe8me"}},
+		{"base below /", "side=after&url=/journal/rel?x=1", "text/html", []string{`<base href="` + origin.URL + `/journal/rel?x=1">`}},
+		{"redirect before", "side=before&url=/old", "text/html", []string{"<h1>Page</h1>", `<base href="` + origin.URL + `/old">`}},
+		{"redirect after", "side=after&url=/old", "text/html; charset=utf-8", []string{"Redirected (302)", "/new"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Get(srv.URL + "/frame?" + tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if ct := resp.Header.Get("Content-Type"); ct != tc.contentType {
+				t.Errorf("Content-Type %q, want %q", ct, tc.contentType)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("the frame lacks %q:\n%s", w, b)
+				}
+			}
+		})
 	}
 }

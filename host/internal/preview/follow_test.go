@@ -1,0 +1,112 @@
+package preview_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/preview"
+	"github.com/bespoke-edge/bespoke/internal/chromium"
+)
+
+// journal is a site whose pages sit below /, with relative links.
+var journal = fstest.MapFS{
+	"journal/rel.html": {Data: []byte(`<!DOCTYPE html><html><head><link rel="stylesheet" href="local.css"></head><body>
+<p><a id="jump" href="#newsletter-signup">Sign up</a> <a id="next" href="other">Next</a></p>
+<div style="height:4000px"></div><form id="newsletter-signup"><p>Newsletter</p></form>
+</body></html>`)},
+	"journal/other.html": {Data: []byte(`<!DOCTYPE html><html><head></head><body><h1 id="other">Other</h1></body></html>`)},
+	"journal/local.css":  {Data: []byte(`h1{color:red}`)},
+}
+
+// harness drives the preview, loaded in a frame of the same origin, the
+// way an editor's clicks would, and writes what it saw into its document
+// for --dump-dom (an image that loads once it is done holds the dump
+// back): a click on an in-page anchor in the after frame, then a
+// click on a relative link in the before frame.
+const harness = `<!DOCTYPE html><html><body><pre id="out"></pre><img src="/done" alt="">
+<iframe id="p" style="width:1400px;height:900px" src="/?url=/journal/rel"></iframe>
+<script>
+var p = document.getElementById("p"), out = document.getElementById("out"), step = 0;
+function log(s) { out.textContent += s + "\n"; }
+function done() { fetch("/finish"); }
+function url(f) { try { return f.contentDocument.URL; } catch (e) { return "cross-origin"; } }
+p.addEventListener("load", function () {
+  var d = p.contentDocument, before = d.getElementById("before"), after = d.getElementById("after");
+  step++;
+  if (step === 1) {
+    log("css " + before.contentDocument.querySelector("link").href);
+    after.contentDocument.getElementById("jump").click();
+    log("anchor scrolled " + (after.contentWindow.scrollY > 1000));
+    log("anchor frame " + url(after));
+    before.contentDocument.getElementById("next").click();
+    setTimeout(function () { log("after next: before " + url(before) + " after " + url(after)); done(); }, 5000);
+  } else {
+    log("preview " + p.contentWindow.location.search);
+    log("before " + url(before));
+    log("after " + url(after));
+    log("other " + (before.contentDocument.getElementById("other") !== null) + " " + (after.contentDocument.getElementById("other") !== null));
+    done();
+  }
+});
+</script></body></html>`
+
+// TestBrowserLinksStayInThePreview clicks links in the frames: an
+// in-page anchor scrolls its frame; a link to another page of the origin
+// opens it in both frames, for the same visitor; relative URLs resolve
+// against the page's own URL.
+func TestBrowserLinksStayInThePreview(t *testing.T) {
+	bin := chromium.Path(t)
+	origin := httptest.NewServer(preview.StaticOrigin(journal))
+	defer origin.Close()
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(file, []byte("rules:\n  - name: hi\n    actions:\n      - set_inner: { select: h1, text: Hi }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(origin.URL)
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return os.ReadFile(file) }, Origin: u}}, preview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pv.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/", pv)
+	mux.HandleFunc("GET /harness", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(harness))
+	})
+	finished := make(chan struct{})
+	var once sync.Once
+	mux.HandleFunc("GET /finish", func(http.ResponseWriter, *http.Request) { once.Do(func() { close(finished) }) })
+	mux.HandleFunc("GET /done", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-finished:
+		case <-time.After(20 * time.Second):
+		}
+		http.NotFound(w, r)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	dom := browse(t, bin, srv.URL+"/harness", "--dump-dom")
+	for _, want := range []string{
+		"css " + origin.URL + "/journal/local.css",
+		"anchor scrolled true",
+		"anchor frame " + srv.URL + "/frame?side=after&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Frel",
+		"preview ?url=%2Fjournal%2Fother",
+		"before " + srv.URL + "/frame?side=before&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Fother",
+		"after " + srv.URL + "/frame?side=after&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Fother",
+		"other true true",
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the harness lacks %q:\n%s", want, dom[:strings.Index(dom, "</pre>")+1])
+		}
+	}
+}
