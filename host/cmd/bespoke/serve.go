@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -350,7 +349,7 @@ func startPreview(ctx context.Context, cfg *config.Config, addr, proxyURL string
 			closeGeo()
 			return nil, nil, err
 		}
-		t := preview.Target{Name: r.Name, Origin: u, Context: rc, Links: links, Proxy: proxyURL + strings.TrimSuffix(r.Path, "/")}
+		t := preview.Target{Name: r.Name, Origin: u, Context: rc, Links: links, Proxy: proxyURL, Path: r.Path}
 		if r.Rules != "" {
 			path := r.Rules
 			t.File, t.Read = path, func() ([]byte, error) { return os.ReadFile(path) }

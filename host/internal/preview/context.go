@@ -35,7 +35,7 @@ var Devices = []Device{
 // rules) shows the same visitor.
 type Context struct {
 	Target                int
-	URL                   string
+	URL                   string // empty means the target's Path
 	Country, Region, City string
 	Lat, Lon              string
 	Device, UA            string
@@ -61,9 +61,6 @@ func parseContext(q url.Values) Context {
 		Seen: q.Get("seen"), Variants: map[string]string{}, Shown: map[string]string{},
 	}
 	c.Target, _ = strconv.Atoi(q.Get("t"))
-	if c.URL == "" {
-		c.URL = "/"
-	}
 	if c.Device == "" {
 		c.Device = "desktop"
 	}

@@ -2,6 +2,7 @@ package preview_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -189,5 +190,47 @@ func TestPreviewOffersLinks(t *testing.T) {
 	}
 	if page := e.get(t, "/?v.hero-test=bold"); !strings.Contains(page, `id="proxy-link"`) {
 		t.Error("the page offers no link")
+	}
+}
+
+// TestRoutesBelowTheRoot: a target whose route serves /blog/ starts
+// there, and its proxy links have the route's path once; switching
+// targets keeps the visitor.
+func TestRoutesBelowTheRoot(t *testing.T) {
+	links := preview.NewLinks([]byte("the proxy's secret, 32 bytes ok"))
+	origin := httptest.NewServer(preview.StaticOrigin(pages))
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL)
+	src := func() ([]byte, error) { return []byte(rulesV1), nil }
+	pv, err := preview.New([]preview.Target{
+		{Name: "shop", File: "shop.yaml", Read: src, Origin: u, Links: links, Proxy: "http://localhost:8080"},
+		{Name: "blog", File: "blog.yaml", Read: src, Origin: u, Links: links, Proxy: "http://localhost:8080", Path: "/blog/"},
+	}, preview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pv.Close()
+	for _, tc := range []struct{ query, link string }{
+		{"t=1&url=/blog/old", "http://localhost:8080/blog/old?"},
+		{"t=1", "http://localhost:8080/blog/?"},
+		{"t=0", "http://localhost:8080/?"},
+	} {
+		rec := httptest.NewRecorder()
+		pv.ServeHTTP(rec, httptest.NewRequest("GET", "/state?"+tc.query, nil))
+		var st preview.State
+		json.Unmarshal(rec.Body.Bytes(), &st)
+		if !strings.HasPrefix(st.Link, tc.link+preview.Param+"=") {
+			t.Errorf("%s: link %q, want it to start %q", tc.query, st.Link, tc.link)
+		}
+	}
+	rec := httptest.NewRecorder()
+	pv.ServeHTTP(rec, httptest.NewRequest("GET", "/?t=0&country=FR&url=/stores", nil))
+	if want := `href="/?country=FR&amp;device=desktop&amp;t=1">blog</a>`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("the page's switch to the blog lacks %q:\n%s", want, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	pv.ServeHTTP(rec, httptest.NewRequest("GET", "/frame?side=before&t=1", nil))
+	if want := `<base href="` + origin.URL + `/blog/">`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("the blog's frame lacks %q", want)
 	}
 }

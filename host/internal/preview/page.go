@@ -53,6 +53,8 @@ type targetView struct {
 	Index    int
 	Name     string
 	Selected bool
+	// Query shows this target to the same visitor, at its own path.
+	Query template.URL
 }
 
 type diagView struct {
@@ -128,7 +130,9 @@ func (s *Server) view(vr *visitResult) *view {
 		if name == "" {
 			name = tt.File
 		}
-		v.Targets = append(v.Targets, targetView{Index: i, Name: name, Selected: i == vr.ctx.Target})
+		c := vr.ctx
+		c.Target, c.URL = i, ""
+		v.Targets = append(v.Targets, targetView{Index: i, Name: name, Selected: i == vr.ctx.Target, Query: template.URL(c.Query().Encode())})
 	}
 	if c := vr.cur; c != nil {
 		if c.readErr != nil {

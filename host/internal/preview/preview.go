@@ -18,6 +18,7 @@ package preview
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -52,10 +53,14 @@ type Target struct {
 	// Context configures the visitor's context (geography, time zone);
 	// the zero Config is reqctx's default.
 	Context reqctx.Config
+	// Path is the path the target's route serves ("/blog/"), where its
+	// preview starts; empty means "/". The preview's URL paths are the
+	// visitor's, under it, which the proxy sends the origin as they are.
+	Path string
 	// Proxy, when not empty, is the URL of the proxy serving this target
-	// ("http://localhost:8080"): the preview then offers links to open the
-	// page through it with the forced variants and time (Links must be
-	// set).
+	// ("http://localhost:8080"), without the route's path (the URL path
+	// has it): the preview then offers links to open the page through it
+	// with the forced variants and time (Links must be set).
 	Proxy string
 	// Links signs preview links; nil offers none.
 	Links *Links
@@ -320,6 +325,9 @@ type visitResult struct {
 func (s *Server) decide(r *http.Request) *visitResult {
 	c := parseContext(r.URL.Query())
 	t := s.target(c)
+	if c.URL == "" {
+		c.URL = cmp.Or(t.Path, "/")
+	}
 	vr := &visitResult{ctx: c, t: t}
 	vr.cur, vr.good, vr.release = t.snapshot()
 	vr.spec, vr.problems = c.Spec()
