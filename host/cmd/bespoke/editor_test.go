@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/demo"
+	"github.com/bespoke-edge/bespoke/host/internal/preview"
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 )
 
@@ -435,5 +439,33 @@ func TestGuideWalkthrough(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the preview's page lacks %q", want)
 		}
+	}
+}
+
+// TestExplainAndPreviewAgreeOnANewVisitor: with no visitor id, explain
+// and the preview simulate the same new visitor, in the same variants.
+func TestExplainAndPreviewAgreeOnANewVisitor(t *testing.T) {
+	code, out, errOut := bespoke("explain", "--rules", demoRules, "--json")
+	if code != 0 {
+		t.Fatalf("explain: exit %d\n%s", code, errOut)
+	}
+	var ex struct{ Visitor string }
+	if err := json.Unmarshal([]byte(out), &ex); err != nil || ex.Visitor == "" {
+		t.Fatalf("explain --json: %v\n%s", err, out)
+	}
+	origin := httptest.NewServer(demo.Handler())
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL)
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return os.ReadFile(demoRules) }, Origin: u}}, preview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pv.Close()
+	rec := httptest.NewRecorder()
+	pv.ServeHTTP(rec, httptest.NewRequest("GET", "/state", nil))
+	var st preview.State
+	json.Unmarshal(rec.Body.Bytes(), &st)
+	if st.Visitor != ex.Visitor {
+		t.Errorf("the preview's new visitor is %q, explain's %q", st.Visitor, ex.Visitor)
 	}
 }

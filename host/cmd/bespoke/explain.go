@@ -112,7 +112,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeGeo()
-	spec := visit.Spec{URL: *target, RemoteAddr: *ip, Visitor: *visitor, NewID: visit.DerivedID("explain"), Seen: seenItems}
+	spec := visit.Spec{URL: *target, RemoteAddr: *ip, Visitor: *visitor, NewID: visit.SimulatedID, Seen: seenItems}
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {

@@ -114,7 +114,7 @@ func (c Context) Query() url.Values {
 // the form could not be read.
 func (c Context) Spec() (visit.Spec, []string) {
 	var problems []string
-	spec := visit.Spec{URL: c.URL, NewID: visit.DerivedID("preview"), Values: map[string]string{}}
+	spec := visit.Spec{URL: c.URL, NewID: visit.SimulatedID, Values: map[string]string{}}
 	if !strings.HasPrefix(spec.URL, "/") {
 		spec.URL = "/" + spec.URL
 	}

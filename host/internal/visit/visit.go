@@ -84,6 +84,11 @@ func DerivedID(seed string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
+// SimulatedID is the id of the new visitor that `bespoke explain` and the
+// preview simulate when given none: the same in both, so that they put
+// the same visitor in the same variants.
+var SimulatedID = DerivedID("explain")
+
 // Result is what the proxy would decide for a Spec.
 type Result struct {
 	// Request is the request the Spec describes.
