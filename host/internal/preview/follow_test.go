@@ -37,7 +37,7 @@ const harness = `<!DOCTYPE html><html><body><pre id="out"></pre><img src="/done"
 var p = document.getElementById("p"), out = document.getElementById("out"), step = 0;
 function log(s) { out.textContent += s + "\n"; }
 function done() { fetch("/finish"); }
-function url(f) { try { return f.contentDocument.URL; } catch (e) { return "cross-origin"; } }
+function url(f) { var d = f.contentDocument; return d ? d.location.pathname + d.location.search : "cross-origin"; }
 p.addEventListener("load", function () {
   var d = p.contentDocument, before = d.getElementById("before"), after = d.getElementById("after");
   step++;
@@ -76,11 +76,35 @@ func TestBrowserLinksStayInThePreview(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pv.Close()
+	dom := drive(t, bin, pv, harness)
+	for _, want := range []string{
+		"css " + origin.URL + "/journal/local.css",
+		"anchor scrolled true",
+		"anchor frame /frame?side=after&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Frel",
+		"preview ?url=%2Fjournal%2Fother",
+		"before /frame?side=before&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Fother",
+		"after /frame?side=after&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Fother",
+		"other true true",
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the harness lacks %q:\n%s", want, dom[:strings.Index(dom, "</pre>")+1])
+		}
+	}
+}
+
+// drive serves page at /harness beside the preview pv, loads it in
+// Chromium and returns the document it built, once the page fetched
+// /finish (or after 20 s): a page that drives the preview in a frame of
+// the same origin as an editor would, writing what it saw in its own
+// document. Its image /done, which loads once it finished, holds back
+// the dump.
+func drive(t *testing.T, bin string, pv http.Handler, page string, opts ...string) string {
+	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/", pv)
 	mux.HandleFunc("GET /harness", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(harness))
+		w.Write([]byte(page))
 	})
 	finished := make(chan struct{})
 	var once sync.Once
@@ -94,16 +118,43 @@ func TestBrowserLinksStayInThePreview(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
+	return browse(t, bin, srv.URL+"/harness", append([]string{"--dump-dom"}, opts...)...)
+}
 
-	dom := browse(t, bin, srv.URL+"/harness", "--dump-dom")
+// narrow loads the preview in a 390 px frame, as on a phone, and writes
+// its width, its frames' and how its controls are named.
+const narrow = `<!DOCTYPE html><html><body><pre id="out"></pre><img src="/done" alt="">
+<iframe id="p" style="width:390px;height:844px;border:0" src="/?country=FR&device=phone"></iframe>
+<script>
+var p = document.getElementById("p"), out = document.getElementById("out");
+function log(s) { out.textContent += s + "\n"; }
+p.addEventListener("load", function () {
+  var d = p.contentDocument;
+  log("overflows " + (d.documentElement.scrollWidth > 390));
+  ["before", "after"].forEach(function (id) { log(id + " wide " + (d.getElementById(id).getBoundingClientRect().width >= 300)); });
+  log("h1 " + d.querySelectorAll("h1").length);
+  var s = d.querySelector("#rules summary");
+  log("why named " + s.getAttribute("aria-label"));
+  var b = d.querySelector("#rules button.name");
+  log("pressed " + b.getAttribute("aria-pressed"));
+  b.click();
+  log("pressed " + b.getAttribute("aria-pressed"));
+  log("note " + (d.getElementById("sandbox-note") || {}).textContent);
+  fetch("/finish");
+});
+</script></body></html>`
+
+// TestBrowserNarrowAndNamed: on a phone's width the preview fits, its
+// frames one under the other; its controls have names of their own; it
+// says that scripts and forms are off in the frames.
+func TestBrowserNarrowAndNamed(t *testing.T) {
+	bin := chromium.Path(t)
+	e := newEnv(t, rulesV1, nil, "")
+	dom := drive(t, bin, e.pv, narrow)
 	for _, want := range []string{
-		"css " + origin.URL + "/journal/local.css",
-		"anchor scrolled true",
-		"anchor frame " + srv.URL + "/frame?side=after&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Frel",
-		"preview ?url=%2Fjournal%2Fother",
-		"before " + srv.URL + "/frame?side=before&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Fother",
-		"after " + srv.URL + "/frame?side=after&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Fother",
-		"other true true",
+		"overflows false", "before wide true", "after wide true", "h1 1",
+		"why named why french", "pressed false\npressed true",
+		"note In these two pages, scripts do not run and forms do not submit",
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the harness lacks %q:\n%s", want, dom[:strings.Index(dom, "</pre>")+1])
