@@ -413,34 +413,19 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 }
 
 // takenBy says why page edit i of v's plan, which changed applied[i]
-// elements, changed none where its selector selects some: another edit
-// took its element (an earlier rule's that writes the same, or any
-// rule's that replaces or removes an element around it, which comes
-// first in the page). "" otherwise.
+// elements, changed none where its selector selects some (see
+// visit.Result.TakenBy). "" otherwise.
 func takenBy(m *plugin.Manifest, v *visit.Result, pg *visit.Page, applied []int, i int) string {
-	p := v.Plan
-	if applied[i] > 0 || v.AppliedWith(pg, p.Edits[i:i+1])[0] == 0 {
+	j, ok := v.TakenBy(pg, applied, i)
+	if !ok {
 		return ""
 	}
-	for j, e := range p.Edits {
-		if j == i || applied[j] == 0 {
-			continue
-		}
-		// The two alone, in the plan's order (its priority).
-		pair, mine := []rewrite.Edit{e, p.Edits[i]}, 1
-		if i < j {
-			pair, mine = []rewrite.Edit{p.Edits[i], e}, 0
-		}
-		if v.AppliedWith(pg, pair)[mine] > 0 {
-			continue
-		}
-		how := "an earlier rule's action writes the same, or the content around it"
-		if i < j {
-			how = "its element is inside one that action replaced or removed: the page streams, so the element around it wins"
-		}
-		return fmt.Sprintf("   (taken by %s %s %q: %s)", ruleName(m, p.EditRules[j]), opName(e.Op), m.Selectors[e.Selector], how)
+	e := v.Plan.Edits[j]
+	how := "an earlier rule's action writes the same, or the content around it"
+	if i < j {
+		how = "its element is inside one that action replaced or removed: the page streams, so the element around it wins"
 	}
-	return ""
+	return fmt.Sprintf("   (taken by %s %s %q: %s)", ruleName(m, v.Plan.EditRules[j]), opName(e.Op), m.Selectors[e.Selector], how)
 }
 
 // ruleName names what an action came from: a rule, or the experiments'

@@ -61,6 +61,11 @@ func parseContext(q url.Values) Context {
 		Seen: q.Get("seen"), Variants: map[string]string{}, Shown: map[string]string{},
 	}
 	c.Target, _ = strconv.Atoi(q.Get("t"))
+	// A whole URL pasted in (https://shop.example.com/stores) is taken
+	// for its path and query: the page comes from the target's origin.
+	if u, err := url.Parse(c.URL); err == nil && u.IsAbs() && u.Host != "" {
+		c.URL = u.RequestURI()
+	}
 	if c.Device == "" {
 		c.Device = "desktop"
 	}

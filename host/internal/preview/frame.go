@@ -155,6 +155,12 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
 		message(w, "The origin did not answer", err.Error())
 		return
 	}
+	if st := page.Status; st >= 300 && st < 400 {
+		// A redirect's body is for browsers that do not follow it,
+		// not the page.
+		message(w, fmt.Sprintf("The origin redirects (%d %s)", st, http.StatusText(st)), "to "+page.Header.Get("Location")+", as the proxy passes it on.")
+		return
+	}
 	if page.JSON {
 		s.jsonFrame(w, vr, page, side)
 		return

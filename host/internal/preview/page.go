@@ -1,6 +1,8 @@
 package preview
 
 import (
+	"cmp"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/internal/eval"
+	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 )
 
@@ -41,6 +44,8 @@ type view struct {
 	// url.Values.Encode's, so safe as it is.
 	Before, After template.URL
 	ProxyLink     string
+	// OriginProblem says what the origin answered, when not the page.
+	OriginProblem string
 	// Origin is the target's origin, without a final slash: a link
 	// clicked in a frame that points under it opens its path in the
 	// preview.
@@ -76,9 +81,12 @@ type resultView struct {
 	Rules       []ruleView
 	Experiments []expView
 	Actions     []string
-	Notes       []string
-	Redirect    string
-	Matched     int
+	// Edits are the page edits, listed after Actions, each with what
+	// became of it on the origin's page.
+	Edits    []string
+	Notes    []string
+	Redirect string
+	Matched  int
 }
 
 type ruleView struct {
@@ -115,6 +123,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	vr := s.decide(r)
 	defer vr.release()
 	v := s.view(vr)
+	if v.Result != nil && vr.res.Plan.Redirect == nil {
+		s.origin(r.Context(), vr, v)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := pageTmpl.Execute(w, v); err != nil {
@@ -206,7 +217,7 @@ func resultOf(vr *visitResult) *resultView {
 		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: cookie %s", name(c.Rule), c.String()))
 	}
 	for i, e := range p.Edits {
-		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: %s %s", name(p.EditRules[i]), plan.OpName(e.Op), m.Selectors[e.Selector]))
+		rv.Edits = append(rv.Edits, fmt.Sprintf("%s: %s %s", name(p.EditRules[i]), plan.OpName(e.Op), m.Selectors[e.Selector]))
 	}
 	for i, e := range p.JSONEdits {
 		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: JSON edit of %s", name(p.JSONRules[i]), e.Path))
@@ -215,6 +226,56 @@ func resultOf(vr *visitResult) *resultView {
 		rv.Actions = append(rv.Actions, fmt.Sprintf("skipped: %s action %d (%s; %s wins)", name(sk.Rule), sk.Action+1, sk.Reason, name(sk.Winner)))
 	}
 	return rv
+}
+
+// origin fetches the page of the visit, as its frames do, to say what
+// the origin answered and which of the rules' page edits applied: an
+// edit that lost its element to another, or found none, is listed as
+// not applied.
+func (s *Server) origin(ctx context.Context, vr *visitResult, v *view) {
+	page, err := s.fetch(ctx, vr)
+	if err != nil {
+		v.OriginProblem = "The origin did not answer: " + err.Error()
+		return
+	}
+	p := vr.res.Plan
+	st := cmp.Or(page.Status, http.StatusOK)
+	if st != http.StatusOK {
+		v.OriginProblem = fmt.Sprintf("The origin answered %d %s", st, http.StatusText(st))
+		if loc := page.Header.Get("Location"); loc != "" {
+			v.OriginProblem += " to " + loc
+		}
+		v.OriginProblem += ": the proxy passes it on as it is, without the rules' page edits."
+		for i := range p.Edits {
+			v.Result.Edits[i] += fmt.Sprintf(" (not applied: the origin answered %d)", st)
+		}
+		return
+	}
+	if page.JSON || len(p.Edits) == 0 {
+		return
+	}
+	out, err := vr.res.Render(page)
+	if err != nil || len(out.Applied) != len(p.Edits) {
+		return
+	}
+	m := vr.good.site.Manifest()
+	for i, n := range out.Applied {
+		if n > 0 {
+			continue
+		}
+		why := "its selector selects nothing on this page"
+		if j, ok := vr.res.TakenBy(page, out.Applied, i); ok {
+			why = fmt.Sprintf("%s's %s %s took its element", ruleName(m, p.EditRules[j]), plan.OpName(p.Edits[j].Op), m.Selectors[p.Edits[j].Selector])
+		}
+		v.Result.Edits[i] += " (not applied: " + why + ")"
+	}
+}
+
+func ruleName(m *plugin.Manifest, i int) string {
+	if i < 0 || i >= len(m.Rules) {
+		return "(experiments)"
+	}
+	return m.Rules[i].Name
 }
 
 // State is what GET /state answers: the page's content as JSON, for tools

@@ -359,3 +359,65 @@ func TestFramesAsTheBrowserGetsThem(t *testing.T) {
 		})
 	}
 }
+
+// TestOriginAnswersOtherThanThePage: when the origin does not answer
+// 200, the page says so, and the edits, which the proxy does not apply
+// then, are listed as not applied; edits that selected nothing, or lost
+// their element to another, are too. A whole URL is taken for its path.
+func TestOriginAnswersOtherThanThePage(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			w.Header().Set("Location", "/stores")
+			w.WriteHeader(http.StatusMovedPermanently)
+			w.Write([]byte(`<!DOCTYPE html><html><body><h1>Moved</h1></body></html>`))
+		case "/broken":
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`<!DOCTYPE html><html><body><h1>Oops</h1></body></html>`))
+		default:
+			w.Write([]byte(`<!DOCTYPE html><html><body><h1>Page ` + r.URL.RequestURI() + `</h1></body></html>`))
+		}
+	}))
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL)
+	src := []byte(`rules:
+  - name: first
+    actions:
+      - set_inner: { select: h1, text: One }
+  - name: second
+    actions:
+      - set_inner: { select: h1, text: Two }
+      - remove: "#nothing"
+`)
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return src, nil }, Origin: u}}, preview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pv.Close()
+	get := func(path string) string {
+		rec := httptest.NewRecorder()
+		pv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Body.String()
+	}
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{"/?url=/broken", []string{`id="origin-status"`, "The origin answered 500 Internal Server Error", "first: set_inner h1 (not applied: the origin answered 500)"}},
+		{"/?url=/moved", []string{"The origin answered 301 Moved Permanently to /stores"}},
+		{"/frame?side=before&url=/moved", []string{"The origin redirects (301 Moved Permanently)", "to /stores"}},
+		{"/?url=/", []string{"<li>first: set_inner h1</li>", "second: set_inner h1 (not applied: first&#39;s set_inner h1 took its element)", "second: remove #nothing (not applied: its selector selects nothing on this page)"}},
+		{"/?url=https://shop.example.com/stores?x=1", []string{`id="url" name="url" value="/stores?x=1"`}},
+		{"/frame?side=before&url=https://shop.example.com/stores?x=1", []string{"Page /stores?x=1"}},
+	} {
+		page := get(tc.path)
+		for _, w := range tc.want {
+			if !strings.Contains(page, w) {
+				t.Errorf("%s lacks %q", tc.path, w)
+			}
+		}
+		if strings.Contains(page, "<h1>Moved</h1>") {
+			t.Errorf("%s shows the redirect's body as the page", tc.path)
+		}
+	}
+}

@@ -126,6 +126,33 @@ func (r *Result) AppliedWith(page *Page, edits []rewrite.Edit) []int {
 	return n
 }
 
+// TakenBy returns the page edit of the plan that took the element of
+// edit i, which changed applied[i] elements of page (Output.Applied),
+// when it changed none where its selector selects some: an earlier
+// rule's edit that writes the same, or any rule's that replaces or
+// removes an element around it, which comes first in the page. ok is
+// false when edit i applied or selects nothing.
+func (r *Result) TakenBy(page *Page, applied []int, i int) (j int, ok bool) {
+	p := r.Plan
+	if applied[i] > 0 || r.AppliedWith(page, p.Edits[i:i+1])[0] == 0 {
+		return -1, false
+	}
+	for j, e := range p.Edits {
+		if j == i || applied[j] == 0 {
+			continue
+		}
+		// The two alone, in the plan's order (its priority).
+		pair, mine := []rewrite.Edit{e, p.Edits[i]}, 1
+		if i < j {
+			pair, mine = []rewrite.Edit{p.Edits[i], e}, 0
+		}
+		if r.AppliedWith(page, pair)[mine] == 0 {
+			return j, true
+		}
+	}
+	return -1, false
+}
+
 // setHeaders sets the rules' headers and cookies, and on pages the
 // experiments header, as the proxy does.
 func (r *Result) setHeaders(h http.Header, page bool) {
