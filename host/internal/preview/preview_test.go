@@ -119,6 +119,10 @@ func TestPageShowsRulesAndFrames(t *testing.T) {
 		`<iframe id="after" title="after" sandbox="allow-same-origin" src="/frame?side=after&amp;country=FR&amp;device=phone`,
 		`<option value="phone" selected>`,
 		`new EventSource("/events?v=1")`,
+		// An icon of its own: no request for /favicon.ico on each load.
+		`<link rel="icon" href="data:,">`,
+		// Examples, not values.
+		`placeholder="e.g. FR"`, `placeholder="e.g. alice"`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
