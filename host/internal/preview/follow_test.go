@@ -161,3 +161,48 @@ func TestBrowserNarrowAndNamed(t *testing.T) {
 		}
 	}
 }
+
+// keepsTyping types a city without submitting it and opens a "why",
+// then has the rule file saved (/edit): once the page reloaded for the
+// new rules, it writes what the form and the rules list hold.
+const keepsTyping = `<!DOCTYPE html><html><body><pre id="out"></pre><img src="/done" alt="">
+<iframe id="p" style="width:1200px;height:800px;border:0" src="/?country=FR"></iframe>
+<script>
+var p = document.getElementById("p"), out = document.getElementById("out"), loads = 0;
+function log(s) { out.textContent += s + "\n"; }
+p.addEventListener("load", function () {
+  var d = p.contentDocument;
+  if (++loads === 1) {
+    d.getElementById("city").value = "Paris";
+    d.querySelector("li.rule[data-name=french] details").open = true;
+    fetch("/edit");
+    return;
+  }
+  log("city " + d.getElementById("city").value);
+  log("country " + d.getElementById("country").value);
+  log("why open " + d.querySelector("li.rule[data-name=french] details").open);
+  log("rules " + d.querySelectorAll("li.rule").length);
+  fetch("/finish");
+});
+</script></body></html>`
+
+// TestBrowserKeepsWhatWasTyped: saving the rule file reloads the
+// preview without losing what the editor typed but had not submitted,
+// nor the explanations they had open.
+func TestBrowserKeepsWhatWasTyped(t *testing.T) {
+	bin := chromium.Path(t)
+	e := newEnv(t, rulesV1, nil, "")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/edit" {
+			e.write(t, rulesV1+"  - name: added\n    actions:\n      - remove: \"#nothing\"\n")
+			return
+		}
+		e.pv.ServeHTTP(w, r)
+	})
+	dom := drive(t, bin, h, keepsTyping)
+	for _, want := range []string{"city Paris", "country FR", "why open true", "rules 5"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the harness lacks %q:\n%s", want, dom[:strings.Index(dom, "</pre>")+1])
+		}
+	}
+}
