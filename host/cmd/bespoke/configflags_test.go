@@ -213,6 +213,9 @@ func TestServeCheck(t *testing.T) {
 			"bespoke: ok, 2 route(s) would serve on " + busy.Addr().String()}},
 		{"a rule file that does not compile", []string{"--config", conf(bad)}, 1, []string{bad + `:3:11: unknown attribute or segment "geo.contry"; did you mean "geo.country"?`}},
 		{"the flags", []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--listen", busy.Addr().String(), "--cache-dir", "-"}, 0, []string{"bespoke: ok, 1 route(s)"}},
+		// A repeated option stopped serve with a panic.
+		{"an admin host", []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--listen", busy.Addr().String(), "--cache-dir", "-",
+			"--admin-host", "admin.internal", "--admin-host", "10.0.0.0/8"}, 0, []string{"bespoke: ok, 1 route(s)"}},
 		// bespoke starts without its Redis (it serves, without keeping
 		// seen-filters), so the check says so and passes. Port 1 refuses.
 		{"a Redis store that does not answer", []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--listen", busy.Addr().String(), "--cache-dir", "-",

@@ -97,8 +97,13 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Visit(func(f *flag.Flag) {
 		set[f.Name] = true
 		// A negative duration or count would pass for never or none
-		// (--watch -1s stopped watching without a word).
-		switch v := f.Value.(flag.Getter).Get().(type) {
+		// (--watch -1s stopped watching without a word). A repeated
+		// option (--admin-host) is no flag.Getter and neither.
+		g, ok := f.Value.(flag.Getter)
+		if !ok {
+			return
+		}
+		switch v := g.Get().(type) {
 		case time.Duration:
 			if v < 0 && negative == "" {
 				negative = fmt.Sprintf("--%s %v: a duration cannot be negative", f.Name, v)
