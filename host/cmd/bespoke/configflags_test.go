@@ -79,7 +79,7 @@ func TestServeOptionsWithConfig(t *testing.T) {
 var (
 	overrides = map[string]string{"listen": "listen", "admin": "admin", "tls-cert": "tls.cert", "tls-key": "tls.key", "h2c": "h2c",
 		"admin-token-file": "admin_token_file", "admin-host": "admin_hosts", "watch": "watch"}
-	notInFile = map[string]bool{"config": true, "check": true, "demo": true, "preview": true, "dev-preview": true, "dev-clock": true}
+	notInFile = map[string]bool{"config": true, "check": true, "demo": true, "preview": true, "preview-host": true, "dev-preview": true, "dev-clock": true}
 )
 
 // TestOperationsOptions: the table of options in host/OPERATIONS.md has

@@ -6,10 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -30,6 +32,8 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	origin := fs.String("origin", "", "origin `URL` to fetch pages from")
 	pages := fs.String("pages", "", "`directory` of saved pages to use as the origin (default: the rule file's pages:, or the demo site)")
 	listen := fs.String("listen", "127.0.0.1:8081", "`address` of the preview; keep it on loopback: it shows the rules and fetches from the origin")
+	var hosts multiFlag
+	fs.Var(&hosts, "preview-host", "a Host `name` (or address prefix, 10.0.0.0/8) the preview answers to besides loopback ones and --listen's (repeatable)")
 	var g geoFlags
 	g.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -91,17 +95,47 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usagef("--origin %q: write an absolute URL such as http://127.0.0.1:3000", *origin)
 	}
 	t.Origin = u
-	srv, err := preview.New([]preview.Target{t}, preview.Options{})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
+	srv, err := preview.New([]preview.Target{t}, preview.Options{Hosts: append(hosts, listenHosts(*listen, ln.Addr())...)})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer srv.Close()
 	fmt.Fprintf(stdout, "bespoke preview of %s (pages from %s) on http://%s/\n", t.File, t.Origin, displayAddr(ln.Addr()))
 	return servePreview(ctx, ln, srv)
+}
+
+// listenHosts returns the Host values that name a preview listening on
+// addr (as given: a name stays a name) at a, besides the loopback ones it
+// answers to anyway: none when it listens on every interface, else its
+// host (the name given and the address it took) with the port, and alone
+// too on port 80, which browsers leave out.
+func listenHosts(addr string, a net.Addr) []string {
+	_, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, hp := range []string{addr, a.String()} {
+		h, _, err := net.SplitHostPort(hp)
+		if err != nil || h == "" {
+			continue
+		}
+		if ip, err := netip.ParseAddr(h); err == nil && (ip.IsUnspecified() || ip.IsLoopback()) {
+			continue
+		}
+		for _, v := range []string{net.JoinHostPort(h, port), h} {
+			if v == h && port != "80" || slices.Contains(out, v) {
+				continue
+			}
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // servePreview serves the preview on ln until ctx is done.

@@ -80,6 +80,8 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var adminHosts multiFlag
 	fs.Var(&adminHosts, "admin-host", "a Host `name` (or address prefix, 10.0.0.0/8) the admin listener answers to besides loopback ones (repeatable)")
 	previewAddr := fs.String("preview", "", "serve the editors' preview of the routes' rule files on this `address` (keep it on loopback, like the admin listener)")
+	var previewHosts multiFlag
+	fs.Var(&previewHosts, "preview-host", "a Host `name` (or address prefix, 10.0.0.0/8) the preview answers to besides loopback ones and --preview's (repeatable)")
 	devPreview := fs.Bool("dev-preview", false, "development switch: honour preview links (?bsk_preview=...) that force variants and the time; links are signed with the secret and minted by the preview")
 	checkOnly := fs.Bool("check", false, "load everything serving needs (the configuration, every route's rules or plugin, TLS files, secret, token) and exit without listening: status 0 when bespoke would start, as nginx -t")
 	devClock := fs.String("dev-clock", "", "development switch: the rules' clock starts at this RFC 3339 `time` and runs from there (to preview a weekend banner on a Wednesday)")
@@ -291,7 +293,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		scheme = "https"
 	}
 	if *previewAddr != "" {
-		addr, pv, err := startPreview(ctx, cfg, *previewAddr, scheme+"://"+displayAddr(ln.Addr()), links, opt.Clock)
+		addr, pv, err := startPreview(ctx, cfg, *previewAddr, previewHosts, scheme+"://"+displayAddr(ln.Addr()), links, opt.Clock)
 		if err != nil {
 			ln.Close()
 			if adminLn != nil {
@@ -332,9 +334,9 @@ func displayAddr(a net.Addr) string {
 }
 
 // startPreview serves the editors' preview of every route that has a rule
-// file (or the demo's bundled rules) on addr; the returned function stops
-// it.
-func startPreview(ctx context.Context, cfg *config.Config, addr, proxyURL string, links *preview.Links, clock func() time.Time) (net.Addr, func(), error) {
+// file (or the demo's bundled rules) on addr, answering to hosts besides
+// loopback names and addr's own; the returned function stops it.
+func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []string, proxyURL string, links *preview.Links, clock func() time.Time) (net.Addr, func(), error) {
 	g := geoFlags{header: cfg.Geo.Header, providers: cfg.Geo.Providers, trusted: cfg.Geo.TrustedProxies, geoip: cfg.Geo.GeoIP, timezone: cfg.Geo.TimeZone}
 	if g.timezone == "" {
 		g.timezone = "UTC"
@@ -367,16 +369,16 @@ func startPreview(ctx context.Context, cfg *config.Config, addr, proxyURL string
 		closeGeo()
 		return nil, nil, usagef("--preview: no route has a rule file to preview")
 	}
-	pv, err := preview.New(targets, preview.Options{})
-	if err != nil {
-		closeGeo()
-		return nil, nil, err
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		pv.Close()
 		closeGeo()
 		return nil, nil, fmt.Errorf("preview listener: %w", err)
+	}
+	pv, err := preview.New(targets, preview.Options{Hosts: append(hosts, listenHosts(addr, ln.Addr())...)})
+	if err != nil {
+		ln.Close()
+		closeGeo()
+		return nil, nil, err
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

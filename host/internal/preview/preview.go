@@ -14,6 +14,11 @@
 //
 // It also mints preview links (Links): the same visitor's forced variants
 // and time, opened through the running proxy in any browser.
+//
+// It answers only to a Host that names it and to its own pages, as the
+// admin listener does (ServeHTTP, package webguard): what it shows and
+// fetches is for the editor's browser, not for any page that browser
+// opens.
 package preview
 
 import (
@@ -34,6 +39,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/host/internal/webguard"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/rules/diag"
@@ -74,6 +80,13 @@ type Options struct {
 	// Client fetches pages from origins; nil means a client with a 10 s
 	// timeout.
 	Client *http.Client
+	// Hosts are the Host names ("preview.internal", with or without a
+	// port), addresses and address prefixes ("10.0.0.0/8") the preview
+	// answers to besides loopback ones; any other Host is refused (a DNS
+	// rebinding attack points a name of its own at the preview). The
+	// Server does not know where it is served: a caller listening on an
+	// address beyond loopback lists it here. Nil means loopback only.
+	Hosts []string
 }
 
 // Server serves the preview. Create it with New; Close it.
@@ -81,6 +94,7 @@ type Server struct {
 	targets []*target
 	eng     *engine.Engine
 	client  *http.Client
+	hosts   webguard.Hosts
 	mux     *http.ServeMux
 
 	mu      sync.Mutex
@@ -121,7 +135,7 @@ func New(targets []Target, opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{eng: eng, client: opt.Client, changed: make(chan struct{}), done: make(chan struct{})}
+	s := &Server{eng: eng, client: opt.Client, hosts: webguard.NewHosts(opt.Hosts), changed: make(chan struct{}), done: make(chan struct{})}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
@@ -150,8 +164,23 @@ func New(targets []Target, opt Options) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. On every endpoint it refuses what a
+// web page other than the preview's own could have sent (package
+// webguard): the page and /state show the rules, and /frame fetches from
+// the origin, often an internal one, with the headers and cookies its
+// query names. Under a DNS-rebound Host a page would read them all; from
+// another site it would still have the origin asked what it chose.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.hosts.Has(r.Host) {
+		http.Error(w, "403 Forbidden: this Host is not the preview's (open it at a loopback address, or add the name with --preview-host)", http.StatusForbidden)
+		return
+	}
+	if why := webguard.CrossSite(r); why != "" {
+		http.Error(w, "403 Forbidden: "+why+" (a page of another site cannot open the preview: type or paste its address)", http.StatusForbidden)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Close stops watching and releases the compiled rules.
 func (s *Server) Close() {

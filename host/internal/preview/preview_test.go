@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -60,13 +61,20 @@ type env struct {
 
 func newEnv(t *testing.T, src string, links *preview.Links, proxy string) *env {
 	t.Helper()
+	return newEnvWith(t, src, links, proxy, preview.Options{}, preview.StaticOrigin(pages))
+}
+
+// newEnvWith is newEnv with options (Poll is set) and the origin's
+// handler.
+func newEnvWith(t *testing.T, src string, links *preview.Links, proxy string, opt preview.Options, origin http.Handler) *env {
+	t.Helper()
 	e := &env{file: filepath.Join(t.TempDir(), "rules.yaml")}
 	e.write(t, src)
-	e.origin = httptest.NewServer(preview.StaticOrigin(pages))
+	e.origin = httptest.NewServer(origin)
 	t.Cleanup(e.origin.Close)
 	u, _ := url.Parse(e.origin.URL)
-	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return os.ReadFile(e.file) }, Origin: u, Links: links, Proxy: proxy}},
-		preview.Options{Poll: 20 * time.Millisecond})
+	opt.Poll = 20 * time.Millisecond
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return os.ReadFile(e.file) }, Origin: u, Links: links, Proxy: proxy}}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,6 +241,89 @@ func TestReloadsOnChange(t *testing.T) {
 	}
 	e.write(t, rulesV1)
 	wait("the fix", func(st preview.State) bool { return !st.Stale && len(st.Errors) == 0 })
+}
+
+// TestPreviewRefusesWebPages: the preview answers only to a Host that
+// names it and refuses what a page of another site sent, on every
+// endpoint, before the origin is asked anything. It answered any Host
+// and any site: a DNS-rebinding page read the rules and the origin's
+// pages fetched with the headers it chose, and any page could make it
+// fetch them.
+func TestPreviewRefusesWebPages(t *testing.T) {
+	var asked sync.Map // what the origin was asked for, by the header the case sends
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Store(r.Header.Get("X-Case"), true)
+		preview.StaticOrigin(pages).ServeHTTP(w, r)
+	})
+	e := newEnvWith(t, rulesV1, nil, "", preview.Options{Hosts: []string{"preview.internal", "10.1.0.0/16"}}, origin)
+	own := e.srv.URL
+	tests := []struct {
+		name    string
+		path    string
+		headers []string
+		want    int
+	}{
+		{"the page on loopback", "/", nil, 200},
+		{"the frame on loopback", "/frame?side=before", nil, 200},
+		{"typed in the address bar", "/", []string{"Sec-Fetch-Site", "none"}, 200},
+		{"the page's own frame", "/frame?side=after", []string{"Sec-Fetch-Site", "same-origin", "Origin", own}, 200},
+		{"localhost", "/state", []string{"Host", "localhost:8081"}, 200},
+		{"IPv6 loopback", "/state", []string{"Host", "[::1]:8081"}, 200},
+		{"a configured name", "/frame?side=before", []string{"Host", "preview.internal:8081"}, 200},
+		{"an address in a configured prefix", "/state", []string{"Host", "10.1.2.3:8081"}, 200},
+		{"the frame under a DNS-rebound name", "/frame?side=before&headers=Authorization:%20x", []string{"Host", "attacker.example:8081"}, 403},
+		{"the page under a DNS-rebound name", "/", []string{"Host", "attacker.example"}, 403},
+		{"the rules under a DNS-rebound name", "/state", []string{"Host", "attacker.example"}, 403},
+		{"the events under a DNS-rebound name", "/events", []string{"Host", "attacker.example"}, 403},
+		{"an address nobody configured", "/state", []string{"Host", "192.0.2.10:8081"}, 403},
+		{"a cross-site frame", "/frame?side=after", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+		{"a cross-site link to the page", "/?headers=Authorization:%20x", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+		// Another port of localhost is another program.
+		{"a same-site fetch", "/state", []string{"Sec-Fetch-Site", "same-site"}, 403},
+		{"a foreign Origin", "/frame?side=before", []string{"Origin", "http://attacker.example:8081"}, 403},
+		{"the Origin of a sandboxed page", "/state", []string{"Origin", "null"}, 403},
+		{"a rebound name with its own Origin", "/frame?side=before", []string{"Host", "attacker.example:8081", "Origin", "http://attacker.example:8081", "Sec-Fetch-Site", "same-origin"}, 403},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+tt.path, nil)
+			id := strconv.Itoa(i)
+			for j := 0; j+1 < len(tt.headers); j += 2 {
+				if tt.headers[j] == "Host" {
+					req.Host = tt.headers[j+1]
+				} else {
+					req.Header.Set(tt.headers[j], tt.headers[j+1])
+				}
+			}
+			// The case's id reaches the origin in the context's headers.
+			q := req.URL.Query()
+			if strings.HasPrefix(tt.path, "/frame") {
+				q.Set("headers", q.Get("headers")+"\nX-Case: "+id)
+				req.URL.RawQuery = q.Encode()
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(tt.path, "/events") {
+				cancel() // an event stream that answered goes on
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d: %.200s", resp.StatusCode, tt.want, b)
+			}
+			_, fetched := asked.Load(id)
+			if tt.want == 403 && fetched {
+				t.Error("the origin was asked for a refused request")
+			}
+			if tt.want == 200 && strings.HasPrefix(tt.path, "/frame") && !fetched {
+				t.Error("the origin was not asked for the frame")
+			}
+		})
+	}
 }
 
 func TestContextProblems(t *testing.T) {

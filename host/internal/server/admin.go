@@ -3,14 +3,14 @@ package server
 import (
 	"crypto/subtle"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bespoke-edge/bespoke/host/internal/webguard"
 )
 
 // AdminHandler serves the operator's endpoints, meant for a listener that
@@ -69,38 +69,23 @@ func (s *Server) AdminHandler() http.Handler {
 }
 
 // guardAdmin refuses admin requests a web page could have made, or that
-// come under a name the operator did not give the listener: a Host other
-// than a loopback name or address or one of hosts (a DNS rebinding attack
-// points a name of its own at the listener; an address is refused so that
-// a listener bound beyond loopback answers only to what was configured),
+// come under a name the operator did not give the listener (see package
+// webguard): a Host other than a loopback name or address or one of hosts,
 // an Origin other than the listener's own, or a Sec-Fetch-Site other than
 // same-origin or none (a cross-site form or fetch). With a token, every
 // request but /healthz and /readyz must carry Authorization: Bearer token.
 // /healthz and /readyz, which show and change nothing, answer under any
 // Host, for orchestrators' probes.
 func guardAdmin(next http.Handler, token string, hosts []string) http.Handler {
-	allowed := map[string]bool{}
-	var prefixes []netip.Prefix
-	for _, h := range hosts {
-		h = strings.ToLower(strings.TrimSpace(h))
-		if p, err := netip.ParsePrefix(h); err == nil {
-			prefixes = append(prefixes, p.Masked())
-			continue
-		}
-		allowed[h] = true
-	}
+	allowed := webguard.NewHosts(hosts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		probe := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
-		if !probe && !adminHost(r.Host, allowed, prefixes) {
+		if !probe && !allowed.Has(r.Host) {
 			http.Error(w, "403 Forbidden: this Host is not the admin listener's (add it to admin_hosts)", http.StatusForbidden)
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host && o != "https://"+r.Host {
-			http.Error(w, "403 Forbidden: cross-origin request", http.StatusForbidden)
-			return
-		}
-		if sfs := r.Header.Get("Sec-Fetch-Site"); sfs != "" && sfs != "same-origin" && sfs != "none" {
-			http.Error(w, "403 Forbidden: cross-site request", http.StatusForbidden)
+		if why := webguard.CrossSite(r); why != "" {
+			http.Error(w, "403 Forbidden: "+why, http.StatusForbidden)
 			return
 		}
 		if token != "" && !probe {
@@ -124,37 +109,6 @@ func bearer(h string) (string, bool) {
 		return "", false
 	}
 	return strings.TrimLeft(token, " "), true
-}
-
-// adminHost reports whether a Host value names the admin listener as the
-// operator configured it: a loopback name or address, a listed name
-// (with or without its port), or an address in a listed prefix.
-func adminHost(host string, allowed map[string]bool, prefixes []netip.Prefix) bool {
-	name := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		name = h
-	}
-	name = strings.ToLower(strings.TrimSuffix(strings.Trim(name, "[]"), "."))
-	if allowed[name] || allowed[strings.ToLower(host)] {
-		return true
-	}
-	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(name)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap().WithZone("")
-	if a.IsLoopback() {
-		return true
-	}
-	for _, p := range prefixes {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 // RouteStatus describes a route for the status endpoint.

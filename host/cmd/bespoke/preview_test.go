@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestPreviewHosts runs `bespoke preview` and `bespoke serve --preview`
+// with --preview-host: each answers its own address and the name given,
+// and refuses a DNS-rebound name and another site's requests. Both
+// answered any Host and any site.
+func TestPreviewHosts(t *testing.T) {
+	runs := []struct {
+		name string
+		run  func(ctx context.Context, stdout io.Writer) error
+		says string // what the line with the preview's URL says before it
+	}{
+		{"preview", func(ctx context.Context, stdout io.Writer) error {
+			return previewContext(ctx, []string{"--listen", "127.0.0.1:0", "--preview-host", "preview.internal"}, stdout, io.Discard)
+		}, " on http://"},
+		{"serve", func(ctx context.Context, stdout io.Writer) error {
+			return serveContext(ctx, []string{"--demo", "--listen", "127.0.0.1:0", "--admin", "", "--preview", "127.0.0.1:0",
+				"--preview-host", "preview.internal", "--access-log=false", "--cache-dir", "-"}, stdout, io.Discard)
+		}, "editors' preview on http://"},
+	}
+	for _, run := range runs {
+		t.Run(run.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				done <- run.run(ctx, pw)
+				pw.Close()
+			}()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}()
+			addr := ""
+			sc := bufio.NewScanner(pr)
+			for addr == "" && sc.Scan() {
+				if _, u, ok := strings.Cut(sc.Text(), run.says); ok {
+					addr = strings.TrimSuffix(u, "/")
+				}
+			}
+			go io.Copy(io.Discard, pr)
+			if addr == "" {
+				t.Fatal("the preview's address was not printed")
+			}
+			_, port, _ := net.SplitHostPort(addr)
+			tests := []struct {
+				name    string
+				headers []string
+				want    int
+			}{
+				{"its address", nil, 200},
+				{"the name given", []string{"Host", "preview.internal:" + port}, 200},
+				{"a DNS-rebound name", []string{"Host", "attacker.example:" + port}, 403},
+				{"another site", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+				{"a foreign Origin", []string{"Origin", "http://attacker.example"}, 403},
+			}
+			for _, tt := range tests {
+				req, _ := http.NewRequest("GET", "http://"+addr+"/state", nil)
+				for i := 0; i+1 < len(tt.headers); i += 2 {
+					if tt.headers[i] == "Host" {
+						req.Host = tt.headers[i+1]
+					} else {
+						req.Header.Set(tt.headers[i], tt.headers[i+1])
+					}
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tt.want {
+					t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestListenHosts: the preview answers to the host of the address it
+// listens on, given as a name or an address, with its port; on every
+// interface or on loopback, to no more than loopback names.
+func TestListenHosts(t *testing.T) {
+	tests := []struct {
+		listen, at string
+		want       []string
+	}{
+		{"192.0.2.5:8081", "192.0.2.5:8081", []string{"192.0.2.5:8081"}},
+		{"192.0.2.5:0", "192.0.2.5:41234", []string{"192.0.2.5:41234"}},
+		{"preview.lan:8081", "192.0.2.5:8081", []string{"preview.lan:8081", "192.0.2.5:8081"}},
+		{"192.0.2.5:80", "192.0.2.5:80", []string{"192.0.2.5:80", "192.0.2.5"}},
+		{"[2001:db8::5]:8081", "[2001:db8::5]:8081", []string{"[2001:db8::5]:8081"}},
+		{":8081", "[::]:8081", nil},
+		{"0.0.0.0:8081", "0.0.0.0:8081", nil},
+		{"127.0.0.1:8081", "127.0.0.1:8081", nil},
+		{"localhost:8081", "127.0.0.1:8081", []string{"localhost:8081"}},
+	}
+	for _, tt := range tests {
+		at, err := net.ResolveTCPAddr("tcp", tt.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := listenHosts(tt.listen, at); !slices.Equal(got, tt.want) {
+			t.Errorf("listenHosts(%q, %s) = %q, want %q", tt.listen, tt.at, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,95 @@
+// Package webguard keeps web pages away from the listeners meant for the
+// operator's and the editors' own browsers and tools: the admin listener
+// and the editors' preview.
+//
+// Any page a browser shows can make it send requests to a loopback
+// address; what it cannot do is read the answers, unless it is of the
+// same origin. DNS rebinding gives it that: the attacker's name resolves
+// first to the attacker's server, then to 127.0.0.1, and the page's
+// requests then reach the listener with the attacker's name as their
+// Host. So such a listener answers only to Host values that name it
+// (Hosts), and refuses what a page of another site sent (CrossSite):
+// the answers stay unread, and nothing is done on another site's behalf.
+package webguard
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Hosts is the set of Host values that name a listener: loopback names
+// (localhost, *.localhost) and addresses, whatever their port, and the
+// names and address prefixes it was made with. The zero Hosts holds the
+// loopback ones only.
+type Hosts struct {
+	names    map[string]bool
+	prefixes []netip.Prefix
+}
+
+// NewHosts returns the Hosts of list, besides the loopback ones: names
+// and addresses ("admin.internal", "192.0.2.7"; with a port, as
+// "admin.internal:9090", only that port) and address prefixes
+// ("10.0.0.0/8"). Case, and space around an entry, do not count.
+func NewHosts(list []string) Hosts {
+	h := Hosts{names: map[string]bool{}}
+	for _, s := range list {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if p, err := netip.ParsePrefix(s); err == nil {
+			h.prefixes = append(h.prefixes, p.Masked())
+			continue
+		}
+		h.names[s] = true
+	}
+	return h
+}
+
+// Has reports whether host, a request's Host, names the listener. An
+// address outside loopback and the prefixes is refused like a name, so
+// that a listener bound beyond loopback answers only to what was
+// configured.
+func (h Hosts) Has(host string) bool {
+	name := host
+	if n, _, err := net.SplitHostPort(host); err == nil {
+		name = n
+	}
+	name = strings.ToLower(strings.TrimSuffix(strings.Trim(name, "[]"), "."))
+	if h.names[name] || h.names[strings.ToLower(host)] {
+		return true
+	}
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(name)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	if a.IsLoopback() {
+		return true
+	}
+	for _, p := range h.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// CrossSite returns why r looks sent by a page of another origin, or ""
+// when nothing says so: an Origin other than the listener's own (http://
+// or https:// and r.Host, which Has must have accepted), or a
+// Sec-Fetch-Site other than same-origin or none (a form, link, frame or
+// fetch of another site, same-site included: another port of localhost is
+// another program). A request without either header (curl, a script, an
+// older browser) is not refused by this.
+func CrossSite(r *http.Request) string {
+	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host && o != "https://"+r.Host {
+		return "cross-origin request"
+	}
+	if sfs := r.Header.Get("Sec-Fetch-Site"); sfs != "" && sfs != "same-origin" && sfs != "none" {
+		return "cross-site request"
+	}
+	return ""
+}

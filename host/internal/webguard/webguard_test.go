@@ -1,0 +1,76 @@
+package webguard
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+func TestHosts(t *testing.T) {
+	h := NewHosts([]string{"admin.internal", " Preview.LAN:8081 ", "192.0.2.7", "10.1.0.0/16", "fd00::/8"})
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"127.0.0.1:9090", true},
+		{"127.8.9.10", true},
+		{"localhost", true},
+		{"LOCALHOST:9090", true},
+		{"app.localhost:9090", true},
+		{"localhost.:9090", true},
+		{"[::1]:9090", true},
+		{"[::ffff:127.0.0.1]:9090", true},
+		{"admin.internal", true},
+		{"admin.internal:1234", true}, // a name listed without a port: any port
+		{"preview.lan:8081", true},
+		{"preview.lan:8082", false}, // with one: that port only
+		{"preview.lan", false},
+		{"192.0.2.7:80", true},
+		{"10.1.200.3:9090", true},
+		{"[fd12::1]:9090", true},
+		{"10.2.0.1:9090", false},
+		{"192.0.2.8", false},
+		{"attacker.example", false},
+		{"attacker.example:9090", false},
+		{"localhost.attacker.example", false},
+		{"127.0.0.1.nip.io", false},
+		{"0.0.0.0:9090", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := h.Has(tt.host); got != tt.want {
+			t.Errorf("Has(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+	if !(Hosts{}).Has("localhost:1") || (Hosts{}).Has("admin.internal") {
+		t.Error("the zero Hosts holds other than the loopback ones")
+	}
+}
+
+func TestCrossSite(t *testing.T) {
+	tests := []struct {
+		name    string
+		headers []string
+		want    string
+	}{
+		{"no header (curl)", nil, ""},
+		{"typed in the address bar", []string{"Sec-Fetch-Site", "none"}, ""},
+		{"its own page", []string{"Sec-Fetch-Site", "same-origin", "Origin", "http://localhost:8081"}, ""},
+		{"its own page behind TLS", []string{"Origin", "https://localhost:8081"}, ""},
+		{"another site", []string{"Sec-Fetch-Site", "cross-site"}, "cross-site request"},
+		{"another port of localhost", []string{"Sec-Fetch-Site", "same-site"}, "cross-site request"},
+		{"a foreign Origin", []string{"Origin", "http://attacker.example"}, "cross-origin request"},
+		{"another port", []string{"Origin", "http://localhost:3000"}, "cross-origin request"},
+		{"a sandboxed or file page", []string{"Origin", "null"}, "cross-origin request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "http://localhost:8081/state", nil)
+			for i := 0; i+1 < len(tt.headers); i += 2 {
+				r.Header.Set(tt.headers[i], tt.headers[i+1])
+			}
+			if got := CrossSite(r); got != tt.want {
+				t.Errorf("CrossSite = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
