@@ -153,6 +153,47 @@ func TestBrowserPreview(t *testing.T) {
 	}
 }
 
+// TestBrowserFrameOpenedDirectly opens a frame on its own, as a link or
+// the address bar would, rather than in the preview's sandboxed iframe:
+// the origin's page comes edited, and its script does not run, on the
+// preview's origin where it could read the rules. It ran. In the
+// preview's page the frame is marked as before.
+func TestBrowserFrameOpenedDirectly(t *testing.T) {
+	bin := chromium.Path(t)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!DOCTYPE html><html><head><title>Shop</title></head><body><h1 id="t">Hello</h1>
+<script>document.getElementById("t").setAttribute("data-ran", "yes")</script></body></html>`)
+	}))
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL)
+	rules := []byte("rules:\n  - name: french\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n")
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return rules, nil }, Origin: u}}, preview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pv.Close()
+	srv := httptest.NewServer(pv)
+	defer srv.Close()
+
+	frame := browse(t, bin, srv.URL+"/frame?side=after", "--dump-dom")
+	if !regexp.MustCompile(`<h1 id="t" class="bsk-edit bsk-r0"[^>]*>Bonjour</h1>`).MatchString(frame) {
+		t.Errorf("the frame opened on its own is not the edited page:\n%s", frame)
+	}
+	if strings.Contains(frame, `data-ran="yes"`) {
+		t.Error("the origin's script ran in the frame opened on its own")
+	}
+	dom := browse(t, bin, srv.URL+"/", "--dump-dom")
+	for _, m := range marksAttr.FindAllStringSubmatch(dom, -1) {
+		if n, _ := strconv.Atoi(m[2]); n != 1 {
+			t.Errorf("the %s frame in the page: %d elements marked, want 1", m[1], n)
+		}
+	}
+	if len(marksAttr.FindAllStringSubmatch(dom, -1)) != 2 {
+		t.Errorf("the page did not read both frames' marks:\n%s", dom)
+	}
+}
+
 // checkLayout checks the screenshot's structure, not its pixels: its size,
 // the dark bar on top, the light form on the left, and in the frames'
 // area more blue (targets) on the left and more pink (edits) on the right.

@@ -27,6 +27,16 @@ import (
 // The frames are sandboxed without scripts; the preview page reads the
 // marks to name each element's rules and to focus a rule's elements.
 
+// frameSandbox is what a frame may do: keep the preview's origin, so that
+// the page can read its marks, and nothing else (no scripts, forms,
+// pop-ups or navigating the page). The page's iframes have it as their
+// sandbox attribute, and /frame sends it as a Content-Security-Policy
+// sandbox: the origin's page, scripts included, is served on the
+// preview's origin, and opened on its own (a link, the address bar)
+// rather than in the page's iframe it would otherwise run them there,
+// where they could read the rules and have the origin fetched.
+const frameSandbox = "allow-same-origin"
+
 // frameStyle is added to both frames' heads.
 const frameStyle = `<style id="bespoke-preview-style">
 .bsk-edit{outline:3px solid #e6007e!important;outline-offset:2px}
@@ -133,6 +143,9 @@ func inject(body []byte, base string) []byte {
 // frame serves one side of the comparison: ?side=before or after, and the
 // context's query.
 func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
+	// Every answer, the messages too, is sandboxed: it is HTML on the
+	// preview's origin.
+	w.Header().Set("Content-Security-Policy", "sandbox "+frameSandbox)
 	vr := s.decide(r)
 	defer vr.release()
 	w.Header().Set("Cache-Control", "no-store")

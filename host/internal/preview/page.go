@@ -43,7 +43,9 @@ type view struct {
 	// Before and After are the frames' URLs; the query they carry is
 	// url.Values.Encode's, so safe as it is.
 	Before, After template.URL
-	ProxyLink     string
+	// Sandbox is the frames' sandbox attribute, frameSandbox.
+	Sandbox   string
+	ProxyLink string
 	// OriginProblem says what the origin answered, when not the page.
 	OriginProblem string
 	// Origin is the target's origin, without a final slash: a link
@@ -175,6 +177,7 @@ func (s *Server) view(vr *visitResult) *view {
 	v.Origin = strings.TrimSuffix(t.Origin.String(), "/")
 	v.Before = template.URL("/frame?side=before&" + q)
 	v.After = template.URL("/frame?side=after&" + q)
+	v.Sandbox = frameSandbox
 	return v
 }
 

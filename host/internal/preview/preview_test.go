@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,6 +169,48 @@ func TestFramesHighlightEdits(t *testing.T) {
 	js := e.get(t, "/frame?side=after&url=/api/items.json")
 	if !strings.Contains(js, "[\n    1,\n    2\n  ]") {
 		t.Errorf("the JSON frame: %s", js)
+	}
+}
+
+// TestFramesAreSandboxed: every answer of /frame (a page before and
+// after, JSON, a message) says Content-Security-Policy: sandbox with
+// what the page's iframes allow, so that a frame opened on its own, out
+// of its iframe, runs none of the origin's scripts on the preview's
+// origin. It said nothing, and only the iframe's attribute held them.
+func TestFramesAreSandboxed(t *testing.T) {
+	rules := rulesV1 + `  - name: away
+    when: path == "/old"
+    actions:
+      - redirect: { to: /stores }
+`
+	e := newEnv(t, rules, nil, "")
+	page := e.get(t, "/?country=FR")
+	m := regexp.MustCompile(`<iframe id="after" title="after" sandbox="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("the page has no sandboxed after frame")
+	}
+	want := strings.TrimSpace("sandbox " + m[1])
+	for _, path := range []string{
+		"/frame?side=before&country=FR",
+		"/frame?side=after&country=FR",
+		"/frame?side=after&url=/api/items.json",
+		"/frame?side=after&url=/old",          // redirected: a message
+		"/frame?side=after&url=/nothing-here", // the origin's 404 page
+	} {
+		resp, err := http.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Security-Policy"); got != want {
+			t.Errorf("%s: Content-Security-Policy %q, want %q", path, got, want)
+		}
+	}
+	if msg := e.get(t, "/frame?side=after&url=/old"); !strings.Contains(msg, "Redirected (") {
+		t.Errorf("the redirected visitor's frame: %s", msg)
+	}
+	if !strings.Contains(page, `<iframe id="before" title="before" sandbox="`+m[1]+`"`) {
+		t.Error("the before frame is not sandboxed as the after frame")
 	}
 }
 
