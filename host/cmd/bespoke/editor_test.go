@@ -462,7 +462,9 @@ func TestExplainAndPreviewAgreeOnANewVisitor(t *testing.T) {
 	}
 	defer pv.Close()
 	rec := httptest.NewRecorder()
-	pv.ServeHTTP(rec, httptest.NewRequest("GET", "/state", nil))
+	req := httptest.NewRequest("GET", "/state", nil)
+	req.Host = "127.0.0.1" // the preview answers to names of its own
+	pv.ServeHTTP(rec, req)
 	var st preview.State
 	json.Unmarshal(rec.Body.Bytes(), &st)
 	if st.Visitor != ex.Visitor {

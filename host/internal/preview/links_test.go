@@ -216,7 +216,7 @@ func TestRoutesBelowTheRoot(t *testing.T) {
 		{"t=0", "http://localhost:8080/?"},
 	} {
 		rec := httptest.NewRecorder()
-		pv.ServeHTTP(rec, httptest.NewRequest("GET", "/state?"+tc.query, nil))
+		pv.ServeHTTP(rec, loopbackRequest("/state?"+tc.query))
 		var st preview.State
 		json.Unmarshal(rec.Body.Bytes(), &st)
 		if !strings.HasPrefix(st.Link, tc.link+preview.Param+"=") {
@@ -224,12 +224,12 @@ func TestRoutesBelowTheRoot(t *testing.T) {
 		}
 	}
 	rec := httptest.NewRecorder()
-	pv.ServeHTTP(rec, httptest.NewRequest("GET", "/?t=0&country=FR&url=/stores", nil))
+	pv.ServeHTTP(rec, loopbackRequest("/?t=0&country=FR&url=/stores"))
 	if want := `href="/?country=FR&amp;device=desktop&amp;t=1">blog</a>`; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("the page's switch to the blog lacks %q:\n%s", want, rec.Body.String())
 	}
 	rec = httptest.NewRecorder()
-	pv.ServeHTTP(rec, httptest.NewRequest("GET", "/frame?side=before&t=1", nil))
+	pv.ServeHTTP(rec, loopbackRequest("/frame?side=before&t=1"))
 	if want := `<base href="` + origin.URL + `/blog/">`; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("the blog's frame lacks %q", want)
 	}

@@ -534,7 +534,7 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
 	defer pv.Close()
 	get := func(path string) string {
 		rec := httptest.NewRecorder()
-		pv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		pv.ServeHTTP(rec, loopbackRequest(path))
 		return rec.Body.String()
 	}
 	for _, tc := range []struct {
@@ -558,4 +558,12 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
 			t.Errorf("%s shows the redirect's body as the page", tc.path)
 		}
 	}
+}
+
+// loopbackRequest is a GET of target as a browser on the preview's
+// machine sends it: to a loopback Host, which the preview answers.
+func loopbackRequest(target string) *http.Request {
+	r := httptest.NewRequest("GET", target, nil)
+	r.Host = "127.0.0.1"
+	return r
 }
