@@ -122,8 +122,10 @@ func uleb(b []byte) (v uint64, n int) {
 }
 
 // Validate checks that a manifest is consistent: a layout in order and
-// without overlap, slots naming known attributes, and every index in range.
-// The host never trusts a manifest it has not validated.
+// without overlap, slots naming known attributes, and every index in
+// range; and that every action is one the rule checker accepts as far as
+// safety goes (CheckAction, CheckMarkup), since a manifest can be edited
+// by hand. The host never trusts a manifest it has not validated.
 func (m *Manifest) Validate() error {
 	if m.ABI != ABIVersion {
 		return &ABIError{Got: m.ABI, Want: ABIVersion}
@@ -194,8 +196,13 @@ func (m *Manifest) Validate() error {
 					return fmt.Errorf("manifest rule %q action %d: %w", r.Name, ai, err)
 				}
 			}
-			if prob := CheckEscaping(&a); prob != nil {
+			if prob := CheckAction(&a); prob != nil {
 				return fmt.Errorf("manifest rule %q action %d (%s at %s): %w", r.Name, ai, a.Op, a.Pos, prob)
+			}
+			if a.Select >= 0 {
+				if prob, _, _ := CheckMarkup(&a, m.Selectors[a.Select]); prob != nil {
+					return fmt.Errorf("manifest rule %q action %d (%s at %s): %w", r.Name, ai, a.Op, a.Pos, prob)
+				}
 			}
 		}
 	}
@@ -246,6 +253,50 @@ func validSlot(s Slot, depth int) error {
 		return validSlot(*s.From, depth+1)
 	}
 	return nil
+}
+
+// CheckAction checks that the host can apply action a safely, whoever
+// wrote the manifest: where it puts values of the request
+// (CheckEscaping), the name of the header or cookie it sets
+// (escape.CheckHeaderName, escape.CheckCookieName), raw JSON
+// (escape.CheckRawJSON) and a redirect's status (RedirectStatus). The
+// rule checker makes the same checks, through the same functions, and
+// reports them with their positions; Manifest.Validate refuses a
+// manifest with any, and the host's plan never applies such an action.
+// (CheckMarkup, which needs the action's selector, is the other check
+// both make.)
+func CheckAction(a *Action) *escape.Problem {
+	switch a.Op {
+	case OpSetHeader:
+		if prob := escape.CheckHeaderName(a.Name); prob != nil {
+			return prob
+		}
+	case OpSetCookie:
+		if prob := escape.CheckCookieName(a.Name); prob != nil {
+			return prob
+		}
+	case OpJSONSet:
+		if a.JSON {
+			if prob := escape.CheckRawJSON(a.Value.Pieces()); prob != nil {
+				return prob
+			}
+		}
+	case OpRedirect:
+		if !RedirectStatus(a.Status) {
+			return &escape.Problem{Piece: -1, Msg: fmt.Sprintf("redirect status %d is not a redirect", a.Status), Hint: "use 301 or 308 (permanent), 302 or 307 (temporary), or 303"}
+		}
+	}
+	return CheckEscaping(a)
+}
+
+// RedirectStatus reports whether code is a status redirect may answer
+// with: 301, 302, 303, 307 or 308.
+func RedirectStatus(code int) bool {
+	switch code {
+	case 301, 302, 303, 307, 308:
+		return true
+	}
+	return false
 }
 
 // CheckEscaping checks that action a puts no value of the request where

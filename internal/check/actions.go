@@ -1,15 +1,11 @@
 package check
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/internal/escape"
-	"github.com/bespoke-edge/bespoke/internal/fragment"
 	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 	"github.com/bespoke-edge/bespoke/internal/selector"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
@@ -58,10 +54,8 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 	case plugin.OpRedirect:
 		act.Status = 302
 		if a.Status != 0 {
-			switch a.Status {
-			case 301, 302, 303, 307, 308:
-				act.Status = a.Status
-			default:
+			act.Status = a.Status
+			if !plugin.RedirectStatus(a.Status) {
 				c.errorf(a.StatusPos, "redirect status %d is not a redirect", a.Status).WithHint("use 301 or 308 (permanent), 302 or 307 (temporary), or 303")
 			}
 		}
@@ -113,14 +107,14 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 		c.escaping(a, &act)
 	}
 	if len(c.errs) == before && a.HTML {
-		c.fragment(a)
+		c.fragment(a, &act)
 	}
 	return act, len(c.errs) == before
 }
 
 // escaping reports, with its position, where an action would put a
 // value of the request where no escaping makes it safe: the checks the
-// host also makes on every manifest (plugin.CheckEscaping), and those
+// host also makes on every manifest (plugin.CheckAction), and those
 // that need the selector: a value becoming the address of a script,
 // style sheet or base, the content of a <meta http-equiv>, or the text
 // of a <script> or <style>.
@@ -129,13 +123,15 @@ func (c *checker) escaping(a *syntax.Action, act *plugin.Action) {
 		c.errorf(a.SchemesPos, "schemes is empty").WithHint("list the schemes a value may choose: schemes: [https, relative]")
 		return
 	}
-	if prob := plugin.CheckEscaping(act); prob != nil {
+	if prob := plugin.CheckAction(act); prob != nil {
 		t := a.Value
 		if plugin.ElementOp(a.Op) && a.Op != plugin.OpSetAttr {
 			t = a.Content
 		}
 		pos := a.Pos
 		switch {
+		case prob.Name && a.Name != nil:
+			pos = a.Name.Pos
 		case prob.Piece < 0 && a.Schemes != nil:
 			pos = a.SchemesPos
 		case t != nil && prob.Piece >= 0 && prob.Piece < len(t.Parts):
@@ -195,74 +191,33 @@ func (c *checker) escaping(a *syntax.Action, act *plugin.Action) {
 }
 
 // fragment reports, where it is, markup in an action's html that would
-// change how a browser reads the page around it (package fragment): a tag
-// or comment it does not finish, an element it leaves open, an end tag of
-// one it did not open. Values from the request stand as text (the
-// escaping checks put them only in text and quoted values).
-func (c *checker) fragment(a *syntax.Action) {
+// change how a browser reads the page around it (plugin.CheckMarkup,
+// which the host also checks): a tag or comment it does not finish, an
+// element it leaves open, an end tag of one it did not open. Values
+// from the request stand as text (the escaping checks put them only in
+// text and quoted values).
+func (c *checker) fragment(a *syntax.Action, act *plugin.Action) {
 	t := a.Content
 	if t == nil {
 		return
 	}
-	// The type of the element each alternative of the selector selects
-	// ("" for any), for the actions that write inside it.
-	var types []string
-	if a.Select != nil && (a.Op == plugin.OpSetInner || a.Op == plugin.OpPrepend || a.Op == plugin.OpAppend) {
-		if list, err := selector.Parse(strings.TrimSpace(a.Select.Value)); err == nil {
-			for _, cx := range list {
-				types = append(types, strings.ToLower(cx.Compounds[len(cx.Compounds)-1].Type))
-			}
-		}
+	sel := ""
+	if a.Select != nil {
+		sel = a.Select.Value
 	}
-	for _, typ := range types {
-		switch typ {
-		case "script", "style", "textarea", "title", "xmp", "noscript", "iframe", "noembed", "noframes":
-			return // its content is text, not markup
-		}
-	}
-	var b strings.Builder
-	starts := make([]int, len(t.Parts))
-	for i, p := range t.Parts {
-		starts[i] = b.Len()
-		if p.Value != nil {
-			b.WriteString("x")
-		} else {
-			b.WriteString(p.Text)
-		}
-	}
-	// set_inner and append end the element: its end tag follows the
-	// markup, and closes what HTML lets it (CheckContent) when the
-	// selector says which element it is.
-	var prob *fragment.Problem
-	if a.Op == plugin.OpPrepend || len(types) == 0 {
-		prob = fragment.Check(b.String())
-	}
-	for _, typ := range types {
-		if prob != nil {
-			break
-		}
-		if a.Op != plugin.OpPrepend {
-			prob = fragment.CheckContent(b.String(), typ)
-		}
-	}
+	prob, part, off := plugin.CheckMarkup(act, sel)
 	if prob == nil {
 		return
 	}
 	pos := t.Pos
-	for i := len(t.Parts) - 1; i >= 0; i-- {
-		if p := t.Parts[i]; starts[i] <= prob.Off {
-			pos = p.Pos
-			if p.Value == nil && t.At != nil {
-				pos = t.At(p.Off + prob.Off - starts[i])
-			}
-			break
+	if part < len(t.Parts) {
+		p := t.Parts[part]
+		pos = p.Pos
+		if p.Value == nil && t.At != nil {
+			pos = t.At(p.Off + off)
 		}
 	}
-	hint := prob.Hint
-	if fragment.ImpliedEnd(prob.Open) && a.Op != plugin.OpPrepend && slices.Contains(types, "") {
-		hint += fmt.Sprintf("; or name the type of the element in the selector (ul.cards, select#size): its end tag closes the last <%s>", prob.Open)
-	}
-	c.errorf(pos, "%s", prob.Msg).WithHint("%s", hint)
+	c.errorf(pos, "%s", prob.Msg).WithHint("%s", prob.Hint)
 }
 
 // namedMeta reports whether a compound selects <meta> elements by their
@@ -297,11 +252,8 @@ func (c *checker) jsonAction(a *syntax.Action, act *plugin.Action) {
 	case plugin.OpJSONSet:
 		act.JSON = a.JSON
 		if a.JSON && a.Value != nil {
-			raw, literal := a.Value.Raw()
-			if !literal {
-				c.errorf(a.Value.Pos, "raw JSON cannot interpolate values").WithHint("use value: to insert a text with {{ }}")
-			} else if !json.Valid([]byte(raw)) {
-				c.errorf(a.Value.Pos, "%q is not valid JSON", raw).WithHint("a JSON text needs its quotes, as in json: '\"on sale\"'; or use value: for a text")
+			if prob := escape.CheckRawJSON(act.Value.Pieces()); prob != nil {
+				c.problem(a.Value.Pos, prob)
 			}
 		}
 	case plugin.OpJSONLimit:
@@ -386,41 +338,27 @@ func (c *checker) attrName(a *syntax.Action) {
 	}
 }
 
-// reservedHeaders are headers rules may not set: they frame the message, or
-// belong to the proxy.
-var reservedHeaders = map[string]string{
-	"Content-Length":    "it is computed by the proxy",
-	"Transfer-Encoding": "it is computed by the proxy",
-	"Content-Encoding":  "it is computed by the proxy",
-	"Connection":        "it is a hop-by-hop header",
-	"Keep-Alive":        "it is a hop-by-hop header",
-	"Upgrade":           "it is a hop-by-hop header",
-	"Te":                "it is a hop-by-hop header",
-	"Trailer":           "it is a hop-by-hop header",
-	"Host":              "the proxy sets it for the origin",
-	"Set-Cookie":        "use the set_cookie action",
-	"Cookie":            "cookies are read with cookie(\"name\")",
-}
-
+// headerName reports, at the name, a header a rule cannot set
+// (escape.CheckHeaderName, which the host also checks).
 func (c *checker) headerName(t *syntax.Text) {
-	n := t.Value
-	if !validToken(n) {
-		c.errorf(t.Pos, "%q is not a header name", n).WithHint("header names hold letters, digits and -")
-		return
-	}
-	if why, ok := reservedHeaders[http.CanonicalHeaderKey(n)]; ok {
-		c.errorf(t.Pos, "rules cannot set the %s header: %s", http.CanonicalHeaderKey(n), why)
+	if prob := escape.CheckHeaderName(t.Value); prob != nil {
+		c.problem(t.Pos, prob)
 	}
 }
 
+// cookieName reports, at the name, a cookie a rule cannot set
+// (escape.CheckCookieName, which the host also checks).
 func (c *checker) cookieName(t *syntax.Text) {
-	n := t.Value
-	if !validToken(n) {
-		c.errorf(t.Pos, "%q is not a cookie name", n).WithHint("cookie names hold letters, digits, - and _")
-		return
+	if prob := escape.CheckCookieName(t.Value); prob != nil {
+		c.problem(t.Pos, prob)
 	}
-	if strings.HasPrefix(n, "bsk_") {
-		c.errorf(t.Pos, "cookie names starting with bsk_ belong to bespoke").WithHint("choose another name")
+}
+
+// problem reports prob at pos, with its hint.
+func (c *checker) problem(pos diag.Pos, prob *escape.Problem) {
+	e := c.errorf(pos, "%s", prob.Msg)
+	if prob.Hint != "" {
+		e.WithHint("%s", prob.Hint)
 	}
 }
 

@@ -12,7 +12,9 @@
 package escape
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/textproto"
 	"strings"
 )
 
@@ -24,6 +26,9 @@ type Problem struct {
 	Piece int
 	// Msg says what is wrong and why; Hint how to fix it.
 	Msg, Hint string
+	// Name says the problem is the action's name (a header's or a
+	// cookie's), not a template: Piece is then -1.
+	Name bool
 }
 
 func (p *Problem) Error() string {
@@ -143,8 +148,8 @@ func CheckHTML(pieces []Piece, schemes []string) *Problem {
 
 // CheckHeader checks the template of a header's value: values from the
 // request never go in the response headers that are URLs or policies
-// (PolicyHeader), and no literal text (defaults included) may hold a
-// control character.
+// (PolicyHeader, in any case), and no literal text (defaults included)
+// may hold a control character.
 func CheckHeader(name string, response bool, pieces []Piece) *Problem {
 	for i, p := range pieces {
 		if strings.ContainsFunc(p.Text, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
@@ -157,11 +162,77 @@ func CheckHeader(name string, response bool, pieces []Piece) *Problem {
 	if why, ok := PolicyHeader(name); ok {
 		for i, p := range pieces {
 			if p.Value {
-				return &Problem{Piece: i, Msg: fmt.Sprintf("a value from the request cannot go in the %s header: %s", name, why), Hint: "write the value out"}
+				return &Problem{Piece: i, Msg: fmt.Sprintf("a value from the request cannot go in the %s header: %s", textproto.CanonicalMIMEHeaderKey(name), why), Hint: "write the value out"}
 			}
 		}
 	}
 	return nil
+}
+
+// CheckHeaderName checks the name of a header a rule sets, on the
+// response or on the request to the origin: it must be an RFC 9110
+// token (anything else would change what the header line says, or be
+// dropped), and not one of the headers that frame the message or are
+// the proxy's (Set-Cookie, Content-Length, Host ...), in any case, as
+// the proxy writes names canonical.
+func CheckHeaderName(name string) *Problem {
+	if !validToken(name) {
+		return &Problem{Piece: -1, Name: true, Msg: fmt.Sprintf("%q is not a header name", name), Hint: "header names hold letters, digits and -"}
+	}
+	c := textproto.CanonicalMIMEHeaderKey(name)
+	if why, ok := reservedHeaders[c]; ok {
+		return &Problem{Piece: -1, Name: true, Msg: fmt.Sprintf("rules cannot set the %s header: %s", c, why)}
+	}
+	return nil
+}
+
+// CheckCookieName checks the name of a cookie a rule sets: an RFC 6265
+// token, not starting with ReservedCookiePrefix (a rule would replace
+// the visitor's id or seen-filter).
+func CheckCookieName(name string) *Problem {
+	if !validToken(name) {
+		return &Problem{Piece: -1, Name: true, Msg: fmt.Sprintf("%q is not a cookie name", name), Hint: "cookie names hold letters, digits, - and _"}
+	}
+	if strings.HasPrefix(name, ReservedCookiePrefix) {
+		return &Problem{Piece: -1, Name: true, Msg: "cookie names starting with " + ReservedCookiePrefix + " belong to bespoke", Hint: "choose another name"}
+	}
+	return nil
+}
+
+// CheckRawJSON checks the template of raw JSON (json_set with json:),
+// which goes into a document as it is: no value from the request may go
+// in it (a value could add keys, objects or arrays, and no escaping
+// keeps it one JSON string: that is what value: is for), and the rule
+// author's text must be one JSON value.
+func CheckRawJSON(pieces []Piece) *Problem {
+	if len(pieces) == 0 {
+		return nil
+	}
+	var raw strings.Builder
+	for i, p := range pieces {
+		if p.Value {
+			return &Problem{Piece: i, Msg: "raw JSON cannot interpolate values", Hint: "use value: to insert a text with {{ }}"}
+		}
+		raw.WriteString(p.Text)
+	}
+	if !json.Valid([]byte(raw.String())) {
+		return &Problem{Piece: len(pieces) - 1, Msg: fmt.Sprintf("%q is not valid JSON", raw.String()), Hint: `a JSON text needs its quotes, as in json: '"on sale"'; or use value: for a text`}
+	}
+	return nil
+}
+
+// validToken reports whether s is an RFC 9110 token.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b <= ' ' || b >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, b) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func checkURL(kind Kind, what string, pieces []Piece, schemes []string) *Problem {

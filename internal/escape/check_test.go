@@ -128,6 +128,12 @@ func TestCheckHeader(t *testing.T) {
 		{"Content-Type", true, "text/{}", "a value from the request cannot go in the Content-Type header"},
 		{"Content-Type", false, "text/{}", ""},
 		{"X-A", true, "a\r\nb", "a header value cannot hold a control character"},
+		// The proxy writes names canonical: a name in another case is
+		// the same header.
+		{"refresh", true, "0;url=/{}", "a value from the request cannot go in the Refresh header"},
+		{"location", true, "/x/{}", "a value from the request cannot go in the Location header"},
+		{"content-security-policy", true, "{}", "a value from the request cannot go in the Content-Security-Policy header"},
+		{"ACCESS-CONTROL-ALLOW-ORIGIN", true, "{}", "a value from the request cannot go in the Access-Control-Allow-Origin header"},
 	}
 	for _, tt := range tests {
 		prob := CheckHeader(tt.name, tt.response, tpl(tt.src))
@@ -141,6 +147,28 @@ func TestCheckHeader(t *testing.T) {
 	}
 	if prob := CheckHeader("X-A", true, []Piece{{Value: true, Text: "a\nb"}}); prob == nil {
 		t.Error("a default with a line break passed")
+	}
+}
+
+// TestPolicyHeader: the headers that are URLs or policies are told in
+// any case, and the families of CORS and cross-origin isolation headers
+// whole.
+func TestPolicyHeader(t *testing.T) {
+	for _, name := range []string{
+		"Refresh", "refresh", "LOCATION", "content-security-policy", "Access-Control-Allow-Origin",
+		"access-control-allow-origin", "Access-Control-Max-Age", "Access-Control-Allow-Private-Network",
+		"Access-Control-Allow-Headers", "Access-Control-Something-New", "Cross-Origin-Opener-Policy",
+		"Cross-Origin-Embedder-Policy-Report-Only", "Reporting-Endpoints", "report-to", "NEL",
+		"Feature-Policy", "Speculation-Rules", "Document-Policy",
+	} {
+		if why, ok := PolicyHeader(name); !ok || why == "" {
+			t.Errorf("%s is not a policy header", name)
+		}
+	}
+	for _, name := range []string{"X-City", "X-Access-Control", "Accessible", "Content-Language", "X-Cross-Origin"} {
+		if _, ok := PolicyHeader(name); ok {
+			t.Errorf("%s is a policy header", name)
+		}
 	}
 }
 

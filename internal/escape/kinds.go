@@ -1,6 +1,9 @@
 package escape
 
-import "strings"
+import (
+	"net/textproto"
+	"strings"
+)
 
 // Kind is what an attribute's value is to a browser, which decides how a
 // value from the request may go in it.
@@ -146,47 +149,89 @@ func RawTextCode(tag string) bool {
 }
 
 // policyHeaders are response headers whose value is a URL the browser
-// follows, or a policy or type that decides what the browser does with
-// the response: a value from the request never goes in them.
+// follows or reports to, or a policy or type that decides what the
+// browser does with the response: a value from the request never goes in
+// them. Keys are canonical (textproto.CanonicalMIMEHeaderKey); every
+// header starting with one of policyPrefixes is one too.
 var policyHeaders = map[string]string{
-	"Location":                            "it says where the browser goes (use redirect)",
-	"Content-Location":                    "it is a URL the browser may follow",
-	"Refresh":                             "it sends the browser to a URL",
-	"Link":                                "it makes the browser load or connect to URLs",
-	"Content-Type":                        "it decides how the browser reads the body (text/html runs scripts)",
-	"Content-Disposition":                 "it decides whether the browser shows or saves the body, and the file's name",
-	"Content-Security-Policy":             "it is the page's script policy",
-	"Content-Security-Policy-Report-Only": "it is the page's script policy",
-	"Access-Control-Allow-Origin":         "it lets other sites read the response",
-	"Access-Control-Allow-Credentials":    "it lets other sites read the response",
-	"Access-Control-Allow-Headers":        "it is a cross-origin policy",
-	"Access-Control-Allow-Methods":        "it is a cross-origin policy",
-	"Access-Control-Expose-Headers":       "it is a cross-origin policy",
-	"Cache-Control":                       "it decides which caches keep a personalized response",
-	"Vary":                                "it decides which caches keep a personalized response",
-	"Expires":                             "it decides how long caches keep the response",
-	"Strict-Transport-Security":           "it is a transport security policy",
-	"X-Frame-Options":                     "it decides which sites may frame the page",
-	"X-Content-Type-Options":              "it decides how the browser reads the body",
-	"X-Xss-Protection":                    "it is a script policy",
-	"Referrer-Policy":                     "it decides what other sites learn of the page's URL",
-	"Permissions-Policy":                  "it grants the page's frames powerful features",
-	"Cross-Origin-Opener-Policy":          "it is a cross-origin isolation policy",
-	"Cross-Origin-Embedder-Policy":        "it is a cross-origin isolation policy",
-	"Cross-Origin-Resource-Policy":        "it decides which sites may load the response",
-	"Clear-Site-Data":                     "it erases the visitor's data for the site",
-	"Service-Worker-Allowed":              "it widens what a service worker controls",
-	"Sourcemap":                           "it is a URL the browser's tools load",
-	"X-Sourcemap":                         "it is a URL the browser's tools load",
-	"Timing-Allow-Origin":                 "it lets other sites read timing data",
-	"Origin-Agent-Cluster":                "it is an isolation policy",
-	"Alt-Svc":                             "it sends the browser's next connections to another host",
+	"Location":                             "it says where the browser goes (use redirect)",
+	"Content-Location":                     "it is a URL the browser may follow",
+	"Refresh":                              "it sends the browser to a URL",
+	"Link":                                 "it makes the browser load or connect to URLs",
+	"Content-Type":                         "it decides how the browser reads the body (text/html runs scripts)",
+	"Content-Disposition":                  "it decides whether the browser shows or saves the body, and the file's name",
+	"Content-Security-Policy":              "it is the page's script policy",
+	"Content-Security-Policy-Report-Only":  "it is the page's script policy",
+	"Access-Control-Allow-Origin":          "it lets other sites read the response",
+	"Access-Control-Allow-Credentials":     "it lets other sites read the response",
+	"Access-Control-Allow-Private-Network": "it lets public sites reach the private network",
+	"Cache-Control":                        "it decides which caches keep a personalized response",
+	"Vary":                                 "it decides which caches keep a personalized response",
+	"Expires":                              "it decides how long caches keep the response",
+	"Strict-Transport-Security":            "it is a transport security policy",
+	"X-Frame-Options":                      "it decides which sites may frame the page",
+	"X-Content-Type-Options":               "it decides how the browser reads the body",
+	"X-Xss-Protection":                     "it is a script policy",
+	"Referrer-Policy":                      "it decides what other sites learn of the page's URL",
+	"Permissions-Policy":                   "it grants the page's frames powerful features",
+	"Feature-Policy":                       "it grants the page's frames powerful features",
+	"Document-Policy":                      "it is a policy of what the page may do",
+	"Clear-Site-Data":                      "it erases the visitor's data for the site",
+	"Service-Worker-Allowed":               "it widens what a service worker controls",
+	"Speculation-Rules":                    "it is a URL of rules that make the browser load pages ahead",
+	"Sourcemap":                            "it is a URL the browser's tools load",
+	"X-Sourcemap":                          "it is a URL the browser's tools load",
+	"Timing-Allow-Origin":                  "it lets other sites read timing data",
+	"Origin-Agent-Cluster":                 "it is an isolation policy",
+	"Alt-Svc":                              "it sends the browser's next connections to another host",
+	"Reporting-Endpoints":                  "it is a URL the browser sends reports of the page to",
+	"Report-To":                            "it is a URL the browser sends reports of the page to",
+	"Nel":                                  "it is a URL the browser sends reports of the site's network errors to",
+	"X-Permitted-Cross-Domain-Policies":    "it is a cross-origin policy",
 }
 
-// PolicyHeader reports whether the response header name (canonical form,
-// as http.CanonicalHeaderKey gives it) takes no value from the request,
-// and why.
-func PolicyHeader(name string) (string, bool) {
-	why, ok := policyHeaders[name]
-	return why, ok
+// policyPrefixes start the names of families of policy headers: every
+// CORS header (Access-Control-Max-Age, ...-Allow-Headers, ...) and every
+// cross-origin isolation policy (Cross-Origin-Opener-Policy, its
+// -Report-Only, ...), including those defined after this list.
+var policyPrefixes = []struct{ prefix, why string }{
+	{"Access-Control-", "it is a cross-origin policy"},
+	{"Cross-Origin-", "it is a cross-origin isolation policy"},
 }
+
+// PolicyHeader reports whether the response header name (in any case:
+// the proxy writes it canonical) takes no value from the request, and
+// why.
+func PolicyHeader(name string) (string, bool) {
+	name = textproto.CanonicalMIMEHeaderKey(name)
+	if why, ok := policyHeaders[name]; ok {
+		return why, true
+	}
+	for _, p := range policyPrefixes {
+		if strings.HasPrefix(name, p.prefix) {
+			return p.why, true
+		}
+	}
+	return "", false
+}
+
+// reservedHeaders are headers rules may not set, on a response or on
+// the request to the origin: they frame the message, or belong to the
+// proxy. Keys are canonical.
+var reservedHeaders = map[string]string{
+	"Content-Length":    "it is computed by the proxy",
+	"Transfer-Encoding": "it is computed by the proxy",
+	"Content-Encoding":  "it is computed by the proxy",
+	"Connection":        "it is a hop-by-hop header",
+	"Keep-Alive":        "it is a hop-by-hop header",
+	"Upgrade":           "it is a hop-by-hop header",
+	"Te":                "it is a hop-by-hop header",
+	"Trailer":           "it is a hop-by-hop header",
+	"Host":              "the proxy sets it for the origin",
+	"Set-Cookie":        "use the set_cookie action",
+	"Cookie":            "cookies are read with cookie(\"name\")",
+}
+
+// ReservedCookiePrefix starts the names of bespoke's own cookies (the
+// visitor's id, the seen-filter, caps): rules cannot set them.
+const ReservedCookiePrefix = "bsk_"

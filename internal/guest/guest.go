@@ -160,3 +160,53 @@ func GrowMemory() *wasm.Code {
 	c.End()
 	return c.Unreachable().I32Const(0)
 }
+
+// Patch returns the module wasm with its manifest section changed by
+// edit: a manifest edited by hand, as a plugin's author (or anyone who
+// can write the file) may edit it. Tests use it to make a compiled
+// plugin say what no checked rule file says. The manifest is decoded
+// and encoded again without being validated; the other sections are
+// copied as they are.
+func Patch(wasm []byte, edit func(*plugin.Manifest)) ([]byte, error) {
+	sections, err := plugin.CustomSections(wasm)
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := sections[plugin.SectionManifest]
+	if !ok {
+		return nil, fmt.Errorf("guest: the module has no %q section", plugin.SectionManifest)
+	}
+	var m plugin.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	edit(&m)
+	manifest, err := json.Marshal(&m)
+	if err != nil {
+		return nil, err
+	}
+	// The module's header, then each section: the manifest's written
+	// again with the new payload.
+	const header = 8
+	out := append([]byte(nil), wasm[:header]...)
+	b := wasm[header:]
+	for len(b) > 0 {
+		size, n := binary.Uvarint(b[1:])
+		body := b[1+n : 1+n+int(size)]
+		next := b[1+n+int(size):]
+		if b[0] == 0 {
+			nameLen, k := binary.Uvarint(body)
+			if string(body[k:k+int(nameLen)]) == plugin.SectionManifest {
+				payload := append(append([]byte(nil), body[:k+int(nameLen)]...), manifest...)
+				out = append(out, 0)
+				out = binary.AppendUvarint(out, uint64(len(payload)))
+				out = append(out, payload...)
+				b = next
+				continue
+			}
+		}
+		out = append(out, b[:1+n+int(size)]...)
+		b = next
+	}
+	return out, nil
+}

@@ -256,10 +256,13 @@ func OpName(op rewrite.Op) string {
 	return "?"
 }
 
-// Compile prepares the actions of m. An action that would put a value
-// of the request where no escaping makes it safe (plugin.CheckEscaping)
-// never applies: a manifest from the rule checker has none, and the host
-// does not rely on where a manifest came from.
+// Compile prepares the actions of m. An action the rule checker would
+// refuse for safety's sake (plugin.CheckAction, plugin.CheckMarkup: a
+// value of the request where no escaping makes it safe, a header or
+// cookie that is the proxy's, raw JSON with a value, markup that leaves
+// the page in another state) never applies: a manifest from the rule
+// checker has none, and the host does not rely on where a manifest came
+// from.
 func Compile(m *plugin.Manifest) *Program {
 	p := &Program{m: m, rules: make([][]action, len(m.Rules)), headSelector: -1, lists: make([]bool, len(m.Slots)), untracked: map[string]int{}}
 	for _, r := range m.Rules {
@@ -280,8 +283,12 @@ func Compile(m *plugin.Manifest) *Program {
 		for ai := range m.Rules[ri].Actions {
 			a := &m.Rules[ri].Actions[ai]
 			c := action{a: a}
-			if prob := plugin.CheckEscaping(a); prob != nil {
+			if prob := plugin.CheckAction(a); prob != nil {
 				c.off = prob.Error()
+			} else if a.Select >= 0 && a.Select < len(m.Selectors) {
+				if prob, _, _ := plugin.CheckMarkup(a, m.Selectors[a.Select]); prob != nil {
+					c.off = prob.Error()
+				}
 			}
 			switch a.Op {
 			case plugin.OpRedirect:
@@ -551,7 +558,7 @@ func (prog *Program) value(p *Plan, c *action, vals []plugin.Value) string {
 
 func headerOwner(hs []Header, name string) (int, bool) {
 	for _, h := range hs {
-		if h.Name == name {
+		if strings.EqualFold(h.Name, name) {
 			return h.Rule, true
 		}
 	}
