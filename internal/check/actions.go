@@ -116,8 +116,9 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 // value of the request where no escaping makes it safe: the checks the
 // host also makes on every manifest (plugin.CheckAction), and those
 // that need the selector: a value becoming the address of a script,
-// style sheet or base, the content of a <meta http-equiv>, or the text
-// of a <script> or <style>.
+// style sheet or base, an attribute that decides whether a <script> or
+// <style> runs (escape.TagAttrCode), the content of a <meta http-equiv>,
+// or the text of a <script> or <style>.
 func (c *checker) escaping(a *syntax.Action, act *plugin.Action) {
 	if a.Schemes != nil && len(a.Schemes) == 0 {
 		c.errorf(a.SchemesPos, "schemes is empty").WithHint("list the schemes a value may choose: schemes: [https, relative]")
@@ -178,9 +179,9 @@ func (c *checker) escaping(a *syntax.Action, act *plugin.Action) {
 			c.errorf(value.Pos, "a value from the request inside <%s> would be code", target.Type).
 				WithHint("put the value in a data- attribute and read it from the script")
 			return
-		case a.Op == plugin.OpSetAttr && escape.LoadsCode(target.Type, act.Name):
-			c.errorf(value.Pos, "a value from the request in the %s of <%s> would choose code the page runs", act.Name, target.Type).
-				WithHint("write the address out")
+		case a.Op == plugin.OpSetAttr && escape.TagAttrCode(target.Type, act.Name) != "":
+			c.errorf(value.Pos, "a value from the request in the %s of <%s>: %s", act.Name, strings.ToLower(target.Type), escape.TagAttrCode(target.Type, act.Name)).
+				WithHint("write the value out")
 			return
 		case a.Op == plugin.OpSetAttr && escape.MetaContent(target.Type, act.Name) && !namedMeta(target):
 			c.errorf(value.Pos, "a value from the request in the content of a <meta>, which with http-equiv acts as a header such as refresh").

@@ -172,6 +172,49 @@ func TestPolicyHeader(t *testing.T) {
 	}
 }
 
+// TestElementAttrCode: the attributes that are code on some elements
+// only, in any case, and the content of a <meta> that has http-equiv
+// (the page's, or one an edit gives it: has says).
+func TestElementAttrCode(t *testing.T) {
+	tests := []struct {
+		tag, attr string
+		equiv     bool
+		code      bool
+	}{
+		{"script", "src", false, true},
+		{"SCRIPT", "XLINK:HREF", false, true},
+		{"link", "href", false, true},
+		{"base", "href", false, true},
+		{"script", "type", false, true},
+		{"script", "language", false, true},
+		{"script", "charset", false, true},
+		{"script", "for", false, true},
+		{"style", "type", false, true},
+		{"link", "rel", false, true},
+		{"meta", "charset", false, true},
+		{"object", "type", false, true},
+		{"embed", "type", false, true},
+		{"meta", "content", true, true},
+		{"Meta", "Content", true, true},
+		{"meta", "content", false, false},
+		{"div", "content", true, false},
+		{"input", "type", false, false},
+		{"a", "rel", false, false},
+		{"img", "src", false, false},
+		{"script", "data-x", false, false},
+		{"script", "id", false, false},
+	}
+	for _, tt := range tests {
+		why := ElementAttrCode(tt.tag, tt.attr, func(name string) bool { return name == "http-equiv" && tt.equiv })
+		if (why != "") != tt.code {
+			t.Errorf("<%s %s> (http-equiv %v): %q, want code %v", tt.tag, tt.attr, tt.equiv, why, tt.code)
+		}
+		if !MetaContent(tt.tag, tt.attr) && (TagAttrCode(tt.tag, tt.attr) != "") != tt.code {
+			t.Errorf("<%s %s>: TagAttrCode %q", tt.tag, tt.attr, TagAttrCode(tt.tag, tt.attr))
+		}
+	}
+}
+
 func TestCheckSchemes(t *testing.T) {
 	for _, s := range [][]string{{"https"}, {"HTTPS", "relative", "mailto", "tel", "http"}} {
 		if prob := CheckSchemes(s); prob != nil {

@@ -453,8 +453,8 @@ func (z *htmlScanner) value(i int) *Problem {
 		switch {
 		case kind == Code:
 			return &Problem{Piece: i, Msg: "a value in the " + z.attr + " attribute: " + why, Hint: "put the value in a data- attribute and read it from the page's script"}
-		case LoadsCode(z.tag, z.attr):
-			return &Problem{Piece: i, Msg: "a value in the " + z.attr + " of <" + z.tag + "> would choose code the page runs", Hint: "write the address out"}
+		case TagAttrCode(z.tag, z.attr) != "":
+			return &Problem{Piece: i, Msg: "a value in the " + z.attr + " of <" + z.tag + ">: " + TagAttrCode(z.tag, z.attr), Hint: "write the value out"}
 		}
 		return nil
 	}

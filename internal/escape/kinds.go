@@ -121,19 +121,62 @@ func AttrKind(name string) (Kind, string) {
 	return Text, ""
 }
 
-// LoadsCode reports whether attribute attr of a tag element decides code
-// the page runs even with a fixed scheme and host: the address of a
-// script, of a style sheet or other linked resource, or the document's
-// base URL (which moves every relative script). The content of a
-// <meta http-equiv> is the other such place; whether a <meta> has
-// http-equiv is known only with the element (MetaContent).
-func LoadsCode(tag, attr string) bool {
-	switch strings.ToLower(tag) {
+// tagCode are, per element, the attributes that decide whether and how
+// the element's own text or address runs as code, and why: a value from
+// the request in them would turn an inert block (<script
+// type="text/plain">, a template's text) into script or a style sheet
+// that applies, or choose how the page is decoded.
+var tagCode = map[string]map[string]string{
+	"script": {
+		"type":     "it decides whether the script's text runs, and as what",
+		"language": "it decides whether the script's text runs",
+		"event":    "it decides whether the script's text runs",
+		"for":      "it decides whether the script's text runs",
+		"charset":  "it decides how the script is decoded",
+	},
+	"style": {"type": "it decides whether the style sheet applies"},
+	"link": {
+		"rel":     "it decides what the linked resource is to the page (a style sheet, an icon, a module to load)",
+		"type":    "it decides whether a linked style sheet applies",
+		"charset": "it decides how the linked resource is decoded",
+	},
+	"meta":   {"charset": "it decides how the whole page is decoded"},
+	"object": {"type": "it decides how the browser runs what the element loads", "codetype": "it decides how the browser runs what the element loads"},
+	"embed":  {"type": "it decides how the browser runs what the element loads"},
+}
+
+// TagAttrCode returns why no value from the request may go in attribute
+// attr (in any case) of a tag element, whatever its other attributes:
+// the address of a script, of a style sheet or other linked resource, or
+// the document's base URL (which moves every relative script), even with
+// a fixed scheme and host; or an attribute that decides whether the
+// element's text or address runs as code (tagCode). "" when the element
+// does not forbid it (AttrKind decides the attribute's own kind). The
+// content of a <meta http-equiv> is the other such place, which depends
+// on another attribute (ElementAttrCode).
+func TagAttrCode(tag, attr string) string {
+	tag, attr = strings.ToLower(tag), strings.ToLower(attr)
+	switch tag {
 	case "script", "link", "base":
-		k, _ := AttrKind(attr)
-		return k == URL
+		if k, _ := AttrKind(attr); k == URL {
+			return "it would choose code the page runs"
+		}
 	}
-	return false
+	return tagCode[tag][attr]
+}
+
+// ElementAttrCode is TagAttrCode for an element whose attributes are
+// known: has reports whether the element has an attribute (a lower-case
+// name), as the edits leave it. The content of a <meta> with
+// http-equiv is a header (refresh, set-cookie); without, metadata.
+func ElementAttrCode(tag, attr string, has func(name string) bool) string {
+	if why := TagAttrCode(tag, attr); why != "" {
+		return why
+	}
+	if MetaContent(tag, attr) && has("http-equiv") {
+		return "with http-equiv, it acts as a header such as refresh"
+	}
+	return ""
 }
 
 // MetaContent reports whether attr of a tag element is the content of a

@@ -245,6 +245,34 @@ func TestExplainTakenEdits(t *testing.T) {
 	}
 }
 
+// TestExplainRefusedOnTheElement: explain says of an edit the rewriter
+// refused on the page's element (a content from the query, on a <meta>
+// another action gives http-equiv) that it was refused there, and the
+// page it prints has no such content.
+func TestExplainRefusedOnTheElement(t *testing.T) {
+	rulesFile := writeFile(t, "rules.yaml", `rules:
+  - name: refresh
+    actions:
+      - set_attr: { select: "#m2", name: http-equiv, value: "refresh" }
+  - name: description
+    actions:
+      - set_attr: { select: "#m2", name: content, value: "{{ query('v') }}" }
+`)
+	page := writeFile(t, "page.html", `<meta id="m2" name="description" content="shop">`)
+	code, out, errOut := bespoke("explain", "--rules", rulesFile, "--page", page, "--html", "--url", "/?v=0;url=https://evil.example/")
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+	for _, want := range []string{
+		"description              set_attr       0 element(s)   (refused on 1 element(s): the value from the request would be code there)\n",
+		`<meta id="m2" name="description" content="shop" http-equiv="refresh">`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestExplainTimeZoneFromCountry: with only CF-IPCountry: DE, 23:30 UTC on
 // a Friday is Saturday for the visitor.
 func TestExplainTimeZoneFromCountry(t *testing.T) {

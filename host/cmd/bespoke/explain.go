@@ -239,7 +239,15 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	default:
 		fmt.Fprintln(stdout, "\nPage edits applied:")
 		for i, n := range out.Applied {
-			fmt.Fprintf(stdout, "  %-24s %-14s %d element(s)%s\n", ruleName(m, v.Plan.EditRules[i]), opName(v.Plan.Edits[i].Op), n, takenBy(m, v, pg, out.Applied, i))
+			why := ""
+			if i < len(out.Refused) && out.Refused[i] > 0 {
+				// Not taken by another edit: the element (as the
+				// other edits leave it) took no value there.
+				why = fmt.Sprintf("   (refused on %d element(s): the value from the request would be code there)", out.Refused[i])
+			} else {
+				why = takenBy(m, v, pg, out.Applied, i)
+			}
+			fmt.Fprintf(stdout, "  %-24s %-14s %d element(s)%s\n", ruleName(m, v.Plan.EditRules[i]), opName(v.Plan.Edits[i].Op), n, why)
 		}
 		fmt.Fprintln(stdout, "\n--- page ---")
 	}

@@ -113,7 +113,7 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 	}
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bespoke_refused_values_total",
-		Help: "Values of requests that could not be written where a rule writes them (a URL the rule does not allow): replaced by their default, or their action dropped.",
+		Help: "Values of requests that could not be written where a rule writes them (a URL the rule does not allow, code on the element the page has, an action of a manifest the checker would refuse): replaced by their default, or their action dropped.",
 	}, []string{"route"})
 	m.loops = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bespoke_redirect_loops_total",
@@ -179,7 +179,8 @@ func (m *Metrics) Decide(route string, d time.Duration) {
 }
 
 // Refused records n values of one request that could not be written
-// where a rule writes them.
+// where a rule writes them: refused by the plan when deciding, or on
+// the page's elements by the rewriter.
 func (m *Metrics) Refused(route string, n int) {
 	if m == nil || n == 0 {
 		return

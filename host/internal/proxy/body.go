@@ -101,6 +101,9 @@ type pageRewriter interface {
 	Stop() error
 	Release()
 	AppliedCount(i int) int
+	// RefusedTotal counts the elements where an edit would have
+	// written values of the request as code (Edit.Interpolated).
+	RefusedTotal() int
 }
 
 // Sizes of the body path. A rewritten body of unknown length goes out in
@@ -456,6 +459,11 @@ func (b *rewritingBody) Close() error {
 	src := b.src
 	err := src.Close()
 	b.metrics.Rewrite(b.route, "html", b.in, b.spent)
+	if b.rw != nil {
+		// The values the page's elements refused, with those the plan
+		// refused (counted when deciding).
+		b.metrics.Refused(b.route, b.rw.RefusedTotal())
+	}
 	b.release()
 	putSource(src)
 	return err

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -104,5 +105,58 @@ func TestEditedManifestsAreNotApplied(t *testing.T) {
 				t.Errorf("bespoke_refused_values_total{route=shop} = %v, want 1", got)
 			}
 		})
+	}
+}
+
+// TestValuesAsCodeOnTheElement: the reported rule file, which the
+// checker accepts (its selectors do not say which elements they
+// select), served through the real proxy on loopback: one action gives
+// a <meta name="description"> http-equiv="refresh", the other its
+// content from the query, and the content is not written, in either
+// order of the actions; a value from the query does not become the type
+// of an inert <script>. Each element refused is counted in
+// bespoke_refused_values_total, with edit maps (a page spliced from its
+// map) as without.
+func TestValuesAsCodeOnTheElement(t *testing.T) {
+	page := `<!DOCTYPE html><html><head><meta id="m2" name="description" content="shop">` +
+		`<script id="tpl" type="text/plain">alert(1)</script></head><body><p id="p">x</p></body></html>`
+	equiv := `- set_attr: { select: "#m2", name: http-equiv, value: "refresh" }`
+	content := `- set_attr: { select: "#m2", name: content, value: "{{ query('v') }}" }`
+	typ := `- set_attr: { select: "#tpl", name: type, value: "{{ query('t') }}" }`
+	text := `- set_inner: { select: "#p", text: "{{ query('v') }}" }`
+	want := `<meta id="m2" name="description" content="shop" http-equiv="refresh">` +
+		`<script id="tpl" type="text/plain">alert(1)</script></head><body><p id="p">0;url=https://evil.example/</p>`
+	for _, order := range []struct {
+		name    string
+		actions []string
+	}{{"http-equiv first", []string{equiv, content, typ, text}}, {"content first", []string{content, typ, text, equiv}}} {
+		for _, maps := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, maps %v", order.name, maps), func(t *testing.T) {
+				m := metrics.New()
+				opts := []func(*proxy.Config){func(c *proxy.Config) { c.Metrics, c.Route = m, "shop" }}
+				if maps {
+					opts = append(opts, func(c *proxy.Config) { c.EditMapCache = 4 << 20 })
+				}
+				src := "rules:\n  - name: r\n    actions:\n      " + strings.Join(order.actions, "\n      ") + "\n"
+				e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "text/html; charset=utf-8")
+					io.WriteString(w, page)
+				}), []byte(src), opts...)
+				const requests = 3
+				for range requests {
+					r := e.get(t, "/?"+url.Values{"v": {"0;url=https://evil.example/"}, "t": {"module"}}.Encode())
+					if !strings.Contains(r.body, want) {
+						t.Errorf("got  %s\nwant %s", r.body, want)
+					}
+				}
+				if maps && e.p.EditMapStats().Hits.Load() == 0 {
+					t.Error("no page was spliced from its map")
+				}
+				// The content and the type, on each page.
+				if got := routeCounter(t, m, "bespoke_refused_values_total", "shop"); got != 2*requests {
+					t.Errorf("bespoke_refused_values_total{route=shop} = %v, want %d", got, 2*requests)
+				}
+			})
+		}
 	}
 }

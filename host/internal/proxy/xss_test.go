@@ -22,7 +22,12 @@ import (
 // javascript: link run, and keeping any other from navigating away),
 // moves the mouse over the geo link, waits, and marks the page done.
 // The payloads mark the page pwned, which only running script can do.
-const xssPage = `<!DOCTYPE html><html><head><title>shop</title></head><body>
+// Its head has a <meta> of metadata and an inert script (a template a
+// page script reads), whose meaning other attributes would change.
+const xssPage = `<!DOCTYPE html><html><head><title>shop</title>
+<meta id="m2" name="description" content="shop">
+<script id="tpl" type="text/plain">` + pwn + `</script>
+</head><body>
 <a class="buy" href="/buy">Buy</a>
 <a id="geo" href=/x title=>link</a>
 <iframe id="f" title="frame"></iframe>
@@ -78,6 +83,23 @@ var xssCases = []struct {
 		rules: `- set_attr: { select: "#geo", name: data-geo, value: "{{ query('g') }}" }`,
 		query: "g=Paris onmouseover=" + pwn + "//", // the comment swallows the closing quote
 		want:  `title="" data-geo="Paris onmouseover=`,
+	},
+	{
+		// Both actions are accepted: the selector does not say the
+		// element is a <meta>. The content is written where the page
+		// has none of http-equiv, and an edit gives it one: the
+		// rewriter decides with the attributes the edits leave.
+		name: "meta refresh from a content another action makes http-equiv",
+		rules: `- set_attr: { select: "#m2", name: http-equiv, value: "refresh" }
+      - set_attr: { select: "#m2", name: content, value: "{{ query('v') }}" }`,
+		query: "v=0;url=/leak",
+		want:  `<meta id="m2" name="description" content="shop" http-equiv="refresh">`,
+	},
+	{
+		name:  "the type of an inert script",
+		rules: `- set_attr: { select: "#tpl", name: type, value: "{{ query('t') }}" }`,
+		query: "t=text/javascript",
+		want:  `<script id="tpl" type="text/plain">`,
 	},
 	{
 		name:    "style from a cookie-like value",

@@ -3,26 +3,51 @@ package rewrite
 import (
 	"bytes"
 	"strings"
+
+	"github.com/bespoke-edge/bespoke/internal/escape"
 )
 
-// codeAttrs says which attributes of a start tag decide what code the
-// page runs (see Rewriter.codeAttrs): an edit that interpolates request
-// values never sets them.
-type codeAttrs uint8
+// attrIntoCode reports whether edit e, a SetAttr, would write values of
+// the request into an attribute of the start tag named tag, whose own
+// attributes are named names, where they would be or choose code the
+// page runs, with the attributes as the edits among m leave them: a code
+// attribute (an event handler, style, srcdoc, http-equiv ...), the
+// address of a script, style sheet or base, an attribute that decides
+// whether a <script> or <style> runs (type, language ...), the content
+// of a <meta> that has http-equiv, from the page or from an edit, in
+// whichever order the edits come (package escape says which).
+func attrIntoCode(e *Edit, edits []Edit, m []int32, names [][]byte, tag []byte) bool {
+	if e.Op != SetAttr || !e.Interpolated {
+		return false
+	}
+	if k, _ := escape.AttrKind(e.Attr); k == escape.Code {
+		return true
+	}
+	return escape.ElementAttrCode(bstr(tag), e.Attr, func(name string) bool { return hasAttr(edits, m, names, tag, name) }) != ""
+}
 
-const (
-	codeNone    codeAttrs = iota
-	codeAddress           // script, base, link: src, href, xlink:href
-	codeContent           // meta with http-equiv: content
-)
-
-// has reports whether attribute name is one of them.
-func (c codeAttrs) has(name string) bool {
-	switch c {
-	case codeAddress:
-		return strings.EqualFold(name, "src") || strings.EqualFold(name, "href") || strings.EqualFold(name, "xlink:href")
-	case codeContent:
-		return strings.EqualFold(name, "content")
+// hasAttr reports whether the start tag named tag, whose attributes are
+// named names, has attribute name once the edits among m apply: the
+// first SetAttr or RemoveAttr of it decides (but one of values of the
+// request that the tag refuses whatever its other attributes, as
+// http-equiv's always is), else the tag itself.
+func hasAttr(edits []Edit, m []int32, names [][]byte, tag []byte, name string) bool {
+	for _, i := range m {
+		e := &edits[i]
+		if e.Op != SetAttr && e.Op != RemoveAttr || !strings.EqualFold(e.Attr, name) {
+			continue
+		}
+		if e.Op == SetAttr && e.Interpolated {
+			if k, _ := escape.AttrKind(e.Attr); k == escape.Code || escape.TagAttrCode(bstr(tag), e.Attr) != "" {
+				continue
+			}
+		}
+		return e.Op == SetAttr
+	}
+	for _, n := range names {
+		if equalFold(n, name) {
+			return true
+		}
 	}
 	return false
 }
@@ -52,6 +77,10 @@ type tagEdits struct {
 
 	// class is the new class list, when class edits apply.
 	class []byte
+	// refused are the edits that would have set an attribute with
+	// values of the request where they would be code (attrIntoCode), and
+	// were not applied.
+	refused []int32
 
 	winners []int32
 	done    []bool
@@ -60,31 +89,37 @@ type tagEdits struct {
 }
 
 // resolve works out what the attribute edits among m (indexes into
-// edits) do to a start tag whose attributes are named names, whose first
-// class attribute has the value class (nil when it has none), and whose
-// code attributes are code. It reports false when no edit can change the
-// tag, which then passes as it is.
+// edits) do to a start tag named tag, whose attributes are named names,
+// and whose first class attribute has the value class (nil when it has
+// none). It reports false when no edit can change the tag, which then
+// passes as it is.
 //
 // Per attribute name the first SetAttr or RemoveAttr wins; AddClass and
 // RemoveClass all apply, in order, to the class list a winning SetAttr
-// or RemoveAttr of class leaves (or the tag's own).
-func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte, code codeAttrs) bool {
-	t.ops, t.add, t.applied, t.changed = t.ops[:0], t.add[:0], t.applied[:0], false
+// or RemoveAttr of class leaves (or the tag's own). A SetAttr that would
+// write values of the request where they would be code (attrIntoCode) does
+// not apply, and a later edit of the name may win instead; it is listed
+// in refused when it would have won.
+func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte, tag []byte) bool {
+	t.ops, t.add, t.applied, t.refused, t.changed = t.ops[:0], t.add[:0], t.applied[:0], t.refused[:0], false
 	win := t.winners[:0]
 	classOps := false
 	for _, i := range m {
 		e := &edits[i]
 		switch e.Op {
 		case SetAttr, RemoveAttr:
-			if e.Op == SetAttr && e.Interpolated && code.has(e.Attr) {
-				continue
-			}
 			first := true
 			for _, j := range win {
 				if strings.EqualFold(edits[j].Attr, e.Attr) {
 					first = false
 					break
 				}
+			}
+			if attrIntoCode(e, edits, m, names, tag) {
+				if first {
+					t.refused = append(t.refused, i)
+				}
+				continue
 			}
 			if first {
 				win = append(win, i)

@@ -9,9 +9,11 @@ import (
 // TestTagEditsResolve checks what attribute edits do to a start tag,
 // before any byte is written: per attribute keep (k), drop (d) or set
 // (s, with the edit whose value it takes, c for the class list), the
-// attributes added (edit index, or c), and the edits counted as applied.
+// attributes added (edit index, or c), the edits counted as applied,
+// and those refused (values of the request where they would be code).
 func TestTagEditsResolve(t *testing.T) {
 	set := func(name, v string) Edit { return Edit{Op: SetAttr, Attr: name, Value: v} }
+	value := func(name, v string) Edit { return Edit{Op: SetAttr, Attr: name, Value: v, Interpolated: true} }
 	rm := func(name string) Edit { return Edit{Op: RemoveAttr, Attr: name} }
 	add := func(c string) Edit { return Edit{Op: AddClass, Attr: c} }
 	del := func(c string) Edit { return Edit{Op: RemoveClass, Attr: c} }
@@ -19,30 +21,51 @@ func TestTagEditsResolve(t *testing.T) {
 		name  string
 		attrs string // names of the tag's attributes
 		class string // the value of its first class attribute
-		code  codeAttrs
+		tag   string
 		edits []Edit
 		// want: "ops | added | applied | class", or "" when the tag
-		// passes as it is.
+		// passes as it is; then "refused" and the edits refused.
 		want string
 	}{
-		{"no attribute edit", "id", "", codeNone, nil, ""},
-		{"set an attribute the tag has", "id href", "", codeNone, []Edit{set("href", "/x")}, "k s0 | | 0 | "},
-		{"set one it has not", "id", "", codeNone, []Edit{set("title", "t")}, "k | 0 | 0 | "},
-		{"the first edit of a name wins, in any case", "HREF", "", codeNone, []Edit{set("href", "/a"), set("Href", "/b")}, "s0 | | 0 | "},
-		{"remove", "id href", "", codeNone, []Edit{rm("href")}, "k d | | 0 | "},
-		{"remove what is not there", "id", "", codeNone, []Edit{rm("href")}, "k | | | changed=false"},
-		{"remove a duplicate too", "href href", "", codeNone, []Edit{rm("href")}, "d d | | 0 | "},
-		{"add a class to the list", "class", "a", codeNone, []Edit{add("b")}, "sc | | 0 | a b"},
+		{"no attribute edit", "id", "", "p", nil, ""},
+		{"set an attribute the tag has", "id href", "", "p", []Edit{set("href", "/x")}, "k s0 | | 0 | "},
+		{"set one it has not", "id", "", "p", []Edit{set("title", "t")}, "k | 0 | 0 | "},
+		{"the first edit of a name wins, in any case", "HREF", "", "p", []Edit{set("href", "/a"), set("Href", "/b")}, "s0 | | 0 | "},
+		{"remove", "id href", "", "p", []Edit{rm("href")}, "k d | | 0 | "},
+		{"remove what is not there", "id", "", "p", []Edit{rm("href")}, "k | | | changed=false"},
+		{"remove a duplicate too", "href href", "", "p", []Edit{rm("href")}, "d d | | 0 | "},
+		{"add a class to the list", "class", "a", "p", []Edit{add("b")}, "sc | | 0 | a b"},
 		// The class edits decide a class attribute: it is written again,
 		// even when no word changes.
-		{"add a class it has", "class", "a b", codeNone, []Edit{add("b")}, "sc | | | a b"},
-		{"add a class, no class attribute", "id", "", codeNone, []Edit{add("b")}, "k | c | 0 | b"},
-		{"remove the last class", "id class", "a", codeNone, []Edit{del("a")}, "k d | | 0 | "},
-		{"set class, then add to it", "class", "old", codeNone, []Edit{set("class", "x"), add("y")}, "sc | | 1 0 | x y"},
-		{"remove class, then add", "class", "old", codeNone, []Edit{rm("class"), add("y")}, "sc | | 1 0 | y"},
-		{"interpolated address of a script: never", "src", "", codeAddress, []Edit{{Op: SetAttr, Attr: "src", Value: "/x", Interpolated: true}}, ""},
-		{"a literal address is the rule author's", "src", "", codeAddress, []Edit{set("src", "/x")}, "s0 | | 0 | "},
-		{"meta content with http-equiv", "http-equiv content", "", codeContent, []Edit{{Op: SetAttr, Attr: "content", Value: "0", Interpolated: true}}, ""},
+		{"add a class it has", "class", "a b", "p", []Edit{add("b")}, "sc | | | a b"},
+		{"add a class, no class attribute", "id", "", "p", []Edit{add("b")}, "k | c | 0 | b"},
+		{"remove the last class", "id class", "a", "p", []Edit{del("a")}, "k d | | 0 | "},
+		{"set class, then add to it", "class", "old", "p", []Edit{set("class", "x"), add("y")}, "sc | | 1 0 | x y"},
+		{"remove class, then add", "class", "old", "p", []Edit{rm("class"), add("y")}, "sc | | 1 0 | y"},
+		{"interpolated address of a script: never", "src", "", "script", []Edit{value("src", "/x")}, " refused 0"},
+		{"a literal address is the rule author's", "src", "", "script", []Edit{set("src", "/x")}, "s0 | | 0 | "},
+		{"in any case", "src", "", "SCRIPT", []Edit{value("SRC", "/x")}, " refused 0"},
+		{"an svg script's address", "", "", "script", []Edit{value("xlink:href", "/x")}, " refused 0"},
+		{"a literal refused value lets the next edit win", "src", "", "script", []Edit{value("src", "/x"), set("src", "/y")}, "s1 | | 1 | refused 0"},
+		{"refused only where it would have won", "src", "", "script", []Edit{set("src", "/y"), value("src", "/x")}, "s0 | | 0 | "},
+		{"a code attribute, whatever the tag", "", "", "p", []Edit{value("onclick", "x"), value("STYLE", "x"), value("http-equiv", "refresh")}, " refused 0 1 2"},
+		{"a script's type", "type", "", "script", []Edit{value("type", "module")}, " refused 0"},
+		{"a script's language", "", "", "script", []Edit{value("language", "javascript")}, " refused 0"},
+		{"a style's type", "", "", "style", []Edit{value("type", "text/css")}, " refused 0"},
+		{"a link's rel", "href", "", "link", []Edit{value("rel", "stylesheet")}, " refused 0"},
+		{"a meta's charset", "charset", "", "meta", []Edit{value("charset", "iso-2022-jp")}, " refused 0"},
+		{"an object's type", "data", "", "object", []Edit{value("type", "text/html")}, " refused 0"},
+		{"another element's type", "type", "", "input", []Edit{value("type", "text")}, "s0 | | 0 | "},
+		{"a literal type is the rule author's", "type", "", "script", []Edit{set("type", "module")}, "s0 | | 0 | "},
+		{"meta content with http-equiv", "http-equiv content", "", "meta", []Edit{value("content", "0")}, " refused 0"},
+		{"meta content with http-equiv in any case", "HTTP-EQUIV content", "", "META", []Edit{value("Content", "0")}, " refused 0"},
+		{"meta content without http-equiv", "name content", "", "meta", []Edit{value("content", "0")}, "k s0 | | 0 | "},
+		{"http-equiv set before the content", "name content", "", "meta", []Edit{set("http-equiv", "refresh"), value("content", "0")}, "k k | 0 | 0 | refused 1"},
+		{"http-equiv set after the content", "name content", "", "meta", []Edit{value("content", "0"), set("http-equiv", "refresh")}, "k k | 1 | 1 | refused 0"},
+		{"http-equiv removed", "http-equiv content", "", "meta", []Edit{value("content", "0"), rm("http-equiv")}, "d s0 | | 1 0 | "},
+		{"http-equiv removed after a later edit sets it", "content", "", "meta", []Edit{rm("http-equiv"), value("content", "0"), set("http-equiv", "refresh")}, "s1 | | 1 | "},
+		{"http-equiv from a value is refused, and does not count", "content", "", "meta", []Edit{value("http-equiv", "refresh"), value("content", "0")}, "s1 | | 1 | refused 0"},
+		{"content of another element", "http-equiv content", "", "div", []Edit{value("content", "0")}, "k s0 | | 0 | "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var names [][]byte
@@ -59,7 +82,7 @@ func TestTagEditsResolve(t *testing.T) {
 			}
 			var te tagEdits
 			got := ""
-			if te.resolve(tc.edits, m, names, class, tc.code) {
+			if te.resolve(tc.edits, m, names, class, []byte(tc.tag)) {
 				var ops, added, applied []string
 				for _, op := range te.ops {
 					ops = append(ops, opText(op))
@@ -75,8 +98,14 @@ func TestTagEditsResolve(t *testing.T) {
 					tail = "changed=false"
 				}
 				got = strings.Join(ops, " ") + " | " + strings.Join(added, " ") + " | " + strings.Join(applied, " ") + " | " + tail
-				got = strings.ReplaceAll(got, "  ", " ")
 			}
+			if len(te.refused) > 0 {
+				got += " refused"
+				for _, i := range te.refused {
+					got += " " + fmt.Sprint(i)
+				}
+			}
+			got = strings.ReplaceAll(got, "  ", " ")
 			if want := strings.ReplaceAll(tc.want, "  ", " "); got != want {
 				t.Errorf("got  %q\nwant %q", got, want)
 			}

@@ -181,6 +181,98 @@ func TestInterpolatedCodeTargets(t *testing.T) {
 	}
 }
 
+// TestInterpolatedCodeByElement: whether a value of the request may go
+// in an attribute depends on the element as the edits leave it. The
+// reported case: a <meta name="description"> that one edit gives
+// http-equiv="refresh" and another a content from the query, in either
+// order, was a refresh to any site; a <script type="text/plain"> whose
+// type came from a value ran. Such an edit does not apply and is counted
+// refused; the rule author's own text still applies; a Splicer writes
+// and counts what the Rewriter does.
+func TestInterpolatedCodeByElement(t *testing.T) {
+	lit := func(name, v string) Edit { return Edit{Op: SetAttr, Attr: name, Value: v} }
+	val := func(name, v string) Edit { return Edit{Op: SetAttr, Attr: name, Value: v, Interpolated: true} }
+	const evil = "0;url=https://evil.example/"
+	const meta = `<head><meta id="m2" name="description" content="shop"></head><p>x</p>`
+	tests := []struct {
+		name, page string
+		edits      []Edit
+		want       string
+		refused    []int
+	}{
+		{"http-equiv, then a content from the request", meta, []Edit{lit("http-equiv", "refresh"), val("content", evil)},
+			`<head><meta id="m2" name="description" content="shop" http-equiv="refresh"></head><p>x</p>`, []int{0, 1}},
+		{"a content from the request, then http-equiv", meta, []Edit{val("content", evil), lit("http-equiv", "refresh")},
+			`<head><meta id="m2" name="description" content="shop" http-equiv="refresh"></head><p>x</p>`, []int{1, 0}},
+		{"the author's own content", meta, []Edit{val("content", evil), lit("http-equiv", "refresh"), lit("content", "5")},
+			`<head><meta id="m2" name="description" content="5" http-equiv="refresh"></head><p>x</p>`, []int{1, 0, 0}},
+		{"without http-equiv, the content is data", meta, []Edit{val("content", "Shop in Lyon")},
+			`<head><meta id="m2" name="description" content="Shop in Lyon"></head><p>x</p>`, []int{0}},
+		{"http-equiv removed", `<meta id="m2" http-equiv="refresh" content="5">`, []Edit{val("content", "Lyon"), {Op: RemoveAttr, Attr: "http-equiv"}},
+			`<meta id="m2" content="Lyon">`, []int{0, 0}},
+		{"the page's http-equiv in another case", `<META ID="m2" HTTP-EQUIV="Refresh" CONTENT="5">`, []Edit{val("content", evil)},
+			`<META ID="m2" HTTP-EQUIV="Refresh" CONTENT="5">`, []int{1}},
+		{"http-equiv from the request", meta, []Edit{val("http-equiv", "refresh"), val("content", "Lyon")},
+			`<head><meta id="m2" name="description" content="Lyon"></head><p>x</p>`, []int{1, 0}},
+		{"an inert script's type", `<script id="m2" type="text/plain">alert(1)</script>`, []Edit{val("type", "module")},
+			`<script id="m2" type="text/plain">alert(1)</script>`, []int{1}},
+		{"an inert script's language", `<script id="m2" language="x">alert(1)</script>`, []Edit{val("language", "javascript")},
+			`<script id="m2" language="x">alert(1)</script>`, []int{1}},
+		{"the author's script type", `<script id="m2" type="text/plain">alert(1)</script>`, []Edit{lit("type", "module")},
+			`<script id="m2" type="module">alert(1)</script>`, []int{0}},
+		{"an inert style sheet", `<style id="m2" type="text/plain">p{}</style>`, []Edit{val("type", "text/css")},
+			`<style id="m2" type="text/plain">p{}</style>`, []int{1}},
+		{"a link's rel", `<link id="m2" rel="prefetch" href="/x.css">`, []Edit{val("rel", "stylesheet")},
+			`<link id="m2" rel="prefetch" href="/x.css">`, []int{1}},
+		{"the page's encoding", `<meta id="m2" charset="utf-8">`, []Edit{val("charset", "iso-2022-jp")},
+			`<meta id="m2" charset="utf-8">`, []int{1}},
+		{"an object's type", `<object id="m2" data="/u/a.txt"></object>`, []Edit{val("type", "text/html")},
+			`<object id="m2" data="/u/a.txt"></object>`, []int{1}},
+		{"an input's type is data", `<input id="m2" type="text">`, []Edit{val("type", "email")},
+			`<input id="m2" type="email">`, []int{0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range tt.edits {
+				tt.edits[i].Selector = 0
+			}
+			out, applied := run(t, []string{"#m2"}, tt.edits, Options{}, tt.page)
+			if out != tt.want {
+				t.Errorf("got  %s\nwant %s", out, tt.want)
+			}
+			p := mustCompile("#m2")
+			var b strings.Builder
+			rw := p.NewRewriter(&b, tt.edits, Options{})
+			rw.Write([]byte(tt.page))
+			rw.Close()
+			refused := rw.Refused()
+			if n := rw.RefusedTotal(); n != sum(refused) {
+				t.Errorf("RefusedTotal %d, Refused %v", n, refused)
+			}
+			rw.Release()
+			if !slices.Equal(refused, tt.refused) {
+				t.Errorf("refused %v, want %v (applied %v)", refused, tt.refused, applied)
+			}
+			// A Splicer, with the page's map.
+			mb := p.NewMapBuilder(1 << 20)
+			mb.Write([]byte(tt.page))
+			m := mb.Close()
+			mb.Release()
+			b.Reset()
+			sp := p.NewSplicer(&b, m, tt.edits, Options{})
+			sp.Write([]byte(tt.page))
+			sp.Close()
+			if !sp.Used() || sp.FellBack() >= 0 {
+				t.Errorf("the map was not used (used %v, fell back at %d)", sp.Used(), sp.FellBack())
+			}
+			if got := b.String(); got != tt.want || !slices.Equal(sp.Refused(), tt.refused) || !slices.Equal(sp.Applied(), applied) {
+				t.Errorf("spliced: %s, refused %v, applied %v; want %v, %v", got, sp.Refused(), sp.Applied(), tt.refused, applied)
+			}
+			sp.Release()
+		})
+	}
+}
+
 // TestInterpolatedCodeText: content holding the visitor's values does
 // not go into a <script> or <style>; next to it, and the author's own
 // content, does.

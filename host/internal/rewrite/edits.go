@@ -832,7 +832,7 @@ func (r *Rewriter) apply(d, lt, end int, void bool) {
 		if r.words == 1 && w0&r.selRight[s] == 0 {
 			continue // the last compound of none of its alternatives matched
 		}
-		if r.selects(s, d) && !r.intoCode(&r.edits[i]) {
+		if r.selects(s, d) && r.admit(i) {
 			m = append(m, int32(i))
 		}
 	}
@@ -1000,7 +1000,11 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 			break
 		}
 	}
-	if !t.resolve(r.edits, m, names, class, r.codeAttrs()) {
+	ok := t.resolve(r.edits, m, names, class, r.tagName())
+	for _, i := range t.refused {
+		r.refused[i]++
+	}
+	if !ok {
 		return
 	}
 	for _, i := range t.applied {
@@ -1047,6 +1051,18 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 
 var space, classAttr = []byte{' '}, []byte("class")
 
+// admit reports whether edit i, whose selector matches the element
+// being opened, may apply to it: not when it would write values of the
+// request into its text where they would be code (intoCode), which is
+// counted refused.
+func (r *Rewriter) admit(i int) bool {
+	if r.intoCode(&r.edits[i]) {
+		r.refused[i]++
+		return false
+	}
+	return true
+}
+
 // intoCode reports whether edit e would write values of the request
 // into the text of the <script> or <style> element being opened, where
 // they would be code whatever their escaping.
@@ -1066,22 +1082,6 @@ func (r *Rewriter) tagName() []byte {
 		n++
 	}
 	return tag[:n]
-}
-
-// codeAttrs says which attributes of the start tag being written decide what code the page runs: the address of a script, of
-// a style sheet or other linked resource, the document's base URL, or a
-// <meta http-equiv>'s content (a refresh to another site). An edit that
-// interpolates request values never writes there, whatever the selector
-// matched; rule files are refused for the cases the checker can see.
-func (r *Rewriter) codeAttrs() codeAttrs {
-	tag := r.tagName()
-	switch {
-	case equalFold(tag, "script"), equalFold(tag, "base"), equalFold(tag, "link"):
-		return codeAddress
-	case equalFold(tag, "meta") && r.findAttr("http-equiv") >= 0:
-		return codeContent
-	}
-	return codeNone
 }
 
 // tagWriter writes a start tag attribute by attribute, tracking where a

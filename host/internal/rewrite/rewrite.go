@@ -217,9 +217,15 @@ type Edit struct {
 	// Interpolated says Value or Content holds values of the request
 	// (the visitor's). Such values are never written where they would be
 	// or choose code the page runs: the text of a <script> or <style>
-	// (SetInner, Prepend, Append), the src or href of a script, link or
-	// base element, the content of a <meta http-equiv>; the edit does
-	// not apply there. False means the edit is the rule author's text.
+	// (SetInner, Prepend, Append); a code attribute (an event handler,
+	// style, srcdoc, http-equiv ...); the src or href of a script, link
+	// or base element; an attribute that decides whether a script or
+	// style sheet runs, or how the page is decoded (a <script>'s type or
+	// language, a <link>'s rel, a <meta>'s charset: see
+	// escape.TagAttrCode); the content of a <meta> with http-equiv, the
+	// page's or one the edits give it. The edit does not apply there
+	// (Refused counts it). False means the edit is the rule author's
+	// text.
 	Interpolated bool
 	// N is how many items Limit keeps, and how many HideSeen keeps at
 	// least. Negative is 0.
@@ -313,8 +319,11 @@ type Rewriter struct {
 	matcher
 	lists
 
-	// applied counts, per edit, the elements it changed (see Applied).
+	// applied counts, per edit, the elements it changed (see Applied);
+	// refused, the elements where it would have written values of the
+	// request as code, and did not (see Refused).
 	applied []int
+	refused []int
 	// work counts the steps of the rewrite's loops, with -tags
 	// rewritework: the linearity tests read it.
 	work int
@@ -487,6 +496,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.err = nil
 	r.stopped = false
 	r.applied = resize(r.applied, len(edits))
+	r.refused = resize(r.refused, len(edits))
 	r.src, r.mark, r.pending, r.finding = nil, 0, r.pending[:0], false
 	r.afterBody, r.holding = r.afterBody[:0], false
 	r.state, r.scriptEsc, r.rawName = stData, 0, ""
@@ -588,6 +598,23 @@ func sortInt32(s []int32) {
 // Release; call Applied after Close for the whole page.
 func (r *Rewriter) Applied() []int {
 	return append([]int(nil), r.applied...)
+}
+
+// Refused returns, per edit index, how many elements the edit did not
+// change because it would have written values of the request where they
+// would be code (see Edit.Interpolated). The slice is the caller's;
+// call Refused after Close for the whole page.
+func (r *Rewriter) Refused() []int {
+	return append([]int(nil), r.refused...)
+}
+
+// RefusedTotal is the sum of Refused, without a copy.
+func (r *Rewriter) RefusedTotal() int {
+	n := 0
+	for _, k := range r.refused {
+		n += k
+	}
+	return n
 }
 
 // Release returns r's buffers to a pool. r must not be used after.

@@ -456,6 +456,29 @@ func (s *Splicer) Applied() []int {
 	return s.sink.Applied()
 }
 
+// Refused is Rewriter.Refused.
+func (s *Splicer) Refused() []int {
+	switch {
+	case s.full != nil:
+		return s.full.Refused()
+	case s.direct:
+		return make([]int, len(s.edits))
+	}
+	return s.sink.Refused()
+}
+
+// RefusedTotal is Rewriter.RefusedTotal: so far, as far as the page has
+// been checked.
+func (s *Splicer) RefusedTotal() int {
+	switch {
+	case s.full != nil:
+		return s.full.RefusedTotal()
+	case s.direct:
+		return 0
+	}
+	return s.sink.RefusedTotal()
+}
+
 // Release returns s's buffers to a pool. s must not be used after.
 func (s *Splicer) Release() {
 	if s.sink != nil {
@@ -551,7 +574,7 @@ func (s *Splicer) event(e *event) {
 		r.attrsRead = false
 		m := r.matched[:0]
 		for i := range r.edits {
-			if !r.badEdit[i] && s.m.selects(e.sel, r.edits[i].Selector) && !r.intoCode(&r.edits[i]) {
+			if !r.badEdit[i] && s.m.selects(e.sel, r.edits[i].Selector) && r.admit(i) {
 				m = append(m, int32(i))
 			}
 		}

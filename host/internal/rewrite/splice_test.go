@@ -58,7 +58,7 @@ func splicePrograms() []struct {
 // selectors of the program, in random priority.
 func randomEdits(rng *rand.Rand, nsel int) []Edit {
 	contents := []string{"", "x", "<b>new</b>", "Équipez-vous", "<li data-item-id=z>z</li>", "</div>", "<!--", strings.Repeat("long ", 40)}
-	attrs := []string{"class", "href", "id", "data-item-id", "data-x", "rel", "src", "content", "title", "bad name"}
+	attrs := []string{"class", "href", "id", "data-item-id", "data-x", "rel", "src", "content", "title", "bad name", "http-equiv", "type"}
 	classes := []string{"hit", "card", "new", "x", "lang-fr"}
 	n := 1 + rng.IntN(12)
 	edits := make([]Edit, n)
@@ -112,7 +112,7 @@ func (s *logSeen) Shown(id string) { s.log = append(s.log, "s "+id) }
 func genPage(rng *rand.Rand, n int) []byte {
 	tags := []string{"div", "p", "ul", "li", "table", "tr", "td", "span", "a", "b", "i", "section", "svg", "g",
 		"script", "template", "select", "option", "body", "html", "head", "title", "form", "input", "img", "br",
-		"article", "main", "h1", "style", "textarea", "x-card", "math"}
+		"article", "main", "h1", "style", "textarea", "x-card", "math", "meta", "link"}
 	var b bytes.Buffer
 	if rng.IntN(2) == 0 {
 		b.WriteString("<!DOCTYPE html>")
@@ -123,7 +123,7 @@ func genPage(rng *rand.Rand, n int) []byte {
 			t := tags[rng.IntN(len(tags))]
 			b.WriteString("<" + t)
 			for range rng.IntN(4) {
-				switch rng.IntN(9) {
+				switch rng.IntN(11) {
 				case 0:
 					fmt.Fprintf(&b, ` id="i%d"`, rng.IntN(20))
 				case 1:
@@ -143,6 +143,11 @@ func genPage(rng *rand.Rand, n int) []byte {
 					fmt.Fprintf(&b, ` nonce="n-%08d"`, rng.IntN(1e8))
 				case 8:
 					fmt.Fprintf(&b, ` data-token='%016x'`, rng.Uint64())
+				case 9:
+					// What makes an attribute code (Edit.Interpolated).
+					b.WriteString(" http-equiv=refresh")
+				case 10:
+					b.WriteString(` type="text/plain"`)
 				}
 			}
 			b.WriteString(">")
@@ -412,7 +417,10 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 	if err := spliced(rng, sp, served, c, drain); err != nil {
 		t.Fatal(err)
 	}
-	gotApplied := sp.Applied()
+	gotApplied, gotRefused := sp.Applied(), sp.Refused()
+	if n := sp.RefusedTotal(); n != sum(gotRefused) {
+		t.Fatalf("%s: RefusedTotal %d, Refused %v", what, n, gotRefused)
+	}
 	used, fell = sp.Used(), sp.FellBack()
 	if fell >= 0 {
 		// The Rewriter that took over read the page so far at once: at
@@ -427,7 +435,7 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 	if err := chunked(rw, served, c); err != nil {
 		t.Fatal(err)
 	}
-	wantApplied := rw.Applied()
+	wantApplied, wantRefused := rw.Applied(), rw.Refused()
 	rw.Release()
 	if !bytes.Equal(got.Bytes(), want.Bytes()) {
 		i := 0
@@ -441,6 +449,12 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 	if fmt.Sprint(gotApplied) != fmt.Sprint(wantApplied) {
 		t.Fatalf("%s: Applied %v, want %v\nedits %+v", what, gotApplied, wantApplied, edits)
 	}
+	if fmt.Sprint(gotRefused) != fmt.Sprint(wantRefused) {
+		t.Fatalf("%s: Refused %v, want %v\nedits %+v", what, gotRefused, wantRefused, edits)
+	}
+	if sum(wantRefused) > 0 {
+		spliceRefused++
+	}
 	if strings.Join(gs.log, "\n") != strings.Join(ws.log, "\n") {
 		t.Fatalf("%s: SeenSet calls\n%v\nwant\n%v", what, gs.log, ws.log)
 	}
@@ -450,8 +464,17 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 	return used, fell
 }
 
-// spliceChanged counts the pages spliced whole that some edit changed.
-var spliceChanged int
+// spliceChanged counts the pages spliced whole that some edit changed;
+// spliceRefused the cases where an edit was refused somewhere.
+var spliceChanged, spliceRefused int
+
+func sum(s []int) int {
+	n := 0
+	for _, k := range s {
+		n += k
+	}
+	return n
+}
 
 // TestSpliceDifferential: for every page, random writes, random changes
 // between the page the map was made from and the page served, and random
@@ -502,7 +525,10 @@ func TestSpliceDifferential(t *testing.T) {
 	if spliceChanged == 0 {
 		t.Fatal("no page spliced whole was changed by an edit")
 	}
-	t.Logf("%d spliced whole (%d changed), %d fell back", hits, spliceChanged, fells)
+	if spliceRefused == 0 {
+		t.Fatal("no edit was refused: values as code are not exercised")
+	}
+	t.Logf("%d spliced whole (%d changed), %d fell back, %d with refusals", hits, spliceChanged, fells, spliceRefused)
 }
 
 // TestSpliceSavedPages: the saved pages and the benchmark page with the

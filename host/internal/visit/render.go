@@ -43,6 +43,11 @@ type Output struct {
 	// the document. Both are empty when the page was not rewritten.
 	Applied     []int
 	JSONApplied []bool
+	// Refused counts, for each of the plan's page edits, the elements
+	// where it would have written values of the request as code (a
+	// <meta>'s content that another edit gives http-equiv, a
+	// <script>'s type: rewrite.Edit.Interpolated), and did not.
+	Refused []int
 	// Shown are the item ids hide_seen and json_hide_seen let through.
 	Shown []string
 }
@@ -104,8 +109,9 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		rw := r.site.Program().NewRewriter(&b, edits, rewrite.Options{Seen: r.seen})
 		rw.Write(page.Body)
 		rw.Close()
-		applied := rw.Applied()
-		out.Applied = append([]int(nil), applied[:min(len(p.Edits), len(applied))]...)
+		applied, refused := rw.Applied(), rw.Refused()
+		out.Applied = applied[:min(len(p.Edits), len(applied))]
+		out.Refused = refused[:min(len(p.Edits), len(refused))]
 		rw.Release()
 		out.Body = b.Bytes()
 	}
