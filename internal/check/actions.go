@@ -363,20 +363,6 @@ func (c *checker) problem(pos diag.Pos, prob *escape.Problem) {
 	}
 }
 
-// validToken reports whether s is an RFC 9110 token.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if b <= ' ' || b >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, b) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // redirectTarget requires the target to start with a literal path or
 // absolute http(s) URL, so interpolated visitor values can never choose
 // where a visitor is sent.

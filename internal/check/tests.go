@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -455,7 +456,7 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 		}
 	}
 	for _, ck := range e.Cookies {
-		if !validToken(ck.Name.Value) {
+		if !escape.ValidToken(ck.Name.Value) {
 			c.errorf(ck.Name.Pos, "%q is not a cookie name", ck.Name.Value)
 			continue
 		}
@@ -492,7 +493,7 @@ func expected(name string, nv syntax.NameValue) ir.Expected {
 }
 
 func (c *checker) expectHeaderName(t *syntax.Text) bool {
-	if !validToken(t.Value) {
+	if !escape.ValidToken(t.Value) {
 		c.errorf(t.Pos, "%q is not a header name", t.Value).WithHint("header names hold letters, digits and -")
 		return false
 	}

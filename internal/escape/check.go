@@ -176,7 +176,7 @@ func CheckHeader(name string, response bool, pieces []Piece) *Problem {
 // the proxy's (Set-Cookie, Content-Length, Host ...), in any case, as
 // the proxy writes names canonical.
 func CheckHeaderName(name string) *Problem {
-	if !validToken(name) {
+	if !ValidToken(name) {
 		return &Problem{Piece: -1, Name: true, Msg: fmt.Sprintf("%q is not a header name", name), Hint: "header names hold letters, digits and -"}
 	}
 	c := textproto.CanonicalMIMEHeaderKey(name)
@@ -190,7 +190,7 @@ func CheckHeaderName(name string) *Problem {
 // token, not starting with ReservedCookiePrefix (a rule would replace
 // the visitor's id or seen-filter).
 func CheckCookieName(name string) *Problem {
-	if !validToken(name) {
+	if !ValidToken(name) {
 		return &Problem{Piece: -1, Name: true, Msg: fmt.Sprintf("%q is not a cookie name", name), Hint: "cookie names hold letters, digits, - and _"}
 	}
 	if strings.HasPrefix(name, ReservedCookiePrefix) {
@@ -221,8 +221,9 @@ func CheckRawJSON(pieces []Piece) *Problem {
 	return nil
 }
 
-// validToken reports whether s is an RFC 9110 token.
-func validToken(s string) bool {
+// ValidToken reports whether s is an RFC 9110 token: what a header
+// name, a cookie name or a method must be.
+func ValidToken(s string) bool {
 	if s == "" {
 		return false
 	}

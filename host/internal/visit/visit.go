@@ -28,6 +28,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	consent "github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -191,7 +192,7 @@ func (spec *Spec) request() (*http.Request, error) {
 	if !strings.HasPrefix(target, "/") {
 		return nil, fmt.Errorf("the URL %q is not a path", target)
 	}
-	if !validMethod(method) {
+	if !escape.ValidToken(method) {
 		return nil, fmt.Errorf("the method %q is not one HTTP has: write GET, HEAD, POST…", method)
 	}
 	target = browserEscape(target)
@@ -253,19 +254,6 @@ func browserEscape(target string) string {
 		return target
 	}
 	return b.String()
-}
-
-// validMethod reports whether m is an HTTP method token.
-func validMethod(m string) bool {
-	if m == "" {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		if c := m[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // visitor returns who the proxy takes the visitor of hr for: the one a
