@@ -542,12 +542,13 @@ func (s *RedisStore) probe() {
 		}
 		old := s.client.Swap(&clientBox{c})
 		s.timeoutsInARow.Store(0)
-		downFor := time.Since(s.lostAt)
+		// The recovery is logged before the store is up again, so
+		// whoever sees it up (Up, a load) finds the event in the log.
+		s.log.Info("Redis seen store answers again", "addrs", strings.Join(s.Addrs(), ","), "down_for", time.Since(s.lostAt))
 		s.down.Store(false)
 		s.Reconnects.Add(1)
 		s.mu.RUnlock()
 		old.c.Close()
-		s.log.Info("Redis seen store answers again", "addrs", strings.Join(s.Addrs(), ","), "down_for", downFor)
 		return
 	}
 }
