@@ -61,11 +61,6 @@ func parseContext(q url.Values) Context {
 		Seen: q.Get("seen"), Variants: map[string]string{}, Shown: map[string]string{},
 	}
 	c.Target, _ = strconv.Atoi(q.Get("t"))
-	// A whole URL pasted in (https://shop.example.com/stores) is taken
-	// for its path and query: the page comes from the target's origin.
-	if u, err := url.Parse(c.URL); err == nil && u.IsAbs() && u.Host != "" {
-		c.URL = u.RequestURI()
-	}
 	if c.Device == "" {
 		c.Device = "desktop"
 	}
@@ -120,6 +115,11 @@ func (c Context) Query() url.Values {
 func (c Context) Spec() (visit.Spec, []string) {
 	var problems []string
 	spec := visit.Spec{URL: c.URL, NewID: visit.SimulatedID, Values: map[string]string{}}
+	host := c.pastedHost()
+	if host != "" {
+		u, _ := url.Parse(c.URL)
+		spec.URL = u.RequestURI()
+	}
 	if !strings.HasPrefix(spec.URL, "/") {
 		spec.URL = "/" + spec.URL
 	}
@@ -154,13 +154,22 @@ func (c Context) Spec() (visit.Spec, []string) {
 	if c.Lang != "" {
 		spec.Headers = append(spec.Headers, [2]string{"Accept-Language", c.Lang})
 	}
+	hostGiven := false
 	for _, line := range lines(c.Headers) {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok || strings.TrimSpace(k) == "" {
 			problems = append(problems, fmt.Sprintf("header %q: write Name: value", line))
 			continue
 		}
-		spec.Headers = append(spec.Headers, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)})
+		k = strings.TrimSpace(k)
+		hostGiven = hostGiven || strings.EqualFold(k, "Host")
+		spec.Headers = append(spec.Headers, [2]string{k, strings.TrimSpace(v)})
+	}
+	// The visitor who opens a whole address sends its host: rules on
+	// host see it, as they would through the proxy. A Host header in the
+	// form says otherwise and wins.
+	if host != "" && !hostGiven {
+		spec.Headers = append(spec.Headers, [2]string{"Host", host})
 	}
 	for _, line := range lines(c.Cookies) {
 		k, v, ok := strings.Cut(line, "=")
@@ -205,6 +214,17 @@ func (c Context) Spec() (visit.Spec, []string) {
 		spec.Shown[k] = n
 	}
 	return spec, problems
+}
+
+// pastedHost returns the host of the URL field when it holds a whole
+// address (https://shop.example.com/stores), as pasted from a browser;
+// "" for a path. The page still comes from the target's origin.
+func (c Context) pastedHost() string {
+	u, err := url.Parse(c.URL)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return ""
+	}
+	return u.Host
 }
 
 func lines(s string) []string {

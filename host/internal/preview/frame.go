@@ -22,7 +22,11 @@ import (
 //     bsk-r<rule index>; inserted content is wrapped in a <bespoke-edit>
 //     element (an unknown element, which HTML parsers leave where it is);
 //   - before: each element a rule targets gets bsk-target (or bsk-removed
-//     when the rule removes or replaces it) and bsk-r<rule index>.
+//     when the rule removes or replaces it) and bsk-r<rule index>;
+//   - both: each item of a list a rule limits, reorders or filters by
+//     what the visitor has seen gets bsk-list and bsk-r<rule index>, so
+//     that the two frames side by side show which items went and which
+//     moved.
 //
 // The frames are sandboxed without scripts; the preview page reads the
 // marks to name each element's rules and to focus a rule's elements.
@@ -44,6 +48,7 @@ bespoke-edit{outline:3px dashed #e6007e;outline-offset:2px}
 bespoke-edit.bsk-block{display:block}
 .bsk-target{outline:3px solid #1f6feb!important;outline-offset:2px}
 .bsk-removed{outline:3px dashed #6e7781!important;opacity:.55}
+.bsk-list{outline:2px dotted #8250df!important;outline-offset:2px}
 .bsk-focus{outline-width:5px!important;box-shadow:0 0 0 9999px rgba(255,255,255,.35)}
 </style>`
 
@@ -70,7 +75,12 @@ func markAfter(edits []rewrite.Edit, rules []int) []rewrite.Edit {
 		switch e.Op {
 		case rewrite.Remove, rewrite.RemoveKeepContent, rewrite.Replace, rewrite.InsertBefore, rewrite.InsertAfter:
 		case rewrite.Limit, rewrite.Reorder, rewrite.HideSeen:
-			// Marking every item of a list would hide what changed in it.
+			// The items kept, in their new order, get a lighter mark:
+			// set beside the before frame's, it shows which went and
+			// which moved.
+			marks = append(marks,
+				rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-list"},
+				rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-r" + strconv.Itoa(r)})
 		default:
 			marks = append(marks,
 				rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-edit"},
@@ -93,7 +103,7 @@ func markBefore(edits []rewrite.Edit, rules []int) []rewrite.Edit {
 		case rewrite.Remove, rewrite.Replace, rewrite.RemoveKeepContent:
 			class = "bsk-removed"
 		case rewrite.Limit, rewrite.Reorder, rewrite.HideSeen:
-			continue
+			class = "bsk-list"
 		}
 		out = append(out,
 			rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: class},

@@ -360,6 +360,10 @@ func (s *Server) decide(r *http.Request) *visitResult {
 	vr := &visitResult{ctx: c, t: t}
 	vr.cur, vr.good, vr.release = t.snapshot()
 	vr.spec, vr.problems = c.Spec()
+	if h := c.pastedHost(); h != "" && !strings.EqualFold(h, t.Origin.Host) {
+		vr.problems = append(vr.problems, fmt.Sprintf("the address names %s: the page comes from this preview's origin, %s, at %s, and the rules see Host: %s (a Host header in the form changes it)",
+			h, strings.TrimSuffix(t.Origin.String(), "/"), vr.spec.URL, hostOf(vr.spec, h)))
+	}
 	if vr.good == nil {
 		return vr
 	}
@@ -377,6 +381,17 @@ func (s *Server) decide(r *http.Request) *visitResult {
 	}
 	vr.res, vr.err = visit.Run(r.Context(), vr.good.site, vr.good.prog, vr.spec)
 	return vr
+}
+
+// hostOf returns the Host the visit sends: the form's Host header, else
+// def.
+func hostOf(spec visit.Spec, def string) string {
+	for _, h := range spec.Headers {
+		if strings.EqualFold(h[0], "Host") {
+			def = h[1]
+		}
+	}
+	return def
 }
 
 func hasExperiment(p *ir.Program, name string) bool {

@@ -172,6 +172,31 @@ func TestFramesHighlightEdits(t *testing.T) {
 	}
 }
 
+// TestFramesMarkListItems: the items of a list that a rule filters by
+// what the visitor has seen, limits or reorders are marked in both
+// frames, with the rule, so that side by side they show which went and
+// which moved; the items gone are not in the after frame.
+func TestFramesMarkListItems(t *testing.T) {
+	list := fstest.MapFS{"index.html": {Data: []byte(`<!DOCTYPE html><html><head></head><body><ul class="recs">` +
+		`<li data-item-id="a">A</li><li data-item-id="b">B</li><li data-item-id="c">C</li><li data-item-id="d">D</li></ul></body></html>`)}}
+	e := newEnvWith(t, `rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul.recs > li", id: "@data-item-id" }
+      - limit: { select: "ul.recs > li", n: 2 }
+`, nil, "", preview.Options{}, preview.StaticOrigin(list))
+	after := e.get(t, "/frame?side=after&seen=a")
+	if want := `<ul class="recs"><li data-item-id="b" class="bsk-list bsk-r0">B</li><li data-item-id="c" class="bsk-list bsk-r0">C</li></ul>`; !strings.Contains(after, want) {
+		t.Errorf("the after frame lacks %q:\n%s", want, after)
+	}
+	before := e.get(t, "/frame?side=before&seen=a")
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if want := `<li data-item-id="` + id + `" class="bsk-list bsk-r0">`; !strings.Contains(before, want) {
+			t.Errorf("the before frame lacks %q:\n%s", want, before)
+		}
+	}
+}
+
 // TestFramesAreSandboxed: every answer of /frame (a page before and
 // after, JSON, a message) says Content-Security-Policy: sandbox with
 // what the page's iframes allow, so that a frame opened on its own, out
@@ -501,7 +526,9 @@ func TestFramesAsTheBrowserGetsThem(t *testing.T) {
 // TestOriginAnswersOtherThanThePage: when the origin does not answer
 // 200, the page says so, and the edits, which the proxy does not apply
 // then, are listed as not applied; edits that selected nothing, or lost
-// their element to another, are too. A whole URL is taken for its path.
+// their element to another, are too. A whole URL is taken for its path,
+// and its host for the visitor's Host, with a warning when it is not the
+// origin's.
 func TestOriginAnswersOtherThanThePage(t *testing.T) {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -526,6 +553,10 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
     actions:
       - set_inner: { select: h1, text: Two }
       - remove: "#nothing"
+  - name: shop
+    when: host == "shop.example.com"
+    actions:
+      - remove: "#gone"
 `)
 	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return src, nil }, Origin: u}}, preview.Options{})
 	if err != nil {
@@ -545,7 +576,11 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
 		{"/?url=/moved", []string{"The origin answered 301 Moved Permanently to /stores"}},
 		{"/frame?side=before&url=/moved", []string{"The origin redirects (301 Moved Permanently)", "to /stores"}},
 		{"/?url=/", []string{"<li>first: set_inner h1</li>", "second: set_inner h1 (not applied: first&#39;s set_inner h1 took its element)", "second: remove #nothing (not applied: its selector selects nothing on this page)"}},
-		{"/?url=https://shop.example.com/stores?x=1", []string{`id="url" name="url" value="/stores?x=1"`}},
+		{"/?url=https://shop.example.com/stores?x=1", []string{`id="url" name="url" value="https://shop.example.com/stores?x=1"`,
+			"the address names shop.example.com: the page comes from this preview&#39;s origin, " + origin.URL + ", at /stores?x=1, and the rules see Host: shop.example.com",
+			`class="rule matched" data-rule="2" data-name="shop"`}},
+		{"/?url=https://shop.example.com/stores&headers=Host:+other.example", []string{"and the rules see Host: other.example", `class="rule unmatched" data-rule="2"`}},
+		{"/?url=" + origin.URL + "/stores", []string{`class="rule unmatched" data-rule="2"`}},
 		{"/frame?side=before&url=https://shop.example.com/stores?x=1", []string{"Page /stores?x=1"}},
 	} {
 		page := get(tc.path)
@@ -553,6 +588,9 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
 			if !strings.Contains(page, w) {
 				t.Errorf("%s lacks %q", tc.path, w)
 			}
+		}
+		if strings.HasPrefix(tc.path, "/?url="+origin.URL) && strings.Contains(page, "the address names") {
+			t.Errorf("%s: a warning for the origin's own address", tc.path)
 		}
 		if strings.Contains(page, "<h1>Moved</h1>") {
 			t.Errorf("%s shows the redirect's body as the page", tc.path)

@@ -32,6 +32,11 @@ const (
 	// test's page, where another action took the element (an earlier
 	// rule's on the same one, or one that replaced an element around it).
 	fateTaken
+	// fateRefused: a page edit that would have written values of the
+	// request where the element, as the edits leave it, runs them as
+	// code (a <meta>'s content that another edit gives http-equiv), and
+	// was not applied there.
+	fateRefused
 )
 
 // recordActions notes what became of every action of the matched rules.
@@ -56,6 +61,8 @@ func (r *Result) recordActions(s *site.Site, prog *ir.Program, v *visit.Result, 
 			switch {
 			case i < len(out.Applied) && out.Applied[i] > 0:
 				fate = fateApplied
+			case i < len(out.Refused) && out.Refused[i] > 0:
+				fate = fateRefused
 			case page != nil && i < len(out.Applied) && v.AppliedWith(page, v.Plan.Edits[i:i+1])[0] > 0:
 				fate = fateTaken
 			}
@@ -108,7 +115,7 @@ func CoverageOf(prog *ir.Program, results []Result) Coverage {
 	var c Coverage
 	matched := map[int]bool{}
 	best := map[[2]int]actionFate{}
-	rank := map[actionFate]int{fateApplied: 6, fatePlanned: 5, fateTaken: 4, fateNoElement: 3, fateOtherPage: 2, fateSkipped: 1}
+	rank := map[actionFate]int{fateApplied: 7, fatePlanned: 6, fateRefused: 5, fateTaken: 4, fateNoElement: 3, fateOtherPage: 2, fateSkipped: 1}
 	for _, r := range results {
 		for _, ri := range r.matched {
 			matched[ri] = true
@@ -147,6 +154,8 @@ func CoverageOf(prog *ir.Program, results []Result) Coverage {
 				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, what))
 			case fateTaken:
 				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): another action took its element on the tests' pages (an earlier rule's on the same element, or one that replaced or removed an element around it; bespoke explain --html names it)", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
+			case fateRefused:
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): refused on the tests' pages: its value comes from the request, and the element, as the edits leave it, would run it as code (bespoke explain --html says where)", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
 			case fateOtherPage:
 				what := "no test's page is HTML"
 				if plugin.JSONOp(a.Op) {

@@ -268,6 +268,38 @@ func TestCoverage(t *testing.T) {
 	}
 }
 
+// TestCoverageRefused: an edit the rewriter refused on the tests' pages
+// (a value of the request in the content of a <meta> another rule gives
+// http-equiv) says so, not that another action took its element.
+func TestCoverageRefused(t *testing.T) {
+	s, prog := load(t, `rules:
+  - name: refresh
+    actions:
+      - set_attr: { select: "#m2", name: http-equiv, value: refresh }
+  - name: description
+    actions:
+      - set_attr: { select: "#m2", name: content, value: "{{ query('v') }}" }
+tests:
+  - name: page
+    request: { url: "/?v=0;url=https://evil.example/" }
+    page: { body: '<meta id="m2" name="description" content="shop">' }
+    expect: { match: [refresh, description] }
+`)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !results[0].Passed() {
+		t.Fatalf("%v", results[0].Failures)
+	}
+	c := ruletest.CoverageOf(prog, results)
+	all := strings.Join(c.Unapplied, "\n")
+	want := `description: set_attr "#m2" (rules.yaml:7): refused on the tests' pages: its value comes from the request, and the element, as the edits leave it, would run it as code`
+	if !strings.Contains(all, want) || strings.Contains(all, "took its element") || c.ActionsApplied != 1 {
+		t.Errorf("coverage (%d of %d applied) lacks %q:\n%s", c.ActionsApplied, c.Actions, want, all)
+	}
+}
+
 // TestCoverageTaken: an edit whose element another action took on the
 // tests' pages says so, not that its selector matched nothing.
 func TestCoverageTaken(t *testing.T) {
