@@ -183,6 +183,10 @@ func (c *checker) escaping(a *syntax.Action, act *plugin.Action) {
 			c.errorf(value.Pos, "a value from the request in the %s of <%s>: %s", act.Name, strings.ToLower(target.Type), escape.TagAttrCode(target.Type, act.Name)).
 				WithHint("write the value out")
 			return
+		case a.Op == plugin.OpSetAttr && escape.MetaContent(target.Type, act.Name) && referrerMeta(target):
+			c.errorf(value.Pos, "a value from the request in the content of <meta name=\"referrer\">, the page's referrer policy: a value could send the page's whole address, query included, to other sites").
+				WithHint("write the policy out, such as content: strict-origin-when-cross-origin")
+			return
 		case a.Op == plugin.OpSetAttr && escape.MetaContent(target.Type, act.Name) && !namedMeta(target):
 			c.errorf(value.Pos, "a value from the request in the content of a <meta>, which with http-equiv acts as a header such as refresh").
 				WithHint(`select the <meta> by its name or property: meta[name="description"], meta[property="og:title"]`)
@@ -225,6 +229,17 @@ func (c *checker) fragment(a *syntax.Action, act *plugin.Action) {
 // name, property or itemprop, which carry metadata rather than
 // http-equiv headers. (A page's <meta> with both is refused at run time
 // by the rewriter.)
+// referrerMeta reports whether the compound selects a <meta> by the
+// name "referrer", whose content is the page's referrer policy.
+func referrerMeta(cp selector.Compound) bool {
+	for _, at := range cp.Attrs {
+		if at.Name == "name" && at.Op == selector.Equals && strings.EqualFold(at.Value, "referrer") {
+			return true
+		}
+	}
+	return false
+}
+
 func namedMeta(cp selector.Compound) bool {
 	for _, at := range cp.Attrs {
 		switch at.Name {

@@ -74,17 +74,19 @@ var urlAttrs = map[string]Kind{
 
 // codeAttrs are attributes whose value is code or a policy, and why.
 var codeAttrs = map[string]string{
-	"srcdoc":        "it is an HTML document, whose scripts run in the page's origin",
-	"style":         "it is CSS, which can load from any host with url() and restyle the page to deceive",
-	"http-equiv":    "it turns a <meta> into a header such as refresh or set-cookie",
-	"sandbox":       "it is a security policy: a value could lift an iframe's restrictions",
-	"allow":         "it is a security policy: a value could grant an iframe the camera or the microphone",
-	"attributename": "it names the attribute an SVG animation changes, such as href",
-	"values":        "an SVG animation sets an attribute (such as href, to javascript:) to it",
-	"from":          "an SVG animation sets an attribute (such as href, to javascript:) to it",
-	"to":            "an SVG animation sets an attribute (such as href, to javascript:) to it",
-	"by":            "an SVG animation sets an attribute (such as href, to javascript:) to it",
-	"data-bind":     "Knockout evaluates it as JavaScript",
+	"srcdoc":         "it is an HTML document, whose scripts run in the page's origin",
+	"style":          "it is CSS, which can load from any host with url() and restyle the page to deceive",
+	"http-equiv":     "it turns a <meta> into a header such as refresh or set-cookie",
+	"sandbox":        "it is a security policy: a value could lift an iframe's restrictions",
+	"csp":            "it is a security policy the iframe's document must accept",
+	"referrerpolicy": "it is a policy: a value could send the page's whole address, query included, to other sites",
+	"allow":          "it is a security policy: a value could grant an iframe the camera or the microphone",
+	"attributename":  "it names the attribute an SVG animation changes, such as href",
+	"values":         "an SVG animation sets an attribute (such as href, to javascript:) to it",
+	"from":           "an SVG animation sets an attribute (such as href, to javascript:) to it",
+	"to":             "an SVG animation sets an attribute (such as href, to javascript:) to it",
+	"by":             "an SVG animation sets an attribute (such as href, to javascript:) to it",
+	"data-bind":      "Knockout evaluates it as JavaScript",
 }
 
 // frameworkPrefixes start attribute names that client-side frameworks
@@ -271,6 +273,14 @@ var reservedHeaders = map[string]string{
 	"Te":                "it is a hop-by-hop header",
 	"Trailer":           "it is a hop-by-hop header",
 	"Host":              "the proxy sets it for the origin",
+	// The origin reads the visitor's address, scheme and host from
+	// these: a rule that set them (with a value of the request, say)
+	// would let a visitor pass for another address.
+	"X-Forwarded-For":   "the proxy sets it for the origin, from the connection and the trusted proxies before it",
+	"X-Forwarded-Host":  "the proxy sets it for the origin, from the connection and the trusted proxies before it",
+	"X-Forwarded-Proto": "the proxy sets it for the origin, from the connection and the trusted proxies before it",
+	"Forwarded":         "the proxy sets it for the origin, from the connection and the trusted proxies before it",
+	"Via":               "the proxy sets it",
 	"Set-Cookie":        "use the set_cookie action",
 	"Cookie":            "cookies are read with cookie(\"name\")",
 }
