@@ -1,7 +1,6 @@
 package rewrite
 
 import (
-	"hash/crc32"
 	"math"
 	"sync"
 	"unsafe"
@@ -15,14 +14,12 @@ import (
 // rewrite with every selector of the program and no edit (MapBuilder),
 // and replayed by a Splicer with one visitor's edits: the same sink code
 // the Rewriter runs, called at the same positions, without tokenizing the
-// page again. A CRC-32C per SpliceBlock bytes of the page lets the
-// Splicer check each block of a later response before it uses the map
-// there.
+// page again. A keyed sum per SpliceBlock bytes of the page
+// (blocksum.go) lets the Splicer check each block of a later response
+// before it uses the map there.
 
 // SpliceBlock is the size of the blocks an edit map checksums.
 const SpliceBlock = 4 << 10
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // The kinds of events.
 const (
@@ -56,7 +53,7 @@ const eventSize = int(unsafe.Sizeof(event{}))
 type EditMap struct {
 	prog   *Program
 	length int
-	sums   []uint32
+	sums   []uint64
 	// cuts holds, per whole block, where the rewrite had read to once it
 	// had read the page to the block's end: the start of the construct
 	// unfinished there (a tag across the blocks' boundary), or the end.
@@ -77,7 +74,7 @@ type EditMap struct {
 	// blocks without them (nil when it has none): see volatile.go.
 	// looked says the builder looked for them.
 	vol    []volRange
-	tol    []uint32
+	tol    []uint64
 	looked bool
 	// words are the volatile values that are class lists or ids, in
 	// vol's order.
@@ -89,8 +86,8 @@ func (m *EditMap) Len() int { return m.length }
 
 // Size returns the bytes the map holds, for a cache's budget.
 func (m *EditMap) Size() int {
-	return int(unsafe.Sizeof(*m)) + len(m.sums)*4 + len(m.cuts)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4 +
-		len(m.vol)*int(unsafe.Sizeof(volRange{})) + len(m.tol)*4 + len(m.words)*int(unsafe.Sizeof(volWords{}))
+	return int(unsafe.Sizeof(*m)) + len(m.sums)*8 + len(m.cuts)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4 +
+		len(m.vol)*int(unsafe.Sizeof(volRange{})) + len(m.tol)*8 + len(m.words)*int(unsafe.Sizeof(volWords{}))
 }
 
 // Volatile returns how many values of the page the map takes for
@@ -210,7 +207,7 @@ type MapBuilder struct {
 	rec   recorder
 	probe []Edit
 	block []byte
-	sums  []uint32
+	sums  []uint64
 	cuts  []int32
 	n     int
 	limit int
@@ -277,7 +274,7 @@ func (b *MapBuilder) Write(p []byte) (int, error) {
 }
 
 func (b *MapBuilder) flush() {
-	b.sums = append(b.sums, crc32.Checksum(b.block, castagnoli))
+	b.sums = append(b.sums, blockSum(b.block))
 	b.r.Write(b.block)
 	cut := b.r.pendAt
 	if b.r.stopped || len(b.r.pending) == 0 {
@@ -304,7 +301,7 @@ func (b *MapBuilder) Close() *EditMap {
 	m := &EditMap{
 		prog:     b.r.prog,
 		length:   b.n,
-		sums:     append([]uint32(nil), b.sums...),
+		sums:     append([]uint64(nil), b.sums...),
 		cuts:     append([]int32(nil), b.cuts...),
 		events:   append([]event(nil), b.rec.events...),
 		sels:     append([]uint64(nil), b.rec.sels...),

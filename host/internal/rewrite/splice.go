@@ -2,7 +2,6 @@ package rewrite
 
 import (
 	"bytes"
-	"hash/crc32"
 	"io"
 	"math"
 	"slices"
@@ -36,8 +35,10 @@ type Splicer struct {
 	full *Rewriter // the Rewriter that took over, or nil
 	cw   countWriter
 	skip skipWriter
-	seen seenLog
-	all  []byte // the page so far
+	// piece sums the blocks checked without their volatile values.
+	piece pieceSum
+	seen  seenLog
+	all   []byte // the page so far
 	// ov is how much of the map's page matched, v where it ends in the
 	// page served: the same offsets until a volatile value changed its
 	// length (see checkBlock).
@@ -225,7 +226,8 @@ func (s *Splicer) checkBlock(j int, final bool) int {
 		}
 		return v
 	}
-	var sum uint32
+	sum := &s.piece
+	sum.reset()
 	at := a
 	for i := sort.Search(len(vol), func(i int) bool { return int(vol[i].hi()) > a }); i < len(vol) && int(vol[i].lo) < b; i++ {
 		v := vol[i]
@@ -234,7 +236,7 @@ func (s *Splicer) checkBlock(j int, final bool) int {
 			if lo+d > len(all) {
 				return verdict(short)
 			}
-			sum = crc32.Update(sum, castagnoli, all[at+d:lo+d])
+			sum.add(all[at+d : lo+d])
 		}
 		if i >= s.found { // (else an earlier check found its end)
 			found = i + 1
@@ -265,9 +267,9 @@ func (s *Splicer) checkBlock(j int, final bool) int {
 		if b+d > len(all) {
 			return verdict(short)
 		}
-		sum = crc32.Update(sum, castagnoli, all[at+d:b+d])
+		sum.add(all[at+d : b+d])
 	}
-	if sum != m.tol[j] {
+	if sum.sum() != m.tol[j] {
 		return verdict(blockBad)
 	}
 	s.d, s.grew, s.found = d, grew, found
@@ -309,7 +311,7 @@ func (s *Splicer) check(final bool) bool {
 		// where it has one, its bytes there being the map's is only
 		// more than checkBlock asks.)
 		if d := s.d; s.ov+d >= 0 && len(s.all) >= b+d &&
-			crc32.Checksum(s.all[s.ov+d:b+d], castagnoli) == m.sums[j] {
+			blockSum(s.all[s.ov+d:b+d]) == m.sums[j] {
 			s.ov = b
 			continue
 		}

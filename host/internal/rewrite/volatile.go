@@ -2,7 +2,6 @@ package rewrite
 
 import (
 	"bytes"
-	"hash/crc32"
 	"math"
 	"sort"
 	"strings"
@@ -285,32 +284,33 @@ func (r *Rewriter) recordVolatile(lt, end int) {
 	}
 }
 
-// volatileSum returns the CRC-32C of page[lo:hi] without the bytes of
-// the volatile values vol (sorted, disjoint) in it.
-func volatileSum(page []byte, lo, hi int, vol []volRange) uint32 {
+// volatileSum returns the sum (blocksum.go) of page[lo:hi] without the
+// bytes of the volatile values vol (sorted, disjoint) in it.
+func volatileSum(page []byte, lo, hi int, vol []volRange) uint64 {
 	i := sort.Search(len(vol), func(i int) bool { return int(vol[i].hi()) > lo })
-	var sum uint32
+	var sum pieceSum
+	sum.reset()
 	at := lo
 	for ; i < len(vol) && int(vol[i].lo) < hi; i++ {
 		if v := int(vol[i].lo); v > at {
-			sum = crc32.Update(sum, castagnoli, page[at:v])
+			sum.add(page[at:v])
 		}
 		at = max(at, min(int(vol[i].hi()), hi))
 	}
 	if at < hi {
-		sum = crc32.Update(sum, castagnoli, page[at:hi])
+		sum.add(page[at:hi])
 	}
-	return sum
+	return sum.sum()
 }
 
 // volatileSums returns the second checksum of every block of page (see
 // above), or nil when it has no volatile value.
-func volatileSums(page []byte, vol []volRange) []uint32 {
+func volatileSums(page []byte, vol []volRange) []uint64 {
 	if len(vol) == 0 {
 		return nil
 	}
 	n := (len(page) + SpliceBlock - 1) / SpliceBlock
-	sums := make([]uint32, n)
+	sums := make([]uint64, n)
 	for k := range sums {
 		sums[k] = volatileSum(page, k*SpliceBlock, min((k+1)*SpliceBlock, len(page)), vol)
 	}
