@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -49,6 +50,8 @@ type harness struct {
 	micro          *microResult
 	notes          []string
 	failedRequests int64
+	// failedPackages are the packages whose micro-benchmarks failed.
+	failedPackages []string
 }
 
 // pageInfo is the page every target serves.
@@ -538,6 +541,12 @@ func (h *harness) round(ctx context.Context, r int, active []*target) error {
 		}
 	}()
 
+	// Each round measures the targets in an order of its own (the same
+	// in every run of the harness), so that a target's place in the
+	// round, early or late, cold or after the busiest, does not favour
+	// it round after round.
+	live = roundOrder(live, r)
+	h.logf("round %d order: %s", r, namesOf(live))
 	for _, t := range live {
 		if err := h.measureThroughput(ctx, t, results[t]); err != nil {
 			return err
@@ -561,6 +570,23 @@ func (h *harness) round(ctx context.Context, r int, active []*target) error {
 		}
 	}
 	return nil
+}
+
+// roundOrder returns the targets in round r's order: a permutation drawn
+// from the round's number, so that runs of the harness agree.
+func roundOrder(ts []*target, r int) []*target {
+	out := append([]*target(nil), ts...)
+	rng := rand.New(rand.NewPCG(0x62656e6368, uint64(r)))
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func namesOf(ts []*target) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name
+	}
+	return strings.Join(names, " ")
 }
 
 func (h *harness) loadConfig(t *target) load.Config {
@@ -658,9 +684,15 @@ func (h *harness) countFailures(t *target, phase string, lr *load.Result) {
 	}
 }
 
-// pickRate sets the rate of every latency run: half the slowest
-// target's throughput in the first round, to two significant digits, so
-// every target is compared at the same load and none is saturated.
+// defaultRate is the rate of the latency runs: one rate for every run,
+// so that the goals at the fixed rate (CPU per request, p99 added) mean
+// the same from one run to the next.
+const defaultRate = 800
+
+// pickRate sets the rate of every latency run: defaultRate, or half the
+// slowest target's throughput in the first round (to two significant
+// digits) when that is lower, so that every target is compared at the
+// same load and none is saturated.
 func (h *harness) pickRate(live []*target, results map[*target]*runResult) {
 	if h.opts.Rate > 0 {
 		h.rate = h.opts.Rate
@@ -678,8 +710,11 @@ func (h *harness) pickRate(live []*target, results map[*target]*runResult) {
 		h.rateNote = "no throughput measured; 100 req/s"
 		return
 	}
-	h.rate = roundSignificant(slowest/2, 2)
-	h.rateNote = fmt.Sprintf("half of the slowest target's round-1 throughput (%s, %s req/s)", name, thousands(slowest))
+	h.rate, h.rateNote = defaultRate, fmt.Sprintf("the fixed rate of every run; the slowest target, %s, served %s req/s in round 1", name, thousands(slowest))
+	if half := roundSignificant(slowest/2, 2); half < defaultRate {
+		h.rate = half
+		h.rateNote = fmt.Sprintf("half of the slowest target's round-1 throughput (%s, %s req/s), below the usual %s req/s, which would come near saturating it", name, thousands(slowest), thousands(defaultRate))
+	}
 	h.logf("latency runs at %s req/s: %s", thousands(h.rate), h.rateNote)
 }
 

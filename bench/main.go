@@ -80,7 +80,7 @@ func flags(o *options) (fl *flag.FlagSet, targets, wrk *string) {
 	fl.IntVar(&o.Conns, "conns", 32, "keep-alive connections of the load generator")
 	targets = fl.String("targets", "", "comma-separated `list` of targets (default all; "+targetNames()+")")
 	fl.StringVar(&o.Page, "page", "shop", "page to serve: news, shop or article from testdata/pages, demo for the demo shop, or an .html `file`")
-	fl.Float64Var(&o.Rate, "rate", 0, "offered `rate` (req/s) of the latency runs; 0 picks half the slowest target's throughput in round 1")
+	fl.Float64Var(&o.Rate, "rate", 0, "offered `rate` (req/s) of the latency runs; 0 is 800, or half the slowest target's throughput in round 1 when that is lower")
 	wrk = fl.String("wrk", "auto", "cross-check throughput with wrk in round 1: auto (when installed, not with -quick), on or off")
 	fl.BoolVar(&o.Micro, "micro", true, "run the Go micro-benchmarks")
 	fl.IntVar(&o.Count, "count", 5, "go test -count of the micro-benchmarks")
@@ -200,6 +200,11 @@ func benchMain(args []string) int {
 		return 1
 	case h.failedRequests > 0:
 		fmt.Fprintf(os.Stderr, "bench: %d requests failed (non-2xx/3xx or transport errors); the figures are suspect, see RESULTS.md\n", h.failedRequests)
+		return 1
+	case len(h.failedPackages) > 0:
+		// A benchmark that fails checks that it measures what it names:
+		// the package's figures are not to be read as such.
+		fmt.Fprintf(os.Stderr, "bench: the micro-benchmarks of %s failed; see RESULTS.md\n", strings.Join(h.failedPackages, ", "))
 		return 1
 	}
 	return 0

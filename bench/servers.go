@@ -123,12 +123,15 @@ const varyQuery = "bench-vary="
 // A stamp is what a varying response inserts after the start tag of
 // after: its request number, zero-padded, replaces the zeros, a render
 // time of 0 to 999 ms, as many digits as it has, "{ms}", and its last
-// digits the elements "<b>0</b>": each becomes <b>d</b> for an even
-// digit d, <i>d</i> for an odd one.
+// digits the elements "<x0>0</x0>": each becomes <xd>d</xd> for its
+// digit d, so that every response of a million in a row has elements of
+// its own (with elements that only told even digits from odd, a map made
+// from response n was the page of response n+2, which requests sent at
+// once can compare it with).
 type stamp struct{ after, text string }
 
 // digitElement is the slot of one digit in a stamp's elements.
-const digitElement = "<b>0</b>"
+const digitElement = "<x0>0</x0>"
 
 // stamps are the varying responses' stamps. markup puts the number in
 // the page's elements, as pages that mark the response's variant or
@@ -203,12 +206,8 @@ func serveVarying(w http.ResponseWriter, f *servedFile, st stamp) {
 		slots := b[at+k : at+len(stamp)]
 		last := bytes.LastIndex(slots, []byte(digitElement)) / len(digitElement)
 		for i, m := last, n; i >= 0; i, m = i-1, m/10 {
-			e, d := slots[i*len(digitElement):], byte(m%10)
-			name := byte('b')
-			if d%2 == 1 {
-				name = 'i'
-			}
-			e[1], e[3], e[6] = name, '0'+d, name
+			e, d := slots[i*len(digitElement):], '0'+byte(m%10)
+			e[2], e[4], e[8] = d, d, d
 		}
 	}
 	hd := w.Header()

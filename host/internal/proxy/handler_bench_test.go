@@ -22,8 +22,8 @@ import (
 // response, as bench/'s varying origin does, so that no two responses are
 // the same bytes (the copy it stamps is made from a second buffer, to
 // keep the origin's own cost small): "markup" as the page's first
-// elements, <b>d</b> for an even digit d and <i>d</i> for an odd one,
-// which no edit map can take for unchanged; "class" in the body's class
+// elements, <xd>d</xd> for each digit d, which no edit map can take
+// for unchanged; "class" in the body's class
 // list, which holds none of the selectors' classes, and "nonce" in its
 // description's value, which edit maps take for volatile; "length"
 // there too, the value from 0 to 3 bytes longer in turn, and no ETag, as
@@ -61,9 +61,8 @@ func (o *memOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
 		body = o.stamps[o.n%len(o.stamps)]
 		if o.vary == "markup" {
 			for k, m := 5, o.n; k >= 0; k, m = k-1, m/10 {
-				e, d := body[o.at+k*len(digitElement):], byte(m%10)
-				name := "bi"[d%2]
-				e[1], e[3], e[6] = name, '0'+d, name
+				e, d := body[o.at+k*len(digitElement):], '0'+byte(m%10)
+				e[2], e[4], e[8] = d, d, d
 			}
 		} else {
 			copy(body[o.at:], strconv.Itoa(100000+o.n%100000))
@@ -84,7 +83,7 @@ func (o *memOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // digitElement is the slot of one digit of memOrigin's "markup" stamp.
-const digitElement = "<b>0</b>"
+const digitElement = "<x0>0</x0>"
 
 // discardWriter is a visitor's connection that takes every byte at once.
 type discardWriter struct {
