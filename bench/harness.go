@@ -205,6 +205,24 @@ func (h *harness) findPage() error {
 // hide_seen would leave a near-empty page.)
 var warmupPages = []string{"/seen-warmup-1.html", "/seen-warmup-2.html"}
 
+// returningVisitors is how many returning visitors the load sends in
+// turn: each is made by a first view of a warm-up page (alternately),
+// with its own visitor id, experiment buckets and signed seen-filter
+// cookie, so that no cache of one visitor's cookie or decision serves
+// most requests. Their cookies stay as the first view set them: carried
+// from response to response, a visitor would soon have seen every item,
+// and hide_seen would leave a near-empty page.
+const returningVisitors = 32
+
+// visitorPaths are the first views that make the returning visitors.
+func visitorPaths() []string {
+	ps := make([]string, returningVisitors)
+	for i := range ps {
+		ps[i] = warmupPages[i%len(warmupPages)]
+	}
+	return ps
+}
+
 // writeSite writes what the origin serves: the page, and the warm-up
 // pages.
 func (h *harness) writeSite() error {
@@ -516,7 +534,7 @@ func (h *harness) round(ctx context.Context, r int, active []*target) error {
 			h.stopTarget(t)
 			continue
 		}
-		jars, err := captureJars(ctx, t.base, warmupPages)
+		jars, err := captureJars(ctx, t.base, visitorPaths())
 		if err != nil {
 			res.Error = "cookie capture failed: " + err.Error()
 			h.logf("%-16s %s", t.Name, res.Error)

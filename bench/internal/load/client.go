@@ -29,23 +29,32 @@ func newConn(addr string, timeout time.Duration) *conn {
 	return &conn{addr: addr, timeout: timeout}
 }
 
+// dial connects, unless the connection is open.
+func (c *conn) dial() error {
+	if c.c != nil {
+		return nil
+	}
+	nc, err := net.DialTimeout("tcp", c.addr, c.timeout)
+	if err != nil {
+		return err
+	}
+	c.c = nc
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(nc, 32<<10)
+		c.bw = bufio.NewWriterSize(nc, 4<<10)
+	} else {
+		c.br.Reset(nc)
+		c.bw.Reset(nc)
+	}
+	return nil
+}
+
 // roundTrip sends one request, reads the whole response and returns its
 // status and body size. On any error the connection is closed, so the
 // next call dials again.
 func (c *conn) roundTrip(req []byte) (status int, n int64, err error) {
-	if c.c == nil {
-		nc, err := net.DialTimeout("tcp", c.addr, c.timeout)
-		if err != nil {
-			return 0, 0, err
-		}
-		c.c = nc
-		if c.br == nil {
-			c.br = bufio.NewReaderSize(nc, 32<<10)
-			c.bw = bufio.NewWriterSize(nc, 4<<10)
-		} else {
-			c.br.Reset(nc)
-			c.bw.Reset(nc)
-		}
+	if err := c.dial(); err != nil {
+		return 0, 0, err
 	}
 	c.c.SetDeadline(time.Now().Add(c.timeout))
 	if _, err = c.bw.Write(req); err == nil {
