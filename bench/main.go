@@ -1,7 +1,7 @@
 // Command bench measures bespoke against the origin, a plain Go reverse
 // proxy and nginx, and runs the repository's micro-benchmarks.
 //
-//	go run ./bench [-quick] [-out bench/results] [-duration 5s] [-rounds 3]
+//	go run ./bench [-quick] [-out bench/results] [-duration 5s] [-rounds 5]
 //	               [-conns 32] [-targets a,b,c] [-page shop]
 //
 // Each target runs in its own process so its CPU time and peak memory can
@@ -76,7 +76,7 @@ func flags(o *options) (fl *flag.FlagSet, targets, wrk *string) {
 	fl.BoolVar(&o.Quick, "quick", false, "one round, 2s per target, the headline targets, short micro-benchmarks (about 100 s)")
 	fl.StringVar(&o.Out, "out", "", "`directory` for RESULTS.md, results.json and the charts (default bench/results)")
 	fl.DurationVar(&o.Duration, "duration", 5*time.Second, "how long each measurement lasts")
-	fl.IntVar(&o.Rounds, "rounds", 3, "how many times every target is measured, interleaved")
+	fl.IntVar(&o.Rounds, "rounds", 5, "how many times every target is measured, interleaved")
 	fl.IntVar(&o.Conns, "conns", 32, "keep-alive connections of the load generator")
 	targets = fl.String("targets", "", "comma-separated `list` of targets (default all; "+targetNames()+")")
 	fl.StringVar(&o.Page, "page", "shop", "page to serve: news, shop or article from testdata/pages, demo for the demo shop, or an .html `file`")
