@@ -194,6 +194,41 @@ func TestBrowserFrameOpenedDirectly(t *testing.T) {
 	}
 }
 
+// TestBrowserListItemsGoneAndMoved: in a real browser, the preview page
+// matches the items of a list a rule edits across its two frames: in the
+// page before, the items this visitor does not get (one seen, one beyond
+// the limit) are marked gone; in the page after, those the rule moved.
+func TestBrowserListItemsGoneAndMoved(t *testing.T) {
+	bin := chromium.Path(t)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!DOCTYPE html><html><head><title>Shop</title></head><body><ul class="recs">`+
+			`<li data-item-id="a">A</li><li data-item-id="b">B</li><li data-item-id="c">C</li><li data-item-id="d">D</li></ul></body></html>`)
+	}))
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL)
+	rules := []byte(`rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul.recs > li", id: "@data-item-id" }
+      - reorder: { select: "ul.recs > li", id: "@data-item-id", order: ["c", "b"] }
+      - limit: { select: "ul.recs > li", n: 2 }
+`)
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return rules, nil }, Origin: u}}, preview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pv.Close()
+	srv := httptest.NewServer(pv)
+	defer srv.Close()
+	dom := browse(t, bin, srv.URL+"/?seen=a", "--dump-dom")
+	gone := regexp.MustCompile(`<iframe id="before"[^>]*data-gone="(\d+)"`).FindStringSubmatch(dom)
+	moved := regexp.MustCompile(`<iframe id="after"[^>]*data-moved="(\d+)"`).FindStringSubmatch(dom)
+	if gone == nil || gone[1] != "2" || moved == nil || moved[1] != "2" {
+		t.Errorf("items gone %v and moved %v, want 2 (a, seen; d, beyond the limit) and 2 (c before b):\n%s", gone, moved, dom)
+	}
+}
+
 // checkLayout checks the screenshot's structure, not its pixels: its size,
 // the dark bar on top, the light form on the left, and in the frames'
 // area more blue (targets) on the left and more pink (edits) on the right.

@@ -24,9 +24,11 @@ import (
 //   - before: each element a rule targets gets bsk-target (or bsk-removed
 //     when the rule removes or replaces it) and bsk-r<rule index>;
 //   - both: each item of a list a rule limits, reorders or filters by
-//     what the visitor has seen gets bsk-list and bsk-r<rule index>, so
-//     that the two frames side by side show which items went and which
-//     moved.
+//     what the visitor has seen gets bsk-list and bsk-r<rule index> (and
+//     bsk-key-<attribute> naming the items' id attribute, when the edit
+//     has one); the preview page matches the items of the two frames by
+//     it and marks those the visitor does not get (bsk-gone, before) and
+//     those that moved (bsk-moved, after).
 //
 // The frames are sandboxed without scripts; the preview page reads the
 // marks to name each element's rules and to focus a rule's elements.
@@ -49,6 +51,8 @@ bespoke-edit.bsk-block{display:block}
 .bsk-target{outline:3px solid #1f6feb!important;outline-offset:2px}
 .bsk-removed{outline:3px dashed #6e7781!important;opacity:.55}
 .bsk-list{outline:2px dotted #8250df!important;outline-offset:2px}
+.bsk-gone{outline:3px dashed #8250df!important;opacity:.45}
+.bsk-moved{outline:3px solid #8250df!important}
 .bsk-focus{outline-width:5px!important;box-shadow:0 0 0 9999px rgba(255,255,255,.35)}
 </style>`
 
@@ -78,9 +82,7 @@ func markAfter(edits []rewrite.Edit, rules []int) []rewrite.Edit {
 			// The items kept, in their new order, get a lighter mark:
 			// set beside the before frame's, it shows which went and
 			// which moved.
-			marks = append(marks,
-				rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-list"},
-				rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-r" + strconv.Itoa(r)})
+			marks = append(marks, listMarks(e, r)...)
 		default:
 			marks = append(marks,
 				rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-edit"},
@@ -103,11 +105,27 @@ func markBefore(edits []rewrite.Edit, rules []int) []rewrite.Edit {
 		case rewrite.Remove, rewrite.Replace, rewrite.RemoveKeepContent:
 			class = "bsk-removed"
 		case rewrite.Limit, rewrite.Reorder, rewrite.HideSeen:
-			class = "bsk-list"
+			out = append(out, listMarks(e, r)...)
+			continue
 		}
 		out = append(out,
 			rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: class},
 			rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-r" + strconv.Itoa(r)})
+	}
+	return out
+}
+
+// listMarks are the marks of the items of a list edit e of rule r:
+// bsk-list, the rule, and for an edit that names the items' id
+// attribute, bsk-key-<attribute>, by which the preview page matches the
+// items of the two frames (those gone, those moved).
+func listMarks(e rewrite.Edit, r int) []rewrite.Edit {
+	out := []rewrite.Edit{
+		{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-list"},
+		{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-r" + strconv.Itoa(r)},
+	}
+	if e.Attr != "" && (e.Op == rewrite.HideSeen || e.Op == rewrite.Reorder) {
+		out = append(out, rewrite.Edit{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-key-" + e.Attr})
 	}
 	return out
 }

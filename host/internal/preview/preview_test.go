@@ -186,12 +186,12 @@ func TestFramesMarkListItems(t *testing.T) {
       - limit: { select: "ul.recs > li", n: 2 }
 `, nil, "", preview.Options{}, preview.StaticOrigin(list))
 	after := e.get(t, "/frame?side=after&seen=a")
-	if want := `<ul class="recs"><li data-item-id="b" class="bsk-list bsk-r0">B</li><li data-item-id="c" class="bsk-list bsk-r0">C</li></ul>`; !strings.Contains(after, want) {
+	if want := `<ul class="recs"><li data-item-id="b" class="bsk-list bsk-r0 bsk-key-data-item-id">B</li><li data-item-id="c" class="bsk-list bsk-r0 bsk-key-data-item-id">C</li></ul>`; !strings.Contains(after, want) {
 		t.Errorf("the after frame lacks %q:\n%s", want, after)
 	}
 	before := e.get(t, "/frame?side=before&seen=a")
 	for _, id := range []string{"a", "b", "c", "d"} {
-		if want := `<li data-item-id="` + id + `" class="bsk-list bsk-r0">`; !strings.Contains(before, want) {
+		if want := `<li data-item-id="` + id + `" class="bsk-list bsk-r0 bsk-key-data-item-id">`; !strings.Contains(before, want) {
 			t.Errorf("the before frame lacks %q:\n%s", want, before)
 		}
 	}
