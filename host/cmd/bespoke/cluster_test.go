@@ -118,18 +118,28 @@ func TestTwoProxiesOneVisitor(t *testing.T) {
 			v, _ := rdb.Get(ctx, keyPrefix+"{"+id+"}:seen").Result()
 			return v
 		}
-		invites := 0
+		invites, invited := 0, false
+		capsBefore := "" // the cap counts before the last visit
 		for visit, want := range [][]string{page[:12], page[12:24], page[24:36], page[:12]} {
 			if visit > 0 {
 				// Saves are written after the response, in the background
 				// (a millisecond or so here); a person's next page view
-				// comes seconds later. Wait until this one's is there.
+				// comes seconds later. Wait until this one's are there:
+				// the seen-state, and the cap counts when the invitation
+				// showed (two writes, which may land in either order).
 				id, before := ids[0], states[visit-1]
 				waitFor(t, 5*time.Second, "the visit's seen-state to reach Redis", func() bool {
 					now, err := rdb.Get(ctx, keyPrefix+"{"+id+"}:seen").Result()
 					return err == nil && now != before
 				})
+				if invited {
+					waitFor(t, 5*time.Second, "the visit's cap counts to reach Redis", func() bool {
+						now, err := rdb.Get(ctx, keyPrefix+"{"+id+"}:caps").Result()
+						return err == nil && now != capsBefore
+					})
+				}
 				states = append(states, stateOf(ids[0]))
+				capsBefore, _ = rdb.Get(ctx, keyPrefix+"{"+id+"}:caps").Result()
 			}
 			req, _ := http.NewRequest("GET", "http://"+lb+"/", nil)
 			req.Header.Set("Sec-Fetch-Dest", "document")
@@ -159,7 +169,8 @@ func TestTwoProxiesOneVisitor(t *testing.T) {
 			if got := demoCards(string(body)); !slices.Equal(got, want) {
 				t.Fatalf("visitor %d, visit %d (through %s) shows %q,\nwant %q", v, visit+1, upstreams[visit], got, want)
 			}
-			if strings.Contains(string(body), `id="newsletter-invite"`) {
+			invited = strings.Contains(string(body), `id="newsletter-invite"`)
+			if invited {
 				invites++
 			}
 		}
