@@ -166,15 +166,7 @@ func TestBrowserFrameOpenedDirectly(t *testing.T) {
 <script>document.getElementById("t").setAttribute("data-ran", "yes")</script></body></html>`)
 	}))
 	defer origin.Close()
-	u, _ := url.Parse(origin.URL)
-	rules := []byte("rules:\n  - name: french\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n")
-	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return rules, nil }, Origin: u}}, preview.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pv.Close()
-	srv := httptest.NewServer(pv)
-	defer srv.Close()
+	srv := servePreview(t, origin.URL, "rules:\n  - name: french\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n")
 
 	frame := browse(t, bin, srv.URL+"/frame?side=after", "--dump-dom")
 	if !regexp.MustCompile(`<h1 id="t" class="bsk-edit bsk-r0"[^>]*>Bonjour</h1>`).MatchString(frame) {
@@ -206,27 +198,36 @@ func TestBrowserListItemsGoneAndMoved(t *testing.T) {
 			`<li data-item-id="a">A</li><li data-item-id="b">B</li><li data-item-id="c">C</li><li data-item-id="d">D</li></ul></body></html>`)
 	}))
 	defer origin.Close()
-	u, _ := url.Parse(origin.URL)
-	rules := []byte(`rules:
+	srv := servePreview(t, origin.URL, `rules:
   - name: fresh
     actions:
       - hide_seen: { select: "ul.recs > li", id: "@data-item-id" }
       - reorder: { select: "ul.recs > li", id: "@data-item-id", order: ["c", "b"] }
       - limit: { select: "ul.recs > li", n: 2 }
 `)
-	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return rules, nil }, Origin: u}}, preview.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pv.Close()
-	srv := httptest.NewServer(pv)
-	defer srv.Close()
 	dom := browse(t, bin, srv.URL+"/?seen=a", "--dump-dom")
 	gone := regexp.MustCompile(`<iframe id="before"[^>]*data-gone="(\d+)"`).FindStringSubmatch(dom)
 	moved := regexp.MustCompile(`<iframe id="after"[^>]*data-moved="(\d+)"`).FindStringSubmatch(dom)
 	if gone == nil || gone[1] != "2" || moved == nil || moved[1] != "2" {
 		t.Errorf("items gone %v and moved %v, want 2 (a, seen; d, beyond the limit) and 2 (c before b):\n%s", gone, moved, dom)
 	}
+}
+
+// servePreview serves the preview of rules, a fixed rule file, for the
+// origin at originURL, until the test ends.
+func servePreview(t *testing.T, originURL, rules string) *httptest.Server {
+	t.Helper()
+	u, err := url.Parse(originURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return []byte(rules), nil }, Origin: u}}, preview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(pv)
+	t.Cleanup(func() { srv.Close(); pv.Close() })
+	return srv
 }
 
 // checkLayout checks the screenshot's structure, not its pixels: its size,
