@@ -51,7 +51,7 @@ func Run(f *syntax.File) (*ir.Program, diag.List) {
 	}
 	c.tests()
 	if f.Pages != nil {
-		c.prog.Pages = f.Pages.Value
+		c.prog.Pages, c.prog.PagesAt = f.Pages.Value, f.Pages.Pos
 	}
 	c.errs.Sort()
 	if len(c.errs.Errors()) > 0 {

@@ -11,6 +11,7 @@ package ir
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -37,9 +38,20 @@ type Program struct {
 	Rules       []*Rule
 	Tests       []*Test
 	// Pages is the directory holding the origin's pages, for tests and
-	// previews, as the rule file names it (relative to the file); empty
-	// when it names none.
-	Pages string
+	// previews, as the rule file names it (relative to the file unless
+	// absolute, see FromFile); empty when it names none. PagesAt is
+	// where the file names it.
+	Pages   string
+	PagesAt diag.Pos
+}
+
+// FromFile returns the path p that a rule file in directory dir names:
+// p itself when it is absolute, else p from dir.
+func FromFile(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
 }
 
 // Experiment assigns each enrolled visitor one variant: the visitor's bucket

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -466,6 +467,9 @@ func (d *decoder) mappingMeant(n *yaml.Node, what string, fields []string, each 
 					meant = map[string]bool{}
 				}
 				meant[near] = true
+			} else if contains(topFields, key) && !contains(fields, "rules") {
+				// A section of the file indented into the entry above it.
+				e.WithHint("%s: is a section of the file: write it at the start of its line, with no indentation, like rules:", key)
 			} else {
 				e.WithHint("expected one of: %s", strings.Join(fields, ", "))
 			}
@@ -684,6 +688,7 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 	for _, item := range items {
 		r := &Rule{Pos: d.pos(item), Incomplete: d.incomplete(item)}
 		hasActions := false
+		var emptyActions *yaml.Node
 		swallowed := d.swallowed
 		ok, meant := d.mappingMeant(item, "a rule", ruleFields, func(key string, k, v *yaml.Node) {
 			switch key {
@@ -744,7 +749,11 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 				}
 			case "actions":
 				hasActions = true
-				for _, a := range d.sequence(v, "actions") {
+				list := d.sequence(v, "actions")
+				if rv := resolve(v); len(list) == 0 && (rv.Kind == yaml.SequenceNode || rv.Tag == "!!null") {
+					emptyActions = k
+				}
+				for _, a := range list {
 					if act := d.action(a); act != nil {
 						r.Actions = append(r.Actions, act)
 					}
@@ -762,6 +771,14 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 		}
 		if !hasActions && !r.Incomplete && !meant["actions"] {
 			d.errorf(item, "rule %q has no actions", r.Name).WithHint("add `actions:` with at least one action, such as set_inner")
+		}
+		if emptyActions != nil && !r.Incomplete {
+			// Written, but empty: a rule that would match and do nothing,
+			// most often because its actions were indented as if they
+			// were the rule's own fields. (Not when YAML lost lines of
+			// the rule: those are reported, and may be its actions.)
+			d.errorf(emptyActions, "rule %q has an empty list of actions", r.Name).
+				WithHint("list at least one action under `actions:`, each on its own line starting with \"- \" and indented more than `actions:`; to turn the rule off, write enabled: false")
 		}
 		if r.Rollout != nil && r.Rollout.Percent < 0 && !r.Incomplete && !meant["rollout"] {
 			d.errorf(item, "rule %q has `by` or `seed` but no `rollout`", r.Name).WithHint("add rollout: 20%%, or remove by and seed")
@@ -935,9 +952,43 @@ func (d *decoder) experiments(f *File, n *yaml.Node) {
 	}
 }
 
+// unnestedFields recognizes an action written as `- op:` with nothing
+// after the colon and its fields on the lines below, as deep as op: n
+// is then a mapping of op and fields of op. It returns op's key, the
+// first field's key and the fields' names; nil when n is anything else.
+func unnestedFields(n *yaml.Node) (op, first *yaml.Node, fields []string) {
+	if n.Kind != yaml.MappingNode || len(n.Content) < 4 {
+		return nil, nil, nil
+	}
+	k, v := n.Content[0], resolve(n.Content[1])
+	spec, ok := ops[k.Value]
+	if !ok || v.Kind != yaml.ScalarNode || v.Tag != "!!null" {
+		return nil, nil, nil
+	}
+	for i := 2; i+1 < len(n.Content); i += 2 {
+		f := n.Content[i].Value
+		if !slices.Contains(spec.fields, f) {
+			return nil, nil, nil
+		}
+		fields = append(fields, f)
+	}
+	return k, n.Content[2], fields
+}
+
 // action reads `- op: {fields}` or the short form `- op: value`.
 func (d *decoder) action(n *yaml.Node) *Action {
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
+		if op, first, fields := unnestedFields(n); op != nil {
+			// `- set_inner:` with its fields below it, as deep as the
+			// operation's name instead of deeper.
+			quoted := make([]string, len(fields))
+			for i, f := range fields {
+				quoted[i] = "`" + f + ":`"
+			}
+			d.errorf(first, "%s written as deep as `%s:`, so YAML does not read them as its fields", strings.Join(quoted, ", "), op.Value).
+				WithHint("indent them by %d spaces, 2 more than %s:; or write them on its line: %s: { %s: ... }", op.Column+1, op.Value, op.Value, strings.Join(fields, ": ..., "))
+			return nil
+		}
 		e := d.errorf(n, "an action is one operation and its fields, such as `- set_inner: { select: \"#hero h1\", text: \"Hello\" }`")
 		if n.Kind == yaml.MappingNode && len(n.Content) > 2 {
 			e.WithHint("start each action with its own \"- \"")

@@ -3,6 +3,7 @@ package syntax
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -852,7 +853,13 @@ func (s *yamlScanner) structure() {
 				stack = stack[:len(stack)-1]
 				setKey(stack[len(stack)-1], l, n)
 			} else if !flagged[n] {
-				s.addTrap(n, in, "yaml-indent", "start it with \"- \", or indent it under the item above",
+				hint := "start it with \"- \", or indent it under the item above"
+				if near != nil && !near.seq && near.keyLine > near.line && l.key != "" {
+					// Most often a key of the item above, indented as
+					// deep as its "- ".
+					hint = fmt.Sprintf("indent %s: by %d spaces, like %s: on line %d, if it belongs to that item; or start it with \"- \"", l.key, near.indent, near.key, near.keyLine)
+				}
+				s.addTrap(n, in, "yaml-indent", hint,
 					"a key at the indentation of the list items above it (line %d)", top.line)
 				flagged[n] = true
 			}
@@ -1036,6 +1043,27 @@ func recoverYAML(file string, src []byte) (patched []byte, errs diag.List, lost 
 		}
 		if culprit == nil {
 			break
+		}
+		// A trap in the culprit is a certain mistake at its own line,
+		// which its entry alone did not show (an entry cut in two by a
+		// key indented as deep as the list): report it, not YAML's error
+		// at the region's first line.
+		trapped := false
+		for _, t := range r.traps {
+			if t.line >= culprit.first && t.line <= culprit.last && !r.blank[t.line-1] {
+				r.report(t)
+				g := deepest(culprit, t.line)
+				r.remove(g)
+				if i := slices.Index(culprit.kids, g); i > 0 {
+					// The lines most likely belonged to the entry before:
+					// what it lacks now is not a mistake of its own.
+					r.partial[culprit.kids[i-1].first] = true
+				}
+				trapped = true
+			}
+		}
+		if trapped {
+			continue
 		}
 		r.cut(culprit, err)
 	}

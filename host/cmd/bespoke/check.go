@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
@@ -78,15 +79,27 @@ func printDiagnostics(w io.Writer, diags diag.List) {
 	for _, d := range diags {
 		fmt.Fprintln(w, d.Error())
 	}
-	errs, warns := len(diags.Errors()), len(diags.Warnings())
-	switch {
-	case errs > 1 && warns > 0:
-		fmt.Fprintf(w, "%d errors, %d warnings\n", errs, warns)
-	case errs > 1:
-		fmt.Fprintf(w, "%d errors\n", errs)
-	case warns > 1:
-		fmt.Fprintf(w, "%d warnings\n", warns)
+	if len(diags) > 1 {
+		fmt.Fprintln(w, diagCount(len(diags.Errors()), len(diags.Warnings())))
 	}
+}
+
+// diagCount says how many errors and warnings there are: "1 error, 5
+// warnings", "2 errors", "3 warnings".
+func diagCount(errs, warns int) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{errs, "error"}, {warns, "warning"}} {
+		switch {
+		case c.n == 1:
+			parts = append(parts, "1 "+c.what)
+		case c.n > 1:
+			parts = append(parts, fmt.Sprintf("%d %ss", c.n, c.what))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // isConfigFile reports whether src reads as bespoke serve's

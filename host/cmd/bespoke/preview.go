@@ -17,6 +17,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/preview"
+	"github.com/bespoke-edge/bespoke/internal/ir"
 )
 
 func previewCmd(args []string, stdout, stderr io.Writer) error {
@@ -73,7 +74,7 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 			if dir == "" {
 				return usagef("give --origin URL or --pages DIR, or add pages: DIR to %s", path)
 			}
-			*pages = filepath.Join(filepath.Dir(path), dir)
+			*pages = ir.FromFile(filepath.Dir(path), dir)
 		}
 	}
 	if *pages != "" {

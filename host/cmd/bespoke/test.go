@@ -16,6 +16,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
+	"github.com/bespoke-edge/bespoke/internal/ir"
 )
 
 // errNoCompile means a rule file did not compile, so its tests could not
@@ -161,7 +162,7 @@ func watchSum(paths []string, opt testOptions) string {
 		if opt.pages != "" {
 			dirs = append(dirs, opt.pages)
 		} else if d := pagesOf(b); d != "" {
-			dirs = append(dirs, filepath.Join(filepath.Dir(p), d))
+			dirs = append(dirs, ir.FromFile(filepath.Dir(p), d))
 		}
 		for _, d := range dirs {
 			filepath.WalkDir(d, func(f string, e fs.DirEntry, err error) error {

@@ -1,6 +1,7 @@
 package ruletest
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -37,7 +38,21 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 	if prog.Pages == "" {
 		return nil, nil
 	}
-	root := filepath.Join(dir, prog.Pages)
+	root := ir.FromFile(dir, prog.Pages)
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		// Every test of a page would fail with no page to check: say
+		// why once, where the file names the directory.
+		why := "not a directory"
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			why = "no such directory"
+		case err != nil:
+			why = err.Error()
+		}
+		w := diag.Warningf(prog.PagesAt, "pages: %s cannot be read (%s)", root, why).
+			WithHint("write the directory holding the origin's saved pages, relative to the rule file or absolute")
+		return diag.List{w}, nil
+	}
 	var docs []*html.Node
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

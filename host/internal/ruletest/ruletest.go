@@ -16,7 +16,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -246,13 +245,13 @@ func why(prog *ir.Program, v *visit.Result, rule int) string {
 func loadPage(prog *ir.Program, t *ir.Test, v *visit.Result, opt Options) (*visit.Page, error) {
 	if p := t.Page; p != nil {
 		if p.File != "" {
-			return visit.PageFromFile(filepath.Join(opt.Dir, p.File), p.Type)
+			return visit.PageFromFile(ir.FromFile(opt.Dir, p.File), p.Type)
 		}
 		return &visit.Page{Body: []byte(p.Body), JSON: p.Type == "json"}, nil
 	}
 	pages := opt.Pages
 	if pages == nil && prog.Pages != "" {
-		pages = os.DirFS(filepath.Join(opt.Dir, prog.Pages))
+		pages = os.DirFS(ir.FromFile(opt.Dir, prog.Pages))
 	}
 	if pages == nil {
 		return nil, nil
