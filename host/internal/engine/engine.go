@@ -53,7 +53,9 @@ type Config struct {
 	// DecideTimeout bounds one decision of a module that may loop (one
 	// outside the bounded subset, see package internal/bounded, or any
 	// module with AlwaysInterrupt). An instance still running past it is
-	// closed and the request is served unpersonalized. 0 means 50 ms.
+	// closed and the request is served unpersonalized. It also bounds,
+	// for every module, how long a decision waits for an instance to
+	// come free (ErrBusy). 0 means 50 ms.
 	DecideTimeout time.Duration
 	// AlwaysInterrupt applies DecideTimeout to every module, including
 	// compiled rules and verified modules, whose running time is already
@@ -154,6 +156,7 @@ type Stats struct {
 	Live       atomic.Int64 // instances alive now
 	Discarded  atomic.Int64 // instances closed after a failure
 	Waits      atomic.Int64 // acquisitions that had to wait for an instance
+	Busy       atomic.Int64 // waits that ended with no instance (ErrBusy)
 	LiveMemory atomic.Int64 // bytes of linear memory held by live instances
 }
 
@@ -295,8 +298,9 @@ var ErrRetired = errors.New("plugin module retired")
 type Seen func(item string) bool
 
 // Decide runs the rules on one request's values (one per manifest slot)
-// and fills d. It waits for a free instance as long as ctx allows. On error
-// the request should be served unpersonalized.
+// and fills d. It waits for a free instance as long as ctx allows, and at
+// most the decision timeout (ErrBusy). On error the request should be
+// served unpersonalized.
 func (m *Module) Decide(ctx context.Context, vals []plugin.Value, seen Seen, d *plugin.Decision) error {
 	if len(vals) != len(m.manifest.Slots) {
 		return fmt.Errorf("decide: %d values for %d slots", len(vals), len(m.manifest.Slots))
@@ -338,8 +342,16 @@ func decideOn(ctx context.Context, inst *instance, vals []plugin.Value, seen See
 	return inst.decide(ctx, vals, seen, d)
 }
 
+// ErrBusy is returned by Decide when no instance of the module came free
+// within the decision timeout: every instance was deciding (a plugin that
+// loops holds each for the whole timeout). The request is served
+// unpersonalized, as when a decision times out.
+var ErrBusy = errors.New("no plugin instance came free within the decision timeout")
+
 // acquire takes an idle instance, creates one if the pool has room, or
-// waits for one to be released.
+// waits, for at most the decision timeout, for either: an instance
+// released, or the slot of one discarded (a trap, a timeout), where a
+// new instance is made.
 func (m *Module) acquire(ctx context.Context) (*instance, error) {
 	select {
 	case inst := <-m.idle:
@@ -348,21 +360,33 @@ func (m *Module) acquire(ctx context.Context) (*instance, error) {
 	}
 	select {
 	case m.slots <- struct{}{}:
-		inst, err := m.newInstance(ctx)
-		if err != nil {
-			<-m.slots
-			return nil, err
-		}
-		return inst, nil
+		return m.newInSlot(ctx)
 	default:
 	}
 	m.stats.Waits.Add(1)
+	wait := time.NewTimer(m.cfg.DecideTimeout)
+	defer wait.Stop()
 	select {
 	case inst := <-m.idle:
 		return inst, nil
+	case m.slots <- struct{}{}:
+		return m.newInSlot(ctx)
+	case <-wait.C:
+		m.stats.Busy.Add(1)
+		return nil, ErrBusy
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for a plugin instance: %w", ctx.Err())
 	}
+}
+
+// newInSlot makes an instance in the slot the caller took.
+func (m *Module) newInSlot(ctx context.Context) (*instance, error) {
+	inst, err := m.newInstance(ctx)
+	if err != nil {
+		<-m.slots
+		return nil, err
+	}
+	return inst, nil
 }
 
 func (m *Module) release(inst *instance) {

@@ -242,3 +242,49 @@ func TestLiveMemoryCountsPluginGrowth(t *testing.T) {
 		t.Errorf("LiveMemory %d with %d live instances after 3 traps, want 0", got, live)
 	}
 }
+
+// TestLoopingPluginUnderConcurrency: more decisions at once than the pool
+// has instances, on a plugin that loops or traps. Every decision ends,
+// within a few decision timeouts: the slot of an instance discarded after
+// a timeout or a trap goes to a waiter, which makes a new instance, and a
+// wait longer than the timeout ends with ErrBusy. (Before, waiters only
+// watched for released instances, and a discarded one woke none of them.)
+func TestLoopingPluginUnderConcurrency(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		wasm  *wasm.Code
+		fails func(error) bool
+	}{
+		{"loop", guest.Loop(), func(err error) bool {
+			return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, engine.ErrBusy)
+		}},
+		{"trap", guest.Trap(), func(err error) bool {
+			return err != nil && (strings.Contains(err.Error(), "trapped") || errors.Is(err, engine.ErrBusy))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			const timeout = 50 * time.Millisecond
+			m := loadGuest(t, newEngine(t, engine.Config{PoolSize: 2, DecideTimeout: timeout}), c.wasm)
+			// Requests that would wait until the client leaves: bound the
+			// test, not the engine.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			const n = 16
+			errs := make(chan error, n)
+			for range n {
+				go func() {
+					var d plugin.Decision
+					errs <- m.Decide(ctx, nil, nil, &d)
+				}()
+			}
+			for range n {
+				if err := <-errs; !c.fails(err) {
+					t.Errorf("err = %v, want a failure of the plugin or ErrBusy", err)
+				}
+			}
+			if ctx.Err() != nil {
+				t.Fatal("decisions waited until the caller's context ended")
+			}
+		})
+	}
+}

@@ -84,7 +84,7 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 			Name: "bespoke_rewrite_duration_seconds", Help: "Time spent rewriting one body (excluding waiting for the origin).", Buckets: latencyBuckets,
 		}, []string{"route", "kind"}),
 		pluginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bespoke_plugin_failures_total", Help: "Plugin decisions that failed, by reason (trap, timeout, error; panic: a bug of the host recovered while deciding).",
+			Name: "bespoke_plugin_failures_total", Help: "Plugin decisions that failed, by reason (trap, timeout, busy: no instance came free within the decision timeout, error; panic: a bug of the host recovered while deciding).",
 		}, []string{"route", "reason"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_reloads_total", Help: "Plugin loads, by result (ok, error).",

@@ -27,6 +27,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
 	"github.com/bespoke-edge/bespoke/host/internal/editmap"
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
@@ -503,6 +504,8 @@ func failureReason(err error) string {
 		return "panic"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
+	case errors.Is(err, engine.ErrBusy):
+		return "busy"
 	case strings.Contains(err.Error(), "trapped"):
 		return "trap"
 	}
