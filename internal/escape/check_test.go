@@ -172,6 +172,23 @@ func TestPolicyHeader(t *testing.T) {
 	}
 }
 
+// TestMetaReferrer: the content of a <meta name=referrer>, in any case
+// and with spaces around the name, is a policy; of another named <meta>,
+// metadata.
+func TestMetaReferrer(t *testing.T) {
+	for name, code := range map[string]bool{"referrer": true, " Referrer ": true, "REFERRER": true, "description": false, "": false, "referrer-policy": false} {
+		why := ElementAttrCode("meta", "content", func(string) bool { return false }, func(n string) string {
+			if n == "name" {
+				return name
+			}
+			return ""
+		})
+		if (why != "") != code {
+			t.Errorf("<meta name=%q content>: %q, want code %v", name, why, code)
+		}
+	}
+}
+
 // TestElementAttrCode: the attributes that are code on some elements
 // only, in any case, and the content of a <meta> that has http-equiv
 // (the page's, or one an edit gives it: has says).
@@ -205,7 +222,7 @@ func TestElementAttrCode(t *testing.T) {
 		{"script", "id", false, false},
 	}
 	for _, tt := range tests {
-		why := ElementAttrCode(tt.tag, tt.attr, func(name string) bool { return name == "http-equiv" && tt.equiv })
+		why := ElementAttrCode(tt.tag, tt.attr, func(name string) bool { return name == "http-equiv" && tt.equiv }, func(string) string { return "" })
 		if (why != "") != tt.code {
 			t.Errorf("<%s %s> (http-equiv %v): %q, want code %v", tt.tag, tt.attr, tt.equiv, why, tt.code)
 		}

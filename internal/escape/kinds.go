@@ -87,19 +87,64 @@ var codeAttrs = map[string]string{
 	"to":             "an SVG animation sets an attribute (such as href, to javascript:) to it",
 	"by":             "an SVG animation sets an attribute (such as href, to javascript:) to it",
 	"data-bind":      "Knockout evaluates it as JavaScript",
+	"download":       "it names the file the browser saves, and its type (invoice.exe)",
+	// hyperscript runs these as scripts.
+	"_":           "hyperscript runs it as a script",
+	"script":      "hyperscript runs it as a script",
+	"data-script": "hyperscript runs it as a script",
+	// Datastar evaluates these as expressions.
+	"data-signals":  "Datastar evaluates it as JavaScript",
+	"data-computed": "Datastar evaluates it as JavaScript",
+	"data-effect":   "Datastar evaluates it as JavaScript",
+	"data-text":     "Datastar evaluates it as JavaScript",
+	"data-show":     "Datastar evaluates it as JavaScript",
+	"data-attr":     "Datastar evaluates it as JavaScript",
+	"data-class":    "Datastar evaluates it as JavaScript",
+	"data-style":    "Datastar evaluates it as JavaScript",
+	"data-init":     "Datastar evaluates it as JavaScript",
 }
 
 // frameworkPrefixes start attribute names that client-side frameworks
-// evaluate as JavaScript expressions.
+// evaluate as JavaScript expressions. (AngularJS's many spellings are
+// angularName's.)
 var frameworkPrefixes = []struct{ prefix, who string }{
 	{"x-", "Alpine.js"},
 	{"hx-", "htmx"},
 	{"data-hx-", "htmx"},
-	{"ng-", "Angular"},
-	{"data-ng-", "Angular"},
 	{"v-", "Vue"},
 	{":", "Vue"},
 	{"@", "Vue and Alpine.js"},
+	{"#", "Vue"},
+	{"data-on-", "Datastar"},
+	{"data-on:", "Datastar"},
+	{"data-attr-", "Datastar"},
+	{"data-attr:", "Datastar"},
+	{"data-class-", "Datastar"},
+	{"data-class:", "Datastar"},
+	{"data-computed-", "Datastar"},
+	{"data-computed:", "Datastar"},
+	{"data-signals-", "Datastar"},
+	{"data-signals:", "Datastar"},
+	{"data-style-", "Datastar"},
+	{"data-style:", "Datastar"},
+	{"data-bind-", "Datastar"},
+	{"data-bind:", "Datastar"},
+	{"up-on-", "Unpoly"},
+	{"mv-", "Mavo"},
+}
+
+// angularName reports whether AngularJS reads name (lower case) as one
+// of its directives: it drops a leading "x" or "data" followed by ':',
+// '-' or '_', and takes "ng" followed by any of the three for "ng-"
+// (ng:init, ng_init, data-ng:init, x_ng-init are all ng-init).
+func angularName(n string) bool {
+	for _, p := range []string{"x", "data"} {
+		if len(n) > len(p) && strings.HasPrefix(n, p) && strings.IndexByte(":-_", n[len(p)]) >= 0 {
+			n = n[len(p)+1:]
+			break
+		}
+	}
+	return len(n) > 2 && strings.HasPrefix(n, "ng") && strings.IndexByte(":-_", n[2]) >= 0
 }
 
 // AttrKind returns the kind of the attribute named name (in any case),
@@ -119,6 +164,15 @@ func AttrKind(name string) (Kind, string) {
 		if strings.HasPrefix(n, f.prefix) {
 			return Code, f.who + " evaluates it as JavaScript"
 		}
+	}
+	if angularName(n) {
+		return Code, "AngularJS evaluates it as JavaScript"
+	}
+	if strings.IndexByte(n, '.') >= 0 {
+		// Aurelia's binding commands (click.trigger, value.bind) and
+		// the modifiers of Vue's and Alpine's (.prevent): no attribute
+		// a page styles or scripts itself has a dot in its name.
+		return Code, "Aurelia evaluates an attribute named with a binding command (click.trigger, value.bind) as JavaScript"
 	}
 	return Text, ""
 }
@@ -169,14 +223,21 @@ func TagAttrCode(tag, attr string) string {
 
 // ElementAttrCode is TagAttrCode for an element whose attributes are
 // known: has reports whether the element has an attribute (a lower-case
-// name), as the edits leave it. The content of a <meta> with
-// http-equiv is a header (refresh, set-cookie); without, metadata.
-func ElementAttrCode(tag, attr string, has func(name string) bool) string {
+// name), and value its value, as the edits leave them. The content of a
+// <meta> with http-equiv is a header (refresh, set-cookie); that of a
+// <meta name=referrer>, the page's referrer policy; of any other,
+// metadata.
+func ElementAttrCode(tag, attr string, has func(name string) bool, value func(name string) string) string {
 	if why := TagAttrCode(tag, attr); why != "" {
 		return why
 	}
-	if MetaContent(tag, attr) && has("http-equiv") {
-		return "with http-equiv, it acts as a header such as refresh"
+	if MetaContent(tag, attr) {
+		if has("http-equiv") {
+			return "with http-equiv, it acts as a header such as refresh"
+		}
+		if strings.EqualFold(strings.TrimSpace(value("name")), "referrer") {
+			return "with name=referrer, it is the page's referrer policy: a value could send the page's whole address, query included, to other sites"
+		}
 	}
 	return ""
 }
@@ -233,6 +294,13 @@ var policyHeaders = map[string]string{
 	"Report-To":                            "it is a URL the browser sends reports of the page to",
 	"Nel":                                  "it is a URL the browser sends reports of the site's network errors to",
 	"X-Permitted-Cross-Domain-Policies":    "it is a cross-origin policy",
+	// A server in front of bespoke acts on these: it serves the file or
+	// URL they name instead of the response.
+	"X-Sendfile":           "a server in front serves the file it names instead of the response",
+	"X-Lighttpd-Send-File": "a server in front serves the file it names instead of the response",
+	"X-Litespeed-Location": "a server in front serves the URL it names instead of the response",
+	"Accept-Ch":            "it asks the browser for more of the visitor's data (client hints)",
+	"Critical-Ch":          "it asks the browser for more of the visitor's data (client hints)",
 }
 
 // policyPrefixes start the names of families of policy headers: every
@@ -242,6 +310,7 @@ var policyHeaders = map[string]string{
 var policyPrefixes = []struct{ prefix, why string }{
 	{"Access-Control-", "it is a cross-origin policy"},
 	{"Cross-Origin-", "it is a cross-origin isolation policy"},
+	{"X-Accel-", "nginx in front acts on it: an internal redirect to any file it serves (X-Accel-Redirect), its buffering and rate"},
 }
 
 // PolicyHeader reports whether the response header name (in any case:
@@ -281,8 +350,16 @@ var reservedHeaders = map[string]string{
 	"X-Forwarded-Proto": "the proxy sets it for the origin, from the connection and the trusted proxies before it",
 	"Forwarded":         "the proxy sets it for the origin, from the connection and the trusted proxies before it",
 	"Via":               "the proxy sets it",
-	"Set-Cookie":        "use the set_cookie action",
-	"Cookie":            "cookies are read with cookie(\"name\")",
+	// The visitor's address as proxies and CDNs before an origin pass
+	// it on: the proxy removes them from untrusted peers.
+	"X-Real-Ip":           "the origin reads the visitor's address from it",
+	"True-Client-Ip":      "the origin reads the visitor's address from it",
+	"Cf-Connecting-Ip":    "the origin reads the visitor's address from it",
+	"Fastly-Client-Ip":    "the origin reads the visitor's address from it",
+	"X-Client-Ip":         "the origin reads the visitor's address from it",
+	"X-Cluster-Client-Ip": "the origin reads the visitor's address from it",
+	"Set-Cookie":          "use the set_cookie action",
+	"Cookie":              "cookies are read with cookie(\"name\")",
 }
 
 // ReservedCookiePrefix starts the names of bespoke's own cookies (the

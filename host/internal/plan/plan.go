@@ -710,7 +710,7 @@ func valueOf(part plugin.Part, vals []plugin.Value, variants []string, lists []b
 			return variants[e], true
 		}
 	case part.Slot >= 0 && part.Slot < len(vals) && vals[part.Slot].Present:
-		s = vals[part.Slot].Str
+		s = dropControls(vals[part.Slot].Str)
 		if part.Slot < len(lists) && lists[part.Slot] && plugin.IsList(s) {
 			s = strings.Join(plugin.ListItems(s), ", ")
 		}
@@ -722,6 +722,32 @@ func valueOf(part plugin.Part, vals []plugin.Value, variants []string, lists []b
 func (p *Plan) valueOf(part plugin.Part, vals []plugin.Value) (string, bool) {
 	return valueOf(part, vals, p.variants, p.lists)
 }
+
+// dropControls returns s without the C0 control characters other than
+// tab, line feed, form feed and carriage return. No value of a request
+// has a use for them, and one of them, ESC, is what switches a page a
+// browser reads as ISO-2022-JP into two-byte characters, which swallow
+// the quote that closes an attribute: a page that declares that encoding
+// is not rewritten, but one that declares none may be taken for it by a
+// browser's guess.
+func dropControls(s string) string {
+	i := 0
+	for i < len(s) && (s[i] >= 0x20 || isHTMLSpace(s[i])) {
+		i++
+	}
+	if i == len(s) {
+		return s // nearly always: no copy
+	}
+	b := []byte(s[:i])
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= 0x20 || isHTMLSpace(c) {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func isHTMLSpace(c byte) bool { return c == '\t' || c == '\n' || c == '\f' || c == '\r' }
 
 // appendHeaderSafe appends s without the control characters a header
 // value cannot hold (line breaks would start a new header).

@@ -296,12 +296,11 @@ func (b *rewritingBody) start(p []byte, eof bool) ([]byte, bool) {
 	case ok:
 	case b.declared.name != "":
 		cs = b.declared
-	case !needsCharset(b.edits):
-		// Only ASCII is inserted: it reads the same in every encoding the
-		// rewriter can scan; an unscannable one would have been declared
-		// in the header or by a byte order mark.
-		cs = utf8Page
 	default:
+		// Looked for even when only ASCII is inserted: a page that
+		// declares ISO-2022-JP in a <meta> is read by the browser with
+		// ASCII escape sequences that switch to two-byte characters,
+		// which would swallow the quotes around an inserted value.
 		if c, found := prescan(in); found {
 			cs = c
 		} else if len(in) < prescanLimit && !eof {

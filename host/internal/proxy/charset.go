@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"mime"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -54,26 +55,36 @@ func charsetFromLabel(label string) (pageCharset, bool) {
 	return pageCharset{name: name, enc: e}, true
 }
 
+// unreadableCharset stands for a Content-Type whose parameters cannot be
+// read for certain (a quote left open, charset given twice): which
+// encoding a browser takes from it is unknown, so the page is not
+// rewritten.
+var unreadableCharset = pageCharset{name: "unreadable"}
+
 // headerCharset returns the charset parameter of a Content-Type, if it
-// names a known encoding.
+// names a known encoding. Parameters are read as MIME reads them, quoted
+// strings included (`x=";charset=utf-8"` holds no charset): a reading
+// that split at every ';' would take another charset than the browser.
 func headerCharset(contentType string) (pageCharset, bool) {
-	_, params, _ := strings.Cut(contentType, ";")
-	for params != "" {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(p, "=")
-		if strings.EqualFold(strings.TrimSpace(k), "charset") {
-			v = strings.Trim(strings.TrimSpace(v), `"`)
-			if v == "" {
-				return pageCharset{}, false
-			}
-			if strings.EqualFold(v, "utf-8") {
-				return utf8Page, true // the usual case, without a lookup
-			}
-			return charsetFromLabel(v)
-		}
+	_, params, ok := strings.Cut(contentType, ";")
+	if !ok {
+		return pageCharset{}, false
 	}
-	return pageCharset{}, false
+	if p := strings.TrimSpace(params); len(p) == len("charset=utf-8") && strings.EqualFold(p, "charset=utf-8") {
+		return utf8Page, true // the usual case, without parsing
+	}
+	_, ps, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return unreadableCharset, true
+	}
+	v, ok := ps["charset"]
+	if !ok || v == "" {
+		return pageCharset{}, false
+	}
+	if strings.EqualFold(v, "utf-8") {
+		return utf8Page, true
+	}
+	return charsetFromLabel(v)
 }
 
 // bomCharset returns the encoding a byte order mark at the start of head
@@ -99,27 +110,10 @@ func bomCharset(head []byte) (pageCharset, bool) {
 // U+FFFD).
 func (c pageCharset) rewritable() bool {
 	switch c.name {
-	case "utf-16be", "utf-16le", "iso-2022-jp", "replacement":
+	case "utf-16be", "utf-16le", "iso-2022-jp", "replacement", unreadableCharset.name:
 		return false
 	}
 	return true
-}
-
-// needsCharset reports whether some edit writes bytes that depend on the
-// page's encoding (anything but ASCII).
-func needsCharset(edits []rewrite.Edit) bool {
-	for i := range edits {
-		e := &edits[i]
-		if !isASCII(e.Content) || !isASCII([]byte(e.Value)) || !isASCII([]byte(e.Attr)) {
-			return true
-		}
-		for _, o := range e.Order {
-			if !isASCII([]byte(o)) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func isASCII(b []byte) bool {

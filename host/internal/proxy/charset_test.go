@@ -112,3 +112,36 @@ func FuzzPrescan(f *testing.F) {
 		}
 	})
 }
+
+// TestHeaderCharset: the charset of a Content-Type is read with MIME's
+// quoting, as browsers read it; one that cannot be read for certain
+// stops the rewrite.
+func TestHeaderCharset(t *testing.T) {
+	for _, c := range []struct {
+		ct         string
+		name       string // "" when the header names none
+		rewritable bool
+	}{
+		{"text/html", "", true},
+		{"text/html; charset=utf-8", "utf-8", true},
+		{"text/html;Charset=UTF-8", "utf-8", true},
+		{`text/html; charset="windows-1252"`, "windows-1252", true},
+		{"text/html; charset=ISO-8859-1; foo=bar", "windows-1252", true},
+		// A quoted parameter that holds ";charset=": not the charset.
+		{`text/html;foo=";charset=utf-8";charset=iso-2022-jp`, "iso-2022-jp", false},
+		{`text/html;foo=";charset=iso-2022-jp";charset=utf-8`, "utf-8", true},
+		// Given twice, or unreadable: which one a browser takes is unknown.
+		{"text/html; charset=utf-8; charset=iso-2022-jp", "unreadable", false},
+		{`text/html; charset="utf-8`, "unreadable", false},
+		{"text/html; charset=no-such-encoding", "", true},
+	} {
+		got, ok := headerCharset(c.ct)
+		if got.name != c.name || ok != (c.name != "") {
+			t.Errorf("headerCharset(%q) = %q, %v; want %q", c.ct, got.name, ok, c.name)
+			continue
+		}
+		if ok && got.rewritable() != c.rewritable {
+			t.Errorf("headerCharset(%q): rewritable %v, want %v", c.ct, got.rewritable(), c.rewritable)
+		}
+	}
+}

@@ -670,7 +670,7 @@ func (p *Proxy) bodyLimit(r *http.Request, reason, result string) {
 	p.cfg.Metrics.BodyLimit(p.cfg.Route, reason, result)
 	level := slog.LevelWarn
 	switch reason {
-	case reasonTooLarge, reasonCharset, reasonJSONInvalid, reasonNoTransform, reasonXHTML, reasonAttachment:
+	case reasonTooLarge, reasonCharset, reasonJSONInvalid, reasonNoTransform, reasonXHTML, reasonAttachment, reasonContentType:
 		// Ordinary pages: large ones, old encodings, text/json that is
 		// not, and the origin's wish.
 		level = slog.LevelInfo
@@ -701,6 +701,19 @@ func isHTML(ct string) bool { return strings.EqualFold(mediaType(ct), "text/html
 // error instead of the page). The rewriter follows HTML's parser, so
 // XHTML passes untouched.
 func isXHTML(ct string) bool { return strings.EqualFold(mediaType(ct), "application/xhtml+xml") }
+
+// ambiguousType reports whether browsers may read the response as
+// another type than the first its Content-Type names: when the header
+// is given twice, or lists types ("text/html, application/xhtml+xml",
+// or a comma after a quoted parameter), a browser takes the last type
+// it can parse (Fetch, "extract a MIME type"). Such a page could be run
+// as XHTML, where the rewriter's reading of it as HTML does not hold, so
+// it passes untouched. (A comma inside a quoted parameter is taken for
+// such a list too: no page needs one.)
+func ambiguousType(h http.Header) bool {
+	v := h.Values("Content-Type")
+	return len(v) > 1 || len(v) == 1 && strings.IndexByte(v[0], ',') >= 0
+}
 
 // privateCacheControl rewrites the origin's Cache-Control for a
 // personalized response: shared caches must not keep it; the browser may,

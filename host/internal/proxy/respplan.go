@@ -225,6 +225,10 @@ func planResponse(in responseInput) responsePlan {
 	pl := in.plan
 	ct := in.header.Get("Content-Type")
 	html, json := isHTML(ct), isJSON(ct)
+	ambiguous := (html || json) && ambiguousType(in.header)
+	if ambiguous {
+		html, json = false, false
+	}
 	attachment := (html || json) && isAttachment(in.header)
 	if attachment {
 		// A file the visitor saves, not a page shown: left as it is,
@@ -241,6 +245,8 @@ func planResponse(in responseInput) responsePlan {
 		rp.body = BodyJSON
 	case isXHTML(ct) && len(pl.Edits) > 0 && in.status == http.StatusOK:
 		rp.reason = reasonXHTML
+	case ambiguous && (len(pl.Edits) > 0 || len(pl.JSONEdits) > 0) && in.status == http.StatusOK:
+		rp.reason = reasonContentType
 	case attachment && (len(pl.Edits) > 0 || len(pl.JSONEdits) > 0) && in.status == http.StatusOK:
 		rp.reason = reasonAttachment
 	}

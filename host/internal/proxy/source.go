@@ -45,9 +45,12 @@ const (
 	reasonNoTransform = "no_transform"
 	reasonEncoding    = "encoding"
 	// reasonXHTML: an application/xhtml+xml page (see isXHTML);
-	// reasonAttachment: a page sent to be saved (see isAttachment).
-	reasonXHTML      = "xhtml"
-	reasonAttachment = "attachment"
+	// reasonAttachment: a page sent to be saved (see isAttachment);
+	// reasonContentType: a Content-Type browsers may read as another
+	// type (see ambiguousType).
+	reasonXHTML       = "xhtml"
+	reasonAttachment  = "attachment"
+	reasonContentType = "content_type"
 )
 
 // ratioFloor is how many decoded bytes may come out before the decode

@@ -277,3 +277,62 @@ func TestRedirectValues(t *testing.T) {
 		}
 	})
 }
+
+// TestBrowserISO2022JP: ASCII escape sequences switch a page that the
+// browser reads as ISO-2022-JP into two-byte characters, which swallow
+// the quote that closes an attribute, so that the page's next quotes
+// pair off one place later and a value becomes attributes. A page that
+// declares that encoding (in a <meta>, or in a Content-Type whose quoted
+// parameter hides another charset) passes untouched; elsewhere the
+// request's control characters, ESC among them, are dropped. Each is
+// checked in Chromium.
+func TestBrowserISO2022JP(t *testing.T) {
+	bin := chromium.Path(t)
+	const page = `<html><head>%s<title>Shop</title></head><body><img id=a alt="x"><p id=b>B</p>` +
+		`<p id=c title="y">C</p><p class="footer">end</p><script>setTimeout(function(){document.body.setAttribute('data-done','yes')},100)</script></body></html>`
+	rules := []byte(`rules:
+  - name: r
+    actions:
+      - set_attr: { select: "#a", name: alt, value: "{{ query('a') }}" }
+      - set_inner: { select: "#b", text: "{{ query('b') }}" }
+      - set_attr: { select: "#c", name: title, value: "{{ query('c') }}" }
+`)
+	query := "a=%1B$B&b=%1B(B&c=%20src=x%20onerror=" + url.QueryEscape(pwn) + "%20x="
+	for _, c := range []struct {
+		name, contentType, meta string
+		untouched               bool
+	}{
+		{"meta charset", "text/html", `<meta charset="iso-2022-jp">`, true},
+		{"a charset hidden in a quoted parameter", `text/html;foo=";charset=utf-8";charset=iso-2022-jp`, "", true},
+		{"no declaration", "text/html", "", false},
+		{"declared UTF-8", "text/html; charset=utf-8", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := fmt.Sprintf(page, c.meta)
+			origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.contentType)
+				io.WriteString(w, body)
+			})
+			e := newEnv(t, origin, rules)
+			resp, err := http.Get(e.proxy.URL + "/?" + query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if c.untouched && string(got) != body {
+				t.Errorf("the page was rewritten:\n%s", got)
+			}
+			if !c.untouched && (strings.Contains(string(got), "\x1b") || !strings.Contains(string(got), `alt="$B"`)) {
+				t.Errorf("the page holds the request's ESC, or lacks its edit:\n%q", got)
+			}
+			dom := dumpDOM(t, bin, e.proxy.URL+"/?"+query)
+			if !strings.Contains(dom, `data-done="yes"`) {
+				t.Fatalf("the page's script did not run to the end:\n%s", dom)
+			}
+			if pwned.MatchString(dom) || strings.Contains(dom, "onerror") && !strings.Contains(dom, `title=" src=x onerror=`) {
+				t.Errorf("the payload became markup:\n%s", dom)
+			}
+		})
+	}
+}

@@ -16,14 +16,35 @@ import (
 // whether a <script> or <style> runs (type, language ...), the content
 // of a <meta> that has http-equiv, from the page or from an edit, in
 // whichever order the edits come (package escape says which).
-func attrIntoCode(e *Edit, edits []Edit, m []int32, names [][]byte, tag []byte) bool {
+//
+// metaName is the value of the tag's own name attribute, for a <meta>.
+func attrIntoCode(e *Edit, edits []Edit, m []int32, names [][]byte, tag []byte, metaName string) bool {
 	if e.Op != SetAttr || !e.Interpolated {
 		return false
 	}
 	if k, _ := escape.AttrKind(e.Attr); k == escape.Code {
 		return true
 	}
-	return escape.ElementAttrCode(bstr(tag), e.Attr, func(name string) bool { return hasAttr(edits, m, names, tag, name) }) != ""
+	return escape.ElementAttrCode(bstr(tag), e.Attr,
+		func(name string) bool { return hasAttr(edits, m, names, tag, name) },
+		func(name string) string { return valueAfterEdits(edits, m, name, metaName) }) != ""
+}
+
+// valueAfterEdits is the value of the name attribute of a <meta> once the
+// edits among m apply (the first SetAttr or RemoveAttr of it decides),
+// else the tag's own, metaName (the only attribute ElementAttrCode asks
+// the value of).
+func valueAfterEdits(edits []Edit, m []int32, name, metaName string) string {
+	for _, i := range m {
+		e := &edits[i]
+		if (e.Op == SetAttr || e.Op == RemoveAttr) && strings.EqualFold(e.Attr, name) {
+			return e.Value // "" for RemoveAttr
+		}
+	}
+	if name == "name" {
+		return metaName
+	}
+	return ""
 }
 
 // hasAttr reports whether the start tag named tag, whose attributes are
@@ -100,7 +121,7 @@ type tagEdits struct {
 // write values of the request where they would be code (attrIntoCode) does
 // not apply, and a later edit of the name may win instead; it is listed
 // in refused when it would have won.
-func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte, tag []byte) bool {
+func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte, tag []byte, metaName string) bool {
 	t.ops, t.add, t.applied, t.refused, t.changed = t.ops[:0], t.add[:0], t.applied[:0], t.refused[:0], false
 	win := t.winners[:0]
 	classOps := false
@@ -115,7 +136,7 @@ func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte
 					break
 				}
 			}
-			if attrIntoCode(e, edits, m, names, tag) {
+			if attrIntoCode(e, edits, m, names, tag, metaName) {
 				if first {
 					t.refused = append(t.refused, i)
 				}

@@ -82,7 +82,7 @@ func TestTagEditsResolve(t *testing.T) {
 			}
 			var te tagEdits
 			got := ""
-			if te.resolve(tc.edits, m, names, class, []byte(tc.tag)) {
+			if te.resolve(tc.edits, m, names, class, []byte(tc.tag), "") {
 				var ops, added, applied []string
 				for _, op := range te.ops {
 					ops = append(ops, opText(op))

@@ -1000,7 +1000,13 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 			break
 		}
 	}
-	ok := t.resolve(r.edits, m, names, class, r.tagName())
+	var metaName string
+	if tn := r.tagName(); len(tn) == 4 && equalFold(tn, "meta") {
+		if j := r.findAttr("name"); j >= 0 {
+			metaName = string(r.value(j)) // a copy: class may be in the same buffer
+		}
+	}
+	ok := t.resolve(r.edits, m, names, class, r.tagName(), metaName)
 	for _, i := range t.refused {
 		r.refused[i]++
 	}

@@ -9,6 +9,9 @@ package escapetest
 // browsers accept, and Unicode that reorders or breaks lines.
 var Values = []string{
 	`"`, `'`, `<`, `>`, `&`, "`", "\x00", "\r\n", "\n", "\t",
+	// ISO-2022-JP's escape sequences: to two-byte characters, which
+	// would swallow a closing quote, and back.
+	"\x1b$B", "\x1b(B", "\x1b$B\"\x1b(B", "\x1b$@x\x1b(J",
 	`"><script>alert(1)</script>`,
 	`' onmouseover='alert(1)`,
 	`" onmouseover="alert(1)`,
