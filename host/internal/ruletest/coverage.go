@@ -15,9 +15,11 @@ type actionFate uint8
 
 const (
 	// fatePlanned: the action was in the visitor's plan (a header, a
-	// cookie, a redirect, an item to mark seen, or a page edit that no
-	// page was there to apply to).
+	// cookie, a redirect, an item to mark seen).
 	fatePlanned actionFate = iota + 1
+	// fateNoPage: a page or JSON edit in the visitor's plan, with no
+	// page to apply it to: whether it does anything is not known.
+	fateNoPage
 	// fateApplied: the action changed the test's page.
 	fateApplied
 	// fateNoElement: a page edit whose selector matched nothing on the
@@ -52,7 +54,7 @@ func (r *Result) recordActions(s *site.Site, prog *ir.Program, v *visit.Result, 
 		if ri < 0 || ai < 0 {
 			continue
 		}
-		fate := fatePlanned
+		fate := fateNoPage
 		switch {
 		case r.Rendered && r.json:
 			fate = fateOtherPage
@@ -74,7 +76,7 @@ func (r *Result) recordActions(s *site.Site, prog *ir.Program, v *visit.Result, 
 		if ri < 0 || ai < 0 {
 			continue
 		}
-		fate := fatePlanned
+		fate := fateNoPage
 		switch {
 		case r.Rendered && !r.json:
 			fate = fateOtherPage
@@ -109,13 +111,15 @@ type Coverage struct {
 
 // CoverageOf sums up what the tests of prog exercised: a rule is covered
 // when some test matches it; an action when some test applies it (a page
-// edit changes the test's page, or is planned when the test has no page;
-// a header, cookie or redirect is not overruled by an earlier rule).
+// edit changes the test's page; a header, cookie or redirect is not
+// overruled by an earlier rule). A page edit that tests only planned,
+// none of them having a page, is not applied: what it selects on a page
+// is not known.
 func CoverageOf(prog *ir.Program, results []Result) Coverage {
 	var c Coverage
 	matched := map[int]bool{}
 	best := map[[2]int]actionFate{}
-	rank := map[actionFate]int{fateApplied: 7, fatePlanned: 6, fateRefused: 5, fateTaken: 4, fateNoElement: 3, fateOtherPage: 2, fateSkipped: 1}
+	rank := map[actionFate]int{fateApplied: 8, fatePlanned: 7, fateRefused: 6, fateTaken: 5, fateNoElement: 4, fateOtherPage: 3, fateNoPage: 2, fateSkipped: 1}
 	for _, r := range results {
 		for _, ri := range r.matched {
 			matched[ri] = true
@@ -162,6 +166,8 @@ func CoverageOf(prog *ir.Program, results []Result) Coverage {
 					what = "no test's page is JSON"
 				}
 				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, what))
+			case fateNoPage:
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): planned, but no test that matched its rule had a page to apply it to (give the file pages:, or a test page:)", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
 			case fateSkipped:
 				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): an earlier rule won it in every test", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
 			default:

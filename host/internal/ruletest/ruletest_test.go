@@ -333,3 +333,31 @@ tests:
 		}
 	}
 }
+
+// TestCoverageWithoutPages: a page edit that no test had a page for is
+// not counted applied (what it selects is not known), and says why; a
+// header, which needs no page, is.
+func TestCoverageWithoutPages(t *testing.T) {
+	s, prog := load(t, `rules:
+  - name: french
+    when: geo.country == "FR"
+    actions:
+      - set_inner: { select: "#hero h1", text: Bonjour }
+      - add_class: { select: "#nope", class: x }
+      - set_header: { name: X-Lang, value: fr }
+tests:
+  - name: French
+    context: { geo.country: FR }
+    expect: { match: [french] }
+`)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ruletest.CoverageOf(prog, results)
+	all := strings.Join(c.Unapplied, "\n")
+	want := `french: set_inner "#hero h1" (rules.yaml:5): planned, but no test that matched its rule had a page to apply it to`
+	if c.ActionsApplied != 1 || len(c.Unapplied) != 2 || !strings.Contains(all, want) {
+		t.Errorf("coverage (%d of %d applied) lacks %q:\n%s", c.ActionsApplied, c.Actions, want, all)
+	}
+}
