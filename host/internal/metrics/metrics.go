@@ -22,7 +22,7 @@ const (
 	Redirected    = "redirected"     // a rule answered with a redirect
 	NoPlugin      = "no_plugin"      // no plugin loaded
 	UpstreamError = "upstream_error" // the origin failed (502/504)
-	Aborted       = "aborted"        // the transfer was cut mid-body: the visitor went away, or the origin broke off
+	Aborted       = "aborted"        // the transfer was cut mid-body (the visitor went away, or the origin broke off), or the visitor left before the origin answered
 )
 
 // Metrics holds the collectors. A nil *Metrics records nothing, so code

@@ -147,7 +147,7 @@ type Stats struct {
 	NoPlugin       atomic.Int64 // requests served with no plugin loaded
 	Rewritten      atomic.Int64 // bodies streamed through the rewriter
 	UpstreamErrors atomic.Int64 // origin failures answered with 502/504
-	Aborted        atomic.Int64 // transfers cut mid-body: the visitor went away, or the origin broke off
+	Aborted        atomic.Int64 // transfers cut mid-body (the visitor went away, or the origin broke off), and visitors who left before the origin answered
 	SeenLoads      atomic.Int64 // seen-filters loaded
 	SeenDropped    atomic.Int64 // seen-filters ignored (malformed, tampered, expired, old format)
 	SeenErrors     atomic.Int64 // seen-filters the store could not load (Redis timeouts and errors)
@@ -518,13 +518,16 @@ func failureReason(err error) string {
 // aborted: its transfer was cut. An origin that broke off is logged
 // with the request's route and path.
 func (p *Proxy) done(r *http.Request, st *state, status int, start time.Time, cut bool) {
-	if err := st.origin.err; cut || err != nil && st.outcome != metrics.UpstreamError {
+	if err := st.origin.err; (cut || err != nil && st.outcome != metrics.UpstreamError) && st.outcome != metrics.Aborted {
 		st.outcome = metrics.Aborted
 		p.stats.Aborted.Add(1)
 		if err != nil && r.Context().Err() == nil {
 			p.log.WarnContext(r.Context(), "the origin broke off the response body; the transfer to the visitor is cut",
 				"route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
 		}
+	}
+	if status == 0 && st.outcome == metrics.Aborted {
+		status = 499 // no status was sent: the visitor left first, logged as nginx does
 	}
 	d := time.Since(start)
 	p.cfg.Metrics.Request(p.cfg.Route, st.outcome, d)
@@ -673,6 +676,18 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if st != nil && st.resend {
 		return // ServeHTTP asks the origin again
 	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The visitor went away before the origin answered: nobody reads
+		// a response, and the origin did nothing wrong. Counted as
+		// aborted, not as an origin failure (which pages whoever
+		// watches the origin's health).
+		if st != nil {
+			st.outcome = metrics.Aborted
+		}
+		p.stats.Aborted.Add(1)
+		p.log.Debug("the visitor left before the origin answered", "route", p.cfg.Route, "path", r.URL.Path)
+		return
+	}
 	p.stats.UpstreamErrors.Add(1)
 	if st != nil {
 		st.outcome = metrics.UpstreamError
@@ -681,10 +696,6 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		status = http.StatusGatewayTimeout
-	}
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		// The visitor went away; nobody reads this response.
-		status = 499
 	}
 	if errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errTooLarge) || errors.Is(err, errRewriteFailed) {
 		// The response could neither be rewritten nor sent as the origin
@@ -696,9 +707,6 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	p.log.Warn("origin request failed", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
-	if status == 499 {
-		return
-	}
 	p.cfg.Metrics.Upstream(p.cfg.Route, status)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -288,6 +288,33 @@ func TestOriginDownIs502(t *testing.T) {
 	}
 }
 
+// TestVisitorLeavesBeforeTheOrigin: a visitor who gives up while the
+// origin is still thinking is an aborted request, not an origin failure.
+func TestVisitorLeavesBeforeTheOrigin(t *testing.T) {
+	release := make(chan struct{})
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}), demo.Rules())
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.proxy.URL+"/", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("status %d, want the client to give up", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.p.Stats().Aborted.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if a, u := e.p.Stats().Aborted.Load(), e.p.Stats().UpstreamErrors.Load(); a != 1 || u != 0 {
+		t.Errorf("aborted %d, upstream errors %d; want 1 and 0", a, u)
+	}
+}
+
 // TestTrappingPluginFailsOpen: a plugin that traps on every decision must
 // never cost the visitor the page.
 func TestTrappingPluginFailsOpen(t *testing.T) {
