@@ -104,6 +104,8 @@ type pageRewriter interface {
 	// RefusedTotal counts the elements where an edit would have
 	// written values of the request as code (Edit.Interpolated).
 	RefusedTotal() int
+	// Overflowed reports whether rewriting stopped at the memory bound.
+	Overflowed() bool
 }
 
 // Sizes of the body path. A rewritten body of unknown length goes out in
@@ -212,6 +214,11 @@ func (b *rewritingBody) step() {
 		t := time.Now()
 		if b.rw != nil {
 			b.rw.Close()
+			if b.rw.Overflowed() {
+				// A list too long to hold: its edits, and those after it,
+				// were not applied. Counted, so that it is not silent.
+				b.limit(reasonRewriteBuffer, "stopped")
+			}
 			b.mapped()
 		}
 		if b.enc != nil {

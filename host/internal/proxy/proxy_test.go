@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -572,5 +573,34 @@ func TestRefusedAndLoopsByRoute(t *testing.T) {
 	}
 	if got := routeCounter(t, m, "bespoke_refused_values_total", "shop"); got != 1 {
 		t.Errorf("bespoke_refused_values_total{route=shop} = %v, want 1", got)
+	}
+}
+
+// TestListPastTheRewriteBuffer: a list longer than the rewrite's memory
+// bound cannot be held whole, so its limit is not applied; that is
+// counted (rewrite_buffer), not silent, and the edits before the list
+// stay.
+func TestListPastTheRewriteBuffer(t *testing.T) {
+	var page strings.Builder
+	page.WriteString(`<html><body><p id="announce">old</p><ul>`)
+	for i := range 3000 {
+		fmt.Fprintf(&page, `<li class="card" data-id="%d">item %d</li>`, i, i)
+	}
+	page.WriteString(`</ul></body></html>`)
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page.String())
+	}), []byte(`rules:
+  - name: r
+    actions:
+      - set_inner: { select: "#announce", text: new }
+      - limit: { select: "li.card", n: 5 }
+`), func(c *proxy.Config) { c.RewriteBuffer = 32 << 10 })
+	r := e.get(t, "/")
+	if !strings.Contains(r.body, `<p id="announce">new</p>`) || strings.Count(r.body, `<li class="card"`) != 3000 {
+		t.Errorf("want the edit before the list, and the list whole: %d items", strings.Count(r.body, `<li class="card"`))
+	}
+	if n := e.p.Stats().Limited.Load(); n != 1 {
+		t.Errorf("%d bodies counted as limited, want 1", n)
 	}
 }

@@ -675,7 +675,18 @@ func (p *Proxy) bodyLimit(r *http.Request, reason, result string) {
 		// not, and the origin's wish.
 		level = slog.LevelInfo
 	}
-	p.log.Log(r.Context(), level, "response body not rewritten", "route", p.cfg.Route, "path", r.URL.Path, "reason", reason, "result", result)
+	msg := "response body not rewritten"
+	switch result {
+	case "stopped":
+		msg = "response body rewritten only in part: the rest went as the origin sent it"
+	case "cut":
+		msg = "response body cut"
+	}
+	args := []any{"route", p.cfg.Route, "path", r.URL.Path, "reason", reason, "result", result}
+	if reason == reasonRewriteBuffer {
+		args = append(args, "hint", "a list that hide_seen, limit or reorder edits is held whole: raise limits.rewrite_buffer above its size, or edit a shorter list")
+	}
+	p.log.Log(r.Context(), level, msg, args...)
 }
 
 // mediaType is the type/subtype of a Content-Type, as written (compare it

@@ -35,6 +35,10 @@ const (
 	reasonJSONDepth   = "json_depth"
 	reasonJSONInvalid = "json_invalid"
 	reasonCharset     = "charset"
+	// reasonRewriteBuffer: the rewriter stopped at its memory bound
+	// (limits.rewrite_buffer), most often on a list hide_seen, limit or
+	// reorder held whole.
+	reasonRewriteBuffer = "rewrite_buffer"
 	// reasonRewriteFailed: the rewriter failed on the page (see
 	// failure.go), or did recently.
 	reasonRewriteFailed = "rewrite_failed"

@@ -361,8 +361,9 @@ type sink struct {
 	err error
 
 	// stopped: rewriting has given up (or there is nothing to do) and the
-	// rest is copied through.
-	stopped bool
+	// rest is copied through. overflowed: it gave up at the memory or
+	// depth bound (see Overflowed).
+	stopped, overflowed bool
 	// holding: what follows </body> is held, in afterBody (see
 	// holdAfterBody).
 	holding bool
@@ -494,7 +495,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 		r.max = DefaultMaxBuffer
 	}
 	r.err = nil
-	r.stopped = false
+	r.stopped, r.overflowed = false, false
 	r.applied = resize(r.applied, len(edits))
 	r.refused = resize(r.refused, len(edits))
 	r.src, r.mark, r.pending, r.finding = nil, 0, r.pending[:0], false
@@ -658,7 +659,7 @@ func (r *Rewriter) Write(p []byte) (int, error) {
 				r.pending = append(r.pending, p...)
 				p = nil
 				if r.held() > r.max {
-					r.stop()
+					r.overflow()
 					r.raw(r.pending)
 					r.pending, r.finding = r.pending[:0], false
 				}
@@ -765,7 +766,7 @@ func (r *Rewriter) run(src []byte, final bool) {
 	}
 	r.src = nil
 	if r.held() > r.max {
-		r.stop()
+		r.overflow()
 		r.raw(r.pending)
 		r.pending, r.finding = r.pending[:0], false
 		return
@@ -810,7 +811,7 @@ func (r *Rewriter) out(b []byte) {
 	case len(r.regions) > 0:
 		r.hold(b)
 		if r.held() > r.max {
-			r.stop()
+			r.overflow()
 		}
 	default:
 		r.raw(b)
@@ -887,6 +888,21 @@ func (r *Rewriter) put(i int32) {
 
 // stop gives up rewriting: the output held for list edits is written as it
 // is, and the rest of the page is copied through.
+// overflow is stop at the memory or depth bound.
+func (r *Rewriter) overflow() {
+	if !r.stopped {
+		r.overflowed = true
+	}
+	r.stop()
+}
+
+// Overflowed reports whether the rewrite gave up at its memory bound
+// (Options.MaxBuffer: a list whose items hide_seen, limit or reorder
+// hold, a tag or an element stack that large) or its depth bound: the
+// edits made before stay, those of a list under way and after were not
+// applied, and the rest of the page was copied through.
+func (r *Rewriter) Overflowed() bool { return r.overflowed }
+
 func (r *Rewriter) stop() {
 	if r.stopped {
 		return

@@ -481,6 +481,17 @@ func (s *Splicer) RefusedTotal() int {
 	return s.sink.RefusedTotal()
 }
 
+// Overflowed is Rewriter.Overflowed.
+func (s *Splicer) Overflowed() bool {
+	switch {
+	case s.full != nil:
+		return s.full.Overflowed()
+	case s.direct:
+		return false
+	}
+	return s.sink.Overflowed()
+}
+
 // Release returns s's buffers to a pool. s must not be used after.
 func (s *Splicer) Release() {
 	if s.sink != nil {

@@ -1316,7 +1316,7 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 		r.bits = append(r.bits, 0)
 	}
 	if n >= maxDepth || n*entrySize > r.max/2 && r.held() > r.max {
-		r.stop()
+		r.overflow()
 	}
 	if r.stopped {
 		return
