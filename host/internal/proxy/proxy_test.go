@@ -604,3 +604,24 @@ func TestListPastTheRewriteBuffer(t *testing.T) {
 		t.Errorf("%d bodies counted as limited, want 1", n)
 	}
 }
+
+// TestOriginRedirectStaysOnTheProxy: the origin, asked with its own
+// Host, redirects to an absolute URL on itself; the visitor is sent to
+// the same path on the proxy, and never sees the origin's address. A
+// redirect elsewhere is left as it is.
+func TestOriginRedirectStaysOnTheProxy(t *testing.T) {
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/old":
+			http.Redirect(w, r, "http://"+r.Host+"/new?x=1", http.StatusMovedPermanently)
+		case "/away":
+			http.Redirect(w, r, "https://elsewhere.example/", http.StatusFound)
+		}
+	}), demo.Rules())
+	if r := e.get(t, "/old"); r.StatusCode != 301 || r.Header.Get("Location") != "/new?x=1" {
+		t.Errorf("status %d, Location %q; want 301 to /new?x=1", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := e.get(t, "/away"); r.Header.Get("Location") != "https://elsewhere.example/" {
+		t.Errorf("Location %q", r.Header.Get("Location"))
+	}
+}

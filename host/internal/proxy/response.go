@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,11 @@ import (
 // the final plan calls for and saves the seen-filter when the plan says.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	resp.Header.Set("Via", appendVia(resp.Header.Values("Via"), resp.ProtoMajor, resp.ProtoMinor, p.fwd.via))
+	if loc := resp.Header.Get("Location"); loc != "" && !p.cfg.PreserveHost {
+		if rel, ok := originRelative(loc, p.cfg.Origin); ok {
+			resp.Header.Set("Location", rel)
+		}
+	}
 	st, _ := resp.Request.Context().Value(stateKey{}).(*state)
 	if st != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 		// Whatever reads the body reads it through st.origin, which keeps
@@ -712,6 +718,60 @@ func isHTML(ct string) bool { return strings.EqualFold(mediaType(ct), "text/html
 // error instead of the page). The rewriter follows HTML's parser, so
 // XHTML passes untouched.
 func isXHTML(ct string) bool { return strings.EqualFold(mediaType(ct), "application/xhtml+xml") }
+
+// originRelative returns the Location an origin sent, when it is an
+// absolute URL on the origin itself (its scheme and host, under its
+// path), as a path on the proxy's own site, as nginx's proxy_redirect
+// default does: the origin was asked with its own Host, and builds
+// absolute URLs with it, which would send visitors around the proxy (or
+// nowhere, to a private address) and show them the origin's address.
+// ok is false for any other Location, which stays as it is.
+func originRelative(loc string, origin *url.URL) (string, bool) {
+	if origin == nil || !strings.HasPrefix(loc, "http") {
+		return "", false
+	}
+	u, err := url.Parse(loc)
+	if err != nil || !strings.EqualFold(u.Scheme, origin.Scheme) || u.User != nil || !sameHost(u, origin) {
+		return "", false
+	}
+	path := u.EscapedPath()
+	if base := strings.TrimSuffix(origin.EscapedPath(), "/"); base != "" {
+		rest, ok := strings.CutPrefix(path, base)
+		if !ok || rest != "" && rest[0] != '/' {
+			return "", false // outside what the proxy serves of the origin
+		}
+		path = rest
+	}
+	if path == "" {
+		path = "/"
+	}
+	if strings.HasPrefix(path, "//") || strings.HasPrefix(path, "/\\") {
+		return "", false // would read as another host
+	}
+	out := path
+	if u.RawQuery != "" || u.ForceQuery {
+		out += "?" + u.RawQuery
+	}
+	if u.Fragment != "" {
+		out += "#" + u.EscapedFragment()
+	}
+	return out, true
+}
+
+// sameHost reports whether u and origin name the same host and port,
+// the scheme's default port written or not.
+func sameHost(u, origin *url.URL) bool {
+	port := func(x *url.URL) string {
+		if p := x.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(x.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(u.Hostname(), origin.Hostname()) && port(u) == port(origin)
+}
 
 // ambiguousType reports whether browsers may read the response as
 // another type than the first its Content-Type names: when the header
