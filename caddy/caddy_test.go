@@ -215,7 +215,7 @@ http://%s {
 	// The new config has a registry of its own, and bespoke's metrics in it.
 	checkMetrics(t, admin, `bespoke_requests_total{outcome="personalized",route="shop"} 1`,
 		`bespoke_reloads_total{result="ok",route="shop"} 1`)
-	if err := os.WriteFile(rulesFile, []byte("version: 1\nrules: [{name: x, when: nope, actions: []}]\n"), 0o644); err != nil {
+	if err := os.WriteFile(rulesFile, []byte("version: 1\nrules: [{name: x, when: nope, actions: [{remove: \"#x\"}]}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := load(t, caddyfileSrc); err == nil || !strings.Contains(err.Error(), "nope") {

@@ -97,7 +97,7 @@ func ExampleNew_errors() {
 	for _, cfg := range []host.Config{
 		{},
 		{Origin: "localhost:8080"},
-		{Origin: "http://127.0.0.1:8080", Rules: []byte("version: 1\nrules: [{name: x, when: geo.country == 3, actions: []}]\n"), RulesName: "site.yaml"},
+		{Origin: "http://127.0.0.1:8080", Rules: []byte("version: 1\nrules: [{name: x, when: geo.country == 3, actions: [{remove: \"#x\"}]}]\n"), RulesName: "site.yaml"},
 		{Origin: "http://127.0.0.1:8080", Seen: "memcached://x"},
 	} {
 		cfg.Logger = slog.New(slog.DiscardHandler)

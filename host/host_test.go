@@ -153,7 +153,7 @@ rules:
 	if _, body = get("/"); !strings.Contains(body, "Hello again") {
 		t.Fatalf("after reload: %s", body)
 	}
-	if err := os.WriteFile(file, []byte("version: 1\nrules: [{name: x, when: nope, actions: []}]\n"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte("version: 1\nrules: [{name: x, when: nope, actions: [{remove: \"#x\"}]}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "nope") {

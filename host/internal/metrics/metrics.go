@@ -161,6 +161,32 @@ func (m *Metrics) forget(owner string) {
 	}
 }
 
+// LimitLabel is a reason and a result of bespoke_body_limits_total.
+type LimitLabel struct{ Reason, Result string }
+
+// Route makes the series of route's failure counters, at zero, before
+// their first event: a dashboard then shows 0, not "no data", and an
+// alert on a rate or on absent() works from the start. The counters are
+// the plugin's failures (each reason), the origin's (502, 504), the
+// values refused, the redirect loops, the seen items not recorded, and
+// the body limits given.
+func (m *Metrics) Route(route string, limits []LimitLabel) {
+	if m == nil {
+		return
+	}
+	for _, reason := range []string{"trap", "timeout", "busy", "error", "panic"} {
+		m.pluginFailures.WithLabelValues(route, reason)
+	}
+	m.upstream.WithLabelValues(route, "502")
+	m.upstream.WithLabelValues(route, "504")
+	m.refused.WithLabelValues(route)
+	m.loops.WithLabelValues(route)
+	m.seenUnrecorded.WithLabelValues(route)
+	for _, l := range limits {
+		m.bodyLimits.WithLabelValues(route, l.Reason, l.Result)
+	}
+}
+
 // Request records one served request.
 func (m *Metrics) Request(route, outcome string, d time.Duration) {
 	if m == nil {
@@ -206,8 +232,8 @@ func (m *Metrics) Rewrite(route, kind string, bytes int64, d time.Duration) {
 	m.rewriteSeconds.WithLabelValues(route, kind).Observe(d.Seconds())
 }
 
-// PluginFailure records a failed decision: "trap", "timeout", "error" or
-// "panic".
+// PluginFailure records a failed decision: "trap", "timeout", "busy",
+// "error" or "panic".
 func (m *Metrics) PluginFailure(route, reason string) {
 	if m == nil {
 		return

@@ -132,3 +132,32 @@ func TestBuildInfo(t *testing.T) {
 	}
 	t.Fatal("no bespoke_build_info")
 }
+
+// TestRouteSeriesAtZero: a route's failure counters exist, at zero,
+// before their first event.
+func TestRouteSeriesAtZero(t *testing.T) {
+	m := New()
+	m.Route("shop", []LimitLabel{{Reason: "too_large", Result: "stopped"}})
+	for _, c := range []struct {
+		name, second string
+		series       int
+	}{
+		{"bespoke_plugin_failures_total", "busy", 5},
+		{"bespoke_upstream_errors_total", "502", 2},
+		{"bespoke_refused_values_total", "", 1},
+		{"bespoke_redirect_loops_total", "", 1},
+		{"bespoke_seen_unrecorded_items_total", "", 1},
+	} {
+		if v, n := value(t, m, c.name, "shop", c.second); v != 0 || n != c.series {
+			t.Errorf("%s: %d series (value %v), want %d at zero", c.name, n, v, c.series)
+		}
+	}
+	fams, _ := m.Registry.Gather()
+	found := false
+	for _, f := range fams {
+		found = found || f.GetName() == "bespoke_body_limits_total" && len(f.GetMetric()) == 1
+	}
+	if !found {
+		t.Error("no bespoke_body_limits_total series")
+	}
+}

@@ -188,6 +188,10 @@ func New(cfg Config) *Proxy {
 		cfg.Transport = upstream.New(NewTransport())
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
+	cfg.Metrics.Route(cfg.Route, []metrics.LimitLabel{
+		{Reason: reasonTooLarge, Result: "stopped"}, {Reason: reasonRewriteBuffer, Result: "stopped"},
+		{Reason: reasonCharset, Result: "untouched"}, {Reason: reasonRewriteFailed, Result: "cut"},
+	})
 	if u, ok := cfg.Transport.(*upstream.Transport); ok {
 		cfg.Metrics.OriginPool(cfg.Route, func() metrics.OriginPoolStats {
 			s := u.Stats()
