@@ -499,3 +499,24 @@ func TestExplainAndPreviewAgreeOnANewVisitor(t *testing.T) {
 		t.Errorf("the preview's new visitor is %q, explain's %q", st.Visitor, ex.Visitor)
 	}
 }
+
+// TestExplainHTMLReadsPages: explain --html rewrites the page for --url
+// from the rule file's pages:, as test and preview do, whether the
+// directory is written relative to the file or absolute.
+func TestExplainHTMLReadsPages(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "site", "shoes"), 0o755)
+	os.WriteFile(filepath.Join(dir, "site", "shoes", "index.html"), []byte(`<h1 id="t">MY OWN SITE</h1>`), 0o644)
+	for _, pages := range []string{"site", filepath.Join(dir, "site")} {
+		rules := filepath.Join(dir, "rules.yaml")
+		os.WriteFile(rules, []byte("pages: "+pages+"\nrules:\n  - name: r\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n"), 0o644)
+		code, out, errOut := bespoke("explain", "--rules", rules, "--url", "/shoes/", "--html")
+		if code != 0 || !strings.Contains(out, `<h1 id="t">Bonjour</h1>`) {
+			t.Errorf("pages: %s: exit %d %s\n%s", pages, code, errOut, out)
+		}
+		code, _, errOut = bespoke("explain", "--rules", rules, "--url", "/nowhere", "--html")
+		if code == 0 || !strings.Contains(errOut, "no page for /nowhere in "+filepath.Join(dir, "site")) {
+			t.Errorf("pages: %s, a page it lacks: exit %d %s", pages, code, errOut)
+		}
+	}
+}

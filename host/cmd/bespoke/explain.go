@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -101,7 +103,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	at := fs.String("at", "", "the request `time`, RFC 3339 (default: now), for schedules and visitor.hour")
 	visitor := fs.String("visitor", "", "the visitor `id`, a returning visitor (default: a new visitor, the same on every run)")
 	showHTML := fs.Bool("html", false, "print the page (or JSON) as this visitor gets it")
-	page := fs.String("page", "", "with --html: the page `file` to rewrite, HTML or .json (default: the demo site's page for --url)")
+	page := fs.String("page", "", "with --html: the page `file` to rewrite, HTML or .json (default: the page for --url in the rule file's pages:, else the demo site's)")
 	origin := fs.String("origin", "", "with --html: fetch the page from this origin `URL`")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	if _, err := parseInterspersed(fs, args); err != nil {
@@ -207,6 +209,13 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 			return usagef("--origin %q: %v", *origin, perr)
 		}
 		pg, err = v.Fetch(ctx, nil, u)
+	case l.prog != nil && l.prog.Pages != "":
+		// The rule file's own saved pages, as test and preview use them.
+		dir := ir.FromFile(filepath.Dir(*rulesFile), l.prog.Pages)
+		pg, err = visit.PageFromFS(os.DirFS(dir), *target)
+		if err != nil {
+			err = fmt.Errorf("no page for %s in %s (the rule file's pages:): give --page FILE or --origin URL", *target, dir)
+		}
 	default:
 		pg, err = visit.PageFromFS(demo.Site(), *target)
 		if err != nil {
