@@ -249,8 +249,9 @@ type Edit struct {
 // buffers): one that keeps an id keeps a copy (strings.Clone).
 type SeenSet interface {
 	// Recency reports whether and how recently the visitor was shown the
-	// item: 0 for never, higher for more recently. Items of equal
-	// recency are equally recent as far as the set knows.
+	// item: 0 for never, higher for more recently (or, in the same span,
+	// more often). Items of equal recency are equally recent as far as
+	// the set knows.
 	Recency(id string) int
 	// Shown is called for every item a HideSeen edit let through and
 	// records (see Edit.MarkFirst), so that the caller can mark it seen.

@@ -694,3 +694,39 @@ func TestSeenRedisOutage(t *testing.T) {
 		t.Errorf("no reconnect counted:\n%s", grep(m, "bespoke_seen_redis"))
 	}
 }
+
+// TestFreshFirstKeepsTurning: demote then limit shows each visit the
+// items shown longest ago, round after round: within the seen-filter's
+// current generation, an item shown fewer times comes first (before,
+// once every item had been shown, every visit showed the first ones).
+func TestFreshFirstKeepsTurning(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<ul class="cards">`)
+		for _, id := range "ABCDEFGHI" {
+			fmt.Fprintf(w, `<li data-item-id="%c">%c</li>`, id, id)
+		}
+		io.WriteString(w, `</ul>`)
+	}))
+	t.Cleanup(origin.Close)
+	r := start(t, seenConfig(t, origin.URL, `rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul.cards > li", id: "@data-item-id", demote: true }
+      - limit: { select: "ul.cards > li", n: 3 }
+`))
+	v := newVisitor(t)
+	items := regexp.MustCompile(`data-item-id="(.)"`)
+	var got []string
+	for range 9 {
+		var shown string
+		for _, m := range items.FindAllStringSubmatch(string(v.get(r.url+"/").body), -1) {
+			shown += m[1]
+		}
+		got = append(got, shown)
+	}
+	want := []string{"ABC", "DEF", "GHI", "ABC", "DEF", "GHI", "ABC", "DEF", "GHI"}
+	if !slices.Equal(got, want) {
+		t.Errorf("visits showed %v, want %v", got, want)
+	}
+}
