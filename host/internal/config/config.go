@@ -494,14 +494,20 @@ func ParseDuration(s string) (time.Duration, error) {
 	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
 		if n, ok := strings.CutSuffix(s, u.suffix); ok {
 			v, err := strconv.ParseFloat(n, 64)
-			if err != nil || v < 0 {
-				return 0, fmt.Errorf("%q is not a duration", s)
+			if err == nil && v < 0 {
+				return 0, fmt.Errorf("%q: a duration cannot be negative", s)
+			}
+			if err != nil {
+				return 0, fmt.Errorf("%q is not a duration (write 250ms, 30s, 12h or 7d)", s)
 			}
 			return time.Duration(v * float64(u.unit)), nil
 		}
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
+	if err == nil && d < 0 {
+		return 0, fmt.Errorf("%q: a duration cannot be negative", s)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a duration (write 250ms, 30s, 12h or 7d)", s)
 	}
 	return d, nil

@@ -83,6 +83,14 @@ func TestParseDurationAndSize(t *testing.T) {
 			t.Errorf("%s = %v, %v", s, got, err)
 		}
 	}
+	for s, want := range map[string]string{
+		"-1s": `"-1s": a duration cannot be negative`, "-2d": `"-2d": a duration cannot be negative`,
+		"soon": `"soon" is not a duration (write 250ms, 30s, 12h or 7d)`, "xd": `"xd" is not a duration (write 250ms, 30s, 12h or 7d)`,
+	} {
+		if _, err := ParseDuration(s); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", s, err, want)
+		}
+	}
 	for s, want := range map[string]int64{"512": 512, "64KiB": 64 << 10, "8MiB": 8 << 20, "1 GB": 1 << 30} {
 		if got, err := ParseSize(s); err != nil || got != want {
 			t.Errorf("%s = %v, %v", s, got, err)
