@@ -715,6 +715,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return // no body: the access log counts none
+	}
 	if status == http.StatusGatewayTimeout {
 		w.Write([]byte("504 Gateway Timeout: the origin did not answer in time\n"))
 	} else {
