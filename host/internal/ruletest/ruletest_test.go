@@ -361,3 +361,33 @@ tests:
 		t.Errorf("coverage (%d of %d applied) lacks %q:\n%s", c.ActionsApplied, c.Actions, want, all)
 	}
 }
+
+// TestCookieExpectationDecoded: a test expects a cookie's value as
+// written, or as cookie() reads it back: set_cookie percent-encodes the
+// space the query had.
+func TestCookieExpectationDecoded(t *testing.T) {
+	s, prog := load(t, `rules:
+  - name: campaign
+    actions:
+      - set_cookie: { name: campaign, value: "{{ query('utm_campaign') }}" }
+tests:
+  - name: decoded
+    request: { url: "/?utm_campaign=winter%20sale" }
+    expect: { cookies: { campaign: "winter sale" } }
+  - name: as sent
+    request: { url: "/?utm_campaign=winter%20sale" }
+    expect: { cookies: { campaign: "winter%20sale" } }
+  - name: another value
+    request: { url: "/?utm_campaign=winter%20sale" }
+    expect: { cookies: { campaign: "summer sale" } }
+`)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 3 || !results[0].Passed() || !results[1].Passed() || results[2].Passed() {
+		for _, r := range results {
+			t.Errorf("%s: passed %v %v", r.Test.Name, r.Passed(), r.Failures)
+		}
+	}
+}
