@@ -534,7 +534,7 @@ func (c *checker) equal(e *syntax.Compare, a plugin.Attr, slot int, y syntax.Exp
 		}
 		return &ir.NumCmp{Pos: e.OpPos, Slot: slot, Op: ir.EQ, Value: y.Value}
 	case *syntax.Ident:
-		c.unquoted(e, y)
+		c.unquoted(e, a, y)
 		return bad(e)
 	case *syntax.BoolLit:
 		if a.Type == plugin.Any {
@@ -561,7 +561,9 @@ func (c *checker) equal(e *syntax.Compare, a plugin.Attr, slot int, y syntax.Exp
 }
 
 // unquoted reports a bare word where a text was meant: geo.country == FR.
-func (c *checker) unquoted(e *syntax.Compare, y *syntax.Ident) {
+// The hint quotes the value a compares with as it should be written (UK
+// quoted would be refused in turn: "GB").
+func (c *checker) unquoted(e *syntax.Compare, a plugin.Attr, y *syntax.Ident) {
 	if _, isSeg := c.segIndex[y.Name]; isSeg {
 		c.errorf(y.NamePos, "%s is a segment, a condition on its own: it cannot be compared", y.Name).
 			WithHint("combine it with and: %s %s ... and %s", e.X, e.Op, y.Name)
@@ -571,10 +573,11 @@ func (c *checker) unquoted(e *syntax.Compare, y *syntax.Ident) {
 		return
 	}
 	e2 := c.errorf(y.NamePos, "%s is not quoted, so it reads as the name of an attribute or segment, and none is named so", y.Name).WithCode("unquoted")
+	v := meantText(a, y.Name)
 	if e.Op == "in" || e.Op == "not in" {
-		e2.WithHint("texts are quoted: %q", y.Name)
+		e2.WithHint("texts are quoted: %q", v)
 	} else {
-		e2.WithHint("texts are quoted: %s %s %q", e.X, e.Op, y.Name)
+		e2.WithHint("texts are quoted: %s %s %q", e.X, e.Op, v)
 	}
 }
 
@@ -649,7 +652,7 @@ func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListL
 			}
 			nums = append(nums, &ir.NumCmp{Pos: el.ValuePos, Slot: slot, Op: ir.EQ, Value: el.Value})
 		case *syntax.Ident:
-			c.unquoted(e, el)
+			c.unquoted(e, a, el)
 		default:
 			c.errorf(el.Pos(), "list items must be quoted texts or numbers; found %s", el)
 		}

@@ -47,12 +47,13 @@ func (c *checker) tests() {
 		}
 		return i, true
 	}
-	names := map[string]bool{}
+	names := map[string]int{} // the line of each name's first test
 	for _, t := range c.file.Tests {
-		if names[t.Name] && t.Name != "" {
-			c.errorf(t.Pos, "a test named %q already exists", t.Name)
+		if line, dup := names[t.Name]; dup && t.Name != "" {
+			c.errorf(t.Pos, "a test named %q already exists at line %d", t.Name, line).WithHint("test names must be unique: bespoke test reports by name")
+		} else {
+			names[t.Name] = t.Pos.Line
 		}
-		names[t.Name] = true
 		out := &ir.Test{Name: t.Name, Pos: t.Pos, Values: map[string]string{}}
 		var nowPos *diag.Pos
 		for _, cv := range t.Context {

@@ -111,6 +111,30 @@ func (c *checker) country(v, code string, pos diag.Pos) *diag.Error {
 	return e
 }
 
+// meantText is the text a bare word compared with a most likely means,
+// as it must be written: a country's code for a name or an alias (UK:
+// GB), a value of a's list in its case, or the word itself.
+func meantText(a plugin.Attr, word string) string {
+	folded := a.Fold.Apply(word)
+	switch {
+	case a.Name == "geo.country":
+		if _, ok := countryNames[folded]; ok {
+			return folded
+		}
+		if meant := meantCountry(folded); meant != "" {
+			return meant
+		}
+	case a.Values != nil:
+		if slices.Contains(a.Values, folded) {
+			return folded
+		}
+		if meant := valueAliases[a.Name][strings.ToLower(word)]; meant != "" {
+			return meant
+		}
+	}
+	return word
+}
+
 // meantCountry returns the country code an upper-cased text that is not
 // one most likely means (UK: GB, FRA: FR, FRANCE: FR), or "".
 func meantCountry(code string) string {
