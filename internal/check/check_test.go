@@ -251,3 +251,35 @@ func TestCountryHeaderWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestClockTestsWarned: a test without a time that expects a rule which
+// reads the clock to match, or not, is warned of; one with a time, or
+// that sets what the rule reads, is not.
+func TestClockTestsWarned(t *testing.T) {
+	src := `rules:
+  - name: weekend
+    when: visitor.weekday in ["saturday", "sunday"]
+    actions: [remove: x]
+tests:
+  - name: no time
+    expect: { match: [weekend] }
+  - name: a time
+    request: { at: "2026-01-10T10:00:00+01:00" }
+    expect: { match: [weekend] }
+  - name: the day set
+    context: { visitor.weekday: saturday }
+    expect: { match: [weekend] }
+`
+	f, err := syntax.Parse("r.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list := check.Run(f)
+	var warned []string
+	for _, d := range list {
+		warned = append(warned, d.Error())
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], `r.yaml:6:5: warning: test "no time" gives no time, and rule "weekend" reads visitor.weekday`) {
+		t.Errorf("warnings %q", warned)
+	}
+}

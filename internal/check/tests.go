@@ -122,8 +122,77 @@ func (c *checker) tests() {
 		if len(t.Match)+len(t.NoMatch) == 0 && out.Expect.Empty() && len(t.Expect.Variants) == 0 && !t.Incomplete {
 			c.errorf(t.Pos, "test %q expects nothing", t.Name).WithHint("add expect: { match: [rule], no_match: [rule] }, or what the page must show (expect: { page: ... })")
 		}
+		if timed := nowPos != nil || t.Request != nil && t.Request.At != nil; !timed && !t.Incomplete {
+			// The rules the test says match or not (a page's text may
+			// come from any rule: warning of each would be noise).
+			c.clockTest(t, out, append(slices.Clone(out.Match), out.NoMatch...))
+		}
 		c.prog.Tests = append(c.prog.Tests, out)
 	}
+}
+
+// clockAttrs are the attributes that read the time of the request.
+var clockAttrs = []string{"now", "visitor.hour", "visitor.weekday"}
+
+// clockTest warns of a test that gives no time, when one of rules (by
+// index), which it expects to match or not, reads the clock, and the test does not set what it reads: it
+// passes or fails by the day and hour it runs (a weekend rule's test
+// fails on weekdays).
+func (c *checker) clockTest(t *syntax.Test, out *ir.Test, rules []int) {
+	for _, i := range rules {
+		slot := c.clockSlot(c.prog.Rules[i].Cond, 0)
+		if slot < 0 {
+			continue
+		}
+		if _, set := out.Values[c.prog.Slots[slot].Key()]; set {
+			continue
+		}
+		c.warnf(t.Pos, "test %q gives no time, and rule %q reads %s: it passes or fails by when it runs", t.Name, c.prog.Rules[i].Name, c.prog.Slots[slot].Attr).
+			WithHint("give the test a time: request: { at: \"2026-01-10T10:00:00+01:00\" }, or set %s in its context", c.prog.Slots[slot].Attr)
+		return
+	}
+}
+
+// clockSlot returns the first slot of a clock attribute n reads (through
+// segments too), or -1.
+func (c *checker) clockSlot(n ir.Node, depth int) int {
+	slot := -1
+	switch x := n.(type) {
+	case *ir.And:
+		for _, y := range x.X {
+			if s := c.clockSlot(y, depth); s >= 0 {
+				return s
+			}
+		}
+	case *ir.Or:
+		for _, y := range x.X {
+			if s := c.clockSlot(y, depth); s >= 0 {
+				return s
+			}
+		}
+	case *ir.Not:
+		return c.clockSlot(x.X, depth)
+	case *ir.SegmentRef:
+		if depth < 32 && x.Index < len(c.prog.Segments) {
+			return c.clockSlot(c.prog.Segments[x.Index].Cond, depth+1)
+		}
+	case *ir.Exists:
+		slot = x.Slot
+	case *ir.Truthy:
+		slot = x.Slot
+	case *ir.SymIn:
+		slot = x.Slot
+	case *ir.StrTest:
+		slot = x.Slot
+	case *ir.NumCmp:
+		slot = x.Slot
+	case *ir.Match:
+		slot = x.Slot
+	}
+	if slot >= 0 && slot < len(c.prog.Slots) && slices.Contains(clockAttrs, c.prog.Slots[slot].Attr) {
+		return slot
+	}
+	return -1
 }
 
 // contextValue reads one attribute of a test's context into out. It
