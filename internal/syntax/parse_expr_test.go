@@ -127,7 +127,28 @@ func TestParseTemplate(t *testing.T) {
 	if p := tpl.Parts[1]; p.Default != "friend" || p.Value.String() != "geo.city" {
 		t.Errorf("interpolation = %+v", p)
 	}
-	for _, bad := range []string{"{{ geo.city", "{{ }}", `{{ "text" }}`, "{{ a b }}", `{{ a or b }}`, "x }}"} {
+	// A quoted text in braces is literal text: the way to write braces.
+	for src, want := range map[string]string{
+		`Use code {{ "{{" }}SAVE10{{ "}}" }}`: "Use code {{SAVE10}}",
+		`{{ '}}' }} and {{ "a\"b" }}`:         `}} and a"b`,
+		`{{"{{"}} x }}`:                       "", // the second }} has no {{
+	} {
+		tpl, err := ParseTemplate(src, nil)
+		if want == "" {
+			if err == nil {
+				t.Errorf("%q: no error", src)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", src, err)
+			continue
+		}
+		if raw, ok := tpl.Raw(); !ok || raw != want {
+			t.Errorf("%q: %q, %v; want %q", src, raw, ok, want)
+		}
+	}
+	for _, bad := range []string{"{{ geo.city", "{{ }}", `{{ "text" or "x" }}`, "{{ a b }}", `{{ a or b }}`, "x }}", `{{ 3 }}`} {
 		if _, err := ParseTemplate(bad, nil); err == nil {
 			t.Errorf("%q: no error", bad)
 		}

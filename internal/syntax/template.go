@@ -16,7 +16,9 @@ type Template struct {
 	At Mapper
 }
 
-// TemplatePart is literal text (Value nil) or an interpolated value.
+// TemplatePart is literal text (Value nil) or an interpolated value. A
+// quoted text in braces, {{ "{{" }}, is literal text: the way to write
+// braces that would otherwise open or close an interpolation.
 type TemplatePart struct {
 	Text string
 	// Value is the attribute to insert (an *Ident or *Call), nil for text.
@@ -64,7 +66,7 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 			t.Parts = append(t.Parts, TemplatePart{Text: src[i : i+j], Pos: pos(i), Off: i})
 		}
 		open := i + j
-		end := strings.Index(src[open+2:], "}}")
+		end := closingBraces(src[open+2:])
 		if end < 0 {
 			return nil, diag.Errorf(pos(open), "`{{` is not closed").WithHint("write {{ attribute }}, for example {{ geo.city }}")
 		}
@@ -80,7 +82,34 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 	}
 }
 
-// parseInterpolation parses `attr` or `attr or "default"`.
+// closingBraces returns the index of the "}}" that closes an
+// interpolation whose inside starts s, outside quoted texts (so that
+// {{ "}}" }} is one), or -1.
+func closingBraces(s string) int {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quote != 0 && c == '\\':
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '}' && i+1 < len(s) && s[i+1] == '}':
+			return i
+		}
+	}
+	if quote != 0 {
+		// An unclosed quote: the first "}}" closes it, as it did before
+		// quotes were read here, and the quote's own error is reported.
+		return strings.Index(s, "}}")
+	}
+	return -1
+}
+
+// parseInterpolation parses `attr`, `attr or "default"`, or a quoted text
+// (literal text: {{ "{{" }}).
 func parseInterpolation(src string, pos Mapper, open diag.Pos) (TemplatePart, error) {
 	toks, err := lex(src, pos)
 	if err != nil {
@@ -94,8 +123,14 @@ func parseInterpolation(src string, pos Mapper, open diag.Pos) (TemplatePart, er
 	if err != nil {
 		return TemplatePart{}, err
 	}
-	switch x.(type) {
+	switch x := x.(type) {
 	case *Ident, *Call:
+	case *StringLit:
+		if t := p.peek(); t.kind != tEOF {
+			return TemplatePart{}, diag.Errorf(pos(t.off), "unexpected %s after a quoted text in `{{ }}`", t.describe()).
+				WithHint(`{{ "text" }} writes the text as it is, to write braces: {{ "{{" }}`)
+		}
+		return TemplatePart{Text: x.Value}, nil
 	default:
 		return TemplatePart{}, diag.Errorf(x.Pos(), "`{{ }}` inserts an attribute, not %s", x).WithHint("write literal text outside the braces")
 	}
