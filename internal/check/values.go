@@ -239,6 +239,12 @@ func isLower(s string) bool {
 // valueAliases are what people call a value of a closed attribute, by
 // attribute: the name of a device or a brand rather than the value
 // bespoke gives it (iphone: ios, mac: macos, phone: mobile).
+// MeantValue returns the value of attribute attr that v, which is not
+// one, most likely means (phone: mobile for device.type), or "".
+func MeantValue(attr, v string) string {
+	return valueAliases[attr][strings.ToLower(strings.TrimSpace(v))]
+}
+
 var valueAliases = map[string]map[string]string{
 	"device.os": {
 		"iphone": "ios", "iphone os": "ios", "ipad": "ipados", "ipad os": "ipados", "ipados": "ipados",

@@ -520,3 +520,15 @@ func TestExplainHTMLReadsPages(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainSetChecksValues: --set refuses a value the attribute never
+// takes, as a test's context does, with what it most likely means.
+func TestExplainSetChecksValues(t *testing.T) {
+	code, _, errOut := bespoke("explain", "--rules", demoRules, "--set", "device.type=phone")
+	if code != 2 || !strings.Contains(errOut, `"phone" is not a value of device.type`) || !strings.Contains(errOut, `did you mean "mobile"?`) {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := bespoke("explain", "--rules", demoRules, "--set", "device.type=Mobile"); code != 0 {
+		t.Errorf("a value in another case: exit %d: %s", code, errOut)
+	}
+}

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,10 +25,12 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/internal/check"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/diag"
 )
 
 // loaded is a plugin loaded for a command, with its IR when it came from a
@@ -307,6 +311,17 @@ func setValue(spec *visit.Spec, attr, val string) error {
 	}
 	if name == "header" {
 		arg = http.CanonicalHeaderKey(arg)
+	}
+	if a.Values != nil && !slices.Contains(a.Values, a.Fold.Apply(val)) {
+		// As a test's context says: a value the attribute never takes
+		// would explain a visitor that cannot exist.
+		msg := fmt.Sprintf("%q is not a value of %s, which is one of %s", val, name, strings.Join(a.Values, ", "))
+		if meant := check.MeantValue(name, val); meant != "" {
+			msg += fmt.Sprintf("; did you mean %q?", meant)
+		} else if h := diag.DidYouMean(a.Fold.Apply(val), a.Values); h != "" {
+			msg += "; " + h
+		}
+		return errors.New(msg)
 	}
 	if spec.Values == nil {
 		spec.Values = map[string]string{}
