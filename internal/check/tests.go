@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -131,6 +132,56 @@ func (c *checker) tests() {
 	}
 }
 
+// forcedRollout puts the test's visitor in or out of the rollout of rule
+// arg (context: { rollout(rule): in }), as variant(x) forces a variant:
+// the bucket the rollout reads is set to the first (in) or the last
+// (out), whatever the visitor's id.
+func (c *checker) forcedRollout(out *ir.Test, cv syntax.ContextValue, rule string) {
+	var r *syntax.Rule
+	for _, x := range c.file.Rules {
+		if x.Name == rule {
+			r = x
+		}
+	}
+	switch {
+	case r == nil:
+		e := c.errorf(cv.Attr.Pos, "no rule is named %q", rule)
+		var names []string
+		for _, x := range c.file.Rules {
+			names = append(names, x.Name)
+		}
+		if h := diag.DidYouMean(rule, names); h != "" {
+			e.WithHint("%s", h)
+		}
+		return
+	case r.Rollout == nil || r.Rollout.Percent < 0:
+		c.errorf(cv.Attr.Pos, "rule %q has no rollout", rule).WithHint("rollout(rule) puts the test's visitor in or out of a rule's rollout: 20%%")
+		return
+	}
+	v := strings.ToLower(strings.TrimSpace(cv.Value.Value))
+	if v != "in" && v != "out" {
+		c.errorf(cv.Value.Pos, "rollout(%s) is in or out, not %q", rule, cv.Value.Value).WithHint("write rollout(%s): in", rule)
+		return
+	}
+	limit := math.Round(r.Rollout.Percent * plugin.Buckets / 100)
+	if v == "in" && limit == 0 || v == "out" && limit >= plugin.Buckets {
+		c.errorf(cv.Value.Pos, "rule %q rolls out to %g%%: no visitor is %s", rule, r.Rollout.Percent, v)
+		return
+	}
+	seed := r.Rollout.Seed
+	if seed == "" {
+		seed = r.Name
+	}
+	bucket := 0
+	if v == "out" {
+		bucket = plugin.Buckets - 1
+	}
+	if out.Buckets == nil {
+		out.Buckets = map[string]int{}
+	}
+	out.Buckets[c.prog.Slots[c.bucketSlot(r.Rollout.By, seed)].Key()] = bucket
+}
+
 // clockAttrs are the attributes that read the time of the request.
 var clockAttrs = []string{"now", "visitor.hour", "visitor.weekday"}
 
@@ -226,8 +277,11 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 			WithHint("write shown: { rule-name: 2 }: the rule already applied twice in its window")
 		return nil
 	case "bucket":
-		c.errorf(cv.Attr.Pos, "buckets come from the visitor id: name the visitor, or force a variant").
-			WithHint(`write context: { visitor.id: alice } or context: { variant(experiment): name }`)
+		c.errorf(cv.Attr.Pos, "buckets come from the visitor id: name the visitor, force a variant, or put the visitor in or out of a rollout").
+			WithHint(`write context: { visitor.id: alice }, context: { variant(experiment): name } or context: { rollout(rule): in }`)
+		return nil
+	case "rollout":
+		c.forcedRollout(out, cv, arg)
 		return nil
 	case "geo.distance":
 		c.errorf(cv.Attr.Pos, "the distance comes from the visitor's position").WithHint("give geo.lat and geo.lon")

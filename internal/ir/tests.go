@@ -17,6 +17,9 @@ type Test struct {
 	// visitor.id, JSON values from a cookie, the time zone from the
 	// country) follows.
 	Values map[string]string
+	// Buckets replace the visitor's buckets, by the slot key of a bucket
+	// slot: a rollout forced in (0) or out (the last bucket).
+	Buckets map[string]int
 	// Visitor is the visitor id the test names; empty means a new visitor,
 	// whose id is derived from the test's name so that it is bucketed the
 	// same on every run.

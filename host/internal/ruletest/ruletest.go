@@ -82,7 +82,7 @@ func RunWith(ctx context.Context, s *site.Site, prog *ir.Program, opt Options) (
 
 // Spec returns the visitor a test describes.
 func Spec(prog *ir.Program, t *ir.Test) visit.Spec {
-	spec := visit.Spec{Values: t.Values, Visitor: t.Visitor, New: t.New, At: t.At, Seen: t.Seen,
+	spec := visit.Spec{Values: t.Values, Buckets: t.Buckets, Visitor: t.Visitor, New: t.New, At: t.At, Seen: t.Seen,
 		NewID: visit.DerivedID("test:" + t.Name)}
 	if r := t.Request; r != nil {
 		spec.Method, spec.URL, spec.Headers, spec.Cookies = r.Method, r.URL, r.Headers, r.Cookies

@@ -391,3 +391,34 @@ tests:
 		}
 	}
 }
+
+// TestRolloutForced: context: { rollout(rule): in } puts the test's
+// visitor in a rule's rollout, and out puts it out, whatever its id (a
+// renamed test kept its result).
+func TestRolloutForced(t *testing.T) {
+	s, prog := load(t, `rules:
+  - name: winter-sale
+    rollout: 20%
+    actions:
+      - set_header: { name: X-Sale, value: "yes" }
+tests:
+  - name: in a
+    context: { rollout(winter-sale): in }
+    expect: { match: [winter-sale] }
+  - name: in b
+    context: { rollout(winter-sale): in }
+    expect: { match: [winter-sale] }
+  - name: out
+    context: { visitor.id: alice, rollout(winter-sale): out }
+    expect: { no_match: [winter-sale] }
+`)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if !r.Passed() {
+			t.Errorf("%s: %v", r.Test.Name, r.Failures)
+		}
+	}
+}

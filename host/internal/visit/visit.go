@@ -68,6 +68,9 @@ type Spec struct {
 	// Variants forces experiments' variants: variant by experiment name.
 	// It needs the program (Run's prog).
 	Variants map[string]string
+	// Buckets replace buckets, by slot key (see reqctx.Overrides): a
+	// rollout forced in or out.
+	Buckets map[string]int
 	// Seen are the items the visitor was already shown.
 	Seen []string
 	// Shown says how many times capped rules already applied to the
@@ -129,6 +132,12 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 		if ov.Buckets, err = Buckets(prog, spec.Variants); err != nil {
 			return nil, err
 		}
+	}
+	for k, b := range spec.Buckets {
+		if ov.Buckets == nil {
+			ov.Buckets = map[string]int{}
+		}
+		ov.Buckets[k] = b
 	}
 	v, err := spec.visitor(hr)
 	if err != nil {
