@@ -474,6 +474,12 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 				v = r.decode(r.tag[lo:hi])
 			}
 		default:
+			if r.stack[d].ns != nsHTML && namespacedInForeign(a.Name) {
+				// In svg and math, the parser gives xmlns, xlink:href,
+				// xml:lang ... a namespace, and an attribute selector
+				// without one matches only attributes that have none.
+				return false
+			}
 			// A compound of any element (such as [data-slot=hero]) looks
 			// first whether the tag can have the attribute: most have
 			// not. One of a tag (a[href^="/sale"]) reads it at once.
@@ -508,6 +514,19 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 		}
 	}
 	return true
+}
+
+// namespacedInForeign reports whether an attribute named name (lower
+// case) of an svg or math element is put in a namespace by the parser
+// (HTML's "adjust foreign attributes"): the XLink attributes, xml:lang,
+// xml:space, xmlns and xmlns:xlink.
+func namespacedInForeign(name string) bool {
+	switch name {
+	case "xlink:actuate", "xlink:arcrole", "xlink:href", "xlink:role", "xlink:show", "xlink:title", "xlink:type",
+		"xml:lang", "xml:space", "xmlns", "xmlns:xlink":
+		return true
+	}
+	return false
 }
 
 // findAttr returns the index of the first attribute named name (lower

@@ -454,6 +454,25 @@ func TestSelectors(t *testing.T) {
 	}
 }
 
+// TestForeignNamespacedAttributes: in svg and math the parser puts
+// xmlns, xml:lang and the XLink attributes in a namespace, which an
+// attribute selector without one never matches (as in Chromium, found by
+// TestRealPagesChromium on a Wikipedia page's <math xmlns=...>); on HTML
+// elements they are ordinary attributes.
+func TestForeignNamespacedAttributes(t *testing.T) {
+	const page = `<div xmlns="http://www.w3.org/1999/xhtml" xml:lang=fr>x</div>` +
+		`<math xmlns="http://www.w3.org/1998/Math/MathML" xml:lang=fr><mi>mi</mi></math>` +
+		`<svg xmlns:xlink="http://www.w3.org/1999/xlink"><a xlink:href="#s" href="#h">sa</a></svg>`
+	for sel, want := range map[string]int{
+		`[xmlns^="htt"]`: 1, `[xml\:lang]`: 1, `[xmlns\:xlink]`: 0, `[xlink\:href]`: 0, `svg a[href]`: 1, `[href]`: 1,
+	} {
+		out, _ := run(t, []string{sel}, []Edit{{Selector: 0, Op: InsertBefore, Content: []byte("@")}}, Options{}, page)
+		if got := strings.Count(out, "@"); got != want {
+			t.Errorf("%s: %d matches, want %d\n%s", sel, got, want, out)
+		}
+	}
+}
+
 type fakeSeen struct {
 	seen  map[string]bool
 	shown []string
