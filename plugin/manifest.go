@@ -3,6 +3,8 @@ package plugin
 import (
 	"fmt"
 	"math/bits"
+	"strconv"
+	"strings"
 
 	"github.com/bespoke-edge/bespoke/internal/escape"
 )
@@ -72,10 +74,34 @@ func (s Slot) String() string {
 		return fmt.Sprintf("bucket(%s, %q)", s.From, s.Arg)
 	case s.Attr == "geo.distance":
 		return fmt.Sprintf("distance from (%s)", s.Arg)
+	case s.Attr == "cap":
+		// Internal: the rule's at_most count, keyed "seconds:rule".
+		if secs, rule, ok := strings.Cut(s.Arg, ":"); ok {
+			if n, err := strconv.Atoi(secs); err == nil && n > 0 {
+				return fmt.Sprintf("times %q applied in %s", rule, windowText(n))
+			}
+		}
 	case s.Arg != "":
 		return fmt.Sprintf("%s(%q)", s.Attr, s.Arg)
 	}
 	return s.Attr
+}
+
+// windowText writes a window of seconds as at_most writes it: 1d, 12h,
+// 7d, 90m.
+func windowText(secs int) string {
+	for _, u := range []struct {
+		n    int
+		unit string
+	}{{7 * 86400, "w"}, {86400, "d"}, {3600, "h"}, {60, "m"}} {
+		if secs%u.n == 0 {
+			if u.unit == "w" {
+				return strconv.Itoa(secs/86400) + "d"
+			}
+			return strconv.Itoa(secs/u.n) + u.unit
+		}
+	}
+	return strconv.Itoa(secs) + "s"
 }
 
 // Key identifies what a slot reads, for maps: two slots with the same key
