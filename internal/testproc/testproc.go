@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,7 +70,10 @@ func Start(t testing.TB, addr string, cmd *exec.Cmd, logs ...string) {
 		}
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return
+			if Owns(cmd.Process.Pid, addr) {
+				return
+			}
+			// Another process took the port: this one will exit.
 		}
 	}
 	t.Fatalf("%s did not listen on %s:\n%s", cmd, addr, report())
@@ -119,4 +124,50 @@ http {
 	errLog := filepath.Join(dir, "error.log")
 	Start(t, addr, exec.Command(bin, "-p", dir, "-c", path, "-e", errLog), errLog)
 	return addr
+}
+
+// Owns reports whether the process pid listens on the TCP port of addr,
+// from /proc: a test that picks a free port and starts a server on it can
+// lose the port to another test's server in between, and then a dial
+// reaches that other server. Where /proc cannot say, it reports true.
+func Owns(pid int, addr string) bool {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return true
+	}
+	inodes := map[string]bool{}
+	readable := false
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		readable = true
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			fs := strings.Fields(line)
+			if len(fs) < 10 || fs[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			_, hexPort, ok := strings.Cut(fs[1], ":")
+			if n, err := strconv.ParseUint(hexPort, 16, 32); ok && err == nil && int(n) == port {
+				inodes[fs[9]] = true
+			}
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if !readable || err != nil {
+		return true
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") && inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] {
+			return true
+		}
+	}
+	return false
 }

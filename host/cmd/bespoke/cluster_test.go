@@ -289,7 +289,7 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 		return cn.ReadOnly(ctx).Err()
 	}})
 	defer rc.Close()
-	waitFor(t, 10*time.Second, "the victim's replica to hold the probe visitors' states", func() bool {
+	waitFor(t, 30*time.Second, "the victim's replica to hold the probe visitors' states", func() bool {
 		for _, id := range victimProbes {
 			if n, err := rc.Exists(ctx, keyPrefix+"{"+id+"}:seen").Result(); err != nil || n != 1 {
 				return false

@@ -20,6 +20,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/internal/testproc"
 )
 
 // cardsPage is an origin page with 12 cards.
@@ -256,7 +257,9 @@ func startRedis(t *testing.T) string {
 	for range 100 {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr
+			if testproc.Owns(cmd.Process.Pid, addr) { // not another test's server
+				return addr
+			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

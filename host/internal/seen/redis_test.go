@@ -18,6 +18,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
+	"github.com/bespoke-edge/bespoke/internal/testproc"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -92,10 +93,12 @@ func startRedis() {
 			if redisServer.err != nil {
 				break
 			}
-			if c, err := net.Dial("tcp", addr); err == nil {
+			if c, err := net.Dial("tcp", addr); err == nil && testproc.Owns(cmd.Process.Pid, addr) {
 				c.Close()
 				redisServer.cmd, redisServer.exited, redisServer.addr = cmd, exited, addr
 				return
+			} else if err == nil {
+				c.Close() // another test's server took the port: this one exits
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -32,6 +32,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/server"
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
+	"github.com/bespoke-edge/bespoke/internal/testproc"
 )
 
 // visitor is one browser: a cookie jar, and the headers it sends.
@@ -178,7 +179,9 @@ func redisServer(t *testing.T, addr string) (string, func()) {
 		}
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr, stop
+			if testproc.Owns(cmd.Process.Pid, addr) { // not another test's server
+				return addr, stop
+			}
 		}
 	}
 	t.Fatalf("redis-server on %s did not start", addr)

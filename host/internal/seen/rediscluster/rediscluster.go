@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/bespoke-edge/bespoke/internal/testproc"
 )
 
 // NodeTimeout is the nodes' cluster-node-timeout: a primary silent this
@@ -210,7 +212,9 @@ func waitListening(n *Node, d time.Duration) bool {
 		}
 		if conn, err := net.Dial("tcp", n.Addr); err == nil {
 			conn.Close()
-			return true
+			// The listener may be another test's server, which took the
+			// port first (this node then exits): start again elsewhere.
+			return testproc.Owns(n.cmd.Process.Pid, n.Addr)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
