@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -405,7 +406,13 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 		detail := ""
 		switch {
 		case e.Content != nil:
-			detail = " " + shorten(string(e.Content), 60)
+			c := string(e.Content)
+			if !strings.ContainsRune(c, '<') {
+				// Text, escaped for the page: shown as the editor wrote it
+				// (l'hiver, not l&#39;hiver).
+				c = html.UnescapeString(c)
+			}
+			detail = " " + shorten(c, 60)
 		case e.Value != "":
 			detail = fmt.Sprintf(" %s=%q", e.Attr, e.Value)
 		case e.Attr != "":
