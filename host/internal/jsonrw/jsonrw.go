@@ -282,7 +282,11 @@ func (o *Output) splice(start, end int, parts ...[]byte) {
 }
 
 // set replaces the value the path leads to with value, or adds the
-// member when the path's last step is a key its parent object lacks.
+// member when the path's last steps are keys the document lacks: to the
+// nearest object on the path that exists, with the objects in between
+// (banner.title in {} adds "banner":{"title":...}). A path through a
+// value that is not an object (an array, a string, null) changes
+// nothing.
 func (o *Output) set(steps []jsonpath.Step, value []byte) bool {
 	if Validate(value, DefaultMaxDepth) != nil {
 		return false
@@ -292,20 +296,36 @@ func (o *Output) set(steps []jsonpath.Step, value []byte) bool {
 		o.splice(p.value.start, p.value.end, value)
 		return true
 	}
-	last := len(steps) - 1
-	if last < 0 || steps[last].Kind != jsonpath.Key || steps[last].Wild {
+	// The first of the missing keys: the steps after the nearest existing
+	// object on the path, all of them plain keys.
+	k := len(steps) - 1
+	for ; k >= 0; k-- {
+		if steps[k].Kind != jsonpath.Key || steps[k].Wild {
+			return false
+		}
+		if k == 0 {
+			break
+		}
+		if _, ok := locate(doc, steps[:k]); ok {
+			break
+		}
+	}
+	if k < 0 {
 		return false
 	}
-	parent, ok := locate(doc, steps[:last])
+	parent, ok := locate(doc, steps[:k])
 	if !ok || doc[parent.value.start] != '{' {
 		return false
+	}
+	for j := len(steps) - 1; j > k; j-- {
+		value = slices.Concat([]byte{'{'}, quote(steps[j].Name), []byte{':'}, value, []byte{'}'})
 	}
 	end := parent.value.end - 1 // the closing brace
 	sep := []byte(nil)
 	if firstMember(doc, parent.value.start) != end {
 		sep = []byte{','}
 	}
-	o.splice(end, end, sep, quote(steps[last].Name), []byte{':'}, value)
+	o.splice(end, end, sep, quote(steps[k].Name), []byte{':'}, value)
 	return true
 }
 

@@ -141,7 +141,8 @@ func TestHideSeenRecordsShown(t *testing.T) {
 
 func TestMissingPathsChangeNothing(t *testing.T) {
 	edits := []Edit{
-		{Op: Set, Path: "nope.deeper", Value: []byte(`1`)},
+		{Op: Set, Path: "items.0.id.deeper", Value: []byte(`1`)}, // through a string
+		{Op: Set, Path: "items.9.id", Value: []byte(`1`)},        // no such element
 		{Op: Remove, Path: "nope"},
 		{Op: Limit, Path: "banner", N: 1},
 		{Op: Set, Path: "items.#.id", Value: []byte(`1`)},
@@ -154,6 +155,26 @@ func TestMissingPathsChangeNothing(t *testing.T) {
 	for i, a := range applied {
 		if a {
 			t.Errorf("edit %d claims to have applied", i)
+		}
+	}
+}
+
+// TestSetCreatesObjects: json_set through keys the document lacks adds
+// them, with the objects in between, to the nearest object on the path.
+func TestSetCreatesObjects(t *testing.T) {
+	for _, c := range []struct{ doc, path, want string }{
+		{`{}`, "banner.title", `{"banner":{"title":"y"}}`},
+		{`{"a":1}`, "banner.title", `{"a":1,"banner":{"title":"y"}}`},
+		{`{"banner":{}}`, "banner.title", `{"banner":{"title":"y"}}`},
+		{`{"banner":{"x":1}}`, "banner.a.b", `{"banner":{"x":1,"a":{"b":"y"}}}`},
+		{`{"banner":{"title":"x"}}`, "banner.title", `{"banner":{"title":"y"}}`},
+		{`{"banner":null}`, "banner.title", `{"banner":null}`},
+		{`{"banner":[1]}`, "banner.title", `{"banner":[1]}`},
+		{`[1,2]`, "banner.title", `[1,2]`},
+	} {
+		out, applied, err := Apply([]byte(c.doc), []Edit{{Op: Set, Path: c.path, Value: []byte(`"y"`)}}, nil)
+		if err != nil || string(out) != c.want || applied[0] != (c.want != c.doc) {
+			t.Errorf("%s set %s: %s (applied %v, %v), want %s", c.doc, c.path, out, applied, err, c.want)
 		}
 	}
 }
