@@ -660,6 +660,13 @@ func (o *Output) editArray(steps []jsonpath.Step, e *Edit, seen SeenSet) bool {
 			o.byAge = byAge
 			return false
 		}
+		if rk, ok := seen.(interface{ Rank(id string) int }); ok && (e.Demote || n-len(byAge) < max(e.N, 0)) {
+			// The seen items' order decides what the list shows: ranked
+			// more finely (see the HTML rewriter's SeenRanker).
+			for _, i := range byAge {
+				rec[i] = int32(rk.Rank(str(o.id(int(i)))))
+			}
+		}
 		slices.SortStableFunc(byAge, func(a, b int32) int { return cmp.Compare(rec[a], rec[b]) })
 		o.byAge = byAge
 		order = order[:0]

@@ -228,3 +228,29 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// rankedSeen has seen every item equally recently, and ranks them by how
+// often: rank[id].
+type rankedSeen struct{ rank map[string]int }
+
+func (s rankedSeen) Recency(id string) int {
+	if s.rank[id] > 0 {
+		return 2
+	}
+	return 0
+}
+func (s rankedSeen) Rank(id string) int { return s.rank[id] }
+func (rankedSeen) Shown(string)         {}
+
+// TestDemoteRanks: when every item was seen in the same span, a demote
+// orders them by the set's Rank (those shown fewer times first), which
+// keeps a rotation turning; without a need to order them (nothing
+// demoted, enough unseen), Rank is not asked.
+func TestDemoteRanks(t *testing.T) {
+	doc := []byte(`{"items":[{"id":"a"},{"id":"b"},{"id":"c"},{"id":"d"}]}`)
+	s := rankedSeen{rank: map[string]int{"a": 3, "b": 3, "c": 2, "d": 2}}
+	out, _, err := Apply(doc, []Edit{{Op: HideSeen, Path: "items", ID: "id", Demote: true}}, s)
+	if err != nil || string(out) != `{"items":[{"id":"c"},{"id":"d"},{"id":"a"},{"id":"b"}]}` {
+		t.Errorf("demote: %s %v", out, err)
+	}
+}

@@ -336,6 +336,7 @@ func (b *originStream) Read(p []byte) (int, error) {
 type readOnlySeen struct{ s *seen.Set }
 
 func (r readOnlySeen) Recency(id string) int { return r.s.Recency(id) }
+func (r readOnlySeen) Rank(id string) int    { return r.s.Rank(id) }
 func (readOnlySeen) Shown(string)            {}
 
 // seenFor is the seen-set the body's edits use: one that records when

@@ -389,10 +389,16 @@ func (r *Rewriter) hideSeen(e *Edit, slots []slotRef, order []int32, kept []bool
 		return
 	}
 	// byAge lists the seen members, least recently seen first, of equal
-	// recency in their current order.
+	// recency in their current order. Their order decides what the list
+	// shows when they are demoted, or when some come back: the set then
+	// ranks them more finely.
 	byAge := r.picked[:0]
+	refine := e.Demote || len(slots)-seen < max(e.N, 0)
 	for k := range slots {
 		if slots[k].recency > 0 {
+			if refine {
+				slots[k].recency = seenRank(r.seen, id(slots[k].ie), slots[k].recency)
+			}
 			byAge = append(byAge, int32(k))
 		}
 	}

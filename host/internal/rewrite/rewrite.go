@@ -249,13 +249,38 @@ type Edit struct {
 // buffers): one that keeps an id keeps a copy (strings.Clone).
 type SeenSet interface {
 	// Recency reports whether and how recently the visitor was shown the
-	// item: 0 for never, higher for more recently (or, in the same span,
-	// more often). Items of equal recency are equally recent as far as
-	// the set knows.
+	// item: 0 for never, higher for more recently. Items of equal
+	// recency are equally recent as far as the set knows, unless it is a
+	// SeenRanker.
 	Recency(id string) int
 	// Shown is called for every item a HideSeen edit let through and
 	// records (see Edit.MarkFirst), so that the caller can mark it seen.
 	Shown(id string)
+}
+
+// SeenRanker is a SeenSet that can tell apart, among items of equal
+// Recency, those it saw more often (ranked as more recent): asked only
+// for the seen items of a list whose order decides what it shows (a
+// Demote, or items a HideSeen brings back), since it costs more.
+type SeenRanker interface {
+	// Rank is Recency, higher for an item shown more often in the same
+	// span.
+	Rank(id string) int
+}
+
+// seenRank is s's Rank of id, or recency (its Recency) when s cannot rank.
+// A Splicer's log of the set ranks when the set does: so that a Rewriter
+// replaying the log asks what the set was asked, and nothing more.
+func seenRank(s SeenSet, id string, recency int32) int32 {
+	if l, ok := s.(*seenLog); ok {
+		if _, ranks := l.under.(SeenRanker); !ranks {
+			return recency
+		}
+	}
+	if rk, ok := s.(SeenRanker); ok {
+		return int32(rk.Rank(id))
+	}
+	return recency
 }
 
 // DefaultMaxBuffer is the memory bound of a rewrite when Options.MaxBuffer

@@ -690,6 +690,20 @@ func (l *seenLog) Recency(id string) int {
 	return v
 }
 
+// Rank is logged as Recency is: a Rewriter reading the page again asks
+// in the same order. It is asked only when the set ranks (seenRank).
+func (l *seenLog) Rank(id string) int {
+	if l.replay && l.pos < len(l.log) {
+		l.pos++
+		return int(l.log[l.pos-1])
+	}
+	v := l.under.(SeenRanker).Rank(id)
+	if !l.replay {
+		l.log = append(l.log, int32(v))
+	}
+	return v
+}
+
 func (l *seenLog) Shown(id string) {
 	if l.replay && l.pos < len(l.log) {
 		l.pos++

@@ -107,6 +107,32 @@ func (s *logSeen) Recency(id string) int {
 
 func (s *logSeen) Shown(id string) { s.log = append(s.log, "s "+id) }
 
+// rankSeen is a logSeen that also ranks (SeenRanker): an item of recency
+// 2 gets 2 to 4 by a hash of its id, and every call is logged.
+type rankSeen struct{ *logSeen }
+
+func (s rankSeen) Rank(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	v := int((h.Sum32() ^ s.salt) % 4)
+	switch v {
+	case 3:
+		v = 0
+	case 2:
+		v += int(h.Sum32()>>8) % 3
+	}
+	s.log = append(s.log, "k "+id+" "+strconv.Itoa(v))
+	return v
+}
+
+// seenFor is a logSeen with salt, which ranks when salt is odd.
+func seenFor(l *logSeen) SeenSet {
+	if l.salt%2 == 1 {
+		return rankSeen{l}
+	}
+	return l
+}
+
 // genPage builds a random page of about n bytes from the constructs the
 // tree builder and the selectors care about.
 func genPage(rng *rand.Rand, n int) []byte {
@@ -405,7 +431,7 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 	// does when it writes to the visitor): what it takes goes before what
 	// the Splicer wrote since, as the proxy writes them.
 	direct := rng.IntN(2) == 0
-	sp := p.NewSplicer(&written, m, edits, Options{MaxBuffer: maxBuf, Seen: gs, Direct: direct})
+	sp := p.NewSplicer(&written, m, edits, Options{MaxBuffer: maxBuf, Seen: seenFor(gs), Direct: direct})
 	if sp.Direct() && !direct {
 		t.Fatal("direct without asking")
 	}
@@ -431,7 +457,7 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 
 	var want bytes.Buffer
 	ws := &logSeen{salt: salt}
-	rw := p.NewRewriter(&want, edits, Options{MaxBuffer: maxBuf, Seen: ws})
+	rw := p.NewRewriter(&want, edits, Options{MaxBuffer: maxBuf, Seen: seenFor(ws)})
 	if err := chunked(rw, served, c); err != nil {
 		t.Fatal(err)
 	}

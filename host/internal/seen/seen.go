@@ -436,21 +436,15 @@ const (
 	// between Window/2 and Window ago at the most.
 	SeenBefore = 1
 	// SeenRecently: shown in the current generation (this request
-	// included), less than Window/2 ago; once. Recency adds one for each
-	// further showing in the generation, up to MaxCount.
+	// included), less than Window/2 ago. Rank adds one for each further
+	// showing in the generation, up to MaxCount.
 	SeenRecently = 2
 )
 
-// Recency reports how recently the item was shown: NotSeen, SeenBefore,
-// or SeenRecently plus one for each further time it was shown in the
-// current generation (up to MaxCount times). Within a generation the
-// filter does not know when an item was shown, but of two items, the one
-// shown fewer times is, in a rotation, the one shown longer ago: ranking
-// by the count keeps "least recently seen first" turning once every item
-// has been shown (a list shown three items at a time goes A B C, D E F,
-// G H I, then A B C, D E F ... instead of A B C every visit after the
-// first round). Like Seen, it can answer seen for an item never shown,
-// at the false-positive rate.
+// Recency reports how recently the item was shown: NotSeen, SeenBefore or
+// SeenRecently. Items of one recency cannot be told apart by it (Rank
+// can). Like Seen, it can answer seen for an item never shown, at the
+// false-positive rate.
 func (s *Set) Recency(id string) int {
 	if s == nil || s.l == nil {
 		return NotSeen
@@ -460,8 +454,34 @@ func (s *Set) Recency(id string) int {
 	defer s.mu.Unlock()
 	switch {
 	case s.cur.has(d):
-		return SeenRecently - 1 + s.cur.count(d)
+		return SeenRecently
 	case s.hasPrev && s.prev.has(d):
+		return SeenBefore
+	}
+	return NotSeen
+}
+
+// Rank is Recency, with SeenRecently plus one for each further time the
+// item was shown in the current generation (up to MaxCount). Within a
+// generation the filter does not know when an item was shown, but of two
+// items, the one shown fewer times is, in a rotation, the one shown
+// longer ago: ordering by Rank keeps "least recently seen first" turning
+// once every item has been shown (a list shown three items at a time
+// goes A B C, D E F, G H I, then A B C, D E F ... instead of A B C every
+// visit after the first round). It reads the count levels, which Recency
+// does not, so lists ask it only when the order of seen items decides
+// what they show.
+func (s *Set) Rank(id string) int {
+	if s == nil || s.l == nil {
+		return NotSeen
+	}
+	d := s.l.digest(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.cur.count(d); n > 0 {
+		return SeenRecently - 1 + n
+	}
+	if s.hasPrev && s.prev.has(d) {
 		return SeenBefore
 	}
 	return NotSeen
