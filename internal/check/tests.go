@@ -191,7 +191,7 @@ var clockAttrs = []string{"now", "visitor.hour", "visitor.weekday"}
 // fails on weekdays).
 func (c *checker) clockTest(t *syntax.Test, out *ir.Test, rules []int) {
 	for _, i := range rules {
-		slot := c.clockSlot(c.prog.Rules[i].Cond, 0)
+		slot := c.clockSlot(i)
 		if slot < 0 {
 			continue
 		}
@@ -204,44 +204,14 @@ func (c *checker) clockTest(t *syntax.Test, out *ir.Test, rules []int) {
 	}
 }
 
-// clockSlot returns the first slot of a clock attribute n reads (through
-// segments too), or -1.
-func (c *checker) clockSlot(n ir.Node, depth int) int {
-	slot := -1
-	switch x := n.(type) {
-	case *ir.And:
-		for _, y := range x.X {
-			if s := c.clockSlot(y, depth); s >= 0 {
-				return s
-			}
+// clockSlot returns the first slot of a clock attribute rule ri reads
+// (through its segments and experiments too), or -1.
+func (c *checker) clockSlot(ri int) int {
+	slots, _ := c.prog.Reads(ri)
+	for _, slot := range slots {
+		if slices.Contains(clockAttrs, c.prog.Slots[slot].Attr) {
+			return slot
 		}
-	case *ir.Or:
-		for _, y := range x.X {
-			if s := c.clockSlot(y, depth); s >= 0 {
-				return s
-			}
-		}
-	case *ir.Not:
-		return c.clockSlot(x.X, depth)
-	case *ir.SegmentRef:
-		if depth < 32 && x.Index < len(c.prog.Segments) {
-			return c.clockSlot(c.prog.Segments[x.Index].Cond, depth+1)
-		}
-	case *ir.Exists:
-		slot = x.Slot
-	case *ir.Truthy:
-		slot = x.Slot
-	case *ir.SymIn:
-		slot = x.Slot
-	case *ir.StrTest:
-		slot = x.Slot
-	case *ir.NumCmp:
-		slot = x.Slot
-	case *ir.Match:
-		slot = x.Slot
-	}
-	if slot >= 0 && slot < len(c.prog.Slots) && slices.Contains(clockAttrs, c.prog.Slots[slot].Attr) {
-		return slot
 	}
 	return -1
 }

@@ -445,21 +445,7 @@ const (
 // SeenRecently. Items of one recency cannot be told apart by it (Rank
 // can). Like Seen, it can answer seen for an item never shown, at the
 // false-positive rate.
-func (s *Set) Recency(id string) int {
-	if s == nil || s.l == nil {
-		return NotSeen
-	}
-	d := s.l.digest(id)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.cur.has(d):
-		return SeenRecently
-	case s.hasPrev && s.prev.has(d):
-		return SeenBefore
-	}
-	return NotSeen
-}
+func (s *Set) Recency(id string) int { return s.recency(id, false) }
 
 // Rank is Recency, with SeenRecently plus one for each further time the
 // item was shown in the current generation (up to MaxCount). Within a
@@ -471,15 +457,23 @@ func (s *Set) Recency(id string) int {
 // visit after the first round). It reads the count levels, which Recency
 // does not, so lists ask it only when the order of seen items decides
 // what they show.
-func (s *Set) Rank(id string) int {
+func (s *Set) Rank(id string) int { return s.recency(id, true) }
+
+// recency is Recency, or Rank with rank.
+func (s *Set) recency(id string, rank bool) int {
 	if s == nil || s.l == nil {
 		return NotSeen
 	}
 	d := s.l.digest(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n := s.cur.count(d); n > 0 {
-		return SeenRecently - 1 + n
+	switch {
+	case rank:
+		if n := s.cur.count(d); n > 0 {
+			return SeenRecently - 1 + n
+		}
+	case s.cur.has(d):
+		return SeenRecently
 	}
 	if s.hasPrev && s.prev.has(d) {
 		return SeenBefore
