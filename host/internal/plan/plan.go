@@ -710,11 +710,12 @@ func valueOf(part plugin.Part, vals []plugin.Value, variants []string, lists []b
 			return variants[e], true
 		}
 	case part.Slot >= 0 && part.Slot < len(vals) && vals[part.Slot].Present:
-		s = dropControls(vals[part.Slot].Str)
+		s = vals[part.Slot].Str
 		if part.Slot < len(lists) && lists[part.Slot] && plugin.IsList(s) {
 			s = strings.Join(plugin.ListItems(s), ", ")
 		}
-		return s, true
+		// After decoding a list: its separator is a control character.
+		return dropControls(s), true
 	}
 	return part.Default, false
 }

@@ -208,3 +208,25 @@ func TestRedirectLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestListValueRendered: a list value (languages) is inserted as its
+// items joined by ", ": its separator, a control character, is decoded
+// before the request's control characters are dropped.
+func TestListValueRendered(t *testing.T) {
+	res, err := compiler.Compile("r.yaml", []byte("rules:\n  - name: r\n    actions:\n      - set_inner: { select: h1, text: 'Langs: {{ languages }}' }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Artifact.Manifest
+	vals := make([]plugin.Value, len(m.Slots))
+	for i, s := range m.Slots {
+		if s.Attr == "languages" {
+			vals[i] = plugin.Value{Str: plugin.ListValue([]string{"fr", "en\x1b"}), Present: true}
+		}
+	}
+	var p plan.Plan
+	plan.Compile(m).Build(&plugin.Decision{Matched: []uint64{1}}, vals, plan.Options{}, &p)
+	if got := string(p.Edits[0].Content); got != "Langs: fr, en" {
+		t.Errorf("got %q", got)
+	}
+}
