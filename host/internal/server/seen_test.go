@@ -733,3 +733,33 @@ func TestFreshFirstKeepsTurning(t *testing.T) {
 		t.Errorf("visits showed %v, want %v", got, want)
 	}
 }
+
+// TestFreshFirstKeepsTurningJSON is TestFreshFirstKeepsTurning for a
+// JSON API: json_hide_seen with demote, then json_limit.
+func TestFreshFirstKeepsTurningJSON(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"items":[{"id":"A"},{"id":"B"},{"id":"C"},{"id":"D"},{"id":"E"},{"id":"F"},{"id":"G"},{"id":"H"},{"id":"I"}]}`)
+	}))
+	t.Cleanup(origin.Close)
+	r := start(t, seenConfig(t, origin.URL, `rules:
+  - name: fresh
+    actions:
+      - json_hide_seen: { path: items, id: id, demote: true }
+      - json_limit: { path: items, n: 3 }
+`))
+	v := newVisitor(t)
+	ids := regexp.MustCompile(`"id":"(.)"`)
+	var got []string
+	for range 7 {
+		var shown string
+		for _, m := range ids.FindAllStringSubmatch(string(v.get(r.url+"/api").body), -1) {
+			shown += m[1]
+		}
+		got = append(got, shown)
+	}
+	want := []string{"ABC", "DEF", "GHI", "ABC", "DEF", "GHI", "ABC"}
+	if !slices.Equal(got, want) {
+		t.Errorf("visits showed %v, want %v", got, want)
+	}
+}
