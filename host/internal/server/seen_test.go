@@ -699,67 +699,54 @@ func TestSeenRedisOutage(t *testing.T) {
 }
 
 // TestFreshFirstKeepsTurning: demote then limit shows each visit the
-// items shown longest ago, round after round: within the seen-filter's
-// current generation, an item shown fewer times comes first (before,
-// once every item had been shown, every visit showed the first ones).
+// items shown longest ago, round after round, on a page and through a
+// JSON API: within the seen-filter's current generation, an item shown
+// fewer times comes first (before, once every item had been shown,
+// every visit showed the first ones).
 func TestFreshFirstKeepsTurning(t *testing.T) {
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, `<ul class="cards">`)
-		for _, id := range "ABCDEFGHI" {
-			fmt.Fprintf(w, `<li data-item-id="%c">%c</li>`, id, id)
+	var page, api strings.Builder
+	page.WriteString(`<ul class="cards">`)
+	api.WriteString(`{"items":[`)
+	for i, id := range "ABCDEFGHI" {
+		fmt.Fprintf(&page, `<li data-item-id="%c">%c</li>`, id, id)
+		if i > 0 {
+			api.WriteString(",")
 		}
-		io.WriteString(w, `</ul>`)
-	}))
-	t.Cleanup(origin.Close)
-	r := start(t, seenConfig(t, origin.URL, `rules:
-  - name: fresh
-    actions:
+		fmt.Fprintf(&api, `{"id":"%c"}`, id)
+	}
+	page.WriteString(`</ul>`)
+	api.WriteString(`]}`)
+	for _, c := range []struct {
+		name, contentType, body, actions, item string
+	}{
+		{"page", "text/html; charset=utf-8", page.String(), `
       - hide_seen: { select: "ul.cards > li", id: "@data-item-id", demote: true }
-      - limit: { select: "ul.cards > li", n: 3 }
-`))
-	v := newVisitor(t)
-	items := regexp.MustCompile(`data-item-id="(.)"`)
-	var got []string
-	for range 9 {
-		var shown string
-		for _, m := range items.FindAllStringSubmatch(string(v.get(r.url+"/").body), -1) {
-			shown += m[1]
-		}
-		got = append(got, shown)
-	}
-	want := []string{"ABC", "DEF", "GHI", "ABC", "DEF", "GHI", "ABC", "DEF", "GHI"}
-	if !slices.Equal(got, want) {
-		t.Errorf("visits showed %v, want %v", got, want)
-	}
-}
-
-// TestFreshFirstKeepsTurningJSON is TestFreshFirstKeepsTurning for a
-// JSON API: json_hide_seen with demote, then json_limit.
-func TestFreshFirstKeepsTurningJSON(t *testing.T) {
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"items":[{"id":"A"},{"id":"B"},{"id":"C"},{"id":"D"},{"id":"E"},{"id":"F"},{"id":"G"},{"id":"H"},{"id":"I"}]}`)
-	}))
-	t.Cleanup(origin.Close)
-	r := start(t, seenConfig(t, origin.URL, `rules:
-  - name: fresh
-    actions:
+      - limit: { select: "ul.cards > li", n: 3 }`, `data-item-id="(.)"`},
+		{"json", "application/json", api.String(), `
       - json_hide_seen: { path: items, id: id, demote: true }
-      - json_limit: { path: items, n: 3 }
-`))
-	v := newVisitor(t)
-	ids := regexp.MustCompile(`"id":"(.)"`)
-	var got []string
-	for range 7 {
-		var shown string
-		for _, m := range ids.FindAllStringSubmatch(string(v.get(r.url+"/api").body), -1) {
-			shown += m[1]
-		}
-		got = append(got, shown)
-	}
-	want := []string{"ABC", "DEF", "GHI", "ABC", "DEF", "GHI", "ABC"}
-	if !slices.Equal(got, want) {
-		t.Errorf("visits showed %v, want %v", got, want)
+      - json_limit: { path: items, n: 3 }`, `"id":"(.)"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.contentType)
+				io.WriteString(w, c.body)
+			}))
+			t.Cleanup(origin.Close)
+			r := start(t, seenConfig(t, origin.URL, "rules:\n  - name: fresh\n    actions:"+c.actions+"\n"))
+			v := newVisitor(t)
+			items := regexp.MustCompile(c.item)
+			var got []string
+			for range 9 {
+				var shown string
+				for _, m := range items.FindAllStringSubmatch(string(v.get(r.url+"/").body), -1) {
+					shown += m[1]
+				}
+				got = append(got, shown)
+			}
+			want := []string{"ABC", "DEF", "GHI", "ABC", "DEF", "GHI", "ABC", "DEF", "GHI"}
+			if !slices.Equal(got, want) {
+				t.Errorf("visits showed %v, want %v", got, want)
+			}
+		})
 	}
 }
