@@ -221,3 +221,17 @@ func ListItems(v string) []string {
 	}
 	return strings.Split(v, ListSep)
 }
+
+// replacedLanguages are the ISO 639 codes withdrawn for another that some
+// clients still send (Java and older Android send "iw" for Hebrew).
+var replacedLanguages = map[string]string{
+	"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro", "sh": "sr",
+}
+
+// ReplacedLanguage returns the code that replaced a withdrawn language
+// code ("he" for "iw"); ok is false for any other code. The host reads a
+// visitor's language with it, so that rules name each language once.
+func ReplacedLanguage(code string) (string, bool) {
+	c, ok := replacedLanguages[code]
+	return c, ok
+}

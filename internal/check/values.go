@@ -3,6 +3,7 @@ package check
 //go:generate go run gen_isodata.go
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -71,6 +72,29 @@ func (c *checker) literal(a plugin.Attr, v string, pos diag.Pos) (string, bool) 
 		return "", false
 	}
 	return folded, true
+}
+
+// Literal validates v as a value of attribute attr, as a test's context
+// is validated, and returns it normalized as the host normalizes the
+// attribute. The error says why no visitor has that value, with the
+// likely fix: "fr-FR" for language, which holds "fr". Tools that make
+// up a visitor (explain --set) use it so that they never describe one
+// that cannot exist.
+func Literal(attr, v string) (string, error) {
+	a, ok := plugin.LookupAttr(attr)
+	if !ok {
+		return "", fmt.Errorf("unknown attribute %q", attr)
+	}
+	c := &checker{}
+	norm, ok := c.literal(a, v, diag.Pos{})
+	if ok {
+		return norm, nil
+	}
+	e := c.errs[0]
+	if e.Hint != "" {
+		return "", fmt.Errorf("%s; %s", e.Msg, e.Hint)
+	}
+	return "", errors.New(e.Msg)
 }
 
 var tzName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+$`)
@@ -190,6 +214,10 @@ var languageByName = func() map[string]string {
 
 func (c *checker) language(attr, v, tag string, pos diag.Pos) *diag.Error {
 	tag = strings.TrimSpace(tag)
+	if now, ok := plugin.ReplacedLanguage(tag); ok {
+		return c.errorf(pos, "%q never matches: it is the withdrawn code of %s, which the proxy reads as %q when a browser sends it", v, languageNames[now], now).
+			WithHint("write %s", languageTest(attr, now))
+	}
 	if len(tag) == 2 {
 		if _, ok := languageNames[tag]; ok {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -530,5 +531,39 @@ func TestExplainSetChecksValues(t *testing.T) {
 	}
 	if code, _, errOut := bespoke("explain", "--rules", demoRules, "--set", "device.type=Mobile"); code != 0 {
 		t.Errorf("a value in another case: exit %d: %s", code, errOut)
+	}
+	// Values of open attributes too, item by item for a list.
+	for _, tt := range []struct{ set, want string }{
+		{"language=fr-FR", `write language == "fr"`},
+		{"languages=fr, de-CH", `write languages contains "de"`},
+		{"geo.country=UK", `did you mean "GB"`},
+		{"language=iw", `write language == "he"`},
+	} {
+		code, _, errOut := bespoke("explain", "--rules", demoRules, "--set", tt.set)
+		if code != 2 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("--set %s: exit %d: %s", tt.set, code, errOut)
+		}
+	}
+}
+
+// TestExplainJSONLists: a list value (languages) is a JSON array in
+// explain --json, not the proxy's encoding of it.
+func TestExplainJSONLists(t *testing.T) {
+	rules := writeRules(t, `rules:
+  - name: de
+    when: languages contains "de"
+    actions:
+      - set_header: { name: X-L, value: "x" }
+`)
+	code, out, errOut := bespoke("explain", "--rules", rules, "--json", "--header", "Accept-Language: de-CH, fr;q=0.5")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var ex struct{ Context map[string]any }
+	if err := json.Unmarshal([]byte(out), &ex); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(ex.Context["languages"]); got != "[de fr]" {
+		t.Errorf("languages = %s\n%s", got, out)
 	}
 }

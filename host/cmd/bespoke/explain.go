@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +29,6 @@ import (
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
-	"github.com/bespoke-edge/bespoke/rules/diag"
 )
 
 // loaded is a plugin loaded for a command, with its IR when it came from a
@@ -313,16 +310,16 @@ func setValue(spec *visit.Spec, attr, val string) error {
 	if name == "header" {
 		arg = http.CanonicalHeaderKey(arg)
 	}
-	if a.Values != nil && !slices.Contains(a.Values, a.Fold.Apply(val)) {
-		// As a test's context says: a value the attribute never takes
-		// would explain a visitor that cannot exist.
-		msg := fmt.Sprintf("%q is not a value of %s, which is one of %s", val, name, strings.Join(a.Values, ", "))
-		if meant := check.MeantValue(name, val); meant != "" {
-			msg += fmt.Sprintf("; did you mean %q?", meant)
-		} else if h := diag.DidYouMean(a.Fold.Apply(val), a.Values); h != "" {
-			msg += "; " + h
+	// As a test's context says: a value the attribute never takes would
+	// explain a visitor that cannot exist.
+	items := []string{val}
+	if name == "languages" {
+		items = strings.Split(val, ",") // as Overrides reads it
+	}
+	for _, it := range items {
+		if _, err := check.Literal(name, strings.TrimSpace(it)); err != nil {
+			return err
 		}
-		return errors.New(msg)
 	}
 	if spec.Values == nil {
 		spec.Values = map[string]string{}
@@ -522,22 +519,24 @@ func printJSON(w io.Writer, l *loaded, v *visit.Result) error {
 		Why     *eval.Trace `json:"why,omitempty"`
 	}
 	out := struct {
-		Visitor     string             `json:"visitor"`
-		New         bool               `json:"new"`
-		Context     map[string]*string `json:"context"`
-		Rules       []ruleOut          `json:"rules"`
-		Experiments map[string]string  `json:"experiments,omitempty"`
-		Notes       []string           `json:"notes,omitempty"`
+		Visitor     string            `json:"visitor"`
+		New         bool              `json:"new"`
+		Context     map[string]any    `json:"context"` // a text, a list of texts, or null
+		Rules       []ruleOut         `json:"rules"`
+		Experiments map[string]string `json:"experiments,omitempty"`
+		Notes       []string          `json:"notes,omitempty"`
 		// Personalized is the proxy's own verdict: served private.
 		Personalized bool `json:"personalized"`
-	}{Visitor: v.Visitor.ID, New: v.Visitor.New, Context: map[string]*string{}, Notes: v.Notes,
+	}{Visitor: v.Visitor.ID, New: v.Visitor.New, Context: map[string]any{}, Notes: v.Notes,
 		Personalized: proxy.Personalized(v.Plan, true, len(v.Plan.Edits) > 0)}
 	for i, s := range m.Slots {
-		if v.Values[i].Present {
-			val := v.Values[i].Str
-			out.Context[s.String()] = &val
-		} else {
+		switch val := v.Values[i]; {
+		case !val.Present:
 			out.Context[s.String()] = nil
+		case plugin.IsList(val.Str):
+			out.Context[s.String()] = append([]string{}, plugin.ListItems(val.Str)...)
+		default:
+			out.Context[s.String()] = val.Str
 		}
 	}
 	for i, r := range m.Rules {

@@ -20,7 +20,7 @@ type geoFlags struct {
 }
 
 func (g *geoFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.header, "geo-header", "", "read the visitor's country only from this request `header` (from trusted peers)")
+	fs.StringVar(&g.header, "geo-header", "", "read the visitor's country from this request `header` first, ahead of the CDN headers (from trusted peers; with --geo-providers none, from it alone)")
 	fs.StringVar(&g.providers, "geo-providers", "cloudflare,cloudfront,vercel", "CDN geo headers to believe: `list` of cloudflare, cloudfront, vercel, fastly, akamai; all; none")
 	fs.StringVar(&g.trusted, "trusted-proxies", geo.DefaultTrusted, "peers whose X-Forwarded-For, Forwarded and CDN headers are believed: `list` of CIDRs or addresses, or loopback, private, any")
 	fs.StringVar(&g.geoip, "geoip", "", "MaxMind `file` (.mmdb, GeoIP2/GeoLite2 City or Country) to locate visitors by address")

@@ -232,3 +232,17 @@ func keyText(raw, b []byte) []byte {
 	}
 	return appendUnquoted(b, raw)
 }
+
+// Lookup returns the raw value that steps lead to in doc, read as edits
+// read it: of several members with one key, the last. doc must be a
+// document Validate accepted. Conditions read request values with it, so
+// that a rule and an edit, like the browser's JSON.parse, agree on which
+// of two "tier" keys counts.
+func Lookup(doc string, steps []jsonpath.Step) (raw string, ok bool) {
+	b := unsafe.Slice(unsafe.StringData(doc), len(doc)) // read only
+	p, ok := locate(b, steps)
+	if !ok {
+		return "", false
+	}
+	return doc[p.value.start:p.value.end], true
+}

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/bespoke-edge/bespoke/plugin"
 )
 
 // PrimaryLanguage returns the primary subtag, lower-cased, of the language
@@ -24,14 +26,19 @@ func PrimaryLanguage(header string) (lang string, ok bool) {
 	if best == "" {
 		return "", false
 	}
-	return strings.ToLower(best), true
+	return best, true
 }
 
 // languageItem reads one item of an Accept-Language list ("fr-CA;q=0.9"):
-// its primary subtag, as written, and its weight. ok is false for the
-// wildcard, for a tag whose primary subtag is not 1 to 8 letters, and for
-// a weight of 0; a weight that is not a qvalue (RFC 9110 12.4.2: 0 to 1,
-// at most three decimals) counts as 0, as x/text's parser rejects it.
+// its primary subtag, lower-cased, and its weight. A withdrawn code gives
+// the one that replaced it ("iw" gives "he"). ok is false for the
+// wildcard; for a tag whose primary subtag is not a language code of two
+// or three letters (RFC 5646 2.2.1; the longer ones are reserved, and
+// none is registered), such as "english"; for the private-use and
+// grandfathered prefixes ("x-", "i-"); for the codes of no particular
+// language ("und", "mul", "mis", "zxx"); and for a weight of 0. A weight
+// that is not a qvalue (RFC 9110 12.4.2: 0 to 1, at most three decimals)
+// counts as 0, as x/text's parser rejects it.
 func languageItem(item string) (primary string, q float64, ok bool) {
 	tag, params, _ := strings.Cut(item, ";")
 	tag = strings.TrimSpace(tag)
@@ -46,8 +53,16 @@ func languageItem(item string) (primary string, q float64, ok bool) {
 	}
 	primary, _, _ = strings.Cut(tag, "-")
 	primary, _, _ = strings.Cut(primary, "_")
-	if q <= 0 || !isAlpha(primary) || len(primary) > 8 {
+	if q <= 0 || !isAlpha(primary) || len(primary) < 2 || len(primary) > 3 {
 		return "", 0, false
+	}
+	primary = strings.ToLower(primary)
+	switch primary {
+	case "und", "mul", "mis", "zxx":
+		return "", 0, false
+	}
+	if c, ok := plugin.ReplacedLanguage(primary); ok {
+		primary = c
 	}
 	return primary, q, true
 }
@@ -108,7 +123,7 @@ func Languages(header string) []string {
 		var item string
 		item, header, _ = strings.Cut(header, ",")
 		if primary, q, ok := languageItem(item); ok {
-			es = append(es, entry{strings.ToLower(primary), q})
+			es = append(es, entry{primary, q})
 		}
 	}
 	// Insertion sort: stable, and lists are short.

@@ -12,13 +12,21 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	// A visitor's hour is read in the zone of its country or CDN header.
+	// Without a zone database (a scratch or Alpine image without tzdata)
+	// every zone would fail to load and each visitor's hour silently be
+	// UTC; Go uses the system's database first and this copy only when
+	// there is none.
+	_ "time/tzdata"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/bespoke-edge/bespoke/host/internal/device"
 	"github.com/bespoke-edge/bespoke/host/internal/geo"
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
+	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -58,8 +66,11 @@ type Builder struct {
 	now     func() time.Time
 	tz      *time.Location
 	points  map[int][2]float64 // geo.distance slots: the point
-	needs   needs
-	vary    []string
+	// paths are the json slots' paths, parsed once: a path that names
+	// one place (no modifier, #, multipath) is walked as edits walk it.
+	paths map[int]jsonPath
+	needs needs
+	vary  []string
 	// cookieSlots are the slots reading cookies directly, filled in one
 	// pass over the Cookie headers.
 	cookieSlots []int
@@ -76,6 +87,7 @@ func NewBuilder(cfg Config, slots []plugin.Slot) *Builder {
 		now:     cfg.Now,
 		tz:      cfg.TimeZone,
 		points:  map[int][2]float64{},
+		paths:   map[int]jsonPath{},
 	}
 	if b.geo == nil {
 		b.geo = DefaultGeo()
@@ -98,6 +110,9 @@ func NewBuilder(cfg Config, slots []plugin.Slot) *Builder {
 			la, _ := strconv.ParseFloat(lat, 64)
 			lo, _ := strconv.ParseFloat(lon, 64)
 			b.points[i] = [2]float64{la, lo}
+		}
+		if s.Attr == "json" {
+			b.paths[i] = parseJSONPath(s.Arg)
 		}
 		b.dependsOn(s, vary)
 	}
@@ -221,6 +236,12 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 	q := request{r: r, v: v, ov: v.Overrides}
 	if b.needs.geo {
 		q.geo = b.geo.Resolve(r)
+		if q.geo.Timezone != "" && location(q.geo.Timezone) == nil {
+			// A zone no database holds ("europe/paris", "GMT+1") is no
+			// value: no rule could match it, and the visitor's hour
+			// comes from the country instead.
+			q.geo.Timezone = ""
+		}
 	}
 	if b.needs.device {
 		ua, hints := device.FromRequest(r)
@@ -233,13 +254,11 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 			q.now = q.ov.Now
 		}
 		q.loc = b.tz
-		if q.geo.Timezone != "" {
-			if loc := location(q.geo.Timezone); loc != nil {
-				q.loc = loc
-			}
+		if loc := location(q.geo.Timezone); loc != nil {
+			q.loc = loc
 		} else if loc := countryLocation(q.geo.Country); loc != nil {
 			// A country that keeps one time has its zone even when the
-			// CDN sends only the country.
+			// CDN sends only the country, or a zone no database holds.
 			q.loc = loc
 		}
 	}
@@ -320,7 +339,11 @@ func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
 		if !ok {
 			return plugin.Value{}
 		}
-		return JSONValue(src, s.Arg)
+		p, ok := b.paths[i]
+		if !ok {
+			p = parseJSONPath(s.Arg)
+		}
+		return p.value(src)
 	case "semver":
 		src, ok := b.text(s.From, q)
 		if !ok {
@@ -417,14 +440,42 @@ func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
 
 // JSONValue reads path (gjson syntax) in src. Malformed JSON and a missing
 // path are no value, never an error. A JSON array becomes a list value; true
-// and false become the texts "true" and "false".
+// and false become the texts "true" and "false". Of several members with
+// one key, a path that names one place reads the last, as JSON.parse and
+// bespoke's JSON edits do; a path that computes a value (#, #.key,
+// modifiers, multipaths) is gjson's, which reads the first.
 func JSONValue(src, path string) plugin.Value {
+	return parseJSONPath(path).value(src)
+}
+
+// jsonPath is a json() path, parsed once.
+type jsonPath struct {
+	gjson string
+	steps []jsonpath.Step
+	place bool // steps name one place (jsonpath accepted the path)
+}
+
+func parseJSONPath(path string) jsonPath {
+	steps, err := jsonpath.Parse(path)
+	return jsonPath{gjson: path, steps: steps, place: err == nil}
+}
+
+func (p jsonPath) value(src string) plugin.Value {
 	// Validated in one pass, without recursion and with a nesting limit,
 	// before gjson (which recurses per level) sees a visitor's value.
 	if jsonrw.Validate(src, jsonrw.DefaultMaxDepth) != nil {
 		return plugin.Value{}
 	}
-	res := gjson.Get(src, path)
+	var res gjson.Result
+	if p.place {
+		raw, ok := jsonrw.Lookup(src, p.steps)
+		if !ok {
+			return plugin.Value{}
+		}
+		res = gjson.Parse(raw)
+	} else {
+		res = gjson.Get(src, p.gjson)
+	}
 	switch res.Type {
 	case gjson.Null:
 		return plugin.Value{}
@@ -493,18 +544,32 @@ func countryLocation(country string) *time.Location {
 	return loc
 }
 
-// location loads a time zone once; an unknown name gives nil.
+// location loads a time zone once; an unknown name, or "", gives nil.
+// Names come from request headers: the ones that fail are remembered too
+// (up to maxUnknownZones), so that a stream of made-up names does not
+// cost a search of the zone database each.
 func location(name string) *time.Location {
+	if name == "" {
+		return nil
+	}
 	if l, ok := locations.Load(name); ok {
 		return l.(*time.Location)
 	}
 	l, err := time.LoadLocation(name)
-	if err != nil {
+	if err != nil || name == "Local" {
+		if unknownZones.Add(1) <= maxUnknownZones {
+			locations.Store(name, (*time.Location)(nil))
+		}
 		return nil
 	}
 	locations.Store(name, l)
 	return l
 }
+
+// maxUnknownZones bounds the names location remembers as unknown.
+const maxUnknownZones = 4096
+
+var unknownZones atomic.Int64
 
 // decodeCookie undoes the percent-encoding cookies carrying text or JSON
 // commonly have (encodeURIComponent); "+" stays a plus, and a value that
@@ -566,21 +631,23 @@ func hostOnly(h string) string {
 }
 
 // Query returns the first value of the query parameter key in rawQuery,
-// decoded, scanning without building the whole parameter map. A parameter
-// that does not decode is skipped, as url.ParseQuery would.
+// decoded, scanning without building the whole parameter map. Pairs are
+// read as a browser's URLSearchParams reads them (the WHATWG URL
+// standard): only "&" separates them (a ";" is part of the value), and
+// the key is compared decoded ("a+b" is the key "a b"). A pair that does
+// not decode is skipped, as url.ParseQuery skips it.
 func Query(rawQuery, key string) (string, bool) {
 	for rawQuery != "" {
 		var pair string
 		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
 		k, v, _ := strings.Cut(pair, "=")
-		if k != key {
-			if strings.ContainsAny(k, "%+") {
-				if dk, err := url.QueryUnescape(k); err != nil || dk != key {
-					continue
-				}
-			} else {
+		if strings.ContainsAny(k, "%+") {
+			dk, err := url.QueryUnescape(k)
+			if err != nil || dk != key {
 				continue
 			}
+		} else if k != key {
+			continue
 		}
 		if strings.ContainsAny(v, "%+") {
 			dv, err := url.QueryUnescape(v)

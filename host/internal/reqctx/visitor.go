@@ -42,13 +42,16 @@ type CapCounter interface {
 }
 
 // ResolveVisitor reads the visitor id cookie. A missing or malformed one is
-// replaced by a fresh id; a visitor sending Sec-GPC: 1 (Global Privacy
+// replaced by a fresh id; of several (a browser sends one per path and
+// domain that set it, RFC 6265 5.4), the first well-formed one counts, so
+// that a stale broken copy does not make a returning visitor new on every
+// request; a visitor sending Sec-GPC: 1 (Global Privacy
 // Control) gets an id for this request only, never written to a cookie.
 //
 // A request whose context carries Overrides (WithOverrides) gets them.
 func ResolveVisitor(r *http.Request) Visitor {
 	ov := OverridesFrom(r.Context())
-	if id, ok := Cookie(r, VisitorCookie); ok && validID(id) {
+	if id, ok := VisitorID(r); ok {
 		return Visitor{ID: id, Overrides: ov}
 	}
 	v := Visitor{ID: NewVisitorID(), New: true, Persist: true, Overrides: ov}
@@ -56,6 +59,22 @@ func ResolveVisitor(r *http.Request) Visitor {
 		v.Persist = false
 	}
 	return v
+}
+
+// VisitorID returns the first well-formed visitor id of r's cookies.
+func VisitorID(r *http.Request) (id string, ok bool) {
+	for _, line := range r.Header["Cookie"] {
+		eachCookie(line, func(name, value string) bool {
+			if name == VisitorCookie && validID(value) {
+				id, ok = value, true
+			}
+			return !ok
+		})
+		if ok {
+			break
+		}
+	}
+	return id, ok
 }
 
 // ValidID reports whether id has the form of the visitor ids the proxy

@@ -221,13 +221,16 @@ func (spec *Spec) request() (*http.Request, error) {
 	}
 	hr.Header.Set("User-Agent", DefaultUserAgent)
 	for _, h := range spec.Headers {
+		// The spaces around a value are not part of it (RFC 9110 5.5):
+		// the proxy's server drops them, so must a simulated request.
+		v := strings.Trim(h[1], " \t")
 		switch http.CanonicalHeaderKey(h[0]) {
 		case "User-Agent":
-			hr.Header.Set(h[0], h[1])
+			hr.Header.Set(h[0], v)
 		case "Host":
-			hr.Host = h[1]
+			hr.Host = v
 		default:
-			hr.Header.Add(h[0], h[1])
+			hr.Header.Add(h[0], v)
 		}
 	}
 	if len(spec.Cookies) > 0 {
@@ -269,11 +272,10 @@ func browserEscape(target string) string {
 // valid visitor cookie names, else the one the Spec names, else a new one.
 func (spec *Spec) visitor(hr *http.Request) (reqctx.Visitor, error) {
 	v := reqctx.Visitor{}
-	if id, ok := reqctx.Cookie(hr, reqctx.VisitorCookie); ok {
-		if !reqctx.ValidID(id) {
-			return v, fmt.Errorf("%s=%q is not a visitor id the proxy issues, so it would treat the visitor as new, with a random id; name the visitor instead (%s is only read when it holds 22 letters, digits, - or _)", reqctx.VisitorCookie, id, reqctx.VisitorCookie)
-		}
+	if id, ok := reqctx.VisitorID(hr); ok {
 		v.ID = id
+	} else if id, ok := reqctx.Cookie(hr, reqctx.VisitorCookie); ok {
+		return v, fmt.Errorf("%s=%q is not a visitor id the proxy issues, so it would treat the visitor as new, with a random id; name the visitor instead (%s is only read when it holds 22 letters, digits, - or _)", reqctx.VisitorCookie, id, reqctx.VisitorCookie)
 	}
 	switch {
 	case v.ID != "":

@@ -373,3 +373,37 @@ rules:
 		}
 	}
 }
+
+// TestRequestAsTheProxyReadsIt: what a simulated request carries is read
+// as the proxy reads the same request sent over HTTP: header values
+// without the spaces around them, and the first well-formed of several
+// visitor cookies.
+func TestRequestAsTheProxyReadsIt(t *testing.T) {
+	s, prog := load(t, []byte(`rules:
+  - name: echo
+    actions:
+      - set_header: { name: X-Echo, value: "{{ header(\"X-A\") }}|{{ visitor.id }}" }
+`))
+	proxyURL, _ := proxyFor(t, s)
+	id := visit.DerivedID("spaces")
+	for _, value := range []string{" v ", "\tv", "v  ", "a b"} {
+		resp, _ := get(t, proxyURL+"/", [][2]string{{"X-A", value}, {"Cookie", "bsk_vid=bad; bsk_vid=" + id}})
+		want := resp.Header.Get("X-Echo")
+		res, err := visit.Run(context.Background(), s, prog, visit.Spec{
+			Headers: [][2]string{{"X-A", value}},
+			Cookies: [][2]string{{"bsk_vid", "bad"}, {"bsk_vid", id}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, h := range res.Plan.ResponseHeaders {
+			if h.Name == "X-Echo" {
+				got = h.Value
+			}
+		}
+		if got != want || want != strings.TrimSpace(value)+"|"+id {
+			t.Errorf("header %q: simulated %q, the proxy %q", value, got, want)
+		}
+	}
+}

@@ -1,0 +1,225 @@
+package reqctx_test
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+// TestJSONRepeatedKeys: of a key repeated in one object, json() reads the
+// last, as JSON.parse, encoding/json and bespoke's JSON edits do; a path
+// that computes a value is gjson's.
+func TestJSONRepeatedKeys(t *testing.T) {
+	tests := []struct {
+		doc, path, want string
+	}{
+		{`{"tier":"free","tier":"gold"}`, "tier", "gold"},
+		{`{"a":{"b":1},"a":{"b":2}}`, "a.b", "2"},
+		{`{"a":{"b":1},"a":{"c":2}}`, "a.b", ""}, // the last "a" has no b
+		{`{"a":[1,2],"a":[3,4,5]}`, "a.2", "5"},
+		{`{"items":[{"id":"x","id":"y"}]}`, "items.0.id", "y"},
+		{`{"items":[{"id":"x","n":1},{"id":"y","n":2}]}`, `items.#(id=="y").n`, "2"},
+		{`{"a.b":1,"a.b":3}`, `a\.b`, "3"},
+		{`{"ti\u0065r":"free","tier":"gold"}`, "tier", "gold"}, // escaped key
+		{`{"tier":"gold"}`, "@this", `{"tier":"gold"}`},
+		{`{"seg":["a","b"],"seg":["c"]}`, "seg", plugin.ListValue([]string{"c"})},
+		{`{"x":1,"x":2}`, "x|@reverse", "1"},            // computed: gjson reads the first
+		{`{"items":[1,2,3]}`, "items.#", "3"},           // computed
+		{`{"tier":"free","tier":"gold"`, "tier", ""},    // malformed: no value
+		{`{"tier":null,"tier":true}`, "tier", "true"},   // the last, a yes/no
+		{`{"tier":true,"tier":null}`, "tier", ""},       // null is no value
+		{`{"tie*":1,"tiger":2,"tiger":3}`, "tig*", "3"}, // wildcard: first key, last member
+		{`[{"a":1,"a":2}]`, "0.a", "2"},                 // a document that is an array
+		{`{"n":"12","n":"7"}`, "n", "7"},                // a number in text
+		{`{"0":"key","0":"last"}`, "0", "last"},         // an index on an object is a key
+		{`{"deep":{"deeper":{"k":1,"k":2}}}`, "deep.deeper.k", "2"},
+	}
+	for _, tt := range tests {
+		got := reqctx.JSONValue(tt.doc, tt.path)
+		if got.Str != tt.want || got.Present != (tt.want != "") {
+			t.Errorf("json(%s, %q) = %q (present %v), want %q", tt.doc, tt.path, got.Str, got.Present, tt.want)
+		}
+	}
+}
+
+// TestJSONAgainstEncodingJSON compares json() on paths of keys and
+// indexes with encoding/json, which keeps the last of repeated keys, on
+// random documents that repeat keys.
+func TestJSONAgainstEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	keys := []string{"a", "b", "tier", "0", "1"}
+	var gen func(depth int) string
+	gen = func(depth int) string {
+		switch n := rng.IntN(10); {
+		case depth > 3 || n < 3:
+			return []string{`1`, `"x"`, `true`, `null`, `"y z"`, `2.5`, `false`}[rng.IntN(7)]
+		case n < 7:
+			var members []string
+			for range rng.IntN(5) {
+				members = append(members, strconv.Quote(keys[rng.IntN(len(keys))])+":"+gen(depth+1))
+			}
+			return "{" + strings.Join(members, ",") + "}"
+		default:
+			var elems []string
+			for range rng.IntN(4) {
+				elems = append(elems, gen(depth+1))
+			}
+			return "[" + strings.Join(elems, ",") + "]"
+		}
+	}
+	compared := 0
+	for range 20000 {
+		doc := gen(0)
+		var steps []string
+		for range 1 + rng.IntN(3) {
+			steps = append(steps, keys[rng.IntN(len(keys))])
+		}
+		path := strings.Join(steps, ".")
+		var v any
+		if err := json.Unmarshal([]byte(doc), &v); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range steps {
+			switch x := v.(type) {
+			case map[string]any:
+				v = x[s]
+			case []any:
+				i, err := strconv.Atoi(s)
+				if err != nil || i >= len(x) {
+					v = nil
+				} else {
+					v = x[i]
+				}
+			default:
+				v = nil
+			}
+		}
+		got := reqctx.JSONValue(doc, path)
+		var want string
+		switch x := v.(type) {
+		case nil:
+		case string:
+			want = x
+		case bool:
+			want = strconv.FormatBool(x)
+		case float64:
+			want = strconv.FormatFloat(x, 'f', -1, 64)
+		default:
+			continue // objects and arrays: their raw text, compared elsewhere
+		}
+		compared++
+		if got.Str != want || got.Present != (v != nil) {
+			t.Fatalf("json(%s, %q) = %q (present %v); encoding/json reads %v", doc, path, got.Str, got.Present, v)
+		}
+	}
+	if compared < 5000 {
+		t.Fatalf("only %d compared", compared)
+	}
+}
+
+// TestVisitorCookieRepeated: a browser sends one visitor cookie per path
+// and domain that set one; the first well-formed id counts, so a stale
+// broken copy does not make the visitor new on every request.
+func TestVisitorCookieRepeated(t *testing.T) {
+	const good, other = "SS8XO6uv2zSg2ypxEN1yfw", "AAAAAAAAAAAAAAAAAAAAAA"
+	tests := []struct {
+		cookies []string
+		id      string // "" is a new visitor
+	}{
+		{[]string{"bsk_vid=" + good}, good},
+		{[]string{"bsk_vid=bad; bsk_vid=" + good}, good},
+		{[]string{"bsk_vid=bad", "bsk_vid=" + good}, good},
+		{[]string{"bsk_vid=" + other + "; bsk_vid=" + good}, other},
+		{[]string{"bsk_vid=bad; bsk_vid=worse"}, ""},
+		{[]string{"x=1; bsk_vid=\"" + good + "\""}, good},
+		{nil, ""},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		for _, c := range tt.cookies {
+			r.Header.Add("Cookie", c)
+		}
+		v := reqctx.ResolveVisitor(r)
+		if tt.id != "" && (v.ID != tt.id || v.New || v.Persist) || tt.id == "" && (!v.New || !reqctx.ValidID(v.ID)) {
+			t.Errorf("%q: visitor %+v, want id %q", tt.cookies, v, tt.id)
+		}
+	}
+}
+
+// TestTimeZoneHeader: a CDN's zone that no database holds is no
+// geo.timezone, and the visitor's hour is then the country's.
+func TestTimeZoneHeader(t *testing.T) {
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	b := reqctx.NewBuilder(reqctx.Config{Now: func() time.Time { return now }}, []plugin.Slot{{Attr: "visitor.hour"}, {Attr: "geo.timezone"}})
+	tests := []struct {
+		country, zone string
+		hour          string
+		tz            string
+	}{
+		{"FR", "Europe/Paris", "14", "Europe/Paris"},
+		{"FR", "America/New_York", "8", "America/New_York"}, // the zone wins
+		{"FR", "europe/paris", "14", ""},
+		{"FR", "Europe/Pariss", "14", ""},
+		{"FR", "GMT+1", "14", ""},
+		{"FR", "Local", "14", ""}, // never the server's own zone
+		{"US", "Mars/Olympus", "12", ""},
+		{"", "Asia/Tokyo", "21", "Asia/Tokyo"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "127.0.0.1:1234"
+		if tt.country != "" {
+			r.Header.Set("CF-IPCountry", tt.country)
+		}
+		r.Header.Set("CF-Timezone", tt.zone)
+		vals := b.Build(r, reqctx.Visitor{}, nil)
+		if vals[0].Str != tt.hour || vals[1].Str != tt.tz || vals[1].Present != (tt.tz != "") {
+			t.Errorf("%s %q: hour %s, geo.timezone %q; want %s, %q", tt.country, tt.zone, vals[0].Str, vals[1].Str, tt.hour, tt.tz)
+		}
+	}
+}
+
+// TestQueryAsBrowsersRead compares query() with URLSearchParams's reading
+// (the WHATWG URL standard's application/x-www-form-urlencoded parser):
+// only & separates pairs, names and values are decoded. Where a pair does
+// not decode, url.ParseQuery's skipping is kept.
+func TestQueryAsBrowsersRead(t *testing.T) {
+	tests := []struct {
+		query, key, want string
+		ok               bool
+	}{
+		{"a=1;b=2", "a", "1;b=2", true},
+		{"a=1;b=2", "b", "", false},
+		{"a+b=6", "a b", "6", true},
+		{"a+b=6", "a+b", "", false},
+		{"a%2Bb=6", "a+b", "6", true},
+		{"a%20b=7&a+b=8", "a b", "7", true},
+		{"ref=news%2Dletter", "ref", "news-letter", true},
+		{"q=a+b", "q", "a b", true},
+		{"q=%zz&q=2", "q", "2", true},
+		{"%zz=1&x=2", "x", "2", true},
+		{"x", "x", "", true},
+		{"x=&x=2", "x", "", true},
+		{"&&x=3", "x", "3", true},
+	}
+	for _, tt := range tests {
+		got, ok := reqctx.Query(tt.query, tt.key)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Query(%q, %q) = %q, %v; want %q, %v", tt.query, tt.key, got, ok, tt.want, tt.ok)
+		}
+		// Where url.ParseQuery reads the pair, it agrees.
+		if ref, err := url.ParseQuery(tt.query); err == nil && ref.Has(tt.key) {
+			if ref.Get(tt.key) != got {
+				t.Errorf("Query(%q, %q) = %q; url.ParseQuery reads %q", tt.query, tt.key, got, ref.Get(tt.key))
+			}
+		}
+	}
+}
