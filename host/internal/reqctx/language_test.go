@@ -25,7 +25,7 @@ func TestLanguages(t *testing.T) {
 		{"EN-us", []string{"en"}, "en"},
 		{"zh-Hant-TW,zh;q=0.8", []string{"zh"}, "zh"},
 		{"pt_BR", []string{"pt"}, "pt"},
-		{"1234, fr;q=0.5", []string{"fr"}, "fr"}, // not a language: the next one
+		{"1234, fr;q=0.5", []string{"fr"}, "fr"},      // not a language: the next one
 		{"x-klingon, it;q=0.2", []string{"it"}, "it"}, // private use: no language
 		{"i-klingon, it;q=0.2", []string{"it"}, "it"},
 		{"english, de;q=0.9", []string{"de"}, "de"}, // a word, not a code
