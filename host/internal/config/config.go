@@ -187,8 +187,11 @@ type Limits struct {
 type Upstream struct {
 	DialTimeout           Duration `yaml:"dial_timeout"`
 	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
-	IdleTimeout           Duration `yaml:"idle_timeout"`
-	MaxConnsPerHost       int      `yaml:"max_conns_per_host"`
+	// ReadTimeout bounds the wait for the origin's next bytes once its
+	// headers came (60s; see upstream.Transport.ReadTimeout).
+	ReadTimeout     Duration `yaml:"read_timeout"`
+	IdleTimeout     Duration `yaml:"idle_timeout"`
+	MaxConnsPerHost int      `yaml:"max_conns_per_host"`
 }
 
 // Route is a site or section with its own origin and plugin.
@@ -355,6 +358,9 @@ func (c *Config) Defaults() {
 	if u.ResponseHeaderTimeout == 0 {
 		u.ResponseHeaderTimeout = Duration(30 * time.Second)
 	}
+	if u.ReadTimeout == 0 {
+		u.ReadTimeout = Duration(60 * time.Second)
+	}
 	if u.IdleTimeout == 0 {
 		u.IdleTimeout = Duration(90 * time.Second)
 	}
@@ -434,7 +440,7 @@ func (c *Config) Validate() error {
 		{"watch", watch}, {"shutdown_grace", c.ShutdownGrace}, {"seen.window", c.Seen.Window}, {"seen.timeout", c.Seen.Timeout},
 		{"limits.decide_timeout", c.Limits.DecideTimeout}, {"limits.read_header_timeout", c.Limits.ReadHeader}, {"limits.idle_timeout", c.Limits.Idle},
 		{"limits.upstream.dial_timeout", c.Limits.Upstream.DialTimeout}, {"limits.upstream.response_header_timeout", c.Limits.Upstream.ResponseHeaderTimeout},
-		{"limits.upstream.idle_timeout", c.Limits.Upstream.IdleTimeout},
+		{"limits.upstream.idle_timeout", c.Limits.Upstream.IdleTimeout}, {"limits.upstream.read_timeout", c.Limits.Upstream.ReadTimeout},
 	} {
 		if d.d < 0 {
 			bad(d.key, "%s cannot be negative, not %v", d.key, d.d.D())

@@ -315,6 +315,7 @@ func TestNegativeValues(t *testing.T) {
 		{func(c *Config) { c.Seen.Timeout = minus }, "seen.timeout cannot be negative, not -1s"},
 		{func(c *Config) { c.Limits.DecideTimeout = minus }, "limits.decide_timeout cannot be negative, not -1s"},
 		{func(c *Config) { c.Limits.Upstream.DialTimeout = minus }, "limits.upstream.dial_timeout cannot be negative, not -1s"},
+		{func(c *Config) { c.Limits.Upstream.ReadTimeout = minus }, "limits.upstream.read_timeout cannot be negative, not -1s"},
 		{func(c *Config) { c.Limits.Upstream.MaxConnsPerHost = -1 }, "limits.upstream.max_conns_per_host cannot be negative (0: no bound)"},
 		{func(c *Config) { c.Limits.PoolSize = -3 }, "limits.pool_size cannot be negative"},
 	}

@@ -308,7 +308,9 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 		t.ResponseHeaderTimeout = l.Upstream.ResponseHeaderTimeout.D()
 		t.IdleConnTimeout = l.Upstream.IdleTimeout.D()
 		t.MaxConnsPerHost = l.Upstream.MaxConnsPerHost
-		tr = upstream.New(t)
+		u := upstream.New(t)
+		u.ReadTimeout = l.Upstream.ReadTimeout.D()
+		tr = u
 	}
 	source := rcfg.Source()
 	var load wire.Loader

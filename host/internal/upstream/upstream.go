@@ -30,6 +30,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,15 @@ import (
 // Transport is an http.RoundTripper for a reverse proxy's origin. Its
 // zero value is not usable; make one with New.
 type Transport struct {
+	// ReadTimeout is the longest a read of a response's body waits for
+	// the origin's next bytes, once its headers came (nginx's
+	// proxy_read_timeout): an origin that stalls mid-body then has its
+	// transfer cut, rather than holding the visitor's connection and its
+	// own for as long as the visitor waits. Time the proxy spends
+	// writing to a slow visitor does not count. 0 waits for ever. Set it
+	// before the Transport's first request.
+	ReadTimeout time.Duration
+
 	fallback *http.Transport
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 
@@ -134,7 +144,11 @@ var (
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !t.Direct(r) {
 		t.fallbacks.Add(1)
-		return t.fallback.RoundTrip(r)
+		resp, err := t.fallback.RoundTrip(r)
+		if err == nil && t.ReadTimeout > 0 && resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
+			resp.Body = &guardedBody{rc: resp.Body, timeout: t.ReadTimeout}
+		}
+		return resp, err
 	}
 	// http.Request.Write turns a line break in a value into a space and
 	// writes a name as it is: refuse what http.Transport refuses, before
@@ -256,6 +270,7 @@ func (t *Transport) exchange(ctx context.Context, c *conn, r *http.Request) (*ht
 		}
 	}
 	c.r.left = -1
+	c.r.timeout, c.r.armed, c.r.ctx = t.ReadTimeout, time.Time{}, ctx
 	if t.headerTimeout > 0 {
 		c.nc.SetReadDeadline(time.Time{})
 		if ctx.Err() != nil {
@@ -337,6 +352,11 @@ func (b *body) finish(eof bool) {
 	// stop reports false when the request's context ended and its
 	// function poisoned the connection's deadlines (or is about to).
 	if b.stop() && eof && b.keep && c.br.Buffered() == 0 {
+		if !c.r.armed.IsZero() {
+			// Idle in the pool, it is read by no one.
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		c.r.timeout, c.r.ctx = 0, nil
 		b.t.put(c)
 		return
 	}
@@ -370,6 +390,11 @@ type countingReader struct {
 	nc   net.Conn
 	got  int64
 	left int64
+	// In a body, timeout is the Transport's ReadTimeout, armed when the
+	// read deadline was last pushed, and ctx the request's.
+	timeout time.Duration
+	armed   time.Time
+	ctx     context.Context
 }
 
 func (r *countingReader) Read(p []byte) (int, error) {
@@ -378,13 +403,118 @@ func (r *countingReader) Read(p []byte) (int, error) {
 			return 0, errHeaderTooLarge
 		}
 		p = p[:min(int64(len(p)), r.left)]
+	} else if r.timeout > 0 {
+		// The deadline is pushed when a read starts, not renewed by a
+		// timer: while the proxy writes to a slow visitor, nothing
+		// reads and nothing counts. It moves at most every sixteenth of
+		// the timeout, a stall being found within 15/16 to 16/16 of it.
+		if now := time.Now(); now.Sub(r.armed) > r.timeout/16 {
+			r.nc.SetReadDeadline(now.Add(r.timeout))
+			r.armed = now
+			if r.ctx != nil && r.ctx.Err() != nil {
+				// The request ended as the deadline moved: its poisoned
+				// deadline must stand (see exchange).
+				r.nc.SetDeadline(aLongTimeAgo)
+			}
+		}
 	}
 	n, err := r.nc.Read(p)
 	r.got += int64(n)
 	if r.left >= 0 {
 		r.left -= int64(n)
+	} else if err != nil && r.timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && (r.ctx == nil || r.ctx.Err() == nil) {
+		err = &StallError{After: r.timeout}
 	}
 	return n, err
+}
+
+// StallError is the error of a response body whose origin sent nothing
+// for the Transport's ReadTimeout.
+type StallError struct{ After time.Duration }
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("upstream: the origin sent nothing for %s (read timeout) in the middle of the body", e.After)
+}
+
+// Timeout reports true: StallError is a net.Error that is a timeout.
+func (e *StallError) Timeout() bool { return true }
+
+// Temporary reports false (net.Error asks it; the question is deprecated).
+func (e *StallError) Temporary() bool { return false }
+
+var _ net.Error = (*StallError)(nil)
+
+// guardedBody bounds the waits of a body the http.Transport reads (which
+// has no read timeout of its own): a read waiting longer than timeout
+// closes the body, which ends the read.
+type guardedBody struct {
+	rc      io.ReadCloser
+	timeout time.Duration
+
+	mu      sync.Mutex
+	since   time.Time // when the read under way began; zero when none
+	timer   *time.Timer
+	stalled bool
+	closed  bool
+}
+
+func (b *guardedBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	b.since = time.Now()
+	if b.timer == nil && !b.closed {
+		b.timer = time.AfterFunc(b.timeout, b.check)
+	}
+	b.mu.Unlock()
+	n, err := b.rc.Read(p)
+	b.mu.Lock()
+	b.since = time.Time{}
+	stalled := b.stalled
+	b.mu.Unlock()
+	if err != nil {
+		if stalled {
+			err = &StallError{After: b.timeout}
+		}
+		b.stop()
+	}
+	return n, err
+}
+
+// check runs when the timer fires: it cuts a read that has waited for the
+// timeout, and otherwise looks again when the one under way (or the
+// next) would have.
+func (b *guardedBody) check() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	wait := b.timeout
+	if !b.since.IsZero() {
+		waited := time.Since(b.since)
+		if waited >= b.timeout {
+			b.stalled = true
+			b.mu.Unlock()
+			b.rc.Close()
+			return
+		}
+		wait -= waited
+	}
+	b.timer.Reset(wait)
+	b.mu.Unlock()
+}
+
+func (b *guardedBody) stop() {
+	b.mu.Lock()
+	b.closed = true
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	b.mu.Unlock()
+}
+
+func (b *guardedBody) Close() error {
+	b.stop()
+	return b.rc.Close()
 }
 
 // get returns a connection to addr: the most recently used idle one that

@@ -13,6 +13,7 @@ import (
 	"net/textproto"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -881,4 +882,102 @@ func FuzzSameAsHTTPTransport(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadTimeout: an origin silent in the middle of a body has its
+// transfer cut after ReadTimeout, over the Transport's own connections
+// (GET) and the http.Transport's (POST) alike, with a timeout error
+// that says so; an origin that keeps sending, however slowly, and a
+// reader that takes its time between reads are not cut; a connection
+// whose body ended is kept and serves the next request.
+func TestReadTimeout(t *testing.T) {
+	release := make(chan struct{})
+	s, conns := counted(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/stall":
+			io.WriteString(w, "start")
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		case "/trickle":
+			for i := range 6 {
+				io.WriteString(w, strconv.Itoa(i))
+				w.(http.Flusher).Flush()
+				time.Sleep(40 * time.Millisecond)
+			}
+		default:
+			io.WriteString(w, "ok")
+		}
+	})
+	defer close(release)
+	tr := New(settings())
+	tr.ReadTimeout = 150 * time.Millisecond
+	defer tr.CloseIdleConnections()
+
+	for _, method := range []string{"GET", "POST"} {
+		req, _ := http.NewRequest(method, s.URL+"/stall", strings.NewReader(""))
+		if method == "GET" {
+			req.Body = nil
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var stall *StallError
+		var ne net.Error
+		if string(b) != "start" || !errors.As(err, &stall) || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("%s of a stalling origin: %q, %v; want \"start\" and a StallError", method, b, err)
+		}
+		if waited := time.Since(start); waited < 100*time.Millisecond {
+			t.Errorf("%s: cut after %v, before the timeout", method, waited)
+		}
+	}
+
+	for _, method := range []string{"GET", "POST"} {
+		req, _ := http.NewRequest(method, s.URL+"/trickle", strings.NewReader(""))
+		if method == "GET" {
+			req.Body = nil
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Bytes every 40 ms, read a byte at a time with pauses of the
+		// reader's own of twice the timeout: nothing is cut.
+		var got []byte
+		one := make([]byte, 1)
+		for {
+			n, err := resp.Body.Read(one)
+			got = append(got, one[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s of a slow origin, read slowly: %q, %v", method, got, err)
+			}
+			if len(got) == 2 {
+				time.Sleep(2 * tr.ReadTimeout)
+			}
+		}
+		resp.Body.Close()
+		if string(got) != "012345" {
+			t.Fatalf("%s: %q", method, got)
+		}
+	}
+
+	before := conns.Load()
+	for range 3 {
+		if got := get(t, tr, s.URL+"/"); got != "ok" {
+			t.Fatal(got)
+		}
+		time.Sleep(2 * tr.ReadTimeout) // past a deadline a kept connection would still hold
+	}
+	if n := conns.Load() - before; n > 1 {
+		t.Errorf("%d connections for three requests in turn: the kept one was not reused", n)
+	}
 }
