@@ -35,10 +35,12 @@ type rewritingBody struct {
 	// buffer, in pieces as large as the copy buffer while the origin
 	// keeps up, and flushes it when the origin pauses, with bytes written
 	// since the last flush that net/http may still hold (buffered).
-	// handed says that some of the body was handed over.
+	// handed says that some of the body was handed over; flushed, that
+	// the response's headers were sent ahead of it.
 	to       visitorWriter
 	handed   bool
 	buffered bool
+	flushed  bool
 	// head holds the start of the page while its encoding is not known.
 	head []byte
 	done bool
@@ -434,9 +436,13 @@ func (b *rewritingBody) writeTo(w visitorWriter) error {
 		case b.err != nil:
 			return b.err
 		}
-		if b.src.paused() && b.buffered {
+		if b.src.paused() && (b.buffered || !b.handed && !b.flushed) {
+			// Also before the first byte: a page that does not name its
+			// encoding waits for the 1024 bytes the browser's prescan
+			// reads, and a slow origin's visitor gets the headers
+			// meanwhile, as the origin sent them.
 			w.flushNow()
-			b.buffered = false
+			b.buffered, b.flushed = false, true
 		}
 		b.step()
 	}

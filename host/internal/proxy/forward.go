@@ -18,7 +18,14 @@ var DefaultStripHeaders = []string{
 	"CF-IPLatitude", "CF-IPLongitude", "CF-Region", "CF-Region-Code", "CF-Metro-Code", "CF-Postal-Code",
 	"CF-Timezone", "CF-Visitor", "CF-Ray", "CF-Worker", "CF-EW-Via", "CDN-Loop",
 	// Generic client-address headers set by CDNs and load balancers
-	"True-Client-IP", "X-Real-IP", "X-Client-IP", "X-Cluster-Client-IP", "X-Original-Forwarded-For",
+	"True-Client-IP", "X-Real-IP", "X-Client-IP", "X-Cluster-Client-IP", "X-Original-Forwarded-For", "Client-IP",
+	// What scheme, port, host and path prefix the client asked for,
+	// which frameworks read ahead of X-Forwarded-Proto (Rack reads
+	// X-Forwarded-Ssl first; Spring and ASP.NET read X-Forwarded-Prefix),
+	// and which poison a cache in front when believed from anyone
+	"X-Forwarded-Ssl", "X-Forwarded-Port", "X-Forwarded-Scheme", "X-Forwarded-Server", "X-Forwarded-Prefix",
+	"X-Forwarded-Path", "X-Forwarded-Uri", "X-Original-Host", "X-Host", "X-Url-Scheme", "Front-End-Https",
+	"X-Original-URL", "X-Rewrite-URL",
 	// CloudFront
 	"CloudFront-Viewer-*", "CloudFront-Is-*", "CloudFront-Forwarded-Proto",
 	// Fastly

@@ -93,6 +93,11 @@ func TestForwarding(t *testing.T) {
 				"Forwarded": {`for=1.2.3.4`}, "Cf-Connecting-Ip": {"1.2.3.4"}, "True-Client-Ip": {"1.2.3.4"}, "X-Real-Ip": {"1.2.3.4"},
 				"Cf-Ipcountry": {"FR"}, "Cloudfront-Viewer-Country": {"FR"}, "X-Vercel-Ip-City": {"Paris"}, "X-Akamai-Edgescape": {"country_code=FR"},
 				"Fastly-Client-Ip": {"1.2.3.4"}, "Accept": {"text/html"},
+				// Read by frameworks ahead of X-Forwarded-Proto and
+				// -Host: Rack's X-Forwarded-Ssl, Spring's -Prefix, …
+				"X-Forwarded-Ssl": {"on"}, "X-Forwarded-Port": {"443"}, "X-Forwarded-Scheme": {"https"}, "Front-End-Https": {"on"},
+				"X-Url-Scheme": {"https"}, "X-Forwarded-Prefix": {"/evil"}, "X-Forwarded-Server": {"evil"}, "X-Host": {"evil.example"},
+				"X-Original-Url": {"/admin"}, "X-Rewrite-Url": {"/admin"}, "Client-Ip": {"1.2.3.4"},
 				// What CGI and PHP read as CF-IPCountry and X-Real-IP.
 				"Cf_ipcountry": {"FR"}, "X_real_ip": {"1.2.3.4"}, "X_forwarded_for": {"1.2.3.4"},
 			},

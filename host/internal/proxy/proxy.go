@@ -185,7 +185,9 @@ func New(cfg Config) *Proxy {
 		cfg.Route = "default"
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = upstream.New(NewTransport())
+		u := upstream.New(NewTransport())
+		u.ReadTimeout = DefaultReadTimeout
+		cfg.Transport = u
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
 	cfg.Metrics.Route(cfg.Route, []metrics.LimitLabel{
@@ -230,6 +232,11 @@ func New(cfg Config) *Proxy {
 	}
 	return p
 }
+
+// DefaultReadTimeout is how long the default transport waits for the
+// origin's next bytes in the middle of a body (nginx's
+// proxy_read_timeout).
+const DefaultReadTimeout = 60 * time.Second
 
 // NewTransport returns the settings of the transport used to reach the
 // origin, and the transport for what upstream.Transport does not send
@@ -320,12 +327,19 @@ type state struct {
 type originStream struct {
 	io.ReadCloser
 	err error
+	// trailers, when set, are the trailers of a response whose body the
+	// proxy changes: the digests of the origin's bytes leave them when
+	// the transport has read them, at the body's end.
+	trailers *http.Header
 }
 
 func (b *originStream) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF && b.err == nil {
 		b.err = err
+	}
+	if err == io.EOF && b.trailers != nil {
+		dropDigests(*b.trailers)
 	}
 	return n, err
 }
@@ -527,8 +541,12 @@ func (p *Proxy) done(r *http.Request, st *state, status int, start time.Time, cu
 		st.outcome = metrics.Aborted
 		p.stats.Aborted.Add(1)
 		if err != nil && r.Context().Err() == nil {
-			p.log.WarnContext(r.Context(), "the origin broke off the response body; the transfer to the visitor is cut",
-				"route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
+			msg := "the origin broke off the response body; the transfer to the visitor is cut"
+			var stall *upstream.StallError
+			if errors.As(err, &stall) {
+				msg = "the origin stalled in the middle of the response body (limits.upstream.read_timeout); the transfer to the visitor is cut"
+			}
+			p.log.WarnContext(r.Context(), msg, "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
 		}
 	}
 	if status == 0 && st.outcome == metrics.Aborted {
@@ -600,6 +618,14 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 			pr.Out.Header.Del("Range")
 			pr.Out.Header.Del("If-Range")
 		}
+	}
+	if pr.In.Method != http.MethodGet && pr.In.Method != http.MethodHead {
+		// A precondition of a change (If-None-Match: * on a PUT that
+		// must create, If-Match on one that must not overwrite) goes
+		// to the origin, which alone can check it (RFC 9110 13.2.1),
+		// with the tags bespoke derived named as the origin's.
+		originConditions(pr.Out.Header)
+		return
 	}
 	edited := conditionals(pr.Out.Header, rewrites && !loadsNoDocument(pr.In.Header), tag)
 	if st != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
+	"github.com/bespoke-edge/bespoke/host/internal/upstream"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/guest"
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
@@ -623,5 +624,56 @@ func TestOriginRedirectStaysOnTheProxy(t *testing.T) {
 	}
 	if r := e.get(t, "/away"); r.Header.Get("Location") != "https://elsewhere.example/" {
 		t.Errorf("Location %q", r.Header.Get("Location"))
+	}
+}
+
+// TestOriginStallsMidBody: an origin that sends the start of a page and
+// then nothing has the transfer cut after the read timeout, logged with
+// the reason and counted as aborted, rather than holding the visitor.
+func TestOriginStallsMidBody(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><p id="t">Hello</p>`+strings.Repeat("<p>more</p>", 500))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	var logs syncbuf.Buffer
+	m := metrics.New()
+	tr := upstream.New(proxy.NewTransport())
+	tr.ReadTimeout = 200 * time.Millisecond
+	e := newEnv(t, origin, []byte(`rules:
+  - name: greet
+    actions:
+      - set_inner: { select: "#t", text: Bonjour }
+`), func(c *proxy.Config) {
+		c.Logger, c.AccessLog, c.Metrics, c.Route, c.Transport = slog.New(slog.NewTextHandler(&logs, nil)), true, m, "shop", tr
+	})
+	start := time.Now()
+	resp, err := http.Get(e.proxy.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || !strings.Contains(string(body), "Bonjour") {
+		t.Fatalf("a stalling origin: %v, %d bytes (Bonjour: %v); want the start, rewritten, then a cut", err, len(body), strings.Contains(string(body), "Bonjour"))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cut after %v", d)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "outcome=aborted") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "the origin stalled in the middle of the response body") || !strings.Contains(logs.String(), "read timeout") {
+		t.Errorf("no warning that the origin stalled:\n%s", logs.String())
+	}
+	if got := requestsTotal(t, m, "shop", metrics.Aborted); got != 1 {
+		t.Errorf("bespoke_requests_total{outcome=aborted} = %v, want 1", got)
 	}
 }

@@ -32,12 +32,18 @@ type rangeTransport struct {
 // RoundTrip implements http.RoundTripper.
 func (t *rangeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusPartialContent || req.Header.Get("Range") == "" || !resendable(req) {
+	if err != nil || req.Header.Get("Range") == "" || !resendable(req) {
 		return resp, err
 	}
 	st, _ := req.Context().Value(stateKey{}).(*state)
 	if resp.Request == nil {
 		resp.Request = req
+	}
+	if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		return t.unsatisfiable(req, resp, st)
+	}
+	if resp.StatusCode != http.StatusPartialContent {
+		return resp, nil
 	}
 	if st == nil || !t.p.rewritesWhole(resp, st) {
 		return resp, nil
@@ -47,6 +53,33 @@ func (t *rangeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	whole.Header.Del("Range")
 	whole.Header.Del("If-Range")
 	return t.next.RoundTrip(whole)
+}
+
+// unsatisfiable answers a 416, which gives the origin's length: a range
+// past it may be within the rewritten page, and a range of a page that
+// is rewritten is answered with all of it. So the origin is asked again
+// for the whole; when that is a page the plan rewrites, the visitor gets
+// it, and otherwise the 416 (a resumed download that is complete).
+func (t *rangeTransport) unsatisfiable(req *http.Request, resp *http.Response, st *state) (*http.Response, error) {
+	if st == nil || st.site == nil || st.req == nil || len(st.req.Plan.Edits) == 0 && len(st.req.Plan.JSONEdits) == 0 {
+		return resp, nil
+	}
+	whole := req.Clone(req.Context())
+	whole.Header.Del("Range")
+	whole.Header.Del("If-Range")
+	w, err := t.next.RoundTrip(whole)
+	if err != nil {
+		return resp, nil
+	}
+	if w.Request == nil {
+		w.Request = whole
+	}
+	if w.StatusCode == http.StatusOK && planResponse(t.p.responseInput(w, st)).body != BodyPass && !t.p.failed.has(pageOf(req)) {
+		resp.Body.Close()
+		return w, nil
+	}
+	w.Body.Close()
+	return resp, nil
 }
 
 // rewritesWhole reports whether the plan would rewrite the response of

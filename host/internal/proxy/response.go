@@ -126,10 +126,15 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 		h.Set("X-Bespoke-Untouched", rp.reason)
 	}
 	if rp.private {
-		h.Set("Cache-Control", privateCacheControl(h.Get("Cache-Control")))
+		h.Set("Cache-Control", privateCacheControl(cacheControl(h)))
 	}
 	if rp.noCache {
-		h.Set("Cache-Control", withNoCache(h.Get("Cache-Control")))
+		h.Set("Cache-Control", withNoCache(cacheControl(h)))
+	}
+	if rp.private || rp.noCache {
+		for _, k := range sharedCacheHeaders {
+			h.Del(k)
+		}
 	}
 	if rp.experiments {
 		h.Set(plan.ExperimentsHeader, pl.Experiments)
@@ -145,6 +150,12 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 			tag = st.planTag()
 		}
 		changedBodyValidators(h, tag)
+		if len(resp.Trailer) > 0 {
+			// Sent after the changed body, they would name the origin's
+			// bytes too: unannounced now, removed at the end.
+			dropDigests(resp.Trailer)
+			st.origin.trailers = &resp.Trailer
+		}
 	}
 	if rp.body != BodyPass {
 		// A range of it is answered with all of it (see ranges.go), also
@@ -240,7 +251,7 @@ func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied fun
 		p.saveCaps(h, st, max(longest, 30*24*time.Hour))
 		// A copy the browser reused would show the capped rule again,
 		// uncounted: it must ask first (a 304 counts as a view).
-		h.Set("Cache-Control", withNoCache(h.Get("Cache-Control")))
+		h.Set("Cache-Control", withNoCache(cacheControl(h)))
 	}
 }
 
@@ -784,6 +795,26 @@ func sameHost(u, origin *url.URL) bool {
 func ambiguousType(h http.Header) bool {
 	v := h.Values("Content-Type")
 	return len(v) > 1 || len(v) == 1 && strings.IndexByte(v[0], ',') >= 0
+}
+
+// sharedCacheHeaders are the origin's instructions to CDNs and reverse
+// proxies that take precedence there over Cache-Control (RFC 9213's
+// CDN-Cache-Control and the vendors' own): a personalized response must
+// not keep them, or a CDN caches one visitor's page for the others
+// whatever Cache-Control: private says.
+var sharedCacheHeaders = []string{
+	"Cdn-Cache-Control", "Cloudflare-Cdn-Cache-Control", "Vercel-Cdn-Cache-Control", "Netlify-Cdn-Cache-Control",
+	"Surrogate-Control", "Edge-Control", "Akamai-Cache-Control", "X-Accel-Expires",
+}
+
+// cacheControl is the response's Cache-Control, all its lines as one
+// list (RFC 9110 5.3): a no-store on a second line counts.
+func cacheControl(h http.Header) string {
+	vs := h.Values("Cache-Control")
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	return strings.Join(vs, ", ")
 }
 
 // privateCacheControl rewrites the origin's Cache-Control for a

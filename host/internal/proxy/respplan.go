@@ -593,7 +593,15 @@ func cacheDirective(h http.Header, name string) bool {
 
 // contentEncoding is the response's Content-Encoding, normalized.
 func contentEncoding(h http.Header) string {
-	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	// All its lines, as one list (RFC 9110 5.3): gzip on two lines is
+	// "gzip, gzip", which passes untouched as on one line.
+	vs := h.Values("Content-Encoding")
+	var enc string
+	if len(vs) == 1 {
+		enc = strings.ToLower(strings.TrimSpace(vs[0]))
+	} else {
+		enc = strings.ToLower(strings.TrimSpace(strings.Join(vs, ", ")))
+	}
 	if enc == "identity" {
 		return ""
 	}

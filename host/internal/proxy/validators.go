@@ -314,6 +314,41 @@ func conditionals(h http.Header, rewrites bool, tag uint64) (edited bool) {
 	return edited
 }
 
+// originConditions names, in the If-Match and If-None-Match of a request
+// that is no GET or HEAD, each tag bespoke derived by the origin's tag it
+// was derived from, so that a client that read an edited copy can make
+// its change conditional on the resource it read, as through any proxy:
+// the edits are the visitor's view of it. (If-Match compares strongly,
+// and a derived tag is weak.) Other tags, "*" and malformed lists go as
+// they came.
+func originConditions(h http.Header) {
+	for _, name := range []string{"If-Match", "If-None-Match"} {
+		lines := h.Values(name)
+		if len(lines) == 0 {
+			continue
+		}
+		var parts []string
+		changed := false
+		for _, line := range lines {
+			ts, star, ok := parseETagList(line)
+			if star || !ok {
+				parts = nil
+				changed = false
+				break
+			}
+			for _, t := range ts {
+				if o, _, ok := splitDerived(t); ok {
+					t, changed = o, true
+				}
+				parts = append(parts, t.String())
+			}
+		}
+		if changed {
+			h.Set(name, strings.Join(parts, ", "))
+		}
+	}
+}
+
 // changedBodyValidators replaces the origin's validators of a changed
 // body: the ETag becomes the derived weak one (or goes), and
 // Last-Modified, Accept-Ranges and the digests of the origin's bytes go.
@@ -323,7 +358,15 @@ func changedBodyValidators(h http.Header, tag uint64) {
 	} else {
 		h.Del("Etag")
 	}
-	for _, k := range []string{"Last-Modified", "Accept-Ranges", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
+	h.Del("Last-Modified")
+	h.Del("Accept-Ranges")
+	dropDigests(h)
+}
+
+// dropDigests removes the digests of the origin's bytes from response
+// headers or trailers (RFC 9530's, and the older Digest and Content-MD5).
+func dropDigests(h http.Header) {
+	for _, k := range []string{"Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
 		h.Del(k)
 	}
 }

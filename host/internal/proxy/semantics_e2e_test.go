@@ -1,0 +1,234 @@
+package proxy_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// semanticsRules edit every page and every JSON document, for every
+// visitor.
+var semanticsRules = []byte(`rules:
+  - name: everyone
+    actions:
+      - set_inner: { select: "#x", text: Bonjour }
+      - json_set: { path: greeting, value: '"bonjour"' }
+`)
+
+// TestPreconditionsOfChanges: the preconditions of a PUT, POST, PATCH or
+// DELETE reach the origin, which alone can check them (RFC 9110 13.2.1):
+// If-None-Match: * makes a create that must not overwrite, and If-Match
+// with the tag a visitor read, derived for its edited copy, is the
+// origin's tag again.
+func TestPreconditionsOfChanges(t *testing.T) {
+	got := make(chan http.Header, 1)
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			got <- r.Header.Clone()
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Etag", `"j1"`)
+		io.WriteString(w, `{"greeting":"hello"}`)
+	})
+	e := newEnv(t, origin, semanticsRules)
+	read := e.get(t, "/api")
+	derived := read.Header.Get("Etag")
+	if !strings.Contains(read.body, "bonjour") || !strings.HasPrefix(derived, `W/"j1-bsk`) {
+		t.Fatalf("GET: %q, ETag %q", read.body, derived)
+	}
+	modified := "Mon, 01 Jan 2024 00:00:00 GMT"
+	for _, tt := range []struct {
+		method     string
+		send, want []string // header, value pairs
+	}{
+		{"PUT", []string{"If-None-Match", "*"}, []string{"If-None-Match", "*"}},
+		{"PUT", []string{"If-Match", derived}, []string{"If-Match", `"j1"`}},
+		{"PATCH", []string{"If-Match", `"j0", ` + derived}, []string{"If-Match", `"j0", "j1"`}},
+		{"DELETE", []string{"If-Match", `"j1"`}, []string{"If-Match", `"j1"`}},
+		{"POST", []string{"If-None-Match", derived}, []string{"If-None-Match", `"j1"`}},
+		{"PUT", []string{"If-Unmodified-Since", modified}, []string{"If-Unmodified-Since", modified}},
+		{"POST", []string{"If-Modified-Since", modified}, []string{"If-Modified-Since", modified}},
+	} {
+		req, _ := http.NewRequest(tt.method, e.proxy.URL+"/api", strings.NewReader(`{}`))
+		req.Header.Set(tt.send[0], tt.send[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := <-got
+		if v := h.Get(tt.want[0]); v != tt.want[1] {
+			t.Errorf("%s with %s: %q: the origin got %s: %q, want %q", tt.method, tt.send[0], tt.send[1], tt.want[0], v, tt.want[1])
+		}
+	}
+}
+
+// TestPersonalizedNotForSharedCaches: a personalized page keeps none of
+// the origin's instructions to CDNs, which they follow ahead of
+// Cache-Control (RFC 9213), and a no-store on a second Cache-Control
+// line stays.
+func TestPersonalizedNotForSharedCaches(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Add("Cache-Control", "public, max-age=60")
+		if r.URL.Path == "/two" {
+			h.Add("Cache-Control", "no-store")
+		}
+		for _, k := range []string{"CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Vercel-CDN-Cache-Control",
+			"Surrogate-Control", "Edge-Control", "X-Accel-Expires"} {
+			h.Set(k, "max-age=3600")
+		}
+		io.WriteString(w, `<p id="x">Hello</p>`)
+	})
+	e := newEnv(t, origin, semanticsRules)
+	r := e.get(t, "/", "Sec-Fetch-Dest", "document")
+	if !strings.Contains(r.body, "Bonjour") {
+		t.Fatalf("not personalized: %q", r.body)
+	}
+	for k := range r.Header {
+		if k := strings.ToLower(k); strings.Contains(k, "cdn-cache-control") || k == "surrogate-control" || k == "edge-control" || k == "x-accel-expires" {
+			t.Errorf("%s: %q kept on a personalized page", k, r.Header.Get(k))
+		}
+	}
+	if cc := r.Header.Get("Cache-Control"); cc != "private, max-age=60" {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	two := e.get(t, "/two", "Sec-Fetch-Dest", "document")
+	if cc := strings.Join(two.Header.Values("Cache-Control"), ", "); !strings.Contains(cc, "no-store") || !strings.HasPrefix(cc, "private") {
+		t.Errorf("two lines public, max-age=60 and no-store: Cache-Control %q", cc)
+	}
+}
+
+// TestEncodingOnTwoLines: a Content-Encoding given on two lines is one
+// list, as on one line: gzip twice passes untouched, and decodes.
+func TestEncodingOnTwoLines(t *testing.T) {
+	page := []byte(`<p id="x">Hello</p>`)
+	var once, twice bytes.Buffer
+	zw := gzip.NewWriter(&once)
+	zw.Write(page)
+	zw.Close()
+	zw = gzip.NewWriter(&twice)
+	zw.Write(once.Bytes())
+	zw.Close()
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Add("Content-Encoding", "gzip")
+		w.Header().Add("Content-Encoding", "gzip")
+		w.Write(twice.Bytes())
+	})
+	e := newEnv(t, origin, semanticsRules)
+	req, _ := http.NewRequest("GET", e.proxy.URL+"/", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	codings := strings.Join(resp.Header.Values("Content-Encoding"), ", ")
+	for range strings.Count(codings, "gzip") {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("Content-Encoding %q: %v", codings, err)
+		}
+		body, _ = io.ReadAll(zr)
+	}
+	if !bytes.Equal(body, page) {
+		t.Errorf("Content-Encoding %q decodes to %q, want the page", codings, body)
+	}
+}
+
+// TestDigestTrailerOfAChangedBody: the origin's digest of its bytes, sent
+// as a trailer, does not follow a body the proxy changed.
+func TestDigestTrailerOfAChangedBody(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Trailer", "Content-Digest, X-Served-By")
+		io.WriteString(w, `<p id="x">Hello</p>`)
+		w.Header().Set("Content-Digest", "sha-256=:AAAA:")
+		w.Header().Set("X-Served-By", "origin-1")
+	})
+	e := newEnv(t, origin, semanticsRules)
+	resp, err := http.Get(e.proxy.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "Bonjour") {
+		t.Fatalf("not rewritten: %q", body)
+	}
+	if v := resp.Trailer.Get("Content-Digest"); v != "" {
+		t.Errorf("Content-Digest trailer %q after a changed body", v)
+	}
+	if v := resp.Trailer.Get("X-Served-By"); v != "origin-1" {
+		t.Errorf("X-Served-By trailer %q, want the origin's", v)
+	}
+}
+
+// TestRangePastTheOriginsLength: a range past the origin's length may
+// be within the rewritten page, which answers a range whole: the
+// visitor gets it with a 200, not the origin's 416. A download that is
+// not rewritten keeps its 416.
+func TestRangePastTheOriginsLength(t *testing.T) {
+	page := `<p id="x">Hi</p>`
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/file.bin" {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(page))
+	})
+	e := newEnv(t, origin, semanticsRules)
+	r := e.get(t, "/", "Range", "bytes="+strconv.Itoa(len(page))+"-")
+	if r.StatusCode != 200 || !strings.Contains(r.body, "Bonjour") {
+		t.Errorf("a range past the origin's length: %d %q, want the rewritten page", r.StatusCode, r.body)
+	}
+	if f := e.get(t, "/file.bin", "Range", "bytes=10-"); f.StatusCode != http.StatusRequestedRangeNotSatisfiable || f.Header.Get("Content-Range") != "bytes */10" {
+		t.Errorf("a download's range past its end: %d, Content-Range %q", f.StatusCode, f.Header.Get("Content-Range"))
+	}
+}
+
+// TestHeadersOfASlowPageWithoutCharset: a page that does not name its
+// encoding waits for the 1024 bytes the browser's prescan reads before
+// its first byte is rewritten; while a slow origin pauses, the visitor
+// has the status and headers already.
+func TestHeadersOfASlowPageWithoutCharset(t *testing.T) {
+	release := make(chan struct{})
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<!doctype html><title>slow</title>`)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, `<p id="x">Hello</p>`)
+	})
+	e := newEnv(t, origin, semanticsRules)
+	defer close(release)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.proxy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: shop.test\r\nSec-Fetch-Dest: document\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil || !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 200")) {
+		t.Fatalf("while the origin pauses: %q, %v; want the status and headers", buf[:n], err)
+	}
+}
