@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -222,4 +223,37 @@ func TestQueryAsBrowsersRead(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzJSONValue: json() never fails on a visitor's value, and on a path
+// of keys reads what encoding/json reads (the last of repeated keys).
+func FuzzJSONValue(f *testing.F) {
+	f.Add(`{"tier":"free","tier":"gold"}`, "tier")
+	f.Add(`{"a":{"b":[1,2,{"c":"x"}]}}`, "a.b.2.c")
+	f.Add(`{"a":1}`, "a|@reverse")
+	f.Add(`[{"k":1},{"k":2}]`, `#(k==2).k`)
+	f.Fuzz(func(t *testing.T, doc, path string) {
+		got := reqctx.JSONValue(doc, path)
+		if !strings.ContainsAny(path, `.|#@*?\[]{}!:"`) && path != "" {
+			// encoding/json turns invalid UTF-8 and lone surrogates into
+			// U+FFFD, where json() keeps what was sent.
+			if !utf8.ValidString(doc) || strings.Contains(doc, `\u`) {
+				return
+			}
+			var v map[string]any
+			if err := json.Unmarshal([]byte(doc), &v); err != nil {
+				return
+			}
+			x, ok := v[path]
+			if !ok || x == nil {
+				if got.Present {
+					t.Fatalf("json(%s, %q) = %q; encoding/json finds no value", doc, path, got.Str)
+				}
+				return
+			}
+			if s, isText := x.(string); isText && (!got.Present || got.Str != s) {
+				t.Fatalf("json(%s, %q) = %q (present %v); encoding/json reads %q", doc, path, got.Str, got.Present, s)
+			}
+		}
+	})
 }
