@@ -34,6 +34,21 @@ import (
 // about 6% of it).
 const MaxCost = 1 << 24
 
+// MaxValue is the length of the longest value a module the verifier
+// accepted may be given, its cost then staying within MaxCost: values
+// longer than it would let a contains test or a regex on a visitor's
+// header run for seconds, without termination checks. 0 means no value
+// at all; -1, no bound.
+func (r *Result) MaxValue() int64 {
+	switch {
+	case r.PerByte <= 0:
+		return -1
+	case r.Cost >= MaxCost:
+		return 0
+	}
+	return (MaxCost - r.Cost) / r.PerByte
+}
+
 // Error says why a module is outside the bounded subset.
 type Error struct {
 	// Func is the index of the function at fault, or -1 for the module's
@@ -58,10 +73,12 @@ func (e *Error) Error() string {
 
 // Result is what the verifier learned of a module in the subset.
 type Result struct {
-	// Cost is the module's static cost: an upper bound of the instructions
-	// bespoke_decide executes, per byte of the longest value when the
-	// module calls the contains helper.
-	Cost int64
+	// Cost and PerByte are the module's static cost: bespoke_decide
+	// executes at most Cost + PerByte × n instructions, n the length of
+	// the longest value the host gives it (the contains helper and the
+	// host's regex_match run in time linear in it). The host bounds n so
+	// that this stays within MaxCost (see MaxValue).
+	Cost, PerByte int64
 	// Funcs is the number of functions the module defines, Helpers how
 	// many of them are string helpers.
 	Funcs, Helpers int
@@ -76,6 +93,11 @@ func Verify(wasm []byte, m *plugin.Manifest) (*Result, error) {
 		return nil, err
 	}
 	v := &verifier{mod: mod, m: m}
+	for _, p := range m.Patterns {
+		n := PatternSize(p)
+		v.patternSize = append(v.patternSize, n)
+		v.maxPattern = max(v.maxPattern, n)
+	}
 	if err := v.structure(); err != nil {
 		return nil, err
 	}
@@ -456,6 +478,10 @@ type verifier struct {
 	m   *plugin.Manifest
 	// kinds says which defined functions are string helpers.
 	kinds []Helper
+	// patternSize is the program size of each of the manifest's
+	// patterns, maxPattern the largest.
+	patternSize []int
+	maxPattern  int
 }
 
 // structure checks everything but the code: exports, memory, data, custom

@@ -3,6 +3,7 @@ package bounded
 import (
 	"bytes"
 	"fmt"
+	"regexp/syntax"
 	"slices"
 
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -36,7 +37,9 @@ type frame struct {
 // call is a call site, for the call graph and the cost.
 type call struct {
 	callee uint32 // function index (imports first)
-	cost   int64  // the callee's cost when it is a helper or an import
+	// The callee's cost when it is a helper or an import: fixed, and per
+	// byte of the longest value.
+	cost, perByte int64
 }
 
 // fnInfo is what the validation of one ordinary function found.
@@ -47,16 +50,40 @@ type fnInfo struct {
 
 // Costs of the helpers in instructions, from their bodies: StartsWith
 // runs 20 instructions per byte compared, EndsWith adds a call, Contains
-// repeats a StartsWith per byte of the value.
-func helperCost(h Helper, clen uint32) int64 {
+// repeats a StartsWith per byte of the value (perByte).
+func helperCost(h Helper, clen uint32) (fixed, perByte int64) {
 	sw := 12 + 20*int64(clen)
 	switch h {
 	case EndsWith:
-		return 10 + sw
+		return 10 + sw, 0
 	case Contains:
-		return 20 + sw // per byte of the value
+		return 20, 20 + sw
 	}
-	return sw
+	return sw, 0
+}
+
+// RegexByteCost is what the host's regex_match costs, in instructions, per
+// byte of the value and per instruction of the pattern's program: Go's
+// regexp runs in time linear in both (measured on this machine's class:
+// some 7 ns a step, where an instruction of compiled Wasm takes 0.6).
+const RegexByteCost = 16
+
+// regexCallCost is the fixed part of a regex_match call.
+const regexCallCost = 200
+
+// PatternSize is the size of a pattern's program (regexp/syntax's
+// instructions), what a match costs per byte of its input; -1 when the
+// pattern does not compile.
+func PatternSize(p string) int {
+	re, err := syntax.Parse(p, syntax.Perl)
+	if err != nil {
+		return -1
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return -1
+	}
+	return len(prog.Inst)
 }
 
 // code classifies the functions, validates every ordinary one, and checks
@@ -105,6 +132,7 @@ func (v *verifier) code() (*Result, error) {
 	)
 	color := make([]uint8, len(mod.funcs))
 	cost := make([]int64, len(mod.funcs))
+	perByte := make([]int64, len(mod.funcs))
 	type step struct {
 		f    int
 		next int // next call site to visit
@@ -137,26 +165,30 @@ func (v *verifier) code() (*Result, error) {
 				}
 				continue
 			}
-			total := infos[top.f].instrs
+			total, byByte := infos[top.f].instrs, int64(0)
 			for _, c := range calls {
-				add := c.cost
+				add, addByte := c.cost, c.perByte
 				if c.callee >= nimp && v.kinds[c.callee-nimp] == 0 {
-					add = cost[c.callee-nimp]
+					add, addByte = cost[c.callee-nimp], perByte[c.callee-nimp]
 				}
 				total = min(total+add, MaxCost+1)
+				byByte = min(byByte+addByte, MaxCost+1)
 			}
-			cost[top.f] = total
+			cost[top.f], perByte[top.f] = total, byByte
 			color[top.f] = black
 			stack = stack[:len(stack)-1]
 		}
 	}
 	for _, e := range mod.exports {
 		if e.name == plugin.ExportDecide {
-			res.Cost = cost[e.index-nimp]
+			res.Cost, res.PerByte = cost[e.index-nimp], perByte[e.index-nimp]
 		}
 	}
 	if res.Cost > MaxCost {
 		return nil, structErr("%s may execute more than %d instructions (its calls multiply): over the subset's static cost", plugin.ExportDecide, MaxCost)
+	}
+	if res.PerByte > MaxCost {
+		return nil, structErr("%s may execute more than %d instructions per byte of a value: over the subset's static cost", plugin.ExportDecide, MaxCost)
 	}
 	return res, nil
 }
@@ -655,6 +687,19 @@ func (f *fn) call(idx uint32) error {
 		return f.r.errorf("call of function %d, out of range", idx)
 	}
 	c := call{callee: idx, cost: 1}
+	if idx < nimp && mod.imports[idx] == plugin.ImportRegexMatch {
+		// (pattern, slot): a constant pattern costs its own program's
+		// size per byte, another the largest of the manifest's.
+		n := len(f.vals)
+		if n-f.ctrl[len(f.ctrl)-1].height < 2 {
+			return f.r.errorf("call of %s with its arguments not in view", plugin.ImportRegexMatch)
+		}
+		size := f.v.maxPattern
+		if pat := f.vals[n-2]; pat.k == constant && int(pat.c) < len(f.v.patternSize) {
+			size = f.v.patternSize[pat.c]
+		}
+		c.cost, c.perByte = regexCallCost, RegexByteCost*int64(size)
+	}
 	if idx >= nimp {
 		if h := f.v.kinds[idx-nimp]; h != 0 {
 			n := len(f.vals)
@@ -668,7 +713,7 @@ func (f *fn) call(idx uint32) error {
 			if clen.k != constant || uint64(clen.c) > mod.dataBytes {
 				return f.r.errorf("call of %s with a constant length over the module's %d bytes of data", h, mod.dataBytes)
 			}
-			c.cost = helperCost(h, clen.c)
+			c.cost, c.perByte = helperCost(h, clen.c)
 		}
 	}
 	if err := f.popTypes(t.params); err != nil {

@@ -133,7 +133,13 @@ type Module struct {
 	// termination checks and a deadline per decision. unbounded says why.
 	interrupt bool
 	unbounded error
-	imports   []string // host functions the module imports
+	// maxValue, for a module without checks, is the longest value it may
+	// be given (bounded.Result.MaxValue); -1 is no bound.
+	maxValue int64
+	// patternSize is each pattern's program size, what regex_match
+	// costs per byte of its value.
+	patternSize []int
+	imports     []string // host functions the module imports
 
 	idle  chan *instance
 	slots chan struct{} // one token per live instance
@@ -157,6 +163,7 @@ type Stats struct {
 	Discarded  atomic.Int64 // instances closed after a failure
 	Waits      atomic.Int64 // acquisitions that had to wait for an instance
 	Busy       atomic.Int64 // waits that ended with no instance (ErrBusy)
+	Oversized  atomic.Int64 // decisions refused a value too long (ErrValueTooLong)
 	LiveMemory atomic.Int64 // bytes of linear memory held by live instances
 }
 
@@ -174,6 +181,9 @@ func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (*Module, error
 	if m.stats == nil {
 		m.stats = &Stats{}
 	}
+	if err := bounded.Admit(art.Wasm); err != nil {
+		return nil, fmt.Errorf("plugin refused: %w", err)
+	}
 	for _, s := range art.Manifest.Slots {
 		m.interns = append(m.interns, newInterner(art.Manifest.Symbols, s.Symbols))
 	}
@@ -183,6 +193,7 @@ func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (*Module, error
 			return nil, fmt.Errorf("plugin pattern %q: %w", p, err)
 		}
 		m.patterns = append(m.patterns, re)
+		m.patternSize = append(m.patternSize, bounded.PatternSize(p))
 	}
 	// A module bespoke's compiler has just built in this process, and
 	// any module the verifier finds in the bounded subset (a compiled
@@ -191,11 +202,27 @@ func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (*Module, error
 	// host's input caps, so it runs without termination checks (which
 	// cost a goroutine and a timer per call). Any other module may loop,
 	// and gets checks and a deadline.
+	//
+	// Bounded means within bounded.MaxCost for the values the host gives
+	// it: a module whose contains tests and regexes cost so much per byte
+	// that a value of MinValueBound bytes would go past it gets checks and
+	// a deadline too, and one without is refused longer values (see
+	// Decide). Modules compiled in process are verified as well: their
+	// rules set that cost.
+	m.maxValue = -1
 	switch {
 	case cfg.AlwaysInterrupt:
 		m.unbounded = errAlwaysInterrupt
-	case !art.Bounded:
-		_, m.unbounded = bounded.Verify(art.Wasm, art.Manifest)
+	default:
+		var res *bounded.Result
+		res, m.unbounded = bounded.Verify(art.Wasm, art.Manifest)
+		if m.unbounded == nil {
+			m.maxValue = res.MaxValue()
+			if m.maxValue >= 0 && m.maxValue < MinValueBound {
+				m.unbounded = fmt.Errorf("%w: its tests of values cost %d instructions per byte, and a value of %d bytes could take more than the bounded subset's time", ErrValueCost, res.PerByte, MinValueBound)
+				m.maxValue = -1
+			}
+		}
 	}
 	m.interrupt = m.unbounded != nil
 	// A runtime per module, so each has its own memory limit and closing
@@ -310,6 +337,15 @@ func (m *Module) Decide(ctx context.Context, vals []plugin.Value, seen Seen, d *
 	if m.closing.Load() {
 		return ErrRetired
 	}
+	if m.maxValue >= 0 {
+		for i := range vals {
+			if vals[i].Present && int64(len(vals[i].Str)) > m.maxValue {
+				m.stats.Failures.Add(1)
+				m.stats.Oversized.Add(1)
+				return ErrValueTooLong
+			}
+		}
+	}
 	inst, err := m.acquire(ctx)
 	if err != nil {
 		return err
@@ -341,6 +377,24 @@ func decideOn(ctx context.Context, inst *instance, vals []plugin.Value, seen See
 	}()
 	return inst.decide(ctx, vals, seen, d)
 }
+
+// ErrValueTooLong is returned by Decide, without running the module, when
+// a value of the request is longer than the module, which runs without a
+// deadline, may read in its bounded time: a header of 60 KB given to a
+// rule that tests it with contains or a regex.
+var ErrValueTooLong = errors.New("a value of the request is too long for the plugin's bounded time")
+
+// ErrValueCost is why a module in the bounded subset runs with a deadline
+// all the same (Module.Bounded): its contains tests and regexes cost so
+// much per byte of a value that one of MinValueBound bytes could take it
+// past bounded.MaxCost.
+var ErrValueCost = errors.New("runs with a deadline for the cost of its tests per byte of a value")
+
+// MinValueBound is the shortest value bound (bounded.Result.MaxValue) a
+// module may have to run without a deadline: the 4 KiB browsers allow a
+// cookie. (10,000 generated rules read values of up to some 6 KB in their
+// bounded time.)
+const MinValueBound = 4 << 10
 
 // ErrBusy is returned by Decide when no instance of the module came free
 // within the decision timeout: every instance was deciding (a plugin that

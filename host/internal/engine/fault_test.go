@@ -2,13 +2,16 @@ package engine_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/internal/guest"
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
@@ -286,5 +289,115 @@ func TestLoopingPluginUnderConcurrency(t *testing.T) {
 				t.Fatal("decisions waited until the caller's context ended")
 			}
 		})
+	}
+}
+
+// valueCostProgram tests one value with contains, against a literal of
+// n bytes: its cost per byte of the value grows with n.
+func valueCostProgram(n int, patterns ...string) *ir.Program {
+	p := &ir.Program{
+		Source: "cost.yaml",
+		Slots:  []plugin.Slot{{Attr: "header", Arg: "X-A"}},
+		Rules: []*ir.Rule{
+			{Name: "long", Cond: &ir.StrTest{Slot: 0, Op: ir.Contains, Arg: strings.Repeat("b", n)}},
+		},
+		Patterns: patterns,
+	}
+	for i := range patterns {
+		p.Rules = append(p.Rules, &ir.Rule{Name: "re" + strconv.Itoa(i), Cond: &ir.Match{Slot: 0, Pattern: i}})
+	}
+	return p
+}
+
+// TestValuesBoundedModulesRead: a module without a deadline may read a
+// value only as long as its tests keep it within the bounded cost; a
+// longer one is refused before it runs (ErrValueTooLong), the module
+// going on for others. A module whose tests cost too much per byte for
+// a 4 KiB value runs with a deadline instead.
+func TestValuesBoundedModulesRead(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	m := load(t, e, valueCostProgram(200))
+	if ok, why := m.Bounded(); !ok {
+		t.Fatalf("a contains of 200 bytes: not bounded: %v", why)
+	}
+	var d plugin.Decision
+	long := plugin.Value{Str: strings.Repeat("a", 60000), Present: true}
+	if err := m.Decide(context.Background(), []plugin.Value{long}, nil, &d); !errors.Is(err, engine.ErrValueTooLong) {
+		t.Fatalf("a 60 KB value: %v, want ErrValueTooLong", err)
+	}
+	if m.Stats().Oversized.Load() != 1 || m.Stats().Failures.Load() != 1 {
+		t.Errorf("oversized %d, failures %d", m.Stats().Oversized.Load(), m.Stats().Failures.Load())
+	}
+	ok := plugin.Value{Str: strings.Repeat("a", 3800) + strings.Repeat("b", 200), Present: true}
+	if err := m.Decide(context.Background(), []plugin.Value{ok}, nil, &d); err != nil || !d.Has(0) {
+		t.Fatalf("a value of 4 KB: %v, matched %v", err, d.Rules(nil))
+	}
+
+	costly := load(t, e, valueCostProgram(2000))
+	if ok, why := costly.Bounded(); ok || !errors.Is(why, engine.ErrValueCost) {
+		t.Fatalf("a contains of 2000 bytes: Bounded() = %v, %v; want a deadline for its cost per byte", ok, why)
+	}
+	if err := costly.Decide(context.Background(), []plugin.Value{long}, nil, &d); err != nil {
+		t.Fatalf("with a deadline, a 60 KB value is decided: %v", err)
+	}
+}
+
+// TestRegexCostPerCall: a regex_match that would take longer than a
+// bounded decision (a large program over a long value) traps, with or
+// without a deadline, rather than running for seconds in a host call
+// that no deadline interrupts.
+func TestRegexCostPerCall(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	for _, n := range []int{1, 2000} { // without a deadline, with one
+		m := load(t, e, valueCostProgram(n, "(?:a|aa){1,1000}b"))
+		var d plugin.Decision
+		start := time.Now()
+		err := m.Decide(context.Background(), []plugin.Value{{Str: strings.Repeat("a", 60000), Present: true}}, nil, &d)
+		if err == nil || !strings.Contains(err.Error(), "too long") {
+			t.Errorf("literal of %d: %v, want the value refused as too long", n, err)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("literal of %d: %v", n, took)
+		}
+		if err := m.Decide(context.Background(), []plugin.Value{{Str: "aab", Present: true}}, nil, &d); err != nil || !d.Has(1) {
+			t.Errorf("literal of %d, a short value: %v, matched %v", n, err, d.Rules(nil))
+		}
+	}
+}
+
+// TestStartFunctionRefused: a module with a start function, which the
+// runtime would run at each new instance without a deadline, is refused
+// at load with the reason.
+func TestStartFunctionRefused(t *testing.T) {
+	b, err := guest.Build(guest.Module{
+		Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
+		Funcs:    []guest.Func{{Name: "init", Body: &wasm.Code{}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The start section (8) goes before the element (9) or code (10)
+	// section; the start function is the one after bespoke_decide.
+	var out []byte
+	out = append(out, b[:8]...)
+	inserted := false
+	for r := b[8:]; len(r) > 0; {
+		id := r[0]
+		size, n := binary.Uvarint(r[1:])
+		end := 1 + n + int(size)
+		if !inserted && id >= 9 && id != 0 {
+			out = append(out, 8, 1, 1)
+			inserted = true
+		}
+		out = append(out, r[:end]...)
+		r = r[end:]
+	}
+	art, err := plugin.ReadArtifact(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newEngine(t, engine.Config{}).Load(context.Background(), art)
+	if err == nil || !strings.Contains(err.Error(), "start function") {
+		t.Fatalf("err = %v, want the start function refused", err)
 	}
 }

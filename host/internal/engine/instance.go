@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/bespoke-edge/bespoke/internal/bounded"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -71,6 +72,10 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	if g == nil || g.Type() != api.ValueTypeI32 || int(api.DecodeI32(g.Get())) != plugin.ABIVersion {
 		mod.Close(ctx)
 		return nil, &plugin.ABIError{Got: abiOf(g), Want: plugin.ABIVersion}
+	}
+	if _, mutable := g.(api.MutableGlobal); mutable {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("plugin exports %s as a mutable global: the ABI asks for an immutable one", plugin.ExportABIVersion)
 	}
 	if inst.mem == nil {
 		mod.Close(ctx)
@@ -242,7 +247,20 @@ func (m *Module) regexMatch(ctx context.Context, _ api.Module, stack []uint64) {
 	}
 	v := &inst.vals[s]
 	stack[0] = 0
-	if v.Present && m.patterns[p].MatchString(v.Str) {
+	if !v.Present {
+		return
+	}
+	// Go's regexp takes time linear in the value times the pattern's
+	// program, and a host call runs to its end whatever the deadline: a
+	// call that could take longer than a bounded module's whole decision
+	// traps instead, and none starts past the deadline.
+	if cost := int64(bounded.RegexByteCost) * int64(max(m.patternSize[p], 1)) * int64(len(v.Str)); cost > bounded.MaxCost {
+		panic(fmt.Errorf("regex_match(%d, %d): a value of %d bytes is too long for the pattern %q (over the bounded cost)", p, s, len(v.Str), m.patterns[p]))
+	}
+	if err := ctx.Err(); err != nil {
+		panic(err)
+	}
+	if m.patterns[p].MatchString(v.Str) {
 		stack[0] = 1
 	}
 }

@@ -84,7 +84,7 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 			Name: "bespoke_rewrite_duration_seconds", Help: "Time spent rewriting one body (excluding waiting for the origin).", Buckets: latencyBuckets,
 		}, []string{"route", "kind"}),
 		pluginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bespoke_plugin_failures_total", Help: "Plugin decisions that failed, by reason (trap, timeout, busy: no instance came free within the decision timeout, error; panic: a bug of the host recovered while deciding).",
+			Name: "bespoke_plugin_failures_total", Help: "Plugin decisions that failed, by reason (trap, timeout, busy: no instance came free within the decision timeout, oversized: a value too long for a plugin without deadline to read in its bounded time, error; panic: a bug of the host recovered while deciding).",
 		}, []string{"route", "reason"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_reloads_total", Help: "Plugin loads, by result (ok, error).",
@@ -174,7 +174,7 @@ func (m *Metrics) Route(route string, limits []LimitLabel) {
 	if m == nil {
 		return
 	}
-	for _, reason := range []string{"trap", "timeout", "busy", "error", "panic"} {
+	for _, reason := range []string{"trap", "timeout", "busy", "oversized", "error", "panic"} {
 		m.pluginFailures.WithLabelValues(route, reason)
 	}
 	m.upstream.WithLabelValues(route, "502")
@@ -233,7 +233,7 @@ func (m *Metrics) Rewrite(route, kind string, bytes int64, d time.Duration) {
 }
 
 // PluginFailure records a failed decision: "trap", "timeout", "busy",
-// "error" or "panic".
+// "oversized", "error" or "panic".
 func (m *Metrics) PluginFailure(route, reason string) {
 	if m == nil {
 		return

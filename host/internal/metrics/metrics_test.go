@@ -142,7 +142,7 @@ func TestRouteSeriesAtZero(t *testing.T) {
 		name, second string
 		series       int
 	}{
-		{"bespoke_plugin_failures_total", "busy", 5},
+		{"bespoke_plugin_failures_total", "busy", 6},
 		{"bespoke_upstream_errors_total", "502", 2},
 		{"bespoke_refused_values_total", "", 1},
 		{"bespoke_redirect_loops_total", "", 1},

@@ -1,0 +1,92 @@
+package bounded
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// What any module must keep to before the runtime compiles and
+// instantiates it, in the subset or not: what the host cannot bound once
+// the module is compiled, a deadline per decision notwithstanding.
+const (
+	// MaxModuleBytes bounds what the runtime's compiler is given: its
+	// time and memory grow with the code (10,000 rules compile to some
+	// 2 MB).
+	MaxModuleBytes = 8 << 20
+	// MaxTableEntries bounds each table a module declares: a table is
+	// allocated whole at every instantiation, outside the linear memory
+	// the host limits.
+	MaxTableEntries = 10000
+)
+
+// Admit checks the structure of any module the host is to load, before
+// the runtime compiles it: its size, no start function (the runtime would
+// run it at every instantiation, with no deadline, on the request that
+// needs a new instance), and tables with a declared maximum within
+// MaxTableEntries. It reads section headers and the table section only;
+// the runtime validates the rest.
+func Admit(wasm []byte) error {
+	if len(wasm) > MaxModuleBytes {
+		return structErr("the module is %d bytes, over the %d a plugin may have", len(wasm), MaxModuleBytes)
+	}
+	if len(wasm) < 8 || !bytes.Equal(wasm[:8], []byte{0, 'a', 's', 'm', 1, 0, 0, 0}) {
+		return structErr("not a WebAssembly 1.0 module (bad magic or version)")
+	}
+	r := &reader{b: wasm, pos: 8}
+	for !r.done() {
+		id, err := r.byte()
+		if err != nil {
+			return structErr("%v", err)
+		}
+		size, err := r.u32()
+		if err != nil {
+			return structErr("section %d: %v", id, err)
+		}
+		start := r.pos
+		payload, err := r.bytes(size)
+		if err != nil {
+			return structErr("section %d: %v", id, err)
+		}
+		switch id {
+		case secStart:
+			return structErr("the module has a start function, which the runtime would run, without a deadline, whenever it makes an instance: a plugin has none (see plugin/README.md)")
+		case secTable:
+			if err := admitTables(&reader{b: payload, off: start}); err != nil {
+				return structErr("table section: %v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// admitTables checks a table section: each table's limits.
+func admitTables(r *reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		if _, err := r.byte(); err != nil { // the reference type
+			return err
+		}
+		flag, err := r.byte()
+		if err != nil {
+			return err
+		}
+		lo, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if flag&1 == 0 {
+			return fmt.Errorf("table %d declares no maximum: a plugin's tables declare one of at most %d entries", i, MaxTableEntries)
+		}
+		hi, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if lo > MaxTableEntries || hi > MaxTableEntries {
+			return fmt.Errorf("table %d has up to %d entries, over the %d a plugin's table may have", i, max(lo, hi), MaxTableEntries)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package bounded_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/internal/bounded"
+)
+
+// TestAdmit: what any module must keep to before it is compiled: a start
+// function, a table without a maximum or with a large one, and an
+// oversized module are refused, with the reason.
+func TestAdmit(t *testing.T) {
+	header := "\x00asm\x01\x00\x00\x00"
+	types := "\x01\x04\x01\x60\x00\x00"
+	funcs := "\x03\x02\x01\x00"
+	code := "\x0a\x04\x01\x02\x00\x0b"
+	table := func(limits string) string {
+		body := "\x01\x70" + limits
+		return "\x04" + string(rune(len(body))) + body
+	}
+	tests := []struct {
+		name, module, want string
+	}{
+		{"plain", header + types + funcs + code, ""},
+		{"start function", header + types + funcs + "\x08\x01\x00" + code, "start function"},
+		{"small table", header + types + funcs + table("\x01\x01\x04") + code, ""},
+		{"table without a maximum", header + types + funcs + table("\x00\x01") + code, "no maximum"},
+		{"table too large", header + types + funcs + table("\x01\x01\x80\x80\x80\x40") + code, "over the 10000"},
+		{"table minimum too large", header + types + funcs + table("\x01\x80\x80\x80\x40\x80\x80\x80\x40") + code, "over the 10000"},
+		{"not wasm", "\x00asm\x02\x00\x00\x00", "not a WebAssembly 1.0 module"},
+		{"truncated", header + "\x01\x10\x01", "unexpected end"},
+		{"too large", header + "\x00\x80\x80\x80\x04" + strings.Repeat("\x00", bounded.MaxModuleBytes), "over the"},
+	}
+	for _, tt := range tests {
+		err := bounded.Admit([]byte(tt.module))
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: %v, want an error saying %q", tt.name, err, tt.want)
+		}
+	}
+}
