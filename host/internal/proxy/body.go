@@ -141,12 +141,11 @@ var bodyPool = sync.Pool{New: func() any { return &rewritingBody{buf: make([]byt
 // charset.
 func newRewritingBody(src *source, prog *rewrite.Program, edits []rewrite.Edit, opt rewrite.Options, encoding, contentType string, maxBytes int64) *rewritingBody {
 	b := bodyPool.Get().(*rewritingBody)
+	// All of a pooled body's state goes but its buffers: a field left
+	// from the previous response (a flush already made) would change how
+	// this one streams.
+	*b = rewritingBody{out: b.out, buf: b.buf, head: b.head[:0]}
 	b.out.Reset()
-	b.head = b.head[:0]
-	b.rw, b.done, b.err, b.copying = nil, false, nil, false
-	b.to, b.handed, b.buffered = nil, false, false
-	b.onDone, b.onLimit, b.in, b.spent, b.metrics, b.route = nil, nil, 0, 0, nil, ""
-	b.maps, b.splicer, b.builder, b.rewriter = nil, nil, nil, nil
 	b.src, b.prog, b.edits, b.opt, b.maxBytes = src, prog, edits, opt, maxBytes
 	b.declared, _ = headerCharset(contentType)
 	b.enc = newEncoder(encoding, &b.out)
