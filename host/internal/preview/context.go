@@ -2,6 +2,7 @@ package preview
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
+	"github.com/bespoke-edge/bespoke/internal/check"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -128,17 +130,33 @@ func (c Context) Spec() (visit.Spec, []string) {
 			spec.Values[plugin.Slot{Attr: attr}.Key()] = v
 		}
 	}
-	val("geo.country", strings.ToUpper(c.Country))
-	val("geo.region", strings.ToUpper(c.Region))
+	// A value no visitor can have would preview a page nobody sees: it
+	// is refused with what was probably meant, as explain --set does.
+	checked := func(attr, v, field string) {
+		if v == "" {
+			return
+		}
+		if _, err := check.Literal(attr, v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", field, err))
+			return
+		}
+		val(attr, v)
+	}
+	checked("geo.country", strings.ToUpper(strings.TrimSpace(c.Country)), "country")
+	checked("geo.region", strings.ToUpper(strings.TrimSpace(c.Region)), "region")
 	val("geo.city", c.City)
 	if c.Lat != "" || c.Lon != "" {
-		_, ok1 := plugin.ParseNumber(c.Lat)
-		_, ok2 := plugin.ParseNumber(c.Lon)
-		if ok1 && ok2 {
+		lat, ok1 := plugin.ParseNumber(c.Lat)
+		lon, ok2 := plugin.ParseNumber(c.Lon)
+		switch {
+		case !ok1 || !ok2:
+			problems = append(problems, "latitude and longitude are two numbers, such as 45.76 and 4.83")
+		case math.Abs(lat) > 90 || math.Abs(lon) > 180:
+			// A CDN sends none such; the proxy would read no location.
+			problems = append(problems, "latitude is from -90 to 90 and longitude from -180 to 180")
+		default:
 			val("geo.lat", c.Lat)
 			val("geo.lon", c.Lon)
-		} else {
-			problems = append(problems, "latitude and longitude are two numbers, such as 45.76 and 4.83")
 		}
 	}
 	ua := visit.DefaultUserAgent

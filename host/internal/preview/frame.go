@@ -7,8 +7,10 @@ import (
 	"html"
 	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
@@ -144,6 +146,9 @@ func wrap(content []byte, rule int) []byte {
 
 var (
 	headOpen = regexp.MustCompile(`(?i)<head(\s[^>]*)?>`)
+	// pageBase finds the href of the page's first <base> (in one of its
+	// three quotings).
+	pageBase = regexp.MustCompile(`(?i)<base\s[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))`)
 	// prolog is what may come before a page's <head>: a byte order mark,
 	// comments, the doctype and <html>. A <head> written before the
 	// doctype would put the browser in quirks mode.
@@ -154,6 +159,16 @@ var (
 // head, so that the page's own links load from the origin, resolved as
 // against the page's own URL.
 func inject(body []byte, base string) []byte {
+	// The page's own <base href> counts, read against the page's address
+	// at the origin: the browser takes the first <base>, which is ours.
+	if m := pageBase.FindSubmatch(body); m != nil {
+		own := string(bytes.Join(m[1:], nil))
+		if b, err := url.Parse(base); err == nil {
+			if o, err := b.Parse(strings.TrimSpace(html.UnescapeString(own))); err == nil && (o.Scheme == "http" || o.Scheme == "https") {
+				base = o.String()
+			}
+		}
+	}
 	add := []byte(`<base href="` + html.EscapeString(base) + `">` + frameStyle)
 	at := 0
 	if loc := headOpen.FindIndex(body); loc != nil {
@@ -174,6 +189,11 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
 	// Every answer, the messages too, is sandboxed: it is HTML on the
 	// preview's origin.
 	w.Header().Set("Content-Security-Policy", "sandbox "+frameSandbox)
+	// The frame's address holds the visitor's cookies and headers, which
+	// an editor may have copied from a real session: no request of the
+	// page tells a third party of them. (A page that sets its own policy
+	// in a <meta> overrides this one.)
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	vr := s.decide(r)
 	defer vr.release()
 	w.Header().Set("Cache-Control", "no-store")

@@ -40,3 +40,23 @@ func TestHTMLType(t *testing.T) {
 		}
 	}
 }
+
+// TestInjectKeepsThePagesBase: the page's own <base href>, read against
+// its address at the origin, is the base of the frame, as behind the
+// proxy (the browser takes the first <base>, the preview's).
+func TestInjectKeepsThePagesBase(t *testing.T) {
+	const page = "http://origin.test/shop/item?id=1"
+	for _, tc := range []struct{ in, want string }{
+		{`<head><base href="/shop/"><link href="style.css">`, `<base href="http://origin.test/shop/">`},
+		{`<head><BASE target=_top HREF='../cat/'>`, `<base href="http://origin.test/cat/">`},
+		{`<head><base href=https://cdn.test/x/>`, `<base href="https://cdn.test/x/">`},
+		{`<head><base href="javascript:alert(1)">`, `<base href="` + page + `">`},
+		{`<head><base target="_blank">`, `<base href="` + page + `">`},
+		{`<head><title>no base</title>`, `<base href="` + page + `">`},
+	} {
+		got := string(inject([]byte(tc.in), page))
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("inject(%q) = %q, want %q first", tc.in, got, tc.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
@@ -258,6 +259,13 @@ func (s *Server) origin(ctx context.Context, vr *visitResult, v *view) {
 		return
 	}
 	out, err := vr.res.Render(page)
+	if err == nil && out.Untouched != "" {
+		v.OriginProblem = fmt.Sprintf("The proxy passes this page as the origin sent it (%s), without the rules' page edits.", untouchedWhy(out.Untouched))
+		for i := range p.Edits {
+			v.Result.Edits[i] += " (not applied: the page passes untouched, " + out.Untouched + ")"
+		}
+		return
+	}
 	if err != nil || len(out.Applied) != len(p.Edits) {
 		return
 	}
@@ -269,9 +277,37 @@ func (s *Server) origin(ctx context.Context, vr *visitResult, v *view) {
 		why := "its selector selects nothing on this page"
 		if j, ok := vr.res.TakenBy(page, out.Applied, i); ok {
 			why = fmt.Sprintf("%s's %s %s took its element", ruleName(m, p.EditRules[j]), plan.OpName(p.Edits[j].Op), m.Selectors[p.Edits[j].Selector])
+		} else if probe := (rewrite.Edit{Selector: p.Edits[i].Selector, Op: rewrite.AddClass, Attr: "bsk-probe"}); vr.res.AppliedWith(page, []rewrite.Edit{probe})[0] > 0 {
+			// It selects elements, and had nothing to do with them.
+			why = "it had nothing to change on this page"
+			switch p.Edits[i].Op {
+			case rewrite.HideSeen:
+				why = "none of its items was seen before"
+			case rewrite.Limit:
+				why = "the page has no more items than it keeps"
+			}
 		}
 		v.Result.Edits[i] += " (not applied: " + why + ")"
 	}
+}
+
+// untouchedWhy says in words why the proxy passes a page untouched.
+func untouchedWhy(reason string) string {
+	switch reason {
+	case "too_large":
+		return "it is larger than limits.max_rewrite_bytes"
+	case "no_transform":
+		return "its Cache-Control says no-transform"
+	case "xhtml":
+		return "it is XHTML, which browsers read as XML"
+	case "content_type":
+		return "its Content-Type names more than one type"
+	case "attachment":
+		return "it is sent to be saved (Content-Disposition: attachment)"
+	case "encoding":
+		return "its Content-Encoding is one the proxy cannot undo"
+	}
+	return reason
 }
 
 func ruleName(m *plugin.Manifest, i int) string {

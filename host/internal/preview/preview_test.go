@@ -403,6 +403,20 @@ func TestContextProblems(t *testing.T) {
 	if st := e.state(t, "cookies=bsk_vid%3Dalice"); len(st.Problems) != 1 || !strings.Contains(st.Problems[0], "not a visitor id") {
 		t.Errorf("problems %v", st.Problems)
 	}
+	// Values no visitor can have, as explain --set refuses them.
+	for q, want := range map[string]string{
+		"country=France":            `did you mean "FR"`,
+		"country=UK":                `did you mean "GB"`,
+		"region=FR-IDF":             `write geo.region == "IDF"`,
+		"country=FR&lat=45&lon=364": "longitude from -180 to 180",
+	} {
+		if st := e.state(t, q); len(st.Problems) != 1 || !strings.Contains(st.Problems[0], want) {
+			t.Errorf("%s: problems %q, want one saying %q", q, st.Problems, want)
+		}
+	}
+	if st := e.state(t, "country=fr&region=idf&lat=45.76&lon=4.83"); len(st.Problems) != 0 {
+		t.Errorf("a visitor that exists: problems %q", st.Problems)
+	}
 }
 
 func TestStaticOrigin(t *testing.T) {
@@ -539,6 +553,15 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
 		case "/broken":
 			w.WriteHeader(http.StatusInternalServerError)
 			w.Write([]byte(`<!DOCTYPE html><html><body><h1>Oops</h1></body></html>`))
+		case "/keep":
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Cache-Control", "no-transform")
+			w.Write([]byte(`<!DOCTYPE html><html><body><h1>Kept</h1></body></html>`))
+		case "/list":
+			w.Write([]byte(`<!DOCTYPE html><html><body><h1>List</h1><ul><li data-id="a">A</li><li data-id="b">B</li></ul></body></html>`))
+		case "/big":
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte(`<!DOCTYPE html><html><body><h1>Big</h1>` + strings.Repeat("<p>x</p>", 9<<20/8)))
 		default:
 			w.Write([]byte(`<!DOCTYPE html><html><body><h1>Page ` + r.URL.RequestURI() + `</h1></body></html>`))
 		}
@@ -557,6 +580,10 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
     when: host == "shop.example.com"
     actions:
       - remove: "#gone"
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul > li", id: "@data-id" }
+      - limit: { select: "ul > li", n: 5 }
 `)
 	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return src, nil }, Origin: u}}, preview.Options{})
 	if err != nil {
@@ -574,6 +601,13 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
 	}{
 		{"/?url=/broken", []string{`id="origin-status"`, "The origin answered 500 Internal Server Error", "first: set_inner h1 (not applied: the origin answered 500)"}},
 		{"/?url=/moved", []string{"The origin answered 301 Moved Permanently to /stores"}},
+		// What the proxy passes untouched, the preview shows untouched.
+		{"/?url=/keep", []string{"The proxy passes this page as the origin sent it (its Cache-Control says no-transform)", "first: set_inner h1 (not applied: the page passes untouched, no_transform)"}},
+		{"/frame?side=after&url=/keep", []string{"<h1>Kept</h1>"}},
+		// Selects items, and had nothing to do with them.
+		{"/?url=/list", []string{`fresh: hide_seen ul &gt; li (not applied: none of its items was seen before)`, `fresh: limit ul &gt; li (not applied: the page has no more items than it keeps)`}},
+		{"/?url=/list&seen=a", []string{`<li>fresh: hide_seen ul &gt; li</li>`}},
+		{"/?url=/big", []string{"larger than limits.max_rewrite_bytes", "(not applied: the page passes untouched, too_large)"}},
 		{"/frame?side=before&url=/moved", []string{"The origin redirects (301 Moved Permanently)", "to /stores"}},
 		{"/?url=/", []string{"<li>first: set_inner h1</li>", "second: set_inner h1 (not applied: first&#39;s set_inner h1 took its element)", "second: remove #nothing (not applied: its selector selects nothing on this page)"}},
 		{"/?url=https://shop.example.com/stores?x=1", []string{`id="url" name="url" value="https://shop.example.com/stores?x=1"`,

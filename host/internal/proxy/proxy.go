@@ -167,7 +167,7 @@ type Stats struct {
 // called it forwards requests unchanged.
 func New(cfg Config) *Proxy {
 	if cfg.MaxRewriteBytes == 0 {
-		cfg.MaxRewriteBytes = 8 << 20
+		cfg.MaxRewriteBytes = DefaultMaxRewriteBytes
 	}
 	if cfg.SeenBuffer == 0 {
 		cfg.SeenBuffer = 1 << 20
@@ -232,6 +232,9 @@ func New(cfg Config) *Proxy {
 	}
 	return p
 }
+
+// DefaultMaxRewriteBytes is the default of Config.MaxRewriteBytes.
+const DefaultMaxRewriteBytes = 8 << 20
 
 // DefaultReadTimeout is how long the default transport waits for the
 // origin's next bytes in the middle of a body (nginx's
@@ -525,6 +528,8 @@ func failureReason(err error) string {
 		return "timeout"
 	case errors.Is(err, engine.ErrBusy):
 		return "busy"
+	case errors.Is(err, engine.ErrValueTooLong):
+		return "oversized"
 	case strings.Contains(err.Error(), "trapped"):
 		return "trap"
 	}

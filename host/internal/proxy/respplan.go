@@ -23,6 +23,23 @@ func Personalized(pl *plan.Plan, page, bodyChanged bool) bool {
 		bodyChanged || page && pl.Experiments != ""
 }
 
+// BodyPlan says how the proxy handles the body of a response to a GET
+// with status and header (its length, contentLength, -1 when unknown)
+// under plan pl: rewritten as HTML or JSON, or passed as the origin sent
+// it, and then why, when the plan edits pages (the reasons of
+// bespoke_body_limits_total: too_large, no_transform, xhtml, ...).
+// maxRewriteBytes ≤ 0 is the proxy's default. Tools that show what the
+// proxy serves (explain, the preview) ask it, so as not to rewrite a
+// page the proxy passes untouched.
+func BodyPlan(status int, header http.Header, contentLength int64, pl *plan.Plan, maxRewriteBytes int64) (BodyKind, string) {
+	if maxRewriteBytes <= 0 {
+		maxRewriteBytes = DefaultMaxRewriteBytes
+	}
+	rp := planResponse(responseInput{status: status, header: header, contentLength: contentLength, plan: pl,
+		req: requestFacts{method: http.MethodGet, maxRewriteBytes: maxRewriteBytes}})
+	return rp.body, rp.reason
+}
+
 // BodyKind is how a response body is handled.
 type BodyKind uint8
 

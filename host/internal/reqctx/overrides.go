@@ -75,9 +75,16 @@ func (o *Overrides) apply(q *request) {
 	}
 	if v, ok := get("geo.country"); ok {
 		v = strings.ToUpper(v)
-		if v != q.geo.Country {
+		if q.geo.Country != "" && v != q.geo.Country {
 			// Another country: what came with the old one no longer holds.
 			q.geo = geo.Info{Country: v, Continent: geo.ContinentOf(v)}
+		} else {
+			// The request named no country (or this one): what it says
+			// of the location (a CDN's time zone, a city) goes with it.
+			q.geo.Country = v
+			if q.geo.Continent == "" {
+				q.geo.Continent = geo.ContinentOf(v)
+			}
 		}
 	}
 	set := func(attr string, dst *string) {

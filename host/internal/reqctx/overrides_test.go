@@ -86,3 +86,32 @@ func TestOverridesFromContext(t *testing.T) {
 		}
 	}
 }
+
+// TestCountryOverrideKeepsTheRequestsZone: a country given as an override
+// (the preview's Country field, explain --set) replaces what came with
+// another country the request named, and keeps what the request said of
+// the location when it named none: a CDN's time zone still gives the
+// visitor's hour.
+func TestCountryOverrideKeepsTheRequestsZone(t *testing.T) {
+	now := time.Date(2026, 12, 6, 1, 30, 0, 0, time.UTC)
+	b := reqctx.NewBuilder(reqctx.Config{Now: func() time.Time { return now }}, []plugin.Slot{{Attr: "visitor.hour"}, {Attr: "geo.city"}, {Attr: "geo.continent"}})
+	for _, tt := range []struct {
+		headers    []string
+		hour, city string
+	}{
+		{[]string{"CF-Timezone", "America/Denver", "CF-IPCity", "Denver"}, "18", "Denver"},
+		{[]string{"CF-IPCountry", "US", "CF-Timezone", "America/Denver"}, "18", ""},
+		{[]string{"CF-IPCountry", "FR", "CF-Timezone", "Europe/Paris", "CF-IPCity", "Lyon"}, "1", ""}, // the French zone and city go
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "127.0.0.1:1234"
+		for i := 0; i < len(tt.headers); i += 2 {
+			r.Header.Set(tt.headers[i], tt.headers[i+1])
+		}
+		ov := &reqctx.Overrides{Values: map[string]string{key("geo.country", ""): "US"}}
+		vals := b.Build(r, reqctx.Visitor{Overrides: ov}, nil)
+		if vals[0].Str != tt.hour || vals[1].Str != tt.city || vals[2].Str != "NA" {
+			t.Errorf("%q with country US: hour %s, city %q, continent %q; want %s, %q, NA", tt.headers, vals[0].Str, vals[1].Str, vals[2].Str, tt.hour, tt.city)
+		}
+	}
+}

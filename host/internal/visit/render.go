@@ -16,6 +16,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
@@ -50,6 +51,10 @@ type Output struct {
 	Refused []int
 	// Shown are the item ids hide_seen and json_hide_seen let through.
 	Shown []string
+	// Untouched says why the proxy passes a page the plan edits as the
+	// origin sent it (proxy.BodyPlan's reason: too_large, no_transform,
+	// xhtml, ...), "" when it rewrites it or nothing edits it.
+	Untouched string
 }
 
 // maxPage bounds a page read from a file or an origin.
@@ -85,9 +90,22 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 	r.setHeaders(out.Header, true)
 	out.Body = page.Body
 	r.seen.shown = r.seen.shown[:0]
+	// What the proxy does with the body, from the origin's headers; a
+	// page read from a file has none, and is the HTML or JSON it says.
+	h := page.Header
+	if h.Get("Content-Type") == "" {
+		h = h.Clone()
+		if h == nil {
+			h = http.Header{}
+		}
+		h.Set("Content-Type", map[bool]string{true: "application/json", false: "text/html; charset=utf-8"}[page.JSON])
+	}
+	kind, why := proxy.BodyPlan(out.Status, h, int64(len(page.Body)), p, 0)
 	switch {
 	case out.Status != http.StatusOK || r.Request.Method == http.MethodHead:
 		// Passed through as the origin sent it.
+	case kind == proxy.BodyPass:
+		out.Untouched = why
 	case page.JSON:
 		if len(p.JSONEdits) == 0 {
 			break

@@ -195,6 +195,8 @@ func (spec *Spec) request() (*http.Request, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
+	// A browser never sends the fragment: rules never see it.
+	target, _, _ = strings.Cut(target, "#")
 	if target == "" {
 		target = "/"
 	}

@@ -407,3 +407,28 @@ func TestRequestAsTheProxyReadsIt(t *testing.T) {
 		}
 	}
 }
+
+// TestFragmentNeverSent: a URL pasted with its fragment is requested as
+// a browser requests it, without: query("ref") is "mail", not "mail#top".
+func TestFragmentNeverSent(t *testing.T) {
+	s, prog := load(t, []byte(`rules:
+  - name: echo
+    actions:
+      - set_header: { name: X-Ref, value: "{{ query(\"ref\") }}|{{ path }}" }
+`))
+	for _, u := range []string{"/?ref=mail#top", "/#top?ref=other", "/?ref=mail#"} {
+		res, err := visit.Run(context.Background(), s, prog, visit.Spec{URL: u})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "mail|/"
+		if strings.HasPrefix(u, "/#") {
+			want = "|/"
+		}
+		for _, h := range res.Plan.ResponseHeaders {
+			if h.Name == "X-Ref" && h.Value != want {
+				t.Errorf("%s: %q, want %q", u, h.Value, want)
+			}
+		}
+	}
+}
