@@ -48,6 +48,13 @@ func seedModules(t testing.TB) ([][]byte, []*plugin.Manifest) {
 // check verifies b against m and, when the verifier accepts it, holds
 // the module to what acceptance promises.
 func check(t *testing.T, b []byte, m *plugin.Manifest) {
+	// Admit reads any bytes, and says why with a *bounded.Error.
+	if err := bounded.Admit(b); err != nil {
+		var be *bounded.Error
+		if !errors.As(err, &be) {
+			t.Fatalf("Admit: error %v is a %T, not a *bounded.Error", err, err)
+		}
+	}
 	res, err := bounded.Verify(b, m)
 	if err != nil {
 		var be *bounded.Error
@@ -56,8 +63,11 @@ func check(t *testing.T, b []byte, m *plugin.Manifest) {
 		}
 		return
 	}
-	if res.Cost > bounded.MaxCost {
-		t.Fatalf("accepted with cost %d over %d", res.Cost, bounded.MaxCost)
+	if res.Cost > bounded.MaxCost || res.PerByte > bounded.MaxCost || res.PerByte < 0 {
+		t.Fatalf("accepted with cost %d + %d per byte, over %d", res.Cost, res.PerByte, bounded.MaxCost)
+	}
+	if v := res.MaxValue(); v >= 0 && res.Cost+res.PerByte*v > bounded.MaxCost {
+		t.Fatalf("MaxValue %d: %d + %d × %d is over %d", v, res.Cost, res.PerByte, v, bounded.MaxCost)
 	}
 	behaves(t, b, m)
 }
