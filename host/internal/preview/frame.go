@@ -241,6 +241,14 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
 			message(w, "The page could not be rewritten", err.Error())
 			return
 		}
+		if out.Untouched == visit.UntouchedType {
+			// Not a page: shown as what it is (an image, a style
+			// sheet), in the sandbox.
+			w.Header().Set("Content-Type", page.Header.Get("Content-Type"))
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.Write(page.Body)
+			return
+		}
 		body = out.Body
 	}
 	w.Header().Set("Content-Type", htmlType(page.Header.Get("Content-Type")))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
@@ -306,6 +307,8 @@ func untouchedWhy(reason string) string {
 		return "it is sent to be saved (Content-Disposition: attachment)"
 	case "encoding":
 		return "its Content-Encoding is one the proxy cannot undo"
+	case visit.UntouchedType:
+		return "it is not an HTML page"
 	}
 	return reason
 }

@@ -557,6 +557,9 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html")
 			w.Header().Set("Cache-Control", "no-transform")
 			w.Write([]byte(`<!DOCTYPE html><html><body><h1>Kept</h1></body></html>`))
+		case "/logo.svg":
+			w.Header().Set("Content-Type", "image/svg+xml")
+			w.Write([]byte(`<svg xmlns="http://www.w3.org/2000/svg"><h1>not a heading</h1></svg>`))
 		case "/list":
 			w.Write([]byte(`<!DOCTYPE html><html><body><h1>List</h1><ul><li data-id="a">A</li><li data-id="b">B</li></ul></body></html>`))
 		case "/big":
@@ -607,6 +610,8 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
 		// Selects items, and had nothing to do with them.
 		{"/?url=/list", []string{`fresh: hide_seen ul &gt; li (not applied: none of its items was seen before)`, `fresh: limit ul &gt; li (not applied: the page has no more items than it keeps)`}},
 		{"/?url=/list&seen=a", []string{`<li>fresh: hide_seen ul &gt; li</li>`}},
+		{"/?url=/logo.svg", []string{"The proxy passes this page as the origin sent it (it is not an HTML page)", "first: set_inner h1 (not applied: the page passes untouched, type)"}},
+		{"/frame?side=after&url=/logo.svg", []string{`<svg xmlns="http://www.w3.org/2000/svg"><h1>not a heading</h1></svg>`}},
 		{"/?url=/big", []string{"larger than limits.max_rewrite_bytes", "(not applied: the page passes untouched, too_large)"}},
 		{"/frame?side=before&url=/moved", []string{"The origin redirects (301 Moved Permanently)", "to /stores"}},
 		{"/?url=/", []string{"<li>first: set_inner h1</li>", "second: set_inner h1 (not applied: first&#39;s set_inner h1 took its element)", "second: remove #nothing (not applied: its selector selects nothing on this page)"}},

@@ -53,9 +53,14 @@ type Output struct {
 	Shown []string
 	// Untouched says why the proxy passes a page the plan edits as the
 	// origin sent it (proxy.BodyPlan's reason: too_large, no_transform,
-	// xhtml, ...), "" when it rewrites it or nothing edits it.
+	// xhtml, ..., or UntouchedType), "" when it rewrites it or nothing
+	// edits it.
 	Untouched string
 }
+
+// UntouchedType is Output.Untouched for a response that is no HTML page
+// (an image, a style sheet): the rules' page edits do not apply to it.
+const UntouchedType = "type"
 
 // maxPage bounds a page read from a file or an origin.
 const maxPage = 64 << 20
@@ -106,6 +111,10 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		// Passed through as the origin sent it.
 	case kind == proxy.BodyPass:
 		out.Untouched = why
+		if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); why == "" && len(p.Edits) > 0 && !page.JSON && !strings.EqualFold(mt, "text/html") {
+			// An image, a style sheet: no page the rules' edits apply to.
+			out.Untouched = UntouchedType
+		}
 	case page.JSON:
 		if len(p.JSONEdits) == 0 {
 			break
