@@ -17,8 +17,8 @@ const ABIVersion = 1
 // BoundedCompiler names the compiler whose modules have no unbounded loop
 // (rules compiled by bespoke): a manifest's Compiler is this, a slash and a
 // version. The name alone proves nothing: the host runs a module without
-// termination checks when it built it itself (Artifact.Bounded) or when
-// the module passes verification (package internal/bounded).
+// termination checks only when it passes verification (package
+// internal/bounded), whoever built it.
 const BoundedCompiler = "bespoke-rules"
 
 // Names the module exports.

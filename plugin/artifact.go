@@ -19,13 +19,6 @@ type Artifact struct {
 	Wasm []byte
 	// Manifest is the decoded SectionManifest.
 	Manifest *Manifest
-	// Bounded is set by the compiler on a module it has just built, whose
-	// running time is bounded by construction (no loop except over inputs
-	// the host caps). It is never read from a file: a module's claim about
-	// its own compiler is not proof, so the host verifies a plugin loaded
-	// from disk (package internal/bounded), and runs it with termination
-	// checks and a deadline unless it is in the bounded subset.
-	Bounded bool
 }
 
 // ABIError reports an artifact built for another ABI version.

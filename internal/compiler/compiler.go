@@ -97,7 +97,6 @@ func Compile(name string, src []byte) (*Result, error) {
 	if err := art.Manifest.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: compiler produced an invalid artifact: %w", name, err)
 	}
-	art.Bounded = true // built here, by codegen, just now
 	return &Result{Program: p, Artifact: art, Warnings: l.Warnings()}, nil
 }
 

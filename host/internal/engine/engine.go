@@ -195,20 +195,16 @@ func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (*Module, error
 		m.patterns = append(m.patterns, re)
 		m.patternSize = append(m.patternSize, bounded.PatternSize(p))
 	}
-	// A module bespoke's compiler has just built in this process, and
-	// any module the verifier finds in the bounded subset (a compiled
-	// plugin read from a file, a hand-written guest that keeps to it),
-	// has no unbounded loop: its time is bounded by its size and the
-	// host's input caps, so it runs without termination checks (which
-	// cost a goroutine and a timer per call). Any other module may loop,
-	// and gets checks and a deadline.
-	//
-	// Bounded means within bounded.MaxCost for the values the host gives
-	// it: a module whose contains tests and regexes cost so much per byte
-	// that a value of MinValueBound bytes would go past it gets checks and
-	// a deadline too, and one without is refused longer values (see
-	// Decide). Modules compiled in process are verified as well: their
-	// rules set that cost.
+	// A module the verifier finds in the bounded subset (rules compiled
+	// in this process or read from a file, a hand-written guest that
+	// keeps to it) has no unbounded loop: its time is bounded by its size
+	// and the lengths of the values it reads, so it runs without
+	// termination checks (which cost a goroutine and a timer per call),
+	// and is not given a value longer than keeps it within
+	// bounded.MaxCost (see Decide). One whose contains tests and regexes
+	// cost so much per byte that a value of MinValueBound bytes would go
+	// past it, and any module outside the subset, which may loop, get
+	// checks and a deadline.
 	m.maxValue = -1
 	switch {
 	case cfg.AlwaysInterrupt:

@@ -303,17 +303,16 @@ func TestFileCacheSurvivesEngines(t *testing.T) {
 
 // BenchmarkDecide is one decision of a four-rule program (a symbol
 // compare, a regular expression, a constant, a substring test) on a pooled
-// instance: handed over by the compiler in this process, read back from
-// its bytes as a .wasm file is, and with a deadline on every decision.
+// instance, read from its bytes as a .wasm file is (a module compiled in
+// process is verified the same way): bounded, run without termination
+// checks, and with a deadline on every decision.
 func BenchmarkDecide(b *testing.B) {
 	for _, c := range []struct {
-		name    string
-		bounded bool
-		cfg     engine.Config
+		name string
+		cfg  engine.Config
 	}{
-		{"in-process", true, engine.Config{}},
-		{"from-file", false, engine.Config{}},
-		{"deadline", true, engine.Config{AlwaysInterrupt: true}},
+		{"bounded", engine.Config{}},
+		{"deadline", engine.Config{AlwaysInterrupt: true}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			wasm, err := codegen.Generate(smallProgram())
@@ -324,7 +323,6 @@ func BenchmarkDecide(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			art.Bounded = c.bounded
 			m, err := newEngine(b, c.cfg).Load(context.Background(), art)
 			if err != nil {
 				b.Fatal(err)
