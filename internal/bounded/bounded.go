@@ -34,6 +34,12 @@ import (
 // about 6% of it).
 const MaxCost = 1 << 24
 
+// MinValueBound is the shortest value bound (Result.MaxValue) a module
+// may have to run without a deadline: the 4 KiB browsers allow a cookie.
+// (10,000 generated rules read values of up to some 6 KB in their bounded
+// time.)
+const MinValueBound = 4 << 10
+
 // MaxValue is the length of the longest value a module the verifier
 // accepted may be given, its cost then staying within MaxCost: values
 // longer than it would let a contains test or a regex on a visitor's

@@ -48,6 +48,7 @@ func Run(f *syntax.File) (*ir.Program, diag.List) {
 	c.rules()
 	if len(c.errs.Errors()) == 0 {
 		c.contradictions()
+		c.valueCost()
 	}
 	c.tests()
 	if f.Pages != nil {

@@ -386,11 +386,8 @@ var ErrValueTooLong = errors.New("a value of the request is too long for the plu
 // past bounded.MaxCost.
 var ErrValueCost = errors.New("runs with a deadline for the cost of its tests per byte of a value")
 
-// MinValueBound is the shortest value bound (bounded.Result.MaxValue) a
-// module may have to run without a deadline: the 4 KiB browsers allow a
-// cookie. (10,000 generated rules read values of up to some 6 KB in their
-// bounded time.)
-const MinValueBound = 4 << 10
+// MinValueBound is bounded.MinValueBound.
+const MinValueBound = bounded.MinValueBound
 
 // ErrBusy is returned by Decide when no instance of the module came free
 // within the decision timeout: every instance was deciding (a plugin that
