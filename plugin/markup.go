@@ -32,12 +32,16 @@ func CheckMarkup(a *Action, sel string) (prob *fragment.Problem, part, off int) 
 		return nil, 0, 0
 	}
 	// The type of the element each alternative of the selector selects
-	// ("" for any), for the actions that write inside it.
-	var types []string
-	if op == OpSetInner || op == OpPrepend || op == OpAppend {
-		if list, err := selector.Parse(strings.TrimSpace(sel)); err == nil {
-			for _, cx := range list {
-				types = append(types, strings.ToLower(cx.Compounds[len(cx.Compounds)-1].Type))
+	// ("" for any): for the actions that write inside it, what holds the
+	// markup; for the others, what the markup stands beside.
+	var types, beside []string
+	if list, err := selector.Parse(strings.TrimSpace(sel)); err == nil {
+		for _, cx := range list {
+			typ := strings.ToLower(cx.Compounds[len(cx.Compounds)-1].Type)
+			if op == OpSetInner || op == OpPrepend || op == OpAppend {
+				types = append(types, typ)
+			} else {
+				beside = append(beside, typ)
 			}
 		}
 	}
@@ -57,18 +61,45 @@ func CheckMarkup(a *Action, sel string) (prob *fragment.Problem, part, off int) 
 			b.WriteString(p.Text)
 		}
 	}
-	// set_inner and append end the element: its end tag follows the
-	// markup, and closes what HTML lets it (CheckContent) when the
-	// selector says which element it is.
-	if op == OpPrepend || len(types) == 0 {
-		prob = fragment.Check(b.String())
-	}
+	// In a table, markup stands among rows or cells, which is where the
+	// selector puts it: inside a row group or a row, or beside a row or a
+	// cell (fragment.CheckTable); elsewhere, set_inner and append end the
+	// element: its end tag follows the markup, and closes what HTML lets
+	// it (CheckContent) when the selector says which element it is.
+	tables := 0
 	for _, typ := range types {
-		if prob != nil {
-			break
+		if tableHolder(typ) != "" {
+			tables++
 		}
-		if op != OpPrepend {
-			prob = fragment.CheckContent(b.String(), typ)
+	}
+	for _, typ := range beside {
+		if tableSibling(typ) != "" {
+			tables++
+		}
+	}
+	switch {
+	case tables > 0 && tables == len(types)+len(beside):
+		for _, typ := range types {
+			if prob == nil {
+				prob = fragment.CheckTable(b.String(), tableHolder(typ))
+			}
+		}
+		for _, typ := range beside {
+			if prob == nil {
+				prob = fragment.CheckTable(b.String(), tableSibling(typ))
+			}
+		}
+	default:
+		if op == OpPrepend || len(types) == 0 {
+			prob = fragment.Check(b.String())
+		}
+		for _, typ := range types {
+			if prob != nil {
+				break
+			}
+			if op != OpPrepend {
+				prob = fragment.CheckContent(b.String(), typ)
+			}
 		}
 	}
 	if prob == nil {
@@ -85,4 +116,32 @@ func CheckMarkup(a *Action, sel string) (prob *fragment.Problem, part, off int) 
 		}
 	}
 	return prob, 0, prob.Off
+}
+
+// tableHolder is the table context of markup written inside an element
+// of type typ: rows in a row group (a table's rows go in a row group the
+// parser makes), cells in a row; "" outside tables.
+func tableHolder(typ string) string {
+	switch typ {
+	case "table", "tbody", "thead", "tfoot":
+		if typ == "table" {
+			return "tbody"
+		}
+		return typ
+	case "tr":
+		return "tr"
+	}
+	return ""
+}
+
+// tableSibling is the table context of markup written beside an element
+// of type typ: rows beside a row, cells beside a cell; "" otherwise.
+func tableSibling(typ string) string {
+	switch typ {
+	case "tr":
+		return "tbody"
+	case "td", "th":
+		return "tr"
+	}
+	return ""
 }

@@ -110,6 +110,108 @@ func CheckContent(src, elem string) *Problem {
 	return tree(src, elem, stack)
 }
 
+// CheckTable is Check for markup that stands among the children of a
+// table's row group or of a row: ctx is "tbody", "thead" or "tfoot"
+// (where rows go: what append or set_inner puts in a tbody, what
+// insert_before puts before a tr) or "tr" (where cells go). There a
+// browser's parser moves out of the table, before it, whatever is not a
+// row or a cell (text, a <div>): the markup must be rows or cells, and
+// close what it opens inside them. Another ctx is checked as Check does.
+func CheckTable(src, ctx string) *Problem {
+	ctx = strings.ToLower(ctx)
+	var outer []string
+	switch ctx {
+	case "tbody", "thead", "tfoot":
+		outer = []string{"table", ctx}
+	case "tr":
+		outer = []string{"table", "tbody", "tr"}
+	default:
+		return Check(src)
+	}
+	stack, prob := tokensIn(src, outer)
+	if prob != nil {
+		return prob
+	}
+	return treeTable(src, ctx, stack)
+}
+
+// treeTable is tree for CheckTable: the markup between two markers of
+// the kind ctx holds (rows, or cells), in a table.
+func treeTable(src, ctx string, stack []open) *Problem {
+	open, closing, marker, what := "<table id=bespoke-table><"+ctx+" id=bespoke-elem>", "</"+ctx+"></table>", "tr", "rows: <tr><td>…</td></tr>"
+	if ctx == "tr" {
+		open, closing, marker, what = "<table id=bespoke-table><tbody><tr id=bespoke-elem>", "</tr></tbody></table>", "td", "cells: <td>…</td>"
+	}
+	page := `<!DOCTYPE html><html><head></head><body><div id=bespoke-parent>` + open +
+		`<` + marker + ` id=` + markerBefore + `></` + marker + `>` + src + `<` + marker + ` id=` + markerAfter + `></` + marker + `>` +
+		closing + `<x-bespoke id=` + markerOut + `></x-bespoke></div></body></html>`
+	doc, err := nethtml.Parse(strings.NewReader(page))
+	if err != nil {
+		return &Problem{Off: 0, Msg: "the html cannot be read: " + err.Error(), Hint: "write plain markup"}
+	}
+	ids := map[string]*nethtml.Node{}
+	var walk func(n *nethtml.Node)
+	walk = func(n *nethtml.Node) {
+		if n.Type == nethtml.ElementNode {
+			for _, a := range n.Attr {
+				if a.Key == "id" && strings.HasPrefix(a.Val, "bespoke-") {
+					// The wrapper comes before the markup, the markers
+					// after it: a copy in the markup does not take their
+					// place.
+					if _, seen := ids[a.Val]; !seen || a.Val == markerAfter || a.Val == markerOut {
+						ids[a.Val] = n
+					}
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	parent, table, elem, after, out := ids["bespoke-parent"], ids["bespoke-table"], ids["bespoke-elem"], ids[markerAfter], ids[markerOut]
+	if parent == nil || table == nil || elem == nil || after == nil || out == nil {
+		return &Problem{Off: 0, Msg: "the html hides the page's content after it", Hint: "close every element it opens"}
+	}
+	// What the parser moved out of the table stands before it.
+	for n := parent.FirstChild; n != nil && n != table; n = n.NextSibling {
+		switch {
+		case n.Type == nethtml.TextNode && strings.TrimSpace(n.Data) != "":
+			return &Problem{Off: max(strings.Index(src, strings.TrimSpace(n.Data)), 0),
+				Msg:  fmt.Sprintf("text cannot stand in a <%s>: browsers move it out of the table, before it", ctx),
+				Hint: "write " + what}
+		case n.Type == nethtml.ElementNode:
+			return &Problem{Off: max(firstTag(src, n.Data), 0),
+				Msg:  fmt.Sprintf("a <%s> cannot stand in a <%s>: browsers move it out of the table, before it", n.Data, ctx),
+				Hint: "write " + what + ", and put the <" + n.Data + "> inside a cell"}
+		}
+	}
+	if after.Parent == elem && table.Parent == parent && out.Parent == parent {
+		return nil
+	}
+	// The outermost element between elem and the marker is the one the
+	// fragment left open.
+	var culprit *nethtml.Node
+	for n := after.Parent; n != nil && n != elem && n != parent; n = n.Parent {
+		culprit = n
+	}
+	if culprit == table || culprit == nil {
+		// Not an element of the markup's: it ended the one it is put in
+		// (a <tr> in a <tr>, a <tbody> in a <tbody>).
+		return &Problem{Off: 0, Msg: fmt.Sprintf("the html ends the <%s> it is put in: what follows it in the page would land elsewhere", ctx),
+			Hint: "write only " + what}
+	}
+	at := 0
+	for i := len(stack) - 1; i >= 0; i-- {
+		if stack[i].name == culprit.Data {
+			at = stack[i].off
+			break
+		}
+	}
+	return &Problem{Off: at, Msg: fmt.Sprintf("<%s> is not closed: the page's content after the html would go inside it", culprit.Data),
+		Hint: fmt.Sprintf("close it with </%s>", culprit.Data), Open: culprit.Data}
+}
+
 // contentContext reports whether elem can hold the markers and the
 // markup inside a <div>, as it holds them in a page.
 func contentContext(elem string) bool {
@@ -134,8 +236,19 @@ func contentContext(elem string) bool {
 // it did not open, or a tag that changes the page's own html, head or
 // body. It returns the elements left open, in the order they opened.
 func tokens(src string) ([]open, *Problem) {
+	return tokensIn(src, nil)
+}
+
+// tokensIn is tokens for markup that stands inside the elements ctx
+// (outermost first): they are open when it starts, and its end tags
+// cannot close them. The stack returned holds the fragment's own.
+func tokensIn(src string, ctx []string) ([]open, *Problem) {
 	z := nethtml.NewTokenizer(strings.NewReader(src + endMark))
 	var stack []open
+	for _, name := range ctx {
+		stack = append(stack, open{name: name, off: -1})
+	}
+	base := len(ctx)
 	off := 0
 	for {
 		foreign := inForeign(stack)
@@ -152,7 +265,7 @@ func tokens(src string) ([]open, *Problem) {
 		off += len(z.Raw())
 		if start >= len(src) {
 			if tt == nethtml.StartTagToken && start == len(src)+1 {
-				return stack, nil
+				return stack[base:], nil
 			}
 			if tt == nethtml.TextToken && start == len(src) && off == len(src)+1 {
 				// The marker's text, read on its own: the fragment ended
@@ -207,8 +320,15 @@ func tokens(src string) ([]open, *Problem) {
 			stack = append(stack, open{name: tag, off: start, selfClose: tt == nethtml.SelfClosingTagToken, foreign: f})
 		case nethtml.EndTagToken:
 			i := len(stack) - 1
-			for i >= 0 && stack[i].name != tag {
+			for i >= base && stack[i].name != tag {
 				i--
+			}
+			if i < base {
+				if slices.Contains(ctx, tag) {
+					return nil, &Problem{Off: start, Msg: fmt.Sprintf("</%s> closes an element this html did not open", tag),
+						Hint: fmt.Sprintf("remove it: in the page, it would close the <%s> the html is put in", tag)}
+				}
+				i = -1
 			}
 			if i < 0 && walled(stack, tag) {
 				continue // the parser ignores it: it cannot reach the page's elements

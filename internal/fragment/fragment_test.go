@@ -253,6 +253,11 @@ func disagreement(src string, p parser) string {
 			return fmt.Sprintf("Check(%q) = %q, but it stays put in <%s>", src, prob.Msg, ctx)
 		}
 	}
+	for _, ctx := range []string{"tbody", "tr"} {
+		if CheckTable(src, ctx) == nil && !staysInTable(src, ctx) {
+			return fmt.Sprintf("CheckTable(%q, %q) = nil, but the table around it changes", src, ctx)
+		}
+	}
 	for _, elem := range contentContexts {
 		cp := CheckContent(src, elem)
 		if prob == nil && cp != nil && neutral(elem) {
@@ -414,4 +419,52 @@ func FuzzCheck(f *testing.F) {
 		}
 		differential(t, src)
 	})
+}
+
+// staysInTable is CheckTable's definition, on a table page of another
+// shape than its own: with src among a table's rows (ctx tbody) or a
+// row's cells (ctx tr), nothing stands before the table, the row or cell
+// after src stays in the row group or row src was put in, and the page
+// after the table stays after it.
+func staysInTable(src, ctx string) bool {
+	var page string
+	if ctx == "tr" {
+		page = `<!DOCTYPE html><body><main><table><tbody><tr id=row><td>first</td>` + src + `<td id=last>last</td></tr></tbody></table><p id=after>after</p></main>`
+	} else {
+		page = `<!DOCTYPE html><body><main><table><tbody id=row><tr><td>first</td></tr>` + src + `<tr id=last><td>last</td></tr></tbody></table><p id=after>after</p></main>`
+	}
+	doc, err := nethtml.Parse(strings.NewReader(page))
+	if err != nil {
+		return false
+	}
+	ids := map[string]*nethtml.Node{}
+	var main *nethtml.Node
+	var walk func(*nethtml.Node)
+	walk = func(n *nethtml.Node) {
+		if n.Type == nethtml.ElementNode {
+			if n.Data == "main" && main == nil {
+				main = n
+			}
+			for _, a := range n.Attr {
+				if a.Key == "id" {
+					if _, ok := ids[a.Val]; !ok || a.Val != "row" {
+						ids[a.Val] = n
+					}
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	row, last, after := ids["row"], ids["last"], ids["after"]
+	if main == nil || row == nil || last == nil || after == nil || last.Parent != row || after.Parent != main {
+		return false
+	}
+	first := main.FirstChild
+	for first != nil && first.Type == nethtml.TextNode && strings.TrimSpace(first.Data) == "" {
+		first = first.NextSibling
+	}
+	return first != nil && first.Type == nethtml.ElementNode && first.Data == "table"
 }
