@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	nethtml "golang.org/x/net/html"
+
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 )
@@ -48,7 +50,7 @@ const frameSandbox = "allow-same-origin"
 // frameStyle is added to both frames' heads.
 const frameStyle = `<style id="bespoke-preview-style">
 .bsk-edit{outline:3px solid #e6007e!important;outline-offset:2px}
-bespoke-edit{outline:3px dashed #e6007e;outline-offset:2px}
+bespoke-edit,.bsk-ins{outline:3px dashed #e6007e;outline-offset:2px}
 bespoke-edit.bsk-block{display:block}
 .bsk-target{outline:3px solid #1f6feb!important;outline-offset:2px}
 .bsk-removed{outline:3px dashed #6e7781!important;opacity:.55}
@@ -132,8 +134,19 @@ func listMarks(e rewrite.Edit, r int) []rewrite.Edit {
 	return out
 }
 
+// ownPlaceTag matches content that starts with an element only some
+// parents hold (a row, a cell, a list item, an option): a wrapper around
+// it would be moved out of a table, or break the list's `ul > li`.
+var ownPlaceTag = regexp.MustCompile(`(?i)^\s*<(tr|td|th|tbody|thead|tfoot|caption|colgroup|col|li|option|optgroup|dt|dd)\b`)
+
+// wrap marks inserted content: in a <bespoke-edit> around it, or, for
+// content whose elements must stay where they are (ownPlaceTag), with
+// the classes on its top-level elements.
 func wrap(content []byte, rule int) []byte {
 	class := "bsk-ins bsk-r" + strconv.Itoa(rule)
+	if ownPlaceTag.Match(content) {
+		return markTop(content, class)
+	}
 	if blockTag.Match(content) {
 		class += " bsk-block"
 	}
@@ -142,6 +155,53 @@ func wrap(content []byte, rule int) []byte {
 	b.Write(content)
 	b.WriteString(`</bespoke-edit>`)
 	return b.Bytes()
+}
+
+// markTop adds class to the top-level start tags of content, and leaves
+// the rest as it is.
+func markTop(content []byte, class string) []byte {
+	z := nethtml.NewTokenizer(bytes.NewReader(content))
+	var b bytes.Buffer
+	depth := 0
+	for {
+		tt := z.Next()
+		if tt == nethtml.ErrorToken {
+			return b.Bytes()
+		}
+		raw := append([]byte(nil), z.Raw()...)
+		switch tt {
+		case nethtml.StartTagToken, nethtml.SelfClosingTagToken:
+			tok := z.Token()
+			if depth > 0 {
+				b.Write(raw)
+			} else {
+				found := false
+				for i, a := range tok.Attr {
+					if a.Key == "class" {
+						tok.Attr[i].Val, found = a.Val+" "+class, true
+					}
+				}
+				if !found {
+					tok.Attr = append(tok.Attr, nethtml.Attribute{Key: "class", Val: class})
+				}
+				b.WriteString(tok.String())
+			}
+			if tt == nethtml.StartTagToken && !voidElement[tok.Data] {
+				depth++
+			}
+		case nethtml.EndTagToken:
+			depth = max(depth-1, 0)
+			b.Write(raw)
+		default:
+			b.Write(raw)
+		}
+	}
+}
+
+// voidElement lists the HTML elements without an end tag.
+var voidElement = map[string]bool{
+	"area": true, "base": true, "br": true, "col": true, "embed": true, "hr": true, "img": true,
+	"input": true, "link": true, "meta": true, "source": true, "track": true, "wbr": true,
 }
 
 var (

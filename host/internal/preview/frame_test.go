@@ -60,3 +60,21 @@ func TestInjectKeepsThePagesBase(t *testing.T) {
 		}
 	}
 }
+
+// TestWrapKeepsElementsInPlace: inserted rows, cells, list items and
+// options are marked with classes on themselves, since a wrapper around
+// them would be moved out of the table or break the list; other content
+// is wrapped.
+func TestWrapKeepsElementsInPlace(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`<tr><td>XL</td></tr>`, `<tr class="bsk-ins bsk-r2"><td>XL</td></tr>`},
+		{`<li class="card">a</li><li>b<b>!</b></li>`, `<li class="card bsk-ins bsk-r2">a</li><li class="bsk-ins bsk-r2">b<b>!</b></li>`},
+		{` <td>1</td><td><img src=x>2</td>`, ` <td class="bsk-ins bsk-r2">1</td><td class="bsk-ins bsk-r2"><img src=x>2</td>`},
+		{`<div>Hi</div>`, `<bespoke-edit class="bsk-ins bsk-r2 bsk-block"><div>Hi</div></bespoke-edit>`},
+		{`Hello`, `<bespoke-edit class="bsk-ins bsk-r2">Hello</bespoke-edit>`},
+	} {
+		if got := string(wrap([]byte(tc.in), 2)); got != tc.want {
+			t.Errorf("wrap(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
