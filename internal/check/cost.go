@@ -22,7 +22,6 @@ func (c *checker) valueCost() {
 		most    int64
 		at      diag.Pos
 		seen    = map[any]bool{}
-		walk    func(ir.Node)
 	)
 	add := func(key any, cost int64, pos diag.Pos) {
 		if seen[key] {
@@ -34,18 +33,8 @@ func (c *checker) valueCost() {
 			most, at = cost, pos
 		}
 	}
-	walk = func(n ir.Node) {
+	visit := func(n ir.Node) {
 		switch n := n.(type) {
-		case *ir.And:
-			for _, x := range n.X {
-				walk(x)
-			}
-		case *ir.Or:
-			for _, x := range n.X {
-				walk(x)
-			}
-		case *ir.Not:
-			walk(n.X)
 		case *ir.StrTest:
 			if n.Op == ir.Contains {
 				type key struct {
@@ -61,13 +50,13 @@ func (c *checker) valueCost() {
 		}
 	}
 	for _, s := range p.Segments {
-		walk(s.Cond)
+		ir.Inspect(s.Cond, visit)
 	}
 	for _, x := range p.Experiments {
-		walk(x.Cond)
+		ir.Inspect(x.Cond, visit)
 	}
 	for _, r := range p.Rules {
-		walk(r.Cond)
+		ir.Inspect(r.Cond, visit)
 	}
 	if perByte == 0 || !at.IsValid() {
 		return

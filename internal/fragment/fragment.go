@@ -145,30 +145,10 @@ func treeTable(src, ctx string, stack []open) *Problem {
 	page := `<!DOCTYPE html><html><head></head><body><div id=bespoke-parent>` + open +
 		`<` + marker + ` id=` + markerBefore + `></` + marker + `>` + src + `<` + marker + ` id=` + markerAfter + `></` + marker + `>` +
 		closing + `<x-bespoke id=` + markerOut + `></x-bespoke></div></body></html>`
-	doc, err := nethtml.Parse(strings.NewReader(page))
+	ids, err := parseMarked(page, func(*nethtml.Node) bool { return true })
 	if err != nil {
 		return &Problem{Off: 0, Msg: "the html cannot be read: " + err.Error(), Hint: "write plain markup"}
 	}
-	ids := map[string]*nethtml.Node{}
-	var walk func(n *nethtml.Node)
-	walk = func(n *nethtml.Node) {
-		if n.Type == nethtml.ElementNode {
-			for _, a := range n.Attr {
-				if a.Key == "id" && strings.HasPrefix(a.Val, "bespoke-") {
-					// The wrapper comes before the markup, the markers
-					// after it: a copy in the markup does not take their
-					// place.
-					if _, seen := ids[a.Val]; !seen || a.Val == markerAfter || a.Val == markerOut {
-						ids[a.Val] = n
-					}
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
 	parent, table, elem, after, out := ids["bespoke-parent"], ids["bespoke-table"], ids["bespoke-elem"], ids[markerAfter], ids[markerOut]
 	if parent == nil || table == nil || elem == nil || after == nil || out == nil {
 		return &Problem{Off: 0, Msg: "the html hides the page's content after it", Hint: "close every element it opens"}
@@ -612,30 +592,10 @@ func tree(src, elem string, stack []open) *Problem {
 	}
 	page := `<!DOCTYPE html><html><head></head><body><div id=bespoke-parent>` + start + `<x-bespoke id=` + markerBefore + `></x-bespoke>` +
 		src + end + `<x-bespoke id=` + markerAfter + `></x-bespoke></div><x-bespoke id=` + markerOut + `></x-bespoke></body></html>`
-	doc, err := nethtml.Parse(strings.NewReader(page))
+	ids, err := parseMarked(page, func(n *nethtml.Node) bool { return n.Data == "x-bespoke" || n.Data == "div" || n.Data == elem })
 	if err != nil {
 		return &Problem{Off: 0, Msg: "the html cannot be read: " + err.Error(), Hint: "write plain markup"}
 	}
-	ids := map[string]*nethtml.Node{}
-	var walk func(n *nethtml.Node)
-	walk = func(n *nethtml.Node) {
-		if n.Type == nethtml.ElementNode && (n.Data == "x-bespoke" || n.Data == "div" || n.Data == elem) {
-			for _, a := range n.Attr {
-				if a.Key != "id" || !strings.HasPrefix(a.Val, "bespoke-") {
-					continue
-				}
-				// The div and elem come before the markup, the markers
-				// after it: a copy in the markup does not take their place.
-				if _, seen := ids[a.Val]; !seen || a.Val == markerAfter || a.Val == markerOut {
-					ids[a.Val] = n
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
 	parent, after, out := ids["bespoke-parent"], ids[markerAfter], ids[markerOut]
 	if parent == nil || after == nil || out == nil {
 		return &Problem{Off: 0, Msg: "the html hides the page's content after it", Hint: "close every element it opens"}
@@ -678,6 +638,37 @@ func tree(src, elem string, stack []open) *Problem {
 		hint = fmt.Sprintf("close it with </%s>: a page may leave it out, but what follows the html on the page decides whether a browser closes it", name)
 	}
 	return &Problem{Off: at, Msg: fmt.Sprintf("<%s> is not closed: the page's content after the html would go inside it", name), Hint: hint, Open: name}
+}
+
+// parseMarked parses page and returns its elements with a bespoke- id,
+// of those keep accepts, by id. The wrappers come before the markup, the
+// markers after it: a copy of a wrapper's id in the markup does not take
+// its place, and a copy of a marker's does not either, the page's own
+// marker coming last.
+func parseMarked(page string, keep func(*nethtml.Node) bool) (map[string]*nethtml.Node, error) {
+	doc, err := nethtml.Parse(strings.NewReader(page))
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]*nethtml.Node{}
+	var walk func(n *nethtml.Node)
+	walk = func(n *nethtml.Node) {
+		if n.Type == nethtml.ElementNode && keep(n) {
+			for _, a := range n.Attr {
+				if a.Key != "id" || !strings.HasPrefix(a.Val, "bespoke-") {
+					continue
+				}
+				if _, seen := ids[a.Val]; !seen || a.Val == markerAfter || a.Val == markerOut {
+					ids[a.Val] = n
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return ids, nil
 }
 
 // escaped reports markup that a browser moves out of the element elem

@@ -92,3 +92,22 @@ func (p *Program) Reads(ri int) (slots []int, seen bool) {
 	slices.Sort(slots)
 	return slots, seen
 }
+
+// Inspect calls f for n and, through And, Or and Not, for every node
+// under it, parents first. Segment and experiment references are not
+// followed: their conditions are the program's, inspected on their own.
+func Inspect(n Node, f func(Node)) {
+	f(n)
+	switch n := n.(type) {
+	case *And:
+		for _, x := range n.X {
+			Inspect(x, f)
+		}
+	case *Or:
+		for _, x := range n.X {
+			Inspect(x, f)
+		}
+	case *Not:
+		Inspect(n.X, f)
+	}
+}
