@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/bespoke-edge/bespoke/host/internal/geo"
 )
 
 // DefaultStripHeaders are the request headers only a CDN or load balancer
@@ -37,6 +39,21 @@ var DefaultStripHeaders = []string{
 	// Google Cloud load balancers, Azure Front Door
 	"X-Client-Geo-Location", "X-Azure-ClientIP", "X-Azure-SocketIP",
 }
+
+// ForwardHeaders sets on out, the headers of a request to the origin
+// made for in, the forwarding headers a proxy with the default settings
+// would (X-Forwarded-For, -Proto, -Host, Forwarded, Via; CDN headers kept
+// from a loopback or private peer, as `bespoke serve` trusts by default,
+// removed from others): for tools that
+// ask the origin for a page as the proxy would (the editors' preview).
+func ForwardHeaders(in *http.Request, out http.Header) {
+	defaultForwarding.apply(in, out)
+}
+
+var defaultForwarding = func() *forwarding {
+	trusted, _ := geo.ParsePrefixes(geo.DefaultTrusted)
+	return newForwarding(trusted, DefaultStripHeaders, "")
+}()
 
 // forwarding decides what forwarding headers the origin gets.
 type forwarding struct {

@@ -216,6 +216,12 @@ func (r *Result) OriginRequest(ctx context.Context, origin *url.URL) (*http.Requ
 	}
 	req.Header = r.Request.Header.Clone()
 	req.Header.Del("Accept-Encoding")
+	// What the proxy says of the visitor's request: an origin that
+	// builds links from X-Forwarded-Host answers as it does behind it.
+	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"} {
+		req.Header.Del(h) // as httputil.ReverseProxy hands them over
+	}
+	proxy.ForwardHeaders(r.Request, req.Header)
 	for _, h := range r.Plan.RequestHeaders {
 		req.Header.Set(h.Name, h.Value)
 	}

@@ -432,3 +432,41 @@ func TestFragmentNeverSent(t *testing.T) {
 		}
 	}
 }
+
+// TestOriginAskedAsByTheProxy: the request a simulation sends the origin
+// carries the forwarding headers the proxy's would, so an origin that
+// builds its links from them renders the same page.
+func TestOriginAskedAsByTheProxy(t *testing.T) {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto", "Via"} {
+			io.WriteString(w, h+"="+r.Header.Get(h)+"\n")
+		}
+	}))
+	defer o.Close()
+	u, _ := url.Parse(o.URL)
+	s, prog := load(t, []byte("rules:\n  - name: r\n    actions:\n      - set_header: { name: X-R, value: x }\n"))
+	p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p.Swap(s)
+	ps := httptest.NewServer(p)
+	defer ps.Close()
+	req, _ := http.NewRequest("GET", ps.URL+"/", nil)
+	req.Host = "shop.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	res, err := visit.Run(context.Background(), s, prog, visit.Spec{Headers: [][2]string{{"Host", "shop.example"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := res.Fetch(context.Background(), nil, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(page.Body) != string(want) || !strings.Contains(string(want), "X-Forwarded-Host=shop.example") {
+		t.Errorf("the origin saw\n%s\nfrom the simulation, and\n%s\nfrom the proxy", page.Body, want)
+	}
+}
