@@ -196,6 +196,12 @@ func TestDuplicateKeys(t *testing.T) {
 		{"edit the last array", `{"items":[1,2,3],"items":[4,5,6]}`, Edit{Op: Limit, Path: "items", N: 1}, `{"items":[1,2,3],"items":[4]}`},
 		{"escaped key", `{"ti\u0074le":"a","title":"b","t\u0069tle":"c"}`, Edit{Op: Set, Path: "title", Value: []byte(`"d"`)}, `{"ti\u0074le":"a","title":"b","t\u0069tle":"d"}`},
 		{"wildcard: the first name that matches, its last member", `{"ab":1,"ac":2,"ab":3}`, Edit{Op: Set, Path: "a*", Value: []byte(`0`)}, `{"ab":1,"ac":2,"ab":0}`},
+		// A query reads each element's last member of a key, as the
+		// visitor's JSON.parse does.
+		{"query on the last of a repeated key", `{"items":[{"id":"x","id":"y","price":1},{"id":"y","id":"x","price":2}]}`,
+			Edit{Op: Set, Path: `items.#(id=="x").price`, Value: []byte(`0`)}, `{"items":[{"id":"x","id":"y","price":1},{"id":"y","id":"x","price":0}]}`},
+		{"query through a nested repeated key", `{"items":[{"a":{"b":1},"a":{"b":2}},{"a":{"b":1}}]}`,
+			Edit{Op: Set, Path: `items.#(a.b==1).n`, Value: []byte(`true`)}, `{"items":[{"a":{"b":1},"a":{"b":2}},{"a":{"b":1},"n":true}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,6 +210,11 @@ func TestDuplicateKeys(t *testing.T) {
 				t.Fatalf("got %s (%v, %v), want %s", out, applied, err, tt.want)
 			}
 		})
+	}
+	// A query that only an earlier member of a repeated key matches
+	// matches nothing.
+	if out, applied, _ := Apply([]byte(`{"items":[{"id":"x","id":"y"},{"id":"z"}]}`), []Edit{{Op: Remove, Path: `items.#(id=="x")`}}, nil); applied[0] || string(out) != `{"items":[{"id":"x","id":"y"},{"id":"z"}]}` {
+		t.Errorf("remove items.#(id==\"x\"): %s (applied %v)", out, applied)
 	}
 	// What encoding/json (last wins) reads of the result is the edit.
 	out, _, _ := Apply([]byte(`{"title":"a","title":"b"}`), []Edit{{Op: Set, Path: "title", Value: []byte(`"new"`)}}, nil)

@@ -208,15 +208,32 @@ func locate(doc []byte, steps []jsonpath.Step) (place, bool) {
 				return p, false
 			}
 		case doc[v.start] == '[' && st.Kind == jsonpath.Query:
-			arr := doc[v.start:v.end]
-			r := gjson.Get(unsafe.String(unsafe.SliceData(arr), len(arr)), "#("+st.Query+")")
-			// The array is the document gjson reads, so the element's
-			// Index is its offset in arr ('[' is at 0: an element's
-			// Index is never 0).
-			if !r.Exists() || r.Index <= 0 || r.Index+len(r.Raw) > len(arr) || string(arr[r.Index:r.Index+len(r.Raw)]) != r.Raw {
+			// The first element the query matches, each element read as
+			// a last-wins parser reads it: gjson, which evaluates the
+			// query, reads the first of a repeated key, so an element
+			// that repeats one is given to it without the earlier ones.
+			q := "#(" + st.Query + ")"
+			found := false
+			for i := ws(doc, v.start+1); ; {
+				e, next, ok := nextElement(doc, i)
+				if !ok {
+					break
+				}
+				i = next
+				el := doc[e.start:e.end]
+				if d, dup := lastWins(el); dup {
+					el = d
+				}
+				one := make([]byte, 0, len(el)+2)
+				one = append(append(append(one, '['), el...), ']')
+				if gjson.GetBytes(one, q).Exists() {
+					p, found = place{value: e, parent: v}, true
+					break
+				}
+			}
+			if !found {
 				return p, false
 			}
-			p = place{value: span{v.start + r.Index, v.start + r.Index + len(r.Raw)}, parent: v}
 		default:
 			return p, false
 		}
@@ -245,4 +262,130 @@ func Lookup(doc string, steps []jsonpath.Step) (raw string, ok bool) {
 		return "", false
 	}
 	return doc[p.value.start:p.value.end], true
+}
+
+// lastWins returns a copy of the valid JSON value v in which every object
+// keeps only the last member of each key, and true, when some object of
+// v repeats a key; otherwise nil and false.
+func lastWins(v []byte) ([]byte, bool) {
+	if !hasRepeatedKey(v) {
+		return nil, false
+	}
+	return appendLastWins(nil, v), true
+}
+
+// hasRepeatedKey reports whether an object of the valid value v, at any
+// depth, repeats a key.
+func hasRepeatedKey(v []byte) bool {
+	i := ws(v, 0)
+	if i >= len(v) {
+		return false
+	}
+	var kb [64]byte
+	switch v[i] {
+	case '{':
+		var keys map[string]bool
+		for j := firstMember(v, i); ; {
+			m, next, ok := nextMember(v, j)
+			if !ok {
+				return false
+			}
+			j = next
+			if keys == nil {
+				keys = map[string]bool{}
+			}
+			k := string(keyText(v[m.key.start+1:m.key.end-1], kb[:0]))
+			if keys[k] || hasRepeatedKey(v[m.value.start:m.value.end]) {
+				return true
+			}
+			keys[k] = true
+		}
+	case '[':
+		for j := ws(v, i+1); ; {
+			e, next, ok := nextElement(v, j)
+			if !ok {
+				return false
+			}
+			j = next
+			if hasRepeatedKey(v[e.start:e.end]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// appendLastWins appends to dst the valid value v with each object's
+// earlier members of a repeated key left out.
+func appendLastWins(dst, v []byte) []byte {
+	i := ws(v, 0)
+	if i >= len(v) {
+		return dst
+	}
+	var kb [64]byte
+	switch v[i] {
+	case '{':
+		var ms []member
+		last := map[string]int{}
+		for j := firstMember(v, i); ; {
+			m, next, ok := nextMember(v, j)
+			if !ok {
+				break
+			}
+			j = next
+			last[string(keyText(v[m.key.start+1:m.key.end-1], kb[:0]))] = len(ms)
+			ms = append(ms, m)
+		}
+		dst = append(dst, '{')
+		first := true
+		for n, m := range ms {
+			if last[string(keyText(v[m.key.start+1:m.key.end-1], kb[:0]))] != n {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, v[m.key.start:m.key.end]...)
+			dst = append(dst, ':')
+			dst = appendLastWins(dst, v[m.value.start:m.value.end])
+		}
+		return append(dst, '}')
+	case '[':
+		dst = append(dst, '[')
+		first := true
+		for j := ws(v, i+1); ; {
+			e, next, ok := nextElement(v, j)
+			if !ok {
+				break
+			}
+			j = next
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = appendLastWins(dst, v[e.start:e.end])
+		}
+		return append(dst, ']')
+	}
+	return append(dst, v[i:skipSpaceBack(v, len(v))]...)
+}
+
+// Get reads path (gjson syntax) in doc, as edits and conditions read it:
+// of several members with one key, the last, for a path that names one
+// place (package jsonpath); a path that computes a value (#, #.key,
+// modifiers) is gjson's. An invalid document has no value.
+func Get(doc, path string) gjson.Result {
+	if Validate(doc, DefaultMaxDepth) != nil {
+		return gjson.Result{}
+	}
+	steps, err := jsonpath.Parse(path)
+	if err != nil {
+		return gjson.Get(doc, path)
+	}
+	raw, ok := Lookup(doc, steps)
+	if !ok {
+		return gjson.Result{}
+	}
+	return gjson.Parse(raw)
 }

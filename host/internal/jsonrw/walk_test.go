@@ -2,8 +2,10 @@ package jsonrw
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -215,5 +217,57 @@ func TestMemoChangesNothing(t *testing.T) {
 		for _, p := range []string{"items", "data.list"} {
 			checkArray(t, doc, p, "id")
 		}
+	}
+}
+
+// TestLastWinsAgreesWithEncodingJSON: a document without its objects'
+// earlier members of repeated keys is, to encoding/json (which keeps the
+// last), the document; and it repeats no key.
+func TestLastWinsAgreesWithEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	keys := []string{`"a"`, `"b"`, `"\u0061"`, `"c"`}
+	var gen func(depth int) string
+	gen = func(depth int) string {
+		switch n := rng.IntN(10); {
+		case depth > 3 || n < 3:
+			return []string{`1`, `"x"`, `true`, `null`, ` 2.5 `}[rng.IntN(5)]
+		case n < 7:
+			var ms []string
+			for range rng.IntN(5) {
+				ms = append(ms, keys[rng.IntN(len(keys))]+" : "+gen(depth+1))
+			}
+			return "{ " + strings.Join(ms, " , ") + " }"
+		default:
+			var es []string
+			for range rng.IntN(4) {
+				es = append(es, gen(depth+1))
+			}
+			return "[" + strings.Join(es, ",") + "]"
+		}
+	}
+	dups := 0
+	for range 5000 {
+		doc := []byte(gen(0))
+		out, dup := lastWins(doc)
+		if !dup {
+			if hasRepeatedKey(doc) {
+				t.Fatalf("%s repeats a key, lastWins says not", doc)
+			}
+			continue
+		}
+		dups++
+		var want, got any
+		if err := json.Unmarshal(doc, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("%s gives %s: %v", doc, out, err)
+		}
+		if !reflect.DeepEqual(want, got) || hasRepeatedKey(out) {
+			t.Fatalf("%s gives %s: encoding/json reads %v and %v", doc, out, want, got)
+		}
+	}
+	if dups < 500 {
+		t.Fatalf("only %d documents with repeated keys", dups)
 	}
 }

@@ -716,6 +716,11 @@ func mediaType(ct string) string {
 	return strings.TrimSpace(ct)
 }
 
+// IsJSON reports whether the Content-Type ct is JSON's, as the proxy
+// reads it to decide whether JSON edits apply: application/json or a
+// +json type, parameters ignored however written.
+func IsJSON(ct string) bool { return isJSON(ct) }
+
 func isJSON(ct string) bool {
 	mt := mediaType(ct)
 	return strings.EqualFold(mt, "application/json") || len(mt) > 5 && strings.Contains(mt, "/") && strings.EqualFold(mt[len(mt)-5:], "+json")

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/eval"
@@ -386,7 +388,9 @@ func checkJSON(fail func(string, ...any), want []ir.Expected, body []byte) {
 		return
 	}
 	for _, e := range want {
-		r := gjson.GetBytes(body, e.Name)
+		// Read as the visitor's JSON.parse reads it (the last of a
+		// repeated key), as the rules' edits address it.
+		r := jsonrw.Get(string(body), e.Name)
 		where := fmt.Sprintf("line %d: json %s", e.Pos.Line, e.Name)
 		switch {
 		case e.Value == nil && r.Exists():
@@ -407,8 +411,13 @@ func jsonEqual(r gjson.Result, want string) bool {
 	case gjson.String:
 		return r.Str == want
 	case gjson.Number:
-		f, err := strconv.ParseFloat(strings.TrimSpace(want), 64)
-		return err == nil && f == r.Num
+		// Exactly, as decimals: 12345678901234567999 is not
+		// 12345678901234567890, though both round to one float64, and
+		// 1e400, past float64, still equals itself.
+		var w, g big.Rat
+		_, ok1 := w.SetString(strings.TrimSpace(want))
+		_, ok2 := g.SetString(r.Raw)
+		return ok1 && ok2 && w.Cmp(&g) == 0
 	case gjson.True, gjson.False:
 		return strings.TrimSpace(want) == r.Raw
 	}

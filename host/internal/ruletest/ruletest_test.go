@@ -43,6 +43,9 @@ var pages = fstest.MapFS{
 <ul class="cards"><li data-id="a">A</li><li data-id="b">B</li><li data-id="c">C</li></ul>
 </body></html>`)},
 	"api/items.json": {Data: []byte(`{"items":[{"id":"a"},{"id":"b"}],"banner":{"title":"Hi"},"count":2}`)},
+	// A key repeated (the visitor's JSON.parse reads the last), numbers
+	// float64 cannot tell apart or hold, and a byte order mark.
+	"api/odd.json": {Data: []byte("\xEF\xBB\xBF" + `{"a":1,"a":2,"big":12345678901234567890,"huge":1e400,"banner":{"title":"Hi"}}`)},
 }
 
 const shop = `
@@ -419,6 +422,33 @@ tests:
 	for _, r := range results {
 		if !r.Passed() {
 			t.Errorf("%s: %v", r.Test.Name, r.Failures)
+		}
+	}
+}
+
+// TestJSONExpectationsAsTheVisitorReads: a JSON expectation reads the
+// document as the visitor's JSON.parse does, the last of a repeated key,
+// and compares numbers exactly; a document that starts with a byte order
+// mark is edited, as the proxy edits it.
+func TestJSONExpectationsAsTheVisitorReads(t *testing.T) {
+	pass := run(t, `
+  - name: odd
+    request: { url: /api/odd.json }
+    context: { geo.country: FR }
+    expect: { json: { a: 2, big: 12345678901234567890, huge: 1e400, banner.title: Salut } }
+`)
+	if !pass[0].Passed() {
+		t.Errorf("%v", pass[0].Failures)
+	}
+	fail := run(t, `
+  - name: odd
+    request: { url: /api/odd.json }
+    expect: { json: { a: 1, big: 12345678901234567999 } }
+`)
+	got := strings.Join(fail[0].Failures, "\n")
+	for _, want := range []string{"json a: expected 1, got 2", "json big: expected 12345678901234567999, got 12345678901234567890"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
 		}
 	}
 }

@@ -119,7 +119,9 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		if len(p.JSONEdits) == 0 {
 			break
 		}
-		body, applied, err := jsonrw.Apply(page.Body, p.JSONEdits, r.seen)
+		// A byte order mark is no part of the document: the proxy edits
+		// what follows it, and sends the document without it.
+		body, applied, err := jsonrw.Apply(bytes.TrimPrefix(page.Body, []byte("\xEF\xBB\xBF")), p.JSONEdits, r.seen)
 		if err != nil {
 			return nil, fmt.Errorf("the page is not valid JSON: %w", err)
 		}
@@ -250,10 +252,9 @@ func (r *Result) Fetch(ctx context.Context, client *http.Client, origin *url.URL
 	return &Page{Body: body, Status: resp.StatusCode, Header: resp.Header, JSON: isJSON(resp.Header.Get("Content-Type"))}, nil
 }
 
-func isJSON(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
-}
+// isJSON reads a Content-Type as the proxy does (proxy.IsJSON), however
+// loosely it is written.
+func isJSON(ct string) bool { return proxy.IsJSON(ct) }
 
 // PageFromFS returns the page a static server of fsys answers for urlPath:
 // index.html for a directory, "/stores" from stores.html; a .json file is

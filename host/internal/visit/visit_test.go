@@ -470,3 +470,29 @@ func TestOriginAskedAsByTheProxy(t *testing.T) {
 		t.Errorf("the origin saw\n%s\nfrom the simulation, and\n%s\nfrom the proxy", page.Body, want)
 	}
 }
+
+// TestJSONTypesAsTheProxyReads: a JSON Content-Type written loosely is
+// JSON to a simulation as it is to the proxy, which edits it.
+func TestJSONTypesAsTheProxyReads(t *testing.T) {
+	for _, ct := range []string{"application/json;;", "application/json ; foo", `application/json; charset="utf-8`, "application/vnd.api+json"} {
+		o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ct)
+			io.WriteString(w, `{"a":1}`)
+		}))
+		u, _ := url.Parse(o.URL)
+		s, prog := load(t, []byte("rules:\n  - name: r\n    actions:\n      - json_set: { path: a, json: '2' }\n"))
+		res, err := visit.Run(context.Background(), s, prog, visit.Spec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := res.Fetch(context.Background(), nil, u)
+		o.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := res.Render(page)
+		if err != nil || !page.JSON || string(out.Body) != `{"a":2}` {
+			t.Errorf("%s: JSON %v, rendered %s (%v)", ct, page.JSON, out.Body, err)
+		}
+	}
+}
