@@ -2,6 +2,7 @@ package jsonrw
 
 import (
 	"bytes"
+	"iter"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -214,12 +215,7 @@ func locate(doc []byte, steps []jsonpath.Step) (place, bool) {
 			// that repeats one is given to it without the earlier ones.
 			q := "#(" + st.Query + ")"
 			found := false
-			for i := ws(doc, v.start+1); ; {
-				e, next, ok := nextElement(doc, i)
-				if !ok {
-					break
-				}
-				i = next
+			for e := range elementsOf(doc, v.start) {
 				el := doc[e.start:e.end]
 				if d, dup := lastWins(el); dup {
 					el = d
@@ -284,16 +280,8 @@ func hasRepeatedKey(v []byte) bool {
 	var kb [64]byte
 	switch v[i] {
 	case '{':
-		var keys map[string]bool
-		for j := firstMember(v, i); ; {
-			m, next, ok := nextMember(v, j)
-			if !ok {
-				return false
-			}
-			j = next
-			if keys == nil {
-				keys = map[string]bool{}
-			}
+		keys := map[string]bool{}
+		for m := range membersOf(v, i) {
 			k := string(keyText(v[m.key.start+1:m.key.end-1], kb[:0]))
 			if keys[k] || hasRepeatedKey(v[m.value.start:m.value.end]) {
 				return true
@@ -301,12 +289,7 @@ func hasRepeatedKey(v []byte) bool {
 			keys[k] = true
 		}
 	case '[':
-		for j := ws(v, i+1); ; {
-			e, next, ok := nextElement(v, j)
-			if !ok {
-				return false
-			}
-			j = next
+		for e := range elementsOf(v, i) {
 			if hasRepeatedKey(v[e.start:e.end]) {
 				return true
 			}
@@ -327,48 +310,59 @@ func appendLastWins(dst, v []byte) []byte {
 	case '{':
 		var ms []member
 		last := map[string]int{}
-		for j := firstMember(v, i); ; {
-			m, next, ok := nextMember(v, j)
-			if !ok {
-				break
-			}
-			j = next
+		for m := range membersOf(v, i) {
 			last[string(keyText(v[m.key.start+1:m.key.end-1], kb[:0]))] = len(ms)
 			ms = append(ms, m)
 		}
 		dst = append(dst, '{')
-		first := true
 		for n, m := range ms {
 			if last[string(keyText(v[m.key.start+1:m.key.end-1], kb[:0]))] != n {
 				continue
 			}
-			if !first {
+			if dst[len(dst)-1] != '{' {
 				dst = append(dst, ',')
 			}
-			first = false
-			dst = append(dst, v[m.key.start:m.key.end]...)
-			dst = append(dst, ':')
+			dst = append(append(dst, v[m.key.start:m.key.end]...), ':')
 			dst = appendLastWins(dst, v[m.value.start:m.value.end])
 		}
 		return append(dst, '}')
 	case '[':
 		dst = append(dst, '[')
-		first := true
-		for j := ws(v, i+1); ; {
-			e, next, ok := nextElement(v, j)
-			if !ok {
-				break
-			}
-			j = next
-			if !first {
+		for e := range elementsOf(v, i) {
+			if dst[len(dst)-1] != '[' {
 				dst = append(dst, ',')
 			}
-			first = false
 			dst = appendLastWins(dst, v[e.start:e.end])
 		}
 		return append(dst, ']')
 	}
 	return append(dst, v[i:skipSpaceBack(v, len(v))]...)
+}
+
+// membersOf yields the members of the object that starts at v[i].
+func membersOf(v []byte, i int) iter.Seq[member] {
+	return func(yield func(member) bool) {
+		for j := firstMember(v, i); ; {
+			m, next, ok := nextMember(v, j)
+			if !ok || !yield(m) {
+				return
+			}
+			j = next
+		}
+	}
+}
+
+// elementsOf yields the elements of the array that starts at v[i].
+func elementsOf(v []byte, i int) iter.Seq[span] {
+	return func(yield func(span) bool) {
+		for j := ws(v, i+1); ; {
+			e, next, ok := nextElement(v, j)
+			if !ok || !yield(e) {
+				return
+			}
+			j = next
+		}
+	}
 }
 
 // Get reads path (gjson syntax) in doc, as edits and conditions read it:
