@@ -334,8 +334,11 @@ func (m *Module) Decide(ctx context.Context, vals []plugin.Value, seen Seen, d *
 		return ErrRetired
 	}
 	if m.maxValue >= 0 {
+		// The values the module reads byte by byte (contains and the
+		// like); a regex's is checked when it is asked (regexMatch). A
+		// long value tested only for equality costs nothing per byte.
 		for i := range vals {
-			if vals[i].Present && int64(len(vals[i].Str)) > m.maxValue {
+			if vals[i].Present && m.manifest.Slots[i].Bytes && int64(len(vals[i].Str)) > m.maxValue {
 				m.stats.Failures.Add(1)
 				m.stats.Oversized.Add(1)
 				return ErrValueTooLong
@@ -348,6 +351,9 @@ func (m *Module) Decide(ctx context.Context, vals []plugin.Value, seen Seen, d *
 	}
 	err = decideOn(ctx, inst, vals, seen, d)
 	if err != nil {
+		if errors.Is(err, ErrValueTooLong) {
+			m.stats.Oversized.Add(1)
+		}
 		m.stats.Failures.Add(1)
 		if errors.Is(err, context.DeadlineExceeded) {
 			m.stats.Timeouts.Add(1)

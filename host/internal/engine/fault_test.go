@@ -401,3 +401,32 @@ func TestStartFunctionRefused(t *testing.T) {
 		t.Fatalf("err = %v, want the start function refused", err)
 	}
 }
+
+// TestLongValueTestedForEquality: a value past a bounded module's bound
+// is refused only where it is read byte by byte: one the rules compare
+// whole is decided, one a regex reads is refused (oversized).
+func TestLongValueTestedForEquality(t *testing.T) {
+	p := valueCostProgram(100, "^a+$")
+	p.Slots = append(p.Slots, plugin.Slot{Attr: "cookie", Arg: "session"})
+	p.Symbols = []string{"on"}
+	p.Rules = append(p.Rules, &ir.Rule{Name: "session", Cond: &ir.SymIn{Slot: 1, Syms: []int{0}}},
+		&ir.Rule{Name: "re-session", Cond: &ir.Match{Slot: 1, Pattern: 0}})
+	m := load(t, newEngine(t, engine.Config{}), p)
+	if ok, why := m.Bounded(); !ok {
+		t.Fatalf("not bounded: %v", why)
+	}
+	long := plugin.Value{Str: strings.Repeat("a", 60000), Present: true}
+	var d plugin.Decision
+	// The regex reads the session cookie: refused, counted.
+	err := m.Decide(context.Background(), []plugin.Value{{Str: "x", Present: true}, long}, nil, &d)
+	if !errors.Is(err, engine.ErrValueTooLong) || m.Stats().Oversized.Load() != 1 {
+		t.Fatalf("a 60 KB value a regex reads: %v, oversized %d", err, m.Stats().Oversized.Load())
+	}
+	// Without the regex rule, the same value compared whole is decided.
+	p.Rules = p.Rules[:len(p.Rules)-1]
+	p.Rules[1] = &ir.Rule{Name: "re-header", Cond: &ir.Match{Slot: 0, Pattern: 0}}
+	m = load(t, newEngine(t, engine.Config{}), p)
+	if err := m.Decide(context.Background(), []plugin.Value{{Str: "aaa", Present: true}, long}, nil, &d); err != nil || !d.Has(1) {
+		t.Fatalf("a 60 KB value compared whole: %v, matched %v", err, d.Rules(nil))
+	}
+}

@@ -260,6 +260,10 @@ func (m *Module) regexMatch(ctx context.Context, _ api.Module, stack []uint64) {
 	if err := ctx.Err(); err != nil {
 		panic(err)
 	}
+	if m.maxValue >= 0 && int64(len(v.Str)) > m.maxValue {
+		// Without a deadline, a value past the module's bound.
+		panic(ErrValueTooLong)
+	}
 	if m.patterns[p].MatchString(v.Str) {
 		stack[0] = 1
 	}
