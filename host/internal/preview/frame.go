@@ -47,8 +47,11 @@ import (
 // where they could read the rules and have the origin fetched.
 const frameSandbox = "allow-same-origin"
 
-// frameStyle is added to both frames' heads.
+// frameStyle is added to both frames' heads. The frames run no script
+// (frameSandbox), so a <noscript> would show what visitors, whose
+// browsers run the page's scripts, never see: it is hidden.
 const frameStyle = `<style id="bespoke-preview-style">
+noscript{display:none!important}
 .bsk-edit{outline:3px solid #e6007e!important;outline-offset:2px}
 bespoke-edit,.bsk-ins{outline:3px dashed #e6007e;outline-offset:2px}
 bespoke-edit.bsk-block{display:block}

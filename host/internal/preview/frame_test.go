@@ -78,3 +78,12 @@ func TestWrapKeepsElementsInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestFramesHideNoscript: the frames run no script, and show what a
+// visitor's browser, which runs them, shows: no <noscript> content.
+func TestFramesHideNoscript(t *testing.T) {
+	got := string(inject([]byte(`<head></head><body><noscript>Enable JavaScript</noscript>`), "B"))
+	if !strings.Contains(got, "noscript{display:none!important}") {
+		t.Errorf("the frame's style does not hide <noscript>: %q", got)
+	}
+}
