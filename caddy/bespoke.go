@@ -255,6 +255,11 @@ func (b *Handler) Provision(ctx caddy.Context) error {
 		cfg.Metrics, cfg.Name = acquireMetrics(reg, cfg.Name, cfg.RulesFile)
 		b.reg = reg
 	}
+	if cfg.RulesFile == "" {
+		// Most often a rule file written right after the directive with
+		// an absolute path, which Caddy reads as the handler's matcher.
+		ctx.Slogger().Warn("bespoke: no rule file, requests pass unpersonalized; give it with the rules subdirective (an absolute path right after bespoke is read by Caddy as a path matcher)")
+	}
 	h, err := host.New(ctx, cfg)
 	if err != nil {
 		if b.reg != nil {
@@ -333,6 +338,9 @@ func (b *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch key {
 		case "rules":
+			if b.Rules != "" {
+				return d.Errf("bespoke: the rule file is given twice, as the argument (%q) and with rules", b.Rules)
+			}
 			err = one(&b.Rules)
 		case "seen":
 			err = one(&b.Seen)
@@ -350,6 +358,9 @@ func (b *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				dur, perr := caddy.ParseDuration(s)
 				if perr != nil {
 					return d.Errf("watch: %v", perr)
+				}
+				if dur < 0 {
+					return d.Errf("watch: %s is negative; give how often to look at the rule file (1s), or leave watch out", s)
 				}
 				b.Watch = caddy.Duration(dur)
 			}

@@ -232,6 +232,8 @@ func TestCaddyfileRejects(t *testing.T) {
 		"bespoke {\n\tseen\n}",
 		"bespoke a.yaml b.yaml",
 		"bespoke {\n\twatch soon\n}",
+		"bespoke {\n\twatch -1s\n}",
+		"bespoke site.yaml {\n\trules other.yaml\n}",
 	} {
 		_, _, err := caddyfile.Adapter{ServerType: httpcaddyfile.ServerType{}}.Adapt([]byte(":0 {\n"+src+"\n}\n"), nil)
 		if err == nil {

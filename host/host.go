@@ -30,10 +30,12 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/config"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
+	"github.com/bespoke-edge/bespoke/host/internal/reload"
 	"github.com/bespoke-edge/bespoke/host/internal/server"
 	"github.com/bespoke-edge/bespoke/host/internal/wire"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -64,7 +66,12 @@ type Config struct {
 	// unread, so Next may return before the visitor has the page. It must
 	// not hijack the connection, but for a request to switch protocols (a
 	// WebSocket), which it gets as it came, with the visitor's
-	// ResponseWriter (see Handler.ServeHTTP).
+	// ResponseWriter (see Handler.ServeHTTP). Its 1xx responses (103
+	// Early Hints) and trailers (announced, or http.TrailerPrefix) reach
+	// the visitor as an origin's would. Its ResponseWriter cannot set
+	// deadlines (http.ResponseController's SetWriteDeadline returns
+	// http.ErrNotSupported): the visitor's connection is written by the
+	// proxy, under the server's own timeouts.
 	Next http.Handler
 	// PreserveHost sends the visitor's Host header to Origin instead of
 	// Origin's host. With Next the visitor's Host is always kept.
@@ -80,7 +87,9 @@ type Config struct {
 	// RulesName names Rules in errors and logs; "" means "rules".
 	RulesName string
 	// Watch is how often RulesFile is checked for changes, reloading it
-	// when its content changes; 0 means never (call Reload).
+	// when its content changes; 0 means never (call Reload). It needs
+	// RulesFile: with Rules, New returns an error (there is no file to
+	// watch; call Reload to compile Rules again).
 	Watch time.Duration
 
 	// Seen is where visitors' seen-filters are kept: "" or "cookie" (in a
@@ -141,12 +150,22 @@ type Handler struct {
 	stop      context.CancelFunc
 
 	closeOnce sync.Once
+	closed    atomic.Bool
 }
 
+// ErrClosed is returned by Handler.Reload after Close.
+var ErrClosed = errors.New("bespoke: the handler is closed")
+
 // New checks cfg, loads its rules and returns the handler; an error says
-// what is wrong with cfg, or why the rules did not load. ctx bounds the
-// loading only. Close the handler when done with it.
+// what is wrong with cfg ("bespoke: ..."), or why the rules did not load
+// (a rule file's mistakes as a compiler prints them, "site.yaml:2:40:
+// ...", for editors and tools that jump to the place). ctx bounds the
+// loading only: a ctx already done returns its error. Close the handler
+// when done with it.
 func New(ctx context.Context, cfg Config) (*Handler, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bespoke: %w", err)
+	}
 	c, opt, err := translate(cfg)
 	if err != nil {
 		return nil, err
@@ -162,6 +181,11 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	srv, err := server.New(ctx, c, opt)
 	if err != nil {
 		m.release(c.Routes[0].Name)
+		if msg := err.Error(); strings.Contains(msg, "geo.trusted_proxies") {
+			// Named as the embedder wrote it, not as bespoke serve's
+			// file names it.
+			err = fmt.Errorf("bespoke: %s", strings.Replace(strings.TrimPrefix(msg, "bespoke: "), "geo.trusted_proxies", "TrustedProxies", 1))
+		}
 		return nil, err
 	}
 	wctx, stop := context.WithCancel(context.Background())
@@ -237,6 +261,9 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 			return res.Artifact, name, nil
 		}
 	}
+	if cfg.Watch > 0 && cfg.Rules != nil {
+		return nil, opt, errors.New("bespoke: Watch watches RulesFile; Rules has no file to watch (call Reload to compile Rules again)")
+	}
 	if cfg.Watch < 0 || cfg.PoolSize < 0 || cfg.DecideTimeout < 0 || cfg.MaxRewriteBytes < 0 {
 		return nil, opt, errors.New("bespoke: Watch, PoolSize, DecideTimeout and MaxRewriteBytes cannot be negative")
 	}
@@ -310,41 +337,51 @@ func isUpgrade(h http.Header) bool {
 
 // Reload loads the rules again (RulesFile read anew, or Rules compiled
 // again) and swaps them in without failing a request. On error the rules
-// serving keep serving, and the error says why the new ones did not load.
+// serving keep serving, and the error says why the new ones did not load,
+// as New's does (it wraps the cause: errors.Is(err, fs.ErrNotExist) for a
+// rule file gone). After Close it returns ErrClosed.
 func (h *Handler) Reload(ctx context.Context) error {
-	res, err := h.srv.Reload(ctx, "")
-	if err != nil {
-		return err
+	if h.closed.Load() {
+		return ErrClosed
 	}
-	for _, r := range res {
-		if r.Error != "" {
-			return errors.New(r.Error)
-		}
+	err := h.srv.ReloadRoute(ctx, 0)
+	if errors.Is(err, reload.ErrClosed) {
+		return ErrClosed
 	}
-	return nil
+	return err
 }
 
 // Generation numbers the rules serving: 1 after New loaded them, one more
-// per successful reload, 0 with no rules.
-func (h *Handler) Generation() int64 { return h.srv.Routes[0].Reloader.Generation() }
+// per successful reload, 0 with no rules, and after Close.
+func (h *Handler) Generation() int64 {
+	if h.closed.Load() {
+		return 0
+	}
+	return h.srv.Routes[0].Reloader.Generation()
+}
 
 // Metrics returns where the handler records (Config.Metrics, or its own).
 func (h *Handler) Metrics() *Metrics { return h.metrics }
 
-// Close stops watching the rules, lets decisions in flight finish within
-// ctx, and releases the plugin, the seen store and the goroutines kept
-// for Next between requests. Requests served after
-// Close are forwarded unpersonalized. Close may be called more than once.
+// Close stops watching the rules (waiting for a reload in flight), lets
+// decisions in flight finish within ctx, and releases the plugin, the
+// seen store, the idle connections to Origin and the goroutines kept for
+// Next between requests. Requests served after Close are forwarded
+// unpersonalized. It returns ctx's error when decisions were still
+// running as ctx ended (the plugin is released all the same). Close may
+// be called more than once; later calls return nil.
 func (h *Handler) Close(ctx context.Context) error {
+	var err error
 	h.closeOnce.Do(func() {
+		h.closed.Store(true)
 		h.stop()
-		h.srv.Close(ctx)
+		err = h.srv.Close(ctx)
 		if h.inProcess != nil {
 			h.inProcess.Close()
 		}
 		h.metrics.release(h.name)
 	})
-	return nil
+	return err
 }
 
 // Metrics is a Prometheus registry of bespoke's metrics (the ones
@@ -364,7 +401,9 @@ func NewMetrics() *Metrics { return &Metrics{m: metrics.New(), names: map[string
 // NewMetricsIn registers bespoke's metrics in reg, the registry a program
 // already serves (Caddy's, for one), so that they appear beside its own.
 // The Go runtime and process collectors are left to reg's owner. Call it
-// once per registry: the metrics' names can be registered once.
+// once per registry: the metrics' names can be registered once, and a
+// second call for the same registry panics, as prometheus's MustRegister
+// does. Handlers share the Metrics it returns (see Config.Metrics).
 func NewMetricsIn(reg *prometheus.Registry) *Metrics {
 	return &Metrics{m: metrics.NewIn(reg, false), names: map[string]bool{}}
 }

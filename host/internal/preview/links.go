@@ -236,9 +236,9 @@ func (w *previewWriter) Write(b []byte) (int, error) {
 // Flush implements http.Flusher: the proxy streams pages.
 func (w *previewWriter) Flush() {
 	w.mark()
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	// Through the controller: a writer the embedder wrapped may flush
+	// only by its Unwrap method, as http.ResponseController allows.
+	http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.

@@ -862,9 +862,9 @@ func (w *statusWriter) flushNow() {
 }
 
 func (w *statusWriter) flushLocked() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	// Through the controller: a writer the embedder wrapped may flush
+	// only by its Unwrap method, as http.ResponseController allows.
+	http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // setPaced hands flushing to the body, before the body is written.

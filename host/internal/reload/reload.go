@@ -7,6 +7,7 @@ package reload
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"os"
 	"slices"
@@ -32,9 +33,11 @@ type Reloader struct {
 	load   Loader
 	log    *slog.Logger
 
-	mu   sync.Mutex
-	gen  atomic.Int64
-	last atomic.Pointer[Result]
+	mu sync.Mutex
+	// closed: Close was called; a reload after it loads nothing.
+	closed bool
+	gen    atomic.Int64
+	last   atomic.Pointer[Result]
 	// files are what a load reads (see Track), read their content as the
 	// last load began (nil before one).
 	files []string
@@ -83,11 +86,28 @@ func (r *Reloader) Track(files ...string) {
 	r.files = files
 }
 
+// ErrClosed is returned by Reload after Close.
+var ErrClosed = errors.New("reload: closed")
+
+// Close ends the reloader's use: it waits for a reload in flight, and
+// every Reload after it returns ErrClosed without loading. Whoever owns
+// the engine plugins load into closes the reloader first, so that no load
+// (a watcher's, a signal's) compiles into an engine being closed.
+func (r *Reloader) Close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+}
+
 // Reload loads a new generation and swaps it in. On error the serving
-// plugin is left in place and the error returned.
+// plugin is left in place and the error returned; after Close it returns
+// ErrClosed.
 func (r *Reloader) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
 	if len(r.files) > 0 {
 		// Before the load reads them: a write in between reads as a
 		// change, and reloads once more, rather than being missed.
@@ -140,7 +160,9 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 	for {
 		if r.changed(sumFiles(files)) {
 			r.settled(ctx, files, min(interval, settleTime))
-			r.Reload(ctx)
+			if r.Reload(ctx) == ErrClosed {
+				return
+			}
 		}
 		select {
 		case <-ctx.Done():

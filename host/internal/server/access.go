@@ -72,9 +72,9 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 
 // Flush implements http.Flusher, which the proxy asks its writer for.
 func (w *countingWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	// Through the controller: a writer the embedder wrapped may flush
+	// only by its Unwrap method, as http.ResponseController allows.
+	http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the server's writer (to

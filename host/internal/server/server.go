@@ -311,6 +311,10 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 		u := upstream.New(t)
 		u.ReadTimeout = l.Upstream.ReadTimeout.D()
 		tr = u
+		// The route's own pools: a server closed (an embedder's handler,
+		// a Caddy config replaced) leaves no connection to the origin
+		// open until its idle timeout.
+		s.closers = append(s.closers, u.CloseIdleConnections)
 	}
 	source := rcfg.Source()
 	var load wire.Loader
@@ -416,7 +420,7 @@ func (s *Server) Reload(ctx context.Context, name string) ([]RouteResult, error)
 			continue
 		}
 		found = true
-		if r.Config.Source() == "" && s.embedded == nil {
+		if !s.hasRules(r) {
 			continue
 		}
 		err := r.Reloader.Reload(ctx)
@@ -432,6 +436,21 @@ func (s *Server) Reload(ctx context.Context, name string) ([]RouteResult, error)
 	return out, nil
 }
 
+// ReloadRoute reloads route i (of Routes) and returns the reload's error
+// as it is, to test with errors.Is; a route without rules has nothing to
+// reload.
+func (s *Server) ReloadRoute(ctx context.Context, i int) error {
+	r := s.Routes[i]
+	if !s.hasRules(r) {
+		return nil
+	}
+	return r.Reloader.Reload(ctx)
+}
+
+// hasRules reports whether route r loads rules (a file, or the
+// embedder's).
+func (s *Server) hasRules(r *Route) bool { return r.Config.Source() != "" || s.embedded != nil }
+
 // RouteResult is the outcome of reloading one route.
 type RouteResult struct {
 	Route      string `json:"route"`
@@ -442,7 +461,7 @@ type RouteResult struct {
 // Ready reports whether every route that has a plugin has one loaded.
 func (s *Server) Ready() bool {
 	for _, r := range s.Routes {
-		if (r.Config.Source() != "" || s.embedded != nil) && r.Proxy.Site() == nil {
+		if s.hasRules(r) && r.Proxy.Site() == nil {
 			return false
 		}
 	}
@@ -520,15 +539,25 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 
 // Close stops personalizing, lets decisions in flight finish within ctx,
 // and closes the plugins and stores, for a server whose handler was
-// served by another server (Serve closes them itself).
-func (s *Server) Close(ctx context.Context) {
+// served by another server (Serve closes them itself). Reloads stop
+// first: one in flight is waited for, and later ones (a watcher's, the
+// admin API's) load nothing, so that none compiles into a closed engine.
+// It returns ctx's error when decisions were still running as ctx ended.
+func (s *Server) Close(ctx context.Context) error {
+	for _, r := range s.Routes {
+		r.Reloader.Close()
+	}
+	var err error
 	for _, r := range s.Routes {
 		if st := r.Proxy.Swap(nil); st != nil {
-			st.Close(ctx)
+			if e := st.Close(ctx); e != nil && err == nil {
+				err = e
+			}
 		}
 		s.Metrics.Forget(r.Config.Name)
 	}
 	s.close()
+	return err
 }
 
 func (s *Server) close() {

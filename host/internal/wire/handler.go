@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -62,6 +66,7 @@ func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 				return
 			}
 			w.WriteHeader(http.StatusOK)
+			w.endTrailers()
 			pipe.CloseWithError(nil)
 		}()
 		t.Handler.ServeHTTP(w, in)
@@ -71,7 +76,7 @@ func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		if resp == nil {
 			return nil, w.err
 		}
-		resp.Body = pipe
+		resp.Body = &trailerBody{pipe: pipe, w: w, resp: resp}
 		return resp, nil
 	case <-req.Context().Done():
 		pipe.closeRead(req.Context().Err())
@@ -90,6 +95,11 @@ type pipeWriter struct {
 	mu     sync.Mutex
 	status int
 	err    error
+	// announced are the trailers the handler announced (the keys of the
+	// response's Trailer, which the proxy may change meanwhile);
+	// trailers the values kept as the handler returned (endTrailers).
+	announced map[string]bool
+	trailers  http.Header
 }
 
 func (w *pipeWriter) Header() http.Header { return w.header }
@@ -110,9 +120,17 @@ func (w *pipeWriter) fail(err error) {
 func (w *pipeWriter) WriteHeader(code int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.status != 0 || code < 200 {
-		// Informational responses are not forwarded; a second call is a
-		// no-op as with net/http.
+	if w.status != 0 {
+		return // a second call is a no-op, as with net/http
+	}
+	if code < 200 {
+		// An informational response (103 Early Hints) goes where an
+		// origin's would: to the client trace the reverse proxy reads
+		// them from, which forwards it. 101 is no response to forward
+		// (the handler gets upgrades as they came, see Config.Next).
+		if trace := httptrace.ContextClientTrace(w.req.Context()); code >= 100 && code != 101 && trace != nil && trace.Got1xxResponse != nil {
+			trace.Got1xxResponse(code, textproto.MIMEHeader(w.header.Clone()))
+		}
 		return
 	}
 	w.status = code
@@ -132,8 +150,71 @@ func (w *pipeWriter) WriteHeader(code int) {
 			resp.ContentLength = n
 		}
 	}
+	// Trailers, as net/http's client gives them: announced ones as keys
+	// of resp.Trailer (and no Trailer header), their values once the
+	// body has been read to its end (see trailerBody). A handler may
+	// also set http.TrailerPrefix keys after writing, unannounced.
+	// Unannounced ones still come: the map must exist for them.
+	resp.Trailer = http.Header{}
+	for _, v := range h["Trailer"] {
+		for k := range strings.SplitSeq(v, ",") {
+			if k = textproto.TrimString(k); k != "" {
+				k = http.CanonicalHeaderKey(k)
+				resp.Trailer[k] = nil
+				if w.announced == nil {
+					w.announced = map[string]bool{}
+				}
+				w.announced[k] = true
+			}
+		}
+	}
+	delete(h, "Trailer")
 	w.ready <- resp
 }
+
+// endTrailers keeps, as the handler returns, the values of its trailers:
+// the announced names and the http.TrailerPrefix ones.
+func (w *pipeWriter) endTrailers() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var t http.Header
+	for k, v := range w.header {
+		name, unannounced := strings.CutPrefix(k, http.TrailerPrefix)
+		if !w.announced[k] && !unannounced || len(v) == 0 {
+			continue
+		}
+		if t == nil {
+			t = http.Header{}
+		}
+		t[http.CanonicalHeaderKey(name)] = append([]string(nil), v...)
+	}
+	w.trailers = t
+}
+
+// trailerBody is a response body that fills the response's Trailer when
+// read to its end, as net/http's does: on the reader's goroutine, which
+// reads the map after the body, so nothing reads it while it changes.
+type trailerBody struct {
+	pipe *bufPipe
+	w    *pipeWriter
+	resp *http.Response
+	done bool
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.pipe.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		b.w.mu.Lock()
+		for k, v := range b.w.trailers {
+			b.resp.Trailer[k] = v
+		}
+		b.w.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *trailerBody) Close() error { return b.pipe.Close() }
 
 func (w *pipeWriter) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
