@@ -138,6 +138,12 @@ type Seen struct {
 	// Timeout bounds a Redis round trip; past it the page is served as if
 	// nothing had been seen.
 	Timeout Duration `yaml:"timeout"`
+	// NewVisitorTTL is how long Redis keeps the first state of a visitor
+	// it holds nothing for (1h, at most Window): a visitor who comes back
+	// keeps the state for Window from then on, and a client that never
+	// sends its cookie back (a crawler, curl) does not hold a key for a
+	// whole Window on each request.
+	NewVisitorTTL Duration `yaml:"new_visitor_ttl"`
 	// ConsentCookie and ConsentDeny: a visitor whose consent cookie holds
 	// one of the deny values, or who sends Sec-GPC: 1, gets no tracking
 	// state written.
@@ -321,6 +327,9 @@ func (c *Config) Defaults() {
 	if c.Seen.Window == 0 {
 		c.Seen.Window = Duration(30 * 24 * time.Hour)
 	}
+	if c.Seen.NewVisitorTTL == 0 {
+		c.Seen.NewVisitorTTL = Duration(time.Hour)
+	}
 	if c.Seen.Timeout == 0 {
 		c.Seen.Timeout = Duration(20 * time.Millisecond)
 	}
@@ -437,7 +446,7 @@ func (c *Config) Validate() error {
 		key string
 		d   Duration
 	}{
-		{"watch", watch}, {"shutdown_grace", c.ShutdownGrace}, {"seen.window", c.Seen.Window}, {"seen.timeout", c.Seen.Timeout},
+		{"watch", watch}, {"shutdown_grace", c.ShutdownGrace}, {"seen.window", c.Seen.Window}, {"seen.timeout", c.Seen.Timeout}, {"seen.new_visitor_ttl", c.Seen.NewVisitorTTL},
 		{"limits.decide_timeout", c.Limits.DecideTimeout}, {"limits.read_header_timeout", c.Limits.ReadHeader}, {"limits.idle_timeout", c.Limits.Idle},
 		{"limits.upstream.dial_timeout", c.Limits.Upstream.DialTimeout}, {"limits.upstream.response_header_timeout", c.Limits.Upstream.ResponseHeaderTimeout},
 		{"limits.upstream.idle_timeout", c.Limits.Upstream.IdleTimeout}, {"limits.upstream.read_timeout", c.Limits.Upstream.ReadTimeout},

@@ -675,6 +675,10 @@ func (p *Proxy) saveSeen(ctx context.Context, h http.Header, st *state) {
 	case err == nil:
 		p.stats.SeenSaves.Add(1)
 		p.cfg.Metrics.Seen(p.cfg.Route, "save")
+		if st.seen.Forgotten() > 0 {
+			// A cookie full even degraded: older items were forgotten.
+			p.cfg.Metrics.Seen(p.cfg.Route, "forgot")
+		}
 	case errors.Is(err, seen.ErrUnknownState):
 		// The load failed (counted as error): what is stored is kept.
 		p.stats.SeenSkipped.Add(1)

@@ -78,26 +78,76 @@ func (s *Set) snapshot() snapshot {
 	return sn
 }
 
-// fresh is the snapshot of a state that starts over: a current
-// generation, starting now, holding only the items this request recorded,
-// each shown once.
-func (s *Set) fresh() snapshot {
+// thinned is the snapshot of a state that keeps, of its current
+// generation's first level, this request's items and as many of the
+// others as fits (whether an encoded state of n bytes fits) allows:
+// those whose bit lies lowest, which, digests being uniformly random,
+// are a random share of them. The counts and the previous generation
+// are gone. forgot is how many set bits were dropped (an item each, but
+// for collisions). With no room for more than this request's items, it
+// keeps them alone.
+func (s *Set) thinned(fits func(n int) bool) (sn snapshot, forgot int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn := snapshot{curStart: s.l.nowSec(), buf: snapshotBufs.Get().(*[]byte)}
-	b := (*sn.buf)[:0]
-	if len(s.shown) > 0 {
-		g := s.l.generation(sn.curStart)
-		g.levels[0] = s.l.newFilter(0)
-		for i := range s.shown {
-			g.levels[0].add(s.shown[i])
-		}
-		b = g.appendLevel(b, 0)
-		s.l.putFilters(&g)
-		sn.nc, sn.cur[0] = 1, b
+	m := s.l.bits[0]
+	var pos []uint32
+	if f := s.cur.levels[0]; f != nil {
+		pos = f.pos
 	}
-	*sn.buf = b
-	return sn
+	mine := make([]uint32, 0, len(s.shown))
+	for _, d := range s.shown {
+		mine = append(mine, uint32(location(d, m)))
+	}
+	slices.Sort(mine)
+	mine = slices.Compact(mine)
+	sn = snapshot{curStart: s.cur.start, nc: 1, buf: snapshotBufs.Get().(*[]byte)}
+	var kept []uint32
+	build := func(j int) int {
+		kept = mergeSorted(kept[:0], pos[:j], mine)
+		*sn.buf = appendPositions((*sn.buf)[:0], kept, m)
+		sn.cur[0] = *sn.buf
+		return sn.size(1, 0)
+	}
+	// The largest j that fits: j = 0, this request's items alone, fits
+	// by the store's record limit.
+	lo, hi := 0, len(pos)
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if fits(build(mid)) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	build(lo)
+	return sn, len(pos) - countIn(pos, kept)
+}
+
+// mergeSorted appends to dst the union of two increasing lists, in order.
+func mergeSorted(dst, a, b []uint32) []uint32 {
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0] < b[0]:
+			dst, a = append(dst, a[0]), a[1:]
+		case b[0] < a[0]:
+			dst, b = append(dst, b[0]), b[1:]
+		default:
+			dst, a, b = append(dst, a[0]), a[1:], b[1:]
+		}
+	}
+	return append(append(dst, a...), b...)
+}
+
+// countIn is how many items of the increasing list a the increasing
+// list b holds.
+func countIn(a, b []uint32) int {
+	n := 0
+	for _, x := range a {
+		if _, ok := slices.BinarySearch(b, x); ok {
+			n++
+		}
+	}
+	return n
 }
 
 // release returns the snapshot's buffer; the snapshot must not be used

@@ -46,11 +46,12 @@ type CookieConfig struct {
 	// MaxBytes bounds the cookie's value. A state that would not fit drops
 	// its previous generation's count levels, then that generation, then
 	// the current one's count levels; if it still does not fit, the
-	// cookie starts over with the items of the request that saves it
-	// (which always fit: the store's RecordLimit is lowered to what a
-	// cookie holds on its own). A longer cookie received is dropped as
-	// DroppedMalformed. 0 means DefaultMaxBytes; with the name it must
-	// stay within 4,000.
+	// cookie keeps the items of the request that saves it (which always
+	// fit: the store's RecordLimit is lowered to what a cookie holds on
+	// its own) and as many of the generation's others as fit, a random
+	// share of them (Set.Forgotten says how many went). A longer cookie
+	// received is dropped as DroppedMalformed. 0 means DefaultMaxBytes;
+	// with the name it must stay within 4,000.
 	MaxBytes int
 }
 
@@ -70,9 +71,10 @@ type CookieStore struct {
 	// macPrefix is what the MAC covers before the state: a domain
 	// separator and the cookie's name.
 	macPrefix []byte
-	// StartedOver counts the saves whose state did not fit even degraded
-	// and started over with the saving request's items.
-	StartedOver atomic.Int64
+	// Thinned counts the saves whose state did not fit even degraded and
+	// forgot part of the current generation's items to fit (see
+	// CookieConfig.MaxBytes).
+	Thinned atomic.Int64
 }
 
 // NewCookieStore returns a cookie store, or an error for a missing or short
@@ -233,9 +235,10 @@ func (c *CookieStore) appendValue(dst []byte, s *Set) ([]byte, error) {
 	sn := s.snapshot()
 	defer func() { sn.release() }()
 	nc, np := sn.nc, sn.np
-	startedOver := false
+	fits := func(n int) bool { return b64.EncodedLen(n+macSize) <= c.maxBytes }
+	thinned := false
 	for {
-		if n := sn.size(nc, np); b64.EncodedLen(n+macSize) <= c.maxBytes {
+		if fits(sn.size(nc, np)) {
 			buf := decodeBufs.Get().(*[]byte)
 			body := c.l.assemble((*buf)[:0], &sn, nc, np)
 			mac := c.mac(body)
@@ -243,9 +246,6 @@ func (c *CookieStore) appendValue(dst []byte, s *Set) ([]byte, error) {
 			dst = b64.AppendEncode(dst, body)
 			*buf = body[:0]
 			decodeBufs.Put(buf)
-			if startedOver {
-				c.StartedOver.Add(1)
-			}
 			return dst, nil
 		}
 		switch {
@@ -253,12 +253,19 @@ func (c *CookieStore) appendValue(dst []byte, s *Set) ([]byte, error) {
 			np-- // the previous generation's counts, then that generation
 		case nc > 1:
 			nc-- // the current generation's counts
-		case !startedOver:
+		case !thinned:
 			// Even the current generation's first level does not fit:
-			// keep this request's showings, so the filter keeps working.
+			// keep this request's showings, so the filter keeps working,
+			// and as many of the others as fit: a random share is
+			// forgotten, not all of them at once.
 			sn.release()
-			sn = s.fresh()
-			nc, np, startedOver = sn.nc, 0, true
+			var forgot int
+			sn, forgot = s.thinned(fits)
+			nc, np, thinned = sn.nc, 0, true
+			c.Thinned.Add(1)
+			s.mu.Lock()
+			s.forgotten = forgot
+			s.mu.Unlock()
 		default:
 			return dst, ErrTooLarge
 		}

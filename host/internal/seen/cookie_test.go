@@ -316,9 +316,9 @@ func TestCookieSizeLimit(t *testing.T) {
 		{name: "previous counts dropped", maxBytes: size(2, 2) - 1, prevCount: 1, curCount: 2, prevSeen: true, curSeen: true},
 		{name: "previous generation dropped", maxBytes: size(2, 1) - 1, prevCount: 0, curCount: 2, curSeen: true},
 		{name: "current counts dropped", maxBytes: size(2, 0) - 1, prevCount: 0, curCount: 1, curSeen: true},
-		// The last request showed c-0 to c-19: the state starts over with
-		// them.
-		{name: "started over", maxBytes: size(1, 0) - 1, prevCount: 0, curCount: 1, startedOver: true},
+		// The last request showed c-0 to c-19: the state keeps them, and
+		// as many of the generation's other items as fit.
+		{name: "thinned", maxBytes: size(1, 0) - 1, prevCount: 0, curCount: 1, curSeen: true, startedOver: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,8 +327,11 @@ func TestCookieSizeLimit(t *testing.T) {
 			if err := st.Save(context.Background(), h, "", s, false); err != nil {
 				t.Fatal(err)
 			}
-			if got := st.StartedOver.Load() == 1; got != tt.startedOver {
-				t.Errorf("started over: %v, want %v", got, tt.startedOver)
+			if got := st.Thinned.Load() == 1; got != tt.startedOver {
+				t.Errorf("thinned: %v, want %v", got, tt.startedOver)
+			}
+			if got := s.Forgotten() > 0; got != tt.startedOver {
+				t.Errorf("Forgotten() = %d", s.Forgotten())
 			}
 			var v visitor
 			v.keep(h)
@@ -408,7 +411,7 @@ func TestCookieWithinLimitAlways(t *testing.T) {
 			t.Errorf("flood %d: items past the record limit are seen", round)
 		}
 	}
-	if st.StartedOver.Load() == 0 {
+	if st.Thinned.Load() == 0 {
 		t.Error("the cookie never had to start over")
 	}
 }
@@ -434,4 +437,45 @@ func TestRecordLimitFitsTheCookie(t *testing.T) {
 		t.Errorf("cookie of %d bytes for MaxBytes 200", n)
 	}
 	t.Logf("a 200-byte cookie records %d items a request", st.l.recordLimit)
+}
+
+// TestCookieThinsGently: a visitor shown 250 new items a page, in one
+// generation, fills the cookie; from then on each save forgets a random
+// share of the older items, never all of them. The cookie used to start
+// over at about 2,500 items, keeping only the last page's 250.
+func TestCookieThinsGently(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{})
+	var v visitor
+	var shown []string
+	var s *Set
+	for page := range 20 {
+		items := ids(fmt.Sprint("p", page), 250)
+		s, _ = v.visit(t, st, items...)
+		shown = append(shown, items...)
+		if n := len(v.cookies["bsk_seen"]); n > DefaultMaxBytes {
+			t.Fatalf("page %d: a cookie of %d bytes", page, n)
+		}
+		got, _ := st.Load(context.Background(), v.request(), "")
+		seen := 0
+		for _, id := range shown {
+			if got.Seen(id) {
+				seen++
+			}
+		}
+		for _, id := range items {
+			if !got.Seen(id) {
+				t.Fatalf("page %d: its own item %s is not seen", page, id)
+			}
+		}
+		// Past about 2,500 the cookie holds some 2,000 to 2,500 items
+		// of those shown: never fewer than 1,500.
+		if seen < min(len(shown), 1500) {
+			t.Fatalf("page %d: %d of the %d items shown are still seen", page, seen, len(shown))
+		}
+		if page == 19 && (st.Thinned.Load() == 0 || s.Forgotten() == 0) {
+			t.Fatalf("the cookie never had to forget (thinned %d): the test proves nothing", st.Thinned.Load())
+		}
+		got.Release()
+		s.Release()
+	}
 }

@@ -103,6 +103,10 @@ type RedisConfig struct {
 	// Retry is how often the store tries to reach a server it lost (see
 	// RedisStore). 0 means DefaultRedisRetry.
 	Retry time.Duration
+	// NewVisitorTTL is the TTL of a state saved for a visitor Redis held
+	// nothing for (see Save); 0 means the window, and a longer one is
+	// cut to it.
+	NewVisitorTTL time.Duration
 	// Logger receives the store's events, at Warn when it takes its
 	// server for lost and at Info when the server answers again; nil
 	// means slog.Default(). The Redis client's own messages (a dial that
@@ -160,6 +164,7 @@ type RedisStore struct {
 	saveTimeout time.Duration
 	retry       time.Duration
 	ttl         time.Duration
+	newTTL      time.Duration // of a visitor's first state
 	log         *slog.Logger
 
 	// lostAt is when the server was taken for lost, written by lost
@@ -178,9 +183,17 @@ type RedisStore struct {
 	// one, so that they are written in the order they were made.
 	queues  []chan save
 	pending atomic.Int64 // queued or being written
-	wg      sync.WaitGroup
-	once    sync.Once
-	err     error // from closing the client
+	// recent holds, by key, the data of the last save queued for it
+	// until it is written: a load reads it in place of what Redis holds,
+	// so that a visitor's next request, sent before the background write
+	// landed (a page's next fetch() of an infinite scroll), sees what
+	// the previous one showed. It holds at most what the queues do.
+	recentMu sync.Mutex
+	recent   map[string]queued
+	seq      uint64 // guarded by recentMu
+	wg       sync.WaitGroup
+	once     sync.Once
+	err      error // from closing the client
 
 	// Counters for metrics, since the store was built. Loads counts
 	// lookups (requests without a visitor id make none); each ends as one
@@ -206,6 +219,13 @@ type save struct {
 	key  string
 	data []byte
 	ttl  time.Duration
+	seq  uint64 // numbers it in recent
+}
+
+// queued is a save's data in RedisStore.recent.
+type queued struct {
+	data []byte
+	seq  uint64
 }
 
 // NewRedisStore returns a store for the deployment cfg.URL names, or an
@@ -237,8 +257,8 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Timeout < 0 || cfg.SaveTimeout < 0 || cfg.Queue < 0 || cfg.Writers < 0 || cfg.Retry < 0 {
-		return nil, errors.New("seen: RedisConfig Timeout, SaveTimeout, Queue, Writers and Retry must not be negative")
+	if cfg.Timeout < 0 || cfg.SaveTimeout < 0 || cfg.Queue < 0 || cfg.Writers < 0 || cfg.Retry < 0 || cfg.NewVisitorTTL < 0 {
+		return nil, errors.New("seen: RedisConfig Timeout, SaveTimeout, Queue, Writers, Retry and NewVisitorTTL must not be negative")
 	}
 	if cfg.Writers > 256 {
 		return nil, fmt.Errorf("seen: RedisConfig Writers %d is more than 256", cfg.Writers)
@@ -285,8 +305,14 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 		saveTimeout: cfg.SaveTimeout,
 		retry:       cfg.Retry,
 		ttl:         time.Duration(l.window) * time.Second,
+		newTTL:      time.Duration(l.window) * time.Second,
 		log:         cfg.Logger,
 		stop:        make(chan struct{}),
+		recent:      map[string]queued{},
+	}
+	if cfg.NewVisitorTTL > 0 {
+		// Whole seconds, as SET's EX takes them.
+		s.newTTL = min(s.newTTL, max(cfg.NewVisitorTTL.Truncate(time.Second), time.Second))
 	}
 	clientLog.setLogger(cfg.Logger)
 	useClientLog()
@@ -400,8 +426,25 @@ func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) 
 		s.timeoutsInARow.Store(0)
 	case errors.Is(err, redis.Nil):
 		s.timeoutsInARow.Store(0)
+	}
+	if err == nil || errors.Is(err, redis.Nil) {
+		// What this proxy queued and has not written yet is newer than
+		// what Redis answered.
+		var q bool
+		if b, q = s.queuedData(s.SeenKey(visitorID), b); q {
+			err = nil
+		}
+		if withCaps {
+			capsData, _ = s.queuedData(s.CapsKey(visitorID), capsData)
+		}
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, redis.Nil):
 		s.Misses.Add(1)
-		return s.l.newSet(now), LoadInfo{Source: SourceNew}, capsData, nil
+		set := s.l.newSet(now)
+		set.newToStore = true
+		return set, LoadInfo{Source: SourceNew}, capsData, nil
 	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		s.Timeouts.Add(1)
 		s.failed(s.timeoutsInARow.Add(1) >= lostAfterTimeouts, err)
@@ -414,7 +457,9 @@ func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) 
 	set, reason := s.l.decode(b, now)
 	if reason != "" {
 		s.Invalid.Add(1)
-		return s.l.newSet(now), LoadInfo{Source: SourceNew, Dropped: reason}, capsData, nil
+		set := s.l.newSet(now)
+		set.newToStore = true
+		return set, LoadInfo{Source: SourceNew, Dropped: reason}, capsData, nil
 	}
 	s.Hits.Add(1)
 	return set, LoadInfo{Source: SourceRedis}, capsData, nil
@@ -462,11 +507,13 @@ func (s *RedisStore) LoadCaps(ctx context.Context, visitorID string) ([]byte, er
 	b, err := s.c().Get(ctx, s.CapsKey(visitorID)).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return nil, nil
+		b, _ = s.queuedData(s.CapsKey(visitorID), nil)
+		return b, nil
 	case err != nil:
 		s.failed(unreachable(err) && !isTimeout(err), err)
 		return nil, err
 	}
+	b, _ = s.queuedData(s.CapsKey(visitorID), b)
 	return b, nil
 }
 
@@ -484,16 +531,33 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-// unreachable reports whether err says the server could not be reached
-// (no connection, or one that broke), rather than an answer of Redis's
-// or a client closed on purpose.
+// unreachable reports whether err says the server cannot be used: it
+// could not be reached (no connection, or one that broke), or it refuses
+// every command of this client (a wrong password, a user without the
+// rights, a database it does not have), rather than an answer of Redis's
+// to one command or a client closed on purpose.
 func unreachable(err error) bool {
 	var re redis.Error
 	switch {
-	case errors.As(err, &re), errors.Is(err, redis.ErrClosed), errors.Is(err, context.Canceled):
+	case errors.As(err, &re):
+		return refusesClient(re.Error())
+	case errors.Is(err, redis.ErrClosed), errors.Is(err, context.Canceled):
 		return false
 	}
 	return true
+}
+
+// refusesClient reports whether a Redis error reply says the connection
+// itself is refused (AUTH or SELECT failed as it was set up, or the user
+// may not run the store's commands): every command will fail alike until
+// the configuration or the server changes.
+func refusesClient(msg string) bool {
+	for _, p := range []string{"WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "ERR invalid password", "ERR DB index", "ERR Client sent AUTH"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // lost takes the server for lost, after err, and starts the probe that
@@ -584,7 +648,15 @@ func (s *RedisStore) Save(_ context.Context, _ http.Header, visitorID string, se
 	if !usableID(visitorID) {
 		return ErrNoVisitor
 	}
-	return s.enqueue(visitorID, save{key: s.SeenKey(visitorID), data: set.encode(), ttl: s.ttl})
+	ttl := s.ttl
+	if set.newToStore {
+		// A visitor Redis held nothing for: most often a client that
+		// never sends its cookie back, whose every request is a new
+		// visitor. Kept for NewVisitorTTL, and for the window once it
+		// comes back.
+		ttl = s.newTTL
+	}
+	return s.enqueue(visitorID, save{key: s.SeenKey(visitorID), data: set.encode(), ttl: ttl})
 }
 
 // enqueue queues sv on visitorID's writer.
@@ -599,13 +671,44 @@ func (s *RedisStore) enqueue(visitorID string, sv save) error {
 	h.Write([]byte(visitorID))
 	q := s.queues[h.Sum32()%uint32(len(s.queues))]
 	s.pending.Add(1)
+	// Under recentMu, so that recent holds the save queued last: the
+	// order of two saves of one visitor in its queue is their order here.
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	s.seq++
+	sv.seq = s.seq
 	select {
 	case q <- sv:
+		s.recent[sv.key] = queued{data: sv.data, seq: sv.seq}
 		return nil
 	default:
 		s.pending.Add(-1)
 		s.DroppedSaves.Add(1)
 		return ErrQueueFull
+	}
+}
+
+// queuedData returns the data queued for key and not yet written, else
+// stored (which Redis answered); ok reports that it was queued.
+func (s *RedisStore) queuedData(key string, stored []byte) (data []byte, ok bool) {
+	s.recentMu.Lock()
+	q, ok := s.recent[key]
+	s.recentMu.Unlock()
+	if !ok {
+		return stored, false
+	}
+	return q.data, true
+}
+
+// written forgets the saves of batch in recent, unless a later save of
+// the same key was queued meanwhile.
+func (s *RedisStore) written(batch []save) {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	for _, sv := range batch {
+		if q, ok := s.recent[sv.key]; ok && q.seq == sv.seq {
+			delete(s.recent, sv.key)
+		}
 	}
 }
 
@@ -638,6 +741,9 @@ func (s *RedisStore) writer(q chan save) {
 
 func (s *RedisStore) write(batch []save) {
 	defer s.pending.Add(-int64(len(batch)))
+	// Written or failed, the saves leave recent: a failed write is lost,
+	// as it would be without it, and Redis says again what it holds.
+	defer s.written(batch)
 	ctx, cancel := context.WithTimeout(context.Background(), s.saveTimeout)
 	defer cancel()
 	pipe := s.c().Pipeline()

@@ -756,3 +756,113 @@ func TestRedisClientLogRate(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestRedisRefusesClient: a server that refuses the store's credentials
+// (or its database) is taken for lost and logged, as one that cannot be
+// reached is; it used to count as up, every load failing in silence.
+func TestRedisRefusesClient(t *testing.T) {
+	ctx := context.Background()
+	addr := freeAddr()
+	startOwnRedis(t, addr)
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	if err := admin.ConfigSet(ctx, "requirepass", "right-one").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ url, want string }{
+		{"redis://:wrong@" + addr, "WRONGPASS"},
+		{"redis://" + addr, "NOAUTH"},
+		{"redis://:right-one@" + addr + "/99", "DB index"},
+	} {
+		var buf syncbuf.Buffer
+		st := newRedisStore(t, RedisConfig{URL: tt.url, Timeout: time.Second, Retry: 10 * time.Millisecond,
+			Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+		if _, info := st.Load(ctx, nil, "v1"); info.Dropped != DroppedRedisError {
+			t.Errorf("%s: load %+v, want %s", tt.url, info, DroppedRedisError)
+		}
+		if st.Up() {
+			t.Errorf("%s: the store counts itself up", tt.url)
+		}
+		if log := buf.String(); !strings.Contains(log, "Redis seen store lost") || !strings.Contains(log, tt.want) || !strings.Contains(log, `"level":"WARN"`) {
+			t.Errorf("%s: logged %q, want a warning naming %s", tt.url, log, tt.want)
+		}
+	}
+	st := newRedisStore(t, RedisConfig{URL: "redis://:right-one@" + addr + "/1", Timeout: time.Second})
+	if _, info := st.Load(ctx, nil, "v1"); info.Failed() || !st.Up() {
+		t.Fatalf("with the right password: %+v, up %v", info, st.Up())
+	}
+}
+
+// TestRedisReadsItsQueuedSaves: a visitor's next request, loaded before
+// the background write of the previous one's state has landed, sees what
+// that one showed (and the caps it counted): the store answers from what
+// it queued. Writes are held back here by pausing Redis's writes.
+func TestRedisReadsItsQueuedSaves(t *testing.T) {
+	ctx := context.Background()
+	addr := freeAddr()
+	startOwnRedis(t, addr)
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: time.Second})
+	if err := admin.Do(ctx, "CLIENT", "PAUSE", "2000", "WRITE").Err(); err != nil {
+		t.Skipf("CLIENT PAUSE WRITE (Redis 6.2): %v", err)
+	}
+	defer admin.Do(ctx, "CLIENT", "UNPAUSE")
+	set, _ := st.Load(ctx, nil, "v1")
+	set.Shown("a")
+	if err := st.Save(ctx, nil, "v1", set, false); err != nil {
+		t.Fatal(err)
+	}
+	set.Release()
+	if err := st.SaveCaps("v1", []byte("caps-1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	next, info, caps, err := st.LoadWithCaps(ctx, nil, "v1")
+	if err != nil || info.Source != SourceRedis || !next.Seen("a") || string(caps) != "caps-1" {
+		t.Fatalf("the next request, before the write landed: %+v, seen a %v, caps %q, %v", info, next.Seen("a"), caps, err)
+	}
+	next.Shown("b")
+	st.Save(ctx, nil, "v1", next, false)
+	next.Release()
+	admin.Do(ctx, "CLIENT", "UNPAUSE")
+	if !st.Flush(hangGuard) {
+		t.Fatal("the saves were not written")
+	}
+	if n := len(st.recent); n != 0 {
+		t.Fatalf("%d saves still held after they were written", n)
+	}
+	last, info := st.Load(ctx, nil, "v1")
+	defer last.Release()
+	if info.Source != SourceRedis || !last.Seen("a") || !last.Seen("b") {
+		t.Fatalf("after the writes: %+v, seen a %v, b %v", info, last.Seen("a"), last.Seen("b"))
+	}
+}
+
+// TestRedisNewVisitorTTL: the first state saved for a visitor Redis held
+// nothing for lives NewVisitorTTL; once the visitor comes back, the
+// window. A client that never returns its cookie (each request a new
+// visitor id) used to leave a key for the whole window per request.
+func TestRedisNewVisitorTTL(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + redisAddr(t), Timeout: time.Second, NewVisitorTTL: time.Hour})
+	raw := rawClient(t)
+	id := fmt.Sprintf("ttl-%d", time.Now().UnixNano())
+	for visit, want := range []time.Duration{time.Hour, DefaultWindow} {
+		set, _ := st.Load(ctx, nil, id)
+		set.Shown(fmt.Sprint("item-", visit))
+		if err := st.Save(ctx, nil, id, set, false); err != nil {
+			t.Fatal(err)
+		}
+		set.Release()
+		if !st.Flush(hangGuard) {
+			t.Fatal("not written")
+		}
+		ttl, err := raw.TTL(ctx, st.SeenKey(id)).Result()
+		if err != nil || ttl > want || ttl < want-time.Minute {
+			t.Fatalf("visit %d: TTL %v (%v), want %v", visit+1, ttl, err, want)
+		}
+	}
+	if _, err := NewRedisStore(RedisConfig{URL: "redis://a:1", NewVisitorTTL: -time.Second}); err == nil {
+		t.Fatal("a negative NewVisitorTTL was accepted")
+	}
+}

@@ -65,18 +65,32 @@ func parseRedisURL(s string) (RedisTarget, error) {
 		return parseSentinel(scheme, rest)
 	case hasScheme && (scheme == "redis+cluster" || scheme == "rediss+cluster"):
 		return parseCluster(strings.TrimSuffix(scheme, "+cluster"), rest)
-	case strings.Contains(s, ","):
+	case len(splitSeeds(s)) > 1:
 		return parseSeedList(s)
 	case !hasScheme:
 		return RedisTarget{}, errors.New("give a scheme: redis://host:port, rediss:// for TLS, redis+cluster:// or redis+sentinel://")
 	case scheme != "redis" && scheme != "rediss":
 		return RedisTarget{}, fmt.Errorf("unknown scheme %q: use redis, rediss, redis+cluster, rediss+cluster or redis+sentinel", scheme)
 	}
-	if u, err := url.Parse(s); err == nil && u.Host == "" {
-		return RedisTarget{}, errors.New("give the server: redis://host:port")
+	if u, err := url.Parse(s); err == nil {
+		if u.Host == "" {
+			return RedisTarget{}, errors.New("give the server: redis://host:port")
+		}
+		if db := strings.TrimPrefix(u.Path, "/"); db != "" && !isDBNumber(db) {
+			return RedisTarget{}, fmt.Errorf("database %q: give its number, 0 or more, without leading zeros (redis://host:port/1)", db)
+		}
 	}
 	o, err := redis.ParseURL(s)
 	if err != nil {
+		var ue *url.Error
+		switch {
+		case errors.As(err, &ue) && strings.Contains(s, "@"):
+			// Its message quotes the part it could not read, which may
+			// be a piece of the password.
+			return RedisTarget{}, errors.New("not a URL; in a user or password, write @ : / ? # % as %40 %3A %2F %3F %23 %25")
+		case errors.As(err, &ue):
+			err = ue.Err // which repeats the URL
+		}
 		return RedisTarget{}, errors.New(strings.TrimPrefix(err.Error(), "redis: "))
 	}
 	if err := checkAddr(o.Addr); err != nil {
@@ -95,7 +109,7 @@ func parseSeedList(s string) (RedisTarget, error) {
 	var scheme, user string
 	var pass *string
 	var addrs []string
-	for i, seed := range strings.Split(s, ",") {
+	for i, seed := range splitSeeds(s) {
 		seed = strings.TrimSpace(seed)
 		if seed == "" {
 			return RedisTarget{}, fmt.Errorf("seed %d is empty", i+1)
@@ -104,7 +118,14 @@ func parseSeedList(s string) (RedisTarget, error) {
 		if strings.Contains(seed, "://") {
 			u, err := url.Parse(seed)
 			if err != nil {
-				return RedisTarget{}, fmt.Errorf("seed %d: %v", i+1, strings.TrimPrefix(err.Error(), "parse "))
+				if strings.Contains(seed, "@") {
+					return RedisTarget{}, fmt.Errorf("seed %d (%s): not a URL; in a user or password, write @ : / ? # %% as %%40 %%3A %%2F %%3F %%23 %%25", i+1, redactURL(seed))
+				}
+				var ue *url.Error
+				if errors.As(err, &ue) {
+					err = ue.Err // which repeats the URL
+				}
+				return RedisTarget{}, fmt.Errorf("seed %d (%s): %v", i+1, seed, err)
 			}
 			if u.Scheme != "redis" && u.Scheme != "rediss" {
 				return RedisTarget{}, fmt.Errorf("seed %d: scheme %q: a Cluster's seeds are redis:// or rediss://", i+1, u.Scheme)
@@ -174,8 +195,8 @@ func parseSentinel(scheme, rest string) (RedisTarget, error) {
 	t := RedisTarget{Mode: RedisSentinel, Options: redis.UniversalOptions{Addrs: hosts, Username: user, Password: pass, MasterName: master}}
 	if db != "" {
 		n, err := strconv.Atoi(db)
-		if err != nil || n < 0 {
-			return RedisTarget{}, fmt.Errorf("database %q is not a number", db)
+		if err != nil || !isDBNumber(db) {
+			return RedisTarget{}, fmt.Errorf("database %q: give its number, 0 or more, without leading zeros", db)
 		}
 		t.Options.DB = n
 	}
@@ -229,21 +250,59 @@ func hostOf(addr string) string {
 	return h
 }
 
+// isDBNumber reports whether s is a database number as the redis URI
+// scheme writes it: "0" or a number without leading zeros.
+func isDBNumber(s string) bool {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// splitSeeds splits a comma-separated list of Cluster seeds. A comma is
+// a password's (RFC 3986 lets userinfo hold one) rather than a separator
+// when what follows it, up to the next comma, names a user's host
+// ("3@host:port") without starting a URL of its own: a bare seed is
+// host:port, with no '@'.
+func splitSeeds(s string) []string {
+	parts := strings.Split(s, ",")
+	seeds := parts[:1]
+	for _, p := range parts[1:] {
+		if strings.Contains(p, "@") && !strings.Contains(p, "://") {
+			seeds[len(seeds)-1] += "," + p
+			continue
+		}
+		seeds = append(seeds, p)
+	}
+	return seeds
+}
+
 // redactURL hides the passwords of a Redis URL (or list of them).
 func redactURL(s string) string {
 	var out []string
-	for _, part := range strings.Split(s, ",") {
+	for _, part := range splitSeeds(s) {
 		scheme, rest, ok := strings.Cut(part, "://")
 		if !ok {
-			out = append(out, part)
-			continue
+			scheme, rest = "", part
 		}
+		// Up to the last '@': a password may hold '/', '#' or '?' left
+		// unescaped, and hiding too much is the safe mistake.
 		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
 			if u, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
 				rest = u + ":xxxxx" + rest[at:]
 			}
 		}
-		out = append(out, scheme+"://"+rest)
+		if ok {
+			part = scheme + "://" + rest
+		} else {
+			part = rest
+		}
+		out = append(out, part)
 	}
 	return strings.Join(out, ",")
 }

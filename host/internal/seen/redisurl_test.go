@@ -26,6 +26,10 @@ func TestParseRedisURL(t *testing.T) {
 		{url: "rediss+cluster://u:p@a:7000,b:7001/0", mode: RedisCluster, addrs: []string{"a:7000", "b:7001"}, user: "u", pass: "p", tls: true},
 		{url: "redis+sentinel://s1:26379,s2:26379/mymaster", mode: RedisSentinel, addrs: []string{"s1:26379", "s2:26379"}, master: "mymaster"},
 		{url: "redis+sentinel://:pw@s1:26379/mymaster/2", mode: RedisSentinel, addrs: []string{"s1:26379"}, pass: "pw", master: "mymaster", db: 2},
+		// RFC 3986 userinfo may hold a comma: one server, not seeds.
+		{url: "redis://u:Tr0ub4dor,3@127.0.0.1:7401/0", mode: RedisSingle, addrs: []string{"127.0.0.1:7401"}, user: "u", pass: "Tr0ub4dor,3"},
+		{url: "redis://:s3cr,et@a:1/10", mode: RedisSingle, addrs: []string{"a:1"}, pass: "s3cr,et", db: 10},
+		{url: "redis://:p,w@a:7000,redis://:p,w@b:7001", mode: RedisCluster, addrs: []string{"a:7000", "b:7001"}, pass: "p,w"},
 	} {
 		got, err := ParseRedisURL(tt.url)
 		if err != nil {
@@ -49,7 +53,10 @@ func TestParseRedisURLErrors(t *testing.T) {
 		{"127.0.0.1:6379", "give a scheme"},
 		{"http://a:1", `unknown scheme "http"`},
 		{"redis://", "give the server"},
-		{"redis://a:1/x", "invalid database"},
+		{"redis://a:1/x", `database "x"`},
+		{"redis://a:1/-1", `database "-1"`},
+		{"redis://a:1/01", `database "01"`},
+		{"redis+sentinel://s:1/m/-1", `database "-1"`},
 		{"redis://a:1/0?bogus=1", "unexpected option"},
 		{"redis://a:1,redis://b:2/3", "only database 0"},
 		{"redis://a:1,rediss://b:2", "mixed"},
@@ -79,9 +86,12 @@ func TestParseRedisURLRedacts(t *testing.T) {
 		"redis://:hunter2@a:1,redis://:hunter2@b:2/5",
 		"redis+sentinel://:hunter2@s:26379",
 		"rediss+cluster://u:hunter2@a:1/9",
+		"redis://u:hunter2,3@a:99999/0",
+		"redis://u:hun,ter2@a:1,redis://u:hun,ter2@b/0",
+		"redis://u:hunter2#x@a:1/0",
 	} {
 		_, err := ParseRedisURL(u)
-		if err == nil || strings.Contains(err.Error(), "hunter2") {
+		if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") {
 			t.Errorf("%q: %v", u, err)
 		}
 	}

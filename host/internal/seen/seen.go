@@ -66,8 +66,9 @@
 // report. The bound keeps one long list (an API response of 10,000
 // products) from filling a visitor's filter at once, and is what lets the
 // cookie store promise that a state always fits: when even the current
-// generation alone outgrows the cookie, the cookie starts over with this
-// request's items, which fit by construction.
+// generation alone outgrows the cookie, the cookie keeps this request's
+// items, which fit by construction, and as many of the others as fit (a
+// random share: each item is one bit, and the bits kept are the lowest).
 //
 // # Memory
 //
@@ -402,6 +403,12 @@ type Set struct {
 	// timeout or error): saving it would replace that state with this
 	// request's items alone.
 	unknown bool
+	// newToStore marks a set for a visitor the Redis store held nothing
+	// for.
+	newToStore bool
+	// forgotten is how many items the cookie store's last save of the
+	// set had to forget to fit.
+	forgotten int
 }
 
 func (l *layout) newSet(now int64) *Set {
@@ -448,7 +455,8 @@ const (
 func (s *Set) Recency(id string) int { return s.recency(id, false) }
 
 // Rank is Recency, with SeenRecently plus one for each further time the
-// item was shown in the current generation (up to MaxCount). Within a
+// item was shown, in the current generation and the previous one (up to
+// MaxCount in each), for an item the current generation holds. Within a
 // generation the filter does not know when an item was shown, but of two
 // items, the one shown fewer times is, in a rotation, the one shown
 // longer ago: ordering by Rank keeps "least recently seen first" turning
@@ -470,6 +478,13 @@ func (s *Set) recency(id string, rank bool) int {
 	switch {
 	case rank:
 		if n := s.cur.count(d); n > 0 {
+			// The previous generation's showings count too: right after
+			// a generation turns, the items shown once in each look
+			// alike to the current one alone, and the round would start
+			// over with the items it had already brought back.
+			if s.hasPrev {
+				n += s.prev.count(d)
+			}
 			return SeenRecently - 1 + n
 		}
 	case s.cur.has(d):
@@ -594,9 +609,21 @@ func (s *Set) Release() {
 	}
 	clear(idx)
 	s.l, s.cur, s.prev, s.hasPrev = nil, generation{}, generation{}, false
-	s.shown, s.shownIdx, s.unrecorded, s.changed, s.unknown = shown, idx, 0, false, false
+	s.shown, s.shownIdx, s.unrecorded, s.changed, s.unknown, s.newToStore, s.forgotten = shown, idx, 0, false, false, false, 0
 	s.mu.Unlock()
 	l.sets.Put(s)
+}
+
+// Forgotten reports how many items the last save of the set forgot, of
+// those shown before this request, to fit its store (a cookie full even
+// without counts or the previous generation); 0 when it forgot none.
+func (s *Set) Forgotten() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.forgotten
 }
 
 // Changed reports whether Shown recorded anything, that is whether the

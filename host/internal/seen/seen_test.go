@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -567,5 +568,44 @@ func TestReleasedSetForgets(t *testing.T) {
 			t.Fatalf("round %d: %d recorded, want %d", round, len(s.shown), len(items))
 		}
 		s.Release()
+	}
+}
+
+// TestRankAcrossGenerations: a list shown three items at a time,
+// fewest-shown first, keeps turning when a generation turns mid-round
+// (SYNTAX's fresh-first table: A B C, D E F, G H I, A B C, D E F ...).
+// Rank used to count the current generation alone: after the turn the
+// round that brought A B C back made them look as fresh as D E F, and
+// A B C came again.
+func TestRankAcrossGenerations(t *testing.T) {
+	clk := newClock()
+	start := clk.Now()
+	st := newCookieStore(t, CookieConfig{Params: Params{Now: clk.Now}})
+	items := []string{"A", "B", "C", "D", "E", "F", "G", "H", "I"}
+	var v visitor
+	var got []string
+	for visit := range 7 {
+		if visit == 1 {
+			clk.Set(start.Add(DefaultWindow/2 + time.Hour)) // the generation turns
+		}
+		s, _ := st.Load(context.Background(), v.request(), "")
+		order := slices.Clone(items)
+		// Least recently and least often seen first, page order among
+		// equals, as the rewriter orders a fresh-first list.
+		slices.SortStableFunc(order, func(a, b string) int { return s.Rank(a) - s.Rank(b) })
+		shown := order[:3]
+		got = append(got, strings.Join(shown, ""))
+		for _, id := range shown {
+			s.Shown(id)
+		}
+		h := http.Header{}
+		if err := st.Save(context.Background(), h, "", s, false); err != nil {
+			t.Fatal(err)
+		}
+		v.keep(h)
+		s.Release()
+	}
+	if want := "ABC DEF GHI ABC DEF GHI ABC"; strings.Join(got, " ") != want {
+		t.Fatalf("visits showed %s, want %s", strings.Join(got, " "), want)
 	}
 }

@@ -267,7 +267,7 @@ func (s *Server) seenStore(key []byte) (seen.Store, error) {
 	case "off":
 		return nil, nil
 	case "redis":
-		st, err := seen.NewRedisStore(seen.RedisConfig{URL: c.Redis, Params: seen.Params{Window: c.Window.D()}, Timeout: c.Timeout.D(), Logger: s.log})
+		st, err := seen.NewRedisStore(seen.RedisConfig{URL: c.Redis, Params: seen.Params{Window: c.Window.D()}, Timeout: c.Timeout.D(), NewVisitorTTL: c.NewVisitorTTL.D(), Logger: s.log})
 		if err != nil {
 			return nil, fmt.Errorf("seen: %w", err)
 		}
