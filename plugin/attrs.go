@@ -187,14 +187,55 @@ func AttrNames() []string {
 }
 
 // ParseNumber is how a text value becomes a number, on both sides of the ABI:
-// a finite decimal, surrounding spaces ignored. ok is false for anything
-// else, and a comparison with a number is then false.
+// a finite decimal (a sign, digits with at most one point, an exponent),
+// surrounding spaces and tabs ignored. ok is false for anything else (Go's
+// hexadecimal floats and digit separators, "0x1p4" and "1_000", which
+// neither JavaScript's Number nor Python's float read), and a comparison
+// with a number is then false.
 func ParseNumber(s string) (v float64, ok bool) {
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	s = strings.Trim(s, " \t")
+	if !isDecimal(s) {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
 		return 0, false
 	}
 	return v, true
+}
+
+// isDecimal reports whether s is [+-] digits [. digits] [e [+-] digits],
+// with a digit on one side of the point at least.
+func isDecimal(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i, n = i+1, n+1
+		}
+		return n
+	}
+	n := digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		n += digits()
+	}
+	if n == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 // ListSep separates the items of a List value. A list is encoded as

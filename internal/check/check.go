@@ -302,9 +302,9 @@ func (c *checker) schedule(r *syntax.Rule) []ir.Node {
 	var out []ir.Node
 	var from, until time.Time
 	parse := func(t *syntax.Text) (time.Time, bool) {
-		v, err := time.Parse(time.RFC3339, strings.TrimSpace(t.Value))
+		v, err := parseTime(t.Value)
 		if err != nil {
-			c.errorf(t.Pos, "%q is not a time", t.Value).WithHint("write an RFC 3339 time with its offset, such as 2026-12-24T18:00:00+01:00")
+			c.errorf(t.Pos, "%q %s", t.Value, err).WithHint("%s", timeHint(v, err, "2026-12-24T18:00:00+01:00"))
 			return v, false
 		}
 		return v, true

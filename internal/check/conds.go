@@ -352,7 +352,14 @@ func (c *checker) compare(e *syntax.Compare) ir.Node {
 				WithHint("patterns use RE2 syntax (no look-around or back-references)")
 			return bad(e)
 		}
-		return &ir.Match{Pos: e.OpPos, Slot: slot, Pattern: c.pattern(s.Value)}
+		pattern := s.Value
+		if a.Fold != plugin.FoldNone {
+			// The attribute's values are normalized to one case, as the
+			// texts compared with them are: a pattern ignores case, so
+			// that "^f" reads FR as starts_with "f" does.
+			pattern = "(?i)" + pattern
+		}
+		return &ir.Match{Pos: e.OpPos, Slot: slot, Pattern: c.pattern(pattern)}
 	case "<", "<=", ">", ">=":
 		if a.Type == plugin.Bool {
 			c.errorf(e.OpPos, "%s is yes/no and cannot be compared with %s", e.X, e.Op)
@@ -401,9 +408,9 @@ func (c *checker) number(e *syntax.Compare, a plugin.Attr, y syntax.Expr) (float
 	case *syntax.StringLit:
 		switch a.Name {
 		case "now":
-			t, err := time.Parse(time.RFC3339, strings.TrimSpace(y.Value))
+			t, err := parseTime(y.Value)
 			if err != nil {
-				c.errorf(y.ValuePos, "%q is not a time", y.Value).WithHint("write an RFC 3339 time with its offset, such as \"2026-12-24T18:00:00+01:00\"")
+				c.errorf(y.ValuePos, "%q %s", y.Value, err).WithHint("%s", timeHint(t, err, `"2026-12-24T18:00:00+01:00"`))
 				return 0, false
 			}
 			return float64(t.Unix()), true

@@ -390,13 +390,14 @@ func (c *checker) testBool(attr string, v *syntax.Text) (bool, bool) {
 // time reads an RFC 3339 time, or a number of seconds since 1970.
 func (c *checker) time(v string, pos diag.Pos) (time.Time, bool) {
 	v = strings.TrimSpace(v)
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
+	t, err := parseTime(v)
+	if err == nil {
 		return t, true
 	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
 		return time.Unix(n, 0), true
 	}
-	c.errorf(pos, "%q is not a time", v).WithHint("write an RFC 3339 time with its offset, such as 2026-12-24T18:00:00+01:00")
+	c.errorf(pos, "%q %s", v, err).WithHint("%s", timeHint(t, err, "2026-12-24T18:00:00+01:00"))
 	return time.Time{}, false
 }
 

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+	_ "time/tzdata" // the zone names the host knows, on any machine
 
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
@@ -34,9 +36,7 @@ func (c *checker) literal(a plugin.Attr, v string, pos diag.Pos) (string, bool) 
 	case "geo.region":
 		e = c.region(v, folded, pos)
 	case "geo.timezone":
-		if folded != "UTC" && !tzName.MatchString(folded) {
-			e = c.errorf(pos, "%q is not an IANA time zone name", v).WithHint("write a name such as Europe/Paris or America/New_York")
-		}
+		e = c.timezone(v, pos)
 	case "language", "languages":
 		e = c.language(a.Name, v, folded, pos)
 	case "visitor.weekday":
@@ -98,6 +98,47 @@ func Literal(attr, v string) (string, error) {
 }
 
 var tzName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+$`)
+
+// timezone checks a geo.timezone literal: the host's value is a name the
+// time zone database holds, as it spells it (time.LoadLocation's names are
+// case-sensitive), so any other text never matches.
+func (c *checker) timezone(v string, pos diag.Pos) *diag.Error {
+	if v == "UTC" || tzName.MatchString(v) && knownZone(v) {
+		return nil
+	}
+	switch guess := zoneCase(v); {
+	case strings.EqualFold(v, "UTC"):
+		return c.errorf(pos, "%q is no time zone of the IANA database, whose names are case-sensitive", v).WithHint(`did you mean "UTC"?`)
+	case guess != v && knownZone(guess):
+		return c.errorf(pos, "%q is no time zone of the IANA database, whose names are case-sensitive", v).WithHint("did you mean %q?", guess)
+	}
+	return c.errorf(pos, "%q is no time zone of the IANA database", v).WithHint("write a name such as Europe/Paris or America/New_York")
+}
+
+// knownZone reports whether the time zone database (the system's, or
+// the one embedded in the binary) holds zone name.
+func knownZone(name string) bool {
+	if name == "" || name == "Local" {
+		return false
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
+}
+
+// zoneCase spells a zone name as the database mostly does: each word
+// capitalized, the rest lower case (europe/paris, EUROPE/PARIS:
+// Europe/Paris; america/new_york: America/New_York).
+func zoneCase(name string) string {
+	b := []byte(strings.ToLower(name))
+	for i := range b {
+		if i == 0 || strings.IndexByte("/_-", b[i-1]) >= 0 {
+			if 'a' <= b[i] && b[i] <= 'z' {
+				b[i] -= 'a' - 'A'
+			}
+		}
+	}
+	return string(b)
+}
 
 // countryAliases are what people write for a country instead of its
 // code, beyond the names and alpha-3 codes of the ISO tables.

@@ -9,7 +9,8 @@ import (
 )
 
 // Pos is a position in a rule file. Line and Col are 1-based; Col counts
-// bytes. The zero Pos means "no position" (the whole file).
+// characters (Unicode code points: an é or a 🙂 is one, a tab is one), as
+// YAML reads the file. The zero Pos means "no position" (the whole file).
 type Pos struct {
 	File string
 	Line int
@@ -29,7 +30,7 @@ func (p Pos) String() string {
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
 }
 
-// Shift returns p moved n bytes to the right on the same line.
+// Shift returns p moved n characters to the right on the same line.
 func (p Pos) Shift(n int) Pos {
 	if p.Line > 0 {
 		p.Col += n

@@ -18,6 +18,10 @@ import (
 	"time"
 )
 
+// officialZones are the countries that keep one official time, in the
+// zone given, though zone.tab lists zones of other offsets for them.
+var officialZones = map[string]string{"CN": "Asia/Shanghai"}
+
 func main() {
 	f, err := os.Open("/usr/share/zoneinfo/zone.tab")
 	if err != nil {
@@ -77,6 +81,13 @@ func main() {
 		if one {
 			out[cc] = zones[cc][0]
 		}
+	}
+	// Countries whose law keeps one time though zone.tab lists another
+	// zone some of their people keep by custom: China's Xinjiang keeps
+	// UTC+6 (Asia/Urumqi) beside Beijing time, the country's only
+	// official time, which its visitors' clocks mostly show.
+	for cc, zone := range officialZones {
+		out[cc] = zone
 	}
 	keys := make([]string, 0, len(out))
 	for k := range out {

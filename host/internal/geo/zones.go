@@ -45,6 +45,7 @@ var countryZones = map[string]string{
 	"CI": "Africa/Abidjan",
 	"CK": "Pacific/Rarotonga",
 	"CM": "Africa/Douala",
+	"CN": "Asia/Shanghai",
 	"CO": "America/Bogota",
 	"CR": "America/Costa_Rica",
 	"CU": "America/Havana",

@@ -480,19 +480,21 @@ func (p jsonPath) value(src string) plugin.Value {
 	case gjson.Null:
 		return plugin.Value{}
 	case gjson.String:
-		return TextValue(res.Str)
+		return TextValue(noListSep(res.Str))
 	case gjson.Number:
 		return plugin.Value{Str: res.Raw, Num: res.Num, Present: true, Number: true}
 	case gjson.True:
-		return plugin.Value{Str: "true", Num: 1, Present: true, Number: true}
+		// A yes/no, not a number: json(...) >= 0 is false for it, as for
+		// any other text; json(...) == true compares the text "true".
+		return plugin.Value{Str: "true", Present: true}
 	case gjson.False:
-		return plugin.Value{Str: "false", Num: 0, Present: true, Number: true}
+		return plugin.Value{Str: "false", Present: true}
 	}
 	if res.IsArray() {
 		var items []string
 		for _, it := range res.Array() {
 			if it.Type == gjson.String {
-				items = append(items, it.Str)
+				items = append(items, noListSep(it.Str))
 			} else {
 				items = append(items, it.Raw)
 			}
@@ -500,6 +502,16 @@ func (p jsonPath) value(src string) plugin.Value {
 		return plugin.Value{Str: plugin.ListValue(items), Present: true}
 	}
 	return plugin.Value{Str: res.Raw, Present: true}
+}
+
+// noListSep replaces the NULs of a JSON text ("\u0000"), which separate
+// the items of a list value, with U+FFFD: a text that held one would read
+// as a list, or split an item of one in two.
+func noListSep(s string) string {
+	if strings.Contains(s, plugin.ListSep) {
+		return strings.ReplaceAll(s, plugin.ListSep, "\uFFFD")
+	}
+	return s
 }
 
 // derivedFromOverrides says an attribute's override is applied to the

@@ -51,6 +51,33 @@ func TestJSONRepeatedKeys(t *testing.T) {
 	}
 }
 
+// TestJSONValueTypes: what json() makes of a JSON value's type. A yes/no
+// is no number (json(...) >= 0 used to hold for true, as 1); a NUL in a
+// text, which separates a list value's items, is replaced (a text that
+// began with one read as a list, an item that held one as two).
+func TestJSONValueTypes(t *testing.T) {
+	for _, tt := range []struct {
+		doc, path, str string
+		number         bool
+	}{
+		{`{"n":true}`, "n", "true", false},
+		{`{"n":false}`, "n", "false", false},
+		{`{"n":1}`, "n", "1", true},
+		{`{"n":"2.5"}`, "n", "2.5", true},
+		{`{"n":"0x10"}`, "n", "0x10", false},
+		{`{"a":"\u0000xy"}`, "a", "\ufffdxy", false},
+		{`{"a":["a\u0000b"]}`, "a", plugin.ListValue([]string{"a\ufffdb"}), false},
+	} {
+		got := reqctx.JSONValue(tt.doc, tt.path)
+		if got.Str != tt.str || got.Number != tt.number || !got.Present {
+			t.Errorf("json(%s, %q) = %q number %v present %v; want %q number %v", tt.doc, tt.path, got.Str, got.Number, got.Present, tt.str, tt.number)
+		}
+		if plugin.IsList(got.Str) != strings.HasPrefix(tt.str, plugin.ListSep) {
+			t.Errorf("json(%s, %q): read as a list %v", tt.doc, tt.path, plugin.IsList(got.Str))
+		}
+	}
+}
+
 // TestJSONAgainstEncodingJSON compares json() on paths of keys and
 // indexes with encoding/json, which keeps the last of repeated keys, on
 // random documents that repeat keys.

@@ -452,3 +452,47 @@ func TestJSONExpectationsAsTheVisitorReads(t *testing.T) {
 		}
 	}
 }
+
+// TestConditionsAsDocumented runs, through the compiled plugin, what
+// SYNTAX says of conditions an outside review found read otherwise: a
+// pattern on a normalized attribute ignores case ("^f" holds for FR, as
+// starts_with "f" does); a JSON yes/no is no number; a text is a number
+// only as a decimal (not Go's 0x1p4 or 1_000).
+func TestConditionsAsDocumented(t *testing.T) {
+	s, prog := load(t, `
+rules:
+  - name: f-country
+    when: geo.country matches "^f"
+    actions: [ { set_inner: { select: "#hero h1", text: "F" } } ]
+  - name: json-number
+    when: json(cookie("j"), "n") >= 0
+    actions: [ { set_inner: { select: "#announce", text: "N" } } ]
+  - name: json-true
+    when: json(cookie("j"), "n") == true
+    actions: [ { set_inner: { select: "#promo", text: "T" } } ]
+  - name: many
+    when: cookie("n") >= 4
+    actions: [ { add_class: { select: "#hero", class: many } } ]
+tests:
+  - name: France, a yes/no, a Go hexadecimal
+    context: { geo.country: FR }
+    request: { cookies: { j: '{"n":true}', n: "0x1p4" } }
+    expect: { match: [f-country, json-true], no_match: [json-number, many] }
+  - name: Germany, a JSON number, a separator
+    context: { geo.country: DE }
+    request: { cookies: { j: '{"n":0}', n: "1_000" } }
+    expect: { match: [json-number], no_match: [f-country, json-true, many] }
+  - name: a decimal
+    request: { cookies: { n: " 4.0 " } }
+    expect: { match: [many] }
+`)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if !r.Passed() {
+			t.Errorf("%s: %v", r.Test.Name, r.Failures)
+		}
+	}
+}
