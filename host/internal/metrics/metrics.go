@@ -280,6 +280,9 @@ type SeenStoreStats struct {
 	Loads, Hits, Misses, Invalid, Timeouts, Errors    int64
 	Writes, WriteErrors, WriteTimeouts, Dropped, Skip int64
 	Lost, Reconnects                                  int64
+	// Merges counts the writes that found another request's state and
+	// added their showings to it.
+	Merges int64
 }
 
 // SeenStore exposes the counters of the seen store named store through
@@ -307,11 +310,12 @@ func (m *Metrics) SeenStore(store string, fn func() SeenStoreStats) (forget func
 		{"skipped", func(s SeenStoreStats) int64 { return s.Skip }},
 		{"lost", func(s SeenStoreStats) int64 { return s.Lost }},
 		{"reconnect", func(s SeenStoreStats) int64 { return s.Reconnects }},
+		{"merge", func(s SeenStoreStats) int64 { return s.Merges }},
 	}
 	for _, e := range events {
 		get := e.get
 		m.own(owner, prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "bespoke_seen_redis_total", Help: "The Redis seen store's operations, by event (loads and how they ended, background writes and how they failed, saves dropped or skipped, outages and recoveries).",
+			Name: "bespoke_seen_redis_total", Help: "The Redis seen store's operations, by event (loads and how they ended, background writes and how they failed, saves dropped or skipped, merges with another request's state, outages and recoveries).",
 			ConstLabels: prometheus.Labels{"store": store, "event": e.name},
 		}, func() float64 { return float64(get(fn())) }))
 	}

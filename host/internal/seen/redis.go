@@ -3,13 +3,16 @@ package seen
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,7 +129,8 @@ type RedisConfig struct {
 // request needs the caps too (LoadWithCaps); a timeout or an error gives
 // an empty set. Saves are asynchronous: Save encodes the state and queues
 // it without waiting, and background writers send the queue as pipelines
-// of SET key value EX ttl, so a slow Redis never delays a page. When the
+// (of a script that writes the state with its TTL, see below), so a slow
+// Redis never delays a page. When the
 // queue is full a save is dropped and counted. Close writes what is queued.
 //
 // On a single server, when it cannot be reached (a connection refused or
@@ -149,9 +153,12 @@ type RedisConfig struct {
 // is asynchronous). Behind Sentinel the client follows the master
 // Sentinel names.
 //
-// Two requests of one visitor at once load the same state and the later
-// save wins, losing the other's showings; the cookie store is no different,
-// as a browser keeps the last cookie set.
+// Two requests of one visitor at once (two tabs, a page's parallel API
+// calls, on one proxy or two) load the same state; each save writes only
+// over the state it was loaded from (a script compares it), and a save
+// that finds another's state there adds its showings to it and tries
+// again (Merges counts them), so that both count. The cookie store cannot
+// do so: a browser keeps the last cookie set.
 //
 // It is safe for concurrent use. A nil or zero RedisStore is not usable:
 // build one with NewRedisStore.
@@ -170,6 +177,10 @@ type RedisStore struct {
 	// lostAt is when the server was taken for lost, written by lost
 	// before it starts the probe, which reads it.
 	lostAt time.Time
+
+	// noScript: the server refused the write script (an ACL without
+	// EVAL); saves are plain SETs from then on.
+	noScript atomic.Bool
 
 	// down: the server is taken for lost and a probe is running;
 	// timeoutsInARow counts loads that timed out since the last answer.
@@ -207,6 +218,9 @@ type RedisStore struct {
 	// DroppedSaves the saves dropped for a full queue or after Close;
 	// SkippedSaves the sets not saved because their load failed.
 	Saves, SaveErrors, SaveTimeouts, DroppedSaves, SkippedSaves atomic.Int64
+	// Merges counts the saves that found another request's state where
+	// the one they were loaded from was, and added their showings to it.
+	Merges atomic.Int64
 	// Lost counts the times the server was taken for lost, Reconnects
 	// the times it answered again.
 	Lost, Reconnects atomic.Int64
@@ -220,7 +234,51 @@ type save struct {
 	data []byte
 	ttl  time.Duration
 	seq  uint64 // numbers it in recent
+	// merge is set for a seen-state: the value it was loaded from
+	// (expect, see casExpect) and the showings it adds to it, to add
+	// them to whatever another request wrote meanwhile.
+	merge *merge
 }
+
+// merge is what a seen-state's save needs to write over a state other
+// than the one it was loaded from: the showings its request added.
+type merge struct {
+	expect string // casExpect of the state loaded
+	shown  []digest
+}
+
+// casNone is casExpect of no stored state.
+const casNone = "-"
+
+// casExpect is how the write script recognizes the state a set was
+// loaded from: its SHA-1 (redis.sha1hex), or casNone.
+func casExpect(loaded []byte) string {
+	if loaded == nil {
+		return casNone
+	}
+	sum := sha1.Sum(loaded)
+	return hex.EncodeToString(sum[:])
+}
+
+// casScript writes a seen-state only over the state it was loaded from
+// (KEYS[1]; ARGV: the state, its TTL in seconds, casExpect of the state
+// loaded), and otherwise answers what is stored instead ("" for none),
+// for the store to merge its showings into and try again. Two requests
+// of one visitor at once (two tabs, a page's parallel API calls) then
+// both count, where a plain SET kept the later one's only.
+var casScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if (cur == false and ARGV[3] == '-') or (cur ~= false and redis.sha1hex(cur) == ARGV[3]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return false
+end
+if cur == false then return '' end
+return cur
+`)
+
+// maxMerges bounds the attempts of one save to write over states other
+// requests keep writing; past it the save is written as it is.
+const maxMerges = 3
 
 // queued is a save's data in RedisStore.recent.
 type queued struct {
@@ -443,7 +501,7 @@ func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) 
 	case errors.Is(err, redis.Nil):
 		s.Misses.Add(1)
 		set := s.l.newSet(now)
-		set.newToStore = true
+		set.newToStore, set.fromStore = true, true
 		return set, LoadInfo{Source: SourceNew}, capsData, nil
 	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		s.Timeouts.Add(1)
@@ -461,6 +519,7 @@ func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) 
 		set.newToStore = true
 		return set, LoadInfo{Source: SourceNew, Dropped: reason}, capsData, nil
 	}
+	set.loaded, set.fromStore = b, true
 	s.Hits.Add(1)
 	return set, LoadInfo{Source: SourceRedis}, capsData, nil
 }
@@ -656,7 +715,13 @@ func (s *RedisStore) Save(_ context.Context, _ http.Header, visitorID string, se
 		// comes back.
 		ttl = s.newTTL
 	}
-	return s.enqueue(visitorID, save{key: s.SeenKey(visitorID), data: set.encode(), ttl: ttl})
+	sv := save{key: s.SeenKey(visitorID), data: set.encode(), ttl: ttl}
+	set.mu.Lock()
+	if set.fromStore {
+		sv.merge = &merge{expect: casExpect(set.loaded), shown: slices.Clone(set.shown)}
+	}
+	set.mu.Unlock()
+	return s.enqueue(visitorID, sv)
 }
 
 // enqueue queues sv on visitorID's writer.
@@ -747,13 +812,40 @@ func (s *RedisStore) write(batch []save) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.saveTimeout)
 	defer cancel()
 	pipe := s.c().Pipeline()
+	if s.noScript.Load() {
+		for i := range batch {
+			batch[i].merge = nil
+		}
+	}
 	for _, sv := range batch {
-		pipe.Set(ctx, sv.key, sv.data, sv.ttl)
+		if sv.merge != nil {
+			casScript.Eval(ctx, pipe, []string{sv.key}, sv.data, int64(sv.ttl/time.Second), sv.merge.expect)
+		} else {
+			pipe.Set(ctx, sv.key, sv.data, sv.ttl)
+		}
 	}
 	cmds, _ := pipe.Exec(ctx)
 	var ok, timeouts, failed int64
-	for _, c := range cmds {
-		switch err := c.Err(); {
+	for i, c := range cmds {
+		err := c.Err()
+		if batch[i].merge != nil {
+			// The script answers nothing (redis.Nil) once written, or
+			// the state stored instead.
+			switch cur, e := c.(*redis.Cmd).Text(); {
+			case errors.Is(e, redis.Nil):
+				err = nil
+			case e == nil:
+				err = s.mergeWrite(ctx, batch[i], []byte(cur))
+			case strings.HasPrefix(e.Error(), "NOPERM"):
+				// A user whose ACL allows no scripts: saves write over
+				// the state as they stand, as SET did, said once.
+				if !s.noScript.Swap(true) {
+					s.log.Warn("the Redis user may not run EVAL: seen saves of one visitor at once overwrite each other; allow +eval (ACL SETUSER ... +eval)", "err", e)
+				}
+				err = s.c().Set(ctx, batch[i].key, batch[i].data, batch[i].ttl).Err()
+			}
+		}
+		switch {
 		case err == nil:
 			ok++
 		case isTimeout(err):
@@ -768,6 +860,38 @@ func (s *RedisStore) write(batch []save) {
 	s.Saves.Add(ok)
 	s.SaveTimeouts.Add(timeouts)
 	s.SaveErrors.Add(failed + int64(len(batch)-len(cmds)))
+}
+
+// mergeWrite writes sv over cur, a state another request stored since
+// sv's was loaded: sv's showings are added to cur, and the result written
+// over cur alone, up to maxMerges times while others keep writing; then
+// as it stands.
+func (s *RedisStore) mergeWrite(ctx context.Context, sv save, cur []byte) error {
+	s.Merges.Add(1)
+	for range maxMerges {
+		data, expect := sv.data, casNone
+		if len(cur) > 0 {
+			expect = casExpect(cur)
+			if set, reason := s.l.decode(cur, s.l.nowSec()); reason == "" {
+				set.mu.Lock()
+				for _, d := range sv.merge.shown {
+					set.addShowing(d)
+				}
+				set.mu.Unlock()
+				data = set.encode()
+				set.Release()
+			}
+		}
+		v, err := casScript.Eval(ctx, s.c(), []string{sv.key}, data, int64(sv.ttl/time.Second), expect).Text()
+		switch {
+		case errors.Is(err, redis.Nil):
+			return nil
+		case err != nil:
+			return err
+		}
+		cur = []byte(v)
+	}
+	return s.c().Set(ctx, sv.key, sv.data, sv.ttl).Err()
 }
 
 // Flush waits until every save queued so far is written or has failed, at

@@ -409,6 +409,12 @@ type Set struct {
 	// forgotten is how many items the cookie store's last save of the
 	// set had to forget to fit.
 	forgotten int
+	// loaded is the state the Redis store read the set from (nil when
+	// none was stored), and fromStore says it read one or found none:
+	// its save writes only over that same state, else merges (see
+	// RedisStore.Save).
+	loaded    []byte
+	fromStore bool
 }
 
 func (l *layout) newSet(now int64) *Set {
@@ -543,6 +549,12 @@ func (s *Set) Shown(id string) {
 			s.shownIdx[x] = struct{}{}
 		}
 	}
+	s.addShowing(d)
+}
+
+// addShowing counts one more showing of d in the current generation.
+// The caller holds s.mu.
+func (s *Set) addShowing(d digest) {
 	k := s.cur.count(d)
 	if k >= s.cur.n {
 		return // counted as far as counts go
@@ -610,6 +622,7 @@ func (s *Set) Release() {
 	clear(idx)
 	s.l, s.cur, s.prev, s.hasPrev = nil, generation{}, generation{}, false
 	s.shown, s.shownIdx, s.unrecorded, s.changed, s.unknown, s.newToStore, s.forgotten = shown, idx, 0, false, false, false, 0
+	s.loaded, s.fromStore = nil, false
 	s.mu.Unlock()
 	l.sets.Put(s)
 }

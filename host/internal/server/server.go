@@ -282,7 +282,7 @@ func (s *Server) seenStore(key []byte) (seen.Store, error) {
 				Up: st.Up(), Loads: st.Loads.Load(), Hits: st.Hits.Load(), Misses: st.Misses.Load(), Invalid: st.Invalid.Load(),
 				Timeouts: st.Timeouts.Load(), Errors: st.Errors.Load(),
 				Writes: st.Saves.Load(), WriteErrors: st.SaveErrors.Load(), WriteTimeouts: st.SaveTimeouts.Load(),
-				Dropped: st.DroppedSaves.Load(), Skip: st.SkippedSaves.Load(), Lost: st.Lost.Load(), Reconnects: st.Reconnects.Load(),
+				Dropped: st.DroppedSaves.Load(), Skip: st.SkippedSaves.Load(), Lost: st.Lost.Load(), Reconnects: st.Reconnects.Load(), Merges: st.Merges.Load(),
 			}
 		})
 		s.closers = append(s.closers, func() { forget(); st.Close() })
