@@ -240,7 +240,7 @@ func (c *checker) rules() {
 			c.errorf(r.NamePos, "a rule named %q already exists at line %d", r.Name, prev.Line).WithHint("rule names must be unique: they appear in logs, headers and tests")
 		}
 		names[r.Name] = r.NamePos
-		rule := &ir.Rule{Name: r.Name, Pos: r.Pos}
+		rule := &ir.Rule{Name: r.Name, Description: r.Description, Pos: r.Pos}
 		var conds []ir.Node
 		if r.When != nil {
 			conds = append(conds, c.cond(r.When))

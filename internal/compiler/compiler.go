@@ -11,10 +11,12 @@
 package compiler
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
+	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/internal/check"
 	"github.com/bespoke-edge/bespoke/internal/codegen"
@@ -52,6 +54,11 @@ func Check(name string, src []byte) (*ir.Program, error) {
 // position. A YAML error does not hide the others: what YAML cannot read
 // is reported and left out, and the rest is checked.
 func Diagnose(name string, src []byte) (*ir.Program, diag.List) {
+	if e := encoding(name, src); e != nil {
+		// Read as UTF-8, such a file gives errors about its quoting or
+		// indentation, which are not what is wrong.
+		return nil, diag.List{e}
+	}
 	f, errs := syntax.ParsePartial(name, src)
 	p, more := check.Run(f)
 	errs = append(errs, more...)
@@ -63,6 +70,37 @@ func Diagnose(name string, src []byte) (*ir.Program, diag.List) {
 	sum := sha256.Sum256(src)
 	p.SourceHash = "sha256:" + hex.EncodeToString(sum[:])
 	return p, errs
+}
+
+// encoding reports a rule file that is not UTF-8 text: a compiled plugin,
+// UTF-16 (Notepad's "Unicode"), or a legacy encoding such as Latin-1,
+// at the first byte UTF-8 cannot read.
+func encoding(name string, src []byte) *diag.Error {
+	switch {
+	case bytes.HasPrefix(src, []byte("\x00asm")):
+		return diag.Errorf(diag.Pos{File: name}, "this is a compiled plugin (WebAssembly), not a rule file").
+			WithHint("give it where plugins go (serve --plugin); check, test and compile read the .yaml it was compiled from").WithCode("encoding")
+	case bytes.HasPrefix(src, []byte{0xFF, 0xFE}), bytes.HasPrefix(src, []byte{0xFE, 0xFF}):
+		return diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, "the file is UTF-16 text; rule files are UTF-8").
+			WithHint("save it as UTF-8 (in Notepad: Save as, Encoding: UTF-8)").WithCode("encoding")
+	case utf8.Valid(src):
+		return nil
+	}
+	line, col := 1, 1
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return diag.Errorf(diag.Pos{File: name, Line: line, Col: col}, "the byte 0x%02X is not UTF-8: the file is in another encoding (Latin-1 or Windows-1252, most likely)", src[i]).
+				WithHint("save the file as UTF-8").WithCode("encoding")
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += n
+	}
+	return nil
 }
 
 // dedupe drops a problem reported twice at one position.

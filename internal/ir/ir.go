@@ -79,10 +79,13 @@ type Segment struct {
 
 // Rule is one rule: its condition and its actions, ready for the manifest.
 type Rule struct {
-	Name    string
-	Pos     diag.Pos
-	Cond    Node
-	Actions []plugin.Action
+	Name string
+	// Description is the rule's description: for people (explain shows
+	// it), not compiled into the plugin.
+	Description string
+	Pos         diag.Pos
+	Cond        Node
+	Actions     []plugin.Action
 	// Cap, when not nil, is the rule's frequency cap (its count is tested
 	// in Cond; the host counts the times the rule applies).
 	Cap *plugin.Cap

@@ -87,7 +87,7 @@ func loadForCommand(ctx context.Context, stderr io.Writer, rulesFile, pluginFile
 }
 
 func explainCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("explain", stderr, "[--rules FILE | --plugin FILE.wasm] [request options]")
+	fs := newFlagSet("explain", stderr, "[RULES.yaml | --rules FILE | --plugin FILE.wasm] [request options]")
 	rulesFile := fs.String("rules", "", "rule `file` (default: the bundled demo rules)")
 	pluginFile := fs.String("plugin", "", "compiled plugin `file` instead of a rule file")
 	var headers, cookies, sets, variants, seenItems, shown multiFlag
@@ -108,8 +108,24 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	page := fs.String("page", "", "with --html: the page `file` to rewrite, HTML or .json (default: the page for --url in the rule file's pages:, else the demo site's)")
 	origin := fs.String("origin", "", "with --html: fetch the page from this origin `URL`")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
+	}
+	// The file may be named as check, test and compile take it; one file,
+	// and not beside --rules or --plugin (the demo's rules must never be
+	// explained in place of a file typed without --rules).
+	switch {
+	case len(pos) > 1:
+		return usagef("unexpected argument %q: explain reads one rule file", pos[1])
+	case len(pos) == 1 && (*rulesFile != "" || *pluginFile != ""):
+		return usagef("unexpected argument %q: the rules are already given with --rules or --plugin", pos[0])
+	case len(pos) == 1 && strings.HasSuffix(pos[0], ".wasm"):
+		*pluginFile = pos[0]
+	case len(pos) == 1:
+		*rulesFile = pos[0]
+	case *rulesFile != "" && *pluginFile != "":
+		return usagef("give --rules or --plugin, not both")
 	}
 	rc, closeGeo, err := g.config()
 	if err != nil {
@@ -118,7 +134,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	defer closeGeo()
 	spec := visit.Spec{URL: *target, RemoteAddr: *ip, Visitor: *visitor, NewID: visit.SimulatedID, Seen: seenItems}
 	if *at != "" {
-		t, err := time.Parse(time.RFC3339, *at)
+		t, err := time.Parse(time.RFC3339, strings.ToUpper(strings.TrimSpace(*at)))
 		if err != nil {
 			return usagef("--at %q: write an RFC 3339 time such as 2026-12-24T18:00:00+01:00", *at)
 		}
@@ -355,6 +371,9 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 			mark = "✓"
 		}
 		fmt.Fprintf(w, "  %s %-28s %s:%d\n", mark, r.Name, m.Source, r.Pos.Line)
+		if d := description(l, i); d != "" {
+			fmt.Fprintf(w, "      %s\n", d)
+		}
 		if v.Traces != nil {
 			printTrace(w, v.Traces[i].Cond, "      ")
 		}
@@ -384,61 +403,12 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 	if !personalized {
 		fmt.Fprintln(w, "  none: this visitor gets the page as the origin sends it")
 	}
-	if p.Experiments != "" {
-		fmt.Fprintf(w, "  %-24s response header %s: %s\n", "(experiments)", plan.ExperimentsHeader, p.Experiments)
-	}
-	if p.Redirect != nil {
-		fmt.Fprintf(w, "  %-24s redirect %d to %s\n", m.Rules[p.Redirect.Rule].Name, p.Redirect.Status, p.Redirect.Location)
-	}
-	for _, h := range p.RequestHeaders {
-		fmt.Fprintf(w, "  %-24s request header %s: %s\n", ruleName(m, h.Rule), h.Name, h.Value)
-	}
-	for _, h := range p.ResponseHeaders {
-		fmt.Fprintf(w, "  %-24s response header %s: %s\n", ruleName(m, h.Rule), h.Name, h.Value)
-	}
-	for _, c := range p.Cookies {
-		fmt.Fprintf(w, "  %-24s cookie %s\n", m.Rules[c.Rule].Name, c.String())
-	}
-	for i, e := range p.Edits {
-		detail := ""
-		switch {
-		case e.Content != nil:
-			c := string(e.Content)
-			if !strings.ContainsRune(c, '<') {
-				// Text, escaped for the page: shown as the editor wrote it
-				// (l'hiver, not l&#39;hiver).
-				c = html.UnescapeString(c)
-			}
-			detail = " " + shorten(c, 60)
-		case e.Value != "":
-			detail = fmt.Sprintf(" %s=%q", e.Attr, e.Value)
-		case e.Attr != "":
-			detail = " " + e.Attr
+	for _, a := range planActions(m, p) {
+		if a.Rule == "" && a.Note {
+			fmt.Fprintf(w, "  %s\n", a.Action)
+		} else {
+			fmt.Fprintf(w, "  %-24s %s\n", a.Rule, a.Action)
 		}
-		fmt.Fprintf(w, "  %-24s %s %q%s\n", ruleName(m, p.EditRules[i]), opName(e.Op), m.Selectors[e.Selector], detail)
-	}
-	for i, e := range p.JSONEdits {
-		detail := ""
-		if e.Value != nil {
-			detail = " " + shorten(string(e.Value), 60)
-		}
-		fmt.Fprintf(w, "  %-24s %s %s%s\n", ruleName(m, p.JSONRules[i]), jsonOpName(e.Op), e.Path, detail)
-	}
-	for _, id := range p.MarkSeen {
-		fmt.Fprintf(w, "  %-24s mark seen %q\n", "", id)
-	}
-	if l := p.Loop; l != nil {
-		fmt.Fprintf(w, "  not applied: %s redirect to %s: it points to the page requested, where the rule would send the visitor again (a loop)\n", m.Rules[l.Rule].Name, l.Location)
-	}
-	for _, s := range p.Skipped {
-		fmt.Fprintf(w, "  skipped: %s action %d (%s, %s wins)\n", m.Rules[s.Rule].Name, s.Action+1, s.Reason, m.Rules[s.Winner].Name)
-	}
-	for _, r := range p.Refused {
-		what := "value replaced by its default"
-		if r.Dropped {
-			what = "not applied"
-		}
-		fmt.Fprintf(w, "  refused: %s action %d, %s: %s\n", m.Rules[r.Rule].Name, r.Action+1, what, r.Reason)
 	}
 	fmt.Fprintln(w, "\nPage:")
 	if personalized {
@@ -510,13 +480,101 @@ func printTrace(w io.Writer, t *eval.Trace, indent string) {
 	}
 }
 
+// planAction is one line of what a plan does: the rule it is for (empty
+// for the plan's own, or for a note), and what it does.
+type planAction struct {
+	Rule   string `json:"rule,omitempty"`
+	Action string `json:"action"`
+	// Note marks a line that says what was not done (skipped, refused,
+	// a loop), which names its rules itself.
+	Note bool `json:"note,omitempty"`
+}
+
+// planActions lists what plan p does, in the order explain prints it.
+func planActions(m *plugin.Manifest, p *plan.Plan) []planAction {
+	var out []planAction
+	add := func(rule, format string, args ...any) {
+		out = append(out, planAction{Rule: rule, Action: fmt.Sprintf(format, args...)})
+	}
+	note := func(format string, args ...any) {
+		out = append(out, planAction{Action: fmt.Sprintf(format, args...), Note: true})
+	}
+	if p.Experiments != "" {
+		add("(experiments)", "response header %s: %s", plan.ExperimentsHeader, p.Experiments)
+	}
+	if p.Redirect != nil {
+		add(m.Rules[p.Redirect.Rule].Name, "redirect %d to %s", p.Redirect.Status, p.Redirect.Location)
+	}
+	for _, h := range p.RequestHeaders {
+		add(ruleName(m, h.Rule), "request header %s: %s", h.Name, h.Value)
+	}
+	for _, h := range p.ResponseHeaders {
+		add(ruleName(m, h.Rule), "response header %s: %s", h.Name, h.Value)
+	}
+	for _, c := range p.Cookies {
+		add(m.Rules[c.Rule].Name, "cookie %s", c.String())
+	}
+	for i, e := range p.Edits {
+		detail := ""
+		switch {
+		case e.Content != nil:
+			c := string(e.Content)
+			if !strings.ContainsRune(c, '<') {
+				// Text, escaped for the page: shown as the editor wrote it
+				// (l'hiver, not l&#39;hiver).
+				c = html.UnescapeString(c)
+			}
+			detail = " " + shorten(c, 60)
+		case e.Value != "":
+			detail = fmt.Sprintf(" %s=%q", e.Attr, e.Value)
+		case e.Attr != "":
+			detail = " " + e.Attr
+		}
+		add(ruleName(m, p.EditRules[i]), "%s %q%s", opName(e.Op), m.Selectors[e.Selector], detail)
+	}
+	for i, e := range p.JSONEdits {
+		detail := ""
+		if e.Value != nil {
+			detail = " " + shorten(string(e.Value), 60)
+		}
+		add(ruleName(m, p.JSONRules[i]), "%s %s%s", jsonOpName(e.Op), e.Path, detail)
+	}
+	for _, id := range p.MarkSeen {
+		add("", "mark seen %q", id)
+	}
+	if l := p.Loop; l != nil {
+		note("not applied: %s redirect to %s: it points to the page requested, where the rule would send the visitor again (a loop)", m.Rules[l.Rule].Name, l.Location)
+	}
+	for _, s := range p.Skipped {
+		note("skipped: %s action %d (%s, %s wins)", m.Rules[s.Rule].Name, s.Action+1, s.Reason, m.Rules[s.Winner].Name)
+	}
+	for _, r := range p.Refused {
+		what := "value replaced by its default"
+		if r.Dropped {
+			what = "not applied"
+		}
+		note("refused: %s action %d, %s: %s", m.Rules[r.Rule].Name, r.Action+1, what, r.Reason)
+	}
+	return out
+}
+
+// description is rule i's description, when the rules were compiled
+// from their file (a plugin does not keep it).
+func description(l *loaded, i int) string {
+	if l.prog == nil || i >= len(l.prog.Rules) {
+		return ""
+	}
+	return l.prog.Rules[i].Description
+}
+
 func printJSON(w io.Writer, l *loaded, v *visit.Result) error {
 	m := l.site.Manifest()
 	type ruleOut struct {
-		Name    string      `json:"name"`
-		Matched bool        `json:"matched"`
-		Line    int         `json:"line"`
-		Why     *eval.Trace `json:"why,omitempty"`
+		Name        string      `json:"name"`
+		Description string      `json:"description,omitempty"`
+		Matched     bool        `json:"matched"`
+		Line        int         `json:"line"`
+		Why         *eval.Trace `json:"why,omitempty"`
 	}
 	out := struct {
 		Visitor     string            `json:"visitor"`
@@ -525,10 +583,12 @@ func printJSON(w io.Writer, l *loaded, v *visit.Result) error {
 		Rules       []ruleOut         `json:"rules"`
 		Experiments map[string]string `json:"experiments,omitempty"`
 		Notes       []string          `json:"notes,omitempty"`
+		// Actions is what the visitor gets, as the text output lists it.
+		Actions []planAction `json:"actions"`
 		// Personalized is the proxy's own verdict: served private.
 		Personalized bool `json:"personalized"`
-	}{Visitor: v.Visitor.ID, New: v.Visitor.New, Context: map[string]any{}, Notes: v.Notes,
-		Personalized: proxy.Personalized(v.Plan, true, len(v.Plan.Edits) > 0)}
+	}{Visitor: v.Visitor.ID, New: v.Visitor.New, Context: map[string]any{}, Notes: v.Notes, Actions: planActions(m, v.Plan),
+		Personalized: proxy.Personalized(v.Plan, true, len(v.Plan.Edits) > 0 || len(v.Plan.JSONEdits) > 0)}
 	for i, s := range m.Slots {
 		switch val := v.Values[i]; {
 		case !val.Present:
@@ -540,7 +600,7 @@ func printJSON(w io.Writer, l *loaded, v *visit.Result) error {
 		}
 	}
 	for i, r := range m.Rules {
-		ro := ruleOut{Name: r.Name, Matched: v.Decision.Has(i), Line: r.Pos.Line}
+		ro := ruleOut{Name: r.Name, Description: description(l, i), Matched: v.Decision.Has(i), Line: r.Pos.Line}
 		if v.Traces != nil {
 			ro.Why = v.Traces[i].Cond
 		}

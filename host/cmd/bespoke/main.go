@@ -18,8 +18,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/config"
 	"github.com/bespoke-edge/bespoke/internal/codegen"
 	"github.com/bespoke-edge/bespoke/internal/version"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -137,12 +140,91 @@ func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
 	return fs
 }
 
+// parseFlags parses args with fs. The usage is printed for -h alone: a
+// mistake is a usage error (status 2) that says what was wrong once,
+// naming the option as it was typed, and where the options are listed,
+// rather than the flag package's message followed by every option.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return err
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		msg = "unknown option " + typed(args, name)
+	} else if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		// invalid value "5" for flag -watch: parse error
+		if v, f, ok := strings.Cut(rest, " for flag -"); ok {
+			name, why, _ := strings.Cut(f, ": ")
+			v = bare(v)
+			switch {
+			case why == "parse error" && isBoolFlag(fs, name):
+				why = "is not true or false"
+			case why == "parse error":
+				why = "is not a whole number"
+			}
+			if strings.HasPrefix(why, "is ") {
+				msg = typed(args, name) + " " + v + " " + why
+			} else {
+				msg = typed(args, name) + " " + v + ": " + why
+			}
+		}
+	} else if rest, ok := strings.CutPrefix(msg, "invalid boolean value "); ok {
+		// invalid boolean value "maybe" for -access-log: parse error
+		if v, f, ok := strings.Cut(rest, " for -"); ok {
+			name, _, _ := strings.Cut(f, ": ")
+			msg = typed(args, name) + " " + bare(v) + " is not true or false"
+		}
+	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		msg = typed(args, name) + " needs a value"
+	}
+	return usagef("%s (bespoke %s -h lists the options)", msg, strings.TrimPrefix(fs.Name(), "bespoke "))
+}
+
+// bare is a quoted value as it was typed, when that reads unambiguously
+// (no space, nothing escaped).
+func bare(q string) string {
+	if v, err := strconv.Unquote(q); err == nil && v != "" && strconv.Quote(v) == q && !strings.ContainsAny(v, " \t") {
+		return v
+	}
+	return q
+}
+
+// isBoolFlag reports whether fs's option name is a yes/no one.
+func isBoolFlag(fs *flag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// typed is option name as args wrote it: --name or -name.
+func typed(args []string, name string) string {
+	for _, a := range args {
+		if a == "-"+name || strings.HasPrefix(a, "-"+name+"=") {
+			return "-" + name
+		}
+	}
+	return "--" + name
+}
+
 // parseInterspersed parses flags that may come after positional arguments
 // (bespoke compile rules.yaml -o out.wasm), as editors type them.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
 		args = fs.Args()
@@ -152,4 +234,29 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// durationFlag is a duration option read as the configuration file reads
+// one (250ms, 30s, 12h, 7d, 2w), so that a value the file takes, the
+// option takes too.
+type durationFlag time.Duration
+
+func (d *durationFlag) String() string { return time.Duration(*d).String() }
+func (d *durationFlag) Get() any       { return time.Duration(*d) }
+
+func (d *durationFlag) Set(s string) error {
+	v, err := config.ParseDuration(s)
+	if err != nil {
+		// The value is named by the flag package's message.
+		return errors.New(strings.TrimPrefix(strings.TrimPrefix(err.Error(), strconv.Quote(s)+": "), strconv.Quote(s)+" "))
+	}
+	*d = durationFlag(v)
+	return nil
+}
+
+// durationVar defines a duration option (see durationFlag).
+func durationVar(fs *flag.FlagSet, name string, value time.Duration, usage string) *time.Duration {
+	d := durationFlag(value)
+	fs.Var(&d, name, usage)
+	return (*time.Duration)(&d)
 }

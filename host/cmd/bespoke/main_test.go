@@ -152,3 +152,46 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandLineMistakes: a mistake in the command line says what is
+// wrong once, names the option as it was typed, and exits 2; a file
+// named as check, test and compile take it is what explain explains
+// (it used to explain the demo's rules in its place, exit 0).
+func TestCommandLineMistakes(t *testing.T) {
+	rules := "../../../testdata/demo/rules.yaml"
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"check", "--nope", rules}, 2, "bespoke check: unknown option --nope (bespoke check -h lists the options)"},
+		{[]string{"serve", "--watch", "5"}, 2, `--watch 5 is not a duration (write 250ms, 30s, 12h or 7d)`},
+		{[]string{"serve", "-pool-size", "x"}, 2, `-pool-size x is not a whole number`},
+		{[]string{"serve", "--access-log=maybe"}, 2, `--access-log maybe is not true or false`},
+		{[]string{"serve", "--grace"}, 2, `--grace needs a value`},
+		{[]string{"explain", rules, "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"explain", "--rules", rules, rules}, 2, `already given with --rules`},
+		{[]string{"explain", "--rules", rules, "--plugin", "x.wasm"}, 2, `give --rules or --plugin, not both`},
+		{[]string{"test", "--pages", "/nonexistent", rules}, 2, `--pages "/nonexistent": not a directory`},
+		{[]string{"test", "/nonexistent.yaml"}, 1, `/nonexistent.yaml: stat /nonexistent.yaml: no such file`},
+		{[]string{"serve", "--demo", "--cache-dir", "-", "--listen", "7720", "--check"}, 2, `listen "7720": missing port in address`},
+		{[]string{"serve", "--demo", "--cache-dir", "-", "--watch", "1d", "--grace", "2w", "--listen", "127.0.0.1:0", "--admin", "", "--check"}, 0, ""},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(tt.args, &out, &errOut)
+		if code != tt.code || !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("%q: exit %d, want %d; stderr %q, want it to hold %q", tt.args, code, tt.code, errOut.String(), tt.want)
+		}
+		if tt.code == 2 && strings.Contains(errOut.String(), "Options:") {
+			t.Errorf("%q: a mistake prints every option: %q", tt.args, errOut.String())
+		}
+	}
+	// The file given as an argument is explained, not the demo's rules.
+	dir := t.TempDir()
+	own := filepath.Join(dir, "own.yaml")
+	os.WriteFile(own, []byte("version: 1\nrules:\n  - name: mine\n    when: geo.country == \"FR\"\n    actions: [ { remove: \"#x\" } ]\n"), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"explain", own, "--set", "geo.country=FR"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "✓ mine") || strings.Contains(out.String(), "french-hero") {
+		t.Fatalf("explain FILE: exit %d\n%s%s", code, &out, &errOut)
+	}
+}

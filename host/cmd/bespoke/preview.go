@@ -37,7 +37,7 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.Var(&hosts, "preview-host", "a Host `name` (or address prefix, 10.0.0.0/8) the preview answers to besides loopback ones and --listen's (repeatable)")
 	var g geoFlags
 	g.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -26,8 +26,30 @@ import (
 )
 
 func serve(args []string, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGTERM or SIGINT drains (see --grace); a second one,
+	// from an operator who will not wait, exits at once, as most servers
+	// do.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	defer close(done)
 	defer stop()
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		stop()
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(stderr, "bespoke serve: %v again while draining: exiting now\n", sig)
+			os.Exit(1)
+		case <-done:
+		}
+	}()
 	go tuneGC(ctx, os.Getenv, time.Second)
 	return serveContext(ctx, args, stdout, stderr)
 }
@@ -60,18 +82,18 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	g.register(fs)
 	cacheDir := fs.String("cache-dir", "", "`directory` for compiled plugin code (default: the user cache directory; - for memory only)")
 	poolSize := fs.Int("pool-size", 0, "plugin instances per route (default 2 × CPUs)")
-	decideTimeout := fs.Duration("decide-timeout", 50*time.Millisecond, "longest a plugin that may loop can take to decide before the page is served unpersonalized")
+	decideTimeout := durationVar(fs, "decide-timeout", 50*time.Millisecond, "longest a plugin that may loop can take to decide before the page is served unpersonalized (a `duration`: 250ms, 30s, 12h, 7d)")
 	maxRewrite := fs.String("max-rewrite-bytes", "8MiB", "larger responses stream through untouched")
 	editMaps := fs.String("edit-map-cache", "32MiB", "memory for the edit maps of pages seen, spliced for each visitor after (0 disables)")
 	debugHeaders := fs.Bool("debug-headers", false, "add X-Bespoke-Rules (the rules that matched), X-Bespoke-Generation (the plugin's) and X-Bespoke-Untouched (why a page the rules edit went out as the origin sent it) to responses")
 	accessLog := fs.Bool("access-log", true, "log one line per request")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
-	watch := fs.Duration("watch", time.Second, "how often to check the rule or plugin file for changes (0 disables)")
+	watch := durationVar(fs, "watch", time.Second, "how often to check the rule or plugin file for changes, a `duration` (0 disables)")
 	preserveHost := fs.Bool("preserve-host", false, "send the visitor's Host header to the origin")
-	grace := fs.Duration("grace", 10*time.Second, "on SIGTERM, how long to let requests in flight finish")
+	grace := durationVar(fs, "grace", 10*time.Second, "on SIGTERM or SIGINT, how long to let requests in flight finish (a `duration`)")
 	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off; redis when --redis is given without it")
 	redisURL := fs.String("redis", "", "Redis `URL` of the redis seen store, which also keeps caps counts: redis://host:6379/0 (rediss:// for TLS), Cluster seeds redis://h1:7000,redis://h2:7000, or redis+sentinel://h1:26379/master; selects --seen-store redis")
-	seenTimeout := fs.Duration("seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen")
+	seenTimeout := durationVar(fs, "seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen (a `duration`)")
 	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies (default: $BESPOKE_SECRET, else a random key per process)")
 	tlsCert := fs.String("tls-cert", "", "certificate chain `file` (PEM): serve visitors over TLS, with HTTP/2 (reloaded when it changes)")
 	tlsKey := fs.String("tls-key", "", "private key `file` (PEM) of --tls-cert")
@@ -85,7 +107,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	devPreview := fs.Bool("dev-preview", false, "development switch: honour preview links (?bsk_preview=...) that force variants and the time; links are signed with the secret and minted by the preview")
 	checkOnly := fs.Bool("check", false, "load everything serving needs (the configuration, every route's rules or plugin, TLS files, secret, token) and exit without listening: status 0 when bespoke would start, as nginx -t")
 	devClock := fs.String("dev-clock", "", "development switch: the rules' clock starts at this RFC 3339 `time` and runs from there (to preview a weekend banner on a Wednesday)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

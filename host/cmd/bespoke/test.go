@@ -17,6 +17,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
 	"github.com/bespoke-edge/bespoke/internal/ir"
+	"go.yaml.in/yaml/v3"
 )
 
 // errNoCompile means a rule file did not compile, so its tests could not
@@ -43,6 +44,11 @@ func testCmd(args []string, stdout, stderr io.Writer) error {
 	if len(pos) == 0 {
 		return usagef("expected at least one rule file")
 	}
+	if opt.pages != "" {
+		if st, err := os.Stat(opt.pages); err != nil || !st.IsDir() {
+			return usagef("--pages %q: not a directory (give the directory of the origin's saved pages)", opt.pages)
+		}
+	}
 	if *watch {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
@@ -56,8 +62,17 @@ func testCmd(args []string, stdout, stderr io.Writer) error {
 // errNoCompile when a file did not compile (its errors are printed),
 // errReported when a test failed, nil when all passed.
 func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stderr io.Writer) error {
-	failed, total, broken := 0, 0, 0
+	failed, total, broken, unread := 0, 0, 0, 0
 	for _, path := range paths {
+		if st, err := os.Stat(path); err != nil || st.IsDir() {
+			// No rule file to compile: said as such, as check says it.
+			if err == nil {
+				err = errors.New("is a directory; give the rule file")
+			}
+			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+			unread++
+			continue
+		}
 		l, err := loadForCommand(ctx, stderr, path, "", reqctx.Config{})
 		if err != nil {
 			if !errors.Is(err, errReported) {
@@ -110,7 +125,7 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 	switch {
 	case broken > 0:
 		return errNoCompile
-	case failed > 0:
+	case failed > 0, unread > 0:
 		return errReported
 	}
 	return nil
@@ -132,6 +147,23 @@ func watchTests(ctx context.Context, paths []string, opt testOptions, stdout, st
 	last := ""
 	for {
 		if sum := watchSum(paths, opt); sum != last {
+			if last != "" {
+				// An editor saving by rename leaves no file for a moment,
+				// and one writing in place a half-written one: wait until
+				// the files read the same twice, 50 ms apart.
+				for range 20 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+					again := watchSum(paths, opt)
+					if again == sum {
+						break
+					}
+					sum = again
+				}
+			}
 			if last != "" {
 				fmt.Fprintf(stdout, "\n--- %s: a file changed, testing again\n", time.Now().Format("15:04:05"))
 			}
@@ -179,12 +211,21 @@ func watchSum(paths []string, opt testOptions) string {
 }
 
 // pagesOf finds a rule file's `pages:` line without parsing the file, which
-// may be broken while it is being edited.
+// may be broken while it is being edited: the line alone is read as YAML
+// reads it (quotes, a trailing comment), after a byte order mark.
 func pagesOf(src []byte) string {
+	src = bytes.TrimPrefix(src, []byte("\uFEFF"))
 	for _, line := range bytes.Split(src, []byte("\n")) {
-		if v, ok := bytes.CutPrefix(line, []byte("pages:")); ok {
-			return strings.Trim(strings.TrimSpace(string(v)), `"'`)
+		if !bytes.HasPrefix(line, []byte("pages:")) {
+			continue
 		}
+		var v struct {
+			Pages string `yaml:"pages"`
+		}
+		if yaml.Unmarshal(bytes.TrimRight(line, "\r"), &v) != nil {
+			return ""
+		}
+		return v.Pages
 	}
 	return ""
 }

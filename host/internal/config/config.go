@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -391,6 +393,16 @@ func (c *Config) Validate() error {
 	if len(c.Routes) == 0 {
 		bad("routes", "no routes: add at least one route with an origin")
 	}
+	// Addresses as net.Listen takes them, checked here so that --check
+	// refuses what would stop the server from starting.
+	for _, a := range []struct{ key, addr string }{{"listen", c.Listen}, {"admin", c.Admin}} {
+		if a.addr == "" && a.key == "admin" {
+			continue // no admin listener
+		}
+		if err := checkListenAddr(a.addr); err != nil {
+			bad(a.key, "%s %q: %v; write host:port or :port (127.0.0.1:9090, :8080)", a.key, a.addr, err)
+		}
+	}
 	names := map[string]bool{}
 	for i, r := range c.Routes {
 		where := fmt.Sprintf("route %d (%s)", i+1, r.Name)
@@ -493,6 +505,21 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// checkListenAddr checks a TCP address to listen on: [host]:port, the
+// port a number up to 65535 (0 picks one).
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "address "+addr+": "))
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			return fmt.Errorf("port %q is no number from 0 to 65535", port)
+		}
+	}
+	return nil
+}
+
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
@@ -545,6 +572,7 @@ func (z *Size) UnmarshalYAML(n *yaml.Node) error {
 // MB, GB, meaning the same powers of two) suffix.
 func ParseSize(s string) (int64, error) {
 	s = strings.TrimSpace(s)
+	orig := s
 	mult := int64(1)
 	for _, u := range []struct {
 		suffix string
@@ -556,8 +584,13 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%q is not a size (write 65536, 64KiB or 8MiB)", s)
+	switch {
+	case err == nil && v < 0:
+		return 0, fmt.Errorf("%q: a size cannot be negative", orig)
+	case errors.Is(err, strconv.ErrRange), err == nil && v > math.MaxInt64/mult:
+		return 0, fmt.Errorf("%q is larger than any size bespoke can hold", orig)
+	case err != nil:
+		return 0, fmt.Errorf("%q is not a size (write 65536, 64KiB or 8MiB)", orig)
 	}
 	return v * mult, nil
 }

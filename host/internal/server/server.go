@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
@@ -520,17 +521,28 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace.D())
 	defer cancel()
 	var wg sync.WaitGroup
+	var cut atomic.Bool
 	for _, hs := range servers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if e := hs.Shutdown(sctx); e != nil && !errors.Is(e, context.DeadlineExceeded) {
+			switch e := hs.Shutdown(sctx); {
+			case errors.Is(e, context.DeadlineExceeded):
+				// Requests still running as the grace ran out: their
+				// connections are closed, and the operator told.
+				cut.Store(true)
+				hs.Close()
+			case e != nil:
 				s.log.Warn("shutdown", "err", e)
 			}
 		}()
 	}
 	wg.Wait()
+	if cut.Load() {
+		s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.ShutdownGrace.D())
+	}
 	s.Close(sctx)
+	s.log.Info("stopped")
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
