@@ -102,9 +102,10 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			seen:            st.seen != nil && st.allowed,
 			seenInHeaders:   p.cfg.Seen != nil && p.cfg.Seen.InHeaders(),
 			sharedCaps:      p.sharedCaps(st),
+			tracking:        p.cfg.Seen != nil && s.UsesSeen() || p.cfg.Caps != nil && s.UsesCaps(),
 			caps:            st.allowed && st.caps != nil && len(pl.Capped) > 0,
 			editedCopy:      st.editedCopy,
-			noDocument:      resp.StatusCode == http.StatusNotModified && loadsNoDocument(resp.Request.Header),
+			noDocument:      resp.StatusCode == http.StatusNotModified && loadsNoDocument(resp.Request.Header) && assetPath(resp.Request.URL.Path),
 			maxRewriteBytes: p.cfg.MaxRewriteBytes,
 		},
 	}

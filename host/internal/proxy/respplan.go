@@ -160,6 +160,10 @@ type requestFacts struct {
 	// caps: a capped rule matched and the visitor's counts can be kept;
 	// sharedCaps: they are kept in a shared store, by visitor id.
 	caps, sharedCaps bool
+	// tracking: the route keeps state of its visitors (a seen store, caps,
+	// a visitor id the rules read), which a visitor who declines (Sec-GPC,
+	// a consent cookie) gets none of: its pages differ by Sec-GPC.
+	tracking bool
 	// editedCopy: the request revalidates a copy made with the plan's
 	// edits (its If-None-Match named a tag derived for them), so a 304
 	// stands for that copy. noDocument: the request says it loads no
@@ -351,8 +355,9 @@ func planResponse(in responseInput) responsePlan {
 	rp.private = rp.personalized || rp.setVisitor || seenCookie || getCaps || len(pl.Cookies) > 0
 
 	// A 304 carries the Vary of the 200 it stands for (RFC 9110 15.4.5):
-	// a page's, unless the request says it loads something else, and an
-	// edited copy's Accept-Encoding.
+	// a page's, unless the request says it loads something else from a
+	// path that names no page (see assetPath), and an edited copy's
+	// Accept-Encoding.
 	notModifiedPage := in.status == http.StatusNotModified && (bodyChanged || ct == "" && !in.req.noDocument)
 	switch {
 	case (html || notModifiedPage) && in.site.hasEdits:
@@ -362,6 +367,13 @@ func planResponse(in responseInput) responsePlan {
 		// it read, so that a CDN keeps one copy of a style sheet where
 		// a page varies with the visitor's device.
 		rp.vary = append(rp.vary, in.site.varyNonHTML...)
+	}
+	if page && (in.req.tracking || in.site.readsVisitor) && in.site.hasEdits {
+		// The page of a visitor who declines tracking carries none of
+		// its cookies and may be public; another's may not: a shared
+		// cache must not give the one to the other (the consent cookie
+		// is in Cookie, which the page's Vary names).
+		rp.vary = append(rp.vary, "Sec-Gpc")
 	}
 	if rp.body != BodyPass {
 		rp.decode = enc
@@ -503,6 +515,26 @@ func notAView(h http.Header) bool {
 		return true
 	}
 	return acceptsNoPage(h)
+}
+
+// assetPath reports whether a URL path names a file of a type no page
+// is (a style sheet, a script, an image, a font, media). A request's own
+// word that it loads no page (loadsNoDocument) narrows a 304's Vary only
+// on such a path: a page's URL asked for as an image, by an <img src> or
+// by anyone, must not answer a 304 whose Vary a shared cache would put
+// on its copy of the page (RFC 9111 4.3.4), dropping the headers its
+// edits read.
+func assetPath(p string) bool {
+	i := strings.LastIndexByte(p, '.')
+	if i < 0 || strings.IndexByte(p[i:], '/') >= 0 {
+		return false
+	}
+	switch strings.ToLower(p[i+1:]) {
+	case "css", "js", "mjs", "map", "png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp",
+		"woff", "woff2", "ttf", "otf", "eot", "mp4", "webm", "mp3", "ogg", "oga", "wav", "m4a", "mov", "vtt", "wasm":
+		return true
+	}
+	return false
 }
 
 // loadsNoDocument reports whether a request says it loads what is never

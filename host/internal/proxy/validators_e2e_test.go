@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
 )
 
 // validatorsOrigin serves a page and a style sheet with
@@ -102,6 +105,40 @@ func TestNotModifiedVariesAsItsPage(t *testing.T) {
 		rev := e.get(t, tt.path, append([]string{"If-None-Match", page.Header.Get("Etag")}, tt.headers...)...)
 		if rev.StatusCode != 304 || vary(rev) != vary(page) {
 			t.Errorf("%s: %d, Vary %q; the 200's %q", tt.name, rev.StatusCode, vary(rev), vary(page))
+		}
+	}
+	// A page's URL revalidated by a request that says it loads an image
+	// (an <img src> pointing at it, or anyone who says so): a shared
+	// cache puts the 304's Vary on its copy of the page (RFC 9111 4.3.4,
+	// as Varnish does), so it is the page's, not an image's, which would
+	// have dropped the country its copies vary with.
+	page := e.get(t, "/", "CF-IPCountry", "US", "Sec-Fetch-Dest", "document")
+	rev := e.get(t, "/", "CF-IPCountry", "US", "Sec-Fetch-Dest", "image", "Accept", "image/*", "If-None-Match", page.Header.Get("Etag"))
+	if rev.StatusCode != 304 || !strings.Contains(vary(rev), "Cf-Ipcountry") || vary(rev) != vary(page) {
+		t.Errorf("a page revalidated as an image: %d, Vary %q; the page's %q", rev.StatusCode, vary(rev), vary(page))
+	}
+}
+
+// TestDeclinedTrackingVaries: a page whose visitor declines tracking
+// (Sec-GPC: 1) gets none of the seen-filter's cookies and may be public;
+// its Vary names Sec-GPC, so that no shared cache hands it to a visitor
+// whose views the filter records.
+func TestDeclinedTrackingVaries(t *testing.T) {
+	e := newEnv(t, validatorsOrigin(), []byte(`rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "#x", id: "@id" }
+`), func(c *proxy.Config) {
+		c.Seen, _ = seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	})
+	for _, gpc := range []string{"1", ""} {
+		h := []string{"Sec-Fetch-Dest", "document"}
+		if gpc != "" {
+			h = append(h, "Sec-GPC", gpc)
+		}
+		r := e.get(t, "/", h...)
+		if vary := strings.Join(r.Header.Values("Vary"), ", "); !strings.Contains(vary, "Sec-Gpc") {
+			t.Errorf("Sec-GPC %q: Vary %q, Cache-Control %q", gpc, vary, r.Header.Get("Cache-Control"))
 		}
 	}
 }
