@@ -238,6 +238,10 @@ func isDecimal(s string) bool {
 	return i == len(s)
 }
 
+// MaxCappedRules is how many rules with at_most one rule file may have:
+// a visitor's counts (a cookie, or a Redis key) hold that many.
+const MaxCappedRules = 64
+
 // ListSep separates the items of a List value. A list is encoded as
 // ListSep + items joined by ListSep + ListSep, so "does the list hold x" is
 // "does the value contain ListSep+x+ListSep".

@@ -62,9 +62,14 @@ func Run(f *syntax.File) (*ir.Program, diag.List) {
 }
 
 type checker struct {
-	file     *syntax.File
-	prog     *ir.Program
-	errs     diag.List
+	file *syntax.File
+	prog *ir.Program
+	errs diag.List
+	// bucketUsers names, by bucket slot, the experiment or rollout that
+	// first bucketed visitors with it (see shareBucket).
+	bucketUsers map[int]string
+	// capped counts the rules with at_most.
+	capped   int
 	slots    map[string]int // by plugin.Slot.Key
 	syms     map[string]int
 	patterns map[string]int
@@ -208,12 +213,30 @@ func (c *checker) experiments() {
 			seed = e.Name
 		}
 		x.Bucket = c.bucketSlot(e.By, seed)
+		c.shareBucket(x.Bucket, fmt.Sprintf("experiment %q", e.Name), seed, e.Pos)
 		if e.Meta {
 			// The host appends the <meta> tag to the page's head.
 			c.selector(&syntax.Text{Value: "head", Pos: e.Pos})
 		}
 		c.prog.Experiments = append(c.prog.Experiments, x)
 	}
+}
+
+// shareBucket warns when a second experiment or rollout buckets visitors
+// with the same seed (and attribute) as another: their splits are then
+// the same split (a 50% rollout named as an experiment holds exactly
+// its first half), which an editor who named them alike did not mean.
+func (c *checker) shareBucket(slot int, user, seed string, pos diag.Pos) {
+	if c.bucketUsers == nil {
+		c.bucketUsers = map[int]string{}
+	}
+	first, ok := c.bucketUsers[slot]
+	if !ok {
+		c.bucketUsers[slot] = user
+		return
+	}
+	c.warnf(pos, "%s buckets visitors with the seed %q, as %s does: the two split them alike, not independently", user, seed, first).
+		WithHint("give one of them a seed of its own (seed: %s-2026), unless they are meant to split visitors together", seed).WithCode("shared-seed")
 }
 
 // bucketSlot returns the slot of a visitor's bucket for a seed, bucketed by
@@ -247,6 +270,10 @@ func (c *checker) rules() {
 		}
 		conds = append(conds, c.schedule(r)...)
 		if cp := r.AtMost; cp != nil {
+			if c.capped++; c.capped == plugin.MaxCappedRules+1 {
+				c.errorf(cp.Pos, "rule %q is capped rule number %d; a visitor's counts hold %d", r.Name, c.capped, plugin.MaxCappedRules).
+					WithHint("past that, a rule's count is forgotten and it shows more often than its cap: cap fewer rules, or join rules that show together into one").WithCode("too-many-caps")
+			}
 			window := int(cp.Window.Seconds())
 			slot := c.slot(plugin.Slot{Attr: "cap", Arg: strconv.Itoa(window) + ":" + r.Name})
 			rule.Cap = &plugin.Cap{Times: cp.Times, Window: window, Slot: slot}
@@ -266,6 +293,7 @@ func (c *checker) rules() {
 				seed = r.Name
 			}
 			slot := c.bucketSlot(ro.By, seed)
+			c.shareBucket(slot, fmt.Sprintf("the rollout of rule %q", r.Name), seed, ro.Pos)
 			limit := math.Round(ro.Percent * plugin.Buckets / 100)
 			conds = append(conds, &ir.NumCmp{Pos: ro.Pos, Slot: slot, Op: ir.LT, Value: limit})
 			if limit == 0 && !r.Disabled {

@@ -173,6 +173,8 @@ type Program struct {
 	// whose counts cannot be kept: by slot key, the rule's cap for rules
 	// that then do not apply (the others are absent).
 	untracked map[string]int
+	// capped are every capped rule's: its cap, by slot key.
+	capped map[string]int
 	// headSelector is the index of the "head" selector, for experiments
 	// exposed with a <meta> tag; -1 when none is.
 	headSelector int
@@ -264,10 +266,13 @@ func OpName(op rewrite.Op) string {
 // checker has none, and the host does not rely on where a manifest came
 // from.
 func Compile(m *plugin.Manifest) *Program {
-	p := &Program{m: m, rules: make([][]action, len(m.Rules)), headSelector: -1, lists: make([]bool, len(m.Slots)), untracked: map[string]int{}}
+	p := &Program{m: m, rules: make([][]action, len(m.Rules)), headSelector: -1, lists: make([]bool, len(m.Slots)), untracked: map[string]int{}, capped: map[string]int{}}
 	for _, r := range m.Rules {
-		if c := r.Cap; c != nil && !c.ShowUntracked && c.Slot >= 0 && c.Slot < len(m.Slots) {
-			p.untracked[m.Slots[c.Slot].Arg] = c.Times
+		if c := r.Cap; c != nil && c.Slot >= 0 && c.Slot < len(m.Slots) {
+			p.capped[m.Slots[c.Slot].Arg] = c.Times
+			if !c.ShowUntracked {
+				p.untracked[m.Slots[c.Slot].Arg] = c.Times
+			}
 		}
 	}
 	for i, s := range m.Slots {
@@ -388,6 +393,13 @@ func Compile(m *plugin.Manifest) *Program {
 // the rules absent apply as counted by what the visitor already stores.
 // The map must not be changed.
 func (prog *Program) UntrackedCaps() map[string]int { return prog.untracked }
+
+// AllCaps is UntrackedCaps for every capped rule: for a response that
+// counts no view but may be shown as one (a prefetched or prerendered
+// page, which the browser shows without asking again), no capped rule
+// applies, so that no showing goes uncounted. The map must not be
+// changed.
+func (prog *Program) AllCaps() map[string]int { return prog.capped }
 
 // Build fills p (after resetting it) from a decision. vals are the values
 // the decision was made on, used to render interpolations.

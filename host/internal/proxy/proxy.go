@@ -466,7 +466,15 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 			st.caps = p.loadCaps(r, v.ID)
 		}
 		v.Caps = st.caps
-		if !st.allowed || st.caps.Unknown {
+		switch {
+		case speculative(r.Header):
+			// A prefetch or prerender counts no view, but the browser
+			// shows the page it got when the visitor goes there,
+			// without asking again: no capped rule applies to it, or
+			// its showing would go uncounted, on every navigation.
+			st.untracked = caps.Untracked{Counts: st.caps, Hide: s.Actions().AllCaps()}
+			v.Caps = &st.untracked
+		case !st.allowed || st.caps.Unknown:
 			// Counts that cannot be kept, or that the shared store
 			// could not say: each capped rule does what its editor
 			// chose (at_most's untracked).

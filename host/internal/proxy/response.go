@@ -238,17 +238,31 @@ func (st *state) applied(rp responsePlan) func(ei int) bool {
 func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied func(int) bool) {
 	pl := &st.req.Plan
 	m := st.site.Manifest()
-	longest := time.Duration(0)
+	counted := false
 	for _, ri := range pl.Capped {
 		if !effective(pl, ri, rp.effectsBody, applied) {
 			continue
 		}
 		c := m.Rules[ri].Cap
-		w := time.Duration(c.Window) * time.Second
-		st.caps.Hit(m.Slots[c.Slot].Arg, w)
-		longest = max(longest, w)
+		st.caps.Hit(m.Slots[c.Slot].Arg, time.Duration(c.Window)*time.Second)
+		counted = true
 	}
-	if st.caps.Changed() {
+	if counted {
+		// The counts kept are the rules' of now, in their windows, and
+		// they live as long as the longest window of any capped rule,
+		// not only of the ones this view counted (an 8-week count went
+		// after 30 days, once a 1-day rule was counted).
+		longest := time.Duration(0)
+		var keys []string
+		var windows []time.Duration
+		for _, r := range m.Rules {
+			if c := r.Cap; c != nil && c.Slot >= 0 && c.Slot < len(m.Slots) {
+				w := time.Duration(c.Window) * time.Second
+				keys, windows = append(keys, m.Slots[c.Slot].Arg), append(windows, w)
+				longest = max(longest, w)
+			}
+		}
+		st.caps.Prune(keys, windows)
 		p.saveCaps(h, st, max(longest, 30*24*time.Hour))
 		// A copy the browser reused would show the capped rule again,
 		// uncounted: it must ask first (a 304 counts as a view).

@@ -500,12 +500,8 @@ func anyApplied(rules []int, ri int, applied func(ei int) bool) bool {
 // Requests that say nothing (curl, old browsers) are taken at the
 // response's type.
 func notAView(h http.Header) bool {
-	for _, name := range []string{"Sec-Purpose", "Purpose", "X-Moz"} {
-		for _, v := range h.Values(name) {
-			if v = strings.ToLower(v); strings.Contains(v, "prefetch") || strings.Contains(v, "prerender") {
-				return true
-			}
-		}
+	if speculative(h) {
+		return true
 	}
 	if dest := h.Get("Sec-Fetch-Dest"); dest != "" {
 		switch strings.ToLower(strings.TrimSpace(dest)) {
@@ -533,6 +529,20 @@ func assetPath(p string) bool {
 	case "css", "js", "mjs", "map", "png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp",
 		"woff", "woff2", "ttf", "otf", "eot", "mp4", "webm", "mp3", "ogg", "oga", "wav", "m4a", "mov", "vtt", "wasm":
 		return true
+	}
+	return false
+}
+
+// speculative reports whether a request is a prefetch or a prerender
+// (Sec-Purpose, Purpose, X-Moz): the browser may show what it gets, or
+// never.
+func speculative(h http.Header) bool {
+	for _, name := range []string{"Sec-Purpose", "Purpose", "X-Moz"} {
+		for _, v := range h.Values(name) {
+			if v = strings.ToLower(v); strings.Contains(v, "prefetch") || strings.Contains(v, "prerender") {
+				return true
+			}
+		}
 	}
 	return false
 }

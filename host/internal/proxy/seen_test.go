@@ -290,6 +290,46 @@ func TestFrequencyCap(t *testing.T) {
 	}
 }
 
+// TestCappedRuleNotPrefetched: a prefetched or prerendered page, which
+// counts no view but which the browser shows when the visitor goes
+// there without asking again, gets no capped rule: it used to get it,
+// uncounted, on every navigation a site's speculation rules prefetched.
+func TestCappedRuleNotPrefetched(t *testing.T) {
+	src := `rules:
+  - name: promo
+    at_most: 2 per 1d
+    actions:
+      - set_inner: { select: "ul.cards", text: PROMO }
+  - name: always
+    actions:
+      - set_header: { name: X-Always, value: "yes" }
+`
+	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
+	e := newEnv(t, cardsOrigin(), []byte(src), func(c *proxy.Config) { c.Caps = capStore })
+	jar := cookieJar{}
+	for _, h := range [][]string{{"Sec-Purpose", "prefetch"}, {"Sec-Purpose", "prefetch;prerender"}, {"Purpose", "prefetch"}, {"X-Moz", "prefetch"}} {
+		for range 3 {
+			r := e.get(t, "/", append([]string{"Cookie", jar.header()}, h...)...)
+			jar.keep(r)
+			if strings.Contains(r.body, "PROMO") || r.Header.Get("X-Always") != "yes" {
+				t.Fatalf("%q: promo shown %v, X-Always %q", h, strings.Contains(r.body, "PROMO"), r.Header.Get("X-Always"))
+			}
+		}
+	}
+	// Views still count, from zero: the prefetches counted nothing.
+	shown := 0
+	for range 3 {
+		r := e.get(t, "/", "Cookie", jar.header())
+		jar.keep(r)
+		if strings.Contains(r.body, "PROMO") {
+			shown++
+		}
+	}
+	if shown != 2 {
+		t.Fatalf("after the prefetches, the capped rule showed on %d of 3 views, want 2", shown)
+	}
+}
+
 func TestExperimentExposed(t *testing.T) {
 	src := `experiments:
   - name: hero-test

@@ -150,10 +150,12 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	// Caps live where the seen-states do when that is a shared store, so
 	// that a cap counts the page views every proxy served.
 	var capStore *caps.Store
+	// The rules' clock (a --dev-clock) moves the caps' windows too, so a
+	// preview of next week sees this week's counts gone.
 	if shared, ok := store.(caps.Shared); ok {
-		capStore, err = caps.NewShared(shared, nil)
+		capStore, err = caps.NewShared(shared, opt.Clock)
 	} else {
-		capStore, err = caps.New(key, nil)
+		capStore, err = caps.New(key, opt.Clock)
 	}
 	if err != nil {
 		return nil, err
