@@ -244,38 +244,6 @@ func (c *Counts) Hit(key string, window time.Duration) {
 	c.entries = append(c.entries, entry{hash: h, count: 1, start: now})
 }
 
-// Prune forgets the entries of no capped rule of keys (renamed or removed
-// rules, or a window an edit changed) and those whose window (the
-// matching one of windows) has passed, so that the entries that stay,
-// at most 64, are counts that still matter. It marks the counts changed
-// when it forgot any.
-func (c *Counts) Prune(keys []string, windows []time.Duration) {
-	if c == nil || len(c.entries) == 0 {
-		return
-	}
-	now := int64(c.s.now().Unix() / 60)
-	kept := c.entries[:0]
-	for _, e := range c.entries {
-		live := false
-		for i, k := range keys {
-			if keyHash(k) == e.hash && now-int64(e.start) < int64(windows[i]/time.Minute) {
-				live = true
-				break
-			}
-		}
-		if live {
-			kept = append(kept, e)
-		} else {
-			c.changed = true
-		}
-	}
-	c.entries = kept
-}
-
-// MaxRules is how many capped rules a visitor's counts hold (the cookie's
-// bound): past it, the window started longest ago is forgotten.
-const MaxRules = maxEntries
-
 // Changed reports whether Hit was called.
 func (c *Counts) Changed() bool { return c != nil && c.changed }
 

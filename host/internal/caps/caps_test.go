@@ -92,27 +92,3 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
-
-// TestPrune: the counts kept are the capped rules' of now, in their
-// windows: a renamed rule's, a changed window's and a passed window's go,
-// so that 64 entries hold only counts that matter.
-func TestPrune(t *testing.T) {
-	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
-	s, _ := New([]byte("k"), func() time.Time { return now })
-	c := s.Load(httptest.NewRequest("GET", "/", nil))
-	c.Hit("86400:live", 24*time.Hour)
-	c.Hit("86400:renamed", 24*time.Hour)
-	c.Hit("3600:short", time.Hour)
-	c.Hit("4838400:long", 56*24*time.Hour)
-	now = now.Add(2 * time.Hour) // short's window passed
-	c.changed = false
-	c.Prune([]string{"86400:live", "3600:short", "4838400:long"}, []time.Duration{24 * time.Hour, time.Hour, 56 * 24 * time.Hour})
-	if len(c.entries) != 2 || c.Count("86400:live", 24*time.Hour) != 1 || c.Count("4838400:long", 56*24*time.Hour) != 1 || !c.Changed() {
-		t.Fatalf("after pruning: %d entries, live %d, long %d, changed %v", len(c.entries), c.Count("86400:live", 24*time.Hour), c.Count("4838400:long", 56*24*time.Hour), c.Changed())
-	}
-	c.changed = false
-	c.Prune([]string{"86400:live", "4838400:long"}, []time.Duration{24 * time.Hour, 56 * 24 * time.Hour})
-	if c.Changed() {
-		t.Fatal("pruning nothing changed the counts")
-	}
-}

@@ -103,6 +103,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			seenInHeaders:   p.cfg.Seen != nil && p.cfg.Seen.InHeaders(),
 			sharedCaps:      p.sharedCaps(st),
 			tracking:        p.cfg.Seen != nil && s.UsesSeen() || p.cfg.Caps != nil && s.UsesCaps(),
+			hidCaps:         st.caps != nil && speculative(resp.Request.Header),
 			caps:            st.allowed && st.caps != nil && len(pl.Capped) > 0,
 			editedCopy:      st.editedCopy,
 			noDocument:      resp.StatusCode == http.StatusNotModified && loadsNoDocument(resp.Request.Header) && assetPath(resp.Request.URL.Path),
@@ -248,21 +249,17 @@ func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied fun
 		counted = true
 	}
 	if counted {
-		// The counts kept are the rules' of now, in their windows, and
-		// they live as long as the longest window of any capped rule,
-		// not only of the ones this view counted (an 8-week count went
-		// after 30 days, once a 1-day rule was counted).
+		// The counts live as long as the longest window of any capped
+		// rule, not only of the ones this view counted (an 8-week count
+		// went after 30 days, once a 1-day rule was counted). Entries of
+		// rules no longer in this file stay: the counts are shared by
+		// every route of the host, each with rules of its own.
 		longest := time.Duration(0)
-		var keys []string
-		var windows []time.Duration
 		for _, r := range m.Rules {
-			if c := r.Cap; c != nil && c.Slot >= 0 && c.Slot < len(m.Slots) {
-				w := time.Duration(c.Window) * time.Second
-				keys, windows = append(keys, m.Slots[c.Slot].Arg), append(windows, w)
-				longest = max(longest, w)
+			if c := r.Cap; c != nil {
+				longest = max(longest, time.Duration(c.Window)*time.Second)
 			}
 		}
-		st.caps.Prune(keys, windows)
 		p.saveCaps(h, st, max(longest, 30*24*time.Hour))
 		// A copy the browser reused would show the capped rule again,
 		// uncounted: it must ask first (a 304 counts as a view).

@@ -160,6 +160,10 @@ type requestFacts struct {
 	// caps: a capped rule matched and the visitor's counts can be kept;
 	// sharedCaps: they are kept in a shared store, by visitor id.
 	caps, sharedCaps bool
+	// hidCaps: a prefetch or prerender, of a route with capped rules,
+	// none of which applied to it (see Proxy.decide): what it got is no
+	// page any visitor gets, and no shared cache may keep it.
+	hidCaps bool
 	// tracking: the route keeps state of its visitors (a seen store, caps,
 	// a visitor id the rules read), which a visitor who declines (Sec-GPC,
 	// a consent cookie) gets none of: its pages differ by Sec-GPC.
@@ -352,7 +356,7 @@ func planResponse(in responseInput) responsePlan {
 	getMarks := getView && in.req.seen && len(pl.MarkSeen) > 0
 	seenCookie := getView && in.req.seen && in.req.seenInHeaders &&
 		(getMarks || pl.SeenEdits && rp.body != BodyPass)
-	rp.private = rp.personalized || rp.setVisitor || seenCookie || getCaps || len(pl.Cookies) > 0
+	rp.private = rp.personalized || rp.setVisitor || seenCookie || getCaps || len(pl.Cookies) > 0 || in.req.hidCaps
 
 	// A 304 carries the Vary of the 200 it stands for (RFC 9110 15.4.5):
 	// a page's, unless the request says it loads something else from a

@@ -314,6 +314,11 @@ func TestCappedRuleNotPrefetched(t *testing.T) {
 			if strings.Contains(r.body, "PROMO") || r.Header.Get("X-Always") != "yes" {
 				t.Fatalf("%q: promo shown %v, X-Always %q", h, strings.Contains(r.body, "PROMO"), r.Header.Get("X-Always"))
 			}
+			// What it got is no visitor's page: no shared cache keeps it
+			// for a navigation.
+			if cc := r.Header.Get("Cache-Control"); !strings.Contains(cc, "private") {
+				t.Fatalf("%q: Cache-Control %q", h, cc)
+			}
 		}
 	}
 	// Views still count, from zero: the prefetches counted nothing.
