@@ -188,12 +188,12 @@ func AttrNames() []string {
 
 // ParseNumber is how a text value becomes a number, on both sides of the ABI:
 // a finite decimal (a sign, digits with at most one point, an exponent),
-// surrounding spaces and tabs ignored. ok is false for anything else (Go's
+// surrounding ASCII white space ignored. ok is false for anything else (Go's
 // hexadecimal floats and digit separators, "0x1p4" and "1_000", which
 // neither JavaScript's Number nor Python's float read), and a comparison
 // with a number is then false.
 func ParseNumber(s string) (v float64, ok bool) {
-	s = strings.Trim(s, " \t")
+	s = strings.Trim(s, " \t\n\r\f\v")
 	if !isDecimal(s) {
 		return 0, false
 	}

@@ -16,7 +16,7 @@ func TestParseNumber(t *testing.T) {
 		ok   bool
 	}{
 		{"3", 3, true}, {" 2.5 ", 2.5, true}, {"\t-0", 0, true}, {"05", 5, true}, {"+5", 5, true},
-		{"5.", 5, true}, {".5", 0.5, true}, {"1e3", 1000, true}, {"-1.5E+1", -15, true}, {"1e-2", 0.01, true},
+		{"5.", 5, true}, {".5", 0.5, true}, {"1e3", 1000, true}, {"-1.5E+1", -15, true}, {"1e-2", 0.01, true}, {"5\n", 5, true}, {"\r\n7 ", 7, true},
 		{"", 0, false}, {" ", 0, false}, {".", 0, false}, {"-", 0, false}, {"e3", 0, false}, {"1e", 0, false},
 		{"1e+", 0, false}, {"0x10", 0, false}, {"0x1p4", 0, false}, {"1_000", 0, false}, {"1,5", 0, false},
 		{"NaN", 0, false}, {"Inf", 0, false}, {"infinity", 0, false}, {"1e400", 0, false}, {"5 5", 0, false},
@@ -40,11 +40,11 @@ func FuzzParseNumber(f *testing.F) {
 			return
 		}
 		for _, c := range s {
-			if c != ' ' && c != '\t' && c != '+' && c != '-' && c != '.' && c != 'e' && c != 'E' && (c < '0' || c > '9') {
+			if !strings.ContainsRune(" \t\n\r\f\v", c) && c != '+' && c != '-' && c != '.' && c != 'e' && c != 'E' && (c < '0' || c > '9') {
 				t.Fatalf("%q read as %v holds %q", s, v, c)
 			}
 		}
-		if w, err := strconv.ParseFloat(strings.Trim(s, " \t"), 64); err != nil || w != v {
+		if w, err := strconv.ParseFloat(strings.Trim(s, " \t\n\r\f\v"), 64); err != nil || w != v {
 			t.Fatalf("%q: %v, strconv %v %v", s, v, w, err)
 		}
 	})

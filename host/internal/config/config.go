@@ -536,11 +536,14 @@ func ParseDuration(s string) (time.Duration, error) {
 	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
 		if n, ok := strings.CutSuffix(s, u.suffix); ok {
 			v, err := strconv.ParseFloat(n, 64)
-			if err == nil && v < 0 {
+			switch {
+			case err == nil && v < 0:
 				return 0, fmt.Errorf("%q: a duration cannot be negative", s)
-			}
-			if err != nil {
+			case err != nil || strings.ContainsAny(n, "_xXpPiInN"):
+				// Decimal only: not Go's 0x1p4 or 1_0, nor Inf or NaN.
 				return 0, fmt.Errorf("%q is not a duration (write 250ms, 30s, 12h or 7d)", s)
+			case v*float64(u.unit) >= math.MaxInt64:
+				return 0, fmt.Errorf("%q is longer than any duration bespoke can hold (some 290 years)", s)
 			}
 			return time.Duration(v * float64(u.unit)), nil
 		}

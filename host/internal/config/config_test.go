@@ -86,6 +86,10 @@ func TestParseDurationAndSize(t *testing.T) {
 	for s, want := range map[string]string{
 		"-1s": `"-1s": a duration cannot be negative`, "-2d": `"-2d": a duration cannot be negative`,
 		"soon": `"soon" is not a duration (write 250ms, 30s, 12h or 7d)`, "xd": `"xd" is not a duration (write 250ms, 30s, 12h or 7d)`,
+		// Not one that wraps to a negative one, nor Go's forms of numbers.
+		"106752d": `"106752d" is longer than any duration bespoke can hold (some 290 years)`,
+		"infd":    `"infd" is not a duration (write 250ms, 30s, 12h or 7d)`, "NaNd": `"NaNd" is not a duration (write 250ms, 30s, 12h or 7d)`,
+		"1_0d": `"1_0d" is not a duration (write 250ms, 30s, 12h or 7d)`, "0x1p4w": `"0x1p4w" is not a duration (write 250ms, 30s, 12h or 7d)`,
 	} {
 		if _, err := ParseDuration(s); err == nil || err.Error() != want {
 			t.Errorf("%s: %v, want %s", s, err, want)
@@ -94,6 +98,14 @@ func TestParseDurationAndSize(t *testing.T) {
 	for s, want := range map[string]int64{"512": 512, "64KiB": 64 << 10, "8MiB": 8 << 20, "1 GB": 1 << 30} {
 		if got, err := ParseSize(s); err != nil || got != want {
 			t.Errorf("%s = %v, %v", s, got, err)
+		}
+	}
+	for s, want := range map[string]string{
+		"17179869184GiB": `"17179869184GiB" is larger than any size bespoke can hold`, "-1MiB": `"-1MiB": a size cannot be negative`,
+		"lots": `"lots" is not a size (write 65536, 64KiB or 8MiB)`,
+	} {
+		if _, err := ParseSize(s); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", s, err, want)
 		}
 	}
 }

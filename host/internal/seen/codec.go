@@ -81,8 +81,8 @@ func (s *Set) snapshot() snapshot {
 // thinned is the snapshot of a state that keeps, of its current
 // generation's first level, this request's items and as many of the
 // others as fits (whether an encoded state of n bytes fits) allows:
-// those whose bit lies lowest, which, digests being uniformly random,
-// are a random share of them. The counts and the previous generation
+// those whose bits follow a pivot that moves with the clock, which,
+// digests being uniformly random, are a random share of them. The counts and the previous generation
 // are gone. forgot is how many set bits were dropped (an item each, but
 // for collisions). With no room for more than this request's items, it
 // keeps them alone.
@@ -101,9 +101,17 @@ func (s *Set) thinned(fits func(n int) bool) (sn snapshot, forgot int) {
 	slices.Sort(mine)
 	mine = slices.Compact(mine)
 	sn = snapshot{curStart: s.cur.start, nc: 1, buf: snapshotBufs.Get().(*[]byte)}
-	var kept []uint32
+	// The bits kept are the j that follow a pivot that moves with the
+	// clock, around the filter: each save forgets another share of the
+	// items, not always those whose bits lie highest.
+	pivot := uint32(location(digest(uint64(s.l.nowSec())*0x9E3779B97F4A7C15), m))
+	start, _ := slices.BinarySearch(pos, pivot)
+	ring := append(append(make([]uint32, 0, len(pos)), pos[start:]...), pos[:start]...)
+	var kept, some []uint32
 	build := func(j int) int {
-		kept = mergeSorted(kept[:0], pos[:j], mine)
+		some = append(some[:0], ring[:j]...)
+		slices.Sort(some)
+		kept = mergeSorted(kept[:0], some, mine)
 		*sn.buf = appendPositions((*sn.buf)[:0], kept, m)
 		sn.cur[0] = *sn.buf
 		return sn.size(1, 0)

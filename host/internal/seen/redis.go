@@ -606,6 +606,18 @@ func unreachable(err error) bool {
 	return true
 }
 
+// noScripts reports whether a Redis error reply refuses the write script
+// itself: no right to EVAL, or no EVAL (renamed away, or scripting off).
+func noScripts(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := strings.ToLower(re.Error())
+	return strings.HasPrefix(msg, "noperm") || strings.Contains(msg, "unknown command") && strings.Contains(msg, "eval") ||
+		strings.Contains(msg, "scripting") && strings.Contains(msg, "disabled")
+}
+
 // refusesClient reports whether a Redis error reply says the connection
 // itself is refused (AUTH or SELECT failed as it was set up, or the user
 // may not run the store's commands): every command will fail alike until
@@ -836,11 +848,13 @@ func (s *RedisStore) write(batch []save) {
 				err = nil
 			case e == nil:
 				err = s.mergeWrite(ctx, batch[i], []byte(cur))
-			case strings.HasPrefix(e.Error(), "NOPERM"):
-				// A user whose ACL allows no scripts: saves write over
-				// the state as they stand, as SET did, said once.
+			case noScripts(e):
+				// A server or user that runs no scripts (an ACL without
+				// EVAL, the command renamed, a managed service): saves
+				// write over the state as they stand, as SET did, said
+				// once.
 				if !s.noScript.Swap(true) {
-					s.log.Warn("the Redis user may not run EVAL: seen saves of one visitor at once overwrite each other; allow +eval (ACL SETUSER ... +eval)", "err", e)
+					s.log.Warn("Redis runs no EVAL for this store: seen saves of one visitor at once overwrite each other; allow it (ACL SETUSER ... +eval)", "err", e)
 				}
 				err = s.c().Set(ctx, batch[i].key, batch[i].data, batch[i].ttl).Err()
 			}
@@ -869,8 +883,11 @@ func (s *RedisStore) write(batch []save) {
 func (s *RedisStore) mergeWrite(ctx context.Context, sv save, cur []byte) error {
 	s.Merges.Add(1)
 	for range maxMerges {
-		data, expect := sv.data, casNone
+		data, expect, ttl := sv.data, casNone, sv.ttl
 		if len(cur) > 0 {
+			// A state is stored: the visitor is no new one (a save that
+			// found nothing, NewVisitorTTL, would cut its window).
+			ttl = s.ttl
 			expect = casExpect(cur)
 			if set, reason := s.l.decode(cur, s.l.nowSec()); reason == "" {
 				set.mu.Lock()
@@ -882,7 +899,7 @@ func (s *RedisStore) mergeWrite(ctx context.Context, sv save, cur []byte) error 
 				set.Release()
 			}
 		}
-		v, err := casScript.Eval(ctx, s.c(), []string{sv.key}, data, int64(sv.ttl/time.Second), expect).Text()
+		v, err := casScript.Eval(ctx, s.c(), []string{sv.key}, data, int64(ttl/time.Second), expect).Text()
 		switch {
 		case errors.Is(err, redis.Nil):
 			return nil

@@ -979,7 +979,78 @@ func TestRedisWithoutScripts(t *testing.T) {
 	if !got.Seen("item-0") || !got.Seen("item-1") || !st.Up() {
 		t.Fatalf("saved %v %v, up %v; log %s", got.Seen("item-0"), got.Seen("item-1"), st.Up(), &buf)
 	}
-	if n := strings.Count(buf.String(), "may not run EVAL"); n != 1 {
+	if n := strings.Count(buf.String(), "runs no EVAL"); n != 1 {
+		t.Fatalf("%d warnings, want 1: %s", n, &buf)
+	}
+}
+
+// TestRedisMergeKeepsWindow: a first visit's save (NewVisitorTTL) that
+// finds a state another request stored meanwhile merges into it with the
+// window's TTL: the merged state is a returning visitor's, which a short
+// TTL would have thrown away within the hour.
+func TestRedisMergeKeepsWindow(t *testing.T) {
+	ctx := context.Background()
+	url := "redis://" + redisAddr(t)
+	prefix := fmt.Sprintf("ttl-%d:", time.Now().UnixNano())
+	a := newRedisStore(t, RedisConfig{URL: url, Prefix: prefix, Timeout: time.Second, NewVisitorTTL: time.Hour})
+	b := newRedisStore(t, RedisConfig{URL: url, Prefix: prefix, Timeout: time.Second, NewVisitorTTL: time.Hour})
+	raw := rawClient(t)
+	first, _ := a.Load(ctx, nil, "v") // nothing stored yet
+	for i := range 2 {
+		s, _ := b.Load(ctx, nil, "v")
+		s.Shown(fmt.Sprint("b", i))
+		b.Save(ctx, nil, "v", s, false)
+		s.Release()
+		b.Flush(hangGuard)
+	}
+	first.Shown("a")
+	a.Save(ctx, nil, "v", first, false)
+	first.Release()
+	a.Flush(hangGuard)
+	ttl, _ := raw.TTL(ctx, a.SeenKey("v")).Result()
+	got, _ := a.Load(ctx, nil, "v")
+	defer got.Release()
+	if ttl < DefaultWindow-time.Minute || !got.Seen("a") || !got.Seen("b1") {
+		t.Fatalf("after the merge: TTL %v, seen a %v, b1 %v", ttl, got.Seen("a"), got.Seen("b1"))
+	}
+}
+
+// TestRedisWithoutEval: a server without EVAL (renamed away, as managed
+// services do) gets the states saved as plain SETs, warned once; saves
+// used to fail there, every one, with the store up.
+func TestRedisWithoutEval(t *testing.T) {
+	ctx := context.Background()
+	addr := freeAddr()
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--rename-command", "EVAL", "")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(hangGuard); ; time.Sleep(5 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("redis-server did not start")
+		}
+	}
+	var buf syncbuf.Buffer
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: time.Second, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	for i := range 2 {
+		s, _ := st.Load(ctx, nil, "v")
+		s.Shown(fmt.Sprint("item-", i))
+		st.Save(ctx, nil, "v", s, false)
+		s.Release()
+		st.Flush(hangGuard)
+	}
+	got, _ := st.Load(ctx, nil, "v")
+	defer got.Release()
+	if !got.Seen("item-0") || !got.Seen("item-1") || st.SaveErrors.Load() != 0 {
+		t.Fatalf("saved %v %v, %d write errors; log %s", got.Seen("item-0"), got.Seen("item-1"), st.SaveErrors.Load(), &buf)
+	}
+	if n := strings.Count(buf.String(), "runs no EVAL"); n != 1 {
 		t.Fatalf("%d warnings, want 1: %s", n, &buf)
 	}
 }

@@ -59,6 +59,18 @@ func ParseRedisURL(s string) (RedisTarget, error) {
 }
 
 func parseRedisURL(s string) (RedisTarget, error) {
+	for _, seed := range splitSeeds(s) {
+		_, rest, ok := strings.Cut(seed, "://")
+		if !ok {
+			rest = seed
+		}
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 && strings.ContainsAny(rest[:at], "/?#") {
+			// A user or password holding / ? or # unescaped ends the
+			// authority there: read on, it would give a wrong server, or
+			// an error quoting the password's tail.
+			return RedisTarget{}, errors.New("not a URL; in a user or password, write @ : / ? # % as %40 %3A %2F %3F %23 %25")
+		}
+	}
 	scheme, rest, hasScheme := strings.Cut(s, "://")
 	switch {
 	case hasScheme && (scheme == "redis+sentinel" || scheme == "rediss+sentinel"):
@@ -115,6 +127,10 @@ func parseSeedList(s string) (RedisTarget, error) {
 			return RedisTarget{}, fmt.Errorf("seed %d is empty", i+1)
 		}
 		sc := "redis"
+		if !strings.Contains(seed, "://") && strings.Contains(seed, "@") {
+			// Not quoted: what comes before the '@' is credentials.
+			return RedisTarget{}, fmt.Errorf("seed %d: a seed without a scheme is host:port alone; give credentials as redis://user:password@host:port", i+1)
+		}
 		if strings.Contains(seed, "://") {
 			u, err := url.Parse(seed)
 			if err != nil {
@@ -273,7 +289,14 @@ func splitSeeds(s string) []string {
 	parts := strings.Split(s, ",")
 	seeds := parts[:1]
 	for _, p := range parts[1:] {
-		if strings.Contains(p, "@") && !strings.Contains(p, "://") {
+		// The seed so far has not reached its host ('@') when the comma
+		// is its password's.
+		prev := seeds[len(seeds)-1]
+		_, auth, ok := strings.Cut(prev, "://")
+		if !ok {
+			auth = prev
+		}
+		if strings.Contains(p, "@") && !strings.Contains(p, "://") && !strings.Contains(auth, "@") {
 			seeds[len(seeds)-1] += "," + p
 			continue
 		}

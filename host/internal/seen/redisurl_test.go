@@ -71,6 +71,9 @@ func TestParseRedisURLErrors(t *testing.T) {
 		{"redis+sentinel://s:26379/m/x", `database "x"`},
 		{"redis+sentinel://s/m", "not host:port"},
 		{"redis+sentinel://s:1/m?x=1", "options"},
+		// Bare seeds have no credentials: not one server whose password
+		// would be "p@h1:6379,u:p".
+		{"redis://u:p@h1:6379,u:p@h2:6379", "host:port"},
 	} {
 		_, err := ParseRedisURL(tt.url)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -89,6 +92,13 @@ func TestParseRedisURLRedacts(t *testing.T) {
 		"redis://u:hunter2,3@a:99999/0",
 		"redis://u:hun,ter2@a:1,redis://u:hun,ter2@b/0",
 		"redis://u:hunter2#x@a:1/0",
+		"redis://u:1/hunter2@h:6379",
+		"redis://u:1?hunter2@h:6379",
+		"redis://u:1#hunter2@h:6379",
+		"redis+cluster://u:1/hunter2@h:6379",
+		"redis+sentinel://u:1?hunter2@s:26379/m",
+		"redis://a:1,redis://u:1/hunter2@b:2",
+		"h1:6379,u:p,hunter2@h2:6379",
 	} {
 		_, err := ParseRedisURL(u)
 		if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") {

@@ -118,20 +118,14 @@ func (w *pipeWriter) fail(err error) {
 }
 
 func (w *pipeWriter) WriteHeader(code int) {
+	if code < 200 {
+		w.informational(code)
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.status != 0 {
 		return // a second call is a no-op, as with net/http
-	}
-	if code < 200 {
-		// An informational response (103 Early Hints) goes where an
-		// origin's would: to the client trace the reverse proxy reads
-		// them from, which forwards it. 101 is no response to forward
-		// (the handler gets upgrades as they came, see Config.Next).
-		if trace := httptrace.ContextClientTrace(w.req.Context()); code >= 100 && code != 101 && trace != nil && trace.Got1xxResponse != nil {
-			trace.Got1xxResponse(code, textproto.MIMEHeader(w.header.Clone()))
-		}
-		return
 	}
 	w.status = code
 	h := w.header.Clone()
@@ -170,6 +164,21 @@ func (w *pipeWriter) WriteHeader(code int) {
 	}
 	delete(h, "Trailer")
 	w.ready <- resp
+}
+
+// informational forwards a 1xx response (103 Early Hints) where an
+// origin's goes: to the client trace the reverse proxy reads them from,
+// which writes it to the visitor. Only before the final response, and
+// while the request lives: once RoundTrip returned on a cancelled
+// request, the proxy's handler may have returned too. 101 is no
+// response to forward (the handler gets upgrades as they came).
+func (w *pipeWriter) informational(code int) {
+	ctx := w.req.Context()
+	trace := httptrace.ContextClientTrace(ctx)
+	if code < 100 || code == 101 || trace == nil || trace.Got1xxResponse == nil || ctx.Err() != nil || w.sent() {
+		return
+	}
+	trace.Got1xxResponse(code, textproto.MIMEHeader(w.header.Clone()))
 }
 
 // endTrailers keeps, as the handler returns, the values of its trailers:
