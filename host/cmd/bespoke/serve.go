@@ -71,7 +71,7 @@ var inConfigFile = map[string]string{
 // serveContext serves until ctx is done.
 func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
-	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen, admin, TLS, the admin token and watch")
+	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen, admin, TLS, h2c, the admin token and hosts, the preview and watch")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
 	admin := fs.String("admin", "127.0.0.1:9090", "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload, /debug/pprof/); empty disables it")
 	origin := fs.String("origin", "", "origin `URL` to personalize")
