@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -66,6 +68,35 @@ var inConfigFile = map[string]string{
 	"seen-timeout": "seen.timeout", "secret-file": "secret_file",
 	"geo-header": "geo.header", "geo-providers": "geo.providers", "trusted-proxies": "geo.trusted_proxies",
 	"geoip": "geo.geoip", "timezone": "geo.timezone",
+}
+
+// asTyped names, in err's messages, the configuration keys the command
+// line set by the options that set them (listen "7720" from --listen is
+// --listen "7720").
+func asTyped(err error, set map[string]bool) error {
+	keys := map[string]string{"listen": "listen", "admin": "admin", "watch": "watch"}
+	for flag, key := range inConfigFile {
+		keys[key] = flag
+	}
+	var msgs []string
+	for _, e := range unjoin(err) {
+		msg := e.Error()
+		if fe, ok := e.(*config.FieldError); ok {
+			if flag, ok := keys[fe.Path]; ok && set[flag] && strings.HasPrefix(msg, fe.Path) {
+				msg = "--" + flag + strings.TrimPrefix(msg, fe.Path)
+			}
+		}
+		msgs = append(msgs, msg)
+	}
+	return errors.New(strings.Join(msgs, "\n"))
+}
+
+// unjoin is the errors an errors.Join made, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // serveContext serves until ctx is done.
@@ -257,7 +288,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "demo origin on %s\n", u)
 	}
 	if err := cfg.Validate(); err != nil {
-		return usagef("%v", err)
+		return usagef("%v", asTyped(err, set))
 	}
 	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
 	if cfg.Log.Format == "json" {
