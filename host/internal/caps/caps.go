@@ -48,8 +48,11 @@ type Shared interface {
 	// error when there are none, an error when the store could not say.
 	LoadCaps(ctx context.Context, visitorID string) ([]byte, error)
 	// SaveCaps stores b as visitorID's counts for ttl, without waiting
-	// for the store to answer.
-	SaveCaps(visitorID string, b []byte, ttl time.Duration) error
+	// for the store to answer. With merge, b is written only over loaded
+	// (what LoadCaps gave, nil for none); over counts another request
+	// stored since, merge(those counts) is, so that two requests of one
+	// visitor at once both count.
+	SaveCaps(visitorID string, b []byte, ttl time.Duration, loaded []byte, merge func(cur []byte) []byte) error
 }
 
 // NewShared returns a store keeping counts in sh (required) rather than in
@@ -99,6 +102,18 @@ type Counts struct {
 	// not known, and are never saved, since that would replace the
 	// stored ones.
 	Unknown bool
+	// loaded is what the shared store held (nil: none), and fromShared
+	// says the counts were read from it; hits are the request's own
+	// Hits, to add to counts another request stored meanwhile.
+	loaded     []byte
+	fromShared bool
+	hits       []hit
+}
+
+// hit is one Hit of a request.
+type hit struct {
+	key    string
+	window time.Duration
 }
 
 // LoadShared reads visitorID's counts from the shared store; an empty
@@ -115,7 +130,7 @@ func (s *Store) LoadShared(ctx context.Context, visitorID string) *Counts {
 // load that fetched them with other state) returned them with err.
 // Malformed data gives empty counts, never an error.
 func (s *Store) FromShared(b []byte, err error) *Counts {
-	c := &Counts{s: s}
+	c := &Counts{s: s, loaded: b, fromShared: err == nil}
 	switch {
 	case err != nil:
 		c.Dropped, c.Unknown = "unavailable", true
@@ -217,6 +232,7 @@ func (c *Counts) Count(key string, window time.Duration) int {
 // again.
 func (c *Counts) Hit(key string, window time.Duration) {
 	c.changed = true
+	c.hits = append(c.hits, hit{key, window})
 	if e := c.find(key, window); e != nil {
 		if e.count < 255 {
 			e.count++
@@ -271,7 +287,18 @@ func (c *Counts) Save(visitorID string, maxAge time.Duration) error {
 	case visitorID == "":
 		return errors.New("caps: no visitor id to save the counts under")
 	}
-	return c.s.shared.SaveCaps(visitorID, c.encode(), maxAge)
+	var merge func(cur []byte) []byte
+	if c.fromShared {
+		hits := c.hits
+		merge = func(cur []byte) []byte {
+			stored := c.s.FromShared(cur, nil)
+			for _, h := range hits {
+				stored.Hit(h.key, h.window)
+			}
+			return stored.encode()
+		}
+	}
+	return c.s.shared.SaveCaps(visitorID, c.encode(), maxAge, c.loaded, merge)
 }
 
 // Cookie returns the cookie storing the counts, living as long as maxAge.

@@ -234,17 +234,20 @@ type save struct {
 	data []byte
 	ttl  time.Duration
 	seq  uint64 // numbers it in recent
-	// merge is set for a seen-state: the value it was loaded from
-	// (expect, see casExpect) and the showings it adds to it, to add
-	// them to whatever another request wrote meanwhile.
+	// merge, when set, makes the write one over the state the save's
+	// request loaded only, merging with any other (see mergeWrite).
 	merge *merge
 }
 
-// merge is what a seen-state's save needs to write over a state other
-// than the one it was loaded from: the showings its request added.
+// merge is what a save needs to write over a state other than the one
+// it was loaded from (expect, see casExpect): apply makes, from the state
+// stored instead, that state with the save's request's own changes (a
+// seen-state's showings, caps' hits), and storedTTL is the TTL to write
+// it with.
 type merge struct {
-	expect string // casExpect of the state loaded
-	shown  []digest
+	expect    string
+	apply     func(cur []byte) ([]byte, bool)
+	storedTTL time.Duration
 }
 
 // casNone is casExpect of no stored state.
@@ -577,12 +580,19 @@ func (s *RedisStore) LoadCaps(ctx context.Context, visitorID string) ([]byte, er
 }
 
 // SaveCaps implements caps.Shared: it queues the write of visitorID's
-// counts, as Save does for seen-states (same errors, same counters).
-func (s *RedisStore) SaveCaps(visitorID string, b []byte, ttl time.Duration) error {
+// counts, as Save does for seen-states (same errors, same counters). With
+// mergeFn, the counts are written only over loaded (nil: none stored), the
+// counts the request read; counts another request stored meanwhile are
+// given to mergeFn, whose result is written instead.
+func (s *RedisStore) SaveCaps(visitorID string, b []byte, ttl time.Duration, loaded []byte, mergeFn func(cur []byte) []byte) error {
 	if !usableID(visitorID) {
 		return ErrNoVisitor
 	}
-	return s.enqueue(visitorID, save{key: s.CapsKey(visitorID), data: b, ttl: ttl})
+	sv := save{key: s.CapsKey(visitorID), data: b, ttl: ttl}
+	if mergeFn != nil {
+		sv.merge = &merge{expect: casExpect(loaded), storedTTL: ttl, apply: func(cur []byte) ([]byte, bool) { return mergeFn(cur), true }}
+	}
+	return s.enqueue(visitorID, sv)
 }
 
 func isTimeout(err error) bool {
@@ -730,7 +740,20 @@ func (s *RedisStore) Save(_ context.Context, _ http.Header, visitorID string, se
 	sv := save{key: s.SeenKey(visitorID), data: set.encode(), ttl: ttl}
 	set.mu.Lock()
 	if set.fromStore {
-		sv.merge = &merge{expect: casExpect(set.loaded), shown: slices.Clone(set.shown)}
+		shown := slices.Clone(set.shown)
+		sv.merge = &merge{expect: casExpect(set.loaded), storedTTL: s.ttl, apply: func(cur []byte) ([]byte, bool) {
+			stored, reason := s.l.decode(cur, s.l.nowSec())
+			if reason != "" {
+				return nil, false
+			}
+			defer stored.Release()
+			stored.mu.Lock()
+			for _, d := range shown {
+				stored.addShowing(d)
+			}
+			stored.mu.Unlock()
+			return stored.encode(), true
+		}}
 	}
 	set.mu.Unlock()
 	return s.enqueue(visitorID, sv)
@@ -885,18 +908,13 @@ func (s *RedisStore) mergeWrite(ctx context.Context, sv save, cur []byte) error 
 	for range maxMerges {
 		data, expect, ttl := sv.data, casNone, sv.ttl
 		if len(cur) > 0 {
-			// A state is stored: the visitor is no new one (a save that
-			// found nothing, NewVisitorTTL, would cut its window).
-			ttl = s.ttl
+			// A state is stored: for a seen-state, the visitor is no
+			// new one (a save that found nothing, NewVisitorTTL, would
+			// cut its window).
+			ttl = max(ttl, sv.merge.storedTTL)
 			expect = casExpect(cur)
-			if set, reason := s.l.decode(cur, s.l.nowSec()); reason == "" {
-				set.mu.Lock()
-				for _, d := range sv.merge.shown {
-					set.addShowing(d)
-				}
-				set.mu.Unlock()
-				data = set.encode()
-				set.Release()
+			if merged, ok := sv.merge.apply(cur); ok {
+				data = merged
 			}
 		}
 		v, err := casScript.Eval(ctx, s.c(), []string{sv.key}, data, int64(ttl/time.Second), expect).Text()
