@@ -37,11 +37,19 @@ func (p *Proxy) sharedCaps(st *state) bool {
 	return st.caps != nil && p.cfg.Caps.Shared() != nil
 }
 
+// capsCookieLife is the least the caps cookie lives.
+const capsCookieLife = 365 * 24 * time.Hour
+
 // saveCaps stores counts that changed: in the shared store, or in the
 // caps cookie set on h.
 func (p *Proxy) saveCaps(h http.Header, st *state, maxAge time.Duration) {
 	if !p.sharedCaps(st) {
-		h.Add("Set-Cookie", st.caps.Cookie(maxAge, st.secure).String())
+		// The routes of a host share the cookie, each with windows of
+		// its own: a route's save must not cut another's longer window,
+		// so the cookie lives a year (counts past their window read as
+		// none). Redis keeps the longer TTL itself (see seen's write
+		// script).
+		h.Add("Set-Cookie", st.caps.Cookie(max(maxAge, capsCookieLife), st.secure).String())
 		return
 	}
 	if err := st.caps.Save(st.req.Visitor.ID, maxAge); err != nil {

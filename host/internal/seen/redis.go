@@ -269,10 +269,20 @@ func casExpect(loaded []byte) string {
 // for the store to merge its showings into and try again. Two requests
 // of one visitor at once (two tabs, a page's parallel API calls) then
 // both count, where a plain SET kept the later one's only.
+//
+// A write never shortens the TTL a stored state has left: the routes of a
+// host share a visitor's caps, each route with windows of its own, and a
+// first visit's short TTL must not cut the window of a state another
+// request stored meanwhile.
 var casScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if (cur == false and ARGV[3] == '-') or (cur ~= false and redis.sha1hex(cur) == ARGV[3]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  local ttl = tonumber(ARGV[2])
+  if cur ~= false then
+    local left = redis.call('TTL', KEYS[1])
+    if left > ttl then ttl = left end
+  end
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
   return false
 end
 if cur == false then return '' end
@@ -905,8 +915,10 @@ func (s *RedisStore) write(batch []save) {
 // as it stands.
 func (s *RedisStore) mergeWrite(ctx context.Context, sv save, cur []byte) error {
 	s.Merges.Add(1)
+	data, ttl := sv.data, sv.ttl
 	for range maxMerges {
-		data, expect, ttl := sv.data, casNone, sv.ttl
+		var expect string
+		data, expect, ttl = sv.data, casNone, sv.ttl
 		if len(cur) > 0 {
 			// A state is stored: for a seen-state, the visitor is no
 			// new one (a save that found nothing, NewVisitorTTL, would
@@ -926,7 +938,9 @@ func (s *RedisStore) mergeWrite(ctx context.Context, sv save, cur []byte) error 
 		}
 		cur = []byte(v)
 	}
-	return s.c().Set(ctx, sv.key, sv.data, sv.ttl).Err()
+	// Others kept writing: the last merge, written as it stands, keeps
+	// what they had stored but for their last write.
+	return s.c().Set(ctx, sv.key, data, ttl).Err()
 }
 
 // Flush waits until every save queued so far is written or has failed, at

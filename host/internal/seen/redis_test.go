@@ -1091,4 +1091,17 @@ func TestRedisCapsMerge(t *testing.T) {
 	if b.Merges.Load() == 0 {
 		t.Fatal("no save merged: the test proves nothing")
 	}
+	// A route's save with shorter windows keeps the TTL another route's
+	// longer window gave the counts.
+	long := ca.LoadShared(ctx, "v")
+	long.Hit("4838400:long", 56*24*time.Hour)
+	long.Save("v", 56*24*time.Hour)
+	a.Flush(hangGuard)
+	short := cb.LoadShared(ctx, "v")
+	short.Hit("86400:promo", 24*time.Hour)
+	short.Save("v", 30*24*time.Hour)
+	b.Flush(hangGuard)
+	if ttl, _ := rawClient(t).TTL(ctx, a.CapsKey("v")).Result(); ttl < 56*24*time.Hour-time.Minute {
+		t.Fatalf("the counts' TTL was cut to %v", ttl)
+	}
 }

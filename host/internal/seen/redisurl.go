@@ -64,7 +64,7 @@ func parseRedisURL(s string) (RedisTarget, error) {
 		if !ok {
 			rest = seed
 		}
-		if at := strings.LastIndexByte(rest, '@'); at >= 0 && strings.ContainsAny(rest[:at], "/?#") {
+		if unescapedUserinfo(rest) {
 			// A user or password holding / ? or # unescaped ends the
 			// authority there: read on, it would give a wrong server, or
 			// an error quoting the password's tail.
@@ -121,7 +121,15 @@ func parseSeedList(s string) (RedisTarget, error) {
 	var scheme, user string
 	var pass *string
 	var addrs []string
-	for i, seed := range splitSeeds(s) {
+	seeds := splitSeeds(s)
+	for i, seed := range seeds {
+		if !strings.Contains(seed, "://") && strings.Contains(s, "@") {
+			// Credentials beside a seed without a scheme: which part is
+			// whose cannot be told, and none is quoted.
+			return RedisTarget{}, fmt.Errorf("seed %d: a seed without a scheme is host:port alone; give credentials as redis://user:password@host:port", i+1)
+		}
+	}
+	for i, seed := range seeds {
 		seed = strings.TrimSpace(seed)
 		if seed == "" {
 			return RedisTarget{}, fmt.Errorf("seed %d is empty", i+1)
@@ -266,6 +274,26 @@ func hostOf(addr string) string {
 	return h
 }
 
+// unescapedUserinfo reports whether what follows a URL's scheme holds an
+// '@' past a / ? or #: a user or password with one of them unescaped
+// (u:1/secret@host), unless the '@' is in a query option's value
+// (?client_name=web@1), which follows a name and '='.
+func unescapedUserinfo(rest string) bool {
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return false
+	}
+	d := strings.IndexAny(rest[:at], "/?#")
+	if d < 0 {
+		return false
+	}
+	q := strings.IndexByte(rest[d:at], '?')
+	if q < 0 || strings.ContainsAny(rest[:d+q], "#") {
+		return true
+	}
+	return !strings.Contains(rest[d+q+1:at], "=")
+}
+
 // isDBNumber reports whether s is a database number as the redis URI
 // scheme writes it: "0" or a number without leading zeros.
 func isDBNumber(s string) bool {
@@ -287,20 +315,29 @@ func isDBNumber(s string) bool {
 // host:port, with no '@'.
 func splitSeeds(s string) []string {
 	parts := strings.Split(s, ",")
-	seeds := parts[:1]
-	for _, p := range parts[1:] {
-		// The seed so far has not reached its host ('@') when the comma
-		// is its password's.
-		prev := seeds[len(seeds)-1]
-		_, auth, ok := strings.Cut(prev, "://")
+	var seeds []string
+	for i := 0; i < len(parts); i++ {
+		seed := parts[i]
+		_, auth, ok := strings.Cut(seed, "://")
 		if !ok {
-			auth = prev
+			auth = seed
 		}
-		if strings.Contains(p, "@") && !strings.Contains(p, "://") && !strings.Contains(auth, "@") {
-			seeds[len(seeds)-1] += "," + p
-			continue
+		if !strings.Contains(auth, "@") {
+			// A seed that has not reached its host: the commas up to the
+			// part that does (a user@host with no scheme of its own),
+			// before the next seed with a scheme, are its password's.
+			end := -1
+			for j := i + 1; j < len(parts) && !strings.Contains(parts[j], "://"); j++ {
+				if strings.Contains(parts[j], "@") {
+					end = j
+				}
+			}
+			if end > 0 && ok {
+				seed = strings.Join(parts[i:end+1], ",")
+				i = end
+			}
 		}
-		seeds = append(seeds, p)
+		seeds = append(seeds, seed)
 	}
 	return seeds
 }
@@ -318,6 +355,10 @@ func redactURL(s string) string {
 		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
 			if u, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
 				rest = u + ":xxxxx" + rest[at:]
+			} else {
+				// A lone userinfo may be a password (some clients read
+				// it so): hidden too.
+				rest = "xxxxx" + rest[at:]
 			}
 		}
 		if ok {

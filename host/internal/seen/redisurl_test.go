@@ -30,6 +30,10 @@ func TestParseRedisURL(t *testing.T) {
 		{url: "redis://u:Tr0ub4dor,3@127.0.0.1:7401/0", mode: RedisSingle, addrs: []string{"127.0.0.1:7401"}, user: "u", pass: "Tr0ub4dor,3"},
 		{url: "redis://:s3cr,et@a:1/10", mode: RedisSingle, addrs: []string{"a:1"}, pass: "s3cr,et", db: 10},
 		{url: "redis://:p,w@a:7000,redis://:p,w@b:7001", mode: RedisCluster, addrs: []string{"a:7000", "b:7001"}, pass: "p,w"},
+		{url: "redis://u:s3cr,et,XYZ@h:6379", mode: RedisSingle, addrs: []string{"h:6379"}, user: "u", pass: "s3cr,et,XYZ"},
+		// An '@' in a query option's value is no password's.
+		{url: "redis://h:6379/0?client_name=web@1", mode: RedisSingle, addrs: []string{"h:6379"}},
+		{url: "redis://u:p@h:6379/2?client_name=web@1", mode: RedisSingle, addrs: []string{"h:6379"}, user: "u", pass: "p", db: 2},
 	} {
 		got, err := ParseRedisURL(tt.url)
 		if err != nil {
@@ -99,6 +103,9 @@ func TestParseRedisURLRedacts(t *testing.T) {
 		"redis+sentinel://u:1?hunter2@s:26379/m",
 		"redis://a:1,redis://u:1/hunter2@b:2",
 		"h1:6379,u:p,hunter2@h2:6379",
+		"redis://u:hun,ter2,X@h:99999",
+		"redis://u:1?hunter2@h:6379",
+		"redis://u:1/0?hunter2@h:6379",
 	} {
 		_, err := ParseRedisURL(u)
 		if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") {
