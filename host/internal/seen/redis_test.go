@@ -962,26 +962,7 @@ func TestRedisWithoutScripts(t *testing.T) {
 	if err := admin.Do(ctx, "ACL", "SETUSER", "bsk", "on", ">pw", "~*", "+get", "+mget", "+set", "+ping").Err(); err != nil {
 		t.Skipf("ACL (Redis 6): %v", err)
 	}
-	var buf syncbuf.Buffer
-	st := newRedisStore(t, RedisConfig{URL: "redis://bsk:pw@" + addr, Timeout: time.Second, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
-	for i := range 2 {
-		s, info := st.Load(ctx, nil, "v1")
-		if info.Failed() {
-			t.Fatalf("load %d: %+v", i, info)
-		}
-		s.Shown(fmt.Sprint("item-", i))
-		st.Save(ctx, nil, "v1", s, false)
-		s.Release()
-		st.Flush(hangGuard)
-	}
-	got, _ := st.Load(ctx, nil, "v1")
-	defer got.Release()
-	if !got.Seen("item-0") || !got.Seen("item-1") || !st.Up() {
-		t.Fatalf("saved %v %v, up %v; log %s", got.Seen("item-0"), got.Seen("item-1"), st.Up(), &buf)
-	}
-	if n := strings.Count(buf.String(), "runs no EVAL"); n != 1 {
-		t.Fatalf("%d warnings, want 1: %s", n, &buf)
-	}
+	savesWithoutScripts(t, "redis://bsk:pw@"+addr)
 }
 
 // TestRedisMergeKeepsWindow: a first visit's save (NewVisitorTTL) that
@@ -1019,7 +1000,6 @@ func TestRedisMergeKeepsWindow(t *testing.T) {
 // services do) gets the states saved as plain SETs, warned once; saves
 // used to fail there, every one, with the store up.
 func TestRedisWithoutEval(t *testing.T) {
-	ctx := context.Background()
 	addr := freeAddr()
 	port := addr[strings.LastIndexByte(addr, ':')+1:]
 	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--rename-command", "EVAL", "")
@@ -1036,10 +1016,22 @@ func TestRedisWithoutEval(t *testing.T) {
 			t.Fatal("redis-server did not start")
 		}
 	}
+	savesWithoutScripts(t, "redis://"+addr)
+}
+
+// savesWithoutScripts checks, on a server that runs no EVAL for the
+// store at url, that two requests' states are saved (as plain SETs),
+// with no write error, one warning, and the store up.
+func savesWithoutScripts(t *testing.T, url string) {
+	t.Helper()
+	ctx := context.Background()
 	var buf syncbuf.Buffer
-	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: time.Second, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	st := newRedisStore(t, RedisConfig{URL: url, Timeout: time.Second, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
 	for i := range 2 {
-		s, _ := st.Load(ctx, nil, "v")
+		s, info := st.Load(ctx, nil, "v")
+		if info.Failed() {
+			t.Fatalf("load %d: %+v", i, info)
+		}
 		s.Shown(fmt.Sprint("item-", i))
 		st.Save(ctx, nil, "v", s, false)
 		s.Release()
@@ -1047,8 +1039,8 @@ func TestRedisWithoutEval(t *testing.T) {
 	}
 	got, _ := st.Load(ctx, nil, "v")
 	defer got.Release()
-	if !got.Seen("item-0") || !got.Seen("item-1") || st.SaveErrors.Load() != 0 {
-		t.Fatalf("saved %v %v, %d write errors; log %s", got.Seen("item-0"), got.Seen("item-1"), st.SaveErrors.Load(), &buf)
+	if !got.Seen("item-0") || !got.Seen("item-1") || st.SaveErrors.Load() != 0 || !st.Up() {
+		t.Fatalf("saved %v %v, %d write errors, up %v; log %s", got.Seen("item-0"), got.Seen("item-1"), st.SaveErrors.Load(), st.Up(), &buf)
 	}
 	if n := strings.Count(buf.String(), "runs no EVAL"); n != 1 {
 		t.Fatalf("%d warnings, want 1: %s", n, &buf)
