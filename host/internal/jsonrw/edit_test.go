@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -191,6 +192,11 @@ func TestDuplicateKeys(t *testing.T) {
 	}{
 		{"remove every occurrence", `{"debug":1,"x":1,"debug":2}`, Edit{Op: Remove, Path: "debug"}, `{"x":1}`},
 		{"remove three", `{"d":1, "d":2, "x":1, "d":3}`, Edit{Op: Remove, Path: "d"}, `{"x":1}`},
+		{"remove every member a wildcard's key has", `{"debug":"secret","keep":0,"debug":null}`, Edit{Op: Remove, Path: "deb*"}, `{"keep":0}`},
+		{"remove the last members", `{"a":1, "d":2 ,"d":3}`, Edit{Op: Remove, Path: "d"}, `{"a":1}`},
+		{"remove every member", "{\n  \"d\": 1,\n  \"d\": [2]\n}", Edit{Op: Remove, Path: "d"}, "{\n  \n}"},
+		{"remove an escaped spelling too", `{"d":1,"\u0064":2,"x":3}`, Edit{Op: Remove, Path: "d"}, `{"x":3}`},
+		{"remove in the last of a repeated parent", `{"a":{"d":1},"a":{"d":2,"d":3,"e":4}}`, Edit{Op: Remove, Path: "a.d"}, `{"a":{"d":1},"a":{"e":4}}`},
 		{"set the last", `{"title":"a","title":"b"}`, Edit{Op: Set, Path: "title", Value: []byte(`"c"`)}, `{"title":"a","title":"c"}`},
 		{"walk through the last", `{"a":{"b":1},"a":{"b":2}}`, Edit{Op: Set, Path: "a.b", Value: []byte(`3`)}, `{"a":{"b":1},"a":{"b":3}}`},
 		{"edit the last array", `{"items":[1,2,3],"items":[4,5,6]}`, Edit{Op: Limit, Path: "items", N: 1}, `{"items":[1,2,3],"items":[4]}`},
@@ -221,6 +227,71 @@ func TestDuplicateKeys(t *testing.T) {
 	var v struct{ Title string }
 	if err := json.Unmarshal(out, &v); err != nil || v.Title != "new" {
 		t.Errorf("encoding/json reads %q (%v)", v.Title, err)
+	}
+}
+
+// TestRemoveAgreesWithEncodingJSON: removing a key from random objects
+// that repeat keys leaves valid JSON that encoding/json (last wins) reads
+// as the object without the key, and the other members' bytes as they
+// were.
+func TestRemoveAgreesWithEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	keys := []string{`"a"`, `"b"`, `"\u0061"`, `"c"`}
+	space := []string{"", " ", "\n  "}
+	for range 3000 {
+		var ms []string
+		for range rng.IntN(7) {
+			sp := space[rng.IntN(len(space))]
+			ms = append(ms, sp+keys[rng.IntN(len(keys))]+sp+":"+sp+strconv.Itoa(rng.IntN(9))+sp)
+		}
+		doc := "{" + strings.Join(ms, ",") + "}"
+		var want map[string]any
+		if err := json.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatal(err)
+		}
+		_, had := want["a"]
+		delete(want, "a")
+		out, applied, err := Apply([]byte(doc), []Edit{{Op: Remove, Path: "a"}}, nil)
+		if err != nil || applied[0] != had {
+			t.Fatalf("%s: applied %v, %v", doc, applied, err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(out, &got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s gives %s (%v): want %v", doc, out, err, want)
+		}
+		if had && bytes.Count(out, []byte(`"b"`)) != strings.Count(doc, `"b"`) {
+			t.Fatalf("%s gives %s: a member of another key went", doc, out)
+		}
+	}
+}
+
+// TestRepeatedKeysAtScale: an origin's object that repeats the removed
+// key 20,000 times, and items whose values nest 500 deep under a query,
+// are edited (each used to cost the square of its size: minutes).
+func TestRepeatedKeysAtScale(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{`)
+	for i := range 20000 {
+		fmt.Fprintf(&b, `"debug":%d,`, i)
+	}
+	b.WriteString(`"items":[1,2]}`)
+	out, applied, err := Apply([]byte(b.String()), []Edit{{Op: Remove, Path: "debug"}}, nil)
+	if err != nil || !applied[0] || string(out) != `{"items":[1,2]}` {
+		t.Fatalf("remove: %.80s (%v, %v)", out, applied, err)
+	}
+	deep := strings.Repeat("[", 500) + strings.Repeat("]", 500)
+	b.Reset()
+	b.WriteString(`{"items":[`)
+	for i := range 2000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"%d","id":"x%d","n":%s}`, i, i, deep)
+	}
+	b.WriteString(`]}`)
+	out, applied, err = Apply([]byte(b.String()), []Edit{{Op: Set, Path: `items.#(id=="x1999").n`, Value: []byte(`0`)}}, nil)
+	if err != nil || !applied[0] || !bytes.HasSuffix(out, []byte(`"id":"x1999","n":0}]}`)) {
+		t.Fatalf("query: ...%s (%v, %v)", out[max(0, len(out)-80):], applied, err)
 	}
 }
 

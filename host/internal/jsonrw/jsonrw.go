@@ -349,24 +349,71 @@ func quote(s string) []byte {
 
 // remove deletes the value the path leads to: an array element, or an
 // object's member with its key, and every other member of that object
-// with the same key.
+// with the same key (of a wildcard, the key it chose), all in one copy
+// of the document: a copy per member would make an origin's object that
+// repeats a key thousands of times cost their square.
 func (o *Output) remove(steps []jsonpath.Step) bool {
 	if len(steps) == 0 {
 		return false // the whole document
 	}
-	removed := false
-	for {
-		p, ok := locate(o.Doc, steps)
-		if !ok || p.root {
-			return removed
-		}
+	doc := o.Doc
+	p, ok := locate(doc, steps)
+	if !ok || p.root {
+		return false
+	}
+	if !p.hasKey {
 		o.cut(p)
-		removed = true
-		if last := steps[len(steps)-1]; !p.hasKey || last.Wild || last.Kind != jsonpath.Key {
-			// An element, or a member a pattern chose: once.
-			return true
+		return true
+	}
+	var kb, mb [64]byte
+	key := string(keyText(doc[p.key.start+1:p.key.end-1], kb[:0]))
+	// The object's members, and whether each goes.
+	var ms []member
+	var gone []bool
+	for m := range membersOf(doc, p.parent.start) {
+		ms = append(ms, m)
+		gone = append(gone, string(keyText(doc[m.key.start+1:m.key.end-1], mb[:0])) == key)
+	}
+	// A member that goes before one that stays goes with the space up to
+	// the next member; those after the last that stays, with the comma
+	// that ends it.
+	keep := len(ms) - 1
+	for keep >= 0 && gone[keep] {
+		keep--
+	}
+	var cuts []span
+	for k := 0; k < keep; k++ {
+		if gone[k] {
+			cuts = append(cuts, span{ms[k].key.start, ms[k+1].key.start})
 		}
 	}
+	if keep < len(ms)-1 {
+		from := ms[keep+1].key.start
+		if keep >= 0 {
+			from = ms[keep].value.end
+		}
+		cuts = append(cuts, span{from, ms[len(ms)-1].value.end})
+	}
+	o.cutSpans(cuts)
+	return true
+}
+
+// cutSpans removes the spans, in document order and disjoint, from the
+// document, in one copy.
+func (o *Output) cutSpans(cuts []span) {
+	n := len(o.Doc)
+	for _, c := range cuts {
+		n -= c.end - c.start
+	}
+	b, k := o.buffer(n)
+	w, at := 0, 0
+	for _, c := range cuts {
+		w += copy(b[w:], o.Doc[at:c.start])
+		at = c.end
+	}
+	copy(b[w:], o.Doc[at:])
+	o.Doc, o.cur = b, k
+	o.memo.valid = false
 }
 
 // cut removes the member or element at p and one separating comma.

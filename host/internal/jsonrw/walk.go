@@ -3,6 +3,7 @@ package jsonrw
 import (
 	"bytes"
 	"iter"
+	"slices"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -264,79 +265,90 @@ func Lookup(doc string, steps []jsonpath.Step) (raw string, ok bool) {
 // keeps only the last member of each key, and true, when some object of
 // v repeats a key; otherwise nil and false.
 func lastWins(v []byte) ([]byte, bool) {
-	if !hasRepeatedKey(v) {
+	cuts := repeatedMembers(v, nil)
+	if len(cuts) == 0 {
 		return nil, false
 	}
-	return appendLastWins(nil, v), true
+	// Cuts are disjoint or nested (an inner object's inside an outer
+	// member's); the outer one takes the inner with it.
+	slices.SortFunc(cuts, func(a, b span) int { return a.start - b.start })
+	out := make([]byte, 0, len(v))
+	at := 0
+	for _, c := range cuts {
+		if c.start < at {
+			continue
+		}
+		out = append(out, v[at:c.start]...)
+		at = c.end
+	}
+	return append(out, v[at:]...), true
 }
 
 // hasRepeatedKey reports whether an object of the valid value v, at any
 // depth, repeats a key.
-func hasRepeatedKey(v []byte) bool {
-	i := ws(v, 0)
-	if i >= len(v) {
-		return false
-	}
-	var kb [64]byte
-	switch v[i] {
-	case '{':
-		keys := map[string]bool{}
-		for m := range membersOf(v, i) {
-			k := string(keyText(v[m.key.start+1:m.key.end-1], kb[:0]))
-			if keys[k] || hasRepeatedKey(v[m.value.start:m.value.end]) {
-				return true
-			}
-			keys[k] = true
-		}
-	case '[':
-		for e := range elementsOf(v, i) {
-			if hasRepeatedKey(v[e.start:e.end]) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func hasRepeatedKey(v []byte) bool { return len(repeatedMembers(v, nil)) > 0 }
 
-// appendLastWins appends to dst the valid value v with each object's
-// earlier members of a repeated key left out.
-func appendLastWins(dst, v []byte) []byte {
-	i := ws(v, 0)
-	if i >= len(v) {
-		return dst
+// repeatedMembers appends to cuts, for each member of an object of the
+// valid value v (at any depth) that a later member of the same key
+// overrides, the bytes that leaving it out removes: from its key to the
+// next member's key (the last member of an object is never overridden).
+// One pass with a stack of the open objects: a walk that skipped each
+// member's value to find the next would read a value once per object
+// around it, which an origin's deeply nested document makes quadratic.
+func repeatedMembers(v []byte, cuts []span) []span {
+	type object struct {
+		starts  []int          // the members' key offsets
+		last    map[string]int // a key's last member so far
+		dropped []int          // members a later one overrides
+		obj     bool           // an object, not an array
+		wantKey bool
 	}
+	var stack []object // one entry per open object or array
+	var pool []object  // closed entries, reused with their storage
 	var kb [64]byte
-	switch v[i] {
-	case '{':
-		var ms []member
-		last := map[string]int{}
-		for m := range membersOf(v, i) {
-			last[string(keyText(v[m.key.start+1:m.key.end-1], kb[:0]))] = len(ms)
-			ms = append(ms, m)
-		}
-		dst = append(dst, '{')
-		for n, m := range ms {
-			if last[string(keyText(v[m.key.start+1:m.key.end-1], kb[:0]))] != n {
-				continue
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			end := skipString(v, i)
+			if n := len(stack); n > 0 && stack[n-1].wantKey {
+				o := &stack[n-1]
+				key := keyText(v[i+1:end-1], kb[:0])
+				if k, dup := o.last[string(key)]; dup {
+					o.dropped = append(o.dropped, k)
+				}
+				if o.last == nil {
+					o.last = map[string]int{}
+				}
+				o.last[string(key)] = len(o.starts)
+				o.starts = append(o.starts, i)
+				o.wantKey = false
 			}
-			if dst[len(dst)-1] != '{' {
-				dst = append(dst, ',')
+			i = end - 1
+		case '{', '[':
+			var o object
+			if n := len(pool); n > 0 {
+				o = pool[n-1]
+				pool = pool[:n-1]
 			}
-			dst = append(append(dst, v[m.key.start:m.key.end]...), ':')
-			dst = appendLastWins(dst, v[m.value.start:m.value.end])
-		}
-		return append(dst, '}')
-	case '[':
-		dst = append(dst, '[')
-		for e := range elementsOf(v, i) {
-			if dst[len(dst)-1] != '[' {
-				dst = append(dst, ',')
+			o.obj = v[i] == '{'
+			o.wantKey = o.obj
+			stack = append(stack, o)
+		case '}', ']':
+			o := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, k := range o.dropped {
+				cuts = append(cuts, span{o.starts[k], o.starts[k+1]})
 			}
-			dst = appendLastWins(dst, v[e.start:e.end])
+			clear(o.last)
+			o.starts, o.dropped, o.wantKey = o.starts[:0], o.dropped[:0], false
+			pool = append(pool, o)
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].obj {
+				stack[n-1].wantKey = true
+			}
 		}
-		return append(dst, ']')
 	}
-	return append(dst, v[i:skipSpaceBack(v, len(v))]...)
+	return cuts
 }
 
 // membersOf yields the members of the object that starts at v[i].
