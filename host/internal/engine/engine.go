@@ -232,6 +232,9 @@ func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (*Module, error
 	defer func() {
 		if !ok {
 			m.runtime.Close(ctx)
+			if m.compiled != nil {
+				m.compiled.Close(ctx)
+			}
 		}
 	}()
 	if err := m.hostModule(ctx); err != nil {
@@ -514,6 +517,13 @@ func (m *Module) close() {
 			break
 		}
 		m.closeErr = m.runtime.Close(context.Background())
+		// The compiled module (machine code, and the decoded module with
+		// its sections) lives in the engine's cache, shared by every
+		// module's runtime, which closing the runtime leaves alone:
+		// without this, each reload of changed rules kept it for good.
+		// wazero counts its users, so a route that loaded the same rules
+		// keeps it.
+		m.compiled.Close(context.Background())
 	})
 }
 

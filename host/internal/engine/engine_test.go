@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -338,5 +339,63 @@ func BenchmarkDecide(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestReloadsFreeCompiledCode: loading and closing changed rules again
+// and again, as a watched file's saves do, holds no more memory than a
+// few loads: a closed module's compiled code leaves the cache the
+// engine's runtimes share (it used to stay for good, about 0.25 MiB per
+// reload of 2,000 rules).
+func TestReloadsFreeCompiledCode(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	art := func(i int) *plugin.Artifact {
+		p := &ir.Program{Source: "many.yaml", Slots: []plugin.Slot{{Attr: "cookie", Arg: "plan"}}}
+		for k := range 2000 {
+			p.Rules = append(p.Rules, &ir.Rule{Name: fmt.Sprintf("r%d", k), Cond: &ir.StrTest{Slot: 0, Op: ir.Contains, Arg: fmt.Sprintf("v%d-%d", i, k)}})
+		}
+		wasm, err := codegen.Generate(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := plugin.ReadArtifact(wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapInuse)
+	}
+	cycle := func(a *plugin.Artifact) {
+		m, err := e.Load(context.Background(), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const reloads = 30
+	// What one module holds while it is loaded.
+	a := art(0)
+	before := heap()
+	m, err := e.Load(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := heap() - before
+	m.Close(context.Background())
+	a = nil
+	base := heap()
+	for i := range reloads {
+		cycle(art(i + 1))
+	}
+	if grew := heap() - base; grew > 5*max(one, 64<<10) {
+		t.Fatalf("%d reloads grew the heap by %d KiB; one loaded module holds %d KiB", reloads, grew>>10, one>>10)
 	}
 }
