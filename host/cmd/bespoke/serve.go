@@ -34,6 +34,14 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	// SIGHUP reloads; its default action ends the process, so it is
+	// caught from the start to the end: one sent while the rules compile
+	// reloads once they serve, and one sent while draining is ignored (a
+	// log rotation's, a config tool's), not the end of the requests in
+	// flight.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	defer close(done)
@@ -53,7 +61,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	go tuneGC(ctx, os.Getenv, time.Second)
-	return serveContext(ctx, args, stdout, stderr)
+	return serveSignals(ctx, hup, args, stdout, stderr)
 }
 
 // inConfigFile maps the options a configuration file replaces to its
@@ -101,6 +109,13 @@ func unjoin(err error) []error {
 
 // serveContext serves until ctx is done.
 func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return serveSignals(ctx, nil, args, stdout, stderr)
+}
+
+// serveSignals is serveContext reloading on each value of hup (the
+// process's SIGHUPs); with hup nil, it takes SIGHUP itself while it
+// serves.
+func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
 	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen, admin, TLS, h2c, the admin token and hosts, the preview and watch")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
@@ -324,7 +339,13 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		log.Warn("preview links are honoured (--dev-preview): links minted by this server's preview force variants and the time")
 	}
 	srv.Watch(ctx)
-	go reloadOnHUP(ctx, srv)
+	if hup == nil {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGHUP)
+		defer signal.Stop(c)
+		hup = c
+	}
+	go reloadOnHUP(ctx, srv, hup)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -361,10 +382,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return srv.Serve(ctx, ln, adminLn)
 }
 
-func reloadOnHUP(ctx context.Context, srv *server.Server) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadOnHUP(ctx context.Context, srv *server.Server, hup <-chan os.Signal) {
 	for {
 		select {
 		case <-ctx.Done():

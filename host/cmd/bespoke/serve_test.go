@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -519,5 +520,101 @@ rules:
 				t.Errorf("X-Bespoke-Experiments %q", exp)
 			}
 		})
+	}
+}
+
+// TestServeSignals: SIGHUP, whose default action ends a process, neither
+// ends it while it starts (a reload hook run right after a start) nor
+// while it drains (a log rotation's during a stop): the one sent while
+// starting reloads once it serves, and the request in flight when
+// SIGTERM came gets its whole body. The drain ends with status 0.
+func TestServeSignals(t *testing.T) {
+	page := strings.Repeat("<p>bonjour</p>\n", 2000)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.URL.Path == "/slow" {
+			w.Write([]byte(page[:len(page)/2]))
+			w.(http.Flusher).Flush()
+			time.Sleep(time.Second)
+		}
+		io.WriteString(w, page[len(page)/2:])
+	}))
+	defer origin.Close()
+	rules := writeRules(t, helloRules)
+	cmd := exec.Command(binary(t), "serve", "--listen", "127.0.0.1:0", "--admin", "", "--cache-dir", "-", "--access-log=false",
+		"--origin", origin.URL, "--rules", rules, "--grace", "20s")
+	cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
+	stderr := &syncbuf.Buffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var exitErr error
+	exited := make(chan struct{})
+	go func() { exitErr = cmd.Wait(); close(exited) }()
+	defer func() {
+		cmd.Process.Kill()
+		<-exited
+	}()
+	// While it starts: the first as soon as the process runs (the Go
+	// runtime's own handlers are in place by then), more over its start.
+	time.Sleep(20 * time.Millisecond)
+	for range 5 {
+		cmd.Process.Signal(syscall.SIGHUP)
+		time.Sleep(5 * time.Millisecond)
+	}
+	addr := ""
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[2]
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("bespoke serve did not start (%v):\n%s", cmd.ProcessState, stderr)
+	}
+	go io.Copy(io.Discard, stdout)
+	// The SIGHUP sent while it started reloads once it serves.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "generation=2"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged after the SIGHUPs sent while starting:\n%s", stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// While it drains.
+	body := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/slow")
+		if err != nil {
+			body <- err.Error()
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			body <- err.Error()
+			return
+		}
+		body <- string(b)
+	}()
+	time.Sleep(300 * time.Millisecond) // the request is in flight
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGHUP)
+	if got := <-body; got != page {
+		t.Errorf("the request in flight got %d bytes of %d: %.100s", len(got), len(page), got)
+	}
+	select {
+	case <-exited:
+		if exitErr != nil {
+			t.Errorf("exit: %v\n%s", exitErr, stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still running 20 s after SIGTERM:\n%s", stderr)
 	}
 }
