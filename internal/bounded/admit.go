@@ -22,9 +22,10 @@ const (
 // Admit checks the structure of any module the host is to load, before
 // the runtime compiles it: its size, no start function (the runtime would
 // run it at every instantiation, with no deadline, on the request that
-// needs a new instance), and tables with a declared maximum within
-// MaxTableEntries. It reads section headers and the table section only;
-// the runtime validates the rest.
+// needs a new instance), tables with a declared maximum within
+// MaxTableEntries, and functions of types the module declares. It reads
+// section headers and the type, function and table sections only; the
+// runtime validates the rest.
 func Admit(wasm []byte) error {
 	if len(wasm) > MaxModuleBytes {
 		return structErr("the module is %d bytes, over the %d a plugin may have", len(wasm), MaxModuleBytes)
@@ -33,6 +34,7 @@ func Admit(wasm []byte) error {
 		return structErr("not a WebAssembly 1.0 module (bad magic or version)")
 	}
 	r := &reader{b: wasm, pos: 8}
+	types := -1 // the type section's count, once read
 	for !r.done() {
 		id, err := r.byte()
 		if err != nil {
@@ -48,12 +50,43 @@ func Admit(wasm []byte) error {
 			return structErr("section %d: %v", id, err)
 		}
 		switch id {
+		case secType:
+			n, err := (&reader{b: payload, off: start}).u32()
+			if err != nil {
+				return structErr("type section: %v", err)
+			}
+			types = int(n)
+		case secFunction:
+			if err := admitFunctions(&reader{b: payload, off: start}, max(types, 0)); err != nil {
+				return structErr("function section: %v", err)
+			}
 		case secStart:
 			return structErr("the module has a start function, which the runtime would run, without a deadline, whenever it makes an instance: a plugin has none (see plugin/README.md)")
 		case secTable:
 			if err := admitTables(&reader{b: payload, off: start}); err != nil {
 				return structErr("table section: %v", err)
 			}
+		}
+	}
+	return nil
+}
+
+// admitFunctions checks a function section: each function's type is one
+// the type section declares. The runtime's validator indexes the types
+// with it unchecked, and panics on a module (one flipped byte of a
+// plugin file) that names another.
+func admitFunctions(r *reader, types int) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		t, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if int64(t) >= int64(types) {
+			return fmt.Errorf("function %d has type %d, but the module declares %d types", i, t, types)
 		}
 	}
 	return nil

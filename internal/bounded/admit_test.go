@@ -8,8 +8,9 @@ import (
 )
 
 // TestAdmit: what any module must keep to before it is compiled: a start
-// function, a table without a maximum or with a large one, and an
-// oversized module are refused, with the reason.
+// function, a table without a maximum or with a large one, a function of
+// a type the module does not declare (the runtime's validator panics on
+// it), and an oversized module are refused, with the reason.
 func TestAdmit(t *testing.T) {
 	header := "\x00asm\x01\x00\x00\x00"
 	types := "\x01\x04\x01\x60\x00\x00"
@@ -28,6 +29,8 @@ func TestAdmit(t *testing.T) {
 		{"table without a maximum", header + types + funcs + table("\x00\x01") + code, "no maximum"},
 		{"table too large", header + types + funcs + table("\x01\x01\x80\x80\x80\x40") + code, "over the 10000"},
 		{"table minimum too large", header + types + funcs + table("\x01\x80\x80\x80\x40\x80\x80\x80\x40") + code, "over the 10000"},
+		{"a function of a type not declared", header + types + "\x03\x02\x01\x09" + code, "function 0 has type 9, but the module declares 1 types"},
+		{"functions without types", header + funcs + code, "declares 0 types"},
 		{"not wasm", "\x00asm\x02\x00\x00\x00", "not a WebAssembly 1.0 module"},
 		{"truncated", header + "\x01\x10\x01", "unexpected end"},
 		{"too large", header + "\x00\x80\x80\x80\x04" + strings.Repeat("\x00", bounded.MaxModuleBytes), "over the"},

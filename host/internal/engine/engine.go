@@ -169,7 +169,20 @@ type Stats struct {
 
 // Load compiles an artifact and warms its pool. It fails with a clear error
 // when the module does not satisfy the ABI.
-func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (*Module, error) {
+func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (m *Module, err error) {
+	// A panic of the runtime's validator, compiler or instantiation on a
+	// malformed module (a plugin file damaged or forged in a way the
+	// checks miss) is the load's error: on the watcher's goroutine it
+	// would end the process that serves the previous plugin.
+	defer func() {
+		if p := recover(); p != nil {
+			m, err = nil, fmt.Errorf("plugin refused: the runtime failed on it (%v): the file is damaged or not a plugin", p)
+		}
+	}()
+	return e.load(ctx, art)
+}
+
+func (e *Engine) load(ctx context.Context, art *plugin.Artifact) (*Module, error) {
 	cfg := e.cfg
 	m := &Module{
 		cfg:      cfg,

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/internal/codegen"
 	"github.com/bespoke-edge/bespoke/internal/guest"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/wasm"
@@ -161,6 +163,33 @@ func TestRefusesForeignImports(t *testing.T) {
 	_, err = newEngine(t, engine.Config{}).Load(context.Background(), art)
 	if err == nil || !strings.Contains(err.Error(), "env.abort") {
 		t.Fatalf("err = %v, want it to name env.abort", err)
+	}
+}
+
+// TestABIGlobalOfAnotherType: an ABI version exported as an i64 is
+// refused as such (it was "built for ABI 1, but this host speaks ABI 1").
+func TestABIGlobalOfAnotherType(t *testing.T) {
+	mod := &wasm.Module{}
+	ty := mod.Type(nil, []wasm.ValType{wasm.I32})
+	mod.Funcs = append(mod.Funcs, wasm.Func{Type: ty, Body: (&wasm.Code{}).I32Const(0)})
+	mod.MemoryMin = 1
+	mod.Globals = append(mod.Globals, wasm.Global{Type: wasm.I64, Init: plugin.ABIVersion})
+	mod.Exports = append(mod.Exports,
+		wasm.Export{Name: plugin.ExportMemory, Kind: wasm.ExportMemory},
+		wasm.Export{Name: plugin.ExportDecide, Kind: wasm.ExportFunc, Index: 0},
+		wasm.Export{Name: plugin.ExportABIVersion, Kind: wasm.ExportGlobal})
+	b := mod.Encode()
+	good, _ := guest.Build(guest.Module{Decide: guest.Trap()})
+	secs, _ := plugin.CustomSections(good)
+	b = appendCustom(b, plugin.SectionABI, secs[plugin.SectionABI])
+	b = appendCustom(b, plugin.SectionManifest, secs[plugin.SectionManifest])
+	art, err := plugin.ReadArtifact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newEngine(t, engine.Config{}).Load(context.Background(), art)
+	if err == nil || !strings.Contains(err.Error(), "bespoke_abi_version as i64: the ABI asks for an immutable i32") {
+		t.Fatalf("err = %v, want it to say the global is an i64", err)
 	}
 }
 
@@ -428,5 +457,93 @@ func TestLongValueTestedForEquality(t *testing.T) {
 	m = load(t, newEngine(t, engine.Config{}), p)
 	if err := m.Decide(context.Background(), []plugin.Value{{Str: "aaa", Present: true}, long}, nil, &d); err != nil || !d.Has(1) {
 		t.Fatalf("a 60 KB value compared whole: %v, matched %v", err, d.Rules(nil))
+	}
+}
+
+// TestDamagedPluginsAreRefused: a plugin file with a byte changed, each
+// byte of a compiled one in turn, loads or is refused with an error; it
+// never panics (the runtime's validator did, on a function whose type
+// index was out of range, which ended a process reloading such a file).
+func TestDamagedPluginsAreRefused(t *testing.T) {
+	good, err := codegen.Generate(smallProgram())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, engine.Config{Warm: 1})
+	loads, refused := 0, 0
+	for i := 8; i < len(good); i++ {
+		for _, v := range []byte{good[i] ^ 0x01, good[i] + 9, 0x7f, 0xff} {
+			if v == good[i] {
+				continue
+			}
+			b := slices.Clone(good)
+			b[i] = v
+			art, err := plugin.ReadArtifact(b)
+			if err != nil {
+				continue // the ABI's sections: refused before the engine
+			}
+			loads++
+			m, err := func() (m *engine.Module, err error) {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("byte %d set to %#x: Load panicked: %v", i, v, p)
+					}
+				}()
+				return e.Load(context.Background(), art)
+			}()
+			if err != nil {
+				refused++
+				continue
+			}
+			m.Close(context.Background())
+		}
+	}
+	if loads < 500 || refused == 0 {
+		t.Fatalf("%d damaged modules loaded, %d refused: the sweep reached too few", loads, refused)
+	}
+}
+
+// TestDecisionStartsEmpty: a guest that writes the bit of a rule only
+// when it matches (as plugin/README.md's contract allows) decides each
+// visitor afresh: one instance serves one visitor after another, and the
+// decision and variants it reads start empty, not as the last visitor's.
+func TestDecisionStartsEmpty(t *testing.T) {
+	g := guest.Module{Manifest: plugin.Manifest{
+		Compiler:    "hand-written",
+		Slots:       []plugin.Slot{{Attr: "cookie", Arg: "plan"}},
+		Rules:       []plugin.Rule{{Name: "pro", Actions: []plugin.Action{}}},
+		Experiments: []plugin.Experiment{{Name: "x", Variants: []string{"a", "b"}, Weights: []int{plugin.Buckets / 2, plugin.Buckets / 2}}},
+	}}
+	l := g.Layout()
+	// if the slot is present: rule 0 matches, variant 1.
+	g.Decide = (&wasm.Code{}).I32Const(0).I32Load(l.Slots + plugin.SlotFlags).If(wasm.BlockEmpty).
+		I32Const(0).I64Const(1).I64Store(l.Decision).
+		I32Const(0).I32Const(1).I32Store(l.Variants).
+		End().I32Const(0)
+	b, err := guest.Build(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := plugin.ReadArtifact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := newEngine(t, engine.Config{PoolSize: 1, Warm: 1}).Load(context.Background(), art)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	for i, v := range []plugin.Value{{Str: "pro", Present: true}, {}, {}} {
+		var d plugin.Decision
+		if err := m.Decide(context.Background(), []plugin.Value{v}, nil, &d); err != nil {
+			t.Fatal(err)
+		}
+		want, variant := v.Present, int32(-1)
+		if want {
+			variant = 1
+		}
+		if d.Has(0) != want || len(d.Variants) != 1 || d.Variants[0] != variant {
+			t.Errorf("visitor %d (plan present: %v): rule matched %v, variants %v", i, v.Present, d.Has(0), d.Variants)
+		}
 	}
 }

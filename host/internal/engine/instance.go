@@ -69,7 +69,11 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	inst := &instance{m: m, mod: mod, mem: mod.Memory(), fn: mod.ExportedFunction(plugin.ExportDecide), stack: make([]uint64, 1)}
 	inst.call = callContext{Context: context.Background(), inst: inst}
 	g := mod.ExportedGlobal(plugin.ExportABIVersion)
-	if g == nil || g.Type() != api.ValueTypeI32 || int(api.DecodeI32(g.Get())) != plugin.ABIVersion {
+	if g != nil && g.Type() != api.ValueTypeI32 {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("plugin exports %s as %s: the ABI asks for an immutable i32", plugin.ExportABIVersion, api.ValueTypeName(g.Type()))
+	}
+	if g == nil || int(api.DecodeI32(g.Get())) != plugin.ABIVersion {
 		mod.Close(ctx)
 		return nil, &plugin.ABIError{Got: abiOf(g), Want: plugin.ABIVersion}
 	}
@@ -163,6 +167,22 @@ func (inst *instance) decide(ctx context.Context, vals []plugin.Value, seen Seen
 		binary.LittleEndian.PutUint64(s[plugin.SlotNum:], math.Float64bits(num))
 	}
 
+	// The outputs start empty: no rule matched, no experiment enrolled.
+	// An instance serves one visitor after another, and a guest that sets
+	// only the bits of the rules that match would otherwise hand each
+	// visitor what the one before matched. (The compiler's modules write
+	// every word; this costs a few stores.)
+	words := plugin.DecisionWords(len(m.manifest.Rules))
+	if out, ok := inst.mem.Read(l.Decision, uint32(words*8)); ok {
+		clear(out)
+	}
+	if n := len(m.manifest.Experiments); n > 0 {
+		if vs, ok := inst.mem.Read(l.Variants, uint32(n*4)); ok {
+			for e := range n {
+				binary.LittleEndian.PutUint32(vs[e*4:], math.MaxUint32) // -1
+			}
+		}
+	}
 	inst.vals, inst.seen = vals, seen
 	defer func() { inst.vals, inst.seen = nil, nil }()
 	// A bounded module needs no deadline, and the request's context has
@@ -187,7 +207,6 @@ func (inst *instance) decide(ctx context.Context, vals []plugin.Value, seen Seen
 		return fmt.Errorf("plugin reported error %d", status)
 	}
 	// The memory may have grown during the call; read a fresh view.
-	words := plugin.DecisionWords(len(m.manifest.Rules))
 	out, ok := inst.mem.Read(l.Decision, uint32(words*8))
 	if !ok {
 		return errors.New("plugin decision out of memory bounds")
