@@ -104,6 +104,9 @@ func Verify(wasm []byte, m *plugin.Manifest) (*Result, error) {
 		v.patternSize = append(v.patternSize, n)
 		v.maxPattern = max(v.maxPattern, n)
 	}
+	for _, s := range m.Symbols {
+		v.maxSymbol = max(v.maxSymbol, len(s))
+	}
 	if err := v.structure(); err != nil {
 		return nil, err
 	}
@@ -488,6 +491,8 @@ type verifier struct {
 	// patterns, maxPattern the largest.
 	patternSize []int
 	maxPattern  int
+	// maxSymbol is the length of the manifest's longest symbol.
+	maxSymbol int
 }
 
 // structure checks everything but the code: exports, memory, data, custom

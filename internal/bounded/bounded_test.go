@@ -51,6 +51,19 @@ func containsOrMatch(g *guest.Module, length func(*wasm.Code), clen int32) *wasm
 	return c.I32Const(0)
 }
 
+// seenCalls is the base guest deciding with n calls of seen about its
+// one symbol, sym.
+func seenCalls(sym string, n int) *guest.Module {
+	g := baseGuest()
+	g.Manifest.Symbols = []string{sym}
+	c := &wasm.Code{}
+	for range n {
+		c.I32Const(0).Call(1).Drop() // seen(0)
+	}
+	g.Decide = c.I32Const(0)
+	return g
+}
+
 // slotLenArg pushes the length of slot i as the host wrote it.
 func slotLenArg(g *guest.Module, i uint32) func(*wasm.Code) {
 	return func(c *wasm.Code) { c.I32Const(0).I32Load(g.Layout().Slots + i*plugin.SlotSize + plugin.SlotLen) }
@@ -197,6 +210,15 @@ func TestHostileModules(t *testing.T) {
 			g := &guest.Module{Manifest: plugin.Manifest{Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}}}
 			g.Decide = guest.MatchAll(g.Layout(), 1)
 			return build(t, g)
+		}, ""},
+		// seen hashes its symbol: 4,000 calls about a 1 MiB one would
+		// run for seconds without a deadline; about a short one, they
+		// stay within the subset's cost.
+		{"many seen calls about a long symbol", func(t *testing.T) []byte {
+			return build(t, seenCalls(strings.Repeat("x", 1<<20), 4000))
+		}, "over the subset's static cost"},
+		{"many seen calls about a short symbol", func(t *testing.T) []byte {
+			return build(t, seenCalls("sku-1", 4000))
 		}, ""},
 		{"loop in decide", func(t *testing.T) []byte {
 			g := baseGuest()

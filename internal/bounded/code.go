@@ -71,6 +71,15 @@ const RegexByteCost = 16
 // regexCallCost is the fixed part of a regex_match call.
 const regexCallCost = 200
 
+// SeenByteCost is what the host's seen costs, in instructions, per byte
+// of the item id it is asked about (a symbol of the manifest), which it
+// hashes: some 2 ns a byte. seenCallCost is the fixed part (the call and
+// the filter's probes).
+const (
+	SeenByteCost = 4
+	seenCallCost = 200
+)
+
 // PatternSize is the size of a pattern's program (regexp/syntax's
 // instructions), what a match costs per byte of its input; -1 when the
 // pattern does not compile.
@@ -699,6 +708,19 @@ func (f *fn) call(idx uint32) error {
 			size = f.v.patternSize[pat.c]
 		}
 		c.cost, c.perByte = regexCallCost, RegexByteCost*int64(size)
+	}
+	if idx < nimp && mod.imports[idx] == plugin.ImportSeen {
+		// (symbol): a constant symbol costs its own length, another the
+		// longest of the manifest's.
+		n := len(f.vals)
+		if n-f.ctrl[len(f.ctrl)-1].height < 1 {
+			return f.r.errorf("call of %s with its argument not in view", plugin.ImportSeen)
+		}
+		size := f.v.maxSymbol
+		if sym := f.vals[n-1]; sym.k == constant && sym.c >= 0 && int(sym.c) < len(f.v.m.Symbols) {
+			size = len(f.v.m.Symbols[sym.c])
+		}
+		c.cost = seenCallCost + SeenByteCost*int64(size)
 	}
 	if idx >= nimp {
 		if h := f.v.kinds[idx-nimp]; h != 0 {
