@@ -73,6 +73,20 @@ func hasAttr(edits []Edit, m []int32, names [][]byte, tag []byte, name string) b
 	return false
 }
 
+// scanWinners is how many attribute edits a tag may have for resolve to
+// find an attribute's winner by scanning them; past it, by a map. (A
+// variable for the tests, which run both ways.)
+var scanWinners = 16
+
+// appendLowerASCII appends s with ASCII letters lower-cased, as HTML
+// compares attribute names.
+func appendLowerASCII(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		dst = append(dst, lowerByte(s[i]))
+	}
+	return dst
+}
+
 // attrOp is what a start tag's attribute edits do to one of its
 // attributes: keep its bytes (the zero value), drop it, or write it with
 // the value of edit (SetAttr), or with the new class list (edit < 0).
@@ -105,6 +119,12 @@ type tagEdits struct {
 
 	winners []int32
 	done    []bool
+	// byName maps an attribute name, lower-cased, to its winner's index
+	// in winners, when the tag has more edits than a scan of the winners
+	// is quick for (a rule file that sets thousands of attributes on
+	// one element made each tag cost their square); key is scratch.
+	byName map[string]int32
+	key    []byte
 	// names holds the tag's attribute names, for the caller to fill.
 	names [][]byte
 }
@@ -125,15 +145,28 @@ func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte
 	t.ops, t.add, t.applied, t.refused, t.changed = t.ops[:0], t.add[:0], t.applied[:0], t.refused[:0], false
 	win := t.winners[:0]
 	classOps := false
+	mapped := len(m) > scanWinners
+	if mapped {
+		if t.byName == nil {
+			t.byName = make(map[string]int32, len(m))
+		}
+		clear(t.byName)
+	}
 	for _, i := range m {
 		e := &edits[i]
 		switch e.Op {
 		case SetAttr, RemoveAttr:
 			first := true
-			for _, j := range win {
-				if strings.EqualFold(edits[j].Attr, e.Attr) {
-					first = false
-					break
+			if mapped {
+				t.key = appendLowerASCII(t.key[:0], e.Attr)
+				_, taken := t.byName[string(t.key)]
+				first = !taken
+			} else {
+				for _, j := range win {
+					if strings.EqualFold(edits[j].Attr, e.Attr) {
+						first = false
+						break
+					}
 				}
 			}
 			if attrIntoCode(e, edits, m, names, tag, metaName) {
@@ -143,6 +176,9 @@ func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte
 				continue
 			}
 			if first {
+				if mapped {
+					t.byName[string(t.key)] = int32(len(win))
+				}
 				win = append(win, i)
 			}
 		case AddClass, RemoveClass:
@@ -201,10 +237,17 @@ func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte
 	classDone := false
 	for _, name := range names {
 		k := -1
-		for j, i := range win {
-			if bytes.EqualFold(name, []byte(edits[i].Attr)) {
-				k = j
-				break
+		if mapped {
+			t.key = appendLowerASCII(t.key[:0], bstr(name))
+			if j, ok := t.byName[string(t.key)]; ok {
+				k = int(j)
+			}
+		} else {
+			for j, i := range win {
+				if bytes.EqualFold(name, []byte(edits[i].Attr)) {
+					k = j
+					break
+				}
 			}
 		}
 		isClass := classOps && equalFold(name, "class")

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -80,36 +81,100 @@ func TestTagEditsResolve(t *testing.T) {
 			for i := range m {
 				m[i] = int32(i)
 			}
-			var te tagEdits
-			got := ""
-			if te.resolve(tc.edits, m, names, class, []byte(tc.tag), "") {
-				var ops, added, applied []string
-				for _, op := range te.ops {
-					ops = append(ops, opText(op))
+			// Both ways of finding a name's winner: a scan, and a map.
+			for _, scan := range []int{16, 0} {
+				got := resolved(tc.edits, m, names, class, tc.tag, scan)
+				if want := strings.ReplaceAll(tc.want, "  ", " "); got != want {
+					t.Errorf("scanning up to %d: got  %q\nwant %q", scan, got, want)
 				}
-				for _, a := range te.add {
-					added = append(added, editText(a.edit))
-				}
-				for _, i := range te.applied {
-					applied = append(applied, fmt.Sprint(i))
-				}
-				tail := string(te.class)
-				if !te.changed {
-					tail = "changed=false"
-				}
-				got = strings.Join(ops, " ") + " | " + strings.Join(added, " ") + " | " + strings.Join(applied, " ") + " | " + tail
-			}
-			if len(te.refused) > 0 {
-				got += " refused"
-				for _, i := range te.refused {
-					got += " " + fmt.Sprint(i)
-				}
-			}
-			got = strings.ReplaceAll(got, "  ", " ")
-			if want := strings.ReplaceAll(tc.want, "  ", " "); got != want {
-				t.Errorf("got  %q\nwant %q", got, want)
 			}
 		})
+	}
+}
+
+// resolved is what tagEdits.resolve makes of edits, written as
+// TestTagEditsResolve's want, with scanWinners set to scan.
+func resolved(edits []Edit, m []int32, names [][]byte, class []byte, tag string, scan int) string {
+	defer func(n int) { scanWinners = n }(scanWinners)
+	scanWinners = scan
+	var te tagEdits
+	got := ""
+	if te.resolve(edits, m, names, class, []byte(tag), "") {
+		var ops, added, applied []string
+		for _, op := range te.ops {
+			ops = append(ops, opText(op))
+		}
+		for _, a := range te.add {
+			added = append(added, editText(a.edit))
+		}
+		for _, i := range te.applied {
+			applied = append(applied, fmt.Sprint(i))
+		}
+		tail := string(te.class)
+		if !te.changed {
+			tail = "changed=false"
+		}
+		got = strings.Join(ops, " ") + " | " + strings.Join(added, " ") + " | " + strings.Join(applied, " ") + " | " + tail
+	}
+	if len(te.refused) > 0 {
+		got += " refused"
+		for _, i := range te.refused {
+			got += " " + fmt.Sprint(i)
+		}
+	}
+	return strings.ReplaceAll(got, "  ", " ")
+}
+
+// TestTagEditsResolveAtScale: with many attribute edits on one tag, the
+// map that finds each name's winner agrees with the scan, on random
+// edits and tags whose names repeat in any case.
+func TestTagEditsResolveAtScale(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	pool := []string{"href", "HREF", "Title", "title", "class", "data-x", "DATA-X", "src", "content", "http-equiv", "type"}
+	tags := []string{"a", "script", "meta", "p"}
+	for range 500 {
+		var edits []Edit
+		for range 20 + rng.IntN(60) {
+			name := pool[rng.IntN(len(pool))]
+			switch rng.IntN(5) {
+			case 0:
+				edits = append(edits, Edit{Op: RemoveAttr, Attr: name})
+			case 1:
+				edits = append(edits, Edit{Op: AddClass, Attr: pool[rng.IntN(3)]})
+			case 2:
+				edits = append(edits, Edit{Op: SetAttr, Attr: name, Value: "v", Interpolated: true})
+			default:
+				edits = append(edits, Edit{Op: SetAttr, Attr: name, Value: "v"})
+			}
+		}
+		m := make([]int32, len(edits))
+		for i := range m {
+			m[i] = int32(i)
+		}
+		var names [][]byte
+		for range rng.IntN(6) {
+			names = append(names, []byte(pool[rng.IntN(len(pool))]))
+		}
+		tag := tags[rng.IntN(len(tags))]
+		if scan, mapped := resolved(edits, m, names, []byte("a b"), tag, 1<<30), resolved(edits, m, names, []byte("a b"), tag, 0); scan != mapped {
+			t.Fatalf("<%s %s> with %v:\nscan %q\nmap  %q", tag, names, edits, scan, mapped)
+		}
+	}
+	// Thousands of edits of as many names, on a tag that has them all:
+	// each tag used to cost their square.
+	var edits []Edit
+	var names [][]byte
+	for i := range 5000 {
+		edits = append(edits, Edit{Op: SetAttr, Attr: fmt.Sprintf("data-%d", i), Value: "v"})
+		names = append(names, fmt.Appendf(nil, "DATA-%d", i))
+	}
+	m := make([]int32, len(edits))
+	for i := range m {
+		m[i] = int32(i)
+	}
+	var te tagEdits
+	if !te.resolve(edits, m, names, nil, []byte("a"), "") || len(te.applied) != 5000 || len(te.add) != 0 {
+		t.Fatalf("applied %d, added %d", len(te.applied), len(te.add))
 	}
 }
 
