@@ -256,7 +256,13 @@ func (f *forwarding) apply(in *http.Request, out http.Header) {
 	setList(out, "X-Forwarded-For", c.xff)
 	setList(out, "Forwarded", c.fwd)
 	out.Set("X-Forwarded-Proto", c.proto)
-	out.Set("X-Forwarded-Host", c.host)
+	if c.host != "" {
+		out.Set("X-Forwarded-Host", c.host)
+	} else {
+		// An HTTP/1.0 request without Host: none, as Forwarded has no
+		// host= then (an empty one is an origin's 400).
+		out.Del("X-Forwarded-Host")
+	}
 	out.Set("Via", appendVia(in.Header.Values("Via"), in.ProtoMajor, in.ProtoMinor, f.via))
 }
 

@@ -135,6 +135,19 @@ func TestForwarding(t *testing.T) {
 	}
 }
 
+// TestForwardingWithoutHost: an HTTP/1.0 request without Host gets no
+// X-Forwarded-Host (an empty one is a 400 to origins that read it), as
+// Forwarded gets no host=.
+func TestForwardingWithoutHost(t *testing.T) {
+	f := newForwarding(nil, DefaultStripHeaders, "")
+	in := &http.Request{RemoteAddr: "198.51.100.9:5000", Header: http.Header{"X-Forwarded-Host": {"evil.example"}}, ProtoMajor: 1, ProtoMinor: 0}
+	out := http.Header{}
+	f.apply(in, out)
+	if v, ok := out["X-Forwarded-Host"]; ok || out.Get("Forwarded") != "for=198.51.100.9;proto=http" {
+		t.Errorf("X-Forwarded-Host %q (set: %v), Forwarded %q", v, ok, out.Get("Forwarded"))
+	}
+}
+
 func TestSecure(t *testing.T) {
 	f := newForwarding([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, nil, "")
 	for _, tt := range []struct {

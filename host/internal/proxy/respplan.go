@@ -363,8 +363,12 @@ func planResponse(in responseInput) responsePlan {
 	// path that names no page (see assetPath), and an edited copy's
 	// Accept-Encoding.
 	notModifiedPage := in.status == http.StatusNotModified && (bodyChanged || ct == "" && !in.req.noDocument)
+	// Several ranges of a page go as multipart/byteranges, which the
+	// rules left alone for this visitor and might not for another: the
+	// page's Vary, as a single range's and a 416's.
+	pageRanges := in.status == http.StatusPartialContent && strings.EqualFold(mediaType(ct), "multipart/byteranges")
 	switch {
-	case (html || notModifiedPage) && in.site.hasEdits:
+	case (html || notModifiedPage || pageRanges) && in.site.hasEdits:
 		rp.vary = append(rp.vary, in.site.vary...)
 	case in.site.touchesNonHTML:
 		// An asset or an API's JSON: only what the rules that can touch
