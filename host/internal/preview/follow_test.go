@@ -206,3 +206,62 @@ func TestBrowserKeepsWhatWasTyped(t *testing.T) {
 		}
 	}
 }
+
+// odd are pages whose links the preview once failed to follow: an svg
+// link, an anchor that is no valid escape.
+var odd = fstest.MapFS{
+	"odd.html": {Data: []byte(`<!DOCTYPE html><html><head></head><body>
+<p><a id="bad" href="#%zz">Bad</a></p>
+<svg width="100" height="20"><a id="svg" href="/journal/other"><text x="0" y="15">Other</text></a></svg>
+</body></html>`)},
+	"journal/other.html": journal["journal/other.html"],
+}
+
+// oddHarness clicks the bad anchor, then the svg link, in the after
+// frame.
+const oddHarness = `<!DOCTYPE html><html><body><pre id="out"></pre><img src="/done" alt="">
+<iframe id="p" style="width:1400px;height:900px" src="/?url=/odd"></iframe>
+<script>
+var p = document.getElementById("p"), out = document.getElementById("out"), step = 0, errors = 0;
+function log(s) { out.textContent += s + "\n"; }
+function url(f) { var d = f.contentDocument; return d ? d.location.pathname + d.location.search : "cross-origin"; }
+p.addEventListener("load", function () {
+  var d = p.contentDocument, after = d.getElementById("after");
+  step++;
+  if (step === 1) {
+    after.contentWindow.addEventListener("error", function () { errors++; });
+    after.contentDocument.getElementById("bad").dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true, button: 0 }));
+    log("errors " + errors);
+    after.contentDocument.querySelector("#svg text").dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true, button: 0 }));
+    setTimeout(function () { log("still " + url(after)); fetch("/finish"); }, 5000);
+  } else {
+    log("preview " + p.contentWindow.location.search);
+    fetch("/finish");
+  }
+});
+</script></body></html>`
+
+// TestBrowserOddLinks: with the origin written in capitals (the browser
+// writes a lower-case host), a bad anchor does nothing and throws
+// nothing, and an svg link opens its page in the preview.
+func TestBrowserOddLinks(t *testing.T) {
+	bin := chromium.Path(t)
+	origin := httptest.NewServer(preview.StaticOrigin(odd))
+	defer origin.Close()
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(file, []byte("rules:\n  - name: hi\n    actions:\n      - set_inner: { select: h1, text: Hi }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(strings.Replace(origin.URL, "127.0.0.1", "LocalHost", 1))
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return os.ReadFile(file) }, Origin: u}}, preview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pv.Close()
+	dom := drive(t, bin, pv, oddHarness)
+	for _, want := range []string{"errors 0", "preview ?url=%2Fjournal%2Fother"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the harness lacks %q:\n%s", want, dom[:strings.Index(dom, "</pre>")+1])
+		}
+	}
+}

@@ -123,11 +123,18 @@ func (l *Links) Parse(tok string) (*Preview, bool) {
 
 // Link returns base (the page's URL through the proxy) with a token for p.
 func (l *Links) Link(base string, p Preview) string {
+	// The token goes in the query, before a #fragment, which the browser
+	// never sends.
+	base, frag, hasFrag := strings.Cut(base, "#")
 	sep := "?"
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	return base + sep + Param + "=" + url.QueryEscape(l.Token(p))
+	link := base + sep + Param + "=" + url.QueryEscape(l.Token(p))
+	if hasFrag {
+		link += "#" + frag
+	}
+	return link
 }
 
 // Wrap honours preview links in front of next: a request with a valid

@@ -47,6 +47,23 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+// TestLinkKeepsTheFragmentLast: the token goes in the query, before the
+// #fragment, which browsers do not send (RFC 3986 3.5).
+func TestLinkKeepsTheFragmentLast(t *testing.T) {
+	l := preview.NewLinks([]byte("a key of at least sixteen bytes"))
+	for base, want := range map[string]string{
+		"http://p.test/stores#lyon":     "http://p.test/stores?" + preview.Param + "=",
+		"http://p.test/stores?a=1#lyon": "http://p.test/stores?a=1&" + preview.Param + "=",
+		"http://p.test/stores":          "http://p.test/stores?" + preview.Param + "=",
+	} {
+		link := l.Link(base, preview.Preview{})
+		u, err := url.Parse(link)
+		if err != nil || !strings.HasPrefix(link, want) || u.Query().Get(preview.Param) == "" || strings.Contains(base, "#") != (u.Fragment == "lyon") {
+			t.Errorf("Link(%q) = %q", base, link)
+		}
+	}
+}
+
 // TestLinksThroughTheProxy opens a preview link through a real proxy: the
 // variant and time are forced, the response is private and named, the
 // token leaves the URL for a cookie that keeps the preview on, and "off"

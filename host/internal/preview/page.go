@@ -50,9 +50,9 @@ type view struct {
 	ProxyLink string
 	// OriginProblem says what the origin answered, when not the page.
 	OriginProblem string
-	// Origin is the target's origin, without a final slash: a link
-	// clicked in a frame that points under it opens its path in the
-	// preview.
+	// Origin is the target's origin, without a final slash, then the
+	// proxy's address when it has one, space-separated: a link clicked
+	// in a frame that points under either opens its path in the preview.
 	Origin string
 	Capped []string
 	Exps   []expChoice
@@ -177,6 +177,9 @@ func (s *Server) view(vr *visitResult) *view {
 	}
 	q := vr.ctx.Query().Encode()
 	v.Origin = strings.TrimSuffix(t.Origin.String(), "/")
+	if t.Proxy != "" {
+		v.Origin += " " + strings.TrimSuffix(t.Proxy, "/")
+	}
 	v.Before = template.URL("/frame?side=before&" + q)
 	v.After = template.URL("/frame?side=after&" + q)
 	v.Sandbox = frameSandbox

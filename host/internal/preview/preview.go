@@ -360,6 +360,16 @@ func (s *Server) decide(r *http.Request) *visitResult {
 	vr := &visitResult{ctx: c, t: t}
 	vr.cur, vr.good, vr.release = t.snapshot()
 	vr.spec, vr.problems = c.Spec()
+	if hostOf(vr.spec, "") == "" {
+		// A path: the visitor's Host is the proxy's, or, without one,
+		// the origin's (an origin that writes links from
+		// X-Forwarded-Host writes them to a site that exists).
+		h := t.Origin.Host
+		if u, err := url.Parse(t.Proxy); err == nil && t.Proxy != "" && u.Host != "" {
+			h = u.Host
+		}
+		vr.spec.Headers = append(vr.spec.Headers, [2]string{"Host", h})
+	}
 	if h := c.pastedHost(); h != "" && !strings.EqualFold(h, t.Origin.Host) {
 		vr.problems = append(vr.problems, fmt.Sprintf("the address names %s: the page comes from this preview's origin, %s, at %s, and the rules see Host: %s (a Host header in the form changes it)",
 			h, strings.TrimSuffix(t.Origin.String(), "/"), vr.spec.URL, hostOf(vr.spec, h)))
@@ -423,7 +433,7 @@ func (s *Server) fetch(ctx context.Context, vr *visitResult) (*visit.Page, error
 func (vr *visitResult) pageURL() string {
 	u := *vr.t.Origin
 	u.Path = strings.TrimSuffix(u.Path, "/") + vr.res.Request.URL.Path
-	u.RawPath = ""
+	u.RawPath = strings.TrimSuffix(vr.t.Origin.EscapedPath(), "/") + vr.res.Request.URL.EscapedPath()
 	u.RawQuery = vr.res.Request.URL.RawQuery
 	u.Fragment = ""
 	return u.String()

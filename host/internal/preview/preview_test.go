@@ -644,3 +644,34 @@ func loopbackRequest(target string) *http.Request {
 	r.Host = "127.0.0.1"
 	return r
 }
+
+// TestOriginSeesWhatTheProxySends: the frames ask the origin for the
+// path as the proxy would, an escaped slash kept escaped, and with the
+// Host the visitor would send: the proxy's (or, without one, the
+// origin's), not a made-up one, so that an origin that writes links
+// from X-Forwarded-Host writes them to a site that exists.
+func TestOriginSeesWhatTheProxySends(t *testing.T) {
+	for _, proxy := range []string{"http://127.0.0.1:7631", ""} {
+		var mu sync.Mutex
+		var paths, hosts []string
+		origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			paths = append(paths, r.URL.EscapedPath())
+			hosts = append(hosts, r.Header.Get("X-Forwarded-Host"))
+			mu.Unlock()
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, `<!DOCTYPE html><p id="hero"><h1>x</h1></p>`)
+		})
+		e := newEnvWith(t, rulesV1, nil, proxy, preview.Options{}, origin)
+		e.get(t, "/frame?side=after&url="+url.QueryEscape("/api/projects/group%2Fproject"))
+		want := strings.TrimPrefix(proxy, "http://")
+		if proxy == "" {
+			want = strings.TrimPrefix(e.origin.URL, "http://")
+		}
+		mu.Lock()
+		if len(paths) == 0 || paths[0] != "/api/projects/group%2Fproject" || hosts[0] != want {
+			t.Errorf("proxy %q: the origin was asked %q, X-Forwarded-Host %q; want %q", proxy, paths, hosts, want)
+		}
+		mu.Unlock()
+	}
+}

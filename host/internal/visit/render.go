@@ -210,7 +210,9 @@ func (r *Result) setHeaders(h http.Header, page bool) {
 // compression (the rewriter reads the body).
 func (r *Result) OriginRequest(ctx context.Context, origin *url.URL) (*http.Request, error) {
 	u := *origin
+	// As the proxy sends it: an escaped slash (%2F) stays one.
 	u.Path = strings.TrimSuffix(origin.Path, "/") + r.Request.URL.Path
+	u.RawPath = strings.TrimSuffix(origin.EscapedPath(), "/") + r.Request.URL.EscapedPath()
 	u.RawQuery = r.Request.URL.RawQuery
 	req, err := http.NewRequestWithContext(ctx, r.Request.Method, u.String(), nil)
 	if err != nil {
