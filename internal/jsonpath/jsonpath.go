@@ -192,10 +192,15 @@ func AppendParse(dst []Step, path string) ([]Step, error) {
 	return dst, nil
 }
 
-// index reads a key as an array index: digits without a leading zero
-// (but "0"), below a billion; -1 for anything else.
+// index reads a key as an array index: digits, below a billion; -1 for
+// anything else. Leading zeros are read as gjson reads them: items.01
+// is the element items.1 is.
 func index(name string) int {
-	if len(name) == 0 || len(name) > 9 || len(name) > 1 && name[0] == '0' {
+	if len(name) == 0 {
+		return -1
+	}
+	digits := strings.TrimLeft(name, "0")
+	if len(digits) > 9 {
 		return -1
 	}
 	n := 0

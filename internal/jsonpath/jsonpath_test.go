@@ -21,7 +21,10 @@ func TestParse(t *testing.T) {
 		{"banner.title", []Step{key("banner"), key("title")}},
 		{"items.0", []Step{key("items"), idx("0", 0)}},
 		{"items.12.id", []Step{key("items"), idx("12", 12), key("id")}},
-		{"items.012", []Step{key("items"), key("012")}},
+		// gjson reads a leading zero as its number: items.01 is items.1.
+		{"items.012", []Step{key("items"), idx("012", 12)}},
+		{"items.0000000001", []Step{key("items"), idx("0000000001", 1)}},
+		{"items.1000000000", []Step{key("items"), key("1000000000")}},
 		{"items.-1", []Step{key("items"), key("-1")}},
 		{"a|b", []Step{key("a"), key("b")}},
 		{`a\.b`, []Step{key("a.b")}},

@@ -25,6 +25,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/internal/escape"
+	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -594,14 +595,45 @@ func jsonOwner(p *Plan, e jsonrw.Edit) (int, bool) {
 	return 0, false
 }
 
-// pathsOverlap reports whether JSON paths a and b name the same field or
-// one names a field inside the other's: equal, or one a prefix of the
-// other up to a '.'.
+// pathsOverlap reports whether JSON paths a and b may name the same field,
+// or one a field inside the other's: the steps of one begin the other's,
+// compared as the paths are read (`banner|title` is `banner.title`,
+// `\banner` is `banner`, `@this` is every field), a wildcard step as any
+// key it matches, and two indexes by their numbers.
 func pathsOverlap(a, b string) bool {
-	if len(a) > len(b) {
-		a, b = b, a
+	sa, errA := jsonpath.Parse(a)
+	sb, errB := jsonpath.Parse(b)
+	if errA != nil || errB != nil {
+		return a == b // check refuses such paths; an edit of one changes nothing
 	}
-	return a == b || strings.HasPrefix(b, a) && b[len(a)] == '.' && (len(a) == 0 || a[len(a)-1] != '\\')
+	if len(sa) > len(sb) {
+		sa, sb = sb, sa
+	}
+	for i := range sa {
+		if !sameStep(sa[i], sb[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameStep reports whether two steps of paths may lead to the same value.
+func sameStep(x, y jsonpath.Step) bool {
+	if x.Kind != y.Kind {
+		return false
+	}
+	if x.Kind == jsonpath.Query {
+		return x.Query == y.Query
+	}
+	switch {
+	case x.Wild && y.Wild:
+		return true
+	case x.Wild:
+		return jsonpath.Match(y.Name, x.Name)
+	case y.Wild:
+		return jsonpath.Match(x.Name, y.Name)
+	}
+	return x.Name == y.Name || x.Index >= 0 && x.Index == y.Index
 }
 
 func cookieOwner(cs []Cookie, name string) (int, bool) {

@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -164,6 +165,41 @@ func TestJSONConflicts(t *testing.T) {
 	for _, s := range p.Skipped {
 		if s.Winner != 0 || s.Rule != 1 || !strings.Contains(s.Reason, "already writes") {
 			t.Errorf("%+v: want the second rule skipped for the first", s)
+		}
+	}
+}
+
+// TestJSONConflictsAsPathsAreRead: paths that name the same field in
+// another spelling (@this, '|' for '.', an escape of what needs none, a
+// wildcard, an index with a leading zero) conflict as the same spelling
+// does; paths of other fields do not.
+func TestJSONConflictsAsPathsAreRead(t *testing.T) {
+	for _, tc := range []struct {
+		first, second string
+		conflict      bool
+	}{
+		{"@this", "banner.title", true},
+		{"banner.title", "@this", true},
+		{"banner.title", "banner|title", true},
+		{"banner.title", `\banner.title`, true},
+		{"banner", "banner|title.x", true},
+		{"ban*", "banner.title", true},
+		{"items.1", "items.01.price", true},
+		{"banner.title", "banner.subtitle", false},
+		{"banner", "bannerette", false},
+		{`a\.b`, "a.b", false},
+		{`items.#(id=="a").price`, `items.#(id=="b").price`, false},
+	} {
+		p := build(t, fmt.Sprintf(`rules:
+  - name: first
+    actions:
+      - json_set: { path: '%s', value: "one" }
+  - name: second
+    actions:
+      - json_set: { path: '%s', value: "two" }
+`, tc.first, tc.second), "")
+		if got := len(p.Skipped) == 1; got != tc.conflict {
+			t.Errorf("%s then %s: skipped %+v, want a conflict: %v", tc.first, tc.second, p.Skipped, tc.conflict)
 		}
 	}
 }
