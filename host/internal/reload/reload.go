@@ -173,17 +173,21 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 }
 
 // settleTime is how long a changed file must stay the same before it is
-// loaded, and maxSettle how many times the watcher waits for it.
+// loaded (the watch interval when shorter), and maxSettle how many times
+// the watcher waits for it. A script that writes a rule file in place,
+// rule by rule, pauses between its writes; at 50 ms, a file written a
+// rule every 100 ms was served with part of its rules, and the parts
+// that did not compile were logged as failed reloads.
 const (
-	settleTime = 50 * time.Millisecond
+	settleTime = time.Second
 	maxSettle  = 20
 )
 
 // settled waits until the files read the same twice, d apart (at most
 // maxSettle times): a file being written in place (truncated, then
-// written in pieces, as many editors save) may read as a shorter rule
-// file that compiles, and would serve, until the next look, a plugin
-// with rules missing.
+// written in pieces, as many editors and scripts save) may read as a
+// shorter rule file that compiles, and would serve, until the next look,
+// a plugin with rules missing.
 func (r *Reloader) settled(ctx context.Context, files []string, d time.Duration) {
 	before := sumFiles(files)
 	for range maxSettle {
