@@ -326,6 +326,13 @@ func (b *rewritingBody) start(p []byte, eof bool) ([]byte, bool) {
 		b.limit(reasonCharset, "untouched")
 		return in, true
 	}
+	if cs.enc != nil {
+		// Selectors compare what the page's bytes read as; an edit map
+		// holds where they matched on a page read as UTF-8, and is not
+		// for a page in another encoding (rare enough to rewrite whole).
+		b.opt.Decode = cs.decoder()
+		b.maps = nil
+	}
 	b.newRewriter(encodeEdits(b.edits, cs))
 	return in, true
 }

@@ -147,18 +147,53 @@ func encodeEdits(edits []rewrite.Edit, c pageCharset) []rewrite.Edit {
 			}
 		}
 		e.Value = encodeValue(values, e.Value)
-		if e.Op == rewrite.AddClass || e.Op == rewrite.RemoveClass || e.Op == rewrite.HideSeen || e.Op == rewrite.Reorder {
+		if e.Op == rewrite.AddClass || e.Op == rewrite.RemoveClass {
 			e.Attr = encodeValue(values, e.Attr)
 		}
-		if len(e.Order) > 0 {
-			order := make([]string, len(e.Order))
-			for j, o := range e.Order {
-				order[j] = encodeValue(values, o)
-			}
-			e.Order = order
-		}
+		// Order names items by the ids the rewriter reads, decoded to
+		// UTF-8 (rewrite.Options.Decode), as Order is.
 	}
 	return out
+}
+
+// ForPage reads the encoding of a whole page as the proxy does (a byte
+// order mark, else the charset of contentType, else a <meta> in its
+// first 1024 bytes, else UTF-8), and returns edits written in it and opt
+// reading the page's values with it: what the preview and rule tests
+// rewrite a page with. ok is false for an encoding the proxy leaves
+// alone (UTF-16, ISO-2022-JP).
+func ForPage(contentType string, page []byte, edits []rewrite.Edit, opt rewrite.Options) ([]rewrite.Edit, rewrite.Options, bool) {
+	cs, found := bomCharset(page)
+	if !found {
+		cs, found = headerCharset(contentType)
+	}
+	if !found {
+		if cs, found = prescan(page); !found {
+			cs = utf8Page
+		}
+	}
+	if !cs.rewritable() {
+		return edits, opt, false
+	}
+	if cs.enc != nil {
+		opt.Decode = cs.decoder()
+	}
+	return encodeEdits(edits, cs), opt, true
+}
+
+// decoder returns what the rewriter reads the page's values with (see
+// rewrite.Options.Decode): invalid bytes become U+FFFD, as in browsers.
+func (c pageCharset) decoder() func(dst, src []byte) []byte {
+	dec := c.enc.NewDecoder()
+	return func(dst, src []byte) []byte {
+		b, err := dec.Bytes(src)
+		if err != nil {
+			// A decoder of the standard replaces what it cannot read;
+			// should one fail, the bytes stand for themselves.
+			return append(dst, src...)
+		}
+		return append(dst, b...)
+	}
 }
 
 // encodeValue encodes s, a value the rewriter escapes itself (so it cannot

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,6 +143,69 @@ func TestHeaderCharset(t *testing.T) {
 		}
 		if ok && got.rewritable() != c.rewritable {
 			t.Errorf("headerCharset(%q): rewritable %v, want %v", c.ct, got.rewritable(), c.rewritable)
+		}
+	}
+}
+
+// seenIDs is a SeenSet that has seen what it holds and notes what is
+// shown.
+type seenIDs struct{ seen, shown []string }
+
+func (s *seenIDs) Recency(id string) int {
+	if slices.Contains(s.seen, id) {
+		return 1
+	}
+	return 0
+}
+func (s *seenIDs) Shown(id string) { s.shown = append(s.shown, id) }
+
+// TestLegacyPagesMatchAsBrowsersRead: on a page in another encoding than
+// UTF-8, selectors compare what its bytes read as, whichever way they
+// are written (the byte E9 of windows-1252 and &eacute; are one é), and
+// list edits read the items' ids in UTF-8: the ids a UTF-8 page, a JSON
+// API and the rules write.
+func TestLegacyPagesMatchAsBrowsersRead(t *testing.T) {
+	latin1, _ := charsetFromLabel("windows-1252")
+	sjis, _ := charsetFromLabel("shift_jis")
+	for _, tc := range []struct {
+		cs         pageCharset
+		class, id  string // "café" and "日本" in the page's bytes
+		classRef   string
+		wantEdited int
+	}{
+		{latin1, "caf\xe9", "\xe91", "caf&eacute;", 3},
+		{sjis, "\x93\xfa\x96\x7b", "\x93\xfa\x96\x7b1", "&#26085;&#26412;", 3},
+	} {
+		name := map[string]string{"windows-1252": "café", "shift_jis": "日本"}[tc.cs.name]
+		idName := map[string]string{"windows-1252": "é1", "shift_jis": "日本1"}[tc.cs.name]
+		prog, err := rewrite.CompileStrings([]string{"." + name, `[title="` + name + `"]`, "ul > li"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := `<!DOCTYPE html><body><p id=a class="` + tc.class + `">a</p><p id=b class="` + tc.classRef + `">b</p>` +
+			`<p id=c title="` + tc.class + `">c</p><p id=d class="x` + tc.class + `">d</p>` +
+			`<ul><li data-id="x3">x3</li><li data-id="` + tc.id + `">` + tc.id + `</li><li data-id="seen">seen</li></ul></body>`
+		edits := encodeEdits([]rewrite.Edit{
+			{Selector: 0, Op: rewrite.AddClass, Attr: "hit"},
+			{Selector: 1, Op: rewrite.AddClass, Attr: "hit"},
+			{Selector: 2, Op: rewrite.Reorder, Attr: "data-id", Order: []string{idName}},
+			{Selector: 2, Op: rewrite.HideSeen, Attr: "data-id"},
+		}, tc.cs)
+		seen := &seenIDs{seen: []string{"seen"}}
+		var out bytes.Buffer
+		rw := prog.NewRewriter(&out, edits, rewrite.Options{Seen: seen, Decode: tc.cs.decoder()})
+		rw.Write([]byte(page))
+		rw.Close()
+		rw.Release()
+		got := out.String()
+		if n := strings.Count(got, "hit"); n != tc.wantEdited || strings.Contains(got, `id=d class="x`+tc.class+` hit"`) {
+			t.Errorf("%s: %d elements edited, want a, b and c:\n%s", tc.cs.name, n, got)
+		}
+		if i, j := strings.Index(got, `data-id="`+tc.id+`"`), strings.Index(got, `data-id="x3"`); i < 0 || j < 0 || i > j || strings.Contains(got, `data-id="seen"`) {
+			t.Errorf("%s: the list, %s first and seen hidden:\n%s", tc.cs.name, idName, got)
+		}
+		if !slices.Contains(seen.shown, idName) {
+			t.Errorf("%s: shown %q, want %q among them", tc.cs.name, seen.shown, idName)
 		}
 	}
 }

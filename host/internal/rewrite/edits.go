@@ -86,7 +86,7 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 			switch c.kind {
 			case kindClass:
 				v := r.tag[r.classLo:r.classHi]
-				ok = hasWord(v, c.classes[0]) || (r.quirks || bytes.IndexByte(v, '&') >= 0) && r.classHas(v, c.classes[0])
+				ok = r.rawWord(v, c.classes[0]) || (r.quirks || !r.plain(v)) && r.classHas(v, c.classes[0])
 			case kindID:
 				ok = r.spanIs(r.idLo, r.idHi, c.ids[0])
 			default:
@@ -346,9 +346,9 @@ func (r *Rewriter) matchWords(d int, have uint8) bool {
 	any := false
 	if have&needClass != 0 && r.byClass != nil {
 		v := r.tag[r.classLo:r.classHi]
-		if r.quirks || bytes.IndexByte(v, '&') >= 0 {
+		if r.quirks || !r.plain(v) {
 			for w, list := range r.byClass {
-				if hasWord(v, w) || r.classHas(v, w) {
+				if r.classHas(v, w) {
 					any = r.setBits(d, list) || any
 				}
 			}
@@ -370,7 +370,7 @@ func (r *Rewriter) matchWords(d int, have uint8) bool {
 	}
 	if have&needID != 0 && r.byID != nil {
 		v := r.tag[r.idLo:r.idHi]
-		if r.quirks || bytes.IndexByte(v, '&') >= 0 {
+		if r.quirks || !r.plain(v) {
 			for id, list := range r.byID {
 				if r.spanIs(r.idLo, r.idHi, id) {
 					any = r.setBits(d, list) || any
@@ -451,7 +451,7 @@ func (r *Rewriter) matchCompound(c *ccompound, d int) bool {
 		}
 		v := r.tag[r.classLo:r.classHi]
 		for _, cl := range c.classes {
-			if !(hasWord(v, cl) && strings.IndexByte(cl, '&') < 0) && !((r.quirks || bytes.IndexByte(v, '&') >= 0) && r.classHas(v, cl)) {
+			if !(r.rawWord(v, cl) && strings.IndexByte(cl, '&') < 0) && !((r.quirks || !r.plain(v)) && r.classHas(v, cl)) {
 				return false
 			}
 		}
@@ -646,14 +646,51 @@ func (r *Rewriter) value(i int) []byte {
 	return r.decode(r.tag[a.valLo:a.valHi])
 }
 
-// decode decodes the character references in an attribute value, into a
-// buffer valid until the next call.
+// decode decodes an attribute value as the browser reads it, from the
+// page's encoding (see Options.Decode) and its character references,
+// into a buffer valid until the next call.
 func (r *Rewriter) decode(v []byte) []byte {
+	if r.legacy != nil && !isASCII(v) {
+		r.legacyBuf = r.legacy(r.legacyBuf[:0], v)
+		v = r.legacyBuf
+	}
 	if bytes.IndexByte(v, '&') < 0 {
 		return v
 	}
 	r.contentBuf = appendUnescapedAttr(r.contentBuf[:0], v)
 	return r.contentBuf
+}
+
+// plain reports whether the value v reads as its bytes: no character
+// reference, and UTF-8 or ASCII.
+func (r *Rewriter) plain(v []byte) bool {
+	return bytes.IndexByte(v, '&') < 0 && (r.legacy == nil || isASCII(v))
+}
+
+// rawWord is hasWord(v, w) where the bytes of w in v are w: always in
+// UTF-8, and for an ASCII w in any encoding the rewriter reads (whose
+// multi-byte characters hold no space, so a word of v equal to an
+// ASCII w is ASCII).
+func (r *Rewriter) rawWord(v []byte, w string) bool {
+	return (r.legacy == nil || isASCIIString(w)) && hasWord(v, w)
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCIIString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // appendUnescapedAttr appends v, an attribute value, with its character
@@ -772,10 +809,10 @@ func isAlnum(c byte) bool {
 // spanIs reports whether the value tag[lo:hi] is want.
 func (r *Rewriter) spanIs(lo, hi int32, want string) bool {
 	v := r.tag[lo:hi]
-	if len(v) == len(want) && (string(v) == want || r.quirks && asciiFold(v, want)) {
+	if len(v) == len(want) && (string(v) == want || r.quirks && asciiFold(v, want)) && (r.legacy == nil || isASCIIString(want)) {
 		return true
 	}
-	if bytes.IndexByte(v, '&') < 0 {
+	if r.plain(v) {
 		return false
 	}
 	d := r.decode(v)
@@ -790,11 +827,11 @@ func (r *Rewriter) spanIs(lo, hi int32, want string) bool {
 // The matcher asks hasWord first, inline, and this only when that fails
 // and the page is in quirks mode or the list has a character reference.
 func (r *Rewriter) classHas(v []byte, w string) bool {
-	if (hasWord(v, w) || r.quirks && selector.HasWord(bstr(v), w, true)) && strings.IndexByte(w, '&') < 0 {
+	if (r.rawWord(v, w) || r.quirks && (r.legacy == nil || isASCIIString(w)) && selector.HasWord(bstr(v), w, true)) && strings.IndexByte(w, '&') < 0 {
 		// A raw word equal to a class without '&' is that class.
 		return true
 	}
-	if bytes.IndexByte(v, '&') < 0 {
+	if r.plain(v) {
 		return false
 	}
 	d := r.decode(v)

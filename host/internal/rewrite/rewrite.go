@@ -297,6 +297,13 @@ type Options struct {
 	// Seen is the visitor's seen-set, for HideSeen; nil means nothing is
 	// seen and nothing is recorded.
 	Seen SeenSet
+	// Decode, for a page not in UTF-8, appends to dst the UTF-8 of src,
+	// bytes in the page's encoding (invalid ones as U+FFFD, as browsers
+	// decode them). The values selectors compare (ids, classes,
+	// attributes) and the items' ids of list edits are read through it,
+	// so that .café selects class="caf\xe9" of a windows-1252 page, as in
+	// the browser's DOM. nil for a UTF-8 page.
+	Decode func(dst, src []byte) []byte
 	// Direct is for a Splicer only: when no edit selects an element of
 	// the map's page, the page is its own output while it matches, and
 	// the caller takes it (Splicer.Take) instead of the Splicer copying
@@ -377,6 +384,9 @@ type Rewriter struct {
 	contentBuf []byte
 	tmpTag     []byte
 	tagEdits   tagEdits
+	// legacy is Options.Decode; legacyBuf its scratch.
+	legacy    func(dst, src []byte) []byte
+	legacyBuf []byte
 }
 
 // sink is where the output goes: the underlying writer, what is held
@@ -516,6 +526,7 @@ const maxNames = 1024
 func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter {
 	r := pool.Get().(*Rewriter)
 	r.prog, r.w, r.edits, r.seen = p, w, edits, opt.Seen
+	r.legacy = opt.Decode
 	r.max = opt.MaxBuffer
 	if r.max <= 0 {
 		r.max = DefaultMaxBuffer
@@ -647,6 +658,7 @@ func (r *Rewriter) RefusedTotal() int {
 // Release returns r's buffers to a pool. r must not be used after.
 func (r *Rewriter) Release() {
 	r.prog, r.w, r.edits, r.seen, r.src = nil, nil, nil, nil, nil
+	r.legacy = nil
 	r.tables = nil // the Program's: a pooled Rewriter does not keep it alive
 	r.tag = nil
 	if cap(r.buf) > 4*DefaultMaxBuffer || cap(r.pending) > 4*DefaultMaxBuffer || cap(r.afterBody) > 4*DefaultMaxBuffer || cap(r.stack) > 1<<16 {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"golang.org/x/net/html"
+	"golang.org/x/net/html/charset"
 
 	"github.com/bespoke-edge/bespoke/internal/selector"
 )
@@ -14,9 +15,16 @@ import (
 // algorithm browsers use), with the selector language of the rules,
 // matched here on the whole tree.
 
-// parseDoc parses an HTML page into its document.
+// parseDoc parses an HTML page into its document, decoded from the
+// encoding a browser reads it in (its byte order mark or <meta>, else
+// UTF-8 when it is valid UTF-8): a windows-1252 page's "Caf\xe9" is
+// "Café".
 func parseDoc(b []byte) (*html.Node, error) {
-	return html.Parse(bytes.NewReader(b))
+	r, err := charset.NewReader(bytes.NewReader(b), "text/html")
+	if err != nil {
+		return nil, err
+	}
+	return html.Parse(r)
 }
 
 // queryAll returns the elements of doc that sel matches, in document

@@ -2,6 +2,8 @@ package ruletest_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -494,5 +496,47 @@ tests:
 		if !r.Passed() {
 			t.Errorf("%s: %v", r.Test.Name, r.Failures)
 		}
+	}
+}
+
+// TestLegacyPageFile: a page file in windows-1252 (its <meta> says so)
+// is rewritten as the proxy rewrites it, the inserted text in its
+// encoding, and checked as the browser reads it.
+func TestLegacyPageFile(t *testing.T) {
+	dir := t.TempDir()
+	page := "<!DOCTYPE html><meta charset=windows-1252><h1 id=hero class=caf\xe9>Caf\xe9</h1><p id=attr title=x>p</p>"
+	if err := os.WriteFile(filepath.Join(dir, "home.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := `rules:
+  - name: greet
+    actions:
+      - set_attr: { select: "#attr", name: title, value: "Grüße" }
+      - add_class: { select: ".café", class: hit }
+tests:
+  - name: as the browser reads it
+    page: home.html
+    expect: { page: { "#hero": Café, "#attr": { attr: { title: "Grüße" } }, "#hero.hit": Café } }
+`
+	path := filepath.Join(dir, "rules.yaml")
+	res, err := compiler.Compile(path, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Load(context.Background(), eng, path, res.Artifact, reqctx.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	results, err := ruletest.RunWith(context.Background(), s, res.Program, ruletest.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || !results[0].Passed() {
+		t.Errorf("%+v", results)
 	}
 }

@@ -2,6 +2,7 @@ package visit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,6 +63,10 @@ type Output struct {
 // (an image, a style sheet): the rules' page edits do not apply to it.
 const UntouchedType = "type"
 
+// UntouchedCharset is Output.Untouched for a page in an encoding the
+// proxy leaves alone (UTF-16, ISO-2022-JP), as its metric names it.
+const UntouchedCharset = "charset"
+
 // maxPage bounds a page read from a file or an origin.
 const maxPage = 64 << 20
 
@@ -106,6 +111,9 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		h.Set("Content-Type", map[bool]string{true: "application/json", false: "text/html; charset=utf-8"}[page.JSON])
 	}
 	kind, why := proxy.BodyPlan(out.Status, h, int64(len(page.Body)), p, 0)
+	// A page file without a type is HTML in the encoding its byte order
+	// mark or <meta> names, else UTF-8.
+	pageType := cmp.Or(page.Header.Get("Content-Type"), "text/html")
 	switch {
 	case out.Status != http.StatusOK || r.Request.Method == http.MethodHead:
 		// Passed through as the origin sent it.
@@ -134,8 +142,14 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		if len(edits) == 0 {
 			break
 		}
+		// In the page's encoding, as the proxy writes it.
+		edits, opt, ok := proxy.ForPage(pageType, page.Body, edits, rewrite.Options{Seen: r.seen})
+		if !ok {
+			out.Untouched = UntouchedCharset
+			break
+		}
 		var b bytes.Buffer
-		rw := r.site.Program().NewRewriter(&b, edits, rewrite.Options{Seen: r.seen})
+		rw := r.site.Program().NewRewriter(&b, edits, opt)
 		rw.Write(page.Body)
 		rw.Close()
 		applied, refused := rw.Applied(), rw.Refused()
