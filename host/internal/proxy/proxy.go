@@ -373,6 +373,20 @@ func (st *state) seenFor(rp responsePlan) interface {
 
 // ServeHTTP implements http.Handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if lastHop(r) {
+		// Max-Forwards: 0 on TRACE or OPTIONS: this proxy is the final
+		// recipient (RFC 9110 7.6.2). OPTIONS gets what any resource of
+		// the proxy allows; TRACE, which would echo the visitor's
+		// cookies into a page, is not allowed.
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		w.Header().Set("Content-Length", "0")
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusOK)
+		} else {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+		return
+	}
 	start := time.Now()
 	p.stats.Requests.Add(1)
 	st := &state{secure: p.fwd.secure(r)}
@@ -604,8 +618,35 @@ func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 	http.Redirect(w, r, st.req.Plan.Redirect.Location, st.req.Plan.Redirect.Status)
 }
 
+// lastHop reports whether r is a TRACE or OPTIONS this proxy must answer
+// itself: its Max-Forwards is 0.
+func lastHop(r *http.Request) bool {
+	if r.Method != http.MethodTrace && r.Method != http.MethodOptions {
+		return false
+	}
+	n, ok := maxForwards(r.Header)
+	return ok && n == 0
+}
+
+// maxForwards reads a request's Max-Forwards: ok is false without one,
+// or with one that is no number.
+func maxForwards(h http.Header) (int64, bool) {
+	v := h.Values("Max-Forwards")
+	if len(v) != 1 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v[0]), 10, 64)
+	return n, err == nil && n >= 0
+}
+
 func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.cfg.Origin)
+	if m := pr.In.Method; m == http.MethodTrace || m == http.MethodOptions {
+		// One hop less (RFC 9110 7.6.2).
+		if n, ok := maxForwards(pr.In.Header); ok && n > 0 {
+			pr.Out.Header.Set("Max-Forwards", strconv.FormatInt(n-1, 10))
+		}
+	}
 	if p.cfg.PreserveHost {
 		pr.Out.Host = pr.In.Host
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -675,5 +676,45 @@ func TestOriginStallsMidBody(t *testing.T) {
 	}
 	if got := requestsTotal(t, m, "shop", metrics.Aborted); got != 1 {
 		t.Errorf("bespoke_requests_total{outcome=aborted} = %v, want 1", got)
+	}
+}
+
+// TestMaxForwards: a TRACE or OPTIONS with Max-Forwards: 0 is answered
+// by the proxy, the final recipient (RFC 9110 7.6.2), and never reaches
+// the origin; with more, the origin gets one less.
+func TestMaxForwards(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Method+" "+r.Header.Get("Max-Forwards"))
+		mu.Unlock()
+	}), nil)
+	for _, tc := range []struct {
+		method, maxForwards string
+		status              int
+		origin              string // what the origin saw, "" for nothing
+	}{
+		{"OPTIONS", "0", http.StatusOK, ""},
+		{"TRACE", "0", http.StatusMethodNotAllowed, ""},
+		{"OPTIONS", "5", http.StatusOK, "OPTIONS 4"},
+		{"TRACE", "1", http.StatusOK, "TRACE 0"},
+		{"GET", "0", http.StatusOK, "GET 0"}, // only TRACE and OPTIONS count it
+	} {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		req, _ := http.NewRequest(tc.method, e.proxy.URL+"/x", nil)
+		req.Header.Set("Max-Forwards", tc.maxForwards)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		mu.Lock()
+		if resp.StatusCode != tc.status || strings.Join(got, ",") != tc.origin {
+			t.Errorf("%s with Max-Forwards %s: %d, the origin saw %q; want %d, %q", tc.method, tc.maxForwards, resp.StatusCode, got, tc.status, tc.origin)
+		}
+		mu.Unlock()
 	}
 }
