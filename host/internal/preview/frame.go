@@ -13,6 +13,9 @@ import (
 	"strings"
 
 	nethtml "golang.org/x/net/html"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
@@ -314,8 +317,45 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
 		}
 		body = out.Body
 	}
-	w.Header().Set("Content-Type", htmlType(page.Header.Get("Content-Type")))
+	ct := htmlType(page.Header.Get("Content-Type"))
+	if enc := utf16Page(page.Header.Get("Content-Type"), body); enc != nil {
+		// The base and style injected are ASCII, which a UTF-16 page
+		// does not read as markup: the page (which the proxy leaves
+		// alone) is shown decoded.
+		if b, err := enc.NewDecoder().Bytes(body); err == nil {
+			body, ct = b, "text/html; charset=utf-8"
+		}
+	}
+	w.Header().Set("Content-Type", ct)
 	w.Write(inject(body, vr.pageURL()))
+}
+
+// utf16Page returns the UTF-16 encoding a page is in, as the browser
+// finds it (a byte order mark, else the Content-Type's charset), or nil.
+func utf16Page(ct string, body []byte) encoding.Encoding {
+	switch {
+	case bytes.HasPrefix(body, []byte{0xEF, 0xBB, 0xBF}):
+		return nil
+	case bytes.HasPrefix(body, []byte{0xFF, 0xFE}):
+		return unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM)
+	case bytes.HasPrefix(body, []byte{0xFE, 0xFF}):
+		return unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM)
+	}
+	_, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil
+	}
+	e, err := htmlindex.Get(params["charset"])
+	if err != nil {
+		return nil
+	}
+	switch name, _ := htmlindex.Name(e); name {
+	case "utf-16le":
+		return unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)
+	case "utf-16be":
+		return unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM)
+	}
+	return nil
 }
 
 // htmlType is the Content-Type of a frame of a page the origin sent as

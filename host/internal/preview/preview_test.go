@@ -494,6 +494,15 @@ func TestFramesAsTheBrowserGetsThem(t *testing.T) {
 		case "/latin":
 			w.Header().Set("Content-Type", "text/html; charset=iso-8859-1")
 			w.Write([]byte("<!DOCTYPE html><html><head></head><body><h1>caf\xe9 cr\xe8me</h1></body></html>"))
+		case "/utf16":
+			// UTF-16LE with its byte order mark, a page the proxy leaves
+			// alone: shown decoded, the base injected readable.
+			w.Header().Set("Content-Type", "text/html")
+			b := []byte{0xFF, 0xFE}
+			for _, c := range "<!DOCTYPE html><html><head></head><body><h1>café</h1></body></html>" {
+				b = append(b, byte(c), byte(c>>8))
+			}
+			w.Write(b)
 		default:
 			w.Header().Set("Content-Type", "text/html")
 			w.Write([]byte(`<!DOCTYPE html><html><head></head><body><h1>Page</h1><a href="local.css">x</a></body></html>`))
@@ -514,6 +523,7 @@ func TestFramesAsTheBrowserGetsThem(t *testing.T) {
 		want                     []string
 	}{
 		{"charset", "side=after&url=/latin", "text/html; charset=iso-8859-1", []string{"caf\xe9 cr\xe8me"}},
+		{"UTF-16", "side=after&url=/utf16", "text/html; charset=utf-8", []string{"<h1>café</h1>", `<base href="` + origin.URL + `/utf16">`}},
 		{"base below /", "side=after&url=/journal/rel?x=1", "text/html", []string{`<base href="` + origin.URL + `/journal/rel?x=1">`}},
 		{"redirect before", "side=before&url=/old", "text/html", []string{"<h1>Page</h1>", `<base href="` + origin.URL + `/old">`}},
 		{"redirect after", "side=after&url=/old", "text/html; charset=utf-8", []string{"Redirected (302)", "/new"}},
