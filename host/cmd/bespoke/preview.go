@@ -107,7 +107,23 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer srv.Close()
 	fmt.Fprintf(stdout, "bespoke preview of %s (pages from %s) on http://%s/\n", t.File, t.Origin, displayAddr(ln.Addr()))
+	warnBeyondLoopback(stderr, "preview", ln.Addr())
 	return servePreview(ctx, ln, srv)
+}
+
+// warnBeyondLoopback says, when a listener of the operator's or the
+// editors' (the preview, the admin API) takes connections from beyond
+// this machine, that its Host check is no access control: whoever
+// reaches it can use it.
+func warnBeyondLoopback(stderr io.Writer, what string, a net.Addr) {
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
+		return
+	}
+	fmt.Fprintf(stderr, "bespoke: warning: the %s listens on %s, beyond this machine, and asks no password: anyone who reaches it can use it (keep it on 127.0.0.1, or behind a proxy that authenticates)\n", what, a)
 }
 
 // listenHosts returns the Host values that name a preview listening on

@@ -118,3 +118,22 @@ func TestListenHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestWarnBeyondLoopback: a preview that takes connections from beyond
+// this machine is said to, since its Host check keeps web pages out, not
+// people.
+func TestWarnBeyondLoopback(t *testing.T) {
+	for addr, warns := range map[string]bool{
+		"127.0.0.1:8081": false, "[::1]:8081": false, "0.0.0.0:8081": true, "[::]:8081": true, "192.0.2.7:8081": true,
+	} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		warnBeyondLoopback(&b, "preview", a)
+		if got := strings.Contains(b.String(), "anyone who reaches it can use it"); got != warns {
+			t.Errorf("%s: warned %v: %q", addr, got, b.String())
+		}
+	}
+}

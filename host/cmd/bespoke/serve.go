@@ -377,6 +377,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		}
 		defer pv()
 		fmt.Fprintf(stdout, "bespoke: editors' preview on http://%s/\n", displayAddr(addr))
+		warnBeyondLoopback(stderr, "editors' preview", addr)
 	}
 	fmt.Fprintf(stdout, "bespoke: serving %d route(s) through %s://%s\n", len(cfg.Routes), scheme, displayAddr(ln.Addr()))
 	return srv.Serve(ctx, ln, adminLn)
