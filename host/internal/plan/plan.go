@@ -62,6 +62,9 @@ type Plan struct {
 	// JSONRules[i] is the rule JSONEdits[i] came from.
 	JSONEdits []jsonrw.Edit
 	JSONRules []int
+	// jsonPaths[i] is the action JSONEdits[i] came from, for its path,
+	// read once.
+	jsonPaths []*action
 	// MarkSeen are item ids to record in the visitor's seen-filter (when
 	// the response shows what their rule did); MarkSeenRules[i] is the
 	// rule MarkSeen[i] came from.
@@ -146,6 +149,8 @@ func (p *Plan) Reset() {
 	p.MarkSeenRules = p.MarkSeenRules[:0]
 	p.JSONEdits = p.JSONEdits[:0]
 	p.JSONRules = p.JSONRules[:0]
+	clear(p.jsonPaths) // no action of a program kept alive by a pooled Plan
+	p.jsonPaths = p.jsonPaths[:0]
 	p.Capped = p.Capped[:0]
 	p.SeenEdits = false
 	// Edits of the previous request may still point into the arena if the
@@ -199,6 +204,14 @@ type action struct {
 	value   plugin.Template // non-nil when the value interpolates
 	order   plugin.Template // non-nil when a reorder's ids interpolate
 	json    jsonrw.Edit     // kindJSON: the prepared edit
+	// path is json.Path read, once, for the conflicts of JSON edits;
+	// pathOK is false when it cannot be read (check refuses such paths).
+	path   []jsonpath.Step
+	pathOK bool
+	// plainPath says json.Path is keys of letters, digits, '_' and '-'
+	// (and indexes without a leading zero) joined by '.', where two
+	// paths overlap as their text does.
+	plainPath bool
 	vmode   Escape
 	literal string // the rendered value when it does not interpolate
 	// url, when not nil, renders the value as URLs (a URL attribute, a
@@ -308,6 +321,9 @@ func Compile(m *plugin.Manifest) *Program {
 				c.kind = kindJSON
 				c.json = jsonrw.Edit{Op: jsonOps[a.Op], Path: a.Path, ID: a.IDAttr, N: a.N,
 					Demote: a.Demote, MarkFirst: a.MarkFirst, NoMark: a.NoMark}
+				if st, err := jsonpath.Parse(a.Path); err == nil {
+					c.path, c.pathOK, c.plainPath = st, true, plainPath(a.Path)
+				}
 				c.vmode = JSONString
 				if a.JSON {
 					c.vmode = Raw
@@ -474,7 +490,7 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 				if c.order != nil {
 					e.Order = splitIDs(string(p.render(c.order, vals, Raw)))
 				}
-				if w, taken := jsonOwner(p, e); taken {
+				if w, taken := jsonOwner(p, e, c); taken {
 					p.Skipped = append(p.Skipped, Skipped{Rule: ri, Action: ai, Winner: w, Reason: "an earlier rule already writes " + e.Path})
 					continue
 				}
@@ -483,6 +499,7 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 				}
 				p.JSONEdits = append(p.JSONEdits, e)
 				p.JSONRules = append(p.JSONRules, ri)
+				p.jsonPaths = append(p.jsonPaths, c)
 			case kindMarkSeen:
 				if id := prog.value(p, c, vals); id != "" {
 					p.MarkSeen = append(p.MarkSeen, id)
@@ -583,35 +600,61 @@ func headerOwner(hs []Header, name string) (int, bool) {
 // one inside it (setting banner after setting banner.title would undo
 // the earlier rule's edit). List edits of one array add up, as their
 // HTML counterparts do.
-func jsonOwner(p *Plan, e jsonrw.Edit) (int, bool) {
+func jsonOwner(p *Plan, e jsonrw.Edit, c *action) (int, bool) {
 	if e.Op != jsonrw.Set && e.Op != jsonrw.Remove {
 		return 0, false
 	}
 	for i, o := range p.JSONEdits {
-		if (o.Op == jsonrw.Set || o.Op == jsonrw.Remove) && pathsOverlap(o.Path, e.Path) {
+		if (o.Op == jsonrw.Set || o.Op == jsonrw.Remove) && pathsOverlap(p.jsonPaths[i], c) {
 			return p.JSONRules[i], true
 		}
 	}
 	return 0, false
 }
 
-// pathsOverlap reports whether JSON paths a and b may name the same field,
-// or one a field inside the other's: the steps of one begin the other's,
-// compared as the paths are read (`banner|title` is `banner.title`,
-// `\banner` is `banner`, `@this` is every field), a wildcard step as any
-// key it matches, and two indexes by their numbers.
-func pathsOverlap(a, b string) bool {
-	sa, errA := jsonpath.Parse(a)
-	sb, errB := jsonpath.Parse(b)
-	if errA != nil || errB != nil {
-		return a == b // check refuses such paths; an edit of one changes nothing
+// pathsOverlap reports whether the JSON paths of actions a and b may name
+// the same field, or one a field inside the other's: the steps of one
+// begin the other's, compared as the paths are read (`banner|title` is
+// `banner.title`, `\banner` is `banner`, `@this` is every field), a
+// wildcard step as any key it matches, and two indexes by their numbers.
+// Queries are compared as written: two queries, or a query and an
+// index, that reach the same element in a document do not conflict.
+func pathsOverlap(a, b *action) bool {
+	if a.plainPath && b.plainPath {
+		// The usual case, without reading steps.
+		x, y := a.json.Path, b.json.Path
+		if len(x) > len(y) {
+			x, y = y, x
+		}
+		return x == y || strings.HasPrefix(y, x) && y[len(x)] == '.'
 	}
+	if !a.pathOK || !b.pathOK {
+		return a.json.Path == b.json.Path
+	}
+	sa, sb := a.path, b.path
 	if len(sa) > len(sb) {
 		sa, sb = sb, sa
 	}
 	for i := range sa {
 		if !sameStep(sa[i], sb[i]) {
 			return false
+		}
+	}
+	return true
+}
+
+// plainPath reports whether path is keys of ASCII letters, digits, '_'
+// and '-', joined by '.', none of digits with a leading zero.
+func plainPath(path string) bool {
+	for _, k := range strings.Split(path, ".") {
+		if k == "" || len(k) > 1 && k[0] == '0' && strings.Trim(k, "0123456789") == "" {
+			return false
+		}
+		for i := 0; i < len(k); i++ {
+			c := k[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+				return false
+			}
 		}
 	}
 	return true

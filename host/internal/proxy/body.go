@@ -300,6 +300,7 @@ func (b *rewritingBody) start(p []byte, eof bool) ([]byte, bool) {
 		return wait() // a byte order mark overrides everything
 	}
 	cs, ok := bomCharset(in)
+	undeclared := false
 	switch {
 	case ok:
 	case b.declared.name != "":
@@ -314,7 +315,7 @@ func (b *rewritingBody) start(p []byte, eof bool) ([]byte, bool) {
 		} else if len(in) < prescanLimit && !eof {
 			return wait()
 		} else {
-			cs = utf8Page
+			cs, undeclared = utf8Page, true
 		}
 	}
 	if !cs.rewritable() {
@@ -326,14 +327,21 @@ func (b *rewritingBody) start(p []byte, eof bool) ([]byte, bool) {
 		b.limit(reasonCharset, "untouched")
 		return in, true
 	}
-	if cs.enc != nil {
+	edits := encodeEdits(b.edits, cs)
+	switch {
+	case cs.enc != nil:
 		// Selectors compare what the page's bytes read as; an edit map
 		// holds where they matched on a page read as UTF-8, and is not
 		// for a page in another encoding (rare enough to rewrite whole).
-		b.opt.Decode = cs.decoder()
+		b.opt.Decode, b.opt.EncodeValue = cs.decoder(), cs.valueEncoder()
 		b.maps = nil
+	case undeclared:
+		// Read as UTF-8 here, and as windows-1252 by many browsers:
+		// what is inserted reads the same in both.
+		b.opt.EncodeValue = appendCharRefs
+		edits = refEdits(edits)
 	}
-	b.newRewriter(encodeEdits(b.edits, cs))
+	b.newRewriter(edits)
 	return in, true
 }
 

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"mime"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -18,10 +19,13 @@ import (
 // windows-1252 or Shift_JIS page come out as mojibake. The encoding is
 // found as a browser finds it (WHATWG Encoding, "prescan"): a byte order
 // mark, else the Content-Type charset, else a <meta> in the first 1024
-// bytes; a page that declares none is taken to be UTF-8. Inserted HTML
-// is encoded into it, with numeric character references (&#NNNN;) for
-// what it cannot hold; attribute values and class names, which the
-// rewriter escapes itself, get "?" instead. Pages in an encoding the
+// bytes; a page that declares none is read as UTF-8, and what is
+// inserted in it written as ASCII, with character references, which
+// read the same in windows-1252, the encoding browsers often take such a
+// page to be in. Inserted HTML, attribute values and class lists (once
+// the rewriter escaped them) are encoded into the page's encoding, with
+// numeric character references (&#NNNN;) for what it cannot hold. Pages
+// in an encoding the
 // rewriter cannot scan as ASCII-compatible bytes (UTF-16, ISO-2022-JP)
 // are left alone and counted.
 
@@ -134,7 +138,6 @@ func encodeEdits(edits []rewrite.Edit, c pageCharset) []rewrite.Edit {
 	out := make([]rewrite.Edit, len(edits))
 	copy(out, edits)
 	html := encoding.HTMLEscapeUnsupported(c.enc.NewEncoder())
-	values := c.enc.NewEncoder()
 	for i := range out {
 		e := &out[i]
 		if !isASCII(e.Content) {
@@ -146,12 +149,10 @@ func encodeEdits(edits []rewrite.Edit, c pageCharset) []rewrite.Edit {
 				e.Content = charRefs(e.Content)
 			}
 		}
-		e.Value = encodeValue(values, e.Value)
-		if e.Op == rewrite.AddClass || e.Op == rewrite.RemoveClass {
-			e.Attr = encodeValue(values, e.Attr)
-		}
-		// Order names items by the ids the rewriter reads, decoded to
-		// UTF-8 (rewrite.Options.Decode), as Order is.
+		// Values, classes and Order's ids stay in UTF-8: the rewriter
+		// compares them with what the page reads as (Options.Decode),
+		// and writes values and class lists, once escaped, through
+		// Options.EncodeValue.
 	}
 	return out
 }
@@ -181,6 +182,98 @@ func ForPage(contentType string, page []byte, edits []rewrite.Edit, opt rewrite.
 	return encodeEdits(edits, cs), opt, true
 }
 
+// valueEncoder returns what the rewriter writes values with (see
+// rewrite.Options.EncodeValue): in the page's encoding, with character
+// references for what it cannot hold.
+func (c pageCharset) valueEncoder() func(dst, v []byte) []byte {
+	enc := encoding.HTMLEscapeUnsupported(c.enc.NewEncoder())
+	return func(dst, v []byte) []byte {
+		b, err := enc.Bytes(v)
+		if err != nil {
+			return append(dst, charRefs(v)...)
+		}
+		return append(dst, b...)
+	}
+}
+
+// appendCharRefs is the rewrite.Options.EncodeValue of a page that
+// declares no encoding, which a browser may read as windows-1252 (the
+// usual default) or guess to be UTF-8: non-ASCII as character
+// references, which read the same in both.
+func appendCharRefs(dst, v []byte) []byte { return append(dst, charRefs(v)...) }
+
+// refEdits returns edits whose inserted HTML has its non-ASCII characters
+// as character references (outside <script> and <style>, whose text
+// reads none), for a page that declares no encoding.
+func refEdits(edits []rewrite.Edit) []rewrite.Edit {
+	var out []rewrite.Edit
+	for i := range edits {
+		if isASCII(edits[i].Content) {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(edits)
+		}
+		out[i].Content = refsOutsideRawText(edits[i].Content)
+	}
+	if out == nil {
+		return edits
+	}
+	return out
+}
+
+// refsOutsideRawText is charRefs of html, an HTML fragment, but for the
+// text of its <script> and <style> elements, kept as it is.
+func refsOutsideRawText(html []byte) []byte {
+	var out []byte
+	for len(html) > 0 {
+		open := rawTextStart(html)
+		if open < 0 {
+			return append(out, charRefs(html)...)
+		}
+		out = append(out, charRefs(html[:open])...)
+		html = html[open:]
+		name := "script"
+		if hasPrefixFold(html[1:], "style") {
+			name = "style"
+		}
+		end := indexFold(html, "</"+name)
+		if end < 0 {
+			return append(out, html...)
+		}
+		out = append(out, html[:end]...)
+		html = html[end:]
+	}
+	return out
+}
+
+// rawTextStart is the offset of the first <script or <style start tag
+// in html, or -1.
+func rawTextStart(html []byte) int {
+	for i := 0; i < len(html); i++ {
+		if html[i] == '<' && (hasPrefixFold(html[i+1:], "script") || hasPrefixFold(html[i+1:], "style")) {
+			n := 7
+			if hasPrefixFold(html[i+1:], "style") {
+				n = 6
+			}
+			if i+n >= len(html) || isSpace(html[i+n]) || html[i+n] == '>' || html[i+n] == '/' {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// indexFold is the offset of s in b, ASCII letters in any case, or -1.
+func indexFold(b []byte, s string) int {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if hasPrefixFold(b[i:], s) {
+			return i
+		}
+	}
+	return -1
+}
+
 // decoder returns what the rewriter reads the page's values with (see
 // rewrite.Options.Decode): invalid bytes become U+FFFD, as in browsers.
 func (c pageCharset) decoder() func(dst, src []byte) []byte {
@@ -196,28 +289,6 @@ func (c pageCharset) decoder() func(dst, src []byte) []byte {
 	}
 }
 
-// encodeValue encodes s, a value the rewriter escapes itself (so it cannot
-// hold character references), writing "?" for characters the encoding
-// cannot hold.
-func encodeValue(e *encoding.Encoder, s string) string {
-	if isASCII([]byte(s)) {
-		return s
-	}
-	var b []byte
-	for _, r := range s {
-		if r < utf8.RuneSelf {
-			b = append(b, byte(r))
-			continue
-		}
-		enc, err := e.String(string(r))
-		if err != nil || r == utf8.RuneError {
-			b = append(b, '?')
-			continue
-		}
-		b = append(b, enc...)
-	}
-	return string(b)
-}
 
 // charRefs writes every non-ASCII character of b as a numeric character
 // reference, and invalid UTF-8 as U+FFFD's.

@@ -55,15 +55,19 @@ func TestEncodeEdits(t *testing.T) {
 		cs                   pageCharset
 		content, value, attr string
 	}{
-		// windows-1252 holds à and the em dash (0x97); 東京 becomes references.
-		{latin1, "Bienvenue \xe0 Paris \x97 &#26481;&#20140;", "\xc9t\xe9 ??", "\xe9t\xe9"},
+		// windows-1252 holds à and the em dash (0x97); 東京 becomes
+		// references. A value is written by the rewriter, escaped, then
+		// encoded (valueEncoder), references and all; a class stays in
+		// UTF-8, compared with what the page reads as.
+		{latin1, "Bienvenue \xe0 Paris \x97 &#26481;&#20140;", "\xc9t\xe9 &#26481;&#20140;", "été"},
 		// Shift_JIS holds 東京 (93 8C 8B 9E), not à, É or the em dash.
-		{sjis, "Bienvenue &#224; Paris &#8212; \x93\x8c\x8b\x9e", "?t? \x93\x8c\x8b\x9e", "?t?"},
+		{sjis, "Bienvenue &#224; Paris &#8212; \x93\x8c\x8b\x9e", "&#201;t&#233; \x93\x8c\x8b\x9e", "été"},
 	}
 	for _, tt := range tests {
 		out := encodeEdits(edits, tt.cs)
-		if string(out[0].Content) != tt.content || out[1].Value != tt.value || out[2].Attr != tt.attr || string(out[3].Content) != "plain ASCII" {
-			t.Errorf("%s: content %q, value %q, class %q", tt.cs.name, out[0].Content, out[1].Value, out[2].Attr)
+		value := tt.cs.valueEncoder()(nil, []byte(out[1].Value))
+		if string(out[0].Content) != tt.content || string(value) != tt.value || out[2].Attr != tt.attr || string(out[3].Content) != "plain ASCII" {
+			t.Errorf("%s: content %q, value %q, class %q", tt.cs.name, out[0].Content, value, out[2].Attr)
 		}
 		if string(edits[0].Content) != "Bienvenue à Paris — 東京" {
 			t.Fatal("encodeEdits changed its input")
@@ -143,6 +147,68 @@ func TestHeaderCharset(t *testing.T) {
 		}
 		if ok && got.rewritable() != c.rewritable {
 			t.Errorf("headerCharset(%q): rewritable %v, want %v", c.ct, got.rewritable(), c.rewritable)
+		}
+	}
+}
+
+// TestUndeclaredPages: a page that declares no encoding, which browsers
+// may read as windows-1252, gets what is inserted as character
+// references, but in the text of a <script> or <style>, which reads
+// none; a value, once escaped.
+func TestUndeclaredPages(t *testing.T) {
+	edits := refEdits([]rewrite.Edit{
+		{Op: rewrite.SetInner, Content: []byte(`Été <b>東京</b><script>var s = "é";</script><STYLE>p::after{content:"é"}</STYLE>à`)},
+		{Op: rewrite.SetInner, Content: []byte("plain")},
+	})
+	if got, want := string(edits[0].Content), `&#201;t&#233; <b>&#26481;&#20140;</b><script>var s = "é";</script><STYLE>p::after{content:"é"}</STYLE>&#224;`; got != want {
+		t.Errorf("content %q\nwant    %q", got, want)
+	}
+	if got := appendCharRefs([]byte(`="`), []byte(`Été &amp; "x"`)); string(got) != `="&#201;t&#233; &amp; "x"` {
+		t.Errorf("value %q", got)
+	}
+	prog, err := rewrite.CompileStrings([]string{"p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rw := prog.NewRewriter(&out, []rewrite.Edit{{Selector: 0, Op: rewrite.SetAttr, Attr: "title", Value: `Été "1"`}, {Selector: 0, Op: rewrite.AddClass, Attr: "x"}},
+		rewrite.Options{EncodeValue: appendCharRefs})
+	rw.Write([]byte(`<p class="a">t</p>`))
+	rw.Close()
+	rw.Release()
+	if got := out.String(); got != `<p class="a x" title="&#201;t&#233; &quot;1&quot;">t</p>` {
+		t.Errorf("rewritten %q", got)
+	}
+}
+
+// TestLegacyClassLists: class edits on a windows-1252 page compare and
+// write classes in its encoding: the page's own bytes stay, a class it
+// has is not added again, removing one removes it, and a class it
+// cannot hold is a reference.
+func TestLegacyClassLists(t *testing.T) {
+	latin1, _ := charsetFromLabel("windows-1252")
+	prog, err := rewrite.CompileStrings([]string{"p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		edit      rewrite.Edit
+		page, out string
+	}{
+		{rewrite.Edit{Op: rewrite.AddClass, Attr: "hit"}, "<p class=\"caf\xe9 promo\">t</p>", "<p class=\"caf\xe9 promo hit\">t</p>"},
+		{rewrite.Edit{Op: rewrite.RemoveClass, Attr: "café"}, "<p class=\"caf\xe9 promo\">t</p>", "<p class=\"promo\">t</p>"},
+		{rewrite.Edit{Op: rewrite.RemoveClass, Attr: "café"}, "<p class=\"caf&eacute; promo\">t</p>", "<p class=\"promo\">t</p>"},
+		{rewrite.Edit{Op: rewrite.AddClass, Attr: "café"}, "<p class=\"caf\xe9\">t</p>", "<p class=\"caf\xe9\">t</p>"},
+		{rewrite.Edit{Op: rewrite.AddClass, Attr: "日本"}, "<p class=\"caf\xe9\">t</p>", "<p class=\"caf\xe9 &#26085;&#26412;\">t</p>"},
+		{rewrite.Edit{Op: rewrite.SetAttr, Attr: "class", Value: "Grüße"}, "<p class=\"a\">t</p>", "<p class=\"Gr\xfc\xdfe\">t</p>"},
+	} {
+		var out bytes.Buffer
+		rw := prog.NewRewriter(&out, encodeEdits([]rewrite.Edit{tc.edit}, latin1), rewrite.Options{Decode: latin1.decoder(), EncodeValue: latin1.valueEncoder()})
+		rw.Write([]byte(tc.page))
+		rw.Close()
+		rw.Release()
+		if out.String() != tc.out {
+			t.Errorf("%v on %q: %q, want %q", tc.edit, tc.page, out.String(), tc.out)
 		}
 	}
 }

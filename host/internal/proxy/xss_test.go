@@ -336,3 +336,32 @@ func TestBrowserISO2022JP(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserInsertedTextReads: text and values the rules insert read in
+// Chromium as written, on a page that declares no encoding (which
+// Chromium reads as windows-1252 when its bytes are ASCII) and on a
+// windows-1252 page, characters it cannot hold included.
+func TestBrowserInsertedTextReads(t *testing.T) {
+	bin := chromium.Path(t)
+	rules := []byte(`rules:
+  - name: r
+    actions:
+      - set_inner: { select: "#t", text: "Été 東京 😀" }
+      - set_attr: { select: "#t", name: title, value: "Grüße 日本" }
+`)
+	for _, c := range []struct{ name, contentType, page string }{
+		{"no declaration", "text/html", `<!DOCTYPE html><html><head><title>x</title></head><body><p id=t>caf&eacute;</p></body></html>`},
+		{"windows-1252", "text/html; charset=windows-1252", "<!DOCTYPE html><html><head><title>x</title></head><body><p id=t>caf\xe9</p></body></html>"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.contentType)
+				io.WriteString(w, c.page)
+			}), rules)
+			dom := dumpDOM(t, bin, e.proxy.URL+"/")
+			if !strings.Contains(dom, `<p id="t" title="Grüße 日本">Été 東京 😀</p>`) {
+				t.Errorf("Chromium reads:\n%s", dom)
+			}
+		})
+	}
+}

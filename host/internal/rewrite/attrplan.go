@@ -2,7 +2,6 @@ package rewrite
 
 import (
 	"bytes"
-	"strings"
 
 	"github.com/bespoke-edge/bespoke/internal/escape"
 )
@@ -37,7 +36,7 @@ func attrIntoCode(e *Edit, edits []Edit, m []int32, names [][]byte, tag []byte, 
 func valueAfterEdits(edits []Edit, m []int32, name, metaName string) string {
 	for _, i := range m {
 		e := &edits[i]
-		if (e.Op == SetAttr || e.Op == RemoveAttr) && strings.EqualFold(e.Attr, name) {
+		if (e.Op == SetAttr || e.Op == RemoveAttr) && equalFoldASCII(e.Attr, name) {
 			return e.Value // "" for RemoveAttr
 		}
 	}
@@ -55,7 +54,7 @@ func valueAfterEdits(edits []Edit, m []int32, name, metaName string) string {
 func hasAttr(edits []Edit, m []int32, names [][]byte, tag []byte, name string) bool {
 	for _, i := range m {
 		e := &edits[i]
-		if e.Op != SetAttr && e.Op != RemoveAttr || !strings.EqualFold(e.Attr, name) {
+		if e.Op != SetAttr && e.Op != RemoveAttr || !equalFoldASCII(e.Attr, name) {
 			continue
 		}
 		if e.Op == SetAttr && e.Interpolated {
@@ -163,7 +162,7 @@ func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte
 				first = !taken
 			} else {
 				for _, j := range win {
-					if strings.EqualFold(edits[j].Attr, e.Attr) {
+					if equalFoldASCII(edits[j].Attr, e.Attr) {
 						first = false
 						break
 					}
@@ -195,7 +194,7 @@ func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte
 	classSet := -1 // the winning SetAttr or RemoveAttr of class, if any
 	if classOps {
 		for _, i := range win {
-			if strings.EqualFold(edits[i].Attr, "class") {
+			if equalFoldASCII(edits[i].Attr, "class") {
 				classSet = int(i)
 			}
 		}
@@ -244,7 +243,7 @@ func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte
 			}
 		} else {
 			for j, i := range win {
-				if bytes.EqualFold(name, []byte(edits[i].Attr)) {
+				if asciiFold(name, edits[i].Attr) {
 					k = j
 					break
 				}
@@ -285,7 +284,7 @@ func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte
 	}
 	for k, i := range win {
 		e := &edits[i]
-		if done[k] || e.Op != SetAttr || classOps && strings.EqualFold(e.Attr, "class") {
+		if done[k] || e.Op != SetAttr || classOps && equalFoldASCII(e.Attr, "class") {
 			continue
 		}
 		t.add = append(t.add, newAttr{i})
@@ -299,5 +298,20 @@ func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte
 		t.add = append(t.add, newAttr{-1})
 	}
 	t.done = done
+	return true
+}
+
+// equalFoldASCII reports whether a and b are equal with ASCII letters
+// in any case, as HTML compares attribute names (the tokenizer lowers
+// ASCII letters only: KELVIN SIGN is no k).
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerByte(a[i]) != lowerByte(b[i]) {
+			return false
+		}
+	}
 	return true
 }

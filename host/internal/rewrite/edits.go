@@ -1051,7 +1051,10 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 	for _, i := range m {
 		if op := r.edits[i].Op; op == AddClass || op == RemoveClass {
 			if j := r.findAttr("class"); j >= 0 {
-				class = r.value(j)
+				// A copy: the name of a <meta>, read next, may be
+				// decoded into the same buffer.
+				r.classBuf = append(r.classBuf[:0], r.value(j)...)
+				class = r.classBuf
 			}
 			break
 		}
@@ -1079,7 +1082,7 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 	for nameEnd < len(tag) && byteClass[tag[nameEnd]]&cNameEnd == 0 {
 		nameEnd++
 	}
-	w := tagWriter{b: append(r.tmpTag[:0], tag[:nameEnd]...)}
+	w := tagWriter{b: append(r.tmpTag[:0], tag[:nameEnd]...), enc: r.encodeValue, legacy: r.legacy != nil}
 	value := func(edit int32) []byte {
 		if edit < 0 {
 			return t.class
@@ -1092,7 +1095,7 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 		gap := tag[last:a.nameLo]
 		switch {
 		case op.set:
-			w.attr(gap, names[ai], value(op.edit))
+			w.attr(gap, names[ai], value(op.edit), op.edit >= 0)
 		case !op.drop:
 			w.copy(gap, tag, a)
 		}
@@ -1103,7 +1106,7 @@ func (r *Rewriter) writeStartTag(end int, m []int32) {
 		if n.edit >= 0 {
 			name = []byte(r.edits[n.edit].Attr)
 		}
-		w.attr(space, name, value(n.edit))
+		w.attr(space, name, value(n.edit), n.edit >= 0)
 	}
 	w.tail(tag[last:])
 	r.tmpTag = w.b
@@ -1155,6 +1158,10 @@ func (r *Rewriter) tagName() []byte {
 type tagWriter struct {
 	b  []byte
 	st tagState
+	// enc is Options.EncodeValue; legacy says the page is not in UTF-8
+	// (Options.Decode).
+	enc    func(dst, v []byte) []byte
+	legacy bool
 }
 
 // tagState is what the next byte of a start tag would continue.
@@ -1197,10 +1204,20 @@ func (w *tagWriter) sep(gap []byte, next byte) {
 }
 
 // attr writes name="v", with v escaped for a double-quoted value.
-func (w *tagWriter) attr(gap, name, v []byte) {
+func (w *tagWriter) attr(gap, name, v []byte, edited bool) {
 	w.sep(gap, name[0])
 	w.b = append(w.b, name...)
-	w.b = appendValue(w.b, v)
+	if w.enc != nil && (edited || w.legacy) && !isASCII(v) {
+		// An edit's value, in UTF-8, goes in the page's encoding once
+		// escaped: what the encoding cannot hold becomes a character
+		// reference, which the escaping would otherwise have escaped.
+		// A class list, the page's classes (as read, in UTF-8) and the
+		// edits', goes so in a page not in UTF-8; in one that declares
+		// no encoding, the page's own classes stay as they are.
+		w.b = w.enc(w.b, appendValue(nil, v))
+	} else {
+		w.b = appendValue(w.b, v)
+	}
 	w.st = afterQuoted
 }
 

@@ -304,6 +304,12 @@ type Options struct {
 	// so that .café selects class="caf\xe9" of a windows-1252 page, as in
 	// the browser's DOM. nil for a UTF-8 page.
 	Decode func(dst, src []byte) []byte
+	// EncodeValue, for a page not in UTF-8 or one that declares no
+	// encoding, appends v (a SetAttr edit's value, in UTF-8, quoted and
+	// escaped by the rewriter; with Decode, a class list the edits
+	// changed too) to dst in the page's encoding, with numeric character
+	// references for what it cannot hold. nil writes values as they are.
+	EncodeValue func(dst, v []byte) []byte
 	// Direct is for a Splicer only: when no edit selects an element of
 	// the map's page, the page is its own output while it matches, and
 	// the caller takes it (Splicer.Take) instead of the Splicer copying
@@ -387,6 +393,10 @@ type Rewriter struct {
 	// legacy is Options.Decode; legacyBuf its scratch.
 	legacy    func(dst, src []byte) []byte
 	legacyBuf []byte
+	// encodeValue is Options.EncodeValue.
+	encodeValue func(dst, v []byte) []byte
+	// classBuf holds the class list of the tag being written.
+	classBuf []byte
 }
 
 // sink is where the output goes: the underlying writer, what is held
@@ -526,7 +536,7 @@ const maxNames = 1024
 func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter {
 	r := pool.Get().(*Rewriter)
 	r.prog, r.w, r.edits, r.seen = p, w, edits, opt.Seen
-	r.legacy = opt.Decode
+	r.legacy, r.encodeValue = opt.Decode, opt.EncodeValue
 	r.max = opt.MaxBuffer
 	if r.max <= 0 {
 		r.max = DefaultMaxBuffer
@@ -658,7 +668,7 @@ func (r *Rewriter) RefusedTotal() int {
 // Release returns r's buffers to a pool. r must not be used after.
 func (r *Rewriter) Release() {
 	r.prog, r.w, r.edits, r.seen, r.src = nil, nil, nil, nil, nil
-	r.legacy = nil
+	r.legacy, r.encodeValue = nil, nil
 	r.tables = nil // the Program's: a pooled Rewriter does not keep it alive
 	r.tag = nil
 	if cap(r.buf) > 4*DefaultMaxBuffer || cap(r.pending) > 4*DefaultMaxBuffer || cap(r.afterBody) > 4*DefaultMaxBuffer || cap(r.stack) > 1<<16 {
