@@ -212,8 +212,8 @@ type action struct {
 	// (and indexes without a leading zero) joined by '.', where two
 	// paths overlap as their text does.
 	plainPath bool
-	vmode   Escape
-	literal string // the rendered value when it does not interpolate
+	vmode     Escape
+	literal   string // the rendered value when it does not interpolate
 	// url, when not nil, renders the value as URLs (a URL attribute, a
 	// redirect target); html, the content as markup with values.
 	url  *urlContext

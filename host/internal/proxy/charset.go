@@ -289,7 +289,6 @@ func (c pageCharset) decoder() func(dst, src []byte) []byte {
 	}
 }
 
-
 // charRefs writes every non-ASCII character of b as a numeric character
 // reference, and invalid UTF-8 as U+FFFD's.
 func charRefs(b []byte) []byte {
