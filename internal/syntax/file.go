@@ -324,8 +324,10 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 	d.indexLines()
 	f := &File{Name: name, Version: LanguageVersion}
 	var root yaml.Node
+	parsed := src // what YAML read: the file, or the file with its mistakes blanked
 	if err := yaml.Unmarshal(src, &root); err != nil {
 		patched, errs, lost, partial := recoverYAML(name, src)
+		parsed = patched
 		d.errs = append(d.errs, errs...)
 		d.partial = partial
 		if len(lost) > 0 {
@@ -339,6 +341,12 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 			d.errs.Add(diag.Errorf(diag.Pos{File: name, Line: max(line, 1), Col: 1}, "YAML cannot read this: %s", msg).WithHint("%s", yamlHint(msg)).WithCode("yaml"))
 			return f, d.errs
 		}
+	}
+	if line := secondDocument(parsed); line > 0 {
+		// yaml.Unmarshal reads the first document alone: the rules
+		// after a --- would be dropped, their mistakes unseen.
+		d.errs.Add(diag.Errorf(diag.Pos{File: name, Line: line, Col: 1}, "a second YAML document starts here: a rule file is one document, and what follows would be ignored").
+			WithHint("join the two files' rules under one rules: list, or keep them in two files").WithCode("yaml"))
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		if len(d.errs) == 0 {
@@ -510,13 +518,45 @@ func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
 		d.errorf(n, "%s must be a single value, not %s", what, kindNames[n.Kind])
 		return "", false
 	}
+	if tag := d.writtenTag(n); tag != "" {
+		// `when: ! visitor.new` is the string "visitor.new" to YAML,
+		// whose "!" starts a tag: the negation would be lost, silently.
+		d.errorf(n, "%s starts with %q, which YAML reads as a tag, not as part of the value: write not for a negation (when: not device.bot), or quote the value", what, tag)
+		return "", false
+	}
 	if n.Tag == "!!null" && n.Value == "" && d.commentTrap(n) {
+		return "", false
+	}
+	if d.cutByComment(n) {
 		return "", false
 	}
 	if (n.Style == yaml.DoubleQuotedStyle || n.Style == yaml.SingleQuotedStyle) && d.unclosedQuote(n) {
 		return "", false
 	}
 	return n.Value, true
+}
+
+// writtenTag returns the tag written before the value n, when it is one
+// of YAML's own ("!", "!name") rather than a standard one ("!!str"),
+// which no rule file means: "" otherwise.
+func (d *decoder) writtenTag(n *yaml.Node) string {
+	if n.Tag != "" && n.Tag[0] == '!' && !strings.HasPrefix(n.Tag, "!!") {
+		return n.Tag
+	}
+	// A lone "!" (the non-specific tag) leaves no trace in the node but
+	// its position, which is the tag's: no plain value starts with "!".
+	if n.Line < 1 || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return ""
+	}
+	src := d.src[d.offset(n.Line, n.Column):]
+	if len(src) > 0 && src[0] == '!' && (len(src) < 2 || src[1] != '!') {
+		end := bytes.IndexAny(src, " \t\r\n")
+		if end < 0 {
+			end = len(src)
+		}
+		return string(src[:end])
+	}
+	return ""
 }
 
 // unclosedQuote reports a quoted value that does not close on its line and
@@ -557,6 +597,48 @@ func (d *decoder) unclosedQuote(n *yaml.Node) bool {
 	d.swallowed++
 	d.errs.Add(diag.Errorf(d.posAt(start), "this %c starts a quoted value that is not closed on its line, so YAML reads the lines after it as part of the value", q).
 		WithHint("close the value with %c", q).WithCode("yaml-unclosed"))
+	return true
+}
+
+// secondDocument returns the line where a second YAML document of src
+// starts, or 0 when it holds one.
+func secondDocument(src []byte) int {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var first, second yaml.Node
+	if dec.Decode(&first) != nil || dec.Decode(&second) != nil {
+		return 0
+	}
+	if len(second.Content) == 0 || second.Content[0].Kind == yaml.ScalarNode && second.Content[0].Tag == "!!null" && second.Content[0].Value == "" {
+		return 0 // a --- that ends the file, or an empty document: nothing lost
+	}
+	line := second.Content[0].Line
+	// Point at the --- before it, when there is one.
+	lines := bytes.Split(src, []byte("\n"))
+	for l := min(line, len(lines)) - 1; l >= 0; l-- {
+		if bytes.HasPrefix(lines[l], []byte("---")) {
+			return l + 1
+		}
+	}
+	return max(line, 1)
+}
+
+// cutByComment reports a plain value YAML cut at a # that reads as part
+// of it ("text: Rated #1 by our readers" is "Rated", then a comment), and
+// reports whether it did: a comment written as one starts with "# ".
+func (d *decoder) cutByComment(n *yaml.Node) bool {
+	c := n.LineComment
+	if n.Style != 0 || n.Value == "" || len(c) < 2 || c[0] != '#' || c[1] == ' ' || c[1] == '#' || c[1] == '\t' || n.Line < 1 || n.Line > len(d.lines) {
+		return false
+	}
+	start := d.offset(n.Line, n.Column)
+	end := len(d.src)
+	if n.Line < len(d.lines) {
+		end = d.lines[n.Line]
+	}
+	whole := strings.TrimSpace(string(d.src[start:end]))
+	at := start + strings.Index(string(d.src[start:end]), c)
+	d.errs.Add(diag.Errorf(d.posAt(at), "%q is read as a YAML comment: a # after a space starts one, so the value is %q", c, n.Value).
+		WithHint("quote the whole value: \"%s\"", strings.ReplaceAll(whole, `"`, `\"`)).WithCode("yaml-comment"))
 	return true
 }
 

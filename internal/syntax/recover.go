@@ -549,9 +549,15 @@ func (s *yamlScanner) hashTrap(n int, text string, i int) {
 	}
 	v := strings.TrimSpace(text[i:end])
 	key := flowKeyBefore(text, i)
-	fix := "quote it: \"" + v + "\""
+	// The whole value is quoted, from its start: "We are #1" is one.
+	start := strings.LastIndexAny(text[:i], "{[,")
+	if c := strings.LastIndexByte(text[:i], ':'); c > start {
+		start = c
+	}
+	whole := strings.TrimSpace(text[start+1 : end])
+	fix := "quote it: \"" + whole + "\""
 	if key != "" {
-		fix = "quote it: " + key + ": \"" + v + "\""
+		fix = "quote it: " + key + ": \"" + whole + "\""
 	}
 	s.addTrap(n, i, "yaml-comment", fix, "%q is read as a YAML comment: a # after a space starts one, so the rest of the line is ignored", v)
 }
