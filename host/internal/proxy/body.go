@@ -327,20 +327,14 @@ func (b *rewritingBody) start(p []byte, eof bool) ([]byte, bool) {
 		b.limit(reasonCharset, "untouched")
 		return in, true
 	}
-	edits := encodeEdits(b.edits, cs)
-	switch {
-	case cs.enc != nil:
+	if cs.enc != nil {
 		// Selectors compare what the page's bytes read as; an edit map
 		// holds where they matched on a page read as UTF-8, and is not
 		// for a page in another encoding (rare enough to rewrite whole).
-		b.opt.Decode, b.opt.EncodeValue = cs.decoder(), cs.valueEncoder()
 		b.maps = nil
-	case undeclared:
-		// Read as UTF-8 here, and as windows-1252 by many browsers:
-		// what is inserted reads the same in both.
-		b.opt.EncodeValue = appendCharRefs
-		edits = refEdits(edits)
 	}
+	edits, opt := inCharset(cs, undeclared, b.edits, b.opt)
+	b.opt = opt
 	b.newRewriter(edits)
 	return in, true
 }

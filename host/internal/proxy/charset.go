@@ -168,18 +168,34 @@ func ForPage(contentType string, page []byte, edits []rewrite.Edit, opt rewrite.
 	if !found {
 		cs, found = headerCharset(contentType)
 	}
+	undeclared := false
 	if !found {
 		if cs, found = prescan(page); !found {
-			cs = utf8Page
+			cs, undeclared = utf8Page, true
 		}
 	}
 	if !cs.rewritable() {
 		return edits, opt, false
 	}
-	if cs.enc != nil {
-		opt.Decode = cs.decoder()
+	edits, opt = inCharset(cs, undeclared, edits, opt)
+	return edits, opt, true
+}
+
+// inCharset returns edits and opt for a page in encoding cs, which
+// undeclared says nothing declared: its text in it, values and class
+// lists written in it, selectors comparing what the page reads as.
+func inCharset(cs pageCharset, undeclared bool, edits []rewrite.Edit, opt rewrite.Options) ([]rewrite.Edit, rewrite.Options) {
+	edits = encodeEdits(edits, cs)
+	switch {
+	case cs.enc != nil:
+		opt.Decode, opt.EncodeValue = cs.decoder(), cs.valueEncoder()
+	case undeclared:
+		// Read as UTF-8 here, and as windows-1252 by many browsers:
+		// what is inserted reads the same in both.
+		opt.EncodeValue = appendCharRefs
+		edits = refEdits(edits)
 	}
-	return encodeEdits(edits, cs), opt, true
+	return edits, opt
 }
 
 // valueEncoder returns what the rewriter writes values with (see
