@@ -429,6 +429,9 @@ func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []
 			return nil, nil, err
 		}
 		t := preview.Target{Name: r.Name, Origin: u, Context: rc, Links: links, Proxy: proxyURL, Path: r.Path}
+		if !strings.Contains(r.Host, "*") {
+			t.Host = r.Host // the Host the route's visitors send
+		}
 		if r.Rules != "" {
 			path := r.Rules
 			t.File, t.Read = path, func() ([]byte, error) { return os.ReadFile(path) }

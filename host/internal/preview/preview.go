@@ -70,6 +70,11 @@ type Target struct {
 	Proxy string
 	// Links signs preview links; nil offers none.
 	Links *Links
+	// Host is the host of the target's route ("shop.example.com"), the
+	// Host its visitors send, which a path in the preview is asked
+	// with; empty (a route of any host, or of a wildcard) means the
+	// proxy's, else the origin's.
+	Host string
 }
 
 // Options configure a Server. The zero Options are usable.
@@ -361,12 +366,15 @@ func (s *Server) decide(r *http.Request) *visitResult {
 	vr.cur, vr.good, vr.release = t.snapshot()
 	vr.spec, vr.problems = c.Spec()
 	if hostOf(vr.spec, "") == "" {
-		// A path: the visitor's Host is the proxy's, or, without one,
-		// the origin's (an origin that writes links from
+		// A path: the visitor's Host is the route's, else the proxy's,
+		// else the origin's (an origin that writes links from
 		// X-Forwarded-Host writes them to a site that exists).
 		h := t.Origin.Host
 		if u, err := url.Parse(t.Proxy); err == nil && t.Proxy != "" && u.Host != "" {
 			h = u.Host
+		}
+		if t.Host != "" {
+			h = t.Host
 		}
 		vr.spec.Headers = append(vr.spec.Headers, [2]string{"Host", h})
 	}

@@ -657,11 +657,11 @@ func loopbackRequest(target string) *http.Request {
 
 // TestOriginSeesWhatTheProxySends: the frames ask the origin for the
 // path as the proxy would, an escaped slash kept escaped, and with the
-// Host the visitor would send: the proxy's (or, without one, the
-// origin's), not a made-up one, so that an origin that writes links
+// Host the visitor would send: the route's, else the proxy's, else the
+// origin's, not a made-up one, so that an origin that writes links
 // from X-Forwarded-Host writes them to a site that exists.
 func TestOriginSeesWhatTheProxySends(t *testing.T) {
-	for _, proxy := range []string{"http://127.0.0.1:7631", ""} {
+	for _, proxy := range []string{"http://127.0.0.1:7631", "", "route"} {
 		var mu sync.Mutex
 		var paths, hosts []string
 		origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -672,9 +672,25 @@ func TestOriginSeesWhatTheProxySends(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html")
 			io.WriteString(w, `<!DOCTYPE html><p id="hero"><h1>x</h1></p>`)
 		})
-		e := newEnvWith(t, rulesV1, nil, proxy, preview.Options{}, origin)
-		e.get(t, "/frame?side=after&url="+url.QueryEscape("/api/projects/group%2Fproject"))
+		var e *env
 		want := strings.TrimPrefix(proxy, "http://")
+		if proxy == "route" {
+			// A route of a host: the Host its visitors send.
+			srv := httptest.NewServer(origin)
+			defer srv.Close()
+			u, _ := url.Parse(srv.URL)
+			pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return []byte(rulesV1), nil }, Origin: u, Proxy: "http://127.0.0.1:7631", Host: "shop.test"}}, preview.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pv.Close()
+			e = &env{origin: srv, srv: httptest.NewServer(pv), pv: pv}
+			defer e.srv.Close()
+			want = "shop.test"
+		} else {
+			e = newEnvWith(t, rulesV1, nil, proxy, preview.Options{}, origin)
+		}
+		e.get(t, "/frame?side=after&url="+url.QueryEscape("/api/projects/group%2Fproject"))
 		if proxy == "" {
 			want = strings.TrimPrefix(e.origin.URL, "http://")
 		}
