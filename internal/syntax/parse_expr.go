@@ -109,6 +109,7 @@ var operatorAliases = map[string]string{
 	"is": "==", "equals": "==", "eq": "==", "ne": "!=", "isnt": "!=", "neq": "!=",
 	"gt": ">", "lt": "<", "ge": ">=", "le": "<=", "gte": ">=", "lte": "<=",
 	"AND": "and", "And": "and", "OR": "or", "Or": "or", "NOT": "not", "Not": "not", "IN": "in", "In": "in", "exist": "exists",
+	"notin": "not in", "not_in": "not in", "nin": "not in", "notIn": "not in", "NOTIN": "not in",
 }
 
 var operatorWords = []string{"starts_with", "ends_with", "contains", "matches", "exists", "in", "and", "or", "not"}

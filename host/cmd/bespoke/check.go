@@ -50,6 +50,11 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				more.Add(diag.Warningf(diag.Pos{File: path}, "the pages could not be read: %v", err))
 			}
+			if len(more.Errors()) > 0 {
+				// A test's page that is not there: the file compiles, and
+				// its tests cannot pass.
+				failed = true
+			}
 			diags = append(diags, more...)
 			diags.Sort()
 		}
@@ -63,7 +68,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 		if p == nil && isConfigFile(src) {
 			fmt.Fprintf(stderr, "%s is a configuration file, not a rule file: check it with bespoke serve --config %s --check\n", path, path)
 		}
-		if p != nil {
+		if p != nil && len(diags.Errors()) == 0 {
 			fmt.Fprintf(stdout, "%s: ok (%d rules, %d segments, %d tests)\n", path, len(p.Rules), len(p.Segments), len(p.Tests))
 		}
 	}

@@ -24,6 +24,46 @@ const (
 	maxPageBytes = 8 << 20
 )
 
+// testPages returns an error for each test whose page file cannot be
+// read, at its page:, naming the nearest file beside it: the test would
+// fail with no page to check.
+func testPages(prog *ir.Program, dir string) diag.List {
+	var out diag.List
+	for _, t := range prog.Tests {
+		if t.Page == nil || t.Page.File == "" {
+			continue
+		}
+		path := ir.FromFile(dir, t.Page.File)
+		st, err := os.Stat(path)
+		if err == nil && !st.IsDir() {
+			continue
+		}
+		why := "not a file"
+		if err != nil {
+			why = "no such file"
+			if !errors.Is(err, fs.ErrNotExist) {
+				why = err.Error()
+			}
+		}
+		d := diag.Errorf(t.Page.Pos, "page: %s cannot be read (%s)", t.Page.File, why)
+		var names []string
+		if entries, err := os.ReadDir(filepath.Dir(path)); err == nil {
+			for _, e := range entries {
+				if !e.IsDir() {
+					names = append(names, e.Name())
+				}
+			}
+		}
+		if near := diag.Nearest(filepath.Base(path), names); near != "" {
+			d = d.WithHint("did you mean %s?", filepath.Join(filepath.Dir(t.Page.File), near))
+		} else {
+			d = d.WithHint("a test's page is a file beside the rule file (page: home.html), or page: { body: '<h1>Hi</h1>' }")
+		}
+		out.Add(d)
+	}
+	return out
+}
+
 // CheckPages reads the HTML pages of the directory prog names (prog.Pages,
 // from the rule file's directory dir) and returns a warning for each
 // selector of prog's page edits that selects no element on any of them,
@@ -35,8 +75,9 @@ const (
 // attribute it reads their ids from. It returns nothing when prog names
 // no pages or they hold no HTML page.
 func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
+	missing := testPages(prog, dir)
 	if prog.Pages == "" {
-		return nil, nil
+		return missing, nil
 	}
 	root := ir.FromFile(dir, prog.Pages)
 	if st, err := os.Stat(root); err != nil || !st.IsDir() {
@@ -51,7 +92,7 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 		}
 		w := diag.Warningf(prog.PagesAt, "pages: %s cannot be read (%s)", root, why).
 			WithHint("write the directory holding the origin's saved pages, relative to the rule file or absolute")
-		return diag.List{w}, nil
+		return append(missing, w), nil
 	}
 	var docs []*html.Node
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -77,7 +118,7 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 		return nil
 	})
 	if err != nil || len(docs) == 0 {
-		return nil, err
+		return missing, err
 	}
 	pages := len(docs)
 	// What the rules insert may be what another rule selects.
@@ -142,7 +183,7 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 			out.Add(e)
 		}
 	}
-	return out, nil
+	return append(missing, out...), nil
 }
 
 // selected returns the elements list selects in docs.

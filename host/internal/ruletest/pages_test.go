@@ -153,3 +153,28 @@ func TestCheckPagesPath(t *testing.T) {
 		}
 	}
 }
+
+// TestTestPageFiles: a test's page file that is not beside the rule file
+// is an error at its page:, naming the file that is nearest; the test
+// could not pass.
+func TestTestPageFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "home.html"), []byte("<h1>Hi</h1>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := checkPages(t, dir, `rules:
+  - name: r
+    actions:
+      - remove: h1
+tests:
+  - name: there
+    page: home.html
+    expect: { match: [r] }
+  - name: misspelt
+    page: hom.html
+    expect: { match: [r] }
+`)
+	if len(got) != 1 || len(got.Errors()) != 1 || got[0].Pos.Line != 10 || !strings.Contains(got[0].Error(), "page: hom.html cannot be read (no such file); did you mean home.html?") {
+		t.Errorf("%v", got)
+	}
+}
