@@ -65,6 +65,9 @@ type checker struct {
 	file *syntax.File
 	prog *ir.Program
 	errs diag.List
+	// valuesHint, inside a chain of or/and, is the condition its bare
+	// values most likely meant (see valuesHint), for their hint.
+	valuesHint *string
 	// bucketUsers names, by bucket slot, the experiment or rollout that
 	// first bucketed visitors with it (see shareBucket).
 	bucketUsers map[int]string

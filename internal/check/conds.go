@@ -2,6 +2,7 @@ package check
 
 import (
 	"errors"
+	"fmt"
 
 	"regexp"
 	"slices"
@@ -21,7 +22,16 @@ import (
 func (c *checker) cond(e syntax.Expr) ir.Node {
 	switch e := e.(type) {
 	case *syntax.Logical:
+		// `day == "sat" or "sun"`: the hint of a bare value names the
+		// comparison beside it, with every value of the chain.
+		outer := c.valuesHint == nil
+		if outer {
+			c.valuesHint = valuesHint(e)
+		}
 		x, y := c.cond(e.X), c.cond(e.Y)
+		if outer {
+			c.valuesHint = nil
+		}
 		if e.Op == "and" {
 			return &ir.And{Pos: e.OpPos, X: flatten[*ir.And](x, y, func(n *ir.And) []ir.Node { return n.X })}
 		}
@@ -72,8 +82,67 @@ func (c *checker) cond(e syntax.Expr) ir.Node {
 	case *syntax.Compare:
 		return c.compare(e)
 	}
+	if h := c.valuesHint; h != nil && *h != "" && isLiteral(e) {
+		c.errorf(e.Pos(), "%s is a value, not a condition", e).WithHint("for one of several values, write %s", *h)
+		return bad(e)
+	}
 	c.errorf(e.Pos(), "%s is a value, not a condition", e).WithHint("compare it with an attribute, for example %s", valueTest(e))
 	return bad(e)
+}
+
+// isLiteral reports whether e is a string or number written as it is.
+func isLiteral(e syntax.Expr) bool {
+	switch e.(type) {
+	case *syntax.StringLit, *syntax.NumberLit:
+		return true
+	}
+	return false
+}
+
+// valuesHint returns, for a chain of or/and whose operands are one
+// comparison of an attribute with a value (== or in) and bare values
+// (`day == "sat" or "sun"`), the condition meant: day in ["sat", "sun"];
+// "" for another chain. Never nil.
+func valuesHint(e *syntax.Logical) *string {
+	var ops []syntax.Expr
+	var walk func(x syntax.Expr)
+	walk = func(x syntax.Expr) {
+		if l, ok := x.(*syntax.Logical); ok && l.Op == e.Op {
+			walk(l.X)
+			walk(l.Y)
+			return
+		}
+		ops = append(ops, x)
+	}
+	walk(e)
+	hint := ""
+	var cmp *syntax.Compare
+	var vals []string
+	for _, x := range ops {
+		switch x := x.(type) {
+		case *syntax.Compare:
+			if cmp != nil || x.Op != "==" && x.Op != "in" {
+				return &hint
+			}
+			cmp = x
+			if l, ok := x.Y.(*syntax.ListLit); ok && x.Op == "in" {
+				for _, v := range l.Elems {
+					vals = append(vals, v.String())
+				}
+			} else {
+				vals = append(vals, x.Y.String())
+			}
+		default:
+			if !isLiteral(x) {
+				return &hint
+			}
+			vals = append(vals, x.String())
+		}
+	}
+	if cmp != nil {
+		hint = fmt.Sprintf("%s in [%s]", cmp.X, strings.Join(vals, ", "))
+	}
+	return &hint
 }
 
 // valueTest returns a condition that compares the value e with an

@@ -514,6 +514,16 @@ func (d *decoder) sequence(n *yaml.Node, what string) []*yaml.Node {
 }
 
 func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
+	if n.Kind == yaml.MappingNode && n.Style&yaml.FlowStyle != 0 && n.Line > 0 && bytes.HasPrefix(d.src[d.offset(n.Line, n.Column):], []byte("{{")) {
+		// text: {{ geo.city }} is a mapping in a mapping to YAML.
+		src := d.src[d.offset(n.Line, n.Column):]
+		if end := bytes.IndexByte(src, '\n'); end >= 0 {
+			src = src[:end]
+		}
+		d.errorf(n, "a value that starts with {{ must be quoted: YAML reads { as the start of a mapping").
+			WithHint("quote the whole value: \"%s\"", strings.ReplaceAll(strings.TrimSpace(string(src)), `"`, `\"`))
+		return "", false
+	}
 	if n.Kind != yaml.ScalarNode {
 		d.errorf(n, "%s must be a single value, not %s", what, kindNames[n.Kind])
 		return "", false
@@ -1096,7 +1106,19 @@ func (d *decoder) action(n *yaml.Node) *Action {
 	if v.Kind == yaml.ScalarNode && spec.short != "" {
 		given[spec.short] = v
 	} else if ok, m := d.mappingMeant(v, "action "+op, spec.fields, func(key string, _, fv *yaml.Node) { given[key] = fv }); !ok {
-		if spec.short != "" {
+		switch rv := resolve(v); {
+		case spec.short == "select" && rv.Kind == yaml.SequenceNode && rv.Style&yaml.FlowStyle != 0:
+			// remove: [data-slot=promo]: the selector's [ opened a list.
+			src := d.src[d.offset(rv.Line, rv.Column):]
+			if end := bytes.IndexByte(src, '\n'); end >= 0 {
+				src = src[:end]
+			}
+			sel := strings.TrimSpace(string(src))
+			if j := strings.Index(sel, " #"); j >= 0 {
+				sel = strings.TrimSpace(sel[:j])
+			}
+			d.errs[len(d.errs)-1].WithHint("a [ starts a YAML list: quote a selector that starts with one: %s: '%s'", op, sel)
+		case spec.short != "":
 			d.errs[len(d.errs)-1].WithHint("write `%s: VALUE` or `%s: { %s: VALUE }`", op, op, spec.short)
 		}
 		return nil

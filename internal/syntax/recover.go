@@ -1187,10 +1187,49 @@ func (r *recovery) cut(g *region, err error) {
 	if col > len(l.text) {
 		col = 0
 	}
+	if at, what, fix, ok := unquotedTrap(l.text); ok {
+		// What made YAML fail is a value it cannot start with: say so
+		// where it is, with the quoting that fixes it.
+		r.errs.Add(diag.Errorf(r.pos(line, at), "%s", what).WithHint("%s", fix).WithCode("yaml"))
+		r.remove(g)
+		return
+	}
 	e := diag.Errorf(r.pos(line, col), "YAML cannot read this: %s", msg).WithCode("yaml")
 	e.WithHint("%s", yamlHint(msg))
 	r.errs.Add(e)
 	r.remove(g)
+}
+
+// unquotedTrap finds, on a line YAML could not read, a plain value that
+// YAML cannot start that way: {{ (a template, read as a mapping), or @
+// and ` (reserved). It returns the value's offset, what is wrong and the
+// quoting that fixes it.
+func unquotedTrap(text string) (at int, what, fix string, ok bool) {
+	key, v := "", ""
+	i := strings.Index(text, ": ")
+	if i < 0 {
+		return 0, "", "", false
+	}
+	key = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(text[:i]), "- "))
+	if strings.ContainsAny(key, "{}[]\"'") {
+		return 0, "", "", false // a flow mapping: other traps read it
+	}
+	at = i + 2
+	for at < len(text) && text[at] == ' ' {
+		at++
+	}
+	v = strings.TrimSpace(text[at:])
+	if j := strings.Index(v, " #"); j >= 0 {
+		v = strings.TrimSpace(v[:j])
+	}
+	quoted := key + ": \"" + strings.ReplaceAll(v, `"`, `\"`) + "\""
+	switch {
+	case strings.HasPrefix(v, "{{"):
+		return at, "a value that starts with {{ must be quoted: YAML reads { as the start of a mapping", "quote it: " + quoted, true
+	case v != "" && (v[0] == '@' || v[0] == '`'):
+		return at, fmt.Sprintf("YAML cannot start a plain value with %q", v[:1]), "quote it: " + quoted, true
+	}
+	return 0, "", "", false
 }
 
 func (r *recovery) report(t trap) {
