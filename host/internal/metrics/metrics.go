@@ -57,6 +57,11 @@ type Metrics struct {
 // that take a while.
 var latencyBuckets = []float64{1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1}
 
+// requestBuckets suit whole requests, which wait for the origin: from a
+// cached answer to the origin's 30 s header timeout and a long download
+// (past the last bucket, histogram_quantile answers its bound).
+var requestBuckets = []float64{1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10, 30, 60, 120}
+
 // New registers the collectors in a new registry, with the Go runtime and
 // process collectors.
 func New() *Metrics { return NewIn(prometheus.NewRegistry(), true) }
@@ -72,7 +77,7 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 			Name: "bespoke_requests_total", Help: "Requests served, by route and outcome.",
 		}, []string{"route", "outcome"}),
 		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "bespoke_request_duration_seconds", Help: "Time to serve a request, to the last byte.", Buckets: latencyBuckets,
+			Name: "bespoke_request_duration_seconds", Help: "Time to serve a request, to the last byte.", Buckets: requestBuckets,
 		}, []string{"route"}),
 		decideSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "bespoke_decide_duration_seconds", Help: "Time to build the context and run the plugin.", Buckets: latencyBuckets,
