@@ -412,8 +412,17 @@ func (c *Config) Validate() error {
 		}
 		names[r.Name] = true
 		u, err := url.Parse(r.Origin)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(at+"origin", "%s: origin %q must be an http:// or https:// URL", where, r.Origin)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			shown := r.Origin
+			if err == nil {
+				shown = u.Redacted()
+			}
+			bad(at+"origin", "%s: origin %q must be an http:// or https:// URL", where, shown)
+		case u.User != nil:
+			// Not sent (the proxy forwards the visitor's Authorization),
+			// and printed where the origin is shown.
+			bad(at+"origin", "%s: origin %q holds a user and password, which are not sent to it: remove them; a rule's set_header with on: request can send an Authorization header", where, u.Redacted())
 		}
 		if r.Rules != "" && r.Plugin != "" {
 			bad(at+"plugin", "%s: give rules or plugin, not both", where)

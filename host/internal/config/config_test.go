@@ -259,6 +259,8 @@ func TestSeenStoreFromRedisURL(t *testing.T) {
 func TestValidationPositions(t *testing.T) {
 	tests := []struct{ src, want string }{
 		{"routes:\n  - origin: ftp://a\n", `b.yaml:2:13: route 1 (route1): origin "ftp://a" must be an http:// or https:// URL`},
+		// Credentials would not be sent, and are never printed.
+		{"routes:\n  - origin: http://shop:s3cret@10.0.0.5:3000\n", `b.yaml:2:13: route 1 (route1): origin "http://shop:xxxxx@10.0.0.5:3000" holds a user and password, which are not sent to it: remove them; a rule's set_header with on: request can send an Authorization header`},
 		{"", "b.yaml:1:1: no routes: add at least one route with an origin"},
 		{"seen: { store: redis }\nroutes:\n  - origin: http://a\n", "b.yaml:1:7: seen.store is redis but seen.redis (redis://host:port) is empty"},
 		{"log: { format: xml }\ntls: { cert: a.pem }\nroutes:\n  - { name: a, origin: http://a }\n  - { name: a, origin: http://b, path: blog }\n",

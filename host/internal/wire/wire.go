@@ -130,16 +130,22 @@ func (r *Route) Close(ctx context.Context) error {
 }
 
 // CheckOrigin returns an error unless u is an absolute http or https URL
-// with a host.
+// with a host, and no credentials.
 func CheckOrigin(u *url.URL) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("origin %q: the scheme must be http or https", u.String())
+		return fmt.Errorf("origin %q: the scheme must be http or https", u.Redacted())
 	}
 	if u.Host == "" {
-		return fmt.Errorf("origin %q: no host", u.String())
+		return fmt.Errorf("origin %q: no host", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("origin %q: an origin has no query or fragment", u.String())
+		return fmt.Errorf("origin %q: an origin has no query or fragment", u.Redacted())
+	}
+	if u.User != nil {
+		// They would not be sent (the proxy forwards the visitor's
+		// Authorization, not the URL's), and would be printed where the
+		// origin is: at start, in the status.
+		return fmt.Errorf("origin %q: a user and password in the origin's URL are not sent to it: remove them; a rule's set_header with on: request can send an Authorization header", u.Redacted())
 	}
 	return nil
 }
