@@ -299,9 +299,13 @@ type queued struct {
 	seq  uint64
 }
 
+// startPing bounds the PING a new store sends its server.
+const startPing = 2 * time.Second
+
 // NewRedisStore returns a store for the deployment cfg.URL names, or an
-// error for a bad URL or out-of-range sizes. It does not connect until
-// used, so a server that is down does not stop the proxy from starting.
+// error for a bad URL or out-of-range sizes. A server that is down does
+// not stop the proxy from starting: the store PINGs it once in the
+// background, and takes it for lost when it does not answer.
 func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 	target, err := ParseRedisURL(cfg.URL)
 	if err != nil {
@@ -394,6 +398,34 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 		s.wg.Add(1)
 		go s.writer(q)
 	}
+	// One PING at start, in the background: a server that does not
+	// answer is taken for lost (logged, Up false, the probe started)
+	// before a visitor comes, not only once one does.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		// Bounded apart from the store's timeout, which may be long:
+		// the client reads until the deadline, whatever the store's
+		// Close (which waits for this) says.
+		ctx, cancel := context.WithTimeout(context.Background(), min(max(s.timeout, s.retry), startPing))
+		defer cancel()
+		go func() {
+			select {
+			case <-s.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		err := s.Ping(ctx)
+		if err == nil {
+			return
+		}
+		select {
+		case <-s.stop: // closed meanwhile
+		default:
+			s.lost(err)
+		}
+	}()
 	return s, nil
 }
 
@@ -682,7 +714,10 @@ func (s *RedisStore) probe() {
 		case <-t.C:
 		}
 		c := s.newClient()
-		ctx, cancel := context.WithTimeout(context.Background(), max(s.timeout, s.retry))
+		// Bounded apart from the store's timeout, which may be long:
+		// the client reads until the deadline, whatever the store's
+		// Close (which waits for this) says.
+		ctx, cancel := context.WithTimeout(context.Background(), min(max(s.timeout, s.retry), startPing))
 		err := c.Ping(ctx).Err()
 		cancel()
 		if err != nil {

@@ -1097,3 +1097,24 @@ func TestRedisCapsMerge(t *testing.T) {
 		t.Fatalf("the counts' TTL was cut to %v", ttl)
 	}
 }
+
+// TestRedisDownAtStart: a store whose server does not answer is taken
+// for lost at start, before a visitor comes: bespoke_seen_redis_up reads
+// 0 for a process that never reached its server.
+func TestRedisDownAtStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: 50 * time.Millisecond})
+	for deadline := time.Now().Add(10 * time.Second); st.Up(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the store still says its server is up")
+		}
+	}
+	if st.Lost.Load() != 1 {
+		t.Errorf("lost %d times", st.Lost.Load())
+	}
+}

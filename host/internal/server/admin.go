@@ -22,6 +22,7 @@ import (
 //	GET  /metrics            Prometheus metrics
 //	GET  /healthz            200 while the process runs
 //	GET  /readyz             200 once every route's plugin is loaded, else 503
+//	                         (and 503 while shutting down)
 //	GET  /_bespoke/status    routes, plugins, generations, last reloads (JSON)
 //	POST /_bespoke/reload    reload every route, or ?route=NAME; 200 when all
 //	                         loaded, 422 when one was rejected (it keeps
@@ -35,6 +36,10 @@ func (s *Server) AdminHandler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			http.Error(w, "not ready: shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		if !s.Ready() {
 			http.Error(w, "not ready: a plugin is not loaded yet", http.StatusServiceUnavailable)
 			return

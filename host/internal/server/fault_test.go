@@ -362,7 +362,8 @@ func TestMetricsAndHealth(t *testing.T) {
 }
 
 // TestGracefulShutdown: a request in flight when the server stops
-// completes, whole and rewritten, while new connections are refused. The
+// completes, whole and rewritten, while new connections are refused and
+// the admin listener says the process is alive and not ready. The
 // origin holds the end of the page until the server has stopped
 // accepting, so the request is in flight for the whole shutdown.
 func TestGracefulShutdown(t *testing.T) {
@@ -403,6 +404,17 @@ func TestGracefulShutdown(t *testing.T) {
 	case <-stopped:
 		t.Fatal("the server stopped while a request was in flight")
 	default:
+	}
+	// Meanwhile the admin listener answers: alive, not ready.
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/readyz": http.StatusServiceUnavailable} {
+		resp, err := http.Get(r.admin + path)
+		if err != nil {
+			t.Fatalf("%s while draining: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s while draining: %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 	close(release)
 	body, err := io.ReadAll(resp.Body)

@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +40,8 @@ import (
 type Server struct {
 	cfg *config.Config
 	log *slog.Logger
+	// draining is set once Serve shuts down: /readyz answers 503.
+	draining atomic.Bool
 	// routeLog is log for the routes: records logged with a request's
 	// context get the request's attributes (see withRequestInfo).
 	routeLog *slog.Logger
@@ -520,26 +521,29 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.D())
+	// Not ready from now: a load balancer that probes /readyz sends no
+	// more visitors while those in flight finish.
+	s.draining.Store(true)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace.D())
 	defer cancel()
-	var wg sync.WaitGroup
 	var cut atomic.Bool
-	for _, hs := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			switch e := hs.Shutdown(sctx); {
-			case errors.Is(e, context.DeadlineExceeded):
-				// Requests still running as the grace ran out: their
-				// connections are closed, and the operator told.
-				cut.Store(true)
-				hs.Close()
-			case e != nil:
-				s.log.Warn("shutdown", "err", e)
-			}
-		}()
+	stop := func(hs *http.Server) {
+		switch e := hs.Shutdown(sctx); {
+		case errors.Is(e, context.DeadlineExceeded):
+			// Requests still running as the grace ran out: their
+			// connections are closed, and the operator told.
+			cut.Store(true)
+			hs.Close()
+		case e != nil:
+			s.log.Warn("shutdown", "err", e)
+		}
 	}
-	wg.Wait()
+	// The visitors' listener first; the admin one answers (liveness,
+	// readiness, the metrics of the drain) until their requests end.
+	stop(srv)
+	for _, hs := range servers[1:] {
+		stop(hs)
+	}
 	if cut.Load() {
 		s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.ShutdownGrace.D())
 	}
