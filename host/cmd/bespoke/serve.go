@@ -282,6 +282,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 			return links.Wrap(h)
 		}
 	}
+	demoURL := ""
 	if *demoFlag {
 		u, stopDemo, err := demo.Start()
 		if err != nil {
@@ -300,7 +301,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 			}
 			return res.Artifact, demo.RulesName, nil
 		}
-		fmt.Fprintf(stderr, "demo origin on %s\n", u)
+		demoURL = u
 	}
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", asTyped(err, set))
@@ -310,6 +311,9 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		handler = slog.NewJSONHandler(stderr, nil)
 	}
 	log := slog.New(handler)
+	if demoURL != "" {
+		log.Info("demo origin", "url", demoURL)
+	}
 	opt.Logger = log
 	log.Info("bespoke", "version", version.Get().String())
 

@@ -357,7 +357,9 @@ func (m *Module) Decide(ctx context.Context, vals []plugin.Value, seen Seen, d *
 			if vals[i].Present && m.manifest.Slots[i].Bytes && int64(len(vals[i].Str)) > m.maxValue {
 				m.stats.Failures.Add(1)
 				m.stats.Oversized.Add(1)
-				return ErrValueTooLong
+				// Named, so that the operator knows which value (a
+				// visitor's long User-Agent) the rules test at length.
+				return fmt.Errorf("%w: %s is %d bytes, past the %d its tests may read", ErrValueTooLong, m.manifest.Slots[i], len(vals[i].Str), m.maxValue)
 			}
 		}
 	}

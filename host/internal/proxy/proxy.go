@@ -131,6 +131,9 @@ type Proxy struct {
 	// unrecordedWarned is when the last warning about unrecorded items
 	// was logged (Unix nanoseconds).
 	unrecordedWarned atomic.Int64
+	// oversizedWarned is when a decision refused a value too long was
+	// last logged.
+	oversizedWarned atomic.Int64
 	// maps holds the pages' edit maps; nil when disabled.
 	maps     *editmap.Cache
 	mapStats MapStats
@@ -518,6 +521,14 @@ func (p *Proxy) decideFailed(r *http.Request, st *state) {
 	p.cfg.Metrics.PluginFailure(p.cfg.Route, failureReason(err))
 	if pe := (*site.PanicError)(nil); errors.As(err, &pe) {
 		p.log.Error("deciding panicked, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err, "stack", string(pe.Stack))
+	} else if errors.Is(err, engine.ErrValueTooLong) {
+		// A visitor's value (an 8 KB User-Agent) can come with every
+		// request: counted each time, logged once a minute.
+		if now := time.Now().UnixNano(); now-p.oversizedWarned.Load() >= int64(unrecordedEvery) {
+			p.oversizedWarned.Store(now)
+			p.log.Warn("a value of the request is too long for the plugin's bounded time, serving the page unpersonalized (logged once a minute; bespoke_plugin_failures_total{reason=\"oversized\"} counts them)",
+				"route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
+		}
 	} else {
 		p.log.Warn("plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
 	}
