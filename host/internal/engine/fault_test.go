@@ -351,8 +351,8 @@ func TestValuesBoundedModulesRead(t *testing.T) {
 	}
 	var d plugin.Decision
 	long := plugin.Value{Str: strings.Repeat("a", 60000), Present: true}
-	if err := m.Decide(context.Background(), []plugin.Value{long}, nil, &d); !errors.Is(err, engine.ErrValueTooLong) {
-		t.Fatalf("a 60 KB value: %v, want ErrValueTooLong", err)
+	if err := m.Decide(context.Background(), []plugin.Value{long}, nil, &d); !errors.Is(err, engine.ErrValueTooLong) || !strings.Contains(err.Error(), `header("X-A") is 60000 bytes`) {
+		t.Fatalf("a 60 KB value: %v, want ErrValueTooLong naming the value", err)
 	}
 	if m.Stats().Oversized.Load() != 1 || m.Stats().Failures.Load() != 1 {
 		t.Errorf("oversized %d, failures %d", m.Stats().Oversized.Load(), m.Stats().Failures.Load())
