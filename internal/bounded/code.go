@@ -717,7 +717,7 @@ func (f *fn) call(idx uint32) error {
 			return f.r.errorf("call of %s with its argument not in view", plugin.ImportSeen)
 		}
 		size := f.v.maxSymbol
-		if sym := f.vals[n-1]; sym.k == constant && sym.c >= 0 && int(sym.c) < len(f.v.m.Symbols) {
+		if sym := f.vals[n-1]; sym.k == constant && int64(sym.c) < int64(len(f.v.m.Symbols)) {
 			size = len(f.v.m.Symbols[sym.c])
 		}
 		c.cost = seenCallCost + SeenByteCost*int64(size)
