@@ -545,6 +545,16 @@ func (c *checker) compareList(e *syntax.Compare, a plugin.Attr, slot int) ir.Nod
 
 func (c *checker) stringOperand(e *syntax.Compare, a plugin.Attr) (*syntax.StringLit, bool) {
 	s, ok := e.Y.(*syntax.StringLit)
+	if l, isList := e.Y.(*syntax.ListLit); !ok && isList && len(l.Elems) > 0 {
+		// header("user-agent") contains ["Firefox", "Chrome"]: any of
+		// them, joined by or.
+		var alts []string
+		for _, el := range l.Elems {
+			alts = append(alts, fmt.Sprintf("%s %s %s", e.X, e.Op, el))
+		}
+		c.errorf(e.Y.Pos(), "%s needs one quoted text; found a list", e.Op).WithHint("for any of several, join them with or: %s", strings.Join(alts, " or "))
+		return nil, false
+	}
 	if !ok {
 		c.errorf(e.Y.Pos(), "%s needs a quoted text; found %s", e.Op, e.Y).WithHint("write %s %s \"%s\"", e.X, e.Op, strings.Trim(e.Y.String(), `"`))
 		return nil, false

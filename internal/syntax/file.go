@@ -320,7 +320,9 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 	if bytes.IndexByte(src, '\r') >= 0 {
 		src = bytes.ReplaceAll(bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
 	}
-	d := &decoder{file: name, src: src}
+	var nbsp diag.List
+	src, nbsp = indentSpaces(name, src)
+	d := &decoder{file: name, src: src, errs: nbsp}
 	d.indexLines()
 	f := &File{Name: name, Version: LanguageVersion}
 	var root yaml.Node
@@ -608,6 +610,43 @@ func (d *decoder) unclosedQuote(n *yaml.Node) bool {
 	d.errs.Add(diag.Errorf(d.posAt(start), "this %c starts a quoted value that is not closed on its line, so YAML reads the lines after it as part of the value", q).
 		WithHint("close the value with %c", q).WithCode("yaml-unclosed"))
 	return true
+}
+
+// indentSpaces returns src with the non-breaking spaces (U+00A0, U+202F)
+// of its lines' indentation made spaces, one for one, and an error at
+// each: pasted from a web page or a chat, they are no space to YAML,
+// which would read them as the start of a key and the lines after as
+// misplaced.
+func indentSpaces(name string, src []byte) ([]byte, diag.List) {
+	if !bytes.Contains(src, []byte("\u00a0")) && !bytes.Contains(src, []byte("\u202f")) {
+		return src, nil
+	}
+	var errs diag.List
+	var out []byte
+	for n, line := range bytes.SplitAfter(src, []byte("\n")) {
+		col, i, told := 1, 0, false
+		for i < len(line) {
+			switch {
+			case line[i] == ' ' || line[i] == '\t':
+				out = append(out, line[i])
+				i++
+			case bytes.HasPrefix(line[i:], []byte("\u00a0")) || bytes.HasPrefix(line[i:], []byte("\u202f")):
+				if !told {
+					errs.Add(diag.Errorf(diag.Pos{File: name, Line: n + 1, Col: col}, "a non-breaking space in the indentation: YAML indents with spaces only").
+						WithHint("replace it with a space (it often comes with text pasted from a web page)").WithCode("yaml-nbsp"))
+					told = true
+				}
+				out = append(out, ' ')
+				i += len("\u00a0")
+			default:
+				out = append(out, line[i:]...)
+				i = len(line)
+				continue
+			}
+			col++
+		}
+	}
+	return out, errs
 }
 
 // secondDocument returns the line where a second YAML document of src
