@@ -560,9 +560,15 @@ func TestServeSignals(t *testing.T) {
 		cmd.Process.Kill()
 		<-exited
 	}()
-	// While it starts: the first as soon as the process runs (the Go
-	// runtime's own handlers are in place by then), more over its start.
-	time.Sleep(20 * time.Millisecond)
+	// While it starts: once its first log line says serve runs (before
+	// it, the process has not yet asked for any signal, and SIGHUP's
+	// default action, the end, is all a process can have), over the
+	// rest of its start (the rules compiled, the listener opened).
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stderr.String(), "msg=bespoke"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log from serve:\n%s", stderr)
+		}
+	}
 	for range 5 {
 		cmd.Process.Signal(syscall.SIGHUP)
 		time.Sleep(5 * time.Millisecond)
