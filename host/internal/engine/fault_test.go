@@ -141,26 +141,10 @@ func TestHandWrittenGuest(t *testing.T) {
 }
 
 func TestRefusesForeignImports(t *testing.T) {
-	mod := &wasm.Module{}
-	ty := mod.Type(nil, []wasm.ValType{wasm.I32})
-	mod.Imports = append(mod.Imports, wasm.Import{Module: "env", Name: "abort", Type: ty})
-	mod.Funcs = append(mod.Funcs, wasm.Func{Type: ty, Body: (&wasm.Code{}).I32Const(0)})
-	mod.MemoryMin = 1
-	mod.Globals = append(mod.Globals, wasm.Global{Type: wasm.I32, Init: plugin.ABIVersion})
-	mod.Exports = append(mod.Exports,
-		wasm.Export{Name: plugin.ExportMemory, Kind: wasm.ExportMemory},
-		wasm.Export{Name: plugin.ExportDecide, Kind: wasm.ExportFunc, Index: 1},
-		wasm.Export{Name: plugin.ExportABIVersion, Kind: wasm.ExportGlobal})
-	b := mod.Encode()
-	good, _ := guest.Build(guest.Module{Decide: guest.Trap()})
-	secs, _ := plugin.CustomSections(good)
-	b = appendCustom(b, plugin.SectionABI, secs[plugin.SectionABI])
-	b = appendCustom(b, plugin.SectionManifest, secs[plugin.SectionManifest])
-	art, err := plugin.ReadArtifact(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = newEngine(t, engine.Config{}).Load(context.Background(), art)
+	_, err := loadRaw(t, func(mod *wasm.Module, ty uint32) (uint32, wasm.ValType) {
+		mod.Imports = append(mod.Imports, wasm.Import{Module: "env", Name: "abort", Type: ty})
+		return 1, wasm.I32
+	})
 	if err == nil || !strings.Contains(err.Error(), "env.abort") {
 		t.Fatalf("err = %v, want it to name env.abort", err)
 	}
@@ -169,14 +153,27 @@ func TestRefusesForeignImports(t *testing.T) {
 // TestABIGlobalOfAnotherType: an ABI version exported as an i64 is
 // refused as such (it was "built for ABI 1, but this host speaks ABI 1").
 func TestABIGlobalOfAnotherType(t *testing.T) {
+	_, err := loadRaw(t, func(*wasm.Module, uint32) (uint32, wasm.ValType) { return 0, wasm.I64 })
+	if err == nil || !strings.Contains(err.Error(), "bespoke_abi_version as i64: the ABI asks for an immutable i32") {
+		t.Fatalf("err = %v, want it to say the global is an i64", err)
+	}
+}
+
+// loadRaw loads a module written without package guest's checks: a
+// decide of type () -> i32 (ty) returning 0, one page of memory, the ABI
+// global and the ABI's custom sections. edit adds to it before decide
+// (imports) and returns decide's function index and the global's type.
+func loadRaw(t *testing.T, edit func(mod *wasm.Module, ty uint32) (uint32, wasm.ValType)) (*engine.Module, error) {
+	t.Helper()
 	mod := &wasm.Module{}
 	ty := mod.Type(nil, []wasm.ValType{wasm.I32})
+	decide, global := edit(mod, ty)
 	mod.Funcs = append(mod.Funcs, wasm.Func{Type: ty, Body: (&wasm.Code{}).I32Const(0)})
 	mod.MemoryMin = 1
-	mod.Globals = append(mod.Globals, wasm.Global{Type: wasm.I64, Init: plugin.ABIVersion})
+	mod.Globals = append(mod.Globals, wasm.Global{Type: global, Init: plugin.ABIVersion})
 	mod.Exports = append(mod.Exports,
 		wasm.Export{Name: plugin.ExportMemory, Kind: wasm.ExportMemory},
-		wasm.Export{Name: plugin.ExportDecide, Kind: wasm.ExportFunc, Index: 0},
+		wasm.Export{Name: plugin.ExportDecide, Kind: wasm.ExportFunc, Index: decide},
 		wasm.Export{Name: plugin.ExportABIVersion, Kind: wasm.ExportGlobal})
 	b := mod.Encode()
 	good, _ := guest.Build(guest.Module{Decide: guest.Trap()})
@@ -187,10 +184,7 @@ func TestABIGlobalOfAnotherType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = newEngine(t, engine.Config{}).Load(context.Background(), art)
-	if err == nil || !strings.Contains(err.Error(), "bespoke_abi_version as i64: the ABI asks for an immutable i32") {
-		t.Fatalf("err = %v, want it to say the global is an i64", err)
-	}
+	return newEngine(t, engine.Config{}).Load(context.Background(), art)
 }
 
 func appendCustom(b []byte, name string, payload []byte) []byte {
