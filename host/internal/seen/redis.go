@@ -187,6 +187,9 @@ type RedisStore struct {
 	down           atomic.Bool
 	timeoutsInARow atomic.Int32
 	stop           chan struct{} // closed by Close: the probe ends
+	// used is set by the first load: the PING sent at start no longer
+	// speaks for the server.
+	used atomic.Bool
 
 	mu     sync.RWMutex // guards closed against saves and probes racing Close
 	closed bool
@@ -417,7 +420,10 @@ func NewRedisStore(cfg RedisConfig) (*RedisStore, error) {
 			}
 		}()
 		err := s.Ping(ctx)
-		if err == nil {
+		if err == nil || s.used.Load() {
+			// Visitors' loads came first: they tell, on their own path,
+			// whether the server answers; a late PING would report an
+			// outage theirs did not see, or one they already reported.
 			return
 		}
 		select {
@@ -493,6 +499,7 @@ func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) 
 		return s.l.newSet(now), LoadInfo{Source: SourceNew}, nil, nil
 	}
 	s.Loads.Add(1)
+	s.used.Store(true)
 	unknown := func(reason string) (*Set, LoadInfo, []byte, error) {
 		set := s.l.newSet(now)
 		set.unknown = true
@@ -600,6 +607,7 @@ func (s *RedisStore) LoadCaps(ctx context.Context, visitorID string) ([]byte, er
 	if !usableID(visitorID) {
 		return nil, nil
 	}
+	s.used.Store(true)
 	if s.down.Load() {
 		return nil, errNoAnswer
 	}
