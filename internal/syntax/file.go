@@ -461,11 +461,26 @@ func (d *decoder) mappingMeant(n *yaml.Node, what string, fields []string, each 
 		return false, nil
 	}
 	seen := map[string]bool{}
+	split := false // a second name: the entry is two, its - left out
+	nameAt := -1   // the first name's index in n.Content
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolve(n.Content[i+1])
 		key := k.Value
+		if key == "name" && nameAt < 0 {
+			nameAt = i
+		}
 		if seen[key] {
-			d.errorf(k, "%q is given twice in %s", key, what).WithHint("remove one of them")
+			switch {
+			case split:
+				// Told once, at the second name.
+			case key == "name" && (what == "a rule" || what == "an experiment" || what == "a test") && i-nameAt > 2:
+				// Keys between the two names: a whole second entry.
+				split = true
+				d.errorf(k, "a second name in %s: a new entry of the list starts with \"- \"", what).
+					WithHint("write - name: %s, at the indentation of the - above", v.Value)
+			default:
+				d.errorf(k, "%q is given twice in %s", key, what).WithHint("remove one of them")
+			}
 			continue
 		}
 		seen[key] = true

@@ -1,6 +1,7 @@
 package syntax
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/rules/diag"
@@ -74,12 +75,39 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 		base := open + 2
 		part, err := parseInterpolation(inner, func(off int) diag.Pos { return pos(base + off) }, pos(open))
 		if err != nil {
+			var d *diag.Error
+			if bar := pipeOutsideQuotes(inner); bar >= 0 && errors.As(err, &d) && d.Pos == pos(base+bar) {
+				// {{ geo.city | upper }}: another template language's
+				// filters.
+				d.Msg = "unexpected `|`: templates have no filters"
+				d.Hint = `an interpolation is an attribute, with a default after or: {{ geo.city or "there" }}`
+			}
 			return nil, err
 		}
 		part.Pos, part.Off = pos(open), open
 		t.Parts = append(t.Parts, part)
 		i = open + 2 + end + 2
 	}
+}
+
+// pipeOutsideQuotes returns the offset of the first '|' of s outside
+// quoted texts, or -1.
+func pipeOutsideQuotes(s string) int {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quote != 0 && c == '\\':
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '|':
+			return i
+		}
+	}
+	return -1
 }
 
 // closingBraces returns the index of the "}}" that closes an
