@@ -93,6 +93,14 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 // pipeOutsideQuotes returns the offset of the first '|' of s outside
 // quoted texts, or -1.
 func pipeOutsideQuotes(s string) int {
+	i, _ := outsideQuotes(s, "|")
+	return i
+}
+
+// outsideQuotes returns the offset of the first sep in s outside quoted
+// texts ("..." or '...', with backslash escapes), or -1, and whether a
+// quote was left open.
+func outsideQuotes(s, sep string) (int, bool) {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -103,37 +111,24 @@ func pipeOutsideQuotes(s string) int {
 		case quote != 0:
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '|':
-			return i
+		case strings.HasPrefix(s[i:], sep):
+			return i, false
 		}
 	}
-	return -1
+	return -1, quote != 0
 }
 
 // closingBraces returns the index of the "}}" that closes an
 // interpolation whose inside starts s, outside quoted texts (so that
 // {{ "}}" }} is one), or -1.
 func closingBraces(s string) int {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case quote != 0 && c == '\\':
-			i++
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '}' && i+1 < len(s) && s[i+1] == '}':
-			return i
-		}
-	}
-	if quote != 0 {
+	i, open := outsideQuotes(s, "}}")
+	if open {
 		// An unclosed quote: the first "}}" closes it, as it did before
 		// quotes were read here, and the quote's own error is reported.
 		return strings.Index(s, "}}")
 	}
-	return -1
+	return i
 }
 
 // parseInterpolation parses `attr`, `attr or "default"`, or a quoted text
