@@ -520,17 +520,17 @@ func (p *Proxy) decideFailed(r *http.Request, st *state) {
 	p.stats.FailOpen.Add(1)
 	p.cfg.Metrics.PluginFailure(p.cfg.Route, failureReason(err))
 	if pe := (*site.PanicError)(nil); errors.As(err, &pe) {
-		p.log.Error("deciding panicked, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err, "stack", string(pe.Stack))
+		p.log.ErrorContext(r.Context(), "deciding panicked, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err, "stack", string(pe.Stack))
 	} else if errors.Is(err, engine.ErrValueTooLong) {
 		// A visitor's value (an 8 KB User-Agent) can come with every
 		// request: counted each time, logged once a minute.
 		if now := time.Now().UnixNano(); now-p.oversizedWarned.Load() >= int64(unrecordedEvery) {
 			p.oversizedWarned.Store(now)
-			p.log.Warn("a value of the request is too long for the plugin's bounded time, serving the page unpersonalized (logged once a minute; bespoke_plugin_failures_total{reason=\"oversized\"} counts them)",
+			p.log.WarnContext(r.Context(), "a value of the request is too long for the plugin's bounded time, serving the page unpersonalized (logged once a minute; bespoke_plugin_failures_total{reason=\"oversized\"} counts them)",
 				"route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
 		}
 	} else {
-		p.log.Warn("plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
+		p.log.WarnContext(r.Context(), "plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
 	}
 }
 
@@ -764,7 +764,7 @@ func (p *Proxy) doneSeen(r *http.Request, st *state) {
 		p.cfg.Metrics.SeenUnrecorded(p.cfg.Route, n)
 		if now := time.Now().UnixNano(); now-p.unrecordedWarned.Load() >= int64(unrecordedEvery) {
 			p.unrecordedWarned.Store(now)
-			p.log.Warn("a response showed more items than one response records; the rest are not marked seen (mark only the first ones shown: mark: { first: N })",
+			p.log.WarnContext(r.Context(), "a response showed more items than one response records; the rest are not marked seen (mark only the first ones shown: mark: { first: N })",
 				"route", p.cfg.Route, "path", r.URL.Path, "unrecorded", n, "total_unrecorded", p.stats.SeenUnrecorded.Load())
 		}
 	}
@@ -800,13 +800,13 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errTooLarge) || errors.Is(err, errRewriteFailed) {
 		// The response could neither be rewritten nor sent as the origin
 		// sent it (see passOriginal).
-		p.log.Warn("origin response refused", "route", p.cfg.Route, "path", r.URL.Path, "err", err)
+		p.log.WarnContext(r.Context(), "origin response refused", "route", p.cfg.Route, "path", r.URL.Path, "err", err)
 		p.cfg.Metrics.Upstream(p.cfg.Route, status)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "502 Bad Gateway: the origin's response could not be passed on", status)
 		return
 	}
-	p.log.Warn("origin request failed", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
+	p.log.WarnContext(r.Context(), "origin request failed", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
 	p.cfg.Metrics.Upstream(p.cfg.Route, status)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -732,3 +732,37 @@ func TestAccessLine(t *testing.T) {
 		})
 	}
 }
+
+// TestWarningsNameTheRequest: with the access log on, a warning about one
+// request (an origin that cannot be reached) names the visitor and the
+// host, as its access line does. It had the route and path alone.
+func TestWarningsNameTheRequest(t *testing.T) {
+	origin := httptest.NewServer(http.NotFoundHandler())
+	gone := origin.URL
+	origin.Close()
+	cfg := ruleConfig(t, gone, "rules:\n  - name: hello\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n")
+	access := true
+	cfg.Log.Access = &access
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
+	if g := do(t, "GET", r.url+"/down?q=1", "Host", "shop.example"); g.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502: %s", g.StatusCode, g.body)
+	}
+	var warning map[string]any
+	for deadline := time.Now().Add(10 * time.Second); warning == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, l := range strings.Split(buf.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "origin request failed" {
+				warning = rec
+			}
+		}
+	}
+	if warning == nil {
+		t.Fatalf("no warning in\n%s", &buf)
+	}
+	for k, want := range map[string]any{"client": "127.0.0.1", "host": "shop.example", "query": "q=1", "path": "/down", "level": "WARN"} {
+		if warning[k] != want {
+			t.Errorf("%s = %v, want %v", k, warning[k], want)
+		}
+	}
+}
