@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/preview"
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/chromium"
 )
 
@@ -60,14 +61,15 @@ p.addEventListener("load", function () {
 
 // TestBrowserLinksStayInThePreview clicks links in the frames: an
 // in-page anchor scrolls its frame; a link to another page of the origin
-// opens it in both frames, for the same visitor; relative URLs resolve
+// opens it in both frames, for the same visitor, with what the first
+// page left (an item seen); relative URLs resolve
 // against the page's own URL.
 func TestBrowserLinksStayInThePreview(t *testing.T) {
 	bin := chromium.Path(t)
 	origin := httptest.NewServer(preview.StaticOrigin(journal))
 	defer origin.Close()
 	file := filepath.Join(t.TempDir(), "rules.yaml")
-	if err := os.WriteFile(file, []byte("rules:\n  - name: hi\n    actions:\n      - set_inner: { select: h1, text: Hi }\n"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte("rules:\n  - name: hi\n    actions:\n      - set_inner: { select: h1, text: Hi }\n  - name: read\n    actions:\n      - mark_seen: journal-read\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(origin.URL)
@@ -81,9 +83,10 @@ func TestBrowserLinksStayInThePreview(t *testing.T) {
 		"css " + origin.URL + "/journal/local.css",
 		"anchor scrolled true",
 		"anchor frame /frame?side=after&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Frel",
-		"preview ?url=%2Fjournal%2Fother",
-		"before /frame?side=before&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Fother",
-		"after /frame?side=after&amp;device=desktop&amp;t=0&amp;url=%2Fjournal%2Fother",
+		// The same visitor, who has now read a page.
+		"preview ?device=desktop&amp;returning=on&amp;seen=journal-read&amp;t=0&amp;url=%2Fjournal%2Fother&amp;visitor=" + visit.SimulatedID,
+		"before /frame?side=before&amp;device=desktop&amp;returning=on&amp;seen=journal-read&amp;t=0&amp;url=%2Fjournal%2Fother&amp;visitor=" + visit.SimulatedID,
+		"after /frame?side=after&amp;device=desktop&amp;returning=on&amp;seen=journal-read&amp;t=0&amp;url=%2Fjournal%2Fother&amp;visitor=" + visit.SimulatedID,
 		"other true true",
 	} {
 		if !strings.Contains(dom, want) {
@@ -259,7 +262,7 @@ func TestBrowserOddLinks(t *testing.T) {
 	}
 	defer pv.Close()
 	dom := drive(t, bin, pv, oddHarness)
-	for _, want := range []string{"errors 0", "preview ?url=%2Fjournal%2Fother"} {
+	for _, want := range []string{"errors 0", "preview ?device=desktop&amp;returning=on&amp;t=0&amp;url=%2Fjournal%2Fother&amp;visitor=" + visit.SimulatedID} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the harness lacks %q:\n%s", want, dom[:strings.Index(dom, "</pre>")+1])
 		}

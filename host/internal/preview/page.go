@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -56,6 +57,12 @@ type view struct {
 	Origin string
 	Capped []string
 	Exps   []expChoice
+	// Next is the query of this visitor's next view of the page, with
+	// what this one left (visit.Result.Next); empty when the page could
+	// not be had. A link followed in a frame opens with it.
+	Next template.URL
+	// NextSummary says what Next carries over.
+	NextSummary string
 }
 
 type targetView struct {
@@ -127,8 +134,14 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	vr := s.decide(r)
 	defer vr.release()
 	v := s.view(vr)
-	if v.Result != nil && vr.res.Plan.Redirect == nil {
+	switch {
+	case v.Result == nil:
+	case vr.res.Plan.Redirect == nil:
 		s.origin(r.Context(), vr, v)
+	default:
+		if out, err := vr.res.Render(nil); err == nil {
+			v.Next, v.NextSummary = vr.nextVisit(out), vr.nextSummary(out)
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -246,6 +259,10 @@ func (s *Server) origin(ctx context.Context, vr *visitResult, v *view) {
 		v.OriginProblem = "The origin did not answer: " + err.Error()
 		return
 	}
+	out, err := vr.res.Render(page)
+	if err == nil {
+		v.Next, v.NextSummary = vr.nextVisit(out), vr.nextSummary(out)
+	}
 	p := vr.res.Plan
 	st := cmp.Or(page.Status, http.StatusOK)
 	if st != http.StatusOK {
@@ -262,7 +279,6 @@ func (s *Server) origin(ctx context.Context, vr *visitResult, v *view) {
 	if page.JSON || len(p.Edits) == 0 {
 		return
 	}
-	out, err := vr.res.Render(page)
 	if err == nil && out.Untouched != "" {
 		v.OriginProblem = fmt.Sprintf("The proxy passes this page as the origin sent it (%s), without the rules' page edits.", untouchedWhy(out.Untouched))
 		for i := range p.Edits {
@@ -379,3 +395,45 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 
 // Interface guards.
 var _ http.Handler = (*Server)(nil)
+
+// nextVisit returns the query of the visitor's next view of the page
+// after it was served out: the same visitor, returning, with the items it
+// was shown counted as seen, the capped rules it applied counted, and the
+// rules' cookies.
+func (vr *visitResult) nextVisit(out *visit.Output) template.URL {
+	next := vr.res.Next(vr.spec, out)
+	c := vr.ctx
+	if c.Visitor == "" {
+		c.Visitor = next.Visitor
+	}
+	c.Returning = true
+	c.Seen = strings.Join(next.Seen, " ")
+	c.Shown = map[string]string{}
+	for name, n := range next.Shown {
+		c.Shown[name] = strconv.Itoa(n)
+	}
+	var cookies []string
+	for _, ck := range next.Cookies {
+		cookies = append(cookies, ck[0]+"="+ck[1])
+	}
+	c.Cookies = strings.Join(cookies, "\n")
+	return template.URL("?" + c.Query().Encode())
+}
+
+// nextSummary says in words what a view left for the next one.
+func (vr *visitResult) nextSummary(out *visit.Output) string {
+	var parts []string
+	if n := len(out.Shown) + len(out.Marked); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d item%s seen", n, map[bool]string{true: "s"}[n > 1]))
+	}
+	for _, name := range out.Counted {
+		parts = append(parts, name+" counted once more")
+	}
+	for _, c := range vr.res.Plan.Cookies {
+		parts = append(parts, "cookie "+c.Name+map[bool]string{true: " removed", false: " set"}[c.MaxAge < 0])
+	}
+	if len(parts) == 0 {
+		return "nothing recorded"
+	}
+	return strings.Join(parts, ", ")
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/preview"
 )
 
@@ -699,5 +701,47 @@ func TestOriginSeesWhatTheProxySends(t *testing.T) {
 			t.Errorf("proxy %q: the origin was asked %q, X-Forwarded-Host %q; want %q", proxy, paths, hosts, want)
 		}
 		mu.Unlock()
+	}
+}
+
+// TestNextVisit follows the page's "next visit" link three times over the
+// demo shop: each view shows cards the previous ones did not, the capped
+// newsletter invitation is counted on the first two and gone on the
+// third, and the visitor is the same, returning.
+func TestNextVisit(t *testing.T) {
+	e := newEnvWith(t, string(demo.Rules()), nil, "", preview.Options{}, demo.Handler())
+	nextRE := regexp.MustCompile(`<a id="next-visit" href="([^"]+)"`)
+	query := "?url=/"
+	var shown []string
+	for n := 1; n <= 3; n++ {
+		page := e.get(t, "/"+query)
+		m := nextRE.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("view %d has no next-visit link", n)
+		}
+		frame := e.get(t, "/frame?side=after&"+strings.TrimPrefix(query, "?"))
+		cards := regexp.MustCompile(`data-item-id="(sku-\d+)"`).FindAllStringSubmatch(frame, -1)
+		if len(cards) == 0 {
+			t.Fatalf("view %d shows no cards", n)
+		}
+		first := cards[0][1]
+		for _, s := range shown {
+			if s == first {
+				t.Errorf("view %d starts with %s, shown on an earlier view", n, first)
+			}
+		}
+		shown = append(shown, first)
+		invite := strings.Contains(page, "newsletter-invite counted once more")
+		if invite != (n <= 2) {
+			t.Errorf("view %d: newsletter invitation counted %v, want %v", n, invite, n <= 2)
+		}
+		q, err := url.ParseQuery(strings.TrimPrefix(html.UnescapeString(m[1]), "?"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Get("returning") != "on" || q.Get("visitor") == "" || q.Get("url") != "/" {
+			t.Errorf("view %d: the next visit is %v, want the same visitor, returning, on the same page", n, q)
+		}
+		query = "?" + q.Encode()
 	}
 }

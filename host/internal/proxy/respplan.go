@@ -40,6 +40,39 @@ func BodyPlan(status int, header http.Header, contentLength int64, pl *plan.Plan
 	return rp.body, rp.reason
 }
 
+// ViewEffects says what a visitor keeps of a response to a GET with
+// status and header (its length, contentLength, -1 when unknown) under
+// plan pl, as the proxy records it: the capped rules counted (indices of
+// rules) and the mark_seen items recorded, of the rules that took effect.
+// applied says whether edit ei of the body's kind (html: pl.Edits, json:
+// pl.JSONEdits) changed the body; nil means each did. A response that is
+// no page view (an asset, a 404) leaves nothing; a redirect leaves what
+// its rules do. The items hide_seen and json_hide_seen let through are
+// recorded too, by the rewriters. Tools that simulate one visit after
+// another (the preview's next visit) ask it.
+func ViewEffects(status int, header http.Header, contentLength int64, pl *plan.Plan, applied func(ei int) bool) (counted []int, marked []string) {
+	body := BodyPass
+	if pl.Redirect == nil {
+		rp := planResponse(responseInput{status: status, header: header, contentLength: contentLength, plan: pl,
+			req: requestFacts{method: http.MethodGet, maxRewriteBytes: DefaultMaxRewriteBytes, caps: true, seen: true}})
+		if !rp.view {
+			return nil, nil
+		}
+		body = rp.effectsBody
+	}
+	for _, ri := range pl.Capped {
+		if effective(pl, ri, body, applied) {
+			counted = append(counted, ri)
+		}
+	}
+	for i, id := range pl.MarkSeen {
+		if effective(pl, pl.MarkSeenRules[i], body, applied) {
+			marked = append(marked, id)
+		}
+	}
+	return counted, marked
+}
+
 // BodyKind is how a response body is handled.
 type BodyKind uint8
 

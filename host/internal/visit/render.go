@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
@@ -52,6 +55,10 @@ type Output struct {
 	Refused []int
 	// Shown are the item ids hide_seen and json_hide_seen let through.
 	Shown []string
+	// Marked are the mark_seen items this page view records, and Counted
+	// the capped rules it counts (by name): those of the rules that took
+	// effect, as the proxy keeps them (proxy.ViewEffects).
+	Marked, Counted []string
 	// Untouched says why the proxy passes a page the plan edits as the
 	// origin sent it (proxy.BodyPlan's reason: too_large, no_transform,
 	// xhtml, ..., or UntouchedType), "" when it rewrites it or nothing
@@ -86,6 +93,7 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		out.Status = rd.Status
 		out.Header.Set("Location", rd.Location)
 		r.setHeaders(out.Header, false)
+		r.effects(out, nil, 0)
 		return out, nil
 	}
 	if page == nil {
@@ -159,7 +167,29 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		out.Body = b.Bytes()
 	}
 	out.Shown = append([]string(nil), r.seen.shown...)
+	r.effects(out, h, int64(len(page.Body)))
 	return out, nil
+}
+
+// effects sets out's Marked and Counted: what a page view of the response
+// (its header h and length) records, of the rules whose edits applied. A
+// HEAD shows no page.
+func (r *Result) effects(out *Output, h http.Header, length int64) {
+	if r.Request.Method == http.MethodHead {
+		return
+	}
+	applied := func(ei int) bool {
+		if out.JSONApplied != nil {
+			return ei < len(out.JSONApplied) && out.JSONApplied[ei]
+		}
+		return ei < len(out.Applied) && out.Applied[ei] > 0
+	}
+	counted, marked := proxy.ViewEffects(out.Status, h, length, r.Plan, applied)
+	m := r.site.Manifest()
+	for _, ri := range counted {
+		out.Counted = append(out.Counted, m.Rules[ri].Name)
+	}
+	out.Marked = marked
 }
 
 // AppliedWith returns how many elements each of edits (page edits of
@@ -336,4 +366,48 @@ func EditActions(m *plugin.Manifest, p *plan.Plan) (edits, jsonEdits []int) {
 	edits = next(p.EditRules, plugin.ElementOp)
 	jsonEdits = next(p.JSONRules, plugin.JSONOp)
 	return edits, jsonEdits
+}
+
+// Next returns the Spec of this visitor's next page view, after it was
+// served out: spec (the Spec r was run with) with what the proxy keeps of
+// this view. The visitor is the same, now returning; the items recorded
+// as seen (Shown, then Marked) come after those seen before, so they are
+// the most recent; each capped rule counted (Counted) was shown once more;
+// and the cookies the rules set are sent, those they removed are not. A
+// visitor the proxy keeps nothing for (Sec-GPC) keeps only the cookies.
+// The time is spec's: no window of a cap ends between the two views.
+func (r *Result) Next(spec Spec, out *Output) Spec {
+	next := spec
+	next.Headers = slices.Clone(spec.Headers)
+	next.Values = maps.Clone(spec.Values)
+	next.Variants = maps.Clone(spec.Variants)
+	next.Buckets = maps.Clone(spec.Buckets)
+	next.Seen = slices.Clone(spec.Seen)
+	next.Shown = maps.Clone(spec.Shown)
+	next.Cookies = nil
+	for _, c := range spec.Cookies {
+		if !slices.ContainsFunc(r.Plan.Cookies, func(pc plan.Cookie) bool { return pc.Name == c[0] }) {
+			next.Cookies = append(next.Cookies, c)
+		}
+	}
+	at := cmp.Or(spec.At, time.Now())
+	for _, c := range r.Plan.Cookies {
+		if c.MaxAge >= 0 && (c.Expires.IsZero() || c.Expires.After(at)) {
+			next.Cookies = append(next.Cookies, [2]string{c.Name, c.Value})
+		}
+	}
+	if r.untracked {
+		return next
+	}
+	next.Visitor, next.New = r.Visitor.ID, nil
+	for _, id := range slices.Concat(out.Shown, out.Marked) {
+		next.Seen = append(slices.DeleteFunc(next.Seen, func(s string) bool { return s == id }), id)
+	}
+	for _, name := range out.Counted {
+		if next.Shown == nil {
+			next.Shown = map[string]int{}
+		}
+		next.Shown[name]++
+	}
+	return next
 }

@@ -115,6 +115,8 @@ type Result struct {
 
 	seen *seenSet
 	site *site.Site
+	// untracked: the visitor declines tracking, and is kept nothing.
+	untracked bool
 }
 
 // Run decides spec with s, whose plugin prog is the program of (nil for a
@@ -151,12 +153,14 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 		}
 		v.Caps = counts
 	}
+	untracked := false
 	if !consent.Allowed(hr, "", nil) {
 		// As the proxy does for a visitor who asks not to be tracked
 		// (Sec-GPC: 1): nothing is kept for them, and each capped rule
 		// does what its editor chose for visitors it cannot count
 		// (at_most's untracked).
 		v.Persist = false
+		untracked = true
 		if s.UsesCaps() {
 			v.Caps = untrackedCounts{base: v.Caps, hide: s.Actions().UntrackedCaps()}
 		}
@@ -167,7 +171,7 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 	if req.Err != nil {
 		return nil, fmt.Errorf("the plugin failed: %w", req.Err)
 	}
-	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, seen: seen, site: s}
+	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, seen: seen, site: s, untracked: untracked}
 	if prog != nil {
 		ev, err := eval.New(prog)
 		if err != nil {

@@ -3,21 +3,26 @@ package visit_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/caps"
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
@@ -494,5 +499,169 @@ func TestJSONTypesAsTheProxyReads(t *testing.T) {
 		if err != nil || !page.JSON || string(out.Body) != `{"a":2}` {
 			t.Errorf("%s: JSON %v, rendered %s (%v)", ct, page.JSON, out.Body, err)
 		}
+	}
+}
+
+// TestNextVisitAsTheProxyKeeps is the differential test of visits one
+// after another: a visitor on a phone visits the demo shop four times
+// through a real proxy that keeps seen items and caps in cookies, and
+// four times in a simulation where each visit's Spec is the previous
+// one's Next. Each simulated page is the proxy's, byte for byte: the
+// cards not seen yet come first, the capped invitation stops after two
+// views, and the app banner's cookie hides it from the second visit on.
+func TestNextVisitAsTheProxyKeeps(t *testing.T) {
+	s, prog := load(t, demo.Rules())
+	o := httptest.NewServer(demo.Handler())
+	defer o.Close()
+	origin, _ := url.Parse(o.URL)
+	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capStore, err := caps.New([]byte("0123456789abcdef"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := proxy.New(proxy.Config{Origin: origin, Seen: store, Caps: capStore, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p.Swap(s)
+	ps := httptest.NewServer(p)
+	defer func() {
+		ps.Close()
+		p.Swap(nil)
+	}()
+
+	jar := map[string]string{}
+	spec := visit.Spec{Headers: [][2]string{{"User-Agent", iPhone}}}
+	var cards []string
+	for n := 1; n <= 4; n++ {
+		headers := [][2]string{{"User-Agent", iPhone}}
+		for k, v := range jar {
+			headers = append(headers, [2]string{"Cookie", k + "=" + v})
+		}
+		resp, body := get(t, ps.URL+"/", headers)
+		for _, c := range resp.Cookies() {
+			jar[c.Name] = c.Value
+		}
+		if n == 1 {
+			// The simulation names the visitor the proxy made up.
+			spec.NewID = jar[reqctx.VisitorCookie]
+		}
+		res, err := visit.Run(context.Background(), s, prog, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := res.Fetch(context.Background(), nil, origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := res.Render(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Body, body) {
+			t.Errorf("visit %d: the simulated page differs from the proxy's:\n%s", n, firstDifference(out.Body, body))
+		}
+		got := strings.Join(cardIDs(out.Body), " ")
+		t.Logf("visit %d: matched %v, marked %v, counted %v, cards %s", n, res.Matched(), out.Marked, out.Counted, got)
+		if got == "" || slices.Contains(cards, got) && n < 4 {
+			t.Errorf("visit %d shows cards %q again", n, got)
+		}
+		cards = append(cards, got)
+		wantInvite := n <= 2
+		if has := bytes.Contains(out.Body, []byte(`id="newsletter-invite"`)); has != wantInvite {
+			t.Errorf("visit %d: newsletter invitation shown %v, want %v", n, has, wantInvite)
+		}
+		if has := bytes.Contains(out.Body, []byte(`class="app-banner"`)); has != (n == 1) {
+			t.Errorf("visit %d: app banner shown %v, want on the first visit only", n, has)
+		}
+		spec = res.Next(spec, out)
+	}
+	if spec.Shown["newsletter-invite"] != 2 || len(spec.Seen) != 36 {
+		t.Errorf("after four visits: shown %v, %d items seen; want the invitation twice, the 36 cards", spec.Shown, len(spec.Seen))
+	}
+}
+
+var cardRE = regexp.MustCompile(`class="card" data-item-id="([^"]+)"`)
+
+func cardIDs(page []byte) []string {
+	var out []string
+	for _, m := range cardRE.FindAllSubmatch(page, -1) {
+		out = append(out, string(m[1]))
+	}
+	return out
+}
+
+// firstDifference shows where a and b part.
+func firstDifference(a, b []byte) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	from := max(0, i-80)
+	return fmt.Sprintf("at byte %d:\n  simulated: %q\n  proxy:     %q", i, a[from:min(len(a), i+80)], b[from:min(len(b), i+80)])
+}
+
+// TestNextVisit: what a view leaves for the next is what took effect: the
+// mark_seen item of a rule whose edit applied (not of one whose selector
+// found nothing), the rules' cookies, and, for a visitor who declines
+// tracking, the cookies alone.
+func TestNextVisit(t *testing.T) {
+	s, prog := load(t, []byte(`rules:
+  - name: promo
+    when: not seen("promo-summer")
+    actions:
+      - insert_before: { select: main, html: '<div class="promo">Summer</div>' }
+      - mark_seen: promo-summer
+  - name: ghost
+    when: not seen("ghost")
+    actions:
+      - insert_before: { select: "#nowhere", html: "x" }
+      - mark_seen: ghost
+  - name: hello
+    actions:
+      - set_cookie: { name: hello, value: "1", max_age: 1d }
+`))
+	page := &visit.Page{Body: []byte("<!doctype html><main>Hi</main>")}
+	tests := []struct {
+		name       string
+		headers    [][2]string
+		wantSeen   []string
+		wantSecond bool // promo matches on the second visit
+	}{
+		{"a visitor", nil, []string{"promo-summer"}, false},
+		{"a visitor who declines tracking", [][2]string{{"Sec-GPC", "1"}}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := visit.Spec{Headers: tt.headers, Cookies: [][2]string{{"hello", "0"}, {"other", "x"}}}
+			res, err := visit.Run(context.Background(), s, prog, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := res.Render(page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := res.Next(spec, out)
+			if !slices.Equal(next.Seen, tt.wantSeen) {
+				t.Errorf("seen %q, want %q (marked %q)", next.Seen, tt.wantSeen, out.Marked)
+			}
+			if want := [][2]string{{"other", "x"}, {"hello", "1"}}; !slices.Equal(next.Cookies, want) {
+				t.Errorf("cookies %q, want %q", next.Cookies, want)
+			}
+			if len(spec.Seen) != 0 || spec.Cookies[0][1] != "0" {
+				t.Errorf("Next changed the Spec it was given: %+v", spec)
+			}
+			res2, err := visit.Run(context.Background(), s, prog, next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res2.Decision.Has(0); got != tt.wantSecond {
+				t.Errorf("second visit: promo matched %v, want %v", got, tt.wantSecond)
+			}
+			if !res2.Decision.Has(1) {
+				t.Error("second visit: ghost, which took no effect, no longer matches")
+			}
+		})
 	}
 }
