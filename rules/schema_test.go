@@ -163,6 +163,7 @@ func TestSchemaMatchesParser(t *testing.T) {
 	parts := map[string]any{
 		"file": raw, "rule": defs["rule"], "experiment": defs["experiment"], "test": defs["test"],
 		"request": test["request"], "expect": test["expect"], "page": pageObj, "check": checkObj,
+		"then": test["then"].(map[string]any)["items"],
 	}
 	for part, fields := range syntax.Fields() {
 		got, ok := parts[part]

@@ -96,18 +96,7 @@ func (c *checker) tests() {
 			}
 			out.Shown[i] = sh.N
 		}
-		if p := t.Page; p != nil {
-			out.Page = &ir.Page{Pos: p.Pos}
-			if p.File != nil {
-				out.Page.File = p.File.Value
-			}
-			if p.Body != nil {
-				out.Page.Body = p.Body.Value
-			}
-			if p.Type != nil {
-				out.Page.Type = p.Type.Value
-			}
-		}
+		out.Page = testPage(t.Page)
 		resolve := func(list []*syntax.Text) []int {
 			var idx []int
 			for _, n := range list {
@@ -123,6 +112,19 @@ func (c *checker) tests() {
 		if len(t.Match)+len(t.NoMatch) == 0 && out.Expect.Empty() && len(t.Expect.Variants) == 0 && !t.Incomplete {
 			c.errorf(t.Pos, "test %q expects nothing", t.Name).WithHint("add expect: { match: [rule], no_match: [rule] }, or what the page must show (expect: { page: ... })")
 		}
+		for i, tv := range t.Then {
+			view := &ir.Test{Name: fmt.Sprintf("%s, view %d", t.Name, i+2), Pos: tv.Pos, Page: testPage(tv.Page)}
+			if tv.URL != nil {
+				view.URL = tv.URL.Value
+			}
+			view.Match = resolve(tv.Match)
+			view.NoMatch = resolve(tv.NoMatch)
+			c.expect(view, &tv.Expect)
+			if len(tv.Match)+len(tv.NoMatch) == 0 && view.Expect.Empty() && len(tv.Expect.Variants) == 0 && !tv.Incomplete {
+				c.errorf(tv.Pos, "view %d of test %q expects nothing", i+2, t.Name).WithHint("add expect: { match: [rule], no_match: [rule] }, or what the page must show (expect: { page: ... })")
+			}
+			out.Then = append(out.Then, view)
+		}
 		if timed := nowPos != nil || t.Request != nil && t.Request.At != nil; !timed && !t.Incomplete {
 			// The rules the test says match or not (a page's text may
 			// come from any rule: warning of each would be noise).
@@ -130,6 +132,24 @@ func (c *checker) tests() {
 		}
 		c.prog.Tests = append(c.prog.Tests, out)
 	}
+}
+
+// testPage is the page a test, or one of its views, gives; nil for none.
+func testPage(p *syntax.TestPage) *ir.Page {
+	if p == nil {
+		return nil
+	}
+	out := &ir.Page{Pos: p.Pos}
+	if p.File != nil {
+		out.File = p.File.Value
+	}
+	if p.Body != nil {
+		out.Body = p.Body.Value
+	}
+	if p.Type != nil {
+		out.Type = p.Type.Value
+	}
+	return out
 }
 
 // forcedRollout puts the test's visitor in or out of the rollout of rule

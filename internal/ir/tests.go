@@ -45,6 +45,13 @@ type Test struct {
 	Match, NoMatch []int
 	// Expect is what the visitor must get beyond which rules match.
 	Expect Expect
+	// Then are the visitor's next page views, one after another, each
+	// with what the views before it left. A view of Then has only its
+	// Name ("name, view 2"), Pos, URL, Page, Match, NoMatch and Expect.
+	Then []*Test
+	// URL is the path a view of Then asks for; empty means the same as
+	// the view before it.
+	URL string
 }
 
 // Request is an HTTP request described by a test.

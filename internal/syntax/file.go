@@ -246,6 +246,7 @@ func Fields() map[string][]string {
 	return map[string][]string{
 		"file": topFields, "rule": ruleFields, "experiment": experimentFields, "test": testFields,
 		"request": requestFields, "page": pageFields, "expect": expectFields, "check": pageCheckFields,
+		"then": thenFields,
 	}
 }
 

@@ -36,6 +36,14 @@ type Test struct {
 	// Incomplete is set when part of the test could not be read (a YAML
 	// error, reported): what is missing is not reported again.
 	Incomplete bool
+	// Then are the visitor's next page views, one after another, each
+	// with what the views before it left (items seen, caps counted, the
+	// rules' cookies). A view of Then has only URL, Page and what it
+	// expects.
+	Then []*Test
+	// URL is the path a view of Then asks for; nil means the same as the
+	// view before it.
+	URL *Text
 }
 
 // ContextValue is one attribute value of a test's context.
@@ -133,7 +141,8 @@ type PageCheck struct {
 	Pos      diag.Pos
 }
 
-var testFields = []string{"name", "context", "seen", "shown", "request", "page", "expect"}
+var testFields = []string{"name", "context", "seen", "shown", "request", "page", "expect", "then"}
+var thenFields = []string{"url", "page", "expect"}
 var requestFields = []string{"method", "url", "headers", "cookies", "at"}
 var pageFields = []string{"file", "body", "type"}
 var expectFields = []string{"match", "no_match", "variants", "page", "headers", "request_headers", "cookies", "redirect", "json"}
@@ -171,13 +180,9 @@ func (d *decoder) tests(f *File, n *yaml.Node) {
 			case "page":
 				t.Page = d.testPage(v)
 			case "expect":
-				before := len(d.errs)
-				d.expect(t, v)
-				if len(d.errs) > before {
-					// What the test expects is not all read: it is
-					// not reported as expecting nothing.
-					t.Incomplete = true
-				}
+				d.testExpect(t, v)
+			case "then":
+				t.Then = d.thenViews(v)
 			}
 		})
 		if d.swallowed > swallowed || meant["expect"] {
@@ -188,6 +193,63 @@ func (d *decoder) tests(f *File, n *yaml.Node) {
 		}
 		f.Tests = append(f.Tests, t)
 	}
+}
+
+// testExpect reads what a test, or one of its next views, expects.
+func (d *decoder) testExpect(t *Test, v *yaml.Node) {
+	before := len(d.errs)
+	d.expect(t, v)
+	if len(d.errs) > before {
+		// What the test expects is not all read: it is not reported as
+		// expecting nothing.
+		t.Incomplete = true
+	}
+}
+
+// thenViews reads a test's next views: `then: [ { url, page, expect } ]`.
+func (d *decoder) thenViews(n *yaml.Node) []*Test {
+	var out []*Test
+	for _, item := range d.sequence(n, "then") {
+		t := &Test{Pos: d.pos(item), Incomplete: d.incomplete(item)}
+		swallowed := d.swallowed
+		_, meant := d.mappingMeant(item, "a next view", nil, func(key string, k, v *yaml.Node) {
+			switch key {
+			default:
+				e := d.errorf(k, "unknown field %q in a next view", key)
+				switch {
+				case contains(expectFields, key):
+					e.WithHint("what a view expects goes under expect: (expect: { %s: ... })", key)
+					t.Incomplete = true
+				case contains(testFields, key) || contains(requestFields, key):
+					e.WithHint("a next view is the same visitor's next request: it takes url, page and expect, and keeps the test's headers, cookies and time")
+				default:
+					if near := diag.Nearest(key, thenFields); near != "" {
+						e.WithHint("did you mean %q?", near)
+						t.Incomplete = t.Incomplete || near == "expect"
+					} else {
+						e.WithHint("expected one of: %s", strings.Join(thenFields, ", "))
+					}
+				}
+			case "url":
+				if u, ok := d.text(v, "a URL"); ok {
+					if !strings.HasPrefix(u.Value, "/") {
+						d.errorf(v, "the URL of a next view is a path, found %q", u.Value).WithHint("write url: /path?query")
+					} else {
+						t.URL = u
+					}
+				}
+			case "page":
+				t.Page = d.testPage(v)
+			case "expect":
+				d.testExpect(t, v)
+			}
+		})
+		if d.swallowed > swallowed || meant["expect"] {
+			t.Incomplete = true
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // texts reads one text or a list of texts.

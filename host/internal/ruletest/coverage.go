@@ -41,6 +41,10 @@ const (
 	fateRefused
 )
 
+// fateRank orders the fates of an action, the best last: a test that
+// applied it says more than one that planned it, and so on.
+var fateRank = map[actionFate]int{fateApplied: 8, fatePlanned: 7, fateRefused: 6, fateTaken: 5, fateNoElement: 4, fateOtherPage: 3, fateNoPage: 2, fateSkipped: 1}
+
 // recordActions notes what became of every action of the matched rules.
 // page is the test's page, nil when it had none.
 func (r *Result) recordActions(s *site.Site, prog *ir.Program, v *visit.Result, page *visit.Page, out *visit.Output) {
@@ -119,13 +123,12 @@ func CoverageOf(prog *ir.Program, results []Result) Coverage {
 	var c Coverage
 	matched := map[int]bool{}
 	best := map[[2]int]actionFate{}
-	rank := map[actionFate]int{fateApplied: 8, fatePlanned: 7, fateRefused: 6, fateTaken: 5, fateNoElement: 4, fateOtherPage: 3, fateNoPage: 2, fateSkipped: 1}
 	for _, r := range results {
 		for _, ri := range r.matched {
 			matched[ri] = true
 		}
 		for k, f := range r.actions {
-			if rank[f] > rank[best[k]] {
+			if fateRank[f] > fateRank[best[k]] {
 				best[k] = f
 			}
 		}

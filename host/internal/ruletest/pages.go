@@ -29,7 +29,11 @@ const (
 // fail with no page to check.
 func testPages(prog *ir.Program, dir string) diag.List {
 	var out diag.List
+	var views []*ir.Test
 	for _, t := range prog.Tests {
+		views = append(append(views, t), t.Then...)
+	}
+	for _, t := range views {
 		if t.Page == nil || t.Page.File == "" {
 			continue
 		}

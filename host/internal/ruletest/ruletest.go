@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -105,13 +106,64 @@ func Spec(prog *ir.Program, t *ir.Test) visit.Spec {
 	return spec
 }
 
+// runOne runs a test: its view, then each of its next views with what
+// the views before it left, as the proxy keeps it (visit.Result.Next).
 func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt Options) Result {
+	spec := Spec(prog, t)
+	res, v, out := runView(ctx, s, prog, t, spec, opt)
+	page := t.Page
+	for i, view := range t.Then {
+		if v == nil || out == nil {
+			res.Failures = append(res.Failures, fmt.Sprintf("view %d: not run: the view before it was not served", i+2))
+			break
+		}
+		spec = v.Next(spec, out)
+		if view.URL != "" {
+			spec.URL = view.URL
+			page = nil
+		}
+		if view.Page == nil && page != nil {
+			// The same address as the view before: the same page.
+			same := *view
+			same.Page = page
+			view = &same
+		}
+		page = view.Page
+		var next Result
+		next, v, out = runView(ctx, s, prog, view, spec, opt)
+		res.merge(next, fmt.Sprintf("view %d: ", i+2))
+	}
+	return res
+}
+
+// merge adds what a next view of the test found: its failures, prefixed,
+// and the rules it matched and actions it applied, for coverage.
+func (r *Result) merge(view Result, prefix string) {
+	for _, f := range view.Failures {
+		r.Failures = append(r.Failures, prefix+f)
+	}
+	for _, ri := range view.matched {
+		if !slices.Contains(r.matched, ri) {
+			r.matched = append(r.matched, ri)
+		}
+	}
+	for k, f := range view.actions {
+		if fateRank[f] > fateRank[r.actions[k]] {
+			r.actions[k] = f
+		}
+	}
+}
+
+// runView runs one view of a test, t (the test or one of its next views),
+// as spec describes it; it returns the decision and the response, nil
+// when the visit could not be made.
+func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, spec visit.Spec, opt Options) (Result, *visit.Result, *visit.Output) {
 	res := Result{Test: t, actions: map[[2]int]actionFate{}}
 	fail := func(format string, args ...any) { res.Failures = append(res.Failures, fmt.Sprintf(format, args...)) }
-	v, err := visit.Run(ctx, s, prog, Spec(prog, t))
+	v, err := visit.Run(ctx, s, prog, spec)
 	if err != nil {
 		fail("%v", err)
-		return res
+		return res, nil, nil
 	}
 	if v.Disagree {
 		fail("the compiled module and the reference evaluator disagree (a compiler bug; please report it)")
@@ -168,7 +220,7 @@ func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt
 		}
 		res.Rendered, res.json = output != nil, page.JSON
 	default:
-		output, _ = v.Render(&visit.Page{})
+		output, _ = v.Render(nil)
 		if needPage {
 			if perr != nil {
 				fail("no page to check: %v", perr)
@@ -179,7 +231,7 @@ func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt
 	}
 	res.recordActions(s, prog, v, page, output)
 	if output == nil {
-		return res
+		return res, v, nil
 	}
 	checkHeaders(fail, "header", x.Headers, output.Header)
 	reqHeaders := http.Header{}
@@ -203,7 +255,7 @@ func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt
 			checkJSON(fail, x.JSON, output.Body)
 		}
 	}
-	return res
+	return res, v, output
 }
 
 // why explains briefly why a rule of prog expected to match did not.

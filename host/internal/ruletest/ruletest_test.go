@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -538,5 +539,69 @@ tests:
 	}
 	if len(results) != 1 || !results[0].Passed() {
 		t.Errorf("%+v", results)
+	}
+}
+
+// TestNextViews: a test's next views (then:) see what the views before
+// them left, as the proxy keeps it: a capped rule counted, an item marked
+// seen, the items a list showed, the rules' cookies. A next view that
+// fails says which view it is.
+func TestNextViews(t *testing.T) {
+	const rules = `
+rules:
+  - name: popup
+    at_most: 2 per 1d
+    actions:
+      - insert_before: { select: "#hero", html: '<div class="popup">Join</div>' }
+  - name: summer
+    when: not seen("promo-summer")
+    actions:
+      - set_inner: { select: "#promo", text: Summer }
+      - mark_seen: promo-summer
+  - name: lang-cookie
+    when: not cookie("lang") exists
+    actions:
+      - set_cookie: { name: lang, value: fr }
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul.cards > li", id: "@data-id", keep_at_least: 1 }
+tests:
+  - name: three views
+    expect:
+      match: [popup, summer, lang-cookie]
+      page: { "ul.cards > li": { count: 3 } }
+    then:
+      - expect:
+          match: [popup]
+          no_match: [summer, lang-cookie]
+          page: { "ul.cards > li": { count: 1 }, ".popup": { text: Join } }
+      - url: /elsewhere
+        page: { body: '<section id="hero"></section>' }
+        expect:
+          no_match: [popup]
+          page: { ".popup": { gone: true } }
+  - name: a wrong expectation of view 2
+    then:
+      - expect: { match: [summer] }
+    expect: { match: [summer] }
+`
+	s, prog := load(t, rules)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 {
+		t.Fatalf("%d results, want 2", len(results))
+	}
+	if !results[0].Passed() {
+		t.Errorf("three views: %q", results[0].Failures)
+	}
+	want := []string{"view 2: expected summer to match, but it did not: not seen(\"promo-summer\") does not hold"}
+	if got := results[1].Failures; !slices.Equal(got, want) {
+		t.Errorf("failures %q, want %q", got, want)
+	}
+	cov := ruletest.CoverageOf(prog, results)
+	if len(cov.Unmatched) != 0 || cov.ActionsApplied != cov.Actions {
+		t.Errorf("coverage: %+v", cov)
 	}
 }

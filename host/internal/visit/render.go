@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -78,7 +77,8 @@ const UntouchedCharset = "charset"
 const maxPage = 64 << 20
 
 // Render returns what the visitor gets when the origin answers page,
-// rewritten as the proxy would rewrite it.
+// rewritten as the proxy would rewrite it. A nil page is a page not
+// known: the Output has the rules' headers and cookies and no body.
 func (r *Result) Render(page *Page) (*Output, error) { return r.RenderWith(page, nil) }
 
 // RenderWith is Render with the page edits passed through edit first: it
@@ -93,11 +93,16 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		out.Status = rd.Status
 		out.Header.Set("Location", rd.Location)
 		r.setHeaders(out.Header, false)
-		r.effects(out, nil, 0)
+		r.effects(out, nil, 0, nil)
 		return out, nil
 	}
 	if page == nil {
-		return nil, errors.New("no page to rewrite")
+		// No page is known: the headers and cookies go, and the page
+		// edits are taken as applied (Marked, Counted), as the proxy
+		// takes them before it has seen the body.
+		r.setHeaders(out.Header, true)
+		r.effects(out, http.Header{"Content-Type": {"text/html; charset=utf-8"}}, -1, nil)
+		return out, nil
 	}
 	if page.Status != 0 {
 		out.Status = page.Status
@@ -167,22 +172,22 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		out.Body = b.Bytes()
 	}
 	out.Shown = append([]string(nil), r.seen.shown...)
-	r.effects(out, h, int64(len(page.Body)))
-	return out, nil
-}
-
-// effects sets out's Marked and Counted: what a page view of the response
-// (its header h and length) records, of the rules whose edits applied. A
-// HEAD shows no page.
-func (r *Result) effects(out *Output, h http.Header, length int64) {
-	if r.Request.Method == http.MethodHead {
-		return
-	}
-	applied := func(ei int) bool {
+	r.effects(out, h, int64(len(page.Body)), func(ei int) bool {
 		if out.JSONApplied != nil {
 			return ei < len(out.JSONApplied) && out.JSONApplied[ei]
 		}
 		return ei < len(out.Applied) && out.Applied[ei] > 0
+	})
+	return out, nil
+}
+
+// effects sets out's Marked and Counted: what a page view of the response
+// (its header h and length, -1 when unknown) records, of the rules that
+// took effect (applied says which edits did; nil: each did). A HEAD shows
+// no page.
+func (r *Result) effects(out *Output, h http.Header, length int64, applied func(ei int) bool) {
+	if r.Request.Method == http.MethodHead {
+		return
 	}
 	counted, marked := proxy.ViewEffects(out.Status, h, length, r.Plan, applied)
 	m := r.site.Manifest()
