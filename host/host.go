@@ -81,8 +81,9 @@ type Config struct {
 	// compiled plugin (.wasm). Reload reads it again.
 	RulesFile string
 	// Rules is a rule file's source, or a compiled plugin (bytes that
-	// start with the Wasm magic), in place of RulesFile. Empty with an
-	// empty RulesFile means no rules: requests are forwarded unchanged.
+	// start with the Wasm magic), in place of RulesFile. Empty (nil or
+	// no bytes) with an empty RulesFile means no rules: requests are
+	// forwarded unchanged.
 	Rules []byte
 	// RulesName names Rules in errors and logs; "" means "rules".
 	RulesName string
@@ -93,8 +94,12 @@ type Config struct {
 	Watch time.Duration
 
 	// Seen is where visitors' seen-filters are kept: "" or "cookie" (in a
-	// signed cookie, nothing shared), "off", or a Redis URL
-	// (redis://host:port/db) that several proxies share.
+	// signed cookie, nothing shared), "off", or a Redis URL that several
+	// proxies share: a server (redis://host:port/db, rediss:// for TLS),
+	// a Cluster (redis+cluster://h1:7000, or seeds redis://h1:7000,
+	// redis://h2:7000) or a Sentinel master
+	// (redis+sentinel://h1:26379,h2:26379/master), as bespoke serve's
+	// --redis takes them.
 	Seen string
 	// Secret signs bespoke's cookies (seen-filter, caps), at least 16
 	// bytes, the same for every proxy of a site. Nil means
@@ -173,6 +178,8 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	m := cfg.Metrics
 	if m == nil {
 		m = NewMetrics()
+	} else if m.m == nil {
+		return nil, errors.New("bespoke: Metrics was not made by NewMetrics or NewMetricsIn")
 	}
 	if err := m.claim(c.Routes[0].Name); err != nil {
 		return nil, err
@@ -181,12 +188,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	srv, err := server.New(ctx, c, opt)
 	if err != nil {
 		m.release(c.Routes[0].Name)
-		if msg := err.Error(); strings.Contains(msg, "geo.trusted_proxies") {
-			// Named as the embedder wrote it, not as bespoke serve's
-			// file names it.
-			err = fmt.Errorf("bespoke: %s", strings.Replace(strings.TrimPrefix(msg, "bespoke: "), "geo.trusted_proxies", "TrustedProxies", 1))
-		}
-		return nil, err
+		return nil, embedderNames(err)
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	srv.Watch(wctx)
@@ -196,7 +198,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 
 // translate turns cfg into the server's configuration: one route.
 func translate(cfg Config) (*config.Config, server.Options, error) {
-	var opt server.Options
+	opt := server.Options{Handler: true}
 	opt.Logger = cfg.Logger
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -237,10 +239,7 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 		} else {
 			route.Rules = cfg.RulesFile
 		}
-	case cfg.Rules != nil:
-		if len(cfg.Rules) == 0 {
-			return nil, opt, errors.New("bespoke: Rules is empty")
-		}
+	case len(cfg.Rules) > 0:
 		name := cfg.RulesName
 		if name == "" {
 			name = "rules"
@@ -261,8 +260,8 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 			return res.Artifact, name, nil
 		}
 	}
-	if cfg.Watch > 0 && cfg.Rules != nil {
-		return nil, opt, errors.New("bespoke: Watch watches RulesFile; Rules has no file to watch (call Reload to compile Rules again)")
+	if cfg.Watch > 0 && cfg.RulesFile == "" {
+		return nil, opt, errors.New("bespoke: Watch watches RulesFile, which is not given (Rules has no file to watch: call Reload to compile Rules again)")
 	}
 	if cfg.Watch < 0 || cfg.PoolSize < 0 || cfg.DecideTimeout < 0 || cfg.MaxRewriteBytes < 0 {
 		return nil, opt, errors.New("bespoke: Watch, PoolSize, DecideTimeout and MaxRewriteBytes cannot be negative")
@@ -288,19 +287,32 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 	switch s := cfg.Seen; {
 	case s == "" || s == "cookie" || s == "off":
 		c.Seen.Store = s
-	case strings.HasPrefix(s, "redis://") || strings.HasPrefix(s, "rediss://"):
+	case strings.Contains(s, "://"):
+		// A server, Cluster or Sentinel master, as bespoke serve's
+		// --redis takes it; what is wrong with it is told below.
 		c.Seen.Store, c.Seen.Redis = "redis", s
 	default:
-		return nil, opt, fmt.Errorf("bespoke: seen is \"cookie\", \"off\" or a redis:// URL, not %q", s)
+		return nil, opt, fmt.Errorf("bespoke: Seen is \"cookie\", \"off\" or a Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://), not %q", s)
 	}
 	if cfg.TrustedProxies != nil && len(cfg.TrustedProxies) == 0 {
 		c.Geo.TrustedProxies = "none"
 	}
 	c.Defaults()
 	if err := c.Validate(); err != nil {
-		return nil, opt, fmt.Errorf("bespoke: %w", err)
+		return nil, opt, embedderNames(fmt.Errorf("bespoke: %w", err))
 	}
 	return c, opt, nil
+}
+
+// embedderNames names the Config's fields in err as the embedder wrote
+// them, not as bespoke serve's file names them.
+func embedderNames(err error) error {
+	for _, n := range [][2]string{{"geo.trusted_proxies", "TrustedProxies"}, {"seen.redis: seen: ", "Seen: "}, {"seen.redis", "Seen"}} {
+		if msg := err.Error(); strings.Contains(msg, n[0]) {
+			return fmt.Errorf("bespoke: %s", strings.Replace(strings.TrimPrefix(msg, "bespoke: "), n[0], n[1], 1))
+		}
+	}
+	return err
 }
 
 var wasmMagic = []byte("\x00asm")

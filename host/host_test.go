@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host"
 	"github.com/bespoke-edge/bespoke/rules"
@@ -37,11 +38,13 @@ func TestNewRejects(t *testing.T) {
 		{"query", host.Config{Origin: "http://x/?a=1"}, "no query"},
 		{"missing rule file", host.Config{Next: okHandler, RulesFile: filepath.Join(dir, "nope.yaml")}, "no such file"},
 		{"both rules", host.Config{Next: okHandler, RulesFile: "a.yaml", Rules: []byte("x")}, "not both"},
-		{"empty rules", host.Config{Next: okHandler, Rules: []byte{}}, "empty"},
 		{"bad rules", host.Config{Next: okHandler, Rules: []byte("version: 1\nrules: [{name: x, nope: 1}]\n")}, "nope"},
 		{"bad plugin", host.Config{Next: okHandler, Rules: []byte("\x00asm\x01\x00\x00\x00")}, "rules"},
 		{"short secret", host.Config{Next: okHandler, Secret: []byte("short")}, "16 bytes"},
-		{"bad seen", host.Config{Next: okHandler, Seen: "memcached://x"}, "seen"},
+		{"bad seen", host.Config{Next: okHandler, Seen: "memcached://x"}, "Seen: "},
+		{"seen not a URL", host.Config{Next: okHandler, Seen: "redis"}, "a Redis URL"},
+		{"metrics not made", host.Config{Next: okHandler, Metrics: &host.Metrics{}}, "NewMetrics"},
+		{"watch without a file", host.Config{Next: okHandler, Watch: time.Second}, "Watch"},
 		{"bad trusted", host.Config{Next: okHandler, TrustedProxies: []string{"not-an-ip"}}, "not-an-ip"},
 		{"negative", host.Config{Next: okHandler, PoolSize: -1}, "negative"},
 	} {
@@ -54,6 +57,37 @@ func TestNewRejects(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestNewAccepts: what the Config's docs offer is accepted: no rules
+// given as no bytes (forwarded unchanged), and the Redis URL forms
+// bespoke serve takes (a Cluster's seeds, a Sentinel master), which it
+// refused.
+func TestNewAccepts(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "origin") })
+	for _, tc := range []struct {
+		name string
+		cfg  host.Config
+	}{
+		{"no rules, as no bytes", host.Config{Rules: []byte{}}},
+		{"a Sentinel master", host.Config{Seen: "redis+sentinel://127.0.0.1:1/mymaster"}},
+		{"a Cluster", host.Config{Seen: "redis+cluster://127.0.0.1:1"}},
+		{"Cluster seeds", host.Config{Seen: "redis://127.0.0.1:1,redis://127.0.0.1:2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Next, tc.cfg.Logger, tc.cfg.CacheDir, tc.cfg.Secret = next, quiet, "-", []byte(secret)
+			h, err := host.New(context.Background(), tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			if rec.Code != 200 || rec.Body.String() != "origin" {
+				t.Errorf("%d %q, want the origin's page", rec.Code, rec.Body)
 			}
 		})
 	}
@@ -243,4 +277,16 @@ func TestMiddlewareStreams(t *testing.T) {
 	if err != nil || !strings.HasSuffix(string(rest), `<p id="end">end</p></body></html>`) {
 		t.Fatalf("the end of the page: %v, ...%q", err, rest[max(0, len(rest)-40):])
 	}
+}
+
+// TestNewIgnoresServeSettings: a handler serves no admin API, so a short
+// $BESPOKE_ADMIN_TOKEN, which bespoke serve refuses, is none of its
+// business. New failed on it.
+func TestNewIgnoresServeSettings(t *testing.T) {
+	t.Setenv("BESPOKE_ADMIN_TOKEN", "short")
+	h, err := host.New(context.Background(), host.Config{Next: http.NotFoundHandler(), Logger: quiet, CacheDir: "-", Secret: []byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close(context.Background())
 }

@@ -99,6 +99,10 @@ type Options struct {
 	// servers of one process share one registry; their route names must
 	// differ. Nil means a registry of the server's own.
 	Metrics *metrics.Metrics
+	// Handler says the server is a handler a program embeds (package
+	// host), never run: it serves no admin listener, so no admin token
+	// is read, and its messages name the embedder's settings.
+	Handler bool
 }
 
 // New builds the server: it loads every route's plugin (failing if one
@@ -122,12 +126,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 			s.close()
 		}
 	}()
-	key, err := s.secret()
+	key, err := s.secret(opt.Handler)
 	if err != nil {
 		return nil, err
 	}
-	if s.adminToken, err = s.readAdminToken(); err != nil {
-		return nil, err
+	if !opt.Handler {
+		if s.adminToken, err = s.readAdminToken(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.TLS.Cert != "" {
 		interval := cfg.WatchEvery()
@@ -184,7 +190,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	return s, nil
 }
 
-func (s *Server) secret() ([]byte, error) {
+// secret returns the key that signs bespoke's cookies; handler: the server
+// is a handler a program embeds (Options.Handler), whose warning names
+// its setting.
+func (s *Server) secret(handler bool) ([]byte, error) {
 	if s.secretKey != nil {
 		if len(s.secretKey) < 16 {
 			return nil, errors.New("secret: the key must be at least 16 bytes")
@@ -204,7 +213,11 @@ func (s *Server) secret() ([]byte, error) {
 	if env := os.Getenv("BESPOKE_SECRET"); len(env) >= 16 {
 		return []byte(env), nil
 	}
-	s.log.Warn("no secret configured (secret_file or BESPOKE_SECRET): signing cookies with a random key, so seen-filters and caps reset when the process restarts")
+	where := "secret_file or BESPOKE_SECRET"
+	if handler {
+		where = "Config.Secret or BESPOKE_SECRET"
+	}
+	s.log.Warn("no secret configured (" + where + "): signing cookies with a random key, so seen-filters and caps reset when the process restarts")
 	k := make([]byte, 32)
 	rand.Read(k)
 	return k, nil
