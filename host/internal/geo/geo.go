@@ -95,6 +95,9 @@ type Resolver struct {
 type provider struct {
 	name string
 	read func(http.Header) Info
+	// headers are the provider's header names: one of them in a request
+	// says it came through that provider.
+	headers []string
 }
 
 // New returns a Resolver for cfg. It copies what it keeps, so changing cfg
@@ -111,7 +114,7 @@ func New(cfg Config) *Resolver {
 			dup = dup || q.name == string(p)
 		}
 		if !dup {
-			r.providers = append(r.providers, provider{name: string(p), read: read})
+			r.providers = append(r.providers, provider{name: string(p), read: read, headers: providerHeaders[p]})
 		}
 	}
 	if h := trimOWS(cfg.CountryHeader); h != "" {
@@ -149,8 +152,10 @@ func (r *Resolver) clientAndTrust(req *http.Request) (netip.Addr, bool) {
 }
 
 // Resolve returns what is known of the request's visitor. Sources are
-// consulted in order of precedence: Config.CountryHeader, then the enabled
-// providers in the order given, then the database lookup of the client IP;
+// consulted in order of precedence: Config.CountryHeader, then the first
+// of the enabled providers, in the order given, whose headers the request
+// carries (and no other: a CDN passes on a visitor's headers, another
+// provider's among them), then the database lookup of the client IP;
 // headers only from a trusted peer.
 //
 // The first source that names a country decides it. A later source fills
@@ -169,10 +174,14 @@ func (r *Resolver) Resolve(req *http.Request) Info {
 			}
 		}
 		for _, p := range r.providers {
-			if complete(&info) {
-				break
+			if !p.sentAny(req.Header) {
+				continue
 			}
+			// The CDN the request came through: its headers alone are
+			// read, placeholders (XX, T1) and all. It passes on the
+			// headers a visitor wrote, another provider's among them.
 			merge(&info, p.read(req.Header), p.name)
+			break
 		}
 	}
 	if r != nil && r.db != nil && ip.IsValid() && !complete(&info) {
@@ -184,6 +193,16 @@ func (r *Resolver) Resolve(req *http.Request) Info {
 		info.Continent = continentFor(info.Country)
 	}
 	return info
+}
+
+// sentAny reports whether h holds one of the provider's headers.
+func (p provider) sentAny(h http.Header) bool {
+	for _, name := range p.headers {
+		if len(h[name]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // complete reports whether no later source could add anything that
@@ -290,8 +309,10 @@ func (r *Resolver) Headers() []string { return r.HeadersFor(FieldAll) }
 
 // HeadersFor returns the canonical names of the request headers whose
 // values can change the given fields of the location Resolve returns,
-// sorted, for a Vary response header: CountryHeader and the enabled
-// providers' headers for those fields and the fields they depend on, and
+// sorted, for a Vary response header: CountryHeader, every header of
+// each enabled provider but the last (one of them decides that the later
+// ones are not read), the last one's headers for those fields and the
+// fields they depend on, and
 // X-Forwarded-For and Forwarded when a database locates the client
 // address they reveal. It returns nil for no field, and when no peer is
 // trusted (no header is read then); a new slice on each call.
@@ -304,7 +325,13 @@ func (r *Resolver) HeadersFor(fields Field) []string {
 	if r.countryHeader != "" {
 		hs = append(hs, r.countryHeader)
 	}
-	for _, p := range r.providers {
+	for i, p := range r.providers {
+		if i < len(r.providers)-1 {
+			// Any of its headers decides that a later provider's
+			// are not read.
+			hs = append(hs, p.headers...)
+			continue
+		}
 		pf := providerFields[Provider(p.name)]
 		for bit := range pf {
 			if deps&(1<<bit) != 0 {

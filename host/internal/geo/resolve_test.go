@@ -61,10 +61,12 @@ func TestResolvePrecedence(t *testing.T) {
 			want: Info{Country: "US", City: "Seattle", Continent: "NA", Source: "cloudflare"}, wantIP: "10.0.0.1",
 		},
 		{
-			name:   "a later provider that agrees fills gaps",
+			// The CDN in front passes on what the visitor wrote: another
+			// provider's headers are the visitor's.
+			name:   "a later provider's headers are not read",
 			cfg:    Config{Providers: []Provider{Cloudflare, Vercel}},
-			remote: "10.0.0.1:1", headers: []string{"CF-IPCountry", "FR", "X-Vercel-IP-Country", "FR", "X-Vercel-IP-City", "Lyon", "X-Vercel-IP-Timezone", "Europe/Paris"},
-			want: Info{Country: "FR", City: "Lyon", Continent: "EU", Timezone: "Europe/Paris", Source: "cloudflare"}, wantIP: "10.0.0.1",
+			remote: "10.0.0.1:1", headers: []string{"CF-IPCountry", "FR", "X-Vercel-IP-Country", "FR", "X-Vercel-IP-City", "Lyon", "X-Vercel-IP-Timezone", "Asia/Tokyo"},
+			want: Info{Country: "FR", Continent: "EU", Source: "cloudflare"}, wantIP: "10.0.0.1",
 		},
 		{
 			name:   "an absent provider is skipped",
@@ -73,10 +75,13 @@ func TestResolvePrecedence(t *testing.T) {
 			want: Info{Country: "JP", Continent: "AS", Source: "cloudfront"}, wantIP: "10.0.0.1",
 		},
 		{
-			name:   "an invalid provider country falls through",
+			// Cloudflare's XX (no country known) or T1 (Tor) is no
+			// country, and the visitor cannot give one in another
+			// provider's header.
+			name:   "a placeholder country lets no other provider's through",
 			cfg:    Config{Providers: []Provider{Cloudflare, CloudFront}},
 			remote: "10.0.0.1:1", headers: []string{"CF-IPCountry", "XX", "CloudFront-Viewer-Country", "JP"},
-			want: Info{Country: "JP", Continent: "AS", Source: "cloudfront"}, wantIP: "10.0.0.1",
+			want: Info{}, wantIP: "10.0.0.1",
 		},
 		{
 			name:   "country header overrides providers",

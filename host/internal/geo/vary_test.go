@@ -23,7 +23,9 @@ func TestHeadersFor(t *testing.T) {
 		{"none", cloudflare, 0, nil},
 		{"nobody trusted", New(Config{Providers: []Provider{Cloudflare}}), FieldCountry, nil},
 		{"country header and two providers", New(Config{TrustedProxies: cf, Providers: []Provider{CloudFront, Vercel}, CountryHeader: "x-country"}), FieldCountry,
-			[]string{"Cloudfront-Viewer-Country", "X-Country", "X-Vercel-Ip-Country"}},
+			// Any CloudFront header says Vercel's are not read.
+			[]string{"Cloudfront-Viewer-City", "Cloudfront-Viewer-Country", "Cloudfront-Viewer-Country-Region", "Cloudfront-Viewer-Latitude",
+				"Cloudfront-Viewer-Longitude", "Cloudfront-Viewer-Time-Zone", "X-Country", "X-Vercel-Ip-Country"}},
 		{"akamai sends one header", New(Config{TrustedProxies: cf, Providers: []Provider{Akamai}}), FieldLatLon, []string{"X-Akamai-Edgescape"}},
 		{"a database reads the forwarding headers", New(Config{TrustedProxies: cf, DB: openTestDB(t)}), FieldCountry, []string{"Forwarded", "X-Forwarded-For"}},
 	}
