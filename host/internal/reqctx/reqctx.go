@@ -646,29 +646,57 @@ func hostOnly(h string) string {
 // decoded, scanning without building the whole parameter map. Pairs are
 // read as a browser's URLSearchParams reads them (the WHATWG URL
 // standard): only "&" separates them (a ";" is part of the value), and
-// the key is compared decoded ("a+b" is the key "a b"). A pair that does
-// not decode is skipped, as url.ParseQuery skips it.
+// the key is compared decoded ("a+b" is the key "a b"). A "%" that does
+// not begin an escape is kept as written ("50%" is "50%"), as browsers
+// keep it; url.ParseQuery skipped the whole pair.
 func Query(rawQuery, key string) (string, bool) {
 	for rawQuery != "" {
 		var pair string
 		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if pair == "" {
+			continue // "a=1&&b=2": no pair, not one named ""
+		}
 		k, v, _ := strings.Cut(pair, "=")
-		if strings.ContainsAny(k, "%+") {
-			dk, err := url.QueryUnescape(k)
-			if err != nil || dk != key {
-				continue
-			}
-		} else if k != key {
+		if formDecode(k) != key {
 			continue
 		}
-		if strings.ContainsAny(v, "%+") {
-			dv, err := url.QueryUnescape(v)
-			if err != nil {
-				continue
-			}
-			v = dv
-		}
-		return v, true
+		return formDecode(v), true
 	}
 	return "", false
+}
+
+// formDecode decodes a name or value of a query as the WHATWG URL
+// standard's application/x-www-form-urlencoded parser does: "+" is a
+// space, "%XX" with two hex digits its byte, any other "%" itself.
+func formDecode(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }

@@ -217,8 +217,9 @@ func TestTimeZoneHeader(t *testing.T) {
 
 // TestQueryAsBrowsersRead compares query() with URLSearchParams's reading
 // (the WHATWG URL standard's application/x-www-form-urlencoded parser):
-// only & separates pairs, names and values are decoded. Where a pair does
-// not decode, url.ParseQuery's skipping is kept.
+// only & separates pairs, names and values are decoded, and a % that
+// begins no escape is kept (url.ParseQuery skips the pair).
+// TestQueryAsChromiumReads compares with the browser itself.
 func TestQueryAsBrowsersRead(t *testing.T) {
 	tests := []struct {
 		query, key, want string
@@ -232,7 +233,9 @@ func TestQueryAsBrowsersRead(t *testing.T) {
 		{"a%20b=7&a+b=8", "a b", "7", true},
 		{"ref=news%2Dletter", "ref", "news-letter", true},
 		{"q=a+b", "q", "a b", true},
-		{"q=%zz&q=2", "q", "2", true},
+		{"q=%zz&q=2", "q", "%zz", true},
+		{"promo=50%", "promo", "50%", true},
+		{"&=v", "", "v", true},
 		{"%zz=1&x=2", "x", "2", true},
 		{"x", "x", "", true},
 		{"x=&x=2", "x", "", true},
