@@ -350,7 +350,7 @@ func noSystem(l []byte) bool {
 	for _, s := range [...]string{"msie", "windows", "mac", "linux", "x11", "android", "iphone", "ipad", "konqueror",
 		"blackberry", "symbian", "series", "nokia", "playstation", "nintendo", "bsd", "sunos", "os/2", "amiga", "beos",
 		"webtv", "ce-html", "hbbtv", "smart-tv", "mobile", "tablet", "haiku", "viera", "palm", "rim", "elaine", "tv",
-		"openvms", "qnx", "harmony", "kindle", "tizen", "webos", "web0s"} {
+		"openvms", "qnx", "harmony", "kindle", "tizen", "webos", "web0s", "teleca", "obigo", "netfront", "midp", "brew"} {
 		if bytes.Contains(group, []byte(s)) {
 			return false
 		}
@@ -381,7 +381,7 @@ var mobileDeviceTokens = compileSet("Android", "android", "iPhone", "iphone", "i
 // phoneMakers start the User-Agents of feature phones, which often name
 // just a maker and a model ("HAIER-N60", "SAMSUNG-SGH-E250/1.0").
 var phoneMakers = [...]string{
-	"nokia", "samsung", "sec-", "sonyericsson", "sony", "lg-", "lge", "mot-", "motorola", "sie-", "siemens", "alcatel",
+	"nokia", "samsung", "sec-", "sonyericsson", "sony", "lg-", "lg ", "lge", "mot-", "motorola", "sie-", "siemens", "alcatel",
 	"haier", "zte", "huawei", "lenovo", "philips", "sagem", "sharp", "panasonic", "kyocera", "sanyo", "nec-", "benq",
 	"micromax", "spice", "karbonn", "lava", "intex", "tcl", "htc", "asus", "acer", "amoi", "pantech", "verykool", "itel",
 	"tecno", "infinix", "dewav", "sagetel", "cat-", "iac/", "emobile", "ddipocket", "vertu", "mitsu", "toshiba", "hitachi",
@@ -402,7 +402,7 @@ func namesDevice(p *probe, l []byte) bool {
 			return true
 		}
 	}
-	return false
+	return lgModel(p.s)
 }
 
 // isGoogleAgent reports whether the "google" at l[i:] names one of

@@ -133,7 +133,7 @@ type Info struct {
 	OSVersion string
 
 	// Browser names the browser, lower case: chrome, safari, firefox, edge,
-	// ie, opera, samsung, ucbrowser, yandex, vivaldi, brave, whale, qq,
+	// ie, opera, samsung, oculus (the Meta Quest's), ucbrowser, yandex, vivaldi, brave, whale, qq,
 	// miui, huawei, duckduckgo, silk, android (the pre-Chrome Android
 	// browser), or webview for an app's embedded browser (Facebook,
 	// Instagram, WeChat, TikTok, an Android WebView, an iOS app's web

@@ -132,7 +132,19 @@ func TestClassify(t *testing.T) {
 			Hints{}, Info{Wearable, "android", "8", "chrome", "77.0", false}},
 		{"Apple Watch media player", "AppleCoreMedia/1.0.0.18R590 (Apple Watch; U; CPU OS 7_1 like Mac OS X; it_it)", Hints{}, Info{Wearable, "", "", "", "", false}},
 		{"Quest headset", "Mozilla/5.0 (X11; Linux x86_64; Quest 3) AppleWebKit/537.36 (KHTML, like Gecko) OculusBrowser/33.1.0.0 Chrome/126.0.6478.122 VR Safari/537.36",
-			Hints{}, Info{Wearable, "linux", "", "chrome", "126.0", false}},
+			Hints{}, Info{Wearable, "linux", "", "oculus", "33.1", false}},
+		// Its older versions claim Samsung Internet too (ua-parser-js:
+		// Oculus Browser).
+		{"Quest headset, Samsung claimed", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) OculusBrowser/31.0.0.6.60 SamsungBrowser/4.0 Chrome/120.0.6099.283 VR Safari/537.36",
+			Hints{}, Info{Wearable, "linux", "", "oculus", "31.0", false}},
+		// Feature phones: an LG model as the whole User-Agent, glued to
+		// the maker or not, and a Teleca (Obigo) browser's "compatible".
+		{"LG model, spaced", "LG KS10", Hints{}, Info{Mobile, "", "", "", "", false}},
+		{"LG model, glued", "LGKU970", Hints{}, Info{Mobile, "", "", "", "", false}},
+		{"Teleca browser", "Mozilla/4.1 (compatible; Teleca Q7; BMP 1.0.1; U; en) 240X400 LG-AN510", Hints{}, Info{Mobile, "", "", "", "", false}},
+		// Slashes written as spaces: the build is no part of the model.
+		{"Lenovo phone, build spaced", "Mozilla 5.0 (Linux; U; Android 2.3.4; zh-cn; Lenovo A1-32AB0 Build GINGERBREAD) UC AppleWebKit 534.31 (KHTML, like Gecko) Mobile Safari 534.31",
+			Hints{}, Info{Mobile, "android", "2.3", "", "", false}},
 
 		// Model codes decide where the Mobile token misleads, and words
 		// inside a model are not bot or TV markers.

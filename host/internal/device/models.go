@@ -41,6 +41,11 @@ func androidModel(ua string) string {
 		item := s[:end]
 		if b := strings.Index(item, " Build/"); b >= 0 {
 			item = item[:b]
+		} else if b := strings.Index(item, " Build "); b >= 0 {
+			// A User-Agent whose slashes became spaces ("Lenovo
+			// A1-32AB0 Build GINGERBREAD"): the build is no part of
+			// the model, and "32AB0 Build" read as a TV's size code.
+			item = item[:b]
 		} else if strings.HasPrefix(item, "Build/") {
 			item = ""
 		}

@@ -501,7 +501,21 @@ func startsWithPhoneMaker(ua string) bool {
 			return true
 		}
 	}
-	return false
+	return lgModel(ua)
+}
+
+// lgModel reports a User-Agent that starts with an LG phone's model,
+// glued to the maker's name ("LGKU970", "LGKP500"): two or three letters,
+// then a digit.
+func lgModel(ua string) bool {
+	if len(ua) < 5 || !strings.EqualFold(ua[:2], "lg") {
+		return false
+	}
+	i := 2
+	for i < len(ua) && i < 5 && isUpper(ua[i]) {
+		i++
+	}
+	return i >= 4 && i < len(ua) && isDigit(ua[i])
 }
 
 // browsers are User-Agent tokens naming a browser, in priority order: most
@@ -514,7 +528,7 @@ var browsers = [...]struct{ token, name string }{
 	{"[LinkedInApp]", "webview"}, {"KAKAOTALK", "webview"}, {"NAVER(inapp", "webview"},
 	{"EdgA/", "edge"}, {"EdgiOS/", "edge"}, {"Edg/", "edge"}, {"Edge/", "edge"},
 	{"OPR/", "opera"}, {"OPT/", "opera"}, {"OPiOS/", "opera"}, {"Opera Mini/", "opera"}, {"Opera Mobi/", "opera"},
-	{"SamsungBrowser/", "samsung"}, {"UCBrowser/", "ucbrowser"}, {"UCWEB", "ucbrowser"}, {"UBrowser/", "ucbrowser"},
+	{"OculusBrowser/", "oculus"}, {"SamsungBrowser/", "samsung"}, {"UCBrowser/", "ucbrowser"}, {"UCWEB", "ucbrowser"}, {"UBrowser/", "ucbrowser"},
 	{"YaBrowser/", "yandex"}, {"YaSearchBrowser/", "yandex"}, {"Vivaldi/", "vivaldi"},
 	{"Brave/", "brave"}, {"Brave ", "brave"}, {"Whale/", "whale"}, {"MQQBrowser/", "qq"}, {"QQBrowser/", "qq"},
 	{"MiuiBrowser/", "miui"}, {"HuaweiBrowser/", "huawei"}, {"DuckDuckGo/", "duckduckgo"}, {"Ddg/", "duckduckgo"},
