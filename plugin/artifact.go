@@ -261,7 +261,7 @@ func validSlot(s Slot, depth int) error {
 func CheckAction(a *Action) *escape.Problem {
 	switch a.Op {
 	case OpSetHeader:
-		if prob := escape.CheckHeaderName(a.Name); prob != nil {
+		if prob := escape.CheckHeaderName(a.Name, a.On == "request"); prob != nil {
 			return prob
 		}
 	case OpSetCookie:

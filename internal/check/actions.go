@@ -70,7 +70,7 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 				c.errorf(a.On.Pos, "`on` is %q; expected request or response", a.On.Value).WithHint("%s", diag.DidYouMean(a.On.Value, []string{"request", "response"}))
 			}
 		}
-		c.headerName(a.Name)
+		c.headerName(a.Name, act.On == "request")
 		act.Name = http.CanonicalHeaderKey(act.Name)
 	case plugin.OpLimit:
 		if a.N < 1 {
@@ -356,8 +356,8 @@ func (c *checker) attrName(a *syntax.Action) {
 
 // headerName reports, at the name, a header a rule cannot set
 // (escape.CheckHeaderName, which the host also checks).
-func (c *checker) headerName(t *syntax.Text) {
-	if prob := escape.CheckHeaderName(t.Value); prob != nil {
+func (c *checker) headerName(t *syntax.Text, request bool) {
+	if prob := escape.CheckHeaderName(t.Value, request); prob != nil {
 		c.problem(t.Pos, prob)
 	}
 }

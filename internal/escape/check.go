@@ -170,18 +170,28 @@ func CheckHeader(name string, response bool, pieces []Piece) *Problem {
 }
 
 // CheckHeaderName checks the name of a header a rule sets, on the
-// response or on the request to the origin: it must be an RFC 9110
-// token (anything else would change what the header line says, or be
-// dropped), and not one of the headers that frame the message or are
-// the proxy's (Set-Cookie, Content-Length, Host ...), in any case, as
-// the proxy writes names canonical.
-func CheckHeaderName(name string) *Problem {
+// response or on the request to the origin (request): it must be an
+// RFC 9110 token (anything else would change what the header line says,
+// or be dropped), and not one of the headers that frame the message or
+// are the proxy's (Set-Cookie, Content-Length, Host ...), in any case, as
+// the proxy writes names canonical, and spelt with "_" for "-" too, as
+// CGI-style origins read them. On the request, it is not one of the
+// CDN's headers (CDNHeaders) either: the origin believes them.
+func CheckHeaderName(name string, request bool) *Problem {
 	if !ValidToken(name) {
 		return &Problem{Piece: -1, Name: true, Msg: fmt.Sprintf("%q is not a header name", name), Hint: "header names hold letters, digits and -"}
 	}
-	c := textproto.CanonicalMIMEHeaderKey(name)
+	c := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-"))
+	also := ""
+	if strings.Contains(name, "_") {
+		also = fmt.Sprintf(" (%s is read as it by CGI-style origins: PHP, WSGI, Rack)", name)
+	}
 	if why, ok := reservedHeaders[c]; ok {
-		return &Problem{Piece: -1, Name: true, Msg: fmt.Sprintf("rules cannot set the %s header: %s", c, why)}
+		return &Problem{Piece: -1, Name: true, Msg: fmt.Sprintf("rules cannot set the %s header%s: %s", c, also, why)}
+	}
+	if request && cdnHeader(c) {
+		return &Problem{Piece: -1, Name: true, Msg: fmt.Sprintf("rules cannot set the %s header%s on the request: it is the CDN's (the client's address, geography, scheme or path as the CDN saw them), and the origin believes it", c, also),
+			Hint: "give the origin the value under a name of your own (X-Site-Country)"}
 	}
 	return nil
 }

@@ -181,7 +181,8 @@ func AttrKind(name string) (Kind, string) {
 // the element's own text or address runs as code, and why: a value from
 // the request in them would turn an inert block (<script
 // type="text/plain">, a template's text) into script or a style sheet
-// that applies, or choose how the page is decoded.
+// that applies, a template's content into live markup, or choose how
+// the page is decoded.
 var tagCode = map[string]map[string]string{
 	"script": {
 		"type":     "it decides whether the script's text runs, and as what",
@@ -199,6 +200,9 @@ var tagCode = map[string]map[string]string{
 	"meta":   {"charset": "it decides how the whole page is decoded"},
 	"object": {"type": "it decides how the browser runs what the element loads", "codetype": "it decides how the browser runs what the element loads"},
 	"embed":  {"type": "it decides how the browser runs what the element loads"},
+	// A template's content is inert markup until shadowrootmode makes it
+	// a declarative shadow root, whose scripts and handlers run.
+	"template": {"shadowrootmode": "it decides whether the template's inert content becomes live markup"},
 }
 
 // TagAttrCode returns why no value from the request may go in attribute
@@ -360,6 +364,52 @@ var reservedHeaders = map[string]string{
 	"X-Cluster-Client-Ip": "the origin reads the visitor's address from it",
 	"Set-Cookie":          "use the set_cookie action",
 	"Cookie":              "cookies are read with cookie(\"name\")",
+}
+
+// CDNHeaders are the request headers only a CDN or load balancer in
+// front may set: the client's address, geography, scheme, port, host
+// and path prefix as it saw them. The origin believes them, so rules
+// cannot set them on the request (CheckHeaderName), and the proxy removes
+// them from untrusted peers' requests. A trailing "*" matches any
+// suffix.
+var CDNHeaders = []string{
+	// Cloudflare
+	"CF-Connecting-IP", "CF-Connecting-IPv6", "CF-Pseudo-IPv4", "CF-IPCountry", "CF-IPCity", "CF-IPContinent",
+	"CF-IPLatitude", "CF-IPLongitude", "CF-Region", "CF-Region-Code", "CF-Metro-Code", "CF-Postal-Code",
+	"CF-Timezone", "CF-Visitor", "CF-Ray", "CF-Worker", "CF-EW-Via", "CDN-Loop",
+	// Generic client-address headers set by CDNs and load balancers
+	"True-Client-IP", "X-Real-IP", "X-Client-IP", "X-Cluster-Client-IP", "X-Original-Forwarded-For", "Client-IP",
+	// What scheme, port, host and path prefix the client asked for,
+	// which frameworks read ahead of X-Forwarded-Proto (Rack reads
+	// X-Forwarded-Ssl first; Spring and ASP.NET read X-Forwarded-Prefix),
+	// and which poison a cache in front when believed from anyone
+	"X-Forwarded-Ssl", "X-Forwarded-Port", "X-Forwarded-Scheme", "X-Forwarded-Server", "X-Forwarded-Prefix",
+	"X-Forwarded-Path", "X-Forwarded-Uri", "X-Original-Host", "X-Host", "X-Url-Scheme", "Front-End-Https",
+	"X-Original-URL", "X-Rewrite-URL",
+	// CloudFront
+	"CloudFront-Viewer-*", "CloudFront-Is-*", "CloudFront-Forwarded-Proto",
+	// Fastly
+	"Fastly-Client-IP", "Fastly-Client", "Fastly-SSL", "Fastly-Orig-Accept-Encoding", "Client-Geo-*",
+	// Vercel
+	"X-Vercel-IP-*", "X-Vercel-Forwarded-For", "X-Vercel-Id",
+	// Akamai
+	"X-Akamai-*", "Akamai-Origin-Hop", "Akamai-Client-IP",
+	// Google Cloud load balancers, Azure Front Door
+	"X-Client-Geo-Location", "X-Azure-ClientIP", "X-Azure-SocketIP",
+}
+
+// cdnHeader reports whether canonical name c is one of CDNHeaders.
+func cdnHeader(c string) bool {
+	for _, h := range CDNHeaders {
+		if p, ok := strings.CutSuffix(h, "*"); ok {
+			if len(c) >= len(p) && strings.EqualFold(c[:len(p)], p) {
+				return true
+			}
+		} else if strings.EqualFold(c, h) {
+			return true
+		}
+	}
+	return false
 }
 
 // ReservedCookiePrefix starts the names of bespoke's own cookies (the

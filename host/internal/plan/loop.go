@@ -50,3 +50,24 @@ func orRoot(p string) string {
 	}
 	return p
 }
+
+// resolveRelative resolves loc, a redirect's target, against u, the
+// request's URL, when it is a reference relative to the page ("?page=2",
+// "#top", "next"), as RFC 3986 section 5.2 does and browsers do: a
+// Location of "?page=2" sent as it is would be resolved so too, but
+// net/http's Redirect resolves it against the page's directory ("/?page=2"
+// for "/r"). An address, or a path from the root, is kept as it is.
+func resolveRelative(u *url.URL, loc string) string {
+	if loc == "" || loc[0] == '/' || strings.Contains(loc, "://") {
+		return loc
+	}
+	ref, err := url.Parse(loc)
+	if err != nil || ref.Scheme != "" || ref.Host != "" {
+		return loc
+	}
+	base := url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	if base.Path == "" {
+		base.Path = "/"
+	}
+	return base.ResolveReference(ref).String()
+}

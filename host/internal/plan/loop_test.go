@@ -43,3 +43,32 @@ func TestPointsTo(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveRelative: a redirect's target relative to the page resolves
+// as RFC 3986 section 5.4.1's examples (base http://a/b/c/d;p?q) do; an
+// address or a path from the root is kept as written.
+func TestResolveRelative(t *testing.T) {
+	base, _ := url.Parse("/b/c/d;p?q")
+	for _, tt := range []struct{ loc, want string }{
+		{"g", "/b/c/g"},
+		{"./g", "/b/c/g"},
+		{"g/", "/b/c/g/"},
+		{"?y", "/b/c/d;p?y"},
+		{"g?y", "/b/c/g?y"},
+		{"#s", "/b/c/d;p?q#s"},
+		{"g#s", "/b/c/g#s"},
+		{";x", "/b/c/;x"},
+		{"..", "/b/"},
+		{"../g", "/b/g"},
+		{"../../../g", "/g"},
+		{"/g", "/g"},
+		{"//g", "//g"},
+		{"https://g/x", "https://g/x"},
+		{"mailto:a@b", "mailto:a@b"},
+		{"", ""},
+	} {
+		if got := resolveRelative(base, tt.loc); got != tt.want {
+			t.Errorf("resolveRelative(%q) = %q, want %q", tt.loc, got, tt.want)
+		}
+	}
+}

@@ -518,6 +518,9 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 					}
 					loc = string(b)
 				}
+				if opt.URL != nil {
+					loc = resolveRelative(opt.URL, loc)
+				}
 				if opt.URL != nil && pointsTo(opt.URL, opt.Host, opt.Secure, loc) {
 					// A later rule's redirect may still be made.
 					p.loop = Redirect{Location: loc, Status: c.a.Status, Rule: ri}

@@ -7,38 +7,15 @@ import (
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/host/internal/geo"
+	"github.com/bespoke-edge/bespoke/internal/escape"
 )
 
 // DefaultStripHeaders are the request headers only a CDN or load balancer
-// in front may set: their client address and geography headers. They are
-// removed from requests of untrusted peers before they reach the origin,
-// which would otherwise believe what any visitor wrote. A trailing "*"
-// matches any suffix.
-var DefaultStripHeaders = []string{
-	// Cloudflare
-	"CF-Connecting-IP", "CF-Connecting-IPv6", "CF-Pseudo-IPv4", "CF-IPCountry", "CF-IPCity", "CF-IPContinent",
-	"CF-IPLatitude", "CF-IPLongitude", "CF-Region", "CF-Region-Code", "CF-Metro-Code", "CF-Postal-Code",
-	"CF-Timezone", "CF-Visitor", "CF-Ray", "CF-Worker", "CF-EW-Via", "CDN-Loop",
-	// Generic client-address headers set by CDNs and load balancers
-	"True-Client-IP", "X-Real-IP", "X-Client-IP", "X-Cluster-Client-IP", "X-Original-Forwarded-For", "Client-IP",
-	// What scheme, port, host and path prefix the client asked for,
-	// which frameworks read ahead of X-Forwarded-Proto (Rack reads
-	// X-Forwarded-Ssl first; Spring and ASP.NET read X-Forwarded-Prefix),
-	// and which poison a cache in front when believed from anyone
-	"X-Forwarded-Ssl", "X-Forwarded-Port", "X-Forwarded-Scheme", "X-Forwarded-Server", "X-Forwarded-Prefix",
-	"X-Forwarded-Path", "X-Forwarded-Uri", "X-Original-Host", "X-Host", "X-Url-Scheme", "Front-End-Https",
-	"X-Original-URL", "X-Rewrite-URL",
-	// CloudFront
-	"CloudFront-Viewer-*", "CloudFront-Is-*", "CloudFront-Forwarded-Proto",
-	// Fastly
-	"Fastly-Client-IP", "Fastly-Client", "Fastly-SSL", "Fastly-Orig-Accept-Encoding", "Client-Geo-*",
-	// Vercel
-	"X-Vercel-IP-*", "X-Vercel-Forwarded-For", "X-Vercel-Id",
-	// Akamai
-	"X-Akamai-*", "Akamai-Origin-Hop", "Akamai-Client-IP",
-	// Google Cloud load balancers, Azure Front Door
-	"X-Client-Geo-Location", "X-Azure-ClientIP", "X-Azure-SocketIP",
-}
+// in front may set (escape.CDNHeaders): their client address and
+// geography headers. They are removed from requests of untrusted peers
+// before they reach the origin, which would otherwise believe what any
+// visitor wrote. A trailing "*" matches any suffix.
+var DefaultStripHeaders = escape.CDNHeaders
 
 // ForwardHeaders sets on out, the headers of a request to the origin
 // made for in, the forwarding headers a proxy with the default settings
