@@ -336,8 +336,13 @@ func planResponse(in responseInput) responsePlan {
 	// anyway, so that assets stay shared-cacheable. Any cookie makes the
 	// response private: no shared cache may hand one visitor's cookie to
 	// others.
+	// A 304 carries the headers of the 200 it stands for (RFC 9110
+	// 15.4.5): a page's, unless the request says it loads something
+	// else from a path that names no page (see assetPath). Its
+	// Content-Type, which would say, is most often left out.
+	notModifiedPage := in.status == http.StatusNotModified && (bodyChanged || ct == "" && !in.req.noDocument)
 	rp.setVisitor = in.req.newVisitor && (in.site.readsVisitor || in.req.seen && !in.req.seenInHeaders || in.req.sharedCaps) &&
-		(page || rp.personalized || originPrivate(in.header))
+		(page || notModifiedPage || rp.personalized || originPrivate(in.header))
 
 	// A page view: a page (HTML or JSON) the request does not say is a
 	// subresource or a prefetch, served whole (200), or revalidated (a
@@ -391,16 +396,23 @@ func planResponse(in responseInput) responsePlan {
 		(getMarks || pl.SeenEdits && rp.body != BodyPass)
 	rp.private = rp.personalized || rp.setVisitor || seenCookie || getCaps || len(pl.Cookies) > 0 || in.req.hidCaps
 
-	// A 304 carries the Vary of the 200 it stands for (RFC 9110 15.4.5):
-	// a page's, unless the request says it loads something else from a
-	// path that names no page (see assetPath), and an edited copy's
-	// Accept-Encoding.
-	notModifiedPage := in.status == http.StatusNotModified && (bodyChanged || ct == "" && !in.req.noDocument)
+	// A 304 carries the Vary of the 200 it stands for, and an edited
+	// copy's Accept-Encoding.
 	// Several ranges of a page go as multipart/byteranges, which the
 	// rules left alone for this visitor and might not for another: the
 	// page's Vary, as a single range's and a 416's.
 	pageRanges := in.status == http.StatusPartialContent && strings.EqualFold(mediaType(ct), "multipart/byteranges")
 	switch {
+	case notModifiedPage && !html && !json:
+		// No type: the 200 may be an HTML page or a JSON document.
+		// Both Vary lists: a cache then keeps apart more copies than
+		// it must, never fewer.
+		if in.site.hasEdits {
+			rp.vary = append(rp.vary, in.site.vary...)
+		}
+		if in.site.touchesNonHTML {
+			rp.vary = append(rp.vary, in.site.varyNonHTML...)
+		}
 	case (html || notModifiedPage || pageRanges) && in.site.hasEdits:
 		rp.vary = append(rp.vary, in.site.vary...)
 	case in.site.touchesNonHTML:
@@ -409,7 +421,7 @@ func planResponse(in responseInput) responsePlan {
 		// a page varies with the visitor's device.
 		rp.vary = append(rp.vary, in.site.varyNonHTML...)
 	}
-	if page && (in.req.tracking || in.site.readsVisitor) && in.site.hasEdits {
+	if (page || notModifiedPage) && (in.req.tracking || in.site.readsVisitor) && in.site.hasEdits {
 		// The page of a visitor who declines tracking carries none of
 		// its cookies and may be public; another's may not: a shared
 		// cache must not give the one to the other (the consent cookie
@@ -423,6 +435,14 @@ func planResponse(in responseInput) responsePlan {
 	if rp.changed || in.status == http.StatusNotModified && bodyChanged {
 		// The encoding sent depends on what the visitor accepts.
 		rp.vary = append(rp.vary, "Accept-Encoding")
+	}
+	if slices.Contains(rp.vary, "X-Forwarded-For") || slices.Contains(rp.vary, "Forwarded") {
+		// What the rules read depends on the visitor's address (a
+		// GeoIP lookup, a rule on the forwarding headers), which a
+		// cache in front writes into these headers itself: its stored
+		// copy's Vary would match every visitor. Only the browser may
+		// keep the response.
+		rp.private = true
 	}
 	rp.acceptCH = html && in.site.needsDevice && in.header.Get("Accept-CH") == ""
 	rp.validators = keepValidators
