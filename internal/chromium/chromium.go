@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"testing"
@@ -67,4 +69,22 @@ func Run(ctx context.Context, t testing.TB, bin, profile string, args ...string)
 		}
 		t.Logf("chromium %v: %v before its answer: run again", args, err)
 	}
+}
+
+// DumpPage serves page (HTML, with header's headers besides its
+// Content-Type) from a server of its own, loads it in bin with a fresh
+// profile, and returns the document the browser built (Run's
+// --dump-dom): for tests that ask the browser to compute something in a
+// script and write it into the page.
+func DumpPage(ctx context.Context, t testing.TB, bin, page string, header http.Header) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range header {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(page))
+	}))
+	defer srv.Close()
+	return Run(ctx, t, bin, t.TempDir(), "--dump-dom", srv.URL+"/")
 }

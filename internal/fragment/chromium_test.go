@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"testing"
 	"time"
@@ -105,14 +103,9 @@ func TestChromiumAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := fmt.Sprintf(chromiumProbe, js)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(page))
-	}))
-	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dom := chromium.Run(ctx, t, bin, t.TempDir(), "--dump-dom", srv.URL+"/")
+	dom := chromium.DumpPage(ctx, t, bin, page, nil)
 	m := chromiumResult.FindStringSubmatch(dom)
 	if m == nil {
 		t.Fatalf("no answers in Chromium's document (%d bytes)", len(dom))

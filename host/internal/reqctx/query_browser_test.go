@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"html"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -45,14 +43,9 @@ var qs = ` + string(corpus) + `, out = [];
 qs.forEach(function (q) { var seen = {}, first = []; new URLSearchParams(q).forEach(function (v, k) { if (!(k in seen)) { seen[k] = 1; first.push([k, v]); } }); out.push(first); });
 document.getElementById("out").textContent = JSON.stringify(out);
 </script></body></html>`
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(page))
-	}))
-	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	dom := chromium.Run(ctx, t, bin, t.TempDir(), "--dump-dom", srv.URL)
+	dom := chromium.DumpPage(ctx, t, bin, page, nil)
 	m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindStringSubmatch(dom)
 	if m == nil {
 		t.Fatalf("no answer from Chromium:\n%s", dom)

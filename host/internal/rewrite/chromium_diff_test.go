@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,15 +72,9 @@ func chromiumParse(t *testing.T, bin string, pages []string) []*html.Node {
 		t.Fatal(err)
 	}
 	probe := `<!DOCTYPE html><html><head><script nonce="bskprobe">window.pages = ` + string(js) + `;</script></head><body><iframe id="bsk-frame"></iframe>` + chromiumParser + `</body></html>`
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-bskprobe'")
-		w.Write([]byte(probe))
-	}))
-	defer srv.Close()
 	ctx, cancel := ctxpkg.WithTimeout(ctxpkg.Background(), 5*time.Minute)
 	defer cancel()
-	dom := chromium.Run(ctx, t, bin, t.TempDir(), "--dump-dom", srv.URL)
+	dom := chromium.DumpPage(ctx, t, bin, probe, http.Header{"Content-Security-Policy": {"default-src 'none'; script-src 'nonce-bskprobe'"}})
 	start := strings.Index(dom, `<pre id="bsk-trees">`)
 	end := strings.LastIndex(dom, "</pre>")
 	if start < 0 || end < start {

@@ -144,18 +144,7 @@ func TestRenderAsTheProxyDoes(t *testing.T) {
 		all = append(all, [2]string{"Cookie", "bsk_vid=" + id})
 		resp, body := get(t, proxyURL+"/?utm_campaign=winter-sale", all)
 		spec := visit.Spec{URL: "/?utm_campaign=winter-sale", Headers: headers, Cookies: [][2]string{{"bsk_vid", id}}}
-		res, err := visit.Run(context.Background(), s, prog, spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, err := res.Fetch(context.Background(), nil, origin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := res.Render(page)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, out := simulate(t, s, prog, spec, origin)
 		if !bytes.Equal(out.Body, body) {
 			t.Errorf("%v: the simulated page differs from the proxy's (%d and %d bytes)", headers, len(out.Body), len(body))
 		}
@@ -546,18 +535,7 @@ func TestNextVisitAsTheProxyKeeps(t *testing.T) {
 			// The simulation names the visitor the proxy made up.
 			spec.NewID = jar[reqctx.VisitorCookie]
 		}
-		res, err := visit.Run(context.Background(), s, prog, spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, err := res.Fetch(context.Background(), nil, origin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := res.Render(page)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res, out := simulate(t, s, prog, spec, origin)
 		if !bytes.Equal(out.Body, body) {
 			t.Errorf("visit %d: the simulated page differs from the proxy's:\n%s", n, firstDifference(out.Body, body))
 		}
@@ -579,6 +557,25 @@ func TestNextVisitAsTheProxyKeeps(t *testing.T) {
 	if spec.Shown["newsletter-invite"] != 2 || len(spec.Seen) != 36 {
 		t.Errorf("after four visits: shown %v, %d items seen; want the invitation twice, the 36 cards", spec.Shown, len(spec.Seen))
 	}
+}
+
+// simulate runs spec with s and rewrites the origin's page for it, as
+// the proxy would.
+func simulate(t *testing.T, s *site.Site, prog *ir.Program, spec visit.Spec, origin *url.URL) (*visit.Result, *visit.Output) {
+	t.Helper()
+	res, err := visit.Run(context.Background(), s, prog, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := res.Fetch(context.Background(), nil, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := res.Render(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, out
 }
 
 var cardRE = regexp.MustCompile(`class="card" data-item-id="([^"]+)"`)
