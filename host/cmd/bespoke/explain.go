@@ -411,9 +411,12 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 		}
 	}
 	fmt.Fprintln(w, "\nPage:")
-	if personalized {
+	switch {
+	case personalized:
 		fmt.Fprintln(w, "  personalized for this visitor: served with Cache-Control: private")
-	} else {
+	case v.ByAddress:
+		fmt.Fprintln(w, "  not personalized, but served with Cache-Control: private: what the rules read came from a GeoIP lookup of the visitor's address, which no Vary can name")
+	default:
 		fmt.Fprintln(w, "  not personalized: the origin's caching headers are kept")
 	}
 }

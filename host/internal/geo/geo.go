@@ -73,6 +73,18 @@ type Info struct {
 	// when Country is unknown, the first source that gave any field; "" when
 	// none did.
 	Source string
+	// Looked are the fields the database was asked for, by the client's
+	// address: those the headers did not give (every field, when they
+	// gave no country); none when no lookup was made. See ByAddress.
+	Looked Field
+}
+
+// ByAddress reports whether the given fields (and those they depend on)
+// came from, or were sought in, the database by the client's address: a
+// response made from them depends on that address, which no Vary can
+// name.
+func (i Info) ByAddress(fields Field) bool {
+	return i.Looked&dependencies(fields) != 0
 }
 
 // Source names used in Info.Source besides Provider names.
@@ -185,6 +197,7 @@ func (r *Resolver) Resolve(req *http.Request) Info {
 		}
 	}
 	if r != nil && r.db != nil && ip.IsValid() && !complete(&info) {
+		info.Looked = missing(&info)
 		if got, ok := r.db.Lookup(ip); ok {
 			merge(&info, got, SourceGeoIP)
 		}
@@ -203,6 +216,26 @@ func (p provider) sentAny(h http.Header) bool {
 		}
 	}
 	return false
+}
+
+// missing returns the fields a later source may fill: the empty ones
+// but the continent, which the country gives, or every one while no
+// country is known (the first country decides which source fills the
+// rest).
+func missing(i *Info) Field {
+	if i.Country == "" {
+		return FieldAll
+	}
+	var f Field
+	for _, e := range []struct {
+		empty bool
+		field Field
+	}{{i.Region == "", FieldRegion}, {i.City == "", FieldCity}, {i.Timezone == "", FieldTimezone}, {!i.HasLatLon, FieldLatLon}} {
+		if e.empty {
+			f |= e.field
+		}
+	}
+	return f
 }
 
 // complete reports whether no later source could add anything that

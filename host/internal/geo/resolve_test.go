@@ -196,10 +196,51 @@ func TestResolvePrecedence(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := testResolver(t, tt.cfg)
 			got := r.Resolve(request(tt.remote, tt.headers...))
+			got.Looked = 0 // TestResolveLooked
 			want := tt.want
 			want.IP = netip.MustParseAddr(tt.wantIP)
 			if got != want {
 				t.Errorf("Resolve\n = %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestResolveLooked: what a response made of a location depends on. The
+// fields the database was asked for depend on the client's address, which
+// no Vary can name; those a CDN's headers gave do not.
+func TestResolveLooked(t *testing.T) {
+	db := openTestDB(t)
+	trusted, _ := ParsePrefixes("loopback")
+	withDB := New(Config{TrustedProxies: trusted, Providers: []Provider{Cloudflare}, DB: db})
+	tests := []struct {
+		name           string
+		r              *Resolver
+		headers        []string
+		looked         Field
+		country, city  bool // ByAddress(FieldCountry), ByAddress(FieldCity)
+		hour, distance bool // ByAddress(FieldTimezone), ByAddress(FieldLatLon)
+	}{
+		{"the database alone", withDB, []string{"X-Forwarded-For", "203.0.113.1"}, FieldAll, true, true, true, true},
+		{"the CDN's country, the database's city", withDB, []string{"CF-IPCountry", "FR", "X-Forwarded-For", "203.0.113.1"},
+			FieldRegion | FieldCity | FieldTimezone | FieldLatLon, false, true, true, true},
+		{"the CDN gave everything", withDB, []string{"CF-IPCountry", "FR", "Cf-Region-Code", "IDF", "Cf-Ipcity", "Paris", "Cf-Timezone", "Europe/Paris",
+			"Cf-Iplatitude", "48.85", "Cf-Iplongitude", "2.35", "X-Forwarded-For", "203.0.113.1"}, 0, false, false, false, false},
+		{"no database", New(Config{TrustedProxies: trusted, Providers: []Provider{Cloudflare}}), []string{"X-Forwarded-For", "203.0.113.1"}, 0, false, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.r.Resolve(request("127.0.0.1:1", tt.headers...))
+			if got.Looked != tt.looked {
+				t.Errorf("Looked = %b, want %b", got.Looked, tt.looked)
+			}
+			for _, c := range []struct {
+				f    Field
+				want bool
+			}{{FieldCountry, tt.country}, {FieldCity, tt.city}, {FieldTimezone, tt.hour}, {FieldLatLon, tt.distance}} {
+				if g := got.ByAddress(c.f); g != c.want {
+					t.Errorf("ByAddress(%b) = %v, want %v", c.f, g, c.want)
+				}
 			}
 		})
 	}

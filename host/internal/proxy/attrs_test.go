@@ -248,10 +248,16 @@ rules:
 // rc, and returns the proxy's URL.
 func startProxy(t *testing.T, src string, rc reqctx.Config) string {
 	t.Helper()
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return startProxyWith(t, src, rc, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, "<!doctype html><title>t</title><h1>Hello</h1>")
 	}))
+}
+
+// startProxyWith is startProxy in front of an origin of the caller's.
+func startProxyWith(t *testing.T, src string, rc reqctx.Config, h http.Handler) string {
+	t.Helper()
+	origin := httptest.NewServer(h)
 	t.Cleanup(origin.Close)
 	u, _ := url.Parse(origin.URL)
 	eng, err := engine.New(engine.Config{CacheDir: "-"})
@@ -275,4 +281,55 @@ func startProxy(t *testing.T, src string, rc reqctx.Config) string {
 		eng.Close(context.Background())
 	})
 	return srv.URL
+}
+
+// TestGeoIPPagesArePrivate: a page made from what a GeoIP lookup gave the
+// visitor goes out private (a cache in front writes X-Forwarded-For
+// itself, so no Vary can keep two visitors' copies apart), with or
+// without the rule's edit; one made from a CDN's header keeps the
+// origin's caching, as does one whose rules read what the header gave.
+func TestGeoIPPagesArePrivate(t *testing.T) {
+	db, err := geo.OpenDB("../../../testdata/geoip/test-city.mmdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	trusted, _ := geo.ParsePrefixes("127.0.0.0/8,::1/128")
+	rc := reqctx.Config{Geo: geo.New(geo.Config{TrustedProxies: trusted, Providers: []geo.Provider{geo.Cloudflare}, DB: db})}
+	src := "rules:\n  - name: eu\n    when: geo.continent == \"EU\"\n    actions:\n      - append: { select: body, html: \"<p>EU</p>\" }\n" +
+		"  - name: lyon\n    when: geo.city == \"Lyon\"\n    actions:\n      - set_inner: { select: h1, text: Salut }\n"
+	countryOnly := "rules:\n  - name: fr\n    when: geo.country == \"FR\"\n    actions:\n      - set_inner: { select: h1, text: Bonjour }\n"
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		io.WriteString(w, "<!doctype html><title>t</title><body><h1>Hello</h1></body>")
+	})
+	city, country := startProxyWith(t, src, rc, origin), startProxyWith(t, countryOnly, rc, origin)
+	for _, tt := range []struct {
+		name, proxy string
+		headers     []string
+		private     bool
+	}{
+		{"the database says the US: no edit, private all the same", city, []string{"X-Forwarded-For", "198.51.100.128"}, true},
+		{"the database says Lyon", city, []string{"X-Forwarded-For", "198.51.100.5"}, true},
+		{"the CDN says France, the database the city", city, []string{"CF-IPCountry", "FR", "X-Forwarded-For", "198.51.100.5"}, true},
+		{"the CDN says the US, and the rules read the country alone", country, []string{"CF-IPCountry", "US", "X-Forwarded-For", "198.51.100.5"}, false},
+		{"the database says the US, and the rules read the country", country, []string{"X-Forwarded-For", "198.51.100.128"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, tt.proxy+"/", nil)
+			for i := 0; i+1 < len(tt.headers); i += 2 {
+				req.Header.Set(tt.headers[i], tt.headers[i+1])
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cc := resp.Header.Get("Cache-Control")
+			if got := strings.Contains(cc, "private"); got != tt.private {
+				t.Errorf("Cache-Control %q (Vary %q): private %v, want %v", cc, resp.Header.Values("Vary"), got, tt.private)
+			}
+		})
+	}
 }

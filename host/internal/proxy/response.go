@@ -107,6 +107,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			caps:            st.allowed && st.caps != nil && len(pl.Capped) > 0,
 			editedCopy:      st.editedCopy,
 			noDocument:      resp.StatusCode == http.StatusNotModified && loadsNoDocument(resp.Request.Header) && assetPath(resp.Request.URL.Path),
+			byAddress:       st.req.ByAddress,
 			maxRewriteBytes: p.cfg.MaxRewriteBytes,
 		},
 	}

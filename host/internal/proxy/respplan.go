@@ -209,6 +209,9 @@ type requestFacts struct {
 	editedCopy, noDocument bool
 	// maxRewriteBytes bounds the bodies rewritten.
 	maxRewriteBytes int64
+	// byAddress: what the rules read depends on the client's address
+	// (site.Request.ByAddress).
+	byAddress bool
 }
 
 // responseInput is everything a response plan is computed from.
@@ -339,10 +342,13 @@ func planResponse(in responseInput) responsePlan {
 	// A 304 carries the headers of the 200 it stands for (RFC 9110
 	// 15.4.5): a page's, unless the request says it loads something
 	// else from a path that names no page (see assetPath). Its
-	// Content-Type, which would say, is most often left out.
+	// Content-Type, which would say, is most often left out, so it may
+	// also stand for an asset's: its Vary is the page's (a cache keeps
+	// apart more copies than it must, never fewer), but it sets no
+	// cookie, which would make a public asset private.
 	notModifiedPage := in.status == http.StatusNotModified && (bodyChanged || ct == "" && !in.req.noDocument)
 	rp.setVisitor = in.req.newVisitor && (in.site.readsVisitor || in.req.seen && !in.req.seenInHeaders || in.req.sharedCaps) &&
-		(page || notModifiedPage || rp.personalized || originPrivate(in.header))
+		(page || rp.personalized || originPrivate(in.header))
 
 	// A page view: a page (HTML or JSON) the request does not say is a
 	// subresource or a prefetch, served whole (200), or revalidated (a
@@ -436,12 +442,13 @@ func planResponse(in responseInput) responsePlan {
 		// The encoding sent depends on what the visitor accepts.
 		rp.vary = append(rp.vary, "Accept-Encoding")
 	}
-	if slices.Contains(rp.vary, "X-Forwarded-For") || slices.Contains(rp.vary, "Forwarded") {
-		// What the rules read depends on the visitor's address (a
-		// GeoIP lookup, a rule on the forwarding headers), which a
-		// cache in front writes into these headers itself: its stored
-		// copy's Vary would match every visitor. Only the browser may
-		// keep the response.
+	if in.req.byAddress && (slices.Contains(rp.vary, "X-Forwarded-For") || slices.Contains(rp.vary, "Forwarded")) {
+		// What the rules read for this visitor depends on their address
+		// (a GeoIP lookup, a rule on the forwarding headers), and this
+		// response on those rules; a cache in front writes these
+		// headers itself, so its stored copy's Vary would match every
+		// visitor. Only the browser may keep the response. (Where the
+		// CDN's headers gave what the rules read, they name it.)
 		rp.private = true
 	}
 	rp.acceptCH = html && in.site.needsDevice && in.header.Get("Accept-CH") == ""

@@ -92,6 +92,13 @@ func (o *Overrides) apply(q *request) {
 			*dst = v
 		}
 	}
+	for _, a := range []string{"geo.country", "geo.region", "geo.city", "geo.continent", "geo.timezone", "geo.lat", "geo.lon"} {
+		if _, ok := get(a); ok {
+			// Given, not looked up by the visitor's address.
+			q.geo.Looked = 0
+			break
+		}
+	}
 	set("geo.region", &q.geo.Region)
 	set("geo.city", &q.geo.City)
 	set("geo.continent", &q.geo.Continent)

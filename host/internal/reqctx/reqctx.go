@@ -59,13 +59,17 @@ func DefaultGeo() *geo.Resolver {
 // Builder computes the values of one manifest's slots. It is safe for
 // concurrent use.
 type Builder struct {
-	slots   []plugin.Slot
-	attrs   []plugin.Attr
-	geo     *geo.Resolver
-	devices *device.Cache
-	now     func() time.Time
-	tz      *time.Location
-	points  map[int][2]float64 // geo.distance slots: the point
+	slots []plugin.Slot
+	attrs []plugin.Attr
+	geo   *geo.Resolver
+	// geoRead are the location fields the slots read; readsAddress: a
+	// slot reads a forwarding header (see Facts.ByAddress).
+	geoRead      geo.Field
+	readsAddress bool
+	devices      *device.Cache
+	now          func() time.Time
+	tz           *time.Location
+	points       map[int][2]float64 // geo.distance slots: the point
 	// paths are the json slots' paths, parsed once: a path that names
 	// one place (no modifier, #, multipath) is walked as edits walk it.
 	paths map[int]jsonPath
@@ -77,6 +81,14 @@ type Builder struct {
 }
 
 type needs struct{ geo, device, clock, visitor bool }
+
+// Facts are what Build learns of a request besides the values.
+type Facts struct {
+	// ByAddress: a value depends on the client's address (a GeoIP
+	// lookup, a rule on the forwarding headers), which no Vary can name:
+	// the response must be private.
+	ByAddress bool
+}
 
 // NewBuilder prepares a builder for the given slots.
 func NewBuilder(cfg Config, slots []plugin.Slot) *Builder {
@@ -150,6 +162,7 @@ func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
 	switch {
 	case strings.HasPrefix(s.Attr, "geo."):
 		b.needs.geo = true
+		b.geoRead |= geoFields[s.Attr]
 		add(b.geo.HeadersFor(geoFields[s.Attr])...)
 	case strings.HasPrefix(s.Attr, "device."):
 		b.needs.device = true
@@ -165,11 +178,17 @@ func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
 		add("Cookie")
 	case s.Attr == "header":
 		add(s.Arg)
+		if c := http.CanonicalHeaderKey(s.Arg); c == "X-Forwarded-For" || c == "Forwarded" {
+			// A cache in front writes them itself, with the visitor's
+			// address.
+			b.readsAddress = true
+		}
 	case s.Attr == "now":
 		b.needs.clock = true
 	case s.Attr == "visitor.hour" || s.Attr == "visitor.weekday":
 		// The visitor's time zone comes from geography.
 		b.needs.clock, b.needs.geo = true, true
+		b.geoRead |= geo.FieldTimezone
 		add(b.geo.HeadersFor(geo.FieldTimezone)...)
 	}
 	if s.From != nil {
@@ -229,6 +248,13 @@ type request struct {
 // Build computes the values for r into dst (reused when large enough) and
 // returns it. v is the visitor as resolved by the proxy.
 func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin.Value {
+	dst, _ = b.BuildFacts(r, v, dst)
+	return dst
+}
+
+// BuildFacts is Build, and says what the values depend on beyond the
+// request's headers.
+func (b *Builder) BuildFacts(r *http.Request, v Visitor, dst []plugin.Value) ([]plugin.Value, Facts) {
 	if cap(dst) < len(b.slots) {
 		dst = make([]plugin.Value, len(b.slots))
 	}
@@ -288,7 +314,7 @@ func (b *Builder) Build(r *http.Request, v Visitor, dst []plugin.Value) []plugin
 		}
 		dst[i] = b.value(i, &b.slots[i], &q)
 	}
-	return dst
+	return dst, Facts{ByAddress: b.readsAddress || b.geoRead != 0 && q.geo.ByAddress(b.geoRead)}
 }
 
 // value computes one slot.

@@ -181,6 +181,8 @@ type RedisStore struct {
 	// noScript: the server refused the write script (an ACL without
 	// EVAL); saves are plain SETs from then on.
 	noScript atomic.Bool
+	// refusedWarned is when a refused save was last logged.
+	refusedWarned atomic.Int64
 
 	// down: the server is taken for lost and a probe is running;
 	// timeoutsInARow counts loads that timed out since the last answer.
@@ -584,18 +586,18 @@ func bytesOf(v any) []byte {
 	return nil
 }
 
-// failed reacts to a command that failed with err: on a single server,
-// when lost says the server is gone, the store takes it for lost; on a
-// Cluster the client reloads its slot map, to find a replica promoted in
-// place of a lost primary.
+// failed reacts to a command that failed with err: when lost says the
+// server is gone, the store takes it for lost (a Sentinel master too: the
+// probe's new client asks the Sentinels for the master again, and the
+// outage is logged and shows in Up); on a Cluster the client reloads its
+// slot map instead, to find a replica promoted in place of a lost
+// primary, as only some visitors' keys are lost with one.
 func (s *RedisStore) failed(lost bool, err error) {
 	switch {
 	case s.target.Mode == RedisCluster:
 		if cc, ok := s.c().(*redis.ClusterClient); ok {
 			cc.ReloadState(context.Background())
 		}
-	case s.target.Mode == RedisSentinel:
-		// The failover client follows the master Sentinel names.
 	case lost:
 		s.lost(err)
 	}
@@ -617,13 +619,22 @@ func (s *RedisStore) LoadCaps(ctx context.Context, visitorID string) ([]byte, er
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	b, err := s.c().Get(ctx, s.CapsKey(visitorID)).Bytes()
+	// Counted and acted on as a seen-state's load is: a route whose
+	// rules cap but keep no seen-filter has these loads only.
 	switch {
-	case errors.Is(err, redis.Nil):
-		b, _ = s.queuedData(s.CapsKey(visitorID), nil)
-		return b, nil
-	case err != nil:
-		s.failed(unreachable(err) && !isTimeout(err), err)
+	case err == nil || errors.Is(err, redis.Nil):
+		s.timeoutsInARow.Store(0)
+	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		s.Timeouts.Add(1)
+		s.failed(s.timeoutsInARow.Add(1) >= lostAfterTimeouts, err)
 		return nil, err
+	default:
+		s.Errors.Add(1)
+		s.failed(unreachable(err), err)
+		return nil, err
+	}
+	if errors.Is(err, redis.Nil) {
+		b = nil
 	}
 	b, _ = s.queuedData(s.CapsKey(visitorID), b)
 	return b, nil
@@ -675,7 +686,11 @@ func noScripts(err error) bool {
 	}
 	msg := strings.ToLower(re.Error())
 	return strings.HasPrefix(msg, "noperm") || strings.Contains(msg, "unknown command") && strings.Contains(msg, "eval") ||
-		strings.Contains(msg, "scripting") && strings.Contains(msg, "disabled")
+		strings.Contains(msg, "scripting") && strings.Contains(msg, "disabled") ||
+		// A command the script calls (GET, TTL, SET) that the user may
+		// not run: "ERR The user executing the script can't run this
+		// command or subcommand".
+		strings.Contains(msg, "executing the script") && strings.Contains(msg, "can't run")
 }
 
 // refusesClient reports whether a Redis error reply says the connection
@@ -722,10 +737,12 @@ func (s *RedisStore) probe() {
 		case <-t.C:
 		}
 		c := s.newClient()
-		// Bounded apart from the store's timeout, which may be long:
-		// the client reads until the deadline, whatever the store's
-		// Close (which waits for this) says.
-		ctx, cancel := context.WithTimeout(context.Background(), min(max(s.timeout, s.retry), startPing))
+		// Within a load's time, so that a server slower than that is
+		// not taken back to fail every load again (the store flapped);
+		// bounded apart from it, which may be long: the client reads
+		// until the deadline, whatever the store's Close (which waits
+		// for this) says.
+		ctx, cancel := context.WithTimeout(context.Background(), min(s.timeout, startPing))
 		err := c.Ping(ctx).Err()
 		cancel()
 		if err != nil {
@@ -930,7 +947,7 @@ func (s *RedisStore) write(batch []save) {
 				// write over the state as they stand, as SET did, said
 				// once.
 				if !s.noScript.Swap(true) {
-					s.log.Warn("Redis runs no EVAL for this store: seen saves of one visitor at once overwrite each other; allow it (ACL SETUSER ... +eval)", "err", e)
+					s.log.Warn("Redis runs no write script for this store: seen saves of one visitor at once overwrite each other; allow it (ACL SETUSER ... +eval, and +get +set +ttl, which it calls)", "err", e)
 				}
 				err = s.c().Set(ctx, batch[i].key, batch[i].data, batch[i].ttl).Err()
 			}
@@ -944,12 +961,29 @@ func (s *RedisStore) write(batch []save) {
 			failed++
 			if unreachable(err) {
 				s.failed(true, err)
+			} else {
+				s.refusedSave(err)
 			}
 		}
 	}
 	s.Saves.Add(ok)
 	s.SaveTimeouts.Add(timeouts)
 	s.SaveErrors.Add(failed + int64(len(batch)-len(cmds)))
+}
+
+// refusedEvery bounds how often saves Redis refuses are logged.
+const refusedEvery = time.Minute
+
+// refusedSave logs, once a minute at most, a save Redis answered with an
+// error (OOM: a full server that evicts nothing; READONLY: a replica):
+// the state is lost, and loads, which still work, read the state as it
+// was (a capped rule goes on showing).
+func (s *RedisStore) refusedSave(err error) {
+	if now := time.Now().UnixNano(); now-s.refusedWarned.Load() >= int64(refusedEvery) {
+		s.refusedWarned.Store(now)
+		s.log.Warn("Redis refuses seen saves: what visitors were shown is not kept, and capped rules go on showing (logged once a minute; bespoke_seen_redis_writes_total{result=\"error\"} counts them)",
+			"addrs", strings.Join(s.Addrs(), ","), "err", err)
+	}
 }
 
 // mergeWrite writes sv over cur, a state another request stored since

@@ -227,12 +227,15 @@ type Request struct {
 	// Err is set when the plugin failed; the plan is then empty and the
 	// page must be served as the origin sent it.
 	Err error
+	// ByAddress: the values depend on the client's address
+	// (reqctx.Facts): a response they change must be private.
+	ByAddress bool
 }
 
 // NewRequest returns a cleared Request.
 func (s *Site) NewRequest() *Request {
 	if r, ok := s.scratch.Get().(*Request); ok {
-		r.Err = nil
+		r.Err, r.ByAddress = nil, false
 		return r
 	}
 	return &Request{}
@@ -250,7 +253,9 @@ func (s *Site) Release(r *Request) { s.scratch.Put(r) }
 func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, secure bool, seen func(string) bool, out *Request) {
 	defer recoverDecide(out)
 	out.Visitor = v
-	out.Values = s.builder.Build(hr, v, out.Values)
+	var facts reqctx.Facts
+	out.Values, facts = s.builder.BuildFacts(hr, v, out.Values)
+	out.ByAddress = facts.ByAddress
 	out.Plan.Reset()
 	if err := s.module.Decide(ctx, out.Values, seen, &out.Decision); err != nil {
 		out.Err = err

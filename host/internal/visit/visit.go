@@ -112,6 +112,9 @@ type Result struct {
 	// Notes say what the Spec asked that did not happen (a variant forced
 	// on a visitor the experiment does not enroll).
 	Notes []string
+	// ByAddress: what the rules read came from the visitor's address (a
+	// GeoIP lookup): the proxy serves a page they could change private.
+	ByAddress bool
 
 	seen *seenSet
 	site *site.Site
@@ -171,7 +174,7 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 	if req.Err != nil {
 		return nil, fmt.Errorf("the plugin failed: %w", req.Err)
 	}
-	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, seen: seen, site: s, untracked: untracked}
+	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, ByAddress: req.ByAddress, seen: seen, site: s, untracked: untracked}
 	if prog != nil {
 		ev, err := eval.New(prog)
 		if err != nil {
