@@ -403,10 +403,13 @@ var _ http.Handler = (*Server)(nil)
 func (vr *visitResult) nextVisit(out *visit.Output) template.URL {
 	next := vr.res.Next(vr.spec, out)
 	c := vr.ctx
-	if c.Visitor == "" {
-		c.Visitor = next.Visitor
+	if !vr.res.Untracked {
+		// A visitor who declines tracking gets no id: a new one again.
+		if c.Visitor == "" {
+			c.Visitor = next.Visitor
+		}
+		c.Returning = true
 	}
-	c.Returning = true
 	c.Seen = strings.Join(next.Seen, " ")
 	c.Shown = map[string]string{}
 	for name, n := range next.Shown {
@@ -423,7 +426,9 @@ func (vr *visitResult) nextVisit(out *visit.Output) template.URL {
 // nextSummary says in words what a view left for the next one.
 func (vr *visitResult) nextSummary(out *visit.Output) string {
 	var parts []string
-	if n := len(out.Shown) + len(out.Marked); n > 0 {
+	if vr.res.Untracked {
+		parts = append(parts, "nothing kept: the visitor declines tracking")
+	} else if n := len(out.Shown) + len(out.Marked); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d item%s seen", n, map[bool]string{true: "s"}[n > 1]))
 	}
 	for _, name := range out.Counted {

@@ -744,4 +744,15 @@ func TestNextVisit(t *testing.T) {
 		}
 		query = "?" + q.Encode()
 	}
+	// A visitor who declines tracking is kept nothing: the next visit
+	// is a new visitor's again, with nothing seen.
+	page := e.get(t, "/?url=/&headers="+url.QueryEscape("Sec-GPC: 1"))
+	m := nextRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no next-visit link for a visitor who declines tracking")
+	}
+	q, _ := url.ParseQuery(strings.TrimPrefix(html.UnescapeString(m[1]), "?"))
+	if q.Has("returning") || q.Has("visitor") || q.Has("seen") || !strings.Contains(page, "nothing kept: the visitor declines tracking") {
+		t.Errorf("the next visit of a visitor who declines tracking is %v", q)
+	}
 }

@@ -484,7 +484,7 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 		}
 		v.Caps = st.caps
 		switch {
-		case speculative(r.Header):
+		case Speculative(r.Header):
 			// A prefetch or prerender counts no view, but the browser
 			// shows the page it got when the visitor goes there,
 			// without asking again: no capped rule applies to it, or
@@ -614,7 +614,7 @@ func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 	p.setVisitorHeaders(w.Header(), st, st.req.Visitor.Persist && p.keepsVisitor(st))
 	// A rule's redirect takes effect when the visitor is sent on: a
 	// navigation, not a subresource or a prefetch.
-	if !notAView(r.Header) && r.Method != http.MethodHead {
+	if !NotAView(r.Header) && r.Method != http.MethodHead {
 		rp := responsePlan{view: true, effectsBody: BodyPass}
 		pl := &st.req.Plan
 		if st.allowed && st.caps != nil && len(pl.Capped) > 0 {

@@ -41,16 +41,20 @@ func BodyPlan(status int, header http.Header, contentLength int64, pl *plan.Plan
 }
 
 // ViewEffects says what a visitor keeps of a response to a GET with
-// status and header (its length, contentLength, -1 when unknown) under
-// plan pl, as the proxy records it: the capped rules counted (indices of
-// rules) and the mark_seen items recorded, of the rules that took effect.
-// applied says whether edit ei of the body's kind (html: pl.Edits, json:
-// pl.JSONEdits) changed the body; nil means each did. A response that is
-// no page view (an asset, a 404) leaves nothing; a redirect leaves what
+// request header reqHeader, status and header (its length,
+// contentLength, -1 when unknown) under plan pl, as the proxy records it:
+// the capped rules counted (indices of rules) and the mark_seen items
+// recorded, of the rules that took effect. applied says whether edit ei
+// of the body's kind (html: pl.Edits, json: pl.JSONEdits) changed the
+// body; nil means each did. A response that is no page view (an asset, a
+// 404, a prefetch: see NotAView) leaves nothing; a redirect leaves what
 // its rules do. The items hide_seen and json_hide_seen let through are
-// recorded too, by the rewriters. Tools that simulate one visit after
-// another (the preview's next visit) ask it.
-func ViewEffects(status int, header http.Header, contentLength int64, pl *plan.Plan, applied func(ei int) bool) (counted []int, marked []string) {
+// recorded too, by the rewriters (for a page view). Tools that simulate
+// one visit after another (the preview's next visit) ask it.
+func ViewEffects(reqHeader http.Header, status int, header http.Header, contentLength int64, pl *plan.Plan, applied func(ei int) bool) (counted []int, marked []string) {
+	if NotAView(reqHeader) {
+		return nil, nil
+	}
 	body := BodyPass
 	if pl.Redirect == nil {
 		rp := planResponse(responseInput{status: status, header: header, contentLength: contentLength, plan: pl,
@@ -182,7 +186,7 @@ type siteFacts struct {
 type requestFacts struct {
 	method         string
 	acceptEncoding string
-	// asset: the request says it is no page view (see notAView): a
+	// asset: the request says it is no page view (see NotAView): a
 	// subresource, or a prefetch.
 	asset bool
 	// newVisitor: the visitor has no id cookie and may be given one.
@@ -559,7 +563,7 @@ func anyApplied(rules []int, ri int, applied func(ei int) bool) bool {
 	return false
 }
 
-// notAView reports whether a request says it is no page view, whatever
+// NotAView reports whether a request says it is no page view, whatever
 // the response: a subresource by its Sec-Fetch-Dest (an image, script,
 // style sheet, font, media, worker, manifest, a JSON module: anything but
 // a document, a frame, an embedded object or a fetch()), a prefetch or
@@ -567,8 +571,8 @@ func anyApplied(rules []int, ri int, applied func(ei int) bool) bool {
 // Accept header that asks for no page type (image/*, text/css, ...).
 // Requests that say nothing (curl, old browsers) are taken at the
 // response's type.
-func notAView(h http.Header) bool {
-	if speculative(h) {
+func NotAView(h http.Header) bool {
+	if Speculative(h) {
 		return true
 	}
 	if dest := h.Get("Sec-Fetch-Dest"); dest != "" {
@@ -601,10 +605,10 @@ func assetPath(p string) bool {
 	return false
 }
 
-// speculative reports whether a request is a prefetch or a prerender
+// Speculative reports whether a request is a prefetch or a prerender
 // (Sec-Purpose, Purpose, X-Moz): the browser may show what it gets, or
-// never.
-func speculative(h http.Header) bool {
+// never. No capped rule applies to it.
+func Speculative(h http.Header) bool {
 	for _, name := range []string{"Sec-Purpose", "Purpose", "X-Moz"} {
 		for _, v := range h.Values(name) {
 			if v = strings.ToLower(v); strings.Contains(v, "prefetch") || strings.Contains(v, "prerender") {

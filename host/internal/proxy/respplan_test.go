@@ -342,7 +342,7 @@ func TestEffective(t *testing.T) {
 	}
 }
 
-// TestNotAView: which requests say they are no page view (notAView),
+// TestNotAView: which requests say they are no page view (NotAView),
 // and which that they load no document the rules could edit
 // (loadsNoDocument).
 func TestNotAView(t *testing.T) {
@@ -374,8 +374,8 @@ func TestNotAView(t *testing.T) {
 		{http.Header{"Accept": {"image/avif,image/webp"}}, true, true},
 	}
 	for _, tt := range tests {
-		if got := notAView(tt.header); got != tt.notView {
-			t.Errorf("notAView(%v): %v, want %v", tt.header, got, tt.notView)
+		if got := NotAView(tt.header); got != tt.notView {
+			t.Errorf("NotAView(%v): %v, want %v", tt.header, got, tt.notView)
 		}
 		if got := loadsNoDocument(tt.header); got != tt.noPage {
 			t.Errorf("loadsNoDocument(%v): %v, want %v", tt.header, got, tt.noPage)

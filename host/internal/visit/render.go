@@ -56,7 +56,9 @@ type Output struct {
 	Shown []string
 	// Marked are the mark_seen items this page view records, and Counted
 	// the capped rules it counts (by name): those of the rules that took
-	// effect, as the proxy keeps them (proxy.ViewEffects).
+	// effect, as the proxy keeps them (proxy.ViewEffects); none for a
+	// HEAD, a request that is no page view (an image, a prefetch) or a
+	// visitor who declines tracking.
 	Marked, Counted []string
 	// Untouched says why the proxy passes a page the plan edits as the
 	// origin sent it (proxy.BodyPlan's reason: too_large, no_transform,
@@ -184,12 +186,12 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 // effects sets out's Marked and Counted: what a page view of the response
 // (its header h and length, -1 when unknown) records, of the rules that
 // took effect (applied says which edits did; nil: each did). A HEAD shows
-// no page.
+// no page, and nothing is kept for a visitor who declines tracking.
 func (r *Result) effects(out *Output, h http.Header, length int64, applied func(ei int) bool) {
-	if r.Request.Method == http.MethodHead {
+	if r.Request.Method == http.MethodHead || r.Untracked {
 		return
 	}
-	counted, marked := proxy.ViewEffects(out.Status, h, length, r.Plan, applied)
+	counted, marked := proxy.ViewEffects(r.Request.Header, out.Status, h, length, r.Plan, applied)
 	m := r.site.Manifest()
 	for _, ri := range counted {
 		out.Counted = append(out.Counted, m.Rules[ri].Name)
@@ -401,7 +403,7 @@ func (r *Result) Next(spec Spec, out *Output) Spec {
 			next.Cookies = append(next.Cookies, [2]string{c.Name, c.Value})
 		}
 	}
-	if r.untracked {
+	if r.Untracked {
 		return next
 	}
 	next.Visitor, next.New = r.Visitor.ID, nil

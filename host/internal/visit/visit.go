@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	consent "github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
@@ -115,11 +116,12 @@ type Result struct {
 	// ByAddress: what the rules read came from the visitor's address (a
 	// GeoIP lookup): the proxy serves a page they could change private.
 	ByAddress bool
+	// Untracked: the visitor declines tracking (Sec-GPC): the proxy keeps
+	// nothing of their views (Next carries only the rules' cookies).
+	Untracked bool
 
 	seen *seenSet
 	site *site.Site
-	// untracked: the visitor declines tracking, and is kept nothing.
-	untracked bool
 }
 
 // Run decides spec with s, whose plugin prog is the program of (nil for a
@@ -168,13 +170,18 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 			v.Caps = untrackedCounts{base: v.Caps, hide: s.Actions().UntrackedCaps()}
 		}
 	}
+	if proxy.Speculative(hr.Header) && s.UsesCaps() {
+		// As the proxy does for a prefetch or prerender: no capped rule
+		// applies to what the browser may show uncounted.
+		v.Caps = untrackedCounts{base: v.Caps, hide: s.Actions().AllCaps()}
+	}
 	seen := newSeenSet(spec.Seen)
 	req := &site.Request{}
 	s.Decide(ctx, hr, v, spec.Secure, seen.Seen, req)
 	if req.Err != nil {
 		return nil, fmt.Errorf("the plugin failed: %w", req.Err)
 	}
-	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, ByAddress: req.ByAddress, seen: seen, site: s, untracked: untracked}
+	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, ByAddress: req.ByAddress, Untracked: untracked, seen: seen, site: s}
 	if prog != nil {
 		ev, err := eval.New(prog)
 		if err != nil {

@@ -627,6 +627,10 @@ func TestNextVisit(t *testing.T) {
 	}{
 		{"a visitor", nil, []string{"promo-summer"}, false},
 		{"a visitor who declines tracking", [][2]string{{"Sec-GPC", "1"}}, nil, true},
+		// As the proxy, which records nothing for what the browser may
+		// never show.
+		{"a prefetch", [][2]string{{"Sec-Purpose", "prefetch"}}, nil, true},
+		{"an image", [][2]string{{"Sec-Fetch-Dest", "image"}}, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
