@@ -768,6 +768,34 @@ func (s *RedisStore) probe() {
 	}
 }
 
+// checkScript calls what the write script calls (casScript), on a key
+// of its own that expires in a second.
+var checkScript = redis.NewScript(`
+redis.call('GET', KEYS[1])
+redis.call('TTL', KEYS[1])
+redis.call('SET', KEYS[1], '1', 'PX', 1000)
+return 1
+`)
+
+// Check runs once what the store runs for visitors (PING; MGET; the write
+// script, which calls GET, TTL and SET) on keys of its own, and returns
+// why the server refuses one, if it does: for bespoke serve --check, so
+// that a user an ACL limits is told before visitors' saves fail.
+func (s *RedisStore) Check(ctx context.Context) error {
+	c := s.c()
+	if err := c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("PING: %w", err)
+	}
+	const id = "bespoke-check"
+	if err := c.MGet(ctx, s.SeenKey(id), s.CapsKey(id)).Err(); err != nil {
+		return fmt.Errorf("MGET: %w", err)
+	}
+	if err := checkScript.Eval(ctx, c, []string{s.SeenKey(id)}).Err(); err != nil {
+		return fmt.Errorf("the write script (EVAL, which calls GET, TTL and SET): %w; without it, saves of one visitor at once overwrite each other (ACL SETUSER ... +eval +get +set +ttl)", err)
+	}
+	return nil
+}
+
 // Up reports whether the store takes its server to be reachable.
 func (s *RedisStore) Up() bool { return !s.down.Load() }
 
@@ -981,7 +1009,7 @@ const refusedEvery = time.Minute
 func (s *RedisStore) refusedSave(err error) {
 	if now := time.Now().UnixNano(); now-s.refusedWarned.Load() >= int64(refusedEvery) {
 		s.refusedWarned.Store(now)
-		s.log.Warn("Redis refuses seen saves: what visitors were shown is not kept, and capped rules go on showing (logged once a minute; bespoke_seen_redis_writes_total{result=\"error\"} counts them)",
+		s.log.Warn("Redis refuses seen saves: what visitors were shown is not kept, and capped rules go on showing (logged once a minute; bespoke_seen_redis_total{event=\"write_error\"} counts them)",
 			"addrs", strings.Join(s.Addrs(), ","), "err", err)
 	}
 }

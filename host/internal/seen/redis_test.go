@@ -1042,7 +1042,7 @@ func savesWithoutScripts(t *testing.T, url string) {
 	if !got.Seen("item-0") || !got.Seen("item-1") || st.SaveErrors.Load() != 0 || !st.Up() {
 		t.Fatalf("saved %v %v, %d write errors, up %v; log %s", got.Seen("item-0"), got.Seen("item-1"), st.SaveErrors.Load(), st.Up(), &buf)
 	}
-	if n := strings.Count(buf.String(), "runs no EVAL"); n != 1 {
+	if n := strings.Count(buf.String(), "runs no write script"); n != 1 {
 		t.Fatalf("%d warnings, want 1: %s", n, &buf)
 	}
 }
@@ -1116,5 +1116,100 @@ func TestRedisDownAtStart(t *testing.T) {
 	}
 	if st.Lost.Load() != 1 {
 		t.Errorf("lost %d times", st.Lost.Load())
+	}
+}
+
+// TestRedisACL: a Redis user with the rights OPERATIONS.md names saves
+// with the write script, and passes Check; one without TTL, which the
+// script calls on a stored state, is refused the script from a visitor's
+// second save on: the saves fall back to plain SETs, said once, and
+// Check names the script. Those saves failed, uncounted and unlogged.
+func TestRedisACL(t *testing.T) {
+	ctx := context.Background()
+	addr := freeAddr()
+	startOwnRedis(t, addr)
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	if err := admin.Do(ctx, "ACL", "SETUSER", "full", "on", ">pw", "~*", "+get", "+mget", "+set", "+ttl", "+ping", "+eval").Err(); err != nil {
+		t.Skipf("ACL (Redis 6): %v", err)
+	}
+	if err := admin.Do(ctx, "ACL", "SETUSER", "nottl", "on", ">pw", "~*", "+get", "+mget", "+set", "+ping", "+eval").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var buf syncbuf.Buffer
+	st := newRedisStore(t, RedisConfig{URL: "redis://full:pw@" + addr, Timeout: time.Second, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err := st.Check(ctx); err != nil {
+		t.Fatalf("Check with the documented rights: %v", err)
+	}
+	for i := range 2 {
+		s, _ := st.Load(ctx, nil, "v")
+		s.Shown(fmt.Sprint("item-", i))
+		st.Save(ctx, nil, "v", s, false)
+		s.Release()
+		st.Flush(hangGuard)
+	}
+	if st.SaveErrors.Load() != 0 || st.noScript.Load() || buf.String() != "" {
+		t.Fatalf("with the documented rights: %d write errors, script off %v, log %s", st.SaveErrors.Load(), st.noScript.Load(), &buf)
+	}
+	savesWithoutScripts(t, "redis://nottl:pw@"+addr)
+	limited := newRedisStore(t, RedisConfig{URL: "redis://nottl:pw@" + addr, Timeout: time.Second})
+	if err := limited.Check(ctx); err == nil || !strings.Contains(err.Error(), "write script") {
+		t.Fatalf("Check without TTL: %v", err)
+	}
+}
+
+// TestRedisRefusedSavesLogged: a full server (maxmemory, noeviction)
+// refuses every save with OOM while loads go on: the refusal is counted
+// and logged, once a minute, with Redis's reply. It was counted alone.
+func TestRedisRefusedSavesLogged(t *testing.T) {
+	ctx := context.Background()
+	addr := freeAddr()
+	startOwnRedis(t, addr)
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	if err := admin.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var buf syncbuf.Buffer
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: time.Second, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	for i := range 3 {
+		s, info := st.Load(ctx, nil, fmt.Sprint("v", i))
+		if info.Failed() {
+			t.Fatalf("load %d: %+v", i, info)
+		}
+		s.Shown("a")
+		st.Save(ctx, nil, fmt.Sprint("v", i), s, false)
+		s.Release()
+		st.Flush(hangGuard)
+	}
+	if st.SaveErrors.Load() != 3 || !st.Up() {
+		t.Fatalf("%d write errors, up %v", st.SaveErrors.Load(), st.Up())
+	}
+	if n := strings.Count(buf.String(), "Redis refuses seen saves"); n != 1 || !strings.Contains(buf.String(), "OOM") {
+		t.Fatalf("%d warnings, want 1 naming OOM: %s", n, &buf)
+	}
+}
+
+// TestRedisCapsLoadsTimeOut: a route whose rules cap but keep no
+// seen-filter loads caps alone; they time out, are counted, and after
+// three in a row the server is taken for lost, as seen-states' loads do.
+// Each waited the whole timeout, uncounted, for as long as it lasted.
+func TestRedisCapsLoadsTimeOut(t *testing.T) {
+	addr, _ := silentServer(t)
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: 30 * time.Millisecond, SaveTimeout: time.Hour})
+	for i := range 3 {
+		if _, err := st.LoadCaps(context.Background(), "v1"); err == nil {
+			t.Fatalf("load %d answered", i)
+		}
+	}
+	if st.Timeouts.Load() != 3 || st.Up() || st.Lost.Load() != 1 {
+		t.Fatalf("%d timeouts, up %v, lost %d times", st.Timeouts.Load(), st.Up(), st.Lost.Load())
+	}
+	// Lost: loads answer at once, without asking.
+	if _, err := st.LoadCaps(context.Background(), "v1"); !errors.Is(err, errNoAnswer) {
+		t.Fatalf("a load while lost: %v", err)
 	}
 }

@@ -3,13 +3,16 @@ package seen
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 	"github.com/bespoke-edge/bespoke/internal/testproc"
 )
 
@@ -21,7 +24,8 @@ func TestRedisSentinelStore(t *testing.T) {
 	dir := t.TempDir()
 	master := freeAddr()
 	_, mport, _ := net.SplitHostPort(master)
-	testproc.Start(t, master, exec.Command(bin, "--bind", "127.0.0.1", "--port", mport, "--save", "", "--appendonly", "no", "--dir", dir))
+	masterCmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", mport, "--save", "", "--appendonly", "no", "--dir", dir)
+	testproc.Start(t, master, masterCmd)
 	sentinel := freeAddr()
 	_, sport, _ := net.SplitHostPort(sentinel)
 	conf := filepath.Join(dir, "sentinel.conf")
@@ -32,7 +36,9 @@ func TestRedisSentinelStore(t *testing.T) {
 	testproc.Start(t, sentinel, exec.Command(bin, conf, "--sentinel"))
 
 	ctx := context.Background()
-	st := newRedisStore(t, RedisConfig{URL: "redis+sentinel://" + sentinel + "/mymaster"})
+	var buf syncbuf.Buffer
+	st := newRedisStore(t, RedisConfig{URL: "redis+sentinel://" + sentinel + "/mymaster", Retry: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
 	if st.Mode() != RedisSentinel {
 		t.Fatalf("mode %s", st.Mode())
 	}
@@ -56,5 +62,30 @@ func TestRedisSentinelStore(t *testing.T) {
 	}
 	if s, info := st.Load(ctx, nil, "v1"); info.Source != SourceRedis || !s.Seen("sku-1") {
 		t.Errorf("second load: %+v", info)
+	}
+
+	// The master goes, with no replica to promote: the outage is the
+	// store's, logged and shown by Up, as a single server's is. It was
+	// neither, while every load failed.
+	masterCmd.Process.Kill() // testproc.Start waits for it
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		c, err := net.Dial("tcp", master)
+		if err != nil {
+			break
+		}
+		c.Close()
+	}
+	if _, info := st.Load(ctx, nil, "v1"); !info.Failed() {
+		t.Fatalf("a load with the master gone: %+v", info)
+	}
+	if st.Up() || st.Lost.Load() != 1 || !strings.Contains(buf.String(), "Redis seen store lost") {
+		t.Fatalf("with the master gone: up %v, lost %d times, log %s", st.Up(), st.Lost.Load(), &buf)
+	}
+	// It comes back where the Sentinel says it is: the store follows.
+	testproc.Start(t, master, exec.Command(bin, "--bind", "127.0.0.1", "--port", mport, "--save", "", "--appendonly", "no", "--dir", dir))
+	for deadline := time.Now().Add(10 * time.Second); !st.Up() && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	}
+	if !st.Up() || st.Reconnects.Load() != 1 {
+		t.Fatalf("with the master back: up %v, %d reconnects, log %s", st.Up(), st.Reconnects.Load(), &buf)
 	}
 }

@@ -420,6 +420,9 @@ func (s *Server) CheckStores(ctx context.Context) []string {
 	if err := r.Ping(ctx); err != nil {
 		return []string{fmt.Sprintf("the seen store at %s does not answer (%v): bespoke would start and serve pages, without keeping seen-filters and caps until it does", strings.Join(r.Addrs(), ","), err)}
 	}
+	if err := r.Check(ctx); err != nil {
+		return []string{fmt.Sprintf("the seen store at %s answers but refuses a command it needs: %v", strings.Join(r.Addrs(), ","), err)}
+	}
 	return nil
 }
 
