@@ -109,7 +109,14 @@ var gzipWriters = sync.Pool{New: func() any {
 	return w
 }}
 
-var brotliWriters = sync.Pool{New: func() any { return brotli.NewWriterLevel(nil, 4) }}
+// brotliWindow is the re-encoder's window, 256 KiB (log2): brotli's
+// default (4 MiB at this quality) cost some 20 MiB per response in flight,
+// a slow visitor's included; pages compress the same within it.
+const brotliWindow = 18
+
+var brotliWriters = sync.Pool{New: func() any {
+	return brotli.NewWriterOptions(nil, brotli.WriterOptions{Quality: 4, LGWin: brotliWindow})
+}}
 
 func newEncoder(name string, w io.Writer) encoder {
 	var e encoder

@@ -191,6 +191,13 @@ func TestBadRequestInput(t *testing.T) {
 	if got := get("Cookie", "big="+strings.Repeat("x", 64<<10)); got != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("64 KiB cookie: status %d, want 431", got)
 	}
+	// The limit is the one configured: net/http reads 4 KiB more.
+	if got := get("Cookie", "big="+strings.Repeat("x", 16<<10+1024)); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a head 1 KiB over the limit: status %d, want 431", got)
+	}
+	if got := get("Cookie", "big="+strings.Repeat("x", 16<<10-1024)); got != http.StatusOK {
+		t.Errorf("a head 1 KiB under the limit: status %d, want 200", got)
+	}
 	for _, tc := range [][2]string{
 		{"Cookie", "bsk_vid=\xff\xfe; bsk_seen=%%%; =; ;;; a"},
 		{"Accept-Language", "\xff\xfe;q=abc, ,;;"},

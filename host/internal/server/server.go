@@ -513,10 +513,12 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
-		MaxHeaderBytes:    int(l.MaxHeaderBytes),
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		ConnContext:       connContext,
-		Protocols:         protocols,
+		// net/http reads 4 KiB more than MaxHeaderBytes before it
+		// refuses a request's head: the limit is what the docs say.
+		MaxHeaderBytes: max(int(l.MaxHeaderBytes)-4096, 1),
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext:    connContext,
+		Protocols:      protocols,
 	}
 	var tlsCfg *tls.Config
 	if s.certs != nil {
