@@ -149,6 +149,8 @@ type Output struct {
 	// collected with them; idsOK that it is set.
 	idsOf string
 	idsOK bool
+	// tooMany: an array read had more than MaxElements.
+	tooMany bool
 }
 
 // arrayMemo is an array of Doc as an array edit found or wrote it: the
@@ -180,6 +182,17 @@ func memoable(steps []jsonpath.Step) bool {
 	}
 	return !noMemo
 }
+
+// MaxElements bounds the elements of an array that hide_seen, limit or
+// reorder edits: its elements' places and ids take some 50 bytes each
+// while it is edited, so an array of small values (4 million ids in an
+// 8 MB document) cost some 40 times its bytes. A document with a longer
+// one is left as it is, with ErrTooManyElements.
+const MaxElements = 1 << 17
+
+// ErrTooManyElements is returned for a document with an array of more
+// than MaxElements that an edit reads; it is then served unchanged.
+var ErrTooManyElements = errors.New("jsonrw: an array edited has more elements than the limit")
 
 var outputs = sync.Pool{New: func() any { return new(Output) }}
 
@@ -218,7 +231,7 @@ func (o *Output) Release() {
 func ApplyPooled(doc []byte, edits []Edit, seen SeenSet, maxDepth int) (*Output, error) {
 	o := outputs.Get().(*Output)
 	o.in, o.Doc, o.cur = doc, doc, -1
-	o.memo.valid, o.inMemo = false, false
+	o.memo.valid, o.inMemo, o.tooMany = false, false, false
 	o.Applied = append(o.Applied[:0], make([]bool, len(edits))...)
 	if err := Validate(doc, maxDepth); err != nil {
 		return o, err
@@ -236,6 +249,11 @@ func ApplyPooled(doc []byte, edits []Edit, seen SeenSet, maxDepth int) (*Output,
 			o.Applied[i] = o.remove(steps)
 		case HideSeen, Limit, Reorder:
 			o.Applied[i] = o.editArray(steps, e, seen)
+		}
+		if o.tooMany {
+			o.Doc, o.cur = o.in, -1
+			clear(o.Applied)
+			return o, ErrTooManyElements
 		}
 	}
 	// What the visitor is shown, once every edit is done.
@@ -546,6 +564,11 @@ func (o *Output) collect(i int, idPath string, idSteps []jsonpath.Step, idOK boo
 	var kb [64]byte
 	j := ws(doc, i+1)
 	for doc[j] != ']' {
+		if len(o.elems) == MaxElements {
+			o.tooMany = true
+			o.elems = o.elems[:0]
+			return skipValue(doc, i)
+		}
 		start := j
 		switch {
 		case !idOK:

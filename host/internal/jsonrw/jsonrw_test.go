@@ -3,7 +3,9 @@ package jsonrw
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -252,5 +254,42 @@ func TestDemoteRanks(t *testing.T) {
 	out, _, err := Apply(doc, []Edit{{Op: HideSeen, Path: "items", ID: "id", Demote: true}}, s)
 	if err != nil || string(out) != `{"items":[{"id":"c"},{"id":"d"},{"id":"a"},{"id":"b"}]}` {
 		t.Errorf("demote: %s %v", out, err)
+	}
+}
+
+// TestMaxElements: an array edit reads at most MaxElements elements; a
+// document with a longer array is left as it is, with the error (the
+// proxy passes it untouched, counted too_large), and what it allocated is
+// bounded by the limit, not by the array: 4 million ids in 8 MB cost some
+// 300 MB.
+func TestMaxElements(t *testing.T) {
+	doc := func(n int) []byte {
+		b := []byte(`{"items":[`)
+		for i := range n {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '0')
+		}
+		return append(b, "]}"...)
+	}
+	edits := []Edit{{Op: Limit, Path: "items", N: 2}}
+	out, err := ApplyPooled(doc(MaxElements), edits, nil, 0)
+	if err != nil || !out.Applied[0] || string(out.Doc) != `{"items":[0,0]}` {
+		t.Fatalf("MaxElements elements: %v, applied %v", err, out.Applied)
+	}
+	out.Release()
+	big := doc(4 << 20)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	out, err = ApplyPooled(big, edits, nil, 0)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTooManyElements) || out.Changed() || out.Applied[0] || &out.Doc[0] != &big[0] {
+		t.Fatalf("4M elements: %v, changed %v, applied %v", err, out.Changed(), out.Applied)
+	}
+	out.Release()
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2*uint64(len(big)) {
+		t.Errorf("4M elements: %d MB allocated for an %d MB document", alloc>>20, len(big)>>20)
 	}
 }

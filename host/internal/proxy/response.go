@@ -677,7 +677,7 @@ func reasonFor(err error) string {
 	switch {
 	case errors.Is(err, errDecodeRatio):
 		return reasonDecodeRatio
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, errTooLarge), errors.Is(err, jsonrw.ErrTooManyElements):
 		return reasonTooLarge
 	case errors.Is(err, errBadEncoding):
 		return reasonBadEncoding

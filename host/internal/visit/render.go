@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -145,6 +146,11 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		// A byte order mark is no part of the document: the proxy edits
 		// what follows it, and sends the document without it.
 		body, applied, err := jsonrw.Apply(bytes.TrimPrefix(page.Body, []byte("\xEF\xBB\xBF")), p.JSONEdits, r.seen)
+		if errors.Is(err, jsonrw.ErrTooManyElements) {
+			// The proxy passes it as the origin sent it.
+			out.Untouched = "too_large"
+			break
+		}
 		if err != nil {
 			return nil, fmt.Errorf("the page is not valid JSON: %w", err)
 		}
