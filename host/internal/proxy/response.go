@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -584,7 +583,11 @@ func readPooled(r io.Reader, n int64, size int) (*[]byte, error) {
 	lr := io.LimitReader(r, n)
 	for {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, cap(buf))
+			// Doubled, but never past n: a body over the limit grew an
+			// 8 MiB buffer to 16 MiB for its last byte.
+			grown := make([]byte, len(buf), int(min(2*int64(cap(buf)), n)))
+			copy(grown, buf)
+			buf = grown
 		}
 		k, err := lr.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+k]

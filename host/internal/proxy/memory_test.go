@@ -38,3 +38,25 @@ func TestBrotliEncoderMemory(t *testing.T) {
 		releaseEncoder(e)
 	}
 }
+
+// TestReadPooledBounded: a JSON body read up to the limit (and one byte,
+// to see it is over) takes no more room than that: doubling grew an 8 MiB
+// buffer to 16 MiB for the last byte, for every document over the limit.
+func TestReadPooledBounded(t *testing.T) {
+	const limit = 8 << 20
+	b, err := readPooled(io.LimitReader(zeros{}, 10<<20), limit+1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(*b) != limit+1 || cap(*b) > limit+1 {
+		t.Errorf("read %d bytes into %d", len(*b), cap(*b))
+	}
+}
+
+// zeros reads zeros for ever.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
