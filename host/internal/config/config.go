@@ -188,7 +188,10 @@ type Limits struct {
 	MaxHeaderBytes Size     `yaml:"max_header_bytes"`
 	ReadHeader     Duration `yaml:"read_header_timeout"`
 	Idle           Duration `yaml:"idle_timeout"`
-	Upstream       Upstream `yaml:"upstream"`
+	// SendTimeout bounds each write to a visitor (60s; nginx's
+	// send_timeout): one who stops reading is cut off then.
+	SendTimeout Duration `yaml:"send_timeout"`
+	Upstream    Upstream `yaml:"upstream"`
 }
 
 // Upstream bounds connections to origins.
@@ -361,6 +364,9 @@ func (c *Config) Defaults() {
 	}
 	if l.Idle == 0 {
 		l.Idle = Duration(120 * time.Second)
+	}
+	if l.SendTimeout == 0 {
+		l.SendTimeout = Duration(60 * time.Second)
 	}
 	u := &l.Upstream
 	if u.DialTimeout == 0 {

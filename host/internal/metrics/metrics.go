@@ -426,11 +426,12 @@ type OriginPoolStats struct {
 	Retries       int64 // requests sent again after a kept connection failed before any answer
 	Fallbacks     int64 // requests sent through Go's http.Transport (a body, an upgrade, https)
 	Idle          int64 // connections idle in the pool
+	SlotTimeouts  int64 // requests that waited past the response header timeout for a connection (max_conns_per_host)
 }
 
 // OriginPool exposes a route's origin connections through fn, read at
-// scrape time: bespoke_origin_{dials,reuses,stale,retries,fallbacks}_total
-// and bespoke_origin_idle_connections.
+// scrape time: bespoke_origin_{dials,reuses,stale,retries,fallbacks,
+// slot_timeouts}_total and bespoke_origin_idle_connections.
 func (m *Metrics) OriginPool(route string, fn func() OriginPoolStats) {
 	if m == nil {
 		return
@@ -445,6 +446,7 @@ func (m *Metrics) OriginPool(route string, fn func() OriginPoolStats) {
 		counter("bespoke_origin_stale_total", "Kept connections found closed by the origin, or holding bytes nobody asked for, and closed before use.", func(s OriginPoolStats) int64 { return s.Stale }),
 		counter("bespoke_origin_retries_total", "Requests sent again on a new connection after a kept one failed before any answer.", func(s OriginPoolStats) int64 { return s.Retries }),
 		counter("bespoke_origin_fallbacks_total", "Requests sent through Go's http.Transport (a body, an upgrade, https).", func(s OriginPoolStats) int64 { return s.Fallbacks }),
+		counter("bespoke_origin_slot_timeouts_total", "Requests answered 504 because every connection limits.upstream.max_conns_per_host allows stayed busy past the response header timeout.", func(s OriginPoolStats) int64 { return s.SlotTimeouts }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bespoke_origin_idle_connections", Help: "Connections to the origin idle in the pool.", ConstLabels: labels},
 			func() float64 { return float64(fn().Idle) }),
 	)

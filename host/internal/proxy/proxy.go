@@ -200,7 +200,7 @@ func New(cfg Config) *Proxy {
 	if u, ok := cfg.Transport.(*upstream.Transport); ok {
 		cfg.Metrics.OriginPool(cfg.Route, func() metrics.OriginPoolStats {
 			s := u.Stats()
-			return metrics.OriginPoolStats{Dials: s.Dials, Reuses: s.Reuses, Stale: s.Stale, Retries: s.Retries, Fallbacks: s.Fallbacks, Idle: s.Idle}
+			return metrics.OriginPoolStats{Dials: s.Dials, Reuses: s.Reuses, Stale: s.Stale, Retries: s.Retries, Fallbacks: s.Fallbacks, Idle: s.Idle, SlotTimeouts: s.SlotTimeouts}
 		})
 	}
 	p.maps = editmap.New(cfg.EditMapCache)

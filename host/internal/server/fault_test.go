@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -434,5 +436,64 @@ func TestGracefulShutdown(t *testing.T) {
 	<-stopped
 	if _, err := http.Get(r.url + "/"); err == nil {
 		t.Fatal("the server still accepts after shutdown")
+	}
+}
+
+// TestVisitorsWhoNeverRead: with one origin connection allowed, a visitor
+// who asks for a large body and never reads holds it only until a write
+// to them waits send_timeout; the next visitor then gets the origin.
+// Without a send timeout, the next visitor's wait for a connection ends
+// at the response header timeout, with a 504, counted. It used to wait
+// for as long as the first visitor stayed, and every visitor with it.
+func TestVisitorsWhoNeverRead(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 4<<20) // 64 MiB: more than the sockets hold
+	var asked atomic.Int32
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if r.URL.Path == "/big" {
+			asked.Add(1)
+			w.Write(big)
+			return
+		}
+		io.WriteString(w, "small")
+	}))
+	defer origin.Close()
+	for _, tt := range []struct {
+		name   string
+		send   time.Duration
+		status int
+	}{
+		{"a send timeout frees the connection", 300 * time.Millisecond, http.StatusOK},
+		{"the wait for a connection ends at the response header timeout", time.Hour, http.StatusGatewayTimeout},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := faultConfig(t, origin.URL)
+			cfg.Limits.SendTimeout = config.Duration(tt.send)
+			cfg.Limits.Upstream.MaxConnsPerHost = 1
+			cfg.Limits.Upstream.ResponseHeaderTimeout = config.Duration(2 * time.Second)
+			r := start(t, cfg)
+			addr := strings.TrimPrefix(r.url, "http://")
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.(*net.TCPConn).SetReadBuffer(4 << 10)
+			before := asked.Load()
+			fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+			// Its response is on its way, and stuck, before the next asks.
+			for deadline := time.Now().Add(10 * time.Second); asked.Load() == before && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			}
+			time.Sleep(200 * time.Millisecond)
+			client := &http.Client{Timeout: 30 * time.Second}
+			resp, err := client.Get(r.url + "/small")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("the next visitor got %d, want %d", resp.StatusCode, tt.status)
+			}
+		})
 	}
 }

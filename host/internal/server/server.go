@@ -510,7 +510,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	protocols.SetHTTP2(s.certs != nil)
 	protocols.SetUnencryptedHTTP2(s.cfg.H2C)
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           withSendTimeout(s.Handler(), l.SendTimeout.D()),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		// net/http reads 4 KiB more than MaxHeaderBytes before it

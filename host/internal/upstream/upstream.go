@@ -62,7 +62,7 @@ type Transport struct {
 	direct        bool
 	maxConns      int
 
-	dials, reuses, stale, retries, fallbacks atomic.Int64
+	dials, reuses, stale, retries, fallbacks, slotTimeouts atomic.Int64
 
 	mu     sync.Mutex
 	idle   map[string][]*conn // per host:port, oldest first
@@ -197,6 +197,9 @@ type Stats struct {
 	Retries   int64 // requests sent again after a kept connection failed before any answer
 	Fallbacks int64 // requests sent through the http.Transport
 	Idle      int64 // connections idle in the pool now
+	// SlotTimeouts are requests no connection came for within the
+	// response header timeout, every one the limit allows being busy.
+	SlotTimeouts int64
 }
 
 // Stats returns the Transport's counters.
@@ -209,7 +212,7 @@ func (t *Transport) Stats() Stats {
 	t.mu.Unlock()
 	return Stats{
 		Dials: t.dials.Load(), Reuses: t.reuses.Load(), Stale: t.stale.Load(),
-		Retries: t.retries.Load(), Fallbacks: t.fallbacks.Load(), Idle: int64(idle),
+		Retries: t.retries.Load(), Fallbacks: t.fallbacks.Load(), Idle: int64(idle), SlotTimeouts: t.slotTimeouts.Load(),
 	}
 }
 
@@ -609,6 +612,15 @@ func (t *Transport) slot(ctx context.Context, addr string, lim *limit, direct bo
 			wait.Stop()
 		}
 	}()
+	// A wait for a slot is bounded as the wait for the origin's headers
+	// is: visitors who never read held their connections, and with them
+	// every other request, for as long as they stayed.
+	var giveUp <-chan time.Time
+	if t.headerTimeout > 0 {
+		g := time.NewTimer(t.headerTimeout)
+		defer g.Stop()
+		giveUp = g.C
+	}
 	for {
 		select {
 		case lim.slots <- struct{}{}:
@@ -638,11 +650,26 @@ func (t *Transport) slot(ctx context.Context, addr string, lim *limit, direct bo
 			}
 			c.close()
 		case <-wait.C:
+		case <-giveUp:
+			t.slotTimeouts.Add(1)
+			return nil, errNoSlot
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
 }
+
+// errNoSlot is a connection no slot came for in time: a timeout, which
+// the proxy answers 504.
+var errNoSlot error = slotError{}
+
+type slotError struct{}
+
+func (slotError) Error() string {
+	return "upstream: every connection to the origin stayed busy past the response header timeout (max_conns_per_host)"
+}
+func (slotError) Timeout() bool   { return true }
+func (slotError) Temporary() bool { return true }
 
 // put returns c to the pool, or closes it when the pool for its host is
 // full.
