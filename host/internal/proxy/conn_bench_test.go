@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"runtime"
 	"testing"
 
@@ -16,20 +17,26 @@ import (
 
 // BenchmarkConnMemory is the memory one open keep-alive connection of a
 // visitor holds on a net/http server in front of the proxy, between two
-// requests: 256 connections each send one request of a small page through
-// the proxy and stay open; the live heap and goroutine stacks grown,
+// requests: 256 connections each send one request of the shop page
+// through the proxy, personalized as bench/'s bespoke-seen target is (the
+// goroutines' stacks grow with what the request ran, and stay grown), and
+// stay open; the live heap and goroutine stacks grown,
 // after a collection, divided by the connections, is bytes/conn. The
 // clients are raw TCP connections whose own share (a few hundred bytes
 // each) is included. The capacity model (bench/capacity) reads it.
 func BenchmarkConnMemory(b *testing.B) {
 	const conns = 256
+	page, err := os.ReadFile("../../../testdata/pages/shop.html")
+	if err != nil {
+		b.Fatal(err)
+	}
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, "<!doctype html><title>t</title><h1>hello</h1>")
+		w.Write(page)
 	}))
 	defer origin.Close()
 	u, _ := url.Parse(origin.URL)
-	p := benchProxy(b, u, benchEditRules, false, proxy.Config{})
+	p := benchProxy(b, u, benchSeenRules, true, proxy.Config{})
 	for b.Loop() {
 		srv := httptest.NewServer(p)
 		addr := srv.Listener.Addr().String()
