@@ -7,7 +7,8 @@ import (
 
 // withSendTimeout bounds each write to the visitor to d (nginx's
 // send_timeout): a visitor who stops reading has its connection closed
-// once a write has waited d, rather than holding the request, and the
+// once a write has waited d (at least d/2: see deadlineWriter), rather
+// than holding the request, and the
 // origin's connection it reads from (of the few max_conns_per_host
 // allows), for as long as it stays. The deadline is set before each
 // write and cleared when the handler returns, so a connection kept alive
@@ -34,11 +35,20 @@ type deadlineWriter struct {
 	rc  *http.ResponseController
 	d   time.Duration
 	set bool
+	// renew is when the deadline set is no longer d/2 away: writes
+	// before it keep it (setting one costs a few hundred nanoseconds,
+	// and a page goes in several writes), so a write that blocks is cut
+	// after between d/2 and d.
+	renew time.Time
 }
 
 func (w *deadlineWriter) arm() {
-	if w.rc.SetWriteDeadline(time.Now().Add(w.d)) == nil {
-		w.set = true
+	now := time.Now()
+	if w.set && now.Before(w.renew) {
+		return
+	}
+	if w.rc.SetWriteDeadline(now.Add(w.d)) == nil {
+		w.set, w.renew = true, now.Add(w.d/2)
 	}
 }
 
