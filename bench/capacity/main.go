@@ -113,6 +113,9 @@ type Model struct {
 	// decided page is checked against its edit map and copied through),
 	// and the decision alone.
 	CPUPersonalized, CPUUnpersonalized, CPUDecide float64
+	// CPUDemoCall is the demo rules' Wasm call alone (DemoWasmCall), the
+	// part of CPUDecide that the DecideRules/N figures replace.
+	CPUDemoCall float64
 	PerCore                                       []PerCoreRow  `json:"per_core"`
 	ByRules                                       []RulesRow    `json:"by_rules"`
 	BytesPerInstance, BytesPerConn                float64       // 0 when missing
@@ -230,6 +233,11 @@ func Build(resultsJSON []byte, source string, in Inputs) (*Model, error) {
 	} else {
 		m.Missing = append(m.Missing, "the decision's cost: BenchmarkDemoDecide (host/internal/site)")
 	}
+	if ns, ok := r.micro("site", "DemoWasmCall/in-process", "ns/op"); ok {
+		m.CPUDemoCall = ns / 1e9
+	} else {
+		m.Missing = append(m.Missing, "the demo rules' Wasm call: BenchmarkDemoWasmCall/in-process (host/internal/site)")
+	}
 
 	for _, kb := range []float64{25, 50, 100, 150, m.PageKB, 300, 500, 1000} {
 		m.PerCore = append(m.PerCore, PerCoreRow{PageKB: kb,
@@ -301,10 +309,11 @@ func (m *Model) cpuAt(measured, kb float64) float64 {
 	return m.CPUDecide + (measured-m.CPUDecide)*kb/m.PageKB
 }
 
-// cpuWithRules is a personalized request's cost at kb with a decision
-// costing decideNs instead of the demo rules'.
+// cpuWithRules is a personalized request's cost at kb with a Wasm call
+// costing decideNs (DecideRules/N: the call alone) in place of the demo
+// rules' (DemoWasmCall; the context and plan around it stay).
 func (m *Model) cpuWithRules(kb, decideNs float64) float64 {
-	return m.cpuAt(m.CPUPersonalized, kb) + math.Max(0, decideNs/1e9-m.CPUDecide)
+	return m.cpuAt(m.CPUPersonalized, kb) + math.Max(0, decideNs/1e9-m.CPUDemoCall)
 }
 
 // example fills the worked example.
