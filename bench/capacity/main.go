@@ -115,14 +115,14 @@ type Model struct {
 	CPUPersonalized, CPUUnpersonalized, CPUDecide float64
 	// CPUDemoCall is the demo rules' Wasm call alone (DemoWasmCall), the
 	// part of CPUDecide that the DecideRules/N figures replace.
-	CPUDemoCall float64
-	PerCore                                       []PerCoreRow  `json:"per_core"`
-	ByRules                                       []RulesRow    `json:"by_rules"`
-	BytesPerInstance, BytesPerConn                float64       // 0 when missing
-	PeakRSSMiB                                    float64       `json:"peak_rss_mib"`
-	Redis                                         RedisFigures  `json:"redis"`
-	Cookies                                       []CookieRow   `json:"cookies"`
-	Example                                       WorkedExample `json:"example"`
+	CPUDemoCall                    float64
+	PerCore                        []PerCoreRow  `json:"per_core"`
+	ByRules                        []RulesRow    `json:"by_rules"`
+	BytesPerInstance, BytesPerConn float64       // 0 when missing
+	PeakRSSMiB                     float64       `json:"peak_rss_mib"`
+	Redis                          RedisFigures  `json:"redis"`
+	Cookies                        []CookieRow   `json:"cookies"`
+	Example                        WorkedExample `json:"example"`
 }
 
 // PerCoreRow is requests per second one core serves at a page size.
