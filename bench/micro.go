@@ -238,14 +238,25 @@ func findPairs(sums []gobench.Summary) []microPair {
 		}
 	}
 	for _, a := range sums {
-		i := strings.Index(a.Name, "Rewrite")
-		if i < 0 {
+		// Each rewrite beside a copy of the same input: the synthetic
+		// page's (Rewrite/…: Memmove, IOCopy), a saved page's
+		// (RewritePage/shop/…: RewritePage/shop/memmove, …/iocopy).
+		// The copies themselves, and inputs no copy was timed on (the
+		// corpus), pair with nothing.
+		parts := strings.Split(a.Name, "/")
+		if last := parts[len(parts)-1]; last == "memmove" || last == "iocopy" {
 			continue
 		}
-		prefix := a.Name[:i]
-		for _, base := range []string{"Memmove", "IOCopy", "Copy"} {
+		var bases []string
+		switch {
+		case strings.HasPrefix(a.Name, "Rewrite/"):
+			bases = []string{"Memmove", "IOCopy", "Copy"}
+		case strings.HasPrefix(a.Name, "RewritePage/") && len(parts) == 3:
+			bases = []string{"RewritePage/" + parts[1] + "/memmove", "RewritePage/" + parts[1] + "/iocopy"}
+		}
+		for _, base := range bases {
 			for _, b := range sums {
-				if b.Pkg != a.Pkg || b.Name != prefix+base {
+				if b.Pkg != a.Pkg || b.Name != base {
 					continue
 				}
 				if r, ok := throughputRatio(a, b); ok {
