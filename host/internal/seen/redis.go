@@ -737,14 +737,22 @@ func (s *RedisStore) probe() {
 		case <-t.C:
 		}
 		c := s.newClient()
-		// Within a load's time, so that a server slower than that is
-		// not taken back to fail every load again (the store flapped);
-		// bounded apart from it, which may be long: the client reads
-		// until the deadline, whatever the store's Close (which waits
-		// for this) says.
-		ctx, cancel := context.WithTimeout(context.Background(), min(s.timeout, startPing))
+		// The first PING pays for the connection (a dial, HELLO, a
+		// Sentinel's answer): it gets the start's bound. A second one,
+		// on that connection, must come within a load's time, so that a
+		// server slower than that is not taken back to fail every load
+		// again (the store flapped). Both are bounded apart from the
+		// store's timeout, which may be long: the client reads until the
+		// deadline, whatever the store's Close (which waits for this)
+		// says.
+		ctx, cancel := context.WithTimeout(context.Background(), min(max(s.timeout, s.retry), startPing))
 		err := c.Ping(ctx).Err()
 		cancel()
+		if err == nil {
+			ctx, cancel = context.WithTimeout(context.Background(), min(s.timeout, startPing))
+			err = c.Ping(ctx).Err()
+			cancel()
+		}
 		if err != nil {
 			c.Close()
 			continue

@@ -1213,3 +1213,78 @@ func TestRedisCapsLoadsTimeOut(t *testing.T) {
 		t.Fatalf("a load while lost: %v", err)
 	}
 }
+
+// TestRedisComesBackThroughASlowLink: a server whose new connections take
+// longer to set up (dial, HELLO, PING: three round trips) than a load's
+// timeout, but whose answers on a connection come within it, is taken
+// back after an outage. The probe gave a new connection's first PING the
+// load's timeout, and the store stayed down for good.
+func TestRedisComesBackThroughASlowLink(t *testing.T) {
+	addr := freeAddr()
+	stop := startOwnRedis(t, addr)
+	link := delayLink(t, addr, 8*time.Millisecond) // 16 ms a round trip
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + link, Timeout: 25 * time.Millisecond, Retry: 100 * time.Millisecond})
+	ctx := context.Background()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, info := st.Load(ctx, nil, "v"); !info.Failed() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the store never loaded through the link")
+		}
+	}
+	stop()
+	st.Load(ctx, nil, "v") // refused: lost
+	if st.Up() {
+		t.Fatal("the store is up with its server gone")
+	}
+	startOwnRedis(t, addr)
+	for deadline := time.Now().Add(10 * time.Second); !st.Up() && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	}
+	if !st.Up() {
+		t.Fatal("the server is back, the store still takes it for lost")
+	}
+}
+
+// delayLink is a TCP relay to addr that holds each piece of data d in
+// each direction, and returns its address.
+func delayLink(t *testing.T, addr string, d time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	relay := func(dst, src net.Conn) {
+		defer dst.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				time.Sleep(d)
+				if _, err := dst.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go relay(s, c)
+			go relay(c, s)
+		}
+	}()
+	return ln.Addr().String()
+}

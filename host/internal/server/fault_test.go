@@ -497,3 +497,53 @@ func TestVisitorsWhoNeverRead(t *testing.T) {
 		})
 	}
 }
+
+// TestSendTimeoutOverHTTP2: over HTTP/2 (h2c), an event stream whose
+// pauses are shorter than send_timeout, but add up to more, goes on: a
+// stream's deadline resets it when it passes, written to or not, and one
+// left standing between writes cut such streams. A request with headers
+// under max_header_bytes is served: HTTP/2 takes the limit as it is.
+func TestSendTimeoutOverHTTP2(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/events" {
+			io.WriteString(w, "ok")
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			if i > 0 {
+				time.Sleep(350 * time.Millisecond)
+			}
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer origin.Close()
+	cfg := faultConfig(t, origin.URL)
+	cfg.H2C = true
+	cfg.Limits.SendTimeout = config.Duration(500 * time.Millisecond)
+	r := start(t, cfg)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	resp, err := client.Get(r.url + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || err != nil || strings.Count(string(body), "data:") != 3 {
+		t.Fatalf("%s: %d events, %v: %q", resp.Proto, strings.Count(string(body), "data:"), err, body)
+	}
+	req, _ := http.NewRequest("GET", r.url+"/", nil)
+	req.Header.Set("Cookie", "big="+strings.Repeat("x", 60<<10))
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("60 KiB of headers over HTTP/2: %d", resp.StatusCode)
+	}
+}

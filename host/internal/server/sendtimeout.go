@@ -7,24 +7,32 @@ import (
 
 // withSendTimeout bounds each write to the visitor to d (nginx's
 // send_timeout): a visitor who stops reading has its connection closed
-// once a write has waited d (at least d/2: see deadlineWriter), rather
-// than holding the request, and the
-// origin's connection it reads from (of the few max_conns_per_host
-// allows), for as long as it stays. The deadline is set before each
-// write and cleared when the handler returns, so a connection kept alive
-// starts its next request without one, and an upgraded connection (a
-// WebSocket, hijacked) never gets one. 0 leaves writes unbounded.
+// once a write has waited d (at least d/2 on HTTP/1: see deadlineWriter),
+// rather than holding the request, and the origin's connection it reads
+// from (of the few max_conns_per_host allows), for as long as it stays.
+// 0 leaves writes unbounded.
+//
+// HTTP/1: the deadline is the socket's, and bounds only writes in
+// progress; it stands between writes, and when the handler returns it is
+// set once more, for the end of the response net/http writes after it. A
+// connection kept alive starts its next request with it past: its first
+// write sets a new one. An upgraded connection (a WebSocket) is hijacked
+// before any write goes through here, and never gets one.
+//
+// HTTP/2: a stream's deadline resets the stream when it passes, written
+// to or not, so it is set before each write and cleared after; the
+// connection's own writes are bounded by http.HTTP2Config's
+// WriteByteTimeout (see Serve), which a visitor with large flow-control
+// windows would otherwise never reach.
 func withSendTimeout(next http.Handler, d time.Duration) http.Handler {
 	if d <= 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d}
-		defer func() {
-			if dw.set {
-				dw.rc.SetWriteDeadline(time.Time{})
-			}
-		}()
+		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d, h2: r.ProtoMajor == 2}
+		if !dw.h2 {
+			defer dw.rc.SetWriteDeadline(time.Now().Add(d))
+		}
 		next.ServeHTTP(dw, r)
 	})
 }
@@ -32,37 +40,80 @@ func withSendTimeout(next http.Handler, d time.Duration) http.Handler {
 // deadlineWriter sets a write deadline before each write.
 type deadlineWriter struct {
 	http.ResponseWriter
-	rc  *http.ResponseController
-	d   time.Duration
-	set bool
-	// renew is when the deadline set is no longer d/2 away: writes
-	// before it keep it (setting one costs a few hundred nanoseconds,
-	// and a page goes in several writes), so a write that blocks is cut
-	// after between d/2 and d.
+	rc *http.ResponseController
+	d  time.Duration
+	h2 bool
+	// renew (HTTP/1) is when the deadline set is no longer d/2 away:
+	// writes before it keep it (setting one costs a few hundred
+	// nanoseconds, and a page goes in several writes), so a write that
+	// blocks is cut after between d/2 and d.
 	renew time.Time
 }
 
-func (w *deadlineWriter) arm() {
+// arm sets the deadline before a write, and returns what undoes it after.
+func (w *deadlineWriter) arm() (done func()) {
 	now := time.Now()
-	if w.set && now.Before(w.renew) {
-		return
+	if w.h2 {
+		if w.rc.SetWriteDeadline(now.Add(w.d)) != nil {
+			return func() {}
+		}
+		return func() { w.rc.SetWriteDeadline(time.Time{}) }
+	}
+	if now.Before(w.renew) {
+		return func() {}
 	}
 	if w.rc.SetWriteDeadline(now.Add(w.d)) == nil {
-		w.set, w.renew = true, now.Add(w.d/2)
+		w.renew = now.Add(w.d / 2)
 	}
+	return func() {}
 }
 
 func (w *deadlineWriter) Write(b []byte) (int, error) {
-	w.arm()
+	done := w.arm()
+	defer done()
 	return w.ResponseWriter.Write(b)
 }
 
 // Flush implements http.Flusher, which the proxy asks its writer for.
 func (w *deadlineWriter) Flush() {
-	w.arm()
+	done := w.arm()
+	defer done()
 	w.rc.Flush()
 }
 
 // Unwrap lets http.ResponseController reach the server's writer (to
 // hijack an upgraded connection, set deadlines).
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// withHeadLimit answers 431 to an HTTP/1 request whose head (request line
+// and headers, as sent) passes limit bytes: net/http reads 4 KiB more than
+// its MaxHeaderBytes before it refuses one. (HTTP/2 bounds the header
+// list itself, from the same MaxHeaderBytes, without that slack.)
+func withHeadLimit(next http.Handler, limit int) http.Handler {
+	if limit <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && headSize(r) > limit {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "431 Request Header Fields Too Large", http.StatusRequestHeaderFieldsTooLarge)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headSize is the bytes of r's request line and headers as sent, but for
+// the spaces around values net/http dropped: at most what was read.
+func headSize(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2 + 2
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n
+}

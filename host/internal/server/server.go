@@ -510,15 +510,16 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	protocols.SetHTTP2(s.certs != nil)
 	protocols.SetUnencryptedHTTP2(s.cfg.H2C)
 	srv := &http.Server{
-		Handler:           withSendTimeout(s.Handler(), l.SendTimeout.D()),
+		Handler:           withSendTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.SendTimeout.D()),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
-		// net/http reads 4 KiB more than MaxHeaderBytes before it
-		// refuses a request's head: the limit is what the docs say.
-		MaxHeaderBytes: max(int(l.MaxHeaderBytes)-4096, 1),
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		ConnContext:    connContext,
-		Protocols:      protocols,
+		MaxHeaderBytes:    int(l.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext:       connContext,
+		Protocols:         protocols,
+		// A connection whose visitor stopped reading: its frames wait
+		// for no longer than one write may (see withSendTimeout).
+		HTTP2: &http.HTTP2Config{WriteByteTimeout: l.SendTimeout.D()},
 	}
 	var tlsCfg *tls.Config
 	if s.certs != nil {
