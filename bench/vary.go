@@ -12,7 +12,8 @@ import (
 // same way as peers/wrk/vary.lua, so that runs repeat and no proxy can
 // answer from a cache. Every visitor is in the personalized audience
 // (a known segment), so every request gets the five edits; BR is not a
-// served country and gets the "your area" default.
+// served country (its visitors are in the audience by their segment), and
+// the page names it as it names the others.
 var (
 	countries       = []string{"FR", "DE", "US", "GB", "ES", "IT", "JP", "BR"}
 	servedCountries = countries[:7]
