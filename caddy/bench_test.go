@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/bespoke-edge/bespoke/internal/warmup"
 )
 
 // BenchmarkCaddy is the cost of one request of the shop page through a
@@ -30,10 +32,7 @@ func BenchmarkCaddy(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	warmup, err := os.ReadFile("../testdata/pages/shop-warmup.html")
-	if err != nil {
-		b.Fatal(err)
-	}
+	warmup := warmup.Page(page)
 	dir := b.TempDir()
 	rules, err := filepath.Abs("../testdata/pages/shop-rules.yaml")
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/host"
+	"github.com/bespoke-edge/bespoke/internal/warmup"
 )
 
 // discard is a ResponseWriter that keeps only the headers and counts
@@ -37,10 +38,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	warmup, err := os.ReadFile("../testdata/pages/shop-warmup.html")
-	if err != nil {
-		b.Fatal(err)
-	}
+	warmup := warmup.Page(page)
 	rules, err := os.ReadFile("../testdata/pages/shop-rules.yaml")
 	if err != nil {
 		b.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/internal/warmup"
 )
 
 // memOrigin is an origin in memory: it answers every request with the
@@ -110,7 +111,7 @@ func (w *discardWriter) Flush()                      {}
 // same path (goproxy) is the floor; the difference is what deciding,
 // splicing, the seen cookie and the response's headers add. The visitor is
 // a returning one who saw a third of the items elsewhere (a view of
-// testdata/pages/shop-warmup.html), as bench/'s are, and gets the other
+// warmup.Page), as bench/'s are, and gets the other
 // 40 (out-B/op: the bytes sent);
 // seen-varying is seen on a page whose elements differ in every
 // response, the path that cannot reuse an edit map, seen-class on one
@@ -123,10 +124,7 @@ func BenchmarkHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	warmup, err := os.ReadFile("../../../testdata/pages/shop-warmup.html")
-	if err != nil {
-		b.Fatal(err)
-	}
+	warmup := warmup.Page(page)
 	u, _ := url.Parse("http://origin.test")
 	for _, c := range []struct {
 		name, rules, vary string

@@ -23,6 +23,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/internal/warmup"
 )
 
 // mapOrigin serves the cards page with a strong ETag; with vary, a few
@@ -201,10 +202,7 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	warmup, err := os.ReadFile("../../../testdata/pages/shop-warmup.html")
-	if err != nil {
-		b.Fatal(err)
-	}
+	warmup := warmup.Page(page)
 	always := func(*proxy.MapStats) bool { return true }
 	spliced := func(s *proxy.MapStats) bool { return s.Hits.Load() > 0 && s.Fallbacks.Load() == 0 }
 	missed := func(s *proxy.MapStats) bool { return s.Hits.Load() == 0 }
