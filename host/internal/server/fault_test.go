@@ -547,3 +547,69 @@ func TestSendTimeoutOverHTTP2(t *testing.T) {
 		t.Fatalf("60 KiB of headers over HTTP/2: %d", resp.StatusCode)
 	}
 }
+
+// TestSendTimeoutBetweenRequests: on a connection kept alive longer than
+// send_timeout between two requests, what net/http writes on its own for
+// the second (a 100 Continue before the body is read, a 400 for a
+// request it cannot parse) reaches the visitor, although the deadline
+// set for the end of the first response has passed: net/http clears it
+// once that end is written (were it left, those writes would fail and
+// the visitor see the connection close).
+func TestSendTimeoutBetweenRequests(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "got %q", body)
+	}))
+	defer origin.Close()
+	cfg := faultConfig(t, origin.URL)
+	cfg.Limits.SendTimeout = config.Duration(200 * time.Millisecond)
+	r := start(t, cfg)
+	addr := strings.TrimPrefix(r.url, "http://")
+	for _, tt := range []struct {
+		name, second string
+		body         string // sent once the 100 Continue came
+		want         []string
+	}{
+		{"a 100 Continue", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", "hello",
+			[]string{"HTTP/1.1 100 Continue", "HTTP/1.1 200 OK", `got "hello"`}},
+		{"a 400", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: five\r\n\r\n", "",
+			[]string{"HTTP/1.1 400 Bad Request"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(c)
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			time.Sleep(400 * time.Millisecond) // twice the send timeout, idle
+			io.WriteString(c, tt.second)
+			var got bytes.Buffer
+			if tt.body != "" {
+				line, err := br.ReadString('\n')
+				got.WriteString(line)
+				if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+					t.Fatalf("no 100 Continue: %q, %v", line, err)
+				}
+				io.WriteString(c, tt.body)
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			rest, _ := io.ReadAll(br)
+			got.Write(rest)
+			for _, w := range tt.want {
+				if !strings.Contains(got.String(), w) {
+					t.Errorf("the second request's answer lacks %q: %q", w, got.String())
+				}
+			}
+		})
+	}
+}

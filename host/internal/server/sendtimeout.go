@@ -14,9 +14,10 @@ import (
 //
 // HTTP/1: the deadline is the socket's, and bounds only writes in
 // progress; it stands between writes, and when the handler returns it is
-// set once more, for the end of the response net/http writes after it. A
-// connection kept alive starts its next request with it past: its first
-// write sets a new one. An upgraded connection (a WebSocket) is hijacked
+// set once more, for the end of the response net/http writes after it
+// (net/http clears it once that end is written, so a connection kept
+// alive reads and answers its next request without one:
+// TestSendTimeoutBetweenRequests). An upgraded connection (a WebSocket) is hijacked
 // before any write goes through here, and never gets one.
 //
 // HTTP/2: a stream's deadline resets the stream when it passes, written
