@@ -1,5 +1,7 @@
 package proxy
 
+import "time"
+
 // faultyRewriter panics once it has been given at bytes, or, with at < 0,
 // when the page ends: a rewriter bug, as the proxy meets it.
 type faultyRewriter struct {
@@ -34,4 +36,10 @@ func FailRewriters(at int) (undo func()) {
 func FailJSONEdits() (undo func()) {
 	testHookJSONEdits = func() { panic("JSON edits bug (injected by the test)") }
 	return func() { testHookJSONEdits = nil }
+}
+
+// ShortenWarnPeriod makes p's warnings about requests start a new
+// period after d, for a test to see left_out without waiting.
+func ShortenWarnPeriod(p *Proxy, d time.Duration) {
+	p.warnings.Period = d
 }

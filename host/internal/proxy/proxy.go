@@ -29,6 +29,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/editmap"
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
+	"github.com/bespoke-edge/bespoke/host/internal/lograte"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
@@ -128,12 +129,9 @@ type Proxy struct {
 	fwd   *forwarding
 	site  atomic.Pointer[site.Site]
 	stats Stats
-	// unrecordedWarned is when the last warning about unrecorded items
-	// was logged (Unix nanoseconds).
-	unrecordedWarned atomic.Int64
-	// oversizedWarned is when a decision refused a value too long was
-	// last logged.
-	oversizedWarned atomic.Int64
+	// warnings and rare bound the lines logged about requests, per kind
+	// (see warn and warnRarely).
+	warnings, rare lograte.Set
 	// maps holds the pages' edit maps; nil when disabled.
 	maps     *editmap.Cache
 	mapStats MapStats
@@ -193,6 +191,8 @@ func New(cfg Config) *Proxy {
 		cfg.Transport = u
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
+	p.warnings.Period, p.warnings.Burst = warnPeriod, warnBurst
+	p.rare.Period, p.rare.Burst = rareWarnPeriod, 1
 	cfg.Metrics.Route(cfg.Route, []metrics.LimitLabel{
 		{Reason: reasonTooLarge, Result: "stopped"}, {Reason: reasonRewriteBuffer, Result: "stopped"},
 		{Reason: reasonCharset, Result: "untouched"}, {Reason: reasonRewriteFailed, Result: "cut"},
@@ -520,17 +520,14 @@ func (p *Proxy) decideFailed(r *http.Request, st *state) {
 	p.stats.FailOpen.Add(1)
 	p.cfg.Metrics.PluginFailure(p.cfg.Route, failureReason(err))
 	if pe := (*site.PanicError)(nil); errors.As(err, &pe) {
-		p.log.ErrorContext(r.Context(), "deciding panicked, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err, "stack", string(pe.Stack))
+		p.warn(r, slog.LevelError, "deciding panicked, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err, "stack", string(pe.Stack))
 	} else if errors.Is(err, engine.ErrValueTooLong) {
 		// A visitor's value (an 8 KB User-Agent) can come with every
 		// request: counted each time, logged once a minute.
-		if now := time.Now().UnixNano(); now-p.oversizedWarned.Load() >= int64(unrecordedEvery) {
-			p.oversizedWarned.Store(now)
-			p.log.WarnContext(r.Context(), "a value of the request is too long for the plugin's bounded time, serving the page unpersonalized (logged once a minute; bespoke_plugin_failures_total{reason=\"oversized\"} counts them)",
-				"route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
-		}
+		p.warnRarely(r, "a value of the request is too long for the plugin's bounded time, serving the page unpersonalized (logged once a minute; bespoke_plugin_failures_total{reason=\"oversized\"} counts them)",
+			"route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
 	} else {
-		p.log.WarnContext(r.Context(), "plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
+		p.warn(r, slog.LevelWarn, "plugin failed, serving the page unpersonalized", "route", p.cfg.Route, "plugin", s.Name, "generation", s.Generation, "path", r.URL.Path, "err", err)
 	}
 }
 
@@ -584,7 +581,7 @@ func (p *Proxy) done(r *http.Request, st *state, status int, start time.Time, cu
 			if errors.As(err, &stall) {
 				msg = "the origin stalled in the middle of the response body (limits.upstream.read_timeout); the transfer to the visitor is cut"
 			}
-			p.log.WarnContext(r.Context(), msg, "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
+			p.warn(r, slog.LevelWarn, msg, "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
 		}
 	}
 	if status == 0 && st.outcome == metrics.Aborted {
@@ -752,9 +749,41 @@ func (p *Proxy) saveSeen(ctx context.Context, h http.Header, st *state) {
 	}
 }
 
-// unrecordedEvery bounds how often the proxy warns that a response
-// showed more items than one response may record.
-const unrecordedEvery = time.Minute
+// Warnings about requests (see warn): at most warnBurst of a kind every
+// warnPeriod; those about a visitor's input that is not a fault (see
+// warnRarely), one of a kind every rareWarnPeriod.
+const (
+	warnPeriod     = 10 * time.Second
+	warnBurst      = 10
+	rareWarnPeriod = time.Minute
+)
+
+// warn logs, with the request's fields, a line about r at most warnBurst
+// times in warnPeriod for each msg (whatever the args), with left_out,
+// the lines of msg not logged since the last: a fault that comes with
+// every request (a plugin that traps, an origin down) is counted in full
+// by the metrics and named by a few lines, not logged at the traffic's
+// rate (see OPERATIONS.md, "Logs").
+func (p *Proxy) warn(r *http.Request, level slog.Level, msg string, args ...any) {
+	p.warnIn(&p.warnings, msg, r, level, msg, args...)
+}
+
+// warnRarely is warn for the lines logged once every rareWarnPeriod.
+func (p *Proxy) warnRarely(r *http.Request, msg string, args ...any) {
+	p.warnIn(&p.rare, msg, r, slog.LevelWarn, msg, args...)
+}
+
+// warnIn is warn with the limits of set, for the lines of kind.
+func (p *Proxy) warnIn(set *lograte.Set, kind string, r *http.Request, level slog.Level, msg string, args ...any) {
+	ok, left := set.Allow(kind, time.Now())
+	if !ok {
+		return
+	}
+	if left > 0 {
+		args = append(args, "left_out", left)
+	}
+	p.log.Log(r.Context(), level, msg, args...)
+}
 
 // doneSeen ends the request's use of its seen-filter: it reports the
 // items shown past the record limit, and returns the filter's memory.
@@ -762,11 +791,8 @@ func (p *Proxy) doneSeen(r *http.Request, st *state) {
 	if n := st.seen.Unrecorded(); n > 0 {
 		p.stats.SeenUnrecorded.Add(int64(n))
 		p.cfg.Metrics.SeenUnrecorded(p.cfg.Route, n)
-		if now := time.Now().UnixNano(); now-p.unrecordedWarned.Load() >= int64(unrecordedEvery) {
-			p.unrecordedWarned.Store(now)
-			p.log.WarnContext(r.Context(), "a response showed more items than one response records; the rest are not marked seen (mark only the first ones shown: mark: { first: N })",
-				"route", p.cfg.Route, "path", r.URL.Path, "unrecorded", n, "total_unrecorded", p.stats.SeenUnrecorded.Load())
-		}
+		p.warnRarely(r, "a response showed more items than one response records; the rest are not marked seen (mark only the first ones shown: mark: { first: N })",
+			"route", p.cfg.Route, "path", r.URL.Path, "unrecorded", n, "total_unrecorded", p.stats.SeenUnrecorded.Load())
 	}
 	st.seen.Release()
 }
@@ -800,13 +826,13 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errTooLarge) || errors.Is(err, errRewriteFailed) {
 		// The response could neither be rewritten nor sent as the origin
 		// sent it (see passOriginal).
-		p.log.WarnContext(r.Context(), "origin response refused", "route", p.cfg.Route, "path", r.URL.Path, "err", err)
+		p.warn(r, slog.LevelWarn, "origin response refused", "route", p.cfg.Route, "path", r.URL.Path, "err", err)
 		p.cfg.Metrics.Upstream(p.cfg.Route, status)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "502 Bad Gateway: the origin's response could not be passed on", status)
 		return
 	}
-	p.log.WarnContext(r.Context(), "origin request failed", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
+	p.warn(r, slog.LevelWarn, "origin request failed", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
 	p.cfg.Metrics.Upstream(p.cfg.Route, status)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

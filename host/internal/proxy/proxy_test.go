@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -319,9 +320,13 @@ func TestVisitorLeavesBeforeTheOrigin(t *testing.T) {
 }
 
 // TestTrappingPluginFailsOpen: a plugin that traps on every decision must
-// never cost the visitor the page.
+// never cost the visitor the page. Every failure is counted, and a few
+// are logged: warnBurst of a period, then one with left_out, the lines
+// not logged since.
 func TestTrappingPluginFailsOpen(t *testing.T) {
-	e := newEnv(t, demo.Handler(), nil)
+	var logs syncbuf.Buffer
+	e := newEnv(t, demo.Handler(), nil, func(c *proxy.Config) { c.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	proxy.ShortenWarnPeriod(e.p, 300*time.Millisecond)
 	b, err := guest.Build(guest.Module{
 		Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
 		Decide:   guest.Trap(),
@@ -334,14 +339,35 @@ func TestTrappingPluginFailsOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.loadArtifact(t, art)
-	for range 3 {
+	get := func() {
 		r := e.get(t, "/", "CF-IPCountry", "FR")
 		if r.StatusCode != 200 || !strings.Contains(r.body, "Gear up for the season") {
 			t.Fatalf("status %d; want the original page", r.StatusCode)
 		}
 	}
-	if got := e.p.Stats().FailOpen.Load(); got != 3 {
-		t.Errorf("fail-open count = %d, want 3", got)
+	for range 25 {
+		get()
+	}
+	time.Sleep(400 * time.Millisecond) // the period ends
+	get()
+	if got := e.p.Stats().FailOpen.Load(); got != 26 {
+		t.Errorf("fail-open count = %d, want 26", got)
+	}
+	var lines, leftOut int
+	for l := range strings.Lines(logs.String()) {
+		var rec map[string]any
+		if json.Unmarshal([]byte(l), &rec) != nil || rec["msg"] != "plugin failed, serving the page unpersonalized" {
+			continue
+		}
+		lines++
+		if n, ok := rec["left_out"].(float64); ok {
+			leftOut += int(n)
+		}
+	}
+	// 10 of the first 25 in one period, then the last with the 15 others
+	// (a slow machine may take more than a period for the 25).
+	if leftOut == 0 || lines+leftOut != 26 {
+		t.Errorf("%d lines logged, %d left out; want 11 and 15 for 26 failures:\n%s", lines, leftOut, logs.String())
 	}
 }
 

@@ -719,7 +719,9 @@ func (p *Proxy) bodyLimit(r *http.Request, reason, result string) {
 	if reason == reasonRewriteBuffer {
 		args = append(args, "hint", "a list that hide_seen, limit or reorder edits is held whole: raise limits.rewrite_buffer above its size, or edit a shorter list")
 	}
-	p.log.Log(r.Context(), level, msg, args...)
+	// One kind per reason: a page too large on every request does not
+	// hide a list that overflowed.
+	p.warnIn(&p.warnings, reason+"/"+result, r, level, msg, args...)
 }
 
 // mediaType is the type/subtype of a Content-Type, as written (compare it

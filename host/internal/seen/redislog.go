@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/lograte"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -29,34 +30,33 @@ var useClientLog = sync.OnceFunc(func() { redis.SetLogger(clientLog) })
 // redisLog is go-redis's Logging interface over a slog.Logger, rate
 // limited.
 type redisLog struct {
-	mu      sync.Mutex
-	log     *slog.Logger
-	every   time.Duration
-	now     func() time.Time
-	last    time.Time // when the last message was logged
-	dropped int       // messages left out since
+	mu    sync.Mutex
+	log   *slog.Logger
+	limit *lograte.Limiter
+	every time.Duration
+	now   func() time.Time
 }
 
 // setLogger makes log the receiver, whose first message is logged at
 // once.
 func (l *redisLog) setLogger(log *slog.Logger) {
 	l.mu.Lock()
-	l.log, l.last, l.dropped = log, time.Time{}, 0
+	l.log, l.limit = log, &lograte.Limiter{Period: l.every, Burst: 1}
 	l.mu.Unlock()
 }
 
 // Printf implements go-redis's Logging.
 func (l *redisLog) Printf(ctx context.Context, format string, v ...any) {
 	l.mu.Lock()
-	log, now := l.log, l.now()
-	if log == nil || !l.last.IsZero() && now.Sub(l.last) < l.every {
-		l.dropped++
-		l.mu.Unlock()
+	log, limit := l.log, l.limit
+	l.mu.Unlock()
+	if log == nil {
 		return
 	}
-	dropped := l.dropped
-	l.last, l.dropped = now, 0
-	l.mu.Unlock()
+	ok, dropped := limit.Allow(l.now())
+	if !ok {
+		return
+	}
 	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
 	args := []any{"detail", strings.TrimPrefix(msg, "redis: ")}
 	if dropped > 0 {
