@@ -385,32 +385,32 @@ func (o *Output) remove(steps []jsonpath.Step) bool {
 	}
 	var kb, mb [64]byte
 	key := string(keyText(doc[p.key.start+1:p.key.end-1], kb[:0]))
-	// The object's members, and whether each goes.
-	var ms []member
-	var gone []bool
-	for m := range membersOf(doc, p.parent.start) {
-		ms = append(ms, m)
-		gone = append(gone, string(keyText(doc[m.key.start+1:m.key.end-1], mb[:0])) == key)
-	}
-	// A member that goes before one that stays goes with the space up to
-	// the next member; those after the last that stays, with the comma
-	// that ends it.
-	keep := len(ms) - 1
-	for keep >= 0 && gone[keep] {
-		keep--
-	}
+	// One walk of the members, holding only the runs of those that go
+	// (an origin's object may have millions of members): a run followed
+	// by a member that stays goes with the space up to that member; the
+	// run after the last that stays, with the comma that ends it.
 	var cuts []span
-	for k := 0; k < keep; k++ {
-		if gone[k] {
-			cuts = append(cuts, span{ms[k].key.start, ms[k+1].key.start})
+	run, keptEnd, last := -1, -1, 0 // where the run starts, the end of the last member that stays
+	for m := range membersOf(doc, p.parent.start) {
+		last = m.value.end
+		if string(keyText(doc[m.key.start+1:m.key.end-1], mb[:0])) == key {
+			if run < 0 {
+				run = m.key.start
+			}
+			continue
 		}
+		if run >= 0 {
+			cuts = append(cuts, span{run, m.key.start})
+			run = -1
+		}
+		keptEnd = m.value.end
 	}
-	if keep < len(ms)-1 {
-		from := ms[keep+1].key.start
-		if keep >= 0 {
-			from = ms[keep].value.end
+	if run >= 0 {
+		from := run
+		if keptEnd >= 0 {
+			from = keptEnd
 		}
-		cuts = append(cuts, span{from, ms[len(ms)-1].value.end})
+		cuts = append(cuts, span{from, last})
 	}
 	o.cutSpans(cuts)
 	return true
