@@ -203,6 +203,16 @@ func (c *checker) experiments() {
 			}
 			seen[v.Name] = true
 			w := int(math.Round(v.Percent * plugin.Buckets / 100))
+			if w == 0 {
+				// A variant kept at 0 while an experiment ramps: its
+				// rules never match, which the editor should hear.
+				what := "0% is no visitor"
+				if v.Percent > 0 {
+					what = fmt.Sprintf("%g%% is less than the smallest share, 0.01%%, and rounds to no visitor", v.Percent)
+				}
+				c.warnf(v.Pos, "variant %q of experiment %q is given to no visitor, so a rule that tests for it never matches: %s", v.Name, e.Name, what).
+					WithHint("give it at least 0.01%%, or remove it and the rules that test for it").WithCode("never-matches")
+			}
 			x.Variants = append(x.Variants, v.Name)
 			x.Weights = append(x.Weights, w)
 			total += w

@@ -451,6 +451,9 @@ func (c *checker) compare(e *syntax.Compare) ir.Node {
 		if y, isNum := e.Y.(*syntax.NumberLit); isNum && !c.numberTest(a, e.String(), e.Op, v, y.ValuePos) {
 			return bad(e)
 		}
+		if a.Name == "now" {
+			c.pastTime(e, v)
+		}
 		op := map[string]ir.NumOp{"<": ir.LT, "<=": ir.LE, ">": ir.GT, ">=": ir.GE}[e.Op]
 		return &ir.NumCmp{Pos: e.OpPos, Slot: slot, Op: op, Value: v}
 	}
@@ -463,6 +466,17 @@ func not(negate bool, e *syntax.Compare, n ir.Node) ir.Node {
 		return &ir.Not{Pos: e.OpPos, X: n}
 	}
 	return n
+}
+
+// pastTime warns of a test that now is before t (Unix seconds) when t
+// is past: it never holds again, as a campaign's end left in a rule, and
+// as an until that passed. (That now is after a time past always holds,
+// and says nothing: a start date passes as it should.)
+func (c *checker) pastTime(e *syntax.Compare, t float64) {
+	if (e.Op == "<" || e.Op == "<=") && t <= float64(time.Now().Unix()) {
+		c.warnf(e.OpPos, "`%s` never holds: that time is past", e).
+			WithHint("give a later time, or remove the rule if its time is over").WithCode("never-matches")
+	}
 }
 
 // number reads the literal a numeric comparison of attribute a needs: a

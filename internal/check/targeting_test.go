@@ -175,3 +175,38 @@ func TestTargetingErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestNobodyGetsIt: a variant whose share is 0, or rounds to 0, and a
+// test that the time is before one past, are warned of: no visitor
+// gets them. A variant held at 0 while an experiment ramps up is meant,
+// so the file compiles; a start that passed says nothing.
+func TestNobodyGetsIt(t *testing.T) {
+	for _, tc := range []struct {
+		src     string
+		warning string // a part of the one warning, at line 3; "" for none
+	}{
+		{"experiments:\n  - name: x\n    variants: { a: 100, b: 0 }\nrules:\n  - name: r\n    actions: [remove: p]\n", `variant "b" of experiment "x" is given to no visitor, so a rule that tests for it never matches: 0% is no visitor`},
+		{"experiments:\n  - name: x\n    variants: { a: 99.999, b: 0.001% }\nrules:\n  - name: r\n    actions: [remove: p]\n", "0.001% is less than the smallest share, 0.01%"},
+		{"experiments:\n  - name: x\n    variants: { a: 99.99, b: 0.01% }\nrules:\n  - name: r\n    actions: [remove: p]\n", ""},
+		{"rules:\n  - name: r\n    when: now < \"2020-01-01T00:00:00Z\"\n    actions: [remove: p]\n", "`now < \"2020-01-01T00:00:00Z\"` never holds: that time is past"},
+		{"rules:\n  - name: r\n    when: geo.country == \"FR\" or now <= \"2020-01-01T00:00:00+01:00\"\n    actions: [remove: p]\n", "never holds: that time is past"},
+		{"rules:\n  - name: r\n    when: now < \"2999-01-01T00:00:00Z\"\n    actions: [remove: p]\n", ""},
+		{"rules:\n  - name: r\n    when: now >= \"2020-01-01T00:00:00Z\"\n    actions: [remove: p]\n", ""},
+	} {
+		f, err := syntax.Parse("r.yaml", []byte(tc.src))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		_, list := check.Run(f)
+		if errs := list.Errors(); len(errs) > 0 {
+			t.Fatalf("%s: %v", tc.src, errs)
+		}
+		warnings := list.Warnings()
+		switch {
+		case tc.warning == "" && len(warnings) > 0:
+			t.Errorf("%s: warned %v", tc.src, warnings)
+		case tc.warning != "" && (len(warnings) != 1 || !strings.Contains(warnings[0].Msg, tc.warning) || warnings[0].Pos.Line != 3):
+			t.Errorf("%s: warned %v, want one at line 3 saying %q", tc.src, warnings, tc.warning)
+		}
+	}
+}
