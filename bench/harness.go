@@ -485,6 +485,7 @@ func (h *harness) startTarget(ctx context.Context, t *target, round int) error {
 	case kindBespoke:
 		o.argv = append([]string{h.bespoke, "serve", "--origin", h.originURL, "--rules", t.config,
 			"--listen", t.addr, "--access-log=false", "--cache-dir", "-"}, h.bespokeArg...)
+		o.argv = append(o.argv, t.args...)
 		if h.opts.Profile != "" {
 			addr, err := freePort()
 			if err != nil {

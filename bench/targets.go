@@ -41,6 +41,8 @@ type targetDef struct {
 	// vary serves the target a page that differs in every response
 	// (varyQuery): the key of its stamp, or "".
 	vary string
+	// args are more flags for bespoke serve.
+	args []string
 	// wantEdits says the page must come out with the five edits, and
 	// wantHidden that some items must be hidden; the others must pass the
 	// page through unchanged.
@@ -59,7 +61,9 @@ var targetDefs = []targetDef{
 	{Name: "bespoke-seen", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true,
 		Desc: "bespoke-edits plus hide_seen over the page's items; visitors send the seen-filter cookie of a previous response and get an updated one"},
 	{Name: "bespoke-seen-varying", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: "markup",
-		Desc: "bespoke-seen on a page whose origin stamps a request number near its top as elements (<b> for an even digit, <i> for an odd one), so no two responses in a row have the same elements: the path that cannot reuse anything learnt from an earlier response"},
+		Desc: "bespoke-seen on a page whose origin stamps a request number near its top as elements (<xd>d</xd> for each digit d), so no two responses have the same elements: rewritten in full until the page is its edit map's page again past the stamp, spliced from there"},
+	{Name: "bespoke-seen-rewrite", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, args: []string{"--edit-map-cache", "0"},
+		Desc: "bespoke-seen with no edit maps (--edit-map-cache 0): the full rewriter on every response, the path of a page that differs throughout"},
 	{Name: "bespoke-seen-text", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: "text",
 		Desc: "bespoke-seen on a page whose origin stamps a request number in its text and in a class near its top: every response differs, in text the tree builder does not read and in a class no selector names, which edit maps take for volatile"},
 	{Name: "bespoke-seen-nonce", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: "nonce",

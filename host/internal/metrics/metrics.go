@@ -112,7 +112,7 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 			Help: "Response bodies the plan edits that a limit, their encoding, the origin or a rewriter failure kept from being rewritten, by reason (too_large, decode_ratio, bad_encoding, encoding: a Content-Encoding the proxy cannot undo, no_transform: the origin's Cache-Control, xhtml: a page browsers read as XML, attachment: a page sent to be saved, json_depth, json_invalid, charset, rewrite_failed) and result (untouched: sent as the origin sent it; stopped: rewritten up to the limit, copied after; cut: the transfer was cut; refused: answered 502; resent: asked of the origin again and sent untouched; skipped: not rewritten, the rewriter failed on the page lately).",
 		}, []string{"route", "reason", "result"}),
 		mapFallbacks: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "bespoke_editmap_fallback_offset_bytes", Help: "Where pages stopped matching their edit map: the offset of the first block that differed.",
+			Name: "bespoke_editmap_fallback_offset_bytes", Help: "Where pages stopped matching their edit map (those that fell back and those that resumed): the offset of the first block that differed.",
 			Buckets: []float64{0, 4 << 10, 16 << 10, 64 << 10, 256 << 10},
 		}, []string{"route"}),
 	}
@@ -388,6 +388,9 @@ type PoolStats struct {
 // EditMapStats is the state of a route's edit map cache.
 type EditMapStats struct {
 	Hits, Misses, Fallbacks int64 // pages spliced whole, rewritten without a map, that stopped matching theirs
+	// Resumed counts the pages that stopped matching their map and
+	// matched it again further on (not counted in Fallbacks).
+	Resumed int64
 	// Volatile counts the hits whose page differed from the map's in
 	// volatile attribute values only (nonces, tokens).
 	Volatile    int64
@@ -412,7 +415,8 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 		counter("bespoke_editmap_hits_total", "HTML pages spliced with their edit map, whole.", func(s EditMapStats) int64 { return s.Hits }),
 		counter("bespoke_editmap_volatile_hits_total", "HTML pages spliced whole that differed from their edit map's page in volatile attribute values only (nonces, tokens).", func(s EditMapStats) int64 { return s.Volatile }),
 		counter("bespoke_editmap_misses_total", "HTML pages rewritten in full: no edit map of theirs was cached.", func(s EditMapStats) int64 { return s.Misses }),
-		counter("bespoke_editmap_fallbacks_total", "HTML pages that stopped matching their edit map and were rewritten in full from there.", func(s EditMapStats) int64 { return s.Fallbacks }),
+		counter("bespoke_editmap_fallbacks_total", "HTML pages that stopped matching their edit map and were rewritten in full from there to their end.", func(s EditMapStats) int64 { return s.Fallbacks }),
+		counter("bespoke_editmap_resumed_total", "HTML pages that stopped matching their edit map and matched it again further on: rewritten in full only in between, spliced before and after.", func(s EditMapStats) int64 { return s.Resumed }),
 		gauge("bespoke_editmap_cache_bytes", "Bytes the edit map cache holds.", func(s EditMapStats) int64 { return s.Bytes }),
 		gauge("bespoke_editmap_cache_maps", "Edit maps the cache holds.", func(s EditMapStats) int64 { return s.Maps }),
 	)

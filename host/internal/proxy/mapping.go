@@ -20,6 +20,10 @@ type MapStats struct {
 	Hits      atomic.Int64 // pages spliced with their map, whole
 	Misses    atomic.Int64 // pages rewritten in full: no map (or one that could not serve)
 	Fallbacks atomic.Int64 // pages that stopped matching their map: rewritten in full from there
+	// Resumed counts the pages that stopped matching their map and
+	// matched it again further on: rewritten in full only in between
+	// (see rewrite's resync.go).
+	Resumed atomic.Int64
 	// Volatile counts the hits whose page differed from the map's in
 	// volatile values only (see rewrite's volatile.go).
 	Volatile atomic.Int64
@@ -98,6 +102,15 @@ func (b *rewritingBody) mapped() {
 		switch at := b.splicer.FellBack(); {
 		case !b.splicer.Used():
 			b.mapStats.Misses.Add(1)
+		case at >= 0 && b.splicer.Resumed():
+			// The map serves the rest of the page, and the next: kept.
+			// Unless it did not look for volatile values, which the
+			// part that differed may be (a token): the next map does.
+			b.mapStats.Resumed.Add(1)
+			b.metrics.EditMapFallback(b.route, at)
+			if _, looked := b.splicer.Map().Volatile(); !looked {
+				b.maps.Failed(b.usedKey)
+			}
 		case at >= 0:
 			b.mapStats.Fallbacks.Add(1)
 			b.maps.Failed(b.usedKey)

@@ -208,8 +208,8 @@ func New(cfg Config) *Proxy {
 		cfg.Metrics.EditMaps(cfg.Route, func() metrics.EditMapStats {
 			return metrics.EditMapStats{
 				Hits: p.mapStats.Hits.Load(), Misses: p.mapStats.Misses.Load(), Fallbacks: p.mapStats.Fallbacks.Load(),
-				Volatile: p.mapStats.Volatile.Load(),
-				Bytes:    int64(p.maps.Bytes()), Maps: int64(p.maps.Len()),
+				Resumed: p.mapStats.Resumed.Load(), Volatile: p.mapStats.Volatile.Load(),
+				Bytes: int64(p.maps.Bytes()), Maps: int64(p.maps.Len()),
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"encoding/binary"
 	"math"
 	"sync"
 	"unsafe"
@@ -79,6 +80,24 @@ type EditMap struct {
 	// words are the volatile values that are class lists or ids, in
 	// vol's order.
 	words []volWords
+	// syncs are, per whole block, where a Rewriter that took over may
+	// hand the page back to the map (see resync.go); nil when none may.
+	syncs []syncPoint
+}
+
+// syncPoint is a place of the map's page where its rewrite could be
+// taken up: at q, where the rewrite had read the page to once it had read
+// the block that ends at q+n (the start of the tag unfinished there, or
+// the block's end), its state's digest (0: none), the keyed sum of the
+// bytes from q to the block's end (what proves the page served is there
+// again), the 8 bytes before q (what finds where it is), and which open
+// elements' ends the map records.
+type syncPoint struct {
+	q, n   int32
+	digest uint64
+	sum    uint64
+	anchor uint64
+	pinned uint64 // the open elements whose end the map records (see Rewriter.pinned)
 }
 
 // Len returns the length of the page the map was made from.
@@ -87,7 +106,8 @@ func (m *EditMap) Len() int { return m.length }
 // Size returns the bytes the map holds, for a cache's budget.
 func (m *EditMap) Size() int {
 	return int(unsafe.Sizeof(*m)) + len(m.sums)*8 + len(m.cuts)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4 +
-		len(m.vol)*int(unsafe.Sizeof(volRange{})) + len(m.tol)*8 + len(m.words)*int(unsafe.Sizeof(volWords{}))
+		len(m.vol)*int(unsafe.Sizeof(volRange{})) + len(m.tol)*8 + len(m.words)*int(unsafe.Sizeof(volWords{})) +
+		len(m.syncs)*int(unsafe.Sizeof(syncPoint{}))
 }
 
 // Volatile returns how many values of the page the map takes for
@@ -209,6 +229,7 @@ type MapBuilder struct {
 	block []byte
 	sums  []uint64
 	cuts  []int32
+	syncs []syncPoint
 	n     int
 	limit int
 	// page keeps the page, when the builder looks for volatile values,
@@ -238,11 +259,12 @@ func (p *Program) NewMapBuilder(limit int) *MapBuilder {
 		vol: b.rec.vol[:0], words: b.rec.words[:0], attrs: b.rec.attrs[:0]}
 	b.page = b.page[:0]
 	b.r.rec = &b.rec
+	b.r.syncing = true
 	// The names the page interns, counted from none: a page with many
 	// may stop a rewrite that starts with others interned, and gets no
 	// map.
 	b.r.names, b.r.nameBytes = map[string]uint16{}, 0
-	b.block, b.sums, b.cuts, b.n, b.limit = b.block[:0], b.sums[:0], b.cuts[:0], 0, min(limit, math.MaxInt32/2)
+	b.block, b.sums, b.cuts, b.syncs, b.n, b.limit = b.block[:0], b.sums[:0], b.cuts[:0], b.syncs[:0], 0, min(limit, math.MaxInt32/2)
 	return b
 }
 
@@ -281,7 +303,24 @@ func (b *MapBuilder) flush() {
 		cut = b.r.in
 	}
 	b.cuts = append(b.cuts, int32(cut))
+	b.syncs = append(b.syncs, b.syncPoint(cut))
 	b.block = b.block[:0]
+}
+
+// syncPoint returns the place where the rewrite, having read the block
+// just written, may be taken up again (see resync.go): at cut, where it
+// has read the page to, when its state there can be, the place's 8
+// bytes before it are in the block, and the unfinished tag (the block's
+// bytes from cut) started in it.
+func (b *MapBuilder) syncPoint(cut int) syncPoint {
+	start := b.r.in - len(b.block)
+	d, ok := b.r.syncDigest()
+	if !ok || cut-8 < start || (len(b.syncs) > 0 && int(b.syncs[len(b.syncs)-1].q) >= cut) {
+		return syncPoint{}
+	}
+	at := cut - start
+	return syncPoint{q: int32(cut), n: int32(len(b.block) - at), digest: d, pinned: b.r.pinned(),
+		sum: blockSum(b.block[at:]), anchor: binary.LittleEndian.Uint64(b.block[at-8 : at])}
 }
 
 // Close finishes the page and returns its edit map, or nil when the page
@@ -303,6 +342,7 @@ func (b *MapBuilder) Close() *EditMap {
 		length:   b.n,
 		sums:     append([]uint64(nil), b.sums...),
 		cuts:     append([]int32(nil), b.cuts...),
+		syncs:    append([]syncPoint(nil), b.syncs...),
 		events:   append([]event(nil), b.rec.events...),
 		sels:     append([]uint64(nil), b.rec.sels...),
 		selWords: b.rec.selWords,

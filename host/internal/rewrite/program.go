@@ -48,7 +48,19 @@ type Program struct {
 	// map (SameSelectors).
 	src []string
 	fp  uint64
+	// kids is what a selector reads of an element's earlier siblings:
+	// nothing (kidsNone), how many there are (kidsCount, :nth-child),
+	// or how many of each name (kidsNames, :nth-of-type). What a digest
+	// of a rewrite's state holds of them (see resync.go).
+	kids uint8
 }
+
+// What Program.kids says selectors read of earlier siblings.
+const (
+	kidsNone uint8 = iota
+	kidsCount
+	kidsNames
+)
 
 // csel is one compiled selector list.
 type csel struct {
@@ -122,6 +134,14 @@ func Compile(selectors []selector.List) (*Program, error) {
 		}
 	}
 	p.wordsFit = len(p.classWords) <= 64 && len(p.idWords) <= 64
+	for i := range p.comps {
+		for _, n := range p.comps[i].nth {
+			p.kids = max(p.kids, kidsCount)
+			if n.ofType {
+				p.kids = kidsNames
+			}
+		}
+	}
 	p.fingerprint()
 	return p, nil
 }

@@ -352,6 +352,11 @@ type Rewriter struct {
 	in, base, pendAt int
 	rec              *recorder
 	recHold          bool
+	// syncing: keep, per open element, what a digest of the state reads
+	// (syn; see resync.go), for a Splicer to take the map up again.
+	syncing   bool
+	syn       []syncEntry
+	digestBuf []uint64
 
 	scanner
 	tree
@@ -569,6 +574,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.formSet, r.formDepth = false, 0
 	r.work, r.adoptCut, r.dropCut, r.framesetAt = 0, -1, -1, -1
 	r.in, r.base, r.pendAt, r.rec, r.recHold, r.commentAt, r.rawAt = 0, 0, 0, nil, false, -1, -1
+	r.syncing, r.syn = false, r.syn[:0]
 
 	r.selEpoch = resize(r.selEpoch, len(p.sels))
 	r.selMatch = resize(r.selMatch, len(p.sels))

@@ -16,7 +16,9 @@ import (
 // A page that differs from the map's only in volatile values, of the
 // same length or not, still splices (see volatile.go). At the first
 // block that does not match it hands over to a Rewriter, which reads again what the page sent so
-// far and writes on from where the Splicer left off: the output is the
+// far and writes on from where the Splicer left off; should the page
+// match the map again further on, the Splicer takes it up there, with
+// that Rewriter as its sink (see resync.go). The output is the
 // Rewriter's, byte for byte, either way, and so are Applied and the
 // calls to the SeenSet.
 //
@@ -66,6 +68,21 @@ type Splicer struct {
 	// volatile counts the blocks that matched the map only once their
 	// volatile values were left out.
 	volatile int
+	// Taking the map up again (see resync.go): seeking, the Rewriter
+	// that took over may hand the page back; fed is what it was written
+	// of all, feeds where its writes ended (for the tests), sk the next
+	// of the map's sync points to try, out0 the output written before it
+	// took over, extra how much longer the page served is than the map's
+	// where it was taken up, tookUp how many times it was.
+	seeking bool
+	seekD   int // the shift of the map's bytes last found in the page served
+	misses  int // sync points in a row with the map's bytes and another state
+	fed     int
+	feeds   []int
+	sk      int
+	out0    int
+	extra   int
+	tookUp  int
 	// direct: no edit selects an element of the map's page, so the page
 	// is the output while it matches; there is no sink, and the caller
 	// takes all[taken:emit] (see Take).
@@ -85,6 +102,7 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 	s.prog, s.m, s.w, s.edits, s.opt = p, m, w, edits, opt
 	s.all, s.ov, s.v, s.ei, s.held, s.copy, s.fellAt, s.replayed, s.stopped = s.all[:0], 0, 0, 0, false, false, -1, 0, false
 	s.volatile, s.direct, s.taken, s.emit = 0, false, 0, 0
+	s.seeking, s.seekD, s.misses, s.fed, s.feeds, s.sk, s.out0, s.extra, s.tookUp = false, 0, 0, 0, s.feeds[:0], 0, 0, 0, 0
 	s.d, s.shifts, s.grew, s.tol, s.grow, s.found = 0, s.shifts[:0], 0, false, false, 0
 	s.cw = countWriter{w: w}
 	s.seen = seenLog{under: opt.Seen, log: s.seen.log[:0]}
@@ -329,7 +347,7 @@ func (s *Splicer) check(final bool) bool {
 // Direct reports whether the caller takes the page's bytes (Take): it
 // asked for it (Options.Direct), and no edit selects an element of the
 // map's page.
-func (s *Splicer) Direct() bool { return s.direct }
+func (s *Splicer) Direct() bool { return s.direct || s.taken < s.emit }
 
 // Pending returns how many bytes Take would return.
 func (s *Splicer) Pending() int { return s.emit - s.taken }
@@ -362,7 +380,7 @@ func (s *Splicer) FellBack() int { return s.fellAt }
 // once the page is rewritten in full: the caller reads into a buffer of
 // its own.
 func (s *Splicer) Spare(n int) []byte {
-	if s.full != nil {
+	if s.full != nil && !s.seeking {
 		return nil
 	}
 	if cap(s.all)-len(s.all) < n {
@@ -376,7 +394,7 @@ func (s *Splicer) Spare(n int) []byte {
 // map. It returns len(p), or the underlying writer's error. p may be the
 // start of the room Spare returned.
 func (s *Splicer) Write(p []byte) (int, error) {
-	if s.full != nil {
+	if s.full != nil && !s.seeking {
 		return s.full.Write(p)
 	}
 	if k := len(s.all); len(p) > 0 && len(p) <= cap(s.all)-k && &s.all[:k+1][k] == &p[0] {
@@ -384,13 +402,21 @@ func (s *Splicer) Write(p []byte) (int, error) {
 	} else {
 		s.all = append(s.all, p...)
 	}
-	limit := s.m.length
-	if s.grow {
-		limit += maxGrowth
-	}
-	if len(s.all) > limit || !s.check(false) {
+	for {
+		if s.full != nil {
+			s.seek(false)
+			if s.full != nil {
+				return len(p), s.full.err
+			}
+		}
+		limit := s.m.length + s.extra
+		if s.grow {
+			limit += maxGrowth
+		}
+		if len(s.all) <= limit && s.check(false) {
+			break
+		}
 		s.fallBack()
-		return len(p), s.full.err
 	}
 	s.advance(false)
 	if err := s.sinkErr(); err != nil {
@@ -401,11 +427,18 @@ func (s *Splicer) Write(p []byte) (int, error) {
 
 // Close finishes the page (see Rewriter.Close).
 func (s *Splicer) Close() error {
-	if s.full == nil && !s.check(true) {
+	for {
+		if s.full != nil {
+			s.seek(true)
+			if s.full != nil {
+				s.stopSeeking()
+				return s.full.Close()
+			}
+		}
+		if s.check(true) {
+			break
+		}
 		s.fallBack()
-	}
-	if s.full != nil {
-		return s.full.Close()
 	}
 	s.advance(true)
 	if s.direct {
@@ -428,10 +461,11 @@ func (s *Splicer) Close() error {
 // Stop gives up rewriting (see Rewriter.Stop): the Rewriter takes over,
 // and stops.
 func (s *Splicer) Stop() error {
+	s.stopped = true
 	if s.full == nil {
-		s.stopped = true
 		s.fallBack()
 	}
+	s.stopSeeking()
 	return s.full.Stop()
 }
 
@@ -617,7 +651,9 @@ func (s *Splicer) event(e *event) {
 // again, with the SeenSet's answers so far replayed, and its output
 // starts where the Splicer's stopped.
 func (s *Splicer) fallBack() {
-	s.fellAt = s.v
+	if s.fellAt < 0 {
+		s.fellAt = s.v
+	}
 	opt := s.opt
 	if opt.Seen != nil {
 		s.seen.replay, s.seen.pos = true, 0
@@ -627,6 +663,7 @@ func (s *Splicer) fallBack() {
 	if s.direct {
 		skip = s.emit // what the caller takes is the output up to there
 	}
+	s.out0 = skip
 	s.skip = skipWriter{w: s.w, skip: skip}
 	s.full = s.prog.NewRewriter(&s.skip, s.edits, opt)
 	if s.sink != nil {
@@ -634,7 +671,16 @@ func (s *Splicer) fallBack() {
 		s.sink = nil
 	}
 	s.replayed = len(s.all)
-	s.full.Write(s.all)
+	s.fed, s.feeds = 0, s.feeds[:0]
+	// The sync points past the block that did not match.
+	s.sk = sort.Search(len(s.m.syncs), func(k int) bool { return int(s.m.syncs[k].q) >= s.ov })
+	s.seeking = s.m.syncs != nil && !s.stopped && s.tookUp < maxTakeUps && !s.full.stopped && s.sk < len(s.m.syncs)
+	if !s.seeking {
+		s.feedTo(len(s.all))
+		return
+	}
+	s.full.syncing = true
+	s.seekD, s.misses = s.d, 0
 }
 
 // countWriter counts what it writes.
@@ -650,10 +696,10 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 // skipWriter drops the first skip bytes written to it: the Splicer wrote
-// them already.
+// them already. n counts those it passed on.
 type skipWriter struct {
-	w    io.Writer
-	skip int
+	w       io.Writer
+	skip, n int
 }
 
 func (k *skipWriter) Write(p []byte) (int, error) {
@@ -664,7 +710,8 @@ func (k *skipWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	p = p[k.skip:]
 	k.skip = 0
-	_, err := k.w.Write(p)
+	m, err := k.w.Write(p)
+	k.n += m
 	return n, err
 }
 
@@ -683,10 +730,12 @@ func (l *seenLog) Recency(id string) int {
 		l.pos++
 		return int(l.log[l.pos-1])
 	}
+	// Past the answers logged, a Rewriter that took over asks anew, and
+	// logs: should it hand the page back to the map and the page then
+	// stop matching again, the next one replays its answers too.
+	l.replay = false
 	v := l.under.Recency(id)
-	if !l.replay {
-		l.log = append(l.log, int32(v))
-	}
+	l.log = append(l.log, int32(v))
 	return v
 }
 
@@ -697,10 +746,9 @@ func (l *seenLog) Rank(id string) int {
 		l.pos++
 		return int(l.log[l.pos-1])
 	}
+	l.replay = false
 	v := l.under.(SeenRanker).Rank(id)
-	if !l.replay {
-		l.log = append(l.log, int32(v))
-	}
+	l.log = append(l.log, int32(v))
 	return v
 }
 
@@ -709,8 +757,7 @@ func (l *seenLog) Shown(id string) {
 		l.pos++
 		return
 	}
+	l.replay = false
 	l.under.Shown(id)
-	if !l.replay {
-		l.log = append(l.log, -1)
-	}
+	l.log = append(l.log, -1)
 }

@@ -383,15 +383,22 @@ func TestSpliceSpare(t *testing.T) {
 	}
 }
 
-// rechunk returns c with its writes up to offset at made one.
-func rechunk(c []int, at int) []int {
-	out := []int{at}
+// rechunkAt returns writes that end at each offset of feeds, then at
+// c's ends past the last of them.
+func rechunkAt(c []int, feeds []int) []int {
+	var out []int
+	at := 0
+	for _, f := range feeds {
+		out = append(out, f-at)
+		at = f
+	}
 	sum := 0
 	for _, n := range c {
-		if sum >= at {
-			out = append(out, n)
-		}
 		sum += n
+		if sum > at {
+			out = append(out, sum-at)
+			at = sum
+		}
 	}
 	return out
 }
@@ -448,10 +455,18 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 		t.Fatalf("%s: RefusedTotal %d, Refused %v", what, n, gotRefused)
 	}
 	used, fell = sp.Used(), sp.FellBack()
+	dbg := fmt.Sprintf("taken up %d times", sp.TookUp())
 	if fell >= 0 {
-		// The Rewriter that took over read the page so far at once: at
-		// its memory bound, where a rewrite stops depends on its writes.
-		c = rechunk(c, sp.replayed)
+		// The Rewriter that took over read the page in the writes feeds
+		// holds, then in the caller's: at its memory bound, where a
+		// rewrite stops depends on its writes.
+		c = rechunkAt(c, sp.feeds)
+		if sp.TookUp() > 0 {
+			spliceTookUp++
+			if sp.Resumed() {
+				spliceResumed++
+			}
+		}
 	}
 	sp.Release()
 
@@ -469,7 +484,7 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 			i++
 		}
 		lo := max(0, i-80)
-		t.Fatalf("%s (used %v, fell back at %d): output differs at %d:\nwant %q\n got %q\nedits %+v", what, used, fell, i,
+		t.Fatalf("%s (used %v, fell back at %d, %s): output differs at %d:\nwant %q\n got %q\nedits %+v", what, used, fell, dbg, i,
 			want.Bytes()[lo:min(want.Len(), i+80)], got.Bytes()[lo:min(got.Len(), i+80)], edits)
 	}
 	if fmt.Sprint(gotApplied) != fmt.Sprint(wantApplied) {
@@ -491,8 +506,10 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 }
 
 // spliceChanged counts the pages spliced whole that some edit changed;
-// spliceRefused the cases where an edit was refused somewhere.
-var spliceChanged, spliceRefused int
+// spliceRefused the cases where an edit was refused somewhere;
+// spliceTookUp those that stopped matching their map and were handed back
+// to it, spliceResumed those of them that ended spliced.
+var spliceChanged, spliceRefused, spliceTookUp, spliceResumed int
 
 func sum(s []int) int {
 	n := 0
@@ -554,7 +571,11 @@ func TestSpliceDifferential(t *testing.T) {
 	if spliceRefused == 0 {
 		t.Fatal("no edit was refused: values as code are not exercised")
 	}
-	t.Logf("%d spliced whole (%d changed), %d fell back, %d with refusals", hits, spliceChanged, fells, spliceRefused)
+	if spliceResumed == 0 {
+		t.Fatal("no page that stopped matching its map ended spliced: taking the map up again is not exercised")
+	}
+	t.Logf("%d spliced whole (%d changed), %d fell back (%d handed back to the map, %d of them to the end), %d with refusals",
+		hits, spliceChanged, fells, spliceTookUp, spliceResumed, spliceRefused)
 }
 
 // TestSpliceSavedPages: the saved pages and the benchmark page with the
@@ -726,6 +747,40 @@ func BenchmarkSplice(b *testing.B) {
 				}
 				s.Release()
 			}
+		})
+	}
+	// A page whose markup near its top changes with every response (a
+	// request number as elements), spliced with the map of an earlier
+	// response: rewritten in full until the map is found again (resume);
+	// and one whose change leaves an element open to its end, so that
+	// the map is never found again (fallback): what looking for it costs
+	// over a rewrite.
+	pm := mustCompile(sels...)
+	earlier := changeAfterBody(page, 0, `<p class="served-by"><x1>1</x1><x2>2</x2></p>`)
+	mb = pm.NewMapBuilder(1 << 20)
+	mb.Write(earlier)
+	m = mb.Close()
+	mb.Release()
+	for _, c := range []struct {
+		name   string
+		served []byte
+		resume bool
+	}{
+		{"resume", changeAfterBody(page, 0, `<p class="served-by"><x3>3</x3><x4>4</x4></p>`), true},
+		{"fallback", changeAfterBody(page, 0, `<p class="served-by"><x3>3</x3><x4>4</x4><div class=open>`), false},
+	} {
+		b.Run("hideseen/"+c.name, func(b *testing.B) {
+			s := pm.NewSplicer(io.Discard, m, edits, Options{Seen: &benchSeen{}})
+			s.Write(c.served)
+			s.Close()
+			if s.FellBack() < 0 || s.Resumed() != c.resume {
+				b.Fatalf("fell back at %d, resumed %v", s.FellBack(), s.Resumed())
+
+			}
+			s.Release()
+			run(b, c.served, func(out *bytes.Buffer, seen SeenSet) pageWriter {
+				return pm.NewSplicer(out, m, edits, Options{Seen: seen})
+			})
 		})
 	}
 	b.Run("build", func(b *testing.B) {

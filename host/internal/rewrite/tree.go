@@ -1246,6 +1246,9 @@ func (r *Rewriter) insert(id uint16, ns uint8, flags uint32, lt, end int) {
 	e := &r.stack[n]
 	parent := &r.stack[n-1]
 	e.tag, e.ns = id, ns
+	if r.syncing {
+		r.noteSync(n, id, lt, end)
+	}
 	if r.needNth {
 		r.counts = append(r.counts[:n], childCount{types: int32(len(r.typeCounts))})
 	}
