@@ -371,6 +371,46 @@ func TestTrappingPluginFailsOpen(t *testing.T) {
 	}
 }
 
+// TestFailedPluginPageNotShared: a page served as the origin sent it
+// because the plugin failed is no page a shared cache may keep: it would
+// serve it unpersonalized to every visitor after, for as long as the
+// origin allows, though the plugin runs again on the next request.
+// Cache-Control becomes private and the CDN's own headers go, as for a
+// personalized page; with a working plugin, the same page the rules
+// leave alone stays public.
+func TestFailedPluginPageNotShared(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=600")
+		w.Header().Set("Surrogate-Control", "max-age=3600")
+		io.WriteString(w, `<html><body><h1 id="t">Welcome</h1></body></html>`)
+	})
+	e := newEnv(t, origin, []byte("rules:\n  - name: fr\n    when: geo.country == \"FR\"\n    actions:\n      - set_inner: { select: \"#t\", text: Bienvenue }\n"))
+	r := e.get(t, "/", "CF-IPCountry", "DE")
+	if cc := r.Header.Get("Cache-Control"); cc != "public, max-age=600" || r.Header.Get("Surrogate-Control") == "" {
+		t.Fatalf("a page the rules leave alone: Cache-Control %q, Surrogate-Control %q", cc, r.Header.Get("Surrogate-Control"))
+	}
+	b, err := guest.Build(guest.Module{
+		Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
+		Decide:   guest.Trap(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := plugin.ReadArtifact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.loadArtifact(t, art)
+	r = e.get(t, "/", "CF-IPCountry", "DE")
+	if r.StatusCode != 200 || !strings.Contains(r.body, "Welcome") {
+		t.Fatalf("status %d %q; want the original page", r.StatusCode, r.body)
+	}
+	if cc := r.Header.Get("Cache-Control"); cc != "private, max-age=600" || r.Header.Get("Surrogate-Control") != "" {
+		t.Errorf("the page of a failed plugin: Cache-Control %q, Surrogate-Control %q; want private, and none", cc, r.Header.Get("Surrogate-Control"))
+	}
+}
+
 func TestNoPluginIsPlainProxy(t *testing.T) {
 	e := newEnv(t, demo.Handler(), nil)
 	r := e.get(t, "/", "CF-IPCountry", "FR")

@@ -216,6 +216,9 @@ type requestFacts struct {
 	// byAddress: what the rules read depends on the client's address
 	// (site.Request.ByAddress).
 	byAddress bool
+	// failed: the rules were not run (a plugin that failed: see
+	// Proxy.decideFailed), so the response is the origin's as it came.
+	failed bool
 }
 
 // responseInput is everything a response plan is computed from.
@@ -453,6 +456,14 @@ func planResponse(in responseInput) responsePlan {
 		// headers itself, so its stored copy's Vary would match every
 		// visitor. Only the browser may keep the response. (Where the
 		// CDN's headers gave what the rules read, they name it.)
+		rp.private = true
+	}
+	if in.req.failed && (page || in.site.touchesNonHTML) {
+		// The rules did not run: what this visitor got is not what they
+		// make of the page, for this visitor or any other. Only their
+		// browser may keep it: a shared cache would serve it,
+		// unpersonalized, to every visitor after, for as long as the
+		// origin allows, though the next request's plugin runs.
 		rp.private = true
 	}
 	rp.acceptCH = html && in.site.needsDevice && in.header.Get("Accept-CH") == ""
