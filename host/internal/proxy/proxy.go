@@ -516,6 +516,14 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 // served unpersonalized.
 func (p *Proxy) decideFailed(r *http.Request, st *state) {
 	s, err := st.site, st.req.Err
+	if r.Context().Err() != nil && !errors.As(err, new(*site.PanicError)) {
+		// The visitor left while the plugin decided (or waited for an
+		// instance): no fault of the plugin's. The request then ends as
+		// the origin's does when the visitor leaves before it answers,
+		// counted as aborted (errorHandler).
+		p.log.DebugContext(r.Context(), "the visitor left before the plugin decided", "route", p.cfg.Route, "path", r.URL.Path, "err", err)
+		return
+	}
 	st.outcome = metrics.FailOpen
 	p.stats.FailOpen.Add(1)
 	p.cfg.Metrics.PluginFailure(p.cfg.Route, failureReason(err))

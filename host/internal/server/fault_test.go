@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -268,6 +269,36 @@ func TestMisbehavingPlugins(t *testing.T) {
 				t.Errorf("plugin failure not counted:\n%s", grep(m, "bespoke_plugin_failures"))
 			}
 		})
+	}
+}
+
+// TestVisitorLeavesWhileDeciding: a visitor who leaves while a plugin
+// decides (one that loops until its deadline) is counted as aborted, as
+// one who leaves before the origin answers is, not as the plugin's
+// failure: the plugin did nothing wrong that a dashboard should page for.
+func TestVisitorLeavesWhileDeciding(t *testing.T) {
+	cfg := faultConfig(t, faultOrigin(t))
+	cfg.Routes[0].Rules = ""
+	cfg.Routes[0].Plugin = misbehavingPlugin(t, guest.Loop())
+	cfg.Limits.DecideTimeout = config.Duration(2 * time.Second)
+	r := start(t, cfg)
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		req, _ := http.NewRequestWithContext(ctx, "GET", r.url+"/", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("got %d before the plugin's deadline", resp.StatusCode)
+		}
+		cancel()
+	}
+	m := scrapeUntil(t, r.admin, `bespoke_requests_total{outcome="aborted",route="fault"} 3`)
+	if !strings.Contains(m, `bespoke_requests_total{outcome="aborted",route="fault"} 3`) {
+		t.Errorf("the visitors who left are not counted as aborted:\n%s", grep(m, "bespoke_requests_total"))
+	}
+	for l := range strings.Lines(grep(m, "bespoke_plugin_failures_total{")) {
+		if !strings.HasSuffix(strings.TrimSpace(l), " 0") {
+			t.Errorf("counted as a plugin failure: %s", l)
+		}
 	}
 }
 
