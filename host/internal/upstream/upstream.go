@@ -167,8 +167,12 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	addr := hostPort(r.URL)
 	// A connection taken from the pool may have been closed by the origin
 	// since, in a way no check sees before writing: then the request is
-	// sent again, once, on a new one. A GET or HEAD without a body may be
-	// (http.Transport does the same).
+	// sent again, on the next one, as long as the one that failed was a
+	// kept one (http.Transport does the same): an origin that closes its
+	// idle connections closed the others kept with it, and the pool gives
+	// them one after the other before it dials. A GET or HEAD without a
+	// body may be sent again. (At most maxRetries times: a dial comes
+	// sooner, once the pool is empty.)
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.get(ctx, addr)
 		if err != nil {
@@ -182,12 +186,16 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !reused || attempt > 0 || c.r.got > 0 || !retryable(err) {
+		if !reused || attempt >= maxRetries || c.r.got > 0 || !retryable(err) {
 			return nil, err
 		}
 		t.retries.Add(1)
 	}
 }
+
+// maxRetries bounds how many times a request is sent again after kept
+// connections failed before any answer.
+const maxRetries = 8
 
 // Stats counts what a Transport did since it was made.
 type Stats struct {

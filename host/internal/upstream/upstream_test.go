@@ -382,6 +382,41 @@ func TestIdleConnectionClosedByOrigin(t *testing.T) {
 			t.Errorf("stats %+v, want 2 dials, 1 retry", st)
 		}
 	})
+	t.Run("every kept connection instead of the next answer", func(t *testing.T) {
+		// Three connections kept, each of which takes a second request
+		// and closes without an answer (an origin that dropped its idle
+		// connections at once): the request goes to the next, then to
+		// a new one. It used to be sent again once only, and got a 502.
+		var first sync.WaitGroup
+		first.Add(3)
+		o := startRaw(t, func(_ *http.Request, conn, i int) (string, bool) {
+			switch {
+			case conn < 3 && i == 0:
+				first.Done()
+				first.Wait() // three requests at once: three connections
+			case conn < 3:
+				return "", true
+			}
+			return ok, false
+		})
+		tr := New(settings())
+		defer tr.CloseIdleConnections()
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				if got := get(t, tr, "http://"+o.addr+"/"); got != "ok" {
+					t.Errorf("%q", got)
+				}
+			})
+		}
+		wg.Wait()
+		if got := get(t, tr, "http://"+o.addr+"/"); got != "ok" {
+			t.Fatalf("after three kept connections failed: %q", got)
+		}
+		if st := tr.Stats(); st.Dials != 4 || st.Retries != 3 {
+			t.Errorf("stats %+v, want 4 dials, 3 retries", st)
+		}
+	})
 	t.Run("a new connection is not sent again", func(t *testing.T) {
 		o := startRaw(t, func(*http.Request, int, int) (string, bool) { return "", true })
 		tr := New(settings())
