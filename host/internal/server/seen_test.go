@@ -33,6 +33,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/server"
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 	"github.com/bespoke-edge/bespoke/internal/testproc"
+	"github.com/redis/go-redis/v9"
 )
 
 // visitor is one browser: a cookie jar, and the headers it sends.
@@ -349,6 +350,40 @@ func TestImpressions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRedisDigestsKeyed: the Redis store keys its item digests with the
+// secret, as the cookie store does: two deployments with other secrets
+// write states of other layouts (the layout's tag holds the salt), so a
+// copy of the database cannot be tested for candidate item ids without
+// the secret, and both stores take the same items for seen.
+func TestRedisDigestsKeyed(t *testing.T) {
+	addr, _ := redisServer(t, "")
+	var tags [][]byte
+	for db, secret := range []string{"first-secret-0123456789abcdefgh", "other-secret-0123456789abcdefgh"} {
+		cfg := seenConfig(t, itemsOrigin(t, nil), "rules:\n  - name: fresh\n    actions:\n      - hide_seen: { select: \"ul.cards > li\", id: \"@data-item-id\" }\n")
+		path := filepath.Join(t.TempDir(), "secret")
+		os.WriteFile(path, []byte(secret), 0o600)
+		cfg.SecretFile = path
+		cfg.Seen = config.Seen{Store: "redis", Redis: fmt.Sprintf("redis://%s/%d", addr, db+1), Timeout: config.Duration(5 * time.Second)}
+		r := start(t, cfg)
+		newVisitor(t).navigate(r.url + "/list")
+		waitWrites(t, r.admin, 1)
+		c := redis.NewClient(&redis.Options{Addr: addr, DB: db + 1})
+		keys, err := c.Keys(context.Background(), "*").Result()
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("keys %q, %v; want the visitor's state", keys, err)
+		}
+		v, err := c.Get(context.Background(), keys[0]).Bytes()
+		c.Close()
+		if err != nil || len(v) < 5 {
+			t.Fatalf("state %q, %v", v, err)
+		}
+		tags = append(tags, v[1:5])
+	}
+	if bytes.Equal(tags[0], tags[1]) {
+		t.Fatalf("two secrets, one layout tag %x: item digests are not keyed", tags[0])
 	}
 }
 

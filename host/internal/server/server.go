@@ -284,7 +284,10 @@ func (s *Server) seenStore(key []byte) (seen.Store, error) {
 	case "off":
 		return nil, nil
 	case "redis":
-		st, err := seen.NewRedisStore(seen.RedisConfig{URL: c.Redis, Params: seen.Params{Window: c.Window.D()}, Timeout: c.Timeout.D(), NewVisitorTTL: c.NewVisitorTTL.D(), Logger: s.log})
+		// Keyed with the secret, as the cookie store's digests are: a
+		// copy of the database cannot be tested for candidate item ids,
+		// and both stores take the same items for seen.
+		st, err := seen.NewRedisStore(seen.RedisConfig{URL: c.Redis, Params: seen.Params{Window: c.Window.D()}, Timeout: c.Timeout.D(), NewVisitorTTL: c.NewVisitorTTL.D(), Logger: s.log, Key: key})
 		if err != nil {
 			return nil, fmt.Errorf("seen: %w", err)
 		}
