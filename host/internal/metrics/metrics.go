@@ -173,12 +173,15 @@ type LimitLabel struct{ Reason, Result string }
 // their first event: a dashboard then shows 0, not "no data", and an
 // alert on a rate or on absent() works from the start. The counters are
 // the plugin's failures (each reason), the origin's (502, 504), the
-// values refused, the redirect loops, the seen items not recorded, and
-// the body limits given.
+// values refused, the redirect loops, the seen items not recorded, the
+// body limits given, and the plugin loads that failed (a rule file
+// rejected is not tried again: its series must exist at 0 for an
+// increase() to see its one event).
 func (m *Metrics) Route(route string, limits []LimitLabel) {
 	if m == nil {
 		return
 	}
+	m.reloads.WithLabelValues(route, "error")
 	for _, reason := range []string{"trap", "timeout", "busy", "oversized", "error", "panic"} {
 		m.pluginFailures.WithLabelValues(route, reason)
 	}

@@ -147,6 +147,7 @@ func TestRouteSeriesAtZero(t *testing.T) {
 		{"bespoke_refused_values_total", "", 1},
 		{"bespoke_redirect_loops_total", "", 1},
 		{"bespoke_seen_unrecorded_items_total", "", 1},
+		{"bespoke_reloads_total", "error", 1},
 	} {
 		if v, n := value(t, m, c.name, "shop", c.second); v != 0 || n != c.series {
 			t.Errorf("%s: %d series (value %v), want %d at zero", c.name, n, v, c.series)
