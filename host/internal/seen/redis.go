@@ -854,8 +854,8 @@ func (s *RedisStore) Save(_ context.Context, _ http.Header, visitorID string, se
 			}
 			defer stored.Release()
 			stored.mu.Lock()
-			for _, d := range shown {
-				stored.addShowing(d)
+			for i, d := range shown {
+				stored.addShowing(d, shown[:i])
 			}
 			stored.mu.Unlock()
 			return stored.encode(), true

@@ -304,18 +304,26 @@ func (l *layout) newFilter(k int) *filter {
 // the words their bits are in are cleared.
 func (l *layout) putFilters(g *generation) {
 	for k, f := range g.levels[:g.n] {
-		if f != nil && f.bf.Cap() == l.bits[k] && cap(f.pos) <= 1<<16 {
-			if f.dense {
-				words := f.bf.BitSet().Words()
-				for _, p := range f.pos {
-					words[p>>6] = 0
-				}
-			}
-			f.pos, f.dense = f.pos[:0], false
-			l.filters[k].Put(f)
+		if f != nil {
+			l.putFilter(f, k)
 		}
 		g.levels[k] = nil
 	}
+}
+
+// putFilter returns f, a filter of level k, to its pool, emptied.
+func (l *layout) putFilter(f *filter, k int) {
+	if f.bf.Cap() != l.bits[k] || cap(f.pos) > 1<<16 {
+		return
+	}
+	if f.dense {
+		words := f.bf.BitSet().Words()
+		for _, p := range f.pos {
+			words[p>>6] = 0
+		}
+	}
+	f.pos, f.dense = f.pos[:0], false
+	l.filters[k].Put(f)
 }
 
 // location is the bit an item's digest sets in a filter of m bits: the
@@ -397,6 +405,8 @@ type Set struct {
 	shownIdx map[digest]struct{}
 	// unrecorded counts the items Shown ignored past the record limit.
 	unrecorded int
+	// ageBuf is scratch for age.
+	ageBuf []int
 	changed    bool
 
 	// unknown marks a set whose stored state could not be read (a Redis
@@ -549,21 +559,94 @@ func (s *Set) Shown(id string) {
 			s.shownIdx[x] = struct{}{}
 		}
 	}
-	s.addShowing(d)
+	s.addShowing(d, s.shown[:len(s.shown)-1])
 }
 
-// addShowing counts one more showing of d in the current generation.
-// The caller holds s.mu.
-func (s *Set) addShowing(d digest) {
+// addShowing counts one more showing of d in the current generation,
+// where the request showed the items before first. The caller holds s.mu.
+func (s *Set) addShowing(d digest, before []digest) {
 	k := s.cur.count(d)
 	if k >= s.cur.n {
-		return // counted as far as counts go
+		// Counted as far as counts go: the others are made one less.
+		if !s.age(before) {
+			return
+		}
+		if k = s.cur.count(d); k >= s.cur.n {
+			return
+		}
 	}
-	if s.cur.levels[k] == nil {
-		s.cur.levels[k] = s.l.newFilter(k)
-	}
-	s.cur.levels[k].add(d)
+	s.cur.add(s.l, d, k)
 	s.changed = true
+}
+
+// add sets d in level k, making the level if it is empty.
+func (g *generation) add(l *layout, d digest, k int) {
+	if g.levels[k] == nil {
+		g.levels[k] = l.newFilter(k)
+	}
+	g.levels[k].add(d)
+}
+
+// age makes one less the count of every item of the current generation
+// shown more than once, but the items this request showed (before): their
+// counts stay. An item shown as many times as counts go (MaxCount) would
+// otherwise tie with every other one there for the rest of the
+// generation, and a rotation ordered by Rank would stop, on the first
+// items of the page, once a visitor had been through the list MaxCount
+// times in a half window. Level k takes the items of level k+1, the top
+// level empties, and level 0 stays: an item seen stays seen. A level's
+// filter is larger than the one above it, so an item's bit there is
+// spread over the bits the larger filter's items with the same leading
+// digest bits would set: a superset, which may rank an item one more
+// time shown than it was, never fewer. It reports false when there is
+// nothing to lower (MaxCount 1).
+func (s *Set) age(before []digest) bool {
+	g, l := &s.cur, s.l
+	if g.n < 2 {
+		return false
+	}
+	keep := s.ageBuf[:0]
+	for _, x := range before {
+		keep = append(keep, g.count(x))
+	}
+	for k := 1; k < g.n; k++ {
+		var up *filter
+		if k+1 < g.n && g.levels[k+1] != nil {
+			up = l.spread(g.levels[k+1], k)
+		}
+		if g.levels[k] != nil {
+			l.putFilter(g.levels[k], k)
+		}
+		g.levels[k] = up
+	}
+	for i, x := range before {
+		for c := g.count(x); c < keep[i]; c++ {
+			g.add(l, x, c)
+		}
+	}
+	s.ageBuf = keep
+	s.changed = true
+	return true
+}
+
+// spread returns a filter for level k that holds every item f (a filter
+// of level k+1, smaller) holds: an item's bit in f, at p of m', is one of
+// the bits from p·m/m' to (p+1)·m/m' in a filter of m bits, all set.
+func (l *layout) spread(f *filter, k int) *filter {
+	out := l.newFilter(k)
+	m, m2 := uint64(l.bits[k]), uint64(f.bf.Cap())
+	for _, p := range f.pos {
+		lo := uint64(p) * m / m2
+		hi := (uint64(p)+1)*m/m2 + 1
+		for b := lo; b < min(hi, m); b++ {
+			out.pos = append(out.pos, uint32(b))
+		}
+	}
+	out.pos = slices.Compact(out.pos)
+	if len(out.pos) > sparseSearch {
+		out.fill()
+	}
+	return out
 }
 
 // shownScan is how many recorded items are searched by scanning before

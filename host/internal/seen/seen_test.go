@@ -576,6 +576,71 @@ func TestReleasedSetForgets(t *testing.T) {
 // (SYNTAX's fresh-first table: A B C, D E F, G H I, A B C, D E F ...).
 // Rank used to count the current generation alone: after the turn the
 // round that brought A B C back made them look as fresh as D E F, and
+// TestRankRoundAfterRound: a visitor who goes through a list round after
+// round within one generation, more times than counts go (MaxCount), goes
+// on being shown the items seen least often first: when an item shown as
+// many times as counts go is shown again, the others' counts go one
+// down (theirs of this request stay), so the items do not all tie, and
+// the list does not stop on its first items. With MaxCount 2 and 4, with
+// the cookie store, and with Redis, where each save merges the request's
+// showings into the stored state (the same counting, on that state).
+func TestRankRoundAfterRound(t *testing.T) {
+	items := make([]string, 20)
+	for i := range items {
+		items[i] = fmt.Sprintf("item-%02d", i)
+	}
+	// journey runs 40 visits of 5 items each, load and save given.
+	journey := func(t *testing.T, load func() *Set, save func(*Set)) {
+		for visit := range 40 {
+			s := load()
+			order := slices.Clone(items)
+			slices.SortStableFunc(order, func(a, b string) int { return s.Rank(a) - s.Rank(b) })
+			want := items[visit%4*5 : visit%4*5+5]
+			if !slices.Equal(order[:5], want) {
+				t.Fatalf("visit %d shows %v, want %v", visit+1, order[:5], want)
+			}
+			for _, id := range order[:5] {
+				s.Shown(id)
+			}
+			save(s)
+			for _, id := range items {
+				if !s.Seen(id) && visit >= 3 {
+					t.Fatalf("visit %d: %s is no longer seen", visit+1, id)
+				}
+			}
+			s.Release()
+		}
+	}
+	for _, maxCount := range []int{2, 4} {
+		t.Run(fmt.Sprintf("cookie/%d", maxCount), func(t *testing.T) {
+			st := newCookieStore(t, CookieConfig{Params: Params{MaxCount: maxCount}})
+			var v visitor
+			journey(t, func() *Set {
+				s, _ := st.Load(context.Background(), v.request(), "")
+				return s
+			}, func(s *Set) {
+				h := http.Header{}
+				if err := st.Save(context.Background(), h, "", s, false); err != nil {
+					t.Fatal(err)
+				}
+				v.keep(h)
+			})
+		})
+		t.Run(fmt.Sprintf("redis/%d", maxCount), func(t *testing.T) {
+			st := newRedisStore(t, RedisConfig{Params: Params{MaxCount: maxCount}})
+			id := fmt.Sprintf("rounds-%d-%d", maxCount, time.Now().UnixNano())
+			journey(t, func() *Set {
+				s, _ := st.Load(context.Background(), nil, id)
+				return s
+			}, func(s *Set) {
+				if err := st.Save(context.Background(), nil, id, s, false); err != nil || !st.Flush(5*time.Second) {
+					t.Fatalf("save: %v", err)
+				}
+			})
+		})
+	}
+}
+
 // A B C came again.
 func TestRankAcrossGenerations(t *testing.T) {
 	clk := newClock()
