@@ -406,8 +406,8 @@ type Set struct {
 	// unrecorded counts the items Shown ignored past the record limit.
 	unrecorded int
 	// ageBuf is scratch for age.
-	ageBuf []int
-	changed    bool
+	ageBuf  []int
+	changed bool
 
 	// unknown marks a set whose stored state could not be read (a Redis
 	// timeout or error): saving it would replace that state with this
