@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net"
 	"net/url"
@@ -239,24 +240,50 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := Parse(path, b)
+	c, doc, err := parse(path, b)
 	if err != nil {
 		return nil, err
 	}
+	// The files it names, relative to its directory, each there to be
+	// read: every one that is not is told at once, at its place, with
+	// its route, rather than the first when the server starts.
 	dir := filepath.Dir(path)
-	rel := func(p *string) {
-		if *p != "" && *p != "-" && !filepath.IsAbs(*p) {
+	var errs []error
+	file := func(p *string, key, what string) {
+		if *p == "" || *p == "-" {
+			return
+		}
+		written := *p
+		if !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
+		f, err := os.Open(*p)
+		if err == nil {
+			var st os.FileInfo
+			if st, err = f.Stat(); err == nil && st.IsDir() {
+				err = errors.New("is a directory")
+			}
+			f.Close()
+		}
+		if err != nil {
+			if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+				err = pe.Err
+			}
+			errs = append(errs, &FieldError{Path: key, Msg: fmt.Sprintf("%s %q: %v", what, written, err)})
+		}
 	}
-	rel(&c.SecretFile)
-	rel(&c.TLS.Cert)
-	rel(&c.TLS.Key)
-	rel(&c.AdminTokenFile)
-	rel(&c.Geo.GeoIP)
+	file(&c.SecretFile, "secret_file", "secret_file")
+	file(&c.TLS.Cert, "tls.cert", "tls.cert")
+	file(&c.TLS.Key, "tls.key", "tls.key")
+	file(&c.AdminTokenFile, "admin_token_file", "admin_token_file")
+	file(&c.Geo.GeoIP, "geo.geoip", "geo.geoip")
 	for i := range c.Routes {
-		rel(&c.Routes[i].Rules)
-		rel(&c.Routes[i].Plugin)
+		where := fmt.Sprintf("route %d (%s): ", i+1, c.Routes[i].Name)
+		file(&c.Routes[i].Rules, fmt.Sprintf("routes[%d].rules", i), where+"rules")
+		file(&c.Routes[i].Plugin, fmt.Sprintf("routes[%d].plugin", i), where+"plugin")
+	}
+	if len(errs) > 0 {
+		return nil, placeErrors(path, doc, errors.Join(errs...))
 	}
 	return c, nil
 }
@@ -268,14 +295,20 @@ var yamlPos = regexp.MustCompile(`^line (\d+):`)
 // the wrong kind (every one, at its line and column), and validates it.
 // name is used in errors.
 func Parse(name string, b []byte) (*Config, error) {
+	c, _, err := parse(name, b)
+	return c, err
+}
+
+// parse is Parse, returning the document too, for Load's errors.
+func parse(name string, b []byte) (*Config, *yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		// The rule files' reader says where and how to fix it; the YAML
 		// parser, only the line its enclosing block starts on.
 		if err := syntax.YAMLErrors(name, b).Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, fmt.Errorf("%s:%s", name, yamlPos.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "$1:"))
+		return nil, nil, fmt.Errorf("%s:%s", name, yamlPos.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "$1:"))
 	}
 	var c Config
 	if chk := check(name, &doc); doc.Kind != 0 && len(chk.errs) > 0 {
@@ -284,7 +317,7 @@ func Parse(name string, b []byte) (*Config, error) {
 		// again of a value left out.
 		chk.prune(&doc)
 		if doc.Decode(&c) != nil {
-			return nil, errors.New(strings.Join(chk.errs, "\n"))
+			return nil, nil, errors.New(strings.Join(chk.errs, "\n"))
 		}
 		c.Defaults()
 		errs := chk.errs
@@ -293,18 +326,18 @@ func Parse(name string, b []byte) (*Config, error) {
 				errs = append(errs, placeError(name, &doc, e))
 			}
 		}
-		return nil, errors.New(strings.Join(errs, "\n"))
+		return nil, nil, errors.New(strings.Join(errs, "\n"))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	c.Defaults()
 	if err := c.Validate(); err != nil {
-		return nil, placeErrors(name, &doc, err)
+		return nil, nil, placeErrors(name, &doc, err)
 	}
-	return &c, nil
+	return &c, &doc, nil
 }
 
 // Defaults fills the zero fields with their defaults.

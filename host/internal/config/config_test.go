@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -274,6 +275,44 @@ func TestValidationPositions(t *testing.T) {
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%q:\n got %v\nwant %s", tt.src, err, tt.want)
 		}
+	}
+}
+
+// TestLoadFiles: the files a configuration names are read relative to its
+// directory, and each one that cannot be is told at once, at its place,
+// with its route: the server stopped at the first, without either.
+func TestLoadFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte("rules: []\n"), 0o644)
+	os.Mkdir(filepath.Join(dir, "blog.wasm"), 0o755)
+	write := func(src string) string {
+		p := filepath.Join(dir, "b.yaml")
+		os.WriteFile(p, []byte(src), 0o644)
+		return p
+	}
+	c, err := Load(write("routes:\n  - { name: shop, origin: http://a, rules: shop.yaml }\n"))
+	if err != nil || c.Routes[0].Rules != filepath.Join(dir, "shop.yaml") {
+		t.Fatalf("%v, %+v", err, c)
+	}
+	p := write("secret_file: nope.key\nroutes:\n  - { name: shop, origin: http://a, rules: nope.yaml }\n" +
+		"  - { name: blog, path: /blog/, origin: http://b, plugin: blog.wasm }\n")
+	_, err = Load(p)
+	want := p + `:1:14: secret_file "nope.key": no such file or directory` + "\n" +
+		p + `:3:44: route 1 (shop): rules "nope.yaml": no such file or directory` + "\n" +
+		p + `:4:59: route 2 (blog): plugin "blog.wasm": is a directory`
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}
+
+// TestDuplicateKeys: a key given twice is told where, with where it was
+// first (the decoder said "unmarshal errors" and a line).
+func TestDuplicateKeys(t *testing.T) {
+	_, err := Parse("b.yaml", []byte("listen: \":1\"\nlisten: \":2\"\nroutes:\n  - { origin: http://a, origin: http://b }\n"))
+	want := "b.yaml:2:1: listen is given twice (first at line 1); keep one\n" +
+		"b.yaml:4:25: routes[0].origin is given twice (first at line 4); keep one"
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}
 }
 

@@ -167,8 +167,19 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, at string) {
 			return
 		}
 		fields := fieldsOf(t)
+		var given map[string]*yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if first := given[k.Value]; first != nil && k.Tag != "!!merge" {
+				// YAML allows no key twice; its decoder says so without a
+				// column, or the key.
+				c.addf(k, join(at, k.Value), "%s is given twice (first at line %d); keep one", join(at, k.Value), first.Line)
+				continue
+			}
+			if given == nil {
+				given = map[string]*yaml.Node{}
+			}
+			given[k.Value] = k
 			if k.Tag == "!!merge" {
 				// <<: *defaults, or a list of them: their keys are this
 				// mapping's.
