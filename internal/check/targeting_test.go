@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/internal/check"
+	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
@@ -120,15 +121,7 @@ func TestRolloutAndSchedule(t *testing.T) {
 		{"until: 2999-01-01T00:00:00Z", -1, ""},
 		{"enabled: false\n    until: 2020-01-01T00:00:00Z", -1, ""},
 	} {
-		f, err := syntax.Parse("r.yaml", []byte("rules:\n  - name: r\n    "+tc.options+"\n    actions: [remove: p]\n"))
-		if err != nil {
-			t.Fatalf("%s: %v", tc.options, err)
-		}
-		p, list := check.Run(f)
-		if errs := list.Errors(); len(errs) > 0 {
-			t.Fatalf("%s: %v", tc.options, errs)
-		}
-		warnings := list.Warnings()
+		p, warnings := warningsOf(t, "rules:\n  - name: r\n    "+tc.options+"\n    actions: [remove: p]\n")
 		switch {
 		case tc.warning == "" && len(warnings) > 0:
 			t.Errorf("%s: warned %v", tc.options, warnings)
@@ -193,15 +186,7 @@ func TestNobodyGetsIt(t *testing.T) {
 		{"rules:\n  - name: r\n    when: now < \"2999-01-01T00:00:00Z\"\n    actions: [remove: p]\n", ""},
 		{"rules:\n  - name: r\n    when: now >= \"2020-01-01T00:00:00Z\"\n    actions: [remove: p]\n", ""},
 	} {
-		f, err := syntax.Parse("r.yaml", []byte(tc.src))
-		if err != nil {
-			t.Fatalf("%s: %v", tc.src, err)
-		}
-		_, list := check.Run(f)
-		if errs := list.Errors(); len(errs) > 0 {
-			t.Fatalf("%s: %v", tc.src, errs)
-		}
-		warnings := list.Warnings()
+		_, warnings := warningsOf(t, tc.src)
 		switch {
 		case tc.warning == "" && len(warnings) > 0:
 			t.Errorf("%s: warned %v", tc.src, warnings)
@@ -209,4 +194,19 @@ func TestNobodyGetsIt(t *testing.T) {
 			t.Errorf("%s: warned %v, want one at line 3 saying %q", tc.src, warnings, tc.warning)
 		}
 	}
+}
+
+// warningsOf checks src, which must have no errors, and returns its
+// program and warnings.
+func warningsOf(t *testing.T, src string) (*ir.Program, diag.List) {
+	t.Helper()
+	f, err := syntax.Parse("r.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	p, list := check.Run(f)
+	if errs := list.Errors(); len(errs) > 0 {
+		t.Fatalf("%s: %v", src, errs)
+	}
+	return p, list.Warnings()
 }

@@ -319,14 +319,9 @@ func TestVisitorLeavesBeforeTheOrigin(t *testing.T) {
 	}
 }
 
-// TestTrappingPluginFailsOpen: a plugin that traps on every decision must
-// never cost the visitor the page. Every failure is counted, and a few
-// are logged: warnBurst of a period, then one with left_out, the lines
-// not logged since.
-func TestTrappingPluginFailsOpen(t *testing.T) {
-	var logs syncbuf.Buffer
-	e := newEnv(t, demo.Handler(), nil, func(c *proxy.Config) { c.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
-	proxy.ShortenWarnPeriod(e.p, 300*time.Millisecond)
+// loadTrap loads a plugin that traps on every decision.
+func (e *env) loadTrap(t *testing.T) {
+	t.Helper()
 	b, err := guest.Build(guest.Module{
 		Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
 		Decide:   guest.Trap(),
@@ -339,6 +334,17 @@ func TestTrappingPluginFailsOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.loadArtifact(t, art)
+}
+
+// TestTrappingPluginFailsOpen: a plugin that traps on every decision must
+// never cost the visitor the page. Every failure is counted, and a few
+// are logged: warnBurst of a period, then one with left_out, the lines
+// not logged since.
+func TestTrappingPluginFailsOpen(t *testing.T) {
+	var logs syncbuf.Buffer
+	e := newEnv(t, demo.Handler(), nil, func(c *proxy.Config) { c.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	proxy.ShortenWarnPeriod(e.p, 300*time.Millisecond)
+	e.loadTrap(t)
 	get := func() {
 		r := e.get(t, "/", "CF-IPCountry", "FR")
 		if r.StatusCode != 200 || !strings.Contains(r.body, "Gear up for the season") {
@@ -390,18 +396,7 @@ func TestFailedPluginPageNotShared(t *testing.T) {
 	if cc := r.Header.Get("Cache-Control"); cc != "public, max-age=600" || r.Header.Get("Surrogate-Control") == "" {
 		t.Fatalf("a page the rules leave alone: Cache-Control %q, Surrogate-Control %q", cc, r.Header.Get("Surrogate-Control"))
 	}
-	b, err := guest.Build(guest.Module{
-		Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
-		Decide:   guest.Trap(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	art, err := plugin.ReadArtifact(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.loadArtifact(t, art)
+	e.loadTrap(t)
 	r = e.get(t, "/", "CF-IPCountry", "DE")
 	if r.StatusCode != 200 || !strings.Contains(r.body, "Welcome") {
 		t.Fatalf("status %d %q; want the original page", r.StatusCode, r.body)
