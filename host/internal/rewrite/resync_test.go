@@ -120,3 +120,46 @@ func TestSpliceResumes(t *testing.T) {
 		})
 	}
 }
+
+// TestSpliceResumesRealPages: on the public corpus's pages, with
+// selectors derived from each page and random edits, a map made from the
+// page with one request number as elements after <body> and the page
+// served with another: the Splicer's output, Applied and SeenSet calls
+// are the Rewriter's, and most pages are handed back to their map (a
+// page's own structure may keep it from being: an element its first
+// bytes leave open to its end).
+func TestSpliceResumesRealPages(t *testing.T) {
+	pages := realPages(t)
+	names, s := realPageSample(t, pages, 8)
+	rng := rand.New(rand.NewPCG(s, 11))
+	stamp := func(n int) string { return fmt.Sprintf(`<p class="served-by"><x%d>%d</x%d></p>`, n, n, n) }
+	fell, resumed := 0, 0
+	for _, name := range names {
+		page := pages[name]
+		if !bytes.Contains(page, []byte("<body")) || len(page) > 400<<10 || len(page) < 4*SpliceBlock {
+			continue
+		}
+		sels := pageSelectors(t, string(page), s, 12, true)
+		if len(sels) == 0 {
+			continue
+		}
+		p := mustCompile(sels...)
+		m := recordMap(rng, p, changeAfterBody(page, 0, stamp(1)), false)
+		if m == nil {
+			continue
+		}
+		for round := range 3 {
+			before := spliceResumed
+			_, at := spliceCase(t, rng, p, m, changeAfterBody(page, 0, stamp(2+round)), randomEdits(rng, len(sels)), 0,
+				fmt.Sprintf("%s round %d (seed %d)", name, round, s))
+			if at >= 0 {
+				fell++
+			}
+			resumed += spliceResumed - before
+		}
+	}
+	t.Logf("%d pages fell back, %d of them resumed", fell, resumed)
+	if fell == 0 || resumed*2 < fell {
+		t.Fatalf("%d pages fell back and %d resumed: fewer than half", fell, resumed)
+	}
+}
