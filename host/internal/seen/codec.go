@@ -321,7 +321,10 @@ func appendFilter(b []byte, f *bloom.BloomFilter, m uint) []byte {
 }
 
 // appendPositions appends the encoding of a filter of m bits whose set
-// bits are pos, in increasing order.
+// bits are pos, in increasing order. Its bit buffer lives in locals, not
+// in a bitWriter, so that it stays in registers: a cookie's save encodes
+// a few hundred gaps, and the writer's fields through a pointer cost half
+// its time.
 func appendPositions(b []byte, pos []uint32, m uint) []byte {
 	n := len(pos)
 	b = binary.AppendUvarint(b, uint64(n))
@@ -329,20 +332,36 @@ func appendPositions(b []byte, pos []uint32, m uint) []byte {
 		return b
 	}
 	r := riceParam(m, uint64(n))
-	w := bitWriter{b: b}
+	lowMask := uint64(1)<<r - 1
+	var acc uint64    // bits not yet appended, the first at bit 0
+	var nb uint       // how many; < 64 between codes
 	next := uint64(0) // the lowest position the next set bit may have
 	for _, p := range pos {
 		gap := uint64(p) - next
-		if q := uint(gap >> r); q+1+r <= 56 {
-			// The quotient's ones, its stop bit and the low bits in one
-			// write.
-			w.put(1<<q-1|(gap&(1<<r-1))<<(q+1), q+1+r)
-		} else {
-			w.unary(gap >> r)
-			w.put(gap&(1<<r-1), r)
-		}
 		next = uint64(p) + 1
+		q := uint(gap >> r)
+		if q+1+r > 56 {
+			// A quotient too long for one write (a sparse filter's
+			// outlier): the slow writer.
+			w := bitWriter{b: b, acc: acc, n: nb}
+			w.unary(gap >> r)
+			w.put(gap&lowMask, r)
+			b, acc, nb = w.b, w.acc, w.n
+			continue
+		}
+		// The quotient's ones, its stop bit and the low bits in one
+		// write of k <= 56 bits.
+		v, k := 1<<q-1|(gap&lowMask)<<(q+1), q+1+r
+		acc |= v << nb
+		if nb+k < 64 {
+			nb += k
+			continue
+		}
+		b = binary.LittleEndian.AppendUint64(b, acc)
+		acc = v >> (64 - nb) // 64-nb >= 8, since k <= 56
+		nb = nb + k - 64
 	}
+	w := bitWriter{b: b, acc: acc, n: nb}
 	return w.finish()
 }
 
@@ -380,7 +399,9 @@ func (l *layout) readFilter(b []byte, k int) (*filter, []byte, bool) {
 
 // readPositions reads the encoding of a filter of m bits from the start of
 // b, appends the positions of its set bits to pos, and returns them and
-// the rest of b.
+// the rest of b. Like appendPositions, it keeps its bit buffer in locals,
+// and falls back to a bitReader only for a code longer than what is
+// buffered.
 func readPositions(b []byte, m uint, pos []uint32) ([]uint32, []byte, bool) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(m) {
@@ -395,37 +416,53 @@ func readPositions(b []byte, m uint, pos []uint32) ([]uint32, []byte, bool) {
 		return pos, nil, false // too short for n gaps: refuse before allocating
 	}
 	pos = slices.Grow(pos, int(n))
-	rd := bitReader{b: b}
+	var acc uint64 // buffered bits, the next at bit 0; the bits above nb are zero
+	var nb uint    // how many
+	i := 0         // the next byte of b to buffer
 	next := uint64(0)
+	mm := uint64(m)
 	mask := uint64(1)<<r - 1
 	for range n {
-		if next >= uint64(m) {
-			return pos, nil, false
+		if nb < 57 {
+			if i+8 <= len(b) {
+				// The whole bytes that fit, at once.
+				k := (63 - nb) / 8
+				acc |= binary.LittleEndian.Uint64(b[i:]) & (1<<(8*k) - 1) << nb
+				i += int(k)
+				nb += 8 * k
+			} else {
+				for nb <= 56 && i < len(b) {
+					acc |= uint64(b[i]) << nb
+					i++
+					nb += 8
+				}
+			}
 		}
-		limit := (uint64(m) - 1 - next) >> r
 		var q, low uint64
-		if rd.n < 57 {
-			rd.fill()
-		}
-		if ones := uint(bits.TrailingZeros64(^rd.acc)); ones+1+r <= rd.n {
-			// The whole code is in acc (the common case): read it at once.
-			if q = uint64(ones); q > limit {
+		if ones := uint(bits.TrailingZeros64(^acc)); ones+1+r <= nb {
+			// The whole code is buffered (the common case). A quotient
+			// past the filter's end is caught by p's check below: q is
+			// at most 63 here, so q<<r cannot overflow.
+			q = uint64(ones)
+			low = acc >> (ones + 1) & mask
+			acc >>= ones + 1 + r
+			nb -= ones + 1 + r
+		} else {
+			if next >= mm {
 				return pos, nil, false
 			}
-			low = rd.acc >> (ones + 1) & mask
-			rd.acc >>= ones + 1 + r
-			rd.n -= ones + 1 + r
-		} else {
+			rd := bitReader{b: b, i: i, acc: acc, n: nb}
 			var ok bool
-			if q, ok = rd.unary(limit); !ok {
+			if q, ok = rd.unary((mm - 1 - next) >> r); !ok {
 				return pos, nil, false
 			}
 			if low, ok = rd.get(r); !ok {
 				return pos, nil, false
 			}
+			i, acc, nb = rd.i, rd.acc, rd.n
 		}
 		p := next + (q<<r | low)
-		if p >= uint64(m) {
+		if p >= mm {
 			return pos, nil, false
 		}
 		pos = append(pos, uint32(p))
@@ -433,11 +470,11 @@ func readPositions(b []byte, m uint, pos []uint32) ([]uint32, []byte, bool) {
 	}
 	// The rest of the last byte is padding, which must be zero so that one
 	// state has one encoding.
-	pad := rd.n % 8
-	if rd.acc&(1<<pad-1) != 0 {
+	pad := nb % 8
+	if acc&(1<<pad-1) != 0 {
 		return pos, nil, false
 	}
-	used := rd.i - int(rd.n/8)
+	used := i - int(nb/8)
 	return pos, b[used:], true
 }
 

@@ -132,3 +132,78 @@ func appendUvarint(v uint64) []byte {
 	}
 	return append(b, byte(v))
 }
+
+// referencePositions encodes a filter's set bits as the format says, one
+// bit at a time: the count, then each gap's quotient in unary (ones, a
+// zero) and its r low bits, least significant bit first, padded with
+// zeros to a byte. appendPositions and readPositions keep their bits in
+// words; this is what they must agree with.
+func referencePositions(pos []uint32, m uint) []byte {
+	b := appendUvarint(uint64(len(pos)))
+	if len(pos) == 0 {
+		return b
+	}
+	r := riceParam(m, uint64(len(pos)))
+	var bitsOut []byte
+	next := uint64(0)
+	for _, p := range pos {
+		gap := uint64(p) - next
+		for range gap >> r {
+			bitsOut = append(bitsOut, 1)
+		}
+		bitsOut = append(bitsOut, 0)
+		for i := range r {
+			bitsOut = append(bitsOut, byte(gap>>i&1))
+		}
+		next = uint64(p) + 1
+	}
+	for len(bitsOut)%8 != 0 {
+		bitsOut = append(bitsOut, 0)
+	}
+	for i := 0; i < len(bitsOut); i += 8 {
+		var c byte
+		for j := range 8 {
+			c |= bitsOut[i+j] << j
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// TestPositionsMatchReference: random sets of every density, and sets
+// with gaps long enough to take the slow paths, encode to the reference's
+// bytes and decode from them.
+func TestPositionsMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 2000 {
+		m := uint(64 * (1 + rng.IntN(2000)))
+		var pos []uint32
+		switch i % 4 {
+		case 0: // a few bits far apart, then a dense run: the gaps
+			// before the run take long unary codes
+			for range rng.IntN(4) + 1 {
+				pos = append(pos, uint32(rng.IntN(int(m)/2)))
+			}
+			for p := m - min(m/4, 400); p < m; p++ {
+				pos = append(pos, uint32(p))
+			}
+		default:
+			density := []float64{0.002, 0.05, 0.6}[i%4-1]
+			for p := range m {
+				if rng.Float64() < density {
+					pos = append(pos, uint32(p))
+				}
+			}
+		}
+		slices.Sort(pos)
+		pos = slices.Compact(pos)
+		want := referencePositions(pos, m)
+		if got := appendPositions(nil, pos, m); !bytes.Equal(got, want) {
+			t.Fatalf("m %d, %d bits: encoded\n%x\nwant\n%x", m, len(pos), got, want)
+		}
+		got, rest, ok := readPositions(append(slices.Clip(want), 0x5A), m, nil)
+		if !ok || !slices.Equal(got, pos) || !bytes.Equal(rest, []byte{0x5A}) {
+			t.Fatalf("m %d, %d bits: decoded %v (ok %v, rest %x)", m, len(pos), len(got), ok, rest)
+		}
+	}
+}
