@@ -668,6 +668,14 @@ func indentSpaces(name string, src []byte) ([]byte, diag.List) {
 // secondDocument returns the line where a second YAML document of src
 // starts, or 0 when it holds one.
 func secondDocument(src []byte) int {
+	if !mayHoldDocuments(src) {
+		return 0
+	}
+	return decodeSecondDocument(src)
+}
+
+// decodeSecondDocument is secondDocument by reading the documents.
+func decodeSecondDocument(src []byte) int {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var first, second yaml.Node
 	if dec.Decode(&first) != nil || dec.Decode(&second) != nil {
@@ -685,6 +693,29 @@ func secondDocument(src []byte) int {
 		}
 	}
 	return max(line, 1)
+}
+
+// mayHoldDocuments reports whether src could hold more than one YAML
+// document: a second one needs a marker, --- or ..., at the start of a
+// line. A file without one past the leading --- is read once, not twice
+// (the second read was a third of compiling a large rule file).
+func mayHoldDocuments(src []byte) bool {
+	content := false // a line before this one held something
+	for len(src) > 0 {
+		line := src
+		if i := bytes.IndexByte(src, '\n'); i >= 0 {
+			line, src = src[:i], src[i+1:]
+		} else {
+			src = nil
+		}
+		if bytes.HasPrefix(line, []byte("---")) && content || bytes.HasPrefix(line, []byte("...")) {
+			return true
+		}
+		if t := bytes.TrimLeft(line, " \t"); len(t) > 0 && t[0] != '#' {
+			content = true
+		}
+	}
+	return false
 }
 
 // cutByComment reports a plain value YAML cut at a # that reads as part

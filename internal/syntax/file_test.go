@@ -161,7 +161,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("rules:\n  - name: a\n\twhen: x\n    actions:\n      - set_inner: { select: #h, text: Note: b }\n"))
 	f.Add([]byte("rules:\n  - name: a\n    when: \"x == \"FR\"\"\n      actions:\n    - name: b\n   when: \"y\n"))
 	f.Add([]byte("rules\n  - name: a\n    when:x\n    actions: [remove: \"#a\"\n"))
+	f.Add([]byte("# c\n---\nrules: []\n---\nrules: []\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
+		if !mayHoldDocuments(src) && decodeSecondDocument(src) != 0 {
+			t.Fatalf("a second document at line %d, which mayHoldDocuments rules out", decodeSecondDocument(src))
+		}
 		file, err := Parse("f.yaml", src)
 		if err != nil {
 			var list diag.List
@@ -179,6 +183,38 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil file without error")
 		}
 	})
+}
+
+// TestMayHoldDocuments: the scan that spares a second read of a file
+// with one document says "maybe" for every file with two, and "no" for
+// the usual one-document files.
+func TestMayHoldDocuments(t *testing.T) {
+	for _, tt := range []struct {
+		src  string
+		may  bool
+		line int // of the second document, when there is one
+	}{
+		{goodFile, false, 0},
+		{"---\n" + goodFile, false, 0},
+		{"# rules\n\n--- # start\n" + goodFile, false, 0},
+		{"--- {version: 1}\n", false, 0},
+		{goodFile + "---\n", true, 0},
+		{goodFile + "...\n", true, 0},
+		{"version: 1\n---\nrules: []\n", true, 2},
+		{"---\nversion: 1\n...\n---\nrules: []\n", true, 4},
+		{"version: 1\nrules: []\n--- x\n", true, 3},
+		{"a: |\n  ---\n", false, 0}, // indented: inside the scalar
+	} {
+		if got := mayHoldDocuments([]byte(tt.src)); got != tt.may {
+			t.Errorf("mayHoldDocuments(%q) = %v, want %v", tt.src, got, tt.may)
+		}
+		if got := decodeSecondDocument([]byte(tt.src)); got != tt.line {
+			t.Errorf("decodeSecondDocument(%q) = %d, want %d", tt.src, got, tt.line)
+		}
+		if got := secondDocument([]byte(tt.src)); got != tt.line {
+			t.Errorf("secondDocument(%q) = %d, want %d", tt.src, got, tt.line)
+		}
+	}
 }
 
 // TestYAMLErrors: a YAML document other than a rule file gets its
