@@ -179,8 +179,6 @@ func BenchmarkHandler(b *testing.B) {
 				out += get("/", jar).n
 			}
 			b.ReportMetric(float64(out)/float64(b.N), "out-B/op")
-			// Each names the path it measures: the varying page never
-			// splices, the others do after their first views.
 			// Each names the path it measures: the varying page is
 			// rewritten in full up to its change, then spliced; the
 			// others splice whole after their first views (but for

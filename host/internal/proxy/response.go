@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -861,30 +863,47 @@ func privateCacheControl(cc string) string {
 	return strings.Join(append([]string{"private"}, keep...), ", ")
 }
 
+// addVary adds to h's Vary the names it does not already hold (in any
+// case), in one field; a Vary of * already varies on everything. It
+// runs on every personalized response: it scans the few fields there are
+// rather than building a set of them.
 func addVary(h http.Header, names []string) {
 	if len(names) == 0 {
 		return
 	}
-	have := map[string]bool{}
-	for _, v := range h.Values("Vary") {
-		for _, f := range strings.Split(v, ",") {
-			f = strings.TrimSpace(f)
-			if f == "*" {
+	have := h["Vary"]
+	for _, v := range have {
+		for f := range strings.SplitSeq(v, ",") {
+			if textproto.TrimString(f) == "*" {
 				return
 			}
-			have[http.CanonicalHeaderKey(f)] = true
 		}
 	}
-	var add []string
-	for _, n := range names {
-		if n = http.CanonicalHeaderKey(n); !have[n] {
-			have[n] = true
-			add = append(add, n)
+	var b strings.Builder
+	for i, n := range names {
+		if varyHolds(have, n) || slices.ContainsFunc(names[:i], func(m string) bool { return strings.EqualFold(m, n) }) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(http.CanonicalHeaderKey(n))
+	}
+	if b.Len() > 0 {
+		h["Vary"] = append(have, b.String())
+	}
+}
+
+// varyHolds reports whether one of the Vary fields vals names name.
+func varyHolds(vals []string, name string) bool {
+	for _, v := range vals {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(textproto.TrimString(f), name) {
+				return true
+			}
 		}
 	}
-	if len(add) > 0 {
-		h.Add("Vary", strings.Join(add, ", "))
-	}
+	return false
 }
 
 // bufferPool lends ReverseProxy its copy buffers.

@@ -273,3 +273,33 @@ func FuzzParseETagList(f *testing.F) {
 		}
 	})
 }
+
+// TestAddVary: the names the rules read join the origin's Vary once each,
+// in any case, in one field; a Vary of * is left alone.
+func TestAddVary(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		origin []string
+		names  []string
+		want   []string
+	}{
+		{"none from the origin", nil, []string{"Cf-Ipcountry", "Accept-Encoding"}, []string{"Cf-Ipcountry, Accept-Encoding"}},
+		{"nothing to add", []string{"Accept-Encoding"}, nil, []string{"Accept-Encoding"}},
+		{"already there, in another case", []string{"accept-encoding,  cookie"}, []string{"Accept-Encoding", "Cookie"}, []string{"accept-encoding,  cookie"}},
+		{"some there, over two fields", []string{"Origin", " Accept-Encoding "}, []string{"accept-encoding", "sec-gpc"}, []string{"Origin", " Accept-Encoding ", "Sec-Gpc"}},
+		{"a name twice", nil, []string{"Cookie", "cookie", "Sec-Gpc"}, []string{"Cookie, Sec-Gpc"}},
+		{"star", []string{"Origin, *"}, []string{"Cookie"}, []string{"Origin, *"}},
+		{"empty fields", []string{"", " , "}, []string{"Cookie"}, []string{"", " , ", "Cookie"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tt.origin {
+				h.Add("Vary", v)
+			}
+			addVary(h, tt.names)
+			if got := h.Values("Vary"); !reflect.DeepEqual(got, tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
+				t.Errorf("Vary %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -83,7 +84,18 @@ type EditMap struct {
 	// syncs are, per whole block, where a Rewriter that took over may
 	// hand the page back to the map (see resync.go); nil when none may.
 	syncs []syncPoint
+	// resumes counts how pages handed back to the map ended (see
+	// worthSeeking); copies made by For share it.
+	resumes *resumeCounts
 }
+
+// resumeCounts weigh, over a map's responses, what handing pages back to
+// it saved and cost, in bytes a Rewriter read: saved, the bytes spliced
+// after the last hand-back of pages that ended with the map; spent, the
+// bytes a Rewriter read again because a page handed back stopped
+// matching again (a Rewriter then reads it from its start: what it had
+// read before the hand-back, it reads twice).
+type resumeCounts struct{ saved, spent atomic.Int64 }
 
 // syncPoint is a place of the map's page where its rewrite could be
 // taken up: at q, where the rewrite had read the page to once it had read
@@ -343,6 +355,7 @@ func (b *MapBuilder) Close() *EditMap {
 		sums:     append([]uint64(nil), b.sums...),
 		cuts:     append([]int32(nil), b.cuts...),
 		syncs:    append([]syncPoint(nil), b.syncs...),
+		resumes:  new(resumeCounts),
 		events:   append([]event(nil), b.rec.events...),
 		sels:     append([]uint64(nil), b.rec.sels...),
 		selWords: b.rec.selWords,

@@ -173,6 +173,41 @@ const seekWindow = 4 << 10
 // costs a digest, and the Rewriter the hashes digests read.
 const maxMisses = 8
 
+// worthSeeking reports whether pages that stop matching the map are
+// still worth handing back to it. A page handed back that stops matching
+// again is read again from its start by the next Rewriter: on a page
+// that changes here and there all through (a relative time on every
+// card), up to three times, where the map would cost several rewrites
+// instead of one. So once what hand-backs cost the map's pages exceeds
+// what they saved by more than the page's length, pages of this map are
+// no longer handed back: they cost one rewrite, as without it. (A map
+// whose pages change near their top and nowhere else, a greeting, only
+// saves.)
+func (m *EditMap) worthSeeking() bool {
+	return m.resumes != nil && m.resumes.spent.Load() <= m.resumes.saved.Load()+int64(m.length)
+}
+
+// maxLost is how many sync points in a row may have the map's bytes
+// nowhere near before a Splicer stops looking: a page that differs all
+// through (a time on every card) would otherwise be searched at every
+// point to its end.
+const maxLost = 16
+
+// maxCandidates is how many places with a sync point's anchor one search
+// checks: on an indented page, eight spaces are everywhere.
+const maxCandidates = 32
+
+// candidateCost is what checking one place costs the seek's budget,
+// besides the bytes it hashes.
+const candidateCost = 64
+
+// seekBudget is what looking for the map's bytes may cost over a page,
+// in bytes hashed (and candidateCost a place checked), once all bytes
+// received so far are counted: about the cost of hashing the page
+// twice, a few percent of rewriting it, so that a page that never finds
+// its map again costs what its rewrite costs.
+func seekBudget(received int) int { return 2*received + 16*SpliceBlock }
+
 // feedTo writes the page to the Rewriter that took over up to to.
 func (s *Splicer) feedTo(to int) {
 	if to <= s.fed {
@@ -205,11 +240,14 @@ func (s *Splicer) stopSeeking() {
 // there. Elsewhere, the 8 bytes before the point are looked for within
 // seekWindow. Where the bytes are the map's but the state is not (an
 // element left open), the next point is tried, and after maxMisses
-// points in a row the page is left to the Rewriter.
+// points in a row the page is left to the Rewriter; so it is after
+// maxLost points in a row whose bytes were nowhere, or once the looking
+// has cost seekBudget.
 func (s *Splicer) seek(final bool) {
 	m := s.m
 	for s.seeking {
-		if s.sk >= len(m.syncs) || s.misses >= maxMisses || s.full.stopped || s.full.err != nil {
+		if s.sk >= len(m.syncs) || s.misses >= maxMisses || s.lost >= maxLost || s.work > seekBudget(len(s.all)) ||
+			s.full.stopped || s.full.err != nil {
 			s.stopSeeking()
 			return
 		}
@@ -234,12 +272,14 @@ func (s *Splicer) seek(final bool) {
 		case blockWait:
 			return
 		case blockOK:
-			s.seekD = p - q
+			s.seekD, s.lost = p-q, 0
 			s.feedTo(p)
 			if d, ok := s.full.syncDigest(); ok && len(s.full.pending) == 0 && d == sp.digest && s.takeUp(p, s.sk) {
 				return
 			}
 			s.misses++
+		case blockBad:
+			s.lost++
 		}
 		s.sk++
 	}
@@ -260,7 +300,7 @@ func (s *Splicer) search(sp *syncPoint, final bool) (int, int) {
 	hi = min(hi, len(s.all))
 	var want [8]byte
 	binary.LittleEndian.PutUint64(want[:], sp.anchor)
-	for at := lo - 8; at < hi-8; {
+	for at, k := lo-8, 0; at < hi-8 && k < maxCandidates; k++ {
 		i := bytes.Index(s.all[at:hi], want[:])
 		if i < 0 {
 			break
@@ -296,7 +336,12 @@ func (s *Splicer) bytesAt(p int, sp *syncPoint, final bool) int {
 	if p < 8 || p+n > len(s.all) {
 		return short
 	}
-	if binary.LittleEndian.Uint64(s.all[p-8:p]) != sp.anchor || blockSum(s.all[p:p+n]) != sp.sum {
+	s.work += candidateCost
+	if binary.LittleEndian.Uint64(s.all[p-8:p]) != sp.anchor {
+		return blockBad
+	}
+	s.work += n
+	if blockSum(s.all[p:p+n]) != sp.sum {
 		return blockBad
 	}
 	if b := q + n; b < m.length {
@@ -304,6 +349,7 @@ func (s *Splicer) bytesAt(p int, sp *syncPoint, final bool) int {
 		if e > len(s.all) {
 			return short
 		}
+		s.work += e - p - n
 		if blockSum(s.all[p+n:e]) != m.sums[b/SpliceBlock] {
 			return blockBad
 		}
@@ -354,6 +400,7 @@ func (s *Splicer) takeUp(p, k int) bool {
 	ev := s.m.events
 	s.ei = sort.Search(len(ev), func(i int) bool { return int(ev[i].lt) >= q })
 	s.tookUp++
+	s.upAt = p
 	return true
 }
 

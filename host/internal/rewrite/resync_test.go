@@ -3,6 +3,7 @@ package rewrite
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -162,4 +163,111 @@ func TestSpliceResumesRealPages(t *testing.T) {
 	if fell == 0 || resumed*2 < fell {
 		t.Fatalf("%d pages fell back and %d resumed: fewer than half", fell, resumed)
 	}
+}
+
+// changedThroughout returns page with the case of a text's first letter
+// flipped about every every bytes: a relative time or a count on every
+// card, a page that differs from its map all through.
+func changedThroughout(page []byte, every int) []byte {
+	p := bytes.Clone(page)
+	for at := 0; at < len(p); at += every {
+		for i := at; i+1 < len(p) && i < at+every; i++ {
+			if p[i] == '>' && p[i+1] >= 'a' && p[i+1] <= 'z' {
+				p[i+1] ^= 0x20
+				break
+			}
+		}
+	}
+	return p
+}
+
+// TestSpliceSeekingPaysItsWay: looking for the map's bytes, and handing
+// pages back to a map they stop matching again, are bounded by what they
+// save. On an indented page whose every card differs, the looking costs
+// at most its budget, though eight spaces are found everywhere. On
+// public pages that differ here and there all through, a map whose
+// pages it took up kept falling back (each time a Rewriter reads the page
+// again from its start) stops taking them up after its first pages, and
+// they cost one rewrite; a map whose pages differ only near their top
+// keeps taking them up. The output is the Rewriter's throughout.
+func TestSpliceSeekingPaysItsWay(t *testing.T) {
+	t.Run("indented page", func(t *testing.T) {
+		page := func(stamp string) []byte {
+			var b bytes.Buffer
+			b.WriteString("<!DOCTYPE html>\n<html>\n<head><title>t</title></head>\n<body>\n<ul class=list>\n")
+			pad := strings.Repeat(" ", 128)
+			for i := 0; b.Len() < 400<<10; i++ {
+				fmt.Fprintf(&b, "%s<li class=item data-item-id=s%d>\n%s<span>%s</span>\n%s</li>\n", pad, i, pad, stamp, pad)
+			}
+			b.WriteString("</ul>\n</body>\n</html>\n")
+			return b.Bytes()
+		}
+		p := mustCompile("li.item", "span", "h1")
+		rng := rand.New(rand.NewPCG(7, 8))
+		m := recordMap(rng, p, page("updated 12:00:01"), false)
+		served := page("updated 12:00:02")
+		edits := []Edit{{Selector: 2, Op: AddClass, Attr: "class", Value: "hit"}}
+		spliceCase(t, rng, p, m, served, edits, 0, "indented")
+		sp := p.NewSplicer(io.Discard, m, edits, Options{})
+		sp.Write(served)
+		sp.Close()
+		work, fell := sp.work, sp.FellBack()
+		sp.Release()
+		// (Hashing the page three times over costs a tenth of its
+		// rewrite.)
+		if limit := 3 * len(served); fell < 0 || work > limit {
+			t.Errorf("fell back at %d; looking for the map cost %d bytes, more than %d", fell, work, limit)
+		}
+	})
+	t.Run("public pages", func(t *testing.T) {
+		pages := realPages(t)
+		names, s := realPageSample(t, pages, 4)
+		rng := rand.New(rand.NewPCG(s, 12))
+		tookUp, late, stillGreeting := 0, 0, 0
+		for _, name := range names {
+			page := pages[name]
+			if !bytes.Contains(page, []byte("<body")) || len(page) > 400<<10 || len(page) < 8*SpliceBlock {
+				continue
+			}
+			sels := pageSelectors(t, string(page), s, 12, true)
+			if len(sels) == 0 {
+				continue
+			}
+			p := mustCompile(sels...)
+			m := recordMap(rng, p, page, false)
+			if m == nil {
+				continue
+			}
+			served := changedThroughout(page, 2048)
+			for round := range 6 {
+				before, spent := spliceTookUp, m.resumes.spent.Load()
+				over := spent > m.resumes.saved.Load()+int64(m.length)
+				spliceCase(t, rng, p, m, served, randomEdits(rng, len(sels)), 0, fmt.Sprintf("%s round %d (seed %d)", name, round, s))
+				tookUp += spliceTookUp - before
+				if round >= 4 {
+					late += spliceTookUp - before
+				}
+				if over && (spliceTookUp != before || m.resumes.spent.Load() != spent) {
+					t.Errorf("%s round %d: hand-backs had spent %d bytes and saved %d, and the page was handed back", name, round, spent, m.resumes.saved.Load())
+				}
+			}
+			// The same map, for pages that differ near their top only.
+			g := recordMap(rng, p, changeAfterBody(page, 0, "<p>Hello, Ann</p>"), false)
+			for round := range 6 {
+				before := spliceResumed
+				spliceCase(t, rng, p, g, changeAfterBody(page, 0, fmt.Sprintf("<p>Hello, %*s</p>", 3+round, "Bob")), randomEdits(rng, len(sels)), 0,
+					fmt.Sprintf("%s greeting %d (seed %d)", name, round, s))
+				if round >= 4 {
+					stillGreeting += spliceResumed - before
+				}
+			}
+		}
+		t.Logf("pages changed throughout: %d hand-backs, %d in the last two rounds; greetings resumed in the last two rounds: %d", tookUp, late, stillGreeting)
+		if tookUp == 0 || late*4 > tookUp {
+			t.Errorf("%d hand-backs, %d of them in the last two of six rounds", tookUp, late)
+		}
+		if stillGreeting == 0 {
+			t.Error("no greeting page resumed in the last two rounds")
+		}
+	})
 }

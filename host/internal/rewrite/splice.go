@@ -77,12 +77,15 @@ type Splicer struct {
 	seeking bool
 	seekD   int // the shift of the map's bytes last found in the page served
 	misses  int // sync points in a row with the map's bytes and another state
+	lost    int // sync points in a row whose bytes were nowhere
+	work    int // what looking for the map's bytes cost, in bytes (see seekBudget)
 	fed     int
 	feeds   []int
 	sk      int
 	out0    int
 	extra   int
 	tookUp  int
+	upAt    int // where in the page it was last taken up
 	// direct: no edit selects an element of the map's page, so the page
 	// is the output while it matches; there is no sink, and the caller
 	// takes all[taken:emit] (see Take).
@@ -103,6 +106,7 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 	s.all, s.ov, s.v, s.ei, s.held, s.copy, s.fellAt, s.replayed, s.stopped = s.all[:0], 0, 0, 0, false, false, -1, 0, false
 	s.volatile, s.direct, s.taken, s.emit = 0, false, 0, 0
 	s.seeking, s.seekD, s.misses, s.fed, s.feeds, s.sk, s.out0, s.extra, s.tookUp = false, 0, 0, 0, s.feeds[:0], 0, 0, 0, 0
+	s.lost, s.work, s.upAt = 0, 0, 0
 	s.d, s.shifts, s.grew, s.tol, s.grow, s.found = 0, s.shifts[:0], 0, false, false, 0
 	s.cw = countWriter{w: w}
 	s.seen = seenLog{under: opt.Seen, log: s.seen.log[:0]}
@@ -441,6 +445,9 @@ func (s *Splicer) Close() error {
 		s.fallBack()
 	}
 	s.advance(true)
+	if s.tookUp > 0 {
+		s.m.resumes.saved.Add(int64(len(s.all) - s.upAt))
+	}
 	if s.direct {
 		return nil
 	}
@@ -674,13 +681,16 @@ func (s *Splicer) fallBack() {
 	s.fed, s.feeds = 0, s.feeds[:0]
 	// The sync points past the block that did not match.
 	s.sk = sort.Search(len(s.m.syncs), func(k int) bool { return int(s.m.syncs[k].q) >= s.ov })
-	s.seeking = s.m.syncs != nil && !s.stopped && s.tookUp < maxTakeUps && !s.full.stopped && s.sk < len(s.m.syncs)
+	if s.tookUp > 0 {
+		s.m.resumes.spent.Add(int64(s.upAt))
+	}
+	s.seeking = s.m.syncs != nil && !s.stopped && s.tookUp < maxTakeUps && !s.full.stopped && s.sk < len(s.m.syncs) && s.m.worthSeeking()
 	if !s.seeking {
 		s.feedTo(len(s.all))
 		return
 	}
 	s.full.syncing = true
-	s.seekD, s.misses = s.d, 0
+	s.seekD, s.misses, s.lost = s.d, 0, 0
 }
 
 // countWriter counts what it writes.
