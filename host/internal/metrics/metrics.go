@@ -396,12 +396,15 @@ type EditMapStats struct {
 	Resumed int64
 	// Volatile counts the hits whose page differed from the map's in
 	// volatile attribute values only (nonces, tokens).
-	Volatile    int64
+	Volatile int64
+	// TooLarge counts the pages rewritten in full though their map was
+	// cached: with their edits, the rewrite could reach its memory bound.
+	TooLarge    int64
 	Bytes, Maps int64 // what the cache holds
 }
 
 // EditMaps exposes a route's edit map cache through fn, read at scrape
-// time: bespoke_editmap_{hits,volatile_hits,misses,fallbacks}_total and
+// time: bespoke_editmap_{hits,volatile_hits,misses,fallbacks,resumed,too_large}_total and
 // bespoke_editmap_cache_bytes, _maps.
 func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 	if m == nil {
@@ -419,6 +422,7 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 		counter("bespoke_editmap_volatile_hits_total", "HTML pages spliced whole that differed from their edit map's page in volatile attribute values only (nonces, tokens).", func(s EditMapStats) int64 { return s.Volatile }),
 		counter("bespoke_editmap_misses_total", "HTML pages rewritten in full: no edit map of theirs was cached.", func(s EditMapStats) int64 { return s.Misses }),
 		counter("bespoke_editmap_fallbacks_total", "HTML pages that stopped matching their edit map and were rewritten in full from there to their end.", func(s EditMapStats) int64 { return s.Fallbacks }),
+		counter("bespoke_editmap_too_large_total", "HTML pages rewritten in full though their edit map was cached: with the visitor's edits, the rewrite could reach its memory bound (rewrite_buffer), which only a full rewrite keeps.", func(s EditMapStats) int64 { return s.TooLarge }),
 		counter("bespoke_editmap_resumed_total", "HTML pages that stopped matching their edit map and matched it again further on: rewritten in full only in between, spliced before and after.", func(s EditMapStats) int64 { return s.Resumed }),
 		gauge("bespoke_editmap_cache_bytes", "Bytes the edit map cache holds.", func(s EditMapStats) int64 { return s.Bytes }),
 		gauge("bespoke_editmap_cache_maps", "Edit maps the cache holds.", func(s EditMapStats) int64 { return s.Maps }),

@@ -17,8 +17,12 @@ const mapPageLimit = 512 << 10
 // MapStats counts what the edit maps did (see RATIONALE.md, "Parse once,
 // splice per visitor").
 type MapStats struct {
-	Hits      atomic.Int64 // pages spliced with their map, whole
-	Misses    atomic.Int64 // pages rewritten in full: no map (or one that could not serve)
+	Hits   atomic.Int64 // pages spliced with their map, whole
+	Misses atomic.Int64 // pages rewritten in full: no map (or one of another program)
+	// TooLarge counts the pages rewritten in full though their map was
+	// cached: with the visitor's edits, the rewrite could reach its
+	// memory bound (rewrite_buffer), which only a full rewrite keeps.
+	TooLarge  atomic.Int64
 	Fallbacks atomic.Int64 // pages that stopped matching their map: rewritten in full from there
 	// Resumed counts the pages that stopped matching their map and
 	// matched it again further on: rewritten in full only in between
@@ -100,6 +104,8 @@ func (b *rewritingBody) mapped() {
 	switch {
 	case b.splicer != nil:
 		switch at := b.splicer.FellBack(); {
+		case b.splicer.TooLarge():
+			b.mapStats.TooLarge.Add(1)
 		case !b.splicer.Used():
 			b.mapStats.Misses.Add(1)
 		case at >= 0 && b.splicer.Resumed():

@@ -406,6 +406,34 @@ func TestEditMapMetrics(t *testing.T) {
 	}
 }
 
+// TestEditMapTooLarge: a map that, with the visitor's edits, could take
+// the rewrite past rewrite_buffer is not used, and the pages it would
+// have served are counted as such, not as misses (a map is cached).
+func TestEditMapTooLarge(t *testing.T) {
+	m := metrics.New()
+	e := newEnv(t, mapOrigin("", false), []byte(seenRules), func(c *proxy.Config) {
+		c.EditMapCache, c.Metrics, c.RewriteBuffer = 1<<20, m, 4<<10
+	})
+	for range 3 {
+		e.get(t, "/")
+	}
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, s := range f.GetMetric() {
+			if c := s.GetCounter(); c != nil {
+				got[f.GetName()] = c.GetValue()
+			}
+		}
+	}
+	if got["bespoke_editmap_too_large_total"] != 2 || got["bespoke_editmap_misses_total"] != 1 || got["bespoke_editmap_hits_total"] != 0 {
+		t.Errorf("metrics %v", got)
+	}
+}
+
 // copyBuffers lends a plain httputil.ReverseProxy pooled copy buffers, as
 // bench/'s goproxy target does.
 type copyBuffers struct{ p sync.Pool }

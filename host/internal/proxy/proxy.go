@@ -208,7 +208,7 @@ func New(cfg Config) *Proxy {
 		cfg.Metrics.EditMaps(cfg.Route, func() metrics.EditMapStats {
 			return metrics.EditMapStats{
 				Hits: p.mapStats.Hits.Load(), Misses: p.mapStats.Misses.Load(), Fallbacks: p.mapStats.Fallbacks.Load(),
-				Resumed: p.mapStats.Resumed.Load(), Volatile: p.mapStats.Volatile.Load(),
+				Resumed: p.mapStats.Resumed.Load(), Volatile: p.mapStats.Volatile.Load(), TooLarge: p.mapStats.TooLarge.Load(),
 				Bytes: int64(p.maps.Bytes()), Maps: int64(p.maps.Len()),
 			}
 		})

@@ -68,10 +68,12 @@ type EditMap struct {
 	sels     []uint64
 	selWords int
 	// fixed bounds what the open elements held in the rewrite (for the
-	// memory bound), maxTag is the longest start tag an event has.
-	fixed, maxTag int
-	// selected counts, per selector, the elements it selects.
+	// memory bound).
+	fixed int
+	// selected counts, per selector, the elements it selects, and
+	// tagBytes sums their start tags' lengths.
 	selected []int32
+	tagBytes []int64
 	// vol are the page's volatile values and tol the checksums of its
 	// blocks without them (nil when it has none): see volatile.go.
 	// looked says the builder looked for them.
@@ -164,7 +166,6 @@ type recorder struct {
 	sels     []uint64
 	selWords int
 	fixed    int
-	maxTag   int
 	final    bool // Close is running: the events need the page's end
 	failed   bool // the rewrite stopped: no map
 	// look says to look for volatile values; vol are those found so
@@ -218,7 +219,6 @@ func (r *Rewriter) recordOpen(d, lt, end int, void bool) {
 		return
 	}
 	rc.add(r, event{kind: evOpen, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), sel: sel, flag: void})
-	rc.maxTag = max(rc.maxTag, end-lt)
 	r.stack[d].pin |= pinRec
 	r.stack[d-1].pin |= pinRec
 }
@@ -360,8 +360,8 @@ func (b *MapBuilder) Close() *EditMap {
 		sels:     append([]uint64(nil), b.rec.sels...),
 		selWords: b.rec.selWords,
 		fixed:    b.rec.fixed,
-		maxTag:   b.rec.maxTag,
 		selected: make([]int32, len(b.probe)),
+		tagBytes: make([]int64, len(b.probe)),
 		looked:   b.rec.look,
 	}
 	if len(b.rec.vol) > 0 {
@@ -374,6 +374,7 @@ func (b *MapBuilder) Close() *EditMap {
 			for s := range m.selected {
 				if m.selects(e.sel, s) {
 					m.selected[s]++
+					m.tagBytes[s] += int64(e.end - e.lt)
 				}
 			}
 		}

@@ -60,6 +60,9 @@ type Splicer struct {
 	ei        int  // the next event
 	held      bool // what followed </body> was held when the page ended
 	copy      bool // no edit can apply: verified blocks are copied through
+	// tooLarge: the map was the Program's, but with these edits the
+	// rewrite could reach its memory bound (see fits).
+	tooLarge bool
 	// fellAt is where the page stopped matching the map, or -1.
 	fellAt int
 	// replayed is what the Rewriter that took over read at once.
@@ -110,7 +113,9 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 	s.d, s.shifts, s.grew, s.tol, s.grow, s.found = 0, s.shifts[:0], 0, false, false, 0
 	s.cw = countWriter{w: w}
 	s.seen = seenLog{under: opt.Seen, log: s.seen.log[:0]}
+	s.tooLarge = false
 	if m == nil || m.prog != p || !s.fits(0) {
+		s.tooLarge = m != nil && m.prog == p
 		s.full = p.NewRewriter(w, edits, opt)
 		return s
 	}
@@ -133,35 +138,42 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 // fits reports whether the rewrite of the page with s's edits surely
 // stays within its memory bound, which the Splicer does not track: the
 // open elements (as the map saw them), the input not written yet, held
-// for list edits or after </body> (disjoint parts of the page), the
-// items' ids, and per element an edit applies to, what the edits write
-// and the rewritten tag; all of them for a page whose volatile values
-// grew by up to grow bytes.
+// for list edits or after </body> (disjoint parts of the page), and per
+// element an edit applies to, its rewritten tag and its item's id (three
+// times its start tag, counted once for all the edits of its selector)
+// and what each of its selector's edits writes; all of them for a page
+// whose volatile values grew by up to grow bytes. Each edit counts the
+// elements of its own selector: a page with a few hundred items and
+// edits on several of their parts fits, where the product of all the
+// edits by all their elements did not.
 func (s *Splicer) fits(grow int) bool {
 	limit := s.opt.MaxBuffer
 	if limit <= 0 {
 		limit = DefaultMaxBuffer
 	}
 	m := s.m
-	per := 3*m.maxTag + 64
+	perElement := 0
 	for i := range s.edits {
 		e := &s.edits[i]
-		per += len(e.Content) + len(e.Attr) + 6*len(e.Value) + 48
-	}
-	// The elements an edit may apply to, at most: each edit's count,
-	// once per selector.
-	opens := 0
-	for i := range s.edits {
-		sel, first := s.edits[i].Selector, true
+		sel := e.Selector
+		if sel < 0 || sel >= len(m.selected) {
+			continue
+		}
+		n := int(m.selected[sel])
+		perElement += n * (len(e.Content) + len(e.Attr) + 6*len(e.Value) + 48)
+		first := true
 		for j := range i {
 			first = first && s.edits[j].Selector != sel
 		}
-		if first && sel >= 0 && sel < len(m.selected) {
-			opens += int(m.selected[sel])
+		if first {
+			perElement += 3*int(m.tagBytes[sel]) + 64*n
+		}
+		if perElement >= limit {
+			return false
 		}
 	}
 	// The values are disjoint: what they gain, tags gain once in all.
-	return 2*m.fixed+2*(m.length+grow)+opens*per+3*grow+4096 < limit
+	return 2*m.fixed+2*(m.length+grow)+perElement+3*grow+4096 < limit
 }
 
 // maxGrowth bounds the bytes a page's volatile values may gain in all
@@ -374,8 +386,14 @@ func (s *Splicer) Volatile() int { return s.volatile }
 // stopped matching it).
 func (s *Splicer) Used() bool { return s.sink != nil || s.direct || s.fellAt >= 0 }
 
-// FellBack returns the offset of the first block that did not match the
-// map, where the Rewriter took over, or -1.
+// TooLarge reports whether the map was not used because with the
+// Splicer's edits the rewrite of its page could reach the memory bound
+// (Options.MaxBuffer), which only a Rewriter keeps: the page is
+// rewritten in full whatever it holds.
+func (s *Splicer) TooLarge() bool { return s.tooLarge }
+
+// FellBack returns the offset in the page served of the first block
+// that did not match the map, from where the Rewriter took over, or -1.
 func (s *Splicer) FellBack() int { return s.fellAt }
 
 // Spare returns n bytes of room at the end of the page the Splicer
@@ -659,7 +677,9 @@ func (s *Splicer) event(e *event) {
 // starts where the Splicer's stopped.
 func (s *Splicer) fallBack() {
 	if s.fellAt < 0 {
-		s.fellAt = s.v
+		// (Not s.v, where the last advance left the splice: the blocks
+		// checked since may be a whole read further on.)
+		s.fellAt = s.at(s.ov)
 	}
 	opt := s.opt
 	if opt.Seen != nil {

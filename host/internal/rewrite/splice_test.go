@@ -945,3 +945,113 @@ func TestSpliceAcrossBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestFitsBoundsTheRewrite: fits, the Splicer's a priori bound on what a
+// rewrite of the map's page would hold, is sound: at the smallest memory
+// bound it accepts, a Rewriter of the page with the same edits does not
+// overflow, and the Splicer's output is the Rewriter's there. Pages of
+// the splice tests and of the public corpus, with random edits of every
+// kind (a few hundred items with edits on several of their parts
+// included), are tried.
+func TestFitsBoundsTheRewrite(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	type pageProg struct {
+		name string
+		page []byte
+		p    *Program
+		nsel int
+	}
+	var cases []pageProg
+	for name, page := range splicePages(t) {
+		for _, pr := range splicePrograms() {
+			cases = append(cases, pageProg{name, page, pr.p, pr.nsel})
+		}
+	}
+	pages := realPages(t)
+	names, s := realPageSample(t, pages, 6)
+	for _, name := range names {
+		page := pages[name]
+		if len(page) > 300<<10 {
+			continue
+		}
+		if sels := pageSelectors(t, string(page), s, 12, true); len(sels) > 0 {
+			cases = append(cases, pageProg{name, page, mustCompile(sels...), len(sels)})
+		}
+	}
+	slices.SortFunc(cases, func(a, b pageProg) int { return strings.Compare(a.name, b.name) })
+	tried := 0
+	for _, c := range cases {
+		m := buildMap(rng, c.p, c.page)
+		if m == nil {
+			continue
+		}
+		for round := range 6 {
+			edits := randomEdits(rng, c.nsel)
+			fitsAt := func(limit int) bool {
+				sp := &Splicer{m: m, edits: edits, opt: Options{MaxBuffer: limit}}
+				return sp.fits(0)
+			}
+			lo, hi := 1, 64<<20
+			if !fitsAt(hi) {
+				continue
+			}
+			for lo < hi {
+				if mid := (lo + hi) / 2; fitsAt(mid) {
+					hi = mid
+				} else {
+					lo = mid + 1
+				}
+			}
+			rw := c.p.NewRewriter(io.Discard, edits, Options{MaxBuffer: lo, Seen: seenFor(&logSeen{})})
+			rw.Write(c.page)
+			rw.Close()
+			over := rw.Overflowed()
+			rw.Release()
+			if over {
+				t.Fatalf("%s round %d: fits at a bound of %d bytes, where the rewrite overflows\nedits %+v", c.name, round, lo, edits)
+			}
+			spliceCase(t, rng, c.p, m, c.page, edits, lo, fmt.Sprintf("%s round %d, bound %d", c.name, round, lo))
+			tried++
+		}
+	}
+	if tried < 100 {
+		t.Fatalf("%d cases tried", tried)
+	}
+	t.Logf("%d cases", tried)
+}
+
+// TestFellBackNamesTheBlock: FellBack is the start of the block where the
+// page served first differs from its map's, however the page is written
+// (here in reads of 32 KiB, a block of which may be checked before the
+// splice writes the ones before it); and a map that the edits could take
+// past the memory bound is not used, and says so.
+func TestFellBackNamesTheBlock(t *testing.T) {
+	page := shopPage(t)
+	p := spliceProgram()
+	rng := rand.New(rand.NewPCG(9, 10))
+	m := recordMap(rng, p, page, false)
+	edits := []Edit{{Selector: 0, Op: AddClass, Attr: "class", Value: "x"}}
+	for _, at := range []int{5065, 20095, 60055, 90025, len(page) - 10} {
+		served := bytes.Clone(page)
+		served[at] ^= 0x01
+		sp := p.NewSplicer(io.Discard, m, edits, Options{})
+		for in := served; len(in) > 0; in = in[min(len(in), 32<<10):] {
+			sp.Write(in[:min(len(in), 32<<10)])
+		}
+		sp.Close()
+		if got, want := sp.FellBack(), at/SpliceBlock*SpliceBlock; got != want {
+			t.Errorf("byte %d changed: fell back at %d, want %d", at, got, want)
+		}
+		sp.Release()
+	}
+	sp := p.NewSplicer(io.Discard, m, edits, Options{MaxBuffer: len(page)})
+	if sp.Used() || !sp.TooLarge() {
+		t.Errorf("a bound of the page's length: used %v, too large %v", sp.Used(), sp.TooLarge())
+	}
+	sp.Release()
+	sp = p.NewSplicer(io.Discard, m, edits, Options{})
+	if sp.TooLarge() {
+		t.Error("the default bound: too large")
+	}
+	sp.Release()
+}
