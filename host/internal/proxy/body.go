@@ -261,21 +261,28 @@ func (b *rewritingBody) write(p []byte, eof bool) {
 	case b.copying:
 		b.writer().Write(p)
 	default:
-		b.rw.Write(p)
-		if b.builder != nil {
-			b.builder.Write(p)
-		}
-		if b.src.out > b.maxBytes {
-			if b.precommit && b.src.replayable() {
-				b.err = errTooLarge
-				return
+		over := b.src.out - b.maxBytes // p is the last len(p) bytes read
+		if over <= 0 || b.precommit && b.src.replayable() {
+			b.rw.Write(p)
+			if b.builder != nil {
+				b.builder.Write(p)
 			}
-			// Bounded work per page: the rest is copied through.
-			b.rw.Stop()
-			b.dropBuilder()
-			b.copying = true
-			b.limit(reasonTooLarge, "stopped")
+			if over > 0 {
+				b.err = errTooLarge // sent again as the origin sent it
+			}
+			return
 		}
+		// Bounded work per page: the rewrite stops at maxBytes of it,
+		// wherever the reads end (a page split otherwise was rewritten a
+		// read further on some responses than others), and the rest is
+		// copied through.
+		keep := max(int64(len(p))-over, 0)
+		b.rw.Write(p[:keep])
+		b.rw.Stop()
+		b.dropBuilder()
+		b.copying = true
+		b.limit(reasonTooLarge, "stopped")
+		b.writer().Write(p[keep:])
 	}
 }
 

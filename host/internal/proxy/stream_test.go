@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 )
 
 // TestRewriteStreams: the visitor receives the rewritten start of a page
@@ -79,5 +83,57 @@ func testRewriteStreams(t *testing.T, fillers int) {
 	}
 	if !strings.Contains(string(rest), `<p id="tail">la fin</p>`) {
 		t.Errorf("the end of the page was not rewritten: %q", rest[max(0, len(rest)-80):])
+	}
+}
+
+// TestRewriteLimitIsAPlace: a page streamed past max_rewrite_bytes is
+// rewritten up to that many bytes of it, wherever the origin's writes
+// and the proxy's reads fall: an element before the limit is edited in
+// every response, one past it in none, and every response is the same.
+func TestRewriteLimitIsAPlace(t *testing.T) {
+	const limit = 64 << 10
+	var page strings.Builder
+	page.WriteString("<!doctype html><html><body><h1>early</h1>")
+	for page.Len() < limit-200 {
+		page.WriteString("<p>filler paragraph of text</p>\n")
+	}
+	for page.Len() < limit+1000 {
+		page.WriteString("<p>filler paragraph of text</p>\n")
+	}
+	page.WriteString("<h1>late</h1>")
+	for page.Len() < limit+40<<10 {
+		page.WriteString("<p>filler paragraph of text</p>\n")
+	}
+	page.WriteString("</body></html>")
+	body := page.String()
+	var n atomic.Int64
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		rng := rand.New(rand.NewPCG(uint64(n.Add(1)), 3))
+		for rest := body; len(rest) > 0; {
+			k := min(len(rest), 1+rng.IntN(48<<10))
+			io.WriteString(w, rest[:k])
+			w.(http.Flusher).Flush()
+			rest = rest[k:]
+			time.Sleep(time.Duration(rng.IntN(300)) * time.Microsecond)
+		}
+	})
+	e := newEnv(t, origin, []byte(`rules:
+  - name: h1
+    actions:
+      - set_inner: { select: h1, text: edited }
+`), func(c *proxy.Config) { c.MaxRewriteBytes = limit })
+	first := ""
+	for i := range 12 {
+		r := e.get(t, "/")
+		if r.StatusCode != 200 || !strings.Contains(r.body, "<h1>edited</h1>") || !strings.Contains(r.body, "<h1>late</h1>") {
+			t.Fatalf("response %d: %d, early edited %v, late untouched %v", i, r.StatusCode,
+				strings.Contains(r.body, "<h1>edited</h1>"), strings.Contains(r.body, "<h1>late</h1>"))
+		}
+		if i == 0 {
+			first = r.body
+		} else if r.body != first {
+			t.Fatalf("response %d differs from the first", i)
+		}
 	}
 }
