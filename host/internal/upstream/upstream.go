@@ -171,10 +171,11 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	// kept one (http.Transport does the same): an origin that closes its
 	// idle connections closed the others kept with it, and the pool gives
 	// them one after the other before it dials. A GET or HEAD without a
-	// body may be sent again. (At most maxRetries times: a dial comes
-	// sooner, once the pool is empty.)
+	// body may be sent again. After maxRetries kept connections failed,
+	// it goes on a new one: a pool of many kept connections may hold more
+	// dead ones, and a new connection that fails ends the retries.
 	for attempt := 0; ; attempt++ {
-		c, reused, err := t.get(ctx, addr)
+		c, reused, err := t.get(ctx, addr, attempt >= maxRetries)
 		if err != nil {
 			return nil, err
 		}
@@ -186,15 +187,16 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !reused || attempt >= maxRetries || c.r.got > 0 || !retryable(err) {
+		if !reused || c.r.got > 0 || !retryable(err) {
 			return nil, err
 		}
 		t.retries.Add(1)
 	}
 }
 
-// maxRetries bounds how many times a request is sent again after kept
-// connections failed before any answer.
+// maxRetries is how many times a request is sent again on kept
+// connections after kept connections failed before any answer; then it
+// is sent on a new one.
 const maxRetries = 8
 
 // Stats counts what a Transport did since it was made.
@@ -529,16 +531,18 @@ func (b *guardedBody) Close() error {
 }
 
 // get returns a connection to addr: the most recently used idle one that
-// is still open and quiet, or a new one.
-func (t *Transport) get(ctx context.Context, addr string) (c *conn, reused bool, err error) {
-	if c := t.takeIdle(addr); c != nil {
-		t.reuses.Add(1)
-		return c, true, nil
+// is still open and quiet, or a new one; with fresh, a new one.
+func (t *Transport) get(ctx context.Context, addr string, fresh bool) (c *conn, reused bool, err error) {
+	if !fresh {
+		if c := t.takeIdle(addr); c != nil {
+			t.reuses.Add(1)
+			return c, true, nil
+		}
 	}
 	var lim *limit
 	if t.maxConns > 0 {
 		lim = t.limitOf(addr)
-		if c, err := t.slot(ctx, addr, lim, true); c != nil || err != nil {
+		if c, err := t.slot(ctx, addr, lim, !fresh); c != nil || err != nil {
 			if c != nil {
 				t.reuses.Add(1)
 			}

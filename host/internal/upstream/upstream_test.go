@@ -382,41 +382,47 @@ func TestIdleConnectionClosedByOrigin(t *testing.T) {
 			t.Errorf("stats %+v, want 2 dials, 1 retry", st)
 		}
 	})
-	t.Run("every kept connection instead of the next answer", func(t *testing.T) {
-		// Three connections kept, each of which takes a second request
-		// and closes without an answer (an origin that dropped its idle
-		// connections at once): the request goes to the next, then to
-		// a new one. It used to be sent again once only, and got a 502.
-		var first sync.WaitGroup
-		first.Add(3)
-		o := startRaw(t, func(_ *http.Request, conn, i int) (string, bool) {
-			switch {
-			case conn < 3 && i == 0:
-				first.Done()
-				first.Wait() // three requests at once: three connections
-			case conn < 3:
-				return "", true
-			}
-			return ok, false
-		})
-		tr := New(settings())
-		defer tr.CloseIdleConnections()
-		var wg sync.WaitGroup
-		for range 3 {
-			wg.Go(func() {
-				if got := get(t, tr, "http://"+o.addr+"/"); got != "ok" {
-					t.Errorf("%q", got)
+	for _, kept := range []int{3, maxRetries + 4} {
+		t.Run(fmt.Sprintf("every one of %d kept connections instead of the next answer", kept), func(t *testing.T) {
+			// Connections kept, each of which takes a second request
+			// and closes without an answer (an origin that dropped its
+			// idle connections at once): the request goes to the next,
+			// then to a new one; past maxRetries kept ones, to a new
+			// one at once. It used to be sent again once only, and got
+			// a 502; then at most maxRetries times, and a pool of more
+			// got one.
+			var first sync.WaitGroup
+			first.Add(kept)
+			o := startRaw(t, func(_ *http.Request, conn, i int) (string, bool) {
+				switch {
+				case conn < kept && i == 0:
+					first.Done()
+					first.Wait() // requests at once: as many connections
+				case conn < kept:
+					return "", true
 				}
+				return ok, false
 			})
-		}
-		wg.Wait()
-		if got := get(t, tr, "http://"+o.addr+"/"); got != "ok" {
-			t.Fatalf("after three kept connections failed: %q", got)
-		}
-		if st := tr.Stats(); st.Dials != 4 || st.Retries != 3 {
-			t.Errorf("stats %+v, want 4 dials, 3 retries", st)
-		}
-	})
+			tr := New(settings())
+			defer tr.CloseIdleConnections()
+			var wg sync.WaitGroup
+			for range kept {
+				wg.Go(func() {
+					if got := get(t, tr, "http://"+o.addr+"/"); got != "ok" {
+						t.Errorf("%q", got)
+					}
+				})
+			}
+			wg.Wait()
+			if got := get(t, tr, "http://"+o.addr+"/"); got != "ok" {
+				t.Fatalf("after the kept connections failed: %q", got)
+			}
+			retries := min(kept, maxRetries)
+			if st := tr.Stats(); st.Dials != int64(kept+1) || st.Retries != int64(retries) {
+				t.Errorf("stats %+v, want %d dials, %d retries", st, kept+1, retries)
+			}
+		})
+	}
 	t.Run("a new connection is not sent again", func(t *testing.T) {
 		o := startRaw(t, func(*http.Request, int, int) (string, bool) { return "", true })
 		tr := New(settings())
