@@ -854,8 +854,8 @@ func (s *RedisStore) Save(_ context.Context, _ http.Header, visitorID string, se
 			}
 			defer stored.Release()
 			stored.mu.Lock()
-			for i, d := range shown {
-				stored.addShowing(d, shown[:i])
+			for _, d := range shown {
+				stored.addShowing(d)
 			}
 			stored.mu.Unlock()
 			return stored.encode(), true

@@ -405,9 +405,7 @@ type Set struct {
 	shownIdx map[digest]struct{}
 	// unrecorded counts the items Shown ignored past the record limit.
 	unrecorded int
-	// ageBuf is scratch for age.
-	ageBuf  []int
-	changed bool
+	changed    bool
 
 	// unknown marks a set whose stored state could not be read (a Redis
 	// timeout or error): saving it would replace that state with this
@@ -559,16 +557,16 @@ func (s *Set) Shown(id string) {
 			s.shownIdx[x] = struct{}{}
 		}
 	}
-	s.addShowing(d, s.shown[:len(s.shown)-1])
+	s.addShowing(d)
 }
 
-// addShowing counts one more showing of d in the current generation,
-// where the request showed the items before first. The caller holds s.mu.
-func (s *Set) addShowing(d digest, before []digest) {
+// addShowing counts one more showing of d in the current generation. The
+// caller holds s.mu.
+func (s *Set) addShowing(d digest) {
 	k := s.cur.count(d)
 	if k >= s.cur.n {
 		// Counted as far as counts go: the others are made one less.
-		if !s.age(before) {
+		if !s.age() {
 			return
 		}
 		if k = s.cur.count(d); k >= s.cur.n {
@@ -588,8 +586,12 @@ func (g *generation) add(l *layout, d digest, k int) {
 }
 
 // age makes one less the count of every item of the current generation
-// shown more than once, but the items this request showed (before): their
-// counts stay. An item shown as many times as counts go (MaxCount) would
+// shown more than once, those this request showed too: they stay as
+// recent as the others relative to each other (kept whole, the items a
+// page showed just before one that ages would outrank those it showed
+// after, and a list of 7 items shown 3 at a time showed 2 of them every
+// second visit and the others every fourth). An item shown as many
+// times as counts go (MaxCount) would
 // otherwise tie with every other one there for the rest of the
 // generation, and a rotation ordered by Rank would stop, on the first
 // items of the page, once a visitor had been through the list MaxCount
@@ -600,14 +602,10 @@ func (g *generation) add(l *layout, d digest, k int) {
 // digest bits would set: a superset, which may rank an item one more
 // time shown than it was, never fewer. It reports false when there is
 // nothing to lower (MaxCount 1).
-func (s *Set) age(before []digest) bool {
+func (s *Set) age() bool {
 	g, l := &s.cur, s.l
 	if g.n < 2 {
 		return false
-	}
-	keep := s.ageBuf[:0]
-	for _, x := range before {
-		keep = append(keep, g.count(x))
 	}
 	for k := 1; k < g.n; k++ {
 		var up *filter
@@ -619,12 +617,6 @@ func (s *Set) age(before []digest) bool {
 		}
 		g.levels[k] = up
 	}
-	for i, x := range before {
-		for c := g.count(x); c < keep[i]; c++ {
-			g.add(l, x, c)
-		}
-	}
-	s.ageBuf = keep
 	s.changed = true
 	return true
 }

@@ -674,3 +674,43 @@ func TestRankAcrossGenerations(t *testing.T) {
 		t.Fatalf("visits showed %s, want %s", strings.Join(got, " "), want)
 	}
 }
+
+// TestRankRotationIsEven: a list whose length is not a multiple of what
+// a page shows rotates evenly past MaxCount rounds: when counts age, the
+// items the same page showed age too. (Kept whole, they outranked the
+// items the page showed after them: of 7 items shown 3 at a time, 5
+// were shown every second visit and 2 every fourth.)
+func TestRankRotationIsEven(t *testing.T) {
+	for _, tc := range []struct{ items, per, maxCount, visits int }{{7, 3, 4, 200}, {10, 3, 4, 200}, {50, 7, 2, 300}} {
+		t.Run(fmt.Sprintf("%d items, %d a page, MaxCount %d", tc.items, tc.per, tc.maxCount), func(t *testing.T) {
+			items := make([]string, tc.items)
+			for i := range items {
+				items[i] = fmt.Sprintf("item-%03d", i)
+			}
+			st := newCookieStore(t, CookieConfig{Params: Params{MaxCount: tc.maxCount}})
+			var v visitor
+			shown := map[string]int{}
+			for range tc.visits {
+				s, _ := st.Load(context.Background(), v.request(), "")
+				order := slices.Clone(items)
+				slices.SortStableFunc(order, func(a, b string) int { return s.Rank(a) - s.Rank(b) })
+				for _, id := range order[:tc.per] {
+					s.Shown(id)
+					shown[id]++
+				}
+				h := http.Header{}
+				if err := st.Save(context.Background(), h, "", s, false); err != nil {
+					t.Fatal(err)
+				}
+				v.keep(h)
+				s.Release()
+			}
+			even := float64(tc.visits*tc.per) / float64(tc.items)
+			for _, id := range items {
+				if n := float64(shown[id]); n < even*0.9 || n > even*1.1 {
+					t.Errorf("%s shown %v times; an even share is %.1f", id, n, even)
+				}
+			}
+		})
+	}
+}
