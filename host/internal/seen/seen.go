@@ -41,12 +41,15 @@
 // For frequency caps each generation has up to MaxCount count levels:
 // level k holds the items shown at least k+1 times in that generation, and
 // Shown adds an item to the first level that does not hold it. Count adds
-// the two generations' counts. Level k is sized for Capacity/4^k items
-// (at least 16), because most items are shown once: the levels stay small,
-// at the cost that when many items are shown repeatedly, a level past its
-// capacity answers "once more" too often. Counts can thus be too high, at
-// about the false-positive rate per level, but not too low within a
-// generation, unless the cookie store had to drop levels to fit.
+// the two generations' counts. Every level has the first one's size:
+// since the positions are Rice-coded, a level costs its items' bits, a
+// few more each in a larger filter, not its size; and two items of a
+// rotation whose bits meet in a level are told apart in none above it,
+// so in small upper levels (once sized for Capacity/4^k items) a list of
+// 20 items showed two of them half as often as the others, round after
+// round. Counts can be too high, at about the false-positive rate per
+// level, but not too low within a generation, unless the cookie store
+// had to drop levels to fit.
 //
 // # Stores
 //
@@ -207,9 +210,8 @@ func (p Params) layout(salt []byte) (*layout, error) {
 	h := sha256.New()
 	h.Write([]byte("bespoke/seen/layout"))
 	h.Write([]byte{formatVersion, byte(l.maxCount)})
-	for k := range l.maxCount {
-		c := max(p.Capacity>>(2*k), 16)
-		bits := math.Ceil(float64(c) / p.FalsePositive)
+	for range l.maxCount {
+		bits := math.Ceil(float64(max(p.Capacity, 16)) / p.FalsePositive)
 		if bits > maxFilterBits {
 			return nil, fmt.Errorf("seen: Capacity %d at FalsePositive %v needs %.0f bits per filter, more than %d", p.Capacity, p.FalsePositive, bits, maxFilterBits)
 		}
@@ -245,7 +247,12 @@ func (l *layout) digest(id string) digest { return digest(sipHash(l.k0, l.k1, id
 // of up to a few dozen KiB that nothing touched lately (a page tests
 // every item it lists and records those it shows; each word touched was
 // a cache miss).
+//
+// The words are made when the filter first becomes dense (bf is nil
+// before): every level has the first level's size, and most never hold
+// more than a few dozen items.
 type filter struct {
+	m     uint // bits
 	bf    *bloom.BloomFilter
 	pos   []uint32
 	dense bool // the words hold the bits of pos
@@ -253,7 +260,7 @@ type filter struct {
 
 // test reports whether d's bit is set.
 func (f *filter) test(d digest) bool {
-	loc := location(d, f.bf.Cap())
+	loc := location(d, f.m)
 	if !f.dense {
 		_, found := slices.BinarySearch(f.pos, uint32(loc))
 		return found
@@ -268,7 +275,7 @@ const sparseSearch = 256
 // add sets d's bit. Whether it is set already is read from the
 // positions, which add keeps in order anyway (see test).
 func (f *filter) add(d digest) {
-	loc := location(d, f.bf.Cap())
+	loc := location(d, f.m)
 	i, found := slices.BinarySearch(f.pos, uint32(loc))
 	if found {
 		return
@@ -285,6 +292,9 @@ func (f *filter) add(d digest) {
 // fill sets the words from the positions: the filter is dense from now
 // on.
 func (f *filter) fill() {
+	if f.bf == nil {
+		f.bf = bloom.New(f.m, 1)
+	}
 	words := f.bf.BitSet().Words()
 	for _, p := range f.pos {
 		words[p>>6] |= 1 << (p & 63)
@@ -297,7 +307,7 @@ func (l *layout) newFilter(k int) *filter {
 	if f, ok := l.filters[k].Get().(*filter); ok {
 		return f
 	}
-	return &filter{bf: bloom.New(l.bits[k], 1)}
+	return &filter{m: l.bits[k]}
 }
 
 // putFilters returns a generation's filters to the pools, emptied: only
@@ -313,7 +323,7 @@ func (l *layout) putFilters(g *generation) {
 
 // putFilter returns f, a filter of level k, to its pool, emptied.
 func (l *layout) putFilter(f *filter, k int) {
-	if f.bf.Cap() != l.bits[k] || cap(f.pos) > 1<<16 {
+	if f.m != l.bits[k] || cap(f.pos) > 1<<16 {
 		return
 	}
 	if f.dense {
@@ -371,7 +381,7 @@ func (g *generation) appendLevel(b []byte, k int) []byte {
 	if f == nil {
 		return append(b, 0)
 	}
-	return appendPositions(b, f.pos, f.bf.Cap())
+	return appendPositions(b, f.pos, f.m)
 }
 
 // used is the number of levels to store: up to the last non-empty one.
@@ -595,50 +605,22 @@ func (g *generation) add(l *layout, d digest, k int) {
 // otherwise tie with every other one there for the rest of the
 // generation, and a rotation ordered by Rank would stop, on the first
 // items of the page, once a visitor had been through the list MaxCount
-// times in a half window. Level k takes the items of level k+1, the top
-// level empties, and level 0 stays: an item seen stays seen. A level's
-// filter is larger than the one above it, so an item's bit there is
-// spread over the bits the larger filter's items with the same leading
-// digest bits would set: a superset, which may rank an item one more
-// time shown than it was, never fewer. It reports false when there is
-// nothing to lower (MaxCount 1).
+// times in a half window. Level k takes the filter of level k+1 (they
+// have one size), the top level empties, and level 0 stays: an item seen
+// stays seen. It reports false when there is nothing to lower (MaxCount
+// 1).
 func (s *Set) age() bool {
 	g, l := &s.cur, s.l
 	if g.n < 2 {
 		return false
 	}
-	for k := 1; k < g.n; k++ {
-		var up *filter
-		if k+1 < g.n && g.levels[k+1] != nil {
-			up = l.spread(g.levels[k+1], k)
-		}
-		if g.levels[k] != nil {
-			l.putFilter(g.levels[k], k)
-		}
-		g.levels[k] = up
+	if g.levels[1] != nil {
+		l.putFilter(g.levels[1], 1)
 	}
+	copy(g.levels[1:g.n], g.levels[2:g.n])
+	g.levels[g.n-1] = nil
 	s.changed = true
 	return true
-}
-
-// spread returns a filter for level k that holds every item f (a filter
-// of level k+1, smaller) holds: an item's bit in f, at p of m', is one of
-// the bits from p·m/m' to (p+1)·m/m' in a filter of m bits, all set.
-func (l *layout) spread(f *filter, k int) *filter {
-	out := l.newFilter(k)
-	m, m2 := uint64(l.bits[k]), uint64(f.bf.Cap())
-	for _, p := range f.pos {
-		lo := uint64(p) * m / m2
-		hi := (uint64(p)+1)*m/m2 + 1
-		for b := lo; b < min(hi, m); b++ {
-			out.pos = append(out.pos, uint32(b))
-		}
-	}
-	out.pos = slices.Compact(out.pos)
-	if len(out.pos) > sparseSearch {
-		out.fill()
-	}
-	return out
 }
 
 // shownScan is how many recorded items are searched by scanning before
