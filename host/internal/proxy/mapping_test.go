@@ -385,6 +385,17 @@ func TestEditMapMetrics(t *testing.T) {
 	e.get(t, "/")
 	e.get(t, "/")
 	e.get(t, "/")
+	got := metricValues(t, m)
+	if got["bespoke_editmap_hits_total"] != 2 || got["bespoke_editmap_misses_total"] != 1 || got["bespoke_editmap_fallbacks_total"] != 0 ||
+		got["bespoke_editmap_cache_bytes"] <= 0 || got["bespoke_editmap_cache_maps"] != 1 {
+		t.Errorf("metrics %v", got)
+	}
+}
+
+// metricValues returns the value of every counter and gauge m holds, by
+// name (of a family with several series, the last one's).
+func metricValues(t *testing.T, m *metrics.Metrics) map[string]float64 {
+	t.Helper()
 	fams, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -400,10 +411,7 @@ func TestEditMapMetrics(t *testing.T) {
 			}
 		}
 	}
-	if got["bespoke_editmap_hits_total"] != 2 || got["bespoke_editmap_misses_total"] != 1 || got["bespoke_editmap_fallbacks_total"] != 0 ||
-		got["bespoke_editmap_cache_bytes"] <= 0 || got["bespoke_editmap_cache_maps"] != 1 {
-		t.Errorf("metrics %v", got)
-	}
+	return got
 }
 
 // TestEditMapTooLarge: a map that, with the visitor's edits, could take
@@ -417,18 +425,7 @@ func TestEditMapTooLarge(t *testing.T) {
 	for range 3 {
 		e.get(t, "/")
 	}
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, f := range fams {
-		for _, s := range f.GetMetric() {
-			if c := s.GetCounter(); c != nil {
-				got[f.GetName()] = c.GetValue()
-			}
-		}
-	}
+	got := metricValues(t, m)
 	if got["bespoke_editmap_too_large_total"] != 2 || got["bespoke_editmap_misses_total"] != 1 || got["bespoke_editmap_hits_total"] != 0 {
 		t.Errorf("metrics %v", got)
 	}

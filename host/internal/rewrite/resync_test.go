@@ -122,6 +122,35 @@ func TestSpliceResumes(t *testing.T) {
 	}
 }
 
+// pageProgram is a public page and a program of selectors derived from
+// it.
+type pageProgram struct {
+	name string
+	page []byte
+	p    *Program
+	sels []string
+}
+
+// publicPagePrograms returns a sample of the public corpus's pages (see
+// realPageSample) that have a <body> and from minLen bytes to 400 KiB,
+// each with a program of up to 12 selectors derived from it, and the
+// sample's seed.
+func publicPagePrograms(t testing.TB, every uint64, minLen int) ([]pageProgram, uint64) {
+	pages := realPages(t)
+	names, s := realPageSample(t, pages, every)
+	var out []pageProgram
+	for _, name := range names {
+		page := pages[name]
+		if !bytes.Contains(page, []byte("<body")) || len(page) > 400<<10 || len(page) < minLen {
+			continue
+		}
+		if sels := pageSelectors(t, string(page), s, 12, true); len(sels) > 0 {
+			out = append(out, pageProgram{name, page, mustCompile(sels...), sels})
+		}
+	}
+	return out, s
+}
+
 // TestSpliceResumesRealPages: on the public corpus's pages, with
 // selectors derived from each page and random edits, a map made from the
 // page with one request number as elements after <body> and the page
@@ -130,21 +159,12 @@ func TestSpliceResumes(t *testing.T) {
 // page's own structure may keep it from being: an element its first
 // bytes leave open to its end).
 func TestSpliceResumesRealPages(t *testing.T) {
-	pages := realPages(t)
-	names, s := realPageSample(t, pages, 8)
+	cases, s := publicPagePrograms(t, 8, 4*SpliceBlock)
 	rng := rand.New(rand.NewPCG(s, 11))
 	stamp := func(n int) string { return fmt.Sprintf(`<p class="served-by"><x%d>%d</x%d></p>`, n, n, n) }
 	fell, resumed := 0, 0
-	for _, name := range names {
-		page := pages[name]
-		if !bytes.Contains(page, []byte("<body")) || len(page) > 400<<10 || len(page) < 4*SpliceBlock {
-			continue
-		}
-		sels := pageSelectors(t, string(page), s, 12, true)
-		if len(sels) == 0 {
-			continue
-		}
-		p := mustCompile(sels...)
+	for _, c := range cases {
+		name, page, p, sels := c.name, c.page, c.p, c.sels
 		m := recordMap(rng, p, changeAfterBody(page, 0, stamp(1)), false)
 		if m == nil {
 			continue
@@ -220,20 +240,11 @@ func TestSpliceSeekingPaysItsWay(t *testing.T) {
 		}
 	})
 	t.Run("public pages", func(t *testing.T) {
-		pages := realPages(t)
-		names, s := realPageSample(t, pages, 4)
+		cases, s := publicPagePrograms(t, 4, 8*SpliceBlock)
 		rng := rand.New(rand.NewPCG(s, 12))
 		tookUp, late, stillGreeting := 0, 0, 0
-		for _, name := range names {
-			page := pages[name]
-			if !bytes.Contains(page, []byte("<body")) || len(page) > 400<<10 || len(page) < 8*SpliceBlock {
-				continue
-			}
-			sels := pageSelectors(t, string(page), s, 12, true)
-			if len(sels) == 0 {
-				continue
-			}
-			p := mustCompile(sels...)
+		for _, c := range cases {
+			name, page, p, sels := c.name, c.page, c.p, c.sels
 			m := recordMap(rng, p, page, false)
 			if m == nil {
 				continue

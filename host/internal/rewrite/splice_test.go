@@ -967,16 +967,9 @@ func TestFitsBoundsTheRewrite(t *testing.T) {
 			cases = append(cases, pageProg{name, page, pr.p, pr.nsel})
 		}
 	}
-	pages := realPages(t)
-	names, s := realPageSample(t, pages, 6)
-	for _, name := range names {
-		page := pages[name]
-		if len(page) > 300<<10 {
-			continue
-		}
-		if sels := pageSelectors(t, string(page), s, 12, true); len(sels) > 0 {
-			cases = append(cases, pageProg{name, page, mustCompile(sels...), len(sels)})
-		}
+	public, _ := publicPagePrograms(t, 6, 0)
+	for _, c := range public {
+		cases = append(cases, pageProg{c.name, c.page, c.p, len(c.sels)})
 	}
 	slices.SortFunc(cases, func(a, b pageProg) int { return strings.Compare(a.name, b.name) })
 	tried := 0
