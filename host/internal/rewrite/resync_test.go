@@ -192,7 +192,7 @@ func changedThroughout(page []byte, every int) []byte {
 	p := bytes.Clone(page)
 	for at := 0; at < len(p); at += every {
 		for i := at; i+1 < len(p) && i < at+every; i++ {
-			if p[i] == '>' && p[i+1] >= 'a' && p[i+1] <= 'z' {
+			if c := p[i+1] | 0x20; p[i] == '>' && c >= 'a' && c <= 'z' {
 				p[i+1] ^= 0x20
 				break
 			}

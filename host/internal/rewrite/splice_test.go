@@ -783,6 +783,31 @@ func BenchmarkSplice(b *testing.B) {
 			})
 		})
 	}
+	// A page whose text changes all through (a letter's case, about
+	// every 2 KB): the map is looked for, bounded (see seekBudget), and
+	// never found; or, on pages where it is and the page then stops
+	// matching again, no longer handed back once that cost more than it
+	// saved (see worthSeeking). After the map's first pages it costs
+	// what its rewrite costs (compare hideseen/rewrite).
+	b.Run("hideseen/changing", func(b *testing.B) {
+		served := changedThroughout(page, 2048)
+		mb := pm.NewMapBuilder(1 << 20)
+		mb.Write(page)
+		m := mb.Close()
+		mb.Release()
+		for range 8 {
+			s := pm.NewSplicer(io.Discard, m, edits, Options{Seen: &benchSeen{}})
+			s.Write(served)
+			s.Close()
+			if s.FellBack() < 0 || s.Resumed() {
+				b.Fatalf("fell back at %d, resumed %v", s.FellBack(), s.Resumed())
+			}
+			s.Release()
+		}
+		run(b, served, func(out *bytes.Buffer, seen SeenSet) pageWriter {
+			return pm.NewSplicer(out, m, edits, Options{Seen: seen})
+		})
+	})
 	b.Run("build", func(b *testing.B) {
 		b.SetBytes(int64(len(page)))
 		b.ReportAllocs()
