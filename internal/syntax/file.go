@@ -6,7 +6,9 @@ package syntax
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -678,8 +680,17 @@ func secondDocument(src []byte) int {
 func decodeSecondDocument(src []byte) int {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var first, second yaml.Node
-	if dec.Decode(&first) != nil || dec.Decode(&second) != nil {
-		return 0
+	if dec.Decode(&first) != nil {
+		return 0 // the first document's mistakes are told elsewhere
+	}
+	if err := dec.Decode(&second); err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0
+		}
+		// What follows the first document is no document YAML can
+		// read (text after a ... without a ---): lost all the same.
+		line, _ := yamlErrLine(err)
+		return max(line, 1)
 	}
 	if len(second.Content) == 0 || second.Content[0].Kind == yaml.ScalarNode && second.Content[0].Tag == "!!null" && second.Content[0].Value == "" {
 		return 0 // a --- that ends the file, or an empty document: nothing lost
@@ -698,8 +709,13 @@ func decodeSecondDocument(src []byte) int {
 // mayHoldDocuments reports whether src could hold more than one YAML
 // document: a second one needs a marker, --- or ..., at the start of a
 // line. A file without one past the leading --- is read once, not twice
-// (the second read was a third of compiling a large rule file).
+// (the second read was a third of compiling a large rule file). YAML
+// also breaks lines at NEL, LS and PS (U+0085, U+2028, U+2029), which
+// text pasted from a web page may hold: a file with one is read again.
 func mayHoldDocuments(src []byte) bool {
+	if bytes.Contains(src, []byte("\u0085")) || bytes.Contains(src, []byte("\u2028")) || bytes.Contains(src, []byte("\u2029")) {
+		return true
+	}
 	content := false // a line before this one held something
 	for len(src) > 0 {
 		line := src

@@ -162,6 +162,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("rules:\n  - name: a\n    when: \"x == \"FR\"\"\n      actions:\n    - name: b\n   when: \"y\n"))
 	f.Add([]byte("rules\n  - name: a\n    when:x\n    actions: [remove: \"#a\"\n"))
 	f.Add([]byte("# c\n---\nrules: []\n---\nrules: []\n"))
+	f.Add([]byte("version: 1\nrules: []\u2028---\nrules: []\n"))
+	f.Add([]byte("# c\n---\n...\nrules: []\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		if !mayHoldDocuments(src) && decodeSecondDocument(src) != 0 {
 			t.Fatalf("a second document at line %d, which mayHoldDocuments rules out", decodeSecondDocument(src))
@@ -203,7 +205,11 @@ func TestMayHoldDocuments(t *testing.T) {
 		{"version: 1\n---\nrules: []\n", true, 2},
 		{"---\nversion: 1\n...\n---\nrules: []\n", true, 4},
 		{"version: 1\nrules: []\n--- x\n", true, 3},
-		{"a: |\n  ---\n", false, 0}, // indented: inside the scalar
+		{"a: |\n  ---\n", false, 0},                              // indented: inside the scalar
+		{"version: 1\nrules: []\u2028---\nrules: []\n", true, 4}, // YAML breaks lines at LS too
+		{"version: 1\nrules: []\u0085---\nrules: []\n", true, 4},
+		{"# c\n---\n...\nrules: []\n", true, 4}, // after ..., a document without ---
+		{"version: 1\n...\n# the end\n", true, 0},
 	} {
 		if got := mayHoldDocuments([]byte(tt.src)); got != tt.may {
 			t.Errorf("mayHoldDocuments(%q) = %v, want %v", tt.src, got, tt.may)

@@ -20,9 +20,12 @@
 // rate grows linearly with the items it holds, so the capacity is shared
 // exactly between the two generations however the items fall, and a
 // visitor past the capacity degrades gently instead of saturating. The
-// price is memory while a request runs: Capacity / FalsePositive bits per
-// generation (12.5 KB each with the defaults), allocated only when a
-// generation holds items.
+// price is memory while a request runs: a filter holding more than 256
+// items keeps its Capacity / FalsePositive bits as words (12.5 KB with
+// the defaults), one per such level of each generation (the first
+// level, and a count level only when that many items were shown that
+// many times: with the defaults at most 100 KB a request, 12.5 KB for
+// most); fewer items are kept as their positions alone.
 //
 // # Aging
 //
@@ -114,9 +117,10 @@ const (
 // generation in a byte, and each level costs a filter.
 const maxLevels = 16
 
-// maxFilterBits bounds one filter's size (2 MiB of memory per filter and
-// request), so that a configuration error cannot make every request
-// allocate without bound.
+// maxFilterBits bounds one filter's size (2 MiB of memory per dense
+// filter, of which a request has at most two generations of MaxCount),
+// so that a configuration error cannot make every request allocate
+// without bound.
 const maxFilterBits = 1 << 24
 
 // Params size the filters and set their clock. They are copied when a
