@@ -3,6 +3,7 @@ package rewrite
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -438,5 +439,57 @@ func TestPathologicalREADME(t *testing.T) {
 	}
 	for n := range want {
 		t.Errorf("README does not describe %q", n)
+	}
+}
+
+// TestWorkFlatInSelectors checks, without timing, that many selectors of
+// one kind cost what one does where they are looked up: classes and ids
+// (in a page with a doctype, one without, in quirks mode, and values
+// with character references) and an attribute's values. The rewriter's
+// steps for the shop page with 400 such selectors, none of which
+// matches, are within a fifth of those with 10. It needs the counting
+// build: go test -tags rewritework.
+func TestWorkFlatInSelectors(t *testing.T) {
+	if !trackWork {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the work counter is off: run with -tags rewritework")
+		}
+		t.Skip("the work counter is off: run with -tags rewritework (make test does)")
+	}
+	shop := shopPage(t)
+	quirks := doctypeRE.ReplaceAll(shop, nil)
+	refs := bytes.ReplaceAll(shop, []byte(`class="product-card`), []byte(`class="product&#45;card`))
+	work := func(page []byte, format string, k int) int {
+		sels := make([]string, k)
+		edits := make([]Edit, k)
+		for i := range sels {
+			sels[i] = fmt.Sprintf(format, i)
+			edits[i] = Edit{Selector: i, Op: AddClass, Attr: "class", Value: "hit"}
+		}
+		rw := mustCompile(sels...).NewRewriter(io.Discard, edits, Options{})
+		rw.Write(page)
+		rw.Close()
+		w := rw.work
+		rw.Release()
+		return w
+	}
+	for _, c := range []struct {
+		name, format string
+		page         []byte
+	}{
+		{"classes", ".promo-%d", shop},
+		{"classes, quirks mode", ".Promo-%d", quirks},
+		{"classes with references", ".promo-%d", refs},
+		{"ids, quirks mode", "#Hero-%d", quirks},
+		{"attribute values", `[data-item-id="x-%d"]`, shop},
+		{"attribute values, i flag", `[data-item-id="X-%d" i]`, shop},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			few, many := work(c.page, c.format, 10), work(c.page, c.format, 400)
+			t.Logf("10 selectors: %d steps; 400: %d", few, many)
+			if float64(many) > 1.2*float64(few) {
+				t.Errorf("400 selectors cost %d steps, 10 cost %d", many, few)
+			}
+		})
 	}
 }

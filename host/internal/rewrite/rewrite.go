@@ -402,6 +402,8 @@ type Rewriter struct {
 	encodeValue func(dst, v []byte) []byte
 	// classBuf holds the class list of the tag being written.
 	classBuf []byte
+	// foldBuf holds a class or id in lower case (see folded).
+	foldBuf []byte
 }
 
 // sink is where the output goes: the underlying writer, what is held

@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"maps"
 	"math/bits"
 	"slices"
 	"strings"
@@ -51,6 +52,11 @@ type tables struct {
 	// file that names fifty classes made a rewrite of the shop page
 	// three times slower.
 	byClass, byID map[string][]anyCompound
+	// byClassFold and byIDFold are byClass and byID by their keys with
+	// ASCII letters in lower case, a list for all the keys alike: a page
+	// in quirks mode compares classes and ids so (.content selects
+	// class="Content"), and looks its words up there.
+	byClassFold, byIDFold map[string][]anyCompound
 	// byAttr groups compounds that are one test of an attribute (not id
 	// or class) and nothing else by the attribute's name: a tag without
 	// that name in its bytes passes the whole group by
@@ -371,12 +377,62 @@ func (t *tables) wordTables() {
 			t.byID[a.c.ids[0]] = append(t.byID[a.c.ids[0]], a)
 		}
 	}
+	t.byClassFold, t.byIDFold = foldKeys(t.byClass), foldKeys(t.byID)
 }
 
-// attrGroup is the compounds of byAttr that test attribute name.
+// foldKeys returns m by its keys with ASCII letters in lower case, the
+// lists of keys alike joined; nil for nil.
+func foldKeys(m map[string][]anyCompound) map[string][]anyCompound {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string][]anyCompound, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) { // (in order: one table for one program)
+		f := string(appendFolded(nil, []byte(k)))
+		out[f] = append(out[f], m[k]...)
+	}
+	return out
+}
+
+// appendFolded appends w with its ASCII letters in lower case.
+func appendFolded(dst, w []byte) []byte {
+	for _, c := range w {
+		dst = append(dst, lowerByte(c))
+	}
+	return dst
+}
+
+// attrGroup is the compounds of byAttr that test attribute name: those
+// that test its value for equality, by the value (with its ASCII letters
+// in lower case for the "i" flag), and the others, each tested in turn.
 type attrGroup struct {
-	name string
-	list []anyCompound
+	name       string
+	eq, eqFold map[string][]anyCompound
+	list       []anyCompound
+}
+
+// add puts a, which tests g's attribute, in g: by its value, when it
+// tests equality, case-sensitively or with the "i" flag. (An attribute
+// HTML compares case-insensitively without a flag, such as type,
+// compares exactly in svg and math: such tests are few, and stay in the
+// list.)
+func (g *attrGroup) add(a anyCompound) {
+	at := &a.c.attrs[0]
+	switch {
+	case at.Op != selector.Equals || at.Fold && at.Flag != 'i':
+		g.list = append(g.list, a)
+	case at.Flag == 'i':
+		if g.eqFold == nil {
+			g.eqFold = map[string][]anyCompound{}
+		}
+		k := string(appendFolded(nil, []byte(at.Value)))
+		g.eqFold[k] = append(g.eqFold[k], a)
+	default:
+		if g.eq == nil {
+			g.eq = map[string][]anyCompound{}
+		}
+		g.eq[at.Value] = append(g.eq[at.Value], a)
+	}
 }
 
 // attrOnly is the name of the attribute a compound tests when it is one
@@ -420,7 +476,7 @@ func (t *tables) attrTables() {
 			i = len(t.byAttr)
 			t.byAttr = append(t.byAttr, attrGroup{name: n})
 		}
-		t.byAttr[i].list = append(t.byAttr[i].list, a)
+		t.byAttr[i].add(a)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -93,6 +94,16 @@ func TestWordDispatch(t *testing.T) {
 	attrs := []string{"[data-k]", "[data-k=v]", `[data-k="w v"]`, "[data-k~=w]", "[data-k^=w]", "[data-k|=v]",
 		"[DATA-K=v]", "[data-k=V i]", "[data-n='1']", "[data-n]", `[data-n$="1"]`, "[type=hidden]", "[type=HIDDEN]",
 		"[type]", "div [data-k]", ":not([data-n]) > [data-k=v]"}
+	// Equality tests are looked up by value: many values, the i and s
+	// flags, attributes HTML compares without case, and svg's
+	// namespaced ones.
+	attrs = append(attrs, `[xml\:lang=en]`, `[xlink\:href="#a"]`, "[data-k=v s]", "[lang=EN]", "[data-k='']", `[data-k="&"]`, "[data-k='a&b']")
+	for i := range 30 {
+		attrs = append(attrs, fmt.Sprintf("[data-k=v%d]", i), fmt.Sprintf("[data-n=V%d i]", i))
+	}
+	corpus = append(corpus,
+		`<p data-k=v3 data-n=v4><svg><a xlink:href="#a" xml:lang=en data-k=v>x</a></svg><math xml:lang=EN></math><p lang=en data-k="a&amp;b">`,
+		`<div data-k="" data-n="v29"><span data-k="&amp;" data-n=V1>y</span><input type=HIDDEN data-k=V></div>`)
 	for i, page := range corpus {
 		check(fmt.Sprintf("malformed page %d", i), []byte(page), malformed)
 		check(fmt.Sprintf("malformed page %d, attributes", i), []byte(page), attrs)
@@ -118,8 +129,31 @@ func TestWordDispatch(t *testing.T) {
 			continue
 		}
 		check(name, page, wordSelectors(classes, ids))
+		// The same without its doctype, in quirks mode, where classes
+		// and ids are looked up with their ASCII letters in lower case.
+		if quirks := doctypeRE.ReplaceAll(page, nil); len(quirks) < len(page) {
+			upper := slices.Clone(classes)
+			for i := range upper {
+				if i%2 == 1 {
+					upper[i] = strings.ToUpper(upper[i])
+				}
+			}
+			check(name+" without its doctype", quirks, wordSelectors(upper, ids))
+		}
+	}
+	// Values with character references, looked up decoded, in quirks
+	// mode and not, and classes and ids that differ in case only.
+	sels := []string{".x", ".X", ".y", "#a", "#A", `.x\&y`, `#a\&b`, `#a\&amp\;b`, ".é", ".É", ".a .X", "#Z", "#z"}
+	body := `<p class="X">1</p><p class="x y">2</p><p id="A">3</p><p id="a&amp;b">4</p><p class="x&amp;y">5</p>` +
+		`<p class="&#88;">6</p><p id="&#65;">7</p><p class="É é">8</p><div class=a><b class="&#x58; y">9</b></div>` +
+		`<p id="z&#32;">10</p><p id=Z>11</p><p class="x&#9;y">12</p>`
+	for _, head := range []string{"", "<!DOCTYPE html>", `<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN">`} {
+		check("references, doctype "+head, []byte(head+body), sels)
 	}
 }
+
+// doctypeRE is a page's doctype.
+var doctypeRE = regexp.MustCompile(`(?i)^\s*<!doctype[^>]*>`)
 
 // savedPage reads the saved page name of testdata/pages.
 func savedPage(t *testing.T, name string) []byte {
