@@ -164,3 +164,32 @@ func savedPage(t *testing.T, name string) []byte {
 	}
 	return b
 }
+
+// FuzzWordDispatch: on any page, looking classes, ids and an attribute's
+// values up (by their words, decoded, folded in quirks mode) selects
+// what testing each compound selects.
+func FuzzWordDispatch(f *testing.F) {
+	for _, c := range malformedCases {
+		f.Add(c)
+	}
+	f.Add(`<p class="X &#88; é" id="a&amp;b" data-k=V1><svg><a xlink:href="#a" data-k=v2 class=x></a></svg>`)
+	f.Add(`<!DOCTYPE html><div id=A class="x&#9;y"><span data-k="v1" data-n="V2">`)
+	sels := []string{".x", ".X", ".y", ".é", ".É", "#a", "#A", `#a\&b`, "#z", ".x .y", "#a .X", ":not(.y) > .x",
+		"[data-k=v1]", "[data-k=V1]", "[data-k=v2 i]", "[data-n=v2 i]", "[data-k]", "[data-k^=v]", `[xlink\:href="#a"]`, "[type=hidden]"}
+	edits := make([]Edit, len(sels))
+	for i := range edits {
+		edits[i] = Edit{Selector: i, Op: AddClass, Attr: "class", Value: fmt.Sprintf("w%d", i)}
+	}
+	f.Fuzz(func(t *testing.T, page string) {
+		if len(page) > 64<<10 {
+			return
+		}
+		defer func(n, m int) { wordDispatch, attrDispatch = n, m }(wordDispatch, attrDispatch)
+		wordDispatch, attrDispatch = 1<<30, 1<<30
+		want := rewriteAll(mustCompile(sels...), edits, page)
+		wordDispatch, attrDispatch = 1, 1
+		if got := rewriteAll(mustCompile(sels...), edits, page); got != want {
+			t.Fatalf("the lookups change the rewrite of %q\n got %q\nwant %q", page, got, want)
+		}
+	})
+}
