@@ -105,6 +105,9 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		}
 		if tag < uint16(len(r.tagFirst)) && r.tagFirst[tag] > 0 {
 			for _, i := range r.tagged[r.tagFirst[tag]-1 : r.tagEnd[tag]] {
+				if r.byTagWord != nil && r.byTagWord[i] {
+					continue // looked up below
+				}
 				if trackWork {
 					r.work++
 				}
@@ -116,6 +119,9 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 					any = true
 				}
 			}
+		}
+		if wt := r.tagWords[tag]; wt != nil && r.classLo >= 0 && r.lookClasses(d, wt.exact, wt.fold) {
+			any = true
 		}
 		// The compounds with :not(), once the bits they read are set.
 		for _, i := range r.late {
@@ -348,30 +354,7 @@ func (r *Rewriter) selects(s, d int) bool {
 func (r *Rewriter) matchWords(d int, have uint8) bool {
 	any := false
 	if have&needClass != 0 && r.byClass != nil {
-		v := r.tag[r.classLo:r.classHi]
-		if !r.plain(v) {
-			v = r.decode(v)
-		}
-		for i := 0; i < len(v); {
-			for i < len(v) && isSpace(v[i]) {
-				i++
-			}
-			j := i
-			for j < len(v) && !isSpace(v[j]) {
-				j++
-			}
-			if j > i {
-				if trackWork {
-					r.work++
-				}
-				if r.quirks {
-					any = r.setBits(d, r.byClassFold[r.folded(v[i:j])]) || any
-				} else {
-					any = r.setBits(d, r.byClass[string(v[i:j])]) || any
-				}
-			}
-			i = j
-		}
+		any = r.lookClasses(d, r.byClass, r.byClassFold)
 	}
 	if have&needID != 0 && r.byID != nil {
 		v := r.tag[r.idLo:r.idHi]
@@ -383,6 +366,38 @@ func (r *Rewriter) matchWords(d int, have uint8) bool {
 		} else {
 			any = r.setBits(d, r.byID[string(v)]) || any
 		}
+	}
+	return any
+}
+
+// lookClasses sets, on the element at depth d, the bits of the compounds
+// that exact (or fold, in quirks mode) has for each of its classes, and
+// reports whether there was one.
+func (r *Rewriter) lookClasses(d int, exact, fold map[string][]anyCompound) bool {
+	any := false
+	v := r.tag[r.classLo:r.classHi]
+	if !r.plain(v) {
+		v = r.decode(v)
+	}
+	for i := 0; i < len(v); {
+		for i < len(v) && isSpace(v[i]) {
+			i++
+		}
+		j := i
+		for j < len(v) && !isSpace(v[j]) {
+			j++
+		}
+		if j > i {
+			if trackWork {
+				r.work++
+			}
+			if r.quirks {
+				any = r.setBits(d, fold[r.folded(v[i:j])]) || any
+			} else {
+				any = r.setBits(d, exact[string(v[i:j])]) || any
+			}
+		}
+		i = j
 	}
 	return any
 }

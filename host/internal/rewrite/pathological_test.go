@@ -445,7 +445,8 @@ func TestPathologicalREADME(t *testing.T) {
 // TestWorkFlatInSelectors checks, without timing, that many selectors of
 // one kind cost what one does where they are looked up: classes and ids
 // (in a page with a doctype, one without, in quirks mode, and values
-// with character references) and an attribute's values. The rewriter's
+// with character references), classes with a tag, and an attribute's
+// values. The rewriter's
 // steps for the shop page with 400 such selectors, none of which
 // matches, are within a fifth of those with 10. It needs the counting
 // build: go test -tags rewritework.
@@ -481,6 +482,8 @@ func TestWorkFlatInSelectors(t *testing.T) {
 		{"classes, quirks mode", ".Promo-%d", quirks},
 		{"classes with references", ".promo-%d", refs},
 		{"ids, quirks mode", "#Hero-%d", quirks},
+		{"classes with a tag", "li.promo-%d", shop},
+		{"classes with a tag, quirks mode", "li.Promo-%d", quirks},
 		{"attribute values", `[data-item-id="x-%d"]`, shop},
 		{"attribute values, i flag", `[data-item-id="X-%d" i]`, shop},
 	} {

@@ -74,6 +74,13 @@ type tables struct {
 	tagged   []int32
 	tagFirst [256]int32
 	tagEnd   [256]int32
+	// tagWords has, for a tag whose group holds wordDispatch or more
+	// compounds that are the tag and one class (li.promo-3), those
+	// compounds by their class, as byClass has them (exact, and folded
+	// for quirks mode); looked up, they are not tested in the group's
+	// loop (byTagWord marks them, by bit).
+	tagWords  map[uint16]*wordTable
+	byTagWord []bool
 	// late lists, in index order, the compounds with :not(), which
 	// dispatch evaluates after the others.
 	late []int32
@@ -293,6 +300,7 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 		}
 	}
 	t.wordTables()
+	t.tagWordTables()
 	t.attrTables()
 	for _, a := range t.anyTag {
 		for have := range t.anyBits {
@@ -378,6 +386,54 @@ func (t *tables) wordTables() {
 		}
 	}
 	t.byClassFold, t.byIDFold = foldKeys(t.byClass), foldKeys(t.byID)
+}
+
+// wordTable is compounds by the class they name, as it is (exact) and
+// with its ASCII letters in lower case (fold).
+type wordTable struct{ exact, fold map[string][]anyCompound }
+
+// tagClassWord is the class a compound that is one tag and one class,
+// and nothing else, names, or "" (see classWord).
+func tagClassWord(c *ccompound) string {
+	if c.tag == 0 || c.never || len(c.classes) != 1 || len(c.ids)+len(c.attrs)+len(c.nth)+len(c.not) != 0 ||
+		strings.ContainsAny(c.classes[0], " \t\n\r\f") {
+		return ""
+	}
+	return c.classes[0]
+}
+
+// tagWordTables builds tagWords, with dispatch: for each tag whose group
+// of tagged holds wordDispatch or more compounds of one class.
+func (t *tables) tagWordTables() {
+	if !t.dispatch {
+		return
+	}
+	count := map[uint16]int{}
+	for _, i := range t.tagged {
+		if c := t.activeC[i]; tagClassWord(c) != "" {
+			count[c.tag]++
+		}
+	}
+	for _, i := range t.tagged {
+		c := t.activeC[i]
+		w := tagClassWord(c)
+		if w == "" || count[c.tag] < wordDispatch {
+			continue
+		}
+		if t.tagWords == nil {
+			t.tagWords, t.byTagWord = map[uint16]*wordTable{}, make([]bool, len(t.activeC))
+		}
+		wt := t.tagWords[c.tag]
+		if wt == nil {
+			wt = &wordTable{exact: map[string][]anyCompound{}}
+			t.tagWords[c.tag] = wt
+		}
+		wt.exact[w] = append(wt.exact[w], anyCompound{c: c, bit: i})
+		t.byTagWord[i] = true
+	}
+	for _, wt := range t.tagWords {
+		wt.fold = foldKeys(wt.exact)
+	}
 }
 
 // foldKeys returns m by its keys with ASCII letters in lower case, the

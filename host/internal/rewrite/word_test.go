@@ -26,6 +26,10 @@ func wordSelectors(classes, ids []string) []string {
 	for i := 0; i+1 < len(classes); i += 2 {
 		sels = append(sels, "."+classes[i]+" ."+classes[i+1], "."+classes[i]+" > :not(."+classes[i+1]+")")
 	}
+	// With a tag: looked up by class in the tag's group (tables.tagWords).
+	for _, c := range classes {
+		sels = append(sels, "div."+c, "p."+c, "li."+c)
+	}
 	for i := 0; i < len(ids) && i < len(classes); i++ {
 		sels = append(sels, "#"+ids[i]+" ."+classes[i])
 	}
@@ -143,7 +147,8 @@ func TestWordDispatch(t *testing.T) {
 	}
 	// Values with character references, looked up decoded, in quirks
 	// mode and not, and classes and ids that differ in case only.
-	sels := []string{".x", ".X", ".y", "#a", "#A", `.x\&y`, `#a\&b`, `#a\&amp\;b`, ".é", ".É", ".a .X", "#Z", "#z"}
+	sels := []string{".x", ".X", ".y", "#a", "#A", `.x\&y`, `#a\&b`, `#a\&amp\;b`, ".é", ".É", ".a .X", "#Z", "#z",
+		"p.x", "p.X", "p.y", `p.x\&y`, "p.é", "b.x", "b.X", "b.y"}
 	body := `<p class="X">1</p><p class="x y">2</p><p id="A">3</p><p id="a&amp;b">4</p><p class="x&amp;y">5</p>` +
 		`<p class="&#88;">6</p><p id="&#65;">7</p><p class="É é">8</p><div class=a><b class="&#x58; y">9</b></div>` +
 		`<p id="z&#32;">10</p><p id=Z>11</p><p class="x&#9;y">12</p>`
@@ -175,6 +180,7 @@ func FuzzWordDispatch(f *testing.F) {
 	f.Add(`<p class="X &#88; é" id="a&amp;b" data-k=V1><svg><a xlink:href="#a" data-k=v2 class=x></a></svg>`)
 	f.Add(`<!DOCTYPE html><div id=A class="x&#9;y"><span data-k="v1" data-n="V2">`)
 	sels := []string{".x", ".X", ".y", ".é", ".É", "#a", "#A", `#a\&b`, "#z", ".x .y", "#a .X", ":not(.y) > .x",
+		"p.x", "p.X", "p.y", "p.é", "b.x", "b.y", "b.X", "p.x .y",
 		"[data-k=v1]", "[data-k=V1]", "[data-k=v2 i]", "[data-n=v2 i]", "[data-k]", "[data-k^=v]", `[xlink\:href="#a"]`, "[type=hidden]"}
 	edits := make([]Edit, len(sels))
 	for i := range edits {
