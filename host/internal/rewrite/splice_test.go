@@ -1041,6 +1041,35 @@ func TestFitsBoundsTheRewrite(t *testing.T) {
 	t.Logf("%d cases", tried)
 }
 
+// TestFitsEverydayEdits: the saved news page (257 KB, 200 teasers) with
+// eight everyday edits on the teasers' parts fits the default memory
+// bound, and its map is used: with a bound that multiplied every edit by
+// every selected element, it never was, and every view was a miss.
+func TestFitsEverydayEdits(t *testing.T) {
+	page := savedPage(t, "news")
+	p := mustCompile("article.teaser", "#h-world", "#main", ".ad", ".teaser__title a", ".teaser__media img", ".kicker")
+	p.ReadAttrs("data-item-id")
+	edits := []Edit{
+		{Selector: 0, Op: HideSeen, Attr: "data-item-id", N: 6, MarkFirst: 20},
+		{Selector: 1, Op: SetInner, Content: []byte("World, for you")},
+		{Selector: 2, Op: InsertBefore, Content: []byte(`<div class="welcome">Welcome back</div>`)},
+		{Selector: 3, Op: Remove},
+		{Selector: 4, Op: AddClass, Attr: "class", Value: "tracked"},
+		{Selector: 5, Op: RemoveAttr, Attr: "loading"},
+		{Selector: 6, Op: AddClass, Attr: "class", Value: "k2"},
+		{Selector: 4, Op: SetAttr, Attr: "data-track", Value: "teaser-click"},
+	}
+	m := recordMap(rand.New(rand.NewPCG(1, 2)), p, page, false)
+	if m == nil || m.selected[0] < 150 {
+		t.Fatalf("no map, or too few teasers selected: %v", m != nil)
+	}
+	sp := p.NewSplicer(io.Discard, m, edits, Options{Seen: seenFor(&logSeen{})})
+	defer sp.Release()
+	if !sp.Used() || sp.TooLarge() {
+		t.Fatalf("%d teasers, eight edits: the map is not used (too large %v)", m.selected[0], sp.TooLarge())
+	}
+}
+
 // TestFellBackNamesTheBlock: FellBack is the start of the block where the
 // page served first differs from its map's, however the page is written
 // (here in reads of 32 KiB, a block of which may be checked before the
