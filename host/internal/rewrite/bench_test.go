@@ -219,11 +219,11 @@ func BenchmarkRewritePage(b *testing.B) {
 			benchRewrite(b, page, append(slices.Clone(passSelectors[:4]), "[data-slot=hero]"), fiveEdits, nil)
 		})
 		// passthrough with fifty more edits whose selectors test one
-		// attribute against as many values, and fifty whose selectors
-		// name a class, as rule files with as many rules do; none is on
-		// the page.
+		// attribute against as many values, fifty whose selectors name a
+		// class, and fifty that name links under as many ids, as rule
+		// files with as many rules do; none is on the page.
 		for _, more := range []struct{ name, format string }{
-			{"attrvalues", "[data-slot=slot-%d]"}, {"classes", ".promo-%d"},
+			{"attrvalues", "[data-slot=slot-%d]"}, {"classes", ".promo-%d"}, {"ancestors", "#slot-%d a"},
 		} {
 			b.Run(sp.name+"/"+more.name, func(b *testing.B) {
 				sels, edits := slices.Clone(passSelectors), slices.Clone(fiveEdits)

@@ -208,9 +208,12 @@ func (r *Rewriter) recordOpen(d, lt, end int, void bool) {
 		rc.sels = append(rc.sels, 0)
 	}
 	any := false
-	for s := range r.prog.sels {
-		if r.selects(s, d) {
-			rc.sels[int(sel)+s>>6] |= 1 << (s & 63)
+	// The map is of every selector of the Program: ask only those that
+	// may select the element.
+	r.cands = r.selCandidates(d, r.cands[:0])
+	for _, s := range r.cands {
+		if r.selects(int(s), d) {
+			rc.sels[int(sel)+int(s>>6)] |= 1 << (s & 63)
 			any = true
 		}
 	}

@@ -51,7 +51,24 @@ type matcher struct {
 	openMask uint64
 	// Scratch for one start tag.
 	matched []int32
+
+	// With many edits (manyEdits or more), apply tests only the edits of
+	// the selectors that may select the element (see selCandidates):
+	// selEdit has, per selector, 1 + its first edit (0: none), editNext,
+	// per edit, 1 + the next of its selector; cand marks the edits to
+	// test, a bit each, and is zero between start tags; cands is scratch.
+	many     bool
+	selEdit  []int32
+	editNext []int32
+	cand     []uint64
+	cands    []int32
 }
+
+// manyEdits is how many edits a rewrite must have for apply to find the
+// ones to test from the element rather than test each: with fewer, the
+// test of each selector's last compounds against the element's
+// (selRight) costs less. A variable for TestCandidatesDifferential.
+var manyEdits = 16
 
 // match evaluates the active compounds on the element just pushed at
 // depth d (its start tag is src[lt:end], attributes in r.attrs), notes
@@ -104,10 +121,7 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 			any = true
 		}
 		if tag < uint16(len(r.tagFirst)) && r.tagFirst[tag] > 0 {
-			for _, i := range r.tagged[r.tagFirst[tag]-1 : r.tagEnd[tag]] {
-				if r.byTagWord != nil && r.byTagWord[i] {
-					continue // looked up below
-				}
+			for _, i := range r.tagged[r.tagFirst[tag]-1 : r.tagEnd[tag]] { // (the looked-up ones end it, past tagEnd)
 				if trackWork {
 					r.work++
 				}
@@ -920,11 +934,16 @@ func isAttrOp(op Op) bool    { return op >= SetAttr && op <= RemoveClass }
 
 // apply applies the matching edits to the element opened at depth d.
 func (r *Rewriter) apply(d, lt, end int, void bool) {
+	r.epoch++
+	m := r.matched[:0]
+	if r.many {
+		r.matched = r.applyCandidates(d, m)
+		r.applyMatched(d, lt, end, void)
+		return
+	}
 	if trackWork {
 		r.work += len(r.edits)
 	}
-	r.epoch++
-	m := r.matched[:0]
 	w0 := r.stack[d].bits
 	for i := range r.edits {
 		if r.badEdit[i] {
@@ -940,6 +959,73 @@ func (r *Rewriter) apply(d, lt, end int, void bool) {
 	}
 	r.matched = m
 	r.applyMatched(d, lt, end, void)
+}
+
+// applyCandidates appends to m, in order, the edits that select the
+// element at depth d, asking only those of the selectors that may (see
+// selCandidates).
+func (r *Rewriter) applyCandidates(d int, m []int32) []int32 {
+	cs := r.selCandidates(d, r.cands[:0])
+	r.cands = cs
+	if len(cs) == 0 {
+		return m
+	}
+	for _, s := range cs {
+		for i := r.selEdit[s]; i != 0; i = r.editNext[i-1] {
+			r.cand[(i-1)>>6] |= 1 << ((i - 1) & 63)
+		}
+	}
+	return r.takeCandidates(m, d)
+}
+
+// takeCandidates appends to m, in order, the edits cand marks that
+// select the element at depth d (all of them for d < 0: the splicer's,
+// which its map says select it) and are admitted, and clears cand.
+func (r *Rewriter) takeCandidates(m []int32, d int) []int32 {
+	for w, b := range r.cand {
+		if b == 0 {
+			continue
+		}
+		r.cand[w] = 0
+		for ; b != 0; b &= b - 1 {
+			i := w*64 + mbits.TrailingZeros64(b)
+			if trackWork {
+				r.work++
+			}
+			if (d < 0 || r.selects(r.edits[i].Selector, d)) && r.admit(i) {
+				m = append(m, int32(i))
+			}
+		}
+	}
+	return m
+}
+
+// selCandidates appends to out the selectors that may select the element
+// at depth d, whose compounds are matched: those with an alternative of
+// one compound that it matched, and those with one whose position before
+// its last compound its parent notes. No other can (see complexAt). A
+// selector may be appended more than once.
+func (r *Rewriter) selCandidates(d int, out []int32) []int32 {
+	for w := 0; w < r.words; w++ {
+		for b := *r.word(d, w) & r.rightMask[w]; b != 0; b &= b - 1 {
+			k := w*64 + mbits.TrailingZeros64(b)
+			out = append(out, r.lastSels[r.lastFirst[k]:r.lastFirst[k+1]]...)
+		}
+	}
+	if r.hasNotes {
+		for w := 0; w < r.ctxWords; w++ {
+			for b := *r.ctxWord(d-1, w) & r.prevMask[w]; b != 0; b &= b - 1 {
+				p := w*64 + mbits.TrailingZeros64(b)
+				out = append(out, r.prevSels[r.prevFirst[p]:r.prevFirst[p+1]]...)
+			}
+		}
+	}
+	if trackWork {
+		// (Words of bits are not counted, here or anywhere: a step is a
+		// test of a compound or a selector.)
+		r.work += len(out)
+	}
+	return out
 }
 
 // applyMatched applies the edits r.matched, which match the element

@@ -486,6 +486,10 @@ func TestWorkFlatInSelectors(t *testing.T) {
 		{"classes with a tag, quirks mode", "li.Promo-%d", quirks},
 		{"attribute values", `[data-item-id="x-%d"]`, shop},
 		{"attribute values, i flag", `[data-item-id="X-%d" i]`, shop},
+		{"ids, then a class", "#promo-%d .price", shop},
+		{"ids, then a class's child", "#promo-%d > .price", shop},
+		{"classes with a tag, then a tag", "li.promo-%d span", shop},
+		{"attribute values, then a class", `[data-item-id="x-%d"] .price`, shop},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			few, many := work(c.page, c.format, 10), work(c.page, c.format, 400)

@@ -598,6 +598,18 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 		}
 	}
 	r.tables = p.tablesFor(r.key)
+	r.many = len(edits) >= manyEdits
+	if r.many {
+		r.selEdit = resize(r.selEdit, len(p.sels))
+		r.editNext = resize(r.editNext, len(edits))
+		r.cand = resize(r.cand, (len(edits)+63)/64)
+		for i := len(edits) - 1; i >= 0; i-- {
+			if !r.badEdit[i] {
+				s := edits[i].Selector
+				r.editNext[i], r.selEdit[s] = r.selEdit[s], int32(i+1)
+			}
+		}
+	}
 	r.nMatch = resize(r.nMatch, r.words*64)
 	r.nOpen = [numOpen]int32{}
 	r.openMask = 0

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"sync"
@@ -626,6 +627,30 @@ func (s *Splicer) safe(final bool) int {
 	return 0
 }
 
+// mapCandidates appends to m, in order, the edits whose selectors the
+// map's selectors at sel (an element's) hold, with many edits: from the
+// selectors rather than by testing each edit.
+func (s *Splicer) mapCandidates(sel int32, m []int32) []int32 {
+	r := s.sink
+	any := false
+	for w, b := range s.m.sels[sel : int(sel)+s.m.selWords] {
+		for ; b != 0; b &= b - 1 {
+			x := w*64 + bits.TrailingZeros64(b)
+			if x >= len(r.selEdit) {
+				break
+			}
+			for i := r.selEdit[x]; i != 0; i = r.editNext[i-1] {
+				r.cand[(i-1)>>6] |= 1 << ((i - 1) & 63)
+				any = true
+			}
+		}
+	}
+	if !any {
+		return m
+	}
+	return r.takeCandidates(m, -1)
+}
+
 // event replays e into the sink, at its offsets in the page served.
 func (s *Splicer) event(e *event) {
 	r := s.sink
@@ -645,9 +670,13 @@ func (s *Splicer) event(e *event) {
 		r.nameEnd, _ = scanName(r.tag, 1)
 		r.attrsRead = false
 		m := r.matched[:0]
-		for i := range r.edits {
-			if !r.badEdit[i] && s.m.selects(e.sel, r.edits[i].Selector) && r.admit(i) {
-				m = append(m, int32(i))
+		if r.many {
+			m = s.mapCandidates(e.sel, m)
+		} else {
+			for i := range r.edits {
+				if !r.badEdit[i] && s.m.selects(e.sel, r.edits[i].Selector) && r.admit(i) {
+					m = append(m, int32(i))
+				}
 			}
 		}
 		r.matched = m

@@ -535,7 +535,8 @@ func TestSpliceDifferential(t *testing.T) {
 	}
 	pages := splicePages(t)
 	names := slices.Sorted(maps.Keys(pages))
-	hits, fells := 0, 0
+	hits, fells, many := 0, 0, 0
+	defer func(n int) { manyEdits = n }(manyEdits)
 	for k, pr := range splicePrograms() {
 		for _, name := range names {
 			page := pages[name]
@@ -552,6 +553,14 @@ func TestSpliceDifferential(t *testing.T) {
 					max = 256 + rng.IntN(64<<10)
 				}
 				what := fmt.Sprintf("program %d, %s round %d (%s, seed %d)", k, name, i, how, seed)
+				// Half the rounds find the edits from the selectors, as
+				// with many edits (see manyEdits), in the splice and in
+				// the rewrite it is compared with.
+				manyEdits = 16
+				if i%2 == 1 {
+					manyEdits = 0
+					many++
+				}
 				used, fell := spliceCase(t, rng, pr.p, m, served, randomEdits(rng, pr.nsel), max, what)
 				if used && fell < 0 {
 					hits++
@@ -574,8 +583,8 @@ func TestSpliceDifferential(t *testing.T) {
 	if spliceResumed == 0 {
 		t.Fatal("no page that stopped matching its map ended spliced: taking the map up again is not exercised")
 	}
-	t.Logf("%d spliced whole (%d changed), %d fell back (%d handed back to the map, %d of them to the end), %d with refusals",
-		hits, spliceChanged, fells, spliceTookUp, spliceResumed, spliceRefused)
+	t.Logf("%d spliced whole (%d changed), %d fell back (%d handed back to the map, %d of them to the end), %d with refusals; %d rounds with the edits found from the selectors",
+		hits, spliceChanged, fells, spliceTookUp, spliceResumed, spliceRefused, many)
 }
 
 // TestSpliceSavedPages: the saved pages and the benchmark page with the
@@ -619,10 +628,12 @@ func FuzzSplice(f *testing.F) {
 	}
 	f.Add(benchPage(), uint64(1), uint16(5))
 	programs := splicePrograms()
+	defer func(n int) { manyEdits = n }(manyEdits)
 	f.Fuzz(func(t *testing.T, page []byte, seed uint64, edit uint16) {
 		if len(page) > 256<<10 {
 			return
 		}
+		manyEdits = 16 * int(seed&1) // half the edits found from the selectors
 		rng := rand.New(rand.NewPCG(seed, uint64(edit)))
 		pr := programs[int(edit>>8)%len(programs)]
 		p := pr.p

@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"cmp"
 	"maps"
 	"math/bits"
 	"slices"
@@ -78,9 +79,8 @@ type tables struct {
 	// compounds that are the tag and one class (li.promo-3), those
 	// compounds by their class, as byClass has them (exact, and folded
 	// for quirks mode); looked up, they are not tested in the group's
-	// loop (byTagWord marks them, by bit).
-	tagWords  map[uint16]*wordTable
-	byTagWord []bool
+	// loop: they end the group, past tagEnd[t].
+	tagWords map[uint16]*wordTable
 	// late lists, in index order, the compounds with :not(), which
 	// dispatch evaluates after the others.
 	late []int32
@@ -110,6 +110,17 @@ type tables struct {
 	descMask []uint64
 	altList  []altRef
 	altFirst []int32
+	// lastSels and prevSels index the alternatives by what an element
+	// must have for one to select it (see complexAt): one of a single
+	// compound by that compound (local bit k's selectors from
+	// lastFirst[k]), one of more by the position before its last
+	// compound, which the element's parent must note (note p's from
+	// prevFirst[p]; prevMask has the notes that are one). With many
+	// edits, apply asks only the selectors these give (see selCandidates):
+	// 500 rules on "#promo-N .price" asked 500 selectors at every price.
+	lastSels, lastFirst []int32
+	prevSels, prevFirst []int32
+	prevMask            []uint64
 
 	// neededBy has, per bit of ancMask, the bits of rightOnly whose
 	// rightNeed has it: those whose life changes when it does.
@@ -421,7 +432,7 @@ func (t *tables) tagWordTables() {
 			continue
 		}
 		if t.tagWords == nil {
-			t.tagWords, t.byTagWord = map[uint16]*wordTable{}, make([]bool, len(t.activeC))
+			t.tagWords = map[uint16]*wordTable{}
 		}
 		wt := t.tagWords[c.tag]
 		if wt == nil {
@@ -429,11 +440,25 @@ func (t *tables) tagWordTables() {
 			t.tagWords[c.tag] = wt
 		}
 		wt.exact[w] = append(wt.exact[w], anyCompound{c: c, bit: i})
-		t.byTagWord[i] = true
 	}
-	for _, wt := range t.tagWords {
+	for tag, wt := range t.tagWords {
 		wt.fold = foldKeys(wt.exact)
+		// The group's loop stops before them (500 li.promo-N had every
+		// li skip them one by one). Its order does not matter: each
+		// compound sets its own bit.
+		group := t.tagged[t.tagFirst[tag]-1 : t.tagEnd[tag]]
+		slices.SortStableFunc(group, func(a, b int32) int {
+			return cmp.Compare(b2i(tagClassWord(t.activeC[a]) != ""), b2i(tagClassWord(t.activeC[b]) != ""))
+		})
+		t.tagEnd[tag] -= int32(count[tag])
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // foldKeys returns m by its keys with ASCII letters in lower case, the
@@ -602,6 +627,7 @@ func (t *tables) notes(p *Program, inUse func(int) bool) {
 	}
 	t.ctxWords = max(1, int(n+63)/64)
 	t.hasNotes = n > 0
+	t.candidateIndex(len(p.sels), int(n))
 	t.descMask = make([]uint64, t.ctxWords)
 	for _, b := range desc {
 		t.descMask[b>>6] |= 1 << (b & 63)
@@ -619,5 +645,42 @@ func (t *tables) notes(p *Program, inUse func(int) bool) {
 	for i, o := range owner {
 		t.posList[t.posFirst[o]+fill[o]] = list[i]
 		fill[o]++
+	}
+}
+
+// candidateIndex builds lastSels and prevSels from altList, for nsels
+// selectors and n positions.
+func (t *tables) candidateIndex(nsels, n int) {
+	t.lastFirst = make([]int32, len(t.active)+1)
+	t.prevFirst = make([]int32, n+1)
+	t.prevMask = make([]uint64, t.ctxWords)
+	for _, a := range t.altList {
+		if a.prev < 0 {
+			t.lastFirst[a.last+1]++
+		} else {
+			t.prevFirst[a.prev+1]++
+			t.prevMask[a.prev>>6] |= 1 << (a.prev & 63)
+		}
+	}
+	for k := 1; k < len(t.lastFirst); k++ {
+		t.lastFirst[k] += t.lastFirst[k-1]
+	}
+	for k := 1; k < len(t.prevFirst); k++ {
+		t.prevFirst[k] += t.prevFirst[k-1]
+	}
+	t.lastSels = make([]int32, t.lastFirst[len(t.lastFirst)-1])
+	t.prevSels = make([]int32, t.prevFirst[len(t.prevFirst)-1])
+	lastFill := slices.Clone(t.lastFirst[:len(t.lastFirst)-1])
+	prevFill := slices.Clone(t.prevFirst[:len(t.prevFirst)-1])
+	for s := range nsels {
+		for _, a := range t.altList[t.altFirst[s]:t.altFirst[s+1]] {
+			if a.prev < 0 {
+				t.lastSels[lastFill[a.last]] = int32(s)
+				lastFill[a.last]++
+			} else {
+				t.prevSels[prevFill[a.prev]] = int32(s)
+				prevFill[a.prev]++
+			}
+		}
 	}
 }

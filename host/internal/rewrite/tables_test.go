@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -190,6 +191,79 @@ func TestDispatchDifferential(t *testing.T) {
 		applied += strings.Count(got, "data-e")
 	}
 	if applied < len(pages) {
+		t.Fatalf("%d edits applied on %d pages: the test tests little", applied, len(pages))
+	}
+}
+
+// candidateSelectors are dispatchSelectors and, past 64 compounds and
+// positions, selectors of one to three compounds over what the corpus
+// pages hold, so that elements carry more than one word of compound bits
+// and of notes, and many selectors share a last compound.
+func candidateSelectors(rng *rand.Rand) []string {
+	simple := []string{"div", "p", "li", "span", "a", "ul", "section", "td", "tr", "b", "i", "table",
+		".x", ".y", ".z", "#a", "#b", "[data-k]", "p.x", "li:first-child", "div:nth-child(2n+1)", ":not(.y)", "*"}
+	sels := slices.Clone(dispatchSelectors)
+	for range 120 {
+		n := 1 + rng.IntN(3)
+		var b strings.Builder
+		for k := range n {
+			if k > 0 {
+				b.WriteString([]string{" ", " > "}[rng.IntN(2)])
+			}
+			b.WriteString(simple[rng.IntN(len(simple))])
+		}
+		if rng.IntN(8) == 0 {
+			b.WriteString(", " + simple[rng.IntN(len(simple))] + " " + simple[rng.IntN(len(simple))])
+		}
+		sels = append(sels, b.String())
+	}
+	return sels
+}
+
+// TestCandidatesDifferential: with many edits, apply asks only the
+// selectors that may select an element (selCandidates); it writes what
+// asking every edit's selector writes, edits of every kind, several on
+// one selector, conflicting, on generated and saved pages.
+func TestCandidatesDifferential(t *testing.T) {
+	s := seed(t)
+	rng := rand.New(rand.NewPCG(s, 13))
+	pages := differentialCorpus(t, 200, s)
+	if raceEnabled {
+		pages = pages[:len(pages)/3]
+	}
+	sels := candidateSelectors(rng)
+	byLoop, byCandidates := mustCompile(sels...), mustCompile(sels...)
+	defer func(n int) { manyEdits = n }(manyEdits)
+	ops := []Op{SetAttr, AddClass, RemoveClass, RemoveAttr, InsertBefore, InsertAfter, Prepend, Append, SetInner, Remove, RemoveKeepContent, Replace, Limit}
+	applied := 0
+	for i, page := range pages {
+		var edits []Edit
+		for range 20 + rng.IntN(60) {
+			k := rng.IntN(len(sels))
+			op := ops[rng.IntN(len(ops))]
+			if rng.IntN(3) > 0 {
+				op = SetAttr // mostly edits that do not hide the others
+			}
+			e := Edit{Selector: k, Op: op, Attr: fmt.Sprintf("data-e%d", len(edits)), Value: "1", Content: fmt.Appendf(nil, "<i>%d</i>", len(edits)), N: 1}
+			if op == AddClass || op == RemoveClass {
+				e.Attr = []string{"x", "y", "e"}[rng.IntN(3)]
+			}
+			if rng.IntN(40) == 0 {
+				e.Attr = "bad name" // an edit that does nothing
+			}
+			edits = append(edits, e)
+		}
+		manyEdits = 1 << 30
+		want := rewriteAll(byLoop, edits, page)
+		manyEdits = 0
+		got := rewriteAll(byCandidates, edits, page)
+		if got != want {
+			t.Fatalf("page %d (BESPOKE_SEED=%d), edits %v: asking the candidates writes\n%s\nasking every edit\n%s", i, s, edits, short(got), short(want))
+		}
+		applied += strings.Count(got, "data-e") + strings.Count(got, "<i>")
+	}
+	t.Logf("%d pages, %d edits applied", len(pages), applied)
+	if applied < 5*len(pages) {
 		t.Fatalf("%d edits applied on %d pages: the test tests little", applied, len(pages))
 	}
 }
