@@ -3,7 +3,8 @@
 // pages seen once go first.
 //
 // A map is looked up by a page identity (route, URL, the origin's strong
-// validator or length) and used only with the Program it was made for,
+// validator or length; the URL alone for a page that says neither) and
+// used only with the Program it was made for,
 // or one with the same selectors: the maps of a plugin generation that a
 // reload replaced serve the next if it selects what it did, and are
 // dropped when found otherwise (or age out). Nothing depends on the
@@ -98,6 +99,7 @@ type entry struct {
 	wait       int              // a tombstone's misses left before a map is built again
 	fails      int              // the key's maps that failed in a row, before serving
 	soon       bool             // a tombstone's failed map had not looked for volatile values
+	streamed   bool             // a tombstone of a page sent with pauses (see Streamed)
 	gets       int              // how often the map was got
 	protected  bool             // in the protected segment: got since it was put
 	prev, next *entry
@@ -276,6 +278,46 @@ func (c *Cache) Failed(key Key) {
 		w = 1
 	}
 	c.add(&entry{key: key, wait: w, fails: fails, soon: soon})
+}
+
+// Streamed records that a page of key came with pauses: its origin sent
+// it as it rendered it, and waited mid-page. A splice holds what it has
+// of a block until the block is whole, and so through such a pause,
+// where a full rewrite sends what it has: the key's map is dropped, and
+// the key gets none until as many misses as the longest wait of a key
+// whose maps fail have passed (Streaming), when one is built again to
+// see whether the origin still pauses.
+func (c *Cache) Streamed(key Key) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[key]; e != nil {
+		c.remove(e)
+	}
+	c.add(&entry{key: key, wait: wait(maxBackoff + 1), streamed: true})
+}
+
+// Streaming reports whether a page of key is to be rewritten in full
+// without a map, and without counting a miss: its page came with pauses
+// (see Streamed), lately. When the wait is over it forgets that, and the
+// page is a miss again (and builds a map).
+func (c *Cache) Streaming(key Key) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	if e == nil || !e.streamed {
+		return false
+	}
+	if e.wait--; e.wait > 0 {
+		return true
+	}
+	c.remove(e)
+	return false
 }
 
 // Forget drops what the cache holds for key: its map, or the record of

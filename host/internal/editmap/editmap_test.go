@@ -219,6 +219,36 @@ func TestCacheFailed(t *testing.T) {
 	}
 }
 
+// TestCacheStreamed: a page that came with pauses drops its map, and
+// its next views go without one (Streaming) but for every 256th, which
+// is a miss again and builds one; other keys are not held back.
+func TestCacheStreamed(t *testing.T) {
+	prog, _ := rewrite.CompileStrings([]string{"li"})
+	c := New(1 << 20)
+	c.Put(7, mapOf(t, prog, "<li>a"))
+	c.Streamed(7)
+	if c.Get(7, prog) != nil {
+		t.Fatal("the map of a page that paused is still used")
+	}
+	if c.Streaming(8) || !c.Want(8) {
+		t.Fatal("another page is held back")
+	}
+	for round := range 2 {
+		for i := 1; i < retries<<maxBackoff; i++ {
+			if !c.Streaming(7) {
+				t.Fatalf("round %d, view %d: a map again", round, i)
+			}
+		}
+		if c.Streaming(7) {
+			t.Fatalf("round %d: no view builds a map again", round)
+		}
+		if m, _ := c.Lookup(7, 7, prog); m != nil || !c.Want(7) {
+			t.Fatalf("round %d: the view after the wait is no miss that builds a map", round)
+		}
+		c.Streamed(7) // it paused again
+	}
+}
+
 // TestCacheForget: a forgotten key has no map, no record of failures, and
 // its bytes are freed; other keys keep theirs.
 func TestCacheForget(t *testing.T) {

@@ -399,12 +399,15 @@ type EditMapStats struct {
 	Volatile int64
 	// TooLarge counts the pages rewritten in full though their map was
 	// cached: with their edits, the rewrite could reach its memory bound.
-	TooLarge    int64
+	TooLarge int64
+	// Streamed counts the pages without a validator or length rewritten
+	// in full without a map: their origin sends them with pauses.
+	Streamed    int64
 	Bytes, Maps int64 // what the cache holds
 }
 
 // EditMaps exposes a route's edit map cache through fn, read at scrape
-// time: bespoke_editmap_{hits,volatile_hits,misses,fallbacks,resumed,too_large}_total and
+// time: bespoke_editmap_{hits,volatile_hits,misses,fallbacks,resumed,too_large,streamed}_total and
 // bespoke_editmap_cache_bytes, _maps.
 func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 	if m == nil {
@@ -423,6 +426,7 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 		counter("bespoke_editmap_misses_total", "HTML pages rewritten in full: no edit map of theirs was cached.", func(s EditMapStats) int64 { return s.Misses }),
 		counter("bespoke_editmap_fallbacks_total", "HTML pages that stopped matching their edit map and were rewritten in full from there to their end.", func(s EditMapStats) int64 { return s.Fallbacks }),
 		counter("bespoke_editmap_too_large_total", "HTML pages rewritten in full though their edit map was cached: with the visitor's edits, the rewrite could reach its memory bound (rewrite_buffer), which only a full rewrite keeps.", func(s EditMapStats) int64 { return s.TooLarge }),
+		counter("bespoke_editmap_streamed_total", "HTML pages with neither a strong ETag nor a Content-Length rewritten in full without an edit map: their origin sends them as it renders them, and paused mid-page lately (a splice would hold up to a 4 KiB block through such a pause).", func(s EditMapStats) int64 { return s.Streamed }),
 		counter("bespoke_editmap_resumed_total", "HTML pages that stopped matching their edit map and matched it again further on: rewritten in full only in between, spliced before and after.", func(s EditMapStats) int64 { return s.Resumed }),
 		gauge("bespoke_editmap_cache_bytes", "Bytes the edit map cache holds.", func(s EditMapStats) int64 { return s.Bytes }),
 		gauge("bespoke_editmap_cache_maps", "Edit maps the cache holds.", func(s EditMapStats) int64 { return s.Maps }),

@@ -50,10 +50,10 @@ const (
 // proxy, in process, against a plain httputil.ReverseProxy: the client, the
 // origin and both servers share the process, so ns/op is the whole
 // machine's cost per request and the ratio between sub-benchmarks is what
-// personalization adds. Its origin sends neither a validator nor a
-// length, so no edit map is kept and every response is rewritten in
-// full (the path of an origin that sends neither): BenchmarkProxyEditMaps
-// is the same with the origin bench/ runs, which the proxy splices.
+// personalization adds. Its proxies keep no edit maps, so every
+// response is rewritten in full (the path of a first view, or of a page
+// that changes throughout): BenchmarkProxyEditMaps is the same with the
+// origin bench/ runs, which the proxy splices.
 // bench/ runs the same comparison out of process, under load.
 func BenchmarkProxy(b *testing.B) {
 	page, err := os.ReadFile("../../../testdata/pages/shop.html")

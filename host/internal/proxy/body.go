@@ -86,6 +86,13 @@ type rewritingBody struct {
 	splicer                  *rewrite.Splicer
 	builder                  *rewrite.MapBuilder
 	rewriter                 *rewrite.Rewriter // the full rewriter, when no splicer
+	// byURL says the page is known by its URL alone (it has neither
+	// validator nor length: see mapKey); streamPause is how long its
+	// origin may wait mid-page before the page is taken for one sent as
+	// it is rendered, and paused says it did (see Cache.Streamed).
+	byURL       bool
+	streamPause time.Duration
+	paused      bool
 }
 
 // visitorWriter is the visitor's side of a rewritten body: where it is
@@ -189,7 +196,18 @@ func (b *rewritingBody) step() {
 			buf = s
 		}
 	}
+	// A page known by its URL alone that has a map, or is getting one:
+	// does its origin pause? (Only once a read came back short, when
+	// the next one may wait: a time taken per read of such a page.)
+	timed := b.byURL && !b.paused && (b.splicer != nil || b.builder != nil) && b.src.paused()
+	var t0 time.Time
+	if timed {
+		t0 = time.Now()
+	}
 	n, err := b.src.Read(buf)
+	if timed && time.Since(t0) >= b.streamPause {
+		b.paused = true
+	}
 	eof := err == io.EOF
 	if err != nil && !eof {
 		b.err = err

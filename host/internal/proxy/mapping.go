@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/editmap"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
@@ -31,7 +32,18 @@ type MapStats struct {
 	// Volatile counts the hits whose page differed from the map's in
 	// volatile values only (see rewrite's volatile.go).
 	Volatile atomic.Int64
+	// Streamed counts the pages rewritten in full without a map because
+	// their origin sends them as it renders them, with pauses (see
+	// Cache.Streamed), which a splice would hold up to a block through.
+	Streamed atomic.Int64
 }
+
+// defaultStreamPause is how long the origin of a page without a
+// validator or length may wait mid-page before the page is taken for
+// one sent as it is rendered (Config.StreamPause): about what holding a
+// few KiB of it through such a pause may cost the visitor, and longer
+// than a busy origin's reads wait.
+const defaultStreamPause = 50 * time.Millisecond
 
 // EditMaps returns the proxy's edit map cache (nil when disabled).
 func (p *Proxy) EditMaps() *editmap.Cache { return p.maps }
@@ -39,8 +51,12 @@ func (p *Proxy) EditMaps() *editmap.Cache { return p.maps }
 // mapKey returns the identity of the page of resp for the edit map
 // cache: the route, the URL, and the origin's strong ETag or else the
 // length it said; and its URL's key, for an identity the cache has not
-// seen (see package editmap). ok is false for a page that says neither
-// ETag nor length, or when the cache is off.
+// seen (see package editmap). A page that says neither (a page streamed
+// as it is made, chunked, as most servers send what they render) is
+// known by its URL alone: the key decides only how often a map is found
+// (the Splicer checks every block), and most pages served so, rendered
+// for each request, still come back the same or differ in a few values.
+// ok is false when the cache is off.
 func (p *Proxy) mapKey(resp *http.Response) (key, page editmap.Key, ok bool) {
 	if p.maps == nil {
 		return 0, 0, false
@@ -50,15 +66,20 @@ func (p *Proxy) mapKey(resp *http.Response) (key, page editmap.Key, ok bool) {
 		et = ""
 	}
 	u := resp.Request.URL
-	key, ok = editmap.NewKey(et, resp.ContentLength, p.cfg.Route, resp.Request.Host, u.Path, u.RawQuery)
-	return key, editmap.PageKey(p.cfg.Route, resp.Request.Host, u.Path, u.RawQuery), ok
+	page = editmap.PageKey(p.cfg.Route, resp.Request.Host, u.Path, u.RawQuery)
+	if key, ok = editmap.NewKey(et, resp.ContentLength, p.cfg.Route, resp.Request.Host, u.Path, u.RawQuery); !ok {
+		key = page
+	}
+	return key, page, true
 }
 
 // newRewriter makes the page's rewriter: a Splicer when the cache has
 // the page's map, else a Rewriter, with a MapBuilder beside it when the
 // page should get a map.
 func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
-	if b.maps != nil {
+	if b.maps != nil && b.byURL && b.maps.Streaming(b.mapKey) {
+		b.mapStats.Streamed.Add(1)
+	} else if b.maps != nil {
 		m, from := b.maps.Lookup(b.mapKey, b.pageKey, b.prog)
 		b.usedKey = from
 		if m != nil {
@@ -78,7 +99,8 @@ func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
 		// one's too (a page that changes length with its text), and
 		// makes it look for volatile values (one that changes length
 		// with a request id).
-		if b.maps.Want(b.mapKey) && b.maps.Want(b.pageKey) {
+		// (Want counts a miss: once for a page known by its URL alone.)
+		if b.maps.Want(b.mapKey) && (b.pageKey == b.mapKey || b.maps.Want(b.pageKey)) {
 			b.builder = b.prog.NewMapBuilder(int(min(mapPageLimit, b.maxBytes)))
 			if b.maps.Varies(b.mapKey) || b.maps.Varies(b.pageKey) {
 				b.builder.LookForVolatile()
@@ -127,11 +149,19 @@ func (b *rewritingBody) mapped() {
 				b.mapStats.Volatile.Add(1)
 			}
 		}
-	case b.builder != nil:
+	case b.builder != nil && !b.paused:
 		m := b.builder.Close()
 		b.maps.Put(b.mapKey, m)
-		b.maps.Put(b.pageKey, m)
+		if b.pageKey != b.mapKey {
+			b.maps.Put(b.pageKey, m)
+		}
 		b.dropBuilder()
+	}
+	if b.paused {
+		// Its origin waited mid-page: the page's map (the one used, or
+		// made) is not kept, and the next few views get none.
+		b.dropBuilder()
+		b.maps.Streamed(b.mapKey)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
@@ -95,6 +96,27 @@ func mapOrigin(vary string, compress bool) http.Handler {
 	})
 }
 
+// streamed serves what h serves as a page sent as it is rendered:
+// without its Content-Length and ETag, in pieces, each flushed (chunked).
+func streamed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			if k != "Content-Length" && k != "Etag" {
+				w.Header()[k] = v
+			}
+		}
+		w.WriteHeader(rec.Code)
+		for body := rec.Body.Bytes(); len(body) > 0; {
+			n := min(len(body), 700)
+			w.Write(body[:n])
+			w.(http.Flusher).Flush()
+			body = body[n:]
+		}
+	})
+}
+
 // TestEditMapsServeWhatTheRewriterDoes: through the real proxy, a
 // visitor's views of a page are the same with edit maps as without, on a
 // page that comes back the same (spliced after the first view), on one
@@ -102,14 +124,17 @@ func mapOrigin(vary string, compress bool) http.Handler {
 // rewriter), and on one whose text, a class list, nonce and token, a
 // comment or a script's text change every time, the script's length too
 // (spliced after the first view: volatile values), with hide_seen and
-// its cookie.
+// its cookie; and pages streamed as they are rendered, without a length
+// or an ETag, which are known by their URL.
 func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 	for _, c := range []struct {
-		vary string
-		gzip bool
-	}{{"", false}, {"markup", false}, {"text", false}, {"class", false}, {"", true}, {"nonce", false}, {"comment", false}, {"script", false}, {"script-length", false}, {"nonce-etag", false}} {
+		vary           string
+		gzip, streamed bool
+	}{{"", false, false}, {"markup", false, false}, {"text", false, false}, {"class", false, false}, {"", true, false},
+		{"nonce", false, false}, {"comment", false, false}, {"script", false, false}, {"script-length", false, false}, {"nonce-etag", false, false},
+		{"", false, true}, {"", true, true}, {"markup", false, true}, {"nonce", false, true}, {"script-length", false, true}} {
 		vary := c.vary
-		t.Run(fmt.Sprintf("vary=%q,gzip=%v", c.vary, c.gzip), func(t *testing.T) {
+		t.Run(fmt.Sprintf("vary=%q,gzip=%v,streamed=%v", c.vary, c.gzip, c.streamed), func(t *testing.T) {
 			envs := make([]*env, 2)
 			for i := range envs {
 				store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
@@ -120,8 +145,13 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 				if i == 1 {
 					size = 1 << 20
 				}
-				envs[i] = newEnv(t, mapOrigin(vary, c.gzip), []byte(seenRules), func(c *proxy.Config) {
+				origin := mapOrigin(vary, c.gzip)
+				if c.streamed {
+					origin = streamed(origin)
+				}
+				envs[i] = newEnv(t, origin, []byte(seenRules), func(c *proxy.Config) {
 					c.Seen, c.EditMapCache = store, size
+					c.StreamPause = time.Minute // a busy machine's waits are no pause
 				})
 			}
 			jars := []cookieJar{{}, {}}
@@ -151,8 +181,8 @@ func TestEditMapsServeWhatTheRewriterDoes(t *testing.T) {
 			// A page of a new length each time keeps its first map too,
 			// under the length it had.
 			maps := map[string]int{"markup": 0, "script-length": 2, "nonce-etag": 2}[vary]
-			if maps == 0 && vary != "markup" {
-				maps = 1
+			if maps == 0 && vary != "markup" || c.streamed {
+				maps = 1 // (a streamed page has one identity: its URL)
 			}
 			if vary != "markup" && envs[1].p.EditMaps().Len() != maps {
 				t.Errorf("the cache holds %d maps, want %d", envs[1].p.EditMaps().Len(), maps)
@@ -220,18 +250,21 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 		vary     bool
 		parallel bool
 		check    func(*proxy.MapStats) bool
+		streamed bool // no ETag, no Content-Length: chunked, as pages rendered as they are sent
 	}{
-		{"goproxy", "", 0, false, false, always},
-		{"rewrite", benchSeenRules, 0, false, false, always},
-		{"splice", benchSeenRules, 32 << 20, false, false, spliced},
-		{"none", benchNone, 32 << 20, false, false, spliced},
-		{"rewrite-varying", benchSeenRules, 0, true, false, always},
-		{"varying", benchSeenRules, 32 << 20, true, false, resumed},
-		{"goproxy-parallel", "", 0, false, true, always},
-		{"splice-parallel", benchSeenRules, 32 << 20, false, true, spliced},
-		{"none-parallel", benchNone, 32 << 20, false, true, spliced},
-		{"rewrite-varying-parallel", benchSeenRules, 0, true, true, always},
-		{"varying-parallel", benchSeenRules, 32 << 20, true, true, resumed},
+		{"goproxy", "", 0, false, false, always, false},
+		{"rewrite", benchSeenRules, 0, false, false, always, false},
+		{"splice", benchSeenRules, 32 << 20, false, false, spliced, false},
+		{"none", benchNone, 32 << 20, false, false, spliced, false},
+		{"splice-streamed", benchSeenRules, 32 << 20, false, false, spliced, true},
+		{"rewrite-streamed", benchSeenRules, 0, false, false, always, true},
+		{"rewrite-varying", benchSeenRules, 0, true, false, always, false},
+		{"varying", benchSeenRules, 32 << 20, true, false, resumed, false},
+		{"goproxy-parallel", "", 0, false, true, always, false},
+		{"splice-parallel", benchSeenRules, 32 << 20, false, true, spliced, false},
+		{"none-parallel", benchNone, 32 << 20, false, true, spliced, false},
+		{"rewrite-varying-parallel", benchSeenRules, 0, true, true, always, false},
+		{"varying-parallel", benchSeenRules, 32 << 20, true, true, resumed, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var n atomic.Int64
@@ -248,8 +281,10 @@ func BenchmarkProxyEditMaps(b *testing.B) {
 					body = append(append(append(make([]byte, 0, len(page)+len(el)), page[:at]...), el...), page[at:]...)
 				}
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-				w.Header().Set("ETag", `"shop-1"`)
+				if !c.streamed {
+					w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+					w.Header().Set("ETag", `"shop-1"`)
+				}
 				w.Write(body)
 			}))
 			defer origin.Close()
@@ -497,3 +532,92 @@ func TestEditMapsTakePage(t *testing.T) {
 }
 
 func tail(s string) string { return s[max(0, len(s)-160):] }
+
+// TestEditMapsStreamedPages: a page sent as it is rendered, without a
+// length or an ETag, whose origin pauses mid-page, reaches the visitor
+// up to the pause while the origin waits, as without edit maps: the
+// first view whose origin paused (here the second, spliced with the map
+// the first made: it holds the part of a block it had through the pause)
+// makes the page's next views go without a map, counted as streamed.
+// The origin of the views after waits, mid-page, until the visitor has
+// what it sent: a splice that held it would never get it.
+func TestEditMapsStreamedPages(t *testing.T) {
+	const marker = `<p id="waiting">Loading</p>`
+	page := strings.Replace(cardsPage(), "</ul>", "</ul>"+marker, 1)
+	cut := strings.Index(page, marker) + len(marker)
+	type view struct {
+		n        int
+		release  chan struct{} // closed once the visitor has the first part
+		timedOut *atomic.Bool  // the origin went on without it
+	}
+	views := make(chan view, 1)
+	origin := func() http.Handler {
+		var n atomic.Int64
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			v := <-views
+			n.Add(1)
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, page[:cut])
+			w.(http.Flusher).Flush()
+			switch {
+			case v.n == 0:
+				// The first view: sent at once.
+			case v.n == 1:
+				time.Sleep(150 * time.Millisecond) // a pause the map's view holds through
+			default:
+				select {
+				case <-v.release:
+				case <-time.After(5 * time.Second):
+					v.timedOut.Store(true)
+				}
+			}
+			io.WriteString(w, page[cut:])
+		})
+	}
+	rules := []byte(`rules:
+  - name: cards
+    actions:
+      - add_class: { select: "li.card", class: picked }
+      - set_attr: { select: "#waiting", name: data-seen, value: "yes" }
+`)
+	withMaps := newEnv(t, origin(), rules, func(c *proxy.Config) { c.EditMapCache, c.StreamPause = 1<<20, 20*time.Millisecond })
+	without := newEnv(t, origin(), rules)
+	for i := range 5 {
+		var bodies [2]string
+		for k, e := range []*env{without, withMaps} {
+			v := view{n: i, release: make(chan struct{}), timedOut: new(atomic.Bool)}
+			views <- v
+			resp, err := http.Get(e.proxy.URL + "/page")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Read up to the marker, then let the origin go on.
+			var got []byte
+			buf := make([]byte, 512)
+			for !strings.Contains(string(got), `Loading</p>`) {
+				n, err := resp.Body.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			close(v.release)
+			rest, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			bodies[k] = string(got) + string(rest)
+			if v.timedOut.Load() {
+				t.Fatalf("view %d (maps %v): the first part did not reach the visitor while the origin waited", i, k == 1)
+			}
+		}
+		if bodies[0] != bodies[1] {
+			t.Fatalf("view %d differs with edit maps:\nwithout %s\n   with %s", i, bodies[0], bodies[1])
+		}
+		if !strings.Contains(bodies[1], `class="card picked"`) || !strings.Contains(bodies[1], `data-seen="yes"`) {
+			t.Fatalf("view %d is not rewritten: %s", i, bodies[1])
+		}
+	}
+	st := withMaps.p.EditMapStats()
+	if hits, misses, streamed := st.Hits.Load(), st.Misses.Load(), st.Streamed.Load(); hits != 1 || misses != 1 || streamed != 3 {
+		t.Errorf("hits %d, misses %d, streamed %d; want the first view a miss, the second spliced, the others streamed", hits, misses, streamed)
+	}
+}

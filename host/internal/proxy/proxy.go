@@ -9,6 +9,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -67,6 +68,11 @@ type Config struct {
 	// a page rewritten in full once is then spliced for each visitor
 	// while it comes back the same. 0 disables them.
 	EditMapCache int
+	// StreamPause is how long the origin of a page that says neither a
+	// strong ETag nor a length may wait mid-page before the page is
+	// taken for one sent as it is rendered, which gets no edit map (see
+	// editmap.Cache.Streamed). 0 means 50 ms.
+	StreamPause time.Duration
 	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
 	// responses, naming the rules that matched, and X-Bespoke-Untouched
 	// to a page the plan edits that went out unrewritten, saying why. Off
@@ -133,8 +139,10 @@ type Proxy struct {
 	// (see warn and warnRarely).
 	warnings, rare lograte.Set
 	// maps holds the pages' edit maps; nil when disabled.
-	maps     *editmap.Cache
-	mapStats MapStats
+	maps *editmap.Cache
+	// streamPause is Config.StreamPause, or its default.
+	streamPause time.Duration
+	mapStats    MapStats
 	// failed holds the pages whose rewrite failed lately (failure.go).
 	failed failedPages
 }
@@ -204,12 +212,14 @@ func New(cfg Config) *Proxy {
 		})
 	}
 	p.maps = editmap.New(cfg.EditMapCache)
+	p.streamPause = cmp.Or(cfg.StreamPause, defaultStreamPause)
 	if p.maps != nil {
 		cfg.Metrics.EditMaps(cfg.Route, func() metrics.EditMapStats {
 			return metrics.EditMapStats{
 				Hits: p.mapStats.Hits.Load(), Misses: p.mapStats.Misses.Load(), Fallbacks: p.mapStats.Fallbacks.Load(),
 				Resumed: p.mapStats.Resumed.Load(), Volatile: p.mapStats.Volatile.Load(), TooLarge: p.mapStats.TooLarge.Load(),
-				Bytes: int64(p.maps.Bytes()), Maps: int64(p.maps.Len()),
+				Streamed: p.mapStats.Streamed.Load(),
+				Bytes:    int64(p.maps.Bytes()), Maps: int64(p.maps.Len()),
 			}
 		})
 	}

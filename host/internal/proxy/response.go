@@ -313,6 +313,7 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	rb.metrics, rb.route = p.cfg.Metrics, p.cfg.Route
 	if k, page, ok := p.mapKey(resp); ok {
 		rb.maps, rb.mapKey, rb.pageKey, rb.mapStats = p.maps, k, page, &p.mapStats
+		rb.byURL, rb.streamPause = k == page, p.streamPause
 	}
 	rb.onLimit = func(reason, result string) {
 		if reason == reasonRewriteFailed {
