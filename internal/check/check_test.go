@@ -257,13 +257,29 @@ func TestCountryHeaderWarnings(t *testing.T) {
 }
 
 // TestClockTestsWarned: a test without a time that expects a rule which
-// reads the clock to match, or not, is warned of; one with a time, or
-// that sets what the rule reads, is not.
+// reads the clock to match, or not, or checks what such a rule writes
+// (an element, inside one, a header, a cookie, a redirect, JSON, in any
+// of its views), is warned of; one with a time, that sets what the rule
+// reads, or that checks what no such rule writes, is not.
 func TestClockTestsWarned(t *testing.T) {
 	src := `rules:
   - name: weekend
     when: visitor.weekday in ["saturday", "sunday"]
-    actions: [remove: x]
+    actions:
+      - remove: x
+      - set_inner: { select: "#announce", text: "Weekend" }
+      - set_header: { name: X-Offer, value: weekend }
+      - set_cookie: { name: offer, value: weekend }
+      - json_set: { path: banner.title, value: weekend }
+  - name: morning
+    when: visitor.hour < 12
+    actions:
+      - redirect: /morning
+  - name: thanks
+    when: query("ref") == "news"
+    actions:
+      - set_inner: { select: "#announce", text: "Thanks" }
+      - set_inner: { select: "#hero", text: "Hello" }
 tests:
   - name: no time
     expect: { match: [weekend] }
@@ -273,6 +289,30 @@ tests:
   - name: the day set
     context: { visitor.weekday: saturday }
     expect: { match: [weekend] }
+  - name: the announcement, without a time
+    request: { url: "/?ref=news" }
+    expect: { page: { "#announce": Thanks } }
+  - name: inside the announcement
+    request: { url: "/?ref=news" }
+    expect: { page: { "#announce  > p": { gone: true } } }
+  - name: the header
+    expect: { headers: { X-Offer: null } }
+  - name: the cookie
+    expect: { cookies: { offer: null } }
+  - name: the redirect
+    expect: { redirect: none }
+  - name: the JSON
+    expect: { json: { banner.title: Hello } }
+  - name: a later view
+    expect: { page: { "#hero": Hello } }
+    then:
+      - expect: { page: { "#announce": Thanks } }
+  - name: the hero only
+    request: { url: "/?ref=news" }
+    expect: { page: { "#hero": Hello, "#announcement": Hello } }
+  - name: the announcement, at a time
+    request: { url: "/?ref=news", at: "2026-01-07T10:00:00+01:00" }
+    expect: { page: { "#announce": Thanks } }
 `
 	f, err := syntax.Parse("r.yaml", []byte(src))
 	if err != nil {
@@ -283,7 +323,22 @@ tests:
 	for _, d := range list {
 		warned = append(warned, d.Error())
 	}
-	if len(warned) != 1 || !strings.Contains(warned[0], `r.yaml:6:5: warning: test "no time" gives no time, and rule "weekend" reads visitor.weekday`) {
-		t.Errorf("warnings %q", warned)
+	want := []string{
+		`r.yaml:20:5: warning: test "no time" gives no time, and rule "weekend" reads visitor.weekday`,
+		`test "the announcement, without a time" gives no time, and rule "weekend" reads visitor.weekday`,
+		`test "inside the announcement" gives no time, and rule "weekend"`,
+		`test "the header" gives no time, and rule "weekend"`,
+		`test "the cookie" gives no time, and rule "weekend"`,
+		`test "the redirect" gives no time, and rule "morning" reads visitor.hour`,
+		`test "the JSON" gives no time, and rule "weekend"`,
+		`test "a later view" gives no time, and rule "weekend"`,
+	}
+	if len(warned) != len(want) {
+		t.Fatalf("warnings %q", warned)
+	}
+	for i, w := range want {
+		if !strings.Contains(warned[i], w) {
+			t.Errorf("warning %d: %q, want %q", i, warned[i], w)
+		}
 	}
 }

@@ -126,9 +126,17 @@ func (c *checker) tests() {
 			out.Then = append(out.Then, view)
 		}
 		if timed := nowPos != nil || t.Request != nil && t.Request.At != nil; !timed && !t.Incomplete {
-			// The rules the test says match or not (a page's text may
-			// come from any rule: warning of each would be noise).
-			c.clockTest(t, out, append(slices.Clone(out.Match), out.NoMatch...))
+			// The rules the test says match or not, and those that write
+			// what it checks (a page's text may come from any rule: one
+			// that writes elsewhere is left out, or warning of each would
+			// be noise).
+			rules := append(slices.Clone(out.Match), out.NoMatch...)
+			for i := range c.prog.Rules {
+				if c.writesChecked(i, out) {
+					rules = append(rules, i)
+				}
+			}
+			c.clockTest(t, out, rules)
 		}
 		c.prog.Tests = append(c.prog.Tests, out)
 	}
@@ -222,6 +230,69 @@ func (c *checker) clockTest(t *syntax.Test, out *ir.Test, rules []int) {
 			WithHint("give the test a time: request: { at: \"2026-01-10T10:00:00+01:00\" }, or set %s in its context", c.prog.Slots[slot].Attr)
 		return
 	}
+}
+
+// writesChecked reports whether rule ri writes what test out (or one
+// of its views) checks: an element a page check names (or one inside
+// it), a header, a cookie, a redirect or a JSON value. Elements are
+// compared by their selectors as written, which is what an editor
+// who makes one rule give way to another writes.
+func (c *checker) writesChecked(ri int, out *ir.Test) bool {
+	for _, a := range c.prog.Rules[ri].Actions {
+		for _, t := range append([]*ir.Test{out}, out.Then...) {
+			e := &t.Expect
+			switch {
+			case a.Select >= 0 && a.Select < len(c.prog.Selectors):
+				for _, pc := range e.Page {
+					if sameOrInside(pc.Selector, c.prog.Selectors[a.Select], replacesContent(a.Op)) {
+						return true
+					}
+				}
+			case a.Op == plugin.OpSetHeader:
+				list := e.Headers
+				if a.On == "request" {
+					list = e.RequestHeaders
+				}
+				if slices.ContainsFunc(list, func(x ir.Expected) bool { return strings.EqualFold(x.Name, a.Name) }) {
+					return true
+				}
+			case a.Op == plugin.OpSetCookie:
+				if slices.ContainsFunc(e.Cookies, func(x ir.Expected) bool { return x.Name == a.Name }) {
+					return true
+				}
+			case a.Op == plugin.OpRedirect:
+				if e.Redirect != nil {
+					return true
+				}
+			case strings.HasPrefix(a.Op, "json_"):
+				if len(e.JSON) > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// sameOrInside reports whether selector check names the elements of
+// selector action, or, with inside, elements inside them, as written
+// (spaces aside).
+func sameOrInside(check, action string, inside bool) bool {
+	check, action = strings.Join(strings.Fields(check), " "), strings.Join(strings.Fields(action), " ")
+	rest, ok := strings.CutPrefix(check, action)
+	return ok && (rest == "" || inside && rest[0] == ' ')
+}
+
+// replacesContent reports whether an action of op changes what is
+// inside its elements other than by adding to it: what an element
+// inside them is, or whether it is there. (A banner prepended to a
+// section leaves its heading's text as it was.)
+func replacesContent(op string) bool {
+	switch op {
+	case plugin.OpSetInner, plugin.OpReplace, plugin.OpRemove, plugin.OpRemoveKeepContent, plugin.OpLimit, plugin.OpHideSeen, plugin.OpReorder:
+		return true
+	}
+	return false
 }
 
 // clockSlot returns the first slot of a clock attribute rule ri reads
