@@ -116,6 +116,38 @@ func TestTestDoesNotCompile(t *testing.T) {
 		!strings.Contains(out, "matched: no rule\n") {
 		t.Errorf("a failing test: exit %d\n%s", code, out)
 	}
+	// A file that is not there: no test ran, which is not a test that
+	// failed.
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	if code, out, errOut := bespoke("test", missing, failing); code != 3 || !strings.Contains(out, missing+": cannot be read, so no test ran") ||
+		!strings.Contains(errOut, "no such file") {
+		t.Errorf("a missing file: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestTestViewsMatched: a test with next views that fails says what each
+// view matched: a view fails by its own rules, not the first view's.
+func TestTestViewsMatched(t *testing.T) {
+	path := writeFile(t, "then.yaml", `rules:
+  - name: only-once
+    at_most: 1 per 1d
+    actions:
+      - set_inner: { select: "#promo", text: "Once" }
+  - name: always
+    actions:
+      - add_class: { select: body, class: x }
+tests:
+  - name: the second view
+    page: { body: '<body><p id="promo">Welcome</p></body>' }
+    expect: { match: [only-once, always] }
+    then:
+      - expect: { page: { "#promo": Once } }
+`)
+	code, out, _ := bespoke("test", path)
+	if code != 1 || !strings.Contains(out, "view 2: line 14: page \"#promo\": expected the text \"Once\", got \"Welcome\"\n"+
+		"      view 1 matched: only-once, always\n      view 2 matched: always\n") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
 }
 
 const experimentRules = `experiments:

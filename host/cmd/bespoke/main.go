@@ -39,7 +39,8 @@ Usage:
   bespoke compile  RULES.yaml -o SITE.wasm [--dump-ir]
   bespoke check    RULES.yaml... [--format json]   report every error, exit 1 if any
   bespoke test     RULES.yaml... [-v] [--coverage] [--watch]   run the tests written
-                   next to the rules; exit 1 if one fails, 3 if a file does not compile
+                   next to the rules; exit 1 if one fails, 3 if a file does not
+                   compile or cannot be read
   bespoke explain  --rules FILE [--header 'K: V']... [--user-agent UA] [--cookie k=v]...
                    [--url /path] [--set attr=value]... [--variant exp=name]... [--html]
   bespoke version

@@ -173,7 +173,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{[]string{"explain", "--rules", rules, rules}, 2, `already given with --rules`},
 		{[]string{"explain", "--rules", rules, "--plugin", "x.wasm"}, 2, `give --rules or --plugin, not both`},
 		{[]string{"test", "--pages", "/nonexistent", rules}, 2, `--pages "/nonexistent": not a directory`},
-		{[]string{"test", "/nonexistent.yaml"}, 1, `/nonexistent.yaml: stat /nonexistent.yaml: no such file`},
+		{[]string{"test", "/nonexistent.yaml"}, 3, `/nonexistent.yaml: stat /nonexistent.yaml: no such file`},
 		{[]string{"serve", "--demo", "--cache-dir", "-", "--listen", "7720", "--check"}, 2, `bespoke serve: --listen "7720": missing port in address`},
 		{[]string{"serve", "--demo", "--cache-dir", "-", "--log-format", "jsno", "--check"}, 2, `--log-format is text or json, not "jsno"`},
 		{[]string{"serve", "--demo", "--cache-dir", "-", "--watch", "1d", "--grace", "2w", "--listen", "127.0.0.1:0", "--admin", "", "--check"}, 0, ""},

@@ -59,10 +59,12 @@ func testCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 // runTests runs the tests of every file and prints what failed. It returns
-// errNoCompile when a file did not compile (its errors are printed),
-// errReported when a test failed, nil when all passed.
+// errNoCompile when a file did not compile (its errors are printed) or
+// could not be read, errReported when a test failed, nil when all passed:
+// a script can tell a failed test (exit 1) from tests that did not run
+// (3).
 func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stderr io.Writer) error {
-	failed, total, broken, unread := 0, 0, 0, 0
+	failed, total, broken := 0, 0, 0
 	for _, path := range paths {
 		if st, err := os.Stat(path); err != nil || st.IsDir() {
 			// No rule file to compile: said as such, as check says it.
@@ -70,7 +72,8 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 				err = errors.New("is a directory; give the rule file")
 			}
 			fmt.Fprintf(stderr, "%s: %v\n", path, err)
-			unread++
+			fmt.Fprintf(stdout, "%s: cannot be read, so no test ran\n", path)
+			broken++
 			continue
 		}
 		l, err := loadForCommand(ctx, stderr, path, "", reqctx.Config{})
@@ -114,7 +117,15 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 			for _, f := range r.Failures {
 				fmt.Fprintf(stdout, "      %s\n", f)
 			}
-			fmt.Fprintf(stdout, "      matched: %s\n", ruleList(r.Matched))
+			if len(r.ThenMatched) == 0 {
+				fmt.Fprintf(stdout, "      matched: %s\n", ruleList(r.Matched))
+				continue
+			}
+			// Each view's own: a view fails by what it matched.
+			fmt.Fprintf(stdout, "      view 1 matched: %s\n", ruleList(r.Matched))
+			for i, m := range r.ThenMatched {
+				fmt.Fprintf(stdout, "      view %d matched: %s\n", i+2, ruleList(m))
+			}
 		}
 		if opt.coverage {
 			printCoverage(stdout, path, ruletest.CoverageOf(l.prog, results))
@@ -125,7 +136,7 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 	switch {
 	case broken > 0:
 		return errNoCompile
-	case failed > 0, unread > 0:
+	case failed > 0:
 		return errReported
 	}
 	return nil

@@ -47,8 +47,10 @@ type Options struct {
 // Result is the outcome of one test.
 type Result struct {
 	Test *ir.Test
-	// Matched are the rules that matched, by name.
-	Matched []string
+	// Matched are the rules that matched, by name; ThenMatched those of
+	// each next view (Test.Then), in order, as far as they were run.
+	Matched     []string
+	ThenMatched [][]string
 	// Failures says what went wrong; empty when the test passed.
 	Failures []string
 	// Rendered says the test's page was rewritten (a page was given or
@@ -132,6 +134,7 @@ func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt
 		var next Result
 		next, v, out = runView(ctx, s, prog, view, spec, opt)
 		res.merge(next, fmt.Sprintf("view %d: ", i+2))
+		res.ThenMatched = append(res.ThenMatched, next.Matched)
 	}
 	return res
 }
