@@ -508,6 +508,31 @@ func (d *decoder) mappingMeant(n *yaml.Node, what string, fields []string, each 
 	return true, meant
 }
 
+// closingBrace returns the length of the {…} that src starts with, its
+// braces balanced (outside quotes), or len(src) when they never are.
+func closingBrace(src []byte) int {
+	depth, q := 0, byte(0)
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; {
+		case q != 0:
+			if c == '\\' && q == '"' {
+				i++
+			} else if c == q {
+				q = 0
+			}
+		case c == '"' || c == '\'':
+			q = c
+		case c == '{':
+			depth++
+		case c == '}':
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return len(src)
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -535,11 +560,14 @@ func (d *decoder) sequence(n *yaml.Node, what string) []*yaml.Node {
 
 func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
 	if n.Kind == yaml.MappingNode && n.Style&yaml.FlowStyle != 0 && n.Line > 0 && bytes.HasPrefix(d.src[d.offset(n.Line, n.Column):], []byte("{{")) {
-		// text: {{ geo.city }} is a mapping in a mapping to YAML.
+		// text: {{ geo.city }} is a mapping in a mapping to YAML: it
+		// ends where its braces close (in { select: x, text: {{ a }} }
+		// the last one is the outer mapping's).
 		src := d.src[d.offset(n.Line, n.Column):]
 		if end := bytes.IndexByte(src, '\n'); end >= 0 {
 			src = src[:end]
 		}
+		src = src[:closingBrace(src)]
 		d.errorf(n, "a value that starts with {{ must be quoted: YAML reads { as the start of a mapping").
 			WithHint("quote the whole value: \"%s\"", strings.ReplaceAll(strings.TrimSpace(string(src)), `"`, `\"`))
 		return "", false

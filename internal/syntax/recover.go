@@ -1212,7 +1212,7 @@ func unquotedTrap(text string) (at int, what, fix string, ok bool) {
 	}
 	key = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(text[:i]), "- "))
 	if strings.ContainsAny(key, "{}[]\"'") {
-		return 0, "", "", false // a flow mapping: other traps read it
+		return flowTrap(text) // a flow mapping: { select: li.card, id: @data-id }
 	}
 	at = i + 2
 	for at < len(text) && text[at] == ' ' {
@@ -1222,12 +1222,59 @@ func unquotedTrap(text string) (at int, what, fix string, ok bool) {
 	if j := strings.Index(v, " #"); j >= 0 {
 		v = strings.TrimSpace(v[:j])
 	}
+	if strings.HasPrefix(v, "{") && !strings.HasPrefix(v, "{{") {
+		return flowTrap(text)
+	}
 	quoted := key + ": \"" + strings.ReplaceAll(v, `"`, `\"`) + "\""
 	switch {
 	case strings.HasPrefix(v, "{{"):
 		return at, "a value that starts with {{ must be quoted: YAML reads { as the start of a mapping", "quote it: " + quoted, true
 	case v != "" && (v[0] == '@' || v[0] == '`'):
 		return at, fmt.Sprintf("YAML cannot start a plain value with %q", v[:1]), "quote it: " + quoted, true
+	}
+	return 0, "", "", false
+}
+
+// flowTrap is unquotedTrap for the values of a flow mapping on the line
+// ({ key: value, ... }): one that starts with @ or `, up to the , or }
+// that ends it. ({{ there has its own trap.)
+func flowTrap(text string) (at int, what, fix string, ok bool) {
+	open := strings.IndexByte(text, '{')
+	if open < 0 {
+		return 0, "", "", false
+	}
+	var q byte // the quote of the scalar the scan is in
+	keyAt := open + 1
+	for i := open + 1; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case q == '"' && c == '\\':
+			i++
+		case q != 0:
+			if c == q {
+				q = 0
+			}
+		case c == '"' || c == '\'':
+			q = c
+		case c == ',' || c == '{':
+			keyAt = i + 1
+		case c == ':' && i+1 < len(text) && text[i+1] == ' ':
+			j := i + 1
+			for j < len(text) && text[j] == ' ' {
+				j++
+			}
+			if j == len(text) || text[j] != '@' && text[j] != '`' {
+				continue
+			}
+			end := j
+			for end < len(text) && text[end] != ',' && text[end] != '}' {
+				end++
+			}
+			v := strings.TrimSpace(text[j:end])
+			key := strings.TrimSpace(text[keyAt:i])
+			return j, fmt.Sprintf("YAML cannot start a plain value with %q", v[:1]),
+				"quote it: " + key + ": \"" + strings.ReplaceAll(v, `"`, `\"`) + "\"", true
+		}
 	}
 	return 0, "", "", false
 }
