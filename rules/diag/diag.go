@@ -102,8 +102,8 @@ type JSON struct {
 	Col        int    `json:"col"`
 	Severity   string `json:"severity"`
 	Message    string `json:"message"`
-	Suggestion string `json:"suggestion,omitempty"`
-	Code       string `json:"code,omitempty"`
+	Suggestion string `json:"suggestion"` // "" when there is none
+	Code       string `json:"code"`       // "" when it has none
 }
 
 // JSON returns e in its JSON form.

@@ -73,6 +73,13 @@ func TestCheckJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &d); err != nil {
 			t.Fatalf("not one JSON object a line: %q", line)
 		}
+		// Every field, every time: a plugin reads them without asking
+		// whether they are there.
+		for _, k := range []string{"file", "line", "col", "severity", "message", "suggestion", "code"} {
+			if _, ok := d[k]; !ok {
+				t.Errorf("%q has no %s", line, k)
+			}
+		}
 		got = append(got, d)
 	}
 	want := []map[string]any{
