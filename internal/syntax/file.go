@@ -877,7 +877,7 @@ func (d *decoder) segments(f *File, n *yaml.Node) {
 		}
 		x, err := ParseExpr(src, d.mapper(v))
 		if err != nil {
-			d.errs.Add(err.(*diag.Error))
+			d.addErr(err)
 			// References to it are not unknown names: its error is
 			// reported here.
 			f.lose(key)
@@ -931,7 +931,7 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 				}
 				x, err := ParseExpr(src, d.mapper(v))
 				if err != nil {
-					d.errs.Add(err.(*diag.Error))
+					d.addErr(err)
 					// Checked without its condition, the rule would look
 					// like it applies to everyone.
 					r.Incomplete = true
@@ -1017,7 +1017,7 @@ func (d *decoder) expr(v *yaml.Node) Expr {
 	}
 	x, err := ParseExpr(src, d.mapper(v))
 	if err != nil {
-		d.errs.Add(err.(*diag.Error))
+		d.addErr(err)
 		return nil
 	}
 	return x
@@ -1392,7 +1392,7 @@ func (d *decoder) template(n *yaml.Node) *Template {
 	}
 	t, err := ParseTemplate(s, d.mapper(n))
 	if err != nil {
-		d.errs.Add(err.(*diag.Error))
+		d.addErr(err)
 		return nil
 	}
 	return t
@@ -1564,4 +1564,15 @@ func (d *decoder) posAt(off int) diag.Pos {
 		off = len(d.src)
 	}
 	return diag.Pos{File: d.file, Line: line, Col: utf8.RuneCount(d.src[start:off]) + 1}
+}
+
+// addErr adds err, a *diag.Error or a diag.List (see ParseExpr).
+func (d *decoder) addErr(err error) {
+	if list, ok := err.(diag.List); ok {
+		for _, e := range list {
+			d.errs.Add(e)
+		}
+		return
+	}
+	d.errs.Add(err.(*diag.Error))
 }

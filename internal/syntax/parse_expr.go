@@ -64,14 +64,45 @@ var wordOps = map[string]bool{"in": true, "contains": true, "starts_with": true,
 
 // ParseExpr parses a condition. pos maps offsets in src to file positions;
 // nil maps them to line 1.
+//
+// The error is a *diag.Error, or a diag.List when the condition has more
+// than one mistake that can be told: && for and, then another.
 func ParseExpr(src string, pos Mapper) (Expr, error) {
 	if pos == nil {
 		pos = func(off int) diag.Pos { return diag.Pos{Line: 1, Col: off + 1} }
 	}
-	toks, err := lex(src, pos)
-	if err != nil {
-		return nil, err
+	toks, soft, err := lexAll(src, pos)
+	if err == nil {
+		var x Expr
+		x, err = parseExpr(src, pos, toks)
+		if err == nil && len(soft) == 0 {
+			return x, nil
+		}
 	}
+	switch {
+	case len(soft) == 0:
+		return nil, err
+	case err == nil && len(soft) == 1:
+		return nil, soft[0]
+	}
+	list := diag.List(soft)
+	// (Not that a condition that ends with && ends too early: it is one
+	// mistake.)
+	dangling := func(e *diag.Error) bool {
+		return len(toks) >= 2 && e.Pos == pos(len(src)) && soft[len(soft)-1].Pos == pos(toks[len(toks)-2].off)
+	}
+	if e, ok := err.(*diag.Error); ok && !dangling(e) {
+		list = append(list, e)
+	}
+	if len(list) == 1 {
+		return nil, list[0]
+	}
+	list.Sort()
+	return nil, list
+}
+
+// parseExpr parses the tokens of condition src.
+func parseExpr(src string, pos Mapper, toks []token) (Expr, error) {
 	p := &exprParser{src: src, pos: pos, toks: toks}
 	if p.peek().kind == tEOF {
 		return nil, diag.Errorf(pos(0), "empty condition").WithHint("write a condition such as geo.country == \"FR\", or remove `when` to apply the rule to every request")
@@ -335,9 +366,21 @@ func (p *exprParser) parseList(lb token) (Expr, error) {
 // lex splits src into tokens, rejecting what editors commonly type by habit
 // from other languages with a hint at the spelling this language uses.
 func lex(src string, pos Mapper) ([]token, error) {
+	toks, soft, err := lexAll(src, pos)
+	if err == nil && len(soft) > 0 {
+		err = soft[0]
+	}
+	return toks, err
+}
+
+// lexAll is lex, which goes on past the mistakes whose meaning is plain
+// (&& for and, || for or, <> for !=): it returns them apart (soft), with
+// the tokens meant, so that the parser finds the next mistake too; err is
+// one it cannot go past.
+func lexAll(src string, pos Mapper) (toks []token, soft []*diag.Error, err error) {
 	// Expressions hold about a token per three bytes: one allocation,
 	// not the several of growing from nothing.
-	toks := make([]token, 0, len(src)/3+2)
+	toks = make([]token, 0, len(src)/3+2)
 	i := 0
 	for i < len(src) {
 		c := src[i]
@@ -347,7 +390,7 @@ func lex(src string, pos Mapper) ([]token, error) {
 		case c == '"' || c == '\'':
 			s, n, err := lexString(src[i:])
 			if err != nil {
-				return nil, diag.Errorf(pos(i), "%v", err).WithHint("close the string with %c", c)
+				return nil, soft, diag.Errorf(pos(i), "%v", err).WithHint("close the string with %c", c)
 			}
 			toks = append(toks, token{kind: tString, off: i, text: s})
 			i += n
@@ -358,7 +401,7 @@ func lex(src string, pos Mapper) ([]token, error) {
 				j++
 			}
 			if j < len(src) && isIdentStart(src[j]) {
-				return nil, diag.Errorf(pos(i), "malformed number %q", src[i:j+1]).WithHint("quote text values: \"%s\"", identAt(src, i))
+				return nil, soft, diag.Errorf(pos(i), "malformed number %q", src[i:j+1]).WithHint("quote text values: \"%s\"", identAt(src, i))
 			}
 			toks = append(toks, token{kind: tNumber, off: i, text: src[i:j]})
 			i = j
@@ -383,12 +426,13 @@ func lex(src string, pos Mapper) ([]token, error) {
 				toks = append(toks, token{kind: tOp, off: i, text: two})
 				i += 2
 				continue
-			case "&&":
-				return nil, diag.Errorf(pos(i), "unexpected `&&`").WithHint("write `and`")
-			case "||":
-				return nil, diag.Errorf(pos(i), "unexpected `||`").WithHint("write `or`")
-			case "<>":
-				return nil, diag.Errorf(pos(i), "unexpected `<>`").WithHint("write `!=`")
+			case "&&", "||", "<>":
+				meant := map[string]token{"&&": {kind: tIdent, text: "and"}, "||": {kind: tIdent, text: "or"}, "<>": {kind: tOp, text: "!="}}[two]
+				soft = append(soft, diag.Errorf(pos(i), "unexpected `%s`", two).WithHint("write `%s`", meant.text))
+				meant.off = i
+				toks = append(toks, meant)
+				i += 2
+				continue
 			}
 			switch c {
 			case '<', '>':
@@ -404,25 +448,46 @@ func lex(src string, pos Mapper) ([]token, error) {
 			case ',':
 				toks = append(toks, token{kind: tComma, off: i, text: ","})
 			case '=':
-				return nil, diag.Errorf(pos(i), "unexpected `=`").WithHint("compare with `==`")
+				return nil, soft, diag.Errorf(pos(i), "unexpected `=`").WithHint("compare with `==`")
 			case '!':
-				return nil, diag.Errorf(pos(i), "unexpected `!`").WithHint("write `not` before a condition, or `!=` to compare")
+				return nil, soft, diag.Errorf(pos(i), "unexpected `!`").WithHint("write `not` before a condition, or `!=` to compare")
 			case '&', '|':
-				return nil, diag.Errorf(pos(i), "unexpected `%c`", c).WithHint("join conditions with `and` or `or`")
+				return nil, soft, diag.Errorf(pos(i), "unexpected `%c`", c).WithHint("join conditions with `and` or `or`")
 			default:
 				r, _ := utf8.DecodeRuneInString(src[i:])
 				e := diag.Errorf(pos(i), "unexpected character %q", r)
-				if IsTypographicQuote(r) {
+				switch n := len(toks); {
+				case IsTypographicQuote(r):
 					e.Msg = fmt.Sprintf("unexpected character %q: a typographic quote, as word processors write them, not a straight one (\" or ')", r)
 					e.WithHint("use straight quotes: %s", StraightQuotes(src))
+				case r == '\\':
+					// cookie(\"plan\") typed into a '...' YAML value,
+					// which keeps backslashes.
+					e.Msg = "unexpected character '\\': a backslash escapes nothing here"
+					e.WithHint("write it without: %s", strings.TrimSpace(strings.ReplaceAll(src, `\`, "")))
+				case n > 0 && (toks[n-1].kind == tIdent && toks[n-1].off+len(toks[n-1].text) == i || toks[n-1].kind == tOp || toks[n-1].kind == tIdent && wordOps[toks[n-1].text]):
+					// starts_with newsletter-, == /shop: a text, unquoted,
+					// that reads as a name until a character no name has.
+					lo, hi := i, i
+					if toks[n-1].kind == tIdent && !wordOps[toks[n-1].text] {
+						lo = toks[n-1].off
+					}
+					for hi < len(src) && !strings.ContainsRune(" \t\n\r),]", rune(src[hi])) {
+						hi++
+					}
+					e.Msg = fmt.Sprintf("unexpected character %q: %s is not quoted", r, src[lo:hi])
+					if lo < i {
+						e.Msg += fmt.Sprintf(", so it reads as a name, which holds no %q", r)
+					}
+					e.WithHint("texts are quoted: %s\"%s\"%s", src[:lo], src[lo:hi], src[hi:])
 				}
-				return nil, e
+				return nil, soft, e
 			}
 			i++
 		}
 	}
 	toks = append(toks, token{kind: tEOF, off: len(src)})
-	return toks, nil
+	return toks, soft, nil
 }
 
 // IsTypographicQuote reports whether r is a quote a word processor or a

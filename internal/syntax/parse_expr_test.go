@@ -84,10 +84,18 @@ func TestParseExprErrors(t *testing.T) {
 		{`geo.country in ("FR"`, 16, "square brackets", `write geo.country in ["a", "b"]`},
 		{`geo.country == “FR”`, 16, "unexpected character '“': a typographic quote", `use straight quotes: geo.country == "FR"`},
 		{`geo.country in [« FR », ‘BE’]`, 17, "typographic quote", `use straight quotes: geo.country in ["FR", 'BE']`},
+		{`query("ref") starts_with newsletter-`, 36, "unexpected character '-': newsletter- is not quoted", `texts are quoted: query("ref") starts_with "newsletter-"`},
+		{`path == /shop/x and a`, 9, "unexpected character '/': /shop/x is not quoted", `texts are quoted: path == "/shop/x" and a`},
+		{`page.path == shop/x and a`, 18, "shop/x is not quoted", `texts are quoted: page.path == "shop/x" and a`},
+		{`cookie(\"plan\") == "pro"`, 8, "a backslash escapes nothing here", `write it without: cookie("plan") == "pro"`},
+		{`a && b ==`, 3, "`&&`", "and"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
 			_, err := ParseExpr(tt.src, nil)
+			if list, ok := err.(diag.List); ok {
+				err = list[0]
+			}
 			e, ok := err.(*diag.Error)
 			if !ok {
 				t.Fatalf("err = %v (%T), want *diag.Error", err, err)
@@ -96,6 +104,39 @@ func TestParseExprErrors(t *testing.T) {
 				t.Fatalf("got col %d %q (hint %q), want col %d containing %q (hint %q)", e.Pos.Col, e.Msg, e.Hint, tt.col, tt.msg, tt.hint)
 			}
 		})
+	}
+}
+
+// TestParseExprGoesOn: a condition with a mistake whose meaning is plain
+// (&& for and) is read on as meant, so that the next mistake is told
+// too; one that ends with it ends too early only by it.
+func TestParseExprGoesOn(t *testing.T) {
+	for _, tt := range []struct {
+		src  string
+		want []string // the messages, each at its column
+	}{
+		{`path begins_with "/shop" && device.type == "mobile"`, []string{"1:6: unknown operator `begins_with`", "1:26: unexpected `&&`"}},
+		{`a && b || c <> d`, []string{"1:3: unexpected `&&`", "1:8: unexpected `||`", "1:13: unexpected `<>`"}},
+		{`a && b == news-`, []string{"1:3: unexpected `&&`", "1:15: unexpected character '-'"}},
+		{`geo.country == "FR" &&`, []string{"1:21: unexpected `&&`"}},
+	} {
+		_, err := ParseExpr(tt.src, nil)
+		var got []string
+		switch e := err.(type) {
+		case diag.List:
+			for _, x := range e {
+				got = append(got, x.Error())
+			}
+		case *diag.Error:
+			got = append(got, e.Error())
+		}
+		ok := len(got) == len(tt.want)
+		for i := 0; ok && i < len(got); i++ {
+			ok = strings.Contains(got[i], tt.want[i])
+		}
+		if !ok {
+			t.Errorf("%s: %q, want %q", tt.src, got, tt.want)
+		}
 	}
 }
 
@@ -162,7 +203,13 @@ func FuzzParseExpr(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		x, err := ParseExpr(src, nil)
 		if err != nil {
-			if _, ok := err.(*diag.Error); !ok {
+			switch e := err.(type) {
+			case *diag.Error:
+			case diag.List:
+				if len(e) < 2 {
+					t.Fatalf("a list of %d errors", len(e))
+				}
+			default:
 				t.Fatalf("error of type %T", err)
 			}
 			return

@@ -69,7 +69,13 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 		open := i + j
 		end := closingBraces(src[open+2:])
 		if end < 0 {
-			return nil, diag.Errorf(pos(open), "`{{` is not closed").WithHint("write {{ attribute }}, for example {{ geo.city }}")
+			e := diag.Errorf(pos(open), "`{{` is not closed").WithHint("write {{ attribute }}, for example {{ geo.city }}")
+			if rest := src[open:]; strings.Contains(rest, `\"`) || strings.Contains(rest, `\'`) {
+				// {{ cookie(\"plan\") }} in a '...' YAML value, which keeps
+				// backslashes: the quotes are read as the template's.
+				e.WithHint(`a \ escapes nothing in a '...' YAML value, which keeps it: write the quotes alone, {{ cookie("plan") }}`)
+			}
+			return nil, e
 		}
 		inner := src[open+2 : open+2+end]
 		base := open + 2
