@@ -162,6 +162,7 @@ var (
 		{"bespoke-seen-varying", "bespoke-seen"}, {"bespoke-seen-rewrite", "goproxy"}, {"bespoke-seen-rewrite", "bespoke-seen"},
 		{"bespoke-seen-text", "goproxy"}, {"bespoke-seen-text", "bespoke-seen"},
 		{"bespoke-seen-nonce", "goproxy"}, {"bespoke-seen-nonce", "bespoke-seen"},
+		{"bespoke-seen-streamed", "goproxy"}, {"bespoke-seen-streamed", "bespoke-seen"},
 		{"goproxy", "nginx-plain"},
 		{"nginx-subfilter", "nginx-plain"}, {"goproxy", "origin"},
 		{"caddy-bespoke", "caddy-plain"}, {"caddy-bespoke", "bespoke-seen"}, {"caddy-plain", "goproxy"},

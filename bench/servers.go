@@ -106,6 +106,10 @@ func originMain(args []string) error {
 			serveVarying(w, f, stamps[stamp])
 			return
 		}
+		if r.URL.RawQuery == varyQuery+"streamed" {
+			serveStreamed(w, f)
+			return
+		}
 		hd.Set("Content-Type", f.ctype)
 		hd.Set("Cache-Control", f.cache)
 		hd.Set("ETag", f.etag)
@@ -117,7 +121,9 @@ func originMain(args []string) error {
 
 // varyQuery, followed by a key of stamps, asks the origin for a page
 // that differs in every response (the bespoke-seen-varying,
-// bespoke-seen-text and bespoke-seen-nonce targets).
+// bespoke-seen-text and bespoke-seen-nonce targets); followed by
+// "streamed", for the page as it is, sent chunked without a length or a
+// validator (bespoke-seen-streamed).
 const varyQuery = "bench-vary="
 
 // A stamp is what a varying response inserts after the start tag of
@@ -154,6 +160,15 @@ var stamps = map[string]stamp{
 	"nonce": {"<head", `<meta name="csrf-token" content="00000000000000000000">` +
 		`<script nonce="00000000000000000000">var requestId="00000000000000000000"</script>` +
 		`<!-- rendered by web-00000000000000000000 in {ms} ms -->`},
+}
+
+// serveStreamed serves f as a page sent as it is rendered: chunked, with
+// no length and no validator (net/http sends a body past its buffer so).
+func serveStreamed(w http.ResponseWriter, f *servedFile) {
+	hd := w.Header()
+	hd.Set("Content-Type", f.ctype)
+	hd.Set("Cache-Control", "no-cache")
+	w.Write(f.data)
 }
 
 // varyCount numbers the varying responses.

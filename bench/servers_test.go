@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -67,6 +68,27 @@ func testServeVarying(t *testing.T, f *servedFile, page []byte, st stamp) {
 		}
 		if bytes.Equal(bodies[i], bodies[i-1]) {
 			t.Errorf("responses %d and %d are the same bytes", i-1, i)
+		}
+	}
+}
+
+// TestServeStreamed: the streamed page is the page, chunked, with no
+// length and no validator.
+func TestServeStreamed(t *testing.T) {
+	page := bytes.Repeat([]byte("<p>a paragraph of the page</p>\n"), 2000)
+	f := &servedFile{data: page, ctype: "text/html; charset=utf-8", etag: `"x"`, cache: "public"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveStreamed(w, f) }))
+	defer srv.Close()
+	for range 2 {
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Equal(b, page) || resp.ContentLength != -1 || len(resp.TransferEncoding) != 1 || resp.TransferEncoding[0] != "chunked" ||
+			resp.Header.Get("ETag") != "" || resp.Header.Get("Last-Modified") != "" {
+			t.Fatalf("length %d, transfer %v, headers %v, the page %v", resp.ContentLength, resp.TransferEncoding, resp.Header, bytes.Equal(b, page))
 		}
 	}
 }

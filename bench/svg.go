@@ -154,6 +154,8 @@ var targetColors = map[string]string{
 	"bespoke-seen-varying": "#8a3412",
 	"bespoke-seen-text":    "#b35a2a",
 	"bespoke-seen-nonce":   "#a8431a",
+	// Its page sent chunked: bespoke-seen's colour, lighter.
+	"bespoke-seen-streamed": "#e0703a",
 }
 
 func throughputSVG(rep *report) []byte {

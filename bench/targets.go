@@ -68,6 +68,8 @@ var targetDefs = []targetDef{
 		Desc: "bespoke-seen on a page whose origin stamps a request number in its text and in a class near its top: every response differs, in text the tree builder does not read and in a class no selector names, which edit maps take for volatile"},
 	{Name: "bespoke-seen-nonce", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: "nonce",
 		Desc: "bespoke-seen on a page whose origin stamps a request number in a CSRF token, a script nonce, an inline script and a comment near its top, with a render time of one to three digits in the comment: every response differs, in values the edit map takes for volatile, and its length changes too"},
+	{Name: "bespoke-seen-streamed", kind: kindBespoke, file: "seen.yaml", wantEdits: true, wantHidden: true, vary: "streamed",
+		Desc: "bespoke-seen on the page sent as pages rendered for each request are: chunked, with neither a Content-Length nor an ETag (the same bytes every time), which the edit map cache knows by its URL alone"},
 	{Name: "nginx-plain", kind: kindNginx, file: "plain.conf",
 		Desc: "nginx proxy_pass, no personalization"},
 	{Name: "nginx-subfilter", kind: kindNginx, file: "subfilter.conf", wantEdits: true,
