@@ -3,8 +3,9 @@
 // pages seen once go first.
 //
 // A map is looked up by a page identity (route, URL, the origin's strong
-// validator or length; the URL alone for a page that says neither) and
-// used only with the Program it was made for,
+// validator or length; the URL alone for a page that says neither, which
+// gets a map from its second view on: see Again) and used only with the
+// Program it was made for,
 // or one with the same selectors: the maps of a plugin generation that a
 // reload replaced serve the next if it selects what it did, and are
 // dropped when found otherwise (or age out). Nothing depends on the
@@ -100,6 +101,7 @@ type entry struct {
 	fails      int              // the key's maps that failed in a row, before serving
 	soon       bool             // a tombstone's failed map had not looked for volatile values
 	streamed   bool             // a tombstone of a page sent with pauses (see Streamed)
+	once       bool             // a mark of a page seen once, which got no map (see Again)
 	gets       int              // how often the map was got
 	protected  bool             // in the protected segment: got since it was put
 	prev, next *entry
@@ -226,7 +228,26 @@ func (c *Cache) Varies(key Key) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entries[key]
-	return e != nil && (e.m == nil || e.fails > 0)
+	return e != nil && (e.m == nil && !e.once || e.fails > 0)
+}
+
+// Again reports whether a page of key was asked for before, and notes
+// that it was: a page known by its URL alone gets a map from its second
+// view on (Want), so that a crawler's URLs, or a search's, each asked
+// for once, cost no map's making (as much as a rewrite) on top of their
+// rewrite. The note is an entry without a map, the first out of the
+// cache.
+func (c *Cache) Again(key Key) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries[key] != nil {
+		return true
+	}
+	c.add(&entry{key: key, once: true})
+	return false
 }
 
 // Put stores m as the map of key, evicting the least recently used maps

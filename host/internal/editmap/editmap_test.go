@@ -249,6 +249,30 @@ func TestCacheStreamed(t *testing.T) {
 	}
 }
 
+// TestCacheAgain: a key is noted the first time (Again false), and found
+// again the second; the note is no map, says nothing varies, and lets
+// the next miss build one.
+func TestCacheAgain(t *testing.T) {
+	prog, _ := rewrite.CompileStrings([]string{"li"})
+	c := New(1 << 20)
+	if c.Again(7) {
+		t.Fatal("a key never asked for was asked for before")
+	}
+	if !c.Again(7) || c.Again(8) {
+		t.Fatal("the note of a key is not kept, or is another key's")
+	}
+	if m, _ := c.Lookup(7, 7, prog); m != nil || c.Varies(7) || c.Len() != 0 {
+		t.Fatal("a note is taken for a map, or for one that failed")
+	}
+	if !c.Want(7) {
+		t.Fatal("the view after a note builds no map")
+	}
+	c.Put(7, mapOf(t, prog, "<li>a"))
+	if c.Get(7, prog) == nil || !c.Again(7) {
+		t.Fatal("the map that replaces a note is not kept")
+	}
+}
+
 // TestCacheForget: a forgotten key has no map, no record of failures, and
 // its bytes are freed; other keys keep theirs.
 func TestCacheForget(t *testing.T) {

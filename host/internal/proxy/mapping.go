@@ -99,8 +99,9 @@ func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
 		// one's too (a page that changes length with its text), and
 		// makes it look for volatile values (one that changes length
 		// with a request id).
-		// (Want counts a miss: once for a page known by its URL alone.)
-		if b.maps.Want(b.mapKey) && (b.pageKey == b.mapKey || b.maps.Want(b.pageKey)) {
+		// (Want counts a miss: once for a page known by its URL alone,
+		// which gets a map from its second view on.)
+		if (!b.byURL || b.maps.Again(b.mapKey)) && b.maps.Want(b.mapKey) && (b.byURL || b.maps.Want(b.pageKey)) {
 			b.builder = b.prog.NewMapBuilder(int(min(mapPageLimit, b.maxBytes)))
 			if b.maps.Varies(b.mapKey) || b.maps.Varies(b.pageKey) {
 				b.builder.LookForVolatile()
