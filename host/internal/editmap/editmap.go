@@ -314,9 +314,7 @@ func (c *Cache) Streamed(key Key) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[key]; e != nil {
-		c.remove(e)
-	}
+	c.forget(key)
 	c.add(&entry{key: key, wait: wait(maxBackoff + 1), streamed: true})
 }
 
@@ -350,6 +348,11 @@ func (c *Cache) Forget(key Key) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.forget(key)
+}
+
+// forget is Forget, with c.mu held.
+func (c *Cache) forget(key Key) {
 	if e := c.entries[key]; e != nil {
 		c.remove(e)
 	}
