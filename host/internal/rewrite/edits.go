@@ -137,12 +137,26 @@ func (r *Rewriter) match(d int, tag uint16, lt, end int, void bool) {
 		if wt := r.tagWords[tag]; wt != nil && r.classLo >= 0 && r.lookClasses(d, wt.exact, wt.fold) {
 			any = true
 		}
-		// The compounds with :not(), once the bits they read are set.
-		for _, i := range r.late {
+		// The compounds with :not(), once the bits they read are set:
+		// those for any element with what this one has, and those for
+		// its tag, in index order (an argument before the :not() that
+		// reads it).
+		la := r.lateFor[have]
+		var lt []int32
+		if tag < uint16(len(r.lateFirst)) && r.lateFirst[tag] > 0 {
+			lt = r.lateTagged[r.lateFirst[tag]-1 : r.lateEnd[tag]]
+		}
+		for len(la) > 0 || len(lt) > 0 {
+			var i int32
+			if len(lt) == 0 || len(la) > 0 && la[0] < lt[0] {
+				i, la = la[0], la[1:]
+			} else {
+				i, lt = lt[0], lt[1:]
+			}
 			if trackWork {
 				r.work++
 			}
-			if c := r.activeC[i]; (c.tag == 0 || c.tag == tag) && !r.dead(i) && r.matchCompound(c, d) {
+			if !r.dead(i) && r.matchCompound(r.activeC[i], d) {
 				*r.word(d, int(i>>6)) |= 1 << (i & 63)
 				any = true
 			}

@@ -490,6 +490,8 @@ func TestWorkFlatInSelectors(t *testing.T) {
 		{"ids, then a class's child", "#promo-%d > .price", shop},
 		{"classes with a tag, then a tag", "li.promo-%d span", shop},
 		{"attribute values, then a class", `[data-item-id="x-%d"] .price`, shop},
+		{":not() with a tag", "section:not(.s-%d)", shop},
+		{":not() with an id, then a tag", "#hero-%d:not(.x) span", shop},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			few, many := work(c.page, c.format, 10), work(c.page, c.format, 400)

@@ -82,8 +82,17 @@ type tables struct {
 	// loop: they end the group, past tagEnd[t].
 	tagWords map[uint16]*wordTable
 	// late lists, in index order, the compounds with :not(), which
-	// dispatch evaluates after the others.
-	late []int32
+	// dispatch evaluates after the others: lateFor[have] those for any
+	// element that may match one with what it has (needID, needClass),
+	// and lateTagged those for one tag, grouped by tag as tagged is
+	// (from lateFirst[t]-1 to lateEnd[t]), each in index order. An
+	// element meets those two lists merged (500 li:not(.promo-N) were
+	// each asked of every element of a page, and found wanting by tag).
+	late       []int32
+	lateFor    [4][]int32
+	lateTagged []int32
+	lateFirst  [256]int32
+	lateEnd    [256]int32
 	// selRight has, per selector, the bits (of the first 64) of its
 	// alternatives' last compounds.
 	selRight []uint64
@@ -328,6 +337,7 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 			}
 		}
 	}
+	t.lateTables()
 	for _, i := range t.late {
 		if t.activeC[i].tag != 0 {
 			continue
@@ -352,6 +362,37 @@ func (p *Program) buildTables(used []uint64, h uint64) *tables {
 	t.notes(p, inUse)
 	t.plainPop = !t.needType && t.words == 1 && t.ctxWords == 1
 	return t
+}
+
+// lateTables builds lateFor and lateTagged from late.
+func (t *tables) lateTables() {
+	for _, i := range t.late {
+		c := t.activeC[i]
+		if c.tag != 0 {
+			t.lateTagged = append(t.lateTagged, i)
+			continue
+		}
+		var need uint8
+		if c.ids != nil {
+			need |= needID
+		}
+		if c.classes != nil {
+			need |= needClass
+		}
+		for have := range t.lateFor {
+			if need&^uint8(have) == 0 {
+				t.lateFor[have] = append(t.lateFor[have], i)
+			}
+		}
+	}
+	// By tag, in index order within a tag (late is in index order).
+	slices.SortStableFunc(t.lateTagged, func(a, b int32) int { return cmp.Compare(t.activeC[a].tag, t.activeC[b].tag) })
+	for j := len(t.lateTagged) - 1; j >= 0; j-- {
+		t.lateFirst[t.activeC[t.lateTagged[j]].tag] = int32(j + 1)
+	}
+	for j, i := range t.lateTagged {
+		t.lateEnd[t.activeC[i].tag] = int32(j + 1)
+	}
 }
 
 // wordDispatch is how many compounds of one class (or one id) a
