@@ -280,6 +280,11 @@ func TestClockTestsWarned(t *testing.T) {
     actions:
       - set_inner: { select: "#announce", text: "Thanks" }
       - set_inner: { select: "#hero", text: "Hello" }
+  - name: weekend-banner
+    when: visitor.weekday == "saturday"
+    actions:
+      - insert_before: { select: "#hero", html: "<p>Sale</p>" }
+      - add_class: { select: "#hero", class: sale }
 tests:
   - name: no time
     expect: { match: [weekend] }
@@ -310,6 +315,9 @@ tests:
   - name: the hero only
     request: { url: "/?ref=news" }
     expect: { page: { "#hero": Hello, "#announcement": Hello } }
+  - name: the hero's class
+    request: { url: "/?ref=news" }
+    expect: { page: { "#hero": { class: sale } } }
   - name: the announcement, at a time
     request: { url: "/?ref=news", at: "2026-01-07T10:00:00+01:00" }
     expect: { page: { "#announce": Thanks } }
@@ -324,7 +332,7 @@ tests:
 		warned = append(warned, d.Error())
 	}
 	want := []string{
-		`r.yaml:20:5: warning: test "no time" gives no time, and rule "weekend" reads visitor.weekday`,
+		`r.yaml:25:5: warning: test "no time" gives no time, and rule "weekend" reads visitor.weekday`,
 		`test "the announcement, without a time" gives no time, and rule "weekend" reads visitor.weekday`,
 		`test "inside the announcement" gives no time, and rule "weekend"`,
 		`test "the header" gives no time, and rule "weekend"`,
@@ -332,6 +340,7 @@ tests:
 		`test "the redirect" gives no time, and rule "morning" reads visitor.hour`,
 		`test "the JSON" gives no time, and rule "weekend"`,
 		`test "a later view" gives no time, and rule "weekend"`,
+		`test "the hero's class" gives no time, and rule "weekend-banner"`,
 	}
 	if len(warned) != len(want) {
 		t.Fatalf("warnings %q", warned)

@@ -244,7 +244,7 @@ func (c *checker) writesChecked(ri int, out *ir.Test) bool {
 			switch {
 			case a.Select >= 0 && a.Select < len(c.prog.Selectors):
 				for _, pc := range e.Page {
-					if sameOrInside(pc.Selector, c.prog.Selectors[a.Select], replacesContent(a.Op)) {
+					if sameOrInside(pc.Selector, c.prog.Selectors[a.Select], replacesContent(a.Op)) && changesCheck(a.Op, pc) {
 						return true
 					}
 				}
@@ -281,6 +281,22 @@ func sameOrInside(check, action string, inside bool) bool {
 	check, action = strings.Join(strings.Fields(check), " "), strings.Join(strings.Fields(action), " ")
 	rest, ok := strings.CutPrefix(check, action)
 	return ok && (rest == "" || inside && rest[0] == ' ')
+}
+
+// changesCheck reports whether an action of op on the elements page
+// check pc reads can change what it finds: a banner inserted before
+// them leaves them as they were, and a class added to them changes no
+// text.
+func changesCheck(op string, pc ir.PageCheck) bool {
+	switch op {
+	case plugin.OpInsertBefore, plugin.OpInsertAfter:
+		return false
+	case plugin.OpSetAttr, plugin.OpRemoveAttr:
+		return len(pc.Attrs) > 0
+	case plugin.OpAddClass, plugin.OpRemoveClass:
+		return len(pc.Attrs) > 0 || len(pc.Classes) > 0
+	}
+	return true
 }
 
 // replacesContent reports whether an action of op changes what is

@@ -2,6 +2,7 @@ package syntax
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -86,12 +87,16 @@ func ParseExpr(src string, pos Mapper) (Expr, error) {
 		return nil, soft[0]
 	}
 	list := diag.List(soft)
-	// (Not that a condition that ends with && ends too early: it is one
-	// mistake.)
-	dangling := func(e *diag.Error) bool {
-		return len(toks) >= 2 && e.Pos == pos(len(src)) && soft[len(soft)-1].Pos == pos(toks[len(toks)-2].off)
+	// (Not that a condition that ends with && ends too early, nor what
+	// the parser says at the place of a && it took for and: they are
+	// the same mistake.)
+	same := func(e *diag.Error) bool {
+		if len(toks) >= 2 && e.Pos == pos(len(src)) && soft[len(soft)-1].Pos == pos(toks[len(toks)-2].off) {
+			return true
+		}
+		return slices.ContainsFunc(soft, func(x *diag.Error) bool { return x.Pos == e.Pos })
 	}
-	if e, ok := err.(*diag.Error); ok && !dangling(e) {
+	if e, ok := err.(*diag.Error); ok && !same(e) {
 		list = append(list, e)
 	}
 	if len(list) == 1 {
@@ -464,7 +469,7 @@ func lexAll(src string, pos Mapper) (toks []token, soft []*diag.Error, err error
 					// cookie(\"plan\") typed into a '...' YAML value,
 					// which keeps backslashes.
 					e.Msg = "unexpected character '\\': a backslash escapes nothing here"
-					e.WithHint("write it without: %s", strings.TrimSpace(strings.ReplaceAll(src, `\`, "")))
+					e.WithHint("write it without: %s", strings.TrimSpace(unescapeQuotes(src)))
 				case n > 0 && (toks[n-1].kind == tIdent && toks[n-1].off+len(toks[n-1].text) == i || toks[n-1].kind == tOp || toks[n-1].kind == tIdent && wordOps[toks[n-1].text]):
 					// starts_with newsletter-, == /shop: a text, unquoted,
 					// that reads as a name until a character no name has.
@@ -472,9 +477,7 @@ func lexAll(src string, pos Mapper) (toks []token, soft []*diag.Error, err error
 					if toks[n-1].kind == tIdent && !wordOps[toks[n-1].text] {
 						lo = toks[n-1].off
 					}
-					for hi < len(src) && !strings.ContainsRune(" \t\n\r),]", rune(src[hi])) {
-						hi++
-					}
+					hi = unquotedEnd(src, lo)
 					e.Msg = fmt.Sprintf("unexpected character %q: %s is not quoted", r, src[lo:hi])
 					if lo < i {
 						e.Msg += fmt.Sprintf(", so it reads as a name, which holds no %q", r)
@@ -488,6 +491,67 @@ func lexAll(src string, pos Mapper) (toks []token, soft []*diag.Error, err error
 	}
 	toks = append(toks, token{kind: tEOF, off: len(src)})
 	return toks, soft, nil
+}
+
+// unquotedEnd returns where the unquoted text that starts at lo in src
+// ends: at a space, or at a ) or ] it did not open ([0-9]+ and (a|b) in
+// a regular expression are its own).
+func unquotedEnd(src string, lo int) int {
+	depth := 0
+	for hi := lo; hi < len(src); hi++ {
+		switch src[hi] {
+		case ' ', '\t', '\n', '\r':
+			return hi
+		case '(', '[':
+			depth++
+		case ')', ']':
+			if depth == 0 {
+				return hi
+			}
+			depth--
+		}
+	}
+	return len(src)
+}
+
+// unescapeQuotes returns src without the backslashes of the quotes a
+// '...' YAML value kept escaped (cookie(\"plan\") is cookie("plan")):
+// a quoted text that starts with \" ends with \", and the backslashes of
+// a text quoted without (a regular expression's \.) stay.
+func unescapeQuotes(src string) string {
+	var b strings.Builder
+	var q byte            // the quote of the text the scan is in
+	escapedQuote := false // it opened with a backslash
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		next := byte(0)
+		if i+1 < len(src) {
+			next = src[i+1]
+		}
+		switch {
+		case q == 0 && c == '\\' && (next == '"' || next == '\''):
+			q, escapedQuote = next, true
+			b.WriteByte(next)
+			i++
+		case q == 0 && (c == '"' || c == '\''):
+			q, escapedQuote = c, false
+			b.WriteByte(c)
+		case q != 0 && escapedQuote && c == '\\' && next == q:
+			b.WriteByte(q)
+			q = 0
+			i++
+		case q != 0 && !escapedQuote && c == '\\' && next != 0:
+			b.WriteByte(c)
+			b.WriteByte(next)
+			i++
+		case q != 0 && c == q:
+			b.WriteByte(c)
+			q = 0
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // IsTypographicQuote reports whether r is a quote a word processor or a

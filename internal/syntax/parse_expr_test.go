@@ -89,6 +89,9 @@ func TestParseExprErrors(t *testing.T) {
 		{`page.path == shop/x and a`, 18, "shop/x is not quoted", `texts are quoted: page.path == "shop/x" and a`},
 		{`cookie(\"plan\") == "pro"`, 8, "a backslash escapes nothing here", `write it without: cookie("plan") == "pro"`},
 		{`a && b ==`, 3, "`&&`", "and"},
+		{`path matches ^/p/[0-9]+$`, 14, "^/p/[0-9]+$ is not quoted", `texts are quoted: path matches "^/p/[0-9]+$"`},
+		{`path matches ^/(shop|sale)/ and a`, 14, "is not quoted", `texts are quoted: path matches "^/(shop|sale)/" and a`},
+		{`cookie(\"plan\") == \"gold\" or path matches "^/a\.b"`, 8, "a backslash escapes nothing here", `write it without: cookie("plan") == "gold" or path matches "^/a\.b"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
@@ -119,6 +122,9 @@ func TestParseExprGoesOn(t *testing.T) {
 		{`a && b || c <> d`, []string{"1:3: unexpected `&&`", "1:8: unexpected `||`", "1:13: unexpected `<>`"}},
 		{`a && b == news-`, []string{"1:3: unexpected `&&`", "1:15: unexpected character '-'"}},
 		{`geo.country == "FR" &&`, []string{"1:21: unexpected `&&`"}},
+		{`&& path == "/"`, []string{"1:1: unexpected `&&`"}},
+		{`geo.country in ["FR" || "BE"]`, []string{"1:22: unexpected `||`"}},
+		{`<> "x"`, []string{"1:1: unexpected `<>`"}},
 	} {
 		_, err := ParseExpr(tt.src, nil)
 		var got []string

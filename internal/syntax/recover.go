@@ -1267,6 +1267,12 @@ func flowTrap(text string) (at int, what, fix string, ok bool) {
 				continue
 			}
 			end := j
+			if text[j] == '`' {
+				// `a, b` is one value: up to its closing backtick.
+				if k := strings.IndexByte(text[j+1:], '`'); k >= 0 {
+					end = j + 1 + k + 1
+				}
+			}
 			for end < len(text) && text[end] != ',' && text[end] != '}' {
 				end++
 			}
