@@ -102,6 +102,7 @@ type entry struct {
 	soon       bool             // a tombstone's failed map had not looked for volatile values
 	streamed   bool             // a tombstone of a page sent with pauses (see Streamed)
 	once       bool             // a mark of a page seen once, which got no map (see Again)
+	pausedIn   int              // 1 + the block a view of the map's page paused in, or 0 (see Paused)
 	gets       int              // how often the map was got
 	protected  bool             // in the protected segment: got since it was put
 	prev, next *entry
@@ -263,6 +264,9 @@ func (c *Cache) Put(key Key, m *rewrite.EditMap) {
 	if old := c.entries[key]; old != nil {
 		// A page's new map keeps the place its last one earned.
 		e.fails, e.protected = old.fails, old.protected && old.m != nil
+		if old.m != nil {
+			e.pausedIn = old.pausedIn
+		}
 		c.remove(old)
 	}
 	c.add(e)
@@ -316,6 +320,33 @@ func (c *Cache) Streamed(key Key) {
 	defer c.mu.Unlock()
 	c.forget(key)
 	c.add(&entry{key: key, wait: wait(maxBackoff + 1), streamed: true})
+}
+
+// Paused records that a view of the page of key, which has a map, came
+// with a wait of its origin after at bytes, and reports whether a view
+// of that map waited in the same block before: then the origin pauses
+// there (it sends the page as it renders it), and the caller calls
+// Streamed. Once is not enough: an origin far away sends a page in
+// flights a round trip apart, and a flight that happens to end where
+// one of the origin's chunks does is a wait at a place of no meaning
+// (within a chunk, a read waits for the rest of it, and no wait shows).
+// A page without a map records nothing.
+func (c *Cache) Paused(key Key, at int) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	if e == nil || e.m == nil {
+		return false
+	}
+	in := at/rewrite.SpliceBlock + 1
+	if e.pausedIn == in {
+		return true
+	}
+	e.pausedIn = in
+	return false
 }
 
 // Streaming reports whether a page of key is to be rewritten in full

@@ -249,6 +249,31 @@ func TestCacheStreamed(t *testing.T) {
 	}
 }
 
+// TestCachePaused: a wait of a page's origin is taken for its pause the
+// second time it comes in one block of the page, and not when each comes
+// in another (a far origin's flights); a new map of the page keeps what
+// its last one saw, and a key without a map records nothing.
+func TestCachePaused(t *testing.T) {
+	prog, _ := rewrite.CompileStrings([]string{"li"})
+	c := New(1 << 20)
+	if c.Paused(7, 100) || c.Paused(7, 100) {
+		t.Fatal("a key without a map paused")
+	}
+	c.Put(7, mapOf(t, prog, "<li>a"))
+	for i, at := range []int{100, 3 * rewrite.SpliceBlock, 100, 9000} {
+		if c.Paused(7, at) {
+			t.Fatalf("wait %d, after %d bytes: taken for a pause, though the last was in another block", i, at)
+		}
+	}
+	c.Put(7, mapOf(t, prog, "<li>b")) // a new map: what the last saw stays
+	if !c.Paused(7, 9000+100) {
+		t.Fatal("a second wait in the block of the last one is no pause")
+	}
+	if c.Paused(8, 9000) {
+		t.Fatal("another key paused")
+	}
+}
+
 // TestCacheAgain: a key is noted the first time (Again false), and found
 // again the second; the note is no map, says nothing varies, and lets
 // the next miss build one.

@@ -89,10 +89,12 @@ type rewritingBody struct {
 	// byURL says the page is known by its URL alone (it has neither
 	// validator nor length: see mapKey); streamPause is how long its
 	// origin may wait mid-page before the page is taken for one sent as
-	// it is rendered, and paused says it did (see Cache.Streamed).
+	// it is rendered, paused says it did and pausedAt after how many
+	// bytes (see Cache.Paused).
 	byURL       bool
 	streamPause time.Duration
 	paused      bool
+	pausedAt    int64
 }
 
 // visitorWriter is the visitor's side of a rewritten body: where it is
@@ -206,7 +208,7 @@ func (b *rewritingBody) step() {
 	}
 	n, err := b.src.Read(buf)
 	if timed && time.Since(t0) >= b.streamPause {
-		b.paused = true
+		b.paused, b.pausedAt = true, b.in
 	}
 	eof := err == io.EOF
 	if err != nil && !eof {

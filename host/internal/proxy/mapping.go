@@ -150,7 +150,7 @@ func (b *rewritingBody) mapped() {
 				b.mapStats.Volatile.Add(1)
 			}
 		}
-	case b.builder != nil && !b.paused:
+	case b.builder != nil:
 		m := b.builder.Close()
 		b.maps.Put(b.mapKey, m)
 		if b.pageKey != b.mapKey {
@@ -158,10 +158,10 @@ func (b *rewritingBody) mapped() {
 		}
 		b.dropBuilder()
 	}
-	if b.paused {
-		// Its origin waited mid-page: the page's map (the one used, or
-		// made) is not kept, and the next few views get none.
-		b.dropBuilder()
+	if b.paused && b.maps.Paused(b.mapKey, int(b.pausedAt)) {
+		// Its origin waited mid-page, at the place a view of the map
+		// waited before: the page's map is not kept, and the next few
+		// views get none.
 		b.maps.Streamed(b.mapKey)
 	}
 }

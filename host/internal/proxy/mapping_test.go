@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -571,8 +573,11 @@ func TestEditMapsStreamedPages(t *testing.T) {
 			case v.n < 2:
 				// The first views (the page noted, then its map made):
 				// sent at once.
-			case v.n == 2:
-				time.Sleep(150 * time.Millisecond) // a pause the map's view holds through
+			case v.n == 2 || v.n == 3:
+				// Pauses the map's views hold through: the second at the
+				// same place tells the origin's pause from a far origin's
+				// flight (TestEditMapsFarOrigin).
+				time.Sleep(150 * time.Millisecond)
 			default:
 				select {
 				case <-v.release:
@@ -626,8 +631,8 @@ func TestEditMapsStreamedPages(t *testing.T) {
 		}
 	}
 	st := withMaps.p.EditMapStats()
-	if hits, misses, streamed := st.Hits.Load(), st.Misses.Load(), st.Streamed.Load(); hits != 1 || misses != 2 || streamed != 3 {
-		t.Errorf("hits %d, misses %d, streamed %d; want the first two views misses, the third spliced, the others streamed", hits, misses, streamed)
+	if hits, misses, streamed := st.Hits.Load(), st.Misses.Load(), st.Streamed.Load(); hits != 2 || misses != 2 || streamed != 2 {
+		t.Errorf("hits %d, misses %d, streamed %d; want the first two views misses, the next two spliced, the others streamed", hits, misses, streamed)
 	}
 }
 
@@ -654,4 +659,192 @@ func TestEditMapsStreamedURLsOnce(t *testing.T) {
 	if st := e.p.EditMapStats(); st.Hits.Load() != 1 || st.Misses.Load() != 11 {
 		t.Errorf("hits %d, misses %d", st.Hits.Load(), st.Misses.Load())
 	}
+}
+
+// flightRelay stands between the proxy and an origin far away: it
+// forwards each response in flights, as a TCP sender does in slow
+// start, with a round trip between flights. The origin closes each
+// connection after its response (one response per connection, one
+// schedule of flights each). A flight ends where cut says, given the
+// chunks' places in the response (see chunkSpans).
+type flightRelay struct {
+	ln     net.Listener
+	origin string
+	rtt    time.Duration
+	cut    func(spans [][2]int) []int
+}
+
+func newFlightRelay(t *testing.T, origin string, rtt time.Duration, cut func(spans [][2]int) []int) *flightRelay {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &flightRelay{ln: ln, origin: origin, rtt: rtt, cut: cut}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go r.serve(c)
+		}
+	}()
+	return r
+}
+
+func (r *flightRelay) serve(c net.Conn) {
+	defer c.Close()
+	o, err := net.Dial("tcp", r.origin)
+	if err != nil {
+		return
+	}
+	defer o.Close()
+	go io.Copy(o, c)
+	resp, _ := io.ReadAll(o) // the origin closes after its response
+	spans := chunkSpans(resp)
+	at := 0
+	for _, p := range r.cut(spans) {
+		if p <= at || p >= len(resp) {
+			continue
+		}
+		if _, err := c.Write(resp[at:p]); err != nil {
+			return
+		}
+		at = p
+		time.Sleep(r.rtt)
+	}
+	c.Write(resp[at:])
+}
+
+// chunkSpans returns where the data of each chunk of a chunked HTTP/1.1
+// response is, [start, end) in resp.
+func chunkSpans(resp []byte) [][2]int {
+	i := bytes.Index(resp, []byte("\r\n\r\n"))
+	if i < 0 {
+		return nil
+	}
+	i += 4
+	var spans [][2]int
+	for i < len(resp) {
+		eol := bytes.Index(resp[i:], []byte("\r\n"))
+		if eol < 0 {
+			break
+		}
+		n, err := strconv.ParseInt(string(resp[i:i+eol]), 16, 64)
+		if err != nil || n == 0 {
+			break
+		}
+		start := i + eol + 2
+		spans = append(spans, [2]int{start, start + int(n)})
+		i = start + int(n) + 2
+	}
+	return spans
+}
+
+// TestEditMapsFarOrigin: an origin a round trip away whose chunked page
+// comes in several flights keeps its map, since a read of a chunked
+// body returns only at the end of one of the origin's chunks (net/http
+// waits for the rest of a chunk in flight, for the Rewriter as for the
+// Splicer): the waits between flights that end within a chunk are no
+// pause. Flights that end where a chunk ends, the origin waiting there,
+// may be one: twice at one place, the page gets no map for its next
+// views (TestEditMapsStreamedPages); a flight that happened to end with
+// a chunk, at another place each time, is not.
+func TestEditMapsFarOrigin(t *testing.T) {
+	page := cardsPage()
+	for len(page) < 40<<10 {
+		page = strings.Replace(page, "</ul>", "\n  <li class=\"card\" data-item-id=\"sku-x\"><h3>More</h3><p>"+strings.Repeat("text ", 40)+"</p></li></ul>", 1)
+	}
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Connection", "close")
+		// Flushed every 3,000 bytes, as a server that renders the page
+		// as it sends it: net/http sends chunks of 2 KB and less.
+		for p := page; len(p) > 0; {
+			n := min(3000, len(p))
+			io.WriteString(w, p[:n])
+			w.(http.Flusher).Flush()
+			p = p[n:]
+		}
+	})
+	rules := []byte(`rules:
+  - name: cards
+    actions:
+      - add_class: { select: "li.card", class: picked }
+`)
+	// Flights of 2, 4 and 8 chunks, as slow start sends them, ending
+	// within a chunk; or a flight that ends after a chunk and its CRLF,
+	// at the same place on every view (the origin's own pause) or at
+	// another each time (a coincidence of the network's).
+	var views atomic.Int64
+	flights := func(how string) func(spans [][2]int) []int {
+		return func(spans [][2]int) []int {
+			n := int(views.Add(1))
+			var cuts []int
+			for _, k := range []int{2, 6, 14} {
+				if k < len(spans) {
+					cuts = append(cuts, (spans[k][0]+spans[k][1])/2)
+				}
+			}
+			switch k := min(1+5*n, len(spans)-1); how { // blocks further on each view
+			case "same":
+				cuts = append(cuts, spans[4][1]+2)
+			case "moving":
+				cuts = append(cuts, spans[k][1]+2)
+			}
+			slices.Sort(cuts)
+			return cuts
+		}
+	}
+	for _, c := range []struct {
+		name, how    string
+		wantStreamed bool
+	}{
+		{"flights end within chunks", "within", false},
+		{"a wait after a chunk, at one place", "same", true},
+		{"a wait after a chunk, each time elsewhere", "moving", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			views.Store(0)
+			var withMaps, without *env
+			without = newEnv(t, origin, rules)
+			relay := newFlightRelay(t, strings.TrimPrefix(without.origin.URL, "http://"), 60*time.Millisecond, flights(c.how))
+			withMaps = newEnv(t, origin, rules, func(cfg *proxy.Config) {
+				cfg.EditMapCache, cfg.StreamPause = 1<<20, 20*time.Millisecond
+				cfg.Origin, _ = url.Parse("http://" + relay.ln.Addr().String())
+			})
+			want := get(t, without.proxy.URL+"/page")
+			for i := range 4 {
+				if got := get(t, withMaps.proxy.URL+"/page"); got != want {
+					t.Fatalf("view %d differs from the rewrite of the page sent at once", i)
+				}
+			}
+			st := withMaps.p.EditMapStats()
+			hits, streamed := st.Hits.Load(), st.Streamed.Load()
+			if c.wantStreamed {
+				if streamed == 0 {
+					t.Errorf("hits %d, streamed %d: the origin's waits after a chunk, twice at one place, are its pauses", hits, streamed)
+				}
+				return
+			}
+			if hits != 2 || streamed != 0 {
+				t.Errorf("hits %d, streamed %d; want two views spliced (the first noted the page, the second made its map), none taken for paused", hits, streamed)
+			}
+		})
+	}
+}
+
+func get(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -70,8 +70,9 @@ type Config struct {
 	EditMapCache int
 	// StreamPause is how long the origin of a page that says neither a
 	// strong ETag nor a length may wait mid-page before the page is
-	// taken for one sent as it is rendered, which gets no edit map (see
-	// editmap.Cache.Streamed). 0 means 50 ms.
+	// taken for one sent as it is rendered, which gets no edit map once
+	// it waited twice at one place (see editmap.Cache.Paused). 0 means
+	// 50 ms.
 	StreamPause time.Duration
 	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
 	// responses, naming the rules that matched, and X-Bespoke-Untouched
