@@ -13,6 +13,10 @@
 //		reverse_proxy 127.0.0.1:8000
 //	}
 //
+// In a Caddyfile the directive sorts right after encode: before
+// templates, handle, route and the handlers that make the page, which it
+// wraps wherever it is written in the site block.
+//
 // A Caddy config reload provisions a new handler (the rule file compiled
 // anew) beside the old one and cleans the old one up once Caddy is done
 // with it; `watch` also reloads the rule file when it changes.
@@ -40,8 +44,13 @@ import (
 func init() {
 	caddy.RegisterModule(Handler{})
 	httpcaddyfile.RegisterHandlerDirective("bespoke", parseCaddyfile)
-	// Before the handlers that produce the page, so that it wraps them.
-	httpcaddyfile.RegisterDirectiveOrder("bespoke", httpcaddyfile.Before, "reverse_proxy")
+	// Right after encode, which compresses what bespoke writes: before
+	// every handler that produces or transforms the page, so that it
+	// wraps them. Before templates above all, which would run the
+	// visitor's text a rule inserts as a template (the server's
+	// environment and files to any visitor), and before handle and route,
+	// whose blocks end the route: a directive after them never runs.
+	httpcaddyfile.RegisterDirectiveOrder("bespoke", httpcaddyfile.After, "encode")
 }
 
 // Handler is the http.handlers.bespoke module. Its JSON fields are the

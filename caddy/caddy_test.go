@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,6 +224,109 @@ http://%s {
 	}
 	if _, body = get("/"); !strings.Contains(body, "Welcome, first-time visitor.") {
 		t.Fatalf("a refused reload stopped the rules serving:\n%s", body)
+	}
+}
+
+// TestCaddyfileOrder: the directive sorts right after encode, before the
+// handlers that make or transform the page: templates (which would run
+// the visitor's text a rule inserts), and handle and route blocks (which
+// end the route, so that a directive after them never ran).
+func TestCaddyfileOrder(t *testing.T) {
+	src := `:0 {
+	handle /api/* {
+		respond "api"
+	}
+	handle {
+		file_server
+	}
+	templates
+	bespoke site.yaml
+	encode gzip
+}
+`
+	cfg, _, err := caddyfile.Adapter{ServerType: httpcaddyfile.ServerType{}}.Adapt([]byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := string(cfg)
+	at := func(s string) int {
+		i := strings.Index(js, s)
+		if i < 0 {
+			t.Fatalf("%s is not in the adapted config:\n%s", s, js)
+		}
+		return i
+	}
+	if !(at(`"handler":"encode"`) < at(`"handler":"bespoke"`) &&
+		at(`"handler":"bespoke"`) < at(`"handler":"templates"`) &&
+		at(`"handler":"templates"`) < at(`"/api/*"`)) {
+		t.Errorf("want encode, bespoke, templates, then the handle blocks:\n%s", js)
+	}
+}
+
+// TestCaddyTemplatesAndHandle: in a site with templates and handle blocks,
+// written in any order, bespoke personalizes what the blocks serve, and
+// the visitor's text a rule inserts is text, not a template.
+func TestCaddyTemplatesAndHandle(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	rules := `rules:
+  - name: greet
+    actions:
+      - set_inner: { select: "#hello", text: "Hello {{ query('name') }}" }
+`
+	page := `<!doctype html><html><body><p id="hello">Hi</p><p id="t">{{ "templated" }}</p></body></html>`
+	if err := os.WriteFile(rulesFile, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ports := freePorts(t, 2)
+	addr, admin := ports[0], ports[1]
+	src := fmt.Sprintf(`{
+	admin %s
+	auto_https off
+	persist_config off
+	log {
+		output discard
+	}
+}
+http://%s {
+	root * %s
+	handle /api/* {
+		respond "api"
+	}
+	handle {
+		templates
+		file_server
+	}
+	bespoke {
+		rules %s
+		secret "caddy test secret, 32 bytes long"
+		cache_dir -
+	}
+}
+`, admin, addr, dir, rulesFile)
+	if err := load(t, src); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+	var body string
+	for range 50 { // the listener may take a moment after Load
+		resp, err := http.Get("http://" + addr + "/?name=" + url.QueryEscape("{{ env `HOME` }}"))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(body, ">templated<") {
+		t.Fatalf("the page's own template did not run: %s", body)
+	}
+	if !strings.Contains(body, "Hello {{ env `HOME` }}") {
+		t.Fatalf("the visitor's text is not in the page as written (bespoke did not run, or templates ran it): %s", body)
 	}
 }
 

@@ -290,3 +290,46 @@ func TestNewIgnoresServeSettings(t *testing.T) {
 	}
 	h.Close(context.Background())
 }
+
+// TestRandomKeyPerProcess: without a secret, every handler of the process
+// signs with one random key, so that one built anew (a Caddy config
+// reload) reads the seen cookie the one before set: the items the first
+// showed are seen by the second.
+func TestRandomKeyPerProcess(t *testing.T) {
+	t.Setenv("BESPOKE_SECRET", "")
+	src := []byte(`rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.item", id: "@data-id", keep_at_least: 1 }
+`)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<ul><li class="item" data-id="a">A</li><li class="item" data-id="b">B</li></ul>`)
+	})
+	var cookies []*http.Cookie
+	var bodies []string
+	for range 2 {
+		h, err := host.New(context.Background(), host.Config{Next: app, Rules: src, CacheDir: "-", Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Sec-Fetch-Dest", "document")
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		h.Close(context.Background())
+		cookies = append(cookies, w.Result().Cookies()...)
+		bodies = append(bodies, w.Body.String())
+	}
+	if len(cookies) == 0 {
+		t.Fatal("no seen cookie was set")
+	}
+	// Both items shown once, then one of them: what keep_at_least keeps
+	// of a list the visitor has seen whole.
+	if strings.Count(bodies[0], "<li") != 2 || strings.Count(bodies[1], "<li") != 1 {
+		t.Errorf("the second handler did not read the first's cookie: %s then %s", bodies[0], bodies[1])
+	}
+}

@@ -692,10 +692,12 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	}
 	if rewrites {
 		acceptDecodable(pr.Out.Header)
-		if !resendable(pr.In) {
+		if !resendable(pr.Out) {
 			// A range of a page is answered by asking the origin for
 			// all of it again (see ranges.go), and this request cannot
-			// be sent twice.
+			// be sent twice. (Out, whose Body is nil when the visitor's
+			// request has none: In's may be wrapped all the same, as
+			// Caddy wraps every request's.)
 			pr.Out.Header.Del("Range")
 			pr.Out.Header.Del("If-Range")
 		}

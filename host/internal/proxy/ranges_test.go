@@ -1,7 +1,9 @@
 package proxy_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,5 +98,28 @@ func TestRangesOfWhatNoRuleRewrites(t *testing.T) {
 				t.Errorf("%s, %s: the origin was asked for %q, want the range then the whole", path, rng, got)
 			}
 		}
+	}
+}
+
+// TestRangesOfARequestWithAWrappedBody: a server or a middleware in front
+// may wrap the Body of a request that has none (Caddy wraps every one in
+// a reader with an idle timeout): its Range still goes to the origin.
+func TestRangesOfARequestWithAWrappedBody(t *testing.T) {
+	o := &rangeOrigin{ranges: map[string][]string{}}
+	e := newEnv(t, o, []byte(`rules:
+  - name: everywhere
+    actions:
+      - set_inner: { select: "#x", text: Bonjour }
+`))
+	req := httptest.NewRequest("GET", "/clip.mp4", nil)
+	req.Body = io.NopCloser(http.NoBody)
+	req.Header.Set("Range", "bytes=0-4")
+	w := httptest.NewRecorder()
+	e.p.ServeHTTP(w, req)
+	if w.Code != http.StatusPartialContent || w.Body.Len() != 5 {
+		t.Errorf("%d, %d bytes: want the range, 206", w.Code, w.Body.Len())
+	}
+	if got := o.asked("/clip.mp4"); len(got) != 1 || got[0] != "bytes=0-4" {
+		t.Errorf("the origin was asked for %q", got)
 	}
 }

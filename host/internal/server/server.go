@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -218,10 +219,18 @@ func (s *Server) secret(handler bool) ([]byte, error) {
 		where = "Config.Secret or BESPOKE_SECRET"
 	}
 	s.log.Warn("no secret configured (" + where + "): signing cookies with a random key, so seen-filters and caps reset when the process restarts")
+	return processKey(), nil
+}
+
+// processKey is the random key of a process without a secret: one for
+// all its servers and handlers, so that a handler built anew (Caddy
+// provisions one on every config reload) reads the cookies the one
+// before signed, and two handlers of a site read each other's.
+var processKey = sync.OnceValue(func() []byte {
 	k := make([]byte, 32)
 	rand.Read(k)
-	return k, nil
-}
+	return k
+})
 
 // minAdminToken is the fewest characters an admin token may have: a
 // shorter one could be guessed by a client on the admin listener's
