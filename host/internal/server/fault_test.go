@@ -579,6 +579,38 @@ func TestSendTimeoutOverHTTP2(t *testing.T) {
 	}
 }
 
+// TestSendTimeoutOfALongResponse: over HTTP/1.1, a response that streams
+// for longer than send_timeout, each write well within it, reaches the
+// visitor whole, its end included (the end's deadline was counted from
+// the handler's start, and the last bytes and the chunked terminator
+// were cut).
+func TestSendTimeoutOfALongResponse(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><html><body>")
+		for i := range 6 {
+			time.Sleep(100 * time.Millisecond)
+			fmt.Fprintf(w, "<p>part %d</p>", i)
+			w.(http.Flusher).Flush()
+		}
+		io.WriteString(w, "</body></html>")
+	}))
+	defer origin.Close()
+	cfg := faultConfig(t, origin.URL)
+	cfg.Limits.SendTimeout = config.Duration(300 * time.Millisecond)
+	r := start(t, cfg)
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Get(r.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !strings.HasSuffix(string(body), "</body></html>") {
+		t.Fatalf("%v: %q", err, body)
+	}
+}
+
 // TestSendTimeoutBetweenRequests: on a connection kept alive longer than
 // send_timeout between two requests, what net/http writes on its own for
 // the second (a 100 Continue before the body is read, a 400 for a

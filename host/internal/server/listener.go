@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,10 +68,21 @@ func (l *visitorListener) acceptTLS() {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if !errors.Is(err, net.ErrClosed) {
+				// Out of file descriptors (EMFILE), a connection reset
+				// before it was accepted, ...: the listener is still
+				// there, and serves again once the error is gone. (Handed
+				// to net/http, which retries such an error with Accept,
+				// it ended this loop, and nothing was accepted again.)
+				if tempDelay == 0 {
+					l.log.Warn("accepting a TLS connection failed; retrying", "err", err)
+				}
 				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
-				time.Sleep(tempDelay)
+				select {
+				case <-time.After(tempDelay):
+				case <-l.done:
+					return
+				}
 				continue
 			}
 			select {
@@ -90,6 +102,14 @@ func (l *visitorListener) handshake(raw net.Conn) {
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+			// Plain HTTP to the TLS port (http://host:443, a health check
+			// with the wrong scheme): say so, as net/http and nginx do,
+			// rather than close without a word.
+			re.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		}
 		l.log.Debug("TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
 		raw.Close()
 		return
@@ -103,6 +123,16 @@ func (l *visitorListener) handshake(raw net.Conn) {
 	case <-l.done:
 		c.Close()
 	}
+}
+
+// looksLikeHTTP reports whether the first five bytes of what should have
+// been a TLS record are a plain HTTP request's.
+func looksLikeHTTP(h [5]byte) bool {
+	switch string(h[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH", "CONNE", "TRACE":
+		return true
+	}
+	return false
 }
 
 // Close stops accepting; connections in their handshake are closed.

@@ -32,7 +32,10 @@ func withSendTimeout(next http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d, h2: r.ProtoMajor == 2}
 		if !dw.h2 {
-			defer dw.rc.SetWriteDeadline(time.Now().Add(d))
+			// d from when the handler returns (a deferred call's
+			// arguments are taken at the defer: d from its start cut a
+			// response that lasted longer than d at its end).
+			defer func() { dw.rc.SetWriteDeadline(time.Now().Add(d)) }()
 		}
 		next.ServeHTTP(dw, r)
 	})
