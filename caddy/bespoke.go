@@ -19,7 +19,9 @@
 //
 // A Caddy config reload provisions a new handler (the rule file compiled
 // anew) beside the old one and cleans the old one up once Caddy is done
-// with it; `watch` also reloads the rule file when it changes.
+// with it. The rule file is also reloaded when it changes (watch, every
+// second unless the config says otherwise): caddy reload runs only when
+// the config itself changed.
 package caddybespoke
 
 import (
@@ -68,8 +70,12 @@ type Handler struct {
 	// means $BESPOKE_SECRET, else a random key per process.
 	Secret     string `json:"secret,omitempty"`
 	SecretFile string `json:"secret_file,omitempty"`
-	// Watch is how often the rule file is checked for changes; 0 leaves
-	// reloading to Caddy's config reload.
+	// Watch is how often the rule file is checked for changes, reloading
+	// it when it changed; 0 means every second, as bespoke serve does,
+	// and a negative duration (watch off in a Caddyfile) never, which
+	// leaves reloading to Caddy's config reload (caddy reload runs only
+	// when the config changed: --force compiles an unchanged config's
+	// rule file again).
 	Watch caddy.Duration `json:"watch,omitempty"`
 	// Name names the handler in bespoke's logs and metrics (the route
 	// label). Empty means the rule file as the config gives it ("default"
@@ -159,8 +165,12 @@ type nextCall struct {
 // callNext is the upstream host.New wraps: the request's next handler.
 // Caddy handlers return errors instead of writing them. One returned
 // before anything was written is kept for ServeHTTP to return, so that
-// Caddy's handle_errors answers it; bespoke's proxy sees its status (500
-// when it has none) and what it writes is dropped.
+// Caddy's handle_errors answers it, and what bespoke's proxy writes is
+// dropped. The proxy sees its status (500 when it has none), or, for a
+// gateway's error (reverse_proxy's 502, 503 or 504: the upstream
+// failed), a failed round trip, which it counts as its origin's failure
+// (outcome upstream_error, bespoke_upstream_errors_total), as bespoke
+// serve does.
 var callNext = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	c, _ := r.Context().Value(nextKey{}).(*nextCall)
 	if c == nil {
@@ -175,6 +185,10 @@ var callNext = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			code = he.StatusCode
 		}
 		c.err.Store(&err)
+		switch code {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			panic(http.ErrAbortHandler) // the round trip fails (see host.Config.Next)
+		}
 		w.WriteHeader(code)
 	}
 })
@@ -234,6 +248,10 @@ func (w *errorWriter) Flush() { w.FlushError() }
 
 func (w *errorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// defaultWatch is how often the rule file is checked for changes when
+// the config does not say (bespoke serve's --watch default).
+const defaultWatch = time.Second
+
 // Provision compiles the rules and builds the handler.
 func (b *Handler) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
@@ -241,7 +259,7 @@ func (b *Handler) Provision(ctx caddy.Context) error {
 		Next:           callNext,
 		RulesFile:      repl.ReplaceAll(b.Rules, ""),
 		Seen:           repl.ReplaceAll(b.Seen, ""),
-		Watch:          time.Duration(b.Watch),
+		Watch:          max(time.Duration(b.Watch), 0),
 		Name:           repl.ReplaceAll(b.Name, ""),
 		CacheDir:       repl.ReplaceAll(b.CacheDir, ""),
 		TrustedProxies: b.TrustedProxies,
@@ -263,6 +281,9 @@ func (b *Handler) Provision(ctx caddy.Context) error {
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		cfg.Metrics, cfg.Name = acquireMetrics(reg, cfg.Name, cfg.RulesFile)
 		b.reg = reg
+	}
+	if b.Watch == 0 && cfg.RulesFile != "" {
+		cfg.Watch = defaultWatch
 	}
 	if cfg.RulesFile == "" {
 		// Most often a rule file written right after the directive with
@@ -314,7 +335,7 @@ func (b *Handler) Cleanup() error {
 //		seen            cookie|off|redis://host:port/db
 //		secret          <key>
 //		secret_file     <file>
-//		watch           <interval>
+//		watch           <interval>|off
 //		name            <name>
 //		cache_dir       <dir>|-
 //		trusted_proxies <prefix>...
@@ -364,12 +385,19 @@ func (b *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "watch":
 			var s string
 			if err = one(&s); err == nil {
+				if s == "off" {
+					b.Watch = -1
+					break
+				}
 				dur, perr := caddy.ParseDuration(s)
 				if perr != nil {
 					return d.Errf("watch: %v", perr)
 				}
 				if dur < 0 {
-					return d.Errf("watch: %s is negative; give how often to look at the rule file (1s), or leave watch out", s)
+					return d.Errf("watch: %s is negative; give how often to look at the rule file (1s, the default), or off", s)
+				}
+				if dur == 0 {
+					dur = -1 // off, as bespoke serve's --watch 0
 				}
 				b.Watch = caddy.Duration(dur)
 			}

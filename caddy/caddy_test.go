@@ -22,7 +22,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
-	_ "github.com/bespoke-edge/bespoke/caddy"
+	caddybespoke "github.com/bespoke-edge/bespoke/caddy"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
@@ -198,6 +198,8 @@ http://%s {
 			t.Errorf("an origin that is down answered %s %q, want 502 and the handle_errors page", resp.Status, b)
 		}
 	}
+	checkMetrics(t, admin, `bespoke_requests_total{outcome="upstream_error",route="`+rulesFile+`"} 1`,
+		`bespoke_upstream_errors_total{route="`+rulesFile+`",status="502"} 1`)
 
 	// A reload of Caddy's config compiles the changed rule file; one
 	// that does not compile is refused and the running config stays.
@@ -327,6 +329,77 @@ http://%s {
 	}
 	if !strings.Contains(body, "Hello {{ env `HOME` }}") {
 		t.Fatalf("the visitor's text is not in the page as written (bespoke did not run, or templates ran it): %s", body)
+	}
+}
+
+// TestCaddyWatchesByDefault: the rule file is reloaded when it changes,
+// without a watch in the config, as bespoke serve does: caddy reload
+// does nothing when the config itself did not change. watch off and
+// watch 0 turn it off.
+func TestCaddyWatchesByDefault(t *testing.T) {
+	for src, want := range map[string]caddy.Duration{"off": -1, "0": -1, "2s": caddy.Duration(2 * time.Second)} {
+		h := new(caddybespoke.Handler)
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("bespoke {\n\twatch " + src + "\n}")); err != nil || h.Watch != want {
+			t.Errorf("watch %s: %v, %v", src, h.Watch, err)
+		}
+	}
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	write := func(text string) {
+		t.Helper()
+		src := "rules:\n  - name: greet\n    actions:\n      - set_inner: { select: \"#x\", text: " + text + " }\n"
+		if err := os.WriteFile(rulesFile, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one")
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(`<!doctype html><p id="x">origin</p>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ports := freePorts(t, 2)
+	addr, admin := ports[0], ports[1]
+	if err := load(t, fmt.Sprintf(`{
+	admin %s
+	auto_https off
+	persist_config off
+	log {
+		output discard
+	}
+}
+http://%s {
+	root * %s
+	bespoke {
+		rules %s
+		secret "caddy test secret, 32 bytes long"
+		cache_dir -
+	}
+	file_server
+}
+`, admin, addr, dir, rulesFile)); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+	body := func() string {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for want, i := `<p id="x">one</p>`, 0; !strings.Contains(body(), want); i++ {
+		if i == 100 {
+			t.Fatalf("the rules do not serve: %s", body())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	write("two")
+	for want, i := `<p id="x">two</p>`, 0; !strings.Contains(body(), want); i++ {
+		if i == 200 {
+			t.Fatalf("the changed rule file is not served 10 s later: %s", body())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

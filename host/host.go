@@ -58,7 +58,8 @@ type Config struct {
 	Transport http.RoundTripper
 	// Next is an in-process upstream: New then returns middleware around
 	// it. Next sees the request as a server would, with the visitor's Host
-	// and the forwarding headers; what it writes is personalized as it
+	// and the forwarding headers (no Via: middleware is no hop of its own);
+	// what it writes is personalized as it
 	// streams. It runs on a goroutine of its own (which then waits for a
 	// later request, as a server's connection goroutine does), and its
 	// writes are buffered, up to 256 KiB ahead of what the proxy has
@@ -71,7 +72,10 @@ type Config struct {
 	// the visitor as an origin's would. Its ResponseWriter cannot set
 	// deadlines (http.ResponseController's SetWriteDeadline returns
 	// http.ErrNotSupported): the visitor's connection is written by the
-	// proxy, under the server's own timeouts.
+	// proxy, under the server's own timeouts. A Next that panics with
+	// http.ErrAbortHandler before it writes fails as an origin that
+	// cannot be reached: the visitor gets a 502, counted as the origin's
+	// failure (outcome upstream_error).
 	Next http.Handler
 	// PreserveHost sends the visitor's Host header to Origin instead of
 	// Origin's host. With Next the visitor's Host is always kept.

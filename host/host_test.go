@@ -118,9 +118,9 @@ rules:
 		}
 	}
 	write("Hello from rules")
-	var gotHost, gotForwarded string
+	var gotHost, gotForwarded, gotVia string
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotHost, gotForwarded = r.Host, r.Header.Get("X-Forwarded-For")
+		gotHost, gotForwarded, gotVia = r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("Via")
 		switch r.URL.Path {
 		case "/boom":
 			panic("the handler failed")
@@ -166,6 +166,11 @@ rules:
 	}
 	if gotHost != strings.TrimPrefix(front.URL, "http://") || gotForwarded != "127.0.0.1" {
 		t.Errorf("handler saw Host %q, X-Forwarded-For %q", gotHost, gotForwarded)
+	}
+	// Middleware is no hop: a proxy after it (Caddy's reverse_proxy) adds
+	// the hop's Via, which had two of it.
+	if via := resp.Header.Get("Via"); gotVia != "" || via != "" {
+		t.Errorf("Via %q to the handler, %q to the visitor: want none", gotVia, via)
 	}
 	if !hasCookie(resp, "bsk_seen") {
 		t.Fatalf("no seen cookie: %v", resp.Header["Set-Cookie"])

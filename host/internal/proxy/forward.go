@@ -38,6 +38,7 @@ type forwarding struct {
 	strip   map[string]bool // canonical names removed from untrusted requests
 	prefix  []string        // canonical prefixes of names removed
 	via     string          // this proxy's name in Via
+	noVia   bool            // no Via (Config.NoVia)
 }
 
 func newForwarding(trusted []netip.Prefix, strip []string, via string) *forwarding {
@@ -240,7 +241,9 @@ func (f *forwarding) apply(in *http.Request, out http.Header) {
 		// host= then (an empty one is an origin's 400).
 		out.Del("X-Forwarded-Host")
 	}
-	out.Set("Via", appendVia(in.Header.Values("Via"), in.ProtoMajor, in.ProtoMinor, f.via))
+	if !f.noVia {
+		out.Set("Via", appendVia(in.Header.Values("Via"), in.ProtoMajor, in.ProtoMinor, f.via))
+	}
 }
 
 // fwdElement is what one Forwarded element says: its for= node (hasFor

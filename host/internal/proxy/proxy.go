@@ -121,6 +121,11 @@ type Config struct {
 	StripHeaders []string
 	// Via is this proxy's name in Via headers; "" means "bespoke".
 	Via string
+	// NoVia adds no Via header, to requests or responses: the origin is
+	// a handler in the same process (a server's middleware), where the
+	// proxy is no hop of its own, and a proxy after it (Caddy's
+	// reverse_proxy) adds the hop's.
+	NoVia bool
 	// ConsentCookie and ConsentDeny: a request whose ConsentCookie holds
 	// one of ConsentDeny, or that sends Sec-GPC: 1, gets no tracking state
 	// written (seen-filter, caps, visitor id). Empty means only Sec-GPC.
@@ -200,6 +205,7 @@ func New(cfg Config) *Proxy {
 		cfg.Transport = u
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
+	p.fwd.noVia = cfg.NoVia
 	p.warnings.Period, p.warnings.Burst = warnPeriod, warnBurst
 	p.rare.Period, p.rare.Burst = rareWarnPeriod, 1
 	cfg.Metrics.Route(cfg.Route, []metrics.LimitLabel{
