@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,11 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/config"
+	"github.com/bespoke-edge/bespoke/host/internal/server"
 	"github.com/bespoke-edge/bespoke/internal/guest"
 	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -675,4 +678,78 @@ func TestSendTimeoutBetweenRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestShutdownGraceRunsOut: when the grace runs out, the log says what
+// was cut: requests in flight, or, when none was, connections still
+// open (one that never sent a request holds Shutdown up too).
+func TestShutdownGraceRunsOut(t *testing.T) {
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer origin.Close()
+	defer close(release)
+	for _, c := range []struct {
+		name, want string
+		request    bool
+	}{
+		{"a request in flight", "requests still in flight were cut", true},
+		{"a connection without a request", "connections still open were closed, with no request in flight", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := faultConfig(t, origin.URL)
+			cfg.ShutdownGrace = config.Duration(300 * time.Millisecond)
+			cfg.Defaults()
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			ctx, cancel := context.WithCancel(context.Background())
+			srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			aln, _ := net.Listen("tcp", "127.0.0.1:0")
+			done := make(chan error, 1)
+			go func() { done <- srv.Serve(ctx, ln, aln) }()
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if c.request {
+				io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				buf := make([]byte, 1)
+				conn.Read(buf) // the response has begun
+			}
+			cancel()
+			<-done
+			if !strings.Contains(logs.String(), c.want) {
+				t.Errorf("the log lacks %q:\n%s", c.want, logs.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (a logger's).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -43,6 +43,8 @@ type Server struct {
 	log *slog.Logger
 	// draining is set once Serve shuts down: /readyz answers 503.
 	draining atomic.Bool
+	// serving counts the visitors' requests in progress (see counted).
+	serving atomic.Int64
 	// routeLog is log for the routes: records logged with a request's
 	// context get the request's attributes (see withRequestInfo).
 	routeLog *slog.Logger
@@ -231,6 +233,16 @@ var processKey = sync.OnceValue(func() []byte {
 	rand.Read(k)
 	return k
 })
+
+// counted counts the visitors' requests in progress (Server.serving), for
+// what a shutdown that ran out of grace says it cut.
+func (s *Server) counted(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serving.Add(1)
+		defer s.serving.Add(-1)
+		h.ServeHTTP(w, r)
+	})
+}
 
 // minAdminToken is the fewest characters an admin token may have: a
 // shorter one could be guessed by a client on the admin listener's
@@ -523,7 +535,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	protocols.SetHTTP2(s.certs != nil)
 	protocols.SetUnencryptedHTTP2(s.cfg.H2C)
 	srv := &http.Server{
-		Handler:           withSendTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.SendTimeout.D()),
+		Handler:           s.counted(withSendTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.SendTimeout.D())),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		MaxHeaderBytes:    int(l.MaxHeaderBytes),
@@ -577,7 +589,13 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 		stop(hs)
 	}
 	if cut.Load() {
-		s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.ShutdownGrace.D())
+		if n := s.serving.Load(); n > 0 {
+			s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.ShutdownGrace.D(), "requests", n)
+		} else {
+			// A connection that never sent a request (an HTTP/2 client
+			// that did not send its preface) holds Shutdown up too.
+			s.log.Warn("shutdown grace ran out: connections still open were closed, with no request in flight", "grace", s.cfg.ShutdownGrace.D())
+		}
 	}
 	s.Close(sctx)
 	s.log.Info("stopped")
