@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -305,8 +306,15 @@ func (b *Handler) Provision(ctx caddy.Context) error {
 // ServeHTTP personalizes the response of next.
 func (b *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	c := &nextCall{next: next}
+	before := w.Header().Clone()
 	b.h.ServeHTTP(&errorWriter{ResponseWriter: w, c: c}, r.WithContext(context.WithValue(r.Context(), nextKey{}, c)))
 	if err := c.err.Load(); err != nil {
+		// Caddy answers the error (handle_errors) with the headers the
+		// handlers before this one set, not those bespoke set for the
+		// response it dropped (Vary, Cache-Control, X-Bespoke-*).
+		h := w.Header()
+		clear(h)
+		maps.Copy(h, before)
 		return *err
 	}
 	return nil

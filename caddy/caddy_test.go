@@ -197,6 +197,11 @@ http://%s {
 		if resp.StatusCode != http.StatusBadGateway || string(b) != "error page 502" {
 			t.Errorf("an origin that is down answered %s %q, want 502 and the handle_errors page", resp.Status, b)
 		}
+		// With the headers the handlers before bespoke set, not those of
+		// the response bespoke made of the error, which Caddy dropped.
+		if cc := resp.Header.Get("Cache-Control"); cc != "" {
+			t.Errorf("the error page has bespoke's Cache-Control %q", cc)
+		}
 	}
 	checkMetrics(t, admin, `bespoke_requests_total{outcome="upstream_error",route="`+rulesFile+`"} 1`,
 		`bespoke_upstream_errors_total{route="`+rulesFile+`",status="502"} 1`)
