@@ -89,12 +89,15 @@ type rewritingBody struct {
 	// byURL says the page is known by its URL alone (it has neither
 	// validator nor length: see mapKey); streamPause is how long its
 	// origin may wait mid-page before the page is taken for one sent as
-	// it is rendered, paused says it did and pausedAt after how many
-	// bytes (see Cache.Paused).
+	// it is rendered, paused says it did, with the splice holding part of
+	// a block, and pausedAt after how many bytes (see originPaused).
 	byURL       bool
 	streamPause time.Duration
 	paused      bool
 	pausedAt    int64
+	// caughtUp says the splice held nothing back after the last read,
+	// which came back short (see Splicer.Pause).
+	caughtUp bool
 }
 
 // visitorWriter is the visitor's side of a rewritten body: where it is
@@ -208,7 +211,7 @@ func (b *rewritingBody) step() {
 	}
 	n, err := b.src.Read(buf)
 	if timed && time.Since(t0) >= b.streamPause {
-		b.paused, b.pausedAt = true, b.in
+		b.originPaused()
 	}
 	eof := err == io.EOF
 	if err != nil && !eof {
@@ -223,6 +226,9 @@ func (b *rewritingBody) step() {
 	if n > 0 || eof {
 		t := time.Now()
 		b.write(buf[:n], eof)
+		// The origin may pause here: a splice writes what a rewrite has
+		// by now, where the map's origin paused too.
+		b.caughtUp = !eof && b.src.paused() && b.splicer != nil && b.rw == pageRewriter(b.splicer) && b.splicer.Pause()
 		if b.enc != nil && !eof && b.src.paused() {
 			// Stream: what was rewritten leaves when the origin pauses,
 			// not when the compressor's window fills.
@@ -251,6 +257,22 @@ func (b *rewritingBody) step() {
 			b.onDone()
 			b.onDone = nil
 		}
+	}
+}
+
+// originPaused is what a wait of the origin mid-page (after a read that
+// came back short) does. A map being made records the place, where its
+// splices will write what a rewrite has by then (rewrite.Splicer.Pause);
+// a splice that did so here (caughtUp) held nothing back; another held
+// the rest of a block through the wait, and the cache is told where
+// (Cache.Paused), to make no maps for the page should it pause there
+// again.
+func (b *rewritingBody) originPaused() {
+	switch {
+	case b.builder != nil && b.builder.Pause():
+	case b.splicer != nil && b.caughtUp:
+	default:
+		b.paused, b.pausedAt = true, b.in
 	}
 }
 

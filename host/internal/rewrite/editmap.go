@@ -86,6 +86,9 @@ type EditMap struct {
 	// syncs are, per whole block, where a Rewriter that took over may
 	// hand the page back to the map (see resync.go); nil when none may.
 	syncs []syncPoint
+	// pauses are the places within blocks where the origin of the map's
+	// page paused (see MapBuilder.Pause), in order.
+	pauses []pausePoint
 	// resumes counts how pages handed back to the map ended (see
 	// worthSeeking); copies made by For share it.
 	resumes *resumeCounts
@@ -114,6 +117,22 @@ type syncPoint struct {
 	pinned uint64 // the open elements whose end the map records (see Rewriter.pinned)
 }
 
+// pausePoint is a place within a block where the origin of the map's
+// page paused: the sum of the block's bytes before it, and where the
+// rewrite had read to once it had read the page to there (as cuts holds
+// for the blocks' ends). A splice whose page pauses there too checks that
+// much of the block and writes what the rewrite would have written by
+// then (Splicer.Pause), rather than hold it until the block is whole.
+type pausePoint struct {
+	at, cut int32
+	sum     uint64
+}
+
+// maxPauses bounds the pause points a map records: a page streamed in
+// hundreds of pieces gets a few dozen, and its other pauses are held
+// through (which the proxy notices, see Splicer.Pause).
+const maxPauses = 64
+
 // Len returns the length of the page the map was made from.
 func (m *EditMap) Len() int { return m.length }
 
@@ -121,7 +140,7 @@ func (m *EditMap) Len() int { return m.length }
 func (m *EditMap) Size() int {
 	return int(unsafe.Sizeof(*m)) + len(m.sums)*8 + len(m.cuts)*4 + len(m.events)*eventSize + len(m.sels)*8 + len(m.selected)*4 +
 		len(m.vol)*int(unsafe.Sizeof(volRange{})) + len(m.tol)*8 + len(m.words)*int(unsafe.Sizeof(volWords{})) +
-		len(m.syncs)*int(unsafe.Sizeof(syncPoint{}))
+		len(m.syncs)*int(unsafe.Sizeof(syncPoint{})) + len(m.pauses)*int(unsafe.Sizeof(pausePoint{}))
 }
 
 // Volatile returns how many values of the page the map takes for
@@ -242,11 +261,15 @@ type MapBuilder struct {
 	rec   recorder
 	probe []Edit
 	block []byte
-	sums  []uint64
-	cuts  []int32
-	syncs []syncPoint
-	n     int
-	limit int
+	// wrote is how much of block the rewrite has read (all of it, or what
+	// came before a pause).
+	wrote  int
+	sums   []uint64
+	cuts   []int32
+	syncs  []syncPoint
+	pauses []pausePoint
+	n      int
+	limit  int
 	// page keeps the page, when the builder looks for volatile values,
 	// for the checksums without them, which are known only once the
 	// rewrite has read it.
@@ -280,6 +303,7 @@ func (p *Program) NewMapBuilder(limit int) *MapBuilder {
 	// map.
 	b.r.names, b.r.nameBytes = map[string]uint16{}, 0
 	b.block, b.sums, b.cuts, b.syncs, b.n, b.limit = b.block[:0], b.sums[:0], b.cuts[:0], b.syncs[:0], 0, min(limit, math.MaxInt32/2)
+	b.wrote, b.pauses = 0, b.pauses[:0]
 	return b
 }
 
@@ -312,14 +336,46 @@ func (b *MapBuilder) Write(p []byte) (int, error) {
 
 func (b *MapBuilder) flush() {
 	b.sums = append(b.sums, blockSum(b.block))
-	b.r.Write(b.block)
-	cut := b.r.pendAt
-	if b.r.stopped || len(b.r.pending) == 0 {
-		cut = b.r.in
-	}
+	b.r.Write(b.block[b.wrote:])
+	cut := b.readTo()
 	b.cuts = append(b.cuts, int32(cut))
 	b.syncs = append(b.syncs, b.syncPoint(cut))
-	b.block = b.block[:0]
+	b.block, b.wrote = b.block[:0], 0
+}
+
+// readTo returns where the rewrite has read the page to: the start of the
+// construct it has not finished, or all it was written.
+func (b *MapBuilder) readTo() int {
+	if b.r.stopped || len(b.r.pending) == 0 {
+		return b.r.in
+	}
+	return b.r.pendAt
+}
+
+// Pause records that the page's origin paused after the bytes written so
+// far (see pausePoint). It reports false when it could not: past
+// maxPauses, or a page that gets no map. A pause at a block's end needs
+// no record (a splice checks the block whole then), and returns true.
+func (b *MapBuilder) Pause() bool {
+	switch {
+	case b.rec.failed:
+		return false
+	case len(b.block) == 0:
+		return true
+	case len(b.pauses) >= maxPauses:
+		return false
+	}
+	if len(b.block) > b.wrote {
+		// The rewrite reads to the pause now, so that the events decided
+		// by then are ready there.
+		b.r.Write(b.block[b.wrote:])
+		b.wrote = len(b.block)
+	}
+	if k := len(b.pauses); k > 0 && int(b.pauses[k-1].at) == b.n {
+		return true
+	}
+	b.pauses = append(b.pauses, pausePoint{at: int32(b.n), cut: int32(b.readTo()), sum: blockSum(b.block)})
+	return true
 }
 
 // syncPoint returns the place where the rewrite, having read the block
@@ -358,6 +414,7 @@ func (b *MapBuilder) Close() *EditMap {
 		sums:     append([]uint64(nil), b.sums...),
 		cuts:     append([]int32(nil), b.cuts...),
 		syncs:    append([]syncPoint(nil), b.syncs...),
+		pauses:   append([]pausePoint(nil), b.pauses...),
 		resumes:  new(resumeCounts),
 		events:   append([]event(nil), b.rec.events...),
 		sels:     append([]uint64(nil), b.rec.sels...),

@@ -582,10 +582,16 @@ func (s *Splicer) sinkErr() error {
 // the events the rewrite decided with what it had read of it then; the
 // page's end (final) lets the last ones go.
 func (s *Splicer) advance(final bool) {
-	v := s.at(s.ov)
+	s.advanceTo(s.ov, s.safe(final), final)
+}
+
+// advanceTo takes the page as matching the map up to upTo (s.ov, or a
+// pause point in the block after it), and writes no further than safe.
+func (s *Splicer) advanceTo(upTo, safe int, final bool) {
+	v := s.at(upTo)
 	s.v = v
 	if s.direct {
-		s.emit = s.at(s.safe(final))
+		s.emit = max(s.emit, s.at(safe))
 		return
 	}
 	r := s.sink
@@ -600,17 +606,49 @@ func (s *Splicer) advance(final bool) {
 	ev := s.m.events
 	for s.ei < len(ev) && !r.stopped && r.err == nil {
 		e := &ev[s.ei]
-		if e.ready == readyFinal && !final || e.ready != readyFinal && int(e.ready) > s.ov {
+		if e.ready == readyFinal && !final || e.ready != readyFinal && int(e.ready) > upTo {
 			break
 		}
 		s.event(e)
 		s.ei++
 	}
-	to := s.safe(final)
+	to := safe
 	if s.ei < len(ev) && int(ev[s.ei].lt) < to {
 		to = int(ev[s.ei].lt)
 	}
 	r.pass(s.at(to))
+}
+
+// Pause is for when the origin may be pausing (a read came back short):
+// when the page so far ends where the map's origin paused (see
+// pausePoint), it checks the block's bytes up to there and writes what
+// a Rewriter would have written with them, so that the visitor has it
+// while the origin waits, rather than when the block is whole. It
+// reports whether the Splicer holds no more of the page than a Rewriter
+// would: it wrote so, the page so far is checked whole, or a Rewriter
+// took the page over (and is not looking for the map's bytes further on,
+// which holds what it has not read: see resync.go).
+func (s *Splicer) Pause() bool {
+	if s.full != nil || s.m == nil {
+		return s.full != nil && !s.seeking
+	}
+	m, got := s.m, len(s.all)-s.d // the page so far, at the map's offsets
+	if got == s.ov {
+		return true
+	}
+	i := sort.Search(len(m.pauses), func(i int) bool { return int(m.pauses[i].at) >= got })
+	if i == len(m.pauses) {
+		return false
+	}
+	p := m.pauses[i]
+	if int(p.at) != got || int(p.at) <= s.ov || int(p.at) >= s.ov+SpliceBlock || s.ov+s.d < 0 {
+		return false
+	}
+	if blockSum(s.all[s.ov+s.d:]) != p.sum {
+		return false // the page differs (or a volatile value did): held, and checked whole
+	}
+	s.advanceTo(int(p.at), int(p.cut), false)
+	return true
 }
 
 // safe returns how much of the map's page, the page served matching it
