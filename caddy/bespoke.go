@@ -167,11 +167,12 @@ type nextCall struct {
 // Caddy handlers return errors instead of writing them. One returned
 // before anything was written is kept for ServeHTTP to return, so that
 // Caddy's handle_errors answers it, and what bespoke's proxy writes is
-// dropped. The proxy sees its status (500 when it has none), or, for a
-// gateway's error (reverse_proxy's 502, 503 or 504: the upstream
-// failed), a failed round trip, which it counts as its origin's failure
+// dropped. The proxy sees its status (500 when it has none), or, for
+// reverse_proxy's own (its upstream failed: 502, 503, 504), a failed
+// round trip, which it counts as its origin's failure with that status
 // (outcome upstream_error, bespoke_upstream_errors_total), as bespoke
-// serve does.
+// serve does. Another handler's 503 (Caddy's error directive) is an
+// answer, not a failure.
 var callNext = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	c, _ := r.Context().Value(nextKey{}).(*nextCall)
 	if c == nil {
@@ -186,13 +187,38 @@ var callNext = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			code = he.StatusCode
 		}
 		c.err.Store(&err)
-		switch code {
-		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			panic(http.ErrAbortHandler) // the round trip fails (see host.Config.Next)
+		if gatewayFailure(he, code) {
+			panic(upstreamFailure{status: code, err: err}) // the round trip fails (see host.Config.Next)
 		}
 		w.WriteHeader(code)
 	}
 })
+
+// gatewayFailure reports whether a handler's error is reverse_proxy's own
+// (php_fastcgi's too, which is one): its upstream failed. Caddy's errors
+// name the function that made them, and reverse_proxy's are made in its
+// package.
+func gatewayFailure(he caddyhttp.HandlerError, code int) bool {
+	switch code {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return strings.HasPrefix(he.Trace, "reverseproxy.")
+	}
+	return false
+}
+
+// upstreamFailure fails the in-process round trip: it wraps
+// http.ErrAbortHandler, as host.Config.Next asks, and gives the status
+// reverse_proxy answered, and its cause for bespoke's log.
+type upstreamFailure struct {
+	status int
+	err    error
+}
+
+func (e upstreamFailure) Error() string   { return e.err.Error() }
+func (e upstreamFailure) Unwrap() []error { return []error{http.ErrAbortHandler, e.err} }
+
+// HTTPStatus is the status the visitor gets (see host.Config.Next).
+func (e upstreamFailure) HTTPStatus() int { return e.status }
 
 // trackingWriter notes whether the next handler wrote anything.
 type trackingWriter struct {

@@ -5,6 +5,8 @@ package caddybespoke_test
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +23,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/quic-go/quic-go/http3"
 
 	caddybespoke "github.com/bespoke-edge/bespoke/caddy"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -406,6 +409,203 @@ http://%s {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestCaddyUpstreamFailures: reverse_proxy's own failure is counted as
+// the origin's with the status the visitor got (504 for a timeout), and
+// Caddy's error directive (a 503 for maintenance) is an answer, not a
+// failure.
+func TestCaddyUpstreamFailures(t *testing.T) {
+	rules := oneRule(t)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * time.Second)
+	}))
+	defer slow.Close()
+	ports := freePorts(t, 3)
+	admin, slowSite, maint := ports[0], ports[1], ports[2]
+	if err := load(t, fmt.Sprintf(`{
+	admin %s
+	auto_https off
+	persist_config off
+	log {
+		output discard
+	}
+}
+http://%s {
+	bespoke {
+		rules %s
+		name slow
+		secret "caddy test secret, 32 bytes long"
+		cache_dir -
+	}
+	reverse_proxy %s {
+		transport http {
+			response_header_timeout 200ms
+		}
+	}
+}
+http://%s {
+	bespoke {
+		rules %s
+		name maint
+		secret "caddy test secret, 32 bytes long"
+		cache_dir -
+	}
+	error "down for maintenance" 503
+}
+`, admin, slowSite, rules, strings.TrimPrefix(slow.URL, "http://"), maint, rules)); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+	for addr, want := range map[string]int{slowSite: http.StatusGatewayTimeout, maint: http.StatusServiceUnavailable} {
+		resp := getRetry(t, http.DefaultClient, "http://"+addr+"/", nil)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", addr, resp.StatusCode, want)
+		}
+	}
+	checkMetrics(t, admin, `bespoke_upstream_errors_total{route="slow",status="504"} 1`,
+		`bespoke_requests_total{outcome="upstream_error",route="slow"} 1`,
+		`bespoke_requests_total{outcome="passed_through",route="maint"} 1`)
+}
+
+// TestCaddyForwardedFor: the module is no hop: with the same trusted
+// proxies as Caddy, the upstream gets the X-Forwarded-For it gets from
+// Caddy alone (the peer once, not twice), and no Via of bespoke's.
+func TestCaddyForwardedFor(t *testing.T) {
+	rules := oneRule(t)
+	got := make(chan string, 4)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("X-Forwarded-For") + " | " + r.Header.Get("Via")
+	}))
+	defer up.Close()
+	ports := freePorts(t, 3)
+	admin, with, without := ports[0], ports[1], ports[2]
+	if err := load(t, fmt.Sprintf(`{
+	admin %s
+	auto_https off
+	persist_config off
+	log {
+		output discard
+	}
+	servers {
+		trusted_proxies static private_ranges
+	}
+}
+http://%s {
+	bespoke {
+		rules %s
+		secret "caddy test secret, 32 bytes long"
+		cache_dir -
+		trusted_proxies 127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 ::1/128 fc00::/7
+	}
+	reverse_proxy %s
+}
+http://%s {
+	reverse_proxy %s
+}
+`, admin, with, rules, strings.TrimPrefix(up.URL, "http://"), without, strings.TrimPrefix(up.URL, "http://"))); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+	var seen []string
+	for _, addr := range []string{with, without} {
+		resp := getRetry(t, http.DefaultClient, "http://"+addr+"/", http.Header{"X-Forwarded-For": {"203.0.113.9"}})
+		resp.Body.Close()
+		seen = append(seen, <-got)
+	}
+	if seen[0] != seen[1] {
+		t.Errorf("the upstream got X-Forwarded-For | Via %q through the module, %q from Caddy alone", seen[0], seen[1])
+	}
+}
+
+// TestCaddyRangeOverHTTP3: a GET over HTTP/3 has no length (quic-go reads
+// one without Content-Length so): its Range still reaches the origin,
+// as over HTTP/1.1.
+func TestCaddyRangeOverHTTP3(t *testing.T) {
+	rules := oneRule(t)
+	clip := bytes.Repeat([]byte("0123456789"), 1000)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "video/mp4")
+		http.ServeContent(w, r, "clip.mp4", time.Unix(1e9, 0), bytes.NewReader(clip))
+	}))
+	defer up.Close()
+	ports := freePorts(t, 2)
+	admin, site := ports[0], ports[1]
+	_, port, _ := net.SplitHostPort(site)
+	if err := load(t, fmt.Sprintf(`{
+	admin %s
+	persist_config off
+	local_certs
+	skip_install_trust
+	storage file_system %s
+	log {
+		output discard
+	}
+	servers {
+		protocols h1 h2 h3
+	}
+}
+https://localhost:%s {
+	tls internal
+	bespoke {
+		rules %s
+		secret "caddy test secret, 32 bytes long"
+		cache_dir -
+	}
+	reverse_proxy %s
+}
+`, admin, t.TempDir(), port, rules, strings.TrimPrefix(up.URL, "http://"))); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+	tc := &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"}
+	for _, c := range []struct {
+		name string
+		tr   http.RoundTripper
+	}{{"HTTP/1.1", &http.Transport{TLSClientConfig: tc}}, {"HTTP/3", &http3.Transport{TLSClientConfig: tc}}} {
+		client := &http.Client{Transport: c.tr, Timeout: 10 * time.Second}
+		resp := getRetry(t, client, "https://127.0.0.1:"+port+"/clip.mp4", http.Header{"Range": {"bytes=0-4"}, "Host": {"localhost"}})
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPartialContent || string(b) != "01234" {
+			t.Errorf("%s (%s): %d, %d bytes; want 206 and the 5 bytes asked for", c.name, resp.Proto, resp.StatusCode, len(b))
+		}
+	}
+}
+
+// oneRule writes a rule file that edits every page.
+func oneRule(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(f, []byte("rules:\n  - name: all\n    actions:\n      - set_inner: { select: \"#x\", text: hi }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// getRetry gets u with the headers h (Host sets the request's host), trying
+// again while the listener Caddy loaded is not up yet.
+func getRetry(t *testing.T, c *http.Client, u string, h http.Header) *http.Response {
+	t.Helper()
+	var err error
+	for range 60 {
+		req, _ := http.NewRequest("GET", u, nil)
+		for k, v := range h {
+			if k == "Host" {
+				req.Host = v[0]
+				continue
+			}
+			req.Header[k] = v
+		}
+		var resp *http.Response
+		if resp, err = c.Do(req); err == nil {
+			return resp
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal(err)
+	return nil
 }
 
 func TestCaddyfileRejects(t *testing.T) {

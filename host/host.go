@@ -58,8 +58,11 @@ type Config struct {
 	Transport http.RoundTripper
 	// Next is an in-process upstream: New then returns middleware around
 	// it. Next sees the request as a server would, with the visitor's Host
-	// and the forwarding headers (no Via: middleware is no hop of its own);
-	// what it writes is personalized as it
+	// and RemoteAddr and the forwarding headers the visitor's request came
+	// with: middleware is no hop, and adds none (X-Forwarded-For,
+	// Forwarded, Via: a proxy after it adds the hop's), but removes the
+	// headers only a CDN may set from a peer not trusted (see
+	// TrustedProxies). What it writes is personalized as it
 	// streams. It runs on a goroutine of its own (which then waits for a
 	// later request, as a server's connection goroutine does), and its
 	// writes are buffered, up to 256 KiB ahead of what the proxy has
@@ -73,9 +76,10 @@ type Config struct {
 	// deadlines (http.ResponseController's SetWriteDeadline returns
 	// http.ErrNotSupported): the visitor's connection is written by the
 	// proxy, under the server's own timeouts. A Next that panics with
-	// http.ErrAbortHandler before it writes fails as an origin that
-	// cannot be reached: the visitor gets a 502, counted as the origin's
-	// failure (outcome upstream_error).
+	// http.ErrAbortHandler (or an error that wraps it) before it writes
+	// fails as an origin that cannot be reached: the visitor gets a 502,
+	// counted as the origin's failure (outcome upstream_error), or the
+	// status 503 or 504 the error's HTTPStatus() int method gives.
 	Next http.Handler
 	// PreserveHost sends the visitor's Host header to Origin instead of
 	// Origin's host. With Next the visitor's Host is always kept.

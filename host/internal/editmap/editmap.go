@@ -102,7 +102,7 @@ type entry struct {
 	soon       bool             // a tombstone's failed map had not looked for volatile values
 	streamed   bool             // a tombstone of a page sent with pauses (see Streamed)
 	once       bool             // a mark of a page seen once, which got no map (see Again)
-	pausedIn   int              // 1 + the block a view of the map's page paused in, or 0 (see Paused)
+	pausedAt   int              // 1 + where a view of the map's page paused, or 0 (see Paused)
 	gets       int              // how often the map was got
 	protected  bool             // in the protected segment: got since it was put
 	prev, next *entry
@@ -265,7 +265,7 @@ func (c *Cache) Put(key Key, m *rewrite.EditMap) {
 		// A page's new map keeps the place its last one earned.
 		e.fails, e.protected = old.fails, old.protected && old.m != nil
 		if old.m != nil {
-			e.pausedIn = old.pausedIn
+			e.pausedAt = old.pausedAt
 		}
 		c.remove(old)
 	}
@@ -323,10 +323,11 @@ func (c *Cache) Streamed(key Key) {
 }
 
 // Paused records that a view of the page of key, which has a map, came
-// with a wait of its origin after at bytes, and reports whether a view
-// of that map waited in the same block before: then the origin pauses
-// there (it sends the page as it renders it), and the caller calls
-// Streamed. Once is not enough: an origin far away sends a page in
+// with a wait of its origin after at bytes, and reports whether the last
+// view of the map that waited did so within a block of there (a value
+// before it, a request id, may change the page's length): then the
+// origin pauses there (it sends the page as it renders it), and the
+// caller calls Streamed. Once is not enough: an origin far away sends a page in
 // flights a round trip apart, and a flight that happens to end where
 // one of the origin's chunks does is a wait at a place of no meaning
 // (within a chunk, a read waits for the rest of it, and no wait shows).
@@ -341,13 +342,14 @@ func (c *Cache) Paused(key Key, at int) bool {
 	if e == nil || e.m == nil {
 		return false
 	}
-	in := at/rewrite.SpliceBlock + 1
-	if e.pausedIn == in {
+	if e.pausedAt > 0 && abs(e.pausedAt-1-at) < rewrite.SpliceBlock {
 		return true
 	}
-	e.pausedIn = in
+	e.pausedAt = at + 1
 	return false
 }
+
+func abs(x int) int { return max(x, -x) }
 
 // Streaming reports whether a page of key is to be rewritten in full
 // without a map, and without counting a miss: its page came with pauses

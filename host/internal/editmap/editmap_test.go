@@ -250,9 +250,11 @@ func TestCacheStreamed(t *testing.T) {
 }
 
 // TestCachePaused: a wait of a page's origin is taken for its pause the
-// second time it comes in one block of the page, and not when each comes
-// in another (a far origin's flights); a new map of the page keeps what
-// its last one saw, and a key without a map records nothing.
+// second time it comes within a block of the last one (on either side
+// of a block's boundary too: a request id before it may change length),
+// and not when each comes elsewhere (a far origin's flights); a new map
+// of the page keeps what its last one saw, and a key without a map
+// records nothing.
 func TestCachePaused(t *testing.T) {
 	prog, _ := rewrite.CompileStrings([]string{"li"})
 	c := New(1 << 20)
@@ -273,6 +275,10 @@ func TestCachePaused(t *testing.T) {
 	}
 	if c.Paused(8, 9000) {
 		t.Fatal("another key paused")
+	}
+	c.Put(8, mapOf(t, prog, "<li>c"))
+	if c.Paused(8, 2*rewrite.SpliceBlock-6) || !c.Paused(8, 2*rewrite.SpliceBlock+6) {
+		t.Fatal("two waits 12 bytes apart, across a block's boundary, are not one place")
 	}
 }
 

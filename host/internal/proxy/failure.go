@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -162,6 +164,39 @@ func resendable(r *http.Request) bool {
 	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 		(r.Body == nil || r.Body == http.NoBody) && r.ContentLength == 0
 }
+
+// emptyBody makes a GET or HEAD of unknown length one without a body
+// when its body turns out empty, so that it can be sent again
+// (resendable): every HTTP/3 request without a Content-Length has an
+// unknown length (as quic-go reads it, and Caddy passes it on), and the
+// end of a GET's body comes with its headers. It reads the body's first
+// byte; one there is read again first.
+func emptyBody(r *http.Request) {
+	if r.Body == nil || r.ContentLength != -1 || len(r.TransferEncoding) > 0 || r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return
+	}
+	var b [1]byte
+	n, err := io.ReadFull(r.Body, b[:])
+	switch {
+	case n == 0 && err == io.EOF:
+		r.Body, r.ContentLength = nil, 0
+	case n == 0:
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{errReader{err}, r.Body}
+	default:
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(b[:n]), r.Body), r.Body}
+	}
+}
+
+// errReader returns its error from every read.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // rewriteFailed records a rewrite that failed on the page of r (with
 // result as in bodyLimit) and remembers the page, so that it passes

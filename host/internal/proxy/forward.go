@@ -34,11 +34,11 @@ var defaultForwarding = func() *forwarding {
 
 // forwarding decides what forwarding headers the origin gets.
 type forwarding struct {
-	trusted []netip.Prefix
-	strip   map[string]bool // canonical names removed from untrusted requests
-	prefix  []string        // canonical prefixes of names removed
-	via     string          // this proxy's name in Via
-	noVia   bool            // no Via (Config.NoVia)
+	trusted   []netip.Prefix
+	strip     map[string]bool // canonical names removed from untrusted requests
+	prefix    []string        // canonical prefixes of names removed
+	via       string          // this proxy's name in Via
+	inProcess bool            // no hop: no forwarding headers (Config.InProcess)
 }
 
 func newForwarding(trusted []netip.Prefix, strip []string, via string) *forwarding {
@@ -203,7 +203,8 @@ func chainOf(in *http.Request, proto string) chain {
 // over which scheme), and X-Forwarded-Proto and -Host keep what the
 // proxy in front said the visitor asked for. From any other peer they
 // are replaced, and the headers only a CDN may set are removed. Via gets
-// this hop either way.
+// this hop either way. As middleware (Config.InProcess) the proxy is no
+// hop: only the headers a peer may not send are removed.
 func (f *forwarding) apply(in *http.Request, out http.Header) {
 	peer, trusted := f.peer(in)
 	for name := range out {
@@ -218,6 +219,16 @@ func (f *forwarding) apply(in *http.Request, out http.Header) {
 		} else if !trusted && f.stripped(name) {
 			delete(out, name)
 		}
+	}
+	if f.inProcess {
+		// The proxy after this middleware forwards: the headers as they
+		// came (httputil.ReverseProxy took X-Forwarded-* off out).
+		for _, name := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+			if v, ok := in.Header[name]; ok && (trusted || !f.stripped(name)) {
+				out[name] = v
+			}
+		}
+		return
 	}
 	proto := "http"
 	if in.TLS != nil {
@@ -241,9 +252,7 @@ func (f *forwarding) apply(in *http.Request, out http.Header) {
 		// host= then (an empty one is an origin's 400).
 		out.Del("X-Forwarded-Host")
 	}
-	if !f.noVia {
-		out.Set("Via", appendVia(in.Header.Values("Via"), in.ProtoMajor, in.ProtoMinor, f.via))
-	}
+	out.Set("Via", appendVia(in.Header.Values("Via"), in.ProtoMajor, in.ProtoMinor, f.via))
 }
 
 // fwdElement is what one Forwarded element says: its for= node (hasFor

@@ -121,11 +121,13 @@ type Config struct {
 	StripHeaders []string
 	// Via is this proxy's name in Via headers; "" means "bespoke".
 	Via string
-	// NoVia adds no Via header, to requests or responses: the origin is
-	// a handler in the same process (a server's middleware), where the
-	// proxy is no hop of its own, and a proxy after it (Caddy's
-	// reverse_proxy) adds the hop's.
-	NoVia bool
+	// InProcess says the origin is a handler in the same process (the
+	// proxy is a server's middleware): the proxy is no hop of its own,
+	// and adds no forwarding headers (X-Forwarded-*, Forwarded, Via) to
+	// requests nor Via to responses; a proxy after it (Caddy's
+	// reverse_proxy) adds the hop's. The headers only a CDN may set are
+	// still removed from a peer not trusted.
+	InProcess bool
 	// ConsentCookie and ConsentDeny: a request whose ConsentCookie holds
 	// one of ConsentDeny, or that sends Sec-GPC: 1, gets no tracking state
 	// written (seen-filter, caps, visitor id). Empty means only Sec-GPC.
@@ -205,7 +207,7 @@ func New(cfg Config) *Proxy {
 		cfg.Transport = u
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
-	p.fwd.noVia = cfg.NoVia
+	p.fwd.inProcess = cfg.InProcess
 	p.warnings.Period, p.warnings.Burst = warnPeriod, warnBurst
 	p.rare.Period, p.rare.Burst = rareWarnPeriod, 1
 	cfg.Metrics.Route(cfg.Route, []metrics.LimitLabel{
@@ -698,6 +700,9 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	}
 	if rewrites {
 		acceptDecodable(pr.Out.Header)
+		if pr.Out.Header.Get("Range") != "" {
+			emptyBody(pr.Out)
+		}
 		if !resendable(pr.Out) {
 			// A range of a page is answered by asking the origin for
 			// all of it again (see ranges.go), and this request cannot
@@ -847,7 +852,13 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	status := http.StatusBadGateway
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	var hs interface{ HTTPStatus() int }
+	switch {
+	case errors.As(err, &hs) && (hs.HTTPStatus() == http.StatusServiceUnavailable || hs.HTTPStatus() == http.StatusGatewayTimeout):
+		// An in-process upstream's failure that says its status (see
+		// host.Config.Next).
+		status = hs.HTTPStatus()
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		status = http.StatusGatewayTimeout
 	}
 	if errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errTooLarge) || errors.Is(err, errRewriteFailed) {

@@ -123,3 +123,39 @@ func TestRangesOfARequestWithAWrappedBody(t *testing.T) {
 		t.Errorf("the origin was asked for %q", got)
 	}
 }
+
+// TestRangesOfARequestOfUnknownLength: a GET whose length is unknown
+// (every HTTP/3 request without a Content-Length, as quic-go reads it)
+// and whose body is empty keeps its Range; one with a body cannot be
+// sent twice, and its Range goes.
+func TestRangesOfARequestOfUnknownLength(t *testing.T) {
+	o := &rangeOrigin{ranges: map[string][]string{}}
+	e := newEnv(t, o, []byte(`rules:
+  - name: everywhere
+    actions:
+      - set_inner: { select: "#x", text: Bonjour }
+`))
+	for _, c := range []struct {
+		body  string
+		want  string // the Range the origin was asked for
+		code  int
+		bytes int
+	}{
+		{"", "bytes=0-4", http.StatusPartialContent, 5},
+		{"x", "", http.StatusOK, -1},
+	} {
+		req := httptest.NewRequest("GET", "/clip.mp4", nil)
+		req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/3.0", 3, 0
+		req.Body, req.ContentLength = io.NopCloser(strings.NewReader(c.body)), -1
+		req.Header.Set("Range", "bytes=0-4")
+		w := httptest.NewRecorder()
+		before := len(o.asked("/clip.mp4"))
+		e.p.ServeHTTP(w, req)
+		if w.Code != c.code || c.bytes >= 0 && w.Body.Len() != c.bytes {
+			t.Errorf("body %q: %d, %d bytes; want %d", c.body, w.Code, w.Body.Len(), c.code)
+		}
+		if got := o.asked("/clip.mp4")[before:]; len(got) != 1 || got[0] != c.want {
+			t.Errorf("body %q: the origin was asked for %q", c.body, got)
+		}
+	}
+}

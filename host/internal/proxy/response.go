@@ -27,7 +27,7 @@ import (
 // stream, a JSON document, or the body as it came), then sets the headers
 // the final plan calls for and saves the seen-filter when the plan says.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
-	if !p.fwd.noVia {
+	if !p.fwd.inProcess {
 		resp.Header.Set("Via", appendVia(resp.Header.Values("Via"), resp.ProtoMajor, resp.ProtoMinor, p.fwd.via))
 	}
 	if loc := resp.Header.Get("Location"); loc != "" && !p.cfg.PreserveHost {

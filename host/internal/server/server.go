@@ -398,7 +398,7 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 			TrustedProxies:  trusted,
 			StripHeaders:    s.stripHeaders(),
 			Via:             s.cfg.Forwarding.Via,
-			NoVia:           origin.String() == wire.ServeOrigin.String(),
+			InProcess:       origin.String() == wire.ServeOrigin.String(),
 			RewriteBuffer:   int(l.RewriteBuffer),
 			EditMapCache:    editMapCache(&l),
 			DebugHeaders:    s.cfg.Log.DebugHeaders,
@@ -571,12 +571,15 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace.D())
 	defer cancel()
 	var cut atomic.Bool
+	var inFlight atomic.Int64 // requests cut
 	stop := func(hs *http.Server) {
 		switch e := hs.Shutdown(sctx); {
 		case errors.Is(e, context.DeadlineExceeded):
 			// Requests still running as the grace ran out: their
-			// connections are closed, and the operator told.
+			// connections are closed, and the operator told. (Counted
+			// before: closing them ends their handlers.)
 			cut.Store(true)
+			inFlight.Store(max(inFlight.Load(), s.serving.Load()))
 			hs.Close()
 		case e != nil:
 			s.log.Warn("shutdown", "err", e)
@@ -589,7 +592,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 		stop(hs)
 	}
 	if cut.Load() {
-		if n := s.serving.Load(); n > 0 {
+		if n := inFlight.Load(); n > 0 {
 			s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.ShutdownGrace.D(), "requests", n)
 		} else {
 			// A connection that never sent a request (an HTTP/2 client

@@ -19,7 +19,8 @@ import (
 // handler: the proxy then personalizes what the handler writes as it
 // would an origin's response, streaming. The handler sees the request as
 // a server would (no scheme or host in its URL, the visitor's Host and
-// RemoteAddr, the request's context), with the proxy's forwarding headers.
+// RemoteAddr, the request's context), with the forwarding headers it came
+// with (the proxy, middleware then, adds none: see proxy.Config.InProcess).
 type HandlerTransport struct {
 	Handler http.Handler
 	// Logger receives the handler's panics; nil means slog.Default().
