@@ -293,15 +293,7 @@ func TestCaddyTemplatesAndHandle(t *testing.T) {
 	}
 	ports := freePorts(t, 2)
 	addr, admin := ports[0], ports[1]
-	src := fmt.Sprintf(`{
-	admin %s
-	auto_https off
-	persist_config off
-	log {
-		output discard
-	}
-}
-http://%s {
+	src := globals(admin) + fmt.Sprintf(`http://%s {
 	root * %s
 	handle /api/* {
 		respond "api"
@@ -316,7 +308,7 @@ http://%s {
 		cache_dir -
 	}
 }
-`, admin, addr, dir, rulesFile)
+`, addr, dir, rulesFile)
 	if err := load(t, src); err != nil {
 		t.Fatal(err)
 	}
@@ -366,15 +358,7 @@ func TestCaddyWatchesByDefault(t *testing.T) {
 	}
 	ports := freePorts(t, 2)
 	addr, admin := ports[0], ports[1]
-	if err := load(t, fmt.Sprintf(`{
-	admin %s
-	auto_https off
-	persist_config off
-	log {
-		output discard
-	}
-}
-http://%s {
+	if err := load(t, globals(admin)+fmt.Sprintf(`http://%s {
 	root * %s
 	bespoke {
 		rules %s
@@ -383,7 +367,7 @@ http://%s {
 	}
 	file_server
 }
-`, admin, addr, dir, rulesFile)); err != nil {
+`, addr, dir, rulesFile)); err != nil {
 		t.Fatal(err)
 	}
 	defer caddy.Stop()
@@ -423,15 +407,7 @@ func TestCaddyUpstreamFailures(t *testing.T) {
 	defer slow.Close()
 	ports := freePorts(t, 3)
 	admin, slowSite, maint := ports[0], ports[1], ports[2]
-	if err := load(t, fmt.Sprintf(`{
-	admin %s
-	auto_https off
-	persist_config off
-	log {
-		output discard
-	}
-}
-http://%s {
+	if err := load(t, globals(admin)+fmt.Sprintf(`http://%s {
 	bespoke {
 		rules %s
 		name slow
@@ -453,7 +429,7 @@ http://%s {
 	}
 	error "down for maintenance" 503
 }
-`, admin, slowSite, rules, strings.TrimPrefix(slow.URL, "http://"), maint, rules)); err != nil {
+`, slowSite, rules, strings.TrimPrefix(slow.URL, "http://"), maint, rules)); err != nil {
 		t.Fatal(err)
 	}
 	defer caddy.Stop()
@@ -481,18 +457,7 @@ func TestCaddyForwardedFor(t *testing.T) {
 	defer up.Close()
 	ports := freePorts(t, 3)
 	admin, with, without := ports[0], ports[1], ports[2]
-	if err := load(t, fmt.Sprintf(`{
-	admin %s
-	auto_https off
-	persist_config off
-	log {
-		output discard
-	}
-	servers {
-		trusted_proxies static private_ranges
-	}
-}
-http://%s {
+	if err := load(t, globals(admin, "servers {\n\t\ttrusted_proxies static private_ranges\n\t}")+fmt.Sprintf(`http://%s {
 	bespoke {
 		rules %s
 		secret "caddy test secret, 32 bytes long"
@@ -504,7 +469,7 @@ http://%s {
 http://%s {
 	reverse_proxy %s
 }
-`, admin, with, rules, strings.TrimPrefix(up.URL, "http://"), without, strings.TrimPrefix(up.URL, "http://"))); err != nil {
+`, with, rules, strings.TrimPrefix(up.URL, "http://"), without, strings.TrimPrefix(up.URL, "http://"))); err != nil {
 		t.Fatal(err)
 	}
 	defer caddy.Stop()
@@ -572,6 +537,16 @@ https://localhost:%s {
 			t.Errorf("%s (%s): %d, %d bytes; want 206 and the 5 bytes asked for", c.name, resp.Proto, resp.StatusCode, len(b))
 		}
 	}
+}
+
+// globals is a Caddyfile's global options for a test: its admin endpoint
+// at admin, no automatic HTTPS, no saved config, no log; and more.
+func globals(admin string, more ...string) string {
+	b := "{\n\tadmin " + admin + "\n\tauto_https off\n\tpersist_config off\n\tlog {\n\t\toutput discard\n\t}\n"
+	for _, m := range more {
+		b += "\t" + m + "\n"
+	}
+	return b + "}\n"
 }
 
 // oneRule writes a rule file that edits every page.

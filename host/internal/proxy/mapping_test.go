@@ -837,9 +837,9 @@ func TestEditMapsFarOrigin(t *testing.T) {
 				cfg.EditMapCache, cfg.StreamPause = 1<<20, 20*time.Millisecond
 				cfg.Origin, _ = url.Parse("http://" + relay.ln.Addr().String())
 			})
-			want := get(t, without.proxy.URL+"/page")
+			want := without.get(t, "/page").body
 			for i := range 4 {
-				if got := get(t, withMaps.proxy.URL+"/page"); got != want {
+				if got := withMaps.get(t, "/page").body; got != want {
 					t.Fatalf("view %d differs from the rewrite of the page sent at once", i)
 				}
 			}
@@ -856,18 +856,4 @@ func TestEditMapsFarOrigin(t *testing.T) {
 			}
 		})
 	}
-}
-
-func get(t *testing.T, u string) string {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -105,12 +105,7 @@ func TestRangesOfWhatNoRuleRewrites(t *testing.T) {
 // may wrap the Body of a request that has none (Caddy wraps every one in
 // a reader with an idle timeout): its Range still goes to the origin.
 func TestRangesOfARequestWithAWrappedBody(t *testing.T) {
-	o := &rangeOrigin{ranges: map[string][]string{}}
-	e := newEnv(t, o, []byte(`rules:
-  - name: everywhere
-    actions:
-      - set_inner: { select: "#x", text: Bonjour }
-`))
+	o, e := editedRangeEnv(t)
 	req := httptest.NewRequest("GET", "/clip.mp4", nil)
 	req.Body = io.NopCloser(http.NoBody)
 	req.Header.Set("Range", "bytes=0-4")
@@ -129,12 +124,7 @@ func TestRangesOfARequestWithAWrappedBody(t *testing.T) {
 // and whose body is empty keeps its Range; one with a body cannot be
 // sent twice, and its Range goes.
 func TestRangesOfARequestOfUnknownLength(t *testing.T) {
-	o := &rangeOrigin{ranges: map[string][]string{}}
-	e := newEnv(t, o, []byte(`rules:
-  - name: everywhere
-    actions:
-      - set_inner: { select: "#x", text: Bonjour }
-`))
+	o, e := editedRangeEnv(t)
 	for _, c := range []struct {
 		body  string
 		want  string // the Range the origin was asked for
@@ -158,4 +148,15 @@ func TestRangesOfARequestOfUnknownLength(t *testing.T) {
 			t.Errorf("body %q: the origin was asked for %q", c.body, got)
 		}
 	}
+}
+
+// editedRangeEnv is a proxy in front of a rangeOrigin, with a rule that
+// edits every page.
+func editedRangeEnv(t *testing.T) (*rangeOrigin, *env) {
+	o := &rangeOrigin{ranges: map[string][]string{}}
+	return o, newEnv(t, o, []byte(`rules:
+  - name: everywhere
+    actions:
+      - set_inner: { select: "#x", text: Bonjour }
+`))
 }
