@@ -10,19 +10,23 @@ import (
 	"time"
 )
 
-// Limiter lets at most Burst lines through in each Period and counts
-// those it holds back: the next line let through reports that count
-// (logged as left_out). A Period starts with the first line after the
-// last one ended, so a fault that starts is logged at once. The zero
-// Limiter lets every line through. It is safe for concurrent use.
+// Limiter lets at most Burst lines through in any Period (a line goes
+// when the Burst-th line before it is a Period old), and counts those it
+// holds back: the next line let through reports that count (logged as
+// left_out). A fault that starts is logged at once. The zero Limiter
+// lets every line through. It is safe for concurrent use.
+//
+// Periods that start with their first line, which it kept before, let
+// twice Burst through in less than a Period: a Period's last lines and
+// the next one's first.
 type Limiter struct {
 	Period time.Duration
 	Burst  int
 
 	mu    sync.Mutex
-	start time.Time // when the current period started
-	n     int       // lines let through in it
-	left  int       // lines held back since the last one let through
+	times []time.Time // the last Burst lines let through, a ring
+	i     int         // where the oldest is, once it is full
+	left  int         // lines held back since the last one let through
 }
 
 // Allow reports whether a line may be written at now and, when it may,
@@ -33,14 +37,16 @@ func (l *Limiter) Allow(now time.Time) (ok bool, leftOut int) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.start.IsZero() || now.Sub(l.start) >= l.Period || now.Before(l.start) {
-		l.start, l.n = now, 0
-	}
-	if l.n >= l.Burst {
+	switch {
+	case len(l.times) < l.Burst:
+		l.times = append(l.times, now)
+	case now.Sub(l.times[l.i]) >= l.Period || now.Before(l.times[l.i]): // (a clock that went back: let it through)
+		l.times[l.i] = now
+		l.i = (l.i + 1) % l.Burst
+	default:
 		l.left++
 		return false, 0
 	}
-	l.n++
 	leftOut, l.left = l.left, 0
 	return true, leftOut
 }

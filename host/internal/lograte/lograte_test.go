@@ -21,7 +21,11 @@ func TestLimiter(t *testing.T) {
 	}{
 		{"zero lets all through", &Limiter{}, []step{{0, true, 0}, {0, true, 0}, {1, true, 0}}},
 		{"burst then held back, counted on the next", &Limiter{Period: time.Second, Burst: 2}, []step{
-			{0, true, 0}, {10, true, 0}, {20, false, 0}, {999, false, 0}, {1000, true, 2}, {1001, true, 0}, {1002, false, 0}}},
+			{0, true, 0}, {10, true, 0}, {20, false, 0}, {999, false, 0}, {1000, true, 2}, {1001, false, 0}, {1010, true, 1}, {1011, false, 0}}},
+		// The end of one period and the start of the next let through
+		// twice the burst in less than a period.
+		{"no more than the burst in any period", &Limiter{Period: time.Second, Burst: 2}, []step{
+			{900, true, 0}, {950, true, 0}, {1000, false, 0}, {1899, false, 0}, {1900, true, 2}, {1949, false, 0}, {1950, true, 1}}},
 		{"a period starts with the first line after the last", &Limiter{Period: time.Second, Burst: 1}, []step{
 			{0, true, 0}, {5000, true, 0}, {5500, false, 0}, {6000, true, 1}}},
 		{"a clock that went back starts a period", &Limiter{Period: time.Second, Burst: 1}, []step{
