@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,23 +48,15 @@ func (t *rangeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if st == nil || !t.p.rewritesWhole(resp, st) {
 		return resp, nil
 	}
-	if resp.ContentLength >= 0 && resp.ContentLength <= drainRange {
-		// Read to its end, the origin's connection is kept for the
-		// request for the whole page (closed unread, it was dropped, and
-		// every range of a page cost a new one).
-		io.Copy(io.Discard, resp.Body)
-	}
+	// Closed unread, the range takes its connection with it (the next
+	// request dials anew): read to its end, a range whose origin stalls
+	// or whose length lies would hold the visitor up as long.
 	resp.Body.Close()
 	whole := req.Clone(req.Context())
 	whole.Header.Del("Range")
 	whole.Header.Del("If-Range")
 	return t.next.RoundTrip(whole)
 }
-
-// drainRange is the longest range of a page that is read to its end
-// rather than dropped with its connection: a page's range is most often
-// its first bytes, or a resumed download's last ones.
-const drainRange = 64 << 10
 
 // unsatisfiable answers a 416, which gives the origin's length: a range
 // past it may be within the rewritten page, and a range of a page that

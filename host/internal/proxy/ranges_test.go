@@ -2,13 +2,11 @@ package proxy_test
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,26 +159,4 @@ func editedRangeEnv(t *testing.T) (*rangeOrigin, *env) {
     actions:
       - set_inner: { select: "#x", text: Bonjour }
 `))
-}
-
-// TestRangesKeepTheOriginsConnection: a range of a page the rules rewrite
-// is answered with the whole page, asked of the origin again on the
-// connection that brought the range: the range is read to its end, not
-// dropped with the connection (every such request cost a new one).
-func TestRangesKeepTheOriginsConnection(t *testing.T) {
-	_, e := editedRangeEnv(t)
-	var conns atomic.Int64
-	e.origin.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	for i := range 5 {
-		if r := e.get(t, "/", "Range", "bytes=0-4"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Bonjour") {
-			t.Fatalf("request %d: %d %q", i, r.StatusCode, r.body)
-		}
-	}
-	if n := conns.Load(); n != 1 {
-		t.Errorf("%d connections to the origin for 5 ranges of a page, one after the other: want 1", n)
-	}
 }

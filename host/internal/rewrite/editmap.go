@@ -354,11 +354,15 @@ func (b *MapBuilder) readTo() int {
 
 // Pause records that the page's origin paused after the bytes written so
 // far (see pausePoint). It reports false when it could not: past
-// maxPauses, or a page that gets no map. A pause at a block's end needs
-// no record (a splice checks the block whole then), and returns true.
+// maxPauses, a page that gets no map, or a builder that looks for
+// volatile values (the rewrite would read the block in two writes, and
+// a value a write ends in is not recorded whole: the map would have
+// fewer, and its splices fall back where the value changed). A pause at
+// a block's end needs no record (a splice checks the block whole then),
+// and returns true.
 func (b *MapBuilder) Pause() bool {
 	switch {
-	case b.rec.failed:
+	case b.rec.failed, b.rec.look && len(b.block) > 0:
 		return false
 	case len(b.block) == 0:
 		return true

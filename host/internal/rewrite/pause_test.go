@@ -169,3 +169,35 @@ func pausedSpliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, page
 	}
 	return caughtUp, checked
 }
+
+// TestMapPausesLookingForVolatile: a builder that looks for volatile
+// values records no pause within a block: the rewrite would read the
+// block in two writes, and a value a write ends in is not recorded
+// whole (a render time cut at the pause was left out of the map, whose
+// splices then fell back where it changed). Its map is the one made
+// without pauses.
+func TestMapPausesLookingForVolatile(t *testing.T) {
+	p := mustCompile("#main", "li.card")
+	page := []byte(`<!doctype html><html><body><!-- rendered 2026-12-06T05:25:43.123Z in 12 ms --><div id="main"><p>Prices updated 2026-12-06 05:25:43 UTC</p><ul><li class="card" data-item-id="a">A</li></ul></div></body></html>`)
+	mark := bytes.Index(page, []byte("05:25:43.123Z"))
+	build := func(pause bool) (*EditMap, bool) {
+		b := p.NewMapBuilder(4 << 20)
+		defer b.Release()
+		b.LookForVolatile()
+		b.Write(page[:mark])
+		ok := true
+		if pause {
+			ok = b.Pause()
+		}
+		b.Write(page[mark:])
+		return b.Close(), ok
+	}
+	with, ok := build(true)
+	without, _ := build(false)
+	if ok {
+		t.Error("Pause within a block recorded a pause point while looking for volatile values")
+	}
+	if len(with.vol) != len(without.vol) || len(with.pauses) != 0 || len(without.vol) == 0 {
+		t.Errorf("%d volatile values with a pause, %d without, %d pause points", len(with.vol), len(without.vol), len(with.pauses))
+	}
+}
