@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Which responses answer a Range is known only from the response: a
@@ -48,14 +50,37 @@ func (t *rangeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if st == nil || !t.p.rewritesWhole(resp, st) {
 		return resp, nil
 	}
-	// Closed unread, the range takes its connection with it (the next
-	// request dials anew): read to its end, a range whose origin stalls
-	// or whose length lies would hold the visitor up as long.
-	resp.Body.Close()
+	go drainRange(resp)
 	whole := req.Clone(req.Context())
 	whole.Header.Del("Range")
 	whole.Header.Del("If-Range")
 	return t.next.RoundTrip(whole)
+}
+
+// The bounds of drainRange: a page's range is most often its first
+// bytes, or a resumed download's last ones.
+const (
+	drainBytes = 64 << 10
+	drainTime  = time.Second
+)
+
+// drainRange reads a range of a page the proxy asks for whole to its end
+// and closes it, so that its connection to the origin goes back to the
+// pool: closed unread, the connection went with it, and every range of a
+// page cost a dial. It runs beside the request for the whole page, which
+// does not wait for it (a range whose origin stalls, or whose length
+// lies, held the visitor up as long), and gives up past drainBytes or
+// drainTime, closing the connection as before.
+func drainRange(resp *http.Response) {
+	if resp.ContentLength < 0 || resp.ContentLength > drainBytes {
+		resp.Body.Close()
+		return
+	}
+	// Close ends a read that waits for the origin.
+	t := time.AfterFunc(drainTime, func() { resp.Body.Close() })
+	io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes+1))
+	t.Stop()
+	resp.Body.Close()
 }
 
 // unsatisfiable answers a 416, which gives the origin's length: a range

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 )
 
@@ -152,11 +153,77 @@ func TestRangesOfARequestOfUnknownLength(t *testing.T) {
 
 // editedRangeEnv is a proxy in front of a rangeOrigin, with a rule that
 // edits every page.
-func editedRangeEnv(t *testing.T) (*rangeOrigin, *env) {
+func editedRangeEnv(t *testing.T, opts ...func(*proxy.Config)) (*rangeOrigin, *env) {
 	o := &rangeOrigin{ranges: map[string][]string{}}
-	return o, newEnv(t, o, []byte(`rules:
+	return o, newEnv(t, o, []byte(editEverywhere), opts...)
+}
+
+const editEverywhere = `rules:
   - name: everywhere
     actions:
       - set_inner: { select: "#x", text: Bonjour }
-`))
+`
+
+// TestRangesKeepTheOriginsConnection: a range of a page the rules rewrite
+// is answered with the whole page, asked of the origin again; the range
+// is read to its end beside it, and its connection goes back to the pool
+// (closed unread, every such request cost a dial).
+func TestRangesKeepTheOriginsConnection(t *testing.T) {
+	m := metrics.New()
+	_, e := editedRangeEnv(t, func(c *proxy.Config) { c.Metrics = m })
+	for i := range 5 {
+		if r := e.get(t, "/", "Range", "bytes=0-4"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Bonjour") {
+			t.Fatalf("request %d: %d %q", i, r.StatusCode, r.body)
+		}
+		// Every connection opened is back in the pool once its range
+		// is read.
+		var got map[string]float64
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if got = metricValues(t, m); got["bespoke_origin_idle_connections"] == got["bespoke_origin_dials_total"] {
+				break
+			}
+		}
+		if idle, dials := got["bespoke_origin_idle_connections"], got["bespoke_origin_dials_total"]; idle != dials || dials > 2 {
+			t.Fatalf("after range %d: %v of %v connections dialed are idle: want all, at most 2", i, idle, dials)
+		}
+	}
+}
+
+// TestRangesOfAStalledRange: the whole page is asked for while the range
+// the origin sent first stalls: reading it to its end is not the
+// visitor's wait.
+func TestRangesOfAStalledRange(t *testing.T) {
+	release, rangeEnded := make(chan struct{}), make(chan struct{})
+	beside := make(chan bool, 1)
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.Header.Get("Range") == "" {
+			select {
+			case <-rangeEnded:
+				beside <- false
+			default:
+				beside <- true
+			}
+			io.WriteString(w, rangePage)
+			return
+		}
+		defer close(rangeEnded)
+		w.Header().Set("Content-Range", "bytes 0-9/"+strconv.Itoa(len(rangePage)))
+		w.Header().Set("Content-Length", "10")
+		w.WriteHeader(http.StatusPartialContent)
+		io.WriteString(w, rangePage[:5])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	e := newEnv(t, origin, []byte(editEverywhere))
+	defer close(release)
+	if r := e.get(t, "/", "Range", "bytes=0-9"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Bonjour") {
+		t.Fatalf("%d %q", r.StatusCode, r.body)
+	}
+	if !<-beside {
+		t.Error("the whole page was asked for once the stalled range ended: the visitor waited for it")
+	}
 }
