@@ -99,7 +99,7 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 		}, []string{"route"}),
 		seen: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_seen_store_total",
-			Help: "Seen-filter operations, by event: load; dropped (a stored state that could not be used); error (the store could not load: a Redis timeout, error or outage); save; skipped (not saved because its load failed); save_error; overflow (a page too long to hold back for the cookie); forgot (a save that forgot part of the visitor's older items to fit the cookie).",
+			Help: "Seen-filter operations, by event: load; dropped (a stored state that could not be used); error (the store could not load: a Redis timeout, error or outage); save; skipped (not saved because its load failed); save_error; overflow (a page too long to hold back for the cookie); late (a page held back until its edit map's last list, whose rest showed more items, not in the cookie); forgot (a save that forgot part of the visitor's older items to fit the cookie).",
 		}, []string{"route", "event"}),
 		seenUnrecorded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_seen_unrecorded_items_total", Help: "Items responses showed past what one response may record in the seen-filter (not marked seen).",

@@ -121,6 +121,13 @@ func (b *rewritingBody) hookRewriter() {
 	}
 }
 
+// seenDone reports whether the page's items are all recorded, as its
+// edit map tells (see Splicer.SeenDone): a page rewritten without a map
+// says so only at its end.
+func (b *rewritingBody) seenDone() bool {
+	return b.splicer != nil && b.rw == pageRewriter(b.splicer) && b.splicer.SeenDone()
+}
+
 // mapped records, once the page is rewritten, what its map did, and
 // stores the map a builder made.
 func (b *rewritingBody) mapped() {

@@ -857,3 +857,127 @@ func TestEditMapsFarOrigin(t *testing.T) {
 		})
 	}
 }
+
+// TestSeenCookieBeforeThePageEnds: with the cookie store, a page with
+// hide_seen is held until the cookie can say what it showed. Without a
+// map that is its end; with one, the end of its last list: the headers,
+// with the cookie, leave while the origin still sends the rest. Should
+// the rest differ from the map and show more items, the page says so in
+// SeenLate (they are not in the cookie), and is otherwise what a full
+// rewrite makes of it.
+func TestSeenCookieBeforeThePageEnds(t *testing.T) {
+	const block = 8 << 10
+	var cards strings.Builder
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&cards, `<li class="card" data-item-id="sku-%d">Item %d</li>`, i, i)
+	}
+	head := `<!doctype html><html><head><title>Shop</title></head><body><ul class="cards">` + cards.String() + `</ul><p>`
+	head += strings.Repeat("x", block-len(head)-len("</p>")) + "</p>"
+	tail := strings.Repeat("<p>More of the page.</p>", 4000) + "</body></html>"
+	// A page whose tail has a second list, the same ETag (an origin that
+	// changed the page without telling).
+	var more strings.Builder
+	for i := 13; i <= 15; i++ {
+		fmt.Fprintf(&more, `<li class="card" data-item-id="sku-%d">Item %d</li>`, i, i)
+	}
+	changed := strings.Replace(tail, "<p>More of the page.</p>", `<ul class="cards">`+more.String()+`</ul>`, 1)
+	var mu sync.Mutex
+	var wait chan struct{} // the origin waits on it after head, when set
+	reached := make(chan struct{}, 1)
+	rest := tail
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("ETag", `"v1"`)
+		io.WriteString(w, head)
+		w.(http.Flusher).Flush()
+		mu.Lock()
+		c, body := wait, rest
+		mu.Unlock()
+		if c != nil {
+			reached <- struct{}{}
+			<-c
+		}
+		io.WriteString(w, body)
+	})
+	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, origin, []byte(seenRules), func(c *proxy.Config) { c.EditMapCache, c.Seen = 1<<20, store })
+	full := newEnv(t, origin, []byte(seenRules), func(c *proxy.Config) { c.EditMapCache, c.Seen = 0, store })
+	if r := e.get(t, "/"); len(items(r.body)) != 12 {
+		t.Fatalf("first view: %d items, want 12", len(items(r.body)))
+	}
+
+	// view asks for the page with cookie while the origin waits after its
+	// head, and returns the response once its headers came, and its body.
+	view := func(e *env, cookie string) (*http.Response, string) {
+		t.Helper()
+		c := make(chan struct{})
+		mu.Lock()
+		wait = c
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			wait = nil
+			mu.Unlock()
+		}()
+		req, _ := http.NewRequest("GET", e.proxy.URL+"/", nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		type result struct {
+			resp *http.Response
+			err  error
+		}
+		got := make(chan result, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			got <- result{resp, err}
+		}()
+		<-reached
+		var r result
+		select {
+		case r = <-got:
+		case <-time.After(10 * time.Second):
+			close(c)
+			t.Fatal("no headers while the origin waits after the page's list: the page was held whole")
+		}
+		close(c)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		defer r.resp.Body.Close()
+		b, err := io.ReadAll(r.resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.resp, string(b)
+	}
+	jar := cookieJar{}
+	resp, body := view(e, "")
+	jar.keep(response{Response: resp, body: body})
+	if n := len(items(body)); n != 12 || jar[store.Name()] == "" {
+		t.Fatalf("second view: %d items, seen cookie %q; want 12 and the cookie", n, jar[store.Name()])
+	}
+	if r := e.get(t, "/", "Cookie", jar.header()); len(items(r.body)) != 2 {
+		t.Fatalf("the view after: %d items, want the 2 kept: the cookie sent before the page's end did not record its items", len(items(r.body)))
+	}
+	if n := e.p.Stats().SeenLate.Load(); n != 0 {
+		t.Fatalf("SeenLate %d, want 0", n)
+	}
+
+	mu.Lock()
+	rest = changed
+	mu.Unlock()
+	_, body = view(e, "") // a fresh visitor, so that all items show
+	if want := full.get(t, "/"); body != want.body {
+		t.Fatal("a page that differs from its map after its last list: not what a full rewrite makes of it")
+	}
+	if n := len(items(body)); n != 15 {
+		t.Errorf("%d items, want all 15", n)
+	}
+	if n := e.p.Stats().SeenLate.Load(); n != 1 {
+		t.Errorf("SeenLate %d after a page that showed items past its map's last list, want 1", n)
+	}
+}

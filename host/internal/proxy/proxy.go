@@ -92,8 +92,10 @@ type Config struct {
 	Seen seen.Store
 	// SeenBuffer bounds how much of a page is held back so that its
 	// Set-Cookie can record the items hide_seen showed, with a store that
-	// answers in the response headers (the cookie store). Past it the page
-	// streams and the showing is not recorded. 0 means 1 MiB.
+	// answers in the response headers (the cookie store): until the
+	// page's end, or, spliced from its edit map, the end of its last
+	// list. Past it the page streams and the showing is not recorded.
+	// 0 means 1 MiB.
 	SeenBuffer int
 	// Caps counts frequency-capped rules, in a cookie or a shared store
 	// (caps.NewShared); nil disables caps (capped rules then always count
@@ -172,6 +174,7 @@ type Stats struct {
 	SeenSkipped    atomic.Int64 // seen-filters not saved because their load failed
 	SeenSaveErrors atomic.Int64 // seen-filters that could not be saved
 	SeenOverflow   atomic.Int64 // pages too long to hold back for the seen cookie
+	SeenLate       atomic.Int64 // pages that recorded items after their seen cookie was sent
 	SeenUnrecorded atomic.Int64 // items shown past what one response may record
 	CapsSaveErrors atomic.Int64 // caps counts a shared store could not take (unknown counts, a full queue)
 	Limited        atomic.Int64 // bodies passed untouched, stopped or cut by a limit (see bespoke_body_limits_total)

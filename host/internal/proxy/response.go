@@ -329,8 +329,20 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	switch {
 	case rp.hold == holdAll:
 		// The cookie must say what this page showed, and cookies go in
-		// the headers.
-		st.held = rb.fill(p.cfg.SeenBuffer, nil)
+		// the headers: until its lists are done, which its edit map
+		// tells, or its end.
+		st.held = rb.fill(p.cfg.SeenBuffer, func() bool { return rb.seenDone() && effectsKnown(pl, rp, rb) })
+		if st.held && !rb.done {
+			// Should the rest of the page differ from its map and show
+			// more items, they are not in the cookie: counted.
+			recorded := rb.splicer.Recorded()
+			rb.onDone = func() {
+				if rb.splicer != nil && rb.splicer.Recorded() > recorded {
+					p.stats.SeenLate.Add(1)
+					p.cfg.Metrics.Seen(p.cfg.Route, "late")
+				}
+			}
+		}
 	case rp.hold == holdEffects:
 		// The caps cookie (and the seen cookie of mark_seen) must say
 		// whether the rules' edits applied: until they did, or the page

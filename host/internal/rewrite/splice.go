@@ -95,6 +95,9 @@ type Splicer struct {
 	// takes all[taken:emit] (see Take).
 	direct      bool
 	taken, emit int
+	// lastSeen is the last of the map's events that opens an element a
+	// HideSeen edit selects (-1: none; -2: not looked for yet).
+	lastSeen int
 }
 
 var splicerPool = sync.Pool{New: func() any { return new(Splicer) }}
@@ -114,7 +117,7 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 	s.d, s.shifts, s.grew, s.tol, s.grow, s.found = 0, s.shifts[:0], 0, false, false, 0
 	s.cw = countWriter{w: w}
 	s.seen = seenLog{under: opt.Seen, log: s.seen.log[:0]}
-	s.tooLarge = false
+	s.tooLarge, s.lastSeen = false, -2
 	if m == nil || m.prog != p || !s.fits(0) {
 		s.tooLarge = m != nil && m.prog == p
 		s.full = p.NewRewriter(w, edits, opt)
@@ -378,6 +381,43 @@ func (s *Splicer) Take() []byte {
 	s.taken = s.emit
 	return p
 }
+
+// SeenDone reports whether the page's items are all recorded, as far as
+// its edit map tells: the page so far matched the map, the map has no
+// element a HideSeen edit selects further on, and every list is closed
+// (a list records its items as it closes). A caller that must say what
+// the page showed before its end (a cookie, in the headers) may say it
+// from then on; should the rest of the page differ from the map, a list
+// there still records its items (Recorded counts them).
+func (s *Splicer) SeenDone() bool {
+	if s.m == nil || s.full != nil || s.fellAt >= 0 {
+		return false
+	}
+	if s.direct || s.copy {
+		return true // no edit selects an element of the map's page
+	}
+	if s.lastSeen == -2 {
+		s.lastSeen = -1
+	last:
+		for i := len(s.m.events) - 1; i >= 0; i-- {
+			e := &s.m.events[i]
+			if e.kind != evOpen {
+				continue
+			}
+			for j := range s.edits {
+				if s.edits[j].Op == HideSeen && s.m.selects(e.sel, s.edits[j].Selector) {
+					s.lastSeen = i
+					break last
+				}
+			}
+		}
+	}
+	return s.ei > s.lastSeen && len(s.sink.regions) == 0
+}
+
+// Recorded returns how many items the page recorded so far (the calls
+// to the SeenSet's Shown).
+func (s *Splicer) Recorded() int { return s.seen.recorded }
 
 // Volatile returns how many blocks of the page spliced although they
 // differed from the map's page, in volatile values only.
@@ -816,10 +856,11 @@ func (k *skipWriter) Write(p []byte) (int, error) {
 // Rewriter reading the page again gets the same answers (and does not
 // record twice) for the calls the Splicer made.
 type seenLog struct {
-	under  SeenSet
-	log    []int32 // Recency's answers; -1 for a Shown
-	pos    int
-	replay bool
+	under    SeenSet
+	log      []int32 // Recency's answers; -1 for a Shown
+	pos      int
+	replay   bool
+	recorded int // Shown calls passed on
 }
 
 func (l *seenLog) Recency(id string) int {
@@ -856,5 +897,6 @@ func (l *seenLog) Shown(id string) {
 	}
 	l.replay = false
 	l.under.Shown(id)
+	l.recorded++
 	l.log = append(l.log, -1)
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/net/html"
 )
 
 // spliceSelectors are the selectors of the splice tests' program: those
@@ -442,13 +444,32 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 	if sp.Direct() && !direct {
 		t.Fatal("direct without asking")
 	}
+	// doneAt is how many items were recorded when SeenDone first
+	// reported true, after the drains-th write (-1: it did not).
+	doneAt, drains, early := -1, 0, false
 	drain := func() {
 		got.Write(sp.Take())
 		got.Write(written.Bytes())
 		written.Reset()
+		drains++
+		if doneAt < 0 && sp.SeenDone() {
+			doneAt, early = shownCalls(gs.log), drains <= len(c)
+		}
 	}
 	if err := spliced(rng, sp, served, c, drain); err != nil {
 		t.Fatal(err)
+	}
+	if n := shownCalls(gs.log); sp.Recorded() != n && sp.Used() {
+		t.Fatalf("%s: Recorded %d, %d calls to Shown", what, sp.Recorded(), n)
+	}
+	if sp.Used() && sp.FellBack() < 0 && doneAt >= 0 {
+		// A page that matched its map records nothing once SeenDone.
+		if n := shownCalls(gs.log); n != doneAt {
+			t.Fatalf("%s: %d items recorded when SeenDone, %d in the end\nedits %+v", what, doneAt, n, edits)
+		}
+		if early && doneAt > 0 {
+			spliceSeenEarly++
+		}
 	}
 	gotApplied, gotRefused := sp.Applied(), sp.Refused()
 	if n := sp.RefusedTotal(); n != sum(gotRefused) {
@@ -504,6 +525,21 @@ func spliceCase(t *testing.T, rng *rand.Rand, p *Program, m *EditMap, served []b
 	}
 	return used, fell
 }
+
+// shownCalls counts the calls to Shown in a logSeen's log.
+func shownCalls(log []string) int {
+	n := 0
+	for _, l := range log {
+		if strings.HasPrefix(l, "s ") {
+			n++
+		}
+	}
+	return n
+}
+
+// spliceSeenEarly counts the pages spliced whole that recorded items and
+// whose SeenDone reported true before their end.
+var spliceSeenEarly int
 
 // spliceChanged counts the pages spliced whole that some edit changed;
 // spliceRefused the cases where an edit was refused somewhere;
@@ -583,8 +619,11 @@ func TestSpliceDifferential(t *testing.T) {
 	if spliceResumed == 0 {
 		t.Fatal("no page that stopped matching its map ended spliced: taking the map up again is not exercised")
 	}
-	t.Logf("%d spliced whole (%d changed), %d fell back (%d handed back to the map, %d of them to the end), %d with refusals; %d rounds with the edits found from the selectors",
-		hits, spliceChanged, fells, spliceTookUp, spliceResumed, spliceRefused, many)
+	if spliceSeenEarly == 0 {
+		t.Fatal("no page that recorded items was done recording before its end: SeenDone is not exercised")
+	}
+	t.Logf("%d spliced whole (%d changed, %d done recording before their end), %d fell back (%d handed back to the map, %d of them to the end), %d with refusals; %d rounds with the edits found from the selectors",
+		hits, spliceChanged, spliceSeenEarly, fells, spliceTookUp, spliceResumed, spliceRefused, many)
 }
 
 // TestSpliceSavedPages: the saved pages and the benchmark page with the
@@ -615,6 +654,70 @@ func TestSpliceSavedPages(t *testing.T) {
 				t.Fatalf("%s: used %v, fell back at %d", sp.name, used, fell)
 			}
 		}
+	}
+}
+
+// TestSpliceSeenDone: on the saved pages, whose lists of cards end
+// before the page does, a splice written 4 KiB at a time is done
+// recording once it has read past the last card's list, before the
+// page's end, and not before the last card; it records nothing after.
+// A page with no card is done from its first write.
+func TestSpliceSeenDone(t *testing.T) {
+	pages := splicePages(t)
+	for _, sp := range savedPages {
+		page := pages[sp.name]
+		p := mustCompile(sp.card, "#no-such-list > li")
+		for _, c := range []struct {
+			sel  int
+			last int // the start of the last element sel selects, -1: none
+		}{{0, lastStartTag(page, sp.card)}, {1, -1}} {
+			edits := []Edit{{Selector: c.sel, Op: HideSeen, Attr: "data-item-id", N: 2}}
+			m := buildMap(rand.New(rand.NewPCG(5, 6)), p, page)
+			gs := &logSeen{salt: 1}
+			var out bytes.Buffer
+			s := p.NewSplicer(&out, m, edits, Options{Seen: gs})
+			doneAt, shown := -1, 0
+			for at := 0; at < len(page); at += 4 << 10 {
+				s.Write(page[at:min(at+4<<10, len(page))])
+				if doneAt < 0 && s.SeenDone() {
+					doneAt, shown = min(at+4<<10, len(page)), shownCalls(gs.log)
+				}
+			}
+			s.Close()
+			s.Release()
+			switch {
+			case c.last < 0 && doneAt != 4<<10:
+				t.Errorf("%s, no list: done after %d bytes, want from the first write", sp.name, doneAt)
+			case c.last >= 0 && (doneAt < 0 || doneAt <= c.last || doneAt >= len(page)):
+				t.Errorf("%s: done after %d bytes of %d, the last card at %d", sp.name, doneAt, len(page), c.last)
+			case shownCalls(gs.log) != shown:
+				t.Errorf("%s: %d items recorded when done, %d in the end", sp.name, shown, shownCalls(gs.log))
+			}
+		}
+	}
+}
+
+// lastStartTag returns where the last start tag of page that sel
+// ("tag.class") names starts, as x/net/html's tokenizer reads it.
+func lastStartTag(page []byte, sel string) int {
+	tag, class, _ := strings.Cut(sel, ".")
+	z := html.NewTokenizer(bytes.NewReader(page))
+	last, at := -1, 0
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return last
+		}
+		if tt == html.StartTagToken {
+			if tok := z.Token(); tok.Data == tag {
+				for _, a := range tok.Attr {
+					if a.Key == "class" && slices.Contains(strings.Fields(a.Val), class) {
+						last = at
+					}
+				}
+			}
+		}
+		at += len(z.Raw())
 	}
 }
 
