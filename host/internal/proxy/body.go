@@ -87,9 +87,10 @@ type rewritingBody struct {
 	builder                  *rewrite.MapBuilder
 	rewriter                 *rewrite.Rewriter // the full rewriter, when no splicer
 	// byURL says the page is known by its URL alone (it has neither
-	// validator nor length: see mapKey); streamPause is how long its
-	// origin may wait mid-page before the page is taken for one sent as
-	// it is rendered, paused says it did, with the splice holding part of
+	// validator nor length: see mapKey); streamPause is how long the
+	// origin of a page with a map may wait mid-page before the page is
+	// taken for one sent as it is rendered (with or without a validator
+	// or a length), paused says it did, with the splice holding part of
 	// a block, and pausedAt after how many bytes (see originPaused).
 	byURL       bool
 	streamPause time.Duration
@@ -201,10 +202,10 @@ func (b *rewritingBody) step() {
 			buf = s
 		}
 	}
-	// A page known by its URL alone that has a map, or is getting one:
-	// does its origin pause? (Only once a read came back short, when
-	// the next one may wait: a time taken per read of such a page.)
-	timed := b.byURL && !b.paused && (b.splicer != nil || b.builder != nil) && b.src.paused()
+	// A page that has a map, or is getting one: does its origin pause?
+	// (Only once a read came back short, when the next one may wait.)
+	// A page with a validator or a length may be sent as it renders too.
+	timed := !b.paused && (b.splicer != nil || b.builder != nil) && b.src.paused()
 	var t0 time.Time
 	if timed {
 		t0 = time.Now()

@@ -38,9 +38,9 @@ type MapStats struct {
 	Streamed atomic.Int64
 }
 
-// defaultStreamPause is how long the origin of a page without a
-// validator or length may wait mid-page before the page is taken for
-// one sent as it is rendered (Config.StreamPause): about what holding a
+// defaultStreamPause is how long the origin of a page may wait mid-page
+// before the page is taken for one sent as it is rendered
+// (Config.StreamPause): about what holding a
 // few KiB of it through such a pause may cost the visitor, and longer
 // than a busy origin's reads wait.
 const defaultStreamPause = 50 * time.Millisecond
@@ -77,7 +77,7 @@ func (p *Proxy) mapKey(resp *http.Response) (key, page editmap.Key, ok bool) {
 // the page's map, else a Rewriter, with a MapBuilder beside it when the
 // page should get a map.
 func (b *rewritingBody) newRewriter(edits []rewrite.Edit) {
-	if b.maps != nil && b.byURL && b.maps.Streaming(b.mapKey) {
+	if b.maps != nil && b.maps.Streaming(b.mapKey) {
 		b.mapStats.Streamed.Add(1)
 	} else if b.maps != nil {
 		m, from := b.maps.Lookup(b.mapKey, b.pageKey, b.prog)

@@ -557,19 +557,26 @@ func tail(s string) string { return s[max(0, len(s)-160):] }
 func TestEditMapsStreamedPages(t *testing.T) {
 	for _, c := range []struct {
 		name                   string
-		from                   int // the first view whose origin pauses
+		from                   int    // the first view whose origin pauses
+		known                  string // what else than its URL knows the page: "etag", "length" or ""
 		hits, misses, streamed int64
 	}{
-		{"pauses from the first view", 0, 4, 2, 0},
-		{"pauses from the first spliced view", 2, 2, 2, 2},
+		{"pauses from the first view", 0, "", 4, 2, 0},
+		{"pauses from the first spliced view", 2, "", 2, 2, 2},
+		// A page with a validator or a length that the origin sends as
+		// it renders: the same.
+		{"ETag, pauses from the first view", 0, "etag", 5, 1, 0},
+		{"ETag, pauses from the first spliced view", 2, "etag", 3, 1, 2},
+		{"length, pauses from the first view", 0, "length", 5, 1, 0},
+		{"length, pauses from the first spliced view", 2, "length", 3, 1, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			streamedPages(t, c.from, c.hits, c.misses, c.streamed)
+			streamedPages(t, c.from, c.known, c.hits, c.misses, c.streamed)
 		})
 	}
 }
 
-func streamedPages(t *testing.T, from int, wantHits, wantMisses, wantStreamed int64) {
+func streamedPages(t *testing.T, from int, known string, wantHits, wantMisses, wantStreamed int64) {
 	const marker = `<p id="waiting">Loading</p>`
 	page := strings.Replace(cardsPage(), "</ul>", "</ul>"+marker, 1)
 	cut := strings.Index(page, marker) + len(marker)
@@ -585,6 +592,12 @@ func streamedPages(t *testing.T, from int, wantHits, wantMisses, wantStreamed in
 			v := <-views
 			n.Add(1)
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			switch known {
+			case "etag":
+				w.Header().Set("ETag", `"page-1"`)
+			case "length":
+				w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+			}
 			io.WriteString(w, page[:cut])
 			w.(http.Flusher).Flush()
 			switch {

@@ -68,11 +68,11 @@ type Config struct {
 	// a page rewritten in full once is then spliced for each visitor
 	// while it comes back the same. 0 disables them.
 	EditMapCache int
-	// StreamPause is how long the origin of a page that says neither a
-	// strong ETag nor a length may wait mid-page before the page is
-	// taken for one sent as it is rendered, which gets no edit map once
-	// it waited twice at one place (see editmap.Cache.Paused). 0 means
-	// 50 ms.
+	// StreamPause is how long the origin of a page may wait mid-page
+	// before the page is taken for one sent as it is rendered: its edit
+	// map records the place, and the page gets no map once it waited
+	// twice at one place the map did not record (see
+	// editmap.Cache.Paused). 0 means 50 ms.
 	StreamPause time.Duration
 	// DebugHeaders adds X-Bespoke-Rules and X-Bespoke-Generation to
 	// responses, naming the rules that matched, and X-Bespoke-Untouched
