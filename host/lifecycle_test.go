@@ -282,3 +282,31 @@ func TestFlushThroughUnwrap(t *testing.T) {
 		t.Fatal("the first event was not flushed while the origin held the stream open")
 	}
 }
+
+// statusError is an in-process upstream's failure that says its status.
+type statusError int
+
+func (e statusError) Error() string   { return http.StatusText(int(e)) }
+func (e statusError) HTTPStatus() int { return int(e) }
+func (e statusError) Unwrap() error   { return http.ErrAbortHandler }
+
+// TestNextFailureStatus: a Next that fails with a status the visitor gets
+// it, with a body that names it (a 503 said "502 Bad Gateway").
+func TestNextFailureStatus(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		code int
+		body string
+	}{
+		{http.ErrAbortHandler, http.StatusBadGateway, "502 Bad Gateway"},
+		{statusError(http.StatusServiceUnavailable), http.StatusServiceUnavailable, "503 Service Unavailable"},
+		{statusError(http.StatusGatewayTimeout), http.StatusGatewayTimeout, "504 Gateway Timeout"},
+	} {
+		h := newHandler(t, host.Config{Next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic(c.err) }), Rules: []byte(greeting)})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		if w.Code != c.code || !strings.HasPrefix(w.Body.String(), c.body) {
+			t.Errorf("%v: %d %q, want %d %q", c.err, w.Code, w.Body.String(), c.code, c.body)
+		}
+	}
+}

@@ -158,6 +158,39 @@ func (f *failedPages) expire(now time.Time) {
 	f.n.Store(int32(len(f.m)))
 }
 
+// watchBody wraps the body of r, the request to the origin, so that a
+// failure to read it (the visitor left in the middle of an upload) is
+// known to the request's state: the transport reports it as the
+// request's failure, before the request's context ends, and it is the
+// visitor's doing, not the origin's.
+func watchBody(r *http.Request, st *state) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	r.Body = &watchedBody{ReadCloser: r.Body, st: st}
+}
+
+type watchedBody struct {
+	io.ReadCloser
+	st *state
+	// closed: the transport closed the body (the origin failed while it
+	// was sent): the reads that fail after are its doing.
+	closed atomic.Bool
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && !b.closed.Load() && !errors.Is(err, http.ErrBodyReadAfterClose) {
+		b.st.bodyFailed.Store(true)
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	b.closed.Store(true)
+	return b.ReadCloser.Close()
+}
+
 // resendable reports whether the origin may be asked for r again: a
 // request without a body whose method says asking twice is harmless.
 func resendable(r *http.Request) bool {

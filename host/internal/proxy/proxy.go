@@ -323,6 +323,9 @@ type state struct {
 	// held: the page was held back whole, so the seen cookie can say what
 	// it showed.
 	held bool
+	// bodyFailed: reading the visitor's request body failed (the
+	// visitor left in the middle of an upload), see watchBody.
+	bodyFailed atomic.Bool
 	// tag identifies the plan's edits for derived ETags (planTag); tagged
 	// says it was computed. editedCopy: the request revalidates a copy
 	// made with these edits (see conditionals).
@@ -690,6 +693,9 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	}
 	p.fwd.apply(pr.In, pr.Out.Header)
 	st, _ := pr.In.Context().Value(stateKey{}).(*state)
+	if st != nil {
+		defer watchBody(pr.Out, st)
+	}
 	rewrites, tag := false, uint64(0)
 	if st != nil && st.req != nil {
 		pl := &st.req.Plan
@@ -837,11 +843,12 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if st != nil && st.resend {
 		return // ServeHTTP asks the origin again
 	}
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		// The visitor went away before the origin answered: nobody reads
-		// a response, and the origin did nothing wrong. Counted as
-		// aborted, not as an origin failure (which pages whoever
-		// watches the origin's health).
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil || st != nil && st.bodyFailed.Load() {
+		// The visitor went away before the origin answered (or before
+		// it sent all of its request's body, which failed the request
+		// before its context ended): nobody reads a response, and the
+		// origin did nothing wrong. Counted as aborted, not as an origin
+		// failure (which pages whoever watches the origin's health).
 		if st != nil {
 			st.outcome = metrics.Aborted
 		}
@@ -881,9 +888,12 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if r.Method == http.MethodHead {
 		return // no body: the access log counts none
 	}
-	if status == http.StatusGatewayTimeout {
+	switch status {
+	case http.StatusGatewayTimeout:
 		w.Write([]byte("504 Gateway Timeout: the origin did not answer in time\n"))
-	} else {
+	case http.StatusServiceUnavailable:
+		w.Write([]byte("503 Service Unavailable: the origin is unavailable\n"))
+	default:
 		w.Write([]byte("502 Bad Gateway: the origin could not be reached\n"))
 	}
 }

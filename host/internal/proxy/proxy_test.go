@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -316,6 +317,42 @@ func TestVisitorLeavesBeforeTheOrigin(t *testing.T) {
 	}
 	if a, u := e.p.Stats().Aborted.Load(), e.p.Stats().UpstreamErrors.Load(); a != 1 || u != 0 {
 		t.Errorf("aborted %d, upstream errors %d; want 1 and 0", a, u)
+	}
+}
+
+// TestVisitorLeavesMidUpload: a visitor who leaves in the middle of an
+// upload (its request's body cut short) is an aborted request, not an
+// origin failure, whichever of the two the proxy notices first: the
+// origin's request failing on the body, or the visitor's context ending.
+func TestVisitorLeavesMidUpload(t *testing.T) {
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}), demo.Rules())
+	addr := strings.TrimPrefix(e.proxy.URL, "http://")
+	for i := range 10 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		framing := "Content-Length: 1000000\r\n"
+		if i%2 == 1 {
+			framing = "Transfer-Encoding: chunked\r\n"
+		}
+		fmt.Fprintf(c, "POST /upload HTTP/1.1\r\nHost: x\r\n%s\r\n", framing)
+		part := strings.Repeat("x", 100<<10)
+		if i%2 == 1 {
+			part = fmt.Sprintf("%x\r\n%s\r\n", len(part), part)
+		}
+		io.WriteString(c, part)
+		c.Close()
+		want := int64(i + 1)
+		deadline := time.Now().Add(10 * time.Second)
+		for e.p.Stats().Aborted.Load()+e.p.Stats().UpstreamErrors.Load() < want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if a, u := e.p.Stats().Aborted.Load(), e.p.Stats().UpstreamErrors.Load(); a != want || u != 0 {
+			t.Fatalf("upload %d (%s): aborted %d, upstream errors %d; want %d and 0", i, strings.TrimSpace(framing), a, u, want)
+		}
 	}
 }
 
