@@ -293,7 +293,10 @@ func (t *tagEdits) resolve(edits []Edit, m []int32, names [][]byte, class []byte
 	}
 	if classOps && !classDone && len(cl) > 0 {
 		if classSet >= 0 {
+			// A SetAttr of class the class edits left as it was: it adds
+			// the attribute all the same.
 			t.applied = append(t.applied, int32(classSet))
+			t.changed = true
 		}
 		t.add = append(t.add, newAttr{-1})
 	}

@@ -43,6 +43,10 @@ func TestTagEditsResolve(t *testing.T) {
 		{"remove the last class", "id class", "a", "p", []Edit{del("a")}, "k d | | 0 | "},
 		{"set class, then add to it", "class", "old", "p", []Edit{set("class", "x"), add("y")}, "sc | | 1 0 | x y"},
 		{"remove class, then add", "class", "old", "p", []Edit{rm("class"), add("y")}, "sc | | 1 0 | y"},
+		// No class attribute: the set adds it, whatever the class edits
+		// change (they changed nothing, and the tag passed as it was).
+		{"set class, then remove one it has not, no class attribute", "id", "", "p", []Edit{set("class", "fresh"), del("old")}, "k | c | 0 | fresh"},
+		{"set class, then add one it has, no class attribute", "id", "", "p", []Edit{set("class", "sale"), add("sale")}, "k | c | 0 | sale"},
 		{"interpolated address of a script: never", "src", "", "script", []Edit{value("src", "/x")}, " refused 0"},
 		{"a literal address is the rule author's", "src", "", "script", []Edit{set("src", "/x")}, "s0 | | 0 | "},
 		{"in any case", "src", "", "SCRIPT", []Edit{value("SRC", "/x")}, " refused 0"},
