@@ -22,7 +22,7 @@ func TestAdoptionBound(t *testing.T) {
 			if stats == nil {
 				return // checkPage said why
 			}
-			_, c := rewriteAllCut(markerProgram(), markerEdits, page)
+			_, c := markedTree(page)
 			cut := c.adopt
 			wantCut := -1
 			if between > maxAdoptWalk {

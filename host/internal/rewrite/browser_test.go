@@ -98,8 +98,20 @@ type cuts struct{ adopt, drop, frameset int }
 
 // rewriteAllCut is rewriteAll, and the page's cuts.
 func rewriteAllCut(prog *Program, edits []Edit, in string) (string, cuts) {
+	return rewriteWith(prog, edits, in, Options{MaxBuffer: 64 << 20})
+}
+
+// markedTree is the page's output with markers before and after every
+// element (markerEdits), which give the rewriter's tree, and its cuts:
+// without the end tags the page leaves out, which edits write, so that
+// the page is the output without the markers.
+func markedTree(in string) (string, cuts) {
+	return rewriteWith(markerProgram(), markerEdits, in, Options{MaxBuffer: 64 << 20, leftOut: true})
+}
+
+func rewriteWith(prog *Program, edits []Edit, in string, opt Options) (string, cuts) {
 	var out strings.Builder
-	rw := prog.NewRewriter(&out, edits, Options{MaxBuffer: 64 << 20})
+	rw := prog.NewRewriter(&out, edits, opt)
 	rw.Write([]byte(in))
 	rw.Close()
 	c := cuts{adopt: rw.adoptCut, drop: rw.dropCut, frameset: rw.framesetAt}
@@ -110,7 +122,7 @@ func rewriteAllCut(prog *Program, edits []Edit, in string) (string, cuts) {
 // rewriterTree reads the rewriter's tree of in: elements in the order of
 // their start tags; and the page's cuts.
 func rewriterTree(in string) ([]relem, cuts, error) {
-	out, cut := rewriteAllCut(markerProgram(), markerEdits, in)
+	out, cut := markedTree(in)
 	var elems []relem
 	var stack []int
 	var rebuilt strings.Builder

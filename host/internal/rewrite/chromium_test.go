@@ -401,7 +401,7 @@ func TestTreesChromium(t *testing.T) {
 		doms[pages[i]] = doc
 	}
 	for _, tt := range chromiumTrees {
-		if _, c := rewriteAllCut(markerProgram(), markerEdits, tt.page); (c.drop >= 0) != tt.drop {
+		if _, c := markedTree(tt.page); (c.drop >= 0) != tt.drop {
 			t.Errorf("%q: the rewriter's adoption agency took an element out past its third step: %v, want %v", tt.page, c.drop >= 0, tt.drop)
 		}
 		if got := ancestorsOf(doms[tt.page], tt.id); !slices.Equal(got, tt.chromium) {

@@ -30,6 +30,7 @@ const (
 	evHold                    // holdAfterBody(lt)
 	evUnhold                  // unhold(lt)
 	evEnd                     // the page ended at lt: Close's own steps follow
+	evImplied                 // the start tag at lt ends an element named sel without its end tag (noteImplied)
 )
 
 // readyFinal is the ready of the events Close makes: they need the
@@ -43,7 +44,7 @@ type event struct {
 	// made the event: the bytes it may depend on.
 	ready int32
 	d     int32
-	sel   int32 // evOpen: where its selector bits start in EditMap.sels
+	sel   int32 // evOpen: where its selector bits start in EditMap.sels; evImplied, evClose without the end tag: the element's tag, if one of impliesEnd
 	kind  uint8
 	flag  bool // evOpen: void; evClose: the end tag is the element's
 }
@@ -240,6 +241,11 @@ func (r *Rewriter) recordOpen(d, lt, end int, void bool) {
 		rc.sels = rc.sels[:sel]
 		return
 	}
+	if r.impliedAt == r.base+lt {
+		for _, t := range r.implied {
+			rc.add(r, event{kind: evImplied, lt: int32(r.base + lt), end: int32(r.base + lt), sel: int32(t)})
+		}
+	}
 	rc.add(r, event{kind: evOpen, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), sel: sel, flag: void})
 	r.stack[d].pin |= pinRec
 	r.stack[d-1].pin |= pinRec
@@ -248,10 +254,14 @@ func (r *Rewriter) recordOpen(d, lt, end int, void bool) {
 // recordClose records that the element at depth d ends: with its end
 // tag src[lt:end] when target, else at lt.
 func (r *Rewriter) recordClose(d, lt, end int, target bool) {
+	tag := int32(0)
 	if !target {
 		end = lt
+		if e := &r.stack[d]; e.ns == nsHTML && e.tag < 256 && impliesEnd[e.tag] {
+			tag = int32(e.tag)
+		}
 	}
-	r.rec.add(r, event{kind: evClose, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), flag: target})
+	r.rec.add(r, event{kind: evClose, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), sel: tag, flag: target})
 }
 
 // MapBuilder records the edit map of one page: write the page to it,

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"html"
 	mbits "math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -1066,6 +1067,17 @@ func (r *Rewriter) applyMatched(d, lt, end int, void bool) {
 	if r.stopped {
 		return // what was held is out; the rest of the page passes as it is
 	}
+	if r.impliedAt == r.base+lt {
+		// What is written here, or follows the tag dropped, goes after
+		// the elements the tag ends, not in them.
+		before := cop == Replace || cop == Remove || cop == RemoveKeepContent
+		for _, i := range m {
+			before = before || r.edits[i].Op == InsertBefore
+		}
+		if before {
+			r.endImplied(lt)
+		}
+	}
 	if listed {
 		r.addItem(d, m)
 	}
@@ -1152,6 +1164,14 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 			r.pass(end)
 		}
 	}
+	if a != nil && !target {
+		// The element ends where the page leaves its end tag out: what
+		// goes after it would be in it. (Without its start tag, it has
+		// no end to write, here or before the tag that ends it.)
+		if dropped := a.content == Replace || a.content == Remove || a.content == RemoveKeepContent; dropped || a.afterHi > a.afterLo {
+			r.writeEnd(lt, e, !dropped)
+		}
+	}
 	if a != nil {
 		for _, i := range r.actEdits[a.afterLo:a.afterHi] {
 			r.put(i)
@@ -1165,6 +1185,45 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 		r.cut = true
 		e.item = 0
 	}
+}
+
+// writeEnd writes, at src[lt], the end tag of the element e, which ends
+// there without one, when it is one that ends by the same steps as by
+// its end tag (impliesEnd): a browser reads what follows as after it.
+// (Another, a formatting element's, would end otherwise.) Without
+// write, it only notes that the element needs none (its start tag was
+// dropped), for endImplied.
+func (r *Rewriter) writeEnd(lt int, e *entry, write bool) {
+	if e.ns != nsHTML || e.tag >= 256 || endTags[e.tag] == nil || r.stopped || r.leftOut {
+		return
+	}
+	if at := r.base + lt; r.endsAt != at {
+		r.endsAt, r.ends = at, r.ends[:0]
+	}
+	r.ends = append(r.ends, e.tag)
+	if write {
+		r.out(endTags[e.tag])
+	}
+}
+
+// endImplied writes, at src[lt], the end tags of the elements that the
+// start tag there ends without them (see noteImplied), but for those an
+// edit wrote already (writeEnd).
+func (r *Rewriter) endImplied(lt int) {
+	at := r.base + lt
+	if r.impliedAt != at || r.leftOut {
+		return
+	}
+	for _, t := range r.implied {
+		if r.endsAt == at {
+			if i := slices.Index(r.ends, t); i >= 0 {
+				r.ends = slices.Delete(r.ends, i, i+1)
+				continue
+			}
+		}
+		r.out(endTags[t])
+	}
+	r.implied = r.implied[:0]
 }
 
 // writeStartTag writes the start tag src[mark:end] with the attribute

@@ -315,6 +315,10 @@ type Options struct {
 	// the caller takes it (Splicer.Take) instead of the Splicer copying
 	// it to its writer.
 	Direct bool
+	// leftOut writes no end tag the page leaves out (see writeEnd): the
+	// tests that read the rewriter's tree from markers an edit inserts
+	// before and after every element want the page back without them.
+	leftOut bool
 }
 
 // Scanner states.
@@ -429,6 +433,14 @@ type sink struct {
 	// indexes in actEdits; both grow and shrink with the stack.
 	acts     []action
 	actEdits []int32
+
+	// implied holds the elements that the start tag at impliedAt (in
+	// the page) ended as their own end tag would (impliesEnd: a <p>
+	// before a <div>, an <li> before the next), and ends those whose end
+	// tag an edit's output wrote at endsAt (see endImplied).
+	impliedAt, endsAt int
+	implied, ends     []uint16
+	leftOut           bool // Options.leftOut
 }
 
 // anyCompound is an active compound for any element, with what it
@@ -557,6 +569,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.state, r.scriptEsc, r.rawName = stData, 0, ""
 	r.skip = -1
 	r.acts, r.actEdits = r.acts[:0], r.actEdits[:0]
+	r.impliedAt, r.endsAt, r.implied, r.ends, r.leftOut = -1, -1, r.implied[:0], r.ends[:0], opt.leftOut
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
 	r.pieces, r.head, r.tail, r.cut, r.pageSrc = r.pieces[:0], -1, -1, false, false
 	r.typeCounts = r.typeCounts[:0]

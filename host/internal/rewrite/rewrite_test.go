@@ -101,7 +101,7 @@ func trace(t *testing.T, in string) string {
 	out, _ := run(t, []string{"*"}, []Edit{
 		{Selector: 0, Op: InsertBefore, Content: []byte("[")},
 		{Selector: 0, Op: InsertAfter, Content: []byte("]")},
-	}, Options{}, in)
+	}, Options{leftOut: true}, in)
 	return out
 }
 
@@ -255,14 +255,17 @@ func TestOps(t *testing.T) {
 		{"replace", []op{{"#a", content(Replace, "<p>R</p>")}}, `a<div id=a>x<br></div>b`, `a<p>R</p>b`, []int{1}},
 		{"replace void", []op{{"img", content(Replace, "[img]")}}, `<p><img src=x>!</p>`, `<p>[img]!</p>`, []int{1}},
 		{"remove", []op{{".ad", Edit{Op: Remove}}}, `<div>a<div class=ad>x<p>y</div>b</div>`, `<div>ab</div>`, []int{1}},
-		{"remove implied-closed", []op{{"li.x", Edit{Op: Remove}}}, `<ul><li>a<li class=x>b<li>c</ul>`, `<ul><li>a<li>c</ul>`, []int{1}},
+		// The tag dropped ended the li before it: its end tag is
+		// written, so that what follows is not in it.
+		{"remove implied-closed", []op{{"li.x", Edit{Op: Remove}}}, `<ul><li>a<li class=x>b<li>c</ul>`, `<ul><li>a</li><li>c</ul>`, []int{1}},
 		{"remove void", []op{{"br", Edit{Op: Remove}}}, `a<br>b<br/>c`, `abc`, []int{2}},
 		{"remove unclosed to the end", []op{{"div", Edit{Op: Remove}}}, `a<div>b<p>c`, `a`, []int{1}},
 		{"remove_keep_content", []op{{"#w", Edit{Op: RemoveKeepContent}}}, `<div id=w><p>a</p>b</div>`, `<p>a</p>b`, []int{1}},
 		{"remove_keep_content void", []op{{"br", Edit{Op: RemoveKeepContent}}}, `a<br>b`, `ab`, []int{1}},
 		{"insert_before", []op{{"p", content(InsertBefore, "<hr>")}}, `<div><p>a</p></div>`, `<div><hr><p>a</p></div>`, []int{1}},
 		{"insert_after", []op{{"p", content(InsertAfter, "<hr>")}}, `<div><p>a</p>b</div>`, `<div><p>a</p><hr>b</div>`, []int{1}},
-		{"insert_after implied end", []op{{"p", content(InsertAfter, "|")}}, `<p>a<p>b<div>c</div>`, `<p>a|<p>b|<div>c</div>`, []int{2}},
+		// After the element, where the browser has it: its end tag first.
+		{"insert_after implied end", []op{{"p", content(InsertAfter, "|")}}, `<p>a<p>b<div>c</div>`, `<p>a</p>|<p>b</p>|<div>c</div>`, []int{2}},
 		{"insert_after void", []op{{"img", content(InsertAfter, "!")}}, `<img src=a><br>`, `<img src=a>!<br>`, []int{1}},
 		{"insert_after at the end", []op{{"div", content(InsertAfter, "!")}}, `<div>a`, `<div>a!`, []int{1}},
 		{"prepend", []op{{"ul", content(Prepend, "<li>0")}}, `<ul><li>1</ul>`, `<ul><li>0<li>1</ul>`, []int{1}},

@@ -765,9 +765,14 @@ func (s *Splicer) event(e *event) {
 			return
 		}
 		if x := &r.stack[d]; x.act != 0 || x.region != 0 || x.item != 0 || r.skip == d {
+			if !e.flag {
+				x.tag, x.ns = uint16(e.sel), nsHTML // what its end tag is, should finish write it
+			}
 			r.finish(d, lt, end, e.flag)
 		}
 		r.stack = r.stack[:d]
+	case evImplied:
+		r.noteImplied(lt, uint16(e.sel))
 	case evHold:
 		r.holdAfterBody(lt)
 	case evUnhold:

@@ -990,19 +990,38 @@ func (r *Rewriter) insertVoid(id uint16, lt, end int) {
 // closeP closes an open p in button scope.
 func (r *Rewriter) closeP(lt int) {
 	if r.nOpen[openP] > 0 {
-		if d := r.inScope(tagP, scopeButton); d > 0 && (d < len(r.stack)-1 || !r.popPlain(d)) {
-			r.popTo(d, lt, lt, false)
+		if d := r.inScope(tagP, scopeButton); d > 0 {
+			r.noteImplied(lt, tagP)
+			if d < len(r.stack)-1 || !r.popPlain(d) {
+				r.popTo(d, lt, lt, false)
+			}
 		}
 	}
 }
 
+// noteImplied notes that the start tag at src[lt] ends an element named
+// tag (one of impliesEnd) as its end tag would: an edit that writes
+// before that start tag, or drops it, writes the end tag first
+// (endImplied), so that what it writes, or what follows the tag it
+// drops, is not inside the element.
+func (r *Rewriter) noteImplied(lt int, tag uint16) {
+	if at := r.base + lt; r.impliedAt != at {
+		r.impliedAt, r.implied = at, r.implied[:0]
+	}
+	r.implied = append(r.implied, tag)
+}
+
 // impliesEnd holds, by tag, whether an element ends by the end tags
-// impliedEnds generates.
-var impliesEnd [256]bool
+// impliedEnds generates, and endTags their end tags.
+var (
+	impliesEnd [256]bool
+	endTags    [256][]byte
+)
 
 func init() {
 	for _, id := range []uint16{tagDD, tagDT, tagLI, tagOptgroup, tagOption, tagP, tagRb, tagRp, tagRt, tagRtc} {
 		impliesEnd[id] = true
+		endTags[id] = []byte("</" + staticTags[id].name + ">")
 	}
 }
 
@@ -1021,6 +1040,7 @@ func (r *Rewriter) impliedEnds(except uint16, lt int) {
 			if t == except {
 				return
 			}
+			r.noteImplied(lt, t)
 			if !r.popPlain(top) {
 				r.popTo(top, lt, lt, false)
 			}
@@ -1049,6 +1069,9 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 			d = max(r.last(tagDD), r.last(tagDT))
 		}
 		if d > 0 && d >= stop {
+			if e := &r.stack[d]; e.ns == nsHTML {
+				r.noteImplied(lt, e.tag)
+			}
 			r.popTo(d, lt, lt, false)
 		}
 		r.closeP(lt)
@@ -1114,6 +1137,7 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 			}
 			r.impliedEnds(except, lt)
 		} else if top := len(r.stack) - 1; r.stack[top].tag == tagOption && r.stack[top].ns == nsHTML && !r.copyOnTop() {
+			r.noteImplied(lt, tagOption)
 			r.popTo(top, lt, lt, false)
 		}
 	case ruleRuby:
