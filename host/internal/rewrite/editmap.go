@@ -25,12 +25,12 @@ const SpliceBlock = 4 << 10
 
 // The kinds of events.
 const (
-	evOpen   uint8 = iota + 1 // an element selected by some selector: its start tag is [lt, end)
-	evClose                   // element d ends: its end tag [lt, end) when flag, else at lt
-	evHold                    // holdAfterBody(lt)
-	evUnhold                  // unhold(lt)
-	evEnd                     // the page ended at lt: Close's own steps follow
-	evImplied                 // the start tag at lt ends an element named sel without its end tag (noteImplied)
+	evOpen    uint8 = iota + 1 // an element selected by some selector: its start tag is [lt, end)
+	evClose                    // element d ends: its end tag [lt, end) when flag, else at lt
+	evHold                     // holdAfterBody(lt)
+	evUnhold                   // unhold(lt)
+	evEnd                      // the page ended at lt: Close's own steps follow
+	evImplied                  // the start tag at lt ends an element named sel without its end tag (noteImplied)
 )
 
 // readyFinal is the ready of the events Close makes: they need the
