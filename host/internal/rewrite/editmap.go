@@ -47,6 +47,7 @@ type event struct {
 	sel   int32 // evOpen: where its selector bits start in EditMap.sels; evImplied, evClose without the end tag: the element's tag, if one of impliesEnd
 	kind  uint8
 	flag  bool // evOpen: void; evClose: the end tag is the element's
+	pre   bool // evOpen: a pre, listing or textarea (a newline right after its start tag is not its content)
 }
 
 const eventSize = int(unsafe.Sizeof(event{}))
@@ -246,7 +247,9 @@ func (r *Rewriter) recordOpen(d, lt, end int, void bool) {
 			rc.add(r, event{kind: evImplied, lt: int32(r.base + lt), end: int32(r.base + lt), sel: int32(t)})
 		}
 	}
-	rc.add(r, event{kind: evOpen, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), sel: sel, flag: void})
+	e := &r.stack[d]
+	pre := e.ns == nsHTML && (e.tag == tagPre || e.tag == tagListing || e.tag == tagTextarea)
+	rc.add(r, event{kind: evOpen, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), sel: sel, flag: void, pre: pre})
 	r.stack[d].pin |= pinRec
 	r.stack[d-1].pin |= pinRec
 }

@@ -1099,8 +1099,17 @@ func (r *Rewriter) applyMatched(d, lt, end int, void bool) {
 	}
 	gone := cop == Replace || cop == Remove
 	if !void && !gone {
+		nl := false
 		for _, i := range m {
 			if r.edits[i].Op == Prepend {
+				if !nl && r.stack[d].ns == nsHTML && (r.stack[d].tag == tagPre || r.stack[d].tag == tagListing || r.stack[d].tag == tagTextarea) && cop != SetInner && cop != RemoveKeepContent {
+					// A browser drops a newline right after the start tag:
+					// the page's, which would follow the content, goes,
+					// and one is written before it instead.
+					nl = true
+					r.out(newline)
+					r.nlAt = r.base + end
+				}
 				r.put(i)
 			}
 		}
@@ -1205,6 +1214,8 @@ func (r *Rewriter) writeEnd(lt int, e *entry, write bool) {
 		r.out(endTags[e.tag])
 	}
 }
+
+var newline = []byte{'\n'}
 
 // endImplied writes, at src[lt], the end tags of the elements that the
 // start tag there ends without them (see noteImplied), but for those an

@@ -167,3 +167,74 @@ func renderTree(t *testing.T, doc *html.Node) string {
 	}
 	return b.String()
 }
+
+// TestPrependWhereANewlineIsDropped: a browser drops a newline right
+// after a <pre>, <listing> or <textarea> start tag; a prepend to such an
+// element gives the page a browser makes of the original with the
+// content inserted first in the element (the page's newline, which
+// would follow the content, was one more line), written whole and a
+// byte at a time, rewritten and spliced.
+func TestPrependWhereANewlineIsDropped(t *testing.T) {
+	prog := mustCompile("#t")
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, c := range []struct{ page, content string }{
+		{"<!doctype html><pre id=t>\nline1\nline2</pre>", "<em>E0</em>"},
+		{"<!doctype html><pre id=t>\r\nline1</pre>", "<em>E0</em>"},
+		{"<!doctype html><pre id=t>\rline1</pre>", "<em>E0</em>"},
+		{"<!doctype html><pre id=t>line1</pre>", "<em>E0</em>"},
+		{"<!doctype html><pre id=t>\n\nline after a blank one</pre>", "<em>E0</em>"},
+		{"<!doctype html><pre id=t></pre><p>x", "<em>E0</em>"},
+		{"<!doctype html><pre id=t><b>bold</b>\n</pre>", "<em>E0</em>"},
+		{"<!doctype html><listing id=t>\nx</listing>", "<em>E0</em>"},
+		{"<!doctype html><textarea id=t>\nDear</textarea>", "Hello "},
+		{"<!doctype html><div id=t>\nnot a pre</div>", "<em>E0</em>"},
+		{"<!doctype html><svg><pre id=t>\nin svg</pre></svg>", "<em>E0</em>"},
+	} {
+		edits := []Edit{{Selector: 0, Op: Prepend, Content: []byte(c.content)}}
+		doc, err := html.Parse(strings.NewReader(c.page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n *html.Node
+		for x := range doc.Descendants() {
+			if x.Type == html.ElementNode && len(x.Attr) > 0 && x.Attr[0].Val == "t" {
+				n = x
+			}
+		}
+		frag, err := html.ParseFragment(strings.NewReader(c.content), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := len(frag) - 1; i >= 0; i-- {
+			n.InsertBefore(frag[i], n.FirstChild)
+		}
+		want := renderTree(t, doc)
+		whole := rewriteAll(prog, edits, c.page)
+		var bytewise strings.Builder
+		rw := prog.NewRewriter(&bytewise, edits, Options{})
+		for i := range len(c.page) {
+			rw.Write([]byte{c.page[i]})
+		}
+		rw.Close()
+		rw.Release()
+		if bytewise.String() != whole {
+			t.Errorf("%q: a byte at a time %q, whole %q", c.page, bytewise.String(), whole)
+		}
+		got, err := html.Parse(strings.NewReader(whole))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := renderTree(t, got); g != want {
+			t.Errorf("%q: wrote %q\n  got %s\n want %s", c.page, whole, g, want)
+		}
+		m := buildMap(rng, prog, []byte(c.page))
+		var spliced bytes.Buffer
+		s := prog.NewSplicer(&spliced, m, edits, Options{})
+		s.Write([]byte(c.page))
+		s.Close()
+		s.Release()
+		if spliced.String() != whole {
+			t.Errorf("%q: spliced %q, rewritten %q", c.page, spliced.String(), whole)
+		}
+	}
+}

@@ -441,6 +441,9 @@ type sink struct {
 	impliedAt, endsAt int
 	implied, ends     []uint16
 	leftOut           bool // Options.leftOut
+	// nlAt is where, in the page, a newline is dropped (see
+	// dropNewline), or -1.
+	nlAt int
 }
 
 // anyCompound is an active compound for any element, with what it
@@ -569,7 +572,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.state, r.scriptEsc, r.rawName = stData, 0, ""
 	r.skip = -1
 	r.acts, r.actEdits = r.acts[:0], r.actEdits[:0]
-	r.impliedAt, r.endsAt, r.implied, r.ends, r.leftOut = -1, -1, r.implied[:0], r.ends[:0], opt.leftOut
+	r.impliedAt, r.endsAt, r.implied, r.ends, r.leftOut, r.nlAt = -1, -1, r.implied[:0], r.ends[:0], opt.leftOut, -1
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
 	r.pieces, r.head, r.tail, r.cut, r.pageSrc = r.pieces[:0], -1, -1, false, false
 	r.typeCounts = r.typeCounts[:0]
@@ -904,6 +907,12 @@ func (r *Rewriter) pass(to int) {
 	if r.stopped || to <= r.mark {
 		return
 	}
+	if r.nlAt >= 0 {
+		r.dropNewline(to)
+		if to <= r.mark {
+			return
+		}
+	}
 	switch {
 	case r.holding:
 		r.afterBody = append(r.afterBody, r.src[r.mark:to]...)
@@ -916,6 +925,27 @@ func (r *Rewriter) pass(to int) {
 		r.out(r.src[r.mark:to])
 	}
 	r.mark = to
+}
+
+// dropNewline drops, from the input up to to, the newline at nlAt (a CR,
+// an LF, or both): a browser drops the one right after a <pre>,
+// <listing> or <textarea> start tag, and a prepend to the element wrote
+// one there before its content (see applyMatched).
+func (r *Rewriter) dropNewline(to int) {
+	for r.base+r.mark == r.nlAt && r.mark < to {
+		switch r.src[r.mark] {
+		case '\r':
+			r.mark++
+			r.nlAt++ // an LF after it goes with it
+			continue
+		case '\n':
+			r.mark++
+		}
+		break
+	}
+	if r.base+r.mark != r.nlAt || r.mark < to {
+		r.nlAt = -1
+	}
 }
 
 // holdAfterBody starts holding what follows the </body> or </html> end

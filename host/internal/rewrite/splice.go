@@ -744,6 +744,9 @@ func (s *Splicer) event(e *event) {
 		}
 		r.stack = r.stack[:d+1]
 		r.stack[d] = entry{}
+		if e.pre {
+			r.stack[d].tag = tagPre // see applyMatched's Prepend
+		}
 		r.tag = s.all[lt:end]
 		r.nameEnd, _ = scanName(r.tag, 1)
 		r.attrsRead = false

@@ -47,7 +47,8 @@ var (
 	tagBR, tagForeignObject, tagDesc, tagTitle, tagMglyph, tagMalignmark,
 	tagImg, tagImage, tagCaption, tagCol, tagColgroup, tagForm, tagSelect, tagInput, tagHr,
 	tagNobr, tagRuby, tagRb, tagRtc, tagRp, tagRt, tagFrameset, tagFrame, tagFont,
-	tagAnnotationXML, tagScript, tagStyle, tagApplet, tagMarquee, tagObject, tagNoscript, tagNoframes uint16
+	tagAnnotationXML, tagScript, tagStyle, tagApplet, tagMarquee, tagObject, tagNoscript, tagNoframes,
+	tagPre, tagListing, tagTextarea uint16
 )
 
 // framesetOff holds, by id, the HTML elements whose start tag in the body
@@ -174,7 +175,7 @@ func init() {
 		&tagRuby: "ruby", &tagRb: "rb", &tagRtc: "rtc", &tagRp: "rp", &tagRt: "rt", &tagFrameset: "frameset",
 		&tagFrame: "frame", &tagFont: "font", &tagAnnotationXML: "annotation-xml", &tagScript: "script",
 		&tagStyle: "style", &tagApplet: "applet", &tagMarquee: "marquee", &tagObject: "object",
-		&tagNoscript: "noscript", &tagNoframes: "noframes",
+		&tagNoscript: "noscript", &tagNoframes: "noframes", &tagPre: "pre", &tagListing: "listing", &tagTextarea: "textarea",
 	} {
 		*p = ids[n]
 	}
