@@ -86,7 +86,7 @@ func (f *forwarding) secure(r *http.Request) bool {
 	if fromXFF(r.Header) {
 		return forwardedProto(r.Header) == "https"
 	}
-	es := forwardedElements(r.Header["Forwarded"])
+	es, _ := forwardedElements(r.Header["Forwarded"])
 	return len(es) > 0 && strings.EqualFold(es[0].proto, "https")
 }
 
@@ -177,10 +177,14 @@ func chainOf(in *http.Request, proto string) chain {
 		}
 		return c
 	}
-	// Forwarded goes on as the peer wrote it; X-Forwarded-For gets its
-	// for= addresses, and the first element says what the visitor asked.
-	c.fwd = append([]string(nil), h["Forwarded"]...)
-	for i, e := range forwardedElements(h["Forwarded"]) {
+	// Forwarded goes on as the peer wrote it, element by element (one
+	// it cannot read goes on as for=unknown: an unclosed quote, once the
+	// lines are one list, would take in the elements after it, this
+	// hop's too); X-Forwarded-For gets its for= addresses, and the first
+	// element says what the visitor asked.
+	elems, texts := forwardedElements(h["Forwarded"])
+	c.fwd = texts
+	for i, e := range elems {
 		if i == 0 {
 			if p := scheme(e.proto); p != "" {
 				c.proto = p
@@ -264,24 +268,28 @@ type fwdElement struct {
 
 // forwardedElements reads the elements of Forwarded header lines (RFC
 // 7239: pairs token=value, value a token or a quoted string, separated
-// by ";", elements by ","; names in any case). An element it cannot read
-// is one with for=unknown, as the chain cannot be followed past it.
-func forwardedElements(lines []string) []fwdElement {
+// by ";", elements by ","; names in any case), and returns them with
+// their text. An element it cannot read is one with for=unknown, as the
+// chain cannot be followed past it, and so is its text.
+func forwardedElements(lines []string) ([]fwdElement, []string) {
 	var out []fwdElement
+	var texts []string
 	for _, line := range lines {
 		for len(line) > 0 {
 			e, pairs, rest, ok := forwardedElementOf(line)
+			text := strings.TrimRight(strings.TrimSuffix(strings.TrimSpace(line[:len(line)-len(rest)]), ","), " \t")
 			line = rest
 			switch {
 			case !ok:
-				e = fwdElement{node: "unknown", hasFor: true}
+				e, text = fwdElement{node: "unknown", hasFor: true}, "for=unknown"
 			case pairs == 0:
 				continue // an empty list element names no hop
 			}
 			out = append(out, e)
+			texts = append(texts, text)
 		}
 	}
-	return out
+	return out, texts
 }
 
 // forwardedElementOf reads the element at the start of s and returns it,
