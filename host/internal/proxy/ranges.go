@@ -1,8 +1,12 @@
 package proxy
 
 import (
+	"bytes"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,14 +125,57 @@ func (p *Proxy) rewritesWhole(resp *http.Response, st *state) bool {
 	if len(pl.Edits) == 0 && len(pl.JSONEdits) == 0 {
 		return false
 	}
-	if strings.EqualFold(mediaType(resp.Header.Get("Content-Type")), "multipart/byteranges") {
-		// Several ranges, whose types only reading the parts would tell.
-		return true
-	}
 	in := p.responseInput(resp, st)
 	in.status, in.contentLength = http.StatusOK, completeLength(resp.Header.Get("Content-Range"))
+	if strings.EqualFold(mediaType(resp.Header.Get("Content-Type")), "multipart/byteranges") {
+		// Several ranges: the first part's headers say what of.
+		ct, cr, ok := firstPart(resp)
+		if !ok {
+			return true // a range of a page it may be: the whole is asked for
+		}
+		in.header = resp.Header.Clone()
+		in.header.Set("Content-Type", ct)
+		in.contentLength = completeLength(cr)
+	}
 	return planResponse(in).body != BodyPass && !p.failed.has(pageOf(resp.Request))
 }
+
+// firstPart reads the headers of the first part of resp, a
+// multipart/byteranges response (RFC 9110 14.6), within its first
+// maxPartHead bytes, and puts what it read back in front of the body: the
+// part's Content-Type and Content-Range. ok is false when they are not
+// there.
+func firstPart(resp *http.Response) (contentType, contentRange string, ok bool) {
+	_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || params["boundary"] == "" {
+		return "", "", false
+	}
+	head := make([]byte, 0, 1024)
+	for len(head) < maxPartHead {
+		if len(head) == cap(head) {
+			head = slices.Grow(head, len(head))
+		}
+		n, err := resp.Body.Read(head[len(head):min(cap(head), maxPartHead)])
+		head = head[:len(head)+n]
+		if i := bytes.Index(head, []byte("--"+params["boundary"])); i >= 0 && bytes.Contains(head[i:], []byte("\r\n\r\n")) || err != nil {
+			break
+		}
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	part, err := multipart.NewReader(bytes.NewReader(head), params["boundary"]).NextRawPart()
+	if err != nil {
+		return "", "", false
+	}
+	contentType, contentRange = part.Header.Get("Content-Type"), part.Header.Get("Content-Range")
+	return contentType, contentRange, contentType != "" && contentRange != ""
+}
+
+// maxPartHead bounds what firstPart reads: a boundary and a part's
+// headers take a few hundred bytes.
+const maxPartHead = 8 << 10
 
 // completeLength is the complete length a Content-Range gives ("bytes
 // 0-99/1234": 1234), or -1 when it gives none.

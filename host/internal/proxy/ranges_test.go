@@ -81,6 +81,17 @@ func TestRangesOfWhatNoRuleRewrites(t *testing.T) {
 		if r.StatusCode != http.StatusPartialContent || r.body != whole.body[:5] || r.Header.Get("Content-Range") != "bytes 0-4/"+strconv.Itoa(len(whole.body)) {
 			t.Errorf("%s, bytes=0-4: %d %q, Content-Range %q", path, r.StatusCode, r.body, r.Header.Get("Content-Range"))
 		}
+		// Several ranges: their parts say what of, and the origin's
+		// multipart answer goes on as it came (it was the whole, 200).
+		before := len(o.asked(path))
+		r = e.get(t, path, "Range", "bytes=0-4,10-12")
+		if r.StatusCode != http.StatusPartialContent || !strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/byteranges") ||
+			!strings.Contains(r.body, whole.body[:5]) || strings.Contains(r.body, whole.body) {
+			t.Errorf("%s, bytes=0-4,10-12: %d %s %q", path, r.StatusCode, r.Header.Get("Content-Type"), r.body)
+		}
+		if got := o.asked(path)[before:]; len(got) != 1 {
+			t.Errorf("%s, bytes=0-4,10-12: the origin was asked for %q, want the ranges alone", path, got)
+		}
 	}
 
 	for _, path := range []string{"/", "/api.json?edit=1"} {
