@@ -165,11 +165,20 @@ func (b *rewritingBody) mapped() {
 		}
 		b.dropBuilder()
 	}
-	if b.paused && b.maps.Paused(b.mapKey, int(b.pausedAt)) {
+	// The map was found under the key it was used by: a page with a
+	// validator or a length gets its URL's map when its own is gone.
+	key := b.mapKey
+	if b.splicer != nil && b.splicer.Used() {
+		key = b.usedKey
+	}
+	if b.paused && b.maps.Paused(key, int(b.pausedAt)) {
 		// Its origin waited mid-page, at the place a view of the map
-		// waited before: the page's map is not kept, and the next few
-		// views get none.
+		// waited before: the page's maps are not kept (its own and its
+		// URL's), and the next few views get none.
 		b.maps.Streamed(b.mapKey)
+		if b.pageKey != b.mapKey {
+			b.maps.Streamed(b.pageKey)
+		}
 	}
 }
 

@@ -569,6 +569,10 @@ func TestEditMapsStreamedPages(t *testing.T) {
 		{"ETag, pauses from the first spliced view", 2, "etag", 3, 1, 2},
 		{"length, pauses from the first view", 0, "length", 5, 1, 0},
 		{"length, pauses from the first spliced view", 2, "length", 3, 1, 2},
+		// An ETag of its own each time: the map is its URL's (views 1
+		// to 3 spliced with it), and the URL's map goes with the pauses;
+		// a new identity is no view of a page streaming (a miss).
+		{"a new ETag each time, pauses from the first spliced view", 2, "new etag", 3, 3, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			streamedPages(t, c.from, c.known, c.hits, c.misses, c.streamed)
@@ -595,6 +599,8 @@ func streamedPages(t *testing.T, from int, known string, wantHits, wantMisses, w
 			switch known {
 			case "etag":
 				w.Header().Set("ETag", `"page-1"`)
+			case "new etag":
+				w.Header().Set("ETag", fmt.Sprintf(`"page-%d"`, v.n))
 			case "length":
 				w.Header().Set("Content-Length", strconv.Itoa(len(page)))
 			}

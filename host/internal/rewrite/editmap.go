@@ -244,7 +244,7 @@ func (r *Rewriter) recordOpen(d, lt, end int, void bool) {
 	}
 	if r.impliedAt == r.base+lt {
 		for _, t := range r.implied {
-			rc.add(r, event{kind: evImplied, lt: int32(r.base + lt), end: int32(r.base + lt), sel: int32(t)})
+			rc.add(r, event{kind: evImplied, d: t.d, lt: int32(r.base + lt), end: int32(r.base + lt), sel: int32(t.tag)})
 		}
 	}
 	e := &r.stack[d]
@@ -260,7 +260,7 @@ func (r *Rewriter) recordClose(d, lt, end int, target bool) {
 	tag := int32(0)
 	if !target {
 		end = lt
-		if e := &r.stack[d]; e.ns == nsHTML && e.tag < 256 && impliesEnd[e.tag] {
+		if e := &r.stack[d]; e.ns == nsHTML && e.tag < 256 && endTags[e.tag] != nil {
 			tag = int32(e.tag)
 		}
 	}

@@ -1173,6 +1173,13 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 			r.pass(end)
 		}
 	}
+	if a != nil && (a.content == Replace || a.content == Remove || a.content == SetInner) {
+		// What was in it is not in the output: the elements it held
+		// that end here need no end tag (see endImplied).
+		if at := r.base + lt; r.droppedAt != at || d < r.below {
+			r.droppedAt, r.below = at, d
+		}
+	}
 	if a != nil && !target {
 		// The element ends where the page leaves its end tag out: what
 		// goes after it would be in it. (Without its start tag, it has
@@ -1226,13 +1233,16 @@ func (r *Rewriter) endImplied(lt int) {
 		return
 	}
 	for _, t := range r.implied {
+		if r.droppedAt == at && int(t.d) > r.below {
+			continue // its start tag went with an ancestor's content
+		}
 		if r.endsAt == at {
-			if i := slices.Index(r.ends, t); i >= 0 {
+			if i := slices.Index(r.ends, t.tag); i >= 0 {
 				r.ends = slices.Delete(r.ends, i, i+1)
 				continue
 			}
 		}
-		r.out(endTags[t])
+		r.out(endTags[t.tag])
 	}
 	r.implied = r.implied[:0]
 }

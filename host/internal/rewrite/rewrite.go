@@ -437,9 +437,14 @@ type sink struct {
 	// implied holds the elements that the start tag at impliedAt (in
 	// the page) ended as their own end tag would (impliesEnd: a <p>
 	// before a <div>, an <li> before the next), and ends those whose end
-	// tag an edit's output wrote at endsAt (see endImplied).
+	// tag an edit's output wrote at endsAt (see endImplied); below
+	// droppedAt, the depth past which the elements ended there had no
+	// start tag in the output (an edit dropped them with an ancestor's
+	// content), or -1.
 	impliedAt, endsAt int
-	implied, ends     []uint16
+	implied           []impliedEnd
+	ends              []uint16
+	droppedAt, below  int
 	leftOut           bool // Options.leftOut
 	// nlAt is where, in the page, a newline is dropped (see
 	// dropNewline), or -1.
@@ -573,6 +578,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.skip = -1
 	r.acts, r.actEdits = r.acts[:0], r.actEdits[:0]
 	r.impliedAt, r.endsAt, r.implied, r.ends, r.leftOut, r.nlAt = -1, -1, r.implied[:0], r.ends[:0], opt.leftOut, -1
+	r.droppedAt, r.below = -1, -1
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
 	r.pieces, r.head, r.tail, r.cut, r.pageSrc = r.pieces[:0], -1, -1, false, false
 	r.typeCounts = r.typeCounts[:0]

@@ -775,7 +775,7 @@ func (s *Splicer) event(e *event) {
 		}
 		r.stack = r.stack[:d]
 	case evImplied:
-		r.noteImplied(lt, uint16(e.sel))
+		r.noteImplied(lt, uint16(e.sel), d)
 	case evHold:
 		r.holdAfterBody(lt)
 	case evUnhold:

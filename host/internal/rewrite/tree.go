@@ -991,7 +991,7 @@ func (r *Rewriter) insertVoid(id uint16, lt, end int) {
 func (r *Rewriter) closeP(lt int) {
 	if r.nOpen[openP] > 0 {
 		if d := r.inScope(tagP, scopeButton); d > 0 {
-			r.noteImplied(lt, tagP)
+			r.noteImplied(lt, tagP, d)
 			if d < len(r.stack)-1 || !r.popPlain(d) {
 				r.popTo(d, lt, lt, false)
 			}
@@ -999,20 +999,28 @@ func (r *Rewriter) closeP(lt int) {
 	}
 }
 
-// noteImplied notes that the start tag at src[lt] ends an element named
-// tag (one of impliesEnd) as its end tag would: an edit that writes
-// before that start tag, or drops it, writes the end tag first
-// (endImplied), so that what it writes, or what follows the tag it
-// drops, is not inside the element.
-func (r *Rewriter) noteImplied(lt int, tag uint16) {
+// noteImplied notes that the start tag at src[lt] ends the element at
+// depth d, named tag (one of impliesEnd), as its end tag would: an edit
+// that writes before that start tag, or drops it, writes the end tag
+// first (endImplied), so that what it writes, or what follows the tag
+// it drops, is not inside the element.
+func (r *Rewriter) noteImplied(lt int, tag uint16, d int) {
 	if at := r.base + lt; r.impliedAt != at {
 		r.impliedAt, r.implied = at, r.implied[:0]
 	}
-	r.implied = append(r.implied, tag)
+	r.implied = append(r.implied, impliedEnd{tag: tag, d: int32(d)})
+}
+
+// impliedEnd is an element a start tag ends as its end tag would.
+type impliedEnd struct {
+	tag uint16
+	d   int32
 }
 
 // impliesEnd holds, by tag, whether an element ends by the end tags
-// impliedEnds generates, and endTags their end tags.
+// impliedEnds generates; endTags, the end tags of the elements that a
+// start tag may end as their own end tag would (those, and headings,
+// which a heading ends), for writeEnd.
 var (
 	impliesEnd [256]bool
 	endTags    [256][]byte
@@ -1022,6 +1030,11 @@ func init() {
 	for _, id := range []uint16{tagDD, tagDT, tagLI, tagOptgroup, tagOption, tagP, tagRb, tagRp, tagRt, tagRtc} {
 		impliesEnd[id] = true
 		endTags[id] = []byte("</" + staticTags[id].name + ">")
+	}
+	for id := range min(len(staticTags), 256) {
+		if staticTags[id].flags&fHeading != 0 {
+			endTags[id] = []byte("</" + staticTags[id].name + ">")
+		}
 	}
 }
 
@@ -1040,7 +1053,7 @@ func (r *Rewriter) impliedEnds(except uint16, lt int) {
 			if t == except {
 				return
 			}
-			r.noteImplied(lt, t)
+			r.noteImplied(lt, t, top)
 			if !r.popPlain(top) {
 				r.popTo(top, lt, lt, false)
 			}
@@ -1070,7 +1083,7 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 		}
 		if d > 0 && d >= stop {
 			if e := &r.stack[d]; e.ns == nsHTML {
-				r.noteImplied(lt, e.tag)
+				r.noteImplied(lt, e.tag, d)
 			}
 			r.popTo(d, lt, lt, false)
 		}
@@ -1078,6 +1091,7 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 	case ruleHeading:
 		r.closeP(lt)
 		if top := &r.stack[len(r.stack)-1]; top.ns == nsHTML && flagsOf(top.tag)&fHeading != 0 && !r.copyOnTop() {
+			r.noteImplied(lt, top.tag, len(r.stack)-1)
 			r.popTo(len(r.stack)-1, lt, lt, false)
 		}
 	case ruleForm:
@@ -1137,7 +1151,7 @@ func (r *Rewriter) inBody(id uint16, flags uint32, lt, end int) {
 			}
 			r.impliedEnds(except, lt)
 		} else if top := len(r.stack) - 1; r.stack[top].tag == tagOption && r.stack[top].ns == nsHTML && !r.copyOnTop() {
-			r.noteImplied(lt, tagOption)
+			r.noteImplied(lt, tagOption, top)
 			r.popTo(top, lt, lt, false)
 		}
 	case ruleRuby:
