@@ -791,6 +791,11 @@ func doctypeQuirks(d []byte) bool {
 	if strings.TrimSpace(rest) != "" {
 		return true
 	}
+	if kw == "public" && !has[0] || kw == "system" && !has[1] {
+		// The keyword without its identifier: the tokenizer sets the
+		// doctype's force-quirks flag.
+		return true
+	}
 	pub, sys := ids[0], ids[1]
 	switch {
 	case pub == "-//w3o//dtd w3 html strict 3.0//en//" || pub == "-/w3d/dtd html 4.0 transitional/en" || pub == "html":

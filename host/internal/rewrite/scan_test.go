@@ -188,3 +188,30 @@ func FuzzSpaceEnd(f *testing.F) {
 		}
 	})
 }
+
+// TestDoctypeQuirks: which doctypes put a page in quirks mode, as the
+// standard's tokenizer and "initial" insertion mode decide (a public or
+// system keyword without its identifier sets the force-quirks flag).
+func TestDoctypeQuirks(t *testing.T) {
+	for _, c := range []struct {
+		doctype string
+		quirks  bool
+	}{
+		{"html", false},
+		{"HTML", false},
+		{"", true},
+		{"svg", true},
+		{"html PUBLIC", true},
+		{"html SYSTEM", true},
+		{`html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd"`, false},
+		{`html PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN"`, true},
+		{`html PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" "http://www.w3.org/TR/html4/loose.dtd"`, false},
+		{`html SYSTEM "about:legacy-compat"`, false},
+		{`html PUBLIC "-//W3C//DTD HTML 3.2 Final//EN"`, true},
+		{`html PUBLIC "-//W3C//DTD HTML 4.01//EN`, true},
+	} {
+		if got := doctypeQuirks([]byte(c.doctype)); got != c.quirks {
+			t.Errorf("<!DOCTYPE %s>: quirks %v, want %v", c.doctype, got, c.quirks)
+		}
+	}
+}
