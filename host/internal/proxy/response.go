@@ -140,7 +140,7 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 	}
 	if rp.private || rp.noCache {
 		for _, k := range sharedCacheHeaders {
-			h.Del(k)
+			delete(h, k) // (canonical: no Del, which canonicalizes each name again)
 		}
 	}
 	if rp.experiments {
@@ -153,7 +153,7 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 	}
 	if rp.validators == weakValidators {
 		var tag uint64
-		if h.Get("Etag") != "" {
+		if len(h["Etag"]) > 0 && h["Etag"][0] != "" {
 			tag = st.planTag()
 		}
 		changedBodyValidators(h, tag)
@@ -167,16 +167,16 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 	if rp.body != BodyPass {
 		// A range of it is answered with all of it (see ranges.go), also
 		// when the edits left a JSON document as it was.
-		h.Del("Accept-Ranges")
+		delete(h, "Accept-Ranges")
 	}
 	if rp.changed {
-		h.Del("Content-Encoding")
+		delete(h, "Content-Encoding")
 		if rp.encode != "" {
-			h.Set("Content-Encoding", rp.encode)
+			h["Content-Encoding"] = []string{rp.encode}
 		}
 		if rp.body == BodyHTML || rp.head {
 			// Streamed: the length is known at the end.
-			h.Del("Content-Length")
+			delete(h, "Content-Length")
 			resp.ContentLength = -1
 			if rb := st.rb; rb != nil && rb.to != nil && resp.Body == io.ReadCloser(rb) {
 				resp.ContentLength = pacedLength
@@ -274,8 +274,8 @@ func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied fun
 
 // withNoCache adds no-cache to a Cache-Control value that lacks it.
 func withNoCache(cc string) string {
-	for _, d := range strings.Split(cc, ",") {
-		if d = strings.ToLower(strings.TrimSpace(d)); d == "no-cache" || d == "no-store" {
+	for d := range strings.SplitSeq(cc, ",") {
+		if d = strings.TrimSpace(d); strings.EqualFold(d, "no-cache") || strings.EqualFold(d, "no-store") {
 			return cc
 		}
 	}
@@ -851,7 +851,7 @@ var sharedCacheHeaders = []string{
 // cacheControl is the response's Cache-Control, all its lines as one
 // list (RFC 9110 5.3): a no-store on a second line counts.
 func cacheControl(h http.Header) string {
-	vs := h.Values("Cache-Control")
+	vs := h["Cache-Control"]
 	if len(vs) == 1 {
 		return vs[0]
 	}
@@ -862,20 +862,25 @@ func cacheControl(h http.Header) string {
 // personalized response: shared caches must not keep it; the browser may,
 // as long as the origin allowed.
 func privateCacheControl(cc string) string {
-	var keep []string
-	for _, d := range strings.Split(cc, ",") {
+	// One allocation: the directives are read in place, and the result
+	// is at most "private, " and the value.
+	var b strings.Builder
+	b.Grow(len("private") + 2 + len(cc))
+	b.WriteString("private")
+	for d := range strings.SplitSeq(cc, ",") {
 		d = strings.TrimSpace(d)
-		name := strings.ToLower(d)
+		name := d
 		if i := strings.IndexByte(name, '='); i >= 0 {
 			name = name[:i]
 		}
-		switch name {
-		case "", "public", "private", "s-maxage", "proxy-revalidate":
+		if name == "" || strings.EqualFold(name, "public") || strings.EqualFold(name, "private") ||
+			strings.EqualFold(name, "s-maxage") || strings.EqualFold(name, "proxy-revalidate") {
 			continue
 		}
-		keep = append(keep, d)
+		b.WriteString(", ")
+		b.WriteString(d)
 	}
-	return strings.Join(append([]string{"private"}, keep...), ", ")
+	return b.String()
 }
 
 // addVary adds to h's Vary the names it does not already hold (in any
@@ -894,19 +899,31 @@ func addVary(h http.Header, names []string) {
 			}
 		}
 	}
-	var b strings.Builder
-	for i, n := range names {
-		if varyHolds(have, n) || slices.ContainsFunc(names[:i], func(m string) bool { return strings.EqualFold(m, n) }) {
+	// What is added is chosen and measured first, then built in one
+	// allocation (this runs on every personalized response).
+	var buf [16]string
+	add := buf[:0]
+	n := 0
+	for i, name := range names {
+		if varyHolds(have, name) || slices.ContainsFunc(names[:i], func(m string) bool { return strings.EqualFold(m, name) }) {
 			continue
 		}
-		if b.Len() > 0 {
+		name = http.CanonicalHeaderKey(name)
+		add = append(add, name)
+		n += len(name) + len(", ")
+	}
+	if len(add) == 0 {
+		return
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, name := range add {
+		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(http.CanonicalHeaderKey(n))
+		b.WriteString(name)
 	}
-	if b.Len() > 0 {
-		h["Vary"] = append(have, b.String())
-	}
+	h["Vary"] = append(have, b.String())
 }
 
 // varyHolds reports whether one of the Vary fields vals names name.

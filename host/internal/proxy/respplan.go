@@ -421,25 +421,25 @@ func planResponse(in responseInput) responsePlan {
 		// Both Vary lists: a cache then keeps apart more copies than
 		// it must, never fewer.
 		if in.site.hasEdits {
-			rp.vary = append(rp.vary, in.site.vary...)
+			rp.addVary(in.site.vary...)
 		}
 		if in.site.touchesNonHTML {
-			rp.vary = append(rp.vary, in.site.varyNonHTML...)
+			rp.addVary(in.site.varyNonHTML...)
 		}
 	case (html || notModifiedPage || pageRanges) && in.site.hasEdits:
-		rp.vary = append(rp.vary, in.site.vary...)
+		rp.addVary(in.site.vary...)
 	case in.site.touchesNonHTML:
 		// An asset or an API's JSON: only what the rules that can touch
 		// it read, so that a CDN keeps one copy of a style sheet where
 		// a page varies with the visitor's device.
-		rp.vary = append(rp.vary, in.site.varyNonHTML...)
+		rp.addVary(in.site.varyNonHTML...)
 	}
 	if (page || notModifiedPage) && (in.req.tracking || in.site.readsVisitor) && in.site.hasEdits {
 		// The page of a visitor who declines tracking carries none of
 		// its cookies and may be public; another's may not: a shared
 		// cache must not give the one to the other (the consent cookie
 		// is in Cookie, which the page's Vary names).
-		rp.vary = append(rp.vary, "Sec-Gpc")
+		rp.addVary("Sec-Gpc")
 	}
 	if rp.body != BodyPass {
 		rp.decode = enc
@@ -447,7 +447,7 @@ func planResponse(in responseInput) responsePlan {
 	}
 	if rp.changed || in.status == http.StatusNotModified && bodyChanged {
 		// The encoding sent depends on what the visitor accepts.
-		rp.vary = append(rp.vary, "Accept-Encoding")
+		rp.addVary("Accept-Encoding")
 	}
 	if in.req.byAddress && (slices.Contains(rp.vary, "X-Forwarded-For") || slices.Contains(rp.vary, "Forwarded")) {
 		// What the rules read for this visitor depends on their address
@@ -664,6 +664,19 @@ func acceptsNoPage(h http.Header) bool {
 		}
 	}
 	return true
+}
+
+// addVary adds names to the plan's Vary list, which it makes the first
+// time with room for all a plan can add (both of the site's lists,
+// Sec-Gpc and Accept-Encoding), in one allocation.
+func (rp *responsePlan) addVary(names ...string) {
+	if len(names) == 0 {
+		return
+	}
+	if rp.vary == nil {
+		rp.vary = make([]string, 0, len(rp.in.site.vary)+len(rp.in.site.varyNonHTML)+2)
+	}
+	rp.vary = append(rp.vary, names...)
 }
 
 // rewriteBlocker says why a page whose plan edits it is passed as the

@@ -353,20 +353,29 @@ func originConditions(h http.Header) {
 // body: the ETag becomes the derived weak one (or goes), and
 // Last-Modified, Accept-Ranges and the digests of the origin's bytes go.
 func changedBodyValidators(h http.Header, tag uint64) {
-	if et := derivedETag(h.Get("Etag"), tag); et != "" {
-		h.Set("Etag", et)
-	} else {
-		h.Del("Etag")
+	// The names are canonical: the map is used directly, where Get, Set
+	// and Del would canonicalize each again on every edited response.
+	var origin string
+	if vs := h["Etag"]; len(vs) > 0 {
+		origin = vs[0]
 	}
-	h.Del("Last-Modified")
-	h.Del("Accept-Ranges")
+	if et := derivedETag(origin, tag); et != "" {
+		h["Etag"] = []string{et}
+	} else {
+		delete(h, "Etag")
+	}
+	delete(h, "Last-Modified")
+	delete(h, "Accept-Ranges")
 	dropDigests(h)
 }
 
 // dropDigests removes the digests of the origin's bytes from response
 // headers or trailers (RFC 9530's, and the older Digest and Content-MD5).
 func dropDigests(h http.Header) {
-	for _, k := range []string{"Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
-		h.Del(k)
+	for _, k := range digestHeaders {
+		delete(h, k)
 	}
 }
+
+// digestHeaders name the digests of a body, canonical.
+var digestHeaders = []string{"Content-Md5", "Digest", "Content-Digest", "Repr-Digest"}

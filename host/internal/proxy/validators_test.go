@@ -303,3 +303,16 @@ func TestAddVary(t *testing.T) {
 		})
 	}
 }
+
+// TestHeaderListsAreCanonical: the lists of names the responses' headers
+// are removed by are used as map keys directly, so they must be in the
+// form net/http stores fields under.
+func TestHeaderListsAreCanonical(t *testing.T) {
+	for _, list := range [][]string{sharedCacheHeaders, digestHeaders} {
+		for _, k := range list {
+			if c := http.CanonicalHeaderKey(k); c != k {
+				t.Errorf("%q is stored as %q", k, c)
+			}
+		}
+	}
+}

@@ -416,7 +416,7 @@ type Set struct {
 	// while they are few); shownIdx indexes them once there are many.
 	shown    []digest
 	shownArr [16]digest
-	shownIdx map[digest]struct{}
+	shownIdx digestSet
 	// unrecorded counts the items Shown ignored past the record limit.
 	unrecorded int
 	changed    bool
@@ -562,13 +562,10 @@ func (s *Set) Shown(id string) {
 	s.shown = append(s.shown, d)
 	switch {
 	case len(s.shown) > shownScan+1:
-		s.shownIdx[d] = struct{}{}
+		s.shownIdx.add(d)
 	case len(s.shown) == shownScan+1:
-		if s.shownIdx == nil {
-			s.shownIdx = make(map[digest]struct{}, 2*len(s.shown))
-		}
 		for _, x := range s.shown {
-			s.shownIdx[x] = struct{}{}
+			s.shownIdx.add(x)
 		}
 	}
 	s.addShowing(d)
@@ -636,11 +633,79 @@ const shownScan = 32
 // released Set keeps for the next request.
 const maxPooledIndex = 1024
 
+// digestSet is a set of digests: open addressing over the digests
+// themselves, which are uniformly random already (a map would hash them
+// again, and cost several times as much per item on a page that lists
+// a few dozen). The table is a power of two, at most half full; zero
+// marks an empty slot, so the digest 0 is noted apart.
+type digestSet struct {
+	slots   []digest
+	n       int
+	hasZero bool
+}
+
+// has reports whether d is in the set.
+func (ds *digestSet) has(d digest) bool {
+	if d == 0 {
+		return ds.hasZero
+	}
+	if len(ds.slots) == 0 {
+		return false
+	}
+	mask := uint64(len(ds.slots) - 1)
+	for i := uint64(d) & mask; ; i = (i + 1) & mask {
+		switch ds.slots[i] {
+		case d:
+			return true
+		case 0:
+			return false
+		}
+	}
+}
+
+// add puts d in the set.
+func (ds *digestSet) add(d digest) {
+	if d == 0 {
+		ds.hasZero = true
+		return
+	}
+	if 2*(ds.n+1) > len(ds.slots) {
+		old := ds.slots
+		ds.slots, ds.n = make([]digest, max(64, 2*len(old))), 0
+		for _, x := range old {
+			if x != 0 {
+				ds.insert(x)
+			}
+		}
+	}
+	ds.insert(d)
+}
+
+// insert puts d, not zero, in a table with room for it.
+func (ds *digestSet) insert(d digest) {
+	mask := uint64(len(ds.slots) - 1)
+	for i := uint64(d) & mask; ; i = (i + 1) & mask {
+		switch ds.slots[i] {
+		case d:
+			return
+		case 0:
+			ds.slots[i] = d
+			ds.n++
+			return
+		}
+	}
+}
+
+// reset empties the set, keeping its table.
+func (ds *digestSet) reset() {
+	clear(ds.slots)
+	ds.n, ds.hasZero = 0, false
+}
+
 // recorded reports whether this request already recorded d.
 func (s *Set) recorded(d digest) bool {
 	if len(s.shown) > shownScan {
-		_, ok := s.shownIdx[d]
-		return ok
+		return s.shownIdx.has(d)
 	}
 	for i := range s.shown {
 		if s.shown[i] == d {
@@ -678,9 +743,9 @@ func (s *Set) Release() {
 	// page's worth go.
 	shown, idx := s.shown[:0], s.shownIdx
 	if cap(shown) > maxPooledIndex {
-		shown, idx = nil, nil
+		shown, idx = nil, digestSet{}
 	}
-	clear(idx)
+	idx.reset()
 	s.l, s.cur, s.prev, s.hasPrev = nil, generation{}, generation{}, false
 	s.shown, s.shownIdx, s.unrecorded, s.changed, s.unknown, s.newToStore, s.forgotten = shown, idx, 0, false, false, false, 0
 	s.loaded, s.fromStore = nil, false

@@ -3,6 +3,7 @@ package seen
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -87,7 +88,7 @@ func (v *visitor) visit(t testing.TB, st Store, ids ...string) (*Set, LoadInfo) 
 // nextRequest makes s record as a new request would: what this request
 // recorded is forgotten (not the filters).
 func (s *Set) nextRequest() {
-	s.shown, s.shownIdx, s.unrecorded = nil, nil, 0
+	s.shown, s.shownIdx, s.unrecorded = nil, digestSet{}, 0
 }
 
 func ids(prefix string, n int) []string {
@@ -717,5 +718,46 @@ func TestRankRotationIsEven(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDigestSet: the set of recorded digests answers as a map does,
+// across its growth, with digests that share their low bits and the
+// digest 0, and holds nothing once reset.
+func TestDigestSet(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 31, 32, 33, 100, 1000} {
+		var ds digestSet
+		want := map[digest]bool{}
+		for i := range n {
+			d := digest(r.Uint64())
+			switch i % 5 {
+			case 1:
+				d = 0
+			case 2:
+				d = d << 20 // many share their low bits: long probes
+			}
+			ds.add(d)
+			want[d] = true
+		}
+		for d := range want {
+			if !ds.has(d) {
+				t.Fatalf("%d digests: %x missing", n, d)
+			}
+		}
+		for range 1000 {
+			if d := digest(r.Uint64()); ds.has(d) != want[d] {
+				t.Fatalf("%d digests: has(%x) = %v", n, d, !want[d])
+			}
+		}
+		if ds.has(0) != want[0] {
+			t.Fatalf("%d digests: has(0) = %v", n, !want[0])
+		}
+		ds.reset()
+		for d := range want {
+			if ds.has(d) {
+				t.Fatalf("%d digests: %x kept after reset", n, d)
+			}
+		}
 	}
 }
