@@ -269,7 +269,7 @@ func Build(resultsJSON []byte, source string, in Inputs) (*Model, error) {
 	}
 
 	m.Redis.LatencyNs, _ = r.micro("seen", "RedisRequest", "ns/op")
-	m.Redis.CookieBytes, _ = r.micro("seen", "CookieRequest", "cookie-bytes")
+	m.Redis.CookieBytes, _ = r.micro("seen", "CookieRequest/lists", "cookie-bytes")
 	if v, ok := r.micro("seen", "RedisRequest", "redis-cmds/op"); ok {
 		m.Redis.CmdsPerRequest = v
 		m.Redis.RoundTripsPerRequest, _ = r.micro("seen", "RedisRequest", "redis-round-trips/op")

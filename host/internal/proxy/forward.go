@@ -246,17 +246,19 @@ func (f *forwarding) apply(in *http.Request, out http.Header) {
 		c.xff = append(c.xff, peer.String())
 		c.fwd = append(c.fwd, forwardedElement(peer, in.Host, proto))
 	}
+	// (The names are canonical: the map is set directly, as Set would
+	// canonicalize each again on every request.)
 	setList(out, "X-Forwarded-For", c.xff)
 	setList(out, "Forwarded", c.fwd)
-	out.Set("X-Forwarded-Proto", c.proto)
+	out["X-Forwarded-Proto"] = []string{c.proto}
 	if c.host != "" {
-		out.Set("X-Forwarded-Host", c.host)
+		out["X-Forwarded-Host"] = []string{c.host}
 	} else {
 		// An HTTP/1.0 request without Host: none, as Forwarded has no
 		// host= then (an empty one is an origin's 400).
-		out.Del("X-Forwarded-Host")
+		delete(out, "X-Forwarded-Host")
 	}
-	out.Set("Via", appendVia(in.Header.Values("Via"), in.ProtoMajor, in.ProtoMinor, f.via))
+	out["Via"] = []string{appendVia(in.Header["Via"], in.ProtoMajor, in.ProtoMinor, f.via)}
 }
 
 // fwdElement is what one Forwarded element says: its for= node (hasFor
@@ -420,12 +422,14 @@ func (f *forwarding) stripped(canonical string) bool {
 	return false
 }
 
+// setList sets the field name, canonical, to the list values, or
+// removes it when there are none.
 func setList(h http.Header, name string, values []string) {
 	if len(values) == 0 {
-		h.Del(name)
+		delete(h, name)
 		return
 	}
-	h.Set(name, strings.Join(values, ", "))
+	h[name] = []string{strings.Join(values, ", ")}
 }
 
 // forwardedElement is this hop's RFC 7239 element: who connected, to

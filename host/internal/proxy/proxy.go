@@ -384,6 +384,12 @@ func (r readOnlySeen) Recency(id string) int { return r.s.Recency(id) }
 func (r readOnlySeen) Rank(id string) int    { return r.s.Rank(id) }
 func (readOnlySeen) Shown(string)            {}
 
+// Recencies answers for a list's members at once (rewrite.SeenLister).
+func (r readOnlySeen) Recencies(ids []string, out []int32) { r.s.Recencies(ids, out) }
+
+// ShownAll records nothing.
+func (readOnlySeen) ShownAll([]string) {}
+
 // seenFor is the seen-set the body's edits use: one that records when
 // the response is a page view of a visitor whose state may be written.
 func (st *state) seenFor(rp responsePlan) interface {

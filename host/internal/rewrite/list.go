@@ -31,6 +31,10 @@ type lists struct {
 	slots     []slotRef
 	picked    []int32
 	taken     []bool
+	// seenIDs and seenRec carry a list's ids to a SeenLister and its
+	// answers back.
+	seenIDs []string
+	seenRec []int32
 }
 
 // The output held for list edits is a linked list of pieces of buf (the
@@ -281,19 +285,27 @@ func (r *Rewriter) closeRegion() {
 			if e.Op != HideSeen || r.badEdit[ei] || e.NoMark {
 				continue
 			}
-			marked := 0
+			shown := r.seenIDs[:0]
 			for _, it := range order {
-				if e.MarkFirst > 0 && marked >= e.MarkFirst {
+				if e.MarkFirst > 0 && len(shown) >= e.MarkFirst {
 					break
 				}
 				if !kept[it] {
 					continue
 				}
 				if ie := r.itemEdit(&items[it], ei); ie != nil && ie.hasID && len(id(ie)) > 0 {
-					r.seen.Shown(id(ie))
-					marked++
+					shown = append(shown, id(ie))
 				}
 			}
+			if l, ok := r.seen.(SeenLister); ok {
+				l.ShownAll(shown)
+			} else {
+				for _, x := range shown {
+					r.seen.Shown(x)
+				}
+			}
+			clear(shown)
+			r.seenIDs = shown[:0]
 		}
 	}
 	// Each item's place gets the item shown there; what lies between
@@ -375,13 +387,35 @@ type slotRef struct {
 // bringing back the least recently seen first, or with e.Demote moves
 // them after the others, least recently seen first.
 func (r *Rewriter) hideSeen(e *Edit, slots []slotRef, order []int32, kept []bool, id func(*itemEdit) string, ei int) {
+	if l, ok := r.seen.(SeenLister); ok {
+		// Asked in one call, in the members' order, as one by one.
+		ids := r.seenIDs[:0]
+		for k := range slots {
+			if slots[k].ie.hasID {
+				ids = append(ids, id(slots[k].ie))
+			}
+		}
+		rec := resize(r.seenRec, len(ids))
+		l.Recencies(ids, rec)
+		j := 0
+		for k := range slots {
+			if slots[k].ie.hasID {
+				slots[k].recency = rec[j]
+				j++
+			}
+		}
+		clear(ids) // (the ids are the page's bytes: not kept past the list)
+		r.seenIDs, r.seenRec = ids[:0], rec
+	} else {
+		for k := range slots {
+			if m := &slots[k]; m.ie.hasID {
+				m.recency = int32(r.seen.Recency(id(m.ie)))
+			}
+		}
+	}
 	seen := 0
 	for k := range slots {
-		m := &slots[k]
-		if m.ie.hasID {
-			m.recency = int32(r.seen.Recency(id(m.ie)))
-		}
-		if m.recency > 0 {
+		if slots[k].recency > 0 {
 			seen++
 		}
 	}

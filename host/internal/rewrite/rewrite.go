@@ -268,6 +268,17 @@ type SeenRanker interface {
 	Rank(id string) int
 }
 
+// SeenLister is a SeenSet that answers for a list's members at once: a
+// list asks the Recency of all its members, then records the ones it
+// shows, and one call for them all costs the set one lock, where a call
+// per member costs one each (a page lists dozens).
+type SeenLister interface {
+	// Recencies sets out[i] to Recency(ids[i]), for every i.
+	Recencies(ids []string, out []int32)
+	// ShownAll records ids as Shown would, one after the other.
+	ShownAll(ids []string)
+}
+
 // seenRank is s's Rank of id, or recency (its Recency) when s cannot rank.
 // A Splicer's log of the set ranks when the set does: so that a Rewriter
 // replaying the log asks what the set was asked, and nothing more.

@@ -898,6 +898,52 @@ func (l *seenLog) Rank(id string) int {
 	return v
 }
 
+// Recencies is Recency for each id in turn: the answers logged first,
+// then the set's, in one call when it answers for a list (SeenLister).
+func (l *seenLog) Recencies(ids []string, out []int32) {
+	i := 0
+	for ; i < len(ids) && l.replay && l.pos < len(l.log); i++ {
+		out[i] = l.log[l.pos]
+		l.pos++
+	}
+	if i == len(ids) {
+		return
+	}
+	l.replay = false
+	if b, ok := l.under.(SeenLister); ok {
+		b.Recencies(ids[i:], out[i:])
+	} else {
+		for j := i; j < len(ids); j++ {
+			out[j] = int32(l.under.Recency(ids[j]))
+		}
+	}
+	l.log = append(l.log, out[i:len(ids)]...)
+}
+
+// ShownAll is Shown for each id in turn.
+func (l *seenLog) ShownAll(ids []string) {
+	i := 0
+	for ; i < len(ids) && l.replay && l.pos < len(l.log); i++ {
+		l.pos++
+	}
+	if i == len(ids) {
+		return
+	}
+	l.replay = false
+	rest := ids[i:]
+	if b, ok := l.under.(SeenLister); ok {
+		b.ShownAll(rest)
+	} else {
+		for _, id := range rest {
+			l.under.Shown(id)
+		}
+	}
+	l.recorded += len(rest)
+	for range rest {
+		l.log = append(l.log, -1)
+	}
+}
+
 func (l *seenLog) Shown(id string) {
 	if l.replay && l.pos < len(l.log) {
 		l.pos++

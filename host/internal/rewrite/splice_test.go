@@ -127,10 +127,41 @@ func (s rankSeen) Rank(id string) int {
 	return v
 }
 
-// seenFor is a logSeen with salt, which ranks when salt is odd.
+// listSeen is a logSeen that answers for lists (SeenLister), logging
+// each member as a call for it alone would: its logs must be a logSeen's.
+type listSeen struct{ *logSeen }
+
+func (s listSeen) Recencies(ids []string, out []int32) {
+	for i, id := range ids {
+		out[i] = int32(s.Recency(id))
+	}
+}
+
+func (s listSeen) ShownAll(ids []string) {
+	for _, id := range ids {
+		s.Shown(id)
+	}
+}
+
+// rankListSeen ranks and answers for lists.
+type rankListSeen struct {
+	rankSeen
+	listSeen
+}
+
+func (s rankListSeen) Recency(id string) int { return s.rankSeen.Recency(id) }
+func (s rankListSeen) Shown(id string)       { s.rankSeen.Shown(id) }
+
+// seenFor is a logSeen with salt, which ranks when salt is odd and
+// answers for lists (SeenLister) when salt's second bit is set.
 func seenFor(l *logSeen) SeenSet {
-	if l.salt%2 == 1 {
+	switch l.salt % 4 {
+	case 1:
 		return rankSeen{l}
+	case 2:
+		return listSeen{l}
+	case 3:
+		return rankListSeen{rankSeen{l}, listSeen{l}}
 	}
 	return l
 }

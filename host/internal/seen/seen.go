@@ -495,6 +495,20 @@ func (s *Set) Recency(id string) int { return s.recency(id, false) }
 // what they show.
 func (s *Set) Rank(id string) int { return s.recency(id, true) }
 
+// Recencies sets out[i] to Recency(ids[i]) for every id, under one
+// lock: a list asks for all its members at once.
+func (s *Set) Recencies(ids []string, out []int32) {
+	if s == nil || s.l == nil {
+		clear(out[:len(ids)])
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, id := range ids {
+		out[i] = int32(s.recencyLocked(s.l.digest(id), false))
+	}
+}
+
 // recency is Recency, or Rank with rank.
 func (s *Set) recency(id string, rank bool) int {
 	if s == nil || s.l == nil {
@@ -503,6 +517,12 @@ func (s *Set) recency(id string, rank bool) int {
 	d := s.l.digest(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.recencyLocked(d, rank)
+}
+
+// recencyLocked is recency of the item whose digest is d; the caller
+// holds s.mu.
+func (s *Set) recencyLocked(d digest, rank bool) int {
 	switch {
 	case rank:
 		if n := s.cur.count(d); n > 0 {
@@ -552,6 +572,24 @@ func (s *Set) Shown(id string) {
 	d := s.l.digest(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.shownLocked(d)
+}
+
+// ShownAll is Shown for each id in turn, under one lock.
+func (s *Set) ShownAll(ids []string) {
+	if s == nil || s.l == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.shownLocked(s.l.digest(id))
+	}
+}
+
+// shownLocked is Shown of the item whose digest is d; the caller holds
+// s.mu.
+func (s *Set) shownLocked(d digest) {
 	if s.recorded(d) {
 		return
 	}

@@ -1,6 +1,7 @@
 package seen
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -759,5 +760,61 @@ func TestDigestSet(t *testing.T) {
 				t.Fatalf("%d digests: %x kept after reset", n, d)
 			}
 		}
+	}
+}
+
+// TestListCalls: Recencies and ShownAll answer and record as Recency and
+// Shown called for each id in turn, duplicates and the record limit
+// included, and a nil or zero Set answers never seen.
+func TestListCalls(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{Params: Params{RecordLimit: 40}})
+	old := ids("old", 30)
+	value := validValue(t, st, old...)
+	load := func() *Set {
+		r, _ := http.NewRequest("GET", "https://shop.example/", nil)
+		r.AddCookie(&http.Cookie{Name: st.Name(), Value: value})
+		s, info := st.Load(context.Background(), r, "")
+		if info.Source != SourceCookie {
+			t.Fatalf("%+v", info)
+		}
+		return s
+	}
+	one, all := load(), load()
+	defer one.Release()
+	defer all.Release()
+	asked := append(append(ids("old", 40), ids("new", 20)...), "old-3", "new-1")
+	shown := append(append(ids("new", 30), ids("old", 20)...), "new-2", "")
+	want := make([]int32, len(asked))
+	for i, id := range asked {
+		want[i] = int32(one.Recency(id))
+	}
+	got := make([]int32, len(asked))
+	all.Recencies(asked, got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Recencies %v, want %v", got, want)
+	}
+	for _, id := range shown {
+		one.Shown(id)
+	}
+	all.ShownAll(shown)
+	if one.Unrecorded() != all.Unrecorded() || one.Unrecorded() == 0 {
+		t.Fatalf("unrecorded: %d one by one, %d at once (the limit is to be reached)", one.Unrecorded(), all.Unrecorded())
+	}
+	if a, b := one.encode(), all.encode(); !bytes.Equal(a, b) {
+		t.Fatalf("states differ: one by one %x, at once %x", a, b)
+	}
+	all.Recencies(asked, got)
+	for i, id := range asked {
+		want[i] = int32(one.Recency(id))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after recording: Recencies %v, want %v", got, want)
+	}
+	var none *Set
+	got[0] = 7
+	none.Recencies(asked[:1], got[:1])
+	none.ShownAll(asked)
+	if got[0] != NotSeen {
+		t.Fatalf("nil set: %d", got[0])
 	}
 }
