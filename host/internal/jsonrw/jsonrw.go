@@ -88,6 +88,15 @@ type SeenSet interface {
 	Shown(id string)
 }
 
+// seenLister is a SeenSet that answers for an array's elements at once
+// (one lock for them all in the seen package's sets, where each
+// element took it alone): Recencies sets out[i] to Recency(ids[i]),
+// ShownAll records ids as Shown would, one after the other.
+type seenLister interface {
+	Recencies(ids []string, out []int32)
+	ShownAll(ids []string)
+}
+
 // ErrNotJSON is returned for a document that is not valid JSON; it is then
 // served unchanged.
 var ErrNotJSON = errors.New("jsonrw: not valid JSON")
@@ -133,6 +142,7 @@ type Output struct {
 	order  []int32
 	rec    []int32
 	byAge  []int32
+	idStrs []string // an array's ids, for a set that answers for lists
 	idBuf  []byte
 	idEnds []int
 	steps  [2][8]jsonpath.Step
@@ -714,13 +724,40 @@ func (o *Output) editArray(steps []jsonpath.Step, e *Edit, seen SeenSet) bool {
 		}
 		o.ids(elems, e.ID, false)
 		rec := o.rec[:0]
-		byAge := o.byAge[:0]
-		for i := range n {
-			r := int32(0)
-			if id := o.id(i); len(id) > 0 {
-				r = int32(seen.Recency(str(id)))
+		if l, ok := seen.(seenLister); ok {
+			// One call for them all, in the elements' order (see the
+			// HTML rewriter's SeenLister).
+			ids := o.idStrs[:0]
+			for i := range n {
+				if id := o.id(i); len(id) > 0 {
+					ids = append(ids, str(id))
+				}
 			}
-			rec = append(rec, r)
+			rec = slices.Grow(rec, max(n, len(ids)))[:len(ids)]
+			l.Recencies(ids, rec)
+			// Spread to the elements: those without an id are unseen.
+			rec = rec[:n]
+			for i, j := n-1, len(ids)-1; i >= 0; i-- {
+				if id := o.id(i); len(id) > 0 {
+					rec[i] = rec[j]
+					j--
+				} else {
+					rec[i] = 0
+				}
+			}
+			clear(ids) // (they are the document's bytes)
+			o.idStrs = ids[:0]
+		} else {
+			for i := range n {
+				r := int32(0)
+				if id := o.id(i); len(id) > 0 {
+					r = int32(seen.Recency(str(id)))
+				}
+				rec = append(rec, r)
+			}
+		}
+		byAge := o.byAge[:0]
+		for i, r := range rec {
 			if r > 0 {
 				byAge = append(byAge, int32(i))
 			}
@@ -854,16 +891,24 @@ func (o *Output) record(e *Edit, seen SeenSet) {
 		return
 	}
 	o.ids(elems, e.ID, false)
-	marked := 0
+	shown := o.idStrs[:0]
 	for i := range elems {
-		if e.MarkFirst > 0 && marked >= e.MarkFirst {
-			return
+		if e.MarkFirst > 0 && len(shown) >= e.MarkFirst {
+			break
 		}
 		if id := o.id(i); len(id) > 0 {
-			seen.Shown(str(id))
-			marked++
+			shown = append(shown, str(id))
 		}
 	}
+	if l, ok := seen.(seenLister); ok {
+		l.ShownAll(shown)
+	} else {
+		for _, id := range shown {
+			seen.Shown(id)
+		}
+	}
+	clear(shown)
+	o.idStrs = shown[:0]
 }
 
 // reorderScan bounds the Order ids times array elements that Reorder

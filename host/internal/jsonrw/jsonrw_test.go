@@ -228,6 +228,16 @@ func FuzzApply(f *testing.F) {
 		if !bytes.Equal(doc1, doc2) || !slices.Equal(shown1, shown2) {
 			t.Fatalf("%+v on %s: with the memo %s %q, without %s %q", edits, d, doc1, shown1, doc2, shown2)
 		}
+		// A set that answers for lists gets the same questions.
+		listed := &listedSeen{visitorSeen{recency: map[string]int{"1": 1, "2": 2}}}
+		o, err := ApplyPooled(d, edits, listed, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Release()
+		if !bytes.Equal(o.Doc, doc1) || !slices.Equal(listed.shown, shown1) {
+			t.Fatalf("%+v on %s: asked one by one %s %q, for the array %s %q", edits, d, doc1, shown1, o.Doc, listed.shown)
+		}
 	})
 }
 
@@ -291,5 +301,52 @@ func TestMaxElements(t *testing.T) {
 	out.Release()
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2*uint64(len(big)) {
 		t.Errorf("4M elements: %d MB allocated for an %d MB document", alloc>>20, len(big)>>20)
+	}
+}
+
+// listedSeen is a visitorSeen that answers for arrays (seenLister), one
+// member after the other as it would alone.
+type listedSeen struct{ visitorSeen }
+
+func (l *listedSeen) Recencies(ids []string, out []int32) {
+	for i, id := range ids {
+		out[i] = int32(l.Recency(id))
+	}
+}
+
+func (l *listedSeen) ShownAll(ids []string) {
+	for _, id := range ids {
+		l.Shown(id)
+	}
+}
+
+// TestListedSeenAsOneByOne: hide_seen asks a set that answers for
+// arrays what it asks one that answers an id at a time, elements
+// without an id included, and records the same.
+func TestListedSeenAsOneByOne(t *testing.T) {
+	for _, tt := range []struct {
+		doc  string
+		edit Edit
+	}{
+		{`[{"id":"a"},{"x":1},{"id":"b"},{"id":""},{"id":"c"},{"id":"d"}]`, Edit{Op: HideSeen, Path: "@this", ID: "id", N: 2}},
+		{`[{"id":"a"},{"x":1},{"id":"b"},{"id":"c"}]`, Edit{Op: HideSeen, Path: "@this", ID: "id", Demote: true}},
+		{`[{"x":1},{"id":"b"},{"id":"c"},{"id":"e"}]`, Edit{Op: HideSeen, Path: "@this", ID: "id", MarkFirst: 2}},
+		{`{"items":[{"id":"a"},{"id":"b"}]}`, Edit{Op: HideSeen, Path: "items", ID: "id", NoMark: true}},
+		{`{"items":[]}`, Edit{Op: HideSeen, Path: "items", ID: "id"}},
+	} {
+		recency := map[string]int{"a": 1, "b": 2, "c": 1, "x": 2}
+		one := &visitorSeen{recency: recency}
+		list := &listedSeen{visitorSeen{recency: recency}}
+		want, _, err := Apply([]byte(tt.doc), []Edit{tt.edit}, one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := Apply([]byte(tt.doc), []Edit{tt.edit}, list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) || !slices.Equal(list.shown, one.shown) {
+			t.Errorf("%s %+v: one by one %s, shown %q; for the array %s, shown %q", tt.doc, tt.edit, want, one.shown, got, list.shown)
+		}
 	}
 }
