@@ -74,7 +74,7 @@ func headerCharset(contentType string) (pageCharset, bool) {
 	if !ok {
 		return pageCharset{}, false
 	}
-	if p := strings.TrimSpace(params); len(p) == len("charset=utf-8") && strings.EqualFold(p, "charset=utf-8") {
+	if p := strings.TrimSpace(params); len(p) == len("charset=utf-8") && equalFoldASCII(p, "charset=utf-8") {
 		return utf8Page, true // the usual case, without parsing
 	}
 	_, ps, err := mime.ParseMediaType(contentType)
@@ -85,7 +85,7 @@ func headerCharset(contentType string) (pageCharset, bool) {
 	if !ok || v == "" {
 		return pageCharset{}, false
 	}
-	if strings.EqualFold(v, "utf-8") {
+	if equalFoldASCII(v, "utf-8") {
 		return utf8Page, true
 	}
 	return charsetFromLabel(v)

@@ -49,11 +49,11 @@ func policyNonce(policy, elem, src string) string {
 		name, sources, _ := strings.Cut(strings.TrimSpace(d), " ")
 		k := -1
 		switch {
-		case strings.EqualFold(name, elem):
+		case equalFoldASCII(name, elem):
 			k = 0
-		case strings.EqualFold(name, src):
+		case equalFoldASCII(name, src):
 			k = 1
-		case strings.EqualFold(name, "default-src"):
+		case equalFoldASCII(name, "default-src"):
 			k = 2
 		}
 		if k < 0 || has[k] {
@@ -61,7 +61,7 @@ func policyNonce(policy, elem, src string) string {
 		}
 		has[k] = true
 		for s := range strings.FieldsSeq(sources) {
-			if len(s) > len("'nonce-'") && s[len(s)-1] == '\'' && strings.EqualFold(s[:len("'nonce-")], "'nonce-") {
+			if len(s) > len("'nonce-'") && s[len(s)-1] == '\'' && equalFoldASCII(s[:len("'nonce-")], "'nonce-") {
 				if v := s[len("'nonce-") : len(s)-1]; validNonce(v) {
 					found[k] = v
 					break

@@ -46,7 +46,7 @@ func acceptDecodable(h http.Header) {
 				}
 				coding, _, _ := strings.Cut(part, ";")
 				coding = strings.TrimSpace(coding)
-				if strings.EqualFold(coding, "identity") || coding != "" && decodable(strings.ToLower(coding)) {
+				if equalFoldASCII(coding, "identity") || coding != "" && decodable(strings.ToLower(coding)) {
 					if pass == 1 {
 						keep = append(keep, part)
 					}
@@ -76,7 +76,7 @@ func negotiate(accept, origin string) string {
 	ok := func(name string) bool {
 		for _, part := range strings.Split(accept, ",") {
 			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			if !strings.EqualFold(strings.TrimSpace(coding), name) && strings.TrimSpace(coding) != "*" {
+			if !equalFoldASCII(strings.TrimSpace(coding), name) && strings.TrimSpace(coding) != "*" {
 				continue
 			}
 			if _, q, found := strings.Cut(params, "q="); found {

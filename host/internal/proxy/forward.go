@@ -87,7 +87,7 @@ func (f *forwarding) secure(r *http.Request) bool {
 		return forwardedProto(r.Header) == "https"
 	}
 	es, _ := forwardedElements(r.Header["Forwarded"])
-	return len(es) > 0 && strings.EqualFold(es[0].proto, "https")
+	return len(es) > 0 && equalFoldASCII(es[0].proto, "https")
 }
 
 // forwardedProto is the visitor's scheme a proxy in front recorded: the
@@ -363,11 +363,11 @@ func forwardedElementOf(s string) (e fwdElement, pairs int, rest string, ok bool
 		}
 		pairs++
 		switch {
-		case strings.EqualFold(name, "for"):
+		case equalFoldASCII(name, "for"):
 			e.node, e.hasFor = v, true
-		case strings.EqualFold(name, "host"):
+		case equalFoldASCII(name, "host"):
 			e.host = v
-		case strings.EqualFold(name, "proto"):
+		case equalFoldASCII(name, "proto"):
 			e.proto = v
 		}
 		skip()

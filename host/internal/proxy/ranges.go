@@ -127,7 +127,7 @@ func (p *Proxy) rewritesWhole(resp *http.Response, st *state) bool {
 	}
 	in := p.responseInput(resp, st)
 	in.status, in.contentLength = http.StatusOK, completeLength(resp.Header.Get("Content-Range"))
-	if strings.EqualFold(mediaType(resp.Header.Get("Content-Type")), "multipart/byteranges") {
+	if equalFoldASCII(mediaType(resp.Header.Get("Content-Type")), "multipart/byteranges") {
 		// Several ranges: the first part's headers say what of.
 		ct, cr, ok := firstPart(resp)
 		if !ok {

@@ -275,7 +275,7 @@ func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied fun
 // withNoCache adds no-cache to a Cache-Control value that lacks it.
 func withNoCache(cc string) string {
 	for d := range strings.SplitSeq(cc, ",") {
-		if d = strings.TrimSpace(d); strings.EqualFold(d, "no-cache") || strings.EqualFold(d, "no-store") {
+		if d = strings.TrimSpace(d); equalFoldASCII(d, "no-cache") || equalFoldASCII(d, "no-store") {
 			return cc
 		}
 	}
@@ -752,6 +752,33 @@ func mediaType(ct string) string {
 	return strings.TrimSpace(ct)
 }
 
+// equalFoldASCII reports whether a and b are equal with ASCII letters in
+// any case: how HTTP compares its tokens (directive names, media types,
+// codings, parameter names). strings.EqualFold also folds letters
+// outside ASCII into ASCII ones (ſ into s, the Kelvin sign into k), and
+// would take "no-ſtore", a directive no cache knows, for no-store.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // IsJSON reports whether the Content-Type ct is JSON's, as the proxy
 // reads it to decide whether JSON edits apply: application/json or a
 // +json type, parameters ignored however written.
@@ -759,17 +786,17 @@ func IsJSON(ct string) bool { return isJSON(ct) }
 
 func isJSON(ct string) bool {
 	mt := mediaType(ct)
-	return strings.EqualFold(mt, "application/json") || len(mt) > 5 && strings.Contains(mt, "/") && strings.EqualFold(mt[len(mt)-5:], "+json")
+	return equalFoldASCII(mt, "application/json") || len(mt) > 5 && strings.Contains(mt, "/") && equalFoldASCII(mt[len(mt)-5:], "+json")
 }
 
-func isHTML(ct string) bool { return strings.EqualFold(mediaType(ct), "text/html") }
+func isHTML(ct string) bool { return equalFoldASCII(mediaType(ct), "text/html") }
 
 // isXHTML: browsers read such a page with an XML parser, which builds
 // another tree than HTML's (no implied elements, self-closing tags, no
 // error recovery: one ill-formed insertion and the browser shows an
 // error instead of the page). The rewriter follows HTML's parser, so
 // XHTML passes untouched.
-func isXHTML(ct string) bool { return strings.EqualFold(mediaType(ct), "application/xhtml+xml") }
+func isXHTML(ct string) bool { return equalFoldASCII(mediaType(ct), "application/xhtml+xml") }
 
 // originRelative returns the Location an origin sent, when it is an
 // absolute URL on the origin itself (its scheme and host, under its
@@ -873,8 +900,8 @@ func privateCacheControl(cc string) string {
 		if i := strings.IndexByte(name, '='); i >= 0 {
 			name = name[:i]
 		}
-		if name == "" || strings.EqualFold(name, "public") || strings.EqualFold(name, "private") ||
-			strings.EqualFold(name, "s-maxage") || strings.EqualFold(name, "proxy-revalidate") {
+		if name == "" || equalFoldASCII(name, "public") || equalFoldASCII(name, "private") ||
+			equalFoldASCII(name, "s-maxage") || equalFoldASCII(name, "proxy-revalidate") {
 			continue
 		}
 		b.WriteString(", ")
@@ -905,7 +932,7 @@ func addVary(h http.Header, names []string) {
 	add := buf[:0]
 	n := 0
 	for i, name := range names {
-		if varyHolds(have, name) || slices.ContainsFunc(names[:i], func(m string) bool { return strings.EqualFold(m, name) }) {
+		if name == "" || varyHolds(have, name) || slices.ContainsFunc(names[:i], func(m string) bool { return equalFoldASCII(m, name) }) {
 			continue
 		}
 		name = http.CanonicalHeaderKey(name)
@@ -930,7 +957,7 @@ func addVary(h http.Header, names []string) {
 func varyHolds(vals []string, name string) bool {
 	for _, v := range vals {
 		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textproto.TrimString(f), name) {
+			if equalFoldASCII(textproto.TrimString(f), name) {
 				return true
 			}
 		}

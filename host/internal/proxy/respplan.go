@@ -414,7 +414,7 @@ func planResponse(in responseInput) responsePlan {
 	// Several ranges of a page go as multipart/byteranges, which the
 	// rules left alone for this visitor and might not for another: the
 	// page's Vary, as a single range's and a 416's.
-	pageRanges := in.status == http.StatusPartialContent && strings.EqualFold(mediaType(ct), "multipart/byteranges")
+	pageRanges := in.status == http.StatusPartialContent && equalFoldASCII(mediaType(ct), "multipart/byteranges")
 	switch {
 	case notModifiedPage && !html && !json:
 		// No type: the 200 may be an HTML page or a JSON document.
@@ -729,7 +729,7 @@ func isAttachment(h http.Header) bool {
 		return false
 	}
 	typ, _, _ := strings.Cut(v, ";")
-	return strings.EqualFold(strings.TrimSpace(typ), "attachment")
+	return equalFoldASCII(strings.TrimSpace(typ), "attachment")
 }
 
 // cacheDirective reports whether the Cache-Control of h has directive
@@ -738,7 +738,7 @@ func cacheDirective(h http.Header, name string) bool {
 	for _, v := range h.Values("Cache-Control") {
 		for d := range strings.SplitSeq(v, ",") {
 			d, _, _ = strings.Cut(d, "=")
-			if strings.EqualFold(strings.TrimSpace(d), name) {
+			if equalFoldASCII(strings.TrimSpace(d), name) {
 				return true
 			}
 		}

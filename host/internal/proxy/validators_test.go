@@ -290,6 +290,8 @@ func TestAddVary(t *testing.T) {
 		{"a name twice", nil, []string{"Cookie", "cookie", "Sec-Gpc"}, []string{"Cookie, Sec-Gpc"}},
 		{"star", []string{"Origin, *"}, []string{"Cookie"}, []string{"Origin, *"}},
 		{"empty fields", []string{"", " , "}, []string{"Cookie"}, []string{"", " , ", "Cookie"}},
+		{"an empty name", nil, []string{"", "Cookie", ""}, []string{"Cookie"}},
+		{"a name only Unicode folds", []string{"CooKie"}, []string{"Cookie"}, []string{"CooKie", "Cookie"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{}
@@ -313,6 +315,52 @@ func TestHeaderListsAreCanonical(t *testing.T) {
 			if c := http.CanonicalHeaderKey(k); c != k {
 				t.Errorf("%q is stored as %q", k, c)
 			}
+		}
+	}
+}
+
+// TestCacheControlRewrites: what a personalized or recording response's
+// Cache-Control becomes. Directive names compare in ASCII case only (RFC
+// 9110 5.6.2 tokens): "no-ſtore" is no directive a cache knows, so the
+// response still needs no-cache.
+func TestCacheControlRewrites(t *testing.T) {
+	for _, tt := range []struct{ in, private, noCache string }{
+		{"", "private", "private, no-cache"},
+		{"public, max-age=600", "private, max-age=600", "public, max-age=600, no-cache"},
+		{"Public, S-MAXAGE=60, max-age=10", "private, max-age=10", "Public, S-MAXAGE=60, max-age=10, no-cache"},
+		{"max-age=600, NO-STORE", "private, max-age=600, NO-STORE", "max-age=600, NO-STORE"},
+		{" no-cache ", "private, no-cache", " no-cache "},
+		{"proxy-revalidate,,private", "private", "proxy-revalidate,,private, no-cache"},
+		{"max-age=600, no-\u017ftore", "private, max-age=600, no-\u017ftore", "max-age=600, no-\u017ftore, no-cache"},
+		{"\u017f-maxage=60", "private, \u017f-maxage=60", "\u017f-maxage=60, no-cache"},
+	} {
+		if got := privateCacheControl(tt.in); got != tt.private {
+			t.Errorf("privateCacheControl(%q) = %q, want %q", tt.in, got, tt.private)
+		}
+		if got := withNoCache(tt.in); got != tt.noCache {
+			t.Errorf("withNoCache(%q) = %q, want %q", tt.in, got, tt.noCache)
+		}
+	}
+}
+
+// TestEqualFoldASCII: HTTP's case-insensitive comparison of tokens folds
+// ASCII letters only.
+func TestEqualFoldASCII(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"no-store", "NO-STORE", true},
+		{"No-Store", "no-store", true},
+		{"", "", true},
+		{"no-store", "no-stor", false},
+		{"no-\u017ftore", "no-store", false}, // ſ folds to s in Unicode only
+		{"\u212aeep", "keep", false},         // the Kelvin sign
+		{"a@", "A`", false},                  // the bytes around the letters
+		{"[", "{", false},
+	} {
+		if got := equalFoldASCII(tt.a, tt.b); got != tt.want {
+			t.Errorf("equalFoldASCII(%q, %q) = %v", tt.a, tt.b, got)
 		}
 	}
 }
