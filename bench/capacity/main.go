@@ -393,7 +393,7 @@ func (m *Model) Print(w io.Writer) {
 	fmt.Fprintf(w, "  one bespoke process under load (32 connections, bespoke-seen): %.1f MiB peak RSS\n", m.PeakRSSMiB)
 
 	fmt.Fprintln(w, "\nRedis per request, by seen-store:")
-	fmt.Fprintf(w, "  cookie: no Redis; the state travels in the request and the response (%.0f bytes of cookie value in BenchmarkCookieRequest)\n", m.Redis.CookieBytes)
+	fmt.Fprintf(w, "  cookie: no Redis; the state travels in the request and the response (%.0f bytes of cookie value in BenchmarkCookieRequest/lists)\n", m.Redis.CookieBytes)
 	fmt.Fprintf(w, "  redis:  1 command and 1 round trip on the request's path (GET; MGET of two keys in one slot with caps), %.0f µs on loopback;\n", m.Redis.LatencyNs/1e3)
 	fmt.Fprintln(w, "          plus 1 SET per page view that changed the state (and 1 per capped view), queued and pipelined by the writers, off the request's path")
 	if m.Redis.CmdsPerRequest > 0 {
