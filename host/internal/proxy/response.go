@@ -146,7 +146,7 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 	if rp.experiments {
 		h.Set(plan.ExperimentsHeader, pl.Experiments)
 	}
-	addVary(h, rp.vary)
+	p.addVary(h, rp.vary)
 	if rp.acceptCH {
 		// Ask browsers for the Client Hints device rules read.
 		h.Set("Accept-CH", device.AcceptCH)
@@ -913,7 +913,11 @@ func privateCacheControl(cc string) string {
 // addVary adds to h's Vary the names it does not already hold (in any
 // case), in one field; a Vary of * already varies on everything. It
 // runs on every personalized response: it scans the few fields there are
-// rather than building a set of them.
+// rather than building a set of them. names are canonical (the site's
+// lists are built so, and the plan adds canonical constants:
+// TestVaryNamesAreCanonical), so a name twice is the same string twice:
+// canonicalizing and case-folding a dozen names here cost more than the
+// rest of the response's headers.
 func addVary(h http.Header, names []string) {
 	if len(names) == 0 {
 		return
@@ -927,15 +931,14 @@ func addVary(h http.Header, names []string) {
 		}
 	}
 	// What is added is chosen and measured first, then built in one
-	// allocation (this runs on every personalized response).
-	var buf [16]string
+	// allocation.
+	var buf [32]string
 	add := buf[:0]
 	n := 0
-	for i, name := range names {
-		if name == "" || varyHolds(have, name) || slices.ContainsFunc(names[:i], func(m string) bool { return equalFoldASCII(m, name) }) {
+	for _, name := range names {
+		if name == "" || slices.Contains(add, name) || len(have) > 0 && varyHolds(have, name) {
 			continue
 		}
-		name = http.CanonicalHeaderKey(name)
 		add = append(add, name)
 		n += len(name) + len(", ")
 	}
@@ -951,6 +954,38 @@ func addVary(h http.Header, names []string) {
 		b.WriteString(name)
 	}
 	h["Vary"] = append(have, b.String())
+}
+
+// varyField is the Vary field addVary added to an origin's Vary fields
+// for names ("" when it added nothing).
+type varyField struct {
+	names, origin []string
+	field         string
+}
+
+// addVary is the package's addVary, remembering the last field it added:
+// a site's responses add the same names to the same origin's Vary (a
+// dozen names where the rules read the location, whose headers differ
+// from one CDN to another), and choosing and joining them again cost a
+// few microseconds a response.
+func (p *Proxy) addVary(h http.Header, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	have := h["Vary"]
+	if f := p.vary.Load(); f != nil && slices.Equal(f.names, names) && slices.Equal(f.origin, have) {
+		if f.field != "" {
+			h["Vary"] = append(have, f.field)
+		}
+		return
+	}
+	origin := slices.Clone(have)
+	addVary(h, names)
+	f := &varyField{names: slices.Clone(names), origin: origin}
+	if v := h["Vary"]; len(v) > len(origin) {
+		f.field = v[len(v)-1]
+	}
+	p.vary.Store(f)
 }
 
 // varyHolds reports whether one of the Vary fields vals names name.

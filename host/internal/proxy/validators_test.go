@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"net/http"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
@@ -286,8 +288,9 @@ func TestAddVary(t *testing.T) {
 		{"none from the origin", nil, []string{"Cf-Ipcountry", "Accept-Encoding"}, []string{"Cf-Ipcountry, Accept-Encoding"}},
 		{"nothing to add", []string{"Accept-Encoding"}, nil, []string{"Accept-Encoding"}},
 		{"already there, in another case", []string{"accept-encoding,  cookie"}, []string{"Accept-Encoding", "Cookie"}, []string{"accept-encoding,  cookie"}},
-		{"some there, over two fields", []string{"Origin", " Accept-Encoding "}, []string{"accept-encoding", "sec-gpc"}, []string{"Origin", " Accept-Encoding ", "Sec-Gpc"}},
-		{"a name twice", nil, []string{"Cookie", "cookie", "Sec-Gpc"}, []string{"Cookie, Sec-Gpc"}},
+		{"some there, over two fields", []string{"Origin", " accept-encoding "}, []string{"Accept-Encoding", "Sec-Gpc"}, []string{"Origin", " accept-encoding ", "Sec-Gpc"}},
+		{"a name twice", nil, []string{"Cookie", "Sec-Gpc", "Cookie", "Accept-Encoding"}, []string{"Cookie, Sec-Gpc, Accept-Encoding"}},
+		{"more names than the stack's room", nil, manyNames(40), []string{strings.Join(manyNames(40), ", ")}},
 		{"star", []string{"Origin, *"}, []string{"Cookie"}, []string{"Origin, *"}},
 		{"empty fields", []string{"", " , "}, []string{"Cookie"}, []string{"", " , ", "Cookie"}},
 		{"an empty name", nil, []string{"", "Cookie", ""}, []string{"Cookie"}},
@@ -302,8 +305,36 @@ func TestAddVary(t *testing.T) {
 			if got := h.Values("Vary"); !reflect.DeepEqual(got, tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
 				t.Errorf("Vary %q, want %q", got, tt.want)
 			}
+			// The proxy's, which remembers the last field it built,
+			// says the same the first time and the next, and after
+			// another list.
+			p := &Proxy{}
+			for _, names := range [][]string{tt.names, tt.names, {"X-Other"}, tt.names} {
+				h, want := http.Header{}, http.Header{}
+				for _, v := range tt.origin {
+					h.Add("Vary", v)
+					want.Add("Vary", v)
+				}
+				p.addVary(h, names)
+				addVary(want, names)
+				if !reflect.DeepEqual(h["Vary"], want["Vary"]) {
+					t.Errorf("Proxy.addVary(%q) %q, want %q", names, h["Vary"], want["Vary"])
+				}
+				if len(h["Vary"]) > 0 {
+					h["Vary"][0] = "changed by a handler after"
+				}
+			}
 		})
 	}
+}
+
+// manyNames are n distinct canonical header names.
+func manyNames(n int) []string {
+	var names []string
+	for i := range n {
+		names = append(names, "X-Name-"+strconv.Itoa(i))
+	}
+	return names
 }
 
 // TestHeaderListsAreCanonical: the lists of names the responses' headers

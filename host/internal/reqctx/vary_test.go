@@ -1,6 +1,7 @@
 package reqctx
 
 import (
+	"net/http"
 	"slices"
 	"testing"
 
@@ -40,5 +41,41 @@ func TestVary(t *testing.T) {
 				t.Errorf("ReadsVisitor = %v", b.ReadsVisitor())
 			}
 		})
+	}
+}
+
+// TestVaryNamesAreCanonical: the names Vary and VaryOf return are in the
+// form net/http stores fields under, however the rules spelled them, so
+// that the proxy adds them to a response's Vary as they are (and a name
+// twice is the same string twice).
+func TestVaryNamesAreCanonical(t *testing.T) {
+	trusted, _ := geo.ParsePrefixes("loopback")
+	cfg := Config{Geo: geo.New(geo.Config{TrustedProxies: trusted, Providers: []geo.Provider{geo.Cloudflare, geo.CloudFront, geo.Vercel}})}
+	slots := []plugin.Slot{
+		{Attr: "geo.country"}, {Attr: "geo.city"}, {Attr: "visitor.hour"}, {Attr: "device.type"},
+		{Attr: "language"}, {Attr: "cookie", Arg: "plan"},
+		{Attr: "header", Arg: "x-plan"}, {Attr: "header", Arg: "X-PLAN"}, {Attr: "header", Arg: "sec-ch-ua-mobile"},
+		{Attr: "header", Arg: "x-forwarded-for"},
+	}
+	b := NewBuilder(cfg, slots)
+	all := make([]int, len(slots))
+	for i := range all {
+		all[i] = i
+	}
+	for _, list := range [][]string{b.Vary(), b.VaryOf(all, true), b.VaryOf([]int{6, 7}, false)} {
+		if len(list) == 0 {
+			t.Fatal("no names")
+		}
+		for i, k := range list {
+			if c := http.CanonicalHeaderKey(k); c != k {
+				t.Errorf("%q is stored as %q", k, c)
+			}
+			if slices.Contains(list[:i], k) {
+				t.Errorf("%q twice in %q", k, list)
+			}
+		}
+	}
+	if got := b.VaryOf([]int{6, 7}, false); !slices.Equal(got, []string{"X-Plan"}) {
+		t.Errorf("VaryOf(x-plan, X-PLAN) = %q", got)
 	}
 }
