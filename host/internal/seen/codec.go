@@ -321,10 +321,9 @@ func appendFilter(b []byte, f *bloom.BloomFilter, m uint) []byte {
 }
 
 // appendPositions appends the encoding of a filter of m bits whose set
-// bits are pos, in increasing order. Its bit buffer lives in locals, not
-// in a bitWriter, so that it stays in registers: a cookie's save encodes
-// a few hundred gaps, and the writer's fields through a pointer cost half
-// its time.
+// bits are pos, in increasing order. Its codes are written by riceRunOut
+// into room made first, so that its bit buffer stays in registers; a
+// quotient too long for one write goes through a bitWriter.
 func appendPositions(b []byte, pos []uint32, m uint) []byte {
 	n := len(pos)
 	b = binary.AppendUvarint(b, uint64(n))
@@ -332,37 +331,65 @@ func appendPositions(b []byte, pos []uint32, m uint) []byte {
 		return b
 	}
 	r := riceParam(m, uint64(n))
-	lowMask := uint64(1)<<r - 1
-	var acc uint64    // bits not yet appended, the first at bit 0
-	var nb uint       // how many; < 64 between codes
-	next := uint64(0) // the lowest position the next set bit may have
-	for _, p := range pos {
-		gap := uint64(p) - next
-		next = uint64(p) + 1
-		q := uint(gap >> r)
-		if q+1+r > 56 {
-			// A quotient too long for one write (a sparse filter's
-			// outlier): the slow writer.
-			w := bitWriter{b: b, acc: acc, n: nb}
-			w.unary(gap >> r)
-			w.put(gap&lowMask, r)
-			b, acc, nb = w.b, w.acc, w.n
-			continue
+	// The codes' bits: a stop bit and r low bits each, and quotients
+	// that sum to at most the last position's >> r (the gaps sum to it).
+	// riceRunOut writes whole words within them; finish and the
+	// bitWriter append the rest.
+	size := (n*int(r+1)+int((uint64(pos[n-1])+1)>>r))/8 + 8
+	o := len(b)
+	b = slices.Grow(b, size)
+	b = b[:cap(b)]
+	var acc uint64 // bits not yet written, the first at bit 0
+	var nb uint    // how many; < 64 between codes
+	next := uint64(0)
+	for k := 0; k < n; k++ {
+		var done int
+		done, o, acc, nb, next = riceRunOut(b, o, pos[k:], r, acc, nb, next)
+		if k += done; k == n {
+			break
 		}
-		// The quotient's ones, its stop bit and the low bits in one
-		// write of k <= 56 bits.
-		v, k := 1<<q-1|(gap&lowMask)<<(q+1), q+1+r
-		acc |= v << nb
-		if nb+k < 64 {
-			nb += k
-			continue
-		}
-		b = binary.LittleEndian.AppendUint64(b, acc)
-		acc = v >> (64 - nb) // 64-nb >= 8, since k <= 56
-		nb = nb + k - 64
+		// A quotient too long for one write (a sparse filter's outlier):
+		// the slow writer.
+		gap := uint64(pos[k]) - next
+		next = uint64(pos[k]) + 1
+		w := bitWriter{b: b[:o], acc: acc, n: nb}
+		w.unary(gap >> r)
+		w.put(gap&(1<<r-1), r)
+		o, acc, nb = len(w.b), w.acc, w.n
+		b = w.b[:cap(w.b)]
 	}
-	w := bitWriter{b: b, acc: acc, n: nb}
+	w := bitWriter{b: b[:o], acc: acc, n: nb}
 	return w.finish()
+}
+
+// riceRunOut writes the codes of pos's gaps into b from o, in whole
+// words, until one whose quotient is too long for one write, and returns
+// how many it wrote and the writer's state. Like riceRun it is apart and
+// makes no call, and b has the room (see appendPositions).
+func riceRunOut(b []byte, o int, pos []uint32, r uint, acc uint64, nb uint, next uint64) (int, int, uint64, uint, uint64) {
+	r &= 63
+	lowMask := uint64(1)<<r - 1
+	for k, p := range pos {
+		gap := uint64(p) - next
+		q := uint(gap >> r)
+		if q > 56 || q+1+r > 56 {
+			return k, o, acc, nb, next
+		}
+		next = uint64(p) + 1
+		// The quotient's ones, its stop bit and the low bits in one
+		// write of c <= 56 bits.
+		v, c := 1<<q-1|(gap&lowMask)<<((q+1)&63), q+1+r
+		acc |= v << (nb & 63)
+		if nb+c < 64 {
+			nb += c
+			continue
+		}
+		binary.LittleEndian.PutUint64(b[o:], acc)
+		o += 8
+		acc = v >> ((64 - nb) & 63) // 64-nb >= 8, since c <= 56
+		nb = nb + c - 64
+	}
+	return len(pos), o, acc, nb, next
 }
 
 // decodeFilter reads a filter of m bits from the start of b and returns it
@@ -416,58 +443,41 @@ func readPositions(b []byte, m uint, pos []uint32) ([]uint32, []byte, bool) {
 		return pos, nil, false // too short for n gaps: refuse before allocating
 	}
 	pos = slices.Grow(pos, int(n))
-	var acc uint64 // buffered bits, the next at bit 0; the bits above nb are zero
-	var nb uint    // how many
-	i := 0         // the next byte of b to buffer
+	out := pos[len(pos) : len(pos)+int(n)]
+	// acc buffers the stream's next bits, the next at bit 0: nb of them
+	// are counted, and the bits above those are the stream's too, or zero
+	// (a refill loads whole words, so they are read again by the next).
+	// Shift counts are masked to 63 where they are known to be below 64,
+	// which spares the compiler's check of a shift by 64 or more.
+	var acc uint64
+	var nb uint
+	i := 0 // the next byte of b to buffer
 	next := uint64(0)
 	mm := uint64(m)
 	mask := uint64(1)<<r - 1
-	for range n {
-		if nb < 57 {
-			if i+8 <= len(b) {
-				// The whole bytes that fit, at once.
-				k := (63 - nb) / 8
-				acc |= binary.LittleEndian.Uint64(b[i:]) & (1<<(8*k) - 1) << nb
-				i += int(k)
-				nb += 8 * k
-			} else {
-				for nb <= 56 && i < len(b) {
-					acc |= uint64(b[i]) << nb
-					i++
-					nb += 8
-				}
-			}
+	for j := 0; j < len(out); j++ {
+		var k int
+		k, i, acc, nb, next = riceRun(b, out[j:], i, acc, nb, r, mask, next)
+		if j += k; j == len(out) {
+			break
 		}
-		var q, low uint64
-		if ones := uint(bits.TrailingZeros64(^acc)); ones+1+r <= nb {
-			// The whole code is buffered (the common case). A quotient
-			// past the filter's end is caught by p's check below: q is
-			// at most 63 here, so q<<r cannot overflow.
-			q = uint64(ones)
-			low = acc >> (ones + 1) & mask
-			acc >>= ones + 1 + r
-			nb -= ones + 1 + r
-		} else {
-			if next >= mm {
-				return pos, nil, false
-			}
-			rd := bitReader{b: b, i: i, acc: acc, n: nb}
-			var ok bool
-			if q, ok = rd.unary((mm - 1 - next) >> r); !ok {
-				return pos, nil, false
-			}
-			if low, ok = rd.get(r); !ok {
-				return pos, nil, false
-			}
-			i, acc, nb = rd.i, rd.acc, rd.n
-		}
-		p := next + (q<<r | low)
-		if p >= mm {
+		if next > mm {
 			return pos, nil, false
 		}
-		pos = append(pos, uint32(p))
+		q, low, ni, nacc, nnb, ok := readLongCode(b, i, acc, nb, r, (mm-1-next)>>r, next < mm)
+		if !ok {
+			return pos, nil, false
+		}
+		i, acc, nb = ni, nacc, nnb
+		p := next + (q<<r | low)
+		out[j] = uint32(p)
 		next = p + 1
 	}
+	if next > mm {
+		// The positions increase: the last is the largest.
+		return pos, nil, false
+	}
+	pos = pos[:len(pos)+len(out)]
 	// The rest of the last byte is padding, which must be zero so that one
 	// state has one encoding.
 	pad := nb % 8
@@ -476,6 +486,60 @@ func readPositions(b []byte, m uint, pos []uint32) ([]uint32, []byte, bool) {
 	}
 	used := i - int(nb/8)
 	return pos, b[used:], true
+}
+
+// riceRun decodes codes into out while each is wholly buffered, and
+// returns how many it decoded and the reader's state. It is apart from
+// readPositions, and makes no call, so that its state stays in
+// registers (Go keeps none across a call). Positions past the filter's
+// end are readPositions' to catch: they only grow, so the last is the
+// largest, and the sum cannot overflow (a quotient here is at most 62).
+func riceRun(b []byte, out []uint32, i int, acc uint64, nb, r uint, mask, next uint64) (int, int, uint64, uint, uint64) {
+	for j := range out {
+		if nb < 57 {
+			if i+8 <= len(b) {
+				// The whole bytes that fit, at once: nb|56 is
+				// nb+8*((63-nb)/8).
+				acc |= binary.LittleEndian.Uint64(b[i:]) << (nb & 63)
+				i += int((63 - nb) >> 3)
+				nb |= 56
+			} else {
+				for nb <= 56 && i < len(b) {
+					acc |= uint64(b[i]) << (nb & 63)
+					i++
+					nb += 8
+				}
+			}
+		}
+		ones := uint(bits.TrailingZeros64(^acc))
+		if ones+1+r > nb {
+			return j, i, acc, nb, next
+		}
+		p := next + (uint64(ones)<<(r&63) | acc>>((ones+1)&63)&mask)
+		acc >>= (ones + 1 + r) & 63
+		nb -= ones + 1 + r
+		out[j] = uint32(p)
+		next = p + 1
+	}
+	return len(out), i, acc, nb, next
+}
+
+// readLongCode reads a code longer than what readPositions buffered,
+// with a bitReader: a sparse filter's outlier, or the stream's end. Kept
+// out of readPositions so that its bit buffer stays in registers. limit
+// bounds the quotient; inRange is false when no position is left.
+func readLongCode(b []byte, i int, acc uint64, nb, r uint, limit uint64, inRange bool) (q, low uint64, _ int, _ uint64, _ uint, ok bool) {
+	if !inRange {
+		return 0, 0, 0, 0, 0, false
+	}
+	rd := bitReader{b: b, i: i, acc: acc & (1<<nb - 1), n: nb}
+	if q, ok = rd.unary(limit); !ok {
+		return 0, 0, 0, 0, 0, false
+	}
+	if low, ok = rd.get(r); !ok {
+		return 0, 0, 0, 0, 0, false
+	}
+	return q, low, rd.i, rd.acc, rd.n, true
 }
 
 // bitWriter appends bits to b, least significant first.

@@ -2,6 +2,7 @@ package seen
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -206,4 +207,102 @@ func TestPositionsMatchReference(t *testing.T) {
 			t.Fatalf("m %d, %d bits: decoded %v (ok %v, rest %x)", m, len(pos), len(got), ok, rest)
 		}
 	}
+}
+
+// referenceRead decodes what referencePositions encodes, one bit at a
+// time, with the checks the format asks for: positions within m, a
+// quotient that ends within b, zero padding. ok is false where
+// readPositions must refuse.
+func referenceRead(b []byte, m uint) (pos []uint32, rest []byte, ok bool) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(m) {
+		return nil, nil, false
+	}
+	b = b[k:]
+	if n == 0 {
+		return nil, b, true
+	}
+	r := riceParam(m, n)
+	bit := 0 // the next bit of b
+	get := func() (uint64, bool) {
+		if bit >= 8*len(b) {
+			return 0, false
+		}
+		v := uint64(b[bit/8] >> (bit % 8) & 1)
+		bit++
+		return v, true
+	}
+	next := uint64(0)
+	for range n {
+		var q uint64
+		for {
+			v, ok := get()
+			if !ok {
+				return nil, nil, false
+			}
+			if v == 0 {
+				break
+			}
+			if q++; next+q<<r >= uint64(m) {
+				return nil, nil, false
+			}
+		}
+		var low uint64
+		for i := range r {
+			v, ok := get()
+			if !ok {
+				return nil, nil, false
+			}
+			low |= v << i
+		}
+		p := next + (q<<r | low)
+		if p >= uint64(m) {
+			return nil, nil, false
+		}
+		pos = append(pos, uint32(p))
+		next = p + 1
+	}
+	for bit%8 != 0 {
+		if v, _ := get(); v != 0 {
+			return nil, nil, false
+		}
+	}
+	return pos, b[bit/8:], true
+}
+
+// FuzzReadPositions: readPositions, which reads its bits a word at a
+// time, and the bit-at-a-time reference agree on every input: the same
+// positions and rest, or both refuse.
+func FuzzReadPositions(f *testing.F) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 3, 40, 200} {
+		var pos []uint32
+		for range n {
+			pos = append(pos, uint32(rng.IntN(4096)))
+		}
+		slices.Sort(pos)
+		pos = slices.Compact(pos)
+		f.Add(referencePositions(pos, 4096), uint16(4096))
+	}
+	f.Add([]byte{2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, uint16(640))
+	f.Fuzz(func(t *testing.T, b []byte, m16 uint16) {
+		m := uint(m16)%8192 + 1
+		want, wantRest, wantOK := referenceRead(b, m)
+		got, rest, ok := readPositions(b, m, nil)
+		if ok != wantOK {
+			t.Fatalf("m %d: ok %v, reference %v", m, ok, wantOK)
+		}
+		if ok && (!slices.Equal(got, want) || !bytes.Equal(rest, wantRest)) {
+			t.Fatalf("m %d: %v rest %x, reference %v rest %x", m, got, rest, want, wantRest)
+		}
+		if ok {
+			// And they encode back to the codes read (the count may
+			// have been written in more bytes than it needs).
+			_, kIn := binary.Uvarint(b)
+			kOut := len(binary.AppendUvarint(nil, uint64(len(got))))
+			if enc := appendPositions([]byte("prefix"), got, m); !bytes.Equal(enc[6+kOut:], b[kIn:len(b)-len(rest)]) || string(enc[:6]) != "prefix" {
+				t.Fatalf("m %d: %v encodes to %x, read from %x", m, got, enc, b)
+			}
+		}
+	})
 }

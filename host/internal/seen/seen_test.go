@@ -818,3 +818,40 @@ func TestListCalls(t *testing.T) {
 		t.Fatalf("nil set: %d", got[0])
 	}
 }
+
+// TestFilterSearch: search finds what a binary search finds, in random
+// positions (where it starts near the place) and in positions crowded at
+// one end, where it must fall back to the binary search.
+func TestFilterSearch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 3000 {
+		m := uint(64 + rng.IntN(1<<16))
+		n := rng.IntN(600)
+		var pos []uint32
+		for range n {
+			p := rng.IntN(int(m))
+			switch i % 3 {
+			case 1:
+				p /= 50 // crowded at the start
+			case 2:
+				p = int(m) - 1 - p/50 // at the end
+			}
+			pos = append(pos, uint32(p))
+		}
+		slices.Sort(pos)
+		pos = slices.Compact(pos)
+		f := &filter{m: m, pos: pos}
+		for range 50 {
+			d := digest(rng.Uint64())
+			loc := uint32(location(d, m))
+			if rng.IntN(3) == 0 && len(pos) > 0 {
+				// A present one: a digest whose location is a position.
+				loc = pos[rng.IntN(len(pos))]
+			}
+			wi, wf := slices.BinarySearch(pos, loc)
+			if gi, gf := f.search(d, loc); gi != wi || gf != wf {
+				t.Fatalf("m %d, %d positions, loc %d: search %d %v, binary search %d %v", m, len(pos), loc, gi, gf, wi, wf)
+			}
+		}
+	}
+}
