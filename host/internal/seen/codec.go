@@ -515,9 +515,14 @@ func riceRun(b []byte, out []uint32, i int, acc uint64, nb, r uint, mask, next u
 		if ones+1+r > nb {
 			return j, i, acc, nb, next
 		}
+		// A code may fill all of acc, 64 bits (the byte-at-a-time refill
+		// and the bitReader buffer up to 64): it is shifted out in two
+		// steps, as a shift by 64 masked to 63 would shift by nothing.
+		// With ones+1 = 64, r is 0 and so is the mask.
+		c := ones + 1 + r
 		p := next + (uint64(ones)<<(r&63) | acc>>((ones+1)&63)&mask)
-		acc >>= (ones + 1 + r) & 63
-		nb -= ones + 1 + r
+		acc = acc >> 1 >> ((c - 1) & 63)
+		nb -= c
 		out[j] = uint32(p)
 		next = p + 1
 	}
