@@ -376,3 +376,46 @@ func TestLongCodes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPositionsRoundTrip: positions made from the fuzzer's bytes, each
+// pair a gap, encode to the reference's bytes and read back from them.
+// A pair whose first byte has its high bit set chooses the gap's
+// quotient (its second byte, up to 63) under the Rice parameter of as
+// many positions as there are pairs, so that codes of every length,
+// those that fill a 64-bit buffer too, come up anywhere in the bytes.
+func FuzzPositionsRoundTrip(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 0x80, 0, 5, 6}, uint32(1<<12))
+	f.Add([]byte{0xff, 0xff, 0, 1, 0, 1, 0, 1}, uint32(100032))
+	// 24 short codes, a code of 64 bits on a byte boundary, one more:
+	// the reader once shifted that code by nothing (see TestLongCodes).
+	f.Add(append(append(bytes.Repeat([]byte{0, 9}, 24), 0x80, 53), 0, 9), uint32(1<<16-1))
+	f.Fuzz(func(t *testing.T, gaps []byte, m32 uint32) {
+		m := uint(m32%(1<<20)) + 1
+		r := riceParam(m, uint64(max(len(gaps)/2, 1)))
+		var pos []uint32
+		next := uint64(0)
+		for i := 0; i+1 < len(gaps); i += 2 {
+			gap := uint64(gaps[i]&0x7f)<<8 | uint64(gaps[i+1])
+			if gaps[i]&0x80 != 0 {
+				gap = uint64(gaps[i+1]%64)<<r | uint64(gaps[i]&0x7f)&(1<<r-1)
+			}
+			if next+gap >= uint64(m) {
+				break
+			}
+			pos = append(pos, uint32(next+gap))
+			next += gap + 1
+		}
+		want := referencePositions(pos, m)
+		if got := appendPositions(nil, pos, m); !bytes.Equal(got, want) {
+			t.Fatalf("m %d, %v: encoded %x, want %x", m, pos, got, want)
+		}
+		// Read alone and followed by more bytes: the reader buffers
+		// bytes one at a time near the end.
+		for _, tail := range [][]byte{nil, {0xA5}} {
+			got, rest, ok := readPositions(append(slices.Clip(want), tail...), m, nil)
+			if !ok || !slices.Equal(got, pos) || !bytes.Equal(rest, tail) {
+				t.Fatalf("m %d, %v, then %x: read %v (ok %v, rest %x)", m, pos, tail, got, ok, rest)
+			}
+		}
+	})
+}
