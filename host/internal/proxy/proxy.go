@@ -155,9 +155,8 @@ type Proxy struct {
 	mapStats    MapStats
 	// failed holds the pages whose rewrite failed lately (failure.go).
 	failed failedPages
-	// vary is the last Vary field built for a response the origin sent
-	// without one (see Proxy.addVary).
-	vary atomic.Pointer[varyField]
+	// vary are the last Vary fields built, a few (see Proxy.addVary).
+	vary [4]atomic.Pointer[varyField]
 }
 
 // Stats are the proxy's counters.

@@ -963,17 +963,21 @@ type varyField struct {
 	field         string
 }
 
-// addVary is the package's addVary, remembering the last field it added:
+// addVary is the package's addVary, remembering the last fields it added:
 // a site's responses add the same names to the same origin's Vary (a
 // dozen names where the rules read the location, whose headers differ
 // from one CDN to another), and choosing and joining them again cost a
-// few microseconds a response.
+// few microseconds a response. A page's names and an asset's or a JSON
+// document's differ, as origins' Vary do: each length of the two lists
+// has a field of its own, so that responses of both kinds in turn do not
+// each build theirs again.
 func (p *Proxy) addVary(h http.Header, names []string) {
 	if len(names) == 0 {
 		return
 	}
 	have := h["Vary"]
-	if f := p.vary.Load(); f != nil && slices.Equal(f.names, names) && slices.Equal(f.origin, have) {
+	slot := &p.vary[(len(names)+len(have))%len(p.vary)]
+	if f := slot.Load(); f != nil && slices.Equal(f.names, names) && slices.Equal(f.origin, have) {
 		if f.field != "" {
 			h["Vary"] = append(have, f.field)
 		}
@@ -985,7 +989,7 @@ func (p *Proxy) addVary(h http.Header, names []string) {
 	if v := h["Vary"]; len(v) > len(origin) {
 		f.field = v[len(v)-1]
 	}
-	p.vary.Store(f)
+	slot.Store(f)
 }
 
 // varyHolds reports whether one of the Vary fields vals names name.

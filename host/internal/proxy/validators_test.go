@@ -328,6 +328,27 @@ func TestAddVary(t *testing.T) {
 	}
 }
 
+// TestAddVaryRemembers: responses of two kinds in turn (a page's names,
+// an asset's) each find the field built for their kind, and allocate
+// only the header's slice.
+func TestAddVaryRemembers(t *testing.T) {
+	page := manyNames(17)
+	asset := []string{"Cookie", "Accept-Encoding"}
+	p := &Proxy{}
+	call := func(names []string) {
+		h := http.Header{}
+		p.addVary(h, names)
+		if want := strings.Join(names, ", "); len(h["Vary"]) != 1 || h["Vary"][0] != want {
+			t.Fatalf("Vary %q, want %q", h["Vary"], want)
+		}
+	}
+	call(page)
+	call(asset)
+	if n := testing.AllocsPerRun(100, func() { call(page); call(asset) }); n > 4 {
+		t.Errorf("%v allocations for two responses", n)
+	}
+}
+
 // manyNames are n distinct canonical header names.
 func manyNames(n int) []string {
 	var names []string
