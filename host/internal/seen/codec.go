@@ -493,7 +493,7 @@ func readPositions(b []byte, m uint, pos []uint32) ([]uint32, []byte, bool) {
 // readPositions, and makes no call, so that its state stays in
 // registers (Go keeps none across a call). Positions past the filter's
 // end are readPositions' to catch: they only grow, so the last is the
-// largest, and the sum cannot overflow (a quotient here is at most 62).
+// largest, and the sum cannot overflow (a quotient here is at most 63).
 func riceRun(b []byte, out []uint32, i int, acc uint64, nb, r uint, mask, next uint64) (int, int, uint64, uint, uint64) {
 	for j := range out {
 		if nb < 57 {
