@@ -26,6 +26,9 @@ type microResult struct {
 	Pairs      []microPair       `json:"pairs"`
 	Error      string            `json:"error,omitempty"`
 	Seconds    float64           `json:"seconds"`
+	// ProbeMedian is the median of the speed probes run between the
+	// packages (see speedProbe), in nanoseconds.
+	ProbeMedian float64 `json:"probe_median_ns,omitempty"`
 }
 
 // microPackage is one package whose benchmarks were run.
@@ -34,6 +37,10 @@ type microPackage struct {
 	Benchmarks []string `json:"benchmarks"`
 	Seconds    float64  `json:"seconds"`
 	Error      string   `json:"error,omitempty"`
+	// ProbeBefore and ProbeAfter are the speed probe's time just before
+	// and just after the package's benchmarks ran, in nanoseconds.
+	ProbeBefore float64 `json:"probe_before_ns,omitempty"`
+	ProbeAfter  float64 `json:"probe_after_ns,omitempty"`
 }
 
 // microPair compares two benchmarks of one package.
@@ -85,6 +92,10 @@ func (h *harness) runMicro(ctx context.Context) *microResult {
 		}
 	}
 	sort.Strings(pkgs)
+	// One probe between two packages is the one after the first and the
+	// one before the second.
+	probe := speedProbe()
+	var probes []float64
 	for _, pkg := range pkgs {
 		if ctx.Err() != nil {
 			break
@@ -118,8 +129,15 @@ func (h *harness) runMicro(ctx context.Context) *microResult {
 				res[i].Pkg = pkg
 			}
 		}
+		mp.ProbeBefore, probe = probe, speedProbe()
+		mp.ProbeAfter = probe
+		probes = append(probes, mp.ProbeBefore)
 		m.Raw = append(m.Raw, res...)
 		m.Packages = append(m.Packages, mp)
+	}
+	if len(probes) > 0 {
+		probes = append(probes, probe)
+		m.ProbeMedian = gobench.Describe(probes).Median
 	}
 	m.Benchmarks = gobench.Summarize(m.Raw)
 	m.Pairs = findPairs(m.Benchmarks)

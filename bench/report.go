@@ -324,7 +324,7 @@ func (h *harness) goals(cs []comparison) []goal {
 		if !has {
 			g.Status, g.Figure = "n/a", "n/a (no "+unit+" reported)"
 		} else {
-			g.Value, g.Figure = v, statText(s.Metrics[unit], format)
+			g.Value, g.Figure = v, statText(s.Metrics[unit], format)+h.micro.spellNote(s.Pkg)
 			if ok == nil {
 				g.Status = "info"
 			} else {
@@ -890,6 +890,20 @@ func writeMicro(b *strings.Builder, rep *report) {
 				get("MB/s", func(v float64) string { return fmt.Sprintf("%.0f", v) }),
 				get("B/op", trimFloat), get("allocs/op", trimFloat), strings.Join(other, ", "))
 		}
+		p("")
+	}
+	if m.ProbeMedian > 0 {
+		var slow []string
+		for _, pk := range m.Packages {
+			if f := m.slowdown(pk.Pkg); f >= slowSpell {
+				slow = append(slow, fmt.Sprintf("`%s` %.2f×", shortPkg(pk.Pkg), f))
+			}
+		}
+		what := "none"
+		if len(slow) > 0 {
+			what = strings.Join(slow, ", ") + ": compare their absolute figures with another run's, their ratios within the package hold"
+		}
+		p("Machine speed: a fixed CPU-bound probe (`bench/probe.go`) ran before and after each package, %s at the median; packages whose slower probe took %.2f× that or more ran in a slow spell of the machine: %s.", nsText(m.ProbeMedian), slowSpell, what)
 		p("")
 	}
 	if len(m.Pairs) > 0 {

@@ -106,3 +106,43 @@ BenchmarkPathological/many-siblings/whole-2 100 900000 ns/op 18.0 ns/byte 7.2 ×
 		t.Errorf("%s %q from %q", g.Status, g.Figure, g.Source)
 	}
 }
+
+// TestSlowSpell: a goal read from a package whose speed probes took much
+// longer than the run's median says it ran in a slow spell, and the
+// micro-benchmarks section names that package; a package that ran at the
+// usual speed gets no note.
+func TestSlowSpell(t *testing.T) {
+	out := `pkg: github.com/bespoke-edge/bespoke/host/internal/rewrite
+BenchmarkRewritePage/shop/passthrough-2   1000   374000 ns/op   418.00 MB/s
+pkg: github.com/bespoke-edge/bespoke/host/internal/seen
+BenchmarkCookieRequest/lists-2   200000   5070 ns/op
+`
+	res, err := gobench.Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rw, sn = "github.com/bespoke-edge/bespoke/host/internal/rewrite", "github.com/bespoke-edge/bespoke/host/internal/seen"
+	m := &microResult{Raw: res, Benchmarks: gobench.Summarize(res), ProbeMedian: 2e6, Packages: []microPackage{
+		{Pkg: rw, ProbeBefore: 2.1e6, ProbeAfter: 3.9e6},
+		{Pkg: sn, ProbeBefore: 3.9e6 / 2, ProbeAfter: 2e6},
+	}}
+	h := &harness{micro: m}
+	figures := map[string]string{}
+	for _, g := range h.goals(nil) {
+		figures[g.Name] = g.Figure
+	}
+	if f := figures["HTML rewrite, pass-through (shop page)"]; !strings.Contains(f, "slow spell: the speed probe took 1.95× its median") {
+		t.Errorf("the rewrite goal does not say it ran in a slow spell: %q", f)
+	}
+	if f := figures["seen cookie: decode, test, add, encode"]; strings.Contains(f, "slow spell") {
+		t.Errorf("the seen goal, from a package that ran at the usual speed, says %q", f)
+	}
+	var b strings.Builder
+	writeMicro(&b, &report{Micro: m})
+	if !strings.Contains(b.String(), "ran in a slow spell of the machine: `host/internal/rewrite` 1.95×:") {
+		t.Errorf("the micro-benchmarks section does not name the slow package:\n%s", b.String())
+	}
+	if speedProbe() <= 0 {
+		t.Error("the speed probe measured no time")
+	}
+}
