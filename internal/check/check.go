@@ -78,6 +78,7 @@ type checker struct {
 	patterns map[string]int
 	sels     map[string]int
 	segIndex map[string]int
+	segFile  []int   // the file's index of each of prog.Segments
 	segState []uint8 // 0 unchecked, 1 in progress, 2 done
 	expIndex map[string]int
 	// inExperiment is set while checking an experiment's condition, which
@@ -132,20 +133,22 @@ func (c *checker) pattern(s string) int {
 
 func (c *checker) segments() {
 	c.curSegment = -1
+	// A segment named like an attribute is left out of the program, so
+	// the program's indexes, which references and segState use, are not
+	// the file's: segFile maps one to the other.
 	for i, s := range c.file.Segments {
 		if _, ok := plugin.LookupAttr(s.Name); ok {
 			c.errorf(s.NamePos, "segment %q has the name of an attribute", s.Name).WithHint("rename the segment, for example %s_visitors", strings.ReplaceAll(s.Name, ".", "_"))
 			continue
 		}
-		c.segIndex[s.Name] = i
+		c.segIndex[s.Name] = len(c.prog.Segments)
+		c.segFile = append(c.segFile, i)
 		c.prog.Segments = append(c.prog.Segments, &ir.Segment{Name: s.Name, Pos: s.NamePos})
 	}
-	c.segState = make([]uint8, len(c.file.Segments))
-	c.segVariant = make([]bool, len(c.file.Segments))
-	for i := range c.file.Segments {
-		if _, ok := c.segIndex[c.file.Segments[i].Name]; ok {
-			c.segment(i, c.file.Segments[i].NamePos)
-		}
+	c.segState = make([]uint8, len(c.prog.Segments))
+	c.segVariant = make([]bool, len(c.prog.Segments))
+	for i, s := range c.prog.Segments {
+		c.segment(i, s.Pos)
 	}
 }
 
@@ -155,7 +158,7 @@ func (c *checker) segments() {
 func (c *checker) segment(i int, ref diag.Pos) bool {
 	switch c.segState[i] {
 	case 1:
-		c.errorf(ref, "segment %q refers to itself", c.file.Segments[i].Name).WithHint("a segment cannot depend on itself, even through other segments")
+		c.errorf(ref, "segment %q refers to itself", c.prog.Segments[i].Name).WithHint("a segment cannot depend on itself, even through other segments")
 		return false
 	case 2:
 		return true
@@ -163,7 +166,7 @@ func (c *checker) segment(i int, ref diag.Pos) bool {
 	c.segState[i] = 1
 	outer := c.curSegment
 	c.curSegment = i
-	s := c.file.Segments[i]
+	s := c.file.Segments[c.segFile[i]]
 	c.prog.Segments[i].Cond = c.cond(s.When)
 	c.curSegment = outer
 	if outer >= 0 && c.segVariant[i] {

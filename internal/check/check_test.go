@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -150,6 +151,9 @@ func TestErrors(t *testing.T) {
 		{"event handler interpolation", rule("", `- set_attr: { select: a, name: onclick, value: "go({{ query(\"x\") }})" }`), 4, 58, "cannot go in onclick: it is an event handler", "data-"},
 		{"segment cycle", "segments:\n  a: b\n  b: a\nrules:\n  - name: r\n    when: a\n    actions: [remove: x]\n", 3, 6, "refers to itself", ""},
 		{"segment shadows attribute", "segments:\n  language: geo.country == \"FR\"\nrules:\n  - name: r\n    actions: [remove: x]\n", 2, 3, "has the name of an attribute", ""},
+		// The segment left out shifts those after it: each is still
+		// checked, and references find it.
+		{"segment shadows attribute before others", "segments:\n  language: geo.country == \"FR\"\n  on_phone: device.type == \"mobile\"\n  lyon: on_phone and geo.city == \"Lyon\"\nrules:\n  - name: r\n    when: lyon\n    actions: [remove: x]\n", 2, 3, "has the name of an attribute", ""},
 		{"duplicate rule", "rules:\n  - name: r\n    actions: [remove: x]\n  - name: r\n    actions: [remove: x]\n", 4, 11, "already exists at line 2", ""},
 		{"rollout of no rule", "rules:\n  - name: r\n    rollout: 20%\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { rollout(q): in }\n    expect: { match: [r] }\n", 7, 16, `no rule is named "q"`, ""},
 		{"rollout of a rule without one", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { rollout(r): in }\n    expect: { match: [r] }\n", 6, 16, `rule "r" has no rollout`, ""},
@@ -176,6 +180,48 @@ func TestErrors(t *testing.T) {
 			}
 			if !strings.Contains(e.Msg, tt.msg) || !strings.Contains(e.Hint, tt.hint) {
 				t.Errorf("got %q (hint %q), want %q (hint %q)", e.Msg, e.Hint, tt.msg, tt.hint)
+			}
+		})
+	}
+}
+
+// TestSegmentNamedLikeAnAttribute: a segment named like an attribute is
+// an error and is left out; the segments after it are still checked, each
+// with its own mistakes at their places, as every mistake is reported at
+// once.
+func TestSegmentNamedLikeAnAttribute(t *testing.T) {
+	for _, tt := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"a mistake after it", "segments:\n  language: geo.country == \"FR\"\n  on_phone: device.typ == \"mobile\"\nrules:\n  - name: r\n    when: on_phone\n    actions: [remove: x]\n",
+			[]string{`2:3: segment "language" has the name of an attribute`, `3:13: unknown attribute or segment "device.typ"`}},
+		{"a cycle after it", "segments:\n  language: geo.country == \"FR\"\n  a: b\n  b: a\nrules:\n  - name: r\n    when: a\n    actions: [remove: x]\n",
+			[]string{`2:3: segment "language" has the name of an attribute`, `4:6: segment "a" refers to itself`}},
+		{"two of them", "segments:\n  path: geo.country == \"FR\"\n  ok: device.type == \"mobile\"\n  language: ok\n  also: ok and not path\nrules:\n  - name: r\n    when: also\n    actions: [remove: x]\n",
+			[]string{`2:3: segment "path" has the name of an attribute`, `4:3: segment "language" has the name of an attribute`,
+				// Its name then reads the attribute.
+				`5:20: path is text, not a condition`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := checkSrc(t, tt.src)
+			var list diag.List
+			if !errors.As(err, &list) {
+				t.Fatalf("err = %v, want errors", err)
+			}
+			var got []string
+			for _, e := range list {
+				if e.Severity == diag.SeverityError {
+					got = append(got, fmt.Sprintf("%d:%d: %s", e.Pos.Line, e.Pos.Col, e.Msg))
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tt.want[i]) {
+					t.Errorf("error %d = %q, want %q...", i, got[i], tt.want[i])
+				}
 			}
 		})
 	}

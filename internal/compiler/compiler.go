@@ -16,6 +16,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/internal/check"
@@ -53,14 +56,19 @@ func Check(name string, src []byte) (*ir.Program, error) {
 // it has errors) and every problem found, errors and warnings, sorted by
 // position. A YAML error does not hide the others: what YAML cannot read
 // is reported and left out, and the rest is checked.
-func Diagnose(name string, src []byte) (*ir.Program, diag.List) {
+func Diagnose(name string, src []byte) (p *ir.Program, l diag.List) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, l = nil, diag.List{compilerBug(name, v)}
+		}
+	}()
 	if e := encoding(name, src); e != nil {
 		// Read as UTF-8, such a file gives errors about its quoting or
 		// indentation, which are not what is wrong.
 		return nil, diag.List{e}
 	}
-	f, errs := syntax.ParsePartial(name, src)
-	p, more := check.Run(f)
+	f, errs := parse(name, src)
+	p, more := checkRun(f)
 	errs = append(errs, more...)
 	errs = dedupe(errs)
 	errs.Sort()
@@ -70,6 +78,36 @@ func Diagnose(name string, src []byte) (*ir.Program, diag.List) {
 	sum := sha256.Sum256(src)
 	p.SourceHash = "sha256:" + hex.EncodeToString(sum[:])
 	return p, errs
+}
+
+// The stages, replaced in tests by ones that panic.
+var (
+	parse    = syntax.ParsePartial
+	checkRun = check.Run
+	generate = codegen.GenerateArtifact
+)
+
+// compilerBug turns a panic in the compiler's stages into an error about
+// the file: a file that trips a bug is rejected as one with a mistake is,
+// so that a proxy or a preview reloading it keeps serving the rules it
+// has, and the editor learns what to report. It names the function that
+// panicked, the first frame outside the runtime.
+func compilerBug(name string, v any) *diag.Error {
+	where := ""
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") {
+			where = fmt.Sprintf(" in %s (%s:%d)", f.Function, filepath.Base(f.File), f.Line)
+			break
+		}
+		if !more {
+			break
+		}
+	}
+	return diag.Errorf(diag.Pos{File: name}, "the compiler failed on this file, a bug in bespoke: %v%s", v, where).
+		WithHint("report it with this file; meanwhile a change elsewhere in the file may avoid it, and a proxy keeps serving the rules it has").WithCode("internal")
 }
 
 // encoding reports a rule file that is not UTF-8 text: a compiled plugin,
@@ -118,12 +156,17 @@ func dedupe(l diag.List) diag.List {
 }
 
 // Compile compiles a rule file into a plugin artifact.
-func Compile(name string, src []byte) (*Result, error) {
+func Compile(name string, src []byte) (res *Result, err error) {
 	p, l := Diagnose(name, src)
 	if err := l.Err(); err != nil {
 		return nil, err
 	}
-	art, err := codegen.GenerateArtifact(p)
+	defer func() {
+		if v := recover(); v != nil {
+			res, err = nil, diag.List{compilerBug(name, v)}
+		}
+	}()
+	art, err := generate(p)
 	if err != nil {
 		return nil, fmt.Errorf("%s: generating code: %w", name, err)
 	}

@@ -8,8 +8,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -114,7 +116,7 @@ func (r *Reloader) Reload(ctx context.Context) error {
 		r.read = sumFiles(r.files)
 	}
 	start := time.Now()
-	s, err := r.load(ctx)
+	s, err := r.safeLoad(ctx)
 	res := Result{At: start, Took: time.Since(start), Err: err, Generation: r.gen.Load()}
 	switch {
 	case err != nil && res.Generation == 0:
@@ -141,6 +143,18 @@ func (r *Reloader) Reload(ctx context.Context) error {
 		r.OnResult(res)
 	}
 	return err
+}
+
+// safeLoad runs the loader, a panic in which is a rejected plugin: the
+// one serving goes on, as it does when a file does not compile.
+func (r *Reloader) safeLoad(ctx context.Context) (s *site.Site, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s, err = nil, fmt.Errorf("loading the plugin failed, a bug in bespoke: %v", v)
+			r.log.Error("plugin load panicked", "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	return r.load(ctx)
 }
 
 // Watch reloads whenever the content of a tracked file (see Track)

@@ -112,6 +112,46 @@ func TestBadPluginKeepsTheOldOne(t *testing.T) {
 	}
 }
 
+// TestPanickingLoadKeepsTheOldOne: a load that panics (a bug, in the
+// compiler or in loading) is a rejected plugin, as a file that does not
+// compile is: the reloader, and the watcher's goroutine with it, go on,
+// and the plugin serving stays.
+func TestPanickingLoadKeepsTheOldOne(t *testing.T) {
+	path, target, r := setup(t)
+	ctx := context.Background()
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{CacheDir: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	calls := 0
+	p := reload.New(target, func(ctx context.Context) (*site.Site, error) {
+		if calls++; calls == 1 {
+			var s []int
+			_ = s[calls]
+		}
+		return site.LoadFile(ctx, eng, path, reqctx.Config{})
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err = p.Reload(ctx)
+	if err == nil || !strings.Contains(err.Error(), "a bug in bespoke: runtime error: index out of range") {
+		t.Fatalf("err = %v, want the panic as an error", err)
+	}
+	if ruleName(t, target) != "first" {
+		t.Fatalf("serving %q after a load that panicked", ruleName(t, target))
+	}
+	// The next load, once whatever panicked is gone, swaps as usual.
+	os.WriteFile(path, []byte(rulesNamed("second")), 0o644)
+	if err := p.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ruleName(t, target) != "second" {
+		t.Fatalf("serving %q, want the second plugin", ruleName(t, target))
+	}
+}
+
 func TestWatchReloadsOnChange(t *testing.T) {
 	path, target, r := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
