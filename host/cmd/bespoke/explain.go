@@ -400,7 +400,14 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 	p := v.Plan
 	fmt.Fprintln(w, "\nActions:")
 	personalized := proxy.Personalized(p, true, len(p.Edits) > 0 || len(p.JSONEdits) > 0)
-	if !personalized {
+	// A view that only records (mark_seen, a capped rule's count) leaves
+	// the page as it is, but not the visitor's state: the cookie that
+	// carries it makes the response private.
+	records := len(p.MarkSeen) > 0 || len(p.Capped) > 0
+	switch {
+	case !personalized && records:
+		fmt.Fprintln(w, "  the page as the origin sends it; this view is recorded:")
+	case !personalized:
 		fmt.Fprintln(w, "  none: this visitor gets the page as the origin sends it")
 	}
 	for _, a := range planActions(m, p) {
@@ -414,6 +421,8 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 	switch {
 	case personalized:
 		fmt.Fprintln(w, "  personalized for this visitor: served with Cache-Control: private")
+	case records:
+		fmt.Fprintln(w, "  not changed, but served with Cache-Control: private: it sets the cookie that records this view (with the default cookie store)")
 	case v.ByAddress:
 		fmt.Fprintln(w, "  not personalized, but served with Cache-Control: private: what the rules read came from a GeoIP lookup of the visitor's address, which no Vary can name")
 	default:
@@ -542,8 +551,8 @@ func planActions(m *plugin.Manifest, p *plan.Plan) []planAction {
 		}
 		add(ruleName(m, p.JSONRules[i]), "%s %s%s", jsonOpName(e.Op), e.Path, detail)
 	}
-	for _, id := range p.MarkSeen {
-		add("", "mark seen %q", id)
+	for i, id := range p.MarkSeen {
+		add(ruleName(m, p.MarkSeenRules[i]), "mark seen %q", id)
 	}
 	if l := p.Loop; l != nil {
 		note("not applied: %s redirect to %s: it points to the page requested, where the rule would send the visitor again (a loop)", m.Rules[l.Rule].Name, l.Location)

@@ -196,3 +196,28 @@ func TestCommandLineMistakes(t *testing.T) {
 		t.Fatalf("explain FILE: exit %d\n%s%s", code, &out, &errOut)
 	}
 }
+
+// TestExplainRecordsOnly: a rule that only records a view (mark_seen)
+// leaves the page as the origin sends it, but the proxy serves it
+// private, with the cookie that records the view: explain says both,
+// and names the rule beside its action.
+func TestExplainRecordsOnly(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "ms.yaml")
+	os.WriteFile(own, []byte("rules:\n  - name: summer-promo-shown\n    actions: [ mark_seen: promo-summer ]\n"), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"explain", own}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, &out, &errOut)
+	}
+	for _, want := range []string{
+		"the page as the origin sends it; this view is recorded:",
+		`summer-promo-shown       mark seen "promo-summer"`,
+		"not changed, but served with Cache-Control: private",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("explain does not say %q:\n%s", want, &out)
+		}
+	}
+	if strings.Contains(out.String(), "none:") || strings.Contains(out.String(), "origin's caching headers are kept") {
+		t.Errorf("explain says the view changes nothing:\n%s", &out)
+	}
+}

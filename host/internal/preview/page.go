@@ -243,6 +243,9 @@ func resultOf(vr *visitResult) *resultView {
 	for i, e := range p.JSONEdits {
 		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: JSON edit of %s", name(p.JSONRules[i]), e.Path))
 	}
+	for i, id := range p.MarkSeen {
+		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: mark seen %q (the next visit has it seen)", name(p.MarkSeenRules[i]), id))
+	}
 	for _, sk := range p.Skipped {
 		rv.Actions = append(rv.Actions, fmt.Sprintf("skipped: %s action %d (%s; %s wins)", name(sk.Rule), sk.Action+1, sk.Reason, name(sk.Winner)))
 	}

@@ -756,3 +756,14 @@ func TestNextVisit(t *testing.T) {
 		t.Errorf("the next visit of a visitor who declines tracking is %v", q)
 	}
 }
+
+// TestRecordOnlyRule: a rule that only records the view (mark_seen) is
+// listed with what it does, not as "Nothing", though the page is the
+// origin's.
+func TestRecordOnlyRule(t *testing.T) {
+	e := newEnvWith(t, "rules:\n  - name: summer-promo-shown\n    actions: [ mark_seen: promo-summer ]\n", nil, "", preview.Options{}, demo.Handler())
+	page := e.get(t, "/?url=/")
+	if !strings.Contains(page, "summer-promo-shown: mark seen &#34;promo-summer&#34;") || strings.Contains(page, "Nothing: the page as the origin sends it") {
+		t.Errorf("the view does not list the rule's mark_seen:\n%s", page)
+	}
+}

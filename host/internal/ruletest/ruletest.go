@@ -224,7 +224,9 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		res.Rendered, res.json = output != nil, page.JSON
 	default:
 		output, _ = v.Render(nil)
-		if needPage {
+		// A page the test names and that cannot be read fails it, even
+		// when it expects only rules: it does not test what it says.
+		if needPage || perr != nil && t.Page != nil {
 			if perr != nil {
 				fail("no page to check: %v", perr)
 			} else {

@@ -231,6 +231,9 @@ func TestNoPage(t *testing.T) {
   - name: given a page
     page: { body: '<h1 id="t">Hi</h1>' }
     expect: { page: { "#t": Hi } }
+  - name: names a page that is not there
+    page: nothere.html
+    expect: { no_match: [french] }
 `)
 	results, err := ruletest.Run(context.Background(), s, prog)
 	if err != nil {
@@ -241,6 +244,10 @@ func TestNoPage(t *testing.T) {
 	}
 	if !results[1].Passed() {
 		t.Errorf("with a page body: %v", results[1].Failures)
+	}
+	// Expecting only rules, it still does not test what it says.
+	if results[2].Passed() || !strings.Contains(results[2].Failures[0], "nothere.html") {
+		t.Errorf("with a page that cannot be read: %v", results[2].Failures)
 	}
 }
 
