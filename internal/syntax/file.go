@@ -347,6 +347,7 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 			return f, d.errs
 		}
 	}
+	d.skipProperties(&root)
 	if line := secondDocument(parsed); line > 0 {
 		// yaml.Unmarshal reads the first document alone: the rules
 		// after a --- would be dropped, their mistakes unseen.
@@ -401,6 +402,10 @@ type decoder struct {
 	// partial holds the lines of the entries (rules, tests, experiments)
 	// that lost a part to a YAML error.
 	partial map[int]bool
+	// written holds the tags beginning with a single '!' that the
+	// nodes were written with (see skipProperties).
+	written map[*yaml.Node]string
+	tagCol  map[*yaml.Node]int // the column of each of those tags
 	// swallowed counts the quoted values reported for running on over
 	// the lines after them: what those lines held is missing from the
 	// entry, and is not reported missing again.
@@ -579,7 +584,10 @@ func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
 	if tag := d.writtenTag(n); tag != "" {
 		// `when: ! visitor.new` is the string "visitor.new" to YAML,
 		// whose "!" starts a tag: the negation would be lost, silently.
-		d.errorf(n, "%s starts with %q, which YAML reads as a tag, not as part of the value: write not for a negation (when: not device.bot), or quote the value", what, tag)
+		// The error points at the tag.
+		at := *n
+		at.Column = d.tagCol[n]
+		d.errorf(&at, "%s starts with %q, which YAML reads as a tag, not as part of the value: write not for a negation (when: not device.bot), or quote the value", what, tag)
 		return "", false
 	}
 	if n.Tag == "!!null" && n.Value == "" && d.commentTrap(n) {
@@ -601,20 +609,60 @@ func (d *decoder) writtenTag(n *yaml.Node) string {
 	if n.Tag != "" && n.Tag[0] == '!' && !strings.HasPrefix(n.Tag, "!!") {
 		return n.Tag
 	}
-	// A lone "!" (the non-specific tag) leaves no trace in the node but
-	// its position, which is the tag's: no plain value starts with "!".
-	if n.Line < 1 || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		return ""
-	}
-	src := d.src[d.offset(n.Line, n.Column):]
-	if len(src) > 0 && src[0] == '!' && (len(src) < 2 || src[1] != '!') {
-		end := bytes.IndexAny(src, " \t\r\n")
-		if end < 0 {
-			end = len(src)
+	// A lone "!" (the non-specific tag) leaves no trace in the node:
+	// skipProperties saw it in the source.
+	return d.written[n]
+}
+
+// skipProperties moves the position of each node of the tree under n
+// that has an anchor or a tag written before its value (&fr "...",
+// !!str geo.country) from the first of those, where YAML puts it, to the
+// value on the same line: errors then point at what they speak of, and
+// the checks that read the source at a node's position (a quote left
+// open, a template written as a mapping) read the value. It notes a
+// tag that begins with a single '!' for writtenTag. A block collection,
+// whose value starts on the next line, keeps the position of its
+// properties.
+func (d *decoder) skipProperties(n *yaml.Node) {
+	if n.Kind != yaml.AliasNode && n.Line >= 1 {
+		start := d.offset(n.Line, n.Column)
+		i := start
+		tag, tagAt := "", 0
+		for i < len(d.src) && (d.src[i] == '&' || d.src[i] == '!') {
+			j := i
+			for j < len(d.src) && !isPropertyEnd(d.src[j]) {
+				j++
+			}
+			if d.src[i] == '!' && (j-i < 2 || d.src[i+1] != '!') {
+				tag, tagAt = string(d.src[i:j]), n.Column+utf8.RuneCount(d.src[start:i])
+			}
+			for j < len(d.src) && (d.src[j] == ' ' || d.src[j] == '\t') {
+				j++
+			}
+			i = j
 		}
-		return string(src[:end])
+		if tag != "" {
+			if d.written == nil {
+				d.written, d.tagCol = map[*yaml.Node]string{}, map[*yaml.Node]int{}
+			}
+			d.written[n], d.tagCol[n] = tag, tagAt
+		}
+		if i > start && i < len(d.src) && d.src[i] != '\n' && d.src[i] != '#' {
+			n.Column += utf8.RuneCount(d.src[start:i])
+		}
 	}
-	return ""
+	for _, c := range n.Content {
+		d.skipProperties(c)
+	}
+}
+
+// isPropertyEnd reports whether c ends an anchor's or a tag's name.
+func isPropertyEnd(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', ',', '[', ']', '{', '}':
+		return true
+	}
+	return false
 }
 
 // unclosedQuote reports a quoted value that does not close on its line and

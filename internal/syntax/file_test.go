@@ -3,6 +3,7 @@ package syntax
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,13 @@ func TestErrorPositions(t *testing.T) {
 		{"backslashes kept", "rules:\n  - name: x\n    actions:\n      - append: { select: body, html: '<a href=\"/x?c={{ cookie(\\\"plan\\\") }}\">x</a>' }\n", 4, 54, "`{{` is not closed", `a \ escapes nothing in a '...' YAML value, which keeps it: write the quotes alone, {{ cookie("plan") }}`},
 		{"backslashes kept in text", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: 'Hi {{ cookie(\\\"plan\\\") }}' }\n", 4, 53, "a backslash escapes nothing here", `write it without: cookie("plan")`},
 		{"tabs", "rules:\n\t- name: x\n", 2, 1, "a tab in the indentation", "replace the tab with spaces"},
+		// An anchor or a tag before a value: the position is the value's,
+		// where YAML gives the anchor's or the tag's.
+		{"anchor before a condition", "rules:\n  - name: x\n    when: &fr geo.country = \"FR\"\n    actions: [remove: a]\n", 3, 27, "unexpected `=`", "=="},
+		{"anchor before a quoted condition", "rules:\n  - name: x\n    when: &fr 'a && b'\n    actions: [remove: a]\n", 3, 18, "`&&`", "and"},
+		{"tag before a condition", "rules:\n  - name: x\n    when: !!str geo.country = \"FR\"\n    actions: [remove: a]\n", 3, 29, "unexpected `=`", "=="},
+		{"anchor and tag in flow", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: &s !!str a, text: \"Hi {{ geo.city\" }\n", 4, 52, "`{{` is not closed", ""},
+		{"anchor before an open quote", "rules:\n  - name: x\n    when: &w \"geo.country\n  - name: y\n    actions: [remove: a]\n", 3, 0, "quoted value", ""},
 		{"quote open in flow", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"Hi }\n  - name: y\n    actions:\n      - remove: \"#x\"\n", 4, 39, "this \" starts a quoted value that is never closed", "close the value with \""},
 		{"single quote open in flow", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: 'Hi }\n  - name: y\n    actions:\n      - remove: \"#x\"\n", 4, 39, "this ' starts a quoted value that is never closed", "close the value with '"},
 		{"unknown escape", "rules:\n  - name: x\n    actions:\n      - remove: \"#\\31 hero\"\n", 4, 19, `\3 is not an escape YAML reads`, `quote the value with single quotes: remove: '#\31 hero'`},
@@ -249,5 +257,41 @@ func TestYAMLErrors(t *testing.T) {
 	errs := YAMLErrors("b.yaml", []byte("routes:\n\t- origin: http://a\n"))
 	if len(errs) != 1 || errs[0].Pos.Line != 2 || errs[0].Pos.Col != 1 || !strings.Contains(errs[0].Error(), "replace the tab with spaces") {
 		t.Errorf("a tab: %v", errs)
+	}
+}
+
+// TestAnchorsAndAliases: a value written once with an anchor, quoted or
+// not, and used again through an alias reads the same in both places, and
+// errors in such a value are at the value (see TestErrorPositions).
+func TestAnchorsAndAliases(t *testing.T) {
+	src := `rules:
+  - name: a
+    when: &fr 'geo.country == "FR"'
+    actions: &acts [ remove: "#promo" ]
+  - name: b
+    when: *fr
+    actions: *acts
+  - name: c
+    when: !!str &de geo.country == "DE"
+    actions:
+      - set_inner: { select: &h "#hero h1", text: Hallo }
+      - add_class: { select: *h, class: de }
+`
+	f, err := Parse("r.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rules) != 3 {
+		t.Fatalf("%d rules", len(f.Rules))
+	}
+	a, b := fmt.Sprint(f.Rules[0].When), fmt.Sprint(f.Rules[1].When)
+	if a != b || !strings.Contains(a, "FR") {
+		t.Errorf("rule a's condition is %s, b's %s", a, b)
+	}
+	if p := f.Rules[0].When.Pos(); p.Line != 3 || p.Col != 16 {
+		t.Errorf("rule a's condition is at %d:%d, want 3:16", p.Line, p.Col)
+	}
+	if p := f.Rules[2].When.Pos(); p.Line != 9 || p.Col != 21 {
+		t.Errorf("rule c's condition is at %d:%d, want 9:21", p.Line, p.Col)
 	}
 }
