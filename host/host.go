@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -136,8 +137,9 @@ type Config struct {
 	// edit went out as the origin sent it.
 	DebugHeaders bool
 
-	// CacheDir is where compiled plugin code is cached; "" means the
-	// user's cache directory, "-" memory only.
+	// CacheDir is where compiled plugin code is cached, the 64 plugins
+	// compiled last; "" means the user's cache directory (memory only
+	// when it cannot be created), "-" memory only.
 	CacheDir string
 	// PoolSize bounds the plugin instances; 0 means 2 × CPUs.
 	PoolSize int
@@ -236,13 +238,14 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 		opt.Transport = cfg.Transport
 	}
 	switch {
-	case cfg.RulesFile != "" && cfg.Rules != nil:
+	case cfg.RulesFile != "" && len(cfg.Rules) > 0:
 		return nil, opt, errors.New("bespoke: give RulesFile or Rules, not both")
 	case cfg.RulesFile != "":
-		if _, err := os.Stat(cfg.RulesFile); err != nil {
-			return nil, opt, fmt.Errorf("bespoke: rules: %w", err)
+		plugin, err := isPluginFile(cfg.RulesFile)
+		if err != nil {
+			return nil, opt, fmt.Errorf("bespoke: RulesFile: %w", err)
 		}
-		if strings.HasSuffix(cfg.RulesFile, ".wasm") {
+		if plugin {
 			route.Plugin = cfg.RulesFile
 		} else {
 			route.Rules = cfg.RulesFile
@@ -325,6 +328,24 @@ func embedderNames(err error) error {
 
 var wasmMagic = []byte("\x00asm")
 
+// isPluginFile reports whether the file at path is a compiled plugin, by
+// its first bytes, as Rules is told: whatever its name (SITE.WASM,
+// site.plugin), a plugin is loaded as one, and anything else compiled as
+// a rule file.
+func isPluginFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return false, fmt.Errorf("%s is a directory: give the rule file (.yaml) or the plugin (.wasm)", path)
+	}
+	head := make([]byte, len(wasmMagic))
+	n, _ := io.ReadFull(f, head)
+	return bytes.Equal(head[:n], wasmMagic), nil
+}
+
 // ServeHTTP personalizes one request. With Next, a request to switch
 // protocols (a WebSocket) is handed to Next as it came, with the
 // visitor's ResponseWriter, which Next may hijack: there is no page to
@@ -389,8 +410,13 @@ func (h *Handler) Metrics() *Metrics { return h.metrics }
 // Next between requests. Requests served after Close are forwarded
 // unpersonalized. It returns ctx's error when decisions were still
 // running as ctx ended (the plugin is released all the same). Close may
-// be called more than once; later calls return nil.
+// be called more than once, and on a nil Handler; later calls return
+// nil.
 func (h *Handler) Close(ctx context.Context) error {
+	if h == nil {
+		// A deferred Close after a New that failed.
+		return nil
+	}
 	var err error
 	h.closeOnce.Do(func() {
 		h.closed.Store(true)

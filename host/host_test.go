@@ -37,6 +37,7 @@ func TestNewRejects(t *testing.T) {
 		{"no host", host.Config{Origin: "http://"}, "no host"},
 		{"query", host.Config{Origin: "http://x/?a=1"}, "no query"},
 		{"missing rule file", host.Config{Next: okHandler, RulesFile: filepath.Join(dir, "nope.yaml")}, "no such file"},
+		{"rule file a directory", host.Config{Next: okHandler, RulesFile: dir}, "is a directory: give the rule file"},
 		{"both rules", host.Config{Next: okHandler, RulesFile: "a.yaml", Rules: []byte("x")}, "not both"},
 		{"bad rules", host.Config{Next: okHandler, Rules: []byte("version: 1\nrules: [{name: x, nope: 1}]\n")}, "nope"},
 		{"bad plugin", host.Config{Next: okHandler, Rules: []byte("\x00asm\x01\x00\x00\x00")}, "rules"},
@@ -59,6 +60,35 @@ func TestNewRejects(t *testing.T) {
 				t.Fatalf("error %q does not mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRulesFileByContent: RulesFile is a plugin or a rule file by its
+// first bytes, as Rules is, whatever its name; Rules given as no bytes
+// beside it is no rules given, as the docs say.
+func TestRulesFileByContent(t *testing.T) {
+	dir := t.TempDir()
+	res, err := rules.Compile("site.yaml", []byte(greeting))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasm := res.Artifact.Wasm
+	for name, content := range map[string][]byte{"SITE.WASM": wasm, "site.plugin": wasm, "site.rules": []byte(greeting)} {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, content, 0o644)
+		h, err := host.New(context.Background(), host.Config{Next: pageApp, RulesFile: path, Rules: []byte{}, Logger: quiet, CacheDir: "-", Secret: []byte(secret)})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if body := serveOne(t, h); !strings.Contains(body, "Thanks for reading") {
+			t.Errorf("%s: not personalized: %s", name, body)
+		}
+		h.Close(context.Background())
+	}
+	// A deferred Close after a New that failed does nothing.
+	var h *host.Handler
+	if err := h.Close(context.Background()); err != nil {
+		t.Errorf("Close of a nil Handler: %v", err)
 	}
 }
 

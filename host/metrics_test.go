@@ -98,3 +98,37 @@ func TestNewMetricsIn(t *testing.T) {
 		t.Errorf("%d series of bespoke_requests_total, bespoke_pool_instances and go_goroutines, want 5", n)
 	}
 }
+
+// TestMetricsAfterAFailedNew: a handler that fails to build (a mistake in
+// its rules) leaves nothing registered, so that the program, once the
+// file is fixed, builds one of the same name with the same Metrics.
+func TestMetricsAfterAFailedNew(t *testing.T) {
+	m := host.NewMetrics()
+	cfg := host.Config{Next: pageApp, Metrics: m, Name: "shop", CacheDir: "-", Logger: quiet, Secret: []byte(secret)}
+	bad := cfg
+	bad.Rules = []byte("rules:\n  - name: x\n    when: geo.contry == \"FR\"\n    actions: [remove: p]\n")
+	if _, err := host.New(context.Background(), bad); err == nil {
+		t.Fatal("a file with a mistake was accepted")
+	}
+	fams, err := m.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if strings.HasPrefix(f.GetName(), "bespoke_pool_") || strings.HasPrefix(f.GetName(), "bespoke_editmap_cache_") || f.GetName() == "bespoke_origin_idle_connections" {
+			if len(f.GetMetric()) != 0 {
+				t.Errorf("%s reads the state of a handler that failed to build", f.GetName())
+			}
+		}
+	}
+	good := cfg
+	good.Rules = []byte(greeting)
+	h, err := host.New(context.Background(), good)
+	if err != nil {
+		t.Fatalf("after a failed New: %v", err)
+	}
+	defer h.Close(context.Background())
+	if body := serveOne(t, h); !strings.Contains(body, "Thanks for reading") {
+		t.Fatalf("not personalized: %s", body)
+	}
+}

@@ -39,7 +39,10 @@ type Config struct {
 	// CacheDir is where compiled machine code is kept between runs, so a
 	// restart or reload of a known artifact skips compilation. Empty means
 	// the user's cache directory (bespoke/wasm under os.UserCacheDir), or
-	// memory only when there is none; "-" means memory only.
+	// memory only when there is none or it cannot be created (a read-only
+	// container); "-" means memory only. A directory given that cannot be
+	// created is an error. It keeps the code of the cacheKeep plugins
+	// written last: each edit of a rule file is a new plugin.
 	CacheDir string
 	// PoolSize bounds the instances of one module, and so the decisions
 	// made at once. 0 means 2 × GOMAXPROCS.
@@ -103,16 +106,58 @@ func New(cfg Config) (*Engine, error) {
 			dir = "-"
 		}
 	}
-	if dir == "-" {
-		e.cache = wazero.NewCompilationCache()
-		return e, nil
+	if dir != "-" {
+		c, err := wazero.NewCompilationCacheWithDir(dir)
+		switch {
+		case err == nil:
+			pruneCache(dir, cacheKeep)
+			e.cache = c
+			return e, nil
+		case cfg.CacheDir != "":
+			return nil, fmt.Errorf("cache directory %s: %w (give a directory bespoke may write, or - to keep compiled code in memory only)", dir, err)
+		}
+		// The default place cannot be written: the cache is only a
+		// saving, so memory it is.
 	}
-	c, err := wazero.NewCompilationCacheWithDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("compilation cache %s: %w", dir, err)
-	}
-	e.cache = c
+	e.cache = wazero.NewCompilationCache()
 	return e, nil
+}
+
+// cacheKeep is how many compiled plugins a cache directory keeps.
+const cacheKeep = 64
+
+// pruneCache removes from the compilation cache in dir all but the keep
+// files written last. The runtime writes a file a module it compiles and
+// never removes one, so that without pruning a rule file edited and
+// reloaded all day would fill the disk with the code of every version.
+// A file in use is only read at load; one removed is compiled and written
+// again at the next load that wants it. The runtime keeps a directory a
+// version of itself: those of others are pruned alike, as they age.
+func pruneCache(dir string, keep int) {
+	type entry struct {
+		path string
+		mod  time.Time
+	}
+	var files []entry
+	subs, _ := os.ReadDir(dir)
+	for _, sub := range subs {
+		if !sub.IsDir() {
+			continue
+		}
+		ents, _ := os.ReadDir(filepath.Join(dir, sub.Name()))
+		for _, f := range ents {
+			if info, err := f.Info(); err == nil && info.Mode().IsRegular() {
+				files = append(files, entry{filepath.Join(dir, sub.Name(), f.Name()), info.ModTime()})
+			}
+		}
+	}
+	if len(files) <= keep {
+		return
+	}
+	slices.SortFunc(files, func(a, b entry) int { return b.mod.Compare(a.mod) })
+	for _, f := range files[keep:] {
+		os.Remove(f.path)
+	}
 }
 
 // Close releases the compilation cache. Modules loaded by e must be closed

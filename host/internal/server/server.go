@@ -126,7 +126,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	ok := false
 	defer func() {
 		if !ok {
-			s.close()
+			// The routes built before the one that failed leave the
+			// metrics too: the same names may be built again.
+			s.Close(context.Background())
 		}
 	}()
 	key, err := s.secret(opt.Handler)

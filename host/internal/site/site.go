@@ -5,12 +5,12 @@
 package site
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -134,20 +134,22 @@ func ReadPlugin(path string) (*plugin.Artifact, error) {
 	return art, err
 }
 
-// readPlugin is ReadPlugin, which also returns a rule file's warnings.
+// readPlugin is ReadPlugin, which also returns a rule file's warnings. A
+// plugin is told by its first bytes, not by its name: SITE.WASM or
+// site.plugin is loaded, not compiled as a rule file.
 func readPlugin(path string) (*plugin.Artifact, []string, error) {
-	if strings.HasSuffix(path, ".wasm") {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, nil, err
-		}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if bytes.HasPrefix(b, []byte("\x00asm")) {
 		art, err := plugin.ReadArtifact(b)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return art, nil, nil
 	}
-	res, err := compiler.CompileFile(path)
+	res, err := compiler.Compile(path, b)
 	if err != nil {
 		return nil, nil, err
 	}

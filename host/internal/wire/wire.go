@@ -99,6 +99,10 @@ func NewRoute(ctx context.Context, cfg RouteConfig) (*Route, error) {
 	}
 	if cfg.Load != nil {
 		if err := r.Reloader.Reload(ctx); err != nil {
+			// The proxy registered collectors that read its state: a
+			// route of this name built next (an embedder trying again
+			// once the file is fixed) registers its own.
+			m.Forget(cfg.Name)
 			eng.Close(context.Background())
 			return nil, err
 		}
