@@ -41,6 +41,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/wire"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules"
+	"github.com/bespoke-edge/bespoke/rules/diag"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -108,7 +109,11 @@ type Config struct {
 	// a Cluster (redis+cluster://h1:7000, or seeds redis://h1:7000,
 	// redis://h2:7000) or a Sentinel master
 	// (redis+sentinel://h1:26379,h2:26379/master), as bespoke serve's
-	// --redis takes them.
+	// --redis takes them. The Redis client (go-redis) has one logger for
+	// the process: with a Redis URL, New sets it (redis.SetLogger) to log
+	// the client's own messages to the Logger of the handler built last,
+	// at most one every 10 seconds; a program that sets its own calls
+	// redis.SetLogger again after New.
 	Seen string
 	// Secret signs bespoke's cookies (seen-filter, caps), at least 16
 	// bytes, the same for every proxy of a site. Nil means
@@ -217,37 +222,49 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 	if route.Name == "" {
 		route.Name = "default"
 	}
+	// Every bad field is told at once: a program's author fixes them in
+	// one go, not one a run.
+	var errs []error
+	fail := func(err error) {
+		errs = append(errs, err)
+		if cfg.Origin != "" && len(errs) == 1 {
+			// Read no further into what is wrong with the origin.
+			route.Origin = "http://origin.invalid"
+		}
+	}
 	switch {
 	case cfg.Next != nil && cfg.Origin != "":
-		return nil, opt, errors.New("bespoke: give Origin or Next, not both")
+		fail(errors.New("bespoke: give Origin or Next, not both"))
 	case cfg.Next != nil && cfg.Transport != nil:
-		return nil, opt, errors.New("bespoke: Transport reaches Origin; it cannot be given with Next")
+		fail(errors.New("bespoke: Transport reaches Origin; it cannot be given with Next"))
 	case cfg.Next != nil:
 		route.Origin, route.PreserveHost = wire.ServeOrigin.String(), true
 		opt.Transport = &wire.HandlerTransport{Handler: cfg.Next, Logger: opt.Logger}
 	case cfg.Origin == "":
-		return nil, opt, errors.New("bespoke: no upstream: give Origin (a URL) or Next (a handler)")
+		fail(errors.New("bespoke: no upstream: give Origin (a URL) or Next (a handler)"))
+		route.Origin = "http://origin.invalid"
 	default:
+		opt.Transport = cfg.Transport
 		u, err := url.Parse(cfg.Origin)
 		if err != nil {
-			return nil, opt, fmt.Errorf("bespoke: origin: %w", err)
+			fail(fmt.Errorf("bespoke: origin: %w", err))
+			route.Origin = "http://origin.invalid"
+		} else if err := wire.CheckOrigin(u); err != nil {
+			fail(fmt.Errorf("bespoke: %w", err))
+			route.Origin = "http://origin.invalid"
 		}
-		if err := wire.CheckOrigin(u); err != nil {
-			return nil, opt, fmt.Errorf("bespoke: %w", err)
-		}
-		opt.Transport = cfg.Transport
 	}
 	switch {
 	case cfg.RulesFile != "" && len(cfg.Rules) > 0:
-		return nil, opt, errors.New("bespoke: give RulesFile or Rules, not both")
+		fail(errors.New("bespoke: give RulesFile or Rules, not both"))
 	case cfg.RulesFile != "":
 		plugin, err := isPluginFile(cfg.RulesFile)
-		if err != nil {
-			return nil, opt, fmt.Errorf("bespoke: RulesFile: %w", err)
-		}
-		if plugin {
+		switch {
+		case err != nil:
+			fail(fmt.Errorf("bespoke: RulesFile: %w", err))
+		case plugin:
 			route.Plugin = cfg.RulesFile
-		} else {
+		default:
 			route.Rules = cfg.RulesFile
 		}
 	case len(cfg.Rules) > 0:
@@ -272,13 +289,15 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 		}
 	}
 	if cfg.Watch > 0 && cfg.RulesFile == "" {
-		return nil, opt, errors.New("bespoke: Watch watches RulesFile, which is not given (Rules has no file to watch: call Reload to compile Rules again)")
+		fail(errors.New("bespoke: Watch watches RulesFile, which is not given (Rules has no file to watch: call Reload to compile Rules again)"))
 	}
-	if cfg.Watch < 0 || cfg.PoolSize < 0 || cfg.DecideTimeout < 0 || cfg.MaxRewriteBytes < 0 {
-		return nil, opt, errors.New("bespoke: Watch, PoolSize, DecideTimeout and MaxRewriteBytes cannot be negative")
+	if cfg.MaxRewriteBytes < 0 {
+		// Watch, PoolSize and DecideTimeout are checked with the rest
+		// (Validate, below).
+		fail(errors.New("bespoke: MaxRewriteBytes cannot be negative"))
 	}
 	if cfg.Secret != nil && len(cfg.Secret) < 16 {
-		return nil, opt, errors.New("bespoke: the secret must be at least 16 bytes")
+		fail(errors.New("bespoke: the secret must be at least 16 bytes"))
 	}
 	opt.Secret = bytes.Clone(cfg.Secret)
 	access := cfg.AccessLog
@@ -303,27 +322,57 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 		// --redis takes it; what is wrong with it is told below.
 		c.Seen.Store, c.Seen.Redis = "redis", s
 	default:
-		return nil, opt, fmt.Errorf("bespoke: Seen is \"cookie\", \"off\" or a Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://), not %q", s)
+		fail(fmt.Errorf("bespoke: Seen is \"cookie\", \"off\" or a Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://), not %q", s))
 	}
 	if cfg.TrustedProxies != nil && len(cfg.TrustedProxies) == 0 {
 		c.Geo.TrustedProxies = "none"
 	}
 	c.Defaults()
 	if err := c.Validate(); err != nil {
-		return nil, opt, embedderNames(fmt.Errorf("bespoke: %w", err))
+		errs = append(errs, embedderNames(err))
+	}
+	if len(errs) > 0 {
+		return nil, opt, errors.Join(errs...)
 	}
 	return c, opt, nil
 }
 
-// embedderNames names the Config's fields in err as the embedder wrote
-// them, not as bespoke serve's file names them.
+// embedderNames names the Config's fields in err, each of the errors it
+// joins, as the embedder wrote them, not as bespoke serve's file names
+// them, each error on a line of its own that starts "bespoke: ".
 func embedderNames(err error) error {
-	for _, n := range [][2]string{{"geo.trusted_proxies", "TrustedProxies"}, {"seen.redis: seen: ", "Seen: "}, {"seen.redis", "Seen"}} {
-		if msg := err.Error(); strings.Contains(msg, n[0]) {
-			return fmt.Errorf("bespoke: %s", strings.Replace(strings.TrimPrefix(msg, "bespoke: "), n[0], n[1], 1))
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	out := make([]error, 0, len(list))
+	for _, e := range list {
+		orig := strings.TrimPrefix(e.Error(), "bespoke: ")
+		msg := orig
+		for _, n := range [][2]string{
+			{"geo.trusted_proxies", "TrustedProxies"}, {"seen.redis: seen: ", "Seen: "}, {"seen.redis", "Seen"},
+			{"limits.pool_size", "PoolSize"}, {"limits.decide_timeout", "DecideTimeout"}, {"watch ", "Watch "},
+		} {
+			if strings.HasPrefix(msg, n[0]) || n[0] != "watch " && strings.Contains(msg, n[0]) {
+				msg = strings.Replace(msg, n[0], n[1], 1)
+			}
+		}
+		switch {
+		case msg != orig:
+			out = append(out, errors.New("bespoke: "+msg))
+		case strings.HasPrefix(e.Error(), "bespoke: ") || errors.As(e, new(diag.List)):
+			// A rule file's errors start with their file:line:col.
+			out = append(out, e)
+		default:
+			// Wrapped, not rewritten: errors.Is and As still see what
+			// it holds (fs.ErrNotExist, a diag.List).
+			out = append(out, fmt.Errorf("bespoke: %w", e))
 		}
 	}
-	return err
+	if len(out) == 1 {
+		return out[0]
+	}
+	return errors.Join(out...)
 }
 
 var wasmMagic = []byte("\x00asm")

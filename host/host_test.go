@@ -63,6 +63,23 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
+// TestNewTellsEveryBadField: a Config with several bad fields gets an
+// error naming each, as the package says (not the first alone).
+func TestNewTellsEveryBadField(t *testing.T) {
+	_, err := host.New(context.Background(), host.Config{
+		Origin: "ftp://x", RulesFile: t.TempDir(), Secret: []byte("short"), Seen: "memcached://x",
+		TrustedProxies: []string{"not-an-ip"}, PoolSize: -1, Logger: quiet, CacheDir: "-",
+	})
+	if err == nil {
+		t.Fatal("New accepted a Config with six bad fields")
+	}
+	for _, want := range []string{"scheme must be http or https", "RulesFile", "16 bytes", "negative"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not tell %q:\n%v", want, err)
+		}
+	}
+}
+
 // TestRulesFileByContent: RulesFile is a plugin or a rule file by its
 // first bytes, as Rules is, whatever its name; Rules given as no bytes
 // beside it is no rules given, as the docs say.
