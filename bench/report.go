@@ -642,9 +642,9 @@ func markdown(rep *report) string {
 	p("")
 	nginx := ""
 	if rep.Machine.Nginx != "not installed" {
-		nginx = fmt.Sprintf(" and nginx with `worker_processes auto` (%d workers)", rep.Machine.CPUs)
+		nginx = fmt.Sprintf(" and nginx with `worker_processes %d`", targetProcs)
 	}
-	p("The load generator, the origin and the proxy under test share these %d CPUs: every figure is for the whole machine doing all three, and a proxy that uses less CPU also leaves more to the client and the origin. Go processes run with GOMAXPROCS=2%s.", rep.Machine.CPUs, nginx)
+	p("The load generator, the origin and the proxy under test share these %d CPUs: every figure is for the whole machine doing all three, and a proxy that uses less CPU also leaves more to the client and the origin. Go processes run with GOMAXPROCS=%d%s.", rep.Machine.CPUs, targetProcs, nginx)
 	p("")
 	p("Page: `%s` (%s bytes, %d items), served by `bench origin` from memory with Content-Type, Cache-Control and ETag.", rep.Page.File, thousands(float64(rep.PageBytes)), rep.PageItems)
 	if rep.Page.Note != "" {
