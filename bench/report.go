@@ -396,7 +396,7 @@ func (h *harness) goals(cs []comparison) []goal {
 				continue
 			}
 			found = true
-			gs = append(gs, goal{Name: "Wasm vs reference evaluator, " + pairKey(p.A, wasmWord), Value: p.Ratio,
+			gs = append(gs, goal{Name: "Wasm vs reference evaluator, " + pairName(p.Key), Value: p.Ratio,
 				Figure: fmt.Sprintf("%.2f× the reference's time", p.Ratio), Want: "≤ 1.00×", Status: verdict(p.Ratio <= 1),
 				Source: "Benchmark" + p.A + " ÷ Benchmark" + p.B + " in " + shortPkg(p.Pkg)})
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -22,6 +23,8 @@ BenchmarkDecideRules/10000/in-process-2  10000   150000 ns/op
 BenchmarkDecideRules/10000/from-file-2   10000   60000 ns/op
 BenchmarkLoadRules/10000/in-process-2    2       900000000 ns/op
 BenchmarkLoadRules/10000/from-file-2     3       300000000 ns/op
+BenchmarkReferenceRules/1000-2           10000   40000 ns/op
+BenchmarkReferenceRules/10000-2          1000    100000 ns/op
 `
 	res, err := gobench.Parse(strings.NewReader(out))
 	if err != nil {
@@ -35,7 +38,9 @@ BenchmarkLoadRules/10000/from-file-2     3       300000000 ns/op
 		"Wasm decide, 10,000 rules":                                  {"FAIL", "150 µs", "BenchmarkDecideRules/10000/in-process"},
 		"decide from a .wasm file ÷ compiled in process, demo rules": {"PASS", "1.10×", "BenchmarkDemoWasmCall/from-file ÷ BenchmarkDemoWasmCall/in-process"},
 		"load 10,000 rules from a .wasm file":                        {"PASS", "300 ms", "BenchmarkLoadRules/10000/from-file"},
-		"Wasm vs reference evaluator, Demo":                          {"PASS", "0.51×", "BenchmarkDemoWasmCall/in-process ÷ BenchmarkDemoReference"},
+		"Wasm vs reference evaluator, demo rules":                    {"PASS", "0.51×", "BenchmarkDemoWasmCall/in-process ÷ BenchmarkDemoReference"},
+		"Wasm vs reference evaluator, 1,000 rules":                   {"PASS", "0.12×", "BenchmarkDecideRules/1000/in-process ÷ BenchmarkReferenceRules/1000"},
+		"Wasm vs reference evaluator, 10,000 rules":                  {"FAIL", "1.50×", "BenchmarkDecideRules/10000/in-process ÷ BenchmarkReferenceRules/10000"},
 	}
 	got := map[string]goal{}
 	for _, g := range h.goals(nil) {
@@ -178,5 +183,43 @@ BenchmarkCookieRequest/lists-2   200000   5070 ns/op
 	}
 	if speedProbe() <= 0 {
 		t.Error("the speed probe measured no time")
+	}
+}
+
+// TestPairKey: the Wasm module's benchmarks pair with the reference
+// evaluator's on the same rules (the module compiled in process, as the
+// evaluator runs), and a name that only holds the letters of "ref" is
+// neither side.
+func TestPairKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, key string
+		wasm      bool
+	}{
+		{"DemoWasmCall/in-process", "Demo", true},
+		{"DemoWasmCall", "Demo", true},
+		{"DemoReference", "Demo", false},
+		{"DecideRules/1000/in-process", "Rules/1000", true},
+		{"ReferenceRules/1000", "Rules/1000", false},
+		{"Decide/reference", "Decide", false},
+		{"DecideRules/1000/from-file", "", false},
+		{"DemoWasmCall/from-file", "Demo/from-file", true},
+		{"Prefetch", "", false},
+		{"RewritePage/shop/hrefs", "", false},
+		{"Preference/in-process", "", false},
+		{"DemoDecide", "", false},
+	} {
+		key, wasm := pairKey(tc.name)
+		if key != tc.key || wasm != tc.wasm {
+			t.Errorf("pairKey(%q) = %q, %v; want %q, %v", tc.name, key, wasm, tc.key, tc.wasm)
+		}
+	}
+	// The goals' lookup skips reference benchmarks, and only those.
+	sums := []gobench.Summary{
+		{Pkg: "x/prefetch", Name: "Prefetch", Metrics: map[string]gobench.Stat{"ns/op": {Median: 1, N: 1}}},
+		{Pkg: "x/prefetch", Name: "PrefetchReference", Metrics: map[string]gobench.Stat{"ns/op": {Median: 2, N: 1}}},
+	}
+	m := &microResult{Benchmarks: sums}
+	if s, why := m.find("/prefetch", regexp.MustCompile(`^Prefetch`)); s == nil || s.Name != "Prefetch" {
+		t.Errorf("find: %v, %q; want Prefetch", s, why)
 	}
 }
