@@ -943,7 +943,7 @@ func writeMicro(b *strings.Builder, rep *report) {
 		}
 		what := "none"
 		if len(slow) > 0 {
-			what = strings.Join(slow, ", ") + ": compare their absolute figures with another run's, their ratios within the package hold"
+			what = strings.Join(slow, ", ") + ": compare their absolute figures with another run's (a ratio within a package, of the medians of each side's runs, moves only where the spell covered one side and not the other)"
 		}
 		p("Machine speed: a fixed CPU-bound probe (`bench/probe.go`) ran before and after each package, %s at the median; packages whose slower probe took %.2f× that or more ran in a slow spell of the machine: %s.", nsText(m.ProbeMedian), slowSpell, what)
 		p("")
