@@ -46,7 +46,7 @@ fmt:
 
 # The benchmark suite against the origin alone, a plain Go reverse proxy,
 # nginx (installed from Debian when missing) and Caddy, with the micro-benchmarks:
-# about 19 minutes; writes bench/results/. bench-quick checks a change in
+# 20 to 25 minutes; writes bench/results/. bench-quick checks a change in
 # about 2 minutes (one round, the headline targets).
 bench:
 	bench/peers/install

@@ -19,6 +19,14 @@ import (
 	"github.com/bespoke-edge/bespoke/bench/internal/load"
 )
 
+// targetProcs is every target's parallelism: the Go processes (bespoke, the Go
+// proxy, Caddy, the origin) run with GOMAXPROCS set to it and nginx with
+// as many workers, so that the peers stay matched on a machine with more
+// CPUs than the 2 of the runs so far (nginx's "auto" would start one
+// worker per CPU, Go's default one P per CPU; the load generator keeps
+// Go's default).
+const targetProcs = 2
+
 // harness is one benchmark run.
 type harness struct {
 	opts    options
@@ -255,7 +263,7 @@ func (h *harness) startOrigin(ctx context.Context) error {
 	}
 	p, err := h.sup.start(startOpts{
 		name: "origin", argv: []string{h.self, "origin", "-dir", h.page.served, "-listen", addr},
-		env: []string{"GOMAXPROCS=2"}, dir: h.root, logs: h.tmp, ready: helperReady,
+		env: []string{"GOMAXPROCS=" + strconv.Itoa(targetProcs)}, dir: h.root, logs: h.tmp, ready: helperReady,
 	})
 	if err != nil {
 		return err
@@ -474,7 +482,7 @@ func (h *harness) nginxArgs(t *target, extra ...string) []string {
 
 // startTarget starts t's process and waits until it serves the page.
 func (h *harness) startTarget(ctx context.Context, t *target, round int) error {
-	o := startOpts{name: fmt.Sprintf("%s-r%d", t.Name, round), dir: h.root, logs: h.tmp, env: []string{"GOMAXPROCS=2"}}
+	o := startOpts{name: fmt.Sprintf("%s-r%d", t.Name, round), dir: h.root, logs: h.tmp, env: []string{"GOMAXPROCS=" + strconv.Itoa(targetProcs)}}
 	switch t.kind {
 	case kindOrigin:
 		t.proc = h.origin

@@ -45,10 +45,12 @@ type microPackage struct {
 
 // microPair compares two benchmarks of one package.
 type microPair struct {
-	Kind  string  `json:"kind"`
-	Pkg   string  `json:"pkg"`
-	A     string  `json:"a"`
-	B     string  `json:"b"`
+	Kind string `json:"kind"`
+	Pkg  string `json:"pkg"`
+	A    string `json:"a"`
+	B    string `json:"b"`
+	// Key is what A and B share (pairKey), for a Wasm/reference pair.
+	Key   string  `json:"key,omitempty"`
 	Ratio float64 `json:"ratio"`
 	// Says how to read Ratio.
 	Meaning string `json:"meaning"`
@@ -217,18 +219,55 @@ func shortPkg(p string) string {
 
 var (
 	wasmWord = regexp.MustCompile(`(?i)wasm(call)?`)
-	refWord  = regexp.MustCompile(`(?i)ref(erence)?`)
-	slashes  = regexp.MustCompile(`/+`)
+	// refWord marks a benchmark of the reference evaluator
+	// (DemoReference, ReferenceRules/N, a …/reference variant): the word
+	// capitalized as a part of the name, or a path element, so that a
+	// name that only holds the letters (Prefetch, HrefAttr, Preference)
+	// stays in the goals' lookup.
+	refWord = regexp.MustCompile(`Reference(?:[A-Z/]|$)|(?:^|/)reference(?:/|$)`)
+	// decideRules is the Wasm side of BenchmarkDecideRules/N, which has
+	// no Wasm in its name.
+	decideRules = regexp.MustCompile(`^Decide(Rules/\d+)$`)
+	slashes     = regexp.MustCompile(`/+`)
 )
 
-// pairKey is a name with its variant word removed: DemoWasmCall and
-// DemoReference both give "Demo", DecideRules/1000/wasm and
-// DecideRules/1000/reference give "DecideRules/1000". The reference
-// evaluator runs in process, so it pairs with the module compiled in
-// process: DemoWasmCall/in-process gives "Demo" too.
-func pairKey(name string, word *regexp.Regexp) string {
+// pairKey is what a benchmark of the compiled module and the reference
+// evaluator's benchmark of the same rules and contexts share, "" for a
+// name that is neither: DemoWasmCall/in-process and DemoReference give
+// "Demo", DecideRules/1000/in-process and ReferenceRules/1000 give
+// "Rules/1000". The reference evaluator runs in process, so it pairs
+// with the module compiled in process, not with one read from its
+// .wasm file (…/from-file).
+func pairKey(name string) (key string, wasm bool) {
+	isRef := refWord.MatchString(name)
 	name = strings.TrimSuffix(name, "/in-process")
-	return strings.Trim(slashes.ReplaceAllString(word.ReplaceAllString(name, ""), "/"), "/")
+	switch {
+	case isRef && wasmWord.MatchString(name):
+		return "", false
+	case isRef:
+		name = strings.NewReplacer("Reference", "", "reference", "").Replace(name)
+	case wasmWord.MatchString(name):
+		name, wasm = wasmWord.ReplaceAllString(name, ""), true
+	case decideRules.MatchString(name):
+		name, wasm = decideRules.ReplaceAllString(name, "$1"), true
+	default:
+		return "", false
+	}
+	return strings.Trim(slashes.ReplaceAllString(name, "/"), "/"), wasm
+}
+
+// pairName is a pair's key as the goals name it: "demo rules", "1,000
+// rules".
+func pairName(key string) string {
+	if key == "Demo" {
+		return "demo rules"
+	}
+	if n, ok := strings.CutPrefix(key, "Rules/"); ok {
+		if v, err := strconv.ParseFloat(n, 64); err == nil {
+			return thousands(v) + " rules"
+		}
+	}
+	return key
 }
 
 // findPairs compares benchmarks that measure the same thing two ways:
@@ -237,20 +276,18 @@ func pairKey(name string, word *regexp.Regexp) string {
 func findPairs(sums []gobench.Summary) []microPair {
 	var pairs []microPair
 	for _, a := range sums {
-		if !wasmWord.MatchString(a.Name) || refWord.MatchString(a.Name) {
+		ka, wasm := pairKey(a.Name)
+		if ka == "" || !wasm {
 			continue
 		}
 		for _, b := range sums {
-			if b.Pkg != a.Pkg || !refWord.MatchString(b.Name) || wasmWord.MatchString(b.Name) {
-				continue
-			}
-			if pairKey(a.Name, wasmWord) != pairKey(b.Name, refWord) {
+			if kb, wasm := pairKey(b.Name); b.Pkg != a.Pkg || kb != ka || wasm {
 				continue
 			}
 			an, ok1 := a.Get("ns/op")
 			bn, ok2 := b.Get("ns/op")
 			if ok1 && ok2 && bn > 0 {
-				pairs = append(pairs, microPair{Kind: "wasm-vs-reference", Pkg: a.Pkg, A: a.Name, B: b.Name, Ratio: an / bn,
+				pairs = append(pairs, microPair{Kind: "wasm-vs-reference", Pkg: a.Pkg, A: a.Name, B: b.Name, Key: ka, Ratio: an / bn,
 					Meaning: "Wasm time ÷ reference time (≤ 1: Wasm is as fast or faster)"})
 			}
 		}

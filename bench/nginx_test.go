@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,7 +51,7 @@ func TestNginxTemplatesRenderAndPassNginxT(t *testing.T) {
 				t.Fatal(err)
 			}
 			text := string(b)
-			for _, want := range []string{"listen 127.0.0.1:18080", "server 127.0.0.1:18081", "pid " + dir + "/nginx.pid", "worker_processes auto;"} {
+			for _, want := range []string{"listen 127.0.0.1:18080", "server 127.0.0.1:18081", "pid " + dir + "/nginx.pid", fmt.Sprintf("worker_processes %d;", targetProcs)} {
 				if !strings.Contains(text, want) {
 					t.Errorf("rendered config lacks %q", want)
 				}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -158,7 +159,7 @@ func baseTemplateData(sel Selectors) templateData {
 		CountryList: yamlList(servedCountries),
 		Segments:    segments,
 		Countries:   servedCountries,
-		Workers:     "auto",
+		Workers:     strconv.Itoa(targetProcs),
 	}
 }
 

@@ -36,18 +36,22 @@ type Results struct {
 		Name string `json:"name"`
 	} `json:"page"`
 	PageBytes float64  `json:"page_bytes"`
+	Rate      float64  `json:"latency_rate_rps"`
 	Targets   []Target `json:"targets"`
 	Micro     struct {
 		Benchmarks []Benchmark `json:"benchmarks"`
 	} `json:"micro"`
 }
 
-// Target is one load target's medians.
+// Target is one load target's medians: CPU seconds per 1,000 requests
+// at full load (the throughput runs) and at the fixed rate (the latency
+// runs).
 type Target struct {
-	Name       string `json:"name"`
-	RPS        Stat   `json:"rps"`
-	CPUPer1k   Stat   `json:"cpu_s_per_1k"`
-	PeakRSSMiB Stat   `json:"peak_rss_mib"`
+	Name           string `json:"name"`
+	RPS            Stat   `json:"rps"`
+	CPUPer1k       Stat   `json:"cpu_s_per_1k"`
+	CPUPer1kAtRate Stat   `json:"cpu_s_per_1k_at_rate"`
+	PeakRSSMiB     Stat   `json:"peak_rss_mib"`
 }
 
 // Benchmark is one Go micro-benchmark's metrics.
@@ -111,8 +115,20 @@ type Model struct {
 	// Core-seconds per request on the measured page: personalized
 	// (bespoke-seen), unpersonalized (bespoke-none, an upper bound: the
 	// decided page is checked against its edit map and copied through),
-	// and the decision alone.
+	// and the decision alone. The first two are what the model sizes
+	// with: the larger of the figure at full load and the one at the
+	// fixed rate, below.
 	CPUPersonalized, CPUUnpersonalized, CPUDecide float64
+	// The two measurements of each: with the machine saturated (32
+	// connections, as fast as the target answers), and at the latency
+	// runs' fixed rate (Rate requests per second), where a Go process's
+	// threads sleep and wake for each request and its CPU per request is
+	// more than twice as high (bench/README.md, "At the fixed rate").
+	CPUPersonalizedFullLoad, CPUUnpersonalizedFullLoad float64
+	CPUPersonalizedAtRate, CPUUnpersonalizedAtRate     float64 // 0 when missing
+	Rate                                               float64
+	// Sizing says which figure the model sizes with, and why.
+	Sizing string `json:"sizing"`
 	// CPUDemoCall is the demo rules' Wasm call alone (DemoWasmCall), the
 	// part of CPUDecide that the DecideRules/N figures replace.
 	CPUDemoCall                    float64
@@ -142,7 +158,7 @@ type RulesRow struct {
 // RedisFigures are what Redis does per request.
 type RedisFigures struct {
 	CmdsPerRequest, RoundTripsPerRequest, BytesPerRequest float64 // from BenchmarkRedisRequest; 0 when missing
-	LatencyNs                                             float64 // one load on loopback
+	LatencyNs                                             float64 // one view (read, tests, write queued) on loopback
 	CookieBytes                                           float64 // BenchmarkCookieRequest's cookie
 }
 
@@ -225,8 +241,25 @@ func Build(resultsJSON []byte, source string, in Inputs) (*Model, error) {
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("%s: the load targets bespoke-seen and bespoke-none are needed (go run ./bench -targets bespoke-seen,bespoke-none)", source)
 	}
-	m.CPUPersonalized = pers.CPUPer1k.Median / 1000
-	m.CPUUnpersonalized = unpers.CPUPer1k.Median / 1000
+	m.CPUPersonalizedFullLoad = pers.CPUPer1k.Median / 1000
+	m.CPUUnpersonalizedFullLoad = unpers.CPUPer1k.Median / 1000
+	m.CPUPersonalized, m.CPUUnpersonalized = m.CPUPersonalizedFullLoad, m.CPUUnpersonalizedFullLoad
+	m.Sizing = "at full load: the results file has no figure at a fixed rate"
+	if pers.CPUPer1kAtRate.N > 0 && unpers.CPUPer1kAtRate.N > 0 {
+		// A node planned for a share of its CPU (-utilization) runs
+		// below full load, where a request costs more CPU than with
+		// every thread busy; how much more at that share was not
+		// measured, so the model sizes with the larger of the two
+		// figures, which is the one at the fixed rate in every run so far.
+		m.CPUPersonalizedAtRate = pers.CPUPer1kAtRate.Median / 1000
+		m.CPUUnpersonalizedAtRate = unpers.CPUPer1kAtRate.Median / 1000
+		m.Rate = r.Rate
+		m.CPUPersonalized = math.Max(m.CPUPersonalizedFullLoad, m.CPUPersonalizedAtRate)
+		m.CPUUnpersonalized = math.Max(m.CPUUnpersonalizedFullLoad, m.CPUUnpersonalizedAtRate)
+		m.Sizing = "the larger of the two, for a node planned for a share of its CPU runs below full load, where a request costs more CPU (how much more at that share was not measured)"
+	} else {
+		m.Missing = append(m.Missing, "CPU per request at a fixed rate, which the model sizes with when it is the larger: cpu_s_per_1k_at_rate of bespoke-seen and bespoke-none (make bench's latency runs)")
+	}
 	m.PeakRSSMiB = pers.PeakRSSMiB.Median
 	if ns, ok := r.micro("site", "DemoDecide", "ns/op"); ok {
 		m.CPUDecide = ns / 1e9
@@ -366,12 +399,35 @@ func (m *Model) example() {
 	}
 }
 
+// sizedWith names the measurements the model sized with.
+func (m *Model) sizedWith() string {
+	at := func(sized, rate float64) bool { return rate > 0 && sized == rate }
+	switch p, u := at(m.CPUPersonalized, m.CPUPersonalizedAtRate), at(m.CPUUnpersonalized, m.CPUUnpersonalizedAtRate); {
+	case p && u:
+		return fmt.Sprintf("CPU per request at %.0f req/s, the dearer measurement", m.Rate)
+	case !p && !u:
+		return "CPU per request at full load"
+	default:
+		return "the dearer of CPU per request at full load and at a fixed rate"
+	}
+}
+
 // Print writes the model as text.
 func (m *Model) Print(w io.Writer) {
 	in, e := m.Inputs, m.Example
 	fmt.Fprintf(w, "bespoke capacity model, from %s\n", m.Source)
-	fmt.Fprintf(w, "Measured page %.0f KB; core-seconds per request: personalized %.3f ms (bespoke-seen), unpersonalized %.3f ms (bespoke-none, an upper bound), decision %.1f µs (DemoDecide).\n\n",
-		m.PageKB, m.CPUPersonalized*1e3, m.CPUUnpersonalized*1e3, m.CPUDecide*1e6)
+	fmt.Fprintf(w, "Measured page %.0f KB; core-seconds per request, personalized (bespoke-seen) and unpersonalized (bespoke-none, an upper bound):\n", m.PageKB)
+	fmt.Fprintf(w, "  at full load (32 connections, the machine saturated): %.3f and %.3f ms\n", m.CPUPersonalizedFullLoad*1e3, m.CPUUnpersonalizedFullLoad*1e3)
+	if m.CPUPersonalizedAtRate > 0 {
+		fmt.Fprintf(w, "  at a fixed %.0f req/s (the latency runs; bespoke-seen kept %.2f of a core busy): %.3f and %.3f ms\n",
+			m.Rate, m.Rate*m.CPUPersonalizedAtRate, m.CPUPersonalizedAtRate*1e3, m.CPUUnpersonalizedAtRate*1e3)
+		fmt.Fprintf(w, "  sized with the larger of each: a node planned for %.0f%% of its CPU (-utilization) runs below full load, where a Go\n", m.Inputs.Utilization*100)
+		fmt.Fprintln(w, "  process's threads sleep and wake for each request and a request costs more CPU than with every thread busy;")
+		fmt.Fprintln(w, "  how much more at that share was not measured, so the model takes the dearer figure")
+	} else {
+		fmt.Fprintln(w, "  sized with the figure at full load (the results file has none at a fixed rate): this underestimates a node that is not saturated")
+	}
+	fmt.Fprintf(w, "Decision: %.1f µs (DemoDecide).\n\n", m.CPUDecide*1e6)
 
 	fmt.Fprintln(w, "Requests per second per core, by page size (the decision is fixed, the rest scales with the bytes):")
 	fmt.Fprintf(w, "  %9s  %13s  %15s\n", "page KB", "personalized", "unpersonalized")
@@ -394,11 +450,15 @@ func (m *Model) Print(w io.Writer) {
 
 	fmt.Fprintln(w, "\nRedis per request, by seen-store:")
 	fmt.Fprintf(w, "  cookie: no Redis; the state travels in the request and the response (%.0f bytes of cookie value in BenchmarkCookieRequest/lists)\n", m.Redis.CookieBytes)
-	fmt.Fprintf(w, "  redis:  1 command and 1 round trip on the request's path (GET; MGET of two keys in one slot with caps), %.0f µs on loopback;\n", m.Redis.LatencyNs/1e3)
-	fmt.Fprintln(w, "          plus 1 SET per page view that changed the state (and 1 per capped view), queued and pipelined by the writers, off the request's path")
+	fmt.Fprintln(w, "  redis:  1 command and 1 round trip on the request's path (GET; MGET of two keys in one slot with caps);")
+	fmt.Fprintln(w, "          plus 1 SET per page view that showed items (each showing is counted, so such a view changes the state) and 1 per capped view,")
+	fmt.Fprintln(w, "          queued and pipelined by the writers, off the request's path")
 	if m.Redis.CmdsPerRequest > 0 {
-		fmt.Fprintf(w, "          measured (BenchmarkRedisRequest): %.2f commands, %.2f round trips, %.0f bytes of keys and values per request\n",
+		fmt.Fprintf(w, "          measured (BenchmarkRedisRequest, a returning visitor's view, its read and its write, one at a time on loopback): %.0f µs,\n", m.Redis.LatencyNs/1e3)
+		fmt.Fprintf(w, "          %.2f commands, %.2f round trips, %.0f bytes of keys and values per view\n",
 			m.Redis.CmdsPerRequest, m.Redis.RoundTripsPerRequest, m.Redis.BytesPerRequest)
+	} else if m.Redis.LatencyNs > 0 {
+		fmt.Fprintf(w, "          measured (BenchmarkRedisRequest, a returning visitor's view, its read and its write, one at a time on loopback): %.0f µs\n", m.Redis.LatencyNs/1e3)
 	}
 
 	fmt.Fprintln(w, "\nOne visitor's state over time (BenchmarkVisitorState: 3 page views a day of 12 new items; default store: 1,000 items, 30-day window, 3,072-byte cookie cap; two capped rules):")
@@ -409,8 +469,8 @@ func (m *Model) Print(w io.Writer) {
 
 	fmt.Fprintf(w, "\nWorked example: %.0f req/s of %.0f KB pages, %.0f%% personalized (seen-store and %d rules), %.1f M visitors a month\n",
 		in.RPS, in.PageKB, in.Personalized*100, in.Rules, in.Visitors/1e6)
-	fmt.Fprintf(w, "  CPU: %.0f × (%.2f × %.3f ms + %.2f × %.3f ms) = %.1f cores\n",
-		in.RPS, in.Personalized, e.CPUPersonalized*1e3, 1-in.Personalized, e.CPUUnpersonalized*1e3, e.Cores)
+	fmt.Fprintf(w, "  CPU: %.0f × (%.2f × %.3f ms + %.2f × %.3f ms) = %.1f cores (%s)\n",
+		in.RPS, in.Personalized, e.CPUPersonalized*1e3, 1-in.Personalized, e.CPUUnpersonalized*1e3, e.Cores, m.sizedWith())
 	fmt.Fprintf(w, "  nodes: ceil(%.1f / (%d cores × %.0f%%)) + %d spare = %d nodes of %d cores\n",
 		e.Cores, in.NodeCores, in.Utilization*100, in.Spare, e.Nodes, in.NodeCores)
 	if e.MemoryPerNodeMiB > 0 {

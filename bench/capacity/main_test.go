@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -15,7 +16,8 @@ var defaults = Inputs{RPS: 100000, PageKB: 150, Personalized: 0.3, NodeCores: 16
 
 // medians reads what the worked example needs from the committed
 // results with a reader of its own, so that the model's reading is
-// checked too.
+// checked too: pers and unpers are the CPU per request it sizes with,
+// the larger of the figures at full load and at the fixed rate.
 func medians(t *testing.T, b []byte) (pers, unpers, decide, call, pageBytes float64) {
 	t.Helper()
 	var raw map[string]any
@@ -25,7 +27,9 @@ func medians(t *testing.T, b []byte) (pers, unpers, decide, call, pageBytes floa
 	pageBytes = raw["page_bytes"].(float64)
 	for _, tg := range raw["targets"].([]any) {
 		tm := tg.(map[string]any)
-		cpu := tm["cpu_s_per_1k"].(map[string]any)["median"].(float64) / 1000
+		full := tm["cpu_s_per_1k"].(map[string]any)["median"].(float64) / 1000
+		atRate := tm["cpu_s_per_1k_at_rate"].(map[string]any)["median"].(float64) / 1000
+		cpu := max(full, atRate)
 		switch tm["name"] {
 		case "bespoke-seen":
 			pers = cpu
@@ -144,5 +148,52 @@ func TestBuildErrors(t *testing.T) {
 		if _, err := Build([]byte(tt.json), "results.json", tt.in); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error saying %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestSizingFigure: the model sizes with the larger of each target's CPU
+// per request at full load and at the fixed rate, says which, and falls
+// back to the figure at full load, saying so, when the file has none at
+// a fixed rate.
+func TestSizingFigure(t *testing.T) {
+	target := func(name string, full, atRate float64) string {
+		s := `{"name": "` + name + `", "cpu_s_per_1k": {"median": ` + strconv.FormatFloat(full, 'g', -1, 64) + `, "n": 5}`
+		if atRate > 0 {
+			s += `, "cpu_s_per_1k_at_rate": {"median": ` + strconv.FormatFloat(atRate, 'g', -1, 64) + `, "n": 5}`
+		}
+		return s + "}"
+	}
+	for _, tc := range []struct {
+		name                                       string
+		persFull, persRate, unpersFull, unpersRate float64
+		wantPers, wantUnpers                       float64 // ms
+		wantSaid                                   string
+		wantMissing                                bool
+	}{
+		{"dearer at the fixed rate", 0.231, 0.573, 0.202, 0.512, 0.573, 0.512, "CPU per request at 800 req/s, the dearer measurement", false},
+		{"dearer at full load", 0.4, 0.3, 0.35, 0.25, 0.4, 0.35, "CPU per request at full load", false},
+		{"one of each", 0.2, 0.5, 0.35, 0.25, 0.5, 0.35, "the dearer of CPU per request at full load and at a fixed rate", false},
+		{"no fixed rate", 0.231, 0, 0.202, 0, 0.231, 0.202, "CPU per request at full load", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			js := `{"page_bytes": 150000, "latency_rate_rps": 800, "targets": [` +
+				target("bespoke-seen", tc.persFull, tc.persRate) + ", " + target("bespoke-none", tc.unpersFull, tc.unpersRate) + "]}"
+			m, err := Build([]byte(js), "results.json", defaults)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !near(m.CPUPersonalized*1e3, tc.wantPers) || !near(m.CPUUnpersonalized*1e3, tc.wantUnpers) {
+				t.Errorf("sized with %v and %v ms, want %v and %v", m.CPUPersonalized*1e3, m.CPUUnpersonalized*1e3, tc.wantPers, tc.wantUnpers)
+			}
+			var out bytes.Buffer
+			m.Print(&out)
+			if !strings.Contains(out.String(), "cores ("+tc.wantSaid+")") {
+				t.Errorf("the worked example does not say %q:\n%s", tc.wantSaid, out.String())
+			}
+			missing := strings.Contains(strings.Join(m.Missing, "\n"), "cpu_s_per_1k_at_rate")
+			if missing != tc.wantMissing {
+				t.Errorf("names the figure at a fixed rate as missing: %v, want %v (%q)", missing, tc.wantMissing, m.Missing)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,9 +99,10 @@ func TestTransportErrorsAreCounted(t *testing.T) {
 	}
 }
 
-// retry runs check up to three times and fails with its last error: the
-// timing assertions hold on an idle machine, and a test binary sharing two
-// cores with others can be starved for a few hundred milliseconds.
+// retry runs check up to three times and fails with its last error: for
+// the one loose bound on a median (TestOpenLoopChargesStallsFromIntendedTime),
+// which a test binary sharing two cores with others, starved for a few
+// hundred milliseconds, could miss.
 func retry(t *testing.T, check func() error) {
 	t.Helper()
 	var err error
@@ -113,43 +115,42 @@ func retry(t *testing.T, check func() error) {
 	t.Fatal(err)
 }
 
+// TestOpenLoopHonoursRate checks that an open-loop run sends exactly
+// rate × duration requests and never one before its time: the k-th
+// request the server sees arrives no earlier than k / rate after the run
+// was asked for, which a burst would break at once. A slow machine can
+// only make requests later, so the check holds however busy it is; how
+// late they are is the latency, which is checked for sense only.
 func TestOpenLoopHonoursRate(t *testing.T) {
-	retry(t, func() error {
-		var mu sync.Mutex
-		var times []time.Time
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			times = append(times, time.Now())
-			mu.Unlock()
-			page(w, r)
-		}))
-		defer srv.Close()
-		const rate = 400.0
-		res, err := OpenLoop(context.Background(), Config{URL: srv.URL + "/", Conns: 8, Duration: time.Second, Rate: rate})
-		if err != nil {
-			t.Fatal(err)
+	var mu sync.Mutex
+	var times []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+		page(w, r)
+	}))
+	defer srv.Close()
+	const rate = 400.0
+	t0 := time.Now()
+	res, err := OpenLoop(context.Background(), Config{URL: srv.URL + "/", Conns: 8, Duration: time.Second, Rate: rate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != int64(rate) || res.OK != res.Sent || int64(len(times)) != res.Sent {
+		t.Fatalf("sent %d, ok %d, received %d; want %v", res.Sent, res.OK, len(times), rate)
+	}
+	// Arrivals in order; eight connections may reorder neighbours, not
+	// bring a request forward past its due time.
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	for k, at := range times {
+		if due := time.Duration(float64(k) / rate * float64(time.Second)); at.Sub(t0) < due {
+			t.Fatalf("request %d arrived %v into the run, before it was due at %v: sent in a burst", k, at.Sub(t0), due)
 		}
-		if res.Sent != int64(rate) || res.OK != res.Sent {
-			t.Fatalf("sent %d, ok %d; want %v", res.Sent, res.OK, rate)
-		}
-		// The requests were spread over the second, not sent in a burst:
-		// each tenth of it got about a tenth of them.
-		first := times[0]
-		var buckets [10]int
-		for _, at := range times {
-			b := int(at.Sub(first) / (100 * time.Millisecond))
-			buckets[min(b, 9)]++
-		}
-		for b, n := range buckets {
-			if n < 10 || n > 90 {
-				return fmt.Errorf("tenth %d of the run got %d requests, want about 40: %v", b, n, buckets)
-			}
-		}
-		if res.Latency.P50 > 50*time.Millisecond {
-			return fmt.Errorf("p50 %v on an idle local server", res.Latency.P50)
-		}
-		return nil
-	})
+	}
+	if res.Latency.Count != res.OK || res.Latency.P50 <= 0 || res.Latency.P50 > res.Latency.Max {
+		t.Fatalf("latency of %d answers: p50 %v, max %v", res.Latency.Count, res.Latency.P50, res.Latency.Max)
+	}
 }
 
 // A server that pauses every request for 100 ms once, like a long garbage
@@ -203,7 +204,10 @@ func stallOnce(t *testing.T) error {
 	if over := countOver(res, 50*time.Millisecond); over < 4 {
 		t.Fatalf("%d requests over 50 ms, want the ~5 due in the first half of the stall", over)
 	}
-	if lat.P50 > 50*time.Millisecond {
+	// The stall held the ~10 requests due during it, not the run: the
+	// median is under the stall's length. A loose bound, since a starved
+	// test binary delays every request; retried for that.
+	if lat.P50 >= 100*time.Millisecond {
 		return fmt.Errorf("p50 %v: the stall leaked into the median", lat.P50)
 	}
 	return nil
