@@ -191,7 +191,7 @@ func (c *checker) declareExperiments() {
 // experiments lowers experiments: weights to bucket ranges, `by` to a
 // bucket slot, `when` to the enrolment condition.
 func (c *checker) experiments() {
-	for _, e := range c.file.Experiments {
+	for i, e := range c.file.Experiments {
 		x := &ir.Experiment{Name: e.Name, Pos: e.NamePos, Meta: e.Meta, Cond: &ir.Const{Pos: e.Pos, Value: true}}
 		if e.When != nil {
 			c.inExperiment = true
@@ -229,7 +229,11 @@ func (c *checker) experiments() {
 			seed = e.Name
 		}
 		x.Bucket = c.bucketSlot(e.By, seed)
-		c.shareBucket(x.Bucket, fmt.Sprintf("experiment %q", e.Name), seed, e.Pos)
+		if c.expIndex[e.Name] == i {
+			// A second experiment of the name is an error already: that
+			// it shares the first's seed, its name, goes without saying.
+			c.shareBucket(x.Bucket, fmt.Sprintf("experiment %q", e.Name), seed, e.Pos)
+		}
 		if e.Meta {
 			// The host appends the <meta> tag to the page's head.
 			c.selector(&syntax.Text{Value: "head", Pos: e.Pos})

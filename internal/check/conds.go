@@ -297,8 +297,10 @@ func (c *checker) variantNames(x int, lits []syntax.Expr) ([]int, bool) {
 			return nil, false
 		}
 		i := slices.Index(names, s.Value)
-		if i < 0 && exp.Incomplete {
-			return nil, false // its variants may be what could not be read
+		if i < 0 && (exp.Incomplete || len(names) == 0) {
+			// Its variants may be what could not be read, or it has
+			// none, which is reported where it is defined.
+			return nil, false
 		}
 		if i < 0 {
 			e := c.errorf(s.ValuePos, "experiment %q has no variant %q; its variants are %s", exp.Name, s.Value, quoteList(names))

@@ -109,7 +109,7 @@ func (c *checker) tests() {
 		out.Match = resolve(t.Match)
 		out.NoMatch = resolve(t.NoMatch)
 		c.expect(out, &t.Expect)
-		if len(t.Match)+len(t.NoMatch) == 0 && out.Expect.Empty() && len(t.Expect.Variants) == 0 && !t.Incomplete {
+		if len(t.Match)+len(t.NoMatch) == 0 && !t.Expect.Written() && !t.Incomplete {
 			c.errorf(t.Pos, "test %q expects nothing", t.Name).WithHint("add expect: { match: [rule], no_match: [rule] }, or what the page must show (expect: { page: ... })")
 		}
 		for i, tv := range t.Then {
@@ -120,7 +120,7 @@ func (c *checker) tests() {
 			view.Match = resolve(tv.Match)
 			view.NoMatch = resolve(tv.NoMatch)
 			c.expect(view, &tv.Expect)
-			if len(tv.Match)+len(tv.NoMatch) == 0 && view.Expect.Empty() && len(tv.Expect.Variants) == 0 && !tv.Incomplete {
+			if len(tv.Match)+len(tv.NoMatch) == 0 && !tv.Expect.Written() && !tv.Incomplete {
 				c.errorf(tv.Pos, "view %d of test %q expects nothing", i+2, t.Name).WithHint("add expect: { match: [rule], no_match: [rule] }, or what the page must show (expect: { page: ... })")
 			}
 			out.Then = append(out.Then, view)
@@ -426,7 +426,9 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 		}
 		v = f
 	}
-	if !c.reads(slot) {
+	if !c.reads(slot) && len(c.file.Lost) == 0 {
+		// (With a segment or a rule that could not be read, what reads
+		// the value may be what was lost.)
 		c.warnf(cv.Attr.Pos, "no rule reads %s, so this value changes nothing", slot).WithCode("unused-value")
 	}
 	out.Values[slot.Key()] = v
@@ -551,8 +553,10 @@ func (c *checker) variantByName(x int, name string, pos diag.Pos) (int, bool) {
 		names = append(names, v.Name)
 	}
 	i := slices.Index(names, name)
-	if i < 0 && exp.Incomplete {
-		return 0, false // its variants may be what could not be read
+	if i < 0 && (exp.Incomplete || len(names) == 0) {
+		// Its variants may be what could not be read, or it has none,
+		// which is reported where it is defined.
+		return 0, false
 	}
 	if i < 0 {
 		e := c.errorf(pos, "experiment %q has no variant %q; its variants are %s", exp.Name, name, quoteList(names))

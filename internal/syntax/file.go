@@ -909,6 +909,18 @@ func (d *decoder) bool(n *yaml.Node) (bool, bool) {
 }
 
 func (d *decoder) segments(f *File, n *yaml.Node) {
+	if m := resolve(n); m.Kind == yaml.SequenceNode {
+		// Segments written as a list (- name: condition): that is
+		// reported once below, and the names it holds are not unknown
+		// where conditions use them.
+		for _, item := range m.Content {
+			if item = resolve(item); item.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(item.Content); i += 2 {
+					f.lose(item.Content[i].Value)
+				}
+			}
+		}
+	}
 	d.mapping(n, "segments", nil, func(key string, k, v *yaml.Node) {
 		if !nameRE.MatchString(key) {
 			d.badName(k, "segment", key)
@@ -1364,6 +1376,10 @@ func (d *decoder) action(n *yaml.Node) *Action {
 				dur, err := ParseDuration(s)
 				if err != nil {
 					d.errorf(fv, "%v", err).WithHint("write a duration such as 30m, 12h, 7d or 2w")
+					// The action is kept, without a max_age, which nothing
+					// reads amiss: the mistakes of its other fields, which
+					// the checker finds, are told too.
+					before++
 				}
 				a.MaxAge = dur
 			}
@@ -1449,6 +1465,16 @@ func (d *decoder) template(n *yaml.Node) *Template {
 // ParseDuration parses durations as editors write them: 90s, 30m, 12h, 7d,
 // 2w, or a sum such as 1d12h.
 func ParseDuration(s string) (time.Duration, error) {
+	d, err := parseDuration(s)
+	if err != nil {
+		if fix := durationFix(s); fix != "" {
+			return 0, fmt.Errorf("duration %q: a unit is one letter right after its number: %s", s, fix)
+		}
+	}
+	return d, err
+}
+
+func parseDuration(s string) (time.Duration, error) {
 	orig := s
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -1486,6 +1512,47 @@ func ParseDuration(s string) (time.Duration, error) {
 		s = s[i+1:]
 	}
 	return total, nil
+}
+
+// durationWords are the units editors write as words, English and French.
+var durationWords = map[string]string{
+	"s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s", "seconde": "s", "secondes": "s",
+	"m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
+	"h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h", "heure": "h", "heures": "h",
+	"d": "d", "day": "d", "days": "d", "j": "d", "jour": "d", "jours": "d",
+	"w": "w", "wk": "w", "wks": "w", "week": "w", "weeks": "w", "semaine": "w", "semaines": "w",
+}
+
+// durationFix returns the duration s written with units as words (7
+// days, 2 hours 30 minutes, 90 secs) in the form ParseDuration reads (7d,
+// 2h30m, 90s), or "" when s is not such a duration.
+func durationFix(s string) string {
+	words := strings.Fields(strings.ReplaceAll(strings.ToLower(s), ",", " "))
+	var b strings.Builder
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		j := 0
+		for j < len(w) && isDigit(w[j]) {
+			j++
+		}
+		if j == 0 {
+			return ""
+		}
+		num, unit := w[:j], w[j:]
+		if unit == "" {
+			if i+1 == len(words) {
+				return ""
+			}
+			i++
+			unit = words[i]
+		}
+		u := durationWords[unit]
+		if u == "" {
+			return ""
+		}
+		b.WriteString(num + u)
+	}
+	return b.String()
 }
 
 // mapper returns the Mapper of a scalar node: it aligns the scalar's value

@@ -163,6 +163,22 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("%q parsed", bad)
 		}
 	}
+	// Units written as words are refused, with the duration as it is
+	// written.
+	for in, fix := range map[string]string{
+		"7 days": "7d", "2 hours 30 minutes": "2h30m", "90 secs": "90s", "1 week, 2 days": "1w2d", "3 jours": "3d", "12hours": "12h", "5 Min": "5m",
+		"3 years": "", "7 dayz": "", "days 7": "",
+	} {
+		_, err := ParseDuration(in)
+		switch {
+		case err == nil:
+			t.Errorf("%q parsed", in)
+		case fix != "" && !strings.HasSuffix(err.Error(), ": a unit is one letter right after its number: "+fix):
+			t.Errorf("%q: %v, want the fix %s", in, err, fix)
+		case fix == "" && strings.Contains(err.Error(), "right after its number"):
+			t.Errorf("%q: %v, want no fix", in, err)
+		}
+	}
 }
 
 // readsSecondDocument reports whether src holds a second YAML document that

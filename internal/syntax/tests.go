@@ -105,6 +105,13 @@ type Expect struct {
 	JSON []NameValue
 }
 
+// Written reports whether e holds any expectation as the file wrote it,
+// before any is checked: a test whose only expectation was an error is
+// not also one that expects nothing.
+func (e *Expect) Written() bool {
+	return len(e.Variants)+len(e.Page)+len(e.Headers)+len(e.RequestHeaders)+len(e.Cookies)+len(e.JSON) > 0 || e.Redirect != nil
+}
+
 // NameValue is a name and an expected value; Value is nil when the thing
 // named is expected to be absent.
 type NameValue struct {
