@@ -400,6 +400,9 @@ func (c *checker) compare(e *syntax.Compare) ir.Node {
 		if !ok {
 			return bad(e)
 		}
+		if !c.stringOpHolds(e, a, s) {
+			return bad(e)
+		}
 		op := map[string]ir.StrOp{"contains": ir.Contains, "starts_with": ir.Prefix, "ends_with": ir.Suffix}[e.Op]
 		arg := a.Fold.Apply(s.Value)
 		if a.Type == plugin.Any && op == ir.Contains {
@@ -421,6 +424,9 @@ func (c *checker) compare(e *syntax.Compare) ir.Node {
 		if _, err := regexp.Compile(s.Value); err != nil {
 			c.errorf(s.ValuePos, "invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: ")).
 				WithHint("patterns use RE2 syntax (no look-around or back-references)")
+			return bad(e)
+		}
+		if !c.stringOpHolds(e, a, s) {
 			return bad(e)
 		}
 		pattern := s.Value
@@ -557,6 +563,44 @@ func (c *checker) compareList(e *syntax.Compare, a plugin.Attr, slot int) ir.Nod
 	c.errorf(e.OpPos, "%s is a list; test it with contains, in or exists, not %s", e.X, e.Op).
 		WithHint("for example %s contains \"de\"", e.X)
 	return bad(e)
+}
+
+// stringOpHolds reports an error, and false, for a text test no value
+// of a can pass (stringOpNever), with a hint at what was probably meant.
+func (c *checker) stringOpHolds(e *syntax.Compare, a plugin.Attr, s *syntax.StringLit) bool {
+	what, never := stringOpNever(a, e.Op, s.Value)
+	if !never {
+		return true
+	}
+	err := c.errorf(s.ValuePos, "%s is %s, so `%s` never holds", a.Name, what, e).WithCode("never-matches")
+	switch {
+	case a.Name == "path":
+		p, q, _ := strings.Cut(s.Value, "?")
+		k, _, _ := strings.Cut(q, "=")
+		if k != "" {
+			err.WithHint("test the query with query(%q)", k)
+		} else if p != "" {
+			err.WithHint("write %s %s %q", e.X, e.Op, p)
+		}
+	case a.Name == "language":
+		if i := strings.IndexAny(s.Value, "-_"); i > 0 {
+			err.WithHint("write language == %q: the region is not part of it", strings.ToLower(s.Value[:i]))
+		}
+	case a.Values != nil:
+		if meant := valueAliases[a.Name][strings.ToLower(strings.TrimSpace(s.Value))]; meant != "" {
+			err.WithHint("did you mean %s == %q?", a.Name, meant)
+		} else if h := diag.DidYouMean(a.Fold.Apply(s.Value), a.Values); h != "" {
+			err.WithHint("%s", h)
+		}
+	case a.Name == "geo.country":
+		word := strings.Trim(s.Value, "^$")
+		if meant := meantCountry(a.Fold.Apply(word)); meant != "" {
+			err.WithHint("did you mean geo.country == %q (%s)?", meant, countryNames[meant])
+		} else {
+			err.WithHint("compare the code: geo.country == \"FR\", or in [\"FR\", \"BE\"]")
+		}
+	}
+	return false
 }
 
 func (c *checker) stringOperand(e *syntax.Compare, a plugin.Attr) (*syntax.StringLit, bool) {
