@@ -245,6 +245,40 @@ func TestServeCheck(t *testing.T) {
 	}
 }
 
+// TestServeConfigAdmin: with --config, a file without admin keeps the
+// admin listener on its default address (it had none, so no /metrics,
+// /healthz or reload API), admin: "" has none, and --admin overrides
+// either.
+func TestServeConfigAdmin(t *testing.T) {
+	dir := t.TempDir()
+	conf := func(name, admin string) string {
+		path := filepath.Join(dir, name)
+		src := "listen: \"127.0.0.1:18150\"\ncache_dir: \"-\"\n" + admin + "routes: [{ origin: \"http://127.0.0.1:9\" }]\n"
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	absent, empty, given := conf("absent.yaml", ""), conf("empty.yaml", "admin: \"\"\n"), conf("given.yaml", "admin: \"127.0.0.1:18151\"\n")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", absent}, "the admin listener on " + config.DefaultAdmin},
+		{[]string{"--config", empty}, "without an admin listener"},
+		{[]string{"--config", given}, "the admin listener on 127.0.0.1:18151"},
+		{[]string{"--config", absent, "--admin", ""}, "without an admin listener"},
+		{[]string{"--config", empty, "--admin", "127.0.0.1:18152"}, "the admin listener on 127.0.0.1:18152"},
+		{[]string{"--origin", "http://127.0.0.1:9", "--listen", "127.0.0.1:18150", "--cache-dir", "-", "--rules", demoRules}, "the admin listener on " + config.DefaultAdmin},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
+		if code != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("%v: exit %d, want 0 and %q\n%s%s", tt.args, code, tt.want, out, errOut)
+		}
+	}
+}
+
 // TestDebugHeadersDocumented: every header --debug-headers adds to a
 // response is named by serve -h, under the option, and by
 // OPERATIONS.md; X-Bespoke-Untouched was named by neither.

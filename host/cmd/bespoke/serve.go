@@ -119,7 +119,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
 	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen, admin, TLS, h2c, the admin token and hosts, the preview and watch")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
-	admin := fs.String("admin", "127.0.0.1:9090", "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload, /debug/pprof/); empty disables it")
+	admin := fs.String("admin", config.DefaultAdmin, "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload, /debug/pprof/); empty disables it")
 	origin := fs.String("origin", "", "origin `URL` to personalize")
 	demoFlag := fs.Bool("demo", false, "serve the bundled demo site as the origin (and its rules, unless --rules or --plugin is given)")
 	rulesFile := fs.String("rules", "", "rule `file` to compile and serve (reloaded when it changes)")
@@ -247,7 +247,8 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		}
 	}
 	if set["admin"] || *configFile == "" {
-		cfg.Admin = *admin
+		a := *admin
+		cfg.Admin = &a
 	}
 	if set["tls-cert"] || set["tls-key"] || *configFile == "" {
 		cfg.TLS = config.TLS{Cert: *tlsCert, Key: *tlsKey}
@@ -336,7 +337,13 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		for _, w := range srv.CheckStores(ctx) {
 			fmt.Fprintf(stdout, "warning: %s\n", w)
 		}
-		fmt.Fprintf(stdout, "bespoke: ok, %d route(s) would serve on %s\n", len(cfg.Routes), cfg.Listen)
+		// The admin listener too: leaving admin out of a file keeps it,
+		// and only admin: "" turns it off, which a check should show.
+		admin := "without an admin listener"
+		if a := cfg.AdminAddr(); a != "" {
+			admin = "the admin listener on " + a
+		}
+		fmt.Fprintf(stdout, "bespoke: ok, %d route(s) would serve on %s, %s\n", len(cfg.Routes), cfg.Listen, admin)
 		return nil
 	}
 	if links != nil {
@@ -356,8 +363,8 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		return err
 	}
 	var adminLn net.Listener
-	if cfg.Admin != "" {
-		if adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
+	if addr := cfg.AdminAddr(); addr != "" {
+		if adminLn, err = net.Listen("tcp", addr); err != nil {
 			ln.Close()
 			return fmt.Errorf("admin listener: %w", err)
 		}

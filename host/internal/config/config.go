@@ -38,9 +38,12 @@ type Config struct {
 	// plain Listen, for a load balancer in front that speaks it.
 	H2C bool `yaml:"h2c"`
 	// Admin is the address of the admin listener (/metrics, /healthz,
-	// /readyz, POST /_bespoke/reload); empty disables it. It should not be
-	// reachable from the internet.
-	Admin string `yaml:"admin"`
+	// /readyz, POST /_bespoke/reload): DefaultAdmin when absent, and an
+	// empty one disables it. It should not be reachable from the
+	// internet. A pointer, so that a file that leaves it out keeps the
+	// listener the operator's tools expect, and only `admin: ""` turns
+	// it off.
+	Admin *string `yaml:"admin"`
 	// AdminTokenFile holds a bearer token every admin request but
 	// /healthz and /readyz must present (Authorization: Bearer TOKEN),
 	// at least 16 characters. Empty means $BESPOKE_ADMIN_TOKEN, and
@@ -152,6 +155,18 @@ type Seen struct {
 	// state written.
 	ConsentCookie string   `yaml:"consent_cookie"`
 	ConsentDeny   []string `yaml:"consent_deny"`
+}
+
+// DefaultAdmin is the admin listener's address when the file does not
+// set it.
+const DefaultAdmin = "127.0.0.1:9090"
+
+// AdminAddr returns the admin listener's address ("" for none).
+func (c *Config) AdminAddr() string {
+	if c.Admin == nil {
+		return DefaultAdmin
+	}
+	return *c.Admin
 }
 
 // DefaultWatch is watch when the file does not set it.
@@ -348,6 +363,10 @@ func (c *Config) Defaults() {
 		}
 	}
 	def(&c.Listen, ":8080")
+	if c.Admin == nil {
+		a := DefaultAdmin
+		c.Admin = &a
+	}
 	def(&c.Log.Format, "text")
 	if c.Log.Access == nil {
 		t := true
@@ -434,7 +453,7 @@ func (c *Config) Validate() error {
 	}
 	// Addresses as net.Listen takes them, checked here so that --check
 	// refuses what would stop the server from starting.
-	for _, a := range []struct{ key, addr string }{{"listen", c.Listen}, {"admin", c.Admin}} {
+	for _, a := range []struct{ key, addr string }{{"listen", c.Listen}, {"admin", c.AdminAddr()}} {
 		if a.addr == "" && a.key == "admin" {
 			continue // no admin listener
 		}

@@ -397,3 +397,27 @@ func TestMergeKeys(t *testing.T) {
 		t.Errorf("a misspelt key merged in: %v", err)
 	}
 }
+
+// TestAdmin: a file without admin keeps the admin listener at its
+// default (leaving the key out turned it off, with /metrics, /healthz
+// and the reload API); only an empty address turns it off.
+func TestAdmin(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"", DefaultAdmin},
+		{"admin:\n", DefaultAdmin},
+		{"admin: \"\"\n", ""},
+		{"admin: \"127.0.0.1:18150\"\n", "127.0.0.1:18150"},
+	}
+	for _, tt := range tests {
+		c, err := Parse("a.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.src, err)
+		}
+		if got := c.AdminAddr(); got != tt.want {
+			t.Errorf("%q: admin %q, want %q", tt.src, got, tt.want)
+		}
+	}
+	if got := (&Config{}).AdminAddr(); got != DefaultAdmin {
+		t.Errorf("a Config without defaults applied: admin %q, want %q", got, DefaultAdmin)
+	}
+}
