@@ -111,8 +111,9 @@ type Config struct {
 	Seen string
 	// Secret signs bespoke's cookies (seen-filter, caps), at least 16
 	// bytes, the same for every proxy of a site. Nil means
-	// $BESPOKE_SECRET, else a random key per process (logged as a
-	// warning: cookies then do not survive a restart).
+	// $BESPOKE_SECRET (an error when shorter than 16 bytes), else a
+	// random key per process (logged as a warning: cookies then do not
+	// survive a restart).
 	Secret []byte
 	// TrustedProxies are the peers (CIDR prefixes, or "loopback" and
 	// "private") whose forwarding and CDN geography headers are believed;

@@ -140,7 +140,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off; redis when --redis is given without it")
 	redisURL := fs.String("redis", "", "Redis `URL` of the redis seen store, which also keeps caps counts: redis://host:6379/0 (rediss:// for TLS), Cluster seeds redis://h1:7000,redis://h2:7000, or redis+sentinel://h1:26379/master; selects --seen-store redis")
 	seenTimeout := durationVar(fs, "seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen (a `duration`)")
-	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies (default: $BESPOKE_SECRET, else a random key per process)")
+	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies, at least 16 bytes (default: $BESPOKE_SECRET, as long, else a random key per process)")
 	tlsCert := fs.String("tls-cert", "", "certificate chain `file` (PEM): serve visitors over TLS, with HTTP/2 (reloaded when it changes)")
 	tlsKey := fs.String("tls-key", "", "private key `file` (PEM) of --tls-cert")
 	h2c := fs.Bool("h2c", false, "also accept HTTP/2 without TLS (prior knowledge), for a load balancer in front")

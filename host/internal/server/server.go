@@ -213,8 +213,13 @@ func (s *Server) secret(handler bool) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("secret_file %s: the key must be at least 16 bytes", s.cfg.SecretFile)
 	}
+	// A short one is refused as a short secret_file is: ignored, it
+	// would have cookies signed with a random key, so that every
+	// restart, and every other process, took them for tampered.
 	if env := os.Getenv("BESPOKE_SECRET"); len(env) >= 16 {
 		return []byte(env), nil
+	} else if env != "" {
+		return nil, errors.New("$BESPOKE_SECRET: the key must be at least 16 bytes")
 	}
 	where := "secret_file or BESPOKE_SECRET"
 	if handler {
