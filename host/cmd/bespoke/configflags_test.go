@@ -394,6 +394,30 @@ func TestServeNegativeOptions(t *testing.T) {
 	}
 }
 
+// TestServeZeroDurations: --grace 0 is no grace (it was taken for the
+// default, 10s); --decide-timeout 0 and --seen-timeout 0, which were
+// too, are refused, naming the option and the shortest it takes.
+func TestServeZeroDurations(t *testing.T) {
+	flags := []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--cache-dir", "-", "--listen", "127.0.0.1:18150", "--admin", ""}
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--grace", "0"}, 0, "bespoke: ok"},
+		{[]string{"--decide-timeout", "0"}, 2, "bespoke serve: --decide-timeout is at least 1ms, not 0s: a decision needs a deadline (50ms when left out)"},
+		{[]string{"--decide-timeout", "100us"}, 2, "--decide-timeout is at least 1ms, not 100µs"},
+		{[]string{"--seen-timeout", "0"}, 2, "bespoke serve: --seen-timeout is at least 1ms, not 0s: a Redis round trip needs a deadline (20ms when left out)"},
+		{[]string{"--decide-timeout", "1ms", "--seen-timeout", "1ms"}, 0, "bespoke: ok"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append(append([]string{"serve", "--check"}, flags...), tt.args...)...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("%v: exit %d, want %d and %q\n%s%s", tt.args, code, tt.code, tt.want, out, errOut)
+		}
+	}
+}
+
 // TestServeRedisLogsInFormat: with a Redis store that does not answer,
 // every line bespoke writes to stderr is a JSON record with
 // --log-format json: the Redis client's messages (a dial that failed)

@@ -99,6 +99,13 @@ func asTyped(err error, set map[string]bool) error {
 	return errors.New(strings.Join(msgs, "\n"))
 }
 
+// durationOf is d as a configuration's duration that a flag always
+// sets (0 then says none, or is refused, rather than the default).
+func durationOf(d time.Duration) *config.Duration {
+	v := config.Duration(d)
+	return &v
+}
+
 // unjoin is the errors an errors.Join made, or err alone.
 func unjoin(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -128,7 +135,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	g.register(fs)
 	cacheDir := fs.String("cache-dir", "", "`directory` for compiled plugin code (default: the user cache directory; - for memory only)")
 	poolSize := fs.Int("pool-size", 0, "plugin instances per route (default 2 × CPUs)")
-	decideTimeout := durationVar(fs, "decide-timeout", 50*time.Millisecond, "longest a plugin that may loop can take to decide before the page is served unpersonalized (a `duration`: 250ms, 30s, 12h, 7d)")
+	decideTimeout := durationVar(fs, "decide-timeout", 50*time.Millisecond, "longest a plugin that may loop can take to decide before the page is served unpersonalized (a `duration`: 250ms, 30s, 12h, 7d; at least 1ms)")
 	maxRewrite := fs.String("max-rewrite-bytes", "8MiB", "larger responses stream through untouched")
 	editMaps := fs.String("edit-map-cache", "32MiB", "memory for the edit maps of pages seen, spliced for each visitor after (0 disables)")
 	debugHeaders := fs.Bool("debug-headers", false, "add X-Bespoke-Rules (the rules that matched), X-Bespoke-Generation (the plugin's) and X-Bespoke-Untouched (why a page the rules edit went out as the origin sent it) to responses")
@@ -136,10 +143,10 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	watch := durationVar(fs, "watch", time.Second, "how often to check the rule or plugin file for changes, a `duration` (0 disables)")
 	preserveHost := fs.Bool("preserve-host", false, "send the visitor's Host header to the origin")
-	grace := durationVar(fs, "grace", 10*time.Second, "on SIGTERM or SIGINT, how long to let requests in flight finish (a `duration`)")
+	grace := durationVar(fs, "grace", 10*time.Second, "on SIGTERM or SIGINT, how long to let requests in flight finish (a `duration`; 0: none, they are cut at once)")
 	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off; redis when --redis is given without it")
 	redisURL := fs.String("redis", "", "Redis `URL` of the redis seen store, which also keeps caps counts: redis://host:6379/0 (rediss:// for TLS), Cluster seeds redis://h1:7000,redis://h2:7000, or redis+sentinel://h1:26379/master; selects --seen-store redis")
-	seenTimeout := durationVar(fs, "seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen (a `duration`)")
+	seenTimeout := durationVar(fs, "seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen (a `duration`, at least 1ms)")
 	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies, at least 16 bytes (default: $BESPOKE_SECRET, as long, else a random key per process)")
 	tlsCert := fs.String("tls-cert", "", "certificate chain `file` (PEM): serve visitors over TLS, with HTTP/2 (reloaded when it changes)")
 	tlsKey := fs.String("tls-key", "", "private key `file` (PEM) of --tls-cert")
@@ -227,12 +234,12 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		cfg = &config.Config{
 			CacheDir:      *cacheDir,
 			SecretFile:    *secretFile,
-			ShutdownGrace: config.Duration(*grace),
+			ShutdownGrace: durationOf(*grace),
 			Watch:         &watchEvery,
 			Log:           config.Log{Format: *logFormat, Access: &access, DebugHeaders: *debugHeaders},
 			Geo:           config.Geo{Providers: g.providers, TrustedProxies: g.trusted, Header: g.header, GeoIP: g.geoip, TimeZone: g.timezone},
-			Seen:          config.Seen{Store: store, Redis: *redisURL, Timeout: config.Duration(*seenTimeout)},
-			Limits:        config.Limits{PoolSize: *poolSize, DecideTimeout: config.Duration(*decideTimeout), MaxRewriteBytes: config.Size(size), EditMapCache: &mapSize},
+			Seen:          config.Seen{Store: store, Redis: *redisURL, Timeout: durationOf(*seenTimeout)},
+			Limits:        config.Limits{PoolSize: *poolSize, DecideTimeout: durationOf(*decideTimeout), MaxRewriteBytes: config.Size(size), EditMapCache: &mapSize},
 			Routes:        []config.Route{{Name: "default", Origin: *origin, Rules: *rulesFile, Plugin: *pluginFile, PreserveHost: *preserveHost}},
 		}
 		if *demoFlag && *origin == "" {

@@ -62,8 +62,9 @@ type Config struct {
 	// survive a restart.
 	SecretFile string `yaml:"secret_file"`
 	// ShutdownGrace is how long requests in flight may finish after
-	// SIGTERM.
-	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// SIGTERM (DefaultGrace when absent); 0 gives them none: they are
+	// cut as the listener closes.
+	ShutdownGrace *Duration `yaml:"shutdown_grace"`
 	// CacheDir is where compiled plugins are cached ("-" for memory only).
 	CacheDir string `yaml:"cache_dir"`
 	// Watch is how often rule and plugin files are checked for changes
@@ -142,8 +143,10 @@ type Seen struct {
 	// Window is how long an item stays seen.
 	Window Duration `yaml:"window"`
 	// Timeout bounds a Redis round trip; past it the page is served as if
-	// nothing had been seen.
-	Timeout Duration `yaml:"timeout"`
+	// nothing had been seen. 20ms when absent, at least MinTimeout: a
+	// load without a deadline would hold every request up behind a
+	// Redis that stopped answering.
+	Timeout *Duration `yaml:"timeout"`
 	// NewVisitorTTL is how long Redis keeps the first state of a visitor
 	// it holds nothing for (1h, at most Window): a visitor who comes back
 	// keeps the state for Window from then on, and a client that never
@@ -169,6 +172,23 @@ func (c *Config) AdminAddr() string {
 	return *c.Admin
 }
 
+// DefaultGrace is shutdown_grace when the file does not set it.
+const DefaultGrace = 10 * time.Second
+
+// Grace returns how long requests in flight may finish after SIGTERM (0:
+// no time).
+func (c *Config) Grace() time.Duration {
+	if c.ShutdownGrace == nil {
+		return DefaultGrace
+	}
+	return c.ShutdownGrace.D()
+}
+
+// MinTimeout is the shortest limits.decide_timeout and seen.timeout: 0
+// would mean no deadline at all, which bespoke does not allow on a
+// request's path.
+const MinTimeout = time.Millisecond
+
 // DefaultWatch is watch when the file does not set it.
 const DefaultWatch = time.Second
 
@@ -187,10 +207,13 @@ const DefaultEditMapCache = 32 << 20
 
 // Limits bound what one plugin and one request may use.
 type Limits struct {
-	PoolSize        int      `yaml:"pool_size"`
-	MemoryPages     uint32   `yaml:"memory_pages"`
-	DecideTimeout   Duration `yaml:"decide_timeout"`
-	MaxRewriteBytes Size     `yaml:"max_rewrite_bytes"`
+	PoolSize    int    `yaml:"pool_size"`
+	MemoryPages uint32 `yaml:"memory_pages"`
+	// DecideTimeout bounds one decision of a plugin that may loop, and
+	// the wait for an instance: 50ms when absent, at least MinTimeout
+	// (a decision without a deadline could hold an instance forever).
+	DecideTimeout   *Duration `yaml:"decide_timeout"`
+	MaxRewriteBytes Size      `yaml:"max_rewrite_bytes"`
 	// MaxDecodeRatio bounds how many times its encoded size a compressed
 	// body may decode to (0: 100).
 	MaxDecodeRatio int `yaml:"max_decode_ratio"`
@@ -387,20 +410,20 @@ func (c *Config) Defaults() {
 	if c.Seen.NewVisitorTTL == 0 {
 		c.Seen.NewVisitorTTL = Duration(time.Hour)
 	}
-	if c.Seen.Timeout == 0 {
-		c.Seen.Timeout = Duration(20 * time.Millisecond)
+	defDuration := func(d **Duration, v time.Duration) {
+		if *d == nil {
+			x := Duration(v)
+			*d = &x
+		}
 	}
-	if c.ShutdownGrace == 0 {
-		c.ShutdownGrace = Duration(10 * time.Second)
-	}
+	defDuration(&c.Seen.Timeout, 20*time.Millisecond)
+	defDuration(&c.ShutdownGrace, DefaultGrace)
 	if c.Watch == nil {
 		w := Duration(DefaultWatch)
 		c.Watch = &w
 	}
 	l := &c.Limits
-	if l.DecideTimeout == 0 {
-		l.DecideTimeout = Duration(50 * time.Millisecond)
-	}
+	defDuration(&l.DecideTimeout, 50*time.Millisecond)
 	if l.MaxRewriteBytes == 0 {
 		l.MaxRewriteBytes = 8 << 20
 	}
@@ -517,21 +540,38 @@ func (c *Config) Validate() error {
 	// The file's durations are never negative (ParseDuration refuses
 	// them); the command line's and a program's can be, and a negative
 	// watch or grace would silently mean never or none.
-	var watch Duration
-	if c.Watch != nil {
-		watch = *c.Watch
+	val := func(d *Duration) Duration {
+		if d == nil {
+			return 0
+		}
+		return *d
 	}
 	for _, d := range []struct {
 		key string
 		d   Duration
 	}{
-		{"watch", watch}, {"shutdown_grace", c.ShutdownGrace}, {"seen.window", c.Seen.Window}, {"seen.timeout", c.Seen.Timeout}, {"seen.new_visitor_ttl", c.Seen.NewVisitorTTL},
-		{"limits.decide_timeout", c.Limits.DecideTimeout}, {"limits.read_header_timeout", c.Limits.ReadHeader}, {"limits.idle_timeout", c.Limits.Idle},
+		{"watch", val(c.Watch)}, {"shutdown_grace", val(c.ShutdownGrace)}, {"seen.window", c.Seen.Window}, {"seen.timeout", val(c.Seen.Timeout)}, {"seen.new_visitor_ttl", c.Seen.NewVisitorTTL},
+		{"limits.decide_timeout", val(c.Limits.DecideTimeout)}, {"limits.read_header_timeout", c.Limits.ReadHeader}, {"limits.idle_timeout", c.Limits.Idle},
 		{"limits.upstream.dial_timeout", c.Limits.Upstream.DialTimeout}, {"limits.upstream.response_header_timeout", c.Limits.Upstream.ResponseHeaderTimeout},
 		{"limits.upstream.idle_timeout", c.Limits.Upstream.IdleTimeout}, {"limits.upstream.read_timeout", c.Limits.Upstream.ReadTimeout},
 	} {
 		if d.d < 0 {
 			bad(d.key, "%s cannot be negative, not %v", d.key, d.d.D())
+		}
+	}
+	// 0 is none where a key allows it; these bound a request's wait, and
+	// a wait without a bound is not one bespoke offers.
+	for _, d := range []struct {
+		key  string
+		d    *Duration
+		what string
+		def  time.Duration
+	}{
+		{"limits.decide_timeout", c.Limits.DecideTimeout, "a decision", 50 * time.Millisecond},
+		{"seen.timeout", c.Seen.Timeout, "a Redis round trip", 20 * time.Millisecond},
+	} {
+		if d.d != nil && *d.d >= 0 && d.d.D() < MinTimeout {
+			bad(d.key, "%s is at least %v, not %v: %s needs a deadline (%v when left out)", d.key, MinTimeout, d.d.D(), d.what, d.def)
 		}
 	}
 	if c.Limits.MaxDecodeRatio < 0 {

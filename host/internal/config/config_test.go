@@ -364,9 +364,9 @@ func TestNegativeValues(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.Watch = &minus }, "watch cannot be negative, not -1s"},
-		{func(c *Config) { c.ShutdownGrace = minus }, "shutdown_grace cannot be negative, not -1s"},
-		{func(c *Config) { c.Seen.Timeout = minus }, "seen.timeout cannot be negative, not -1s"},
-		{func(c *Config) { c.Limits.DecideTimeout = minus }, "limits.decide_timeout cannot be negative, not -1s"},
+		{func(c *Config) { c.ShutdownGrace = &minus }, "shutdown_grace cannot be negative, not -1s"},
+		{func(c *Config) { c.Seen.Timeout = &minus }, "seen.timeout cannot be negative, not -1s"},
+		{func(c *Config) { c.Limits.DecideTimeout = &minus }, "limits.decide_timeout cannot be negative, not -1s"},
 		{func(c *Config) { c.Limits.Upstream.DialTimeout = minus }, "limits.upstream.dial_timeout cannot be negative, not -1s"},
 		{func(c *Config) { c.Limits.Upstream.ReadTimeout = minus }, "limits.upstream.read_timeout cannot be negative, not -1s"},
 		{func(c *Config) { c.Limits.Upstream.MaxConnsPerHost = -1 }, "limits.upstream.max_conns_per_host cannot be negative (0: no bound)"},
@@ -419,5 +419,41 @@ func TestAdmin(t *testing.T) {
 	}
 	if got := (&Config{}).AdminAddr(); got != DefaultAdmin {
 		t.Errorf("a Config without defaults applied: admin %q, want %q", got, DefaultAdmin)
+	}
+}
+
+// TestZeroDurations: shutdown_grace 0 is no grace (it was taken for the
+// default, 10s); decide_timeout and seen.timeout are deadlines on a
+// request's path, and 0, which was taken for the default too, is refused
+// with the shortest they take, as is anything shorter.
+func TestZeroDurations(t *testing.T) {
+	tests := []struct {
+		src           string
+		grace, decide time.Duration
+		seen          time.Duration
+		err           string
+	}{
+		{"", DefaultGrace, 50 * time.Millisecond, 20 * time.Millisecond, ""},
+		{"shutdown_grace: 0\n", 0, 50 * time.Millisecond, 20 * time.Millisecond, ""},
+		{"shutdown_grace: 30s\nlimits: { decide_timeout: 1ms }\nseen: { timeout: 5ms }\n", 30 * time.Second, time.Millisecond, 5 * time.Millisecond, ""},
+		{"limits: { decide_timeout: 0 }\n", 0, 0, 0, "b.yaml:1:27: limits.decide_timeout is at least 1ms, not 0s: a decision needs a deadline (50ms when left out)"},
+		{"limits: { decide_timeout: 500us }\n", 0, 0, 0, "b.yaml:1:27: limits.decide_timeout is at least 1ms, not 500µs: a decision needs a deadline (50ms when left out)"},
+		{"seen:\n  timeout: 0\n", 0, 0, 0, "b.yaml:2:12: seen.timeout is at least 1ms, not 0s: a Redis round trip needs a deadline (20ms when left out)"},
+	}
+	for _, tt := range tests {
+		c, err := Parse("b.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		switch {
+		case tt.err != "":
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%q: err = %v, want %s", tt.src, err, tt.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.src, err)
+		case c.Grace() != tt.grace || c.Limits.DecideTimeout.D() != tt.decide || c.Seen.Timeout.D() != tt.seen:
+			t.Errorf("%q: grace %v, decide_timeout %v, seen.timeout %v; want %v, %v, %v", tt.src, c.Grace(), c.Limits.DecideTimeout.D(), c.Seen.Timeout.D(), tt.grace, tt.decide, tt.seen)
+		}
+	}
+	if got := (&Config{}).Grace(); got != DefaultGrace {
+		t.Errorf("a Config without defaults applied: grace %v, want %v", got, DefaultGrace)
 	}
 }

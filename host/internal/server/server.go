@@ -569,11 +569,11 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	case err = <-errc:
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.D())
+	s.log.Info("shutting down", "grace", s.cfg.Grace())
 	// Not ready from now: a load balancer that probes /readyz sends no
 	// more visitors while those in flight finish.
 	s.draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace.D())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Grace())
 	defer cancel()
 	var cut atomic.Bool
 	var inFlight atomic.Int64 // requests cut
@@ -598,11 +598,11 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	}
 	if cut.Load() {
 		if n := inFlight.Load(); n > 0 {
-			s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.ShutdownGrace.D(), "requests", n)
+			s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.Grace(), "requests", n)
 		} else {
 			// A connection that never sent a request (an HTTP/2 client
 			// that did not send its preface) holds Shutdown up too.
-			s.log.Warn("shutdown grace ran out: connections still open were closed, with no request in flight", "grace", s.cfg.ShutdownGrace.D())
+			s.log.Warn("shutdown grace ran out: connections still open were closed, with no request in flight", "grace", s.cfg.Grace())
 		}
 	}
 	s.Close(sctx)
