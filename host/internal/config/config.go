@@ -189,6 +189,11 @@ func (c *Config) Grace() time.Duration {
 // request's path.
 const MinTimeout = time.Millisecond
 
+// MaxMemoryPages is the most limits.memory_pages may be: 4 GiB, all a
+// plugin's 32-bit memory can address (the runtime refuses more, and the
+// plugin was then taken for a damaged file).
+const MaxMemoryPages = 65536
+
 // DefaultWatch is watch when the file does not set it.
 const DefaultWatch = time.Second
 
@@ -207,7 +212,10 @@ const DefaultEditMapCache = 32 << 20
 
 // Limits bound what one plugin and one request may use.
 type Limits struct {
-	PoolSize    int    `yaml:"pool_size"`
+	PoolSize int `yaml:"pool_size"`
+	// MemoryPages caps each plugin instance's linear memory, in 64 KiB
+	// pages: 0 means 64 (4 MiB), and at most MaxMemoryPages. A plugin
+	// that declares more than it allows is refused at load, saying so.
 	MemoryPages uint32 `yaml:"memory_pages"`
 	// DecideTimeout bounds one decision of a plugin that may loop, and
 	// the wait for an instance: 50ms when absent, at least MinTimeout
@@ -573,6 +581,9 @@ func (c *Config) Validate() error {
 		if d.d != nil && *d.d >= 0 && d.d.D() < MinTimeout {
 			bad(d.key, "%s is at least %v, not %v: %s needs a deadline (%v when left out)", d.key, MinTimeout, d.d.D(), d.what, d.def)
 		}
+	}
+	if c.Limits.MemoryPages > MaxMemoryPages {
+		bad("limits.memory_pages", "limits.memory_pages is at most %d (4 GiB, all a plugin's memory can address), not %d", MaxMemoryPages, c.Limits.MemoryPages)
 	}
 	if c.Limits.MaxDecodeRatio < 0 {
 		bad("limits.max_decode_ratio", "limits.max_decode_ratio cannot be negative")

@@ -457,3 +457,35 @@ func TestZeroDurations(t *testing.T) {
 		t.Errorf("a Config without defaults applied: grace %v, want %v", got, DefaultGrace)
 	}
 }
+
+// TestMemoryPages: limits.memory_pages above what a plugin's memory can
+// address is refused where it is written (the engine failed on it later
+// and called the rule file damaged), and a negative one is said to be
+// negative, as other counts are, not no number.
+func TestMemoryPages(t *testing.T) {
+	tests := []struct {
+		src  string
+		want uint32
+		err  string
+	}{
+		{"", 0, ""},
+		{"limits: { memory_pages: 1 }\n", 1, ""},
+		{"limits: { memory_pages: 65536 }\n", 65536, ""},
+		{"limits: { memory_pages: 65537 }\n", 0, "b.yaml:1:25: limits.memory_pages is at most 65536 (4 GiB, all a plugin's memory can address), not 65537"},
+		{"limits:\n  memory_pages: -5\n", 0, "b.yaml:2:17: limits.memory_pages cannot be negative"},
+		{"limits: { memory_pages: many }\n", 0, `b.yaml:1:25: limits.memory_pages: want a whole number, got "many"`},
+	}
+	for _, tt := range tests {
+		c, err := Parse("b.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		switch {
+		case tt.err != "":
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%q: err = %v, want %s", tt.src, err, tt.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.src, err)
+		case c.Limits.MemoryPages != tt.want:
+			t.Errorf("%q: memory_pages %d, want %d", tt.src, c.Limits.MemoryPages, tt.want)
+		}
+	}
+}
