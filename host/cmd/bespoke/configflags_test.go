@@ -394,6 +394,43 @@ func TestServeNegativeOptions(t *testing.T) {
 	}
 }
 
+// TestServeGeoOptions: geography's options are checked with the other
+// options, every mistake at once, naming each option, with the status of
+// a mistake in the command line (2); from a file, each at its line and
+// column (1). The server found them at start, one at a time, under the
+// file's key, with status 1.
+func TestServeGeoOptions(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "geo.yaml")
+	os.WriteFile(file, []byte("cache_dir: \"-\"\nadmin: \"\"\ngeo: { providers: cloudflar, timezone: Europe/Pari }\nroutes: [{ origin: \"http://127.0.0.1:9\" }]\n"), 0o644)
+	flags := []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--cache-dir", "-", "--listen", "127.0.0.1:18150", "--admin", ""}
+	tests := []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{append([]string{"--geo-providers", "cloudflar", "--trusted-proxies", "10.0.0/8", "--timezone", "Europe/Pari"}, flags...), 2, []string{
+			`bespoke serve: --geo-providers: unknown CDN provider "cloudflar"`,
+			`--trusted-proxies: trusted proxy "10.0.0/8"`,
+			"--timezone: unknown time zone Europe/Pari"}},
+		{append([]string{"--geo-providers", "cloudflare,fastly", "--trusted-proxies", "10.0.0.0/8", "--timezone", "Europe/Paris"}, flags...), 0, []string{"bespoke: ok"}},
+		{[]string{"--config", file}, 1, []string{
+			file + `:3:19: geo.providers: unknown CDN provider "cloudflar"`,
+			file + ":3:40: geo.timezone: unknown time zone Europe/Pari"}},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
+		if code != tt.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tt.args, code, tt.code, out, errOut)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out+errOut, w) {
+				t.Errorf("%v: no %q in\n%s%s", tt.args, w, out, errOut)
+			}
+		}
+	}
+}
+
 // TestServeZeroDurations: --grace 0 is no grace (it was taken for the
 // default, 10s); --decide-timeout 0 and --seen-timeout 0, which were
 // too, are refused, naming the option and the shortest it takes.

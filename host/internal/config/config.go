@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/geo"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"go.yaml.in/yaml/v3"
@@ -519,6 +520,17 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(r.Path, "/") {
 			bad(at+"path", "%s: path %q must start with /", where, r.Path)
 		}
+	}
+	// Geography as the server reads it, here so that a mistake is told
+	// with the others, where it is written, rather than alone at start.
+	if _, err := geo.ParseProviders(c.Geo.Providers); err != nil {
+		bad("geo.providers", "geo.providers: %v", err)
+	}
+	if _, err := geo.ParsePrefixes(c.Geo.TrustedProxies); err != nil {
+		bad("geo.trusted_proxies", "geo.trusted_proxies: %v", err)
+	}
+	if _, err := time.LoadLocation(c.Geo.TimeZone); err != nil {
+		bad("geo.timezone", "geo.timezone: %v; write an IANA name (Europe/Paris, America/New_York, UTC)", err)
 	}
 	switch c.Log.Format {
 	case "text", "json":

@@ -489,3 +489,40 @@ func TestMemoryPages(t *testing.T) {
 		}
 	}
 }
+
+// TestGeo: geography's settings are checked with the rest of the file,
+// every mistake at once where it is written; the server found them at
+// start, one at a time, without a place.
+func TestGeo(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"geo: { providers: \"cloudflare, fastly\", trusted_proxies: \"10.0.0.0/8,loopback\", timezone: Europe/Paris }\n", ""},
+		{"geo:\n  providers: cloudflar\n  trusted_proxies: 10.0.0/8\n  timezone: Europe/Pari\n",
+			`b.yaml:2:14: geo.providers: unknown CDN provider "cloudflar" (did you mean "cloudflare"?) (known: cloudflare, cloudfront, vercel, fastly, akamai, all, none)` + "\n" +
+				`b.yaml:3:20: geo.trusted_proxies: trusted proxy "10.0.0/8": ` + "\n" +
+				"b.yaml:4:13: geo.timezone: unknown time zone Europe/Pari; write an IANA name (Europe/Paris, America/New_York, UTC)"},
+		{"geo: { trusted_proxies: \"none,loopback\" }\n", `b.yaml:1:25: geo.trusted_proxies: trusted proxies "none,loopback": "none" cannot be combined with other entries`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		switch {
+		case tt.want == "":
+			if err != nil {
+				t.Errorf("%q: %v", tt.src, err)
+			}
+		case err == nil:
+			t.Errorf("%q: accepted, want %s", tt.src, tt.want)
+		default:
+			// The reason a prefix is not one is the geo package's.
+			got, want := strings.Split(err.Error(), "\n"), strings.Split(tt.want, "\n")
+			if len(got) != len(want) {
+				t.Errorf("%q:\n got %v\nwant %s", tt.src, err, tt.want)
+				continue
+			}
+			for i := range want {
+				if !strings.HasPrefix(got[i], want[i]) {
+					t.Errorf("%q: line %d\n got %s\nwant %s…", tt.src, i+1, got[i], want[i])
+				}
+			}
+		}
+	}
+}
