@@ -288,12 +288,14 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	c, doc, err := parse(path, b)
-	if err != nil {
+	if c == nil {
 		return nil, err
 	}
 	// The files it names, relative to its directory, each there to be
 	// read: every one that is not is told at once, at its place, with
-	// its route, rather than the first when the server starts.
+	// its route, rather than the first when the server starts; and with
+	// the file's other mistakes, when it decoded well enough to name
+	// them, rather than once those are fixed.
 	dir := filepath.Dir(path)
 	var errs []error
 	file := func(p *string, key, what string) {
@@ -329,8 +331,15 @@ func Load(path string) (*Config, error) {
 		file(&c.Routes[i].Rules, fmt.Sprintf("routes[%d].rules", i), where+"rules")
 		file(&c.Routes[i].Plugin, fmt.Sprintf("routes[%d].plugin", i), where+"plugin")
 	}
+	var lines []string
+	if err != nil {
+		lines = append(lines, err.Error())
+	}
 	if len(errs) > 0 {
-		return nil, placeErrors(path, doc, errors.Join(errs...))
+		lines = append(lines, placeErrors(path, doc, errors.Join(errs...)).Error())
+	}
+	if len(lines) > 0 {
+		return nil, errors.New(strings.Join(lines, "\n"))
 	}
 	return c, nil
 }
@@ -343,10 +352,16 @@ var yamlPos = regexp.MustCompile(`^line (\d+):`)
 // name is used in errors.
 func Parse(name string, b []byte) (*Config, error) {
 	c, _, err := parse(name, b)
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
-// parse is Parse, returning the document too, for Load's errors.
+// parse is Parse, returning the document too, for Load's errors. With an
+// error, it returns the configuration too when the file decoded despite
+// its mistakes (those the check found taken out), so that Load can check
+// the files it names in the same run.
 func parse(name string, b []byte) (*Config, *yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
@@ -373,7 +388,7 @@ func parse(name string, b []byte) (*Config, *yaml.Node, error) {
 				errs = append(errs, placeError(name, &doc, e))
 			}
 		}
-		return nil, nil, errors.New(strings.Join(errs, "\n"))
+		return &c, &doc, errors.New(strings.Join(errs, "\n"))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -382,7 +397,7 @@ func parse(name string, b []byte) (*Config, *yaml.Node, error) {
 	}
 	c.Defaults()
 	if err := c.Validate(); err != nil {
-		return nil, nil, placeErrors(name, &doc, err)
+		return &c, &doc, placeErrors(name, &doc, err)
 	}
 	return &c, &doc, nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -523,6 +524,36 @@ func TestGeo(t *testing.T) {
 					t.Errorf("%q: line %d\n got %s\nwant %s…", tt.src, i+1, got[i], want[i])
 				}
 			}
+		}
+	}
+}
+
+// TestLoadEveryMistake: the files a configuration names that cannot be
+// read are told with its other mistakes, those the check finds and
+// those Validate does, in one run; they were told only once the others
+// were fixed. A file that does not decode names no file to look for.
+func TestLoadEveryMistake(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ src, want string }{
+		{"secret_file: nope.key\nlimits: { pool: 3 }\nroutes:\n  - { name: shop, origin: ftp://a, rules: nope.yaml }\n",
+			`:2:11: unknown field "pool" in limits; expected one of: pool_size, memory_pages, decide_timeout, max_rewrite_bytes, max_decode_ratio, max_json_depth, rewrite_buffer, edit_map_cache, max_header_bytes, read_header_timeout, idle_timeout, send_timeout, upstream` + "\n" +
+				`:4:27: route 1 (shop): origin "ftp://a" must be an http:// or https:// URL` + "\n" +
+				`:1:14: secret_file "nope.key": no such file or directory` + "\n" +
+				`:4:43: route 1 (shop): rules "nope.yaml": no such file or directory`},
+		{"log: { format: xml }\nroutes:\n  - { origin: http://a, plugin: nope.wasm }\n",
+			`:1:16: log.format is text or json, not "xml"` + "\n" +
+				`:3:33: route 1 (route1): plugin "nope.wasm": no such file or directory`},
+		// A value of the wrong kind where the file names go: nothing to
+		// look for there.
+		{"routes: { origin: http://a, rules: nope.yaml }\n", ":1:9: routes: want a list, got a mapping"},
+	}
+	for i, tt := range tests {
+		p := filepath.Join(dir, fmt.Sprintf("b%d.yaml", i))
+		os.WriteFile(p, []byte(tt.src), 0o644)
+		_, err := Load(p)
+		want := p + strings.ReplaceAll(tt.want, "\n:", "\n"+p+":")
+		if err == nil || err.Error() != want {
+			t.Errorf("%q:\n got %v\nwant %s", tt.src, err, want)
 		}
 	}
 }
