@@ -431,6 +431,37 @@ func TestServeGeoOptions(t *testing.T) {
 	}
 }
 
+// TestServeNamesOptions: a mistake in values the command line gave names
+// the options, every key its message names (it named the file's keys,
+// seen.redis for --redis, tls for --tls-cert and --tls-key, as if a file
+// held them); values the file gave keep the file's keys, at their place.
+func TestServeNamesOptions(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.yaml")
+	os.WriteFile(plain, []byte("cache_dir: \"-\"\nroutes: [{ origin: \"http://127.0.0.1:9\" }]\n"), 0o644)
+	cert := filepath.Join(dir, "cert.pem")
+	os.WriteFile(cert, []byte("not read"), 0o644)
+	certOnly := filepath.Join(dir, "cert-only.yaml")
+	os.WriteFile(certOnly, []byte("cache_dir: \"-\"\ntls: { cert: cert.pem }\nroutes: [{ origin: \"http://127.0.0.1:9\" }]\n"), 0o644)
+	flags := []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--cache-dir", "-", "--listen", "127.0.0.1:18150", "--admin", ""}
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{append([]string{"--seen-store", "redis"}, flags...), 2, "bespoke serve: --seen-store is redis but --redis is empty: give the Redis URL (redis://host:port)\n"},
+		{append([]string{"--tls-cert", "x.pem"}, flags...), 2, "bespoke serve: --tls-cert and --tls-key go together: give both\n"},
+		{[]string{"--config", plain, "--tls-key", "k.pem"}, 2, "bespoke serve: --tls-cert and --tls-key go together: give both\n"},
+		{[]string{"--config", certOnly}, 1, certOnly + ":2:6: tls.cert and tls.key go together: give both\n"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
+		if code != tt.code || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, want %d and %q\n%s%s", tt.args, code, tt.code, tt.want, out, errOut)
+		}
+	}
+}
+
 // TestServeZeroDurations: --grace 0 is no grace (it was taken for the
 // default, 10s); --decide-timeout 0 and --seen-timeout 0, which were
 // too, are refused, naming the option and the shortest it takes.

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -80,24 +81,48 @@ var inConfigFile = map[string]string{
 
 // asTyped names, in err's messages, the configuration keys the command
 // line set by the options that set them (listen "7720" from --listen is
-// --listen "7720").
-func asTyped(err error, set map[string]bool) error {
-	keys := map[string]string{"listen": "listen", "admin": "admin", "watch": "watch"}
+// --listen "7720"; seen.store is redis but seen.redis is empty, from
+// --seen-store redis, is --seen-store is redis but --redis is empty).
+// fromFlags says the command line set every value (there is no --config),
+// so that a key it left at its default is named by its option too.
+func asTyped(err error, set map[string]bool, fromFlags bool) error {
+	flags := map[string]string{"listen": "listen", "admin": "admin", "watch": "watch", "tls.cert": "tls-cert", "tls.key": "tls-key",
+		"h2c": "h2c", "admin_token_file": "admin-token-file", "admin_hosts": "admin-host"}
 	for flag, key := range inConfigFile {
-		keys[key] = flag
+		flags[key] = flag
+	}
+	typed := func(key string) (string, bool) {
+		flag, ok := flags[key]
+		return flag, ok && (fromFlags || set[flag])
 	}
 	var msgs []string
 	for _, e := range unjoin(err) {
 		msg := e.Error()
 		if fe, ok := e.(*config.FieldError); ok {
-			if flag, ok := keys[fe.Path]; ok && set[flag] && strings.HasPrefix(msg, fe.Path) {
+			if flag, ok := typed(fe.Path); ok && strings.HasPrefix(msg, fe.Path) {
 				msg = "--" + flag + strings.TrimPrefix(msg, fe.Path)
 			}
+			// The other keys it names, outside the values it quotes; a
+			// key of one word (listen, admin) only where it leads, as
+			// above, for such a word may be a word of the sentence.
+			parts := strings.Split(msg, `"`)
+			for i := 0; i < len(parts); i += 2 {
+				parts[i] = keyWords.ReplaceAllStringFunc(parts[i], func(w string) string {
+					if flag, ok := typed(w); ok && strings.ContainsAny(w, "._") {
+						return "--" + flag
+					}
+					return w
+				})
+			}
+			msg = strings.Join(parts, `"`)
 		}
 		msgs = append(msgs, msg)
 	}
 	return errors.New(strings.Join(msgs, "\n"))
 }
+
+// keyWords are the words of a message that may be configuration keys.
+var keyWords = regexp.MustCompile(`[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*`)
 
 // durationOf is d as a configuration's duration that a flag always
 // sets (0 then says none, or is refused, rather than the default).
@@ -312,7 +337,13 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		demoURL = u
 	}
 	if err := cfg.Validate(); err != nil {
-		return usagef("%v", asTyped(err, set))
+		// --tls-cert or --tls-key replaces the file's tls: both, so
+		// both values are the command line's.
+		typed := maps.Clone(set)
+		if set["tls-cert"] || set["tls-key"] {
+			typed["tls-cert"], typed["tls-key"] = true, true
+		}
+		return usagef("%v", asTyped(err, typed, *configFile == ""))
 	}
 	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
 	if cfg.Log.Format == "json" {

@@ -559,7 +559,7 @@ func (c *Config) Validate() error {
 		}
 	case "redis":
 		if c.Seen.Redis == "" {
-			bad("seen.redis", "seen.store is redis but seen.redis (redis://host:port) is empty")
+			bad("seen.redis", "seen.store is redis but seen.redis is empty: give the Redis URL (redis://host:port)")
 		} else if _, err := seen.ParseRedisURL(c.Seen.Redis); err != nil {
 			bad("seen.redis", "seen.redis: %v", err)
 		}
@@ -619,7 +619,7 @@ func (c *Config) Validate() error {
 		bad("limits.max_json_depth", "limits.max_json_depth cannot be negative")
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
-		bad("tls", "tls: give both cert and key")
+		bad("tls", "tls.cert and tls.key go together: give both")
 	}
 	if c.H2C && c.TLS.Cert != "" {
 		bad("h2c", "h2c is HTTP/2 without TLS; with tls, HTTP/2 is negotiated anyway")

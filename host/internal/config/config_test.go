@@ -176,7 +176,7 @@ func TestStripHeadersUnsetOrEmpty(t *testing.T) {
 	if unset.Forwarding.StripHeaders != nil || none.Forwarding.StripHeaders == nil || len(none.Forwarding.StripHeaders) != 0 {
 		t.Errorf("unset %#v, [] %#v", unset.Forwarding.StripHeaders, none.Forwarding.StripHeaders)
 	}
-	if _, err := Parse("c.yaml", []byte("tls: { cert: a.pem }\nroutes: [{ origin: \"http://a\" }]\n")); err == nil || !strings.Contains(err.Error(), "both cert and key") {
+	if _, err := Parse("c.yaml", []byte("tls: { cert: a.pem }\nroutes: [{ origin: \"http://a\" }]\n")); err == nil || !strings.Contains(err.Error(), "tls.cert and tls.key go together: give both") {
 		t.Errorf("a certificate without its key: %v", err)
 	}
 }
@@ -264,12 +264,12 @@ func TestValidationPositions(t *testing.T) {
 		// Credentials would not be sent, and are never printed.
 		{"routes:\n  - origin: http://shop:s3cret@10.0.0.5:3000\n", `b.yaml:2:13: route 1 (route1): origin "http://shop:xxxxx@10.0.0.5:3000" holds a user and password, which are not sent to it: remove them; a rule's set_header with on: request can send an Authorization header`},
 		{"", "b.yaml:1:1: no routes: add at least one route with an origin"},
-		{"seen: { store: redis }\nroutes:\n  - origin: http://a\n", "b.yaml:1:7: seen.store is redis but seen.redis (redis://host:port) is empty"},
+		{"seen: { store: redis }\nroutes:\n  - origin: http://a\n", "b.yaml:1:7: seen.store is redis but seen.redis is empty: give the Redis URL (redis://host:port)"},
 		{"log: { format: xml }\ntls: { cert: a.pem }\nroutes:\n  - { name: a, origin: http://a }\n  - { name: a, origin: http://b, path: blog }\n",
 			"b.yaml:5:13: route 2 (a): the name is used twice\n" +
 				`b.yaml:5:40: route 2 (a): path "blog" must start with /` + "\n" +
 				`b.yaml:1:16: log.format is text or json, not "xml"` + "\n" +
-				"b.yaml:2:6: tls: give both cert and key"},
+				"b.yaml:2:6: tls.cert and tls.key go together: give both"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("b.yaml", []byte(tt.src))
