@@ -451,6 +451,7 @@ func TestServeNamesOptions(t *testing.T) {
 	}{
 		{append([]string{"--seen-store", "redis"}, flags...), 2, "bespoke serve: --seen-store is redis but --redis is empty: give the Redis URL (redis://host:port)\n"},
 		{append([]string{"--tls-cert", "x.pem"}, flags...), 2, "bespoke serve: --tls-cert and --tls-key go together: give both\n"},
+		{append([]string{"--geo-header", "X Country"}, flags...), 2, "bespoke serve: --geo-header: \"X Country\" is not a header name"},
 		{[]string{"--config", plain, "--tls-key", "k.pem"}, 2, "bespoke serve: --tls-cert and --tls-key go together: give both\n"},
 		{[]string{"--config", certOnly}, 1, certOnly + ":2:6: tls.cert and tls.key go together: give both\n"},
 	}

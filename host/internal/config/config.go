@@ -547,6 +547,20 @@ func (c *Config) Validate() error {
 	if _, err := time.LoadLocation(c.Geo.TimeZone); err != nil {
 		bad("geo.timezone", "geo.timezone: %v; write an IANA name (Europe/Paris, America/New_York, UTC)", err)
 	}
+	// Names as HTTP writes them (RFC 9110's token): one with a space or
+	// a colon matches no header or cookie, and would be kept or read
+	// without a word.
+	for i, h := range c.Forwarding.StripHeaders {
+		if !isToken(h) {
+			bad(fmt.Sprintf("forwarding.strip_headers[%d]", i), "forwarding.strip_headers: %q is not a header name (letters, digits and !#$%%&'*+-.^_`|~; a trailing * matches any suffix)", h)
+		}
+	}
+	if h := c.Geo.Header; h != "" && !isToken(h) {
+		bad("geo.header", "geo.header: %q is not a header name (letters, digits and !#$%%&'*+-.^_`|~)", h)
+	}
+	if n := c.Seen.ConsentCookie; n != "" && !isToken(n) {
+		bad("seen.consent_cookie", "seen.consent_cookie: %q is not a cookie name (letters, digits and !#$%%&'*+-.^_`|~)", n)
+	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
@@ -625,6 +639,24 @@ func (c *Config) Validate() error {
 		bad("h2c", "h2c is HTTP/2 without TLS; with tls, HTTP/2 is negotiated anyway")
 	}
 	return errors.Join(errs...)
+}
+
+// isToken reports whether s is an RFC 9110 token, as header and cookie
+// names are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // A FieldError is a value Validate refuses. Path names it as the

@@ -557,3 +557,29 @@ func TestLoadEveryMistake(t *testing.T) {
 		}
 	}
 }
+
+// TestNames: header and cookie names a file gives are names HTTP can
+// carry; one with a space or a colon matched nothing, without a word.
+func TestNames(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"forwarding: { strip_headers: [X-Real-IP, \"CloudFront-Viewer-*\", X_Odd.Name] }\ngeo: { header: CF-IPCountry }\nseen: { consent_cookie: cookie_consent }\n", ""},
+		{"forwarding:\n  strip_headers:\n    - X-Real-IP\n    - \"X-Real-IP: 1\"\n    - \"\"\n",
+			"b.yaml:4:7: forwarding.strip_headers: \"X-Real-IP: 1\" is not a header name (letters, digits and !#$%&'*+-.^_`|~; a trailing * matches any suffix)\n" +
+				"b.yaml:5:7: forwarding.strip_headers: \"\" is not a header name (letters, digits and !#$%&'*+-.^_`|~; a trailing * matches any suffix)"},
+		{"geo: { header: \"X Country\" }\nseen: { consent_cookie: \"my consent\" }\n",
+			"b.yaml:1:16: geo.header: \"X Country\" is not a header name (letters, digits and !#$%&'*+-.^_`|~)\n" +
+				"b.yaml:2:25: seen.consent_cookie: \"my consent\" is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)"},
+		{"seen: { consent_cookie: \"a=b\" }\n", "b.yaml:1:25: seen.consent_cookie: \"a=b\" is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)"},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		switch {
+		case tt.want == "":
+			if err != nil {
+				t.Errorf("%q: %v", tt.src, err)
+			}
+		case err == nil || err.Error() != tt.want:
+			t.Errorf("%q:\n got %v\nwant %s", tt.src, err, tt.want)
+		}
+	}
+}
