@@ -117,8 +117,9 @@ type Config struct {
 	Seen string
 	// Secret signs bespoke's cookies (seen-filter, caps), at least 16
 	// bytes, the same for every proxy of a site. Nil means
-	// $BESPOKE_SECRET, else a random key per process (logged as a
-	// warning: cookies then do not survive a restart).
+	// $BESPOKE_SECRET (an error when shorter than 16 bytes), else a
+	// random key per process (logged as a warning: cookies then do not
+	// survive a restart).
 	Secret []byte
 	// TrustedProxies are the peers (CIDR prefixes, or "loopback" and
 	// "private") whose forwarding and CDN geography headers are believed;
@@ -149,7 +150,8 @@ type Config struct {
 	// PoolSize bounds the plugin instances; 0 means 2 × CPUs.
 	PoolSize int
 	// DecideTimeout bounds one decision of a plugin that may loop; past
-	// it the page is served unpersonalized. 0 means 50ms.
+	// it the page is served unpersonalized. 0 means 50ms; any other is
+	// at least 1ms.
 	DecideTimeout time.Duration
 	// MaxRewriteBytes bounds the bytes of a body that are rewritten;
 	// larger bodies stream through untouched. 0 means 8 MiB.
@@ -308,11 +310,14 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 		Log:      config.Log{Access: &access, DebugHeaders: cfg.DebugHeaders},
 		Limits: config.Limits{
 			PoolSize:        cfg.PoolSize,
-			DecideTimeout:   config.Duration(cfg.DecideTimeout),
 			MaxRewriteBytes: config.Size(cfg.MaxRewriteBytes),
 		},
 		Geo:    config.Geo{TrustedProxies: strings.Join(cfg.TrustedProxies, ",")},
 		Routes: []config.Route{route},
+	}
+	if cfg.DecideTimeout != 0 {
+		d := config.Duration(cfg.DecideTimeout)
+		c.Limits.DecideTimeout = &d
 	}
 	switch s := cfg.Seen; {
 	case s == "" || s == "cookie" || s == "off":

@@ -245,6 +245,40 @@ func TestServeCheck(t *testing.T) {
 	}
 }
 
+// TestServeConfigAdmin: with --config, a file without admin keeps the
+// admin listener on its default address (it had none, so no /metrics,
+// /healthz or reload API), admin: "" has none, and --admin overrides
+// either.
+func TestServeConfigAdmin(t *testing.T) {
+	dir := t.TempDir()
+	conf := func(name, admin string) string {
+		path := filepath.Join(dir, name)
+		src := "listen: \"127.0.0.1:18150\"\ncache_dir: \"-\"\n" + admin + "routes: [{ origin: \"http://127.0.0.1:9\" }]\n"
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	absent, empty, given := conf("absent.yaml", ""), conf("empty.yaml", "admin: \"\"\n"), conf("given.yaml", "admin: \"127.0.0.1:18151\"\n")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", absent}, "the admin listener on " + config.DefaultAdmin},
+		{[]string{"--config", empty}, "without an admin listener"},
+		{[]string{"--config", given}, "the admin listener on 127.0.0.1:18151"},
+		{[]string{"--config", absent, "--admin", ""}, "without an admin listener"},
+		{[]string{"--config", empty, "--admin", "127.0.0.1:18152"}, "the admin listener on 127.0.0.1:18152"},
+		{[]string{"--origin", "http://127.0.0.1:9", "--listen", "127.0.0.1:18150", "--cache-dir", "-", "--rules", demoRules}, "the admin listener on " + config.DefaultAdmin},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
+		if code != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("%v: exit %d, want 0 and %q\n%s%s", tt.args, code, tt.want, out, errOut)
+		}
+	}
+}
+
 // TestDebugHeadersDocumented: every header --debug-headers adds to a
 // response is named by serve -h, under the option, and by
 // OPERATIONS.md; X-Bespoke-Untouched was named by neither.
@@ -356,6 +390,99 @@ func TestServeNegativeOptions(t *testing.T) {
 		code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
 		if code != 2 || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: exit %d, want 2 and %q\n%s%s", tt.args, code, tt.want, out, errOut)
+		}
+	}
+}
+
+// TestServeGeoOptions: geography's options are checked with the other
+// options, every mistake at once, naming each option, with the status of
+// a mistake in the command line (2); from a file, each at its line and
+// column (1). The server found them at start, one at a time, under the
+// file's key, with status 1.
+func TestServeGeoOptions(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "geo.yaml")
+	os.WriteFile(file, []byte("cache_dir: \"-\"\nadmin: \"\"\ngeo: { providers: cloudflar, timezone: Europe/Pari }\nroutes: [{ origin: \"http://127.0.0.1:9\" }]\n"), 0o644)
+	flags := []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--cache-dir", "-", "--listen", "127.0.0.1:18150", "--admin", ""}
+	tests := []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{append([]string{"--geo-providers", "cloudflar", "--trusted-proxies", "10.0.0/8", "--timezone", "Europe/Pari"}, flags...), 2, []string{
+			`bespoke serve: --geo-providers: unknown CDN provider "cloudflar"`,
+			`--trusted-proxies: trusted proxy "10.0.0/8"`,
+			"--timezone: unknown time zone Europe/Pari"}},
+		{append([]string{"--geo-providers", "cloudflare,fastly", "--trusted-proxies", "10.0.0.0/8", "--timezone", "Europe/Paris"}, flags...), 0, []string{"bespoke: ok"}},
+		{[]string{"--config", file}, 1, []string{
+			file + `:3:19: geo.providers: unknown CDN provider "cloudflar"`,
+			file + ":3:40: geo.timezone: unknown time zone Europe/Pari"}},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
+		if code != tt.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tt.args, code, tt.code, out, errOut)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out+errOut, w) {
+				t.Errorf("%v: no %q in\n%s%s", tt.args, w, out, errOut)
+			}
+		}
+	}
+}
+
+// TestServeNamesOptions: a mistake in values the command line gave names
+// the options, every key its message names (it named the file's keys,
+// seen.redis for --redis, tls for --tls-cert and --tls-key, as if a file
+// held them); values the file gave keep the file's keys, at their place.
+func TestServeNamesOptions(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.yaml")
+	os.WriteFile(plain, []byte("cache_dir: \"-\"\nroutes: [{ origin: \"http://127.0.0.1:9\" }]\n"), 0o644)
+	cert := filepath.Join(dir, "cert.pem")
+	os.WriteFile(cert, []byte("not read"), 0o644)
+	certOnly := filepath.Join(dir, "cert-only.yaml")
+	os.WriteFile(certOnly, []byte("cache_dir: \"-\"\ntls: { cert: cert.pem }\nroutes: [{ origin: \"http://127.0.0.1:9\" }]\n"), 0o644)
+	flags := []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--cache-dir", "-", "--listen", "127.0.0.1:18150", "--admin", ""}
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{append([]string{"--seen-store", "redis"}, flags...), 2, "bespoke serve: --seen-store is redis but --redis is empty: give the Redis URL (redis://host:port)\n"},
+		{append([]string{"--tls-cert", "x.pem"}, flags...), 2, "bespoke serve: --tls-cert and --tls-key go together: give both\n"},
+		{append([]string{"--geo-header", "X Country"}, flags...), 2, "bespoke serve: --geo-header: \"X Country\" is not a header name"},
+		{[]string{"--config", plain, "--tls-key", "k.pem"}, 2, "bespoke serve: --tls-cert and --tls-key go together: give both\n"},
+		{[]string{"--config", certOnly}, 1, certOnly + ":2:6: tls.cert and tls.key go together: give both\n"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
+		if code != tt.code || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, want %d and %q\n%s%s", tt.args, code, tt.code, tt.want, out, errOut)
+		}
+	}
+}
+
+// TestServeZeroDurations: --grace 0 is no grace (it was taken for the
+// default, 10s); --decide-timeout 0 and --seen-timeout 0, which were
+// too, are refused, naming the option and the shortest it takes.
+func TestServeZeroDurations(t *testing.T) {
+	flags := []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules, "--cache-dir", "-", "--listen", "127.0.0.1:18150", "--admin", ""}
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--grace", "0"}, 0, "bespoke: ok"},
+		{[]string{"--decide-timeout", "0"}, 2, "bespoke serve: --decide-timeout is at least 1ms, not 0s: a decision needs a deadline (50ms when left out)"},
+		{[]string{"--decide-timeout", "100us"}, 2, "--decide-timeout is at least 1ms, not 100µs"},
+		{[]string{"--seen-timeout", "0"}, 2, "bespoke serve: --seen-timeout is at least 1ms, not 0s: a Redis round trip needs a deadline (20ms when left out)"},
+		{[]string{"--decide-timeout", "1ms", "--seen-timeout", "1ms"}, 0, "bespoke: ok"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append(append([]string{"serve", "--check"}, flags...), tt.args...)...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("%v: exit %d, want %d and %q\n%s%s", tt.args, code, tt.code, tt.want, out, errOut)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -80,23 +81,54 @@ var inConfigFile = map[string]string{
 
 // asTyped names, in err's messages, the configuration keys the command
 // line set by the options that set them (listen "7720" from --listen is
-// --listen "7720").
-func asTyped(err error, set map[string]bool) error {
-	keys := map[string]string{"listen": "listen", "admin": "admin", "watch": "watch"}
+// --listen "7720"; seen.store is redis but seen.redis is empty, from
+// --seen-store redis, is --seen-store is redis but --redis is empty).
+// fromFlags says the command line set every value (there is no --config),
+// so that a key it left at its default is named by its option too.
+func asTyped(err error, set map[string]bool, fromFlags bool) error {
+	flags := map[string]string{"listen": "listen", "admin": "admin", "watch": "watch", "tls.cert": "tls-cert", "tls.key": "tls-key",
+		"h2c": "h2c", "admin_token_file": "admin-token-file", "admin_hosts": "admin-host"}
 	for flag, key := range inConfigFile {
-		keys[key] = flag
+		flags[key] = flag
+	}
+	typed := func(key string) (string, bool) {
+		flag, ok := flags[key]
+		return flag, ok && (fromFlags || set[flag])
 	}
 	var msgs []string
 	for _, e := range unjoin(err) {
 		msg := e.Error()
 		if fe, ok := e.(*config.FieldError); ok {
-			if flag, ok := keys[fe.Path]; ok && set[flag] && strings.HasPrefix(msg, fe.Path) {
+			if flag, ok := typed(fe.Path); ok && strings.HasPrefix(msg, fe.Path) {
 				msg = "--" + flag + strings.TrimPrefix(msg, fe.Path)
 			}
+			// The other keys it names, outside the values it quotes; a
+			// key of one word (listen, admin) only where it leads, as
+			// above, for such a word may be a word of the sentence.
+			parts := strings.Split(msg, `"`)
+			for i := 0; i < len(parts); i += 2 {
+				parts[i] = keyWords.ReplaceAllStringFunc(parts[i], func(w string) string {
+					if flag, ok := typed(w); ok && strings.ContainsAny(w, "._") {
+						return "--" + flag
+					}
+					return w
+				})
+			}
+			msg = strings.Join(parts, `"`)
 		}
 		msgs = append(msgs, msg)
 	}
 	return errors.New(strings.Join(msgs, "\n"))
+}
+
+// keyWords are the words of a message that may be configuration keys.
+var keyWords = regexp.MustCompile(`[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*`)
+
+// durationOf is d as a configuration's duration that a flag always
+// sets (0 then says none, or is refused, rather than the default).
+func durationOf(d time.Duration) *config.Duration {
+	v := config.Duration(d)
+	return &v
 }
 
 // unjoin is the errors an errors.Join made, or err alone.
@@ -119,7 +151,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
 	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen, admin, TLS, h2c, the admin token and hosts, the preview and watch")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
-	admin := fs.String("admin", "127.0.0.1:9090", "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload, /debug/pprof/); empty disables it")
+	admin := fs.String("admin", config.DefaultAdmin, "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload, /debug/pprof/); empty disables it")
 	origin := fs.String("origin", "", "origin `URL` to personalize")
 	demoFlag := fs.Bool("demo", false, "serve the bundled demo site as the origin (and its rules, unless --rules or --plugin is given)")
 	rulesFile := fs.String("rules", "", "rule `file` to compile and serve (reloaded when it changes)")
@@ -128,7 +160,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	g.register(fs)
 	cacheDir := fs.String("cache-dir", "", "`directory` for compiled plugin code (default: the user cache directory; - for memory only)")
 	poolSize := fs.Int("pool-size", 0, "plugin instances per route (default 2 × CPUs)")
-	decideTimeout := durationVar(fs, "decide-timeout", 50*time.Millisecond, "longest a plugin that may loop can take to decide before the page is served unpersonalized (a `duration`: 250ms, 30s, 12h, 7d)")
+	decideTimeout := durationVar(fs, "decide-timeout", 50*time.Millisecond, "longest a plugin that may loop can take to decide before the page is served unpersonalized (a `duration`: 250ms, 30s, 12h, 7d; at least 1ms)")
 	maxRewrite := fs.String("max-rewrite-bytes", "8MiB", "larger responses stream through untouched")
 	editMaps := fs.String("edit-map-cache", "32MiB", "memory for the edit maps of pages seen, spliced for each visitor after (0 disables)")
 	debugHeaders := fs.Bool("debug-headers", false, "add X-Bespoke-Rules (the rules that matched), X-Bespoke-Generation (the plugin's) and X-Bespoke-Untouched (why a page the rules edit went out as the origin sent it) to responses")
@@ -136,11 +168,11 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	watch := durationVar(fs, "watch", time.Second, "how often to check the rule or plugin file for changes, a `duration` (0 disables)")
 	preserveHost := fs.Bool("preserve-host", false, "send the visitor's Host header to the origin")
-	grace := durationVar(fs, "grace", 10*time.Second, "on SIGTERM or SIGINT, how long to let requests in flight finish (a `duration`)")
+	grace := durationVar(fs, "grace", 10*time.Second, "on SIGTERM or SIGINT, how long to let requests in flight finish (a `duration`; 0: none, they are cut at once)")
 	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off; redis when --redis is given without it")
 	redisURL := fs.String("redis", "", "Redis `URL` of the redis seen store, which also keeps caps counts: redis://host:6379/0 (rediss:// for TLS), Cluster seeds redis://h1:7000,redis://h2:7000, or redis+sentinel://h1:26379/master; selects --seen-store redis")
-	seenTimeout := durationVar(fs, "seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen (a `duration`)")
-	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies (default: $BESPOKE_SECRET, else a random key per process)")
+	seenTimeout := durationVar(fs, "seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen (a `duration`, at least 1ms)")
+	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies, at least 16 bytes (default: $BESPOKE_SECRET, as long, else a random key per process)")
 	tlsCert := fs.String("tls-cert", "", "certificate chain `file` (PEM): serve visitors over TLS, with HTTP/2 (reloaded when it changes)")
 	tlsKey := fs.String("tls-key", "", "private key `file` (PEM) of --tls-cert")
 	h2c := fs.Bool("h2c", false, "also accept HTTP/2 without TLS (prior knowledge), for a load balancer in front")
@@ -227,12 +259,12 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		cfg = &config.Config{
 			CacheDir:      *cacheDir,
 			SecretFile:    *secretFile,
-			ShutdownGrace: config.Duration(*grace),
+			ShutdownGrace: durationOf(*grace),
 			Watch:         &watchEvery,
 			Log:           config.Log{Format: *logFormat, Access: &access, DebugHeaders: *debugHeaders},
 			Geo:           config.Geo{Providers: g.providers, TrustedProxies: g.trusted, Header: g.header, GeoIP: g.geoip, TimeZone: g.timezone},
-			Seen:          config.Seen{Store: store, Redis: *redisURL, Timeout: config.Duration(*seenTimeout)},
-			Limits:        config.Limits{PoolSize: *poolSize, DecideTimeout: config.Duration(*decideTimeout), MaxRewriteBytes: config.Size(size), EditMapCache: &mapSize},
+			Seen:          config.Seen{Store: store, Redis: *redisURL, Timeout: durationOf(*seenTimeout)},
+			Limits:        config.Limits{PoolSize: *poolSize, DecideTimeout: durationOf(*decideTimeout), MaxRewriteBytes: config.Size(size), EditMapCache: &mapSize},
 			Routes:        []config.Route{{Name: "default", Origin: *origin, Rules: *rulesFile, Plugin: *pluginFile, PreserveHost: *preserveHost}},
 		}
 		if *demoFlag && *origin == "" {
@@ -247,7 +279,8 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		}
 	}
 	if set["admin"] || *configFile == "" {
-		cfg.Admin = *admin
+		a := *admin
+		cfg.Admin = &a
 	}
 	if set["tls-cert"] || set["tls-key"] || *configFile == "" {
 		cfg.TLS = config.TLS{Cert: *tlsCert, Key: *tlsKey}
@@ -304,7 +337,13 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		demoURL = u
 	}
 	if err := cfg.Validate(); err != nil {
-		return usagef("%v", asTyped(err, set))
+		// --tls-cert or --tls-key replaces the file's tls: both, so
+		// both values are the command line's.
+		typed := maps.Clone(set)
+		if set["tls-cert"] || set["tls-key"] {
+			typed["tls-cert"], typed["tls-key"] = true, true
+		}
+		return usagef("%v", asTyped(err, typed, *configFile == ""))
 	}
 	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
 	if cfg.Log.Format == "json" {
@@ -336,7 +375,13 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		for _, w := range srv.CheckStores(ctx) {
 			fmt.Fprintf(stdout, "warning: %s\n", w)
 		}
-		fmt.Fprintf(stdout, "bespoke: ok, %d route(s) would serve on %s\n", len(cfg.Routes), cfg.Listen)
+		// The admin listener too: leaving admin out of a file keeps it,
+		// and only admin: "" turns it off, which a check should show.
+		admin := "without an admin listener"
+		if a := cfg.AdminAddr(); a != "" {
+			admin = "the admin listener on " + a
+		}
+		fmt.Fprintf(stdout, "bespoke: ok, %d route(s) would serve on %s, %s\n", len(cfg.Routes), cfg.Listen, admin)
 		return nil
 	}
 	if links != nil {
@@ -356,8 +401,8 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		return err
 	}
 	var adminLn net.Listener
-	if cfg.Admin != "" {
-		if adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
+	if addr := cfg.AdminAddr(); addr != "" {
+		if adminLn, err = net.Listen("tcp", addr); err != nil {
 			ln.Close()
 			return fmt.Errorf("admin listener: %w", err)
 		}

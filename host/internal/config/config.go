@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/geo"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"go.yaml.in/yaml/v3"
@@ -38,9 +39,12 @@ type Config struct {
 	// plain Listen, for a load balancer in front that speaks it.
 	H2C bool `yaml:"h2c"`
 	// Admin is the address of the admin listener (/metrics, /healthz,
-	// /readyz, POST /_bespoke/reload); empty disables it. It should not be
-	// reachable from the internet.
-	Admin string `yaml:"admin"`
+	// /readyz, POST /_bespoke/reload): DefaultAdmin when absent, and an
+	// empty one disables it. It should not be reachable from the
+	// internet. A pointer, so that a file that leaves it out keeps the
+	// listener the operator's tools expect, and only `admin: ""` turns
+	// it off.
+	Admin *string `yaml:"admin"`
 	// AdminTokenFile holds a bearer token every admin request but
 	// /healthz and /readyz must present (Authorization: Bearer TOKEN),
 	// at least 16 characters. Empty means $BESPOKE_ADMIN_TOKEN, and
@@ -59,8 +63,9 @@ type Config struct {
 	// survive a restart.
 	SecretFile string `yaml:"secret_file"`
 	// ShutdownGrace is how long requests in flight may finish after
-	// SIGTERM.
-	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// SIGTERM (DefaultGrace when absent); 0 gives them none: they are
+	// cut as the listener closes.
+	ShutdownGrace *Duration `yaml:"shutdown_grace"`
 	// CacheDir is where compiled plugins are cached ("-" for memory only).
 	CacheDir string `yaml:"cache_dir"`
 	// Watch is how often rule and plugin files are checked for changes
@@ -139,8 +144,10 @@ type Seen struct {
 	// Window is how long an item stays seen.
 	Window Duration `yaml:"window"`
 	// Timeout bounds a Redis round trip; past it the page is served as if
-	// nothing had been seen.
-	Timeout Duration `yaml:"timeout"`
+	// nothing had been seen. 20ms when absent, at least MinTimeout: a
+	// load without a deadline would hold every request up behind a
+	// Redis that stopped answering.
+	Timeout *Duration `yaml:"timeout"`
 	// NewVisitorTTL is how long Redis keeps the first state of a visitor
 	// it holds nothing for (1h, at most Window): a visitor who comes back
 	// keeps the state for Window from then on, and a client that never
@@ -153,6 +160,40 @@ type Seen struct {
 	ConsentCookie string   `yaml:"consent_cookie"`
 	ConsentDeny   []string `yaml:"consent_deny"`
 }
+
+// DefaultAdmin is the admin listener's address when the file does not
+// set it.
+const DefaultAdmin = "127.0.0.1:9090"
+
+// AdminAddr returns the admin listener's address ("" for none).
+func (c *Config) AdminAddr() string {
+	if c.Admin == nil {
+		return DefaultAdmin
+	}
+	return *c.Admin
+}
+
+// DefaultGrace is shutdown_grace when the file does not set it.
+const DefaultGrace = 10 * time.Second
+
+// Grace returns how long requests in flight may finish after SIGTERM (0:
+// no time).
+func (c *Config) Grace() time.Duration {
+	if c.ShutdownGrace == nil {
+		return DefaultGrace
+	}
+	return c.ShutdownGrace.D()
+}
+
+// MinTimeout is the shortest limits.decide_timeout and seen.timeout: 0
+// would mean no deadline at all, which bespoke does not allow on a
+// request's path.
+const MinTimeout = time.Millisecond
+
+// MaxMemoryPages is the most limits.memory_pages may be: 4 GiB, all a
+// plugin's 32-bit memory can address (the runtime refuses more, and the
+// plugin was then taken for a damaged file).
+const MaxMemoryPages = 65536
 
 // DefaultWatch is watch when the file does not set it.
 const DefaultWatch = time.Second
@@ -172,10 +213,16 @@ const DefaultEditMapCache = 32 << 20
 
 // Limits bound what one plugin and one request may use.
 type Limits struct {
-	PoolSize        int      `yaml:"pool_size"`
-	MemoryPages     uint32   `yaml:"memory_pages"`
-	DecideTimeout   Duration `yaml:"decide_timeout"`
-	MaxRewriteBytes Size     `yaml:"max_rewrite_bytes"`
+	PoolSize int `yaml:"pool_size"`
+	// MemoryPages caps each plugin instance's linear memory, in 64 KiB
+	// pages: 0 means 64 (4 MiB), and at most MaxMemoryPages. A plugin
+	// that declares more than it allows is refused at load, saying so.
+	MemoryPages uint32 `yaml:"memory_pages"`
+	// DecideTimeout bounds one decision of a plugin that may loop, and
+	// the wait for an instance: 50ms when absent, at least MinTimeout
+	// (a decision without a deadline could hold an instance forever).
+	DecideTimeout   *Duration `yaml:"decide_timeout"`
+	MaxRewriteBytes Size      `yaml:"max_rewrite_bytes"`
 	// MaxDecodeRatio bounds how many times its encoded size a compressed
 	// body may decode to (0: 100).
 	MaxDecodeRatio int `yaml:"max_decode_ratio"`
@@ -241,12 +288,14 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	c, doc, err := parse(path, b)
-	if err != nil {
+	if c == nil {
 		return nil, err
 	}
 	// The files it names, relative to its directory, each there to be
 	// read: every one that is not is told at once, at its place, with
-	// its route, rather than the first when the server starts.
+	// its route, rather than the first when the server starts; and with
+	// the file's other mistakes, when it decoded well enough to name
+	// them, rather than once those are fixed.
 	dir := filepath.Dir(path)
 	var errs []error
 	file := func(p *string, key, what string) {
@@ -282,8 +331,15 @@ func Load(path string) (*Config, error) {
 		file(&c.Routes[i].Rules, fmt.Sprintf("routes[%d].rules", i), where+"rules")
 		file(&c.Routes[i].Plugin, fmt.Sprintf("routes[%d].plugin", i), where+"plugin")
 	}
+	var lines []string
+	if err != nil {
+		lines = append(lines, err.Error())
+	}
 	if len(errs) > 0 {
-		return nil, placeErrors(path, doc, errors.Join(errs...))
+		lines = append(lines, placeErrors(path, doc, errors.Join(errs...)).Error())
+	}
+	if len(lines) > 0 {
+		return nil, errors.New(strings.Join(lines, "\n"))
 	}
 	return c, nil
 }
@@ -296,10 +352,16 @@ var yamlPos = regexp.MustCompile(`^line (\d+):`)
 // name is used in errors.
 func Parse(name string, b []byte) (*Config, error) {
 	c, _, err := parse(name, b)
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
-// parse is Parse, returning the document too, for Load's errors.
+// parse is Parse, returning the document too, for Load's errors. With an
+// error, it returns the configuration too when the file decoded despite
+// its mistakes (those the check found taken out), so that Load can check
+// the files it names in the same run.
 func parse(name string, b []byte) (*Config, *yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
@@ -326,7 +388,7 @@ func parse(name string, b []byte) (*Config, *yaml.Node, error) {
 				errs = append(errs, placeError(name, &doc, e))
 			}
 		}
-		return nil, nil, errors.New(strings.Join(errs, "\n"))
+		return &c, &doc, errors.New(strings.Join(errs, "\n"))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -335,7 +397,7 @@ func parse(name string, b []byte) (*Config, *yaml.Node, error) {
 	}
 	c.Defaults()
 	if err := c.Validate(); err != nil {
-		return nil, nil, placeErrors(name, &doc, err)
+		return &c, &doc, placeErrors(name, &doc, err)
 	}
 	return &c, &doc, nil
 }
@@ -348,6 +410,10 @@ func (c *Config) Defaults() {
 		}
 	}
 	def(&c.Listen, ":8080")
+	if c.Admin == nil {
+		a := DefaultAdmin
+		c.Admin = &a
+	}
 	def(&c.Log.Format, "text")
 	if c.Log.Access == nil {
 		t := true
@@ -368,20 +434,20 @@ func (c *Config) Defaults() {
 	if c.Seen.NewVisitorTTL == 0 {
 		c.Seen.NewVisitorTTL = Duration(time.Hour)
 	}
-	if c.Seen.Timeout == 0 {
-		c.Seen.Timeout = Duration(20 * time.Millisecond)
+	defDuration := func(d **Duration, v time.Duration) {
+		if *d == nil {
+			x := Duration(v)
+			*d = &x
+		}
 	}
-	if c.ShutdownGrace == 0 {
-		c.ShutdownGrace = Duration(10 * time.Second)
-	}
+	defDuration(&c.Seen.Timeout, 20*time.Millisecond)
+	defDuration(&c.ShutdownGrace, DefaultGrace)
 	if c.Watch == nil {
 		w := Duration(DefaultWatch)
 		c.Watch = &w
 	}
 	l := &c.Limits
-	if l.DecideTimeout == 0 {
-		l.DecideTimeout = Duration(50 * time.Millisecond)
-	}
+	defDuration(&l.DecideTimeout, 50*time.Millisecond)
 	if l.MaxRewriteBytes == 0 {
 		l.MaxRewriteBytes = 8 << 20
 	}
@@ -434,7 +500,7 @@ func (c *Config) Validate() error {
 	}
 	// Addresses as net.Listen takes them, checked here so that --check
 	// refuses what would stop the server from starting.
-	for _, a := range []struct{ key, addr string }{{"listen", c.Listen}, {"admin", c.Admin}} {
+	for _, a := range []struct{ key, addr string }{{"listen", c.Listen}, {"admin", c.AdminAddr()}} {
 		if a.addr == "" && a.key == "admin" {
 			continue // no admin listener
 		}
@@ -470,6 +536,31 @@ func (c *Config) Validate() error {
 			bad(at+"path", "%s: path %q must start with /", where, r.Path)
 		}
 	}
+	// Geography as the server reads it, here so that a mistake is told
+	// with the others, where it is written, rather than alone at start.
+	if _, err := geo.ParseProviders(c.Geo.Providers); err != nil {
+		bad("geo.providers", "geo.providers: %v", err)
+	}
+	if _, err := geo.ParsePrefixes(c.Geo.TrustedProxies); err != nil {
+		bad("geo.trusted_proxies", "geo.trusted_proxies: %v", err)
+	}
+	if _, err := time.LoadLocation(c.Geo.TimeZone); err != nil {
+		bad("geo.timezone", "geo.timezone: %v; write an IANA name (Europe/Paris, America/New_York, UTC)", err)
+	}
+	// Names as HTTP writes them (RFC 9110's token): one with a space or
+	// a colon matches no header or cookie, and would be kept or read
+	// without a word.
+	for i, h := range c.Forwarding.StripHeaders {
+		if !isToken(h) {
+			bad(fmt.Sprintf("forwarding.strip_headers[%d]", i), "forwarding.strip_headers: %q is not a header name (letters, digits and !#$%%&'*+-.^_`|~; a trailing * matches any suffix)", h)
+		}
+	}
+	if h := c.Geo.Header; h != "" && !isToken(h) {
+		bad("geo.header", "geo.header: %q is not a header name (letters, digits and !#$%%&'*+-.^_`|~)", h)
+	}
+	if n := c.Seen.ConsentCookie; n != "" && !isToken(n) {
+		bad("seen.consent_cookie", "seen.consent_cookie: %q is not a cookie name (letters, digits and !#$%%&'*+-.^_`|~)", n)
+	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
@@ -482,7 +573,7 @@ func (c *Config) Validate() error {
 		}
 	case "redis":
 		if c.Seen.Redis == "" {
-			bad("seen.redis", "seen.store is redis but seen.redis (redis://host:port) is empty")
+			bad("seen.redis", "seen.store is redis but seen.redis is empty: give the Redis URL (redis://host:port)")
 		} else if _, err := seen.ParseRedisURL(c.Seen.Redis); err != nil {
 			bad("seen.redis", "seen.redis: %v", err)
 		}
@@ -498,22 +589,42 @@ func (c *Config) Validate() error {
 	// The file's durations are never negative (ParseDuration refuses
 	// them); the command line's and a program's can be, and a negative
 	// watch or grace would silently mean never or none.
-	var watch Duration
-	if c.Watch != nil {
-		watch = *c.Watch
+	val := func(d *Duration) Duration {
+		if d == nil {
+			return 0
+		}
+		return *d
 	}
 	for _, d := range []struct {
 		key string
 		d   Duration
 	}{
-		{"watch", watch}, {"shutdown_grace", c.ShutdownGrace}, {"seen.window", c.Seen.Window}, {"seen.timeout", c.Seen.Timeout}, {"seen.new_visitor_ttl", c.Seen.NewVisitorTTL},
-		{"limits.decide_timeout", c.Limits.DecideTimeout}, {"limits.read_header_timeout", c.Limits.ReadHeader}, {"limits.idle_timeout", c.Limits.Idle},
+		{"watch", val(c.Watch)}, {"shutdown_grace", val(c.ShutdownGrace)}, {"seen.window", c.Seen.Window}, {"seen.timeout", val(c.Seen.Timeout)}, {"seen.new_visitor_ttl", c.Seen.NewVisitorTTL},
+		{"limits.decide_timeout", val(c.Limits.DecideTimeout)}, {"limits.read_header_timeout", c.Limits.ReadHeader}, {"limits.idle_timeout", c.Limits.Idle},
 		{"limits.upstream.dial_timeout", c.Limits.Upstream.DialTimeout}, {"limits.upstream.response_header_timeout", c.Limits.Upstream.ResponseHeaderTimeout},
 		{"limits.upstream.idle_timeout", c.Limits.Upstream.IdleTimeout}, {"limits.upstream.read_timeout", c.Limits.Upstream.ReadTimeout},
 	} {
 		if d.d < 0 {
 			bad(d.key, "%s cannot be negative, not %v", d.key, d.d.D())
 		}
+	}
+	// 0 is none where a key allows it; these bound a request's wait, and
+	// a wait without a bound is not one bespoke offers.
+	for _, d := range []struct {
+		key  string
+		d    *Duration
+		what string
+		def  time.Duration
+	}{
+		{"limits.decide_timeout", c.Limits.DecideTimeout, "a decision", 50 * time.Millisecond},
+		{"seen.timeout", c.Seen.Timeout, "a Redis round trip", 20 * time.Millisecond},
+	} {
+		if d.d != nil && *d.d >= 0 && d.d.D() < MinTimeout {
+			bad(d.key, "%s is at least %v, not %v: %s needs a deadline (%v when left out)", d.key, MinTimeout, d.d.D(), d.what, d.def)
+		}
+	}
+	if c.Limits.MemoryPages > MaxMemoryPages {
+		bad("limits.memory_pages", "limits.memory_pages is at most %d (4 GiB, all a plugin's memory can address), not %d", MaxMemoryPages, c.Limits.MemoryPages)
 	}
 	if c.Limits.MaxDecodeRatio < 0 {
 		bad("limits.max_decode_ratio", "limits.max_decode_ratio cannot be negative")
@@ -522,12 +633,30 @@ func (c *Config) Validate() error {
 		bad("limits.max_json_depth", "limits.max_json_depth cannot be negative")
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
-		bad("tls", "tls: give both cert and key")
+		bad("tls", "tls.cert and tls.key go together: give both")
 	}
 	if c.H2C && c.TLS.Cert != "" {
 		bad("h2c", "h2c is HTTP/2 without TLS; with tls, HTTP/2 is negotiated anyway")
 	}
 	return errors.Join(errs...)
+}
+
+// isToken reports whether s is an RFC 9110 token, as header and cookie
+// names are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // A FieldError is a value Validate refuses. Path names it as the

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -175,7 +176,7 @@ func TestStripHeadersUnsetOrEmpty(t *testing.T) {
 	if unset.Forwarding.StripHeaders != nil || none.Forwarding.StripHeaders == nil || len(none.Forwarding.StripHeaders) != 0 {
 		t.Errorf("unset %#v, [] %#v", unset.Forwarding.StripHeaders, none.Forwarding.StripHeaders)
 	}
-	if _, err := Parse("c.yaml", []byte("tls: { cert: a.pem }\nroutes: [{ origin: \"http://a\" }]\n")); err == nil || !strings.Contains(err.Error(), "both cert and key") {
+	if _, err := Parse("c.yaml", []byte("tls: { cert: a.pem }\nroutes: [{ origin: \"http://a\" }]\n")); err == nil || !strings.Contains(err.Error(), "tls.cert and tls.key go together: give both") {
 		t.Errorf("a certificate without its key: %v", err)
 	}
 }
@@ -263,12 +264,12 @@ func TestValidationPositions(t *testing.T) {
 		// Credentials would not be sent, and are never printed.
 		{"routes:\n  - origin: http://shop:s3cret@10.0.0.5:3000\n", `b.yaml:2:13: route 1 (route1): origin "http://shop:xxxxx@10.0.0.5:3000" holds a user and password, which are not sent to it: remove them; a rule's set_header with on: request can send an Authorization header`},
 		{"", "b.yaml:1:1: no routes: add at least one route with an origin"},
-		{"seen: { store: redis }\nroutes:\n  - origin: http://a\n", "b.yaml:1:7: seen.store is redis but seen.redis (redis://host:port) is empty"},
+		{"seen: { store: redis }\nroutes:\n  - origin: http://a\n", "b.yaml:1:7: seen.store is redis but seen.redis is empty: give the Redis URL (redis://host:port)"},
 		{"log: { format: xml }\ntls: { cert: a.pem }\nroutes:\n  - { name: a, origin: http://a }\n  - { name: a, origin: http://b, path: blog }\n",
 			"b.yaml:5:13: route 2 (a): the name is used twice\n" +
 				`b.yaml:5:40: route 2 (a): path "blog" must start with /` + "\n" +
 				`b.yaml:1:16: log.format is text or json, not "xml"` + "\n" +
-				"b.yaml:2:6: tls: give both cert and key"},
+				"b.yaml:2:6: tls.cert and tls.key go together: give both"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("b.yaml", []byte(tt.src))
@@ -364,9 +365,9 @@ func TestNegativeValues(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.Watch = &minus }, "watch cannot be negative, not -1s"},
-		{func(c *Config) { c.ShutdownGrace = minus }, "shutdown_grace cannot be negative, not -1s"},
-		{func(c *Config) { c.Seen.Timeout = minus }, "seen.timeout cannot be negative, not -1s"},
-		{func(c *Config) { c.Limits.DecideTimeout = minus }, "limits.decide_timeout cannot be negative, not -1s"},
+		{func(c *Config) { c.ShutdownGrace = &minus }, "shutdown_grace cannot be negative, not -1s"},
+		{func(c *Config) { c.Seen.Timeout = &minus }, "seen.timeout cannot be negative, not -1s"},
+		{func(c *Config) { c.Limits.DecideTimeout = &minus }, "limits.decide_timeout cannot be negative, not -1s"},
 		{func(c *Config) { c.Limits.Upstream.DialTimeout = minus }, "limits.upstream.dial_timeout cannot be negative, not -1s"},
 		{func(c *Config) { c.Limits.Upstream.ReadTimeout = minus }, "limits.upstream.read_timeout cannot be negative, not -1s"},
 		{func(c *Config) { c.Limits.Upstream.MaxConnsPerHost = -1 }, "limits.upstream.max_conns_per_host cannot be negative (0: no bound)"},
@@ -395,5 +396,190 @@ func TestMergeKeys(t *testing.T) {
 	_, err = Parse("b.yaml", []byte("routes:\n  - &r { name: a, origin: \"http://a\", rulez: x.yaml }\n  - <<: *r\n    name: b\n"))
 	if err == nil || !strings.Contains(err.Error(), "b.yaml:2:39: unknown field \"rulez\" in routes[0]; did you mean \"rules\"?") || strings.Count(err.Error(), "rulez") != 1 {
 		t.Errorf("a misspelt key merged in: %v", err)
+	}
+}
+
+// TestAdmin: a file without admin keeps the admin listener at its
+// default (leaving the key out turned it off, with /metrics, /healthz
+// and the reload API); only an empty address turns it off.
+func TestAdmin(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"", DefaultAdmin},
+		{"admin:\n", DefaultAdmin},
+		{"admin: \"\"\n", ""},
+		{"admin: \"127.0.0.1:18150\"\n", "127.0.0.1:18150"},
+	}
+	for _, tt := range tests {
+		c, err := Parse("a.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.src, err)
+		}
+		if got := c.AdminAddr(); got != tt.want {
+			t.Errorf("%q: admin %q, want %q", tt.src, got, tt.want)
+		}
+	}
+	if got := (&Config{}).AdminAddr(); got != DefaultAdmin {
+		t.Errorf("a Config without defaults applied: admin %q, want %q", got, DefaultAdmin)
+	}
+}
+
+// TestZeroDurations: shutdown_grace 0 is no grace (it was taken for the
+// default, 10s); decide_timeout and seen.timeout are deadlines on a
+// request's path, and 0, which was taken for the default too, is refused
+// with the shortest they take, as is anything shorter.
+func TestZeroDurations(t *testing.T) {
+	tests := []struct {
+		src           string
+		grace, decide time.Duration
+		seen          time.Duration
+		err           string
+	}{
+		{"", DefaultGrace, 50 * time.Millisecond, 20 * time.Millisecond, ""},
+		{"shutdown_grace: 0\n", 0, 50 * time.Millisecond, 20 * time.Millisecond, ""},
+		{"shutdown_grace: 30s\nlimits: { decide_timeout: 1ms }\nseen: { timeout: 5ms }\n", 30 * time.Second, time.Millisecond, 5 * time.Millisecond, ""},
+		{"limits: { decide_timeout: 0 }\n", 0, 0, 0, "b.yaml:1:27: limits.decide_timeout is at least 1ms, not 0s: a decision needs a deadline (50ms when left out)"},
+		{"limits: { decide_timeout: 500us }\n", 0, 0, 0, "b.yaml:1:27: limits.decide_timeout is at least 1ms, not 500µs: a decision needs a deadline (50ms when left out)"},
+		{"seen:\n  timeout: 0\n", 0, 0, 0, "b.yaml:2:12: seen.timeout is at least 1ms, not 0s: a Redis round trip needs a deadline (20ms when left out)"},
+	}
+	for _, tt := range tests {
+		c, err := Parse("b.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		switch {
+		case tt.err != "":
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%q: err = %v, want %s", tt.src, err, tt.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.src, err)
+		case c.Grace() != tt.grace || c.Limits.DecideTimeout.D() != tt.decide || c.Seen.Timeout.D() != tt.seen:
+			t.Errorf("%q: grace %v, decide_timeout %v, seen.timeout %v; want %v, %v, %v", tt.src, c.Grace(), c.Limits.DecideTimeout.D(), c.Seen.Timeout.D(), tt.grace, tt.decide, tt.seen)
+		}
+	}
+	if got := (&Config{}).Grace(); got != DefaultGrace {
+		t.Errorf("a Config without defaults applied: grace %v, want %v", got, DefaultGrace)
+	}
+}
+
+// TestMemoryPages: limits.memory_pages above what a plugin's memory can
+// address is refused where it is written (the engine failed on it later
+// and called the rule file damaged), and a negative one is said to be
+// negative, as other counts are, not no number.
+func TestMemoryPages(t *testing.T) {
+	tests := []struct {
+		src  string
+		want uint32
+		err  string
+	}{
+		{"", 0, ""},
+		{"limits: { memory_pages: 1 }\n", 1, ""},
+		{"limits: { memory_pages: 65536 }\n", 65536, ""},
+		{"limits: { memory_pages: 65537 }\n", 0, "b.yaml:1:25: limits.memory_pages is at most 65536 (4 GiB, all a plugin's memory can address), not 65537"},
+		{"limits:\n  memory_pages: -5\n", 0, "b.yaml:2:17: limits.memory_pages cannot be negative"},
+		{"limits: { memory_pages: many }\n", 0, `b.yaml:1:25: limits.memory_pages: want a whole number, got "many"`},
+	}
+	for _, tt := range tests {
+		c, err := Parse("b.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		switch {
+		case tt.err != "":
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%q: err = %v, want %s", tt.src, err, tt.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.src, err)
+		case c.Limits.MemoryPages != tt.want:
+			t.Errorf("%q: memory_pages %d, want %d", tt.src, c.Limits.MemoryPages, tt.want)
+		}
+	}
+}
+
+// TestGeo: geography's settings are checked with the rest of the file,
+// every mistake at once where it is written; the server found them at
+// start, one at a time, without a place.
+func TestGeo(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"geo: { providers: \"cloudflare, fastly\", trusted_proxies: \"10.0.0.0/8,loopback\", timezone: Europe/Paris }\n", ""},
+		{"geo:\n  providers: cloudflar\n  trusted_proxies: 10.0.0/8\n  timezone: Europe/Pari\n",
+			`b.yaml:2:14: geo.providers: unknown CDN provider "cloudflar" (did you mean "cloudflare"?) (known: cloudflare, cloudfront, vercel, fastly, akamai, all, none)` + "\n" +
+				`b.yaml:3:20: geo.trusted_proxies: trusted proxy "10.0.0/8": ` + "\n" +
+				"b.yaml:4:13: geo.timezone: unknown time zone Europe/Pari; write an IANA name (Europe/Paris, America/New_York, UTC)"},
+		{"geo: { trusted_proxies: \"none,loopback\" }\n", `b.yaml:1:25: geo.trusted_proxies: trusted proxies "none,loopback": "none" cannot be combined with other entries`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		switch {
+		case tt.want == "":
+			if err != nil {
+				t.Errorf("%q: %v", tt.src, err)
+			}
+		case err == nil:
+			t.Errorf("%q: accepted, want %s", tt.src, tt.want)
+		default:
+			// The reason a prefix is not one is the geo package's.
+			got, want := strings.Split(err.Error(), "\n"), strings.Split(tt.want, "\n")
+			if len(got) != len(want) {
+				t.Errorf("%q:\n got %v\nwant %s", tt.src, err, tt.want)
+				continue
+			}
+			for i := range want {
+				if !strings.HasPrefix(got[i], want[i]) {
+					t.Errorf("%q: line %d\n got %s\nwant %s…", tt.src, i+1, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestLoadEveryMistake: the files a configuration names that cannot be
+// read are told with its other mistakes, those the check finds and
+// those Validate does, in one run; they were told only once the others
+// were fixed. A file that does not decode names no file to look for.
+func TestLoadEveryMistake(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ src, want string }{
+		{"secret_file: nope.key\nlimits: { pool: 3 }\nroutes:\n  - { name: shop, origin: ftp://a, rules: nope.yaml }\n",
+			`:2:11: unknown field "pool" in limits; expected one of: pool_size, memory_pages, decide_timeout, max_rewrite_bytes, max_decode_ratio, max_json_depth, rewrite_buffer, edit_map_cache, max_header_bytes, read_header_timeout, idle_timeout, send_timeout, upstream` + "\n" +
+				`:4:27: route 1 (shop): origin "ftp://a" must be an http:// or https:// URL` + "\n" +
+				`:1:14: secret_file "nope.key": no such file or directory` + "\n" +
+				`:4:43: route 1 (shop): rules "nope.yaml": no such file or directory`},
+		{"log: { format: xml }\nroutes:\n  - { origin: http://a, plugin: nope.wasm }\n",
+			`:1:16: log.format is text or json, not "xml"` + "\n" +
+				`:3:33: route 1 (route1): plugin "nope.wasm": no such file or directory`},
+		// A value of the wrong kind where the file names go: nothing to
+		// look for there.
+		{"routes: { origin: http://a, rules: nope.yaml }\n", ":1:9: routes: want a list, got a mapping"},
+	}
+	for i, tt := range tests {
+		p := filepath.Join(dir, fmt.Sprintf("b%d.yaml", i))
+		os.WriteFile(p, []byte(tt.src), 0o644)
+		_, err := Load(p)
+		want := p + strings.ReplaceAll(tt.want, "\n:", "\n"+p+":")
+		if err == nil || err.Error() != want {
+			t.Errorf("%q:\n got %v\nwant %s", tt.src, err, want)
+		}
+	}
+}
+
+// TestNames: header and cookie names a file gives are names HTTP can
+// carry; one with a space or a colon matched nothing, without a word.
+func TestNames(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"forwarding: { strip_headers: [X-Real-IP, \"CloudFront-Viewer-*\", X_Odd.Name] }\ngeo: { header: CF-IPCountry }\nseen: { consent_cookie: cookie_consent }\n", ""},
+		{"forwarding:\n  strip_headers:\n    - X-Real-IP\n    - \"X-Real-IP: 1\"\n    - \"\"\n",
+			"b.yaml:4:7: forwarding.strip_headers: \"X-Real-IP: 1\" is not a header name (letters, digits and !#$%&'*+-.^_`|~; a trailing * matches any suffix)\n" +
+				"b.yaml:5:7: forwarding.strip_headers: \"\" is not a header name (letters, digits and !#$%&'*+-.^_`|~; a trailing * matches any suffix)"},
+		{"geo: { header: \"X Country\" }\nseen: { consent_cookie: \"my consent\" }\n",
+			"b.yaml:1:16: geo.header: \"X Country\" is not a header name (letters, digits and !#$%&'*+-.^_`|~)\n" +
+				"b.yaml:2:25: seen.consent_cookie: \"my consent\" is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)"},
+		{"seen: { consent_cookie: \"a=b\" }\n", "b.yaml:1:25: seen.consent_cookie: \"a=b\" is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)"},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))
+		switch {
+		case tt.want == "":
+			if err != nil {
+				t.Errorf("%q: %v", tt.src, err)
+			}
+		case err == nil || err.Error() != tt.want:
+			t.Errorf("%q:\n got %v\nwant %s", tt.src, err, tt.want)
+		}
 	}
 }

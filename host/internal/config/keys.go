@@ -232,6 +232,13 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, at string) {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		v := reflect.New(t)
 		if n.Kind != yaml.ScalarNode || n.Decode(v.Interface()) != nil {
+			// A count that has no sign says what the others do of a
+			// negative one, not that -5 is no number.
+			var i int64
+			if n.Kind == yaml.ScalarNode && n.Decode(&i) == nil && i < 0 {
+				c.addf(n, at, "%s cannot be negative", at)
+				return
+			}
 			c.addf(n, at, "%s: want a whole number, got %s", at, kind(n))
 		}
 	}

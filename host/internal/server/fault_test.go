@@ -244,7 +244,7 @@ func TestMisbehavingPlugins(t *testing.T) {
 			cfg := faultConfig(t, faultOrigin(t))
 			cfg.Routes[0].Rules = ""
 			cfg.Routes[0].Plugin = misbehavingPlugin(t, body)
-			cfg.Limits.DecideTimeout = config.Duration(20 * time.Millisecond)
+			cfg.Limits.DecideTimeout = durationOf(20 * time.Millisecond)
 			cfg.Limits.MemoryPages = 32
 			r := start(t, cfg)
 			for range 3 {
@@ -283,7 +283,7 @@ func TestVisitorLeavesWhileDeciding(t *testing.T) {
 	cfg := faultConfig(t, faultOrigin(t))
 	cfg.Routes[0].Rules = ""
 	cfg.Routes[0].Plugin = misbehavingPlugin(t, guest.Loop())
-	cfg.Limits.DecideTimeout = config.Duration(2 * time.Second)
+	cfg.Limits.DecideTimeout = durationOf(2 * time.Second)
 	r := start(t, cfg)
 	for range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
@@ -424,7 +424,7 @@ func TestGracefulShutdown(t *testing.T) {
 	cfg := faultConfig(t, origin.URL)
 	// Far above what the request needs: shutdown must wait for it, not
 	// give up on it.
-	cfg.ShutdownGrace = config.Duration(time.Minute)
+	cfg.ShutdownGrace = durationOf(time.Minute)
 	r := start(t, cfg)
 	resp, err := http.Get(r.url + "/")
 	if err != nil {
@@ -682,7 +682,8 @@ func TestSendTimeoutBetweenRequests(t *testing.T) {
 
 // TestShutdownGraceRunsOut: when the grace runs out, the log says what
 // was cut: requests in flight, or, when none was, connections still
-// open (one that never sent a request holds Shutdown up too).
+// open (one that never sent a request holds Shutdown up too). A grace of
+// 0 is none: they are cut at once (it was taken for the default, 10s).
 func TestShutdownGraceRunsOut(t *testing.T) {
 	release := make(chan struct{})
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -696,13 +697,16 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 	for _, c := range []struct {
 		name, want string
 		request    bool
+		grace      time.Duration
 	}{
-		{"a request in flight", "requests still in flight were cut", true},
-		{"a connection whose request never came whole", "connections still open were closed, with no request in flight", false},
+		{"a request in flight", "requests still in flight were cut", true, 300 * time.Millisecond},
+		{"a connection whose request never came whole", "connections still open were closed, with no request in flight", false, 300 * time.Millisecond},
+		{"a request in flight, no grace", "requests still in flight were cut", true, 0},
+		{"a connection whose request never came whole, no grace", "connections still open were closed, with no request in flight", false, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := faultConfig(t, origin.URL)
-			cfg.ShutdownGrace = config.Duration(300 * time.Millisecond)
+			cfg.ShutdownGrace = durationOf(c.grace)
 			cfg.Defaults()
 			if err := cfg.Validate(); err != nil {
 				t.Fatal(err)
@@ -732,8 +736,13 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 				io.WriteString(conn, "GET / HT")
 				time.Sleep(200 * time.Millisecond)
 			}
+			began := time.Now()
 			cancel()
 			<-done
+			// Well short of the default grace, under the race detector too.
+			if took := time.Since(began); took > c.grace+3*time.Second {
+				t.Errorf("shutdown took %v with a grace of %v", took, c.grace)
+			}
 			if !strings.Contains(logs.String(), c.want) {
 				t.Errorf("the log lacks %q:\n%s", c.want, logs.String())
 			}

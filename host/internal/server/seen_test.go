@@ -219,7 +219,7 @@ func TestDemoVisits(t *testing.T) {
 			if store == "redis" {
 				addr, _ := redisServer(t, "")
 				cfg.Seen.Redis = "redis://" + addr + "/0"
-				cfg.Seen.Timeout = config.Duration(5 * time.Second)
+				cfg.Seen.Timeout = durationOf(5 * time.Second)
 			}
 			r := start(t, cfg)
 			writes := 0
@@ -334,7 +334,7 @@ func TestImpressions(t *testing.T) {
 `)
 			if store == "redis" {
 				addr, _ := redisServer(t, "")
-				cfg.Seen = config.Seen{Store: "redis", Redis: "redis://" + addr + "/0", Timeout: config.Duration(5 * time.Second)}
+				cfg.Seen = config.Seen{Store: "redis", Redis: "redis://" + addr + "/0", Timeout: durationOf(5 * time.Second)}
 			}
 			r := start(t, cfg)
 			page, api := newVisitor(t), newVisitor(t)
@@ -366,7 +366,7 @@ func TestRedisDigestsKeyed(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "secret")
 		os.WriteFile(path, []byte(secret), 0o600)
 		cfg.SecretFile = path
-		cfg.Seen = config.Seen{Store: "redis", Redis: fmt.Sprintf("redis://%s/%d", addr, db+1), Timeout: config.Duration(5 * time.Second)}
+		cfg.Seen = config.Seen{Store: "redis", Redis: fmt.Sprintf("redis://%s/%d", addr, db+1), Timeout: durationOf(5 * time.Second)}
 		r := start(t, cfg)
 		newVisitor(t).navigate(r.url + "/list")
 		waitWrites(t, r.admin, 1)
@@ -683,7 +683,7 @@ func TestSeenRedisOutage(t *testing.T) {
       - hide_seen: { select: "ul.cards > li", id: "@data-item-id", demote: true }
       - limit: { select: "ul.cards > li", n: 5 }
 `)
-	cfg.Seen = config.Seen{Store: "redis", Redis: "redis://" + addr + "/0", Timeout: config.Duration(2 * time.Second)}
+	cfg.Seen = config.Seen{Store: "redis", Redis: "redis://" + addr + "/0", Timeout: durationOf(2 * time.Second)}
 	r := start(t, cfg)
 	v := newVisitor(t)
 	metric := func(m, line string) bool { return strings.Contains(m, line) }

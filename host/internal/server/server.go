@@ -215,8 +215,13 @@ func (s *Server) secret(handler bool) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("secret_file %s: the key must be at least 16 bytes", s.cfg.SecretFile)
 	}
+	// A short one is refused as a short secret_file is: ignored, it
+	// would have cookies signed with a random key, so that every
+	// restart, and every other process, took them for tampered.
 	if env := os.Getenv("BESPOKE_SECRET"); len(env) >= 16 {
 		return []byte(env), nil
+	} else if env != "" {
+		return nil, errors.New("$BESPOKE_SECRET: the key must be at least 16 bytes")
 	}
 	where := "secret_file or BESPOKE_SECRET"
 	if handler {
@@ -566,11 +571,11 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	case err = <-errc:
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.D())
+	s.log.Info("shutting down", "grace", s.cfg.Grace())
 	// Not ready from now: a load balancer that probes /readyz sends no
 	// more visitors while those in flight finish.
 	s.draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace.D())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Grace())
 	defer cancel()
 	var cut atomic.Bool
 	var inFlight atomic.Int64 // requests cut
@@ -595,11 +600,11 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	}
 	if cut.Load() {
 		if n := inFlight.Load(); n > 0 {
-			s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.ShutdownGrace.D(), "requests", n)
+			s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.Grace(), "requests", n)
 		} else {
 			// A connection that never sent a request (an HTTP/2 client
 			// that did not send its preface) holds Shutdown up too.
-			s.log.Warn("shutdown grace ran out: connections still open were closed, with no request in flight", "grace", s.cfg.ShutdownGrace.D())
+			s.log.Warn("shutdown grace ran out: connections still open were closed, with no request in flight", "grace", s.cfg.Grace())
 		}
 	}
 	s.Close(sctx)

@@ -39,6 +39,12 @@ func pick[T any](short, long T) T {
 	return short
 }
 
+// durationOf is d as a configuration's duration, set.
+func durationOf(d time.Duration) *config.Duration {
+	v := config.Duration(d)
+	return &v
+}
+
 // running is a bespoke server on loopback.
 type running struct {
 	srv   *server.Server
