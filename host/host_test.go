@@ -73,7 +73,7 @@ func TestNewTellsEveryBadField(t *testing.T) {
 	if err == nil {
 		t.Fatal("New accepted a Config with six bad fields")
 	}
-	for _, want := range []string{"scheme must be http or https", "RulesFile", "16 bytes", "negative"} {
+	for _, want := range []string{"scheme must be http or https", "RulesFile", "16 bytes", "negative", "not-an-ip"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not tell %q:\n%v", want, err)
 		}
