@@ -492,6 +492,12 @@ func (d *decoder) mappingMeant(n *yaml.Node, what string, fields []string, each 
 			continue
 		}
 		seen[key] = true
+		if key == "<<" && k.Tag == "!!merge" {
+			// yaml.v3 leaves merging to who decodes the node.
+			d.errorf(k, "YAML merge keys (<<) are not read in a rule file").
+				WithHint("write the fields in each entry; an anchor (&name) and an alias (*name) can repeat a whole value, such as a condition or a list of actions")
+			continue
+		}
 		if fields != nil && !contains(fields, key) {
 			e := d.errorf(k, "unknown field %q in %s", key, what)
 			if near := diag.Nearest(key, fields); near != "" {
@@ -1307,7 +1313,21 @@ func (d *decoder) action(n *yaml.Node) *Action {
 			if j := strings.Index(sel, " #"); j >= 0 {
 				sel = strings.TrimSpace(sel[:j])
 			}
-			d.errs[len(d.errs)-1].WithHint("a [ starts a YAML list: quote a selector that starts with one: %s: '%s'", op, sel)
+			// A list of quoted selectors was meant as several: one
+			// selector with commas selects them all.
+			var sels []string
+			for _, it := range rv.Content {
+				if it.Kind == yaml.ScalarNode && it.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+					sels = append(sels, it.Value)
+				}
+			}
+			last := d.errs[len(d.errs)-1]
+			if len(sels) > 0 && len(sels) == len(rv.Content) {
+				last.Msg = fmt.Sprintf("action %s takes one selector, not a list", op)
+				last.WithHint("select several with commas in one selector: %s: %q", op, strings.Join(sels, ", "))
+				break
+			}
+			last.WithHint("a [ starts a YAML list: quote a selector that starts with one: %s: '%s'", op, sel)
 		case spec.short != "":
 			d.errs[len(d.errs)-1].WithHint("write `%s: VALUE` or `%s: { %s: VALUE }`", op, op, spec.short)
 		}

@@ -339,7 +339,51 @@ func (p *exprParser) parseOperand() (Expr, error) {
 	case tEOF:
 		return nil, diag.Errorf(p.pos(t.off), "the condition ends too early: expected an attribute or a value")
 	}
-	return nil, diag.Errorf(p.pos(t.off), "expected an attribute or a value, found %s", t.describe())
+	e := diag.Errorf(p.pos(t.off), "expected an attribute or a value, found %s", t.describe())
+	if t.kind == tOp {
+		p.missingLeft(e, p.i-1)
+	}
+	return nil, e
+}
+
+// missingLeft adds to e, an error at the comparison operator toks[at]
+// with nothing before it (geo.country != "FR" or != "BE"), the attribute
+// of the comparison before it, written again: each comparison names what
+// it compares. Two != joined by or always hold: it says so.
+func (p *exprParser) missingLeft(e *diag.Error, at int) {
+	if at < 2 || p.toks[at-1].kind != tIdent || (p.toks[at-1].text != "or" && p.toks[at-1].text != "and") {
+		return
+	}
+	join := p.toks[at-1].text
+	// The comparison before: its operator, and its left side from the
+	// token after the and, or, not or ( before it.
+	k := at - 2
+	for k >= 0 && p.toks[k].kind != tOp {
+		k--
+	}
+	if k < 1 {
+		return
+	}
+	start := k - 1
+	for start > 0 {
+		prev := p.toks[start-1]
+		if prev.kind == tLParen || prev.kind == tIdent && (prev.text == "and" || prev.text == "or" || prev.text == "not") {
+			break
+		}
+		start--
+	}
+	left := strings.TrimSpace(p.src[p.toks[start].off:p.toks[k].off])
+	op := p.toks[at].text
+	rest := strings.TrimSpace(p.src[p.toks[at].off+len(op):])
+	if i := strings.IndexAny(rest, " )"); i > 0 {
+		rest = rest[:i]
+	}
+	prev := strings.TrimSpace(p.src[p.toks[k].off+len(p.toks[k].text) : p.toks[at-1].off])
+	if join == "or" && op == "!=" && p.toks[k].text == "!=" {
+		e.WithHint("write %s not in [%s, %s]: %s != %s or %s != %s would hold for every value", left, prev, rest, left, prev, left, rest)
+		return
+	}
+	e.WithHint("each comparison names what it compares: %s %s %s %s %s %s %s", left, p.toks[k].text, prev, join, left, op, rest)
 }
 
 func (p *exprParser) parseList(lb token) (Expr, error) {
@@ -453,6 +497,12 @@ func lexAll(src string, pos Mapper) (toks []token, soft []*diag.Error, err error
 			case ',':
 				toks = append(toks, token{kind: tComma, off: i, text: ","})
 			case '=':
+				switch two {
+				case "=>", "=<":
+					// The two characters of >= or <= swapped.
+					meant := string([]byte{two[1], '='})
+					return nil, soft, diag.Errorf(pos(i), "unexpected `%s`", two).WithHint("write `%s`", meant)
+				}
 				return nil, soft, diag.Errorf(pos(i), "unexpected `=`").WithHint("compare with `==`")
 			case '!':
 				return nil, soft, diag.Errorf(pos(i), "unexpected `!`").WithHint("write `not` before a condition, or `!=` to compare")
@@ -483,6 +533,9 @@ func lexAll(src string, pos Mapper) (toks []token, soft []*diag.Error, err error
 						e.Msg += fmt.Sprintf(", so it reads as a name, which holds no %q", r)
 					}
 					e.WithHint("texts are quoted: %s\"%s\"%s", src[:lo], src[lo:hi], src[hi:])
+				case strings.ContainsRune("+*/%", r):
+					e.Msg = fmt.Sprintf("unexpected character %q: rules compare values, they do not compute them", r)
+					e.WithHint("write the number out: cookie(\"cart\") > 2, not cookie(\"cart\") + 1 > 3")
 				}
 				return nil, soft, e
 			}

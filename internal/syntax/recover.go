@@ -858,6 +858,11 @@ func (s *yamlScanner) structure() {
 			if len(stack) > 1 && !stack[len(stack)-2].seq && stack[len(stack)-2].indent == in {
 				stack = stack[:len(stack)-1]
 				setKey(stack[len(stack)-1], l, n)
+			} else if !flagged[n] && len(l.key) > 1 && l.key[0] == '-' {
+				// "-name: x": the space after the dash left out.
+				s.addTrap(n, in, "yaml-indent", fmt.Sprintf("write - %s: with a space after the -", l.key[1:]),
+					"%q is read as a key, not as a list item: a list item starts with a - and a space", l.key)
+				flagged[n] = true
 			} else if !flagged[n] {
 				hint := "start it with \"- \", or indent it under the item above"
 				if near != nil && !near.seq && near.keyLine > near.line && l.key != "" {
