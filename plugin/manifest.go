@@ -87,6 +87,18 @@ func (s Slot) String() string {
 	return s.Attr
 }
 
+// Show writes v, a value of the slot, as tools show it beside the slot's
+// name: a number as it is (visitor.hour = 18), anything else quoted
+// (geo.country = "FR").
+func (s Slot) Show(v string) string {
+	if a, ok := LookupAttr(s.Attr); ok && a.Type == Number {
+		if _, err := strconv.ParseFloat(v, 64); err == nil {
+			return v
+		}
+	}
+	return strconv.Quote(v)
+}
+
 // windowText writes a window of seconds as at_most writes it: 1d, 12h,
 // 7d, 90m.
 func windowText(secs int) string {

@@ -226,7 +226,14 @@ func (c *checker) clockTest(t *syntax.Test, out *ir.Test, rules []int) {
 		if _, set := out.Values[c.prog.Slots[slot].Key()]; set {
 			continue
 		}
-		c.warnf(t.Pos, "test %q gives no time, and rule %q reads %s: it passes or fails by when it runs", t.Name, c.prog.Rules[i].Name, c.prog.Slots[slot].Attr).
+		reads := "reads " + c.prog.Slots[slot].Attr
+		for _, r := range c.file.Rules {
+			if r.Name == c.prog.Rules[i].Name && (r.From != nil || r.Until != nil) && c.prog.Slots[slot].Attr == "now" {
+				// What the editor wrote, not what it compiles to.
+				reads = "applies between times (from:, until:)"
+			}
+		}
+		c.warnf(t.Pos, "test %q gives no time, and rule %q %s: it passes or fails by when it runs", t.Name, c.prog.Rules[i].Name, reads).
 			WithHint("give the test a time: request: { at: \"2026-01-10T10:00:00+01:00\" }, or set %s in its context", c.prog.Slots[slot].Attr)
 		return
 	}

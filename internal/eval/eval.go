@@ -169,11 +169,12 @@ func (s *state) describe(t *Trace, slot int) {
 		return
 	}
 	v := s.value(slot)
-	name := s.e.prog.Slots[slot].String()
+	sl := s.e.prog.Slots[slot]
+	name := sl.String()
 	if !v.Present {
 		t.Values = append(t.Values, name+" is missing")
 	} else {
-		t.Values = append(t.Values, fmt.Sprintf("%s = %q", name, v.Str))
+		t.Values = append(t.Values, name+" = "+sl.Show(v.Str))
 	}
 }
 

@@ -359,7 +359,7 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 		} else if val.Present && s.Attr == "device.type" {
 			fmt.Fprintf(w, "  %-28s = %q (%s)\n", s, val.Str, deviceSignal)
 		} else if val.Present {
-			fmt.Fprintf(w, "  %-28s = %q\n", s, val.Str)
+			fmt.Fprintf(w, "  %-28s = %s\n", s, s.Show(val.Str))
 		} else {
 			fmt.Fprintf(w, "  %-28s   (missing)\n", s)
 		}
