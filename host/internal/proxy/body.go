@@ -41,6 +41,10 @@ type rewritingBody struct {
 	handed   bool
 	buffered bool
 	flushed  bool
+	// headersWait is how long an origin that pauses before any of the
+	// body was handed over may keep the visitor without the response's
+	// headers (see writeTo).
+	headersWait time.Duration
 	// head holds the start of the page while its encoding is not known.
 	head []byte
 	done bool
@@ -106,6 +110,11 @@ type rewritingBody struct {
 type visitorWriter interface {
 	io.Writer
 	flushNow()
+	// headersAfter sends the response's headers after d, unless the
+	// body wrote first or quietHeaders was called; quietHeaders stops
+	// that, once the body is done with the writer.
+	headersAfter(d time.Duration)
+	quietHeaders()
 }
 
 // pageRewriter is what rewrites the page: a Rewriter, or a Splicer when
@@ -427,7 +436,9 @@ func (b *rewritingBody) limit(reason, result string) {
 // next bytes or its end.
 func (b *rewritingBody) Read(p []byte) (int, error) {
 	if b.to != nil {
-		return 0, b.writeTo(b.to)
+		err := b.writeTo(b.to)
+		b.to.quietHeaders()
+		return 0, err
 	}
 	for b.out.Len() < len(p) {
 		if b.done || b.err != nil {
@@ -466,6 +477,13 @@ var errVisitorGone = context.Canceled
 // io.EOF at the body's end.
 func (b *rewritingBody) writeTo(w visitorWriter) error {
 	for {
+		if b.err != nil && !b.handed {
+			// Broken off (the origin, or the rewriter) before any of
+			// the body was handed over: what is held goes nowhere, and
+			// the visitor, who got nothing yet, is answered instead
+			// (see Proxy.unsent).
+			return b.err
+		}
 		if s := b.splicer; s != nil && s.Direct() {
 			// The page itself, up to where it was checked: before what
 			// out holds (a Rewriter's, once the page stopped matching).
@@ -494,13 +512,20 @@ func (b *rewritingBody) writeTo(w visitorWriter) error {
 		case b.err != nil:
 			return b.err
 		}
-		if b.src.paused() && (b.buffered || !b.handed && !b.flushed) {
-			// Also before the first byte: a page that does not name its
-			// encoding waits for the 1024 bytes the browser's prescan
-			// reads, and a slow origin's visitor gets the headers
-			// meanwhile, as the origin sent them.
+		switch {
+		case !b.src.paused():
+		case b.buffered:
 			w.flushNow()
 			b.buffered, b.flushed = false, true
+		case !b.handed && !b.flushed:
+			// Before the first byte (a page that does not name its
+			// encoding waits for the 1024 bytes the browser's prescan
+			// reads; a list hide_seen or limit holds whole), a slow
+			// origin's visitor gets the headers meanwhile, as the origin
+			// sent them; not at once, as for a pause of the origin's
+			// later: an origin that breaks off right after the start is
+			// answered with a 502 while none of the response has gone.
+			w.headersAfter(b.headersWait)
 		}
 		b.step()
 	}

@@ -52,6 +52,9 @@ func (v *visitor) Write(p []byte) (int, error) {
 	return v.out.Write(p)
 }
 
+func (*visitor) headersAfter(time.Duration) {}
+func (*visitor) quietHeaders()              {}
+
 func (v *visitor) flushNow() {
 	v.flushes++
 	if len(v.flushedAt) < cap(v.flushedAt) {
@@ -276,6 +279,69 @@ func TestLargeWritePassesBuffers(t *testing.T) {
 			if rest, _ := io.ReadAll(resp.Body); string(rest) != "end" {
 				t.Errorf("the rest of the body is %q", rest)
 			}
+		})
+	}
+}
+
+// brokenBody is an origin's body that hands out reads as given, then
+// fails with err, as a connection the origin closed mid-body.
+type brokenBody struct {
+	reads [][]byte
+	err   error
+}
+
+func (b *brokenBody) Read(p []byte) (int, error) {
+	if len(b.reads) == 0 {
+		return 0, b.err
+	}
+	n := copy(p, b.reads[0])
+	b.reads[0] = b.reads[0][n:]
+	if len(b.reads[0]) == 0 {
+		b.reads = b.reads[1:]
+	}
+	return n, nil
+}
+
+func (*brokenBody) Close() error { return nil }
+
+// TestBrokenOffBodyHandsNothingHeld: a body whose origin breaks off
+// before any of it was handed to the visitor writes nothing of what it
+// holds (its output not yet a piece, the origin never having paused):
+// the visitor is answered instead (Proxy.unsent). Once some of it was
+// handed over, what was rewritten before the break follows it.
+func TestBrokenOffBodyHandsNothingHeld(t *testing.T) {
+	prog, edits, page := shopEdits(t)
+	for _, c := range []struct {
+		name      string
+		reads     []int // sizes of the origin's reads before the break
+		wantWrite bool
+	}{
+		{name: "full reads, then the break", reads: []int{bufSize, bufSize}, wantWrite: false},
+		{name: "no byte, then the break", reads: nil, wantWrite: false},
+		{name: "a pause, then the break", reads: []int{10000}, wantWrite: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			origin := &brokenBody{err: io.ErrUnexpectedEOF}
+			at := 0
+			for _, n := range c.reads {
+				origin.reads = append(origin.reads, page[at:at+n])
+				at += n
+			}
+			src, err := newSource(origin, "", 100, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rb := newRewritingBody(src, prog, edits, rewrite.Options{}, "", "text/html; charset=utf-8", 8<<20)
+			v := &visitor{}
+			rb.to = v
+			n, err := rb.Read(make([]byte, bufSize))
+			if n != 0 || err != io.ErrUnexpectedEOF {
+				t.Fatalf("Read = %d, %v; want 0 and the origin's error", n, err)
+			}
+			if wrote := v.out.Len() > 0; wrote != c.wantWrite {
+				t.Errorf("%d bytes written to the visitor, want some: %v", v.out.Len(), c.wantWrite)
+			}
+			rb.Close()
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
@@ -42,6 +43,17 @@ func (o *failOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/api":
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, o.doc)
+	case "/paused":
+		// The start, then a pause longer than StreamPause: the proxy
+		// sends the headers, at least, before the rest comes. (Not a
+		// multiple of the proxy's reads, which would take the pause for
+		// a busy origin's.)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Etag", `"v1"`)
+		io.WriteString(w, o.page[:50000])
+		w.(http.Flusher).Flush()
+		time.Sleep(200 * time.Millisecond)
+		io.WriteString(w, o.page[50000:])
 	case "/gz":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Encoding", "gzip")
@@ -111,9 +123,11 @@ func TestRewriterFailureFailsOpen(t *testing.T) {
 		want   string
 		served int
 	}{
-		{name: "streamed, fails mid-page", path: "/page", at: 50 << 10, want: "cut", served: 1},
-		{name: "streamed, fails at the first bytes", path: "/page", at: 0, want: "cut", served: 1},
-		{name: "spliced, fails mid-page", path: "/page", at: 50 << 10, maps: true, want: "cut", served: 1},
+		{name: "streamed, fails mid-page", path: "/paused", at: 100 << 10, want: "cut", served: 1},
+		{name: "streamed, fails at the first bytes", path: "/page", at: 0, want: "page", served: 2},
+		{name: "streamed, fails at the first bytes, with a body the origin cannot take twice", body: "q=1", path: "/page", at: 0, want: "502", served: 1},
+		{name: "spliced, fails mid-page", path: "/paused", at: 100 << 10, maps: true, want: "cut", served: 1},
+		{name: "spliced, fails at the first bytes", path: "/page", at: 0, maps: true, want: "page", served: 2},
 		{name: "held for the cookie, fails mid-page", seen: true, path: "/page", at: 50 << 10, want: "page", served: 2},
 		{name: "held for the cookie, fails at the end", seen: true, path: "/page", at: -1, want: "page", served: 2},
 		{name: "held, with a body the origin cannot take twice", seen: true, body: "q=1", path: "/page", at: 50 << 10, want: "502", served: 1},

@@ -18,11 +18,12 @@ import (
 // visitor's response. So the body path recovers a panic of the HTML
 // rewriter (Rewriter, Splicer, MapBuilder) or of the JSON edits:
 //
-//   - before the headers are sent (a page held back for its cookies, or
-//     the first read of a compressed one), the visitor gets the page as
-//     the origin sent it: replayed from what was recorded, or else asked
-//     of the origin again when the request can be sent twice (GET, HEAD,
-//     no body), or a 502 when it cannot;
+//   - before any of the response is sent (a page held back for its
+//     cookies, the first read of a compressed one, or the start of a
+//     page the rewriter still holds), the visitor gets the page as the
+//     origin sent it: replayed from what was recorded, or else asked of
+//     the origin again when the request can be sent twice (GET, HEAD, no
+//     body), or a 502 when it cannot;
 //   - after, the transfer is cut, as when the origin breaks off: the
 //     visitor's browser sees an incomplete response, not a page with a
 //     hole in it;

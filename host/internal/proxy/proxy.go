@@ -3,9 +3,11 @@
 // httputil.ReverseProxy, and streams the response through the rewriter.
 //
 // It fails open: when the plugin traps, times out or is missing, or the
-// body rewriter fails before the headers are sent (see failure.go), the
-// visitor gets the page the origin sent, and the failure is logged and
-// counted. An unreachable origin is a 502, a slow one a 504.
+// body rewriter fails before any of the response is sent (see
+// failure.go), the visitor gets the page the origin sent, and the
+// failure is logged and counted. An unreachable origin is a 502, a slow one a 504; so is one
+// that breaks off its response before any of it was sent to the
+// visitor (see Proxy.unsent).
 package proxy
 
 import (
@@ -351,6 +353,14 @@ type state struct {
 	discardSeen bool
 	resend      bool
 	resends     int
+	// cut is the error that stopped the rewritten body before any of it
+	// was sent (the rewriter failed, the encoding broke): the visitor is
+	// answered instead (see Proxy.unsent).
+	cut error
+	// header holds the response's headers as they were before the
+	// origin's were added, when there were any (a server's middleware
+	// set them): a response that is not sent after all leaves them.
+	header http.Header
 	// origin is the origin's response body, as everything reads it.
 	origin originStream
 }
@@ -441,7 +451,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// went away, or the origin broke off), and that request is logged and
 	// counted too.
 	finished := false
-	defer func() { p.done(r, st, rw.status, start, !finished) }()
+	defer func() {
+		if finished {
+			// A response without a body (a HEAD, a 304, a redirect's
+			// HEAD) has its status held still.
+			rw.commit()
+		}
+		p.done(r, st, rw.status, start, !finished)
+	}()
 	if st.site != nil {
 		p.decide(r, st)
 		if st.seen != nil {
@@ -455,19 +472,73 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	st.w = rw
+	if h := rw.Header(); len(h) > 0 {
+		st.header = h.Clone()
+	}
 	// Deferred: no flush may run after the handler, nor after that panic.
 	defer rw.stop()
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
-	p.rp.ServeHTTP(rw, r)
+	p.serve(rw, r, st)
 	if st.resend {
 		// The rewriter failed before the headers went, on a body that
 		// could not be replayed: the origin is asked again, and the page
 		// passes untouched (see failure.go).
 		st.resend, st.resends = false, st.resends+1
-		st.rb, st.rewrote, st.held = nil, false, false
-		p.rp.ServeHTTP(rw, r)
+		st.rb, st.rewrote, st.held, st.cut = nil, false, false, nil
+		p.serve(rw, r, st)
 	}
 	finished = true
+}
+
+// serve runs ReverseProxy for r. A body whose copy failed before any of
+// the response was given to the server is answered by unsent. One that
+// failed after is cut: ReverseProxy panics with http.ErrAbortHandler
+// (in a server; outside one it returns), after what was given to the
+// server is flushed, so that the visitor gets what the access log says
+// was sent (net/http drops what it holds of a handler that panics).
+func (p *Proxy) serve(rw *statusWriter, r *http.Request, st *state) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler || !p.unsent(rw, r, st) {
+				panic(v)
+			}
+		}
+	}()
+	p.rp.ServeHTTP(rw, r)
+	p.unsent(rw, r, st)
+}
+
+// unsent answers a request whose response body failed (its origin broke
+// off, or a rewrite could not go on) before any of it was sent: with a
+// 502 (504 for an origin that stalled), as an origin failure, in place
+// of the 200 that was never sent; or, for a page the rewriter failed on,
+// by asking the origin again (st.resend). It reports whether the
+// request is answered so; when some of the response was sent, it
+// flushes it, and the transfer is cut.
+func (p *Proxy) unsent(rw *statusWriter, r *http.Request, st *state) bool {
+	err := st.origin.err
+	if err == nil {
+		err = st.cut
+	}
+	if err == nil || st.outcome == metrics.UpstreamError || st.outcome == metrics.Aborted {
+		// Nothing failed, or the error handler answered already.
+		return false
+	}
+	if !rw.abandon() {
+		rw.flushNow()
+		return false
+	}
+	h := rw.Header()
+	clear(h)
+	for k, v := range st.header {
+		h[k] = v
+	}
+	if st.resend {
+		return true // ServeHTTP asks the origin again
+	}
+	p.errorHandler(rw, r, err)
+	// The error handler answers nothing to a visitor who went away.
+	return st.outcome == metrics.UpstreamError
 }
 
 // decide loads what is known of the visitor (seen-filter, caps) and runs
@@ -888,7 +959,14 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		http.Error(w, "502 Bad Gateway: the origin's response could not be passed on", status)
 		return
 	}
-	p.warn(r, slog.LevelWarn, "origin request failed", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
+	// The origin's response began (its headers came), and its body
+	// broke off before any of it was sent (see unsent).
+	brokeOff := st != nil && st.origin.err != nil
+	if brokeOff {
+		p.warn(r, slog.LevelWarn, "the origin broke off its response before any of it was sent", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
+	} else {
+		p.warn(r, slog.LevelWarn, "origin request failed", "route", p.cfg.Route, "path", r.URL.Path, "status", status, "err", err)
+	}
 	p.cfg.Metrics.Upstream(p.cfg.Route, status)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -896,11 +974,15 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if r.Method == http.MethodHead {
 		return // no body: the access log counts none
 	}
-	switch status {
-	case http.StatusGatewayTimeout:
+	switch {
+	case status == http.StatusGatewayTimeout && brokeOff:
+		w.Write([]byte("504 Gateway Timeout: the origin stopped sending its response\n"))
+	case status == http.StatusGatewayTimeout:
 		w.Write([]byte("504 Gateway Timeout: the origin did not answer in time\n"))
-	case http.StatusServiceUnavailable:
+	case status == http.StatusServiceUnavailable:
 		w.Write([]byte("503 Service Unavailable: the origin is unavailable\n"))
+	case brokeOff:
+		w.Write([]byte("502 Bad Gateway: the origin broke off its response\n"))
 	default:
 		w.Write([]byte("502 Bad Gateway: the origin could not be reached\n"))
 	}
@@ -945,6 +1027,13 @@ func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) 
 // statusWriter records the status for the access log, and passes Flush
 // through so streaming works.
 //
+// It holds the final status back until the first byte of the body, or
+// a flush, goes to the server (commit): until then nothing of the
+// response has been sent, and a response whose origin broke off can
+// still be answered with a 502 instead of a 200 that never comes (see
+// Proxy.unsent). What the log says of the response is then true: status
+// is what was given to the server, and 0 while nothing was.
+//
 // A rewritten body has no Content-Length, and httputil.ReverseProxy
 // flushes a response of unknown length after every write: one syscall,
 // and one small chunk, per read from the origin, and a timer started per
@@ -960,43 +1049,100 @@ func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) 
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// pending is the final status written and not yet given to the
+	// server; 0 when none.
+	pending int
 
 	// mu orders the handler's writes and flushes with those of
-	// ReverseProxy's flush timer, which runs on its own goroutine.
+	// ReverseProxy's flush timer, and of headersAfter's, which run on
+	// goroutines of their own.
 	mu      sync.Mutex
 	paced   bool // the body flushes itself: Flush does nothing
 	stopped bool // the handler returned: the ResponseWriter is not ours
+	// timer sends the headers of a paced body whose origin keeps the
+	// visitor waiting (headersAfter); quiet stops it for good.
+	timer *time.Timer
+	quiet bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// An informational response (103 Early Hints, forwarded by
-	// ReverseProxy) comes before the final one: 101 is the only one
-	// that ends the exchange.
-	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.status = code
+	// ReverseProxy) comes before the final one, and goes at once: 101
+	// is the only one that ends the exchange.
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
 	}
-	w.ResponseWriter.WriteHeader(code)
+	if w.status != 0 || w.pending != 0 {
+		// Superfluous: net/http says so, and keeps the first.
+		w.commitLocked()
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if code == http.StatusSwitchingProtocols {
+		w.status = code
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.pending = code
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.status == 0 {
-		w.status = http.StatusOK
+	if w.pending == 0 && w.status == 0 {
+		w.pending = http.StatusOK
 	}
+	w.commitLocked()
 	return w.ResponseWriter.Write(b)
+}
+
+// commitLocked gives the server the status held back. w.mu is held.
+func (w *statusWriter) commitLocked() {
+	if w.pending != 0 {
+		w.status, w.pending = w.pending, 0
+		w.ResponseWriter.WriteHeader(w.status)
+	}
+}
+
+// commit gives the server the status held back, if any: the handler
+// returns with a response whose body was empty (a HEAD, a 304).
+func (w *statusWriter) commit() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.commitLocked()
+}
+
+// abandon drops the response written so far, when none of it was given
+// to the server, and reports whether it was so: the headers are the
+// caller's to restore, and no flush sends them meanwhile.
+func (w *statusWriter) abandon() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.status != 0 {
+		return false
+	}
+	w.pending = 0
+	w.quietLocked()
+	return true
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Flush implements http.Flusher; it does nothing for a paced body.
+// Flush implements http.Flusher; for a paced body it only commits the
+// status (ReverseProxy flushes before it writes trailers, which must
+// not be taken for headers).
 func (w *statusWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.paced && !w.stopped {
+	if w.paced {
+		w.commitLocked()
+		return
+	}
+	if !w.stopped {
 		w.flushLocked()
 	}
 }
@@ -1011,9 +1157,50 @@ func (w *statusWriter) flushNow() {
 }
 
 func (w *statusWriter) flushLocked() {
+	if w.status == 0 && w.pending == 0 {
+		// Nothing to send: a flush would send a 200 of net/http's.
+		return
+	}
+	w.commitLocked()
 	// Through the controller: a writer the embedder wrapped may flush
 	// only by its Unwrap method, as http.ResponseController allows.
 	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// headersAfter sends the headers of a paced body after d, unless the
+// body writes, or stops waiting (quiet), first: before its first byte, a
+// page held back while it is rewritten shows its visitor that it comes
+// only when its origin keeps them waiting, so that an origin that breaks
+// off at once is answered with a 502 instead. Only the first call arms
+// the timer.
+func (w *statusWriter) headersAfter(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil || w.quiet || w.status != 0 {
+		return
+	}
+	w.timer = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.quiet && !w.stopped {
+			w.flushLocked()
+		}
+	})
+}
+
+// quietHeaders stops headersAfter's timer: once it returns, no flush of
+// the timer's runs, and the handler may change the headers again.
+func (w *statusWriter) quietHeaders() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.quietLocked()
+}
+
+func (w *statusWriter) quietLocked() {
+	w.quiet = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 }
 
 // setPaced hands flushing to the body, before the body is written.
@@ -1029,6 +1216,7 @@ func (w *statusWriter) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stopped = true
+	w.quietLocked()
 }
 
 // pacedLength is the ContentLength of a response whose body paces

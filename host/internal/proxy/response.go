@@ -312,12 +312,22 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 		edits = nonceEdits(edits, script, style) // see csp.go
 	}
 	rb := newRewritingBody(src, st.site.Program(), edits, opt, rp.encode, resp.Header.Get("Content-Type"), p.cfg.MaxRewriteBytes)
-	rb.metrics, rb.route = p.cfg.Metrics, p.cfg.Route
+	rb.metrics, rb.route, rb.headersWait = p.cfg.Metrics, p.cfg.Route, p.streamPause
 	if k, page, ok := p.mapKey(resp); ok {
 		rb.maps, rb.mapKey, rb.pageKey, rb.mapStats = p.maps, k, page, &p.mapStats
 		rb.byURL, rb.streamPause = k == page, p.streamPause
 	}
 	rb.onLimit = func(reason, result string) {
+		if result == "cut" && !rb.handed && st.w != nil && st.w.abandon() {
+			// None of the response was sent yet: instead of a cut, the
+			// origin is asked again for a page the rewriter failed on,
+			// or the visitor gets a 502 (see Proxy.unsent).
+			st.cut = rb.err
+			result = "refused"
+			if reason == reasonRewriteFailed && st.resends == 0 && resendable(resp.Request) {
+				st.resend, result = true, "resent"
+			}
+		}
 		if reason == reasonRewriteFailed {
 			p.rewriteFailed(resp.Request, st, rb.err, result)
 			return
@@ -353,6 +363,15 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	}
 	if rb.err != nil && !rb.originFailed() {
 		return p.passOriginal(resp, rp, src, rb, nil, rb.err)
+	}
+	if err := rb.err; err != nil {
+		// The origin broke off while the page was held back: nothing
+		// was sent, and the error handler answers (502, or 504 for an
+		// origin that stalled), as when no response came.
+		st.rb = nil
+		rb.release()
+		src.Close()
+		return rp, err
 	}
 	src.commit()
 	rb.precommit = false

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -61,6 +62,14 @@ func serveFault(c net.Conn) {
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0) // RST, not FIN
 		}
+	case "/break-early":
+		// The start of a page that names no charset (held until the
+		// 1024 bytes the browser's prescan reads), then a closed
+		// connection.
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s", len(page), page[:300])
+	case "/break-plain":
+		// Passed as it comes: 300 bytes, then a closed connection.
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(page), page[:300])
 	case "/stall-headers":
 		time.Sleep(3 * time.Second)
 	case "/stall-body":
@@ -140,6 +149,68 @@ func TestOriginFaults(t *testing.T) {
 	// The process survived all of it.
 	if resp, err := client.Get(r.url + "/"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("after the faults: %v", err)
+	}
+}
+
+// TestOriginBreaksOffAccessLog: what the access log says of an origin
+// that breaks off is what the visitor got, on the wire. Before any of
+// the response went, a 502 (logged status=502, its bytes, as an origin
+// failure); after, the status and the bytes sent, all of which the
+// visitor gets before the connection closes, as aborted.
+func TestOriginBreaksOffAccessLog(t *testing.T) {
+	cfg := faultConfig(t, faultOrigin(t))
+	access := true
+	cfg.Log.Access = &access
+	var logs syncbuf.Buffer
+	r := startWithLog(t, cfg, &logs)
+	for _, c := range []struct {
+		path, status, outcome string
+	}{
+		{"/break-early", "502", "upstream_error"},
+		{"/reset-mid-body", "200", "aborted"},
+		{"/break-plain", "200", "aborted"},
+	} {
+		t.Run(c.path, func(t *testing.T) {
+			// As curl does: one request on a connection of its own, and
+			// whatever comes back until it closes.
+			conn, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n", c.path)
+			wire, _ := io.ReadAll(conn)
+			if len(wire) == 0 {
+				t.Fatal("an empty reply")
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(wire)), nil)
+			if err != nil {
+				t.Fatalf("%v: %q", err, wire)
+			}
+			body, berr := io.ReadAll(resp.Body)
+			if got := strconv.Itoa(resp.StatusCode); got != c.status {
+				t.Fatalf("status %s, want %s", got, c.status)
+			}
+			if c.status == "200" && berr == nil {
+				t.Fatalf("the body came whole (%d bytes); want it cut", len(body))
+			}
+			if c.status == "502" && (berr != nil || !strings.Contains(string(body), "the origin broke off its response")) {
+				t.Fatalf("the 502's body: %q, %v", body, berr)
+			}
+			line := regexp.MustCompile(`msg=request route=fault method=GET path=` + c.path + ` status=(\d+) .*outcome=(\S+).* bytes=(\d+)`)
+			var m []string
+			for deadline := time.Now().Add(5 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				m = line.FindStringSubmatch(logs.String())
+			}
+			if m == nil {
+				t.Fatalf("no access line:\n%s", logs.String())
+			}
+			if m[1] != c.status || m[2] != c.outcome || m[3] != strconv.Itoa(len(body)) {
+				t.Errorf("logged status=%s outcome=%s bytes=%s; the visitor got %s, %d bytes of the body (want outcome %s):\n%s",
+					m[1], m[2], m[3], c.status, len(body), c.outcome, logs.String())
+			}
+		})
 	}
 }
 
