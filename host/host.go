@@ -434,7 +434,8 @@ func isUpgrade(h http.Header) bool {
 // again) and swaps them in without failing a request. On error the rules
 // serving keep serving, and the error says why the new ones did not load,
 // as New's does (it wraps the cause: errors.Is(err, fs.ErrNotExist) for a
-// rule file gone). After Close it returns ErrClosed.
+// rule file gone). After Close it returns ErrClosed; with ctx done
+// before the load begins, ctx's error, and nothing is loaded.
 func (h *Handler) Reload(ctx context.Context) error {
 	if h.closed.Load() {
 		return ErrClosed

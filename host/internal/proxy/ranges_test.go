@@ -194,8 +194,12 @@ func TestRangesKeepTheOriginsConnection(t *testing.T) {
 				break
 			}
 		}
-		if idle, dials := got["bespoke_origin_idle_connections"], got["bespoke_origin_dials_total"]; idle != dials || dials > 2 {
-			t.Fatalf("after range %d: %v of %v connections dialed are idle: want all, at most 2", i, idle, dials)
+		// A connection closed unread costs the next request a dial: five
+		// requests would dial five times. (That each dialed is idle is
+		// what the wait above looks for; on a loaded machine one may
+		// still be on its way back, which is not what this tests.)
+		if idle, dials := got["bespoke_origin_idle_connections"], got["bespoke_origin_dials_total"]; dials > 2 || idle == 0 {
+			t.Fatalf("after range %d: %v of %v connections dialed are idle: want at most 2 dialed, and one idle", i, idle, dials)
 		}
 	}
 }

@@ -103,12 +103,17 @@ func (r *Reloader) Close() {
 
 // Reload loads a new generation and swaps it in. On error the serving
 // plugin is left in place and the error returned; after Close it returns
-// ErrClosed.
+// ErrClosed, and with ctx done, ctx's error, without loading.
 func (r *Reloader) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		// Given up on while it waited for another reload: nothing is
+		// loaded, and nothing is recorded as tried.
+		return err
 	}
 	if len(r.files) > 0 {
 		// Before the load reads them: a write in between reads as a

@@ -2,6 +2,7 @@ package reload_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -88,6 +89,24 @@ func TestReloadSwapsAndRetires(t *testing.T) {
 	first.Drop()
 	if got := r.Last(); got == nil || got.Err != nil || got.Generation != 2 {
 		t.Errorf("last result %+v", got)
+	}
+}
+
+// TestReloadHonoursContext: a reload asked with a context already done
+// loads nothing and returns the context's error.
+func TestReloadHonoursContext(t *testing.T) {
+	path, target, r := setup(t)
+	if err := r.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, []byte(rulesNamed("second")), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Reload(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if ruleName(t, target) != "first" || r.Generation() != 1 {
+		t.Fatalf("serving %q generation %d after a cancelled reload", ruleName(t, target), r.Generation())
 	}
 }
 

@@ -140,7 +140,9 @@ func CheckOrigin(u *url.URL) error {
 		return fmt.Errorf("origin %q: the scheme must be http or https", u.Redacted())
 	}
 	if u.Host == "" {
-		return fmt.Errorf("origin %q: no host", u.Redacted())
+		// Written back as given: a URL without a host prints as
+		// "http:".
+		return fmt.Errorf("origin %q: no host: write it as %s://host:port", u.Scheme+"://"+u.Path, u.Scheme)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("origin %q: an origin has no query or fragment", u.Redacted())
