@@ -153,7 +153,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
 	admin := fs.String("admin", config.DefaultAdmin, "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload, /debug/pprof/); empty disables it")
 	origin := fs.String("origin", "", "origin `URL` to personalize")
-	demoFlag := fs.Bool("demo", false, "serve the bundled demo site as the origin (and its rules, unless --rules or --plugin is given)")
+	demoFlag := fs.Bool("demo", false, "serve the bundled demo site as the origin, unless --origin is given (and its rules, unless --rules or --plugin is given)")
 	rulesFile := fs.String("rules", "", "rule `file` to compile and serve (reloaded when it changes)")
 	pluginFile := fs.String("plugin", "", "compiled plugin `file` (.wasm) to serve (reloaded when it changes)")
 	var g geoFlags
@@ -317,15 +317,21 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	}
 	demoURL := ""
 	if *demoFlag {
-		u, stopDemo, err := demo.Start()
-		if err != nil {
-			return err
-		}
-		defer stopDemo()
+		// The demo site, unless --origin names another: the demo's rules
+		// then run in front of that origin.
 		for i := range cfg.Routes {
-			if cfg.Routes[i].Origin == "http://demo.invalid" {
-				cfg.Routes[i].Origin = u
+			if cfg.Routes[i].Origin != "http://demo.invalid" {
+				continue
 			}
+			if demoURL == "" {
+				u, stopDemo, err := demo.Start()
+				if err != nil {
+					return err
+				}
+				defer stopDemo()
+				demoURL = u
+			}
+			cfg.Routes[i].Origin = demoURL
 		}
 		opt.Embedded = func() (*plugin.Artifact, string, error) {
 			res, err := compiler.Compile(demo.RulesName, demo.Rules())
@@ -334,7 +340,6 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 			}
 			return res.Artifact, demo.RulesName, nil
 		}
-		demoURL = u
 	}
 	if err := cfg.Validate(); err != nil {
 		// --tls-cert or --tls-key replaces the file's tls: both, so
@@ -409,7 +414,11 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		log.Info("admin listening", "addr", adminLn.Addr().String())
 	}
 	for _, r := range cfg.Routes {
-		log.Info("route", "name", r.Name, "host", r.Host, "path", r.Path, "origin", r.Origin, "plugin", r.Source())
+		src := r.Source()
+		if src == "" && opt.Embedded != nil {
+			src = demo.RulesName
+		}
+		log.Info("route", "name", r.Name, "host", r.Host, "path", r.Path, "origin", r.Origin, "plugin", src)
 	}
 	scheme := "http"
 	if cfg.TLS.Cert != "" {
