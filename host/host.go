@@ -256,6 +256,11 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 			route.Origin = "http://origin.invalid"
 		}
 	}
+	if len(errs) > 0 && route.Origin == "" {
+		// Origin and Next given wrong: what is wrong with them is told
+		// above, not again as an origin the embedder did not write.
+		route.Origin = "http://origin.invalid"
+	}
 	switch {
 	case cfg.RulesFile != "" && len(cfg.Rules) > 0:
 		fail(errors.New("bespoke: give RulesFile or Rules, not both"))

@@ -80,6 +80,16 @@ func TestNewTellsEveryBadField(t *testing.T) {
 	}
 }
 
+// TestNewTellsOnlyWhatIsWrong: an upstream given wrong (Next with a
+// Transport) is told once, not again as an origin the embedder did not
+// write.
+func TestNewTellsOnlyWhatIsWrong(t *testing.T) {
+	_, err := host.New(context.Background(), host.Config{Next: http.NotFoundHandler(), Transport: http.DefaultTransport, Logger: quiet, CacheDir: "-"})
+	if err == nil || !strings.Contains(err.Error(), "cannot be given with Next") || strings.Contains(err.Error(), "route") || strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("error %q, want Transport with Next told alone", err)
+	}
+}
+
 // TestRulesFileByContent: RulesFile is a plugin or a rule file by its
 // first bytes, as Rules is, whatever its name; Rules given as no bytes
 // beside it is no rules given, as the docs say.

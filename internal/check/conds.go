@@ -568,20 +568,23 @@ func (c *checker) compareList(e *syntax.Compare, a plugin.Attr, slot int) ir.Nod
 // stringOpHolds reports an error, and false, for a text test no value
 // of a can pass (stringOpNever), with a hint at what was probably meant.
 func (c *checker) stringOpHolds(e *syntax.Compare, a plugin.Attr, s *syntax.StringLit) bool {
+	if a.Name == "path" && e.Op != "matches" && strings.ContainsAny(s.Value, "?#") {
+		// The path is without its query; it holds a ? only when a
+		// request encodes one (%3F), which no link does by mistake: a
+		// warning, not an error.
+		w := c.warnf(s.ValuePos, "path is the request path, without its query, so `%s` holds only for a path with an encoded %s in it", e, s.Value[strings.IndexAny(s.Value, "?#"):][:1]).WithCode("never-matches")
+		_, q, _ := strings.Cut(s.Value, "?")
+		if k, _, _ := strings.Cut(q, "="); k != "" {
+			w.WithHint("test the query with query(%q)", k)
+		}
+		return true
+	}
 	what, never := stringOpNever(a, e.Op, s.Value)
 	if !never {
 		return true
 	}
 	err := c.errorf(s.ValuePos, "%s is %s, so `%s` never holds", a.Name, what, e).WithCode("never-matches")
 	switch {
-	case a.Name == "path":
-		p, q, _ := strings.Cut(s.Value, "?")
-		k, _, _ := strings.Cut(q, "=")
-		if k != "" {
-			err.WithHint("test the query with query(%q)", k)
-		} else if p != "" {
-			err.WithHint("write %s %s %q", e.X, e.Op, p)
-		}
 	case a.Name == "language":
 		if i := strings.IndexAny(s.Value, "-_"); i > 0 {
 			err.WithHint("write language == %q: the region is not part of it", strings.ToLower(s.Value[:i]))

@@ -11,8 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
-	_ "time/tzdata"
-	"unicode" // the zone names the host knows, on any machine
+	_ "time/tzdata" // the zone names the host knows, on any machine
 
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
@@ -54,13 +53,6 @@ func (c *checker) literal(a plugin.Attr, v string, pos diag.Pos) (string, bool) 
 					e.WithHint("%s", h)
 				}
 			}
-		}
-	case "geo.city":
-		// CDNs and GeoIP databases write a city's name as its people do,
-		// capitalized, and the comparison keeps case.
-		if v != "" && strings.ToLower(v) == v && strings.ToUpper(v) != v {
-			c.warnf(pos, "%q is all lower case: geo.city holds a city's name as CDNs write it, capitalized (\"Lyon\"), and compares case and all", v).
-				WithHint("write %q", capitalize(v)).WithCode("city-case")
 		}
 	case "path":
 		e = c.pathValue(v, pos)
@@ -454,25 +446,13 @@ func versionText(a plugin.Attr) bool {
 	return a.Name == "device.os_version" || a.Name == "device.browser_version"
 }
 
-// capitalize writes a city's name as CDNs do: each word's first letter
-// upper case (saint-étienne: Saint-Étienne).
-func capitalize(s string) string {
-	r := []rune(s)
-	for i := range r {
-		if i == 0 || r[i-1] == ' ' || r[i-1] == '-' {
-			r[i] = unicode.ToUpper(r[i])
-		}
-	}
-	return string(r)
-}
-
 // stringOpNever reports, for the test `attr op arg` (op contains,
 // starts_with, ends_with or matches; arg as written, before folding) on
 // attribute a, whether no value a takes can pass it, and then what a's
 // values are. It is exact where the values can be listed (a closed set,
 // the two-letter country codes) and looks only at the characters a value
-// cannot hold otherwise (a path's query, a language's region): it never
-// calls a test that can hold one that cannot.
+// cannot hold otherwise (a language's region): it never calls a test
+// that can hold one that cannot.
 func stringOpNever(a plugin.Attr, op, arg string) (what string, never bool) {
 	test := func(v string) bool { return true }
 	folded := a.Fold.Apply(arg)
@@ -507,8 +487,6 @@ func stringOpNever(a plugin.Attr, op, arg string) (what string, never bool) {
 		return "one of " + quoteList(a.Values), !anyOf(a.Values)
 	case a.Name == "geo.country":
 		return "a two-letter country code (ISO 3166-1, \"FR\")", !anyOf(countryShapes())
-	case a.Name == "path" && op != "matches" && strings.ContainsAny(arg, "?#"):
-		return "the request path, without its query", true
 	case a.Name == "language" && op != "matches" && strings.ContainsFunc(folded, func(r rune) bool { return r < 'a' || r > 'z' }):
 		return "a language's primary subtag, letters alone (\"fr\", not \"fr-CA\")", true
 	}

@@ -347,43 +347,41 @@ func (p *exprParser) parseOperand() (Expr, error) {
 }
 
 // missingLeft adds to e, an error at the comparison operator toks[at]
-// with nothing before it (geo.country != "FR" or != "BE"), the attribute
-// of the comparison before it, written again: each comparison names what
-// it compares. Two != joined by or always hold: it says so.
+// with nothing before it (geo.country != "FR" or != "BE"), a hint: the
+// comparison before it, and this one with its attribute written again.
+// Two != joined by or always hold: it says so. Where the comparison
+// before or this one is more than an attribute and a value, the hint
+// says what to do without writing it out.
 func (p *exprParser) missingLeft(e *diag.Error, at int) {
-	if at < 2 || p.toks[at-1].kind != tIdent || (p.toks[at-1].text != "or" && p.toks[at-1].text != "and") {
+	if at < 1 || p.toks[at-1].kind != tIdent || (p.toks[at-1].text != "or" && p.toks[at-1].text != "and") {
 		return
 	}
-	join := p.toks[at-1].text
-	// The comparison before: its operator, and its left side from the
-	// token after the and, or, not or ( before it.
-	k := at - 2
-	for k >= 0 && p.toks[k].kind != tOp {
-		k--
+	join, op := p.toks[at-1].text, p.toks[at].text
+	simple := func(t token) bool {
+		return t.kind == tString || t.kind == tNumber || t.kind == tIdent && !keywords[t.text]
 	}
-	if k < 1 {
-		return
-	}
-	start := k - 1
-	for start > 0 {
-		prev := p.toks[start-1]
-		if prev.kind == tLParen || prev.kind == tIdent && (prev.text == "and" || prev.text == "or" || prev.text == "not") {
-			break
+	// attr OP value join OP value, each a token: at-4 .. at+1.
+	if at >= 4 && at+1 < len(p.toks) && p.toks[at-4].kind == tIdent && !keywords[p.toks[at-4].text] &&
+		p.toks[at-3].kind == tOp && simple(p.toks[at-2]) && simple(p.toks[at+1]) &&
+		(at == 4 || p.toks[at-5].kind == tLParen || p.toks[at-5].kind == tIdent && keywords[p.toks[at-5].text]) {
+		next := p.toks[at+2]
+		if next.kind == tEOF || next.kind == tRParen || next.kind == tIdent && (next.text == "and" || next.text == "or") {
+			text := func(t token) string {
+				if t.kind == tString {
+					return strconv.Quote(t.text)
+				}
+				return t.text
+			}
+			attr, prevOp, prev, val := p.toks[at-4].text, p.toks[at-3].text, text(p.toks[at-2]), text(p.toks[at+1])
+			if join == "or" && op == "!=" && prevOp == "!=" {
+				e.WithHint("write %s not in [%s, %s]: %s != %s or %s != %s would hold for every value", attr, prev, val, attr, prev, attr, val)
+				return
+			}
+			e.WithHint("each comparison names what it compares: %s %s %s %s %s %s %s", attr, prevOp, prev, join, attr, op, val)
+			return
 		}
-		start--
 	}
-	left := strings.TrimSpace(p.src[p.toks[start].off:p.toks[k].off])
-	op := p.toks[at].text
-	rest := strings.TrimSpace(p.src[p.toks[at].off+len(op):])
-	if i := strings.IndexAny(rest, " )"); i > 0 {
-		rest = rest[:i]
-	}
-	prev := strings.TrimSpace(p.src[p.toks[k].off+len(p.toks[k].text) : p.toks[at-1].off])
-	if join == "or" && op == "!=" && p.toks[k].text == "!=" {
-		e.WithHint("write %s not in [%s, %s]: %s != %s or %s != %s would hold for every value", left, prev, rest, left, prev, left, rest)
-		return
-	}
-	e.WithHint("each comparison names what it compares: %s %s %s %s %s %s %s", left, p.toks[k].text, prev, join, left, op, rest)
+	e.WithHint("each comparison names what it compares: write the attribute again before %s", op)
 }
 
 func (p *exprParser) parseList(lb token) (Expr, error) {

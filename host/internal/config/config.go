@@ -40,7 +40,7 @@ type Config struct {
 	H2C bool `yaml:"h2c"`
 	// Admin is the address of the admin listener (/metrics, /healthz,
 	// /readyz, POST /_bespoke/reload): DefaultAdmin when absent, and an
-	// empty one disables it. It should not be reachable from the
+	// empty one (admin: "", or admin: with no value) disables it. It should not be reachable from the
 	// internet. A pointer, so that a file that leaves it out keeps the
 	// listener the operator's tools expect, and only `admin: ""` turns
 	// it off.
@@ -381,6 +381,7 @@ func parse(name string, b []byte) (*Config, *yaml.Node, error) {
 		if doc.Decode(&c) != nil {
 			return nil, nil, errors.New(strings.Join(chk.errs, "\n"))
 		}
+		emptyAdmin(&doc, &c)
 		c.Defaults()
 		errs := chk.errs
 		for _, e := range unjoin(c.Validate()) {
@@ -395,11 +396,29 @@ func parse(name string, b []byte) (*Config, *yaml.Node, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	emptyAdmin(&doc, &c)
 	c.Defaults()
 	if err := c.Validate(); err != nil {
 		return &c, &doc, placeErrors(name, &doc, err)
 	}
 	return &c, &doc, nil
+}
+
+// emptyAdmin reads `admin:` written with no value (or ~) as `admin: ""`,
+// no admin listener, as it read before admin had a default: YAML decodes
+// a null into no value at all, which Defaults would take for a key left
+// out.
+func emptyAdmin(doc *yaml.Node, c *Config) {
+	if c.Admin != nil || doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "admin" && m.Content[i+1].Tag == "!!null" {
+			none := ""
+			c.Admin = &none
+		}
+	}
 }
 
 // Defaults fills the zero fields with their defaults.

@@ -405,7 +405,9 @@ func TestMergeKeys(t *testing.T) {
 func TestAdmin(t *testing.T) {
 	tests := []struct{ src, want string }{
 		{"", DefaultAdmin},
-		{"admin:\n", DefaultAdmin},
+		// No value, as before admin had a default: none.
+		{"admin:\n", ""},
+		{"admin: ~\n", ""},
 		{"admin: \"\"\n", ""},
 		{"admin: \"127.0.0.1:18150\"\n", "127.0.0.1:18150"},
 	}

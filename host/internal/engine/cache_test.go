@@ -9,15 +9,25 @@ import (
 )
 
 // TestPruneCache: the cache keeps the files written last, across the
-// runtime versions' directories, and leaves alone what is not a file.
+// runtime versions' directories, and leaves alone what the runtime did
+// not write: a directory given may be shared.
 func TestPruneCache(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
 	var paths []string
+	var foreign []string
+	for _, f := range []string{"someone-elses-app/data", "wazero-v1.12.0-amd64-linux/notes.txt", "top-level-file"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("keep"), 0o644)
+		old := now.Add(-time.Hour)
+		os.Chtimes(p, old, old)
+		foreign = append(foreign, p)
+	}
 	for i := range 10 {
 		sub := filepath.Join(dir, []string{"wazero-v1.12.0-amd64-linux", "wazero-v1.11.0-amd64-linux"}[i%2])
 		os.MkdirAll(sub, 0o755)
-		p := filepath.Join(sub, string(rune('a'+i)))
+		p := filepath.Join(sub, strings.Repeat(string(rune('a'+i%6)), 63)+string(rune('0'+i)))
 		if err := os.WriteFile(p, []byte("code"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -37,6 +47,11 @@ func TestPruneCache(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "wazero-v1.12.0-amd64-linux", "sub")); err != nil {
 		t.Error("a directory in the cache was removed")
+	}
+	for _, p := range foreign {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s, which the runtime did not write, was removed", p)
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,6 +124,20 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
+// isDigestName reports whether name is a SHA-256 digest in hex, as the
+// runtime names the modules it caches.
+func isDigestName(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for i := range len(name) {
+		if c := name[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // cacheKeep is how many compiled plugins a cache directory keeps.
 const cacheKeep = 64
 
@@ -141,11 +156,17 @@ func pruneCache(dir string, keep int) {
 	var files []entry
 	subs, _ := os.ReadDir(dir)
 	for _, sub := range subs {
-		if !sub.IsDir() {
+		// Only what the runtime wrote: a directory a version
+		// (wazero-v1.12.0-amd64-linux), a file a module, named by its
+		// digest. A directory given may hold other files: they stay.
+		if !sub.IsDir() || !strings.HasPrefix(sub.Name(), "wazero-") {
 			continue
 		}
 		ents, _ := os.ReadDir(filepath.Join(dir, sub.Name()))
 		for _, f := range ents {
+			if !isDigestName(f.Name()) {
+				continue
+			}
 			if info, err := f.Info(); err == nil && info.Mode().IsRegular() {
 				files = append(files, entry{filepath.Join(dir, sub.Name(), f.Name()), info.ModTime()})
 			}

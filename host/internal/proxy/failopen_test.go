@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -283,5 +284,69 @@ func TestVisitorStatePanicFailsOpen(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "seen store bug") || !strings.Contains(logs.String(), "stack=") {
 		t.Errorf("the panic was not logged at Error with its stack:\n%s", logs.String())
+	}
+}
+
+// slowStart is an origin that sends the start of a page, then waits for
+// release (or ten seconds) before the rest.
+type slowStart struct {
+	page    string
+	release chan struct{}
+	asked   atomic.Int32
+}
+
+func (o *slowStart) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.asked.Add(1)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	io.WriteString(w, o.page[:500])
+	w.(http.Flusher).Flush()
+	select {
+	case <-o.release:
+	case <-time.After(10 * time.Second):
+	}
+	io.WriteString(w, o.page[500:])
+}
+
+// TestResentPageStreams: a page asked of the origin again, after the
+// rewriter failed on its first bytes, streams as the origin sends it:
+// the visitor has the headers and the start while the origin still
+// holds the rest (the abandoned rewrite's pacing had held every flush).
+func TestResentPageStreams(t *testing.T) {
+	o := &slowStart{page: newFailOrigin().page, release: make(chan struct{})}
+	e := newEnv(t, o, []byte(failRules))
+	defer proxy.FailRewriters(0)()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	done := make(chan struct{})
+	go func() {
+		// Released once the visitor has the start; else by the
+		// origin's own ten seconds, which the test then reports.
+		select {
+		case <-done:
+		case <-time.After(8 * time.Second):
+		}
+		close(o.release)
+	}()
+	resp, err := client.Get(e.proxy.URL + "/resent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	start := make([]byte, 500)
+	_, err = io.ReadFull(resp.Body, start)
+	select {
+	case <-o.release:
+		t.Fatal("the start of the page came only once the origin sent the rest")
+	default:
+	}
+	close(done)
+	if err != nil || string(start) != o.page[:500] {
+		t.Fatalf("start %q, %v", start, err)
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(start)+string(rest) != o.page {
+		t.Fatalf("%d bytes, %v; want the origin's page", 500+len(rest), err)
+	}
+	if n := o.asked.Load(); n != 2 {
+		t.Errorf("the origin was asked %d times, want 2 (the page, then again untouched)", n)
 	}
 }

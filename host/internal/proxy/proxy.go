@@ -1124,7 +1124,9 @@ func (w *statusWriter) abandon() bool {
 	if w.status != 0 {
 		return false
 	}
-	w.pending = 0
+	// The response asked again streams as the origin sends it: its
+	// flushes are not the abandoned body's to pace.
+	w.pending, w.paced = 0, false
 	w.quietLocked()
 	return true
 }
