@@ -405,7 +405,7 @@ type decoder struct {
 	// written holds the tags beginning with a single '!' that the
 	// nodes were written with (see skipProperties).
 	written map[*yaml.Node]string
-	tagCol  map[*yaml.Node]int // the column of each of those tags
+	tagAt   map[*yaml.Node][2]int // the line and column of each of those tags
 	// swallowed counts the quoted values reported for running on over
 	// the lines after them: what those lines held is missing from the
 	// entry, and is not reported missing again.
@@ -592,7 +592,7 @@ func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
 		// whose "!" starts a tag: the negation would be lost, silently.
 		// The error points at the tag.
 		at := *n
-		at.Column = d.tagCol[n]
+		at.Line, at.Column = d.tagAt[n][0], d.tagAt[n][1]
 		d.errorf(&at, "%s starts with %q, which YAML reads as a tag, not as part of the value: write not for a negation (when: not device.bot), or quote the value", what, tag)
 		return "", false
 	}
@@ -633,14 +633,14 @@ func (d *decoder) skipProperties(n *yaml.Node) {
 	if n.Kind != yaml.AliasNode && n.Line >= 1 {
 		start := d.offset(n.Line, n.Column)
 		i := start
-		tag, tagAt := "", 0
+		tag, tagAt := "", [2]int{}
 		for i < len(d.src) && (d.src[i] == '&' || d.src[i] == '!') {
 			j := i
 			for j < len(d.src) && !isPropertyEnd(d.src[j]) {
 				j++
 			}
 			if d.src[i] == '!' && (j-i < 2 || d.src[i+1] != '!') {
-				tag, tagAt = string(d.src[i:j]), n.Column+utf8.RuneCount(d.src[start:i])
+				tag, tagAt = string(d.src[i:j]), [2]int{n.Line, n.Column + utf8.RuneCount(d.src[start:i])}
 			}
 			for j < len(d.src) && (d.src[j] == ' ' || d.src[j] == '\t') {
 				j++
@@ -649,12 +649,33 @@ func (d *decoder) skipProperties(n *yaml.Node) {
 		}
 		if tag != "" {
 			if d.written == nil {
-				d.written, d.tagCol = map[*yaml.Node]string{}, map[*yaml.Node]int{}
+				d.written, d.tagAt = map[*yaml.Node]string{}, map[*yaml.Node][2]int{}
 			}
-			d.written[n], d.tagCol[n] = tag, tagAt
+			d.written[n], d.tagAt[n] = tag, tagAt
 		}
-		if i > start && i < len(d.src) && d.src[i] != '\n' && d.src[i] != '#' {
+		switch {
+		case i == start || i >= len(d.src):
+		case d.src[i] != '\n' && d.src[i] != '#':
 			n.Column += utf8.RuneCount(d.src[start:i])
+		case n.Kind == yaml.ScalarNode && n.Value != "" && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0:
+			// The value on a line of its own, after the anchor's or
+			// a comment: its first character, past blank and comment
+			// lines.
+			for i < len(d.src) {
+				if d.src[i] == '#' {
+					for i < len(d.src) && d.src[i] != '\n' {
+						i++
+					}
+				}
+				if i >= len(d.src) || d.src[i] != ' ' && d.src[i] != '\t' && d.src[i] != '\n' {
+					break
+				}
+				i++
+			}
+			if i < len(d.src) {
+				p := d.posAt(i)
+				n.Line, n.Column = p.Line, p.Col
+			}
 		}
 	}
 	for _, c := range n.Content {

@@ -99,6 +99,8 @@ func TestErrorPositions(t *testing.T) {
 		{"anchor before a quoted condition", "rules:\n  - name: x\n    when: &fr 'a && b'\n    actions: [remove: a]\n", 3, 18, "`&&`", "and"},
 		{"tag before a condition", "rules:\n  - name: x\n    when: !!str geo.country = \"FR\"\n    actions: [remove: a]\n", 3, 29, "unexpected `=`", "=="},
 		{"anchor and tag in flow", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: &s !!str a, text: \"Hi {{ geo.city\" }\n", 4, 52, "`{{` is not closed", ""},
+		{"anchor, the value on the next line", "rules:\n  - name: x\n    when: &w\n      geo.country = \"FR\"\n    actions: [remove: a]\n", 4, 19, "unexpected `=`", "=="},
+		{"anchor and a comment, the quoted value on the next line", "rules:\n  - name: x\n    when: &w # why\n\n      'a && b'\n    actions: [remove: a]\n", 5, 10, "`&&`", "and"},
 		{"anchor before an open quote", "rules:\n  - name: x\n    when: &w \"geo.country\n  - name: y\n    actions: [remove: a]\n", 3, 0, "quoted value", ""},
 		{"quote open in flow", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"Hi }\n  - name: y\n    actions:\n      - remove: \"#x\"\n", 4, 39, "this \" starts a quoted value that is never closed", "close the value with \""},
 		{"single quote open in flow", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: 'Hi }\n  - name: y\n    actions:\n      - remove: \"#x\"\n", 4, 39, "this ' starts a quoted value that is never closed", "close the value with '"},

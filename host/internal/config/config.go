@@ -580,6 +580,20 @@ func (c *Config) Validate() error {
 	if n := c.Seen.ConsentCookie; n != "" && !isToken(n) {
 		bad("seen.consent_cookie", "seen.consent_cookie: %q is not a cookie name (letters, digits and !#$%%&'*+-.^_`|~)", n)
 	}
+	// One without the other denies nothing, silently.
+	switch {
+	case c.Seen.ConsentCookie != "" && len(c.Seen.ConsentDeny) == 0:
+		bad("seen.consent_cookie", "seen.consent_cookie is given without seen.consent_deny, the values of it that refuse tracking: add them (consent_deny: [\"0\", \"denied\"])")
+	case c.Seen.ConsentCookie == "" && len(c.Seen.ConsentDeny) > 0:
+		bad("seen.consent_deny", "seen.consent_deny is given without seen.consent_cookie, the cookie that holds them: add it (consent_cookie: cookie_consent)")
+	}
+	for i, v := range c.Seen.ConsentDeny {
+		// As net/http reads a cookie's value: printable ASCII but for
+		// " ; and \, which no value read can hold.
+		if v == "" || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r > 0x7e || r == '"' || r == ';' || r == '\\' }) {
+			bad(fmt.Sprintf("seen.consent_deny[%d]", i), "seen.consent_deny: %q is no value a cookie holds (printable ASCII, without \" ; or \\)", v)
+		}
+	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:

@@ -564,14 +564,21 @@ func TestLoadEveryMistake(t *testing.T) {
 // carry; one with a space or a colon matched nothing, without a word.
 func TestNames(t *testing.T) {
 	tests := []struct{ src, want string }{
-		{"forwarding: { strip_headers: [X-Real-IP, \"CloudFront-Viewer-*\", X_Odd.Name] }\ngeo: { header: CF-IPCountry }\nseen: { consent_cookie: cookie_consent }\n", ""},
+		{"forwarding: { strip_headers: [X-Real-IP, \"CloudFront-Viewer-*\", X_Odd.Name] }\ngeo: { header: CF-IPCountry }\nseen: { consent_cookie: cookie_consent, consent_deny: [\"0\", denied, \"a b\"] }\n", ""},
 		{"forwarding:\n  strip_headers:\n    - X-Real-IP\n    - \"X-Real-IP: 1\"\n    - \"\"\n",
 			"b.yaml:4:7: forwarding.strip_headers: \"X-Real-IP: 1\" is not a header name (letters, digits and !#$%&'*+-.^_`|~; a trailing * matches any suffix)\n" +
 				"b.yaml:5:7: forwarding.strip_headers: \"\" is not a header name (letters, digits and !#$%&'*+-.^_`|~; a trailing * matches any suffix)"},
-		{"geo: { header: \"X Country\" }\nseen: { consent_cookie: \"my consent\" }\n",
+		{"geo: { header: \"X Country\" }\nseen: { consent_cookie: \"my consent\", consent_deny: [\"0\"] }\n",
 			"b.yaml:1:16: geo.header: \"X Country\" is not a header name (letters, digits and !#$%&'*+-.^_`|~)\n" +
 				"b.yaml:2:25: seen.consent_cookie: \"my consent\" is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)"},
-		{"seen: { consent_cookie: \"a=b\" }\n", "b.yaml:1:25: seen.consent_cookie: \"a=b\" is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)"},
+		{"seen: { consent_cookie: \"a=b\", consent_deny: [\"0\"] }\n", "b.yaml:1:25: seen.consent_cookie: \"a=b\" is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)"},
+		// One without the other denies nothing; a value no cookie holds
+		// matches nothing.
+		{"seen: { consent_cookie: cookie_consent }\n", "b.yaml:1:25: seen.consent_cookie is given without seen.consent_deny, the values of it that refuse tracking: add them (consent_deny: [\"0\", \"denied\"])"},
+		{"seen: { consent_deny: [\"0\"] }\n", "b.yaml:1:23: seen.consent_deny is given without seen.consent_cookie, the cookie that holds them: add it (consent_cookie: cookie_consent)"},
+		{"seen: { consent_cookie: c, consent_deny: [\"no;way\", \"\"] }\n",
+			"b.yaml:1:43: seen.consent_deny: \"no;way\" is no value a cookie holds (printable ASCII, without \" ; or \\)\n" +
+				"b.yaml:1:53: seen.consent_deny: \"\" is no value a cookie holds (printable ASCII, without \" ; or \\)"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("b.yaml", []byte(tt.src+"routes: [{ origin: \"http://a\" }]\n"))

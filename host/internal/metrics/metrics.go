@@ -147,13 +147,16 @@ func (m *Metrics) own(owner string, cs ...prometheus.Collector) {
 }
 
 // Forget unregisters the collectors that read route's state (its plugin
-// pool, its edit map cache), once the route is closed; the counters it
-// recorded stay, and go on if a route of that name comes back.
+// pool, its edit map cache), and its plugin generation, once the route is
+// closed; the counters it recorded stay, and go on if a route of that
+// name comes back.
 func (m *Metrics) Forget(route string) {
 	if m == nil {
 		return
 	}
 	m.forget("route:" + route)
+	// No plugin serves the route any more.
+	m.generation.DeleteLabelValues(route)
 }
 
 func (m *Metrics) forget(owner string) {

@@ -784,6 +784,12 @@ func (t *Transport) CloseIdleConnections() {
 	t.mu.Lock()
 	idle := t.idle
 	t.idle = map[string][]*conn{}
+	if t.reaper != nil {
+		// Nothing left to reap: the timer would only keep the transport
+		// alive until it fired (a closed handler's, say).
+		t.reaper.Stop()
+		t.reaper = nil
+	}
 	t.mu.Unlock()
 	for _, list := range idle {
 		for _, c := range list {

@@ -782,6 +782,27 @@ func TestIdleTimeout(t *testing.T) {
 	}
 }
 
+// TestCloseIdleStopsTheReaper: closing the idle connections stops the
+// timer that would reap them, which kept a closed handler's transport
+// alive until it fired.
+func TestCloseIdleStopsTheReaper(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer s.Close()
+	st := settings()
+	st.IdleConnTimeout = time.Hour
+	tr := New(st)
+	get(t, tr, s.URL+"/")
+	tr.mu.Lock()
+	armed := tr.reaper != nil
+	tr.mu.Unlock()
+	tr.CloseIdleConnections()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if !armed || tr.reaper != nil {
+		t.Errorf("reaper armed with an idle connection: %v; after CloseIdleConnections: %v", armed, tr.reaper != nil)
+	}
+}
+
 // TestConcurrent: many requests at once, some of whose bodies are left
 // unread, each get their own answer.
 func TestConcurrent(t *testing.T) {
