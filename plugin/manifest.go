@@ -75,10 +75,11 @@ func (s Slot) String() string {
 	case s.Attr == "geo.distance":
 		return fmt.Sprintf("distance from (%s)", s.Arg)
 	case s.Attr == "cap":
-		// Internal: the rule's at_most count, keyed "seconds:rule".
+		// Internal: the rule's at_most count, keyed "seconds:rule",
+		// written in at_most's words (views of "popup" per 1d).
 		if secs, rule, ok := strings.Cut(s.Arg, ":"); ok {
 			if n, err := strconv.Atoi(secs); err == nil && n > 0 {
-				return fmt.Sprintf("times %q applied in %s", rule, windowText(n))
+				return fmt.Sprintf("views of %q per %s", rule, windowText(n))
 			}
 		}
 	case s.Arg != "":

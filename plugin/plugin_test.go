@@ -63,3 +63,24 @@ func TestListValue(t *testing.T) {
 		t.Fatal("empty list has items")
 	}
 }
+
+// TestSlotString: a slot is written as the rule file writes its
+// attribute, for explain and test failures; a cap's count in at_most's
+// own words.
+func TestSlotString(t *testing.T) {
+	for _, tt := range []struct {
+		slot Slot
+		want string
+	}{
+		{Slot{Attr: "geo.country"}, "geo.country"},
+		{Slot{Attr: "query", Arg: "ref"}, `query("ref")`},
+		{Slot{Attr: "geo.distance", Arg: "45.764,4.8357"}, "distance from (45.764,4.8357)"},
+		{Slot{Attr: "cap", Arg: "86400:popup"}, `views of "popup" per 1d`},
+		{Slot{Attr: "cap", Arg: "604800:promo"}, `views of "promo" per 7d`},
+		{Slot{Attr: "cap", Arg: "5400:promo"}, `views of "promo" per 90m`},
+	} {
+		if got := tt.slot.String(); got != tt.want {
+			t.Errorf("%+v: %s, want %s", tt.slot, got, tt.want)
+		}
+	}
+}
