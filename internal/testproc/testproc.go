@@ -1,7 +1,8 @@
 // Package testproc starts the real servers some tests need (nginx,
 // redis-server) as processes of the test: it finds the program, skips
 // the test without it (fails it in CI, which must install it), and waits
-// until the server listens.
+// until the server listens; and the raw TCP servers that tests script
+// byte by byte (Serve).
 package testproc
 
 import (
@@ -170,4 +171,28 @@ func Owns(pid int, addr string) bool {
 		}
 	}
 	return false
+}
+
+// Serve accepts connections on a loopback port until the test ends,
+// handing each to serve on a goroutine of its own, and returns the
+// listener (its Addr is the server's address). It is for the origins and
+// relays a test scripts byte by byte, which net/http would not let
+// misbehave; serve closes its connection.
+func Serve(t testing.TB, serve func(net.Conn)) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return ln
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
+	"github.com/bespoke-edge/bespoke/internal/testproc"
 )
 
 // brokenResponse is what a brokenOrigin sends for a path: a response of
@@ -44,21 +45,8 @@ type brokenOrigin struct {
 
 func newBrokenOrigin(t *testing.T) *brokenOrigin {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &brokenOrigin{ln: ln, then: map[string][]brokenResponse{}}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go o.serve(c)
-		}
-	}()
+	o := &brokenOrigin{then: map[string][]brokenResponse{}}
+	o.ln = testproc.Serve(t, o.serve)
 	return o
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/internal/testproc"
 	"github.com/bespoke-edge/bespoke/internal/warmup"
 )
 
@@ -715,21 +716,8 @@ type flightRelay struct {
 }
 
 func newFlightRelay(t *testing.T, origin string, rtt time.Duration, cut func(spans [][2]int) []int) *flightRelay {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &flightRelay{ln: ln, origin: origin, rtt: rtt, cut: cut}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go r.serve(c)
-		}
-	}()
+	r := &flightRelay{origin: origin, rtt: rtt, cut: cut}
+	r.ln = testproc.Serve(t, r.serve)
 	return r
 }
 

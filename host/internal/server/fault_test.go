@@ -23,6 +23,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/server"
 	"github.com/bespoke-edge/bespoke/internal/guest"
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
+	"github.com/bespoke-edge/bespoke/internal/testproc"
 	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
@@ -30,21 +31,7 @@ import (
 // faultOrigin is a TCP origin that misbehaves as told, per request path.
 func faultOrigin(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveFault(c)
-		}
-	}()
-	return "http://" + ln.Addr().String()
+	return "http://" + testproc.Serve(t, serveFault).Addr().String()
 }
 
 func serveFault(c net.Conn) {
