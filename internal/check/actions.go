@@ -282,6 +282,9 @@ func (c *checker) jsonAction(a *syntax.Action, act *plugin.Action) {
 		if act.IDAttr == "" {
 			c.errorf(a.ID.Pos, "the id path is empty").WithHint("write id: id, the path of each element's id")
 		}
+		if a.N < 0 {
+			c.errorf(a.NPos, "keep_at_least cannot be negative")
+		}
 		act.N = a.N
 		c.seenOptions(a, act)
 		c.jsonPath(a.ID, "id")

@@ -57,6 +57,8 @@ func TestSeenOptionErrors(t *testing.T) {
 		msg       string
 	}{
 		{"demote with keep_at_least", rule("", `- hide_seen: { select: li, id: "@id", demote: true, keep_at_least: 3 }`), 4, 74, "does nothing with demote"},
+		{"keep_at_least negative", rule("", `- hide_seen: { select: li, id: "@id", keep_at_least: -1 }`), 4, 60, "keep_at_least cannot be negative"},
+		{"json keep_at_least negative", rule("", `- json_hide_seen: { path: items, id: id, keep_at_least: -1 }`), 4, 63, "keep_at_least cannot be negative"},
 		{"mark first zero", rule("", `- hide_seen: { select: li, id: "@id", mark: { first: 0 } }`), 4, 60, "must be 1 or more"},
 		{"mark unknown field", rule("", `- hide_seen: { select: li, id: "@id", mark: { last: 2 } }`), 4, 53, "last"},
 		{"untracked value", "rules:\n  - name: r\n    at_most: { times: 2, per: 1d, untracked: maybe }\n    actions: [remove: x]\n", 3, 46, `untracked is "maybe"`},
