@@ -1195,7 +1195,7 @@ func (d *decoder) percent(v *yaml.Node, key string) (float64, bool) {
 	}
 	num, sign := strings.CutSuffix(strings.TrimSpace(s), "%")
 	p, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil || p < 0 || p > 100 {
+	if err != nil || !(p >= 0 && p <= 100) { // NaN too
 		d.errorf(v, "expected a percentage from 0%% to 100%%, found %q", s).WithHint("write %s: 20%%", key)
 		return 0, false
 	}

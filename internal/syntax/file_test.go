@@ -122,6 +122,8 @@ func TestErrorPositions(t *testing.T) {
 		{"version", "version: 2\nrules: []\n", 1, 10, "version 2", "version 1"},
 		{"rollout as a fraction", "rules:\n  - name: x\n    rollout: 0.5\n    actions: [remove: a]\n", 3, 14, "rollout: 0.5 would be 0.5% of visitors, not 50%", "write rollout: 50%, or rollout: 0.5% if 0.5% is meant"},
 		{"weight as a fraction", "experiments:\n  - name: x\n    variants: { a: 0.5, b: 0.5 }\nrules:\n  - name: x\n    actions: [remove: a]\n", 3, 20, "a: 0.5 would be 0.5% of visitors", "write a: 50%"},
+		{"rollout not a number", "rules:\n  - name: x\n    rollout: NaN\n    actions: [remove: a]\n", 3, 14, `expected a percentage from 0% to 100%, found "NaN"`, "write rollout: 20%"},
+		{"weight not a number", "experiments:\n  - name: x\n    variants: { a: nan%, b: 50 }\nrules:\n  - name: x\n    actions: [remove: a]\n", 3, 20, `expected a percentage from 0% to 100%, found "nan%"`, "write a: 20%"},
 		{"bad duration", "rules:\n  - name: x\n    actions:\n      - set_cookie: { name: a, value: b, max_age: 3y }\n", 4, 51, "unknown unit", "7d"},
 		{"not a list", "rules:\n  name: x\n", 2, 3, "must be a list", ""},
 		{"empty", "", 1, 1, "empty rule file", ""},
