@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bespoke-edge/bespoke/internal/syntax"
+	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // loadSchema compiles rules/schema.json, which checks it against the JSON
@@ -192,5 +193,25 @@ func TestSchemaMatchesParser(t *testing.T) {
 	}
 	if len(ops) != len(syntax.OpFields()) {
 		t.Errorf("the schema has %d actions, the parser %d", len(ops), len(syntax.OpFields()))
+	}
+}
+
+// TestSchemaRefusesWhatCheckRefuses lists values of the right type that
+// check refuses: the schema underlines each too, so that an editor does
+// not show as fine a file check rejects.
+func TestSchemaRefusesWhatCheckRefuses(t *testing.T) {
+	s, _ := loadSchema(t)
+	for _, src := range []string{
+		"rules:\n  - name: a\n    actions:\n      - json_hide_seen: { path: items, id: \"\" }\n",
+		"rules:\n  - name: a\n    actions:\n      - json_reorder: { path: items, id: \"\", order: [x] }\n",
+		"rules:\n  - name: a\n    actions:\n      - hide_seen: { select: li, id: \"@data-id\", mark: { first: 0 } }\n",
+		"rules:\n  - name: a\n    actions:\n      - json_hide_seen: { path: items, id: id, mark: { first: 0 } }\n",
+	} {
+		if rules.Check("r.yaml", []byte(src)) == nil {
+			t.Errorf("check accepts:\n%s", src)
+		}
+		if err := s.Validate(asJSON(t, src)); err == nil {
+			t.Errorf("the schema accepts what check refuses:\n%s", src)
+		}
 	}
 }
