@@ -90,3 +90,41 @@ func TestSeenOptionErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONPathForms: a path written in JSONPath, JavaScript or JSON
+// Pointer form, which gjson reads as keys an API seldom has, is warned
+// of at its first character, with its gjson form; gjson's own forms
+// are not.
+func TestJSONPathForms(t *testing.T) {
+	for _, tc := range []struct{ path, want string }{
+		{"items[0]", "write path: items.0"},
+		{`items["title"]`, "write path: items.title"},
+		{"$.items[0].title", "write path: items.0.title"},
+		{"$", "write path: @this"},
+		{"/items/0/title", "write path: items.0.title"},
+		{"items.0.title", ""},
+		{`items.#(id=="a").price`, ""},
+		{`a\[0]`, ""},
+		{"@this", ""},
+		{"item*", ""},
+	} {
+		f, err := syntax.Parse("r.yaml", []byte(rule("", "- json_set: { path: '"+tc.path+"', value: x }")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, list := check.Run(f)
+		if errs := list.Errors(); len(errs) > 0 {
+			t.Fatalf("%s: %v", tc.path, errs)
+		}
+		var got []string
+		for _, w := range list.Warnings() {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.path, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want) || !strings.HasPrefix(got[0], "r.yaml:4:28: warning: the JSON path")):
+			t.Errorf("%s: warned %q, want one at 4:28 with %q", tc.path, got, tc.want)
+		}
+	}
+}
