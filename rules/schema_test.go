@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bespoke-edge/bespoke/internal/syntax"
+	"github.com/bespoke-edge/bespoke/rules"
 )
 
 // loadSchema compiles rules/schema.json, which checks it against the JSON
@@ -192,5 +193,54 @@ func TestSchemaMatchesParser(t *testing.T) {
 	}
 	if len(ops) != len(syntax.OpFields()) {
 		t.Errorf("the schema has %d actions, the parser %d", len(ops), len(syntax.OpFields()))
+	}
+}
+
+// TestSchemaRefusesWhatCheckRefuses lists values of the right type that
+// check refuses: the schema underlines each too, so that an editor does
+// not show as fine a file check rejects.
+func TestSchemaRefusesWhatCheckRefuses(t *testing.T) {
+	s, _ := loadSchema(t)
+	for _, src := range []string{
+		"rules:\n  - name: a\n    actions:\n      - json_hide_seen: { path: items, id: \"\" }\n",
+		"rules:\n  - name: a\n    actions:\n      - json_reorder: { path: items, id: \"\", order: [x] }\n",
+		"rules:\n  - name: a\n    actions:\n      - hide_seen: { select: li, id: \"@data-id\", mark: { first: 0 } }\n",
+		"rules:\n  - name: a\n    actions:\n      - json_hide_seen: { path: items, id: id, mark: { first: 0 } }\n",
+		"rules:\n  - name: a\n    rollout: \"0.5\"\n    actions: [remove: a]\n",
+		"rules:\n  - name: a\n    rollout: 150%\n    actions: [remove: a]\n",
+		"experiments:\n  - name: x\n    variants: { a: \"0.5\", b: 101% }\nrules: []\n",
+		"rules:\n  - name: a\n    at_most: 3 per 30s\n    actions: [remove: a]\n",
+		"rules:\n  - name: a\n    at_most: 0 per 1d\n    actions: [remove: a]\n",
+		"rules:\n  - name: a\n    at_most: 251 times per 1d\n    actions: [remove: a]\n",
+		"rules:\n  - name: a\n    at_most: { times: 251, per: 1d }\n    actions: [remove: a]\n",
+		"rules:\n  - name: a\n    at_most: { times: 2, per: 59s }\n    actions: [remove: a]\n",
+		"rules:\n  - name: a\n    actions: [remove: a]\ntests:\n  - name: t\n    expect: {}\n",
+		"rules:\n  - name: a\n    actions: [remove: a]\ntests:\n  - name: t\n    expect: { match: [a] }\n    then: [{ url: /x }]\n",
+	} {
+		if rules.Check("r.yaml", []byte(src)) == nil {
+			t.Errorf("check accepts:\n%s", src)
+		}
+		if err := s.Validate(asJSON(t, src)); err == nil {
+			t.Errorf("the schema accepts what check refuses:\n%s", src)
+		}
+	}
+}
+
+// TestSchemaShares checks the schema's patterns for shares and caps
+// against what check reads: each value here is accepted by both, or by
+// neither.
+func TestSchemaShares(t *testing.T) {
+	s, _ := loadSchema(t)
+	for _, v := range []string{"50", "50%", "0.5%", "100%", "100", "12.5%", "0", "0%", "20 %", "1", "99.99%", "0.5", "150%", "101", "100.5%", "20%%", ".5"} {
+		src := "rules:\n  - name: a\n    rollout: \"" + v + "\"\n    actions: [remove: a]\n"
+		if c, sc := rules.Check("r.yaml", []byte(src)) == nil, s.Validate(asJSON(t, src)) == nil; c != sc {
+			t.Errorf("rollout: %q: check accepts it: %v, the schema: %v", v, c, sc)
+		}
+	}
+	for _, v := range []string{"3 per 7d", "1 per 1m", "2 times per 1d", "1 time per 90s", "250 per 1h30m", "3 per 1d12h", "3 per 60s", "3 per 30s", "0 per 1d", "251 per 1d", "3 per 0m", "3 per 1y", "3 per 7 d"} {
+		src := "rules:\n  - name: a\n    at_most: " + v + "\n    actions: [remove: a]\n"
+		if c, sc := rules.Check("r.yaml", []byte(src)) == nil, s.Validate(asJSON(t, src)) == nil; c != sc {
+			t.Errorf("at_most: %s: check accepts it: %v, the schema: %v", v, c, sc)
+		}
 	}
 }

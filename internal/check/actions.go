@@ -282,6 +282,9 @@ func (c *checker) jsonAction(a *syntax.Action, act *plugin.Action) {
 		if act.IDAttr == "" {
 			c.errorf(a.ID.Pos, "the id path is empty").WithHint("write id: id, the path of each element's id")
 		}
+		if a.N < 0 {
+			c.errorf(a.NPos, "keep_at_least cannot be negative")
+		}
 		act.N = a.N
 		c.seenOptions(a, act)
 		c.jsonPath(a.ID, "id")
@@ -306,7 +309,66 @@ func (c *checker) jsonPath(t *syntax.Text, field string) {
 			msg = pe.Msg
 		}
 		c.errorf(pos, "the %s path %q can never be edited: %s", field, p, msg)
+		return
 	}
+	if g, kind := gjsonForm(p); g != "" {
+		pos := t.Pos
+		if t.Map != nil {
+			pos = t.Map(strings.Index(t.Value, p))
+		}
+		c.warnf(pos, "the %s path %q is written as %s: bespoke's paths are gjson's, which read it otherwise, so it most likely names nothing in the response", field, p, kind).
+			WithHint("write %s: %s", map[string]string{"JSON": "path", "id": "id"}[field], g).WithCode("json-path-form")
+	}
+}
+
+// gjsonForm returns the gjson form of a path written in another path
+// language (JSONPath's $.items[0].title, JavaScript's items[0],
+// items["title"], a JSON Pointer's /items/0/title), and that language;
+// "" when p reads as none of them. gjson reads each as one key.
+func gjsonForm(p string) (form, kind string) {
+	if strings.ContainsAny(p, `\#*?|`) {
+		return "", "" // escapes, queries, wildcards: gjson's own
+	}
+	switch {
+	case strings.HasPrefix(p, "/") && len(p) > 1:
+		kind, p = "a JSON Pointer", strings.ReplaceAll(p[1:], "/", ".")
+	case p == "$" || strings.HasPrefix(p, "$.") || strings.HasPrefix(p, "$["):
+		kind, p = "JSONPath", p[1:]
+	}
+	if i := strings.IndexByte(p, '['); i >= 0 && (i > 0 || kind != "") {
+		if kind == "" {
+			kind = "JavaScript"
+		}
+		var b strings.Builder
+		for p != "" {
+			i := strings.IndexByte(p, '[')
+			if i < 0 {
+				b.WriteString(p)
+				break
+			}
+			j := strings.IndexByte(p[i:], ']')
+			if j < 0 {
+				return "", ""
+			}
+			key := strings.Trim(p[i+1:i+j], `"'`)
+			if key == "" || strings.ContainsAny(key, ".[]") {
+				return "", ""
+			}
+			b.WriteString(p[:i])
+			b.WriteByte('.')
+			b.WriteString(key)
+			p = p[i+j+1:]
+		}
+		p = b.String()
+	}
+	if kind == "" {
+		return "", ""
+	}
+	p = strings.TrimPrefix(p, ".")
+	if p == "" {
+		p = jsonpath.This
+	}
+	return p, kind
 }
 
 // seenOptions checks hide_seen's demote and mark.

@@ -57,6 +57,8 @@ func TestSeenOptionErrors(t *testing.T) {
 		msg       string
 	}{
 		{"demote with keep_at_least", rule("", `- hide_seen: { select: li, id: "@id", demote: true, keep_at_least: 3 }`), 4, 74, "does nothing with demote"},
+		{"keep_at_least negative", rule("", `- hide_seen: { select: li, id: "@id", keep_at_least: -1 }`), 4, 60, "keep_at_least cannot be negative"},
+		{"json keep_at_least negative", rule("", `- json_hide_seen: { path: items, id: id, keep_at_least: -1 }`), 4, 63, "keep_at_least cannot be negative"},
 		{"mark first zero", rule("", `- hide_seen: { select: li, id: "@id", mark: { first: 0 } }`), 4, 60, "must be 1 or more"},
 		{"mark unknown field", rule("", `- hide_seen: { select: li, id: "@id", mark: { last: 2 } }`), 4, 53, "last"},
 		{"untracked value", "rules:\n  - name: r\n    at_most: { times: 2, per: 1d, untracked: maybe }\n    actions: [remove: x]\n", 3, 46, `untracked is "maybe"`},
@@ -86,5 +88,43 @@ func TestSeenOptionErrors(t *testing.T) {
 				t.Errorf("%d:%d %q (hint %q); want %d:%d %q", e.Pos.Line, e.Pos.Col, e.Msg, e.Hint, tt.line, tt.col, tt.msg)
 			}
 		})
+	}
+}
+
+// TestJSONPathForms: a path written in JSONPath, JavaScript or JSON
+// Pointer form, which gjson reads as keys an API seldom has, is warned
+// of at its first character, with its gjson form; gjson's own forms
+// are not.
+func TestJSONPathForms(t *testing.T) {
+	for _, tc := range []struct{ path, want string }{
+		{"items[0]", "write path: items.0"},
+		{`items["title"]`, "write path: items.title"},
+		{"$.items[0].title", "write path: items.0.title"},
+		{"$", "write path: @this"},
+		{"/items/0/title", "write path: items.0.title"},
+		{"items.0.title", ""},
+		{`items.#(id=="a").price`, ""},
+		{`a\[0]`, ""},
+		{"@this", ""},
+		{"item*", ""},
+	} {
+		f, err := syntax.Parse("r.yaml", []byte(rule("", "- json_set: { path: '"+tc.path+"', value: x }")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, list := check.Run(f)
+		if errs := list.Errors(); len(errs) > 0 {
+			t.Fatalf("%s: %v", tc.path, errs)
+		}
+		var got []string
+		for _, w := range list.Warnings() {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.path, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want) || !strings.HasPrefix(got[0], "r.yaml:4:28: warning: the JSON path")):
+			t.Errorf("%s: warned %q, want one at 4:28 with %q", tc.path, got, tc.want)
+		}
 	}
 }

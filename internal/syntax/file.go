@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -1147,6 +1148,10 @@ func (d *decoder) cap(v *yaml.Node) *Cap {
 			return nil
 		}
 		w, err := ParseDuration(ws)
+		if errors.Is(err, errDurationTooLong) {
+			d.errorf(per, "the window %q is %v", ws, errDurationTooLong).WithHint("write 12h, 7d or 2w")
+			return nil
+		}
 		if err != nil || w < time.Minute {
 			d.errorf(per, "the window %q is not a duration of a minute or more", ws).WithHint("write 12h, 7d or 2w")
 			return nil
@@ -1177,6 +1182,10 @@ func (d *decoder) capText(v *yaml.Node, s string) *Cap {
 		return nil
 	}
 	w, err := ParseDuration(f[2])
+	if errors.Is(err, errDurationTooLong) {
+		d.errorf(v, "the window %q is %v", f[2], errDurationTooLong).WithHint("write 12h, 7d or 2w")
+		return nil
+	}
 	if err != nil || w < time.Minute {
 		d.errorf(v, "the window %q is not a duration of a minute or more", f[2]).WithHint("write 12h, 7d or 2w")
 		return nil
@@ -1195,7 +1204,7 @@ func (d *decoder) percent(v *yaml.Node, key string) (float64, bool) {
 	}
 	num, sign := strings.CutSuffix(strings.TrimSpace(s), "%")
 	p, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil || p < 0 || p > 100 {
+	if err != nil || !(p >= 0 && p <= 100) { // NaN too
 		d.errorf(v, "expected a percentage from 0%% to 100%%, found %q", s).WithHint("write %s: 20%%", key)
 		return 0, false
 	}
@@ -1507,13 +1516,17 @@ func (d *decoder) template(n *yaml.Node) *Template {
 // 2w, or a sum such as 1d12h.
 func ParseDuration(s string) (time.Duration, error) {
 	d, err := parseDuration(s)
-	if err != nil {
+	if err != nil && !errors.Is(err, errDurationTooLong) {
 		if fix := durationFix(s); fix != "" {
 			return 0, fmt.Errorf("duration %q: a unit is one letter right after its number: %s", s, fix)
 		}
 	}
 	return d, err
 }
+
+// errDurationTooLong is a duration past what a time.Duration holds,
+// which would wrap around to another length.
+var errDurationTooLong = errors.New("longer than any duration bespoke can hold (some 290 years)")
 
 func parseDuration(s string) (time.Duration, error) {
 	orig := s
@@ -1548,6 +1561,9 @@ func parseDuration(s string) (time.Duration, error) {
 			unit = 7 * 24 * time.Hour
 		default:
 			return 0, fmt.Errorf("unknown unit %q in duration %q", s[i:i+1], orig)
+		}
+		if time.Duration(n) > (math.MaxInt64-total)/unit {
+			return 0, fmt.Errorf("duration %q: %w", orig, errDurationTooLong)
 		}
 		total += time.Duration(n) * unit
 		s = s[i+1:]

@@ -122,6 +122,11 @@ func TestErrorPositions(t *testing.T) {
 		{"version", "version: 2\nrules: []\n", 1, 10, "version 2", "version 1"},
 		{"rollout as a fraction", "rules:\n  - name: x\n    rollout: 0.5\n    actions: [remove: a]\n", 3, 14, "rollout: 0.5 would be 0.5% of visitors, not 50%", "write rollout: 50%, or rollout: 0.5% if 0.5% is meant"},
 		{"weight as a fraction", "experiments:\n  - name: x\n    variants: { a: 0.5, b: 0.5 }\nrules:\n  - name: x\n    actions: [remove: a]\n", 3, 20, "a: 0.5 would be 0.5% of visitors", "write a: 50%"},
+		{"rollout not a number", "rules:\n  - name: x\n    rollout: NaN\n    actions: [remove: a]\n", 3, 14, `expected a percentage from 0% to 100%, found "NaN"`, "write rollout: 20%"},
+		{"weight not a number", "experiments:\n  - name: x\n    variants: { a: nan%, b: 50 }\nrules:\n  - name: x\n    actions: [remove: a]\n", 3, 20, `expected a percentage from 0% to 100%, found "nan%"`, "write a: 20%"},
+		{"cap window too long", "rules:\n  - name: x\n    at_most: 3 per 100000w\n    actions: [remove: a]\n", 3, 14, `the window "100000w" is longer than any duration bespoke can hold`, "7d"},
+		{"cap window too long, as a mapping", "rules:\n  - name: x\n    at_most: { times: 3, per: 99999999w }\n    actions: [remove: a]\n", 3, 31, `the window "99999999w" is longer than any duration bespoke can hold`, "7d"},
+		{"max_age too long", "rules:\n  - name: x\n    actions:\n      - set_cookie: { name: a, value: b, max_age: 99999999w }\n", 4, 51, "longer than any duration bespoke can hold", "7d"},
 		{"bad duration", "rules:\n  - name: x\n    actions:\n      - set_cookie: { name: a, value: b, max_age: 3y }\n", 4, 51, "unknown unit", "7d"},
 		{"not a list", "rules:\n  name: x\n", 2, 3, "must be a list", ""},
 		{"empty", "", 1, 1, "empty rule file", ""},
@@ -160,7 +165,9 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("%s = %v, %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"", "d", "5", "3y", "-1d"} {
+	// Past what a time.Duration holds, a duration would wrap around to
+	// another length: 100000w to some 163 years, 9999999999999m to 38.
+	for _, bad := range []string{"", "d", "5", "3y", "-1d", "100000w", "9999999999999m", "15250w1w", "99999999w"} {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
