@@ -333,7 +333,12 @@ func (b *rewritingBody) write(p []byte, eof bool) {
 		b.rw.Stop()
 		b.dropBuilder()
 		b.copying = true
-		b.limit(reasonTooLarge, "stopped")
+		if !b.rw.Overflowed() {
+			// A rewriter that gave up at its memory bound before (a
+			// list too long to hold) is counted for it at the end:
+			// this limit stopped nothing more.
+			b.limit(reasonTooLarge, "stopped")
+		}
 		b.writer().Write(p[keep:])
 	}
 }

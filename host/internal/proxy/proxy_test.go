@@ -708,6 +708,46 @@ func TestListPastTheRewriteBuffer(t *testing.T) {
 	}
 }
 
+// TestListPastTheRewriteBufferOnALargePage: a page whose list passed
+// rewrite_buffer and which then passes max_rewrite_bytes is one body the
+// rewriter gave up on, counted and logged once, for the list: the limit
+// on bytes stopped no rewrite.
+func TestListPastTheRewriteBufferOnALargePage(t *testing.T) {
+	var page strings.Builder
+	page.WriteString(`<html><body><p id="announce">old</p><ul>`)
+	for i := range 3000 {
+		fmt.Fprintf(&page, `<li class="card" data-id="%d">item %d</li>`, i, i)
+	}
+	page.WriteString(`</ul>`)
+	page.WriteString(strings.Repeat("<p>more</p>", 20000))
+	page.WriteString(`</body></html>`)
+	var logs syncbuf.Buffer
+	m := metrics.New()
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.(http.Flusher).Flush() // chunked: no length to refuse it by
+		io.WriteString(w, page.String())
+	}), []byte(`rules:
+  - name: r
+    actions:
+      - set_inner: { select: "#announce", text: new }
+      - limit: { select: "li.card", n: 5 }
+`), func(c *proxy.Config) {
+		c.RewriteBuffer, c.MaxRewriteBytes = 32<<10, 128<<10
+		c.Logger, c.Metrics, c.Route = slog.New(slog.NewTextHandler(&logs, nil)), m, "shop"
+	})
+	r := e.get(t, "/")
+	if r.body != strings.Replace(page.String(), ">old<", ">new<", 1) {
+		t.Errorf("want the edit before the list, and the rest as the origin sent it")
+	}
+	if n := e.p.Stats().Limited.Load(); n != 1 {
+		t.Errorf("%d bodies counted as limited, want 1", n)
+	}
+	if n := strings.Count(logs.String(), "rewritten only in part"); n != 1 || !strings.Contains(logs.String(), "reason=rewrite_buffer") {
+		t.Errorf("logged %d times, want once, for rewrite_buffer:\n%s", n, logs.String())
+	}
+}
+
 // TestOriginRedirectStaysOnTheProxy: the origin, asked with its own
 // Host, redirects to an absolute URL on itself; the visitor is sent to
 // the same path on the proxy, and never sees the origin's address. A

@@ -175,6 +175,12 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	// it goes on a new one: a pool of many kept connections may hold more
 	// dead ones, and a new connection that fails ends the retries.
 	for attempt := 0; ; attempt++ {
+		// A request whose context is done is not sent (a kept connection
+		// would carry it before the context's deadline poisoning came),
+		// as http.Transport does not send it.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		c, reused, err := t.get(ctx, addr, attempt >= maxRetries)
 		if err != nil {
 			return nil, err

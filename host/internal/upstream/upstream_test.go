@@ -605,6 +605,44 @@ func TestCanceled(t *testing.T) {
 	}
 }
 
+// TestCanceledBeforeSent: a request whose context is already done (the
+// visitor left while the plugin decided) is not sent, on a kept
+// connection or a new one, as http.Transport does not send it: the
+// origin gets no request, and the caller the context's error rather than
+// an answer it would write to a visitor who is gone.
+func TestCanceledBeforeSent(t *testing.T) {
+	var served atomic.Int32
+	s, _ := counted(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/left" {
+			served.Add(1)
+		}
+		io.WriteString(w, "ok")
+	})
+	tr := New(settings())
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 50 {
+		if i%2 == 0 {
+			get(t, tr, s.URL+"/") // a kept connection for the next one
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/left", nil)
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("request %d: got %s for a request whose context was done", i, resp.Status)
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("request %d: %v, want %v", i, err, context.Canceled)
+		}
+	}
+	// The origin's handler may still be running for one just sent.
+	time.Sleep(50 * time.Millisecond)
+	if n := served.Load(); n != 0 {
+		t.Errorf("the origin was sent %d requests whose context was done", n)
+	}
+}
+
 func TestDirect(t *testing.T) {
 	body := strings.NewReader("x")
 	cases := []struct {
