@@ -195,11 +195,30 @@ func TestOriginBreaksOffBeforeAnythingIsSent(t *testing.T) {
 			}}, c.opts...)
 			e := newEnv(t, http.NotFoundHandler(), []byte(brokenRules), opts...)
 			origin.set("/p", append(c.first, c.then)...)
+			access := regexp.MustCompile(`msg=request route=shop method=GET path=/p status=(\d+) .*outcome=(\S+)`)
+			// accessLines waits for n access lines and returns them: a
+			// request's line is written once its handler returned, which
+			// may be after its visitor read the response.
+			accessLines := func(n int) [][]string {
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					if all := access.FindAllStringSubmatch(logs.String(), -1); len(all) >= n {
+						return all
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("not %d access lines:\n%s", n, logs.String())
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
 			for range c.first {
 				if _, _, err := e.fetch(t, "GET", "/p", nil); err != nil {
 					t.Fatalf("the page whole: %v", err)
 				}
 			}
+			// The whole pages' lines first, so that the last line is the
+			// broken page's.
+			accessLines(len(c.first))
 			resp, body, err := e.fetch(t, "GET", "/p", nil)
 			want := c.want
 			if want == "either" {
@@ -240,20 +259,8 @@ func TestOriginBreaksOffBeforeAnythingIsSent(t *testing.T) {
 			if want == "cut" {
 				outcome = metrics.Aborted
 			}
-			access := regexp.MustCompile(`msg=request route=shop method=GET path=/p status=(\d+) .*outcome=(\S+)`)
-			var line []string
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				all := access.FindAllStringSubmatch(logs.String(), -1)
-				if len(all) > len(c.first) {
-					line = all[len(all)-1]
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("no access line:\n%s", logs.String())
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			all := accessLines(len(c.first) + 1)
+			line := all[len(all)-1]
 			if line[1] != fmt.Sprint(status) || line[2] != outcome {
 				t.Errorf("access log says status=%s outcome=%s; want %d and %s:\n%s", line[1], line[2], status, outcome, logs.String())
 			}

@@ -175,9 +175,10 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	// it goes on a new one: a pool of many kept connections may hold more
 	// dead ones, and a new connection that fails ends the retries.
 	for attempt := 0; ; attempt++ {
-		// A request whose context is done is not sent (a kept connection
-		// would carry it before the context's deadline poisoning came),
-		// as http.Transport does not send it.
+		// A request whose context is done (its visitor gone) is not
+		// sent, as http.Transport sends none: a kept connection would
+		// carry it before the cancellation closes that connection, and
+		// the origin would answer nobody.
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
