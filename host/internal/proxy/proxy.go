@@ -295,8 +295,16 @@ func NewTransport() *http.Transport {
 		// as large (or larger, past the buffer): the 4 KiB default made
 		// the first read of every body a short one.
 		ReadBufferSize: 32 << 10,
+		// An origin's headers past what browsers take (Chrome refuses
+		// more than 256 KiB) are a 502 here, not a response held whole
+		// in memory to fail in the browser: Go's default is 10 MiB.
+		MaxResponseHeaderBytes: DefaultMaxResponseHeaderBytes,
 	}
 }
+
+// DefaultMaxResponseHeaderBytes bounds the headers of an origin's
+// response: past it, the request is answered 502.
+const DefaultMaxResponseHeaderBytes = 256 << 10
 
 // Swap makes s the plugin for new requests and returns the previous one,
 // which the caller retires. s may be nil to stop personalizing. The

@@ -63,6 +63,14 @@ func serveFault(c net.Conn) {
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n", len(page))
 		io.WriteString(c, page[:100])
 		time.Sleep(3 * time.Second)
+	case "/headers-200k", "/headers-300k":
+		// Headers as large as a browser takes (Chrome: 256 KiB), or
+		// larger.
+		n := 200 << 10
+		if req.URL.Path == "/headers-300k" {
+			n = 300 << 10
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Big: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", strings.Repeat("x", n), len(page), page)
 	case "/garbage":
 		io.WriteString(c, "HTTP/9.9 banana\r\n\x00\x01\x02 not http at all\r\n\r\n")
 	default:
@@ -97,6 +105,8 @@ func TestOriginFaults(t *testing.T) {
 		{"/", 200, time.Second, false},
 		{"/stall-headers", 504, 2500 * time.Millisecond, false},
 		{"/garbage", 502, time.Second, false},
+		{"/headers-200k", 200, time.Second, false},
+		{"/headers-300k", 502, time.Second, false},
 		{"/reset-mid-body", 200, 2 * time.Second, true},
 	}
 	for _, tt := range tests {
