@@ -94,6 +94,10 @@ func (c *checker) errorf(pos diag.Pos, format string, args ...any) *diag.Error {
 	return e
 }
 
+// maxCookieLife is the longest a browser keeps a cookie: Chrome and
+// Firefox cut a longer Max-Age to 400 days.
+const maxCookieLife = 400 * 24 * time.Hour
+
 func (c *checker) warnf(pos diag.Pos, format string, args ...any) *diag.Error {
 	e := diag.Warningf(pos, format, args...)
 	c.errs.Add(e)
@@ -293,6 +297,10 @@ func (c *checker) rules() {
 			if c.capped++; c.capped == plugin.MaxCappedRules+1 {
 				c.errorf(cp.Pos, "rule %q is capped rule number %d; a visitor's counts hold %d", r.Name, c.capped, plugin.MaxCappedRules).
 					WithHint("past that, a rule's count is forgotten and it shows more often than its cap: cap fewer rules, or join rules that show together into one").WithCode("too-many-caps")
+			}
+			if cp.Window > maxCookieLife {
+				c.warnf(cp.Pos, "a window of %d days is longer than a browser keeps a cookie (400 days): a visitor whose counts are in their cookie starts over 400 days after their last counted view", int(cp.Window/(24*time.Hour))).
+					WithHint("write a window of 400d or less").WithCode("cap-window-too-long")
 			}
 			window := int(cp.Window.Seconds())
 			slot := c.slot(plugin.Slot{Attr: "cap", Arg: strconv.Itoa(window) + ":" + r.Name})

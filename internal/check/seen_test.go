@@ -128,3 +128,34 @@ func TestJSONPathForms(t *testing.T) {
 		}
 	}
 }
+
+// TestCapWindowPastCookieLife: a cap's window longer than browsers keep
+// a cookie (400 days) is warned of at at_most; 400 days is not.
+func TestCapWindowPastCookieLife(t *testing.T) {
+	for _, tc := range []struct {
+		per  string
+		warn bool
+	}{{"400d", false}, {"57w", false}, {"401d", true}, {"60w", true}} {
+		src := "rules:\n  - name: r\n    at_most: 3 per " + tc.per + "\n    actions: [remove: x]\n"
+		f, err := syntax.Parse("r.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, list := check.Run(f)
+		if err := list.Err(); err != nil {
+			t.Fatalf("%s: %v", tc.per, err)
+		}
+		var got []diag.Error
+		for _, w := range list.Warnings() {
+			if w.Code == "cap-window-too-long" {
+				got = append(got, *w)
+			}
+		}
+		if tc.warn != (len(got) == 1) {
+			t.Errorf("per %s: warnings %v, want one: %v", tc.per, got, tc.warn)
+		}
+		if len(got) == 1 && (got[0].Pos.Line != 3 || got[0].Pos.Col != 14) {
+			t.Errorf("per %s: warned at %d:%d, want 3:14", tc.per, got[0].Pos.Line, got[0].Pos.Col)
+		}
+	}
+}
