@@ -125,6 +125,18 @@ func appendID(b, v []byte) (out []byte, start, text int) {
 	return append(b, v...), start, start + 2
 }
 
+// IDText returns an item's identity (see above) as an editor writes it:
+// a string's text, a number or other JSON as written. The tools that
+// take ids from editors (tests, explain, the preview) key items by it,
+// so that seen: [101] is the item whose id is the number 101; there,
+// unlike in the proxy, the number 101 and the string "101" are one item.
+func IDText(id string) string {
+	if len(id) >= 2 && id[0] == idMark {
+		return id[2:]
+	}
+	return id
+}
+
 // str is b as a string without a copy: b must not change while it is in
 // use (ids are handed to a SeenSet for the time of a call).
 func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

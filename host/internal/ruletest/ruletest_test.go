@@ -2,6 +2,7 @@ package ruletest_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -610,5 +611,35 @@ tests:
 	cov := ruletest.CoverageOf(prog, results)
 	if len(cov.Unmatched) != 0 || cov.ActionsApplied != cov.Actions {
 		t.Errorf("coverage: %+v", cov)
+	}
+}
+
+// TestNumberedItems: a JSON API's items with numbers for ids are written
+// as numbers in a test's seen list, and the items a view showed, numbers
+// or strings, are seen in the next, as the proxy records them.
+func TestNumberedItems(t *testing.T) {
+	const rules = `
+rules:
+  - name: fresh
+    actions:
+      - json_hide_seen: { path: items, id: id, keep_at_least: 1 }
+tests:
+  - name: numbers
+    request: { url: /api/numbered.json }
+    seen: [101]
+    expect: { json: { "items.#": 2, items.0.id: 102, items.1.id: "103" } }
+    then:
+      # 102 and 103 were shown: the one kept is 101, seen longest ago.
+      - expect: { json: { "items.#": 1, items.0.id: 101 } }
+`
+	numbered := maps.Clone(pages)
+	numbered["api/numbered.json"] = &fstest.MapFile{Data: []byte(`{"items":[{"id":101},{"id":102},{"id":"103"}]}`)}
+	s, prog := load(t, rules)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: numbered})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !results[0].Passed() {
+		t.Errorf("failures %q", results[0].Failures)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
@@ -407,9 +408,11 @@ func newSeenSet(items []string) *seenSet {
 	return s
 }
 
-func (s *seenSet) Seen(id string) bool   { return s.items[id] > 0 }
-func (s *seenSet) Recency(id string) int { return s.items[id] }
-func (s *seenSet) Shown(id string)       { s.shown = append(s.shown, strings.Clone(id)) }
+// The set keys items by their text (jsonrw.IDText), as editors write
+// them: a JSON response's number 101 is the 101 of seen: [101].
+func (s *seenSet) Seen(id string) bool   { return s.items[jsonrw.IDText(id)] > 0 }
+func (s *seenSet) Recency(id string) int { return s.items[jsonrw.IDText(id)] }
+func (s *seenSet) Shown(id string)       { s.shown = append(s.shown, strings.Clone(jsonrw.IDText(id))) }
 
 // Matched returns the names of the rules that matched.
 func (r *Result) Matched() []string {
