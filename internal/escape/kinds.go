@@ -72,6 +72,9 @@ var urlAttrs = map[string]Kind{
 	"imagesrcset":    SrcSet, // link rel=preload
 }
 
+// svgURL is why an SVG presentation attribute that takes url() is code.
+const svgURL = "it is CSS, which can load from any host with url() (an SVG presentation attribute)"
+
 // codeAttrs are attributes whose value is code or a policy, and why.
 var codeAttrs = map[string]string{
 	"srcdoc":         "it is an HTML document, whose scripts run in the page's origin",
@@ -88,6 +91,18 @@ var codeAttrs = map[string]string{
 	"by":             "an SVG animation sets an attribute (such as href, to javascript:) to it",
 	"data-bind":      "Knockout evaluates it as JavaScript",
 	"download":       "it names the file the browser saves, and its type (invoice.exe)",
+	// SVG presentation attributes are CSS properties whose values may be
+	// url(): the browser loads what they name (a paint server, a mask, a
+	// cursor image), from any host.
+	"fill":         svgURL,
+	"stroke":       svgURL,
+	"filter":       svgURL,
+	"mask":         svgURL,
+	"clip-path":    svgURL,
+	"marker-start": svgURL,
+	"marker-mid":   svgURL,
+	"marker-end":   svgURL,
+	"cursor":       svgURL,
 	// hyperscript runs these as scripts.
 	"_":           "hyperscript runs it as a script",
 	"script":      "hyperscript runs it as a script",

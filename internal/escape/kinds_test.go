@@ -29,3 +29,35 @@ func TestAttrKindFrameworks(t *testing.T) {
 		}
 	}
 }
+
+// TestAttrKindPresentationURLs: the SVG presentation attributes whose
+// value may be url() make the browser load what it names, from any host
+// (Chromium fetches fill, stroke, mask, clip-path, the markers and cursor
+// from another site): like style, they are code. Those that take no URL
+// are text.
+func TestAttrKindPresentationURLs(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want Kind
+	}{
+		{"fill", Code},
+		{"FILL", Code},
+		{"stroke", Code},
+		{"filter", Code},
+		{"mask", Code},
+		{"clip-path", Code},
+		{"marker-start", Code},
+		{"marker-mid", Code},
+		{"marker-end", Code},
+		{"cursor", Code},
+		{"fill-opacity", Text},
+		{"stroke-width", Text},
+		{"opacity", Text},
+		{"viewbox", Text},
+		{"d", Text},
+	} {
+		if k, why := AttrKind(c.name); k != c.want || k == Code && why == "" {
+			t.Errorf("AttrKind(%q) = %v, %q; want %v", c.name, k, why, c.want)
+		}
+	}
+}

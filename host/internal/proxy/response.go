@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,13 @@ import (
 // stream, a JSON document, or the body as it came), then sets the headers
 // the final plan calls for and saves the seen-filter when the plan says.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
+	if resp.StatusCode < 100 || resp.StatusCode > 999 {
+		// http.ReadResponse takes any three digits ("099"), and a final
+		// status below 100 cannot be written (net/http panics in
+		// WriteHeader, and the visitor's connection is dropped): the
+		// origin's response is malformed, a 502.
+		return fmt.Errorf("%w: %03d", errBadStatus, resp.StatusCode)
+	}
 	if !p.fwd.inProcess {
 		resp.Header.Set("Via", appendVia(resp.Header.Values("Via"), resp.ProtoMajor, resp.ProtoMinor, p.fwd.via))
 	}

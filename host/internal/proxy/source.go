@@ -24,6 +24,9 @@ var (
 	// errCharset: the page is in a character encoding the rewriter cannot
 	// scan (UTF-16, ISO-2022-JP).
 	errCharset = errors.New("the page's character encoding cannot be rewritten")
+	// errBadStatus: the origin's status code is not one HTTP has (a
+	// final status is 100 to 999).
+	errBadStatus = errors.New("the origin's response has a status code out of range")
 )
 
 // Reasons a body passes untouched, or is stopped or cut, in metrics and

@@ -33,6 +33,7 @@ const xssPage = `<!DOCTYPE html><html><head><title>shop</title>
 <iframe id="f" title="frame"></iframe>
 <div id="greet">Hello</div>
 <p id="theme">theme</p>
+<svg width="10" height="10"><rect id="icon" width="10" height="10" fill="red"/></svg>
 <script>
 window.addEventListener('load', function () {
   var buy = document.querySelector('a.buy');
@@ -108,6 +109,14 @@ var xssCases = []struct {
 		refused: "cannot go in style",
 		fixed:   `- set_attr: { select: "#theme", name: data-color, value: "{{ query('c') }}" }`,
 		want:    `data-color="red;background:url(/leak)"`,
+	},
+	{
+		name:    "an SVG fill loading a URL",
+		rules:   `- set_attr: { select: "#icon", name: fill, value: "{{ query('c') }}" }`,
+		query:   "c=url(/leak#p)",
+		refused: "cannot go in fill",
+		fixed:   `- set_attr: { select: "#icon", name: data-color, value: "{{ query('c') }}" }`,
+		want:    `data-color="url(/leak#p)"`,
 	},
 }
 
