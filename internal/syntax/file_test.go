@@ -107,6 +107,7 @@ func TestErrorPositions(t *testing.T) {
 		{"unknown escape", "rules:\n  - name: x\n    actions:\n      - remove: \"#\\31 hero\"\n", 4, 19, `\3 is not an escape YAML reads`, `quote the value with single quotes: remove: '#\31 hero'`},
 		{"unknown escape in flow", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: \"#\\31 hero\", text: a }\n", 4, 32, `\3 is not an escape YAML reads`, `select: '#\31 hero'`},
 		{"quote inside a selector in flow", "rules:\n  - name: x\n    actions:\n      - add_class: { select: \"li[data-id=\"3\"]\", class: x }\n", 4, 42, "the \" before 3 ends the quoted value early", `select: 'li[data-id="3"]'`},
+		{"quote inside a long value", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"" + strings.Repeat("{{ query(\"q\") }} ", 20) + "\" }\n", 4, 49, "the \" before q ends the quoted value early", "quote the value with the other kind of quote"},
 		{"list item one space in", "rules:\n  - name: x\n    actions:\n      - remove: a\n       - remove: b\n", 5, 8, "this list item is indented by 7 spaces", "indent the - by 6 spaces"},
 		{"list item one space out", "rules:\n  - name: x\n    actions:\n      - remove: a\n     - remove: b\n", 5, 6, "this list item is indented by 5 spaces", "indent the - by 6 spaces"},
 		{"list closed by brace", "rules:\n  - name: x\n    actions:\n      - reorder: { select: a, id: \"@id\", order: [x, y }\n", 4, 49, "this [ is never closed", "close it with ] before the }"},

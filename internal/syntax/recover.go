@@ -425,7 +425,9 @@ func (s *yamlScanner) afterQuoted(n int, text string, j int, inFlow bool, key st
 		}
 	}
 	hint := "to put " + string(q) + " inside a value, quote the value with the other kind of quote"
-	if len(meant) >= 2 && meant[0] == q && meant[len(meant)-1] == q {
+	// The value written again, when it is short enough to read in a
+	// hint: a long one is told by the generic hint.
+	if len(meant) >= 2 && len(meant) <= maxHintValue && meant[0] == q && meant[len(meant)-1] == q {
 		inner := meant[1 : len(meant)-1]
 		lead := ""
 		if key != "" {
@@ -439,6 +441,9 @@ func (s *yamlScanner) afterQuoted(n int, text string, j int, inFlow bool, key st
 	}
 	s.addTrap(n, j, "yaml-quote", hint, "the %c%s ends the quoted value early", q, after)
 }
+
+// maxHintValue is the longest value a hint writes out again.
+const maxHintValue = 200
 
 // scanFlow scans a flow collection ({ ... } or [ ... ]) from text[i],
 // tracking nesting across lines. startDepth is the nesting at i; a trap in
