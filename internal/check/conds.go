@@ -176,17 +176,21 @@ func (c *checker) usesVariant(pos diag.Pos) {
 }
 
 // flatten joins nested and/or of the same kind into one list, so
-// `a and b and c` is one node with three operands.
+// `a and b and c` is one node with three operands. The list of x, the
+// left operand's node, is extended in place: cond builds a new node for
+// every operand, which nothing else holds, and a chain of n terms (read
+// left-deep) is then joined in O(n), not by n copies of a growing list.
 func flatten[T ir.Node](x, y ir.Node, ops func(T) []ir.Node) []ir.Node {
 	var out []ir.Node
-	for _, n := range []ir.Node{x, y} {
-		if t, ok := n.(T); ok {
-			out = append(out, ops(t)...)
-		} else {
-			out = append(out, n)
-		}
+	if t, ok := x.(T); ok {
+		out = ops(t)
+	} else {
+		out = []ir.Node{x}
 	}
-	return out
+	if t, ok := y.(T); ok {
+		return append(out, ops(t)...)
+	}
+	return append(out, y)
 }
 
 func bad(e syntax.Expr) ir.Node { return &ir.Const{Pos: e.Pos()} }

@@ -141,9 +141,16 @@ func (s *solver) sat(f *facts, todo []lit, branched bool) (bool, *conflict) {
 	for len(todo) > 0 {
 		l := todo[0]
 		todo = todo[1:]
+		// A negation is read in place: put back at the front of todo, it
+		// cost a copy of the rest, per negation.
+		for {
+			n, ok := l.n.(*ir.Not)
+			if !ok {
+				break
+			}
+			l = lit{n: n.X, neg: !l.neg}
+		}
 		switch n := l.n.(type) {
-		case *ir.Not:
-			todo = append([]lit{{n: n.X, neg: !l.neg}}, todo...)
 		case *ir.And, *ir.Or:
 			var xs []ir.Node
 			conj := false

@@ -396,10 +396,11 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 }
 
 type decoder struct {
-	file  string
-	src   []byte
-	lines []int // byte offset of each line's start
-	errs  diag.List
+	file    string
+	src     []byte
+	lines   []int // byte offset of each line's start
+	lastCol lastCol
+	errs    diag.List
 	// partial holds the lines of the entries (rules, tests, experiments)
 	// that lost a part to a YAML error.
 	partial map[int]bool
@@ -1735,8 +1736,25 @@ func (d *decoder) posAt(off int) diag.Pos {
 	if off > len(d.src) {
 		off = len(d.src)
 	}
-	return diag.Pos{File: d.file, Line: line, Col: utf8.RuneCount(d.src[start:off]) + 1}
+	// A column counts the runes from the line's start; on one long line
+	// (a when: of thousands of terms), counting from the last position
+	// asked there keeps the positions of all its tokens linear.
+	var col int
+	switch c := d.lastCol; {
+	case c.line != line:
+		col = utf8.RuneCount(d.src[start:off]) + 1
+	case off >= c.off:
+		col = c.col + utf8.RuneCount(d.src[c.off:off])
+	default:
+		col = c.col - utf8.RuneCount(d.src[off:c.off])
+	}
+	d.lastCol = lastCol{line: line, off: off, col: col}
+	return diag.Pos{File: d.file, Line: line, Col: col}
 }
+
+// lastCol is the last position posAt found: its line, byte offset and
+// column.
+type lastCol struct{ line, off, col int }
 
 // addErr adds err, a *diag.Error or a diag.List (see ParseExpr).
 func (d *decoder) addErr(err error) {
