@@ -152,7 +152,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) view(vr *visitResult) *view {
 	t := vr.t
-	v := &view{Target: vr.ctx.Target, File: t.File, Ctx: vr.ctx, Devices: Devices, Version: s.version(), Problems: vr.problems}
+	v := &view{Target: vr.ctx.Target, File: t.File, Ctx: vr.ctx, Devices: Devices, Version: vr.version, Problems: vr.problems}
 	for i, tt := range s.targets {
 		name := tt.Name
 		if name == "" {
@@ -360,7 +360,7 @@ type State struct {
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	vr := s.decide(r)
 	defer vr.release()
-	st := State{Version: s.version(), Problems: vr.problems, Errors: []diag.JSON{}, Warnings: []diag.JSON{}, Matched: []string{}}
+	st := State{Version: vr.version, Problems: vr.problems, Errors: []diag.JSON{}, Warnings: []diag.JSON{}, Matched: []string{}}
 	if c := vr.cur; c != nil {
 		for _, d := range c.diags {
 			if d.Severity == diag.SeverityWarning {

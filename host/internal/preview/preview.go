@@ -236,11 +236,9 @@ func (s *Server) refresh(t *target, settle bool) {
 		return
 	}
 	t.hash = sum
-	t.version++
-	version := t.version
 	t.mu.Unlock()
 
-	b := &build{version: version, at: time.Now(), src: src, readErr: err}
+	b := &build{at: time.Now(), src: src, readErr: err}
 	if err == nil {
 		b.prog, b.diags = compiler.Diagnose(t.File, src)
 		if b.prog != nil {
@@ -253,7 +251,12 @@ func (s *Server) refresh(t *target, settle bool) {
 			}
 		}
 	}
+	// The version moves with the build it numbers: a page rendered
+	// while this one compiled shows the build before and the version
+	// before, and its event stream announces this one.
 	t.mu.Lock()
+	t.version++
+	b.version = t.version
 	t.cur = b
 	var old *site.Site
 	if b.site != nil {
@@ -296,8 +299,11 @@ func (s *Server) target(c Context) *target {
 	return s.targets[c.Target]
 }
 
-// version returns the highest version of any target, which the page's
-// event stream compares with.
+// version returns the sum of the targets' versions, which the page's
+// event stream compares with. It is read before the builds a page shows
+// (decide), so that a build published in between makes the page's
+// version old, and the page reload, rather than its content old under a
+// version that will never be announced.
 func (s *Server) version() int {
 	v := 0
 	for _, t := range s.targets {
@@ -344,6 +350,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 // visitResult is a context decided with a target's last good build.
 type visitResult struct {
+	version  int // s.version() before the builds were taken
 	ctx      Context
 	t        *target
 	cur      *build
@@ -362,7 +369,7 @@ func (s *Server) decide(r *http.Request) *visitResult {
 	if c.URL == "" {
 		c.URL = cmp.Or(t.Path, "/")
 	}
-	vr := &visitResult{ctx: c, t: t}
+	vr := &visitResult{ctx: c, t: t, version: s.version()}
 	vr.cur, vr.good, vr.release = t.snapshot()
 	vr.spec, vr.problems = c.Spec()
 	if hostOf(vr.spec, "") == "" {

@@ -767,3 +767,32 @@ func TestRecordOnlyRule(t *testing.T) {
 		t.Errorf("the view does not list the rule's mark_seen:\n%s", page)
 	}
 }
+
+// TestVersionComesWithItsBuild: the version a page and /state give is
+// never newer than the rules they show. The version moved when a change
+// was seen, before it compiled: a page rendered meanwhile showed the
+// rules before under the new version, so its event stream, already at
+// that version, never announced the change, and the page kept showing
+// rules that compiled while the file no longer did.
+func TestVersionComesWithItsBuild(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	broken := strings.Replace(rulesV1, `== "FR"`, `== FR`, 1)
+	for round := range 6 {
+		base := e.state(t, "").Version
+		wantStale := round%2 == 0
+		e.write(t, map[bool]string{true: broken, false: rulesV1}[wantStale])
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st := e.state(t, "")
+			if st.Version > base {
+				if st.Stale != wantStale {
+					t.Fatalf("round %d: version %d shows stale %v, the rules before it", round, st.Version, st.Stale)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the change was not seen", round)
+			}
+		}
+	}
+}
