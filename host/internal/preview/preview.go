@@ -28,8 +28,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -393,10 +395,17 @@ func (s *Server) decide(r *http.Request) *visitResult {
 		return vr
 	}
 	// Variants and counts the rules no longer know (after an edit) are
-	// dropped, not errors.
-	for name := range vr.spec.Variants {
-		if !hasExperiment(vr.good.prog, name) {
+	// dropped, not errors: the visitor is shown as assigned, with a
+	// note when the experiment is still there.
+	for _, name := range slices.Sorted(maps.Keys(vr.spec.Variants)) {
+		want := vr.spec.Variants[name]
+		x := experiment(vr.good.prog, name)
+		if x == nil {
 			delete(vr.spec.Variants, name)
+		} else if !slices.Contains(x.Variants, want) {
+			delete(vr.spec.Variants, name)
+			vr.problems = append(vr.problems, fmt.Sprintf("experiment %s has no variant %q (its variants are %s): the visitor gets the variant it is assigned",
+				name, want, strings.Join(x.Variants, ", ")))
 		}
 	}
 	for name := range vr.spec.Shown {
@@ -419,13 +428,13 @@ func hostOf(spec visit.Spec, def string) string {
 	return def
 }
 
-func hasExperiment(p *ir.Program, name string) bool {
+func experiment(p *ir.Program, name string) *ir.Experiment {
 	for _, x := range p.Experiments {
 		if x.Name == name {
-			return true
+			return x
 		}
 	}
-	return false
+	return nil
 }
 
 func hasCappedRule(p *ir.Program, name string) bool {

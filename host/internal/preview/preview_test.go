@@ -796,3 +796,25 @@ func TestVersionComesWithItsBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestForcedVariantRenamed: a variant the editor forced that the rules
+// no longer have (renamed or removed in an edit, while the preview is
+// open) is dropped with a note, as a forced experiment the rules no
+// longer have is. It made the visit fail: the page and both frames
+// showed only "this visitor cannot be simulated".
+func TestForcedVariantRenamed(t *testing.T) {
+	e := newEnv(t, strings.ReplaceAll(rulesV1, "bold", "strong"), nil, "")
+	st := e.state(t, "country=FR&v.hero-test=bold")
+	if len(st.Problems) != 1 || !strings.Contains(st.Problems[0], `experiment hero-test has no variant "bold"`) {
+		t.Errorf("problems %q, want one naming the variant", st.Problems)
+	}
+	if !strings.Contains(strings.Join(st.Matched, ","), "french") || st.Variants["hero-test"] == "" {
+		t.Errorf("the visitor is not shown: matched %v, variants %v", st.Matched, st.Variants)
+	}
+	if after := e.get(t, "/frame?side=after&country=FR&v.hero-test=bold"); !strings.Contains(after, ">Bonjour</h1>") {
+		t.Errorf("the after frame does not show the page:\n%s", after)
+	}
+	if page := e.get(t, "/?country=FR&v.hero-test=bold"); !strings.Contains(page, `id="summary"`) {
+		t.Error("the page shows no result")
+	}
+}
