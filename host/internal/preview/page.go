@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -193,8 +194,14 @@ func (s *Server) view(vr *visitResult) *view {
 	if t.Proxy != "" {
 		v.Origin += " " + strings.TrimSuffix(t.Proxy, "/")
 	}
-	v.Before = template.URL("/frame?side=before&" + q)
-	v.After = template.URL("/frame?side=after&" + q)
+	// A place in the page (/stores#Lyon) is the frames' own fragment:
+	// the browser scrolls both to it, as it would the visitor's page.
+	frag := ""
+	if _, f, ok := strings.Cut(vr.ctx.URL, "#"); ok && f != "" {
+		frag = "#" + (&url.URL{Fragment: f}).EscapedFragment()
+	}
+	v.Before = template.URL("/frame?side=before&" + q + frag)
+	v.After = template.URL("/frame?side=after&" + q + frag)
 	v.Sandbox = frameSandbox
 	return v
 }
