@@ -94,11 +94,13 @@ type resultView struct {
 	Experiments []expView
 	Actions     []string
 	// Edits are the page edits, listed after Actions, each with what
-	// became of it on the origin's page.
-	Edits    []string
-	Notes    []string
-	Redirect string
-	Matched  int
+	// became of it on the origin's page; JSONEdits, the edits of a JSON
+	// response, listed after them, are not applied to a page.
+	Edits     []string
+	JSONEdits []string
+	Notes     []string
+	Redirect  string
+	Matched   int
 }
 
 type ruleView struct {
@@ -248,7 +250,7 @@ func resultOf(vr *visitResult) *resultView {
 		rv.Edits = append(rv.Edits, fmt.Sprintf("%s: %s %s", name(p.EditRules[i]), plan.OpName(e.Op), m.Selectors[e.Selector]))
 	}
 	for i, e := range p.JSONEdits {
-		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: JSON edit of %s", name(p.JSONRules[i]), e.Path))
+		rv.JSONEdits = append(rv.JSONEdits, fmt.Sprintf("%s: JSON edit of %s", name(p.JSONRules[i]), e.Path))
 	}
 	for i, id := range p.MarkSeen {
 		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: mark seen %q (the next visit has it seen)", name(p.MarkSeenRules[i]), id))
@@ -284,9 +286,23 @@ func (s *Server) origin(ctx context.Context, vr *visitResult, v *view) {
 		for i := range p.Edits {
 			v.Result.Edits[i] += fmt.Sprintf(" (not applied: the origin answered %d)", st)
 		}
+		for i := range p.JSONEdits {
+			v.Result.JSONEdits[i] += fmt.Sprintf(" (not applied: the origin answered %d)", st)
+		}
 		return
 	}
-	if page.JSON || len(p.Edits) == 0 {
+	// A response is a page or JSON: the other kind's edits do nothing
+	// to it, as in the proxy.
+	if page.JSON {
+		for i := range p.Edits {
+			v.Result.Edits[i] += " (not applied: the response is JSON, not HTML)"
+		}
+		return
+	}
+	for i := range p.JSONEdits {
+		v.Result.JSONEdits[i] += " (not applied: the response is not JSON)"
+	}
+	if len(p.Edits) == 0 {
 		return
 	}
 	if err == nil && out.Untouched != "" {

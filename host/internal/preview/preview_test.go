@@ -818,3 +818,27 @@ func TestForcedVariantRenamed(t *testing.T) {
 		t.Error("the page shows no result")
 	}
 }
+
+// TestEditsOfTheOtherKindNotApplied: a JSON response gets no page edit,
+// and a page no JSON edit, as through the proxy: the preview lists them
+// as not applied. It listed them as what the visitor gets.
+func TestEditsOfTheOtherKindNotApplied(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	for path, want := range map[string][]string{
+		"/?country=FR&url=/api/items.json": {
+			"french: set_inner #hero h1 (not applied: the response is JSON, not HTML)",
+			"<li>api: JSON edit of items</li>",
+		},
+		"/?country=FR": {
+			"<li>french: set_inner #hero h1</li>",
+			"api: JSON edit of items (not applied: the response is not JSON)",
+		},
+	} {
+		page := html.UnescapeString(e.get(t, path))
+		for _, w := range want {
+			if !strings.Contains(page, w) {
+				t.Errorf("%s: the page lacks %q", path, w)
+			}
+		}
+	}
+}
