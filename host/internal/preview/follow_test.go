@@ -268,3 +268,44 @@ func TestBrowserOddLinks(t *testing.T) {
 		}
 	}
 }
+
+// places is a site whose link points to a place in another page.
+var places = fstest.MapFS{
+	"a.html": {Data: []byte(`<!DOCTYPE html><html><head></head><body><p><a id="to" href="/b#far">Far</a></p></body></html>`)},
+	"b.html": {Data: []byte(`<!DOCTYPE html><html><head></head><body><div style="height:4000px"></div><h2 id="far">Far</h2><div style="height:4000px"></div></body></html>`)},
+}
+
+// placeHarness clicks the link to /b#far in the after frame, then writes
+// where the preview and its frames are.
+const placeHarness = `<!DOCTYPE html><html><body><pre id="out"></pre><img src="/done" alt="">
+<iframe id="p" style="width:1400px;height:900px" src="/?url=/a"></iframe>
+<script>
+var p = document.getElementById("p"), out = document.getElementById("out"), step = 0;
+function log(s) { out.textContent += s + "\n"; }
+p.addEventListener("load", function () {
+  var d = p.contentDocument, before = d.getElementById("before"), after = d.getElementById("after");
+  if (++step === 1) {
+    after.contentDocument.getElementById("to").click();
+    return;
+  }
+  log("url " + new URLSearchParams(p.contentWindow.location.search).get("url"));
+  log("before at far " + (before.contentWindow.scrollY > 3000) + " " + before.contentWindow.location.hash);
+  log("after at far " + (after.contentWindow.scrollY > 3000) + " " + after.contentWindow.location.hash);
+  fetch("/finish");
+});
+</script></body></html>`
+
+// TestBrowserLinkToAPlace: a link to a place in another page (the demo's
+// "/stores#Lyon") opens that page in the preview scrolled to the place,
+// in both frames. The fragment was dropped: the page opened at its top,
+// and the editor could not see where the link lands.
+func TestBrowserLinkToAPlace(t *testing.T) {
+	bin := chromium.Path(t)
+	e := newEnvWith(t, "rules:\n  - name: hi\n    actions:\n      - set_inner: { select: h2, text: Here }\n", nil, "", preview.Options{}, preview.StaticOrigin(places))
+	dom := drive(t, bin, e.pv, placeHarness)
+	for _, want := range []string{"url /b#far", "before at far true #far", "after at far true #far"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the harness lacks %q:\n%s", want, dom[:strings.Index(dom, "</pre>")+1])
+		}
+	}
+}

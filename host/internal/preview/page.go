@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -93,11 +94,13 @@ type resultView struct {
 	Experiments []expView
 	Actions     []string
 	// Edits are the page edits, listed after Actions, each with what
-	// became of it on the origin's page.
-	Edits    []string
-	Notes    []string
-	Redirect string
-	Matched  int
+	// became of it on the origin's page; JSONEdits, the edits of a JSON
+	// response, listed after them, are not applied to a page.
+	Edits     []string
+	JSONEdits []string
+	Notes     []string
+	Redirect  string
+	Matched   int
 }
 
 type ruleView struct {
@@ -152,7 +155,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) view(vr *visitResult) *view {
 	t := vr.t
-	v := &view{Target: vr.ctx.Target, File: t.File, Ctx: vr.ctx, Devices: Devices, Version: s.version(), Problems: vr.problems}
+	v := &view{Target: vr.ctx.Target, File: t.File, Ctx: vr.ctx, Devices: Devices, Version: vr.version, Problems: vr.problems}
 	for i, tt := range s.targets {
 		name := tt.Name
 		if name == "" {
@@ -193,8 +196,14 @@ func (s *Server) view(vr *visitResult) *view {
 	if t.Proxy != "" {
 		v.Origin += " " + strings.TrimSuffix(t.Proxy, "/")
 	}
-	v.Before = template.URL("/frame?side=before&" + q)
-	v.After = template.URL("/frame?side=after&" + q)
+	// A place in the page (/stores#Lyon) is the frames' own fragment:
+	// the browser scrolls both to it, as it would the visitor's page.
+	frag := ""
+	if _, f, ok := strings.Cut(vr.ctx.URL, "#"); ok && f != "" {
+		frag = "#" + (&url.URL{Fragment: f}).EscapedFragment()
+	}
+	v.Before = template.URL("/frame?side=before&" + q + frag)
+	v.After = template.URL("/frame?side=after&" + q + frag)
 	v.Sandbox = frameSandbox
 	return v
 }
@@ -241,7 +250,7 @@ func resultOf(vr *visitResult) *resultView {
 		rv.Edits = append(rv.Edits, fmt.Sprintf("%s: %s %s", name(p.EditRules[i]), plan.OpName(e.Op), m.Selectors[e.Selector]))
 	}
 	for i, e := range p.JSONEdits {
-		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: JSON edit of %s", name(p.JSONRules[i]), e.Path))
+		rv.JSONEdits = append(rv.JSONEdits, fmt.Sprintf("%s: JSON edit of %s", name(p.JSONRules[i]), e.Path))
 	}
 	for i, id := range p.MarkSeen {
 		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: mark seen %q (the next visit has it seen)", name(p.MarkSeenRules[i]), id))
@@ -277,9 +286,23 @@ func (s *Server) origin(ctx context.Context, vr *visitResult, v *view) {
 		for i := range p.Edits {
 			v.Result.Edits[i] += fmt.Sprintf(" (not applied: the origin answered %d)", st)
 		}
+		for i := range p.JSONEdits {
+			v.Result.JSONEdits[i] += fmt.Sprintf(" (not applied: the origin answered %d)", st)
+		}
 		return
 	}
-	if page.JSON || len(p.Edits) == 0 {
+	// A response is a page or JSON: the other kind's edits do nothing
+	// to it, as in the proxy.
+	if page.JSON {
+		for i := range p.Edits {
+			v.Result.Edits[i] += " (not applied: the response is JSON, not HTML)"
+		}
+		return
+	}
+	for i := range p.JSONEdits {
+		v.Result.JSONEdits[i] += " (not applied: the response is not JSON)"
+	}
+	if len(p.Edits) == 0 {
 		return
 	}
 	if err == nil && out.Untouched != "" {
@@ -360,7 +383,7 @@ type State struct {
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	vr := s.decide(r)
 	defer vr.release()
-	st := State{Version: s.version(), Problems: vr.problems, Errors: []diag.JSON{}, Warnings: []diag.JSON{}, Matched: []string{}}
+	st := State{Version: vr.version, Problems: vr.problems, Errors: []diag.JSON{}, Warnings: []diag.JSON{}, Matched: []string{}}
 	if c := vr.cur; c != nil {
 		for _, d := range c.diags {
 			if d.Severity == diag.SeverityWarning {

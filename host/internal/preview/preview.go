@@ -28,8 +28,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -236,11 +238,9 @@ func (s *Server) refresh(t *target, settle bool) {
 		return
 	}
 	t.hash = sum
-	t.version++
-	version := t.version
 	t.mu.Unlock()
 
-	b := &build{version: version, at: time.Now(), src: src, readErr: err}
+	b := &build{at: time.Now(), src: src, readErr: err}
 	if err == nil {
 		b.prog, b.diags = compiler.Diagnose(t.File, src)
 		if b.prog != nil {
@@ -253,7 +253,12 @@ func (s *Server) refresh(t *target, settle bool) {
 			}
 		}
 	}
+	// The version moves with the build it numbers: a page rendered
+	// while this one compiled shows the build before and the version
+	// before, and its event stream announces this one.
 	t.mu.Lock()
+	t.version++
+	b.version = t.version
 	t.cur = b
 	var old *site.Site
 	if b.site != nil {
@@ -296,8 +301,11 @@ func (s *Server) target(c Context) *target {
 	return s.targets[c.Target]
 }
 
-// version returns the highest version of any target, which the page's
-// event stream compares with.
+// version returns the sum of the targets' versions, which the page's
+// event stream compares with. It is read before the builds a page shows
+// (decide), so that a build published in between makes the page's
+// version old, and the page reload, rather than its content old under a
+// version that will never be announced.
 func (s *Server) version() int {
 	v := 0
 	for _, t := range s.targets {
@@ -344,6 +352,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 // visitResult is a context decided with a target's last good build.
 type visitResult struct {
+	version  int // s.version() before the builds were taken
 	ctx      Context
 	t        *target
 	cur      *build
@@ -362,7 +371,7 @@ func (s *Server) decide(r *http.Request) *visitResult {
 	if c.URL == "" {
 		c.URL = cmp.Or(t.Path, "/")
 	}
-	vr := &visitResult{ctx: c, t: t}
+	vr := &visitResult{ctx: c, t: t, version: s.version()}
 	vr.cur, vr.good, vr.release = t.snapshot()
 	vr.spec, vr.problems = c.Spec()
 	if hostOf(vr.spec, "") == "" {
@@ -386,10 +395,17 @@ func (s *Server) decide(r *http.Request) *visitResult {
 		return vr
 	}
 	// Variants and counts the rules no longer know (after an edit) are
-	// dropped, not errors.
-	for name := range vr.spec.Variants {
-		if !hasExperiment(vr.good.prog, name) {
+	// dropped, not errors: the visitor is shown as assigned, with a
+	// note when the experiment is still there.
+	for _, name := range slices.Sorted(maps.Keys(vr.spec.Variants)) {
+		want := vr.spec.Variants[name]
+		x := experiment(vr.good.prog, name)
+		if x == nil {
 			delete(vr.spec.Variants, name)
+		} else if !slices.Contains(x.Variants, want) {
+			delete(vr.spec.Variants, name)
+			vr.problems = append(vr.problems, fmt.Sprintf("experiment %s has no variant %q (its variants are %s): the visitor gets the variant it is assigned",
+				name, want, strings.Join(x.Variants, ", ")))
 		}
 	}
 	for name := range vr.spec.Shown {
@@ -412,13 +428,13 @@ func hostOf(spec visit.Spec, def string) string {
 	return def
 }
 
-func hasExperiment(p *ir.Program, name string) bool {
+func experiment(p *ir.Program, name string) *ir.Experiment {
 	for _, x := range p.Experiments {
 		if x.Name == name {
-			return true
+			return x
 		}
 	}
-	return false
+	return nil
 }
 
 func hasCappedRule(p *ir.Program, name string) bool {

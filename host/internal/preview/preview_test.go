@@ -767,3 +767,78 @@ func TestRecordOnlyRule(t *testing.T) {
 		t.Errorf("the view does not list the rule's mark_seen:\n%s", page)
 	}
 }
+
+// TestVersionComesWithItsBuild: the version a page and /state give is
+// never newer than the rules they show. The version moved when a change
+// was seen, before it compiled: a page rendered meanwhile showed the
+// rules before under the new version, so its event stream, already at
+// that version, never announced the change, and the page kept showing
+// rules that compiled while the file no longer did.
+func TestVersionComesWithItsBuild(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	broken := strings.Replace(rulesV1, `== "FR"`, `== FR`, 1)
+	for round := range 6 {
+		base := e.state(t, "").Version
+		wantStale := round%2 == 0
+		e.write(t, map[bool]string{true: broken, false: rulesV1}[wantStale])
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st := e.state(t, "")
+			if st.Version > base {
+				if st.Stale != wantStale {
+					t.Fatalf("round %d: version %d shows stale %v, the rules before it", round, st.Version, st.Stale)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the change was not seen", round)
+			}
+		}
+	}
+}
+
+// TestForcedVariantRenamed: a variant the editor forced that the rules
+// no longer have (renamed or removed in an edit, while the preview is
+// open) is dropped with a note, as a forced experiment the rules no
+// longer have is. It made the visit fail: the page and both frames
+// showed only "this visitor cannot be simulated".
+func TestForcedVariantRenamed(t *testing.T) {
+	e := newEnv(t, strings.ReplaceAll(rulesV1, "bold", "strong"), nil, "")
+	st := e.state(t, "country=FR&v.hero-test=bold")
+	if len(st.Problems) != 1 || !strings.Contains(st.Problems[0], `experiment hero-test has no variant "bold"`) {
+		t.Errorf("problems %q, want one naming the variant", st.Problems)
+	}
+	if !strings.Contains(strings.Join(st.Matched, ","), "french") || st.Variants["hero-test"] == "" {
+		t.Errorf("the visitor is not shown: matched %v, variants %v", st.Matched, st.Variants)
+	}
+	if after := e.get(t, "/frame?side=after&country=FR&v.hero-test=bold"); !strings.Contains(after, ">Bonjour</h1>") {
+		t.Errorf("the after frame does not show the page:\n%s", after)
+	}
+	if page := e.get(t, "/?country=FR&v.hero-test=bold"); !strings.Contains(page, `id="summary"`) {
+		t.Error("the page shows no result")
+	}
+}
+
+// TestEditsOfTheOtherKindNotApplied: a JSON response gets no page edit,
+// and a page no JSON edit, as through the proxy: the preview lists them
+// as not applied. It listed them as what the visitor gets.
+func TestEditsOfTheOtherKindNotApplied(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	for path, want := range map[string][]string{
+		"/?country=FR&url=/api/items.json": {
+			"french: set_inner #hero h1 (not applied: the response is JSON, not HTML)",
+			"<li>api: JSON edit of items</li>",
+		},
+		"/?country=FR": {
+			"<li>french: set_inner #hero h1</li>",
+			"api: JSON edit of items (not applied: the response is not JSON)",
+		},
+	} {
+		page := html.UnescapeString(e.get(t, path))
+		for _, w := range want {
+			if !strings.Contains(page, w) {
+				t.Errorf("%s: the page lacks %q", path, w)
+			}
+		}
+	}
+}
