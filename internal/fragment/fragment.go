@@ -291,11 +291,18 @@ func tokensIn(src string, ctx []string) ([]open, *Problem) {
 			if f && tt == nethtml.SelfClosingTagToken {
 				continue // <path/> ends itself in svg and math
 			}
+			if !f && tablePart[tag] && !opened(stack, "table", "template") {
+				// Outside a table the parser drops it; in a table's
+				// cell, which a selector such as #price may name, it
+				// ends that cell (and a <tr>, the row), and what
+				// follows lands in new ones. Either way it does not do
+				// what it says. (CheckTable reads rows and cells where
+				// the selector names where they go.)
+				return nil, &Problem{Off: start, Msg: fmt.Sprintf("a <%s> outside a <table> of the html's own: browsers drop it, or, in a table's cell, end that cell there and put what follows in new cells", tag),
+					Hint: "wrap it in its own <table>, or select the table element it goes in by its tag name (#sizes tbody for rows, #sizes tr for cells), where the html is checked as rows or cells"}
+			}
 			if !f && void[tag] {
 				continue
-			}
-			if !f && tablePart[tag] && !opened(stack, "table", "template") {
-				continue // outside a table, the parser ignores it
 			}
 			stack = append(stack, open{name: tag, off: start, selfClose: tt == nethtml.SelfClosingTagToken, foreign: f})
 		case nethtml.EndTagToken:
