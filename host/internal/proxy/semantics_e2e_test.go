@@ -232,3 +232,52 @@ func TestHeadersOfASlowPageWithoutCharset(t *testing.T) {
 		t.Fatalf("while the origin pauses: %q, %v; want the status and headers", buf[:n], err)
 	}
 }
+
+// TestQueryReachesTheOriginAsSent: the request target's query goes to
+// the origin byte for byte (RFC 9110 7.7), as the visitor sent it and as
+// the rules' query() read it: a ";", a "%" that begins no escape, keys
+// in their order. httputil.ReverseProxy drops the pairs url.ParseQuery
+// cannot read and sorts the rest once one is there.
+func TestQueryReachesTheOriginAsSent(t *testing.T) {
+	got := make(chan string, 1)
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got <- r.RequestURI
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<p id="x">hello</p>`)
+	})
+	for _, rules := range []struct {
+		name string
+		src  []byte
+	}{{"no plugin", nil}, {"rules that edit", semanticsRules}} {
+		e := newEnv(t, origin, rules.src)
+		for _, tt := range []struct{ method, target string }{
+			{"GET", "/p?a=1;b=2"},
+			{"GET", "/p?q=50%&z=1&a=2"},
+			{"GET", "/p?b=1&a=%zz&b=3&&c"},
+			{"GET", "/p?x=%3B&y=a;b"},
+			{"GET", "/p?plain=1&plain=2"},
+			{"POST", "/p?a=1;b=2&c=%"},
+			{"HEAD", "/p?s=a;b"},
+		} {
+			req, _ := http.NewRequest(tt.method, e.proxy.URL+tt.target, strings.NewReader(""))
+			if tt.method != "POST" {
+				req.Body = nil
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			select {
+			case uri := <-got:
+				if uri != tt.target {
+					t.Errorf("%s: %s %s: the origin got %s", rules.name, tt.method, tt.target, uri)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: %s %s: no request reached the origin (%d)", rules.name, tt.method, tt.target, resp.StatusCode)
+			}
+		}
+	}
+}
