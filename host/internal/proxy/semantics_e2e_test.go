@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -277,6 +278,54 @@ func TestQueryReachesTheOriginAsSent(t *testing.T) {
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatalf("%s: %s %s: no request reached the origin (%d)", rules.name, tt.method, tt.target, resp.StatusCode)
+			}
+		}
+	}
+}
+
+// TestUntypedBodyStaysUntyped: a response the origin sent without a
+// Content-Type goes on without one (RFC 9110 8.3: the recipient decides
+// what it is), as nginx passes it; net/http's server would otherwise
+// guess one from the first bytes, "text/html; charset=utf-8" for a
+// page, whose charset then overrides the page's own <meta> for the
+// browser.
+func TestUntypedBodyStaysUntyped(t *testing.T) {
+	page := "<!doctype html><html><head><meta charset=windows-1252></head><body><p id=\"x\">caf\xe9</p></body></html>"
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil // the origin sends none
+		if r.URL.Query().Has("chunked") {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+		} else {
+			w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		}
+		io.WriteString(w, page)
+	})
+	for _, rules := range []struct {
+		name string
+		src  []byte
+	}{{"no plugin", nil}, {"rules that edit", semanticsRules}} {
+		e := newEnv(t, origin, rules.src)
+		for _, path := range []string{"/p", "/p?chunked"} {
+			for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
+				client := http.DefaultClient
+				url := e.proxy.URL
+				if proto == "HTTP/2" {
+					srv := httptest.NewUnstartedServer(e.p)
+					srv.EnableHTTP2 = true
+					srv.StartTLS()
+					defer srv.Close()
+					client, url = srv.Client(), srv.URL
+				}
+				resp, err := client.Get(url + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if ct, ok := resp.Header["Content-Type"]; ok || string(b) != page || resp.ProtoMajor != int(proto[5]-'0') {
+					t.Errorf("%s: %s over %s: Content-Type %q (sent: %v), body %q", rules.name, path, resp.Proto, ct, ok, b)
+				}
 			}
 		}
 	}
