@@ -768,6 +768,11 @@ func maxForwards(h http.Header) (int64, bool) {
 }
 
 func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
+	// The query goes on as the visitor sent it (RFC 9110 7.7), as the
+	// rules' query() read it: ReverseProxy has dropped from Out's the
+	// pairs url.ParseQuery cannot read (a ";", a "%" that begins no
+	// escape) and sorted the others, which bespoke never parses so.
+	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 	pr.SetURL(p.cfg.Origin)
 	if m := pr.In.Method; m == http.MethodTrace || m == http.MethodOptions {
 		// One hop less (RFC 9110 7.6.2).

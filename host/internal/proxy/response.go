@@ -44,6 +44,15 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 	}
 	st, _ := resp.Request.Context().Value(stateKey{}).(*state)
+	if _, typed := resp.Header["Content-Type"]; !typed && st != nil && st.w != nil {
+		// A body the origin sent untyped goes on untyped (RFC 9110 8.3:
+		// its recipient decides what it is): net/http's server would
+		// guess a type from its first bytes, "text/html; charset=utf-8"
+		// for a page, whose charset the browser then takes over the
+		// page's own <meta>. A Content-Type without a value is written
+		// as none.
+		st.w.Header()["Content-Type"] = nil
+	}
 	if st != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 		// Whatever reads the body reads it through st.origin, which keeps
 		// the origin's error for the log (see done). An upgraded

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -230,5 +231,102 @@ func TestHeadersOfASlowPageWithoutCharset(t *testing.T) {
 	n, err := conn.Read(buf)
 	if err != nil || !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 200")) {
 		t.Fatalf("while the origin pauses: %q, %v; want the status and headers", buf[:n], err)
+	}
+}
+
+// TestQueryReachesTheOriginAsSent: the request target's query goes to
+// the origin byte for byte (RFC 9110 7.7), as the visitor sent it and as
+// the rules' query() read it: a ";", a "%" that begins no escape, keys
+// in their order. httputil.ReverseProxy drops the pairs url.ParseQuery
+// cannot read and sorts the rest once one is there.
+func TestQueryReachesTheOriginAsSent(t *testing.T) {
+	got := make(chan string, 1)
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got <- r.RequestURI
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<p id="x">hello</p>`)
+	})
+	for _, rules := range []struct {
+		name string
+		src  []byte
+	}{{"no plugin", nil}, {"rules that edit", semanticsRules}} {
+		e := newEnv(t, origin, rules.src)
+		for _, tt := range []struct{ method, target string }{
+			{"GET", "/p?a=1;b=2"},
+			{"GET", "/p?q=50%&z=1&a=2"},
+			{"GET", "/p?b=1&a=%zz&b=3&&c"},
+			{"GET", "/p?x=%3B&y=a;b"},
+			{"GET", "/p?plain=1&plain=2"},
+			{"POST", "/p?a=1;b=2&c=%"},
+			{"HEAD", "/p?s=a;b"},
+		} {
+			req, _ := http.NewRequest(tt.method, e.proxy.URL+tt.target, strings.NewReader(""))
+			if tt.method != "POST" {
+				req.Body = nil
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			select {
+			case uri := <-got:
+				if uri != tt.target {
+					t.Errorf("%s: %s %s: the origin got %s", rules.name, tt.method, tt.target, uri)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: %s %s: no request reached the origin (%d)", rules.name, tt.method, tt.target, resp.StatusCode)
+			}
+		}
+	}
+}
+
+// TestUntypedBodyStaysUntyped: a response the origin sent without a
+// Content-Type goes on without one (RFC 9110 8.3: the recipient decides
+// what it is), as nginx passes it; net/http's server would otherwise
+// guess one from the first bytes, "text/html; charset=utf-8" for a
+// page, whose charset then overrides the page's own <meta> for the
+// browser.
+func TestUntypedBodyStaysUntyped(t *testing.T) {
+	page := "<!doctype html><html><head><meta charset=windows-1252></head><body><p id=\"x\">caf\xe9</p></body></html>"
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil // the origin sends none
+		if r.URL.Query().Has("chunked") {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+		} else {
+			w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		}
+		io.WriteString(w, page)
+	})
+	for _, rules := range []struct {
+		name string
+		src  []byte
+	}{{"no plugin", nil}, {"rules that edit", semanticsRules}} {
+		e := newEnv(t, origin, rules.src)
+		for _, path := range []string{"/p", "/p?chunked"} {
+			for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
+				client := http.DefaultClient
+				url := e.proxy.URL
+				if proto == "HTTP/2" {
+					srv := httptest.NewUnstartedServer(e.p)
+					srv.EnableHTTP2 = true
+					srv.StartTLS()
+					defer srv.Close()
+					client, url = srv.Client(), srv.URL
+				}
+				resp, err := client.Get(url + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if ct, ok := resp.Header["Content-Type"]; ok || string(b) != page || resp.ProtoMajor != int(proto[5]-'0') {
+					t.Errorf("%s: %s over %s: Content-Type %q (sent: %v), body %q", rules.name, path, resp.Proto, ct, ok, b)
+				}
+			}
+		}
 	}
 }
