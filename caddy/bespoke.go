@@ -350,8 +350,8 @@ func (b *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // Cleanup closes the handler after a config reload replaced it (or Caddy
-// stopped), letting decisions in flight finish. It does nothing when
-// Provision failed.
+// stopped), letting requests in flight finish, for at most 10 seconds.
+// It does nothing when Provision failed.
 func (b *Handler) Cleanup() error {
 	if b.h == nil {
 		return nil
