@@ -15,7 +15,10 @@
 //
 // In a Caddyfile the directive sorts right after encode: before
 // templates, handle, route and the handlers that make the page, which it
-// wraps wherever it is written in the site block.
+// wraps wherever it is written in the site block. Inside a route block
+// directives keep the order written: write bespoke before templates
+// there, or templates runs the visitor's text a rule inserts as a
+// template.
 //
 // A Caddy config reload provisions a new handler (the rule file compiled
 // anew) beside the old one and cleans the old one up once Caddy is done
@@ -347,8 +350,8 @@ func (b *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // Cleanup closes the handler after a config reload replaced it (or Caddy
-// stopped), letting decisions in flight finish. It does nothing when
-// Provision failed.
+// stopped), letting requests in flight finish, for at most 10 seconds.
+// It does nothing when Provision failed.
 func (b *Handler) Cleanup() error {
 	if b.h == nil {
 		return nil

@@ -395,6 +395,46 @@ func TestCaddyWatchesByDefault(t *testing.T) {
 	}
 }
 
+// TestCaddyHeaderDirective: the caching headers Caddy's header directive
+// sets are the page's: a personalized one goes out with a single
+// Cache-Control, private, and no CDN-Cache-Control, where it used to
+// carry the directive's "public" line before bespoke's "private".
+func TestCaddyHeaderDirective(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(`<!doctype html><p id="x">origin</p>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ports := freePorts(t, 2)
+	addr, admin := ports[0], ports[1]
+	if err := load(t, globals(admin)+fmt.Sprintf(`http://%s {
+	root * %s
+	header Cache-Control "public, max-age=60"
+	header CDN-Cache-Control "max-age=600"
+	bespoke {
+		rules %s
+		secret "caddy test secret, 32 bytes long"
+		cache_dir -
+	}
+	file_server
+}
+`, addr, dir, oneRule(t))); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+	resp := getRetry(t, http.DefaultClient, "http://"+addr+"/", nil)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `<p id="x">hi</p>`) {
+		t.Fatalf("not personalized: %s", body)
+	}
+	if cc := resp.Header.Values("Cache-Control"); len(cc) != 1 || cc[0] != "private, max-age=60" {
+		t.Errorf("Cache-Control %q, want one line: private, max-age=60", cc)
+	}
+	if v := resp.Header.Values("CDN-Cache-Control"); len(v) > 0 {
+		t.Errorf("CDN-Cache-Control %q kept on a personalized page", v)
+	}
+}
+
 // TestCaddyUpstreamFailures: reverse_proxy's own failure is counted as
 // the origin's with the status the visitor got (504 for a timeout), and
 // Caddy's error directive (a 503 for maintenance) is an answer, not a

@@ -465,13 +465,16 @@ func (h *Handler) Generation() int64 {
 func (h *Handler) Metrics() *Metrics { return h.metrics }
 
 // Close stops watching the rules (waiting for a reload in flight), lets
-// decisions in flight finish within ctx, and releases the plugin, the
+// the requests in flight finish within ctx, and releases the plugin, the
 // seen store, the idle connections to Origin and the goroutines kept for
-// Next between requests. Requests served after Close are forwarded
-// unpersonalized. It returns ctx's error when decisions were still
-// running as ctx ended (the plugin is released all the same). Close may
-// be called more than once, and on a nil Handler; later calls return
-// nil.
+// Next between requests. A request in flight holds the plugin until its
+// response is written, not only while it is decided: Close waits as long
+// as a response streams (an event stream, a download to a slow client),
+// so give ctx a deadline. Requests served after Close are forwarded
+// unpersonalized. It returns ctx's error when requests were still running
+// as ctx ended (the plugin is released all the same, and they finish
+// personalized). Close may be called more than once, and on a nil
+// Handler; later calls return nil.
 func (h *Handler) Close(ctx context.Context) error {
 	if h == nil {
 		// A deferred Close after a New that failed.

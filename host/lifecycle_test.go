@@ -310,3 +310,41 @@ func TestNextFailureStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseWaitsForResponsesInFlight: a request holds the plugin until
+// its response is written, so Close waits for a response that streams
+// after its decision, and says ctx's error when that outlasts ctx; the
+// response still ends personalized.
+func TestCloseWaitsForResponsesInFlight(t *testing.T) {
+	decided := make(chan struct{})
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<html><body><p id="greet">Hello</p>`)
+		close(decided) // the decision was made before the request reached Next
+		time.Sleep(500 * time.Millisecond)
+		io.WriteString(w, `</body></html>`)
+	})
+	h := newHandler(t, host.Config{Next: app, Rules: []byte(greeting)})
+	front := httptest.NewServer(h)
+	defer front.Close()
+	body := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(front.URL + "/?ref=newsletter")
+		if err != nil {
+			body <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body <- string(b)
+	}()
+	<-decided
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := h.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close while a response streams: %v, want ctx's error", err)
+	}
+	if b := <-body; !strings.Contains(b, "Thanks for reading our newsletter") {
+		t.Errorf("the response in flight did not end personalized: %q", b)
+	}
+}

@@ -64,6 +64,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if st == nil || st.site == nil {
 		return nil
 	}
+	if st.w != nil {
+		takeCacheHeaders(resp.Header, st.w.Header())
+	}
 	rp := planResponse(p.responseInput(resp, st))
 	switch {
 	case rp.body == BodyPass:
@@ -909,6 +912,31 @@ func ambiguousType(h http.Header) bool {
 var sharedCacheHeaders = []string{
 	"Cdn-Cache-Control", "Cloudflare-Cdn-Cache-Control", "Vercel-Cdn-Cache-Control", "Netlify-Cdn-Cache-Control",
 	"Surrogate-Control", "Edge-Control", "Akamai-Cache-Control", "X-Accel-Expires",
+}
+
+// takeCacheHeaders moves into the response's header h the caching
+// instructions the server's handlers before the proxy set on the
+// visitor's response (pre): an embedding program's middleware, Caddy's
+// header directive. ReverseProxy adds the response's headers to those,
+// so they would go out beside what the plan sets, a page made for one
+// visitor sent "Cache-Control: public, max-age=60" on one line and
+// "private" on the next, its CDN-Cache-Control kept. Read as the
+// response's own (before them, in the order the visitor would have got
+// them), they are made private with the rest.
+func takeCacheHeaders(h, pre http.Header) {
+	if len(pre) == 0 {
+		return
+	}
+	take := func(k string) {
+		if v, ok := pre[k]; ok {
+			h[k] = append(v[:len(v):len(v)], h[k]...)
+			delete(pre, k) // (canonical: no Del)
+		}
+	}
+	take("Cache-Control")
+	for _, k := range sharedCacheHeaders {
+		take(k)
+	}
 }
 
 // cacheControl is the response's Cache-Control, all its lines as one

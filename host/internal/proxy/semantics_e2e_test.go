@@ -109,6 +109,50 @@ func TestPersonalizedNotForSharedCaches(t *testing.T) {
 	}
 }
 
+// TestPersonalizedOverridesServerCacheHeaders: caching instructions a
+// handler before the proxy set on the visitor's response (Caddy's header
+// directive, a program's middleware) are read as the response's: a
+// personalized page goes out with one Cache-Control, private, and none
+// of them for CDNs; a response the rules do not touch keeps them as set.
+// They used to go out beside the proxy's "private", first.
+func TestPersonalizedOverridesServerCacheHeaders(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/style.css" {
+			w.Header().Set("Content-Type", "text/css")
+			io.WriteString(w, "p{}")
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<p id="x">Hello</p>`)
+	})
+	e := newEnv(t, origin, semanticsRules)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		w.Header().Set("CDN-Cache-Control", "max-age=600")
+		e.p.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	t.Cleanup(e.proxy.Close)
+	e.proxy = front
+	r := e.get(t, "/", "Sec-Fetch-Dest", "document")
+	if !strings.Contains(r.body, "Bonjour") {
+		t.Fatalf("not personalized: %q", r.body)
+	}
+	if cc := r.Header.Values("Cache-Control"); len(cc) != 1 || cc[0] != "private, max-age=60" {
+		t.Errorf("personalized page: Cache-Control %q, want one line, private, max-age=60", cc)
+	}
+	if v := r.Header.Values("CDN-Cache-Control"); len(v) > 0 {
+		t.Errorf("personalized page: CDN-Cache-Control %q kept", v)
+	}
+	css := e.get(t, "/style.css")
+	if cc := css.Header.Values("Cache-Control"); len(cc) != 1 || cc[0] != "public, max-age=60" {
+		t.Errorf("style sheet: Cache-Control %q, want the server's", cc)
+	}
+	if v := css.Header.Get("CDN-Cache-Control"); v != "max-age=600" {
+		t.Errorf("style sheet: CDN-Cache-Control %q, want the server's", v)
+	}
+}
+
 // TestEncodingOnTwoLines: a Content-Encoding given on two lines is one
 // list, as on one line: gzip twice passes untouched, and decodes.
 func TestEncodingOnTwoLines(t *testing.T) {
