@@ -300,7 +300,13 @@ func (b *Handler) Provision(ctx caddy.Context) error {
 	case b.Secret != "" && b.SecretFile != "":
 		return errors.New("bespoke: give secret or secret_file, not both")
 	case b.Secret != "":
-		cfg.Secret = []byte(repl.ReplaceAll(b.Secret, ""))
+		v := repl.ReplaceAll(b.Secret, "")
+		if v == "" {
+			// secret {env.X} with X unset: told as such, not as a key
+			// shorter than 16 bytes.
+			return fmt.Errorf("bespoke: secret %s is empty: set what it names, or use secret_file", b.Secret)
+		}
+		cfg.Secret = []byte(v)
 	case b.SecretFile != "":
 		s, err := os.ReadFile(repl.ReplaceAll(b.SecretFile, ""))
 		if err != nil {

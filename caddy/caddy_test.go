@@ -740,3 +740,13 @@ func checkEcho(t *testing.T, addr string) {
 		t.Fatalf("after the upgrade: %q, %v", got, err)
 	}
 }
+
+// TestCaddyEmptySecret: a secret naming an environment variable that is
+// not set is told as such, not as a key too short.
+func TestCaddyEmptySecret(t *testing.T) {
+	addr := freePorts(t, 1)[0]
+	err := load(t, fmt.Sprintf("{\n\tadmin off\n}\nhttp://%s {\n\tbespoke {\n\t\trules ../testdata/demo/rules.yaml\n\t\tsecret {env.BESPOKE_TEST_UNSET_SECRET}\n\t}\n\trespond ok\n}\n", addr))
+	if err == nil || !strings.Contains(err.Error(), "secret {env.BESPOKE_TEST_UNSET_SECRET} is empty") {
+		t.Fatalf("load: %v; want the secret told empty", err)
+	}
+}
