@@ -232,7 +232,10 @@ type Limits struct {
 	// EditMapCache is the bytes of edit maps kept, so that a page is
 	// tokenized once and spliced for each visitor after (see RATIONALE.md,
 	// "Parse once, splice per visitor"); 0 disables them; unset, 32 MiB.
-	EditMapCache   *Size    `yaml:"edit_map_cache"`
+	EditMapCache *Size `yaml:"edit_map_cache"`
+	// MaxHeaderBytes bounds a visitor's request line and headers: past it
+	// the request is refused, 414 when its URL alone takes it past, 431
+	// otherwise. Unset, 64 KiB.
 	MaxHeaderBytes Size     `yaml:"max_header_bytes"`
 	ReadHeader     Duration `yaml:"read_header_timeout"`
 	Idle           Duration `yaml:"idle_timeout"`

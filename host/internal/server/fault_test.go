@@ -244,7 +244,8 @@ func TestSlowloris(t *testing.T) {
 	}
 }
 
-// TestBadRequestInput: oversized headers are refused with 431, and broken
+// TestBadRequestInput: oversized headers are refused with 431, an
+// oversized URL with 414, and broken
 // cookies or invalid UTF-8 in headers are ignored: the page is served.
 func TestBadRequestInput(t *testing.T) {
 	cfg := faultConfig(t, faultOrigin(t))
@@ -271,6 +272,31 @@ func TestBadRequestInput(t *testing.T) {
 	}
 	if got := get("Cookie", "big="+strings.Repeat("x", 16<<10-1024)); got != http.StatusOK {
 		t.Errorf("a head 1 KiB under the limit: status %d, want 200", got)
+	}
+	// A request-target that alone takes the head past the limit is URI
+	// Too Long (RFC 9112 3); past twice the limit net/http answers 431
+	// before any handler runs.
+	getPath := func(path string) int {
+		t.Helper()
+		resp, err := http.Get(r.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := getPath("/?q=" + strings.Repeat("x", 16<<10+1024)); got != http.StatusRequestURITooLong {
+		t.Errorf("a URL 1 KiB over the limit: status %d, want 414", got)
+	}
+	if got := getPath("/" + strings.Repeat("x", 30<<10)); got != http.StatusRequestURITooLong {
+		t.Errorf("a URL of 30 KiB: status %d, want 414", got)
+	}
+	if got := getPath("/?q=" + strings.Repeat("x", 16<<10-1024)); got != http.StatusOK {
+		t.Errorf("a URL 1 KiB under the limit: status %d, want 200", got)
+	}
+	if got := get("Cookie", "big="+strings.Repeat("x", 30<<10)); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a 30 KiB cookie: status %d, want 431", got)
 	}
 	for _, tc := range [][2]string{
 		{"Cookie", "bsk_vid=\xff\xfe; bsk_seen=%%%; =; ;;; a"},

@@ -89,22 +89,44 @@ func (w *deadlineWriter) Flush() {
 // hijack an upgraded connection, set deadlines).
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// withHeadLimit answers 431 to an HTTP/1 request whose head (request line
-// and headers, as sent) passes limit bytes: net/http reads 4 KiB more than
-// its MaxHeaderBytes before it refuses one. (HTTP/2 bounds the header
-// list itself, from the same MaxHeaderBytes, without that slack.)
+// withHeadLimit refuses an HTTP/1 request whose head (request line and
+// headers, as sent) passes limit bytes: with 414 when its request-target
+// alone takes it past (RFC 9112 3: a target longer than the server parses
+// is URI Too Long), with 431 otherwise. The server reads heads up to
+// twice the limit (see headReadLimit), so that the status names what was
+// too long; past that, net/http answers 431 whatever the cause (HTTP/2
+// refuses a header list past the same bound).
 func withHeadLimit(next http.Handler, limit int) http.Handler {
 	if limit <= 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 1 && headSize(r) > limit {
-			w.Header().Set("Connection", "close")
-			http.Error(w, "431 Request Header Fields Too Large", http.StatusRequestHeaderFieldsTooLarge)
-			return
+		if r.ProtoMajor <= 2 {
+			if n := headSize(r); n > limit {
+				if r.ProtoMajor == 1 {
+					w.Header().Set("Connection", "close")
+				}
+				if n-len(r.RequestURI) <= limit {
+					http.Error(w, "414 URI Too Long", http.StatusRequestURITooLong)
+				} else {
+					http.Error(w, "431 Request Header Fields Too Large", http.StatusRequestHeaderFieldsTooLarge)
+				}
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// headReadLimit is the http.Server's MaxHeaderBytes for a configured
+// limit: net/http refuses a head past it (plus 4 KiB) before any handler
+// sees it, always with 431, so it reads twice the limit and lets
+// withHeadLimit refuse what passes the limit itself, and say why.
+func headReadLimit(limit int) int {
+	if limit <= 0 {
+		return limit
+	}
+	return 2 * limit
 }
 
 // headSize is the bytes of r's request line and headers as sent, but for

@@ -545,7 +545,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 		Handler:           s.counted(withSendTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.SendTimeout.D())),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
-		MaxHeaderBytes:    int(l.MaxHeaderBytes),
+		MaxHeaderBytes:    headReadLimit(int(l.MaxHeaderBytes)),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ConnContext:       connContext,
 		Protocols:         protocols,
