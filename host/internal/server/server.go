@@ -225,7 +225,9 @@ func (s *Server) secret(handler bool) ([]byte, error) {
 	}
 	where := "secret_file or BESPOKE_SECRET"
 	if handler {
-		where = "Config.Secret or BESPOKE_SECRET"
+		// An embedder's handler: host.Config.Secret, which Caddy's
+		// bespoke directive fills from its secret or secret_file.
+		where = "host.Config's Secret, Caddy's secret or secret_file, or BESPOKE_SECRET"
 	}
 	s.log.Warn("no secret configured (" + where + "): signing cookies with a random key, so seen-filters and caps reset when the process restarts")
 	return processKey(), nil
