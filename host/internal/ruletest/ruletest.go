@@ -450,6 +450,10 @@ func checkJSON(fail func(string, ...any), want []ir.Expected, body []byte) {
 		r := jsonrw.Get(string(body), e.Name)
 		where := fmt.Sprintf("line %d: json %s", e.Pos.Line, e.Name)
 		switch {
+		case e.Value == nil && r.Exists() && r.Type == gjson.Null:
+			// YAML reads a bare null as ~: missing. A JSON null is
+			// written quoted.
+			fail("%s: expected missing, got null (in YAML, a bare null means missing: to expect JSON null, write 'null')", where)
 		case e.Value == nil && r.Exists():
 			fail("%s: expected missing, got %s", where, r.Raw)
 		case e.Value == nil:

@@ -49,7 +49,7 @@ var pages = fstest.MapFS{
 	"api/items.json": {Data: []byte(`{"items":[{"id":"a"},{"id":"b"}],"banner":{"title":"Hi"},"count":2}`)},
 	// A key repeated (the visitor's JSON.parse reads the last), numbers
 	// float64 cannot tell apart or hold, and a byte order mark.
-	"api/odd.json": {Data: []byte("\xEF\xBB\xBF" + `{"a":1,"a":2,"big":12345678901234567890,"huge":1e400,"banner":{"title":"Hi"}}`)},
+	"api/odd.json": {Data: []byte("\xEF\xBB\xBF" + `{"a":1,"a":2,"big":12345678901234567890,"huge":1e400,"banner":{"title":"Hi"},"gone":null}`)},
 }
 
 const shop = `
@@ -446,7 +446,7 @@ func TestJSONExpectationsAsTheVisitorReads(t *testing.T) {
   - name: odd
     request: { url: /api/odd.json }
     context: { geo.country: FR }
-    expect: { json: { a: 2, big: 12345678901234567890, huge: 1e400, banner.title: Salut } }
+    expect: { json: { a: 2, big: 12345678901234567890, huge: 1e400, banner.title: Salut, gone: 'null' } }
 `)
 	if !pass[0].Passed() {
 		t.Errorf("%v", pass[0].Failures)
@@ -454,10 +454,11 @@ func TestJSONExpectationsAsTheVisitorReads(t *testing.T) {
 	fail := run(t, `
   - name: odd
     request: { url: /api/odd.json }
-    expect: { json: { a: 1, big: 12345678901234567999 } }
+    expect: { json: { a: 1, big: 12345678901234567999, gone: null } }
 `)
 	got := strings.Join(fail[0].Failures, "\n")
-	for _, want := range []string{"json a: expected 1, got 2", "json big: expected 12345678901234567999, got 12345678901234567890"} {
+	for _, want := range []string{"json a: expected 1, got 2", "json big: expected 12345678901234567999, got 12345678901234567890",
+		"json gone: expected missing, got null (in YAML, a bare null means missing: to expect JSON null, write 'null')"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the failures lack %q:\n%s", want, got)
 		}
