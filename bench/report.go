@@ -840,7 +840,7 @@ var costStages = []struct{ stage, pkg, name, base, note string }{
 	{"the proxy's handler alone, bespoke, 5 edits + hide_seen + seen cookie", "/host/internal/proxy", "Handler/seen", "Handler/goproxy", "spliced from its edit map"},
 	{"the same, a page whose markup near its top changes with every response", "/host/internal/proxy", "Handler/seen-varying", "Handler/goproxy", "rewritten in full to past the change, spliced from there"},
 	{"the same, without edit maps", "/host/internal/proxy", "Handler/seen-nomap", "Handler/goproxy", "rewritten in full"},
-	{"whole request over loopback, plain httputil.ReverseProxy", "/host/internal/proxy", "ProxyEditMaps/goproxy", "", "client, proxy and origin in one process, over loopback TCP: the machine's time per request, sockets included"},
+	{"whole request over loopback, plain httputil.ReverseProxy", "/host/internal/proxy", "ProxyEditMaps/goproxy", "", "client, proxy and origin in one process, over loopback TCP, one request at a time: how long a request takes from the client's side, waits included, not what it costs the machine (`ProxyEditMaps/…-parallel`, 32 clients at once, gives that)"},
 	{"whole request over loopback, bespoke, 5 edits + hide_seen + seen cookie", "/host/internal/proxy", "ProxyEditMaps/splice", "ProxyEditMaps/goproxy", "spliced from its edit map"},
 	{"whole request over loopback, bespoke, no edit selects anything", "/host/internal/proxy", "ProxyEditMaps/none", "ProxyEditMaps/goproxy", ""},
 	{"whole request over loopback, bespoke, a page that changes with every response", "/host/internal/proxy", "ProxyEditMaps/rewrite-varying", "ProxyEditMaps/goproxy", "rewritten in full"},
@@ -855,7 +855,7 @@ func writeCost(b *strings.Builder, rep *report) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	p("## Cost per request, by stage")
 	p("")
-	p("Time per operation of each stage of one request of the shop page, from the micro-benchmarks below (median of the runs; one goroutine each, so the time is CPU time but for the whole-request rows, which wait on loopback sockets). The handler rows are the proxy's own work, without sockets; the whole-request rows add the client, the origin and the kernel's share. Each bespoke row is compared with the plain proxy measured the same way: the difference is what personalization adds.")
+	p("Time per operation of each stage of one request of the shop page, from the micro-benchmarks below (median of the runs; one goroutine each, so the time is CPU time but for the whole-request rows, which wait on loopback sockets). The handler rows are the proxy's own work, without sockets; the whole-request rows add the client, the origin and the kernel, one request at a time: their time is a request's from end to end, which both CPUs shorten where client, proxy and origin overlap and waits on the sockets lengthen, not its cost to the machine. Each bespoke row is compared with the plain proxy measured the same way: the difference is what personalization adds.")
 	p("")
 	p("| stage | time | vs plain proxy | benchmark | |")
 	p("| --- | ---: | ---: | --- | --- |")

@@ -46,12 +46,14 @@ const (
 `
 )
 
-// BenchmarkProxy is the cost of one request of the shop page through the
+// BenchmarkProxy is the time of one request of the shop page through the
 // proxy, in process, against httputil.ReverseProxy with pooled copy
 // buffers (as bench/'s goproxy is tuned) sent the same requests: the
-// client, the origin and both servers share the process, so ns/op is the
-// whole machine's cost per request and the ratio between sub-benchmarks
-// is what personalization adds. Its proxies keep no edit maps, so every
+// client, the origin and both servers share the process, one request at
+// a time, so ns/op is how long a request takes end to end (client,
+// proxy and origin overlap on the CPUs, and wait on the sockets), not
+// what it costs the machine; the ratio between sub-benchmarks is what
+// personalization adds to that time. Its proxies keep no edit maps, so every
 // response is rewritten in full (the path of a first view, or of a page
 // that changes throughout): BenchmarkProxyEditMaps is the same with the
 // origin bench/ runs, which the proxy splices.
