@@ -61,7 +61,7 @@ type microPair struct {
 func (h *harness) runMicro(ctx context.Context) *microResult {
 	t0 := time.Now()
 	m := &microResult{Flags: fmt.Sprintf("-run '^$' -bench '%s' -count %d -benchtime %s", h.opts.Bench, h.opts.Count, h.opts.BenchTime)}
-	filter, err := regexp.Compile(h.opts.Bench)
+	filter, err := topLevelFilter(h.opts.Bench)
 	if err != nil {
 		m.Error = "-bench: " + err.Error()
 		return m
@@ -144,6 +144,58 @@ func (h *harness) runMicro(ctx context.Context) *microResult {
 	m.Benchmarks = gobench.Summarize(m.Raw)
 	m.Pairs = findPairs(m.Benchmarks)
 	return m
+}
+
+// topLevelFilter is what a go test -bench pattern asks of a benchmark
+// function's name (without "Benchmark"): go test splits the pattern at
+// each "/" and "|" outside brackets and parentheses, matches the first
+// element of each alternative against the function's name and the others
+// against its sub-benchmarks' ("RewritePage/shop/passthrough" runs
+// BenchmarkRewritePage, only its shop/passthrough part). The whole
+// pattern, matched against a function's name, would select none of them.
+func topLevelFilter(pattern string) (*regexp.Regexp, error) {
+	var alts []string
+	depth, class, first := 0, 0, 0
+	inFirst := true
+	for i := 0; i < len(pattern); i++ {
+		switch pattern[i] {
+		case '[':
+			class++
+		case ']':
+			class = max(0, class-1)
+		case '(':
+			if class == 0 {
+				depth++
+			}
+		case ')':
+			if class == 0 {
+				depth--
+			}
+		case '\\':
+			i++
+		case '/', '|':
+			if class != 0 || depth != 0 {
+				continue
+			}
+			if inFirst {
+				alts = append(alts, pattern[first:i])
+				inFirst = false
+			}
+			if pattern[i] == '|' {
+				first, inFirst = i+1, true
+			}
+		}
+	}
+	if inFirst {
+		alts = append(alts, pattern[first:])
+	}
+	for i, a := range alts {
+		if _, err := regexp.Compile(a); err != nil {
+			return nil, err
+		}
+		alts[i] = "(?:" + a + ")"
+	}
+	return regexp.Compile(strings.Join(alts, "|"))
 }
 
 // goalBenchmarks selects, for -quick, the benchmarks that the goals and the

@@ -316,6 +316,7 @@ func (h *harness) goals(cs []comparison) []goal {
 		g := goal{Name: name, Want: want}
 		s, why := h.micro.find(pkg, regexp.MustCompile(pattern))
 		if s == nil {
+			why = h.whyNotFound(why, pattern)
 			g.Status, g.Figure, g.Source = "n/a", "n/a ("+why+")", "benchmark matching "+pattern
 			gs = append(gs, g)
 			return
@@ -341,8 +342,9 @@ func (h *harness) goals(cs []comparison) []goal {
 		sa, why := h.micro.find(pkg, regexp.MustCompile(a))
 		sb, whyB := h.micro.find(pkg, regexp.MustCompile(b))
 		if sa == nil || sb == nil {
-			if why == "" {
-				why = whyB
+			why = h.whyNotFound(why, a)
+			if sa != nil {
+				why = h.whyNotFound(whyB, b)
 			}
 			g.Status, g.Figure, g.Source = "n/a", "n/a ("+why+")", "benchmarks matching "+a+" and "+b
 			gs = append(gs, g)
@@ -406,12 +408,31 @@ func (h *harness) goals(cs []comparison) []goal {
 		if h.micro == nil {
 			why = "micro-benchmarks not run"
 		} else if _, w := h.micro.find("/host/internal/site", regexp.MustCompile(`^DemoWasmCall/in-process$`)); w != "" {
-			why = w
+			why = h.whyNotFound(w, "^DemoWasmCall")
 		}
 		gs = append(gs, goal{Name: "Wasm vs reference evaluator", Figure: "n/a (" + why + ")", Want: "≤ 1.00×", Status: "n/a",
 			Source: "benchmarks named *Wasm* and *Reference*"})
 	}
 	return gs
+}
+
+// whyNotFound is why no benchmark matching pattern (a goal's: "^Name…")
+// has a figure, given find's answer: a function -bench left out was not
+// run, which is not the same as not there.
+func (h *harness) whyNotFound(why, pattern string) string {
+	if why != "not present" {
+		return why
+	}
+	name := strings.TrimPrefix(strings.TrimPrefix(pattern, "(?i)"), "^")
+	if i := strings.IndexFunc(name, func(r rune) bool {
+		return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}); i >= 0 {
+		name = name[:i]
+	}
+	if re, err := topLevelFilter(h.opts.Bench); err == nil && name != "" && !re.MatchString(name) {
+		return "not run: -bench leaves it out"
+	}
+	return why
 }
 
 // pathologicalGoal is the rewriter's cost on its pathological pages
@@ -471,6 +492,9 @@ func (h *harness) pathologicalGoal() goal {
 	}
 	if worst == nil {
 		why := "not present: no BenchmarkPathological results in host/internal/rewrite"
+		if h.whyNotFound("not present", "^Pathological") != "not present" {
+			why = "not run: -bench leaves it out"
+		}
 		if len(pages) > 0 && len(noShop) > 0 {
 			// A -bench filter that leaves out the shop page leaves
 			// nothing to divide by.
@@ -840,7 +864,7 @@ var costStages = []struct{ stage, pkg, name, base, note string }{
 	{"the proxy's handler alone, bespoke, 5 edits + hide_seen + seen cookie", "/host/internal/proxy", "Handler/seen", "Handler/goproxy", "spliced from its edit map"},
 	{"the same, a page whose markup near its top changes with every response", "/host/internal/proxy", "Handler/seen-varying", "Handler/goproxy", "rewritten in full to past the change, spliced from there"},
 	{"the same, without edit maps", "/host/internal/proxy", "Handler/seen-nomap", "Handler/goproxy", "rewritten in full"},
-	{"whole request over loopback, plain httputil.ReverseProxy", "/host/internal/proxy", "ProxyEditMaps/goproxy", "", "client, proxy and origin in one process, over loopback TCP: the machine's time per request, sockets included"},
+	{"whole request over loopback, plain httputil.ReverseProxy", "/host/internal/proxy", "ProxyEditMaps/goproxy", "", "client, proxy and origin in one process, over loopback TCP, one request at a time: how long a request takes from the client's side, waits included, not what it costs the machine (`ProxyEditMaps/…-parallel`, 32 clients at once, gives that)"},
 	{"whole request over loopback, bespoke, 5 edits + hide_seen + seen cookie", "/host/internal/proxy", "ProxyEditMaps/splice", "ProxyEditMaps/goproxy", "spliced from its edit map"},
 	{"whole request over loopback, bespoke, no edit selects anything", "/host/internal/proxy", "ProxyEditMaps/none", "ProxyEditMaps/goproxy", ""},
 	{"whole request over loopback, bespoke, a page that changes with every response", "/host/internal/proxy", "ProxyEditMaps/rewrite-varying", "ProxyEditMaps/goproxy", "rewritten in full"},
@@ -855,7 +879,7 @@ func writeCost(b *strings.Builder, rep *report) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	p("## Cost per request, by stage")
 	p("")
-	p("Time per operation of each stage of one request of the shop page, from the micro-benchmarks below (median of the runs; one goroutine each, so the time is CPU time but for the whole-request rows, which wait on loopback sockets). The handler rows are the proxy's own work, without sockets; the whole-request rows add the client, the origin and the kernel's share. Each bespoke row is compared with the plain proxy measured the same way: the difference is what personalization adds.")
+	p("Time per operation of each stage of one request of the shop page, from the micro-benchmarks below (median of the runs; one goroutine each, so the time is CPU time but for the whole-request rows, which wait on loopback sockets). The handler rows are the proxy's own work, without sockets; the whole-request rows add the client, the origin and the kernel, one request at a time: their time is a request's from end to end, which both CPUs shorten where client, proxy and origin overlap and waits on the sockets lengthen, not its cost to the machine. Each bespoke row is compared with the plain proxy measured the same way: the difference is what personalization adds.")
 	p("")
 	p("| stage | time | vs plain proxy | benchmark | |")
 	p("| --- | ---: | ---: | --- | --- |")
@@ -867,10 +891,21 @@ func writeCost(b *strings.Builder, rep *report) {
 		v, _ := s.Get("ns/op")
 		return v, s
 	}
+	// A stage whose benchmark function -bench leaves out (-quick runs
+	// those of the goals and their ratios) was not run, which is not
+	// the same as not there.
+	ran := func(string) bool { return true }
+	if re, err := topLevelFilter(rep.Options.Bench); err == nil {
+		ran = func(name string) bool { top, _, _ := strings.Cut(name, "/"); return re.MatchString(top) }
+	}
 	for _, st := range costStages {
 		v, s := find(st.pkg, st.name)
 		if s == nil {
-			p("| %s | n/a | | %s | not present |", st.stage, st.name)
+			why := "not present"
+			if !ran(st.name) {
+				why = "not run: -bench leaves it out"
+			}
+			p("| %s | n/a | | %s | %s |", st.stage, st.name, why)
 			continue
 		}
 		rel := ""

@@ -223,3 +223,68 @@ func TestPairKey(t *testing.T) {
 		t.Errorf("find: %v, %q; want Prefetch", s, why)
 	}
 }
+
+// TestCostNotRun: a stage of the cost table whose benchmark -bench left
+// out (as -quick leaves out the splices and the handler) says it was not
+// run; one that -bench asked for and no package reported is not present.
+func TestCostNotRun(t *testing.T) {
+	res, err := gobench.Parse(strings.NewReader(`pkg: github.com/bespoke-edge/bespoke/host/internal/rewrite
+BenchmarkRewritePage/shop/edits-2   1000   209000 ns/op   748.00 MB/s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &report{Options: options{Bench: goalBenchmarks}, Micro: &microResult{Raw: res, Benchmarks: gobench.Summarize(res)}}
+	var b strings.Builder
+	writeCost(&b, rep)
+	out := b.String()
+	for _, want := range []string{
+		"| Splice/edits/splice | not run: -bench leaves it out |",
+		"| Handler/seen | not run: -bench leaves it out |",
+		"| RewritePage/shop/hideseen | not present |",
+		"| ProxyEditMaps/goproxy | not present |",
+		"| 209 µs |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the cost table lacks %q:\n%s", want, out)
+		}
+	}
+	// Without a -bench (results of an older run), nothing was left out.
+	rep.Options.Bench = ""
+	b.Reset()
+	writeCost(&b, rep)
+	if strings.Contains(b.String(), "not run") {
+		t.Errorf("with every benchmark run, a stage says it was not:\n%s", b.String())
+	}
+}
+
+// TestGoalsNotRun: a goal whose benchmark -bench left out says it was not
+// run; one whose benchmark -bench asked for and no package reported is
+// not present.
+func TestGoalsNotRun(t *testing.T) {
+	res, err := gobench.Parse(strings.NewReader(`pkg: github.com/bespoke-edge/bespoke/host/internal/rewrite
+BenchmarkRewritePage/shop/passthrough-2   1000   185000 ns/op   845.00 MB/s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{opts: options{Bench: "RewritePage|CookieRequest/lists"}, micro: &microResult{Raw: res, Benchmarks: gobench.Summarize(res)}}
+	figures := map[string]string{}
+	for _, g := range h.goals(nil) {
+		figures[g.Name] = g.Figure
+	}
+	for name, want := range map[string]string{
+		"Wasm decide, demo rules":                                    "n/a (not run: -bench leaves it out)",
+		"Compile 1,000 rules":                                        "n/a (not run: -bench leaves it out)",
+		"HTML rewrite, pass-through (shop page)":                     "845 MB/s",
+		"HTML rewrite, five edits (shop page)":                       "n/a (not present)",
+		"seen cookie: decode, test, add, encode":                     "n/a (not present)",
+		"decide from a .wasm file ÷ compiled in process, demo rules": "n/a (not run: -bench leaves it out)",
+		"HTML rewrite, worst pathological page ns/byte ÷ shop page":  "n/a (not run: -bench leaves it out)",
+		"Wasm vs reference evaluator":                                "n/a (not run: -bench leaves it out)",
+	} {
+		if got := figures[name]; got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+}
