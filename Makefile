@@ -47,7 +47,7 @@ fmt:
 # The benchmark suite against the origin alone, a plain Go reverse proxy,
 # nginx (installed from Debian when missing) and Caddy, with the micro-benchmarks:
 # 20 to 25 minutes; writes bench/results/. bench-quick checks a change in
-# about 2 minutes (one round, the headline targets).
+# about 3 minutes (one round, the headline targets).
 bench:
 	bench/peers/install
 	$(GO) run ./bench

@@ -73,7 +73,7 @@ type options struct {
 // read after parsing: -targets and -wrk.
 func flags(o *options) (fl *flag.FlagSet, targets, wrk *string) {
 	fl = flag.NewFlagSet("bench", flag.ContinueOnError)
-	fl.BoolVar(&o.Quick, "quick", false, "one round, 2s per target, the headline targets, short micro-benchmarks (about 100 s)")
+	fl.BoolVar(&o.Quick, "quick", false, "one round, 2s per target, the headline targets, short micro-benchmarks (about 3 minutes)")
 	fl.StringVar(&o.Out, "out", "", "`directory` for RESULTS.md, results.json and the charts (default bench/results)")
 	fl.DurationVar(&o.Duration, "duration", 5*time.Second, "how long each measurement lasts")
 	fl.IntVar(&o.Rounds, "rounds", 5, "how many times every target is measured, interleaved")
