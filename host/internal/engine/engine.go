@@ -92,6 +92,8 @@ func (c Config) withDefaults() Config {
 type Engine struct {
 	cfg   Config
 	cache wazero.CompilationCache
+	// dir is the cache directory, "" when the cache is in memory.
+	dir string
 }
 
 // New returns an engine. It fails only when the cache directory cannot be
@@ -112,7 +114,7 @@ func New(cfg Config) (*Engine, error) {
 		switch {
 		case err == nil:
 			pruneCache(dir, cacheKeep)
-			e.cache = c
+			e.cache, e.dir = c, dir
 			return e, nil
 		case cfg.CacheDir != "":
 			return nil, fmt.Errorf("cache directory %s: %w (give a directory bespoke may write, or - to keep compiled code in memory only)", dir, err)
@@ -144,7 +146,8 @@ const cacheKeep = 64
 // pruneCache removes from the compilation cache in dir all but the keep
 // files written last. The runtime writes a file a module it compiles and
 // never removes one, so that without pruning a rule file edited and
-// reloaded all day would fill the disk with the code of every version.
+// reloaded all day would fill the disk with the code of every version:
+// it runs when an engine starts and after each load.
 // A file in use is only read at load; one removed is compiled and written
 // again at the next load that wants it. The runtime keeps a directory a
 // version of itself: those of others are pruned alike, as they age.
@@ -245,7 +248,14 @@ func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (m *Module, err
 			m, err = nil, fmt.Errorf("plugin refused: the runtime failed on it (%v): the file is damaged or not a plugin", p)
 		}
 	}()
-	return e.load(ctx, art)
+	m, err = e.load(ctx, art)
+	if err == nil && e.dir != "" {
+		// Each new plugin (each edit of a rule file, reloaded) wrote its
+		// code: the directory keeps to cacheKeep over a process's life,
+		// not only from its start.
+		pruneCache(e.dir, cacheKeep)
+	}
+	return m, err
 }
 
 func (e *Engine) load(ctx context.Context, art *plugin.Artifact) (*Module, error) {
