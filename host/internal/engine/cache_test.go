@@ -137,3 +137,42 @@ func TestCacheDirStaysBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheDirThatCannotBeWritten: a cache directory that can no longer
+// be written (removed, its disk full, remounted read-only) costs a
+// plugin its saving, not its load: a reload of changed rules compiles
+// in memory, and says why its code was not kept.
+func TestCacheDirThatCannotBeWritten(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	e, err := New(Config{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(t.Context())
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := guest.Build(guest.Module{
+		Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "after-the-cache-went", Actions: []plugin.Action{}}}},
+		Decide:   guest.MatchAll(plugin.NewLayout(0, 1, 0, 0), 1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := plugin.ReadArtifact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.Load(t.Context(), art)
+	if err != nil {
+		t.Fatalf("a plugin was refused for a cache directory that cannot be written: %v", err)
+	}
+	defer m.Close(t.Context())
+	var d plugin.Decision
+	if err := m.Decide(t.Context(), nil, nil, &d); err != nil || !d.Has(0) {
+		t.Errorf("the plugin compiled in memory decided %v, %v", d.Rules(nil), err)
+	}
+	if m.CacheError() == nil || !strings.Contains(m.CacheError().Error(), dir) {
+		t.Errorf("CacheError() = %v, want why the code was not kept in %s", m.CacheError(), dir)
+	}
+}

@@ -150,6 +150,9 @@ func (r *Reloader) reload(ctx context.Context, changed bool) error {
 		for _, w := range s.Warnings {
 			r.log.Warn("rule file warning", "plugin", s.Name, "warning", w)
 		}
+		if err := s.Module().CacheError(); err != nil {
+			r.log.Warn("compiled code not kept in the cache directory: the plugin was compiled in memory", "plugin", s.Name, "err", err)
+		}
 		if ok, why := s.Module().Bounded(); !ok {
 			r.log.Warn("plugin runs with a deadline per decision", "plugin", s.Name, "why", why)
 		}
