@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -193,6 +194,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	}
 
 	var cfg *config.Config
+	var opt server.Options
 	var err error
 	set := map[string]bool{}
 	var negative string
@@ -228,6 +230,11 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 			if key, ok := inConfigFile[name]; ok {
 				return usagef("--%s is not read with --config: set %s in %s", name, key, *configFile)
 			}
+		}
+		// What the file held as it was read: a reload warns once it
+		// holds something else, which only a restart applies.
+		if b, err := os.ReadFile(*configFile); err == nil {
+			opt.ConfigFile, opt.ConfigRead = *configFile, sha256.Sum256(b)
 		}
 		if cfg, err = config.Load(*configFile); err != nil {
 			return err
@@ -299,7 +306,6 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		cfg.AdminHosts = adminHosts
 	}
 
-	var opt server.Options
 	if *devClock != "" {
 		t0, err := time.Parse(time.RFC3339, *devClock)
 		if err != nil {

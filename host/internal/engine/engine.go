@@ -92,6 +92,12 @@ func (c Config) withDefaults() Config {
 type Engine struct {
 	cfg   Config
 	cache wazero.CompilationCache
+	// dir is the cache directory, "" when the cache is in memory.
+	dir string
+	// mem is the cache in memory of the plugins compiled when dir could
+	// not be written (see Module.CacheError); made at the first.
+	memOnce sync.Once
+	mem     wazero.CompilationCache
 }
 
 // New returns an engine. It fails only when the cache directory cannot be
@@ -112,7 +118,7 @@ func New(cfg Config) (*Engine, error) {
 		switch {
 		case err == nil:
 			pruneCache(dir, cacheKeep)
-			e.cache = c
+			e.cache, e.dir = c, dir
 			return e, nil
 		case cfg.CacheDir != "":
 			return nil, fmt.Errorf("cache directory %s: %w (give a directory bespoke may write, or - to keep compiled code in memory only)", dir, err)
@@ -144,7 +150,8 @@ const cacheKeep = 64
 // pruneCache removes from the compilation cache in dir all but the keep
 // files written last. The runtime writes a file a module it compiles and
 // never removes one, so that without pruning a rule file edited and
-// reloaded all day would fill the disk with the code of every version.
+// reloaded all day would fill the disk with the code of every version:
+// it runs when an engine starts and after each load.
 // A file in use is only read at load; one removed is compiled and written
 // again at the next load that wants it. The runtime keeps a directory a
 // version of itself: those of others are pruned alike, as they age.
@@ -183,7 +190,19 @@ func pruneCache(dir string, keep int) {
 
 // Close releases the compilation cache. Modules loaded by e must be closed
 // first.
-func (e *Engine) Close(ctx context.Context) error { return e.cache.Close(ctx) }
+func (e *Engine) Close(ctx context.Context) error {
+	if e.mem != nil {
+		e.mem.Close(ctx)
+	}
+	return e.cache.Close(ctx)
+}
+
+// memCache returns the engine's cache in memory, for the plugins its
+// cache directory could not keep.
+func (e *Engine) memCache() wazero.CompilationCache {
+	e.memOnce.Do(func() { e.mem = wazero.NewCompilationCache() })
+	return e.mem
+}
 
 // Module is a loaded artifact with its pool of instances. It is safe for
 // concurrent use.
@@ -209,6 +228,10 @@ type Module struct {
 
 	idle  chan *instance
 	slots chan struct{} // one token per live instance
+
+	// cacheErr says why the module's code was compiled in memory, not
+	// kept in the cache directory (see CacheError).
+	cacheErr error
 
 	inflight atomic.Int64
 	retired  atomic.Bool
@@ -245,7 +268,14 @@ func (e *Engine) Load(ctx context.Context, art *plugin.Artifact) (m *Module, err
 			m, err = nil, fmt.Errorf("plugin refused: the runtime failed on it (%v): the file is damaged or not a plugin", p)
 		}
 	}()
-	return e.load(ctx, art)
+	m, err = e.load(ctx, art)
+	if err == nil && e.dir != "" {
+		// Each new plugin (each edit of a rule file, reloaded) wrote its
+		// code: the directory keeps to cacheKeep over a process's life,
+		// not only from its start.
+		pruneCache(e.dir, cacheKeep)
+	}
+	return m, err
 }
 
 func (e *Engine) load(ctx context.Context, art *plugin.Artifact) (*Module, error) {
@@ -320,6 +350,22 @@ func (e *Engine) load(ctx context.Context, art *plugin.Artifact) (*Module, error
 		return nil, err
 	}
 	compiled, err := m.runtime.CompileModule(ctx, art.Wasm)
+	if err != nil && e.dir != "" && ctx.Err() == nil {
+		// The runtime fails a compilation whose code it cannot write
+		// to the cache directory (removed, its disk full, remounted
+		// read-only): the cache is only a saving, so the plugin is
+		// compiled again in memory, where only a plugin that does not
+		// compile fails again.
+		m.runtime.Close(ctx)
+		m.runtime = wazero.NewRuntimeWithConfig(ctx, rc.WithCompilationCache(e.memCache()))
+		if herr := m.hostModule(ctx); herr != nil {
+			return nil, herr
+		}
+		var merr error
+		if compiled, merr = m.runtime.CompileModule(ctx, art.Wasm); merr == nil {
+			m.cacheErr, err = err, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compiling plugin: %w", err)
 	}
@@ -386,6 +432,11 @@ var errAlwaysInterrupt = errors.New("the engine applies a deadline to every modu
 // a deadline: it was compiled in this process, or it is in the bounded
 // subset (package internal/bounded). When it is not, the error says why.
 func (m *Module) Bounded() (bool, error) { return m.unbounded == nil, m.unbounded }
+
+// CacheError says why the module's code was compiled in memory rather
+// than kept in the engine's cache directory (one that could not be
+// written), or nil.
+func (m *Module) CacheError() error { return m.cacheErr }
 
 // Imports reports whether the module imports the host function name.
 func (m *Module) Imports(name string) bool { return slices.Contains(m.imports, name) }

@@ -104,7 +104,14 @@ func (r *Reloader) Close() {
 // Reload loads a new generation and swaps it in. On error the serving
 // plugin is left in place and the error returned; after Close it returns
 // ErrClosed, and with ctx done, ctx's error, without loading.
-func (r *Reloader) Reload(ctx context.Context) error {
+func (r *Reloader) Reload(ctx context.Context) error { return r.reload(ctx, false) }
+
+// reload is Reload; changed: only when a tracked file's content differs
+// from what the last load read (the watcher's reload), so that a change
+// another reload loaded while the watcher waited for the file to settle
+// is not loaded again, a new generation of the same rules, or a file
+// rejected logged and counted twice.
+func (r *Reloader) reload(ctx context.Context, changed bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -118,7 +125,11 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	if len(r.files) > 0 {
 		// Before the load reads them: a write in between reads as a
 		// change, and reloads once more, rather than being missed.
-		r.read = sumFiles(r.files)
+		now := sumFiles(r.files)
+		if changed && slices.Equal(now, r.read) {
+			return nil
+		}
+		r.read = now
 	}
 	start := time.Now()
 	s, err := r.safeLoad(ctx)
@@ -138,6 +149,9 @@ func (r *Reloader) Reload(ctx context.Context) error {
 		r.log.Info("plugin loaded", "plugin", s.Name, "generation", s.Generation, "rules", len(s.Manifest().Rules), "took", res.Took)
 		for _, w := range s.Warnings {
 			r.log.Warn("rule file warning", "plugin", s.Name, "warning", w)
+		}
+		if err := s.Module().CacheError(); err != nil {
+			r.log.Warn("compiled code not kept in the cache directory: the plugin was compiled in memory", "plugin", s.Name, "err", err)
 		}
 		if ok, why := s.Module().Bounded(); !ok {
 			r.log.Warn("plugin runs with a deadline per decision", "plugin", s.Name, "why", why)
@@ -177,11 +191,8 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if r.changed(sumFiles(files)) {
-			r.settled(ctx, files, min(interval, settleTime))
-			if r.Reload(ctx) == ErrClosed {
-				return
-			}
+		if r.look(ctx, files, min(interval, settleTime)) == ErrClosed {
+			return
 		}
 		select {
 		case <-ctx.Done():
@@ -189,6 +200,16 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// look reloads when the content of files differs from what the last
+// load read, once they read the same twice, settle apart.
+func (r *Reloader) look(ctx context.Context, files []string, settle time.Duration) error {
+	if !r.changed(sumFiles(files)) {
+		return nil
+	}
+	r.settled(ctx, files, settle)
+	return r.reload(ctx, true)
 }
 
 // settleTime is how long a changed file must stay the same before it is

@@ -343,3 +343,36 @@ func TestLoadLogsWarnings(t *testing.T) {
 		t.Errorf("log:\n%s", log.String())
 	}
 }
+
+// TestWatchLeavesWhatAReloadLoaded: a change the watcher saw, then loaded
+// by a reload something else asked for while the watcher waited for the
+// file to settle (SIGHUP, the admin API), is not loaded a second time by
+// the watcher: no generation without a change, and a file rejected is
+// logged and counted once.
+func TestWatchLeavesWhatAReloadLoaded(t *testing.T) {
+	for _, content := range []string{rulesNamed("second"), "rules:\n  - name: x\n    when: geo.contry == \"FR\"\n    actions: [remove: p]\n"} {
+		path, _, r := setup(t)
+		ctx := context.Background()
+		if err := r.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var results []reload.Result
+		r.OnResult = func(res reload.Result) { results = append(results, res) }
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		reload.SetSettle(r, func() {
+			// The operator's reload lands while the watcher waits.
+			if len(results) == 0 {
+				r.Reload(ctx)
+			}
+		})
+		reload.Look(r, ctx)
+		if len(results) != 1 {
+			t.Errorf("%d loads of one change (%+v), want 1", len(results), results)
+		}
+		if good := content == rulesNamed("second"); good && r.Generation() != 2 {
+			t.Errorf("generation %d after one change, want 2", r.Generation())
+		}
+	}
+}

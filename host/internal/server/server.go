@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -67,6 +68,9 @@ type Server struct {
 	transport http.RoundTripper
 	// seen is the seen-filter store the routes share (nil when off).
 	seen seen.Store
+	// configFile and configRead are Options.ConfigFile and ConfigRead.
+	configFile string
+	configRead [32]byte
 }
 
 // Route is one route's running parts.
@@ -106,12 +110,19 @@ type Options struct {
 	// host), never run: it serves no admin listener, so no admin token
 	// is read, and its messages name the embedder's settings.
 	Handler bool
+	// ConfigFile is the configuration file the server was built from
+	// (bespoke serve --config), and ConfigRead the SHA-256 of its content
+	// as it was read: it is read at start only, so Reload, which loads
+	// the rule and plugin files again, warns when it has changed since.
+	ConfigFile string
+	ConfigRead [32]byte
 }
 
 // New builds the server: it loads every route's plugin (failing if one
 // does not load: at startup there is nothing to fall back to).
 func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: opt.Logger, Metrics: opt.Metrics, embedded: opt.Embedded, secretKey: opt.Secret, transport: opt.Transport}
+	s := &Server{cfg: cfg, log: opt.Logger, Metrics: opt.Metrics, embedded: opt.Embedded, secretKey: opt.Secret, transport: opt.Transport,
+		configFile: opt.ConfigFile, configRead: opt.ConfigRead}
 	if s.Metrics == nil {
 		s.Metrics = metrics.New()
 	}
@@ -465,8 +476,16 @@ func (s *Server) CheckStores(ctx context.Context) []string {
 func (s *Server) Handler() http.Handler { return refuseSmuggling(s.handler) }
 
 // Reload reloads the plugin of the route named name, or of every route
-// when name is empty, and returns each result.
+// when name is empty, and returns each result. The configuration file is
+// not read again: when it has changed since the start, Reload says so
+// at Warn, so that an operator who edited it and reloaded (SIGHUP, the
+// admin API) does not take the change for applied.
 func (s *Server) Reload(ctx context.Context, name string) ([]RouteResult, error) {
+	if s.configFile != "" {
+		if b, err := os.ReadFile(s.configFile); err == nil && sha256.Sum256(b) != s.configRead {
+			s.log.Warn("the configuration file changed: it is read at start only; restart bespoke to apply it (a reload loads the rule and plugin files again)", "config", s.configFile)
+		}
+	}
 	var out []RouteResult
 	found := false
 	for _, r := range s.Routes {
