@@ -98,6 +98,11 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 			WithHint("write the directory holding the origin's saved pages, relative to the rule file or absolute")
 		return append(missing, w), nil
 	}
+	// WalkDir does not follow a link it starts at: pages: may name a
+	// link to the saved pages, which bespoke test reads through it.
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
 	var docs []*html.Node
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -133,16 +133,23 @@ func TestCheckPagesItemIDs(t *testing.T) {
 	}
 }
 
-// TestCheckPagesPath: pages: may be absolute; a directory that cannot be
+// TestCheckPagesPath: pages: may be absolute or a symbolic link to a
+// directory; a directory that cannot be
 // read is warned of once, at pages:, since every test of a page would
 // fail without one.
 func TestCheckPagesPath(t *testing.T) {
 	dir, other := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(other, "index.html"), []byte(`<main id=main><h1>Hi</h1></main>`), 0o644)
 	os.WriteFile(filepath.Join(dir, "file.html"), []byte(`<p>`), 0o644)
+	if err := os.Symlink(other, filepath.Join(dir, "linked")); err != nil {
+		t.Fatal(err)
+	}
 	rules := "rules:\n  - name: r\n    actions:\n      - remove: \"#mian\"\n"
 	for _, c := range []struct{ pages, want string }{
 		{other, `rules.yaml:5:9: warning: selector "#mian" selects nothing on the page in ` + other},
+		// A link to the saved pages is read as the directory it names,
+		// as bespoke test reads the pages through it.
+		{"linked", `rules.yaml:5:9: warning: selector "#mian" selects nothing on the page in linked`},
 		{filepath.Join(other, "missing"), "rules.yaml:1:8: warning: pages: " + filepath.Join(other, "missing") + " cannot be read (no such directory); write the directory"},
 		{"missing", "rules.yaml:1:8: warning: pages: " + filepath.Join(dir, "missing") + " cannot be read (no such directory)"},
 		{"file.html", "rules.yaml:1:8: warning: pages: " + filepath.Join(dir, "file.html") + " cannot be read (not a directory)"},
