@@ -323,14 +323,19 @@ func (s *Server) origin(ctx context.Context, vr *visitResult, v *view) {
 		why := "its selector selects nothing on this page"
 		if j, ok := vr.res.TakenBy(page, out.Applied, i); ok {
 			why = fmt.Sprintf("%s's %s %s took its element", ruleName(m, p.EditRules[j]), plan.OpName(p.Edits[j].Op), m.Selectors[p.Edits[j].Selector])
-		} else if probe := (rewrite.Edit{Selector: p.Edits[i].Selector, Op: rewrite.AddClass, Attr: "bsk-probe"}); vr.res.AppliedWith(page, []rewrite.Edit{probe})[0] > 0 {
+		} else if sel := vr.res.AppliedWith(page, []rewrite.Edit{{Selector: p.Edits[i].Selector, Op: rewrite.AddClass, Attr: "bsk-probe"}})[0]; sel > 0 {
 			// It selects elements, and had nothing to do with them.
 			why = "it had nothing to change on this page"
-			switch p.Edits[i].Op {
+			switch e := p.Edits[i]; e.Op {
 			case rewrite.HideSeen:
 				why = "none of its items was seen before"
 			case rewrite.Limit:
 				why = "the page has no more items than it keeps"
+				if sel > e.N {
+					// More than it keeps, in lists of fewer: the
+					// items are counted in each parent.
+					why = fmt.Sprintf("it selects %d elements, but counts the items of each list, the children of one parent, and no parent here holds more than %d of them; select the list's items themselves: ul.cards > li, not the cards inside them", sel, e.N)
+				}
 			}
 		}
 		v.Result.Edits[i] += " (not applied: " + why + ")"
