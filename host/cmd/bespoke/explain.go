@@ -318,7 +318,7 @@ func setValue(spec *visit.Spec, attr, val string) error {
 	}
 	a, ok := plugin.LookupAttr(name)
 	if !ok || a.Internal || a.From {
-		return fmt.Errorf("unknown attribute %q", name)
+		return fmt.Errorf("unknown attribute %q%s", name, didYouMean(name, plugin.AttrNames()))
 	}
 	if (a.Arg != "") != (arg != "") {
 		return fmt.Errorf("%s takes %s", name, map[bool]string{true: "a name: " + name + "(name)", false: "no argument"}[a.Arg != ""])
