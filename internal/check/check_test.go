@@ -133,6 +133,7 @@ func TestErrors(t *testing.T) {
 		{"typographic quotes around a selector", rule("", `- set_inner: { select: “#hero h1”, text: x }`), 4, 30, "'“' is a typographic quote", `write the selector with straight quotes, or none: "#hero h1"`},
 		{"typographic quotes in a selector", rule("", `- remove: a[title=“x”]`), 4, 25, "typographic quote", `'a[title="x"]'`},
 		{"sibling selector", rule("", `- remove: "h1 + p"`), 4, 0, "invalid selector", ""},
+		{"a selector of the whole page in a test", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { page: { \"li:last-child\": x } }\n", 6, 0, "invalid selector", "a test's page: checks take the selectors rules take; name the element another way: by an id, a class or :nth-child(2)"},
 		{"class with its dot", rule("", `- add_class: { select: body, class: .promo }`), 4, 43, `the class ".promo" is written with a dot`, "write the class without its dot: class: promo"},
 		{"interpolated class with its dot", rule("", `- remove_class: { select: body, class: ".v-{{ geo.country }}" }`), 4, 46, `is written with a dot`, `class: v-{{ geo.country }}`},
 		{"bad redirect", rule("", `- redirect: "{{ query(\"next\") }}"`), 4, 20, "must start with / or https://", ""},

@@ -636,7 +636,12 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 	}
 	for _, pc := range e.Page {
 		sel := strings.TrimSpace(pc.Select.Value)
-		if !c.validSelector(pc.Select) {
+		if n := len(c.errs); !c.validSelector(pc.Select) {
+			if len(c.errs) > n && c.errs[n].Hint == "" && strings.Contains(c.errs[n].Msg, "streaming") {
+				// The page a test checks is whole, but its checks take
+				// the selectors rules take.
+				c.errs[n].WithHint("a test's page: checks take the selectors rules take; name the element another way: by an id, a class or :nth-child(2)")
+			}
 			continue
 		}
 		chk := ir.PageCheck{Selector: sel, Count: pc.Count, HasCount: pc.HasCount, Pos: pc.Pos}
