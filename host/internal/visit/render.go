@@ -335,7 +335,11 @@ func PageFromFS(fsys fs.FS, urlPath string) (*Page, error) {
 		}
 		return &Page{Body: body, JSON: strings.HasSuffix(c, ".json")}, nil
 	}
-	return nil, fmt.Errorf("no page for %s", urlPath)
+	files := candidates
+	if len(files) > 1 && path.Ext(name) == "" {
+		files = files[1:] // "stores" is a file few save
+	}
+	return nil, fmt.Errorf("no page for %s: no file %s", urlPath, strings.Join(files, " or "))
 }
 
 // PageFromFile reads a page file: JSON when typ is "json", or when typ is
