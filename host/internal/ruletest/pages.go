@@ -170,6 +170,9 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 					warnedAlone[a.Select] = true
 					out.Add(e)
 				}
+				if e := markupWarning(prog, a, src, list, items); e != nil {
+					out.Add(e)
+				}
 				continue
 			}
 			warned[a.Select] = true
@@ -270,6 +273,41 @@ func aloneWarning(prog *ir.Program, a plugin.Action, src string, items []*html.N
 		"%s %s, the elements it selects among the children of one parent, but each of the %d elements %q selects on the pages is alone in its parent: it changes nothing", a.Op, what, len(items), src).
 		WithCode("list-of-one").
 		WithHint("select the list's items themselves, the parent's children (ul.cards > li), not an element inside each")
+}
+
+// markupWarning returns a warning when the html of a, whose selector
+// src (list) names no element type, cannot stand in an element it
+// selects on the pages (items), as check tells when the selector names
+// the type: a <div> appended to what is a <p> there, which browsers
+// close before the <div>. Nil when there is no such problem.
+func markupWarning(prog *ir.Program, a plugin.Action, src string, list selector.List, items []*html.Node) *diag.Error {
+	if !a.HTML {
+		return nil
+	}
+	typed := true
+	for _, cx := range list {
+		if cx.Compounds[len(cx.Compounds)-1].Type == "" {
+			typed = false
+		}
+	}
+	if typed {
+		return nil // check told it, from the selector
+	}
+	tried := map[string]bool{}
+	for _, n := range items {
+		tag := strings.ToLower(n.Data)
+		if n.Namespace != "" || tried[tag] || len(tried) >= 8 {
+			continue
+		}
+		tried[tag] = true
+		if prob, _, _ := plugin.CheckMarkup(&a, tag); prob != nil {
+			return diag.Warningf(diag.Pos{File: prog.Source, Line: a.Pos.Line, Col: a.Pos.Col},
+				"on the pages, %q selects a <%s>, and there %s", src, tag, prob.Msg).
+				WithCode("html-in-element").
+				WithHint("%s", prob.Hint)
+		}
+	}
+	return nil
 }
 
 // names returns every id, class and tag name of docs.

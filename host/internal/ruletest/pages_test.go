@@ -159,6 +159,30 @@ func TestCheckPagesListOfOne(t *testing.T) {
 	}
 }
 
+// TestCheckPagesMarkup: html written into an element the selector does
+// not name the type of is checked against the elements it selects on the
+// pages, as it is when the selector names their type.
+func TestCheckPagesMarkup(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "site"), 0o755)
+	os.WriteFile(filepath.Join(dir, "site", "index.html"), []byte(`<p class=dateline>Thu 3 Jan</p><div class=box>x</div><a class=more href=/m>More</a>`), 0o644)
+	for _, tc := range []struct{ action, want string }{
+		{`append: { select: .dateline, html: "<div>Updated</div>" }`, `rules.yaml:5:9: warning: on the pages, ".dateline" selects a <p>, and there a <div> cannot be inside a <p>: browsers close the <p> before it`},
+		{`set_inner: { select: .more, html: "<a href=/x>x</a>" }`, `selects a <a>, and there a <a> cannot be inside a <a>`},
+		{`append: { select: .dateline, html: "<b>Updated</b>" }`, ""},
+		{`append: { select: .box, html: "<div>Updated</div>" }`, ""},
+		{`insert_after: { select: .dateline, html: "<div>Updated</div>" }`, ""}, // beside the <p>, not in it
+	} {
+		got := checkPages(t, dir, "pages: site\nrules:\n  - name: r\n    actions:\n      - "+tc.action+"\n")
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %v", tc.action, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0].Error(), tc.want)):
+			t.Errorf("%s: warned %v, want %q", tc.action, got, tc.want)
+		}
+	}
+}
+
 // TestCheckPagesPath: pages: may be absolute or a symbolic link to a
 // directory; a directory that cannot be
 // read is warned of once, at pages:, since every test of a page would
