@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/internal/jsonpath"
@@ -72,6 +73,7 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 		}
 		c.headerName(a.Name, act.On == "request")
 		act.Name = http.CanonicalHeaderKey(act.Name)
+		c.headerText(a.Value)
 	case plugin.OpLimit:
 		if a.N < 1 {
 			c.errorf(a.NPos, "limit keeps at least 1 item, not %d", a.N).WithHint("to hide them all, use remove")
@@ -223,6 +225,33 @@ func (c *checker) fragment(a *syntax.Action, act *plugin.Action) {
 		}
 	}
 	c.errorf(pos, "%s", prob.Msg).WithHint("%s", prob.Hint)
+}
+
+// headerText warns of a character outside ASCII in the literal text of
+// a header value (a default included): a header value is bytes, which
+// browsers and their fetch() read as Latin-1, one character a byte, so
+// "Café" arrives as "CafÃ©".
+func (c *checker) headerText(t *syntax.Template) {
+	if t == nil {
+		return
+	}
+	for _, p := range t.Parts {
+		for _, s := range []string{p.Text, p.Default} {
+			i := strings.IndexFunc(s, func(r rune) bool { return r >= utf8.RuneSelf })
+			if i < 0 {
+				continue
+			}
+			pos := p.Pos
+			if p.Value == nil && t.At != nil {
+				pos = t.At(p.Off + i)
+			}
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			c.warnf(pos, "%q is not ASCII: a header value is bytes, which browsers and most servers read one character a byte (Latin-1), so what reads the header gets other characters", r).
+				WithCode("header-not-ascii").
+				WithHint("write the value in ASCII, or percent-encode it (Caf%%C3%%A9) and decode it where it is read")
+			return
+		}
+	}
 }
 
 // namedMeta reports whether a compound selects <meta> elements by their

@@ -303,6 +303,37 @@ func TestCountryHeaderWarnings(t *testing.T) {
 	}
 }
 
+// TestHeaderNotASCII: a header value's literal text outside ASCII is
+// warned of where it is: browsers read the bytes as Latin-1.
+func TestHeaderNotASCII(t *testing.T) {
+	for _, tc := range []struct{ value, want string }{
+		{`"Cafe"`, ""},
+		{`"{{ geo.city }}"`, ""}, // the visitor's, not the editor's
+		{`"Café ☕"`, `r.yaml:4:52: warning: 'é' is not ASCII: a header value is bytes, which browsers and most servers read one character a byte (Latin-1)`},
+		{`"{{ geo.city or 'Montréal' }}"`, `r.yaml:4:49: warning: 'é' is not ASCII`},
+	} {
+		src := "rules:\n  - name: r\n    actions:\n      - set_header: { name: X-Greeting, value: " + tc.value + " }\n"
+		f, err := syntax.Parse("r.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, list := check.Run(f)
+		if errs := list.Errors(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		var got []string
+		for _, w := range list.Warnings() {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.value, got)
+		case tc.want != "" && (len(got) != 1 || !strings.HasPrefix(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want %q", tc.value, got, tc.want)
+		}
+	}
+}
+
 // TestClockTestsWarned: a test without a time that expects a rule which
 // reads the clock to match, or not, or checks what such a rule writes
 // (an element, inside one, a header, a cookie, a redirect, JSON, in any
