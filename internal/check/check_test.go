@@ -135,6 +135,11 @@ func TestErrors(t *testing.T) {
 		{"sibling selector", rule("", `- remove: "h1 + p"`), 4, 0, "invalid selector", ""},
 		{"a selector of the whole page in a test", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { page: { \"li:last-child\": x } }\n", 6, 0, "invalid selector", "a test's page: checks take the selectors rules take; name the element another way: by an id, a class or :nth-child(2)"},
 		{"class with its dot", rule("", `- add_class: { select: body, class: .promo }`), 4, 43, `the class ".promo" is written with a dot`, "write the class without its dot: class: promo"},
+		// Typographic quotes pasted around a value the page reads as it is.
+		{"class in typographic quotes", rule("", `- add_class: { select: body, class: “promo” }`), 4, 43, "the class “promo” is in typographic quotes", "write the class without quotes: class: promo"},
+		{"href in typographic quotes", rule("", `- set_attr: { select: a, name: href, value: “/sale” }`), 4, 51, "the value “/sale” is in typographic quotes, as word processors write them: the quotes would be part of the href", `value: "/sale"`},
+		{"html attribute in typographic quotes", rule("", `- append: { select: body, html: "<div class=“banner”>Hi</div>" }`), 4, 51, "the value of class is in typographic quotes, as word processors write them: browsers keep them as part of the value", `quote it with straight quotes: class="banner"`},
+		{"html attribute in typographic quotes after a value", rule("", `- append: { select: body, html: "<p title='{{ geo.city }}'>x</p><a href=‘/sale’>Sale</a>" }`), 4, 79, "the value of href is in typographic quotes", `href="/sale"`},
 		{"interpolated class with its dot", rule("", `- remove_class: { select: body, class: ".v-{{ geo.country }}" }`), 4, 46, `is written with a dot`, `class: v-{{ geo.country }}`},
 		{"bad redirect", rule("", `- redirect: "{{ query(\"next\") }}"`), 4, 20, "must start with / or https://", ""},
 		{"protocol-relative redirect", rule("", `- redirect: "//evil.example/"`), 4, 20, "protocol-relative", ""},
@@ -299,6 +304,20 @@ func TestCountryHeaderWarnings(t *testing.T) {
 			t.Errorf("%s: %s: warned %q", tc.header, tc.value, got)
 		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want) || !strings.HasPrefix(got[0], "r.yaml:7:")):
 			t.Errorf("%s: %s: warned %q, want one at line 7 saying %q", tc.header, tc.value, got, tc.want)
+		}
+	}
+}
+
+// TestTypographicText: typographic quotes in text, and inside quoted
+// attribute values or in attributes of text, are the text's: no error.
+func TestTypographicText(t *testing.T) {
+	for _, act := range []string{
+		`- append: { select: body, html: "<p title='“Best” seller'>“Hello”</p>" }`,
+		`- set_attr: { select: img, name: alt, value: “Summer” }`,
+		`- set_inner: { select: h1, text: “Hello” }`,
+	} {
+		if _, err := checkSrc(t, rule("", act)); err != nil {
+			t.Errorf("%s: %v", act, err)
 		}
 	}
 }
