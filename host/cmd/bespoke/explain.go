@@ -274,6 +274,10 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 			} else {
 				why = takenBy(m, v, pg, out.Applied, i)
 			}
+			if n == 0 && why == "" {
+				// As the preview says it.
+				why = "   (" + v.Unchanged(pg, i) + ")"
+			}
 			fmt.Fprintf(stdout, "  %-24s %-14s %d element(s)%s\n", ruleName(m, v.Plan.EditRules[i]), opName(v.Plan.Edits[i].Op), n, why)
 		}
 		fmt.Fprintln(stdout, "\n--- page ---")

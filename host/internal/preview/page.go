@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
-	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -320,23 +319,11 @@ func (s *Server) origin(ctx context.Context, vr *visitResult, v *view) {
 		if n > 0 {
 			continue
 		}
-		why := "its selector selects nothing on this page"
+		why := ""
 		if j, ok := vr.res.TakenBy(page, out.Applied, i); ok {
 			why = fmt.Sprintf("%s's %s %s took its element", ruleName(m, p.EditRules[j]), plan.OpName(p.Edits[j].Op), m.Selectors[p.Edits[j].Selector])
-		} else if sel := vr.res.AppliedWith(page, []rewrite.Edit{{Selector: p.Edits[i].Selector, Op: rewrite.AddClass, Attr: "bsk-probe"}})[0]; sel > 0 {
-			// It selects elements, and had nothing to do with them.
-			why = "it had nothing to change on this page"
-			switch e := p.Edits[i]; e.Op {
-			case rewrite.HideSeen:
-				why = "none of its items was seen before"
-			case rewrite.Limit:
-				why = "the page has no more items than it keeps"
-				if sel > e.N {
-					// More than it keeps, in lists of fewer: the
-					// items are counted in each parent.
-					why = fmt.Sprintf("it selects %d elements, but counts the items of each list, the children of one parent, and no parent here holds more than %d of them; select the list's items themselves: ul.cards > li, not the cards inside them", sel, e.N)
-				}
-			}
+		} else {
+			why = vr.res.Unchanged(page, i)
 		}
 		v.Result.Edits[i] += " (not applied: " + why + ")"
 	}
