@@ -106,6 +106,8 @@ func TestErrors(t *testing.T) {
 		{"unknown name in a namespace", rule(`geo.zzz == "FR"`, ""), 3, 12, `unknown attribute`, "attributes under geo."},
 		{"attribute under another namespace", rule(`time.hour >= 9`, ""), 3, 12, `unknown attribute or segment "time.hour"`, `there is no time.; did you mean "visitor.hour"?`},
 		{"unknown namespace", rule(`foo.bar == "FR"`, ""), 3, 12, `unknown attribute`, "attributes are: geo.country"},
+		{"attribute without its namespace", rule(`city == "Lyon"`, ""), 3, 12, `unknown attribute or segment "city"`, `did you mean "geo.city"?`},
+		{"attribute without its namespace in a text", rule("", `- set_inner: { select: h1, text: "Hi {{ hour }}" }`), 4, 47, `unknown attribute or segment "hour"`, `did you mean "visitor.hour"?`},
 		{"value outside closed set", rule(`device.type == "phone"`, ""), 3, 27, `"phone" is not a value of device.type`, ""},
 		{"device name for an os", rule(`device.os == "iphone"`, ""), 3, 25, `"iphone" is not a value of device.os`, `did you mean "ios"?`},
 		{"brand for an os", rule(`device.os in ["mac", "windows"]`, ""), 3, 26, `"mac" is not a value of device.os`, `did you mean "macos"?`},
@@ -172,6 +174,7 @@ func TestErrors(t *testing.T) {
 		{"interpolation after an escape", rule("", `- set_inner: { select: a, text: "\u00e9 {{ geo.cty }}" }`), 4, 50, `unknown attribute`, `"geo.city"`},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
 		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
+		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -383,6 +383,8 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 			e.WithHint("%s", h)
 		} else if name == "seen" || name == "shown" {
 			e.WithHint("%s: is a field of the test, beside context:", name)
+		} else if leaf := sameLeaf(name); leaf != "" && !strings.Contains(name, ".") {
+			e.WithHint("did you mean %q?", leaf)
 		} else {
 			e.WithHint("a test's context names attributes (geo.country, cookie(plan)), variant(experiment) or now")
 		}
