@@ -4,6 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
 
 	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/internal/jsonpath"
@@ -30,6 +33,17 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 	case plugin.OpSetAttr, plugin.OpRemoveAttr:
 		c.attrName(a)
 		act.Name = strings.ToLower(act.Name)
+		if a.Op != plugin.OpSetAttr || a.Value == nil {
+			break
+		}
+		if raw, ok := a.Value.Raw(); ok && len(raw) > 0 {
+			first, _ := utf8.DecodeRuneInString(raw)
+			last, _ := utf8.DecodeLastRuneInString(raw)
+			if syntax.IsTypographicQuote(first) && syntax.IsTypographicQuote(last) && (attrKind(act.Name) != escape.Text || act.Name == "class" || act.Name == "id") {
+				c.errorf(a.Value.Pos, "the value %s is in typographic quotes, as word processors write them: the quotes would be part of the %s", raw, act.Name).
+					WithHint("write the value with straight quotes, or none: value: %s", yamlQuote(strings.TrimFunc(raw, syntax.IsTypographicQuote)))
+			}
+		}
 	case plugin.OpAddClass, plugin.OpRemoveClass:
 		raw, literal := a.Value.Raw()
 		switch {
@@ -37,6 +51,9 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 			// class=".promo" is a class no selector .promo selects.
 			c.errorf(a.Name.Pos, "the class %q is written with a dot: a dot is how a selector names a class, not part of the class", a.Name.Value).
 				WithHint("write the class without its dot: class: %s", strings.TrimLeft(a.Name.Value, "."))
+		case literal && typographic(raw) >= 0:
+			c.errorf(a.Name.Pos, "the class %s is in typographic quotes, as word processors write them: the quotes would be part of the class", raw).
+				WithHint("write the class without quotes: class: %s", strings.TrimFunc(raw, syntax.IsTypographicQuote))
 		case literal && (raw == "" || strings.ContainsAny(raw, " \t\n\"'<>")):
 			c.errorf(a.Name.Pos, "%q is not a class name", raw).WithHint("give one class, without spaces or quotes")
 		case !literal:
@@ -72,6 +89,7 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 		}
 		c.headerName(a.Name, act.On == "request")
 		act.Name = http.CanonicalHeaderKey(act.Name)
+		c.headerText(a.Value)
 	case plugin.OpLimit:
 		if a.N < 1 {
 			c.errorf(a.NPos, "limit keeps at least 1 item, not %d", a.N).WithHint("to hide them all, use remove")
@@ -105,6 +123,9 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 	act.Schemes = a.Schemes
 	if len(c.errs) == before {
 		c.escaping(a, &act)
+	}
+	if len(c.errs) == before && a.HTML && a.Content != nil {
+		c.typographicMarkup(a.Content)
 	}
 	if len(c.errs) == before && a.HTML {
 		c.fragment(a, &act)
@@ -223,6 +244,107 @@ func (c *checker) fragment(a *syntax.Action, act *plugin.Action) {
 		}
 	}
 	c.errorf(pos, "%s", prob.Msg).WithHint("%s", prob.Hint)
+}
+
+// attrKind is escape.AttrKind without the why.
+func attrKind(name string) escape.Kind {
+	k, _ := escape.AttrKind(name)
+	return k
+}
+
+// typographic returns the offset in s of its first typographic quote,
+// or -1.
+func typographic(s string) int {
+	return strings.IndexFunc(s, syntax.IsTypographicQuote)
+}
+
+// typographicMarkup reports an attribute value in the html t, written
+// unquoted, that starts with a typographic quote (<div class=“banner”>):
+// browsers keep such quotes as part of the value.
+func (c *checker) typographicMarkup(t *syntax.Template) {
+	var b strings.Builder
+	starts := make([]int, len(t.Parts))
+	for i, p := range t.Parts {
+		starts[i] = b.Len()
+		if p.Value != nil {
+			b.WriteString("x")
+		} else {
+			b.WriteString(p.Text)
+		}
+	}
+	src := b.String()
+	if typographic(src) < 0 {
+		return
+	}
+	z := html.NewTokenizer(strings.NewReader(src))
+	for off := 0; ; {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return
+		}
+		raw := string(z.Raw())
+		start := off
+		off += len(raw)
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			continue
+		}
+		_, more := z.TagName()
+		for more {
+			var key, val []byte
+			key, val, more = z.TagAttr()
+			r, _ := utf8.DecodeRune(val)
+			if !syntax.IsTypographicQuote(r) {
+				continue
+			}
+			i := strings.Index(raw, string(val))
+			if i <= 0 || raw[i-1] == '"' || raw[i-1] == '\'' {
+				continue // quoted: the typographic quotes are the text's
+			}
+			at := start + i
+			pos := t.Pos
+			for i := len(t.Parts) - 1; i >= 0; i-- {
+				if starts[i] <= at {
+					if p := t.Parts[i]; p.Value == nil && t.At != nil {
+						pos = t.At(p.Off + at - starts[i])
+					} else {
+						pos = p.Pos
+					}
+					break
+				}
+			}
+			v := strings.TrimFunc(string(val), syntax.IsTypographicQuote)
+			c.errorf(pos, "the value of %s is in typographic quotes, as word processors write them: browsers keep them as part of the value", key).
+				WithHint("quote it with straight quotes: %s=\"%s\"", key, v)
+			return
+		}
+	}
+}
+
+// headerText warns of a character outside ASCII in the literal text of
+// a header value (a default included): a header value is bytes, which
+// browsers and their fetch() read as Latin-1, one character a byte, so
+// "Café" arrives as "CafÃ©".
+func (c *checker) headerText(t *syntax.Template) {
+	if t == nil {
+		return
+	}
+	for _, p := range t.Parts {
+		for _, s := range []string{p.Text, p.Default} {
+			i := strings.IndexFunc(s, func(r rune) bool { return r >= utf8.RuneSelf })
+			if i < 0 {
+				continue
+			}
+			pos := p.Pos
+			if p.Value == nil && t.At != nil {
+				pos = t.At(p.Off + i)
+			}
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			c.warnf(pos, "%q is not ASCII: a header value is bytes, which browsers and most servers read one character a byte (Latin-1), so what reads the header gets other characters", r).
+				WithCode("header-not-ascii").
+				WithHint("write the value in ASCII, or percent-encode it (Caf%%C3%%A9) and decode it where it is read")
+			return
+		}
+	}
 }
 
 // namedMeta reports whether a compound selects <meta> elements by their

@@ -177,6 +177,9 @@ func (c *checker) unknownName(pos diag.Pos, name string) {
 		// time.hour, user.country: a namespace bespoke does not have, and
 		// an attribute it has under another.
 		e.WithHint("there is no %s.; did you mean %q?", name[:i], sameLeaf(name))
+	} else if i < 0 && sameLeaf(name) != "" {
+		// city, country, hour: an attribute's name without its namespace.
+		e.WithHint("did you mean %q?", sameLeaf(name))
 	} else {
 		e.WithHint("attributes are: %s", strings.Join(plugin.AttrNames(), ", "))
 	}

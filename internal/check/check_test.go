@@ -106,6 +106,8 @@ func TestErrors(t *testing.T) {
 		{"unknown name in a namespace", rule(`geo.zzz == "FR"`, ""), 3, 12, `unknown attribute`, "attributes under geo."},
 		{"attribute under another namespace", rule(`time.hour >= 9`, ""), 3, 12, `unknown attribute or segment "time.hour"`, `there is no time.; did you mean "visitor.hour"?`},
 		{"unknown namespace", rule(`foo.bar == "FR"`, ""), 3, 12, `unknown attribute`, "attributes are: geo.country"},
+		{"attribute without its namespace", rule(`city == "Lyon"`, ""), 3, 12, `unknown attribute or segment "city"`, `did you mean "geo.city"?`},
+		{"attribute without its namespace in a text", rule("", `- set_inner: { select: h1, text: "Hi {{ hour }}" }`), 4, 47, `unknown attribute or segment "hour"`, `did you mean "visitor.hour"?`},
 		{"value outside closed set", rule(`device.type == "phone"`, ""), 3, 27, `"phone" is not a value of device.type`, ""},
 		{"device name for an os", rule(`device.os == "iphone"`, ""), 3, 25, `"iphone" is not a value of device.os`, `did you mean "ios"?`},
 		{"brand for an os", rule(`device.os in ["mac", "windows"]`, ""), 3, 26, `"mac" is not a value of device.os`, `did you mean "macos"?`},
@@ -133,7 +135,13 @@ func TestErrors(t *testing.T) {
 		{"typographic quotes around a selector", rule("", `- set_inner: { select: “#hero h1”, text: x }`), 4, 30, "'“' is a typographic quote", `write the selector with straight quotes, or none: "#hero h1"`},
 		{"typographic quotes in a selector", rule("", `- remove: a[title=“x”]`), 4, 25, "typographic quote", `'a[title="x"]'`},
 		{"sibling selector", rule("", `- remove: "h1 + p"`), 4, 0, "invalid selector", ""},
+		{"a selector of the whole page in a test", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { page: { \"li:last-child\": x } }\n", 6, 0, "invalid selector", "a test's page: checks take the selectors rules take; name the element another way: by an id, a class or :nth-child(2)"},
 		{"class with its dot", rule("", `- add_class: { select: body, class: .promo }`), 4, 43, `the class ".promo" is written with a dot`, "write the class without its dot: class: promo"},
+		// Typographic quotes pasted around a value the page reads as it is.
+		{"class in typographic quotes", rule("", `- add_class: { select: body, class: “promo” }`), 4, 43, "the class “promo” is in typographic quotes", "write the class without quotes: class: promo"},
+		{"href in typographic quotes", rule("", `- set_attr: { select: a, name: href, value: “/sale” }`), 4, 51, "the value “/sale” is in typographic quotes, as word processors write them: the quotes would be part of the href", `value: "/sale"`},
+		{"html attribute in typographic quotes", rule("", `- append: { select: body, html: "<div class=“banner”>Hi</div>" }`), 4, 51, "the value of class is in typographic quotes, as word processors write them: browsers keep them as part of the value", `quote it with straight quotes: class="banner"`},
+		{"html attribute in typographic quotes after a value", rule("", `- append: { select: body, html: "<p title='{{ geo.city }}'>x</p><a href=‘/sale’>Sale</a>" }`), 4, 79, "the value of href is in typographic quotes", `href="/sale"`},
 		{"interpolated class with its dot", rule("", `- remove_class: { select: body, class: ".v-{{ geo.country }}" }`), 4, 46, `is written with a dot`, `class: v-{{ geo.country }}`},
 		{"bad redirect", rule("", `- redirect: "{{ query(\"next\") }}"`), 4, 20, "must start with / or https://", ""},
 		{"protocol-relative redirect", rule("", `- redirect: "//evil.example/"`), 4, 20, "protocol-relative", ""},
@@ -166,6 +174,7 @@ func TestErrors(t *testing.T) {
 		{"interpolation after an escape", rule("", `- set_inner: { select: a, text: "\u00e9 {{ geo.cty }}" }`), 4, 50, `unknown attribute`, `"geo.city"`},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
 		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
+		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,6 +307,51 @@ func TestCountryHeaderWarnings(t *testing.T) {
 			t.Errorf("%s: %s: warned %q", tc.header, tc.value, got)
 		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want) || !strings.HasPrefix(got[0], "r.yaml:7:")):
 			t.Errorf("%s: %s: warned %q, want one at line 7 saying %q", tc.header, tc.value, got, tc.want)
+		}
+	}
+}
+
+// TestTypographicText: typographic quotes in text, and inside quoted
+// attribute values or in attributes of text, are the text's: no error.
+func TestTypographicText(t *testing.T) {
+	for _, act := range []string{
+		`- append: { select: body, html: "<p title='“Best” seller'>“Hello”</p>" }`,
+		`- set_attr: { select: img, name: alt, value: “Summer” }`,
+		`- set_inner: { select: h1, text: “Hello” }`,
+	} {
+		if _, err := checkSrc(t, rule("", act)); err != nil {
+			t.Errorf("%s: %v", act, err)
+		}
+	}
+}
+
+// TestHeaderNotASCII: a header value's literal text outside ASCII is
+// warned of where it is: browsers read the bytes as Latin-1.
+func TestHeaderNotASCII(t *testing.T) {
+	for _, tc := range []struct{ value, want string }{
+		{`"Cafe"`, ""},
+		{`"{{ geo.city }}"`, ""}, // the visitor's, not the editor's
+		{`"Café ☕"`, `r.yaml:4:52: warning: 'é' is not ASCII: a header value is bytes, which browsers and most servers read one character a byte (Latin-1)`},
+		{`"{{ geo.city or 'Montréal' }}"`, `r.yaml:4:49: warning: 'é' is not ASCII`},
+	} {
+		src := "rules:\n  - name: r\n    actions:\n      - set_header: { name: X-Greeting, value: " + tc.value + " }\n"
+		f, err := syntax.Parse("r.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, list := check.Run(f)
+		if errs := list.Errors(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		var got []string
+		for _, w := range list.Warnings() {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.value, got)
+		case tc.want != "" && (len(got) != 1 || !strings.HasPrefix(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want %q", tc.value, got, tc.want)
 		}
 	}
 }

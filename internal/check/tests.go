@@ -383,6 +383,8 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 			e.WithHint("%s", h)
 		} else if name == "seen" || name == "shown" {
 			e.WithHint("%s: is a field of the test, beside context:", name)
+		} else if leaf := sameLeaf(name); leaf != "" && !strings.Contains(name, ".") {
+			e.WithHint("did you mean %q?", leaf)
 		} else {
 			e.WithHint("a test's context names attributes (geo.country, cookie(plan)), variant(experiment) or now")
 		}
@@ -636,7 +638,12 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 	}
 	for _, pc := range e.Page {
 		sel := strings.TrimSpace(pc.Select.Value)
-		if !c.validSelector(pc.Select) {
+		if n := len(c.errs); !c.validSelector(pc.Select) {
+			if len(c.errs) > n && c.errs[n].Hint == "" && strings.Contains(c.errs[n].Msg, "streaming") {
+				// The page a test checks is whole, but its checks take
+				// the selectors rules take.
+				c.errs[n].WithHint("a test's page: checks take the selectors rules take; name the element another way: by an id, a class or :nth-child(2)")
+			}
 			continue
 		}
 		chk := ir.PageCheck{Selector: sel, Count: pc.Count, HasCount: pc.HasCount, Pos: pc.Pos}

@@ -107,6 +107,12 @@ func TestErrorPositions(t *testing.T) {
 		{"unknown escape", "rules:\n  - name: x\n    actions:\n      - remove: \"#\\31 hero\"\n", 4, 19, `\3 is not an escape YAML reads`, `quote the value with single quotes: remove: '#\31 hero'`},
 		{"unknown escape in flow", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: \"#\\31 hero\", text: a }\n", 4, 32, `\3 is not an escape YAML reads`, `select: '#\31 hero'`},
 		{"quote inside a selector in flow", "rules:\n  - name: x\n    actions:\n      - add_class: { select: \"li[data-id=\"3\"]\", class: x }\n", 4, 42, "the \" before 3 ends the quoted value early", `select: 'li[data-id="3"]'`},
+		// A comma left out between two fields of a { }: not a quote
+		// inside the value, nor a colon inside it.
+		{"comma missing after a quoted value", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: \"#x\" text: \"a\" }\n", 4, 35, "`text:` follows the value of select without a comma between them", `separate the fields with a comma: select: "#x", text: …`},
+		{"comma missing after a plain value", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: h1 text: a }\n", 4, 33, "`text:` follows the value of select without a comma between them", `select: h1, text: …; or, if the colon is the value's, quote the whole value: select: "h1 text: a"`},
+		{"comma missing in a test", "rules:\n  - name: x\n    actions: [remove: a]\ntests:\n  - name: t\n    request: { url: \"/\" headers: { A: b } }\n", 6, 25, "`headers:` follows the value of url without a comma", ""},
+		{"a colon inside a plain value", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: h1, text: Free shipping: today }\n", 4, 53, "`: ` inside a value that is not quoted", `text: "Free shipping: today"`},
 		{"quote inside a long value", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"" + strings.Repeat("{{ query(\"q\") }} ", 20) + "\" }\n", 4, 49, "the \" before q ends the quoted value early", "quote the value with the other kind of quote"},
 		{"list item one space in", "rules:\n  - name: x\n    actions:\n      - remove: a\n       - remove: b\n", 5, 8, "this list item is indented by 7 spaces", "indent the - by 6 spaces"},
 		{"list item one space out", "rules:\n  - name: x\n    actions:\n      - remove: a\n     - remove: b\n", 5, 6, "this list item is indented by 5 spaces", "indent the - by 6 spaces"},

@@ -498,6 +498,14 @@ func (s *yamlScanner) scanFlow(n int, text string, i, startDepth int) {
 			s.escapeTrap(n, text, i, j, flowKeyBefore(text, i))
 			k := skipSpaces(text, j+1)
 			if k < len(text) && strings.IndexByte(",}]:#", text[k]) < 0 {
+				if f := fieldAt(text, k); f != "" && !expectKey && s.flow[len(s.flow)-1].c == '{' {
+					// { select: "#x" text: a }: the comma is missing.
+					key := flowKeyBefore(text, i)
+					s.addTrap(n, k, "yaml-comma", "separate the fields with a comma: "+key+": "+text[i:j+1]+", "+f+": …",
+						"`%s:` follows the value of %s without a comma between them", f, key)
+					s.flow = s.flow[:min(startDepth, len(s.flow))]
+					return
+				}
 				s.afterQuoted(n, text, j, true, flowKeyBefore(text, i))
 				s.flow = s.flow[:min(startDepth, len(s.flow))]
 				return
@@ -517,6 +525,15 @@ func (s *yamlScanner) scanFlow(n int, text string, i, startDepth int) {
 					vend++
 				}
 				key := flowKeyBefore(text, i)
+				if w := strings.LastIndexByte(strings.TrimRight(text[i:end], " "), ' '); w >= 0 && isField(strings.TrimSpace(text[i+w:end])) {
+					// { select: h1 text: a }: the comma is missing, or
+					// the value holds a field's name and a colon.
+					f, v := strings.TrimSpace(text[i+w:end]), strings.TrimSpace(text[i:i+w])
+					s.addTrap(n, i+w+1, "yaml-comma", "separate the fields with a comma: "+key+": "+v+", "+f+": …; or, if the colon is the value's, quote the whole value: "+key+": "+quoteFor(strings.TrimSpace(text[i:vend])),
+						"`%s:` follows the value of %s without a comma between them", f, key)
+					s.flow = s.flow[:min(startDepth, len(s.flow))]
+					return
+				}
 				l := &srcLine{text: text, key: key}
 				s.colonTrap(n, l, i, vend, end)
 				s.flow = s.flow[:min(startDepth, len(s.flow))]
@@ -525,6 +542,37 @@ func (s *yamlScanner) scanFlow(n int, text string, i, startDepth int) {
 			i = max(end, i+1)
 		}
 	}
+}
+
+// fieldAt returns the field name of a rule file that text[k:] starts
+// with, followed by a colon and a space or the end of the line, or "".
+func fieldAt(text string, k int) string {
+	e := k
+	for e < len(text) && (text[e] == '_' || text[e] >= 'a' && text[e] <= 'z') {
+		e++
+	}
+	if e == k || e == len(text) || text[e] != ':' || e+1 < len(text) && text[e+1] != ' ' {
+		return ""
+	}
+	if !isField(text[k:e]) {
+		return ""
+	}
+	return text[k:e]
+}
+
+// isField reports whether w names a field of a rule file's mappings.
+func isField(w string) bool {
+	for _, l := range [][]string{topFields, ruleFields, experimentFields, testFields, thenFields, requestFields, pageFields, expectFields, pageCheckFields} {
+		if slices.Contains(l, w) {
+			return true
+		}
+	}
+	for _, op := range ops {
+		if slices.Contains(op.fields, w) {
+			return true
+		}
+	}
+	return w == "times" || w == "per" || w == "untracked" || w == "first"
 }
 
 // flowOpener returns the bracket that the closing bracket c closes.

@@ -263,8 +263,11 @@ func TestExplainTakenEdits(t *testing.T) {
       - set_inner: { select: "#promo", text: third }
       - set_inner: { select: "#nowhere", text: none }
       - json_set: { path: banner.title, value: "Hello" }
+  - name: cards
+    actions:
+      - limit: { select: .card, n: 1 }
 `)
-	page := writeFile(t, "page.html", `<section id="hero"><h1>Hello</h1></section><p id="promo">x</p>`)
+	page := writeFile(t, "page.html", `<section id="hero"><h1>Hello</h1></section><p id="promo">x</p><ul><li><b class="card">A</b></li><li><b class="card">B</b></li></ul>`)
 	code, out, errOut := bespoke("explain", "--rules", rulesFile, "--page", page, "--html")
 	if code != 0 {
 		t.Fatalf("exit %d %s", code, errOut)
@@ -272,7 +275,8 @@ func TestExplainTakenEdits(t *testing.T) {
 	for _, want := range []string{
 		`lyon-title               set_inner      0 element(s)   (taken by winter set_inner "#hero": its element is inside one that action replaced or removed`,
 		`third                    set_inner      0 element(s)   (taken by winter set_inner "#promo": an earlier rule's action writes the same`,
-		"third                    set_inner      0 element(s)\n",
+		"third                    set_inner      0 element(s)   (its selector selects nothing on this page)\n",
+		"cards                    limit          0 element(s)   (it selects 2 elements, but counts the items of each list, the children of one parent, and no parent here holds more than 1 of them; select the list's items themselves: ul.cards > li, not the cards inside them)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

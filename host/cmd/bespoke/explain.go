@@ -274,6 +274,10 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 			} else {
 				why = takenBy(m, v, pg, out.Applied, i)
 			}
+			if n == 0 && why == "" {
+				// As the preview says it.
+				why = "   (" + v.Unchanged(pg, i) + ")"
+			}
 			fmt.Fprintf(stdout, "  %-24s %-14s %d element(s)%s\n", ruleName(m, v.Plan.EditRules[i]), opName(v.Plan.Edits[i].Op), n, why)
 		}
 		fmt.Fprintln(stdout, "\n--- page ---")
@@ -318,7 +322,7 @@ func setValue(spec *visit.Spec, attr, val string) error {
 	}
 	a, ok := plugin.LookupAttr(name)
 	if !ok || a.Internal || a.From {
-		return fmt.Errorf("unknown attribute %q", name)
+		return fmt.Errorf("unknown attribute %q%s", name, didYouMean(name, plugin.AttrNames()))
 	}
 	if (a.Arg != "") != (arg != "") {
 		return fmt.Errorf("%s takes %s", name, map[bool]string{true: "a name: " + name + "(name)", false: "no argument"}[a.Arg != ""])

@@ -26,6 +26,7 @@ import (
 	"github.com/bespoke-edge/bespoke/internal/codegen"
 	"github.com/bespoke-edge/bespoke/internal/version"
 	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/diag"
 )
 
 const usage = `bespoke personalizes web pages at the edge.
@@ -47,6 +48,18 @@ Usage:
 
 Run 'bespoke COMMAND -h' for the options of a command.
 `
+
+// commandNames are the commands run knows, for suggestions.
+var commandNames = []string{"serve", "preview", "compile", "check", "test", "explain", "version", "help"}
+
+// didYouMean returns "; did you mean "x"?" naming the one of names
+// nearest name, or "" when none is near.
+func didYouMean(name string, names []string) string {
+	if near := diag.Nearest(name, names); near != "" {
+		return fmt.Sprintf("; did you mean %q?", near)
+	}
+	return ""
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -85,13 +98,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return run([]string{rest[0], "-h"}, stdout, stdout)
 		}
 		if len(rest) > 0 {
-			fmt.Fprintf(stderr, "bespoke help: unknown command %q\n\n%s", rest[0], usage)
+			fmt.Fprintf(stderr, "bespoke help: unknown command %q%s\n\n%s", rest[0], didYouMean(rest[0], commandNames), usage)
 			return 2
 		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "bespoke: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "bespoke: unknown command %q%s\n\n%s", cmd, didYouMean(cmd, commandNames), usage)
 		return 2
 	}
 	switch {

@@ -46,6 +46,8 @@ func TestCheck(t *testing.T) {
 		{"missing file", []string{"check", "testdata/nope.yaml"}, 1, []string{"nope.yaml"}},
 		{"no file", []string{"check"}, 2, []string{"check"}},
 		{"unknown command", []string{"frobnicate"}, 2, []string{"frobnicate"}},
+		{"misspelt command", []string{"chek", "x.yaml"}, 2, []string{`unknown command "chek"; did you mean "check"?`}},
+		{"misspelt attribute in explain", []string{"explain", "--rules", demoRules, "--set", "geo.contry=NZ"}, 2, []string{`--set "geo.contry=NZ": unknown attribute "geo.contry"; did you mean "geo.country"?`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
-	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -320,18 +319,11 @@ func (s *Server) origin(ctx context.Context, vr *visitResult, v *view) {
 		if n > 0 {
 			continue
 		}
-		why := "its selector selects nothing on this page"
+		why := ""
 		if j, ok := vr.res.TakenBy(page, out.Applied, i); ok {
 			why = fmt.Sprintf("%s's %s %s took its element", ruleName(m, p.EditRules[j]), plan.OpName(p.Edits[j].Op), m.Selectors[p.Edits[j].Selector])
-		} else if probe := (rewrite.Edit{Selector: p.Edits[i].Selector, Op: rewrite.AddClass, Attr: "bsk-probe"}); vr.res.AppliedWith(page, []rewrite.Edit{probe})[0] > 0 {
-			// It selects elements, and had nothing to do with them.
-			why = "it had nothing to change on this page"
-			switch p.Edits[i].Op {
-			case rewrite.HideSeen:
-				why = "none of its items was seen before"
-			case rewrite.Limit:
-				why = "the page has no more items than it keeps"
-			}
+		} else {
+			why = vr.res.Unchanged(page, i)
 		}
 		v.Result.Edits[i] += " (not applied: " + why + ")"
 	}

@@ -574,6 +574,8 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
 			w.Write([]byte(`<svg xmlns="http://www.w3.org/2000/svg"><h1>not a heading</h1></svg>`))
 		case "/list":
 			w.Write([]byte(`<!DOCTYPE html><html><body><h1>List</h1><ul><li data-id="a">A</li><li data-id="b">B</li></ul></body></html>`))
+		case "/cards":
+			w.Write([]byte(`<!DOCTYPE html><html><body><h1>Cards</h1><ul><li><div class="card">A</div></li><li><div class="card">B</div></li><li><div class="card">C</div></li></ul></body></html>`))
 		case "/big":
 			w.Header().Set("Content-Type", "text/html")
 			w.Write([]byte(`<!DOCTYPE html><html><body><h1>Big</h1>` + strings.Repeat("<p>x</p>", 9<<20/8)))
@@ -599,6 +601,10 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
     actions:
       - hide_seen: { select: "ul > li", id: "@data-id" }
       - limit: { select: "ul > li", n: 5 }
+  - name: two-cards
+    when: path == "/cards"
+    actions:
+      - limit: { select: .card, n: 2 }
 `)
 	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) { return src, nil }, Origin: u}}, preview.Options{})
 	if err != nil {
@@ -621,6 +627,8 @@ func TestOriginAnswersOtherThanThePage(t *testing.T) {
 		{"/frame?side=after&url=/keep", []string{"<h1>Kept</h1>"}},
 		// Selects items, and had nothing to do with them.
 		{"/?url=/list", []string{`fresh: hide_seen ul &gt; li (not applied: none of its items was seen before)`, `fresh: limit ul &gt; li (not applied: the page has no more items than it keeps)`}},
+		// Selects more items than it keeps, each alone in its list.
+		{"/?url=/cards", []string{`two-cards: limit .card (not applied: it selects 3 elements, but counts the items of each list, the children of one parent, and no parent here holds more than 2 of them; select the list&#39;s items themselves: ul.cards &gt; li, not the cards inside them)`}},
 		{"/?url=/list&seen=a", []string{`<li>fresh: hide_seen ul &gt; li</li>`}},
 		{"/?url=/logo.svg", []string{"The proxy passes this page as the origin sent it (it is not an HTML page)", "first: set_inner h1 (not applied: the page passes untouched, type)"}},
 		{"/frame?side=after&url=/logo.svg", []string{`<svg xmlns="http://www.w3.org/2000/svg"><h1>not a heading</h1></svg>`}},

@@ -35,6 +35,10 @@ type lists struct {
 	// answers back.
 	seenIDs []string
 	seenRec []int32
+	// pend and pendIDs hold the ids shown inside items of lists still
+	// open, until those lists keep or hide the items (settleShown).
+	pend    []pendShown
+	pendIDs []byte
 }
 
 // The output held for list edits is a linked list of pieces of buf (the
@@ -278,8 +282,10 @@ func (r *Rewriter) closeRegion() {
 	}
 	// The items HideSeen let through are now seen: once every list edit
 	// of the parent is done, in the order they are shown, the first
-	// MarkFirst of each edit's.
+	// MarkFirst of each edit's. Inside an item of an enclosing list, they
+	// are seen once that list keeps the item: they wait until it closes.
 	if r.seen != nil {
+		owner := r.enclosingItem()
 		for ei := range r.edits {
 			e := &r.edits[ei]
 			if e.Op != HideSeen || r.badEdit[ei] || e.NoMark {
@@ -297,16 +303,15 @@ func (r *Rewriter) closeRegion() {
 					shown = append(shown, id(ie))
 				}
 			}
-			if l, ok := r.seen.(SeenLister); ok {
-				l.ShownAll(shown)
+			if owner >= 0 {
+				r.deferShown(owner, shown)
 			} else {
-				for _, x := range shown {
-					r.seen.Shown(x)
-				}
+				r.recordShown(shown)
 			}
 			clear(shown)
 			r.seenIDs = shown[:0]
 		}
+		r.settleShown(reg.items, order, kept, owner)
 	}
 	// Each item's place gets the item shown there; what lies between
 	// items stays.
@@ -361,6 +366,122 @@ func (r *Rewriter) closeRegion() {
 	if len(r.regions) == 0 {
 		r.writeHeld()
 	}
+}
+
+// pendShown is an item id a HideSeen let through inside item item (an
+// index in items) of an enclosing list: pendIDs[lo:hi].
+type pendShown struct {
+	item, lo, hi int32
+}
+
+// enclosingItem returns the innermost item still open of the lists
+// around the innermost one (an index in items), or -1 when none is.
+func (r *Rewriter) enclosingItem() int32 {
+	for q := len(r.regions) - 2; q >= 0; q-- {
+		if end := r.regions[q+1].items; end > r.regions[q].items && r.items[end-1].last == -2 {
+			return end - 1
+		}
+	}
+	return -1
+}
+
+// recordShown tells the SeenSet that ids were shown.
+func (r *Rewriter) recordShown(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	if l, ok := r.seen.(SeenLister); ok {
+		l.ShownAll(ids)
+	} else {
+		for _, x := range ids {
+			r.seen.Shown(x)
+		}
+	}
+}
+
+// deferShown keeps ids, shown inside item owner, until its list closes.
+func (r *Rewriter) deferShown(owner int32, ids []string) {
+	for _, id := range ids {
+		lo := int32(len(r.pendIDs))
+		r.pendIDs = append(r.pendIDs, id...)
+		r.pend = append(r.pend, pendShown{item: owner, lo: lo, hi: int32(len(r.pendIDs))})
+	}
+}
+
+// settleShown settles the ids waiting in the items of the list that
+// closes, whose first item is items[first]: those of the items it keeps
+// are shown, in the order the items are, and wait for the enclosing
+// list's item owner when there is one (-1: recorded now); those of the
+// items it hides were not shown.
+func (r *Rewriter) settleShown(first int32, order []int32, kept []bool, owner int32) {
+	mine := 0
+	for _, p := range r.pend {
+		if p.item >= first {
+			mine++
+		}
+	}
+	if mine == 0 {
+		return
+	}
+	if trackWork {
+		r.work += len(r.pend) + 2*len(order) + 1
+	}
+	// The entries of each item, in their order: at[start[it]:start[it+1]].
+	start := make([]int32, len(order)+1)
+	for _, p := range r.pend {
+		if p.item >= first {
+			start[p.item-first+1]++
+		}
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	at, fill := make([]int32, mine), slices.Clone(start)
+	for i, p := range r.pend {
+		if p.item >= first {
+			at[fill[p.item-first]] = int32(i)
+			fill[p.item-first]++
+		}
+	}
+	var shown []string
+	var moved []pendShown
+	for _, it := range order {
+		if !kept[it] {
+			continue
+		}
+		for _, i := range at[start[it]:start[it+1]] {
+			p := r.pend[i]
+			if owner >= 0 {
+				moved = append(moved, pendShown{item: owner, lo: p.lo, hi: p.hi})
+			} else {
+				shown = append(shown, string(r.pendIDs[p.lo:p.hi]))
+			}
+		}
+	}
+	rest := r.pend[:0]
+	for _, p := range r.pend {
+		if p.item < first {
+			rest = append(rest, p)
+		}
+	}
+	r.pend = append(rest, moved...)
+	if len(r.pend) == 0 {
+		r.pendIDs = r.pendIDs[:0]
+	}
+	r.recordShown(shown)
+}
+
+// flushShown records the ids still waiting: the list edits around them
+// will not apply (the rewrite stops), so their items are shown.
+func (r *Rewriter) flushShown() {
+	if r.seen != nil && len(r.pend) > 0 {
+		ids := make([]string, len(r.pend))
+		for i, p := range r.pend {
+			ids[i] = string(r.pendIDs[p.lo:p.hi])
+		}
+		r.recordShown(ids)
+	}
+	r.pend, r.pendIDs = r.pend[:0], r.pendIDs[:0]
 }
 
 // segment returns the pieces after piece after, to piece last, as

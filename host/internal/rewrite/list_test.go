@@ -112,6 +112,49 @@ func TestHideSeenFreshFirst(t *testing.T) {
 	}
 }
 
+// TestHideSeenInsideHiddenItems: an item HideSeen lets through inside an
+// item of an enclosing list is seen only when that list shows the item:
+// what a limit of the enclosing list hides, or its parent's, is not
+// recorded, and what it shows is recorded in the order it shows it.
+func TestHideSeenInsideHiddenItems(t *testing.T) {
+	card := func(id string) string { return "<li><b class=card id=" + id + ">" + id + "</b></li>" }
+	page := "<ul>" + card("a") + card("b") + "<p><b class=card id=g>g</b></p>" + card("c") + "</ul>"
+	hide := op{"b.card", Edit{Op: HideSeen, Attr: "id"}}
+	tests := []struct {
+		name  string
+		ops   []op
+		page  string
+		shown []string
+	}{
+		{"no list around: every card", []op{hide}, page, []string{"a", "b", "g", "c"}},
+		{"the list keeps 2: the cards of the third item are not shown", []op{hide, {"ul > li", Edit{Op: Limit, N: 2}}}, page, []string{"g", "a", "b"}},
+		{"reordered: in the order shown", []op{hide, {"ul > li", Edit{Op: Reorder, Attr: "data-id", Order: []string{"3"}}}},
+			"<ul><li data-id=1><b class=card id=a>a</b></li><li data-id=2><b class=card id=b>b</b></li><li data-id=3><b class=card id=c>c</b></li></ul>",
+			[]string{"c", "a", "b"}},
+		{"two lists deep", []op{hide, {"div > section", Edit{Op: Limit, N: 1}}, {"ol > li", Edit{Op: Limit, N: 1}}},
+			"<div><section><ol><li><b class=card id=a>a</b></li><li><b class=card id=b>b</b></li></ol></section><section><ol><li><b class=card id=c>c</b></li></ol></section></div>",
+			[]string{"a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sels, es := edits(tt.ops...)
+			prog, err := CompileStrings(sels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := seed(t)
+			rng := rand.New(rand.NewPCG(s, 3))
+			for _, size := range []int{len(tt.page), 1, 0} {
+				seen := &recencySeen{}
+				rewrite(t, prog, es, Options{Seen: seen}, tt.page, chunker(size, rng))
+				if !slices.Equal(seen.shown, tt.shown) {
+					t.Errorf("chunks of %d (BESPOKE_SEED=%d): shown %q, want %q", size, s, seen.shown, tt.shown)
+				}
+			}
+		})
+	}
+}
+
 // TestHideSeenVisits: three visits to a page of 6 items with demote,
 // limit 2, as a host's SeenSet would answer them (items shown become
 // recent; the previous visits' become older): each visit shows items not

@@ -591,6 +591,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.impliedAt, r.endsAt, r.implied, r.ends, r.leftOut, r.nlAt = -1, -1, r.implied[:0], r.ends[:0], opt.leftOut, -1
 	r.droppedAt, r.below = -1, -1
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
+	r.pend, r.pendIDs = r.pend[:0], r.pendIDs[:0]
 	r.pieces, r.head, r.tail, r.cut, r.pageSrc = r.pieces[:0], -1, -1, false, false
 	r.typeCounts = r.typeCounts[:0]
 	clear(r.typeHeads)
@@ -1046,6 +1047,7 @@ func (r *Rewriter) stop() {
 		r.holding, r.afterBody = false, r.afterBody[:0]
 	}
 	r.stopped = true
+	r.flushShown()
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
 	r.pieces, r.head, r.tail, r.cut = r.pieces[:0], -1, -1, false
 	r.skip = -1

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -98,6 +99,11 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 			WithHint("write the directory holding the origin's saved pages, relative to the rule file or absolute")
 		return append(missing, w), nil
 	}
+	// WalkDir does not follow a link it starts at: pages: may name a
+	// link to the saved pages, which bespoke test reads through it.
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
 	var docs []*html.Node
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -142,7 +148,7 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 	}
 	ids, classes, tags := names(docs)
 	var out diag.List
-	warned, warnedID := map[int]bool{}, map[int]bool{}
+	warned, warnedID, warnedAlone := map[int]bool{}, map[int]bool{}, map[int]bool{}
 	for _, r := range prog.Rules {
 		for _, a := range r.Actions {
 			if a.Select < 0 || a.Select >= len(prog.Selectors) || warned[a.Select] || !plugin.ElementOp(a.Op) {
@@ -159,6 +165,13 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 						warnedID[a.Select] = true
 						out.Add(e)
 					}
+				}
+				if e := aloneWarning(prog, a, src, items); e != nil && !warnedAlone[a.Select] {
+					warnedAlone[a.Select] = true
+					out.Add(e)
+				}
+				if e := markupWarning(prog, a, src, list, items); e != nil {
+					out.Add(e)
 				}
 				continue
 			}
@@ -225,6 +238,76 @@ func idWarning(prog *ir.Program, a plugin.Action, src string, items []*html.Node
 		e.WithHint("their attributes are: %s", strings.Join(names, ", "))
 	}
 	return e
+}
+
+// aloneWarning returns a warning when a (a limit, a reorder, or a
+// hide_seen that demotes or keeps some) selects several elements on the
+// pages, src its selector, and never two in one parent, or nil: list
+// edits work on the items of each list, the matched children of one
+// parent, and a list of one has nothing to keep, move or bring back.
+func aloneWarning(prog *ir.Program, a plugin.Action, src string, items []*html.Node) *diag.Error {
+	what := ""
+	switch {
+	case a.Op == plugin.OpLimit:
+		what = "keeps the first " + strconv.Itoa(a.N) + " items of each list"
+	case a.Op == plugin.OpReorder:
+		what = "moves items to the front of their list"
+	case a.Op == plugin.OpHideSeen && a.Demote:
+		what = "moves seen items to the end of their list"
+	case a.Op == plugin.OpHideSeen && a.N > 0:
+		what = "keeps at least " + strconv.Itoa(a.N) + " items of each list"
+	default:
+		return nil
+	}
+	if len(items) < 2 {
+		return nil
+	}
+	parents := map[*html.Node]bool{}
+	for _, n := range items {
+		if n.Parent == nil || parents[n.Parent] {
+			return nil
+		}
+		parents[n.Parent] = true
+	}
+	return diag.Warningf(diag.Pos{File: prog.Source, Line: a.Pos.Line, Col: a.Pos.Col},
+		"%s %s, the elements it selects among the children of one parent, but each of the %d elements %q selects on the pages is alone in its parent: it changes nothing", a.Op, what, len(items), src).
+		WithCode("list-of-one").
+		WithHint("select the list's items themselves, the parent's children (ul.cards > li), not an element inside each")
+}
+
+// markupWarning returns a warning when the html of a, whose selector
+// src (list) names no element type, cannot stand in an element it
+// selects on the pages (items), as check tells when the selector names
+// the type: a <div> appended to what is a <p> there, which browsers
+// close before the <div>. Nil when there is no such problem.
+func markupWarning(prog *ir.Program, a plugin.Action, src string, list selector.List, items []*html.Node) *diag.Error {
+	if !a.HTML {
+		return nil
+	}
+	typed := true
+	for _, cx := range list {
+		if cx.Compounds[len(cx.Compounds)-1].Type == "" {
+			typed = false
+		}
+	}
+	if typed {
+		return nil // check told it, from the selector
+	}
+	tried := map[string]bool{}
+	for _, n := range items {
+		tag := strings.ToLower(n.Data)
+		if n.Namespace != "" || tried[tag] || len(tried) >= 8 {
+			continue
+		}
+		tried[tag] = true
+		if prob, _, _ := plugin.CheckMarkup(&a, tag); prob != nil {
+			return diag.Warningf(diag.Pos{File: prog.Source, Line: a.Pos.Line, Col: a.Pos.Col},
+				"on the pages, %q selects a <%s>, and there %s", src, tag, prob.Msg).
+				WithCode("html-in-element").
+				WithHint("%s", prob.Hint)
+		}
+	}
+	return nil
 }
 
 // names returns every id, class and tag name of docs.

@@ -133,16 +133,73 @@ func TestCheckPagesItemIDs(t *testing.T) {
 	}
 }
 
-// TestCheckPagesPath: pages: may be absolute; a directory that cannot be
+// TestCheckPagesListOfOne: a list edit whose elements are each alone in
+// their parent on the pages is warned of: it counts and moves the items
+// of each parent, and has nothing to do in a list of one.
+func TestCheckPagesListOfOne(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "site"), 0o755)
+	os.WriteFile(filepath.Join(dir, "site", "index.html"), []byte(`<ul class=cards><li><div class=card data-id=1>One</div></li><li><div class=card data-id=2>Two</div></li><li><div class=card data-id=3>Three</div></li></ul><p class=lone data-id=9>x</p>`), 0o644)
+	for _, tc := range []struct{ action, want string }{
+		{`limit: { select: .card, n: 2 }`, `rules.yaml:5:9: warning: limit keeps the first 2 items of each list, the elements it selects among the children of one parent, but each of the 3 elements ".card" selects on the pages is alone in its parent: it changes nothing; select the list's items themselves`},
+		{`reorder: { select: .card, id: "@data-id", order: ["2"] }`, `reorder moves items to the front of their list`},
+		{`hide_seen: { select: .card, id: "@data-id", demote: true }`, `hide_seen moves seen items to the end of their list`},
+		{`hide_seen: { select: .card, id: "@data-id", keep_at_least: 2 }`, `hide_seen keeps at least 2 items of each list`},
+		{`limit: { select: "ul.cards > li", n: 2 }`, ""},
+		{`hide_seen: { select: .card, id: "@data-id" }`, ""}, // hides each seen card
+		{`limit: { select: .lone, n: 1 }`, ""},               // one element: nothing to tell
+	} {
+		got := checkPages(t, dir, "pages: site\nrules:\n  - name: r\n    actions:\n      - "+tc.action+"\n")
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %v", tc.action, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0].Error(), tc.want)):
+			t.Errorf("%s: warned %v, want %q", tc.action, got, tc.want)
+		}
+	}
+}
+
+// TestCheckPagesMarkup: html written into an element the selector does
+// not name the type of is checked against the elements it selects on the
+// pages, as it is when the selector names their type.
+func TestCheckPagesMarkup(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "site"), 0o755)
+	os.WriteFile(filepath.Join(dir, "site", "index.html"), []byte(`<p class=dateline>Thu 3 Jan</p><div class=box>x</div><a class=more href=/m>More</a>`), 0o644)
+	for _, tc := range []struct{ action, want string }{
+		{`append: { select: .dateline, html: "<div>Updated</div>" }`, `rules.yaml:5:9: warning: on the pages, ".dateline" selects a <p>, and there a <div> cannot be inside a <p>: browsers close the <p> before it`},
+		{`set_inner: { select: .more, html: "<a href=/x>x</a>" }`, `selects a <a>, and there a <a> cannot be inside a <a>`},
+		{`append: { select: .dateline, html: "<b>Updated</b>" }`, ""},
+		{`append: { select: .box, html: "<div>Updated</div>" }`, ""},
+		{`insert_after: { select: .dateline, html: "<div>Updated</div>" }`, ""}, // beside the <p>, not in it
+	} {
+		got := checkPages(t, dir, "pages: site\nrules:\n  - name: r\n    actions:\n      - "+tc.action+"\n")
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %v", tc.action, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0].Error(), tc.want)):
+			t.Errorf("%s: warned %v, want %q", tc.action, got, tc.want)
+		}
+	}
+}
+
+// TestCheckPagesPath: pages: may be absolute or a symbolic link to a
+// directory; a directory that cannot be
 // read is warned of once, at pages:, since every test of a page would
 // fail without one.
 func TestCheckPagesPath(t *testing.T) {
 	dir, other := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(other, "index.html"), []byte(`<main id=main><h1>Hi</h1></main>`), 0o644)
 	os.WriteFile(filepath.Join(dir, "file.html"), []byte(`<p>`), 0o644)
+	if err := os.Symlink(other, filepath.Join(dir, "linked")); err != nil {
+		t.Fatal(err)
+	}
 	rules := "rules:\n  - name: r\n    actions:\n      - remove: \"#mian\"\n"
 	for _, c := range []struct{ pages, want string }{
 		{other, `rules.yaml:5:9: warning: selector "#mian" selects nothing on the page in ` + other},
+		// A link to the saved pages is read as the directory it names,
+		// as bespoke test reads the pages through it.
+		{"linked", `rules.yaml:5:9: warning: selector "#mian" selects nothing on the page in linked`},
 		{filepath.Join(other, "missing"), "rules.yaml:1:8: warning: pages: " + filepath.Join(other, "missing") + " cannot be read (no such directory); write the directory"},
 		{"missing", "rules.yaml:1:8: warning: pages: " + filepath.Join(dir, "missing") + " cannot be read (no such directory)"},
 		{"file.html", "rules.yaml:1:8: warning: pages: " + filepath.Join(dir, "file.html") + " cannot be read (not a directory)"},

@@ -227,9 +227,12 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		// A page the test names and that cannot be read fails it, even
 		// when it expects only rules: it does not test what it says.
 		if needPage || perr != nil && t.Page != nil {
-			if perr != nil {
+			switch {
+			case perr != nil && t.Page == nil && opt.Pages == nil:
+				fail("no page to check: %v in %s (the file's pages:); save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", perr, prog.Pages)
+			case perr != nil:
 				fail("no page to check: %v", perr)
-			} else {
+			default:
 				fail("no page to check: give the test a page (page: home.html, or page: { body: '<h1>Hi</h1>' }), or the file a pages: directory")
 			}
 		}

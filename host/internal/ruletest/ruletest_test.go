@@ -252,6 +252,27 @@ func TestNoPage(t *testing.T) {
 	}
 }
 
+// TestNoPageInPages: a test whose URL has no page in the file's pages:
+// says which files it looked for, and where.
+func TestNoPageInPages(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "site"), 0o755)
+	os.WriteFile(filepath.Join(dir, "site", "index.html"), []byte(`<h1>Hi</h1>`), 0o644)
+	s, prog := load(t, "pages: site\n"+shop+`tests:
+  - name: a page not saved
+    request: { url: /news/whales }
+    expect: { page: { h1: Hi } }
+`)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "no page to check: no page for /news/whales: no file news/whales.html or news/whales/index.html in site (the file's pages:); save the page there"
+	if results[0].Passed() || !strings.Contains(results[0].Failures[0], want) {
+		t.Errorf("%v, want %s", results[0].Failures, want)
+	}
+}
+
 // TestCoverage: rules no test matches, actions no test applies, and why.
 func TestCoverage(t *testing.T) {
 	s, prog := load(t, shop+`tests:

@@ -218,6 +218,29 @@ func (r *Result) AppliedWith(page *Page, edits []rewrite.Edit) []int {
 	return n
 }
 
+// Unchanged says why page edit i of the plan changed nothing on page,
+// when no other edit took its element (TakenBy): its selector selects
+// nothing there, or what it selects had nothing to change (no item was
+// seen before; no list holds more items than a limit keeps, said with
+// how many it selects when those are more, each alone in its parent).
+func (r *Result) Unchanged(page *Page, i int) string {
+	e := r.Plan.Edits[i]
+	sel := r.AppliedWith(page, []rewrite.Edit{{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-probe"}})[0]
+	switch {
+	case sel == 0:
+		return "its selector selects nothing on this page"
+	case e.Op == rewrite.HideSeen:
+		return "none of its items was seen before"
+	case e.Op == rewrite.Limit && sel > e.N:
+		// More than it keeps, in lists of fewer: the items are counted
+		// in each parent.
+		return fmt.Sprintf("it selects %d elements, but counts the items of each list, the children of one parent, and no parent here holds more than %d of them; select the list's items themselves: ul.cards > li, not the cards inside them", sel, e.N)
+	case e.Op == rewrite.Limit:
+		return "the page has no more items than it keeps"
+	}
+	return "it had nothing to change on this page"
+}
+
 // TakenBy returns the page edit of the plan that took the element of
 // edit i, which changed applied[i] elements of page (Output.Applied),
 // when it changed none where its selector selects some: an earlier
@@ -335,7 +358,11 @@ func PageFromFS(fsys fs.FS, urlPath string) (*Page, error) {
 		}
 		return &Page{Body: body, JSON: strings.HasSuffix(c, ".json")}, nil
 	}
-	return nil, fmt.Errorf("no page for %s", urlPath)
+	files := candidates
+	if len(files) > 1 && path.Ext(name) == "" {
+		files = files[1:] // "stores" is a file few save
+	}
+	return nil, fmt.Errorf("no page for %s: no file %s", urlPath, strings.Join(files, " or "))
 }
 
 // PageFromFile reads a page file: JSON when typ is "json", or when typ is

@@ -305,8 +305,14 @@ func TestPageFromFS(t *testing.T) {
 			t.Errorf("%s: %+v, %v", path, p, err)
 		}
 	}
-	if _, err := visit.PageFromFS(fsys, "/nope"); err == nil {
-		t.Error("/nope: no error")
+	// The error names the files looked for.
+	for path, want := range map[string]string{
+		"/nope":        "no page for /nope: no file nope.html or nope/index.html",
+		"/a/b.htm?x=1": "no page for /a/b.htm?x=1: no file a/b.htm or a/b.htm.html or a/b.htm/index.html",
+	} {
+		if _, err := visit.PageFromFS(fsys, path); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", path, err, want)
+		}
 	}
 }
 
