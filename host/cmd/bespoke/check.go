@@ -69,7 +69,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "%s is a configuration file, not a rule file: check it with bespoke serve --config %s --check\n", path, path)
 		}
 		if p != nil && len(diags.Errors()) == 0 {
-			fmt.Fprintf(stdout, "%s: ok (%d rules, %d segments, %d tests)\n", path, len(p.Rules), len(p.Segments), len(p.Tests))
+			fmt.Fprintf(stdout, "%s: ok (%s, %s, %s)\n", path, count(len(p.Rules), "rule"), count(len(p.Segments), "segment"), count(len(p.Tests), "test"))
 		}
 	}
 	if failed {

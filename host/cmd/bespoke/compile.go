@@ -49,8 +49,8 @@ func compileCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	m := res.Artifact.Manifest
-	fmt.Fprintf(stderr, "%s: %d rules, %d segments, %d slots -> %s (%d bytes)\n",
-		pos[0], len(m.Rules), len(res.Program.Segments), len(m.Slots), path, len(res.Artifact.Wasm))
+	fmt.Fprintf(stderr, "%s: %s, %s, %s -> %s (%d bytes)\n",
+		pos[0], count(len(m.Rules), "rule"), count(len(res.Program.Segments), "segment"), count(len(m.Slots), "slot"), path, len(res.Artifact.Wasm))
 	return nil
 }
 

@@ -378,10 +378,10 @@ func TestTestWatch(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	waitFor("1 tests, 0 failed", 1)
+	waitFor("1 test, 0 failed", 1)
 	os.WriteFile(path, []byte(strings.Replace("rules:\n  - name: a\n    when: geo.country == \"FR\"\n    actions: [remove: \"#a\"]\ntests:\n  - name: t\n    context: { geo.country: FR }\n    expect: { match: [a] }\n", `"FR"`, `"DE"`, 1)), 0o644)
 	waitFor("a file changed, testing again", 1)
-	waitFor("1 tests, 1 failed", 1)
+	waitFor("1 test, 1 failed", 1)
 	cancel()
 	<-done
 }

@@ -61,6 +61,14 @@ func didYouMean(name string, names []string) string {
 	return ""
 }
 
+// count writes n and its noun, singular for one ("1 test", "2 tests").
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

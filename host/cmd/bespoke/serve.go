@@ -379,7 +379,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		for _, st := range srv.Status() {
 			plugin := "no rules: forwarded unchanged"
 			if st.Plugin != "" {
-				plugin = fmt.Sprintf("%s (%d rules)", st.Plugin, st.Rules)
+				plugin = fmt.Sprintf("%s (%s)", st.Plugin, count(st.Rules, "rule"))
 			}
 			fmt.Fprintf(stdout, "route %s: %s%s → %s, %s\n", st.Name, st.Host, st.Path, st.Origin, plugin)
 		}

@@ -132,7 +132,7 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 		}
 		l.close()
 	}
-	fmt.Fprintf(stdout, "%d tests, %d failed\n", total, failed)
+	fmt.Fprintf(stdout, "%s, %d failed\n", count(total, "test"), failed)
 	switch {
 	case broken > 0:
 		return errNoCompile
