@@ -265,8 +265,15 @@ func TestRealPagesStylesheets(t *testing.T) {
 		compared += len(sels)
 		t.Run(name, func(t *testing.T) { checkPageWith(t, page, sels) })
 	}
-	if total < 50*len(names) || compared == 0 {
-		t.Fatalf("%d selectors in the style sheets of %d pages, %d compared: the corpus or the extraction is not what it was", total, len(names), compared)
+	// Whether the corpus and the extraction are what they were is a
+	// question for the whole corpus: the few pages of a sample (one in
+	// 16 under the race detector) may hold next to no style sheet.
+	corpusTotal := 0
+	for _, p := range pages {
+		corpusTotal += len(styleSelectors(string(p)))
+	}
+	if corpusTotal < 50*len(pages) || compared == 0 && total > 0 {
+		t.Fatalf("%d selectors in the style sheets of the corpus's %d pages (%d in the %d sampled), %d compared: the corpus or the extraction is not what it was", corpusTotal, len(pages), total, len(names), compared)
 	}
 	var whys []string
 	for _, why := range slices.Sorted(maps.Keys(refused)) {
