@@ -61,6 +61,10 @@ type region struct {
 	items     int32 // its first item in items
 	itemEdits int32 // its first entry in itemEdits
 	ids       int32 // its first byte in ids
+	// owner is the innermost item still open of the regions around it
+	// (an index in items), -1 when none is: the region lives inside it,
+	// so it is fixed when the region opens.
+	owner int32
 }
 
 // item is a matched child in a region: the pieces after piece before, to
@@ -68,6 +72,10 @@ type region struct {
 type item struct {
 	before, last int32 // last is -2 while the item is open
 	lo, hi       int32 // its list edits, in itemEdits
+	// shown and shownLast are the first and last entries of pend (-1:
+	// none) of the ids HideSeen let through inside the item, which are
+	// seen only if its list shows it.
+	shown, shownLast int32
 }
 
 // hold appends b to the held output.
@@ -138,16 +146,24 @@ type itemEdit struct {
 func (r *Rewriter) addItem(d int, m []int32) {
 	p := &r.stack[d-1]
 	if p.region == 0 {
+		owner := int32(-1)
+		if q := len(r.regions) - 1; q >= 0 {
+			owner = r.regions[q].owner
+			if n := int32(len(r.items)); n > r.regions[q].items && r.items[n-1].last == -2 {
+				owner = n - 1
+			}
+		}
 		r.regions = append(r.regions, region{
 			before:    r.tail,
 			items:     int32(len(r.items)),
 			itemEdits: int32(len(r.itemEdits)),
 			ids:       int32(len(r.ids)),
+			owner:     owner,
 		})
 		p.region = int32(len(r.regions))
 		p.pin |= pinOther
 	}
-	it := item{before: r.tail, last: -2, lo: int32(len(r.itemEdits))}
+	it := item{before: r.tail, last: -2, lo: int32(len(r.itemEdits)), shown: -1, shownLast: -1}
 	r.cut = true
 	for _, i := range m {
 		e := &r.edits[i]
@@ -285,7 +301,7 @@ func (r *Rewriter) closeRegion() {
 	// MarkFirst of each edit's. Inside an item of an enclosing list, they
 	// are seen once that list keeps the item: they wait until it closes.
 	if r.seen != nil {
-		owner := r.enclosingItem()
+		owner := reg.owner
 		for ei := range r.edits {
 			e := &r.edits[ei]
 			if e.Op != HideSeen || r.badEdit[ei] || e.NoMark {
@@ -311,7 +327,7 @@ func (r *Rewriter) closeRegion() {
 			clear(shown)
 			r.seenIDs = shown[:0]
 		}
-		r.settleShown(reg.items, order, kept, owner)
+		r.settleShown(items, order, kept, owner)
 	}
 	// Each item's place gets the item shown there; what lies between
 	// items stays.
@@ -365,24 +381,14 @@ func (r *Rewriter) closeRegion() {
 	r.regions = r.regions[:len(r.regions)-1]
 	if len(r.regions) == 0 {
 		r.writeHeld()
+		r.pend, r.pendIDs = r.pend[:0], r.pendIDs[:0]
 	}
 }
 
-// pendShown is an item id a HideSeen let through inside item item (an
-// index in items) of an enclosing list: pendIDs[lo:hi].
+// pendShown is an id a HideSeen let through inside an item of an
+// enclosing list, pendIDs[lo:hi], and the next of its item's (-1: none).
 type pendShown struct {
-	item, lo, hi int32
-}
-
-// enclosingItem returns the innermost item still open of the lists
-// around the innermost one (an index in items), or -1 when none is.
-func (r *Rewriter) enclosingItem() int32 {
-	for q := len(r.regions) - 2; q >= 0; q-- {
-		if end := r.regions[q+1].items; end > r.regions[q].items && r.items[end-1].last == -2 {
-			return end - 1
-		}
-	}
-	return -1
+	lo, hi, next int32
 }
 
 // recordShown tells the SeenSet that ids were shown.
@@ -401,83 +407,80 @@ func (r *Rewriter) recordShown(ids []string) {
 
 // deferShown keeps ids, shown inside item owner, until its list closes.
 func (r *Rewriter) deferShown(owner int32, ids []string) {
+	it := &r.items[owner]
+	if trackWork {
+		r.work += len(ids)
+	}
 	for _, id := range ids {
 		lo := int32(len(r.pendIDs))
 		r.pendIDs = append(r.pendIDs, id...)
-		r.pend = append(r.pend, pendShown{item: owner, lo: lo, hi: int32(len(r.pendIDs))})
+		r.pend = append(r.pend, pendShown{lo: lo, hi: int32(len(r.pendIDs)), next: -1})
+		n := int32(len(r.pend) - 1)
+		if it.shownLast >= 0 {
+			r.pend[it.shownLast].next = n
+		} else {
+			it.shown = n
+		}
+		it.shownLast = n
 	}
 }
 
-// settleShown settles the ids waiting in the items of the list that
-// closes, whose first item is items[first]: those of the items it keeps
-// are shown, in the order the items are, and wait for the enclosing
-// list's item owner when there is one (-1: recorded now); those of the
-// items it hides were not shown.
-func (r *Rewriter) settleShown(first int32, order []int32, kept []bool, owner int32) {
-	mine := 0
-	for _, p := range r.pend {
-		if p.item >= first {
-			mine++
+// settleShown settles the ids waiting in items, those of the list that
+// closes: the ids of the items it keeps are shown, in the order the
+// items are, and wait for the enclosing list's item owner when there is
+// one (-1: recorded now); those of the items it hides were not shown.
+// Each item's ids are linked, so an id moves out of a list in one step
+// however deep lists nest.
+func (r *Rewriter) settleShown(items []item, order []int32, kept []bool, owner int32) {
+	first, last := int32(-1), int32(-1)
+	for _, it := range order {
+		if x := &items[it]; kept[it] && x.shown >= 0 {
+			if last >= 0 {
+				r.pend[last].next = x.shown
+			} else {
+				first = x.shown
+			}
+			last = x.shownLast
 		}
-	}
-	if mine == 0 {
-		return
 	}
 	if trackWork {
-		r.work += len(r.pend) + 2*len(order) + 1
+		r.work += len(order) + 1
 	}
-	// The entries of each item, in their order: at[start[it]:start[it+1]].
-	start := make([]int32, len(order)+1)
-	for _, p := range r.pend {
-		if p.item >= first {
-			start[p.item-first+1]++
+	if first < 0 {
+		return
+	}
+	if owner >= 0 {
+		o := &r.items[owner]
+		if o.shownLast >= 0 {
+			r.pend[o.shownLast].next = first
+		} else {
+			o.shown = first
 		}
+		o.shownLast = last
+		return
 	}
-	for i := 1; i < len(start); i++ {
-		start[i] += start[i-1]
+	shown := r.seenIDs[:0]
+	for p := first; p >= 0; p = r.pend[p].next {
+		shown = append(shown, bstr(r.pendIDs[r.pend[p].lo:r.pend[p].hi]))
 	}
-	at, fill := make([]int32, mine), slices.Clone(start)
-	for i, p := range r.pend {
-		if p.item >= first {
-			at[fill[p.item-first]] = int32(i)
-			fill[p.item-first]++
-		}
-	}
-	var shown []string
-	var moved []pendShown
-	for _, it := range order {
-		if !kept[it] {
-			continue
-		}
-		for _, i := range at[start[it]:start[it+1]] {
-			p := r.pend[i]
-			if owner >= 0 {
-				moved = append(moved, pendShown{item: owner, lo: p.lo, hi: p.hi})
-			} else {
-				shown = append(shown, string(r.pendIDs[p.lo:p.hi]))
-			}
-		}
-	}
-	rest := r.pend[:0]
-	for _, p := range r.pend {
-		if p.item < first {
-			rest = append(rest, p)
-		}
-	}
-	r.pend = append(rest, moved...)
-	if len(r.pend) == 0 {
-		r.pendIDs = r.pendIDs[:0]
+	if trackWork {
+		r.work += len(shown)
 	}
 	r.recordShown(shown)
+	clear(shown)
+	r.seenIDs = shown[:0]
 }
 
-// flushShown records the ids still waiting: the list edits around them
-// will not apply (the rewrite stops), so their items are shown.
+// flushShown records the ids still waiting, in the items of the lists
+// still open: the list edits around them will not apply (the rewrite
+// stops), so their items are shown.
 func (r *Rewriter) flushShown() {
 	if r.seen != nil && len(r.pend) > 0 {
-		ids := make([]string, len(r.pend))
-		for i, p := range r.pend {
-			ids[i] = string(r.pendIDs[p.lo:p.hi])
+		var ids []string
+		for i := range r.items {
+			for p := r.items[i].shown; p >= 0; p = r.pend[p].next {
+				ids = append(ids, string(r.pendIDs[r.pend[p].lo:r.pend[p].hi]))
+			}
 		}
 		r.recordShown(ids)
 	}

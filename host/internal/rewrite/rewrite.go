@@ -894,6 +894,7 @@ func (r *Rewriter) run(src []byte, final bool) {
 // held returns the bytes the rewrite holds, for the memory bound.
 func (r *Rewriter) held() int {
 	return len(r.pending) + len(r.buf) + len(r.pieces)*12 + len(r.ids) + len(r.stack)*entrySize + len(r.counts)*8 + len(r.items)*32 +
+		len(r.pend)*12 + len(r.pendIDs) +
 		len(r.afe)*24 + len(r.afterBody)
 }
 
