@@ -244,3 +244,45 @@ func TestJSONWithByteOrderMark(t *testing.T) {
 		t.Errorf("a document the edit leaves as it was: %q (X-Bespoke-Untouched %q)", g.body, g.Header.Get("X-Bespoke-Untouched"))
 	}
 }
+
+// TestDeclinedH2CUpgrade: a client that offers HTTP/2 by Upgrade: h2c
+// (curl --http2 on an http:// URL) is answered over HTTP/1.1, as net/http
+// takes no such upgrade, with or without --h2c; the offer is this hop's
+// and does not reach the origin, and the connection goes on carrying
+// HTTP/1.1 requests, a chunked one too, which the request-smuggling
+// guard had refused once it saw an Upgrade header.
+func TestDeclinedH2CUpgrade(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "upgrade=%q settings=%q body=%q", r.Header.Get("Upgrade"), r.Header.Get("HTTP2-Settings"), b)
+	})
+	u, _ := url.Parse(edgeServer(t, origin).url)
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(conn)
+	fmt.Fprintf(conn, "GET /first HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n", u.Host)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 1 || string(body) != `upgrade="" settings="" body=""` {
+		t.Fatalf("the upgrade offer: %s %d %q", resp.Proto, resp.StatusCode, body)
+	}
+	fmt.Fprintf(conn, "POST /second HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", u.Host)
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != `upgrade="" settings="" body="hello"` {
+		t.Fatalf("a chunked request after the declined upgrade: %d %q", resp.StatusCode, body)
+	}
+}
