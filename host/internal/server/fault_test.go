@@ -843,3 +843,78 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamsCutAtShutdownAreLogged: HTTP/2 streams still running when
+// the grace runs out are cut, and each has its access line (outcome
+// aborted, the bytes sent) before the server says it stopped: the process
+// exits then, and a line written after it was lost.
+func TestStreamsCutAtShutdownAreLogged(t *testing.T) {
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer origin.Close()
+	defer close(release)
+	cfg := faultConfig(t, origin.URL)
+	cfg.H2C = true
+	access := true
+	cfg.Log.Access = &access
+	cfg.ShutdownGrace = durationOf(100 * time.Millisecond)
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncbuf.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, nil) }()
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	const streams = 3
+	for i := range streams {
+		resp, err := client.Get(fmt.Sprintf("http://%s/stream%d", ln.Addr(), i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		buf := make([]byte, 1)
+		if _, err := resp.Body.Read(buf); err != nil || resp.ProtoMajor != 2 {
+			t.Fatalf("%s: %v", resp.Proto, err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	stopped := strings.Index(out, "msg=stopped")
+	if stopped < 0 {
+		t.Fatalf("no msg=stopped:\n%s", out)
+	}
+	for i := range streams {
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "msg=request") && strings.Contains(l, fmt.Sprintf("path=/stream%d ", i)) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "outcome=aborted") || !strings.Contains(line, "bytes=7") {
+			t.Errorf("stream %d: access line %q", i, line)
+		} else if at := strings.Index(out, line); at > stopped {
+			t.Errorf("stream %d: access line after msg=stopped:\n%s", i, out)
+		}
+	}
+}
