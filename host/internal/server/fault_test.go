@@ -918,3 +918,61 @@ func TestStreamsCutAtShutdownAreLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderLimitsOverHTTP2: over HTTP/2 a head past max_header_bytes is
+// answered as over HTTP/1 (414 for the URL, else 431), up to twice the
+// limit, the bound advertised as SETTINGS_MAX_HEADER_LIST_SIZE; past it
+// net/http closes the connection (GOAWAY: PROTOCOL_ERROR or
+// COMPRESSION_ERROR) before any handler runs, with no status, and a new
+// connection is served.
+func TestHeaderLimitsOverHTTP2(t *testing.T) {
+	cfg := faultConfig(t, faultOrigin(t))
+	cfg.H2C = true
+	cfg.Limits.MaxHeaderBytes = 16 << 10
+	r := start(t, cfg)
+	get := func(path string, headers int) (int, error) {
+		t.Helper()
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		defer tr.CloseIdleConnections()
+		req, _ := http.NewRequest("GET", r.url+path, nil)
+		for i := range headers {
+			req.Header.Set(fmt.Sprintf("X-H%d", i), strings.Repeat("v", 1000))
+		}
+		resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("%s", resp.Proto)
+		}
+		return resp.StatusCode, nil
+	}
+	for _, c := range []struct {
+		name    string
+		path    string
+		headers int
+		want    int
+	}{
+		{"under the limit", "/", 12, http.StatusOK},
+		{"headers 1 KiB over the limit", "/", 18, http.StatusRequestHeaderFieldsTooLarge},
+		{"a URL 1 KiB over the limit", "/?q=" + strings.Repeat("x", 16<<10+1024), 0, http.StatusRequestURITooLong},
+		{"headers past twice the limit", "/", 40, 0},
+		{"under the limit again", "/", 12, http.StatusOK},
+	} {
+		got, err := get(c.path, c.headers)
+		if c.want == 0 {
+			// (Go's client, once it has the server's settings, refuses
+			// to send it at all, as curl does.)
+			if err == nil {
+				t.Errorf("%s: status %d; want the connection closed", c.name, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%s: status %d, %v; want %d", c.name, got, err, c.want)
+		}
+	}
+}
