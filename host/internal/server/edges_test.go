@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/config"
 )
 
 // edgeRules edit every HTML page (the body's class) and every JSON
@@ -284,5 +286,48 @@ func TestDeclinedH2CUpgrade(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || string(body) != `upgrade="" settings="" body="hello"` {
 		t.Fatalf("a chunked request after the declined upgrade: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestTrailersOfAHeldPage: a page held back whole while it is rewritten
+// (for its seen cookie) keeps the origin's trailers over HTTP/1.1 as over
+// HTTP/2: it went out with a Content-Length over HTTP/1.1, which leaves
+// net/http no way to send them, while its Trailer header still announced
+// them.
+func TestTrailersOfAHeldPage(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Trailer", "X-Checksum")
+		io.WriteString(w, `<!doctype html><html><body><ul><li data-id="a">A</li><li data-id="b">B</li></ul></body></html>`)
+		w.Header().Set("X-Checksum", "abc123")
+	}))
+	t.Cleanup(origin.Close)
+	cfg := ruleConfig(t, origin.URL, `rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li", id: "@data-id", demote: true }
+      - add_class: { select: body, class: edited }
+`)
+	cfg.Seen = config.Seen{}
+	cfg.H2C = true
+	r := start(t, cfg)
+	h2 := &http.Transport{Protocols: new(http.Protocols)}
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	defer h2.CloseIdleConnections()
+	for _, tr := range []*http.Transport{{}, h2} {
+		for i := range 3 { // the first view, and views spliced from its edit map
+			resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Get(r.url + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || !strings.Contains(string(body), `class="edited"`) {
+				t.Fatalf("%s, view %d: %v %q", resp.Proto, i, err, body)
+			}
+			if got := resp.Trailer.Get("X-Checksum"); got != "abc123" {
+				t.Errorf("%s, view %d: trailer %q, Content-Length %d, Set-Cookie %q", resp.Proto, i, got, resp.ContentLength, resp.Header.Values("Set-Cookie"))
+			}
+		}
 	}
 }
