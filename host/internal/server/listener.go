@@ -127,10 +127,12 @@ func (l *visitorListener) handshake(raw net.Conn) {
 }
 
 // looksLikeHTTP reports whether the first five bytes of what should have
-// been a TLS record are a plain HTTP request's.
+// been a TLS record are a plain HTTP request's: its target in origin form
+// (GET /) or in absolute form (GET http://host/, which a client that
+// takes the port for a proxy's sends).
 func looksLikeHTTP(h [5]byte) bool {
 	switch string(h[:]) {
-	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH", "CONNE", "TRACE":
+	case "GET /", "GET h", "HEAD ", "POST ", "PUT /", "PUT h", "OPTIO", "DELET", "PATCH", "CONNE", "TRACE":
 		return true
 	}
 	return false
