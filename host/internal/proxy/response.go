@@ -202,10 +202,11 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 				resp.ContentLength = pacedLength
 			}
 		}
-		if rb := st.rb; rp.body == BodyHTML && !rp.head && rb != nil && resp.Body == io.ReadCloser(rb) && rb.whole() {
+		if rb := st.rb; rp.body == BodyHTML && !rp.head && rb != nil && resp.Body == io.ReadCloser(rb) && rb.whole() && len(resp.Trailer) == 0 {
 			// Held back whole (for its cookies): its length is known, and
 			// a body of known length leaves without chunk framing, which
-			// costs net/http a second write per piece.
+			// costs net/http a second write per piece. (Not with
+			// trailers: over HTTP/1.1 only chunks can carry them.)
 			n := rb.out.Len()
 			h.Set("Content-Length", strconv.Itoa(n))
 			resp.ContentLength = int64(n)

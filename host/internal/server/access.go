@@ -23,7 +23,7 @@ import (
 type requestKey struct{}
 
 // requestInfo is what the logs say of a request besides what the proxy
-// writes: client, peer, host, query (redacted) and bytes.
+// writes: client, peer, host, proto, query (redacted) and bytes.
 type requestInfo struct {
 	r        *http.Request // as it came, before any wrapper changed it
 	clientIP func(*http.Request) netip.Addr
@@ -33,7 +33,7 @@ type requestInfo struct {
 // attrs are the request's attributes for a record.
 func (in *requestInfo) attrs() []slog.Attr {
 	r := in.r
-	as := make([]slog.Attr, 0, 5)
+	as := make([]slog.Attr, 0, 6)
 	client := in.clientIP(r)
 	if client.IsValid() {
 		as = append(as, slog.String("client", client.String()))
@@ -42,7 +42,10 @@ func (in *requestInfo) attrs() []slog.Attr {
 		// Through a trusted proxy: the address the connection came from.
 		as = append(as, slog.String("peer", ap.Addr().Unmap().String()))
 	}
-	as = append(as, slog.String("host", r.Host))
+	// The protocol the visitor spoke (HTTP/1.1, HTTP/2.0), as nginx's
+	// $server_protocol: over HTTP/2 the connection is shared, its
+	// requests cut by RST_STREAM or GOAWAY rather than a close.
+	as = append(as, slog.String("host", r.Host), slog.String("proto", r.Proto))
 	if r.URL.RawQuery != "" {
 		as = append(as, slog.String("query", redactQuery(r.URL.RawQuery)))
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/config"
 )
 
 // edgeRules edit every HTML page (the body's class) and every JSON
@@ -242,5 +244,90 @@ func TestJSONWithByteOrderMark(t *testing.T) {
 	}
 	if g := do(t, "GET", r.url+"/same.json"); string(g.body) != "\uFEFF[1,2]" || g.Header.Get("X-Bespoke-Untouched") != "" {
 		t.Errorf("a document the edit leaves as it was: %q (X-Bespoke-Untouched %q)", g.body, g.Header.Get("X-Bespoke-Untouched"))
+	}
+}
+
+// TestDeclinedH2CUpgrade: a client that offers HTTP/2 by Upgrade: h2c
+// (curl --http2 on an http:// URL) is answered over HTTP/1.1, as net/http
+// takes no such upgrade, with or without --h2c; the offer is this hop's
+// and does not reach the origin, and the connection goes on carrying
+// HTTP/1.1 requests, a chunked one too, which the request-smuggling
+// guard had refused once it saw an Upgrade header.
+func TestDeclinedH2CUpgrade(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "upgrade=%q settings=%q body=%q", r.Header.Get("Upgrade"), r.Header.Get("HTTP2-Settings"), b)
+	})
+	u, _ := url.Parse(edgeServer(t, origin).url)
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(conn)
+	fmt.Fprintf(conn, "GET /first HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n", u.Host)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 1 || string(body) != `upgrade="" settings="" body=""` {
+		t.Fatalf("the upgrade offer: %s %d %q", resp.Proto, resp.StatusCode, body)
+	}
+	fmt.Fprintf(conn, "POST /second HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", u.Host)
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != `upgrade="" settings="" body="hello"` {
+		t.Fatalf("a chunked request after the declined upgrade: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestTrailersOfAHeldPage: a page held back whole while it is rewritten
+// (for its seen cookie) keeps the origin's trailers over HTTP/1.1 as over
+// HTTP/2: it went out with a Content-Length over HTTP/1.1, which leaves
+// net/http no way to send them, while its Trailer header still announced
+// them.
+func TestTrailersOfAHeldPage(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Trailer", "X-Checksum")
+		io.WriteString(w, `<!doctype html><html><body><ul><li data-id="a">A</li><li data-id="b">B</li></ul></body></html>`)
+		w.Header().Set("X-Checksum", "abc123")
+	}))
+	t.Cleanup(origin.Close)
+	cfg := ruleConfig(t, origin.URL, `rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li", id: "@data-id", demote: true }
+      - add_class: { select: body, class: edited }
+`)
+	cfg.Seen = config.Seen{}
+	cfg.H2C = true
+	r := start(t, cfg)
+	h2 := &http.Transport{Protocols: new(http.Protocols)}
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	defer h2.CloseIdleConnections()
+	for _, tr := range []*http.Transport{{}, h2} {
+		for i := range 3 { // the first view, and views spliced from its edit map
+			resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Get(r.url + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || !strings.Contains(string(body), `class="edited"`) {
+				t.Fatalf("%s, view %d: %v %q", resp.Proto, i, err, body)
+			}
+			if got := resp.Trailer.Get("X-Checksum"); got != "abc123" {
+				t.Errorf("%s, view %d: trailer %q, Content-Length %d, Set-Cookie %q", resp.Proto, i, got, resp.ContentLength, resp.Header.Values("Set-Cookie"))
+			}
+		}
 	}
 }

@@ -843,3 +843,136 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamsCutAtShutdownAreLogged: HTTP/2 streams still running when
+// the grace runs out are cut, and each has its access line (outcome
+// aborted, the bytes sent) before the server says it stopped: the process
+// exits then, and a line written after it was lost.
+func TestStreamsCutAtShutdownAreLogged(t *testing.T) {
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer origin.Close()
+	defer close(release)
+	cfg := faultConfig(t, origin.URL)
+	cfg.H2C = true
+	access := true
+	cfg.Log.Access = &access
+	cfg.ShutdownGrace = durationOf(100 * time.Millisecond)
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncbuf.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, nil) }()
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	const streams = 3
+	for i := range streams {
+		resp, err := client.Get(fmt.Sprintf("http://%s/stream%d", ln.Addr(), i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		buf := make([]byte, 1)
+		if _, err := resp.Body.Read(buf); err != nil || resp.ProtoMajor != 2 {
+			t.Fatalf("%s: %v", resp.Proto, err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	stopped := strings.Index(out, "msg=stopped")
+	if stopped < 0 {
+		t.Fatalf("no msg=stopped:\n%s", out)
+	}
+	for i := range streams {
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "msg=request") && strings.Contains(l, fmt.Sprintf("path=/stream%d ", i)) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "outcome=aborted") || !strings.Contains(line, "bytes=7") {
+			t.Errorf("stream %d: access line %q", i, line)
+		} else if at := strings.Index(out, line); at > stopped {
+			t.Errorf("stream %d: access line after msg=stopped:\n%s", i, out)
+		}
+	}
+}
+
+// TestHeaderLimitsOverHTTP2: over HTTP/2 a head past max_header_bytes is
+// answered as over HTTP/1 (414 for the URL, else 431), up to twice the
+// limit, the bound advertised as SETTINGS_MAX_HEADER_LIST_SIZE; past it
+// net/http closes the connection (GOAWAY: PROTOCOL_ERROR or
+// COMPRESSION_ERROR) before any handler runs, with no status, and a new
+// connection is served.
+func TestHeaderLimitsOverHTTP2(t *testing.T) {
+	cfg := faultConfig(t, faultOrigin(t))
+	cfg.H2C = true
+	cfg.Limits.MaxHeaderBytes = 16 << 10
+	r := start(t, cfg)
+	get := func(path string, headers int) (int, error) {
+		t.Helper()
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		defer tr.CloseIdleConnections()
+		req, _ := http.NewRequest("GET", r.url+path, nil)
+		for i := range headers {
+			req.Header.Set(fmt.Sprintf("X-H%d", i), strings.Repeat("v", 1000))
+		}
+		resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("%s", resp.Proto)
+		}
+		return resp.StatusCode, nil
+	}
+	for _, c := range []struct {
+		name    string
+		path    string
+		headers int
+		want    int
+	}{
+		{"under the limit", "/", 12, http.StatusOK},
+		{"headers 1 KiB over the limit", "/", 18, http.StatusRequestHeaderFieldsTooLarge},
+		{"a URL 1 KiB over the limit", "/?q=" + strings.Repeat("x", 16<<10+1024), 0, http.StatusRequestURITooLong},
+		{"headers past twice the limit", "/", 40, 0},
+		{"under the limit again", "/", 12, http.StatusOK},
+	} {
+		got, err := get(c.path, c.headers)
+		if c.want == 0 {
+			// (Go's client, once it has the server's settings, refuses
+			// to send it at all, as curl does.)
+			if err == nil {
+				t.Errorf("%s: status %d; want the connection closed", c.name, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%s: status %d, %v; want %d", c.name, got, err, c.want)
+		}
+	}
+}

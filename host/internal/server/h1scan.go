@@ -160,7 +160,9 @@ func (s *h1Scanner) headerBlock(b []byte) {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			cl = append(cl, value)
 		case bytes.EqualFold(name, []byte("Upgrade")):
-			upgrade = true
+			// An offer of h2c alone is declined (see declineH2C): the
+			// connection goes on in HTTP/1.1.
+			upgrade = upgrade || !onlyH2C(string(value))
 		}
 	}
 	if s.verdict != nil {

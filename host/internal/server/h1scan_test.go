@@ -49,6 +49,13 @@ func TestH1Scanner(t *testing.T) {
 		{"an upgrade stops the scan",
 			"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello",
 			[]scanned{{"GET /ws HTTP/1.1", false}}, true},
+		{"an offer of h2c alone does not stop it: net/http takes no such upgrade",
+			"GET / HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n" +
+				"POST /next HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+			[]scanned{{"GET / HTTP/1.1", false}, {"POST /next HTTP/1.1", false}}, false},
+		{"an offer of h2c or another protocol stops it",
+			"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c, websocket\r\n\r\n\x81\x05hello",
+			[]scanned{{"GET / HTTP/1.1", false}}, true},
 		{"HTTP/2's preface stops the scan",
 			"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04",
 			[]scanned{{"PRI * HTTP/2.0", false}}, true},

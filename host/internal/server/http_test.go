@@ -678,6 +678,7 @@ func TestAccessLine(t *testing.T) {
 	cfg := ruleConfig(t, origin.URL, "rules:\n  - name: hello\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n")
 	access := true
 	cfg.Log.Access = &access
+	cfg.H2C = true
 	var buf syncbuf.Buffer
 	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
 	tests := []struct {
@@ -689,15 +690,33 @@ func TestAccessLine(t *testing.T) {
 	}{
 		{"a visitor behind a trusted proxy, with a query", "/p?q=shoes&access_token=abc&apiKey=k1&page=2&bsk_preview=tok",
 			[]string{"Host", "shop.example", "X-Forwarded-For", "203.0.113.7"},
-			map[string]any{"client": "203.0.113.7", "peer": "127.0.0.1", "host": "shop.example",
+			map[string]any{"client": "203.0.113.7", "peer": "127.0.0.1", "host": "shop.example", "proto": "HTTP/1.1",
 				"query": "q=shoes&access_token=xxxxx&apiKey=xxxxx&page=2&bsk_preview=xxxxx"}, nil},
 		{"a visitor on its own, no query", "/", []string{"Host", "www.example"},
-			map[string]any{"client": "127.0.0.1", "host": "www.example"}, []string{"peer", "query"}},
+			map[string]any{"client": "127.0.0.1", "host": "www.example", "proto": "HTTP/1.1"}, []string{"peer", "query"}},
+		{"over HTTP/2", "/h2", []string{"Host", "www.example", "h2", ""},
+			map[string]any{"client": "127.0.0.1", "host": "www.example", "proto": "HTTP/2.0"}, []string{"peer", "query"}},
 	}
+	h2 := &http.Transport{Protocols: new(http.Protocols)}
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	defer h2.CloseIdleConnections()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path, _, _ := strings.Cut(tt.target, "?")
-			g := do(t, "GET", r.url+tt.target, tt.headers...)
+			var g got
+			if len(tt.headers) > 2 && tt.headers[2] == "h2" {
+				req, _ := http.NewRequest("GET", r.url+tt.target, nil)
+				req.Host = tt.headers[1]
+				resp, err := (&http.Client{Transport: h2, Timeout: 20 * time.Second}).Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, rerr := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				g = got{resp, b, rerr}
+			} else {
+				g = do(t, "GET", r.url+tt.target, tt.headers...)
+			}
 			if g.StatusCode != 200 || !bytes.Contains(g.body, []byte("Bonjour")) {
 				t.Fatalf("status %d: %s", g.StatusCode, g.body)
 			}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -126,10 +127,12 @@ func (l *visitorListener) handshake(raw net.Conn) {
 }
 
 // looksLikeHTTP reports whether the first five bytes of what should have
-// been a TLS record are a plain HTTP request's.
+// been a TLS record are a plain HTTP request's: its target in origin form
+// (GET /) or in absolute form (GET http://host/, which a client that
+// takes the port for a proxy's sends).
 func looksLikeHTTP(h [5]byte) bool {
 	switch string(h[:]) {
-	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH", "CONNE", "TRACE":
+	case "GET /", "GET h", "HEAD ", "POST ", "PUT /", "PUT h", "OPTIO", "DELET", "PATCH", "CONNE", "TRACE":
 		return true
 	}
 	return false
@@ -213,6 +216,52 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 		return context.WithValue(ctx, guardKey{}, g.guardConn)
 	}
 	return ctx
+}
+
+// declineH2C takes an offer of HTTP/2 by Upgrade: h2c (RFC 7540 3.2,
+// which RFC 9113 deprecates; curl --http2 makes it on an http:// URL)
+// off an HTTP/1 request: net/http takes no such upgrade, with --h2c or
+// without, so the request is answered in HTTP/1.1 and the connection
+// goes on carrying HTTP/1.1 requests. The offer is this hop's (Upgrade
+// and HTTP2-Settings are connection options): passed on, it would ask the
+// origin to switch the proxy's own connection to it, and the origin's
+// 101, passed back, would switch the visitor's. An Upgrade that offers
+// another protocol too is left to the proxy.
+func declineH2C(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if up := r.Header.Values("Upgrade"); r.ProtoMajor == 1 && len(up) > 0 && onlyH2C(strings.Join(up, ",")) {
+			r.Header.Del("Upgrade")
+			r.Header.Del("Http2-Settings")
+			var keep []string
+			for _, v := range r.Header.Values("Connection") {
+				for _, opt := range strings.Split(v, ",") {
+					if opt = strings.TrimSpace(opt); opt != "" && !strings.EqualFold(opt, "Upgrade") && !strings.EqualFold(opt, "HTTP2-Settings") {
+						keep = append(keep, opt)
+					}
+				}
+			}
+			if r.Header.Del("Connection"); len(keep) > 0 {
+				r.Header.Set("Connection", strings.Join(keep, ", "))
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// onlyH2C reports whether an Upgrade header's value offers h2c and
+// nothing else.
+func onlyH2C(v string) bool {
+	seen := false
+	for _, p := range strings.Split(v, ",") {
+		switch p = strings.TrimSpace(p); {
+		case p == "":
+		case strings.EqualFold(p, "h2c"):
+			seen = true
+		default:
+			return false
+		}
+	}
+	return seen
 }
 
 // refuseSmuggling answers 400, and closes the connection, for an HTTP/1

@@ -82,20 +82,39 @@ func TestPlainHTTPToTheTLSPort(t *testing.T) {
 	}
 	l := newVisitorListener(raw, testTLSConfig(t), 5*time.Second, slog.New(slog.DiscardHandler))
 	defer l.Close()
-	c, err := net.Dial("tcp", raw.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "HTTPS") {
-		t.Errorf("%d %q", resp.StatusCode, body)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	// The request line's target in absolute form (a client that takes
+	// the port for a proxy's, a health check that names the URL) too.
+	for _, request := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n",
+		"PUT http://x/a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+		"DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, request)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Errorf("%q: %v", request, err)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "HTTPS") {
+			t.Errorf("%q: %d %q", request, resp.StatusCode, body)
+		}
 	}
 }
 

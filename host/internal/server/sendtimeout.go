@@ -94,8 +94,10 @@ func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // alone takes it past (RFC 9112 3: a target longer than the server parses
 // is URI Too Long), with 431 otherwise. The server reads heads up to
 // twice the limit (see headReadLimit), so that the status names what was
-// too long; past that, net/http answers 431 whatever the cause (HTTP/2
-// refuses a header list past the same bound).
+// too long; past that, net/http answers 431 whatever the cause over
+// HTTP/1, and over HTTP/2, which refuses a header list past the same
+// bound (advertised as SETTINGS_MAX_HEADER_LIST_SIZE), closes the
+// connection with GOAWAY, its other streams with it.
 func withHeadLimit(next http.Handler, limit int) http.Handler {
 	if limit <= 0 {
 		return next

@@ -563,7 +563,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	protocols.SetHTTP2(s.certs != nil)
 	protocols.SetUnencryptedHTTP2(s.cfg.H2C)
 	srv := &http.Server{
-		Handler:           s.counted(withSendTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.SendTimeout.D())),
+		Handler:           s.counted(withSendTimeout(withHeadLimit(declineH2C(s.Handler()), int(l.MaxHeaderBytes)), l.SendTimeout.D())),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		MaxHeaderBytes:    headReadLimit(int(l.MaxHeaderBytes)),
@@ -620,6 +620,12 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 		stop(hs)
 	}
 	if cut.Load() {
+		// The handlers of the requests cut end once their connections
+		// are closed: each writes its access line (outcome aborted) and
+		// leaves the plugin it decided with. Waited for, so that the
+		// lines come before msg=stopped, when the process exits, and no
+		// plugin closes under a handler.
+		s.waitServed(cutWait)
 		if n := inFlight.Load(); n > 0 {
 			s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.Grace(), "requests", n)
 		} else {
@@ -634,6 +640,19 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 		err = nil
 	}
 	return err
+}
+
+// cutWait bounds how long a shutdown whose grace ran out waits for the
+// handlers of the requests it cut to return.
+const cutWait = 2 * time.Second
+
+// waitServed waits until no visitor's request is being served, or d has
+// passed.
+func (s *Server) waitServed(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for s.serving.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Close stops personalizing, lets decisions in flight finish within ctx,
