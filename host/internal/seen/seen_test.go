@@ -341,6 +341,9 @@ func TestCookieSize(t *testing.T) {
 		{name: "1000 items", items: 1000, max: 2047},
 		{name: "1000 items, 500 in the previous generation", items: 1000, prev: 500, max: 2047},
 		{name: "1000 items, 250 shown twice", items: 1000, twice: 250},
+		// The counts take room too: shown again, as a rotating list's
+		// items are, a thousand items no longer fit in 2 KiB.
+		{name: "1000 items, all shown twice", items: 1000, twice: 1000, max: DefaultMaxBytes},
 		{name: "2000 items", items: 2000},
 	}
 	for _, tt := range tests {
