@@ -392,7 +392,8 @@ func newShownCounts(m *plugin.Manifest, shown map[string]int) (shownCounts, erro
 }
 
 // seenSet is what the visitor has seen, exactly (the proxy's bloom filter
-// may answer yes for an item never seen, about once in a thousand). Items
+// may answer yes for an item never seen: once in a thousand with 100
+// items seen, once in a hundred with 1,000, and in proportion). Items
 // are listed oldest first: a later item was seen more recently, which is
 // what hide_seen's keep_at_least and demote order by.
 type seenSet struct {
