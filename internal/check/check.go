@@ -202,14 +202,21 @@ func (c *checker) experiments() {
 			x.Cond = c.cond(e.When)
 			c.inExperiment = false
 		}
-		total := 0
+		// The variants' ranges are rounded in turn, at their ends: a
+		// variant's buckets are the rounded sum of the weights up to it
+		// less that of the weights before it. Weights finer than a
+		// bucket that add up to 100% then enroll every bucket, each
+		// variant within a bucket of its weight; rounded one by one,
+		// 12.345% and 87.655% made 10,001 buckets.
+		total, sum := 0, 0.0
 		seen := map[string]bool{}
 		for _, v := range e.Variants {
 			if seen[v.Name] {
 				c.errorf(v.Pos, "variant %q is listed twice", v.Name)
 			}
 			seen[v.Name] = true
-			w := int(math.Round(v.Percent * plugin.Buckets / 100))
+			sum += v.Percent
+			w := int(math.Round(sum*plugin.Buckets/100)) - total
 			if w == 0 {
 				// A variant kept at 0 while an experiment ramps: its
 				// rules never match, which the editor should hear.
@@ -225,7 +232,7 @@ func (c *checker) experiments() {
 			total += w
 		}
 		if total > plugin.Buckets {
-			c.errorf(e.Pos, "the variants of %q add up to %.4g%%, more than 100%%", e.Name, float64(total)*100/plugin.Buckets).
+			c.errorf(e.Pos, "the variants of %q add up to %.6g%%, more than 100%%", e.Name, sum).
 				WithHint("weights are shares of traffic; below 100%% the rest is not enrolled")
 		}
 		seed := e.Seed

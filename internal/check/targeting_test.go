@@ -3,6 +3,7 @@ package check_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -209,4 +210,53 @@ func warningsOf(t *testing.T, src string) (*ir.Program, diag.List) {
 		t.Fatalf("%s: %v", src, errs)
 	}
 	return p, list.Warnings()
+}
+
+// TestWeightsAddingUpTo100EnrollEveryone: weights written finer than a
+// bucket (0.01%) that add up to 100% give every bucket to a variant, each
+// variant within a bucket of its weight; weights on the 0.01% grid get
+// exactly their buckets, as before. Rounded one by one, 12.345% and
+// 87.655% were 1,235 and 8,766 buckets, and the file was refused as
+// adding up to "100%, more than 100%".
+func TestWeightsAddingUpTo100EnrollEveryone(t *testing.T) {
+	for _, weights := range [][]float64{
+		{12.345, 87.655},
+		{33.335, 33.335, 33.33},
+		{0.005, 99.995},
+		{16.665, 16.665, 16.665, 16.665, 16.665, 16.675},
+		{50, 30, 20},
+		{0.01, 99.99},
+		{1, 99},
+	} {
+		var b strings.Builder
+		b.WriteString("experiments:\n  - name: x\n    variants: {")
+		for i, w := range weights {
+			fmt.Fprintf(&b, " v%d: %g%%,", i, w)
+		}
+		b.WriteString(" }\nrules: []\n")
+		p, err := checkSrc(t, b.String())
+		if err != nil {
+			t.Errorf("%v: %v", weights, err)
+			continue
+		}
+		got := p.Experiments[0].Weights
+		total := 0
+		for i, w := range got {
+			total += w
+			want := weights[i] * plugin.Buckets / 100
+			if math.Abs(float64(w)-want) >= 1 {
+				t.Errorf("%v: variant %d gets %d buckets, not within one of %g", weights, i, w, want)
+			}
+			if want == math.Round(want) && float64(w) != want {
+				t.Errorf("%v: variant %d gets %d buckets, not its %g", weights, i, w, want)
+			}
+		}
+		if total != plugin.Buckets {
+			t.Errorf("%v: weights %v leave %d buckets out", weights, got, plugin.Buckets-total)
+		}
+	}
+	_, err := checkSrc(t, "experiments:\n  - name: x\n    variants: { a: 50.005%, b: 50% }\nrules: []\n")
+	if err == nil || !strings.Contains(err.Error(), "add up to 100.005%") {
+		t.Errorf("weights over 100%% by less than a bucket: %v", err)
+	}
 }

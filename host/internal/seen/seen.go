@@ -62,8 +62,10 @@
 // unreachable state is an empty one, with the reason in LoadInfo.
 //
 // With the defaults a cookie value is 38 bytes empty, about 230 with 100
-// items and 1,400 to 1,600 with 1,000 (in one generation or two); a state
-// that outgrows CookieConfig.MaxBytes is degraded to fit, as it says.
+// items and 1,400 to 1,600 with 1,000 (in one generation or two), each
+// shown once; each further showing of an item costs about as much again
+// in a count level (1,000 items shown twice: 2,770); a state that
+// outgrows CookieConfig.MaxBytes is degraded to fit, as it says.
 //
 // # What one request may record
 //

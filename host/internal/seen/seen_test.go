@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -326,6 +327,53 @@ func TestFalsePositiveRate(t *testing.T) {
 	}
 }
 
+// TestFalsePositiveRateGrowsInProportion holds the false-positive rate
+// to what RATIONALE states: 1% at the capacity of 1,000 items, growing in
+// proportion past it (2.5% at 2,500, the most a cookie keeps in a half
+// window, and nearly 10% at 10,000, which a Redis store keeps). The rate
+// of a filter of m bits holding n items is 1-(1-1/m)^n; it is measured
+// over 20 keys (each a filter of other bits) and 20,000 probes each, and
+// must lie within the 99.9% interval of that (z = 3.29; the probes of
+// one key share its filter, whose rate varies a little around the mean
+// too, which a normal interval on 400,000 probes leaves room for).
+func TestFalsePositiveRateGrowsInProportion(t *testing.T) {
+	const keys, probes = 20, 20_000
+	l, err := Params{}.layout(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := float64(l.bits[0])
+	for _, items := range []int{DefaultCapacity, 2500, 10_000} {
+		fp := 0
+		for k := range keys {
+			// The layout alone: a cookie store would lower the record
+			// limit to what its cookie holds.
+			lk, err := Params{RecordLimit: items}.layout([]byte(fmt.Sprintf("false-positives-%02d", k)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := lk.newSet(lk.nowSec())
+			s.ShownAll(ids(fmt.Sprint("shown-", k), items))
+			for _, id := range ids(fmt.Sprint("probe-", k), probes) {
+				if s.Seen(id) {
+					fp++
+				}
+			}
+			s.Release()
+		}
+		want := 1 - math.Pow(1-1/m, float64(items))
+		n := float64(keys * probes)
+		got, half := float64(fp)/n, 3.29*math.Sqrt(want*(1-want)/n)
+		t.Logf("%d items: %.3f%% taken as seen (%d of %.0f), expected %.3f%% ± %.3f", items, 100*got, fp, n, 100*want, 100*half)
+		if math.Abs(got-want) > half {
+			t.Errorf("%d items: %.3f%% taken as seen, outside %.3f%% ± %.3f", items, 100*got, 100*want, 100*half)
+		}
+		if stated := DefaultFalsePositive * float64(items) / DefaultCapacity; math.Abs(want-stated) > stated*0.05 {
+			t.Errorf("%d items: expected %.3f%%, not within 5%% of the %.2f%% the capacity states", items, 100*want, 100*stated)
+		}
+	}
+}
+
 // TestCookieSize reports the cookie's size and holds the default capacity
 // within 2 KiB when every item was shown once.
 func TestCookieSize(t *testing.T) {
@@ -341,6 +389,9 @@ func TestCookieSize(t *testing.T) {
 		{name: "1000 items", items: 1000, max: 2047},
 		{name: "1000 items, 500 in the previous generation", items: 1000, prev: 500, max: 2047},
 		{name: "1000 items, 250 shown twice", items: 1000, twice: 250},
+		// The counts take room too: shown again, as a rotating list's
+		// items are, a thousand items no longer fit in 2 KiB.
+		{name: "1000 items, all shown twice", items: 1000, twice: 1000, max: DefaultMaxBytes},
 		{name: "2000 items", items: 2000},
 	}
 	for _, tt := range tests {

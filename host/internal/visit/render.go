@@ -411,8 +411,8 @@ func EditActions(m *plugin.Manifest, p *plan.Plan) (edits, jsonEdits []int) {
 // Next returns the Spec of this visitor's next page view, after it was
 // served out: spec (the Spec r was run with) with what the proxy keeps of
 // this view. The visitor is the same, now returning; the items recorded
-// as seen (Shown, then Marked) come after those seen before, so they are
-// the most recent; each capped rule counted (Counted) was shown once more;
+// as seen (Shown, then Marked) were shown once more, listed after those
+// seen before; each capped rule counted (Counted) was shown once more;
 // and the cookies the rules set are sent, those they removed are not. A
 // visitor the proxy keeps nothing for (Sec-GPC) keeps only the cookies.
 // The time is spec's: no window of a cap ends between the two views.
@@ -440,9 +440,15 @@ func (r *Result) Next(spec Spec, out *Output) Spec {
 		return next
 	}
 	next.Visitor, next.New = r.Visitor.ID, nil
+	// One more showing of each item the view recorded, however many
+	// times it showed it, as the proxy's filter counts them.
+	var recorded []string
 	for _, id := range slices.Concat(out.Shown, out.Marked) {
-		next.Seen = append(slices.DeleteFunc(next.Seen, func(s string) bool { return s == id }), id)
+		if !slices.Contains(recorded, id) {
+			recorded = append(recorded, id)
+		}
 	}
+	next.Seen = append(next.Seen, recorded...)
 	for _, name := range out.Counted {
 		if next.Shown == nil {
 			next.Shown = map[string]int{}

@@ -28,6 +28,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	consent "github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/internal/escape"
@@ -73,7 +74,10 @@ type Spec struct {
 	// Buckets replace buckets, by slot key (see reqctx.Overrides): a
 	// rollout forced in or out.
 	Buckets map[string]int
-	// Seen are the items the visitor was already shown.
+	// Seen are the items the visitor was already shown, in the order
+	// they were, an item once for each page view that showed it: of the
+	// seen items a list brings back or demotes, those shown fewer times
+	// come first, as the proxy counts them (see seenSet).
 	Seen []string
 	// Shown says how many times capped rules already applied to the
 	// visitor in their window, by rule name.
@@ -392,27 +396,61 @@ func newShownCounts(m *plugin.Manifest, shown map[string]int) (shownCounts, erro
 }
 
 // seenSet is what the visitor has seen, exactly (the proxy's bloom filter
-// may answer yes for an item never seen, about once in a thousand). Items
-// are listed oldest first: a later item was seen more recently, which is
-// what hide_seen's keep_at_least and demote order by.
+// may answer yes for an item never seen: once in a thousand with 100
+// items seen, once in a hundred with 1,000, and in proportion), ranked
+// as the proxy ranks it. Of the items seen in one half window, the
+// proxy's filter knows how many times each was shown (up to
+// seen.DefaultMaxCount: one more showing of an item counted that often
+// makes every other count one less), not when; a list that brings seen
+// items back, or demotes them, shows those shown fewer times first, the
+// first in the page first among equals. A test's views happen at its
+// time, in one half window. The items are given in the order they were
+// shown, an item once for each showing.
 type seenSet struct {
-	items map[string]int
+	items map[string]int // showings, as the proxy counts them
 	shown []string
 }
 
 func newSeenSet(items []string) *seenSet {
 	s := &seenSet{items: map[string]int{}}
-	for i, it := range items {
-		s.items[it] = i + 1
+	for _, it := range items {
+		s.show(it)
 	}
 	return s
 }
 
+// show counts one more showing of id, as seen.Set.Shown does.
+func (s *seenSet) show(id string) {
+	if s.items[id] >= seen.DefaultMaxCount {
+		for k, n := range s.items {
+			if n > 1 {
+				s.items[k] = n - 1
+			}
+		}
+	}
+	s.items[id]++
+}
+
 // The set keys items by their text (jsonrw.IDText), as editors write
 // them: a JSON response's number 101 is the 101 of seen: [101].
-func (s *seenSet) Seen(id string) bool   { return s.items[jsonrw.IDText(id)] > 0 }
-func (s *seenSet) Recency(id string) int { return s.items[jsonrw.IDText(id)] }
-func (s *seenSet) Shown(id string)       { s.shown = append(s.shown, strings.Clone(jsonrw.IDText(id))) }
+func (s *seenSet) Seen(id string) bool { return s.items[jsonrw.IDText(id)] > 0 }
+func (s *seenSet) Shown(id string)     { s.shown = append(s.shown, strings.Clone(jsonrw.IDText(id))) }
+
+// Recency is seen.Set's: every item was seen in the current half window.
+func (s *seenSet) Recency(id string) int {
+	if s.Seen(id) {
+		return seen.SeenRecently
+	}
+	return seen.NotSeen
+}
+
+// Rank is seen.Set's: one more for each further showing.
+func (s *seenSet) Rank(id string) int {
+	if n := s.items[jsonrw.IDText(id)]; n > 0 {
+		return seen.SeenRecently - 1 + n
+	}
+	return seen.NotSeen
+}
 
 // Matched returns the names of the rules that matched.
 func (r *Result) Matched() []string {
