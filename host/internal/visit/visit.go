@@ -29,7 +29,6 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
-	consent "github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/internal/eval"
@@ -164,7 +163,7 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 		v.Caps = counts
 	}
 	untracked := false
-	if !consent.Allowed(hr, "", nil) {
+	if !seen.Allowed(hr, "", nil) {
 		// As the proxy does for a visitor who asks not to be tracked
 		// (Sec-GPC: 1): nothing is kept for them, and each capped rule
 		// does what its editor chose for visitors it cannot count
