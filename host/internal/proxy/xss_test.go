@@ -273,6 +273,17 @@ func TestRedirectValues(t *testing.T) {
 		}
 	})
 
+	t.Run("characters no URI holds", func(t *testing.T) {
+		// Written by the rule, they leave encoded, as a browser encodes
+		// them when it follows the redirect; the visitor's value, as
+		// its template encodes it.
+		e := newEnv(t, origin, []byte("rules:\n  - name: r\n    actions:\n      - redirect: '/menú?q=red shoes|\"x\"&r={{ query(\"r\") }}#a b'\n"))
+		status, loc := get(t, e, url.Values{"r": {"a b"}}.Encode())
+		if want := "/men%C3%BA?q=red%20shoes%7C%22x%22&r=a%20b#a%20b"; status != http.StatusFound || loc != want {
+			t.Errorf("%d, Location %q, want %q", status, loc, want)
+		}
+	})
+
 	t.Run("query value", func(t *testing.T) {
 		e := newEnv(t, origin, []byte("rules:\n  - name: r\n    actions:\n      - redirect: '/search?q={{ query(\"q\") }}&lang=fr'\n"))
 		const q = "a&admin=1=x#y"
