@@ -627,7 +627,9 @@ func (m *Module) Drop() { m.done() }
 // Retired reports whether Retire was called.
 func (m *Module) Retired() bool { return m.retired.Load() }
 
-// InFlight returns the number of decisions under way.
+// InFlight returns the holds on m (see Hold: the requests that chose it
+// and have not ended, their responses included) plus the decisions under
+// way; m closes, once retired, when it reaches 0.
 func (m *Module) InFlight() int64 { return m.inflight.Load() }
 
 func (m *Module) done() {

@@ -130,6 +130,9 @@ type RouteStatus struct {
 		At    time.Time `json:"at"`
 		Error string    `json:"error,omitempty"`
 	} `json:"last_reload,omitempty"`
+	// InFlight is Module.InFlight: the requests using this generation,
+	// their responses included, and once more each one deciding (the
+	// field's name is kept for the scripts that read it).
 	InFlight int64 `json:"decisions_in_flight"`
 }
 
