@@ -17,7 +17,9 @@ func pointsTo(u *url.URL, host string, secure bool, loc string) bool {
 		scheme = "https"
 	}
 	base := url.URL{Scheme: scheme, Host: host, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
-	t, err := base.Parse(loc)
+	// The target as Location carries it, and the browser asks for it:
+	// its query is compared as sent (red%20shoes, not red shoes).
+	t, err := base.Parse(URIChars(loc))
 	if err != nil {
 		return false
 	}
@@ -70,4 +72,36 @@ func resolveRelative(u *url.URL, loc string) string {
 		base.Path = "/"
 	}
 	return base.ResolveReference(ref).String()
+}
+
+// URIChars percent-encodes the bytes a URI never holds (RFC 3986 2:
+// controls, space, " < > \ ^ ` { | }, and past ASCII) in a redirect
+// target, as a browser encodes them when it follows it: a rule may write
+// "/menú?q=red shoes". The visitor's values come encoded already; '%'
+// and what the URI syntax reserves stay. Location carries a target so
+// encoded, and pointsTo compares it so to the request it would answer.
+func URIChars(loc string) string {
+	n := 0
+	for i := 0; i < len(loc); i++ {
+		if notURIByte(loc[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return loc
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(loc)+2*n)
+	for i := 0; i < len(loc); i++ {
+		if c := loc[i]; notURIByte(c) {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func notURIByte(c byte) bool {
+	return c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0
 }

@@ -33,6 +33,12 @@ func TestPointsTo(t *testing.T) {
 		{"/caf%C3%A9", "shop.example", false, "/café", true},
 		{"/fr/", "[::1]:8080", false, "http://[::1]:8080/fr/", true},
 		{"/fr/", "shop.example", false, "%zz", false},
+		// The query as the visitor's browser asks for it again: Location
+		// carries it percent-encoded (a space, a quote, past ASCII).
+		{"/menu?q=red%20shoes", "shop.example", false, "/menu?q=red shoes", true},
+		{"/menu?q=caf%C3%A9", "shop.example", false, "/menu?q=café", true},
+		{"/menu?q=%22a%22%7Cb", "shop.example", false, `/menu?q="a"|b`, true},
+		{"/menu?q=red+shoes", "shop.example", false, "/menu?q=red shoes", false},
 	} {
 		u, err := url.ParseRequestURI(tc.req)
 		if err != nil {

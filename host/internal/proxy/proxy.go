@@ -34,6 +34,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/internal/lograte"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
@@ -743,38 +744,7 @@ func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 	}
 	p.saveSeen(r.Context(), w.Header(), st)
 	w.Header().Set("Cache-Control", "private, no-store")
-	http.Redirect(w, r, uriChars(st.req.Plan.Redirect.Location), st.req.Plan.Redirect.Status)
-}
-
-// uriChars percent-encodes the bytes a URI never holds (RFC 3986 2:
-// controls, space, " < > \ ^ ` { | }, and past ASCII) in a redirect
-// target, as a browser encodes them when it follows it: a rule may write
-// "/menú?q=red shoes". The visitor's values come encoded already; '%'
-// and what the URI syntax reserves stay.
-func uriChars(loc string) string {
-	n := 0
-	for i := 0; i < len(loc); i++ {
-		if notURIByte(loc[i]) {
-			n++
-		}
-	}
-	if n == 0 {
-		return loc
-	}
-	const hex = "0123456789ABCDEF"
-	b := make([]byte, 0, len(loc)+2*n)
-	for i := 0; i < len(loc); i++ {
-		if c := loc[i]; notURIByte(c) {
-			b = append(b, '%', hex[c>>4], hex[c&15])
-		} else {
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
-
-func notURIByte(c byte) bool {
-	return c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0
+	http.Redirect(w, r, plan.URIChars(st.req.Plan.Redirect.Location), st.req.Plan.Redirect.Status)
 }
 
 // lastHop reports whether r is a TRACE or OPTIONS this proxy must answer
