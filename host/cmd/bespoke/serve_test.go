@@ -188,7 +188,8 @@ func sendRaw(t *testing.T, c net.Conn, stream string) string {
 }
 
 // TestServeRefusesSmuggling: a request with both Transfer-Encoding and
-// Content-Length is refused with 400 and its connection closed, so the
+// Content-Length, or a header folded onto the next line, is refused with
+// 400 and its connection closed, so the
 // request hidden in its body never reaches the origin; plain and TLS.
 // Honest chunked uploads and pipelined requests still work.
 func TestServeRefusesSmuggling(t *testing.T) {
@@ -203,6 +204,14 @@ func TestServeRefusesSmuggling(t *testing.T) {
 	answer := sendRaw(t, c, smuggling)
 	if !strings.HasPrefix(answer, "HTTP/1.1 400 ") || strings.Count(answer, "HTTP/1.1 ") != 1 {
 		t.Fatalf("answer to a smuggling attempt:\n%s", answer)
+	}
+
+	// A header folded onto the next line, which net/http joins: refused
+	// as nginx refuses it, and never passed on.
+	c, _ = net.Dial("tcp", plain.addr)
+	answer = sendRaw(t, c, "POST /folded HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n websocket\r\nContent-Length: 0\r\n\r\n")
+	if !strings.HasPrefix(answer, "HTTP/1.1 400 ") || !strings.Contains(answer, "folded") {
+		t.Fatalf("answer to a folded header:\n%s", answer)
 	}
 
 	c, _ = net.Dial("tcp", plain.addr)
@@ -227,7 +236,7 @@ func TestServeRefusesSmuggling(t *testing.T) {
 	}
 
 	for _, p := range origin.seen() {
-		if strings.Contains(p, "smuggled") || p == "POST /" {
+		if strings.Contains(p, "smuggled") || p == "POST /" || p == "POST /folded" {
 			t.Errorf("the origin was sent %s", p)
 		}
 	}

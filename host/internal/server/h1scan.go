@@ -24,7 +24,8 @@ type h1Scanner struct {
 	line   []byte // the header block or chunk line being read
 	remain int64  // body or chunk bytes left to skip
 	// verdict is told, for each request, its request line and whether it
-	// carries both Transfer-Encoding and Content-Length.
+	// carries both Transfer-Encoding and Content-Length, or a header line
+	// folded onto the next (either is refused).
 	verdict func(requestLine []byte, smuggling bool)
 }
 
@@ -146,9 +147,17 @@ func (s *h1Scanner) headerBlock(b []byte) {
 	lines := bytes.Split(b, []byte("\n"))
 	requestLine := bytes.TrimRight(lines[0], "\r")
 	var te, cl [][]byte
-	upgrade := false
+	upgrade, folded := false, false
 	for _, l := range lines[1:] {
 		l = bytes.TrimRight(l, "\r")
+		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') {
+			// A value folded onto the next line (obs-fold): net/http
+			// joins it to the line before, which this scanner does not,
+			// so the two could read another framing or upgrade. Refused,
+			// as RFC 9112 5.2 allows and nginx does.
+			folded = true
+			continue
+		}
 		colon := bytes.IndexByte(l, ':')
 		if colon <= 0 {
 			continue
@@ -166,7 +175,7 @@ func (s *h1Scanner) headerBlock(b []byte) {
 		}
 	}
 	if s.verdict != nil {
-		s.verdict(requestLine, len(te) > 0 && len(cl) > 0)
+		s.verdict(requestLine, len(te) > 0 && len(cl) > 0 || folded)
 	}
 	method, _, _ := bytes.Cut(requestLine, []byte(" "))
 	if bytes.HasSuffix(requestLine, []byte(" HTTP/1.0")) {
@@ -175,7 +184,7 @@ func (s *h1Scanner) headerBlock(b []byte) {
 	}
 	switch {
 	case bytes.HasPrefix(requestLine, []byte("PRI * HTTP/2")),
-		string(method) == "CONNECT", upgrade:
+		string(method) == "CONNECT", upgrade, folded:
 		// HTTP/2, a tunnel, or maybe another protocol after the
 		// response: not HTTP/1 requests from here on.
 		s.state = scanStopped

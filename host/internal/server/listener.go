@@ -266,8 +266,8 @@ func onlyH2C(v string) bool {
 
 // refuseSmuggling answers 400, and closes the connection, for an HTTP/1
 // request that carried both Transfer-Encoding and Content-Length (RFC 9112
-// 6.1), and for a chunked request on a connection whose stream the
-// scanner could not follow.
+// 6.1) or a header folded onto a following line (5.2), and for a chunked
+// request on a connection whose stream the scanner could not follow.
 func refuseSmuggling(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g, ok := r.Context().Value(guardKey{}).(*guardConn); ok && r.ProtoMajor == 1 {
@@ -275,7 +275,7 @@ func refuseSmuggling(next http.Handler) http.Handler {
 			chunked := len(r.TransferEncoding) > 0
 			if smuggling || !known && chunked {
 				w.Header().Set("Connection", "close")
-				http.Error(w, "400 Bad Request: a request must not carry both Transfer-Encoding and Content-Length", http.StatusBadRequest)
+				http.Error(w, "400 Bad Request: a request must not carry both Transfer-Encoding and Content-Length, nor a header folded onto a following line", http.StatusBadRequest)
 				return
 			}
 		}
