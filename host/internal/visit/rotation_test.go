@@ -2,18 +2,12 @@ package visit_test
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/bespoke-edge/bespoke/host/internal/caps"
-	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
-	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 )
 
@@ -35,27 +29,10 @@ func TestSeenRotationAsTheProxyKeeps(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, prog := load(t, []byte("rules:\n  - name: fresh\n    actions:\n      - "+tc.action+"\n"))
-			o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ps, origin := proxyOf(t, s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
 				io.WriteString(w, "<!doctype html><html><body><ul><li id=A>A</li><li id=B>B</li><li id=C>C</li><li id=D>D</li><li id=E>E</li></ul></body></html>")
 			}))
-			defer o.Close()
-			origin, _ := url.Parse(o.URL)
-			store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			capStore, err := caps.New([]byte("0123456789abcdef"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := proxy.New(proxy.Config{Origin: origin, Seen: store, Caps: capStore, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			p.Swap(s)
-			ps := httptest.NewServer(p)
-			defer func() {
-				ps.Close()
-				p.Swap(nil)
-			}()
 			jar := map[string]string{}
 			var spec visit.Spec
 			var proxied, simulated []string

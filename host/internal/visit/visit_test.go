@@ -497,17 +497,13 @@ func TestJSONTypesAsTheProxyReads(t *testing.T) {
 	}
 }
 
-// TestNextVisitAsTheProxyKeeps is the differential test of visits one
-// after another: a visitor on a phone visits the demo shop four times
-// through a real proxy that keeps seen items and caps in cookies, and
-// four times in a simulation where each visit's Spec is the previous
-// one's Next. Each simulated page is the proxy's, byte for byte: the
-// cards not seen yet come first, the capped invitation stops after two
-// views, and the app banner's cookie hides it from the second visit on.
-func TestNextVisitAsTheProxyKeeps(t *testing.T) {
-	s, prog := load(t, demo.Rules())
-	o := httptest.NewServer(demo.Handler())
-	defer o.Close()
+// proxyOf serves s through a real proxy in front of the origin h, the
+// seen items and caps kept in cookies, until the test ends: the proxy's
+// server, and the origin's URL.
+func proxyOf(t *testing.T, s *site.Site, h http.Handler) (*httptest.Server, *url.URL) {
+	t.Helper()
+	o := httptest.NewServer(h)
+	t.Cleanup(o.Close)
 	origin, _ := url.Parse(o.URL)
 	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
 	if err != nil {
@@ -520,10 +516,23 @@ func TestNextVisitAsTheProxyKeeps(t *testing.T) {
 	p := proxy.New(proxy.Config{Origin: origin, Seen: store, Caps: capStore, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	p.Swap(s)
 	ps := httptest.NewServer(p)
-	defer func() {
+	t.Cleanup(func() {
 		ps.Close()
 		p.Swap(nil)
-	}()
+	})
+	return ps, origin
+}
+
+// TestNextVisitAsTheProxyKeeps is the differential test of visits one
+// after another: a visitor on a phone visits the demo shop four times
+// through a real proxy that keeps seen items and caps in cookies, and
+// four times in a simulation where each visit's Spec is the previous
+// one's Next. Each simulated page is the proxy's, byte for byte: the
+// cards not seen yet come first, the capped invitation stops after two
+// views, and the app banner's cookie hides it from the second visit on.
+func TestNextVisitAsTheProxyKeeps(t *testing.T) {
+	s, prog := load(t, demo.Rules())
+	ps, origin := proxyOf(t, s, demo.Handler())
 
 	jar := map[string]string{}
 	spec := visit.Spec{Headers: [][2]string{{"User-Agent", iPhone}}}
