@@ -290,16 +290,9 @@ func TestCountryHeaderWarnings(t *testing.T) {
 		{"Client-Geo-Country", "France", `did you mean "FR" (France)?`},
 	} {
 		src := "rules:\n  - name: r\n    actions:\n      - remove: \"#x\"\ntests:\n  - name: t\n    request: { headers: { " + tc.header + ": " + tc.value + " } }\n    expect:\n      match: [r]\n"
-		f, err := syntax.Parse("r.yaml", []byte(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, list := check.Run(f)
-		if errs := list.Errors(); len(errs) > 0 {
-			t.Fatal(errs)
-		}
 		var got []string
-		for _, w := range list.Warnings() {
+		_, ws := warningsOf(t, src)
+		for _, w := range ws {
 			got = append(got, w.Error())
 		}
 		switch {
@@ -335,16 +328,9 @@ func TestHeaderNotASCII(t *testing.T) {
 		{`"{{ geo.city or 'Montréal' }}"`, `r.yaml:4:49: warning: 'é' is not ASCII`},
 	} {
 		src := "rules:\n  - name: r\n    actions:\n      - set_header: { name: X-Greeting, value: " + tc.value + " }\n"
-		f, err := syntax.Parse("r.yaml", []byte(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, list := check.Run(f)
-		if errs := list.Errors(); len(errs) > 0 {
-			t.Fatal(errs)
-		}
 		var got []string
-		for _, w := range list.Warnings() {
+		_, ws := warningsOf(t, src)
+		for _, w := range ws {
 			got = append(got, w.Error())
 		}
 		switch {
