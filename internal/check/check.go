@@ -9,6 +9,7 @@ package check
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ func Run(f *syntax.File) (*ir.Program, diag.List) {
 		slots:    map[string]int{},
 		syms:     map[string]int{},
 		patterns: map[string]int{},
+		regexps:  map[string]compiledRegexp{},
 		sels:     map[string]int{},
 		segIndex: map[string]int{},
 		expIndex: map[string]int{},
@@ -76,6 +78,9 @@ type checker struct {
 	slots    map[string]int // by plugin.Slot.Key
 	syms     map[string]int
 	patterns map[string]int
+	// regexps holds each pattern compiled once: a rule file repeats its
+	// patterns, and compiling one costs more than the rest of its test.
+	regexps  map[string]compiledRegexp
 	sels     map[string]int
 	segIndex map[string]int
 	segFile  []int   // the file's index of each of prog.Segments
@@ -123,6 +128,22 @@ func (c *checker) symbol(s string) int {
 	c.syms[s] = i
 	c.prog.Symbols = append(c.prog.Symbols, s)
 	return i
+}
+
+// compiledRegexp is regexp.Compile's answer for one pattern.
+type compiledRegexp struct {
+	re  *regexp.Regexp
+	err error
+}
+
+// regexp compiles pattern, or returns what compiling it returned before.
+func (c *checker) regexp(pattern string) (*regexp.Regexp, error) {
+	r, ok := c.regexps[pattern]
+	if !ok {
+		r.re, r.err = regexp.Compile(pattern)
+		c.regexps[pattern] = r
+	}
+	return r.re, r.err
 }
 
 func (c *checker) pattern(s string) int {

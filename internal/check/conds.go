@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -425,7 +424,7 @@ func (c *checker) compare(e *syntax.Compare) ir.Node {
 		if !ok {
 			return bad(e)
 		}
-		if _, err := regexp.Compile(s.Value); err != nil {
+		if _, err := c.regexp(s.Value); err != nil {
 			c.errorf(s.ValuePos, "invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: ")).
 				WithHint("patterns use RE2 syntax (no look-around or back-references)")
 			return bad(e)
@@ -583,7 +582,7 @@ func (c *checker) stringOpHolds(e *syntax.Compare, a plugin.Attr, s *syntax.Stri
 		}
 		return true
 	}
-	what, never := stringOpNever(a, e.Op, s.Value)
+	what, never := stringOpNever(a, e.Op, s.Value, c.regexp)
 	if !never {
 		return true
 	}

@@ -22,6 +22,7 @@ func (c *checker) valueCost() {
 		most    int64
 		at      diag.Pos
 		seen    = map[any]bool{}
+		sizes   = make([]int, len(p.Patterns))
 	)
 	add := func(key any, cost int64, pos diag.Pos) {
 		if seen[key] {
@@ -44,8 +45,13 @@ func (c *checker) valueCost() {
 				add(key{n.Slot, n.Arg}, 32+20*int64(len(n.Arg)), n.Pos)
 			}
 		case *ir.Match:
-			if n.Pattern >= 0 && n.Pattern < len(p.Patterns) {
-				add([2]int{n.Slot, n.Pattern}, bounded.RegexByteCost*int64(max(bounded.PatternSize(p.Patterns[n.Pattern]), 1)), n.Pos)
+			// A pattern's size is its compiled program's: counted once
+			// for every test of it, not once for every rule repeating one.
+			if key := [2]int{n.Slot, n.Pattern}; n.Pattern >= 0 && n.Pattern < len(p.Patterns) && !seen[key] {
+				if sizes[n.Pattern] == 0 {
+					sizes[n.Pattern] = max(bounded.PatternSize(p.Patterns[n.Pattern]), 1)
+				}
+				add(key, bounded.RegexByteCost*int64(sizes[n.Pattern]), n.Pos)
 			}
 		}
 	}

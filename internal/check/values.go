@@ -452,8 +452,9 @@ func versionText(a plugin.Attr) bool {
 // values are. It is exact where the values can be listed (a closed set,
 // the two-letter country codes) and looks only at the characters a value
 // cannot hold otherwise (a language's region): it never calls a test
-// that can hold one that cannot.
-func stringOpNever(a plugin.Attr, op, arg string) (what string, never bool) {
+// that can hold one that cannot. compile compiles a pattern, which it
+// does only when there are values to try it on.
+func stringOpNever(a plugin.Attr, op, arg string, compile func(string) (*regexp.Regexp, error)) (what string, never bool) {
 	test := func(v string) bool { return true }
 	folded := a.Fold.Apply(arg)
 	switch op {
@@ -468,7 +469,10 @@ func stringOpNever(a plugin.Attr, op, arg string) (what string, never bool) {
 		if a.Fold != plugin.FoldNone {
 			pattern = "(?i)" + pattern
 		}
-		re, err := regexp.Compile(pattern)
+		if a.Values == nil && a.Name != "geo.country" {
+			break // no values to try it on
+		}
+		re, err := compile(pattern)
 		if err != nil {
 			return "", false
 		}
