@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -309,7 +310,8 @@ func (c *checker) bucketSlot(by syntax.Expr, seed string) int {
 }
 
 func (c *checker) rules() {
-	names := map[string]diag.Pos{}
+	names := make(map[string]diag.Pos, len(c.file.Rules))
+	c.prog.Rules = slices.Grow(c.prog.Rules, len(c.file.Rules))
 	for _, r := range c.file.Rules {
 		if prev, ok := names[r.Name]; ok && r.Name != "" {
 			c.errorf(r.NamePos, "a rule named %q already exists at line %d", r.Name, prev.Line).WithHint("rule names must be unique: they appear in logs, headers and tests")
@@ -372,6 +374,7 @@ func (c *checker) rules() {
 		default:
 			rule.Cond = &ir.And{Pos: r.Pos, X: conds}
 		}
+		rule.Actions = make([]plugin.Action, 0, len(r.Actions))
 		for _, a := range r.Actions {
 			if act, ok := c.action(a); ok {
 				rule.Actions = append(rule.Actions, act)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/rules/diag"
@@ -72,7 +73,15 @@ func ParseExpr(src string, pos Mapper) (Expr, error) {
 	if pos == nil {
 		pos = func(off int) diag.Pos { return diag.Pos{Line: 1, Col: off + 1} }
 	}
-	toks, soft, err := lexAll(src, pos)
+	buf := tokenBufs.Get().(*[]token)
+	toks, soft, err := lexAll(src, pos, (*buf)[:0])
+	defer func() {
+		// The tokens hold the source's text: cleared, so that the pool
+		// keeps no file alive.
+		clear(toks)
+		*buf = toks[:0]
+		tokenBufs.Put(buf)
+	}()
 	if err == nil {
 		var x Expr
 		x, err = parseExpr(src, pos, toks)
@@ -105,6 +114,11 @@ func ParseExpr(src string, pos Mapper) (Expr, error) {
 	list.Sort()
 	return nil, list
 }
+
+// tokenBufs holds the token lists of ParseExpr, which parses a rule
+// file's conditions one after another and keeps none of its tokens: a
+// rule file of a thousand rules lexed into a new list for each.
+var tokenBufs = sync.Pool{New: func() any { return new([]token) }}
 
 // parseExpr parses the tokens of condition src.
 func parseExpr(src string, pos Mapper, toks []token) (Expr, error) {
@@ -413,7 +427,7 @@ func (p *exprParser) parseList(lb token) (Expr, error) {
 // lex splits src into tokens, rejecting what editors commonly type by habit
 // from other languages with a hint at the spelling this language uses.
 func lex(src string, pos Mapper) ([]token, error) {
-	toks, soft, err := lexAll(src, pos)
+	toks, soft, err := lexAll(src, pos, nil)
 	if err == nil && len(soft) > 0 {
 		err = soft[0]
 	}
@@ -424,10 +438,12 @@ func lex(src string, pos Mapper) ([]token, error) {
 // (&& for and, || for or, <> for !=): it returns them apart (soft), with
 // the tokens meant, so that the parser finds the next mistake too; err is
 // one it cannot go past.
-func lexAll(src string, pos Mapper) (toks []token, soft []*diag.Error, err error) {
+//
+// The tokens are appended to buf, whose room is used when it has enough.
+func lexAll(src string, pos Mapper, buf []token) (toks []token, soft []*diag.Error, err error) {
 	// Expressions hold about a token per three bytes: one allocation,
 	// not the several of growing from nothing.
-	toks = make([]token, 0, len(src)/3+2)
+	toks = slices.Grow(buf[:0], len(src)/3+2)
 	i := 0
 	for i < len(src) {
 		c := src[i]

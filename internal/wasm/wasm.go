@@ -8,6 +8,7 @@ package wasm
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 )
 
 // ValType is a value type.
@@ -128,7 +129,9 @@ const (
 
 // Encode returns the module's binary form.
 func (m *Module) Encode() []byte {
-	out := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+	// Room for all but the code section, which grows it once.
+	out := make([]byte, 0, 4096+m.dataLen())
+	out = append(out, 0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00)
 	if len(m.Types) > 0 {
 		var b []byte
 		b = uleb(b, uint64(len(m.Types)))
@@ -204,14 +207,27 @@ func (m *Module) Encode() []byte {
 		out = section(out, secExport, b)
 	}
 	if len(m.Funcs) > 0 {
-		var b []byte
-		b = uleb(b, uint64(len(m.Funcs)))
-		for _, f := range m.Funcs {
-			body := f.EncodeBody()
-			b = uleb(b, uint64(len(body)))
-			b = append(b, body...)
+		// The code section is most of a module: written in place, its
+		// size counted first, not built apart and copied.
+		locals := make([][]byte, len(m.Funcs))
+		size := ulebLen(uint64(len(m.Funcs)))
+		for i, f := range m.Funcs {
+			locals[i] = localDecls(nil, f.Locals)
+			n := f.bodyLen(len(locals[i]))
+			size += ulebLen(uint64(n)) + n
 		}
-		out = section(out, secCode, b)
+		out = slices.Grow(out, 1+ulebLen(uint64(size))+size)
+		out = append(out, secCode)
+		out = uleb(out, uint64(size))
+		out = uleb(out, uint64(len(m.Funcs)))
+		for i, f := range m.Funcs {
+			out = uleb(out, uint64(f.bodyLen(len(locals[i]))))
+			out = append(out, locals[i]...)
+			if f.Body != nil {
+				out = append(out, f.Body.b...)
+			}
+			out = append(out, 0x0b) // end
+		}
 	}
 	if len(m.Data) > 0 {
 		var b []byte
@@ -279,6 +295,35 @@ func (f *Func) EncodeBody() []byte {
 		body = append(body, f.Body.b...)
 	}
 	return append(body, 0x0b) // end
+}
+
+// bodyLen is the length of the function's body as the code section holds
+// it, when its local declarations take locals bytes.
+func (f *Func) bodyLen(locals int) int {
+	n := locals + 1 // end
+	if f.Body != nil {
+		n += len(f.Body.b)
+	}
+	return n
+}
+
+// dataLen is the length of the data segments' bytes.
+func (m *Module) dataLen() int {
+	n := 0
+	for _, d := range m.Data {
+		n += len(d.Bytes)
+	}
+	return n
+}
+
+// ulebLen is the length of v in unsigned LEB128.
+func ulebLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }
 
 // localDecls compresses a list of locals into runs of one type.
