@@ -65,7 +65,10 @@ type Config struct {
 	// Forwarded, Via: a proxy after it adds the hop's), but removes the
 	// headers only a CDN may set from a peer not trusted (see
 	// TrustedProxies). What it writes is personalized as it
-	// streams. It runs on a goroutine of its own (which then waits for a
+	// streams. A body it writes without a Content-Type gets the type
+	// net/http's server would give it (http.DetectContentType of its
+	// first 512 bytes), so its response waits for them, a Flush or its
+	// return, as net/http's does. It runs on a goroutine of its own (which then waits for a
 	// later request, as a server's connection goroutine does), and its
 	// writes are buffered, up to 256 KiB ahead of what the proxy has
 	// read: a write returns once copied, and waits only when that much is
