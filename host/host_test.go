@@ -36,6 +36,8 @@ func TestNewRejects(t *testing.T) {
 		{"ftp origin", host.Config{Origin: "ftp://x"}, "scheme"},
 		{"no host", host.Config{Origin: "http://"}, "no host"},
 		{"query", host.Config{Origin: "http://x/?a=1"}, "no query"},
+		{"port past 65535", host.Config{Origin: "http://127.0.0.1:99999"}, "port 99999: give a port from 1 to 65535"},
+		{"port 0", host.Config{Origin: "http://127.0.0.1:0"}, "port 0: give a port from 1 to 65535"},
 		{"missing rule file", host.Config{Next: okHandler, RulesFile: filepath.Join(dir, "nope.yaml")}, "no such file"},
 		{"rule file a directory", host.Config{Next: okHandler, RulesFile: dir}, "is a directory: give the rule file"},
 		{"both rules", host.Config{Next: okHandler, RulesFile: "a.yaml", Rules: []byte("x")}, "not both"},
