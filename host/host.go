@@ -126,7 +126,8 @@ type Config struct {
 	Secret []byte
 	// TrustedProxies are the peers (CIDR prefixes, or "loopback" and
 	// "private") whose forwarding and CDN geography headers are believed;
-	// nil means "loopback" and "private".
+	// nil means "loopback" and "private", a list without an entry (empty,
+	// or blank entries alone) none.
 	TrustedProxies []string
 
 	// Name names the handler in metrics and logs; "" means "default".
@@ -337,7 +338,11 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 	default:
 		fail(fmt.Errorf("bespoke: Seen is \"cookie\", \"off\" or a Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://), not %q", s))
 	}
-	if cfg.TrustedProxies != nil && len(cfg.TrustedProxies) == 0 {
+	if cfg.TrustedProxies != nil && strings.Trim(c.Geo.TrustedProxies, ", \t") == "" {
+		// A list given names the peers trusted, and one of blank
+		// entries (strings.Split of an empty setting gives [""]) none:
+		// the file's empty value, which it would be joined into, means
+		// the defaults.
 		c.Geo.TrustedProxies = "none"
 	}
 	c.Defaults()

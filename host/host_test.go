@@ -395,3 +395,47 @@ func TestRandomKeyPerProcess(t *testing.T) {
 		t.Errorf("the second handler did not read the first's cookie: %s then %s", bodies[0], bodies[1])
 	}
 }
+
+// TestTrustedProxiesList: a list given, even of blank entries (what
+// strings.Split makes of an empty setting), names the peers trusted, and
+// a blank list names none; only nil means loopback and private. A list of
+// one blank entry trusted those.
+func TestTrustedProxiesList(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		trusted []string
+		kept    bool // a CDN's header from a loopback peer reaches Next
+	}{
+		{"nil", nil, true},
+		{"loopback", []string{"loopback"}, true},
+		{"empty", []string{}, false},
+		{"none", []string{"none"}, false},
+		{"one blank entry", []string{""}, false},
+		{"blank entries", []string{"", " "}, false},
+		{"a blank entry and loopback", []string{"", "loopback"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got string
+			app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = r.Header.Get("CF-IPCountry")
+			})
+			h, err := host.New(context.Background(), host.Config{Next: app, TrustedProxies: c.trusted, CacheDir: "-", Logger: quiet, Secret: []byte(secret)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			front := httptest.NewServer(h)
+			defer front.Close()
+			req, _ := http.NewRequest("GET", front.URL+"/", nil)
+			req.Header.Set("CF-IPCountry", "FR")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if kept := got == "FR"; kept != c.kept {
+				t.Errorf("TrustedProxies %q: the loopback peer's CF-IPCountry reached Next: %v, want %v", c.trusted, kept, c.kept)
+			}
+		})
+	}
+}
