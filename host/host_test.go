@@ -439,3 +439,63 @@ func TestTrustedProxiesList(t *testing.T) {
 		})
 	}
 }
+
+// roundTripFunc is a Transport written as a function, as tests and
+// caching transports write them.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestTransportsResponses: a Transport that builds its responses (a
+// cache, a stub) need not set what only http.Client fills in (the
+// response's Request); one that breaks RoundTripper's contract (no
+// response and no error, a nil Header or Body) fails the request as an
+// origin would, never the handler. The page of a response without its
+// Request, and every request of the others, panicked the handler.
+func TestTransportsResponses(t *testing.T) {
+	const page = `<html><body><p id="greet">Hello</p></body></html>`
+	for _, c := range []struct {
+		name   string
+		resp   func(r *http.Request) *http.Response
+		status int
+		// personal: the page is personalized (one without a header
+		// has no type, and passes as it came)
+		personal bool
+	}{
+		{"no Request", func(r *http.Request) *http.Response {
+			return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/html"}}, Body: io.NopCloser(strings.NewReader(page)), ContentLength: -1}
+		}, 200, true},
+		{"no Header", func(r *http.Request) *http.Response {
+			return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(page)), Request: r}
+		}, 200, false},
+		{"no Body", func(r *http.Request) *http.Response {
+			return &http.Response{StatusCode: 204, Header: http.Header{}, Request: r}
+		}, 204, false},
+		{"no response", func(r *http.Request) *http.Response { return nil }, 502, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr := roundTripFunc(func(r *http.Request) (*http.Response, error) { return c.resp(r), nil })
+			h := newHandler(t, host.Config{Origin: "http://backend.invalid", Transport: tr, Rules: []byte(greeting)})
+			front := httptest.NewServer(h)
+			defer front.Close()
+			for _, rng := range []string{"", "bytes=0-9"} {
+				req, _ := http.NewRequest("GET", front.URL+"/?ref=newsletter", nil)
+				if rng != "" {
+					req.Header.Set("Range", rng)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatalf("Range %q: %v", rng, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != c.status {
+					t.Errorf("Range %q: status %d, want %d", rng, resp.StatusCode, c.status)
+				}
+				if personal := strings.Contains(string(b), "Thanks for reading"); personal != c.personal {
+					t.Errorf("Range %q: personalized %v, want %v: %s", rng, personal, c.personal, b)
+				}
+			}
+		})
+	}
+}
