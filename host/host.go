@@ -157,8 +157,12 @@ type Config struct {
 	// it the page is served unpersonalized. 0 means 50ms; any other is
 	// at least 1ms.
 	DecideTimeout time.Duration
-	// MaxRewriteBytes bounds the bytes of a body that are rewritten;
-	// larger bodies stream through untouched. 0 means 8 MiB.
+	// MaxRewriteBytes bounds the decoded bytes of a body that are
+	// rewritten: a body whose Content-Length says it is larger streams
+	// through untouched; one of unknown length (what Next writes without
+	// a Content-Length) or compressed that turns out larger is rewritten
+	// up to there, and the rest copied; a JSON document larger passes
+	// untouched. 0 means 8 MiB.
 	MaxRewriteBytes int64
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -115,3 +116,58 @@ rules:
     actions:
       - set_inner: { select: "#greet", text: "Hi there" }
 `
+
+// TestMaxRewriteBytes: a body past MaxRewriteBytes passes untouched when
+// its length is known from the start; one whose length is not (Next
+// writes no Content-Length) is rewritten up to the limit, as the field's
+// doc says; a JSON document passes untouched.
+func TestMaxRewriteBytes(t *testing.T) {
+	page := `<html><body><p id="greet">Hello</p>` + strings.Repeat("<p>filler</p>", 100) + `</body></html>`
+	doc := `{"title":"Hello","items":[` + strings.Repeat(`"filler",`, 100) + `"end"]}`
+	const src = `version: 1
+rules:
+  - name: greet
+    actions:
+      - set_inner: { select: "#greet", text: "Hi there" }
+      - json_set: { path: title, value: "Hi there" }
+`
+	for _, c := range []struct {
+		name, ctype, body string
+		length            bool // Next sets Content-Length
+		personal          bool
+	}{
+		{"a page of known length", "text/html; charset=utf-8", page, true, false},
+		{"a page of unknown length", "text/html; charset=utf-8", page, false, true},
+		{"a JSON document of unknown length", "application/json", doc, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.ctype)
+				if c.length {
+					w.Header().Set("Content-Length", strconv.Itoa(len(c.body)))
+				}
+				io.WriteString(w, c.body)
+			})
+			front := httptest.NewServer(newHandler(t, host.Config{Next: app, Rules: []byte(src), MaxRewriteBytes: 200}))
+			defer front.Close()
+			resp, err := http.Get(front.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if personal := strings.Contains(string(b), "Hi there"); personal != c.personal {
+				t.Errorf("personalized: %v, want %v", personal, c.personal)
+			}
+			if !c.personal && string(b) != c.body {
+				t.Errorf("the body changed: %.80q", b)
+			}
+			if c.personal && !strings.HasSuffix(string(b), strings.Repeat("<p>filler</p>", 80)+`</body></html>`) {
+				t.Errorf("the rest of the page was not copied: ...%q", b[max(0, len(b)-40):])
+			}
+		})
+	}
+}
