@@ -43,6 +43,7 @@ import (
 	"github.com/bespoke-edge/bespoke/rules"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -510,14 +511,21 @@ func (h *Handler) Close(ctx context.Context) error {
 // given it. Create it with NewMetrics or NewMetricsIn.
 type Metrics struct {
 	m *metrics.Metrics
+	// runtime holds the Go runtime and process collectors of NewMetrics,
+	// apart from bespoke's: Handler serves both, Gatherer bespoke's.
+	runtime *prometheus.Registry
 
 	mu    sync.Mutex
 	names map[string]bool
 }
 
-// NewMetrics returns an empty registry with the Go runtime and process
-// collectors.
-func NewMetrics() *Metrics { return &Metrics{m: metrics.New(), names: map[string]bool{}} }
+// NewMetrics returns a registry of bespoke's metrics, which Handler
+// serves with the Go runtime and process collectors.
+func NewMetrics() *Metrics {
+	rt := prometheus.NewRegistry()
+	rt.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Metrics{m: metrics.NewIn(prometheus.NewRegistry(), false), runtime: rt, names: map[string]bool{}}
+}
 
 // NewMetricsIn registers bespoke's metrics in reg, the registry a program
 // already serves (Caddy's, for one), so that they appear beside its own.
@@ -531,10 +539,18 @@ func NewMetricsIn(reg *prometheus.Registry) *Metrics {
 
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.m.Registry, promhttp.HandlerOpts{})
+	var g prometheus.Gatherer = m.m.Registry
+	if m.runtime != nil {
+		g = prometheus.Gatherers{m.m.Registry, m.runtime}
+	}
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 }
 
-// Gatherer returns the registry, to gather it into a program's own.
+// Gatherer returns bespoke's metrics, to gather them with a program's own
+// (prometheus.Gatherers): of NewMetrics, without the Go runtime and
+// process collectors Handler adds, which the program's registry has of
+// its own, and which, gathered twice, would fail the gathering; of
+// NewMetricsIn, the registry given.
 func (m *Metrics) Gatherer() prometheus.Gatherer { return m.m.Registry }
 
 // claim reserves a handler name until the handler is closed: the name
