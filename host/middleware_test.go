@@ -171,3 +171,69 @@ rules:
 		})
 	}
 }
+
+// TestNextFlushSendsHeaders: a Flush before anything is written sends
+// the status and headers, as net/http's does, so that an event stream or
+// a long poll is open for the visitor before its first event. They waited
+// for the first write.
+func TestNextFlushSendsHeaders(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		h      func(w http.ResponseWriter)
+		status int
+		ctype  string
+	}{
+		{"an event stream", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.(http.Flusher).Flush()
+		}, 200, "text/event-stream"},
+		{"through http.ResponseController", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			http.NewResponseController(w).Flush()
+		}, 200, "application/json"},
+		{"untyped", func(w http.ResponseWriter) {
+			w.(http.Flusher).Flush()
+		}, 200, ""},
+		{"a status, untyped", func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusAccepted)
+			w.(http.Flusher).Flush()
+		}, 202, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			release := make(chan struct{})
+			app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.h(w)
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			})
+			front := httptest.NewServer(newHandler(t, host.Config{Next: app, Rules: []byte(everyone)}))
+			defer front.Close()
+			defer close(release)
+			type result struct {
+				resp *http.Response
+				err  error
+			}
+			got := make(chan result, 1)
+			go func() {
+				resp, err := http.Get(front.URL + "/")
+				if err == nil {
+					resp.Body.Close()
+				}
+				got <- result{resp, err}
+			}()
+			select {
+			case r := <-got:
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				if resp := r.resp; resp.StatusCode != c.status || resp.Header.Get("Content-Type") != c.ctype {
+					t.Errorf("%d %q, want %d %q", resp.StatusCode, resp.Header.Get("Content-Type"), c.status, c.ctype)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatal("no headers while the handler waits after its Flush")
+			}
+		})
+	}
+}

@@ -312,9 +312,14 @@ func (w *pipeWriter) Write(p []byte) (int, error) {
 	return w.pipe.Write(p)
 }
 
-// Flush sends a response held for its type (see deliver); otherwise
-// every write can be read as soon as it returns.
-func (w *pipeWriter) Flush() { w.deliver() }
+// Flush sends the status and headers, 200 when none was written, as
+// net/http's does (an event stream is open before its first event), and
+// a response held for its type (see deliver); every write can be read as
+// soon as it returns.
+func (w *pipeWriter) Flush() {
+	w.WriteHeader(http.StatusOK)
+	w.deliver()
+}
 
 // Hijack is refused: an in-process upstream cannot take over the
 // visitor's connection through the proxy.
