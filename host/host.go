@@ -423,9 +423,14 @@ func isPluginFile(path string) (bool, error) {
 // visitor's ResponseWriter, which Next may hijack: there is no page to
 // personalize, and the connection is then Next's. With Origin such a
 // request is forwarded and the two connections joined, as
-// httputil.ReverseProxy does.
+// httputil.ReverseProxy does. An offer of HTTP/2 by Upgrade: h2c alone
+// (curl --http2 on an http:// URL) is declined, with either, as bespoke
+// serve declines it: the request is personalized and answered in
+// HTTP/1.1.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.next != nil && isUpgrade(r.Header) {
+	// An offer of h2c is no switch Next takes (net/http takes none): it
+	// is declined, and the request personalized as any other.
+	if h.next != nil && isUpgrade(r.Header) && !server.OffersOnlyH2C(r) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
