@@ -33,6 +33,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/host/internal/config"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
@@ -131,7 +132,8 @@ type Config struct {
 	// or blank entries alone) none.
 	TrustedProxies []string
 
-	// Name names the handler in metrics and logs; "" means "default".
+	// Name names the handler in metrics and logs (UTF-8, as Prometheus
+	// labels are); "" means "default".
 	Name string
 	// Metrics is where the handler records; handlers of one program
 	// share one by giving the same value (with different Names; a Name
@@ -233,6 +235,11 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 	if route.Name == "" {
 		route.Name = "default"
 	}
+	nameOK := utf8.ValidString(route.Name)
+	if !nameOK {
+		// Prometheus panics on a label value that is not UTF-8.
+		route.Name = "default"
+	}
 	// Every bad field is told at once: a program's author fixes them in
 	// one go, not one a run.
 	var errs []error
@@ -303,6 +310,9 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 			}
 			return res.Artifact, name, nil
 		}
+	}
+	if !nameOK {
+		fail(fmt.Errorf("bespoke: Name %q is not valid UTF-8: it labels the handler's metrics", cfg.Name))
 	}
 	if cfg.Watch > 0 && cfg.RulesFile == "" {
 		fail(errors.New("bespoke: Watch watches RulesFile, which is not given (Rules has no file to watch: call Reload to compile Rules again)"))

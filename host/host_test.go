@@ -50,6 +50,7 @@ func TestNewRejects(t *testing.T) {
 		{"watch without a file", host.Config{Next: okHandler, Watch: time.Second}, "Watch"},
 		{"bad trusted", host.Config{Next: okHandler, TrustedProxies: []string{"not-an-ip"}}, "not-an-ip"},
 		{"negative", host.Config{Next: okHandler, PoolSize: -1}, "negative"},
+		{"name not UTF-8", host.Config{Next: okHandler, Name: "shop\xff"}, `Name "shop\xff" is not valid UTF-8`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Logger, tc.cfg.CacheDir = quiet, "-"
