@@ -103,7 +103,8 @@ type Config struct {
 	// RulesName names Rules in errors and logs; "" means "rules".
 	RulesName string
 	// Watch is how often RulesFile is checked for changes, reloading it
-	// when its content changes; 0 means never (call Reload). It needs
+	// when its content changes; 0 means never (call Reload), any other
+	// is at least 1ms (Watch: 1 is a nanosecond, not a second). It needs
 	// RulesFile: with Rules, New returns an error (there is no file to
 	// watch; call Reload to compile Rules again).
 	Watch time.Duration

@@ -24,6 +24,10 @@ const secret = "a test secret of at least 16 bytes"
 func TestNewRejects(t *testing.T) {
 	dir := t.TempDir()
 	okHandler := http.NotFoundHandler()
+	ruleFile := filepath.Join(dir, "site.yaml")
+	if err := os.WriteFile(ruleFile, []byte(greeting), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  host.Config
@@ -48,6 +52,9 @@ func TestNewRejects(t *testing.T) {
 		{"seen not a URL", host.Config{Next: okHandler, Seen: "redis"}, "a Redis URL"},
 		{"metrics not made", host.Config{Next: okHandler, Metrics: &host.Metrics{}}, "NewMetrics"},
 		{"watch without a file", host.Config{Next: okHandler, Watch: time.Second}, "Watch"},
+		// Watch: 1 meant as a second is a nanosecond: the file read
+		// without a pause, most of a core.
+		{"watch of 1ns", host.Config{Next: okHandler, RulesFile: ruleFile, Watch: 1}, "Watch is at least 1ms, not 1ns"},
 		{"bad trusted", host.Config{Next: okHandler, TrustedProxies: []string{"not-an-ip"}}, "not-an-ip"},
 		{"negative", host.Config{Next: okHandler, PoolSize: -1}, "negative"},
 		{"name not UTF-8", host.Config{Next: okHandler, Name: "shop\xff"}, `Name "shop\xff" is not valid UTF-8`},
