@@ -76,8 +76,9 @@ type Config struct {
 	// read: a write returns once copied, and waits only when that much is
 	// unread, so Next may return before the visitor has the page. It must
 	// not hijack the connection, but for a request to switch protocols (a
-	// WebSocket), which it gets as it came, with the visitor's
-	// ResponseWriter (see Handler.ServeHTTP). Its 1xx responses (103
+	// WebSocket), which it gets as it came, before the rules run, with
+	// the visitor's ResponseWriter (see Handler.ServeHTTP: what it
+	// answers without switching goes out unpersonalized). Its 1xx responses (103
 	// Early Hints) and trailers (announced, or http.TrailerPrefix) reach
 	// the visitor as an origin's would. Its ResponseWriter cannot set
 	// deadlines (http.ResponseController's SetWriteDeadline returns
@@ -432,12 +433,17 @@ func isPluginFile(path string) (bool, error) {
 // ServeHTTP personalizes one request. With Next, a request to switch
 // protocols (a WebSocket) is handed to Next as it came, with the
 // visitor's ResponseWriter, which Next may hijack: there is no page to
-// personalize, and the connection is then Next's. With Origin such a
-// request is forwarded and the two connections joined, as
-// httputil.ReverseProxy does. An offer of HTTP/2 by Upgrade: h2c alone
-// (curl --http2 on an http:// URL) is declined, with either, as bespoke
-// serve declines it: the request is personalized and answered in
-// HTTP/1.1.
+// personalize, and the connection is then Next's. Next has it before the
+// rules run, so what Next answers without switching (a page) goes out as
+// Next wrote it, unpersonalized: a client that asks to switch protocols
+// on a page's path gets the page past the rules. A Next whose pages must
+// not be had so answers an upgrade on a path it does not switch on with
+// an error (426 Upgrade Required). With Origin such a request is
+// forwarded and the two connections joined, as httputil.ReverseProxy
+// does, and an answer that does not switch is personalized. An offer of
+// HTTP/2 by Upgrade: h2c alone (curl --http2 on an http:// URL) is
+// declined, with either, as bespoke serve declines it: the request is
+// personalized and answered in HTTP/1.1.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// An offer of h2c is no switch Next takes (net/http takes none): it
 	// is declined, and the request personalized as any other.

@@ -164,3 +164,43 @@ type atomicString struct {
 
 func (a *atomicString) Store(s string) { a.mu.Lock(); a.s = s; a.mu.Unlock() }
 func (a *atomicString) Load() string   { a.mu.Lock(); defer a.mu.Unlock(); return a.s }
+
+// TestUpgradeAnsweredWithAPage: a request to switch protocols that the
+// upstream answers with a page instead: an Origin's page is personalized,
+// Next's goes out as Next wrote it, past the rules, as ServeHTTP's doc
+// says (Next has the request before the rules would run).
+func TestUpgradeAnsweredWithAPage(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
+	})
+	origin := httptest.NewServer(app)
+	defer origin.Close()
+	for _, c := range []struct {
+		name     string
+		cfg      host.Config
+		personal bool
+	}{
+		{"Origin", host.Config{Origin: origin.URL}, true},
+		{"Next", host.Config{Next: app}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := c.cfg
+			cfg.Rules = []byte(greeting)
+			front := httptest.NewServer(newHandler(t, cfg))
+			defer front.Close()
+			req, _ := http.NewRequest("GET", front.URL+"/?ref=newsletter", nil)
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "websocket")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if personal := strings.Contains(string(b), "Thanks for reading"); resp.StatusCode != http.StatusOK || personal != c.personal {
+				t.Errorf("%s, personalized %v, want 200, %v: %s", resp.Status, personal, c.personal, b)
+			}
+		})
+	}
+}
