@@ -55,10 +55,13 @@ type Config struct {
 	// requests are forwarded there with their path and query.
 	Origin string
 	// Transport reaches Origin; nil means a transport tuned for a reverse
-	// proxy (keep-alive pool sized for load, bounded dial and header
-	// timeouts, no transparent decompression; GET and HEAD sent on the
-	// request's goroutine, the rest through http.Transport). It cannot be
-	// given with Next.
+	// proxy (keep-alive pool sized for load, no transparent
+	// decompression; GET and HEAD sent on the request's goroutine, the
+	// rest through http.Transport), which dials within 5 s, waits 30 s
+	// for the origin's headers (then 504), and cuts a body after 60 s
+	// without a byte of it: an event stream or a long poll quieter than
+	// that is cut, and needs a Transport of its own, whose timeouts are
+	// then the only ones. It cannot be given with Next.
 	Transport http.RoundTripper
 	// Next is an in-process upstream: New then returns middleware around
 	// it. Next sees the request as a server would, with the visitor's Host
