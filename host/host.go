@@ -69,28 +69,30 @@ type Config struct {
 	// with: middleware is no hop, and adds none (X-Forwarded-For,
 	// Forwarded, Via: a proxy after it adds the hop's), but removes the
 	// headers only a CDN may set from a peer not trusted (see
-	// TrustedProxies). What it writes is personalized as it
-	// streams. A body it writes without a Content-Type gets the type
-	// net/http's server would give it (http.DetectContentType of its
-	// first 512 bytes), so its response waits for them, a Flush or its
-	// return, as net/http's does. It runs on a goroutine of its own (which then waits for a
-	// later request, as a server's connection goroutine does), and its
-	// writes are buffered, up to 256 KiB ahead of what the proxy has
+	// TrustedProxies). What it writes is personalized as it streams. A
+	// body it writes without a Content-Type gets the type net/http's
+	// server would give it (http.DetectContentType of its first 512
+	// bytes), so its response waits for them, a Flush or its return, as
+	// net/http's does. It runs on a goroutine of its own (which then waits
+	// for a later request, as a server's connection goroutine does), and
+	// its writes are buffered, up to 256 KiB ahead of what the proxy has
 	// read: a write returns once copied, and waits only when that much is
 	// unread, so Next may return before the visitor has the page. It must
 	// not hijack the connection, but for a request to switch protocols (a
-	// WebSocket), which it gets as it came, before the rules run, with
-	// the visitor's ResponseWriter (see Handler.ServeHTTP: what it
-	// answers without switching goes out unpersonalized). Its 1xx responses (103
+	// WebSocket), which it gets as it came, before the rules run, with the
+	// visitor's ResponseWriter (see Handler.ServeHTTP: what it answers
+	// without switching goes out unpersonalized). Its 1xx responses (103
 	// Early Hints) and trailers (announced, or http.TrailerPrefix) reach
 	// the visitor as an origin's would. Its ResponseWriter cannot set
 	// deadlines (http.ResponseController's SetWriteDeadline returns
 	// http.ErrNotSupported): the visitor's connection is written by the
 	// proxy, under the server's own timeouts. A Next that panics with
-	// http.ErrAbortHandler (or an error that wraps it) before it writes
-	// fails as an origin that cannot be reached: the visitor gets a 502,
-	// counted as the origin's failure (outcome upstream_error), or the
-	// status 503 or 504 the error's HTTPStatus() int method gives.
+	// http.ErrAbortHandler (or an error that wraps it) before its response
+	// is sent (its status written with a type, or flushed, or 512 bytes of
+	// an untyped body) fails as an origin that cannot be reached: the
+	// visitor gets a 502, counted as the origin's failure (outcome
+	// upstream_error), or the status 503 or 504 the error's HTTPStatus()
+	// int method gives.
 	Next http.Handler
 	// PreserveHost sends the visitor's Host header to Origin instead of
 	// Origin's host. With Next the visitor's Host is always kept.
