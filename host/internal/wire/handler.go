@@ -302,11 +302,15 @@ func (w *pipeWriter) decided() bool {
 }
 
 func (w *pipeWriter) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
+	w.mu.Lock()
+	if w.status == 0 {
+		w.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+		w.mu.Lock()
+	}
 	// Sniffed before it goes into the pipe: a write larger than the
 	// pipe waits for the proxy to read, which it does once it has the
 	// response.
-	w.mu.Lock()
 	w.sniff(p)
 	w.mu.Unlock()
 	return w.pipe.Write(p)
