@@ -33,6 +33,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/host/internal/config"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
@@ -43,6 +44,7 @@ import (
 	"github.com/bespoke-edge/bespoke/rules"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -53,10 +55,13 @@ type Config struct {
 	// requests are forwarded there with their path and query.
 	Origin string
 	// Transport reaches Origin; nil means a transport tuned for a reverse
-	// proxy (keep-alive pool sized for load, bounded dial and header
-	// timeouts, no transparent decompression; GET and HEAD sent on the
-	// request's goroutine, the rest through http.Transport). It cannot be
-	// given with Next.
+	// proxy (keep-alive pool sized for load, no transparent
+	// decompression; GET and HEAD sent on the request's goroutine, the
+	// rest through http.Transport), which dials within 5 s, waits 30 s
+	// for the origin's headers (then 504), and cuts a body after 60 s
+	// without a byte of it: an event stream or a long poll quieter than
+	// that is cut, and needs a Transport of its own, whose timeouts are
+	// then the only ones. It cannot be given with Next.
 	Transport http.RoundTripper
 	// Next is an in-process upstream: New then returns middleware around
 	// it. Next sees the request as a server would, with the visitor's Host
@@ -64,24 +69,30 @@ type Config struct {
 	// with: middleware is no hop, and adds none (X-Forwarded-For,
 	// Forwarded, Via: a proxy after it adds the hop's), but removes the
 	// headers only a CDN may set from a peer not trusted (see
-	// TrustedProxies). What it writes is personalized as it
-	// streams. It runs on a goroutine of its own (which then waits for a
-	// later request, as a server's connection goroutine does), and its
-	// writes are buffered, up to 256 KiB ahead of what the proxy has
+	// TrustedProxies). What it writes is personalized as it streams. A
+	// body it writes without a Content-Type gets the type net/http's
+	// server would give it (http.DetectContentType of its first 512
+	// bytes), so its response waits for them, a Flush or its return, as
+	// net/http's does. It runs on a goroutine of its own (which then waits
+	// for a later request, as a server's connection goroutine does), and
+	// its writes are buffered, up to 256 KiB ahead of what the proxy has
 	// read: a write returns once copied, and waits only when that much is
 	// unread, so Next may return before the visitor has the page. It must
 	// not hijack the connection, but for a request to switch protocols (a
-	// WebSocket), which it gets as it came, with the visitor's
-	// ResponseWriter (see Handler.ServeHTTP). Its 1xx responses (103
+	// WebSocket), which it gets as it came, before the rules run, with the
+	// visitor's ResponseWriter (see Handler.ServeHTTP: what it answers
+	// without switching goes out unpersonalized). Its 1xx responses (103
 	// Early Hints) and trailers (announced, or http.TrailerPrefix) reach
 	// the visitor as an origin's would. Its ResponseWriter cannot set
 	// deadlines (http.ResponseController's SetWriteDeadline returns
 	// http.ErrNotSupported): the visitor's connection is written by the
 	// proxy, under the server's own timeouts. A Next that panics with
-	// http.ErrAbortHandler (or an error that wraps it) before it writes
-	// fails as an origin that cannot be reached: the visitor gets a 502,
-	// counted as the origin's failure (outcome upstream_error), or the
-	// status 503 or 504 the error's HTTPStatus() int method gives.
+	// http.ErrAbortHandler (or an error that wraps it) before its response
+	// is sent (its status written with a type, or flushed, or 512 bytes of
+	// an untyped body) fails as an origin that cannot be reached: the
+	// visitor gets a 502, counted as the origin's failure (outcome
+	// upstream_error), or the status 503 or 504 the error's HTTPStatus()
+	// int method gives.
 	Next http.Handler
 	// PreserveHost sends the visitor's Host header to Origin instead of
 	// Origin's host. With Next the visitor's Host is always kept.
@@ -98,7 +109,8 @@ type Config struct {
 	// RulesName names Rules in errors and logs; "" means "rules".
 	RulesName string
 	// Watch is how often RulesFile is checked for changes, reloading it
-	// when its content changes; 0 means never (call Reload). It needs
+	// when its content changes; 0 means never (call Reload), any other
+	// is at least 1ms (Watch: 1 is a nanosecond, not a second). It needs
 	// RulesFile: with Rules, New returns an error (there is no file to
 	// watch; call Reload to compile Rules again).
 	Watch time.Duration
@@ -123,10 +135,12 @@ type Config struct {
 	Secret []byte
 	// TrustedProxies are the peers (CIDR prefixes, or "loopback" and
 	// "private") whose forwarding and CDN geography headers are believed;
-	// nil means "loopback" and "private".
+	// nil means "loopback" and "private", a list without an entry (empty,
+	// or blank entries alone) none.
 	TrustedProxies []string
 
-	// Name names the handler in metrics and logs; "" means "default".
+	// Name names the handler in metrics and logs (UTF-8, as Prometheus
+	// labels are); "" means "default".
 	Name string
 	// Metrics is where the handler records; handlers of one program
 	// share one by giving the same value (with different Names; a Name
@@ -153,8 +167,12 @@ type Config struct {
 	// it the page is served unpersonalized. 0 means 50ms; any other is
 	// at least 1ms.
 	DecideTimeout time.Duration
-	// MaxRewriteBytes bounds the bytes of a body that are rewritten;
-	// larger bodies stream through untouched. 0 means 8 MiB.
+	// MaxRewriteBytes bounds the decoded bytes of a body that are
+	// rewritten: a body whose Content-Length says it is larger streams
+	// through untouched; one of unknown length (what Next writes without
+	// a Content-Length) or compressed that turns out larger is rewritten
+	// up to there, and the rest copied; a JSON document larger passes
+	// untouched. 0 means 8 MiB.
 	MaxRewriteBytes int64
 }
 
@@ -222,6 +240,11 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 	}
 	route := config.Route{Name: cfg.Name, Origin: cfg.Origin, PreserveHost: cfg.PreserveHost}
 	if route.Name == "" {
+		route.Name = "default"
+	}
+	nameOK := utf8.ValidString(route.Name)
+	if !nameOK {
+		// Prometheus panics on a label value that is not UTF-8.
 		route.Name = "default"
 	}
 	// Every bad field is told at once: a program's author fixes them in
@@ -295,6 +318,9 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 			return res.Artifact, name, nil
 		}
 	}
+	if !nameOK {
+		fail(fmt.Errorf("bespoke: Name %q is not valid UTF-8: it labels the handler's metrics", cfg.Name))
+	}
 	if cfg.Watch > 0 && cfg.RulesFile == "" {
 		fail(errors.New("bespoke: Watch watches RulesFile, which is not given (Rules has no file to watch: call Reload to compile Rules again)"))
 	}
@@ -334,7 +360,11 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 	default:
 		fail(fmt.Errorf("bespoke: Seen is \"cookie\", \"off\" or a Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://), not %q", s))
 	}
-	if cfg.TrustedProxies != nil && len(cfg.TrustedProxies) == 0 {
+	if cfg.TrustedProxies != nil && strings.Trim(c.Geo.TrustedProxies, ", \t") == "" {
+		// A list given names the peers trusted, and one of blank
+		// entries (strings.Split of an empty setting gives [""]) none:
+		// the file's empty value, which it would be joined into, means
+		// the defaults.
 		c.Geo.TrustedProxies = "none"
 	}
 	c.Defaults()
@@ -408,11 +438,21 @@ func isPluginFile(path string) (bool, error) {
 // ServeHTTP personalizes one request. With Next, a request to switch
 // protocols (a WebSocket) is handed to Next as it came, with the
 // visitor's ResponseWriter, which Next may hijack: there is no page to
-// personalize, and the connection is then Next's. With Origin such a
-// request is forwarded and the two connections joined, as
-// httputil.ReverseProxy does.
+// personalize, and the connection is then Next's. Next has it before the
+// rules run, so what Next answers without switching (a page) goes out as
+// Next wrote it, unpersonalized: a client that asks to switch protocols
+// on a page's path gets the page past the rules. A Next whose pages must
+// not be had so answers an upgrade on a path it does not switch on with
+// an error (426 Upgrade Required). With Origin such a request is
+// forwarded and the two connections joined, as httputil.ReverseProxy
+// does, and an answer that does not switch is personalized. An offer of
+// HTTP/2 by Upgrade: h2c alone (curl --http2 on an http:// URL) is
+// declined, with either, as bespoke serve declines it: the request is
+// personalized and answered in HTTP/1.1.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.next != nil && isUpgrade(r.Header) {
+	// An offer of h2c is no switch Next takes (net/http takes none): it
+	// is declined, and the request personalized as any other.
+	if h.next != nil && isUpgrade(r.Header) && !server.OffersOnlyH2C(r) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
@@ -498,14 +538,21 @@ func (h *Handler) Close(ctx context.Context) error {
 // given it. Create it with NewMetrics or NewMetricsIn.
 type Metrics struct {
 	m *metrics.Metrics
+	// runtime holds the Go runtime and process collectors of NewMetrics,
+	// apart from bespoke's: Handler serves both, Gatherer bespoke's.
+	runtime *prometheus.Registry
 
 	mu    sync.Mutex
 	names map[string]bool
 }
 
-// NewMetrics returns an empty registry with the Go runtime and process
-// collectors.
-func NewMetrics() *Metrics { return &Metrics{m: metrics.New(), names: map[string]bool{}} }
+// NewMetrics returns a registry of bespoke's metrics, which Handler
+// serves with the Go runtime and process collectors.
+func NewMetrics() *Metrics {
+	rt := prometheus.NewRegistry()
+	rt.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Metrics{m: metrics.NewIn(prometheus.NewRegistry(), false), runtime: rt, names: map[string]bool{}}
+}
 
 // NewMetricsIn registers bespoke's metrics in reg, the registry a program
 // already serves (Caddy's, for one), so that they appear beside its own.
@@ -519,10 +566,18 @@ func NewMetricsIn(reg *prometheus.Registry) *Metrics {
 
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.m.Registry, promhttp.HandlerOpts{})
+	var g prometheus.Gatherer = m.m.Registry
+	if m.runtime != nil {
+		g = prometheus.Gatherers{m.m.Registry, m.runtime}
+	}
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 }
 
-// Gatherer returns the registry, to gather it into a program's own.
+// Gatherer returns bespoke's metrics, to gather them with a program's own
+// (prometheus.Gatherers): of NewMetrics, without the Go runtime and
+// process collectors Handler adds, which the program's registry has of
+// its own, and which, gathered twice, would fail the gathering; of
+// NewMetricsIn, the registry given.
 func (m *Metrics) Gatherer() prometheus.Gatherer { return m.m.Registry }
 
 // claim reserves a handler name until the handler is closed: the name

@@ -24,6 +24,10 @@ const secret = "a test secret of at least 16 bytes"
 func TestNewRejects(t *testing.T) {
 	dir := t.TempDir()
 	okHandler := http.NotFoundHandler()
+	ruleFile := filepath.Join(dir, "site.yaml")
+	if err := os.WriteFile(ruleFile, []byte(greeting), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  host.Config
@@ -36,6 +40,8 @@ func TestNewRejects(t *testing.T) {
 		{"ftp origin", host.Config{Origin: "ftp://x"}, "scheme"},
 		{"no host", host.Config{Origin: "http://"}, "no host"},
 		{"query", host.Config{Origin: "http://x/?a=1"}, "no query"},
+		{"port past 65535", host.Config{Origin: "http://127.0.0.1:99999"}, "port 99999: give a port from 1 to 65535"},
+		{"port 0", host.Config{Origin: "http://127.0.0.1:0"}, "port 0: give a port from 1 to 65535"},
 		{"missing rule file", host.Config{Next: okHandler, RulesFile: filepath.Join(dir, "nope.yaml")}, "no such file"},
 		{"rule file a directory", host.Config{Next: okHandler, RulesFile: dir}, "is a directory: give the rule file"},
 		{"both rules", host.Config{Next: okHandler, RulesFile: "a.yaml", Rules: []byte("x")}, "not both"},
@@ -46,8 +52,12 @@ func TestNewRejects(t *testing.T) {
 		{"seen not a URL", host.Config{Next: okHandler, Seen: "redis"}, "a Redis URL"},
 		{"metrics not made", host.Config{Next: okHandler, Metrics: &host.Metrics{}}, "NewMetrics"},
 		{"watch without a file", host.Config{Next: okHandler, Watch: time.Second}, "Watch"},
+		// Watch: 1 meant as a second is a nanosecond: the file read
+		// without a pause, most of a core.
+		{"watch of 1ns", host.Config{Next: okHandler, RulesFile: ruleFile, Watch: 1}, "Watch is at least 1ms, not 1ns"},
 		{"bad trusted", host.Config{Next: okHandler, TrustedProxies: []string{"not-an-ip"}}, "not-an-ip"},
 		{"negative", host.Config{Next: okHandler, PoolSize: -1}, "negative"},
+		{"name not UTF-8", host.Config{Next: okHandler, Name: "shop\xff"}, `Name "shop\xff" is not valid UTF-8`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Logger, tc.cfg.CacheDir = quiet, "-"
@@ -391,5 +401,109 @@ func TestRandomKeyPerProcess(t *testing.T) {
 	// of a list the visitor has seen whole.
 	if strings.Count(bodies[0], "<li") != 2 || strings.Count(bodies[1], "<li") != 1 {
 		t.Errorf("the second handler did not read the first's cookie: %s then %s", bodies[0], bodies[1])
+	}
+}
+
+// TestTrustedProxiesList: a list given, even of blank entries (what
+// strings.Split makes of an empty setting), names the peers trusted, and
+// a blank list names none; only nil means loopback and private. A list of
+// one blank entry trusted those.
+func TestTrustedProxiesList(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		trusted []string
+		kept    bool // a CDN's header from a loopback peer reaches Next
+	}{
+		{"nil", nil, true},
+		{"loopback", []string{"loopback"}, true},
+		{"empty", []string{}, false},
+		{"none", []string{"none"}, false},
+		{"one blank entry", []string{""}, false},
+		{"blank entries", []string{"", " "}, false},
+		{"a blank entry and loopback", []string{"", "loopback"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got string
+			app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = r.Header.Get("CF-IPCountry")
+			})
+			h, err := host.New(context.Background(), host.Config{Next: app, TrustedProxies: c.trusted, CacheDir: "-", Logger: quiet, Secret: []byte(secret)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			front := httptest.NewServer(h)
+			defer front.Close()
+			req, _ := http.NewRequest("GET", front.URL+"/", nil)
+			req.Header.Set("CF-IPCountry", "FR")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if kept := got == "FR"; kept != c.kept {
+				t.Errorf("TrustedProxies %q: the loopback peer's CF-IPCountry reached Next: %v, want %v", c.trusted, kept, c.kept)
+			}
+		})
+	}
+}
+
+// roundTripFunc is a Transport written as a function, as tests and
+// caching transports write them.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestTransportsResponses: a Transport that builds its responses (a
+// cache, a stub) need not set what only http.Client fills in (the
+// response's Request); one that breaks RoundTripper's contract (no
+// response and no error, a nil Header or Body) fails the request as an
+// origin would, never the handler. The page of a response without its
+// Request, and every request of the others, panicked the handler.
+func TestTransportsResponses(t *testing.T) {
+	const page = `<html><body><p id="greet">Hello</p></body></html>`
+	for _, c := range []struct {
+		name   string
+		resp   func(r *http.Request) *http.Response
+		status int
+		// personal: the page is personalized (one without a header
+		// has no type, and passes as it came)
+		personal bool
+	}{
+		{"no Request", func(r *http.Request) *http.Response {
+			return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/html"}}, Body: io.NopCloser(strings.NewReader(page)), ContentLength: -1}
+		}, 200, true},
+		{"no Header", func(r *http.Request) *http.Response {
+			return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(page)), Request: r}
+		}, 200, false},
+		{"no Body", func(r *http.Request) *http.Response {
+			return &http.Response{StatusCode: 204, Header: http.Header{}, Request: r}
+		}, 204, false},
+		{"no response", func(r *http.Request) *http.Response { return nil }, 502, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr := roundTripFunc(func(r *http.Request) (*http.Response, error) { return c.resp(r), nil })
+			h := newHandler(t, host.Config{Origin: "http://backend.invalid", Transport: tr, Rules: []byte(greeting)})
+			front := httptest.NewServer(h)
+			defer front.Close()
+			for _, rng := range []string{"", "bytes=0-9"} {
+				req, _ := http.NewRequest("GET", front.URL+"/?ref=newsletter", nil)
+				if rng != "" {
+					req.Header.Set("Range", rng)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatalf("Range %q: %v", rng, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != c.status {
+					t.Errorf("Range %q: status %d, want %d", rng, resp.StatusCode, c.status)
+				}
+				if personal := strings.Contains(string(b), "Thanks for reading"); personal != c.personal {
+					t.Errorf("Range %q: personalized %v, want %v: %s", rng, personal, c.personal, b)
+				}
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bespoke-edge/bespoke/host"
 )
@@ -130,5 +131,57 @@ func TestMetricsAfterAFailedNew(t *testing.T) {
 	defer h.Close(context.Background())
 	if body := serveOne(t, h); !strings.Contains(body, "Thanks for reading") {
 		t.Fatalf("not personalized: %s", body)
+	}
+}
+
+// TestGathererMerges: a handler's metrics gathered into a program's own
+// registry, which has its Go runtime and process collectors, come once
+// each, and Handler serves them with the runtime's. NewMetrics's Gatherer
+// held its own runtime collectors, so prometheus.Gatherers failed on
+// every go_ and process_ series ("collected before with the same name
+// and label values") and promhttp answered /metrics with a 500.
+func TestGathererMerges(t *testing.T) {
+	withRuntime := prometheus.NewRegistry()
+	withRuntime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range []struct {
+		name string
+		own  prometheus.Gatherer // the program's registry
+	}{
+		{"prometheus's default", prometheus.DefaultGatherer},
+		{"a registry with the runtime's collectors", withRuntime},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := host.NewMetrics()
+			h, err := host.New(context.Background(), host.Config{Next: pageApp, Rules: []byte(greeting), Metrics: m, CacheDir: "-", Logger: quiet, Secret: []byte(secret)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			serveOne(t, h)
+			srv := httptest.NewServer(promhttp.HandlerFor(prometheus.Gatherers{c.own, m.Gatherer()}, promhttp.HandlerOpts{}))
+			defer srv.Close()
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("the merged registry: %s: %.300s", resp.Status, b)
+			}
+			for _, want := range []string{"\ngo_goroutines ", "\nbespoke_requests_total{"} {
+				if n := strings.Count(string(b), want); n != 1 {
+					t.Errorf("%q %d times in the merged registry, want once", strings.TrimSpace(want), n)
+				}
+			}
+		})
+	}
+	m := host.NewMetrics()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{"\ngo_goroutines ", "\nprocess_", "\nbespoke_build_info{"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("Handler does not serve %s", strings.TrimSpace(want))
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,6 +102,104 @@ func TestUpgradePassesThrough(t *testing.T) {
 				if got != "echo: "+msg {
 					t.Fatalf("got %q after sending %q", got, msg)
 				}
+			}
+		})
+	}
+}
+
+// TestH2COfferDeclined: an offer of HTTP/2 by Upgrade: h2c (curl --http2
+// on an http:// URL) is declined, as bespoke serve declines it: the page
+// is personalized and answered in HTTP/1.1, and the upstream sees no
+// offer. Next got the request as it came, past the rules, as a protocol
+// switch, and wrote the page unpersonalized; an Origin got the offer,
+// whose 101 would switch the visitor's connection to it.
+func TestH2COfferDeclined(t *testing.T) {
+	var seen atomicString
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.Header.Get("Upgrade") + "|" + r.Header.Get("Http2-Settings") + "|" + r.Header.Get("Connection"))
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
+	})
+	origin := httptest.NewServer(app)
+	defer origin.Close()
+	for _, c := range []struct {
+		name string
+		cfg  host.Config
+	}{
+		{"Next", host.Config{Next: app}},
+		{"Origin", host.Config{Origin: origin.URL}},
+	} {
+		for _, connection := range []string{"Upgrade, HTTP2-Settings", "keep-alive, Upgrade, HTTP2-Settings"} {
+			t.Run(c.name+", Connection: "+connection, func(t *testing.T) {
+				cfg := c.cfg
+				cfg.Rules = []byte(greeting)
+				front := httptest.NewServer(newHandler(t, cfg))
+				defer front.Close()
+				req, _ := http.NewRequest("GET", front.URL+"/?ref=newsletter", nil)
+				req.Header.Set("Connection", connection)
+				req.Header.Set("Upgrade", "h2c")
+				req.Header.Set("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "Thanks for reading") {
+					t.Errorf("%s, not personalized: %s", resp.Status, b)
+				}
+				if got := seen.Load(); strings.Contains(strings.ToLower(got), "h2c") || strings.Contains(strings.ToLower(got), "settings") {
+					t.Errorf("the upstream saw the offer: Upgrade|HTTP2-Settings|Connection %q", got)
+				}
+			})
+		}
+	}
+}
+
+// atomicString is a string read and written from several goroutines.
+type atomicString struct {
+	mu sync.Mutex
+	s  string
+}
+
+func (a *atomicString) Store(s string) { a.mu.Lock(); a.s = s; a.mu.Unlock() }
+func (a *atomicString) Load() string   { a.mu.Lock(); defer a.mu.Unlock(); return a.s }
+
+// TestUpgradeAnsweredWithAPage: a request to switch protocols that the
+// upstream answers with a page instead: an Origin's page is personalized,
+// Next's goes out as Next wrote it, past the rules, as ServeHTTP's doc
+// says (Next has the request before the rules would run).
+func TestUpgradeAnsweredWithAPage(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
+	})
+	origin := httptest.NewServer(app)
+	defer origin.Close()
+	for _, c := range []struct {
+		name     string
+		cfg      host.Config
+		personal bool
+	}{
+		{"Origin", host.Config{Origin: origin.URL}, true},
+		{"Next", host.Config{Next: app}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := c.cfg
+			cfg.Rules = []byte(greeting)
+			front := httptest.NewServer(newHandler(t, cfg))
+			defer front.Close()
+			req, _ := http.NewRequest("GET", front.URL+"/?ref=newsletter", nil)
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "websocket")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if personal := strings.Contains(string(b), "Thanks for reading"); resp.StatusCode != http.StatusOK || personal != c.personal {
+				t.Errorf("%s, personalized %v, want 200, %v: %s", resp.Status, personal, c.personal, b)
 			}
 		})
 	}

@@ -185,6 +185,9 @@ func (c *Config) Grace() time.Duration {
 	return c.ShutdownGrace.D()
 }
 
+// MinWatch is the shortest watch but 0 (never).
+const MinWatch = time.Millisecond
+
 // MinTimeout is the shortest limits.decide_timeout and seen.timeout: 0
 // would mean no deadline at all, which bespoke does not allow on a
 // request's path.
@@ -643,6 +646,11 @@ func (c *Config) Validate() error {
 		if d.d < 0 {
 			bad(d.key, "%s cannot be negative, not %v", d.key, d.d.D())
 		}
+	}
+	if c.Watch != nil && *c.Watch > 0 && c.Watch.D() < MinWatch {
+		// A program's Watch: 1, or Caddy's JSON "watch": 1, meant as a
+		// second, is a nanosecond: most of a core reading the file.
+		bad("watch", "watch is at least %v, not %v: the rule files would be read without a pause (0: never)", MinWatch, c.Watch.D())
 	}
 	// 0 is none where a key allows it; these bound a request's wait, and
 	// a wait without a bound is not one bespoke offers.

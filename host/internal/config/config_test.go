@@ -365,6 +365,7 @@ func TestNegativeValues(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.Watch = &minus }, "watch cannot be negative, not -1s"},
+		{func(c *Config) { ns := Duration(1); c.Watch = &ns }, "watch is at least 1ms, not 1ns: the rule files would be read without a pause (0: never)"},
 		{func(c *Config) { c.ShutdownGrace = &minus }, "shutdown_grace cannot be negative, not -1s"},
 		{func(c *Config) { c.Seen.Timeout = &minus }, "seen.timeout cannot be negative, not -1s"},
 		{func(c *Config) { c.Limits.DecideTimeout = &minus }, "limits.decide_timeout cannot be negative, not -1s"},

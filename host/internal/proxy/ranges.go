@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -37,14 +38,11 @@ type rangeTransport struct {
 
 // RoundTrip implements http.RoundTripper.
 func (t *rangeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
+	resp, err := t.send(req)
 	if err != nil || req.Header.Get("Range") == "" || !resendable(req) {
 		return resp, err
 	}
 	st, _ := req.Context().Value(stateKey{}).(*state)
-	if resp.Request == nil {
-		resp.Request = req
-	}
 	if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		return t.unsatisfiable(req, resp, st)
 	}
@@ -58,7 +56,39 @@ func (t *rangeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	whole := req.Clone(req.Context())
 	whole.Header.Del("Range")
 	whole.Header.Del("If-Range")
-	return t.next.RoundTrip(whole)
+	return t.send(whole)
+}
+
+// errNoResponse is a Transport's round trip that gave neither a response
+// nor an error.
+var errNoResponse = errors.New("the transport returned no response and no error")
+
+// send is next's round trip of req, with what the proxy reads of the
+// response there: a Transport given by an embedder may build responses
+// itself (a cache, a stub), and the response's Request is filled in by
+// http.Client, not by RoundTripper's contract, which such a Transport may
+// also break.
+func (t *rangeTransport) send(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	switch {
+	case err != nil:
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, err
+	case resp == nil:
+		return nil, errNoResponse
+	}
+	if resp.Request == nil {
+		resp.Request = req
+	}
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	return resp, nil
 }
 
 // The bounds of drainRange: a page's range is most often its first
@@ -99,12 +129,9 @@ func (t *rangeTransport) unsatisfiable(req *http.Request, resp *http.Response, s
 	whole := req.Clone(req.Context())
 	whole.Header.Del("Range")
 	whole.Header.Del("If-Range")
-	w, err := t.next.RoundTrip(whole)
+	w, err := t.send(whole)
 	if err != nil {
 		return resp, nil
-	}
-	if w.Request == nil {
-		w.Request = whole
 	}
 	if w.StatusCode == http.StatusOK && planResponse(t.p.responseInput(w, st)).body != BodyPass && !t.p.failed.has(pageOf(req)) {
 		resp.Body.Close()

@@ -229,7 +229,7 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 // another protocol too is left to the proxy.
 func declineH2C(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if up := r.Header.Values("Upgrade"); r.ProtoMajor == 1 && len(up) > 0 && onlyH2C(strings.Join(up, ",")) {
+		if OffersOnlyH2C(r) {
 			r.Header.Del("Upgrade")
 			r.Header.Del("Http2-Settings")
 			var keep []string
@@ -246,6 +246,14 @@ func declineH2C(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// OffersOnlyH2C reports whether r is an HTTP/1 request whose Upgrade
+// offers h2c and nothing else: Handler declines the offer, and answers
+// the request as any other.
+func OffersOnlyH2C(r *http.Request) bool {
+	up := r.Header.Values("Upgrade")
+	return r.ProtoMajor == 1 && len(up) > 0 && onlyH2C(strings.Join(up, ","))
 }
 
 // onlyH2C reports whether an Upgrade header's value offers h2c and

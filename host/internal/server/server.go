@@ -472,8 +472,10 @@ func (s *Server) CheckStores(ctx context.Context) []string {
 }
 
 // Handler returns the visitors' handler: the router (or what
-// Options.Wrap made of it), behind the refusal of smuggled requests.
-func (s *Server) Handler() http.Handler { return refuseSmuggling(s.handler) }
+// Options.Wrap made of it), behind the refusal of smuggled requests and
+// of offers of h2c, which an embedder's server gets as bespoke serve's
+// does.
+func (s *Server) Handler() http.Handler { return refuseSmuggling(declineH2C(s.handler)) }
 
 // Reload reloads the plugin of the route named name, or of every route
 // when name is empty, and returns each result. The configuration file is
@@ -563,7 +565,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	protocols.SetHTTP2(s.certs != nil)
 	protocols.SetUnencryptedHTTP2(s.cfg.H2C)
 	srv := &http.Server{
-		Handler:           s.counted(withSendTimeout(withHeadLimit(declineH2C(s.Handler()), int(l.MaxHeaderBytes)), l.SendTimeout.D())),
+		Handler:           s.counted(withSendTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.SendTimeout.D())),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		MaxHeaderBytes:    headReadLimit(int(l.MaxHeaderBytes)),

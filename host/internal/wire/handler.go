@@ -67,6 +67,7 @@ func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 				return
 			}
 			w.WriteHeader(http.StatusOK)
+			w.deliver()
 			w.endTrailers()
 			pipe.CloseWithError(nil)
 		}()
@@ -96,6 +97,12 @@ type pipeWriter struct {
 	mu     sync.Mutex
 	status int
 	err    error
+	// held is the response of a handler that set no Content-Type, kept
+	// from RoundTrip until the body's first bytes name its type (see
+	// sniff); delivered once it, or any response, went to RoundTrip.
+	held      *http.Response
+	sniffed   []byte
+	delivered bool
 	// announced are the trailers the handler announced (the keys of the
 	// response's Trailer, which the proxy may change meanwhile);
 	// trailers the values kept as the handler returned (endTrailers).
@@ -105,16 +112,18 @@ type pipeWriter struct {
 
 func (w *pipeWriter) Header() http.Header { return w.header }
 
+// sent reports whether RoundTrip has its answer: a response, or an
+// error.
 func (w *pipeWriter) sent() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.status != 0
+	return w.delivered
 }
 
 func (w *pipeWriter) fail(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.status, w.err = -1, err
+	w.status, w.err, w.held, w.delivered = -1, err, nil, true
 	w.ready <- nil
 }
 
@@ -164,6 +173,65 @@ func (w *pipeWriter) WriteHeader(code int) {
 		}
 	}
 	delete(h, "Trailer")
+	ct, typed := h["Content-Type"]
+	if typed && len(ct) == 0 {
+		// Set to none, which net/http's server reads as "do not sniff":
+		// the proxy reads an absent type so.
+		delete(h, "Content-Type")
+	}
+	if !typed && bodyAllowed(code) && h.Get("Content-Encoding") == "" && h.Get("Transfer-Encoding") == "" {
+		// net/http gives a body written without a type the type its
+		// first bytes show (http.DetectContentType: a page written
+		// with fmt.Fprint is text/html), which handlers count on; the
+		// proxy, which leaves an origin's untyped body untyped, would
+		// pass such a page unpersonalized and untyped.
+		w.held = resp
+		return
+	}
+	w.delivered = true
+	w.ready <- resp
+}
+
+// bodyAllowed reports whether a response of status code has a body, as
+// net/http's server tells it.
+func bodyAllowed(code int) bool {
+	return code != http.StatusNoContent && code != http.StatusNotModified
+}
+
+// sniff keeps the first bytes of the body of a response held for its
+// type, and delivers it once they are enough to tell it (512 bytes, all
+// http.DetectContentType reads). w.mu is held.
+func (w *pipeWriter) sniff(p []byte) {
+	if w.held == nil || len(p) == 0 {
+		return
+	}
+	w.sniffed = append(w.sniffed, p[:min(len(p), sniffLen-len(w.sniffed))]...)
+	if len(w.sniffed) == sniffLen {
+		w.deliverLocked()
+	}
+}
+
+const sniffLen = 512
+
+// deliver hands RoundTrip a response held for its type, typed by the
+// bytes written so far, as net/http types it when the handler flushes or
+// returns before writing 512 bytes (and leaves it untyped when none
+// were).
+func (w *pipeWriter) deliver() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.deliverLocked()
+}
+
+func (w *pipeWriter) deliverLocked() {
+	if w.held == nil {
+		return
+	}
+	resp := w.held
+	if len(w.sniffed) > 0 {
+		resp.Header.Set("Content-Type", http.DetectContentType(w.sniffed))
+	}
+	w.held, w.sniffed, w.delivered = nil, nil, true
 	w.ready <- resp
 }
 
@@ -176,7 +244,7 @@ func (w *pipeWriter) WriteHeader(code int) {
 func (w *pipeWriter) informational(code int) {
 	ctx := w.req.Context()
 	trace := httptrace.ContextClientTrace(ctx)
-	if code < 100 || code == 101 || trace == nil || trace.Got1xxResponse == nil || ctx.Err() != nil || w.sent() {
+	if code < 100 || code == 101 || trace == nil || trace.Got1xxResponse == nil || ctx.Err() != nil || w.decided() {
 		return
 	}
 	trace.Got1xxResponse(code, textproto.MIMEHeader(w.header.Clone()))
@@ -226,13 +294,36 @@ func (b *trailerBody) Read(p []byte) (int, error) {
 
 func (b *trailerBody) Close() error { return b.pipe.Close() }
 
+// decided reports whether the handler has written its final status.
+func (w *pipeWriter) decided() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status != 0
+}
+
 func (w *pipeWriter) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
+	w.mu.Lock()
+	if w.status == 0 {
+		w.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+		w.mu.Lock()
+	}
+	// Sniffed before it goes into the pipe: a write larger than the
+	// pipe waits for the proxy to read, which it does once it has the
+	// response.
+	w.sniff(p)
+	w.mu.Unlock()
 	return w.pipe.Write(p)
 }
 
-// Flush is a no-op: every write can be read as soon as it returns.
-func (w *pipeWriter) Flush() {}
+// Flush sends the status and headers, 200 when none was written, as
+// net/http's does (an event stream is open before its first event), and
+// a response held for its type (see deliver); every write can be read as
+// soon as it returns.
+func (w *pipeWriter) Flush() {
+	w.WriteHeader(http.StatusOK)
+	w.deliver()
+}
 
 // Hijack is refused: an in-process upstream cannot take over the
 // visitor's connection through the proxy.

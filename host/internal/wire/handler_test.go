@@ -83,13 +83,24 @@ func TestHandlerTransport(t *testing.T) {
 			panic("boom")
 		}, 0, "", "handler panicked: boom", ""},
 		{"a panic after some of the body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
 			io.WriteString(w, "<p>start")
 			panic("boom")
 		}, 200, "<p>start", "", "handler panicked: boom"},
 		{"http.ErrAbortHandler after the headers", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
 			io.WriteString(w, "<p>start")
 			panic(http.ErrAbortHandler)
 		}, 200, "<p>start", "", http.ErrAbortHandler.Error()},
+		{"a panic after the first bytes of an untyped body, kept for its type", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "<p>start")
+			panic("boom")
+		}, 0, "", "handler panicked: boom", ""},
+		{"an untyped body flushed, then a panic", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "<p>start")
+			w.(http.Flusher).Flush()
+			panic("boom")
+		}, 200, "<p>start", "", "handler panicked: boom"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, err := roundTrip(t, c.h)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
@@ -143,6 +144,13 @@ func CheckOrigin(u *url.URL) error {
 		// Written back as given: a URL without a host prints as
 		// "http:".
 		return fmt.Errorf("origin %q: no host: write it as %s://host:port", u.Scheme+"://"+u.Path, u.Scheme)
+	}
+	if p := u.Port(); p != "" {
+		// url.Parse takes any digits; a port no connection can have
+		// would fail every request with a 502.
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("origin %q: port %s: give a port from 1 to 65535, or none for the scheme's (80, 443)", u.Redacted(), p)
+		}
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("origin %q: an origin has no query or fragment", u.Redacted())
