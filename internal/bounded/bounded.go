@@ -28,8 +28,9 @@ import (
 )
 
 // MaxCost is the largest static cost (instructions executed in one
-// decision, per byte of the longest value for the contains helper) of a
-// module in the subset: about 10 ms of machine time, the order of the
+// decision, the slow ones counted for what they take, see DivideCost;
+// per byte of the longest value for the contains helper) of a module in
+// the subset: about 10 ms of machine time, the order of the
 // host's default deadline. Rule files compile far below it (10,000 rules:
 // about 6% of it).
 const MaxCost = 1 << 24
