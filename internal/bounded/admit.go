@@ -13,17 +13,18 @@ const (
 	// time and memory grow with the code (10,000 rules compile to some
 	// 2 MB).
 	MaxModuleBytes = 8 << 20
-	// MaxTableEntries bounds each table a module declares: a table is
-	// allocated whole at every instantiation, outside the linear memory
-	// the host limits.
+	// MaxTableEntries bounds the entries of a module's tables, all
+	// together: a table is allocated whole at every instantiation,
+	// outside the linear memory the host limits, and a declaration of
+	// a few bytes asks for 10,000 entries.
 	MaxTableEntries = 10000
 )
 
 // Admit checks the structure of any module the host is to load, before
 // the runtime compiles it: its size, no start function (the runtime would
 // run it at every instantiation, with no deadline, on the request that
-// needs a new instance), tables with a declared maximum within
-// MaxTableEntries, and functions of types the module declares. It reads
+// needs a new instance), tables with a declared maximum, within
+// MaxTableEntries in all, and functions of types the module declares. It reads
 // section headers and the type, function and table sections only; the
 // runtime validates the rest.
 func Admit(wasm []byte) error {
@@ -92,12 +93,14 @@ func admitFunctions(r *reader, types int) error {
 	return nil
 }
 
-// admitTables checks a table section: each table's limits.
+// admitTables checks a table section: each table's limits, and their
+// maxima added up.
 func admitTables(r *reader) error {
 	n, err := r.u32()
 	if err != nil {
 		return err
 	}
+	var total uint64
 	for i := uint32(0); i < n; i++ {
 		if _, err := r.byte(); err != nil { // the reference type
 			return err
@@ -119,6 +122,9 @@ func admitTables(r *reader) error {
 		}
 		if lo > MaxTableEntries || hi > MaxTableEntries {
 			return fmt.Errorf("table %d has up to %d entries, over the %d a plugin's table may have", i, max(lo, hi), MaxTableEntries)
+		}
+		if total += uint64(max(lo, hi)); total > MaxTableEntries {
+			return fmt.Errorf("%d tables of up to %d entries in all, over the %d a plugin's tables may have", i+1, total, MaxTableEntries)
 		}
 	}
 	return nil
