@@ -18,14 +18,19 @@ const (
 	// outside the linear memory the host limits, and a declaration of
 	// a few bytes asks for 10,000 entries.
 	MaxTableEntries = 10000
+	// MaxGlobals bounds a module's globals: each instance holds every
+	// one, outside the linear memory, for a few bytes of the file each.
+	// (10,000 rules compile to 14.)
+	MaxGlobals = 10000
 )
 
 // Admit checks the structure of any module the host is to load, before
 // the runtime compiles it: its size, no start function (the runtime would
 // run it at every instantiation, with no deadline, on the request that
 // needs a new instance), tables with a declared maximum, within
-// MaxTableEntries in all, and functions of types the module declares. It reads
-// section headers and the type, function and table sections only; the
+// MaxTableEntries in all, at most MaxGlobals globals, and functions of
+// types the module declares. It reads section headers, the type,
+// function and table sections and the count of globals only; the
 // runtime validates the rest.
 func Admit(wasm []byte) error {
 	if len(wasm) > MaxModuleBytes {
@@ -66,6 +71,14 @@ func Admit(wasm []byte) error {
 		case secTable:
 			if err := admitTables(&reader{b: payload, off: start}); err != nil {
 				return structErr("table section: %v", err)
+			}
+		case secGlobal:
+			n, err := (&reader{b: payload, off: start}).u32()
+			if err != nil {
+				return structErr("global section: %v", err)
+			}
+			if n > MaxGlobals {
+				return structErr("the module has %d globals, over the %d a plugin may have", n, MaxGlobals)
 			}
 		}
 	}

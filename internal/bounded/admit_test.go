@@ -38,6 +38,10 @@ func TestAdmit(t *testing.T) {
 		// 10,000 entries in a file of 30 KB took 400 MB an instance.
 		{"two tables within the entries", header + types + funcs + tables(2) + code, ""},
 		{"tables over the entries in all", header + types + funcs + tables(3) + code, "3 tables of up to 15000 entries in all, over the 10000"},
+		// Every instance holds each global: 1.5 million in 7.5 MB took
+		// some 600 MB for 4 instances.
+		{"globals within the limit", header + types + funcs + "\x06\x06\x01\x7f\x00\x41\x00\x0b" + code, ""},
+		{"too many globals", header + types + funcs + "\x06\x08\x91\x4e\x7f\x00\x41\x00\x0b\x00" + code, "10001 globals, over the 10000"},
 		{"a function of a type not declared", header + types + "\x03\x02\x01\x09" + code, "function 0 has type 9, but the module declares 1 types"},
 		{"functions without types", header + funcs + code, "declares 0 types"},
 		{"not wasm", "\x00asm\x02\x00\x00\x00", "not a WebAssembly 1.0 module"},
