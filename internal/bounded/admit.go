@@ -18,6 +18,11 @@ const (
 	// outside the linear memory the host limits, and a declaration of
 	// a few bytes asks for 10,000 entries.
 	MaxTableEntries = 10000
+	// MaxElementBytes bounds a module's element section: the entries of
+	// a passive segment are made again at every instantiation, on the
+	// request that needs a new instance, and a byte of the file is an
+	// entry. Tables of MaxTableEntries need a few bytes an entry.
+	MaxElementBytes = 128 << 10
 	// MaxGlobals bounds a module's globals: each instance holds every
 	// one, outside the linear memory, for a few bytes of the file each.
 	// (10,000 rules compile to 14.)
@@ -28,8 +33,9 @@ const (
 // the runtime compiles it: its size, no start function (the runtime would
 // run it at every instantiation, with no deadline, on the request that
 // needs a new instance), tables with a declared maximum, within
-// MaxTableEntries in all, at most MaxGlobals globals, and functions of
-// types the module declares. It reads section headers, the type,
+// MaxTableEntries in all, element segments of at most MaxElementBytes,
+// at most MaxGlobals globals, and functions of types the module
+// declares. It reads section headers, the type,
 // function and table sections and the count of globals only; the
 // runtime validates the rest.
 func Admit(wasm []byte) error {
@@ -71,6 +77,10 @@ func Admit(wasm []byte) error {
 		case secTable:
 			if err := admitTables(&reader{b: payload, off: start}); err != nil {
 				return structErr("table section: %v", err)
+			}
+		case secElement:
+			if size > MaxElementBytes {
+				return structErr("the module's element segments take %d bytes, over the %d a plugin's may", size, MaxElementBytes)
 			}
 		case secGlobal:
 			n, err := (&reader{b: payload, off: start}).u32()
