@@ -611,9 +611,9 @@ func TestLoopFreeGuestsTimeOut(t *testing.T) {
 					if !errors.Is(err, context.DeadlineExceeded) {
 						t.Fatalf("decision %d: %v, want a deadline error", i, err)
 					}
-					// The first decision of a recursion grows the stack
-					// the runtime allocates from the system.
-					if took := time.Since(start); took > 10*timeout {
+					// Some 60 ms on an idle machine; the bound leaves
+					// room for a busy one, not for minutes.
+					if took := time.Since(start); took > 2*time.Second {
 						t.Errorf("decision %d: stopped after %v, with a deadline of %v", i, took, timeout)
 					}
 				case <-time.After(5 * time.Second):
