@@ -164,6 +164,7 @@ func (v *verifier) code() (*Result, error) {
 	color := make([]uint8, len(mod.funcs))
 	cost := make([]int64, len(mod.funcs))
 	perByte := make([]int64, len(mod.funcs))
+	depth := make([]int, len(mod.funcs)) // of the calls below each function
 	type step struct {
 		f    int
 		next int // next call site to visit
@@ -201,6 +202,7 @@ func (v *verifier) code() (*Result, error) {
 				add, addByte := c.cost, c.perByte
 				if c.callee >= nimp && v.kinds[c.callee-nimp] == 0 {
 					add, addByte = cost[c.callee-nimp], perByte[c.callee-nimp]
+					depth[top.f] = max(depth[top.f], 1+depth[c.callee-nimp])
 				}
 				total = min(total+add, MaxCost+1)
 				byByte = min(byByte+addByte, MaxCost+1)
@@ -210,10 +212,15 @@ func (v *verifier) code() (*Result, error) {
 			stack = stack[:len(stack)-1]
 		}
 	}
+	nest := 0
 	for _, e := range mod.exports {
 		if e.name == plugin.ExportDecide {
 			res.Cost, res.PerByte = cost[e.index-nimp], perByte[e.index-nimp]
+			nest = depth[e.index-nimp]
 		}
+	}
+	if nest > MaxCallDepth {
+		return nil, structErr("%s: calls nest %d deep, over the subset's %d", plugin.ExportDecide, nest, MaxCallDepth)
 	}
 	if res.Cost > MaxCost {
 		return nil, structErr("%s may execute more than %d instructions (its calls multiply): over the subset's static cost", plugin.ExportDecide, MaxCost)
