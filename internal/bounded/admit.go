@@ -13,18 +13,30 @@ const (
 	// time and memory grow with the code (10,000 rules compile to some
 	// 2 MB).
 	MaxModuleBytes = 8 << 20
-	// MaxTableEntries bounds each table a module declares: a table is
-	// allocated whole at every instantiation, outside the linear memory
-	// the host limits.
+	// MaxTableEntries bounds the entries of a module's tables, all
+	// together: a table is allocated whole at every instantiation,
+	// outside the linear memory the host limits, and a declaration of
+	// a few bytes asks for 10,000 entries.
 	MaxTableEntries = 10000
+	// MaxElementBytes bounds a module's element section: the entries of
+	// a passive segment are made again at every instantiation, on the
+	// request that needs a new instance, and a byte of the file is an
+	// entry. Tables of MaxTableEntries need a few bytes an entry.
+	MaxElementBytes = 128 << 10
+	// MaxGlobals bounds a module's globals: each instance holds every
+	// one, outside the linear memory, for a few bytes of the file each.
+	// (10,000 rules compile to 14.)
+	MaxGlobals = 10000
 )
 
 // Admit checks the structure of any module the host is to load, before
 // the runtime compiles it: its size, no start function (the runtime would
 // run it at every instantiation, with no deadline, on the request that
-// needs a new instance), tables with a declared maximum within
-// MaxTableEntries, and functions of types the module declares. It reads
-// section headers and the type, function and table sections only; the
+// needs a new instance), tables with a declared maximum, within
+// MaxTableEntries in all, element segments of at most MaxElementBytes,
+// at most MaxGlobals globals, and functions of types the module
+// declares. It reads section headers, the type,
+// function and table sections and the count of globals only; the
 // runtime validates the rest.
 func Admit(wasm []byte) error {
 	if len(wasm) > MaxModuleBytes {
@@ -66,6 +78,18 @@ func Admit(wasm []byte) error {
 			if err := admitTables(&reader{b: payload, off: start}); err != nil {
 				return structErr("table section: %v", err)
 			}
+		case secElement:
+			if size > MaxElementBytes {
+				return structErr("the module's element segments take %d bytes, over the %d a plugin's may", size, MaxElementBytes)
+			}
+		case secGlobal:
+			n, err := (&reader{b: payload, off: start}).u32()
+			if err != nil {
+				return structErr("global section: %v", err)
+			}
+			if n > MaxGlobals {
+				return structErr("the module has %d globals, over the %d a plugin may have", n, MaxGlobals)
+			}
 		}
 	}
 	return nil
@@ -92,12 +116,14 @@ func admitFunctions(r *reader, types int) error {
 	return nil
 }
 
-// admitTables checks a table section: each table's limits.
+// admitTables checks a table section: each table's limits, and their
+// maxima added up.
 func admitTables(r *reader) error {
 	n, err := r.u32()
 	if err != nil {
 		return err
 	}
+	var total uint64
 	for i := uint32(0); i < n; i++ {
 		if _, err := r.byte(); err != nil { // the reference type
 			return err
@@ -119,6 +145,9 @@ func admitTables(r *reader) error {
 		}
 		if lo > MaxTableEntries || hi > MaxTableEntries {
 			return fmt.Errorf("table %d has up to %d entries, over the %d a plugin's table may have", i, max(lo, hi), MaxTableEntries)
+		}
+		if total += uint64(max(lo, hi)); total > MaxTableEntries {
+			return fmt.Errorf("%d tables of up to %d entries in all, over the %d a plugin's tables may have", i+1, total, MaxTableEntries)
 		}
 	}
 	return nil

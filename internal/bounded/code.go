@@ -80,6 +80,28 @@ const (
 	seenCallCost = 200
 )
 
+// What an instruction counts for in the static cost when it can take
+// the time of many simple ones: MaxCost is some 10 ms at 0.6 ns an
+// instruction, but a chain of steps each waiting for the one before runs
+// at the latency of its slowest instruction. Measured on this machine's
+// class (AMD EPYC, wazero's compiler): a square root 5.6 ns, a 64-bit
+// division 4.6, a float division 3.7, a conversion between integers and
+// floats 2, a load at an address the load before read (a pointer chase
+// through 3 MiB of data, beside other processes) 6 to 20; a load at a
+// constant address, the compiled rules' way of reading a slot, hits the
+// same line every time.
+const (
+	// DivideCost is what an integer division or remainder, a float
+	// division or a square root counts for.
+	DivideCost = 16
+	// ConvertCost is what a conversion between an integer and a float
+	// (trunc, convert) counts for.
+	ConvertCost = 4
+	// LoadCost is what a load at an address computed at run time counts
+	// for (a load at a constant address counts 1).
+	LoadCost = 32
+)
+
 // PatternSize is the size of a pattern's program (regexp/syntax's
 // instructions), what a match costs per byte of its input; -1 when the
 // pattern does not compile.
@@ -142,6 +164,7 @@ func (v *verifier) code() (*Result, error) {
 	color := make([]uint8, len(mod.funcs))
 	cost := make([]int64, len(mod.funcs))
 	perByte := make([]int64, len(mod.funcs))
+	depth := make([]int, len(mod.funcs)) // of the calls below each function
 	type step struct {
 		f    int
 		next int // next call site to visit
@@ -179,6 +202,7 @@ func (v *verifier) code() (*Result, error) {
 				add, addByte := c.cost, c.perByte
 				if c.callee >= nimp && v.kinds[c.callee-nimp] == 0 {
 					add, addByte = cost[c.callee-nimp], perByte[c.callee-nimp]
+					depth[top.f] = max(depth[top.f], 1+depth[c.callee-nimp])
 				}
 				total = min(total+add, MaxCost+1)
 				byByte = min(byByte+addByte, MaxCost+1)
@@ -188,10 +212,15 @@ func (v *verifier) code() (*Result, error) {
 			stack = stack[:len(stack)-1]
 		}
 	}
+	nest := 0
 	for _, e := range mod.exports {
 		if e.name == plugin.ExportDecide {
 			res.Cost, res.PerByte = cost[e.index-nimp], perByte[e.index-nimp]
+			nest = depth[e.index-nimp]
 		}
+	}
+	if nest > MaxCallDepth {
+		return nil, structErr("%s: calls nest %d deep, over the subset's %d", plugin.ExportDecide, nest, MaxCallDepth)
 	}
 	if res.Cost > MaxCost {
 		return nil, structErr("%s may execute more than %d instructions (its calls multiply): over the subset's static cost", plugin.ExportDecide, MaxCost)
@@ -207,8 +236,12 @@ func (v *verifier) isHelperType(i int) bool {
 }
 
 // numeric gives the operand and result types of the numeric instructions
-// (0x45 to 0xbf): two operands when in2 is set.
-var numeric [256]struct{ in1, in2, out valType }
+// (0x45 to 0xbf), two operands when in2 is set, and what those that count
+// for more than one instruction cost (0 for one).
+var numeric [256]struct {
+	in1, in2, out valType
+	cost          int64
+}
 
 func init() {
 	set := func(lo, hi byte, in1, in2, out valType) {
@@ -246,6 +279,14 @@ func init() {
 	set(0xbd, 0xbd, tF64, 0, tI64)    // i64.reinterpret_f64
 	set(0xbe, 0xbe, tI32, 0, tF32)    // f32.reinterpret_i32
 	set(0xbf, 0xbf, tI64, 0, tF64)    // f64.reinterpret_i64
+	for _, op := range []byte{0x6d, 0x6e, 0x6f, 0x70, 0x7f, 0x80, 0x81, 0x82, 0x91, 0x95, 0x9f, 0xa3} {
+		numeric[op].cost = DivideCost // div, rem, sqrt
+	}
+	for op := 0xa8; op <= 0xba; op++ {
+		if op != 0xac && op != 0xad && op != 0xb6 { // extend, demote
+			numeric[op].cost = ConvertCost // trunc, convert
+		}
+	}
 }
 
 // memOp describes a load or a store: its value type, the bytes it
@@ -606,6 +647,9 @@ func (f *fn) instr() error {
 		if err != nil {
 			return err
 		}
+		if addr.k != constant {
+			f.info.instrs += LoadCost - 1
+		}
 		out := aval{t: m.t}
 		if op == 0x28 && addr.k == constant {
 			l := v.m.Layout
@@ -664,6 +708,9 @@ func (f *fn) instr() error {
 		f.push(tF64)
 	case op >= 0x45 && op <= 0xbf:
 		n := numeric[op]
+		if n.cost > 0 {
+			f.info.instrs += n.cost - 1
+		}
 		if n.in2 != 0 {
 			if _, err := f.pop(n.in2); err != nil {
 				return err

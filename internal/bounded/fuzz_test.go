@@ -15,7 +15,9 @@ import (
 
 	"github.com/bespoke-edge/bespoke/internal/bounded"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
+	"github.com/bespoke-edge/bespoke/internal/guest"
 	"github.com/bespoke-edge/bespoke/internal/rulegen"
+	"github.com/bespoke-edge/bespoke/internal/wasm"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -54,6 +56,8 @@ func check(t *testing.T, b []byte, m *plugin.Manifest) {
 		if !errors.As(err, &be) {
 			t.Fatalf("Admit: error %v is a %T, not a *bounded.Error", err, err)
 		}
+	} else {
+		interruptible(t, b)
 	}
 	res, err := bounded.Verify(b, m)
 	if err != nil {
@@ -70,6 +74,30 @@ func check(t *testing.T, b []byte, m *plugin.Manifest) {
 		t.Fatalf("MaxValue %d: %d + %d × %d is over %d", v, res.Cost, res.PerByte, v, bounded.MaxCost)
 	}
 	behaves(t, b, m)
+}
+
+// interruptible holds bounded.Interruptible, on a module Admit admits,
+// to what the host needs of it: it refuses only a module the runtime
+// refuses, and what it writes is valid when the module was.
+func interruptible(t *testing.T, b []byte) {
+	t.Helper()
+	out, ierr := bounded.Interruptible(b)
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	if err := hostFuncs(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	_, err := rt.CompileModule(ctx, b)
+	switch {
+	case err != nil:
+	case ierr != nil:
+		t.Fatalf("Interruptible refused a module the runtime accepts: %v", ierr)
+	default:
+		if _, err := rt.CompileModule(ctx, out); err != nil {
+			t.Fatalf("Interruptible made a valid module invalid: %v", err)
+		}
+	}
 }
 
 // behaves runs a module the verifier accepted as the host would run it,
@@ -206,6 +234,13 @@ func FuzzVerify(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	// Outside the subset without a loop: calls that multiply, and a
+	// recursion, which only Interruptible makes stop at a deadline.
+	f.Add(build(f, chain(40)))
+	rec := baseGuest()
+	rec.Funcs = append(rec.Funcs, guest.Func{Name: "again", Results: []wasm.ValType{wasm.I32}, Body: (&wasm.Code{}).Call(rec.FuncIndex(0))})
+	rec.Decide = (&wasm.Code{}).Call(rec.FuncIndex(0))
+	f.Add(build(f, rec))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m := mans[0]
 		if art, err := plugin.ReadArtifact(b); err == nil {

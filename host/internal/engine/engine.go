@@ -330,6 +330,18 @@ func (e *Engine) load(ctx context.Context, art *plugin.Artifact) (*Module, error
 		}
 	}
 	m.interrupt = m.unbounded != nil
+	// The runtime checks for the deadline only at the head of a loop: a
+	// module that may run long without one (its calls multiply, it
+	// recurses) gets one at the start of every function, or its deadline
+	// would never be looked at, and the process's garbage collector,
+	// which waits for every goroutine to stop, with it.
+	code := art.Wasm
+	if m.interrupt {
+		var err error
+		if code, err = bounded.Interruptible(art.Wasm); err != nil {
+			return nil, fmt.Errorf("plugin refused: %w", err)
+		}
+	}
 	// A runtime per module, so each has its own memory limit and closing
 	// it frees everything it holds; the compilation cache is shared.
 	rc := wazero.NewRuntimeConfigCompiler().
@@ -349,7 +361,7 @@ func (e *Engine) load(ctx context.Context, art *plugin.Artifact) (*Module, error
 	if err := m.hostModule(ctx); err != nil {
 		return nil, err
 	}
-	compiled, err := m.runtime.CompileModule(ctx, art.Wasm)
+	compiled, err := m.runtime.CompileModule(ctx, code)
 	if err != nil && e.dir != "" && ctx.Err() == nil {
 		// The runtime fails a compilation whose code it cannot write
 		// to the cache directory (removed, its disk full, remounted
@@ -362,7 +374,7 @@ func (e *Engine) load(ctx context.Context, art *plugin.Artifact) (*Module, error
 			return nil, herr
 		}
 		var merr error
-		if compiled, merr = m.runtime.CompileModule(ctx, art.Wasm); merr == nil {
+		if compiled, merr = m.runtime.CompileModule(ctx, code); merr == nil {
 			m.cacheErr, err = err, nil
 		}
 	}

@@ -541,3 +541,89 @@ func TestDecisionStartsEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopFreeGuestsTimeOut: a module without a loop that runs long, its
+// calls multiplying or recursing, is stopped at the deadline like one
+// that loops. The runtime checks for the deadline only at the head of a
+// loop: a module refused by the verifier for the calls it makes (2^40
+// of them, from 40 functions of a few bytes) ran with a deadline it
+// never looked at, for some twenty minutes, and the process's next
+// garbage collection, which waits for every goroutine to stop, waited
+// for it with every request (bespoke serve stopped answering, /metrics
+// included); a recursion ran until its stack overflowed, some 0.6 s
+// past a 50 ms deadline.
+func TestLoopFreeGuestsTimeOut(t *testing.T) {
+	i32 := []wasm.ValType{wasm.I32}
+	for _, c := range []struct {
+		name  string
+		funcs func(g *guest.Module) []guest.Func
+	}{
+		{"calls that multiply", func(g *guest.Module) []guest.Func {
+			var fs []guest.Func
+			for i := range 40 {
+				c := (&wasm.Code{}).I32Const(1)
+				if i < 39 {
+					c = (&wasm.Code{}).Call(g.FuncIndex(i + 1)).Call(g.FuncIndex(i + 1)).I32Add()
+				}
+				fs = append(fs, guest.Func{Name: "f", Results: i32, Body: c})
+			}
+			return fs
+		}},
+		{"recursion", func(g *guest.Module) []guest.Func {
+			return []guest.Func{{Name: "again", Results: i32, Body: (&wasm.Code{}).Call(g.FuncIndex(0)).I32Const(1).I32Add()}}
+		}},
+		{"mutual recursion", func(g *guest.Module) []guest.Func {
+			return []guest.Func{
+				{Name: "ping", Results: i32, Body: (&wasm.Code{}).Call(g.FuncIndex(1)).I32Const(1).I32Add()},
+				{Name: "pong", Results: i32, Body: (&wasm.Code{}).Call(g.FuncIndex(0)).I32Const(1).I32Add()},
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := guest.Module{Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}}}
+			g.Funcs = c.funcs(&g)
+			g.Decide = (&wasm.Code{}).Call(g.FuncIndex(0)).Drop().I32Const(0)
+			b, err := guest.Build(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			art, err := plugin.ReadArtifact(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const timeout = 50 * time.Millisecond
+			m, err := newEngine(t, engine.Config{DecideTimeout: timeout}).Load(context.Background(), art)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := m.Bounded(); ok {
+				t.Fatal("runs without a deadline")
+			}
+			for i := range 2 {
+				done := make(chan error, 1)
+				start := time.Now()
+				go func() {
+					var d plugin.Decision
+					done <- m.Decide(context.Background(), nil, nil, &d)
+				}()
+				select {
+				case err := <-done:
+					if !errors.Is(err, context.DeadlineExceeded) {
+						t.Fatalf("decision %d: %v, want a deadline error", i, err)
+					}
+					// Some 60 ms on an idle machine; the bound leaves
+					// room for a busy one, not for minutes.
+					if took := time.Since(start); took > 2*time.Second {
+						t.Errorf("decision %d: stopped after %v, with a deadline of %v", i, took, timeout)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatalf("decision %d: still running after 5 s, with a deadline of %v", i, timeout)
+				}
+			}
+			if got := m.Stats().Timeouts.Load(); got != 2 {
+				t.Errorf("%d timeouts counted, want 2", got)
+			}
+			m.Close(context.Background())
+		})
+	}
+}

@@ -1,0 +1,122 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/engine"
+	"github.com/bespoke-edge/bespoke/internal/bounded"
+	"github.com/bespoke-edge/bespoke/internal/guest"
+	"github.com/bespoke-edge/bespoke/internal/wasm"
+	"github.com/bespoke-edge/bespoke/plugin"
+)
+
+// chainTree is a guest whose decide calls mid k times, each calling leaf
+// k times; leaf passes an i32 through pre, steps steps of a chain (each
+// step waiting for the one before) and post, mid and decide pass it from
+// call to call.
+func chainTree(data, pre, step, post []byte, steps, k int) guest.Module {
+	i32 := []wasm.ValType{wasm.I32}
+	g := guest.Module{
+		Manifest: plugin.Manifest{Compiler: "hand-written", Rules: []plugin.Rule{{Name: "r", Actions: []plugin.Action{}}}},
+		Data:     data,
+	}
+	leaf := (&wasm.Code{}).LocalGet(0).Raw(pre...)
+	for range steps {
+		leaf.Raw(step...)
+	}
+	leaf.Raw(post...)
+	mid := (&wasm.Code{}).LocalGet(0)
+	decide := (&wasm.Code{}).I32Const(int32(g.Layout().Data))
+	for range k {
+		mid.Call(g.FuncIndex(1))
+		decide.Call(g.FuncIndex(0))
+	}
+	g.Funcs = []guest.Func{
+		{Name: "mid", Params: i32, Results: i32, Body: mid},
+		{Name: "leaf", Params: i32, Results: i32, Body: leaf},
+	}
+	g.Decide = decide.Drop().I32Const(0)
+	return g
+}
+
+// TestSlowestBoundedModules: the slowest modules the verifier lets run
+// without a deadline, chains of the slowest instructions as many times
+// as their static cost allows, decide in less than the deadline a module
+// outside the subset gets (50 ms by default). Counted one instruction
+// each, a chain of square roots or a pointer chase through the module's
+// data took some 90 ms a decision.
+func TestSlowestBoundedModules(t *testing.T) {
+	// A random cycle through 3 MiB of data: each word the address of
+	// the next.
+	chase := make([]byte, 3<<20)
+	base := plugin.NewLayout(0, 1, 0, len(chase)).Data
+	perm := rand.New(rand.NewPCG(1, 2)).Perm(len(chase) / 4)
+	for i, w := range perm {
+		binary.LittleEndian.PutUint32(chase[w*4:], base+uint32(perm[(i+1)%len(perm)]*4))
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		step []byte
+		// before and after the chain: to a float and back
+		pre, post []byte
+	}{
+		{"square roots", nil, []byte{0x9f}, []byte{0xb8}, []byte{0xab}}, // f64.sqrt
+		{"a pointer chase", chase, []byte{0x28, 2, 0}, nil, nil},        // i32.load
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			const steps = 3000
+			build := func(k int) (*plugin.Artifact, error) {
+				b, err := guest.Build(chainTree(c.data, c.pre, c.step, c.post, steps, k))
+				if err != nil {
+					return nil, err
+				}
+				art, err := plugin.ReadArtifact(b)
+				if err != nil {
+					return nil, err
+				}
+				_, err = bounded.Verify(b, art.Manifest)
+				return art, err
+			}
+			// The largest tree the verifier admits.
+			lo, hi := 1, 4096
+			if _, err := build(lo); err != nil {
+				t.Fatal(err)
+			}
+			for lo+1 < hi {
+				mid := (lo + hi) / 2
+				if _, err := build(mid); err == nil {
+					lo = mid
+				} else {
+					hi = mid
+				}
+			}
+			art, _ := build(lo)
+			m, err := newEngine(t, engine.Config{}).Load(context.Background(), art)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close(context.Background())
+			if ok, why := m.Bounded(); !ok {
+				t.Fatalf("not bounded: %v", why)
+			}
+			var d plugin.Decision
+			best := time.Hour
+			for range 3 {
+				start := time.Now()
+				if err := m.Decide(context.Background(), nil, nil, &d); err != nil {
+					t.Fatal(err)
+				}
+				best = min(best, time.Since(start))
+			}
+			t.Logf("%d calls of %d steps: %v a decision", lo*lo, steps, best)
+			if best > 50*time.Millisecond {
+				t.Errorf("a decision without a deadline took %v", best)
+			}
+		})
+	}
+}
