@@ -233,6 +233,12 @@ type Limits struct {
 	// tokenized once and spliced for each visitor after (see RATIONALE.md,
 	// "Parse once, splice per visitor"); 0 disables them; unset, 32 MiB.
 	EditMapCache *Size `yaml:"edit_map_cache"`
+	// HeldBytes bounds what the bodies held whole take at one time, every
+	// route together: the JSON documents the rules edit, with their
+	// edited form, and the pages held back for their cookies, each until
+	// its visitor has read it. Past it, a document passes as the origin
+	// sent it and a page streams. Unset, 256 MiB.
+	HeldBytes Size `yaml:"held_bytes"`
 	// MaxHeaderBytes bounds a visitor's request line and headers: past it
 	// the request is refused, 414 when its URL alone takes it past, 431
 	// otherwise. Unset, 64 KiB.
@@ -476,6 +482,9 @@ func (c *Config) Defaults() {
 	if l.EditMapCache == nil {
 		n := Size(DefaultEditMapCache)
 		l.EditMapCache = &n
+	}
+	if l.HeldBytes == 0 {
+		l.HeldBytes = 256 << 20
 	}
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = 64 << 10

@@ -103,6 +103,10 @@ type rewritingBody struct {
 	// caughtUp says the splice held nothing back after the last read,
 	// which came back short (see Splicer.Pause).
 	caughtUp bool
+	// held is what a page held back took from budget (see Budget),
+	// given back when the body is released.
+	budget *Budget
+	held   int64
 }
 
 // visitorWriter is the visitor's side of a rewritten body: where it is
@@ -538,6 +542,10 @@ func (b *rewritingBody) writeTo(w visitorWriter) error {
 
 // release returns the body's buffers without closing the source.
 func (b *rewritingBody) release() {
+	if b.budget != nil {
+		b.budget.give(b.held)
+		b.budget, b.held = nil, 0
+	}
 	if b.rw != nil {
 		b.rw.Release()
 		b.rw = nil

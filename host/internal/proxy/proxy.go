@@ -100,6 +100,10 @@ type Config struct {
 	// list. Past it the page streams and the showing is not recorded.
 	// 0 means 1 MiB.
 	SeenBuffer int
+	// Held bounds the bytes of the bodies held whole at one time (see
+	// Budget); routes that share one share the bound. Nil means a budget
+	// of DefaultHeldBytes of this proxy's own.
+	Held *Budget
 	// Caps counts frequency-capped rules, in a cookie or a shared store
 	// (caps.NewShared); nil disables caps (capped rules then always count
 	// 0). When Seen is that same shared store (a seen.CapsLoader), a
@@ -158,6 +162,8 @@ type Proxy struct {
 	mapStats    MapStats
 	// failed holds the pages whose rewrite failed lately (failure.go).
 	failed failedPages
+	// held is cfg.Held.
+	held *Budget
 	// vary are the last Vary fields built, a few (see Proxy.addVary).
 	vary [4]atomic.Pointer[varyField]
 }
@@ -200,6 +206,9 @@ func New(cfg Config) *Proxy {
 	if cfg.MaxDecodeRatio == 0 {
 		cfg.MaxDecodeRatio = 100
 	}
+	if cfg.Held == nil {
+		cfg.Held = NewBudget(DefaultHeldBytes)
+	}
 	if cfg.MaxJSONDepth == 0 {
 		cfg.MaxJSONDepth = jsonrw.DefaultMaxDepth
 	}
@@ -214,13 +223,14 @@ func New(cfg Config) *Proxy {
 		u.ReadTimeout = DefaultReadTimeout
 		cfg.Transport = u
 	}
-	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via), held: cfg.Held}
 	p.fwd.inProcess = cfg.InProcess
 	p.warnings.Period, p.warnings.Burst = warnPeriod, warnBurst
 	p.rare.Period, p.rare.Burst = rareWarnPeriod, 1
 	cfg.Metrics.Route(cfg.Route, []metrics.LimitLabel{
 		{Reason: reasonTooLarge, Result: "stopped"}, {Reason: reasonRewriteBuffer, Result: "stopped"},
 		{Reason: reasonCharset, Result: "untouched"}, {Reason: reasonRewriteFailed, Result: "cut"},
+		{Reason: reasonHeldBytes, Result: "untouched"}, {Reason: reasonHeldBytes, Result: "streamed"},
 	})
 	if u, ok := cfg.Transport.(*upstream.Transport); ok {
 		cfg.Metrics.OriginPool(cfg.Route, func() metrics.OriginPoolStats {

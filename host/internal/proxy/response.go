@@ -357,8 +357,24 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	}
 	rb.precommit = true
 	st.rb = rb
+	hold := rp.hold
+	if hold != holdNone {
+		// A page held back stays until its visitor has read it: it takes
+		// what it may hold from the budget of bodies held whole, or
+		// streams as one too long to hold.
+		n := int64(p.cfg.SeenBuffer)
+		if rp.decode == "" && resp.ContentLength >= 0 {
+			n = min(n, resp.ContentLength+holdMargin)
+		}
+		if p.held.take(n) {
+			rb.budget, rb.held = p.held, n
+		} else {
+			p.bodyLimit(resp.Request, reasonHeldBytes, "streamed")
+			hold = holdNone
+		}
+	}
 	switch {
-	case rp.hold == holdAll:
+	case hold == holdAll:
 		// The cookie must say what this page showed, and cookies go in
 		// the headers: until its lists are done, which its edit map
 		// tells, or its end.
@@ -374,7 +390,7 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 				}
 			}
 		}
-	case rp.hold == holdEffects:
+	case hold == holdEffects:
 		// The caps cookie (and the seen cookie of mark_seen) must say
 		// whether the rules' edits applied: until they did, or the page
 		// ended.
@@ -471,17 +487,36 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	if rp.decode == "" && resp.ContentLength >= 0 && resp.ContentLength <= limit {
 		size = int(resp.ContentLength)
 	}
-	docBuf, err := readPooled(src, limit+1, size)
+	// The document and its edited form stay until the visitor has read
+	// them: what they take comes from the budget of bodies held whole,
+	// before they are read when their length is known.
+	var r io.Reader = src
+	var held int64
+	var hr *heldReader
+	if size >= 0 {
+		held = int64(size) + int64(size)/16 // what getDoc makes room for
+		if !p.held.take(held) {
+			return p.passOriginal(resp, rp, src, nil, nil, errHeldBytes)
+		}
+	} else {
+		hr = &heldReader{r: src, b: p.held}
+		r = hr
+	}
+	docBuf, err := readPooled(r, limit+1, size)
+	if hr != nil {
+		held = hr.taken
+	}
 	doc := *docBuf
 	switch {
-	case errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio):
-		return p.passOriginalJSON(resp, rp, src, docBuf, err)
+	case errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errHeldBytes):
+		return p.passOriginalJSON(resp, rp, src, docBuf, held, err)
 	case err != nil:
+		p.held.give(held)
 		putDoc(docBuf)
 		src.Close()
 		return rp, err
 	case int64(len(doc)) > limit:
-		return p.passOriginalJSON(resp, rp, src, docBuf, errTooLarge)
+		return p.passOriginalJSON(resp, rp, src, docBuf, held, errTooLarge)
 	}
 	var set jsonrw.SeenSet
 	if s := st.seenFor(rp); s != nil {
@@ -490,12 +525,22 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	start := time.Now()
 	out, err := applyJSON(doc, pl.JSONEdits, set, p.cfg.MaxJSONDepth)
 	p.cfg.Metrics.Rewrite(p.cfg.Route, "json", int64(len(doc)), time.Since(start))
+	if err == nil {
+		out.Trim()
+	}
+	if err == nil && out.Changed() {
+		if n := int64(out.Held()); p.held.take(n) {
+			held += n
+		} else {
+			err = errHeldBytes
+		}
+	}
 	if err != nil {
 		out.Release()
-		return p.passOriginalJSON(resp, rp, src, docBuf, err)
+		return p.passOriginalJSON(resp, rp, src, docBuf, held, err)
 	}
 	st.jsonApplied = append(st.jsonApplied[:0], out.Applied...)
-	body := &pooledBody{doc: docBuf, out: out}
+	body := &pooledBody{doc: docBuf, out: out, budget: p.held, held: held}
 	if !out.Changed() {
 		// Nothing changed: the origin's bytes, encoding and validators.
 		rp = rp.jsonEdited(false)
@@ -519,8 +564,15 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 			body.Close()
 			return rp, err
 		}
-		body.enc = enc
-		send = *enc
+		if p.held.take(int64(len(*enc))) {
+			body.held += int64(len(*enc))
+			body.enc = enc
+			send = *enc
+		} else {
+			// No room to hold it encoded as well: it goes as it is.
+			putDoc(enc)
+			rp.encode = ""
+		}
 	}
 	body.Reader = bytes.NewReader(send)
 	resp.Header.Set("Content-Length", strconv.Itoa(len(send)))
@@ -552,13 +604,16 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // passOriginalJSON is passOriginal for a document read into a pooled
 // buffer, which the body returns once sent.
-func (p *Proxy) passOriginalJSON(resp *http.Response, rp responsePlan, src *source, docBuf *[]byte, cause error) (responsePlan, error) {
+// held is what the document took from the budget of bodies held whole,
+// given back with the buffer.
+func (p *Proxy) passOriginalJSON(resp *http.Response, rp responsePlan, src *source, docBuf *[]byte, held int64, cause error) (responsePlan, error) {
 	rp, err := p.passOriginal(resp, rp, src, nil, *docBuf, cause)
 	if err != nil {
+		p.held.give(held)
 		putDoc(docBuf)
 		return rp, err
 	}
-	resp.Body = &pooledBody{Reader: resp.Body, origin: resp.Body, doc: docBuf}
+	resp.Body = &pooledBody{Reader: resp.Body, origin: resp.Body, doc: docBuf, budget: p.held, held: held}
 	return rp, nil
 }
 
@@ -571,6 +626,9 @@ type pooledBody struct {
 	doc    *[]byte
 	out    *jsonrw.Output
 	enc    *[]byte
+	// held is what the buffers took from budget, given back on Close.
+	budget *Budget
+	held   int64
 }
 
 func (b *pooledBody) Close() error {
@@ -585,6 +643,10 @@ func (b *pooledBody) Close() error {
 	b.out = nil
 	putDoc(b.enc)
 	b.enc = nil
+	if b.budget != nil {
+		b.budget.give(b.held)
+		b.budget, b.held = nil, 0
+	}
 	b.Reader = eofReader{}
 	return err
 }
@@ -750,6 +812,8 @@ func reasonFor(err error) string {
 		return reasonJSONInvalid
 	case errors.Is(err, errRewriteFailed):
 		return reasonRewriteFailed
+	case errors.Is(err, errHeldBytes):
+		return reasonHeldBytes
 	}
 	return "error"
 }

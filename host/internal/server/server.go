@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -66,6 +67,8 @@ type Server struct {
 	// secretKey and transport are Options.Secret and Options.Transport.
 	secretKey []byte
 	transport http.RoundTripper
+	// held is the budget of bodies held whole the routes share.
+	held *proxy.Budget
 	// seen is the seen-filter store the routes share (nil when off).
 	seen seen.Store
 	// configFile and configRead are Options.ConfigFile and ConfigRead.
@@ -134,6 +137,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		s.log = slog.New(h)
 	}
 	s.routeLog = slog.New(requestAttrs{s.log.Handler()})
+	s.held = proxy.NewBudget(int64(cmp.Or(cfg.Limits.HeldBytes, proxy.DefaultHeldBytes)))
 	ok := false
 	defer func() {
 		if !ok {
@@ -421,6 +425,7 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 			InProcess:       origin.String() == wire.ServeOrigin.String(),
 			RewriteBuffer:   int(l.RewriteBuffer),
 			EditMapCache:    editMapCache(&l),
+			Held:            s.held,
 			DebugHeaders:    s.cfg.Log.DebugHeaders,
 			Transport:       tr,
 			AccessLog:       *s.cfg.Log.Access,
