@@ -189,10 +189,19 @@ func (b *rewritingBody) writer() io.Writer {
 // fill rewrites ahead until the body ends, fails, limit bytes of output
 // are held, or enough reports true (nil: never), and reports whether it
 // got what it held the body for: its end, or enough.
-func (b *rewritingBody) fill(limit int, enough func() bool) bool {
+//
+// room is what out may take (0: unbounded). It is grown to room at once
+// once half of it is used: grown by doubling, a page held to 1 MiB took
+// 2 MiB whenever the write that passed 1 MiB found it full.
+func (b *rewritingBody) fill(limit, room int, enough func() bool) bool {
 	for !b.done && b.err == nil && b.out.Len() < limit {
 		if enough != nil && enough() {
 			return true
+		}
+		if b.out.Cap() < room && b.out.Len() >= room/2 {
+			grown := make([]byte, b.out.Len(), room)
+			copy(grown, b.out.Bytes())
+			b.out = *bytes.NewBuffer(grown)
 		}
 		b.step()
 	}

@@ -46,6 +46,10 @@ func (b *Budget) take(n int64) bool {
 	}
 }
 
+// charge takes n bytes already in use, whether or not they are left:
+// what a body took past what it was given (see rewritingBody.fill).
+func (b *Budget) charge(n int64) { b.used.Add(n) }
+
 // give returns n bytes taken.
 func (b *Budget) give(n int64) {
 	if n != 0 {

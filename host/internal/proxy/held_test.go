@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -194,4 +196,68 @@ func bodyLimits(t *testing.T, m *metrics.Metrics, reason, result string) float64
 		}
 	}
 	return 0
+}
+
+// TestAPageHeldBackTakesWhatItHolds: a page held back for its seen
+// cookie holds at most 1 MiB of it (SeenBuffer) while its visitor does
+// not read; its buffer grew by doubling, and the write that took it past
+// 1 MiB made it 2 MiB, for every page longer than that. The budget of
+// bodies held whole counts what the buffer takes.
+func TestAPageHeldBackTakesWhatItHolds(t *testing.T) {
+	shop, err := os.ReadFile("../../../testdata/pages/shop.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := bytes.LastIndex(shop, []byte("</body>"))
+	var page bytes.Buffer
+	page.Write(shop[:end])
+	for i := 0; page.Len() < 3<<20/2; i++ {
+		fmt.Fprintf(&page, "<p class=\"more\">Paragraph %d of the shop, to make a long page.</p>\n", i)
+	}
+	page.Write(shop[end:])
+	body := page.Bytes()
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if r.URL.Query().Has("chunked") {
+			w.(http.Flusher).Flush()
+		}
+		w.Write(body)
+	})
+	for _, path := range []string{"/", "/?chunked"} {
+		t.Run(path, func(t *testing.T) {
+			budget := proxy.NewBudget(1 << 30)
+			store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+			e := newEnv(t, origin, []byte(`rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 4 }
+`), func(c *proxy.Config) { c.Held, c.Seen = budget, store })
+			h2 := httptest.NewUnstartedServer(e.p)
+			h2.Config.Protocols = new(http.Protocols)
+			h2.Config.Protocols.SetHTTP1(true)
+			h2.Config.Protocols.SetUnencryptedHTTP2(true)
+			h2.Start()
+			t.Cleanup(h2.Close)
+			// Bodies streamed before leave their buffers pooled, grown.
+			for range 4 {
+				e.get(t, path)
+			}
+			const pages = 8
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for range pages {
+				stalledStream(t, strings.TrimPrefix(h2.URL, "http://"), path)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / pages
+			if per > 3<<20/2 {
+				t.Errorf("a page held back takes %.2f MiB, want 1 MiB and some", float64(per)/(1<<20))
+			}
+			if used := budget.Used() / pages; used > 1<<20+64<<10 || used < 1<<20 || used > per {
+				t.Errorf("the budget counts %.2f MiB a page held back, want 1 MiB and 64 KiB at most; the heap grew by %.2f MiB", float64(used)/(1<<20), float64(per)/(1<<20))
+			}
+		})
+	}
 }

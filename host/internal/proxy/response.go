@@ -357,15 +357,16 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	}
 	rb.precommit = true
 	st.rb = rb
-	hold := rp.hold
+	hold, room := rp.hold, 0
 	if hold != holdNone {
 		// A page held back stays until its visitor has read it: it takes
 		// what it may hold from the budget of bodies held whole, or
 		// streams as one too long to hold.
-		n := int64(p.cfg.SeenBuffer)
+		n := int64(p.cfg.SeenBuffer) + holdMargin
 		if rp.decode == "" && resp.ContentLength >= 0 {
 			n = min(n, resp.ContentLength+holdMargin)
 		}
+		room = int(n)
 		if p.held.take(n) {
 			rb.budget, rb.held = p.held, n
 		} else {
@@ -378,7 +379,7 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 		// The cookie must say what this page showed, and cookies go in
 		// the headers: until its lists are done, which its edit map
 		// tells, or its end.
-		st.held = rb.fill(p.cfg.SeenBuffer, func() bool { return rb.seenDone() && effectsKnown(pl, rp, rb) })
+		st.held = rb.fill(p.cfg.SeenBuffer, room, func() bool { return rb.seenDone() && effectsKnown(pl, rp, rb) })
 		if st.held && !rb.done {
 			// Should the rest of the page differ from its map and show
 			// more items, they are not in the cookie: counted.
@@ -394,9 +395,14 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 		// The caps cookie (and the seen cookie of mark_seen) must say
 		// whether the rules' edits applied: until they did, or the page
 		// ended.
-		st.held = rb.fill(p.cfg.SeenBuffer, func() bool { return effectsKnown(pl, rp, rb) })
+		st.held = rb.fill(p.cfg.SeenBuffer, room, func() bool { return effectsKnown(pl, rp, rb) })
 	case rp.decode != "":
 		rb.step()
+	}
+	if c := int64(rb.out.Cap()); rb.budget != nil && c > rb.held {
+		// The last read's output went past the room held for it.
+		rb.budget.charge(c - rb.held)
+		rb.held = c
 	}
 	if rb.err != nil && !rb.originFailed() {
 		return p.passOriginal(resp, rp, src, rb, nil, rb.err)
