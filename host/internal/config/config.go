@@ -248,6 +248,10 @@ type Limits struct {
 	// SendTimeout bounds each write to a visitor (60s; nginx's
 	// send_timeout): one who stops reading is cut off then.
 	SendTimeout Duration `yaml:"send_timeout"`
+	// BodyTimeout bounds a visitor's silence in the middle of its
+	// request's body (60s; nginx's client_body_timeout): one who stops
+	// sending is answered 408, and the origin's connection freed.
+	BodyTimeout Duration `yaml:"body_timeout"`
 	Upstream    Upstream `yaml:"upstream"`
 }
 
@@ -497,6 +501,9 @@ func (c *Config) Defaults() {
 	}
 	if l.SendTimeout == 0 {
 		l.SendTimeout = Duration(60 * time.Second)
+	}
+	if l.BodyTimeout == 0 {
+		l.BodyTimeout = Duration(60 * time.Second)
 	}
 	u := &l.Upstream
 	if u.DialTimeout == 0 {

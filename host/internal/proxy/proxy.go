@@ -349,6 +349,9 @@ type state struct {
 	// bodyFailed: reading the visitor's request body failed (the
 	// visitor left in the middle of an upload), see watchBody.
 	bodyFailed atomic.Bool
+	// bodyTimedOut: it failed because the visitor stopped sending it for
+	// longer than the server allows, and is answered 408.
+	bodyTimedOut atomic.Bool
 	// tag identifies the plan's edits for derived ETags (planTag); tagged
 	// says it was computed. editedCopy: the request revalidates a copy
 	// made with these edits (see conditionals).
@@ -956,6 +959,14 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 			st.outcome = metrics.Aborted
 		}
 		p.stats.Aborted.Add(1)
+		if st != nil && st.bodyTimedOut.Load() {
+			p.warn(r, slog.LevelInfo, "the visitor stopped sending its request's body", "route", p.cfg.Route, "path", r.URL.Path)
+			if r.ProtoMajor == 1 {
+				w.Header().Set("Connection", "close")
+			}
+			http.Error(w, "408 Request Timeout", http.StatusRequestTimeout)
+			return
+		}
 		p.log.Debug("the visitor left before the origin answered", "route", p.cfg.Route, "path", r.URL.Path)
 		return
 	}

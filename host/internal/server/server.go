@@ -568,7 +568,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	protocols.SetHTTP2(s.certs != nil)
 	protocols.SetUnencryptedHTTP2(s.cfg.H2C)
 	srv := &http.Server{
-		Handler:           s.counted(withSendTimeout(withHeadLimit(declineH2C(s.Handler()), int(l.MaxHeaderBytes)), l.SendTimeout.D())),
+		Handler:           s.counted(withSendTimeout(withBodyTimeout(withHeadLimit(declineH2C(s.Handler()), int(l.MaxHeaderBytes)), l.BodyTimeout.D()), l.SendTimeout.D())),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		MaxHeaderBytes:    headReadLimit(int(l.MaxHeaderBytes)),
