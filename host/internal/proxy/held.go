@@ -30,6 +30,9 @@ type Budget struct {
 // NewBudget returns a budget of n bytes.
 func NewBudget(n int64) *Budget { return &Budget{max: n} }
 
+// Max returns the bytes the budget holds.
+func (b *Budget) Max() int64 { return b.max }
+
 // Used returns the bytes taken now.
 func (b *Budget) Used() int64 { return b.used.Load() }
 

@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	s.routeLog = slog.New(requestAttrs{s.log.Handler()})
 	s.held = proxy.NewBudget(int64(cmp.Or(cfg.Limits.HeldBytes, proxy.DefaultHeldBytes)))
+	s.closers = append(s.closers, s.Metrics.HeldBytes(s.held.Used, s.held.Max()))
 	ok := false
 	defer func() {
 		if !ok {
