@@ -499,9 +499,13 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	var r io.Reader = src
 	var held int64
 	var hr *heldReader
+	var work int64
 	if size >= 0 {
-		held = int64(size) + int64(size)/16 // what getDoc makes room for
-		if !p.held.take(held) {
+		// What getDoc makes room for, and the edits' room (below), at
+		// once: documents that took the one and wait for the other
+		// could leave none of them room to be edited.
+		held, work = int64(size)+int64(size)/16, 2*int64(size)
+		if !p.held.take(held + work) {
 			return p.passOriginal(resp, rp, src, nil, nil, errHeldBytes)
 		}
 	} else {
@@ -515,14 +519,25 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	doc := *docBuf
 	switch {
 	case errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errHeldBytes):
+		p.held.give(work)
 		return p.passOriginalJSON(resp, rp, src, docBuf, held, err)
 	case err != nil:
-		p.held.give(held)
+		p.held.give(held + work)
 		putDoc(docBuf)
 		src.Close()
 		return rp, err
 	case int64(len(doc)) > limit:
+		p.held.give(work)
 		return p.passOriginalJSON(resp, rp, src, docBuf, held, errTooLarge)
+	}
+	// The edits write the document anew, into two buffers in turn:
+	// room for them is taken before they run, and what the edited
+	// document keeps after.
+	if size < 0 {
+		work = 2 * int64(len(doc))
+		if !p.held.take(work) {
+			return p.passOriginalJSON(resp, rp, src, docBuf, held, errHeldBytes)
+		}
 	}
 	var set jsonrw.SeenSet
 	if s := st.seenFor(rp); s != nil {
@@ -534,13 +549,16 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	if err == nil {
 		out.Trim()
 	}
+	kept := int64(0)
 	if err == nil && out.Changed() {
-		if n := int64(out.Held()); p.held.take(n) {
-			held += n
-		} else {
-			err = errHeldBytes
-		}
+		kept = int64(out.Held())
 	}
+	if kept <= work {
+		p.held.give(work - kept)
+	} else {
+		p.held.charge(kept - work)
+	}
+	held += kept
 	if err != nil {
 		out.Release()
 		return p.passOriginalJSON(resp, rp, src, docBuf, held, err)
