@@ -236,6 +236,12 @@ type Limits struct {
 	// tokenized once and spliced for each visitor after (see RATIONALE.md,
 	// "Parse once, splice per visitor"); 0 disables them; unset, 32 MiB.
 	EditMapCache *Size `yaml:"edit_map_cache"`
+	// HeldBytes bounds what the bodies held whole take at one time, every
+	// route together: the JSON documents the rules edit, with their
+	// edited form, and the pages held back for their cookies, each until
+	// its visitor has read it. Past it, a document passes as the origin
+	// sent it and a page streams. Unset, 256 MiB.
+	HeldBytes Size `yaml:"held_bytes"`
 	// MaxHeaderBytes bounds a visitor's request line and headers: past it
 	// the request is refused, 414 when its URL alone takes it past, 431
 	// otherwise. Unset, 64 KiB.
@@ -245,6 +251,10 @@ type Limits struct {
 	// SendTimeout bounds each write to a visitor (60s; nginx's
 	// send_timeout): one who stops reading is cut off then.
 	SendTimeout Duration `yaml:"send_timeout"`
+	// BodyTimeout bounds a visitor's silence in the middle of its
+	// request's body (60s; nginx's client_body_timeout): one who stops
+	// sending is answered 408, and the origin's connection freed.
+	BodyTimeout Duration `yaml:"body_timeout"`
 	Upstream    Upstream `yaml:"upstream"`
 }
 
@@ -480,6 +490,9 @@ func (c *Config) Defaults() {
 		n := Size(DefaultEditMapCache)
 		l.EditMapCache = &n
 	}
+	if l.HeldBytes == 0 {
+		l.HeldBytes = 256 << 20
+	}
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = 64 << 10
 	}
@@ -491,6 +504,9 @@ func (c *Config) Defaults() {
 	}
 	if l.SendTimeout == 0 {
 		l.SendTimeout = Duration(60 * time.Second)
+	}
+	if l.BodyTimeout == 0 {
+		l.BodyTimeout = Duration(60 * time.Second)
 	}
 	u := &l.Upstream
 	if u.DialTimeout == 0 {

@@ -212,6 +212,37 @@ const maxPooled = 64 << 20
 // Changed reports whether an edit changed the document.
 func (o *Output) Changed() bool { return o != nil && o.cur >= 0 }
 
+// Trim lets go of what the edits used besides Doc, for a document that
+// is held while a visitor reads it (for minutes, when they read slowly):
+// the places and ids of the arrays edited, which cost some 50 bytes an
+// element, and the buffer Doc is not in. Small documents keep them, for
+// the next document the Output is pooled for.
+func (o *Output) Trim() {
+	if o == nil || len(o.Doc) < trimFrom {
+		return
+	}
+	o.elems, o.order, o.rec, o.byAge, o.idStrs, o.idBuf, o.idEnds = nil, nil, nil, nil, nil, nil, nil
+	o.memo = arrayMemo{}
+	o.inMemo, o.idsOf, o.idsOK = false, "", false
+	for k := range o.bufs {
+		if k != o.cur {
+			o.bufs[k] = nil
+		}
+	}
+}
+
+// trimFrom is the size of the documents whose Output Trim trims.
+const trimFrom = 256 << 10
+
+// Held returns the bytes Doc's buffer takes when an edit changed the
+// document (0 when Doc is the input).
+func (o *Output) Held() int {
+	if o == nil || o.cur < 0 {
+		return 0
+	}
+	return cap(o.bufs[o.cur])
+}
+
 // Release returns the output's buffers to their pools; Doc must not be
 // used after. A nil Output ignores it.
 func (o *Output) Release() {

@@ -51,6 +51,10 @@ type Metrics struct {
 	// that a registry outlives the handlers recording in it.
 	mu    sync.Mutex
 	owned map[string][]prometheus.Collector
+	// held are the budgets of bodies held whole of the servers recording
+	// here (see HeldBytes), by a number of their own.
+	held     map[int]heldBudget
+	heldNext int
 }
 
 // latencyBuckets suit sub-millisecond decisions and rewrites up to pages
@@ -340,6 +344,51 @@ func (m *Metrics) SeenStore(store string, fn func() SeenStoreStats) (forget func
 		return 0
 	}))
 	return func() { m.forget(owner) }
+}
+
+// HeldBytes exports what the bodies held whole take now (used) of what
+// they may (limit, limits.held_bytes), added up over the servers that
+// record here; the returned func takes this one's out.
+func (m *Metrics) HeldBytes(used func() int64, limit int64) (forget func()) {
+	if m == nil {
+		return func() {}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.held == nil {
+		m.held = map[int]heldBudget{}
+		sum := func(get func(heldBudget) int64) func() float64 {
+			return func() float64 {
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				var n int64
+				for _, b := range m.held {
+					n += get(b)
+				}
+				return float64(n)
+			}
+		}
+		m.Registry.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "bespoke_held_bytes", Help: "Bytes the bodies held whole take now (JSON documents the rules edit, pages held back for their cookies), every route together; past bespoke_held_bytes_limit, they pass untouched (bespoke_body_limits_total{reason=\"held_bytes\"}).",
+			}, sum(func(b heldBudget) int64 { return b.used() })),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "bespoke_held_bytes_limit", Help: "limits.held_bytes: what the bodies held whole may take at one time.",
+			}, sum(func(b heldBudget) int64 { return b.limit })))
+	}
+	k := m.heldNext
+	m.heldNext++
+	m.held[k] = heldBudget{used, limit}
+	return func() {
+		m.mu.Lock()
+		delete(m.held, k)
+		m.mu.Unlock()
+	}
+}
+
+type heldBudget struct {
+	used  func() int64
+	limit int64
 }
 
 // Upstream records an origin failure answered with status.

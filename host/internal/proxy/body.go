@@ -103,6 +103,10 @@ type rewritingBody struct {
 	// caughtUp says the splice held nothing back after the last read,
 	// which came back short (see Splicer.Pause).
 	caughtUp bool
+	// held is what a page held back took from budget (see Budget),
+	// given back when the body is released.
+	budget *Budget
+	held   int64
 }
 
 // visitorWriter is the visitor's side of a rewritten body: where it is
@@ -185,10 +189,19 @@ func (b *rewritingBody) writer() io.Writer {
 // fill rewrites ahead until the body ends, fails, limit bytes of output
 // are held, or enough reports true (nil: never), and reports whether it
 // got what it held the body for: its end, or enough.
-func (b *rewritingBody) fill(limit int, enough func() bool) bool {
+//
+// room is what out may take (0: unbounded). It is grown to room at once
+// once half of it is used: grown by doubling, a page held to 1 MiB took
+// 2 MiB whenever the write that passed 1 MiB found it full.
+func (b *rewritingBody) fill(limit, room int, enough func() bool) bool {
 	for !b.done && b.err == nil && b.out.Len() < limit {
 		if enough != nil && enough() {
 			return true
+		}
+		if b.out.Cap() < room && b.out.Len() >= room/2 {
+			grown := make([]byte, b.out.Len(), room)
+			copy(grown, b.out.Bytes())
+			b.out = *bytes.NewBuffer(grown)
 		}
 		b.step()
 	}
@@ -538,6 +551,10 @@ func (b *rewritingBody) writeTo(w visitorWriter) error {
 
 // release returns the body's buffers without closing the source.
 func (b *rewritingBody) release() {
+	if b.budget != nil {
+		b.budget.give(b.held)
+		b.budget, b.held = nil, 0
+	}
 	if b.rw != nil {
 		b.rw.Release()
 		b.rw = nil

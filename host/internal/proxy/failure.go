@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -183,6 +184,11 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF && !b.closed.Load() && !errors.Is(err, http.ErrBodyReadAfterClose) {
 		b.st.bodyFailed.Store(true)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The visitor stopped sending it (the server's body
+			// timeout), and is still there to be told.
+			b.st.bodyTimedOut.Store(true)
+		}
 	}
 	return n, err
 }

@@ -100,6 +100,10 @@ type Config struct {
 	// list. Past it the page streams and the showing is not recorded.
 	// 0 means 1 MiB.
 	SeenBuffer int
+	// Held bounds the bytes of the bodies held whole at one time (see
+	// Budget); routes that share one share the bound. Nil means a budget
+	// of DefaultHeldBytes of this proxy's own.
+	Held *Budget
 	// Caps counts frequency-capped rules, in a cookie or a shared store
 	// (caps.NewShared); nil disables caps (capped rules then always count
 	// 0). When Seen is that same shared store (a seen.CapsLoader), a
@@ -158,6 +162,8 @@ type Proxy struct {
 	mapStats    MapStats
 	// failed holds the pages whose rewrite failed lately (failure.go).
 	failed failedPages
+	// held is cfg.Held.
+	held *Budget
 	// vary are the last Vary fields built, a few (see Proxy.addVary).
 	vary [4]atomic.Pointer[varyField]
 }
@@ -200,6 +206,9 @@ func New(cfg Config) *Proxy {
 	if cfg.MaxDecodeRatio == 0 {
 		cfg.MaxDecodeRatio = 100
 	}
+	if cfg.Held == nil {
+		cfg.Held = NewBudget(DefaultHeldBytes)
+	}
 	if cfg.MaxJSONDepth == 0 {
 		cfg.MaxJSONDepth = jsonrw.DefaultMaxDepth
 	}
@@ -214,13 +223,14 @@ func New(cfg Config) *Proxy {
 		u.ReadTimeout = DefaultReadTimeout
 		cfg.Transport = u
 	}
-	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via)}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via), held: cfg.Held}
 	p.fwd.inProcess = cfg.InProcess
 	p.warnings.Period, p.warnings.Burst = warnPeriod, warnBurst
 	p.rare.Period, p.rare.Burst = rareWarnPeriod, 1
 	cfg.Metrics.Route(cfg.Route, []metrics.LimitLabel{
 		{Reason: reasonTooLarge, Result: "stopped"}, {Reason: reasonRewriteBuffer, Result: "stopped"},
 		{Reason: reasonCharset, Result: "untouched"}, {Reason: reasonRewriteFailed, Result: "cut"},
+		{Reason: reasonHeldBytes, Result: "untouched"}, {Reason: reasonHeldBytes, Result: "streamed"},
 	})
 	if u, ok := cfg.Transport.(*upstream.Transport); ok {
 		cfg.Metrics.OriginPool(cfg.Route, func() metrics.OriginPoolStats {
@@ -339,6 +349,9 @@ type state struct {
 	// bodyFailed: reading the visitor's request body failed (the
 	// visitor left in the middle of an upload), see watchBody.
 	bodyFailed atomic.Bool
+	// bodyTimedOut: it failed because the visitor stopped sending it for
+	// longer than the server allows, and is answered 408.
+	bodyTimedOut atomic.Bool
 	// tag identifies the plan's edits for derived ETags (planTag); tagged
 	// says it was computed. editedCopy: the request revalidates a copy
 	// made with these edits (see conditionals).
@@ -946,6 +959,14 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 			st.outcome = metrics.Aborted
 		}
 		p.stats.Aborted.Add(1)
+		if st != nil && st.bodyTimedOut.Load() {
+			p.warn(r, slog.LevelInfo, "the visitor stopped sending its request's body", "route", p.cfg.Route, "path", r.URL.Path)
+			if r.ProtoMajor == 1 {
+				w.Header().Set("Connection", "close")
+			}
+			http.Error(w, "408 Request Timeout", http.StatusRequestTimeout)
+			return
+		}
 		p.log.Debug("the visitor left before the origin answered", "route", p.cfg.Route, "path", r.URL.Path)
 		return
 	}

@@ -357,12 +357,29 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	}
 	rb.precommit = true
 	st.rb = rb
+	hold, room := rp.hold, 0
+	if hold != holdNone {
+		// A page held back stays until its visitor has read it: it takes
+		// what it may hold from the budget of bodies held whole, or
+		// streams as one too long to hold.
+		n := int64(p.cfg.SeenBuffer) + holdMargin
+		if rp.decode == "" && resp.ContentLength >= 0 {
+			n = min(n, resp.ContentLength+holdMargin)
+		}
+		room = int(n)
+		if p.held.take(n) {
+			rb.budget, rb.held = p.held, n
+		} else {
+			p.bodyLimit(resp.Request, reasonHeldBytes, "streamed")
+			hold = holdNone
+		}
+	}
 	switch {
-	case rp.hold == holdAll:
+	case hold == holdAll:
 		// The cookie must say what this page showed, and cookies go in
 		// the headers: until its lists are done, which its edit map
 		// tells, or its end.
-		st.held = rb.fill(p.cfg.SeenBuffer, func() bool { return rb.seenDone() && effectsKnown(pl, rp, rb) })
+		st.held = rb.fill(p.cfg.SeenBuffer, room, func() bool { return rb.seenDone() && effectsKnown(pl, rp, rb) })
 		if st.held && !rb.done {
 			// Should the rest of the page differ from its map and show
 			// more items, they are not in the cookie: counted.
@@ -374,13 +391,18 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 				}
 			}
 		}
-	case rp.hold == holdEffects:
+	case hold == holdEffects:
 		// The caps cookie (and the seen cookie of mark_seen) must say
 		// whether the rules' edits applied: until they did, or the page
 		// ended.
-		st.held = rb.fill(p.cfg.SeenBuffer, func() bool { return effectsKnown(pl, rp, rb) })
+		st.held = rb.fill(p.cfg.SeenBuffer, room, func() bool { return effectsKnown(pl, rp, rb) })
 	case rp.decode != "":
 		rb.step()
+	}
+	if c := int64(rb.out.Cap()); rb.budget != nil && c > rb.held {
+		// The last read's output went past the room held for it.
+		rb.budget.charge(c - rb.held)
+		rb.held = c
 	}
 	if rb.err != nil && !rb.originFailed() {
 		return p.passOriginal(resp, rp, src, rb, nil, rb.err)
@@ -471,17 +493,51 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	if rp.decode == "" && resp.ContentLength >= 0 && resp.ContentLength <= limit {
 		size = int(resp.ContentLength)
 	}
-	docBuf, err := readPooled(src, limit+1, size)
+	// The document and its edited form stay until the visitor has read
+	// them: what they take comes from the budget of bodies held whole,
+	// before they are read when their length is known.
+	var r io.Reader = src
+	var held int64
+	var hr *heldReader
+	var work int64
+	if size >= 0 {
+		// What getDoc makes room for, and the edits' room (below), at
+		// once: documents that took the one and wait for the other
+		// could leave none of them room to be edited.
+		held, work = int64(size)+int64(size)/16, 2*int64(size)
+		if !p.held.take(held + work) {
+			return p.passOriginal(resp, rp, src, nil, nil, errHeldBytes)
+		}
+	} else {
+		hr = &heldReader{r: src, b: p.held}
+		r = hr
+	}
+	docBuf, err := readPooled(r, limit+1, size)
+	if hr != nil {
+		held = hr.taken
+	}
 	doc := *docBuf
 	switch {
-	case errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio):
-		return p.passOriginalJSON(resp, rp, src, docBuf, err)
+	case errors.Is(err, errBadEncoding) || errors.Is(err, errDecodeRatio) || errors.Is(err, errHeldBytes):
+		p.held.give(work)
+		return p.passOriginalJSON(resp, rp, src, docBuf, held, err)
 	case err != nil:
+		p.held.give(held + work)
 		putDoc(docBuf)
 		src.Close()
 		return rp, err
 	case int64(len(doc)) > limit:
-		return p.passOriginalJSON(resp, rp, src, docBuf, errTooLarge)
+		p.held.give(work)
+		return p.passOriginalJSON(resp, rp, src, docBuf, held, errTooLarge)
+	}
+	// The edits write the document anew, into two buffers in turn:
+	// room for them is taken before they run, and what the edited
+	// document keeps after.
+	if size < 0 {
+		work = 2 * int64(len(doc))
+		if !p.held.take(work) {
+			return p.passOriginalJSON(resp, rp, src, docBuf, held, errHeldBytes)
+		}
 	}
 	var set jsonrw.SeenSet
 	if s := st.seenFor(rp); s != nil {
@@ -490,12 +546,25 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	start := time.Now()
 	out, err := applyJSON(doc, pl.JSONEdits, set, p.cfg.MaxJSONDepth)
 	p.cfg.Metrics.Rewrite(p.cfg.Route, "json", int64(len(doc)), time.Since(start))
+	if err == nil {
+		out.Trim()
+	}
+	kept := int64(0)
+	if err == nil && out.Changed() {
+		kept = int64(out.Held())
+	}
+	if kept <= work {
+		p.held.give(work - kept)
+	} else {
+		p.held.charge(kept - work)
+	}
+	held += kept
 	if err != nil {
 		out.Release()
-		return p.passOriginalJSON(resp, rp, src, docBuf, err)
+		return p.passOriginalJSON(resp, rp, src, docBuf, held, err)
 	}
 	st.jsonApplied = append(st.jsonApplied[:0], out.Applied...)
-	body := &pooledBody{doc: docBuf, out: out}
+	body := &pooledBody{doc: docBuf, out: out, budget: p.held, held: held}
 	if !out.Changed() {
 		// Nothing changed: the origin's bytes, encoding and validators.
 		rp = rp.jsonEdited(false)
@@ -519,8 +588,15 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 			body.Close()
 			return rp, err
 		}
-		body.enc = enc
-		send = *enc
+		if p.held.take(int64(len(*enc))) {
+			body.held += int64(len(*enc))
+			body.enc = enc
+			send = *enc
+		} else {
+			// No room to hold it encoded as well: it goes as it is.
+			putDoc(enc)
+			rp.encode = ""
+		}
 	}
 	body.Reader = bytes.NewReader(send)
 	resp.Header.Set("Content-Length", strconv.Itoa(len(send)))
@@ -552,13 +628,16 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // passOriginalJSON is passOriginal for a document read into a pooled
 // buffer, which the body returns once sent.
-func (p *Proxy) passOriginalJSON(resp *http.Response, rp responsePlan, src *source, docBuf *[]byte, cause error) (responsePlan, error) {
+// held is what the document took from the budget of bodies held whole,
+// given back with the buffer.
+func (p *Proxy) passOriginalJSON(resp *http.Response, rp responsePlan, src *source, docBuf *[]byte, held int64, cause error) (responsePlan, error) {
 	rp, err := p.passOriginal(resp, rp, src, nil, *docBuf, cause)
 	if err != nil {
+		p.held.give(held)
 		putDoc(docBuf)
 		return rp, err
 	}
-	resp.Body = &pooledBody{Reader: resp.Body, origin: resp.Body, doc: docBuf}
+	resp.Body = &pooledBody{Reader: resp.Body, origin: resp.Body, doc: docBuf, budget: p.held, held: held}
 	return rp, nil
 }
 
@@ -571,6 +650,9 @@ type pooledBody struct {
 	doc    *[]byte
 	out    *jsonrw.Output
 	enc    *[]byte
+	// held is what the buffers took from budget, given back on Close.
+	budget *Budget
+	held   int64
 }
 
 func (b *pooledBody) Close() error {
@@ -585,6 +667,10 @@ func (b *pooledBody) Close() error {
 	b.out = nil
 	putDoc(b.enc)
 	b.enc = nil
+	if b.budget != nil {
+		b.budget.give(b.held)
+		b.budget, b.held = nil, 0
+	}
 	b.Reader = eofReader{}
 	return err
 }
@@ -750,6 +836,8 @@ func reasonFor(err error) string {
 		return reasonJSONInvalid
 	case errors.Is(err, errRewriteFailed):
 		return reasonRewriteFailed
+	case errors.Is(err, errHeldBytes):
+		return reasonHeldBytes
 	}
 	return "error"
 }

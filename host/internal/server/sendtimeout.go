@@ -1,7 +1,9 @@
 package server
 
 import (
+	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -144,4 +146,72 @@ func headSize(r *http.Request) int {
 		}
 	}
 	return n
+}
+
+// withBodyTimeout bounds a visitor's silence in the middle of its
+// request's body to d (nginx's client_body_timeout): the read that waits
+// longer fails, the proxy answers 408 (see proxy.Proxy's error handler),
+// and the origin's connection, which the upload was sent on, is closed.
+// Without it a visitor who sent part of a body and stopped held its
+// connection and one to the origin for as long as it stayed. 0 leaves
+// reads unbounded.
+//
+// The deadline is set before a read when less than d/2 of it is left
+// (setting one costs a few hundred nanoseconds, and a body comes in many
+// reads), so a visitor silent for between d/2 and d is cut; it is cleared
+// once the body ends or is closed, so that it bounds neither the
+// response nor, over HTTP/1, the wait for the connection's next request.
+func withBodyTimeout(next http.Handler, d time.Duration) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			b := &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: d}
+			r.Body = b
+			defer b.clear()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody sets a read deadline before the reads of a request body.
+type deadlineBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	d     time.Duration
+	mu    sync.Mutex
+	renew time.Time // when the deadline set is no longer d/2 away
+	set   bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if now := time.Now(); now.After(b.renew) {
+		if b.rc.SetReadDeadline(now.Add(b.d)) == nil {
+			b.renew, b.set = now.Add(b.d/2), true
+		}
+	}
+	b.mu.Unlock()
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.clear()
+	}
+	return n, err
+}
+
+func (b *deadlineBody) Close() error {
+	b.clear()
+	return b.ReadCloser.Close()
+}
+
+// clear takes the deadline away, once the body is done with; a read
+// after it sets it again.
+func (b *deadlineBody) clear() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.set {
+		b.rc.SetReadDeadline(time.Time{})
+		b.set, b.renew = false, time.Time{}
+	}
 }

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -66,6 +67,8 @@ type Server struct {
 	// secretKey and transport are Options.Secret and Options.Transport.
 	secretKey []byte
 	transport http.RoundTripper
+	// held is the budget of bodies held whole the routes share.
+	held *proxy.Budget
 	// seen is the seen-filter store the routes share (nil when off).
 	seen seen.Store
 	// configFile and configRead are Options.ConfigFile and ConfigRead.
@@ -134,6 +137,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		s.log = slog.New(h)
 	}
 	s.routeLog = slog.New(requestAttrs{s.log.Handler()})
+	s.held = proxy.NewBudget(int64(cmp.Or(cfg.Limits.HeldBytes, proxy.DefaultHeldBytes)))
+	s.closers = append(s.closers, s.Metrics.HeldBytes(s.held.Used, s.held.Max()))
 	ok := false
 	defer func() {
 		if !ok {
@@ -421,6 +426,7 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 			InProcess:       origin.String() == wire.ServeOrigin.String(),
 			RewriteBuffer:   int(l.RewriteBuffer),
 			EditMapCache:    editMapCache(&l),
+			Held:            s.held,
 			DebugHeaders:    s.cfg.Log.DebugHeaders,
 			Transport:       tr,
 			AccessLog:       *s.cfg.Log.Access,
@@ -565,7 +571,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	protocols.SetHTTP2(s.certs != nil)
 	protocols.SetUnencryptedHTTP2(s.cfg.H2C)
 	srv := &http.Server{
-		Handler:           s.counted(withSendTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.SendTimeout.D())),
+		Handler:           s.counted(withSendTimeout(withBodyTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.BodyTimeout.D()), l.SendTimeout.D())),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		MaxHeaderBytes:    headReadLimit(int(l.MaxHeaderBytes)),
