@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"net"
 	"net/http"
@@ -297,6 +298,55 @@ func TestJSONEditsTakeTheirRoomFirst(t *testing.T) {
 			}
 			if used := budget.Used(); used != 0 {
 				t.Errorf("%d bytes of the budget still taken", used)
+			}
+		})
+	}
+}
+
+// TestAShortPageHeldBackGivesBackItsRoom holds back pages whose length
+// the origin does not say (chunked, as most dynamic pages come, or
+// compressed): the room taken for them before they are read, the most a
+// page may be held to, goes back once the page is held, so that the
+// budget holds as many pages as their sizes allow, not one per MiB.
+func TestAShortPageHeldBackGivesBackItsRoom(t *testing.T) {
+	shop, err := os.ReadFile("../../../testdata/pages/shop.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if r.URL.Query().Has("gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			zw.Write(shop)
+			zw.Close()
+			return
+		}
+		w.(http.Flusher).Flush() // no Content-Length
+		w.Write(shop)
+	})
+	for _, path := range []string{"/?chunked", "/?gzip"} {
+		t.Run(path, func(t *testing.T) {
+			budget := proxy.NewBudget(1 << 30)
+			store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+			e := newEnv(t, origin, []byte(`rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 4 }
+`), func(c *proxy.Config) { c.Held, c.Seen = budget, store })
+			h2 := httptest.NewUnstartedServer(e.p)
+			h2.Config.Protocols = new(http.Protocols)
+			h2.Config.Protocols.SetHTTP1(true)
+			h2.Config.Protocols.SetUnencryptedHTTP2(true)
+			h2.Start()
+			t.Cleanup(h2.Close)
+			const pages = 8
+			for range pages {
+				stalledStream(t, strings.TrimPrefix(h2.URL, "http://"), path)
+			}
+			// The shop page is 156 KB; its output buffer at most twice that.
+			if used := budget.Used() / pages; used > 2*int64(len(shop)) || used < int64(len(shop))/2 {
+				t.Errorf("the budget counts %d KiB a page held back, want what its %d KiB take", used>>10, len(shop)>>10)
 			}
 		})
 	}

@@ -399,9 +399,17 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 	case rp.decode != "":
 		rb.step()
 	}
-	if c := int64(rb.out.Cap()); rb.budget != nil && c > rb.held {
-		// The last read's output went past the room held for it.
-		rb.budget.charge(c - rb.held)
+	if c := int64(rb.out.Cap()); rb.budget != nil && c != rb.held {
+		// What the page holds is its buffer: the last read's output may
+		// have gone past the room taken for it, and a page of unknown
+		// length (chunked, compressed) took the most a page may be held
+		// to, which one shorter gives back (or the budget would hold one
+		// 150 KB page a MiB).
+		if c > rb.held {
+			rb.budget.charge(c - rb.held)
+		} else {
+			rb.budget.give(rb.held - c)
+		}
 		rb.held = c
 	}
 	if rb.err != nil && !rb.originFailed() {
