@@ -56,9 +56,14 @@ func TestReloadTellsOfAChangedConfigFile(t *testing.T) {
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() && !servingLine.MatchString(sc.Text()) {
 	}
-	m := regexp.MustCompile(`msg="admin listening" addr=(\S+)`).FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("no admin listener:\n%s", stderr)
+	// The log reaches stderr's buffer through a pipe of its own, copied
+	// apart from stdout's: it may come after the line serving printed.
+	adminLine := regexp.MustCompile(`msg="admin listening" addr=(\S+)`)
+	var m []string
+	for deadline := time.Now().Add(20 * time.Second); m == nil; time.Sleep(10 * time.Millisecond) {
+		if m = adminLine.FindStringSubmatch(stderr.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("no admin listener:\n%s", stderr)
+		}
 	}
 	reload := func() {
 		t.Helper()
