@@ -223,3 +223,25 @@ func TestExplainRecordsOnly(t *testing.T) {
 		t.Errorf("explain says the view changes nothing:\n%s", &out)
 	}
 }
+
+// TestExplainTimeSpellings: every way of giving explain a time reads
+// RFC 3339 as a rule's from and until do, T and Z in either case, and
+// says the same visitor's hour.
+func TestExplainTimeSpellings(t *testing.T) {
+	for _, args := range [][]string{
+		{"--at", "2026-12-05T20:30:00Z"},
+		{"--at", "2026-12-05t20:30:00z"},
+		{"--set", "now=2026-12-05T20:30:00Z"},
+		{"--set", "now=2026-12-05t20:30:00z"},
+		{"--set", "now=2026-12-05t21:30:00+01:00"},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain", "--rules", demoRules, "--header", "CF-IPCountry: GB"}, args...)...)
+		if code != 0 {
+			t.Errorf("%q: exit %d: %s", args, code, errOut)
+			continue
+		}
+		if !strings.Contains(out, "visitor.hour                 = 20") {
+			t.Errorf("%q: the hour in London is not 20:\n%s", args, out)
+		}
+	}
+}
