@@ -151,7 +151,8 @@ func TestTargetingErrors(t *testing.T) {
 		{"unknown variant", experimentFile + "  - name: x\n    when: variant(\"hero-test\") == \"blod\"\n    actions: [remove: p]\n", `has no variant "blod"`, `"bold"`},
 		{"weights over 100", "experiments:\n  - name: x\n    variants: { a: 60, b: 50 }\nrules: []\n", "more than 100%", ""},
 		{"experiment on variant", "experiments:\n  - name: x\n    variants: { a: 50 }\n  - name: y\n    when: variant(\"x\") == \"a\"\n    variants: { b: 50 }\nrules: []\n", "cannot depend on variants", ""},
-		{"schedule order", "rules:\n  - name: r\n    from: 2026-12-02T00:00:00Z\n    until: 2026-12-01T00:00:00Z\n    actions: [remove: p]\n", "`until` is not after `from`", ""},
+		{"schedule order", "rules:\n  - name: r\n    from: 2026-12-02T00:00:00Z\n    until: 2026-12-01T00:00:00Z\n    actions: [remove: p]\n", "`until` is not after `from`", "swap them: from: 2026-12-01T00:00:00Z, until: 2026-12-02T00:00:00Z"},
+		{"schedule empty", "rules:\n  - name: r\n    from: 2026-12-02T00:00:00+01:00\n    until: 2026-12-01T23:00:00Z\n    actions: [remove: p]\n", "`until` is not after `from`", "the rule stops applying at its until; give an until later than 2026-12-02T00:00:00+01:00"},
 		{"weekday", rule(`visitor.weekday == "sat"`, ""), `"sat" is not a day: visitor.weekday is one of`, `did you mean "saturday"?`},
 		{"rollout by number", "rules:\n  - name: r\n    rollout: 10%\n    by: visitor.hour\n    actions: [remove: p]\n", "bucketed by a text attribute", ""},
 	}
