@@ -48,6 +48,8 @@ func TestCheck(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, []string{"frobnicate"}},
 		{"misspelt command", []string{"chek", "x.yaml"}, 2, []string{`unknown command "chek"; did you mean "check"?`}},
 		{"misspelt attribute in explain", []string{"explain", "--rules", demoRules, "--set", "geo.contry=NZ"}, 2, []string{`--set "geo.contry=NZ": unknown attribute "geo.contry"; did you mean "geo.country"?`}},
+		{"unknown default zone in explain", []string{"explain", "--rules", demoRules, "--timezone", "Europe/Pari"}, 2, []string{`--timezone: unknown time zone Europe/Pari; write an IANA name (Europe/Paris, America/New_York, UTC)`}},
+		{"unknown default zone in preview", []string{"preview", "--rules", demoRules, "--timezone", "Europe/Pari"}, 2, []string{`--timezone: unknown time zone Europe/Pari; write an IANA name (Europe/Paris, America/New_York, UTC)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
