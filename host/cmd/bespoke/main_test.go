@@ -247,3 +247,37 @@ func TestExplainTimeSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestTestsTimezone: bespoke test reads the hour of a visitor whose
+// location names no zone in --timezone, as the proxy does in its
+// geo.timezone; UTC without it.
+func TestTestsTimezone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "evening.yaml")
+	src := `rules:
+  - name: evening
+    when: visitor.hour >= 18
+    actions:
+      - add_class: { select: body, class: evening }
+tests:
+  - name: half past six in Paris
+    request: { at: 2026-12-04T17:30:00Z }
+    expect: { match: [evening] }
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"test", path}, 1, "1 failed"},
+		{[]string{"test", "--timezone", "Europe/Paris", path}, 0, "0 failed"},
+		{[]string{"test", "--timezone", "Europe/Pari", path}, 2, "--timezone: unknown time zone Europe/Pari; write an IANA name"},
+	} {
+		code, out, errOut := bespoke(c.args...)
+		if code != c.code || !strings.Contains(out+errOut, c.out) {
+			t.Errorf("%q: exit %d, want %d with %q:\n%s%s", c.args, code, c.code, c.out, out, errOut)
+		}
+	}
+}
