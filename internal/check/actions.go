@@ -117,6 +117,10 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 		if a.MaxAge < 0 {
 			c.errorf(a.Pos, "max_age cannot be negative")
 		}
+		if a.MaxAge > maxCookieLife {
+			c.warnf(a.MaxAgePos, "max_age is longer than a browser keeps a cookie (400 days): browsers cut it to 400 days").
+				WithHint("write max_age: 400d or less").WithCode("cookie-life-too-long")
+		}
 		act.MaxAge = int(a.MaxAge.Seconds())
 		act.HTTPOnly = a.HTTPOnly
 	}

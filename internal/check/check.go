@@ -413,7 +413,15 @@ func (c *checker) schedule(r *syntax.Rule) []ir.Node {
 	}
 	switch {
 	case !from.IsZero() && !until.IsZero() && !until.After(from):
-		c.errorf(r.Until.Pos, "`until` is not after `from`, so the rule never applies")
+		e := c.errorf(r.Until.Pos, "`until` is not after `from`, so the rule never applies")
+		f, u := strings.TrimSpace(r.From.Value), strings.TrimSpace(r.Until.Value)
+		if until.Before(from) {
+			// Written the wrong way round, most likely.
+			e.WithHint("swap them: from: %s, until: %s", u, f)
+		} else {
+			// The same instant, perhaps in two offsets: until is excluded.
+			e.WithHint("the rule stops applying at its until; give an until later than %s", f)
+		}
 	case !until.IsZero() && !until.After(time.Now()) && !r.Disabled:
 		c.warnf(r.Until.Pos, "rule %q never matches: its `until`, %s, is past", r.Name, strings.TrimSpace(r.Until.Value)).
 			WithHint("give a later until, or remove the rule").WithCode("never-matches")

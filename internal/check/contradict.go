@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -271,6 +272,9 @@ type symFacts struct {
 // numFacts is the interval a number must lie in, and the comparisons it
 // must fail (each only when the value is a number).
 type numFacts struct {
+	// whole: the slot's values are whole numbers (wholeAttrs), so an
+	// interval holding none, (22, 23), is empty too.
+	whole bool
 	set   bool
 	iv    interval
 	by    []lit
@@ -326,6 +330,9 @@ func (f *facts) slot(i int) *slotFacts {
 	sf := f.slots[i]
 	if sf == nil {
 		sf = &slotFacts{}
+		if f.texts != nil && f.texts.prog != nil && i >= 0 && i < len(f.texts.prog.Slots) {
+			sf.num.whole = wholeAttrs[f.texts.prog.Slots[i].Attr]
+		}
 		f.slots[i] = sf
 	}
 	return sf
@@ -554,6 +561,25 @@ func (iv interval) empty() bool {
 	return iv.loSet && iv.hiSet && (iv.lo > iv.hi || iv.lo == iv.hi && (iv.loOpen || iv.hiOpen))
 }
 
+// wholeAttrs are the attributes whose values are whole numbers: an hour
+// of the day, and the request time in seconds (check refuses a fraction).
+var wholeAttrs = map[string]bool{"visitor.hour": true, "now": true}
+
+// noWhole reports whether no whole number lies in the interval.
+func (iv interval) noWhole() bool {
+	if !iv.loSet || !iv.hiSet {
+		return false
+	}
+	lo, hi := math.Ceil(iv.lo), math.Floor(iv.hi)
+	if iv.loOpen && lo == iv.lo {
+		lo++
+	}
+	if iv.hiOpen && hi == iv.hi {
+		hi--
+	}
+	return lo > hi
+}
+
 // check reports whether no number lies in the interval, out of the
 // comparisons the value must fail (which only apply to a number: a
 // value some positive comparison made one).
@@ -585,6 +611,9 @@ func (nf *numFacts) check() *conflict {
 	}
 	if iv.empty() {
 		return &conflict{lits: lits, hint: "no number passes all of them: check the bounds, or join the tests with or"}
+	}
+	if nf.whole && iv.noWhole() {
+		return &conflict{lits: lits, hint: "no whole number passes all of them: check the bounds, or join the tests with or"}
 	}
 	return nil
 }

@@ -159,3 +159,35 @@ func TestCapWindowPastCookieLife(t *testing.T) {
 		}
 	}
 }
+
+// TestCookieLifePastBrowsers: a set_cookie max_age longer than browsers
+// keep a cookie (400 days) is warned of at max_age, as a cap's window is;
+// 400 days is not.
+func TestCookieLifePastBrowsers(t *testing.T) {
+	for _, tc := range []struct {
+		maxAge string
+		warn   bool
+	}{{"400d", false}, {"57w", false}, {"12h", false}, {"401d", true}, {"60w", true}, {"9600h1m", true}} {
+		src := "rules:\n  - name: r\n    actions:\n      - set_cookie: { name: a, value: b, max_age: " + tc.maxAge + " }\n"
+		f, err := syntax.Parse("r.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, list := check.Run(f)
+		if err := list.Err(); err != nil {
+			t.Fatalf("%s: %v", tc.maxAge, err)
+		}
+		var got []diag.Error
+		for _, w := range list.Warnings() {
+			if w.Code == "cookie-life-too-long" {
+				got = append(got, *w)
+			}
+		}
+		if tc.warn != (len(got) == 1) {
+			t.Errorf("max_age %s: warnings %v, want one: %v", tc.maxAge, got, tc.warn)
+		}
+		if len(got) == 1 && (got[0].Pos.Line != 4 || got[0].Pos.Col != 51 || !strings.Contains(got[0].Hint, "400d")) {
+			t.Errorf("max_age %s: warned %v at %d:%d, want 4:51 with a hint of 400d", tc.maxAge, got[0], got[0].Pos.Line, got[0].Pos.Col)
+		}
+	}
+}

@@ -100,17 +100,32 @@ func Literal(attr, v string) (string, error) {
 
 var tzName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+$`)
 
+// tzWord is a zone name of one word: the database's start with a capital
+// (GMT, EST5EDT, Japan), the files a system keeps beside them do not
+// (posixrules, localtime).
+var tzWord = regexp.MustCompile(`^[A-Z][A-Za-z0-9+-]*$`)
+
+// ianaZone reports whether name is a zone of the IANA database, whatever
+// the machine: a system's database may hold copies of it under right/
+// (counting leap seconds) and posix/, which the embedded one lacks.
+func ianaZone(name string) bool {
+	if strings.HasPrefix(name, "right/") || strings.HasPrefix(name, "posix/") {
+		return false
+	}
+	return (tzName.MatchString(name) || tzWord.MatchString(name)) && knownZone(name)
+}
+
 // timezone checks a geo.timezone literal: the host's value is a name the
 // time zone database holds, as it spells it (time.LoadLocation's names are
 // case-sensitive), so any other text never matches.
 func (c *checker) timezone(v string, pos diag.Pos) *diag.Error {
-	if v == "UTC" || tzName.MatchString(v) && knownZone(v) {
+	if v == "UTC" || ianaZone(v) {
 		return nil
 	}
 	switch guess := zoneCase(v); {
 	case strings.EqualFold(v, "UTC"):
 		return c.errorf(pos, "%q is no time zone of the IANA database, whose names are case-sensitive", v).WithHint(`did you mean "UTC"?`)
-	case guess != v && knownZone(guess):
+	case guess != v && ianaZone(guess):
 		return c.errorf(pos, "%q is no time zone of the IANA database, whose names are case-sensitive", v).WithHint("did you mean %q?", guess)
 	}
 	return c.errorf(pos, "%q is no time zone of the IANA database", v).WithHint("write a name such as Europe/Paris or America/New_York")

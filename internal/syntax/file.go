@@ -154,6 +154,8 @@ type Action struct {
 	StatusPos diag.Pos
 	// MaxAge is a cookie's lifetime, 0 when not given.
 	MaxAge time.Duration
+	// MaxAgePos is where MaxAge was written.
+	MaxAgePos diag.Pos
 	// HTTPOnly is set_cookie's http_only.
 	HTTPOnly bool
 	// ID is the attribute holding an item's id, as written ("@data-item-id").
@@ -1432,7 +1434,7 @@ func (d *decoder) action(n *yaml.Node) *Action {
 					// the checker finds, are told too.
 					before++
 				}
-				a.MaxAge = dur
+				a.MaxAge, a.MaxAgePos = dur, d.pos(fv)
 			}
 		case "http_only":
 			a.HTTPOnly, _ = d.bool(fv)

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/device"
@@ -134,7 +133,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	defer closeGeo()
 	spec := visit.Spec{URL: *target, RemoteAddr: *ip, Visitor: *visitor, NewID: visit.SimulatedID, Seen: seenItems}
 	if *at != "" {
-		t, err := time.Parse(time.RFC3339, strings.ToUpper(strings.TrimSpace(*at)))
+		t, err := visit.ParseTime(*at)
 		if err != nil {
 			return usagef("--at %q: write an RFC 3339 time such as 2026-12-24T18:00:00+01:00", *at)
 		}
@@ -309,7 +308,7 @@ func setValue(spec *visit.Spec, attr, val string) error {
 		spec.Variants[arg] = val
 		return nil
 	case "now":
-		t, err := time.Parse(time.RFC3339, val)
+		t, err := visit.ParseTime(val)
 		if err != nil {
 			return fmt.Errorf("write an RFC 3339 time such as 2026-12-24T18:00:00+01:00")
 		}

@@ -40,7 +40,8 @@ func (g *geoFlags) config() (reqctx.Config, func(), error) {
 	}
 	loc, err := time.LoadLocation(g.timezone)
 	if err != nil {
-		return reqctx.Config{}, nil, usagef("--timezone: %v", err)
+		// As bespoke serve says it of the same setting.
+		return reqctx.Config{}, nil, usagef("--timezone: %v; write an IANA name (Europe/Paris, America/New_York, UTC)", err)
 	}
 	cfg := geo.Config{TrustedProxies: trusted, Providers: providers, CountryHeader: g.header}
 	closeDB := func() {}

@@ -48,6 +48,8 @@ func TestCheck(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, []string{"frobnicate"}},
 		{"misspelt command", []string{"chek", "x.yaml"}, 2, []string{`unknown command "chek"; did you mean "check"?`}},
 		{"misspelt attribute in explain", []string{"explain", "--rules", demoRules, "--set", "geo.contry=NZ"}, 2, []string{`--set "geo.contry=NZ": unknown attribute "geo.contry"; did you mean "geo.country"?`}},
+		{"unknown default zone in explain", []string{"explain", "--rules", demoRules, "--timezone", "Europe/Pari"}, 2, []string{`--timezone: unknown time zone Europe/Pari; write an IANA name (Europe/Paris, America/New_York, UTC)`}},
+		{"unknown default zone in preview", []string{"preview", "--rules", demoRules, "--timezone", "Europe/Pari"}, 2, []string{`--timezone: unknown time zone Europe/Pari; write an IANA name (Europe/Paris, America/New_York, UTC)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,5 +223,61 @@ func TestExplainRecordsOnly(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "none:") || strings.Contains(out.String(), "origin's caching headers are kept") {
 		t.Errorf("explain says the view changes nothing:\n%s", &out)
+	}
+}
+
+// TestExplainTimeSpellings: every way of giving explain a time reads
+// RFC 3339 as a rule's from and until do, T and Z in either case, and
+// says the same visitor's hour.
+func TestExplainTimeSpellings(t *testing.T) {
+	for _, args := range [][]string{
+		{"--at", "2026-12-05T20:30:00Z"},
+		{"--at", "2026-12-05t20:30:00z"},
+		{"--set", "now=2026-12-05T20:30:00Z"},
+		{"--set", "now=2026-12-05t20:30:00z"},
+		{"--set", "now=2026-12-05t21:30:00+01:00"},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain", "--rules", demoRules, "--header", "CF-IPCountry: GB"}, args...)...)
+		if code != 0 {
+			t.Errorf("%q: exit %d: %s", args, code, errOut)
+			continue
+		}
+		if !strings.Contains(out, "visitor.hour                 = 20") {
+			t.Errorf("%q: the hour in London is not 20:\n%s", args, out)
+		}
+	}
+}
+
+// TestTestsTimezone: bespoke test reads the hour of a visitor whose
+// location names no zone in --timezone, as the proxy does in its
+// geo.timezone; UTC without it.
+func TestTestsTimezone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "evening.yaml")
+	src := `rules:
+  - name: evening
+    when: visitor.hour >= 18
+    actions:
+      - add_class: { select: body, class: evening }
+tests:
+  - name: half past six in Paris
+    request: { at: 2026-12-04T17:30:00Z }
+    expect: { match: [evening] }
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"test", path}, 1, "1 failed"},
+		{[]string{"test", "--timezone", "Europe/Paris", path}, 0, "0 failed"},
+		{[]string{"test", "--timezone", "Europe/Pari", path}, 2, "--timezone: unknown time zone Europe/Pari; write an IANA name"},
+	} {
+		code, out, errOut := bespoke(c.args...)
+		if code != c.code || !strings.Contains(out+errOut, c.out) {
+			t.Errorf("%q: exit %d, want %d with %q:\n%s%s", c.args, code, c.code, c.out, out, errOut)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/preview"
 	"github.com/bespoke-edge/bespoke/host/internal/server"
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/version"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -307,7 +308,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	}
 
 	if *devClock != "" {
-		t0, err := time.Parse(time.RFC3339, *devClock)
+		t0, err := visit.ParseTime(*devClock)
 		if err != nil {
 			return usagef("--dev-clock %q: write an RFC 3339 time such as 2026-12-05T20:00:00+01:00", *devClock)
 		}

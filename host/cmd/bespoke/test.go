@@ -28,18 +28,25 @@ type testOptions struct {
 	verbose  bool
 	coverage bool
 	pages    string
+	// tz is the zone of a visitor whose location names none, as the
+	// proxy's geo.timezone is; nil is UTC.
+	tz *time.Location
 }
 
 func testCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("test", stderr, "RULES.yaml... [-v] [--coverage] [--watch] [--pages DIR]")
+	fs := newFlagSet("test", stderr, "RULES.yaml... [-v] [--coverage] [--watch] [--pages DIR] [--timezone ZONE]")
 	var opt testOptions
 	fs.BoolVar(&opt.verbose, "v", false, "print every test, not only failures")
 	fs.BoolVar(&opt.coverage, "coverage", false, "report the rules no test matches and the actions no test applies")
 	fs.StringVar(&opt.pages, "pages", "", "`directory` of the origin's pages for tests that check the page (default: the file's pages:)")
 	watch := fs.Bool("watch", false, "run the tests again whenever a rule file changes (Ctrl-C stops)")
+	zone := fs.String("timezone", "UTC", "the visitors' time `zone` when their location gives none (IANA name): the proxy's geo.timezone")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
+	}
+	if opt.tz, err = time.LoadLocation(*zone); err != nil {
+		return usagef("--timezone: %v; write an IANA name (Europe/Paris, America/New_York, UTC)", err)
 	}
 	if len(pos) == 0 {
 		return usagef("expected at least one rule file")
@@ -76,7 +83,7 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 			broken++
 			continue
 		}
-		l, err := loadForCommand(ctx, stderr, path, "", reqctx.Config{})
+		l, err := loadForCommand(ctx, stderr, path, "", reqctx.Config{TimeZone: opt.tz})
 		if err != nil {
 			if !errors.Is(err, errReported) {
 				fmt.Fprintf(stderr, "%s: %v\n", path, err)

@@ -199,8 +199,16 @@ func keyHash(key string) uint32 {
 	return h.Sum32()
 }
 
+// maxSkew is how many minutes a window may start after now and still be
+// live: hosts sharing a visitor's counts have clocks a little apart. A
+// window further ahead was started by a clock since set back (serve
+// --dev-clock on an earlier day, a host's clock corrected), and taken as
+// live it would hold the count until the clock caught up with it, weeks
+// later for a day's window.
+const maxSkew = 5
+
 // find returns the live entry for key, or nil when there is none or its
-// window has passed.
+// window has passed or starts after now.
 func (c *Counts) find(key string, window time.Duration) *entry {
 	h := keyHash(key)
 	now := uint32(c.s.now().Unix() / 60)
@@ -209,7 +217,8 @@ func (c *Counts) find(key string, window time.Duration) *entry {
 		if e.hash != h {
 			continue
 		}
-		if int64(now)-int64(e.start) >= int64(window/time.Minute) {
+		age := int64(now) - int64(e.start)
+		if age >= int64(window/time.Minute) || age < -maxSkew {
 			return nil
 		}
 		return e

@@ -92,3 +92,45 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestClockSetBack: a window that starts later than the clock's now, by
+// more than hosts' clocks differ, was started by a clock since set back
+// (bespoke serve --dev-clock on an earlier day, a host's clock
+// corrected): it holds no view of now's, and the next view starts a new
+// window. Hosts a minute or two apart still share a window.
+func TestClockSetBack(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 20, 0, 0, 0, time.UTC)
+	week := 7 * 24 * time.Hour
+	for _, c := range []struct {
+		back time.Duration
+		want int
+	}{
+		{0, 3},
+		{time.Minute, 3},
+		{2 * time.Minute, 3},
+		{5 * time.Minute, 3},
+		{10 * time.Minute, 0},
+		{time.Hour, 0},
+		{30 * 24 * time.Hour, 0},
+		{-6 * 24 * time.Hour, 3},
+		{-week, 0},
+	} {
+		now := t0
+		s, err := New([]byte("k"), func() time.Time { return now })
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := s.Load(httptest.NewRequest("GET", "/", nil))
+		for range 3 {
+			counts.Hit("604800:promo", week)
+		}
+		now = t0.Add(-c.back)
+		if got := counts.Count("604800:promo", week); got != c.want {
+			t.Errorf("clock moved %v back: count %d, want %d", c.back, got, c.want)
+		}
+		counts.Hit("604800:promo", week)
+		if got := counts.Count("604800:promo", week); got != c.want+1 {
+			t.Errorf("clock moved %v back, one more view: count %d, want %d", c.back, got, c.want+1)
+		}
+	}
+}

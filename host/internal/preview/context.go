@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/check"
@@ -198,7 +197,7 @@ func (c Context) Spec() (visit.Spec, []string) {
 		spec.Cookies = append(spec.Cookies, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)})
 	}
 	if c.At != "" {
-		t, err := time.Parse(time.RFC3339, c.At)
+		t, err := visit.ParseTime(c.At)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("time %q: write an RFC 3339 time such as 2026-12-05T18:30:00+01:00", c.At))
 		} else {
