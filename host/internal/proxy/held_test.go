@@ -229,18 +229,7 @@ func TestAPageHeldBackTakesWhatItHolds(t *testing.T) {
 	for _, path := range []string{"/", "/?chunked"} {
 		t.Run(path, func(t *testing.T) {
 			budget := proxy.NewBudget(1 << 30)
-			store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
-			e := newEnv(t, origin, []byte(`rules:
-  - name: fresh
-    actions:
-      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 4 }
-`), func(c *proxy.Config) { c.Held, c.Seen = budget, store })
-			h2 := httptest.NewUnstartedServer(e.p)
-			h2.Config.Protocols = new(http.Protocols)
-			h2.Config.Protocols.SetHTTP1(true)
-			h2.Config.Protocols.SetUnencryptedHTTP2(true)
-			h2.Start()
-			t.Cleanup(h2.Close)
+			e, addr := holdingProxy(t, origin, budget)
 			// Bodies streamed before leave their buffers pooled, grown.
 			for range 4 {
 				e.get(t, path)
@@ -250,7 +239,7 @@ func TestAPageHeldBackTakesWhatItHolds(t *testing.T) {
 			runtime.GC()
 			runtime.ReadMemStats(&before)
 			for range pages {
-				stalledStream(t, strings.TrimPrefix(h2.URL, "http://"), path)
+				stalledStream(t, addr, path)
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&after)
@@ -328,21 +317,10 @@ func TestAShortPageHeldBackGivesBackItsRoom(t *testing.T) {
 	for _, path := range []string{"/?chunked", "/?gzip"} {
 		t.Run(path, func(t *testing.T) {
 			budget := proxy.NewBudget(1 << 30)
-			store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
-			e := newEnv(t, origin, []byte(`rules:
-  - name: fresh
-    actions:
-      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 4 }
-`), func(c *proxy.Config) { c.Held, c.Seen = budget, store })
-			h2 := httptest.NewUnstartedServer(e.p)
-			h2.Config.Protocols = new(http.Protocols)
-			h2.Config.Protocols.SetHTTP1(true)
-			h2.Config.Protocols.SetUnencryptedHTTP2(true)
-			h2.Start()
-			t.Cleanup(h2.Close)
+			_, addr := holdingProxy(t, origin, budget)
 			const pages = 8
 			for range pages {
-				stalledStream(t, strings.TrimPrefix(h2.URL, "http://"), path)
+				stalledStream(t, addr, path)
 			}
 			// The shop page is 156 KB; its output buffer at most twice that.
 			if used := budget.Used() / pages; used > 2*int64(len(shop)) || used < int64(len(shop))/2 {
@@ -350,4 +328,24 @@ func TestAShortPageHeldBackGivesBackItsRoom(t *testing.T) {
 			}
 		})
 	}
+}
+
+// holdingProxy returns a proxy whose rules hold pages back for their seen
+// cookie, with the budget of bodies held given, and the address where it
+// serves HTTP/1 and HTTP/2 without TLS.
+func holdingProxy(t *testing.T, origin http.Handler, budget *proxy.Budget) (*env, string) {
+	t.Helper()
+	store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	e := newEnv(t, origin, []byte(`rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.card", id: "@data-item-id", keep_at_least: 4 }
+`), func(c *proxy.Config) { c.Held, c.Seen = budget, store })
+	h2 := httptest.NewUnstartedServer(e.p)
+	h2.Config.Protocols = new(http.Protocols)
+	h2.Config.Protocols.SetHTTP1(true)
+	h2.Config.Protocols.SetUnencryptedHTTP2(true)
+	h2.Start()
+	t.Cleanup(h2.Close)
+	return e, strings.TrimPrefix(h2.URL, "http://")
 }
