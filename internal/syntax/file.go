@@ -1156,7 +1156,7 @@ func (d *decoder) cap(v *yaml.Node) *Cap {
 			return nil
 		}
 		if err != nil || w < time.Minute {
-			d.errorf(per, "the window %q is not a duration of a minute or more", ws).WithHint("write 12h, 7d or 2w")
+			d.errorf(per, "%s", windowError(ws, err)).WithHint("%s", durationHint(err, "write 12h, 7d or 2w"))
 			return nil
 		}
 		c.Times, c.Window = n, w
@@ -1190,7 +1190,7 @@ func (d *decoder) capText(v *yaml.Node, s string) *Cap {
 		return nil
 	}
 	if err != nil || w < time.Minute {
-		d.errorf(v, "the window %q is not a duration of a minute or more", f[2]).WithHint("write 12h, 7d or 2w")
+		d.errorf(v, "%s", windowError(f[2], err)).WithHint("%s", durationHint(err, "write 12h, 7d or 2w"))
 		return nil
 	}
 	return &Cap{Times: n, Window: w, Pos: d.pos(v)}
@@ -1428,7 +1428,7 @@ func (d *decoder) action(n *yaml.Node) *Action {
 			if s, ok := d.scalar(fv, "max_age"); ok {
 				dur, err := ParseDuration(s)
 				if err != nil {
-					d.errorf(fv, "%v", err).WithHint("write a duration such as 30m, 12h, 7d or 2w")
+					d.errorf(fv, "%v", err).WithHint("%s", durationHint(err, "write a duration such as 30m, 12h, 7d or 2w"))
 					// The action is kept, without a max_age, which nothing
 					// reads amiss: the mistakes of its other fields, which
 					// the checker finds, are told too.
@@ -1527,6 +1527,38 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, err
 }
 
+// yearsError is a duration written in years, which are not a unit (a
+// year's length varies): its hint is the days it comes to, as a browser
+// counts a cookie's life.
+type yearsError struct {
+	orig string
+	days int
+}
+
+func (e *yearsError) Error() string {
+	return fmt.Sprintf("duration %q is in years, which are not a unit (their lengths vary)", e.orig)
+}
+
+// durationHint is the hint for a duration ParseDuration refused with
+// err: the days one in years comes to, else def.
+func durationHint(err error, def string) string {
+	var y *yearsError
+	if errors.As(err, &y) {
+		return fmt.Sprintf("write %dd", y.days)
+	}
+	return def
+}
+
+// windowError is the message for a cap's window ParseDuration refused
+// with err, or that is under a minute.
+func windowError(w string, err error) string {
+	var y *yearsError
+	if errors.As(err, &y) {
+		return fmt.Sprintf("the window %q is in years, which are not a unit", w)
+	}
+	return fmt.Sprintf("the window %q is not a duration of a minute or more", w)
+}
+
 // errDurationTooLong is a duration past what a time.Duration holds,
 // which would wrap around to another length.
 var errDurationTooLong = errors.New("longer than any duration bespoke can hold (some 290 years)")
@@ -1562,6 +1594,8 @@ func parseDuration(s string) (time.Duration, error) {
 			unit = 24 * time.Hour
 		case 'w':
 			unit = 7 * 24 * time.Hour
+		case 'y', 'Y':
+			return 0, &yearsError{orig: orig, days: int(total/(24*time.Hour)) + n*365}
 		default:
 			return 0, fmt.Errorf("unknown unit %q in duration %q", s[i:i+1], orig)
 		}

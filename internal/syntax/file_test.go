@@ -134,7 +134,10 @@ func TestErrorPositions(t *testing.T) {
 		{"cap window too long", "rules:\n  - name: x\n    at_most: 3 per 100000w\n    actions: [remove: a]\n", 3, 14, `the window "100000w" is longer than any duration bespoke can hold`, "7d"},
 		{"cap window too long, as a mapping", "rules:\n  - name: x\n    at_most: { times: 3, per: 99999999w }\n    actions: [remove: a]\n", 3, 31, `the window "99999999w" is longer than any duration bespoke can hold`, "7d"},
 		{"max_age too long", "rules:\n  - name: x\n    actions:\n      - set_cookie: { name: a, value: b, max_age: 99999999w }\n", 4, 51, "longer than any duration bespoke can hold", "7d"},
-		{"bad duration", "rules:\n  - name: x\n    actions:\n      - set_cookie: { name: a, value: b, max_age: 3y }\n", 4, 51, "unknown unit", "7d"},
+		{"bad duration", "rules:\n  - name: x\n    actions:\n      - set_cookie: { name: a, value: b, max_age: 3q }\n", 4, 51, "unknown unit", "7d"},
+		{"duration in years", "rules:\n  - name: x\n    actions:\n      - set_cookie: { name: a, value: b, max_age: 1y }\n", 4, 51, "in years, which are not a unit", "write 365d"},
+		{"cap window in years", "rules:\n  - name: x\n    at_most: 3 per 1y\n    actions: [remove: a]\n", 3, 14, `the window "1y" is in years`, "write 365d"},
+		{"cap window in years, as a mapping", "rules:\n  - name: x\n    at_most: { times: 3, per: 2y }\n    actions: [remove: a]\n", 3, 31, `the window "2y" is in years`, "write 730d"},
 		{"not a list", "rules:\n  name: x\n", 2, 3, "must be a list", ""},
 		{"empty", "", 1, 1, "empty rule file", ""},
 		{"no rules", "version: 1\n", 1, 1, "no `rules:`", ""},
@@ -177,6 +180,12 @@ func TestParseDuration(t *testing.T) {
 	for _, bad := range []string{"", "d", "5", "3y", "-1d", "100000w", "9999999999999m", "15250w1w", "99999999w"} {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("%q parsed", bad)
+		}
+	}
+	// Years, whose lengths vary, are told in days.
+	for in, want := range map[string]string{"1y": "write 365d", "3Y": "write 1095d", "1d1y": "write 366d"} {
+		if _, err := ParseDuration(in); err == nil || durationHint(err, "") != want {
+			t.Errorf("%q: %v, hint %q, want %q", in, err, durationHint(err, ""), want)
 		}
 	}
 	// Units written as words are refused, with the duration as it is
