@@ -131,20 +131,7 @@ func TestH2COfferDeclined(t *testing.T) {
 	} {
 		for _, connection := range []string{"Upgrade, HTTP2-Settings", "keep-alive, Upgrade, HTTP2-Settings"} {
 			t.Run(c.name+", Connection: "+connection, func(t *testing.T) {
-				cfg := c.cfg
-				cfg.Rules = []byte(greeting)
-				front := httptest.NewServer(newHandler(t, cfg))
-				defer front.Close()
-				req, _ := http.NewRequest("GET", front.URL+"/?ref=newsletter", nil)
-				req.Header.Set("Connection", connection)
-				req.Header.Set("Upgrade", "h2c")
-				req.Header.Set("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				resp, b := getUpgrading(t, c.cfg, map[string]string{"Connection": connection, "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA"})
 				if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "Thanks for reading") {
 					t.Errorf("%s, not personalized: %s", resp.Status, b)
 				}
@@ -185,22 +172,31 @@ func TestUpgradeAnsweredWithAPage(t *testing.T) {
 		{"Next", host.Config{Next: app}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := c.cfg
-			cfg.Rules = []byte(greeting)
-			front := httptest.NewServer(newHandler(t, cfg))
-			defer front.Close()
-			req, _ := http.NewRequest("GET", front.URL+"/?ref=newsletter", nil)
-			req.Header.Set("Connection", "Upgrade")
-			req.Header.Set("Upgrade", "websocket")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, b := getUpgrading(t, c.cfg, map[string]string{"Connection": "Upgrade", "Upgrade": "websocket"})
 			if personal := strings.Contains(string(b), "Thanks for reading"); resp.StatusCode != http.StatusOK || personal != c.personal {
 				t.Errorf("%s, personalized %v, want 200, %v: %s", resp.Status, personal, c.personal, b)
 			}
 		})
 	}
+}
+
+// getUpgrading gets /?ref=newsletter through a handler of cfg with the
+// greeting rules, the request carrying headers, and returns the response
+// and its body.
+func getUpgrading(t *testing.T, cfg host.Config, headers map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	cfg.Rules = []byte(greeting)
+	front := httptest.NewServer(newHandler(t, cfg))
+	defer front.Close()
+	req, _ := http.NewRequest("GET", front.URL+"/?ref=newsletter", nil)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, b
 }
