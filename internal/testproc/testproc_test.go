@@ -1,11 +1,14 @@
 package testproc
 
 import (
+	"errors"
 	"net"
 	"os"
 	"os/exec"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestOwns: a listener of this process is its own; another process's is
@@ -29,5 +32,24 @@ func TestOwns(t *testing.T) {
 	defer func() { sleep.Process.Kill(); sleep.Wait() }()
 	if Owns(sleep.Process.Pid, ln.Addr().String()) {
 		t.Error("another process owns this process's listener")
+	}
+}
+
+func TestRefusedAddr(t *testing.T) {
+	addr := RefusedAddr(t)
+	for range 3 {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			t.Fatalf("%s accepted a connection", addr)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("dial %s: %v, want connection refused", addr, err)
+		}
+	}
+	// Nothing else can listen there meanwhile.
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Fatalf("a listener took %s", addr)
 	}
 }

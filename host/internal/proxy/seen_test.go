@@ -212,10 +212,7 @@ func TestTamperedSeenCookieIsReplaced(t *testing.T) {
 }
 
 func TestRedisDownServesPage(t *testing.T) {
-	// A port nothing listens on.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testproc.RefusedAddr(t)
 	store, err := seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + addr + "/0", Timeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

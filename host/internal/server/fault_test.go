@@ -131,10 +131,7 @@ func TestOriginFaults(t *testing.T) {
 		})
 	}
 	// The origin refuses connections.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
-	r2 := start(t, faultConfig(t, closed))
+	r2 := start(t, faultConfig(t, "http://"+testproc.RefusedAddr(t)))
 	resp, err := client.Get(r2.url + "/")
 	if err != nil {
 		t.Fatal(err)
