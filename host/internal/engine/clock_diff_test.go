@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
-	"github.com/bespoke-edge/bespoke/internal/codegen"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -66,25 +65,8 @@ func TestCompiledAgreesAcrossZones(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wasm, err := codegen.Generate(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	art, err := plugin.ReadArtifact(wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	eng, err := engine.New(engine.Config{CacheDir: "-", PoolSize: 1, DecideTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close(ctx)
-	mod, err := eng.Load(ctx, art)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mod.Close(ctx)
+	mod := load(t, newEngine(t, engine.Config{PoolSize: 1}), p)
 	ev, err := eval.New(p)
 	if err != nil {
 		t.Fatal(err)
