@@ -13,6 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // the zone names the host knows, on any machine
 
+	"github.com/bespoke-edge/bespoke/internal/tzname"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 )
@@ -37,7 +38,11 @@ func (c *checker) literal(a plugin.Attr, v string, pos diag.Pos) (string, bool) 
 	case "geo.region":
 		e = c.region(v, folded, pos)
 	case "geo.timezone":
-		e = c.timezone(v, pos)
+		// An old name (Asia/Calcutta) is the zone's current one, as the
+		// host makes the visitor's: either name matches either.
+		if e = c.timezone(v, pos); e == nil {
+			folded = tzname.Current(v)
+		}
 	case "language", "languages":
 		e = c.language(a.Name, v, folded, pos)
 	case "visitor.weekday":

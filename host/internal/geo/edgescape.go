@@ -76,8 +76,9 @@ func parseEdgescape(s string) Info {
 	// Akamai's zones are abbreviations ("EST", "GMT+1"); some of them are
 	// also legacy IANA names with other meanings ("EST" has no daylight
 	// saving), so only a value shaped like Area/Location is believed.
-	if tz = normTimezone(tz); strings.IndexByte(tz, '/') > 0 {
-		i.Timezone = tz
+	// (Believed before it is renamed: "EST" is now America/Panama's.)
+	if strings.IndexByte(trimOWS(tz), '/') > 0 {
+		i.Timezone = normTimezone(tz)
 	}
 	i.Continent = normContinent(continent)
 	return i

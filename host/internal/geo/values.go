@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/bespoke-edge/bespoke/internal/tzname"
 )
 
 // Header values arrive from the network: every field is trimmed and checked
@@ -171,7 +173,10 @@ func normTimezone(s string) string {
 			return ""
 		}
 	}
-	return s
+	// A provider or a database may send a zone's old name (Asia/Calcutta)
+	// where a rule writes its current one (Asia/Kolkata), or the other
+	// way; the checker makes a rule's name current too.
+	return tzname.Current(s)
 }
 
 // maxCoordinate bounds a coordinate's text so a huge header costs nothing.

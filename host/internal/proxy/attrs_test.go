@@ -50,6 +50,11 @@ var attrCases = []struct {
 	{"city", `geo.city == "Lyon"`, []string{"CF-IPCountry", "FR", "cf-ipcity", "Lyon"}, []string{"CF-IPCountry", "FR", "cf-ipcity", "Paris"}},
 	{"continent", `geo.continent == "AS"`, []string{"X-Forwarded-For", "100.64.1.1"}, []string{"X-Forwarded-For", "192.0.2.1"}},
 	{"timezone", `geo.timezone == "America/Los_Angeles"`, []string{"X-Forwarded-For", "198.51.100.200"}, []string{"X-Forwarded-For", "198.51.100.7"}},
+	// A zone's old name and its current one are one zone, whichever the
+	// rule or the provider writes.
+	{"timezone-old-name", `geo.timezone == "Asia/Calcutta"`, []string{"CF-IPCountry", "IN", "cf-timezone", "Asia/Kolkata"}, []string{"CF-IPCountry", "BD", "cf-timezone", "Asia/Dhaka"}},
+	{"timezone-old-header", `geo.timezone in ["Europe/Kyiv", "UTC"]`, []string{"CF-IPCountry", "UA", "cf-timezone", "Europe/Kiev"}, []string{"CF-IPCountry", "FR", "cf-timezone", "Europe/Paris"}},
+	{"timezone-utc", `geo.timezone == "UTC"`, []string{"CF-IPCountry", "IS", "cf-timezone", "Etc/UTC"}, []string{"CF-IPCountry", "IS", "cf-timezone", "Atlantic/Reykjavik"}},
 	{"lat-lon", `geo.lat > 50 and geo.lon > 10`, []string{"X-Forwarded-For", "192.0.2.9"}, []string{"X-Forwarded-For", "203.0.113.9"}},
 	{"within", `geo.within(45.764, 4.8357, 30)`, []string{"X-Forwarded-For", "198.51.100.7"}, []string{"X-Forwarded-For", "203.0.113.7"}},
 	// Device: Client Hints first, then the User-Agent.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/device"
 	"github.com/bespoke-edge/bespoke/host/internal/geo"
+	"github.com/bespoke-edge/bespoke/internal/tzname"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -102,7 +103,9 @@ func (o *Overrides) apply(q *request) {
 	set("geo.region", &q.geo.Region)
 	set("geo.city", &q.geo.City)
 	set("geo.continent", &q.geo.Continent)
-	set("geo.timezone", &q.geo.Timezone)
+	if v, ok := get("geo.timezone"); ok {
+		q.geo.Timezone = tzname.Current(v)
+	}
 	if la, ok := get("geo.lat"); ok {
 		if lo, ok := get("geo.lon"); ok {
 			lat, ok1 := plugin.ParseNumber(la)
