@@ -247,7 +247,11 @@ func TestAPageHeldBackTakesWhatItHolds(t *testing.T) {
 			if per > 3<<20/2 {
 				t.Errorf("a page held back takes %.2f MiB, want 1 MiB and some", float64(per)/(1<<20))
 			}
-			if used := budget.Used() / pages; used > 1<<20+64<<10 || used < 1<<20 || used > per {
+			// The heap's growth is measured with the rest of the process
+			// running (pools emptied by the collections, other tests'
+			// servers), so it stands for what the pages take to within
+			// an eighth.
+			if used := budget.Used() / pages; used > 1<<20+64<<10 || used < 1<<20 || used > per+per/8 {
 				t.Errorf("the budget counts %.2f MiB a page held back, want 1 MiB and 64 KiB at most; the heap grew by %.2f MiB", float64(used)/(1<<20), float64(per)/(1<<20))
 			}
 		})
