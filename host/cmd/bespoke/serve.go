@@ -408,17 +408,9 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	}
 	go reloadOnHUP(ctx, srv, hup)
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, adminLn, err := listeners(cfg, log)
 	if err != nil {
 		return err
-	}
-	var adminLn net.Listener
-	if addr := cfg.AdminAddr(); addr != "" {
-		if adminLn, err = net.Listen("tcp", addr); err != nil {
-			ln.Close()
-			return fmt.Errorf("admin listener: %w", err)
-		}
-		log.Info("admin listening", "addr", adminLn.Addr().String())
 	}
 	for _, r := range cfg.Routes {
 		src := r.Source()

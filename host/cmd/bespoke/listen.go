@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/bespoke-edge/bespoke/host/internal/activation"
+	"github.com/bespoke-edge/bespoke/host/internal/config"
+)
+
+// listeners opens the visitors' listener and the admin one (nil when the
+// admin API is off): the sockets a service manager passed (systemd's
+// socket activation), which outlive a restart of the process, else the
+// configured addresses.
+func listeners(cfg *config.Config, log *slog.Logger) (ln, adminLn net.Listener, err error) {
+	socks, err := activation.Listeners()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(socks) > 0 {
+		if ln, adminLn, err = activation.Roles(socks); err != nil {
+			for _, s := range socks {
+				s.Listener.Close()
+			}
+			return nil, nil, err
+		}
+		log.Info("listening on the sockets the service manager passed", "visitors", ln.Addr().String(), "listen", cfg.Listen+" (not used)")
+		if adminLn != nil && cfg.AdminAddr() == "" {
+			// The admin API is off: the socket meant for it serves
+			// nothing, and is closed rather than left to queue
+			// connections no one accepts.
+			log.Warn("a socket for the admin API was passed, but the admin API is off (admin: \"\"); closing it", "addr", adminLn.Addr().String())
+			adminLn.Close()
+			adminLn = nil
+		}
+	} else if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, nil, err
+	}
+	if addr := cfg.AdminAddr(); addr != "" && adminLn == nil {
+		if adminLn, err = net.Listen("tcp", addr); err != nil {
+			ln.Close()
+			return nil, nil, fmt.Errorf("admin listener: %w", err)
+		}
+	}
+	if adminLn != nil {
+		log.Info("admin listening", "addr", adminLn.Addr().String())
+	}
+	return ln, adminLn, nil
+}
