@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 )
 
@@ -225,6 +226,10 @@ type previewWriter struct {
 func (w *previewWriter) mark() {
 	if !w.wrote {
 		w.wrote = true
+		// The origin's word to CDNs goes too: they follow it ahead of
+		// Cache-Control, and would give the visitors after a page of
+		// another day the rules left alone.
+		proxy.KeepPrivate(w.Header())
 		w.Header().Set("Cache-Control", "private, no-store")
 		w.Header().Set(Header, w.label)
 	}

@@ -1046,6 +1046,21 @@ func cacheControl(h http.Header) string {
 	return strings.Join(vs, ", ")
 }
 
+// KeepPrivate makes the response whose header is h one no shared cache
+// keeps, as the proxy makes a personalized response: its Cache-Control
+// private (the browser may keep it as long as the origin allowed), and
+// without the origin's instructions to CDNs and reverse proxies, which
+// they follow ahead of Cache-Control (CDN-Cache-Control,
+// X-Accel-Expires, ...). It is for handlers around the proxy whose
+// response is this visitor's alone: one that sets a cookie of theirs, or
+// shows a preview. Call it before the header is written.
+func KeepPrivate(h http.Header) {
+	h.Set("Cache-Control", privateCacheControl(cacheControl(h)))
+	for _, k := range sharedCacheHeaders {
+		delete(h, k)
+	}
+}
+
 // privateCacheControl rewrites the origin's Cache-Control for a
 // personalized response: shared caches must not keep it; the browser may,
 // as long as the origin allowed.
