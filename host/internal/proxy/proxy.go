@@ -742,7 +742,7 @@ func (p *Proxy) keepsVisitor(st *state) bool {
 
 func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 	p.stats.Redirects.Add(1)
-	p.setVisitorHeaders(w.Header(), st, st.req.Visitor.Persist && p.keepsVisitor(st))
+	p.setVisitorHeaders(w.Header(), st, st.req.Visitor.Persist && p.keepsVisitor(st), true)
 	// A rule's redirect takes effect when the visitor is sent on: a
 	// navigation, not a subresource or a prefetch.
 	if !NotAView(r.Header) && r.Method != http.MethodHead {
@@ -843,8 +843,14 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 }
 
 // setVisitorHeaders sets the cookies and headers of the plan, the visitor
-// cookie (when setVisitor), and debug headers.
-func (p *Proxy) setVisitorHeaders(h http.Header, st *state, setVisitor bool) {
+// cookie (when setVisitor), and debug headers. allRules names every rule
+// that matched in X-Bespoke-Rules; without it, only those whose reads
+// the response's Vary names (see Site.InVaryNonHTML): a shared cache
+// gives a style sheet to every visitor its Vary matches, and a rule that
+// edits pages alone, matched for the one whose request it kept (on the
+// device, which the style sheet's Vary does not name), would be named
+// to the others.
+func (p *Proxy) setVisitorHeaders(h http.Header, st *state, setVisitor, allRules bool) {
 	if st.req == nil {
 		return
 	}
@@ -863,7 +869,9 @@ func (p *Proxy) setVisitorHeaders(h http.Header, st *state, setVisitor bool) {
 		h.Set("X-Bespoke-Generation", strconv.FormatInt(st.site.Generation, 10))
 		names := make([]string, 0, len(st.req.Plan.Matched))
 		for _, ri := range st.req.Plan.Matched {
-			names = append(names, st.site.Manifest().Rules[ri].Name)
+			if allRules || st.site.InVaryNonHTML(ri) {
+				names = append(names, st.site.Manifest().Rules[ri].Name)
+			}
 		}
 		h.Set("X-Bespoke-Rules", strings.Join(names, ", "))
 	}

@@ -146,7 +146,7 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 		st.outcome = metrics.Personalized
 		p.stats.Personalized.Add(1)
 	}
-	p.setVisitorHeaders(h, st, rp.setVisitor)
+	p.setVisitorHeaders(h, st, rp.setVisitor, rp.private || rp.pageVary)
 	if p.cfg.DebugHeaders && rp.reason != "" && rp.reason != reasonStatus {
 		// Why a page the rules edit went out as the origin sent it
 		// (the reasons of bespoke_body_limits_total).

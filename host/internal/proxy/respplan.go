@@ -257,6 +257,10 @@ type responsePlan struct {
 	// vary are headers to add to Vary; acceptCH asks for Client Hints.
 	vary     []string
 	acceptCH bool
+	// pageVary: vary names what every rule reads (the site's Vary),
+	// not only what the rules that can change a response no page edit
+	// changes read (VaryNonHTML).
+	pageVary bool
 	// decode is the origin's Content-Encoding to undo; encode the
 	// encoding of the rewritten body ("" for none).
 	decode, encode string
@@ -422,12 +426,14 @@ func planResponse(in responseInput) responsePlan {
 		// it must, never fewer.
 		if in.site.hasEdits {
 			rp.addVary(in.site.vary...)
+			rp.pageVary = true
 		}
 		if in.site.touchesNonHTML {
 			rp.addVary(in.site.varyNonHTML...)
 		}
 	case (html || notModifiedPage || pageRanges) && in.site.hasEdits:
 		rp.addVary(in.site.vary...)
+		rp.pageVary = true
 	case in.site.touchesNonHTML:
 		// An asset or an API's JSON: only what the rules that can touch
 		// it read, so that a CDN keeps one copy of a style sheet where

@@ -45,9 +45,12 @@ type Site struct {
 	// varyNonHTML are the request headers what the rules that can touch
 	// other responses than pages decide depends on (see VaryNonHTML).
 	varyNonHTML []string
-	hasEdits    bool
-	usesSeen    bool
-	usesCaps    bool
+	// nonHTMLRules says, by rule, whether VaryNonHTML names what the
+	// rule reads; nil when it names what every rule reads.
+	nonHTMLRules []bool
+	hasEdits     bool
+	usesSeen     bool
+	usesCaps     bool
 
 	scratch sync.Pool // *Request
 }
@@ -73,6 +76,7 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 	}
 	var reads []int // of the rules that touch other responses
 	readsSeen := false
+	var nonHTMLRules []bool
 	for _, r := range art.Manifest.Rules {
 		touched := s.touchesNonHTML
 		s.touchesNonHTML = false
@@ -103,12 +107,14 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 			reads = append(reads, r.Reads...)
 			readsSeen = readsSeen || r.ReadsSeen
 		}
+		nonHTMLRules = append(nonHTMLRules, s.touchesNonHTML)
 		s.touchesNonHTML = s.touchesNonHTML || touched
 	}
 	s.usesSeen = s.usesSeen || mod.Imports(plugin.ImportSeen)
 	s.varyNonHTML = s.builder.Vary()
 	if art.Manifest.RuleReads {
 		s.varyNonHTML = s.builder.VaryOf(reads, readsSeen)
+		s.nonHTMLRules = nonHTMLRules
 	}
 	return s, nil
 }
@@ -197,6 +203,14 @@ func (s *Site) HasEdits() bool { return s.hasEdits }
 // Vary names those of every rule. A plugin whose manifest does not say
 // what each rule reads gets Vary's.
 func (s *Site) VaryNonHTML() []string { return s.varyNonHTML }
+
+// InVaryNonHTML reports whether VaryNonHTML names the request headers
+// rule ri (an index of the manifest's rules) reads: a rule that can
+// change a response no page edit changes, or any rule of a plugin whose
+// manifest does not say what each rule reads.
+func (s *Site) InVaryNonHTML(ri int) bool {
+	return s.nonHTMLRules == nil || ri < 0 || ri >= len(s.nonHTMLRules) || s.nonHTMLRules[ri]
+}
 
 // TouchesNonHTML reports whether some rule sets headers, cookies or
 // redirects.
