@@ -633,3 +633,33 @@ func TestInFrontOfASharedCache(t *testing.T) {
 		t.Errorf("the origin was asked %d times for one page, kept by Varnish", n)
 	}
 }
+
+// TestAnAssetVariesOnlyWithWhatCanChangeIt: a rule that edits JSON for
+// visitors of one country changes no style sheet or script, whose Vary
+// then names no country: nginx in front keeps one copy of each for
+// every country, and the JSON apart for the country the rule reads.
+func TestAnAssetVariesOnlyWithWhatCanChangeIt(t *testing.T) {
+	origin := siteOrigin(t, 60)
+	s := serveBinary(t, "--origin", origin.URL, "--geo-header", "X-Country", "--geo-providers", "none", "--rules", writeRules(t, `rules:
+  - name: us-api
+    when: geo.country == "US"
+    actions:
+      - json_set: { path: banner, value: "US-JSON" }
+`))
+	cache := "http://" + nginxCache(t, s.addr)
+	for _, p := range []string{"/static/site.css", "/static/app.js"} {
+		for i, country := range []string{"FR", "US", "DE"} {
+			resp, _ := get(t, "GET", cache+p, "X-Country", country)
+			if hit := fromCache(resp.Header); hit != (i > 0) || strings.Contains(resp.Header.Get("Vary"), "X-Country") {
+				t.Errorf("%s from %s: from the cache %v, Vary %q", p, country, hit, resp.Header.Get("Vary"))
+			}
+		}
+	}
+	for i, country := range []string{"FR", "FR", "US", "US", "DE"} {
+		resp, body := get(t, "GET", cache+"/api/recommendations.json", "X-Country", country)
+		hit := fromCache(resp.Header)
+		if strings.Contains(body, "US-JSON") != (country == "US") || hit != (i == 1) {
+			t.Errorf("the JSON from %s, request %d: from the cache %v, Vary %q, US-JSON in it: %v", country, i, hit, resp.Header.Get("Vary"), strings.Contains(body, "US-JSON"))
+		}
+	}
+}

@@ -116,6 +116,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			readsVisitor:   s.ReadsVisitor(),
 			vary:           s.Vary(),
 			varyNonHTML:    s.VaryNonHTML(),
+			varyAsset:      s.VaryAsset(),
 		},
 		req: requestFacts{
 			method:          resp.Request.Method,
@@ -146,7 +147,14 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 		st.outcome = metrics.Personalized
 		p.stats.Personalized.Add(1)
 	}
-	p.setVisitorHeaders(h, st, rp.setVisitor, rp.private || rp.pageVary)
+	named := namedNonHTML
+	switch {
+	case rp.private || rp.pageVary:
+		named = namedAll
+	case rp.assetVary:
+		named = namedAsset
+	}
+	p.setVisitorHeaders(h, st, rp.setVisitor, named)
 	if p.cfg.DebugHeaders && rp.reason != "" && rp.reason != reasonStatus {
 		// Why a page the rules edit went out as the origin sent it
 		// (the reasons of bespoke_body_limits_total).
