@@ -663,3 +663,60 @@ func TestAnAssetVariesOnlyWithWhatCanChangeIt(t *testing.T) {
 		}
 	}
 }
+
+// TestVarnishRevalidates: Varnish revalidates a copy past its max-age
+// (in its grace, while it serves the stale one) with the origin's ETag,
+// through bespoke, which passes the origin's 304 on: the copy is kept,
+// and served after to the visitors the rules leave alone, while a
+// visitor they change gets the page made for it, never the copy.
+func TestVarnishRevalidates(t *testing.T) {
+	site := siteOrigin(t, 1)
+	var notModified atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		site.Config.Handler.ServeHTTP(rec, r)
+		if rec.status == http.StatusNotModified {
+			notModified.Add(1)
+		}
+	}))
+	t.Cleanup(origin.Close)
+	s := serveBinary(t, "--origin", origin.URL, "--geo-header", "X-Country", "--geo-providers", "none", "--rules", writeRules(t, `rules:
+  - name: us-offer
+    when: geo.country == "US"
+    actions:
+      - set_inner: { select: "#announce", text: "US-OFFER" }
+`))
+	cache := "http://" + testproc.Varnish(t, "the test behind Varnish", s.addr, nil)
+	_, page := get(t, "GET", s.url+"/journal/")
+	_, usPage := get(t, "GET", s.url+"/journal/", "X-Country", "US")
+	if resp, body := get(t, "GET", cache+"/journal/"); body != page || fromCache(resp.Header) {
+		t.Fatalf("first request: from the cache %v, %d bytes", fromCache(resp.Header), len(body))
+	}
+	waitFor(t, 10*time.Second, "Varnish to revalidate its copy", func() bool {
+		if _, body := get(t, "GET", cache+"/journal/"); body != page {
+			t.Fatalf("a stale or fresh copy: %d bytes, want the page no rule changed", len(body))
+		}
+		time.Sleep(100 * time.Millisecond)
+		return notModified.Load() > 0
+	})
+	for i := range 2 {
+		resp, body := get(t, "GET", cache+"/journal/", "X-Country", "US")
+		if body != usPage || fromCache(resp.Header) {
+			t.Errorf("from the US after the revalidation, request %d: from the cache %v, %d bytes (its page %d)", i, fromCache(resp.Header), len(body), len(usPage))
+		}
+		if resp, body = get(t, "GET", cache+"/journal/"); body != page {
+			t.Errorf("from elsewhere after the revalidation, request %d: from the cache %v, %d bytes", i, fromCache(resp.Header), len(body))
+		}
+	}
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
