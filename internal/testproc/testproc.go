@@ -261,8 +261,19 @@ dns_nameservers 127.0.0.1
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A service name of its own: squid names its shared memory segments
+	// after it (/dev/shm/squid-cf__metadata.shm by default), which
+	// another squid on the machine, or one killed before, holds.
+	_, p, _ := net.SplitHostPort(addr)
+	name := "bespoketest" + p
+	t.Cleanup(func() {
+		segments, _ := filepath.Glob(filepath.Join("/dev/shm", name+"-*"))
+		for _, f := range segments {
+			os.Remove(f)
+		}
+	})
 	cacheLog := filepath.Join(dir, "cache.log")
-	Start(t, addr, exec.Command(bin, "-N", "-f", path), cacheLog)
+	Start(t, addr, exec.Command(bin, "-n", name, "-N", "-f", path), cacheLog)
 	return addr
 }
 
