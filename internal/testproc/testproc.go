@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -220,7 +221,7 @@ func Varnish(t testing.TB, why, backend string, vcl func(backend string) string)
 		}
 		args = append(args, "-f", path)
 	}
-	Start(t, addr, exec.Command(bin, args...))
+	startGroup(t, addr, exec.Command(bin, args...))
 	return addr
 }
 
@@ -273,8 +274,24 @@ dns_nameservers 127.0.0.1
 		}
 	})
 	cacheLog := filepath.Join(dir, "cache.log")
-	Start(t, addr, exec.Command(bin, "-n", name, "-N", "-f", path), cacheLog)
+	startGroup(t, addr, exec.Command(bin, "-n", name, "-N", "-f", path), cacheLog)
 	return addr
+}
+
+// startGroup starts cmd as Start does, in a process group of its own,
+// which is killed whole when the test ends: varnishd serves from a
+// process it forks, which its manager, killed alone, leaves running.
+func startGroup(t testing.TB, addr string, cmd *exec.Cmd, logs ...string) {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Before Start, so that it runs when Start fails too, and after
+	// Start's kill: the group outlives its leader.
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
+	Start(t, addr, cmd, logs...)
 }
 
 // sharedTempDir is a temporary directory, removed when the test ends,
