@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,4 +196,116 @@ func Serve(t testing.TB, serve func(net.Conn)) net.Listener {
 		}
 	}()
 	return ln
+}
+
+// Varnish starts varnishd in the foreground, its working directory in a
+// temporary directory, with the VCL that vcl returns for the address of
+// the backend it is given (backend), or with Varnish's builtin VCL alone
+// in front of backend when vcl is nil, and returns the address it
+// listens on. why says what cannot run without Varnish.
+func Varnish(t testing.TB, why, backend string, vcl func(backend string) string) string {
+	t.Helper()
+	bin := Need(t, "varnishd", "varnish", why)
+	// Run as root, varnishd drops its child to its own user, which must
+	// reach the working directory.
+	dir := sharedTempDir(t, 0o755)
+	addr := FreeAddr(t)
+	args := []string{"-F", "-a", addr, "-n", filepath.Join(dir, "work"), "-s", "malloc,16m", "-T", "none",
+		"-p", "thread_pool_min=5", "-p", "thread_pools=1"}
+	if vcl == nil {
+		args = append(args, "-b", backend)
+	} else {
+		path := filepath.Join(dir, "site.vcl")
+		if err := os.WriteFile(path, []byte(vcl(backend)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-f", path)
+	}
+	startGroup(t, addr, exec.Command(bin, args...))
+	return addr
+}
+
+// Squid starts squid in the foreground (no daemon, no disk cache, its
+// files in a temporary directory) as a reverse proxy (accel mode) in
+// front of backend, with the configuration lines extra besides, and
+// returns the address it listens on. why says what cannot run without
+// Squid.
+func Squid(t testing.TB, why, backend, extra string) string {
+	t.Helper()
+	bin := Need(t, "squid", "squid", why)
+	// Run as root, squid drops to its own user, which writes its logs
+	// and pid file here.
+	dir := sharedTempDir(t, 0o777)
+	addr := FreeAddr(t)
+	host, port, err := net.SplitHostPort(backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`http_port %[2]s accel defaultsite=localhost vhost
+cache_peer %[3]s parent %[4]s 0 no-query no-digest originserver name=site
+cache_peer_access site allow all
+http_access allow all
+cache_mem 16 MB
+pid_filename %[1]s/squid.pid
+access_log stdio:%[1]s/access.log
+cache_log %[1]s/cache.log
+coredump_dir %[1]s
+shutdown_lifetime 0 seconds
+pinger_enable off
+dns_nameservers 127.0.0.1
+%[5]s
+`, dir, addr, host, port, extra)
+	if os.Geteuid() == 0 {
+		conf += "cache_effective_user proxy\n"
+	}
+	path := filepath.Join(dir, "squid.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A service name of its own: squid names its shared memory segments
+	// after it (/dev/shm/squid-cf__metadata.shm by default), which
+	// another squid on the machine, or one killed before, holds.
+	_, p, _ := net.SplitHostPort(addr)
+	name := "bespoketest" + p
+	t.Cleanup(func() {
+		segments, _ := filepath.Glob(filepath.Join("/dev/shm", name+"-*"))
+		for _, f := range segments {
+			os.Remove(f)
+		}
+	})
+	cacheLog := filepath.Join(dir, "cache.log")
+	startGroup(t, addr, exec.Command(bin, "-n", name, "-N", "-f", path), cacheLog)
+	return addr
+}
+
+// startGroup starts cmd as Start does, in a process group of its own,
+// which is killed whole when the test ends: varnishd serves from a
+// process it forks, which its manager, killed alone, leaves running.
+func startGroup(t testing.TB, addr string, cmd *exec.Cmd, logs ...string) {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Before Start, so that it runs when Start fails too, and after
+	// Start's kill: the group outlives its leader.
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
+	Start(t, addr, cmd, logs...)
+}
+
+// sharedTempDir is a temporary directory, removed when the test ends,
+// with mode perm, that a server dropping to a user of its own reaches:
+// t.TempDir's parent is readable by the test's user alone.
+func sharedTempDir(t testing.TB, perm os.FileMode) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "testproc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, perm); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

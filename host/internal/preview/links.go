@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 )
 
@@ -141,7 +142,8 @@ func (l *Links) Link(base string, p Preview) string {
 // token (in the query, which is then removed, or in the cookie) is decided
 // with the token's variants and time, and its response is marked private
 // and named in the X-Bespoke-Preview header. An invalid or expired token
-// is ignored (and its cookie cleared); ?bsk_preview=off ends a preview.
+// is ignored (and its cookie cleared, the response made private);
+// ?bsk_preview=off ends a preview.
 func (l *Links) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.Contains(r.URL.RawQuery, Param) && !hasCookie(r, Cookie) {
@@ -167,6 +169,9 @@ func (l *Links) Wrap(next http.Handler) http.Handler {
 		if !ok {
 			if tok == "off" || !fromQuery {
 				http.SetCookie(w, &http.Cookie{Name: Cookie, Value: "", Path: "/", MaxAge: -1})
+				// A shared cache would give the cookie's end to the
+				// visitors after: the page is this visitor's alone.
+				w = &previewWriter{ResponseWriter: w}
 			}
 			next.ServeHTTP(w, r)
 			return
@@ -214,8 +219,9 @@ func withoutCookie(r *http.Request, name string) *http.Request {
 	return r2
 }
 
-// previewWriter marks a previewed response: never stored by a shared
-// cache, and named.
+// previewWriter marks a previewed response (label says which preview):
+// never stored by a shared cache, and named; or, without a label, the
+// response that ends a preview (it clears the cookie): private.
 type previewWriter struct {
 	http.ResponseWriter
 	label string
@@ -225,8 +231,14 @@ type previewWriter struct {
 func (w *previewWriter) mark() {
 	if !w.wrote {
 		w.wrote = true
-		w.Header().Set("Cache-Control", "private, no-store")
-		w.Header().Set(Header, w.label)
+		// The origin's word to CDNs goes too: they follow it ahead of
+		// Cache-Control, and would give the visitors after a page of
+		// another day the rules left alone.
+		proxy.KeepPrivate(w.Header())
+		if w.label != "" {
+			w.Header().Set("Cache-Control", "private, no-store")
+			w.Header().Set(Header, w.label)
+		}
 	}
 }
 

@@ -251,3 +251,56 @@ func TestRoutesBelowTheRoot(t *testing.T) {
 		t.Errorf("the blog's frame lacks %q", want)
 	}
 }
+
+// TestEndingAPreviewIsPrivate: the response that clears a preview cookie
+// (?bsk_preview=off, or a cookie whose token expired or was not signed
+// with the key) is kept by no shared cache: one would give its
+// Set-Cookie to every visitor after. The page comes as the proxy made
+// it otherwise, and a request without a preview keeps the origin's
+// Cache-Control.
+func TestEndingAPreviewIsPrivate(t *testing.T) {
+	links := preview.NewLinks([]byte("the proxy's secret, 32 bytes ok"))
+	expired := links.Token(preview.Preview{Expires: time.Now().Add(-time.Hour)})
+	other := preview.NewLinks([]byte("another proxy's secret, 32 bytes")).Token(preview.Preview{})
+	h := links.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		w.Header().Set("CDN-Cache-Control", "max-age=600")
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<p>page</p>")
+	}))
+	for _, tc := range []struct {
+		name, target, cookie string
+		cleared              bool
+	}{
+		{"no preview", "/", "", false},
+		{"off", "/?" + preview.Param + "=off", "", true},
+		{"off with the cookie", "/?" + preview.Param + "=off", preview.Cookie + "=" + expired, true},
+		{"an expired cookie", "/", preview.Cookie + "=" + expired, true},
+		{"another key's cookie", "/", "a=1; " + preview.Cookie + "=" + other, true},
+		{"a cookie of no token", "/", preview.Cookie + "=x", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", tc.target, nil)
+			if tc.cookie != "" {
+				req.Header.Set("Cookie", tc.cookie)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			res := rec.Result()
+			cleared := strings.Contains(res.Header.Get("Set-Cookie"), preview.Cookie+"=;")
+			if cleared != tc.cleared {
+				t.Fatalf("cookie cleared %v, want %v: %v", cleared, tc.cleared, res.Header)
+			}
+			cc, cdn := res.Header.Get("Cache-Control"), res.Header.Get("CDN-Cache-Control")
+			switch {
+			case !tc.cleared && (cc != "public, max-age=60" || cdn == ""):
+				t.Errorf("without a preview: Cache-Control %q, CDN-Cache-Control %q", cc, cdn)
+			case tc.cleared && (cc != "private, max-age=60" || cdn != ""):
+				t.Errorf("Cache-Control %q, CDN-Cache-Control %q on a response that clears the cookie", cc, cdn)
+			}
+			if rec.Body.String() != "<p>page</p>" || res.Header.Get(preview.Header) != "" {
+				t.Errorf("body %q, %s %q", rec.Body, preview.Header, res.Header.Get(preview.Header))
+			}
+		})
+	}
+}

@@ -742,7 +742,7 @@ func (p *Proxy) keepsVisitor(st *state) bool {
 
 func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 	p.stats.Redirects.Add(1)
-	p.setVisitorHeaders(w.Header(), st, st.req.Visitor.Persist && p.keepsVisitor(st))
+	p.setVisitorHeaders(w.Header(), st, st.req.Visitor.Persist && p.keepsVisitor(st), namedAll)
 	// A rule's redirect takes effect when the visitor is sent on: a
 	// navigation, not a subresource or a prefetch.
 	if !NotAView(r.Header) && r.Method != http.MethodHead {
@@ -842,9 +842,29 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	}
 }
 
+// namedRules says which of the rules that matched X-Bespoke-Rules names:
+// those whose reads the response's Vary names. A shared cache gives a
+// style sheet to every visitor its Vary matches, and a rule that edits
+// pages alone, matched for the one whose request it kept (on the device,
+// which the style sheet's Vary does not name), would be named to the
+// others.
+type namedRules uint8
+
+const (
+	// namedNonHTML: the rules that can change a response no page edit
+	// changes (Site.InVaryNonHTML).
+	namedNonHTML namedRules = iota
+	// namedAll: every rule (a page's Vary, or a private response).
+	namedAll
+	// namedAsset: the rules that can change a response neither a page
+	// nor JSON (Site.InVaryAsset).
+	namedAsset
+)
+
 // setVisitorHeaders sets the cookies and headers of the plan, the visitor
-// cookie (when setVisitor), and debug headers.
-func (p *Proxy) setVisitorHeaders(h http.Header, st *state, setVisitor bool) {
+// cookie (when setVisitor), and debug headers, X-Bespoke-Rules naming the
+// rules named says.
+func (p *Proxy) setVisitorHeaders(h http.Header, st *state, setVisitor bool, named namedRules) {
 	if st.req == nil {
 		return
 	}
@@ -863,7 +883,9 @@ func (p *Proxy) setVisitorHeaders(h http.Header, st *state, setVisitor bool) {
 		h.Set("X-Bespoke-Generation", strconv.FormatInt(st.site.Generation, 10))
 		names := make([]string, 0, len(st.req.Plan.Matched))
 		for _, ri := range st.req.Plan.Matched {
-			names = append(names, st.site.Manifest().Rules[ri].Name)
+			if named == namedAll || named == namedNonHTML && st.site.InVaryNonHTML(ri) || named == namedAsset && st.site.InVaryAsset(ri) {
+				names = append(names, st.site.Manifest().Rules[ri].Name)
+			}
 		}
 		h.Set("X-Bespoke-Rules", strings.Join(names, ", "))
 	}

@@ -116,6 +116,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			readsVisitor:   s.ReadsVisitor(),
 			vary:           s.Vary(),
 			varyNonHTML:    s.VaryNonHTML(),
+			varyAsset:      s.VaryAsset(),
 		},
 		req: requestFacts{
 			method:          resp.Request.Method,
@@ -146,7 +147,14 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 		st.outcome = metrics.Personalized
 		p.stats.Personalized.Add(1)
 	}
-	p.setVisitorHeaders(h, st, rp.setVisitor)
+	named := namedNonHTML
+	switch {
+	case rp.private || rp.pageVary:
+		named = namedAll
+	case rp.assetVary:
+		named = namedAsset
+	}
+	p.setVisitorHeaders(h, st, rp.setVisitor, named)
 	if p.cfg.DebugHeaders && rp.reason != "" && rp.reason != reasonStatus {
 		// Why a page the rules edit went out as the origin sent it
 		// (the reasons of bespoke_body_limits_total).
@@ -1044,6 +1052,21 @@ func cacheControl(h http.Header) string {
 		return vs[0]
 	}
 	return strings.Join(vs, ", ")
+}
+
+// KeepPrivate makes the response whose header is h one no shared cache
+// keeps, as the proxy makes a personalized response: its Cache-Control
+// private (the browser may keep it as long as the origin allowed), and
+// without the origin's instructions to CDNs and reverse proxies, which
+// they follow ahead of Cache-Control (CDN-Cache-Control,
+// X-Accel-Expires, ...). It is for handlers around the proxy whose
+// response is this visitor's alone: one that sets a cookie of theirs, or
+// shows a preview. Call it before the header is written.
+func KeepPrivate(h http.Header) {
+	h.Set("Cache-Control", privateCacheControl(cacheControl(h)))
+	for _, k := range sharedCacheHeaders {
+		delete(h, k)
+	}
 }
 
 // privateCacheControl rewrites the origin's Cache-Control for a

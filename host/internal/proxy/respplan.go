@@ -178,8 +178,10 @@ type siteFacts struct {
 	readsVisitor bool
 	// vary are the request headers decisions depend on; varyNonHTML
 	// those of the rules that can change a response no page edit
-	// changes (headers, cookies, redirects, caps, seen, JSON edits).
-	vary, varyNonHTML []string
+	// changes (headers, cookies, redirects, caps, seen, JSON edits);
+	// varyAsset those of the rules that can change a response neither
+	// a page nor JSON (the same but JSON edits).
+	vary, varyNonHTML, varyAsset []string
 }
 
 // requestFacts are what planResponse needs to know of the request.
@@ -257,6 +259,11 @@ type responsePlan struct {
 	// vary are headers to add to Vary; acceptCH asks for Client Hints.
 	vary     []string
 	acceptCH bool
+	// pageVary: vary names what every rule reads (the site's Vary),
+	// not only what the rules that can change a response no page edit
+	// changes read (VaryNonHTML); assetVary: only what those that can
+	// change a response neither a page nor JSON read (VaryAsset).
+	pageVary, assetVary bool
 	// decode is the origin's Content-Encoding to undo; encode the
 	// encoding of the rewritten body ("" for none).
 	decode, encode string
@@ -414,7 +421,11 @@ func planResponse(in responseInput) responsePlan {
 	// Several ranges of a page go as multipart/byteranges, which the
 	// rules left alone for this visitor and might not for another: the
 	// page's Vary, as a single range's and a 416's.
-	pageRanges := in.status == http.StatusPartialContent && equalFoldASCII(mediaType(ct), "multipart/byteranges")
+	// A 416 too, whatever its type: the page or JSON document past
+	// whose end the range was is rewritten whole for another visitor
+	// (see rangeTransport.unsatisfiable).
+	pageRanges := in.status == http.StatusPartialContent && equalFoldASCII(mediaType(ct), "multipart/byteranges") ||
+		in.status == http.StatusRequestedRangeNotSatisfiable
 	switch {
 	case notModifiedPage && !html && !json:
 		// No type: the 200 may be an HTML page or a JSON document.
@@ -422,17 +433,27 @@ func planResponse(in responseInput) responsePlan {
 		// it must, never fewer.
 		if in.site.hasEdits {
 			rp.addVary(in.site.vary...)
+			rp.pageVary = true
 		}
 		if in.site.touchesNonHTML {
 			rp.addVary(in.site.varyNonHTML...)
 		}
 	case (html || notModifiedPage || pageRanges) && in.site.hasEdits:
 		rp.addVary(in.site.vary...)
-	case in.site.touchesNonHTML:
-		// An asset or an API's JSON: only what the rules that can touch
-		// it read, so that a CDN keeps one copy of a style sheet where
+		rp.pageVary = true
+	case in.site.touchesNonHTML && (json || notModifiedPage || pageRanges):
+		// An API's JSON (or what may be one): only what the rules that
+		// can touch it read, so that a CDN keeps one copy of it where
 		// a page varies with the visitor's device.
 		rp.addVary(in.site.varyNonHTML...)
+	case in.site.touchesNonHTML:
+		// Neither a page the rules edit nor JSON (a style sheet, an
+		// image): only what the rules that set headers, cookies, caps
+		// or seen items read. An edit of JSON changes none, and a
+		// CDN keeps one copy of a style sheet where the API's JSON
+		// varies with the visitor's country.
+		rp.addVary(in.site.varyAsset...)
+		rp.assetVary = true
 	}
 	if (page || notModifiedPage) && (in.req.tracking || in.site.readsVisitor) && in.site.hasEdits {
 		// The page of a visitor who declines tracking carries none of

@@ -43,11 +43,17 @@ type Site struct {
 	// redirects, which can concern any response, not only HTML pages.
 	touchesNonHTML bool
 	// varyNonHTML are the request headers what the rules that can touch
-	// other responses than pages decide depends on (see VaryNonHTML).
-	varyNonHTML []string
-	hasEdits    bool
-	usesSeen    bool
-	usesCaps    bool
+	// other responses than pages decide depends on (see VaryNonHTML);
+	// varyAsset those of the rules that can touch a response neither a
+	// page nor a JSON document (see VaryAsset).
+	varyNonHTML, varyAsset []string
+	// nonHTMLRules and assetRules say, by rule, whether VaryNonHTML and
+	// VaryAsset name what the rule reads; nil when they name what every
+	// rule reads.
+	nonHTMLRules, assetRules []bool
+	hasEdits                 bool
+	usesSeen                 bool
+	usesCaps                 bool
 
 	scratch sync.Pool // *Request
 }
@@ -71,14 +77,19 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 		actions:  plan.Compile(art.Manifest),
 		manifest: art.Manifest,
 	}
-	var reads []int // of the rules that touch other responses
-	readsSeen := false
+	var reads, assetReads []int // of the rules that touch other responses, assets
+	readsSeen, assetReadsSeen := false, false
+	var nonHTMLRules, assetRules []bool
 	for _, r := range art.Manifest.Rules {
 		touched := s.touchesNonHTML
 		s.touchesNonHTML = false
+		// asset: the rule can change a response that is neither a page
+		// nor a JSON document (a header, a cookie, a redirect, a cap
+		// counted, an item seen), which no edit of either changes.
+		asset := false
 		if r.Cap != nil {
 			s.usesCaps = true
-			s.touchesNonHTML = true
+			s.touchesNonHTML, asset = true, true
 		}
 		for _, a := range r.Actions {
 			if a.Op == plugin.OpHideSeen || a.Op == plugin.OpReorder {
@@ -89,26 +100,35 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 			case a.Op == plugin.OpHideSeen:
 				s.hasEdits, s.usesSeen = true, true
 			case a.Op == plugin.OpMarkSeen:
-				s.touchesNonHTML, s.usesSeen = true, true
+				s.touchesNonHTML, s.usesSeen, asset = true, true, true
 			case plugin.JSONOp(a.Op):
 				s.touchesNonHTML = true
 				s.usesSeen = s.usesSeen || a.Op == plugin.OpJSONHideSeen
 			case plugin.ElementOp(a.Op):
 				s.hasEdits = true
 			default:
-				s.touchesNonHTML = true
+				s.touchesNonHTML, asset = true, true
 			}
 		}
 		if s.touchesNonHTML {
 			reads = append(reads, r.Reads...)
 			readsSeen = readsSeen || r.ReadsSeen
 		}
+		if asset {
+			assetReads = append(assetReads, r.Reads...)
+			assetReadsSeen = assetReadsSeen || r.ReadsSeen
+		}
+		nonHTMLRules = append(nonHTMLRules, s.touchesNonHTML)
+		assetRules = append(assetRules, asset)
 		s.touchesNonHTML = s.touchesNonHTML || touched
 	}
 	s.usesSeen = s.usesSeen || mod.Imports(plugin.ImportSeen)
 	s.varyNonHTML = s.builder.Vary()
+	s.varyAsset = s.varyNonHTML
 	if art.Manifest.RuleReads {
 		s.varyNonHTML = s.builder.VaryOf(reads, readsSeen)
+		s.varyAsset = s.builder.VaryOf(assetReads, assetReadsSeen)
+		s.nonHTMLRules, s.assetRules = nonHTMLRules, assetRules
 	}
 	return s, nil
 }
@@ -197,6 +217,30 @@ func (s *Site) HasEdits() bool { return s.hasEdits }
 // Vary names those of every rule. A plugin whose manifest does not say
 // what each rule reads gets Vary's.
 func (s *Site) VaryNonHTML() []string { return s.varyNonHTML }
+
+// VaryAsset returns the request headers a response that is neither a
+// page nor a JSON document (a style sheet, an image) varies with: those
+// the rules that set headers, cookies, a redirect, a frequency cap or an
+// item seen read, and not those of the rules that edit only pages or
+// JSON, which cannot change it. A plugin whose manifest does not say
+// what each rule reads gets Vary's.
+func (s *Site) VaryAsset() []string { return s.varyAsset }
+
+// InVaryNonHTML reports whether VaryNonHTML names the request headers
+// rule ri (an index of the manifest's rules) reads: a rule that can
+// change a response no page edit changes, or any rule of a plugin whose
+// manifest does not say what each rule reads.
+func (s *Site) InVaryNonHTML(ri int) bool { return in(s.nonHTMLRules, ri) }
+
+// InVaryAsset reports whether VaryAsset names the request headers rule
+// ri reads (see InVaryNonHTML).
+func (s *Site) InVaryAsset(ri int) bool { return in(s.assetRules, ri) }
+
+// in reports whether rule ri is one of rules, a list by rule; nil holds
+// every rule.
+func in(rules []bool, ri int) bool {
+	return rules == nil || ri < 0 || ri >= len(rules) || rules[ri]
+}
 
 // TouchesNonHTML reports whether some rule sets headers, cookies or
 // redirects.
