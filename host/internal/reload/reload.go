@@ -36,8 +36,10 @@ type Reloader struct {
 	log    *slog.Logger
 
 	mu sync.Mutex
-	// closed: Close was called; a reload after it loads nothing.
+	// closed: Close was called; a reload after it loads nothing. done
+	// is closed then too, ending the watcher.
 	closed bool
+	done   chan struct{}
 	gen    atomic.Int64
 	last   atomic.Pointer[Result]
 	// files are what a load reads (see Track), read their content as the
@@ -65,7 +67,7 @@ func New(target Target, load Loader, log *slog.Logger) *Reloader {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Reloader{target: target, load: load, log: log}
+	return &Reloader{target: target, load: load, log: log, done: make(chan struct{})}
 }
 
 // Generation returns the generation currently serving (0 before the first
@@ -94,11 +96,15 @@ var ErrClosed = errors.New("reload: closed")
 // Close ends the reloader's use: it waits for a reload in flight, and
 // every Reload after it returns ErrClosed without loading. Whoever owns
 // the engine plugins load into closes the reloader first, so that no load
-// (a watcher's, a signal's) compiles into an engine being closed.
+// (a watcher's, a signal's) compiles into an engine being closed. A
+// watcher ends.
 func (r *Reloader) Close() {
 	r.mu.Lock()
-	r.closed = true
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		close(r.done)
+	}
 }
 
 // Reload loads a new generation and swaps it in. On error the serving
@@ -197,6 +203,8 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-r.done:
+			return
 		case <-t.C:
 		}
 	}
@@ -236,6 +244,8 @@ func (r *Reloader) settled(ctx context.Context, files []string, d time.Duration)
 		} else {
 			select {
 			case <-ctx.Done():
+				return
+			case <-r.done:
 				return
 			case <-time.After(d):
 			}
