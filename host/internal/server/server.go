@@ -124,7 +124,7 @@ type Options struct {
 // New builds the server: it loads every route's plugin (failing if one
 // does not load: at startup there is nothing to fall back to).
 func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: opt.Logger, Metrics: opt.Metrics, embedded: opt.Embedded, secretKey: opt.Secret, transport: opt.Transport,
+	s := &Server{cfg: cfg, log: opt.Logger, Metrics: opt.Metrics.Scope(), embedded: opt.Embedded, secretKey: opt.Secret, transport: opt.Transport,
 		configFile: opt.ConfigFile, configRead: opt.ConfigRead}
 	if s.Metrics == nil {
 		s.Metrics = metrics.New()
@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	s.routeLog = slog.New(requestAttrs{s.log.Handler()})
 	s.held = proxy.NewBudget(int64(cmp.Or(cfg.Limits.HeldBytes, proxy.DefaultHeldBytes)))
-	s.closers = append(s.closers, s.Metrics.HeldBytes(s.held.Used, s.held.Max()))
+	s.closers = append(s.closers, s.Metrics.HeldBytes(s.held, s.held.Used, s.held.Max()))
 	ok := false
 	defer func() {
 		if !ok {
