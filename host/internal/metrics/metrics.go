@@ -46,6 +46,8 @@ type Metrics struct {
 	mapFallbacks   *prometheus.HistogramVec
 	refused        *prometheus.CounterVec
 	loops          *prometheus.CounterVec
+	configReloads  *prometheus.CounterVec
+	configGen      *prometheus.GaugeVec
 
 	// shared is what every scope of these metrics (see Scope) holds
 	// together; scope tells this one's collectors from the others'.
@@ -150,13 +152,20 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 		Name: "bespoke_redirect_loops_total",
 		Help: "Redirects a rule decided that pointed to the page requested (the visitor would be sent there again and again), not made: the page was served.",
 	}, []string{"route"})
+	m.configReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bespoke_config_reloads_total",
+		Help: "Reloads that found the configuration file changed (bespoke serve --config), by result: ok, the new configuration serves; error, it was rejected and the one before goes on.",
+	}, []string{"result"})
+	m.configGen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "bespoke_config_generation", Help: "Generation of the configuration serving (bespoke serve --config): 1 at start, one more with each configuration a reload loads.",
+	}, nil)
 	build := version.Get()
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bespoke_build_info", Help: "Always 1: the build of bespoke serving, by version, source revision and Go toolchain.",
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(build.Version, build.ShortRevision(), build.Go).Set(1)
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops, buildInfo)
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops, m.configReloads, m.configGen, buildInfo)
 	if runtime {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -429,6 +438,31 @@ func (m *Metrics) Reload(route string, ok bool, generation int64) {
 	}
 	m.reloads.WithLabelValues(route, result).Inc()
 	m.generation.WithLabelValues(route).Set(float64(generation))
+}
+
+// ConfigGeneration says a configuration file serves, of generation n,
+// and makes the series of bespoke_config_reloads_total at zero.
+func (m *Metrics) ConfigGeneration(n int64) {
+	if m == nil {
+		return
+	}
+	m.configReloads.WithLabelValues("ok")
+	m.configReloads.WithLabelValues("error")
+	m.configGen.WithLabelValues().Set(float64(n))
+}
+
+// ConfigReload records a reload that found the configuration file
+// changed, and the configuration's generation serving after it.
+func (m *Metrics) ConfigReload(ok bool, generation int64) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if !ok {
+		result = "error"
+	}
+	m.configReloads.WithLabelValues(result).Inc()
+	m.configGen.WithLabelValues().Set(float64(generation))
 }
 
 // Seen records a seen-store event.

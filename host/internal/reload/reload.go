@@ -40,6 +40,9 @@ type Reloader struct {
 	// is closed then too, ending the watcher.
 	closed bool
 	done   chan struct{}
+	// served: a load succeeded (a failed one then leaves a plugin
+	// serving).
+	served bool
 	gen    atomic.Int64
 	last   atomic.Pointer[Result]
 	// files are what a load reads (see Track), read their content as the
@@ -73,6 +76,12 @@ func New(target Target, load Loader, log *slog.Logger) *Reloader {
 // Generation returns the generation currently serving (0 before the first
 // successful load).
 func (r *Reloader) Generation() int64 { return r.gen.Load() }
+
+// Continue makes the first load generation gen+1: the route's plugin
+// had generation gen in the configuration this one replaces, and its
+// generations go on from there (bespoke_plugin_generation, the status).
+// Call it before the first Reload.
+func (r *Reloader) Continue(gen int64) { r.gen.Store(gen) }
 
 // Last returns the result of the latest reload, or nil.
 func (r *Reloader) Last() *Result { return r.last.Load() }
@@ -141,12 +150,13 @@ func (r *Reloader) reload(ctx context.Context, changed bool) error {
 	s, err := r.safeLoad(ctx)
 	res := Result{At: start, Took: time.Since(start), Err: err, Generation: r.gen.Load()}
 	switch {
-	case err != nil && res.Generation == 0:
+	case err != nil && !r.served:
 		// The first load: its caller reports the error (bespoke serve
 		// prints it and exits), and no plugin keeps serving.
 	case err != nil:
 		r.log.Error("plugin rejected; the previous one keeps serving", "err", err, "generation", res.Generation)
 	default:
+		r.served = true
 		s.Generation = r.gen.Add(1)
 		res.Generation = s.Generation
 		if old := r.target.Swap(s); old != nil {
