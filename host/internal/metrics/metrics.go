@@ -465,6 +465,16 @@ func (m *Metrics) ConfigReload(ok bool, generation int64) {
 	m.configGen.WithLabelValues().Set(float64(generation))
 }
 
+// Generation sets the generation of the plugin serving route, without
+// counting a load: a configuration rejected had loaded its routes'
+// plugins, each setting it, and the one serving goes on.
+func (m *Metrics) Generation(route string, generation int64) {
+	if m == nil {
+		return
+	}
+	m.generation.WithLabelValues(route).Set(float64(generation))
+}
+
 // Seen records a seen-store event.
 func (m *Metrics) Seen(route, event string) {
 	if m == nil {

@@ -347,6 +347,13 @@ func (l *Live) reloadConfig(ctx context.Context) (res *RouteResult, loaded bool)
 				l.first.Metrics.Remove(r.Name)
 			}
 		}
+		// Its routes' loads set their plugin generation; the plugins
+		// serving are the old configuration's.
+		for _, r := range old.srv.Routes {
+			if old.srv.hasRules(r) {
+				l.first.Metrics.Generation(r.Config.Name, r.Reloader.Generation())
+			}
+		}
 		return reject(err)
 	}
 	if l.ctx != nil {

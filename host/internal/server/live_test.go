@@ -363,3 +363,43 @@ func TestConfigFileWatched(t *testing.T) {
 		t.Errorf("configuration generation %d, want 3", got)
 	}
 }
+
+// TestConfigWithABrokenRuleFileRejected: a configuration whose route's
+// rule file does not compile is rejected with the rule file's position,
+// and the routes serving go on: the new route's series do not stay
+// behind, and the plugin generation of the route kept is the one
+// serving, though the configuration rejected had loaded its rules anew
+// before it came to the broken ones. (The file watch loads it: a reload
+// asked for would load the rule files of the routes serving too.)
+func TestConfigWithABrokenRuleFileRejected(t *testing.T) {
+	a := markedOrigin(t, "A")
+	route := func(name, path, rules string) string {
+		return "  - { name: " + name + ", path: " + path + ", origin: \"" + a.URL + "\", rules: " + rules + " }\n"
+	}
+	ls := startLiveHead(t, "watch: 10ms\n", "routes:\n"+route("shop", "/", "a.yaml"), map[string]string{
+		"a.yaml":      markRules("rulesA"),
+		"broken.yaml": "rules:\n  - name: x\n    actions:\n      - set_inner: { selekt: \"#t\", text: y }\n",
+	})
+	ls.write(t, "routes:\n"+route("shop", "/", "a.yaml")+route("blog", "/blog", "broken.yaml"))
+	for deadline := time.Now().Add(20 * time.Second); ls.live.Status()[0].Config.LastReload == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the configuration was not loaded:\n%s", ls.log)
+		}
+	}
+	st := ls.live.Status()
+	if e := st[0].Config.LastReload.Error; !strings.Contains(e, filepath.Join(ls.dir, "broken.yaml")+":4:") {
+		t.Errorf("the rejection does not give the rule file's position: %q", e)
+	}
+	if got := do(t, "GET", ls.url+"/blog/x"); !strings.Contains(string(got.body), `<h1 id="t">rulesA</h1>`) {
+		t.Errorf("the configuration serving did not go on: %s", got.body)
+	}
+	if _, ok := counterValue(t, ls.live, "bespoke_reloads_total", map[string]string{"route": "blog"}); ok {
+		t.Error("the route of the configuration rejected left series behind")
+	}
+	if n, _ := counterValue(t, ls.live, "bespoke_config_reloads_total", map[string]string{"result": "error"}); n != 1 {
+		t.Errorf("bespoke_config_reloads_total{result=error} = %v, want 1", n)
+	}
+	if gen, _ := counterValue(t, ls.live, "bespoke_plugin_generation", map[string]string{"route": "shop"}); gen != float64(st[0].Generation) || gen != 1 {
+		t.Errorf("bespoke_plugin_generation{route=shop} = %v, the plugin serving is of generation %d", gen, st[0].Generation)
+	}
+}
