@@ -103,9 +103,12 @@ type Options struct {
 	// Transport, when not nil, reaches every route's origin in place of
 	// the transport the limits configure (an in-process handler's, say).
 	Transport http.RoundTripper
-	// Metrics, when not nil, is where the server records, so that several
-	// servers of one process share one registry; their route names must
-	// differ. Nil means a registry of the server's own.
+	// Metrics, when not nil, is where the server records (in a scope of
+	// its own, see metrics.Scope), so that several servers of one process
+	// share one registry. Routes of one name in two servers record in the
+	// same series: a configuration and the one replacing it (see Live)
+	// share them, and different handlers need different names. Nil means
+	// a registry of the server's own.
 	Metrics *metrics.Metrics
 	// Handler says the server is a handler a program embeds (package
 	// host), never run: it serves no admin listener, so no admin token
