@@ -2,7 +2,11 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,85 +19,266 @@ import (
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 )
 
-// TestReloadTellsOfAChangedConfigFile: bespoke serve reads its
-// configuration file at start only; SIGHUP and POST /_bespoke/reload
-// reload the rule and plugin files. An operator who edits the
-// configuration (a limit, a route) and reloads is told, at Warn, that
-// the file changed and takes effect at a restart, rather than seeing
-// only "plugin loaded" and taking the change for applied.
-func TestReloadTellsOfAChangedConfigFile(t *testing.T) {
-	origin := newRecordingOrigin(t)
-	dir := t.TempDir()
-	rules := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rules, []byte(helloRules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "bespoke.yaml")
-	write := func(poolSize int) {
-		src := "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\ncache_dir: \"-\"\nlog: { access: false }\n" +
-			"limits: { pool_size: " + string(rune('0'+poolSize)) + " }\n" +
-			"routes:\n  - { name: shop, origin: \"" + origin.URL + "\", rules: rules.yaml }\n"
-		if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(2)
-	cmd := exec.Command(binary(t), "serve", "--config", conf, "--watch", "0")
-	cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
-	stderr := &syncbuf.Buffer{}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
+// configServe is a `bespoke serve --config` running in a test.
+type configServe struct {
+	cmd    *exec.Cmd
+	conf   string
+	url    string // the visitors' listener
+	admin  string // the admin listener
+	stderr *syncbuf.Buffer
+}
+
+// serveConfig writes src to bespoke.yaml in dir and serves it.
+func serveConfig(t *testing.T, dir, src string) *configServe {
+	t.Helper()
+	cs := &configServe{conf: filepath.Join(dir, "bespoke.yaml"), stderr: &syncbuf.Buffer{}}
+	cs.write(t, src)
+	cs.cmd = exec.Command(binary(t), "serve", "--config", cs.conf, "--watch", "0")
+	cs.cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
+	cs.cmd.Stderr = cs.stderr
+	stdout, err := cs.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := cs.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	}()
+	t.Cleanup(func() {
+		cs.cmd.Process.Signal(os.Interrupt)
+		cs.cmd.Wait()
+	})
 	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && !servingLine.MatchString(sc.Text()) {
+	for sc.Scan() {
+		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+			cs.url = m[1] + "://" + m[2]
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	if cs.url == "" {
+		t.Fatalf("bespoke serve did not start:\n%s", cs.stderr)
 	}
 	// The log reaches stderr's buffer through a pipe of its own, copied
 	// apart from stdout's: it may come after the line serving printed.
 	adminLine := regexp.MustCompile(`msg="admin listening" addr=(\S+)`)
-	var m []string
-	for deadline := time.Now().Add(20 * time.Second); m == nil; time.Sleep(10 * time.Millisecond) {
-		if m = adminLine.FindStringSubmatch(stderr.String()); m == nil && time.Now().After(deadline) {
-			t.Fatalf("no admin listener:\n%s", stderr)
+	waitFor(t, 20*time.Second, "the admin listener's line", func() bool {
+		m := adminLine.FindStringSubmatch(cs.stderr.String())
+		if m != nil {
+			cs.admin = "http://" + m[1]
+		}
+		return m != nil
+	})
+	return cs
+}
+
+func (cs *configServe) write(t *testing.T, src string) {
+	t.Helper()
+	if err := os.WriteFile(cs.conf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reload posts to /_bespoke/reload and returns the status and the results.
+func (cs *configServe) reload(t *testing.T) (int, []map[string]any) {
+	t.Helper()
+	resp, err := http.Post(cs.admin+"/_bespoke/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var res []map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, res
+}
+
+// get returns the body of path.
+func (cs *configServe) get(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get(cs.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%s", path, resp.Status, b)
+	}
+	return string(b)
+}
+
+// scrape returns the admin listener's metrics.
+func (cs *configServe) scrape(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(cs.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// namedOrigin serves a page that names it: <p id="o">name</p>.
+func namedOrigin(t *testing.T, name string) *httptest.Server {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html><body><p id="o">%s</p><h1 id="t">Hello</h1></body></html>`, name)
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+var sampleLine = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)
+
+// sample is the value of the series written exactly as series, -1 when
+// there is none.
+func sample(metrics, series string) float64 {
+	for _, m := range sampleLine.FindAllStringSubmatch(metrics, -1) {
+		if m[1] == series {
+			var v float64
+			fmt.Sscan(m[2], &v)
+			return v
 		}
 	}
-	reload := func() {
-		t.Helper()
-		resp, err := http.Post("http://"+m[1]+"/_bespoke/reload", "", nil)
-		if err != nil {
-			t.Fatal(err)
+	return -1
+}
+
+// TestReloadAppliesTheConfigFile: bespoke serve --config loads its
+// configuration file again at a reload (the admin API's, SIGHUP) once it
+// changed, as nginx, HAProxy and Caddy do: a route added serves, an
+// origin changed is the one asked, a route removed no longer serves and
+// leaves the metrics, while a route kept keeps its counters. A file that
+// does not load is rejected with its position, the configuration serving
+// going on; a setting only a restart applies keeps its running value and
+// is warned of, the rest of the file applying.
+func TestReloadAppliesTheConfigFile(t *testing.T) {
+	a, b, blog := namedOrigin(t, "A"), namedOrigin(t, "B"), namedOrigin(t, "blog")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(helloRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	head := "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\ncache_dir: \"-\"\nlog: { access: false }\nseen: { store: \"off\" }\n"
+	shop := func(origin string) string {
+		return "  - { name: shop, origin: \"" + origin + "\", rules: rules.yaml }\n"
+	}
+	blogRoute := "  - { name: blog, path: /blog, origin: \"" + blog.URL + "\" }\n"
+	cs := serveConfig(t, dir, head+"routes:\n"+shop(a.URL))
+	const personalized = `bespoke_requests_total{outcome="personalized",route="shop"}`
+
+	// Unchanged: the plugins are reloaded, as before.
+	if status, res := cs.reload(t); status != http.StatusOK || len(res) != 1 || res[0]["route"] != "shop" {
+		t.Fatalf("a reload with the file unchanged: %d %v", status, res)
+	}
+	if got := cs.get(t, "/blog/post"); !strings.Contains(got, `<p id="o">A</p><h1 id="t">Bonjour</h1>`) {
+		t.Fatalf("before the blog route, /blog/post is not the shop's: %s", got)
+	}
+
+	// A route added.
+	cs.write(t, head+"routes:\n"+blogRoute+shop(a.URL))
+	status, res := cs.reload(t)
+	if status != http.StatusOK || len(res) < 1 || res[0]["config"] != cs.conf || res[0]["generation"] != 2.0 {
+		t.Fatalf("reload adding a route: %d %v\n%s", status, res, cs.stderr)
+	}
+	if got := cs.get(t, "/blog/post"); !strings.Contains(got, `<p id="o">blog</p><h1 id="t">Hello</h1>`) {
+		t.Fatalf("the route added does not serve /blog/post: %s", got)
+	}
+	if got := cs.get(t, "/"); !strings.Contains(got, `<p id="o">A</p><h1 id="t">Bonjour</h1>`) {
+		t.Fatalf("the shop route: %s", got)
+	}
+	before := sample(cs.scrape(t), personalized)
+	if before < 2 {
+		t.Fatalf("%s is %v before the origin changes, want 2 or more", personalized, before)
+	}
+
+	// An origin changed, at a SIGHUP.
+	cs.write(t, head+"routes:\n"+blogRoute+shop(b.URL))
+	cs.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 20*time.Second, "the configuration loaded at SIGHUP", func() bool {
+		return strings.Count(cs.stderr.String(), `msg="configuration loaded"`) == 2
+	})
+	if got := cs.get(t, "/"); !strings.Contains(got, `<p id="o">B</p><h1 id="t">Bonjour</h1>`) {
+		t.Fatalf("the shop route does not ask its new origin: %s", got)
+	}
+	if after := sample(cs.scrape(t), personalized); after != before+1 {
+		t.Errorf("%s went from %v to %v across the reload, one request later: the kept route's counter did not go on", personalized, before, after)
+	}
+
+	// A route removed: the shop's path serves /blog again, and the
+	// blog's series leave the metrics once its configuration is closed.
+	cs.write(t, head+"routes:\n"+shop(b.URL))
+	if status, res := cs.reload(t); status != http.StatusOK || res[0]["generation"] != 4.0 {
+		t.Fatalf("reload removing a route: %d %v", status, res)
+	}
+	if got := cs.get(t, "/blog/post"); !strings.Contains(got, `<p id="o">B</p><h1 id="t">Bonjour</h1>`) {
+		t.Fatalf("the route removed still serves /blog/post: %s", got)
+	}
+	waitFor(t, 20*time.Second, "the removed route's series to go", func() bool {
+		return !strings.Contains(cs.scrape(t), `route="blog"`)
+	})
+
+	// A file that does not load: 422, its position, and the
+	// configuration serving goes on.
+	cs.write(t, head+"routes:\n"+shop(b.URL)+"limits: { pool_sise: 4 }\n")
+	status, res = cs.reload(t)
+	if status != http.StatusUnprocessableEntity || len(res) < 1 || res[0]["config"] != cs.conf {
+		t.Fatalf("a configuration that does not load: %d %v", status, res)
+	}
+	wantAt := cs.conf + ":8:11:"
+	if e, _ := res[0]["error"].(string); !strings.Contains(e, wantAt) || !strings.Contains(e, "pool_size") {
+		t.Errorf("the rejection does not say where (%s) and what to write (pool_size): %q", wantAt, e)
+	}
+	if got := cs.get(t, "/"); !strings.Contains(got, `<p id="o">B</p><h1 id="t">Bonjour</h1>`) {
+		t.Fatalf("the configuration serving did not go on: %s", got)
+	}
+	if !strings.Contains(cs.stderr.String(), `msg="configuration rejected; the one serving goes on unchanged"`) {
+		t.Errorf("the log does not say the configuration was rejected:\n%s", cs.stderr)
+	}
+	m := cs.scrape(t)
+	if sample(m, `bespoke_config_reloads_total{result="error"}`) != 1 || sample(m, `bespoke_config_reloads_total{result="ok"}`) != 3 || sample(m, "bespoke_config_generation") != 4 {
+		t.Errorf("the configuration reload metrics:\n%s", grepLines(m, "bespoke_config_"))
+	}
+	resp, err := http.Get(cs.admin + "/_bespoke/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st []struct {
+		Config struct {
+			Generation int64
+			SHA256     string
+			LastReload struct{ Error string } `json:"last_reload"`
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("reload: %s", resp.Status)
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if len(st) != 1 || st[0].Config.Generation != 4 || len(st[0].Config.SHA256) != 64 || !strings.Contains(st[0].Config.LastReload.Error, wantAt) {
+		t.Errorf("the status does not show the configuration and its last reload: %+v", st)
+	}
+
+	// A setting only a restart applies (listen) keeps its value, and is
+	// warned of at its place; the rest applies (the origin).
+	cs.write(t, strings.Replace(head, "listen: 127.0.0.1:0", "listen: 127.0.0.1:1", 1)+"routes:\n"+shop(a.URL))
+	if status, res := cs.reload(t); status != http.StatusOK {
+		t.Fatalf("reload with listen changed: %d %v", status, res)
+	}
+	if want := `key=listen at=` + cs.conf + `:1:9`; !strings.Contains(cs.stderr.String(), want) {
+		t.Errorf("no warning with %s:\n%s", want, cs.stderr)
+	}
+	if got := cs.get(t, "/"); !strings.Contains(got, `<p id="o">A</p>`) {
+		t.Fatalf("the rest of the file did not apply, or the listener did not keep its address: %s", got)
+	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
 		}
 	}
-	const warning = `msg="the configuration file changed: it is read at start only; restart bespoke to apply it`
-	reload()
-	if strings.Contains(stderr.String(), warning) {
-		t.Fatalf("a reload with the configuration unchanged warned of a change:\n%s", stderr)
-	}
-	write(3)
-	reload()
-	if got := strings.Count(stderr.String(), warning); got != 1 {
-		t.Fatalf("after the configuration changed, a reload logged %d warnings of it, want 1:\n%s", got, stderr)
-	}
-	// SIGHUP, the same: its log line comes once the reload is done.
-	cmd.Process.Signal(syscall.SIGHUP)
-	for deadline := time.Now().Add(20 * time.Second); strings.Count(stderr.String(), warning) < 2; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("a SIGHUP after the configuration changed did not warn of it:\n%s", stderr)
-		}
-	}
-	if !strings.Contains(stderr.String(), "config="+conf) {
-		t.Errorf("the warning does not name the file:\n%s", stderr)
-	}
+	return strings.Join(out, "\n")
 }

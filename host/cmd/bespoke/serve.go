@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -151,7 +150,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // serves.
 func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
-	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores); the other options then only override listen, admin, TLS, h2c, the admin token and hosts, the preview and watch")
+	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores), loaded again by a reload (SIGHUP, POST /_bespoke/reload) once it changed; the other options then only override listen, admin, TLS, h2c, the admin token and hosts, the preview and watch")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
 	admin := fs.String("admin", config.DefaultAdmin, "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload, /debug/pprof/); empty disables it")
 	origin := fs.String("origin", "", "origin `URL` to personalize")
@@ -168,7 +167,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	debugHeaders := fs.Bool("debug-headers", false, "add X-Bespoke-Rules (the rules that matched), X-Bespoke-Generation (the plugin's) and X-Bespoke-Untouched (why a page the rules edit went out as the origin sent it) to responses")
 	accessLog := fs.Bool("access-log", true, "log one line per request")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
-	watch := durationVar(fs, "watch", time.Second, "how often to check the rule or plugin file for changes, a `duration` (0 disables)")
+	watch := durationVar(fs, "watch", time.Second, "how often to check the rule or plugin file (and --config's file) for changes, a `duration` (0 disables)")
 	preserveHost := fs.Bool("preserve-host", false, "send the visitor's Host header to the origin")
 	grace := durationVar(fs, "grace", 10*time.Second, "on SIGTERM or SIGINT, how long to let requests in flight finish (a `duration`; 0: none, they are cut at once)")
 	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off; redis when --redis is given without it")
@@ -195,6 +194,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	}
 
 	var cfg *config.Config
+	var configData []byte
 	var opt server.Options
 	var err error
 	set := map[string]bool{}
@@ -232,12 +232,12 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 				return usagef("--%s is not read with --config: set %s in %s", name, key, *configFile)
 			}
 		}
-		// What the file held as it was read: a reload warns once it
-		// holds something else, which only a restart applies.
-		if b, err := os.ReadFile(*configFile); err == nil {
-			opt.ConfigFile, opt.ConfigRead = *configFile, sha256.Sum256(b)
+		// What the file held as it was read: a reload loads it again
+		// once it holds something else.
+		if configData, err = os.ReadFile(*configFile); err != nil {
+			return err
 		}
-		if cfg, err = config.Load(*configFile); err != nil {
+		if cfg, err = config.LoadData(*configFile, configData); err != nil {
 			return err
 		}
 	default:
@@ -280,31 +280,42 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		}
 		cfg.Defaults()
 	}
-	if set["listen"] || cfg.Listen == "" {
-		cfg.Listen = *listen
-		if cfg.Listen == "" {
-			cfg.Listen = ":8080"
+	// The command line's options over the file's settings, at start and
+	// at every reload of the file.
+	override := func(cfg *config.Config) {
+		if set["listen"] || cfg.Listen == "" {
+			cfg.Listen = *listen
+			if cfg.Listen == "" {
+				cfg.Listen = ":8080"
+			}
+		}
+		if set["admin"] || *configFile == "" {
+			a := *admin
+			cfg.Admin = &a
+		}
+		if set["tls-cert"] || set["tls-key"] || *configFile == "" {
+			cfg.TLS = config.TLS{Cert: *tlsCert, Key: *tlsKey}
+		}
+		if set["h2c"] || *configFile == "" {
+			cfg.H2C = *h2c
+		}
+		if set["watch"] {
+			w := config.Duration(*watch)
+			cfg.Watch = &w
+		}
+		if set["admin-token-file"] || *configFile == "" {
+			cfg.AdminTokenFile = *adminToken
+		}
+		if set["admin-host"] || *configFile == "" {
+			cfg.AdminHosts = adminHosts
 		}
 	}
-	if set["admin"] || *configFile == "" {
-		a := *admin
-		cfg.Admin = &a
-	}
-	if set["tls-cert"] || set["tls-key"] || *configFile == "" {
-		cfg.TLS = config.TLS{Cert: *tlsCert, Key: *tlsKey}
-	}
-	if set["h2c"] || *configFile == "" {
-		cfg.H2C = *h2c
-	}
-	if set["watch"] {
-		w := config.Duration(*watch)
-		cfg.Watch = &w
-	}
-	if set["admin-token-file"] || *configFile == "" {
-		cfg.AdminTokenFile = *adminToken
-	}
-	if set["admin-host"] || *configFile == "" {
-		cfg.AdminHosts = adminHosts
+	override(cfg)
+	// --tls-cert or --tls-key replaces the file's tls: both, so both
+	// values are the command line's.
+	typed := maps.Clone(set)
+	if set["tls-cert"] || set["tls-key"] {
+		typed["tls-cert"], typed["tls-key"] = true, true
 	}
 
 	if *devClock != "" {
@@ -318,7 +329,11 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	var links *preview.Links
 	if *devPreview {
 		opt.Wrap = func(key []byte, h http.Handler) http.Handler {
-			links = preview.NewLinks(key)
+			// Once: every configuration a reload loads signs with the
+			// key the first did, and the preview mints with these.
+			if links == nil {
+				links = preview.NewLinks(key)
+			}
 			return links.Wrap(h)
 		}
 	}
@@ -349,12 +364,6 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		// --tls-cert or --tls-key replaces the file's tls: both, so
-		// both values are the command line's.
-		typed := maps.Clone(set)
-		if set["tls-cert"] || set["tls-key"] {
-			typed["tls-cert"], typed["tls-key"] = true, true
-		}
 		return usagef("%v", asTyped(err, typed, *configFile == ""))
 	}
 	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
@@ -399,14 +408,31 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	if links != nil {
 		log.Warn("preview links are honoured (--dev-preview): links minted by this server's preview force variants and the time")
 	}
-	srv.Watch(ctx)
+	// With a configuration file, a reload loads it again once it
+	// changed: the server of each configuration serves behind the same
+	// listeners.
+	var front frontend = srv
+	if *configFile != "" {
+		front = server.NewLive(srv, server.LiveOptions{File: *configFile, Data: configData, Options: opt, Load: func(b []byte) (*config.Config, error) {
+			cfg, err := config.LoadData(*configFile, b)
+			if err != nil {
+				return nil, err
+			}
+			override(cfg)
+			if err := cfg.Validate(); err != nil {
+				return nil, asTyped(err, typed, false)
+			}
+			return cfg, nil
+		}})
+	}
+	front.Watch(ctx)
 	if hup == nil {
 		c := make(chan os.Signal, 1)
 		signal.Notify(c, syscall.SIGHUP)
 		defer signal.Stop(c)
 		hup = c
 	}
-	go reloadOnHUP(ctx, srv, hup)
+	go reloadOnHUP(ctx, front, hup)
 
 	ln, adminLn, err := listeners(cfg, log)
 	if err != nil {
@@ -437,10 +463,19 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		warnBeyondLoopback(stderr, "editors' preview", addr)
 	}
 	fmt.Fprintf(stdout, "bespoke: serving %d route(s) through %s://%s\n", len(cfg.Routes), scheme, displayAddr(ln.Addr()))
-	return srv.Serve(ctx, ln, adminLn)
+	return front.Serve(ctx, ln, adminLn)
 }
 
-func reloadOnHUP(ctx context.Context, srv *server.Server, hup <-chan os.Signal) {
+// frontend is what serves the listeners: a server, or with a
+// configuration file the Live that swaps the server of each
+// configuration in.
+type frontend interface {
+	Watch(ctx context.Context)
+	Reload(ctx context.Context, name string) ([]server.RouteResult, error)
+	Serve(ctx context.Context, ln, adminLn net.Listener) error
+}
+
+func reloadOnHUP(ctx context.Context, srv frontend, hup <-chan os.Signal) {
 	for {
 		select {
 		case <-ctx.Done():

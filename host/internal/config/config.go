@@ -68,8 +68,9 @@ type Config struct {
 	ShutdownGrace *Duration `yaml:"shutdown_grace"`
 	// CacheDir is where compiled plugins are cached ("-" for memory only).
 	CacheDir string `yaml:"cache_dir"`
-	// Watch is how often rule and plugin files are checked for changes
-	// (DefaultWatch when absent); 0 disables watching them. TLS files are
+	// Watch is how often rule and plugin files, and bespoke serve
+	// --config's file, are checked for changes (DefaultWatch when
+	// absent); 0 disables watching them. TLS files are
 	// checked as often, or every DefaultWatch when it is 0.
 	Watch *Duration `yaml:"watch"`
 
@@ -303,6 +304,13 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	return LoadData(path, b)
+}
+
+// LoadData is Load of b, the content of the file path as its caller read
+// it (to know what it loaded: a reload compares it with what the file
+// holds next).
+func LoadData(path string, b []byte) (*Config, error) {
 	c, doc, err := parse(path, b)
 	if c == nil {
 		return nil, err
@@ -358,6 +366,18 @@ func Load(path string) (*Config, error) {
 		return nil, errors.New(strings.Join(lines, "\n"))
 	}
 	return c, nil
+}
+
+// Position returns where the value of key (a.b, routes[1].origin) is
+// written in the configuration b, as name:line:col, or where the nearest
+// enclosing one is (a key left out has no position of its own).
+func Position(name string, b []byte, key string) string {
+	var doc yaml.Node
+	line, col := 1, 1
+	if yaml.Unmarshal(b, &doc) == nil {
+		line, col = position(&doc, key)
+	}
+	return fmt.Sprintf("%s:%d:%d", name, line, col)
 }
 
 // yamlPos is how the YAML parser gives a position.

@@ -5,6 +5,7 @@
 package metrics
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -45,16 +46,39 @@ type Metrics struct {
 	mapFallbacks   *prometheus.HistogramVec
 	refused        *prometheus.CounterVec
 	loops          *prometheus.CounterVec
+	configReloads  *prometheus.CounterVec
+	configGen      *prometheus.GaugeVec
 
-	// owned are the collectors read at scrape time from the state of one
-	// route or store, which must leave the registry with it (Forget), so
-	// that a registry outlives the handlers recording in it.
-	mu    sync.Mutex
-	owned map[string][]prometheus.Collector
+	// shared is what every scope of these metrics (see Scope) holds
+	// together; scope tells this one's collectors from the others'.
+	shared *shared
+	scope  int
+}
+
+// shared is the state the scopes of one Metrics share.
+type shared struct {
+	mu sync.Mutex
+	// feeds are the collectors read at scrape time from the state of a
+	// route or a store (its plugin pool, its edit map cache), by owner
+	// and kind: registered once, read from every scope that feeds them,
+	// and unregistered when the last one leaves (Forget), so that a
+	// registry outlives the handlers recording in it.
+	feeds map[string]*feedSet
+	// routes are the scopes that serve each route, for Forget.
+	routes map[string]map[int]bool
 	// held are the budgets of bodies held whole of the servers recording
 	// here (see HeldBytes), by a number of their own.
-	held     map[int]heldBudget
-	heldNext int
+	held      map[any]*heldBudget
+	nextScope int
+}
+
+// feedSet is one owner's collectors of one kind and what feeds them.
+type feedSet struct {
+	collectors []prometheus.Collector
+	// source is the *feed[T] the collectors read.
+	source any
+	// detach, by scope, takes that scope's source out.
+	detach map[int]func() bool
 }
 
 // latencyBuckets suit sub-millisecond decisions and rewrites up to pages
@@ -76,7 +100,7 @@ func New() *Metrics { return NewIn(prometheus.NewRegistry(), true) }
 func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 	m := &Metrics{
 		Registry: reg,
-		owned:    map[string][]prometheus.Collector{},
+		shared:   &shared{feeds: map[string]*feedSet{}, routes: map[string]map[int]bool{}},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_requests_total", Help: "Requests served, by route and outcome.",
 		}, []string{"route", "outcome"}),
@@ -128,48 +152,189 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 		Name: "bespoke_redirect_loops_total",
 		Help: "Redirects a rule decided that pointed to the page requested (the visitor would be sent there again and again), not made: the page was served.",
 	}, []string{"route"})
+	m.configReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bespoke_config_reloads_total",
+		Help: "Reloads that found the configuration file changed (bespoke serve --config), by result: ok, the new configuration serves; error, it was rejected and the one before goes on.",
+	}, []string{"result"})
+	m.configGen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "bespoke_config_generation", Help: "Generation of the configuration serving (bespoke serve --config): 1 at start, one more with each configuration a reload loads.",
+	}, nil)
 	build := version.Get()
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bespoke_build_info", Help: "Always 1: the build of bespoke serving, by version, source revision and Go toolchain.",
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(build.Version, build.ShortRevision(), build.Go).Set(1)
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops, buildInfo)
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops, m.configReloads, m.configGen, buildInfo)
 	if runtime {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	return m
 }
 
-// own registers collectors that read the state of owner (a route, a
-// store), to be unregistered by Forget(owner).
-func (m *Metrics) own(owner string, cs ...prometheus.Collector) {
-	m.Registry.MustRegister(cs...)
-	m.mu.Lock()
-	m.owned[owner] = append(m.owned[owner], cs...)
-	m.mu.Unlock()
+// Scope returns metrics recording in the same collectors as m, whose
+// Forget takes out only what it registered: a configuration being
+// replaced and its successor serve the same routes for a while, each
+// reading its own plugin pools and caches, and the series of a route
+// both serve go on from one to the other.
+func (m *Metrics) Scope() *Metrics {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	m.shared.mu.Lock()
+	m.shared.nextScope++
+	c.scope = m.shared.nextScope
+	m.shared.mu.Unlock()
+	return &c
+}
+
+// feed is a source of T (a pool's, a cache's counters) read at scrape
+// time, summed with the other scopes' sources of the same owner; a
+// source taken out leaves what its counters counted (keep makes its
+// gauges zero), so that they do not go back.
+type feed[T any] struct {
+	mu   sync.Mutex
+	live map[int]func() T
+	base T
+	add  func(T, T) T
+	keep func(T) T
+}
+
+func (f *feed[T]) read() T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.base
+	for _, fn := range f.live {
+		t = f.add(t, fn())
+	}
+	return t
+}
+
+// attach adds fn, m's source of the collectors of key, which register
+// makes (reading them from read) when no scope has them yet. The
+// returned func takes fn out, and the collectors with it when it was
+// the last.
+func attach[T any](m *Metrics, owner, key string, fn func() T, add func(T, T) T, keep func(T) T, register func(read func() T) []prometheus.Collector) func() {
+	sh := m.shared
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	id := owner + "\x00" + key
+	fs := sh.feeds[id]
+	var f *feed[T]
+	if fs == nil {
+		f = &feed[T]{live: map[int]func() T{}, add: add, keep: keep}
+		fs = &feedSet{detach: map[int]func() bool{}}
+		fs.collectors = register(f.read)
+		m.Registry.MustRegister(fs.collectors...)
+		sh.feeds[id] = fs
+	}
+	if old := fs.detach[m.scope]; old != nil {
+		// The same scope again (a route of that name built anew after
+		// a failed start): its source replaces the last.
+		old()
+	}
+	if f == nil {
+		f = fs.source.(*feed[T])
+	}
+	fs.source = f
+	f.mu.Lock()
+	f.live[m.scope] = fn
+	f.mu.Unlock()
+	scope := m.scope
+	fs.detach[scope] = func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if src, ok := f.live[scope]; ok {
+			f.base = f.add(f.base, f.keep(src()))
+			delete(f.live, scope)
+		}
+		return len(f.live) == 0
+	}
+	return func() { m.detach(id, scope) }
+}
+
+// detach takes scope's source of the feed id out, and its collectors
+// with it when it was the last.
+func (m *Metrics) detach(id string, scope int) {
+	sh := m.shared
+	sh.mu.Lock()
+	fs := sh.feeds[id]
+	var last bool
+	if fs != nil && fs.detach[scope] != nil {
+		last = fs.detach[scope]()
+		delete(fs.detach, scope)
+	}
+	if last {
+		delete(sh.feeds, id)
+	}
+	sh.mu.Unlock()
+	if last {
+		for _, c := range fs.collectors {
+			m.Registry.Unregister(c)
+		}
+	}
 }
 
 // Forget unregisters the collectors that read route's state (its plugin
-// pool, its edit map cache), and its plugin generation, once the route is
-// closed; the counters it recorded stay, and go on if a route of that
-// name comes back.
+// pool, its edit map cache) as m's scope registered them, once the route
+// is closed, and its plugin generation when no other scope serves it;
+// the counters it recorded stay, and go on if a route of that name comes
+// back.
 func (m *Metrics) Forget(route string) {
 	if m == nil {
 		return
 	}
 	m.forget("route:" + route)
-	// No plugin serves the route any more.
-	m.generation.DeleteLabelValues(route)
+	sh := m.shared
+	sh.mu.Lock()
+	delete(sh.routes[route], m.scope)
+	served := len(sh.routes[route]) > 0
+	if !served {
+		delete(sh.routes, route)
+	}
+	sh.mu.Unlock()
+	if !served {
+		// No plugin serves the route any more.
+		m.generation.DeleteLabelValues(route)
+	}
 }
 
+// Remove deletes every series of route, once it is forgotten by every
+// scope: a route a new configuration no longer has leaves the metrics,
+// rather than showing counters that never move again.
+func (m *Metrics) Remove(route string) {
+	if m == nil {
+		return
+	}
+	m.shared.mu.Lock()
+	served := len(m.shared.routes[route]) > 0
+	m.shared.mu.Unlock()
+	if served {
+		return
+	}
+	l := prometheus.Labels{"route": route}
+	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
+		m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds, m.pluginFailures, m.reloads,
+		m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops,
+	} {
+		v.DeletePartialMatch(l)
+	}
+}
+
+// forget takes out every source m's scope gave the feeds of owner.
 func (m *Metrics) forget(owner string) {
-	m.mu.Lock()
-	cs := m.owned[owner]
-	delete(m.owned, owner)
-	m.mu.Unlock()
-	for _, c := range cs {
-		m.Registry.Unregister(c)
+	sh := m.shared
+	sh.mu.Lock()
+	var ids []string
+	for id, fs := range sh.feeds {
+		if strings.HasPrefix(id, owner+"\x00") && fs.detach[m.scope] != nil {
+			ids = append(ids, id)
+		}
+	}
+	sh.mu.Unlock()
+	for _, id := range ids {
+		m.detach(id, m.scope)
 	}
 }
 
@@ -188,6 +353,12 @@ func (m *Metrics) Route(route string, limits []LimitLabel) {
 	if m == nil {
 		return
 	}
+	m.shared.mu.Lock()
+	if m.shared.routes[route] == nil {
+		m.shared.routes[route] = map[int]bool{}
+	}
+	m.shared.routes[route][m.scope] = true
+	m.shared.mu.Unlock()
 	m.reloads.WithLabelValues(route, "error")
 	for _, reason := range []string{"trap", "timeout", "busy", "oversized", "error", "panic"} {
 		m.pluginFailures.WithLabelValues(route, reason)
@@ -269,6 +440,41 @@ func (m *Metrics) Reload(route string, ok bool, generation int64) {
 	m.generation.WithLabelValues(route).Set(float64(generation))
 }
 
+// ConfigGeneration says a configuration file serves, of generation n,
+// and makes the series of bespoke_config_reloads_total at zero.
+func (m *Metrics) ConfigGeneration(n int64) {
+	if m == nil {
+		return
+	}
+	m.configReloads.WithLabelValues("ok")
+	m.configReloads.WithLabelValues("error")
+	m.configGen.WithLabelValues().Set(float64(n))
+}
+
+// ConfigReload records a reload that found the configuration file
+// changed, and the configuration's generation serving after it.
+func (m *Metrics) ConfigReload(ok bool, generation int64) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if !ok {
+		result = "error"
+	}
+	m.configReloads.WithLabelValues(result).Inc()
+	m.configGen.WithLabelValues().Set(float64(generation))
+}
+
+// Generation sets the generation of the plugin serving route, without
+// counting a load: a configuration rejected had loaded its routes'
+// plugins, each setting it, and the one serving goes on.
+func (m *Metrics) Generation(route string, generation int64) {
+	if m == nil {
+		return
+	}
+	m.generation.WithLabelValues(route).Set(float64(generation))
+}
+
 // Seen records a seen-store event.
 func (m *Metrics) Seen(route, event string) {
 	if m == nil {
@@ -307,7 +513,6 @@ func (m *Metrics) SeenStore(store string, fn func() SeenStoreStats) (forget func
 	if m == nil {
 		return func() {}
 	}
-	owner := "store:" + store
 	events := []struct {
 		name string
 		get  func(SeenStoreStats) int64
@@ -327,42 +532,55 @@ func (m *Metrics) SeenStore(store string, fn func() SeenStoreStats) (forget func
 		{"reconnect", func(s SeenStoreStats) int64 { return s.Reconnects }},
 		{"merge", func(s SeenStoreStats) int64 { return s.Merges }},
 	}
-	for _, e := range events {
-		get := e.get
-		m.own(owner, prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "bespoke_seen_redis_total", Help: "The Redis seen store's operations, by event (loads and how they ended, background writes and how they failed, saves dropped or skipped, merges with another request's state, outages and recoveries).",
-			ConstLabels: prometheus.Labels{"store": store, "event": e.name},
-		}, func() float64 { return float64(get(fn())) }))
+	add := func(a, b SeenStoreStats) SeenStoreStats {
+		return SeenStoreStats{Up: a.Up || b.Up, Loads: a.Loads + b.Loads, Hits: a.Hits + b.Hits, Misses: a.Misses + b.Misses, Invalid: a.Invalid + b.Invalid,
+			Timeouts: a.Timeouts + b.Timeouts, Errors: a.Errors + b.Errors, Writes: a.Writes + b.Writes, WriteErrors: a.WriteErrors + b.WriteErrors,
+			WriteTimeouts: a.WriteTimeouts + b.WriteTimeouts, Dropped: a.Dropped + b.Dropped, Skip: a.Skip + b.Skip, Lost: a.Lost + b.Lost,
+			Reconnects: a.Reconnects + b.Reconnects, Merges: a.Merges + b.Merges}
 	}
-	m.own(owner, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "bespoke_seen_redis_up", Help: "Whether the Redis seen store reaches its server: 1, or 0 while it takes it for lost.",
-		ConstLabels: prometheus.Labels{"store": store},
-	}, func() float64 {
-		if fn().Up {
-			return 1
+	keep := func(s SeenStoreStats) SeenStoreStats { s.Up = false; return s }
+	return attach(m, "store:"+store, "redis", fn, add, keep, func(read func() SeenStoreStats) []prometheus.Collector {
+		var cs []prometheus.Collector
+		for _, e := range events {
+			get := e.get
+			cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "bespoke_seen_redis_total", Help: "The Redis seen store's operations, by event (loads and how they ended, background writes and how they failed, saves dropped or skipped, merges with another request's state, outages and recoveries).",
+				ConstLabels: prometheus.Labels{"store": store, "event": e.name},
+			}, func() float64 { return float64(get(read())) }))
 		}
-		return 0
-	}))
-	return func() { m.forget(owner) }
+		return append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "bespoke_seen_redis_up", Help: "Whether the Redis seen store reaches its server: 1, or 0 while it takes it for lost.",
+			ConstLabels: prometheus.Labels{"store": store},
+		}, func() float64 {
+			if read().Up {
+				return 1
+			}
+			return 0
+		}))
+	})
 }
 
 // HeldBytes exports what the bodies held whole take now (used) of what
-// they may (limit, limits.held_bytes), added up over the servers that
-// record here; the returned func takes this one's out.
-func (m *Metrics) HeldBytes(used func() int64, limit int64) (forget func()) {
+// they may (limit, limits.held_bytes), added up over the budgets of the
+// servers that record here; budget names the budget, which two servers
+// may share (a configuration and its successor, while the requests of
+// the first finish), to be counted once. The returned func takes this
+// server's share out.
+func (m *Metrics) HeldBytes(budget any, used func() int64, limit int64) (forget func()) {
 	if m == nil {
 		return func() {}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.held == nil {
-		m.held = map[int]heldBudget{}
-		sum := func(get func(heldBudget) int64) func() float64 {
+	sh := m.shared
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.held == nil {
+		sh.held = map[any]*heldBudget{}
+		sum := func(get func(*heldBudget) int64) func() float64 {
 			return func() float64 {
-				m.mu.Lock()
-				defer m.mu.Unlock()
+				sh.mu.Lock()
+				defer sh.mu.Unlock()
 				var n int64
-				for _, b := range m.held {
+				for _, b := range sh.held {
 					n += get(b)
 				}
 				return float64(n)
@@ -371,24 +589,30 @@ func (m *Metrics) HeldBytes(used func() int64, limit int64) (forget func()) {
 		m.Registry.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "bespoke_held_bytes", Help: "Bytes the bodies held whole take now (JSON documents the rules edit, pages held back for their cookies), every route together; past bespoke_held_bytes_limit, they pass untouched (bespoke_body_limits_total{reason=\"held_bytes\"}).",
-			}, sum(func(b heldBudget) int64 { return b.used() })),
+			}, sum(func(b *heldBudget) int64 { return b.used() })),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "bespoke_held_bytes_limit", Help: "limits.held_bytes: what the bodies held whole may take at one time.",
-			}, sum(func(b heldBudget) int64 { return b.limit })))
+			}, sum(func(b *heldBudget) int64 { return b.limit })))
 	}
-	k := m.heldNext
-	m.heldNext++
-	m.held[k] = heldBudget{used, limit}
+	b := sh.held[budget]
+	if b == nil {
+		b = &heldBudget{used: used, limit: limit}
+		sh.held[budget] = b
+	}
+	b.refs++
 	return func() {
-		m.mu.Lock()
-		delete(m.held, k)
-		m.mu.Unlock()
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		if b.refs--; b.refs == 0 {
+			delete(sh.held, budget)
+		}
 	}
 }
 
 type heldBudget struct {
 	used  func() int64
 	limit int64
+	refs  int
 }
 
 // Upstream records an origin failure answered with status.
@@ -418,18 +642,24 @@ func (m *Metrics) Pool(route string, fn func() PoolStats) {
 		return
 	}
 	labels := prometheus.Labels{"route": route}
-	gauge := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(fn()) })
+	add := func(a, b PoolStats) PoolStats {
+		return PoolStats{a.Instances + b.Instances, a.MemoryBytes + b.MemoryBytes, a.Waits + b.Waits, a.Discarded + b.Discarded}
 	}
-	counter := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(fn()) })
-	}
-	m.own("route:"+route,
-		gauge("bespoke_pool_instances", "Live plugin instances.", func(s PoolStats) float64 { return float64(s.Instances) }),
-		gauge("bespoke_pool_memory_bytes", "Linear memory held by live plugin instances.", func(s PoolStats) float64 { return float64(s.MemoryBytes) }),
-		counter("bespoke_pool_waits_total", "Decisions that waited for a free instance.", func(s PoolStats) float64 { return float64(s.Waits) }),
-		counter("bespoke_pool_discarded_total", "Instances closed after a trap, an error or a timeout.", func(s PoolStats) float64 { return float64(s.Discarded) }),
-	)
+	keep := func(s PoolStats) PoolStats { s.Instances, s.MemoryBytes = 0, 0; return s }
+	attach(m, "route:"+route, "pool", fn, add, keep, func(read func() PoolStats) []prometheus.Collector {
+		gauge := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
+			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(read()) })
+		}
+		counter := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(read()) })
+		}
+		return []prometheus.Collector{
+			gauge("bespoke_pool_instances", "Live plugin instances.", func(s PoolStats) float64 { return float64(s.Instances) }),
+			gauge("bespoke_pool_memory_bytes", "Linear memory held by live plugin instances.", func(s PoolStats) float64 { return float64(s.MemoryBytes) }),
+			counter("bespoke_pool_waits_total", "Decisions that waited for a free instance.", func(s PoolStats) float64 { return float64(s.Waits) }),
+			counter("bespoke_pool_discarded_total", "Instances closed after a trap, an error or a timeout.", func(s PoolStats) float64 { return float64(s.Discarded) }),
+		}
+	})
 }
 
 // PoolStats is the state of a plugin pool (summed over its generations).
@@ -466,23 +696,30 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 		return
 	}
 	labels := prometheus.Labels{"route": route}
-	counter := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
+	add := func(a, b EditMapStats) EditMapStats {
+		return EditMapStats{Hits: a.Hits + b.Hits, Misses: a.Misses + b.Misses, Fallbacks: a.Fallbacks + b.Fallbacks, Resumed: a.Resumed + b.Resumed,
+			Volatile: a.Volatile + b.Volatile, TooLarge: a.TooLarge + b.TooLarge, Streamed: a.Streamed + b.Streamed, Bytes: a.Bytes + b.Bytes, Maps: a.Maps + b.Maps}
 	}
-	gauge := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
-	}
-	m.own("route:"+route,
-		counter("bespoke_editmap_hits_total", "HTML pages spliced with their edit map, whole.", func(s EditMapStats) int64 { return s.Hits }),
-		counter("bespoke_editmap_volatile_hits_total", "HTML pages spliced whole that differed from their edit map's page in volatile attribute values only (nonces, tokens).", func(s EditMapStats) int64 { return s.Volatile }),
-		counter("bespoke_editmap_misses_total", "HTML pages rewritten in full: no edit map of theirs was cached.", func(s EditMapStats) int64 { return s.Misses }),
-		counter("bespoke_editmap_fallbacks_total", "HTML pages that stopped matching their edit map and were rewritten in full from there to their end.", func(s EditMapStats) int64 { return s.Fallbacks }),
-		counter("bespoke_editmap_too_large_total", "HTML pages rewritten in full though their edit map was cached: with the visitor's edits, the rewrite could reach its memory bound (rewrite_buffer), which only a full rewrite keeps.", func(s EditMapStats) int64 { return s.TooLarge }),
-		counter("bespoke_editmap_streamed_total", "HTML pages with neither a strong ETag nor a Content-Length rewritten in full without an edit map: their origin sends them as it renders them, and paused mid-page lately, twice within 4 KiB, where the map did not record a pause (a splice would hold the rest of the block through such a pause).", func(s EditMapStats) int64 { return s.Streamed }),
-		counter("bespoke_editmap_resumed_total", "HTML pages that stopped matching their edit map and matched it again further on: rewritten in full only in between, spliced before and after.", func(s EditMapStats) int64 { return s.Resumed }),
-		gauge("bespoke_editmap_cache_bytes", "Bytes the edit map cache holds.", func(s EditMapStats) int64 { return s.Bytes }),
-		gauge("bespoke_editmap_cache_maps", "Edit maps the cache holds.", func(s EditMapStats) int64 { return s.Maps }),
-	)
+	keep := func(s EditMapStats) EditMapStats { s.Bytes, s.Maps = 0, 0; return s }
+	attach(m, "route:"+route, "editmaps", fn, add, keep, func(fn func() EditMapStats) []prometheus.Collector {
+		counter := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
+		}
+		gauge := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
+			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
+		}
+		return []prometheus.Collector{
+			counter("bespoke_editmap_hits_total", "HTML pages spliced with their edit map, whole.", func(s EditMapStats) int64 { return s.Hits }),
+			counter("bespoke_editmap_volatile_hits_total", "HTML pages spliced whole that differed from their edit map's page in volatile attribute values only (nonces, tokens).", func(s EditMapStats) int64 { return s.Volatile }),
+			counter("bespoke_editmap_misses_total", "HTML pages rewritten in full: no edit map of theirs was cached.", func(s EditMapStats) int64 { return s.Misses }),
+			counter("bespoke_editmap_fallbacks_total", "HTML pages that stopped matching their edit map and were rewritten in full from there to their end.", func(s EditMapStats) int64 { return s.Fallbacks }),
+			counter("bespoke_editmap_too_large_total", "HTML pages rewritten in full though their edit map was cached: with the visitor's edits, the rewrite could reach its memory bound (rewrite_buffer), which only a full rewrite keeps.", func(s EditMapStats) int64 { return s.TooLarge }),
+			counter("bespoke_editmap_streamed_total", "HTML pages with neither a strong ETag nor a Content-Length rewritten in full without an edit map: their origin sends them as it renders them, and paused mid-page lately, twice within 4 KiB, where the map did not record a pause (a splice would hold the rest of the block through such a pause).", func(s EditMapStats) int64 { return s.Streamed }),
+			counter("bespoke_editmap_resumed_total", "HTML pages that stopped matching their edit map and matched it again further on: rewritten in full only in between, spliced before and after.", func(s EditMapStats) int64 { return s.Resumed }),
+			gauge("bespoke_editmap_cache_bytes", "Bytes the edit map cache holds.", func(s EditMapStats) int64 { return s.Bytes }),
+			gauge("bespoke_editmap_cache_maps", "Edit maps the cache holds.", func(s EditMapStats) int64 { return s.Maps }),
+		}
+	})
 }
 
 // OriginPoolStats is the state of a route's connections to its origin
@@ -504,19 +741,26 @@ func (m *Metrics) OriginPool(route string, fn func() OriginPoolStats) {
 		return
 	}
 	labels := prometheus.Labels{"route": route}
-	counter := func(name, help string, get func(OriginPoolStats) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
+	add := func(a, b OriginPoolStats) OriginPoolStats {
+		return OriginPoolStats{Dials: a.Dials + b.Dials, Reuses: a.Reuses + b.Reuses, Stale: a.Stale + b.Stale, Retries: a.Retries + b.Retries,
+			Fallbacks: a.Fallbacks + b.Fallbacks, Idle: a.Idle + b.Idle, SlotTimeouts: a.SlotTimeouts + b.SlotTimeouts}
 	}
-	m.own("route:"+route,
-		counter("bespoke_origin_dials_total", "Connections opened to the origin for GET and HEAD requests.", func(s OriginPoolStats) int64 { return s.Dials }),
-		counter("bespoke_origin_reuses_total", "GET and HEAD requests sent on a kept connection.", func(s OriginPoolStats) int64 { return s.Reuses }),
-		counter("bespoke_origin_stale_total", "Kept connections found closed by the origin, or holding bytes nobody asked for, and closed before use.", func(s OriginPoolStats) int64 { return s.Stale }),
-		counter("bespoke_origin_retries_total", "Requests sent again on a new connection after a kept one failed before any answer.", func(s OriginPoolStats) int64 { return s.Retries }),
-		counter("bespoke_origin_fallbacks_total", "Requests sent through Go's http.Transport (a body, an upgrade, https).", func(s OriginPoolStats) int64 { return s.Fallbacks }),
-		counter("bespoke_origin_slot_timeouts_total", "Requests answered 504 because every connection limits.upstream.max_conns_per_host allows stayed busy past the response header timeout.", func(s OriginPoolStats) int64 { return s.SlotTimeouts }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bespoke_origin_idle_connections", Help: "Connections to the origin idle in the pool.", ConstLabels: labels},
-			func() float64 { return float64(fn().Idle) }),
-	)
+	keep := func(s OriginPoolStats) OriginPoolStats { s.Idle = 0; return s }
+	attach(m, "route:"+route, "origin", fn, add, keep, func(fn func() OriginPoolStats) []prometheus.Collector {
+		counter := func(name, help string, get func(OriginPoolStats) int64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
+		}
+		return []prometheus.Collector{
+			counter("bespoke_origin_dials_total", "Connections opened to the origin for GET and HEAD requests.", func(s OriginPoolStats) int64 { return s.Dials }),
+			counter("bespoke_origin_reuses_total", "GET and HEAD requests sent on a kept connection.", func(s OriginPoolStats) int64 { return s.Reuses }),
+			counter("bespoke_origin_stale_total", "Kept connections found closed by the origin, or holding bytes nobody asked for, and closed before use.", func(s OriginPoolStats) int64 { return s.Stale }),
+			counter("bespoke_origin_retries_total", "Requests sent again on a new connection after a kept one failed before any answer.", func(s OriginPoolStats) int64 { return s.Retries }),
+			counter("bespoke_origin_fallbacks_total", "Requests sent through Go's http.Transport (a body, an upgrade, https).", func(s OriginPoolStats) int64 { return s.Fallbacks }),
+			counter("bespoke_origin_slot_timeouts_total", "Requests answered 504 because every connection limits.upstream.max_conns_per_host allows stayed busy past the response header timeout.", func(s OriginPoolStats) int64 { return s.SlotTimeouts }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bespoke_origin_idle_connections", Help: "Connections to the origin idle in the pool.", ConstLabels: labels},
+				func() float64 { return float64(fn().Idle) }),
+		}
+	})
 }
 
 // EditMapFallback records where a page stopped matching its edit map.

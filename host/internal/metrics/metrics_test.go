@@ -162,3 +162,108 @@ func TestRouteSeriesAtZero(t *testing.T) {
 		t.Error("no bespoke_body_limits_total series")
 	}
 }
+
+// gauge is the value of the gauge or counter func of name, and whether
+// the registry has it.
+func gauge(t *testing.T, m *Metrics, name string) (float64, bool) {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err) // a collector registered twice fails here
+	}
+	for _, f := range fams {
+		if f.GetName() == name {
+			s := f.GetMetric()[0]
+			return s.GetGauge().GetValue() + s.GetCounter().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// TestScopesShareARoute: two scopes (a configuration and the one that
+// replaces it) feed one route's pool, edit map and origin collectors,
+// registered once: a counter is the sum of both, does not go back when
+// the first leaves, and its series go when the last does; a gauge counts
+// the scopes still there. The generation stays while a scope serves the
+// route, and Remove takes a route's series out once none does.
+func TestScopesShareARoute(t *testing.T) {
+	m := NewIn(prometheus.NewRegistry(), false)
+	one, two := m.Scope(), m.Scope()
+	for i, s := range []*Metrics{one, two} {
+		n := int64(i + 1)
+		s.Route("shop", nil)
+		s.Pool("shop", func() PoolStats { return PoolStats{Instances: n, Waits: 10 * n} })
+		s.EditMaps("shop", func() EditMapStats { return EditMapStats{Hits: 100 * n, Bytes: n} })
+		s.OriginPool("shop", func() OriginPoolStats { return OriginPoolStats{Dials: 1000 * n, Idle: n} })
+		s.Reload("shop", true, n)
+	}
+	steps := []struct {
+		name  string
+		do    func()
+		want  map[string]float64
+		feeds bool // the pool's, edit map's and origin's series are there
+		gen   bool
+		total bool // bespoke_requests_total{route=shop} is there
+	}{
+		{"both", func() {}, map[string]float64{
+			"bespoke_pool_instances": 3, "bespoke_pool_waits_total": 30, "bespoke_editmap_hits_total": 300,
+			"bespoke_editmap_cache_bytes": 3, "bespoke_origin_dials_total": 3000, "bespoke_origin_idle_connections": 3,
+		}, true, true, true},
+		{"the first leaves", func() { one.Forget("shop") }, map[string]float64{
+			"bespoke_pool_instances": 2, "bespoke_pool_waits_total": 30, "bespoke_editmap_hits_total": 300,
+			"bespoke_editmap_cache_bytes": 2, "bespoke_origin_dials_total": 3000, "bespoke_origin_idle_connections": 2,
+		}, true, true, true},
+		{"removed while served", func() { m.Remove("shop") }, map[string]float64{"bespoke_pool_waits_total": 30}, true, true, true},
+		{"the last leaves", func() { two.Forget("shop") }, nil, false, false, true},
+		{"removed", func() { m.Remove("shop") }, nil, false, false, false},
+	}
+	m.Request("shop", Personalized, time.Millisecond)
+	for _, st := range steps {
+		st.do()
+		for _, name := range []string{"bespoke_pool_instances", "bespoke_pool_waits_total", "bespoke_editmap_hits_total",
+			"bespoke_editmap_cache_bytes", "bespoke_origin_dials_total", "bespoke_origin_idle_connections"} {
+			want, present := st.want[name]
+			got, ok := gauge(t, m, name)
+			if ok != st.feeds {
+				t.Errorf("%s: %s present %v", st.name, name, ok)
+			}
+			if present && got != want {
+				t.Errorf("%s: %s = %v, want %v", st.name, name, got, want)
+			}
+		}
+		if _, n := value(t, m, "bespoke_plugin_generation", "shop", ""); (n == 1) != st.gen {
+			t.Errorf("%s: %d generation series, want one: %v", st.name, n, st.gen)
+		}
+		if v, _ := value(t, m, "bespoke_requests_total", "shop", Personalized); (v == 1) != st.total {
+			t.Errorf("%s: bespoke_requests_total{route=shop} = %v, want it there: %v", st.name, v, st.total)
+		}
+	}
+}
+
+// TestHeldBytesSharedBudget: a budget two servers share counts once; each
+// server's share leaves with it.
+func TestHeldBytesSharedBudget(t *testing.T) {
+	m := NewIn(prometheus.NewRegistry(), false)
+	budget, other := new(int), new(int)
+	used := func() int64 { return 5 }
+	forget1 := m.HeldBytes(budget, used, 100)
+	forget2 := m.Scope().HeldBytes(budget, used, 100)
+	forget3 := m.HeldBytes(other, used, 50)
+	for _, c := range []struct {
+		step        func()
+		used, limit float64
+	}{
+		{func() {}, 10, 150},
+		{forget1, 10, 150},
+		{forget2, 5, 50},
+		{forget3, 0, 0},
+	} {
+		c.step()
+		if u, _ := gauge(t, m, "bespoke_held_bytes"); u != c.used {
+			t.Errorf("bespoke_held_bytes = %v, want %v", u, c.used)
+		}
+		if l, _ := gauge(t, m, "bespoke_held_bytes_limit"); l != c.limit {
+			t.Errorf("bespoke_held_bytes_limit = %v, want %v", l, c.limit)
+		}
+	}
+}

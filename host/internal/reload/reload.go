@@ -36,8 +36,13 @@ type Reloader struct {
 	log    *slog.Logger
 
 	mu sync.Mutex
-	// closed: Close was called; a reload after it loads nothing.
+	// closed: Close was called; a reload after it loads nothing. done
+	// is closed then too, ending the watcher.
 	closed bool
+	done   chan struct{}
+	// served: a load succeeded (a failed one then leaves a plugin
+	// serving).
+	served bool
 	gen    atomic.Int64
 	last   atomic.Pointer[Result]
 	// files are what a load reads (see Track), read their content as the
@@ -65,12 +70,18 @@ func New(target Target, load Loader, log *slog.Logger) *Reloader {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Reloader{target: target, load: load, log: log}
+	return &Reloader{target: target, load: load, log: log, done: make(chan struct{})}
 }
 
 // Generation returns the generation currently serving (0 before the first
 // successful load).
 func (r *Reloader) Generation() int64 { return r.gen.Load() }
+
+// Continue makes the first load generation gen+1: the route's plugin
+// had generation gen in the configuration this one replaces, and its
+// generations go on from there (bespoke_plugin_generation, the status).
+// Call it before the first Reload.
+func (r *Reloader) Continue(gen int64) { r.gen.Store(gen) }
 
 // Last returns the result of the latest reload, or nil.
 func (r *Reloader) Last() *Result { return r.last.Load() }
@@ -94,11 +105,15 @@ var ErrClosed = errors.New("reload: closed")
 // Close ends the reloader's use: it waits for a reload in flight, and
 // every Reload after it returns ErrClosed without loading. Whoever owns
 // the engine plugins load into closes the reloader first, so that no load
-// (a watcher's, a signal's) compiles into an engine being closed.
+// (a watcher's, a signal's) compiles into an engine being closed. A
+// watcher ends.
 func (r *Reloader) Close() {
 	r.mu.Lock()
-	r.closed = true
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		close(r.done)
+	}
 }
 
 // Reload loads a new generation and swaps it in. On error the serving
@@ -135,12 +150,13 @@ func (r *Reloader) reload(ctx context.Context, changed bool) error {
 	s, err := r.safeLoad(ctx)
 	res := Result{At: start, Took: time.Since(start), Err: err, Generation: r.gen.Load()}
 	switch {
-	case err != nil && res.Generation == 0:
+	case err != nil && !r.served:
 		// The first load: its caller reports the error (bespoke serve
 		// prints it and exits), and no plugin keeps serving.
 	case err != nil:
 		r.log.Error("plugin rejected; the previous one keeps serving", "err", err, "generation", res.Generation)
 	default:
+		r.served = true
 		s.Generation = r.gen.Add(1)
 		res.Generation = s.Generation
 		if old := r.target.Swap(s); old != nil {
@@ -197,6 +213,8 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-r.done:
+			return
 		case <-t.C:
 		}
 	}
@@ -236,6 +254,8 @@ func (r *Reloader) settled(ctx context.Context, files []string, d time.Duration)
 		} else {
 			select {
 			case <-ctx.Done():
+				return
+			case <-r.done:
 				return
 			case <-time.After(d):
 			}

@@ -376,3 +376,26 @@ func TestWatchLeavesWhatAReloadLoaded(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchEndsAtClose: a watcher ends when its reloader is closed, its
+// file unchanged and its context still running: a configuration replaced
+// (bespoke serve --config reloaded) closes its routes' reloaders while
+// the process goes on, and each watcher left would read its file every
+// interval for as long.
+func TestWatchEndsAtClose(t *testing.T) {
+	_, _, r := setup(t)
+	if err := r.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		r.Watch(context.Background(), time.Hour)
+		close(done)
+	}()
+	r.Close()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the watcher went on after Close")
+	}
+}

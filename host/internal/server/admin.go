@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
@@ -23,34 +24,55 @@ import (
 //	GET  /healthz            200 while the process runs
 //	GET  /readyz             200 once every route's plugin is loaded, else 503
 //	                         (and 503 while shutting down)
-//	GET  /_bespoke/status    routes, plugins, generations, last reloads (JSON)
+//	GET  /_bespoke/status    routes, plugins, generations, last reloads (JSON);
+//	                         with a configuration file (Live), its generation
+//	                         and last reload on each route
 //	POST /_bespoke/reload    reload every route, or ?route=NAME; 200 when all
 //	                         loaded, 422 when one was rejected (it keeps
-//	                         serving its previous plugin)
+//	                         serving its previous plugin); with a
+//	                         configuration file and no route, the file
+//	                         too once it changed (422 when rejected: the
+//	                         configuration serving goes on)
 //	GET  /debug/pprof/       Go's runtime profiles (CPU, heap, goroutines,
 //	                         execution trace), for `go tool pprof`
-func (s *Server) AdminHandler() http.Handler {
+func (s *Server) AdminHandler() http.Handler { return s.adminHandler(s) }
+
+// adminTarget is what the admin API reports on and reloads: a Server,
+// or a Live and the configuration it serves.
+type adminTarget interface {
+	isDraining() bool
+	Ready() bool
+	status() any
+	Reload(ctx context.Context, name string) ([]RouteResult, error)
+}
+
+func (s *Server) isDraining() bool { return s.draining.Load() }
+func (s *Server) status() any      { return s.Status() }
+
+// adminHandler is AdminHandler answering for t, with s's metrics, token
+// and hosts.
+func (s *Server) adminHandler(t adminTarget) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if s.draining.Load() {
+		if t.isDraining() {
 			http.Error(w, "not ready: shutting down", http.StatusServiceUnavailable)
 			return
 		}
-		if !s.Ready() {
+		if !t.Ready() {
 			http.Error(w, "not ready: a plugin is not loaded yet", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))
 	})
 	mux.HandleFunc("GET /_bespoke/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Status())
+		writeJSON(w, http.StatusOK, t.status())
 	})
 	mux.HandleFunc("POST /_bespoke/reload", func(w http.ResponseWriter, r *http.Request) {
-		res, err := s.Reload(r.Context(), r.URL.Query().Get("route"))
+		res, err := t.Reload(r.Context(), r.URL.Query().Get("route"))
 		if err != nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 			return
@@ -130,6 +152,9 @@ type RouteStatus struct {
 		At    time.Time `json:"at"`
 		Error string    `json:"error,omitempty"`
 	} `json:"last_reload,omitempty"`
+	// Config is the configuration file's generation and last reload, for
+	// bespoke serve --config (see Live), the same on every route.
+	Config *ConfigStatus `json:"config,omitempty"`
 	// InFlight is Module.InFlight: the requests using this generation,
 	// their responses included, and once more each one deciding (the
 	// field's name is kept for the scripts that read it).

@@ -8,7 +8,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -71,9 +70,8 @@ type Server struct {
 	held *proxy.Budget
 	// seen is the seen-filter store the routes share (nil when off).
 	seen seen.Store
-	// configFile and configRead are Options.ConfigFile and ConfigRead.
-	configFile string
-	configRead [32]byte
+	// prior is Options.prior.
+	prior map[string]int64
 }
 
 // Route is one route's running parts.
@@ -105,27 +103,35 @@ type Options struct {
 	// Transport, when not nil, reaches every route's origin in place of
 	// the transport the limits configure (an in-process handler's, say).
 	Transport http.RoundTripper
-	// Metrics, when not nil, is where the server records, so that several
-	// servers of one process share one registry; their route names must
-	// differ. Nil means a registry of the server's own.
+	// Metrics, when not nil, is where the server records (in a scope of
+	// its own, see metrics.Scope), so that several servers of one process
+	// share one registry. Routes of one name in two servers record in the
+	// same series: a configuration and the one replacing it (see Live)
+	// share them, and different handlers need different names. Nil means
+	// a registry of the server's own.
 	Metrics *metrics.Metrics
 	// Handler says the server is a handler a program embeds (package
 	// host), never run: it serves no admin listener, so no admin token
 	// is read, and its messages name the embedder's settings.
 	Handler bool
-	// ConfigFile is the configuration file the server was built from
-	// (bespoke serve --config), and ConfigRead the SHA-256 of its content
-	// as it was read: it is read at start only, so Reload, which loads
-	// the rule and plugin files again, warns when it has changed since.
-	ConfigFile string
-	ConfigRead [32]byte
+
+	// held is the budget of bodies held of the configuration this one
+	// replaces, shared when limits.held_bytes is the same.
+	held *proxy.Budget
+	// prior are the plugin generations of the routes of the configuration
+	// this one replaces, by name (see Live): theirs go on from there.
+	prior map[string]int64
+	// replacing: the server replaces another behind its listeners (see
+	// Live), whose TLS certificate and admin token serve on; this one
+	// reads neither.
+	replacing bool
 }
 
 // New builds the server: it loads every route's plugin (failing if one
 // does not load: at startup there is nothing to fall back to).
 func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: opt.Logger, Metrics: opt.Metrics, embedded: opt.Embedded, secretKey: opt.Secret, transport: opt.Transport,
-		configFile: opt.ConfigFile, configRead: opt.ConfigRead}
+	s := &Server{cfg: cfg, log: opt.Logger, Metrics: opt.Metrics.Scope(), embedded: opt.Embedded, secretKey: opt.Secret, transport: opt.Transport,
+		prior: opt.prior}
 	if s.Metrics == nil {
 		s.Metrics = metrics.New()
 	}
@@ -138,7 +144,12 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	s.routeLog = slog.New(requestAttrs{s.log.Handler()})
 	s.held = proxy.NewBudget(int64(cmp.Or(cfg.Limits.HeldBytes, proxy.DefaultHeldBytes)))
-	s.closers = append(s.closers, s.Metrics.HeldBytes(s.held.Used, s.held.Max()))
+	if opt.held != nil && opt.held.Max() == s.held.Max() {
+		// The configuration replaced's: the bodies both hold while its
+		// requests finish stay within one limit.
+		s.held = opt.held
+	}
+	s.closers = append(s.closers, s.Metrics.HeldBytes(s.held, s.held.Used, s.held.Max()))
 	ok := false
 	defer func() {
 		if !ok {
@@ -151,12 +162,12 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	if !opt.Handler {
+	if !opt.Handler && !opt.replacing {
 		if s.adminToken, err = s.readAdminToken(); err != nil {
 			return nil, err
 		}
 	}
-	if cfg.TLS.Cert != "" {
+	if cfg.TLS.Cert != "" && !opt.replacing {
 		interval := cfg.WatchEvery()
 		if interval <= 0 {
 			interval = config.DefaultWatch
@@ -403,11 +414,12 @@ func (s *Server) route(ctx context.Context, rcfg config.Route, rc reqctx.Config,
 		files = []string{source}
 	}
 	wr, err := wire.NewRoute(ctx, wire.RouteConfig{
-		Name:    rcfg.Name,
-		Metrics: s.Metrics,
-		Logger:  s.routeLog,
-		Load:    load,
-		Files:   files,
+		Name:       rcfg.Name,
+		Metrics:    s.Metrics,
+		Logger:     s.routeLog,
+		Load:       load,
+		Files:      files,
+		Generation: s.prior[rcfg.Name],
 		Engine: engine.Config{
 			CacheDir:         s.cfg.CacheDir,
 			PoolSize:         l.PoolSize,
@@ -484,16 +496,9 @@ func (s *Server) CheckStores(ctx context.Context) []string {
 func (s *Server) Handler() http.Handler { return refuseSmuggling(declineH2C(s.handler)) }
 
 // Reload reloads the plugin of the route named name, or of every route
-// when name is empty, and returns each result. The configuration file is
-// not read again: when it has changed since the start, Reload says so
-// at Warn, so that an operator who edited it and reloaded (SIGHUP, the
-// admin API) does not take the change for applied.
+// when name is empty, and returns each result. It reads no configuration
+// file: Live.Reload does, for bespoke serve --config.
 func (s *Server) Reload(ctx context.Context, name string) ([]RouteResult, error) {
-	if s.configFile != "" {
-		if b, err := os.ReadFile(s.configFile); err == nil && sha256.Sum256(b) != s.configRead {
-			s.log.Warn("the configuration file changed: it is read at start only; restart bespoke to apply it (a reload loads the rule and plugin files again)", "config", s.configFile)
-		}
-	}
 	var out []RouteResult
 	found := false
 	for _, r := range s.Routes {
@@ -532,9 +537,13 @@ func (s *Server) ReloadRoute(ctx context.Context, i int) error {
 // embedder's).
 func (s *Server) hasRules(r *Route) bool { return r.Config.Source() != "" || s.embedded != nil }
 
-// RouteResult is the outcome of reloading one route.
+// RouteResult is the outcome of reloading one route, or, with Config
+// set, of loading the configuration file again (Route is then empty).
 type RouteResult struct {
-	Route      string `json:"route"`
+	Route string `json:"route,omitempty"`
+	// Config is the configuration file loaded again, and Generation then
+	// the configuration's generation.
+	Config     string `json:"config,omitempty"`
 	Generation int64  `json:"generation"`
 	Error      string `json:"error,omitempty"`
 }
@@ -565,13 +574,28 @@ func (s *Server) Watch(ctx context.Context) {
 // requests in flight finish within the configured grace, and closes the
 // plugins.
 func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
+	return s.serve(ctx, ln, adminLn, s.visitors(), s.AdminHandler(), s.cfg.Grace, s.Close)
+}
+
+// visitors is the visitors' handler within the limits on each request.
+func (s *Server) visitors() http.Handler {
+	l := s.cfg.Limits
+	return withSendTimeout(withBodyTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.BodyTimeout.D()), l.SendTimeout.D())
+}
+
+// serve is Serve with the visitors' and the admin handlers given (a
+// Live's, which pass each request to the configuration serving), grace
+// the grace of the configuration serving, and closeAll what closes the
+// configurations once the listeners are shut down. s's configuration
+// sets up the listeners.
+func (s *Server) serve(ctx context.Context, ln, adminLn net.Listener, visitors, adminH http.Handler, grace func() time.Duration, closeAll func(context.Context) error) error {
 	l := s.cfg.Limits
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(s.certs != nil)
 	protocols.SetUnencryptedHTTP2(s.cfg.H2C)
 	srv := &http.Server{
-		Handler:           s.counted(withSendTimeout(withBodyTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.BodyTimeout.D()), l.SendTimeout.D())),
+		Handler:           s.counted(visitors),
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		MaxHeaderBytes:    headReadLimit(int(l.MaxHeaderBytes)),
@@ -591,7 +615,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	vln := newVisitorListener(ln, tlsCfg, l.ReadHeader.D(), s.log)
 	go func() { errc <- srv.Serve(vln) }()
 	if adminLn != nil {
-		admin := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		admin := &http.Server{Handler: adminH, ReadHeaderTimeout: 5 * time.Second}
 		servers = append(servers, admin)
 		go func() { errc <- admin.Serve(adminLn) }()
 	}
@@ -600,11 +624,12 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	case err = <-errc:
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "grace", s.cfg.Grace())
+	g := grace()
+	s.log.Info("shutting down", "grace", g)
 	// Not ready from now: a load balancer that probes /readyz sends no
 	// more visitors while those in flight finish.
 	s.draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Grace())
+	sctx, cancel := context.WithTimeout(context.Background(), g)
 	defer cancel()
 	var cut atomic.Bool
 	var inFlight atomic.Int64 // requests cut
@@ -635,14 +660,14 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 		// plugin closes under a handler.
 		s.waitServed(cutWait)
 		if n := inFlight.Load(); n > 0 {
-			s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", s.cfg.Grace(), "requests", n)
+			s.log.Warn("shutdown grace ran out: requests still in flight were cut", "grace", g, "requests", n)
 		} else {
 			// A connection that never sent a request (an HTTP/2 client
 			// that did not send its preface) holds Shutdown up too.
-			s.log.Warn("shutdown grace ran out: connections still open were closed, with no request in flight", "grace", s.cfg.Grace())
+			s.log.Warn("shutdown grace ran out: connections still open were closed, with no request in flight", "grace", g)
 		}
 	}
-	s.Close(sctx)
+	closeAll(sctx)
 	s.log.Info("stopped")
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

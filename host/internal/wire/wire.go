@@ -43,6 +43,10 @@ type RouteConfig struct {
 	Metrics *metrics.Metrics
 	// Logger receives the route's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Generation is the generation of the route's plugin in the
+	// configuration this one replaces, 0 for none: its first load here
+	// is the next.
+	Generation int64
 }
 
 // Route is one route's running parts.
@@ -94,6 +98,7 @@ func NewRoute(ctx context.Context, cfg RouteConfig) (*Route, error) {
 	}
 	r.Reloader = reload.New(r.Proxy, load, log.With("route", cfg.Name))
 	r.Reloader.Track(cfg.Files...)
+	r.Reloader.Continue(cfg.Generation)
 	m := cfg.Metrics
 	r.Reloader.OnResult = func(res reload.Result) {
 		m.Reload(cfg.Name, res.Err == nil, res.Generation)
