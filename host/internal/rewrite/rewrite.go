@@ -859,6 +859,15 @@ func (r *Rewriter) run(src []byte, final bool) {
 		return
 	}
 	r.pass(keep)
+	if r.stopped {
+		// The bound was reached as what was scanned was held (a list's
+		// items): the rest, an unfinished tag with it, is copied through
+		// now, before the next write's bytes, as Write copies them.
+		r.raw(src[keep:])
+		r.pending, r.finding = r.pending[:0], false
+		r.src = nil
+		return
+	}
 	r.pendAt = r.base + keep
 	tail := src[keep:]
 	if len(r.pending) > 0 && len(tail) > 0 && &tail[len(tail)-1] == &r.pending[len(r.pending)-1] {

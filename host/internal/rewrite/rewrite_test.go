@@ -653,6 +653,34 @@ func TestMemoryCap(t *testing.T) {
 			t.Errorf("with room: got %q", got)
 		}
 	})
+	t.Run("list region over the cap with an end tag split", func(t *testing.T) {
+		// The bound is reached as the list's items are held, in a write
+		// that ends in the middle of an end tag ("</" of "</li>"): that
+		// unfinished tag went to the end of the page, after everything
+		// copied through, where it belonged before the next write.
+		in := `<h1>t</h1>` + list + `<h1>u</h1>`
+		sels, es := edits(op{"li", Edit{Op: Limit, N: 1}}, op{"h1", content(SetInner, "H")})
+		prog, err := CompileStrings(sels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `<h1>H</h1>` + list + `<h1>u</h1>`
+		for i := range 40 {
+			cut := strings.Index(in, fmt.Sprintf("item %d</", i)) + len(fmt.Sprintf("item %d</", i))
+			sizes := []int{cut, len(in)}
+			got, _ := rewrite(t, prog, es, Options{MaxBuffer: 1000}, in, func() int { n := sizes[0]; sizes = sizes[1:]; return n })
+			if got != want {
+				t.Fatalf("cut after %q: got  %s\nwant %s", in[cut-12:cut], short(got), short(want))
+			}
+			// And cut once more inside the next end tag.
+			next := strings.Index(in, fmt.Sprintf("item %d</", i+1)) + len(fmt.Sprintf("item %d</", i+1))
+			sizes = []int{cut, next - cut, len(in)}
+			got, _ = rewrite(t, prog, es, Options{MaxBuffer: 1000}, in, func() int { n := sizes[0]; sizes = sizes[1:]; return n })
+			if got != want {
+				t.Fatalf("cut after %q and %q: got  %s\nwant %s", in[cut-12:cut], in[next-12:next], short(got), short(want))
+			}
+		}
+	})
 	t.Run("tag over the cap", func(t *testing.T) {
 		// A tag split across writes is held until it ends; one longer
 		// than the cap stops the rewrite. (Written whole, the tag is not
