@@ -38,6 +38,8 @@ type Live struct {
 	// ctx is Serve's (Watch's): the watchers of every configuration run
 	// until it ends or their configuration is closed.
 	ctx context.Context
+	// passed are the listeners a service manager passed.
+	passed Passed
 
 	cur atomic.Pointer[generation]
 	// mu serializes reloads; read is the hash of what the
@@ -73,6 +75,16 @@ type LiveOptions struct {
 	// Options are the first server's, which every configuration is
 	// built with (the logger, the clock, Wrap, the embedded plugin).
 	Options Options
+	// Passed says which listeners are sockets a service manager passed.
+	Passed Passed
+}
+
+// Passed says which of the listeners Serve is given are sockets a
+// service manager passed (systemd's socket activation): their addresses
+// are the socket units', and listen or admin, not read, is not a
+// setting a restart would apply either.
+type Passed struct {
+	Visitors, Admin bool
 }
 
 // generation is one configuration's server and the requests it serves.
@@ -97,7 +109,8 @@ type ConfigReload struct {
 	Generation int64     `json:"generation"`
 	Error      string    `json:"error,omitempty"`
 	// Kept are the settings that changed but only a restart applies,
-	// with where the file writes them.
+	// with where the file writes them, and those a service manager's
+	// sockets leave unread (see Passed), said so.
 	Kept []string `json:"kept,omitempty"`
 }
 
@@ -113,7 +126,7 @@ type ConfigStatus struct {
 // NewLive serves first, built from opt.Data, and the configurations that
 // replace it.
 func NewLive(first *Server, opt LiveOptions) *Live {
-	l := &Live{first: first, file: opt.File, load: opt.Load, opt: opt.Options, ctx: context.Background(),
+	l := &Live{first: first, file: opt.File, load: opt.Load, opt: opt.Options, ctx: context.Background(), passed: opt.Passed,
 		read: sha256.Sum256(opt.Data), old: map[*generation]bool{}}
 	l.tried = l.read
 	l.opt.Metrics = first.Metrics
@@ -327,6 +340,11 @@ func (l *Live) reloadConfig(ctx context.Context) (res *RouteResult, loaded bool)
 	old := l.cur.Load()
 	for _, k := range restartOnly(old.srv.cfg, cfg) {
 		at := config.Position(l.file, b, k.key)
+		if k.key == "listen" && l.passed.Visitors || k.key == "admin" && l.passed.Admin {
+			rec.Kept = append(rec.Kept, k.key+" at "+at+" (not read: the service manager passes the socket)")
+			log.Warn("configuration setting changed that is not read: the service manager passes its socket", "key", k.key, "at", at, "hint", "change the socket unit's ListenStream= and restart it")
+			continue
+		}
 		rec.Kept = append(rec.Kept, k.key+" at "+at)
 		log.Warn("configuration setting changed that only a restart applies: it keeps its running value", "key", k.key, "at", at, "running", k.running)
 	}
