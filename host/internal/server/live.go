@@ -405,8 +405,16 @@ func (l *Live) retire(g *generation) {
 		cut := false
 		select {
 		case <-g.idle:
-		case <-t.C:
-			cut = true
+		default:
+			// Not idle yet: whichever comes first. (Idle, it is
+			// closed as such, though a grace of 0 has passed too.)
+			select {
+			case <-g.idle:
+			case <-t.C:
+				cut = true
+			}
+		}
+		if cut {
 			l.first.log.Warn("the configuration replaced still had requests in flight as its shutdown grace ran out: closing it under them", "generation", g.n, "grace", grace, "requests", g.refs.Load())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), grace)

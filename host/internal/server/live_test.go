@@ -403,3 +403,36 @@ func TestConfigWithABrokenRuleFileRejected(t *testing.T) {
 		t.Errorf("bespoke_plugin_generation{route=shop} = %v, the plugin serving is of generation %d", gen, st[0].Generation)
 	}
 }
+
+// TestConfigReloadIdleAtGraceZero: with shutdown_grace: 0 and no request
+// in flight, each configuration replaced is closed as idle, not warned of
+// as cut under requests: both were ready at once, and one reload in two
+// logged requests=0 cut.
+func TestConfigReloadIdleAtGraceZero(t *testing.T) {
+	o := markedOrigin(t, "A")
+	conf := func(i int) string {
+		return fmt.Sprintf("# version %d\nshutdown_grace: 0s\nroutes:\n  - { name: shop, origin: %q }\n", i, o.URL)
+	}
+	ls := startLive(t, conf(0), nil)
+	const n = 20
+	for i := 1; i <= n; i++ {
+		ls.write(t, conf(i))
+		if res := ls.reload(t); res.Error != "" {
+			t.Fatalf("reload %d: %s", i, res.Error)
+		}
+	}
+	closed := fmt.Sprintf(`msg="closing the configuration replaced: its last request ended" generation=%d`, n)
+	for range 1000 {
+		if strings.Contains(ls.log.String(), closed) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	log := ls.log.String()
+	if cut := strings.Count(log, "still had requests in flight"); cut > 0 {
+		t.Errorf("%d of %d idle configurations replaced were said to be cut under requests:\n%s", cut, n, log)
+	}
+	if got := strings.Count(log, "its last request ended"); got != n {
+		t.Errorf("%d of %d configurations replaced closed as idle", got, n)
+	}
+}
