@@ -280,13 +280,21 @@ func (l *Live) Status() []RouteStatus {
 // Reload loads the configuration file again when its content changed
 // since the configuration serving was read (name empty: a reload of
 // everything), then reloads the plugin of the route named name, or of
-// every route, as Server.Reload does. The configuration's outcome comes
+// every route, as Server.Reload does. It goes on when ctx is cancelled,
+// until Serve's context ends. The configuration's outcome comes
 // first, with Config set: with an error when it was rejected (the
 // configuration serving goes on), else its generation, and then its
 // routes, each with the generation of the plugin it loaded.
 func (l *Live) Reload(ctx context.Context, name string) ([]RouteResult, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// Ended with Serve's context, not the asker's: a client of the
+	// admin API that gave up while the rules compiled had the
+	// configuration rejected as "context canceled", a content the
+	// file watch then took for tried and never loaded.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(l.ctx, cancel)()
 	var out []RouteResult
 	if name == "" && !l.closed {
 		res, loaded := l.reloadConfig(ctx)

@@ -436,3 +436,32 @@ func TestConfigReloadIdleAtGraceZero(t *testing.T) {
 		t.Errorf("%d of %d configurations replaced closed as idle", got, n)
 	}
 }
+
+// TestConfigReloadOutlivesItsAsker: a reload whose asker goes away (a
+// POST /_bespoke/reload whose client gave up while the rules compiled)
+// still loads the configuration: it was rejected as "context canceled",
+// counted as an error, and the file watch, which tries a content once,
+// never loaded it.
+func TestConfigReloadOutlivesItsAsker(t *testing.T) {
+	a, b := markedOrigin(t, "A"), markedOrigin(t, "B")
+	conf := func(o *httptest.Server) string {
+		return "routes:\n  - { name: shop, origin: \"" + o.URL + "\", rules: a.yaml }\n"
+	}
+	ls := startLive(t, conf(a), map[string]string{"a.yaml": markRules("x")})
+	ls.write(t, conf(b))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := ls.live.Reload(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) == 0 || res[0].Error != "" || res[0].Generation != 2 {
+		t.Fatalf("the reload asked for by a client gone: %+v", res)
+	}
+	if got := do(t, "GET", ls.url+"/"); !strings.Contains(string(got.body), `<p id="o">B</p><h1 id="t">x</h1>`) {
+		t.Fatalf("the configuration reloaded does not serve: %s", got.body)
+	}
+	if n, _ := counterValue(t, ls.live, "bespoke_config_reloads_total", map[string]string{"result": "error"}); n != 0 {
+		t.Errorf("bespoke_config_reloads_total{result=error} = %v", n)
+	}
+}
