@@ -31,9 +31,16 @@ type configServe struct {
 // serveConfig writes src to bespoke.yaml in dir and serves it.
 func serveConfig(t *testing.T, dir, src string) *configServe {
 	t.Helper()
-	cs := &configServe{conf: filepath.Join(dir, "bespoke.yaml"), stderr: &syncbuf.Buffer{}}
+	cs := &configServe{conf: filepath.Join(dir, "bespoke.yaml")}
 	cs.write(t, src)
-	cs.cmd = exec.Command(binary(t), "serve", "--config", cs.conf, "--watch", "0")
+	return startConfig(t, cs.conf, "--watch", "0")
+}
+
+// startConfig serves the configuration file conf, written, with args.
+func startConfig(t *testing.T, conf string, args ...string) *configServe {
+	t.Helper()
+	cs := &configServe{conf: conf, stderr: &syncbuf.Buffer{}}
+	cs.cmd = exec.Command(binary(t), append([]string{"serve", "--config", cs.conf}, args...)...)
 	cs.cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
 	cs.cmd.Stderr = cs.stderr
 	stdout, err := cs.cmd.StdoutPipe()

@@ -408,12 +408,20 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	if links != nil {
 		log.Warn("preview links are honoured (--dev-preview): links minted by this server's preview force variants and the time")
 	}
+	// Opened before the configuration file is watched: a reload tells
+	// the settings a restart applies from those a service manager's
+	// sockets make unread.
+	ln, adminLn, passed, err := listeners(cfg, log)
+	if err != nil {
+		srv.Close(context.Background())
+		return err
+	}
 	// With a configuration file, a reload loads it again once it
 	// changed: the server of each configuration serves behind the same
 	// listeners.
 	var front frontend = srv
 	if *configFile != "" {
-		front = server.NewLive(srv, server.LiveOptions{File: *configFile, Data: configData, Options: opt, Load: func(b []byte) (*config.Config, error) {
+		front = server.NewLive(srv, server.LiveOptions{File: *configFile, Data: configData, Options: opt, Passed: passed, Load: func(b []byte) (*config.Config, error) {
 			cfg, err := config.LoadData(*configFile, b)
 			if err != nil {
 				return nil, err
@@ -434,10 +442,6 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	}
 	go reloadOnHUP(ctx, front, hup)
 
-	ln, adminLn, err := listeners(cfg, log)
-	if err != nil {
-		return err
-	}
 	for _, r := range cfg.Routes {
 		src := r.Source()
 		if src == "" && opt.Embedded != nil {

@@ -13,9 +13,14 @@ import (
 
 // DB is an open MaxMind-format database: GeoIP2 or GeoLite2 City or
 // Country, or another database with their record layout. It is safe for
-// concurrent use, except that Close must not run while lookups do. A nil
-// *DB, like a closed one, knows no address.
+// concurrent use, Close included: it waits for the lookups in progress.
+// A nil *DB, like a closed one, knows no address.
 type DB struct {
+	// mu guards reader, whose memory Close unmaps: a lookup reading it
+	// as it went crashed the process (a configuration reload of
+	// bespoke serve closes the configuration replaced under the
+	// requests that outlive its grace).
+	mu     sync.RWMutex
 	reader *maxminddb.Reader
 }
 
@@ -59,13 +64,20 @@ func hasLocation(dbType string) bool {
 	return true
 }
 
-// Close releases the database; lookups must not run concurrently with it,
-// and find nothing after it. Closing a nil or closed *DB does nothing.
+// Close releases the database once the lookups in progress end; those
+// after it find nothing. Closing a nil or closed *DB does nothing.
 func (db *DB) Close() error {
-	if db == nil || db.reader == nil {
+	if db == nil {
 		return nil
 	}
-	return db.reader.Close()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.reader == nil {
+		return nil
+	}
+	r := db.reader
+	db.reader = nil
+	return r.Close()
 }
 
 // Lookup locates ip (an IPv4-mapped IPv6 address is looked up as IPv4). ok
@@ -74,7 +86,12 @@ func (db *DB) Close() error {
 // Source is "geoip". An unreadable record counts as not found: one bad
 // record must not fail a request.
 func (db *DB) Lookup(ip netip.Addr) (Info, bool) {
-	if db == nil || db.reader == nil || !ip.IsValid() {
+	if db == nil || !ip.IsValid() {
+		return Info{}, false
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.reader == nil {
 		return Info{}, false
 	}
 	ip = ip.Unmap().WithZone("")

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/maxmind/mmdbwriter"
@@ -274,5 +275,46 @@ func TestDBClosed(t *testing.T) {
 	}
 	if err := db.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
+	}
+}
+
+// TestCloseWhileLookingUp: a database closed while lookups run (a
+// configuration of bespoke serve replaced under its requests) waits for
+// those in progress; those after find nothing. Closed under them, its
+// memory was unmapped as they read it.
+func TestCloseWhileLookingUp(t *testing.T) {
+	db, err := OpenDB(testDBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := netip.MustParseAddr("203.0.113.5")
+	var wg sync.WaitGroup
+	var started sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		started.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				if i == 100 {
+					started.Done()
+				}
+				if info, ok := db.Lookup(ip); ok && info.City != "Paris" {
+					t.Errorf("203.0.113.5 is in %q", info.City)
+					return
+				}
+			}
+		}()
+	}
+	started.Wait()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if _, ok := db.Lookup(ip); ok {
+		t.Error("a closed database still knows 203.0.113.5")
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("closed again: %v", err)
 	}
 }

@@ -266,14 +266,19 @@ func (m *Metrics) detach(id string, scope int) {
 		delete(fs.detach, scope)
 	}
 	if last {
+		// Unregistered before another scope may attach to id again: a
+		// route of the same name built meanwhile (the next
+		// configuration's) registered its collectors beside these, or
+		// had them taken out with these, whose descriptions are the
+		// same. (A scrape reads no collector under the registry's lock,
+		// so one that takes sh.mu, bespoke_held_bytes, waits on no
+		// registration.)
 		delete(sh.feeds, id)
-	}
-	sh.mu.Unlock()
-	if last {
 		for _, c := range fs.collectors {
 			m.Registry.Unregister(c)
 		}
 	}
+	sh.mu.Unlock()
 }
 
 // Forget unregisters the collectors that read route's state (its plugin
@@ -288,14 +293,13 @@ func (m *Metrics) Forget(route string) {
 	m.forget("route:" + route)
 	sh := m.shared
 	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	delete(sh.routes[route], m.scope)
-	served := len(sh.routes[route]) > 0
-	if !served {
+	if len(sh.routes[route]) == 0 {
+		// No plugin serves the route any more; under sh.mu, so that
+		// a route of the name a configuration builds meanwhile
+		// (Route) keeps the generation its plugin sets.
 		delete(sh.routes, route)
-	}
-	sh.mu.Unlock()
-	if !served {
-		// No plugin serves the route any more.
 		m.generation.DeleteLabelValues(route)
 	}
 }
@@ -307,10 +311,11 @@ func (m *Metrics) Remove(route string) {
 	if m == nil {
 		return
 	}
+	// Held to the end, so that a route of the name a configuration
+	// builds meanwhile (Route) keeps the series it makes.
 	m.shared.mu.Lock()
-	served := len(m.shared.routes[route]) > 0
-	m.shared.mu.Unlock()
-	if served {
+	defer m.shared.mu.Unlock()
+	if len(m.shared.routes[route]) > 0 {
 		return
 	}
 	l := prometheus.Labels{"route": route}

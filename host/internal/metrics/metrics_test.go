@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,5 +267,49 @@ func TestHeldBytesSharedBudget(t *testing.T) {
 		if l, _ := gauge(t, m, "bespoke_held_bytes_limit"); l != c.limit {
 			t.Errorf("bespoke_held_bytes_limit = %v, want %v", l, c.limit)
 		}
+	}
+}
+
+// TestScopeLeavesAsAnotherComes: a server closing the last scope of a
+// route while the server of the next configuration builds a route of that
+// name, over and over: the collectors of the route are registered once
+// at a time, no registration panics, and the last scope's are the ones
+// gathered.
+func TestScopeLeavesAsAnotherComes(t *testing.T) {
+	m := NewIn(prometheus.NewRegistry(), false)
+	var wg sync.WaitGroup
+	var panics atomic.Int64
+	var last [2]*Metrics
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if recover() != nil {
+					panics.Add(1)
+				}
+			}()
+			for i := range 300 {
+				s := m.Scope()
+				s.Route("shop", nil)
+				s.EditMaps("shop", func() EditMapStats { return EditMapStats{Bytes: 7} })
+				if i == 299 {
+					last[w] = s
+					return
+				}
+				s.Forget("shop")
+			}
+		}()
+	}
+	wg.Wait()
+	if n := panics.Load(); n > 0 {
+		t.Fatalf("%d registrations panicked", n)
+	}
+	if got, ok := gauge(t, m, "bespoke_editmap_cache_bytes"); got != 14 {
+		t.Errorf("bespoke_editmap_cache_bytes = %v (present %v), want 14: two scopes serve the route", got, ok)
+	}
+	last[0].Forget("shop")
+	if got, ok := gauge(t, m, "bespoke_editmap_cache_bytes"); got != 7 {
+		t.Errorf("bespoke_editmap_cache_bytes = %v (present %v), want 7: one scope serves the route", got, ok)
 	}
 }

@@ -38,6 +38,8 @@ type Live struct {
 	// ctx is Serve's (Watch's): the watchers of every configuration run
 	// until it ends or their configuration is closed.
 	ctx context.Context
+	// passed are the listeners a service manager passed.
+	passed Passed
 
 	cur atomic.Pointer[generation]
 	// mu serializes reloads; read is the hash of what the
@@ -73,6 +75,16 @@ type LiveOptions struct {
 	// Options are the first server's, which every configuration is
 	// built with (the logger, the clock, Wrap, the embedded plugin).
 	Options Options
+	// Passed says which listeners are sockets a service manager passed.
+	Passed Passed
+}
+
+// Passed says which of the listeners Serve is given are sockets a
+// service manager passed (systemd's socket activation): their addresses
+// are the socket units', and listen or admin, not read, is not a
+// setting a restart would apply either.
+type Passed struct {
+	Visitors, Admin bool
 }
 
 // generation is one configuration's server and the requests it serves.
@@ -97,7 +109,8 @@ type ConfigReload struct {
 	Generation int64     `json:"generation"`
 	Error      string    `json:"error,omitempty"`
 	// Kept are the settings that changed but only a restart applies,
-	// with where the file writes them.
+	// with where the file writes them, and those a service manager's
+	// sockets leave unread (see Passed), said so.
 	Kept []string `json:"kept,omitempty"`
 }
 
@@ -113,7 +126,7 @@ type ConfigStatus struct {
 // NewLive serves first, built from opt.Data, and the configurations that
 // replace it.
 func NewLive(first *Server, opt LiveOptions) *Live {
-	l := &Live{first: first, file: opt.File, load: opt.Load, opt: opt.Options, ctx: context.Background(),
+	l := &Live{first: first, file: opt.File, load: opt.Load, opt: opt.Options, ctx: context.Background(), passed: opt.Passed,
 		read: sha256.Sum256(opt.Data), old: map[*generation]bool{}}
 	l.tried = l.read
 	l.opt.Metrics = first.Metrics
@@ -267,13 +280,21 @@ func (l *Live) Status() []RouteStatus {
 // Reload loads the configuration file again when its content changed
 // since the configuration serving was read (name empty: a reload of
 // everything), then reloads the plugin of the route named name, or of
-// every route, as Server.Reload does. The configuration's outcome comes
+// every route, as Server.Reload does. It goes on when ctx is cancelled,
+// until Serve's context ends. The configuration's outcome comes
 // first, with Config set: with an error when it was rejected (the
 // configuration serving goes on), else its generation, and then its
 // routes, each with the generation of the plugin it loaded.
 func (l *Live) Reload(ctx context.Context, name string) ([]RouteResult, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// Ended with Serve's context, not the asker's: a client of the
+	// admin API that gave up while the rules compiled had the
+	// configuration rejected as "context canceled", a content the
+	// file watch then took for tried and never loaded.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(l.ctx, cancel)()
 	var out []RouteResult
 	if name == "" && !l.closed {
 		res, loaded := l.reloadConfig(ctx)
@@ -327,6 +348,11 @@ func (l *Live) reloadConfig(ctx context.Context) (res *RouteResult, loaded bool)
 	old := l.cur.Load()
 	for _, k := range restartOnly(old.srv.cfg, cfg) {
 		at := config.Position(l.file, b, k.key)
+		if k.key == "listen" && l.passed.Visitors || k.key == "admin" && l.passed.Admin {
+			rec.Kept = append(rec.Kept, k.key+" at "+at+" (not read: the service manager passes the socket)")
+			log.Warn("configuration setting changed that is not read: the service manager passes its socket", "key", k.key, "at", at, "hint", "change the socket unit's ListenStream= and restart it")
+			continue
+		}
 		rec.Kept = append(rec.Kept, k.key+" at "+at)
 		log.Warn("configuration setting changed that only a restart applies: it keeps its running value", "key", k.key, "at", at, "running", k.running)
 	}
@@ -387,8 +413,16 @@ func (l *Live) retire(g *generation) {
 		cut := false
 		select {
 		case <-g.idle:
-		case <-t.C:
-			cut = true
+		default:
+			// Not idle yet: whichever comes first. (Idle, it is
+			// closed as such, though a grace of 0 has passed too.)
+			select {
+			case <-g.idle:
+			case <-t.C:
+				cut = true
+			}
+		}
+		if cut {
 			l.first.log.Warn("the configuration replaced still had requests in flight as its shutdown grace ran out: closing it under them", "generation", g.n, "grace", grace, "requests", g.refs.Load())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), grace)

@@ -403,3 +403,65 @@ func TestConfigWithABrokenRuleFileRejected(t *testing.T) {
 		t.Errorf("bespoke_plugin_generation{route=shop} = %v, the plugin serving is of generation %d", gen, st[0].Generation)
 	}
 }
+
+// TestConfigReloadIdleAtGraceZero: with shutdown_grace: 0 and no request
+// in flight, each configuration replaced is closed as idle, not warned of
+// as cut under requests: both were ready at once, and one reload in two
+// logged requests=0 cut.
+func TestConfigReloadIdleAtGraceZero(t *testing.T) {
+	o := markedOrigin(t, "A")
+	conf := func(i int) string {
+		return fmt.Sprintf("# version %d\nshutdown_grace: 0s\nroutes:\n  - { name: shop, origin: %q }\n", i, o.URL)
+	}
+	ls := startLive(t, conf(0), nil)
+	const n = 20
+	for i := 1; i <= n; i++ {
+		ls.write(t, conf(i))
+		if res := ls.reload(t); res.Error != "" {
+			t.Fatalf("reload %d: %s", i, res.Error)
+		}
+	}
+	closed := fmt.Sprintf(`msg="closing the configuration replaced: its last request ended" generation=%d`, n)
+	for range 1000 {
+		if strings.Contains(ls.log.String(), closed) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	log := ls.log.String()
+	if cut := strings.Count(log, "still had requests in flight"); cut > 0 {
+		t.Errorf("%d of %d idle configurations replaced were said to be cut under requests:\n%s", cut, n, log)
+	}
+	if got := strings.Count(log, "its last request ended"); got != n {
+		t.Errorf("%d of %d configurations replaced closed as idle", got, n)
+	}
+}
+
+// TestConfigReloadOutlivesItsAsker: a reload whose asker goes away (a
+// POST /_bespoke/reload whose client gave up while the rules compiled)
+// still loads the configuration: it was rejected as "context canceled",
+// counted as an error, and the file watch, which tries a content once,
+// never loaded it.
+func TestConfigReloadOutlivesItsAsker(t *testing.T) {
+	a, b := markedOrigin(t, "A"), markedOrigin(t, "B")
+	conf := func(o *httptest.Server) string {
+		return "routes:\n  - { name: shop, origin: \"" + o.URL + "\", rules: a.yaml }\n"
+	}
+	ls := startLive(t, conf(a), map[string]string{"a.yaml": markRules("x")})
+	ls.write(t, conf(b))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := ls.live.Reload(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) == 0 || res[0].Error != "" || res[0].Generation != 2 {
+		t.Fatalf("the reload asked for by a client gone: %+v", res)
+	}
+	if got := do(t, "GET", ls.url+"/"); !strings.Contains(string(got.body), `<p id="o">B</p><h1 id="t">x</h1>`) {
+		t.Fatalf("the configuration reloaded does not serve: %s", got.body)
+	}
+	if n, _ := counterValue(t, ls.live, "bespoke_config_reloads_total", map[string]string{"result": "error"}); n != 0 {
+		t.Errorf("bespoke_config_reloads_total{result=error} = %v", n)
+	}
+}

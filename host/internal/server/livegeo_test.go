@@ -1,0 +1,82 @@
+package server_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestConfigReloadClosesGeoIPAfterItsRequests: with shutdown_grace: 0,
+// a configuration replaced is closed under the requests still running on
+// it (200 reloads under load, the rules reading the visitor's country from
+// a GeoIP database): its database is closed once the lookups in progress
+// end, and every request is answered. It was closed under them, its
+// memory unmapped as they read it (the race detector's report; without
+// it, a crash of the process).
+func TestConfigReloadClosesGeoIPAfterItsRequests(t *testing.T) {
+	db, err := filepath.Abs("../../../testdata/geoip/test-city.mmdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := markedOrigin(t, "A")
+	conf := func(i int) string {
+		return fmt.Sprintf("# version %d\nshutdown_grace: 0s\ngeo: { geoip: %q, trusted_proxies: \"127.0.0.1/32\" }\nroutes:\n  - { name: shop, origin: %q, rules: fr.yaml }\n", i, db, o.URL)
+	}
+	rules := "rules:\n  - name: fr\n    when: geo.country == \"FR\"\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n"
+	ls := startLive(t, conf(0), map[string]string{"fr.yaml": rules})
+	var failed, served, untouched atomic.Int64
+	var first atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", ls.url+"/", nil)
+				req.Header.Set("X-Forwarded-For", "203.0.113.5")
+				resp, err := client.Do(req)
+				if err == nil {
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("%s: %s", resp.Status, body)
+					} else if !strings.Contains(string(body), "Bonjour") {
+						// A request whose configuration closed before
+						// it decided is served as the origin sent it.
+						untouched.Add(1)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					first.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				served.Add(1)
+			}
+		}()
+	}
+	for i := 1; i <= 200; i++ {
+		ls.write(t, conf(i))
+		if res := ls.reload(t); res.Error != "" {
+			t.Fatalf("reload %d: %s", i, res.Error)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests served across 200 reloads, %d of them untouched", served.Load(), untouched.Load())
+	if failed.Load() > 0 {
+		t.Errorf("%d requests failed; the first: %v", failed.Load(), first.Load())
+	}
+}
