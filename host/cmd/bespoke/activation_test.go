@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -32,36 +33,11 @@ func TestRestartOnPassedSocket(t *testing.T) {
 		io.WriteString(w, `<!doctype html><html><body><h1 id="t">Hello</h1><p>`+strings.Repeat("page ", 2000)+`</p></body></html>`)
 	}))
 	t.Cleanup(origin.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	sock, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sock.Close() })
-	bin := binary(t)
-
+	sock, addr := passedSocket(t)
 	start := func(greeting string) (*exec.Cmd, *syncbuf.Buffer) {
 		rules := writeRules(t, strings.ReplaceAll(helloRules, "Bonjour", greeting))
-		// The shell's pid is the one bespoke runs as once it execs, as
-		// LISTEN_PID must name.
-		cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=visitors exec "$0" "$@"`,
-			bin, "serve", "--admin", "", "--cache-dir", "-", "--access-log=false", "--origin", origin.URL, "--rules", rules)
-		cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
-		cmd.ExtraFiles = []*os.File{sock}
-		out := &syncbuf.Buffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-		})
-		return cmd, out
+		return startActivated(t, []*os.File{sock}, "visitors",
+			"serve", "--admin", "", "--cache-dir", "-", "--access-log=false", "--origin", origin.URL, "--rules", rules)
 	}
 	stop := func(cmd *exec.Cmd, out *syncbuf.Buffer) {
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -89,7 +65,7 @@ func TestRestartOnPassedSocket(t *testing.T) {
 		v, _ := counts.LoadOrStore(g, new(atomic.Int64))
 		return v.(*atomic.Int64).Load()
 	}
-	url := "http://" + ln.Addr().String() + "/"
+	url := "http://" + addr + "/"
 	for range 4 {
 		wg.Add(1)
 		go func() {
@@ -162,3 +138,42 @@ func TestRestartOnPassedSocket(t *testing.T) {
 type statusError struct{ code int }
 
 func (e *statusError) Error() string { return http.StatusText(e.code) }
+
+// passedSocket opens a listening socket on loopback as a service manager
+// would, to pass to bespoke: its file and its address.
+func passedSocket(t *testing.T) (*os.File, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f, ln.Addr().String()
+}
+
+// startActivated starts bespoke with args, passed the sockets as systemd
+// passes them (LISTEN_FDS, LISTEN_FDNAMES names, colon-separated), its
+// output in the buffer returned; it is killed when the test ends.
+func startActivated(t *testing.T, socks []*os.File, names string, args ...string) (*exec.Cmd, *syncbuf.Buffer) {
+	t.Helper()
+	// The shell's pid is the one bespoke runs as once it execs, as
+	// LISTEN_PID must name.
+	cmd := exec.Command("sh", append([]string{"-c", fmt.Sprintf(`LISTEN_PID=$$ LISTEN_FDS=%d LISTEN_FDNAMES=%s exec "$0" "$@"`, len(socks), names), binary(t)}, args...)...)
+	cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
+	cmd.ExtraFiles = socks
+	out := &syncbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd, out
+}

@@ -3,16 +3,12 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 )
 
 // TestConfigReloadOnPassedSockets: bespoke serve --config on the sockets
@@ -25,18 +21,9 @@ func TestConfigReloadOnPassedSockets(t *testing.T) {
 	var files []*os.File
 	var addrs []string
 	for range 2 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		f, err := ln.(*net.TCPListener).File()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
+		f, addr := passedSocket(t)
 		files = append(files, f)
-		addrs = append(addrs, ln.Addr().String())
+		addrs = append(addrs, addr)
 	}
 	visitors, admin := "http://"+addrs[0], "http://"+addrs[1]
 	dir := t.TempDir()
@@ -49,18 +36,7 @@ func TestConfigReloadOnPassedSockets(t *testing.T) {
 		}
 	}
 	write(a.URL, "127.0.0.1:9")
-	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=visitors:admin exec "$0" "$@"`, binary(t), "serve", "--config", conf, "--watch", "0")
-	cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
-	cmd.ExtraFiles = files
-	out := &syncbuf.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	cmd, out := startActivated(t, files, "visitors:admin", "serve", "--config", conf, "--watch", "0")
 	get := func(u string) string {
 		t.Helper()
 		resp, err := http.Get(u)

@@ -182,47 +182,33 @@ func TestConfigReloadUnderLoad(t *testing.T) {
 	var served, failed atomic.Int64
 	var mu sync.Mutex
 	var failures []string
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 30 * time.Second}
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(ls.url + "/")
-				var body []byte
-				if err == nil {
-					body, err = io.ReadAll(resp.Body)
-					resp.Body.Close()
-				}
-				page := ""
-				if i := strings.Index(string(body), `<p id="o">`); i >= 0 {
-					page = strings.TrimSuffix(string(body[i:]), "</body></html>")
-				}
-				switch {
-				case err != nil:
-				case resp.StatusCode != http.StatusOK:
-					err = fmt.Errorf("status %s", resp.Status)
-				case !valid[page]:
-					err = fmt.Errorf("a page of no one configuration: %s", body)
-				}
-				if err != nil {
-					failed.Add(1)
-					mu.Lock()
-					failures = append(failures, err.Error())
-					mu.Unlock()
-					continue
-				}
-				served.Add(1)
-			}
-		}()
-	}
+	stop := underLoad(4, func(client *http.Client) {
+		resp, err := client.Get(ls.url + "/")
+		var body []byte
+		if err == nil {
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		page := ""
+		if i := strings.Index(string(body), `<p id="o">`); i >= 0 {
+			page = strings.TrimSuffix(string(body[i:]), "</body></html>")
+		}
+		switch {
+		case err != nil:
+		case resp.StatusCode != http.StatusOK:
+			err = fmt.Errorf("status %s", resp.Status)
+		case !valid[page]:
+			err = fmt.Errorf("a page of no one configuration: %s", body)
+		}
+		if err != nil {
+			failed.Add(1)
+			mu.Lock()
+			failures = append(failures, err.Error())
+			mu.Unlock()
+			return
+		}
+		served.Add(1)
+	})
 	reloads := 0
 	for end := time.Now().Add(2 * time.Second); time.Now().Before(end) || reloads < 4; reloads++ {
 		if reloads%2 == 0 {
@@ -234,8 +220,7 @@ func TestConfigReloadUnderLoad(t *testing.T) {
 			t.Fatalf("reload %d: %s", reloads+1, res.Error)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	t.Logf("%d requests served, %d failed, across %d configuration reloads", served.Load(), failed.Load(), reloads)
 	if failed.Load() > 0 {
 		t.Fatalf("%d requests failed across the reloads; the first: %s", failed.Load(), failures[0])
@@ -463,5 +448,32 @@ func TestConfigReloadOutlivesItsAsker(t *testing.T) {
 	}
 	if n, _ := counterValue(t, ls.live, "bespoke_config_reloads_total", map[string]string{"result": "error"}); n != 0 {
 		t.Errorf("bespoke_config_reloads_total{result=error} = %v", n)
+	}
+}
+
+// underLoad runs n clients on one pooled client, each calling do again
+// and again until the stop it returns is called; stop waits for them.
+func underLoad(n int, do func(client *http.Client)) (stop func()) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}, Timeout: 30 * time.Second}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				do(client)
+			}
+		}()
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+		client.CloseIdleConnections()
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -31,50 +30,35 @@ func TestConfigReloadClosesGeoIPAfterItsRequests(t *testing.T) {
 	ls := startLive(t, conf(0), map[string]string{"fr.yaml": rules})
 	var failed, served, untouched atomic.Int64
 	var first atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
-	for range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest("GET", ls.url+"/", nil)
-				req.Header.Set("X-Forwarded-For", "203.0.113.5")
-				resp, err := client.Do(req)
-				if err == nil {
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("%s: %s", resp.Status, body)
-					} else if !strings.Contains(string(body), "Bonjour") {
-						// A request whose configuration closed before
-						// it decided is served as the origin sent it.
-						untouched.Add(1)
-					}
-				}
-				if err != nil {
-					failed.Add(1)
-					first.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				served.Add(1)
+	stop := underLoad(6, func(client *http.Client) {
+		req, _ := http.NewRequest("GET", ls.url+"/", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.5")
+		resp, err := client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("%s: %s", resp.Status, body)
+			} else if !strings.Contains(string(body), "Bonjour") {
+				// A request whose configuration closed before
+				// it decided is served as the origin sent it.
+				untouched.Add(1)
 			}
-		}()
-	}
+		}
+		if err != nil {
+			failed.Add(1)
+			first.CompareAndSwap(nil, err.Error())
+			return
+		}
+		served.Add(1)
+	})
 	for i := 1; i <= 200; i++ {
 		ls.write(t, conf(i))
 		if res := ls.reload(t); res.Error != "" {
 			t.Fatalf("reload %d: %s", i, res.Error)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	t.Logf("%d requests served across 200 reloads, %d of them untouched", served.Load(), untouched.Load())
 	if failed.Load() > 0 {
 		t.Errorf("%d requests failed; the first: %v", failed.Load(), first.Load())

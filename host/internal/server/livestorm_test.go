@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -76,26 +75,15 @@ func TestReloadStormLeaksNothing(t *testing.T) {
 		return fmt.Sprintf("watch: 0\ncache_dir: \"-\"\nlog: { access: false }\nseen: %s\nlimits: { held_bytes: %dMiB }\nroutes:\n%s", seen, 8+i%3, routes)
 	}
 	ls := startLiveHead(t, "watch: 0\n", fmt.Sprintf("routes:\n  - { name: first, origin: %q }\n", o.URL), map[string]string{"a.yaml": markRules("x")})
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if resp, err := client.Get(ls.url + "/"); err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
+	get := func(path string) func(*http.Client) {
+		return func(client *http.Client) {
+			if resp, err := client.Get(ls.url + path); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
 			}
-		}()
+		}
 	}
+	stop := underLoad(2, get("/"))
 	load := func(i int) {
 		t.Helper()
 		if err := os.WriteFile(ls.file, []byte(conf(i)), 0o644); err != nil {
@@ -124,9 +112,7 @@ func TestReloadStormLeaksNothing(t *testing.T) {
 	for i := range 6 {
 		load(i)
 	}
-	close(stop)
-	wg.Wait()
-	client.CloseIdleConnections()
+	stop()
 	// The first sample taken once no reload runs: the same counts 5
 	// times in a row.
 	var g0, fd0, rc0, same int
@@ -138,30 +124,11 @@ func TestReloadStormLeaksNothing(t *testing.T) {
 		}
 		return same == 5
 	})
-	stop = make(chan struct{})
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if resp, err := client.Get(ls.url + "/s/"); err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			}
-		}()
-	}
+	stop = underLoad(2, get("/s/"))
 	for i := 6; i < 66; i++ {
 		load(i)
 	}
-	close(stop)
-	wg.Wait()
-	client.CloseIdleConnections()
+	stop()
 	within := func(g, fds, rc int) bool { return g <= g0+20 && fds <= fd0+10 && rc <= rc0+4 }
 	g1, fd1, rc1 := settle(within)
 	t.Logf("after 6 configurations: %d goroutines, %d fds, %d redis clients; after 66: %d, %d, %d", g0, fd0, rc0, g1, fd1, rc1)
