@@ -652,17 +652,12 @@ func (m *Metrics) Pool(route string, fn func() PoolStats) {
 	}
 	keep := func(s PoolStats) PoolStats { s.Instances, s.MemoryBytes = 0, 0; return s }
 	attach(m, "route:"+route, "pool", fn, add, keep, func(read func() PoolStats) []prometheus.Collector {
-		gauge := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
-			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(read()) })
-		}
-		counter := func(name, help string, get func(PoolStats) float64) prometheus.Collector {
-			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return get(read()) })
-		}
+		counter, gauge := statCounter(labels, read), statGauge(labels, read)
 		return []prometheus.Collector{
-			gauge("bespoke_pool_instances", "Live plugin instances.", func(s PoolStats) float64 { return float64(s.Instances) }),
-			gauge("bespoke_pool_memory_bytes", "Linear memory held by live plugin instances.", func(s PoolStats) float64 { return float64(s.MemoryBytes) }),
-			counter("bespoke_pool_waits_total", "Decisions that waited for a free instance.", func(s PoolStats) float64 { return float64(s.Waits) }),
-			counter("bespoke_pool_discarded_total", "Instances closed after a trap, an error or a timeout.", func(s PoolStats) float64 { return float64(s.Discarded) }),
+			gauge("bespoke_pool_instances", "Live plugin instances.", func(s PoolStats) int64 { return s.Instances }),
+			gauge("bespoke_pool_memory_bytes", "Linear memory held by live plugin instances.", func(s PoolStats) int64 { return s.MemoryBytes }),
+			counter("bespoke_pool_waits_total", "Decisions that waited for a free instance.", func(s PoolStats) int64 { return s.Waits }),
+			counter("bespoke_pool_discarded_total", "Instances closed after a trap, an error or a timeout.", func(s PoolStats) int64 { return s.Discarded }),
 		}
 	})
 }
@@ -707,12 +702,7 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 	}
 	keep := func(s EditMapStats) EditMapStats { s.Bytes, s.Maps = 0, 0; return s }
 	attach(m, "route:"+route, "editmaps", fn, add, keep, func(fn func() EditMapStats) []prometheus.Collector {
-		counter := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
-			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
-		}
-		gauge := func(name, help string, get func(EditMapStats) int64) prometheus.Collector {
-			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
-		}
+		counter, gauge := statCounter(labels, fn), statGauge(labels, fn)
 		return []prometheus.Collector{
 			counter("bespoke_editmap_hits_total", "HTML pages spliced with their edit map, whole.", func(s EditMapStats) int64 { return s.Hits }),
 			counter("bespoke_editmap_volatile_hits_total", "HTML pages spliced whole that differed from their edit map's page in volatile attribute values only (nonces, tokens).", func(s EditMapStats) int64 { return s.Volatile }),
@@ -725,6 +715,21 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 			gauge("bespoke_editmap_cache_maps", "Edit maps the cache holds.", func(s EditMapStats) int64 { return s.Maps }),
 		}
 	})
+}
+
+// statCounter returns a maker of counters of one field of the stats read
+// reads at scrape time, labelled labels.
+func statCounter[S any](labels prometheus.Labels, read func() S) func(name, help string, get func(S) int64) prometheus.Collector {
+	return func(name, help string, get func(S) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(read())) })
+	}
+}
+
+// statGauge is statCounter's gauge.
+func statGauge[S any](labels prometheus.Labels, read func() S) func(name, help string, get func(S) int64) prometheus.Collector {
+	return func(name, help string, get func(S) int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(read())) })
+	}
 }
 
 // OriginPoolStats is the state of a route's connections to its origin
@@ -752,9 +757,7 @@ func (m *Metrics) OriginPool(route string, fn func() OriginPoolStats) {
 	}
 	keep := func(s OriginPoolStats) OriginPoolStats { s.Idle = 0; return s }
 	attach(m, "route:"+route, "origin", fn, add, keep, func(fn func() OriginPoolStats) []prometheus.Collector {
-		counter := func(name, help string, get func(OriginPoolStats) int64) prometheus.Collector {
-			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(get(fn())) })
-		}
+		counter, gauge := statCounter(labels, fn), statGauge(labels, fn)
 		return []prometheus.Collector{
 			counter("bespoke_origin_dials_total", "Connections opened to the origin for GET and HEAD requests.", func(s OriginPoolStats) int64 { return s.Dials }),
 			counter("bespoke_origin_reuses_total", "GET and HEAD requests sent on a kept connection.", func(s OriginPoolStats) int64 { return s.Reuses }),
@@ -762,8 +765,7 @@ func (m *Metrics) OriginPool(route string, fn func() OriginPoolStats) {
 			counter("bespoke_origin_retries_total", "Requests sent again on a new connection after a kept one failed before any answer.", func(s OriginPoolStats) int64 { return s.Retries }),
 			counter("bespoke_origin_fallbacks_total", "Requests sent through Go's http.Transport (a body, an upgrade, https).", func(s OriginPoolStats) int64 { return s.Fallbacks }),
 			counter("bespoke_origin_slot_timeouts_total", "Requests answered 504 because every connection limits.upstream.max_conns_per_host allows stayed busy past the response header timeout.", func(s OriginPoolStats) int64 { return s.SlotTimeouts }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bespoke_origin_idle_connections", Help: "Connections to the origin idle in the pool.", ConstLabels: labels},
-				func() float64 { return float64(fn().Idle) }),
+			gauge("bespoke_origin_idle_connections", "Connections to the origin idle in the pool.", func(s OriginPoolStats) int64 { return s.Idle }),
 		}
 	})
 }
