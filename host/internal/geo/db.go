@@ -4,8 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
@@ -13,15 +17,34 @@ import (
 
 // DB is an open MaxMind-format database: GeoIP2 or GeoLite2 City or
 // Country, or another database with their record layout. It is safe for
-// concurrent use, Close included: it waits for the lookups in progress.
-// A nil *DB, like a closed one, knows no address.
+// concurrent use, Close and Reopen included: they wait for the lookups
+// in progress. A nil *DB, like a closed one, knows no address.
+//
+// The file is memory-mapped, so a file written over in place (cp, tar,
+// curl -o, where geoipupdate renames a new file over it) changes, or
+// leaves past its end, the memory a lookup reads: the process would
+// crash with SIGBUS. A lookup that faults finds nothing instead, and so
+// does every lookup after it, until Reopen loads the file again.
 type DB struct {
-	// mu guards reader, whose memory Close unmaps: a lookup reading it
-	// as it went crashed the process (a configuration reload of
-	// bespoke serve closes the configuration replaced under the
+	path string
+	// mu guards reader, whose memory Close and Reopen unmap: a lookup
+	// reading it as it went crashed the process (a configuration reload
+	// of bespoke serve closes the configuration replaced under the
 	// requests that outlive its grace).
 	mu     sync.RWMutex
 	reader *maxminddb.Reader
+	// stale: the mapping is not the file's content any more (a lookup
+	// faulted, or the file was seen written in place); lookups find
+	// nothing until Reopen.
+	stale atomic.Bool
+	// onFault is called as a lookup faults; first says it is the first
+	// since the file was opened.
+	onFault func(first bool)
+
+	// reopen serializes Reopen and Changed; opened is the file as
+	// reader was opened from it.
+	reopen sync.Mutex
+	opened os.FileInfo
 }
 
 // Database types are told apart by name: one naming a location product is
@@ -38,15 +61,132 @@ var (
 // database whose type says it has no location data (ASN, ISP, Domain,
 // Connection-Type, Anonymous-IP and the like).
 func OpenDB(path string) (*DB, error) {
+	fi, r, err := openReader(path)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{path: path, reader: r, opened: fi}, nil
+}
+
+// openReader opens the file at path and returns it with what it was
+// before it was opened: a file replaced in between is then taken for
+// changed by the next look, and loaded once more, where a stamp taken
+// after would hide the replacement.
+func openReader(path string) (os.FileInfo, *maxminddb.Reader, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("geoip database %s: %w", path, err)
+	}
 	r, err := maxminddb.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("geoip database %s: %w", path, err)
+		return nil, nil, fmt.Errorf("geoip database %s: %w", path, err)
 	}
 	if t := r.Metadata.DatabaseType; !hasLocation(t) {
 		r.Close()
-		return nil, fmt.Errorf("geoip database %s: type %q has no location data; use a City or Country database", path, t)
+		return nil, nil, fmt.Errorf("geoip database %s: type %q has no location data; use a City or Country database", path, t)
 	}
-	return &DB{reader: r}, nil
+	return fi, r, nil
+}
+
+// OnFault sets f to be called as a lookup faults (the file was written
+// in place under the mapping), first true for the first fault since the
+// file was opened; set it before the first lookup.
+func (db *DB) OnFault(f func(first bool)) {
+	if db != nil {
+		db.onFault = f
+	}
+}
+
+// Path returns the file the database was opened from.
+func (db *DB) Path() string { return db.path }
+
+// Meta describes the database open.
+type Meta struct {
+	// Type is the database's type, as its metadata names it
+	// ("GeoLite2-City").
+	Type string
+	// Built is when the database was built.
+	Built time.Time
+}
+
+// Meta describes the database open; ok is false when it is closed.
+func (db *DB) Meta() (m Meta, ok bool) {
+	if db == nil {
+		return Meta{}, false
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.reader == nil {
+		return Meta{}, false
+	}
+	md := db.reader.Metadata
+	return Meta{Type: md.DatabaseType, Built: time.Unix(int64(md.BuildEpoch), 0).UTC()}, true
+}
+
+// Changed reports whether the file at path is not the one open: replaced
+// (renamed over, as geoipupdate does), written in place, or gone; or a
+// lookup faulted. A file seen written in place is stale at once: its
+// mapping may already read the new bytes at the old offsets, so lookups
+// find nothing until Reopen. stamp identifies what the file is now, for
+// a caller waiting for it to settle.
+func (db *DB) Changed() (stamp string, changed bool) {
+	if db == nil {
+		return "", false
+	}
+	db.reopen.Lock()
+	defer db.reopen.Unlock()
+	fi, err := os.Stat(db.path)
+	if err != nil {
+		return "gone: " + err.Error(), true
+	}
+	stamp = fmt.Sprintf("%d:%d", fi.Size(), fi.ModTime().UnixNano())
+	if db.opened == nil || !os.SameFile(db.opened, fi) {
+		return stamp, true
+	}
+	if fi.Size() != db.opened.Size() || !fi.ModTime().Equal(db.opened.ModTime()) {
+		db.stale.Store(true)
+		return stamp, true
+	}
+	return stamp, db.stale.Load()
+}
+
+// Reopen loads the file again when it changed (see Changed), and serves
+// it from then on: the lookups in progress end on the old mapping, which
+// is closed after them. A file that does not open leaves the database
+// as it was (and a stale one finding nothing) and is returned as the
+// error; loaded is true when the new file serves. A closed database
+// stays closed.
+func (db *DB) Reopen() (loaded bool, err error) {
+	if db == nil {
+		return false, nil
+	}
+	db.reopen.Lock()
+	defer db.reopen.Unlock()
+	fi, err := os.Stat(db.path)
+	if err != nil {
+		return false, fmt.Errorf("geoip database %s: %w", db.path, err)
+	}
+	if !db.stale.Load() && db.opened != nil && os.SameFile(db.opened, fi) && fi.Size() == db.opened.Size() && fi.ModTime().Equal(db.opened.ModTime()) {
+		return false, nil
+	}
+	fi, r, err := openReader(db.path)
+	if err != nil {
+		return false, err
+	}
+	db.mu.Lock()
+	old := db.reader
+	if old == nil {
+		db.mu.Unlock()
+		r.Close()
+		return false, nil
+	}
+	db.reader, db.opened = r, fi
+	db.stale.Store(false)
+	db.mu.Unlock()
+	// No lookup reads it: those that began before the swap ended before
+	// the write lock was granted.
+	old.Close()
+	return true, nil
 }
 
 func hasLocation(dbType string) bool {
@@ -85,15 +225,38 @@ func (db *DB) Close() error {
 // of the fields Info carries. Fields are validated like header values, and
 // Source is "geoip". An unreadable record counts as not found: one bad
 // record must not fail a request.
-func (db *DB) Lookup(ip netip.Addr) (Info, bool) {
+func (db *DB) Lookup(ip netip.Addr) (info Info, ok bool) {
 	if db == nil || !ip.IsValid() {
 		return Info{}, false
 	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	if db.reader == nil {
+	if db.reader == nil || db.stale.Load() {
 		return Info{}, false
 	}
+	defer db.survive(&info, &ok)
+	prev := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(prev)
+	return db.lookup(ip)
+}
+
+// survive turns a lookup that faulted into one that found nothing, and
+// makes the database stale: the mapping no longer holds what was opened
+// (a file truncated in place leaves pages past its end, SIGBUS without
+// SetPanicOnFault; one being rewritten, bytes the decoder was not
+// written for, which panic as well).
+func (db *DB) survive(info *Info, ok *bool) {
+	if recover() == nil {
+		return
+	}
+	*info, *ok = Info{}, false
+	first := db.stale.CompareAndSwap(false, true)
+	if db.onFault != nil {
+		db.onFault(first)
+	}
+}
+
+func (db *DB) lookup(ip netip.Addr) (Info, bool) {
 	ip = ip.Unmap().WithZone("")
 	res := db.reader.Lookup(ip)
 	if !res.Found() {

@@ -717,6 +717,41 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 	})
 }
 
+// GeoIPStats is the state of a GeoIP database (see geo.DB).
+type GeoIPStats struct {
+	// Built is when the database serving was built (Unix seconds).
+	Built int64
+	// Reloads and Errors count the files loaded again, and those that
+	// did not load; Faults, the lookups that faulted on a file written
+	// in place.
+	Reloads, Errors, Faults int64
+}
+
+// GeoIP exposes the GeoIP database through fn, read at scrape time:
+// bespoke_geoip_build_timestamp_seconds, bespoke_geoip_reloads_total and
+// bespoke_geoip_lookup_faults_total.
+func (m *Metrics) GeoIP(fn func() GeoIPStats) (forget func()) {
+	if m == nil {
+		return func() {}
+	}
+	add := func(a, b GeoIPStats) GeoIPStats {
+		// Configurations of one file serve one database: the newest
+		// build is the one a reload has loaded.
+		return GeoIPStats{Built: max(a.Built, b.Built), Reloads: a.Reloads + b.Reloads, Errors: a.Errors + b.Errors, Faults: a.Faults + b.Faults}
+	}
+	keep := func(s GeoIPStats) GeoIPStats { s.Built = 0; return s }
+	return attach(m, "geoip", "db", fn, add, keep, func(read func() GeoIPStats) []prometheus.Collector {
+		result := func(r string) prometheus.Labels { return prometheus.Labels{"result": r} }
+		reloads := "GeoIP database files loaded again as they changed (the watch, SIGHUP, POST /_bespoke/reload), by result: ok, the new file serves; error, it did not load and the one before goes on (or, written in place, finds nothing)."
+		return []prometheus.Collector{
+			statGauge(nil, read)("bespoke_geoip_build_timestamp_seconds", "When the GeoIP database serving was built (its metadata's build epoch), in Unix seconds: alert on its age.", func(s GeoIPStats) int64 { return s.Built }),
+			statCounter(result("ok"), read)("bespoke_geoip_reloads_total", reloads, func(s GeoIPStats) int64 { return s.Reloads }),
+			statCounter(result("error"), read)("bespoke_geoip_reloads_total", reloads, func(s GeoIPStats) int64 { return s.Errors }),
+			statCounter(nil, read)("bespoke_geoip_lookup_faults_total", "GeoIP lookups that faulted on a database file written in place (not renamed over): they found nothing, as every lookup does until the file loads again.", func(s GeoIPStats) int64 { return s.Faults }),
+		}
+	})
+}
+
 // statCounter returns a maker of counters of one field of the stats read
 // reads at scrape time, labelled labels.
 func statCounter[S any](labels prometheus.Labels, read func() S) func(name, help string, get func(S) int64) prometheus.Collector {

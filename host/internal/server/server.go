@@ -72,6 +72,8 @@ type Server struct {
 	seen seen.Store
 	// prior is Options.prior.
 	prior map[string]int64
+	// geoIP is the GeoIP database geo.geoip names, nil for none.
+	geoIP *geoIP
 }
 
 // Route is one route's running parts.
@@ -329,7 +331,9 @@ func (s *Server) requestContext() (reqctx.Config, []netip.Prefix, error) {
 		if err != nil {
 			return reqctx.Config{}, nil, fmt.Errorf("geo.geoip: %w", err)
 		}
-		s.closers = append(s.closers, func() { db.Close() })
+		g, forget := newGeoIP(db, s.log, s.Metrics)
+		s.closers = append(s.closers, func() { forget(); db.Close() })
+		s.geoIP = g
 		gc.DB = db
 	}
 	return reqctx.Config{Geo: geo.New(gc), TimeZone: loc}, trusted, nil
@@ -496,9 +500,13 @@ func (s *Server) CheckStores(ctx context.Context) []string {
 func (s *Server) Handler() http.Handler { return refuseSmuggling(declineH2C(s.handler)) }
 
 // Reload reloads the plugin of the route named name, or of every route
-// when name is empty, and returns each result. It reads no configuration
+// when name is empty, and then the GeoIP database when its file
+// changed, and returns each route's result. It reads no configuration
 // file: Live.Reload does, for bespoke serve --config.
 func (s *Server) Reload(ctx context.Context, name string) ([]RouteResult, error) {
+	if name == "" && s.geoIP != nil {
+		defer s.geoIP.reload("reload")
+	}
 	var out []RouteResult
 	found := false
 	for _, r := range s.Routes {
@@ -558,11 +566,15 @@ func (s *Server) Ready() bool {
 	return true
 }
 
-// Watch reloads routes whose rule or plugin file changes, until ctx ends.
+// Watch reloads routes whose rule or plugin file changes, and the GeoIP
+// database when its file does, until ctx ends.
 func (s *Server) Watch(ctx context.Context) {
 	every := s.cfg.WatchEvery()
 	if every <= 0 {
 		return
+	}
+	if s.geoIP != nil {
+		go s.geoIP.watch(ctx, every)
 	}
 	for _, r := range s.Routes {
 		go r.Reloader.Watch(ctx, every) // returns at once without a file
