@@ -311,7 +311,7 @@ func (l *Live) Reload(ctx context.Context, name string) ([]RouteResult, error) {
 			return out, nil
 		}
 	}
-	res, err := l.Server().Reload(ctx, name)
+	res, err := l.Server().reload(ctx, name)
 	return append(out, res...), err
 }
 

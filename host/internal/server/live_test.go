@@ -477,3 +477,28 @@ func underLoad(n int, do func(client *http.Client)) (stop func()) {
 		client.CloseIdleConnections()
 	}
 }
+
+// TestReloadOutlivesItsAsker: without a configuration file, a reload
+// whose client gave up (POST /_bespoke/reload timed out while the rules
+// compiled) still loads the rules: it failed as "context canceled",
+// and the rule file, taken for tried, was not loaded by the watch
+// either until it changed again.
+func TestReloadOutlivesItsAsker(t *testing.T) {
+	cfg, path := demoConfig(t, generationRules(1))
+	r := start(t, cfg)
+	if err := os.WriteFile(path, []byte(generationRules(2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := r.srv.Reload(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Error != "" || res[0].Generation != 2 {
+		t.Fatalf("the reload asked for by a client gone: %+v", res)
+	}
+	if got := do(t, "GET", r.url+"/").Header.Get("X-Rules-Generation"); got != "2" {
+		t.Errorf("the rules reloaded do not serve: X-Rules-Generation %q", got)
+	}
+}

@@ -74,6 +74,8 @@ type Server struct {
 	prior map[string]int64
 	// geoIP is the GeoIP database geo.geoip names, nil for none.
 	geoIP *geoIP
+	// served is Serve's context once it serves: reloads end with it.
+	served atomic.Pointer[context.Context]
 }
 
 // Route is one route's running parts.
@@ -502,8 +504,21 @@ func (s *Server) Handler() http.Handler { return refuseSmuggling(declineH2C(s.ha
 // Reload reloads the plugin of the route named name, or of every route
 // when name is empty, and then the GeoIP database when its file
 // changed, and returns each route's result. It reads no configuration
-// file: Live.Reload does, for bespoke serve --config.
+// file: Live.Reload does, for bespoke serve --config. It goes on when
+// ctx is cancelled, until Serve's context ends: a client of the admin
+// API that gave up while the rules compiled had them rejected as
+// "context canceled", a content the file watch then took for tried.
 func (s *Server) Reload(ctx context.Context, name string) ([]RouteResult, error) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	if served := s.served.Load(); served != nil {
+		defer context.AfterFunc(*served, cancel)()
+	}
+	return s.reload(ctx, name)
+}
+
+// reload is Reload within ctx.
+func (s *Server) reload(ctx context.Context, name string) ([]RouteResult, error) {
 	if name == "" && s.geoIP != nil {
 		defer s.geoIP.reload("reload")
 	}
@@ -601,6 +616,7 @@ func (s *Server) visitors() http.Handler {
 // configurations once the listeners are shut down. s's configuration
 // sets up the listeners.
 func (s *Server) serve(ctx context.Context, ln, adminLn net.Listener, visitors, adminH http.Handler, grace func() time.Duration, closeAll func(context.Context) error) error {
+	s.served.Store(&ctx)
 	l := s.cfg.Limits
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
