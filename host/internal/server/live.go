@@ -56,6 +56,9 @@ type Live struct {
 	// state is what the status endpoint shows of the configuration,
 	// read without waiting for a reload in progress.
 	state atomic.Pointer[ConfigStatus]
+	// swapped is signalled as a configuration is swapped in, for the
+	// file watch to take its interval.
+	swapped chan struct{}
 	// old are the configurations replaced and not yet closed.
 	oldMu sync.Mutex
 	old   map[*generation]bool
@@ -127,7 +130,7 @@ type ConfigStatus struct {
 // replace it.
 func NewLive(first *Server, opt LiveOptions) *Live {
 	l := &Live{first: first, file: opt.File, load: opt.Load, opt: opt.Options, ctx: context.Background(), passed: opt.Passed,
-		read: sha256.Sum256(opt.Data), old: map[*generation]bool{}}
+		read: sha256.Sum256(opt.Data), old: map[*generation]bool{}, swapped: make(chan struct{}, 1)}
 	l.tried = l.read
 	l.opt.Metrics = first.Metrics
 	l.gen.Store(1)
@@ -179,35 +182,43 @@ func (g *generation) release() {
 
 // Watch reloads the routes whose rule or plugin file changes, of every
 // configuration as it serves, and the configuration file when it
-// changes, every watch interval of the configuration Live started with,
-// until ctx ends.
+// changes, every watch interval of the configuration serving, until ctx
+// ends.
 func (l *Live) Watch(ctx context.Context) {
 	l.mu.Lock()
 	l.ctx = ctx
 	l.mu.Unlock()
 	l.Server().Watch(ctx)
-	if every := l.first.cfg.WatchEvery(); every > 0 {
-		go l.watchFile(ctx, every)
-	}
+	go l.watchFile(ctx)
 }
 
 // watchFile loads the configuration file when its content differs from
 // what the last reload tried, once it reads the same twice, a second
 // apart (the interval when shorter), so that a file written in pieces is
 // not loaded, or rejected, half written. A content is tried once: a file
-// rejected is not tried again until it changes, or a reload asks.
-func (l *Live) watchFile(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+// rejected is not tried again until it changes, or a reload asks. It
+// looks every watch interval of the configuration serving, and not at
+// all while that is 0: a configuration that changed watch had the file
+// looked at as often as the one bespoke started with, or never.
+func (l *Live) watchFile(ctx context.Context) {
 	sum := func() ([32]byte, bool) {
 		b, err := os.ReadFile(l.file)
 		return sha256.Sum256(b), err == nil
 	}
 	for {
+		every := l.Server().cfg.WatchEvery()
+		var tick <-chan time.Time
+		if every > 0 {
+			tick = time.After(every)
+		}
+		// A configuration swapped in meanwhile (by a reload) says
+		// how often to look from now on: 0, never, until another does.
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-l.swapped:
+			continue
+		case <-tick:
 		}
 		now, ok := sum()
 		l.mu.Lock()
@@ -388,6 +399,10 @@ func (l *Live) reloadConfig(ctx context.Context) (res *RouteResult, loaded bool)
 	n := l.gen.Add(1)
 	l.cur.Store(l.newGeneration(srv, n))
 	l.read = sha256.Sum256(b)
+	select {
+	case l.swapped <- struct{}{}:
+	default:
+	}
 	rec.Generation = n
 	l.retire(old)
 	log.Info("configuration loaded", "config", l.file, "generation", n, "routes", len(cfg.Routes), "took", time.Since(start).Round(time.Millisecond))

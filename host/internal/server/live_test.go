@@ -502,3 +502,52 @@ func TestReloadOutlivesItsAsker(t *testing.T) {
 		t.Errorf("the rules reloaded do not serve: X-Rules-Generation %q", got)
 	}
 }
+
+// TestConfigWatchFollowsTheConfiguration: the configuration file is
+// watched at the interval of the configuration serving: one started
+// with watch: 0 and reloaded with a watch has its file watched from
+// then on, and one reloaded with watch: 0 has it watched no more. It
+// was watched at the interval bespoke started with, or never.
+func TestConfigWatchFollowsTheConfiguration(t *testing.T) {
+	o := markedOrigin(t, "A")
+	conf := func(watch, text string) string {
+		return "watch: " + watch + "\nroutes:\n  - { name: shop, origin: \"" + o.URL + "\", rules: " + text + ".yaml }\n"
+	}
+	ls := startLiveHead(t, "", conf("0s", "a"), map[string]string{"a.yaml": markRules("a"), "b.yaml": markRules("b"), "c.yaml": markRules("c"), "d.yaml": markRules("d")})
+	page := func() string {
+		body := string(do(t, "GET", ls.url+"/").body)
+		_, after, _ := strings.Cut(body, `<h1 id="t">`)
+		text, _, _ := strings.Cut(after, "<")
+		return text
+	}
+	waitFor := func(want string) bool {
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if page() == want {
+				return true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return false
+	}
+	ls.write(t, conf("20ms", "b"))
+	if got := ls.reload(t); got.Error != "" {
+		t.Fatal(got.Error)
+	}
+	if got := page(); got != "b" {
+		t.Fatalf("after the reload: %q", got)
+	}
+	ls.write(t, conf("20ms", "c"))
+	if !waitFor("c") {
+		t.Fatalf("a configuration reloaded with watch: 20ms does not have its file watched: %q", page())
+	}
+	ls.write(t, conf("0s", "d"))
+	if !waitFor("d") {
+		t.Fatalf("the watch did not load watch: 0: %q", page())
+	}
+	ls.write(t, conf("0s", "a"))
+	time.Sleep(300 * time.Millisecond) // fifteen looks at 20 ms
+	if got := page(); got != "d" {
+		t.Errorf("with watch: 0 serving, the file was still watched: %q", got)
+	}
+}
