@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -149,6 +150,93 @@ type Rule struct {
 	// rules can change names the request headers these come from.
 	Reads     []int `json:"reads,omitempty"`
 	ReadsSeen bool  `json:"reads_seen,omitempty"`
+	// Path, when not nil, is a condition on the request path alone that
+	// holds whenever the rule applies (its condition's conjuncts on the
+	// path, say): on a path where it does not hold, the rule applies
+	// to no visitor, whatever else they send, and the host's Vary of
+	// that URL leaves out what only such rules read. Nil: any path.
+	Path *PathCond `json:"path,omitempty"`
+}
+
+// PathCond is a condition on the request path (the path slot's value:
+// without the query, percent-decoded).
+type PathCond struct {
+	// Op is and, or, not (of X); in (the path is one of Args);
+	// starts_with, ends_with, contains (Args[0]); matches (Patterns'
+	// Pattern); false.
+	Op   string      `json:"op"`
+	X    []*PathCond `json:"x,omitempty"`
+	Args []string    `json:"args,omitempty"`
+	// Pattern indexes Manifest.Patterns, for matches.
+	Pattern int `json:"pattern,omitempty"`
+}
+
+// Holds reports whether c holds of path; match tests pattern i (nil:
+// unknown). A part it cannot tell (an unknown operation, a pattern with
+// no match) is taken to hold, and so is a nil c: a rule it guards is
+// then taken to apply there, which keeps a Vary built from it whole.
+func (c *PathCond) Holds(path string, match func(i int, s string) bool) bool {
+	holds, known := c.eval(path, match)
+	return holds || !known
+}
+
+// eval is Holds with whether the answer is known: not of an unknown is
+// unknown, where taking it to hold would exclude paths the rule may
+// apply to.
+func (c *PathCond) eval(path string, match func(i int, s string) bool) (holds, known bool) {
+	if c == nil {
+		return true, false
+	}
+	arg := func() string {
+		if len(c.Args) == 0 {
+			return ""
+		}
+		return c.Args[0]
+	}
+	switch c.Op {
+	case "and":
+		known = true
+		for _, x := range c.X {
+			h, k := x.eval(path, match)
+			if k && !h {
+				return false, true
+			}
+			known = known && k
+		}
+		return true, known
+	case "or":
+		known = true
+		for _, x := range c.X {
+			h, k := x.eval(path, match)
+			if k && h {
+				return true, true
+			}
+			known = known && k
+		}
+		return false, known
+	case "not":
+		if len(c.X) != 1 {
+			return true, false
+		}
+		h, k := c.X[0].eval(path, match)
+		return !h, k
+	case "false":
+		return false, true
+	case "in":
+		return slices.Contains(c.Args, path), true
+	case "starts_with":
+		return strings.HasPrefix(path, arg()), true
+	case "ends_with":
+		return strings.HasSuffix(path, arg()), true
+	case "contains":
+		return strings.Contains(path, arg()), true
+	case "matches":
+		if match == nil {
+			return true, false
+		}
+		return match(c.Pattern, path), true
+	}
+	return true, false
 }
 
 // Cap is a frequency cap: a rule applies at most Times times per Window

@@ -338,3 +338,72 @@ func TestGeoIPPagesArePrivate(t *testing.T) {
 		})
 	}
 }
+
+// TestVaryByPath: a response's Vary names what the rules that may apply
+// on its path read, and no more: a redirect of "/old" for French
+// visitors made every page and style sheet of the route vary with the
+// country, and, located by a GeoIP lookup, every page private.
+func TestVaryByPath(t *testing.T) {
+	db, err := geo.OpenDB("../../../testdata/geoip/test-city.mmdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	trusted, _ := geo.ParsePrefixes("127.0.0.0/8,::1/128")
+	rc := reqctx.Config{Geo: geo.New(geo.Config{TrustedProxies: trusted, Providers: []geo.Provider{geo.Cloudflare}, DB: db})}
+	src := `rules:
+  - name: old-fr
+    when: path == "/old" and geo.country == "FR"
+    actions:
+      - redirect: { to: "/fr/" }
+  - name: shop-phones
+    when: path starts_with "/shop/" and device.type == "mobile"
+    actions:
+      - insert_before: { select: h1, html: "<p>app</p>" }
+`
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		if strings.HasSuffix(r.URL.Path, ".css") {
+			w.Header().Set("Content-Type", "text/css")
+			io.WriteString(w, "h1{color:red}")
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><title>t</title><body><h1>Hello</h1></body>")
+	})
+	u := startProxyWith(t, src, rc, origin)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range []struct {
+		path, xff  string
+		vary, lack []string
+		private    bool
+	}{
+		{"/", "198.51.100.128", nil, []string{"Cf-Ipcountry", "X-Forwarded-For", "User-Agent"}, false},
+		{"/style.css", "198.51.100.128", nil, []string{"Cf-Ipcountry", "X-Forwarded-For", "User-Agent"}, false},
+		{"/shop/tents", "198.51.100.128", []string{"User-Agent"}, []string{"Cf-Ipcountry", "X-Forwarded-For"}, false},
+		{"/old", "198.51.100.128", []string{"Cf-Ipcountry"}, nil, true},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, u+tt.path, nil)
+		req.Header.Set("X-Forwarded-For", tt.xff)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		vary := strings.Join(resp.Header.Values("Vary"), ", ")
+		for _, h := range tt.vary {
+			if !strings.Contains(vary, h) {
+				t.Errorf("%s: Vary %q lacks %s", tt.path, vary, h)
+			}
+		}
+		for _, h := range tt.lack {
+			if strings.Contains(vary, h) {
+				t.Errorf("%s: Vary %q names %s, which no rule that may apply there reads", tt.path, vary, h)
+			}
+		}
+		cc := resp.Header.Get("Cache-Control")
+		if got := strings.Contains(cc, "private"); got != tt.private {
+			t.Errorf("%s: Cache-Control %q, private %v, want %v", tt.path, cc, got, tt.private)
+		}
+	}
+}

@@ -104,6 +104,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 	s := st.site
 	pl := &st.req.Plan
+	// The lists of the rules that may apply on the request's path, or
+	// of every rule when its values were not built.
+	vary, varyNonHTML, varyAsset := s.Vary(), s.VaryNonHTML(), s.VaryAsset()
+	if v := st.req.Varies; v != nil {
+		vary, varyNonHTML, varyAsset = v.Page, v.NonHTML, v.Asset
+	}
 	return responseInput{
 		status:        resp.StatusCode,
 		header:        resp.Header,
@@ -114,9 +120,9 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			touchesNonHTML: s.TouchesNonHTML(),
 			needsDevice:    s.NeedsDevice(),
 			readsVisitor:   s.ReadsVisitor(),
-			vary:           s.Vary(),
-			varyNonHTML:    s.VaryNonHTML(),
-			varyAsset:      s.VaryAsset(),
+			vary:           vary,
+			varyNonHTML:    varyNonHTML,
+			varyAsset:      varyAsset,
 		},
 		req: requestFacts{
 			method:          resp.Request.Method,

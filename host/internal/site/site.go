@@ -51,9 +51,15 @@ type Site struct {
 	// VaryAsset name what the rule reads; nil when they name what every
 	// rule reads.
 	nonHTMLRules, assetRules []bool
-	hasEdits                 bool
-	usesSeen                 bool
-	usesCaps                 bool
+	// allVaries are the three lists; paths narrows them to the rules
+	// that may apply on a request's path (nil when no rule is
+	// confined to some paths), read from the slot pathSlot.
+	allVaries Varies
+	paths     *pathVaries
+	pathSlot  int
+	hasEdits  bool
+	usesSeen  bool
+	usesCaps  bool
 
 	scratch sync.Pool // *Request
 }
@@ -130,6 +136,15 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 		s.varyAsset = s.builder.VaryOf(assetReads, assetReadsSeen)
 		s.nonHTMLRules, s.assetRules = nonHTMLRules, assetRules
 	}
+	s.allVaries = Varies{Page: s.builder.Vary(), NonHTML: s.varyNonHTML, Asset: s.varyAsset}
+	s.pathSlot = -1
+	for i, sl := range art.Manifest.Slots {
+		if sl.Attr == "path" && sl.From == nil {
+			s.pathSlot = i
+			break
+		}
+	}
+	s.paths = newPathVaries(s)
 	return s, nil
 }
 
@@ -276,12 +291,15 @@ type Request struct {
 	// ByAddress: the values depend on the client's address
 	// (reqctx.Facts): a response they change must be private.
 	ByAddress bool
+	// Varies are the Vary lists of the responses to the request (see
+	// Site.Varies); nil when its values were not built.
+	Varies *Varies
 }
 
 // NewRequest returns a cleared Request.
 func (s *Site) NewRequest() *Request {
 	if r, ok := s.scratch.Get().(*Request); ok {
-		r.Err, r.ByAddress = nil, false
+		r.Err, r.ByAddress, r.Varies = nil, false, nil
 		return r
 	}
 	return &Request{}
@@ -302,6 +320,7 @@ func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, s
 	var facts reqctx.Facts
 	out.Values, facts = s.builder.BuildFacts(hr, v, out.Values)
 	out.ByAddress = facts.ByAddress
+	out.Varies = s.Varies(out.Values)
 	out.Plan.Reset()
 	if err := s.module.Decide(ctx, out.Values, seen, &out.Decision); err != nil {
 		out.Err = err

@@ -20,6 +20,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -185,7 +186,13 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 	if req.Err != nil {
 		return nil, fmt.Errorf("the plugin failed: %w", req.Err)
 	}
-	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, ByAddress: req.ByAddress, Untracked: untracked, seen: seen, site: s}
+	// As the proxy judges a page: by address when the rules that may
+	// apply on its path read what the address gave.
+	byAddress := req.ByAddress
+	if v := req.Varies; v != nil {
+		byAddress = byAddress && (slices.Contains(v.Page, "X-Forwarded-For") || slices.Contains(v.Page, "Forwarded"))
+	}
+	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, ByAddress: byAddress, Untracked: untracked, seen: seen, site: s}
 	if prog != nil {
 		ev, err := eval.New(prog)
 		if err != nil {

@@ -1,0 +1,80 @@
+package site_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+)
+
+// TestVariesByPath: the Vary lists of a request leave out what only the
+// rules that cannot apply on its path read: a redirect of "/old" for
+// French visitors, a banner of the shop's pages for phones. They named
+// it on every URL of the route, so that a shared cache kept a copy of
+// the home page and of every style sheet per country.
+func TestVariesByPath(t *testing.T) {
+	s := loadRules(t, `rules:
+  - name: old-fr
+    when: path == "/old" and geo.country == "FR"
+    actions:
+      - redirect: { to: "/fr/" }
+  - name: shop-phones
+    when: path starts_with "/shop/" and device.type == "mobile"
+    actions:
+      - insert_before: { select: h1, html: "<p>app</p>" }
+  - name: api-lang
+    when: (path == "/api/cards" or path matches "^/api/v[0-9]+/cards$") and language == "de"
+    actions:
+      - json_set: { path: title, value: Hallo }
+  - name: club
+    when: cookie("club") == "gold"
+    actions:
+      - set_inner: { select: h1, text: Welcome }
+`)
+	tests := []struct {
+		path                 string
+		page, nonHTML, asset string
+	}{
+		{"/", "Cookie", "", ""},
+		{"/old", "Cf-Ipcountry", "Cf-Ipcountry", "Cf-Ipcountry"},
+		{"/shop/tents", "User-Agent", "", ""},
+		{"/api/cards", "Accept-Language", "Accept-Language", ""},
+		{"/api/v2/cards", "Accept-Language", "Accept-Language", ""},
+		{"/api/v2/cards/1", "", "", ""},
+	}
+	r := s.NewRequest()
+	defer s.Release(r)
+	for _, tt := range tests {
+		hr := httptest.NewRequest("GET", tt.path, nil)
+		s.Decide(context.Background(), hr, reqctx.ResolveVisitor(hr), false, nil, r)
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		v := r.Varies
+		if v == nil {
+			t.Fatalf("%s: no Varies", tt.path)
+		}
+		lists := map[string][]string{"page": v.Page, "non-HTML": v.NonHTML, "asset": v.Asset}
+		for name, want := range map[string]string{"page": tt.page, "non-HTML": tt.nonHTML, "asset": tt.asset} {
+			got := strings.Join(lists[name], ", ")
+			for _, h := range strings.Split(want, ", ") {
+				if h != "" && !strings.Contains(got, h) {
+					t.Errorf("%s: the %s Vary %q lacks %s", tt.path, name, got, h)
+				}
+			}
+			for _, h := range []string{"Cf-Ipcountry", "User-Agent", "Accept-Language"} {
+				if strings.Contains(got, h) && !strings.Contains(want, h) {
+					t.Errorf("%s: the %s Vary %q names %s, which no rule that may apply there reads", tt.path, name, got, h)
+				}
+			}
+		}
+		// Every list of the path is within the site's.
+		for _, h := range v.Page {
+			if !strings.Contains(strings.Join(s.Vary(), ","), h) {
+				t.Errorf("%s: the page Vary names %s, which the site's does not", tt.path, h)
+			}
+		}
+	}
+}
