@@ -49,13 +49,7 @@ func replace(t *testing.T, path string, b []byte) {
 // it, the old one until then; a file that did not change is not loaded
 // again, and one that does not open leaves the database serving.
 func TestDBReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "city.mmdb")
-	replace(t, path, countryDB(t, "FR"))
-	db, err := OpenDB(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	path, db := openFR(t)
 	if loaded, err := db.Reopen(); loaded || err != nil {
 		t.Fatalf("unchanged file: Reopen = %v, %v", loaded, err)
 	}
@@ -112,6 +106,20 @@ func TestDBReopen(t *testing.T) {
 	}
 }
 
+// openFR opens a database file of its own placing 203.0.113.0/24 in
+// France, and returns its path.
+func openFR(t *testing.T) (string, *DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	replace(t, path, countryDB(t, "FR"))
+	db, err := OpenDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return path, db
+}
+
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -126,13 +134,7 @@ func mustRead(t *testing.T, path string) []byte {
 // lookup there crashed the process with SIGBUS. It finds nothing now,
 // and so do the lookups after it, until Reopen loads the new content.
 func TestDBWrittenInPlace(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "city.mmdb")
-	replace(t, path, countryDB(t, "FR"))
-	db, err := OpenDB(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	path, db := openFR(t)
 	var faults, firsts atomic.Int64
 	db.OnFault(func(first bool) {
 		faults.Add(1)

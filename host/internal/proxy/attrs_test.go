@@ -294,13 +294,7 @@ func startProxyWith(t *testing.T, src string, rc reqctx.Config, h http.Handler) 
 // without the rule's edit; one made from a CDN's header keeps the
 // origin's caching, as does one whose rules read what the header gave.
 func TestGeoIPPagesArePrivate(t *testing.T) {
-	db, err := geo.OpenDB("../../../testdata/geoip/test-city.mmdb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	trusted, _ := geo.ParsePrefixes("127.0.0.0/8,::1/128")
-	rc := reqctx.Config{Geo: geo.New(geo.Config{TrustedProxies: trusted, Providers: []geo.Provider{geo.Cloudflare}, DB: db})}
+	rc := geoIPContext(t)
 	src := "rules:\n  - name: eu\n    when: geo.continent == \"EU\"\n    actions:\n      - append: { select: body, html: \"<p>EU</p>\" }\n" +
 		"  - name: lyon\n    when: geo.city == \"Lyon\"\n    actions:\n      - set_inner: { select: h1, text: Salut }\n"
 	countryOnly := "rules:\n  - name: fr\n    when: geo.country == \"FR\"\n    actions:\n      - set_inner: { select: h1, text: Bonjour }\n"
@@ -344,13 +338,7 @@ func TestGeoIPPagesArePrivate(t *testing.T) {
 // visitors made every page and style sheet of the route vary with the
 // country, and, located by a GeoIP lookup, every page private.
 func TestVaryByPath(t *testing.T) {
-	db, err := geo.OpenDB("../../../testdata/geoip/test-city.mmdb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	trusted, _ := geo.ParsePrefixes("127.0.0.0/8,::1/128")
-	rc := reqctx.Config{Geo: geo.New(geo.Config{TrustedProxies: trusted, Providers: []geo.Provider{geo.Cloudflare}, DB: db})}
+	rc := geoIPContext(t)
 	src := `rules:
   - name: old-fr
     when: path == "/old" and geo.country == "FR"
@@ -406,4 +394,18 @@ func TestVaryByPath(t *testing.T) {
 			t.Errorf("%s: Cache-Control %q, private %v, want %v", tt.path, cc, got, tt.private)
 		}
 	}
+}
+
+// geoIPContext locates visitors with the test GeoIP database, their
+// address from X-Forwarded-For when loopback sends it, or by
+// Cloudflare's headers.
+func geoIPContext(t *testing.T) reqctx.Config {
+	t.Helper()
+	db, err := geo.OpenDB("../../../testdata/geoip/test-city.mmdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	trusted, _ := geo.ParsePrefixes("127.0.0.0/8,::1/128")
+	return reqctx.Config{Geo: geo.New(geo.Config{TrustedProxies: trusted, Providers: []geo.Provider{geo.Cloudflare}, DB: db})}
 }
