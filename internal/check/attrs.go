@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
@@ -121,6 +122,13 @@ func (c *checker) jsonAttr(e *syntax.Call) (plugin.Attr, int, bool) {
 	path, ok := e.Args[1].(*syntax.StringLit)
 	if !ok || strings.TrimSpace(path.Value) == "" {
 		c.errorf(e.Args[1].Pos(), "the JSON path must be a quoted, non-empty string").WithHint(`for example "segments" or "user.tier"`)
+		return a, 0, false
+	}
+	if m := jsonpath.Unbounded(path.Value); m != "" {
+		// bespoke reads no value with it: a visitor's value of a few KB
+		// would cost seconds and gigabytes (see jsonpath.Unbounded).
+		c.errorf(path.Pos(), "%s costs more, the deeper the visitor's JSON is nested: bespoke reads no value with it", m).
+			WithHint("compare values without %s (@ugly for the JSON text, a path for a key inside)", m)
 		return a, 0, false
 	}
 	fs := c.prog.Slots[from]

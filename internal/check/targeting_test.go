@@ -143,6 +143,8 @@ func TestTargetingErrors(t *testing.T) {
 		{"list equality", rule(`languages == "de"`, ""), "is a list", "contains"},
 		{"json source", rule(`json(path, "a") == "b"`, ""), "json reads a cookie, a header or a query parameter", ""},
 		{"json path", rule(`json(cookie("p"), "") == "b"`, ""), "JSON path must be", ""},
+		{"json pretty", rule(`json(header("x-p"), "a|@fromstr|@pretty") == "b"`, ""), "@pretty costs more, the deeper the visitor's JSON is nested", "@ugly"},
+		{"json dig", rule(`json(cookie("p"), "@dig:tier") contains "b"`, ""), "@dig costs more", ""},
 		{"bad version", rule(`semver(header("v")) > "two"`, ""), `"two" is not a version`, ""},
 		{"bad time", rule(`now > "tomorrow"`, ""), `"tomorrow" is not a time`, "RFC 3339"},
 		{"leap second", rule(`now > "2016-12-31T23:59:60Z"`, ""), "is a leap second", `write "2017-01-01T00:00:00Z"`},
