@@ -1,0 +1,88 @@
+package proxy_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+
+	"golang.org/x/text/encoding/htmlindex"
+
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+)
+
+// TestJSONInALegacyCharset: JSON an origin declares in another charset
+// than UTF-8 gets what a json_set writes as \u escapes, which read the
+// same in UTF-8 (fetch's json() ignores the charset) and in the declared
+// one (a client that decodes with it): the UTF-8 bytes of "Café" went
+// into a document labelled ISO-8859-1 and read "CafÃ©" there. A charset
+// whose characters may hold the bytes " and \ (Shift_JIS, Big5, GBK,
+// gb18030) cannot be read as JSON's bytes: such a document passes as the
+// origin sent it.
+func TestJSONInALegacyCharset(t *testing.T) {
+	src := `rules:
+  - name: api
+    actions:
+      - json_set: { path: banner.title, value: "Café 😀 {{ cookie('who') or '' }}" }
+      - json_limit: { path: items, n: 2 }
+`
+	tests := []struct {
+		charset string
+		doc     string // in charset
+		name    string // the origin's "name", decoded
+		edited  bool
+	}{
+		{"ISO-8859-1", "{\"name\":\"Andr\xe9\",\"items\":[1,2,3]}", "André", true},
+		{"windows-1251", "{\"name\":\"\xc8\xe2\xe0\xed\",\"items\":[1,2,3]}", "Иван", true},
+		{"utf-8", `{"name":"André","items":[1,2,3]}`, "André", true},
+		{"us-ascii", `{"name":"Andre","items":[1,2,3]}`, "Andre", true},
+		// ソ is 0x83 0x5C in Shift_JIS: its second byte is JSON's \.
+		{"shift_jis", "{\"name\":\"\x83\x5c\",\"items\":[1,2,3]}", "ソ", false},
+		{"big5", "{\"name\":\"\xa5\x5c\",\"items\":[1,2,3]}", "功", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.charset, func(t *testing.T) {
+			u := startProxyWith(t, src, reqctx.Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json; charset="+tt.charset)
+				io.WriteString(w, tt.doc)
+			}))
+			req, _ := http.NewRequest("GET", u+"/api", nil)
+			req.Header.Set("Cookie", "who=%C3%A9t%C3%A9")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !tt.edited {
+				if string(body) != tt.doc {
+					t.Errorf("got %q, want the origin's %q", body, tt.doc)
+				}
+				return
+			}
+			enc, err := htmlindex.Get(tt.charset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, err := enc.NewDecoder().Bytes(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct {
+				Name   string
+				Items  []int
+				Banner struct{ Title string }
+			}
+			if err := json.Unmarshal(text, &v); err != nil {
+				t.Fatalf("%q: %v", body, err)
+			}
+			if v.Name != tt.name || v.Banner.Title != "Café 😀 été" || len(v.Items) != 2 {
+				t.Errorf("read in %s: %+v (%q)", tt.charset, v, body)
+			}
+			if tt.charset == "utf-8" && !bytes.Contains(body, []byte("Café 😀 été")) {
+				t.Errorf("UTF-8 JSON got its text escaped: %q", body)
+			}
+		})
+	}
+}
