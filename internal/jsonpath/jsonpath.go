@@ -15,7 +15,9 @@
 //	a|b                                  the same as a.b
 //
 // Refused: modifiers other than a lone @this (@reverse, @pretty, ...:
-// they compute a new value, which is in no place of the document), # (an
+// they compute a new value, which is in no place of the document), and in
+// a query @pretty, @dig and @fromstr, whose cost grows with the nesting
+// of each element (see Unbounded), # (an
 // array's length) and #.key (a value of every element), queries that
 // return every match (#(...)#), multipaths ([a,b] and {a,b}), literals
 // (!true) and JSON Lines (..).
@@ -24,6 +26,7 @@ package jsonpath
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -121,6 +124,15 @@ func AppendParse(dst []Step, path string) ([]Step, error) {
 				}
 				if strings.TrimSpace(q) == "" {
 					return dst, errAt(start, "the query is empty")
+				}
+				// gjson evaluates the query on each element until one
+				// matches: what a modifier in it costs, it costs per
+				// element.
+				if m := Unbounded(q); m != "" {
+					return dst, errAt(start, "%s in a query costs more, the deeper an element is nested; compare the value itself", m)
+				}
+				if slices.Contains(Modifiers(q), "fromstr") {
+					return dst, errAt(start, "@fromstr in a query reads JSON out of a string, whose nesting no limit bounds")
 				}
 				dst = append(dst, Step{Kind: Query, Query: q, Index: -1})
 				next, err := separator(path, i)

@@ -81,6 +81,9 @@ func TestParseRefuses(t *testing.T) {
 		{".a", 0, "empty key"},
 		{"a.", 1, "ends with a separator"},
 		{`a\`, 1, "lone"},
+		{`items.#(a|@pretty=="x").b`, 6, "@pretty in a query costs more"},
+		{`#(@dig:id=="x")`, 0, "@dig in a query"},
+		{`items.#(a|@fromstr|b==1)`, 6, "@fromstr in a query"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.path)
