@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -82,6 +83,57 @@ func TestJSONInALegacyCharset(t *testing.T) {
 			}
 			if tt.charset == "utf-8" && !bytes.Contains(body, []byte("Café 😀 été")) {
 				t.Errorf("UTF-8 JSON got its text escaped: %q", body)
+			}
+		})
+	}
+}
+
+// TestJSONTypesAndStatuses: the JSON edits apply to application/json and
+// any +json type of a 200, as rules/SYNTAX.md says; a 201, an error's
+// problem+json and what is not JSON by its type pass as the origin sent
+// them, with the origin's length.
+func TestJSONTypesAndStatuses(t *testing.T) {
+	src := `rules:
+  - name: api
+    actions:
+      - json_set: { path: banner, value: hi }
+`
+	const doc = `{"a":1}`
+	tests := []struct {
+		ct     string
+		status int
+		edited bool
+	}{
+		{"application/json", 200, true},
+		{"Application/JSON; charset=utf-8", 200, true},
+		{"application/vnd.api+json", 200, true},
+		{"application/problem+json", 200, true},
+		{"application/problem+json", 404, false},
+		{"application/json", 201, false},
+		{"application/json", 500, false},
+		{"text/json", 200, false},
+		{"application/x-ndjson", 200, false},
+		{"application/javascript", 200, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.ct, " ", tt.status), func(t *testing.T) {
+			u := startProxyWith(t, src, reqctx.Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.ct)
+				w.WriteHeader(tt.status)
+				io.WriteString(w, doc)
+			}))
+			resp, err := http.Get(u + "/api")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			want := doc
+			if tt.edited {
+				want = `{"a":1,"banner":"hi"}`
+			}
+			if resp.StatusCode != tt.status || string(body) != want || resp.ContentLength != int64(len(want)) {
+				t.Errorf("%d %q (length %d), want %d %q", resp.StatusCode, body, resp.ContentLength, tt.status, want)
 			}
 		})
 	}
