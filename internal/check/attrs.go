@@ -131,6 +131,12 @@ func (c *checker) jsonAttr(e *syntax.Call) (plugin.Attr, int, bool) {
 			WithHint("compare values without %s (@ugly for the JSON text, a path for a key inside)", m)
 		return a, 0, false
 	}
+	if g, kind := gjsonForm(path.Value); g != "" {
+		// As for the path of a JSON edit (jsonPath): gjson reads it as a
+		// key, so the condition most likely never holds.
+		c.warnf(path.Pos(), "the JSON path %q is written as %s: json() reads gjson paths, which read it otherwise, so it most likely reads no value", path.Value, kind).
+			WithHint("write %q", g).WithCode("json-path-form")
+	}
 	fs := c.prog.Slots[from]
 	return a, c.slot(plugin.Slot{Attr: "json", Arg: path.Value, From: &plugin.Slot{Attr: fs.Attr, Arg: fs.Arg}}), true
 }

@@ -266,3 +266,26 @@ func TestWeightsAddingUpTo100EnrollEveryone(t *testing.T) {
 		t.Errorf("weights over 100%% by less than a bucket: %v", err)
 	}
 }
+
+// TestJSONConditionPathForm: a json() path written in another path
+// language, which gjson reads as one key a visitor's JSON seldom has,
+// is warned of with its gjson form, as the path of a JSON edit is: the
+// rule of json(cookie("p"), "$.tier") == "gold" never matched, with no
+// word from check.
+func TestJSONConditionPathForm(t *testing.T) {
+	for _, tt := range []struct{ cond, form string }{
+		{`json(cookie("p"), "$.tier") == "gold"`, `"tier"`},
+		{`json(header("x-p"), "segments[0]") == "a"`, `"segments.0"`},
+		{`json(cookie("p"), "/user/tier") == "gold"`, `"user.tier"`},
+		{`json(cookie("p"), "user.tier") == "gold"`, ""},
+		{`json(cookie("p"), "segments.#") > 2`, ""},
+	} {
+		_, warnings := warningsOf(t, rule(tt.cond, ""))
+		switch {
+		case tt.form == "" && len(warnings) > 0:
+			t.Errorf("%s: warned %v", tt.cond, warnings)
+		case tt.form != "" && (len(warnings) != 1 || !strings.Contains(warnings[0].Hint, tt.form) || warnings[0].Code != "json-path-form"):
+			t.Errorf("%s: warned %v, want one with the hint %s", tt.cond, warnings, tt.form)
+		}
+	}
+}
