@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/encoding/htmlindex"
 
@@ -134,6 +136,84 @@ func TestJSONTypesAndStatuses(t *testing.T) {
 			}
 			if resp.StatusCode != tt.status || string(body) != want || resp.ContentLength != int64(len(want)) {
 				t.Errorf("%d %q (length %d), want %d %q", resp.StatusCode, body, resp.ContentLength, tt.status, want)
+			}
+		})
+	}
+}
+
+// TestUnchangedJSONRevalidates: a JSON document the rules' edits leave as
+// it is goes with the origin's ETag and Last-Modified, and a client that
+// sends them back gets a 304 when the document is still the same and
+// still unchanged by the edits. The origin is asked without them (a copy
+// the edits would now change must not be kept), so every revalidation
+// of such a document read it whole: an API behind a json_limit its lists
+// never reach, or a json_hide_seen with nothing seen, answered no 304.
+func TestUnchangedJSONRevalidates(t *testing.T) {
+	src := `rules:
+  - name: api
+    actions:
+      - json_limit: { path: items, n: 10 }
+  - name: short
+    when: path == "/short"
+    actions:
+      - json_limit: { path: items, n: 1 }
+`
+	modified := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	lm := modified.Format(http.TimeFormat)
+	var asked []string
+	u := startProxyWith(t, src, reqctx.Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.Header.Get("If-None-Match")+"|"+r.Header.Get("If-Modified-Since"))
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Cache-Control", "max-age=60")
+		http.ServeContent(w, r, "", modified, strings.NewReader(`{"items":[1,2,3]}`))
+	}))
+	tests := []struct {
+		name, path, inm, ims string
+		status               int
+		etag                 string // "" for the origin's
+	}{
+		{"its ETag", "/api", `"v1"`, "", 304, ""},
+		{"its ETag, weak", "/api", `W/"v1"`, "", 304, ""},
+		{"a list with it", "/api", `"v0", "v1"`, "", 304, ""},
+		{"another ETag", "/api", `"v0"`, "", 200, ""},
+		{"its date", "/api", "", lm, 304, ""},
+		{"a later date", "/api", "", modified.Add(time.Hour).Format(http.TimeFormat), 304, ""},
+		{"an earlier date", "/api", "", modified.Add(-time.Hour).Format(http.TimeFormat), 200, ""},
+		{"another ETag and its date", "/api", `"v0"`, lm, 200, ""},
+		{"any", "/api", `*`, "", 200, ""},
+		{"a copy the edits change", "/short", `"v1"`, "", 200, "derived"},
+		{"a date of a copy the edits change", "/short", "", lm, 200, "derived"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			asked = nil
+			req, _ := http.NewRequest("GET", u+tt.path, nil)
+			if tt.inm != "" {
+				req.Header.Set("If-None-Match", tt.inm)
+			}
+			if tt.ims != "" {
+				req.Header.Set("If-Modified-Since", tt.ims)
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			etag := resp.Header.Get("ETag")
+			switch {
+			case resp.StatusCode != tt.status:
+				t.Errorf("%d %q, want %d", resp.StatusCode, body, tt.status)
+			case tt.status == 304 && (len(body) > 0 || etag != `"v1"` || resp.Header.Get("Cache-Control") != "max-age=60" || resp.Header.Get("Last-Modified") != lm):
+				t.Errorf("304 with %q, headers %v", body, resp.Header)
+			case tt.status == 200 && tt.etag == "" && (string(body) != `{"items":[1,2,3]}` || etag != `"v1"`):
+				t.Errorf("200 %q, ETag %s", body, etag)
+			case tt.etag == "derived" && (string(body) != `{"items":[1]}` || !strings.HasPrefix(etag, `W/"v1-bsk`)):
+				t.Errorf("200 %q, ETag %s, want the edited document with a derived tag", body, etag)
+			}
+			if len(asked) != 1 || asked[0] != "|" {
+				t.Errorf("the origin was asked %q, want once without conditions", asked)
 			}
 		})
 	}

@@ -584,6 +584,16 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	if !out.Changed() {
 		// Nothing changed: the origin's bytes, encoding and validators.
 		rp = rp.jsonEdited(false)
+		if st.hasCopy(resp.Header) {
+			// The visitor revalidates a copy of these very bytes: a
+			// 304, with the headers of the 200 it stands for.
+			body.Close()
+			src.Close()
+			resp.StatusCode, resp.Status = http.StatusNotModified, "304 Not Modified"
+			resp.Body, resp.ContentLength = http.NoBody, 0
+			delete(resp.Header, "Content-Length")
+			return rp, nil
+		}
 		if replay, ok := p.replay(src, doc); ok {
 			body.Reader, body.origin = replay, replay
 			resp.Body = body
