@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"github.com/bespoke-edge/bespoke/plugin"
 	"github.com/bespoke-edge/bespoke/rules/diag"
@@ -122,6 +123,19 @@ func (c *checker) jsonAttr(e *syntax.Call) (plugin.Attr, int, bool) {
 	if !ok || strings.TrimSpace(path.Value) == "" {
 		c.errorf(e.Args[1].Pos(), "the JSON path must be a quoted, non-empty string").WithHint(`for example "segments" or "user.tier"`)
 		return a, 0, false
+	}
+	if m := jsonpath.Unbounded(path.Value); m != "" {
+		// bespoke reads no value with it: a visitor's value of a few KB
+		// would cost seconds and gigabytes (see jsonpath.Unbounded).
+		c.errorf(path.Pos(), "%s costs more, the deeper the visitor's JSON is nested: bespoke reads no value with it", m).
+			WithHint("compare values without %s (@ugly for the JSON text, a path for a key inside)", m)
+		return a, 0, false
+	}
+	if g, kind := gjsonForm(path.Value); g != "" {
+		// As for the path of a JSON edit (jsonPath): gjson reads it as a
+		// key, so the condition most likely never holds.
+		c.warnf(path.Pos(), "the JSON path %q is written as %s: json() reads gjson paths, which read it otherwise, so it most likely reads no value", path.Value, kind).
+			WithHint("write %q", g).WithCode("json-path-form")
 	}
 	fs := c.prog.Slots[from]
 	return a, c.slot(plugin.Slot{Attr: "json", Arg: path.Value, From: &plugin.Slot{Attr: fs.Attr, Arg: fs.Arg}}), true

@@ -68,6 +68,7 @@ func TestSeenOptionErrors(t *testing.T) {
 		{"json path: count", rule("", `- json_limit: { path: items.#, n: 2 }`), 4, 35, "can never be edited: # is an array"},
 		{"json path: modifier", rule("", `- json_hide_seen: { path: "items|@reverse", id: id }`), 4, 40, "@reverse is a modifier"},
 		{"json path: every match", rule("", `- json_set: { path: 'items.#(id=="a")#', value: x }`), 4, 34, "every match"},
+		{"json path: pretty in a query", rule("", `- json_set: { path: 'items.#(a|@pretty=="x").b', value: x }`), 4, 34, "@pretty in a query costs more"},
 		{"json path: multipath", rule("", `- json_remove: "[a,b]"`), 4, 23, "multipath"},
 		{"json id path", rule("", `- json_hide_seen: { path: items, id: "#" }`), 4, 45, "the id path"},
 		{"remove the document", rule("", `- json_remove: "@this"`), 4, 23, "cannot remove the whole document"},

@@ -143,6 +143,8 @@ func TestTargetingErrors(t *testing.T) {
 		{"list equality", rule(`languages == "de"`, ""), "is a list", "contains"},
 		{"json source", rule(`json(path, "a") == "b"`, ""), "json reads a cookie, a header or a query parameter", ""},
 		{"json path", rule(`json(cookie("p"), "") == "b"`, ""), "JSON path must be", ""},
+		{"json pretty", rule(`json(header("x-p"), "a|@fromstr|@pretty") == "b"`, ""), "@pretty costs more, the deeper the visitor's JSON is nested", "@ugly"},
+		{"json dig", rule(`json(cookie("p"), "@dig:tier") contains "b"`, ""), "@dig costs more", ""},
 		{"bad version", rule(`semver(header("v")) > "two"`, ""), `"two" is not a version`, ""},
 		{"bad time", rule(`now > "tomorrow"`, ""), `"tomorrow" is not a time`, "RFC 3339"},
 		{"leap second", rule(`now > "2016-12-31T23:59:60Z"`, ""), "is a leap second", `write "2017-01-01T00:00:00Z"`},
@@ -262,5 +264,28 @@ func TestWeightsAddingUpTo100EnrollEveryone(t *testing.T) {
 	_, err := checkSrc(t, "experiments:\n  - name: x\n    variants: { a: 50.005%, b: 50% }\nrules: []\n")
 	if err == nil || !strings.Contains(err.Error(), "add up to 100.005%") {
 		t.Errorf("weights over 100%% by less than a bucket: %v", err)
+	}
+}
+
+// TestJSONConditionPathForm: a json() path written in another path
+// language, which gjson reads as one key a visitor's JSON seldom has,
+// is warned of with its gjson form, as the path of a JSON edit is: the
+// rule of json(cookie("p"), "$.tier") == "gold" never matched, with no
+// word from check.
+func TestJSONConditionPathForm(t *testing.T) {
+	for _, tt := range []struct{ cond, form string }{
+		{`json(cookie("p"), "$.tier") == "gold"`, `"tier"`},
+		{`json(header("x-p"), "segments[0]") == "a"`, `"segments.0"`},
+		{`json(cookie("p"), "/user/tier") == "gold"`, `"user.tier"`},
+		{`json(cookie("p"), "user.tier") == "gold"`, ""},
+		{`json(cookie("p"), "segments.#") > 2`, ""},
+	} {
+		_, warnings := warningsOf(t, rule(tt.cond, ""))
+		switch {
+		case tt.form == "" && len(warnings) > 0:
+			t.Errorf("%s: warned %v", tt.cond, warnings)
+		case tt.form != "" && (len(warnings) != 1 || !strings.Contains(warnings[0].Hint, tt.form) || warnings[0].Code != "json-path-form"):
+			t.Errorf("%s: warned %v, want one with the hint %s", tt.cond, warnings, tt.form)
+		}
 	}
 }

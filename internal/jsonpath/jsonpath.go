@@ -15,7 +15,9 @@
 //	a|b                                  the same as a.b
 //
 // Refused: modifiers other than a lone @this (@reverse, @pretty, ...:
-// they compute a new value, which is in no place of the document), # (an
+// they compute a new value, which is in no place of the document), and in
+// a query @pretty, @dig and @fromstr, whose cost grows with the nesting
+// of each element (see Unbounded), # (an
 // array's length) and #.key (a value of every element), queries that
 // return every match (#(...)#), multipaths ([a,b] and {a,b}), literals
 // (!true) and JSON Lines (..).
@@ -24,6 +26,7 @@ package jsonpath
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -121,6 +124,15 @@ func AppendParse(dst []Step, path string) ([]Step, error) {
 				}
 				if strings.TrimSpace(q) == "" {
 					return dst, errAt(start, "the query is empty")
+				}
+				// gjson evaluates the query on each element until one
+				// matches: what a modifier in it costs, it costs per
+				// element.
+				if m := Unbounded(q); m != "" {
+					return dst, errAt(start, "%s in a query costs more, the deeper an element is nested; compare the value itself", m)
+				}
+				if slices.Contains(Modifiers(q), "fromstr") {
+					return dst, errAt(start, "@fromstr in a query reads JSON out of a string, whose nesting no limit bounds")
 				}
 				dst = append(dst, Step{Kind: Query, Query: q, Index: -1})
 				next, err := separator(path, i)
@@ -315,3 +327,46 @@ func runeLen(key string, k int) int {
 var ErrNotEditable = errors.New("jsonpath: the path names no place an edit can change")
 
 func (e *Error) Unwrap() error { return ErrNotEditable }
+
+// Modifiers returns the names, without their @, of the gjson modifiers a
+// path applies, in the order written: "@reverse|0" gives ["reverse"].
+// An @ counts at the start of the path or of a part of it (after . | ( [
+// { , : " or a space) when it is not escaped (\@type is a key), in the
+// quoted text of a query too: a quote is a character of a key outside
+// queries, so that skipping quoted text would skip what follows a key
+// with a quote in it (a"b|@pretty).
+func Modifiers(path string) []string {
+	var names []string
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '\\':
+			i++
+		case '@':
+			if i > 0 && !strings.ContainsRune(".|([{,: \"", rune(path[i-1])) {
+				continue
+			}
+			j := i + 1
+			for j < len(path) && (path[j] >= 'a' && path[j] <= 'z' || path[j] >= 'A' && path[j] <= 'Z' || path[j] >= '0' && path[j] <= '9' || path[j] == '_') {
+				j++
+			}
+			if j > i+1 {
+				names = append(names, path[i+1:j])
+			}
+			i = j - 1
+		}
+	}
+	return names
+}
+
+// Unbounded returns the first modifier of a path (see Modifiers) whose
+// work grows faster than the value it reads, or "": @pretty indents each
+// line once per level of nesting (a 60 KB value of nested arrays becomes
+// 60 MB), and @dig searches the value again under each level.
+func Unbounded(path string) string {
+	for _, m := range Modifiers(path) {
+		if m == "pretty" || m == "dig" {
+			return "@" + m
+		}
+	}
+	return ""
+}

@@ -3,6 +3,7 @@ package jsonpath
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -80,6 +81,9 @@ func TestParseRefuses(t *testing.T) {
 		{".a", 0, "empty key"},
 		{"a.", 1, "ends with a separator"},
 		{`a\`, 1, "lone"},
+		{`items.#(a|@pretty=="x").b`, 6, "@pretty in a query costs more"},
+		{`#(@dig:id=="x")`, 0, "@dig in a query"},
+		{`items.#(a|@fromstr|b==1)`, 6, "@fromstr in a query"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.path)
@@ -121,6 +125,35 @@ func TestMatch(t *testing.T) {
 	for _, tt := range tests {
 		if got := Match(tt.key, tt.pattern); got != tt.want {
 			t.Errorf("Match(%q, %q) = %v", tt.key, tt.pattern, got)
+		}
+	}
+}
+
+func TestModifiers(t *testing.T) {
+	tests := []struct {
+		path      string
+		want      []string
+		unbounded string
+	}{
+		{"tier", nil, ""},
+		{"@reverse|0", []string{"reverse"}, ""},
+		{"a|@fromstr|@pretty", []string{"fromstr", "pretty"}, "@pretty"},
+		{`@pretty:{"sortKeys":true}`, []string{"pretty"}, "@pretty"},
+		{"items.#.@dig:a", []string{"dig"}, "@dig"},
+		{`[a,@keys]`, []string{"keys"}, ""},
+		{`#(m=="a@pretty.com").m`, nil, ""}, // an @ inside a word
+		{`#(m=="@dig").m`, []string{"dig"}, "@dig"},
+		{`a"b|@pretty|c"d`, []string{"pretty"}, "@pretty"}, // a quote in keys
+		{`\@pretty`, nil, ""},                              // a key
+		{"mail@dig", nil, ""},                              // an @ inside a key
+		{"@", nil, ""},
+	}
+	for _, tt := range tests {
+		if got := Modifiers(tt.path); !slices.Equal(got, tt.want) {
+			t.Errorf("Modifiers(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+		if got := Unbounded(tt.path); got != tt.unbounded {
+			t.Errorf("Unbounded(%q) = %q, want %q", tt.path, got, tt.unbounded)
 		}
 	}
 }

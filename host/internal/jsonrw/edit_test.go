@@ -672,3 +672,30 @@ func TestRemoveFromHugeObject(t *testing.T) {
 	}
 	out.Release()
 }
+
+// TestQueryCostBounded: a query in an edit's path that would pretty-print
+// or dig through an element, or read JSON out of one of its strings,
+// names no place (the checker refuses it): on an origin's document whose
+// element held a string of 30,000 nested brackets, a json_set with
+// #(a|@fromstr|@pretty=="x") pretty-printed 1.8 GB, in 50 s.
+func TestQueryCostBounded(t *testing.T) {
+	deep := strings.Repeat("[", 30000) + strings.Repeat("]", 30000)
+	doc := []byte(`[{"a":"` + deep + `","b":1},{"a":"x","b":2}]`)
+	for _, path := range []string{
+		`#(a|@fromstr|@pretty=="x").b`,
+		`#(a|@fromstr|@flatten:{"deep":true}|#==0).b`,
+		`#(a|@fromstr|@dig:q=="x").b`,
+		`#(a|@pretty=="x").b`,
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		out, applied, err := Apply(doc, []Edit{{Op: Set, Path: path, Value: []byte(`0`)}}, nil)
+		runtime.ReadMemStats(&after)
+		if err != nil || applied[0] || !bytes.Equal(out, doc) {
+			t.Errorf("%s: applied %v, err %v", path, applied, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8*uint64(len(doc)) {
+			t.Errorf("%s: allocated %d bytes for a document of %d", path, alloc, len(doc))
+		}
+	}
+}

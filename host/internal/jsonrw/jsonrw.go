@@ -26,6 +26,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/bespoke-edge/bespoke/internal/jsonpath"
 )
@@ -946,3 +947,40 @@ func (o *Output) record(e *Edit, seen SeenSet) {
 // matches by scanning, which allocates nothing; past it, a map of the
 // elements by id keeps the work linear.
 var reorderScan = 1 << 12
+
+// ASCII returns the JSON value v with every character past ASCII written
+// as a \u escape (a surrogate pair past U+FFFF), and invalid UTF-8 as
+// U+FFFD: JSON that reads the same in UTF-8 and in any charset that
+// keeps ASCII's bytes, for a document an origin sends in one (a JSON
+// text past ASCII can only be in a string). v is returned as it is when
+// it is ASCII.
+func ASCII(v []byte) []byte {
+	i := 0
+	for i < len(v) && v[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(v) {
+		return v
+	}
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, len(v)+len(v)/2)
+	b = append(b, v[:i]...)
+	for i < len(v) {
+		if v[i] < utf8.RuneSelf {
+			b = append(b, v[i])
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(v[i:])
+		i += n
+		if r > 0xFFFF {
+			r -= 0x10000
+			for _, u := range [2]rune{0xD800 + r>>10, 0xDC00 + r&0x3FF} {
+				b = append(b, '\\', 'u', hex[u>>12], hex[u>>8&15], hex[u>>4&15], hex[u&15])
+			}
+			continue
+		}
+		b = append(b, '\\', 'u', hex[r>>12], hex[r>>8&15], hex[r>>4&15], hex[r&15])
+	}
+	return b
+}

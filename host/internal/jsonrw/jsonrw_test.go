@@ -350,3 +350,30 @@ func TestListedSeenAsOneByOne(t *testing.T) {
 		}
 	}
 }
+
+// TestASCII: a JSON value written with \u escapes past ASCII reads as the
+// value did, in encoding/json, and is ASCII.
+func TestASCII(t *testing.T) {
+	for _, v := range []string{
+		`"Café"`, `"😀 été"`, `{"a":"Иван","b":[1,"日本"]}`, `"plain"`, `"\u00e9 é"`, `"\ufeff` + "\ufeff" + `"`, `"` + "\uffff" + `"`,
+		`"a` + "\u2028" + `b"`, `{"ключ":1}`, `""`, `1e5`,
+	} {
+		got := ASCII([]byte(v))
+		for _, c := range got {
+			if c >= 0x80 {
+				t.Errorf("ASCII(%s) = %s, not ASCII", v, got)
+				break
+			}
+		}
+		var want, read any
+		if err := json.Unmarshal([]byte(v), &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(got, &read); err != nil || !reflect.DeepEqual(read, want) {
+			t.Errorf("ASCII(%s) = %s, reads %v (%v), want %v", v, got, read, err, want)
+		}
+	}
+	if got := ASCII([]byte("\"a\xffb\"")); string(got) != `"a\ufffdb"` {
+		t.Errorf("invalid UTF-8: %s", got)
+	}
+}

@@ -358,6 +358,11 @@ type state struct {
 	tag        uint64
 	tagged     bool
 	editedCopy bool
+	// ifNoneMatch and ifModifiedSince are the visitor's, kept when the
+	// plan edits JSON: the origin is asked without them, and a document
+	// the edits leave as it is answers them (see hasCopy).
+	ifNoneMatch     []string
+	ifModifiedSince string
 	// outcome is the request's outcome label for metrics; status the
 	// status answered.
 	outcome string
@@ -835,6 +840,10 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 		// with the tags bespoke derived named as the origin's.
 		originConditions(pr.Out.Header)
 		return
+	}
+	if st != nil && rewrites && len(st.req.Plan.JSONEdits) > 0 && pr.In.Method == http.MethodGet {
+		st.ifNoneMatch = pr.In.Header.Values("If-None-Match")
+		st.ifModifiedSince = pr.In.Header.Get("If-Modified-Since")
 	}
 	edited := conditionals(pr.Out.Header, rewrites && !loadsNoDocument(pr.In.Header), tag)
 	if st != nil {

@@ -566,7 +566,7 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 		set = s
 	}
 	start := time.Now()
-	out, err := applyJSON(doc, pl.JSONEdits, set, p.cfg.MaxJSONDepth)
+	out, err := applyJSON(doc, jsonEditsFor(pl.JSONEdits, resp.Header.Get("Content-Type")), set, p.cfg.MaxJSONDepth)
 	p.cfg.Metrics.Rewrite(p.cfg.Route, "json", int64(len(doc)), time.Since(start))
 	if err == nil {
 		out.Trim()
@@ -590,6 +590,16 @@ func (p *Proxy) jsonBody(resp *http.Response, st *state, rp responsePlan) (respo
 	if !out.Changed() {
 		// Nothing changed: the origin's bytes, encoding and validators.
 		rp = rp.jsonEdited(false)
+		if st.hasCopy(resp.Header) {
+			// The visitor revalidates a copy of these very bytes: a
+			// 304, with the headers of the 200 it stands for.
+			body.Close()
+			src.Close()
+			resp.StatusCode, resp.Status = http.StatusNotModified, "304 Not Modified"
+			resp.Body, resp.ContentLength = http.NoBody, 0
+			delete(resp.Header, "Content-Length")
+			return rp, nil
+		}
 		if replay, ok := p.replay(src, doc); ok {
 			body.Reader, body.origin = replay, replay
 			resp.Body = body
@@ -643,6 +653,33 @@ func applyJSON(doc []byte, edits []jsonrw.Edit, set jsonrw.SeenSet, maxDepth int
 	// document is what follows it. An edited document goes without it,
 	// as JSON asks (RFC 8259 8.1); one left unchanged is the origin's.
 	return jsonrw.ApplyPooled(bytes.TrimPrefix(doc, utf8BOM), edits, set, maxDepth)
+}
+
+// jsonEditsFor returns the edits of a JSON document of Content-Type ct:
+// in one that declares another charset than UTF-8, the values they set
+// have their characters past ASCII written as \u escapes (a copy of
+// edits), which read the same in UTF-8, as fetch's json() reads any
+// JSON, and in the charset declared, as a client that decodes with it
+// does; raw UTF-8 read "Café" as "CafÃ©" in ISO-8859-1.
+func jsonEditsFor(edits []jsonrw.Edit, ct string) []jsonrw.Edit {
+	if c, ok := headerCharset(ct); !ok || c.name == utf8Page.name {
+		return edits
+	}
+	var out []jsonrw.Edit
+	for i := range edits {
+		v := jsonrw.ASCII(edits[i].Value)
+		if len(v) == len(edits[i].Value) {
+			continue // ASCII already
+		}
+		if out == nil {
+			out = slices.Clone(edits)
+		}
+		out[i].Value = v
+	}
+	if out == nil {
+		return edits
+	}
+	return out
 }
 
 // utf8BOM is the byte order mark of UTF-8 text.

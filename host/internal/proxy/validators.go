@@ -314,6 +314,41 @@ func conditionals(h http.Header, rewrites bool, tag uint64) (edited bool) {
 	return edited
 }
 
+// hasCopy reports whether the visitor's conditions, which the origin
+// was not asked with (see conditionals), say it has the document of
+// response headers h, one that the plan's JSON edits left as the origin
+// sent it, with the origin's validators: its ETag in If-None-Match (a
+// weak comparison, RFC 9110 13.1.2), or without If-None-Match its
+// Last-Modified at or before If-Modified-Since (13.1.3). Such a copy is
+// the document the response would send, byte for byte: a copy the edits
+// changed carries a derived tag and no date. "*" is not answered here.
+func (st *state) hasCopy(h http.Header) bool {
+	if len(st.ifNoneMatch) > 0 {
+		et, rest, ok := parseEntityTag(h.Get("Etag"))
+		if !ok || rest != "" {
+			return false
+		}
+		for _, line := range st.ifNoneMatch {
+			tags, _, ok := parseETagList(line)
+			if !ok {
+				return false
+			}
+			for _, t := range tags {
+				if t.opaque == et.opaque {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if st.ifModifiedSince == "" {
+		return false
+	}
+	since, err1 := http.ParseTime(st.ifModifiedSince)
+	modified, err2 := http.ParseTime(h.Get("Last-Modified"))
+	return err1 == nil && err2 == nil && !modified.After(since)
+}
+
 // originConditions names, in the If-Match and If-None-Match of a request
 // that is no GET or HEAD, each tag bespoke derived by the origin's tag it
 // was derived from, so that a client that read an edited copy can make

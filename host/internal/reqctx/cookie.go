@@ -47,6 +47,9 @@ func eachCookie(line string, f func(name, value string) bool) {
 		k, v := trimSpace(part[:eq]), trimSpace(part[eq+1:])
 		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 			v = v[1 : len(v)-1]
+			if strings.IndexByte(v, '\\') >= 0 {
+				v = unquoteCookie(v)
+			}
 		}
 		if k == "" || !validCookieValue(v) {
 			continue
@@ -56,6 +59,33 @@ func eachCookie(line string, f func(name, value string) bool) {
 		}
 	}
 }
+
+// unquoteCookie undoes the escapes of a quoted cookie value as Python's
+// http.cookies, Django and Flask write them: \" and \\ for the character,
+// \NNN (three octal digits) for a byte (\054 a comma, \073 a semicolon,
+// \303\251 an é). A JSON cookie set by such an application, which
+// quotes it whole ("{\"tier\": \"gold\"\054 \"score\": 80}"), read as
+// no JSON with its escapes left in.
+func unquoteCookie(v string) string {
+	b := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c != '\\' || i+1 == len(v) {
+			b = append(b, c)
+			continue
+		}
+		if i+3 < len(v) && v[i+1] >= '0' && v[i+1] <= '3' && isOctal(v[i+2]) && isOctal(v[i+3]) {
+			b = append(b, (v[i+1]-'0')<<6|(v[i+2]-'0')<<3|(v[i+3]-'0'))
+			i += 3
+			continue
+		}
+		i++
+		b = append(b, v[i])
+	}
+	return string(b)
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // trimSpace trims spaces and tabs; strings.Trim with a cutset builds a set
 // on every call.

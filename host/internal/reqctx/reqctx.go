@@ -479,17 +479,31 @@ type jsonPath struct {
 	gjson string
 	steps []jsonpath.Step
 	place bool // steps name one place (jsonpath accepted the path)
+	// unbounded: the path applies a modifier whose work grows faster
+	// than the value (jsonpath.Unbounded), which a visitor's value of a
+	// few KB would make cost seconds and gigabytes: it reads no value.
+	unbounded bool
+	// fromstr: the path reads JSON in a string (@fromstr), whose nesting
+	// the value's own limit does not see.
+	fromstr bool
 }
 
 func parseJSONPath(path string) jsonPath {
 	steps, err := jsonpath.Parse(path)
-	return jsonPath{gjson: path, steps: steps, place: err == nil}
+	// A path that names one place may hold a query, which gjson
+	// evaluates, modifiers included.
+	return jsonPath{gjson: path, steps: steps, place: err == nil,
+		unbounded: jsonpath.Unbounded(path) != "",
+		fromstr:   slices.Contains(jsonpath.Modifiers(path), "fromstr")}
 }
 
 func (p jsonPath) value(src string) plugin.Value {
 	// Validated in one pass, without recursion and with a nesting limit,
 	// before gjson (which recurses per level) sees a visitor's value.
 	if jsonrw.Validate(src, jsonrw.DefaultMaxDepth) != nil {
+		return plugin.Value{}
+	}
+	if p.unbounded || p.fromstr && deepInString(src, jsonrw.DefaultMaxDepth) {
 		return plugin.Value{}
 	}
 	var res gjson.Result
@@ -528,6 +542,43 @@ func (p jsonPath) value(src string) plugin.Value {
 		return plugin.Value{Str: plugin.ListValue(items), Present: true}
 	}
 	return plugin.Value{Str: res.Raw, Present: true}
+}
+
+// deepInString reports whether a string of the valid JSON src holds JSON
+// nested deeper than maxDepth, itself or in a string of its own, which
+// @fromstr would hand to gjson's code that recurses, and copies, per
+// level. A string is decoded only when it has more brackets and escapes
+// than maxDepth, which JSON that deep needs; strings in strings double
+// their escapes at each level, so they are few levels deep.
+func deepInString(src string, maxDepth int) bool {
+	for i := 0; i < len(src); i++ {
+		if src[i] != '"' {
+			continue
+		}
+		n, j := 0, i+1
+		for ; j < len(src) && src[j] != '"'; j++ {
+			switch src[j] {
+			case '\\':
+				n++
+				j++
+			case '[', '{':
+				n++
+			}
+		}
+		if n > maxDepth {
+			text := gjson.Parse(src[i : j+1]).Str
+			switch jsonrw.Validate(text, maxDepth) {
+			case jsonrw.ErrTooDeep:
+				return true
+			case nil:
+				if deepInString(text, maxDepth) {
+					return true
+				}
+			}
+		}
+		i = j
+	}
+	return false
 }
 
 // noListSep replaces the NULs of a JSON text ("\u0000"), which separate

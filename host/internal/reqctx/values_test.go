@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -286,4 +287,69 @@ func FuzzJSONValue(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestJSONCostBounded: a path that computes a value (modifiers) costs no
+// more than a few times the visitor's value, whatever its shape, within
+// the 64 KiB of headers bespoke reads. @pretty indents each line once per
+// level of nesting and @dig searches each level again: on a header of
+// nested arrays they made 60 MB (1.4 s) and 27 MB; a JSON text in a
+// string, which @fromstr reads, escapes the nesting limit of the value
+// itself, and pretty-printed 1.8 GB (50 s) for one request.
+func TestJSONCostBounded(t *testing.T) {
+	nest := func(open, close string, n int, inner string) string {
+		return strings.Repeat(open, n) + inner + strings.Repeat(close, n)
+	}
+	arrays := "[" + strings.Repeat(nest("[", "]", 999, "")+",", 30) + "1]"
+	objects := "[" + strings.Repeat(nest(`{"a":`, "}", 999, "1")+",", 9) + "1]"
+	inString := `{"a":` + strconv.Quote(nest("[", "]", 30000, "")) + `}`
+	objInString := `{"a":` + strconv.Quote(nest(`{"a":`, "}", 7000, "1")) + `}`
+	tests := []struct {
+		name, src, path string
+		want            string // "" for no value
+	}{
+		{"pretty", arrays, "@pretty", ""},
+		{"pretty of each", arrays, "#.@pretty", ""},
+		{"pretty sorted", objects, `@pretty:{"sortKeys":true}`, ""},
+		{"dig", objects, "@dig:a", ""},
+		{"dig of each", objects, "#.@dig:a", ""},
+		{"pretty from a string", inString, "a|@fromstr|@pretty", ""},
+		{"flatten from a string", inString, `a|@fromstr|@flatten:{"deep":true}`, ""},
+		{"dig from a string", objInString, "a|@fromstr|@dig:a", ""},
+		{"valid from a string", inString, "a|@fromstr|@valid", ""},
+		{"escaped brackets in a string", `{"a":"` + strings.Repeat(`\u005b`, 5000) + strings.Repeat(`\u005d`, 5000) + `"}`, "a|@fromstr|@valid", ""},
+		{"a string in a string", `{"a":` + strconv.Quote(`{"b":`+strconv.Quote(nest("[", "]", 5000, ""))+`}`) + `}`, "a|@fromstr|b|@fromstr|@valid", ""},
+		{"in a query", "[" + inString + "]", `#(a|@fromstr|@pretty=="x").a`, ""},
+		{"fromstr in a query", "[" + inString + "]", `#(a|@fromstr|@flatten:{"deep":true}|#==0).a`, ""},
+		// What stays: modifiers whose work is that of reading the value.
+		{"flatten", arrays, `@flatten:{"deep":true}|#`, "1"},
+		{"reverse", arrays, "@reverse|0", "1"},
+		{"ugly", `{"a" : [1, 2]}`, "@ugly", `{"a":[1,2]}`},
+		{"keys", `{"a":1,"b":2}`, "@keys", plugin.ListValue([]string{"a", "b"})},
+		{"fromstr", `{"p":"{\"tier\":\"gold\"}"}`, "p|@fromstr|tier", "gold"},
+		{"fromstr nested", `{"p":` + strconv.Quote(nest("[", "]", 900, "7")) + `}`, "p|@fromstr|@flatten:{\"deep\":true}|0", "7"},
+		{"an @ in a query's text", `[{"m":"a@pretty.com"}]`, `#(m=="a@pretty.com").m`, "a@pretty.com"},
+		{"an escaped @", `{"@pretty":"x"}`, `\@pretty`, "x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.src) > 64<<10 {
+				t.Fatalf("the value is %d bytes, more than a request's headers", len(tt.src))
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			got := reqctx.JSONValue(tt.src, tt.path)
+			runtime.ReadMemStats(&after)
+			if got.Str != tt.want || got.Present != (tt.want != "") {
+				s := got.Str
+				if len(s) > 40 {
+					s = s[:40] + "…"
+				}
+				t.Errorf("json(…, %q) = %q (%d bytes, present %v), want %q", tt.path, s, len(got.Str), got.Present, tt.want)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64*uint64(len(tt.src)) {
+				t.Errorf("json(…, %q) allocated %d bytes reading a value of %d", tt.path, alloc, len(tt.src))
+			}
+		})
+	}
 }
