@@ -150,6 +150,11 @@ func (m *Manifest) Validate() error {
 		if len(e.Weights) != len(e.Variants) || total > Buckets {
 			return fmt.Errorf("manifest experiment %q: weights %v for variants %v", e.Name, e.Weights, e.Variants)
 		}
+		for _, i := range e.Reads {
+			if i < 0 || i >= len(m.Slots) {
+				return fmt.Errorf("manifest experiment %q: reads slot %d", e.Name, i)
+			}
+		}
 	}
 	checkTemplate := func(t Template) error {
 		for _, p := range t {
@@ -167,6 +172,9 @@ func (m *Manifest) Validate() error {
 			if i < 0 || i >= len(m.Slots) {
 				return fmt.Errorf("manifest rule %q: reads slot %d", r.Name, i)
 			}
+		}
+		if err := r.Path.check(len(m.Patterns), 0); err != nil {
+			return fmt.Errorf("manifest rule %q: path: %w", r.Name, err)
 		}
 		if r.Cap != nil && (r.Cap.Slot < 0 || r.Cap.Slot >= len(m.Slots) || m.Slots[r.Cap.Slot].Attr != "cap") {
 			return fmt.Errorf("manifest rule %q: cap slot %d", r.Name, r.Cap.Slot)

@@ -171,6 +171,26 @@ type PathCond struct {
 	Pattern int `json:"pattern,omitempty"`
 }
 
+// check reports a pattern index out of range, or a condition nested
+// deeper than a compiler writes (Holds recurses).
+func (c *PathCond) check(patterns, depth int) error {
+	if c == nil {
+		return nil
+	}
+	if depth > 256 {
+		return fmt.Errorf("nested over 256 levels")
+	}
+	if c.Op == "matches" && (c.Pattern < 0 || c.Pattern >= patterns) {
+		return fmt.Errorf("pattern %d of %d", c.Pattern, patterns)
+	}
+	for _, x := range c.X {
+		if err := x.check(patterns, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Holds reports whether c holds of path; match tests pattern i (nil:
 // unknown). A part it cannot tell (an unknown operation, a pattern with
 // no match) is taken to hold, and so is a nil c: a rule it guards is
@@ -263,6 +283,12 @@ type Experiment struct {
 	Weights []int `json:"weights"`
 	// Meta asks the host to add <meta name="bespoke-experiment"> to pages.
 	Meta bool `json:"meta,omitempty"`
+	// Reads are the slots the visitor's variant depends on (its bucket,
+	// its condition's), sorted. A page names its variants whatever rules
+	// apply there, so its Vary names these on every path; a manifest
+	// with path guards whose experiments do not say (empty) gets Vary
+	// whole.
+	Reads []int `json:"reads,omitempty"`
 }
 
 // Operations of actions, as rule files spell them.

@@ -321,8 +321,8 @@ func (g *gen) manifest() *plugin.Manifest {
 	if m.Rules == nil {
 		m.Rules = []plugin.Rule{}
 	}
-	for _, x := range g.p.Experiments {
-		m.Experiments = append(m.Experiments, plugin.Experiment{Name: x.Name, Variants: x.Variants, Weights: x.Weights, Meta: x.Meta})
+	for xi, x := range g.p.Experiments {
+		m.Experiments = append(m.Experiments, plugin.Experiment{Name: x.Name, Variants: x.Variants, Weights: x.Weights, Meta: x.Meta, Reads: g.p.ExperimentReads(xi)})
 	}
 	return m
 }

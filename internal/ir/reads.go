@@ -14,6 +14,21 @@ import (
 // shape varies with the request headers those slots come from and no
 // others (the host's Vary).
 func (p *Program) Reads(ri int) (slots []int, seen bool) {
+	r := p.Rules[ri]
+	return p.reads(r.Cond, r.Actions, -1)
+}
+
+// ExperimentReads returns the slots experiment i's variant depends on:
+// its bucket and what its condition tests (with the segments and
+// experiments it names), sorted, each once.
+func (p *Program) ExperimentReads(i int) []int {
+	slots, _ := p.reads(nil, nil, i)
+	return slots
+}
+
+// reads is what cond and acts depend on, and experiment exp0's variant
+// when exp0 ≥ 0.
+func (p *Program) reads(cond Node, acts []plugin.Action, exp0 int) (slots []int, seen bool) {
 	var (
 		set  = map[int]bool{}
 		segs = map[int]bool{}
@@ -70,9 +85,11 @@ func (p *Program) Reads(ri int) (slots []int, seen bool) {
 			seen = true
 		}
 	}
-	r := p.Rules[ri]
-	walk(r.Cond)
-	for _, a := range r.Actions {
+	if exp0 >= 0 {
+		exp(exp0)
+	}
+	walk(cond)
+	for _, a := range acts {
 		for _, t := range []plugin.Template{a.Content, a.Value, a.Order, a.Item} {
 			for _, part := range t {
 				if part.Slot >= 0 {

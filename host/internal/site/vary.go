@@ -63,6 +63,13 @@ func newPathVaries(s *Site) *pathVaries {
 	if !m.RuleReads {
 		return nil
 	}
+	for _, x := range m.Experiments {
+		if len(x.Reads) == 0 {
+			// Every variant has a bucket: a manifest without
+			// them does not say what a page's variants depend on.
+			return nil
+		}
+	}
 	pv := &pathVaries{s: s, all: &s.allVaries, exact: map[string][]int{}}
 	for ri, r := range m.Rules {
 		if r.Path == nil {
@@ -147,18 +154,29 @@ func contains(l []int, g int) bool {
 	return false
 }
 
-// narrow builds the lists without the rules excluded: the page's names
-// what every slot but those only excluded rules read depends on (a slot
-// no rule reads, an experiment's bucket, stays); the others, what the
-// rules kept that can change such responses read.
+// narrow builds the lists without the rules excluded (see narrowSlots).
 func (pv *pathVaries) narrow(excluded []uint64) *Varies {
 	s := pv.s
-	out := func(ri int) bool { return excluded[ri/64]&(1<<(ri%64)) != 0 }
-	readBy := make([]int, len(s.manifest.Slots)) // rules kept reading each slot
-	readAt := make([]bool, len(s.manifest.Slots))
-	var nonHTML, asset []int
-	nonHTMLSeen, assetSeen := false, false
-	for ri, r := range s.manifest.Rules {
+	page, nonHTML, asset, nonHTMLSeen, assetSeen := narrowSlots(s.manifest, func(ri int) bool { return excluded[ri/64]&(1<<(ri%64)) != 0 },
+		func(ri int) bool { return in(s.nonHTMLRules, ri) }, func(ri int) bool { return in(s.assetRules, ri) })
+	return &Varies{
+		Page:    s.builder.VaryOf(page, false),
+		NonHTML: s.builder.VaryOf(nonHTML, nonHTMLSeen),
+		Asset:   s.builder.VaryOf(asset, assetSeen),
+	}
+}
+
+// narrowSlots returns the slots each list names without the rules out
+// says are excluded: the page's, every slot but those only excluded
+// rules read (a slot no rule reads stays, and so do those an
+// experiment's variant depends on: a page names the visitor's variants
+// whatever rules apply on its path); the others', what the rules kept
+// that nonHTML and asset say can change such responses read, and
+// whether those ask the seen-filter.
+func narrowSlots(m *plugin.Manifest, out, nonHTMLRule, assetRule func(ri int) bool) (page, nonHTML, asset []int, nonHTMLSeen, assetSeen bool) {
+	readBy := make([]int, len(m.Slots)) // rules kept (and experiments) reading each slot
+	readAt := make([]bool, len(m.Slots))
+	for ri, r := range m.Rules {
 		for _, i := range r.Reads {
 			if i < 0 || i >= len(readBy) {
 				continue
@@ -171,24 +189,26 @@ func (pv *pathVaries) narrow(excluded []uint64) *Varies {
 		if out(ri) {
 			continue
 		}
-		if in(s.nonHTMLRules, ri) {
+		if nonHTMLRule(ri) {
 			nonHTML = append(nonHTML, r.Reads...)
 			nonHTMLSeen = nonHTMLSeen || r.ReadsSeen
 		}
-		if in(s.assetRules, ri) {
+		if assetRule(ri) {
 			asset = append(asset, r.Reads...)
 			assetSeen = assetSeen || r.ReadsSeen
 		}
 	}
-	var page []int
+	for _, x := range m.Experiments {
+		for _, i := range x.Reads {
+			if i >= 0 && i < len(readBy) {
+				readBy[i]++
+			}
+		}
+	}
 	for i := range readBy {
 		if !readAt[i] || readBy[i] > 0 {
 			page = append(page, i)
 		}
 	}
-	return &Varies{
-		Page:    s.builder.VaryOf(page, false),
-		NonHTML: s.builder.VaryOf(nonHTML, nonHTMLSeen),
-		Asset:   s.builder.VaryOf(asset, assetSeen),
-	}
+	return page, nonHTML, asset, nonHTMLSeen, assetSeen
 }

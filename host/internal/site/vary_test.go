@@ -78,3 +78,40 @@ func TestVariesByPath(t *testing.T) {
 		}
 	}
 }
+
+// TestVariesByPathKeepExperiments: a page names the visitor's variants
+// whatever rules apply on its path, so its Vary names what the variant
+// depends on (the experiment's condition, its bucket) on every path,
+// even where the only rule that reads the variant cannot apply: a
+// shared cache's copy of a visitor outside the experiment would go to
+// one in it, who would see no variant named.
+func TestVariesByPathKeepExperiments(t *testing.T) {
+	s := loadRules(t, `experiments:
+  - name: fr-test
+    when: geo.country == "FR"
+    variants: { a: 50, b: 50 }
+rules:
+  - name: fr-b
+    when: path == "/promo" and variant("fr-test") == "b"
+    actions:
+      - set_inner: { select: h1, text: B }
+  - name: shop-phones
+    when: path starts_with "/shop/" and device.type == "mobile"
+    actions:
+      - insert_before: { select: h1, html: "<p>app</p>" }
+`)
+	r := s.NewRequest()
+	defer s.Release(r)
+	hr := httptest.NewRequest("GET", "/", nil)
+	s.Decide(context.Background(), hr, reqctx.ResolveVisitor(hr), false, nil, r)
+	if r.Err != nil || r.Varies == nil {
+		t.Fatalf("err %v, varies %v", r.Err, r.Varies)
+	}
+	page := strings.Join(r.Varies.Page, ", ")
+	if !strings.Contains(page, "Cf-Ipcountry") || !strings.Contains(page, "Cookie") {
+		t.Errorf("/: the page Vary %q lacks what the experiment's variant depends on (the country, the visitor cookie)", page)
+	}
+	if strings.Contains(page, "User-Agent") {
+		t.Errorf("/: the page Vary %q names the device, which only a rule of /shop/ reads", page)
+	}
+}
