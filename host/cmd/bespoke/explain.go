@@ -431,6 +431,11 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 	default:
 		fmt.Fprintln(w, "  not personalized: the origin's caching headers are kept")
 	}
+	if len(v.Vary) > 0 {
+		// What a shared cache keeps apart copies of this URL by: the
+		// rules that may apply on its path read these.
+		fmt.Fprintf(w, "  Vary (the rules that may apply on %s read): %s\n", v.Request.URL.Path, strings.Join(v.Vary, ", "))
+	}
 }
 
 // takenBy says why page edit i of v's plan, which changed applied[i]

@@ -121,6 +121,10 @@ type Result struct {
 	// ByAddress: what the rules read came from the visitor's address (a
 	// GeoIP lookup): the proxy serves a page they could change private.
 	ByAddress bool
+	// Vary are the request headers the page's Vary names for the
+	// rules: what those that may apply on its path read (see
+	// site.Varies).
+	Vary []string
 	// Untracked: the visitor declines tracking (Sec-GPC): the proxy keeps
 	// nothing of their views (Next carries only the rules' cookies).
 	Untracked bool
@@ -189,10 +193,12 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 	// As the proxy judges a page: by address when the rules that may
 	// apply on its path read what the address gave.
 	byAddress := req.ByAddress
+	vary := s.Vary()
 	if v := req.Varies; v != nil {
+		vary = v.Page
 		byAddress = byAddress && (slices.Contains(v.Page, "X-Forwarded-For") || slices.Contains(v.Page, "Forwarded"))
 	}
-	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, ByAddress: byAddress, Untracked: untracked, seen: seen, site: s}
+	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, ByAddress: byAddress, Vary: vary, Untracked: untracked, seen: seen, site: s}
 	if prog != nil {
 		ev, err := eval.New(prog)
 		if err != nil {
