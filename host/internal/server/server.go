@@ -641,6 +641,8 @@ func (s *Server) serve(ctx context.Context, ln, adminLn net.Listener, visitors, 
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	vln := newVisitorListener(ln, tlsCfg, l.ReadHeader.D(), s.log)
+	vln.retry.count = s.Metrics.AcceptError
+	vln.retry.shed = func(on bool) { srv.SetKeepAlivesEnabled(!on) }
 	go func() { errc <- srv.Serve(vln) }()
 	if adminLn != nil {
 		admin := &http.Server{Handler: adminH, ReadHeaderTimeout: 5 * time.Second}
