@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,5 +188,74 @@ func TestServeOutOfFileDescriptors(t *testing.T) {
 	}
 	if max := int(elapsed/time.Second) + 1; lines > max {
 		t.Errorf("%d lines about accept failures in %v, more than one a second:\n%s", lines, elapsed, stderr)
+	}
+}
+
+// TestServeStoppedWhileStarting: a SIGTERM or SIGINT that comes while
+// bespoke serve starts (its rules compiling) stops it once they have
+// compiled, with status 0, before it listens: it went on to open its
+// listeners, printed that it served, and then stopped, or, its port
+// taken meanwhile, failed with status 1 on a port it was not to serve.
+func TestServeStoppedWhileStarting(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer origin.Close()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the signal, come while the rules compiled
+	var stdout, stderr syncbuf.Buffer
+	err = serveContext(ctx, []string{"--origin", origin.URL, "--rules", writeRules(t, helloRules), "--listen", taken.Addr().String(),
+		"--admin", "", "--cache-dir", "-"}, &stdout, &stderr)
+	if err != nil {
+		t.Errorf("stopped while starting: %v\n%s", err, &stderr)
+	}
+	if strings.Contains(stdout.String(), "serving") {
+		t.Errorf("said it served: %q", &stdout)
+	}
+	if !strings.Contains(stderr.String(), "stopped before serving") {
+		t.Errorf("did not say it stopped before serving:\n%s", &stderr)
+	}
+}
+
+// TestServeSignalledWhileCompiling: the binary sent SIGTERM while it
+// compiles a large rule file stops once the rules have compiled, status
+// 0, without saying it serves.
+func TestServeSignalledWhileCompiling(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer origin.Close()
+	var rules strings.Builder
+	rules.WriteString("rules:\n")
+	for i := range 20000 { // about a second to compile
+		fmt.Fprintf(&rules, "  - name: r%d\n    when: cookie(\"c%d\") == \"x\"\n    actions:\n      - set_inner: { select: \"#t\", text: T%d }\n", i, i, i)
+	}
+	cmd := exec.Command(binary(t), "serve", "--listen", "127.0.0.1:0", "--admin", "", "--cache-dir", "-", "--origin", origin.URL, "--rules", writeRules(t, rules.String()))
+	cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
+	var stdout, stderr syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	// Its first line: serve runs, and has asked for the signals.
+	waitFor(t, 20*time.Second, "serve's first line", func() bool { return strings.Contains(stderr.String(), "msg=bespoke") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit: %v\n%s", err, &stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("still running 30 s after SIGTERM:\n%s", &stderr)
+	}
+	if strings.Contains(stderr.String(), "plugin loaded") && !strings.Contains(stderr.String(), "stopped before serving") {
+		t.Errorf("did not say it stopped before serving:\n%s", &stderr)
+	}
+	if strings.Contains(stdout.String(), "serving") {
+		t.Errorf("said it served: %q", &stdout)
 	}
 }
