@@ -175,7 +175,7 @@ func TestServeOutOfFileDescriptors(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := regexp.MustCompile(`(?m)^bespoke_accept_errors_total (\S+)$`).FindSubmatch(b)
+	m := regexp.MustCompile(`(?m)^bespoke_accept_errors_total\{listener="visitors"\} (\S+)$`).FindSubmatch(b)
 	if m == nil {
 		t.Fatalf("no bespoke_accept_errors_total in the metrics")
 	}

@@ -48,7 +48,7 @@ type Metrics struct {
 	loops          *prometheus.CounterVec
 	configReloads  *prometheus.CounterVec
 	configGen      *prometheus.GaugeVec
-	acceptErrors   prometheus.Counter
+	acceptErrors   *prometheus.CounterVec
 
 	// shared is what every scope of these metrics (see Scope) holds
 	// together; scope tells this one's collectors from the others'.
@@ -160,10 +160,12 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 	m.configGen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bespoke_config_generation", Help: "Generation of the configuration serving (bespoke serve --config): 1 at start, one more with each configuration a reload loads.",
 	}, nil)
-	m.acceptErrors = prometheus.NewCounter(prometheus.CounterOpts{
+	m.acceptErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bespoke_accept_errors_total",
-		Help: "Accepts of a visitor's connection that failed and were retried, the process out of file descriptors above all (EMFILE: raise LimitNOFILE=, ulimit -n); keep-alive is off while they fail.",
-	})
+		Help: "Accepts of a connection that failed and were retried, by listener (visitors, admin), the process out of file descriptors above all (EMFILE: raise LimitNOFILE=, ulimit -n); the visitors' keep-alive is off while theirs fail.",
+	}, []string{"listener"})
+	m.acceptErrors.WithLabelValues("visitors")
+	m.acceptErrors.WithLabelValues("admin")
 	build := version.Get()
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bespoke_build_info", Help: "Always 1: the build of bespoke serving, by version, source revision and Go toolchain.",
@@ -450,13 +452,13 @@ func (m *Metrics) Reload(route string, ok bool, generation int64) {
 	m.generation.WithLabelValues(route).Set(float64(generation))
 }
 
-// AcceptError counts an accept of a visitor's connection that failed
-// and was retried.
-func (m *Metrics) AcceptError() {
+// AcceptError counts an accept of a connection to listener (visitors,
+// admin) that failed and was retried.
+func (m *Metrics) AcceptError(listener string) {
 	if m == nil {
 		return
 	}
-	m.acceptErrors.Inc()
+	m.acceptErrors.WithLabelValues(listener).Inc()
 }
 
 // ConfigGeneration says a configuration file serves, of generation n,

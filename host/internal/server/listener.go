@@ -38,7 +38,7 @@ type visitorListener struct {
 
 func newVisitorListener(ln net.Listener, cfg *tls.Config, handshakeTimeout time.Duration, log *slog.Logger) *visitorListener {
 	l := &visitorListener{Listener: ln, tls: cfg, timeout: handshakeTimeout, log: log, done: make(chan struct{})}
-	l.retry.log = log
+	l.retry.log, l.retry.what = log, "a visitor's connection"
 	if cfg != nil {
 		l.conns = make(chan net.Conn)
 		l.errc = make(chan error, 1)
@@ -114,6 +114,8 @@ func (l *visitorListener) acceptTLS() {
 // time: the one that accepts.
 type acceptRetry struct {
 	log *slog.Logger
+	// what names the connections in the log: "a visitor's connection".
+	what string
 	// count, when not nil, counts a failed accept (the metrics); shed,
 	// when not nil, turns keep-alive off (true) and on again.
 	count func()
@@ -165,7 +167,7 @@ func (a *acceptRetry) failed(err error, done <-chan struct{}) bool {
 		if left > 0 {
 			args = append(args, "left_out", left)
 		}
-		a.log.Warn("accepting a visitor's connection failed; retrying (logged once a second at most, bespoke_accept_errors_total counts each)", args...)
+		a.log.Warn("accepting "+a.what+" failed; retrying (logged once a second at most, bespoke_accept_errors_total counts each)", args...)
 	}
 	a.delay = min(max(2*a.delay, 5*time.Millisecond), maxAcceptDelay)
 	select {
@@ -183,7 +185,7 @@ func (a *acceptRetry) accepted() {
 	if a.shedding && time.Since(a.lastFail) >= shedFor {
 		a.shedding = false
 		a.shed(false)
-		a.log.Info("accepting visitors' connections again: keep-alive is on", "last_failure", a.lastFail.Format(time.RFC3339))
+		a.log.Info("accepting connections again: keep-alive is on", "last_failure", a.lastFail.Format(time.RFC3339))
 	}
 }
 
@@ -214,6 +216,43 @@ func (l *visitorListener) handshake(raw net.Conn) {
 	case <-l.done:
 		c.Close()
 	}
+}
+
+// retryingListener is a listener whose accepts that fail for a while
+// are retried as the visitors' are (see acceptRetry): the admin
+// listener's, which Go's http.Server retried itself, logging every
+// retry through the standard logger, a line of its own format in a log
+// of JSON.
+type retryingListener struct {
+	net.Listener
+	retry acceptRetry
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newRetryingListener(ln net.Listener, what string, log *slog.Logger, count func()) *retryingListener {
+	return &retryingListener{Listener: ln, retry: acceptRetry{log: log, what: what, count: count}, done: make(chan struct{})}
+}
+
+// Accept returns the next connection.
+func (l *retryingListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err == nil {
+			l.retry.accepted()
+			return c, nil
+		}
+		if !l.retry.failed(err, l.done) {
+			return nil, err
+		}
+	}
+}
+
+// Close stops accepting.
+func (l *retryingListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { close(l.done) })
+	return err
 }
 
 // looksLikeHTTP reports whether the first five bytes of what should have

@@ -651,13 +651,14 @@ func (s *Server) serve(ctx context.Context, ln, adminLn net.Listener, visitors, 
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	vln := newVisitorListener(ln, tlsCfg, l.ReadHeader.D(), s.log)
-	vln.retry.count = s.Metrics.AcceptError
+	vln.retry.count = func() { s.Metrics.AcceptError("visitors") }
 	vln.retry.shed = func(on bool) { srv.SetKeepAlivesEnabled(!on) }
 	go func() { errc <- srv.Serve(vln) }()
 	if adminLn != nil {
-		admin := &http.Server{Handler: adminH, ReadHeaderTimeout: 5 * time.Second}
+		admin := &http.Server{Handler: adminH, ReadHeaderTimeout: 5 * time.Second, ErrorLog: srv.ErrorLog}
 		servers = append(servers, admin)
-		go func() { errc <- admin.Serve(adminLn) }()
+		aln := newRetryingListener(adminLn, "an admin connection", s.log, func() { s.Metrics.AcceptError("admin") })
+		go func() { errc <- admin.Serve(aln) }()
 	}
 	var err error
 	select {
