@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -220,42 +221,84 @@ func TestServeStoppedWhileStarting(t *testing.T) {
 	}
 }
 
+// bigRules is a rule file of n rules, which take a while to compile
+// (20,000: about a second).
+func bigRules(t *testing.T, n int) string {
+	var rules strings.Builder
+	rules.WriteString("rules:\n")
+	for i := range n {
+		fmt.Fprintf(&rules, "  - name: r%d\n    when: cookie(\"c%d\") == \"x\"\n    actions:\n      - set_inner: { select: \"#t\", text: T%d }\n", i, i, i)
+	}
+	return writeRules(t, rules.String())
+}
+
+// startCompiling starts bespoke serve on rules and returns once it runs
+// (its first line logged, the signals asked for), while they compile.
+func startCompiling(t *testing.T, rules string) (cmd *exec.Cmd, exited <-chan error, stdout, stderr *syncbuf.Buffer) {
+	t.Helper()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(origin.Close)
+	cmd = exec.Command(binary(t), "serve", "--listen", "127.0.0.1:0", "--admin", "", "--cache-dir", "-", "--origin", origin.URL, "--rules", rules)
+	cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
+	stdout, stderr = &syncbuf.Buffer{}, &syncbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	waitFor(t, 20*time.Second, "serve's first line", func() bool { return strings.Contains(stderr.String(), "msg=bespoke") })
+	return cmd, done, stdout, stderr
+}
+
 // TestServeSignalledWhileCompiling: the binary sent SIGTERM while it
 // compiles a large rule file stops once the rules have compiled, status
 // 0, without saying it serves.
 func TestServeSignalledWhileCompiling(t *testing.T) {
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	defer origin.Close()
-	var rules strings.Builder
-	rules.WriteString("rules:\n")
-	for i := range 20000 { // about a second to compile
-		fmt.Fprintf(&rules, "  - name: r%d\n    when: cookie(\"c%d\") == \"x\"\n    actions:\n      - set_inner: { select: \"#t\", text: T%d }\n", i, i, i)
-	}
-	cmd := exec.Command(binary(t), "serve", "--listen", "127.0.0.1:0", "--admin", "", "--cache-dir", "-", "--origin", origin.URL, "--rules", writeRules(t, rules.String()))
-	cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
-	var stdout, stderr syncbuf.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
-	// Its first line: serve runs, and has asked for the signals.
-	waitFor(t, 20*time.Second, "serve's first line", func() bool { return strings.Contains(stderr.String(), "msg=bespoke") })
+	cmd, exited, stdout, stderr := startCompiling(t, bigRules(t, 20000))
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-exited:
 		if err != nil {
-			t.Errorf("exit: %v\n%s", err, &stderr)
+			t.Errorf("exit: %v\n%s", err, stderr)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("still running 30 s after SIGTERM:\n%s", &stderr)
+		t.Fatalf("still running 30 s after SIGTERM:\n%s", stderr)
 	}
 	if strings.Contains(stderr.String(), "plugin loaded") && !strings.Contains(stderr.String(), "stopped before serving") {
-		t.Errorf("did not say it stopped before serving:\n%s", &stderr)
+		t.Errorf("did not say it stopped before serving:\n%s", stderr)
 	}
 	if strings.Contains(stdout.String(), "serving") {
-		t.Errorf("said it served: %q", &stdout)
+		t.Errorf("said it served: %q", stdout)
+	}
+}
+
+// TestServeSignalledTwice: a second SIGTERM, or SIGINT, while bespoke
+// serve stops exits at once, status 1, saying so; sent while it
+// started, the message said it came "while draining", with nothing to
+// drain.
+func TestServeSignalledTwice(t *testing.T) {
+	rules := bigRules(t, 20000)
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd, exited, _, stderr := startCompiling(t, rules)
+			cmd.Process.Signal(sig)
+			// Apart, or the kernel delivers the two as one.
+			time.Sleep(200 * time.Millisecond)
+			cmd.Process.Signal(sig)
+			select {
+			case err := <-exited:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+					t.Errorf("exit: %v, want status 1\n%s", err, stderr)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("still running 30 s after two signals:\n%s", stderr)
+			}
+			if want := "bespoke serve: " + sig.String() + " again while stopping: exiting now"; !strings.Contains(stderr.String(), want) {
+				t.Errorf("stderr does not say %q:\n%s", want, stderr)
+			}
+		})
 	}
 }

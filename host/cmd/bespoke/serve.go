@@ -57,7 +57,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		stop()
 		select {
 		case sig := <-sigs:
-			fmt.Fprintf(stderr, "bespoke serve: %v again while draining: exiting now\n", sig)
+			// While it drains, or still starts (its rules compiling):
+			// "stopping" holds for both.
+			fmt.Fprintf(stderr, "bespoke serve: %v again while stopping: exiting now\n", sig)
 			os.Exit(1)
 		case <-done:
 		}
