@@ -57,7 +57,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		stop()
 		select {
 		case sig := <-sigs:
-			fmt.Fprintf(stderr, "bespoke serve: %v again while draining: exiting now\n", sig)
+			// While it drains, or still starts (its rules compiling):
+			// "stopping" holds for both.
+			fmt.Fprintf(stderr, "bespoke serve: %v again while stopping: exiting now\n", sig)
 			os.Exit(1)
 		case <-done:
 		}
@@ -381,8 +383,23 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		log.Warn("development clock: the rules see another time than now", "now", opt.Clock().Format(time.RFC3339))
 	}
 	srv, err := server.New(ctx, cfg, opt)
+	if err != nil && ctx.Err() != nil && !*checkOnly {
+		// SIGTERM or SIGINT while the rules compiled, which a load
+		// that saw it failed with: a stop asked for, not a plugin that
+		// does not load (status 1, "context canceled").
+		log.Info("stopped before serving: asked to stop while starting")
+		return nil
+	}
 	if err != nil {
 		return report(stderr, err)
+	}
+	if ctx.Err() != nil && !*checkOnly {
+		// Asked to stop while the rules compiled: no listener is
+		// opened, rather than one opened, said to serve, and closed at
+		// once (or a port taken meanwhile failing the stop).
+		srv.Close(context.Background())
+		log.Info("stopped before serving: asked to stop while starting")
+		return nil
 	}
 	if *checkOnly {
 		defer srv.Close(context.Background())

@@ -92,8 +92,10 @@ func (c Config) withDefaults() Config {
 type Engine struct {
 	cfg   Config
 	cache wazero.CompilationCache
-	// dir is the cache directory, "" when the cache is in memory.
-	dir string
+	// dir is the cache directory, "" when the cache is in memory;
+	// dirErr says why the default one is not used (see CacheDirError).
+	dir    string
+	dirErr error
 	// mem is the cache in memory of the plugins compiled when dir could
 	// not be written (see Module.CacheError); made at the first.
 	memOnce sync.Once
@@ -110,7 +112,7 @@ func New(cfg Config) (*Engine, error) {
 		if d, err := os.UserCacheDir(); err == nil {
 			dir = filepath.Join(d, "bespoke", "wasm")
 		} else {
-			dir = "-"
+			dir, e.dirErr = "-", fmt.Errorf("no user cache directory: %w", err)
 		}
 	}
 	if dir != "-" {
@@ -125,10 +127,18 @@ func New(cfg Config) (*Engine, error) {
 		}
 		// The default place cannot be written: the cache is only a
 		// saving, so memory it is.
+		e.dirErr = fmt.Errorf("user cache directory %s: %w", dir, err)
 	}
 	e.cache = wazero.NewCompilationCache()
 	return e, nil
 }
+
+// CacheDirError says why compiled code is kept in memory only when no
+// cache directory was given (Config.CacheDir empty): the user's cache
+// directory is not defined ($HOME unset) or cannot be written (a
+// read-only home, another user's). It is nil when that directory is
+// used, or one was given ("-" for memory).
+func (e *Engine) CacheDirError() error { return e.dirErr }
 
 // isDigestName reports whether name is a SHA-256 digest in hex, as the
 // runtime names the modules it caches.

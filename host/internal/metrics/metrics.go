@@ -48,6 +48,7 @@ type Metrics struct {
 	loops          *prometheus.CounterVec
 	configReloads  *prometheus.CounterVec
 	configGen      *prometheus.GaugeVec
+	acceptErrors   *prometheus.CounterVec
 
 	// shared is what every scope of these metrics (see Scope) holds
 	// together; scope tells this one's collectors from the others'.
@@ -159,13 +160,19 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 	m.configGen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bespoke_config_generation", Help: "Generation of the configuration serving (bespoke serve --config): 1 at start, one more with each configuration a reload loads.",
 	}, nil)
+	m.acceptErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bespoke_accept_errors_total",
+		Help: "Accepts of a connection that failed and were retried, by listener (visitors, admin), the process out of file descriptors above all (EMFILE: raise LimitNOFILE=, ulimit -n); the visitors' keep-alive is off while theirs fail.",
+	}, []string{"listener"})
+	m.acceptErrors.WithLabelValues("visitors")
+	m.acceptErrors.WithLabelValues("admin")
 	build := version.Get()
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bespoke_build_info", Help: "Always 1: the build of bespoke serving, by version, source revision and Go toolchain.",
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(build.Version, build.ShortRevision(), build.Go).Set(1)
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops, m.configReloads, m.configGen, buildInfo)
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops, m.configReloads, m.configGen, m.acceptErrors, buildInfo)
 	if runtime {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -443,6 +450,15 @@ func (m *Metrics) Reload(route string, ok bool, generation int64) {
 	}
 	m.reloads.WithLabelValues(route, result).Inc()
 	m.generation.WithLabelValues(route).Set(float64(generation))
+}
+
+// AcceptError counts an accept of a connection to listener (visitors,
+// admin) that failed and was retried.
+func (m *Metrics) AcceptError(listener string) {
+	if m == nil {
+		return
+	}
+	m.acceptErrors.WithLabelValues(listener).Inc()
 }
 
 // ConfigGeneration says a configuration file serves, of generation n,

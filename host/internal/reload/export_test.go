@@ -13,3 +13,6 @@ func Look(r *Reloader, ctx context.Context) error {
 	r.mu.Unlock()
 	return r.look(ctx, files, settleTime)
 }
+
+// SetReadFile replaces how the watcher reads the tracked files.
+func SetReadFile(r *Reloader, f func(string) ([]byte, error)) { r.readFile = f }

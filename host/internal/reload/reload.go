@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/site"
@@ -50,8 +51,9 @@ type Reloader struct {
 	files []string
 	read  [][32]byte
 	// settle, in tests, replaces the wait between two looks at a
-	// changed file.
-	settle func()
+	// changed file; readFile, in tests, replaces os.ReadFile.
+	settle   func()
+	readFile func(string) ([]byte, error)
 
 	// OnResult, when not nil, is called after every reload attempt.
 	OnResult func(Result)
@@ -140,11 +142,15 @@ func (r *Reloader) reload(ctx context.Context, changed bool) error {
 	if len(r.files) > 0 {
 		// Before the load reads them: a write in between reads as a
 		// change, and reloads once more, rather than being missed.
-		now := sumFiles(r.files)
-		if changed && slices.Equal(now, r.read) {
+		now, ok := r.sumFiles(r.files)
+		switch {
+		case changed && (!ok || slices.Equal(now, r.read)):
 			return nil
+		case ok:
+			// (Not read: what was read stays what changes count
+			// from, and a reload asked for loads all the same.)
+			r.read = now
 		}
-		r.read = now
 	}
 	start := time.Now()
 	s, err := r.safeLoad(ctx)
@@ -223,7 +229,8 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 // look reloads when the content of files differs from what the last
 // load read, once they read the same twice, settle apart.
 func (r *Reloader) look(ctx context.Context, files []string, settle time.Duration) error {
-	if !r.changed(sumFiles(files)) {
+	now, ok := r.sumFiles(files)
+	if !ok || !r.changed(now) {
 		return nil
 	}
 	r.settled(ctx, files, settle)
@@ -247,7 +254,7 @@ const (
 // shorter rule file that compiles, and would serve, until the next look,
 // a plugin with rules missing.
 func (r *Reloader) settled(ctx context.Context, files []string, d time.Duration) {
-	before := sumFiles(files)
+	before, _ := r.sumFiles(files)
 	for range maxSettle {
 		if r.settle != nil {
 			r.settle()
@@ -260,8 +267,8 @@ func (r *Reloader) settled(ctx context.Context, files []string, d time.Duration)
 			case <-time.After(d):
 			}
 		}
-		now := sumFiles(files)
-		if slices.Equal(now, before) {
+		now, ok := r.sumFiles(files)
+		if ok && slices.Equal(now, before) {
 			return
 		}
 		before = now
@@ -281,18 +288,41 @@ func (r *Reloader) changed(now [][32]byte) bool {
 	return !slices.Equal(now, r.read)
 }
 
-func sumFiles(files []string) [][32]byte {
-	sums := make([][32]byte, len(files))
-	for i, f := range files {
-		sums[i] = fileSum(f)
+// sumFiles returns the digests of files' contents, that of a file that
+// cannot be read (removed, not allowed) all zeros, a content of its own
+// that a load then reports. ok is false when a file could not be read
+// for want of the process's resources (file descriptors, memory), which
+// says nothing of the file: that look is skipped, and the next sees it.
+// (Taken for a change, a watch look under a load that used every file
+// descriptor was logged at Error as a plugin rejected, "open rules.yaml:
+// too many open files", counted, and the file loaded again once it could
+// be read, a new generation of the same rules.)
+func (r *Reloader) sumFiles(files []string) (sums [][32]byte, ok bool) {
+	read := r.readFile
+	if read == nil {
+		read = os.ReadFile
 	}
-	return sums
+	sums = make([][32]byte, len(files))
+	for i, f := range files {
+		b, err := read(f)
+		switch {
+		case err == nil:
+			sums[i] = sha256.Sum256(b)
+		case outOfResources(err):
+			return nil, false
+		}
+	}
+	return sums, true
 }
 
-func fileSum(path string) [32]byte {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return [32]byte{}
+// outOfResources reports whether err says the process, or the system,
+// ran out of what opening or reading a file takes, rather than anything
+// of the file.
+func outOfResources(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS} {
+		if errors.Is(err, e) {
+			return true
+		}
 	}
-	return sha256.Sum256(b)
+	return false
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -397,5 +398,50 @@ func TestWatchEndsAtClose(t *testing.T) {
 	case <-done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("the watcher went on after Close")
+	}
+}
+
+// TestWatchSkipsALookItCannotRead: a look at the rule file that fails
+// for want of the process's resources (every file descriptor in use
+// under load: "too many open files") says nothing of the file, and
+// neither loads nor rejects anything; a file removed is a change, which
+// the load then reports.
+func TestWatchSkipsALookItCannotRead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		err    error
+		reload bool
+	}{
+		{"out of file descriptors", &os.PathError{Op: "open", Path: "rules.yaml", Err: syscall.EMFILE}, false},
+		{"the system out of files", &os.PathError{Op: "open", Path: "rules.yaml", Err: syscall.ENFILE}, false},
+		{"out of memory", &os.PathError{Op: "read", Path: "rules.yaml", Err: syscall.ENOMEM}, false},
+		{"the file removed", &os.PathError{Op: "open", Path: "rules.yaml", Err: syscall.ENOENT}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, r := setup(t)
+			reload.SetSettle(r, func() {})
+			if err := r.Reload(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			loaded := r.Last()
+			reload.SetReadFile(r, func(string) ([]byte, error) { return nil, tc.err })
+			if err := reload.Look(r, context.Background()); err != nil && !tc.reload {
+				t.Fatal(err)
+			}
+			if tried := r.Last() != loaded; tried != tc.reload {
+				t.Fatalf("a look that read %v: reload tried %v, want %v (generation %d, last error %v)", tc.err, tried, tc.reload, r.Generation(), r.Last().Err)
+			}
+			if tc.reload {
+				return
+			}
+			// Readable again, the same: nothing to load either.
+			reload.SetReadFile(r, os.ReadFile)
+			if err := reload.Look(r, context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if r.Last() != loaded || r.Generation() != loaded.Generation {
+				t.Errorf("the unchanged file was loaded again once readable: generation %d, want %d", r.Generation(), loaded.Generation)
+			}
+		})
 	}
 }

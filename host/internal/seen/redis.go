@@ -1015,7 +1015,9 @@ const refusedEvery = time.Minute
 // the state is lost, and loads, which still work, read the state as it
 // was (a capped rule goes on showing).
 func (s *RedisStore) refusedSave(err error) {
-	if now := time.Now().UnixNano(); now-s.refusedWarned.Load() >= int64(refusedEvery) {
+	// (A clock that reads earlier than the last line was set back: it
+	// logs, rather than stay silent until the clock catches up.)
+	if now, last := time.Now().UnixNano(), s.refusedWarned.Load(); now-last >= int64(refusedEvery) || now < last {
 		s.refusedWarned.Store(now)
 		s.log.Warn("Redis refuses seen saves: what visitors were shown is not kept, and capped rules go on showing (logged once a minute; bespoke_seen_redis_total{event=\"write_error\"} counts them)",
 			"addrs", strings.Join(s.Addrs(), ","), "err", err)

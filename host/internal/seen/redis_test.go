@@ -1288,3 +1288,31 @@ func delayLink(t *testing.T, addr string, d time.Duration) string {
 	}()
 	return ln.Addr().String()
 }
+
+// TestRefusedSavesLoggedAfterTheClockWentBack: saves Redis refuses (OOM,
+// READONLY) are logged once a minute; a line after one logged before the
+// clock was set back (NTP, by hand) is logged too: the minute was
+// counted on the wall clock, and a clock set back an hour kept every
+// refusal silent for that hour.
+func TestRefusedSavesLoggedAfterTheClockWentBack(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		lastLog time.Duration // from now
+		logged  bool
+	}{
+		{"logged just now", 0, false},
+		{"logged a minute ago", -refusedEvery, true},
+		{"logged before the clock was set back an hour", time.Hour, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf syncbuf.Buffer
+			s := &RedisStore{log: slog.New(slog.NewTextHandler(&buf, nil))}
+			s.target.Options.Addrs = []string{"127.0.0.1:6379"}
+			s.refusedWarned.Store(time.Now().Add(tc.lastLog).UnixNano())
+			s.refusedSave(errors.New("OOM command not allowed when used memory > 'maxmemory'"))
+			if got := strings.Contains(buf.String(), "Redis refuses seen saves"); got != tc.logged {
+				t.Errorf("logged %v, want %v: %q", got, tc.logged, buf.String())
+			}
+		})
+	}
+}

@@ -75,8 +75,12 @@ func (c *certReloader) reload() error {
 
 // getCertificate is tls.Config.GetCertificate.
 func (c *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	// A clock that reads earlier than the last look was set back (by
+	// NTP, by hand): look now, rather than once it has caught up with
+	// that look, which kept a renewed certificate from serving for as
+	// long as the clock went back.
 	now := time.Now().UnixNano()
-	if last := c.checked.Load(); now-last >= int64(c.interval) && c.checked.CompareAndSwap(last, now) {
+	if last := c.checked.Load(); (now-last >= int64(c.interval) || now < last) && c.checked.CompareAndSwap(last, now) {
 		if err := c.reload(); err != nil {
 			c.log.Warn("TLS certificate not reloaded; the previous one keeps serving", "err", err)
 		}

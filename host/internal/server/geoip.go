@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/geo"
@@ -22,6 +24,9 @@ type geoIP struct {
 	// failed is the stamp of the file that last failed to load: it is
 	// logged once, and tried again when it changes or a reload asks.
 	failed atomic.Pointer[string]
+	// short is the stamp of the file last not opened for want of the
+	// process's resources, logged once and tried again at each look.
+	short atomic.Pointer[string]
 }
 
 // newGeoIP serves db, recording in m; forget takes its metrics out.
@@ -60,6 +65,15 @@ func (g *geoIP) reload(why string) {
 	start := time.Now()
 	loaded, err := g.db.Reopen()
 	switch {
+	case err != nil && outOfResources(err):
+		// Says nothing of the file (every file descriptor in use by a
+		// load): taken as failed, it was not tried again until it
+		// changed, and the database written in place found nothing
+		// until then.
+		if last := g.short.Swap(&stamp); last == nil || *last != stamp {
+			g.errors.Add(1)
+			g.log.Warn("GeoIP database not opened for want of the process's resources; tried again at the next look, the one before goes on", "geoip", g.db.Path(), "by", why, "err", err)
+		}
 	case err != nil:
 		g.errors.Add(1)
 		g.failed.Store(&stamp)
@@ -67,6 +81,7 @@ func (g *geoIP) reload(why string) {
 	case loaded:
 		g.reloads.Add(1)
 		g.failed.Store(nil)
+		g.short.Store(nil)
 		meta, _ := g.db.Meta()
 		g.log.Info("GeoIP database loaded", "geoip", g.db.Path(), "by", why, "type", meta.Type, "built", meta.Built.Format(time.RFC3339), "took", time.Since(start).Round(time.Millisecond))
 	}
@@ -97,4 +112,16 @@ func (g *geoIP) watch(ctx context.Context, every time.Duration) {
 		}
 		g.reload("watch")
 	}
+}
+
+// outOfResources reports whether err says the process, or the system,
+// ran out of what opening or mapping a file takes (file descriptors,
+// memory), rather than anything of the file.
+func outOfResources(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

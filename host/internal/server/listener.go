@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/bespoke-edge/bespoke/host/internal/lograte"
 )
 
 // visitorListener accepts visitors' connections: with TLS it completes
@@ -24,6 +27,8 @@ type visitorListener struct {
 	tls     *tls.Config // nil: plain
 	timeout time.Duration
 	log     *slog.Logger
+	// retry is what an accept that failed for a while does.
+	retry acceptRetry
 
 	conns chan net.Conn
 	errc  chan error
@@ -32,24 +37,31 @@ type visitorListener struct {
 }
 
 func newVisitorListener(ln net.Listener, cfg *tls.Config, handshakeTimeout time.Duration, log *slog.Logger) *visitorListener {
-	l := &visitorListener{Listener: ln, tls: cfg, timeout: handshakeTimeout, log: log}
+	l := &visitorListener{Listener: ln, tls: cfg, timeout: handshakeTimeout, log: log, done: make(chan struct{})}
+	l.retry.log, l.retry.what = log, "a visitor's connection"
 	if cfg != nil {
 		l.conns = make(chan net.Conn)
 		l.errc = make(chan error, 1)
-		l.done = make(chan struct{})
 		go l.acceptTLS()
 	}
 	return l
 }
 
-// Accept returns the next connection, its handshake done.
+// Accept returns the next connection, its handshake done. An accept
+// that fails for a while (out of file descriptors) is retried here (see
+// acceptRetry), as the TLS listener's own accepting goroutine does.
 func (l *visitorListener) Accept() (net.Conn, error) {
 	if l.tls == nil {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
+		for {
+			c, err := l.Listener.Accept()
+			if err == nil {
+				l.retry.accepted()
+				return newGuardConn(c), nil
+			}
+			if !l.retry.failed(err, l.done) {
+				return nil, err
+			}
 		}
-		return newGuardConn(c), nil
 	}
 	select {
 	case c := <-l.conns:
@@ -65,25 +77,15 @@ func (l *visitorListener) Accept() (net.Conn, error) {
 // bounded by the handshake timeout, so that a slow client holds up no
 // other.
 func (l *visitorListener) acceptTLS() {
-	var tempDelay time.Duration
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				// Out of file descriptors (EMFILE), a connection reset
-				// before it was accepted, ...: the listener is still
-				// there, and serves again once the error is gone. (Handed
-				// to net/http, which retries such an error with Accept,
-				// it ended this loop, and nothing was accepted again.)
-				if tempDelay == 0 {
-					l.log.Warn("accepting a TLS connection failed; retrying", "err", err)
-				}
-				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
-				select {
-				case <-time.After(tempDelay):
-				case <-l.done:
-					return
-				}
+			// Out of file descriptors (EMFILE), a connection reset
+			// before it was accepted, ...: the listener is still
+			// there, and serves again once the error is gone. (Handed
+			// to net/http, which retries such an error with Accept, it
+			// ended this loop, and nothing was accepted again.)
+			if l.retry.failed(err, l.done) {
 				continue
 			}
 			select {
@@ -92,8 +94,98 @@ func (l *visitorListener) acceptTLS() {
 			}
 			return
 		}
-		tempDelay = 0
+		l.retry.accepted()
 		go l.handshake(c)
+	}
+}
+
+// acceptRetry is what a listener does about accepts that fail but may
+// succeed later, the process out of file descriptors above all (EMFILE,
+// ENFILE: more visitors' connections than its limit, ulimit -n). Each
+// is counted and retried after a pause, and logged once a second at
+// most, with left_out the failures not logged since. Out of
+// descriptors, the visitors' idle keep-alive connections are closed
+// (and those busy closed at the end of their response) until accepts
+// have succeeded for shedFor: else the connections accepted kept every
+// descriptor, their clients' next requests served, while those queued
+// behind them waited, unanswered, for a keep-alive connection to time
+// out (limits.idle_timeout, 2 minutes). Go's http.Server, which retried
+// such errors itself, logged every retry. Used by one goroutine at a
+// time: the one that accepts.
+type acceptRetry struct {
+	log *slog.Logger
+	// what names the connections in the log: "a visitor's connection".
+	what string
+	// count, when not nil, counts a failed accept (the metrics); shed,
+	// when not nil, turns keep-alive off (true) and on again.
+	count func()
+	shed  func(bool)
+
+	limit    lograte.Limiter
+	delay    time.Duration
+	shedding bool
+	lastFail time.Time
+}
+
+const (
+	// maxAcceptDelay bounds the pause before an accept is retried: a
+	// connection that ends frees a descriptor, which the queue's next
+	// visitor should get soon.
+	maxAcceptDelay = 100 * time.Millisecond
+	// shedFor is how long accepts succeed before keep-alive is on
+	// again, so that a process at its limit does not turn it on and off
+	// at every connection.
+	shedFor = time.Second
+)
+
+// failed handles err, returned by Accept: it reports whether accepting
+// goes on (after a pause), false when err ends it (the listener closed,
+// an error no pause mends) or done is closed meanwhile.
+func (a *acceptRetry) failed(err error, done <-chan struct{}) bool {
+	var te interface{ Temporary() bool }
+	if errors.Is(err, net.ErrClosed) || !errors.As(err, &te) || !te.Temporary() {
+		return false
+	}
+	now := time.Now()
+	a.lastFail = now
+	if a.count != nil {
+		a.count()
+	}
+	exhausted := errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+	if exhausted && !a.shedding && a.shed != nil {
+		a.shedding = true
+		a.shed(true)
+	}
+	if a.limit.Period == 0 {
+		a.limit = lograte.Limiter{Period: time.Second, Burst: 1}
+	}
+	if ok, left := a.limit.Allow(now); ok {
+		args := []any{"err", err}
+		if exhausted {
+			args = append(args, "keep_alive", "off until accepts succeed")
+		}
+		if left > 0 {
+			args = append(args, "left_out", left)
+		}
+		a.log.Warn("accepting "+a.what+" failed; retrying (logged once a second at most, bespoke_accept_errors_total counts each)", args...)
+	}
+	a.delay = min(max(2*a.delay, 5*time.Millisecond), maxAcceptDelay)
+	select {
+	case <-time.After(a.delay):
+		return true
+	case <-done:
+		return false
+	}
+}
+
+// accepted records an accept that succeeded: keep-alive is on again once
+// accepts have succeeded for shedFor.
+func (a *acceptRetry) accepted() {
+	a.delay = 0
+	if a.shedding && time.Since(a.lastFail) >= shedFor {
+		a.shedding = false
+		a.shed(false)
+		a.log.Info("accepting connections again: keep-alive is on", "last_failure", a.lastFail.Format(time.RFC3339))
 	}
 }
 
@@ -126,6 +218,43 @@ func (l *visitorListener) handshake(raw net.Conn) {
 	}
 }
 
+// retryingListener is a listener whose accepts that fail for a while
+// are retried as the visitors' are (see acceptRetry): the admin
+// listener's, which Go's http.Server retried itself, logging every
+// retry through the standard logger, a line of its own format in a log
+// of JSON.
+type retryingListener struct {
+	net.Listener
+	retry acceptRetry
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newRetryingListener(ln net.Listener, what string, log *slog.Logger, count func()) *retryingListener {
+	return &retryingListener{Listener: ln, retry: acceptRetry{log: log, what: what, count: count}, done: make(chan struct{})}
+}
+
+// Accept returns the next connection.
+func (l *retryingListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err == nil {
+			l.retry.accepted()
+			return c, nil
+		}
+		if !l.retry.failed(err, l.done) {
+			return nil, err
+		}
+	}
+}
+
+// Close stops accepting.
+func (l *retryingListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { close(l.done) })
+	return err
+}
+
 // looksLikeHTTP reports whether the first five bytes of what should have
 // been a TLS record are a plain HTTP request's: its target in origin form
 // (GET /) or in absolute form (GET http://host/, which a client that
@@ -141,9 +270,7 @@ func looksLikeHTTP(h [5]byte) bool {
 // Close stops accepting; connections in their handshake are closed.
 func (l *visitorListener) Close() error {
 	err := l.Listener.Close()
-	if l.done != nil {
-		l.once.Do(func() { close(l.done) })
-	}
+	l.once.Do(func() { close(l.done) })
 	return err
 }
 

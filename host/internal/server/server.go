@@ -212,6 +212,16 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		s.Routes = append(s.Routes, r)
 		routes = append(routes, router.Route{Name: rcfg.Name, Host: rcfg.Host, Prefix: rcfg.Path, Handler: r.Proxy})
 	}
+	if !opt.replacing {
+		// Said once, at start: a restart compiles every plugin again,
+		// which the operator who left cache_dir out did not expect.
+		for _, r := range s.Routes {
+			if err := r.Engine.CacheDirError(); err != nil && s.hasRules(r) {
+				s.log.Warn("compiled plugin code is kept in memory only: each start compiles the rules again (set cache_dir, --cache-dir, to a directory bespoke may write, or - to say memory)", "err", err)
+				break
+			}
+		}
+	}
 	s.router = router.New(routes)
 	s.handler = s.router
 	if opt.Wrap != nil {
@@ -641,11 +651,14 @@ func (s *Server) serve(ctx context.Context, ln, adminLn net.Listener, visitors, 
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	vln := newVisitorListener(ln, tlsCfg, l.ReadHeader.D(), s.log)
+	vln.retry.count = func() { s.Metrics.AcceptError("visitors") }
+	vln.retry.shed = func(on bool) { srv.SetKeepAlivesEnabled(!on) }
 	go func() { errc <- srv.Serve(vln) }()
 	if adminLn != nil {
-		admin := &http.Server{Handler: adminH, ReadHeaderTimeout: 5 * time.Second}
+		admin := &http.Server{Handler: adminH, ReadHeaderTimeout: 5 * time.Second, ErrorLog: srv.ErrorLog}
 		servers = append(servers, admin)
-		go func() { errc <- admin.Serve(adminLn) }()
+		aln := newRetryingListener(adminLn, "an admin connection", s.log, func() { s.Metrics.AcceptError("admin") })
+		go func() { errc <- admin.Serve(aln) }()
 	}
 	var err error
 	select {
