@@ -460,6 +460,25 @@ func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
 		return Query(r.URL.RawQuery, s.Arg)
 	case "visitor.id":
 		return q.v.ID, q.v.ID != ""
+	case "base64":
+		// Computed, and a text itself: json() and semver() read what it
+		// decodes through here.
+		if s.From == nil {
+			return "", false
+		}
+		src, ok := b.text(s.From, q)
+		if !ok {
+			return "", false
+		}
+		if s.From.Attr == "query" {
+			// A query's "+" is read as a space (as browsers read it), and
+			// a link seldom escapes the "+" of base64 as %2B: no space is
+			// base64, so each is the "+" it was. Trimmed instead, the one
+			// at the end would leave a shorter text that decodes, to
+			// something else.
+			src = strings.ReplaceAll(src, " ", "+")
+		}
+		return Base64Text(src)
 	}
 	return "", false
 }
