@@ -87,6 +87,7 @@ var attrCases = []struct {
 	{"json-cookie", `json(cookie("profile"), "segments") contains "runner"`, []string{"Cookie", `profile={"segments":["runner","camper"]}`}, []string{"Cookie", `profile={"segments":["camper"`}},
 	{"json-header", `json(header("X-Profile"), "score") >= 80`, []string{"X-Profile", `{"score": 91}`}, []string{"X-Profile", `{"score": "n/a"}`}},
 	{"semver", `semver(header("X-App")) >= "3.2"`, []string{"X-App", "3.10.1"}, []string{"X-App", "3.1.9"}},
+	{"semver-json", `semver(json(cookie("app"), "version")) >= "3.2"`, []string{"Cookie", `app={"version":"3.10.1"}`}, []string{"Cookie", `app={"version":"3.1.9"}`}},
 	// {"tier":"gold"} and {"tier":"free"}, in base64; "theme=dark".
 	{"base64-json", `json(base64(header("X-Userinfo")), "tier") == "gold"`, []string{"X-Userinfo", "eyJ0aWVyIjoiZ29sZCJ9"}, []string{"X-Userinfo", "eyJ0aWVyIjoiZnJlZSJ9"}},
 	{"base64-cookie", `base64(cookie("prefs")) contains "dark"`, []string{"Cookie", "prefs=dGhlbWU9ZGFyaw%3D%3D"}, []string{"Cookie", "prefs=theme=dark"}},
