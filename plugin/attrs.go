@@ -73,7 +73,7 @@ type Attr struct {
 	// (cookie("plan")); empty when it takes none.
 	Arg string
 	// From says the attribute is computed from another one (json, semver,
-	// bucket): a slot of it has a From slot.
+	// base64, bucket): a slot of it has a From slot.
 	From bool
 	// Internal attributes are produced by the compiler (geo.within,
 	// rollouts), not written by editors.
@@ -151,6 +151,7 @@ var attributes = []Attr{
 	{Name: "now", Type: Number, Doc: "the request time, in seconds since 1970 (compare with RFC 3339 times)"},
 	{Name: "json", Type: Any, Arg: "JSON path", From: true, Doc: "a value inside JSON carried by a cookie, header or query parameter"},
 	{Name: "semver", Type: Number, From: true, Doc: "a version number, ordered as semantic versions"},
+	{Name: "base64", Type: String, From: true, Doc: "a text decoded from base64 (the standard or the URL-safe alphabet, padded or not)"},
 	{Name: "bucket", Type: Number, Arg: "seed", From: true, Internal: true, Doc: "the visitor's bucket, 0-9999, for rollouts and experiments"},
 	{Name: "cap", Type: Number, Arg: "rule", Internal: true, Doc: "how many times a capped rule applied to the visitor in its window"},
 }

@@ -51,7 +51,7 @@ type Slot struct {
 	// Arg is the attribute's argument (the cookie's name for cookie), or
 	// empty when it takes none.
 	Arg string `json:"arg,omitempty"`
-	// From is the slot a computed attribute (json, semver, bucket) is
+	// From is the slot a computed attribute (json, semver, base64, bucket) is
 	// computed from; nil for the others.
 	From *Slot `json:"from,omitempty"`
 	// Symbols are the indexes in Manifest.Symbols the module compares this
@@ -71,6 +71,8 @@ func (s Slot) String() string {
 		return fmt.Sprintf("json(%s, %q)", s.From, s.Arg)
 	case s.Attr == "semver" && s.From != nil:
 		return fmt.Sprintf("semver(%s)", s.From)
+	case s.Attr == "base64" && s.From != nil:
+		return fmt.Sprintf("base64(%s)", s.From)
 	case s.Attr == "bucket" && s.From != nil:
 		return fmt.Sprintf("bucket(%s, %q)", s.From, s.Arg)
 	case s.Attr == "geo.distance":

@@ -14,12 +14,12 @@ import (
 
 // functions are the names that look like calls but are not plain
 // attributes, for suggestions.
-var functions = []string{"json", "semver", "variant", "geo.within", "seen"}
+var functions = []string{"json", "semver", "base64", "variant", "geo.within", "seen"}
 
 // attr resolves an attribute reference to its catalog entry and slot:
 // geo.country, cookie("plan"), json(cookie("profile"), "tier"),
-// semver(header("X-App-Version")). ok is false when e names no attribute;
-// an error has then been reported.
+// semver(header("X-App-Version")), base64(header("X-Userinfo")). ok is
+// false when e names no attribute; an error has then been reported.
 func (c *checker) attr(e syntax.Expr) (a plugin.Attr, slot int, ok bool) {
 	switch e := e.(type) {
 	case *syntax.Ident:
@@ -47,6 +47,8 @@ func (c *checker) attr(e syntax.Expr) (a plugin.Attr, slot int, ok bool) {
 			return c.jsonAttr(e)
 		case "semver":
 			return c.semverAttr(e)
+		case "base64":
+			return c.base64Attr(e)
 		case "variant", "geo.within", "seen":
 			c.errorf(e.Fun.NamePos, "%s(...) is a condition, not a value", e.Fun.Name).WithHint("write %s", usage(e.Fun.Name))
 			return a, 0, false
@@ -90,6 +92,8 @@ func usage(name string) string {
 		return `json(cookie("profile"), "path.to.value")`
 	case "semver":
 		return `semver(header("X-App-Version")) >= "2.3"`
+	case "base64":
+		return `base64(header("X-Userinfo"))`
 	case "variant":
 		return `variant("experiment") == "variant"`
 	case "geo.within":
@@ -110,11 +114,15 @@ func (c *checker) jsonAttr(e *syntax.Call) (plugin.Attr, int, bool) {
 		c.errorf(e.Fun.NamePos, "json takes two arguments, found %d", len(e.Args)).WithHint("write %s", usage("json"))
 		return a, 0, false
 	}
-	src, ok := e.Args[0].(*syntax.Call)
-	if !ok || (src.Fun.Name != "cookie" && src.Fun.Name != "header" && src.Fun.Name != "query") {
-		c.errorf(e.Args[0].Pos(), "json reads a cookie, a header or a query parameter, not %s", e.Args[0]).WithHint("write %s", usage("json"))
+	if !visitorText(e.Args[0]) {
+		hint := usage("json")
+		if src, ok := e.Args[0].(*syntax.Call); ok && src.Fun.Name == "base64" {
+			hint = `json(base64(header("X-Userinfo")), "email")`
+		}
+		c.errorf(e.Args[0].Pos(), "json reads a cookie, a header or a query parameter, or one decoded with base64(...), not %s", e.Args[0]).WithHint("write %s", hint)
 		return a, 0, false
 	}
+	src := e.Args[0].(*syntax.Call)
 	_, from, ok := c.attr(src)
 	if !ok {
 		return a, 0, false
@@ -138,7 +146,17 @@ func (c *checker) jsonAttr(e *syntax.Call) (plugin.Attr, int, bool) {
 			WithHint("write %q", g).WithCode("json-path-form")
 	}
 	fs := c.prog.Slots[from]
-	return a, c.slot(plugin.Slot{Attr: "json", Arg: path.Value, From: &plugin.Slot{Attr: fs.Attr, Arg: fs.Arg}}), true
+	return a, c.slot(plugin.Slot{Attr: "json", Arg: path.Value, From: &plugin.Slot{Attr: fs.Attr, Arg: fs.Arg, From: fs.From}}), true
+}
+
+// visitorText says e is cookie(...), header(...) or query(...), or one
+// of them decoded with base64(...): where a visitor's JSON comes from.
+func visitorText(e syntax.Expr) bool {
+	src, ok := e.(*syntax.Call)
+	if ok && src.Fun.Name == "base64" && len(src.Args) == 1 {
+		src, ok = src.Args[0].(*syntax.Call)
+	}
+	return ok && (src.Fun.Name == "cookie" || src.Fun.Name == "header" || src.Fun.Name == "query")
 }
 
 // semverAttr is semver(attribute): the attribute read as a version.
@@ -158,6 +176,44 @@ func (c *checker) semverAttr(e *syntax.Call) (plugin.Attr, int, bool) {
 	}
 	fs := c.prog.Slots[from]
 	return a, c.slot(plugin.Slot{Attr: "semver", From: &plugin.Slot{Attr: fs.Attr, Arg: fs.Arg, From: fs.From}}), true
+}
+
+// base64Attr is base64(attribute): the attribute's text decoded from
+// base64 (see reqctx.Base64Text).
+func (c *checker) base64Attr(e *syntax.Call) (plugin.Attr, int, bool) {
+	a, _ := plugin.LookupAttr("base64")
+	if len(e.Args) != 1 {
+		c.errorf(e.Fun.NamePos, "base64 takes one attribute, found %d arguments", len(e.Args)).WithHint("write %s", usage("base64"))
+		return a, 0, false
+	}
+	switch arg := e.Args[0].(type) {
+	case *syntax.StringLit, *syntax.NumberLit:
+		// Decoding a text of the rule file reads the same for every
+		// visitor: the editor means a cookie or a header, or the
+		// decoded text itself.
+		c.errorf(arg.Pos(), "base64 decodes an attribute of the request, not %s", arg).
+			WithHint("write %s, or compare with the decoded text itself", usage("base64"))
+		return a, 0, false
+	case *syntax.Call:
+		if arg.Fun.Name == "base64" {
+			// A slot's From chain is bounded (plugin.Manifest.Validate),
+			// and a value is seldom encoded twice.
+			c.errorf(arg.Fun.NamePos, "base64 decodes once: base64(base64(...)) is not read").
+				WithHint("decode the attribute once: %s", usage("base64"))
+			return a, 0, false
+		}
+	}
+	inner, from, ok := c.attr(e.Args[0])
+	if !ok {
+		return a, 0, false
+	}
+	if inner.Type != plugin.String {
+		c.errorf(e.Args[0].Pos(), "base64 decodes a text attribute; %s is %s", e.Args[0], inner.Type).
+			WithHint("decode a cookie, a header or a query parameter: %s", usage("base64"))
+		return a, 0, false
+	}
+	fs := c.prog.Slots[from]
+	return a, c.slot(plugin.Slot{Attr: "base64", From: &plugin.Slot{Attr: fs.Attr, Arg: fs.Arg, From: fs.From}}), true
 }
 
 func validArg(attr, arg string) string {

@@ -27,6 +27,10 @@ func TestTargetingConditions(t *testing.T) {
 		{`json(header("x-user"), "vip") == true`, `json(header("X-User"), "vip") == "true"`},
 		{`json(cookie("p"), "segments") contains "b2b"`, `json(cookie("p"), "segments") contains "\x00b2b\x00" or (not json(cookie("p"), "segments") starts_with "\x00" and json(cookie("p"), "segments") contains "b2b")`},
 		{`semver(header("X-App-Version")) >= "2.3"`, `semver(header("X-App-Version")) >= "2.3.0"`},
+		{`json(base64(header("x-userinfo")), "tier") == "gold"`, `json(base64(header("X-Userinfo")), "tier") == "gold"`},
+		{`base64(cookie("prefs")) contains "dark"`, `base64(cookie("prefs")) contains "dark"`},
+		{`base64(query("n")) >= 3`, `base64(query("n")) >= 3`},
+		{`semver(base64(header("X-App"))) >= "2"`, `semver(base64(header("X-App"))) >= "2.0.0"`},
 		{`now >= "2026-12-24T00:00:00Z"`, `now >= "2026-12-24T00:00:00Z"`},
 		{`visitor.hour >= 18 and visitor.weekday in ["saturday", "sunday"]`, `visitor.hour >= 18 and visitor.weekday in ["saturday", "sunday"]`},
 		{`geo.within(45.76, 4.83, 50)`, `distance from (45.76,4.83) <= 50`},
@@ -132,6 +136,44 @@ func TestRolloutAndSchedule(t *testing.T) {
 		if tc.limit >= 0 && !strings.Contains(p.Format(p.Rules[0].Cond), fmt.Sprintf(`bucket(visitor.id, "r") < %g`, tc.limit)) {
 			t.Errorf("%s: condition %s, want the bucket below %g", tc.options, p.Format(p.Rules[0].Cond), tc.limit)
 		}
+	}
+}
+
+// TestBase64Errors: base64(...) misused is an error at the argument at
+// fault, with how to write it.
+func TestBase64Errors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		line, col int
+		msg, hint string
+	}{
+		{"no argument", rule(`base64() == "x"`, ""), 3, 12, "base64 takes one attribute, found 0 arguments", `write base64(header("X-Userinfo"))`},
+		{"two arguments", rule(`base64(cookie("a"), cookie("b")) == "x"`, ""), 3, 12, "base64 takes one attribute, found 2 arguments", "write base64("},
+		{"no parentheses", rule(`base64 == "x"`, ""), 3, 12, "base64 needs arguments", `write base64(header("X-Userinfo"))`},
+		{"a literal", rule(`base64("eyJ0aWVyIjoiZ29sZCJ9") contains "gold"`, ""), 3, 19, `base64 decodes an attribute of the request, not "eyJ0aWVyIjoiZ29sZCJ9"`, "compare with the decoded text itself"},
+		{"a number", rule(`base64(42) == "x"`, ""), 3, 19, "base64 decodes an attribute of the request, not 42", ""},
+		{"a number attribute", rule(`base64(visitor.hour) == "x"`, ""), 3, 19, "base64 decodes a text attribute; visitor.hour is a number", "decode a cookie, a header or a query parameter"},
+		{"a list attribute", rule(`base64(languages) contains "x"`, ""), 3, 19, "base64 decodes a text attribute; languages is a list", ""},
+		{"a JSON value", rule(`base64(json(cookie("p"), "t")) == "x"`, ""), 3, 19, "base64 decodes a text attribute; json(", ""},
+		{"twice", rule(`base64(base64(cookie("p"))) == "x"`, ""), 3, 19, "base64 decodes once", ""},
+		{"an unknown attribute", rule(`base64(header) == "x"`, ""), 3, 19, "header needs a header name", ""},
+		{"json of base64 of the path", rule(`json(base64(path), "a") == "b"`, ""), 3, 17, "json reads a cookie, a header or a query parameter, or one decoded with base64(...), not base64(path)", `write json(base64(header("X-Userinfo")), "email")`},
+		{"json of base64 of a literal", rule(`json(base64("e30="), "a") == "b"`, ""), 3, 17, "json reads a cookie, a header or a query parameter", ""},
+		{"json of a base64 misused", rule(`json(base64(), "a") == "b"`, ""), 3, 17, "json reads a cookie", ""},
+		{"a test's context", rule(`base64(cookie("p")) == "x"`, "") + "tests:\n  - name: t\n    context: { base64(cookie(p)): x }\n    expect: { match: [r] }\n", 8, 16, "base64(...) is computed from a cookie, header or query parameter: give that instead", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := checkSrc(t, tt.src)
+			var list diag.List
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("err = %v, want errors", err)
+			}
+			e := list[0]
+			if e.Pos.Line != tt.line || e.Pos.Col != tt.col || !strings.Contains(e.Msg, tt.msg) || !strings.Contains(e.Hint, tt.hint) {
+				t.Errorf("got %d:%d: %q (hint %q), want %d:%d: %q (hint %q)", e.Pos.Line, e.Pos.Col, e.Msg, e.Hint, tt.line, tt.col, tt.msg, tt.hint)
+			}
+		})
 	}
 }
 

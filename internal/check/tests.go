@@ -370,7 +370,7 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 	case "geo.distance":
 		c.errorf(cv.Attr.Pos, "the distance comes from the visitor's position").WithHint("give geo.lat and geo.lon")
 		return nil
-	case "json", "semver":
+	case "json", "semver", "base64":
 		c.errorf(cv.Attr.Pos, "%s(...) is computed from a cookie, header or query parameter: give that instead", name).
 			WithHint(`for example context: { cookie(profile): '{"tier": "gold"}' }`)
 		return nil

@@ -454,7 +454,7 @@ func (c *checker) numberTest(a plugin.Attr, expr, op string, v float64, pos diag
 // host derives cannot (a country, a path).
 func numericText(a plugin.Attr) bool {
 	switch a.Name {
-	case "cookie", "header", "query":
+	case "cookie", "header", "query", "base64":
 		return true
 	}
 	return false

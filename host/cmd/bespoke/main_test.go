@@ -122,6 +122,37 @@ func TestExplain(t *testing.T) {
 	}
 }
 
+// TestExplainBase64: explain shows what base64(...) decodes, and what
+// json() reads in it, beside the header they come from, as it shows
+// other computed values; and no value where the header is not base64.
+func TestExplainBase64(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	src := `rules:
+  - name: gold
+    when: json(base64(header("X-Userinfo")), "tier") == "gold" and base64(cookie("prefs")) contains "dark"
+    actions:
+      - add_class: { select: body, class: gold }
+`
+	if err := os.WriteFile(rules, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := bespoke("explain", "--rules", rules,
+		"--header", "X-Userinfo: eyJzdWIiOiI4ZjFjIiwidGllciI6ImdvbGQifQ", "--cookie", "prefs=not base64")
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		`base64(header("X-Userinfo")) = "{\"sub\":\"8f1c\",\"tier\":\"gold\"}"`,
+		`json(base64(header("X-Userinfo")), "tier") = "gold"`,
+		`base64(cookie("prefs"))        (missing)`,
+		`base64(cookie("prefs")) is missing`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain does not say %s:\n%s", want, out)
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	if code, out, _ := bespoke("version"); code != 0 || !strings.Contains(out, "bespoke") {
 		t.Fatalf("exit %d: %q", code, out)

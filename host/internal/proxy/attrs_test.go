@@ -87,6 +87,10 @@ var attrCases = []struct {
 	{"json-cookie", `json(cookie("profile"), "segments") contains "runner"`, []string{"Cookie", `profile={"segments":["runner","camper"]}`}, []string{"Cookie", `profile={"segments":["camper"`}},
 	{"json-header", `json(header("X-Profile"), "score") >= 80`, []string{"X-Profile", `{"score": 91}`}, []string{"X-Profile", `{"score": "n/a"}`}},
 	{"semver", `semver(header("X-App")) >= "3.2"`, []string{"X-App", "3.10.1"}, []string{"X-App", "3.1.9"}},
+	{"semver-json", `semver(json(cookie("app"), "version")) >= "3.2"`, []string{"Cookie", `app={"version":"3.10.1"}`}, []string{"Cookie", `app={"version":"3.1.9"}`}},
+	// {"tier":"gold"} and {"tier":"free"}, in base64; "theme=dark".
+	{"base64-json", `json(base64(header("X-Userinfo")), "tier") == "gold"`, []string{"X-Userinfo", "eyJ0aWVyIjoiZ29sZCJ9"}, []string{"X-Userinfo", "eyJ0aWVyIjoiZnJlZSJ9"}},
+	{"base64-cookie", `base64(cookie("prefs")) contains "dark"`, []string{"Cookie", "prefs=dGhlbWU9ZGFyaw%3D%3D"}, []string{"Cookie", "prefs=theme=dark"}},
 }
 
 // TestEveryAttributeThroughTheProxy runs attrCases end to end.
@@ -393,6 +397,68 @@ func TestVaryByPath(t *testing.T) {
 		if got := strings.Contains(cc, "private"); got != tt.private {
 			t.Errorf("%s: Cache-Control %q, private %v, want %v", tt.path, cc, got, tt.private)
 		}
+	}
+}
+
+// TestBase64ThroughTheProxy: a page personalized by the tier a gateway
+// passes in X-Userinfo, JSON in base64, varies with X-Userinfo whether
+// or not the rule applied: a shared cache in front keeps the page as the
+// origin sent it for visitors the rule leaves alone, one copy per value
+// of the header, and never hands it to a gold member (whose page is
+// private, as every personalized page is).
+func TestBase64ThroughTheProxy(t *testing.T) {
+	src := `rules:
+  - name: gold
+    when: json(base64(header("X-Userinfo")), "tier") == "gold"
+    actions:
+      - set_inner: { select: h1, text: "Welcome back, gold member" }
+`
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><title>t</title><body><h1>Hello</h1></body>")
+	})
+	u := startProxyWith(t, src, reqctx.Config{}, origin)
+	const gold = "Welcome back, gold member"
+	for _, tt := range []struct {
+		name, userinfo, h1 string
+	}{
+		// {"sub":"8f1c","tier":"gold"}: standard alphabet, padded, as
+		// Kong writes it.
+		{"a gold member", "eyJzdWIiOiI4ZjFjIiwidGllciI6ImdvbGQifQ==", gold},
+		// The same, URL-safe and unpadded, as a JWT's payload.
+		{"a gold member, URL-safe", "eyJzdWIiOiI4ZjFjIiwidGllciI6ImdvbGQifQ", gold},
+		{"a free member", "eyJ0aWVyIjoiZnJlZSJ9", "Hello"},
+		{"JSON not in base64", `{"tier":"gold"}`, "Hello"},
+		{"no header", "", "Hello"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, u+"/", nil)
+			if tt.userinfo != "" {
+				req.Header.Set("X-Userinfo", tt.userinfo)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), "<h1>"+tt.h1+"</h1>") {
+				t.Errorf("page %q, want <h1>%s</h1>", body, tt.h1)
+			}
+			var vary []string
+			for _, v := range resp.Header.Values("Vary") {
+				for _, h := range strings.Split(v, ",") {
+					vary = append(vary, http.CanonicalHeaderKey(strings.TrimSpace(h)))
+				}
+			}
+			if !slices.Contains(vary, "X-Userinfo") {
+				t.Errorf("Vary %q does not name X-Userinfo", vary)
+			}
+			if cc := resp.Header.Get("Cache-Control"); strings.Contains(cc, "private") != (tt.h1 == gold) {
+				t.Errorf("Cache-Control %q, personalized %v", cc, tt.h1 == gold)
+			}
+		})
 	}
 }
 

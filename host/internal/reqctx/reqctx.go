@@ -73,8 +73,11 @@ type Builder struct {
 	// paths are the json slots' paths, parsed once: a path that names
 	// one place (no modifier, #, multipath) is walked as edits walk it.
 	paths map[int]jsonPath
-	needs needs
-	vary  []string
+	// fromPaths are the paths of json slots other slots are computed
+	// from (semver(json(...))), by path.
+	fromPaths map[string]jsonPath
+	needs     needs
+	vary      []string
 	// cookieSlots are the slots reading cookies directly, filled in one
 	// pass over the Cookie headers.
 	cookieSlots []int
@@ -125,6 +128,14 @@ func NewBuilder(cfg Config, slots []plugin.Slot) *Builder {
 		}
 		if s.Attr == "json" {
 			b.paths[i] = parseJSONPath(s.Arg)
+		}
+		for f := s.From; f != nil; f = f.From {
+			if f.Attr == "json" {
+				if b.fromPaths == nil {
+					b.fromPaths = map[string]jsonPath{}
+				}
+				b.fromPaths[f.Arg] = parseJSONPath(f.Arg)
+			}
 		}
 		b.dependsOn(s, vary)
 	}
@@ -460,6 +471,41 @@ func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
 		return Query(r.URL.RawQuery, s.Arg)
 	case "visitor.id":
 		return q.v.ID, q.v.ID != ""
+	case "json":
+		// What semver() reads of a JSON value: its text (a number as it
+		// is written; a list, an object, reads as no version).
+		if s.From == nil {
+			return "", false
+		}
+		src, ok := b.text(s.From, q)
+		if !ok {
+			return "", false
+		}
+		p, ok := b.fromPaths[s.Arg]
+		if !ok {
+			p = parseJSONPath(s.Arg)
+		}
+		v := p.value(src)
+		return v.Str, v.Present
+	case "base64":
+		// Computed, and a text itself: json() and semver() read what it
+		// decodes through here.
+		if s.From == nil {
+			return "", false
+		}
+		src, ok := b.text(s.From, q)
+		if !ok {
+			return "", false
+		}
+		if s.From.Attr == "query" {
+			// A query's "+" is read as a space (as browsers read it), and
+			// a link seldom escapes the "+" of base64 as %2B: no space is
+			// base64, so each is the "+" it was. Trimmed instead, the one
+			// at the end would leave a shorter text that decodes, to
+			// something else.
+			src = strings.ReplaceAll(src, " ", "+")
+		}
+		return Base64Text(src)
 	}
 	return "", false
 }

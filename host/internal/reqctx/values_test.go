@@ -353,3 +353,33 @@ func TestJSONCostBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestSemverOfJSON: semver() of a JSON value reads the value's text, as
+// check accepts it: semver(json(cookie("app"), "version")) had no value
+// whatever the cookie held, so a rule on it never applied.
+func TestSemverOfJSON(t *testing.T) {
+	cookie := &plugin.Slot{Attr: "cookie", Arg: "app"}
+	slots := []plugin.Slot{
+		{Attr: "semver", From: &plugin.Slot{Attr: "json", Arg: "version", From: cookie}},
+		{Attr: "semver", From: &plugin.Slot{Attr: "json", Arg: "v.major", From: cookie}},
+	}
+	b := reqctx.NewBuilder(reqctx.Config{}, slots)
+	for _, tt := range []struct {
+		cookie         string
+		version, major float64 // 0: no number
+	}{
+		{`app={"version":"3.10.2","v":{"major":4}}`, 3_000_010_000_002, 4_000_000_000_000},
+		{`app={"version":"2"}`, 2_000_000_000_000, 0},
+		{`app={"version":"x"}`, 0, 0},
+		{`app={"version":`, 0, 0},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", tt.cookie)
+		vals := b.Build(r, reqctx.Visitor{}, nil)
+		for i, want := range []float64{tt.version, tt.major} {
+			if got := vals[i]; got.Number != (want != 0) || got.Num != want {
+				t.Errorf("%s of %s = %+v, want %v", slots[i], tt.cookie, got, want)
+			}
+		}
+	}
+}

@@ -15,6 +15,8 @@ func TestVary(t *testing.T) {
 	trusted, _ := geo.ParsePrefixes("loopback")
 	cloudflare := Config{Geo: geo.New(geo.Config{TrustedProxies: trusted, Providers: []geo.Provider{geo.Cloudflare}})}
 	visitorID := plugin.Slot{Attr: "visitor.id"}
+	userinfo := plugin.Slot{Attr: "base64", From: &plugin.Slot{Attr: "header", Arg: "X-Userinfo"}}
+	prefs := plugin.Slot{Attr: "base64", From: &plugin.Slot{Attr: "cookie", Arg: "prefs"}}
 	tests := []struct {
 		name        string
 		cfg         Config
@@ -30,6 +32,9 @@ func TestVary(t *testing.T) {
 		{"a cookie", cloudflare, []plugin.Slot{{Attr: "cookie", Arg: "plan"}}, []string{"Cookie"}, false},
 		{"an experiment buckets the visitor id", cloudflare, []plugin.Slot{{Attr: "bucket", Arg: "hero", From: &visitorID}}, []string{"Cookie"}, true},
 		{"the path reads no header", cloudflare, []plugin.Slot{{Attr: "path"}}, nil, false},
+		{"a header in base64", cloudflare, []plugin.Slot{userinfo}, []string{"X-Userinfo"}, false},
+		{"JSON in a header in base64", cloudflare, []plugin.Slot{{Attr: "json", Arg: "tier", From: &userinfo}}, []string{"X-Userinfo"}, false},
+		{"a cookie in base64", cloudflare, []plugin.Slot{{Attr: "semver", From: &prefs}}, []string{"Cookie"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
