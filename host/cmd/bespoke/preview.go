@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/netip"
@@ -108,7 +109,7 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	defer srv.Close()
 	fmt.Fprintf(stdout, "bespoke preview of %s (pages from %s) on http://%s/\n", t.File, t.Origin, displayAddr(ln.Addr()))
 	warnBeyondLoopback(stderr, "preview", ln.Addr())
-	return servePreview(ctx, ln, srv)
+	return servePreview(ctx, ln, srv, nil)
 }
 
 // warnBeyondLoopback says, when a listener of the operator's or the
@@ -155,9 +156,10 @@ func listenHosts(addr string, a net.Addr) []string {
 	return out
 }
 
-// servePreview serves the preview on ln until ctx is done.
-func servePreview(ctx context.Context, ln net.Listener, h http.Handler) error {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+// servePreview serves the preview on ln until ctx is done; errLog, when
+// not nil, takes the server's errors (Go's standard logger's otherwise).
+func servePreview(ctx context.Context, ln net.Listener, h http.Handler, errLog *stdlog.Logger) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: errLog}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)

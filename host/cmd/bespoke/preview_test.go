@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 )
 
 // TestPreviewHosts runs `bespoke preview` and `bespoke serve --preview`
@@ -135,5 +139,49 @@ func TestWarnBeyondLoopback(t *testing.T) {
 		if got := strings.Contains(b.String(), "anyone who reaches it can use it"); got != warns {
 			t.Errorf("%s: warned %v: %q", addr, got, b.String())
 		}
+	}
+}
+
+// failingOnce is a listener whose first Accept fails as out of file
+// descriptors do.
+type failingOnce struct {
+	net.Listener
+	failed bool
+}
+
+func (l *failingOnce) Accept() (net.Conn, error) {
+	if !l.failed {
+		l.failed = true
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}
+	}
+	return l.Listener.Accept()
+}
+
+// TestPreviewErrorsInTheLog: the preview that bespoke serve --preview
+// runs writes its server's errors (an accept failing) in the serve log's
+// format: Go's standard logger wrote lines of its own format in a log of
+// JSON.
+func TestPreviewErrorsInTheLog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf syncbuf.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- servePreview(ctx, &failingOnce{Listener: ln}, http.NotFoundHandler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+	}()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	<-done
+	line, _, _ := strings.Cut(buf.String(), "\n")
+	if !strings.HasPrefix(line, "{") || !strings.Contains(line, "Accept error") || !strings.Contains(line, `"level":"WARN"`) {
+		t.Errorf("the accept error is not a JSON line of the log: %q", buf.String())
 	}
 }

@@ -471,7 +471,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 		scheme = "https"
 	}
 	if *previewAddr != "" {
-		addr, pv, err := startPreview(ctx, cfg, *previewAddr, previewHosts, scheme+"://"+displayAddr(ln.Addr()), links, opt.Clock)
+		addr, pv, err := startPreview(ctx, cfg, *previewAddr, previewHosts, scheme+"://"+displayAddr(ln.Addr()), links, opt.Clock, log)
 		if err != nil {
 			ln.Close()
 			if adminLn != nil {
@@ -521,7 +521,7 @@ func displayAddr(a net.Addr) string {
 // startPreview serves the editors' preview of every route that has a rule
 // file (or the demo's bundled rules) on addr, answering to hosts besides
 // loopback names and addr's own; the returned function stops it.
-func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []string, proxyURL string, links *preview.Links, clock func() time.Time) (net.Addr, func(), error) {
+func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []string, proxyURL string, links *preview.Links, clock func() time.Time, log *slog.Logger) (net.Addr, func(), error) {
 	g := geoFlags{header: cfg.Geo.Header, providers: cfg.Geo.Providers, trusted: cfg.Geo.TrustedProxies, geoip: cfg.Geo.GeoIP, timezone: cfg.Geo.TimeZone}
 	if g.timezone == "" {
 		g.timezone = "UTC"
@@ -571,7 +571,10 @@ func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		servePreview(pctx, ln, pv)
+		// Its errors (a TLS client, an accept failing) in the log's
+		// format: Go's standard logger wrote lines of its own in a log
+		// of JSON.
+		servePreview(pctx, ln, pv, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 		close(done)
 	}()
 	return ln.Addr(), func() {
