@@ -46,17 +46,7 @@ func startLimited(t *testing.T, files int, args ...string) (addr, admin string, 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	stopAtCleanup(t, cmd)
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {

@@ -77,6 +77,22 @@ type served struct {
 
 var servingLine = regexp.MustCompile(`serving \d+ route\(s\) through (https?)://(\S+)`)
 
+// stopAtCleanup interrupts cmd when the test ends, as Ctrl-C would, and
+// waits for it to exit, killing it past 30 s.
+func stopAtCleanup(t *testing.T, cmd *exec.Cmd) {
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
 // serveBinary starts `bespoke serve` with args (plus a loopback listener
 // and no admin listener) and waits until it serves.
 func serveBinary(t *testing.T, args ...string) *served {
@@ -93,17 +109,7 @@ func serveBinary(t *testing.T, args ...string) *served {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	stopAtCleanup(t, cmd)
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)

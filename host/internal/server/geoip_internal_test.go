@@ -4,38 +4,16 @@ package server
 
 import (
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
-
 	"github.com/bespoke-edge/bespoke/host/internal/geo"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 )
-
-// cityDB is a GeoIP database that places 203.0.113.0/24 in country.
-func cityDB(t *testing.T, country string) []byte {
-	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-City", IncludeReservedNetworks: true, RecordSize: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, n, _ := net.ParseCIDR("203.0.113.0/24")
-	if err := w.Insert(n, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(country)}}); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	if _, err := w.WriteTo(&b); err != nil {
-		t.Fatal(err)
-	}
-	return []byte(b.String())
-}
 
 // TestGeoIPRetriedOutOfFiles: a new GeoIP database that the watch could
 // not open for want of file descriptors (a load that took every one) is

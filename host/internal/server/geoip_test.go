@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,27 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"github.com/bespoke-edge/bespoke/host/internal/server"
 )
-
-// countryMMDB returns a City database placing 203.0.113.0/24 in country.
-func countryMMDB(t *testing.T, country string) []byte {
-	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-City", IncludeReservedNetworks: true, RecordSize: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, n, _ := net.ParseCIDR("203.0.113.0/24")
-	if err := w.Insert(n, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(country)}}); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	if _, err := w.WriteTo(&b); err != nil {
-		t.Fatal(err)
-	}
-	return []byte(b.String())
-}
 
 // geoSite serves rules greeting a visitor at 203.0.113.5 by the
 // country a GeoIP database at db places them in, watching files every
@@ -101,7 +81,7 @@ func renameOver(t *testing.T, path string, b []byte) {
 // counted, and the next good file loads.
 func TestGeoIPFileWatched(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "city.mmdb")
-	renameOver(t, db, countryMMDB(t, "FR"))
+	renameOver(t, db, server.CityDB(t, "FR"))
 	ls := geoSite(t, "50ms", db)
 	var failed atomic.Int64
 	var firstErr atomic.Value
@@ -131,10 +111,10 @@ func TestGeoIPFileWatched(t *testing.T) {
 	}
 	waitGreeting("Bonjour", "start")
 
-	renameOver(t, db, countryMMDB(t, "DE"))
+	renameOver(t, db, server.CityDB(t, "DE"))
 	waitGreeting("Hallo", "the file renamed over")
 
-	if err := os.WriteFile(db, countryMMDB(t, "FR"), 0o644); err != nil { // truncated, then written
+	if err := os.WriteFile(db, server.CityDB(t, "FR"), 0o644); err != nil { // truncated, then written
 		t.Fatal(err)
 	}
 	waitGreeting("Bonjour", "the file written in place")
@@ -152,7 +132,7 @@ func TestGeoIPFileWatched(t *testing.T) {
 		t.Errorf("the truncated file was logged %d times, want once:\n%s", n, ls.log)
 	}
 
-	renameOver(t, db, countryMMDB(t, "DE"))
+	renameOver(t, db, server.CityDB(t, "DE"))
 	waitGreeting("Hallo", "a good file after the bad one")
 	stop()
 	if failed.Load() > 0 {
@@ -174,13 +154,13 @@ func TestGeoIPFileWatched(t *testing.T) {
 // changed, though the configuration did not.
 func TestGeoIPFileReloaded(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "city.mmdb")
-	renameOver(t, db, countryMMDB(t, "FR"))
+	renameOver(t, db, server.CityDB(t, "FR"))
 	ls := geoSite(t, "0s", db)
 	client := &http.Client{Timeout: 10 * time.Second}
 	if g, err := greeting(client, ls.url); err != nil || g != "Bonjour" {
 		t.Fatalf("start: %q, %v", g, err)
 	}
-	renameOver(t, db, countryMMDB(t, "DE"))
+	renameOver(t, db, server.CityDB(t, "DE"))
 	if g, err := greeting(client, ls.url); err != nil || g != "Bonjour" {
 		t.Fatalf("before the reload: %q, %v; want the file loaded, FR", g, err)
 	}
