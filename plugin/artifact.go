@@ -173,6 +173,11 @@ func (m *Manifest) Validate() error {
 				return fmt.Errorf("manifest rule %q: reads slot %d", r.Name, i)
 			}
 		}
+		for _, i := range r.ValueReads {
+			if !slices.Contains(r.Reads, i) {
+				return fmt.Errorf("manifest rule %q: value_reads slot %d is not in reads", r.Name, i)
+			}
+		}
 		if err := r.Path.check(len(m.Patterns), 0); err != nil {
 			return fmt.Errorf("manifest rule %q: path: %w", r.Name, err)
 		}

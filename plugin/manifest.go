@@ -152,6 +152,10 @@ type Rule struct {
 	// rules can change names the request headers these come from.
 	Reads     []int `json:"reads,omitempty"`
 	ReadsSeen bool  `json:"reads_seen,omitempty"`
+	// ValueReads are the slots of Reads that only the rule's actions'
+	// values read, not its condition: a response the rule did not apply
+	// to does not depend on them, and its Vary need not name them.
+	ValueReads []int `json:"value_reads,omitempty"`
 	// Path, when not nil, is a condition on the request path alone that
 	// holds whenever the rule applies (its condition's conjuncts on the
 	// path, say): on a path where it does not hold, the rule applies

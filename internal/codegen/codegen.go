@@ -315,7 +315,7 @@ func (g *gen) manifest() *plugin.Manifest {
 		}
 		reads, seen := g.p.Reads(ri)
 		m.Rules = append(m.Rules, plugin.Rule{Name: r.Name, Pos: plugin.Pos{Line: r.Pos.Line, Col: r.Pos.Col}, Actions: acts, Cap: r.Cap,
-			Reads: reads, ReadsSeen: seen, Path: g.p.PathGuard(ri)})
+			Reads: reads, ReadsSeen: seen, ValueReads: g.p.ValueReads(ri), Path: g.p.PathGuard(ri)})
 	}
 	m.RuleReads = true
 	if m.Rules == nil {

@@ -18,6 +18,23 @@ func (p *Program) Reads(ri int) (slots []int, seen bool) {
 	return p.reads(r.Cond, r.Actions, -1)
 }
 
+// ValueReads returns the slots of Reads(ri) that only rule ri's actions'
+// values read, not its condition (nor the segments and experiments it
+// names), sorted: a response the rule did not apply to does not depend on
+// them, so its Vary need not name them.
+func (p *Program) ValueReads(ri int) []int {
+	r := p.Rules[ri]
+	cond, _ := p.reads(r.Cond, nil, -1)
+	vals, _ := p.reads(nil, r.Actions, -1)
+	var out []int
+	for _, i := range vals {
+		if !slices.Contains(cond, i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // ExperimentReads returns the slots experiment i's variant depends on:
 // its bucket and what its condition tests (with the segments and
 // experiments it names), sorted, each once.

@@ -338,9 +338,11 @@ func TestGeoIPPagesArePrivate(t *testing.T) {
 }
 
 // TestVaryByPath: a response's Vary names what the rules that may apply
-// on its path read, and no more: a redirect of "/old" for French
-// visitors made every page and style sheet of the route vary with the
-// country, and, located by a GeoIP lookup, every page private.
+// on its path read, and what only their actions' values read when they
+// applied, and no more: a redirect of "/old" for French visitors made
+// every page and style sheet of the route vary with the country, and,
+// located by a GeoIP lookup, every page private; so did a header naming
+// the country for editors previewing.
 func TestVaryByPath(t *testing.T) {
 	rc := geoIPContext(t)
 	src := `rules:
@@ -352,6 +354,10 @@ func TestVaryByPath(t *testing.T) {
     when: path starts_with "/shop/" and device.type == "mobile"
     actions:
       - insert_before: { select: h1, html: "<p>app</p>" }
+  - name: preview-header
+    when: header("X-Preview") == "1"
+    actions:
+      - set_header: { name: X-Bespoke-Preview, value: "on; country={{ geo.country or 'unknown' }}" }
 `
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=60")
@@ -367,16 +373,22 @@ func TestVaryByPath(t *testing.T) {
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tt := range []struct {
 		path, xff  string
+		preview    bool
 		vary, lack []string
 		private    bool
 	}{
-		{"/", "198.51.100.128", nil, []string{"Cf-Ipcountry", "X-Forwarded-For", "User-Agent"}, false},
-		{"/style.css", "198.51.100.128", nil, []string{"Cf-Ipcountry", "X-Forwarded-For", "User-Agent"}, false},
-		{"/shop/tents", "198.51.100.128", []string{"User-Agent"}, []string{"Cf-Ipcountry", "X-Forwarded-For"}, false},
-		{"/old", "198.51.100.128", []string{"Cf-Ipcountry"}, nil, true},
+		{"/", "198.51.100.128", false, []string{"X-Preview"}, []string{"Cf-Ipcountry", "X-Forwarded-For", "User-Agent"}, false},
+		{"/style.css", "198.51.100.128", false, []string{"X-Preview"}, []string{"Cf-Ipcountry", "X-Forwarded-For", "User-Agent"}, false},
+		{"/shop/tents", "198.51.100.128", false, []string{"User-Agent"}, []string{"Cf-Ipcountry", "X-Forwarded-For"}, false},
+		{"/old", "198.51.100.128", false, []string{"Cf-Ipcountry"}, nil, true},
+		// The header names the country only for an editor previewing.
+		{"/style.css", "198.51.100.128", true, []string{"X-Preview", "Cf-Ipcountry"}, nil, true},
 	} {
 		req, _ := http.NewRequest(http.MethodGet, u+tt.path, nil)
 		req.Header.Set("X-Forwarded-For", tt.xff)
+		if tt.preview {
+			req.Header.Set("X-Preview", "1")
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -51,11 +51,11 @@ type Site struct {
 	// VaryAsset name what the rule reads; nil when they name what every
 	// rule reads.
 	nonHTMLRules, assetRules []bool
-	// allVaries are the three lists; paths narrows them to the rules
-	// that may apply on a request's path (nil when no rule is
-	// confined to some paths), read from the slot pathSlot.
+	// allVaries are the three lists; narrow narrows them for a
+	// request (nil when nothing can), its path read from the slot
+	// pathSlot.
 	allVaries Varies
-	paths     *pathVaries
+	narrow    *narrowing
 	pathSlot  int
 	hasEdits  bool
 	usesSeen  bool
@@ -144,7 +144,7 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 			break
 		}
 	}
-	s.paths = newPathVaries(s)
+	s.narrow = newNarrowing(s)
 	return s, nil
 }
 
@@ -320,12 +320,12 @@ func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, s
 	var facts reqctx.Facts
 	out.Values, facts = s.builder.BuildFacts(hr, v, out.Values)
 	out.ByAddress = facts.ByAddress
-	out.Varies = s.Varies(out.Values)
 	out.Plan.Reset()
 	if err := s.module.Decide(ctx, out.Values, seen, &out.Decision); err != nil {
 		out.Err = err
 		return
 	}
+	out.Varies = s.Varies(out.Values, &out.Decision)
 	s.actions.Build(&out.Decision, out.Values, plan.Options{Secure: secure, URL: hr.URL, Host: hr.Host}, &out.Plan)
 }
 

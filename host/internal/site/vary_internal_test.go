@@ -16,20 +16,30 @@ import (
 
 // TestNarrowedPageNamesWhatDecides: for random programs whose first
 // slot is the path (rules, segments, experiments with conditions and
-// conditions on their variants), random contexts and a random slot the
-// page's narrowed list leaves out on the context's path, giving that
-// slot another value changes neither the rules that match nor the
-// variants, by the reference evaluator. A slot left out that did would
-// let a shared cache give a page made for one value to a visitor with
-// another.
+// conditions on their variants, values the actions insert), random
+// contexts and a slot the page's narrowed list leaves out for the
+// context (its path, the rules that matched), giving that slot another
+// value changes neither the rules that match nor the variants, by the
+// reference evaluator; and the rules that matched insert no value of
+// it. A slot left out that did either would let a shared cache give a
+// page made for one value to a visitor with another.
 func TestNarrowedPageNamesWhatDecides(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
-	left, tried := 0, 0
+	left, tried, byValue := 0, 0, 0
 	for range 400 {
 		p := rulegen.Program(r)
 		p.Slots[0] = plugin.Slot{Attr: "path"}
-		// Most rules confined to some paths, as editors write them.
+		// Most rules confined to some paths, as editors write them, and
+		// some inserting values (a header naming a slot's value, or a
+		// variant) that their condition may not read.
 		for _, rule := range p.Rules {
+			if r.IntN(2) == 0 {
+				part := plugin.Part{Slot: r.IntN(len(p.Slots))}
+				if len(p.Experiments) > 0 && r.IntN(3) == 0 {
+					part = plugin.Part{Slot: -1, Experiment: 1 + r.IntN(len(p.Experiments))}
+				}
+				rule.Actions = append(rule.Actions, plugin.Action{Op: plugin.OpSetHeader, Select: -1, Name: "X-Value", Value: plugin.Template{part}})
+			}
 			switch r.IntN(4) {
 			case 0:
 				rule.Cond = &ir.And{X: []ir.Node{&ir.StrTest{Slot: 0, Op: ir.Prefix, Arg: "/shop"}, rule.Cond}}
@@ -57,19 +67,34 @@ func TestNarrowedPageNamesWhatDecides(t *testing.T) {
 			vals := rulegen.Values(r, p)
 			vals[0].Present = true
 			path := vals[0].Str
-			all := func(int) bool { return true }
-			page, _, _, _, _ := narrowSlots(m, func(ri int) bool { return !m.Rules[ri].Path.Holds(path, match) }, all, all)
 			seen := rulegen.SeenFilter(r)
+			decide := func(vals []plugin.Value) plugin.Decision {
+				return ev.Eval(&eval.Env{Values: vals, Seen: func(item string) bool { return seen[item] }})
+			}
 			env := func(vals []plugin.Value) string {
-				d := ev.Eval(&eval.Env{Values: vals, Seen: func(item string) bool { return seen[item] }})
+				d := decide(vals)
 				return fmt.Sprint(d.Matched, d.Variants)
 			}
+			d := decide(vals)
+			all := func(int) bool { return true }
+			page, _, _, _, _ := narrowSlots(m, func(ri int) bool { return !m.Rules[ri].Path.Holds(path, match) }, func(ri int) bool { return !d.Has(ri) }, all, all)
 			want := env(vals)
 			for i := 1; i < len(p.Slots); i++ {
 				if slices.Contains(page, i) {
 					continue
 				}
 				left++
+				for ri := range m.Rules {
+					if slices.Contains(m.Rules[ri].ValueReads, i) {
+						byValue++
+						break
+					}
+				}
+				for ri := range m.Rules {
+					if d.Has(ri) && slices.Contains(m.Rules[ri].Reads, i) {
+						t.Fatalf("on %q, slot %d (%s) is left out of the page's Vary, but rule %d, which matched, reads it", path, i, p.Slots[i], ri)
+					}
+				}
 				for range 5 {
 					other := slices.Clone(vals)
 					other[i] = rulegen.Values(r, p)[i]
@@ -81,8 +106,8 @@ func TestNarrowedPageNamesWhatDecides(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d slots left out on their path, %d other values tried", left, tried)
-	if left == 0 {
-		t.Error("no slot was left out: the test tests nothing")
+	t.Logf("%d slots left out for their path and decision (%d a value of a rule that did not apply), %d other values tried", left, byValue, tried)
+	if left == 0 || byValue == 0 {
+		t.Error("no slot was left out, or none for a rule that did not apply: the test tests nothing")
 	}
 }

@@ -115,3 +115,52 @@ rules:
 		t.Errorf("/: the page Vary %q names the device, which only a rule of /shop/ reads", page)
 	}
 }
+
+// TestVariesByDecision: a value only a rule's actions insert (a header
+// naming the country, for editors previewing) is named in the Vary of
+// the responses the rule applied to, not of every response: every
+// visitor's style sheet varied with the country.
+func TestVariesByDecision(t *testing.T) {
+	s := loadRules(t, `rules:
+  - name: preview-header
+    when: header("X-Preview") == "1"
+    actions:
+      - set_header: { name: X-Bespoke-Preview, value: "on; country={{ geo.country or 'unknown' }}" }
+  - name: greet
+    when: cookie("club") == "gold"
+    actions:
+      - set_inner: { select: h1, text: "Bonjour {{ header('X-Name') or '' }}" }
+`)
+	r := s.NewRequest()
+	defer s.Release(r)
+	for _, tt := range []struct {
+		name    string
+		headers []string
+		asset   string // what the asset list must name ("" for nothing)
+		named   bool   // the page's names X-Name
+	}{
+		{"a visitor", nil, "X-Preview", false},
+		{"an editor previewing", []string{"X-Preview", "1"}, "Cf-Ipcountry", false},
+		{"a club member", []string{"Cookie", "club=gold"}, "X-Preview", true},
+	} {
+		hr := httptest.NewRequest("GET", "/style.css", nil)
+		for i := 0; i+1 < len(tt.headers); i += 2 {
+			hr.Header.Set(tt.headers[i], tt.headers[i+1])
+		}
+		s.Decide(context.Background(), hr, reqctx.ResolveVisitor(hr), false, nil, r)
+		if r.Err != nil || r.Varies == nil {
+			t.Fatalf("%s: err %v, varies %v", tt.name, r.Err, r.Varies)
+		}
+		asset := strings.Join(r.Varies.Asset, ", ")
+		if !strings.Contains(asset, tt.asset) || !strings.Contains(asset, "X-Preview") {
+			t.Errorf("%s: the asset Vary %q lacks %s or X-Preview", tt.name, asset, tt.asset)
+		}
+		if tt.asset != "Cf-Ipcountry" && strings.Contains(asset, "Cf-Ipcountry") {
+			t.Errorf("%s: the asset Vary %q names the country, which only the value of a rule that did not apply reads", tt.name, asset)
+		}
+		page := strings.Join(r.Varies.Page, ", ")
+		if got := strings.Contains(page, "X-Name"); got != tt.named {
+			t.Errorf("%s: the page Vary %q names X-Name: %v, want %v", tt.name, page, got, tt.named)
+		}
+	}
+}
