@@ -14,7 +14,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -287,35 +286,10 @@ func TestServeSignalledTwice(t *testing.T) {
 			}))
 			t.Cleanup(origin.Close)
 			t.Cleanup(func() { close(release) })
-			rules := filepath.Join(t.TempDir(), "rules.yaml")
-			if err := os.WriteFile(rules, []byte("rules:\n  - name: r\n    actions:\n      - set_header: { name: X-R, value: \"1\" }\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(binary(t), "serve", "--listen", "127.0.0.1:0", "--admin", "", "--cache-dir", "-", "--origin", origin.URL, "--rules", rules, "--grace", "30s")
-			cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
-			stderr := &syncbuf.Buffer{}
-			cmd.Stderr = stderr
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			s := serveBinary(t, "--origin", origin.URL, "--rules", writeRules(t, helloRules), "--grace", "30s")
+			cmd, stderr, url := s.cmd, s.stderr, s.url
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
-			t.Cleanup(func() { cmd.Process.Kill() })
-			url := ""
-			sc := bufio.NewScanner(stdout)
-			for url == "" && sc.Scan() {
-				if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
-					url = m[1] + "://" + m[2]
-				}
-			}
-			go io.Copy(io.Discard, stdout)
-			if url == "" {
-				t.Fatalf("bespoke serve did not start:\n%s", stderr)
-			}
 			go http.Get(url + "/")
 			select {
 			case <-held:

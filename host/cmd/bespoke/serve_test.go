@@ -73,6 +73,7 @@ type served struct {
 	url    string // http://127.0.0.1:port or https://...
 	addr   string
 	stderr *syncbuf.Buffer
+	cmd    *exec.Cmd
 }
 
 var servingLine = regexp.MustCompile(`serving \d+ route\(s\) through (https?)://(\S+)`)
@@ -104,7 +105,7 @@ func serveBinary(t *testing.T, args ...string) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &served{stderr: &syncbuf.Buffer{}}
+	s := &served{stderr: &syncbuf.Buffer{}, cmd: cmd}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
