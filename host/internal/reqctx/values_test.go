@@ -2,6 +2,7 @@ package reqctx_test
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"net/http/httptest"
 	"net/url"
@@ -336,10 +337,19 @@ func TestJSONCostBounded(t *testing.T) {
 			if len(tt.src) > 64<<10 {
 				t.Fatalf("the value is %d bytes, more than a request's headers", len(tt.src))
 			}
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			got := reqctx.JSONValue(tt.src, tt.path)
-			runtime.ReadMemStats(&after)
+			// TotalAlloc counts the whole process's allocations, so
+			// the least of three calls is the call's own, and the
+			// budget has a floor a goroutine of another test's may
+			// take: what this holds off is megabytes.
+			var got plugin.Value
+			alloc := uint64(math.MaxUint64)
+			for range 3 {
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				got = reqctx.JSONValue(tt.src, tt.path)
+				runtime.ReadMemStats(&after)
+				alloc = min(alloc, after.TotalAlloc-before.TotalAlloc)
+			}
 			if got.Str != tt.want || got.Present != (tt.want != "") {
 				s := got.Str
 				if len(s) > 40 {
@@ -347,7 +357,7 @@ func TestJSONCostBounded(t *testing.T) {
 				}
 				t.Errorf("json(…, %q) = %q (%d bytes, present %v), want %q", tt.path, s, len(got.Str), got.Present, tt.want)
 			}
-			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64*uint64(len(tt.src)) {
+			if alloc > 64*uint64(len(tt.src))+4<<10 {
 				t.Errorf("json(…, %q) allocated %d bytes reading a value of %d", tt.path, alloc, len(tt.src))
 			}
 		})
