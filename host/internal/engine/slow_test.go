@@ -104,18 +104,29 @@ func TestSlowestBoundedModules(t *testing.T) {
 			if ok, why := m.Bounded(); !ok {
 				t.Fatalf("not bounded: %v", why)
 			}
+			// The process's CPU time, the least of three decisions:
+			// wall time counts what other processes on a loaded
+			// machine take from it (a decision of 75 ms while the
+			// race detector's tests of other packages ran).
 			var d plugin.Decision
-			best := time.Hour
+			best, wall := time.Hour, time.Hour
 			for range 3 {
 				start := time.Now()
+				cpu0, ok := cpuTime()
 				if err := m.Decide(context.Background(), nil, nil, &d); err != nil {
 					t.Fatal(err)
 				}
-				best = min(best, time.Since(start))
+				cpu1, _ := cpuTime()
+				took := time.Since(start)
+				wall = min(wall, took)
+				if ok {
+					took = cpu1 - cpu0
+				}
+				best = min(best, took)
 			}
-			t.Logf("%d calls of %d steps: %v a decision", lo*lo, steps, best)
+			t.Logf("%d calls of %d steps: %v of CPU a decision (%v of wall time)", lo*lo, steps, best, wall)
 			if best > 50*time.Millisecond {
-				t.Errorf("a decision without a deadline took %v", best)
+				t.Errorf("a decision without a deadline took %v of CPU", best)
 			}
 		})
 	}
