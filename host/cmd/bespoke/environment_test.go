@@ -14,7 +14,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +36,11 @@ func startLimited(t *testing.T, files int, args ...string) (addr, admin string, 
 		t.Skip("prlimit (util-linux) is not installed: the test runs bespoke with few file descriptors")
 	}
 	limit := fmt.Sprintf("--nofile=%d:%d", files, files)
-	args = append([]string{limit, binary(t), "serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--cache-dir", "-", "--access-log=false"}, args...)
+	base := []string{limit, binary(t), "serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}
+	if !slices.Contains(args, "--config") {
+		base = append(base, "--cache-dir", "-", "--access-log=false") // else the file's
+	}
+	args = append(base, args...)
 	cmd := exec.Command(prlimit, args...)
 	cmd.Env = append(os.Environ(), "BESPOKE_SECRET=0123456789abcdef0123456789abcdef")
 	stderr = &syncbuf.Buffer{}
@@ -72,26 +78,11 @@ func startLimited(t *testing.T, files int, args ...string) (addr, admin string, 
 	return addr, admin, stderr
 }
 
-// TestServeOutOfFileDescriptors: with 64 file descriptors, 120 visitors
-// at once, each keeping its connection open once answered (a browser's
-// keep-alive), are all answered: bespoke closes its idle keep-alive
-// connections while it is out of descriptors, so that those queued get
-// theirs. It kept every descriptor for the connections it had accepted,
-// and the visitors queued behind them waited, unanswered, for a
-// keep-alive connection to time out (2 minutes), while Go's http.Server
-// logged each retry of the accept. Out of descriptors it logs once a
-// second at most and counts each failure; once the load is gone it
-// serves as before.
-func TestServeOutOfFileDescriptors(t *testing.T) {
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, `<!doctype html><html><body><h1 id="t">Hello</h1></body></html>`)
-	}))
-	defer origin.Close()
-	start := time.Now()
-	addr, admin, stderr := startLimited(t, 64, "--origin", origin.URL, "--rules", writeRules(t, helloRules))
-
-	const visitors = 120
+// flood sends visitors requests at once, each on a connection of its
+// own kept open, idle, once answered (a browser's keep-alive) until every
+// visitor is done, and returns how many got each status ("no answer"
+// for those none answered in 20 s).
+func flood(addr string, visitors int) map[string]int {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -114,7 +105,7 @@ func TestServeOutOfFileDescriptors(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			conns = append(conns, c) // kept open, idle, until every visitor is done
+			conns = append(conns, c)
 			mu.Unlock()
 			c.SetDeadline(time.Now().Add(20 * time.Second))
 			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: shop\r\n\r\n"); err != nil {
@@ -136,18 +127,13 @@ func TestServeOutOfFileDescriptors(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	answered := 0
-	for s, n := range statuses {
-		if strings.HasPrefix(s, "200") || strings.HasPrefix(s, "502") {
-			answered += n
-		}
-	}
-	t.Logf("%d visitors at once with 64 file descriptors: %v", visitors, statuses)
-	if answered != visitors || statuses["200 OK"] == 0 {
-		t.Fatalf("%d of %d visitors answered (200, or 502 when the origin could not be dialled for want of descriptors): %v\n%s", answered, visitors, statuses, stderr)
-	}
+	return statuses
+}
 
-	// The load gone, it serves as before, keep-alive on again.
+// servesAsBefore checks that, the load gone, bespoke serves as before,
+// keep-alive on again.
+func servesAsBefore(t *testing.T, addr string) {
+	t.Helper()
 	for i := range 20 {
 		resp, err := http.Get("http://" + addr + "/")
 		if err != nil {
@@ -159,18 +145,113 @@ func TestServeOutOfFileDescriptors(t *testing.T) {
 			t.Fatalf("request %d after the load: %s %.100s", i, resp.Status, b)
 		}
 	}
+}
 
+// scrapeCounter returns the value of the metric line of admin's
+// /metrics that series (a name and its labels) names.
+func scrapeCounter(t *testing.T, admin, series string) float64 {
+	t.Helper()
 	resp, err := http.Get("http://" + admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := regexp.MustCompile(`(?m)^bespoke_accept_errors_total\{listener="visitors"\} (\S+)$`).FindSubmatch(b)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(b)
 	if m == nil {
-		t.Fatalf("no bespoke_accept_errors_total in the metrics")
+		t.Fatalf("no %s in the metrics", series)
 	}
-	failures, _ := strconv.ParseFloat(string(m[1]), 64)
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+// helloOrigin is an origin of one small page.
+func helloOrigin(t *testing.T) *httptest.Server {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html><body><h1 id="t">Hello</h1></body></html>`)
+	}))
+	t.Cleanup(origin.Close)
+	return origin
+}
+
+// TestServeBoundsConnections: with 64 file descriptors, 120 visitors at
+// once, each keeping its connection open once answered, all get their
+// page: bespoke lets in as many connections as leaves descriptors for
+// the origin's (limits.max_connections, derived from ulimit -n), the
+// others waiting in the listen queue while it closes its idle
+// keep-alive connections. Let in up to the limit, visitors took the
+// descriptors the origin's connections needed, and got 502s. It says
+// at start that the bound is low, and logs the waits once a second at
+// most, counting each.
+func TestServeBoundsConnections(t *testing.T) {
+	origin := helloOrigin(t)
+	start := time.Now()
+	addr, admin, stderr := startLimited(t, 64, "--origin", origin.URL, "--rules", writeRules(t, helloRules))
+	const visitors = 120
+	statuses := flood(addr, visitors)
+	t.Logf("%d visitors at once with 64 file descriptors: %v", visitors, statuses)
+	if statuses["200 OK"] != visitors {
+		t.Fatalf("%d of %d visitors got their page: %v\n%s", statuses["200 OK"], visitors, statuses, stderr)
+	}
+	servesAsBefore(t, addr)
+
+	waits := scrapeCounter(t, admin, "bespoke_connection_limit_waits_total")
+	limit := scrapeCounter(t, admin, "bespoke_visitor_connections_limit")
+	lines := strings.Count(stderr.String(), "visitors' connections at their limit")
+	elapsed := time.Since(start)
+	t.Logf("limit %v, waits counted: %v, logged in %d lines over %v", limit, waits, lines, elapsed.Round(time.Millisecond))
+	if limit <= 0 || limit >= 32 {
+		t.Errorf("bespoke_visitor_connections_limit = %v with 64 file descriptors, want under 32", limit)
+	}
+	if waits == 0 || lines == 0 {
+		t.Errorf("the waits were not counted (%v) or not logged (%d lines):\n%s", waits, lines, stderr)
+	}
+	if max := int(elapsed/time.Second) + 1; lines > max {
+		t.Errorf("%d lines about waits in %v, more than one a second:\n%s", lines, elapsed, stderr)
+	}
+	if !strings.Contains(stderr.String(), "few file descriptors") {
+		t.Errorf("the start did not say the bound is low:\n%s", stderr)
+	}
+	if strings.Contains(stderr.String(), "accepting a visitor's connection failed") {
+		t.Errorf("out of file descriptors under the bound:\n%s", stderr)
+	}
+}
+
+// TestServeOutOfFileDescriptors: with 64 file descriptors and
+// limits.max_connections set past them, 120 visitors at once, each
+// keeping its connection open once answered, are all answered: bespoke
+// closes its idle keep-alive connections while it is out of
+// descriptors, so that those queued get theirs. It kept every descriptor
+// for the connections it had accepted, and the visitors queued behind
+// them waited, unanswered, for a keep-alive connection to time out (2
+// minutes), while Go's http.Server logged each retry of the accept. Out
+// of descriptors it logs once a second at most and counts each failure;
+// once the load is gone it serves as before.
+func TestServeOutOfFileDescriptors(t *testing.T) {
+	origin := helloOrigin(t)
+	conf := filepath.Join(t.TempDir(), "bespoke.yaml")
+	if err := os.WriteFile(conf, []byte("cache_dir: \"-\"\nlog:\n  access: false\nlimits:\n  max_connections: 1000\nroutes:\n  - origin: "+origin.URL+"\n    rules: "+writeRules(t, helloRules)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	addr, admin, stderr := startLimited(t, 64, "--config", conf)
+
+	const visitors = 120
+	statuses := flood(addr, visitors)
+	answered := 0
+	for s, n := range statuses {
+		if strings.HasPrefix(s, "200") || strings.HasPrefix(s, "502") {
+			answered += n
+		}
+	}
+	t.Logf("%d visitors at once with 64 file descriptors: %v", visitors, statuses)
+	if answered != visitors || statuses["200 OK"] == 0 {
+		t.Fatalf("%d of %d visitors answered (200, or 502 when the origin could not be dialled for want of descriptors): %v\n%s", answered, visitors, statuses, stderr)
+	}
+	servesAsBefore(t, addr)
+
+	failures := scrapeCounter(t, admin, `bespoke_accept_errors_total{listener="visitors"}`)
 	lines := strings.Count(stderr.String(), "accepting a visitor's connection failed")
 	elapsed := time.Since(start)
 	t.Logf("accept failures counted: %v, logged in %d lines over %v", failures, lines, elapsed.Round(time.Millisecond))

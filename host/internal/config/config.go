@@ -246,7 +246,16 @@ type Limits struct {
 	// MaxHeaderBytes bounds a visitor's request line and headers: past it
 	// the request is refused, 414 when its URL alone takes it past, 431
 	// otherwise. Unset, 64 KiB.
-	MaxHeaderBytes Size     `yaml:"max_header_bytes"`
+	MaxHeaderBytes Size `yaml:"max_header_bytes"`
+	// MaxConnections bounds the visitors' connections open at once: past
+	// it, new ones wait in the listen queue, and idle keep-alive
+	// connections are closed, so that the process keeps file descriptors
+	// for its origins' connections (a visitor let in with none left for
+	// the origin got a 502). Unset or 0, half of the file descriptors the
+	// process may open (ulimit -n) and does not use at start, less a
+	// reserve: no bound a machine with a limit in the hundreds of
+	// thousands reaches.
+	MaxConnections int      `yaml:"max_connections"`
 	ReadHeader     Duration `yaml:"read_header_timeout"`
 	Idle           Duration `yaml:"idle_timeout"`
 	// SendTimeout bounds each write to a visitor (60s; nginx's
@@ -657,6 +666,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.PoolSize < 0 {
 		bad("limits.pool_size", "limits.pool_size cannot be negative")
+	}
+	if c.Limits.MaxConnections < 0 {
+		bad("limits.max_connections", "limits.max_connections cannot be negative (0: derived from the file descriptor limit, ulimit -n)")
 	}
 	if c.Limits.Upstream.MaxConnsPerHost < 0 {
 		bad("limits.upstream.max_conns_per_host", "limits.upstream.max_conns_per_host cannot be negative (0: no bound)")

@@ -335,7 +335,7 @@ func TestEveryMistakeInOnePass(t *testing.T) {
 		// A list where routes go is not also "no routes".
 		{"routes: { origin: http://a }\nlimits: { pool: 3, pool_size: -1 }\n",
 			"b.yaml:1:9: routes: want a list, got a mapping\n" +
-				`b.yaml:2:11: unknown field "pool" in limits; expected one of: pool_size, memory_pages, decide_timeout, max_rewrite_bytes, max_decode_ratio, max_json_depth, rewrite_buffer, edit_map_cache, held_bytes, max_header_bytes, read_header_timeout, idle_timeout, send_timeout, body_timeout, upstream` + "\n" +
+				`b.yaml:2:11: unknown field "pool" in limits; expected one of: pool_size, memory_pages, decide_timeout, max_rewrite_bytes, max_decode_ratio, max_json_depth, rewrite_buffer, edit_map_cache, held_bytes, max_header_bytes, max_connections, read_header_timeout, idle_timeout, send_timeout, body_timeout, upstream` + "\n" +
 				"b.yaml:2:31: limits.pool_size cannot be negative"},
 		{"routes:\n  - origin: ftp://a\n    preserve_host: maybe\n",
 			`b.yaml:3:20: routes[0].preserve_host: want true or false, got "maybe"` + "\n" +
@@ -539,7 +539,7 @@ func TestLoadEveryMistake(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct{ src, want string }{
 		{"secret_file: nope.key\nlimits: { pool: 3 }\nroutes:\n  - { name: shop, origin: ftp://a, rules: nope.yaml }\n",
-			`:2:11: unknown field "pool" in limits; expected one of: pool_size, memory_pages, decide_timeout, max_rewrite_bytes, max_decode_ratio, max_json_depth, rewrite_buffer, edit_map_cache, held_bytes, max_header_bytes, read_header_timeout, idle_timeout, send_timeout, body_timeout, upstream` + "\n" +
+			`:2:11: unknown field "pool" in limits; expected one of: pool_size, memory_pages, decide_timeout, max_rewrite_bytes, max_decode_ratio, max_json_depth, rewrite_buffer, edit_map_cache, held_bytes, max_header_bytes, max_connections, read_header_timeout, idle_timeout, send_timeout, body_timeout, upstream` + "\n" +
 				`:4:27: route 1 (shop): origin "ftp://a" must be an http:// or https:// URL` + "\n" +
 				`:1:14: secret_file "nope.key": no such file or directory` + "\n" +
 				`:4:43: route 1 (shop): rules "nope.yaml": no such file or directory`},

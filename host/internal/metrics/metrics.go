@@ -733,6 +733,35 @@ func (m *Metrics) EditMaps(route string, fn func() EditMapStats) {
 	})
 }
 
+// ConnStats is the state of the visitors' connections (see
+// limits.max_connections).
+type ConnStats struct {
+	// Open are the connections accepted and not yet closed; Limit, how
+	// many may be open at once; Waits counts the accepts that waited
+	// for one to close.
+	Open, Limit, Waits int64
+}
+
+// Connections exposes the visitors' connections through fn, read at
+// scrape time: bespoke_visitor_connections, its _limit, and
+// bespoke_connection_limit_waits_total.
+func (m *Metrics) Connections(fn func() ConnStats) (forget func()) {
+	if m == nil {
+		return func() {}
+	}
+	add := func(a, b ConnStats) ConnStats {
+		return ConnStats{Open: a.Open + b.Open, Limit: a.Limit + b.Limit, Waits: a.Waits + b.Waits}
+	}
+	keep := func(s ConnStats) ConnStats { return ConnStats{Waits: s.Waits} }
+	return attach(m, "listener", "visitors", fn, add, keep, func(read func() ConnStats) []prometheus.Collector {
+		return []prometheus.Collector{
+			statGauge(nil, read)("bespoke_visitor_connections", "Visitors' connections open now (accepted, idle or serving).", func(s ConnStats) int64 { return s.Open }),
+			statGauge(nil, read)("bespoke_visitor_connections_limit", "limits.max_connections: how many visitors' connections may be open at once; past it, new ones wait in the listen queue and idle keep-alive connections are closed. Unset, derived from the file descriptor limit (ulimit -n), half of what the process does not otherwise use, the other half left for the origins' connections.", func(s ConnStats) int64 { return s.Limit }),
+			statCounter(nil, read)("bespoke_connection_limit_waits_total", "Accepts of a visitor's connection that waited for another to close, the visitors' connections at bespoke_visitor_connections_limit.", func(s ConnStats) int64 { return s.Waits }),
+		}
+	})
+}
+
 // GeoIPStats is the state of a GeoIP database (see geo.DB).
 type GeoIPStats struct {
 	// Built is when the database serving was built (Unix seconds).

@@ -29,6 +29,8 @@ type visitorListener struct {
 	log     *slog.Logger
 	// retry is what an accept that failed for a while does.
 	retry acceptRetry
+	// lim bounds the connections open at once; nil, no bound.
+	lim *connLimit
 
 	conns chan net.Conn
 	errc  chan error
@@ -36,8 +38,8 @@ type visitorListener struct {
 	once  sync.Once
 }
 
-func newVisitorListener(ln net.Listener, cfg *tls.Config, handshakeTimeout time.Duration, log *slog.Logger) *visitorListener {
-	l := &visitorListener{Listener: ln, tls: cfg, timeout: handshakeTimeout, log: log, done: make(chan struct{})}
+func newVisitorListener(ln net.Listener, cfg *tls.Config, handshakeTimeout time.Duration, lim *connLimit, log *slog.Logger) *visitorListener {
+	l := &visitorListener{Listener: ln, tls: cfg, timeout: handshakeTimeout, lim: lim, log: log, done: make(chan struct{})}
 	l.retry.log, l.retry.what = log, "a visitor's connection"
 	if cfg != nil {
 		l.conns = make(chan net.Conn)
@@ -53,9 +55,8 @@ func newVisitorListener(ln net.Listener, cfg *tls.Config, handshakeTimeout time.
 func (l *visitorListener) Accept() (net.Conn, error) {
 	if l.tls == nil {
 		for {
-			c, err := l.Listener.Accept()
+			c, err := l.accept()
 			if err == nil {
-				l.retry.accepted()
 				return newGuardConn(c), nil
 			}
 			if !l.retry.failed(err, l.done) {
@@ -78,7 +79,7 @@ func (l *visitorListener) Accept() (net.Conn, error) {
 // other.
 func (l *visitorListener) acceptTLS() {
 	for {
-		c, err := l.Listener.Accept()
+		c, err := l.accept()
 		if err != nil {
 			// Out of file descriptors (EMFILE), a connection reset
 			// before it was accepted, ...: the listener is still
@@ -94,9 +95,34 @@ func (l *visitorListener) acceptTLS() {
 			}
 			return
 		}
-		l.retry.accepted()
 		go l.handshake(c)
 	}
+}
+
+// accept accepts a connection once fewer than the limit are open (see
+// connLimit), the connections meanwhile waiting in the listen queue.
+func (l *visitorListener) accept() (net.Conn, error) {
+	if l.lim == nil {
+		c, err := l.Listener.Accept()
+		if err == nil {
+			l.retry.accepted()
+		}
+		return c, err
+	}
+	waited := false
+	if !l.lim.take(l.done, func() { waited = true; l.retry.full(l.lim.max) }) {
+		return nil, net.ErrClosed
+	}
+	if waited {
+		l.retry.stillFull()
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		l.lim.give()
+		return nil, err
+	}
+	l.retry.accepted()
+	return &limitedConn{Conn: c, lim: l.lim}, nil
 }
 
 // acceptRetry is what a listener does about accepts that fail but may
@@ -122,6 +148,7 @@ type acceptRetry struct {
 	shed  func(bool)
 
 	limit    lograte.Limiter
+	fullLog  lograte.Limiter
 	delay    time.Duration
 	shedding bool
 	lastFail time.Time
@@ -178,6 +205,34 @@ func (a *acceptRetry) failed(err error, done <-chan struct{}) bool {
 	}
 }
 
+// full records that the visitors' connections are at their limit (see
+// connLimit), the accept waiting for one to close: keep-alive goes off,
+// the idle connections closed, until accepts have not waited for
+// shedFor; logged once a second at most.
+func (a *acceptRetry) full(limit int64) {
+	now := time.Now()
+	a.lastFail = now
+	if !a.shedding && a.shed != nil {
+		a.shedding = true
+		a.shed(true)
+	}
+	if a.fullLog.Period == 0 {
+		a.fullLog = lograte.Limiter{Period: time.Second, Burst: 1}
+	}
+	if ok, left := a.fullLog.Allow(now); ok {
+		args := []any{"limit", limit, "keep_alive", "off until accepts need not wait",
+			"hint", "limits.max_connections; unset, it is derived from the file descriptor limit (LimitNOFILE=, ulimit -n)"}
+		if left > 0 {
+			args = append(args, "left_out", left)
+		}
+		a.log.Warn("visitors' connections at their limit: new ones wait in the listen queue for one to close (logged once a second at most, bespoke_connection_limit_waits_total counts each)", args...)
+	}
+}
+
+// stillFull records that an accept waited until now: keep-alive stays
+// off for shedFor from then.
+func (a *acceptRetry) stillFull() { a.lastFail = time.Now() }
+
 // accepted records an accept that succeeded: keep-alive is on again once
 // accepts have succeeded for shedFor.
 func (a *acceptRetry) accepted() {
@@ -185,7 +240,7 @@ func (a *acceptRetry) accepted() {
 	if a.shedding && time.Since(a.lastFail) >= shedFor {
 		a.shedding = false
 		a.shed(false)
-		a.log.Info("accepting connections again: keep-alive is on", "last_failure", a.lastFail.Format(time.RFC3339))
+		a.log.Info("accepting connections again: keep-alive is on", "last_short", a.lastFail.Format(time.RFC3339))
 	}
 }
 

@@ -54,7 +54,7 @@ func TestTLSListenerOutlivesAcceptErrors(t *testing.T) {
 	}
 	fl := &failingListener{Listener: raw, err: &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}}
 	fl.fails.Store(3)
-	l := newVisitorListener(fl, cfg, 5*time.Second, slog.New(slog.DiscardHandler))
+	l := newVisitorListener(fl, cfg, 5*time.Second, nil, slog.New(slog.DiscardHandler))
 	defer l.Close()
 	accepted := make(chan error, 1)
 	go func() {
@@ -87,7 +87,7 @@ func TestPlainHTTPToTheTLSPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newVisitorListener(raw, testTLSConfig(t), 5*time.Second, slog.New(slog.DiscardHandler))
+	l := newVisitorListener(raw, testTLSConfig(t), 5*time.Second, nil, slog.New(slog.DiscardHandler))
 	defer l.Close()
 	go func() {
 		for {

@@ -473,9 +473,10 @@ type kept struct {
 //     and a connection in flight holds the one it came on.
 //   - admin_token_file and admin_hosts: the admin listener's guard, which
 //     guards the reload itself.
-//   - limits.read_header_timeout, idle_timeout, max_header_bytes and
-//     send_timeout: settings of the listeners' HTTP servers, which read
-//     a connection's requests before any configuration serves them.
+//   - limits.read_header_timeout, idle_timeout, max_header_bytes,
+//     send_timeout and max_connections: settings of the listeners and
+//     their HTTP servers, which accept and read a connection's requests
+//     before any configuration serves them.
 //   - secret_file: the key signs the visitors' seen-filter and caps
 //     cookies; another key would take every one for tampered, and
 //     forget what each visitor saw. The running key is kept, read from
@@ -501,6 +502,7 @@ func restartOnly(running, next *config.Config) []kept {
 	check("limits.idle_timeout", rl.Idle.D(), nl.Idle.D(), func() { nl.Idle = rl.Idle })
 	check("limits.max_header_bytes", rl.MaxHeaderBytes, nl.MaxHeaderBytes, func() { nl.MaxHeaderBytes = rl.MaxHeaderBytes })
 	check("limits.send_timeout", rl.SendTimeout.D(), nl.SendTimeout.D(), func() { nl.SendTimeout = rl.SendTimeout })
+	check("limits.max_connections", rl.MaxConnections, nl.MaxConnections, func() { nl.MaxConnections = rl.MaxConnections })
 	check("secret_file", running.SecretFile, next.SecretFile, func() { next.SecretFile = running.SecretFile })
 	check("log.format", running.Log.Format, next.Log.Format, func() { next.Log.Format = running.Log.Format })
 	return out

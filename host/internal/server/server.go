@@ -650,9 +650,15 @@ func (s *Server) serve(ctx context.Context, ln, adminLn net.Listener, visitors, 
 	}
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
-	vln := newVisitorListener(ln, tlsCfg, l.ReadHeader.D(), s.log)
+	lim := s.connLimit()
+	vln := newVisitorListener(ln, tlsCfg, l.ReadHeader.D(), lim, s.log)
 	vln.retry.count = func() { s.Metrics.AcceptError("visitors") }
 	vln.retry.shed = func(on bool) { srv.SetKeepAlivesEnabled(!on) }
+	if lim != nil {
+		defer s.Metrics.Connections(func() metrics.ConnStats {
+			return metrics.ConnStats{Open: lim.open.Load(), Limit: lim.max, Waits: lim.waits.Load()}
+		})()
+	}
 	go func() { errc <- srv.Serve(vln) }()
 	if adminLn != nil {
 		admin := &http.Server{Handler: adminH, ReadHeaderTimeout: 5 * time.Second, ErrorLog: srv.ErrorLog}
@@ -715,6 +721,27 @@ func (s *Server) serve(ctx context.Context, ln, adminLn net.Listener, visitors, 
 	}
 	return err
 }
+
+// connLimit returns the bound of the visitors' connections open at once
+// (limits.max_connections, or derived from the file descriptor limit),
+// nil for none. A derived bound so low that visitors may wait for one
+// another is said at start.
+func (s *Server) connLimit() *connLimit {
+	files, open := fileLimits()
+	n := maxConnections(s.cfg.Limits.MaxConnections, files, open)
+	if n <= 0 {
+		return nil
+	}
+	if s.cfg.Limits.MaxConnections == 0 && n < lowDerivedConns {
+		s.log.Warn("few file descriptors: the visitors' connections open at once are bounded low, the others waiting for one to close", "max_connections", n, "files", files, "open", open,
+			"hint", "raise the file descriptor limit (systemd LimitNOFILE=, ulimit -n), or set limits.max_connections")
+	}
+	return newConnLimit(n)
+}
+
+// lowDerivedConns: a derived bound under it is said at start (a limit
+// of 1024 file descriptors, a shell's default, gives 476).
+const lowDerivedConns = 1000
 
 // cutWait bounds how long a shutdown whose grace ran out waits for the
 // handlers of the requests it cut to return.
