@@ -15,7 +15,7 @@ import (
 )
 
 func checkCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", stderr, "RULES.yaml... [--format text|json]")
+	fs := newFlagSet("check", stdout, "RULES.yaml... [--format text|json]")
 	format := fs.String("format", "text", "output `format`: text (file:line:col: message; hint), or json (one object a line: file, line, col, severity, message, suggestion, code) for editors")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {

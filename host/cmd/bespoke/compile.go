@@ -16,7 +16,7 @@ import (
 )
 
 func compileCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("compile", stderr, "RULES.yaml [-o SITE.wasm] [--dump-ir]")
+	fs := newFlagSet("compile", stdout, "RULES.yaml [-o SITE.wasm] [--dump-ir]")
 	out := fs.String("o", "", "output `file` (default: the rule file's name with .wasm)")
 	dumpIR := fs.Bool("dump-ir", false, "print the checked IR (slots, symbols, conditions) to stdout")
 	dumpManifest := fs.Bool("dump-manifest", false, "print the manifest embedded in the module")

@@ -48,7 +48,7 @@ func TestServeConfigRefusesFileOptions(t *testing.T) {
 // that overrides the file, or one the file has no key for: a new option
 // must say which.
 func TestServeOptionsWithConfig(t *testing.T) {
-	_, _, help := bespoke("serve", "-h")
+	_, help, _ := bespoke("serve", "-h")
 	names := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`).FindAllStringSubmatch(help, -1)
 	if len(names) < 20 {
 		t.Fatalf("found %d options in serve -h:\n%s", len(names), help)
@@ -108,7 +108,7 @@ func TestOperationsOptions(t *testing.T) {
 	if len(table) < 20 {
 		t.Fatalf("found %d rows in OPERATIONS.md's table of options", len(table))
 	}
-	_, _, help := bespoke("serve", "-h")
+	_, help, _ := bespoke("serve", "-h")
 	opt := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)(?: (\S+))?\n((?:    \t.*\n)+)`)
 	seen := map[string]bool{}
 	for _, m := range opt.FindAllStringSubmatch(help, -1) {
@@ -310,7 +310,7 @@ func TestDebugHeadersDocumented(t *testing.T) {
 			t.Errorf("no response carried %s", name)
 		}
 	}
-	_, _, help := bespoke("serve", "-h")
+	_, help, _ := bespoke("serve", "-h")
 	_, usage, _ := strings.Cut(help, "\n  -debug-headers\n")
 	usage, _, _ = strings.Cut(usage, "\n  -")
 	doc, err := os.ReadFile("../../OPERATIONS.md")
@@ -362,7 +362,7 @@ func TestAdminTokenMinimum(t *testing.T) {
 	if !strings.Contains(strings.Join(strings.Fields(string(doc)), " "), "The token is at least 16 characters") {
 		t.Error("OPERATIONS.md does not give the admin token's minimum")
 	}
-	if _, _, help := bespoke("serve", "-h"); !strings.Contains(help, "at least 16 characters") {
+	if _, help, _ := bespoke("serve", "-h"); !strings.Contains(help, "at least 16 characters") {
 		t.Error("serve -h does not give the admin token's minimum")
 	}
 }

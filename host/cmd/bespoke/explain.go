@@ -86,7 +86,7 @@ func loadForCommand(ctx context.Context, stderr io.Writer, rulesFile, pluginFile
 }
 
 func explainCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("explain", stderr, "[RULES.yaml | --rules FILE | --plugin FILE.wasm] [request options]")
+	fs := newFlagSet("explain", stdout, "[RULES.yaml | --rules FILE | --plugin FILE.wasm] [request options]")
 	rulesFile := fs.String("rules", "", "rule `file` (default: the bundled demo rules)")
 	pluginFile := fs.String("plugin", "", "compiled plugin `file` instead of a rule file")
 	var headers, cookies, sets, variants, seenItems, shown multiFlag

@@ -101,9 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "help", "-h", "--help":
 		if len(rest) > 0 && commands[rest[0]] {
-			// bespoke help serve: the help was asked for, so it goes to
-			// stdout, where a pager reads it.
-			return run([]string{rest[0], "-h"}, stdout, stdout)
+			return run([]string{rest[0], "-h"}, stdout, stderr)
 		}
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "bespoke help: unknown command %q%s\n\n%s", rest[0], didYouMean(rest[0], commandNames), usage)
@@ -152,11 +150,15 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
-func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
+// newFlagSet returns the options of command name. Its usage, printed
+// for -h alone (see parseFlags), goes to stdout: help asked for is the
+// command's output, which a pager or grep reads, as the top level's is;
+// mistakes go to stderr.
+func newFlagSet(name string, stdout io.Writer, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("bespoke "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: bespoke %s %s\n\nOptions:\n", name, synopsis)
+		fmt.Fprintf(stdout, "Usage: bespoke %s %s\n\nOptions:\n", name, synopsis)
 		fs.PrintDefaults()
 	}
 	return fs

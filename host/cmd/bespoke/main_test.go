@@ -160,7 +160,8 @@ func TestVersion(t *testing.T) {
 }
 
 // TestHelp: bespoke help, alone or with a command, answers on stdout
-// with status 0, as -h after the command does.
+// with status 0, as -h after the command does (which answered on
+// stderr: bespoke serve -h | less showed nothing).
 func TestHelp(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -171,6 +172,9 @@ func TestHelp(t *testing.T) {
 		{[]string{"help", "serve"}, "-edit-map-cache"},
 		{[]string{"help", "compile"}, "Usage: bespoke compile"},
 		{[]string{"help", "explain"}, "-cookie"},
+		{[]string{"serve", "-h"}, "-edit-map-cache"},
+		{[]string{"check", "--help"}, "Usage: bespoke check"},
+		{[]string{"test", "-help"}, "Usage: bespoke test"},
 	} {
 		code, out, errOut := bespoke(c.args...)
 		if code != 0 || !strings.Contains(out, c.want) || errOut != "" {

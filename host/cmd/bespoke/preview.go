@@ -29,7 +29,7 @@ func previewCmd(args []string, stdout, stderr io.Writer) error {
 
 // previewContext serves the preview until ctx is done.
 func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("preview", stderr, "[--rules FILE] [--origin URL | --pages DIR] [--listen ADDR]")
+	fs := newFlagSet("preview", stdout, "[--rules FILE] [--origin URL | --pages DIR] [--listen ADDR]")
 	rulesFile := fs.String("rules", "", "rule `file` to preview, reloaded as it changes (default: the bundled demo rules)")
 	origin := fs.String("origin", "", "origin `URL` to fetch pages from")
 	pages := fs.String("pages", "", "`directory` of saved pages to use as the origin (default: the rule file's pages:, or the demo site)")

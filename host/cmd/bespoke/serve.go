@@ -151,7 +151,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // process's SIGHUPs); with hup nil, it takes SIGHUP itself while it
 // serves.
 func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", stderr, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
+	fs := newFlagSet("serve", stdout, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
 	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores), loaded again by a reload (SIGHUP, POST /_bespoke/reload) once it changed; the other options then only override listen, admin, TLS, h2c, the admin token and hosts, the preview and watch")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
 	admin := fs.String("admin", config.DefaultAdmin, "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload, /debug/pprof/); empty disables it")

@@ -34,7 +34,7 @@ type testOptions struct {
 }
 
 func testCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("test", stderr, "RULES.yaml... [-v] [--coverage] [--watch] [--pages DIR] [--timezone ZONE]")
+	fs := newFlagSet("test", stdout, "RULES.yaml... [-v] [--coverage] [--watch] [--pages DIR] [--timezone ZONE]")
 	var opt testOptions
 	fs.BoolVar(&opt.verbose, "v", false, "print every test, not only failures")
 	fs.BoolVar(&opt.coverage, "coverage", false, "report the rules no test matches and the actions no test applies")
