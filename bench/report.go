@@ -370,6 +370,11 @@ func (h *harness) goals(cs []comparison) []goal {
 	// A plugin read from a .wasm file runs like one compiled in process
 	// once the verifier has found it bounded (internal/bounded).
 	ratio("decide from a .wasm file ÷ compiled in process, demo rules", "/host/internal/site", `^DemoWasmCall/from-file$`, `^DemoWasmCall/in-process$`, "≤ 1.20×", func(v float64) bool { return v <= 1.2 })
+	// The slowest modules the verifier runs without a deadline (chains
+	// of its slowest instructions, as long as their static cost allows)
+	// decide within the deadline the others get.
+	micro("slowest module run without a deadline: square roots", "/host/internal/engine", `^SlowestBoundedModules/square-roots$`, "ns/op", "< 50 ms", func(v float64) bool { return v < 50e6 }, nsAsTime)
+	micro("slowest module run without a deadline: a pointer chase", "/host/internal/engine", `^SlowestBoundedModules/a-pointer-chase$`, "ns/op", "< 50 ms", func(v float64) bool { return v < 50e6 }, nsAsTime)
 	// Loading a plugin: read the .wasm, verify it, compile it to machine
 	// code (no cache), create its first instance.
 	micro("load 10,000 rules from a .wasm file", "/host/internal/site", `^LoadRules/10000/from-file$`, "ns/op", "< 0.5 s", func(v float64) bool { return v < 0.5e9 }, nsAsTime)
