@@ -36,6 +36,10 @@ type visitorListener struct {
 	errc  chan error
 	done  chan struct{}
 	once  sync.Once
+	// start starts the TLS listener's accepting goroutine at the first
+	// Accept: the fields its caller sets after newVisitorListener
+	// (retry's count and shed) are set by then.
+	start sync.Once
 }
 
 func newVisitorListener(ln net.Listener, cfg *tls.Config, handshakeTimeout time.Duration, lim *connLimit, log *slog.Logger) *visitorListener {
@@ -44,7 +48,6 @@ func newVisitorListener(ln net.Listener, cfg *tls.Config, handshakeTimeout time.
 	if cfg != nil {
 		l.conns = make(chan net.Conn)
 		l.errc = make(chan error, 1)
-		go l.acceptTLS()
 	}
 	return l
 }
@@ -64,6 +67,7 @@ func (l *visitorListener) Accept() (net.Conn, error) {
 			}
 		}
 	}
+	l.start.Do(func() { go l.acceptTLS() })
 	select {
 	case c := <-l.conns:
 		return c, nil
