@@ -37,6 +37,7 @@ func TestMaxConnections(t *testing.T) {
 // a third visitor waits in the listen queue, keep-alive is turned off
 // (its idle connections closed), and it is accepted once one closes,
 // however it closes: by the server, or a TLS handshake that failed.
+// Keep-alive is on again once accepts have not waited for a while.
 func TestListenerBoundsConnections(t *testing.T) {
 	for _, withTLS := range []bool{false, true} {
 		name := "plain"
@@ -136,6 +137,14 @@ func TestListenerBoundsConnections(t *testing.T) {
 			}
 			if n := lim.open.Load(); n != 0 {
 				t.Errorf("%d connections counted open once all closed", n)
+			}
+			// Accepts that have not waited for shedFor turn keep-alive
+			// on again.
+			time.Sleep(shedFor)
+			dial()
+			next("after the load").Close()
+			if shed.Load() != 2 {
+				t.Errorf("keep-alive state %d once accepts no longer wait, want on again", shed.Load())
 			}
 		})
 	}
