@@ -740,7 +740,7 @@ func (s *Server) connLimit() *connLimit {
 }
 
 // lowDerivedConns: a derived bound under it is said at start (a limit
-// of 1024 file descriptors, a shell's default, gives 476).
+// of 1024 file descriptors, a shell's default, gives some 470).
 const lowDerivedConns = 1000
 
 // cutWait bounds how long a shutdown whose grace ran out waits for the
