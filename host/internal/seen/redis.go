@@ -134,10 +134,12 @@ type RedisConfig struct {
 // queue is full a save is dropped and counted. Close writes what is queued.
 //
 // On a single server, when it cannot be reached (a connection refused or
-// reset, or three loads in a row timing out) the store takes it for lost:
-// loads answer at once with an empty set (Dropped DroppedRedisError)
-// instead of each waiting for its timeout, and a background probe PINGs
-// the server every Retry (100 ms). Once it answers, the store starts a new
+// reset, or three loads in a row timing out) or refuses the store's loads
+// (a wrong password, an ACL without its keys) the store takes it for
+// lost: loads answer at once with an empty set (Dropped
+// DroppedRedisError) instead of each waiting for its timeout, and a
+// background probe PINGs the server and reads a key as loads do every
+// Retry (100 ms). Once it answers, the store starts a new
 // client (the old one's connection pool would go on refusing to dial for
 // up to a second after an outage) and loads use Redis again: filtering
 // comes back within Retry of the server.
@@ -706,6 +708,13 @@ func refusesClient(msg string) bool {
 	return false
 }
 
+// refusesCommand reports whether err is Redis refusing this user one
+// command or its keys (NOPERM), not the connection.
+func refusesCommand(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "NOPERM")
+}
+
 // lost takes the server for lost, after err, and starts the probe that
 // brings it back, unless one runs. It logs the outage once: the loads
 // and writes that fail while it lasts are counted, not logged.
@@ -723,9 +732,10 @@ func (s *RedisStore) lost(err error) {
 	go s.probe()
 }
 
-// probe PINGs the server every retry interval with a new client until it
-// answers, then makes that client the store's and closes the old one,
-// whose pool may still be refusing to dial.
+// probe asks the server every retry interval, with a new client, until
+// it answers a PING and what loads run, then makes that client the
+// store's and closes the old one, whose pool may still be refusing to
+// dial.
 func (s *RedisStore) probe() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.retry)
@@ -738,19 +748,24 @@ func (s *RedisStore) probe() {
 		}
 		c := s.newClient()
 		// The first PING pays for the connection (a dial, HELLO, a
-		// Sentinel's answer): it gets the start's bound. A second one,
-		// on that connection, must come within a load's time, so that a
-		// server slower than that is not taken back to fail every load
-		// again (the store flapped). Both are bounded apart from the
-		// store's timeout, which may be long: the client reads until the
-		// deadline, whatever the store's Close (which waits for this)
-		// says.
+		// Sentinel's answer): it gets the start's bound, with a GET of a
+		// key under the prefix, which a PING does not stand for (an ACL
+		// refusing the store's keys or commands). Then an MGET, on that
+		// connection, must be answered within a load's time, so that a
+		// server slower than that, or one that refuses the store's
+		// keys, is not taken back to fail every load again (the store
+		// flapped). Both are bounded apart from the store's timeout,
+		// which may be long: the client reads until the deadline,
+		// whatever the store's Close (which waits for this) says.
 		ctx, cancel := context.WithTimeout(context.Background(), min(max(s.timeout, s.retry), startPing))
 		err := c.Ping(ctx).Err()
+		if err == nil {
+			err = nilIsNone(c.Get(ctx, s.SeenKey(checkID)).Err())
+		}
 		cancel()
 		if err == nil {
 			ctx, cancel = context.WithTimeout(context.Background(), min(s.timeout, startPing))
-			err = c.Ping(ctx).Err()
+			err = nilIsNone(c.MGet(ctx, s.SeenKey(checkID), s.CapsKey(checkID)).Err())
 			cancel()
 		}
 		if err != nil {
@@ -776,6 +791,19 @@ func (s *RedisStore) probe() {
 	}
 }
 
+// checkID is the visitor id of the keys the store reads and writes to
+// find out what the server allows it (Check, the probe).
+const checkID = "bespoke-check"
+
+// nilIsNone is err, but nil for redis.Nil: a key that holds nothing was
+// read all the same.
+func nilIsNone(err error) error {
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
 // checkScript calls what the write script calls (casScript), on a key
 // of its own that expires in a second.
 var checkScript = redis.NewScript(`
@@ -794,11 +822,10 @@ func (s *RedisStore) Check(ctx context.Context) error {
 	if err := c.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("PING: %w", err)
 	}
-	const id = "bespoke-check"
-	if err := c.MGet(ctx, s.SeenKey(id), s.CapsKey(id)).Err(); err != nil {
+	if err := c.MGet(ctx, s.SeenKey(checkID), s.CapsKey(checkID)).Err(); err != nil {
 		return fmt.Errorf("MGET: %w", err)
 	}
-	if err := checkScript.Eval(ctx, c, []string{s.SeenKey(id)}).Err(); err != nil {
+	if err := checkScript.Eval(ctx, c, []string{s.SeenKey(checkID)}).Err(); err != nil {
 		return fmt.Errorf("the write script (EVAL, which calls GET, TTL and SET): %w; without it, saves of one visitor at once overwrite each other (ACL SETUSER ... +eval +get +set +ttl)", err)
 	}
 	return nil
@@ -995,7 +1022,9 @@ func (s *RedisStore) write(batch []save) {
 			timeouts++
 		default:
 			failed++
-			if unreachable(err) {
+			// A command refused (NOPERM: a user that may read but not
+			// write) leaves loads working: the server is not lost.
+			if unreachable(err) && !refusesCommand(err) {
 				s.failed(true, err)
 			} else {
 				s.refusedSave(err)

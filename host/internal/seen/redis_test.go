@@ -1316,3 +1316,82 @@ func TestRefusedSavesLoggedAfterTheClockWentBack(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisRefusesCommands: a Redis user that may connect and PING but
+// not run what the store runs. One that may not read the store's keys
+// (an ACL key pattern for another prefix) is taken for lost once, stays
+// lost while the probe's PING answers, and comes back on its own once
+// the ACL allows the keys; one that may read but not write keeps its
+// loads, its refused saves counted and logged once a minute. Both
+// flapped: each load or save took the server for lost and each probe's
+// PING took it back, two lines in the log per request.
+func TestRedisRefusesCommands(t *testing.T) {
+	ctx := context.Background()
+	addr := freeAddr()
+	startOwnRedis(t, addr)
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	for _, tt := range []struct {
+		name, user string
+		acl        []any // the user's rights, after its name and password
+		loads      bool  // whether its loads are answered
+		fixed      []any // rights that let it load, for the recovery
+	}{
+		{"keys of another prefix", "otherkeys", []any{"~other:*", "+get", "+mget", "+set", "+ttl", "+ping", "+eval"}, false, []any{"~*"}},
+		{"no write", "readonly", []any{"~*", "+get", "+mget", "+ttl", "+ping"}, true, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := admin.Do(ctx, append([]any{"ACL", "SETUSER", tt.user, "on", ">pw"}, tt.acl...)...).Err(); err != nil {
+				t.Skipf("ACL (Redis 6): %v", err)
+			}
+			var buf syncbuf.Buffer
+			st := newRedisStore(t, RedisConfig{URL: "redis://" + tt.user + ":pw@" + addr, Timeout: time.Second, Retry: 5 * time.Millisecond,
+				Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+			const requests = 10
+			for i := range requests {
+				s, info := st.Load(ctx, nil, fmt.Sprint("v", i))
+				if info.Failed() == tt.loads {
+					t.Fatalf("load %d: %+v", i, info)
+				}
+				s.Shown("a")
+				st.Save(ctx, nil, fmt.Sprint("v", i), s, false)
+				s.Release()
+				st.Flush(hangGuard)
+				time.Sleep(20 * time.Millisecond) // four probes' time
+			}
+			log := buf.String()
+			if tt.loads {
+				if !st.Up() || st.Lost.Load() != 0 || st.SaveErrors.Load() != requests {
+					t.Errorf("up %v, lost %d times, %d write errors; want up, never lost, %d", st.Up(), st.Lost.Load(), st.SaveErrors.Load(), requests)
+				}
+				if n := strings.Count(log, "Redis refuses seen saves"); n != 1 || !strings.Contains(log, "NOPERM") {
+					t.Errorf("%d warnings of refused saves, want 1 naming NOPERM:\n%s", n, log)
+				}
+			} else {
+				if st.Up() || st.Lost.Load() != 1 || st.Reconnects.Load() != 0 {
+					t.Errorf("up %v, lost %d times, back %d times; want lost once for good", st.Up(), st.Lost.Load(), st.Reconnects.Load())
+				}
+				if n := strings.Count(log, "Redis seen store lost"); n != 1 || !strings.Contains(log, "NOPERM") {
+					t.Errorf("%d outage warnings, want 1 naming NOPERM:\n%s", n, log)
+				}
+			}
+			if n := strings.Count(log, "\n"); n > 2 {
+				t.Errorf("%d lines logged for %d requests:\n%s", n, requests, log)
+			}
+			if tt.fixed == nil {
+				return
+			}
+			if err := admin.Do(ctx, append([]any{"ACL", "SETUSER", tt.user}, tt.fixed...)...).Err(); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(hangGuard); !st.Up(); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the store did not come back once the ACL allowed its keys")
+				}
+			}
+			if _, info := st.Load(ctx, nil, "v0"); info.Failed() {
+				t.Fatalf("a load once the ACL allows it: %+v", info)
+			}
+		})
+	}
+}
