@@ -277,12 +277,19 @@ func casExpect(loaded []byte) string {
 // of one visitor at once (two tabs, a page's parallel API calls) then
 // both count, where a plain SET kept the later one's only.
 //
+// A key of another type (another application's hash or list) holds no
+// state of the store's: it is written over as an empty key is.
+//
 // A write never shortens the TTL a stored state has left: the routes of a
 // host share a visitor's caps, each route with windows of its own, and a
 // first visit's short TTL must not cut the window of a state another
 // request stored meanwhile.
 var casScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
+local cur = redis.pcall('GET', KEYS[1])
+if type(cur) == 'table' and cur.err then
+  if string.sub(cur.err, 1, 9) ~= 'WRONGTYPE' then return cur end
+  cur = false
+end
 if (cur == false and ARGV[3] == '-') or (cur ~= false and redis.sha1hex(cur) == ARGV[3]) then
   local ttl = tonumber(ARGV[2])
   if cur ~= false then
@@ -535,6 +542,12 @@ func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) 
 	} else {
 		b, err = s.c().Get(ctx, s.SeenKey(visitorID)).Bytes()
 	}
+	if wrongType(err) {
+		// Not a state the store wrote (another application's key):
+		// dropped as bytes of another format are, and replaced by the
+		// visitor's next save. (MGET answers nil for it.)
+		b, err = nil, nil
+	}
 	switch {
 	case err == nil:
 		s.timeoutsInARow.Store(0)
@@ -624,6 +637,11 @@ func (s *RedisStore) LoadCaps(ctx context.Context, visitorID string) ([]byte, er
 	// Counted and acted on as a seen-state's load is: a route whose
 	// rules cap but keep no seen-filter has these loads only.
 	switch {
+	case wrongType(err):
+		// Another application's key: no counts, written over by the
+		// next save.
+		s.timeoutsInARow.Store(0)
+		err = redis.Nil
 	case err == nil || errors.Is(err, redis.Nil):
 		s.timeoutsInARow.Store(0)
 	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -706,6 +724,13 @@ func refusesClient(msg string) bool {
 		}
 	}
 	return false
+}
+
+// wrongType reports whether err is Redis saying the key holds another
+// type than a string.
+func wrongType(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE")
 }
 
 // refusesCommand reports whether err is Redis refusing this user one

@@ -1395,3 +1395,86 @@ func TestRedisRefusesCommands(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisForeignValues: a visitor's keys holding what the store did
+// not write there (another application's hash or list, bytes of another
+// format) are read as no state and replaced by the next save, whichever
+// load read them. A key of another type failed every load of the
+// visitor (GET answers WRONGTYPE) and every save (the write script's
+// GET too), logged as Redis refusing saves, for as long as it lived.
+func TestRedisForeignValues(t *testing.T) {
+	ctx := context.Background()
+	raw := rawClient(t)
+	for _, v := range []struct {
+		name  string
+		write func(key string) error
+	}{
+		{"hash", func(key string) error { return raw.HSet(ctx, key, "f", "v").Err() }},
+		{"list", func(key string) error { return raw.RPush(ctx, key, "a", "b").Err() }},
+		{"bytes", func(key string) error { return raw.Set(ctx, key, "\x00garbage\xff", time.Hour).Err() }},
+		{"empty", func(key string) error { return raw.Set(ctx, key, "", time.Hour).Err() }},
+	} {
+		for _, how := range []string{"Load", "LoadWithCaps", "LoadCaps"} {
+			t.Run(v.name+"/"+how, func(t *testing.T) {
+				var buf syncbuf.Buffer
+				st := newRedisStore(t, RedisConfig{Timeout: time.Second, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+				const id = "v"
+				for _, key := range []string{st.SeenKey(id), st.CapsKey(id)} {
+					if err := v.write(key); err != nil {
+						t.Fatal(err)
+					}
+				}
+				switch how {
+				case "LoadCaps":
+					b, err := st.LoadCaps(ctx, id)
+					if err != nil {
+						t.Fatalf("LoadCaps: %v", err)
+					}
+					if err := st.SaveCaps(id, []byte("counts"), time.Hour, b, func(cur []byte) []byte { return []byte("counts") }); err != nil {
+						t.Fatal(err)
+					}
+				default:
+					var s *Set
+					var info LoadInfo
+					var err error
+					if how == "Load" {
+						s, info = st.Load(ctx, nil, id)
+					} else {
+						var b []byte
+						s, info, b, err = st.LoadWithCaps(ctx, nil, id)
+						if err == nil {
+							err = st.SaveCaps(id, []byte("counts"), time.Hour, b, func(cur []byte) []byte { return []byte("counts") })
+						}
+					}
+					if info.Failed() || err != nil {
+						t.Fatalf("%s: %+v, %v", how, info, err)
+					}
+					s.Shown("a")
+					if err := st.Save(ctx, nil, id, s, false); err != nil {
+						t.Fatalf("Save: %v", err)
+					}
+					s.Release()
+				}
+				if !st.Flush(hangGuard) {
+					t.Fatal("not written")
+				}
+				if how == "Load" && st.Invalid.Load() != 1 {
+					t.Errorf("%d invalid states counted, want 1", st.Invalid.Load())
+				}
+				if st.Errors.Load() != 0 || st.SaveErrors.Load() != 0 || !st.Up() || buf.String() != "" {
+					t.Fatalf("%d load errors, %d write errors, up %v; log %s", st.Errors.Load(), st.SaveErrors.Load(), st.Up(), &buf)
+				}
+				if b, err := st.LoadCaps(ctx, id); how != "Load" && (err != nil || string(b) != "counts") {
+					t.Errorf("the counts saved over it: %q, %v", b, err)
+				}
+				if how != "LoadCaps" {
+					s, info := st.Load(ctx, nil, id)
+					defer s.Release()
+					if info.Source != SourceRedis || !s.Seen("a") {
+						t.Errorf("the state saved over it: %+v, seen %v", info, s.Seen("a"))
+					}
+				}
+			})
+		}
+	}
+}
