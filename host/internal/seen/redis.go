@@ -1018,7 +1018,7 @@ func (s *RedisStore) write(batch []save) {
 		}
 	}
 	cmds, _ := pipe.Exec(ctx)
-	var ok, timeouts, failed int64
+	var ok, timeouts, failed, dropped int64
 	for i, c := range cmds {
 		err := c.Err()
 		if batch[i].merge != nil {
@@ -1045,6 +1045,12 @@ func (s *RedisStore) write(batch []save) {
 			ok++
 		case isTimeout(err):
 			timeouts++
+		case errors.Is(err, redis.ErrClosed), errors.Is(err, net.ErrClosed):
+			// The store closed the client under the write (Close gave
+			// up waiting for Redis, or the probe replaced the client of
+			// a lost server): dropped by the store, not refused by
+			// Redis.
+			dropped++
 		default:
 			failed++
 			// A command refused (NOPERM: a user that may read but not
@@ -1058,6 +1064,7 @@ func (s *RedisStore) write(batch []save) {
 	}
 	s.Saves.Add(ok)
 	s.SaveTimeouts.Add(timeouts)
+	s.DroppedSaves.Add(dropped)
 	s.SaveErrors.Add(failed + int64(len(batch)-len(cmds)))
 }
 
@@ -1127,7 +1134,8 @@ func (s *RedisStore) Flush(timeout time.Duration) bool {
 }
 
 // Close stops accepting saves, writes the queued ones (waiting at most
-// SaveTimeout and a second for them) and closes the connections. Loads
+// SaveTimeout and a second for them; those left then are dropped, and
+// counted in DroppedSaves) and closes the connections. Loads
 // after Close give empty sets. It is safe to call more than once.
 func (s *RedisStore) Close() error {
 	s.once.Do(func() {

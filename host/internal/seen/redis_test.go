@@ -1478,3 +1478,43 @@ func TestRedisForeignValues(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisCloseWhileHung: closing the store while Redis does not answer
+// (stopped, SIGSTOP) ends within its bound, and the saves still queued
+// then are counted as dropped, not as saves Redis refused: each failed
+// on the closed client and was logged as "Redis refuses seen saves",
+// a warning about the server at every shutdown during an outage.
+func TestRedisCloseWhileHung(t *testing.T) {
+	addr, _ := silentServer(t)
+	var buf syncbuf.Buffer
+	st, err := NewRedisStore(RedisConfig{URL: "redis://" + addr, Timeout: 10 * time.Millisecond, SaveTimeout: 50 * time.Millisecond,
+		Writers: 1, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const saves = 40 * maxBatch // 40 writes of 50 ms, more than Close waits
+	for i := range saves {
+		s := st.l.newSet(st.l.nowSec())
+		s.Shown("a")
+		if err := st.Save(context.Background(), nil, fmt.Sprint("v", i), s, false); err != nil {
+			t.Fatal(err)
+		}
+		s.Release()
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { st.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(hangGuard):
+		t.Fatal("Close did not return")
+	}
+	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
+	timeouts, dropped, failed := st.SaveTimeouts.Load(), st.DroppedSaves.Load(), st.SaveErrors.Load()
+	if st.Saves.Load()+timeouts+dropped+failed != saves || dropped == 0 || failed != 0 {
+		t.Errorf("of %d saves: %d written, %d timed out, %d dropped, %d failed; want each counted once, those left at Close dropped", saves, st.Saves.Load(), timeouts, dropped, failed)
+	}
+	if strings.Contains(buf.String(), "refuses") {
+		t.Errorf("saves dropped at Close logged as refused by Redis:\n%s", &buf)
+	}
+}
