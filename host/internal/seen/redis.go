@@ -183,8 +183,9 @@ type RedisStore struct {
 	// noScript: the server refused the write script (an ACL without
 	// EVAL); saves are plain SETs from then on.
 	noScript atomic.Bool
-	// refusedWarned is when a refused save was last logged.
-	refusedWarned atomic.Int64
+	// refusedWarned is when a refused save was last logged,
+	// clusterWarned a Cluster's failed load or save.
+	refusedWarned, clusterWarned atomic.Int64
 
 	// down: the server is taken for lost and a probe is running;
 	// timeoutsInARow counts loads that timed out since the last answer.
@@ -610,6 +611,13 @@ func bytesOf(v any) []byte {
 func (s *RedisStore) failed(lost bool, err error) {
 	switch {
 	case s.target.Mode == RedisCluster:
+		if lost && due(&s.clusterWarned) {
+			// Never lost as a whole, the Cluster would otherwise fail
+			// loads without a word (every node refusing the store's
+			// user, or not answering).
+			s.log.Warn("Redis Cluster fails seen loads or saves: the visitors of the slots concerned are served as if nothing had been seen, and their states not saved, until it answers (logged once a minute; bespoke_seen_redis_total counts them)",
+				"addrs", strings.Join(s.Addrs(), ","), "err", err)
+		}
 		if cc, ok := s.c().(*redis.ClusterClient); ok {
 			cc.ReloadState(context.Background())
 		}
@@ -1076,13 +1084,20 @@ const refusedEvery = time.Minute
 // the state is lost, and loads, which still work, read the state as it
 // was (a capped rule goes on showing).
 func (s *RedisStore) refusedSave(err error) {
-	// (A clock that reads earlier than the last line was set back: it
-	// logs, rather than stay silent until the clock catches up.)
-	if now, last := time.Now().UnixNano(), s.refusedWarned.Load(); now-last >= int64(refusedEvery) || now < last {
-		s.refusedWarned.Store(now)
+	if due(&s.refusedWarned) {
 		s.log.Warn("Redis refuses seen saves: what visitors were shown is not kept, and capped rules go on showing (logged once a minute; bespoke_seen_redis_total{event=\"write_error\"} counts them)",
 			"addrs", strings.Join(s.Addrs(), ","), "err", err)
 	}
+}
+
+// due reports whether a line logged at most once per refusedEvery, last
+// logged at *last (UnixNano), is due now, and if so takes it: of callers
+// at once, one logs.
+func due(last *atomic.Int64) bool {
+	// (A clock that reads earlier than the last line was set back: it
+	// logs, rather than stay silent until the clock catches up.)
+	now, l := time.Now().UnixNano(), last.Load()
+	return (now-l >= int64(refusedEvery) || now < l) && last.CompareAndSwap(l, now)
 }
 
 // mergeWrite writes sv over cur, a state another request stored since
