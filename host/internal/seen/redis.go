@@ -1149,8 +1149,9 @@ func (s *RedisStore) Flush(timeout time.Duration) bool {
 }
 
 // Close stops accepting saves, writes the queued ones (waiting at most
-// SaveTimeout and a second for them; those left then are dropped, and
-// counted in DroppedSaves) and closes the connections. Loads
+// SaveTimeout and a second for them, and not at all while the server is
+// taken for lost; those left then are dropped, and counted in
+// DroppedSaves) and closes the connections. Loads
 // after Close give empty sets. It is safe to call more than once.
 func (s *RedisStore) Close() error {
 	s.once.Do(func() {
@@ -1166,12 +1167,16 @@ func (s *RedisStore) Close() error {
 			s.wg.Wait()
 			close(done)
 		}()
-		t := time.NewTimer(s.saveTimeout + time.Second)
-		select {
-		case <-done:
-		case <-t.C:
+		// A server taken for lost is not waited for: its writes could
+		// only time out, each holding the exit SaveTimeout.
+		if !s.down.Load() {
+			t := time.NewTimer(s.saveTimeout + time.Second)
+			select {
+			case <-done:
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		t.Stop()
 		// Writers still busy fail fast once the client is closed.
 		s.err = s.c().Close()
 		<-done

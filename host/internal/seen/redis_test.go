@@ -1518,3 +1518,41 @@ func TestRedisCloseWhileHung(t *testing.T) {
 		t.Errorf("saves dropped at Close logged as refused by Redis:\n%s", &buf)
 	}
 }
+
+// TestRedisCloseWhileLost: closing a store whose server is lost (it
+// stopped answering, SIGSTOP) does not wait for the writes queued for
+// it, which can only time out: Close waited SaveTimeout and a second
+// (50 times seen.timeout), holding bespoke's exit that long after its
+// shutdown grace. The queued saves are dropped.
+func TestRedisCloseWhileLost(t *testing.T) {
+	addr, _ := silentServer(t)
+	st, err := NewRedisStore(RedisConfig{URL: "redis://" + addr, Timeout: 10 * time.Millisecond, SaveTimeout: time.Hour, Writers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range lostAfterTimeouts {
+		st.Load(context.Background(), nil, fmt.Sprint("v", i))
+	}
+	if st.Up() {
+		t.Fatal("the server was not taken for lost")
+	}
+	const saves = 3 * maxBatch
+	for i := range saves {
+		s := st.l.newSet(st.l.nowSec())
+		s.Shown("a")
+		st.Save(context.Background(), nil, fmt.Sprint("v", i), s, false)
+		s.Release()
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { st.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(hangGuard):
+		t.Fatal("Close waited for the writes to a lost server")
+	}
+	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
+	if n := st.DroppedSaves.Load(); n != saves {
+		t.Errorf("%d saves dropped, want %d", n, saves)
+	}
+}
