@@ -189,9 +189,18 @@ func parseSeedList(s string) (RedisTarget, error) {
 		t.Options.Password = *pass
 	}
 	if scheme == "rediss" {
-		t.Options.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: hostOf(addrs[0])}
+		t.Options.TLSConfig = clusterTLS()
 	}
 	return t, nil
+}
+
+// clusterTLS is the TLS configuration of a Cluster's connections. It
+// names no server: each node's certificate is verified against the
+// address the client dials it at (a seed, or the address the Cluster
+// announces), where the first seed's name, given to every node, failed
+// the nodes whose certificates name them only.
+func clusterTLS() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12}
 }
 
 // parseCluster reads [user:password@]h1:p1,h2:p2[/0] after redis+cluster://.
@@ -205,7 +214,7 @@ func parseCluster(scheme, rest string) (RedisTarget, error) {
 	}
 	t := RedisTarget{Mode: RedisCluster, Options: redis.UniversalOptions{Addrs: hosts, Username: user, Password: pass, IsClusterMode: true}}
 	if scheme == "rediss" {
-		t.Options.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: hostOf(hosts[0])}
+		t.Options.TLSConfig = clusterTLS()
 	}
 	return t, nil
 }
@@ -272,11 +281,6 @@ func checkAddr(a string) error {
 		return fmt.Errorf("%q: the port is not a number from 1 to 65535", a)
 	}
 	return nil
-}
-
-func hostOf(addr string) string {
-	h, _, _ := net.SplitHostPort(addr)
-	return h
 }
 
 // unescapedUserinfo reports whether what follows a URL's scheme holds an
