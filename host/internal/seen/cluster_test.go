@@ -3,11 +3,15 @@ package seen
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
 	"github.com/bespoke-edge/bespoke/host/internal/seen/rediscluster"
+	"github.com/bespoke-edge/bespoke/internal/syncbuf"
+	"github.com/redis/go-redis/v9"
 )
 
 // On a real 3-primary / 3-replica Redis Cluster: each visitor's seen-state
@@ -77,4 +81,38 @@ func TestRedisClusterStore(t *testing.T) {
 		}
 	}
 	t.Logf("%d visitors over the primaries %v; %d loads, %d writes", visitors, primaries, st.Loads.Load()+other.Loads.Load(), st.Saves.Load())
+}
+
+// TestRedisClusterRefusalLogged: a Cluster whose nodes refuse the
+// store's keys (an ACL for another prefix) fails every load; that is
+// logged, once a minute at most, with Redis's reply. A Cluster is never
+// taken for lost as a whole, and these failures were counted but never
+// logged: nothing said why no visitor was filtered.
+func TestRedisClusterRefusalLogged(t *testing.T) {
+	cl := rediscluster.Start(t)
+	ctx := context.Background()
+	for _, n := range cl.Nodes {
+		c := redis.NewClient(&redis.Options{Addr: n.Addr})
+		err := c.Do(ctx, "ACL", "SETUSER", "bsk", "on", ">pw", "~other:*", "+@all").Err()
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf syncbuf.Buffer
+	st := newRedisStore(t, RedisConfig{URL: "redis+cluster://bsk:pw@" + cl.Nodes[0].Addr, Timeout: 5 * time.Second,
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	const loads = 20
+	for i := range loads {
+		if _, info := st.Load(ctx, nil, fmt.Sprint("v", i)); !info.Failed() {
+			t.Fatalf("load %d: %+v", i, info)
+		}
+	}
+	if st.Errors.Load() != loads {
+		t.Errorf("%d load errors, want %d", st.Errors.Load(), loads)
+	}
+	log := buf.String()
+	if n := strings.Count(log, "\n"); n != 1 || !strings.Contains(log, "NOPERM") || !strings.Contains(log, `"level":"WARN"`) {
+		t.Errorf("%d lines logged for %d failed loads, want 1 warning naming NOPERM:\n%s", n, loads, log)
+	}
 }

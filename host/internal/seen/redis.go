@@ -134,10 +134,12 @@ type RedisConfig struct {
 // queue is full a save is dropped and counted. Close writes what is queued.
 //
 // On a single server, when it cannot be reached (a connection refused or
-// reset, or three loads in a row timing out) the store takes it for lost:
-// loads answer at once with an empty set (Dropped DroppedRedisError)
-// instead of each waiting for its timeout, and a background probe PINGs
-// the server every Retry (100 ms). Once it answers, the store starts a new
+// reset, or three loads in a row timing out) or refuses the store's loads
+// (a wrong password, an ACL without its keys) the store takes it for
+// lost: loads answer at once with an empty set (Dropped
+// DroppedRedisError) instead of each waiting for its timeout, and a
+// background probe PINGs the server and reads a key as loads do every
+// Retry (100 ms). Once it answers, the store starts a new
 // client (the old one's connection pool would go on refusing to dial for
 // up to a second after an outage) and loads use Redis again: filtering
 // comes back within Retry of the server.
@@ -181,8 +183,9 @@ type RedisStore struct {
 	// noScript: the server refused the write script (an ACL without
 	// EVAL); saves are plain SETs from then on.
 	noScript atomic.Bool
-	// refusedWarned is when a refused save was last logged.
-	refusedWarned atomic.Int64
+	// refusedWarned is when a refused save was last logged,
+	// clusterWarned a Cluster's failed load or save.
+	refusedWarned, clusterWarned atomic.Int64
 
 	// down: the server is taken for lost and a probe is running;
 	// timeoutsInARow counts loads that timed out since the last answer.
@@ -275,12 +278,19 @@ func casExpect(loaded []byte) string {
 // of one visitor at once (two tabs, a page's parallel API calls) then
 // both count, where a plain SET kept the later one's only.
 //
+// A key of another type (another application's hash or list) holds no
+// state of the store's: it is written over as an empty key is.
+//
 // A write never shortens the TTL a stored state has left: the routes of a
 // host share a visitor's caps, each route with windows of its own, and a
 // first visit's short TTL must not cut the window of a state another
 // request stored meanwhile.
 var casScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
+local cur = redis.pcall('GET', KEYS[1])
+if type(cur) == 'table' and cur.err then
+  if string.sub(cur.err, 1, 9) ~= 'WRONGTYPE' then return cur end
+  cur = false
+end
 if (cur == false and ARGV[3] == '-') or (cur ~= false and redis.sha1hex(cur) == ARGV[3]) then
   local ttl = tonumber(ARGV[2])
   if cur ~= false then
@@ -533,6 +543,12 @@ func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) 
 	} else {
 		b, err = s.c().Get(ctx, s.SeenKey(visitorID)).Bytes()
 	}
+	if wrongType(err) {
+		// Not a state the store wrote (another application's key):
+		// dropped as bytes of another format are, and replaced by the
+		// visitor's next save. (MGET answers nil for it.)
+		b, err = nil, nil
+	}
 	switch {
 	case err == nil:
 		s.timeoutsInARow.Store(0)
@@ -595,6 +611,13 @@ func bytesOf(v any) []byte {
 func (s *RedisStore) failed(lost bool, err error) {
 	switch {
 	case s.target.Mode == RedisCluster:
+		if lost && due(&s.clusterWarned) {
+			// Never lost as a whole, the Cluster would otherwise fail
+			// loads without a word (every node refusing the store's
+			// user, or not answering).
+			s.log.Warn("Redis Cluster fails seen loads or saves: the visitors of the slots concerned are served as if nothing had been seen, and their states not saved, until it answers (logged once a minute; bespoke_seen_redis_total counts them)",
+				"addrs", strings.Join(s.Addrs(), ","), "err", err)
+		}
 		if cc, ok := s.c().(*redis.ClusterClient); ok {
 			cc.ReloadState(context.Background())
 		}
@@ -622,6 +645,11 @@ func (s *RedisStore) LoadCaps(ctx context.Context, visitorID string) ([]byte, er
 	// Counted and acted on as a seen-state's load is: a route whose
 	// rules cap but keep no seen-filter has these loads only.
 	switch {
+	case wrongType(err):
+		// Another application's key: no counts, written over by the
+		// next save.
+		s.timeoutsInARow.Store(0)
+		err = redis.Nil
 	case err == nil || errors.Is(err, redis.Nil):
 		s.timeoutsInARow.Store(0)
 	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -706,6 +734,20 @@ func refusesClient(msg string) bool {
 	return false
 }
 
+// wrongType reports whether err is Redis saying the key holds another
+// type than a string.
+func wrongType(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE")
+}
+
+// refusesCommand reports whether err is Redis refusing this user one
+// command or its keys (NOPERM), not the connection.
+func refusesCommand(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "NOPERM")
+}
+
 // lost takes the server for lost, after err, and starts the probe that
 // brings it back, unless one runs. It logs the outage once: the loads
 // and writes that fail while it lasts are counted, not logged.
@@ -723,9 +765,10 @@ func (s *RedisStore) lost(err error) {
 	go s.probe()
 }
 
-// probe PINGs the server every retry interval with a new client until it
-// answers, then makes that client the store's and closes the old one,
-// whose pool may still be refusing to dial.
+// probe asks the server every retry interval, with a new client, until
+// it answers a PING and what loads run, then makes that client the
+// store's and closes the old one, whose pool may still be refusing to
+// dial.
 func (s *RedisStore) probe() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.retry)
@@ -738,19 +781,24 @@ func (s *RedisStore) probe() {
 		}
 		c := s.newClient()
 		// The first PING pays for the connection (a dial, HELLO, a
-		// Sentinel's answer): it gets the start's bound. A second one,
-		// on that connection, must come within a load's time, so that a
-		// server slower than that is not taken back to fail every load
-		// again (the store flapped). Both are bounded apart from the
-		// store's timeout, which may be long: the client reads until the
-		// deadline, whatever the store's Close (which waits for this)
-		// says.
+		// Sentinel's answer): it gets the start's bound, with a GET of a
+		// key under the prefix, which a PING does not stand for (an ACL
+		// refusing the store's keys or commands). Then an MGET, on that
+		// connection, must be answered within a load's time, so that a
+		// server slower than that, or one that refuses the store's
+		// keys, is not taken back to fail every load again (the store
+		// flapped). Both are bounded apart from the store's timeout,
+		// which may be long: the client reads until the deadline,
+		// whatever the store's Close (which waits for this) says.
 		ctx, cancel := context.WithTimeout(context.Background(), min(max(s.timeout, s.retry), startPing))
 		err := c.Ping(ctx).Err()
+		if err == nil {
+			err = nilIsNone(c.Get(ctx, s.SeenKey(checkID)).Err())
+		}
 		cancel()
 		if err == nil {
 			ctx, cancel = context.WithTimeout(context.Background(), min(s.timeout, startPing))
-			err = c.Ping(ctx).Err()
+			err = nilIsNone(c.MGet(ctx, s.SeenKey(checkID), s.CapsKey(checkID)).Err())
 			cancel()
 		}
 		if err != nil {
@@ -776,6 +824,19 @@ func (s *RedisStore) probe() {
 	}
 }
 
+// checkID is the visitor id of the keys the store reads and writes to
+// find out what the server allows it (Check, the probe).
+const checkID = "bespoke-check"
+
+// nilIsNone is err, but nil for redis.Nil: a key that holds nothing was
+// read all the same.
+func nilIsNone(err error) error {
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
 // checkScript calls what the write script calls (casScript), on a key
 // of its own that expires in a second.
 var checkScript = redis.NewScript(`
@@ -794,11 +855,10 @@ func (s *RedisStore) Check(ctx context.Context) error {
 	if err := c.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("PING: %w", err)
 	}
-	const id = "bespoke-check"
-	if err := c.MGet(ctx, s.SeenKey(id), s.CapsKey(id)).Err(); err != nil {
+	if err := c.MGet(ctx, s.SeenKey(checkID), s.CapsKey(checkID)).Err(); err != nil {
 		return fmt.Errorf("MGET: %w", err)
 	}
-	if err := checkScript.Eval(ctx, c, []string{s.SeenKey(id)}).Err(); err != nil {
+	if err := checkScript.Eval(ctx, c, []string{s.SeenKey(checkID)}).Err(); err != nil {
 		return fmt.Errorf("the write script (EVAL, which calls GET, TTL and SET): %w; without it, saves of one visitor at once overwrite each other (ACL SETUSER ... +eval +get +set +ttl)", err)
 	}
 	return nil
@@ -966,7 +1026,7 @@ func (s *RedisStore) write(batch []save) {
 		}
 	}
 	cmds, _ := pipe.Exec(ctx)
-	var ok, timeouts, failed int64
+	var ok, timeouts, failed, dropped int64
 	for i, c := range cmds {
 		err := c.Err()
 		if batch[i].merge != nil {
@@ -993,9 +1053,17 @@ func (s *RedisStore) write(batch []save) {
 			ok++
 		case isTimeout(err):
 			timeouts++
+		case errors.Is(err, redis.ErrClosed), errors.Is(err, net.ErrClosed):
+			// The store closed the client under the write (Close gave
+			// up waiting for Redis, or the probe replaced the client of
+			// a lost server): dropped by the store, not refused by
+			// Redis.
+			dropped++
 		default:
 			failed++
-			if unreachable(err) {
+			// A command refused (NOPERM: a user that may read but not
+			// write) leaves loads working: the server is not lost.
+			if unreachable(err) && !refusesCommand(err) {
 				s.failed(true, err)
 			} else {
 				s.refusedSave(err)
@@ -1004,6 +1072,7 @@ func (s *RedisStore) write(batch []save) {
 	}
 	s.Saves.Add(ok)
 	s.SaveTimeouts.Add(timeouts)
+	s.DroppedSaves.Add(dropped)
 	s.SaveErrors.Add(failed + int64(len(batch)-len(cmds)))
 }
 
@@ -1015,13 +1084,20 @@ const refusedEvery = time.Minute
 // the state is lost, and loads, which still work, read the state as it
 // was (a capped rule goes on showing).
 func (s *RedisStore) refusedSave(err error) {
-	// (A clock that reads earlier than the last line was set back: it
-	// logs, rather than stay silent until the clock catches up.)
-	if now, last := time.Now().UnixNano(), s.refusedWarned.Load(); now-last >= int64(refusedEvery) || now < last {
-		s.refusedWarned.Store(now)
+	if due(&s.refusedWarned) {
 		s.log.Warn("Redis refuses seen saves: what visitors were shown is not kept, and capped rules go on showing (logged once a minute; bespoke_seen_redis_total{event=\"write_error\"} counts them)",
 			"addrs", strings.Join(s.Addrs(), ","), "err", err)
 	}
+}
+
+// due reports whether a line logged at most once per refusedEvery, last
+// logged at *last (UnixNano), is due now, and if so takes it: of callers
+// at once, one logs.
+func due(last *atomic.Int64) bool {
+	// (A clock that reads earlier than the last line was set back: it
+	// logs, rather than stay silent until the clock catches up.)
+	now, l := time.Now().UnixNano(), last.Load()
+	return (now-l >= int64(refusedEvery) || now < l) && last.CompareAndSwap(l, now)
 }
 
 // mergeWrite writes sv over cur, a state another request stored since
@@ -1073,7 +1149,9 @@ func (s *RedisStore) Flush(timeout time.Duration) bool {
 }
 
 // Close stops accepting saves, writes the queued ones (waiting at most
-// SaveTimeout and a second for them) and closes the connections. Loads
+// SaveTimeout and a second for them, and not at all while the server is
+// taken for lost; those left then are dropped, and counted in
+// DroppedSaves) and closes the connections. Loads
 // after Close give empty sets. It is safe to call more than once.
 func (s *RedisStore) Close() error {
 	s.once.Do(func() {
@@ -1089,12 +1167,16 @@ func (s *RedisStore) Close() error {
 			s.wg.Wait()
 			close(done)
 		}()
-		t := time.NewTimer(s.saveTimeout + time.Second)
-		select {
-		case <-done:
-		case <-t.C:
+		// A server taken for lost is not waited for: its writes could
+		// only time out, each holding the exit SaveTimeout.
+		if !s.down.Load() {
+			t := time.NewTimer(s.saveTimeout + time.Second)
+			select {
+			case <-done:
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		t.Stop()
 		// Writers still busy fail fast once the client is closed.
 		s.err = s.c().Close()
 		<-done

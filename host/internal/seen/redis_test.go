@@ -1316,3 +1316,243 @@ func TestRefusedSavesLoggedAfterTheClockWentBack(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisRefusesCommands: a Redis user that may connect and PING but
+// not run what the store runs. One that may not read the store's keys
+// (an ACL key pattern for another prefix) is taken for lost once, stays
+// lost while the probe's PING answers, and comes back on its own once
+// the ACL allows the keys; one that may read but not write keeps its
+// loads, its refused saves counted and logged once a minute. Both
+// flapped: each load or save took the server for lost and each probe's
+// PING took it back, two lines in the log per request.
+func TestRedisRefusesCommands(t *testing.T) {
+	ctx := context.Background()
+	addr := freeAddr()
+	startOwnRedis(t, addr)
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	for _, tt := range []struct {
+		name, user string
+		acl        []any // the user's rights, after its name and password
+		loads      bool  // whether its loads are answered
+		fixed      []any // rights that let it load, for the recovery
+	}{
+		{"keys of another prefix", "otherkeys", []any{"~other:*", "+get", "+mget", "+set", "+ttl", "+ping", "+eval"}, false, []any{"~*"}},
+		{"no write", "readonly", []any{"~*", "+get", "+mget", "+ttl", "+ping"}, true, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := admin.Do(ctx, append([]any{"ACL", "SETUSER", tt.user, "on", ">pw"}, tt.acl...)...).Err(); err != nil {
+				t.Skipf("ACL (Redis 6): %v", err)
+			}
+			var buf syncbuf.Buffer
+			st := newRedisStore(t, RedisConfig{URL: "redis://" + tt.user + ":pw@" + addr, Timeout: time.Second, Retry: 5 * time.Millisecond,
+				Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+			const requests = 10
+			for i := range requests {
+				s, info := st.Load(ctx, nil, fmt.Sprint("v", i))
+				if info.Failed() == tt.loads {
+					t.Fatalf("load %d: %+v", i, info)
+				}
+				s.Shown("a")
+				st.Save(ctx, nil, fmt.Sprint("v", i), s, false)
+				s.Release()
+				st.Flush(hangGuard)
+				time.Sleep(20 * time.Millisecond) // four probes' time
+			}
+			log := buf.String()
+			if tt.loads {
+				if !st.Up() || st.Lost.Load() != 0 || st.SaveErrors.Load() != requests {
+					t.Errorf("up %v, lost %d times, %d write errors; want up, never lost, %d", st.Up(), st.Lost.Load(), st.SaveErrors.Load(), requests)
+				}
+				if n := strings.Count(log, "Redis refuses seen saves"); n != 1 || !strings.Contains(log, "NOPERM") {
+					t.Errorf("%d warnings of refused saves, want 1 naming NOPERM:\n%s", n, log)
+				}
+			} else {
+				if st.Up() || st.Lost.Load() != 1 || st.Reconnects.Load() != 0 {
+					t.Errorf("up %v, lost %d times, back %d times; want lost once for good", st.Up(), st.Lost.Load(), st.Reconnects.Load())
+				}
+				if n := strings.Count(log, "Redis seen store lost"); n != 1 || !strings.Contains(log, "NOPERM") {
+					t.Errorf("%d outage warnings, want 1 naming NOPERM:\n%s", n, log)
+				}
+			}
+			if n := strings.Count(log, "\n"); n > 2 {
+				t.Errorf("%d lines logged for %d requests:\n%s", n, requests, log)
+			}
+			if tt.fixed == nil {
+				return
+			}
+			if err := admin.Do(ctx, append([]any{"ACL", "SETUSER", tt.user}, tt.fixed...)...).Err(); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(hangGuard); !st.Up(); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the store did not come back once the ACL allowed its keys")
+				}
+			}
+			if _, info := st.Load(ctx, nil, "v0"); info.Failed() {
+				t.Fatalf("a load once the ACL allows it: %+v", info)
+			}
+		})
+	}
+}
+
+// TestRedisForeignValues: a visitor's keys holding what the store did
+// not write there (another application's hash or list, bytes of another
+// format) are read as no state and replaced by the next save, whichever
+// load read them. A key of another type failed every load of the
+// visitor (GET answers WRONGTYPE) and every save (the write script's
+// GET too), logged as Redis refusing saves, for as long as it lived.
+func TestRedisForeignValues(t *testing.T) {
+	ctx := context.Background()
+	raw := rawClient(t)
+	for _, v := range []struct {
+		name  string
+		write func(key string) error
+	}{
+		{"hash", func(key string) error { return raw.HSet(ctx, key, "f", "v").Err() }},
+		{"list", func(key string) error { return raw.RPush(ctx, key, "a", "b").Err() }},
+		{"bytes", func(key string) error { return raw.Set(ctx, key, "\x00garbage\xff", time.Hour).Err() }},
+		{"empty", func(key string) error { return raw.Set(ctx, key, "", time.Hour).Err() }},
+	} {
+		for _, how := range []string{"Load", "LoadWithCaps", "LoadCaps"} {
+			t.Run(v.name+"/"+how, func(t *testing.T) {
+				var buf syncbuf.Buffer
+				st := newRedisStore(t, RedisConfig{Timeout: time.Second, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+				const id = "v"
+				for _, key := range []string{st.SeenKey(id), st.CapsKey(id)} {
+					if err := v.write(key); err != nil {
+						t.Fatal(err)
+					}
+				}
+				switch how {
+				case "LoadCaps":
+					b, err := st.LoadCaps(ctx, id)
+					if err != nil {
+						t.Fatalf("LoadCaps: %v", err)
+					}
+					if err := st.SaveCaps(id, []byte("counts"), time.Hour, b, func(cur []byte) []byte { return []byte("counts") }); err != nil {
+						t.Fatal(err)
+					}
+				default:
+					var s *Set
+					var info LoadInfo
+					var err error
+					if how == "Load" {
+						s, info = st.Load(ctx, nil, id)
+					} else {
+						var b []byte
+						s, info, b, err = st.LoadWithCaps(ctx, nil, id)
+						if err == nil {
+							err = st.SaveCaps(id, []byte("counts"), time.Hour, b, func(cur []byte) []byte { return []byte("counts") })
+						}
+					}
+					if info.Failed() || err != nil {
+						t.Fatalf("%s: %+v, %v", how, info, err)
+					}
+					s.Shown("a")
+					if err := st.Save(ctx, nil, id, s, false); err != nil {
+						t.Fatalf("Save: %v", err)
+					}
+					s.Release()
+				}
+				if !st.Flush(hangGuard) {
+					t.Fatal("not written")
+				}
+				if how == "Load" && st.Invalid.Load() != 1 {
+					t.Errorf("%d invalid states counted, want 1", st.Invalid.Load())
+				}
+				if st.Errors.Load() != 0 || st.SaveErrors.Load() != 0 || !st.Up() || buf.String() != "" {
+					t.Fatalf("%d load errors, %d write errors, up %v; log %s", st.Errors.Load(), st.SaveErrors.Load(), st.Up(), &buf)
+				}
+				if b, err := st.LoadCaps(ctx, id); how != "Load" && (err != nil || string(b) != "counts") {
+					t.Errorf("the counts saved over it: %q, %v", b, err)
+				}
+				if how != "LoadCaps" {
+					s, info := st.Load(ctx, nil, id)
+					defer s.Release()
+					if info.Source != SourceRedis || !s.Seen("a") {
+						t.Errorf("the state saved over it: %+v, seen %v", info, s.Seen("a"))
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestRedisCloseWhileHung: closing the store while Redis does not answer
+// (stopped, SIGSTOP) ends within its bound, and the saves still queued
+// then are counted as dropped, not as saves Redis refused: each failed
+// on the closed client and was logged as "Redis refuses seen saves",
+// a warning about the server at every shutdown during an outage.
+func TestRedisCloseWhileHung(t *testing.T) {
+	addr, _ := silentServer(t)
+	var buf syncbuf.Buffer
+	st, err := NewRedisStore(RedisConfig{URL: "redis://" + addr, Timeout: 10 * time.Millisecond, SaveTimeout: 50 * time.Millisecond,
+		Writers: 1, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const saves = 40 * maxBatch // 40 writes of 50 ms, more than Close waits
+	for i := range saves {
+		s := st.l.newSet(st.l.nowSec())
+		s.Shown("a")
+		if err := st.Save(context.Background(), nil, fmt.Sprint("v", i), s, false); err != nil {
+			t.Fatal(err)
+		}
+		s.Release()
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { st.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(hangGuard):
+		t.Fatal("Close did not return")
+	}
+	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
+	timeouts, dropped, failed := st.SaveTimeouts.Load(), st.DroppedSaves.Load(), st.SaveErrors.Load()
+	if st.Saves.Load()+timeouts+dropped+failed != saves || dropped == 0 || failed != 0 {
+		t.Errorf("of %d saves: %d written, %d timed out, %d dropped, %d failed; want each counted once, those left at Close dropped", saves, st.Saves.Load(), timeouts, dropped, failed)
+	}
+	if strings.Contains(buf.String(), "refuses") {
+		t.Errorf("saves dropped at Close logged as refused by Redis:\n%s", &buf)
+	}
+}
+
+// TestRedisCloseWhileLost: closing a store whose server is lost (it
+// stopped answering, SIGSTOP) does not wait for the writes queued for
+// it, which can only time out: Close waited SaveTimeout and a second
+// (50 times seen.timeout), holding bespoke's exit that long after its
+// shutdown grace. The queued saves are dropped.
+func TestRedisCloseWhileLost(t *testing.T) {
+	addr, _ := silentServer(t)
+	st, err := NewRedisStore(RedisConfig{URL: "redis://" + addr, Timeout: 10 * time.Millisecond, SaveTimeout: time.Hour, Writers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range lostAfterTimeouts {
+		st.Load(context.Background(), nil, fmt.Sprint("v", i))
+	}
+	if st.Up() {
+		t.Fatal("the server was not taken for lost")
+	}
+	const saves = 3 * maxBatch
+	for i := range saves {
+		s := st.l.newSet(st.l.nowSec())
+		s.Shown("a")
+		st.Save(context.Background(), nil, fmt.Sprint("v", i), s, false)
+		s.Release()
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { st.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(hangGuard):
+		t.Fatal("Close waited for the writes to a lost server")
+	}
+	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
+	if n := st.DroppedSaves.Load(); n != saves {
+		t.Errorf("%d saves dropped, want %d", n, saves)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -103,7 +104,11 @@ func parseRedisURL(s string) (RedisTarget, error) {
 		case errors.As(err, &ue):
 			err = ue.Err // which repeats the URL
 		}
-		return RedisTarget{}, errors.New(strings.TrimPrefix(err.Error(), "redis: "))
+		msg := strings.TrimPrefix(err.Error(), "redis: ")
+		if strings.HasPrefix(msg, "unexpected option") && secretOptions.MatchString(s) {
+			msg += "; give the user and password before the host: redis://user:password@host:port"
+		}
+		return RedisTarget{}, errors.New(msg)
 	}
 	if err := checkAddr(o.Addr); err != nil {
 		return RedisTarget{}, err
@@ -159,7 +164,7 @@ func parseSeedList(s string) (RedisTarget, error) {
 				return RedisTarget{}, fmt.Errorf("seed %d: database %q: a Redis Cluster has only database 0", i+1, p)
 			}
 			if u.RawQuery != "" {
-				return RedisTarget{}, fmt.Errorf("seed %d: options (?%s) are not read for a Cluster", i+1, u.RawQuery)
+				return RedisTarget{}, fmt.Errorf("seed %d: options (%s) are not read for a Cluster", i+1, optionNames(u.RawQuery))
 			}
 			if u.User != nil {
 				p, _ := u.User.Password()
@@ -184,9 +189,18 @@ func parseSeedList(s string) (RedisTarget, error) {
 		t.Options.Password = *pass
 	}
 	if scheme == "rediss" {
-		t.Options.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: hostOf(addrs[0])}
+		t.Options.TLSConfig = clusterTLS()
 	}
 	return t, nil
+}
+
+// clusterTLS is the TLS configuration of a Cluster's connections. It
+// names no server: each node's certificate is verified against the
+// address the client dials it at (a seed, or the address the Cluster
+// announces), where the first seed's name, given to every node, failed
+// the nodes whose certificates name them only.
+func clusterTLS() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12}
 }
 
 // parseCluster reads [user:password@]h1:p1,h2:p2[/0] after redis+cluster://.
@@ -200,7 +214,7 @@ func parseCluster(scheme, rest string) (RedisTarget, error) {
 	}
 	t := RedisTarget{Mode: RedisCluster, Options: redis.UniversalOptions{Addrs: hosts, Username: user, Password: pass, IsClusterMode: true}}
 	if scheme == "rediss" {
-		t.Options.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: hostOf(hosts[0])}
+		t.Options.TLSConfig = clusterTLS()
 	}
 	return t, nil
 }
@@ -233,7 +247,7 @@ func parseSentinel(scheme, rest string) (RedisTarget, error) {
 // splitMultiHost splits [user:password@]h1:p1,h2:p2[/path][?query].
 func splitMultiHost(rest string) (user, pass string, hosts []string, path string, err error) {
 	if i := strings.IndexByte(rest, '?'); i >= 0 {
-		return "", "", nil, "", fmt.Errorf("options (?%s) are not read in this form", rest[i+1:])
+		return "", "", nil, "", fmt.Errorf("options (%s) are not read in this form", optionNames(rest[i+1:]))
 	}
 	authority, path, _ := strings.Cut(rest, "/")
 	path = strings.TrimSuffix(path, "/")
@@ -267,11 +281,6 @@ func checkAddr(a string) error {
 		return fmt.Errorf("%q: the port is not a number from 1 to 65535", a)
 	}
 	return nil
-}
-
-func hostOf(addr string) string {
-	h, _, _ := net.SplitHostPort(addr)
-	return h
 }
 
 // unescapedUserinfo reports whether what follows a URL's scheme holds an
@@ -342,8 +351,26 @@ func splitSeeds(s string) []string {
 	return seeds
 }
 
-// redactURL hides the passwords of a Redis URL (or list of them).
+// secretOptions matches a query option that may hold a secret (other
+// clients read ?password=), up to the next option: its value, commas
+// and what follows included, since hiding too much is the safe mistake.
+var secretOptions = regexp.MustCompile(`(?i)([?&][^=&#]*(pass|secret|token)[^=&#]*=)[^&#]*`)
+
+// optionNames is the names of a URL's query options, without their
+// values, which may be secrets.
+func optionNames(query string) string {
+	var names []string
+	for _, o := range strings.Split(query, "&") {
+		name, _, _ := strings.Cut(o, "=")
+		names = append(names, name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// redactURL hides the passwords of a Redis URL (or list of them), in its
+// user information or its options.
 func redactURL(s string) string {
+	s = secretOptions.ReplaceAllString(s, "${1}xxxxx")
 	var out []string
 	for _, part := range splitSeeds(s) {
 		scheme, rest, ok := strings.Cut(part, "://")

@@ -75,6 +75,7 @@ func TestParseRedisURLErrors(t *testing.T) {
 		{"redis+sentinel://s:26379/m/x", `database "x"`},
 		{"redis+sentinel://s/m", "not host:port"},
 		{"redis+sentinel://s:1/m?x=1", "options"},
+		{"redis://a:1?password=p", "give the user and password before the host"},
 		// Bare seeds have no credentials: not one server whose password
 		// would be "p@h1:6379,u:p".
 		{"redis://u:p@h1:6379,u:p@h2:6379", "host:port"},
@@ -106,6 +107,15 @@ func TestParseRedisURLRedacts(t *testing.T) {
 		"redis://u:hun,ter2,X@h:99999",
 		"redis://u:1?hunter2@h:6379",
 		"redis://u:1/0?hunter2@h:6379",
+		// A password as a query option, which other clients read and
+		// go-redis does not.
+		"redis://h:6379?password=hunter2",
+		"redis://h:6379/0?username=u&password=hunter2",
+		"rediss://h:6379?sentinel_password=hunter2&x=1",
+		"redis://h:6379?pass=hunter2",
+		"redis+sentinel://s:26379/m?password=hunter2",
+		"redis+cluster://h:7000?password=hunter2",
+		"redis://a:7000,redis://b:7000?password=hunter2",
 	} {
 		_, err := ParseRedisURL(u)
 		if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") {
