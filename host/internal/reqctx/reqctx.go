@@ -137,7 +137,7 @@ func NewBuilder(cfg Config, slots []plugin.Slot) *Builder {
 				b.fromPaths[f.Arg] = parseJSONPath(f.Arg)
 			}
 		}
-		b.dependsOn(s, vary)
+		b.dependsOn(s, vary, true)
 	}
 	if b.needs.device && b.devices == nil {
 		b.devices = device.NewCache(4096)
@@ -162,26 +162,32 @@ var geoFields = map[string]geo.Field{
 	"geo.distance":  geo.FieldLatLon,
 }
 
-// dependsOn records what computing s needs, and the request headers it
-// reads (for Vary).
-func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
+// dependsOn adds to vary the request headers computing s reads and,
+// with record, records in b what computing it needs. Only NewBuilder
+// records: VaryOf runs while requests are built (a site narrows its Vary
+// lists lazily), and its writes of what b needs, the same values, raced
+// with every request reading them.
+func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool, record bool) {
 	add := func(hs ...string) {
 		for _, h := range hs {
 			vary[http.CanonicalHeaderKey(h)] = true
 		}
 	}
+	var needs needs
+	var geoRead geo.Field
+	readsAddress := false
 	switch {
 	case strings.HasPrefix(s.Attr, "geo."):
-		b.needs.geo = true
-		b.geoRead |= geoFields[s.Attr]
+		needs.geo = true
+		geoRead |= geoFields[s.Attr]
 		add(b.geo.HeadersFor(geoFields[s.Attr])...)
 	case strings.HasPrefix(s.Attr, "device."):
-		b.needs.device = true
+		needs.device = true
 		add("User-Agent", "Sec-CH-UA", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform", "Sec-CH-UA-Platform-Version", "Sec-CH-UA-Model")
 	case s.Attr == "language" || s.Attr == "languages":
 		add("Accept-Language")
 	case s.Attr == "visitor.id" || s.Attr == "visitor.new":
-		b.needs.visitor = true
+		needs.visitor = true
 		add("Cookie")
 	case s.Attr == "cookie" || s.Attr == "cap":
 		// (A frequency cap's count is kept in a cookie, or in a shared
@@ -192,18 +198,26 @@ func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool) {
 		if c := http.CanonicalHeaderKey(s.Arg); c == "X-Forwarded-For" || c == "Forwarded" {
 			// A cache in front writes them itself, with the visitor's
 			// address.
-			b.readsAddress = true
+			readsAddress = true
 		}
 	case s.Attr == "now":
-		b.needs.clock = true
+		needs.clock = true
 	case s.Attr == "visitor.hour" || s.Attr == "visitor.weekday":
 		// The visitor's time zone comes from geography.
-		b.needs.clock, b.needs.geo = true, true
-		b.geoRead |= geo.FieldTimezone
+		needs.clock, needs.geo = true, true
+		geoRead |= geo.FieldTimezone
 		add(b.geo.HeadersFor(geo.FieldTimezone)...)
 	}
+	if record {
+		b.needs.geo = b.needs.geo || needs.geo
+		b.needs.device = b.needs.device || needs.device
+		b.needs.visitor = b.needs.visitor || needs.visitor
+		b.needs.clock = b.needs.clock || needs.clock
+		b.geoRead |= geoRead
+		b.readsAddress = b.readsAddress || readsAddress
+	}
 	if s.From != nil {
-		b.dependsOn(*s.From, vary)
+		b.dependsOn(*s.From, vary, record)
 	}
 }
 
@@ -221,7 +235,7 @@ func (b *Builder) VaryOf(slots []int, seen bool) []string {
 	}
 	for _, i := range slots {
 		if i >= 0 && i < len(b.slots) {
-			b.dependsOn(b.slots[i], vary)
+			b.dependsOn(b.slots[i], vary, false)
 		}
 	}
 	out := make([]string, 0, len(vary))

@@ -84,3 +84,43 @@ func TestVaryNamesAreCanonical(t *testing.T) {
 		t.Errorf("VaryOf(x-plan, X-PLAN) = %q", got)
 	}
 }
+
+// TestVaryOfWhileBuilding: VaryOf, which a site calls while it serves
+// (narrowing each path's Vary lists the first time it comes), changes
+// nothing Build reads: it recorded again what the builder needs, the
+// same values, racing with every request built meanwhile (the race
+// detector, under the proxy's browser tests).
+func TestVaryOfWhileBuilding(t *testing.T) {
+	trusted, _ := geo.ParsePrefixes("loopback")
+	cfg := Config{Geo: geo.New(geo.Config{TrustedProxies: trusted, Providers: []geo.Provider{geo.Cloudflare}})}
+	slots := []plugin.Slot{
+		{Attr: "geo.country"}, {Attr: "visitor.hour"}, {Attr: "device.type"}, {Attr: "visitor.new"},
+		{Attr: "header", Arg: "X-Forwarded-For"}, {Attr: "now"},
+	}
+	b := NewBuilder(cfg, slots)
+	r, _ := http.NewRequest("GET", "http://shop/", nil)
+	r.RemoteAddr = "127.0.0.1:1"
+	r.Header.Set("Cf-Ipcountry", "FR")
+	r.Header.Set("User-Agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148")
+	before, facts := b.BuildFacts(r, Visitor{}, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			b.VaryOf([]int{i % len(slots), (i + 1) % len(slots)}, i%2 == 0)
+		}
+	}()
+	for range 200 {
+		b.BuildFacts(r, Visitor{}, nil)
+	}
+	<-done
+	after, facts2 := b.BuildFacts(r, Visitor{}, nil)
+	if facts != facts2 || len(before) != len(after) {
+		t.Fatalf("facts %+v, then %+v", facts, facts2)
+	}
+	for i := range before {
+		if before[i].Str != after[i].Str || before[i].Present != after[i].Present {
+			t.Errorf("slot %d: %q, then %q", i, before[i].Str, after[i].Str)
+		}
+	}
+}
