@@ -111,12 +111,17 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := givenEmpty(fs, args, "rules", "plugin"); err != nil {
+		return err
+	}
 	// The file may be named as check, test and compile take it; one file,
 	// and not beside --rules or --plugin (the demo's rules must never be
 	// explained in place of a file typed without --rules).
 	switch {
 	case len(pos) > 1:
 		return usagef("unexpected argument %q: explain reads one rule file", pos[1])
+	case len(pos) == 1 && pos[0] == "":
+		return usagef("an empty argument names no rule file")
 	case len(pos) == 1 && (*rulesFile != "" || *pluginFile != ""):
 		return usagef("unexpected argument %q: the rules are already given with --rules or --plugin", pos[0])
 	case len(pos) == 1 && strings.HasSuffix(pos[0], ".wasm"):

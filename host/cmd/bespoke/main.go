@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -258,6 +259,20 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// givenEmpty returns a usage error naming the first of names that args
+// set to nothing (--rules "$RULES" with the variable unset): left out,
+// such an option stands for the bundled demo's, which must not be used
+// in place of a file the command line meant to name.
+func givenEmpty(fs *flag.FlagSet, args []string, names ...string) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err == nil && slices.Contains(names, f.Name) && f.Value.String() == "" {
+			err = usagef("%s names no file: give one, or leave %s out to use the bundled demo's rules", typed(args, f.Name), typed(args, f.Name))
+		}
+	})
+	return err
 }
 
 // durationFlag is a duration option read as the configuration file reads

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -314,5 +317,34 @@ tests:
 		if code != c.code || !strings.Contains(out+errOut, c.out) {
 			t.Errorf("%q: exit %d, want %d with %q:\n%s%s", c.args, code, c.code, c.out, out, errOut)
 		}
+	}
+}
+
+// TestEmptyRulesOption: a rule file option given empty (a script's
+// unset variable, --rules "$RULES") is a mistake, not a request for the
+// demo's rules, which explain and preview used in its place (exit 0).
+func TestEmptyRulesOption(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"explain", "--rules", ""}, `--rules names no file`},
+		{[]string{"explain", "--rules="}, `--rules names no file`},
+		{[]string{"explain", "-plugin", ""}, `-plugin names no file`},
+		{[]string{"explain", "", "--set", "geo.country=FR"}, `an empty argument names no rule file`},
+	} {
+		code, out, errOut := bespoke(tt.args...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || strings.Contains(out, "french-hero") {
+			t.Errorf("%q: exit %d, want 2; stderr %q, want it to hold %q; stdout %.200q", tt.args, code, errOut, tt.want, out)
+		}
+	}
+	// The preview, asked to stop before it starts: it would serve the
+	// demo's rules until then.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out bytes.Buffer
+	err := previewContext(ctx, []string{"--rules", "", "--listen", "127.0.0.1:0"}, &out, io.Discard)
+	if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "--rules names no file") {
+		t.Errorf("preview --rules \"\": %v, want a usage error naming --rules; stdout %q", err, &out)
 	}
 }
