@@ -302,6 +302,18 @@ func setValue(spec *visit.Spec, attr, val string) error {
 			name, arg = attr[:i], attr[i+1:]
 		}
 	}
+	if a, ok := plugin.LookupAttr(name); ok && a.Type == plugin.Bool {
+		// As a test's context reads it: any other word is a mistake,
+		// not false.
+		switch strings.ToLower(strings.TrimSpace(val)) {
+		case "true", "yes":
+			val = "true"
+		case "false", "no":
+			val = "false"
+		default:
+			return fmt.Errorf("%s is yes/no: write true or false", name)
+		}
+	}
 	switch name {
 	case "visitor.id":
 		spec.Visitor = val

@@ -348,3 +348,40 @@ func TestEmptyRulesOption(t *testing.T) {
 		t.Errorf("preview --rules \"\": %v, want a usage error naming --rules; stdout %q", err, &out)
 	}
 }
+
+// TestExplainSetYesNo: --set reads a yes/no attribute as a test's
+// context does, true or yes, false or no; any other value is refused
+// (visitor.new=yes and device.bot=1 were read as false, without a word).
+func TestExplainSetYesNo(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	src := `rules:
+  - name: newcomer
+    when: visitor.new and not device.bot
+    actions:
+      - remove: "#promo"
+`
+	if err := os.WriteFile(rules, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		set  []string
+		code int
+		want string
+	}{
+		{[]string{"visitor.new=yes", "device.bot=no"}, 0, "✓ newcomer"},
+		{[]string{"visitor.new=TRUE", "device.bot=False"}, 0, "✓ newcomer"},
+		{[]string{"visitor.new=no"}, 0, "✗ newcomer"},
+		{[]string{"device.bot=yes"}, 0, "✗ newcomer"},
+		{[]string{"visitor.new=1"}, 2, `--set "visitor.new=1": visitor.new is yes/no: write true or false`},
+		{[]string{"device.bot=maybe"}, 2, `--set "device.bot=maybe": device.bot is yes/no: write true or false`},
+	} {
+		args := []string{"explain", rules}
+		for _, s := range tt.set {
+			args = append(args, "--set", s)
+		}
+		code, out, errOut := bespoke(args...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("%q: exit %d, want %d with %q:\n%s%s", tt.set, code, tt.code, tt.want, out, errOut)
+		}
+	}
+}
