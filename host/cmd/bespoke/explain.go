@@ -7,6 +7,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -136,6 +137,19 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeGeo()
+	if _, err := netip.ParseAddr(*ip); *ip != "" && err != nil {
+		return usagef("--ip %q: write an IP address such as 203.0.113.7 or 2001:db8::7", *ip)
+	}
+	var originURL *url.URL
+	if *origin != "" {
+		// Checked before the explanation prints, which a page that
+		// cannot be fetched would otherwise follow with Go's message.
+		u, err := url.Parse(*origin)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return usagef("--origin %q: write an absolute URL such as http://127.0.0.1:3000", *origin)
+		}
+		originURL = u
+	}
 	spec := visit.Spec{URL: *target, RemoteAddr: *ip, Visitor: *visitor, NewID: visit.SimulatedID, Seen: seenItems}
 	if *at != "" {
 		t, err := visit.ParseTime(*at)
@@ -225,12 +239,8 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	case v.Plan.Redirect != nil:
 	case *page != "":
 		pg, err = visit.PageFromFile(*page, "")
-	case *origin != "":
-		u, perr := url.Parse(*origin)
-		if perr != nil {
-			return usagef("--origin %q: %v", *origin, perr)
-		}
-		pg, err = v.Fetch(ctx, nil, u)
+	case originURL != nil:
+		pg, err = v.Fetch(ctx, nil, originURL)
 	case l.prog != nil && l.prog.Pages != "":
 		// The rule file's own saved pages, as test and preview use them.
 		dir := ir.FromFile(filepath.Dir(*rulesFile), l.prog.Pages)

@@ -385,3 +385,27 @@ func TestExplainSetYesNo(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainRequestOptionMistakes: a malformed --ip or --origin is a
+// usage error that names the option and what to write, said before any
+// explanation is printed (--ip said ParseAddr's error; --html --origin
+// printed the explanation, then Go's "unsupported protocol scheme", exit 1).
+func TestExplainRequestOptionMistakes(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ip", "notanip"}, `--ip "notanip": write an IP address such as 203.0.113.7 or 2001:db8::7`},
+		{[]string{"--ip", "203.0.113.7:4000"}, `--ip "203.0.113.7:4000": write an IP address such as 203.0.113.7 or 2001:db8::7`},
+		{[]string{"--html", "--origin", "shop.example"}, `--origin "shop.example": write an absolute URL such as http://127.0.0.1:3000`},
+		{[]string{"--html", "--origin", "/pages"}, `--origin "/pages": write an absolute URL such as http://127.0.0.1:3000`},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain", demoRules}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+			t.Errorf("%q: exit %d, want 2; stderr %q, want it to hold %q; stdout %.100q, want none", tt.args, code, errOut, tt.want, out)
+		}
+	}
+	if code, _, errOut := bespoke("explain", demoRules, "--ip", "2001:db8::7"); code != 0 {
+		t.Errorf("--ip 2001:db8::7: exit %d: %s", code, errOut)
+	}
+}
