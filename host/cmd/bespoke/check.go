@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +32,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 	failed := false
 	enc := json.NewEncoder(stdout)
 	for _, path := range pos {
-		src, err := os.ReadFile(path)
+		src, err := readRuleFile(path)
 		if err != nil {
 			if *format == "json" {
 				enc.Encode(diag.JSON{File: path, Severity: "error", Message: err.Error()})
@@ -76,6 +78,28 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 		return errReported
 	}
 	return nil
+}
+
+// readRuleFile reads the rule file path. What is wrong is said as
+// "path: reason", path as it was typed: Go's errors name the operation
+// that failed ("open : no such file or directory" for an empty argument,
+// "read rules: is a directory"), which is not what an editor did.
+func readRuleFile(path string) ([]byte, error) {
+	if path == "" {
+		return nil, errors.New("an empty argument names no rule file")
+	}
+	src, err := os.ReadFile(path)
+	if err == nil {
+		return src, nil
+	}
+	if st, serr := os.Stat(path); serr == nil && st.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory; give the rule file", path)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	return nil, err
 }
 
 // printDiagnostics prints errors and warnings one a line, file:line:col

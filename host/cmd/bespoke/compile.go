@@ -27,7 +27,11 @@ func compileCmd(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("expected one rule file, got %d", len(pos))
 	}
-	res, err := compiler.CompileFile(pos[0])
+	src, err := readRuleFile(pos[0])
+	if err != nil {
+		return report(stderr, err)
+	}
+	res, err := compiler.Compile(pos[0], src)
 	if err != nil {
 		return report(stderr, err)
 	}

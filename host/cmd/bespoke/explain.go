@@ -66,7 +66,10 @@ func loadForCommand(ctx context.Context, stderr io.Writer, rulesFile, pluginFile
 		}
 	default:
 		var res *compiler.Result
-		res, err = compiler.CompileFile(rulesFile)
+		var src []byte
+		if src, err = readRuleFile(rulesFile); err == nil {
+			res, err = compiler.Compile(rulesFile, src)
+		}
 		if res != nil {
 			art, prog = res.Artifact, res.Program
 			for _, w := range res.Warnings {

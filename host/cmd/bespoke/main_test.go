@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -215,7 +216,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{[]string{"explain", "--rules", rules, rules}, 2, `already given with --rules`},
 		{[]string{"explain", "--rules", rules, "--plugin", "x.wasm"}, 2, `give --rules or --plugin, not both`},
 		{[]string{"test", "--pages", "/nonexistent", rules}, 2, `--pages "/nonexistent": not a directory`},
-		{[]string{"test", "/nonexistent.yaml"}, 3, `/nonexistent.yaml: stat /nonexistent.yaml: no such file`},
+		{[]string{"test", "/nonexistent.yaml"}, 3, `/nonexistent.yaml: no such file or directory`},
 		{[]string{"serve", "--demo", "--cache-dir", "-", "--listen", "7720", "--check"}, 2, `bespoke serve: --listen "7720": missing port in address`},
 		{[]string{"serve", "--demo", "--cache-dir", "-", "--log-format", "jsno", "--check"}, 2, `--log-format is text or json, not "jsno"`},
 		{[]string{"serve", "--demo", "--cache-dir", "-", "--watch", "1d", "--grace", "2w", "--listen", "127.0.0.1:0", "--admin", "", "--check"}, 0, ""},
@@ -407,5 +408,34 @@ func TestExplainRequestOptionMistakes(t *testing.T) {
 	}
 	if code, _, errOut := bespoke("explain", demoRules, "--ip", "2001:db8::7"); code != 0 {
 		t.Errorf("--ip 2001:db8::7: exit %d: %s", code, errOut)
+	}
+}
+
+// TestRuleFileNotThere: a rule file that is not there, a directory in
+// its place and an empty argument are said the same way by every
+// command that reads one, naming the file as typed, without Go's
+// operation ("open : no such file or directory", "read rules: is a
+// directory", "stat x.yaml: …").
+func TestRuleFileNotThere(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "my rules.yaml")
+	for _, tt := range []struct {
+		path, want string
+	}{
+		{"", "an empty argument names no rule file"},
+		{dir, dir + ": is a directory; give the rule file"},
+		{missing, missing + ": no such file or directory"},
+	} {
+		for _, cmd := range [][]string{{"check"}, {"check", "--format", "json"}, {"compile"}, {"test"}, {"explain"}} {
+			args := append(append([]string{}, cmd...), tt.path)
+			code, out, errOut := bespoke(args...)
+			said := errOut
+			if slices.Contains(cmd, "json") {
+				said = out
+			}
+			if code == 0 || !strings.Contains(said, tt.want) || strings.Contains(out+errOut, "open ") || strings.Contains(out+errOut, "stat ") || strings.Contains(out+errOut, "read ") {
+				t.Errorf("%q: exit %d; stdout %q, stderr %q: want %q", args, code, out, errOut, tt.want)
+			}
+		}
 	}
 }
