@@ -98,11 +98,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "preview":
 		err = previewCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "bespoke %s\nplugin ABI %d, compiler %s\n", version.Get(), plugin.ABIVersion, codegen.Compiler)
-		return 0
+		cmd = "version"
+		err = versionCmd(rest, stdout)
 	case "help", "-h", "--help":
 		if len(rest) > 0 && commands[rest[0]] {
 			return run([]string{rest[0], "-h"}, stdout, stderr)
+		}
+		if len(rest) > 0 && rest[0] == "help" {
+			fmt.Fprint(stdout, usage)
+			return 0
 		}
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "bespoke help: unknown command %q%s\n\n%s", rest[0], didYouMean(rest[0], commandNames), usage)
@@ -132,8 +136,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// commands are the commands that have options of their own.
-var commands = map[string]bool{"serve": true, "compile": true, "check": true, "test": true, "explain": true, "preview": true}
+// commands are the commands that answer -h with their own usage.
+var commands = map[string]bool{"serve": true, "compile": true, "check": true, "test": true, "explain": true, "preview": true, "version": true}
+
+// versionCmd prints the version, the plugin ABI this binary loads and
+// the compiler that writes its plugins. It takes no argument: one would
+// be a mistake, which a script should hear of.
+func versionCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bespoke version", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprint(stdout, "Usage: bespoke version\n\nPrints the version of bespoke, the plugin ABI it loads and the rule compiler it has.\n")
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	fmt.Fprintf(stdout, "bespoke %s\nplugin ABI %d, compiler %s\n", version.Get(), plugin.ABIVersion, codegen.Compiler)
+	return nil
+}
 
 // usageError is a mistake in the command line.
 type usageError struct{ msg string }

@@ -439,3 +439,31 @@ func TestRuleFileNotThere(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpVersion: bespoke help version and bespoke help help answer as
+// help for the other commands does (they said unknown command "version";
+// did you mean "version"?, exit 2), version -h says what version prints,
+// and an argument version does not take is a usage error rather than
+// ignored.
+func TestHelpVersion(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		code int
+		out  string
+		err  string
+	}{
+		{[]string{"help", "version"}, 0, "Usage: bespoke version", ""},
+		{[]string{"version", "-h"}, 0, "Usage: bespoke version", ""},
+		{[]string{"version", "--help"}, 0, "Usage: bespoke version", ""},
+		{[]string{"help", "help"}, 0, "Run 'bespoke COMMAND -h'", ""},
+		{[]string{"version"}, 0, "plugin ABI", ""},
+		{[]string{"--version"}, 0, "plugin ABI", ""},
+		{[]string{"version", "--json"}, 2, "", "bespoke version: unknown option --json"},
+		{[]string{"version", "extra"}, 2, "", `bespoke version: unexpected argument "extra"`},
+	} {
+		code, out, errOut := bespoke(tt.args...)
+		if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) || tt.err == "" && errOut != "" {
+			t.Errorf("%q: exit %d, want %d; stdout %q, want %q; stderr %q, want %q", tt.args, code, tt.code, out, tt.out, errOut, tt.err)
+		}
+	}
+}
