@@ -513,3 +513,34 @@ func TestServeRedisLogsInFormat(t *testing.T) {
 		t.Errorf("no record of the Redis client's message:\n%s", &stderr)
 	}
 }
+
+// TestServeFileOptionsNotThere: a file an option names that is not
+// there, or is a directory, is said naming the option before anything
+// loads, as a configuration file's are at their key: it was said in
+// Go's words once the server had started loading ("open x.yaml: no
+// such file or directory", "secret_file: open x: …", "tls: stat x: …").
+func TestServeFileOptionsNotThere(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "not there")
+	cfg := filepath.Join(dir, "bespoke.yaml")
+	os.WriteFile(cfg, []byte("cache_dir: \"-\"\nroutes: [{ origin: \"http://127.0.0.1:9\" }]\n"), 0o644)
+	flags := []string{"--origin", "http://127.0.0.1:9", "--cache-dir", "-", "--listen", "127.0.0.1:0", "--admin", ""}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"--rules", missing}, flags...), `bespoke serve: --rules "` + missing + `": no such file or directory`},
+		{append([]string{"--plugin", dir}, flags...), `bespoke serve: --plugin "` + dir + `": is a directory`},
+		{append([]string{"--rules", demoRules, "-secret-file", missing}, flags...), `bespoke serve: -secret-file "` + missing + `": no such file or directory`},
+		{append([]string{"--rules", demoRules, "--tls-cert", missing, "--tls-key", missing}, flags...), `bespoke serve: --tls-cert "` + missing + `": no such file or directory`},
+		{append([]string{"--rules", demoRules, "--geoip", missing}, flags...), `bespoke serve: --geoip "` + missing + `": no such file or directory`},
+		{append([]string{"--rules", demoRules, "--admin-token-file", missing}, flags...), `bespoke serve: --admin-token-file "` + missing + `": no such file or directory`},
+		{[]string{"--config", cfg, "--tls-cert", missing, "--tls-key", missing}, `bespoke serve: --tls-cert "` + missing + `": no such file or directory`},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
+		if code != 1 || !strings.HasPrefix(errOut, tt.want) || out != "" {
+			t.Errorf("%v: exit %d, want 1; stderr %q, want it to start with %q; stdout %q", tt.args, code, errOut, tt.want, out)
+		}
+	}
+}
