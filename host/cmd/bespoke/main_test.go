@@ -467,3 +467,24 @@ func TestHelpVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileToStdout: compile -o - writes the module to stdout, as
+// tools read -, and says so on stderr; it wrote a file named "-".
+// Beside --dump-ir or --dump-manifest, which print to stdout too, it
+// is refused.
+func TestCompileToStdout(t *testing.T) {
+	t.Cleanup(func() { os.Remove("-") })
+	code, out, errOut := bespoke("compile", demoRules, "-o", "-")
+	if code != 0 || !strings.HasPrefix(out, "\x00asm") || !strings.Contains(errOut, "-> standard output") {
+		t.Errorf("compile -o -: exit %d, stdout %.20q, stderr %q: want the module on stdout", code, out, errOut)
+	}
+	if _, err := os.Lstat("-"); err == nil {
+		t.Errorf("compile -o - wrote a file named -")
+	}
+	for _, dump := range []string{"--dump-ir", "--dump-manifest"} {
+		code, out, errOut := bespoke("compile", demoRules, "-o", "-", dump)
+		if code != 2 || out != "" || !strings.Contains(errOut, "-o - writes the module to stdout, where "+dump+" prints too") {
+			t.Errorf("compile -o - %s: exit %d, stdout %.20q, stderr %q: want a usage error", dump, code, out, errOut)
+		}
+	}
+}
