@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
@@ -16,8 +17,14 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// stdin is what check - reads.
+var stdin io.Reader = os.Stdin
+
+// stdinName names the rules check - read from stdin in what it says.
+const stdinName = "<stdin>"
+
 func checkCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", stdout, "RULES.yaml... [--format text|json]")
+	fs := newFlagSet("check", stdout, "RULES.yaml... [--format text|json]   (- reads the rules from stdin)")
 	format := fs.String("format", "text", "output `format`: text (file:line:col: message; hint), or json (one object a line: file, line, col, severity, message, suggestion, code) for editors")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -29,10 +36,22 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 	if *format != "text" && *format != "json" {
 		return usagef("--format %q: write text or json", *format)
 	}
+	if i := slices.Index(pos, "-"); i >= 0 && slices.Contains(pos[i+1:], "-") {
+		return usagef("stdin can be read once: give - once")
+	}
 	failed := false
 	enc := json.NewEncoder(stdout)
 	for _, path := range pos {
-		src, err := readRuleFile(path)
+		var src []byte
+		var err error
+		if path == "-" {
+			// An editor's buffer: its pages: is read from the current
+			// directory.
+			path = stdinName
+			src, err = io.ReadAll(stdin)
+		} else {
+			src, err = readRuleFile(path)
+		}
 		if err != nil {
 			if *format == "json" {
 				enc.Encode(diag.JSON{File: path, Severity: "error", Message: err.Error()})

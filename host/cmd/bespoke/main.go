@@ -40,6 +40,7 @@ Usage:
                    before and after, side by side, as the rule file changes
   bespoke compile  RULES.yaml -o SITE.wasm [--dump-ir]
   bespoke check    RULES.yaml... [--format json]   report every error, exit 1 if any
+                   (- reads the rules from stdin)
   bespoke test     RULES.yaml... [-v] [--coverage] [--watch]   run the tests written
                    next to the rules; exit 1 if one fails, 3 if a file does not
                    compile or cannot be read
