@@ -26,6 +26,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/check"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
+	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -166,7 +167,12 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		if !ok {
 			return usagef("--header %q: write 'Name: value'", h)
 		}
-		spec.Headers = append(spec.Headers, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)})
+		// No request carries another name: the visitor explained
+		// would have been one without the header.
+		if k = strings.TrimSpace(k); !escape.ValidToken(k) {
+			return usagef("--header %q: %q is not a header name (letters, digits and -)", h, k)
+		}
+		spec.Headers = append(spec.Headers, [2]string{k, strings.TrimSpace(v)})
 	}
 	if *ua != "" {
 		spec.Headers = append(spec.Headers, [2]string{"User-Agent", *ua})
@@ -176,7 +182,10 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		if !ok {
 			return usagef("--cookie %q: write name=value", c)
 		}
-		spec.Cookies = append(spec.Cookies, [2]string{strings.TrimSpace(k), v})
+		if k = strings.TrimSpace(k); !escape.ValidToken(k) {
+			return usagef("--cookie %q: %q is not a cookie name (letters, digits, - and _)", c, k)
+		}
+		spec.Cookies = append(spec.Cookies, [2]string{k, v})
 	}
 	for _, vr := range variants {
 		k, v, ok := strings.Cut(vr, "=")

@@ -488,3 +488,27 @@ func TestCompileToStdout(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainHeaderAndCookieNames: a --header or --cookie whose name no
+// request could carry is refused, naming it: --header ': FR', --header
+// 'X Country: FR' and --cookie 'pl an=pro' explained a visitor without
+// them, without a word.
+func TestExplainHeaderAndCookieNames(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--header", ": FR"}, `--header ": FR": "" is not a header name`},
+		{[]string{"--header", "X Country: FR"}, `--header "X Country: FR": "X Country" is not a header name`},
+		{[]string{"--cookie", "=pro"}, `--cookie "=pro": "" is not a cookie name`},
+		{[]string{"--cookie", "pl an=pro"}, `--cookie "pl an=pro": "pl an" is not a cookie name`},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain", demoRules}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+			t.Errorf("%q: exit %d, want 2; stderr %q, want it to hold %q", tt.args, code, errOut, tt.want)
+		}
+	}
+	if code, _, errOut := bespoke("explain", demoRules, "--header", " X-Preview : 1", "--cookie", " club=gold"); code != 0 {
+		t.Errorf("names with spaces around them: exit %d: %s", code, errOut)
+	}
+}
