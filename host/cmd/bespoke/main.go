@@ -269,19 +269,23 @@ func typed(args []string, name string) string {
 }
 
 // parseInterspersed parses flags that may come after positional arguments
-// (bespoke compile rules.yaml -o out.wasm), as editors type them.
+// (bespoke compile rules.yaml -o out.wasm), as editors type them. After
+// --, every argument is positional (a file named -x.yaml).
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
 			return pos, nil
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
 }
 

@@ -512,3 +512,26 @@ func TestExplainHeaderAndCookieNames(t *testing.T) {
 		t.Errorf("names with spaces around them: exit %d: %s", code, errOut)
 	}
 }
+
+// TestDoubleDash: after --, every argument is a file, however it
+// starts: check -- a.yaml -b.yaml took -b.yaml for an unknown option.
+func TestDoubleDash(t *testing.T) {
+	dir := t.TempDir()
+	src := []byte("rules:\n  - name: fr\n    when: geo.country == \"FR\"\n    actions: [ { remove: \"#promo\" } ]\n")
+	for _, name := range []string{"a.yaml", "-b.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	for _, args := range [][]string{
+		{"check", "--", "a.yaml", "-b.yaml"},
+		{"check", "--format", "text", "--", "-b.yaml", "a.yaml"},
+		{"test", "--", "a.yaml", "-b.yaml"},
+	} {
+		code, out, errOut := bespoke(args...)
+		if code != 0 || strings.Contains(errOut, "unknown option") {
+			t.Errorf("%q: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+}
