@@ -150,6 +150,18 @@ func diagCount(errs, warns int) string {
 	return strings.Join(parts, ", ")
 }
 
+// isRuleFile reports whether src reads as a rule file (rules, and no
+// routes), which operators may hand to serve --config.
+func isRuleFile(src []byte) bool {
+	var top map[string]any
+	if yaml.Unmarshal(src, &top) != nil {
+		return false
+	}
+	_, routes := top["routes"]
+	_, rules := top["rules"]
+	return rules && !routes
+}
+
 // isConfigFile reports whether src reads as bespoke serve's
 // configuration (routes, and no rules), which editors may hand to check.
 func isConfigFile(src []byte) bool {

@@ -544,3 +544,14 @@ func TestServeFileOptionsNotThere(t *testing.T) {
 		}
 	}
 }
+
+// TestServeConfigIsARuleFile: serve --config given a rule file says so
+// and how to serve it, as check says it of a configuration file: it
+// said only unknown field "rules" and no routes.
+func TestServeConfigIsARuleFile(t *testing.T) {
+	code, out, errOut := bespoke("serve", "--check", "--config", demoRules)
+	want := demoRules + " is a rule file, not a configuration file: serve it with bespoke serve --rules " + demoRules + " --origin URL, or name it as a route's rules in a configuration file"
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, want 1 and %q\n%s%s", code, want, out, errOut)
+	}
+}

@@ -273,6 +273,9 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 			return err
 		}
 		if cfg, err = config.LoadData(*configFile, configData); err != nil {
+			if isRuleFile(configData) {
+				return fmt.Errorf("%w\n%s is a rule file, not a configuration file: serve it with bespoke serve --rules %s --origin URL, or name it as a route's rules in a configuration file", err, *configFile, *configFile)
+			}
 			return err
 		}
 	default:
