@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -187,11 +188,15 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		spec.Cookies = append(spec.Cookies, [2]string{k, v})
 	}
+	// The options that force a variant, as typed, with the experiment
+	// each names: checked against the rules' experiments once loaded.
+	var forced [][2]string
 	for _, vr := range variants {
 		k, v, ok := strings.Cut(vr, "=")
 		if !ok {
 			return usagef("--variant %q: write experiment=variant", vr)
 		}
+		forced = append(forced, [2]string{fmt.Sprintf("--variant %q", vr), k})
 		if spec.Variants == nil {
 			spec.Variants = map[string]string{}
 		}
@@ -216,6 +221,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		if err := setValue(&spec, k, val); err != nil {
 			return usagef("--set %q: %v", s, err)
 		}
+		if i := strings.IndexByte(k, '('); i > 0 && k[:i] == "variant" && strings.HasSuffix(k, ")") {
+			forced = append(forced, [2]string{fmt.Sprintf("--set %q", s), strings.Trim(k[i+1:len(k)-1], `"' `)})
+		}
 	}
 	ctx := context.Background()
 	l, err := loadForCommand(ctx, stderr, *rulesFile, *pluginFile, rc)
@@ -223,6 +231,19 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer l.close()
+	var experiments []string
+	for _, x := range l.site.Manifest().Experiments {
+		experiments = append(experiments, x.Name)
+	}
+	for _, f := range forced {
+		switch {
+		case slices.Contains(experiments, f[1]):
+		case len(experiments) == 0:
+			return usagef("%s: the rules have no experiment", f[0])
+		default:
+			return usagef("%s: no experiment is named %q (experiments: %s)%s", f[0], f[1], strings.Join(experiments, ", "), didYouMean(f[1], experiments))
+		}
+	}
 	v, err := visit.Run(ctx, l.site, l.prog, spec)
 	if err != nil {
 		return usagef("%v", err)

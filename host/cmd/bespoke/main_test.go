@@ -535,3 +535,24 @@ func TestDoubleDash(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainVariantOfNoExperiment: --variant in rules that have no
+// experiment says so (it said (experiments: ), an empty list), and
+// names the experiments there are, with the nearest, otherwise.
+func TestExplainVariantOfNoExperiment(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "own.yaml")
+	os.WriteFile(own, []byte("rules:\n  - name: fr\n    when: geo.country == \"FR\"\n    actions: [ { remove: \"#promo\" } ]\n"), 0o644)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"explain", own, "--variant", "hero-test=bold"}, `--variant "hero-test=bold": the rules have no experiment`},
+		{[]string{"explain", own, "--set", "variant(hero-test)=bold"}, `--set "variant(hero-test)=bold": the rules have no experiment`},
+		{[]string{"explain", demoRules, "--variant", "hero-tset=bold"}, `--variant "hero-tset=bold": no experiment is named "hero-tset" (experiments: hero-test); did you mean "hero-test"?`},
+	} {
+		code, _, errOut := bespoke(tt.args...)
+		if code != 2 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q, want 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
