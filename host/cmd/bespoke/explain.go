@@ -142,6 +142,12 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeGeo()
+	if path, _, _ := strings.Cut(*target, "#"); path != "" && !strings.HasPrefix(path, "/") {
+		if u, err := url.Parse(path); err == nil && u.Scheme != "" && u.Host != "" {
+			return usagef("--url %q: write the path, %s, and --header 'Host: %s' for rules that read the host", *target, u.RequestURI(), u.Host)
+		}
+		return usagef("--url %q: write a path such as /sale?ref=mail", *target)
+	}
 	if _, err := netip.ParseAddr(*ip); *ip != "" && err != nil {
 		return usagef("--ip %q: write an IP address such as 203.0.113.7 or 2001:db8::7", *ip)
 	}
@@ -188,9 +194,10 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		spec.Cookies = append(spec.Cookies, [2]string{k, v})
 	}
-	// The options that force a variant, as typed, with the experiment
-	// each names: checked against the rules' experiments once loaded.
-	var forced [][2]string
+	// The options that force a variant or a count, as typed, with the
+	// experiment or rule each names: checked against the rules once
+	// loaded.
+	var forced, forcedShown [][2]string
 	for _, vr := range variants {
 		k, v, ok := strings.Cut(vr, "=")
 		if !ok {
@@ -208,6 +215,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		if !ok || err != nil || n < 0 {
 			return usagef("--shown %q: write rule=n", sh)
 		}
+		forcedShown = append(forcedShown, [2]string{fmt.Sprintf("--shown %q", sh), k})
 		if spec.Shown == nil {
 			spec.Shown = map[string]int{}
 		}
@@ -242,6 +250,20 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 			return usagef("%s: the rules have no experiment", f[0])
 		default:
 			return usagef("%s: no experiment is named %q (experiments: %s)%s", f[0], f[1], strings.Join(experiments, ", "), didYouMean(f[1], experiments))
+		}
+	}
+	var rules []string
+	capped := map[string]bool{}
+	for _, r := range l.site.Manifest().Rules {
+		rules = append(rules, r.Name)
+		capped[r.Name] = r.Cap != nil
+	}
+	for _, f := range forcedShown {
+		switch {
+		case !slices.Contains(rules, f[1]):
+			return usagef("%s: no rule is named %q%s", f[0], f[1], didYouMean(f[1], rules))
+		case !capped[f[1]]:
+			return usagef("%s: rule %s has no at_most, so how often it was shown changes nothing", f[0], f[1])
 		}
 	}
 	v, err := visit.Run(ctx, l.site, l.prog, spec)

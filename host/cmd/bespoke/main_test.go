@@ -556,3 +556,23 @@ func TestExplainVariantOfNoExperiment(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainURLAndShownNamed: a --url that is not a path and a --shown
+// naming a rule that is not there say which option is wrong (they said
+// the URL "shop.example/x" is not a path, no rule is named "x").
+func TestExplainURLAndShownNamed(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--url", "shop.example/sale"}, `--url "shop.example/sale": write a path such as /sale?ref=mail`},
+		{[]string{"--url", "https://shop.example/sale"}, `--url "https://shop.example/sale": write the path, /sale, and --header 'Host: shop.example' for rules that read the host`},
+		{[]string{"--shown", "newsletter-invit=1"}, `--shown "newsletter-invit=1": no rule is named "newsletter-invit"; did you mean "newsletter-invite"?`},
+		{[]string{"--shown", "french-hero=1"}, `--shown "french-hero=1": rule french-hero has no at_most`},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain", demoRules}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+			t.Errorf("%q: exit %d, want 2; stderr %q, want it to hold %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
