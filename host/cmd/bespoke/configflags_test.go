@@ -555,3 +555,18 @@ func TestServeConfigIsARuleFile(t *testing.T) {
 		t.Errorf("exit %d, want 1 and %q\n%s%s", code, want, out, errOut)
 	}
 }
+
+// TestServeEmptyConfig: --config "" (a unit's ${CONFIG} unset) is said
+// as such: it asked for --config, as if none was given, and with --demo
+// served the demo.
+func TestServeEmptyConfig(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--check", "--config", ""},
+		{"serve", "--check", "--demo", "--cache-dir", "-", "--config="},
+	} {
+		code, out, errOut := bespoke(args...)
+		if code != 2 || !strings.Contains(errOut, "--config names no file: give the configuration file") || out != "" {
+			t.Errorf("%q: exit %d, want 2; stderr %q; stdout %q", args, code, errOut, out)
+		}
+	}
+}

@@ -117,7 +117,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := givenEmpty(fs, args, "rules", "plugin"); err != nil {
+	if err := givenEmpty(fs, args, "give one, or leave OPTION out to use the bundled demo's rules", "rules", "plugin"); err != nil {
 		return err
 	}
 	// The file may be named as check, test and compile take it; one file,

@@ -290,14 +290,15 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // givenEmpty returns a usage error naming the first of names that args
-// set to nothing (--rules "$RULES" with the variable unset): left out,
-// such an option stands for the bundled demo's, which must not be used
-// in place of a file the command line meant to name.
-func givenEmpty(fs *flag.FlagSet, args []string, names ...string) error {
+// set to nothing (--rules "$RULES" with the variable unset): taken for an
+// option left out, it would stand for something else (the bundled
+// demo's rules, no configuration file), which must not be used in place
+// of a file the command line meant to name. instead says what to do.
+func givenEmpty(fs *flag.FlagSet, args []string, instead string, names ...string) error {
 	var err error
 	fs.Visit(func(f *flag.Flag) {
 		if err == nil && slices.Contains(names, f.Name) && f.Value.String() == "" {
-			err = usagef("%s names no file: give one, or leave %s out to use the bundled demo's rules", typed(args, f.Name), typed(args, f.Name))
+			err = usagef("%s names no file: %s", typed(args, f.Name), strings.ReplaceAll(instead, "OPTION", typed(args, f.Name)))
 		}
 	})
 	return err

@@ -42,7 +42,7 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if err := givenEmpty(fs, args, "rules"); err != nil {
+	if err := givenEmpty(fs, args, "give one, or leave OPTION out to use the bundled demo's rules", "rules"); err != nil {
 		return err
 	}
 	// The file may be named as check, test and explain take it.

@@ -227,6 +227,9 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
+	if err := givenEmpty(fs, args, "give the configuration file", "config"); err != nil {
+		return err
+	}
 
 	var cfg *config.Config
 	var configData []byte
