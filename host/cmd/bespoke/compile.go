@@ -40,6 +40,15 @@ func compileCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return report(stderr, err)
 	}
+	// A slip of -o that names the rules (or a link to them) would
+	// replace them with the module.
+	if *out != "" && *out != "-" {
+		in, ierr := os.Stat(pos[0])
+		o, oerr := os.Stat(*out)
+		if ierr == nil && oerr == nil && os.SameFile(in, o) {
+			return usagef("-o %s is the rule file: give another file for the module", *out)
+		}
+	}
 	res, err := compiler.Compile(pos[0], src)
 	if err != nil {
 		return report(stderr, err)

@@ -576,3 +576,27 @@ func TestExplainURLAndShownNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileKeepsTheRuleFile: -o naming the rule file itself (or a
+// link to it) is refused: the module overwrote the rules.
+func TestCompileKeepsTheRuleFile(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	src := []byte("rules:\n  - name: fr\n    when: geo.country == \"FR\"\n    actions: [ { remove: \"#promo\" } ]\n")
+	if err := os.WriteFile(rules, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(rules, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{rules, link, filepath.Join(dir, ".", "rules.yaml")} {
+		code, _, errOut := bespoke("compile", rules, "-o", out)
+		if code != 2 || !strings.Contains(errOut, "-o "+out+" is the rule file: give another file for the module") {
+			t.Errorf("-o %s: exit %d, stderr %q: want a usage error", out, code, errOut)
+		}
+		if b, _ := os.ReadFile(rules); !bytes.Equal(b, src) {
+			t.Fatalf("-o %s: the rule file was overwritten", out)
+		}
+	}
+}
