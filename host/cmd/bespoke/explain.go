@@ -142,6 +142,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeGeo()
+	if *showHTML && *asJSON {
+		return usagef("--html does not go with --json, which prints no page")
+	}
 	if path, _, _ := strings.Cut(*target, "#"); path != "" && !strings.HasPrefix(path, "/") {
 		if u, err := url.Parse(path); err == nil && u.Scheme != "" && u.Host != "" {
 			return usagef("--url %q: write the path, %s, and --header 'Host: %s' for rules that read the host", *target, u.RequestURI(), u.Host)

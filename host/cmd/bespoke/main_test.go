@@ -600,3 +600,20 @@ func TestCompileKeepsTheRuleFile(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainHTMLWithJSON: --html beside --json, which prints no page,
+// was ignored without a word; it is a usage error.
+func TestExplainHTMLWithJSON(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--html", "--json"}, "--html does not go with --json, which prints no page"},
+		{[]string{"--json", "--html=true"}, "--html does not go with --json, which prints no page"},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain", demoRules}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+			t.Errorf("%q: exit %d, want 2; stderr %q, want it to hold %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
