@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -568,5 +569,29 @@ func TestServeEmptyConfig(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, "--config names no file: give the configuration file") || out != "" {
 			t.Errorf("%q: exit %d, want 2; stderr %q; stdout %q", args, code, errOut, out)
 		}
+	}
+}
+
+// TestServeConfigCacheDirRelative: a relative cache_dir is read from the
+// configuration file's directory, as every file it names is: it was read
+// from the current directory (/ under systemd).
+func TestServeConfigCacheDirRelative(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "bespoke.yaml")
+	rules, err := filepath.Abs(demoRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfg, []byte("cache_dir: plugin-cache\nadmin: \"\"\nlisten: 127.0.0.1:0\nroutes: [{ origin: \"http://127.0.0.1:9\", rules: "+strconv.Quote(rules)+" }]\n"), 0o644)
+	elsewhere := t.TempDir()
+	t.Chdir(elsewhere)
+	if code, out, errOut := bespoke("serve", "--check", "--config", cfg); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "plugin-cache")); err == nil {
+		t.Errorf("the cache was made in the current directory")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "plugin-cache")); err != nil {
+		t.Errorf("no cache beside the configuration file: %v", err)
 	}
 }
