@@ -617,3 +617,20 @@ func TestExplainHTMLWithJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestGeoIPNotThere: explain and preview say a --geoip file that is not
+// there as other files are said (it was "--geoip: geoip database x:
+// stat x: no such file or directory").
+func TestGeoIPNotThere(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "City.mmdb")
+	for _, cmd := range []string{"explain", "preview"} {
+		code, _, errOut := bespoke(cmd, "--geoip", missing, "--listen", "127.0.0.1:0")
+		want := `--geoip "` + missing + `": no such file or directory`
+		if cmd == "explain" {
+			code, _, errOut = bespoke(cmd, "--geoip", missing)
+		}
+		if code != 1 || !strings.Contains(errOut, want) || strings.Contains(errOut, "stat ") {
+			t.Errorf("%s: exit %d, stderr %q, want 1 and %q", cmd, code, errOut, want)
+		}
+	}
+}
