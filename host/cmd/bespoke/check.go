@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
@@ -14,8 +17,14 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// stdin is what check - reads.
+var stdin io.Reader = os.Stdin
+
+// stdinName names the rules check - read from stdin in what it says.
+const stdinName = "<stdin>"
+
 func checkCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", stdout, "RULES.yaml... [--format text|json]")
+	fs := newFlagSet("check", stdout, "RULES.yaml... [--format text|json]   (- reads the rules from stdin)")
 	format := fs.String("format", "text", "output `format`: text (file:line:col: message; hint), or json (one object a line: file, line, col, severity, message, suggestion, code) for editors")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -27,10 +36,22 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 	if *format != "text" && *format != "json" {
 		return usagef("--format %q: write text or json", *format)
 	}
+	if i := slices.Index(pos, "-"); i >= 0 && slices.Contains(pos[i+1:], "-") {
+		return usagef("stdin can be read once: give - once")
+	}
 	failed := false
 	enc := json.NewEncoder(stdout)
 	for _, path := range pos {
-		src, err := os.ReadFile(path)
+		var src []byte
+		var err error
+		if path == "-" {
+			// An editor's buffer: its pages: is read from the current
+			// directory.
+			path = stdinName
+			src, err = io.ReadAll(stdin)
+		} else {
+			src, err = readRuleFile(path)
+		}
 		if err != nil {
 			if *format == "json" {
 				enc.Encode(diag.JSON{File: path, Severity: "error", Message: err.Error()})
@@ -78,6 +99,28 @@ func checkCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// readRuleFile reads the rule file path. What is wrong is said as
+// "path: reason", path as it was typed: Go's errors name the operation
+// that failed ("open : no such file or directory" for an empty argument,
+// "read rules: is a directory"), which is not what an editor did.
+func readRuleFile(path string) ([]byte, error) {
+	if path == "" {
+		return nil, errors.New("an empty argument names no rule file")
+	}
+	src, err := os.ReadFile(path)
+	if err == nil {
+		return src, nil
+	}
+	if st, serr := os.Stat(path); serr == nil && st.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory; give the rule file", path)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	return nil, err
+}
+
 // printDiagnostics prints errors and warnings one a line, file:line:col
 // first, with a count when there are several.
 func printDiagnostics(w io.Writer, diags diag.List) {
@@ -105,6 +148,18 @@ func diagCount(errs, warns int) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// isRuleFile reports whether src reads as a rule file (rules, and no
+// routes), which operators may hand to serve --config.
+func isRuleFile(src []byte) bool {
+	var top map[string]any
+	if yaml.Unmarshal(src, &top) != nil {
+		return false
+	}
+	_, routes := top["routes"]
+	_, rules := top["rules"]
+	return rules && !routes
 }
 
 // isConfigFile reports whether src reads as bespoke serve's

@@ -17,7 +17,7 @@ import (
 
 func compileCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("compile", stdout, "RULES.yaml [-o SITE.wasm] [--dump-ir]")
-	out := fs.String("o", "", "output `file` (default: the rule file's name with .wasm)")
+	out := fs.String("o", "", "output `file` (default: the rule file's name with .wasm; - for stdout)")
 	dumpIR := fs.Bool("dump-ir", false, "print the checked IR (slots, symbols, conditions) to stdout")
 	dumpManifest := fs.Bool("dump-manifest", false, "print the manifest embedded in the module")
 	pos, err := parseInterspersed(fs, args)
@@ -27,7 +27,29 @@ func compileCmd(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("expected one rule file, got %d", len(pos))
 	}
-	res, err := compiler.CompileFile(pos[0])
+	// The module and a dump on stdout would be one stream no tool reads.
+	for _, d := range []struct {
+		name string
+		on   bool
+	}{{"--dump-ir", *dumpIR}, {"--dump-manifest", *dumpManifest}} {
+		if *out == "-" && d.on {
+			return usagef("-o - writes the module to stdout, where %s prints too: give -o FILE", d.name)
+		}
+	}
+	src, err := readRuleFile(pos[0])
+	if err != nil {
+		return report(stderr, err)
+	}
+	// A slip of -o that names the rules (or a link to them) would
+	// replace them with the module.
+	if *out != "" && *out != "-" {
+		in, ierr := os.Stat(pos[0])
+		o, oerr := os.Stat(*out)
+		if ierr == nil && oerr == nil && os.SameFile(in, o) {
+			return usagef("-o %s is the rule file: give another file for the module", *out)
+		}
+	}
+	res, err := compiler.Compile(pos[0], src)
 	if err != nil {
 		return report(stderr, err)
 	}
@@ -45,7 +67,12 @@ func compileCmd(args []string, stdout, stderr io.Writer) error {
 	if path == "" {
 		path = strings.TrimSuffix(pos[0], filepath.Ext(pos[0])) + ".wasm"
 	}
-	if err := os.WriteFile(path, res.Artifact.Wasm, 0o644); err != nil {
+	if path == "-" {
+		if _, err := stdout.Write(res.Artifact.Wasm); err != nil {
+			return err
+		}
+		path = "standard output"
+	} else if err := os.WriteFile(path, res.Artifact.Wasm, 0o644); err != nil {
 		return err
 	}
 	m := res.Artifact.Manifest

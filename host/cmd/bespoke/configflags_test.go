@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -511,5 +512,86 @@ func TestServeRedisLogsInFormat(t *testing.T) {
 	}
 	if !client {
 		t.Errorf("no record of the Redis client's message:\n%s", &stderr)
+	}
+}
+
+// TestServeFileOptionsNotThere: a file an option names that is not
+// there, or is a directory, is said naming the option before anything
+// loads, as a configuration file's are at their key: it was said in
+// Go's words once the server had started loading ("open x.yaml: no
+// such file or directory", "secret_file: open x: …", "tls: stat x: …").
+func TestServeFileOptionsNotThere(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "not there")
+	cfg := filepath.Join(dir, "bespoke.yaml")
+	os.WriteFile(cfg, []byte("cache_dir: \"-\"\nroutes: [{ origin: \"http://127.0.0.1:9\" }]\n"), 0o644)
+	flags := []string{"--origin", "http://127.0.0.1:9", "--cache-dir", "-", "--listen", "127.0.0.1:0", "--admin", ""}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"--rules", missing}, flags...), `bespoke serve: --rules "` + missing + `": no such file or directory`},
+		{append([]string{"--plugin", dir}, flags...), `bespoke serve: --plugin "` + dir + `": is a directory`},
+		{append([]string{"--rules", demoRules, "-secret-file", missing}, flags...), `bespoke serve: -secret-file "` + missing + `": no such file or directory`},
+		{append([]string{"--rules", demoRules, "--tls-cert", missing, "--tls-key", missing}, flags...), `bespoke serve: --tls-cert "` + missing + `": no such file or directory`},
+		{append([]string{"--rules", demoRules, "--geoip", missing}, flags...), `bespoke serve: --geoip "` + missing + `": no such file or directory`},
+		{append([]string{"--rules", demoRules, "--admin-token-file", missing}, flags...), `bespoke serve: --admin-token-file "` + missing + `": no such file or directory`},
+		{[]string{"--config", cfg, "--tls-cert", missing, "--tls-key", missing}, `bespoke serve: --tls-cert "` + missing + `": no such file or directory`},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
+		if code != 1 || !strings.HasPrefix(errOut, tt.want) || out != "" {
+			t.Errorf("%v: exit %d, want 1; stderr %q, want it to start with %q; stdout %q", tt.args, code, errOut, tt.want, out)
+		}
+	}
+}
+
+// TestServeConfigIsARuleFile: serve --config given a rule file says so
+// and how to serve it, as check says it of a configuration file: it
+// said only unknown field "rules" and no routes.
+func TestServeConfigIsARuleFile(t *testing.T) {
+	code, out, errOut := bespoke("serve", "--check", "--config", demoRules)
+	want := demoRules + " is a rule file, not a configuration file: serve it with bespoke serve --rules " + demoRules + " --origin URL, or name it as a route's rules in a configuration file"
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, want 1 and %q\n%s%s", code, want, out, errOut)
+	}
+}
+
+// TestServeEmptyConfig: --config "" (a unit's ${CONFIG} unset) is said
+// as such: it asked for --config, as if none was given, and with --demo
+// served the demo.
+func TestServeEmptyConfig(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--check", "--config", ""},
+		{"serve", "--check", "--demo", "--cache-dir", "-", "--config="},
+	} {
+		code, out, errOut := bespoke(args...)
+		if code != 2 || !strings.Contains(errOut, "--config names no file: give the configuration file") || out != "" {
+			t.Errorf("%q: exit %d, want 2; stderr %q; stdout %q", args, code, errOut, out)
+		}
+	}
+}
+
+// TestServeConfigCacheDirRelative: a relative cache_dir is read from the
+// configuration file's directory, as every file it names is: it was read
+// from the current directory (/ under systemd).
+func TestServeConfigCacheDirRelative(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "bespoke.yaml")
+	rules, err := filepath.Abs(demoRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfg, []byte("cache_dir: plugin-cache\nadmin: \"\"\nlisten: 127.0.0.1:0\nroutes: [{ origin: \"http://127.0.0.1:9\", rules: "+strconv.Quote(rules)+" }]\n"), 0o644)
+	elsewhere := t.TempDir()
+	t.Chdir(elsewhere)
+	if code, out, errOut := bespoke("serve", "--check", "--config", cfg); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "plugin-cache")); err == nil {
+		t.Errorf("the cache was made in the current directory")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "plugin-cache")); err != nil {
+		t.Errorf("no cache beside the configuration file: %v", err)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,6 +27,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/check"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
+	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -65,7 +68,10 @@ func loadForCommand(ctx context.Context, stderr io.Writer, rulesFile, pluginFile
 		}
 	default:
 		var res *compiler.Result
-		res, err = compiler.CompileFile(rulesFile)
+		var src []byte
+		if src, err = readRuleFile(rulesFile); err == nil {
+			res, err = compiler.Compile(rulesFile, src)
+		}
 		if res != nil {
 			art, prog = res.Artifact, res.Program
 			for _, w := range res.Warnings {
@@ -111,12 +117,17 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := givenEmpty(fs, args, "give one, or leave OPTION out to use the bundled demo's rules", "rules", "plugin"); err != nil {
+		return err
+	}
 	// The file may be named as check, test and compile take it; one file,
 	// and not beside --rules or --plugin (the demo's rules must never be
 	// explained in place of a file typed without --rules).
 	switch {
 	case len(pos) > 1:
 		return usagef("unexpected argument %q: explain reads one rule file", pos[1])
+	case len(pos) == 1 && pos[0] == "":
+		return usagef("an empty argument names no rule file")
 	case len(pos) == 1 && (*rulesFile != "" || *pluginFile != ""):
 		return usagef("unexpected argument %q: the rules are already given with --rules or --plugin", pos[0])
 	case len(pos) == 1 && strings.HasSuffix(pos[0], ".wasm"):
@@ -131,6 +142,28 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeGeo()
+	if *showHTML && *asJSON {
+		return usagef("--html does not go with --json, which prints no page")
+	}
+	if path, _, _ := strings.Cut(*target, "#"); path != "" && !strings.HasPrefix(path, "/") {
+		if u, err := url.Parse(path); err == nil && u.Scheme != "" && u.Host != "" {
+			return usagef("--url %q: write the path, %s, and --header 'Host: %s' for rules that read the host", *target, u.RequestURI(), u.Host)
+		}
+		return usagef("--url %q: write a path such as /sale?ref=mail", *target)
+	}
+	if _, err := netip.ParseAddr(*ip); *ip != "" && err != nil {
+		return usagef("--ip %q: write an IP address such as 203.0.113.7 or 2001:db8::7", *ip)
+	}
+	var originURL *url.URL
+	if *origin != "" {
+		// Checked before the explanation prints, which a page that
+		// cannot be fetched would otherwise follow with Go's message.
+		u, err := url.Parse(*origin)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return usagef("--origin %q: write an absolute URL such as http://127.0.0.1:3000", *origin)
+		}
+		originURL = u
+	}
 	spec := visit.Spec{URL: *target, RemoteAddr: *ip, Visitor: *visitor, NewID: visit.SimulatedID, Seen: seenItems}
 	if *at != "" {
 		t, err := visit.ParseTime(*at)
@@ -144,7 +177,12 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		if !ok {
 			return usagef("--header %q: write 'Name: value'", h)
 		}
-		spec.Headers = append(spec.Headers, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)})
+		// No request carries another name: the visitor explained
+		// would have been one without the header.
+		if k = strings.TrimSpace(k); !escape.ValidToken(k) {
+			return usagef("--header %q: %q is not a header name (letters, digits and -)", h, k)
+		}
+		spec.Headers = append(spec.Headers, [2]string{k, strings.TrimSpace(v)})
 	}
 	if *ua != "" {
 		spec.Headers = append(spec.Headers, [2]string{"User-Agent", *ua})
@@ -154,13 +192,21 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		if !ok {
 			return usagef("--cookie %q: write name=value", c)
 		}
-		spec.Cookies = append(spec.Cookies, [2]string{strings.TrimSpace(k), v})
+		if k = strings.TrimSpace(k); !escape.ValidToken(k) {
+			return usagef("--cookie %q: %q is not a cookie name (letters, digits, - and _)", c, k)
+		}
+		spec.Cookies = append(spec.Cookies, [2]string{k, v})
 	}
+	// The options that force a variant or a count, as typed, with the
+	// experiment or rule each names: checked against the rules once
+	// loaded.
+	var forced, forcedShown [][2]string
 	for _, vr := range variants {
 		k, v, ok := strings.Cut(vr, "=")
 		if !ok {
 			return usagef("--variant %q: write experiment=variant", vr)
 		}
+		forced = append(forced, [2]string{fmt.Sprintf("--variant %q", vr), k})
 		if spec.Variants == nil {
 			spec.Variants = map[string]string{}
 		}
@@ -172,6 +218,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		if !ok || err != nil || n < 0 {
 			return usagef("--shown %q: write rule=n", sh)
 		}
+		forcedShown = append(forcedShown, [2]string{fmt.Sprintf("--shown %q", sh), k})
 		if spec.Shown == nil {
 			spec.Shown = map[string]int{}
 		}
@@ -185,6 +232,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		if err := setValue(&spec, k, val); err != nil {
 			return usagef("--set %q: %v", s, err)
 		}
+		if i := strings.IndexByte(k, '('); i > 0 && k[:i] == "variant" && strings.HasSuffix(k, ")") {
+			forced = append(forced, [2]string{fmt.Sprintf("--set %q", s), strings.Trim(k[i+1:len(k)-1], `"' `)})
+		}
 	}
 	ctx := context.Background()
 	l, err := loadForCommand(ctx, stderr, *rulesFile, *pluginFile, rc)
@@ -192,6 +242,33 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer l.close()
+	var experiments []string
+	for _, x := range l.site.Manifest().Experiments {
+		experiments = append(experiments, x.Name)
+	}
+	for _, f := range forced {
+		switch {
+		case slices.Contains(experiments, f[1]):
+		case len(experiments) == 0:
+			return usagef("%s: the rules have no experiment", f[0])
+		default:
+			return usagef("%s: no experiment is named %q (experiments: %s)%s", f[0], f[1], strings.Join(experiments, ", "), didYouMean(f[1], experiments))
+		}
+	}
+	var rules []string
+	capped := map[string]bool{}
+	for _, r := range l.site.Manifest().Rules {
+		rules = append(rules, r.Name)
+		capped[r.Name] = r.Cap != nil
+	}
+	for _, f := range forcedShown {
+		switch {
+		case !slices.Contains(rules, f[1]):
+			return usagef("%s: no rule is named %q%s", f[0], f[1], didYouMean(f[1], rules))
+		case !capped[f[1]]:
+			return usagef("%s: rule %s has no at_most, so how often it was shown changes nothing", f[0], f[1])
+		}
+	}
 	v, err := visit.Run(ctx, l.site, l.prog, spec)
 	if err != nil {
 		return usagef("%v", err)
@@ -220,12 +297,8 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	case v.Plan.Redirect != nil:
 	case *page != "":
 		pg, err = visit.PageFromFile(*page, "")
-	case *origin != "":
-		u, perr := url.Parse(*origin)
-		if perr != nil {
-			return usagef("--origin %q: %v", *origin, perr)
-		}
-		pg, err = v.Fetch(ctx, nil, u)
+	case originURL != nil:
+		pg, err = v.Fetch(ctx, nil, originURL)
 	case l.prog != nil && l.prog.Pages != "":
 		// The rule file's own saved pages, as test and preview use them.
 		dir := ir.FromFile(filepath.Dir(*rulesFile), l.prog.Pages)
@@ -295,6 +368,18 @@ func setValue(spec *visit.Spec, attr, val string) error {
 	} else if i := strings.IndexByte(attr, '.'); i > 0 {
 		if a, ok := plugin.LookupAttr(attr[:i]); ok && a.Arg != "" {
 			name, arg = attr[:i], attr[i+1:]
+		}
+	}
+	if a, ok := plugin.LookupAttr(name); ok && a.Type == plugin.Bool {
+		// As a test's context reads it: any other word is a mistake,
+		// not false.
+		switch strings.ToLower(strings.TrimSpace(val)) {
+		case "true", "yes":
+			val = "true"
+		case "false", "no":
+			val = "false"
+		default:
+			return fmt.Errorf("%s is yes/no: write true or false", name)
 		}
 	}
 	switch name {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/geo"
@@ -47,6 +49,10 @@ func (g *geoFlags) config() (reqctx.Config, func(), error) {
 	closeDB := func() {}
 	if g.geoip != "" {
 		db, err := geo.OpenDB(g.geoip)
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) && pe.Path == g.geoip {
+			// Not there, or not to be read: said as the other files are.
+			return reqctx.Config{}, nil, fmt.Errorf("--geoip %q: %v", g.geoip, pe.Err)
+		}
 		if err != nil {
 			return reqctx.Config{}, nil, fmt.Errorf("--geoip: %w", err)
 		}

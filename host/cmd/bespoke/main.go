@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ Usage:
                    before and after, side by side, as the rule file changes
   bespoke compile  RULES.yaml -o SITE.wasm [--dump-ir]
   bespoke check    RULES.yaml... [--format json]   report every error, exit 1 if any
+                   (- reads the rules from stdin)
   bespoke test     RULES.yaml... [-v] [--coverage] [--watch]   run the tests written
                    next to the rules; exit 1 if one fails, 3 if a file does not
                    compile or cannot be read
@@ -97,11 +99,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "preview":
 		err = previewCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "bespoke %s\nplugin ABI %d, compiler %s\n", version.Get(), plugin.ABIVersion, codegen.Compiler)
-		return 0
+		cmd = "version"
+		err = versionCmd(rest, stdout)
 	case "help", "-h", "--help":
 		if len(rest) > 0 && commands[rest[0]] {
 			return run([]string{rest[0], "-h"}, stdout, stderr)
+		}
+		if len(rest) > 0 && rest[0] == "help" {
+			fmt.Fprint(stdout, usage)
+			return 0
 		}
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "bespoke help: unknown command %q%s\n\n%s", rest[0], didYouMean(rest[0], commandNames), usage)
@@ -131,8 +137,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// commands are the commands that have options of their own.
-var commands = map[string]bool{"serve": true, "compile": true, "check": true, "test": true, "explain": true, "preview": true}
+// commands are the commands that answer -h with their own usage.
+var commands = map[string]bool{"serve": true, "compile": true, "check": true, "test": true, "explain": true, "preview": true, "version": true}
+
+// versionCmd prints the version, the plugin ABI this binary loads and
+// the compiler that writes its plugins. It takes no argument: one would
+// be a mistake, which a script should hear of.
+func versionCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bespoke version", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprint(stdout, "Usage: bespoke version\n\nPrints the version of bespoke, the plugin ABI it loads and the rule compiler it has.\n")
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	fmt.Fprintf(stdout, "bespoke %s\nplugin ABI %d, compiler %s\n", version.Get(), plugin.ABIVersion, codegen.Compiler)
+	return nil
+}
 
 // usageError is a mistake in the command line.
 type usageError struct{ msg string }
@@ -244,20 +269,39 @@ func typed(args []string, name string) string {
 }
 
 // parseInterspersed parses flags that may come after positional arguments
-// (bespoke compile rules.yaml -o out.wasm), as editors type them.
+// (bespoke compile rules.yaml -o out.wasm), as editors type them. After
+// --, every argument is positional (a file named -x.yaml).
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
 			return pos, nil
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
+}
+
+// givenEmpty returns a usage error naming the first of names that args
+// set to nothing (--rules "$RULES" with the variable unset): taken for an
+// option left out, it would stand for something else (the bundled
+// demo's rules, no configuration file), which must not be used in place
+// of a file the command line meant to name. instead says what to do.
+func givenEmpty(fs *flag.FlagSet, args []string, instead string, names ...string) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err == nil && slices.Contains(names, f.Name) && f.Value.String() == "" {
+			err = usagef("%s names no file: %s", typed(args, f.Name), strings.ReplaceAll(instead, "OPTION", typed(args, f.Name)))
+		}
+	})
+	return err
 }
 
 // durationFlag is a duration option read as the configuration file reads

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -212,7 +216,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{[]string{"explain", "--rules", rules, rules}, 2, `already given with --rules`},
 		{[]string{"explain", "--rules", rules, "--plugin", "x.wasm"}, 2, `give --rules or --plugin, not both`},
 		{[]string{"test", "--pages", "/nonexistent", rules}, 2, `--pages "/nonexistent": not a directory`},
-		{[]string{"test", "/nonexistent.yaml"}, 3, `/nonexistent.yaml: stat /nonexistent.yaml: no such file`},
+		{[]string{"test", "/nonexistent.yaml"}, 3, `/nonexistent.yaml: no such file or directory`},
 		{[]string{"serve", "--demo", "--cache-dir", "-", "--listen", "7720", "--check"}, 2, `bespoke serve: --listen "7720": missing port in address`},
 		{[]string{"serve", "--demo", "--cache-dir", "-", "--log-format", "jsno", "--check"}, 2, `--log-format is text or json, not "jsno"`},
 		{[]string{"serve", "--demo", "--cache-dir", "-", "--watch", "1d", "--grace", "2w", "--listen", "127.0.0.1:0", "--admin", "", "--check"}, 0, ""},
@@ -313,6 +317,320 @@ tests:
 		code, out, errOut := bespoke(c.args...)
 		if code != c.code || !strings.Contains(out+errOut, c.out) {
 			t.Errorf("%q: exit %d, want %d with %q:\n%s%s", c.args, code, c.code, c.out, out, errOut)
+		}
+	}
+}
+
+// TestEmptyRulesOption: a rule file option given empty (a script's
+// unset variable, --rules "$RULES") is a mistake, not a request for the
+// demo's rules, which explain and preview used in its place (exit 0).
+func TestEmptyRulesOption(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"explain", "--rules", ""}, `--rules names no file`},
+		{[]string{"explain", "--rules="}, `--rules names no file`},
+		{[]string{"explain", "-plugin", ""}, `-plugin names no file`},
+		{[]string{"explain", "", "--set", "geo.country=FR"}, `an empty argument names no rule file`},
+	} {
+		code, out, errOut := bespoke(tt.args...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || strings.Contains(out, "french-hero") {
+			t.Errorf("%q: exit %d, want 2; stderr %q, want it to hold %q; stdout %.200q", tt.args, code, errOut, tt.want, out)
+		}
+	}
+	// The preview, asked to stop before it starts: it would serve the
+	// demo's rules until then.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out bytes.Buffer
+	err := previewContext(ctx, []string{"--rules", "", "--listen", "127.0.0.1:0"}, &out, io.Discard)
+	if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "--rules names no file") {
+		t.Errorf("preview --rules \"\": %v, want a usage error naming --rules; stdout %q", err, &out)
+	}
+}
+
+// TestExplainSetYesNo: --set reads a yes/no attribute as a test's
+// context does, true or yes, false or no; any other value is refused
+// (visitor.new=yes and device.bot=1 were read as false, without a word).
+func TestExplainSetYesNo(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	src := `rules:
+  - name: newcomer
+    when: visitor.new and not device.bot
+    actions:
+      - remove: "#promo"
+`
+	if err := os.WriteFile(rules, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		set  []string
+		code int
+		want string
+	}{
+		{[]string{"visitor.new=yes", "device.bot=no"}, 0, "✓ newcomer"},
+		{[]string{"visitor.new=TRUE", "device.bot=False"}, 0, "✓ newcomer"},
+		{[]string{"visitor.new=no"}, 0, "✗ newcomer"},
+		{[]string{"device.bot=yes"}, 0, "✗ newcomer"},
+		{[]string{"visitor.new=1"}, 2, `--set "visitor.new=1": visitor.new is yes/no: write true or false`},
+		{[]string{"device.bot=maybe"}, 2, `--set "device.bot=maybe": device.bot is yes/no: write true or false`},
+	} {
+		args := []string{"explain", rules}
+		for _, s := range tt.set {
+			args = append(args, "--set", s)
+		}
+		code, out, errOut := bespoke(args...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("%q: exit %d, want %d with %q:\n%s%s", tt.set, code, tt.code, tt.want, out, errOut)
+		}
+	}
+}
+
+// TestExplainRequestOptionMistakes: a malformed --ip or --origin is a
+// usage error that names the option and what to write, said before any
+// explanation is printed (--ip said ParseAddr's error; --html --origin
+// printed the explanation, then Go's "unsupported protocol scheme", exit 1).
+func TestExplainRequestOptionMistakes(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ip", "notanip"}, `--ip "notanip": write an IP address such as 203.0.113.7 or 2001:db8::7`},
+		{[]string{"--ip", "203.0.113.7:4000"}, `--ip "203.0.113.7:4000": write an IP address such as 203.0.113.7 or 2001:db8::7`},
+		{[]string{"--html", "--origin", "shop.example"}, `--origin "shop.example": write an absolute URL such as http://127.0.0.1:3000`},
+		{[]string{"--html", "--origin", "/pages"}, `--origin "/pages": write an absolute URL such as http://127.0.0.1:3000`},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain", demoRules}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+			t.Errorf("%q: exit %d, want 2; stderr %q, want it to hold %q; stdout %.100q, want none", tt.args, code, errOut, tt.want, out)
+		}
+	}
+	if code, _, errOut := bespoke("explain", demoRules, "--ip", "2001:db8::7"); code != 0 {
+		t.Errorf("--ip 2001:db8::7: exit %d: %s", code, errOut)
+	}
+}
+
+// TestRuleFileNotThere: a rule file that is not there, a directory in
+// its place and an empty argument are said the same way by every
+// command that reads one, naming the file as typed, without Go's
+// operation ("open : no such file or directory", "read rules: is a
+// directory", "stat x.yaml: …").
+func TestRuleFileNotThere(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "my rules.yaml")
+	for _, tt := range []struct {
+		path, want string
+	}{
+		{"", "an empty argument names no rule file"},
+		{dir, dir + ": is a directory; give the rule file"},
+		{missing, missing + ": no such file or directory"},
+	} {
+		for _, cmd := range [][]string{{"check"}, {"check", "--format", "json"}, {"compile"}, {"test"}, {"explain"}} {
+			args := append(append([]string{}, cmd...), tt.path)
+			code, out, errOut := bespoke(args...)
+			said := errOut
+			if slices.Contains(cmd, "json") {
+				said = out
+			}
+			if code == 0 || !strings.Contains(said, tt.want) || strings.Contains(out+errOut, "open ") || strings.Contains(out+errOut, "stat ") || strings.Contains(out+errOut, "read ") {
+				t.Errorf("%q: exit %d; stdout %q, stderr %q: want %q", args, code, out, errOut, tt.want)
+			}
+		}
+	}
+}
+
+// TestHelpVersion: bespoke help version and bespoke help help answer as
+// help for the other commands does (they said unknown command "version";
+// did you mean "version"?, exit 2), version -h says what version prints,
+// and an argument version does not take is a usage error rather than
+// ignored.
+func TestHelpVersion(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		code int
+		out  string
+		err  string
+	}{
+		{[]string{"help", "version"}, 0, "Usage: bespoke version", ""},
+		{[]string{"version", "-h"}, 0, "Usage: bespoke version", ""},
+		{[]string{"version", "--help"}, 0, "Usage: bespoke version", ""},
+		{[]string{"help", "help"}, 0, "Run 'bespoke COMMAND -h'", ""},
+		{[]string{"version"}, 0, "plugin ABI", ""},
+		{[]string{"--version"}, 0, "plugin ABI", ""},
+		{[]string{"version", "--json"}, 2, "", "bespoke version: unknown option --json"},
+		{[]string{"version", "extra"}, 2, "", `bespoke version: unexpected argument "extra"`},
+	} {
+		code, out, errOut := bespoke(tt.args...)
+		if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) || tt.err == "" && errOut != "" {
+			t.Errorf("%q: exit %d, want %d; stdout %q, want %q; stderr %q, want %q", tt.args, code, tt.code, out, tt.out, errOut, tt.err)
+		}
+	}
+}
+
+// TestCompileToStdout: compile -o - writes the module to stdout, as
+// tools read -, and says so on stderr; it wrote a file named "-".
+// Beside --dump-ir or --dump-manifest, which print to stdout too, it
+// is refused.
+func TestCompileToStdout(t *testing.T) {
+	t.Cleanup(func() { os.Remove("-") })
+	code, out, errOut := bespoke("compile", demoRules, "-o", "-")
+	if code != 0 || !strings.HasPrefix(out, "\x00asm") || !strings.Contains(errOut, "-> standard output") {
+		t.Errorf("compile -o -: exit %d, stdout %.20q, stderr %q: want the module on stdout", code, out, errOut)
+	}
+	if _, err := os.Lstat("-"); err == nil {
+		t.Errorf("compile -o - wrote a file named -")
+	}
+	for _, dump := range []string{"--dump-ir", "--dump-manifest"} {
+		code, out, errOut := bespoke("compile", demoRules, "-o", "-", dump)
+		if code != 2 || out != "" || !strings.Contains(errOut, "-o - writes the module to stdout, where "+dump+" prints too") {
+			t.Errorf("compile -o - %s: exit %d, stdout %.20q, stderr %q: want a usage error", dump, code, out, errOut)
+		}
+	}
+}
+
+// TestExplainHeaderAndCookieNames: a --header or --cookie whose name no
+// request could carry is refused, naming it: --header ': FR', --header
+// 'X Country: FR' and --cookie 'pl an=pro' explained a visitor without
+// them, without a word.
+func TestExplainHeaderAndCookieNames(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--header", ": FR"}, `--header ": FR": "" is not a header name`},
+		{[]string{"--header", "X Country: FR"}, `--header "X Country: FR": "X Country" is not a header name`},
+		{[]string{"--cookie", "=pro"}, `--cookie "=pro": "" is not a cookie name`},
+		{[]string{"--cookie", "pl an=pro"}, `--cookie "pl an=pro": "pl an" is not a cookie name`},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain", demoRules}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+			t.Errorf("%q: exit %d, want 2; stderr %q, want it to hold %q", tt.args, code, errOut, tt.want)
+		}
+	}
+	if code, _, errOut := bespoke("explain", demoRules, "--header", " X-Preview : 1", "--cookie", " club=gold"); code != 0 {
+		t.Errorf("names with spaces around them: exit %d: %s", code, errOut)
+	}
+}
+
+// TestDoubleDash: after --, every argument is a file, however it
+// starts: check -- a.yaml -b.yaml took -b.yaml for an unknown option.
+func TestDoubleDash(t *testing.T) {
+	dir := t.TempDir()
+	src := []byte("rules:\n  - name: fr\n    when: geo.country == \"FR\"\n    actions: [ { remove: \"#promo\" } ]\n")
+	for _, name := range []string{"a.yaml", "-b.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	for _, args := range [][]string{
+		{"check", "--", "a.yaml", "-b.yaml"},
+		{"check", "--format", "text", "--", "-b.yaml", "a.yaml"},
+		{"test", "--", "a.yaml", "-b.yaml"},
+	} {
+		code, out, errOut := bespoke(args...)
+		if code != 0 || strings.Contains(errOut, "unknown option") {
+			t.Errorf("%q: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+}
+
+// TestExplainVariantOfNoExperiment: --variant in rules that have no
+// experiment says so (it said (experiments: ), an empty list), and
+// names the experiments there are, with the nearest, otherwise.
+func TestExplainVariantOfNoExperiment(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "own.yaml")
+	os.WriteFile(own, []byte("rules:\n  - name: fr\n    when: geo.country == \"FR\"\n    actions: [ { remove: \"#promo\" } ]\n"), 0o644)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"explain", own, "--variant", "hero-test=bold"}, `--variant "hero-test=bold": the rules have no experiment`},
+		{[]string{"explain", own, "--set", "variant(hero-test)=bold"}, `--set "variant(hero-test)=bold": the rules have no experiment`},
+		{[]string{"explain", demoRules, "--variant", "hero-tset=bold"}, `--variant "hero-tset=bold": no experiment is named "hero-tset" (experiments: hero-test); did you mean "hero-test"?`},
+	} {
+		code, _, errOut := bespoke(tt.args...)
+		if code != 2 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q, want 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+// TestExplainURLAndShownNamed: a --url that is not a path and a --shown
+// naming a rule that is not there say which option is wrong (they said
+// the URL "shop.example/x" is not a path, no rule is named "x").
+func TestExplainURLAndShownNamed(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--url", "shop.example/sale"}, `--url "shop.example/sale": write a path such as /sale?ref=mail`},
+		{[]string{"--url", "https://shop.example/sale"}, `--url "https://shop.example/sale": write the path, /sale, and --header 'Host: shop.example' for rules that read the host`},
+		{[]string{"--shown", "newsletter-invit=1"}, `--shown "newsletter-invit=1": no rule is named "newsletter-invit"; did you mean "newsletter-invite"?`},
+		{[]string{"--shown", "french-hero=1"}, `--shown "french-hero=1": rule french-hero has no at_most`},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain", demoRules}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+			t.Errorf("%q: exit %d, want 2; stderr %q, want it to hold %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+// TestCompileKeepsTheRuleFile: -o naming the rule file itself (or a
+// link to it) is refused: the module overwrote the rules.
+func TestCompileKeepsTheRuleFile(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	src := []byte("rules:\n  - name: fr\n    when: geo.country == \"FR\"\n    actions: [ { remove: \"#promo\" } ]\n")
+	if err := os.WriteFile(rules, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(rules, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{rules, link, filepath.Join(dir, ".", "rules.yaml")} {
+		code, _, errOut := bespoke("compile", rules, "-o", out)
+		if code != 2 || !strings.Contains(errOut, "-o "+out+" is the rule file: give another file for the module") {
+			t.Errorf("-o %s: exit %d, stderr %q: want a usage error", out, code, errOut)
+		}
+		if b, _ := os.ReadFile(rules); !bytes.Equal(b, src) {
+			t.Fatalf("-o %s: the rule file was overwritten", out)
+		}
+	}
+}
+
+// TestExplainHTMLWithJSON: --html beside --json, which prints no page,
+// was ignored without a word; it is a usage error.
+func TestExplainHTMLWithJSON(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--html", "--json"}, "--html does not go with --json, which prints no page"},
+		{[]string{"--json", "--html=true"}, "--html does not go with --json, which prints no page"},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain", demoRules}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+			t.Errorf("%q: exit %d, want 2; stderr %q, want it to hold %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+// TestGeoIPNotThere: explain and preview say a --geoip file that is not
+// there as other files are said (it was "--geoip: geoip database x:
+// stat x: no such file or directory").
+func TestGeoIPNotThere(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "City.mmdb")
+	for _, cmd := range []string{"explain", "preview"} {
+		code, _, errOut := bespoke(cmd, "--geoip", missing, "--listen", "127.0.0.1:0")
+		want := `--geoip "` + missing + `": no such file or directory`
+		if cmd == "explain" {
+			code, _, errOut = bespoke(cmd, "--geoip", missing)
+		}
+		if code != 1 || !strings.Contains(errOut, want) || strings.Contains(errOut, "stat ") {
+			t.Errorf("%s: exit %d, stderr %q, want 1 and %q", cmd, code, errOut, want)
 		}
 	}
 }

@@ -29,7 +29,7 @@ func previewCmd(args []string, stdout, stderr io.Writer) error {
 
 // previewContext serves the preview until ctx is done.
 func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("preview", stdout, "[--rules FILE] [--origin URL | --pages DIR] [--listen ADDR]")
+	fs := newFlagSet("preview", stdout, "[RULES.yaml | --rules FILE] [--origin URL | --pages DIR] [--listen ADDR]")
 	rulesFile := fs.String("rules", "", "rule `file` to preview, reloaded as it changes (default: the bundled demo rules)")
 	origin := fs.String("origin", "", "origin `URL` to fetch pages from")
 	pages := fs.String("pages", "", "`directory` of saved pages to use as the origin (default: the rule file's pages:, or the demo site)")
@@ -38,11 +38,23 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.Var(&hosts, "preview-host", "a Host `name` (or address prefix, 10.0.0.0/8) the preview answers to besides loopback ones and --listen's (repeatable)")
 	var g geoFlags
 	g.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := givenEmpty(fs, args, "give one, or leave OPTION out to use the bundled demo's rules", "rules"); err != nil {
+		return err
+	}
+	// The file may be named as check, test and explain take it.
+	switch {
+	case len(pos) > 1:
+		return usagef("unexpected argument %q: preview reads one rule file", pos[1])
+	case len(pos) == 1 && *rulesFile != "":
+		return usagef("unexpected argument %q: the rules are already given with --rules", pos[0])
+	case len(pos) == 1 && pos[0] == "":
+		return usagef("an empty argument names no rule file")
+	case len(pos) == 1:
+		*rulesFile = pos[0]
 	}
 	if *origin != "" && *pages != "" {
 		return usagef("give --origin or --pages, not both")

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -183,5 +185,27 @@ func TestPreviewErrorsInTheLog(t *testing.T) {
 	line, _, _ := strings.Cut(buf.String(), "\n")
 	if !strings.HasPrefix(line, "{") || !strings.Contains(line, "Accept error") || !strings.Contains(line, `"level":"WARN"`) {
 		t.Errorf("the accept error is not a JSON line of the log: %q", buf.String())
+	}
+}
+
+// TestPreviewFileArgument: the rule file may be named as check, test
+// and explain take it (bespoke preview shop.yaml said unexpected
+// argument "shop.yaml"); beside --rules, or two of them, it is refused.
+func TestPreviewFileArgument(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // stops the preview as soon as it serves
+	pages := t.TempDir()
+	var out bytes.Buffer
+	if err := previewContext(ctx, []string{demoRules, "--pages", pages, "--listen", "127.0.0.1:0"}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "bespoke preview of "+demoRules) {
+		t.Errorf("preview FILE: %v, %q", err, &out)
+	}
+	for _, args := range [][]string{
+		{"--rules", demoRules, demoRules, "--pages", pages},
+		{demoRules, demoRules, "--pages", pages},
+	} {
+		err := previewContext(ctx, append(args, "--listen", "127.0.0.1:0"), io.Discard, io.Discard)
+		if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "unexpected argument") {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
 	}
 }

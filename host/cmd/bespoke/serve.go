@@ -127,6 +127,39 @@ func asTyped(err error, set map[string]bool, fromFlags bool) error {
 // keyWords are the words of a message that may be configuration keys.
 var keyWords = regexp.MustCompile(`[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*`)
 
+// fileOptions are serve's options that name a file to read.
+var fileOptions = []string{"rules", "plugin", "secret-file", "tls-cert", "tls-key", "admin-token-file", "geoip"}
+
+// fileOptionsThere says, naming the option, which of the files the
+// command line names is not there to be read or is a directory, as a
+// configuration file's are said at their key: found once the server
+// loaded them, they were said in Go's words ("open site.yaml: no such
+// file or directory", "secret_file: open …"), after the log's first
+// lines.
+func fileOptionsThere(flags *flag.FlagSet, args []string, set map[string]bool) error {
+	for _, name := range fileOptions {
+		p := flags.Lookup(name).Value.String()
+		if !set[name] || p == "" || p == "-" {
+			continue
+		}
+		f, err := os.Open(p)
+		if err == nil {
+			var st os.FileInfo
+			if st, err = f.Stat(); err == nil && st.IsDir() {
+				err = errors.New("is a directory")
+			}
+			f.Close()
+		}
+		if err != nil {
+			if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return fmt.Errorf("%s %q: %v", typed(args, name), p, err)
+		}
+	}
+	return nil
+}
+
 // durationOf is d as a configuration's duration that a flag always
 // sets (0 then says none, or is refused, rather than the default).
 func durationOf(d time.Duration) *config.Duration {
@@ -194,6 +227,9 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
+	if err := givenEmpty(fs, args, "give the configuration file", "config"); err != nil {
+		return err
+	}
 
 	var cfg *config.Config
 	var configData []byte
@@ -240,6 +276,9 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 			return err
 		}
 		if cfg, err = config.LoadData(*configFile, configData); err != nil {
+			if isRuleFile(configData) {
+				return fmt.Errorf("%w\n%s is a rule file, not a configuration file: serve it with bespoke serve --rules %s --origin URL, or name it as a route's rules in a configuration file", err, *configFile, *configFile)
+			}
 			return err
 		}
 	default:
@@ -367,6 +406,9 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	}
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", asTyped(err, typed, *configFile == ""))
+	}
+	if err := fileOptionsThere(fs, args, set); err != nil {
+		return err
 	}
 	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
 	if cfg.Log.Format == "json" {

@@ -73,12 +73,9 @@ func testCmd(args []string, stdout, stderr io.Writer) error {
 func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stderr io.Writer) error {
 	failed, total, broken := 0, 0, 0
 	for _, path := range paths {
-		if st, err := os.Stat(path); err != nil || st.IsDir() {
+		if _, err := readRuleFile(path); err != nil {
 			// No rule file to compile: said as such, as check says it.
-			if err == nil {
-				err = errors.New("is a directory; give the rule file")
-			}
-			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+			fmt.Fprintln(stderr, err)
 			fmt.Fprintf(stdout, "%s: cannot be read, so no test ran\n", path)
 			broken++
 			continue

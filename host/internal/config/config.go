@@ -359,6 +359,12 @@ func LoadData(path string, b []byte) (*Config, error) {
 	file(&c.TLS.Key, "tls.key", "tls.key")
 	file(&c.AdminTokenFile, "admin_token_file", "admin_token_file")
 	file(&c.Geo.GeoIP, "geo.geoip", "geo.geoip")
+	// The cache's directory too, from the same place (made when it is
+	// not there, so not checked as the files are): under a service
+	// manager, the current directory is /.
+	if c.CacheDir != "" && c.CacheDir != "-" && !filepath.IsAbs(c.CacheDir) {
+		c.CacheDir = filepath.Join(dir, c.CacheDir)
+	}
 	for i := range c.Routes {
 		where := fmt.Sprintf("route %d (%s): ", i+1, c.Routes[i].Name)
 		file(&c.Routes[i].Rules, fmt.Sprintf("routes[%d].rules", i), where+"rules")
