@@ -15,8 +15,12 @@ import (
 // listen queue, and closes the idle keep-alive ones (see
 // acceptRetry.full), as HAProxy's maxconn, derived from ulimit -n, does.
 type connLimit struct {
-	max         int64
-	open, waits atomic.Int64
+	max int64
+	// open are the places taken: the connections accepted and not yet
+	// closed, and the place of the one the listener is accepting
+	// (pending, 1 while it waits in Accept), taken first so that no
+	// connection is accepted past max.
+	open, pending, waits atomic.Int64
 	// freed holds a token once a connection closed, for the accepting
 	// goroutine waiting: one is enough, as it looks at open again.
 	freed chan struct{}
@@ -50,6 +54,10 @@ func (c *connLimit) take(done <-chan struct{}, full func()) bool {
 		}
 	}
 }
+
+// conns returns the connections open: the places taken, less the one
+// the listener holds for the connection it waits for.
+func (c *connLimit) conns() int64 { return c.open.Load() - c.pending.Load() }
 
 // give gives a place back.
 func (c *connLimit) give() {

@@ -96,7 +96,7 @@ func TestListenerBoundsConnections(t *testing.T) {
 				case c := <-accepted:
 					return c
 				case <-time.After(10 * time.Second):
-					t.Fatalf("%s: no connection accepted (%d open)", what, lim.open.Load())
+					t.Fatalf("%s: no connection accepted (%d open)", what, lim.conns())
 					return nil
 				}
 			}
@@ -132,10 +132,10 @@ func TestListenerBoundsConnections(t *testing.T) {
 			b.Close()
 			c.Close()
 			deadline := time.Now().Add(10 * time.Second)
-			for lim.open.Load() != 0 && time.Now().Before(deadline) {
+			for lim.conns() != 0 && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
 			}
-			if n := lim.open.Load(); n != 0 {
+			if n := lim.conns(); n != 0 {
 				t.Errorf("%d connections counted open once all closed", n)
 			}
 			// Accepts that have not waited for shedFor turn keep-alive

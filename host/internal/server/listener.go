@@ -120,7 +120,9 @@ func (l *visitorListener) accept() (net.Conn, error) {
 	if waited {
 		l.retry.stillFull()
 	}
+	l.lim.pending.Store(1)
 	c, err := l.Listener.Accept()
+	l.lim.pending.Store(0)
 	if err != nil {
 		l.lim.give()
 		return nil, err

@@ -656,7 +656,7 @@ func (s *Server) serve(ctx context.Context, ln, adminLn net.Listener, visitors, 
 	vln.retry.shed = func(on bool) { srv.SetKeepAlivesEnabled(!on) }
 	if lim != nil {
 		defer s.Metrics.Connections(func() metrics.ConnStats {
-			return metrics.ConnStats{Open: lim.open.Load(), Limit: lim.max, Waits: lim.waits.Load()}
+			return metrics.ConnStats{Open: lim.conns(), Limit: lim.max, Waits: lim.waits.Load()}
 		})()
 	}
 	go func() { errc <- srv.Serve(vln) }()
