@@ -23,7 +23,8 @@ import (
 type requestKey struct{}
 
 // requestInfo is what the logs say of a request besides what the proxy
-// writes: client, peer, host, proto, query (redacted) and bytes.
+// writes: client, peer, host, proto, query (redacted), the ids that tie
+// it to the origin's logs and to a trace, and bytes.
 type requestInfo struct {
 	r        *http.Request // as it came, before any wrapper changed it
 	clientIP func(*http.Request) netip.Addr
@@ -49,7 +50,53 @@ func (in *requestInfo) attrs() []slog.Attr {
 	if r.URL.RawQuery != "" {
 		as = append(as, slog.String("query", redactQuery(r.URL.RawQuery)))
 	}
+	// Both headers go on to the origin as they came; the logs name them
+	// so that one request is found across the CDN's, bespoke's and the
+	// origin's lines.
+	if id := r.Header.Get("X-Request-Id"); id != "" {
+		// The visitor may send any length: a 60 KB id in every line
+		// would cost the log store more than the request did.
+		if len(id) > maxRequestID {
+			id = id[:maxRequestID]
+		}
+		as = append(as, slog.String("request_id", id))
+	}
+	if id, ok := traceID(r.Header.Get("Traceparent")); ok {
+		as = append(as, slog.String("trace_id", id))
+	}
 	return append(as, slog.Int64("bytes", in.bytes.Load()))
+}
+
+// maxRequestID bounds the X-Request-Id written in the logs; ids in use
+// (UUIDs, a CDN's ray or trace ids) are well under it.
+const maxRequestID = 128
+
+// traceID is the trace id of a W3C traceparent header
+// (version-traceid-parentid-flags), and whether it holds one: 32
+// lower-case hex digits, not all zero, of a version other than ff; a
+// later version may add fields after the flags.
+func traceID(tp string) (string, bool) {
+	if len(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || len(tp) > 55 && tp[55] != '-' {
+		return "", false
+	}
+	if !lowerHex(tp[:2]) || tp[:2] == "ff" || len(tp) > 55 && tp[:2] == "00" {
+		return "", false
+	}
+	id := tp[3:35]
+	if !lowerHex(id) || !lowerHex(tp[36:52]) || !lowerHex(tp[53:55]) || id == "00000000000000000000000000000000" {
+		return "", false
+	}
+	return id, true
+}
+
+// lowerHex reports whether s is lower-case hex digits only.
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // withRequestInfo is next with each request's requestInfo in its context

@@ -752,6 +752,77 @@ func TestAccessLine(t *testing.T) {
 	}
 }
 
+// TestAccessLineCorrelates: a request's X-Request-Id and the trace id of
+// its W3C traceparent go on to the origin and are written in the access
+// line, so that its line is found from the origin's logs or a trace; a
+// traceparent that is not one is not read, and an id is cut at 128 bytes.
+func TestAccessLineCorrelates(t *testing.T) {
+	origin := echoOrigin(t)
+	cfg := ruleConfig(t, origin.URL, "rules:\n  - name: hello\n    actions:\n      - set_header: { name: X-Seen, value: yes }\n")
+	access := true
+	cfg.Log.Access = &access
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	long := strings.Repeat("a", 300)
+	tests := []struct {
+		path    string
+		headers []string
+		request any // request_id in the line, nil for none
+		trace   any // trace_id in the line, nil for none
+	}{
+		{"/both", []string{"X-Request-Id", "req-41", "Traceparent", tp}, "req-41", "0af7651916cd43dd8448eb211c80319c"},
+		{"/none", nil, nil, nil},
+		{"/long", []string{"X-Request-Id", long}, long[:128], nil},
+		{"/future-version", []string{"Traceparent", "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-more"}, nil, "0af7651916cd43dd8448eb211c80319c"},
+		{"/bad", []string{"Traceparent", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"}, nil, nil},
+		{"/zero", []string{"Traceparent", "00-00000000000000000000000000000000-b7ad6b7169203331-01"}, nil, nil},
+		{"/v00-more", []string{"Traceparent", tp + "-more"}, nil, nil},
+		{"/ff", []string{"Traceparent", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, nil, nil},
+		{"/short", []string{"Traceparent", "00-0af7651916cd43dd"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			g := do(t, "GET", r.url+tt.path, tt.headers...)
+			if g.StatusCode != 200 {
+				t.Fatalf("status %d: %s", g.StatusCode, g.body)
+			}
+			var sent http.Header
+			if err := json.Unmarshal(g.body, &sent); err != nil {
+				t.Fatalf("%v: %s", err, g.body)
+			}
+			for i := 0; i+1 < len(tt.headers); i += 2 {
+				if v := sent.Get(tt.headers[i]); v != tt.headers[i+1] {
+					t.Errorf("the origin got %s %q, want %q", tt.headers[i], v, tt.headers[i+1])
+				}
+			}
+			line := accessLine(t, &buf, tt.path)
+			if line["request_id"] != tt.request {
+				t.Errorf("request_id = %v, want %v", line["request_id"], tt.request)
+			}
+			if line["trace_id"] != tt.trace {
+				t.Errorf("trace_id = %v, want %v", line["trace_id"], tt.trace)
+			}
+		})
+	}
+}
+
+// accessLine is the JSON access line of the request for path in buf,
+// waited for.
+func accessLine(t *testing.T, buf *syncbuf.Buffer, path string) map[string]any {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, l := range strings.Split(buf.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "request" && rec["path"] == path {
+				return rec
+			}
+		}
+	}
+	t.Fatalf("no access line for %s in\n%s", path, buf)
+	return nil
+}
+
 // TestWarningsNameTheRequest: with the access log on, a warning about one
 // request (an origin that cannot be reached) names the visitor and the
 // host, as its access line does. It had the route and path alone.
@@ -764,7 +835,7 @@ func TestWarningsNameTheRequest(t *testing.T) {
 	cfg.Log.Access = &access
 	var buf syncbuf.Buffer
 	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
-	if g := do(t, "GET", r.url+"/down?q=1", "Host", "shop.example"); g.StatusCode != http.StatusBadGateway {
+	if g := do(t, "GET", r.url+"/down?q=1", "Host", "shop.example", "X-Request-Id", "req-7"); g.StatusCode != http.StatusBadGateway {
 		t.Fatalf("status %d, want 502: %s", g.StatusCode, g.body)
 	}
 	var warning map[string]any
@@ -779,7 +850,7 @@ func TestWarningsNameTheRequest(t *testing.T) {
 	if warning == nil {
 		t.Fatalf("no warning in\n%s", &buf)
 	}
-	for k, want := range map[string]any{"client": "127.0.0.1", "host": "shop.example", "query": "q=1", "path": "/down", "level": "WARN"} {
+	for k, want := range map[string]any{"client": "127.0.0.1", "host": "shop.example", "query": "q=1", "path": "/down", "level": "WARN", "request_id": "req-7"} {
 		if warning[k] != want {
 			t.Errorf("%s = %v, want %v", k, warning[k], want)
 		}
