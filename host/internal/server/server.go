@@ -140,11 +140,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		s.Metrics = metrics.New()
 	}
 	if s.log == nil {
-		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-		if cfg.Log.Format == "json" {
-			h = slog.NewJSONHandler(os.Stderr, nil)
-		}
-		s.log = slog.New(h)
+		s.log = slog.New(cfg.Log.Handler(os.Stderr))
 	}
 	s.routeLog = slog.New(requestAttrs{s.log.Handler()})
 	s.held = proxy.NewBudget(int64(cmp.Or(cfg.Limits.HeldBytes, proxy.DefaultHeldBytes)))
