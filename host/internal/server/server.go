@@ -633,7 +633,7 @@ func (s *Server) serve(ctx context.Context, ln, adminLn net.Listener, visitors, 
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		MaxHeaderBytes:    headReadLimit(int(l.MaxHeaderBytes)),
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          httpErrorLog(s.log),
 		ConnContext:       connContext,
 		Protocols:         protocols,
 		// A connection whose visitor stopped reading: its frames wait
