@@ -1054,6 +1054,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 }
 
+// AccessMessage is the message of the access lines: the server, which
+// logs those of the requests no route served, knows by it that a route
+// logged one.
+const AccessMessage = "request"
+
 func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) {
 	if !p.cfg.AccessLog {
 		return
@@ -1087,7 +1092,7 @@ func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) 
 			attrs = append(attrs, slog.Bool("fail_open", true))
 		}
 	}
-	p.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	p.log.LogAttrs(r.Context(), slog.LevelInfo, AccessMessage, attrs...)
 }
 
 // statusWriter records the status for the access log, and passes Flush

@@ -8,7 +8,10 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode"
+
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 )
 
 // The access line is written by the route's proxy, which knows the
@@ -29,6 +32,8 @@ type requestInfo struct {
 	r        *http.Request // as it came, before any wrapper changed it
 	clientIP func(*http.Request) netip.Addr
 	bytes    atomic.Int64 // of the body written so far
+	status   atomic.Int32 // of the response, once its head is written
+	logged   atomic.Bool  // its access line is written
 }
 
 // attrs are the request's attributes for a record.
@@ -100,23 +105,55 @@ func lowerHex(s string) bool {
 }
 
 // withRequestInfo is next with each request's requestInfo in its context
-// and its ResponseWriter counting the bytes of the body.
-func withRequestInfo(next http.Handler, clientIP func(*http.Request) netip.Addr) http.Handler {
+// and its ResponseWriter counting the bytes of the body. A request no
+// route logged (its Host matches none, or it was refused before any
+// route took it: a smuggling attempt, a head too long) gets its access
+// line here, so that every request has one.
+func withRequestInfo(next http.Handler, clientIP func(*http.Request) netip.Addr, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		in := &requestInfo{r: r, clientIP: clientIP}
-		next.ServeHTTP(&countingWriter{ResponseWriter: w, n: &in.bytes}, r.WithContext(context.WithValue(r.Context(), requestKey{}, in)))
+		next.ServeHTTP(&countingWriter{ResponseWriter: w, in: in}, r.WithContext(context.WithValue(r.Context(), requestKey{}, in)))
+		if in.logged.Load() {
+			return
+		}
+		status := int(in.status.Load())
+		if status == 0 {
+			status = http.StatusOK // nothing written: net/http answers 200
+		}
+		outcome := "refused"
+		if status == http.StatusNotFound {
+			outcome = "no_route"
+		}
+		as := append([]slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("outcome", outcome),
+		}, in.attrs()...)
+		log.LogAttrs(r.Context(), slog.LevelInfo, proxy.AccessMessage, as...)
 	})
 }
 
-// countingWriter counts the bytes of the body written through it.
+// countingWriter counts the bytes of the body written through it, and
+// keeps the response's status.
 type countingWriter struct {
 	http.ResponseWriter
-	n *atomic.Int64
+	in *requestInfo
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	if code >= 200 {
+		w.in.status.CompareAndSwap(0, int32(code))
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *countingWriter) Write(b []byte) (int, error) {
+	w.in.status.CompareAndSwap(0, http.StatusOK)
 	n, err := w.ResponseWriter.Write(b)
-	w.n.Add(int64(n))
+	w.in.bytes.Add(int64(n))
 	return n, err
 }
 
@@ -137,6 +174,9 @@ type requestAttrs struct{ slog.Handler }
 
 func (h requestAttrs) Handle(ctx context.Context, rec slog.Record) error {
 	if in, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		if rec.Message == proxy.AccessMessage {
+			in.logged.Store(true)
+		}
 		rec = rec.Clone()
 		rec.AddAttrs(in.attrs()...)
 	}

@@ -4,12 +4,14 @@ package server_test
 // real origin, one test per behaviour an operator relies on.
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -802,6 +804,66 @@ func TestAccessLineCorrelates(t *testing.T) {
 			}
 			if line["trace_id"] != tt.trace {
 				t.Errorf("trace_id = %v, want %v", line["trace_id"], tt.trace)
+			}
+		})
+	}
+}
+
+// TestAccessLineOfRefusals: a request answered before any route took it
+// (its Host matches no route, it smuggles, its head is too long) has its
+// access line, as every other request does; it had none, so a flood of
+// them showed nowhere in the log. A request a route served has one line.
+func TestAccessLineOfRefusals(t *testing.T) {
+	origin := echoOrigin(t)
+	cfg := ruleConfig(t, origin.URL, "rules:\n  - name: hello\n    actions:\n      - set_header: { name: X-Seen, value: yes }\n")
+	cfg.Routes[0].Host = "shop.example"
+	cfg.Limits.MaxHeaderBytes = 8 << 10
+	access := true
+	cfg.Log.Access = &access
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
+	addr := strings.TrimPrefix(r.url, "http://")
+	tests := []struct {
+		path, raw string // raw: the request after its request line
+		status    int
+		outcome   string
+	}{
+		{"/served", "Host: shop.example\r\n", 200, "personalized"},
+		{"/elsewhere", "Host: other.example\r\nX-Request-Id: r-1\r\n", 404, "no_route"},
+		{"/smuggled", "Host: shop.example\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n", 400, "refused"},
+		{"/long-head", "Host: shop.example\r\nX-Big: " + strings.Repeat("x", 10<<10) + "\r\n", 431, "refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			method := "GET"
+			if strings.Contains(tt.raw, "Transfer-Encoding") {
+				method = "POST"
+			}
+			io.WriteString(c, method+" "+tt.path+" HTTP/1.1\r\nConnection: close\r\n"+tt.raw+"\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			line := accessLine(t, &buf, tt.path)
+			if line["status"] != float64(tt.status) || line["outcome"] != tt.outcome || line["method"] != method || line["client"] != "127.0.0.1" {
+				t.Errorf("access line %v, want status %d, outcome %s, method %s, client 127.0.0.1", line, tt.status, tt.outcome, method)
+			}
+			if tt.status == 404 && (line["host"] != "other.example" || line["request_id"] != "r-1") {
+				t.Errorf("access line %v, want host other.example, request_id r-1", line)
+			}
+			// One line, not a second one for a request a route logged.
+			if n := strings.Count(buf.String(), `"path":"`+tt.path+`"`); n != 1 {
+				t.Errorf("%d lines for %s, want 1:\n%s", n, tt.path, &buf)
 			}
 		})
 	}
