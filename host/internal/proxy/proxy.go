@@ -923,7 +923,7 @@ func (p *Proxy) saveSeen(ctx context.Context, h http.Header, st *state) {
 		p.cfg.Metrics.Seen(p.cfg.Route, "save_error")
 		// Counted in metrics; at Debug, so a slow Redis does not flood
 		// the logs with one line per request.
-		p.log.Debug("saving the seen-filter failed", "err", err)
+		p.log.DebugContext(ctx, "saving the seen-filter failed", "route", p.cfg.Route, "err", err)
 	}
 }
 
@@ -998,7 +998,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 			http.Error(w, "408 Request Timeout", http.StatusRequestTimeout)
 			return
 		}
-		p.log.Debug("the visitor left before the origin answered", "route", p.cfg.Route, "path", r.URL.Path)
+		p.log.DebugContext(r.Context(), "the visitor left before the origin answered", "route", p.cfg.Route, "path", r.URL.Path)
 		return
 	}
 	p.stats.UpstreamErrors.Add(1)

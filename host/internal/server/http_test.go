@@ -869,6 +869,47 @@ func TestAccessLineOfRefusals(t *testing.T) {
 	}
 }
 
+// TestDebugLinesNameTheRequest: at log.level debug, the line that says a
+// visitor left before the origin answered names the request (its
+// client, host and X-Request-Id) as its warnings and access line do.
+func TestDebugLinesNameTheRequest(t *testing.T) {
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer origin.Close()
+	defer close(release)
+	cfg := ruleConfig(t, origin.URL, "rules:\n  - name: hello\n    actions:\n      - set_header: { name: X-Seen, value: yes }\n")
+	access := true
+	cfg.Log.Access = &access
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	req, _ := http.NewRequest("GET", r.url+"/slow", nil)
+	req.Host = "shop.example"
+	req.Header.Set("X-Request-Id", "req-9")
+	(&http.Client{Timeout: 200 * time.Millisecond}).Do(req)
+	var line map[string]any
+	for deadline := time.Now().Add(10 * time.Second); line == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, l := range strings.Split(buf.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "the visitor left before the origin answered" {
+				line = rec
+			}
+		}
+	}
+	if line == nil {
+		t.Fatalf("no debug line in\n%s", &buf)
+	}
+	for k, want := range map[string]any{"client": "127.0.0.1", "host": "shop.example", "request_id": "req-9", "path": "/slow"} {
+		if line[k] != want {
+			t.Errorf("%s = %v, want %v", k, line[k], want)
+		}
+	}
+}
+
 // accessLine is the JSON access line of the request for path in buf,
 // waited for.
 func accessLine(t *testing.T, buf *syncbuf.Buffer, path string) map[string]any {
