@@ -390,6 +390,12 @@ type state struct {
 	header http.Header
 	// origin is the origin's response body, as everything reads it.
 	origin originStream
+	// askedAt is when the origin was last asked (see serve);
+	// upstreamStatus and upstreamTook what it answered and how long its
+	// headers took, 0 until they came: the access line's upstream_*.
+	askedAt        time.Time
+	upstreamStatus int
+	upstreamTook   time.Duration
 }
 
 // originStream is an origin's response body that keeps the first error a
@@ -531,6 +537,7 @@ func (p *Proxy) serve(rw *statusWriter, r *http.Request, st *state) {
 			}
 		}
 	}()
+	st.askedAt = time.Now()
 	p.rp.ServeHTTP(rw, r)
 	p.unsent(rw, r, st)
 }
@@ -1070,6 +1077,9 @@ func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) 
 		slog.Int("status", status),
 		slog.Duration("duration", d),
 		slog.String("outcome", st.outcome),
+	}
+	if st.upstreamStatus != 0 {
+		attrs = append(attrs, slog.Int("upstream_status", st.upstreamStatus), slog.Duration("upstream_duration", st.upstreamTook))
 	}
 	if st.site != nil && st.req != nil {
 		names := make([]string, 0, len(st.req.Plan.Matched))

@@ -910,6 +910,64 @@ func TestDebugLinesNameTheRequest(t *testing.T) {
 	}
 }
 
+// TestAccessLineUpstream: the access line says what the origin answered
+// and how long it took to (upstream_status, upstream_duration, from the
+// request sent to the origin's headers), so that a slow or failing
+// origin is told from a slow plugin or a status bespoke made; a request
+// the origin never answered has neither.
+func TestAccessLineUpstream(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.URL.Path == "/missing" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		io.WriteString(w, `<html><body><h1 id="t">Hello</h1></body></html>`)
+	}))
+	defer origin.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	rules := "rules:\n  - name: hello\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n"
+	cfg := ruleConfig(t, origin.URL, rules)
+	cfg.Routes[0].Host = "shop.example"
+	down := ruleConfig(t, gone.URL, rules).Routes[0]
+	down.Name, down.Host = "down", "down.example"
+	cfg.Routes = append(cfg.Routes, down)
+	access := true
+	cfg.Log.Access = &access
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
+	tests := []struct {
+		host, path string
+		status     int
+		upstream   any // upstream_status, nil for none
+	}{
+		{"shop.example", "/found", 200, 200.0},
+		{"shop.example", "/missing", 404, 404.0},
+		{"down.example", "/unreachable", 502, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			if g := do(t, "GET", r.url+tt.path, "Host", tt.host); g.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", g.StatusCode, tt.status)
+			}
+			line := accessLine(t, &buf, tt.path)
+			if line["upstream_status"] != tt.upstream {
+				t.Errorf("upstream_status = %v, want %v", line["upstream_status"], tt.upstream)
+			}
+			took, ok := line["upstream_duration"].(float64)
+			if tt.upstream == nil {
+				if ok {
+					t.Errorf("upstream_duration = %v, want none", took)
+				}
+				return
+			}
+			if total, _ := line["duration"].(float64); !ok || took <= 0 || took > total {
+				t.Errorf("upstream_duration = %v, want more than 0 and at most duration %v", line["upstream_duration"], line["duration"])
+			}
+		})
+	}
+}
+
 // accessLine is the JSON access line of the request for path in buf,
 // waited for.
 func accessLine(t *testing.T, buf *syncbuf.Buffer, path string) map[string]any {
