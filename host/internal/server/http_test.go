@@ -667,6 +667,58 @@ func TestAdminRefusesWebPages(t *testing.T) {
 	}
 }
 
+// TestAdminRequestsLogged: an admin request refused (a wrong token, a
+// foreign Host) is logged with where it came from, a few lines in a
+// period however many come, so that someone guessing the token shows;
+// a reload asked over the API is logged with who asked it. They were
+// not logged at all. No token, right or guessed, is ever written.
+func TestAdminRequestsLogged(t *testing.T) {
+	cfg := faultConfig(t, faultOrigin(t))
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("s3cret-admin-token-1234\n"), 0o600)
+	cfg.AdminTokenFile = tokenFile
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for i := range 30 {
+		if g := do(t, "GET", r.admin+"/_bespoke/status", "Authorization", fmt.Sprintf("Bearer guess-%d-abcdefghijkl", i)); g.StatusCode != 401 {
+			t.Fatalf("status %d, want 401", g.StatusCode)
+		}
+	}
+	if g := do(t, "GET", r.admin+"/metrics", "Authorization", "Bearer s3cret-admin-token-1234", "Host", "evil.example"); g.StatusCode != 403 {
+		t.Fatalf("status %d, want 403", g.StatusCode)
+	}
+	if g := do(t, "POST", r.admin+"/_bespoke/reload?route=fault", "Authorization", "Bearer s3cret-admin-token-1234"); g.StatusCode != 200 {
+		t.Fatalf("reload: status %d, want 200: %s", g.StatusCode, g.body)
+	}
+	var refused, hosts, reloads int
+	for _, l := range strings.Split(buf.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(l), &rec) != nil {
+			continue
+		}
+		switch {
+		case rec["msg"] == "admin request refused" && rec["reason"] == "token":
+			refused++
+			if rec["remote"] != "127.0.0.1" || rec["path"] != "/_bespoke/status" || rec["level"] != "WARN" {
+				t.Errorf("refusal line %v", rec)
+			}
+		case rec["msg"] == "admin request refused" && rec["reason"] == "host":
+			hosts++
+		case rec["msg"] == "reload asked over the admin API":
+			reloads++
+			if rec["remote"] != "127.0.0.1" || rec["route"] != "fault" {
+				t.Errorf("reload line %v", rec)
+			}
+		}
+	}
+	if refused == 0 || refused > 10 || hosts != 1 || reloads != 1 {
+		t.Errorf("%d lines of refused tokens (want 1 to 10 for 30), %d of a foreign Host (want 1), %d reloads (want 1):\n%s", refused, hosts, reloads, &buf)
+	}
+	if strings.Contains(buf.String(), "s3cret") || strings.Contains(buf.String(), "guess-") {
+		t.Errorf("a token in the log:\n%s", &buf)
+	}
+}
+
 // TestAccessLine: the access line says who asked (the visitor through a
 // trusted proxy, and the proxy), for which host and query, and how many
 // bytes of body went back; a query's secret-looking values are hidden.
