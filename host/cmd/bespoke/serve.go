@@ -75,7 +75,7 @@ var inConfigFile = map[string]string{
 	"preserve-host": "routes[].preserve_host", "cache-dir": "cache_dir",
 	"pool-size": "limits.pool_size", "decide-timeout": "limits.decide_timeout",
 	"max-rewrite-bytes": "limits.max_rewrite_bytes", "edit-map-cache": "limits.edit_map_cache",
-	"debug-headers": "log.debug_headers", "access-log": "log.access", "log-format": "log.format",
+	"debug-headers": "log.debug_headers", "access-log": "log.access", "log-format": "log.format", "log-level": "log.level",
 	"grace": "shutdown_grace", "seen-store": "seen.store", "redis": "seen.redis",
 	"seen-timeout": "seen.timeout", "secret-file": "secret_file",
 	"geo-header": "geo.header", "geo-providers": "geo.providers", "trusted-proxies": "geo.trusted_proxies",
@@ -202,6 +202,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	debugHeaders := fs.Bool("debug-headers", false, "add X-Bespoke-Rules (the rules that matched), X-Bespoke-Generation (the plugin's) and X-Bespoke-Untouched (why a page the rules edit went out as the origin sent it) to responses")
 	accessLog := fs.Bool("access-log", true, "log one line per request")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "least `level` logged: debug, info, warn or error (the access lines are info)")
 	watch := durationVar(fs, "watch", time.Second, "how often to check the rule or plugin file (and --config's file) for changes, a `duration` (0 disables)")
 	preserveHost := fs.Bool("preserve-host", false, "send the visitor's Host header to the origin")
 	grace := durationVar(fs, "grace", 10*time.Second, "on SIGTERM or SIGINT, how long to let requests in flight finish (a `duration`; 0: none, they are cut at once)")
@@ -310,7 +311,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 			SecretFile:    *secretFile,
 			ShutdownGrace: durationOf(*grace),
 			Watch:         &watchEvery,
-			Log:           config.Log{Format: *logFormat, Access: &access, DebugHeaders: *debugHeaders},
+			Log:           config.Log{Format: *logFormat, Level: *logLevel, Access: &access, DebugHeaders: *debugHeaders},
 			Geo:           config.Geo{Providers: g.providers, TrustedProxies: g.trusted, Header: g.header, GeoIP: g.geoip, TimeZone: g.timezone},
 			Seen:          config.Seen{Store: store, Redis: *redisURL, Timeout: durationOf(*seenTimeout)},
 			Limits:        config.Limits{PoolSize: *poolSize, DecideTimeout: durationOf(*decideTimeout), MaxRewriteBytes: config.Size(size), EditMapCache: &mapSize},
@@ -410,11 +411,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	if err := fileOptionsThere(fs, args, set); err != nil {
 		return err
 	}
-	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
-	if cfg.Log.Format == "json" {
-		handler = slog.NewJSONHandler(stderr, nil)
-	}
-	log := slog.New(handler)
+	log := slog.New(cfg.Log.Handler(stderr))
 	if demoURL != "" {
 		log.Info("demo origin", "url", demoURL)
 	}

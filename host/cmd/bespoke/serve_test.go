@@ -640,3 +640,58 @@ func TestServeSignals(t *testing.T) {
 		t.Fatalf("still running 20 s after SIGTERM:\n%s", stderr)
 	}
 }
+
+// TestLogLevel: --log-level (log.level) is the least level logged. warn
+// leaves out the access lines and the other info lines, keeping the
+// origin's failure; debug adds the lines that were never written before
+// it, such as a visitor leaving before the origin answered.
+func TestLogLevel(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/slow":
+			<-r.Context().Done()
+		case "/close":
+			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				c.Close()
+			}
+		}
+	}))
+	defer origin.Close()
+	tests := []struct {
+		level       string
+		want, avoid []string
+	}{
+		{"debug", []string{`level=DEBUG msg="the visitor left before the origin answered"`, "level=INFO msg=request", `level=WARN msg="origin request failed"`}, nil},
+		{"info", []string{"level=INFO msg=request", `level=WARN msg="origin request failed"`}, []string{"level=DEBUG"}},
+		{"warn", []string{`level=WARN msg="origin request failed"`}, []string{"level=DEBUG", "level=INFO"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.level, func(t *testing.T) {
+			s := serveBinary(t, "--origin", origin.URL, "--rules", writeRules(t, helloRules), "--access-log=true", "--log-level", tt.level)
+			// The visitor gives up while the origin waits.
+			(&http.Client{Timeout: 300 * time.Millisecond}).Get(s.url + "/slow")
+			resp, err := http.Get(s.url + "/close")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadGateway {
+				t.Fatalf("status %d, want 502", resp.StatusCode)
+			}
+			// Every line is written once the process has exited.
+			s.cmd.Process.Signal(os.Interrupt)
+			s.cmd.Wait()
+			logs := s.stderr.String()
+			for _, w := range tt.want {
+				if !strings.Contains(logs, w) {
+					t.Errorf("no %s in\n%s", w, logs)
+				}
+			}
+			for _, a := range tt.avoid {
+				if strings.Contains(logs, a) {
+					t.Errorf("%s in\n%s", a, logs)
+				}
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -85,12 +86,41 @@ type Config struct {
 type Log struct {
 	// Format is "text" or "json".
 	Format string `yaml:"format"`
+	// Level is the least level logged: debug, info, warn or error. The
+	// access lines are info.
+	Level string `yaml:"level"`
 	// Access logs one line per request.
 	Access *bool `yaml:"access"`
 	// DebugHeaders adds X-Bespoke-Rules, X-Bespoke-Generation and, on a
 	// page the rules edit that went out as the origin sent it,
 	// X-Bespoke-Untouched (the reason) to responses.
 	DebugHeaders bool `yaml:"debug_headers"`
+}
+
+// SlogLevel is Level as log/slog counts it (info when unset), and
+// whether Level is one of the four.
+func (l Log) SlogLevel() (slog.Level, bool) {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug, true
+	case "info", "":
+		return slog.LevelInfo, true
+	case "warn":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return slog.LevelInfo, false
+}
+
+// Handler is the log handler Format and Level say, writing to w.
+func (l Log) Handler(w io.Writer) slog.Handler {
+	level, _ := l.SlogLevel()
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "json" {
+		return slog.NewJSONHandler(w, opts)
+	}
+	return slog.NewTextHandler(w, opts)
 }
 
 // TLS is the visitors' listener's certificate.
@@ -485,6 +515,7 @@ func (c *Config) Defaults() {
 		c.Admin = &a
 	}
 	def(&c.Log.Format, "text")
+	def(&c.Log.Level, "info")
 	if c.Log.Access == nil {
 		t := true
 		c.Log.Access = &t
@@ -655,6 +686,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log.format", "log.format is text or json, not %q", c.Log.Format)
+	}
+	if _, ok := c.Log.SlogLevel(); !ok {
+		bad("log.level", "log.level is debug, info, warn or error, not %q", c.Log.Level)
 	}
 	switch c.Seen.Store {
 	case "cookie", "off":

@@ -546,6 +546,8 @@ func TestLoadEveryMistake(t *testing.T) {
 		{"log: { format: xml }\nroutes:\n  - { origin: http://a, plugin: nope.wasm }\n",
 			`:1:16: log.format is text or json, not "xml"` + "\n" +
 				`:3:33: route 1 (route1): plugin "nope.wasm": no such file or directory`},
+		{"log: { level: verbose }\nroutes:\n  - { origin: http://a }\n",
+			`:1:15: log.level is debug, info, warn or error, not "verbose"`},
 		// A value of the wrong kind where the file names go: nothing to
 		// look for there.
 		{"routes: { origin: http://a, rules: nope.yaml }\n", ":1:9: routes: want a list, got a mapping"},

@@ -350,3 +350,31 @@ func TestResentPageStreams(t *testing.T) {
 		t.Errorf("the origin was asked %d times, want 2 (the page, then again untouched)", n)
 	}
 }
+
+// TestRewriterFailuresLogBounded: a rewriter that fails on every page (a
+// bug that a template of the site meets) is logged as the other faults
+// that come with every request are, a few lines in a period with
+// left_out: each page is remembered as failed, but a site's many pages
+// (a crawler's walk, a search's queries) wrote an Error line with its
+// stack for each, at the traffic's rate.
+func TestRewriterFailuresLogBounded(t *testing.T) {
+	origin := newFailOrigin()
+	var logs syncbuf.Buffer
+	e := newEnv(t, origin, []byte(failRules), func(cfg *proxy.Config) {
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	defer proxy.FailRewriters(0)()
+	const pages = 40
+	for i := range pages {
+		resp, _, err := e.fetch(t, http.MethodGet, fmt.Sprintf("/page?n=%d", i), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("page %d: %v, %v", i, resp, err)
+		}
+	}
+	if n := e.p.Stats().RewriteFailures.Load(); n != pages {
+		t.Errorf("%d rewrite failures counted, want %d", n, pages)
+	}
+	if n := strings.Count(logs.String(), "rewriting the response body failed"); n == 0 || n > 10 {
+		t.Errorf("%d lines for %d failures, want 1 to 10", n, pages)
+	}
+}

@@ -390,6 +390,12 @@ type state struct {
 	header http.Header
 	// origin is the origin's response body, as everything reads it.
 	origin originStream
+	// askedAt is when the origin was last asked (see serve);
+	// upstreamStatus and upstreamTook what it answered and how long its
+	// headers took, 0 until they came: the access line's upstream_*.
+	askedAt        time.Time
+	upstreamStatus int
+	upstreamTook   time.Duration
 }
 
 // originStream is an origin's response body that keeps the first error a
@@ -531,6 +537,7 @@ func (p *Proxy) serve(rw *statusWriter, r *http.Request, st *state) {
 			}
 		}
 	}()
+	st.askedAt = time.Now()
 	p.rp.ServeHTTP(rw, r)
 	p.unsent(rw, r, st)
 }
@@ -923,7 +930,7 @@ func (p *Proxy) saveSeen(ctx context.Context, h http.Header, st *state) {
 		p.cfg.Metrics.Seen(p.cfg.Route, "save_error")
 		// Counted in metrics; at Debug, so a slow Redis does not flood
 		// the logs with one line per request.
-		p.log.Debug("saving the seen-filter failed", "err", err)
+		p.log.DebugContext(ctx, "saving the seen-filter failed", "route", p.cfg.Route, "err", err)
 	}
 }
 
@@ -998,7 +1005,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 			http.Error(w, "408 Request Timeout", http.StatusRequestTimeout)
 			return
 		}
-		p.log.Debug("the visitor left before the origin answered", "route", p.cfg.Route, "path", r.URL.Path)
+		p.log.DebugContext(r.Context(), "the visitor left before the origin answered", "route", p.cfg.Route, "path", r.URL.Path)
 		return
 	}
 	p.stats.UpstreamErrors.Add(1)
@@ -1054,6 +1061,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 }
 
+// AccessMessage is the message of the access lines: the server, which
+// logs those of the requests no route served, knows by it that a route
+// logged one.
+const AccessMessage = "request"
+
 func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) {
 	if !p.cfg.AccessLog {
 		return
@@ -1065,6 +1077,9 @@ func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) 
 		slog.Int("status", status),
 		slog.Duration("duration", d),
 		slog.String("outcome", st.outcome),
+	}
+	if st.upstreamStatus != 0 {
+		attrs = append(attrs, slog.Int("upstream_status", st.upstreamStatus), slog.Duration("upstream_duration", st.upstreamTook))
 	}
 	if st.site != nil && st.req != nil {
 		names := make([]string, 0, len(st.req.Plan.Matched))
@@ -1087,7 +1102,7 @@ func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) 
 			attrs = append(attrs, slog.Bool("fail_open", true))
 		}
 	}
-	p.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	p.log.LogAttrs(r.Context(), slog.LevelInfo, AccessMessage, attrs...)
 }
 
 // statusWriter records the status for the access log, and passes Flush

@@ -44,6 +44,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 	}
 	st, _ := resp.Request.Context().Value(stateKey{}).(*state)
+	if st != nil && !st.askedAt.IsZero() {
+		st.upstreamStatus, st.upstreamTook = resp.StatusCode, time.Since(st.askedAt)
+	}
 	if _, typed := resp.Header["Content-Type"]; !typed && st != nil && st.w != nil {
 		// A body the origin sent untyped goes on untyped (RFC 9110 8.3:
 		// its recipient decides what it is): net/http's server would

@@ -8,7 +8,10 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode"
+
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 )
 
 // The access line is written by the route's proxy, which knows the
@@ -23,11 +26,14 @@ import (
 type requestKey struct{}
 
 // requestInfo is what the logs say of a request besides what the proxy
-// writes: client, peer, host, proto, query (redacted) and bytes.
+// writes: client, peer, host, proto, query (redacted), the ids that tie
+// it to the origin's logs and to a trace, and bytes.
 type requestInfo struct {
 	r        *http.Request // as it came, before any wrapper changed it
 	clientIP func(*http.Request) netip.Addr
 	bytes    atomic.Int64 // of the body written so far
+	status   atomic.Int32 // of the response, once its head is written
+	logged   atomic.Bool  // its access line is written
 }
 
 // attrs are the request's attributes for a record.
@@ -49,27 +55,105 @@ func (in *requestInfo) attrs() []slog.Attr {
 	if r.URL.RawQuery != "" {
 		as = append(as, slog.String("query", redactQuery(r.URL.RawQuery)))
 	}
+	// Both headers go on to the origin as they came; the logs name them
+	// so that one request is found across the CDN's, bespoke's and the
+	// origin's lines.
+	if id := r.Header.Get("X-Request-Id"); id != "" {
+		// The visitor may send any length: a 60 KB id in every line
+		// would cost the log store more than the request did.
+		if len(id) > maxRequestID {
+			id = id[:maxRequestID]
+		}
+		as = append(as, slog.String("request_id", id))
+	}
+	if id, ok := traceID(r.Header.Get("Traceparent")); ok {
+		as = append(as, slog.String("trace_id", id))
+	}
 	return append(as, slog.Int64("bytes", in.bytes.Load()))
 }
 
+// maxRequestID bounds the X-Request-Id written in the logs; ids in use
+// (UUIDs, a CDN's ray or trace ids) are well under it.
+const maxRequestID = 128
+
+// traceID is the trace id of a W3C traceparent header
+// (version-traceid-parentid-flags), and whether it holds one: 32
+// lower-case hex digits, not all zero, of a version other than ff; a
+// later version may add fields after the flags.
+func traceID(tp string) (string, bool) {
+	if len(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || len(tp) > 55 && tp[55] != '-' {
+		return "", false
+	}
+	if !lowerHex(tp[:2]) || tp[:2] == "ff" || len(tp) > 55 && tp[:2] == "00" {
+		return "", false
+	}
+	id := tp[3:35]
+	if !lowerHex(id) || !lowerHex(tp[36:52]) || !lowerHex(tp[53:55]) || id == "00000000000000000000000000000000" {
+		return "", false
+	}
+	return id, true
+}
+
+// lowerHex reports whether s is lower-case hex digits only.
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // withRequestInfo is next with each request's requestInfo in its context
-// and its ResponseWriter counting the bytes of the body.
-func withRequestInfo(next http.Handler, clientIP func(*http.Request) netip.Addr) http.Handler {
+// and its ResponseWriter counting the bytes of the body. A request no
+// route logged (its Host matches none, or it was refused before any
+// route took it: a smuggling attempt, a head too long) gets its access
+// line here, so that every request has one.
+func withRequestInfo(next http.Handler, clientIP func(*http.Request) netip.Addr, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		in := &requestInfo{r: r, clientIP: clientIP}
-		next.ServeHTTP(&countingWriter{ResponseWriter: w, n: &in.bytes}, r.WithContext(context.WithValue(r.Context(), requestKey{}, in)))
+		next.ServeHTTP(&countingWriter{ResponseWriter: w, in: in}, r.WithContext(context.WithValue(r.Context(), requestKey{}, in)))
+		if in.logged.Load() {
+			return
+		}
+		status := int(in.status.Load())
+		if status == 0 {
+			status = http.StatusOK // nothing written: net/http answers 200
+		}
+		outcome := "refused"
+		if status == http.StatusNotFound {
+			outcome = "no_route"
+		}
+		as := append([]slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("outcome", outcome),
+		}, in.attrs()...)
+		log.LogAttrs(r.Context(), slog.LevelInfo, proxy.AccessMessage, as...)
 	})
 }
 
-// countingWriter counts the bytes of the body written through it.
+// countingWriter counts the bytes of the body written through it, and
+// keeps the response's status.
 type countingWriter struct {
 	http.ResponseWriter
-	n *atomic.Int64
+	in *requestInfo
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	if code >= 200 {
+		w.in.status.CompareAndSwap(0, int32(code))
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *countingWriter) Write(b []byte) (int, error) {
+	w.in.status.CompareAndSwap(0, http.StatusOK)
 	n, err := w.ResponseWriter.Write(b)
-	w.n.Add(int64(n))
+	w.in.bytes.Add(int64(n))
 	return n, err
 }
 
@@ -90,6 +174,9 @@ type requestAttrs struct{ slog.Handler }
 
 func (h requestAttrs) Handle(ctx context.Context, rec slog.Record) error {
 	if in, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		if rec.Message == proxy.AccessMessage {
+			in.logged.Store(true)
+		}
 		rec = rec.Clone()
 		rec.AddAttrs(in.attrs()...)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bespoke-edge/bespoke/host/internal/lograte"
 	"github.com/bespoke-edge/bespoke/host/internal/webguard"
 )
 
@@ -72,7 +75,9 @@ func (s *Server) adminHandler(t adminTarget) http.Handler {
 		writeJSON(w, http.StatusOK, t.status())
 	})
 	mux.HandleFunc("POST /_bespoke/reload", func(w http.ResponseWriter, r *http.Request) {
-		res, err := t.Reload(r.Context(), r.URL.Query().Get("route"))
+		route := r.URL.Query().Get("route")
+		s.log.Info("reload asked over the admin API", "remote", remoteHost(r), "route", route)
+		res, err := t.Reload(r.Context(), route)
 		if err != nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 			return
@@ -92,7 +97,15 @@ func (s *Server) adminHandler(t adminTarget) http.Handler {
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return guardAdmin(mux, s.adminToken, s.cfg.AdminHosts)
+	return guardAdmin(mux, s.adminToken, s.cfg.AdminHosts, s.log)
+}
+
+// remoteHost is the address r's connection came from, without its port.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // guardAdmin refuses admin requests a web page could have made, or that
@@ -102,22 +115,37 @@ func (s *Server) adminHandler(t adminTarget) http.Handler {
 // same-origin or none (a cross-site form or fetch). With a token, every
 // request but /healthz and /readyz must carry Authorization: Bearer token.
 // /healthz and /readyz, which show and change nothing, answer under any
-// Host, for orchestrators' probes.
-func guardAdmin(next http.Handler, token string, hosts []string) http.Handler {
+// Host, for orchestrators' probes. A refusal is logged with where it
+// came from (never the token sent), at most warnBurst of a reason in
+// warnPeriod: someone guessing the token shows without flooding the log.
+func guardAdmin(next http.Handler, token string, hosts []string, log *slog.Logger) http.Handler {
 	allowed := webguard.NewHosts(hosts)
+	refusals := &lograte.Set{Period: warnPeriod, Burst: warnBurst}
+	refused := func(r *http.Request, reason string) {
+		if ok, left := refusals.Allow(reason, time.Now()); ok {
+			args := []any{"reason", reason, "remote", remoteHost(r), "method", r.Method, "path", r.URL.Path, "host", r.Host}
+			if left > 0 {
+				args = append(args, "left_out", left)
+			}
+			log.Warn("admin request refused", args...)
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		probe := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
 		if !probe && !allowed.Has(r.Host) {
+			refused(r, "host")
 			http.Error(w, "403 Forbidden: this Host is not the admin listener's (add it to admin_hosts)", http.StatusForbidden)
 			return
 		}
 		if why := webguard.CrossSite(r); why != "" {
+			refused(r, "cross_site")
 			http.Error(w, "403 Forbidden: "+why, http.StatusForbidden)
 			return
 		}
 		if token != "" && !probe {
 			got, ok := bearer(r.Header.Get("Authorization"))
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+				refused(r, "token")
 				w.Header().Set("WWW-Authenticate", `Bearer realm="bespoke admin"`)
 				http.Error(w, "401 Unauthorized: send Authorization: Bearer <admin token>", http.StatusUnauthorized)
 				return

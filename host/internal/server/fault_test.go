@@ -308,6 +308,49 @@ func TestBadRequestInput(t *testing.T) {
 	}
 }
 
+// TestBrokenHTTP2ClientsLogBounded: what net/http logs of a visitor's
+// connection (an HTTP/2 client that breaks the protocol: a frame on a
+// stream it may not use) is a line per connection, written before any
+// handler runs; a flood of such clients wrote one each, unbounded. They
+// are logged as the proxy's warnings are, a few in a period, the rest
+// counted in the next line's left_out.
+func TestBrokenHTTP2ClientsLogBounded(t *testing.T) {
+	cfg := faultConfig(t, faultOrigin(t))
+	cfg.H2C = true
+	var logs syncbuf.Buffer
+	r := startWithLog(t, cfg, &logs)
+	addr := strings.TrimPrefix(r.url, "http://")
+	// The client preface, an empty SETTINGS frame, then a DATA frame on
+	// stream 0: a connection error (RFC 9113 6.1).
+	broken := "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
+		"\x00\x00\x00\x04\x00\x00\x00\x00\x00" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	const conns = 40
+	for range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(c, broken)
+		// Up to the server's GOAWAY, written after its log line.
+		for head := make([]byte, 9); ; {
+			if _, err := io.ReadFull(c, head); err != nil {
+				t.Fatalf("no GOAWAY: %v", err)
+			}
+			io.CopyN(io.Discard, c, int64(head[0])<<16|int64(head[1])<<8|int64(head[2]))
+			if head[3] == 0x7 {
+				break
+			}
+		}
+		c.Close()
+	}
+	n := strings.Count(logs.String(), "server connection error")
+	if n == 0 || n > 10 {
+		t.Errorf("%d lines for %d broken connections, want 1 to 10:\n%s", n, conns, &logs)
+	}
+}
+
 // misbehavingPlugin writes a hand-made plugin whose decision fails.
 func misbehavingPlugin(t *testing.T, body *wasm.Code) string {
 	t.Helper()

@@ -4,12 +4,14 @@ package server_test
 // real origin, one test per behaviour an operator relies on.
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -665,6 +667,58 @@ func TestAdminRefusesWebPages(t *testing.T) {
 	}
 }
 
+// TestAdminRequestsLogged: an admin request refused (a wrong token, a
+// foreign Host) is logged with where it came from, a few lines in a
+// period however many come, so that someone guessing the token shows;
+// a reload asked over the API is logged with who asked it. They were
+// not logged at all. No token, right or guessed, is ever written.
+func TestAdminRequestsLogged(t *testing.T) {
+	cfg := faultConfig(t, faultOrigin(t))
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("s3cret-admin-token-1234\n"), 0o600)
+	cfg.AdminTokenFile = tokenFile
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for i := range 30 {
+		if g := do(t, "GET", r.admin+"/_bespoke/status", "Authorization", fmt.Sprintf("Bearer guess-%d-abcdefghijkl", i)); g.StatusCode != 401 {
+			t.Fatalf("status %d, want 401", g.StatusCode)
+		}
+	}
+	if g := do(t, "GET", r.admin+"/metrics", "Authorization", "Bearer s3cret-admin-token-1234", "Host", "evil.example"); g.StatusCode != 403 {
+		t.Fatalf("status %d, want 403", g.StatusCode)
+	}
+	if g := do(t, "POST", r.admin+"/_bespoke/reload?route=fault", "Authorization", "Bearer s3cret-admin-token-1234"); g.StatusCode != 200 {
+		t.Fatalf("reload: status %d, want 200: %s", g.StatusCode, g.body)
+	}
+	var refused, hosts, reloads int
+	for _, l := range strings.Split(buf.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(l), &rec) != nil {
+			continue
+		}
+		switch {
+		case rec["msg"] == "admin request refused" && rec["reason"] == "token":
+			refused++
+			if rec["remote"] != "127.0.0.1" || rec["path"] != "/_bespoke/status" || rec["level"] != "WARN" {
+				t.Errorf("refusal line %v", rec)
+			}
+		case rec["msg"] == "admin request refused" && rec["reason"] == "host":
+			hosts++
+		case rec["msg"] == "reload asked over the admin API":
+			reloads++
+			if rec["remote"] != "127.0.0.1" || rec["route"] != "fault" {
+				t.Errorf("reload line %v", rec)
+			}
+		}
+	}
+	if refused == 0 || refused > 10 || hosts != 1 || reloads != 1 {
+		t.Errorf("%d lines of refused tokens (want 1 to 10 for 30), %d of a foreign Host (want 1), %d reloads (want 1):\n%s", refused, hosts, reloads, &buf)
+	}
+	if strings.Contains(buf.String(), "s3cret") || strings.Contains(buf.String(), "guess-") {
+		t.Errorf("a token in the log:\n%s", &buf)
+	}
+}
+
 // TestAccessLine: the access line says who asked (the visitor through a
 // trusted proxy, and the proxy), for which host and query, and how many
 // bytes of body went back; a query's secret-looking values are hidden.
@@ -752,6 +806,236 @@ func TestAccessLine(t *testing.T) {
 	}
 }
 
+// TestAccessLineCorrelates: a request's X-Request-Id and the trace id of
+// its W3C traceparent go on to the origin and are written in the access
+// line, so that its line is found from the origin's logs or a trace; a
+// traceparent that is not one is not read, and an id is cut at 128 bytes.
+func TestAccessLineCorrelates(t *testing.T) {
+	origin := echoOrigin(t)
+	cfg := ruleConfig(t, origin.URL, "rules:\n  - name: hello\n    actions:\n      - set_header: { name: X-Seen, value: yes }\n")
+	access := true
+	cfg.Log.Access = &access
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	long := strings.Repeat("a", 300)
+	tests := []struct {
+		path    string
+		headers []string
+		request any // request_id in the line, nil for none
+		trace   any // trace_id in the line, nil for none
+	}{
+		{"/both", []string{"X-Request-Id", "req-41", "Traceparent", tp}, "req-41", "0af7651916cd43dd8448eb211c80319c"},
+		{"/none", nil, nil, nil},
+		{"/long", []string{"X-Request-Id", long}, long[:128], nil},
+		{"/future-version", []string{"Traceparent", "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-more"}, nil, "0af7651916cd43dd8448eb211c80319c"},
+		{"/bad", []string{"Traceparent", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"}, nil, nil},
+		{"/zero", []string{"Traceparent", "00-00000000000000000000000000000000-b7ad6b7169203331-01"}, nil, nil},
+		{"/v00-more", []string{"Traceparent", tp + "-more"}, nil, nil},
+		{"/ff", []string{"Traceparent", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, nil, nil},
+		{"/short", []string{"Traceparent", "00-0af7651916cd43dd"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			g := do(t, "GET", r.url+tt.path, tt.headers...)
+			if g.StatusCode != 200 {
+				t.Fatalf("status %d: %s", g.StatusCode, g.body)
+			}
+			var sent http.Header
+			if err := json.Unmarshal(g.body, &sent); err != nil {
+				t.Fatalf("%v: %s", err, g.body)
+			}
+			for i := 0; i+1 < len(tt.headers); i += 2 {
+				if v := sent.Get(tt.headers[i]); v != tt.headers[i+1] {
+					t.Errorf("the origin got %s %q, want %q", tt.headers[i], v, tt.headers[i+1])
+				}
+			}
+			line := accessLine(t, &buf, tt.path)
+			if line["request_id"] != tt.request {
+				t.Errorf("request_id = %v, want %v", line["request_id"], tt.request)
+			}
+			if line["trace_id"] != tt.trace {
+				t.Errorf("trace_id = %v, want %v", line["trace_id"], tt.trace)
+			}
+		})
+	}
+}
+
+// TestAccessLineOfRefusals: a request answered before any route took it
+// (its Host matches no route, it smuggles, its head is too long) has its
+// access line, as every other request does; it had none, so a flood of
+// them showed nowhere in the log. A request a route served has one line.
+func TestAccessLineOfRefusals(t *testing.T) {
+	origin := echoOrigin(t)
+	cfg := ruleConfig(t, origin.URL, "rules:\n  - name: hello\n    actions:\n      - set_header: { name: X-Seen, value: yes }\n")
+	cfg.Routes[0].Host = "shop.example"
+	cfg.Limits.MaxHeaderBytes = 8 << 10
+	access := true
+	cfg.Log.Access = &access
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
+	addr := strings.TrimPrefix(r.url, "http://")
+	tests := []struct {
+		path, raw string // raw: the request after its request line
+		status    int
+		outcome   string
+	}{
+		{"/served", "Host: shop.example\r\n", 200, "personalized"},
+		{"/elsewhere", "Host: other.example\r\nX-Request-Id: r-1\r\n", 404, "no_route"},
+		{"/smuggled", "Host: shop.example\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n", 400, "refused"},
+		{"/long-head", "Host: shop.example\r\nX-Big: " + strings.Repeat("x", 10<<10) + "\r\n", 431, "refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			method := "GET"
+			if strings.Contains(tt.raw, "Transfer-Encoding") {
+				method = "POST"
+			}
+			io.WriteString(c, method+" "+tt.path+" HTTP/1.1\r\nConnection: close\r\n"+tt.raw+"\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			line := accessLine(t, &buf, tt.path)
+			if line["status"] != float64(tt.status) || line["outcome"] != tt.outcome || line["method"] != method || line["client"] != "127.0.0.1" {
+				t.Errorf("access line %v, want status %d, outcome %s, method %s, client 127.0.0.1", line, tt.status, tt.outcome, method)
+			}
+			if tt.status == 404 && (line["host"] != "other.example" || line["request_id"] != "r-1") {
+				t.Errorf("access line %v, want host other.example, request_id r-1", line)
+			}
+			// One line, not a second one for a request a route logged.
+			if n := strings.Count(buf.String(), `"path":"`+tt.path+`"`); n != 1 {
+				t.Errorf("%d lines for %s, want 1:\n%s", n, tt.path, &buf)
+			}
+		})
+	}
+}
+
+// TestDebugLinesNameTheRequest: at log.level debug, the line that says a
+// visitor left before the origin answered names the request (its
+// client, host and X-Request-Id) as its warnings and access line do.
+func TestDebugLinesNameTheRequest(t *testing.T) {
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer origin.Close()
+	defer close(release)
+	cfg := ruleConfig(t, origin.URL, "rules:\n  - name: hello\n    actions:\n      - set_header: { name: X-Seen, value: yes }\n")
+	access := true
+	cfg.Log.Access = &access
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	req, _ := http.NewRequest("GET", r.url+"/slow", nil)
+	req.Host = "shop.example"
+	req.Header.Set("X-Request-Id", "req-9")
+	(&http.Client{Timeout: 200 * time.Millisecond}).Do(req)
+	var line map[string]any
+	for deadline := time.Now().Add(10 * time.Second); line == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, l := range strings.Split(buf.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "the visitor left before the origin answered" {
+				line = rec
+			}
+		}
+	}
+	if line == nil {
+		t.Fatalf("no debug line in\n%s", &buf)
+	}
+	for k, want := range map[string]any{"client": "127.0.0.1", "host": "shop.example", "request_id": "req-9", "path": "/slow"} {
+		if line[k] != want {
+			t.Errorf("%s = %v, want %v", k, line[k], want)
+		}
+	}
+}
+
+// TestAccessLineUpstream: the access line says what the origin answered
+// and how long it took to (upstream_status, upstream_duration, from the
+// request sent to the origin's headers), so that a slow or failing
+// origin is told from a slow plugin or a status bespoke made; a request
+// the origin never answered has neither.
+func TestAccessLineUpstream(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.URL.Path == "/missing" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		io.WriteString(w, `<html><body><h1 id="t">Hello</h1></body></html>`)
+	}))
+	defer origin.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	rules := "rules:\n  - name: hello\n    actions:\n      - set_inner: { select: \"#t\", text: Bonjour }\n"
+	cfg := ruleConfig(t, origin.URL, rules)
+	cfg.Routes[0].Host = "shop.example"
+	down := ruleConfig(t, gone.URL, rules).Routes[0]
+	down.Name, down.Host = "down", "down.example"
+	cfg.Routes = append(cfg.Routes, down)
+	access := true
+	cfg.Log.Access = &access
+	var buf syncbuf.Buffer
+	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
+	tests := []struct {
+		host, path string
+		status     int
+		upstream   any // upstream_status, nil for none
+	}{
+		{"shop.example", "/found", 200, 200.0},
+		{"shop.example", "/missing", 404, 404.0},
+		{"down.example", "/unreachable", 502, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			if g := do(t, "GET", r.url+tt.path, "Host", tt.host); g.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", g.StatusCode, tt.status)
+			}
+			line := accessLine(t, &buf, tt.path)
+			if line["upstream_status"] != tt.upstream {
+				t.Errorf("upstream_status = %v, want %v", line["upstream_status"], tt.upstream)
+			}
+			took, ok := line["upstream_duration"].(float64)
+			if tt.upstream == nil {
+				if ok {
+					t.Errorf("upstream_duration = %v, want none", took)
+				}
+				return
+			}
+			if total, _ := line["duration"].(float64); !ok || took <= 0 || took > total {
+				t.Errorf("upstream_duration = %v, want more than 0 and at most duration %v", line["upstream_duration"], line["duration"])
+			}
+		})
+	}
+}
+
+// accessLine is the JSON access line of the request for path in buf,
+// waited for.
+func accessLine(t *testing.T, buf *syncbuf.Buffer, path string) map[string]any {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, l := range strings.Split(buf.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "request" && rec["path"] == path {
+				return rec
+			}
+		}
+	}
+	t.Fatalf("no access line for %s in\n%s", path, buf)
+	return nil
+}
+
 // TestWarningsNameTheRequest: with the access log on, a warning about one
 // request (an origin that cannot be reached) names the visitor and the
 // host, as its access line does. It had the route and path alone.
@@ -764,7 +1048,7 @@ func TestWarningsNameTheRequest(t *testing.T) {
 	cfg.Log.Access = &access
 	var buf syncbuf.Buffer
 	r := startWithHandler(t, cfg, slog.NewJSONHandler(&buf, nil))
-	if g := do(t, "GET", r.url+"/down?q=1", "Host", "shop.example"); g.StatusCode != http.StatusBadGateway {
+	if g := do(t, "GET", r.url+"/down?q=1", "Host", "shop.example", "X-Request-Id", "req-7"); g.StatusCode != http.StatusBadGateway {
 		t.Fatalf("status %d, want 502: %s", g.StatusCode, g.body)
 	}
 	var warning map[string]any
@@ -779,7 +1063,7 @@ func TestWarningsNameTheRequest(t *testing.T) {
 	if warning == nil {
 		t.Fatalf("no warning in\n%s", &buf)
 	}
-	for k, want := range map[string]any{"client": "127.0.0.1", "host": "shop.example", "query": "q=1", "path": "/down", "level": "WARN"} {
+	for k, want := range map[string]any{"client": "127.0.0.1", "host": "shop.example", "query": "q=1", "path": "/down", "level": "WARN", "request_id": "req-7"} {
 		if warning[k] != want {
 			t.Errorf("%s = %v, want %v", k, warning[k], want)
 		}

@@ -481,7 +481,8 @@ type kept struct {
 //     cookies; another key would take every one for tampered, and
 //     forget what each visitor saw. The running key is kept, read from
 //     the file as it was at start.
-//   - log.format: the logger every part of the process writes through.
+//   - log.format, log.level: the logger every part of the process
+//     writes through.
 func restartOnly(running, next *config.Config) []kept {
 	var out []kept
 	check := func(key string, r, n any, set func()) {
@@ -505,5 +506,6 @@ func restartOnly(running, next *config.Config) []kept {
 	check("limits.max_connections", rl.MaxConnections, nl.MaxConnections, func() { nl.MaxConnections = rl.MaxConnections })
 	check("secret_file", running.SecretFile, next.SecretFile, func() { next.SecretFile = running.SecretFile })
 	check("log.format", running.Log.Format, next.Log.Format, func() { next.Log.Format = running.Log.Format })
+	check("log.level", running.Log.Level, next.Log.Level, func() { next.Log.Level = running.Log.Level })
 	return out
 }

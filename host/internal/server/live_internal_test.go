@@ -34,6 +34,7 @@ func TestRestartOnly(t *testing.T) {
 		{"limits.send_timeout", func(c *config.Config) { c.Limits.SendTimeout = config.Duration(1) }},
 		{"secret_file", func(c *config.Config) { c.SecretFile = "/etc/bespoke/secret" }},
 		{"log.format", func(c *config.Config) { c.Log.Format = "json" }},
+		{"log.level", func(c *config.Config) { c.Log.Level = "debug" }},
 		{"", func(c *config.Config) { c.Routes[0].Origin = "http://b.test" }},
 		{"", func(c *config.Config) { c.Limits.PoolSize = 9 }},
 		{"", func(c *config.Config) { c.Limits.BodyTimeout = config.Duration(1) }},

@@ -52,7 +52,10 @@ type Server struct {
 	Metrics  *metrics.Metrics
 	Routes   []*Route
 	router   *router.Router
-	handler  http.Handler // the router, in what Options.Wrap made of it and withRequestInfo
+	handler  http.Handler // the router, in what Options.Wrap made of it
+	// clientIP reads a request's visitor through the trusted proxies;
+	// nil when the access log is off (see withRequestInfo).
+	clientIP func(*http.Request) netip.Addr
 	closers  []func()
 	// certs serves the TLS certificate, nil without TLS; adminToken is
 	// the admin API's bearer token, "" for none.
@@ -140,11 +143,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		s.Metrics = metrics.New()
 	}
 	if s.log == nil {
-		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-		if cfg.Log.Format == "json" {
-			h = slog.NewJSONHandler(os.Stderr, nil)
-		}
-		s.log = slog.New(h)
+		s.log = slog.New(cfg.Log.Handler(os.Stderr))
 	}
 	s.routeLog = slog.New(requestAttrs{s.log.Handler()})
 	s.held = proxy.NewBudget(int64(cmp.Or(cfg.Limits.HeldBytes, proxy.DefaultHeldBytes)))
@@ -228,9 +227,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		s.handler = opt.Wrap(key, s.router)
 	}
 	if *cfg.Log.Access {
-		// Outermost, to see the request as the visitor sent it and the
-		// response as it leaves.
-		s.handler = withRequestInfo(s.handler, rc.Geo.ClientIP)
+		s.clientIP = rc.Geo.ClientIP
 	}
 	ok = true
 	return s, nil
@@ -509,7 +506,20 @@ func (s *Server) CheckStores(ctx context.Context) []string {
 // Options.Wrap made of it), behind the refusal of smuggled requests and
 // of offers of h2c, which an embedder's server gets as bespoke serve's
 // does.
-func (s *Server) Handler() http.Handler { return refuseSmuggling(declineH2C(s.handler)) }
+func (s *Server) Handler() http.Handler {
+	return s.withRequestInfo(refuseSmuggling(declineH2C(s.handler)))
+}
+
+// withRequestInfo is withRequestInfo around h with the access log on.
+// Outermost, to see the request as the visitor sent it and the response
+// as it leaves, and to log the requests refused before any route took
+// them.
+func (s *Server) withRequestInfo(h http.Handler) http.Handler {
+	if s.clientIP == nil {
+		return h
+	}
+	return withRequestInfo(h, s.clientIP, s.log)
+}
 
 // Reload reloads the plugin of the route named name, or of every route
 // when name is empty, and then the GeoIP database when its file
@@ -617,7 +627,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 // visitors is the visitors' handler within the limits on each request.
 func (s *Server) visitors() http.Handler {
 	l := s.cfg.Limits
-	return withSendTimeout(withBodyTimeout(withHeadLimit(s.Handler(), int(l.MaxHeaderBytes)), l.BodyTimeout.D()), l.SendTimeout.D())
+	return s.withRequestInfo(withSendTimeout(withBodyTimeout(withHeadLimit(refuseSmuggling(declineH2C(s.handler)), int(l.MaxHeaderBytes)), l.BodyTimeout.D()), l.SendTimeout.D()))
 }
 
 // serve is Serve with the visitors' and the admin handlers given (a
@@ -637,7 +647,7 @@ func (s *Server) serve(ctx context.Context, ln, adminLn net.Listener, visitors, 
 		ReadHeaderTimeout: l.ReadHeader.D(),
 		IdleTimeout:       l.Idle.D(),
 		MaxHeaderBytes:    headReadLimit(int(l.MaxHeaderBytes)),
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          httpErrorLog(s.log),
 		ConnContext:       connContext,
 		Protocols:         protocols,
 		// A connection whose visitor stopped reading: its frames wait
