@@ -142,18 +142,7 @@ func fileOptionsThere(flags *flag.FlagSet, args []string, set map[string]bool) e
 		if !set[name] || p == "" || p == "-" {
 			continue
 		}
-		f, err := os.Open(p)
-		if err == nil {
-			var st os.FileInfo
-			if st, err = f.Stat(); err == nil && st.IsDir() {
-				err = errors.New("is a directory")
-			}
-			f.Close()
-		}
-		if err != nil {
-			if pe := (*os.PathError)(nil); errors.As(err, &pe) {
-				err = pe.Err
-			}
+		if err := config.Readable(p); err != nil {
 			return fmt.Errorf("%s %q: %v", typed(args, name), p, err)
 		}
 	}

@@ -346,6 +346,25 @@ func Load(path string) (*Config, error) {
 	return LoadData(path, b)
 }
 
+// Readable reports why the file at path cannot be read, without the
+// path (the caller names it as the configuration or the command line
+// wrote it): "no such file or directory", "permission denied", "is a
+// directory"; nil when it can.
+func Readable(path string) error {
+	f, err := os.Open(path)
+	if err == nil {
+		var st os.FileInfo
+		if st, err = f.Stat(); err == nil && st.IsDir() {
+			err = errors.New("is a directory")
+		}
+		f.Close()
+	}
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return err
+}
+
 // LoadData is Load of b, the content of the file path as its caller read
 // it (to know what it loaded: a reload compares it with what the file
 // holds next).
@@ -369,18 +388,7 @@ func LoadData(path string, b []byte) (*Config, error) {
 		if !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
-		f, err := os.Open(*p)
-		if err == nil {
-			var st os.FileInfo
-			if st, err = f.Stat(); err == nil && st.IsDir() {
-				err = errors.New("is a directory")
-			}
-			f.Close()
-		}
-		if err != nil {
-			if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
-				err = pe.Err
-			}
+		if err := Readable(*p); err != nil {
 			errs = append(errs, &FieldError{Path: key, Msg: fmt.Sprintf("%s %q: %v", what, written, err)})
 		}
 	}
