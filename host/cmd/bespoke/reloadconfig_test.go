@@ -290,3 +290,36 @@ func grepLines(s, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestLogLevelReloads: log.level changed in the configuration file
+// applies at the reload, as an operator turning debug lines on for an
+// incident needs: it was a setting only a restart applied.
+func TestLogLevelReloads(t *testing.T) {
+	origin := helloOrigin(t)
+	rules := writeRules(t, helloRules)
+	conf := func(level string, pool int) string {
+		return fmt.Sprintf("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\ncache_dir: \"-\"\nlog: { access: false, level: %s }\nseen: { store: \"off\" }\nlimits: { pool_size: %d }\nroutes:\n  - { origin: %q, rules: %q }\n", level, pool, origin.URL, rules)
+	}
+	cs := serveConfig(t, t.TempDir(), conf("info", 2))
+	reload := func(src string) {
+		t.Helper()
+		cs.write(t, src)
+		if status, res := cs.reload(t); status != http.StatusOK {
+			t.Fatalf("reload: %d %v\n%s", status, res, cs.stderr)
+		}
+	}
+	reload(conf("warn", 2))
+	// At warn, the next reload's info line is not written.
+	loaded := strings.Count(cs.stderr.String(), "configuration loaded")
+	reload(conf("warn", 3))
+	if n := strings.Count(cs.stderr.String(), "configuration loaded"); n != loaded {
+		t.Errorf("an info line written at log.level warn:\n%s", cs.stderr)
+	}
+	reload(conf("debug", 3))
+	waitFor(t, 10*time.Second, "the level changed to debug", func() bool {
+		return strings.Contains(cs.stderr.String(), `msg="log level changed"`) && strings.Contains(cs.stderr.String(), "to=DEBUG")
+	})
+	if strings.Contains(cs.stderr.String(), "only a restart applies") {
+		t.Errorf("log.level said to need a restart:\n%s", cs.stderr)
+	}
+}

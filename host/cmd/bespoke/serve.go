@@ -400,7 +400,12 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	if err := fileOptionsThere(fs, args, set); err != nil {
 		return err
 	}
-	log := slog.New(cfg.Log.Handler(stderr))
+	// One level for every configuration's log, which a configuration
+	// file's log.level sets as a reload loads it.
+	level := new(slog.LevelVar)
+	lv, _ := cfg.Log.SlogLevel()
+	level.Set(lv)
+	log := slog.New(cfg.Log.HandlerAt(stderr, level))
 	if demoURL != "" {
 		log.Info("demo origin", "url", demoURL)
 	}
@@ -466,7 +471,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	// listeners.
 	var front frontend = srv
 	if *configFile != "" {
-		front = server.NewLive(srv, server.LiveOptions{File: *configFile, Data: configData, Options: opt, Passed: passed, Load: func(b []byte) (*config.Config, error) {
+		front = server.NewLive(srv, server.LiveOptions{File: *configFile, Data: configData, Options: opt, Passed: passed, Level: level, Load: func(b []byte) (*config.Config, error) {
 			cfg, err := config.LoadData(*configFile, b)
 			if err != nil {
 				return nil, err

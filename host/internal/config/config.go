@@ -116,6 +116,12 @@ func (l Log) SlogLevel() (slog.Level, bool) {
 // Handler is the log handler Format and Level say, writing to w.
 func (l Log) Handler(w io.Writer) slog.Handler {
 	level, _ := l.SlogLevel()
+	return l.HandlerAt(w, level)
+}
+
+// HandlerAt is the log handler Format says, writing to w the records of
+// level or above: a *slog.LevelVar lets a reload change it.
+func (l Log) HandlerAt(w io.Writer, level slog.Leveler) slog.Handler {
 	opts := &slog.HandlerOptions{Level: level}
 	if l.Format == "json" {
 		return slog.NewJSONHandler(w, opts)

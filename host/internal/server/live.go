@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -40,6 +41,8 @@ type Live struct {
 	ctx context.Context
 	// passed are the listeners a service manager passed.
 	passed Passed
+	// level is LiveOptions.Level.
+	level *slog.LevelVar
 
 	cur atomic.Pointer[generation]
 	// mu serializes reloads; read is the hash of what the
@@ -80,6 +83,12 @@ type LiveOptions struct {
 	Options Options
 	// Passed says which listeners are sockets a service manager passed.
 	Passed Passed
+	// Level, when not nil, is the level of the log every configuration
+	// writes through (Options.Logger's handler reads it): a
+	// configuration's log.level sets it once it serves, so that an
+	// operator turns debug lines on for an incident without a restart.
+	// Nil, log.level is a setting only a restart applies.
+	Level *slog.LevelVar
 }
 
 // Passed says which of the listeners Serve is given are sockets a
@@ -129,7 +138,7 @@ type ConfigStatus struct {
 // NewLive serves first, built from opt.Data, and the configurations that
 // replace it.
 func NewLive(first *Server, opt LiveOptions) *Live {
-	l := &Live{first: first, file: opt.File, load: opt.Load, opt: opt.Options, ctx: context.Background(), passed: opt.Passed,
+	l := &Live{first: first, file: opt.File, load: opt.Load, opt: opt.Options, ctx: context.Background(), passed: opt.Passed, level: opt.Level,
 		read: sha256.Sum256(opt.Data), old: map[*generation]bool{}, swapped: make(chan struct{}, 1)}
 	l.tried = l.read
 	l.opt.Metrics = first.Metrics
@@ -357,7 +366,7 @@ func (l *Live) reloadConfig(ctx context.Context) (res *RouteResult, loaded bool)
 		return reject(err)
 	}
 	old := l.cur.Load()
-	for _, k := range restartOnly(old.srv.cfg, cfg) {
+	for _, k := range restartOnly(old.srv.cfg, cfg, l.level != nil) {
 		at := config.Position(l.file, b, k.key)
 		if k.key == "listen" && l.passed.Visitors || k.key == "admin" && l.passed.Admin {
 			rec.Kept = append(rec.Kept, k.key+" at "+at+" (not read: the service manager passes the socket)")
@@ -405,6 +414,11 @@ func (l *Live) reloadConfig(ctx context.Context) (res *RouteResult, loaded bool)
 	}
 	rec.Generation = n
 	l.retire(old)
+	if lv, _ := cfg.Log.SlogLevel(); l.level != nil && lv != l.level.Level() {
+		from := l.level.Level()
+		l.level.Set(lv)
+		log.Log(ctx, max(lv, slog.LevelInfo), "log level changed", "config", l.file, "from", from.String(), "to", lv.String())
+	}
 	log.Info("configuration loaded", "config", l.file, "generation", n, "routes", len(cfg.Routes), "took", time.Since(start).Round(time.Millisecond))
 	return &RouteResult{Config: l.file, Generation: n}, true
 }
@@ -481,9 +495,10 @@ type kept struct {
 //     cookies; another key would take every one for tampered, and
 //     forget what each visitor saw. The running key is kept, read from
 //     the file as it was at start.
-//   - log.format, log.level: the logger every part of the process
+//   - log.format, and log.level unless liveLevel (see LiveOptions.Level):
+//     the logger every part of the process
 //     writes through.
-func restartOnly(running, next *config.Config) []kept {
+func restartOnly(running, next *config.Config, liveLevel bool) []kept {
 	var out []kept
 	check := func(key string, r, n any, set func()) {
 		if !reflect.DeepEqual(r, n) {
@@ -506,6 +521,8 @@ func restartOnly(running, next *config.Config) []kept {
 	check("limits.max_connections", rl.MaxConnections, nl.MaxConnections, func() { nl.MaxConnections = rl.MaxConnections })
 	check("secret_file", running.SecretFile, next.SecretFile, func() { next.SecretFile = running.SecretFile })
 	check("log.format", running.Log.Format, next.Log.Format, func() { next.Log.Format = running.Log.Format })
-	check("log.level", running.Log.Level, next.Log.Level, func() { next.Log.Level = running.Log.Level })
+	if !liveLevel {
+		check("log.level", running.Log.Level, next.Log.Level, func() { next.Log.Level = running.Log.Level })
+	}
 	return out
 }

@@ -32,6 +32,7 @@ func TestRestartOnly(t *testing.T) {
 		{"limits.idle_timeout", func(c *config.Config) { c.Limits.Idle = config.Duration(1) }},
 		{"limits.max_header_bytes", func(c *config.Config) { c.Limits.MaxHeaderBytes = 1 << 10 }},
 		{"limits.send_timeout", func(c *config.Config) { c.Limits.SendTimeout = config.Duration(1) }},
+		{"limits.max_connections", func(c *config.Config) { c.Limits.MaxConnections = 10 }},
 		{"secret_file", func(c *config.Config) { c.SecretFile = "/etc/bespoke/secret" }},
 		{"log.format", func(c *config.Config) { c.Log.Format = "json" }},
 		{"log.level", func(c *config.Config) { c.Log.Level = "debug" }},
@@ -45,7 +46,7 @@ func TestRestartOnly(t *testing.T) {
 		running, next := base(), base()
 		c.change(next)
 		applied := *next
-		got := restartOnly(running, next)
+		got := restartOnly(running, next, false)
 		if c.key == "" {
 			if len(got) != 0 {
 				t.Errorf("a change that applies was kept: %v", got)
@@ -61,5 +62,12 @@ func TestRestartOnly(t *testing.T) {
 		if !reflect.DeepEqual(next, running) {
 			t.Errorf("%s changed: not set back to its running value", c.key)
 		}
+	}
+	// With a level a reload sets (LiveOptions.Level, as bespoke serve
+	// has), log.level applies.
+	running, next := base(), base()
+	next.Log.Level = "debug"
+	if got := restartOnly(running, next, true); len(got) != 0 || next.Log.Level != "debug" {
+		t.Errorf("log.level with a level a reload sets: kept %v, level %q", got, next.Log.Level)
 	}
 }
