@@ -1493,23 +1493,8 @@ func TestRedisCloseWhileHung(t *testing.T) {
 		t.Fatal(err)
 	}
 	const saves = 40 * maxBatch // 40 writes of 50 ms, more than Close waits
-	for i := range saves {
-		s := st.l.newSet(st.l.nowSec())
-		s.Shown("a")
-		if err := st.Save(context.Background(), nil, fmt.Sprint("v", i), s, false); err != nil {
-			t.Fatal(err)
-		}
-		s.Release()
-	}
-	start := time.Now()
-	done := make(chan struct{})
-	go func() { st.Close(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(hangGuard):
-		t.Fatal("Close did not return")
-	}
-	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
+	queueSaves(t, st, saves)
+	closeWithin(t, st, "Close did not return")
 	timeouts, dropped, failed := st.SaveTimeouts.Load(), st.DroppedSaves.Load(), st.SaveErrors.Load()
 	if st.Saves.Load()+timeouts+dropped+failed != saves || dropped == 0 || failed != 0 {
 		t.Errorf("of %d saves: %d written, %d timed out, %d dropped, %d failed; want each counted once, those left at Close dropped", saves, st.Saves.Load(), timeouts, dropped, failed)
@@ -1537,22 +1522,37 @@ func TestRedisCloseWhileLost(t *testing.T) {
 		t.Fatal("the server was not taken for lost")
 	}
 	const saves = 3 * maxBatch
-	for i := range saves {
+	queueSaves(t, st, saves)
+	closeWithin(t, st, "Close waited for the writes to a lost server")
+	if n := st.DroppedSaves.Load(); n != saves {
+		t.Errorf("%d saves dropped, want %d", n, saves)
+	}
+}
+
+// queueSaves saves n visitors' states, each showing one item.
+func queueSaves(t *testing.T, st *RedisStore, n int) {
+	t.Helper()
+	for i := range n {
 		s := st.l.newSet(st.l.nowSec())
 		s.Shown("a")
-		st.Save(context.Background(), nil, fmt.Sprint("v", i), s, false)
+		if err := st.Save(context.Background(), nil, fmt.Sprint("v", i), s, false); err != nil {
+			t.Fatal(err)
+		}
 		s.Release()
 	}
+}
+
+// closeWithin closes st, failing with why if it has not returned after
+// hangGuard.
+func closeWithin(t *testing.T, st *RedisStore, why string) {
+	t.Helper()
 	start := time.Now()
 	done := make(chan struct{})
 	go func() { st.Close(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(hangGuard):
-		t.Fatal("Close waited for the writes to a lost server")
+		t.Fatal(why)
 	}
 	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
-	if n := st.DroppedSaves.Load(); n != saves {
-		t.Errorf("%d saves dropped, want %d", n, saves)
-	}
 }
