@@ -120,8 +120,9 @@ type Config struct {
 	// proxies share: a server (redis://host:port/db, rediss:// for TLS),
 	// a Cluster (redis+cluster://h1:7000, or seeds redis://h1:7000,
 	// redis://h2:7000) or a Sentinel master
-	// (redis+sentinel://h1:26379,h2:26379/master), as bespoke serve's
-	// --redis takes them. The Redis client (go-redis) has one logger for
+	// (redis+sentinel://h1:26379,h2:26379/master), or a server's Unix
+	// socket (unix:///run/redis.sock), as bespoke serve's --redis takes
+	// them. The Redis client (go-redis) has one logger for
 	// the process: with a Redis URL, New sets it (redis.SetLogger) to log
 	// the client's own messages to the Logger of the handler built last,
 	// at most one every 10 seconds; a program that sets its own calls
@@ -358,7 +359,7 @@ func translate(cfg Config) (*config.Config, server.Options, error) {
 		// --redis takes it; what is wrong with it is told below.
 		c.Seen.Store, c.Seen.Redis = "redis", s
 	default:
-		fail(fmt.Errorf("bespoke: Seen is \"cookie\", \"off\" or a Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://), not %q", s))
+		fail(fmt.Errorf("bespoke: Seen is \"cookie\", \"off\" or a Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://, unix://), not %q", s))
 	}
 	if cfg.TrustedProxies != nil && strings.Trim(c.Geo.TrustedProxies, ", \t") == "" {
 		// A list given names the peers trusted, and one of blank

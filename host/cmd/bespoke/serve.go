@@ -196,7 +196,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	preserveHost := fs.Bool("preserve-host", false, "send the visitor's Host header to the origin")
 	grace := durationVar(fs, "grace", 10*time.Second, "on SIGTERM or SIGINT, how long to let requests in flight finish (a `duration`; 0: none, they are cut at once)")
 	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off; redis when --redis is given without it")
-	redisURL := fs.String("redis", "", "Redis `URL` of the redis seen store, which also keeps caps counts: redis://host:6379/0 (rediss:// for TLS), Cluster seeds redis://h1:7000,redis://h2:7000, or redis+sentinel://h1:26379/master; selects --seen-store redis")
+	redisURL := fs.String("redis", "", "Redis `URL` of the redis seen store, which also keeps caps counts: redis://host:6379/0 (rediss:// for TLS), Cluster seeds redis://h1:7000,redis://h2:7000, redis+sentinel://h1:26379/master, or a socket unix:///run/redis.sock; selects --seen-store redis")
 	seenTimeout := durationVar(fs, "seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen (a `duration`, at least 1ms)")
 	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies, at least 16 bytes (default: $BESPOKE_SECRET, as long, else a random key per process)")
 	tlsCert := fs.String("tls-cert", "", "certificate chain `file` (PEM): serve visitors over TLS, with HTTP/2 (reloaded when it changes)")

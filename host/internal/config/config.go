@@ -174,8 +174,8 @@ type Seen struct {
 	// Redis names the server, Cluster or Sentinel master of the redis
 	// store: redis://host:port/db (rediss:// for TLS), a comma-separated
 	// list of Cluster seeds (redis://h1:7000,redis://h2:7000),
-	// redis+cluster://h1:7000, or redis+sentinel://h1:26379,h2:26379/master
-	// (see seen.ParseRedisURL). Frequency-cap counts are kept there too.
+	// redis+cluster://h1:7000, redis+sentinel://h1:26379,h2:26379/master,
+	// or a Unix socket, unix:///run/redis.sock (see seen.ParseRedisURL). Frequency-cap counts are kept there too.
 	// With store cookie or off it is an error: it would not be used.
 	Redis string `yaml:"redis"`
 	// Window is how long an item stays seen.

@@ -76,7 +76,8 @@ type RedisConfig struct {
 	// URL names one server, a Cluster or a Sentinel-watched master, in
 	// one of the forms ParseRedisURL reads (redis://host:port/db,
 	// rediss:// for TLS, a comma-separated list of Cluster seeds,
-	// redis+cluster://, redis+sentinel://host:port/master); required. The
+	// redis+cluster://, redis+sentinel://host:port/master, a Unix socket
+	// unix:///path); required. The
 	// timeout and retry options of a single server's URL are replaced by
 	// the ones below.
 	URL string

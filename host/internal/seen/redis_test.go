@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1555,4 +1557,58 @@ func closeWithin(t *testing.T, st *RedisStore, why string) {
 		t.Fatal(why)
 	}
 	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// A Redis beside the proxy is often reached by its Unix socket.
+func TestRedisUnixSocket(t *testing.T) {
+	redisAddr(t) // skips, or fails under CI, without redis-server
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "redis.sock")
+	cmd := exec.Command("redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatal("redis-server exited")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("redis-server did not open its socket")
+		}
+	}
+
+	ctx := context.Background()
+	clk := newClock()
+	st := newRedisStore(t, RedisConfig{URL: "unix://" + sock + "?db=3", Params: Params{Now: clk.Now, Window: 7 * day}})
+	if got := st.Addrs(); !slices.Equal(got, []string{sock}) {
+		t.Errorf("Addrs() = %q, want the socket", got)
+	}
+	s, _ := st.Load(ctx, nil, "v1")
+	s.Shown("sku-1")
+	if err := st.Save(ctx, nil, "v1", s, false); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Flush(2 * time.Second) {
+		t.Fatal("the save was not written")
+	}
+	if s, info := st.Load(ctx, nil, "v1"); info.Source != SourceRedis || !s.Seen("sku-1") {
+		t.Errorf("load after save: %+v", info)
+	}
+	raw := redis.NewClient(&redis.Options{Network: "unix", Addr: sock, DB: 3})
+	defer raw.Close()
+	if n, err := raw.Exists(ctx, st.SeenKey("v1")).Result(); n != 1 || err != nil {
+		t.Errorf("the state is not in database 3 of the socket's server: %d, %v", n, err)
+	}
+	if err := st.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
 }

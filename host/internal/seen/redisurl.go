@@ -43,6 +43,8 @@ type RedisTarget struct {
 //	rediss+cluster://...                        a Cluster over TLS
 //	redis+sentinel://[user:password@]h1:p1[,h2:p2...]/master[/db]
 //	                                            the master Sentinel names
+//	unix://[user:password@]/path/redis.sock[?db=N]  one server on this
+//	                                            machine, by its Unix socket
 //
 // A Cluster has only database 0. In the Sentinel form the user and
 // password are the Redis servers'; the Sentinels are reached without
@@ -78,12 +80,14 @@ func parseRedisURL(s string) (RedisTarget, error) {
 		return parseSentinel(scheme, rest)
 	case hasScheme && (scheme == "redis+cluster" || scheme == "rediss+cluster"):
 		return parseCluster(strings.TrimSuffix(scheme, "+cluster"), rest)
+	case hasScheme && scheme == "unix":
+		return parseUnix(s)
 	case len(splitSeeds(s)) > 1:
 		return parseSeedList(s)
 	case !hasScheme:
 		return RedisTarget{}, errors.New("give a scheme: redis://host:port, rediss:// for TLS, redis+cluster:// or redis+sentinel://")
 	case scheme != "redis" && scheme != "rediss":
-		return RedisTarget{}, fmt.Errorf("unknown scheme %q: use redis, rediss, redis+cluster, rediss+cluster or redis+sentinel", scheme)
+		return RedisTarget{}, fmt.Errorf("unknown scheme %q: use redis, rediss, redis+cluster, rediss+cluster, redis+sentinel or unix", scheme)
 	}
 	if u, err := url.Parse(s); err == nil {
 		if u.Host == "" {
@@ -116,6 +120,45 @@ func parseRedisURL(s string) (RedisTarget, error) {
 	return RedisTarget{Mode: RedisSingle, Options: redis.UniversalOptions{
 		Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password, DB: o.DB,
 		TLSConfig: o.TLSConfig, ClientName: o.ClientName, Protocol: o.Protocol,
+	}, simple: o}, nil
+}
+
+// parseUnix reads unix://[user:password@]/path[?db=N], a server on this
+// machine reached by its socket: no TCP handshake nor loopback stack
+// between a proxy and the Redis beside it.
+func parseUnix(s string) (RedisTarget, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		if strings.Contains(s, "@") {
+			return RedisTarget{}, errors.New("not a URL; in a user or password, write @ : / ? # % as %40 %3A %2F %3F %23 %25")
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // which repeats the URL
+		}
+		return RedisTarget{}, err
+	}
+	switch {
+	case u.Host != "":
+		// unix://run/redis.sock reads "run" as a host and loses it.
+		return RedisTarget{}, fmt.Errorf("%q is read as a host: give the socket's absolute path after the two slashes, unix:///run/redis/redis.sock", u.Host)
+	case u.Path == "" || !strings.HasPrefix(u.Path, "/"):
+		return RedisTarget{}, errors.New("give the socket's absolute path: unix:///run/redis/redis.sock")
+	}
+	if v := u.Query(); v.Has("db") && !isDBNumber(v.Get("db")) {
+		return RedisTarget{}, fmt.Errorf("database %q: give its number, 0 or more, without leading zeros (unix:///run/redis.sock?db=1)", v.Get("db"))
+	}
+	o, err := redis.ParseURL(s)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "redis: ")
+		if strings.HasPrefix(msg, "unexpected option") && secretOptions.MatchString(s) {
+			msg += "; give the user and password before the path: unix://user:password@/run/redis.sock"
+		}
+		return RedisTarget{}, errors.New(msg)
+	}
+	return RedisTarget{Mode: RedisSingle, Options: redis.UniversalOptions{
+		Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password, DB: o.DB,
+		ClientName: o.ClientName, Protocol: o.Protocol,
 	}, simple: o}, nil
 }
 

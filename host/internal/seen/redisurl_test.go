@@ -34,6 +34,9 @@ func TestParseRedisURL(t *testing.T) {
 		// An '@' in a query option's value is no password's.
 		{url: "redis://h:6379/0?client_name=web@1", mode: RedisSingle, addrs: []string{"h:6379"}},
 		{url: "redis://u:p@h:6379/2?client_name=web@1", mode: RedisSingle, addrs: []string{"h:6379"}, user: "u", pass: "p", db: 2},
+		// A server on this machine, by its socket.
+		{url: "unix:///run/redis/redis.sock", mode: RedisSingle, addrs: []string{"/run/redis/redis.sock"}},
+		{url: "unix://u:p%40ss@/run/redis.sock?db=2", mode: RedisSingle, addrs: []string{"/run/redis.sock"}, user: "u", pass: "p@ss", db: 2},
 	} {
 		got, err := ParseRedisURL(tt.url)
 		if err != nil {
@@ -62,6 +65,10 @@ func TestParseRedisURLErrors(t *testing.T) {
 		{"redis://a:1/01", `database "01"`},
 		{"redis+sentinel://s:1/m/-1", `database "-1"`},
 		{"redis://a:1/0?bogus=1", "unexpected option"},
+		{"unix://run/redis.sock", `"run" is read as a host`},
+		{"unix://", "absolute path"},
+		{"unix:///run/redis.sock?db=x", `database "x"`},
+		{"unix:///run/redis.sock?bogus=1", "unexpected option"},
 		{"redis://a:1,redis://b:2/3", "only database 0"},
 		{"redis://a:1,rediss://b:2", "mixed"},
 		{"redis://a:1,,redis://b:2", "seed 2 is empty"},
@@ -101,6 +108,10 @@ func TestParseRedisURLRedacts(t *testing.T) {
 		"redis://u:1?hunter2@h:6379",
 		"redis://u:1#hunter2@h:6379",
 		"redis+cluster://u:1/hunter2@h:6379",
+		"unix://u:hunter2@/run/r.sock?db=x",
+		"unix://u:hunter2@run/r.sock",
+		"unix://u:hunter2@/run/r.sock?bogus=1",
+		"unix:///run/r.sock?password=hunter2",
 		"redis+sentinel://u:1?hunter2@s:26379/m",
 		"redis://a:1,redis://u:1/hunter2@b:2",
 		"h1:6379,u:p,hunter2@h2:6379",
