@@ -287,6 +287,11 @@ func TestExplainTakenEdits(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "personalized for this visitor") || strings.Contains(out, "gets the page as the origin sends it") {
 		t.Errorf("a JSON edit does not personalize: exit %d %s\n%s", code, errOut, out)
 	}
+	// --page alone names a page to see: it is printed, rewritten (it was
+	// left unread without --html).
+	if !strings.Contains(out, "--- JSON ---") || !strings.Contains(out, `{"banner":{"title":"Hello"}}`) {
+		t.Errorf("explain --page without --html does not print the page:\n%s", out)
+	}
 }
 
 // TestExplainRefusedOnTheElement: explain says of an edit the rewriter

@@ -110,8 +110,8 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	at := fs.String("at", "", "the request `time`, RFC 3339 (default: now), for schedules and visitor.hour")
 	visitor := fs.String("visitor", "", "the visitor `id`, a returning visitor (default: a new visitor, the same on every run)")
 	showHTML := fs.Bool("html", false, "print the page (or JSON) as this visitor gets it")
-	page := fs.String("page", "", "with --html: the page `file` to rewrite, HTML or .json (default: the page for --url in the rule file's pages:, else the demo site's)")
-	origin := fs.String("origin", "", "with --html: fetch the page from this origin `URL`")
+	page := fs.String("page", "", "the page `file` to rewrite and print, HTML or .json (implies --html; default: the page for --url in the rule file's pages:, else the demo site's)")
+	origin := fs.String("origin", "", "fetch the page to rewrite and print from this origin `URL` (implies --html)")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -144,6 +144,17 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	defer closeGeo()
 	if *showHTML && *asJSON {
 		return usagef("--html does not go with --json, which prints no page")
+	}
+	for _, f := range []struct{ name, value string }{{"--page", *page}, {"--origin", *origin}} {
+		if f.value == "" {
+			continue
+		}
+		if *asJSON {
+			return usagef("%s does not go with --json, which prints no page", f.name)
+		}
+		// Naming a page asks to see it: printing the explanation alone,
+		// the page unread, looked as if it had been rewritten.
+		*showHTML = true
 	}
 	if path, _, _ := strings.Cut(*target, "#"); path != "" && !strings.HasPrefix(path, "/") {
 		if u, err := url.Parse(path); err == nil && u.Scheme != "" && u.Host != "" {

@@ -610,6 +610,8 @@ func TestExplainHTMLWithJSON(t *testing.T) {
 	}{
 		{[]string{"--html", "--json"}, "--html does not go with --json, which prints no page"},
 		{[]string{"--json", "--html=true"}, "--html does not go with --json, which prints no page"},
+		{[]string{"--json", "--page", "shop.html"}, "--page does not go with --json, which prints no page"},
+		{[]string{"--origin", "http://127.0.0.1:1", "--json"}, "--origin does not go with --json, which prints no page"},
 	} {
 		code, out, errOut := bespoke(append([]string{"explain", demoRules}, tt.args...)...)
 		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
