@@ -109,5 +109,5 @@ func ExampleNew_errors() {
 	// bespoke: no upstream: give Origin (a URL) or Next (a handler)
 	// bespoke: origin "localhost:8080": the scheme must be http or https
 	// site.yaml:2:40: geo.country is a text (ISO 3166-1 alpha-2 country code) and is never a number, so this never holds; compare it with a quoted text: geo.country == "..."
-	// bespoke: Seen: Redis URL "memcached://x": unknown scheme "memcached": use redis, rediss, redis+cluster, rediss+cluster or redis+sentinel
+	// bespoke: Seen: Redis URL "memcached://x": unknown scheme "memcached": use redis, rediss, redis+cluster, rediss+cluster, redis+sentinel or unix
 }
