@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,11 +22,13 @@ import (
 
 // configServe is a `bespoke serve --config` running in a test.
 type configServe struct {
-	cmd    *exec.Cmd
-	conf   string
-	url    string // the visitors' listener
-	admin  string // the admin listener
-	stderr *syncbuf.Buffer
+	cmd   *exec.Cmd
+	conf  string
+	url   string // the visitors' listener
+	admin string // the admin listener
+	// preview is the editors' preview's URL, with --preview.
+	preview string
+	stderr  *syncbuf.Buffer
 }
 
 // serveConfig writes src to bespoke.yaml in dir and serves it.
@@ -56,6 +59,9 @@ func startConfig(t *testing.T, conf string, args ...string) *configServe {
 	})
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
+		if _, u, ok := strings.Cut(sc.Text(), "editors' preview on "); ok {
+			cs.preview = strings.TrimSuffix(u, "/")
+		}
 		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
 			cs.url = m[1] + "://" + m[2]
 			break
@@ -321,5 +327,62 @@ func TestLogLevelReloads(t *testing.T) {
 	})
 	if strings.Contains(cs.stderr.String(), "only a restart applies") {
 		t.Errorf("log.level said to need a restart:\n%s", cs.stderr)
+	}
+}
+
+// TestPreviewFollowsReloads: with --config and --preview, a route a
+// reload adds shows in the preview, and one it takes out goes; the
+// preview kept the routes it started with until a restart.
+func TestPreviewFollowsReloads(t *testing.T) {
+	origin := helloOrigin(t)
+	hello := writeRules(t, helloRules)
+	blog := writeRules(t, "rules:\n  - name: blog-banner\n    actions:\n      - set_inner: { select: \"#t\", text: Blog }\n")
+	conf := func(routes ...string) string {
+		return "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\ncache_dir: \"-\"\nlog: { access: false }\nseen: { store: \"off\" }\nroutes:\n" + strings.Join(routes, "")
+	}
+	shop := fmt.Sprintf("  - { name: shop, origin: %q, rules: %q }\n", origin.URL, hello)
+	blogRoute := fmt.Sprintf("  - { name: blog, path: /blog/, origin: %q, rules: %q }\n", origin.URL, blog)
+	cs := &configServe{conf: filepath.Join(t.TempDir(), "bespoke.yaml")}
+	cs.write(t, conf(shop))
+	cs = startConfig(t, cs.conf, "--watch", "0", "--preview", "127.0.0.1:0")
+	if cs.preview == "" {
+		t.Fatal("the preview's address was not printed")
+	}
+	state := func(target int) []string {
+		t.Helper()
+		resp, err := http.Get(fmt.Sprintf("%s/state?t=%d", cs.preview, target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st struct{ Matched []string }
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Matched
+	}
+	reload := func(src string) {
+		t.Helper()
+		cs.write(t, src)
+		if status, res := cs.reload(t); status != http.StatusOK {
+			t.Fatalf("reload: %d %v\n%s", status, res, cs.stderr)
+		}
+	}
+	if got := state(1); !slices.Equal(got, []string{"hello"}) {
+		t.Fatalf("before the reload, target 1 (none: the first) matched %v", got)
+	}
+	reload(conf(shop, blogRoute))
+	if got := state(1); !slices.Equal(got, []string{"blog-banner"}) {
+		t.Errorf("the route the reload added: matched %v, want [blog-banner]\n%s", got, cs.stderr)
+	}
+	if got := state(0); !slices.Equal(got, []string{"hello"}) {
+		t.Errorf("the route kept: matched %v", got)
+	}
+	reload(conf(blogRoute))
+	if got := state(0); !slices.Equal(got, []string{"blog-banner"}) {
+		t.Errorf("after the shop route went: target 0 matched %v", got)
+	}
+	if !strings.Contains(cs.stderr.String(), "the editors' preview follows the configuration") {
+		t.Errorf("the log does not say the preview followed:\n%s", cs.stderr)
 	}
 }

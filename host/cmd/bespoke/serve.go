@@ -16,12 +16,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/config"
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/preview"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/server"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
@@ -470,8 +472,16 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	// changed: the server of each configuration serves behind the same
 	// listeners.
 	var front frontend = srv
+	// The preview, once started, follows the routes of each
+	// configuration a reload loads.
+	var previewing atomic.Pointer[previewHandle]
 	if *configFile != "" {
-		front = server.NewLive(srv, server.LiveOptions{File: *configFile, Data: configData, Options: opt, Passed: passed, Level: level, Load: func(b []byte) (*config.Config, error) {
+		loaded := func(cfg *config.Config) {
+			if p := previewing.Load(); p != nil {
+				p.follow(cfg, log)
+			}
+		}
+		front = server.NewLive(srv, server.LiveOptions{File: *configFile, Data: configData, Options: opt, Passed: passed, Level: level, Loaded: loaded, Load: func(b []byte) (*config.Config, error) {
 			cfg, err := config.LoadData(*configFile, b)
 			if err != nil {
 				return nil, err
@@ -512,7 +522,11 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 			}
 			return err
 		}
-		defer pv()
+		previewing.Store(pv)
+		defer func() {
+			previewing.Store(nil)
+			pv.stop()
+		}()
 		fmt.Fprintf(stdout, "bespoke: editors' preview on http://%s/\n", displayAddr(addr))
 		warnBeyondLoopback(stderr, "editors' preview", addr)
 	}
@@ -551,19 +565,19 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// startPreview serves the editors' preview of every route that has a rule
-// file (or the demo's bundled rules) on addr, answering to hosts besides
-// loopback names and addr's own; the returned function stops it.
-func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []string, proxyURL string, links *preview.Links, clock func() time.Time, log *slog.Logger) (net.Addr, func(), error) {
-	g := geoFlags{header: cfg.Geo.Header, providers: cfg.Geo.Providers, trusted: cfg.Geo.TrustedProxies, geoip: cfg.Geo.GeoIP, timezone: cfg.Geo.TimeZone}
-	if g.timezone == "" {
-		g.timezone = "UTC"
-	}
-	rc, closeGeo, err := g.config()
-	if err != nil {
-		return nil, nil, err
-	}
-	rc.Now = clock
+// previewHandle is the editors' preview beside the proxy.
+type previewHandle struct {
+	pv       *preview.Server
+	rc       reqctx.Config
+	links    *preview.Links
+	proxyURL string
+	// stop stops serving it and releases it.
+	stop func()
+}
+
+// previewTargets are the targets of the routes of cfg that have rules
+// to show: a rule file, or the demo's bundled rules.
+func previewTargets(cfg *config.Config, rc reqctx.Config, links *preview.Links, proxyURL string) ([]preview.Target, error) {
 	var targets []preview.Target
 	for _, r := range cfg.Routes {
 		if r.Plugin != "" {
@@ -571,8 +585,7 @@ func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []
 		}
 		u, err := url.Parse(r.Origin)
 		if err != nil {
-			closeGeo()
-			return nil, nil, err
+			return nil, err
 		}
 		t := preview.Target{Name: r.Name, Origin: u, Context: rc, Links: links, Proxy: proxyURL, Path: r.Path}
 		if !strings.Contains(r.Host, "*") {
@@ -585,6 +598,46 @@ func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []
 			t.File, t.Read = demo.RulesName, func() ([]byte, error) { return demo.Rules(), nil }
 		}
 		targets = append(targets, t)
+	}
+	return targets, nil
+}
+
+// follow shows the routes of cfg, a configuration a reload loaded. The
+// geography settings stay the ones the preview started with (the
+// pages it shows may be using them); a configuration without a route
+// to preview leaves the preview as it was.
+func (p *previewHandle) follow(cfg *config.Config, log *slog.Logger) {
+	targets, err := previewTargets(cfg, p.rc, p.links, p.proxyURL)
+	if err == nil && len(targets) == 0 {
+		err = errors.New("no route has a rule file to preview")
+	}
+	if err == nil {
+		err = p.pv.SetTargets(targets)
+	}
+	if err != nil {
+		log.Warn("the editors' preview keeps the routes it showed", "err", err)
+		return
+	}
+	log.Info("the editors' preview follows the configuration", "targets", len(targets))
+}
+
+// startPreview serves the editors' preview of every route that has a rule
+// file (or the demo's bundled rules) on addr, answering to hosts besides
+// loopback names and addr's own.
+func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []string, proxyURL string, links *preview.Links, clock func() time.Time, log *slog.Logger) (net.Addr, *previewHandle, error) {
+	g := geoFlags{header: cfg.Geo.Header, providers: cfg.Geo.Providers, trusted: cfg.Geo.TrustedProxies, geoip: cfg.Geo.GeoIP, timezone: cfg.Geo.TimeZone}
+	if g.timezone == "" {
+		g.timezone = "UTC"
+	}
+	rc, closeGeo, err := g.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	rc.Now = clock
+	targets, err := previewTargets(cfg, rc, links, proxyURL)
+	if err != nil {
+		closeGeo()
+		return nil, nil, err
 	}
 	if len(targets) == 0 {
 		closeGeo()
@@ -610,10 +663,10 @@ func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []
 		servePreview(pctx, ln, pv, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 		close(done)
 	}()
-	return ln.Addr(), func() {
+	return ln.Addr(), &previewHandle{pv: pv, rc: rc, links: links, proxyURL: proxyURL, stop: func() {
 		cancel()
 		<-done
 		pv.Close()
 		closeGeo()
-	}, nil
+	}}, nil
 }

@@ -155,7 +155,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 func (s *Server) view(vr *visitResult) *view {
 	t := vr.t
 	v := &view{Target: vr.ctx.Target, File: t.File, Ctx: vr.ctx, Devices: Devices, Version: vr.version, Problems: vr.problems}
-	for i, tt := range s.targets {
+	for i, tt := range s.targets() {
 		name := tt.Name
 		if name == "" {
 			name = tt.File

@@ -31,6 +31,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,16 +99,20 @@ type Options struct {
 
 // Server serves the preview. Create it with New; Close it.
 type Server struct {
-	targets []*target
-	eng     *engine.Engine
-	client  *http.Client
-	hosts   webguard.Hosts
-	mux     *http.ServeMux
+	eng    *engine.Engine
+	client *http.Client
+	hosts  webguard.Hosts
+	mux    *http.ServeMux
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a target's version changes
-	stop    context.CancelFunc
-	done    chan struct{}
+	// list is the targets' list, replaced by SetTargets; gone is the sum
+	// of the versions of the targets it took out, and of its calls, so
+	// that version only grows.
+	list []*target
+	gone int
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // target is a Target and what it compiled to.
@@ -146,14 +151,14 @@ func New(targets []Target, opt Options) (*Server, error) {
 	if s.client == nil {
 		s.client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	for _, t := range targets {
-		if t.Read == nil || t.Origin == nil {
-			eng.Close(context.Background())
-			return nil, fmt.Errorf("preview: target %q needs Read and Origin", t.Name)
-		}
-		s.targets = append(s.targets, &target{Target: t})
+	if err := checkTargets(targets); err != nil {
+		eng.Close(context.Background())
+		return nil, err
 	}
-	for _, t := range s.targets {
+	for _, t := range targets {
+		s.list = append(s.list, &target{Target: t})
+	}
+	for _, t := range s.list {
 		s.refresh(t, false)
 	}
 	poll := opt.Poll
@@ -169,6 +174,95 @@ func New(targets []Target, opt Options) (*Server, error) {
 	s.mux.HandleFunc("GET /events", s.events)
 	s.mux.HandleFunc("GET /state", s.state)
 	return s, nil
+}
+
+func checkTargets(targets []Target) error {
+	if len(targets) == 0 {
+		return errors.New("preview: nothing to preview")
+	}
+	for _, t := range targets {
+		if t.Read == nil || t.Origin == nil {
+			return fmt.Errorf("preview: target %q needs Read and Origin", t.Name)
+		}
+	}
+	return nil
+}
+
+// SetTargets replaces what the preview shows, as a proxy's reload
+// replaces its routes: a target equal to one shown keeps its builds
+// (its Read aside, compared by File), the others are compiled now, and
+// the pages open reload themselves. With no target, or one without Read
+// or Origin, it returns an error and changes nothing.
+func (s *Server) SetTargets(targets []Target) error {
+	if err := checkTargets(targets); err != nil {
+		return err
+	}
+	old := s.targets()
+	var list, fresh []*target
+	kept := map[*target]bool{}
+	for _, nt := range targets {
+		var t *target
+		for _, ot := range old {
+			if !kept[ot] && sameTarget(ot.Target, nt) {
+				t = ot
+				break
+			}
+		}
+		if t == nil {
+			t = &target{Target: nt}
+			fresh = append(fresh, t)
+		} else {
+			kept[t] = true
+		}
+		list = append(list, t)
+	}
+	for _, t := range fresh {
+		s.refresh(t, false)
+	}
+	s.mu.Lock()
+	gone := s.gone + 1 // this call: the sum moves even if no version does
+	s.list = list
+	for _, t := range old {
+		if !kept[t] {
+			t.mu.Lock()
+			gone += t.version
+			t.mu.Unlock()
+		}
+	}
+	s.gone = gone
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	for _, t := range old {
+		if kept[t] {
+			continue
+		}
+		t.mu.Lock()
+		if t.good != nil && t.good.site != nil {
+			// Pages rendering with it hold it until they are done.
+			t.good.site.Retire()
+		}
+		t.mu.Unlock()
+	}
+	return nil
+}
+
+// sameTarget reports whether a and b preview the same route the same
+// way. Functions cannot be compared: Read is known by File, and the
+// context's clock is taken for the same.
+func sameTarget(a, b Target) bool {
+	ac, bc := a.Context, b.Context
+	ac.Now, bc.Now = nil, nil
+	return a.Name == b.Name && a.File == b.File && a.Origin.String() == b.Origin.String() &&
+		a.Path == b.Path && a.Host == b.Host && a.Proxy == b.Proxy && a.Links == b.Links &&
+		reflect.DeepEqual(ac, bc)
+}
+
+// targets returns the targets' list as it is now.
+func (s *Server) targets() []*target {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.list
 }
 
 // ServeHTTP implements http.Handler. On every endpoint it refuses what a
@@ -193,7 +287,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Close() {
 	s.stop()
 	<-s.done
-	for _, t := range s.targets {
+	for _, t := range s.targets() {
 		t.mu.Lock()
 		if t.good != nil && t.good.site != nil {
 			t.good.site.Close(context.Background())
@@ -211,7 +305,7 @@ func (s *Server) watch(ctx context.Context, every time.Duration) {
 			return
 		case <-time.After(every):
 		}
-		for _, t := range s.targets {
+		for _, t := range s.targets() {
 			s.refresh(t, true)
 		}
 	}
@@ -295,10 +389,11 @@ func (t *target) snapshot() (cur, good *build, release func()) {
 }
 
 func (s *Server) target(c Context) *target {
-	if c.Target < 0 || c.Target >= len(s.targets) {
-		return s.targets[0]
+	list := s.targets()
+	if c.Target < 0 || c.Target >= len(list) {
+		return list[0]
 	}
-	return s.targets[c.Target]
+	return list[c.Target]
 }
 
 // version returns the sum of the targets' versions, which the page's
@@ -307,8 +402,10 @@ func (s *Server) target(c Context) *target {
 // version old, and the page reload, rather than its content old under a
 // version that will never be announced.
 func (s *Server) version() int {
-	v := 0
-	for _, t := range s.targets {
+	s.mu.Lock()
+	v, list := s.gone, s.list
+	s.mu.Unlock()
+	for _, t := range list {
 		t.mu.Lock()
 		v += t.version
 		t.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -848,5 +849,81 @@ func TestEditsOfTheOtherKindNotApplied(t *testing.T) {
 				t.Errorf("%s: the page lacks %q", path, w)
 			}
 		}
+	}
+}
+
+// TestSetTargets: the preview follows a proxy's reload, which adds and
+// takes out routes: the page lists the new targets, the pages open are
+// told to reload, a target kept keeps its build, and an empty list is
+// refused with the preview unchanged.
+func TestSetTargets(t *testing.T) {
+	e := newEnv(t, rulesV1, nil, "")
+	u, _ := url.Parse(e.origin.URL)
+	first := preview.Target{File: "rules.yaml", Read: func() ([]byte, error) { return os.ReadFile(e.file) }, Origin: u}
+	blog := preview.Target{Name: "blog", File: "blog.yaml", Path: "/blog/", Origin: u, Read: func() ([]byte, error) {
+		return []byte("rules:\n  - name: blog-hello\n    actions:\n      - set_inner: { select: h1, text: Blog }\n"), nil
+	}}
+	before := e.state(t, "country=FR")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/events?v="+strconv.Itoa(before.Version), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan string, 8)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- data
+			}
+		}
+		close(events)
+	}()
+
+	if err := e.pv.SetTargets([]preview.Target{first, blog}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-events:
+		if n, _ := strconv.Atoi(v); n <= before.Version {
+			t.Errorf("event announces version %s, not past %d", v, before.Version)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event told the open page that the targets changed")
+	}
+	if page := e.get(t, "/?t=1"); !strings.Contains(page, "blog") || !strings.Contains(page, "blog-hello") {
+		t.Errorf("the page does not show the new target and its rules")
+	}
+	if st := e.state(t, "t=1"); !slices.Contains(st.Matched, "blog-hello") {
+		t.Errorf("the new target's rules: matched %v", st.Matched)
+	}
+	if st := e.state(t, "country=FR"); !slices.Contains(st.Matched, "french") || st.Version <= before.Version {
+		t.Errorf("the target kept: matched %v, version %d (before %d)", st.Matched, st.Version, before.Version)
+	}
+
+	// Taken out: the page lists only what is left, whatever target an
+	// old link names.
+	if err := e.pv.SetTargets([]preview.Target{blog}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.state(t, "t=1"); !slices.Contains(st.Matched, "blog-hello") || slices.Contains(st.Matched, "french") {
+		t.Errorf("after taking the first out, matched %v", st.Matched)
+	}
+	if page := e.get(t, "/"); strings.Contains(page, "rules.yaml") {
+		t.Error("the page still lists the target taken out")
+	}
+
+	if err := e.pv.SetTargets(nil); err == nil {
+		t.Error("SetTargets(nil) is accepted")
+	}
+	if err := e.pv.SetTargets([]preview.Target{{File: "x.yaml"}}); err == nil {
+		t.Error("a target without Read or Origin is accepted")
+	}
+	if st := e.state(t, ""); !slices.Contains(st.Matched, "blog-hello") {
+		t.Errorf("a refused SetTargets changed the preview: matched %v", st.Matched)
 	}
 }

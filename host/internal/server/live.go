@@ -43,6 +43,8 @@ type Live struct {
 	passed Passed
 	// level is LiveOptions.Level.
 	level *slog.LevelVar
+	// loaded is LiveOptions.Loaded.
+	loaded func(*config.Config)
 
 	cur atomic.Pointer[generation]
 	// mu serializes reloads; read is the hash of what the
@@ -89,6 +91,10 @@ type LiveOptions struct {
 	// operator turns debug lines on for an incident without a restart.
 	// Nil, log.level is a setting only a restart applies.
 	Level *slog.LevelVar
+	// Loaded, when not nil, is called with each configuration a reload
+	// loads, once it serves: what stands beside the proxy (the editors'
+	// preview of its routes) follows it.
+	Loaded func(cfg *config.Config)
 }
 
 // Passed says which of the listeners Serve is given are sockets a
@@ -138,7 +144,7 @@ type ConfigStatus struct {
 // NewLive serves first, built from opt.Data, and the configurations that
 // replace it.
 func NewLive(first *Server, opt LiveOptions) *Live {
-	l := &Live{first: first, file: opt.File, load: opt.Load, opt: opt.Options, ctx: context.Background(), passed: opt.Passed, level: opt.Level,
+	l := &Live{first: first, file: opt.File, load: opt.Load, opt: opt.Options, ctx: context.Background(), passed: opt.Passed, level: opt.Level, loaded: opt.Loaded,
 		read: sha256.Sum256(opt.Data), old: map[*generation]bool{}, swapped: make(chan struct{}, 1)}
 	l.tried = l.read
 	l.opt.Metrics = first.Metrics
@@ -420,6 +426,9 @@ func (l *Live) reloadConfig(ctx context.Context) (res *RouteResult, loaded bool)
 		log.Log(ctx, max(lv, slog.LevelInfo), "log level changed", "config", l.file, "from", from.String(), "to", lv.String())
 	}
 	log.Info("configuration loaded", "config", l.file, "generation", n, "routes", len(cfg.Routes), "took", time.Since(start).Round(time.Millisecond))
+	if l.loaded != nil {
+		l.loaded(cfg)
+	}
 	return &RouteResult{Config: l.file, Generation: n}, true
 }
 
