@@ -398,6 +398,20 @@ type state struct {
 	upstreamTook   time.Duration
 }
 
+// afterHints puts back the headers set on the response before the proxy,
+// once the origin's informational responses took them (see
+// statusWriter.takeHinted): the final response carries them, as it does
+// when no hint came.
+func (st *state) afterHints() {
+	if st.w == nil || !st.w.takeHinted() {
+		return
+	}
+	h := st.w.Header()
+	for k, v := range st.header {
+		h[k] = v
+	}
+}
+
 // originStream is an origin's response body that keeps the first error a
 // read of it returned other than io.EOF: the origin broke off.
 type originStream struct {
@@ -984,6 +998,9 @@ func (p *Proxy) doneSeen(r *http.Request, st *state) {
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	st, _ := r.Context().Value(stateKey{}).(*state)
+	if st != nil {
+		st.afterHints()
+	}
 	if st != nil && st.resend {
 		return // ServeHTTP asks the origin again
 	}
@@ -1144,6 +1161,19 @@ type statusWriter struct {
 	// visitor waiting (headersAfter); quiet stops it for good.
 	timer *time.Timer
 	quiet bool
+	// hinted: an informational response was written, after which
+	// ReverseProxy cleared the header map (see takeHinted).
+	hinted atomic.Bool
+}
+
+// takeHinted reports whether an informational response was written since
+// the last call. ReverseProxy copies the headers of each one it forwards
+// into the response's header map, writes it, and clears the map: the
+// headers the server's handlers set before the proxy (a session cookie,
+// HSTS, Caddy's Server and header directive) are gone with them, and the
+// proxy puts them back (see state.afterHints).
+func (w *statusWriter) takeHinted() bool {
+	return w.hinted.Load() && w.hinted.Swap(false)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -1154,6 +1184,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	// is the only one that ends the exchange.
 	if code < 200 && code != http.StatusSwitchingProtocols {
 		w.ResponseWriter.WriteHeader(code)
+		w.hinted.Store(true)
 		return
 	}
 	if w.status != 0 || w.pending != 0 {

@@ -44,6 +44,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 	}
 	st, _ := resp.Request.Context().Value(stateKey{}).(*state)
+	if st != nil {
+		st.afterHints()
+	}
 	if st != nil && !st.askedAt.IsZero() {
 		st.upstreamStatus, st.upstreamTook = resp.StatusCode, time.Since(st.askedAt)
 	}
