@@ -382,8 +382,11 @@ type state struct {
 	resends     int
 	// cut is the error that stopped the rewritten body before any of it
 	// was sent (the rewriter failed, the encoding broke): the visitor is
-	// answered instead (see Proxy.unsent).
-	cut error
+	// answered instead (see Proxy.unsent). broken says such an error
+	// came after some of it was sent: the transfer is cut (see
+	// resetCut).
+	cut    error
+	broken bool
 	// header holds the response's headers as they were before the
 	// origin's were added, when there were any (a server's middleware
 	// set them): a response that is not sent after all leaves them.
@@ -547,6 +550,9 @@ func (p *Proxy) serve(rw *statusWriter, r *http.Request, st *state) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler || !p.unsent(rw, r, st) {
+				if v == http.ErrAbortHandler {
+					resetCut(rw, r, st)
+				}
 				panic(v)
 			}
 		}
@@ -587,6 +593,48 @@ func (p *Proxy) unsent(rw *statusWriter, r *http.Request, st *state) bool {
 	p.errorHandler(rw, r, err)
 	// The error handler answers nothing to a visitor who went away.
 	return st.outcome == metrics.UpstreamError
+}
+
+// resetCut ends with a TCP reset the connection of a transfer cut because
+// its body failed (the origin broke off, its bytes stopped decoding, the
+// rewriter failed), when nothing but the connection's close marks the
+// response's end: a body of unknown length to an HTTP/1.0 client, which
+// net/http sends without chunks. Closed as usual, the part sent would
+// read as the whole response (to ab, a health check, an nginx in front
+// with its default proxy_http_version 1.0, which would pass it on whole
+// and may cache it); a reset is an error to each. Other responses say
+// they were cut by their framing (a missing last chunk, a short
+// Content-Length, an HTTP/2 stream reset), and a visitor who left needs
+// nothing said.
+func resetCut(rw *statusWriter, r *http.Request, st *state) {
+	if r.ProtoMajor != 1 || r.ProtoMinor != 0 || st.origin.err == nil && !st.broken || !rw.sent() || rw.Header().Get("Content-Length") != "" {
+		return
+	}
+	// What was written goes first: the hijack drops what net/http
+	// holds of the response.
+	rw.flushNow()
+	c, _, err := http.NewResponseController(rw).Hijack()
+	if err != nil {
+		return
+	}
+	// A socket that lingers for no time is reset when closed. The
+	// server's connection may be wrapped (a connection limit, TLS): the
+	// socket is the innermost, closed first so that a TLS wrapper's
+	// close sends no close_notify, which would say the response ended.
+	for inner := c; ; {
+		if l, ok := inner.(interface{ SetLinger(sec int) error }); ok {
+			if l.SetLinger(0) == nil {
+				inner.Close()
+			}
+			break
+		}
+		u, ok := inner.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		inner = u.NetConn()
+	}
+	c.Close()
 }
 
 // decide loads what is known of the visitor (seen-filter, caps) and runs
@@ -1217,6 +1265,13 @@ func (w *statusWriter) commitLocked() {
 		w.status, w.pending = w.pending, 0
 		w.ResponseWriter.WriteHeader(w.status)
 	}
+}
+
+// sent reports whether the response's status was given to the server.
+func (w *statusWriter) sent() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status != 0
 }
 
 // commit gives the server the status held back, if any: the handler

@@ -369,6 +369,9 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 				st.resend, result = true, "resent"
 			}
 		}
+		if result == "cut" {
+			st.broken = true
+		}
 		if reason == reasonRewriteFailed {
 			p.rewriteFailed(resp.Request, st, rb.err, result)
 			return
