@@ -1,14 +1,17 @@
 package proxy_test
 
 import (
+	"bufio"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
@@ -108,5 +111,42 @@ func TestEarlyHintsKeepTheHeadersSetBefore(t *testing.T) {
 		if got := resp.Header.Values("Set-Cookie"); !slices.Contains(got, "session=abc; HttpOnly") {
 			t.Errorf("%s: Set-Cookie %q, want the one set before the proxy", c.path, got)
 		}
+	}
+}
+
+// TestNoEarlyHintsToHTTP10: HTTP/1.0 has no informational responses,
+// and a client of it reads a 103 as the response (RFC 9110 15.2: a
+// server must not send one to it); the origin, asked in HTTP/1.1, sends
+// its hint anyway, and it was passed on. An HTTP/1.0 visitor gets the
+// final response alone, with the headers set before the proxy.
+func TestNoEarlyHintsToHTTP10(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html><head><title>t</title></head><body><h1>Hello</h1></body></html>`)
+	})
+	e := newEnv(t, origin, []byte("rules:\n  - name: r\n    actions:\n      - add_class: { select: body, class: edited }\n"))
+	e.proxy.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=63072000")
+		e.p.ServeHTTP(w, r)
+	})
+	conn, err := net.Dial("tcp", e.proxy.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(conn, "GET / HTTP/1.0\r\nHost: shop.example\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `<body class="edited">`) {
+		t.Fatalf("the first response is a %d: %q", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=63072000" {
+		t.Errorf("Strict-Transport-Security %q, want the one set before the proxy", got)
 	}
 }

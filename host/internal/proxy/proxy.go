@@ -486,7 +486,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p.stats.Requests.Add(1)
 	st := &state{secure: p.fwd.secure(r)}
-	rw := &statusWriter{ResponseWriter: w}
+	rw := &statusWriter{ResponseWriter: w, http10: r.ProtoMajor == 1 && r.ProtoMinor == 0}
 	if s := p.hold(); s != nil {
 		defer s.Drop()
 		st.site = s
@@ -1212,14 +1212,18 @@ type statusWriter struct {
 	// hinted: an informational response was written, after which
 	// ReverseProxy cleared the header map (see takeHinted).
 	hinted atomic.Bool
+	// http10: the request is HTTP/1.0, to which no informational
+	// response goes.
+	http10 bool
 }
 
-// takeHinted reports whether an informational response was written since
-// the last call. ReverseProxy copies the headers of each one it forwards
-// into the response's header map, writes it, and clears the map: the
-// headers the server's handlers set before the proxy (a session cookie,
-// HSTS, Caddy's Server and header directive) are gone with them, and the
-// proxy puts them back (see state.afterHints).
+// takeHinted reports whether an informational response was written (or
+// dropped, see http10) since the last call. ReverseProxy copies the
+// headers of each one it forwards into the response's header map, writes
+// it, and clears the map: the headers the server's handlers set before
+// the proxy (a session cookie, HSTS, Caddy's Server and header
+// directive) are gone with them, and the proxy puts them back (see
+// state.afterHints).
 func (w *statusWriter) takeHinted() bool {
 	return w.hinted.Load() && w.hinted.Swap(false)
 }
@@ -1229,9 +1233,12 @@ func (w *statusWriter) WriteHeader(code int) {
 	defer w.mu.Unlock()
 	// An informational response (103 Early Hints, forwarded by
 	// ReverseProxy) comes before the final one, and goes at once: 101
-	// is the only one that ends the exchange.
+	// is the only one that ends the exchange. Not to an HTTP/1.0 client,
+	// which has none and would read it as the response (RFC 9110 15.2).
 	if code < 200 && code != http.StatusSwitchingProtocols {
-		w.ResponseWriter.WriteHeader(code)
+		if !w.http10 {
+			w.ResponseWriter.WriteHeader(code)
+		}
 		w.hinted.Store(true)
 		return
 	}
