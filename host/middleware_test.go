@@ -237,3 +237,46 @@ func TestNextFlushSendsHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestNextShortOfItsContentLength: a handler that declares a
+// Content-Length and returns before writing all of it (http.ServeContent
+// whose file read failed halfway, a copy from storage that broke off)
+// leaves net/http's visitor a response cut short, which no client or
+// cache takes for whole. Behind the middleware, a page the rules edit
+// went out rewritten with a length of its own (or chunked to its end),
+// a complete-looking page that was half of one; it is now an origin that
+// broke off: a 502 before any of it was sent, a cut transfer after.
+func TestNextShortOfItsContentLength(t *testing.T) {
+	small := `<html><body><p id="greet">Hello</p>` + strings.Repeat("<p>filler</p>", 100) + `</body></html>`
+	large := `<html><body><p id="greet">Hello</p>` + strings.Repeat("<p>filler</p>\n", 100000) + `</body></html>`
+	for _, c := range []struct {
+		name, page, ctype string
+	}{
+		{"a small page", small, "text/html; charset=utf-8"},
+		{"a page larger than what is held", large, "text/html; charset=utf-8"},
+		{"a JSON document", `{"greeting": "hello", "items": [1, 2, 3]}`, "application/json"},
+		{"a style sheet", strings.Repeat("p { color: red }\n", 100), "text/css"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.ctype)
+				w.Header().Set("Content-Length", strconv.Itoa(len(c.page)))
+				io.WriteString(w, c.page[:len(c.page)*2/3])
+			})
+			front := httptest.NewServer(newHandler(t, host.Config{Next: h, Rules: []byte(everyone + `      - json_set: { path: greeting, value: "hi" }
+`)}))
+			defer front.Close()
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}
+			resp, err := client.Get(front.URL + "/")
+			if err != nil {
+				return // cut before the headers came
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == http.StatusOK {
+				t.Fatalf("a whole-looking 200 of %d bytes (Content-Length %d) for a body cut at %d of %d: %.80q",
+					len(body), resp.ContentLength, len(c.page)*2/3, len(c.page), body)
+			}
+		})
+	}
+}

@@ -2,6 +2,9 @@ package proxy_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -284,6 +288,93 @@ func TestOriginBreaksOffBeforeAnythingIsSent(t *testing.T) {
 			}
 			if want == "502" && !strings.Contains(logs.String(), "level=WARN msg=\"the origin broke off its response before any of it was sent\" route=shop path=/p") {
 				t.Errorf("no warning that the origin broke off:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestCutTransferOfAnHTTP10Visitor: an HTTP/1.0 client gets a body of
+// unknown length (a rewritten page, a chunked one passed as it comes)
+// delimited by the close of the connection, so a transfer cut mid-body
+// (the origin broke off; the page's compressed bytes stopped decoding)
+// ended as a whole response does, and the client (ab, a health check,
+// an nginx in front with its default proxy_http_version 1.0) took the
+// part for the page. Such a connection is reset instead, which the
+// client reads as the error it is; one that ended whole still closes.
+func TestCutTransferOfAnHTTP10Visitor(t *testing.T) {
+	page := brokenPage(40 << 10)
+	htmlUTF8 := "text/html; charset=utf-8"
+	// A compressed page whose bytes turn to garbage once its start has
+	// gone to the visitor: the origin pauses there.
+	var raw strings.Builder
+	for i := 0; raw.Len() < 200<<10; i++ {
+		fmt.Fprintf(&raw, "<p>%x</p>\n", uint64(i)*0x9E3779B97F4A7C15)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	io.WriteString(zw, `<!doctype html><html><body><h3 id="t1">Hello</h3>`+raw.String()[:30<<10])
+	zw.Flush()
+	pause := gz.Len()
+	io.WriteString(zw, raw.String()[30<<10:])
+	zw.Close()
+	corrupt := gz.Bytes()
+	for i := pause + 100; i < len(corrupt); i += 97 {
+		corrupt[i] ^= 0x5a
+	}
+	garbled := testproc.Serve(t, func(c net.Conn) {
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n", htmlUTF8, len(corrupt))
+		c.Write(corrupt[:pause])
+		time.Sleep(200 * time.Millisecond)
+		c.Write(corrupt[pause:])
+	})
+	for _, c := range []struct {
+		name   string
+		origin func(t *testing.T) *url.URL
+		// cut: the transfer breaks off.
+		cut bool
+	}{
+		{"edited, whole", func(t *testing.T) *url.URL {
+			o := newBrokenOrigin(t)
+			o.set("/p", brokenResponse{ctype: htmlUTF8, body: page, sent: -1})
+			return o.url()
+		}, false},
+		{"edited, the origin breaks off", func(t *testing.T) *url.URL {
+			o := newBrokenOrigin(t)
+			o.set("/p", brokenResponse{ctype: htmlUTF8, body: page, sent: 20 << 10})
+			return o.url()
+		}, true},
+		{"passed, chunked, the origin breaks off", func(t *testing.T) *url.URL {
+			o := newBrokenOrigin(t)
+			o.set("/p", brokenResponse{ctype: "text/plain", body: page, chunked: true, sent: 300})
+			return o.url()
+		}, true},
+		{"edited, compressed, stops decoding", func(t *testing.T) *url.URL {
+			return &url.URL{Scheme: "http", Host: garbled.Addr().String()}
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, http.NotFoundHandler(), []byte(brokenRules), func(cfg *proxy.Config) { cfg.Origin = c.origin(t) })
+			conn, err := net.Dial("tcp", e.proxy.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(20 * time.Second))
+			io.WriteString(conn, "GET /p HTTP/1.0\r\nHost: shop.example\r\nAccept-Encoding: gzip\r\n\r\n")
+			got, err := io.ReadAll(conn)
+			head, _, _ := strings.Cut(string(got), "\r\n\r\n")
+			if !strings.HasPrefix(head, "HTTP/1.0 200 ") || strings.Contains(head, "Content-Length") {
+				t.Fatalf("want a 200 of unknown length, got %q", head)
+			}
+			switch {
+			case c.cut && !errors.Is(err, syscall.ECONNRESET):
+				t.Errorf("the cut transfer ended with %v after %d bytes, want a reset", err, len(got))
+			case !c.cut && err != nil:
+				t.Errorf("the whole page ended with %v", err)
 			}
 		})
 	}

@@ -382,8 +382,11 @@ type state struct {
 	resends     int
 	// cut is the error that stopped the rewritten body before any of it
 	// was sent (the rewriter failed, the encoding broke): the visitor is
-	// answered instead (see Proxy.unsent).
-	cut error
+	// answered instead (see Proxy.unsent). broken says such an error
+	// came after some of it was sent: the transfer is cut (see
+	// resetCut).
+	cut    error
+	broken bool
 	// header holds the response's headers as they were before the
 	// origin's were added, when there were any (a server's middleware
 	// set them): a response that is not sent after all leaves them.
@@ -396,6 +399,20 @@ type state struct {
 	askedAt        time.Time
 	upstreamStatus int
 	upstreamTook   time.Duration
+}
+
+// afterHints puts back the headers set on the response before the proxy,
+// once the origin's informational responses took them (see
+// statusWriter.takeHinted): the final response carries them, as it does
+// when no hint came.
+func (st *state) afterHints() {
+	if st.w == nil || !st.w.takeHinted() {
+		return
+	}
+	h := st.w.Header()
+	for k, v := range st.header {
+		h[k] = v
+	}
 }
 
 // originStream is an origin's response body that keeps the first error a
@@ -469,7 +486,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p.stats.Requests.Add(1)
 	st := &state{secure: p.fwd.secure(r)}
-	rw := &statusWriter{ResponseWriter: w}
+	rw := &statusWriter{ResponseWriter: w, http10: r.ProtoMajor == 1 && r.ProtoMinor == 0}
 	if s := p.hold(); s != nil {
 		defer s.Drop()
 		st.site = s
@@ -533,6 +550,9 @@ func (p *Proxy) serve(rw *statusWriter, r *http.Request, st *state) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler || !p.unsent(rw, r, st) {
+				if v == http.ErrAbortHandler {
+					resetCut(rw, r, st)
+				}
 				panic(v)
 			}
 		}
@@ -573,6 +593,48 @@ func (p *Proxy) unsent(rw *statusWriter, r *http.Request, st *state) bool {
 	p.errorHandler(rw, r, err)
 	// The error handler answers nothing to a visitor who went away.
 	return st.outcome == metrics.UpstreamError
+}
+
+// resetCut ends with a TCP reset the connection of a transfer cut because
+// its body failed (the origin broke off, its bytes stopped decoding, the
+// rewriter failed), when nothing but the connection's close marks the
+// response's end: a body of unknown length to an HTTP/1.0 client, which
+// net/http sends without chunks. Closed as usual, the part sent would
+// read as the whole response (to ab, a health check, an nginx in front
+// with its default proxy_http_version 1.0, which would pass it on whole
+// and may cache it); a reset is an error to each. Other responses say
+// they were cut by their framing (a missing last chunk, a short
+// Content-Length, an HTTP/2 stream reset), and a visitor who left needs
+// nothing said.
+func resetCut(rw *statusWriter, r *http.Request, st *state) {
+	if r.ProtoMajor != 1 || r.ProtoMinor != 0 || st.origin.err == nil && !st.broken || !rw.sent() || rw.Header().Get("Content-Length") != "" {
+		return
+	}
+	// What was written goes first: the hijack drops what net/http
+	// holds of the response.
+	rw.flushNow()
+	c, _, err := http.NewResponseController(rw).Hijack()
+	if err != nil {
+		return
+	}
+	// A socket that lingers for no time is reset when closed. The
+	// server's connection may be wrapped (a connection limit, TLS): the
+	// socket is the innermost, closed first so that a TLS wrapper's
+	// close sends no close_notify, which would say the response ended.
+	for inner := c; ; {
+		if l, ok := inner.(interface{ SetLinger(sec int) error }); ok {
+			if l.SetLinger(0) == nil {
+				inner.Close()
+			}
+			break
+		}
+		u, ok := inner.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		inner = u.NetConn()
+	}
+	c.Close()
 }
 
 // decide loads what is known of the visitor (seen-filter, caps) and runs
@@ -984,6 +1046,9 @@ func (p *Proxy) doneSeen(r *http.Request, st *state) {
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	st, _ := r.Context().Value(stateKey{}).(*state)
+	if st != nil {
+		st.afterHints()
+	}
 	if st != nil && st.resend {
 		return // ServeHTTP asks the origin again
 	}
@@ -1144,6 +1209,23 @@ type statusWriter struct {
 	// visitor waiting (headersAfter); quiet stops it for good.
 	timer *time.Timer
 	quiet bool
+	// hinted: an informational response was written, after which
+	// ReverseProxy cleared the header map (see takeHinted).
+	hinted atomic.Bool
+	// http10: the request is HTTP/1.0, to which no informational
+	// response goes.
+	http10 bool
+}
+
+// takeHinted reports whether an informational response was written (or
+// dropped, see http10) since the last call. ReverseProxy copies the
+// headers of each one it forwards into the response's header map, writes
+// it, and clears the map: the headers the server's handlers set before
+// the proxy (a session cookie, HSTS, Caddy's Server and header
+// directive) are gone with them, and the proxy puts them back (see
+// state.afterHints).
+func (w *statusWriter) takeHinted() bool {
+	return w.hinted.Load() && w.hinted.Swap(false)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -1151,9 +1233,13 @@ func (w *statusWriter) WriteHeader(code int) {
 	defer w.mu.Unlock()
 	// An informational response (103 Early Hints, forwarded by
 	// ReverseProxy) comes before the final one, and goes at once: 101
-	// is the only one that ends the exchange.
+	// is the only one that ends the exchange. Not to an HTTP/1.0 client,
+	// which has none and would read it as the response (RFC 9110 15.2).
 	if code < 200 && code != http.StatusSwitchingProtocols {
-		w.ResponseWriter.WriteHeader(code)
+		if !w.http10 {
+			w.ResponseWriter.WriteHeader(code)
+		}
+		w.hinted.Store(true)
 		return
 	}
 	if w.status != 0 || w.pending != 0 {
@@ -1186,6 +1272,13 @@ func (w *statusWriter) commitLocked() {
 		w.status, w.pending = w.pending, 0
 		w.ResponseWriter.WriteHeader(w.status)
 	}
+}
+
+// sent reports whether the response's status was given to the server.
+func (w *statusWriter) sent() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status != 0
 }
 
 // commit gives the server the status held back, if any: the handler

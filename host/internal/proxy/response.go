@@ -44,6 +44,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 	}
 	st, _ := resp.Request.Context().Value(stateKey{}).(*state)
+	if st != nil {
+		st.afterHints()
+	}
 	if st != nil && !st.askedAt.IsZero() {
 		st.upstreamStatus, st.upstreamTook = resp.StatusCode, time.Since(st.askedAt)
 	}
@@ -365,6 +368,9 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 			if reason == reasonRewriteFailed && st.resends == 0 && resendable(resp.Request) {
 				st.resend, result = true, "resent"
 			}
+		}
+		if result == "cut" {
+			st.broken = true
 		}
 		if reason == reasonRewriteFailed {
 			p.rewriteFailed(resp.Request, st, rb.err, result)

@@ -83,6 +83,10 @@ func (c *limitedConn) Close() error {
 	return err
 }
 
+// NetConn returns the connection it wraps: the proxy resets a socket
+// whose transfer it cuts (see proxy's resetCut).
+func (c *limitedConn) NetConn() net.Conn { return c.Conn }
+
 // CloseWrite half-closes the connection when it can (see
 // guardConn.CloseWrite).
 func (c *limitedConn) CloseWrite() error {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -329,5 +331,41 @@ func TestTrailersOfAHeldPage(t *testing.T) {
 				t.Errorf("%s, view %d: trailer %q, Content-Length %d, Set-Cookie %q", resp.Proto, i, got, resp.ContentLength, resp.Header.Values("Set-Cookie"))
 			}
 		}
+	}
+}
+
+// TestCutTransferOfAnHTTP10Visitor: a rewritten page goes to an HTTP/1.0
+// client without a length, its end marked by the connection's close;
+// when its origin breaks off mid-body, the connection is reset rather
+// than closed, through the server's wrappers of it (the smuggling
+// guard, the connection limit), so that the client does not take the
+// part for the page. The test of the same name in proxy covers the
+// other ways a transfer is cut.
+func TestCutTransferOfAnHTTP10Visitor(t *testing.T) {
+	page := `<!doctype html><html><head><meta charset="utf-8"></head><body>` + strings.Repeat("<p>filler of the page</p>\n", 8000) + `</body></html>`
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", fmt.Sprint(len(page)))
+		io.WriteString(w, page[:len(page)/2])
+		w.(http.Flusher).Flush()
+		time.Sleep(100 * time.Millisecond)
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.Close()
+		}
+	})
+	u, _ := url.Parse(edgeServer(t, origin).url)
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(conn, "GET /page HTTP/1.0\r\nHost: %s\r\n\r\n", u.Host)
+	got, err := io.ReadAll(conn)
+	if head, _, _ := strings.Cut(string(got), "\r\n\r\n"); !strings.HasPrefix(head, "HTTP/1.0 200 ") || !strings.Contains(string(got), `<body class="edited">`) {
+		t.Fatalf("want the start of the rewritten page, got %q", head)
+	}
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the cut transfer ended with %v after %d bytes, want a reset", err, len(got))
 	}
 }

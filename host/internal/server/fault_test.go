@@ -1016,3 +1016,45 @@ func TestHeaderLimitsOverHTTP2(t *testing.T) {
 		}
 	}
 }
+
+// TestLongPollWaitsOnTheHeaderTimeout: a long poll whose origin holds
+// its response until it has news sends no headers meanwhile: the wait
+// is bounded by limits.upstream.response_header_timeout, not by
+// read_timeout, which bounds silences once the headers came. So the
+// operator of a long poll raises the one OPERATIONS names for it.
+func TestLongPollWaitsOnTheHeaderTimeout(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(1500 * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"news":1}`)
+	}))
+	t.Cleanup(origin.Close)
+	for _, c := range []struct {
+		name           string
+		header, silent time.Duration
+		status         int
+	}{
+		{"a read timeout past the hold does not keep it", time.Second, 30 * time.Second, http.StatusGatewayTimeout},
+		{"a header timeout past the hold keeps it", 5 * time.Second, time.Second, http.StatusOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := faultConfig(t, origin.URL)
+			cfg.Limits.Upstream.ResponseHeaderTimeout = config.Duration(c.header)
+			cfg.Limits.Upstream.ReadTimeout = config.Duration(c.silent)
+			r := start(t, cfg)
+			resp, err := (&http.Client{Timeout: 20 * time.Second}).Get(r.url + "/poll")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, c.status)
+			}
+		})
+	}
+}

@@ -360,6 +360,10 @@ func (g *guardConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// NetConn returns the connection it wraps: the proxy resets a socket
+// whose transfer it cuts (see proxy's resetCut).
+func (g *guardConn) NetConn() net.Conn { return g.Conn }
+
 // CloseWrite half-closes the connection when it can, so that net/http
 // can let a client read a refusal before the connection closes.
 func (g *guardConn) CloseWrite() error {

@@ -68,8 +68,7 @@ func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			}
 			w.WriteHeader(http.StatusOK)
 			w.deliver()
-			w.endTrailers()
-			pipe.CloseWithError(nil)
+			pipe.CloseWithError(w.end())
 		}()
 		t.Handler.ServeHTTP(w, in)
 	})
@@ -97,6 +96,9 @@ type pipeWriter struct {
 	mu     sync.Mutex
 	status int
 	err    error
+	// length is the Content-Length the handler declared (-1: none),
+	// and written what it wrote of the body (see short).
+	length, written int64
 	// held is the response of a handler that set no Content-Type, kept
 	// from RoundTrip until the body's first bytes name its type (see
 	// sniff); delivered once it, or any response, went to RoundTrip.
@@ -105,7 +107,7 @@ type pipeWriter struct {
 	delivered bool
 	// announced are the trailers the handler announced (the keys of the
 	// response's Trailer, which the proxy may change meanwhile);
-	// trailers the values kept as the handler returned (endTrailers).
+	// trailers the values kept as the handler returned (end).
 	announced map[string]bool
 	trailers  http.Header
 }
@@ -154,6 +156,7 @@ func (w *pipeWriter) WriteHeader(code int) {
 			resp.ContentLength = n
 		}
 	}
+	w.length = resp.ContentLength
 	// Trailers, as net/http's client gives them: announced ones as keys
 	// of resp.Trailer (and no Trailer header), their values once the
 	// body has been read to its end (see trailerBody). A handler may
@@ -250,9 +253,10 @@ func (w *pipeWriter) informational(code int) {
 	trace.Got1xxResponse(code, textproto.MIMEHeader(w.header.Clone()))
 }
 
-// endTrailers keeps, as the handler returns, the values of its trailers:
-// the announced names and the http.TrailerPrefix ones.
-func (w *pipeWriter) endTrailers() {
+// end keeps, as the handler returns, the values of its trailers (the
+// announced names and the http.TrailerPrefix ones), and returns what the
+// body ends with (see short).
+func (w *pipeWriter) end() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var t http.Header
@@ -267,6 +271,7 @@ func (w *pipeWriter) endTrailers() {
 		t[http.CanonicalHeaderKey(name)] = append([]string(nil), v...)
 	}
 	w.trailers = t
+	return w.short()
 }
 
 // trailerBody is a response body that fills the response's Trailer when
@@ -312,8 +317,23 @@ func (w *pipeWriter) Write(p []byte) (int, error) {
 	// pipe waits for the proxy to read, which it does once it has the
 	// response.
 	w.sniff(p)
+	w.written += int64(len(p))
 	w.mu.Unlock()
 	return w.pipe.Write(p)
+}
+
+// short returns the error of a body the handler ended before the
+// Content-Length it declared, nil for any other. net/http's server cuts
+// such a response (it closes the connection), so that no client or cache
+// takes the part for the whole; the proxy reads the error as an origin's
+// that broke off, and does the same, where a rewritten page would
+// otherwise go out whole-looking, with a length of its own. A HEAD, a
+// 204 and a 304 have no body to fall short. w.mu is held.
+func (w *pipeWriter) short() error {
+	if w.length < 0 || w.written >= w.length || !bodyAllowed(w.status) || w.req.Method == http.MethodHead {
+		return nil
+	}
+	return fmt.Errorf("%w: the handler wrote %d bytes of the %d its Content-Length declared", io.ErrUnexpectedEOF, w.written, w.length)
 }
 
 // Flush sends the status and headers, 200 when none was written, as

@@ -79,6 +79,23 @@ func TestHandlerTransport(t *testing.T) {
 			<-done
 			io.WriteString(w, page[1000:])
 		}, 200, page, "", ""},
+		{"a declared length, written whole", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+			io.WriteString(w, page[:1000])
+			io.WriteString(w, page[1000:])
+		}, 200, page, "", ""},
+		{"a declared length, and the handler returns short of it", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+			io.WriteString(w, page[:1000])
+		}, 200, page[:1000], "", "unexpected EOF: the handler wrote 1000 bytes of the 170000 its Content-Length declared"},
+		{"a declared length, nothing written", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "5")
+		}, 200, "", "", "unexpected EOF: the handler wrote 0 bytes of the 5 its Content-Length declared"},
+		{"a declared length on a 304, no body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "5")
+			w.WriteHeader(http.StatusNotModified)
+		}, 304, "", "", ""},
 		{"a panic before the headers", func(w http.ResponseWriter, r *http.Request) {
 			panic("boom")
 		}, 0, "", "handler panicked: boom", ""},
@@ -149,6 +166,30 @@ func TestHandlerTransportRequest(t *testing.T) {
 	}
 	if resp.ContentLength != 2 {
 		t.Errorf("ContentLength %d, want 2", resp.ContentLength)
+	}
+}
+
+// TestHandlerTransportHead: a handler answering a HEAD declares the
+// length of the body a GET would get, and writes none of it: no body
+// falls short.
+func TestHandlerTransportHead(t *testing.T) {
+	req, err := http.NewRequest(http.MethodHead, "http://bespoke-origin.invalid/page", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&HandlerTransport{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Length", "1000")
+	}), Logger: quiet}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Errorf("read: %v", err)
+	}
+	if resp.ContentLength != 1000 {
+		t.Errorf("ContentLength %d, want 1000", resp.ContentLength)
 	}
 }
 
