@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -468,5 +470,87 @@ func TestSharedCapsAndSeenInRedis(t *testing.T) {
 	}
 	if strings.Contains(second.body, `id="invite"`) {
 		t.Error("the rule capped at 1 a day showed twice")
+	}
+}
+
+// TestVisitorWhoLeavesKeepsWhatThePageShowed: a visitor who leaves a page
+// before its end (a click on a card while the rest of the page still
+// loads) was shown the lists that came before: a store that records the
+// page's items after its body (Redis) records those, as the cookie store,
+// which records them before the headers, does. It recorded none, and the
+// next page showed the same cards again as unseen.
+func TestVisitorWhoLeavesKeepsWhatThePageShowed(t *testing.T) {
+	addr := startRedis(t)
+	store, err := seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + addr + "/0", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	release := make(chan struct{})
+	var once sync.Once
+	stop := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(stop)
+	// The cards, then a tail that does not come until the test ends.
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		page := cardsPage()
+		io.WriteString(w, page[:strings.Index(page, "</ul>")+len("</ul>")]+strings.Repeat("\n<p>more</p>", 2000))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	e := newEnv(t, origin, []byte(seenRules), func(c *proxy.Config) { c.Seen = store })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.proxy.URL+"/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), "</ul>") {
+		n, err := resp.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("the page broke off before its cards: %v (%q)", err, got.String())
+		}
+	}
+	if n := len(items(got.String())); n != 12 {
+		t.Fatalf("the visitor was shown %d cards, want 12", n)
+	}
+	var vid string
+	for _, c := range resp.Cookies() {
+		if c.Name == "bsk_vid" {
+			vid = c.Value
+		}
+	}
+	if vid == "" {
+		t.Fatalf("no visitor id: %q", resp.Header.Values("Set-Cookie"))
+	}
+	// The visitor leaves.
+	cancel()
+	resp.Body.Close()
+	deadline := time.After(30 * time.Second)
+	for e.p.Stats().Aborted.Load() == 0 {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the proxy did not see the visitor leave")
+		}
+	}
+	stop()
+	store.Flush(5 * time.Second)
+	set, info := store.Load(context.Background(), nil, vid)
+	defer set.Release()
+	if info.Source != seen.SourceRedis {
+		t.Fatalf("nothing stored for the visitor who left: %+v", info)
+	}
+	for i := 1; i <= 12; i++ {
+		if id := fmt.Sprintf("sku-%d", i); !set.Seen(id) {
+			t.Errorf("%s, shown before the visitor left, is not seen", id)
+		}
 	}
 }
