@@ -222,6 +222,9 @@ func (c *Config) Grace() time.Duration {
 	return c.ShutdownGrace.D()
 }
 
+// MinSeenWindow is the shortest seen.window.
+const MinSeenWindow = 2 * time.Second
+
 // MinWatch is the shortest watch but 0 (never).
 const MinWatch = time.Millisecond
 
@@ -768,6 +771,11 @@ func (c *Config) Validate() error {
 		if d.d != nil && *d.d >= 0 && d.d.D() < MinTimeout {
 			bad(d.key, "%s is at least %v, not %v: %s needs a deadline (%v when left out)", d.key, MinTimeout, d.d.D(), d.what, d.def)
 		}
+	}
+	if w := c.Seen.Window.D(); w > 0 && w < MinSeenWindow {
+		// An item stays seen half the window at least, in whole seconds
+		// (a cookie's Max-Age, a Redis TTL): the store cannot be built.
+		bad("seen.window", "seen.window is at least %v, not %v: an item stays seen for half of it at least, in whole seconds", MinSeenWindow, w)
 	}
 	if c.Limits.MemoryPages > MaxMemoryPages {
 		bad("limits.memory_pages", "limits.memory_pages is at most %d (4 GiB, all a plugin's memory can address), not %d", MaxMemoryPages, c.Limits.MemoryPages)
