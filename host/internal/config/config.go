@@ -185,11 +185,12 @@ type Seen struct {
 	// load without a deadline would hold every request up behind a
 	// Redis that stopped answering.
 	Timeout *Duration `yaml:"timeout"`
-	// NewVisitorTTL is how long Redis keeps the first state of a visitor
-	// it holds nothing for (1h, at most Window): a visitor who comes back
-	// keeps the state for Window from then on, and a client that never
-	// sends its cookie back (a crawler, curl) does not hold a key for a
-	// whole Window on each request.
+	// NewVisitorTTL is how long Redis keeps the first state of a new
+	// visitor, who sent no visitor id cookie back (1h, at most Window):
+	// a visitor who comes back with its cookie keeps the state for
+	// Window from then on, and a client that never sends its cookie
+	// back (a crawler, curl) does not hold a key for a whole Window on
+	// each request.
 	NewVisitorTTL Duration `yaml:"new_visitor_ttl"`
 	// ConsentCookie and ConsentDeny: a visitor whose consent cookie holds
 	// one of the deny values, or who sends Sec-GPC: 1, gets no tracking
