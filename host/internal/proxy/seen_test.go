@@ -201,6 +201,35 @@ func TestHeadOfAHideSeenPage(t *testing.T) {
 	t.Errorf("GET recorded no item seen: %q", get.Header.Values("Set-Cookie"))
 }
 
+// TestCrossSitePostKeepsTheSeenCookie: a form another site posts to a
+// page (a payment's return) comes without the SameSite=Lax seen cookie,
+// and the browser stores the cookie its response sets: the page is
+// served, and its items are not written over what the visitor had seen.
+func TestCrossSitePostKeepsTheSeenCookie(t *testing.T) {
+	store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	e := newSeenEnv(t, store)
+	req, _ := http.NewRequest(http.MethodPost, e.proxy.URL+"/", strings.NewReader("paid=1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(items(string(body))) != 12 {
+		t.Fatalf("status %d, %d items", resp.StatusCode, len(items(string(body))))
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == seen.DefaultCookieName {
+			t.Errorf("the visitor's seen cookie was written over: %s", c)
+		}
+	}
+	if e.p.Stats().SeenSkipped.Load() != 1 {
+		t.Errorf("%d saves skipped, want 1", e.p.Stats().SeenSkipped.Load())
+	}
+}
+
 func TestTamperedSeenCookieIsReplaced(t *testing.T) {
 	store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
 	e := newSeenEnv(t, store)

@@ -57,9 +57,11 @@ var ErrQueueFull = errors.New("seen: the Redis save queue is full; the save was 
 var ErrNoVisitor = errors.New("seen: no visitor id to save the state under")
 
 // ErrUnknownState is returned by RedisStore.Save for a set whose load
-// failed (a timeout, or Redis unreachable): it is not saved, since the
-// stored state, which may hold much more, would be replaced by this
-// request's items alone. It is counted in SkippedSaves.
+// failed (a timeout, or Redis unreachable), and by CookieStore.Save for
+// one loaded from a request the browser kept the cookie out of: it is
+// not saved, since the stored state, which may hold much more, would be
+// replaced by this request's items alone. The Redis store counts it in
+// SkippedSaves.
 var ErrUnknownState = errors.New("seen: the stored state could not be read; not overwritten")
 
 // DefaultRedisRetry is how often a RedisStore that lost its server tries
