@@ -583,3 +583,60 @@ func TestVisitorWhoLeavesKeepsWhatThePageShowed(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoListsOfOneDocument: an item the first list of a page shows is
+// seen by the second, which hides it; so is one the first array of a
+// JSON document shows by the second array. The JSON document recorded
+// its arrays once every edit was done, and showed the item in both.
+func TestTwoListsOfOneDocument(t *testing.T) {
+	const rules = `rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul > li", id: "@data-item-id" }
+      - json_hide_seen: { path: recommended, id: id }
+      - json_limit: { path: recommended, n: 2 }
+      - json_hide_seen: { path: bestsellers, id: id }
+`
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"recommended":[{"id":"sku-1"},{"id":"sku-2"},{"id":"sku-3"}],"bestsellers":[{"id":"sku-1"},{"id":"sku-3"},{"id":"sku-4"}]}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><body><ul><li data-item-id="sku-1">1</li><li data-item-id="sku-2">2</li></ul>`+
+			`<ul><li data-item-id="sku-1">1</li><li data-item-id="sku-3">3</li><li data-item-id="sku-4">4</li></ul></body>`)
+	})
+	for _, name := range []string{"cookie", "redis"} {
+		t.Run(name, func(t *testing.T) {
+			var store seen.Store
+			if name == "cookie" {
+				store, _ = seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+			} else {
+				rs, err := seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + startRedis(t) + "/0", Timeout: time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { rs.Close() })
+				store = rs
+			}
+			e := newEnv(t, origin, []byte(rules), func(c *proxy.Config) { c.Seen = store })
+			if got := strings.Join(items(e.get(t, "/").body), " "); got != "sku-1 sku-2 sku-3 sku-4" {
+				t.Errorf("page: %s, want sku-1 sku-2 sku-3 sku-4 (sku-1 once)", got)
+			}
+			var doc struct{ Recommended, Bestsellers []struct{ ID string } }
+			if err := json.Unmarshal([]byte(e.get(t, "/api").body), &doc); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, it := range append(doc.Recommended, doc.Bestsellers...) {
+				got = append(got, it.ID)
+			}
+			// The first array shows sku-1 and sku-2 (limited to 2): the
+			// second shows sku-3, not shown above, and sku-4.
+			if strings.Join(got, " ") != "sku-1 sku-2 sku-3 sku-4" {
+				t.Errorf("JSON: %v, want [sku-1 sku-2 sku-3 sku-4] (sku-1 once)", got)
+			}
+		})
+	}
+}
