@@ -185,11 +185,12 @@ type Seen struct {
 	// load without a deadline would hold every request up behind a
 	// Redis that stopped answering.
 	Timeout *Duration `yaml:"timeout"`
-	// NewVisitorTTL is how long Redis keeps the first state of a visitor
-	// it holds nothing for (1h, at most Window): a visitor who comes back
-	// keeps the state for Window from then on, and a client that never
-	// sends its cookie back (a crawler, curl) does not hold a key for a
-	// whole Window on each request.
+	// NewVisitorTTL is how long Redis keeps the first state of a new
+	// visitor, who sent no visitor id cookie back (1h, at most Window):
+	// a visitor who comes back with its cookie keeps the state for
+	// Window from then on, and a client that never sends its cookie
+	// back (a crawler, curl) does not hold a key for a whole Window on
+	// each request.
 	NewVisitorTTL Duration `yaml:"new_visitor_ttl"`
 	// ConsentCookie and ConsentDeny: a visitor whose consent cookie holds
 	// one of the deny values, or who sends Sec-GPC: 1, gets no tracking
@@ -221,6 +222,9 @@ func (c *Config) Grace() time.Duration {
 	}
 	return c.ShutdownGrace.D()
 }
+
+// MinSeenWindow is the shortest seen.window.
+const MinSeenWindow = 2 * time.Second
 
 // MinWatch is the shortest watch but 0 (never).
 const MinWatch = time.Millisecond
@@ -768,6 +772,11 @@ func (c *Config) Validate() error {
 		if d.d != nil && *d.d >= 0 && d.d.D() < MinTimeout {
 			bad(d.key, "%s is at least %v, not %v: %s needs a deadline (%v when left out)", d.key, MinTimeout, d.d.D(), d.what, d.def)
 		}
+	}
+	if w := c.Seen.Window.D(); w > 0 && w < MinSeenWindow {
+		// An item stays seen half the window at least, in whole seconds
+		// (a cookie's Max-Age, a Redis TTL): the store cannot be built.
+		bad("seen.window", "seen.window is at least %v, not %v: an item stays seen for half of it at least, in whole seconds", MinSeenWindow, w)
 	}
 	if c.Limits.MemoryPages > MaxMemoryPages {
 		bad("limits.memory_pages", "limits.memory_pages is at most %d (4 GiB, all a plugin's memory can address), not %d", MaxMemoryPages, c.Limits.MemoryPages)

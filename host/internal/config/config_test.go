@@ -265,6 +265,9 @@ func TestValidationPositions(t *testing.T) {
 		{"routes:\n  - origin: http://shop:s3cret@10.0.0.5:3000\n", `b.yaml:2:13: route 1 (route1): origin "http://shop:xxxxx@10.0.0.5:3000" holds a user and password, which are not sent to it: remove them; a rule's set_header with on: request can send an Authorization header`},
 		{"", "b.yaml:1:1: no routes: add at least one route with an origin"},
 		{"seen: { store: redis }\nroutes:\n  - origin: http://a\n", "b.yaml:1:7: seen.store is redis but seen.redis is empty: give the Redis URL (redis://host:port)"},
+		// The store would refuse it at start, as "seen: seen: Window 1s
+		// is shorter than 2s", without its place.
+		{"seen: { window: 1s }\nroutes:\n  - origin: http://a\n", "b.yaml:1:17: seen.window is at least 2s, not 1s: an item stays seen for half of it at least, in whole seconds"},
 		{"log: { format: xml }\ntls: { cert: a.pem }\nroutes:\n  - { name: a, origin: http://a }\n  - { name: a, origin: http://b, path: blog }\n",
 			"b.yaml:5:13: route 2 (a): the name is used twice\n" +
 				`b.yaml:5:40: route 2 (a): path "blog" must start with /` + "\n" +

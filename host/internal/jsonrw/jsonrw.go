@@ -25,6 +25,7 @@ import (
 	"cmp"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -46,8 +47,9 @@ const (
 	// SeenSet reports seen, keeping at least N elements (the hidden ones
 	// seen least recently come back first, of equal recency the
 	// earliest), or with Demote moves them after the others; once every
-	// edit is done it records the elements the document shows at Path
-	// (the first MarkFirst, all when 0, none with NoMark).
+	// edit of the array (or inside it) is done it records the elements
+	// the document shows at Path (the first MarkFirst, all when 0, none
+	// with NoMark), which the edits after take for seen.
 	HideSeen
 	// Limit keeps the first N elements of the array at Path.
 	Limit
@@ -281,15 +283,14 @@ func ApplyPooled(doc []byte, edits []Edit, seen SeenSet, maxDepth int) (*Output,
 	for i := range edits {
 		e := &edits[i]
 		steps, err := jsonpath.AppendParse(o.steps[0][:0], e.Path)
-		if err != nil {
-			continue // the checker refuses such paths
-		}
-		switch e.Op {
-		case Set:
+		switch {
+		case err != nil:
+			// The checker refuses such paths.
+		case e.Op == Set:
 			o.Applied[i] = o.set(steps, e.Value)
-		case Remove:
+		case e.Op == Remove:
 			o.Applied[i] = o.remove(steps)
-		case HideSeen, Limit, Reorder:
+		case e.Op == HideSeen || e.Op == Limit || e.Op == Reorder:
 			o.Applied[i] = o.editArray(steps, e, seen)
 		}
 		if o.tooMany {
@@ -297,16 +298,40 @@ func ApplyPooled(doc []byte, edits []Edit, seen SeenSet, maxDepth int) (*Output,
 			clear(o.Applied)
 			return o, ErrTooManyElements
 		}
-	}
-	// What the visitor is shown, once every edit is done.
-	if seen != nil {
-		for i := range edits {
-			if e := &edits[i]; e.Op == HideSeen && !e.NoMark {
+		if seen == nil {
+			continue
+		}
+		// What the visitor is shown of an array, once every edit of it is
+		// done, as a page's list is recorded once every list edit of it
+		// is: an array edited after it takes the items it showed for
+		// seen, as a list further down a page does.
+		for k := range i + 1 {
+			if e := &edits[k]; e.Op == HideSeen && !e.NoMark && lastEdit(edits, i, e.Path) {
 				o.record(e, seen)
 			}
 		}
 	}
 	return o, nil
+}
+
+// lastEdit reports whether edits[i] is the last edit of the array at
+// path: of it, or of what is inside it (an element removed).
+func lastEdit(edits []Edit, i int, path string) bool {
+	if !within(edits[i].Path, path) {
+		return false
+	}
+	for _, e := range edits[i+1:] {
+		if within(e.Path, path) {
+			return false
+		}
+	}
+	return true
+}
+
+// within reports whether path p names the value at path or a value
+// inside it (for the document itself, @this, any).
+func within(p, path string) bool {
+	return p == path || strings.HasPrefix(p, path+".") || strings.TrimSpace(path) == "@this"
 }
 
 // buffer returns a buffer of n bytes for the next document, not the one

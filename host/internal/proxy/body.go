@@ -73,6 +73,10 @@ type rewritingBody struct {
 	// "cut"; the failure is in err).
 	onDone  func()
 	onLimit func(reason, result string)
+	// onLeft runs when the body is closed after some of it was handed
+	// over but before its end: the visitor left, or the transfer was
+	// cut.
+	onLeft func()
 	// in and spent are the bytes rewritten and the time it took, for
 	// metrics recorded when the body is closed.
 	in      int64
@@ -565,7 +569,7 @@ func (b *rewritingBody) release() {
 	b.enc = nil
 	b.src = nil
 	b.edits = nil
-	b.onDone, b.onLimit = nil, nil
+	b.onDone, b.onLimit, b.onLeft = nil, nil, nil
 	b.to = nil
 	if b.out.Cap() <= maxPooledOut && cap(b.head) <= 64<<10 {
 		bodyPool.Put(b)
@@ -573,6 +577,9 @@ func (b *rewritingBody) release() {
 }
 
 func (b *rewritingBody) Close() error {
+	if b.onLeft != nil && !b.done && b.handed {
+		b.onLeft()
+	}
 	src := b.src
 	err := src.Close()
 	b.metrics.Rewrite(b.route, "html", b.in, b.spent)

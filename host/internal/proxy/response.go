@@ -465,6 +465,16 @@ func (p *Proxy) htmlBody(resp *http.Response, st *state, rp responsePlan) (respo
 			}
 			p.saveSeen(ctx, nil, st)
 		}
+		// A visitor who leaves before the page's end (a click on a card
+		// while the rest loads) was shown the lists before: what they
+		// recorded is saved, as the cookie store's page says it in its
+		// headers. A mark_seen whose edit had not applied was not shown.
+		rb.onLeft = func() {
+			if rp.marksAt == effectsAfterBody {
+				p.recordMarks(st, rp, func(ei int) bool { return rb.rw != nil && rb.rw.AppliedCount(ei) > 0 })
+			}
+			p.saveSeen(ctx, nil, st)
+		}
 		if rb.done {
 			// The page ended while it was held back (for the caps): no
 			// more reads will come to run it.

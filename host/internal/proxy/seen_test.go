@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,6 +199,35 @@ func TestHeadOfAHideSeenPage(t *testing.T) {
 		}
 	}
 	t.Errorf("GET recorded no item seen: %q", get.Header.Values("Set-Cookie"))
+}
+
+// TestCrossSitePostKeepsTheSeenCookie: a form another site posts to a
+// page (a payment's return) comes without the SameSite=Lax seen cookie,
+// and the browser stores the cookie its response sets: the page is
+// served, and its items are not written over what the visitor had seen.
+func TestCrossSitePostKeepsTheSeenCookie(t *testing.T) {
+	store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	e := newSeenEnv(t, store)
+	req, _ := http.NewRequest(http.MethodPost, e.proxy.URL+"/", strings.NewReader("paid=1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(items(string(body))) != 12 {
+		t.Fatalf("status %d, %d items", resp.StatusCode, len(items(string(body))))
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == seen.DefaultCookieName {
+			t.Errorf("the visitor's seen cookie was written over: %s", c)
+		}
+	}
+	if e.p.Stats().SeenSkipped.Load() != 1 {
+		t.Errorf("%d saves skipped, want 1", e.p.Stats().SeenSkipped.Load())
+	}
 }
 
 func TestTamperedSeenCookieIsReplaced(t *testing.T) {
@@ -468,5 +499,144 @@ func TestSharedCapsAndSeenInRedis(t *testing.T) {
 	}
 	if strings.Contains(second.body, `id="invite"`) {
 		t.Error("the rule capped at 1 a day showed twice")
+	}
+}
+
+// TestVisitorWhoLeavesKeepsWhatThePageShowed: a visitor who leaves a page
+// before its end (a click on a card while the rest of the page still
+// loads) was shown the lists that came before: a store that records the
+// page's items after its body (Redis) records those, as the cookie store,
+// which records them before the headers, does. It recorded none, and the
+// next page showed the same cards again as unseen.
+func TestVisitorWhoLeavesKeepsWhatThePageShowed(t *testing.T) {
+	addr := startRedis(t)
+	store, err := seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + addr + "/0", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	release := make(chan struct{})
+	var once sync.Once
+	stop := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(stop)
+	// The cards, then a tail that does not come until the test ends.
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		page := cardsPage()
+		io.WriteString(w, page[:strings.Index(page, "</ul>")+len("</ul>")]+strings.Repeat("\n<p>more</p>", 2000))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	e := newEnv(t, origin, []byte(seenRules), func(c *proxy.Config) { c.Seen = store })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.proxy.URL+"/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), "</ul>") {
+		n, err := resp.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("the page broke off before its cards: %v (%q)", err, got.String())
+		}
+	}
+	if n := len(items(got.String())); n != 12 {
+		t.Fatalf("the visitor was shown %d cards, want 12", n)
+	}
+	var vid string
+	for _, c := range resp.Cookies() {
+		if c.Name == "bsk_vid" {
+			vid = c.Value
+		}
+	}
+	if vid == "" {
+		t.Fatalf("no visitor id: %q", resp.Header.Values("Set-Cookie"))
+	}
+	// The visitor leaves.
+	cancel()
+	resp.Body.Close()
+	deadline := time.After(30 * time.Second)
+	for e.p.Stats().Aborted.Load() == 0 {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the proxy did not see the visitor leave")
+		}
+	}
+	stop()
+	store.Flush(5 * time.Second)
+	set, info := store.Load(context.Background(), nil, vid)
+	defer set.Release()
+	if info.Source != seen.SourceRedis {
+		t.Fatalf("nothing stored for the visitor who left: %+v", info)
+	}
+	for i := 1; i <= 12; i++ {
+		if id := fmt.Sprintf("sku-%d", i); !set.Seen(id) {
+			t.Errorf("%s, shown before the visitor left, is not seen", id)
+		}
+	}
+}
+
+// TestTwoListsOfOneDocument: an item the first list of a page shows is
+// seen by the second, which hides it; so is one the first array of a
+// JSON document shows by the second array. The JSON document recorded
+// its arrays once every edit was done, and showed the item in both.
+func TestTwoListsOfOneDocument(t *testing.T) {
+	const rules = `rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul > li", id: "@data-item-id" }
+      - json_hide_seen: { path: recommended, id: id }
+      - json_limit: { path: recommended, n: 2 }
+      - json_hide_seen: { path: bestsellers, id: id }
+`
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"recommended":[{"id":"sku-1"},{"id":"sku-2"},{"id":"sku-3"}],"bestsellers":[{"id":"sku-1"},{"id":"sku-3"},{"id":"sku-4"}]}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><body><ul><li data-item-id="sku-1">1</li><li data-item-id="sku-2">2</li></ul>`+
+			`<ul><li data-item-id="sku-1">1</li><li data-item-id="sku-3">3</li><li data-item-id="sku-4">4</li></ul></body>`)
+	})
+	for _, name := range []string{"cookie", "redis"} {
+		t.Run(name, func(t *testing.T) {
+			var store seen.Store
+			if name == "cookie" {
+				store, _ = seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+			} else {
+				rs, err := seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + startRedis(t) + "/0", Timeout: time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { rs.Close() })
+				store = rs
+			}
+			e := newEnv(t, origin, []byte(rules), func(c *proxy.Config) { c.Seen = store })
+			if got := strings.Join(items(e.get(t, "/").body), " "); got != "sku-1 sku-2 sku-3 sku-4" {
+				t.Errorf("page: %s, want sku-1 sku-2 sku-3 sku-4 (sku-1 once)", got)
+			}
+			var doc struct{ Recommended, Bestsellers []struct{ ID string } }
+			if err := json.Unmarshal([]byte(e.get(t, "/api").body), &doc); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, it := range append(doc.Recommended, doc.Bestsellers...) {
+				got = append(got, it.ID)
+			}
+			// The first array shows sku-1 and sku-2 (limited to 2): the
+			// second shows sku-3, not shown above, and sku-4.
+			if strings.Join(got, " ") != "sku-1 sku-2 sku-3 sku-4" {
+				t.Errorf("JSON: %v, want [sku-1 sku-2 sku-3 sku-4] (sku-1 once)", got)
+			}
+		})
 	}
 }

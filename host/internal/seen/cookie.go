@@ -152,8 +152,11 @@ func (c *CookieStore) mac(body []byte) [macSize]byte {
 }
 
 // Load implements Store. Of several cookies with the store's name (set for
-// different paths or domains), the first valid one is used. visitorID and
-// ctx are not used.
+// different paths or domains), the first valid one is used. A request
+// without one that the browser would have kept it out of (see withheld)
+// gives a set whose state is unknown: saving it would write over the
+// visitor's cookie, which the browser stores from such a response, and
+// Save refuses it with ErrUnknownState. visitorID and ctx are not used.
 func (c *CookieStore) Load(_ context.Context, r *http.Request, _ string) (*Set, LoadInfo) {
 	now := c.l.nowSec()
 	if r == nil {
@@ -177,7 +180,28 @@ func (c *CookieStore) Load(_ context.Context, r *http.Request, _ string) (*Set, 
 			}
 		}
 	}
-	return c.l.newSet(now), LoadInfo{Source: SourceNew, Dropped: dropped}
+	s := c.l.newSet(now)
+	s.unknown = dropped == "" && withheld(r)
+	return s, LoadInfo{Source: SourceNew, Dropped: dropped}
+}
+
+// withheld reports whether the browser kept the store's cookie, if it
+// holds one, out of r: SameSite=Lax keeps it from a request another site
+// started (Sec-Fetch-Site: cross-site), but for one that only reads
+// (GET: a link followed from another site carries it). Of those, a
+// top-level navigation (a form another site POSTs: a payment's or a
+// login's return) stores the cookie its response sets.
+func withheld(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	for _, v := range r.Header.Values("Sec-Fetch-Site") {
+		if strings.EqualFold(strings.TrimSpace(v), "cross-site") {
+			return true
+		}
+	}
+	return false
 }
 
 // cookieValue returns the value of one name=value pair of a Cookie
@@ -281,14 +305,19 @@ func (c *CookieStore) InHeaders() bool { return true }
 // Save implements Store: when s changed, it sets the cookie on h,
 // replacing a Set-Cookie for the same name already there. It returns
 // ErrTooLarge for a state that does not fit even started over (which
-// the store's RecordLimit rules out), and an error when h is nil (the
-// headers were already sent). visitorID and ctx are not used.
+// the store's RecordLimit rules out), ErrUnknownState for a set loaded
+// from a request the browser kept the cookie out of (see Load), and an
+// error when h is nil (the headers were already sent). visitorID and
+// ctx are not used.
 func (c *CookieStore) Save(_ context.Context, h http.Header, _ string, s *Set, secure bool) error {
 	if !s.Changed() {
 		return nil
 	}
 	if s.l == nil || s.l.tag != c.l.tag {
 		return errors.New("seen: the set was not loaded from this cookie store")
+	}
+	if s.unknown {
+		return ErrUnknownState
 	}
 	if h == nil {
 		return errors.New("seen: no response header to set the cookie on")

@@ -3,6 +3,7 @@ package seen
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -477,5 +478,59 @@ func TestCookieThinsGently(t *testing.T) {
 		}
 		got.Release()
 		s.Release()
+	}
+}
+
+// TestCookieWithheldIsNotOverwritten: browsers keep a SameSite=Lax cookie
+// out of a request another site started, unless it is a top-level
+// navigation that only reads (GET), and store the cookie its response
+// sets (a payment page's return, a login's form_post: a POST from
+// another site). The store read no state from such a request and wrote
+// over the visitor's cookie one with the page's items alone, forgetting
+// what the visitor had seen; its state is unknown, and not saved.
+func TestCookieWithheldIsNotOverwritten(t *testing.T) {
+	st := newCookieStore(t, CookieConfig{})
+	for _, tc := range []struct {
+		name, method, site string
+		saves              bool
+	}{
+		{"cross-site POST", http.MethodPost, "cross-site", false},
+		{"cross-site PUT", http.MethodPut, "Cross-Site", false},
+		{"cross-site GET", http.MethodGet, "cross-site", true},
+		{"same-site POST", http.MethodPost, "same-site", true},
+		{"same-origin POST", http.MethodPost, "same-origin", true},
+		{"POST without Sec-Fetch-Site", http.MethodPost, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := http.NewRequest(tc.method, "https://shop.example/checkout/done", nil)
+			if tc.site != "" {
+				r.Header.Set("Sec-Fetch-Site", tc.site)
+			}
+			s, info := st.Load(context.Background(), r, "")
+			defer s.Release()
+			if info.Source != SourceNew || info.Dropped != "" {
+				t.Errorf("LoadInfo %+v", info)
+			}
+			s.Shown("a")
+			h := http.Header{}
+			err := st.Save(context.Background(), h, "", s, true)
+			switch {
+			case tc.saves && (err != nil || len(h.Values("Set-Cookie")) != 1):
+				t.Errorf("Save: %v, Set-Cookie %q; want the cookie set", err, h.Values("Set-Cookie"))
+			case !tc.saves && (!errors.Is(err, ErrUnknownState) || len(h) != 0):
+				t.Errorf("Save: %v, Set-Cookie %q; want ErrUnknownState and no cookie", err, h.Values("Set-Cookie"))
+			}
+		})
+	}
+	// A cookie the request does carry is read and saved as any other.
+	r, _ := http.NewRequest(http.MethodPost, "https://shop.example/", nil)
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	r.Header.Set("Cookie", st.Name()+"="+validValue(t, st, "b"))
+	s, info := st.Load(context.Background(), r, "")
+	defer s.Release()
+	s.Shown("a")
+	h := http.Header{}
+	if err := st.Save(context.Background(), h, "", s, true); info.Source != SourceCookie || !s.Seen("b") || err != nil || len(h) != 1 {
+		t.Errorf("a cookie sent cross-site: %+v, seen %v, saved %v", info, s.Seen("b"), err)
 	}
 }

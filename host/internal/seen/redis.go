@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 )
 
 // Defaults for the zero values of RedisConfig.
@@ -55,9 +57,11 @@ var ErrQueueFull = errors.New("seen: the Redis save queue is full; the save was 
 var ErrNoVisitor = errors.New("seen: no visitor id to save the state under")
 
 // ErrUnknownState is returned by RedisStore.Save for a set whose load
-// failed (a timeout, or Redis unreachable): it is not saved, since the
-// stored state, which may hold much more, would be replaced by this
-// request's items alone. It is counted in SkippedSaves.
+// failed (a timeout, or Redis unreachable), and by CookieStore.Save for
+// one loaded from a request the browser kept the cookie out of: it is
+// not saved, since the stored state, which may hold much more, would be
+// replaced by this request's items alone. The Redis store counts it in
+// SkippedSaves.
 var ErrUnknownState = errors.New("seen: the stored state could not be read; not overwritten")
 
 // DefaultRedisRetry is how often a RedisStore that lost its server tries
@@ -107,9 +111,10 @@ type RedisConfig struct {
 	// Retry is how often the store tries to reach a server it lost (see
 	// RedisStore). 0 means DefaultRedisRetry.
 	Retry time.Duration
-	// NewVisitorTTL is the TTL of a state saved for a visitor Redis held
-	// nothing for (see Save); 0 means the window, and a longer one is
-	// cut to it.
+	// NewVisitorTTL is the TTL of a state saved for a new visitor, whose
+	// request sends no visitor id cookie back and for whom Redis holds
+	// nothing (see Save); 0 means the window, and a longer one is cut to
+	// it.
 	NewVisitorTTL time.Duration
 	// Logger receives the store's events, at Warn when it takes its
 	// server for lost and at Info when the server answers again; nil
@@ -480,17 +485,31 @@ func (s *RedisStore) CapsKey(visitorID string) string {
 func (s *RedisStore) Mode() RedisMode { return s.target.Mode }
 
 // Load implements Store: one GET, bounded by the store's Timeout and ctx.
-// r is not used.
-func (s *RedisStore) Load(ctx context.Context, _ *http.Request, visitorID string) (*Set, LoadInfo) {
-	set, info, _, _ := s.load(ctx, visitorID, false)
+// r tells a returning visitor (it sends its id cookie back) from a new
+// one (see Save); nil is a new one's.
+func (s *RedisStore) Load(ctx context.Context, r *http.Request, visitorID string) (*Set, LoadInfo) {
+	set, info, _, _ := s.load(ctx, visitorID, returning(r), false)
 	return set, info
+}
+
+// returning reports whether r comes from a returning visitor: one that
+// sent its visitor id cookie back. A visitor Redis holds nothing for may
+// be one (its first state expired while it was away), and is kept the
+// window as any other; only a request without the cookie (a first visit,
+// a client that never keeps cookies) is kept NewVisitorTTL.
+func returning(r *http.Request) bool {
+	if r == nil {
+		return false
+	}
+	_, ok := reqctx.VisitorID(r)
+	return ok
 }
 
 // LoadWithCaps is Load that also returns visitorID's frequency-cap counts
 // (see caps.Shared.LoadCaps), read by the same command: one MGET of two
 // keys in one slot, one round trip.
-func (s *RedisStore) LoadWithCaps(ctx context.Context, _ *http.Request, visitorID string) (*Set, LoadInfo, []byte, error) {
-	return s.load(ctx, visitorID, true)
+func (s *RedisStore) LoadWithCaps(ctx context.Context, r *http.Request, visitorID string) (*Set, LoadInfo, []byte, error) {
+	return s.load(ctx, visitorID, returning(r), true)
 }
 
 // CapsLoader is a Store that reads a visitor's frequency-cap counts
@@ -506,7 +525,7 @@ type CapsLoader interface {
 // errNoAnswer is the caps error of a load that got no answer.
 var errNoAnswer = errors.New("seen: Redis did not answer")
 
-func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) (*Set, LoadInfo, []byte, error) {
+func (s *RedisStore) load(ctx context.Context, visitorID string, returning, withCaps bool) (*Set, LoadInfo, []byte, error) {
 	now := s.l.nowSec()
 	if !usableID(visitorID) {
 		return s.l.newSet(now), LoadInfo{Source: SourceNew}, nil, nil
@@ -572,7 +591,7 @@ func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) 
 	case errors.Is(err, redis.Nil):
 		s.Misses.Add(1)
 		set := s.l.newSet(now)
-		set.newToStore, set.fromStore = true, true
+		set.newToStore, set.fromStore = !returning, true
 		return set, LoadInfo{Source: SourceNew}, capsData, nil
 	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		s.Timeouts.Add(1)
@@ -587,7 +606,7 @@ func (s *RedisStore) load(ctx context.Context, visitorID string, withCaps bool) 
 	if reason != "" {
 		s.Invalid.Add(1)
 		set := s.l.newSet(now)
-		set.newToStore = true
+		set.newToStore = !returning
 		return set, LoadInfo{Source: SourceNew, Dropped: reason}, capsData, nil
 	}
 	set.loaded, set.fromStore = b, true
@@ -898,10 +917,10 @@ func (s *RedisStore) Save(_ context.Context, _ http.Header, visitorID string, se
 	}
 	ttl := s.ttl
 	if set.newToStore {
-		// A visitor Redis held nothing for: most often a client that
-		// never sends its cookie back, whose every request is a new
-		// visitor. Kept for NewVisitorTTL, and for the window once it
-		// comes back.
+		// A new visitor Redis held nothing for: most often a client
+		// that never sends its cookie back, whose every request is a
+		// new visitor. Kept for NewVisitorTTL, and for the window once
+		// it comes back with its cookie, whatever Redis holds then.
 		ttl = s.newTTL
 	}
 	sv := save{key: s.SeenKey(visitorID), data: set.encode(), ttl: ttl}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/internal/syncbuf"
 	"github.com/bespoke-edge/bespoke/internal/testproc"
 	"github.com/redis/go-redis/v9"
@@ -866,6 +867,51 @@ func TestRedisNewVisitorTTL(t *testing.T) {
 	}
 	if _, err := NewRedisStore(RedisConfig{URL: "redis://a:1", NewVisitorTTL: -time.Second}); err == nil {
 		t.Fatal("a negative NewVisitorTTL was accepted")
+	}
+}
+
+// TestRedisReturningVisitorKeepsTheWindow: a visitor who sends its id
+// cookie back is a returning one, whose state lives the window even when
+// Redis holds none for it (its first state, kept NewVisitorTTL, expired
+// while it was away). It got NewVisitorTTL again: a visitor who came
+// back once a day had its state kept an hour each time, and was shown
+// every day the items it had seen the day before. A request without the
+// cookie (a first visit, a crawler) gets NewVisitorTTL.
+func TestRedisReturningVisitorKeepsTheWindow(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{URL: "redis://" + redisAddr(t), Timeout: time.Second, NewVisitorTTL: time.Hour})
+	raw := rawClient(t)
+	for _, tc := range []struct {
+		name   string
+		cookie bool
+		want   time.Duration
+	}{
+		{"returning", true, DefaultWindow},
+		{"first visit", false, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := reqctx.NewVisitorID()
+			r, _ := http.NewRequest(http.MethodGet, "http://shop.example/", nil)
+			if tc.cookie {
+				r.Header.Set("Cookie", "consent=yes; "+reqctx.VisitorCookie+"="+id)
+			}
+			set, info := st.Load(ctx, r, id)
+			defer set.Release()
+			if info.Source != SourceNew || info.Dropped != "" {
+				t.Fatalf("LoadInfo %+v, want a visitor Redis holds nothing for", info)
+			}
+			set.Shown("item")
+			if err := st.Save(ctx, nil, id, set, false); err != nil {
+				t.Fatal(err)
+			}
+			if !st.Flush(hangGuard) {
+				t.Fatal("not written")
+			}
+			ttl, err := raw.TTL(ctx, st.SeenKey(id)).Result()
+			if err != nil || ttl > tc.want || ttl < tc.want-time.Minute {
+				t.Fatalf("TTL %v (%v), want %v", ttl, err, tc.want)
+			}
+		})
 	}
 }
 

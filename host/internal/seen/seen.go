@@ -459,11 +459,12 @@ type Set struct {
 	changed    bool
 
 	// unknown marks a set whose stored state could not be read (a Redis
-	// timeout or error): saving it would replace that state with this
-	// request's items alone.
+	// timeout or error, a cookie the browser kept out of the request):
+	// saving it would replace that state with this request's items
+	// alone.
 	unknown bool
-	// newToStore marks a set for a visitor the Redis store held nothing
-	// for.
+	// newToStore marks a set for a new visitor (it sent no id cookie
+	// back) the Redis store held nothing for.
 	newToStore bool
 	// forgotten is how many items the cookie store's last save of the
 	// set had to forget to fit.

@@ -53,7 +53,10 @@ type Output struct {
 	// <meta>'s content that another edit gives http-equiv, a
 	// <script>'s type: rewrite.Edit.Interpolated), and did not.
 	Refused []int
-	// Shown are the item ids hide_seen and json_hide_seen let through.
+	// Shown are the item ids hide_seen and json_hide_seen let through
+	// and the view records, each once, in the order they were recorded:
+	// none for a visitor who declines tracking or a request that is no
+	// page view (a prefetch, a subresource).
 	Shown []string
 	// Marked are the mark_seen items this page view records, and Counted
 	// the capped rules it counts (by name): those of the rules that took
@@ -115,7 +118,10 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 	}
 	r.setHeaders(out.Header, true)
 	out.Body = page.Body
-	r.seen.shown = r.seen.shown[:0]
+	// As the proxy's: only a page view of a visitor whose state is kept
+	// records what it shows (a HEAD and a status other than 200 show no
+	// list below).
+	r.seen.reset(!r.Untracked && !proxy.NotAView(r.Request.Header))
 	// What the proxy does with the body, from the origin's headers; a
 	// page read from a file has none, and is the HTML or JSON it says.
 	h := page.Header

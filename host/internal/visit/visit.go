@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -418,9 +419,22 @@ func newShownCounts(m *plugin.Manifest, shown map[string]int) (shownCounts, erro
 // first in the page first among equals. A test's views happen at its
 // time, in one half window. The items are given in the order they were
 // shown, an item once for each showing.
+//
+// As the proxy's, its answers include what the page being rendered
+// showed so far, when the view records it: an item a list let through
+// is seen in the lists after it on the page.
 type seenSet struct {
 	items map[string]int // showings, as the proxy counts them
-	shown []string
+	// before are the showings before the page (items is a copy that the
+	// page's own add to, made again for each rendering); shown are the
+	// items the page showed, each once, in order.
+	before map[string]int
+	shown  []string
+	inPage map[string]bool // the items of shown
+	// records says the rendering is a view that records what it shows
+	// (not for a visitor who declines tracking, nor a prefetch or a
+	// subresource).
+	records bool
 }
 
 func newSeenSet(items []string) *seenSet {
@@ -428,7 +442,17 @@ func newSeenSet(items []string) *seenSet {
 	for _, it := range items {
 		s.show(it)
 	}
+	s.before = maps.Clone(s.items)
 	return s
+}
+
+// reset forgets what a rendering showed, for the next one of the same
+// page view, which records what it shows when records says.
+func (s *seenSet) reset(records bool) {
+	s.records = records
+	s.items = maps.Clone(s.before)
+	s.shown = s.shown[:0]
+	clear(s.inPage)
 }
 
 // show counts one more showing of id, as seen.Set.Shown does.
@@ -446,7 +470,23 @@ func (s *seenSet) show(id string) {
 // The set keys items by their text (jsonrw.IDText), as editors write
 // them: a JSON response's number 101 is the 101 of seen: [101].
 func (s *seenSet) Seen(id string) bool { return s.items[jsonrw.IDText(id)] > 0 }
-func (s *seenSet) Shown(id string)     { s.shown = append(s.shown, strings.Clone(jsonrw.IDText(id))) }
+
+// Shown counts one more showing of id the first time the page shows it,
+// as seen.Set.Shown does: further showings in the page count none. A
+// view that records nothing counts none.
+func (s *seenSet) Shown(id string) {
+	id = jsonrw.IDText(id)
+	if !s.records || s.inPage[id] {
+		return
+	}
+	id = strings.Clone(id)
+	if s.inPage == nil {
+		s.inPage = map[string]bool{}
+	}
+	s.inPage[id] = true
+	s.show(id)
+	s.shown = append(s.shown, id)
+}
 
 // Recency is seen.Set's: every item was seen in the current half window.
 func (s *seenSet) Recency(id string) int {
