@@ -657,7 +657,11 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 		}
 	}()
 	v := reqctx.ResolveVisitor(r)
-	st.allowed = seen.Allowed(r, p.cfg.ConsentCookie, p.cfg.ConsentDeny)
+	// A request the browser kept the proxy's cookies out of (a form
+	// another site posted) holds none of the visitor's state, and the
+	// browser keeps what its response sets: nothing is written over
+	// that state, as for a visitor who declined.
+	st.allowed = seen.Allowed(r, p.cfg.ConsentCookie, p.cfg.ConsentDeny) && !(v.New && reqctx.CookiesWithheld(r))
 	if !st.allowed {
 		v.Persist = false
 	}

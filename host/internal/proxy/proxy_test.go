@@ -18,11 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/caps"
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/upstream"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
@@ -514,6 +516,76 @@ func TestGlobalPrivacyControl(t *testing.T) {
 	for _, c := range r.Cookies() {
 		if c.Name == reqctx.VisitorCookie {
 			t.Fatal("a visitor id cookie was written despite Sec-GPC: 1")
+		}
+	}
+}
+
+// TestCrossSitePostKeepsTheVisitorID: a form another site posts to a
+// page (a payment's or a login's return) comes without the SameSite=Lax
+// visitor id, and the browser stores the cookie its response sets: a new
+// id there replaced the visitor's, and with it their experiments'
+// variants, and its seen-filter and caps cookies the visitor's. Such a
+// request gets an id for itself alone and writes none of them, as for a
+// visitor who declined; the others without an id get one kept.
+func TestCrossSitePostKeepsTheVisitorID(t *testing.T) {
+	// The demo's pages, whatever the method (a shop's return page takes
+	// the POST).
+	demoPages := demo.Handler()
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.Method = http.MethodGet
+		demoPages.ServeHTTP(w, r2)
+	})
+	seenStore, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capStore, err := caps.New([]byte("caps-key-0123456789abcdef"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, origin, demo.Rules(), func(c *proxy.Config) { c.Seen, c.Caps = seenStore, capStore })
+	for _, tt := range []struct {
+		method, site string
+		set          bool
+	}{
+		{http.MethodPost, "cross-site", false},
+		{http.MethodPost, "Cross-Site", false},
+		{http.MethodPut, "cross-site", false},
+		{http.MethodPost, "same-origin", true},
+		{http.MethodPost, "", true},
+		{http.MethodGet, "cross-site", true}, // a link followed carries the cookie: none came
+	} {
+		req, _ := http.NewRequest(tt.method, e.proxy.URL+"/", strings.NewReader("paid=1"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36")
+		if tt.site != "" {
+			req.Header.Set("Sec-Fetch-Site", tt.site)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		set := false
+		var tracking []string
+		for _, c := range resp.Cookies() {
+			set = set || c.Name == reqctx.VisitorCookie
+			if strings.HasPrefix(c.Name, "bsk_") {
+				tracking = append(tracking, c.Name)
+			}
+		}
+		if resp.StatusCode != http.StatusOK || set != tt.set {
+			t.Errorf("%s with Sec-Fetch-Site %q: status %d, visitor id set %v, want %v", tt.method, tt.site, resp.StatusCode, set, tt.set)
+		}
+		// The seen-filter and the caps counts are the visitor's too:
+		// none is written over theirs.
+		if !tt.set && len(tracking) > 0 {
+			t.Errorf("%s with Sec-Fetch-Site %q: cookies %q written over the visitor's", tt.method, tt.site, tracking)
+		}
+		if tt.set && len(tracking) < 3 {
+			t.Errorf("%s with Sec-Fetch-Site %q: cookies %q, want the visitor id, the seen-filter and the caps", tt.method, tt.site, tracking)
 		}
 	}
 }

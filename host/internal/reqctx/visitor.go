@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -55,10 +56,35 @@ func ResolveVisitor(r *http.Request) Visitor {
 		return Visitor{ID: id, Overrides: ov}
 	}
 	v := Visitor{ID: NewVisitorID(), New: true, Persist: true, Overrides: ov}
-	if r.Header.Get("Sec-GPC") == "1" {
+	if r.Header.Get("Sec-GPC") == "1" || CookiesWithheld(r) {
+		// Withheld, the visitor may well have an id: the cookie set
+		// would replace it (their experiments' variants, what is kept
+		// under it), so this id is for this request only.
 		v.Persist = false
 	}
 	return v
+}
+
+// CookiesWithheld reports whether the browser kept the proxy's
+// SameSite=Lax cookies (the visitor id, the seen-filter, the caps) out of
+// r, if it holds them: it does for a request another site started
+// (Sec-Fetch-Site: cross-site) but for one that only reads (GET: a link
+// followed from another site carries them). Of those, a top-level
+// navigation (a form another site POSTs: a payment's or a login's
+// return) stores the cookies its response sets, over the visitor's: a
+// state missing from such a request is unknown, not new, and is not
+// written.
+func CookiesWithheld(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	for _, v := range r.Header.Values("Sec-Fetch-Site") {
+		if strings.EqualFold(strings.TrimSpace(v), "cross-site") {
+			return true
+		}
+	}
+	return false
 }
 
 // VisitorID returns the first well-formed visitor id of r's cookies.

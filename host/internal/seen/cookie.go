@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 )
 
 // DefaultCookieName is the cookie's name when CookieConfig.Name is empty.
@@ -153,7 +155,7 @@ func (c *CookieStore) mac(body []byte) [macSize]byte {
 
 // Load implements Store. Of several cookies with the store's name (set for
 // different paths or domains), the first valid one is used. A request
-// without one that the browser would have kept it out of (see withheld)
+// without one that the browser would have kept it out of (see reqctx.CookiesWithheld)
 // gives a set whose state is unknown: saving it would write over the
 // visitor's cookie, which the browser stores from such a response, and
 // Save refuses it with ErrUnknownState. visitorID and ctx are not used.
@@ -181,27 +183,8 @@ func (c *CookieStore) Load(_ context.Context, r *http.Request, _ string) (*Set, 
 		}
 	}
 	s := c.l.newSet(now)
-	s.unknown = dropped == "" && withheld(r)
+	s.unknown = dropped == "" && reqctx.CookiesWithheld(r)
 	return s, LoadInfo{Source: SourceNew, Dropped: dropped}
-}
-
-// withheld reports whether the browser kept the store's cookie, if it
-// holds one, out of r: SameSite=Lax keeps it from a request another site
-// started (Sec-Fetch-Site: cross-site), but for one that only reads
-// (GET: a link followed from another site carries it). Of those, a
-// top-level navigation (a form another site POSTs: a payment's or a
-// login's return) stores the cookie its response sets.
-func withheld(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		return false
-	}
-	for _, v := range r.Header.Values("Sec-Fetch-Site") {
-		if strings.EqualFold(strings.TrimSpace(v), "cross-site") {
-			return true
-		}
-	}
-	return false
 }
 
 // cookieValue returns the value of one name=value pair of a Cookie
