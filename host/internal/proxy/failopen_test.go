@@ -257,7 +257,8 @@ func (panicStore) Load(context.Context, *http.Request, string) (*seen.Set, seen.
 
 func (panicStore) Save(context.Context, http.Header, string, *seen.Set, bool) error { return nil }
 
-func (panicStore) InHeaders() bool { return true }
+func (panicStore) InHeaders() bool    { return true }
+func (panicStore) CookieName() string { return "" }
 
 // TestVisitorStatePanicFailsOpen: a panic while loading what is known of
 // the visitor (a bug of a Store's, or of bespoke's) serves the page

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,9 @@ type forwarding struct {
 	prefix    []string        // canonical prefixes of names removed
 	via       string          // this proxy's name in Via
 	inProcess bool            // no hop: no forwarding headers (Config.InProcess)
+	// ownCookies are the cookies only the proxy reads (the seen-filter's,
+	// the caps'), not sent on (see withoutCookies).
+	ownCookies []string
 }
 
 func newForwarding(trusted []netip.Prefix, strip []string, via string) *forwarding {
@@ -210,6 +214,7 @@ func chainOf(in *http.Request, proto string) chain {
 // this hop either way. As middleware (Config.InProcess) the proxy is no
 // hop: only the headers a peer may not send are removed.
 func (f *forwarding) apply(in *http.Request, out http.Header) {
+	withoutCookies(out, f.ownCookies)
 	peer, trusted := f.peer(in)
 	for name := range out {
 		if strings.IndexByte(name, '_') >= 0 {
@@ -485,4 +490,102 @@ func appendVia(prior []string, major, minor int, name string) string {
 		return hop
 	}
 	return strings.Join(prior, ", ") + ", " + hop
+}
+
+// withoutCookies removes from h's Cookie lines the pairs named names. The
+// seen-filter's cookie and the caps' are the proxy's alone, opaque to the
+// origin, and up to 3 KB: sent on, they would count against the origin's
+// limit on a header line (Apache's 8,190 bytes, a Node server's 16 KB for
+// all of them) in every request, a 400 for a visitor whose site cookies
+// came near it. Other lines, and the other pairs, go on as they came.
+func withoutCookies(h http.Header, names []string) {
+	lines := h["Cookie"]
+	if len(names) == 0 || len(lines) == 0 {
+		return
+	}
+	kept := lines[:0]
+	for _, line := range lines {
+		if !holdsCookie(line, names) {
+			kept = append(kept, line)
+			continue
+		}
+		if rest := withoutPairs(line, names); rest != "" {
+			kept = append(kept, rest)
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = kept
+}
+
+// withoutPairs is line without the pairs named names, "" when none is
+// left. The pairs left next to each other (ours first or last, the usual
+// case) are a piece of line, taken without a copy.
+func withoutPairs(line string, names []string) string {
+	first, last := -1, -1 // the pairs kept, as a piece of line
+	var b []byte          // or built, once a pair was cut between two kept
+	gap := false
+	for i := 0; i < len(line); {
+		end := strings.IndexByte(line[i:], ';')
+		if end < 0 {
+			end = len(line)
+		} else {
+			end += i
+		}
+		start, stop := i, end
+		for start < stop && (line[start] == ' ' || line[start] == '\t') {
+			start++
+		}
+		for stop > start && (line[stop-1] == ' ' || line[stop-1] == '\t') {
+			stop--
+		}
+		i = end + 1
+		if start == stop {
+			continue
+		}
+		name, _, _ := strings.Cut(line[start:stop], "=")
+		if slices.Contains(names, strings.TrimRight(name, " \t")) {
+			gap = first >= 0
+			continue
+		}
+		switch {
+		case b != nil:
+			b = append(append(b, "; "...), line[start:stop]...)
+		case first < 0:
+			first, last = start, stop
+		case gap:
+			b = append(append(append(make([]byte, 0, len(line)), line[first:last]...), "; "...), line[start:stop]...)
+		default:
+			last = stop
+		}
+	}
+	switch {
+	case b != nil:
+		return string(b)
+	case first < 0:
+		return ""
+	}
+	return line[first:last]
+}
+
+// holdsCookie reports whether line may hold a pair named one of names:
+// each name followed by '=', which a line without them (most requests)
+// is told from without parsing it.
+func holdsCookie(line string, names []string) bool {
+	for _, n := range names {
+		for i := 0; ; {
+			j := strings.Index(line[i:], n)
+			if j < 0 {
+				break
+			}
+			i += j + len(n)
+			rest := strings.TrimLeft(line[i:], " \t")
+			if strings.HasPrefix(rest, "=") {
+				return true
+			}
+		}
+	}
+	return false
 }

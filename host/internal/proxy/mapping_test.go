@@ -964,8 +964,8 @@ func TestSeenCookieBeforeThePageEnds(t *testing.T) {
 	jar := cookieJar{}
 	resp, body := view(e, "")
 	jar.keep(response{Response: resp, body: body})
-	if n := len(items(body)); n != 12 || jar[store.Name()] == "" {
-		t.Fatalf("second view: %d items, seen cookie %q; want 12 and the cookie", n, jar[store.Name()])
+	if n := len(items(body)); n != 12 || jar[store.CookieName()] == "" {
+		t.Fatalf("second view: %d items, seen cookie %q; want 12 and the cookie", n, jar[store.CookieName()])
 	}
 	if r := e.get(t, "/", "Cookie", jar.header()); len(items(r.body)) != 2 {
 		t.Fatalf("the view after: %d items, want the 2 kept: the cookie sent before the page's end did not record its items", len(items(r.body)))

@@ -225,6 +225,12 @@ func New(cfg Config) *Proxy {
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, fwd: newForwarding(cfg.TrustedProxies, cfg.StripHeaders, cfg.Via), held: cfg.Held}
 	p.fwd.inProcess = cfg.InProcess
+	if cfg.Seen != nil && cfg.Seen.CookieName() != "" {
+		p.fwd.ownCookies = append(p.fwd.ownCookies, cfg.Seen.CookieName())
+	}
+	if cfg.Caps != nil {
+		p.fwd.ownCookies = append(p.fwd.ownCookies, caps.CookieName)
+	}
 	p.warnings.Period, p.warnings.Burst = warnPeriod, warnBurst
 	p.rare.Period, p.rare.Burst = rareWarnPeriod, 1
 	cfg.Metrics.Route(cfg.Route, []metrics.LimitLabel{

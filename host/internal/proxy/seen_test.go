@@ -21,6 +21,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/internal/testproc"
 )
@@ -640,5 +641,49 @@ func TestTwoListsOfOneDocument(t *testing.T) {
 				t.Errorf("JSON: %v, want [sku-1 sku-2 sku-3 sku-4] (sku-1 once)", got)
 			}
 		})
+	}
+}
+
+// TestOwnCookiesStayWithTheProxy: the seen-filter's and the caps' cookies,
+// which only the proxy reads, are not sent on to the origin (up to 3 KB
+// more in each request's Cookie line, which an origin's limit on a
+// header counts); the site's cookies and the visitor id are, and the
+// proxy still reads its own.
+func TestOwnCookiesStayWithTheProxy(t *testing.T) {
+	store, _ := seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+	var mu sync.Mutex
+	var sent []string
+	cards := cardsOrigin()
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent = append(sent, strings.Join(r.Header.Values("Cookie"), " | "))
+		mu.Unlock()
+		cards.ServeHTTP(w, r)
+	})
+	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
+	e := newEnv(t, origin, []byte(seenRules), func(c *proxy.Config) { c.Seen, c.Caps = store, capStore })
+	jar := cookieJar{}
+	jar.keep(e.get(t, "/"))
+	if jar[seen.DefaultCookieName] == "" {
+		t.Fatalf("no seen cookie set: %v", jar)
+	}
+	jar["site"], jar[reqctx.VisitorCookie] = "1", "AAAAAAAAAAAAAAAAAAAAAA"
+	jar[caps.CookieName] = "x"
+	second := e.get(t, "/", "Cookie", jar.header())
+	if got := items(second.body); len(got) != 2 {
+		t.Errorf("second view shows %v: the proxy no longer reads its cookie", got)
+	}
+	mu.Lock()
+	last := sent[len(sent)-1]
+	mu.Unlock()
+	for _, name := range []string{seen.DefaultCookieName, caps.CookieName} {
+		if strings.Contains(last, name+"=") {
+			t.Errorf("the origin got %s: %q", name, last)
+		}
+	}
+	for _, want := range []string{"site=1", reqctx.VisitorCookie + "=AAAAAAAAAAAAAAAAAAAAAA"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("the origin did not get %s: %q", want, last)
+		}
 	}
 }

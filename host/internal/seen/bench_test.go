@@ -27,7 +27,7 @@ func BenchmarkCookieRequest(b *testing.B) {
 	ctx := context.Background()
 	st := newCookieStore(b, CookieConfig{})
 	r, _ := http.NewRequest("GET", "https://shop.example/", nil)
-	r.AddCookie(&http.Cookie{Name: st.Name(), Value: validValue(b, st, ids("sku", 200)...)})
+	r.AddCookie(&http.Cookie{Name: st.CookieName(), Value: validValue(b, st, ids("sku", 200)...)})
 	for _, lists := range []bool{true, false} {
 		name := "lists"
 		if !lists {

@@ -131,9 +131,6 @@ func (c *CookieStore) freshSize(n int) int {
 	return 1 + 4 + binary.MaxVarintLen64 + 2 + binary.MaxVarintLen64 + int(bitsLen/8)
 }
 
-// Name is the cookie's name.
-func (c *CookieStore) Name() string { return c.name }
-
 // macState is a pooled HMAC with room for its sum (a sum passed through
 // the hash.Hash interface would escape).
 type macState struct {
@@ -284,6 +281,9 @@ func (c *CookieStore) appendValue(dst []byte, s *Set) ([]byte, error) {
 
 // InHeaders implements Store: the state travels in a Set-Cookie.
 func (c *CookieStore) InHeaders() bool { return true }
+
+// CookieName implements Store: the cookie's name.
+func (c *CookieStore) CookieName() string { return c.name }
 
 // Save implements Store: when s changed, it sets the cookie on h,
 // replacing a Set-Cookie for the same name already there. It returns

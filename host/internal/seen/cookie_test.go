@@ -525,7 +525,7 @@ func TestCookieWithheldIsNotOverwritten(t *testing.T) {
 	// A cookie the request does carry is read and saved as any other.
 	r, _ := http.NewRequest(http.MethodPost, "https://shop.example/", nil)
 	r.Header.Set("Sec-Fetch-Site", "cross-site")
-	r.Header.Set("Cookie", st.Name()+"="+validValue(t, st, "b"))
+	r.Header.Set("Cookie", st.CookieName()+"="+validValue(t, st, "b"))
 	s, info := st.Load(context.Background(), r, "")
 	defer s.Release()
 	s.Shown("a")

@@ -1002,6 +1002,9 @@ func (s *RedisStore) written(batch []save) {
 // response if need be.
 func (s *RedisStore) InHeaders() bool { return false }
 
+// CookieName implements Store: the state is kept in Redis, in no cookie.
+func (s *RedisStore) CookieName() string { return "" }
+
 // writer sends the saves of q, batching what is waiting into one
 // pipeline.
 func (s *RedisStore) writer(q chan save) {

@@ -915,6 +915,10 @@ type Store interface {
 	// it sends the headers. False means Save writes elsewhere (Redis) and
 	// may run after the body.
 	InHeaders() bool
+	// CookieName is the name of the cookie the store keeps a visitor's
+	// state in ("" when it keeps it elsewhere): the proxy does not send it
+	// on to the origin.
+	CookieName() string
 }
 
 // ErrTooLarge is returned by CookieStore.Save for a state that does not fit

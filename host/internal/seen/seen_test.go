@@ -426,7 +426,7 @@ func TestCookieSize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ck := (&http.Cookie{Name: st.Name(), Value: v, Path: "/", MaxAge: st.maxAge, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode}).String()
+			ck := (&http.Cookie{Name: st.CookieName(), Value: v, Path: "/", MaxAge: st.maxAge, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode}).String()
 			t.Logf("%s: value %d bytes, Set-Cookie %d bytes", tt.name, len(v), len(ck))
 			if tt.max > 0 && len(v) > tt.max {
 				t.Errorf("value %d bytes, want at most %d", len(v), tt.max)
@@ -823,7 +823,7 @@ func TestListCalls(t *testing.T) {
 	value := validValue(t, st, old...)
 	load := func() *Set {
 		r, _ := http.NewRequest("GET", "https://shop.example/", nil)
-		r.AddCookie(&http.Cookie{Name: st.Name(), Value: value})
+		r.AddCookie(&http.Cookie{Name: st.CookieName(), Value: value})
 		s, info := st.Load(context.Background(), r, "")
 		if info.Source != SourceCookie {
 			t.Fatalf("%+v", info)
