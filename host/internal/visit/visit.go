@@ -84,6 +84,12 @@ type Spec struct {
 	Shown map[string]int
 	// Secure marks the request as made over TLS.
 	Secure bool
+	// ConsentCookie and ConsentDeny are the proxy's consent settings
+	// (seen.consent_cookie, seen.consent_deny): a visitor whose cookie of
+	// that name holds one of the values declines tracking, as one sending
+	// Sec-GPC: 1 does. Empty means Sec-GPC alone says so.
+	ConsentCookie string
+	ConsentDeny   []string
 }
 
 // DerivedID returns a visitor id of the proxy's form derived from seed,
@@ -176,15 +182,18 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 	untracked := false
 	var held map[string]int
 	heldWhy := ""
-	if !seen.Allowed(hr, "", nil) {
+	if !seen.Allowed(hr, spec.ConsentCookie, spec.ConsentDeny) {
 		// As the proxy does for a visitor who asks not to be tracked
-		// (Sec-GPC: 1): nothing is kept for them, and each capped rule
-		// does what its editor chose for visitors it cannot count
-		// (at_most's untracked).
+		// (Sec-GPC: 1, or a declined consent cookie): nothing is kept
+		// for them, and each capped rule does what its editor chose for
+		// visitors it cannot count (at_most's untracked).
 		v.Persist = false
 		untracked = true
 		if s.UsesCaps() {
 			held, heldWhy = s.Actions().UntrackedCaps(), HeldUntracked
+			if seen.Allowed(hr, "", nil) {
+				heldWhy = HeldDeclined
+			}
 			v.Caps = untrackedCounts{base: v.Caps, hide: held}
 		}
 	}
@@ -409,6 +418,9 @@ const (
 	// HeldUntracked: the visitor declines tracking, and the rule keeps
 	// at_most's untracked: hide.
 	HeldUntracked = "the visitor declines tracking (Sec-GPC: 1), and a capped rule does not apply to a visitor it cannot count unless its at_most says untracked: show"
+	// HeldDeclined is HeldUntracked for a visitor whose consent cookie
+	// declines (Spec.ConsentCookie).
+	HeldDeclined = "the visitor declines tracking (their consent cookie), and a capped rule does not apply to a visitor it cannot count unless its at_most says untracked: show"
 	// HeldSpeculative: a prefetch or prerender, which no capped rule
 	// applies to.
 	HeldSpeculative = "the request is a prefetch or prerender, which the browser may show without asking again: no capped rule applies to it, so that no showing goes uncounted"
