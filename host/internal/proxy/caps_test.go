@@ -93,3 +93,51 @@ func TestCapsRevalidatedCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestCappedHeaderVariesWithGPC: a route whose capped rule sets a
+// header, and edits no page, served a visitor who sends Sec-GPC: 1 (whom
+// the rule skips) the origin's page, public, with a Vary that did not
+// name Sec-GPC: a shared cache in front then gave that copy, without the
+// rule, to every new visitor. The page and the JSON document name it.
+func TestCappedHeaderVariesWithGPC(t *testing.T) {
+	src := `rules:
+  - name: promo
+    at_most: 2 per 1d
+    actions:
+      - set_header: { name: X-Promo, value: shown }
+`
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=600")
+		if r.URL.Path == "/api" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"a":1}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><html><body>hi</body></html>")
+	})
+	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
+	e := newEnv(t, origin, []byte(src), func(c *proxy.Config) { c.Caps = capStore })
+	for _, c := range []struct {
+		path, dest, gpc string
+		promo           bool
+	}{
+		{"/", "document", "1", false},
+		{"/", "document", "", true},
+		{"/api", "empty", "1", false},
+		{"/api", "empty", "", true},
+	} {
+		h := []string{"Sec-Fetch-Dest", c.dest}
+		if c.gpc != "" {
+			h = append(h, "Sec-GPC", c.gpc)
+		}
+		r := e.get(t, c.path, h...)
+		if got := r.Header.Get("X-Promo") == "shown"; got != c.promo {
+			t.Fatalf("%s, Sec-GPC %q: promo %v, want %v", c.path, c.gpc, got, c.promo)
+		}
+		vary, cc := strings.Join(r.Header.Values("Vary"), ", "), r.Header.Get("Cache-Control")
+		if !strings.Contains(vary, "Sec-Gpc") && !strings.Contains(cc, "private") {
+			t.Errorf("%s, Sec-GPC %q: shared-cacheable (Cache-Control %q) with Vary %q", c.path, c.gpc, cc, vary)
+		}
+	}
+}
