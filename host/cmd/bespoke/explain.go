@@ -476,6 +476,10 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 		if v.Traces != nil {
 			printTrace(w, v.Traces[i].Cond, "      ")
 		}
+		if why := v.HeldCaps[r.Name]; why != "" {
+			// Its count reads as its cap: not the views it was shown.
+			fmt.Fprintf(w, "      not for this visitor: %s\n", why)
+		}
 	}
 	if len(m.Experiments) > 0 {
 		fmt.Fprintln(w, "\nExperiments:")
@@ -703,7 +707,7 @@ func printJSON(w io.Writer, l *loaded, v *visit.Result) error {
 		Actions []planAction `json:"actions"`
 		// Personalized is the proxy's own verdict: served private.
 		Personalized bool `json:"personalized"`
-	}{Visitor: v.Visitor.ID, New: v.Visitor.New, Context: map[string]any{}, Notes: v.Notes, Actions: planActions(m, v.Plan),
+	}{Visitor: v.Visitor.ID, New: v.Visitor.New, Context: map[string]any{}, Notes: slices.Concat(v.Notes, v.HeldNotes()), Actions: planActions(m, v.Plan),
 		Personalized: proxy.Personalized(v.Plan, true, len(v.Plan.Edits) > 0 || len(v.Plan.JSONEdits) > 0)}
 	for i, s := range m.Slots {
 		switch val := v.Values[i]; {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -262,6 +263,64 @@ func TestExplainRecordsOnly(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "none:") || strings.Contains(out.String(), "origin's caching headers are kept") {
 		t.Errorf("explain says the view changes nothing:\n%s", &out)
+	}
+}
+
+// TestExplainHeldCaps: a capped rule that does not apply to a visitor
+// who declines tracking, or to a prefetch, says why under the rule: its
+// count read as its cap ("views of "popup" per 1d = 2"), as if the
+// visitor had been shown it twice.
+func TestExplainHeldCaps(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "caps.yaml")
+	os.WriteFile(own, []byte("rules:\n  - name: popup\n    at_most: 2 per 1d\n    actions: [ { remove: \"#x\" } ]\n  - name: notice\n    at_most: { times: 2, per: 1d, untracked: show }\n    actions: [ { remove: \"#y\" } ]\n"), 0o644)
+	const gpc = "    not for this visitor: the visitor declines tracking (Sec-GPC: 1), and a capped rule does not apply to a visitor it cannot count unless its at_most says untracked: show"
+	const prefetch = "    not for this visitor: the request is a prefetch or prerender, which the browser may show without asking again: no capped rule applies to it, so that no showing goes uncounted"
+	for _, c := range []struct {
+		header        string
+		popup, notice string // the rule's line, and what follows it
+	}{
+		{"", "✓ popup", "✓ notice"},
+		{"Sec-GPC: 1", "✗ popup\n" + gpc, "✓ notice"},
+		{"Sec-Purpose: prefetch", "✗ popup\n" + prefetch, "✗ notice\n" + prefetch},
+	} {
+		args := []string{"explain", own}
+		if c.header != "" {
+			args = append(args, "--header", c.header)
+		}
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != 0 {
+			t.Fatalf("%q: exit %d\n%s%s", c.header, code, &out, &errOut)
+		}
+		// Each rule's line and the lines under it but its trace's.
+		blocks := map[string]string{}
+		name := ""
+		for line := range strings.SplitSeq(out.String(), "\n") {
+			switch {
+			case strings.HasPrefix(line, "  ✓ ") || strings.HasPrefix(line, "  ✗ "):
+				f := strings.Fields(line)
+				name = f[1]
+				blocks[name] = f[0] + " " + f[1]
+			case name != "" && !strings.HasPrefix(line, "      "):
+				name = ""
+			case name != "" && strings.HasPrefix(line, "      not "):
+				blocks[name] += "\n" + line[2:]
+			}
+		}
+		if blocks["popup"] != c.popup || blocks["notice"] != c.notice {
+			t.Errorf("%q:\n%s\n%s\nwant\n%s\n%s\n%s", c.header, blocks["popup"], blocks["notice"], c.popup, c.notice, &out)
+		}
+		// --json says it in its notes.
+		out.Reset()
+		if code := run(append(args, "--json"), &out, &errOut); code != 0 {
+			t.Fatalf("%q --json: exit %d\n%s%s", c.header, code, &out, &errOut)
+		}
+		var j struct{ Notes []string }
+		if err := json.Unmarshal(out.Bytes(), &j); err != nil {
+			t.Fatal(err)
+		}
+		if held := strings.Contains(c.popup, "not for"); held != (len(j.Notes) == 1 && strings.Contains(j.Notes[0], "popup")) {
+			t.Errorf("%q --json: notes %q", c.header, j.Notes)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -384,5 +385,68 @@ func TestPreviewFollowsReloads(t *testing.T) {
 	}
 	if !strings.Contains(cs.stderr.String(), "the editors' preview follows the configuration") {
 		t.Errorf("the log does not say the preview followed:\n%s", cs.stderr)
+	}
+}
+
+// TestPreviewConsent: the editors' preview beside the proxy takes a
+// visitor whose consent cookie declines (seen.consent_cookie,
+// consent_deny) for one who cannot be counted, as the proxy does: a
+// capped rule does not apply, and the next visit counts nothing. It
+// showed such a visitor the popup the proxy keeps from them, counted,
+// and the configuration's consent a reload changed is followed too.
+func TestPreviewConsent(t *testing.T) {
+	origin := helloOrigin(t)
+	rules := writeRules(t, "rules:\n  - name: popup\n    at_most: 2 per 1d\n    actions:\n      - set_inner: { select: \"#t\", text: Popup }\n")
+	conf := func(deny string) string {
+		return fmt.Sprintf("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\ncache_dir: \"-\"\nlog: { access: false }\nseen: { store: cookie, consent_cookie: consent, consent_deny: [%s] }\nroutes:\n  - { name: shop, origin: %q, rules: %q }\n", deny, origin.URL, rules)
+	}
+	cs := &configServe{conf: filepath.Join(t.TempDir(), "bespoke.yaml")}
+	cs.write(t, conf("no"))
+	cs = startConfig(t, cs.conf, "--watch", "0", "--preview", "127.0.0.1:0")
+	state := func(cookie string) []string {
+		t.Helper()
+		resp, err := http.Get(cs.preview + "/state?cookies=" + url.QueryEscape(cookie))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st struct{ Matched []string }
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Matched
+	}
+	proxied := func(cookie string) bool {
+		t.Helper()
+		req, _ := http.NewRequest("GET", cs.url+"/", nil)
+		req.Header.Set("Cookie", cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), ">Popup<")
+	}
+	for _, c := range []struct {
+		cookie string
+		popup  bool
+	}{{"consent=yes", true}, {"consent=no", false}} {
+		if got := proxied(c.cookie); got != c.popup {
+			t.Fatalf("%s: the proxy shows the popup %v", c.cookie, got)
+		}
+		if got := slices.Contains(state(c.cookie), "popup"); got != c.popup {
+			t.Errorf("%s: the preview shows the popup %v, the proxy %v", c.cookie, got, c.popup)
+		}
+	}
+	cs.write(t, conf("refused"))
+	if status, res := cs.reload(t); status != http.StatusOK {
+		t.Fatalf("reload: %d %v\n%s", status, res, cs.stderr)
+	}
+	if !proxied("consent=no") || !slices.Contains(state("consent=no"), "popup") {
+		t.Errorf("after the reload, consent=no declines nothing: the proxy shows the popup %v, the preview matched %v", proxied("consent=no"), state("consent=no"))
+	}
+	if proxied("consent=refused") || slices.Contains(state("consent=refused"), "popup") {
+		t.Errorf("after the reload, consent=refused declines: the proxy shows the popup %v, the preview matched %v", proxied("consent=refused"), state("consent=refused"))
 	}
 }

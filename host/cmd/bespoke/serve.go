@@ -587,7 +587,8 @@ func previewTargets(cfg *config.Config, rc reqctx.Config, links *preview.Links, 
 		if err != nil {
 			return nil, err
 		}
-		t := preview.Target{Name: r.Name, Origin: u, Context: rc, Links: links, Proxy: proxyURL, Path: r.Path}
+		t := preview.Target{Name: r.Name, Origin: u, Context: rc, Links: links, Proxy: proxyURL, Path: r.Path,
+			ConsentCookie: cfg.Seen.ConsentCookie, ConsentDeny: cfg.Seen.ConsentDeny}
 		if !strings.Contains(r.Host, "*") {
 			t.Host = r.Host // the Host the route's visitors send
 		}

@@ -146,29 +146,46 @@ func (s *Store) FromShared(b []byte, err error) *Counts {
 }
 
 // Load reads the counts from r's cookie. A missing, malformed or tampered
-// cookie gives empty counts, never an error.
+// cookie gives empty counts, never an error. Of several cookies of the
+// name (a browser sends one for each path and domain that set one), the
+// first valid one is read, as the visitor id and the seen-filter are: a
+// stale copy sent first would otherwise start the visitor over on every
+// request.
 func (s *Store) Load(r *http.Request) *Counts {
-	c := &Counts{s: s}
-	ck, err := r.Cookie(CookieName)
-	if err != nil {
-		return c
+	dropped := ""
+	for _, ck := range r.CookiesNamed(CookieName) {
+		c := &Counts{s: s}
+		if body, why := s.verify(ck.Value); why != "" {
+			c.Dropped = why
+		} else {
+			c.decodeEntries(body)
+		}
+		if c.Dropped == "" {
+			return c
+		}
+		if dropped == "" {
+			dropped = c.Dropped
+		}
 	}
-	b, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	return &Counts{s: s, Dropped: dropped}
+}
+
+// verify checks a cookie value's format and signature, and returns its
+// entries (after the version byte), or why the value is not counts of
+// this store's.
+func (s *Store) verify(v string) (entries []byte, dropped string) {
+	b, err := base64.RawURLEncoding.DecodeString(v)
 	switch {
 	case err != nil || len(b) < 1+macSize:
-		c.Dropped = "malformed"
-		return c
+		return nil, "malformed"
 	case b[0] != version:
-		c.Dropped = "old-format"
-		return c
+		return nil, "old-format"
 	}
 	body, mac := b[:len(b)-macSize], b[len(b)-macSize:]
 	if !hmac.Equal(mac, s.mac(body)) {
-		c.Dropped = "tampered"
-		return c
+		return nil, "tampered"
 	}
-	c.decodeEntries(body[1:])
-	return c
+	return body[1:], ""
 }
 
 // decodeEntries reads the entries after the version byte.

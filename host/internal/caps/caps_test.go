@@ -79,6 +79,41 @@ func TestEntriesAreBounded(t *testing.T) {
 	}
 }
 
+// TestSeveralCookies: of several caps cookies (a browser sends one for
+// each path and domain that set one, RFC 6265 5.4), the first valid one
+// holds the counts, as the visitor id and the seen-filter are read. The
+// first alone was read: a stale or foreign copy sent first reset the
+// counts on every request, and a capped rule showed on every page.
+func TestSeveralCookies(t *testing.T) {
+	s, _ := New([]byte("k"), nil)
+	c := s.Load(httptest.NewRequest("GET", "/", nil))
+	c.Hit("a", time.Hour)
+	c.Hit("a", time.Hour)
+	good := c.Cookie(time.Hour, false).Value
+	other, _ := New([]byte("another key"), nil)
+	foreign := other.Load(httptest.NewRequest("GET", "/", nil))
+	foreign.Hit("a", time.Hour)
+	stale := foreign.Cookie(time.Hour, false).Value
+	for _, tt := range []struct {
+		name, header string
+		count        int
+		dropped      string
+	}{
+		{"one", CookieName + "=" + good, 2, ""},
+		{"a foreign copy first", CookieName + "=" + stale + "; " + CookieName + "=" + good, 2, ""},
+		{"a malformed copy first", CookieName + "=%%%; other=1; " + CookieName + "=" + good, 2, ""},
+		{"the valid one first", CookieName + "=" + good + "; " + CookieName + "=" + stale, 2, ""},
+		{"none valid", CookieName + "=" + stale + "; " + CookieName + "=AQ", 0, "tampered"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", tt.header)
+		got := s.Load(r)
+		if got.Count("a", time.Hour) != tt.count || got.Dropped != tt.dropped {
+			t.Errorf("%s: count %d, dropped %q; want %d, %q", tt.name, got.Count("a", time.Hour), got.Dropped, tt.count, tt.dropped)
+		}
+	}
+}
+
 func FuzzLoad(f *testing.F) {
 	f.Add("AQ")
 	f.Add("")

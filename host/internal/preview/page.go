@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -211,7 +212,7 @@ func resultOf(vr *visitResult) *resultView {
 	res := vr.res
 	prog := vr.good.prog
 	m := vr.good.site.Manifest()
-	rv := &resultView{Visitor: res.Visitor.ID, New: res.Visitor.New, Notes: res.Notes}
+	rv := &resultView{Visitor: res.Visitor.ID, New: res.Visitor.New, Notes: slices.Concat(res.Notes, res.HeldNotes())}
 	for i, r := range prog.Rules {
 		row := ruleView{Index: i, Name: r.Name, Line: r.Pos.Line, Matched: res.Decision.Has(i)}
 		if i < len(res.Traces) {
@@ -395,7 +396,7 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	if res := vr.res; res != nil {
 		st.Visitor = res.Visitor.ID
 		st.Matched = append(st.Matched, res.Matched()...)
-		st.Notes = res.Notes
+		st.Notes = slices.Concat(res.Notes, res.HeldNotes())
 		for i, x := range vr.good.prog.Experiments {
 			if st.Variants == nil {
 				st.Variants = map[string]string{}

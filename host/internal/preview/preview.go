@@ -78,6 +78,12 @@ type Target struct {
 	// with; empty (a route of any host, or of a wildcard) means the
 	// proxy's, else the origin's.
 	Host string
+	// ConsentCookie and ConsentDeny are the proxy's consent settings
+	// (seen.consent_cookie, seen.consent_deny): a visitor whose cookie
+	// declines is one nothing is counted for, as through the proxy.
+	// Empty means Sec-GPC alone declines.
+	ConsentCookie string
+	ConsentDeny   []string
 }
 
 // Options configure a Server. The zero Options are usable.
@@ -255,6 +261,7 @@ func sameTarget(a, b Target) bool {
 	ac.Now, bc.Now = nil, nil
 	return a.Name == b.Name && a.File == b.File && a.Origin.String() == b.Origin.String() &&
 		a.Path == b.Path && a.Host == b.Host && a.Proxy == b.Proxy && a.Links == b.Links &&
+		a.ConsentCookie == b.ConsentCookie && slices.Equal(a.ConsentDeny, b.ConsentDeny) &&
 		reflect.DeepEqual(ac, bc)
 }
 
@@ -471,6 +478,7 @@ func (s *Server) decide(r *http.Request) *visitResult {
 	vr := &visitResult{ctx: c, t: t, version: s.version()}
 	vr.cur, vr.good, vr.release = t.snapshot()
 	vr.spec, vr.problems = c.Spec()
+	vr.spec.ConsentCookie, vr.spec.ConsentDeny = t.ConsentCookie, t.ConsentDeny
 	if hostOf(vr.spec, "") == "" {
 		// A path: the visitor's Host is the route's, else the proxy's,
 		// else the origin's (an origin that writes links from

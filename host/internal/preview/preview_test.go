@@ -23,6 +23,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/preview"
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
 )
 
 var pages = fstest.MapFS{
@@ -925,5 +926,34 @@ func TestSetTargets(t *testing.T) {
 	}
 	if st := e.state(t, ""); !slices.Contains(st.Matched, "blog-hello") {
 		t.Errorf("a refused SetTargets changed the preview: matched %v", st.Matched)
+	}
+}
+
+// TestHeldCapsNoted: a capped rule that does not apply to a visitor who
+// declines tracking says why, as a note: its count read as its cap, so
+// the preview showed it at 2 views of 2, as if the visitor had been
+// shown it.
+func TestHeldCapsNoted(t *testing.T) {
+	e := newEnv(t, `rules:
+  - name: popup
+    at_most: 2 per 1d
+    actions:
+      - add_class: { select: body, class: popup }
+  - name: notice
+    at_most: { times: 2, per: 1d, untracked: show }
+    actions:
+      - add_class: { select: body, class: notice }
+`, nil, "")
+	st := e.state(t, "headers="+url.QueryEscape("Sec-GPC: 1"))
+	want := []string{"popup: not for this visitor: " + visit.HeldUntracked}
+	if !slices.Equal(st.Notes, want) {
+		t.Errorf("notes %q, want %q", st.Notes, want)
+	}
+	if st := e.state(t, ""); len(st.Notes) != 0 {
+		t.Errorf("a visitor counted as usual: notes %q", st.Notes)
+	}
+	page := html.UnescapeString(e.get(t, "/?headers="+url.QueryEscape("Sec-GPC: 1")))
+	if !strings.Contains(page, want[0]) {
+		t.Errorf("the page does not say %q", want[0])
 	}
 }

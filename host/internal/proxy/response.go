@@ -191,9 +191,13 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 		// Ask browsers for the Client Hints device rules read.
 		h.Set("Accept-CH", device.AcceptCH)
 	}
+	// Which of the plan's edits applied in this page view, as far as
+	// it is known before the headers (nil when every one counts as
+	// applied).
+	applied := st.applied(rp)
 	if rp.validators == weakValidators {
 		var tag uint64
-		if len(h["Etag"]) > 0 && h["Etag"][0] != "" {
+		if len(h["Etag"]) > 0 && h["Etag"][0] != "" && !capMissed(pl, rp, applied) {
 			tag = st.planTag()
 		}
 		changedBodyValidators(h, tag)
@@ -234,7 +238,6 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 	}
 	// What took effect in this page view: caps are counted, mark_seen
 	// recorded, then the seen-filter saved.
-	applied := st.applied(rp)
 	if rp.capsAt != effectsNever && rp.capsAt != effectsAfterBody {
 		p.countCaps(h, st, rp, applied)
 	}
@@ -311,6 +314,25 @@ func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied fun
 		// uncounted: it must ask first (a 304 counts as a view).
 		h.Set("Cache-Control", withNoCache(cacheControl(h)))
 	}
+}
+
+// capMissed reports whether a capped rule of the page view did not take
+// effect in it, its page edits having applied nowhere (a popup for #main
+// on a page without one). Such a page gets no ETag: a 304 stands for the
+// copy the plan's edits made, and counts its capped rules as shown
+// (there is no body to say otherwise), so the copy's reloads would use
+// up a cap it never showed. Without one, the page comes again and its
+// rewrite says.
+func capMissed(pl *plan.Plan, rp responsePlan, applied func(int) bool) bool {
+	if rp.capsAt != effectsAfterHold && rp.capsAt != effectsAfterEdit {
+		return false
+	}
+	for _, ri := range pl.Capped {
+		if pending(pl, ri, rp.effectsBody) && !effective(pl, ri, rp.effectsBody, applied) {
+			return true
+		}
+	}
+	return false
 }
 
 // withNoCache adds no-cache to a Cache-Control value that lacks it.

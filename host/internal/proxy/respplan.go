@@ -455,11 +455,13 @@ func planResponse(in responseInput) responsePlan {
 		rp.addVary(in.site.varyAsset...)
 		rp.assetVary = true
 	}
-	if (page || notModifiedPage) && (in.req.tracking || in.site.readsVisitor) && in.site.hasEdits {
+	if (page || notModifiedPage) && (in.req.tracking || in.site.readsVisitor) && (in.site.hasEdits || in.site.touchesNonHTML) {
 		// The page of a visitor who declines tracking carries none of
 		// its cookies and may be public; another's may not: a shared
 		// cache must not give the one to the other (the consent cookie
-		// is in Cookie, which the page's Vary names).
+		// is in Cookie, which the page's Vary names). So too where the
+		// rules only set headers or cookies: a capped one skips such a
+		// visitor, and their page is the origin's.
 		rp.addVary("Sec-Gpc")
 	}
 	if rp.body != BodyPass {

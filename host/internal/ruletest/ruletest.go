@@ -292,6 +292,14 @@ func why(prog *ir.Program, v *visit.Result, rule int) string {
 	if t == nil || t.Result {
 		return ""
 	}
+	if c := prog.Rules[rule].Cap; c != nil && v.HeldCaps[prog.Rules[rule].Name] != "" {
+		// The cap failed, read as used up: not for the views the
+		// visitor was shown.
+		count := prog.Slots[c.Slot].String() + " = "
+		if slices.ContainsFunc(t.Values, func(s string) bool { return strings.HasPrefix(s, count) }) {
+			return ": " + v.HeldCaps[prog.Rules[rule].Name]
+		}
+	}
 	s := ": " + t.Text
 	if t.Segment != "" {
 		s = ": segment " + t.Segment

@@ -184,14 +184,24 @@ func TestOutputExpectations(t *testing.T) {
 	}
 }
 
-// TestWhyNoMatch: a rule expected to match that did not says why.
+// TestWhyNoMatch: a rule expected to match that did not says why. A
+// capped rule that does not apply to a visitor who declines tracking, or
+// to a prefetch, says so: it said its count was at its cap, as if the
+// visitor had been shown it.
 func TestWhyNoMatch(t *testing.T) {
-	for _, tc := range []struct{ rule, want string }{
-		{"    when: geo.country == \"FR\"\n", `expected r to match, but it did not: geo.country == "FR" (geo.country is missing) does not hold`},
-		{"    enabled: false\n", "expected r to match, but it did not: the rule is switched off (enabled: false)"},
-		{"    enabled: false\n    when: geo.country == \"FR\"\n", "expected r to match, but it did not: the rule is switched off (enabled: false)"},
+	for _, tc := range []struct{ rule, test, want string }{
+		{"    when: geo.country == \"FR\"\n", "", `expected r to match, but it did not: geo.country == "FR" (geo.country is missing) does not hold`},
+		{"    enabled: false\n", "", "expected r to match, but it did not: the rule is switched off (enabled: false)"},
+		{"    enabled: false\n    when: geo.country == \"FR\"\n", "", "expected r to match, but it did not: the rule is switched off (enabled: false)"},
+		{"    at_most: 2 per 1d\n", "    shown: { r: 2 }\n", `expected r to match, but it did not: views of "r" per 1d < 2 (views of "r" per 1d = 2) does not hold`},
+		{"    at_most: 2 per 1d\n", "    request: { headers: { Sec-GPC: \"1\" } }\n",
+			"expected r to match, but it did not: the visitor declines tracking (Sec-GPC: 1), and a capped rule does not apply to a visitor it cannot count unless its at_most says untracked: show"},
+		{"    at_most: 2 per 1d\n", "    request: { headers: { Sec-Purpose: prefetch } }\n",
+			"expected r to match, but it did not: the request is a prefetch or prerender, which the browser may show without asking again: no capped rule applies to it, so that no showing goes uncounted"},
+		{"    at_most: 2 per 1d\n    when: geo.country == \"FR\"\n", "    request: { headers: { Sec-GPC: \"1\" } }\n", `expected r to match, but it did not: geo.country == "FR" (geo.country is missing) does not hold`},
+		{"    at_most: { times: 2, per: 1d, untracked: show }\n", "    request: { headers: { Sec-GPC: \"1\" } }\n    shown: { r: 2 }\n", `expected r to match, but it did not: views of "r" per 1d < 2 (views of "r" per 1d = 2) does not hold`},
 	} {
-		s, prog := load(t, "rules:\n  - name: r\n"+tc.rule+"    actions:\n      - remove: \"#x\"\ntests:\n  - name: t\n    expect: { match: [r] }\n")
+		s, prog := load(t, "rules:\n  - name: r\n"+tc.rule+"    actions:\n      - remove: \"#x\"\ntests:\n  - name: t\n"+tc.test+"    expect: { match: [r] }\n")
 		results, err := ruletest.Run(context.Background(), s, prog)
 		if err != nil {
 			t.Fatal(err)

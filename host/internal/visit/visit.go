@@ -85,6 +85,12 @@ type Spec struct {
 	Shown map[string]int
 	// Secure marks the request as made over TLS.
 	Secure bool
+	// ConsentCookie and ConsentDeny are the proxy's consent settings
+	// (seen.consent_cookie, seen.consent_deny): a visitor whose cookie of
+	// that name holds one of the values declines tracking, as one sending
+	// Sec-GPC: 1 does. Empty means Sec-GPC alone says so.
+	ConsentCookie string
+	ConsentDeny   []string
 }
 
 // DerivedID returns a visitor id of the proxy's form derived from seed,
@@ -129,6 +135,12 @@ type Result struct {
 	// Untracked: the visitor declines tracking (Sec-GPC): the proxy keeps
 	// nothing of their views (Next carries only the rules' cookies).
 	Untracked bool
+	// HeldCaps says, by rule name, why a capped rule reads its count as
+	// its cap whatever the visitor was shown, and so does not apply: the
+	// visitor declines tracking and the rule's untracked is hide (the
+	// default), or the request is a prefetch or prerender. Nil when no
+	// rule is held so.
+	HeldCaps map[string]string
 
 	seen *seenSet
 	site *site.Site
@@ -169,21 +181,28 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 		v.Caps = counts
 	}
 	untracked := false
-	if !seen.Allowed(hr, "", nil) {
+	var held map[string]int
+	heldWhy := ""
+	if !seen.Allowed(hr, spec.ConsentCookie, spec.ConsentDeny) {
 		// As the proxy does for a visitor who asks not to be tracked
-		// (Sec-GPC: 1): nothing is kept for them, and each capped rule
-		// does what its editor chose for visitors it cannot count
-		// (at_most's untracked).
+		// (Sec-GPC: 1, or a declined consent cookie): nothing is kept
+		// for them, and each capped rule does what its editor chose for
+		// visitors it cannot count (at_most's untracked).
 		v.Persist = false
 		untracked = true
 		if s.UsesCaps() {
-			v.Caps = untrackedCounts{base: v.Caps, hide: s.Actions().UntrackedCaps()}
+			held, heldWhy = s.Actions().UntrackedCaps(), HeldUntracked
+			if seen.Allowed(hr, "", nil) {
+				heldWhy = HeldDeclined
+			}
+			v.Caps = untrackedCounts{base: v.Caps, hide: held}
 		}
 	}
 	if proxy.Speculative(hr.Header) && s.UsesCaps() {
 		// As the proxy does for a prefetch or prerender: no capped rule
 		// applies to what the browser may show uncounted.
-		v.Caps = untrackedCounts{base: v.Caps, hide: s.Actions().AllCaps()}
+		held, heldWhy = s.Actions().AllCaps(), HeldSpeculative
+		v.Caps = untrackedCounts{base: v.Caps, hide: held}
 	}
 	seen := newSeenSet(spec.Seen)
 	req := &site.Request{}
@@ -200,6 +219,18 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 		byAddress = byAddress && (slices.Contains(v.Page, "X-Forwarded-For") || slices.Contains(v.Page, "Forwarded"))
 	}
 	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, ByAddress: byAddress, Vary: vary, Untracked: untracked, seen: seen, site: s}
+	m := s.Manifest()
+	for _, r := range m.Rules {
+		if r.Cap == nil {
+			continue
+		}
+		if _, ok := held[m.Slots[r.Cap.Slot].Arg]; ok {
+			if res.HeldCaps == nil {
+				res.HeldCaps = map[string]string{}
+			}
+			res.HeldCaps[r.Name] = heldWhy
+		}
+	}
 	if prog != nil {
 		ev, err := eval.New(prog)
 		if err != nil {
@@ -364,6 +395,37 @@ func Buckets(prog *ir.Program, variants map[string]string) (map[string]int, erro
 	}
 	return out, nil
 }
+
+// HeldNotes says in words, for the rules of HeldCaps, why they do not
+// apply: "popup, survey: not for this visitor: ..." (one reason serves
+// every such rule of a request), or nothing when none is held.
+func (r *Result) HeldNotes() []string {
+	if len(r.HeldCaps) == 0 {
+		return nil
+	}
+	var names []string
+	why := ""
+	for _, rule := range r.site.Manifest().Rules {
+		if w, ok := r.HeldCaps[rule.Name]; ok {
+			names, why = append(names, rule.Name), w
+		}
+	}
+	return []string{strings.Join(names, ", ") + ": not for this visitor: " + why}
+}
+
+// Why a capped rule does not apply whatever the visitor was shown
+// (Result.HeldCaps).
+const (
+	// HeldUntracked: the visitor declines tracking, and the rule keeps
+	// at_most's untracked: hide.
+	HeldUntracked = "the visitor declines tracking (Sec-GPC: 1), and a capped rule does not apply to a visitor it cannot count unless its at_most says untracked: show"
+	// HeldDeclined is HeldUntracked for a visitor whose consent cookie
+	// declines (Spec.ConsentCookie).
+	HeldDeclined = "the visitor declines tracking (their consent cookie), and a capped rule does not apply to a visitor it cannot count unless its at_most says untracked: show"
+	// HeldSpeculative: a prefetch or prerender, which no capped rule
+	// applies to.
+	HeldSpeculative = "the request is a prefetch or prerender, which the browser may show without asking again: no capped rule applies to it, so that no showing goes uncounted"
+)
 
 // shownCounts counts capped rules as the proxy's caps cookie would.
 type shownCounts map[string]int

@@ -358,18 +358,26 @@ rules:
 		headers    [][2]string
 		shown      map[string]int
 		hide, show bool
+		why        string // HeldCaps["hidden"]
 	}{
-		{nil, nil, true, true},
-		{[][2]string{{"Sec-GPC", "1"}}, nil, false, true},
-		{[][2]string{{"Sec-GPC", "0"}}, nil, true, true},
-		{nil, map[string]int{"hidden": 2, "shown": 2}, false, false},
+		{nil, nil, true, true, ""},
+		{[][2]string{{"Sec-GPC", "1"}}, nil, false, true, visit.HeldUntracked},
+		{[][2]string{{"Sec-GPC", "0"}}, nil, true, true, ""},
+		{nil, map[string]int{"hidden": 2, "shown": 2}, false, false, ""},
+		// The proxy's consent cookie (Spec.ConsentCookie) declines too.
+		{[][2]string{{"Cookie", "consent=no"}}, nil, false, true, visit.HeldDeclined},
+		{[][2]string{{"Cookie", "consent=yes"}}, nil, true, true, ""},
+		{[][2]string{{"Cookie", "consent=no"}, {"Sec-GPC", "1"}}, nil, false, true, visit.HeldUntracked},
 	} {
-		res, err := visit.Run(context.Background(), s, prog, visit.Spec{Headers: c.headers, Shown: c.shown})
+		res, err := visit.Run(context.Background(), s, prog, visit.Spec{Headers: c.headers, Shown: c.shown, ConsentCookie: "consent", ConsentDeny: []string{"no"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Decision.Has(0) != c.hide || res.Decision.Has(1) != c.show {
-			t.Errorf("%v, shown %v: hidden %v, shown %v; want %v, %v", c.headers, c.shown, res.Decision.Has(0), res.Decision.Has(1), c.hide, c.show)
+		if res.Decision.Has(0) != c.hide || res.Decision.Has(1) != c.show || res.HeldCaps["hidden"] != c.why || res.HeldCaps["shown"] != "" {
+			t.Errorf("%v, shown %v: hidden %v, shown %v, held %q; want %v, %v, %q", c.headers, c.shown, res.Decision.Has(0), res.Decision.Has(1), res.HeldCaps, c.hide, c.show, c.why)
+		}
+		if res.Untracked != (c.why != "") {
+			t.Errorf("%v: untracked %v", c.headers, res.Untracked)
 		}
 	}
 }

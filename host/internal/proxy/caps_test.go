@@ -1,0 +1,143 @@
+package proxy_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bespoke-edge/bespoke/host/internal/caps"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+)
+
+// revalidatingOrigin serves /list, a page with #main, and /other, one
+// without, each with a strong ETag and Cache-Control: no-cache (the
+// browser asks before each showing), answering 304 to its own ETag.
+func revalidatingOrigin() http.Handler {
+	pages := map[string]string{
+		"/list":  `<!doctype html><html><body><main id="main"><p>Items</p></main></body></html>`,
+		"/other": `<!doctype html><html><body><p>No main here.</p></body></html>`,
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page, ok := pages[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		etag := `"v1` + strings.ReplaceAll(r.URL.Path, "/", "-") + `"`
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, page)
+	})
+}
+
+// TestCapsRevalidatedCopy: a 304 counts a capped rule only when the copy
+// it revalidates showed it. A page where the popup's selector selects
+// nothing kept the plan's ETag, and every revalidation of it (a reload,
+// a back button) counted the popup the page never showed, until the
+// visitor had used the cap up without seeing it once.
+func TestCapsRevalidatedCopy(t *testing.T) {
+	src := `rules:
+  - name: popup
+    at_most: 2 per 1d
+    actions:
+      - insert_before: { select: "#main", html: '<div id="popup">Join us</div>' }
+`
+	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
+	e := newEnv(t, revalidatingOrigin(), []byte(src), func(c *proxy.Config) { c.Caps = capStore })
+	jar, lastETag := cookieJar{}, map[string]string{}
+	nav := func(path, etag string) response {
+		t.Helper()
+		h := []string{"Sec-Fetch-Dest", "document", "Cookie", jar.header()}
+		if etag != "" {
+			h = append(h, "If-None-Match", etag)
+		}
+		r := e.get(t, path, h...)
+		jar.keep(r)
+		return r
+	}
+	for _, c := range []struct {
+		name string
+		path string
+		// reload sends the ETag the page last came with, if any; status
+		// is what comes, and popup whether a 200 shows it.
+		reload bool
+		status int
+		popup  bool
+	}{
+		{"a page without #main", "/other", false, 200, false},
+		{"its reload: no ETag to send", "/other", true, 200, false},
+		{"another reload", "/other", true, 200, false},
+		{"the page with #main", "/list", false, 200, true},
+		{"its reload: the copy shows the popup, counted", "/list", true, 304, false},
+		{"the page with #main once more: the cap is used up", "/list", false, 200, false},
+	} {
+		etag := ""
+		if c.reload {
+			etag = lastETag[c.path]
+		}
+		r := nav(c.path, etag)
+		if r.StatusCode != c.status {
+			t.Fatalf("%s: status %d, want %d", c.name, r.StatusCode, c.status)
+		}
+		if got := strings.Contains(r.body, `id="popup"`); r.StatusCode == 200 && got != c.popup {
+			t.Fatalf("%s: popup %v, want %v", c.name, got, c.popup)
+		}
+		if r.StatusCode == http.StatusOK {
+			lastETag[c.path] = r.Header.Get("ETag")
+		}
+	}
+}
+
+// TestCappedHeaderVariesWithGPC: a route whose capped rule sets a
+// header, and edits no page, served a visitor who sends Sec-GPC: 1 (whom
+// the rule skips) the origin's page, public, with a Vary that did not
+// name Sec-GPC: a shared cache in front then gave that copy, without the
+// rule, to every new visitor. The page and the JSON document name it.
+func TestCappedHeaderVariesWithGPC(t *testing.T) {
+	src := `rules:
+  - name: promo
+    at_most: 2 per 1d
+    actions:
+      - set_header: { name: X-Promo, value: shown }
+`
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=600")
+		if r.URL.Path == "/api" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"a":1}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><html><body>hi</body></html>")
+	})
+	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
+	e := newEnv(t, origin, []byte(src), func(c *proxy.Config) { c.Caps = capStore })
+	for _, c := range []struct {
+		path, dest, gpc string
+		promo           bool
+	}{
+		{"/", "document", "1", false},
+		{"/", "document", "", true},
+		{"/api", "empty", "1", false},
+		{"/api", "empty", "", true},
+	} {
+		h := []string{"Sec-Fetch-Dest", c.dest}
+		if c.gpc != "" {
+			h = append(h, "Sec-GPC", c.gpc)
+		}
+		r := e.get(t, c.path, h...)
+		if got := r.Header.Get("X-Promo") == "shown"; got != c.promo {
+			t.Fatalf("%s, Sec-GPC %q: promo %v, want %v", c.path, c.gpc, got, c.promo)
+		}
+		vary, cc := strings.Join(r.Header.Values("Vary"), ", "), r.Header.Get("Cache-Control")
+		if !strings.Contains(vary, "Sec-Gpc") && !strings.Contains(cc, "private") {
+			t.Errorf("%s, Sec-GPC %q: shared-cacheable (Cache-Control %q) with Vary %q", c.path, c.gpc, cc, vary)
+		}
+	}
+}
