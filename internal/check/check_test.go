@@ -437,3 +437,43 @@ tests:
 		}
 	}
 }
+
+// TestAttributeOnTheRight: a comparison written the other way round is
+// refused with the comparison to write instead, which must mean what
+// the editor wrote: 3 < x is x > 3, and "de" in languages, a value in
+// a list attribute, is languages contains "de", not languages in "de",
+// which is refused in turn.
+func TestAttributeOnTheRight(t *testing.T) {
+	tests := []struct {
+		when, hint string
+	}{
+		{`"FR" == geo.country`, `write geo.country == "FR"`},
+		{`"FR" != geo.country`, `write geo.country != "FR"`},
+		{`3 < cookie("n")`, `write cookie("n") > 3`},
+		{`3 <= cookie("n")`, `write cookie("n") >= 3`},
+		{`3 > cookie("n")`, `write cookie("n") < 3`},
+		{`3 >= cookie("n")`, `write cookie("n") <= 3`},
+		{`"FR" in geo.country`, `write geo.country == "FR"`},
+		{`"FR" not in geo.country`, `write geo.country != "FR"`},
+		{`["FR", "BE"] in geo.country`, `write geo.country in ["FR", "BE"]`},
+		{`"de" in languages`, `write languages contains "de"`},
+		{`"de" not in languages`, `write not languages contains "de"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.when, func(t *testing.T) {
+			_, err := checkSrc(t, rule(tt.when, ""))
+			var list diag.List
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("err = %v, want an error", err)
+			}
+			if e := list[0]; !strings.Contains(e.Msg, "goes on the left") || e.Hint != tt.hint {
+				t.Errorf("got %q (hint %q), want hint %q", e.Msg, e.Hint, tt.hint)
+			}
+			// The hint, written as it says, compiles.
+			fixed := strings.TrimPrefix(tt.hint, "write ")
+			if _, err := checkSrc(t, rule(fixed, "")); err != nil {
+				t.Errorf("the hint's condition %s: %v", fixed, err)
+			}
+		})
+	}
+}

@@ -350,13 +350,45 @@ func (c *checker) compareVariant(e *syntax.Compare, v *syntax.Call) ir.Node {
 	return n
 }
 
+// swapped writes e, whose attribute is on the right, as the comparison
+// that means the same with the attribute on the left: 3 < x is x > 3,
+// and a value "in" an attribute is that value (x == "FR"), or, in a
+// list attribute, the list containing it (languages contains "de").
+func swapped(e *syntax.Compare) string {
+	op := e.Op
+	switch op {
+	case "<":
+		op = ">"
+	case "<=":
+		op = ">="
+	case ">":
+		op = "<"
+	case ">=":
+		op = "<="
+	case "in", "not in":
+		if id, ok := e.Y.(*syntax.Ident); ok {
+			if a, found := plugin.LookupAttr(id.Name); found && a.Type == plugin.List {
+				s := fmt.Sprintf("%s contains %s", e.Y, e.X)
+				if op == "not in" {
+					s = "not " + s
+				}
+				return s
+			}
+		}
+		if _, isList := e.X.(*syntax.ListLit); !isList {
+			op = map[string]string{"in": "==", "not in": "!="}[op]
+		}
+	}
+	return fmt.Sprintf("%s %s %s", e.Y, op, e.X)
+}
+
 func (c *checker) compare(e *syntax.Compare) ir.Node {
 	if v, ok := e.X.(*syntax.Call); ok && v.Fun.Name == "variant" {
 		return c.compareVariant(e, v)
 	}
 	if !isAttrRef(e.X) {
 		if isAttrRef(e.Y) {
-			c.errorf(e.X.Pos(), "the attribute goes on the left of %s", e.Op).WithHint("write %s %s %s", e.Y, e.Op, e.X)
+			c.errorf(e.X.Pos(), "the attribute goes on the left of %s", e.Op).WithHint("write %s", swapped(e))
 			return bad(e)
 		}
 		if id, isIdent := e.X.(*syntax.Ident); isIdent {
