@@ -661,6 +661,12 @@ func (c *checker) stringOperand(e *syntax.Compare, a plugin.Attr) (*syntax.Strin
 		c.errorf(e.OpPos, "%s is %s; %s works on text", e.X, a.Type, e.Op)
 		return nil, false
 	}
+	if a.Name == "host" && (e.Op == "starts_with" || e.Op == "ends_with" || e.Op == "contains") {
+		if err := c.idnHost(s.Value, s.ValuePos, e.Op != "starts_with", e.Op != "ends_with"); err != nil {
+			err.WithCode("never-matches")
+			return nil, false
+		}
+	}
 	if a.Name == "path" && e.Op == "starts_with" || a.Name == "host" && (e.Op == "starts_with" || e.Op == "ends_with") {
 		if _, ok := c.literal(a, s.Value, s.ValuePos); !ok {
 			return nil, false

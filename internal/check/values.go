@@ -12,6 +12,9 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // the zone names the host knows, on any machine
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 
 	"github.com/bespoke-edge/bespoke/internal/tzname"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -372,7 +375,7 @@ func (c *checker) hostValue(v string, pos diag.Pos) *diag.Error {
 		h, port = h[:i], true
 	}
 	if !scheme && !port && path == "" && h == v {
-		return nil
+		return c.idnHost(v, pos, false, false)
 	}
 	e := c.errorf(pos, "%q never matches: host is the host name alone, without a scheme, a port or a path", v)
 	switch {
@@ -384,6 +387,49 @@ func (c *checker) hostValue(v string, pos diag.Pos) *diag.Error {
 		e.WithHint("write %q", h)
 	}
 	return e
+}
+
+// idnHost rejects a host text with letters outside ASCII: browsers send
+// an internationalized domain name in its ASCII form (punycode:
+// "café.example" is "xn--caf-dma.example"), the only one host holds.
+// partialFirst and partialLast say the text's first or last label may be
+// part of one (ends_with, starts_with, contains): the ASCII form of a
+// part of a label is not part of the label's, so none is suggested there.
+func (c *checker) idnHost(v string, pos diag.Pos, partialFirst, partialLast bool) *diag.Error {
+	if isASCII(v) {
+		return nil
+	}
+	e := c.errorf(pos, "%q never matches: a browser sends a host name with letters outside a-z in its ASCII form (punycode, xn--…), and host holds that form", v)
+	labels := strings.Split(v, ".")
+	for i, l := range labels {
+		if isASCII(l) {
+			continue
+		}
+		a, err := idna.Lookup.ToASCII(l)
+		if err != nil || (i == 0 && partialFirst) || (i == len(labels)-1 && partialLast) {
+			return e.WithHint("write whole labels in their ASCII form: %q is %q", l, asciiLabel(l))
+		}
+		labels[i] = a
+	}
+	return e.WithHint("write %q", strings.Join(labels, "."))
+}
+
+// asciiLabel is the ASCII form of a host's label, or the label itself
+// when it has none (then the host never holds it).
+func asciiLabel(l string) string {
+	if a, err := idna.Lookup.ToASCII(l); err == nil {
+		return a
+	}
+	return l
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // pathValue rejects paths the request path can never be: it always starts
