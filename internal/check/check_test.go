@@ -485,3 +485,36 @@ func TestAttributeOnTheRight(t *testing.T) {
 		})
 	}
 }
+
+// TestPercentEncodedTextWarned: the path, a query parameter and a cookie
+// are compared decoded (a request for /caf%C3%A9 has the path /café), so
+// a text copied encoded from an address bar holds only for a request
+// that encodes the % itself (%25): a warning at the text, with the text
+// decoded. A % that begins no escape is the visitor's as written.
+func TestPercentEncodedTextWarned(t *testing.T) {
+	for _, tc := range []struct{ when, want string }{
+		{`path == "/caf%C3%A9"`, `r.yaml:3:20: warning: "/caf%C3%A9" is percent-encoded, but path is compared decoded (/caf%C3%A9 in a request is "/café"), so this holds only for a request that encodes each % as %25; write "/café"`},
+		{`path in ["/a", "/a%20b"]`, `"/a%20b" is percent-encoded, but path is compared decoded`},
+		{`path starts_with "/caf%C3%A9/"`, `write "/café/"`},
+		{`query("utm_campaign") == "summer%20sale"`, `"summer%20sale" is percent-encoded, but query("utm_campaign") is compared decoded (summer%20sale in a request is "summer sale")`},
+		{`cookie("c") contains "%7B"`, `write "{"`},
+		{`query("q") ends_with "%2F"`, `write "/"`},
+		{`path == "/café"`, ""},
+		{`query("promo") == "50%"`, ""},
+		{`query("promo") == "100%zz"`, ""},
+		{`header("X-A") == "a%20b"`, ""}, // a header is as sent
+		{`path matches "%20"`, ""},
+	} {
+		_, ws := warningsOf(t, rule(tc.when, ""))
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.when, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
+		}
+	}
+}

@@ -3,7 +3,7 @@ package check
 import (
 	"errors"
 	"fmt"
-
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -661,6 +661,9 @@ func (c *checker) stringOperand(e *syntax.Compare, a plugin.Attr) (*syntax.Strin
 		c.errorf(e.OpPos, "%s is %s; %s works on text", e.X, a.Type, e.Op)
 		return nil, false
 	}
+	if e.Op != "matches" {
+		c.percentEncoded(e, a, s)
+	}
 	if a.Name == "host" && (e.Op == "starts_with" || e.Op == "ends_with" || e.Op == "contains") {
 		if err := c.idnHost(s.Value, s.ValuePos, e.Op != "starts_with", e.Op != "ends_with"); err != nil {
 			err.WithCode("never-matches")
@@ -702,7 +705,7 @@ func (c *checker) equal(e *syntax.Compare, a plugin.Attr, slot int, y syntax.Exp
 			c.errorf(y.ValuePos, "%s is a number; write the number without quotes", e.X)
 			return bad(e)
 		}
-		v, ok := c.closedValue(a, y)
+		v, ok := c.closedValue(e, a, y)
 		if !ok {
 			return bad(e)
 		}
@@ -807,8 +810,34 @@ func (c *checker) numberOperand(e *syntax.Compare, a plugin.Attr, y *syntax.Numb
 
 // closedValue folds a literal as the host folds the attribute, and checks
 // it is a value the attribute can take.
-func (c *checker) closedValue(a plugin.Attr, y *syntax.StringLit) (string, bool) {
+func (c *checker) closedValue(e *syntax.Compare, a plugin.Attr, y *syntax.StringLit) (string, bool) {
+	c.percentEncoded(e, a, y)
 	return c.literal(a, y.Value, y.ValuePos)
+}
+
+// percentEncoded warns of a text that holds a percent escape (%C3%A9,
+// %20), compared with the path, a query parameter or a cookie: their
+// values are decoded, so the text holds only for a request that encodes
+// the % itself (%25), which no link does; it was most likely copied
+// from an address bar. A % that begins no escape (50%) is kept, as the
+// host keeps it.
+func (c *checker) percentEncoded(e *syntax.Compare, a plugin.Attr, y *syntax.StringLit) {
+	switch a.Name {
+	case "path", "query", "cookie":
+	default:
+		return
+	}
+	if !strings.Contains(y.Value, "%") {
+		return
+	}
+	dec, err := url.PathUnescape(y.Value)
+	if err != nil || dec == y.Value {
+		return
+	}
+	w := c.warnf(y.ValuePos, "%q is percent-encoded, but %s is compared decoded (%s in a request is %q), so this holds only for a request that encodes each %% as %%25", y.Value, e.X, y.Value, dec).WithCode("never-matches")
+	if utf8.ValidString(dec) {
+		w.WithHint("write %q", dec)
+	}
 }
 
 func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListLit) ir.Node {
@@ -827,7 +856,7 @@ func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListL
 				}
 				continue
 			}
-			if v, ok := c.closedValue(a, el); ok {
+			if v, ok := c.closedValue(e, a, el); ok {
 				if s := c.symbol(v); !slices.Contains(syms, s) {
 					syms = append(syms, s)
 				}
