@@ -518,3 +518,35 @@ func TestPercentEncodedTextWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestInexactNumberWarned: numbers are compared as 64-bit floating
+// point, exact to about 15 digits, so an id written as a number
+// (cookie("account") == 9007199254740993) also holds for the ids next
+// to it (9007199254740992): a warning at the number, saying to compare
+// the text. Numbers that compare exactly are not warned of.
+func TestInexactNumberWarned(t *testing.T) {
+	for _, tc := range []struct{ when, want string }{
+		{`cookie("account") == 9007199254740993`, `r.yaml:3:33: warning: 9007199254740993 has more digits than a number is compared with exactly (15), so cookie("account") == 9007199254740993 holds for numbers next to it too; compare the text: cookie("account") == "9007199254740993"`},
+		{`cookie("account") != 12345678901234567890`, `compare the text: cookie("account") != "12345678901234567890"`},
+		{`query("order") in [1, 98765432109876543210]`, `98765432109876543210 has more digits than`},
+		{`cookie("score") == 0.12345678901234567`, `0.12345678901234567 has more digits than`},
+		{`cookie("account") == 9007199254740992`, `9007199254740992 has more digits than`},
+		{`cookie("n") == 1234567890123456`, ""}, // every integer below 2^53 is exact
+		{`cookie("n") == 12345678901234.5`, ""},
+		{`cookie("n") == 1e300`, ""},
+		{`cookie("n") > 12345678901234567890`, ""}, // an order is hardly changed
+		{`cookie("n") == -42.000`, ""},
+	} {
+		_, ws := warningsOf(t, rule(tc.when, ""))
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.when, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
+		}
+	}
+}

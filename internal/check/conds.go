@@ -3,6 +3,7 @@ package check
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -725,6 +726,7 @@ func (c *checker) equal(e *syntax.Compare, a plugin.Attr, slot int, y syntax.Exp
 		if !c.numberTest(a, e.String(), e.Op, y.Value, y.ValuePos) {
 			return bad(e)
 		}
+		c.inexactNumber(e, y)
 		return &ir.NumCmp{Pos: e.OpPos, Slot: slot, Op: ir.EQ, Value: y.Value}
 	case *syntax.Ident:
 		c.unquoted(e, a, y)
@@ -815,6 +817,38 @@ func (c *checker) closedValue(e *syntax.Compare, a plugin.Attr, y *syntax.String
 	return c.literal(a, y.Value, y.ValuePos)
 }
 
+// exactDigits is how many significant digits any decimal number has
+// that a 64-bit floating point number tells apart from every other.
+const exactDigits = 15
+
+// inexactNumber warns of a number compared for equality (==, !=, in,
+// not in) that numbers next to it equal once read: numbers are compared
+// as 64-bit floating point, so 9007199254740993, an id written as a
+// number, is 9007199254740992 and holds for either. Every integer below
+// 2^53 is exact; from there, and for a fraction of more than 15 digits,
+// the text compares exactly.
+func (c *checker) inexactNumber(e *syntax.Compare, y *syntax.NumberLit) {
+	mant, _, _ := strings.Cut(strings.ToLower(strings.TrimLeft(y.Raw, "+-")), "e")
+	integer := !strings.Contains(y.Raw, ".") && !strings.ContainsAny(y.Raw, "eE")
+	digits := strings.TrimLeft(strings.Replace(mant, ".", "", 1), "0")
+	if strings.Contains(mant, ".") {
+		digits = strings.TrimRight(digits, "0")
+	}
+	switch {
+	case integer && math.Abs(y.Value) >= 1<<53:
+	case !integer && len(digits) > exactDigits:
+	default:
+		return
+	}
+	if e.Op == "in" || e.Op == "not in" {
+		c.warnf(y.ValuePos, "%s has more digits than a number is compared with exactly (%d), so %s %s [...] holds for numbers next to it too", y.Raw, exactDigits, e.X, e.Op).
+			WithHint("compare the texts: quote every item of the list")
+		return
+	}
+	c.warnf(y.ValuePos, "%s has more digits than a number is compared with exactly (%d), so %s %s %s holds for numbers next to it too", y.Raw, exactDigits, e.X, e.Op, y.Raw).
+		WithHint("compare the text: %s %s %q", e.X, e.Op, y.Raw)
+}
+
 // percentEncoded warns of a text that holds a percent escape (%C3%A9,
 // %20), compared with the path, a query parameter or a cookie: their
 // values are decoded, so the text holds only for a request that encodes
@@ -869,6 +903,7 @@ func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListL
 			if !c.numberOperand(e, a, el) || !c.numberTest(a, e.X.String()+" == "+el.Raw, e.Op, el.Value, el.ValuePos) {
 				continue
 			}
+			c.inexactNumber(e, el)
 			nums = append(nums, &ir.NumCmp{Pos: el.ValuePos, Slot: slot, Op: ir.EQ, Value: el.Value})
 		case *syntax.Ident:
 			c.unquoted(e, a, el)
