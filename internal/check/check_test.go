@@ -550,3 +550,32 @@ func TestInexactNumberWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestDecomposedTextWarned: a text whose accented letters are written
+// decomposed (u and a combining diaeresis, as text pasted from a PDF or
+// a macOS file name may be) looks like the composed one browsers and
+// CDNs send, and never equals it: a warning at the text, naming a
+// letter and its code points. A composed text is not warned of.
+func TestDecomposedTextWarned(t *testing.T) {
+	for _, tc := range []struct{ when, want string }{
+		{"geo.city == \"Zu\u0308rich\"", "r.yaml:3:24: warning: \"Zu\u0308rich\" holds \"u\u0308\" written decomposed (U+0075 U+0308, a letter and a combining accent), as text pasted from a PDF may be, while browsers and CDNs send the composed \"\u00fc\" (U+00FC): the two look alike and never compare equal; retype the accented letters"},
+		{"path in [\"/a\", \"/cafe\u0301\"]", "holds \"e\u0301\" written decomposed"},
+		{"query(\"q\") starts_with \"e\u0301\"", "holds \"e\u0301\" written decomposed"},
+		{"header(\"X-A\") contains \"n\u0303\"", "holds \"n\u0303\" written decomposed"},
+		{"geo.city == \"Z\u00fcrich\"", ""},
+		{"cookie(\"c\") == \"\U0001F44D\U0001F3FD\"", ""}, // an emoji and its skin tone: no composed form
+		{"cookie(\"c\") == \"\u0301\"", ""},               // an accent alone, which no letter takes
+	} {
+		_, ws := warningsOf(t, rule(tc.when, ""))
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.when, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
+		}
+	}
+}

@@ -9,7 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/selector"
@@ -665,6 +668,7 @@ func (c *checker) stringOperand(e *syntax.Compare, a plugin.Attr) (*syntax.Strin
 	if e.Op != "matches" {
 		c.percentEncoded(e, a, s)
 	}
+	c.decomposed(s)
 	if a.Name == "host" && (e.Op == "starts_with" || e.Op == "ends_with" || e.Op == "contains") {
 		if err := c.idnHost(s.Value, s.ValuePos, e.Op != "starts_with", e.Op != "ends_with"); err != nil {
 			err.WithCode("never-matches")
@@ -814,7 +818,51 @@ func (c *checker) numberOperand(e *syntax.Compare, a plugin.Attr, y *syntax.Numb
 // it is a value the attribute can take.
 func (c *checker) closedValue(e *syntax.Compare, a plugin.Attr, y *syntax.StringLit) (string, bool) {
 	c.percentEncoded(e, a, y)
+	c.decomposed(y)
 	return c.literal(a, y.Value, y.ValuePos)
+}
+
+// decomposed warns of a text whose accented letter is written
+// decomposed, a letter then a combining accent (u and U+0308), as text
+// pasted from a PDF or a macOS file name may be: it looks like the
+// composed letter (ü, U+00FC) that browsers and CDNs send, and the two
+// never compare equal. Values are compared as their bytes, so the text
+// is left as written; the warning names the first such letter.
+func (c *checker) decomposed(y *syntax.StringLit) {
+	if norm.NFC.IsNormalString(y.Value) {
+		return
+	}
+	for i, r := range y.Value {
+		if unicode.Is(unicode.M, r) {
+			continue
+		}
+		j := i + utf8.RuneLen(r)
+		for j < len(y.Value) {
+			m, n := utf8.DecodeRuneInString(y.Value[j:])
+			if !unicode.Is(unicode.M, m) {
+				break
+			}
+			j += n
+		}
+		seg := y.Value[i:j]
+		if comp := norm.NFC.String(seg); j > i+utf8.RuneLen(r) && comp != seg {
+			c.warnf(y.ValuePos, "%q holds %q written decomposed (%s, a letter and a combining accent), as text pasted from a PDF may be, while browsers and CDNs send the composed %q (%s): the two look alike and never compare equal", y.Value, seg, codePoints(seg), comp, codePoints(comp)).
+				WithHint("retype the accented letters")
+			return
+		}
+	}
+}
+
+// codePoints writes s as its code points: U+0075 U+0308.
+func codePoints(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "U+%04X", r)
+	}
+	return b.String()
 }
 
 // exactDigits is how many significant digits any decimal number has
