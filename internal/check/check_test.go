@@ -180,6 +180,11 @@ func TestErrors(t *testing.T) {
 		{"unknown interpolation", rule("", `- set_inner: { select: a, text: "{{ geo.cty }}" }`), 4, 43, `unknown attribute`, `"geo.city"`},
 		{"interpolation after an escape", rule("", `- set_inner: { select: a, text: "\u00e9 {{ geo.cty }}" }`), 4, 50, `unknown attribute`, `"geo.city"`},
 		{"host in a test in its Unicode form", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { host: café.example }\n    expect: { match: [r] }\n", 6, 22, `"café.example" never matches`, `write "xn--caf-dma.example"`},
+		// A country's code written for its language.
+		{"country code for a language", rule(`language == "jp"`, ""), 3, 24, `"jp" is the country code of Japan, not a language code`, `did you mean language == "ja" (Japanese)? to test the country, write geo.country == "JP"`},
+		{"country code in languages", rule(`languages contains "cz"`, ""), 3, 31, `"cz" is the country code of Czechia, not a language code`, `did you mean languages contains "cs" (Czech)?`},
+		{"country code in a list of languages", rule(`language in ["fr", "dk"]`, ""), 3, 31, `"dk" is the country code of Denmark`, `did you mean language == "da" (Danish)?`},
+		{"country code of several languages", rule(`language == "ke"`, ""), 3, 24, `"ke" is the country code of Kenya, not a language code`, `to test the country, write geo.country == "KE"`},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
 		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
 		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},

@@ -287,6 +287,16 @@ func (c *checker) language(attr, v, tag string, pos diag.Pos) *diag.Error {
 		if _, ok := languageNames[tag]; ok {
 			return nil
 		}
+		if country, ok := countryNames[strings.ToUpper(tag)]; ok {
+			// jp for Japanese, cz for Czech: the code of the country
+			// where it is spoken.
+			e := c.errorf(pos, "%q is the country code of %s, not a language code: %s holds ISO 639-1 codes", v, country, attr)
+			hint := fmt.Sprintf("to test the country, write geo.country == %q", strings.ToUpper(tag))
+			if code := countryLanguage[tag]; code != "" {
+				hint = fmt.Sprintf("did you mean %s (%s)? %s", languageTest(attr, code), languageNames[code], hint)
+			}
+			return e.WithHint("%s", hint)
+		}
 		return c.errorf(pos, "%q is not an ISO 639-1 language code", v).WithHint("language codes are two letters: en, fr, de, es, ...")
 	}
 	if primary, region, found := strings.Cut(strings.ReplaceAll(tag, "_", "-"), "-"); found && len(primary) >= 2 && len(primary) <= 3 {
@@ -311,6 +321,17 @@ func (c *checker) language(attr, v, tag string, pos diag.Pos) *diag.Error {
 		e.WithHint("did you mean %q (%s)?", code, languageNames[code])
 	}
 	return e
+}
+
+// countryLanguage is the language of a country whose code is no
+// language code, written for the language (jp for ja), when one
+// language is the country's: not for Belgium or India.
+var countryLanguage = map[string]string{
+	"jp": "ja", "cz": "cs", "gr": "el", "dk": "da", "ua": "uk", "cn": "zh",
+	"vn": "vi", "rs": "sr", "al": "sq", "il": "he", "ir": "fa", "at": "de",
+	"us": "en", "gb": "en", "au": "en", "nz": "en", "mx": "es", "cl": "es",
+	"pe": "es", "pk": "ur", "bd": "bn", "eg": "ar", "qa": "ar",
+	"jo": "ar", "hk": "zh", "ge": "ka",
 }
 
 func languageTest(attr, code string) string {
