@@ -133,6 +133,10 @@ func TestErrors(t *testing.T) {
 		{"number with text op", rule(`path contains 3`, ""), 3, 26, "needs a quoted text", ""},
 		{"text with numeric op", rule(`cookie("n") > "3"`, ""), 3, 26, "compares numbers", "without quotes"},
 		{"bad regex", rule(`path matches "a(b"`, ""), 3, 25, "invalid regular expression", "RE2"},
+		// A wildcard, as a shell or a spreadsheet writes one.
+		{"wildcard for a pattern", rule(`path matches "*.html"`, ""), 3, 25, "invalid regular expression: missing argument to repetition operator", `a pattern is a regular expression, not a wildcard: for "*.html" write "\.html$"`},
+		{"wildcards around a pattern", rule(`path matches "*sale*"`, ""), 3, 25, "invalid regular expression", `for "*sale*" write "sale"`},
+		{"wildcard with a question mark", rule(`query("c") matches "?a?.pdf"`, ""), 3, 31, "invalid regular expression", `for "?a?.pdf" write "^.a.\.pdf$"`},
 		{"bool as text", rule(`visitor.new == "yes"`, ""), 3, 27, "compare it with true or false", ""},
 		{"in without list", rule(`geo.country in "FR"`, ""), 3, 27, "needs a list", ""},
 		{"empty list", rule(`geo.country in []`, ""), 3, 27, "list is empty", ""},

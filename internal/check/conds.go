@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -461,8 +462,12 @@ func (c *checker) compare(e *syntax.Compare) ir.Node {
 			return bad(e)
 		}
 		if _, err := c.regexp(s.Value); err != nil {
-			c.errorf(s.ValuePos, "invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: ")).
-				WithHint("patterns use RE2 syntax (no look-around or back-references)")
+			msg := c.errorf(s.ValuePos, "invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			if re, ok := wildcardPattern(s.Value); ok {
+				msg.WithHint("a pattern is a regular expression, not a wildcard: for %q write %s", s.Value, quotePattern(re))
+			} else {
+				msg.WithHint("patterns use RE2 syntax (no look-around or back-references)")
+			}
 			return bad(e)
 		}
 		if !c.stringOpHolds(e, a, s) {
@@ -506,6 +511,45 @@ func (c *checker) compare(e *syntax.Compare) ir.Node {
 	}
 	c.errorf(e.OpPos, "unknown operator %s", e.Op)
 	return bad(e)
+}
+
+// wildcardPattern returns the regular expression that means what the
+// wildcard w (*.html, as a shell or a spreadsheet writes one: * any
+// text, ? one character) means, when w starts with a * or a ?, which no
+// regular expression does, so that w is refused and was most likely
+// meant so; ok is false otherwise.
+func wildcardPattern(w string) (re string, ok bool) {
+	if !strings.HasPrefix(w, "*") && !strings.HasPrefix(w, "?") {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString("^")
+	for _, r := range w {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	re = strings.TrimSuffix(strings.TrimPrefix(b.String(), "^.*"), ".*$")
+	if re == "" || re == "^" || re == "$" {
+		return "", false
+	}
+	return re, true
+}
+
+// quotePattern quotes a regular expression as a condition's string:
+// the string keeps a backslash before a character it gives no meaning
+// ("\.html$" reads as \.html$), so most patterns are written as they are.
+func quotePattern(re string) string {
+	if strings.ContainsAny(re, "\"'") || strings.Contains(re, `\\`) || strings.Contains(re, `\n`) || strings.Contains(re, `\t`) {
+		return strconv.Quote(re)
+	}
+	return `"` + re + `"`
 }
 
 func not(negate bool, e *syntax.Compare, n ir.Node) ir.Node {
