@@ -816,6 +816,23 @@ func (c *checker) unquoted(e *syntax.Compare, a plugin.Attr, y *syntax.Ident) {
 		return
 	}
 	e2 := c.errorf(y.NamePos, "%s is not quoted, so it reads as the name of an attribute or segment, and none is named so", y.Name).WithCode("unquoted")
+	if a.Type == plugin.Bool {
+		// visitor.new == yes: a yes/no attribute compares with true or
+		// false, which a quoted "yes" is refused for in turn.
+		op := map[string]string{"in": "==", "not in": "!="}[e.Op]
+		if op == "" {
+			op = e.Op
+		}
+		switch strings.ToLower(y.Name) {
+		case "yes", "y", "on":
+			e2.WithHint("%s is yes/no: write %s %s true", e.X, e.X, op)
+		case "no", "n", "off":
+			e2.WithHint("%s is yes/no: write %s %s false", e.X, e.X, op)
+		default:
+			e2.WithHint("%s is yes/no: compare it with true or false", e.X)
+		}
+		return
+	}
 	v := meantText(a, y.Name)
 	if e.Op == "in" || e.Op == "not in" {
 		e2.WithHint("texts are quoted: %q", v)
