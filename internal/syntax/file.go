@@ -573,6 +573,30 @@ func (d *decoder) sequence(n *yaml.Node, what string) []*yaml.Node {
 	return out
 }
 
+// conditionList reports a condition written as a list (key: then items,
+// as filters are listed), with the one condition that joins them, and
+// says whether it did.
+func (d *decoder) conditionList(n *yaml.Node, what, key string) bool {
+	if n.Kind != yaml.SequenceNode {
+		return false
+	}
+	e := d.errorf(n, "%s is one expression, not a list", what)
+	var parts []string
+	for _, item := range n.Content {
+		if item.Kind != yaml.ScalarNode || strings.TrimSpace(item.Value) == "" {
+			e.WithHint("join the conditions with and, for all of them, or with or, for any of them: %s: a and b", key)
+			return true
+		}
+		p := strings.TrimSpace(item.Value)
+		if strings.Contains(p, " or ") {
+			p = "(" + p + ")"
+		}
+		parts = append(parts, p)
+	}
+	e.WithHint("join the items with and, for all of them: %s: %s (or with or, for any of them)", key, strings.Join(parts, " and "))
+	return true
+}
+
 func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
 	if n.Kind == yaml.MappingNode && n.Style&yaml.FlowStyle != 0 && n.Line > 0 && bytes.HasPrefix(d.src[d.offset(n.Line, n.Column):], []byte("{{")) {
 		// text: {{ geo.city }} is a mapping in a mapping to YAML: it
@@ -961,6 +985,10 @@ func (d *decoder) segments(f *File, n *yaml.Node) {
 			d.errorf(k, "segment name %q is a keyword of the condition language", key).WithHint("choose another name")
 			return
 		}
+		if d.conditionList(v, "a segment's condition", key) {
+			f.lose(key)
+			return
+		}
 		src, ok := d.scalar(v, "a segment's condition")
 		if !ok {
 			f.lose(key)
@@ -1015,6 +1043,10 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 			case "description":
 				r.Description, _ = d.scalar(v, "a description")
 			case "when":
+				if d.conditionList(v, "a condition", "when") {
+					r.Incomplete = true
+					return
+				}
 				src, ok := d.scalar(v, "a condition")
 				if !ok {
 					r.Incomplete = true

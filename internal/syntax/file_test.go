@@ -139,6 +139,10 @@ func TestErrorPositions(t *testing.T) {
 		{"cap window in years", "rules:\n  - name: x\n    at_most: 3 per 1y\n    actions: [remove: a]\n", 3, 14, `the window "1y" is in years`, "write 365d"},
 		{"cap window in years, as a mapping", "rules:\n  - name: x\n    at_most: { times: 3, per: 2y }\n    actions: [remove: a]\n", 3, 31, `the window "2y" is in years`, "write 730d"},
 		{"not a list", "rules:\n  name: x\n", 2, 3, "must be a list", ""},
+		// Conditions listed, as filters are: one condition joins them.
+		{"condition as a list", "rules:\n  - name: x\n    when:\n      - geo.country == \"FR\"\n      - device.type == \"mobile\"\n    actions: [remove: a]\n", 4, 7, "a condition is one expression, not a list", `join the items with and, for all of them: when: geo.country == "FR" and device.type == "mobile" (or with or, for any of them)`},
+		{"condition as a flow list", "rules:\n  - name: x\n    when: [visitor.new, 'path == \"/\"']\n    actions: [remove: a]\n", 3, 11, "a condition is one expression, not a list", `when: visitor.new and path == "/"`},
+		{"segment as a list", "segments:\n  fr:\n    - geo.country == \"FR\"\n    - language == \"fr\"\nrules:\n  - name: x\n    when: fr\n    actions: [remove: a]\n", 3, 5, "a segment's condition is one expression, not a list", `fr: geo.country == "FR" and language == "fr"`},
 		{"empty", "", 1, 1, "empty rule file", ""},
 		{"no rules", "version: 1\n", 1, 1, "no `rules:`", ""},
 	}
