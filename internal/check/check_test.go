@@ -193,6 +193,10 @@ func TestErrors(t *testing.T) {
 		{"country code in languages", rule(`languages contains "cz"`, ""), 3, 31, `"cz" is the country code of Czechia, not a language code`, `did you mean languages contains "cs" (Czech)?`},
 		{"country code in a list of languages", rule(`language in ["fr", "dk"]`, ""), 3, 31, `"dk" is the country code of Denmark`, `did you mean language == "da" (Danish)?`},
 		{"country code of several languages", rule(`language == "ke"`, ""), 3, 24, `"ke" is the country code of Kenya, not a language code`, `to test the country, write geo.country == "KE"`},
+		// The European Union, or Europe, for a country.
+		{"EU for a country", rule(`geo.country == "EU"`, ""), 3, 27, `"EU" is not a country code: it is Europe's continent code`, `for visitors in Europe, write geo.continent == "EU"; for the European Union, list its countries: geo.country in ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]`},
+		{"EU in a list of countries", rule(`geo.country in ["CH", "eu"]`, ""), 3, 34, `"eu" is not a country code: it is Europe's continent code`, `write geo.continent == "EU"`},
+		{"two letters no country has", rule(`geo.country == "T1"`, ""), 3, 27, `"T1" is not a country code`, "no country has this code"},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
 		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
 		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},

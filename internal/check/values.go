@@ -190,15 +190,28 @@ func (c *checker) country(v, code string, pos diag.Pos) *diag.Error {
 	if why, ok := withdrawnCountries[code]; ok {
 		return c.errorf(pos, "%q is no longer a country code (%s)", v, why).WithHint("use the code of the country it became")
 	}
+	if code == "EU" {
+		// Visitors of the European Union, or of Europe: no country has
+		// either code, and geo.continent holds Europe's.
+		return c.errorf(pos, "%q is not a country code: it is Europe's continent code, and no country's", v).
+			WithHint("for visitors in Europe, write geo.continent == \"EU\"; for the European Union, list its countries: geo.country in %s", euCountries)
+	}
 	meant := meantCountry(code)
 	e := c.errorf(pos, "%q is not a country code: geo.country holds ISO 3166-1 alpha-2 codes, such as \"FR\" or \"GB\"", v)
-	if meant != "" {
+	switch {
+	case meant != "":
 		e.WithHint("did you mean %q (%s)?", meant, countryNames[meant])
-	} else {
+	case len(code) == 2:
+		e.WithHint("no country has this code")
+	default:
 		e.WithHint("country codes are two letters: FR, DE, GB, US, ...")
 	}
 	return e
 }
+
+// euCountries are the member states of the European Union, as a list of
+// geo.country, for a rule meant for the Union.
+const euCountries = `["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]`
 
 // meantText is the text a bare word compared with a most likely means,
 // as it must be written: a country's code for a name or an alias (UK:
