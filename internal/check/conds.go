@@ -880,7 +880,21 @@ func (c *checker) numberOperand(e *syntax.Compare, a plugin.Attr, y *syntax.Numb
 func (c *checker) closedValue(e *syntax.Compare, a plugin.Attr, y *syntax.StringLit) (string, bool) {
 	c.percentEncoded(e, a, y)
 	c.decomposed(y)
-	return c.literal(a, y.Value, y.ValuePos)
+	v, ok := c.literal(a, y.Value, y.ValuePos)
+	if ok && a.Name == "geo.timezone" && offsetZones[y.Value] {
+		c.warnf(y.ValuePos, "%q stands for %s alone: the time zone database makes this name of an offset a name of that place's zone, and a visitor's zone is their place's (Europe/Paris, Europe/Berlin)", y.Value, v).
+			WithHint(`list the zones meant: geo.timezone in ["Europe/Paris", "Europe/Berlin"], or test the hour with visitor.hour`)
+	}
+	return v, ok
+}
+
+// offsetZones are the zones of the database named after an offset
+// rather than a place, each now a name of one place's zone (CET of
+// Europe/Brussels, EST of America/Panama): a rule meant for every place
+// on that offset holds for the one place.
+var offsetZones = map[string]bool{
+	"CET": true, "EET": true, "MET": true, "WET": true, "EST": true, "MST": true, "HST": true,
+	"EST5EDT": true, "CST6CDT": true, "MST7MDT": true, "PST8PDT": true,
 }
 
 // decomposed warns of a text whose accented letter is written
