@@ -596,3 +596,27 @@ func TestDecomposedTextWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestNowEqualityWarned: now is the request's second, so now compared
+// for equality with a time, meant for a day, holds during one second:
+// a warning, with the period to write. An order is not warned of.
+func TestNowEqualityWarned(t *testing.T) {
+	for _, tc := range []struct{ when, want string }{
+		{`now == "2026-12-25T00:00:00+01:00"`, "r.yaml:3:19: warning: now is the request's time, to the second, so `now == \"2026-12-25T00:00:00+01:00\"` compares with that one second only; for a period, compare with its start and its end"},
+		{`now in ["2026-12-24T00:00:00Z", "2026-12-25T00:00:00Z"]`, "now is the request's time, to the second"},
+		{`now >= "2026-12-25T00:00:00+01:00" and now < "2026-12-26T00:00:00+01:00"`, ""},
+		{`semver(header("X-App")) == "3.2"`, ""},
+	} {
+		_, ws := warningsOf(t, rule(tc.when, ""))
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.when, got)
+		case tc.want != "" && (len(got) < 1 || !strings.Contains(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
+		}
+	}
+}

@@ -749,6 +749,7 @@ func (c *checker) equal(e *syntax.Compare, a plugin.Attr, slot int, y syntax.Exp
 				if !ok {
 					return bad(e)
 				}
+				c.instant(e, a, y)
 				return &ir.NumCmp{Pos: e.OpPos, Slot: slot, Op: ir.EQ, Value: v}
 			}
 			c.errorf(y.ValuePos, "%s is a number; write the number without quotes", e.X)
@@ -940,6 +941,17 @@ func codePoints(s string) string {
 	return b.String()
 }
 
+// instant warns of now compared for equality with a time (==, !=, in,
+// not in): now is the request's second, so `now == "2026-12-25T00:00:00Z"`
+// holds during that second alone, where a day or an hour was meant.
+func (c *checker) instant(e *syntax.Compare, a plugin.Attr, y *syntax.StringLit) {
+	if a.Name != "now" {
+		return
+	}
+	c.warnf(y.ValuePos, "now is the request's time, to the second, so `now %s %q` compares with that one second only", e.Op, y.Value).
+		WithHint(`for a period, compare with its start and its end: now >= "2026-12-25T00:00:00+01:00" and now < "2026-12-26T00:00:00+01:00"`).WithCode("never-matches")
+}
+
 // exactDigits is how many significant digits any decimal number has
 // that a 64-bit floating point number tells apart from every other.
 const exactDigits = 15
@@ -1009,6 +1021,7 @@ func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListL
 			}
 			if a.Type == plugin.Number {
 				if v, ok := c.number(e, a, el); ok {
+					c.instant(e, a, el)
 					nums = append(nums, &ir.NumCmp{Pos: el.ValuePos, Slot: slot, Op: ir.EQ, Value: v})
 				}
 				continue
