@@ -227,6 +227,16 @@ func validArg(attr, arg string) string {
 			}
 		}
 	}
+	if attr == "header" {
+		// Go's server moves these out of the request's headers, as
+		// HTTP/2 never sends a Host: a test of them never holds.
+		switch http.CanonicalHeaderKey(arg) {
+		case "Host":
+			return `header("Host") is never there: the server takes the Host header out of the request's headers; read the host with host: host == "shop.example.com"`
+		case "Transfer-Encoding":
+			return `header("Transfer-Encoding") is never there: the server takes it out of the request's headers to read the body`
+		}
+	}
 	return ""
 }
 

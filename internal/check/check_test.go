@@ -197,6 +197,10 @@ func TestErrors(t *testing.T) {
 		{"EU for a country", rule(`geo.country == "EU"`, ""), 3, 27, `"EU" is not a country code: it is Europe's continent code`, `for visitors in Europe, write geo.continent == "EU"; for the European Union, list its countries: geo.country in ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]`},
 		{"EU in a list of countries", rule(`geo.country in ["CH", "eu"]`, ""), 3, 34, `"eu" is not a country code: it is Europe's continent code`, `write geo.continent == "EU"`},
 		{"two letters no country has", rule(`geo.country == "T1"`, ""), 3, 27, `"T1" is not a country code`, "no country has this code"},
+		// Headers the server takes out of the request's headers.
+		{"Host header", rule(`header("host") == "shop.example.com"`, ""), 3, 19, `header("Host") is never there: the server takes the Host header out of the request's headers; read the host with host: host == "shop.example.com"`, ""},
+		{"Host header in a text", rule("", `- set_inner: { select: a, text: "{{ header('Host') }}" }`), 4, 50, `header("Host") is never there`, ""},
+		{"Transfer-Encoding header", rule(`header("Transfer-Encoding") contains "chunked"`, ""), 3, 19, `header("Transfer-Encoding") is never there: the server takes it out of the request's headers to read the body`, ""},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
 		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
 		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},
