@@ -201,6 +201,8 @@ func TestErrors(t *testing.T) {
 		{"Host header", rule(`header("host") == "shop.example.com"`, ""), 3, 19, `header("Host") is never there: the server takes the Host header out of the request's headers; read the host with host: host == "shop.example.com"`, ""},
 		{"Host header in a text", rule("", `- set_inner: { select: a, text: "{{ header('Host') }}" }`), 4, 50, `header("Host") is never there`, ""},
 		{"Transfer-Encoding header", rule(`header("Transfer-Encoding") contains "chunked"`, ""), 3, 19, `header("Transfer-Encoding") is never there: the server takes it out of the request's headers to read the body`, ""},
+		{"quoted number in a list", rule(`visitor.hour in ["9", "10"]`, ""), 3, 29, "visitor.hour is a number; write the list's numbers without quotes", "write visitor.hour in [9, 10]"},
+		{"quoted yes/no in a list", rule(`device.bot in ["true"]`, ""), 3, 27, "device.bot is yes/no; compare it with true or false, without quotes", ""},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
 		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
 		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},

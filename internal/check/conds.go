@@ -952,6 +952,29 @@ func (c *checker) instant(e *syntax.Compare, a plugin.Attr, y *syntax.StringLit)
 		WithHint(`for a period, compare with its start and its end: now >= "2026-12-25T00:00:00+01:00" and now < "2026-12-26T00:00:00+01:00"`).WithCode("never-matches")
 }
 
+// quotedListItem reports el, a quoted item of list l that attribute a,
+// a number or yes/no, is compared with: visitor.hour in ["9", "10"]. The
+// hint gives the list without quotes when each item reads as a number.
+func (c *checker) quotedListItem(e *syntax.Compare, a plugin.Attr, l *syntax.ListLit, el *syntax.StringLit) {
+	if a.Type != plugin.Number {
+		c.errorf(el.ValuePos, "%s is %s; compare it with true or false, without quotes", e.X, a.Type)
+		return
+	}
+	err := c.errorf(el.ValuePos, "%s is a number; write the list's numbers without quotes", e.X)
+	items := make([]string, 0, len(l.Elems))
+	for _, it := range l.Elems {
+		s := it.String()
+		if q, ok := it.(*syntax.StringLit); ok {
+			if _, isNum := plugin.ParseNumber(q.Value); !isNum {
+				return
+			}
+			s = strings.TrimSpace(q.Value)
+		}
+		items = append(items, s)
+	}
+	err.WithHint("write %s %s [%s]", e.X, e.Op, strings.Join(items, ", "))
+}
+
 // exactDigits is how many significant digits any decimal number has
 // that a 64-bit floating point number tells apart from every other.
 const exactDigits = 15
@@ -1012,11 +1035,15 @@ func (c *checker) percentEncoded(e *syntax.Compare, a plugin.Attr, y *syntax.Str
 func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListLit) ir.Node {
 	var syms []int
 	var nums []ir.Node
+	quoted := false // a quoted item of a list of numbers or yes/no, said once
 	for _, el := range l.Elems {
 		switch el := el.(type) {
 		case *syntax.StringLit:
 			if a.Type != plugin.String && a.Type != plugin.Any && a.Name != "now" && a.Name != "semver" {
-				c.errorf(el.ValuePos, "%s is %s; the list must hold %s values", e.X, a.Type, a.Type)
+				if !quoted {
+					c.quotedListItem(e, a, l, el)
+				}
+				quoted = true
 				continue
 			}
 			if a.Type == plugin.Number {
