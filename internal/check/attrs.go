@@ -223,6 +223,10 @@ func validArg(attr, arg string) string {
 	if attr == "header" || attr == "cookie" {
 		for _, r := range arg {
 			if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) && attr == "header" || strings.ContainsRune(`;,"\`, r) {
+				if dashed := strings.Join(strings.Fields(arg), "-"); attr == "header" && r == ' ' && validArg(attr, dashed) == "" {
+					// user agent: the words of User-Agent, as it is said.
+					return fmt.Sprintf("%q is not a valid header name: a header's name holds no space; write header(%q)", arg, http.CanonicalHeaderKey(dashed))
+				}
 				return fmt.Sprintf("%q is not a valid %s name", arg, attr)
 			}
 		}

@@ -203,6 +203,7 @@ func TestErrors(t *testing.T) {
 		{"Transfer-Encoding header", rule(`header("Transfer-Encoding") contains "chunked"`, ""), 3, 19, `header("Transfer-Encoding") is never there: the server takes it out of the request's headers to read the body`, ""},
 		{"quoted number in a list", rule(`visitor.hour in ["9", "10"]`, ""), 3, 29, "visitor.hour is a number; write the list's numbers without quotes", "write visitor.hour in [9, 10]"},
 		{"quoted yes/no in a list", rule(`device.bot in ["true"]`, ""), 3, 27, "device.bot is yes/no; compare it with true or false, without quotes", ""},
+		{"header name with a space", rule(`header("user agent") contains "Firefox"`, ""), 3, 19, `"user agent" is not a valid header name: a header's name holds no space; write header("User-Agent")`, ""},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
 		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
 		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},
