@@ -201,6 +201,11 @@ func TestTargetingErrors(t *testing.T) {
 		{"leap second", rule(`now > "2016-12-31T23:59:60Z"`, ""), "is a leap second", `write "2017-01-01T00:00:00Z"`},
 		{"leap second in its zone", "rules:\n  - name: r\n    from: 2017-01-01T00:59:60+01:00\n    actions: [remove: p]\n", "is a leap second", "write 2017-01-01T01:00:00+01:00"},
 		{"no offset", "rules:\n  - name: r\n    from: 2026-12-01T00:00:00\n    actions: [remove: p]\n", "has no offset", "2026-12-01T00:00:00Z"},
+		// ISO 8601 forms RFC 3339 does not take: the time as it is meant.
+		{"offset without its colon", "rules:\n  - name: r\n    from: 2026-12-05T10:00:00+0100\n    actions: [remove: p]\n", `"2026-12-05T10:00:00+0100" is not written as RFC 3339 writes a time`, "write 2026-12-05T10:00:00+01:00"},
+		{"offset in hours", rule(`now >= "2026-12-05T10:00:00-05"`, ""), `is not written as RFC 3339 writes a time`, `write "2026-12-05T10:00:00-05:00"`},
+		{"a space for the T", "rules:\n  - name: r\n    until: 2026-12-05 10:00:00Z\n    actions: [remove: p]\n", `"2026-12-05 10:00:00Z" is not written as RFC 3339 writes a time`, "write 2026-12-05T10:00:00Z"},
+		{"a space for the T, no offset", rule(`now >= "2026-12-05 10:00:00"`, ""), "has no offset", `"2026-12-05T10:00:00Z" for UTC`},
 		{"within args", rule(`geo.within(45, 4)`, ""), "takes a latitude, a longitude and a distance", ""},
 		{"within range", rule(`geo.within(95, 4, 10)`, ""), "latitude 95", ""},
 		{"unknown experiment", experimentFile + "  - name: x\n    when: variant(\"hero-tset\") == \"bold\"\n    actions: [remove: p]\n", `no experiment is named "hero-tset"`, `"hero-test"`},
