@@ -504,7 +504,11 @@ func (d *decoder) mappingMeant(n *yaml.Node, what string, fields []string, each 
 		}
 		if fields != nil && !contains(fields, key) {
 			e := d.errorf(k, "unknown field %q in %s", key, what)
-			if near := diag.Nearest(key, fields); near != "" {
+			near := diag.Nearest(key, fields)
+			if alias := fieldAliases[key]; near == "" && contains(fields, alias) {
+				near = alias
+			}
+			if near != "" {
 				e.WithHint("did you mean %q?", near)
 				if meant == nil {
 					meant = map[string]bool{}
@@ -521,6 +525,17 @@ func (d *decoder) mappingMeant(n *yaml.Node, what string, fields []string, each 
 		each(key, k, v)
 	}
 	return true, meant
+}
+
+// fieldAliases are the names other tools give a field of an action, by
+// the field they stand for: a set_attr's attr is its name, a redirect's
+// url its to. Each applies where the field it names is one.
+var fieldAliases = map[string]string{
+	"attr": "name", "attribute": "name", "header": "name", "cookie": "name",
+	"url": "to", "href": "to", "target": "to", "location": "to",
+	"count": "n", "max": "n", "limit": "n",
+	"expires": "max_age", "expiry": "max_age", "ttl": "max_age", "max-age": "max_age", "lifetime": "max_age",
+	"content": "text", "value": "text",
 }
 
 // closingBrace returns the length of the {…} that src starts with, its
