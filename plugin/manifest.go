@@ -93,8 +93,18 @@ func (s Slot) String() string {
 
 // Show writes v, a value of the slot, as tools show it beside the slot's
 // name: a number as it is (visitor.hour = 18), anything else quoted
-// (geo.country = "FR").
+// (geo.country = "FR"), a list as its items (languages = ["fr", "de"]).
 func (s Slot) Show(v string) string {
+	if IsList(v) {
+		// A list (languages, a JSON array) as its items, not as the
+		// separators it is stored with.
+		items := ListItems(v)
+		q := make([]string, len(items))
+		for i, it := range items {
+			q[i] = strconv.Quote(it)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
 	if a, ok := LookupAttr(s.Attr); ok && a.Type == Number {
 		if _, err := strconv.ParseFloat(v, 64); err == nil {
 			return v

@@ -223,8 +223,22 @@ func validArg(attr, arg string) string {
 	if attr == "header" || attr == "cookie" {
 		for _, r := range arg {
 			if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) && attr == "header" || strings.ContainsRune(`;,"\`, r) {
+				if dashed := strings.Join(strings.Fields(arg), "-"); attr == "header" && r == ' ' && validArg(attr, dashed) == "" {
+					// user agent: the words of User-Agent, as it is said.
+					return fmt.Sprintf("%q is not a valid header name: a header's name holds no space; write header(%q)", arg, http.CanonicalHeaderKey(dashed))
+				}
 				return fmt.Sprintf("%q is not a valid %s name", arg, attr)
 			}
+		}
+	}
+	if attr == "header" {
+		// Go's server moves these out of the request's headers, as
+		// HTTP/2 never sends a Host: a test of them never holds.
+		switch http.CanonicalHeaderKey(arg) {
+		case "Host":
+			return `header("Host") is never there: the server takes the Host header out of the request's headers; read the host with host: host == "shop.example.com"`
+		case "Transfer-Encoding":
+			return `header("Transfer-Encoding") is never there: the server takes it out of the request's headers to read the body`
 		}
 	}
 	return ""

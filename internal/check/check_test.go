@@ -115,6 +115,13 @@ func TestErrors(t *testing.T) {
 		{"host with a port", rule(`host == "shop.example.com:8080"`, ""), 3, 20, `"shop.example.com:8080" never matches: host is the host name alone`, `write "shop.example.com"`},
 		{"host with a scheme and a path", rule(`host == "https://shop.example.com/fr/"`, ""), 3, 20, `never matches: host is the host name alone, without a scheme, a port or a path`, `write "shop.example.com", and test the path with path starts_with "/fr/"`},
 		{"host in a list", rule(`host in ["shop.example.com", "[::1]:8080"]`, ""), 3, 41, `"[::1]:8080" never matches`, `write "::1"`},
+		// Browsers send an internationalized domain in its ASCII form.
+		{"host in its Unicode form", rule(`host == "café.example"`, ""), 3, 20, `"café.example" never matches: a browser sends a host name with letters outside a-z in its ASCII form`, `write "xn--caf-dma.example"`},
+		{"host in a list in its Unicode form", rule(`host in ["shop.example", "Bücher.de"]`, ""), 3, 37, `"Bücher.de" never matches`, `write "xn--bcher-kva.de"`},
+		{"host suffix in its Unicode form", rule(`host ends_with ".école.fr"`, ""), 3, 27, `".école.fr" never matches`, `write ".xn--cole-9oa.fr"`},
+		{"host suffix ending inside a label", rule(`host ends_with "é.fr"`, ""), 3, 27, `"é.fr" never matches`, "write whole labels"},
+		{"host prefix in its Unicode form", rule(`host starts_with "café."`, ""), 3, 29, `"café." never matches`, `write "xn--caf-dma."`},
+		{"host text in its Unicode form", rule(`host contains ".café."`, ""), 3, 26, `".café." never matches`, `write ".xn--caf-dma."`},
 		{"host suffix with a port", rule(`host ends_with ".example.com:443"`, ""), 3, 27, `never matches: host is the host name alone`, `write ".example.com"`},
 		{"host prefix with a scheme", rule(`host starts_with "https://"`, ""), 3, 29, `never matches: host is the host name alone`, `write the host name alone`},
 		{"near closed value", rule(`device.type == "mobil"`, ""), 3, 27, `is not a value of device.type`, `did you mean "mobile"?`},
@@ -126,6 +133,10 @@ func TestErrors(t *testing.T) {
 		{"number with text op", rule(`path contains 3`, ""), 3, 26, "needs a quoted text", ""},
 		{"text with numeric op", rule(`cookie("n") > "3"`, ""), 3, 26, "compares numbers", "without quotes"},
 		{"bad regex", rule(`path matches "a(b"`, ""), 3, 25, "invalid regular expression", "RE2"},
+		// A wildcard, as a shell or a spreadsheet writes one.
+		{"wildcard for a pattern", rule(`path matches "*.html"`, ""), 3, 25, "invalid regular expression: missing argument to repetition operator", `a pattern is a regular expression, not a wildcard: for "*.html" write "\.html$"`},
+		{"wildcards around a pattern", rule(`path matches "*sale*"`, ""), 3, 25, "invalid regular expression", `for "*sale*" write "sale"`},
+		{"wildcard with a question mark", rule(`query("c") matches "?a?.pdf"`, ""), 3, 31, "invalid regular expression", `for "?a?.pdf" write "^.a.\.pdf$"`},
 		{"bool as text", rule(`visitor.new == "yes"`, ""), 3, 27, "compare it with true or false", ""},
 		{"in without list", rule(`geo.country in "FR"`, ""), 3, 27, "needs a list", ""},
 		{"empty list", rule(`geo.country in []`, ""), 3, 27, "list is empty", ""},
@@ -169,9 +180,32 @@ func TestErrors(t *testing.T) {
 		{"out of a full rollout", "rules:\n  - name: r\n    rollout: 100%\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { rollout(r): out }\n    expect: { match: [r] }\n", 7, 28, `rolls out to 100%: no visitor is out`, ""},
 		{"duplicate test", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [r] }\n  - name: t\n    expect: { match: [r] }\n", 7, 5, `a test named "t" already exists at line 5`, "unique"},
 		{"unquoted country alias", rule(`geo.country == UK`, `- remove: x`), 3, 0, "UK is not quoted", `geo.country == "GB"`},
+		{"yes for a yes/no attribute", rule(`visitor.new == yes`, ""), 3, 27, "yes is not quoted", "visitor.new is yes/no: write visitor.new == true"},
+		{"off for a yes/no attribute", rule(`device.bot != off`, ""), 3, 26, "off is not quoted", "device.bot is yes/no: write device.bot != false"},
+		{"yes in a list for a yes/no attribute", rule(`visitor.new in [yes]`, ""), 3, 28, "yes is not quoted", "visitor.new is yes/no: write visitor.new == true"},
+		{"a word for a yes/no attribute", rule(`device.bot == maybe`, ""), 3, 26, "maybe is not quoted", "device.bot is yes/no: compare it with true or false"},
 		{"unquoted value in another case", rule(`device.type in [Mobile]`, `- remove: x`), 3, 0, "Mobile is not quoted", `"mobile"`},
 		{"unknown interpolation", rule("", `- set_inner: { select: a, text: "{{ geo.cty }}" }`), 4, 43, `unknown attribute`, `"geo.city"`},
 		{"interpolation after an escape", rule("", `- set_inner: { select: a, text: "\u00e9 {{ geo.cty }}" }`), 4, 50, `unknown attribute`, `"geo.city"`},
+		{"host in a test in its Unicode form", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { host: café.example }\n    expect: { match: [r] }\n", 6, 22, `"café.example" never matches`, `write "xn--caf-dma.example"`},
+		// A country's code written for its language.
+		{"country code for a language", rule(`language == "jp"`, ""), 3, 24, `"jp" is the country code of Japan, not a language code`, `did you mean language == "ja" (Japanese)? to test the country, write geo.country == "JP"`},
+		{"country code in languages", rule(`languages contains "cz"`, ""), 3, 31, `"cz" is the country code of Czechia, not a language code`, `did you mean languages contains "cs" (Czech)?`},
+		{"country code in a list of languages", rule(`language in ["fr", "dk"]`, ""), 3, 31, `"dk" is the country code of Denmark`, `did you mean language == "da" (Danish)?`},
+		{"country code of several languages", rule(`language == "ke"`, ""), 3, 24, `"ke" is the country code of Kenya, not a language code`, `to test the country, write geo.country == "KE"`},
+		// The European Union, or Europe, for a country.
+		{"EU for a country", rule(`geo.country == "EU"`, ""), 3, 27, `"EU" is not a country code: it is Europe's continent code`, `for visitors in Europe, write geo.continent == "EU"; for the European Union, list its countries: geo.country in ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]`},
+		{"EU in a list of countries", rule(`geo.country in ["CH", "eu"]`, ""), 3, 34, `"eu" is not a country code: it is Europe's continent code`, `write geo.continent == "EU"`},
+		{"two letters no country has", rule(`geo.country == "T1"`, ""), 3, 27, `"T1" is not a country code`, "no country has this code"},
+		// Headers the server takes out of the request's headers.
+		{"Host header", rule(`header("host") == "shop.example.com"`, ""), 3, 19, `header("Host") is never there: the server takes the Host header out of the request's headers; read the host with host: host == "shop.example.com"`, ""},
+		{"Host header in a text", rule("", `- set_inner: { select: a, text: "{{ header('Host') }}" }`), 4, 50, `header("Host") is never there`, ""},
+		{"Transfer-Encoding header", rule(`header("Transfer-Encoding") contains "chunked"`, ""), 3, 19, `header("Transfer-Encoding") is never there: the server takes it out of the request's headers to read the body`, ""},
+		{"quoted number in a list", rule(`visitor.hour in ["9", "10"]`, ""), 3, 29, "visitor.hour is a number; write the list's numbers without quotes", "write visitor.hour in [9, 10]"},
+		{"quoted yes/no in a list", rule(`device.bot in ["true"]`, ""), 3, 27, "device.bot is yes/no; compare it with true or false, without quotes", ""},
+		{"header name with a space", rule(`header("user agent") contains "Firefox"`, ""), 3, 19, `"user agent" is not a valid header name: a header's name holds no space; write header("User-Agent")`, ""},
+		{"rule expected to match and not", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect:\n      match: [r]\n      no_match: [r]\n", 8, 18, `test "t" expects rule "r" both to match (line 7) and not to match, so it can never pass`, "keep r in match: or in no_match:"},
+		{"rule expected to match and not in a view", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [r] }\n    then:\n      - expect: { match: [r], no_match: [r] }\n", 8, 42, `view 2 of test "t" expects rule "r" both to match (line 8) and not to match`, ""},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
 		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
 		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},
@@ -434,6 +468,164 @@ tests:
 	for i, w := range want {
 		if !strings.Contains(warned[i], w) {
 			t.Errorf("warning %d: %q, want %q", i, warned[i], w)
+		}
+	}
+}
+
+// TestAttributeOnTheRight: a comparison written the other way round is
+// refused with the comparison to write instead, which must mean what
+// the editor wrote: 3 < x is x > 3, and "de" in languages, a value in
+// a list attribute, is languages contains "de", not languages in "de",
+// which is refused in turn.
+func TestAttributeOnTheRight(t *testing.T) {
+	tests := []struct {
+		when, hint string
+	}{
+		{`"FR" == geo.country`, `write geo.country == "FR"`},
+		{`"FR" != geo.country`, `write geo.country != "FR"`},
+		{`3 < cookie("n")`, `write cookie("n") > 3`},
+		{`3 <= cookie("n")`, `write cookie("n") >= 3`},
+		{`3 > cookie("n")`, `write cookie("n") < 3`},
+		{`3 >= cookie("n")`, `write cookie("n") <= 3`},
+		{`"FR" in geo.country`, `write geo.country == "FR"`},
+		{`"FR" not in geo.country`, `write geo.country != "FR"`},
+		{`["FR", "BE"] in geo.country`, `write geo.country in ["FR", "BE"]`},
+		{`"de" in languages`, `write languages contains "de"`},
+		{`"de" not in languages`, `write not languages contains "de"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.when, func(t *testing.T) {
+			_, err := checkSrc(t, rule(tt.when, ""))
+			var list diag.List
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("err = %v, want an error", err)
+			}
+			if e := list[0]; !strings.Contains(e.Msg, "goes on the left") || e.Hint != tt.hint {
+				t.Errorf("got %q (hint %q), want hint %q", e.Msg, e.Hint, tt.hint)
+			}
+			// The hint, written as it says, compiles.
+			fixed := strings.TrimPrefix(tt.hint, "write ")
+			if _, err := checkSrc(t, rule(fixed, "")); err != nil {
+				t.Errorf("the hint's condition %s: %v", fixed, err)
+			}
+		})
+	}
+}
+
+// TestPercentEncodedTextWarned: the path, a query parameter and a cookie
+// are compared decoded (a request for /caf%C3%A9 has the path /café), so
+// a text copied encoded from an address bar holds only for a request
+// that encodes the % itself (%25): a warning at the text, with the text
+// decoded. A % that begins no escape is the visitor's as written.
+func TestPercentEncodedTextWarned(t *testing.T) {
+	for _, tc := range []struct{ when, want string }{
+		{`path == "/caf%C3%A9"`, `r.yaml:3:20: warning: "/caf%C3%A9" is percent-encoded, but path is compared decoded (/caf%C3%A9 in a request is "/café"), so this holds only for a request that encodes each % as %25; write "/café"`},
+		{`path in ["/a", "/a%20b"]`, `"/a%20b" is percent-encoded, but path is compared decoded`},
+		{`path starts_with "/caf%C3%A9/"`, `write "/café/"`},
+		{`query("utm_campaign") == "summer%20sale"`, `"summer%20sale" is percent-encoded, but query("utm_campaign") is compared decoded (summer%20sale in a request is "summer sale")`},
+		{`cookie("c") contains "%7B"`, `write "{"`},
+		{`query("q") ends_with "%2F"`, `write "/"`},
+		{`path == "/café"`, ""},
+		{`query("promo") == "50%"`, ""},
+		{`query("promo") == "100%zz"`, ""},
+		{`header("X-A") == "a%20b"`, ""}, // a header is as sent
+		{`path matches "%20"`, ""},
+	} {
+		_, ws := warningsOf(t, rule(tc.when, ""))
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.when, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
+		}
+	}
+}
+
+// TestInexactNumberWarned: numbers are compared as 64-bit floating
+// point, exact to about 15 digits, so an id written as a number
+// (cookie("account") == 9007199254740993) also holds for the ids next
+// to it (9007199254740992): a warning at the number, saying to compare
+// the text. Numbers that compare exactly are not warned of.
+func TestInexactNumberWarned(t *testing.T) {
+	for _, tc := range []struct{ when, want string }{
+		{`cookie("account") == 9007199254740993`, `r.yaml:3:33: warning: 9007199254740993 has more digits than a number is compared with exactly (15), so cookie("account") == 9007199254740993 holds for numbers next to it too; compare the text: cookie("account") == "9007199254740993"`},
+		{`cookie("account") != 12345678901234567890`, `compare the text: cookie("account") != "12345678901234567890"`},
+		{`query("order") in [1, 98765432109876543210]`, `98765432109876543210 has more digits than`},
+		{`cookie("score") == 0.12345678901234567`, `0.12345678901234567 has more digits than`},
+		{`cookie("account") == 9007199254740992`, `9007199254740992 has more digits than`},
+		{`cookie("n") == 1234567890123456`, ""}, // every integer below 2^53 is exact
+		{`cookie("n") == 12345678901234.5`, ""},
+		{`cookie("n") == 1e300`, ""},
+		{`cookie("n") > 12345678901234567890`, ""}, // an order is hardly changed
+		{`cookie("n") == -42.000`, ""},
+	} {
+		_, ws := warningsOf(t, rule(tc.when, ""))
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.when, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
+		}
+	}
+}
+
+// TestDecomposedTextWarned: a text whose accented letters are written
+// decomposed (u and a combining diaeresis, as text pasted from a PDF or
+// a macOS file name may be) looks like the composed one browsers and
+// CDNs send, and never equals it: a warning at the text, naming a
+// letter and its code points. A composed text is not warned of.
+func TestDecomposedTextWarned(t *testing.T) {
+	for _, tc := range []struct{ when, want string }{
+		{"geo.city == \"Zu\u0308rich\"", "r.yaml:3:24: warning: \"Zu\u0308rich\" holds \"u\u0308\" written decomposed (U+0075 U+0308, a letter and a combining accent), as text pasted from a PDF may be, while browsers and CDNs send the composed \"\u00fc\" (U+00FC): the two look alike and never compare equal; retype the accented letters"},
+		{"path in [\"/a\", \"/cafe\u0301\"]", "holds \"e\u0301\" written decomposed"},
+		{"query(\"q\") starts_with \"e\u0301\"", "holds \"e\u0301\" written decomposed"},
+		{"header(\"X-A\") contains \"n\u0303\"", "holds \"n\u0303\" written decomposed"},
+		{"geo.city == \"Z\u00fcrich\"", ""},
+		{"cookie(\"c\") == \"\U0001F44D\U0001F3FD\"", ""}, // an emoji and its skin tone: no composed form
+		{"cookie(\"c\") == \"\u0301\"", ""},               // an accent alone, which no letter takes
+	} {
+		_, ws := warningsOf(t, rule(tc.when, ""))
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.when, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
+		}
+	}
+}
+
+// TestNowEqualityWarned: now is the request's second, so now compared
+// for equality with a time, meant for a day, holds during one second:
+// a warning, with the period to write. An order is not warned of.
+func TestNowEqualityWarned(t *testing.T) {
+	for _, tc := range []struct{ when, want string }{
+		{`now == "2026-12-25T00:00:00+01:00"`, "r.yaml:3:19: warning: now is the request's time, to the second, so `now == \"2026-12-25T00:00:00+01:00\"` compares with that one second only; for a period, compare with its start and its end"},
+		{`now in ["2026-12-24T00:00:00Z", "2026-12-25T00:00:00Z"]`, "now is the request's time, to the second"},
+		{`now >= "2026-12-25T00:00:00+01:00" and now < "2026-12-26T00:00:00+01:00"`, ""},
+		{`semver(header("X-App")) == "3.2"`, ""},
+	} {
+		_, ws := warningsOf(t, rule(tc.when, ""))
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.when, got)
+		case tc.want != "" && (len(got) < 1 || !strings.Contains(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
 		}
 	}
 }

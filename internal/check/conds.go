@@ -3,12 +3,17 @@ package check
 import (
 	"errors"
 	"fmt"
-
+	"math"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/selector"
@@ -350,13 +355,45 @@ func (c *checker) compareVariant(e *syntax.Compare, v *syntax.Call) ir.Node {
 	return n
 }
 
+// swapped writes e, whose attribute is on the right, as the comparison
+// that means the same with the attribute on the left: 3 < x is x > 3,
+// and a value "in" an attribute is that value (x == "FR"), or, in a
+// list attribute, the list containing it (languages contains "de").
+func swapped(e *syntax.Compare) string {
+	op := e.Op
+	switch op {
+	case "<":
+		op = ">"
+	case "<=":
+		op = ">="
+	case ">":
+		op = "<"
+	case ">=":
+		op = "<="
+	case "in", "not in":
+		if id, ok := e.Y.(*syntax.Ident); ok {
+			if a, found := plugin.LookupAttr(id.Name); found && a.Type == plugin.List {
+				s := fmt.Sprintf("%s contains %s", e.Y, e.X)
+				if op == "not in" {
+					s = "not " + s
+				}
+				return s
+			}
+		}
+		if _, isList := e.X.(*syntax.ListLit); !isList {
+			op = map[string]string{"in": "==", "not in": "!="}[op]
+		}
+	}
+	return fmt.Sprintf("%s %s %s", e.Y, op, e.X)
+}
+
 func (c *checker) compare(e *syntax.Compare) ir.Node {
 	if v, ok := e.X.(*syntax.Call); ok && v.Fun.Name == "variant" {
 		return c.compareVariant(e, v)
 	}
 	if !isAttrRef(e.X) {
 		if isAttrRef(e.Y) {
-			c.errorf(e.X.Pos(), "the attribute goes on the left of %s", e.Op).WithHint("write %s %s %s", e.Y, e.Op, e.X)
+			c.errorf(e.X.Pos(), "the attribute goes on the left of %s", e.Op).WithHint("write %s", swapped(e))
 			return bad(e)
 		}
 		if id, isIdent := e.X.(*syntax.Ident); isIdent {
@@ -425,8 +462,12 @@ func (c *checker) compare(e *syntax.Compare) ir.Node {
 			return bad(e)
 		}
 		if _, err := c.regexp(s.Value); err != nil {
-			c.errorf(s.ValuePos, "invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: ")).
-				WithHint("patterns use RE2 syntax (no look-around or back-references)")
+			msg := c.errorf(s.ValuePos, "invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			if re, ok := wildcardPattern(s.Value); ok {
+				msg.WithHint("a pattern is a regular expression, not a wildcard: for %q write %s", s.Value, quotePattern(re))
+			} else {
+				msg.WithHint("patterns use RE2 syntax (no look-around or back-references)")
+			}
 			return bad(e)
 		}
 		if !c.stringOpHolds(e, a, s) {
@@ -470,6 +511,45 @@ func (c *checker) compare(e *syntax.Compare) ir.Node {
 	}
 	c.errorf(e.OpPos, "unknown operator %s", e.Op)
 	return bad(e)
+}
+
+// wildcardPattern returns the regular expression that means what the
+// wildcard w (*.html, as a shell or a spreadsheet writes one: * any
+// text, ? one character) means, when w starts with a * or a ?, which no
+// regular expression does, so that w is refused and was most likely
+// meant so; ok is false otherwise.
+func wildcardPattern(w string) (re string, ok bool) {
+	if !strings.HasPrefix(w, "*") && !strings.HasPrefix(w, "?") {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString("^")
+	for _, r := range w {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	re = strings.TrimSuffix(strings.TrimPrefix(b.String(), "^.*"), ".*$")
+	if re == "" || re == "^" || re == "$" {
+		return "", false
+	}
+	return re, true
+}
+
+// quotePattern quotes a regular expression as a condition's string:
+// the string keeps a backslash before a character it gives no meaning
+// ("\.html$" reads as \.html$), so most patterns are written as they are.
+func quotePattern(re string) string {
+	if strings.ContainsAny(re, "\"'") || strings.Contains(re, `\\`) || strings.Contains(re, `\n`) || strings.Contains(re, `\t`) {
+		return strconv.Quote(re)
+	}
+	return `"` + re + `"`
 }
 
 func not(negate bool, e *syntax.Compare, n ir.Node) ir.Node {
@@ -629,6 +709,16 @@ func (c *checker) stringOperand(e *syntax.Compare, a plugin.Attr) (*syntax.Strin
 		c.errorf(e.OpPos, "%s is %s; %s works on text", e.X, a.Type, e.Op)
 		return nil, false
 	}
+	if e.Op != "matches" {
+		c.percentEncoded(e, a, s)
+	}
+	c.decomposed(s)
+	if a.Name == "host" && (e.Op == "starts_with" || e.Op == "ends_with" || e.Op == "contains") {
+		if err := c.idnHost(s.Value, s.ValuePos, e.Op != "starts_with", e.Op != "ends_with"); err != nil {
+			err.WithCode("never-matches")
+			return nil, false
+		}
+	}
 	if a.Name == "path" && e.Op == "starts_with" || a.Name == "host" && (e.Op == "starts_with" || e.Op == "ends_with") {
 		if _, ok := c.literal(a, s.Value, s.ValuePos); !ok {
 			return nil, false
@@ -659,12 +749,13 @@ func (c *checker) equal(e *syntax.Compare, a plugin.Attr, slot int, y syntax.Exp
 				if !ok {
 					return bad(e)
 				}
+				c.instant(e, a, y)
 				return &ir.NumCmp{Pos: e.OpPos, Slot: slot, Op: ir.EQ, Value: v}
 			}
 			c.errorf(y.ValuePos, "%s is a number; write the number without quotes", e.X)
 			return bad(e)
 		}
-		v, ok := c.closedValue(a, y)
+		v, ok := c.closedValue(e, a, y)
 		if !ok {
 			return bad(e)
 		}
@@ -684,6 +775,7 @@ func (c *checker) equal(e *syntax.Compare, a plugin.Attr, slot int, y syntax.Exp
 		if !c.numberTest(a, e.String(), e.Op, y.Value, y.ValuePos) {
 			return bad(e)
 		}
+		c.inexactNumber(e, y)
 		return &ir.NumCmp{Pos: e.OpPos, Slot: slot, Op: ir.EQ, Value: y.Value}
 	case *syntax.Ident:
 		c.unquoted(e, a, y)
@@ -725,6 +817,23 @@ func (c *checker) unquoted(e *syntax.Compare, a plugin.Attr, y *syntax.Ident) {
 		return
 	}
 	e2 := c.errorf(y.NamePos, "%s is not quoted, so it reads as the name of an attribute or segment, and none is named so", y.Name).WithCode("unquoted")
+	if a.Type == plugin.Bool {
+		// visitor.new == yes: a yes/no attribute compares with true or
+		// false, which a quoted "yes" is refused for in turn.
+		op := map[string]string{"in": "==", "not in": "!="}[e.Op]
+		if op == "" {
+			op = e.Op
+		}
+		switch strings.ToLower(y.Name) {
+		case "yes", "y", "on":
+			e2.WithHint("%s is yes/no: write %s %s true", e.X, e.X, op)
+		case "no", "n", "off":
+			e2.WithHint("%s is yes/no: write %s %s false", e.X, e.X, op)
+		default:
+			e2.WithHint("%s is yes/no: compare it with true or false", e.X)
+		}
+		return
+	}
 	v := meantText(a, y.Name)
 	if e.Op == "in" || e.Op == "not in" {
 		e2.WithHint("texts are quoted: %q", v)
@@ -769,27 +878,182 @@ func (c *checker) numberOperand(e *syntax.Compare, a plugin.Attr, y *syntax.Numb
 
 // closedValue folds a literal as the host folds the attribute, and checks
 // it is a value the attribute can take.
-func (c *checker) closedValue(a plugin.Attr, y *syntax.StringLit) (string, bool) {
-	return c.literal(a, y.Value, y.ValuePos)
+func (c *checker) closedValue(e *syntax.Compare, a plugin.Attr, y *syntax.StringLit) (string, bool) {
+	c.percentEncoded(e, a, y)
+	c.decomposed(y)
+	v, ok := c.literal(a, y.Value, y.ValuePos)
+	if ok && a.Name == "geo.timezone" && offsetZones[y.Value] {
+		c.warnf(y.ValuePos, "%q stands for %s alone: the time zone database makes this name of an offset a name of that place's zone, and a visitor's zone is their place's (Europe/Paris, Europe/Berlin)", y.Value, v).
+			WithHint(`list the zones meant: geo.timezone in ["Europe/Paris", "Europe/Berlin"], or test the hour with visitor.hour`)
+	}
+	return v, ok
+}
+
+// offsetZones are the zones of the database named after an offset
+// rather than a place, each now a name of one place's zone (CET of
+// Europe/Brussels, EST of America/Panama): a rule meant for every place
+// on that offset holds for the one place.
+var offsetZones = map[string]bool{
+	"CET": true, "EET": true, "MET": true, "WET": true, "EST": true, "MST": true, "HST": true,
+	"EST5EDT": true, "CST6CDT": true, "MST7MDT": true, "PST8PDT": true,
+}
+
+// decomposed warns of a text whose accented letter is written
+// decomposed, a letter then a combining accent (u and U+0308), as text
+// pasted from a PDF or a macOS file name may be: it looks like the
+// composed letter (ü, U+00FC) that browsers and CDNs send, and the two
+// never compare equal. Values are compared as their bytes, so the text
+// is left as written; the warning names the first such letter.
+func (c *checker) decomposed(y *syntax.StringLit) {
+	if norm.NFC.IsNormalString(y.Value) {
+		return
+	}
+	for i, r := range y.Value {
+		if unicode.Is(unicode.M, r) {
+			continue
+		}
+		j := i + utf8.RuneLen(r)
+		for j < len(y.Value) {
+			m, n := utf8.DecodeRuneInString(y.Value[j:])
+			if !unicode.Is(unicode.M, m) {
+				break
+			}
+			j += n
+		}
+		seg := y.Value[i:j]
+		if comp := norm.NFC.String(seg); j > i+utf8.RuneLen(r) && comp != seg {
+			c.warnf(y.ValuePos, "%q holds %q written decomposed (%s, a letter and a combining accent), as text pasted from a PDF may be, while browsers and CDNs send the composed %q (%s): the two look alike and never compare equal", y.Value, seg, codePoints(seg), comp, codePoints(comp)).
+				WithHint("retype the accented letters")
+			return
+		}
+	}
+}
+
+// codePoints writes s as its code points: U+0075 U+0308.
+func codePoints(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "U+%04X", r)
+	}
+	return b.String()
+}
+
+// instant warns of now compared for equality with a time (==, !=, in,
+// not in): now is the request's second, so `now == "2026-12-25T00:00:00Z"`
+// holds during that second alone, where a day or an hour was meant.
+func (c *checker) instant(e *syntax.Compare, a plugin.Attr, y *syntax.StringLit) {
+	if a.Name != "now" {
+		return
+	}
+	c.warnf(y.ValuePos, "now is the request's time, to the second, so `now %s %q` compares with that one second only", e.Op, y.Value).
+		WithHint(`for a period, compare with its start and its end: now >= "2026-12-25T00:00:00+01:00" and now < "2026-12-26T00:00:00+01:00"`).WithCode("never-matches")
+}
+
+// quotedListItem reports el, a quoted item of list l that attribute a,
+// a number or yes/no, is compared with: visitor.hour in ["9", "10"]. The
+// hint gives the list without quotes when each item reads as a number.
+func (c *checker) quotedListItem(e *syntax.Compare, a plugin.Attr, l *syntax.ListLit, el *syntax.StringLit) {
+	if a.Type != plugin.Number {
+		c.errorf(el.ValuePos, "%s is %s; compare it with true or false, without quotes", e.X, a.Type)
+		return
+	}
+	err := c.errorf(el.ValuePos, "%s is a number; write the list's numbers without quotes", e.X)
+	items := make([]string, 0, len(l.Elems))
+	for _, it := range l.Elems {
+		s := it.String()
+		if q, ok := it.(*syntax.StringLit); ok {
+			if _, isNum := plugin.ParseNumber(q.Value); !isNum {
+				return
+			}
+			s = strings.TrimSpace(q.Value)
+		}
+		items = append(items, s)
+	}
+	err.WithHint("write %s %s [%s]", e.X, e.Op, strings.Join(items, ", "))
+}
+
+// exactDigits is how many significant digits any decimal number has
+// that a 64-bit floating point number tells apart from every other.
+const exactDigits = 15
+
+// inexactNumber warns of a number compared for equality (==, !=, in,
+// not in) that numbers next to it equal once read: numbers are compared
+// as 64-bit floating point, so 9007199254740993, an id written as a
+// number, is 9007199254740992 and holds for either. Every integer below
+// 2^53 is exact; from there, and for a fraction of more than 15 digits,
+// the text compares exactly.
+func (c *checker) inexactNumber(e *syntax.Compare, y *syntax.NumberLit) {
+	mant, _, _ := strings.Cut(strings.ToLower(strings.TrimLeft(y.Raw, "+-")), "e")
+	integer := !strings.Contains(y.Raw, ".") && !strings.ContainsAny(y.Raw, "eE")
+	digits := strings.TrimLeft(strings.Replace(mant, ".", "", 1), "0")
+	if strings.Contains(mant, ".") {
+		digits = strings.TrimRight(digits, "0")
+	}
+	switch {
+	case integer && math.Abs(y.Value) >= 1<<53:
+	case !integer && len(digits) > exactDigits:
+	default:
+		return
+	}
+	if e.Op == "in" || e.Op == "not in" {
+		c.warnf(y.ValuePos, "%s has more digits than a number is compared with exactly (%d), so %s %s [...] holds for numbers next to it too", y.Raw, exactDigits, e.X, e.Op).
+			WithHint("compare the texts: quote every item of the list")
+		return
+	}
+	c.warnf(y.ValuePos, "%s has more digits than a number is compared with exactly (%d), so %s %s %s holds for numbers next to it too", y.Raw, exactDigits, e.X, e.Op, y.Raw).
+		WithHint("compare the text: %s %s %q", e.X, e.Op, y.Raw)
+}
+
+// percentEncoded warns of a text that holds a percent escape (%C3%A9,
+// %20), compared with the path, a query parameter or a cookie: their
+// values are decoded, so the text holds only for a request that encodes
+// the % itself (%25), which no link does; it was most likely copied
+// from an address bar. A % that begins no escape (50%) is kept, as the
+// host keeps it.
+func (c *checker) percentEncoded(e *syntax.Compare, a plugin.Attr, y *syntax.StringLit) {
+	switch a.Name {
+	case "path", "query", "cookie":
+	default:
+		return
+	}
+	if !strings.Contains(y.Value, "%") {
+		return
+	}
+	dec, err := url.PathUnescape(y.Value)
+	if err != nil || dec == y.Value {
+		return
+	}
+	w := c.warnf(y.ValuePos, "%q is percent-encoded, but %s is compared decoded (%s in a request is %q), so this holds only for a request that encodes each %% as %%25", y.Value, e.X, y.Value, dec).WithCode("never-matches")
+	if utf8.ValidString(dec) {
+		w.WithHint("write %q", dec)
+	}
 }
 
 func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListLit) ir.Node {
 	var syms []int
 	var nums []ir.Node
+	quoted := false // a quoted item of a list of numbers or yes/no, said once
 	for _, el := range l.Elems {
 		switch el := el.(type) {
 		case *syntax.StringLit:
 			if a.Type != plugin.String && a.Type != plugin.Any && a.Name != "now" && a.Name != "semver" {
-				c.errorf(el.ValuePos, "%s is %s; the list must hold %s values", e.X, a.Type, a.Type)
+				if !quoted {
+					c.quotedListItem(e, a, l, el)
+				}
+				quoted = true
 				continue
 			}
 			if a.Type == plugin.Number {
 				if v, ok := c.number(e, a, el); ok {
+					c.instant(e, a, el)
 					nums = append(nums, &ir.NumCmp{Pos: el.ValuePos, Slot: slot, Op: ir.EQ, Value: v})
 				}
 				continue
 			}
-			if v, ok := c.closedValue(a, el); ok {
+			if v, ok := c.closedValue(e, a, el); ok {
 				if s := c.symbol(v); !slices.Contains(syms, s) {
 					syms = append(syms, s)
 				}
@@ -802,6 +1066,7 @@ func (c *checker) in(e *syntax.Compare, a plugin.Attr, slot int, l *syntax.ListL
 			if !c.numberOperand(e, a, el) || !c.numberTest(a, e.X.String()+" == "+el.Raw, e.Op, el.Value, el.ValuePos) {
 				continue
 			}
+			c.inexactNumber(e, el)
 			nums = append(nums, &ir.NumCmp{Pos: el.ValuePos, Slot: slot, Op: ir.EQ, Value: el.Value})
 		case *syntax.Ident:
 			c.unquoted(e, a, el)

@@ -106,8 +106,19 @@ func (c *checker) tests() {
 			}
 			return idx
 		}
+		// both reports a rule a test (or a view) expects to match and not
+		// to match: it can never pass.
+		both := func(what string, match, noMatch []*syntax.Text) {
+			for _, n := range noMatch {
+				if i := slices.IndexFunc(match, func(m *syntax.Text) bool { return m.Value == n.Value }); i >= 0 {
+					c.errorf(n.Pos, "%s expects rule %q both to match (line %d) and not to match, so it can never pass", what, n.Value, match[i].Pos.Line).
+						WithHint("keep %s in match: or in no_match:", n.Value)
+				}
+			}
+		}
 		out.Match = resolve(t.Match)
 		out.NoMatch = resolve(t.NoMatch)
+		both(fmt.Sprintf("test %q", t.Name), t.Match, t.NoMatch)
 		c.expect(out, &t.Expect)
 		if len(t.Match)+len(t.NoMatch) == 0 && !t.Expect.Written() && !t.Incomplete {
 			c.errorf(t.Pos, "test %q expects nothing", t.Name).WithHint("add expect: { match: [rule], no_match: [rule] }, or what the page must show (expect: { page: ... })")
@@ -119,6 +130,7 @@ func (c *checker) tests() {
 			}
 			view.Match = resolve(tv.Match)
 			view.NoMatch = resolve(tv.NoMatch)
+			both(fmt.Sprintf("view %d of test %q", i+2, t.Name), tv.Match, tv.NoMatch)
 			c.expect(view, &tv.Expect)
 			if len(tv.Match)+len(tv.NoMatch) == 0 && !tv.Expect.Written() && !tv.Incomplete {
 				c.errorf(tv.Pos, "view %d of test %q expects nothing", i+2, t.Name).WithHint("add expect: { match: [rule], no_match: [rule] }, or what the page must show (expect: { page: ... })")

@@ -24,6 +24,14 @@ var errLeapSecond = errors.New("is a leap second, which the proxy's clock never 
 // until its zone is known, and the rules are read in no zone of their own.
 var errNoOffset = errors.New("has no offset, so it names no instant")
 
+// errTimeForm is a time in a form of ISO 8601 that RFC 3339 does not
+// take (a space for the T, an offset without its colon, +0100, or in
+// hours, -05), which reads as one time once respelled.
+var errTimeForm = errors.New("is not written as RFC 3339 writes a time")
+
+// isoOffset matches a time whose offset lacks its colon or its minutes.
+var isoOffset = regexp.MustCompile(`^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d)(\d\d)?$`)
+
 // leapSecond matches a time whose seconds are 60, after upper-casing.
 var leapSecond = regexp.MustCompile(`^(\d{4}-\d\d-\d\dT\d\d:\d\d):60((?:\.\d+)?(?:Z|[+-]\d\d:\d\d))$`)
 
@@ -43,11 +51,35 @@ func parseTime(v string) (time.Time, error) {
 		if t, err := time.Parse("2006-01-02T15:04:05", u); err == nil {
 			return t, errNoOffset
 		}
+		if r := respell(u); r != u {
+			if t, err := parseTime(r); err == nil || err == errFraction {
+				return t, errTimeForm
+			} else if err == errNoOffset {
+				return t, err
+			}
+		}
 		return t, errNotTime
 	case t.Nanosecond() != 0:
 		return t, errFraction
 	}
 	return t, nil
+}
+
+// respell writes u, an upper-cased time in a form of ISO 8601, as RFC
+// 3339 writes it, as far as it can: 2026-12-05 10:00:00+0100 is
+// 2026-12-05T10:00:00+01:00.
+func respell(u string) string {
+	if len(u) > 11 && u[10] == ' ' {
+		u = u[:10] + "T" + strings.TrimLeft(u[11:], " ")
+	}
+	if m := isoOffset.FindStringSubmatch(u); m != nil {
+		minutes := m[3]
+		if minutes == "" {
+			minutes = "00"
+		}
+		u = m[1] + m[2] + ":" + minutes
+	}
+	return u
 }
 
 // timeHint is the fix parseTime's error calls for, given what it read:
@@ -61,7 +93,7 @@ func timeHint(t time.Time, err error, example string) string {
 		return w
 	}
 	switch err {
-	case errFraction, errLeapSecond:
+	case errFraction, errLeapSecond, errTimeForm:
 		return "write " + q(t.Truncate(time.Second).Format(time.RFC3339))
 	case errNoOffset:
 		w := t.Format("2006-01-02T15:04:05")

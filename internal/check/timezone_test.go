@@ -55,3 +55,31 @@ func TestTimezoneNames(t *testing.T) {
 		}
 	}
 }
+
+// TestTimezoneAbbreviationWarned: a zone named after its offset (CET,
+// EST, PST8PDT) is now a name of one place's zone in the database (CET
+// of Europe/Brussels, EST of America/Panama), so a rule meant for all
+// of Central European Time holds only for that place: a warning, with
+// the place it stands for. A place's name is not warned of.
+func TestTimezoneAbbreviationWarned(t *testing.T) {
+	for _, tc := range []struct{ when, want string }{
+		{`geo.timezone == "CET"`, `r.yaml:3:28: warning: "CET" stands for Europe/Brussels alone: the time zone database makes this name of an offset a name of that place's zone, and a visitor's zone is their place's (Europe/Paris, Europe/Berlin); list the zones meant: geo.timezone in ["Europe/Paris", "Europe/Berlin"], or test the hour with visitor.hour`},
+		{`geo.timezone in ["Europe/Paris", "EST"]`, `"EST" stands for America/Panama alone`},
+		{`geo.timezone != "PST8PDT"`, `"PST8PDT" stands for America/Los_Angeles alone`},
+		{`geo.timezone == "Europe/Paris"`, ""},
+		{`geo.timezone == "US/Eastern"`, ""}, // a place's old name
+		{`geo.timezone == "UTC"`, ""},
+	} {
+		_, ws := warningsOf(t, rule(tc.when, ""))
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: warned %q", tc.when, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
+			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
+		}
+	}
+}

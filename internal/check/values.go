@@ -12,6 +12,9 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // the zone names the host knows, on any machine
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 
 	"github.com/bespoke-edge/bespoke/internal/tzname"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -187,15 +190,28 @@ func (c *checker) country(v, code string, pos diag.Pos) *diag.Error {
 	if why, ok := withdrawnCountries[code]; ok {
 		return c.errorf(pos, "%q is no longer a country code (%s)", v, why).WithHint("use the code of the country it became")
 	}
+	if code == "EU" {
+		// Visitors of the European Union, or of Europe: no country has
+		// either code, and geo.continent holds Europe's.
+		return c.errorf(pos, "%q is not a country code: it is Europe's continent code, and no country's", v).
+			WithHint("for visitors in Europe, write geo.continent == \"EU\"; for the European Union, list its countries: geo.country in %s", euCountries)
+	}
 	meant := meantCountry(code)
 	e := c.errorf(pos, "%q is not a country code: geo.country holds ISO 3166-1 alpha-2 codes, such as \"FR\" or \"GB\"", v)
-	if meant != "" {
+	switch {
+	case meant != "":
 		e.WithHint("did you mean %q (%s)?", meant, countryNames[meant])
-	} else {
+	case len(code) == 2:
+		e.WithHint("no country has this code")
+	default:
 		e.WithHint("country codes are two letters: FR, DE, GB, US, ...")
 	}
 	return e
 }
+
+// euCountries are the member states of the European Union, as a list of
+// geo.country, for a rule meant for the Union.
+const euCountries = `["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]`
 
 // meantText is the text a bare word compared with a most likely means,
 // as it must be written: a country's code for a name or an alias (UK:
@@ -284,6 +300,16 @@ func (c *checker) language(attr, v, tag string, pos diag.Pos) *diag.Error {
 		if _, ok := languageNames[tag]; ok {
 			return nil
 		}
+		if country, ok := countryNames[strings.ToUpper(tag)]; ok {
+			// jp for Japanese, cz for Czech: the code of the country
+			// where it is spoken.
+			e := c.errorf(pos, "%q is the country code of %s, not a language code: %s holds ISO 639-1 codes", v, country, attr)
+			hint := fmt.Sprintf("to test the country, write geo.country == %q", strings.ToUpper(tag))
+			if code := countryLanguage[tag]; code != "" {
+				hint = fmt.Sprintf("did you mean %s (%s)? %s", languageTest(attr, code), languageNames[code], hint)
+			}
+			return e.WithHint("%s", hint)
+		}
 		return c.errorf(pos, "%q is not an ISO 639-1 language code", v).WithHint("language codes are two letters: en, fr, de, es, ...")
 	}
 	if primary, region, found := strings.Cut(strings.ReplaceAll(tag, "_", "-"), "-"); found && len(primary) >= 2 && len(primary) <= 3 {
@@ -308,6 +334,17 @@ func (c *checker) language(attr, v, tag string, pos diag.Pos) *diag.Error {
 		e.WithHint("did you mean %q (%s)?", code, languageNames[code])
 	}
 	return e
+}
+
+// countryLanguage is the language of a country whose code is no
+// language code, written for the language (jp for ja), when one
+// language is the country's: not for Belgium or India.
+var countryLanguage = map[string]string{
+	"jp": "ja", "cz": "cs", "gr": "el", "dk": "da", "ua": "uk", "cn": "zh",
+	"vn": "vi", "rs": "sr", "al": "sq", "il": "he", "ir": "fa", "at": "de",
+	"us": "en", "gb": "en", "au": "en", "nz": "en", "mx": "es", "cl": "es",
+	"pe": "es", "pk": "ur", "bd": "bn", "eg": "ar", "qa": "ar",
+	"jo": "ar", "hk": "zh", "ge": "ka",
 }
 
 func languageTest(attr, code string) string {
@@ -372,7 +409,7 @@ func (c *checker) hostValue(v string, pos diag.Pos) *diag.Error {
 		h, port = h[:i], true
 	}
 	if !scheme && !port && path == "" && h == v {
-		return nil
+		return c.idnHost(v, pos, false, false)
 	}
 	e := c.errorf(pos, "%q never matches: host is the host name alone, without a scheme, a port or a path", v)
 	switch {
@@ -384,6 +421,49 @@ func (c *checker) hostValue(v string, pos diag.Pos) *diag.Error {
 		e.WithHint("write %q", h)
 	}
 	return e
+}
+
+// idnHost rejects a host text with letters outside ASCII: browsers send
+// an internationalized domain name in its ASCII form (punycode:
+// "café.example" is "xn--caf-dma.example"), the only one host holds.
+// partialFirst and partialLast say the text's first or last label may be
+// part of one (ends_with, starts_with, contains): the ASCII form of a
+// part of a label is not part of the label's, so none is suggested there.
+func (c *checker) idnHost(v string, pos diag.Pos, partialFirst, partialLast bool) *diag.Error {
+	if isASCII(v) {
+		return nil
+	}
+	e := c.errorf(pos, "%q never matches: a browser sends a host name with letters outside a-z in its ASCII form (punycode, xn--…), and host holds that form", v)
+	labels := strings.Split(v, ".")
+	for i, l := range labels {
+		if isASCII(l) {
+			continue
+		}
+		a, err := idna.Lookup.ToASCII(l)
+		if err != nil || (i == 0 && partialFirst) || (i == len(labels)-1 && partialLast) {
+			return e.WithHint("write whole labels in their ASCII form: %q is %q", l, asciiLabel(l))
+		}
+		labels[i] = a
+	}
+	return e.WithHint("write %q", strings.Join(labels, "."))
+}
+
+// asciiLabel is the ASCII form of a host's label, or the label itself
+// when it has none (then the host never holds it).
+func asciiLabel(l string) string {
+	if a, err := idna.Lookup.ToASCII(l); err == nil {
+		return a
+	}
+	return l
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // pathValue rejects paths the request path can never be: it always starts

@@ -259,6 +259,44 @@ func (*Seen) node()       {}
 
 // Format prints a node in the rule language's syntax, using the program's
 // names, so explanations read like the rules that were written.
+// listItem returns the item a test of a list for one item looks for
+// (contains "\x00de\x00"), and whether n is one.
+func listItem(n *StrTest) (string, bool) {
+	if n.Op != Contains || len(n.Arg) < 2 || !plugin.IsList(n.Arg) || !strings.HasSuffix(n.Arg, plugin.ListSep) {
+		return "", false
+	}
+	items := plugin.ListItems(n.Arg)
+	if len(items) != 1 {
+		return "", false
+	}
+	return items[0], true
+}
+
+// jsonContains recognizes `json(...) contains "x"` as the checker
+// writes it: the array holds "x", or the value, not a list, contains it.
+func jsonContains(n *Or) (*StrTest, string, bool) {
+	if len(n.X) != 2 {
+		return nil, "", false
+	}
+	inList, ok := n.X[0].(*StrTest)
+	and, ok2 := n.X[1].(*And)
+	if !ok || !ok2 || len(and.X) != 2 {
+		return nil, "", false
+	}
+	item, isItem := listItem(inList)
+	notList, ok := and.X[0].(*Not)
+	text, ok2 := and.X[1].(*StrTest)
+	if !isItem || !ok || !ok2 {
+		return nil, "", false
+	}
+	prefix, ok := notList.X.(*StrTest)
+	if !ok || prefix.Op != Prefix || prefix.Arg != plugin.ListSep || prefix.Slot != inList.Slot ||
+		text.Op != Contains || text.Slot != inList.Slot || text.Arg != item {
+		return nil, "", false
+	}
+	return inList, item, true
+}
+
 func (p *Program) Format(n Node) string {
 	var b strings.Builder
 	p.format(&b, n, false)
@@ -274,9 +312,20 @@ func (p *Program) format(b *strings.Builder, n Node, nested bool) {
 	case *And:
 		p.list(b, "and", n.X, nested)
 	case *Or:
+		if x, item, ok := jsonContains(n); ok {
+			// json(...) contains "run": the array holds it, or the text
+			// does, as the checker writes it (one test, as written).
+			fmt.Fprintf(b, "%s contains %q", p.Slots[x.Slot], item)
+			return
+		}
 		p.list(b, "or", n.X, nested)
 	case *Not:
 		switch x := n.X.(type) {
+		case *StrTest:
+			if x.Op == Prefix && x.Arg == plugin.ListSep {
+				fmt.Fprintf(b, "%s is not a list", p.Slots[x.Slot])
+				return
+			}
 		case *SymIn:
 			if len(x.Syms) == 1 {
 				fmt.Fprintf(b, "%s != %q", p.Slots[x.Slot], p.Symbols[x.Syms[0]])
@@ -305,7 +354,16 @@ func (p *Program) format(b *strings.Builder, n Node, nested bool) {
 			fmt.Fprintf(b, "%s in %s", p.Slots[n.Slot], p.symList(n.Syms))
 		}
 	case *StrTest:
-		fmt.Fprintf(b, "%s %s %q", p.Slots[n.Slot], n.Op, n.Arg)
+		switch item, isItem := listItem(n); {
+		case isItem:
+			// A list holds the item: what `languages contains "de"` is
+			// stored as, its separators the module's business.
+			fmt.Fprintf(b, "%s contains %q", p.Slots[n.Slot], item)
+		case n.Op == Prefix && n.Arg == plugin.ListSep:
+			fmt.Fprintf(b, "%s is a list", p.Slots[n.Slot])
+		default:
+			fmt.Fprintf(b, "%s %s %q", p.Slots[n.Slot], n.Op, n.Arg)
+		}
 	case *NumCmp:
 		fmt.Fprintf(b, "%s %s %s", p.Slots[n.Slot], n.Op, p.literal(n.Slot, n.Value))
 	case *Match:

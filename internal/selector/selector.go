@@ -697,9 +697,15 @@ func (p *parser) attr() (Attr, error) {
 		}
 		a.Value, quoted = v, true
 	case p.identStarts():
+		start := p.i
 		v, err := p.ident("a value")
 		if err != nil {
 			return Attr{}, err
+		}
+		if !p.eof() && p.peek() != ']' && !isSpace(p.peek()) {
+			// https://shop.example, hero.png: a name, then what no
+			// name holds.
+			return Attr{}, p.unquotedValue(start, a)
 		}
 		a.Value = v
 	case isNameChar(q):
@@ -709,16 +715,15 @@ func (p *parser) attr() (Attr, error) {
 		for j < len(p.s) && isNameChar(p.s[j]) {
 			j++
 		}
+		if j < len(p.s) && p.s[j] != ']' && !isSpace(p.s[j]) {
+			return Attr{}, p.unquotedValue(p.i, a)
+		}
 		a.Value = p.s[p.i:j]
 		p.i = j
 	case q == ']':
 		return Attr{}, p.fail(p.i, "a value is missing after %s; write \"\" for an empty value", a.Op)
 	default:
-		j := p.i
-		for j < len(p.s) && p.s[j] != ']' && !isSpace(p.s[j]) {
-			j++
-		}
-		return Attr{}, p.fail(p.i, "the value %s is not a name: quote it, as in [%s%s\"%s\"]", p.s[p.i:j], a.Name, a.Op, strings.ReplaceAll(p.s[p.i:j], `"`, `\"`))
+		return Attr{}, p.unquotedValue(p.i, a)
 	}
 	space := p.skipSpace()
 	if c := p.peek(); !p.eof() && c != ']' && (space || quoted) && isNameStart(c) {
@@ -746,6 +751,16 @@ func (p *parser) attr() (Attr, error) {
 	p.i++
 	a.Fold = a.Flag == 'i' || a.Flag == 0 && foldedAttrs[a.Name]
 	return a, nil
+}
+
+// unquotedValue reports the attribute value at start, which is not a
+// name and so must be quoted: [href=/a], [src$=hero.png].
+func (p *parser) unquotedValue(start int, a Attr) error {
+	j := start
+	for j < len(p.s) && p.s[j] != ']' && !isSpace(p.s[j]) {
+		j++
+	}
+	return p.fail(start, "the value %s is not a name: quote it, as in [%s%s\"%s\"]", p.s[start:j], a.Name, a.Op, strings.ReplaceAll(p.s[start:j], `"`, `\"`))
 }
 
 // str reads a quoted string at p.i, decoding escapes.

@@ -209,6 +209,11 @@ func TestParseErrors(t *testing.T) {
 		{"[x!=y]", 2, "expected ']' or an operator"},
 		{"[x=]", 3, "a value is missing after ="},
 		{"[href=/a]", 6, `quote it, as in [href="/a"]`},
+		// A value that starts as a name and goes on as none: a URL.
+		{"a[href^=https://shop.example]", 8, `the value https://shop.example is not a name: quote it, as in [href^="https://shop.example"]`},
+		{"img[src$=.png]", 9, `quote it, as in [src$=".png"]`},
+		{"img[src$=hero.png]", 9, `the value hero.png is not a name: quote it, as in [src$="hero.png"]`},
+		{"[data-id=12/3]", 9, `quote it, as in [data-id="12/3"]`},
 		{"[x=y z]", 5, `unknown attribute flag "z"`},
 		{"[x=y ii]", 5, `unknown attribute flag "ii"`},
 		{"[x=y i j]", 7, "expected ']'"},

@@ -504,7 +504,11 @@ func (d *decoder) mappingMeant(n *yaml.Node, what string, fields []string, each 
 		}
 		if fields != nil && !contains(fields, key) {
 			e := d.errorf(k, "unknown field %q in %s", key, what)
-			if near := diag.Nearest(key, fields); near != "" {
+			near := diag.Nearest(key, fields)
+			if alias := fieldAliases[key]; near == "" && contains(fields, alias) {
+				near = alias
+			}
+			if near != "" {
 				e.WithHint("did you mean %q?", near)
 				if meant == nil {
 					meant = map[string]bool{}
@@ -521,6 +525,17 @@ func (d *decoder) mappingMeant(n *yaml.Node, what string, fields []string, each 
 		each(key, k, v)
 	}
 	return true, meant
+}
+
+// fieldAliases are the names other tools give a field of an action, by
+// the field they stand for: a set_attr's attr is its name, a redirect's
+// url its to. Each applies where the field it names is one.
+var fieldAliases = map[string]string{
+	"attr": "name", "attribute": "name", "header": "name", "cookie": "name",
+	"url": "to", "href": "to", "target": "to", "location": "to",
+	"count": "n", "max": "n", "limit": "n",
+	"expires": "max_age", "expiry": "max_age", "ttl": "max_age", "max-age": "max_age", "lifetime": "max_age",
+	"content": "text", "value": "text",
 }
 
 // closingBrace returns the length of the {…} that src starts with, its
@@ -571,6 +586,30 @@ func (d *decoder) sequence(n *yaml.Node, what string) []*yaml.Node {
 		out[i] = resolve(c)
 	}
 	return out
+}
+
+// conditionList reports a condition written as a list (key: then items,
+// as filters are listed), with the one condition that joins them, and
+// says whether it did.
+func (d *decoder) conditionList(n *yaml.Node, what, key string) bool {
+	if n.Kind != yaml.SequenceNode {
+		return false
+	}
+	e := d.errorf(n, "%s is one expression, not a list", what)
+	var parts []string
+	for _, item := range n.Content {
+		if item.Kind != yaml.ScalarNode || strings.TrimSpace(item.Value) == "" {
+			e.WithHint("join the conditions with and, for all of them, or with or, for any of them: %s: a and b", key)
+			return true
+		}
+		p := strings.TrimSpace(item.Value)
+		if strings.Contains(p, " or ") {
+			p = "(" + p + ")"
+		}
+		parts = append(parts, p)
+	}
+	e.WithHint("join the items with and, for all of them: %s: %s (or with or, for any of them)", key, strings.Join(parts, " and "))
+	return true
 }
 
 func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
@@ -961,6 +1000,10 @@ func (d *decoder) segments(f *File, n *yaml.Node) {
 			d.errorf(k, "segment name %q is a keyword of the condition language", key).WithHint("choose another name")
 			return
 		}
+		if d.conditionList(v, "a segment's condition", key) {
+			f.lose(key)
+			return
+		}
 		src, ok := d.scalar(v, "a segment's condition")
 		if !ok {
 			f.lose(key)
@@ -1015,6 +1058,10 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 			case "description":
 				r.Description, _ = d.scalar(v, "a description")
 			case "when":
+				if d.conditionList(v, "a condition", "when") {
+					r.Incomplete = true
+					return
+				}
 				src, ok := d.scalar(v, "a condition")
 				if !ok {
 					r.Incomplete = true

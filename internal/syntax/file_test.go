@@ -139,6 +139,17 @@ func TestErrorPositions(t *testing.T) {
 		{"cap window in years", "rules:\n  - name: x\n    at_most: 3 per 1y\n    actions: [remove: a]\n", 3, 14, `the window "1y" is in years`, "write 365d"},
 		{"cap window in years, as a mapping", "rules:\n  - name: x\n    at_most: { times: 3, per: 2y }\n    actions: [remove: a]\n", 3, 31, `the window "2y" is in years`, "write 730d"},
 		{"not a list", "rules:\n  name: x\n", 2, 3, "must be a list", ""},
+		// A field under another name, as other tools call it: the field
+		// it stands for, and not also that field missing.
+		{"attr for name", "rules:\n  - name: x\n    actions:\n      - set_attr: { select: a, attr: href, value: /x }\n", 4, 32, `unknown field "attr" in action set_attr`, `did you mean "name"?`},
+		{"url for to", "rules:\n  - name: x\n    actions:\n      - redirect: { url: /x, status: 301 }\n", 4, 21, `unknown field "url" in action redirect`, `did you mean "to"?`},
+		{"count for n", "rules:\n  - name: x\n    actions:\n      - limit: { select: li, count: 3 }\n", 4, 30, `unknown field "count" in action limit`, `did you mean "n"?`},
+		{"expires for max_age", "rules:\n  - name: x\n    actions:\n      - set_cookie: { name: a, value: b, expires: 7d }\n", 4, 42, `unknown field "expires" in action set_cookie`, `did you mean "max_age"?`},
+		{"content for text", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, content: hi }\n", 4, 33, `unknown field "content" in action set_inner`, `did you mean "text"?`},
+		// Conditions listed, as filters are: one condition joins them.
+		{"condition as a list", "rules:\n  - name: x\n    when:\n      - geo.country == \"FR\"\n      - device.type == \"mobile\"\n    actions: [remove: a]\n", 4, 7, "a condition is one expression, not a list", `join the items with and, for all of them: when: geo.country == "FR" and device.type == "mobile" (or with or, for any of them)`},
+		{"condition as a flow list", "rules:\n  - name: x\n    when: [visitor.new, 'path == \"/\"']\n    actions: [remove: a]\n", 3, 11, "a condition is one expression, not a list", `when: visitor.new and path == "/"`},
+		{"segment as a list", "segments:\n  fr:\n    - geo.country == \"FR\"\n    - language == \"fr\"\nrules:\n  - name: x\n    when: fr\n    actions: [remove: a]\n", 3, 5, "a segment's condition is one expression, not a list", `fr: geo.country == "FR" and language == "fr"`},
 		{"empty", "", 1, 1, "empty rule file", ""},
 		{"no rules", "version: 1\n", 1, 1, "no `rules:`", ""},
 	}

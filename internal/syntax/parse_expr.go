@@ -230,6 +230,14 @@ func (p *exprParser) parseNot() (Expr, error) {
 		}
 		return &Not{OpPos: p.pos(op.off), X: x}, nil
 	}
+	if t := p.peek(); t.kind == tIdent && operatorAliases[t.text] == "not" {
+		// NOT x, as SQL writes it: a name followed by a condition is
+		// no condition, and "NOT" read as a name would say only that
+		// the condition after it is unexpected.
+		if n := p.toks[p.i+1]; n.kind == tLParen || (n.kind == tIdent && !keywords[n.text]) {
+			return nil, diag.Errorf(p.pos(t.off), "unknown operator `%s`", t.text).WithHint("did you mean `not`?")
+		}
+	}
 	return p.parseCompare()
 }
 

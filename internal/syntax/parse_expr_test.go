@@ -78,6 +78,10 @@ func TestParseExprErrors(t *testing.T) {
 		{`3px == 3`, 1, "malformed number", "quote"},
 		{`cookie("a" "b")`, 12, "expected `,` or `)`", ""},
 		{`a <> b`, 3, "`<>`", "!="},
+		// NOT in capitals, as SQL writes it, reads as a name.
+		{`NOT visitor.new`, 1, "unknown operator `NOT`", "did you mean `not`?"},
+		{`geo.country == "FR" and Not cookie("a") exists`, 25, "unknown operator `Not`", "did you mean `not`?"},
+		{`NOT (a or b)`, 1, "unknown operator `NOT`", "did you mean `not`?"},
 		{`and`, 1, "keyword", ""},
 		{`geo.country in ("FR", "BE")`, 16, "a list is written in square brackets [ ], not in parentheses", `write geo.country in ["FR", "BE"]`},
 		{`geo.country not in ("FR") and a`, 20, "square brackets", `write geo.country not in ["FR"]`},
