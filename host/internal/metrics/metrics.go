@@ -41,6 +41,7 @@ type Metrics struct {
 	generation     *prometheus.GaugeVec
 	seen           *prometheus.CounterVec
 	seenUnrecorded *prometheus.CounterVec
+	capsDropped    *prometheus.CounterVec
 	upstream       *prometheus.CounterVec
 	bodyLimits     *prometheus.CounterVec
 	mapFallbacks   *prometheus.HistogramVec
@@ -133,6 +134,9 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 		seenUnrecorded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_seen_unrecorded_items_total", Help: "Items responses showed past what one response may record in the seen-filter (not marked seen).",
 		}, []string{"route"}),
+		capsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bespoke_caps_dropped_total", Help: "Visitors' frequency-cap counts that could not be read, by reason: malformed, tampered (signed with another key: proxies that do not share the secret), old-format; unavailable (the shared store could not be read). Their capped rules count from zero, or do what untracked says when the counts are unknown.",
+		}, []string{"route", "reason"}),
 		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bespoke_upstream_errors_total", Help: "Origin failures, by status answered (502, 504).",
 		}, []string{"route", "status"}),
@@ -172,7 +176,7 @@ func NewIn(reg *prometheus.Registry, runtime bool) *Metrics {
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(build.Version, build.ShortRevision(), build.Go).Set(1)
 	reg.MustRegister(m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds,
-		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops, m.configReloads, m.configGen, m.acceptErrors, buildInfo)
+		m.pluginFailures, m.reloads, m.generation, m.seen, m.seenUnrecorded, m.capsDropped, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops, m.configReloads, m.configGen, m.acceptErrors, buildInfo)
 	if runtime {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -328,7 +332,7 @@ func (m *Metrics) Remove(route string) {
 	l := prometheus.Labels{"route": route}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
 		m.requests, m.requestSeconds, m.decideSeconds, m.rewriteBytes, m.rewriteSeconds, m.pluginFailures, m.reloads,
-		m.generation, m.seen, m.seenUnrecorded, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops,
+		m.generation, m.seen, m.seenUnrecorded, m.capsDropped, m.upstream, m.bodyLimits, m.mapFallbacks, m.refused, m.loops,
 	} {
 		v.DeletePartialMatch(l)
 	}
@@ -510,6 +514,15 @@ func (m *Metrics) SeenUnrecorded(route string, n int) {
 		return
 	}
 	m.seenUnrecorded.WithLabelValues(route).Add(float64(n))
+}
+
+// CapsDropped records a visitor's frequency-cap counts that could not be
+// read, and why.
+func (m *Metrics) CapsDropped(route, reason string) {
+	if m == nil {
+		return
+	}
+	m.capsDropped.WithLabelValues(route, reason).Inc()
 }
 
 // SeenStoreStats are a seen store's own counters (the Redis store's), read

@@ -3,10 +3,13 @@ package proxy_test
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
+	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 )
 
@@ -139,5 +142,58 @@ func TestCappedHeaderVariesWithGPC(t *testing.T) {
 		if !strings.Contains(vary, "Sec-Gpc") && !strings.Contains(cc, "private") {
 			t.Errorf("%s, Sec-GPC %q: shared-cacheable (Cache-Control %q) with Vary %q", c.path, c.gpc, cc, vary)
 		}
+	}
+}
+
+// TestCapsDroppedCounted: a caps cookie the proxy cannot read (signed with
+// another key, as a proxy whose secret differs from the others' finds
+// every visitor's) is counted by reason: the capped rules started each
+// visitor over and nothing said so.
+func TestCapsDroppedCounted(t *testing.T) {
+	src := `rules:
+  - name: popup
+    at_most: 2 per 1d
+    actions:
+      - insert_before: { select: "#main", html: '<div id="popup">Join us</div>' }
+`
+	other, _ := caps.New([]byte("another-proxy-key-0123456789"), nil)
+	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
+	m := metrics.New()
+	e := newEnv(t, revalidatingOrigin(), []byte(src), func(c *proxy.Config) { c.Caps, c.Metrics = capStore, m })
+
+	// A cookie of the other proxy's, as a visitor brings it here.
+	r := httptest.NewRequest(http.MethodGet, "/list", nil)
+	counts := other.Load(r)
+	counts.Hit("1d:popup", 24*time.Hour)
+	foreign := counts.Cookie(24*time.Hour, false).Value
+
+	for _, tt := range []struct{ cookie, reason string }{
+		{foreign, "tampered"},
+		{"%%%", "malformed"},
+	} {
+		e.get(t, "/list", "Sec-Fetch-Dest", "document", "Cookie", caps.CookieName+"="+tt.cookie)
+		fams, _ := m.Registry.Gather()
+		found := false
+		for _, f := range fams {
+			if f.GetName() != "bespoke_caps_dropped_total" {
+				continue
+			}
+			for _, s := range f.GetMetric() {
+				for _, l := range s.GetLabel() {
+					found = found || l.GetName() == "reason" && l.GetValue() == tt.reason && s.GetCounter().GetValue() == 1
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no series bespoke_caps_dropped_total{reason=%q} at 1", tt.reason)
+		}
+	}
+	if n := e.p.Stats().CapsDropped.Load(); n != 2 {
+		t.Errorf("CapsDropped %d, want 2", n)
+	}
+	// A visitor without the cookie, or with a good one, drops nothing.
+	e.get(t, "/list", "Sec-Fetch-Dest", "document")
+	if n := e.p.Stats().CapsDropped.Load(); n != 2 {
+		t.Errorf("CapsDropped %d after a visitor without the cookie, want 2", n)
 	}
 }

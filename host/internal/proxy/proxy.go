@@ -188,6 +188,7 @@ type Stats struct {
 	SeenLate       atomic.Int64 // pages that recorded items after their seen cookie was sent
 	SeenUnrecorded atomic.Int64 // items shown past what one response may record
 	CapsSaveErrors atomic.Int64 // caps counts a shared store could not take (unknown counts, a full queue)
+	CapsDropped    atomic.Int64 // caps counts that could not be read (see caps.Counts.Dropped)
 	Limited        atomic.Int64 // bodies passed untouched, stopped or cut by a limit (see bespoke_body_limits_total)
 	// RewriteFailures counts the bodies on which the rewriter failed (a
 	// bug, recovered: see bespoke_body_limits_total{reason="rewrite_failed"}).
@@ -691,6 +692,12 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 	if capsOn {
 		if st.caps == nil {
 			st.caps = p.loadCaps(r, v.ID)
+		}
+		if st.caps.Dropped != "" {
+			// A proxy whose secret differs from the others' drops
+			// every visitor's counts: only this says so.
+			p.stats.CapsDropped.Add(1)
+			p.cfg.Metrics.CapsDropped(p.cfg.Route, st.caps.Dropped)
 		}
 		v.Caps = st.caps
 		switch {
