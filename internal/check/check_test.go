@@ -164,6 +164,10 @@ func TestErrors(t *testing.T) {
 		{"referrer meta from the request", rule("", `- set_attr: { select: 'meta[name="referrer"]', name: content, value: "{{ query('p') }}" }`), 4, 0, "the page's referrer policy", "strict-origin-when-cross-origin"},
 		{"referrer policy from the request", rule("", `- set_attr: { select: a, name: referrerpolicy, value: "{{ query('p') }}" }`), 4, 0, "referrerpolicy", ""},
 		{"reserved header in lower case", rule("", `- set_header: { name: set-cookie, value: "a=1" }`), 4, 29, "cannot set the Set-Cookie header: use the set_cookie action", ""},
+		// Connection-specific: an HTTP/2 response that holds one is
+		// malformed (RFC 9113 8.2.2), and nghttp2's clients refuse it.
+		{"hop-by-hop header of proxies", rule("", `- set_header: { name: Proxy-Connection, value: keep-alive }`), 4, 29, "cannot set the Proxy-Connection header: it is a hop-by-hop header", ""},
+		{"proxy credentials to the origin", rule("", `- set_header: { name: proxy-authorization, value: "Basic eDp5", on: request }`), 4, 29, "cannot set the Proxy-Authorization header: it is a hop-by-hop header", ""},
 		{"header name with a colon", rule("", `- set_header: { name: "X-A:", value: "1" }`), 4, 29, `"X-A:" is not a header name`, "letters, digits and -"},
 		{"raw JSON with a value", rule("", `- json_set: { path: user, json: "{{ query('u') }}" }`), 4, 40, "raw JSON cannot interpolate values", "use value:"},
 		{"raw JSON that is not JSON", rule("", `- json_set: { path: user, json: "{" }`), 4, 40, `"{" is not valid JSON`, "value:"},
