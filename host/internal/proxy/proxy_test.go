@@ -493,6 +493,36 @@ func TestRequestAndResponseHeaders(t *testing.T) {
 	}
 }
 
+// TestPrefixedCookiesAreSecure: a cookie named __Host- or __Secure- is
+// kept by browsers only with Secure (RFC 6265bis 4.1.3), so a rule's
+// goes out with it on every response, also where the proxy does not see
+// the visitor's TLS (a load balancer in front ends it, not named among
+// the trusted proxies), which a browser would drop; other cookies get
+// Secure over HTTPS alone.
+func TestPrefixedCookiesAreSecure(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	})
+	e := newEnv(t, origin, []byte(`rules:
+  - name: r
+    actions:
+      - set_cookie: { name: __Host-pref, value: dark, max_age: 30d }
+      - set_cookie: { name: __Secure-ab, value: b }
+      - set_cookie: { name: plain, value: "1" }
+`))
+	r := e.get(t, "/")
+	got := map[string]bool{}
+	for _, c := range r.Cookies() {
+		got[c.Name] = c.Secure
+	}
+	for name, secure := range map[string]bool{"__Host-pref": true, "__Secure-ab": true, "plain": false} {
+		if s, ok := got[name]; !ok || s != secure {
+			t.Errorf("cookie %s: set %v, Secure %v; want set, Secure %v (%q)", name, ok, s, secure, r.Header.Values("Set-Cookie"))
+		}
+	}
+}
+
 func TestBrokenCookiesAreIgnored(t *testing.T) {
 	e := newEnv(t, demo.Handler(), demo.Rules())
 	r := e.get(t, "/", "CF-IPCountry", "FR", "Cookie", `bsk_vid=%%%broken; club="gold; cart_items=99999999999999999999999999`)
