@@ -166,6 +166,9 @@ func TestErrors(t *testing.T) {
 		{"reserved header in lower case", rule("", `- set_header: { name: set-cookie, value: "a=1" }`), 4, 29, "cannot set the Set-Cookie header: use the set_cookie action", ""},
 		// Connection-specific: an HTTP/2 response that holds one is
 		// malformed (RFC 9113 8.2.2), and nghttp2's clients refuse it.
+		// Go's http.Cookie (and RFC 6265) writes a cookie of no
+		// lifetime without Max-Age: one the browser keeps.
+		{"cookie of no lifetime", rule("", `- set_cookie: { name: promo, value: "", max_age: 0s }`), 4, 56, "max_age: 0s would not remove the cookie: a cookie without a lifetime is a session cookie, which the browser keeps until it closes", "leave max_age out for a session cookie, or give it a lifetime: max_age: 30m"},
 		{"hop-by-hop header of proxies", rule("", `- set_header: { name: Proxy-Connection, value: keep-alive }`), 4, 29, "cannot set the Proxy-Connection header: it is a hop-by-hop header", ""},
 		{"proxy credentials to the origin", rule("", `- set_header: { name: proxy-authorization, value: "Basic eDp5", on: request }`), 4, 29, "cannot set the Proxy-Authorization header: it is a hop-by-hop header", ""},
 		{"header name with a colon", rule("", `- set_header: { name: "X-A:", value: "1" }`), 4, 29, `"X-A:" is not a header name`, "letters, digits and -"},
