@@ -636,3 +636,42 @@ func TestNowEqualityWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestActionTwiceInARule: a rule that sets one header (on one side), one
+// cookie or a redirect twice applies the first alone, as the earlier of
+// two rules wins; the second is warned of where it is written, since no
+// visitor ever gets it. Two rules doing so conflict, as documented, and
+// are not warned of.
+func TestActionTwiceInARule(t *testing.T) {
+	for _, tc := range []struct {
+		name, actions string
+		line, col     int // 0: no warning
+		msg           string
+	}{
+		{"header", "- set_header: { name: X-A, value: '1' }\n      - set_header: { name: x-a, value: '2' }", 5, 29, `rule "r" sets the X-A header twice: the first, on line 4, applies, and this one never does`},
+		{"header on each side", "- set_header: { name: X-A, value: '1' }\n      - set_header: { name: X-A, value: '2', on: request }", 0, 0, ""},
+		{"cookie", "- set_cookie: { name: c, value: '1' }\n      - set_cookie: { name: c, value: '2', max_age: 1d }", 5, 29, `rule "r" sets the cookie c twice: the first, on line 4, applies, and this one never does`},
+		{"redirect", "- redirect: /a\n      - redirect: { to: /b, status: 301 }", 5, 9, `rule "r" redirects twice: the first, on line 4, applies, and this one never does`},
+	} {
+		f, err := syntax.Parse("r.yaml", []byte(rule("", tc.actions)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, list := check.Run(f)
+		if err := list.Err(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []diag.Error
+		for _, w := range list.Warnings() {
+			if w.Code == "never-applies" {
+				got = append(got, *w)
+			}
+		}
+		switch {
+		case tc.line == 0 && len(got) > 0:
+			t.Errorf("%s: warned %v", tc.name, got)
+		case tc.line != 0 && (len(got) != 1 || got[0].Pos.Line != tc.line || got[0].Pos.Col != tc.col || got[0].Msg != tc.msg):
+			t.Errorf("%s: warnings %v, want one at %d:%d: %s", tc.name, got, tc.line, tc.col, tc.msg)
+		}
+	}
+}
