@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -490,6 +491,46 @@ func TestRequestAndResponseHeaders(t *testing.T) {
 	}
 	if !strings.HasPrefix(r.Header.Get("Cache-Control"), "private") {
 		t.Errorf("a response with a rule's header and cookie is not private: %q", r.Header.Get("Cache-Control"))
+	}
+}
+
+// TestRuleHeaderReplacesTheOneSetBefore: a header a rule sets replaces
+// the one a handler before the proxy set on the visitor's response
+// (Caddy's header directive, a program's middleware), as it replaces the
+// origin's: it went out beside it, X-Frame-Options: DENY and SAMEORIGIN,
+// which browsers read as DENY. Headers the rules do not set stay.
+func TestRuleHeaderReplacesTheOneSetBefore(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("X-Segment", "origin")
+		io.WriteString(w, `<p id="x">Hello</p>`)
+	})
+	e := newEnv(t, origin, []byte(`rules:
+  - name: embeddable
+    when: path == "/widget"
+    actions:
+      - set_header: { name: X-Frame-Options, value: SAMEORIGIN }
+      - set_header: { name: x-segment, value: club }
+`))
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("X-Robots-Tag", "noindex")
+		e.p.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	t.Cleanup(e.proxy.Close)
+	e.proxy = front
+	for path, want := range map[string][]string{"/widget": {"SAMEORIGIN"}, "/": {"DENY"}} {
+		r := e.get(t, path)
+		if got := r.Header.Values("X-Frame-Options"); !slices.Equal(got, want) {
+			t.Errorf("%s: X-Frame-Options %q, want %q", path, got, want)
+		}
+		if got := r.Header.Values("X-Robots-Tag"); !slices.Equal(got, []string{"noindex"}) {
+			t.Errorf("%s: X-Robots-Tag %q, want the one set before", path, got)
+		}
+	}
+	if got := e.get(t, "/widget").Header.Values("X-Segment"); !slices.Equal(got, []string{"club"}) {
+		t.Errorf("X-Segment %q, want the rule's alone", got)
 	}
 }
 
