@@ -218,6 +218,29 @@ func TestRedirectLoop(t *testing.T) {
 	}
 }
 
+// TestRedirectAnswersWhatItMatches: a redirect answers every request
+// its rule matches, the page's style sheets and images as well as the
+// page, as SYNTAX says: a rule that sends French visitors to /fr/ from
+// every path but /fr/ sends their style sheet there too, in place of
+// the CSS; one kept to the page it means leaves the style sheet alone.
+func TestRedirectAnswersWhatItMatches(t *testing.T) {
+	for _, tc := range []struct {
+		when       string
+		styleSheet int // the status of the style sheet
+	}{
+		{`geo.country == "FR" and not path starts_with "/fr/"`, http.StatusFound},
+		{`geo.country == "FR" and path == "/"`, http.StatusOK},
+	} {
+		e := newEnv(t, demo.Handler(), []byte("rules:\n  - name: french-site\n    when: '"+tc.when+"'\n    actions:\n      - redirect: /fr/\n"))
+		if r := e.get(t, "/", "CF-IPCountry", "FR", "Sec-Fetch-Dest", "document"); r.StatusCode != http.StatusFound {
+			t.Errorf("%s: the page: %d, want a redirect", tc.when, r.StatusCode)
+		}
+		if r := e.get(t, "/static/site.css", "CF-IPCountry", "FR", "Sec-Fetch-Dest", "style"); r.StatusCode != tc.styleSheet {
+			t.Errorf("%s: the style sheet: %d, want %d", tc.when, r.StatusCode, tc.styleSheet)
+		}
+	}
+}
+
 func TestStaticFilesPassThrough(t *testing.T) {
 	e := newEnv(t, demo.Handler(), demo.Rules())
 	direct, err := http.Get(e.origin.URL + "/static/site.css")
