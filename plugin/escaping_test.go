@@ -36,6 +36,7 @@ func TestValidateRefusesUnsafeActions(t *testing.T) {
 		{Action{Op: OpSetHeader, Select: -1, Name: "Set-Cookie", Value: Template{{Text: "a=b", Slot: -1}}}, "rules cannot set the Set-Cookie header"},
 		{Action{Op: OpSetHeader, Select: -1, Name: "content-length", Value: Template{{Text: "1", Slot: -1}}}, "rules cannot set the Content-Length header"},
 		{Action{Op: OpSetHeader, Select: -1, Name: "host", Value: value, On: "request"}, "rules cannot set the Host header"},
+		{Action{Op: OpSetHeader, Select: -1, Name: "proxy-connection", Value: Template{{Text: "keep-alive", Slot: -1}}}, "rules cannot set the Proxy-Connection header"},
 		{Action{Op: OpSetHeader, Select: -1, Name: "Set-Cookie  ", Value: value}, `"Set-Cookie  " is not a header name`},
 		{Action{Op: OpSetHeader, Select: -1, Name: "X-A:b", Value: value}, "is not a header name"},
 		{Action{Op: OpSetHeader, Select: -1, Name: "", Value: value}, "is not a header name"},

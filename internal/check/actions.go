@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
@@ -116,6 +117,12 @@ func (c *checker) action(a *syntax.Action) (plugin.Action, bool) {
 		c.cookieName(a.Name)
 		if a.MaxAge < 0 {
 			c.errorf(a.Pos, "max_age cannot be negative")
+		}
+		if a.MaxAgePos.Line > 0 && a.MaxAge >= 0 && a.MaxAge < time.Second {
+			// Written as no Max-Age at all, which is not what an editor
+			// who writes 0s to take a cookie away means.
+			c.errorf(a.MaxAgePos, "max_age: %s would not remove the cookie: a cookie without a lifetime is a session cookie, which the browser keeps until it closes", a.MaxAge).
+				WithHint("leave max_age out for a session cookie, or give it a lifetime: max_age: 30m")
 		}
 		if a.MaxAge > maxCookieLife {
 			c.warnf(a.MaxAgePos, "max_age is longer than a browser keeps a cookie (400 days): browsers cut it to 400 days").

@@ -9,6 +9,7 @@ package check
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -380,6 +381,7 @@ func (c *checker) rules() {
 				rule.Actions = append(rule.Actions, act)
 			}
 		}
+		c.twice(r)
 		c.prog.Rules = append(c.prog.Rules, rule)
 	}
 }
@@ -427,4 +429,38 @@ func (c *checker) schedule(r *syntax.Rule) []ir.Node {
 			WithHint("give a later until, or remove the rule").WithCode("never-matches")
 	}
 	return out
+}
+
+// twice warns of an action of rule r that sets what an earlier action of
+// r sets: one header on one side, one cookie, or a redirect. The first
+// is applied and the other never is (package plan keeps the first of
+// each, as it keeps the earlier rule's), which the rule, unlike two
+// rules that conflict, cannot have meant.
+func (c *checker) twice(r *syntax.Rule) {
+	first := map[string]*syntax.Action{}
+	for _, a := range r.Actions {
+		var key, what string
+		pos := a.Pos
+		switch {
+		case a.Op == plugin.OpRedirect:
+			key, what = "redirect", "redirects"
+		case a.Op == plugin.OpSetHeader && a.Name != nil:
+			on := "response"
+			if a.On != nil && strings.EqualFold(a.On.Value, "request") {
+				on = "request"
+			}
+			name := http.CanonicalHeaderKey(a.Name.Value)
+			key, what, pos = on+" "+name, "sets the "+name+" header", a.Name.Pos
+		case a.Op == plugin.OpSetCookie && a.Name != nil:
+			key, what, pos = "cookie "+a.Name.Value, "sets the cookie "+a.Name.Value, a.Name.Pos
+		default:
+			continue
+		}
+		if f, ok := first[key]; ok {
+			c.warnf(pos, "rule %q %s twice: the first, on line %d, applies, and this one never does", r.Name, what, f.Pos.Line).
+				WithHint("remove one, or move it to a rule of its own with a when: of its own").WithCode("never-applies")
+			continue
+		}
+		first[key] = a
+	}
 }

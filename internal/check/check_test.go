@@ -164,6 +164,13 @@ func TestErrors(t *testing.T) {
 		{"referrer meta from the request", rule("", `- set_attr: { select: 'meta[name="referrer"]', name: content, value: "{{ query('p') }}" }`), 4, 0, "the page's referrer policy", "strict-origin-when-cross-origin"},
 		{"referrer policy from the request", rule("", `- set_attr: { select: a, name: referrerpolicy, value: "{{ query('p') }}" }`), 4, 0, "referrerpolicy", ""},
 		{"reserved header in lower case", rule("", `- set_header: { name: set-cookie, value: "a=1" }`), 4, 29, "cannot set the Set-Cookie header: use the set_cookie action", ""},
+		// Connection-specific: an HTTP/2 response that holds one is
+		// malformed (RFC 9113 8.2.2), and nghttp2's clients refuse it.
+		// Go's http.Cookie (and RFC 6265) writes a cookie of no
+		// lifetime without Max-Age: one the browser keeps.
+		{"cookie of no lifetime", rule("", `- set_cookie: { name: promo, value: "", max_age: 0s }`), 4, 56, "max_age: 0s would not remove the cookie: a cookie without a lifetime is a session cookie, which the browser keeps until it closes", "leave max_age out for a session cookie, or give it a lifetime: max_age: 30m"},
+		{"hop-by-hop header of proxies", rule("", `- set_header: { name: Proxy-Connection, value: keep-alive }`), 4, 29, "cannot set the Proxy-Connection header: it is a hop-by-hop header", ""},
+		{"proxy credentials to the origin", rule("", `- set_header: { name: proxy-authorization, value: "Basic eDp5", on: request }`), 4, 29, "cannot set the Proxy-Authorization header: it is a hop-by-hop header", ""},
 		{"header name with a colon", rule("", `- set_header: { name: "X-A:", value: "1" }`), 4, 29, `"X-A:" is not a header name`, "letters, digits and -"},
 		{"raw JSON with a value", rule("", `- json_set: { path: user, json: "{{ query('u') }}" }`), 4, 40, "raw JSON cannot interpolate values", "use value:"},
 		{"raw JSON that is not JSON", rule("", `- json_set: { path: user, json: "{" }`), 4, 40, `"{" is not valid JSON`, "value:"},
@@ -626,6 +633,45 @@ func TestNowEqualityWarned(t *testing.T) {
 			t.Errorf("%s: warned %q", tc.when, got)
 		case tc.want != "" && (len(got) < 1 || !strings.Contains(got[0], tc.want)):
 			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
+		}
+	}
+}
+
+// TestActionTwiceInARule: a rule that sets one header (on one side), one
+// cookie or a redirect twice applies the first alone, as the earlier of
+// two rules wins; the second is warned of where it is written, since no
+// visitor ever gets it. Two rules doing so conflict, as documented, and
+// are not warned of.
+func TestActionTwiceInARule(t *testing.T) {
+	for _, tc := range []struct {
+		name, actions string
+		line, col     int // 0: no warning
+		msg           string
+	}{
+		{"header", "- set_header: { name: X-A, value: '1' }\n      - set_header: { name: x-a, value: '2' }", 5, 29, `rule "r" sets the X-A header twice: the first, on line 4, applies, and this one never does`},
+		{"header on each side", "- set_header: { name: X-A, value: '1' }\n      - set_header: { name: X-A, value: '2', on: request }", 0, 0, ""},
+		{"cookie", "- set_cookie: { name: c, value: '1' }\n      - set_cookie: { name: c, value: '2', max_age: 1d }", 5, 29, `rule "r" sets the cookie c twice: the first, on line 4, applies, and this one never does`},
+		{"redirect", "- redirect: /a\n      - redirect: { to: /b, status: 301 }", 5, 9, `rule "r" redirects twice: the first, on line 4, applies, and this one never does`},
+	} {
+		f, err := syntax.Parse("r.yaml", []byte(rule("", tc.actions)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, list := check.Run(f)
+		if err := list.Err(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []diag.Error
+		for _, w := range list.Warnings() {
+			if w.Code == "never-applies" {
+				got = append(got, *w)
+			}
+		}
+		switch {
+		case tc.line == 0 && len(got) > 0:
+			t.Errorf("%s: warned %v", tc.name, got)
+		case tc.line != 0 && (len(got) != 1 || got[0].Pos.Line != tc.line || got[0].Pos.Col != tc.col || got[0].Msg != tc.msg):
+			t.Errorf("%s: warnings %v, want one at %d:%d: %s", tc.name, got, tc.line, tc.col, tc.msg)
 		}
 	}
 }

@@ -360,7 +360,14 @@ var reservedHeaders = map[string]string{
 	"Upgrade":           "it is a hop-by-hop header",
 	"Te":                "it is a hop-by-hop header",
 	"Trailer":           "it is a hop-by-hop header",
-	"Host":              "the proxy sets it for the origin",
+	// Hop-by-hop too (httputil.ReverseProxy drops them from both sides):
+	// an HTTP/2 response with Proxy-Connection is malformed (RFC 9113
+	// 8.2.2), which curl and the other clients built on nghttp2 refuse
+	// (PROTOCOL_ERROR), and net/http sends it as given.
+	"Proxy-Connection":    "it is a hop-by-hop header",
+	"Proxy-Authenticate":  "it is a hop-by-hop header",
+	"Proxy-Authorization": "it is a hop-by-hop header",
+	"Host":                "the proxy sets it for the origin",
 	// The origin reads the visitor's address, scheme and host from
 	// these: a rule that set them (with a value of the request, say)
 	// would let a visitor pass for another address.

@@ -1480,8 +1480,11 @@ func (d *decoder) action(n *yaml.Node) *Action {
 					// reads amiss: the mistakes of its other fields, which
 					// the checker finds, are told too.
 					before++
+				} else {
+					// A position only for a duration read: the
+					// checker tells of the lifetimes given.
+					a.MaxAge, a.MaxAgePos = dur, d.pos(fv)
 				}
-				a.MaxAge, a.MaxAgePos = dur, d.pos(fv)
 			}
 		case "http_only":
 			a.HTTPOnly, _ = d.bool(fv)

@@ -521,6 +521,12 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 		}
 	}
 	fmt.Fprintln(w, "\nPage:")
+	if p.Redirect != nil {
+		// The proxy answers without the page (proxy.redirect): none of
+		// the page's caching, nor its Vary, goes with it.
+		fmt.Fprintln(w, "  a redirect for this visitor, not the page: served with Cache-Control: private, no-store")
+		return
+	}
 	switch {
 	case personalized:
 		fmt.Fprintln(w, "  personalized for this visitor: served with Cache-Control: private")

@@ -266,6 +266,29 @@ func TestExplainRecordsOnly(t *testing.T) {
 	}
 }
 
+// TestExplainRedirect: a visitor a rule redirects gets the redirect, not
+// the page: explain says it goes out as the proxy sends it, private,
+// no-store, without the Vary of the page, which it does not carry.
+func TestExplainRedirect(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "moved.yaml")
+	os.WriteFile(own, []byte("rules:\n  - name: french-site\n    when: geo.country == \"FR\"\n    actions: [ redirect: /fr/ ]\n"), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"explain", own, "--header", "CF-IPCountry: FR"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, &out, &errOut)
+	}
+	for _, want := range []string{
+		"french-site              redirect 302 to /fr/",
+		"a redirect for this visitor, not the page: served with Cache-Control: private, no-store",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("explain does not say %q:\n%s", want, &out)
+		}
+	}
+	if strings.Contains(out.String(), "Vary") || strings.Contains(out.String(), "personalized for this visitor") {
+		t.Errorf("explain describes the page, which the visitor does not get:\n%s", &out)
+	}
+}
+
 // TestExplainHeldCaps: a capped rule that does not apply to a visitor
 // who declines tracking, or to a prefetch, says why under the rule: its
 // count read as its cap ("views of "popup" per 1d = 2"), as if the

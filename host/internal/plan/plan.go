@@ -218,6 +218,9 @@ type action struct {
 	// redirect target); html, the content as markup with values.
 	url  *urlContext
 	html *htmlContext
+	// secure says a set_cookie's name demands Secure whatever the
+	// request's scheme (__Host-, __Secure-).
+	secure bool
 	// off, when not empty, says why the action never applies: its
 	// manifest puts a value where no escaping makes it safe (a checked
 	// rule file never does).
@@ -317,6 +320,7 @@ func Compile(m *plugin.Manifest) *Program {
 				c.kind, c.vmode = kindHeader, HeaderValue
 			case plugin.OpSetCookie:
 				c.kind, c.vmode = kindCookie, CookieValue
+				c.secure = securePrefix(a.Name)
 			case plugin.OpJSONSet, plugin.OpJSONRemove, plugin.OpJSONHideSeen, plugin.OpJSONLimit, plugin.OpJSONReorder:
 				c.kind = kindJSON
 				c.json = jsonrw.Edit{Op: jsonOps[a.Op], Path: a.Path, ID: a.IDAttr, N: a.N,
@@ -546,7 +550,7 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 				}
 				p.Cookies = append(p.Cookies, Cookie{Rule: ri, Cookie: &http.Cookie{
 					Name: c.a.Name, Value: prog.value(p, c, vals), Path: "/",
-					MaxAge: c.a.MaxAge, HttpOnly: c.a.HTTPOnly, Secure: opt.Secure, SameSite: http.SameSiteLaxMode,
+					MaxAge: c.a.MaxAge, HttpOnly: c.a.HTTPOnly, Secure: opt.Secure || c.secure, SameSite: http.SameSiteLaxMode,
 				}})
 			}
 		}
@@ -680,6 +684,21 @@ func sameStep(x, y jsonpath.Step) bool {
 		return jsonpath.Match(x.Name, y.Name)
 	}
 	return x.Name == y.Name || x.Index >= 0 && x.Index == y.Index
+}
+
+// securePrefix reports whether a cookie's name starts with __Secure- or
+// __Host-, in any case as browsers read them (RFC 6265bis 4.1.3): a
+// browser keeps such a cookie only when it is Secure, and Secure is then
+// set whatever the proxy knows of the request's scheme (a load balancer
+// in front may end TLS without being a trusted proxy). Over plain HTTP
+// the browser drops it either way.
+func securePrefix(name string) bool {
+	for _, p := range []string{"__Secure-", "__Host-"} {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return true
+		}
+	}
+	return false
 }
 
 func cookieOwner(cs []Cookie, name string) (int, bool) {

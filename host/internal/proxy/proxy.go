@@ -847,7 +847,15 @@ func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 		}
 	}
 	p.saveSeen(r.Context(), w.Header(), st)
-	w.Header().Set("Cache-Control", "private, no-store")
+	// Made for this visitor: no cache in front may keep it, whatever a
+	// handler before the proxy (Caddy's header directive) or a rule's
+	// set_header told CDNs, which follow their own headers ahead of
+	// Cache-Control.
+	h := w.Header()
+	h.Set("Cache-Control", "private, no-store")
+	for _, k := range sharedCacheHeaders {
+		delete(h, k) // (canonical: no Del)
+	}
 	http.Redirect(w, r, plan.URIChars(st.req.Plan.Redirect.Location), st.req.Plan.Redirect.Status)
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +215,29 @@ func TestRedirectLoop(t *testing.T) {
 	resp.Body.Close()
 	if resp.Request.URL.Path != "/fr/" {
 		t.Errorf("ended at %s, want /fr/", resp.Request.URL.Path)
+	}
+}
+
+// TestRedirectAnswersWhatItMatches: a redirect answers every request
+// its rule matches, the page's style sheets and images as well as the
+// page, as SYNTAX says: a rule that sends French visitors to /fr/ from
+// every path but /fr/ sends their style sheet there too, in place of
+// the CSS; one kept to the page it means leaves the style sheet alone.
+func TestRedirectAnswersWhatItMatches(t *testing.T) {
+	for _, tc := range []struct {
+		when       string
+		styleSheet int // the status of the style sheet
+	}{
+		{`geo.country == "FR" and not path starts_with "/fr/"`, http.StatusFound},
+		{`geo.country == "FR" and path == "/"`, http.StatusOK},
+	} {
+		e := newEnv(t, demo.Handler(), []byte("rules:\n  - name: french-site\n    when: '"+tc.when+"'\n    actions:\n      - redirect: /fr/\n"))
+		if r := e.get(t, "/", "CF-IPCountry", "FR", "Sec-Fetch-Dest", "document"); r.StatusCode != http.StatusFound {
+			t.Errorf("%s: the page: %d, want a redirect", tc.when, r.StatusCode)
+		}
+		if r := e.get(t, "/static/site.css", "CF-IPCountry", "FR", "Sec-Fetch-Dest", "style"); r.StatusCode != tc.styleSheet {
+			t.Errorf("%s: the style sheet: %d, want %d", tc.when, r.StatusCode, tc.styleSheet)
+		}
 	}
 }
 
@@ -490,6 +514,76 @@ func TestRequestAndResponseHeaders(t *testing.T) {
 	}
 	if !strings.HasPrefix(r.Header.Get("Cache-Control"), "private") {
 		t.Errorf("a response with a rule's header and cookie is not private: %q", r.Header.Get("Cache-Control"))
+	}
+}
+
+// TestRuleHeaderReplacesTheOneSetBefore: a header a rule sets replaces
+// the one a handler before the proxy set on the visitor's response
+// (Caddy's header directive, a program's middleware), as it replaces the
+// origin's: it went out beside it, X-Frame-Options: DENY and SAMEORIGIN,
+// which browsers read as DENY. Headers the rules do not set stay.
+func TestRuleHeaderReplacesTheOneSetBefore(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("X-Segment", "origin")
+		io.WriteString(w, `<p id="x">Hello</p>`)
+	})
+	e := newEnv(t, origin, []byte(`rules:
+  - name: embeddable
+    when: path == "/widget"
+    actions:
+      - set_header: { name: X-Frame-Options, value: SAMEORIGIN }
+      - set_header: { name: x-segment, value: club }
+`))
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("X-Robots-Tag", "noindex")
+		e.p.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	t.Cleanup(e.proxy.Close)
+	e.proxy = front
+	for path, want := range map[string][]string{"/widget": {"SAMEORIGIN"}, "/": {"DENY"}} {
+		r := e.get(t, path)
+		if got := r.Header.Values("X-Frame-Options"); !slices.Equal(got, want) {
+			t.Errorf("%s: X-Frame-Options %q, want %q", path, got, want)
+		}
+		if got := r.Header.Values("X-Robots-Tag"); !slices.Equal(got, []string{"noindex"}) {
+			t.Errorf("%s: X-Robots-Tag %q, want the one set before", path, got)
+		}
+	}
+	if got := e.get(t, "/widget").Header.Values("X-Segment"); !slices.Equal(got, []string{"club"}) {
+		t.Errorf("X-Segment %q, want the rule's alone", got)
+	}
+}
+
+// TestPrefixedCookiesAreSecure: a cookie named __Host- or __Secure- is
+// kept by browsers only with Secure (RFC 6265bis 4.1.3), so a rule's
+// goes out with it on every response, also where the proxy does not see
+// the visitor's TLS (a load balancer in front ends it, not named among
+// the trusted proxies), which a browser would drop; other cookies get
+// Secure over HTTPS alone.
+func TestPrefixedCookiesAreSecure(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	})
+	e := newEnv(t, origin, []byte(`rules:
+  - name: r
+    actions:
+      - set_cookie: { name: __Host-pref, value: dark, max_age: 30d }
+      - set_cookie: { name: __Secure-ab, value: b }
+      - set_cookie: { name: plain, value: "1" }
+`))
+	r := e.get(t, "/")
+	got := map[string]bool{}
+	for _, c := range r.Cookies() {
+		got[c.Name] = c.Secure
+	}
+	for name, secure := range map[string]bool{"__Host-pref": true, "__Secure-ab": true, "plain": false} {
+		if s, ok := got[name]; !ok || s != secure {
+			t.Errorf("cookie %s: set %v, Secure %v; want set, Secure %v (%q)", name, ok, s, secure, r.Header.Values("Set-Cookie"))
+		}
 	}
 }
 

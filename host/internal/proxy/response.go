@@ -167,6 +167,15 @@ func (p *Proxy) respond(resp *http.Response, st *state, rp responsePlan) {
 		named = namedAsset
 	}
 	p.setVisitorHeaders(h, st, rp.setVisitor, named)
+	if len(pl.ResponseHeaders) > 0 && st.w != nil {
+		// ReverseProxy adds h to what handlers before the proxy set
+		// (Caddy's header directive): a rule's header replaces theirs
+		// as it replaces the origin's, rather than going out beside it.
+		pre := st.w.Header()
+		for _, rh := range pl.ResponseHeaders {
+			pre.Del(rh.Name)
+		}
+	}
 	if p.cfg.DebugHeaders && rp.reason != "" && rp.reason != reasonStatus {
 		// Why a page the rules edit went out as the origin sent it
 		// (the reasons of bespoke_body_limits_total).

@@ -374,3 +374,45 @@ func TestUntypedBodyStaysUntyped(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirectNotForSharedCaches: a rule's redirect, made for the visitor
+// who asked (French visitors sent to /fr/), goes out without the
+// instructions to CDNs a handler before the proxy set (Caddy's header
+// directive) or a rule's set_header gave it, which a CDN follows ahead
+// of Cache-Control: private, no-store, and would give that redirect to
+// every visitor.
+func TestRedirectNotForSharedCaches(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<p id="x">Hello</p>`)
+	})
+	e := newEnv(t, origin, []byte(`rules:
+  - name: french-site
+    when: geo.country == "FR" and not path starts_with "/fr/"
+    actions:
+      - redirect: /fr/
+      - set_header: { name: Edge-Control, value: "cache-maxage=1h" }
+`))
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		for _, k := range []string{"CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Surrogate-Control", "X-Accel-Expires"} {
+			w.Header().Set(k, "max-age=600")
+		}
+		e.p.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	t.Cleanup(e.proxy.Close)
+	e.proxy = front
+	r := e.get(t, "/", "CF-IPCountry", "FR")
+	if r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/fr/" {
+		t.Fatalf("status %d, Location %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	if cc := r.Header.Values("Cache-Control"); len(cc) != 1 || cc[0] != "private, no-store" {
+		t.Errorf("Cache-Control %q, want one line, private, no-store", cc)
+	}
+	for k, v := range r.Header {
+		if k := strings.ToLower(k); strings.Contains(k, "cdn-cache-control") || k == "surrogate-control" || k == "edge-control" || k == "x-accel-expires" {
+			t.Errorf("%s: %q kept on a redirect", k, v)
+		}
+	}
+}
