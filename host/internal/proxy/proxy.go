@@ -841,6 +841,11 @@ func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 	}
 	p.saveSeen(r.Context(), w.Header(), st)
 	w.Header().Set("Cache-Control", "private, no-store")
+	if e := st.req.Plan.Experiments; e != "" {
+		// A variant may be the redirect itself, and the page it leads to
+		// may enroll no one: the assignment is told here or nowhere.
+		w.Header().Set(plan.ExperimentsHeader, e)
+	}
 	http.Redirect(w, r, plan.URIChars(st.req.Plan.Redirect.Location), st.req.Plan.Redirect.Status)
 }
 

@@ -404,6 +404,46 @@ rules:
 	}
 }
 
+// TestRedirectVariantExposed: a variant that sends its visitors to
+// another page (a new landing page, a checkout elsewhere) is exposed on
+// its redirect, as the other variants are on the page: the experiment
+// enrolls on / alone, so no page names the variant after the redirect.
+func TestRedirectVariantExposed(t *testing.T) {
+	src := `experiments:
+  - name: landing
+    when: path == "/"
+    variants: { control: 50, new: 50 }
+rules:
+  - name: new-landing
+    when: variant("landing") == "new"
+    actions:
+      - redirect: /new
+`
+	e := newEnv(t, cardsOrigin(), []byte(src))
+	counts := map[string]int{}
+	for i := range 40 {
+		id := fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i)
+		r := e.get(t, "/", "Cookie", "bsk_vid="+id)
+		h := r.Header.Get("X-Bespoke-Experiments")
+		counts[h]++
+		switch h {
+		case "landing=control":
+			if r.StatusCode != http.StatusOK {
+				t.Fatalf("visitor %s in control got a %d", id, r.StatusCode)
+			}
+		case "landing=new":
+			if r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/new" {
+				t.Fatalf("visitor %s in new got a %d to %q", id, r.StatusCode, r.Header.Get("Location"))
+			}
+		default:
+			t.Fatalf("visitor %s got a %d with the experiments header %q", id, r.StatusCode, h)
+		}
+	}
+	if counts["landing=control"] == 0 || counts["landing=new"] == 0 {
+		t.Errorf("40 visitors all got one variant: %v", counts)
+	}
+}
+
 func TestCompressedOriginsAreReencoded(t *testing.T) {
 	page := cardsPage()
 	for _, enc := range []string{"gzip", "br"} {
