@@ -404,6 +404,89 @@ rules:
 	}
 }
 
+// TestExperimentPagesVaryWithTheAssignment: a page (HTML or JSON) names
+// the visitor's variants and is private for an enrolled visitor; that of
+// a visitor the experiment leaves out (its weights add up to less than
+// 100%, its when does not hold) is shared-cacheable, so its Vary names
+// what enrolment depends on, though no rule that can change that
+// response reads it: else a shared cache gives the page without the
+// variant (nor the experiments header) to the enrolled visitors after.
+func TestExperimentPagesVaryWithTheAssignment(t *testing.T) {
+	for _, tc := range []struct {
+		name, rules, path, header string
+		want                      []string
+	}{
+		{"JSON, rules edit pages alone", `experiments:
+  - name: cta
+    variants: { a: 30, b: 30 }
+rules:
+  - name: b
+    when: variant("cta") == "b"
+    actions:
+      - add_class: { select: body, class: b }
+`, "/api/items", "", []string{"Cookie"}},
+		{"HTML, rules set headers elsewhere", `experiments:
+  - name: cta
+    variants: { a: 30, b: 30 }
+rules:
+  - name: elsewhere
+    when: path == "/never"
+    actions:
+      - set_header: { name: X-Elsewhere, value: "1" }
+`, "/", "", []string{"Cookie"}},
+		{"JSON, enrolment by a header", `experiments:
+  - name: cta
+    when: header("X-Tier") == "gold"
+    variants: { a: 50, b: 50 }
+rules:
+  - name: b
+    when: variant("cta") == "b"
+    actions:
+      - add_class: { select: body, class: b }
+`, "/api/items", "X-Tier", []string{"Cookie", "X-Tier"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, cardsOrigin(), []byte(tc.rules))
+			enrolled, shared := 0, 0
+			for i := range 40 {
+				id := fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i)
+				headers := []string{"Cookie", "bsk_vid=" + id}
+				if tc.header != "" && i%2 == 0 {
+					headers = append(headers, tc.header, "gold")
+				}
+				r := e.get(t, tc.path, headers...)
+				if r.Header.Get("X-Bespoke-Experiments") != "" {
+					enrolled++
+				}
+				if strings.Contains(r.Header.Get("Cache-Control"), "private") {
+					continue
+				}
+				shared++
+				for _, h := range tc.want {
+					if !varyNames(r.Header, h) {
+						t.Fatalf("visitor %s left out of the experiment got a shared-cacheable %s with Vary %q, which does not name %s", id, tc.path, r.Header.Values("Vary"), h)
+					}
+				}
+			}
+			if enrolled == 0 || shared == 0 {
+				t.Fatalf("of 40 visitors, %d enrolled, %d got a shared-cacheable response", enrolled, shared)
+			}
+		})
+	}
+}
+
+// varyNames reports whether h's Vary names name.
+func varyNames(h http.Header, name string) bool {
+	for _, v := range h.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // TestRedirectVariantExposed: a variant that sends its visitors to
 // another page (a new landing page, a checkout elsewhere) is exposed on
 // its redirect, as the other variants are on the page: the experiment

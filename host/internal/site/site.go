@@ -51,6 +51,9 @@ type Site struct {
 	// VaryAsset name what the rule reads; nil when they name what every
 	// rule reads.
 	nonHTMLRules, assetRules []bool
+	// varyExperiments are the request headers the visitor's variants
+	// depend on (see VaryExperiments).
+	varyExperiments []string
 	// allVaries are the three lists; narrow narrows them for a
 	// request (nil when nothing can), its path read from the slot
 	// pathSlot.
@@ -137,6 +140,19 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 		s.nonHTMLRules, s.assetRules = nonHTMLRules, assetRules
 	}
 	s.allVaries = Varies{Page: s.builder.Vary(), NonHTML: s.varyNonHTML, Asset: s.varyAsset}
+	var expReads []int
+	for _, x := range art.Manifest.Experiments {
+		if len(x.Reads) == 0 {
+			// A plugin that does not say what a variant depends on.
+			expReads = nil
+			s.varyExperiments = s.builder.Vary()
+			break
+		}
+		expReads = append(expReads, x.Reads...)
+	}
+	if expReads != nil {
+		s.varyExperiments = s.builder.VaryOf(expReads, false)
+	}
 	s.pathSlot = -1
 	for i, sl := range art.Manifest.Slots {
 		if sl.Attr == "path" && sl.From == nil {
@@ -232,6 +248,12 @@ func (s *Site) HasEdits() bool { return s.hasEdits }
 // Vary names those of every rule. A plugin whose manifest does not say
 // what each rule reads gets Vary's.
 func (s *Site) VaryNonHTML() []string { return s.varyNonHTML }
+
+// VaryExperiments returns the request headers the visitor's variants
+// depend on (the visitor id's cookie, what the experiments' when
+// conditions read): a page names them, so its Vary names these whatever
+// rules can change it. Empty when the plugin runs no experiment.
+func (s *Site) VaryExperiments() []string { return s.varyExperiments }
 
 // VaryAsset returns the request headers a response that is neither a
 // page nor a JSON document (a style sheet, an image) varies with: those
