@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"runtime/debug"
@@ -338,6 +339,9 @@ func (s *Site) Release(r *Request) { s.scratch.Put(r) }
 // (see recoverDecide).
 func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, secure bool, seen func(string) bool, out *Request) {
 	defer recoverDecide(out)
+	if ov := v.Overrides; ov != nil && len(ov.Variants) > 0 {
+		v.Overrides = s.forced(ov)
+	}
 	out.Visitor = v
 	var facts reqctx.Facts
 	out.Values, facts = s.builder.BuildFacts(hr, v, out.Values)
@@ -349,6 +353,48 @@ func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, s
 	}
 	out.Varies = s.Varies(out.Values, &out.Decision)
 	s.actions.Build(&out.Decision, out.Values, plan.Options{Secure: secure, URL: hr.URL, Host: hr.Host}, &out.Plan)
+}
+
+// forced returns ov with the variants it names (Overrides.Variants)
+// turned into the buckets that give them under this plugin's weights,
+// over ov.Buckets, which hold the buckets of the weights a preview link
+// was made under.
+func (s *Site) forced(ov *reqctx.Overrides) *reqctx.Overrides {
+	m := s.manifest
+	out := *ov
+	out.Buckets = maps.Clone(ov.Buckets)
+	for _, x := range m.Experiments {
+		want, ok := ov.Variants[x.Name]
+		if !ok {
+			continue
+		}
+		// An experiment's when cannot read a variant: its one bucket
+		// slot is its own.
+		key := ""
+		for _, i := range x.Reads {
+			if i >= 0 && i < len(m.Slots) && m.Slots[i].Attr == "bucket" {
+				key = m.Slots[i].Key()
+				break
+			}
+		}
+		start := 0
+		for vi, name := range x.Variants {
+			if vi >= len(x.Weights) {
+				break
+			}
+			if name == want {
+				if key != "" && x.Weights[vi] > 0 {
+					if out.Buckets == nil {
+						out.Buckets = map[string]int{}
+					}
+					out.Buckets[key] = start
+				}
+				break
+			}
+			start += x.Weights[vi]
+		}
+	}
+	return &out
 }
 
 // PanicError is a panic recovered while deciding: out.Err of a Decide
