@@ -289,6 +289,11 @@ func TestRedirect(t *testing.T) {
 	if out.Status != http.StatusMovedPermanently || out.Header.Get("Location") != "/sale" {
 		t.Fatalf("status %d, Location %q", out.Status, out.Header.Get("Location"))
 	}
+	// The demo's hero-test enrolls everyone: the redirect names the
+	// variant, as the proxy's does (a variant may be a redirect).
+	if got := out.Header.Get(plan.ExperimentsHeader); got == "" || got != res.Plan.Experiments {
+		t.Errorf("%s of the redirect = %q, want %q", plan.ExperimentsHeader, got, res.Plan.Experiments)
+	}
 }
 
 func TestPageFromFS(t *testing.T) {
