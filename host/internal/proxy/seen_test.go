@@ -404,6 +404,35 @@ rules:
 	}
 }
 
+// TestExperimentMetaWithoutAHeadTag: HTML lets a page leave out its
+// <head> tag (minifiers that drop optional tags do), and the rewriter
+// selects no element the page has no tag for: such a page gets no
+// <meta name="bespoke-experiment">, as SYNTAX says, and its header
+// still names the variant.
+func TestExperimentMetaWithoutAHeadTag(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><title>Shop</title><h1 id=hero>Hello</h1>`)
+	})
+	e := newEnv(t, origin, []byte(`experiments:
+  - name: hero-test
+    meta: true
+    variants: { a: 50, b: 50 }
+rules:
+  - name: b
+    when: variant("hero-test") == "b"
+    actions:
+      - add_class: { select: "#hero", class: b }
+`))
+	r := e.get(t, "/", "Cookie", "bsk_vid=AAAAAAAAAAAAAAAAAAAA00")
+	if h := r.Header.Get("X-Bespoke-Experiments"); !strings.HasPrefix(h, "hero-test=") {
+		t.Fatalf("experiments header %q", h)
+	}
+	if strings.Contains(r.body, "bespoke-experiment") {
+		t.Fatalf("a page without a <head> tag got the meta tag; say so in SYNTAX's Experiments:\n%s", r.body)
+	}
+}
+
 // TestExperimentPagesVaryWithTheAssignment: a page (HTML or JSON) names
 // the visitor's variants and is private for an enrolled visitor; that of
 // a visitor the experiment leaves out (its weights add up to less than
