@@ -1178,6 +1178,11 @@ func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) 
 				attrs = append(attrs, slog.Any("variants", exp))
 			}
 		}
+		if st.req.Visitor.Overrides != nil {
+			// A preview link forced the variants or the time: not the
+			// visitor's, which analysts count.
+			attrs = append(attrs, slog.Bool("preview", true))
+		}
 		if st.req.Err != nil {
 			attrs = append(attrs, slog.Bool("fail_open", true))
 		}
