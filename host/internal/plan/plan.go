@@ -80,7 +80,8 @@ type Plan struct {
 	// not enrolled), by experiment index.
 	Variants []string
 	// Experiments is the ExperimentsHeader value naming the variants, or
-	// "". It belongs on pages (HTML, JSON), not on every asset.
+	// "". It belongs on pages (HTML, JSON) and on the rules' redirects
+	// (a variant may be one), not on every asset.
 	Experiments string
 
 	redirect Redirect

@@ -38,7 +38,9 @@ const Header = "X-Bespoke-Preview"
 // Preview is what a preview link forces.
 type Preview struct {
 	// Variants names the forced variants, by experiment, for the header
-	// and for people; Buckets is what forces them (see reqctx.Overrides).
+	// and for the plugin that decides, which finds their ranges under its
+	// own weights; Buckets forces them where it cannot (see
+	// reqctx.Overrides).
 	Variants map[string]string `json:"v,omitempty"`
 	Buckets  map[string]int    `json:"b,omitempty"`
 	// At, when not zero, is the time the rules see.
@@ -180,7 +182,7 @@ func (l *Links) Wrap(next http.Handler) http.Handler {
 			http.SetCookie(w, &http.Cookie{Name: Cookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 				Secure: r.TLS != nil, MaxAge: int(time.Until(p.Expires).Seconds())})
 		}
-		r = r.WithContext(reqctx.WithOverrides(r.Context(), &reqctx.Overrides{Now: p.At, Buckets: p.Buckets}))
+		r = r.WithContext(reqctx.WithOverrides(r.Context(), &reqctx.Overrides{Now: p.At, Buckets: p.Buckets, Variants: p.Variants}))
 		next.ServeHTTP(&previewWriter{ResponseWriter: w, label: p.Label()}, r)
 	})
 }

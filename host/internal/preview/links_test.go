@@ -304,3 +304,148 @@ func TestEndingAPreviewIsPrivate(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkKeepsItsVariantWhenWeightsChange: a link minted for the bold
+// variant of a 50/50 split, opened after the editor ramped the split to
+// 90/10, still shows bold, as its X-Bespoke-Preview says; the bucket it
+// was minted with now lies in control's range.
+func TestLinkKeepsItsVariantWhenWeightsChange(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<html><head></head><body><h1>Hello</h1></body></html>`)
+	}))
+	defer origin.Close()
+	rules := func(weights string) []byte {
+		return []byte(`experiments:
+  - name: hero-test
+    variants: ` + weights + `
+rules:
+  - name: bold
+    when: variant("hero-test") == "bold"
+    actions: [add_class: { select: body, class: bold }]
+`)
+	}
+	eng, _ := engine.New(engine.Config{CacheDir: "-"})
+	defer eng.Close(context.Background())
+	load := func(src []byte) (*site.Site, *compiler.Result) {
+		t.Helper()
+		res, err := compiler.Compile("rules.yaml", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := site.Load(context.Background(), eng, "rules.yaml", res.Artifact, reqctx.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, res
+	}
+	before, res := load(rules("{ control: 50, bold: 50 }"))
+	buckets, err := visit.Buckets(res.Program, map[string]string{"hero-test": "bold"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := preview.NewLinks([]byte("the proxy's secret, 32 bytes ok"))
+	u, _ := url.Parse(origin.URL)
+	p := proxy.New(proxy.Config{Origin: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p.Swap(before)
+	srv := httptest.NewServer(links.Wrap(p))
+	defer srv.Close()
+	link := links.Link(srv.URL+"/", preview.Preview{Variants: map[string]string{"hero-test": "bold"}, Buckets: buckets})
+
+	after, _ := load(rules("{ control: 90, bold: 10 }"))
+	p.Swap(after).Retire()
+	defer func() { p.Swap(nil).Close(context.Background()) }()
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got := resp.Header.Get(plan.ExperimentsHeader); got != "hero-test=bold" || !strings.Contains(string(b), `class="bold"`) {
+		t.Fatalf("the link for bold, opened after the split changed, gave %s %q (%s: %q)\n%s", plan.ExperimentsHeader, got, preview.Header, resp.Header.Get(preview.Header), b)
+	}
+}
+
+// TestPreviewedRequestsLoggedSo: the access line of a page opened with a
+// preview link names the variants the link forced, which are not the
+// visitor's; it says preview=true, so that analysts counting exposures
+// in the logs leave the editors' views out.
+func TestPreviewedRequestsLoggedSo(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<html><head></head><body><h1>Hello</h1></body></html>`)
+	}))
+	defer origin.Close()
+	res, err := compiler.Compile("rules.yaml", []byte(`experiments:
+  - name: hero-test
+    variants: { control: 50, bold: 50 }
+rules:
+  - name: bold
+    when: variant("hero-test") == "bold"
+    actions: [add_class: { select: body, class: bold }]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, _ := engine.New(engine.Config{CacheDir: "-"})
+	defer eng.Close(context.Background())
+	s, err := site.Load(context.Background(), eng, "rules.yaml", res.Artifact, reqctx.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var log strings.Builder
+	u, _ := url.Parse(origin.URL)
+	p := proxy.New(proxy.Config{Origin: u, AccessLog: true, Logger: slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &log}, nil))})
+	p.Swap(s)
+	defer func() { p.Swap(nil).Close(context.Background()) }()
+	links := preview.NewLinks([]byte("the proxy's secret, 32 bytes ok"))
+	srv := httptest.NewServer(links.Wrap(p))
+	defer srv.Close()
+	buckets, err := visit.Buckets(res.Program, map[string]string{"hero-test": "bold"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{srv.URL + "/plain", links.Link(srv.URL+"/previewed", preview.Preview{Variants: map[string]string{"hero-test": "bold"}, Buckets: buckets})} {
+		resp, err := http.Get(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	srv.Close() // waits for the handlers, and so their access lines
+	mu.Lock()
+	lines := strings.Split(log.String(), "\n")
+	mu.Unlock()
+	for _, c := range []struct {
+		path    string
+		preview bool
+	}{{"/plain", false}, {"/previewed", true}} {
+		found := false
+		for _, l := range lines {
+			if !strings.Contains(l, "msg=request") || !strings.Contains(l, "path="+c.path+" ") {
+				continue
+			}
+			found = true
+			if strings.Contains(l, "preview=true") != c.preview {
+				t.Errorf("access line of %s, preview %v: %s", c.path, c.preview, l)
+			}
+		}
+		if !found {
+			t.Errorf("no access line of %s in:\n%s", c.path, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// lockedWriter serializes the writes of the server's goroutines.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}

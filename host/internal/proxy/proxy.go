@@ -856,6 +856,11 @@ func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 	for _, k := range sharedCacheHeaders {
 		delete(h, k) // (canonical: no Del)
 	}
+	if e := st.req.Plan.Experiments; e != "" {
+		// A variant may be the redirect itself, and the page it leads to
+		// may enroll no one: the assignment is told here or nowhere.
+		h.Set(plan.ExperimentsHeader, e)
+	}
 	http.Redirect(w, r, plan.URIChars(st.req.Plan.Redirect.Location), st.req.Plan.Redirect.Status)
 }
 
@@ -1187,6 +1192,11 @@ func (p *Proxy) access(r *http.Request, st *state, status int, d time.Duration) 
 			if len(exp) > 0 {
 				attrs = append(attrs, slog.Any("variants", exp))
 			}
+		}
+		if st.req.Visitor.Overrides != nil {
+			// A preview link forced the variants or the time: not the
+			// visitor's, which analysts count.
+			attrs = append(attrs, slog.Bool("preview", true))
 		}
 		if st.req.Err != nil {
 			attrs = append(attrs, slog.Bool("fail_open", true))

@@ -182,6 +182,9 @@ type siteFacts struct {
 	// varyAsset those of the rules that can change a response neither
 	// a page nor JSON (the same but JSON edits).
 	vary, varyNonHTML, varyAsset []string
+	// varyExperiments are the request headers the visitor's variants
+	// depend on, which a page names (X-Bespoke-Experiments).
+	varyExperiments []string
 }
 
 // requestFacts are what planResponse needs to know of the request.
@@ -455,6 +458,13 @@ func planResponse(in responseInput) responsePlan {
 		rp.addVary(in.site.varyAsset...)
 		rp.assetVary = true
 	}
+	if (page || notModifiedPage || pageRanges) && !rp.pageVary {
+		// A page names the visitor's variants, and is private for an
+		// enrolled visitor: that of one the experiments leave out
+		// must not be given to those they enroll, though no rule
+		// that can change it reads what enrolment depends on.
+		rp.addVary(in.site.varyExperiments...)
+	}
 	if (page || notModifiedPage) && (in.req.tracking || in.site.readsVisitor) && (in.site.hasEdits || in.site.touchesNonHTML) {
 		// The page of a visitor who declines tracking carries none of
 		// its cookies and may be public; another's may not: a shared
@@ -690,14 +700,14 @@ func acceptsNoPage(h http.Header) bool {
 }
 
 // addVary adds names to the plan's Vary list, which it makes the first
-// time with room for all a plan can add (both of the site's lists,
-// Sec-Gpc and Accept-Encoding), in one allocation.
+// time with room for all a plan can add (the site's lists, Sec-Gpc and
+// Accept-Encoding), in one allocation.
 func (rp *responsePlan) addVary(names ...string) {
 	if len(names) == 0 {
 		return
 	}
 	if rp.vary == nil {
-		rp.vary = make([]string, 0, len(rp.in.site.vary)+len(rp.in.site.varyNonHTML)+2)
+		rp.vary = make([]string, 0, len(rp.in.site.vary)+len(rp.in.site.varyNonHTML)+len(rp.in.site.varyExperiments)+2)
 	}
 	rp.vary = append(rp.vary, names...)
 }

@@ -404,6 +404,158 @@ rules:
 	}
 }
 
+// TestExperimentMetaWithoutAHeadTag: HTML lets a page leave out its
+// <head> tag (minifiers that drop optional tags do), and the rewriter
+// selects no element the page has no tag for: such a page gets no
+// <meta name="bespoke-experiment">, as SYNTAX says, and its header
+// still names the variant.
+func TestExperimentMetaWithoutAHeadTag(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><title>Shop</title><h1 id=hero>Hello</h1>`)
+	})
+	e := newEnv(t, origin, []byte(`experiments:
+  - name: hero-test
+    meta: true
+    variants: { a: 50, b: 50 }
+rules:
+  - name: b
+    when: variant("hero-test") == "b"
+    actions:
+      - add_class: { select: "#hero", class: b }
+`))
+	r := e.get(t, "/", "Cookie", "bsk_vid=AAAAAAAAAAAAAAAAAAAA00")
+	if h := r.Header.Get("X-Bespoke-Experiments"); !strings.HasPrefix(h, "hero-test=") {
+		t.Fatalf("experiments header %q", h)
+	}
+	if strings.Contains(r.body, "bespoke-experiment") {
+		t.Fatalf("a page without a <head> tag got the meta tag; say so in SYNTAX's Experiments:\n%s", r.body)
+	}
+}
+
+// TestExperimentPagesVaryWithTheAssignment: a page (HTML or JSON) names
+// the visitor's variants and is private for an enrolled visitor; that of
+// a visitor the experiment leaves out (its weights add up to less than
+// 100%, its when does not hold) is shared-cacheable, so its Vary names
+// what enrolment depends on, though no rule that can change that
+// response reads it: else a shared cache gives the page without the
+// variant (nor the experiments header) to the enrolled visitors after.
+func TestExperimentPagesVaryWithTheAssignment(t *testing.T) {
+	for _, tc := range []struct {
+		name, rules, path, header string
+		want                      []string
+	}{
+		{"JSON, rules edit pages alone", `experiments:
+  - name: cta
+    variants: { a: 30, b: 30 }
+rules:
+  - name: b
+    when: variant("cta") == "b"
+    actions:
+      - add_class: { select: body, class: b }
+`, "/api/items", "", []string{"Cookie"}},
+		{"HTML, rules set headers elsewhere", `experiments:
+  - name: cta
+    variants: { a: 30, b: 30 }
+rules:
+  - name: elsewhere
+    when: path == "/never"
+    actions:
+      - set_header: { name: X-Elsewhere, value: "1" }
+`, "/", "", []string{"Cookie"}},
+		{"JSON, enrolment by a header", `experiments:
+  - name: cta
+    when: header("X-Tier") == "gold"
+    variants: { a: 50, b: 50 }
+rules:
+  - name: b
+    when: variant("cta") == "b"
+    actions:
+      - add_class: { select: body, class: b }
+`, "/api/items", "X-Tier", []string{"Cookie", "X-Tier"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, cardsOrigin(), []byte(tc.rules))
+			enrolled, shared := 0, 0
+			for i := range 40 {
+				id := fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i)
+				headers := []string{"Cookie", "bsk_vid=" + id}
+				if tc.header != "" && i%2 == 0 {
+					headers = append(headers, tc.header, "gold")
+				}
+				r := e.get(t, tc.path, headers...)
+				if r.Header.Get("X-Bespoke-Experiments") != "" {
+					enrolled++
+				}
+				if strings.Contains(r.Header.Get("Cache-Control"), "private") {
+					continue
+				}
+				shared++
+				for _, h := range tc.want {
+					if !varyNames(r.Header, h) {
+						t.Fatalf("visitor %s left out of the experiment got a shared-cacheable %s with Vary %q, which does not name %s", id, tc.path, r.Header.Values("Vary"), h)
+					}
+				}
+			}
+			if enrolled == 0 || shared == 0 {
+				t.Fatalf("of 40 visitors, %d enrolled, %d got a shared-cacheable response", enrolled, shared)
+			}
+		})
+	}
+}
+
+// varyNames reports whether h's Vary names name.
+func varyNames(h http.Header, name string) bool {
+	for _, v := range h.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestRedirectVariantExposed: a variant that sends its visitors to
+// another page (a new landing page, a checkout elsewhere) is exposed on
+// its redirect, as the other variants are on the page: the experiment
+// enrolls on / alone, so no page names the variant after the redirect.
+func TestRedirectVariantExposed(t *testing.T) {
+	src := `experiments:
+  - name: landing
+    when: path == "/"
+    variants: { control: 50, new: 50 }
+rules:
+  - name: new-landing
+    when: variant("landing") == "new"
+    actions:
+      - redirect: /new
+`
+	e := newEnv(t, cardsOrigin(), []byte(src))
+	counts := map[string]int{}
+	for i := range 40 {
+		id := fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i)
+		r := e.get(t, "/", "Cookie", "bsk_vid="+id)
+		h := r.Header.Get("X-Bespoke-Experiments")
+		counts[h]++
+		switch h {
+		case "landing=control":
+			if r.StatusCode != http.StatusOK {
+				t.Fatalf("visitor %s in control got a %d", id, r.StatusCode)
+			}
+		case "landing=new":
+			if r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/new" {
+				t.Fatalf("visitor %s in new got a %d to %q", id, r.StatusCode, r.Header.Get("Location"))
+			}
+		default:
+			t.Fatalf("visitor %s got a %d with the experiments header %q", id, r.StatusCode, h)
+		}
+	}
+	if counts["landing=control"] == 0 || counts["landing=new"] == 0 {
+		t.Errorf("40 visitors all got one variant: %v", counts)
+	}
+}
+
 func TestCompressedOriginsAreReencoded(t *testing.T) {
 	page := cardsPage()
 	for _, enc := range []string{"gzip", "br"} {

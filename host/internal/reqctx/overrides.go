@@ -14,7 +14,7 @@ import (
 
 // Overrides replace what a request would yield, for tests, `bespoke
 // explain`, previews, and the proxy's preview links (which only ever set
-// Now and Buckets). They go through the same Builder as live traffic, so
+// Now, Buckets and Variants). They go through the same Builder as live traffic, so
 // what is computed from an overridden value follows it: a bucket from a
 // visitor id, a JSON value from a cookie, the time zone and so the hour
 // from a country.
@@ -28,6 +28,12 @@ type Overrides struct {
 	// Buckets replace the visitor's bucket, 0-9999, by the slot key of a
 	// bucket slot: what forcing an experiment's variant means.
 	Buckets map[string]int
+	// Variants force variants by name, by experiment name, ahead of
+	// Buckets: the plugin that decides turns each into the first bucket
+	// of its range (site.Site.Decide), so that a preview link keeps
+	// the variant it names when the weights change after it was made.
+	// A variant the plugin gives no visitor leaves Buckets' bucket.
+	Variants map[string]string
 }
 
 type overridesKey struct{}

@@ -414,14 +414,17 @@ func (b *Builder) value(i int, s *plugin.Slot, q *request) plugin.Value {
 		}
 		return NumberValue(float64(n))
 	case "bucket":
+		src, ok := b.text(s.From, q)
+		if !ok || src == "" {
+			// Nothing to bucket by (an experiment by a cookie the
+			// visitor lacks): no bucket, forced or not, as the proxy
+			// enrolls no such visitor.
+			return plugin.Value{}
+		}
 		if q.ov != nil {
 			if n, ok := q.ov.Buckets[s.Key()]; ok {
 				return NumberValue(float64(n))
 			}
-		}
-		src, ok := b.text(s.From, q)
-		if !ok || src == "" {
-			return plugin.Value{}
 		}
 		return NumberValue(float64(plugin.Bucket(s.Arg, src)))
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
@@ -96,5 +97,58 @@ rules:
 	}
 	if share := float64(moved) / n * 100; math.Abs(share-10) > 1.5 {
 		t.Errorf("%.2f%% of visitors moved, want about 10%%", share)
+	}
+}
+
+// TestRenamedExperiment: an experiment's name is its seed, so renaming it
+// deals every visitor again, half of a 50/50 split into the other arm;
+// renamed with its old name as seed:, it keeps each visitor's variant.
+func TestRenamedExperiment(t *testing.T) {
+	const n = 2000
+	rng := rand.New(rand.NewPCG(3, 4))
+	ids := make([]string, n)
+	for i := range ids {
+		var b [16]byte
+		binary.LittleEndian.PutUint64(b[:8], rng.Uint64())
+		binary.LittleEndian.PutUint64(b[8:], rng.Uint64())
+		ids[i] = base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	// Both experiments are declared, each under its name or the other,
+	// so that the rules testing both compile.
+	rules := func(first, second string) string {
+		return `experiments:
+  - name: ` + first + `
+    variants: { a: 50, b: 50 }
+  - name: ` + second + `
+    variants: { a: 50, b: 50 }
+rules:
+  - name: b
+    when: variant("checkout") == "b" or variant("checkout-v2") == "b"
+    actions: [{ add_class: { select: body, class: b } }]
+`
+	}
+	before := assign(t, loadRules(t, rules("checkout", "checkout-v2\n    seed: unused")), ids)
+	renamed := assign(t, loadRules(t, rules("checkout-v2", "checkout\n    seed: unused")), ids)
+	seeded := assign(t, loadRules(t, rules("checkout-v2\n    seed: checkout", "checkout\n    seed: unused")), ids)
+	arm := func(header, name string) string {
+		for part := range strings.SplitSeq(header, ", ") {
+			if v, ok := strings.CutPrefix(part, name+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	moved := 0
+	for i := range ids {
+		was := arm(before[i], "checkout")
+		if arm(renamed[i], "checkout-v2") != was {
+			moved++
+		}
+		if got := arm(seeded[i], "checkout-v2"); got != was {
+			t.Fatalf("visitor %s was in %q, and in %q once the experiment was renamed with seed: checkout", ids[i], was, got)
+		}
+	}
+	if share := float64(moved) / n * 100; math.Abs(share-50) > 5 {
+		t.Errorf("renamed without a seed, %.1f%% of visitors changed arm, want about half", share)
 	}
 }

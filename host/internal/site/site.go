@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"runtime/debug"
@@ -51,6 +52,9 @@ type Site struct {
 	// VaryAsset name what the rule reads; nil when they name what every
 	// rule reads.
 	nonHTMLRules, assetRules []bool
+	// varyExperiments are the request headers the visitor's variants
+	// depend on (see VaryExperiments).
+	varyExperiments []string
 	// allVaries are the three lists; narrow narrows them for a
 	// request (nil when nothing can), its path read from the slot
 	// pathSlot.
@@ -137,6 +141,19 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 		s.nonHTMLRules, s.assetRules = nonHTMLRules, assetRules
 	}
 	s.allVaries = Varies{Page: s.builder.Vary(), NonHTML: s.varyNonHTML, Asset: s.varyAsset}
+	var expReads []int
+	for _, x := range art.Manifest.Experiments {
+		if len(x.Reads) == 0 {
+			// A plugin that does not say what a variant depends on.
+			expReads = nil
+			s.varyExperiments = s.builder.Vary()
+			break
+		}
+		expReads = append(expReads, x.Reads...)
+	}
+	if expReads != nil {
+		s.varyExperiments = s.builder.VaryOf(expReads, false)
+	}
 	s.pathSlot = -1
 	for i, sl := range art.Manifest.Slots {
 		if sl.Attr == "path" && sl.From == nil {
@@ -233,6 +250,12 @@ func (s *Site) HasEdits() bool { return s.hasEdits }
 // what each rule reads gets Vary's.
 func (s *Site) VaryNonHTML() []string { return s.varyNonHTML }
 
+// VaryExperiments returns the request headers the visitor's variants
+// depend on (the visitor id's cookie, what the experiments' when
+// conditions read): a page names them, so its Vary names these whatever
+// rules can change it. Empty when the plugin runs no experiment.
+func (s *Site) VaryExperiments() []string { return s.varyExperiments }
+
 // VaryAsset returns the request headers a response that is neither a
 // page nor a JSON document (a style sheet, an image) varies with: those
 // the rules that set headers, cookies, a redirect, a frequency cap or an
@@ -316,6 +339,9 @@ func (s *Site) Release(r *Request) { s.scratch.Put(r) }
 // (see recoverDecide).
 func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, secure bool, seen func(string) bool, out *Request) {
 	defer recoverDecide(out)
+	if ov := v.Overrides; ov != nil && len(ov.Variants) > 0 {
+		v.Overrides = s.forced(ov)
+	}
 	out.Visitor = v
 	var facts reqctx.Facts
 	out.Values, facts = s.builder.BuildFacts(hr, v, out.Values)
@@ -327,6 +353,48 @@ func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, s
 	}
 	out.Varies = s.Varies(out.Values, &out.Decision)
 	s.actions.Build(&out.Decision, out.Values, plan.Options{Secure: secure, URL: hr.URL, Host: hr.Host}, &out.Plan)
+}
+
+// forced returns ov with the variants it names (Overrides.Variants)
+// turned into the buckets that give them under this plugin's weights,
+// over ov.Buckets, which hold the buckets of the weights a preview link
+// was made under.
+func (s *Site) forced(ov *reqctx.Overrides) *reqctx.Overrides {
+	m := s.manifest
+	out := *ov
+	out.Buckets = maps.Clone(ov.Buckets)
+	for _, x := range m.Experiments {
+		want, ok := ov.Variants[x.Name]
+		if !ok {
+			continue
+		}
+		// An experiment's when cannot read a variant: its one bucket
+		// slot is its own.
+		key := ""
+		for _, i := range x.Reads {
+			if i >= 0 && i < len(m.Slots) && m.Slots[i].Attr == "bucket" {
+				key = m.Slots[i].Key()
+				break
+			}
+		}
+		start := 0
+		for vi, name := range x.Variants {
+			if vi >= len(x.Weights) {
+				break
+			}
+			if name == want {
+				if key != "" && x.Weights[vi] > 0 {
+					if out.Buckets == nil {
+						out.Buckets = map[string]int{}
+					}
+					out.Buckets[key] = start
+				}
+				break
+			}
+			start += x.Weights[vi]
+		}
+	}
+	return &out
 }
 
 // PanicError is a panic recovered while deciding: out.Err of a Decide

@@ -98,7 +98,8 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 	if rd := p.Redirect; rd != nil {
 		out.Status = rd.Status
 		out.Header.Set("Location", rd.Location)
-		r.setHeaders(out.Header, false)
+		// A redirect names the variants, as pages do: it may be one.
+		r.setHeaders(out.Header, true)
 		r.effects(out, nil, 0, nil)
 		return out, nil
 	}
@@ -274,8 +275,8 @@ func (r *Result) TakenBy(page *Page, applied []int, i int) (j int, ok bool) {
 	return -1, false
 }
 
-// setHeaders sets the rules' headers and cookies, and on pages the
-// experiments header, as the proxy does.
+// setHeaders sets the rules' headers and cookies, and on pages and
+// redirects (page) the experiments header, as the proxy does.
 func (r *Result) setHeaders(h http.Header, page bool) {
 	p := r.Plan
 	for _, c := range p.Cookies {

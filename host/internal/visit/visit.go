@@ -243,7 +243,11 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 		for name, want := range spec.Variants {
 			for i, x := range prog.Experiments {
 				if x.Name == name && (i >= len(req.Plan.Variants) || req.Plan.Variants[i] != want) {
-					res.Notes = append(res.Notes, fmt.Sprintf("variant %q of %s was forced, but the experiment does not enroll this visitor (its `when` does not hold)", want, name))
+					why := "its `when` does not hold"
+					if b := x.Bucket; b >= 0 && b < len(req.Values) && !req.Values[b].Present && prog.Slots[b].From != nil {
+						why = fmt.Sprintf("it buckets visitors by %s, which this visitor has not", prog.Slots[b].From)
+					}
+					res.Notes = append(res.Notes, fmt.Sprintf("variant %q of %s was forced, but the experiment does not enroll this visitor (%s)", want, name, why))
 				}
 			}
 		}

@@ -164,11 +164,32 @@ experiments:
   - name: home-only
     when: path == "/"
     variants: { a: 50, b: 50 }
+  - name: b2b
+    by: cookie("account")
+    variants: { a: 50, b: 50 }
 rules:
   - name: bold
     when: variant("hero-test") == "bold"
     actions: [add_class: { select: body, class: bold }]
 `))
+	// An experiment by an account enrolls no visitor without one, the
+	// proxy never does: forced, it says so, and gives the variant to a
+	// visitor with one.
+	for _, c := range []struct {
+		cookies [][2]string
+		want    string
+	}{{nil, ""}, {[][2]string{{"account", "4711"}}, "b"}} {
+		res, err := visit.Run(context.Background(), s, prog, visit.Spec{Cookies: c.cookies, Variants: map[string]string{"b2b": "b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Variant(2); got != c.want {
+			t.Errorf("cookies %v, b2b forced to b: got %q, want %q", c.cookies, got, c.want)
+		}
+		if enrolled := c.want != ""; enrolled != (len(res.Notes) == 0) || !enrolled && !strings.Contains(res.Notes[0], `cookie("account")`) {
+			t.Errorf("cookies %v, b2b forced to b: notes %q", c.cookies, res.Notes)
+		}
+	}
 	for _, want := range []string{"control", "bold", "photo"} {
 		res, err := visit.Run(context.Background(), s, prog, visit.Spec{Visitor: "alice", Variants: map[string]string{"hero-test": want}})
 		if err != nil {
@@ -288,6 +309,11 @@ func TestRedirect(t *testing.T) {
 	}
 	if out.Status != http.StatusMovedPermanently || out.Header.Get("Location") != "/sale" {
 		t.Fatalf("status %d, Location %q", out.Status, out.Header.Get("Location"))
+	}
+	// The demo's hero-test enrolls everyone: the redirect names the
+	// variant, as the proxy's does (a variant may be a redirect).
+	if got := out.Header.Get(plan.ExperimentsHeader); got == "" || got != res.Plan.Experiments {
+		t.Errorf("%s of the redirect = %q, want %q", plan.ExperimentsHeader, got, res.Plan.Experiments)
 	}
 }
 
