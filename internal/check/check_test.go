@@ -538,17 +538,7 @@ func TestPercentEncodedTextWarned(t *testing.T) {
 		{`header("X-A") == "a%20b"`, ""}, // a header is as sent
 		{`path matches "%20"`, ""},
 	} {
-		_, ws := warningsOf(t, rule(tc.when, ""))
-		var got []string
-		for _, w := range ws {
-			got = append(got, w.Error())
-		}
-		switch {
-		case tc.want == "" && len(got) > 0:
-			t.Errorf("%s: warned %q", tc.when, got)
-		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
-			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
-		}
+		expectWarning(t, tc.when, tc.want)
 	}
 }
 
@@ -570,17 +560,7 @@ func TestInexactNumberWarned(t *testing.T) {
 		{`cookie("n") > 12345678901234567890`, ""}, // an order is hardly changed
 		{`cookie("n") == -42.000`, ""},
 	} {
-		_, ws := warningsOf(t, rule(tc.when, ""))
-		var got []string
-		for _, w := range ws {
-			got = append(got, w.Error())
-		}
-		switch {
-		case tc.want == "" && len(got) > 0:
-			t.Errorf("%s: warned %q", tc.when, got)
-		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
-			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
-		}
+		expectWarning(t, tc.when, tc.want)
 	}
 }
 
@@ -599,17 +579,7 @@ func TestDecomposedTextWarned(t *testing.T) {
 		{"cookie(\"c\") == \"\U0001F44D\U0001F3FD\"", ""}, // an emoji and its skin tone: no composed form
 		{"cookie(\"c\") == \"\u0301\"", ""},               // an accent alone, which no letter takes
 	} {
-		_, ws := warningsOf(t, rule(tc.when, ""))
-		var got []string
-		for _, w := range ws {
-			got = append(got, w.Error())
-		}
-		switch {
-		case tc.want == "" && len(got) > 0:
-			t.Errorf("%s: warned %q", tc.when, got)
-		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
-			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
-		}
+		expectWarning(t, tc.when, tc.want)
 	}
 }
 
@@ -673,5 +643,22 @@ func TestActionTwiceInARule(t *testing.T) {
 		case tc.line != 0 && (len(got) != 1 || got[0].Pos.Line != tc.line || got[0].Pos.Col != tc.col || got[0].Msg != tc.msg):
 			t.Errorf("%s: warnings %v, want one at %d:%d: %s", tc.name, got, tc.line, tc.col, tc.msg)
 		}
+	}
+}
+
+// expectWarning checks that the condition when, in a rule of its own,
+// draws the one warning holding want, or none when want is empty.
+func expectWarning(t *testing.T, when, want string) {
+	t.Helper()
+	_, ws := warningsOf(t, rule(when, ""))
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Error())
+	}
+	switch {
+	case want == "" && len(got) > 0:
+		t.Errorf("%s: warned %q", when, got)
+	case want != "" && (len(got) != 1 || !strings.Contains(got[0], want)):
+		t.Errorf("%s: warned %q, want one saying %q", when, got, want)
 	}
 }

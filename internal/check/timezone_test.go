@@ -70,16 +70,6 @@ func TestTimezoneAbbreviationWarned(t *testing.T) {
 		{`geo.timezone == "US/Eastern"`, ""}, // a place's old name
 		{`geo.timezone == "UTC"`, ""},
 	} {
-		_, ws := warningsOf(t, rule(tc.when, ""))
-		var got []string
-		for _, w := range ws {
-			got = append(got, w.Error())
-		}
-		switch {
-		case tc.want == "" && len(got) > 0:
-			t.Errorf("%s: warned %q", tc.when, got)
-		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
-			t.Errorf("%s: warned %q, want one saying %q", tc.when, got, tc.want)
-		}
+		expectWarning(t, tc.when, tc.want)
 	}
 }

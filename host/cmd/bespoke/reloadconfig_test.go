@@ -92,6 +92,15 @@ func (cs *configServe) write(t *testing.T, src string) {
 	}
 }
 
+// load writes src and reloads it, which must succeed.
+func (cs *configServe) load(t *testing.T, src string) {
+	t.Helper()
+	cs.write(t, src)
+	if status, res := cs.reload(t); status != http.StatusOK {
+		t.Fatalf("reload: %d %v\n%s", status, res, cs.stderr)
+	}
+}
+
 // reload posts to /_bespoke/reload and returns the status and the results.
 func (cs *configServe) reload(t *testing.T) (int, []map[string]any) {
 	t.Helper()
@@ -308,21 +317,14 @@ func TestLogLevelReloads(t *testing.T) {
 		return fmt.Sprintf("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\ncache_dir: \"-\"\nlog: { access: false, level: %s }\nseen: { store: \"off\" }\nlimits: { pool_size: %d }\nroutes:\n  - { origin: %q, rules: %q }\n", level, pool, origin.URL, rules)
 	}
 	cs := serveConfig(t, t.TempDir(), conf("info", 2))
-	reload := func(src string) {
-		t.Helper()
-		cs.write(t, src)
-		if status, res := cs.reload(t); status != http.StatusOK {
-			t.Fatalf("reload: %d %v\n%s", status, res, cs.stderr)
-		}
-	}
-	reload(conf("warn", 2))
+	cs.load(t, conf("warn", 2))
 	// At warn, the next reload's info line is not written.
 	loaded := strings.Count(cs.stderr.String(), "configuration loaded")
-	reload(conf("warn", 3))
+	cs.load(t, conf("warn", 3))
 	if n := strings.Count(cs.stderr.String(), "configuration loaded"); n != loaded {
 		t.Errorf("an info line written at log.level warn:\n%s", cs.stderr)
 	}
-	reload(conf("debug", 3))
+	cs.load(t, conf("debug", 3))
 	waitFor(t, 10*time.Second, "the level changed to debug", func() bool {
 		return strings.Contains(cs.stderr.String(), `msg="log level changed"`) && strings.Contains(cs.stderr.String(), "to=DEBUG")
 	})
@@ -362,24 +364,17 @@ func TestPreviewFollowsReloads(t *testing.T) {
 		}
 		return st.Matched
 	}
-	reload := func(src string) {
-		t.Helper()
-		cs.write(t, src)
-		if status, res := cs.reload(t); status != http.StatusOK {
-			t.Fatalf("reload: %d %v\n%s", status, res, cs.stderr)
-		}
-	}
 	if got := state(1); !slices.Equal(got, []string{"hello"}) {
 		t.Fatalf("before the reload, target 1 (none: the first) matched %v", got)
 	}
-	reload(conf(shop, blogRoute))
+	cs.load(t, conf(shop, blogRoute))
 	if got := state(1); !slices.Equal(got, []string{"blog-banner"}) {
 		t.Errorf("the route the reload added: matched %v, want [blog-banner]\n%s", got, cs.stderr)
 	}
 	if got := state(0); !slices.Equal(got, []string{"hello"}) {
 		t.Errorf("the route kept: matched %v", got)
 	}
-	reload(conf(blogRoute))
+	cs.load(t, conf(blogRoute))
 	if got := state(0); !slices.Equal(got, []string{"blog-banner"}) {
 		t.Errorf("after the shop route went: target 0 matched %v", got)
 	}

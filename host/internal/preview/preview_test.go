@@ -113,6 +113,34 @@ func (e *env) get(t *testing.T, path string) string {
 	return string(b)
 }
 
+// events opens the page's event stream, as a page of version v does,
+// and returns the data of each event; the stream closes with the test.
+func (e *env) events(t *testing.T, v int) <-chan string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/events?v="+strconv.Itoa(v), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		resp.Body.Close()
+	})
+	events := make(chan string, 8)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- data
+			}
+		}
+		close(events)
+	}()
+	return events
+}
+
 func (e *env) state(t *testing.T, query string) preview.State {
 	t.Helper()
 	var st preview.State
@@ -248,24 +276,7 @@ func TestFramesAreSandboxed(t *testing.T) {
 // the last version that compiled; fixing it clears them.
 func TestReloadsOnChange(t *testing.T) {
 	e := newEnv(t, rulesV1, nil, "")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/events?v=1", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	events := make(chan string, 8)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				events <- data
-			}
-		}
-		close(events)
-	}()
+	events := e.events(t, 1)
 	// wait waits for an event announcing a change, then for the state to
 	// show it (a poll may have caught the file halfway through its write).
 	wait := func(what string, ok func(preview.State) bool) preview.State {
@@ -866,24 +877,7 @@ func TestSetTargets(t *testing.T) {
 	}}
 	before := e.state(t, "country=FR")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/events?v="+strconv.Itoa(before.Version), nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	events := make(chan string, 8)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				events <- data
-			}
-		}
-		close(events)
-	}()
+	events := e.events(t, before.Version)
 
 	if err := e.pv.SetTargets([]preview.Target{first, blog}); err != nil {
 		t.Fatal(err)

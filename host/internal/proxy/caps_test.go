@@ -13,6 +13,14 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 )
 
+// popupRules cap a popup before #main at two views a day.
+const popupRules = `rules:
+  - name: popup
+    at_most: 2 per 1d
+    actions:
+      - insert_before: { select: "#main", html: '<div id="popup">Join us</div>' }
+`
+
 // revalidatingOrigin serves /list, a page with #main, and /other, one
 // without, each with a strong ETag and Cache-Control: no-cache (the
 // browser asks before each showing), answering 304 to its own ETag.
@@ -45,14 +53,8 @@ func revalidatingOrigin() http.Handler {
 // a back button) counted the popup the page never showed, until the
 // visitor had used the cap up without seeing it once.
 func TestCapsRevalidatedCopy(t *testing.T) {
-	src := `rules:
-  - name: popup
-    at_most: 2 per 1d
-    actions:
-      - insert_before: { select: "#main", html: '<div id="popup">Join us</div>' }
-`
 	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
-	e := newEnv(t, revalidatingOrigin(), []byte(src), func(c *proxy.Config) { c.Caps = capStore })
+	e := newEnv(t, revalidatingOrigin(), []byte(popupRules), func(c *proxy.Config) { c.Caps = capStore })
 	jar, lastETag := cookieJar{}, map[string]string{}
 	nav := func(path, etag string) response {
 		t.Helper()
@@ -150,16 +152,10 @@ func TestCappedHeaderVariesWithGPC(t *testing.T) {
 // every visitor's) is counted by reason: the capped rules started each
 // visitor over and nothing said so.
 func TestCapsDroppedCounted(t *testing.T) {
-	src := `rules:
-  - name: popup
-    at_most: 2 per 1d
-    actions:
-      - insert_before: { select: "#main", html: '<div id="popup">Join us</div>' }
-`
 	other, _ := caps.New([]byte("another-proxy-key-0123456789"), nil)
 	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
 	m := metrics.New()
-	e := newEnv(t, revalidatingOrigin(), []byte(src), func(c *proxy.Config) { c.Caps, c.Metrics = capStore, m })
+	e := newEnv(t, revalidatingOrigin(), []byte(popupRules), func(c *proxy.Config) { c.Caps, c.Metrics = capStore, m })
 
 	// A cookie of the other proxy's, as a visitor brings it here.
 	r := httptest.NewRequest(http.MethodGet, "/list", nil)
