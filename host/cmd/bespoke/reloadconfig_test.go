@@ -92,6 +92,21 @@ func (cs *configServe) write(t *testing.T, src string) {
 	}
 }
 
+// matched returns the rules the preview's state for query matched.
+func (cs *configServe) matched(t *testing.T, query string) []string {
+	t.Helper()
+	resp, err := http.Get(cs.preview + "/state?" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct{ Matched []string }
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Matched
+}
+
 // load writes src and reloads it, which must succeed.
 func (cs *configServe) load(t *testing.T, src string) {
 	t.Helper()
@@ -351,19 +366,7 @@ func TestPreviewFollowsReloads(t *testing.T) {
 	if cs.preview == "" {
 		t.Fatal("the preview's address was not printed")
 	}
-	state := func(target int) []string {
-		t.Helper()
-		resp, err := http.Get(fmt.Sprintf("%s/state?t=%d", cs.preview, target))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var st struct{ Matched []string }
-		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-			t.Fatal(err)
-		}
-		return st.Matched
-	}
+	state := func(target int) []string { t.Helper(); return cs.matched(t, fmt.Sprintf("t=%d", target)) }
 	if got := state(1); !slices.Equal(got, []string{"hello"}) {
 		t.Fatalf("before the reload, target 1 (none: the first) matched %v", got)
 	}
@@ -398,19 +401,7 @@ func TestPreviewConsent(t *testing.T) {
 	cs := &configServe{conf: filepath.Join(t.TempDir(), "bespoke.yaml")}
 	cs.write(t, conf("no"))
 	cs = startConfig(t, cs.conf, "--watch", "0", "--preview", "127.0.0.1:0")
-	state := func(cookie string) []string {
-		t.Helper()
-		resp, err := http.Get(cs.preview + "/state?cookies=" + url.QueryEscape(cookie))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var st struct{ Matched []string }
-		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-			t.Fatal(err)
-		}
-		return st.Matched
-	}
+	state := func(cookie string) []string { t.Helper(); return cs.matched(t, "cookies="+url.QueryEscape(cookie)) }
 	proxied := func(cookie string) bool {
 		t.Helper()
 		req, _ := http.NewRequest("GET", cs.url+"/", nil)
