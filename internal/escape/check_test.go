@@ -1,6 +1,7 @@
 package escape
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -241,6 +242,21 @@ func TestCheckSchemes(t *testing.T) {
 	for _, s := range []string{"javascript", "data", "vbscript:", "ftp", ""} {
 		if prob := CheckSchemes([]string{s}); prob == nil {
 			t.Errorf("%q passed", s)
+		}
+	}
+}
+
+// TestBrowserHeader: the fields a browser sends of itself keep the
+// visitor's value where no rule sets them; the names a site invents are
+// the proxy's to send.
+func TestBrowserHeader(t *testing.T) {
+	for name, want := range map[string]bool{
+		"Accept-Language": true, "User-Agent": true, "Authorization": true, "If-None-Match": true,
+		"Sec-Fetch-Mode": true, "Sec-Ch-Ua-Mobile": true, "Save-Data": true, "Viewport-Width": true,
+		"X-Tier": false, "X-Segment": false, "Segment": false, "Sec": false, "X-Requested-With": false,
+	} {
+		if got := BrowserHeader(http.CanonicalHeaderKey(name)); got != want {
+			t.Errorf("BrowserHeader(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

@@ -437,3 +437,31 @@ func cdnHeader(c string) bool {
 // ReservedCookiePrefix starts the names of bespoke's own cookies (the
 // visitor's id, the seen-filter, caps): rules cannot set them.
 const ReservedCookiePrefix = "bsk_"
+
+// browserHeaders are the request fields a visitor's browser or HTTP
+// client sends of itself (RFC 9110's, the Fetch standard's, Client
+// Hints). A rule may set one on the request to the origin in place of
+// the visitor's, but the visitor's stays when no rule sets it: without
+// it the origin could not negotiate a language or an encoding, nor see
+// who is logged in. Keys are canonical.
+var browserHeaders = map[string]bool{
+	"Accept": true, "Accept-Charset": true, "Accept-Encoding": true, "Accept-Language": true,
+	"Authorization": true, "Cache-Control": true, "Pragma": true,
+	"Content-Type": true, "Content-Language": true, "Content-Location": true,
+	"Date": true, "Dnt": true, "Expect": true, "From": true, "Origin": true, "Referer": true,
+	"If-Match": true, "If-None-Match": true, "If-Modified-Since": true, "If-Unmodified-Since": true, "If-Range": true,
+	"Range": true, "Priority": true, "Purpose": true, "Save-Data": true, "Upgrade-Insecure-Requests": true,
+	"User-Agent": true, "Max-Forwards": true,
+	"Access-Control-Request-Method": true, "Access-Control-Request-Headers": true,
+	// Client Hints of before the Sec-CH- names
+	"Device-Memory": true, "Dpr": true, "Width": true, "Viewport-Width": true, "Rtt": true, "Downlink": true, "Ect": true,
+}
+
+// BrowserHeader reports whether canonical header name c is one a
+// visitor's browser sends of itself: a standard request field, or one
+// of the Sec- fields only browsers set (Sec-Fetch-Mode, Sec-CH-UA, ...).
+// Any other name a rule sets on the request is the proxy's to send, and
+// the proxy takes the visitor's out of the request.
+func BrowserHeader(c string) bool {
+	return browserHeaders[c] || len(c) > 4 && strings.EqualFold(c[:4], "Sec-")
+}

@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -906,6 +907,9 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	if st != nil {
 		defer watchBody(pr.Out, st)
 	}
+	if st != nil && st.site != nil {
+		withoutOriginHeaders(pr.Out.Header, st.site.OriginHeaders())
+	}
 	rewrites, tag := false, uint64(0)
 	if st != nil && st.req != nil {
 		pl := &st.req.Plan
@@ -947,6 +951,23 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	edited := conditionals(pr.Out.Header, rewrites && !loadsNoDocument(pr.In.Header), tag)
 	if st != nil {
 		st.editedCopy = edited
+	}
+}
+
+// withoutOriginHeaders takes out of h the headers only the proxy sends
+// the origin (site.OriginHeaders), as the visitor sent them, under either
+// spelling a CGI-style origin reads as one (X-Tier, X_Tier).
+func withoutOriginHeaders(h http.Header, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	for _, n := range names {
+		delete(h, n)
+	}
+	for k := range h {
+		if strings.IndexByte(k, '_') >= 0 && slices.Contains(names, http.CanonicalHeaderKey(strings.ReplaceAll(k, "_", "-"))) {
+			delete(h, k)
+		}
 	}
 }
 

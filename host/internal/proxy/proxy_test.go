@@ -517,6 +517,59 @@ func TestRequestAndResponseHeaders(t *testing.T) {
 	}
 }
 
+// TestRequestHeaderIsTheRulesWord: a header a rule sets on the request
+// is one the origin reads as the rules' word (X-Tier: gold serves what
+// gold members get), so a visitor's own is taken out of every request,
+// also under the spelling CGI-style origins read as the same (X_Tier).
+// A visitor who sent X-Tier: gold was served as gold where no rule said
+// so. A standard field a browser sends (Accept-Language) keeps the
+// visitor's value when no rule sets it.
+func TestRequestHeaderIsTheRulesWord(t *testing.T) {
+	var seen http.Header
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	})
+	e := newEnv(t, origin, []byte(`rules:
+  - name: gold
+    when: cookie("plan") == "gold"
+    actions:
+      - set_header: { name: X-Tier, value: gold, on: request }
+  - name: french
+    when: geo.country == "FR"
+    actions:
+      - set_header: { name: Accept-Language, value: fr, on: request }
+`))
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		tier    []string
+		lang    string
+	}{
+		{"a visitor's own", []string{"X-Tier", "gold"}, nil, ""},
+		{"underscored", []string{"X_Tier", "gold"}, nil, ""},
+		{"the rule's in place of the visitor's", []string{"Cookie", "plan=gold", "X-Tier", "platinum", "X-Tier", "staff"}, []string{"gold"}, ""},
+		{"a browser's field stays", []string{"Accept-Language", "de"}, nil, "de"},
+		{"a browser's field the rule sets", []string{"Accept-Language", "de", "CF-IPCountry", "FR"}, nil, "fr"},
+	} {
+		seen = nil
+		e.get(t, "/", tc.headers...)
+		if seen == nil {
+			t.Fatalf("%s: the origin was not asked", tc.name)
+		}
+		if got := seen.Values("X-Tier"); !slices.Equal(got, tc.tier) {
+			t.Errorf("%s: origin saw X-Tier %q, want %q", tc.name, got, tc.tier)
+		}
+		if got := seen.Get("X_tier"); got != "" {
+			t.Errorf("%s: origin saw X_Tier %q", tc.name, got)
+		}
+		if got := seen.Get("Accept-Language"); got != tc.lang {
+			t.Errorf("%s: origin saw Accept-Language %q, want %q", tc.name, got, tc.lang)
+		}
+	}
+}
+
 // TestRuleHeaderReplacesTheOneSetBefore: a header a rule sets replaces
 // the one a handler before the proxy set on the visitor's response
 // (Caddy's header directive, a program's middleware), as it replaces the

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
+	"github.com/bespoke-edge/bespoke/internal/escape"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -55,6 +58,9 @@ type Site struct {
 	// varyExperiments are the request headers the visitor's variants
 	// depend on (see VaryExperiments).
 	varyExperiments []string
+	// originHeaders are the request headers only the proxy sends the
+	// origin (see OriginHeaders).
+	originHeaders []string
 	// allVaries are the three lists; narrow narrows them for a
 	// request (nil when nothing can), its path read from the slot
 	// pathSlot.
@@ -102,6 +108,9 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 			s.touchesNonHTML, asset = true, true
 		}
 		for _, a := range r.Actions {
+			if a.Op == plugin.OpSetHeader && a.On == "request" {
+				s.originHeader(a.Name)
+			}
 			if a.Op == plugin.OpHideSeen || a.Op == plugin.OpReorder {
 				// The items' ids: an edit map checks them byte for byte.
 				prog.ReadAttrs(a.IDAttr)
@@ -163,6 +172,17 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 	}
 	s.narrow = newNarrowing(s)
 	return s, nil
+}
+
+// originHeader adds name, which a rule sets on the request to the
+// origin, to OriginHeaders unless a browser sends it of itself.
+func (s *Site) originHeader(name string) {
+	// X_Tier is X-Tier to CGI-style origins (PHP, WSGI, Rack read both
+	// as HTTP_X_TIER): kept with dashes, and the proxy takes both out.
+	c := http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
+	if !escape.BrowserHeader(c) && !slices.Contains(s.originHeaders, c) {
+		s.originHeaders = append(s.originHeaders, c)
+	}
 }
 
 // LoadFile loads a rule file (.yaml, .yml: compiled first) or a compiled
@@ -249,6 +269,15 @@ func (s *Site) HasEdits() bool { return s.hasEdits }
 // Vary names those of every rule. A plugin whose manifest does not say
 // what each rule reads gets Vary's.
 func (s *Site) VaryNonHTML() []string { return s.varyNonHTML }
+
+// OriginHeaders returns the request headers (canonical) that some rule
+// sets on the request to the origin and that no browser sends of itself
+// (X-Segment, X-Tier): the origin reads them as the rules' word, so the
+// proxy takes a visitor's own out of every request, whether a rule sets
+// them this time or not. Otherwise a visitor who sent X-Tier: gold would
+// be served as gold where no rule says so. Standard fields (Accept-Language,
+// User-Agent) keep the visitor's value when no rule sets them.
+func (s *Site) OriginHeaders() []string { return s.originHeaders }
 
 // VaryExperiments returns the request headers the visitor's variants
 // depend on (the visitor id's cookie, what the experiments' when
