@@ -671,6 +671,9 @@ func planActions(m *plugin.Manifest, p *plan.Plan) []planAction {
 	if l := p.Loop; l != nil {
 		note("not applied: %s redirect to %s: it points to the page requested, where the rule would send the visitor again (a loop)", m.Rules[l.Rule].Name, l.Location)
 	}
+	if k := p.Kept; k != nil {
+		note("not applied: %s redirect to %s: a %d answers GET and HEAD only (a browser follows it with a GET, and a form's body would be lost); the request goes to the origin (307 and 308 answer every method but OPTIONS)", m.Rules[k.Rule].Name, k.Location, k.Status)
+	}
 	for _, s := range p.Skipped {
 		note("skipped: %s action %d (%s, %s wins)", m.Rules[s.Rule].Name, s.Action+1, s.Reason, m.Rules[s.Winner].Name)
 	}

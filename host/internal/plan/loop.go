@@ -105,3 +105,28 @@ func URIChars(loc string) string {
 func notURIByte(c byte) bool {
 	return c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0
 }
+
+// withQuery gives loc, a redirect's target, the query of the request
+// (u) when the target has none of its own and stays on the site (a
+// path, or an absolute URL of host): a visitor sent from
+// /?utm_source=news to /fr/ keeps the campaign's parameters, which
+// analytics read on the page they land on. A target on another host does
+// not get them (a query may hold a token the visitor was sent), nor one
+// that names its own query, which the rule's author wrote.
+func withQuery(u *url.URL, host, loc string) string {
+	if u == nil || u.RawQuery == "" || strings.IndexByte(loc, '?') >= 0 {
+		return loc
+	}
+	path, frag, _ := strings.Cut(loc, "#")
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") {
+		t, err := url.Parse(path)
+		if err != nil || t.Host == "" || !strings.EqualFold(t.Host, host) {
+			return loc
+		}
+	}
+	out := path + "?" + u.RawQuery
+	if frag != "" || strings.HasSuffix(loc, "#") {
+		out += "#" + frag
+	}
+	return out
+}

@@ -78,3 +78,48 @@ func TestResolveRelative(t *testing.T) {
 		}
 	}
 }
+
+// TestWithQuery: a redirect on the site keeps the visitor's query
+// (a campaign's utm_ parameters) when its target names none; one to
+// another host, or with its own query, does not get it.
+func TestWithQuery(t *testing.T) {
+	u, _ := url.Parse("/?utm_source=news&x=%20y")
+	for _, tt := range []struct{ loc, want string }{
+		{"/fr/", "/fr/?utm_source=news&x=%20y"},
+		{"/fr/#top", "/fr/?utm_source=news&x=%20y#top"},
+		{"/fr/#", "/fr/?utm_source=news&x=%20y#"},
+		{"/fr/?lang=fr", "/fr/?lang=fr"},
+		{"/fr/?", "/fr/?"},
+		{"https://shop.example/fr/", "https://shop.example/fr/?utm_source=news&x=%20y"},
+		{"https://SHOP.example/fr/", "https://SHOP.example/fr/?utm_source=news&x=%20y"},
+		{"https://partner.example/", "https://partner.example/"},
+		{"//partner.example/", "//partner.example/"},
+	} {
+		if got := withQuery(u, "shop.example", tt.loc); got != tt.want {
+			t.Errorf("withQuery(%q) = %q, want %q", tt.loc, got, tt.want)
+		}
+	}
+	if got := withQuery(&url.URL{Path: "/"}, "shop.example", "/fr/"); got != "/fr/" {
+		t.Errorf("without a query: %q", got)
+	}
+}
+
+// TestRedirects: GET and HEAD are redirected; a 301, 302 or 303, which
+// a browser follows with a GET, leaves a form's POST to the origin; a
+// 307 or 308 keeps the method and answers it, but not a CORS preflight.
+func TestRedirects(t *testing.T) {
+	for _, tt := range []struct {
+		method string
+		status int
+		want   bool
+	}{
+		{"", 302, true}, {"GET", 301, true}, {"HEAD", 303, true}, {"GET", 308, true},
+		{"POST", 302, false}, {"POST", 301, false}, {"PUT", 303, false}, {"DELETE", 302, false},
+		{"POST", 307, true}, {"PATCH", 308, true},
+		{"OPTIONS", 302, false}, {"OPTIONS", 307, false},
+	} {
+		if got := Redirects(tt.method, tt.status); got != tt.want {
+			t.Errorf("Redirects(%q, %d) = %v, want %v", tt.method, tt.status, got, tt.want)
+		}
+	}
+}

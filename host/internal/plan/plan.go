@@ -41,6 +41,10 @@ type Plan struct {
 	// would come back to the same rule and be sent there again, in a
 	// loop (see Options.URL).
 	Loop *Redirect
+	// Kept, when not nil, is the redirect a rule decided that the
+	// request's method keeps from being made (see Redirects): the request
+	// goes on to the origin.
+	Kept *Redirect
 	// RequestHeaders are set on the request to the origin; ResponseHeaders
 	// on the response to the visitor.
 	RequestHeaders  []Header
@@ -86,6 +90,7 @@ type Plan struct {
 
 	redirect Redirect
 	loop     Redirect
+	kept     Redirect
 	arena    []byte // rendered interpolations, reused across requests
 	skeleton []byte // scratch for the skeletons of rendered URLs
 	variants []string
@@ -137,7 +142,7 @@ func (p *Plan) Personalized() bool {
 // Reset empties p for reuse, keeping its storage.
 func (p *Plan) Reset() {
 	p.Matched = p.Matched[:0]
-	p.Redirect, p.Loop = nil, nil
+	p.Redirect, p.Loop, p.Kept = nil, nil, nil
 	p.RequestHeaders = p.RequestHeaders[:0]
 	p.ResponseHeaders = p.ResponseHeaders[:0]
 	p.Cookies = p.Cookies[:0]
@@ -169,6 +174,26 @@ type Options struct {
 	// redirect is made.
 	URL  *url.URL
 	Host string
+	// Method is the request's; "" is taken as GET. A redirect is made
+	// only for the methods Redirects says (Plan.Kept).
+	Method string
+}
+
+// Redirects reports whether a redirect of status answers a request of
+// method. GET and HEAD are redirected. A browser follows a 301, 302 or
+// 303 with a GET, which drops what a form posted: other methods go on to
+// the origin, which alone can take the body. A 307 or 308 keeps the
+// method and body, and answers them too, except an OPTIONS: a CORS
+// preflight answered by a redirect fails the request it asks for
+// (Fetch standard, CORS-preflight fetch).
+func Redirects(method string, status int) bool {
+	switch method {
+	case "", http.MethodGet, http.MethodHead:
+		return true
+	case http.MethodOptions:
+		return false
+	}
+	return status == http.StatusTemporaryRedirect || status == http.StatusPermanentRedirect
 }
 
 // Program is a manifest's actions, prepared once per plugin. It is safe for
@@ -524,12 +549,20 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 					loc = string(b)
 				}
 				if opt.URL != nil {
-					loc = resolveRelative(opt.URL, loc)
+					loc = withQuery(opt.URL, opt.Host, resolveRelative(opt.URL, loc))
 				}
 				if opt.URL != nil && pointsTo(opt.URL, opt.Host, opt.Secure, loc) {
 					// A later rule's redirect may still be made.
 					p.loop = Redirect{Location: loc, Status: c.a.Status, Rule: ri}
 					p.Loop = &p.loop
+					continue
+				}
+				if !Redirects(opt.Method, c.a.Status) {
+					// A later rule's redirect (a 307) may still be made.
+					if p.Kept == nil {
+						p.kept = Redirect{Location: loc, Status: c.a.Status, Rule: ri}
+						p.Kept = &p.kept
+					}
 					continue
 				}
 				p.redirect = Redirect{Location: loc, Status: c.a.Status, Rule: ri}

@@ -241,6 +241,65 @@ func TestRedirectAnswersWhatItMatches(t *testing.T) {
 	}
 }
 
+// TestRedirectKeepsTheFormAndTheQuery: a rule that sends French
+// visitors to /fr/ sent a form's POST there too, as a 302 the browser
+// follows with a GET, and what the form posted was lost; a CORS
+// preflight got the redirect, which fails the request it asks for.
+// They go on to the origin; a 307, which keeps the method, answers a
+// POST. The visitor's query (a campaign's utm_ parameters) was dropped:
+// it goes with the redirect.
+func TestRedirectKeepsTheFormAndTheQuery(t *testing.T) {
+	var got []string
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, r.Method+" "+r.URL.RequestURI()+" "+string(b))
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	})
+	e := newEnv(t, origin, []byte(`rules:
+  - name: french-site
+    when: geo.country == "FR" and path == "/"
+    actions:
+      - redirect: /fr/
+  - name: moved-api
+    when: path == "/api/v1/order"
+    actions:
+      - redirect: { to: /api/v2/order, status: 307 }
+`))
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		location, origin   string
+	}{
+		{"GET", "/?utm_source=news", "", http.StatusFound, "/fr/?utm_source=news", ""},
+		{"HEAD", "/", "", http.StatusFound, "/fr/", ""},
+		{"POST", "/?step=2", "email=a%40b.example", http.StatusOK, "", "POST /?step=2 email=a%40b.example"},
+		{"OPTIONS", "/", "", http.StatusOK, "", "OPTIONS / "},
+		{"POST", "/api/v1/order", "{}", http.StatusTemporaryRedirect, "/api/v2/order", ""},
+		{"OPTIONS", "/api/v1/order", "", http.StatusOK, "", "OPTIONS /api/v1/order "},
+	} {
+		got = nil
+		req, _ := http.NewRequest(tc.method, e.proxy.URL+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("CF-IPCountry", "FR")
+		if tc.method == "OPTIONS" {
+			req.Header.Set("Origin", "https://app.example")
+			req.Header.Set("Access-Control-Request-Method", "POST")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get("Location") != tc.location {
+			t.Errorf("%s %s: %d to %q, want %d to %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.status, tc.location)
+		}
+		if want := []string{tc.origin}; tc.origin != "" && !slices.Equal(got, want) || tc.origin == "" && got != nil {
+			t.Errorf("%s %s: the origin got %q, want %q", tc.method, tc.path, got, tc.origin)
+		}
+	}
+}
+
 func TestStaticFilesPassThrough(t *testing.T) {
 	e := newEnv(t, demo.Handler(), demo.Rules())
 	direct, err := http.Get(e.origin.URL + "/static/site.css")

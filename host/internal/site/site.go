@@ -381,7 +381,7 @@ func (s *Site) Decide(ctx context.Context, hr *http.Request, v reqctx.Visitor, s
 		return
 	}
 	out.Varies = s.Varies(out.Values, &out.Decision)
-	s.actions.Build(&out.Decision, out.Values, plan.Options{Secure: secure, URL: hr.URL, Host: hr.Host}, &out.Plan)
+	s.actions.Build(&out.Decision, out.Values, plan.Options{Secure: secure, URL: hr.URL, Host: hr.Host, Method: hr.Method}, &out.Plan)
 }
 
 // forced returns ov with the variants it names (Overrides.Variants)
