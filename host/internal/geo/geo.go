@@ -49,7 +49,9 @@ type Info struct {
 	IP netip.Addr
 	// Country is the ISO 3166-1 alpha-2 code, upper-case, or "" when
 	// unknown. Provider placeholders are unknown too: Cloudflare's XX and
-	// T1 (a Tor exit, which has no country), Fastly's "**".
+	// T1 (a Tor exit, which has no country), Fastly's "**", and every code
+	// ISO has not assigned to a country (XK aside), such as the legacy
+	// GeoIP EU and AP.
 	Country string
 	// Region is the ISO 3166-2 subdivision code without its country prefix
 	// ("IDF" for FR-IDF, "CA" for US-CA), upper-case; "" when unknown. It is

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Provider names a CDN whose geolocation request headers the resolver reads.
@@ -15,7 +17,9 @@ type Provider string
 const (
 	// Cloudflare sends CF-IPCountry, and with the "Add visitor location
 	// headers" managed transform also cf-region-code, cf-ipcity,
-	// cf-timezone, cf-iplatitude, cf-iplongitude and cf-ipcontinent.
+	// cf-timezone, cf-iplatitude, cf-iplongitude and cf-ipcontinent. It
+	// writes each UTF-8 byte of a non-ASCII city as \u00XX ("São Paulo"
+	// is S\u00c3\u00a3o Paulo), which is decoded.
 	Cloudflare Provider = "cloudflare"
 	// CloudFront sends CloudFront-Viewer-Country, -Country-Region, -City,
 	// -Time-Zone, -Latitude and -Longitude when an origin request policy
@@ -145,11 +149,54 @@ func readCloudflare(h http.Header) Info {
 	var i Info
 	i.Country = normCountry(headerValue(h, hdrCFCountry))
 	i.Region = normRegion(headerValue(h, hdrCFRegion), i.Country)
-	i.City = normCity(headerValue(h, hdrCFCity))
+	if city, ok := unescapeCloudflare(headerValue(h, hdrCFCity)); ok {
+		i.City = normCity(city)
+	}
 	i.Timezone = normTimezone(headerValue(h, hdrCFTimezone))
 	i.Lat, i.Lon, i.HasLatLon = parseLatLon(headerValue(h, hdrCFLatitude), headerValue(h, hdrCFLongitude))
 	i.Continent = normContinent(headerValue(h, hdrCFContinent))
 	return i
+}
+
+// unescapeCloudflare decodes the \uXXXX escapes Cloudflare writes non-ASCII
+// header values with: one per UTF-8 byte ("\u00c3\u00a3" is "ã"), as its
+// documentation shows. Should the escapes not make UTF-8 that way, or one
+// be above \u00ff, they are read as code points instead ("\u00f3" is
+// "ó"). ok is false for a backslash that starts no escape, or an escaped
+// surrogate: the value is garbled and is dropped.
+func unescapeCloudflare(s string) (string, bool) {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s, true
+	}
+	asBytes := make([]byte, 0, len(s))
+	asRunes := make([]byte, 0, len(s))
+	wide := false
+	for i := 0; i < len(s); {
+		if s[i] != '\\' {
+			asBytes = append(asBytes, s[i])
+			asRunes = append(asRunes, s[i])
+			i++
+			continue
+		}
+		if i+6 > len(s) || s[i+1] != 'u' {
+			return "", false
+		}
+		n, err := strconv.ParseUint(s[i+2:i+6], 16, 32)
+		if err != nil || n >= 0xd800 && n <= 0xdfff {
+			return "", false
+		}
+		if n > 0xff {
+			wide = true
+		} else {
+			asBytes = append(asBytes, byte(n))
+		}
+		asRunes = utf8.AppendRune(asRunes, rune(n))
+		i += 6
+	}
+	if !wide && utf8.Valid(asBytes) {
+		return string(asBytes), true
+	}
+	return string(asRunes), true
 }
 
 func readCloudFront(h http.Header) Info {

@@ -160,3 +160,31 @@ func with(i Info, f func(*Info)) Info {
 	f(&i)
 	return i
 }
+
+// TestCloudflareCityEscapes: Cloudflare writes each UTF-8 byte of a
+// non-ASCII location value as \u00XX (São Paulo arrives as
+// S\u00c3\u00a3o Paulo), so that the header stays ASCII.
+func TestCloudflareCityEscapes(t *testing.T) {
+	tests := []struct {
+		name, city, want string
+	}{
+		{"plain", "Paris", "Paris"},
+		{"two-byte letter", `S\u00c3\u00a3o Paulo`, "São Paulo"},
+		{"upper-case hex", `Z\u00C3\u00BCrich`, "Zürich"},
+		{"three-byte letters", `\u00e6\u009d\u00b1\u00e4\u00ba\u00ac`, "東京"},
+		{"code points rather than bytes", `Krak\u00f3w`, "Kraków"},
+		{"code point above Latin-1", `\u6771\u4eac`, "東京"},
+		{"escaped control character", `Paris\u000a`, ""},
+		{"truncated escape", `S\u00c3\u00a`, ""},
+		{"not an escape", `Paris\n`, ""},
+		{"lone backslash", `Paris\`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := request("10.0.0.1:1", "CF-IPCountry", "BR", "cf-ipcity", tt.city)
+			if got := readCloudflare(req.Header).City; got != tt.want {
+				t.Errorf("city %q read as %q, want %q", tt.city, got, tt.want)
+			}
+		})
+	}
+}

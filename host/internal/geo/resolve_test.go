@@ -364,3 +364,23 @@ func TestResolveConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+// TestNonCountryCodesAreUnknown: codes that name no country, such as the
+// legacy GeoIP "EU" (Europe) and "AP" (Asia/Pacific) an nginx or Apache
+// geoip module writes into a header, or "UK", are no country, and the
+// database gives the visitor's.
+func TestNonCountryCodesAreUnknown(t *testing.T) {
+	db := openTestDB(t)
+	r := New(Config{CountryHeader: "X-Country", Providers: []Provider{Akamai}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, DB: db})
+	for _, code := range []string{"EU", "AP", "UK", "eu", "AA", "QM", "XA"} {
+		for _, h := range [][]string{
+			{"X-Country", code},
+			{"X-Akamai-Edgescape", "georegion=1,country_code=" + code + ",continent=EU"},
+		} {
+			req := request("10.0.0.1:1", append(h, "X-Forwarded-For", "203.0.113.7")...)
+			if got := r.Resolve(req); got.Country != "FR" || got.City != "Paris" || got.Source != SourceGeoIP {
+				t.Errorf("%s: %q resolved to country %q city %q from %q, want FR Paris from the database", h[0], code, got.Country, got.City, got.Source)
+			}
+		}
+	}
+}

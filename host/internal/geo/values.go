@@ -46,25 +46,24 @@ func headerValue(h http.Header, key string) string {
 	return v[0]
 }
 
-// normCountry returns the upper-case ISO 3166-1 alpha-2 code in s, or "".
-// XX (Cloudflare's "unknown") and ZZ (CLDR's "unknown region") are not
-// countries; neither are T1 (Cloudflare's Tor exit marker), A1, A2 or O1
-// (legacy MaxMind markers for proxies, satellite providers and "other"),
-// which the two-letter check already rejects.
+// normCountry returns the upper-case ISO 3166-1 alpha-2 code in s, or ""
+// when s names no country: only assigned codes (and XK, Kosovo) are
+// countries, the ones a rule can name. Sources also send XX (Cloudflare's
+// "unknown"), ZZ (CLDR's "unknown region"), T1 (Cloudflare's Tor exit
+// marker), the legacy GeoIP markers EU and AP (an address known only to be
+// in Europe or Asia/Pacific), A1, A2 and O1 (proxies, satellite providers
+// and "other"), and the user-assigned codes (AA, QM-QZ, XA-XZ); taking one
+// for a country would keep the database from giving the real one.
 func normCountry(s string) string {
 	s = trimOWS(s)
 	if len(s) != 2 {
 		return ""
 	}
 	i := letterIndex(s[0], s[1])
-	if i < 0 {
+	if i < 0 || continentOf[i] == "" {
 		return ""
 	}
-	c := twoLetter[i]
-	if c == "XX" || c == "ZZ" {
-		return ""
-	}
-	return c
+	return twoLetter[i]
 }
 
 // normRegion returns the ISO 3166-2 subdivision code in s without its

@@ -9,7 +9,7 @@ import (
 func TestNormCountry(t *testing.T) {
 	for in, want := range map[string]string{
 		"FR": "FR", "fr": "FR", "Fr": "FR", " de\t": "DE",
-		"XX": "", "xx": "", "ZZ": "", "T1": "", "A1": "", "A2": "", "O1": "", "**": "", "--": "",
+		"XX": "", "xx": "", "ZZ": "", "T1": "", "A1": "", "A2": "", "O1": "", "**": "", "--": "", "EU": "", "AP": "", "UK": "", "QM": "",
 		"": "", "F": "", "FRA": "", "F R": "", "ÉÉ": "", "\x00\x00": "",
 	} {
 		if got := normCountry(in); got != want {
