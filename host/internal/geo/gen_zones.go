@@ -20,7 +20,7 @@ import (
 
 // officialZones are the countries that keep one official time, in the
 // zone given, though zone.tab lists zones of other offsets for them.
-var officialZones = map[string]string{"CN": "Asia/Shanghai"}
+var officialZones = map[string]string{"CN": "Asia/Shanghai", "UA": "Europe/Kyiv"}
 
 func main() {
 	f, err := os.Open("/usr/share/zoneinfo/zone.tab")

@@ -11,6 +11,9 @@ func TestCountryZone(t *testing.T) {
 	for country, want := range map[string]string{
 		"DE": "Europe/Berlin", // Büsingen keeps Zurich's time, which is Berlin's
 		"FR": "Europe/Paris", "GB": "Europe/London", "CH": "Europe/Zurich", "JP": "Asia/Tokyo", "IN": "Asia/Kolkata",
+		// One official time, though zone.tab lists other zones: China's,
+		// and Ukraine's (Europe/Simferopol is Crimea's, on Moscow time).
+		"CN": "Asia/Shanghai", "UA": "Europe/Kyiv",
 		"US": "", "ES": "", "PT": "", "AU": "", "BR": "", "": "", "XX": "",
 	} {
 		if got := geo.CountryZone(country); got != want {

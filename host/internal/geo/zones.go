@@ -213,6 +213,7 @@ var countryZones = map[string]string{
 	"TV": "Pacific/Funafuti",
 	"TW": "Asia/Taipei",
 	"TZ": "Africa/Dar_es_Salaam",
+	"UA": "Europe/Kyiv",
 	"UG": "Africa/Kampala",
 	"UY": "America/Montevideo",
 	"UZ": "Asia/Samarkand",
