@@ -476,7 +476,9 @@ func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
 	case "path":
 		return r.URL.Path, true
 	case "host":
-		return hostOnly(r.Host), r.Host != ""
+		// A fully qualified name's trailing dot ("shop.example.") names
+		// the same host, which browsers and DNS reach alike.
+		return strings.TrimSuffix(hostOnly(r.Host), "."), r.Host != ""
 	case "cookie":
 		v, ok := Cookie(r, s.Arg)
 		return decodeCookie(v), ok

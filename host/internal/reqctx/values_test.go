@@ -393,3 +393,27 @@ func TestSemverOfJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestHostValue: host is the name alone, lower-case, as SYNTAX says: a
+// Host written in capitals, with a port, or with the trailing dot of a
+// fully qualified name ("shop.example." is shop.example, as browsers and
+// DNS read it) is the name a rule compares with.
+func TestHostValue(t *testing.T) {
+	b := reqctx.NewBuilder(reqctx.Config{}, []plugin.Slot{{Attr: "host"}})
+	for host, want := range map[string]string{
+		"shop.example":       "shop.example",
+		"shop.example:8080":  "shop.example",
+		"Shop.EXAMPLE":       "shop.example",
+		"shop.example.":      "shop.example",
+		"shop.example.:8443": "shop.example",
+		"[::1]:8080":         "::1",
+		"[2001:DB8::1]":      "2001:db8::1",
+		"127.0.0.1:80":       "127.0.0.1",
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = host
+		if got := b.Build(r, reqctx.Visitor{}, nil)[0]; got.Str != want {
+			t.Errorf("host of %q = %q, want %q", host, got.Str, want)
+		}
+	}
+}
