@@ -398,7 +398,9 @@ func TestCaddyWatchesByDefault(t *testing.T) {
 // TestCaddyHeaderDirective: the caching headers Caddy's header directive
 // sets are the page's: a personalized one goes out with a single
 // Cache-Control, private, and no CDN-Cache-Control, where it used to
-// carry the directive's "public" line before bespoke's "private".
+// carry the directive's "public" line before bespoke's "private". (Its
+// rule reads the visitor: one that reads the URL alone gives every
+// visitor the same page, which stays shareable.)
 func TestCaddyHeaderDirective(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(`<!doctype html><p id="x">origin</p>`), 0o644); err != nil {
@@ -417,11 +419,11 @@ func TestCaddyHeaderDirective(t *testing.T) {
 	}
 	file_server
 }
-`, addr, dir, oneRule(t))); err != nil {
+`, addr, dir, goldRule(t))); err != nil {
 		t.Fatal(err)
 	}
 	defer caddy.Stop()
-	resp := getRetry(t, http.DefaultClient, "http://"+addr+"/", nil)
+	resp := getRetry(t, http.DefaultClient, "http://"+addr+"/", http.Header{"X-Tier": {"gold"}})
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !strings.Contains(string(body), `<p id="x">hi</p>`) {
@@ -590,6 +592,17 @@ func globals(admin string, more ...string) string {
 }
 
 // oneRule writes a rule file that edits every page.
+// goldRule writes a rule file whose rule reads the visitor (the X-Tier
+// header they send), and returns its path.
+func goldRule(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "gold.yaml")
+	if err := os.WriteFile(f, []byte("rules:\n  - name: gold\n    when: header(\"X-Tier\") == \"gold\"\n    actions:\n      - set_inner: { select: \"#x\", text: hi }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func oneRule(t *testing.T) string {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "rules.yaml")

@@ -284,7 +284,9 @@ func TestExplainTakenEdits(t *testing.T) {
 	}
 	json := writeFile(t, "page.json", `{"banner":{"title":"x"}}`)
 	code, out, errOut = bespoke("explain", "--rules", rulesFile, "--page", json)
-	if code != 0 || !strings.Contains(out, "personalized for this visitor") || strings.Contains(out, "gets the page as the origin sends it") {
+	// (personalized, and the same for every visitor: its rules have no
+	// condition)
+	if code != 0 || !strings.Contains(out, "personalized, the same for every visitor") || strings.Contains(out, "gets the page as the origin sends it") {
 		t.Errorf("a JSON edit does not personalize: exit %d %s\n%s", code, errOut, out)
 	}
 	// --page alone names a page to see: it is printed, rewritten (it was

@@ -528,6 +528,9 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 		return
 	}
 	switch {
+	case personalized && p.Experiments == "" && len(p.Cookies) == 0 && !records && !v.ByAddress && l.site.SameForAll(p.Matched):
+		// As the proxy's planResponse: rules that read the URL alone.
+		fmt.Fprintln(w, "  personalized, the same for every visitor of this URL (the rules that changed it read the URL alone): the origin's caching headers are kept")
 	case personalized:
 		fmt.Fprintln(w, "  personalized for this visitor: served with Cache-Control: private")
 	case records:
@@ -714,7 +717,9 @@ func printJSON(w io.Writer, l *loaded, v *visit.Result) error {
 		Notes       []string          `json:"notes,omitempty"`
 		// Actions is what the visitor gets, as the text output lists it.
 		Actions []planAction `json:"actions"`
-		// Personalized is the proxy's own verdict: served private.
+		// Personalized is the proxy's own verdict (the outcome it
+		// logs): served private, unless the rules that changed the
+		// response read its URL alone.
 		Personalized bool `json:"personalized"`
 	}{Visitor: v.Visitor.ID, New: v.Visitor.New, Context: map[string]any{}, Notes: slices.Concat(v.Notes, v.HeldNotes()), Actions: planActions(m, v.Plan),
 		Personalized: proxy.Personalized(v.Plan, true, len(v.Plan.Edits) > 0 || len(v.Plan.JSONEdits) > 0)}

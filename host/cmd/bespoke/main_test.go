@@ -266,6 +266,28 @@ func TestExplainRecordsOnly(t *testing.T) {
 	}
 }
 
+// TestExplainSameForAll: a rule that reads nothing of the visitor gives
+// every visitor of the URL the same response, which the proxy serves
+// with the origin's caching headers: explain says so, and says private
+// where the rule reads the visitor's country.
+func TestExplainSameForAll(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ when, want string }{
+		{"", "personalized, the same for every visitor of this URL (the rules that changed it read the URL alone): the origin's caching headers are kept"},
+		{"    when: geo.country == \"FR\"\n", "personalized for this visitor: served with Cache-Control: private"},
+	} {
+		own := filepath.Join(dir, "frames.yaml")
+		os.WriteFile(own, []byte("rules:\n  - name: frames\n"+tc.when+"    actions: [ { set_header: { name: X-Frame-Options, value: SAMEORIGIN } } ]\n"), 0o644)
+		var out, errOut bytes.Buffer
+		if code := run([]string{"explain", own, "--header", "CF-IPCountry: FR"}, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, &out, &errOut)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%q: explain does not say %q:\n%s", tc.when, tc.want, &out)
+		}
+	}
+}
+
 // TestExplainRedirect: a visitor a rule redirects gets the redirect, not
 // the page: explain says it goes out as the proxy sends it, private,
 // no-store, without the Vary of the page, which it does not carry.

@@ -145,6 +145,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			editedCopy:      st.editedCopy,
 			noDocument:      resp.StatusCode == http.StatusNotModified && loadsNoDocument(resp.Request.Header) && assetPath(resp.Request.URL.Path),
 			byAddress:       st.req.ByAddress,
+			sameForAll:      s.SameForAll(pl.Matched),
 			failed:          st.req.Err != nil,
 			maxRewriteBytes: p.cfg.MaxRewriteBytes,
 		},

@@ -221,6 +221,9 @@ type requestFacts struct {
 	// byAddress: what the rules read depends on the client's address
 	// (site.Request.ByAddress).
 	byAddress bool
+	// sameForAll: what the rules that matched did depends on the URL
+	// alone (site.SameForAll), so it does not make the response private.
+	sameForAll bool
 	// failed: the rules were not run (a plugin that failed: see
 	// Proxy.decideFailed), so the response is the origin's as it came.
 	failed bool
@@ -417,7 +420,11 @@ func planResponse(in responseInput) responsePlan {
 	getMarks := getView && in.req.seen && len(pl.MarkSeen) > 0
 	seenCookie := getView && in.req.seen && in.req.seenInHeaders &&
 		(getMarks || pl.SeenEdits && rp.body != BodyPass)
-	rp.private = rp.personalized || rp.setVisitor || seenCookie || getCaps || len(pl.Cookies) > 0 || in.req.hidCaps
+	// A rule that sets a header on every page, or edits one path's
+	// page, gives every visitor the same: that alone keeps the
+	// response out of no shared cache (the variants a page names do).
+	forAll := in.req.sameForAll && !(page && pl.Experiments != "")
+	rp.private = rp.personalized && !forAll || rp.setVisitor || seenCookie || getCaps || len(pl.Cookies) > 0 || in.req.hidCaps
 
 	// A 304 carries the Vary of the 200 it stands for, and an edited
 	// copy's Accept-Encoding.

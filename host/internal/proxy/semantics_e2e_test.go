@@ -22,6 +22,16 @@ var semanticsRules = []byte(`rules:
       - json_set: { path: greeting, value: '"bonjour"' }
 `)
 
+// personalRules are semanticsRules for the visitors who ask for a
+// document alone: a rule that reads nothing of the visitor gives every
+// visitor the same page, which stays shareable (TestSameForAllStaysShared).
+var personalRules = []byte(`rules:
+  - name: documents
+    when: header("Sec-Fetch-Dest") == "document"
+    actions:
+      - set_inner: { select: "#x", text: Bonjour }
+`)
+
 // TestPreconditionsOfChanges: the preconditions of a PUT, POST, PATCH or
 // DELETE reach the origin, which alone can check them (RFC 9110 13.2.1):
 // If-None-Match: * makes a create that must not overwrite, and If-Match
@@ -90,7 +100,7 @@ func TestPersonalizedNotForSharedCaches(t *testing.T) {
 		}
 		io.WriteString(w, `<p id="x">Hello</p>`)
 	})
-	e := newEnv(t, origin, semanticsRules)
+	e := newEnv(t, origin, personalRules)
 	r := e.get(t, "/", "Sec-Fetch-Dest", "document")
 	if !strings.Contains(r.body, "Bonjour") {
 		t.Fatalf("not personalized: %q", r.body)
@@ -125,7 +135,7 @@ func TestPersonalizedOverridesServerCacheHeaders(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, `<p id="x">Hello</p>`)
 	})
-	e := newEnv(t, origin, semanticsRules)
+	e := newEnv(t, origin, personalRules)
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=60")
 		w.Header().Set("CDN-Cache-Control", "max-age=600")
@@ -413,6 +423,50 @@ func TestRedirectNotForSharedCaches(t *testing.T) {
 	for k, v := range r.Header {
 		if k := strings.ToLower(k); strings.Contains(k, "cdn-cache-control") || k == "surrogate-control" || k == "edge-control" || k == "x-accel-expires" {
 			t.Errorf("%s: %q kept on a redirect", k, v)
+		}
+	}
+}
+
+// TestSameForAllStaysShared: a rule that reads nothing of the visitor
+// (no condition, or one on the path or the query) gives every visitor
+// of the URL the same response, which a CDN may keep: a rule that set
+// X-Frame-Options on every response made every style sheet and image of
+// the site private, and the CDN asked the origin for each of them. What
+// reads the visitor (a condition on the country, a template of their
+// cookie, an experiment's variant) keeps the response private.
+func TestSameForAllStaysShared(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".css") {
+			w.Header().Set("Content-Type", "text/css")
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			io.WriteString(w, "body{}")
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		io.WriteString(w, `<h1 id="hero">Hello</h1>`)
+	})
+	for _, tc := range []struct {
+		name, rule, path, cc string
+	}{
+		{"no condition, a header", "    actions:\n      - set_header: { name: X-Frame-Options, value: SAMEORIGIN }\n", "/static/site.css", "public, max-age=3600"},
+		{"on the path, a header", "    when: path starts_with \"/static/\"\n    actions:\n      - set_header: { name: X-Frame-Options, value: SAMEORIGIN }\n", "/static/site.css", "public, max-age=3600"},
+		{"on the query, an edit", "    when: query(\"ref\") == \"news\"\n    actions:\n      - set_inner: { select: \"#hero\", text: Welcome }\n", "/?ref=news", "public, max-age=60"},
+		{"on the path, the query in the edit", "    when: path == \"/\"\n    actions:\n      - set_inner: { select: \"#hero\", text: \"Hi {{ query(\\\"ref\\\") }}\" }\n", "/?ref=news", "public, max-age=60"},
+		{"on the country", "    when: geo.country == \"FR\"\n    actions:\n      - set_header: { name: X-Frame-Options, value: SAMEORIGIN }\n", "/static/site.css", "private, max-age=3600"},
+		{"the visitor's cookie in the edit", "    when: path == \"/\"\n    actions:\n      - set_inner: { select: \"#hero\", text: \"Hi {{ cookie(\\\"name\\\") }}\" }\n", "/", "private, max-age=60"},
+		{"a rollout", "    rollout: 50%\n    actions:\n      - set_header: { name: X-Frame-Options, value: SAMEORIGIN }\n", "/static/site.css", "private, max-age=3600"},
+	} {
+		e := newEnv(t, origin, []byte("rules:\n  - name: r\n"+tc.rule))
+		var r response
+		for range 20 { // a rollout's half: until the rule applies
+			r = e.get(t, tc.path, "CF-IPCountry", "FR", "Cookie", "name=Ann")
+			if r.Header.Get("X-Frame-Options") != "" || strings.Contains(r.body, "Hi") || strings.Contains(r.body, "Welcome") {
+				break
+			}
+		}
+		if got := r.Header.Get("Cache-Control"); got != tc.cc {
+			t.Errorf("%s: Cache-Control %q, want %q", tc.name, got, tc.cc)
 		}
 	}
 }

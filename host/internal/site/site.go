@@ -55,6 +55,10 @@ type Site struct {
 	// VaryAsset name what the rule reads; nil when they name what every
 	// rule reads.
 	nonHTMLRules, assetRules []bool
+	// sameForAll says, by rule, that what the rule does depends on the
+	// request's URL alone (see SameForAll); nil when the manifest does
+	// not say what rules read.
+	sameForAll []bool
 	// varyExperiments are the request headers the visitor's variants
 	// depend on (see VaryExperiments).
 	varyExperiments []string
@@ -137,6 +141,9 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 			assetReads = append(assetReads, r.Reads...)
 			assetReadsSeen = assetReadsSeen || r.ReadsSeen
 		}
+		if art.Manifest.RuleReads {
+			s.sameForAll = append(s.sameForAll, urlOnly(art.Manifest, r))
+		}
 		nonHTMLRules = append(nonHTMLRules, s.touchesNonHTML)
 		assetRules = append(assetRules, asset)
 		s.touchesNonHTML = s.touchesNonHTML || touched
@@ -172,6 +179,41 @@ func Load(ctx context.Context, eng *engine.Engine, name string, art *plugin.Arti
 	}
 	s.narrow = newNarrowing(s)
 	return s, nil
+}
+
+// urlOnly reports whether rule r decides, and writes, from the request's
+// URL alone (its path, host and query, and what is computed from them):
+// it reads no visitor's state (seen items, caps, the visitor id), no
+// header, no address and no time, and records nothing.
+func urlOnly(m *plugin.Manifest, r plugin.Rule) bool {
+	if r.ReadsSeen || r.Cap != nil {
+		return false
+	}
+	for _, a := range r.Actions {
+		switch a.Op {
+		case plugin.OpHideSeen, plugin.OpMarkSeen, plugin.OpJSONHideSeen, plugin.OpSetCookie:
+			return false
+		}
+	}
+	for _, i := range r.Reads {
+		if i < 0 || i >= len(m.Slots) || !urlSlot(&m.Slots[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// urlSlot reports whether a slot's value is read from the request's URL,
+// which a shared cache keys its copies by.
+func urlSlot(s *plugin.Slot) bool {
+	for s.From != nil {
+		s = s.From
+	}
+	switch s.Attr {
+	case "path", "host", "query":
+		return true
+	}
+	return false
 }
 
 // originHeader adds name, which a rule sets on the request to the
@@ -269,6 +311,24 @@ func (s *Site) HasEdits() bool { return s.hasEdits }
 // Vary names those of every rule. A plugin whose manifest does not say
 // what each rule reads gets Vary's.
 func (s *Site) VaryNonHTML() []string { return s.varyNonHTML }
+
+// SameForAll reports whether every rule of matched (indices of rules)
+// decides and acts from the request's URL alone: a rule without a
+// condition, or on the path, that sets a header or edits the page. What
+// they did, every visitor who asks for the URL gets, so the response may
+// stay in a shared cache, which keys its copies by URL (and by the Vary
+// of what the other rules read, as for a response no rule changed).
+func (s *Site) SameForAll(matched []int) bool {
+	if s.sameForAll == nil {
+		return len(matched) == 0
+	}
+	for _, ri := range matched {
+		if ri < 0 || ri >= len(s.sameForAll) || !s.sameForAll[ri] {
+			return false
+		}
+	}
+	return true
+}
 
 // OriginHeaders returns the request headers (canonical) that some rule
 // sets on the request to the origin and that no browser sends of itself
