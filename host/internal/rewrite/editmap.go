@@ -260,7 +260,7 @@ func (r *Rewriter) recordClose(d, lt, end int, target bool) {
 	tag := int32(0)
 	if !target {
 		end = lt
-		if e := &r.stack[d]; e.ns == nsHTML && e.tag < 256 && endTags[e.tag] != nil {
+		if e := &r.stack[d]; e.ns == nsHTML && e.tag < 256 && (endTags[e.tag] != nil || e.tag == tagUL || e.tag == tagOL) {
 			tag = int32(e.tag)
 		}
 	}
