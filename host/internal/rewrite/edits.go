@@ -1157,7 +1157,7 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 	}
 	if e.region != 0 && !r.stopped {
 		r.closeRegion()
-		if !target && len(r.regions) > 0 && e.ns == nsHTML && (e.tag == tagUL || e.tag == tagOL) {
+		if !target && len(r.regions) > 0 && e.ns == nsHTML && (e.tag == tagUL || e.tag == tagOL) && !r.endBlocked && !r.leftOut {
 			// A list the page leaves open inside an item of another
 			// list: the browser's </li> that ends the item (writeEnd) is
 			// ignored while it is open, and the items moved after it
@@ -1167,6 +1167,7 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 			} else {
 				r.out(endOL)
 			}
+			r.wroteEnd = true
 		}
 	}
 	e.region = 0
@@ -1226,11 +1227,13 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 // writeEnd writes, at src[lt], the end tag of the element e, which ends
 // there without one, when it is one that ends by the same steps as by
 // its end tag (impliesEnd): a browser reads what follows as after it.
-// (Another, a formatting element's, would end otherwise.) Without
+// (Another, a formatting element's, would end otherwise.) Nor when an
+// element that ends here too without its end tag would take it
+// (endBlocked: an li inside it, a button around a p's end). Without
 // write, it only notes that the element needs none (its start tag was
 // dropped), for endImplied.
 func (r *Rewriter) writeEnd(lt int, e *entry, write bool) {
-	if e.ns != nsHTML || e.tag >= 256 || endTags[e.tag] == nil || r.stopped || r.leftOut {
+	if e.ns != nsHTML || e.tag >= 256 || endTags[e.tag] == nil || r.stopped || r.leftOut || r.endBlocked {
 		return
 	}
 	if at := r.base + lt; r.endsAt != at {
@@ -1239,6 +1242,7 @@ func (r *Rewriter) writeEnd(lt int, e *entry, write bool) {
 	r.ends = append(r.ends, e.tag)
 	if write {
 		r.out(endTags[e.tag])
+		r.wroteEnd = true
 	}
 }
 

@@ -555,6 +555,8 @@ func TestListEdits(t *testing.T) {
 			`<ul><li id=a>A<li id=b>B</li>x</ul>`, `<ul><li id=a>A</li>x</ul>`, []int{1}, []string{"a"}},
 		{"a list left open in a moved item", []op{{"li", Edit{Op: Reorder, Attr: "id", Order: []string{"b"}}}}, nil,
 			`<ul><li id=a>A<li id=b>B<ol><li id=c>C`, `<ul><li id=b>B<ol><li id=c>C</li></ol></li><li id=a>A</li>`, []int{2}, nil},
+		{"no end tag where a button left open would take it", []op{{"div > p", Edit{Op: Limit, N: 5}}}, nil,
+			`<div><p id=a>A</p><p id=b>B<button>b</div>`, `<div><p id=a>A</p><p id=b>B<button>b</div>`, []int{0}, nil},
 		{"items at the top level", []op{{"p", Edit{Op: Limit, N: 1}}}, nil, `<p>1<p>2`, `<p>1</p>`, []int{1}, nil},
 		{"removed item", []op{{"li", Edit{Op: Reorder, Attr: "id", Order: []string{"b"}}}, {"#a", Edit{Op: Remove}}}, nil,
 			`<ul><li id=a>A</li><li id=b>B</li></ul>`, `<ul><li id=b>B</li></ul>`, []int{2, 1}, nil},
