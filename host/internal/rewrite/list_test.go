@@ -515,58 +515,65 @@ func TestListEditsAsBrowsersBuildThem(t *testing.T) {
 	s := seed(t)
 	rng := rand.New(rand.NewPCG(s, 9))
 	for round := range 2000 {
-		g := &listPage{rng: rng}
-		g.b.WriteString("<!DOCTYPE html><html><body>")
-		for n := 1 + rng.IntN(2); n > 0; n-- {
-			g.last = n == 1
-			g.list(0)
-			if rng.IntN(2) == 0 {
-				g.b.WriteString("<p>after</p>")
-			}
-		}
-		page := g.b.String()
-		selChoices := []string{".i", "li", "ul > li", ".l > .i", "p", "section", "li.i, p.i"}
-		var ops []op
-		rec := map[string]int{}
-		for i := range 12 {
-			if rng.IntN(3) == 0 {
-				rec[fmt.Sprint(i)] = 1 + rng.IntN(3)
-			}
-		}
-		for range 1 + rng.IntN(3) {
-			sel := selChoices[rng.IntN(len(selChoices))]
-			switch rng.IntN(3) {
-			case 0:
-				ops = append(ops, op{sel, Edit{Op: Limit, N: rng.IntN(4)}})
-			case 1:
-				var order []string
-				for range rng.IntN(4) {
-					order = append(order, fmt.Sprint(rng.IntN(12)))
-				}
-				ops = append(ops, op{sel, Edit{Op: Reorder, Attr: "data-id", Order: order}})
-			case 2:
-				ops = append(ops, op{sel, Edit{Op: HideSeen, Attr: "data-id", N: rng.IntN(3), Demote: rng.IntN(3) == 0}})
-			}
-		}
-		sels, es := edits(ops...)
-		prog, err := CompileStrings(sels)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := rewrite(t, prog, es, Options{Seen: &recencySeen{recency: rec}}, page, chunker(0, rng))
-		var cs []cascadia.Selector
-		for _, s := range sels {
-			cs = append(cs, cascadia.MustCompile(s))
-		}
-		doc, _ := html.Parse(strings.NewReader(page))
-		refApply(doc, cs, es, rec)
-		var b bytes.Buffer
-		html.Render(&b, doc)
-		want := renderDoc(b.String())
-		if have := renderDoc(got); have != want {
+		ops, page, got, want := listRound(t, rng)
+		if have, want := renderDoc(got), renderDoc(want); have != want {
 			t.Fatalf("round %d (BESPOKE_SEED=%d), %v\n page: %s\n out:  %s\n have: %s\n want: %s", round, s, ops, page, got, have, want)
 		}
 	}
+}
+
+// listRound makes a random page of lists (listPage) and random list
+// edits, and returns them, the page the rewriter writes, in random
+// chunks, and the page that the tree golang.org/x/net/html builds from
+// the page, with the edits applied to it (refApply), writes.
+func listRound(t *testing.T, rng *rand.Rand) (ops []op, page, got, want string) {
+	g := &listPage{rng: rng}
+	g.b.WriteString("<!DOCTYPE html><html><body>")
+	for n := 1 + rng.IntN(2); n > 0; n-- {
+		g.last = n == 1
+		g.list(0)
+		if rng.IntN(2) == 0 {
+			g.b.WriteString("<p>after</p>")
+		}
+	}
+	page = g.b.String()
+	selChoices := []string{".i", "li", "ul > li", ".l > .i", "p", "section", "li.i, p.i"}
+	rec := map[string]int{}
+	for i := range 12 {
+		if rng.IntN(3) == 0 {
+			rec[fmt.Sprint(i)] = 1 + rng.IntN(3)
+		}
+	}
+	for range 1 + rng.IntN(3) {
+		sel := selChoices[rng.IntN(len(selChoices))]
+		switch rng.IntN(3) {
+		case 0:
+			ops = append(ops, op{sel, Edit{Op: Limit, N: rng.IntN(4)}})
+		case 1:
+			var order []string
+			for range rng.IntN(4) {
+				order = append(order, fmt.Sprint(rng.IntN(12)))
+			}
+			ops = append(ops, op{sel, Edit{Op: Reorder, Attr: "data-id", Order: order}})
+		case 2:
+			ops = append(ops, op{sel, Edit{Op: HideSeen, Attr: "data-id", N: rng.IntN(3), Demote: rng.IntN(3) == 0}})
+		}
+	}
+	sels, es := edits(ops...)
+	prog, err := CompileStrings(sels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = rewrite(t, prog, es, Options{Seen: &recencySeen{recency: rec}}, page, chunker(0, rng))
+	var cs []cascadia.Selector
+	for _, s := range sels {
+		cs = append(cs, cascadia.MustCompile(s))
+	}
+	doc, _ := html.Parse(strings.NewReader(page))
+	refApply(doc, cs, es, rec)
+	var b bytes.Buffer
+	html.Render(&b, doc)
+	return ops, page, got, b.String()
 }
 
 // TestUnchangedListsAsBrowsersBuildThem: random lists whose items hold
