@@ -4,6 +4,7 @@ import (
 	ctxpkg "context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -190,4 +191,36 @@ func TestChromiumDifferential(t *testing.T) {
 		t.Logf("%s: %d selections differ (%s)", d.name, stats[d.name], d.why)
 	}
 	t.Logf("%d pages parsed by Chromium (%d hand-written, %d generated with BESPOKE_SEED=%d, the saved pages), %d selectors", len(corpus), len(malformedCases)+len(treePages()), n, s, len(browserSelectors))
+}
+
+// TestListEditsChromium: random lists under random list edits
+// (listRound) build in Chromium the tree that the edits make of the
+// tree it builds from the page: the pages the rewriter writes, and the
+// reference trees, are parsed by Chromium's own parser.
+func TestListEditsChromium(t *testing.T) {
+	bin := chromium.Path(t)
+	s := seed(t)
+	rng := rand.New(rand.NewPCG(s, 11))
+	type round struct {
+		ops             []op
+		page, got, want string
+	}
+	var rounds []round
+	var docs []string
+	for range 300 {
+		ops, page, got, want := listRound(t, rng)
+		rounds = append(rounds, round{ops, page, got, want})
+		docs = append(docs, got, want)
+	}
+	trees := chromiumParse(t, bin, docs)
+	render := func(n *html.Node) string {
+		var b strings.Builder
+		html.Render(&b, n)
+		return b.String()
+	}
+	for i, r := range rounds {
+		if have, want := render(trees[2*i]), render(trees[2*i+1]); have != want {
+			t.Fatalf("round %d (BESPOKE_SEED=%d), %v\n page: %s\n out:  %s\n have: %s\n want: %s", i, s, r.ops, r.page, r.got, have, want)
+		}
+	}
 }

@@ -44,7 +44,7 @@ type event struct {
 	// made the event: the bytes it may depend on.
 	ready int32
 	d     int32
-	sel   int32 // evOpen: where its selector bits start in EditMap.sels; evImplied, evClose without the end tag: the element's tag, if one of impliesEnd
+	sel   int32 // evOpen: where its selector bits start in EditMap.sels; evImplied: the element's tag; evClose without the end tag: the element's tag (bits 0-7), if one of impliesEnd, ul or ol, its leftKinds (8-15), and the leftKinds of the elements the map does not record that ended there before it (16-23)
 	kind  uint8
 	flag  bool // evOpen: void; evClose: the end tag is the element's
 	pre   bool // evOpen: a pre, listing or textarea (a newline right after its start tag is not its content)
@@ -260,9 +260,14 @@ func (r *Rewriter) recordClose(d, lt, end int, target bool) {
 	tag := int32(0)
 	if !target {
 		end = lt
-		if e := &r.stack[d]; e.ns == nsHTML && e.tag < 256 && endTags[e.tag] != nil {
+		e := &r.stack[d]
+		if e.ns == nsHTML && e.tag < 256 && (endTags[e.tag] != nil || e.tag == tagUL || e.tag == tagOL) {
 			tag = int32(e.tag)
 		}
+		// With the kinds of the element and of those that ended here
+		// before it that the map does not record, for the splice to
+		// tell whether its end tag may be written (see popTo).
+		tag |= int32(leftKinds(e))<<8 | int32(r.leftPlain)<<16
 	}
 	r.rec.add(r, event{kind: evClose, d: int32(d), lt: int32(r.base + lt), end: int32(r.base + end), sel: tag, flag: target})
 }

@@ -1157,6 +1157,18 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 	}
 	if e.region != 0 && !r.stopped {
 		r.closeRegion()
+		if !target && len(r.regions) > 0 && e.ns == nsHTML && (e.tag == tagUL || e.tag == tagOL) && !r.endBlocked && !r.leftOut {
+			// A list the page leaves open inside an item of another
+			// list: the browser's </li> that ends the item (writeEnd) is
+			// ignored while it is open, and the items moved after it
+			// would go into it.
+			if e.tag == tagUL {
+				r.out(endUL)
+			} else {
+				r.out(endOL)
+			}
+			r.wroteEnd = true
+		}
 	}
 	e.region = 0
 	var a *action
@@ -1180,13 +1192,22 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 			r.droppedAt, r.below = at, d
 		}
 	}
+	ended := false
 	if a != nil && !target {
 		// The element ends where the page leaves its end tag out: what
 		// goes after it would be in it. (Without its start tag, it has
 		// no end to write, here or before the tag that ends it.)
 		if dropped := a.content == Replace || a.content == Remove || a.content == RemoveKeepContent; dropped || a.afterHi > a.afterLo {
 			r.writeEnd(lt, e, !dropped)
+			ended = true
 		}
+	}
+	if e.item != 0 && !target && !ended {
+		// A list item the page leaves open: once the list edits move or
+		// hide the items, what follows it in the page (a text, a
+		// <span>, another item) is no longer what ended it, and would go
+		// inside it. It carries its end tag.
+		r.writeEnd(lt, e, true)
 	}
 	if a != nil {
 		for _, i := range r.actEdits[a.afterLo:a.afterHi] {
@@ -1206,11 +1227,13 @@ func (r *Rewriter) finish(d, lt, end int, target bool) {
 // writeEnd writes, at src[lt], the end tag of the element e, which ends
 // there without one, when it is one that ends by the same steps as by
 // its end tag (impliesEnd): a browser reads what follows as after it.
-// (Another, a formatting element's, would end otherwise.) Without
+// (Another, a formatting element's, would end otherwise.) Nor when an
+// element that ends here too without its end tag would take it
+// (endBlocked: an li inside it, a button around a p's end). Without
 // write, it only notes that the element needs none (its start tag was
 // dropped), for endImplied.
 func (r *Rewriter) writeEnd(lt int, e *entry, write bool) {
-	if e.ns != nsHTML || e.tag >= 256 || endTags[e.tag] == nil || r.stopped || r.leftOut {
+	if e.ns != nsHTML || e.tag >= 256 || endTags[e.tag] == nil || r.stopped || r.leftOut || r.endBlocked {
 		return
 	}
 	if at := r.base + lt; r.endsAt != at {
@@ -1219,10 +1242,14 @@ func (r *Rewriter) writeEnd(lt int, e *entry, write bool) {
 	r.ends = append(r.ends, e.tag)
 	if write {
 		r.out(endTags[e.tag])
+		r.wroteEnd = true
 	}
 }
 
 var newline = []byte{'\n'}
+
+// endUL and endOL end a list the page leaves open (see finish).
+var endUL, endOL = []byte("</ul>"), []byte("</ol>")
 
 // endImplied writes, at src[lt], the end tags of the elements that the
 // start tag there ends without them (see noteImplied), but for those an

@@ -67,8 +67,8 @@ func ExampleProgram_NewSplicer() {
 	fmt.Println()
 	fmt.Println(sp2.Used(), sp2.FellBack(), sp2.Applied())
 	// Output:
-	// <section id="hero"><h1>Bonjour</h1></section><ul><li class="card">a</ul>
+	// <section id="hero"><h1>Bonjour</h1></section><ul><li class="card">a</li></ul>
 	// true -1 [1 1]
-	// <section id="hero"><h1>Bonjour</h1></section><ul><li class="card">a</ul>
+	// <section id="hero"><h1>Bonjour</h1></section><ul><li class="card">a</li></ul>
 	// true 0 [1 1]
 }

@@ -456,7 +456,15 @@ type sink struct {
 	implied           []impliedEnd
 	ends              []uint16
 	droppedAt, below  int
-	leftOut           bool // Options.leftOut
+	// endBlocked: the element popTo ends can have no end tag written
+	// (writeEnd); wroteEnd: finish wrote one. leftAll holds the kinds of
+	// the elements that ended at leftAt (in the page) without their end
+	// tag in the output, leftPlain those of them no edit map records
+	// (see popTo).
+	endBlocked, wroteEnd bool
+	leftAt               int
+	leftAll, leftPlain   uint32
+	leftOut              bool // Options.leftOut
 	// nlAt is where, in the page, a newline is dropped (see
 	// dropNewline), or -1.
 	nlAt int
@@ -589,6 +597,7 @@ func (p *Program) NewRewriter(w io.Writer, edits []Edit, opt Options) *Rewriter 
 	r.skip = -1
 	r.acts, r.actEdits = r.acts[:0], r.actEdits[:0]
 	r.impliedAt, r.endsAt, r.implied, r.ends, r.leftOut, r.nlAt = -1, -1, r.implied[:0], r.ends[:0], opt.leftOut, -1
+	r.leftAt, r.leftAll, r.leftPlain = -1, 0, 0
 	r.droppedAt, r.below = -1, -1
 	r.buf, r.regions, r.items, r.itemEdits, r.ids = r.buf[:0], r.regions[:0], r.items[:0], r.itemEdits[:0], r.ids[:0]
 	r.pend, r.pendIDs = r.pend[:0], r.pendIDs[:0]

@@ -514,10 +514,10 @@ func TestListEdits(t *testing.T) {
 			"<ul>\n \n \n \n \n</ul>", []int{4}, nil},
 		{"limit more than there are", []op{{"li", Edit{Op: Limit, N: 9}}}, nil, list, list, []int{0}, nil},
 		{"limit per parent", []op{{"li", Edit{Op: Limit, N: 1}}}, nil, `<ul><li>1<li>2</ul><ul><li>3<li>4</ul>`,
-			`<ul><li>1</ul><ul><li>3</ul>`, []int{2}, nil},
-		{"limit with implied ends", []op{{"li", Edit{Op: Limit, N: 1}}}, nil, `<ul><li>1<li>2<li>3</ul>x`, `<ul><li>1</ul>x`, []int{2}, nil},
+			`<ul><li>1</li></ul><ul><li>3</li></ul>`, []int{2}, nil},
+		{"limit with implied ends", []op{{"li", Edit{Op: Limit, N: 1}}}, nil, `<ul><li>1<li>2<li>3</ul>x`, `<ul><li>1</li></ul>x`, []int{2}, nil},
 		{"limit counts matched siblings only", []op{{"li.x", Edit{Op: Limit, N: 1}}}, nil,
-			`<ul><li>1<li class=x>2<li>3<li class=x>4</ul>`, `<ul><li>1<li class=x>2<li>3</ul>`, []int{1}, nil},
+			`<ul><li>1<li class=x>2<li>3<li class=x>4</ul>`, `<ul><li>1<li class=x>2</li><li>3</ul>`, []int{1}, nil},
 		{"reorder", []op{{"li", Edit{Op: Reorder, Attr: "id", Order: []string{"c", "a"}}}}, nil, list,
 			"<ul>\n <li id=c>C</li>\n <li id=a>A</li>\n <li id=b>B</li>\n <li id=d>D</li>\n</ul>", []int{3}, nil},
 		{"reorder unknown ids", []op{{"li", Edit{Op: Reorder, Attr: "id", Order: []string{"x", "d"}}}}, nil, list,
@@ -533,7 +533,7 @@ func TestListEdits(t *testing.T) {
 			"<ul>\n \n \n \n \n</ul>", []int{4}, nil},
 		{"hide_seen without ids", []op{{"li", Edit{Op: HideSeen, Attr: "data-id", N: 0}}}, []string{""}, list, list, []int{0}, nil},
 		{"hide_seen entities in ids", []op{{"li", Edit{Op: HideSeen, Attr: "data-id", N: 0}}}, []string{"a&b"},
-			`<ul><li data-id="a&amp;b">1<li data-id=c>2</ul>`, `<ul><li data-id=c>2</ul>`, []int{1}, []string{"c"}},
+			`<ul><li data-id="a&amp;b">1<li data-id=c>2</ul>`, `<ul><li data-id=c>2</li></ul>`, []int{1}, []string{"c"}},
 		{"limit then hide_seen", []op{{"li", Edit{Op: Limit, N: 3}}, {"li", Edit{Op: HideSeen, Attr: "id", N: 0}}}, []string{"b"}, list,
 			"<ul>\n <li id=a>A</li>\n \n <li id=c>C</li>\n \n</ul>", []int{1, 1}, []string{"a", "c"}},
 		{"reorder then limit", []op{{"li", Edit{Op: Reorder, Attr: "id", Order: []string{"d"}}}, {"li", Edit{Op: Limit, N: 2}}}, nil, list,
@@ -544,8 +544,20 @@ func TestListEdits(t *testing.T) {
 		}, nil, `<ul><li id=a>A</li>-<li id=b>B</li></ul>`,
 			`<ul><<li id=b class="k">B</li>>-<<li id=a class="k">A</li>></ul>`, []int{2, 2, 2, 2}, nil},
 		{"nested lists", []op{{"li", Edit{Op: Limit, N: 1}}}, nil,
-			`<ul><li>1<ul><li>1.1<li>1.2</ul><li>2</ul>`, `<ul><li>1<ul><li>1.1</ul></ul>`, []int{2}, nil},
-		{"items at the top level", []op{{"p", Edit{Op: Limit, N: 1}}}, nil, `<p>1<p>2`, `<p>1`, []int{1}, nil},
+			`<ul><li>1<ul><li>1.1<li>1.2</ul><li>2</ul>`, `<ul><li>1<ul><li>1.1</li></ul></li></ul>`, []int{2}, nil},
+		{"limit: what follows an item left open stays out of it", []op{{"div > p", Edit{Op: Limit, N: 1}}}, nil,
+			`<div><p id=a>A<p id=b>B</p>tail</div>`, `<div><p id=a>A</p>tail</div>`, []int{1}, nil},
+		{"reorder: the text after an item left open stays in place", []op{{"div > p", Edit{Op: Reorder, Attr: "id", Order: []string{"b"}}}}, nil,
+			`<div><p id=a>A</p>tail<p id=b>B</div>`, `<div><p id=b>B</p>tail<p id=a>A</p></div>`, []int{2}, nil},
+		{"reorder: an item a block ended", []op{{"div > p", Edit{Op: Reorder, Attr: "id", Order: []string{"b"}}}}, nil,
+			`<div><p id=a>A<div>d</div><p id=b>B</p>tail</div>`, `<div><p id=b>B</p><div>d</div><p id=a>A</p>tail</div>`, []int{2}, nil},
+		{"hide_seen: the next item's text stays out of the item before", []op{{"li", Edit{Op: HideSeen, Attr: "id"}}}, []string{"b"},
+			`<ul><li id=a>A<li id=b>B</li>x</ul>`, `<ul><li id=a>A</li>x</ul>`, []int{1}, []string{"a"}},
+		{"a list left open in a moved item", []op{{"li", Edit{Op: Reorder, Attr: "id", Order: []string{"b"}}}}, nil,
+			`<ul><li id=a>A<li id=b>B<ol><li id=c>C`, `<ul><li id=b>B<ol><li id=c>C</li></ol></li><li id=a>A</li>`, []int{2}, nil},
+		{"no end tag where a button left open would take it", []op{{"div > p", Edit{Op: Limit, N: 5}}}, nil,
+			`<div><p id=a>A</p><p id=b>B<button>b</div>`, `<div><p id=a>A</p><p id=b>B<button>b</div>`, []int{0}, nil},
+		{"items at the top level", []op{{"p", Edit{Op: Limit, N: 1}}}, nil, `<p>1<p>2`, `<p>1</p>`, []int{1}, nil},
 		{"removed item", []op{{"li", Edit{Op: Reorder, Attr: "id", Order: []string{"b"}}}, {"#a", Edit{Op: Remove}}}, nil,
 			`<ul><li id=a>A</li><li id=b>B</li></ul>`, `<ul><li id=b>B</li></ul>`, []int{2, 1}, nil},
 	}
@@ -577,7 +589,7 @@ func TestListEdits(t *testing.T) {
 
 func TestNilSeenSet(t *testing.T) {
 	got, applied := run(t, []string{"li"}, []Edit{{Op: HideSeen, Attr: "id", N: 0}}, Options{}, `<ul><li id=a>1<li id=b>2</ul>`)
-	if got != `<ul><li id=a>1<li id=b>2</ul>` || applied[0] != 0 {
+	if got != `<ul><li id=a>1</li><li id=b>2</li></ul>` || applied[0] != 0 {
 		t.Errorf("with no SeenSet nothing is seen: got %q %v", got, applied)
 	}
 }
@@ -772,7 +784,7 @@ func TestReuse(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		got, _ := rewrite(t, p1, []Edit{{Op: Limit, N: 1}, {Selector: 1, Op: AddClass, Attr: "k"}}, Options{},
 			`<ul><li>1<li>2</ul><x-card>c</x-card><x-other>`, chunker(3, nil))
-		if want := `<ul><li>1</ul><x-card class="k">c</x-card><x-other>`; got != want {
+		if want := `<ul><li>1</li></ul><x-card class="k">c</x-card><x-other>`; got != want {
 			t.Fatalf("p1: %q", got)
 		}
 		got, _ = rewrite(t, p2, []Edit{{Op: Remove}, {Selector: 1, Op: Append, Content: []byte("!")}}, Options{},

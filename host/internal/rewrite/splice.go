@@ -764,14 +764,31 @@ func (s *Splicer) event(e *event) {
 		r.applyMatched(d, lt, end, e.flag)
 		r.tag = nil
 	case evClose:
+		if !e.flag {
+			r.leftHere(int(e.lt))
+		}
+		r.wroteEnd = false
 		if d >= len(r.stack) {
+			// (An element whose start no selector may select: only its
+			// kinds count, for the ends after it.)
+			if !e.flag {
+				r.leftAll |= uint32(e.sel>>8) & 0xff
+			}
 			return
 		}
-		if x := &r.stack[d]; x.act != 0 || x.region != 0 || x.item != 0 || r.skip == d {
+		x := &r.stack[d]
+		if x.act != 0 || x.region != 0 || x.item != 0 || r.skip == d {
 			if !e.flag {
-				x.tag, x.ns = uint16(e.sel), nsHTML // what its end tag is, should finish write it
+				x.tag, x.ns = uint16(e.sel&0xff), nsHTML // what its end tag is, should finish write it
+				if b := endBlocks(x); b != 0 {
+					r.endBlocked = (uint32(e.sel)>>16|r.leftAll)&b != 0
+				}
 			}
 			r.finish(d, lt, end, e.flag)
+			r.endBlocked = false
+		}
+		if !e.flag && !r.wroteEnd {
+			r.leftAll |= uint32(e.sel>>8) & 0xff
 		}
 		r.stack = r.stack[:d]
 	case evImplied:

@@ -994,6 +994,8 @@ func (r *Rewriter) closeP(lt int) {
 			r.noteImplied(lt, tagP, d)
 			if d < len(r.stack)-1 || !r.popPlain(d) {
 				r.popTo(d, lt, lt, false)
+			} else {
+				r.leftPlainly(lt, tagP)
 			}
 		}
 	}
@@ -1056,6 +1058,8 @@ func (r *Rewriter) impliedEnds(except uint16, lt int) {
 			r.noteImplied(lt, t, top)
 			if !r.popPlain(top) {
 				r.popTo(top, lt, lt, false)
+			} else {
+				r.leftPlainly(lt, t)
 			}
 			continue
 		}
@@ -1880,27 +1884,134 @@ func (r *Rewriter) popPlain(top int) bool {
 // with the end tag src[lt:end] when explicit is set; the others end where
 // the end tag (or the start tag that implies their end) starts.
 func (r *Rewriter) popTo(d, lt, end int, explicit bool) {
+	// While an element's end may write its end tag (writeEnd), the
+	// kinds of the elements that end here without one are gathered
+	// (leftAll): they are still open when the browser reads an end tag
+	// written here, and may take it. (An edit map records them, for the
+	// edits it will splice.)
+	track := len(r.regions) > 0 || len(r.acts) > 0 || r.rec != nil
 	for len(r.stack) > 1 && (len(r.stack) > d || r.goneTop()) {
 		if trackWork {
 			r.work++
 		}
 		top := len(r.stack) - 1
 		e := &r.stack[top]
-		if e.pin&pinRec != 0 && r.rec != nil {
-			r.recordClose(top, lt, end, explicit && top == d)
+		target := explicit && top == d
+		if track && !target {
+			r.leftHere(r.base + lt)
+			if b := endBlocks(e); b != 0 {
+				r.endBlocked = r.leftAll&b != 0
+			}
 		}
+		if e.pin&pinRec != 0 && r.rec != nil {
+			r.recordClose(top, lt, end, target)
+		}
+		r.wroteEnd = false
 		if e.act != 0 || e.region != 0 || e.item != 0 || r.skip == top {
-			if explicit && top == d {
+			if target {
 				r.finish(top, lt, end, true)
 			} else {
 				r.finish(top, lt, lt, false)
 			}
 		}
+		r.endBlocked = false
 		if r.stopped {
 			return
 		}
+		if track && !target {
+			k := leftKinds(e)
+			if !r.wroteEnd {
+				r.leftAll |= k
+			}
+			if e.pin&pinRec == 0 {
+				r.leftPlain |= k
+			}
+		}
 		r.pop(top)
 	}
+}
+
+// leftHere starts gathering the elements left open at at, the page's
+// offset, when it is another place than before.
+func (r *Rewriter) leftHere(at int) {
+	if r.leftAt != at {
+		r.leftAt, r.leftAll, r.leftPlain = at, 0, 0
+	}
+}
+
+// leftPlainly notes that the HTML element of tag, which nothing
+// pinned, ended at src[lt] without its end tag (see popTo).
+func (r *Rewriter) leftPlainly(lt int, tag uint16) {
+	if len(r.regions) > 0 || len(r.acts) > 0 || r.rec != nil {
+		r.leftHere(r.base + lt)
+		r.leftAll |= leftBits[tag]
+		r.leftPlain |= leftBits[tag]
+	}
+}
+
+// The kinds of open elements an end tag written for another element
+// cannot pass (leftBits, endBlocks): any element; a default scope's
+// boundary (kScope, and svg and MathML elements); ul and ol; button;
+// headings; li, dd, dt.
+const (
+	leftAny uint32 = 1 << iota
+	leftScope
+	leftList
+	leftButton
+	leftHeading
+	leftLI
+	leftDD
+	leftDT
+)
+
+// leftBits holds the kinds of an HTML element, by tag; endBlocksOf, by
+// tag, the kinds of open elements that keep its end tag from ending it
+// as its implied end does: the end tag of an li ends the nearest li in
+// list item scope, a p's needs the p in button scope, an option's is
+// ignored unless the option is the current node.
+var leftBits, endBlocksOf [256]uint32
+
+func init() {
+	for i := range leftBits {
+		leftBits[i] = leftAny
+		if kindsOf[i]&(1<<kScope) != 0 {
+			leftBits[i] |= leftScope
+		}
+		if i < len(staticTags) && staticTags[i].flags&fHeading != 0 {
+			leftBits[i] |= leftHeading
+			endBlocksOf[i] = leftScope | leftHeading
+		}
+	}
+	for t, b := range map[uint16]uint32{tagUL: leftList, tagOL: leftList, tagButton: leftButton, tagLI: leftLI, tagDD: leftDD, tagDT: leftDT} {
+		leftBits[t] |= b
+	}
+	for t, b := range map[uint16]uint32{
+		tagLI: leftScope | leftList | leftLI, tagP: leftScope | leftButton, tagDD: leftScope | leftDD, tagDT: leftScope | leftDT,
+		tagUL: leftScope | leftList, tagOL: leftScope | leftList,
+		tagOption: leftAny, tagOptgroup: leftAny, tagRb: leftAny, tagRp: leftAny, tagRt: leftAny, tagRtc: leftAny,
+	} {
+		endBlocksOf[t] = b
+	}
+}
+
+// leftKinds returns the kinds of the open element e (see leftBits).
+func leftKinds(e *entry) uint32 {
+	switch {
+	case e.ns != nsHTML:
+		return leftAny | leftScope
+	case e.tag >= 256:
+		return leftAny
+	}
+	return leftBits[e.tag]
+}
+
+// endBlocks returns the kinds of open elements that keep e's end tag,
+// written where e ends without one, from ending it (see endBlocksOf).
+func endBlocks(e *entry) uint32 {
+	if e.ns != nsHTML || e.tag >= 256 {
+		return 0
+	}
+	return endBlocksOf[e.tag]
 }
 
 // goneTop reports whether the entry on top of the stack is an element
