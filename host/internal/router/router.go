@@ -37,17 +37,17 @@ func New(routes []Route) *Router {
 		if r.routes[i].Prefix == "" {
 			r.routes[i].Prefix = "/"
 		}
-		r.routes[i].Host = strings.ToLower(r.routes[i].Host)
+		r.routes[i].Host = hostName(r.routes[i].Host)
 	}
 	return r
 }
 
 // Match returns the route serving host and path, or nil.
 func (rt *Router) Match(host, path string) *Route {
-	host = strings.ToLower(host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
+	host = hostName(host)
 	var best *Route
 	bestHost, bestLen := -1, -1
 	for i := range rt.routes {
@@ -72,6 +72,14 @@ func underPrefix(path, prefix string) bool {
 		return false
 	}
 	return len(path) == len(prefix) || strings.HasSuffix(prefix, "/") || path[len(prefix)] == '/'
+}
+
+// hostName is the form routes and requests' hosts are compared in:
+// lower case, without the dot that ends a fully qualified name (RFC 1034
+// 3.1: "example.com." is example.com, which resolvers and browsers send
+// as it was typed, and nginx and Caddy serve as example.com).
+func hostName(host string) string {
+	return strings.TrimSuffix(strings.ToLower(host), ".")
 }
 
 // hostScore ranks how a route's host matches: 2 exact, 1 wildcard, 0 any,

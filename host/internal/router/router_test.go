@@ -53,3 +53,45 @@ func TestNoRoute(t *testing.T) {
 		t.Fatalf("status %d", rec.Code)
 	}
 }
+
+// serve returns the name of the route that answers a request for host and
+// target, as the visitors' server hands it over, or "" for a 404.
+func serve(rt *Router, host, target string) string {
+	req := httptest.NewRequest("GET", target, nil)
+	req.Host = host
+	rec := httptest.NewRecorder()
+	rt.ServeHTTP(rec, req)
+	if rec.Code == http.StatusNotFound {
+		return ""
+	}
+	return rec.Body.String()
+}
+
+// A fully qualified name ends in a dot (RFC 1034 3.1): "example.com." is
+// example.com, in a request's Host as in a route's host, as nginx's
+// server_name and Caddy's host matcher take it.
+func TestMatchTrailingDot(t *testing.T) {
+	rt := New([]Route{
+		{Name: "any", Handler: named("any")},
+		{Name: "shop", Host: "shop.example.com", Handler: named("shop")},
+		{Name: "blog", Host: "blog.example.com.", Handler: named("blog")},
+		{Name: "sub", Host: "*.example.org.", Handler: named("sub")},
+	})
+	tests := []struct{ host, want string }{
+		{"shop.example.com.", "shop"},
+		{"shop.example.com.:8080", "shop"},
+		{"SHOP.Example.COM.", "shop"},
+		{"blog.example.com", "blog"},
+		{"blog.example.com.", "blog"},
+		{"blog.example.com:443", "blog"},
+		{"eu.example.org", "sub"},
+		{"eu.example.org.", "sub"},
+		{"example.org.", "any"},
+		{"shop.example.com..", "any"},
+	}
+	for _, tt := range tests {
+		if got := serve(rt, tt.host, "/"); got != tt.want {
+			t.Errorf("Host %q -> %q, want %q", tt.host, got, tt.want)
+		}
+	}
+}
