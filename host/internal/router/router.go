@@ -7,6 +7,7 @@ package router
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 )
 
@@ -44,10 +45,7 @@ func New(routes []Route) *Router {
 
 // Match returns the route serving host and path, or nil.
 func (rt *Router) Match(host, path string) *Route {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = hostName(host)
+	host = hostName(withoutPort(host))
 	var best *Route
 	bestHost, bestLen := -1, -1
 	for i := range rt.routes {
@@ -78,8 +76,37 @@ func underPrefix(path, prefix string) bool {
 // lower case, without the dot that ends a fully qualified name (RFC 1034
 // 3.1: "example.com." is example.com, which resolvers and browsers send
 // as it was typed, and nginx and Caddy serve as example.com).
+// An IPv6 address, which a Host brackets and a route may or may not, is
+// written bare and in its one canonical spelling (RFC 5952), so that
+// 2001:DB8:0::1 is 2001:db8::1.
 func hostName(host string) string {
-	return strings.TrimSuffix(strings.ToLower(host), ".")
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if strings.Contains(host, ":") {
+		if a, err := netip.ParseAddr(host); err == nil {
+			host = a.String()
+		}
+	}
+	return host
+}
+
+// withoutPort is a Host without its port. An IPv6 literal keeps its
+// brackets, with or without a port after them: a browser sends
+// [2001:db8::1] alone on the scheme's default port, which
+// net.SplitHostPort does not take apart.
+func withoutPort(host string) string {
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			return host[:i+1]
+		}
+		return host
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
 }
 
 // hostScore ranks how a route's host matches: 2 exact, 1 wildcard, 0 any,

@@ -95,3 +95,30 @@ func TestMatchTrailingDot(t *testing.T) {
 		}
 	}
 }
+
+// An IPv6 literal comes in brackets, with a port or without (a browser
+// leaves out the scheme's default port: http://[2001:db8::1]/); a route
+// names the address with brackets or without, in any of its spellings.
+func TestMatchIPv6Literal(t *testing.T) {
+	rt := New([]Route{
+		{Name: "any", Handler: named("any")},
+		{Name: "bare", Host: "2001:db8::1", Handler: named("bare")},
+		{Name: "bracketed", Host: "[2001:DB8::2]", Handler: named("bracketed")},
+		{Name: "v4", Host: "192.0.2.7", Handler: named("v4")},
+	})
+	tests := []struct{ host, want string }{
+		{"[2001:db8::1]", "bare"},
+		{"[2001:db8::1]:8080", "bare"},
+		{"[2001:DB8:0:0:0:0:0:1]", "bare"},
+		{"[2001:db8::2]", "bracketed"},
+		{"[2001:db8::2]:443", "bracketed"},
+		{"[2001:db8::3]", "any"},
+		{"192.0.2.7", "v4"},
+		{"192.0.2.7:8080", "v4"},
+	}
+	for _, tt := range tests {
+		if got := serve(rt, tt.host, "/"); got != tt.want {
+			t.Errorf("Host %q -> %q, want %q", tt.host, got, tt.want)
+		}
+	}
+}
