@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Route is one site or section with its own origin and plugin.
@@ -89,7 +92,34 @@ func hostName(host string) string {
 			host = a.String()
 		}
 	}
-	return host
+	return asciiName(host)
+}
+
+// asciiName is an internationalized name in the form browsers send it in
+// (RFC 5890's A-labels: bücher.example is xn--bcher-kva.example), so
+// that a route may name its host as people write it. A wildcard's "*."
+// stays. A name already ASCII, or that is no name IDNA maps, is left as
+// it is.
+func asciiName(host string) string {
+	ascii := true
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return host
+	}
+	name, wild := strings.CutPrefix(host, "*.")
+	a, err := idna.Lookup.ToASCII(name)
+	if err != nil {
+		return host
+	}
+	if wild {
+		return "*." + a
+	}
+	return a
 }
 
 // withoutPort is a Host without its port. An IPv6 literal keeps its

@@ -122,3 +122,28 @@ func TestMatchIPv6Literal(t *testing.T) {
 		}
 	}
 }
+
+// A browser sends an internationalized name in its ASCII form (RFC 5890's
+// A-label: bücher.example is xn--bcher-kva.example); a route may name it
+// in either.
+func TestMatchInternationalizedName(t *testing.T) {
+	rt := New([]Route{
+		{Name: "any", Handler: named("any")},
+		{Name: "books", Host: "bücher.example", Handler: named("books")},
+		{Name: "shops", Host: "*.Läden.example", Handler: named("shops")},
+		{Name: "ascii", Host: "xn--caf-dma.example", Handler: named("ascii")},
+	})
+	tests := []struct{ host, want string }{
+		{"xn--bcher-kva.example", "books"},
+		{"XN--BCHER-KVA.example:8080", "books"},
+		{"xn--bcher-kva.example.", "books"},
+		{"berlin.xn--lden-loa.example", "shops"},
+		{"xn--caf-dma.example", "ascii"},
+		{"bucher.example", "any"},
+	}
+	for _, tt := range tests {
+		if got := serve(rt, tt.host, "/"); got != tt.want {
+			t.Errorf("Host %q -> %q, want %q", tt.host, got, tt.want)
+		}
+	}
+}
