@@ -147,3 +147,78 @@ func TestMatchInternationalizedName(t *testing.T) {
 		}
 	}
 }
+
+// A path is matched in the form the origin serves it in: its dot segments
+// resolved (RFC 3986 5.2.4) and repeated slashes merged, as nginx's
+// location and Caddy's path matcher read it; otherwise /blog/../members/
+// or //members/ would reach the members' pages past the route set in
+// front of them, whose rules gate them.
+func TestMatchNormalizedPath(t *testing.T) {
+	rt := New([]Route{
+		{Name: "site", Handler: named("site")},
+		{Name: "members", Prefix: "/members/", Handler: named("members")},
+		{Name: "docs", Prefix: "/docs", Handler: named("docs")},
+	})
+	tests := []struct{ target, want string }{
+		{"/blog/../members/secret", "members"},
+		{"/blog/%2e%2e/members/secret", "members"},
+		{"/blog/%2E%2E/members/secret", "members"},
+		{"/./members/secret", "members"},
+		{"/../members/secret", "members"},
+		{"//members/secret", "members"},
+		{"/members//secret", "members"},
+		{"///members///", "members"},
+		{"/%6Dembers/secret", "members"},
+		{"/members/.", "members"},
+		{"/members/./", "members"},
+		{"/members/x/..", "members"},
+		{"/members/../blog", "site"},
+		{"/members/..", "site"},
+		{"/members", "site"},
+		{"/docs/..", "site"},
+		{"/docs/.", "docs"},
+		{"/x/../docs", "docs"},
+		{"//docs", "docs"},
+		{"/docs..", "site"},
+		{"/.docs", "site"},
+		{"/members.../x", "site"},
+		{"/members/...", "members"},
+	}
+	for _, tt := range tests {
+		if got := serve(rt, "example.com", tt.target); got != tt.want {
+			t.Errorf("%s -> %q, want %q", tt.target, got, tt.want)
+		}
+	}
+	// A route's path is read in the same form.
+	rt = New([]Route{{Name: "site", Handler: named("site")}, {Name: "shop", Prefix: "/shop//./", Handler: named("shop")}})
+	for _, target := range []string{"/shop/", "/shop//x", "/shop/x"} {
+		if got := serve(rt, "example.com", target); got != "shop" {
+			t.Errorf("route path /shop//./: %s -> %q, want shop", target, got)
+		}
+	}
+}
+
+func TestMatchedPath(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/", "/"},
+		{"", ""},
+		{"*", "*"},
+		{"/a/b", "/a/b"},
+		{"/a/b/", "/a/b/"},
+		{"/a/./b", "/a/b"},
+		{"/a/../b", "/b"},
+		{"/a/b/..", "/a/"},
+		{"/a/b/.", "/a/b/"},
+		{"/..", "/"},
+		{"/../..", "/"},
+		{"/a/..", "/"},
+		{"//a//b//", "/a/b/"},
+		{"/a/.../b", "/a/.../b"},
+		{"/a/.b/..c", "/a/.b/..c"},
+	}
+	for _, tt := range tests {
+		if got := matchedPath(tt.in); got != tt.want {
+			t.Errorf("matchedPath(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
