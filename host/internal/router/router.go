@@ -1,10 +1,12 @@
 // Package router sends each request to the proxy of the route that serves
 // it: routes match a host (exact, "*.example.com", or any) and a path
 // prefix of whole segments, and the most specific match wins (an exact
-// host over a wildcard over any; then the longest prefix).
+// host over a wildcard, the longest wildcard first, over any; then the
+// longest prefix).
 package router
 
 import (
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -179,16 +181,18 @@ func withoutPort(host string) string {
 	return host
 }
 
-// hostScore ranks how a route's host matches: 2 exact, 1 wildcard, 0 any,
-// -1 no match.
+// hostScore ranks how a route's host matches: highest exact, then a
+// wildcard by its length, 0 any, -1 no match. Of two wildcards, the
+// longer names fewer hosts (*.shop.example.com within *.example.com), so
+// it is the more specific, as nginx's server_name and Caddy rank them.
 func hostScore(pattern, host string) int {
 	switch {
 	case pattern == "":
 		return 0
 	case pattern == host:
-		return 2
+		return math.MaxInt
 	case strings.HasPrefix(pattern, "*.") && strings.HasSuffix(host, pattern[1:]):
-		return 1
+		return len(pattern)
 	}
 	return -1
 }

@@ -222,3 +222,33 @@ func TestMatchedPath(t *testing.T) {
 		}
 	}
 }
+
+// Of two wildcards that match, the longer is the more specific and
+// wins, whatever their order and paths, as nginx's server_name and
+// Caddy's host matchers choose.
+func TestMatchLongestWildcard(t *testing.T) {
+	for _, order := range []string{"broad first", "narrow first"} {
+		routes := []Route{
+			{Name: "any", Handler: named("any")},
+			{Name: "sub", Host: "*.example.com", Handler: named("sub")},
+			{Name: "sub-blog", Host: "*.example.com", Prefix: "/blog/", Handler: named("sub-blog")},
+			{Name: "shop", Host: "*.shop.example.com", Handler: named("shop")},
+		}
+		if order == "narrow first" {
+			routes[1], routes[3] = routes[3], routes[1]
+		}
+		rt := New(routes)
+		tests := []struct{ host, path, want string }{
+			{"eu.shop.example.com", "/", "shop"},
+			{"eu.shop.example.com", "/blog/x", "shop"},
+			{"shop.example.com", "/", "sub"},
+			{"eu.example.com", "/blog/x", "sub-blog"},
+			{"a.b.example.com", "/", "sub"},
+		}
+		for _, tt := range tests {
+			if got := serve(rt, tt.host, tt.path); got != tt.want {
+				t.Errorf("%s: %s%s -> %q, want %q", order, tt.host, tt.path, got, tt.want)
+			}
+		}
+	}
+}
