@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -660,6 +661,9 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(r.Path, "/") {
 			bad(at+"path", "%s: path %q must start with /", where, r.Path)
 		}
+		if msg := checkRouteHost(r.Host); msg != "" {
+			bad(at+"host", "%s: host %q %s", where, r.Host, msg)
+		}
 	}
 	// Geography as the server reads it, here so that a mistake is told
 	// with the others, where it is written, rather than alone at start.
@@ -835,6 +839,46 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// checkRouteHost says what is wrong with a route's host, "" when nothing
+// is: a name, "*." and a name, or an IP address (in brackets or not). The
+// router compares it with the request's Host without the port, so a host
+// with a port, or anything else, would match no request and leave the
+// route serving nothing, without a word.
+func checkRouteHost(host string) string {
+	const noName = "is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host"
+	if host == "" {
+		return ""
+	}
+	if u, err := url.Parse(host); err == nil && u.Scheme != "" && u.Host != "" {
+		return fmt.Sprintf("is a URL: write the name alone (%s)", u.Hostname())
+	}
+	if name, _, ok := strings.Cut(host, "/"); ok && name != "" {
+		return fmt.Sprintf("holds a path: write the name alone (%s), and the path in path", name)
+	}
+	bare := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if _, err := netip.ParseAddr(bare); err == nil {
+		return ""
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		if strings.Contains(h, ":") {
+			h = "[" + h + "]"
+		}
+		return "names a port: a route matches its host on every port; write " + h
+	}
+	name := strings.TrimSuffix(strings.TrimPrefix(host, "*."), ".")
+	if name == "" {
+		return noName
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || strings.ContainsFunc(label, func(r rune) bool {
+			return r <= ' ' || r == 0x7f || strings.ContainsRune("*/?#@[]:\\%\"<>{}|^`", r)
+		}) {
+			return noName
+		}
+	}
+	return ""
 }
 
 // checkListenAddr checks a TCP address to listen on: [host]:port, the

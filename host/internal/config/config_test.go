@@ -598,3 +598,40 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteHosts: a route's host is a name, a "*." wildcard or an
+// address, matched on every port; anything else (a port, a scheme, a
+// wildcard elsewhere) would match no request, and is refused where it
+// is written rather than leave the route serving nothing.
+func TestRouteHosts(t *testing.T) {
+	tests := []struct{ host, want string }{
+		{"shop.example.com", ""},
+		{"Shop.Example.COM.", ""},
+		{"*.example.com", ""},
+		{"bücher.example", ""},
+		{"192.0.2.7", ""},
+		{"2001:db8::1", ""},
+		{"[2001:db8::1]", ""},
+		{"localhost", ""},
+		{"my_host.internal", ""},
+		{"shop.example.com:8443", `b.yaml:2:33: route 1 (route1): host "shop.example.com:8443" names a port: a route matches its host on every port; write shop.example.com`},
+		{"[2001:db8::1]:8443", `b.yaml:2:33: route 1 (route1): host "[2001:db8::1]:8443" names a port: a route matches its host on every port; write [2001:db8::1]`},
+		{"https://shop.example.com", `b.yaml:2:33: route 1 (route1): host "https://shop.example.com" is a URL: write the name alone (shop.example.com)`},
+		{"shop.example.com/blog", `b.yaml:2:33: route 1 (route1): host "shop.example.com/blog" holds a path: write the name alone (shop.example.com), and the path in path`},
+		{"*", `b.yaml:2:33: route 1 (route1): host "*" is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host`},
+		{"*example.com", `b.yaml:2:33: route 1 (route1): host "*example.com" is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host`},
+		{"shop.*.com", `b.yaml:2:33: route 1 (route1): host "shop.*.com" is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host`},
+		{"shop example.com", `b.yaml:2:33: route 1 (route1): host "shop example.com" is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host`},
+		{"shop..example.com", `b.yaml:2:33: route 1 (route1): host "shop..example.com" is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte("routes:\n  - { origin: \"http://a\", host: \""+tt.host+"\" }\n"))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("host %q:\n got %s\nwant %s", tt.host, got, tt.want)
+		}
+	}
+}
