@@ -31,7 +31,11 @@ type Hosts struct {
 // NewHosts returns the Hosts of list, besides the loopback ones: names
 // and addresses ("admin.internal", "192.0.2.7"; with a port, as
 // "admin.internal:9090", only that port) and address prefixes
-// ("10.0.0.0/8"). Case, and space around an entry, do not count.
+// ("10.0.0.0/8"). Case, space around an entry, the brackets of an IPv6
+// address ("[fd00::7]" or "fd00::7") and the dot that ends a fully
+// qualified name ("admin.internal.") do not count, in an entry or a
+// Host: a browser sends an IPv6 address in brackets, and a name as it
+// was typed.
 func NewHosts(list []string) Hosts {
 	h := Hosts{names: map[string]bool{}}
 	for _, s := range list {
@@ -40,9 +44,37 @@ func NewHosts(list []string) Hosts {
 			h.prefixes = append(h.prefixes, p.Masked())
 			continue
 		}
-		h.names[s] = true
+		name, port := splitHost(s)
+		if a, err := netip.ParseAddr(name); err == nil && port == "" {
+			// An address is the prefix of itself alone, so that it
+			// matches however the Host spells it (mapped, or with its
+			// zeros written out).
+			a = a.Unmap().WithZone("")
+			h.prefixes = append(h.prefixes, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		if port != "" {
+			name = net.JoinHostPort(name, port)
+		}
+		h.names[name] = true
 	}
 	return h
+}
+
+// splitHost is host's name, in the one spelling entries and requests are
+// compared in, and its port ("" for none): lower case, an IPv6 address
+// without its brackets and in its canonical form, a name without the dot
+// that ends a fully qualified one (localhost. is localhost).
+func splitHost(host string) (name, port string) {
+	name = host
+	if n, p, err := net.SplitHostPort(host); err == nil {
+		name, port = n, p
+	}
+	name = strings.ToLower(strings.TrimSuffix(strings.Trim(name, "[]"), "."))
+	if a, err := netip.ParseAddr(name); err == nil {
+		name = a.WithZone("").String()
+	}
+	return name, port
 }
 
 // Has reports whether host, a request's Host, names the listener. An
@@ -50,12 +82,11 @@ func NewHosts(list []string) Hosts {
 // that a listener bound beyond loopback answers only to what was
 // configured.
 func (h Hosts) Has(host string) bool {
-	name := host
-	if n, _, err := net.SplitHostPort(host); err == nil {
-		name = n
+	name, port := splitHost(host)
+	if name == "" {
+		return false
 	}
-	name = strings.ToLower(strings.TrimSuffix(strings.Trim(name, "[]"), "."))
-	if h.names[name] || h.names[strings.ToLower(host)] {
+	if h.names[name] || port != "" && h.names[net.JoinHostPort(name, port)] {
 		return true
 	}
 	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
@@ -65,7 +96,7 @@ func (h Hosts) Has(host string) bool {
 	if err != nil {
 		return false
 	}
-	a = a.Unmap().WithZone("")
+	a = a.Unmap()
 	if a.IsLoopback() {
 		return true
 	}

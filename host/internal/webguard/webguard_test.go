@@ -74,3 +74,40 @@ func TestCrossSite(t *testing.T) {
 		})
 	}
 }
+
+// TestHostsSpellings: an entry names its host as the request's Host may
+// spell it otherwise, or the reverse: an IPv6 address in brackets or
+// not, a name with the dot of a fully qualified name, an IPv4 address
+// a dual-stack listener sees mapped. Each was refused (403) though the
+// operator listed it.
+func TestHostsSpellings(t *testing.T) {
+	h := NewHosts([]string{"[fd00::7]", "fd00::8", "admin.internal.", "preview.lan:8081", "[fd00::9]:9090", "192.0.2.7"})
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"[fd00::7]", true},
+		{"[fd00::7]:9090", true},
+		{"[FD00:0:0::7]:9090", true},
+		{"[fd00::8]:9090", true},
+		{"admin.internal", true},
+		{"admin.internal:9090", true},
+		{"admin.internal.:9090", true},
+		{"preview.lan.:8081", true},
+		{"PREVIEW.LAN:8081", true},
+		{"preview.lan:8082", false},
+		{"[fd00::9]:9090", true},
+		{"[fd00:0::9]:9090", true},
+		{"[fd00::9]:9091", false},
+		{"[fd00::9]", false},
+		{"[fd00::9:9090]", false},
+		{"[::ffff:192.0.2.7]:80", true},
+		{"[fd00::6]:9090", false},
+		{"admin.internal.attacker.example", false},
+	}
+	for _, tt := range tests {
+		if got := h.Has(tt.host); got != tt.want {
+			t.Errorf("Has(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+}
