@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/geo"
+	"github.com/bespoke-edge/bespoke/host/internal/router"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"go.yaml.in/yaml/v3"
@@ -635,6 +636,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	names := map[string]bool{}
+	// served: the route that takes each host and path, by index; the
+	// router picks the first of routes that match alike.
+	type hostPath struct{ host, path string }
+	served := map[hostPath]int{}
 	for i, r := range c.Routes {
 		where := fmt.Sprintf("route %d (%s)", i+1, r.Name)
 		at := fmt.Sprintf("routes[%d].", i)
@@ -663,6 +668,17 @@ func (c *Config) Validate() error {
 		}
 		if msg := checkRouteHost(r.Host); msg != "" {
 			bad(at+"host", "%s: host %q %s", where, r.Host, msg)
+		} else if strings.HasPrefix(r.Path, "/") {
+			k := hostPath{router.CanonicalHost(r.Host), r.Path}
+			if j, ok := served[k]; ok {
+				host := "any host"
+				if r.Host != "" {
+					host = fmt.Sprintf("host %q", r.Host)
+				}
+				bad(at+"path", "%s: %s and path %q are route %d's (%s), which takes every request for them: this route would serve none", where, host, r.Path, j+1, c.Routes[j].Name)
+			} else {
+				served[k] = i
+			}
 		}
 	}
 	// Geography as the server reads it, here so that a mistake is told

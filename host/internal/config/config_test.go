@@ -635,3 +635,30 @@ func TestRouteHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutesServingTheSame: a route with the host and path of one before
+// it would serve no request, the first taking them all; it is refused
+// where it is written. A host spelt otherwise (case, a final dot) is
+// the same host, and "/blog" and "/blog/" are different paths.
+func TestRoutesServingTheSame(t *testing.T) {
+	tests := []struct{ routes, want string }{
+		{"  - { name: a, origin: http://a, host: shop.example.com }\n  - { name: b, origin: http://b, host: Shop.Example.com. }\n",
+			`b.yaml:3:5: route 2 (b): host "Shop.Example.com." and path "/" are route 1's (a), which takes every request for them: this route would serve none`},
+		{"  - { name: a, origin: http://a, path: /blog/ }\n  - { name: b, origin: http://b }\n  - { name: c, origin: http://c, path: /blog/ }\n",
+			`b.yaml:4:40: route 3 (c): any host and path "/blog/" are route 1's (a), which takes every request for them: this route would serve none`},
+		{"  - { name: a, origin: http://a }\n  - { name: b, origin: http://b, path: / }\n",
+			`b.yaml:3:40: route 2 (b): any host and path "/" are route 1's (a), which takes every request for them: this route would serve none`},
+		{"  - { name: a, origin: http://a, path: /blog }\n  - { name: b, origin: http://b, path: /blog/ }\n", ""},
+		{"  - { name: a, origin: http://a, host: \"*.example.com\" }\n  - { name: b, origin: http://b, host: shop.example.com }\n  - { name: c, origin: http://c }\n", ""},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte("routes:\n"+tt.routes))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.routes, got, tt.want)
+		}
+	}
+}

@@ -117,6 +117,11 @@ func underPrefix(path, prefix string) bool {
 	return len(path) == len(prefix) || strings.HasSuffix(prefix, "/") || path[len(prefix)] == '/'
 }
 
+// CanonicalHost is a route's host in the one spelling routes are
+// compared in, so that the configuration can tell two routes of one host
+// written differently ("Shop.example.com." and "shop.example.com").
+func CanonicalHost(host string) string { return hostName(host) }
+
 // hostName is the form routes and requests' hosts are compared in:
 // lower case, without the dot that ends a fully qualified name (RFC 1034
 // 3.1: "example.com." is example.com, which resolvers and browsers send
