@@ -669,7 +669,7 @@ func (c *Config) Validate() error {
 		if msg := checkRouteHost(r.Host); msg != "" {
 			bad(at+"host", "%s: host %q %s", where, r.Host, msg)
 		} else if strings.HasPrefix(r.Path, "/") {
-			k := hostPath{router.CanonicalHost(r.Host), r.Path}
+			k := hostPath{router.CanonicalHost(r.Host), router.CanonicalPrefix(r.Path)}
 			if j, ok := served[k]; ok {
 				host := "any host"
 				if r.Host != "" {

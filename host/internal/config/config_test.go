@@ -649,6 +649,8 @@ func TestRoutesServingTheSame(t *testing.T) {
 		{"  - { name: a, origin: http://a }\n  - { name: b, origin: http://b, path: / }\n",
 			`b.yaml:3:40: route 2 (b): any host and path "/" are route 1's (a), which takes every request for them: this route would serve none`},
 		{"  - { name: a, origin: http://a, path: /blog }\n  - { name: b, origin: http://b, path: /blog/ }\n", ""},
+		{"  - { name: a, origin: http://a, path: /café/ }\n  - { name: b, origin: http://b, path: \"/caf%C3%A9/\" }\n",
+			`b.yaml:3:40: route 2 (b): any host and path "/caf%C3%A9/" are route 1's (a), which takes every request for them: this route would serve none`},
 		{"  - { name: a, origin: http://a, host: \"*.example.com\" }\n  - { name: b, origin: http://b, host: shop.example.com }\n  - { name: c, origin: http://c }\n", ""},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -23,6 +24,7 @@ type Route struct {
 	// Host is "example.com", "*.example.com", or "" for any host.
 	Host string
 	// Prefix is the path prefix ("/", "/blog/", "/blog"); "" means "/".
+	// It may be percent-encoded (/caf%C3%A9/) or not (/café/).
 	// It matches whole segments: "/blog" serves /blog and what is under
 	// /blog/, not /blogger; "/blog/" serves what is under /blog/.
 	Prefix string
@@ -43,9 +45,7 @@ func New(routes []Route) *Router {
 		if r.routes[i].Prefix == "" {
 			r.routes[i].Prefix = "/"
 		}
-		// In the form requests' paths are matched in: a prefix of
-		// /blog//, which no such path holds, serves /blog/.
-		r.routes[i].Prefix = matchedPath(r.routes[i].Prefix)
+		r.routes[i].Prefix = CanonicalPrefix(r.routes[i].Prefix)
 		r.routes[i].Host = hostName(r.routes[i].Host)
 	}
 	return r
@@ -121,6 +121,17 @@ func underPrefix(path, prefix string) bool {
 // compared in, so that the configuration can tell two routes of one host
 // written differently ("Shop.example.com." and "shop.example.com").
 func CanonicalHost(host string) string { return hostName(host) }
+
+// CanonicalPrefix is a route's path prefix in the form requests' paths
+// are matched in, decoded as URL.Path is: a prefix copied from an
+// address bar (/caf%C3%A9/) serves /café/, and one of /blog//, which no
+// such path holds, serves /blog/.
+func CanonicalPrefix(prefix string) string {
+	if p, err := url.PathUnescape(prefix); err == nil {
+		prefix = p
+	}
+	return matchedPath(prefix)
+}
 
 // hostName is the form routes and requests' hosts are compared in:
 // lower case, without the dot that ends a fully qualified name (RFC 1034
@@ -212,7 +223,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route.Handler.ServeHTTP(w, r)
 }
 
-// Routes returns the routes.
+// Routes returns the routes, their hosts and prefixes in the form they
+// are matched in (CanonicalHost, CanonicalPrefix).
 func (rt *Router) Routes() []Route { return rt.routes }
 
 // Interface guards.

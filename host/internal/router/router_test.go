@@ -252,3 +252,30 @@ func TestMatchLongestWildcard(t *testing.T) {
 		}
 	}
 }
+
+// A route's path may be written as a browser's address bar copies it,
+// percent-encoded (/caf%C3%A9/), or as people read it (/café/): both
+// serve the page however the request encodes it, as requests' paths are
+// matched decoded.
+func TestMatchEncodedRoutePath(t *testing.T) {
+	rt := New([]Route{
+		{Name: "site", Handler: named("site")},
+		{Name: "cafe", Prefix: "/caf%C3%A9/", Handler: named("cafe")},
+		{Name: "docs", Prefix: "/my docs/", Handler: named("docs")},
+		{Name: "news", Prefix: "/%6Eews", Handler: named("news")},
+	})
+	tests := []struct{ target, want string }{
+		{"/caf%C3%A9/menu", "cafe"},
+		{"/caf%c3%a9/menu", "cafe"},
+		{"/café/menu", "cafe"},
+		{"/cafe/menu", "site"},
+		{"/my%20docs/a", "docs"},
+		{"/news", "news"},
+		{"/%6Eews/today", "news"},
+	}
+	for _, tt := range tests {
+		if got := serve(rt, "example.com", tt.target); got != tt.want {
+			t.Errorf("%s -> %q, want %q", tt.target, got, tt.want)
+		}
+	}
+}
