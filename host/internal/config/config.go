@@ -26,6 +26,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/geo"
 	"github.com/bespoke-edge/bespoke/host/internal/router"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/host/internal/webguard"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"go.yaml.in/yaml/v3"
 )
@@ -679,6 +680,11 @@ func (c *Config) Validate() error {
 			} else {
 				served[k] = i
 			}
+		}
+	}
+	for i, h := range c.AdminHosts {
+		if err := webguard.Check(h); err != nil {
+			bad(fmt.Sprintf("admin_hosts[%d]", i), "admin_hosts: %q %v", h, err)
 		}
 	}
 	// Geography as the server reads it, here so that a mistake is told

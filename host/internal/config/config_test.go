@@ -664,3 +664,26 @@ func TestRoutesServingTheSame(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminHosts: an admin_hosts entry that names no Host a request
+// could send (a URL, a wildcard, a prefix that does not parse) is
+// refused where it is written; it was kept as a name no Host is, and the
+// admin listener refused the host the operator had listed.
+func TestAdminHosts(t *testing.T) {
+	tests := []struct{ hosts, want string }{
+		{`["admin.internal", "10.0.0.0/8", "[fd00::7]:9090"]`, ""},
+		{`["10.0.0.0/33"]`, `b.yaml:1:15: admin_hosts: "10.0.0.0/33" is no address prefix (write 10.0.0.0/8)`},
+		{`["admin.internal", "http://admin.internal:9090"]`, `b.yaml:1:33: admin_hosts: "http://admin.internal:9090" is a URL: write its host alone (admin.internal:9090)`},
+		{`["*.internal"]`, `b.yaml:1:15: admin_hosts: "*.internal" is a wildcard: list each name (admin.internal) or an address prefix (10.0.0.0/8)`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte("admin_hosts: "+tt.hosts+"\nroutes: [{ origin: \"http://a\" }]\n"))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.hosts, got, tt.want)
+		}
+	}
+}

@@ -13,9 +13,13 @@
 package webguard
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -59,6 +63,53 @@ func NewHosts(list []string) Hosts {
 		h.names[name] = true
 	}
 	return h
+}
+
+// Check reports what is wrong with an entry NewHosts would take, nil when
+// nothing is. NewHosts takes any string, and one that names no host a
+// request could send (a URL, a wildcard, a prefix that does not parse)
+// would be a name no Host ever is: the listener refusing the host the
+// operator listed, with nothing to say why.
+func Check(entry string) error {
+	const noName = "is no host name: write a name (admin.internal), an address, either with :port for that port only, or an address prefix (10.0.0.0/8)"
+	s := strings.TrimSpace(entry)
+	if s == "" {
+		return errors.New("is empty")
+	}
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return nil
+	}
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Host != "" {
+		return fmt.Errorf("is a URL: write its host alone (%s)", u.Host)
+	}
+	if _, bits, ok := strings.Cut(s, "/"); ok {
+		if _, err := strconv.Atoi(bits); err == nil {
+			return errors.New("is no address prefix (write 10.0.0.0/8)")
+		}
+		return errors.New(noName)
+	}
+	if strings.HasPrefix(s, "*") {
+		return errors.New("is a wildcard: list each name (admin.internal) or an address prefix (10.0.0.0/8)")
+	}
+	name := s
+	if h, port, err := net.SplitHostPort(s); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return errors.New(noName)
+		}
+		name = h
+	}
+	name = strings.Trim(name, "[]")
+	if _, err := netip.ParseAddr(name); err == nil {
+		return nil
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(name, "."), ".") {
+		if label == "" || strings.ContainsFunc(label, func(r rune) bool {
+			return r <= ' ' || r == 0x7f || strings.ContainsRune("*/?#@[]:\\%\"<>{}|^`", r)
+		}) {
+			return errors.New(noName)
+		}
+	}
+	return nil
 }
 
 // splitHost is host's name, in the one spelling entries and requests are

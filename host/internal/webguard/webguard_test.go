@@ -111,3 +111,39 @@ func TestHostsSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestCheck: an entry that names no host a request could send (a URL, a
+// wildcard, a prefix that does not parse) is refused, with what to
+// write, rather than taken for a name no Host ever is.
+func TestCheck(t *testing.T) {
+	tests := []struct{ entry, want string }{
+		{"admin.internal", ""},
+		{"admin.internal.", ""},
+		{"Preview.LAN:8081", ""},
+		{"192.0.2.7", ""},
+		{"192.0.2.7:9090", ""},
+		{"[fd00::7]", ""},
+		{"[fd00::7]:9090", ""},
+		{"fd00::7", ""},
+		{"10.0.0.0/8", ""},
+		{"fd00::/8", ""},
+		{"my_host.internal", ""},
+		{"", "is empty"},
+		{"10.0.0.0/33", "is no address prefix (write 10.0.0.0/8)"},
+		{"10.0.0/8", "is no address prefix (write 10.0.0.0/8)"},
+		{"http://admin.internal:9090", "is a URL: write its host alone (admin.internal:9090)"},
+		{"*.internal", "is a wildcard: list each name (admin.internal) or an address prefix (10.0.0.0/8)"},
+		{"admin.internal/metrics", "is no host name: write a name (admin.internal), an address, either with :port for that port only, or an address prefix (10.0.0.0/8)"},
+		{"admin..internal", "is no host name: write a name (admin.internal), an address, either with :port for that port only, or an address prefix (10.0.0.0/8)"},
+		{"admin.internal:http", "is no host name: write a name (admin.internal), an address, either with :port for that port only, or an address prefix (10.0.0.0/8)"},
+	}
+	for _, tt := range tests {
+		got := ""
+		if err := Check(tt.entry); err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("Check(%q) = %q, want %q", tt.entry, got, tt.want)
+		}
+	}
+}
