@@ -666,6 +666,11 @@ func (c *Config) Validate() error {
 		}
 		if !strings.HasPrefix(r.Path, "/") {
 			bad(at+"path", "%s: path %q must start with /", where, r.Path)
+		} else if p, _, ok := strings.Cut(r.Path, "#"); ok {
+			bad(at+"path", "%s: path %q holds a fragment, which browsers never send: write %s", where, r.Path, p)
+		} else if p, _, ok := strings.Cut(r.Path, "?"); ok {
+			// Matched against the path alone, it would match no request.
+			bad(at+"path", "%s: path %q holds a query: a route matches the path alone (write %s)", where, r.Path, p)
 		}
 		if msg := checkRouteHost(r.Host); msg != "" {
 			bad(at+"host", "%s: host %q %s", where, r.Host, msg)

@@ -687,3 +687,25 @@ func TestAdminHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutePaths: a route's path is matched against the request's path
+// alone; one with a query or a fragment would match no request, and is
+// refused where it is written.
+func TestRoutePaths(t *testing.T) {
+	tests := []struct{ path, want string }{
+		{"/blog/", ""},
+		{"/caf%C3%A9/", ""},
+		{"/search?q=shoes", `b.yaml:2:33: route 1 (route1): path "/search?q=shoes" holds a query: a route matches the path alone (write /search)`},
+		{"/docs#install", `b.yaml:2:33: route 1 (route1): path "/docs#install" holds a fragment, which browsers never send: write /docs`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte("routes:\n  - { origin: \"http://a\", path: \""+tt.path+"\" }\n"))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("path %q:\n got %s\nwant %s", tt.path, got, tt.want)
+		}
+	}
+}
