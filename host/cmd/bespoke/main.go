@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/config"
+	"github.com/bespoke-edge/bespoke/host/internal/webguard"
 	"github.com/bespoke-edge/bespoke/internal/codegen"
 	"github.com/bespoke-edge/bespoke/internal/version"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -174,6 +175,20 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// hostsFlag is a repeatable --admin-host or --preview-host: each value
+// must name a Host a request could send (see webguard.Check), or the
+// listener would refuse the very host it was given.
+type hostsFlag []string
+
+func (h *hostsFlag) String() string { return strings.Join(*h, ", ") }
+func (h *hostsFlag) Set(s string) error {
+	if err := webguard.Check(s); err != nil {
+		return err
+	}
+	*h = append(*h, s)
+	return nil
+}
 
 // newFlagSet returns the options of command name. Its usage, printed
 // for -h alone (see parseFlags), goes to stdout: help asked for is the

@@ -34,7 +34,7 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	origin := fs.String("origin", "", "origin `URL` to fetch pages from")
 	pages := fs.String("pages", "", "`directory` of saved pages to use as the origin (default: the rule file's pages:, or the demo site)")
 	listen := fs.String("listen", "127.0.0.1:8081", "`address` of the preview; keep it on loopback: it shows the rules and fetches from the origin")
-	var hosts multiFlag
+	var hosts hostsFlag
 	fs.Var(&hosts, "preview-host", "a Host `name` (or address prefix, 10.0.0.0/8) the preview answers to besides loopback ones and --listen's (repeatable)")
 	var g geoFlags
 	g.register(fs)

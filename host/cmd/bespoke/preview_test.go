@@ -209,3 +209,25 @@ func TestPreviewFileArgument(t *testing.T) {
 		}
 	}
 }
+
+// TestHostFlags: a --preview-host or --admin-host that names no Host a
+// request could send is a mistake in the command line (exit 2), said
+// with what to write; it was taken as a name, and the listener refused
+// the host the operator had given it. (Each command would stop on its
+// own past its options: no rules file, --check.)
+func TestHostFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"preview", "--rules", "no-such-rules.yaml", "--preview-host", "*.lan"}, `--preview-host *.lan is a wildcard: list each name (admin.internal) or an address prefix (10.0.0.0/8)`},
+		{[]string{"serve", "--check", "--demo", "--cache-dir", "-", "--preview-host", "http://preview.lan:8081"}, `--preview-host http://preview.lan:8081 is a URL: write its host alone (preview.lan:8081)`},
+		{[]string{"serve", "--check", "--demo", "--cache-dir", "-", "--admin-host", "10.0.0.0/33"}, `--admin-host 10.0.0.0/33 is no address prefix (write 10.0.0.0/8)`},
+	}
+	for _, tt := range tests {
+		code, out, errOut := bespoke(tt.args...)
+		if code != 2 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, want 2 saying %s\n%s%s", tt.args, code, tt.want, out, errOut)
+		}
+	}
+}

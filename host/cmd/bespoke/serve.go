@@ -205,10 +205,10 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	tlsKey := fs.String("tls-key", "", "private key `file` (PEM) of --tls-cert")
 	h2c := fs.Bool("h2c", false, "also accept HTTP/2 without TLS (prior knowledge), for a load balancer in front")
 	adminToken := fs.String("admin-token-file", "", "`file` holding a bearer token the admin API requires, at least 16 characters (default: $BESPOKE_ADMIN_TOKEN, else none)")
-	var adminHosts multiFlag
+	var adminHosts hostsFlag
 	fs.Var(&adminHosts, "admin-host", "a Host `name` (or address prefix, 10.0.0.0/8) the admin listener answers to besides loopback ones (repeatable)")
 	previewAddr := fs.String("preview", "", "serve the editors' preview of the routes' rule files on this `address` (keep it on loopback, like the admin listener)")
-	var previewHosts multiFlag
+	var previewHosts hostsFlag
 	fs.Var(&previewHosts, "preview-host", "a Host `name` (or address prefix, 10.0.0.0/8) the preview answers to besides loopback ones and --preview's (repeatable)")
 	devPreview := fs.Bool("dev-preview", false, "development switch: honour preview links (?bsk_preview=...) that force variants and the time; links are signed with the secret and minted by the preview")
 	checkOnly := fs.Bool("check", false, "load everything serving needs (the configuration, every route's rules or plugin, TLS files, secret, token) and exit without listening: status 0 when bespoke would start, as nginx -t")

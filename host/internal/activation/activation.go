@@ -51,6 +51,12 @@ func Listeners() ([]Socket, error) {
 		named = strings.Split(names, ":")
 	}
 	out := make([]Socket, 0, n)
+	fail := func(err error) ([]Socket, error) {
+		for _, o := range out {
+			o.Listener.Close()
+		}
+		return nil, err
+	}
 	for i := range n {
 		s := Socket{}
 		if i < len(named) {
@@ -61,10 +67,14 @@ func Listeners() ([]Socket, error) {
 		ln, err := net.FileListener(f)
 		f.Close()
 		if err != nil {
-			for _, o := range out {
-				o.Listener.Close()
+			return fail(fmt.Errorf("passed socket %d (fd %d%s) is not a listening stream socket: %w", i+1, firstFD+i, nameNote(s.Name), err))
+		}
+		if ok, err := listening(ln); err != nil || !ok {
+			ln.Close()
+			if err != nil {
+				return fail(fmt.Errorf("passed socket %d (fd %d%s): %w", i+1, firstFD+i, nameNote(s.Name), err))
 			}
-			return nil, fmt.Errorf("passed socket %d (fd %d%s) is not a listening stream socket: %w", i+1, firstFD+i, nameNote(s.Name), err)
+			return fail(fmt.Errorf("passed socket %d (fd %d%s) is a connection, not a listening socket: set Accept=no (the default) in the socket unit", i+1, firstFD+i, nameNote(s.Name)))
 		}
 		s.Listener = ln
 		out = append(out, s)

@@ -19,18 +19,31 @@ func TestListeners(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, env, want string
+		// conn passes a connection at descriptor 3, as a socket unit
+		// with Accept=yes does, in place of the listening socket.
+		conn bool
 	}{
-		{"named", "LISTEN_FDS=2 LISTEN_FDNAMES=visitors:admin", "visitors=A admin=B"},
-		{"named in the other order", "LISTEN_FDS=2 LISTEN_FDNAMES=admin:visitors", "visitors=B admin=A"},
-		{"unnamed", "LISTEN_FDS=2", "visitors=A admin=B"},
-		{"one", "LISTEN_FDS=1", "visitors=A admin=none"},
-		{"another process's", "LISTEN_FDS=2 LISTEN_PID=1", "none"},
-		{"none", "", "none"},
-		{"not a number", "LISTEN_FDS=two", "error: LISTEN_FDS=\"two\": not a number of sockets"},
+		{"named", "LISTEN_FDS=2 LISTEN_FDNAMES=visitors:admin", "visitors=A admin=B", false},
+		{"named in the other order", "LISTEN_FDS=2 LISTEN_FDNAMES=admin:visitors", "visitors=B admin=A", false},
+		{"unnamed", "LISTEN_FDS=2", "visitors=A admin=B", false},
+		{"one", "LISTEN_FDS=1", "visitors=A admin=none", false},
+		{"another process's", "LISTEN_FDS=2 LISTEN_PID=1", "none", false},
+		{"none", "", "none", false},
+		{"not a number", "LISTEN_FDS=two", "error: LISTEN_FDS=\"two\": not a number of sockets", false},
+		{"a connection (Accept=yes)", "LISTEN_FDS=2", "error: passed socket 1 (fd 3) is a connection, not a listening socket: set Accept=no (the default) in the socket unit", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := listen(t), listen(t)
 			fa, _ := a.(*net.TCPListener).File()
+			if tc.conn {
+				c, err := net.Dial("tcp", a.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				fa.Close()
+				fa, _ = c.(*net.TCPConn).File()
+			}
 			fb, _ := b.(*net.TCPListener).File()
 			defer fa.Close()
 			defer fb.Close()

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,7 +24,9 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/geo"
+	"github.com/bespoke-edge/bespoke/host/internal/router"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/host/internal/webguard"
 	"github.com/bespoke-edge/bespoke/internal/syntax"
 	"go.yaml.in/yaml/v3"
 )
@@ -634,6 +637,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	names := map[string]bool{}
+	// served: the route that takes each host and path, by index; the
+	// router picks the first of routes that match alike.
+	type hostPath struct{ host, path string }
+	served := map[hostPath]int{}
 	for i, r := range c.Routes {
 		where := fmt.Sprintf("route %d (%s)", i+1, r.Name)
 		at := fmt.Sprintf("routes[%d].", i)
@@ -659,6 +666,30 @@ func (c *Config) Validate() error {
 		}
 		if !strings.HasPrefix(r.Path, "/") {
 			bad(at+"path", "%s: path %q must start with /", where, r.Path)
+		} else if p, _, ok := strings.Cut(r.Path, "#"); ok {
+			bad(at+"path", "%s: path %q holds a fragment, which browsers never send: write %s", where, r.Path, p)
+		} else if p, _, ok := strings.Cut(r.Path, "?"); ok {
+			// Matched against the path alone, it would match no request.
+			bad(at+"path", "%s: path %q holds a query: a route matches the path alone (write %s)", where, r.Path, p)
+		}
+		if msg := checkRouteHost(r.Host); msg != "" {
+			bad(at+"host", "%s: host %q %s", where, r.Host, msg)
+		} else if strings.HasPrefix(r.Path, "/") {
+			k := hostPath{router.CanonicalHost(r.Host), router.CanonicalPrefix(r.Path)}
+			if j, ok := served[k]; ok {
+				host := "any host"
+				if r.Host != "" {
+					host = fmt.Sprintf("host %q", r.Host)
+				}
+				bad(at+"path", "%s: %s and path %q are route %d's (%s), which takes every request for them: this route would serve none", where, host, r.Path, j+1, c.Routes[j].Name)
+			} else {
+				served[k] = i
+			}
+		}
+	}
+	for i, h := range c.AdminHosts {
+		if err := webguard.Check(h); err != nil {
+			bad(fmt.Sprintf("admin_hosts[%d]", i), "admin_hosts: %q %v", h, err)
 		}
 	}
 	// Geography as the server reads it, here so that a mistake is told
@@ -835,6 +866,46 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// checkRouteHost says what is wrong with a route's host, "" when nothing
+// is: a name, "*." and a name, or an IP address (in brackets or not). The
+// router compares it with the request's Host without the port, so a host
+// with a port, or anything else, would match no request and leave the
+// route serving nothing, without a word.
+func checkRouteHost(host string) string {
+	const noName = "is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host"
+	if host == "" {
+		return ""
+	}
+	if u, err := url.Parse(host); err == nil && u.Scheme != "" && u.Host != "" {
+		return fmt.Sprintf("is a URL: write the name alone (%s)", u.Hostname())
+	}
+	if name, _, ok := strings.Cut(host, "/"); ok && name != "" {
+		return fmt.Sprintf("holds a path: write the name alone (%s), and the path in path", name)
+	}
+	bare := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if _, err := netip.ParseAddr(bare); err == nil {
+		return ""
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		if strings.Contains(h, ":") {
+			h = "[" + h + "]"
+		}
+		return "names a port: a route matches its host on every port; write " + h
+	}
+	name := strings.TrimSuffix(strings.TrimPrefix(host, "*."), ".")
+	if name == "" {
+		return noName
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || strings.ContainsFunc(label, func(r rune) bool {
+			return r <= ' ' || r == 0x7f || strings.ContainsRune("*/?#@[]:\\%\"<>{}|^`", r)
+		}) {
+			return noName
+		}
+	}
+	return ""
 }
 
 // checkListenAddr checks a TCP address to listen on: [host]:port, the

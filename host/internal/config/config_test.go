@@ -598,3 +598,114 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteHosts: a route's host is a name, a "*." wildcard or an
+// address, matched on every port; anything else (a port, a scheme, a
+// wildcard elsewhere) would match no request, and is refused where it
+// is written rather than leave the route serving nothing.
+func TestRouteHosts(t *testing.T) {
+	tests := []struct{ host, want string }{
+		{"shop.example.com", ""},
+		{"Shop.Example.COM.", ""},
+		{"*.example.com", ""},
+		{"bücher.example", ""},
+		{"192.0.2.7", ""},
+		{"2001:db8::1", ""},
+		{"[2001:db8::1]", ""},
+		{"localhost", ""},
+		{"my_host.internal", ""},
+		{"shop.example.com:8443", `b.yaml:2:33: route 1 (route1): host "shop.example.com:8443" names a port: a route matches its host on every port; write shop.example.com`},
+		{"[2001:db8::1]:8443", `b.yaml:2:33: route 1 (route1): host "[2001:db8::1]:8443" names a port: a route matches its host on every port; write [2001:db8::1]`},
+		{"https://shop.example.com", `b.yaml:2:33: route 1 (route1): host "https://shop.example.com" is a URL: write the name alone (shop.example.com)`},
+		{"shop.example.com/blog", `b.yaml:2:33: route 1 (route1): host "shop.example.com/blog" holds a path: write the name alone (shop.example.com), and the path in path`},
+		{"*", `b.yaml:2:33: route 1 (route1): host "*" is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host`},
+		{"*example.com", `b.yaml:2:33: route 1 (route1): host "*example.com" is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host`},
+		{"shop.*.com", `b.yaml:2:33: route 1 (route1): host "shop.*.com" is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host`},
+		{"shop example.com", `b.yaml:2:33: route 1 (route1): host "shop example.com" is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host`},
+		{"shop..example.com", `b.yaml:2:33: route 1 (route1): host "shop..example.com" is no name: write a name (shop.example.com), a wildcard of the names under one (*.example.com), or leave host out for any host`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte("routes:\n  - { origin: \"http://a\", host: \""+tt.host+"\" }\n"))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("host %q:\n got %s\nwant %s", tt.host, got, tt.want)
+		}
+	}
+}
+
+// TestRoutesServingTheSame: a route with the host and path of one before
+// it would serve no request, the first taking them all; it is refused
+// where it is written. A host spelt otherwise (case, a final dot) is
+// the same host, and "/blog" and "/blog/" are different paths.
+func TestRoutesServingTheSame(t *testing.T) {
+	tests := []struct{ routes, want string }{
+		{"  - { name: a, origin: http://a, host: shop.example.com }\n  - { name: b, origin: http://b, host: Shop.Example.com. }\n",
+			`b.yaml:3:5: route 2 (b): host "Shop.Example.com." and path "/" are route 1's (a), which takes every request for them: this route would serve none`},
+		{"  - { name: a, origin: http://a, path: /blog/ }\n  - { name: b, origin: http://b }\n  - { name: c, origin: http://c, path: /blog/ }\n",
+			`b.yaml:4:40: route 3 (c): any host and path "/blog/" are route 1's (a), which takes every request for them: this route would serve none`},
+		{"  - { name: a, origin: http://a }\n  - { name: b, origin: http://b, path: / }\n",
+			`b.yaml:3:40: route 2 (b): any host and path "/" are route 1's (a), which takes every request for them: this route would serve none`},
+		{"  - { name: a, origin: http://a, path: /blog }\n  - { name: b, origin: http://b, path: /blog/ }\n", ""},
+		{"  - { name: a, origin: http://a, path: /café/ }\n  - { name: b, origin: http://b, path: \"/caf%C3%A9/\" }\n",
+			`b.yaml:3:40: route 2 (b): any host and path "/caf%C3%A9/" are route 1's (a), which takes every request for them: this route would serve none`},
+		{"  - { name: a, origin: http://a, host: \"*.example.com\" }\n  - { name: b, origin: http://b, host: shop.example.com }\n  - { name: c, origin: http://c }\n", ""},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte("routes:\n"+tt.routes))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.routes, got, tt.want)
+		}
+	}
+}
+
+// TestAdminHosts: an admin_hosts entry that names no Host a request
+// could send (a URL, a wildcard, a prefix that does not parse) is
+// refused where it is written; it was kept as a name no Host is, and the
+// admin listener refused the host the operator had listed.
+func TestAdminHosts(t *testing.T) {
+	tests := []struct{ hosts, want string }{
+		{`["admin.internal", "10.0.0.0/8", "[fd00::7]:9090"]`, ""},
+		{`["10.0.0.0/33"]`, `b.yaml:1:15: admin_hosts: "10.0.0.0/33" is no address prefix (write 10.0.0.0/8)`},
+		{`["admin.internal", "http://admin.internal:9090"]`, `b.yaml:1:33: admin_hosts: "http://admin.internal:9090" is a URL: write its host alone (admin.internal:9090)`},
+		{`["*.internal"]`, `b.yaml:1:15: admin_hosts: "*.internal" is a wildcard: list each name (admin.internal) or an address prefix (10.0.0.0/8)`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte("admin_hosts: "+tt.hosts+"\nroutes: [{ origin: \"http://a\" }]\n"))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.hosts, got, tt.want)
+		}
+	}
+}
+
+// TestRoutePaths: a route's path is matched against the request's path
+// alone; one with a query or a fragment would match no request, and is
+// refused where it is written.
+func TestRoutePaths(t *testing.T) {
+	tests := []struct{ path, want string }{
+		{"/blog/", ""},
+		{"/caf%C3%A9/", ""},
+		{"/search?q=shoes", `b.yaml:2:33: route 1 (route1): path "/search?q=shoes" holds a query: a route matches the path alone (write /search)`},
+		{"/docs#install", `b.yaml:2:33: route 1 (route1): path "/docs#install" holds a fragment, which browsers never send: write /docs`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("b.yaml", []byte("routes:\n  - { origin: \"http://a\", path: \""+tt.path+"\" }\n"))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("path %q:\n got %s\nwant %s", tt.path, got, tt.want)
+		}
+	}
+}

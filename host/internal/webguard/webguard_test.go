@@ -74,3 +74,76 @@ func TestCrossSite(t *testing.T) {
 		})
 	}
 }
+
+// TestHostsSpellings: an entry names its host as the request's Host may
+// spell it otherwise, or the reverse: an IPv6 address in brackets or
+// not, a name with the dot of a fully qualified name, an IPv4 address
+// a dual-stack listener sees mapped. Each was refused (403) though the
+// operator listed it.
+func TestHostsSpellings(t *testing.T) {
+	h := NewHosts([]string{"[fd00::7]", "fd00::8", "admin.internal.", "preview.lan:8081", "[fd00::9]:9090", "192.0.2.7"})
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"[fd00::7]", true},
+		{"[fd00::7]:9090", true},
+		{"[FD00:0:0::7]:9090", true},
+		{"[fd00::8]:9090", true},
+		{"admin.internal", true},
+		{"admin.internal:9090", true},
+		{"admin.internal.:9090", true},
+		{"preview.lan.:8081", true},
+		{"PREVIEW.LAN:8081", true},
+		{"preview.lan:8082", false},
+		{"[fd00::9]:9090", true},
+		{"[fd00:0::9]:9090", true},
+		{"[fd00::9]:9091", false},
+		{"[fd00::9]", false},
+		{"[fd00::9:9090]", false},
+		{"[::ffff:192.0.2.7]:80", true},
+		{"[fd00::6]:9090", false},
+		{"admin.internal.attacker.example", false},
+	}
+	for _, tt := range tests {
+		if got := h.Has(tt.host); got != tt.want {
+			t.Errorf("Has(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+}
+
+// TestCheck: an entry that names no host a request could send (a URL, a
+// wildcard, a prefix that does not parse) is refused, with what to
+// write, rather than taken for a name no Host ever is.
+func TestCheck(t *testing.T) {
+	tests := []struct{ entry, want string }{
+		{"admin.internal", ""},
+		{"admin.internal.", ""},
+		{"Preview.LAN:8081", ""},
+		{"192.0.2.7", ""},
+		{"192.0.2.7:9090", ""},
+		{"[fd00::7]", ""},
+		{"[fd00::7]:9090", ""},
+		{"fd00::7", ""},
+		{"10.0.0.0/8", ""},
+		{"fd00::/8", ""},
+		{"my_host.internal", ""},
+		{"", "is empty"},
+		{"10.0.0.0/33", "is no address prefix (write 10.0.0.0/8)"},
+		{"10.0.0/8", "is no address prefix (write 10.0.0.0/8)"},
+		{"http://admin.internal:9090", "is a URL: write its host alone (admin.internal:9090)"},
+		{"*.internal", "is a wildcard: list each name (admin.internal) or an address prefix (10.0.0.0/8)"},
+		{"admin.internal/metrics", "is no host name: write a name (admin.internal), an address, either with :port for that port only, or an address prefix (10.0.0.0/8)"},
+		{"admin..internal", "is no host name: write a name (admin.internal), an address, either with :port for that port only, or an address prefix (10.0.0.0/8)"},
+		{"admin.internal:http", "is no host name: write a name (admin.internal), an address, either with :port for that port only, or an address prefix (10.0.0.0/8)"},
+	}
+	for _, tt := range tests {
+		got := ""
+		if err := Check(tt.entry); err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("Check(%q) = %q, want %q", tt.entry, got, tt.want)
+		}
+	}
+}
