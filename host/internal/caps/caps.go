@@ -108,6 +108,27 @@ type Counts struct {
 	loaded     []byte
 	fromShared bool
 	hits       []hit
+	// Rules are the capped rules of the plugin deciding the request;
+	// nil when not known. A Hit that finds the counts full drops an
+	// entry they say counts nothing first.
+	Rules *Rules
+}
+
+// Rules are the capped rules of one plugin: for each, the window its
+// count lives. Built once per plugin (NewRules), read by any number of
+// requests.
+type Rules struct {
+	windows map[uint32]uint32 // by key hash, the window in minutes
+}
+
+// NewRules returns the rules whose windows are given by key (a rule's
+// cap slot key, as Hit takes it).
+func NewRules(windows map[string]time.Duration) *Rules {
+	r := &Rules{windows: make(map[uint32]uint32, len(windows))}
+	for k, w := range windows {
+		r.windows[keyHash(k)] = uint32(w / time.Minute)
+	}
+	return r
 }
 
 // hit is one Hit of a request.
@@ -274,16 +295,41 @@ func (c *Counts) Hit(key string, window time.Duration) {
 		}
 	}
 	if len(c.entries) == maxEntries {
-		// Forget the oldest window.
-		oldest := 0
-		for i := range c.entries {
-			if c.entries[i].start < c.entries[oldest].start {
-				oldest = i
-			}
-		}
-		c.entries = append(c.entries[:oldest], c.entries[oldest+1:]...)
+		i := c.evictee(now)
+		c.entries = append(c.entries[:i], c.entries[i+1:]...)
 	}
 	c.entries = append(c.entries, entry{hash: h, count: 1, start: now})
+}
+
+// evictee returns the index of the entry to drop from full counts: one
+// that counts nothing (its rule's window has passed, or the plugin has
+// no such rule: renamed, removed, its window changed), else the one
+// whose window started longest ago. Dropping the oldest alone lost a
+// live count while dead entries stayed. Of a host's routes, which share
+// the counts, another route's rules are unknown here and go before this
+// route's live ones: one live count is lost either way.
+func (c *Counts) evictee(now uint32) int {
+	rank := func(e entry) int {
+		if c.Rules == nil {
+			return 1
+		}
+		w, ok := c.Rules.windows[e.hash]
+		switch age := int64(now) - int64(e.start); {
+		case !ok:
+			return 1
+		case age >= int64(w) || age < -maxSkew:
+			return 0
+		}
+		return 2
+	}
+	best, bestRank := 0, rank(c.entries[0])
+	for i := 1; i < len(c.entries); i++ {
+		r := rank(c.entries[i])
+		if r < bestRank || r == bestRank && c.entries[i].start < c.entries[best].start {
+			best, bestRank = i, r
+		}
+	}
+	return best
 }
 
 // Changed reports whether Hit was called.
@@ -318,6 +364,7 @@ func (c *Counts) Save(visitorID string, maxAge time.Duration) error {
 		hits := c.hits
 		merge = func(cur []byte) []byte {
 			stored := c.s.FromShared(cur, nil)
+			stored.Rules = c.Rules
 			for _, h := range hits {
 				stored.Hit(h.key, h.window)
 			}

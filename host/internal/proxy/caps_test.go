@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -191,5 +192,48 @@ func TestCapsDroppedCounted(t *testing.T) {
 	e.get(t, "/list", "Sec-Fetch-Dest", "document")
 	if n := e.p.Stats().CapsDropped.Load(); n != 2 {
 		t.Errorf("CapsDropped %d after a visitor without the cookie, want 2", n)
+	}
+}
+
+// TestFullCountsKeepLiveCaps: a visitor whose counts are full (64
+// entries), most of them of rules the file no longer has, sees a new
+// capped rule: the entry it takes the place of is a dead one. It was the
+// oldest, the count of a rule still capped, which then showed again
+// within its window.
+func TestFullCountsKeepLiveCaps(t *testing.T) {
+	const rules = `rules:
+  - name: popup
+    at_most: 2 per 1d
+    actions:
+      - set_header: { name: X-Popup, value: shown }
+  - name: banner
+    at_most: 1 per 1d
+    actions:
+      - set_header: { name: X-Banner, value: shown }
+`
+	key := []byte("0123456789abcdef")
+	capStore, _ := caps.New(key, nil)
+	e := newEnv(t, cardsOrigin(), []byte(rules), func(c *proxy.Config) { c.Caps = capStore })
+	// The visitor's cookie: the popup, seen twice an hour ago, then 63
+	// rules of an earlier file.
+	at := time.Now().Add(-time.Hour)
+	earlier, _ := caps.New(key, func() time.Time { return at })
+	counts := earlier.Load(httptest.NewRequest(http.MethodGet, "/", nil))
+	counts.Hit("86400:popup", 24*time.Hour)
+	counts.Hit("86400:popup", 24*time.Hour)
+	at = at.Add(time.Minute)
+	for i := range 63 {
+		counts.Hit(fmt.Sprintf("86400:retired-%d", i), 24*time.Hour)
+	}
+	jar := cookieJar{caps.CookieName: counts.Cookie(24*time.Hour, false).Value}
+	for view := 1; view <= 2; view++ {
+		r := e.get(t, "/", "Sec-Fetch-Dest", "document", "Cookie", jar.header())
+		jar.keep(r)
+		if r.Header.Get("X-Popup") != "" {
+			t.Fatalf("view %d: the popup, at its cap, showed again", view)
+		}
+		if got, want := r.Header.Get("X-Banner") != "", view == 1; got != want {
+			t.Errorf("view %d: banner shown %v, want %v", view, got, want)
+		}
 	}
 }

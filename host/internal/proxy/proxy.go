@@ -700,6 +700,7 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 			p.stats.CapsDropped.Add(1)
 			p.cfg.Metrics.CapsDropped(p.cfg.Route, st.caps.Dropped)
 		}
+		st.caps.Rules = s.Actions().CapRules()
 		v.Caps = st.caps
 		switch {
 		case Speculative(r.Header):
