@@ -385,20 +385,18 @@ func (c *Counts) Cookie(maxAge time.Duration, secure bool) *http.Cookie {
 }
 
 // Untracked is the counter of a visitor whose counts cannot be kept
-// (Global Privacy Control, declined consent): a rule in Hide counts as
-// used up, so that it does not apply; any other counts what the visitor's
-// cookie already holds (nothing is added for such a visitor). A nil
-// Counts holds nothing.
+// (Global Privacy Control, declined consent, counts the shared store
+// could not read): a rule in Hide counts as used up, so that it does not
+// apply; any other counts nothing, as if never counted, whatever the
+// visitor's cookie held from before they declined (nothing is added for
+// such a visitor, so what it holds could only hold the rule back for
+// good).
 type Untracked struct {
-	Counts *Counts
 	// Hide maps a rule's key to its cap.
 	Hide map[string]int
 }
 
 // Count implements the proxy's counter.
-func (u *Untracked) Count(key string, window time.Duration) int {
-	if n, ok := u.Hide[key]; ok {
-		return n
-	}
-	return u.Counts.Count(key, window)
+func (u *Untracked) Count(key string, _ time.Duration) int {
+	return u.Hide[key]
 }

@@ -445,7 +445,7 @@ func Compile(m *plugin.Manifest) *Program {
 // visitor whose counts cannot be kept (Global Privacy Control, declined
 // consent): by cap slot key (plugin.Slot.Arg), the rule's cap, for the
 // rules that then do not apply (at_most's untracked: hide, the default);
-// the rules absent apply as counted by what the visitor already stores.
+// the rules absent apply as if never counted.
 // The map must not be changed.
 func (prog *Program) UntrackedCaps() map[string]int { return prog.untracked }
 

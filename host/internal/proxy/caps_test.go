@@ -237,3 +237,49 @@ func TestFullCountsKeepLiveCaps(t *testing.T) {
 		}
 	}
 }
+
+// TestUntrackedShowIgnoresCounts: a visitor who declines tracking, whose
+// caps cookie still holds counts from before (the visitor counted, then
+// declined), gets a rule with untracked: show as if never counted, as
+// the rule language says: the proxy read the old counts, and the rule,
+// at its cap there, did not show.
+func TestUntrackedShowIgnoresCounts(t *testing.T) {
+	const rules = `rules:
+  - name: notice
+    at_most: { times: 1, per: 1d, untracked: show }
+    actions:
+      - set_header: { name: X-Notice, value: shown }
+  - name: popup
+    at_most: 1 per 1d
+    actions:
+      - set_header: { name: X-Popup, value: shown }
+`
+	capStore, _ := caps.New([]byte("0123456789abcdef"), nil)
+	e := newEnv(t, cardsOrigin(), []byte(rules), func(c *proxy.Config) {
+		c.Caps, c.ConsentCookie, c.ConsentDeny = capStore, "consent", []string{"no"}
+	})
+	jar := cookieJar{}
+	r := e.get(t, "/", "Sec-Fetch-Dest", "document")
+	jar.keep(r)
+	if r.Header.Get("X-Notice") == "" || r.Header.Get("X-Popup") == "" {
+		t.Fatalf("first view, counted: notice %q, popup %q", r.Header.Get("X-Notice"), r.Header.Get("X-Popup"))
+	}
+	for _, tt := range []struct {
+		name    string
+		headers []string
+	}{
+		{"Sec-GPC", []string{"Sec-GPC", "1", "Cookie", jar.header()}},
+		{"consent cookie", []string{"Cookie", jar.header() + "; consent=no"}},
+	} {
+		r := e.get(t, "/", append([]string{"Sec-Fetch-Dest", "document"}, tt.headers...)...)
+		if r.Header.Get("X-Notice") == "" {
+			t.Errorf("%s: the untracked: show rule, counted at its cap before, did not show", tt.name)
+		}
+		if r.Header.Get("X-Popup") != "" {
+			t.Errorf("%s: the untracked: hide rule showed", tt.name)
+		}
+		if len(r.Cookies()) != 0 {
+			t.Errorf("%s: cookies set for a visitor who declines: %v", tt.name, r.Header.Values("Set-Cookie"))
+		}
+	}
+}
