@@ -677,3 +677,57 @@ tests:
 		t.Errorf("failures %q", results[0].Failures)
 	}
 }
+
+// TestConsentCookie: a test visitor whose consent cookie declines (the
+// proxy's seen.consent_cookie, given in Options) is one the proxy keeps
+// nothing for, as one sending Sec-GPC: 1: what a view shows is not seen
+// in the next, and a capped rule does what its untracked says. Tests
+// took such a visitor for one who consents, which the proxy does not.
+func TestConsentCookie(t *testing.T) {
+	const rules = `
+rules:
+  - name: popup
+    at_most: 2 per 1d
+    actions:
+      - insert_before: { select: "#hero", html: '<div class="popup">Join</div>' }
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul.cards > li", id: "@data-id", keep_at_least: 1 }
+tests:
+  - name: declines
+    request: { cookies: { consent: denied } }
+    expect:
+      no_match: [popup]
+      page: { "ul.cards > li": { count: 3 } }
+    then:
+      - expect: { page: { "ul.cards > li": { count: 3 } } }
+  - name: consents
+    request: { cookies: { consent: granted } }
+    expect:
+      match: [popup]
+      page: { "ul.cards > li": { count: 3 } }
+    then:
+      - expect: { page: { "ul.cards > li": { count: 1 } } }
+`
+	s, prog := load(t, rules)
+	for _, tt := range []struct {
+		name string
+		opt  ruletest.Options
+		fail map[string]bool // by test name
+	}{
+		{"consent cookie", ruletest.Options{Pages: pages, ConsentCookie: "consent", ConsentDeny: []string{"no", "denied"}}, nil},
+		{"without one", ruletest.Options{Pages: pages}, map[string]bool{"declines": true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			results, err := ruletest.RunWith(context.Background(), s, prog, tt.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range results {
+				if r.Passed() == tt.fail[r.Test.Name] {
+					t.Errorf("%s: passed %v, failures %q", r.Test.Name, r.Passed(), r.Failures)
+				}
+			}
+		})
+	}
+}
