@@ -27,7 +27,11 @@ import (
 const CookieName = "bsk_caps"
 
 const (
-	version    = 1
+	version = 1
+	// versionNew is version for the counts of a new visitor in a shared
+	// store, kept NewVisitorTTL (see Save): the same entries. A proxy of
+	// an earlier release reads them as "old-format", none.
+	versionNew = 2
 	entrySize  = 9
 	macSize    = 16
 	maxEntries = plugin.MaxCappedRules
@@ -39,6 +43,9 @@ type Store struct {
 	key    []byte
 	now    func() time.Time
 	shared Shared
+	// newTTL bounds how long a shared store keeps a new visitor's
+	// counts (0: no bound).
+	newTTL time.Duration
 }
 
 // Shared is a store several proxies share, keyed by visitor id, that
@@ -56,15 +63,19 @@ type Shared interface {
 }
 
 // NewShared returns a store keeping counts in sh (required) rather than in
-// a cookie. now may be nil (time.Now).
-func NewShared(sh Shared, now func() time.Time) (*Store, error) {
+// a cookie. now may be nil (time.Now). newVisitorTTL, when above 0,
+// bounds how long sh keeps the counts of a visitor whose id the client
+// has not sent back yet (see Counts.Save): a client that never keeps
+// cookies, a crawler, has a new id on every request, and would
+// otherwise leave a key for a whole window each time.
+func NewShared(sh Shared, now func() time.Time, newVisitorTTL time.Duration) (*Store, error) {
 	if sh == nil {
 		return nil, errors.New("caps: a shared store is required")
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{now: now, shared: sh}, nil
+	return &Store{now: now, shared: sh, newTTL: max(newVisitorTTL, 0)}, nil
 }
 
 // Shared returns the shared store the counts live in, or nil when they
@@ -108,6 +119,9 @@ type Counts struct {
 	loaded     []byte
 	fromShared bool
 	hits       []hit
+	// provisional: the shared store holds the counts as a new
+	// visitor's, for NewVisitorTTL only (see Renew).
+	provisional bool
 	// Rules are the capped rules of the plugin deciding the request;
 	// nil when not known. A Hit that finds the counts full drops an
 	// entry they say counts nothing first.
@@ -158,9 +172,10 @@ func (s *Store) FromShared(b []byte, err error) *Counts {
 	case b == nil:
 	case len(b) < 1:
 		c.Dropped = "malformed"
-	case b[0] != version:
+	case b[0] != version && b[0] != versionNew:
 		c.Dropped = "old-format"
 	default:
+		c.provisional = b[0] == versionNew
 		c.decodeEntries(b[1:])
 	}
 	return c
@@ -335,10 +350,10 @@ func (c *Counts) evictee(now uint32) int {
 // Changed reports whether Hit was called.
 func (c *Counts) Changed() bool { return c != nil && c.changed }
 
-// encode returns the version byte and the entries.
-func (c *Counts) encode() []byte {
+// encode returns the version byte v and the entries.
+func (c *Counts) encode(v byte) []byte {
 	b := make([]byte, 1, 1+len(c.entries)*entrySize+macSize)
-	b[0] = version
+	b[0] = v
 	for _, e := range c.entries {
 		b = binary.LittleEndian.AppendUint32(b, e.hash)
 		b = append(b, e.count)
@@ -348,9 +363,13 @@ func (c *Counts) encode() []byte {
 }
 
 // Save stores counts that changed in the shared store, for visitorID,
-// living as long as maxAge. Counts of a cookie store, counts whose load
-// failed (Unknown) and unchanged counts are not saved.
-func (c *Counts) Save(visitorID string, maxAge time.Duration) error {
+// living as long as maxAge: as long as the longest window of the rules
+// needs. Counts of a new visitor (newVisitor: the request did not send
+// its id back: a first visit, or a client that never keeps cookies) live
+// the store's NewVisitorTTL at most, until the visitor comes back with
+// its id (see Renew). Counts of a cookie store, counts whose load failed
+// (Unknown) and unchanged counts are not saved.
+func (c *Counts) Save(visitorID string, maxAge time.Duration, newVisitor bool) error {
 	switch {
 	case c == nil || !c.changed || c.s.shared == nil:
 		return nil
@@ -359,6 +378,35 @@ func (c *Counts) Save(visitorID string, maxAge time.Duration) error {
 	case visitorID == "":
 		return errors.New("caps: no visitor id to save the counts under")
 	}
+	v := byte(version)
+	if newVisitor && c.s.newTTL > 0 && c.s.newTTL < maxAge {
+		v, maxAge = versionNew, c.s.newTTL
+	}
+	return c.save(visitorID, v, maxAge)
+}
+
+// Renew stores again, for maxAge, counts the shared store keeps as a new
+// visitor's (for NewVisitorTTL), now that the visitor came back with its
+// id: its counts must live their windows, though this request may count
+// nothing. Other counts are left as they are (no write). Renew is for
+// the request's start; a Save after it writes over what it wrote.
+func (c *Counts) Renew(visitorID string, maxAge time.Duration) error {
+	if c == nil || !c.provisional || c.Unknown || c.s.shared == nil || visitorID == "" {
+		return nil
+	}
+	c.provisional = false
+	err := c.save(visitorID, version, maxAge)
+	if err == nil {
+		// What the store now holds, for a Save's write over it.
+		c.loaded = c.encode(version)
+	}
+	return err
+}
+
+// save writes the counts as version v for ttl, over what the request
+// loaded; over counts another request stored since, with this request's
+// hits added to them.
+func (c *Counts) save(visitorID string, v byte, ttl time.Duration) error {
 	var merge func(cur []byte) []byte
 	if c.fromShared {
 		hits := c.hits
@@ -368,15 +416,15 @@ func (c *Counts) Save(visitorID string, maxAge time.Duration) error {
 			for _, h := range hits {
 				stored.Hit(h.key, h.window)
 			}
-			return stored.encode()
+			return stored.encode(v)
 		}
 	}
-	return c.s.shared.SaveCaps(visitorID, c.encode(), maxAge, c.loaded, merge)
+	return c.s.shared.SaveCaps(visitorID, c.encode(v), ttl, c.loaded, merge)
 }
 
 // Cookie returns the cookie storing the counts, living as long as maxAge.
 func (c *Counts) Cookie(maxAge time.Duration, secure bool) *http.Cookie {
-	b := c.encode()
+	b := c.encode(version)
 	b = append(b, c.s.mac(b)...)
 	return &http.Cookie{
 		Name: CookieName, Value: base64.RawURLEncoding.EncodeToString(b), Path: "/",

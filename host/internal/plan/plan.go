@@ -212,6 +212,8 @@ type Program struct {
 	// capRules are the capped rules' windows, for the counts to know
 	// which of their entries are dead (see caps.Counts.Rules).
 	capRules *caps.Rules
+	// capsLife is the longest window of the capped rules.
+	capsLife time.Duration
 	// headSelector is the index of the "head" selector, for experiments
 	// exposed with a <meta> tag; -1 when none is.
 	headSelector int
@@ -320,6 +322,7 @@ func Compile(m *plugin.Manifest) *Program {
 		if c := r.Cap; c != nil && c.Slot >= 0 && c.Slot < len(m.Slots) {
 			p.capped[m.Slots[c.Slot].Arg] = c.Times
 			windows[m.Slots[c.Slot].Arg] = time.Duration(c.Window) * time.Second
+			p.capsLife = max(p.capsLife, time.Duration(c.Window)*time.Second)
 			if !c.ShowUntracked {
 				p.untracked[m.Slots[c.Slot].Arg] = c.Times
 			}
@@ -452,6 +455,10 @@ func (prog *Program) UntrackedCaps() map[string]int { return prog.untracked }
 // CapRules are the windows of the capped rules, for a visitor's counts
 // to drop their dead entries first when full.
 func (prog *Program) CapRules() *caps.Rules { return prog.capRules }
+
+// CapsLife is the longest window of the capped rules: as long as a
+// visitor's counts must live for every rule's count to last its window.
+func (prog *Program) CapsLife() time.Duration { return prog.capsLife }
 
 // AllCaps is UntrackedCaps for every capped rule: for a response that
 // counts no view but may be shown as one (a prefetched or prerendered

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,9 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
+	"github.com/bespoke-edge/bespoke/host/internal/seen"
 )
 
 // popupRules cap a popup before #main at two views a day.
@@ -281,5 +286,96 @@ func TestUntrackedShowIgnoresCounts(t *testing.T) {
 		if len(r.Cookies()) != 0 {
 			t.Errorf("%s: cookies set for a visitor who declines: %v", tt.name, r.Header.Values("Set-Cookie"))
 		}
+	}
+}
+
+// TestRedisCapsKeysLiveTheirWindow: with the caps in Redis, a visitor's
+// key lives as long as the longest window of the rules needs, and the
+// key of a visitor whose id was just made (the client has not sent it
+// back yet) lives seen.new_visitor_ttl: a client that never keeps
+// cookies, a crawler with a new id on every request, held a 30-day key
+// for each request. Once the visitor comes back with its id, its counts
+// live the window, though the request counts nothing.
+func TestRedisCapsKeysLiveTheirWindow(t *testing.T) {
+	addr := startRedis(t)
+	store, err := seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + addr + "/0", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	capStore, err := caps.NewShared(store, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { raw.Close() })
+	const rules = `rules:
+  - name: invite
+    at_most: 1 per 2d
+    actions:
+      - set_header: { name: X-Invite, value: shown }
+  - name: promo
+    when: path == "/promo"
+    at_most: 3 per 1d
+    actions:
+      - set_header: { name: X-Promo, value: shown }
+`
+	e := newEnv(t, cardsOrigin(), []byte(rules), func(c *proxy.Config) { c.Seen, c.Caps = store, capStore })
+	ttl := func(vid string) time.Duration {
+		t.Helper()
+		if !store.Flush(2 * time.Second) {
+			t.Fatal("saves not written")
+		}
+		d, err := raw.TTL(context.Background(), store.CapsKey(vid)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	vidOf := func(r response) string {
+		for _, c := range r.Cookies() {
+			if c.Name == reqctx.VisitorCookie {
+				return c.Value
+			}
+		}
+		t.Fatalf("no visitor id set: %q", r.Header.Values("Set-Cookie"))
+		return ""
+	}
+	const window = 48 * time.Hour
+	for _, tt := range []struct {
+		name string
+		// views are the paths viewed: the first without a visitor id,
+		// the others sending back the one it got.
+		views []string
+		// invite: whether each view shows the invite.
+		invite   []bool
+		min, max time.Duration // the key's TTL after the views
+	}{
+		{"a crawler's request", []string{"/"}, []bool{true}, time.Hour - time.Minute, time.Hour},
+		{"a visitor back, counting nothing", []string{"/", "/"}, []bool{true, false}, window - time.Minute, window},
+		{"a visitor back, counting", []string{"/", "/promo"}, []bool{true, false}, window - time.Minute, window},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			vid := ""
+			for i, path := range tt.views {
+				var r response
+				if i == 0 {
+					r = e.get(t, path, "Sec-Fetch-Dest", "document")
+					vid = vidOf(r)
+				} else {
+					r = e.get(t, path, "Sec-Fetch-Dest", "document", "Cookie", reqctx.VisitorCookie+"="+vid)
+				}
+				if got := r.Header.Get("X-Invite") != ""; got != tt.invite[i] {
+					t.Errorf("view %d: invite shown %v, want %v", i+1, got, tt.invite[i])
+				}
+				if got, want := r.Header.Get("X-Promo") != "", path == "/promo"; got != want {
+					t.Errorf("view %d: promo shown %v, want %v", i+1, got, want)
+				}
+				store.Flush(2 * time.Second)
+			}
+			if got := ttl(vid); got < tt.min || got > tt.max {
+				t.Errorf("the caps key lives %v, want %v to %v", got, tt.min, tt.max)
+			}
+		})
 	}
 }

@@ -701,6 +701,7 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 			p.cfg.Metrics.CapsDropped(p.cfg.Route, st.caps.Dropped)
 		}
 		st.caps.Rules = s.Actions().CapRules()
+		p.renewCaps(st, v)
 		v.Caps = st.caps
 		switch {
 		case Speculative(r.Header):

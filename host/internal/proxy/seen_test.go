@@ -616,7 +616,7 @@ func TestSharedCapsAndSeenInRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	capStore, err := caps.NewShared(store, nil)
+	capStore, err := caps.NewShared(store, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
