@@ -113,8 +113,13 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	page := fs.String("page", "", "the page `file` to rewrite and print, HTML or .json (implies --html; default: the page for --url in the rule file's pages:, else the demo site's)")
 	origin := fs.String("origin", "", "fetch the page to rewrite and print from this origin `URL` (implies --html)")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
+	var consent consentFlags
+	consent.register(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := consent.check(); err != nil {
 		return err
 	}
 	if err := givenEmpty(fs, args, "give one, or leave OPTION out to use the bundled demo's rules", "rules", "plugin"); err != nil {
@@ -175,7 +180,8 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		originURL = u
 	}
-	spec := visit.Spec{URL: *target, RemoteAddr: *ip, Visitor: *visitor, NewID: visit.SimulatedID, Seen: seenItems}
+	spec := visit.Spec{URL: *target, RemoteAddr: *ip, Visitor: *visitor, NewID: visit.SimulatedID, Seen: seenItems,
+		ConsentCookie: consent.cookie, ConsentDeny: consent.deny}
 	if *at != "" {
 		t, err := visit.ParseTime(*at)
 		if err != nil {

@@ -425,6 +425,50 @@ tests:
 	}
 }
 
+// TestConsentOptions: bespoke test and explain take the proxy's consent
+// settings (seen.consent_cookie, seen.consent_deny) as --consent-cookie
+// and --consent-deny, and decide a visitor whose consent cookie declines
+// as the proxy does: nothing recorded of what they are shown, capped
+// rules as their untracked says. They took such a visitor for one who
+// consents.
+func TestConsentOptions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consent.yaml")
+	src := `rules:
+  - name: popup
+    at_most: 2 per 1d
+    actions:
+      - add_class: { select: body, class: popup }
+tests:
+  - name: a visitor who declines
+    request: { cookies: { consent: denied } }
+    expect: { no_match: [popup] }
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	consent := []string{"--consent-cookie", "consent", "--consent-deny", "no", "--consent-deny", "denied"}
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"test", path}, 1, "1 failed"},
+		{append([]string{"test", path}, consent...), 0, "0 failed"},
+		{[]string{"explain", path, "--cookie", "consent=denied"}, 0, "✓ popup"},
+		{append([]string{"explain", path, "--cookie", "consent=denied"}, consent...), 0, "not for this visitor: the visitor declines tracking (their consent cookie)"},
+		{append([]string{"explain", path, "--cookie", "consent=granted"}, consent...), 0, "✓ popup"},
+		{[]string{"test", "--consent-cookie", "consent", path}, 2, "--consent-cookie is given without --consent-deny"},
+		{[]string{"explain", "--consent-deny", "no", path}, 2, "--consent-deny is given without --consent-cookie"},
+		{[]string{"test", "--consent-cookie", "con sent", "--consent-deny", "no", path}, 2, `--consent-cookie "con sent": not a cookie name`},
+		{[]string{"test", "--consent-cookie", "consent", "--consent-deny", "a;b", path}, 2, `--consent-deny "a;b": no value a cookie holds`},
+	} {
+		code, out, errOut := bespoke(c.args...)
+		if code != c.code || !strings.Contains(out+errOut, c.out) {
+			t.Errorf("%q: exit %d, want %d with %q:\n%s%s", c.args, code, c.code, c.out, out, errOut)
+		}
+	}
+}
+
 // TestEmptyRulesOption: a rule file option given empty (a script's
 // unset variable, --rules "$RULES") is a mistake, not a request for the
 // demo's rules, which explain and preview used in its place (exit 0).

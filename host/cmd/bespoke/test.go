@@ -31,18 +31,24 @@ type testOptions struct {
 	// tz is the zone of a visitor whose location names none, as the
 	// proxy's geo.timezone is; nil is UTC.
 	tz *time.Location
+	// consent are the proxy's consent settings.
+	consent consentFlags
 }
 
 func testCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("test", stdout, "RULES.yaml... [-v] [--coverage] [--watch] [--pages DIR] [--timezone ZONE]")
+	fs := newFlagSet("test", stdout, "RULES.yaml... [-v] [--coverage] [--watch] [--pages DIR] [--timezone ZONE] [--consent-cookie NAME --consent-deny VALUE]")
 	var opt testOptions
 	fs.BoolVar(&opt.verbose, "v", false, "print every test, not only failures")
 	fs.BoolVar(&opt.coverage, "coverage", false, "report the rules no test matches and the actions no test applies")
 	fs.StringVar(&opt.pages, "pages", "", "`directory` of the origin's pages for tests that check the page (default: the file's pages:)")
 	watch := fs.Bool("watch", false, "run the tests again whenever a rule file changes (Ctrl-C stops)")
 	zone := fs.String("timezone", "UTC", "the visitors' time `zone` when their location gives none (IANA name): the proxy's geo.timezone")
+	opt.consent.register(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := opt.consent.check(); err != nil {
 		return err
 	}
 	if opt.tz, err = time.LoadLocation(*zone); err != nil {
@@ -89,7 +95,7 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 			broken++
 			continue
 		}
-		ro := ruletest.Options{Dir: filepath.Dir(path)}
+		ro := ruletest.Options{Dir: filepath.Dir(path), ConsentCookie: opt.consent.cookie, ConsentDeny: opt.consent.deny}
 		if opt.pages != "" {
 			ro.Pages = os.DirFS(opt.pages)
 		} else if l.prog != nil {

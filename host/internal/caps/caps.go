@@ -27,7 +27,11 @@ import (
 const CookieName = "bsk_caps"
 
 const (
-	version    = 1
+	version = 1
+	// versionNew is version for the counts of a new visitor in a shared
+	// store, kept NewVisitorTTL (see Save): the same entries. A proxy of
+	// an earlier release reads them as "old-format", none.
+	versionNew = 2
 	entrySize  = 9
 	macSize    = 16
 	maxEntries = plugin.MaxCappedRules
@@ -39,6 +43,9 @@ type Store struct {
 	key    []byte
 	now    func() time.Time
 	shared Shared
+	// newTTL bounds how long a shared store keeps a new visitor's
+	// counts (0: no bound).
+	newTTL time.Duration
 }
 
 // Shared is a store several proxies share, keyed by visitor id, that
@@ -56,15 +63,19 @@ type Shared interface {
 }
 
 // NewShared returns a store keeping counts in sh (required) rather than in
-// a cookie. now may be nil (time.Now).
-func NewShared(sh Shared, now func() time.Time) (*Store, error) {
+// a cookie. now may be nil (time.Now). newVisitorTTL, when above 0,
+// bounds how long sh keeps the counts of a visitor whose id the client
+// has not sent back yet (see Counts.Save): a client that never keeps
+// cookies, a crawler, has a new id on every request, and would
+// otherwise leave a key for a whole window each time.
+func NewShared(sh Shared, now func() time.Time, newVisitorTTL time.Duration) (*Store, error) {
 	if sh == nil {
 		return nil, errors.New("caps: a shared store is required")
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{now: now, shared: sh}, nil
+	return &Store{now: now, shared: sh, newTTL: max(newVisitorTTL, 0)}, nil
 }
 
 // Shared returns the shared store the counts live in, or nil when they
@@ -108,6 +119,30 @@ type Counts struct {
 	loaded     []byte
 	fromShared bool
 	hits       []hit
+	// provisional: the shared store holds the counts as a new
+	// visitor's, for NewVisitorTTL only (see Renew).
+	provisional bool
+	// Rules are the capped rules of the plugin deciding the request;
+	// nil when not known. A Hit that finds the counts full drops an
+	// entry they say counts nothing first.
+	Rules *Rules
+}
+
+// Rules are the capped rules of one plugin: for each, the window its
+// count lives. Built once per plugin (NewRules), read by any number of
+// requests.
+type Rules struct {
+	windows map[uint32]uint32 // by key hash, the window in minutes
+}
+
+// NewRules returns the rules whose windows are given by key (a rule's
+// cap slot key, as Hit takes it).
+func NewRules(windows map[string]time.Duration) *Rules {
+	r := &Rules{windows: make(map[uint32]uint32, len(windows))}
+	for k, w := range windows {
+		r.windows[keyHash(k)] = uint32(w / time.Minute)
+	}
+	return r
 }
 
 // hit is one Hit of a request.
@@ -137,9 +172,10 @@ func (s *Store) FromShared(b []byte, err error) *Counts {
 	case b == nil:
 	case len(b) < 1:
 		c.Dropped = "malformed"
-	case b[0] != version:
+	case b[0] != version && b[0] != versionNew:
 		c.Dropped = "old-format"
 	default:
+		c.provisional = b[0] == versionNew
 		c.decodeEntries(b[1:])
 	}
 	return c
@@ -274,25 +310,50 @@ func (c *Counts) Hit(key string, window time.Duration) {
 		}
 	}
 	if len(c.entries) == maxEntries {
-		// Forget the oldest window.
-		oldest := 0
-		for i := range c.entries {
-			if c.entries[i].start < c.entries[oldest].start {
-				oldest = i
-			}
-		}
-		c.entries = append(c.entries[:oldest], c.entries[oldest+1:]...)
+		i := c.evictee(now)
+		c.entries = append(c.entries[:i], c.entries[i+1:]...)
 	}
 	c.entries = append(c.entries, entry{hash: h, count: 1, start: now})
+}
+
+// evictee returns the index of the entry to drop from full counts: one
+// that counts nothing (its rule's window has passed, or the plugin has
+// no such rule: renamed, removed, its window changed), else the one
+// whose window started longest ago. Dropping the oldest alone lost a
+// live count while dead entries stayed. Of a host's routes, which share
+// the counts, another route's rules are unknown here and go before this
+// route's live ones: one live count is lost either way.
+func (c *Counts) evictee(now uint32) int {
+	rank := func(e entry) int {
+		if c.Rules == nil {
+			return 1
+		}
+		w, ok := c.Rules.windows[e.hash]
+		switch age := int64(now) - int64(e.start); {
+		case !ok:
+			return 1
+		case age >= int64(w) || age < -maxSkew:
+			return 0
+		}
+		return 2
+	}
+	best, bestRank := 0, rank(c.entries[0])
+	for i := 1; i < len(c.entries); i++ {
+		r := rank(c.entries[i])
+		if r < bestRank || r == bestRank && c.entries[i].start < c.entries[best].start {
+			best, bestRank = i, r
+		}
+	}
+	return best
 }
 
 // Changed reports whether Hit was called.
 func (c *Counts) Changed() bool { return c != nil && c.changed }
 
-// encode returns the version byte and the entries.
-func (c *Counts) encode() []byte {
+// encode returns the version byte v and the entries.
+func (c *Counts) encode(v byte) []byte {
 	b := make([]byte, 1, 1+len(c.entries)*entrySize+macSize)
-	b[0] = version
+	b[0] = v
 	for _, e := range c.entries {
 		b = binary.LittleEndian.AppendUint32(b, e.hash)
 		b = append(b, e.count)
@@ -302,9 +363,13 @@ func (c *Counts) encode() []byte {
 }
 
 // Save stores counts that changed in the shared store, for visitorID,
-// living as long as maxAge. Counts of a cookie store, counts whose load
-// failed (Unknown) and unchanged counts are not saved.
-func (c *Counts) Save(visitorID string, maxAge time.Duration) error {
+// living as long as maxAge: as long as the longest window of the rules
+// needs. Counts of a new visitor (newVisitor: the request did not send
+// its id back: a first visit, or a client that never keeps cookies) live
+// the store's NewVisitorTTL at most, until the visitor comes back with
+// its id (see Renew). Counts of a cookie store, counts whose load failed
+// (Unknown) and unchanged counts are not saved.
+func (c *Counts) Save(visitorID string, maxAge time.Duration, newVisitor bool) error {
 	switch {
 	case c == nil || !c.changed || c.s.shared == nil:
 		return nil
@@ -313,23 +378,53 @@ func (c *Counts) Save(visitorID string, maxAge time.Duration) error {
 	case visitorID == "":
 		return errors.New("caps: no visitor id to save the counts under")
 	}
+	v := byte(version)
+	if newVisitor && c.s.newTTL > 0 && c.s.newTTL < maxAge {
+		v, maxAge = versionNew, c.s.newTTL
+	}
+	return c.save(visitorID, v, maxAge)
+}
+
+// Renew stores again, for maxAge, counts the shared store keeps as a new
+// visitor's (for NewVisitorTTL), now that the visitor came back with its
+// id: its counts must live their windows, though this request may count
+// nothing. Other counts are left as they are (no write). Renew is for
+// the request's start; a Save after it writes over what it wrote.
+func (c *Counts) Renew(visitorID string, maxAge time.Duration) error {
+	if c == nil || !c.provisional || c.Unknown || c.s.shared == nil || visitorID == "" {
+		return nil
+	}
+	c.provisional = false
+	err := c.save(visitorID, version, maxAge)
+	if err == nil {
+		// What the store now holds, for a Save's write over it.
+		c.loaded = c.encode(version)
+	}
+	return err
+}
+
+// save writes the counts as version v for ttl, over what the request
+// loaded; over counts another request stored since, with this request's
+// hits added to them.
+func (c *Counts) save(visitorID string, v byte, ttl time.Duration) error {
 	var merge func(cur []byte) []byte
 	if c.fromShared {
 		hits := c.hits
 		merge = func(cur []byte) []byte {
 			stored := c.s.FromShared(cur, nil)
+			stored.Rules = c.Rules
 			for _, h := range hits {
 				stored.Hit(h.key, h.window)
 			}
-			return stored.encode()
+			return stored.encode(v)
 		}
 	}
-	return c.s.shared.SaveCaps(visitorID, c.encode(), maxAge, c.loaded, merge)
+	return c.s.shared.SaveCaps(visitorID, c.encode(v), ttl, c.loaded, merge)
 }
 
 // Cookie returns the cookie storing the counts, living as long as maxAge.
 func (c *Counts) Cookie(maxAge time.Duration, secure bool) *http.Cookie {
-	b := c.encode()
+	b := c.encode(version)
 	b = append(b, c.s.mac(b)...)
 	return &http.Cookie{
 		Name: CookieName, Value: base64.RawURLEncoding.EncodeToString(b), Path: "/",
@@ -338,20 +433,18 @@ func (c *Counts) Cookie(maxAge time.Duration, secure bool) *http.Cookie {
 }
 
 // Untracked is the counter of a visitor whose counts cannot be kept
-// (Global Privacy Control, declined consent): a rule in Hide counts as
-// used up, so that it does not apply; any other counts what the visitor's
-// cookie already holds (nothing is added for such a visitor). A nil
-// Counts holds nothing.
+// (Global Privacy Control, declined consent, counts the shared store
+// could not read): a rule in Hide counts as used up, so that it does not
+// apply; any other counts nothing, as if never counted, whatever the
+// visitor's cookie held from before they declined (nothing is added for
+// such a visitor, so what it holds could only hold the rule back for
+// good).
 type Untracked struct {
-	Counts *Counts
 	// Hide maps a rule's key to its cap.
 	Hide map[string]int
 }
 
 // Count implements the proxy's counter.
-func (u *Untracked) Count(key string, window time.Duration) int {
-	if n, ok := u.Hide[key]; ok {
-		return n
-	}
-	return u.Counts.Count(key, window)
+func (u *Untracked) Count(key string, _ time.Duration) int {
+	return u.Hide[key]
 }

@@ -1,7 +1,9 @@
 package caps
 
 import (
+	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +169,68 @@ func TestClockSetBack(t *testing.T) {
 		if got := counts.Count("604800:promo", week); got != c.want+1 {
 			t.Errorf("clock moved %v back, one more view: count %d, want %d", c.back, got, c.want+1)
 		}
+	}
+}
+
+// TestEvictionDropsDeadEntriesFirst: a visitor's counts are full (64
+// entries) when a rule needs a new one. The entry that goes is one that
+// counts nothing any more (its rule's window has passed, or the plugin
+// no longer has the rule), before any live count, however old: the
+// oldest window went, and with it a live count while dead entries stayed.
+func TestEvictionDropsDeadEntriesFirst(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	week := 7 * 24 * time.Hour
+	for _, tt := range []struct {
+		name string
+		// dead says what the newest of the 63 other entries is: "expired"
+		// (a rule of the plugin's whose window has passed), "removed" (a
+		// rule the plugin no longer has), or "" (live like the rest).
+		dead string
+		// gone is the key expected to be dropped for the new one.
+		gone string
+	}{
+		{name: "expired", dead: "expired", gone: "3600:dead"},
+		{name: "removed", dead: "removed", gone: "3600:dead"},
+		{name: "all live", dead: "", gone: "604800:oldest"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := now
+			s, _ := New([]byte("k"), func() time.Time { return clock })
+			windows := map[string]time.Duration{"604800:oldest": week, "604800:new": week}
+			c := s.Load(httptest.NewRequest("GET", "/", nil))
+			// The oldest entry: a live weekly count, at its cap.
+			for range 3 {
+				c.Hit("604800:oldest", week)
+			}
+			clock = clock.Add(time.Hour)
+			for i := range 62 {
+				key := fmt.Sprintf("604800:live-%d", i)
+				windows[key] = week
+				c.Hit(key, week)
+			}
+			// The newest entry, hit two hours ago by the clock below.
+			c.Hit("3600:dead", time.Hour)
+			switch tt.dead {
+			case "expired":
+				windows["3600:dead"] = time.Hour
+			case "":
+				windows["3600:dead"] = week
+			}
+			clock = clock.Add(2 * time.Hour)
+			c.Rules = NewRules(windows)
+			c.Hit("604800:new", week)
+			if len(c.entries) != maxEntries {
+				t.Fatalf("%d entries, want %d", len(c.entries), maxEntries)
+			}
+			for _, key := range []string{"604800:oldest", "3600:dead", "604800:new"} {
+				has := slices.ContainsFunc(c.entries, func(e entry) bool { return e.hash == keyHash(key) })
+				if has == (key == tt.gone) {
+					t.Errorf("entry %s kept %v, want %v", key, has, key != tt.gone)
+				}
+			}
+			if tt.gone != "604800:oldest" && c.Count("604800:oldest", week) != 3 {
+				t.Errorf("the live count went: %d, want 3", c.Count("604800:oldest", week))
+			}
+		})
 	}
 }

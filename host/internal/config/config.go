@@ -189,11 +189,11 @@ type Seen struct {
 	// Redis that stopped answering.
 	Timeout *Duration `yaml:"timeout"`
 	// NewVisitorTTL is how long Redis keeps the first state of a new
-	// visitor, who sent no visitor id cookie back (1h, at most Window):
-	// a visitor who comes back with its cookie keeps the state for
-	// Window from then on, and a client that never sends its cookie
-	// back (a crawler, curl) does not hold a key for a whole Window on
-	// each request.
+	// visitor, who sent no visitor id cookie back (1h, at most Window),
+	// and its caps' counts (at most their longest window): a visitor who
+	// comes back with its cookie keeps them for their windows from then
+	// on, and a client that never sends its cookie back (a crawler,
+	// curl) does not hold keys for whole windows on each request.
 	NewVisitorTTL Duration `yaml:"new_visitor_ttl"`
 	// ConsentCookie and ConsentDeny: a visitor whose consent cookie holds
 	// one of the deny values, or who sends Sec-GPC: 1, gets no tracking

@@ -20,8 +20,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/bespoke-edge/bespoke/host/internal/caps"
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
 	"github.com/bespoke-edge/bespoke/internal/escape"
@@ -207,6 +209,11 @@ type Program struct {
 	untracked map[string]int
 	// capped are every capped rule's: its cap, by slot key.
 	capped map[string]int
+	// capRules are the capped rules' windows, for the counts to know
+	// which of their entries are dead (see caps.Counts.Rules).
+	capRules *caps.Rules
+	// capsLife is the longest window of the capped rules.
+	capsLife time.Duration
 	// headSelector is the index of the "head" selector, for experiments
 	// exposed with a <meta> tag; -1 when none is.
 	headSelector int
@@ -310,14 +317,18 @@ func OpName(op rewrite.Op) string {
 // from.
 func Compile(m *plugin.Manifest) *Program {
 	p := &Program{m: m, rules: make([][]action, len(m.Rules)), headSelector: -1, lists: make([]bool, len(m.Slots)), untracked: map[string]int{}, capped: map[string]int{}}
+	windows := map[string]time.Duration{}
 	for _, r := range m.Rules {
 		if c := r.Cap; c != nil && c.Slot >= 0 && c.Slot < len(m.Slots) {
 			p.capped[m.Slots[c.Slot].Arg] = c.Times
+			windows[m.Slots[c.Slot].Arg] = time.Duration(c.Window) * time.Second
+			p.capsLife = max(p.capsLife, time.Duration(c.Window)*time.Second)
 			if !c.ShowUntracked {
 				p.untracked[m.Slots[c.Slot].Arg] = c.Times
 			}
 		}
 	}
+	p.capRules = caps.NewRules(windows)
 	for i, s := range m.Slots {
 		a, _ := plugin.LookupAttr(s.Attr)
 		p.lists[i] = a.Type == plugin.List || s.Attr == "json"
@@ -437,9 +448,17 @@ func Compile(m *plugin.Manifest) *Program {
 // visitor whose counts cannot be kept (Global Privacy Control, declined
 // consent): by cap slot key (plugin.Slot.Arg), the rule's cap, for the
 // rules that then do not apply (at_most's untracked: hide, the default);
-// the rules absent apply as counted by what the visitor already stores.
+// the rules absent apply as if never counted.
 // The map must not be changed.
 func (prog *Program) UntrackedCaps() map[string]int { return prog.untracked }
+
+// CapRules are the windows of the capped rules, for a visitor's counts
+// to drop their dead entries first when full.
+func (prog *Program) CapRules() *caps.Rules { return prog.capRules }
+
+// CapsLife is the longest window of the capped rules: as long as a
+// visitor's counts must live for every rule's count to last its window.
+func (prog *Program) CapsLife() time.Duration { return prog.capsLife }
 
 // AllCaps is UntrackedCaps for every capped rule: for a response that
 // counts no view but may be shown as one (a prefetched or prerendered

@@ -700,6 +700,8 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 			p.stats.CapsDropped.Add(1)
 			p.cfg.Metrics.CapsDropped(p.cfg.Route, st.caps.Dropped)
 		}
+		st.caps.Rules = s.Actions().CapRules()
+		p.renewCaps(st, v)
 		v.Caps = st.caps
 		switch {
 		case Speculative(r.Header):
@@ -707,13 +709,14 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 			// shows the page it got when the visitor goes there,
 			// without asking again: no capped rule applies to it, or
 			// its showing would go uncounted, on every navigation.
-			st.untracked = caps.Untracked{Counts: st.caps, Hide: s.Actions().AllCaps()}
+			st.untracked = caps.Untracked{Hide: s.Actions().AllCaps()}
 			v.Caps = &st.untracked
 		case !st.allowed || st.caps.Unknown:
 			// Counts that cannot be kept, or that the shared store
 			// could not say: each capped rule does what its editor
-			// chose (at_most's untracked).
-			st.untracked = caps.Untracked{Counts: st.caps, Hide: s.Actions().UntrackedCaps()}
+			// chose (at_most's untracked), the others apply as if
+			// never counted.
+			st.untracked = caps.Untracked{Hide: s.Actions().UntrackedCaps()}
 			v.Caps = &st.untracked
 		}
 	}

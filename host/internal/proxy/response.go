@@ -312,15 +312,10 @@ func (p *Proxy) countCaps(h http.Header, st *state, rp responsePlan, applied fun
 		// The counts live as long as the longest window of any capped
 		// rule, not only of the ones this view counted (an 8-week count
 		// went after 30 days, once a 1-day rule was counted). Entries of
-		// rules no longer in this file stay: the counts are shared by
-		// every route of the host, each with rules of its own.
-		longest := time.Duration(0)
-		for _, r := range m.Rules {
-			if c := r.Cap; c != nil {
-				longest = max(longest, time.Duration(c.Window)*time.Second)
-			}
-		}
-		p.saveCaps(h, st, max(longest, 30*24*time.Hour))
+		// rules no longer in this file stay until the counts are full:
+		// the counts are shared by every route of the host, each with
+		// rules of its own.
+		p.saveCaps(h, st, st.site.Actions().CapsLife())
 		// A copy the browser reused would show the capped rule again,
 		// uncounted: it must ask first (a 304 counts as a view).
 		h.Set("Cache-Control", withNoCache(cacheControl(h)))

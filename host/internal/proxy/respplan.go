@@ -132,7 +132,8 @@ const (
 	// the page is held back (bounded) until they applied or it ended.
 	effectsAfterHold
 	// effectsAfterBody: only mark_seen rules wait for their page edits,
-	// with a store that writes elsewhere: known when the body ends.
+	// or for the page's lists, with a store that writes elsewhere: known
+	// when the body ends.
 	effectsAfterBody
 	// effectsAfterEdit: a JSON document is edited whole before its
 	// headers.
@@ -409,6 +410,13 @@ func planResponse(in responseInput) responsePlan {
 	case marksPending && in.req.seenInHeaders:
 		rp.marksAt = effectsAfterHold
 	case marksPending:
+		rp.marksAt = effectsAfterBody
+	case rp.body == BodyHTML && pl.SeenEdits && !in.req.seenInHeaders:
+		// The page's lists read the seen-filter as they run: an item
+		// recorded before them would be hidden on the very page that
+		// marks it. The cookie store's headers wait for the lists; a
+		// store that writes elsewhere records it after them too, so
+		// that both show the page alike.
 		rp.marksAt = effectsAfterBody
 	default:
 		rp.marksAt = effectsNow

@@ -616,7 +616,7 @@ func TestSharedCapsAndSeenInRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	capStore, err := caps.NewShared(store, nil)
+	capStore, err := caps.NewShared(store, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -837,5 +837,52 @@ func TestOwnCookiesStayWithTheProxy(t *testing.T) {
 		if !strings.Contains(last, want) {
 			t.Errorf("the origin did not get %s: %q", want, last)
 		}
+	}
+}
+
+// TestMarkSeenNotHiddenOnItsOwnPage: an item a page marks seen (a
+// mark_seen rule without page edits, which takes effect from the plan)
+// is not hidden by a list of the same page: it is seen from the next
+// page view on, with either store. The Redis store recorded it before
+// the page's lists ran, and they hid it; the cookie store did not.
+func TestMarkSeenNotHiddenOnItsOwnPage(t *testing.T) {
+	const rules = `rules:
+  - name: featured
+    actions:
+      - mark_seen: sku-2
+  - name: fresh
+    actions:
+      - hide_seen: { select: "li.card", id: "@data-item-id" }
+`
+	for _, name := range []string{"cookie", "redis"} {
+		t.Run(name, func(t *testing.T) {
+			var store seen.Store
+			var rs *seen.RedisStore
+			if name == "cookie" {
+				store, _ = seen.NewCookieStore(seen.CookieConfig{Key: []byte("0123456789abcdef0123456789abcdef")})
+			} else {
+				var err error
+				rs, err = seen.NewRedisStore(seen.RedisConfig{URL: "redis://" + startRedis(t) + "/0", Timeout: time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { rs.Close() })
+				store = rs
+			}
+			e := newEnv(t, cardsOrigin(), []byte(rules), func(c *proxy.Config) { c.Seen = store })
+			jar := cookieJar{}
+			first := e.get(t, "/", "Sec-Fetch-Dest", "document")
+			jar.keep(first)
+			if got := items(first.body); len(got) != 12 {
+				t.Errorf("first view shows %d cards %v, want all 12 (sku-2 is seen from the next view on)", len(got), got)
+			}
+			if rs != nil {
+				rs.Flush(time.Second)
+			}
+			second := e.get(t, "/", "Sec-Fetch-Dest", "document", "Cookie", jar.header())
+			if got := items(second.body); len(got) != 0 {
+				t.Errorf("second view shows %v, want none: every card was seen", got)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
+	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
 )
 
@@ -52,7 +53,21 @@ func (p *Proxy) saveCaps(h http.Header, st *state, maxAge time.Duration) {
 		h.Add("Set-Cookie", st.caps.Cookie(max(maxAge, capsCookieLife), st.secure).String())
 		return
 	}
-	if err := st.caps.Save(st.req.Visitor.ID, maxAge); err != nil {
+	if err := st.caps.Save(st.req.Visitor.ID, maxAge, st.req.Visitor.New); err != nil {
+		p.stats.CapsSaveErrors.Add(1)
+	}
+}
+
+// renewCaps stores again, for their windows, the counts a shared store
+// keeps as a new visitor's (for seen.new_visitor_ttl), once the visitor
+// comes back with its id: a visitor whose next requests count nothing
+// (the capped rule at its cap) would otherwise lose them, and see the
+// rule again, when that TTL ran out.
+func (p *Proxy) renewCaps(st *state, v reqctx.Visitor) {
+	if !p.sharedCaps(st) || v.New || !st.allowed {
+		return
+	}
+	if err := st.caps.Renew(v.ID, st.site.Actions().CapsLife()); err != nil {
 		p.stats.CapsSaveErrors.Add(1)
 	}
 }

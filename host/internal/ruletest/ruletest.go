@@ -42,6 +42,13 @@ type Options struct {
 	// Pages, when not nil, holds the origin's pages instead of the file's
 	// `pages:` directory (the bundled demo site).
 	Pages fs.FS
+	// ConsentCookie and ConsentDeny are the proxy's consent settings
+	// (seen.consent_cookie, seen.consent_deny): a test visitor whose
+	// cookie of that name holds one of the values declines tracking, as
+	// one sending Sec-GPC: 1 does, and the proxy keeps nothing of their
+	// views. Empty means Sec-GPC alone says so.
+	ConsentCookie string
+	ConsentDeny   []string
 }
 
 // Result is the outcome of one test.
@@ -112,6 +119,7 @@ func Spec(prog *ir.Program, t *ir.Test) visit.Spec {
 // the views before it left, as the proxy keeps it (visit.Result.Next).
 func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt Options) Result {
 	spec := Spec(prog, t)
+	spec.ConsentCookie, spec.ConsentDeny = opt.ConsentCookie, opt.ConsentDeny
 	res, v, out := runView(ctx, s, prog, t, spec, opt)
 	page := t.Page
 	for i, view := range t.Then {

@@ -27,7 +27,7 @@ func TestRedisClusterStore(t *testing.T) {
 	if st.Mode() != RedisCluster {
 		t.Fatalf("mode %s for %s", st.Mode(), cl.Seeds())
 	}
-	cs, _ := caps.NewShared(st, clk.Now)
+	cs, _ := caps.NewShared(st, clk.Now, 0)
 	const visitors = 60
 	for i := range visitors {
 		id := fmt.Sprintf("visitor-%02d", i)
@@ -41,7 +41,7 @@ func TestRedisClusterStore(t *testing.T) {
 		if err := st.Save(ctx, nil, id, set, false); err != nil {
 			t.Fatal(err)
 		}
-		if err := counts.Save(id, day); err != nil {
+		if err := counts.Save(id, day, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -72,7 +72,7 @@ func TestRedisClusterStore(t *testing.T) {
 
 	// Another proxy, knowing the cluster by one seed only.
 	other := newRedisStore(t, RedisConfig{URL: "redis+cluster://" + cl.Nodes[5].Addr, Prefix: st.prefix, Params: Params{Now: clk.Now}})
-	ocs, _ := caps.NewShared(other, clk.Now)
+	ocs, _ := caps.NewShared(other, clk.Now, 0)
 	for i := range visitors {
 		id := fmt.Sprintf("visitor-%02d", i)
 		set, info, b, err := other.LoadWithCaps(ctx, nil, id)

@@ -606,7 +606,7 @@ func TestRedisCaps(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	st := newRedisStore(t, RedisConfig{Params: Params{Now: clk.Now}})
-	cs, err := caps.NewShared(st, clk.Now)
+	cs, err := caps.NewShared(st, clk.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -617,7 +617,7 @@ func TestRedisCaps(t *testing.T) {
 	}
 	counts.Hit("1d:invite", day)
 	set.Shown("sku-1")
-	if err := counts.Save("v1", 30*day); err != nil {
+	if err := counts.Save("v1", 30*day, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Save(ctx, nil, "v1", set, false); err != nil {
@@ -635,7 +635,7 @@ func TestRedisCaps(t *testing.T) {
 	}
 
 	other := newRedisStore(t, RedisConfig{Prefix: st.prefix, Params: Params{Now: clk.Now}})
-	ocs, _ := caps.NewShared(other, clk.Now)
+	ocs, _ := caps.NewShared(other, clk.Now, 0)
 	set, info, b, err := other.LoadWithCaps(ctx, nil, "v1")
 	counts = ocs.FromShared(b, err)
 	if info.Source != SourceRedis || !set.Seen("sku-1") || counts.Count("1d:invite", day) != 1 {
@@ -655,14 +655,14 @@ func TestRedisCaps(t *testing.T) {
 	addr, closeSilent := silentServer(t)
 	defer closeSilent()
 	dead := newRedisStore(t, RedisConfig{URL: "redis://" + addr, Timeout: 30 * time.Millisecond})
-	dcs, _ := caps.NewShared(dead, clk.Now)
+	dcs, _ := caps.NewShared(dead, clk.Now, 0)
 	_, _, b, err = dead.LoadWithCaps(ctx, nil, "v1")
 	counts = dcs.FromShared(b, err)
 	if !counts.Unknown || counts.Dropped != "unavailable" {
 		t.Errorf("a load that timed out gives %+v", counts)
 	}
 	counts.Hit("1d:invite", day)
-	if err := counts.Save("v1", day); err == nil {
+	if err := counts.Save("v1", day, false); err == nil {
 		t.Error("unknown counts were saved")
 	}
 }
@@ -1105,22 +1105,22 @@ func TestRedisCapsMerge(t *testing.T) {
 	prefix := fmt.Sprintf("capsmerge-%d:", time.Now().UnixNano())
 	a := newRedisStore(t, RedisConfig{URL: url, Prefix: prefix, Timeout: time.Second})
 	b := newRedisStore(t, RedisConfig{URL: url, Prefix: prefix, Timeout: time.Second})
-	ca, _ := caps.NewShared(a, nil)
-	cb, _ := caps.NewShared(b, nil)
+	ca, _ := caps.NewShared(a, nil, 0)
+	cb, _ := caps.NewShared(b, nil, 0)
 	first := ca.LoadShared(ctx, "v")
 	first.Hit("86400:promo", 24*time.Hour)
-	first.Save("v", time.Hour)
+	first.Save("v", time.Hour, false)
 	a.Flush(hangGuard)
 	// Two tabs read the count 1, each shows the rule once more.
 	x, y := ca.LoadShared(ctx, "v"), cb.LoadShared(ctx, "v")
 	x.Hit("86400:promo", 24*time.Hour)
 	y.Hit("86400:promo", 24*time.Hour)
 	y.Hit("3600:banner", time.Hour)
-	if err := x.Save("v", time.Hour); err != nil {
+	if err := x.Save("v", time.Hour, false); err != nil {
 		t.Fatal(err)
 	}
 	a.Flush(hangGuard)
-	if err := y.Save("v", time.Hour); err != nil {
+	if err := y.Save("v", time.Hour, false); err != nil {
 		t.Fatal(err)
 	}
 	b.Flush(hangGuard)
@@ -1135,14 +1135,88 @@ func TestRedisCapsMerge(t *testing.T) {
 	// longer window gave the counts.
 	long := ca.LoadShared(ctx, "v")
 	long.Hit("4838400:long", 56*24*time.Hour)
-	long.Save("v", 56*24*time.Hour)
+	long.Save("v", 56*24*time.Hour, false)
 	a.Flush(hangGuard)
 	short := cb.LoadShared(ctx, "v")
 	short.Hit("86400:promo", 24*time.Hour)
-	short.Save("v", 30*24*time.Hour)
+	short.Save("v", 30*24*time.Hour, false)
 	b.Flush(hangGuard)
 	if ttl, _ := rawClient(t).TTL(ctx, a.CapsKey("v")).Result(); ttl < 56*24*time.Hour-time.Minute {
 		t.Fatalf("the counts' TTL was cut to %v", ttl)
+	}
+}
+
+// TestRedisCapsNewVisitor: the counts of a visitor whose id the client
+// has not sent back (a first visit, a crawler with a new id on every
+// request) live the store's new-visitor TTL, not their windows; a
+// returning visitor's renew keeps them their windows, the counts
+// whole, and a save of a returning visitor gives them the window. Each
+// request of a client that never keeps cookies left a key for 30 days.
+func TestRedisCapsNewVisitor(t *testing.T) {
+	ctx := context.Background()
+	st := newRedisStore(t, RedisConfig{Prefix: fmt.Sprintf("capsnew-%d:", time.Now().UnixNano()), Timeout: time.Second})
+	cs, _ := caps.NewShared(st, nil, time.Hour)
+	raw := rawClient(t)
+	week := 7 * day
+	ttl := func(id string) time.Duration {
+		t.Helper()
+		st.Flush(hangGuard)
+		d, err := raw.TTL(ctx, st.CapsKey(id)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, tt := range []struct {
+		name string
+		// back: the visitor comes back with its id; hit: and counts a
+		// view then.
+		back, hit bool
+		min, max  time.Duration
+	}{
+		{"never back", false, false, time.Hour - time.Minute, time.Hour},
+		{"back, counting nothing", true, false, week - time.Minute, week},
+		{"back, counting", true, true, week - time.Minute, week},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id := strings.ReplaceAll(tt.name, " ", "-")
+			first := cs.LoadShared(ctx, id)
+			first.Hit("604800:invite", week)
+			if err := first.Save(id, week, true); err != nil {
+				t.Fatal(err)
+			}
+			if got := ttl(id); got < time.Hour-time.Minute || got > time.Hour {
+				t.Fatalf("a new visitor's counts live %v, want an hour", got)
+			}
+			if tt.back {
+				next := cs.LoadShared(ctx, id)
+				if err := next.Renew(id, week); err != nil {
+					t.Fatal(err)
+				}
+				if tt.hit {
+					next.Hit("86400:promo", day)
+					if err := next.Save(id, week, false); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if got := ttl(id); got < tt.min || got > tt.max {
+				t.Errorf("the counts live %v, want %v to %v", got, tt.min, tt.max)
+			}
+			got := cs.LoadShared(ctx, id)
+			if got.Dropped != "" || got.Count("604800:invite", week) != 1 || got.Count("86400:promo", day) != map[bool]int{true: 1}[tt.hit] {
+				t.Errorf("counts after: dropped %q, invite %d, promo %d", got.Dropped, got.Count("604800:invite", week), got.Count("86400:promo", day))
+			}
+			if !tt.back {
+				return
+			}
+			// Renewed once: a returning visitor's next load writes
+			// nothing.
+			saves := st.Saves.Load()
+			if err := got.Renew(id, week); err != nil || !st.Flush(hangGuard) || st.Saves.Load() != saves {
+				t.Errorf("renewed again: %v, %d saves", err, st.Saves.Load()-saves)
+			}
+		})
 	}
 }
 

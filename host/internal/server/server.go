@@ -195,7 +195,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	// The rules' clock (a --dev-clock) moves the caps' windows too, so a
 	// preview of next week sees this week's counts gone.
 	if shared, ok := store.(caps.Shared); ok {
-		capStore, err = caps.NewShared(shared, opt.Clock)
+		// A new visitor's counts are kept as its seen-state is: for
+		// seen.new_visitor_ttl, until it comes back with its id.
+		capStore, err = caps.NewShared(shared, opt.Clock, s.cfg.Seen.NewVisitorTTL.D())
 	} else {
 		capStore, err = caps.New(key, opt.Clock)
 	}

@@ -195,14 +195,14 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 			if seen.Allowed(hr, "", nil) {
 				heldWhy = HeldDeclined
 			}
-			v.Caps = untrackedCounts{base: v.Caps, hide: held}
+			v.Caps = untrackedCounts(held)
 		}
 	}
 	if proxy.Speculative(hr.Header) && s.UsesCaps() {
 		// As the proxy does for a prefetch or prerender: no capped rule
 		// applies to what the browser may show uncounted.
 		held, heldWhy = s.Actions().AllCaps(), HeldSpeculative
-		v.Caps = untrackedCounts{base: v.Caps, hide: held}
+		v.Caps = untrackedCounts(held)
 	}
 	seen := newSeenSet(spec.Seen)
 	req := &site.Request{}
@@ -435,21 +435,12 @@ const (
 type shownCounts map[string]int
 
 // untrackedCounts are the counts of a visitor the proxy keeps none for:
-// a capped rule whose untracked is hide counts as at its cap.
-type untrackedCounts struct {
-	base reqctx.CapCounter
-	hide map[string]int
-}
+// by rule key, the cap of a rule that counts as at its cap (untracked:
+// hide); any other counts as never shown, whatever Spec.Shown says, as
+// the proxy reads none of the counts such a visitor's cookie holds.
+type untrackedCounts map[string]int
 
-func (u untrackedCounts) Count(key string, window time.Duration) int {
-	if n, ok := u.hide[key]; ok {
-		return n
-	}
-	if u.base == nil {
-		return 0
-	}
-	return u.base.Count(key, window)
-}
+func (u untrackedCounts) Count(key string, _ time.Duration) int { return u[key] }
 
 func (c shownCounts) Count(key string, _ time.Duration) int { return c[key] }
 

@@ -390,6 +390,11 @@ rules:
 		{[][2]string{{"Sec-GPC", "1"}}, nil, false, true, visit.HeldUntracked},
 		{[][2]string{{"Sec-GPC", "0"}}, nil, true, true, ""},
 		{nil, map[string]int{"hidden": 2, "shown": 2}, false, false, ""},
+		// A visitor who declines is one the rules cannot count: what
+		// their counts held before is not read (untracked: show applies
+		// as if never counted).
+		{[][2]string{{"Sec-GPC", "1"}}, map[string]int{"hidden": 2, "shown": 2}, false, true, visit.HeldUntracked},
+		{[][2]string{{"Cookie", "consent=no"}}, map[string]int{"shown": 2}, false, true, visit.HeldDeclined},
 		// The proxy's consent cookie (Spec.ConsentCookie) declines too.
 		{[][2]string{{"Cookie", "consent=no"}}, nil, false, true, visit.HeldDeclined},
 		{[][2]string{{"Cookie", "consent=yes"}}, nil, true, true, ""},
