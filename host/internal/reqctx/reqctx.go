@@ -27,6 +27,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/geo"
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/internal/jsonpath"
+	"github.com/bespoke-edge/bespoke/internal/urlpath"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -474,7 +475,10 @@ func (b *Builder) text(s *plugin.Slot, q *request) (string, bool) {
 		}
 		return "", false
 	case "path":
-		return r.URL.Path, true
+		// As routes match it, and as the origin serves it:
+		// /blog/../members/x is /members/x to a rule on the members'
+		// pages too.
+		return urlpath.Clean(r.URL.Path), true
 	case "host":
 		// A fully qualified name's trailing dot ("shop.example.") names
 		// the same host, which browsers and DNS reach alike.

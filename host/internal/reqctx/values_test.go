@@ -417,3 +417,26 @@ func TestHostValue(t *testing.T) {
 		}
 	}
 }
+
+// TestPathValue: path is the one the origin serves and routes match:
+// dot segments resolved, repeated slashes merged. A rule on the
+// members' pages (path starts_with "/members/") did not apply to
+// /blog/../members/x, which the origin serves as /members/x.
+func TestPathValue(t *testing.T) {
+	b := reqctx.NewBuilder(reqctx.Config{}, []plugin.Slot{{Attr: "path"}})
+	for target, want := range map[string]string{
+		"/members/x":             "/members/x",
+		"/blog/../members/x":     "/members/x",
+		"/blog/%2e%2e/members/x": "/members/x",
+		"//members//x":           "/members/x",
+		"/members/./x/":          "/members/x/",
+		"/caf%C3%A9/":            "/café/",
+		"/a/.../b":               "/a/.../b",
+		"/search?q=../../etc":    "/search",
+	} {
+		r := httptest.NewRequest("GET", "http://shop.example"+target, nil)
+		if got := b.Build(r, reqctx.Visitor{}, nil)[0]; got.Str != want {
+			t.Errorf("path of %q = %q, want %q", target, got.Str, want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/bespoke-edge/bespoke/internal/urlpath"
 	"golang.org/x/net/idna"
 )
 
@@ -54,7 +55,7 @@ func New(routes []Route) *Router {
 // Match returns the route serving host and path, or nil.
 func (rt *Router) Match(host, path string) *Route {
 	host = hostName(withoutPort(host))
-	path = matchedPath(path)
+	path = urlpath.Clean(path)
 	var best *Route
 	bestHost, bestLen := -1, -1
 	for i := range rt.routes {
@@ -68,42 +69,6 @@ func (rt *Router) Match(host, path string) *Route {
 		}
 	}
 	return best
-}
-
-// matchedPath is path (decoded, as net/url's URL.Path holds it) in the
-// form routes match: its dot segments resolved (RFC 3986 5.2.4) and
-// repeated slashes merged. Origins serve /blog/../members/ and
-// //members/ as /members/ (nginx resolves both by default, Apache and
-// most frameworks the first), so a route matched on the path as sent
-// would let those past the route in front of /members/, and the rules
-// that gate it; nginx's location and Caddy's path matcher match the
-// same clean form. The request goes on as it came: only the matching
-// reads this. A path with nothing to resolve, nearly every one, is
-// returned as it is.
-func matchedPath(path string) string {
-	if !strings.HasPrefix(path, "/") || !strings.Contains(path, "//") && !strings.Contains(path, "/.") {
-		return path
-	}
-	var out []string
-	segs := strings.Split(path[1:], "/")
-	for _, seg := range segs {
-		switch seg {
-		case "", ".":
-		case "..":
-			if len(out) > 0 {
-				out = out[:len(out)-1]
-			}
-		default:
-			out = append(out, seg)
-		}
-	}
-	clean := "/" + strings.Join(out, "/")
-	// A path that ends in a directory (/a/, /a/., /a/b/..) stays one,
-	// as RFC 3986 resolves it: /members/x/.. is under /members/.
-	if last := segs[len(segs)-1]; (last == "" || last == "." || last == "..") && len(out) > 0 {
-		clean += "/"
-	}
-	return clean
 }
 
 // underPrefix reports whether path is prefix or under it. A prefix that
@@ -130,7 +95,7 @@ func CanonicalPrefix(prefix string) string {
 	if p, err := url.PathUnescape(prefix); err == nil {
 		prefix = p
 	}
-	return matchedPath(prefix)
+	return urlpath.Clean(prefix)
 }
 
 // hostName is the form routes and requests' hosts are compared in:

@@ -198,31 +198,6 @@ func TestMatchNormalizedPath(t *testing.T) {
 	}
 }
 
-func TestMatchedPath(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"/", "/"},
-		{"", ""},
-		{"*", "*"},
-		{"/a/b", "/a/b"},
-		{"/a/b/", "/a/b/"},
-		{"/a/./b", "/a/b"},
-		{"/a/../b", "/b"},
-		{"/a/b/..", "/a/"},
-		{"/a/b/.", "/a/b/"},
-		{"/..", "/"},
-		{"/../..", "/"},
-		{"/a/..", "/"},
-		{"//a//b//", "/a/b/"},
-		{"/a/.../b", "/a/.../b"},
-		{"/a/.b/..c", "/a/.b/..c"},
-	}
-	for _, tt := range tests {
-		if got := matchedPath(tt.in); got != tt.want {
-			t.Errorf("matchedPath(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // Of two wildcards that match, the longer is the more specific and
 // wins, whatever their order and paths, as nginx's server_name and
 // Caddy's host matchers choose.
