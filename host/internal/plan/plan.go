@@ -16,6 +16,7 @@ package plan
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -601,14 +602,28 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 					p.Skipped = append(p.Skipped, Skipped{Rule: ri, Action: ai, Winner: w, Reason: "an earlier rule already sets cookie " + c.a.Name})
 					continue
 				}
+				v := prog.value(p, c, vals)
+				if c.value != nil && len(c.a.Name)+len(v) > MaxCookieBytes {
+					p.refuse(ri, ai, true, fmt.Sprintf("with the request's values the cookie is %d bytes, past the %d a rule's cookie may hold", len(c.a.Name)+len(v), MaxCookieBytes))
+					continue
+				}
 				p.Cookies = append(p.Cookies, Cookie{Rule: ri, Cookie: &http.Cookie{
-					Name: c.a.Name, Value: prog.value(p, c, vals), Path: "/",
+					Name: c.a.Name, Value: v, Path: "/",
 					MaxAge: c.a.MaxAge, HttpOnly: c.a.HTTPOnly, Secure: opt.Secure || c.secure, SameSite: http.SameSiteLaxMode,
 				}})
 			}
 		}
 	}
 }
+
+// MaxCookieBytes bounds the name and value of a cookie a rule sets from
+// the request's values (set_cookie with {{ query("ref") }}): a link to
+// the site with a 4 KB ref would otherwise have the visitor's browser
+// keep it, for as long as max_age says, and send it with every request,
+// until the site's requests outgrow the 8 KB a server takes in its
+// headers and every page answers 400 to that visitor (a cookie bomb).
+// Such a cookie is not set.
+const MaxCookieBytes = 1024
 
 // expose names the visitor's variants in a response header, and in a
 // <meta> tag for experiments that ask for one, so that analytics can

@@ -78,6 +78,39 @@ func TestCookieEncoding(t *testing.T) {
 	}
 }
 
+// TestCookieBomb: a cookie whose value comes from the request is set
+// only while it stays small: a link with a 4 KB ref would otherwise have
+// the visitor's browser send it with every request for as long as
+// max_age says (a cookie bomb, which ends in a 400 on every page once
+// the headers outgrow the server's limit). A cookie the editor wrote
+// whole is theirs to size.
+func TestCookieBomb(t *testing.T) {
+	rules := "rules:\n  - name: r\n    actions:\n      - set_cookie: { name: ref, value: '{{ cookie(\"v\") }}', max_age: 30d }\n"
+	for _, tt := range []struct {
+		value string
+		set   bool
+	}{
+		{"newsletter", true},
+		{strings.Repeat("a", plan.MaxCookieBytes-len("ref")), true},
+		{strings.Repeat("a", plan.MaxCookieBytes-len("ref")+1), false},
+		{strings.Repeat("a", 4000), false},
+		{strings.Repeat(" ", 400), false}, // 1,200 bytes once escaped
+	} {
+		p := build(t, rules, tt.value)
+		if set := len(p.Cookies) == 1; set != tt.set {
+			t.Errorf("%d bytes: set %v, want %v", len(tt.value), set, tt.set)
+		}
+		if !tt.set && (len(p.Refused) != 1 || !p.Refused[0].Dropped || !strings.Contains(p.Refused[0].Reason, "past the 1024")) {
+			t.Errorf("%d bytes: refused %+v", len(tt.value), p.Refused)
+		}
+	}
+	long := strings.Repeat("b", 2000)
+	p := build(t, "rules:\n  - name: r\n    actions:\n      - set_cookie: { name: big, value: "+long+" }\n", "")
+	if len(p.Cookies) != 1 || p.Cookies[0].Value != long {
+		t.Errorf("the editor's own 2,000-byte cookie is not set")
+	}
+}
+
 // TestConflicts: the earlier rule wins the headers, cookies and redirect
 // two rules write, and the loser is reported; page edits are all passed
 // on in rule order, and the rewriter keeps the first of those that write
