@@ -530,6 +530,11 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 	if p.Redirect != nil {
 		// The proxy answers without the page (proxy.redirect): none of
 		// the page's caching, nor its Vary, goes with it.
+		if p.Experiments == "" && len(p.Cookies) == 0 && !v.ByAddress && !(v.Visitor.New && l.site.ReadsVisitor()) && l.site.SameForAll(p.Matched) {
+			// As the proxy's redirect: rules that read the URL alone.
+			fmt.Fprintln(w, "  a redirect for every visitor of this URL, not the page (the rules that made it read the URL alone): caches may keep it")
+			return
+		}
 		fmt.Fprintln(w, "  a redirect for this visitor, not the page: served with Cache-Control: private, no-store")
 		return
 	}

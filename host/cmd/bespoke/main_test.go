@@ -311,6 +311,20 @@ func TestExplainRedirect(t *testing.T) {
 	}
 }
 
+// TestExplainMovedPage: the redirect of a rule on the path alone is
+// every visitor's, which caches may keep: explain says so.
+func TestExplainMovedPage(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "moved.yaml")
+	os.WriteFile(own, []byte("rules:\n  - name: moved\n    when: path == \"/sale-2025\"\n    actions: [ { redirect: { to: /sale, status: 301 } } ]\n"), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"explain", own, "--url", "/sale-2025"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, &out, &errOut)
+	}
+	if want := "a redirect for every visitor of this URL, not the page (the rules that made it read the URL alone): caches may keep it"; !strings.Contains(out.String(), want) {
+		t.Errorf("explain does not say %q:\n%s", want, &out)
+	}
+}
+
 // TestExplainHeldCaps: a capped rule that does not apply to a visitor
 // who declines tracking, or to a prefetch, says why under the rule: its
 // count read as its cap ("views of "popup" per 1d = 2"), as if the

@@ -470,3 +470,42 @@ func TestSameForAllStaysShared(t *testing.T) {
 		}
 	}
 }
+
+// TestMovedPageRedirectIsShared: a redirect of a rule on the path alone
+// (a page moved: /sale-2025 to /sale) is every visitor's, and caches may
+// keep it as they keep the origin's redirects, apart by what the other
+// rules that may apply there read (one sends French visitors to
+// /fr/soldes); it went out private, no-store, and the CDN passed every
+// request of the old address on. A redirect of a rule that reads the
+// visitor stays private.
+func TestMovedPageRedirectIsShared(t *testing.T) {
+	e := newEnv(t, http.NotFoundHandler(), []byte(`rules:
+  - name: french-sale
+    when: geo.country == "FR" and path starts_with "/sale"
+    actions:
+      - redirect: /fr/soldes
+  - name: moved
+    when: path == "/sale-2025"
+    actions:
+      - redirect: { to: /sale, status: 301 }
+`))
+	for _, tc := range []struct {
+		path, country, location, cc string
+		vary                        bool
+	}{
+		{"/sale-2025", "US", "/sale", "", true},
+		{"/sale-2025", "FR", "/fr/soldes", "private, no-store", false},
+		{"/sale-2024", "FR", "/fr/soldes", "private, no-store", false},
+	} {
+		r := e.get(t, tc.path, "CF-IPCountry", tc.country)
+		if r.Header.Get("Location") != tc.location {
+			t.Fatalf("%s from %s: %d to %q", tc.path, tc.country, r.StatusCode, r.Header.Get("Location"))
+		}
+		if got := r.Header.Get("Cache-Control"); got != tc.cc {
+			t.Errorf("%s from %s: Cache-Control %q, want %q", tc.path, tc.country, got, tc.cc)
+		}
+		if vary := strings.Join(r.Header.Values("Vary"), ", "); strings.Contains(vary, "Cf-Ipcountry") != tc.vary {
+			t.Errorf("%s from %s: Vary %q", tc.path, tc.country, vary)
+		}
+	}
+}
