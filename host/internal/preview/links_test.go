@@ -3,6 +3,7 @@ package preview_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -448,4 +449,45 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// failingWriter is a visitor's connection that closes while the page is
+// written: its writes fail, and it counts the statuses written.
+type failingWriter struct {
+	h        http.Header
+	statuses []int
+}
+
+func (f *failingWriter) Header() http.Header  { return f.h }
+func (f *failingWriter) WriteHeader(code int) { f.statuses = append(f.statuses, code) }
+func (f *failingWriter) Write(b []byte) (int, error) {
+	if len(f.statuses) == 0 {
+		f.statuses = append(f.statuses, http.StatusOK) // as net/http's first Write
+	}
+	return 0, errors.New("connection closed")
+}
+
+// TestPageWriteFails: an editor who closes the preview while its page is
+// written got a second status written after the 200 (net/http logs
+// "superfluous response.WriteHeader" for each); the page is rendered
+// whole, then written once.
+func TestPageWriteFails(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<p id="x">Hello</p>`)
+	}))
+	defer origin.Close()
+	u, _ := url.Parse(origin.URL)
+	pv, err := preview.New([]preview.Target{{File: "rules.yaml", Read: func() ([]byte, error) {
+		return []byte("rules:\n  - name: r\n    actions:\n      - set_inner: { select: \"#x\", text: Hi }\n"), nil
+	}, Origin: u}}, preview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pv.Close()
+	w := &failingWriter{h: http.Header{}}
+	pv.ServeHTTP(w, httptest.NewRequest("GET", "http://127.0.0.1/", nil))
+	if len(w.statuses) != 1 || w.statuses[0] != http.StatusOK {
+		t.Errorf("statuses written: %v, want one, 200", w.statuses)
+	}
 }

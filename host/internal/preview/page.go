@@ -1,6 +1,7 @@
 package preview
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	_ "embed"
@@ -146,11 +147,17 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 			v.Next, v.NextSummary = vr.nextVisit(out), vr.nextSummary(out)
 		}
 	}
+	// Rendered whole before the status goes: a template that fails
+	// halfway is a 500, not a 200 cut short; and an editor who closes
+	// the page while it is written is no error of the page's.
+	var b bytes.Buffer
+	if err := pageTmpl.Execute(&b, v); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := pageTmpl.Execute(w, v); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-	}
+	w.Write(b.Bytes())
 }
 
 func (s *Server) view(vr *visitResult) *view {
