@@ -37,6 +37,7 @@ import (
 
 	"github.com/bespoke-edge/bespoke/host/internal/config"
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
+	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reload"
 	"github.com/bespoke-edge/bespoke/host/internal/server"
 	"github.com/bespoke-edge/bespoke/host/internal/wire"
@@ -454,6 +455,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// An offer of h2c is no switch Next takes (net/http takes none): it
 	// is declined, and the request personalized as any other.
 	if h.next != nil && isUpgrade(r.Header) && !server.OffersOnlyH2C(r) {
+		if s := h.srv.Routes[0].Proxy.Site(); s != nil && len(s.OriginHeaders()) > 0 {
+			// What the rules alone tell the upstream (X-Tier) is not
+			// the visitor's to claim on a WebSocket either.
+			r = r.Clone(r.Context())
+			proxy.WithoutOriginHeaders(r.Header, s.OriginHeaders())
+		}
 		h.next.ServeHTTP(w, r)
 		return
 	}

@@ -200,3 +200,44 @@ func getUpgrading(t *testing.T, cfg host.Config, headers map[string]string) (*ht
 	resp.Body.Close()
 	return resp, b
 }
+
+// TestUpgradeWithoutTheRulesHeaders: a header the rules set on the
+// request (X-Tier) is theirs alone to send the upstream, on a request to
+// switch protocols too: a WebSocket opened with X-Tier: gold reached
+// Next with it, past the rules.
+func TestUpgradeWithoutTheRulesHeaders(t *testing.T) {
+	tiers := make(chan string, 2)
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tiers <- r.Header.Get("X-Tier") + "|" + r.Header.Get("X_tier")
+		if r.Header.Get("Upgrade") == "" {
+			io.WriteString(w, "page")
+			return
+		}
+		w.WriteHeader(http.StatusUpgradeRequired)
+	})
+	h, err := host.New(context.Background(), host.Config{Next: next, Secret: []byte(secret), Logger: quiet, CacheDir: "-",
+		Rules: []byte("rules:\n  - name: gold\n    when: cookie(\"plan\") == \"gold\"\n    actions:\n      - set_header: { name: X-Tier, value: gold, on: request }\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, upgrade := range []bool{false, true} {
+		req, _ := http.NewRequest("GET", srv.URL+"/live", nil)
+		req.Header.Set("X-Tier", "gold")
+		req.Header.Set("X_Tier", "gold")
+		if upgrade {
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "websocket")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := <-tiers; got != "|" {
+			t.Errorf("upgrade %v: Next got X-Tier|X_Tier %q, want none", upgrade, got)
+		}
+	}
+}

@@ -925,7 +925,7 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 		defer watchBody(pr.Out, st)
 	}
 	if st != nil && st.site != nil {
-		withoutOriginHeaders(pr.Out.Header, st.site.OriginHeaders())
+		WithoutOriginHeaders(pr.Out.Header, st.site.OriginHeaders())
 	}
 	rewrites, tag := false, uint64(0)
 	if st != nil && st.req != nil {
@@ -971,10 +971,12 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	}
 }
 
-// withoutOriginHeaders takes out of h the headers only the proxy sends
+// WithoutOriginHeaders takes out of h the headers only the proxy sends
 // the origin (site.OriginHeaders), as the visitor sent them, under either
-// spelling a CGI-style origin reads as one (X-Tier, X_Tier).
-func withoutOriginHeaders(h http.Header, names []string) {
+// spelling a CGI-style origin reads as one (X-Tier, X_Tier). The proxy
+// does so for each request it forwards; an embedder that hands a request
+// to the upstream past it (a protocol switch) does it too.
+func WithoutOriginHeaders(h http.Header, names []string) {
 	if len(names) == 0 {
 		return
 	}
