@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,59 @@ func FuzzLoad(f *testing.F) {
 		c := s.Load(r)
 		if c.Dropped == "" && v != "" && len(c.entries) > maxEntries {
 			t.Fatal("too many entries accepted")
+		}
+	})
+}
+
+// FuzzFromShared: whatever bytes a shared store returns (a key another
+// release wrote, one cut short, one written over), the counts read from
+// them take hits and are written back as counts that read the same: at
+// most maxEntries entries, counts up to 255, and nothing panics on the
+// way, in the eviction of a full set neither.
+func FuzzFromShared(f *testing.F) {
+	now := time.Date(2026, 12, 5, 20, 0, 0, 0, time.UTC)
+	s, err := New([]byte("k"), func() time.Time { return now })
+	if err != nil {
+		f.Fatal(err)
+	}
+	c := s.FromShared(nil, nil)
+	for i := range maxEntries {
+		c.Hit(fmt.Sprintf("3600:r%d", i), time.Hour)
+	}
+	f.Add(c.encode(version), "3600:r1", "60:x")
+	f.Add(c.encode(versionNew)[:20], "604800:promo", "3600:r0")
+	f.Add([]byte{version}, "", "0:z")
+	f.Add([]byte{version, 1, 2, 3, 4, 255, 0xff, 0xff, 0xff, 0xff}, "a", "b")
+	rules := NewRules(map[string]time.Duration{"3600:r1": time.Hour, "604800:promo": 7 * 24 * time.Hour})
+	f.Fuzz(func(t *testing.T, b []byte, key1, key2 string) {
+		c := s.FromShared(b, nil)
+		c.Rules = rules
+		if c.Dropped != "" {
+			if len(c.entries) != 0 {
+				t.Fatalf("dropped (%s) with %d entries", c.Dropped, len(c.entries))
+			}
+			return
+		}
+		for _, k := range []string{key1, key2, key1} {
+			w := time.Hour
+			if secs, _, ok := strings.Cut(k, ":"); ok {
+				if n, err := strconv.Atoi(secs); err == nil && n > 0 && n < 1<<20 {
+					w = time.Duration(n) * time.Second
+				}
+			}
+			before := c.Count(k, w)
+			c.Hit(k, w)
+			if after := c.Count(k, w); after != min(before+1, 255) && w >= time.Minute {
+				t.Fatalf("Count(%q) %d after a hit, %d before", k, after, before)
+			}
+		}
+		if len(c.entries) > maxEntries {
+			t.Fatalf("%d entries", len(c.entries))
+		}
+		enc := c.encode(version)
+		again := s.FromShared(enc, nil)
+		if again.Dropped != "" || !slices.Equal(again.entries, c.entries) {
+			t.Fatalf("written back as %x, read as %+v (%s)", enc, again.entries, again.Dropped)
 		}
 	})
 }

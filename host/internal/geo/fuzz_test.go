@@ -141,3 +141,37 @@ func checkInfo(t *testing.T, i Info) {
 		t.Fatalf("coordinates %v, %v without HasLatLon", i.Lat, i.Lon)
 	}
 }
+
+// FuzzProviders feeds arbitrary values to every CDN's geolocation
+// headers: each reader must not panic and every field must come out
+// valid or empty, the escaped and percent-encoded cities included.
+func FuzzProviders(f *testing.F) {
+	for _, s := range [][6]string{
+		{"FR", "IDF", "Paris", "Europe/Paris", "48.8566", "2.3522"},
+		{"BR", "SP", `S\u00c3\u00a3o Paulo`, "America/Sao_Paulo", "-23.5", "-46.6"},
+		{"pl", "pl-14", `\u0141\u00f3d\u017a`, "Europe/Warsaw", "51.77", "19.46"},
+		{"US", "CA", "San%20Jos%C3%A9", "America/Los_Angeles", "37.33", "-121.89"},
+		{"XX", "", `\ud800\u`, "", "NaN", "Inf"},
+		{" gb\t", "ENG", "%zz", "Etc/GMT+5", "0", "0"},
+	} {
+		f.Add(s[0], s[1], s[2], s[3], s[4], s[5])
+	}
+	f.Fuzz(func(t *testing.T, country, region, city, tz, lat, lon string) {
+		values := []string{country, region, city, tz, lat, lon}
+		headers := [][]string{
+			{hdrCFCountry, hdrCFRegion, hdrCFCity, hdrCFTimezone, hdrCFLatitude, hdrCFLongitude, hdrCFContinent},
+			{hdrCloudFrontCountry, hdrCloudFrontRegion, hdrCloudFrontCity, hdrCloudFrontTimezone, hdrCloudFrontLatitude, hdrCloudFrontLongitude},
+			{hdrVercelCountry, hdrVercelRegion, hdrVercelCity, hdrVercelTimezone, hdrVercelLatitude, hdrVercelLongitude, hdrVercelContinent},
+			{hdrFastlyCountry, hdrFastlyRegion, hdrFastlyCity, hdrFastlyLatitude, hdrFastlyLongitude, hdrFastlyContinent},
+		}
+		h := http.Header{}
+		for _, names := range headers {
+			for i, name := range names {
+				h.Set(name, values[i%len(values)])
+			}
+		}
+		for _, p := range providerOrder {
+			checkInfo(t, providerReaders[p](h))
+		}
+	})
+}

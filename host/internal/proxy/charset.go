@@ -45,6 +45,17 @@ var utf8Page = pageCharset{name: "utf-8"}
 // charsetFromLabel maps a label ("latin1", "Shift_JIS") to an encoding;
 // ok is false for a label the Encoding standard does not know.
 func charsetFromLabel(label string) (pageCharset, bool) {
+	// The standard trims ASCII whitespace alone and folds ASCII case
+	// alone; htmlindex trims Unicode space (a vertical tab, U+00A0) and
+	// folds Unicode case (the Kelvin sign K to k), which would take a
+	// page for one in an encoding no browser reads it in ("\u212Aoi8-r"
+	// as koi8-r).
+	label = strings.Trim(label, "\t\n\f\r ")
+	for i := 0; i < len(label); i++ {
+		if c := label[i]; c >= utf8.RuneSelf || c == '\v' {
+			return pageCharset{}, false
+		}
+	}
 	e, err := htmlindex.Get(label)
 	if err != nil {
 		return pageCharset{}, false

@@ -33,6 +33,13 @@ func TestPrescan(t *testing.T) {
 		{strings.Repeat(" ", 1100) + `<meta charset="iso-8859-5">`, ""},
 		{`<meta charset="iso-8859-5"`, ""},
 		{`<meta charset=iso-8859-5 charset=iso-8859-6>`, "iso-8859-5"},
+		// A label is trimmed of ASCII whitespace and folded in ASCII
+		// case alone: the Kelvin sign is no k, a vertical tab or a
+		// no-break space is part of the label, which names nothing.
+		{"<meta charset=\" windows-1252\t\">", "windows-1252"},
+		{"<meta charset=\"\u212Aoi8-r\"><meta charset=iso-8859-5>", "iso-8859-5"},
+		{"<meta charset=\"windows-1252\v\">", ""},
+		{"<meta charset=\"\u00A0windows-1252\">", ""},
 	}
 	for _, tt := range tests {
 		c, ok := prescan([]byte(tt.page))
@@ -101,7 +108,10 @@ func TestPageCharsets(t *testing.T) {
 }
 
 // FuzzPrescan: the prescan never reads past 1024 bytes, never panics, and
-// what follows a page's first 1024 bytes cannot change its answer.
+// what follows a page's first 1024 bytes cannot change its answer. Only
+// ASCII is syntax to it and labels are ASCII, so a page whose bytes past
+// ASCII, and vertical tabs (which the standard does not take for space),
+// are question marks gets the same answer.
 func FuzzPrescan(f *testing.F) {
 	for _, s := range []string{`<meta charset="iso-8859-1">`, `<!--`, `<meta http-equiv=content-type content="charset='x`, `</a b=">`, `<?x`, `<meta `} {
 		f.Add([]byte(s))
@@ -114,6 +124,15 @@ func FuzzPrescan(f *testing.F) {
 		}
 		if ok1 && c1.name == "" {
 			t.Fatal("found an encoding without a name")
+		}
+		masked := bytes.Clone(b)
+		for i, c := range masked {
+			if c >= 0x80 || c == '\v' {
+				masked[i] = '?'
+			}
+		}
+		if c3, ok3 := prescan(masked); ok3 != ok1 || c3.name != c1.name {
+			t.Fatalf("%q reads as %q %v, with ASCII alone as %q %v", b, c1.name, ok1, c3.name, ok3)
 		}
 	})
 }
@@ -139,6 +158,8 @@ func TestHeaderCharset(t *testing.T) {
 		{"text/html; charset=utf-8; charset=iso-2022-jp", "unreadable", false},
 		{`text/html; charset="utf-8`, "unreadable", false},
 		{"text/html; charset=no-such-encoding", "", true},
+		{"text/html; charset=\"\u212Aoi8-r\"", "", true},
+		{"text/html; charset=\"windows-1252\v\"", "", true},
 	} {
 		got, ok := headerCharset(c.ct)
 		if got.name != c.name || ok != (c.name != "") {

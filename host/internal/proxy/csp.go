@@ -46,7 +46,15 @@ func policyNonce(policy, elem, src string) string {
 	var found [3]string
 	var has [3]bool
 	for d := range strings.SplitSeq(policy, ";") {
-		name, sources, _ := strings.Cut(strings.TrimSpace(d), " ")
+		// A directive's name ends at ASCII whitespace, a tab too, as CSP
+		// 3 parses it: cut at a space alone, "script-src\t'nonce-b'"
+		// named nothing, and default-src's nonce, which the browser does
+		// not take for scripts then, was given to them.
+		d = strings.Trim(d, cspSpace)
+		name, sources := d, ""
+		if i := strings.IndexAny(d, cspSpace); i >= 0 {
+			name, sources = d[:i], d[i:]
+		}
 		k := -1
 		switch {
 		case equalFoldASCII(name, elem):
@@ -60,7 +68,7 @@ func policyNonce(policy, elem, src string) string {
 			continue // a repeated directive is ignored
 		}
 		has[k] = true
-		for s := range strings.FieldsSeq(sources) {
+		for s := range strings.FieldsFuncSeq(sources, isCSPSpace) {
 			if len(s) > len("'nonce-'") && s[len(s)-1] == '\'' && equalFoldASCII(s[:len("'nonce-")], "'nonce-") {
 				if v := s[len("'nonce-") : len(s)-1]; validNonce(v) {
 					found[k] = v
@@ -76,6 +84,12 @@ func policyNonce(policy, elem, src string) string {
 	}
 	return ""
 }
+
+// cspSpace is the ASCII whitespace that separates a directive's name
+// and sources; a no-break space or a vertical tab does not.
+const cspSpace = "\t\n\f\r "
+
+func isCSPSpace(r rune) bool { return r < 0x80 && strings.IndexByte(cspSpace, byte(r)) >= 0 }
 
 // validNonce reports whether v is a nonce-source's value: base64 or
 // base64url (CSP 3's base64-value).

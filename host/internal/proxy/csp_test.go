@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
@@ -27,6 +28,8 @@ func TestCSPNonces(t *testing.T) {
 		{"not base64: ignored", []string{`script-src 'nonce-a"b'`}, "", ""},
 		{"unquoted: not a nonce", []string{"script-src nonce-abc"}, "", ""},
 		{"the first policy with one", []string{"img-src *, script-src 'nonce-p2'", "script-src 'nonce-p3'"}, "p2", ""},
+		{"a tab after the name", []string{"default-src 'nonce-d'; script-src\t'nonce-s'\t'strict-dynamic'"}, "s", "d"},
+		{"a no-break space is no separator", []string{"script-src 'nonce-a'\u00a0'self'; style-src\u00a0'nonce-b'"}, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,6 +44,44 @@ func TestCSPNonces(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCSPNonces: a nonce read from any policy is one the policy writes
+// as a source, 'nonce-' and the value in quotes, with ASCII whitespace,
+// a semicolon, a comma or an end on either side, as browsers split it.
+func FuzzCSPNonces(f *testing.F) {
+	f.Add("default-src 'nonce-d'; script-src\t'nonce-s'\t'strict-dynamic'")
+	f.Add("script-src 'nonce-a'\u00a0'self'; style-src 'NONCE-b'")
+	f.Add("img-src *, Script-Src-Elem 'nonce-e', default-src 'nonce-=+/_-'")
+	f.Fuzz(func(t *testing.T, csp string) {
+		h := http.Header{"Content-Security-Policy": strings.Split(csp, "\n")}
+		script, style := cspNonces(h)
+		// Lower-cased byte for byte, so that offsets stay the policy's.
+		lc := []byte(csp)
+		for i, c := range lc {
+			lc[i] = lower(c)
+		}
+		for _, n := range []string{script, style} {
+			if n == "" {
+				continue
+			}
+			found := false
+			for i := 0; !found; i++ {
+				j := strings.Index(string(lc[i:]), "'nonce-"+strings.ToLower(n)+"'")
+				if j < 0 {
+					break
+				}
+				i += j
+				end := i + len("'nonce-'") + len(n)
+				found = csp[i+len("'nonce-"):end-1] == n &&
+					(i == 0 || strings.IndexByte(cspSpace+";,\n", csp[i-1]) >= 0) &&
+					(end == len(csp) || strings.IndexByte(cspSpace+";,\n", csp[end]) >= 0)
+			}
+			if !found {
+				t.Fatalf("nonce %q read from %q", n, csp)
+			}
+		}
+	})
 }
 
 // TestNonceEdits: the script and style elements the rules insert get the

@@ -73,20 +73,39 @@ func acceptDecodable(h http.Header) {
 // is not second-guessed. Brotli is only kept, never chosen: compressing
 // with it costs several times gzip's CPU per byte.
 func negotiate(accept, origin string) string {
+	// A coding the visitor names is taken at its own weight, "*" at its
+	// own for the codings it does not name (RFC 9110 12.5.3): "*, gzip;q=0"
+	// refuses gzip. The weight's name is "q" in any case, a parameter
+	// of its own (gzip;Q=0 refuses, gzip;xq=1 names no weight), and a
+	// weight that does not read refuses: identity is always acceptable.
 	ok := func(name string) bool {
-		for _, part := range strings.Split(accept, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			if !equalFoldASCII(strings.TrimSpace(coding), name) && strings.TrimSpace(coding) != "*" {
-				continue
+		named, star := -1, -1
+		for part := range strings.SplitSeq(accept, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			coding = strings.TrimSpace(coding)
+			isName := equalFoldASCII(coding, name)
+			if !isName && coding != "*" || isName && named >= 0 || !isName && star >= 0 {
+				continue // the first of a coding's entries counts
 			}
-			if _, q, found := strings.Cut(params, "q="); found {
-				if v, err := strconv.ParseFloat(strings.TrimSpace(q), 64); err == nil && v == 0 {
-					return false
+			w := 1
+			for p := range strings.SplitSeq(params, ";") {
+				k, v, _ := strings.Cut(p, "=")
+				if equalFoldASCII(strings.TrimSpace(k), "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || !(f > 0) {
+						w = 0
+					}
 				}
 			}
-			return true
+			if isName {
+				named = w
+			} else {
+				star = w
+			}
 		}
-		return false
+		if named >= 0 {
+			return named > 0
+		}
+		return star > 0
 	}
 	switch {
 	case origin == "br" && ok("br"):

@@ -1,6 +1,7 @@
 package reqctx
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,17 +127,27 @@ func Languages(header string) []string {
 			es = append(es, entry{primary, q})
 		}
 	}
-	// Insertion sort: stable, and lists are short.
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && es[j].q > es[j-1].q; j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
-	}
+	// The header is the visitor's, up to limits.max_header_bytes: an
+	// insertion sort and a scan of the languages kept for each item made
+	// 64 KB of distinct codes cost seconds. A browser's list is short,
+	// and a scan of a few kept languages costs less than a map.
+	slices.SortStableFunc(es, func(a, b entry) int { return cmp.Compare(b.q, a.q) })
 	var out []string
+	var kept map[string]bool
 	for _, e := range es {
-		if !slices.Contains(out, e.lang) {
-			out = append(out, e.lang)
+		if kept == nil && len(out) >= 8 {
+			kept = make(map[string]bool, len(out)*2)
+			for _, l := range out {
+				kept[l] = true
+			}
 		}
+		if kept == nil && slices.Contains(out, e.lang) || kept[e.lang] {
+			continue
+		}
+		if kept != nil {
+			kept[e.lang] = true
+		}
+		out = append(out, e.lang)
 	}
 	return out
 }

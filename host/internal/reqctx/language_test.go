@@ -1,10 +1,13 @@
 package reqctx
 
 import (
+	"cmp"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/language"
 )
@@ -52,6 +55,49 @@ func TestLanguages(t *testing.T) {
 		if got != tt.primary || ok != (tt.primary != "") {
 			t.Errorf("PrimaryLanguage(%q) = %q, %v; want %q", tt.header, got, ok, tt.primary)
 		}
+	}
+}
+
+// TestLanguagesLongHeader: a visitor's header of thousands of languages,
+// each listed with a higher weight than the one before (the order that
+// moved every item past all the others), reads in time linear in its
+// length, as each language's best weight, the first listed among equal
+// ones.
+func TestLanguagesLongHeader(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() < 256<<10; i++ {
+		code := string([]byte{byte('a' + i%26), byte('a' + i/26%26), byte('a' + i/676%26)})
+		fmt.Fprintf(&b, "%s;q=0.%03d, ", code, 1+i%999)
+	}
+	header := b.String()
+	start := time.Now()
+	got := Languages(header)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Languages took %v on %d bytes", d, len(header))
+	}
+	best := map[string]float64{}
+	first := map[string]int{}
+	var order []string
+	for i, item := range strings.Split(header, ",") {
+		lang, q, ok := languageItem(item)
+		if !ok {
+			continue
+		}
+		if _, ok := best[lang]; !ok {
+			order = append(order, lang)
+		}
+		if q > best[lang] {
+			best[lang], first[lang] = q, i
+		}
+	}
+	slices.SortFunc(order, func(a, b string) int {
+		if best[a] != best[b] {
+			return cmp.Compare(best[b], best[a])
+		}
+		return cmp.Compare(first[a], first[b])
+	})
+	if !slices.Equal(got, order) {
+		t.Errorf("Languages gave %d languages, first %q; want %d, first %q", len(got), got[:min(5, len(got))], len(order), order[:min(5, len(order))])
 	}
 }
 

@@ -292,7 +292,80 @@ func (t *btree) withoutCopies(n *html.Node) []int {
 // its decoder drops a UTF-8 byte order mark, which html.Parse, given
 // text already decoded, would take for text.
 func browserParse(page string) (*html.Node, error) {
-	return html.Parse(strings.NewReader(strings.TrimPrefix(page, "\uFEFF")))
+	return html.Parse(strings.NewReader(specDoctype(strings.TrimPrefix(page, "\uFEFF"))))
+}
+
+// specDoctype returns page with its doctype (the first token but
+// comments and space) written so that x/net/html reads the mode the
+// standard gives it. x/net/html compares the name with "html" before it
+// lower-cases it (<!DOCTYPE HTML>), takes a public identifier without a
+// system one (<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN">)
+// and anything after the system one for quirks; the standard
+// lower-cases the name, ignores what follows the system identifier and
+// reads a public one alone by its family, where a missing system
+// identifier counts for HTML 4.01 frameset and transitional alone. A
+// doctype that sets force-quirks (an identifier not quoted, a quote
+// left open, a keyword without its identifier) is left: x/net/html
+// takes it for quirks too.
+func specDoctype(page string) string {
+	const space = " \t\n\r\f"
+	z := html.NewTokenizer(strings.NewReader(page))
+	off := 0
+	for {
+		tt := z.Next()
+		raw := len(z.Raw())
+		if tt == html.CommentToken || tt == html.TextToken && strings.Trim(string(z.Raw()), space) == "" {
+			off += raw
+			continue
+		}
+		if tt != html.DoctypeToken {
+			return page
+		}
+		s := strings.TrimLeft(z.Token().Data, space)
+		name := s
+		if i := strings.IndexAny(s, space); i >= 0 {
+			name, s = s[:i], strings.TrimLeft(s[i:], space)
+		} else {
+			s = ""
+		}
+		name = strings.Map(func(r rune) rune {
+			if 'A' <= r && r <= 'Z' {
+				return r + 'a' - 'A'
+			}
+			return r
+		}, name)
+		d := "<!DOCTYPE " + name
+		if s != "" {
+			if len(s) < 6 {
+				return page
+			}
+			kw, rest := strings.ToLower(s[:6]), s[6:]
+			n := map[string]int{"public": 2, "system": 1}[kw]
+			var ids []string
+			for len(ids) < n {
+				rest = strings.TrimLeft(rest, space)
+				if rest == "" {
+					break
+				}
+				q := rest[0]
+				end := strings.IndexByte(rest[1:], q)
+				if q != '"' && q != '\'' || end < 0 {
+					return page
+				}
+				ids, rest = append(ids, rest[:end+2]), rest[end+2:]
+			}
+			if len(ids) == 0 || kw == "public" && len(ids) == 1 && strings.TrimLeft(rest, space) != "" {
+				return page
+			}
+			d += " " + strings.ToUpper(kw) + " " + strings.Join(ids, " ")
+			pub := strings.ToLower(ids[0])
+			if kw == "public" && len(ids) == 1 && !strings.HasPrefix(pub, `"-//w3c//dtd html 4.01 frameset//`) && !strings.HasPrefix(pub, `"-//w3c//dtd html 4.01 transitional//`) &&
+				!strings.HasPrefix(pub, `'-//w3c//dtd html 4.01 frameset//`) && !strings.HasPrefix(pub, `'-//w3c//dtd html 4.01 transitional//`) {
+				d += ` ""`
+			}
+		}
+		return page[:off] + d + ">" + page[off+raw:]
+	}
 }
 
 // creationAncestors returns the annotated ancestors (see

@@ -3,6 +3,8 @@ package rewrite
 import (
 	"bytes"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -30,6 +32,9 @@ var fuzzSeeds = []string{
 func FuzzRewrite(f *testing.F) {
 	for i, s := range fuzzSeeds {
 		f.Add([]byte(s), uint64(i))
+	}
+	for i, s := range pageWindows(f, 4096) {
+		f.Add([]byte(s), uint64(100+i))
 	}
 	none, err := CompileStrings([]string{"#never-present", "li.never", "x-none > y", "[data-none]", ":not(*)"})
 	if err != nil {
@@ -111,12 +116,43 @@ func FuzzBrowserDifferential(f *testing.F) {
 	for i := 0; i < 50; i++ {
 		f.Add(malformedPage(rng))
 	}
+	for _, s := range pageWindows(f, 4096) {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		if len(in) > 4096 {
 			return // the reference parser is slow on big pages
 		}
 		checkPage(t, in)
 	})
+}
+
+// pageWindows returns parts of the saved pages of testdata/pages, each
+// of up to n bytes and starting at a tag: the head, the start of the
+// body and places past them, so that the fuzzers start from the markup
+// of real sites (inline scripts and styles, SVG, forms, tables, lists
+// of cards, comments) rather than from generated pages alone.
+func pageWindows(f *testing.F, n int) []string {
+	var out []string
+	for _, name := range []string{"shop", "article", "news"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "pages", name+".html"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		starts := []int{0}
+		if i := bytes.Index(b, []byte("<body")); i >= 0 {
+			starts = append(starts, i)
+		}
+		for _, frac := range []int{3, 2} {
+			if i := bytes.IndexByte(b[len(b)/frac:], '<'); i >= 0 {
+				starts = append(starts, len(b)/frac+i)
+			}
+		}
+		for _, i := range starts {
+			out = append(out, string(b[i:min(i+n, len(b))]))
+		}
+	}
+	return out
 }
 
 // FuzzTagEnd checks that tagEnd, fed a tag in two parts, finds the end

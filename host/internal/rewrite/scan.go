@@ -760,10 +760,11 @@ func doctypeQuirks(d []byte) bool {
 	}
 	ids := [2]string{}
 	has := [2]bool{}
-	kw, rest, ok := strings.Cut(s, " ")
-	if !ok {
-		kw, rest = s[:min(6, len(s))], s[min(6, len(s)):]
-	}
+	// The keyword is the six characters after the name, whatever
+	// follows them: a newline or a tab after PUBLIC, or a quote
+	// (PUBLIC"-//W3C//DTD XHTML 1.0 Strict//EN"), does not end it any
+	// less than a space.
+	kw, rest := s[:min(6, len(s))], s[min(6, len(s)):]
 	i := 0
 	switch kw {
 	case "public":
@@ -788,9 +789,8 @@ func doctypeQuirks(d []byte) bool {
 		ids[i], has[i] = rest[1:1+end], true
 		rest = rest[2+end:]
 	}
-	if strings.TrimSpace(rest) != "" {
-		return true
-	}
+	// What follows the system identifier up to the '>' is a parse
+	// error that leaves the mode to the identifiers.
 	if kw == "public" && !has[0] || kw == "system" && !has[1] {
 		// The keyword without its identifier: the tokenizer sets the
 		// doctype's force-quirks flag.

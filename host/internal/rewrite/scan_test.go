@@ -209,6 +209,18 @@ func TestDoctypeQuirks(t *testing.T) {
 		{`html SYSTEM "about:legacy-compat"`, false},
 		{`html PUBLIC "-//W3C//DTD HTML 3.2 Final//EN"`, true},
 		{`html PUBLIC "-//W3C//DTD HTML 4.01//EN`, true},
+		// A public identifier alone, of none of the listed families.
+		{`html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN"`, false},
+		{`html PUBLIC ""`, false},
+		// The keyword ends after six characters, whatever follows.
+		{"html PUBLIC\n  \"-//W3C//DTD XHTML 1.0 Strict//EN\"\n  \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\"", false},
+		{"html PUBLIC\t\"-//W3C//DTD HTML 4.01 Transitional//EN\" \"http://www.w3.org/TR/html4/loose.dtd\"", false},
+		{`html PUBLIC"-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd"`, false},
+		{`html PUBLICX "-//W3C//DTD XHTML 1.0 Strict//EN"`, true},
+		// After the system identifier, the rest is ignored; after the
+		// public one, it is a missing quote, which sets force-quirks.
+		{`html SYSTEM "about:legacy-compat" junk`, false},
+		{`html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" junk`, true},
 	} {
 		if got := doctypeQuirks([]byte(c.doctype)); got != c.quirks {
 			t.Errorf("<!DOCTYPE %s>: quirks %v, want %v", c.doctype, got, c.quirks)
