@@ -295,7 +295,8 @@ const DefaultReadTimeout = 60 * time.Second
 // origin, and the transport for what upstream.Transport does not send
 // itself (see upstream.New): keep-alive
 // connections sized for a proxy (the default of 2 idle connections per host
-// reopens connections under load), bounded dial and header timeouts, a
+// reopens connections under load), bounded dial and header timeouts (the
+// header timeout nginx's proxy_read_timeout, 60 s), a
 // read buffer sized for pages, and no transparent decompression.
 func NewTransport() *http.Transport {
 	return &http.Transport{
@@ -304,7 +305,7 @@ func NewTransport() *http.Transport {
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false,
 		// The visitor's Accept-Encoding goes to the origin as it is. Go's
