@@ -58,7 +58,7 @@ type Config struct {
 	// Transport reaches Origin; nil means a transport tuned for a reverse
 	// proxy (keep-alive pool sized for load, no transparent
 	// decompression; GET and HEAD sent on the request's goroutine, the
-	// rest through http.Transport), which dials within 5 s, waits 30 s
+	// rest through http.Transport), which dials within 5 s, waits 60 s
 	// for the origin's headers (then 504), and cuts a body after 60 s
 	// without a byte of it: an event stream or a long poll quieter than
 	// that is cut, and needs a Transport of its own, whose timeouts are

@@ -313,7 +313,12 @@ type Limits struct {
 
 // Upstream bounds connections to origins.
 type Upstream struct {
-	DialTimeout           Duration `yaml:"dial_timeout"`
+	DialTimeout Duration `yaml:"dial_timeout"`
+	// ResponseHeaderTimeout bounds the wait for the origin's response
+	// headers once the request was sent (60s, as nginx's
+	// proxy_read_timeout bounds it: an origin slow to start a report or
+	// an export answers within the time it would behind nginx), and for
+	// a connection max_conns_per_host allows; past it, 504.
 	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
 	// ReadTimeout bounds the wait for the origin's next bytes once its
 	// headers came (60s; see upstream.Transport.ReadTimeout).
@@ -600,7 +605,7 @@ func (c *Config) Defaults() {
 		u.DialTimeout = Duration(5 * time.Second)
 	}
 	if u.ResponseHeaderTimeout == 0 {
-		u.ResponseHeaderTimeout = Duration(30 * time.Second)
+		u.ResponseHeaderTimeout = Duration(60 * time.Second)
 	}
 	if u.ReadTimeout == 0 {
 		u.ReadTimeout = Duration(60 * time.Second)

@@ -88,7 +88,7 @@ type feedSet struct {
 var latencyBuckets = []float64{1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1}
 
 // requestBuckets suit whole requests, which wait for the origin: from a
-// cached answer to the origin's 30 s header timeout and a long download
+// cached answer to the origin's 60 s header timeout and a long download
 // (past the last bucket, histogram_quantile answers its bound).
 var requestBuckets = []float64{1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10, 30, 60, 120}
 

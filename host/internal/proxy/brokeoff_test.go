@@ -178,8 +178,10 @@ func TestOriginBreaksOffBeforeAnythingIsSent(t *testing.T) {
 		{name: "JSON, length", then: brokenResponse{ctype: "application/json", body: doc, sent: 20}, want: "502"},
 		{name: "JSON, chunked", then: brokenResponse{ctype: "application/json", body: doc, chunked: true, sent: 20}, want: "502"},
 		// Passed as it comes: a body that breaks off before its first
-		// byte is a 502; after, the transfer is cut.
-		{name: "passed, no byte of the body", then: brokenResponse{ctype: "text/plain", body: page, sent: 0}, want: "502"},
+		// byte is a 502; after, the transfer is cut. Its headers go
+		// when the origin pauses after them, so a break that reaches
+		// the proxy a moment after the headers may find them sent.
+		{name: "passed, no byte of the body", then: brokenResponse{ctype: "text/plain", body: page, sent: 0}, want: "either"},
 		{name: "passed, length", then: brokenResponse{ctype: "text/plain", body: page, sent: 300}, want: "cut"},
 		// A body of unknown length passed as it comes has its headers
 		// sent at once (ReverseProxy flushes them for an event stream

@@ -265,7 +265,9 @@ func New(cfg Config) *Proxy {
 		Rewrite:   p.rewriteRequest,
 		Transport: &rangeTransport{p: p, next: cfg.Transport},
 		// A body of known length is copied as it comes, without a flush
-		// after each write (ReverseProxy's own default); one of unknown
+		// after each write (ReverseProxy's own default), what the server
+		// holds of it sent only when the origin pauses (see
+		// originStream.passes); one of unknown
 		// length, or an event stream, is flushed after every write by
 		// ReverseProxy whatever this says. A rewritten body paces itself
 		// (see statusWriter).
@@ -293,7 +295,8 @@ const DefaultReadTimeout = 60 * time.Second
 // origin, and the transport for what upstream.Transport does not send
 // itself (see upstream.New): keep-alive
 // connections sized for a proxy (the default of 2 idle connections per host
-// reopens connections under load), bounded dial and header timeouts, a
+// reopens connections under load), bounded dial and header timeouts (the
+// header timeout nginx's proxy_read_timeout, 60 s), a
 // read buffer sized for pages, and no transparent decompression.
 func NewTransport() *http.Transport {
 	return &http.Transport{
@@ -302,7 +305,7 @@ func NewTransport() *http.Transport {
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false,
 		// The visitor's Accept-Encoding goes to the origin as it is. Go's
@@ -432,10 +435,52 @@ type originStream struct {
 	// proxy changes: the digests of the origin's bytes leave them when
 	// the transport has read them, at the body's end.
 	trailers *http.Header
+	// w, when set, is the visitor's writer of a body of known length that
+	// passes as it comes. ReverseProxy copies such a body without
+	// flushing, and net/http holds the headers and the start of the body
+	// until 2 KiB have come or the handler returns: an origin that sends
+	// its headers and then takes its time over the body would keep its
+	// visitor waiting for the headers too. What the writer holds is sent
+	// just before a read that may wait for the origin (see mayWait),
+	// which a body that comes at once never makes.
+	w *statusWriter
+	// waiter is the body when it can tell whether its next read waits
+	// (upstream's bodies can), nil when it cannot; short says the last
+	// read came back with less than it asked for, which is all that is
+	// known of a body that cannot tell.
+	waiter interface{ Waits() bool }
+	short  bool
+}
+
+// passes readies b to send what the visitor's writer holds whenever the
+// origin keeps it waiting: the body of resp passes as it comes, its
+// length known (ReverseProxy flushes the others after every write).
+func (b *originStream) passes(resp *http.Response, w *statusWriter) {
+	if w == nil || resp.ContentLength <= 0 || b.ReadCloser == http.NoBody || resp.Body != io.ReadCloser(b) {
+		return
+	}
+	b.w = w
+	b.waiter, _ = b.ReadCloser.(interface{ Waits() bool })
+}
+
+// mayWait reports whether the next read may wait for the origin. A body
+// that cannot tell is taken to wait only after a short read: the first
+// read, which most often brings the whole body with its end, and the
+// reads of a body that comes faster than it is copied, send nothing
+// early.
+func (b *originStream) mayWait() bool {
+	if b.waiter != nil {
+		return b.waiter.Waits()
+	}
+	return b.short
 }
 
 func (b *originStream) Read(p []byte) (int, error) {
+	if b.w != nil && b.w.holding() && b.mayWait() {
+		b.w.flushNow()
+	}
 	n, err := b.ReadCloser.Read(p)
+	b.short = n < len(p)
 	if err != nil && err != io.EOF && b.err == nil {
 		b.err = err
 	}
@@ -1290,6 +1335,9 @@ type statusWriter struct {
 	// http10: the request is HTTP/1.0, to which no informational
 	// response goes.
 	http10 bool
+	// unflushed: the last write may be held in net/http's buffers,
+	// being smaller than what passes them whole (see holding).
+	unflushed bool
 }
 
 // takeHinted reports whether an informational response was written (or
@@ -1338,7 +1386,18 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 		w.pending = http.StatusOK
 	}
 	w.commitLocked()
+	// A large write leaves nothing in net/http's buffers, nor anything
+	// before it: only a smaller one makes a flush worth its system call.
+	w.unflushed = len(b) < passesBuffers
 	return w.ResponseWriter.Write(b)
+}
+
+// holding reports whether the server may hold part of the response
+// that a flush would send: the status and headers, or the last write.
+func (w *statusWriter) holding() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.stopped && (w.pending != 0 || w.unflushed)
 }
 
 // commitLocked gives the server the status held back. w.mu is held.
@@ -1413,6 +1472,7 @@ func (w *statusWriter) flushLocked() {
 		return
 	}
 	w.commitLocked()
+	w.unflushed = false
 	// Through the controller: a writer the embedder wrapped may flush
 	// only by its Unwrap method, as http.ResponseController allows.
 	http.NewResponseController(w.ResponseWriter).Flush()

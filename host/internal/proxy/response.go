@@ -68,6 +68,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		resp.Body = &st.origin
 	}
 	if st == nil || st.site == nil {
+		if st != nil {
+			st.origin.passes(resp, st.w)
+		}
 		return nil
 	}
 	if st.w != nil {
@@ -103,6 +106,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 	}
 	p.respond(resp, st, rp)
+	st.origin.passes(resp, st.w)
 	return nil
 }
 

@@ -98,6 +98,9 @@ type recorder struct {
 	// short: the last read returned less than it asked for. The origin
 	// sent no more than that yet, so the next read may wait for it.
 	short bool
+	// eof: the origin's transfer ended cleanly (its length met, its
+	// last chunk come).
+	eof bool
 }
 
 func (r *recorder) Read(p []byte) (int, error) {
@@ -110,6 +113,7 @@ func (r *recorder) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		r.err = err
 	}
+	r.eof = err == io.EOF
 	if r.keep && n > 0 {
 		if len(r.buf)+n > r.max {
 			r.keep, r.lost = false, true
@@ -213,6 +217,14 @@ func (s *source) Read(p []byte) (int, error) {
 		return n, s.err
 	}
 	if err != nil && err != io.EOF && s.rec.err == nil {
+		if s.gz != nil && s.rec.eof && errors.Is(err, io.ErrUnexpectedEOF) {
+			// The transfer ended cleanly, the gzip stream did not: its
+			// trailer is missing, or its deflate data stops short (an
+			// origin that never writes the trailer, or cut the stream).
+			// Browsers show such a page as far as it decodes, and so is
+			// it served, edited; the decoder gave all it decoded.
+			return n, io.EOF
+		}
 		// The origin's connection did not fail: the decoder did.
 		s.err = errors.Join(errBadEncoding, err)
 		return n, s.err

@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -135,5 +136,91 @@ func TestRewriteLimitIsAPlace(t *testing.T) {
 		} else if r.body != first {
 			t.Fatalf("response %d differs from the first", i)
 		}
+	}
+}
+
+// TestPassedBodyStreamsWhileTheOriginPauses: a body of known length that
+// passes untouched (a report, an export) reaches the visitor as it
+// comes. The origin sends its headers, and some of the body or none,
+// then waits until the visitor has what it sent (or, should that never
+// come, until its own time runs out): the visitor must have it before
+// the origin goes on. net/http would otherwise hold the headers and the
+// first 2 KiB of the body until the rest came. A request with a body
+// goes to the origin through Go's own transport, whose body cannot tell
+// when it would wait: what came with a short read leaves before the
+// next read.
+func TestPassedBodyStreamsWhileTheOriginPauses(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		method string
+		rules  bool // a site is loaded (its rules edit pages, not this)
+		first  int  // bytes of the body before the pause
+	}{
+		{name: "headers only", first: 0},
+		{name: "headers and the start", first: 100},
+		{name: "past the server's buffers", first: 20 << 10},
+		{name: "with rules, headers only", rules: true, first: 0},
+		{name: "with rules, headers and the start", rules: true, first: 100},
+		{name: "POST, headers and the start", method: "POST", rules: true, first: 100},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := strings.Repeat("date,item,total\n2026-01-01,widget,12\n", 2000)
+			release := make(chan struct{})
+			var resumed atomic.Bool
+			origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "text/csv")
+				w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+				w.WriteHeader(http.StatusOK)
+				io.WriteString(w, body[:c.first])
+				w.(http.Flusher).Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				case <-time.After(5 * time.Second):
+				}
+				resumed.Store(true)
+				io.WriteString(w, body[c.first:])
+			})
+			var rules []byte
+			if c.rules {
+				rules = []byte("rules:\n  - name: hero\n    actions:\n      - set_inner: { select: \"#hero\", text: Bonjour }\n")
+			}
+			e := newEnv(t, origin, rules)
+			var reqBody io.Reader
+			if c.method == "POST" {
+				reqBody = strings.NewReader("from=2026-01-01")
+			}
+			req, _ := http.NewRequest(cmp.Or(c.method, "GET"), e.proxy.URL+"/report.csv", reqBody)
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			defer client.CloseIdleConnections()
+			resp, err := client.Do(req)
+			if err != nil {
+				close(release)
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			start := make([]byte, c.first)
+			_, err = io.ReadFull(resp.Body, start)
+			early := !resumed.Load()
+			close(release)
+			if err != nil {
+				t.Fatalf("the start of the body: %v", err)
+			}
+			if !early {
+				t.Errorf("the headers and the %d bytes the origin had sent reached the visitor only after the origin went on", c.first)
+			}
+			rest, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(start) + string(rest); got != body {
+				t.Errorf("body of %d bytes, want the origin's %d", len(got), len(body))
+			}
+			if cl := resp.Header.Get("Content-Length"); cl != fmt.Sprint(len(body)) {
+				t.Errorf("Content-Length %q, want %d", cl, len(body))
+			}
+		})
 	}
 }

@@ -349,6 +349,28 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Waits reports whether the body's next read would wait for the origin:
+// none of the body is left in the connection's buffer, and the
+// connection has nothing to read yet (asked without waiting, one system
+// call, and only when the buffer is empty). A proxy holding bytes it has
+// not sent yet (the headers, the start of a body of known length) sends
+// them before such a read rather than after it, so that an origin that
+// pauses mid-response does not hold back what already came; one that
+// sent everything, closed, or broke off does not make it flush. For a
+// chunked body, buffered bytes may be only part of a chunk's size line:
+// the answer is for a body of known length. It is called from the
+// goroutine that reads the body.
+func (b *body) Waits() bool {
+	b.mu.Lock()
+	c := b.c
+	b.mu.Unlock()
+	if c == nil {
+		// Ended or closed: the read answers at once.
+		return false
+	}
+	return c.br.Buffered() == 0 && c.peek.quiet()
+}
+
 // Close ends the body. A body closed before its end closes its
 // connection: what is left of it is never read.
 func (b *body) Close() error {

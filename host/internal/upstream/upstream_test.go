@@ -1081,3 +1081,85 @@ func TestReadTimeout(t *testing.T) {
 		t.Errorf("%d connections for three requests in turn: the kept one was not reused", n)
 	}
 }
+
+// TestBodyWaits: a body says its next read would wait only when none of
+// it is buffered and the origin has sent nothing more: before the part
+// that came with the headers is read it does not; once the origin pauses
+// it does; once the origin sends more, or closes, it does not (a read
+// then answers at once, with bytes or the end).
+func TestBodyWaits(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		first string // of the body, with the headers
+		then  string // after the pause; "" closes the connection
+	}{
+		{name: "headers, then the body", first: "", then: "hello"},
+		{name: "headers and a part, then the rest", first: "he", then: "llo"},
+		{name: "headers, then a close", first: "", then: ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			goOn := make(chan struct{})
+			go func() {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+					return
+				}
+				fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n%s", c.first)
+				select {
+				case <-goOn:
+				case <-time.After(10 * time.Second):
+				}
+				io.WriteString(conn, c.then)
+			}()
+			tr := New(settings())
+			defer tr.CloseIdleConnections()
+			req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				close(goOn)
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			w := resp.Body.(interface{ Waits() bool })
+			if c.first != "" {
+				if w.Waits() {
+					t.Errorf("waits with %q buffered", c.first)
+				}
+				b := make([]byte, len(c.first))
+				if _, err := io.ReadFull(resp.Body, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !w.Waits() {
+				t.Errorf("does not wait while the origin pauses")
+			}
+			close(goOn)
+			deadline := time.Now().Add(10 * time.Second)
+			for w.Waits() {
+				if time.Now().After(deadline) {
+					t.Fatal("still waits after the origin went on")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			rest, err := io.ReadAll(resp.Body)
+			switch {
+			case c.then == "" && err == nil:
+				t.Errorf("read %q to a clean end; want the break", rest)
+			case c.then != "" && (err != nil || c.first+string(rest) != "hello"):
+				t.Errorf("read %q, %v; want the rest of hello", rest, err)
+			}
+			if w.Waits() {
+				t.Errorf("waits after the body's end")
+			}
+		})
+	}
+}
