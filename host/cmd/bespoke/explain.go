@@ -18,7 +18,6 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/device"
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
-	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/reqctx"
@@ -349,7 +348,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 				n = 1
 			}
 			e := v.Plan.JSONEdits[i]
-			fmt.Fprintf(stdout, "  %-24s %-14s %-20s %d change(s)\n", ruleName(m, v.Plan.JSONRules[i]), jsonOpName(e.Op), e.Path, n)
+			fmt.Fprintf(stdout, "  %-24s %-14s %-20s %d change(s)\n", ruleName(m, v.Plan.JSONRules[i]), plan.JSONOpName(e.Op), e.Path, n)
 		}
 		fmt.Fprintln(stdout, "\n--- JSON ---")
 	default:
@@ -677,7 +676,7 @@ func planActions(m *plugin.Manifest, p *plan.Plan) []planAction {
 		if e.Value != nil {
 			detail = " " + shorten(string(e.Value), 60)
 		}
-		add(ruleName(m, p.JSONRules[i]), "%s %s%s", jsonOpName(e.Op), e.Path, detail)
+		add(ruleName(m, p.JSONRules[i]), "%s %s%s", plan.JSONOpName(e.Op), e.Path, detail)
 	}
 	for i, id := range p.MarkSeen {
 		add(ruleName(m, p.MarkSeenRules[i]), "mark seen %q", id)
@@ -760,20 +759,4 @@ func printJSON(w io.Writer, l *loaded, v *visit.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-func jsonOpName(op jsonrw.Op) string {
-	switch op {
-	case jsonrw.Set:
-		return "json_set"
-	case jsonrw.Remove:
-		return "json_remove"
-	case jsonrw.HideSeen:
-		return "json_hide_seen"
-	case jsonrw.Limit:
-		return "json_limit"
-	case jsonrw.Reorder:
-		return "json_reorder"
-	}
-	return "?"
 }

@@ -309,6 +309,17 @@ func OpName(op rewrite.Op) string {
 	return "?"
 }
 
+// JSONOpName returns the rule-file name of a JSON operation
+// ("json_hide_seen").
+func JSONOpName(op jsonrw.Op) string {
+	for name, o := range jsonOps {
+		if o == op {
+			return name
+		}
+	}
+	return "?"
+}
+
 // Compile prepares the actions of m. An action the rule checker would
 // refuse for safety's sake (plugin.CheckAction, plugin.CheckMarkup: a
 // value of the request where no escaping makes it safe, a header or

@@ -257,7 +257,7 @@ func resultOf(vr *visitResult) *resultView {
 		rv.Edits = append(rv.Edits, fmt.Sprintf("%s: %s %s", name(p.EditRules[i]), plan.OpName(e.Op), m.Selectors[e.Selector]))
 	}
 	for i, e := range p.JSONEdits {
-		rv.JSONEdits = append(rv.JSONEdits, fmt.Sprintf("%s: JSON edit of %s", name(p.JSONRules[i]), e.Path))
+		rv.JSONEdits = append(rv.JSONEdits, fmt.Sprintf("%s: %s %s", name(p.JSONRules[i]), plan.JSONOpName(e.Op), e.Path))
 	}
 	for i, id := range p.MarkSeen {
 		rv.Actions = append(rv.Actions, fmt.Sprintf("%s: mark seen %q (the next visit has it seen)", name(p.MarkSeenRules[i]), id))

@@ -848,11 +848,11 @@ func TestEditsOfTheOtherKindNotApplied(t *testing.T) {
 	for path, want := range map[string][]string{
 		"/?country=FR&url=/api/items.json": {
 			"french: set_inner #hero h1 (not applied: the response is JSON, not HTML)",
-			"<li>api: JSON edit of items</li>",
+			"<li>api: json_limit items</li>",
 		},
 		"/?country=FR": {
 			"<li>french: set_inner #hero h1</li>",
-			"api: JSON edit of items (not applied: the response is not JSON)",
+			"api: json_limit items (not applied: the response is not JSON)",
 		},
 	} {
 		page := html.UnescapeString(e.get(t, path))
