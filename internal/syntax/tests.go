@@ -372,10 +372,15 @@ func (d *decoder) expect(t *Test, v *yaml.Node) {
 }
 
 // nameValues reads a mapping of names to expected values; a null value
-// (~, or nothing) expects absence.
+// (~, or nothing) expects absence. A value YAML took for a comment
+// (X-Theme: #dark) is an error, not nothing: it would expect the header
+// absent, the opposite of what is written.
 func (d *decoder) nameValues(v *yaml.Node, what string) []NameValue {
 	var out []NameValue
 	d.mapping(v, what, nil, func(name string, k, nv *yaml.Node) {
+		if nv.Kind == yaml.ScalarNode && nv.Tag == "!!null" && nv.Value == "" && d.commentTrap(nv) {
+			return
+		}
 		nvp := NameValue{Name: &Text{Value: name, Pos: d.pos(k), Map: d.mapper(k)}}
 		if !isNull(nv) {
 			val, ok := d.text(nv, "an expected value")
