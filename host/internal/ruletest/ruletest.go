@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -24,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+	"golang.org/x/net/html"
 
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
@@ -31,6 +33,7 @@ import (
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/selector"
+	"github.com/bespoke-edge/bespoke/plugin"
 )
 
 // Options configure a run. The zero Options are usable.
@@ -261,7 +264,7 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		if page.JSON {
 			fail("the page is JSON: check it with json:, not page:")
 		} else {
-			checkPage(fail, x.Page, output.Body)
+			checkPage(fail, prog, x.Page, page.Body, output.Body)
 		}
 	}
 	if res.Rendered && len(x.JSON) > 0 {
@@ -401,7 +404,9 @@ func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Outp
 	}
 }
 
-func checkPage(fail func(string, ...any), checks []ir.PageCheck, body []byte) {
+// checkPage checks the rewritten page, body, made from the origin's,
+// origin.
+func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageCheck, origin, body []byte) {
 	doc, err := parseDoc(body)
 	if err != nil {
 		fail("the rewritten page does not parse: %v", err)
@@ -424,6 +429,13 @@ func checkPage(fail func(string, ...any), checks []ir.PageCheck, body []byte) {
 			continue
 		}
 		if c.HasCount && c.Count == 0 {
+			if miss, near := alwaysGone(prog, origin, sel); miss != "" {
+				msg := fmt.Sprintf("%s: expected gone, which it always is: no element of the page the origin sends, nor of the html the rules insert, %s", where, miss)
+				if near != "" {
+					msg += "; did you mean " + near + "?"
+				}
+				fail("%s", msg)
+			}
 			continue
 		}
 		if len(els) == 0 {
@@ -503,4 +515,70 @@ func jsonEqual(r gjson.Result, want string) bool {
 	}
 	w := gjson.Parse(want)
 	return strings.Join(strings.Fields(r.Raw), "") == strings.Join(strings.Fields(w.Raw), "")
+}
+
+// alwaysGone says what no element of the origin's page, nor of the html
+// prog's rules insert, is or has of what sel names ("has the id
+// \"promos\""), with the nearest that one does ("#promo"): a check that
+// such an element is gone holds whatever the rules do, a typo in its
+// selector most often. It returns "" when an element may match sel: one
+// of the page or of the inserted html has each id, class and tag of it,
+// or a rule gives an element a class or id (add_class, set_attr).
+func alwaysGone(prog *ir.Program, origin []byte, sel selector.List) (miss, near string) {
+	doc, err := parseDoc(origin)
+	if err != nil {
+		return "", ""
+	}
+	docs := []*html.Node{doc}
+	ids, classes := map[string]bool{}, map[string]bool{}
+	for _, r := range prog.Rules {
+		for _, a := range r.Actions {
+			literal := true
+			for _, p := range a.Value {
+				literal = literal && p.Slot < 0 && p.Experiment == 0
+			}
+			switch {
+			case a.Op == plugin.OpAddClass:
+				classes[a.Name] = true
+			case a.Op == plugin.OpSetAttr && (strings.EqualFold(a.Name, "class") || strings.EqualFold(a.Name, "id")):
+				if !literal {
+					// Any class or id, by the visitor's values.
+					return "", ""
+				}
+				var b strings.Builder
+				for _, p := range a.Value {
+					b.WriteString(p.Text)
+				}
+				if strings.EqualFold(a.Name, "id") {
+					ids[b.String()] = true
+					continue
+				}
+				for _, f := range strings.Fields(b.String()) {
+					classes[f] = true
+				}
+			case a.HTML && len(a.Content) > 0:
+				var b strings.Builder
+				for _, p := range a.Content {
+					b.WriteString(p.Text)
+					b.WriteString(p.Default)
+				}
+				if d, err := parseDoc([]byte(b.String())); err == nil {
+					docs = append(docs, d)
+				}
+			}
+		}
+	}
+	pageIDs, pageClasses, tags := names(docs)
+	maps.Copy(ids, pageIDs)
+	maps.Copy(classes, pageClasses)
+	for i := range sel {
+		m, n := nearest(sel[i:i+1], ids, classes, tags)
+		if m == "" {
+			return "", ""
+		}
+		if miss == "" {
+			miss, near = m, n
+		}
+	}
+	return miss, near
 }

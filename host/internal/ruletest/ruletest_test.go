@@ -118,7 +118,6 @@ func TestOutputExpectations(t *testing.T) {
         "#promo p": { contains: club }
         body: { class: home }
         "ul.cards > li": { count: 3 }
-        "#nothing": { gone: true }
       headers: { X-Lang: fr, X-Absent: ~ }
       cookies: { lang: fr, other: ~ }
       redirect: none
@@ -140,6 +139,9 @@ func TestOutputExpectations(t *testing.T) {
   - name: forced
     context: { variant(hero-test): bold }
     expect: { variants: { hero-test: bold }, page: { body: { class: bold } } }
+  - name: a class a rule adds, not added
+    context: { variant(hero-test): control }
+    expect: { page: { body.bold: { gone: true } } }
 `)
 	for _, r := range pass {
 		if !r.Passed() {
@@ -155,6 +157,7 @@ func TestOutputExpectations(t *testing.T) {
         "#hero .cta": { attr: { href: /sale, target: _blank } }
         "#promo": { gone: true }
         "#nothing": { text: x }
+        "#promos": { gone: true }
         body: { class: dark }
       headers: { X-Lang: de, X-Absent: "1" }
       cookies: { lang: de }
@@ -168,6 +171,8 @@ func TestOutputExpectations(t *testing.T) {
 		`page "#hero .cta": expected target="_blank", but it has no target attribute`,
 		`page "#promo": expected gone, but 1 element(s) match, the first <aside id="promo">`,
 		`page "#nothing": no element matches`,
+		// A check that holds whatever the rules do: a typo.
+		`page "#promos": expected gone, which it always is: no element of the page the origin sends, nor of the html the rules insert, has the id "promos"; did you mean #promo?`,
 		`page "body": expected the class "dark", got class="home`,
 		`expected header X-Lang: "de", got "fr"`,
 		`expected header X-Absent: "1", but it is not set`,
@@ -179,8 +184,8 @@ func TestOutputExpectations(t *testing.T) {
 			t.Errorf("the failures lack %q:\n%s", want, got)
 		}
 	}
-	if strings.Count(got, "\n")+1 != 11 {
-		t.Errorf("%d failures, want 11:\n%s", strings.Count(got, "\n")+1, got)
+	if strings.Count(got, "\n")+1 != 12 {
+		t.Errorf("%d failures, want 12:\n%s", strings.Count(got, "\n")+1, got)
 	}
 }
 
