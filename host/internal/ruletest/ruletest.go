@@ -28,12 +28,14 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/selector"
 	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/diag"
 )
 
 // Options configure a run. The zero Options are usable.
@@ -252,13 +254,14 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 	if output == nil {
 		return res, v, nil
 	}
-	checkHeaders(fail, "header", x.Headers, output.Header)
+	set := setByRules(prog)
+	checkHeaders(fail, "header", x.Headers, output.Header, set.headers)
 	reqHeaders := http.Header{}
 	for _, h := range v.Plan.RequestHeaders {
 		reqHeaders.Set(h.Name, h.Value)
 	}
-	checkHeaders(fail, "request header", x.RequestHeaders, reqHeaders)
-	checkCookies(fail, x.Cookies, output.Header)
+	checkHeaders(fail, "request header", x.RequestHeaders, reqHeaders, set.requestHeaders)
+	checkCookies(fail, x.Cookies, output.Header, set.cookies)
 	checkRedirect(fail, x.Redirect, output)
 	if res.Rendered && len(x.Page) > 0 {
 		if page.JSON {
@@ -341,8 +344,60 @@ func loadPage(prog *ir.Program, t *ir.Test, v *visit.Result, opt Options) (*visi
 	return visit.PageFromFS(pages, v.Request.URL.Path)
 }
 
-func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h http.Header) {
+// named are the names of what prog's rules can set: response and request
+// headers (canonical), cookies.
+type named struct {
+	headers, requestHeaders, cookies []string
+}
+
+// setByRules returns what the rules of prog can set, and the headers the
+// proxy adds for them (X-Bespoke-Experiments, a redirect's Location).
+func setByRules(prog *ir.Program) named {
+	var n named
+	if len(prog.Experiments) > 0 {
+		n.headers = append(n.headers, plan.ExperimentsHeader)
+	}
+	for _, r := range prog.Rules {
+		for _, a := range r.Actions {
+			switch a.Op {
+			case plugin.OpSetHeader:
+				if a.On == "request" {
+					n.requestHeaders = append(n.requestHeaders, http.CanonicalHeaderKey(a.Name))
+				} else {
+					n.headers = append(n.headers, http.CanonicalHeaderKey(a.Name))
+				}
+			case plugin.OpSetCookie:
+				n.cookies = append(n.cookies, a.Name)
+				n.headers = append(n.headers, "Set-Cookie")
+			case plugin.OpRedirect:
+				n.headers = append(n.headers, "Location")
+			}
+		}
+	}
+	return n
+}
+
+// neverSet fails an expectation that something no rule sets is absent,
+// of, what it is (a header, a cookie) and name its name: it holds
+// whatever the rules do, a typo in the name most often. set are the
+// names the rules set.
+func neverSet(fail func(string, ...any), e ir.Expected, what string, set []string) bool {
+	if e.Value != nil || slices.Contains(set, e.Name) {
+		return false
+	}
+	msg := fmt.Sprintf("line %d: expected no %s %s, which no rule sets: the check holds whatever the rules do", e.Pos.Line, what, e.Name)
+	if near := diag.Nearest(e.Name, set); near != "" {
+		msg += "; did you mean " + near + "?"
+	}
+	fail("%s", msg)
+	return true
+}
+
+func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h http.Header, set []string) {
 	for _, e := range want {
+		if neverSet(fail, e, what, set) {
+			continue
+		}
 		got, ok := h[e.Name]
 		switch {
 		case e.Value == nil && ok:
@@ -355,7 +410,7 @@ func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h 
 	}
 }
 
-func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header) {
+func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header, names []string) {
 	set := map[string]string{}
 	for _, line := range h.Values("Set-Cookie") {
 		if c, err := http.ParseSetCookie(line); err == nil {
@@ -363,6 +418,9 @@ func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header) 
 		}
 	}
 	for _, e := range want {
+		if neverSet(fail, e, "cookie", names) {
+			continue
+		}
 		got, ok := set[e.Name]
 		switch {
 		case e.Value == nil && ok:

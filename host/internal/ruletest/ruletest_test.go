@@ -118,8 +118,8 @@ func TestOutputExpectations(t *testing.T) {
         "#promo p": { contains: club }
         body: { class: home }
         "ul.cards > li": { count: 3 }
-      headers: { X-Lang: fr, X-Absent: ~ }
-      cookies: { lang: fr, other: ~ }
+      headers: { X-Lang: fr }
+      cookies: { lang: fr }
       redirect: none
   - name: crawler
     request: { headers: { User-Agent: "Googlebot/2.1 (+http://www.google.com/bot.html)" } }
@@ -734,5 +734,41 @@ tests:
 				}
 			}
 		})
+	}
+}
+
+// TestAbsenceNoRuleCanBreak: a header, request header or cookie
+// expected absent that no rule ever sets (a typo in its name) is a
+// check that holds whatever the rules do: it fails, naming the nearest
+// one the rules set. One a rule sets is checked as written.
+func TestAbsenceNoRuleCanBreak(t *testing.T) {
+	results := run(t, `
+  - name: German
+    context: { geo.country: DE }
+    expect:
+      headers: { X-Lang: ~, Location: ~ }
+      cookies: { lang: ~ }
+  - name: typos
+    context: { geo.country: DE }
+    expect:
+      headers: { X-Lnag: ~ }
+      request_headers: { X-Lang: ~ }
+      cookies: { lnag: ~ }
+`)
+	if !results[0].Passed() {
+		t.Errorf("%s: %v", results[0].Test.Name, results[0].Failures)
+	}
+	got := strings.Join(results[1].Failures, "\n")
+	for _, want := range []string{
+		`expected no header X-Lnag, which no rule sets: the check holds whatever the rules do; did you mean X-Lang?`,
+		`expected no request header X-Lang, which no rule sets: the check holds whatever the rules do`,
+		`expected no cookie lnag, which no rule sets: the check holds whatever the rules do; did you mean lang?`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
+	}
+	if n := len(results[1].Failures); n != 3 {
+		t.Errorf("%d failures, want 3:\n%s", n, got)
 	}
 }
