@@ -215,6 +215,10 @@ func TestErrors(t *testing.T) {
 		{"rule expected to match and not in a view", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [r] }\n    then:\n      - expect: { match: [r], no_match: [r] }\n", 8, 42, `view 2 of test "t" expects rule "r" both to match (line 8) and not to match`, ""},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},
 		{"test names unknown attribute", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { geo.contry: FR }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "geo.contry"`, `"geo.country"`},
+		// A test's class check takes a class, as add_class does: neither
+		// a selector's .class nor a class attribute's list ever holds.
+		{"test class with a dot", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [r], page: { body: { class: .home } } }\n", 6, 50, `the class ".home" is written with a dot: a dot is how a selector names a class, not part of the class`, "write the class without its dot: class: home"},
+		{"test classes in one text", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [r], page: { body: { class: \"home bold\" } } }\n", 6, 50, `"home bold" is not one class: an element's class list holds classes without spaces`, "give each class of the list: class: [home, bold]"},
 		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},
 	}
 	for _, tt := range tests {

@@ -673,6 +673,17 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 			chk.Attrs = append(chk.Attrs, expected(strings.ToLower(a.Name.Value), a))
 		}
 		for _, cl := range pc.Classes {
+			switch {
+			case strings.HasPrefix(cl.Value, "."):
+				// As add_class's: no class list holds ".home".
+				c.errorf(cl.Pos, "the class %q is written with a dot: a dot is how a selector names a class, not part of the class", cl.Value).
+					WithHint("write the class without its dot: class: %s", strings.TrimLeft(cl.Value, "."))
+				continue
+			case len(strings.Fields(cl.Value)) > 1:
+				c.errorf(cl.Pos, "%q is not one class: an element's class list holds classes without spaces", cl.Value).
+					WithHint("give each class of the list: class: [%s]", strings.Join(strings.Fields(cl.Value), ", "))
+				continue
+			}
 			chk.Classes = append(chk.Classes, cl.Value)
 		}
 		x.Page = append(x.Page, chk)

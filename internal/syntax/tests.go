@@ -367,15 +367,21 @@ func (d *decoder) expect(t *Test, v *yaml.Node) {
 					t.Expect.Page = append(t.Expect.Page, c)
 				}
 			})
+			d.commentedChecks(k, v)
 		}
 	})
 }
 
 // nameValues reads a mapping of names to expected values; a null value
-// (~, or nothing) expects absence.
+// (~, or nothing) expects absence. A value YAML took for a comment
+// (X-Theme: #dark) is an error, not nothing: it would expect the header
+// absent, the opposite of what is written.
 func (d *decoder) nameValues(v *yaml.Node, what string) []NameValue {
 	var out []NameValue
 	d.mapping(v, what, nil, func(name string, k, nv *yaml.Node) {
+		if nv.Kind == yaml.ScalarNode && nv.Tag == "!!null" && nv.Value == "" && d.commentTrap(nv) {
+			return
+		}
 		nvp := NameValue{Name: &Text{Value: name, Pos: d.pos(k), Map: d.mapper(k)}}
 		if !isNull(nv) {
 			val, ok := d.text(nv, "an expected value")
@@ -461,4 +467,54 @@ func (d *decoder) pageCheck(sel *Text, v *yaml.Node) (PageCheck, bool) {
 		d.errorf(v, "%q is expected gone, and to have content: it cannot be both", sel.Value)
 	}
 	return c, len(d.errs) == before
+}
+
+// commentedChecks reports the lines under `page:` (its key k, its value
+// v) that YAML read as comments but that are written as checks: an
+// unquoted selector that starts with # (#promo: { gone: true }) makes
+// its whole line a comment, and the check was left out without a word,
+// the test passing on the checks around it.
+func (d *decoder) commentedChecks(k, v *yaml.Node) {
+	col := 0 // the column of the checks, when there are any
+	switch {
+	case v.Kind == yaml.MappingNode && v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0:
+		col = v.Content[0].Column
+	case isNull(v):
+	default:
+		return
+	}
+	indent := k.Column - 1 // lines under page: are indented more
+	for line := k.Line + 1; line <= len(d.lines); line++ {
+		start, end := d.lines[line-1], len(d.src)
+		if line < len(d.lines) {
+			end = d.lines[line]
+		}
+		s := strings.TrimRight(string(d.src[start:end]), "\r\n")
+		t := strings.TrimLeft(s, " ")
+		at := len(s) - len(t)
+		switch {
+		case t == "":
+			continue
+		case t[0] != '#':
+			if at <= indent {
+				return
+			}
+			continue
+		case col != 0 && at+1 != col || col == 0 && at <= indent:
+			continue
+		case len(t) < 2 || t[1] == ' ' || t[1] == '\t' || t[1] == '#':
+			// A comment written as one starts with "# ".
+			continue
+		}
+		i := strings.Index(t, ": ")
+		if i < 0 && strings.HasSuffix(t, ":") {
+			i = len(t) - 1
+		}
+		if i < 0 {
+			continue
+		}
+		sel := t[:i]
+		d.errs.Add(diag.Errorf(d.posAt(start+at), "%q is read as a YAML comment: a # at the start of a line starts one, so this check of the page is left out", sel).
+			WithHint("quote the selector: \"%s\"%s", sel, t[i:]).WithCode("yaml-comment"))
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -24,13 +25,17 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+	"golang.org/x/net/html"
 
 	"github.com/bespoke-edge/bespoke/host/internal/jsonrw"
+	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/site"
 	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/eval"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/selector"
+	"github.com/bespoke-edge/bespoke/plugin"
+	"github.com/bespoke-edge/bespoke/rules/diag"
 )
 
 // Options configure a run. The zero Options are usable.
@@ -249,19 +254,20 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 	if output == nil {
 		return res, v, nil
 	}
-	checkHeaders(fail, "header", x.Headers, output.Header)
+	set := setByRules(prog)
+	checkHeaders(fail, "header", x.Headers, output.Header, set.headers)
 	reqHeaders := http.Header{}
 	for _, h := range v.Plan.RequestHeaders {
 		reqHeaders.Set(h.Name, h.Value)
 	}
-	checkHeaders(fail, "request header", x.RequestHeaders, reqHeaders)
-	checkCookies(fail, x.Cookies, output.Header)
+	checkHeaders(fail, "request header", x.RequestHeaders, reqHeaders, set.requestHeaders)
+	checkCookies(fail, x.Cookies, output.Header, set.cookies)
 	checkRedirect(fail, x.Redirect, output)
 	if res.Rendered && len(x.Page) > 0 {
 		if page.JSON {
 			fail("the page is JSON: check it with json:, not page:")
 		} else {
-			checkPage(fail, x.Page, output.Body)
+			checkPage(fail, prog, x.Page, page.Body, output.Body)
 		}
 	}
 	if res.Rendered && len(x.JSON) > 0 {
@@ -338,8 +344,60 @@ func loadPage(prog *ir.Program, t *ir.Test, v *visit.Result, opt Options) (*visi
 	return visit.PageFromFS(pages, v.Request.URL.Path)
 }
 
-func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h http.Header) {
+// named are the names of what prog's rules can set: response and request
+// headers (canonical), cookies.
+type named struct {
+	headers, requestHeaders, cookies []string
+}
+
+// setByRules returns what the rules of prog can set, and the headers the
+// proxy adds for them (X-Bespoke-Experiments, a redirect's Location).
+func setByRules(prog *ir.Program) named {
+	var n named
+	if len(prog.Experiments) > 0 {
+		n.headers = append(n.headers, plan.ExperimentsHeader)
+	}
+	for _, r := range prog.Rules {
+		for _, a := range r.Actions {
+			switch a.Op {
+			case plugin.OpSetHeader:
+				if a.On == "request" {
+					n.requestHeaders = append(n.requestHeaders, http.CanonicalHeaderKey(a.Name))
+				} else {
+					n.headers = append(n.headers, http.CanonicalHeaderKey(a.Name))
+				}
+			case plugin.OpSetCookie:
+				n.cookies = append(n.cookies, a.Name)
+				n.headers = append(n.headers, "Set-Cookie")
+			case plugin.OpRedirect:
+				n.headers = append(n.headers, "Location")
+			}
+		}
+	}
+	return n
+}
+
+// neverSet fails an expectation that something no rule sets is absent,
+// of, what it is (a header, a cookie) and name its name: it holds
+// whatever the rules do, a typo in the name most often. set are the
+// names the rules set.
+func neverSet(fail func(string, ...any), e ir.Expected, what string, set []string) bool {
+	if e.Value != nil || slices.Contains(set, e.Name) {
+		return false
+	}
+	msg := fmt.Sprintf("line %d: expected no %s %s, which no rule sets: the check holds whatever the rules do", e.Pos.Line, what, e.Name)
+	if near := diag.Nearest(e.Name, set); near != "" {
+		msg += "; did you mean " + near + "?"
+	}
+	fail("%s", msg)
+	return true
+}
+
+func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h http.Header, set []string) {
 	for _, e := range want {
+		if neverSet(fail, e, what, set) {
+			continue
+		}
 		got, ok := h[e.Name]
 		switch {
 		case e.Value == nil && ok:
@@ -352,7 +410,7 @@ func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h 
 	}
 }
 
-func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header) {
+func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header, names []string) {
 	set := map[string]string{}
 	for _, line := range h.Values("Set-Cookie") {
 		if c, err := http.ParseSetCookie(line); err == nil {
@@ -360,6 +418,9 @@ func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header) 
 		}
 	}
 	for _, e := range want {
+		if neverSet(fail, e, "cookie", names) {
+			continue
+		}
 		got, ok := set[e.Name]
 		switch {
 		case e.Value == nil && ok:
@@ -401,7 +462,9 @@ func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Outp
 	}
 }
 
-func checkPage(fail func(string, ...any), checks []ir.PageCheck, body []byte) {
+// checkPage checks the rewritten page, body, made from the origin's,
+// origin.
+func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageCheck, origin, body []byte) {
 	doc, err := parseDoc(body)
 	if err != nil {
 		fail("the rewritten page does not parse: %v", err)
@@ -424,6 +487,13 @@ func checkPage(fail func(string, ...any), checks []ir.PageCheck, body []byte) {
 			continue
 		}
 		if c.HasCount && c.Count == 0 {
+			if miss, near := alwaysGone(prog, origin, sel); miss != "" {
+				msg := fmt.Sprintf("%s: expected gone, which it always is: no element of the page the origin sends, nor of the html the rules insert, %s", where, miss)
+				if near != "" {
+					msg += "; did you mean " + near + "?"
+				}
+				fail("%s", msg)
+			}
 			continue
 		}
 		if len(els) == 0 {
@@ -503,4 +573,70 @@ func jsonEqual(r gjson.Result, want string) bool {
 	}
 	w := gjson.Parse(want)
 	return strings.Join(strings.Fields(r.Raw), "") == strings.Join(strings.Fields(w.Raw), "")
+}
+
+// alwaysGone says what no element of the origin's page, nor of the html
+// prog's rules insert, is or has of what sel names ("has the id
+// \"promos\""), with the nearest that one does ("#promo"): a check that
+// such an element is gone holds whatever the rules do, a typo in its
+// selector most often. It returns "" when an element may match sel: one
+// of the page or of the inserted html has each id, class and tag of it,
+// or a rule gives an element a class or id (add_class, set_attr).
+func alwaysGone(prog *ir.Program, origin []byte, sel selector.List) (miss, near string) {
+	doc, err := parseDoc(origin)
+	if err != nil {
+		return "", ""
+	}
+	docs := []*html.Node{doc}
+	ids, classes := map[string]bool{}, map[string]bool{}
+	for _, r := range prog.Rules {
+		for _, a := range r.Actions {
+			literal := true
+			for _, p := range a.Value {
+				literal = literal && p.Slot < 0 && p.Experiment == 0
+			}
+			switch {
+			case a.Op == plugin.OpAddClass:
+				classes[a.Name] = true
+			case a.Op == plugin.OpSetAttr && (strings.EqualFold(a.Name, "class") || strings.EqualFold(a.Name, "id")):
+				if !literal {
+					// Any class or id, by the visitor's values.
+					return "", ""
+				}
+				var b strings.Builder
+				for _, p := range a.Value {
+					b.WriteString(p.Text)
+				}
+				if strings.EqualFold(a.Name, "id") {
+					ids[b.String()] = true
+					continue
+				}
+				for _, f := range strings.Fields(b.String()) {
+					classes[f] = true
+				}
+			case a.HTML && len(a.Content) > 0:
+				var b strings.Builder
+				for _, p := range a.Content {
+					b.WriteString(p.Text)
+					b.WriteString(p.Default)
+				}
+				if d, err := parseDoc([]byte(b.String())); err == nil {
+					docs = append(docs, d)
+				}
+			}
+		}
+	}
+	pageIDs, pageClasses, tags := names(docs)
+	maps.Copy(ids, pageIDs)
+	maps.Copy(classes, pageClasses)
+	for i := range sel {
+		m, n := nearest(sel[i:i+1], ids, classes, tags)
+		if m == "" {
+			return "", ""
+		}
+		if miss == "" {
+			miss, near = m, n
+		}
+	}
+	return miss, near
 }

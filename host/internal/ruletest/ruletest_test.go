@@ -118,9 +118,8 @@ func TestOutputExpectations(t *testing.T) {
         "#promo p": { contains: club }
         body: { class: home }
         "ul.cards > li": { count: 3 }
-        "#nothing": { gone: true }
-      headers: { X-Lang: fr, X-Absent: ~ }
-      cookies: { lang: fr, other: ~ }
+      headers: { X-Lang: fr }
+      cookies: { lang: fr }
       redirect: none
   - name: crawler
     request: { headers: { User-Agent: "Googlebot/2.1 (+http://www.google.com/bot.html)" } }
@@ -140,6 +139,9 @@ func TestOutputExpectations(t *testing.T) {
   - name: forced
     context: { variant(hero-test): bold }
     expect: { variants: { hero-test: bold }, page: { body: { class: bold } } }
+  - name: a class a rule adds, not added
+    context: { variant(hero-test): control }
+    expect: { page: { body.bold: { gone: true } } }
 `)
 	for _, r := range pass {
 		if !r.Passed() {
@@ -155,6 +157,7 @@ func TestOutputExpectations(t *testing.T) {
         "#hero .cta": { attr: { href: /sale, target: _blank } }
         "#promo": { gone: true }
         "#nothing": { text: x }
+        "#promos": { gone: true }
         body: { class: dark }
       headers: { X-Lang: de, X-Absent: "1" }
       cookies: { lang: de }
@@ -168,6 +171,8 @@ func TestOutputExpectations(t *testing.T) {
 		`page "#hero .cta": expected target="_blank", but it has no target attribute`,
 		`page "#promo": expected gone, but 1 element(s) match, the first <aside id="promo">`,
 		`page "#nothing": no element matches`,
+		// A check that holds whatever the rules do: a typo.
+		`page "#promos": expected gone, which it always is: no element of the page the origin sends, nor of the html the rules insert, has the id "promos"; did you mean #promo?`,
 		`page "body": expected the class "dark", got class="home`,
 		`expected header X-Lang: "de", got "fr"`,
 		`expected header X-Absent: "1", but it is not set`,
@@ -179,8 +184,8 @@ func TestOutputExpectations(t *testing.T) {
 			t.Errorf("the failures lack %q:\n%s", want, got)
 		}
 	}
-	if strings.Count(got, "\n")+1 != 11 {
-		t.Errorf("%d failures, want 11:\n%s", strings.Count(got, "\n")+1, got)
+	if strings.Count(got, "\n")+1 != 12 {
+		t.Errorf("%d failures, want 12:\n%s", strings.Count(got, "\n")+1, got)
 	}
 }
 
@@ -729,5 +734,41 @@ tests:
 				}
 			}
 		})
+	}
+}
+
+// TestAbsenceNoRuleCanBreak: a header, request header or cookie
+// expected absent that no rule ever sets (a typo in its name) is a
+// check that holds whatever the rules do: it fails, naming the nearest
+// one the rules set. One a rule sets is checked as written.
+func TestAbsenceNoRuleCanBreak(t *testing.T) {
+	results := run(t, `
+  - name: German
+    context: { geo.country: DE }
+    expect:
+      headers: { X-Lang: ~, Location: ~ }
+      cookies: { lang: ~ }
+  - name: typos
+    context: { geo.country: DE }
+    expect:
+      headers: { X-Lnag: ~ }
+      request_headers: { X-Lang: ~ }
+      cookies: { lnag: ~ }
+`)
+	if !results[0].Passed() {
+		t.Errorf("%s: %v", results[0].Test.Name, results[0].Failures)
+	}
+	got := strings.Join(results[1].Failures, "\n")
+	for _, want := range []string{
+		`expected no header X-Lnag, which no rule sets: the check holds whatever the rules do; did you mean X-Lang?`,
+		`expected no request header X-Lang, which no rule sets: the check holds whatever the rules do`,
+		`expected no cookie lnag, which no rule sets: the check holds whatever the rules do; did you mean lang?`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
+	}
+	if n := len(results[1].Failures); n != 3 {
+		t.Errorf("%d failures, want 3:\n%s", n, got)
 	}
 }
