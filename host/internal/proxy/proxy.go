@@ -898,33 +898,41 @@ func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 	p.saveSeen(r.Context(), w.Header(), st)
 	h := w.Header()
 	pl := &st.req.Plan
-	if st.site.SameForAll(pl.Matched) && pl.Experiments == "" && len(h["Set-Cookie"]) == 0 && !st.req.ByAddress {
-		// A redirect of rules that read the URL alone (/sale-2025 to
-		// /sale) is every visitor's: caches may keep it as they keep
-		// the origin's own (a 301 as long as they like), apart by what
-		// the other rules read, which may send another visitor of the
-		// URL elsewhere.
-		vary := st.site.Vary()
-		if v := st.req.Varies; v != nil {
-			vary = v.Page
-		}
-		p.addVary(h, vary)
-	} else {
-		// Made for this visitor: no cache in front may keep it,
-		// whatever a handler before the proxy (Caddy's header
-		// directive) or a rule's set_header told CDNs, which follow
-		// their own headers ahead of Cache-Control.
-		h.Set("Cache-Control", "private, no-store")
-		for _, k := range sharedCacheHeaders {
-			delete(h, k) // (canonical: no Del)
-		}
-	}
+	redirectCaching(h, st.site, st.req, len(h["Set-Cookie"]) > 0, p.addVary)
 	if e := pl.Experiments; e != "" {
 		// A variant may be the redirect itself, and the page it leads to
 		// may enroll no one: the assignment is told here or nowhere.
 		h.Set(plan.ExperimentsHeader, e)
 	}
 	http.Redirect(w, r, plan.URIChars(st.req.Plan.Redirect.Location), st.req.Plan.Redirect.Status)
+}
+
+// redirectCaching sets the caching headers of the rules' redirect for
+// the request req decided (h holds its cookies when cookies is set),
+// adding to Vary with addVary.
+func redirectCaching(h http.Header, s *site.Site, req *site.Request, cookies bool, addVary func(http.Header, []string)) {
+	pl := &req.Plan
+	if s.SameForAll(pl.Matched) && pl.Experiments == "" && !cookies && !req.ByAddress {
+		// A redirect of rules that read the URL alone (/sale-2025 to
+		// /sale) is every visitor's: caches may keep it as they keep
+		// the origin's own (a 301 as long as they like), apart by what
+		// the other rules read, which may send another visitor of the
+		// URL elsewhere.
+		vary := s.Vary()
+		if v := req.Varies; v != nil {
+			vary = v.Page
+		}
+		addVary(h, vary)
+		return
+	}
+	// Made for this visitor: no cache in front may keep it, whatever a
+	// handler before the proxy (Caddy's header directive) or a rule's
+	// set_header told CDNs, which follow their own headers ahead of
+	// Cache-Control.
+	h.Set("Cache-Control", "private, no-store")
+	for _, k := range sharedCacheHeaders {
+		delete(h, k) // (canonical: no Del)
+	}
 }
 
 // lastHop reports whether r is a TRACE or OPTIONS this proxy must answer

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
 )
 
 // Personalized is the one definition of a personalized response, used for
@@ -75,6 +76,104 @@ func ViewEffects(reqHeader http.Header, status int, header http.Header, contentL
 		}
 	}
 	return counted, marked
+}
+
+// View is one visitor's response as a tool that shows it (explain, the
+// rule tests, the preview) knows it, for CacheHeaders: the rules'
+// decision for the visitor's request, and the origin's answer. The
+// proxy is taken with its default stores: the seen-filter and the caps
+// in cookies.
+type View struct {
+	Site    *site.Site
+	Request *http.Request // the visitor's
+	Decided *site.Request // the rules' decision for it
+	// Untracked: the visitor declines tracking (seen.Allowed).
+	Untracked bool
+	Status    int
+	Header    http.Header // the origin's, not modified
+	// ContentLength is the body's length, -1 when unknown.
+	ContentLength int64
+	// Untouched says why a page the plan edits went as the origin sent
+	// it (BodyPlan's reason, "charset"); JSONChanged that the JSON
+	// edits changed the document.
+	Untouched   string
+	JSONChanged bool
+	// Records: the view counts a capped rule or records seen items
+	// (visit.Output's Counted, Marked): their cookies make it the
+	// visitor's alone, and the browser must ask before it shows its
+	// copy again.
+	Records bool
+}
+
+// CacheHeaders sets on h, the response's header with what the rules set
+// (their headers and cookies), the Cache-Control and Vary the proxy
+// sends with v's response: private when it is this visitor's alone, the
+// CDN instructions (CDN-Cache-Control, ...) then dropped, no-cache when
+// the view records what it shows, and the Vary of what the rules read.
+// A rule's "Cache-Control: public" on a personalized page thus reads, in
+// a tool, as the private one the proxy sends.
+func CacheHeaders(h http.Header, v View) {
+	s, pl := v.Site, &v.Decided.Plan
+	if pl.Redirect != nil {
+		// The proxy answers without asking the origin. A new visitor
+		// is given the id cookie where the rules read it.
+		cookies := len(pl.Cookies) > 0 || v.Records || v.Decided.Visitor.Persist && s.ReadsVisitor()
+		redirectCaching(h, s, v.Decided, cookies, addVary)
+		return
+	}
+	vary, varyNonHTML, varyAsset := s.Vary(), s.VaryNonHTML(), s.VaryAsset()
+	if vs := v.Decided.Varies; vs != nil {
+		vary, varyNonHTML, varyAsset = vs.Page, vs.NonHTML, vs.Asset
+	}
+	in := responseInput{
+		status:        v.Status,
+		header:        v.Header,
+		contentLength: v.ContentLength,
+		plan:          pl,
+		site: siteFacts{
+			hasEdits:        s.HasEdits(),
+			touchesNonHTML:  s.TouchesNonHTML(),
+			needsDevice:     s.NeedsDevice(),
+			readsVisitor:    s.ReadsVisitor(),
+			vary:            vary,
+			varyNonHTML:     varyNonHTML,
+			varyAsset:       varyAsset,
+			varyExperiments: s.VaryExperiments(),
+		},
+		req: requestFacts{
+			method:          v.Request.Method,
+			acceptEncoding:  v.Request.Header.Get("Accept-Encoding"),
+			asset:           NotAView(v.Request.Header),
+			newVisitor:      v.Decided.Visitor.Persist,
+			seen:            s.UsesSeen() && !v.Untracked,
+			seenInHeaders:   true,
+			tracking:        s.UsesSeen() || s.UsesCaps(),
+			hidCaps:         s.UsesCaps() && Speculative(v.Request.Header),
+			caps:            !v.Untracked && s.UsesCaps() && len(pl.Capped) > 0,
+			byAddress:       v.Decided.ByAddress,
+			sameForAll:      s.SameForAll(pl.Matched),
+			maxRewriteBytes: DefaultMaxRewriteBytes,
+		},
+	}
+	rp := planResponse(in)
+	switch {
+	case rp.body == BodyJSON:
+		rp = rp.jsonEdited(v.JSONChanged)
+	case rp.body == BodyHTML && v.Untouched != "":
+		rp = rp.passed(v.Untouched)
+	}
+	if rp.private {
+		h.Set("Cache-Control", privateCacheControl(cacheControl(h)))
+	}
+	if rp.noCache || v.Records {
+		h.Set("Cache-Control", withNoCache(cacheControl(h)))
+	}
+	if rp.private || rp.noCache {
+		for _, k := range sharedCacheHeaders {
+			delete(h, k)
+		}
+	}
+	addVary(h, rp.vary)
 }
 
 // BodyKind is how a response body is handled.

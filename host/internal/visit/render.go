@@ -40,7 +40,10 @@ type Page struct {
 type Output struct {
 	Status int
 	// Header is the origin's header with what the rules set: headers,
-	// cookies (Set-Cookie), the redirect's Location, the experiments.
+	// cookies (Set-Cookie), the redirect's Location, the experiments;
+	// and the Cache-Control and Vary the proxy sends with it
+	// (proxy.CacheHeaders). The proxy's own cookies (the visitor id, the
+	// seen-filter's) are not in it.
 	Header http.Header
 	Body   []byte
 	// Applied counts, for each of the plan's page edits, the elements it
@@ -101,6 +104,8 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		// A redirect names the variants, as pages do: it may be one.
 		r.setHeaders(out.Header, true)
 		r.effects(out, nil, 0, nil)
+		proxy.CacheHeaders(out.Header, proxy.View{Site: r.site, Request: r.Request, Decided: r.decided, Untracked: r.Untracked,
+			Status: out.Status, Records: len(out.Counted)+len(out.Marked) > 0})
 		return out, nil
 	}
 	if page == nil {
@@ -193,6 +198,13 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		}
 		return ei < len(out.Applied) && out.Applied[ei] > 0
 	})
+	untouched := out.Untouched
+	if untouched == UntouchedType {
+		untouched = ""
+	}
+	proxy.CacheHeaders(out.Header, proxy.View{Site: r.site, Request: r.Request, Decided: r.decided, Untracked: r.Untracked,
+		Status: out.Status, Header: h, ContentLength: int64(len(page.Body)), Untouched: untouched,
+		JSONChanged: slices.Contains(out.JSONApplied, true), Records: len(out.Counted)+len(out.Marked) > 0})
 	return out, nil
 }
 

@@ -142,8 +142,9 @@ type Result struct {
 	// rule is held so.
 	HeldCaps map[string]string
 
-	seen *seenSet
-	site *site.Site
+	seen    *seenSet
+	site    *site.Site
+	decided *site.Request
 }
 
 // Run decides spec with s, whose plugin prog is the program of (nil for a
@@ -218,7 +219,7 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 		vary = v.Page
 		byAddress = byAddress && (slices.Contains(v.Page, "X-Forwarded-For") || slices.Contains(v.Page, "Forwarded"))
 	}
-	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, ByAddress: byAddress, Vary: vary, Untracked: untracked, seen: seen, site: s}
+	res := &Result{Request: hr, Visitor: v, Decision: req.Decision, Values: req.Values, Plan: &req.Plan, ByAddress: byAddress, Vary: vary, Untracked: untracked, seen: seen, site: s, decided: req}
 	m := s.Manifest()
 	for _, r := range m.Rules {
 		if r.Cap == nil {

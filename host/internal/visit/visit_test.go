@@ -593,6 +593,11 @@ func TestNextVisitAsTheProxyKeeps(t *testing.T) {
 		if !bytes.Equal(out.Body, body) {
 			t.Errorf("visit %d: the simulated page differs from the proxy's:\n%s", n, firstDifference(out.Body, body))
 		}
+		for _, h := range []string{"Cache-Control", "Vary", plan.ExperimentsHeader} {
+			if g, w := strings.Join(out.Header.Values(h), "|"), strings.Join(resp.Header.Values(h), "|"); g != w {
+				t.Errorf("visit %d: %s is %q, the proxy sends %q", n, h, g, w)
+			}
+		}
 		got := strings.Join(cardIDs(out.Body), " ")
 		t.Logf("visit %d: matched %v, marked %v, counted %v, cards %s", n, res.Matched(), out.Marked, out.Counted, got)
 		if got == "" || slices.Contains(cards, got) && n < 4 {
@@ -718,6 +723,89 @@ func TestNextVisit(t *testing.T) {
 			}
 			if !res2.Decision.Has(1) {
 				t.Error("second visit: ghost, which took no effect, no longer matches")
+			}
+		})
+	}
+}
+
+// TestCachingAsTheProxySends is the differential test of the caching
+// headers a tool shows (explain, the rule tests): for pages and
+// redirects, personalized for the visitor or the same for every visitor
+// of the URL, the Cache-Control and Vary of the simulated response are
+// those of a real proxy's for the same request. A rule's own
+// Cache-Control (public, on a page made for French visitors) reads as the
+// private one the proxy sends, not as the rule wrote it.
+func TestCachingAsTheProxySends(t *testing.T) {
+	s, prog := load(t, []byte(`
+rules:
+  - name: french
+    when: geo.country == "FR"
+    actions:
+      - set_header: { name: Cache-Control, value: "public, max-age=300" }
+      - set_inner: { select: "#hero h1", text: Bonjour }
+  - name: framed
+    when: path == "/about"
+    actions:
+      - set_header: { name: X-Frame-Options, value: DENY }
+  - name: moved
+    when: path == "/sale-2025"
+    actions:
+      - redirect: { to: /sale, status: 301 }
+  - name: members
+    when: path == "/club" and cookie("club") == "gold"
+    actions:
+      - redirect: { to: /club/gold, status: 302 }
+`))
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		w.Header().Set("CDN-Cache-Control", "max-age=600")
+		io.WriteString(w, `<!doctype html><div id="hero"><h1>Hello</h1></div>`)
+	})
+	ps, originURL := proxyOf(t, s, origin)
+	for _, tc := range []struct {
+		name, path string
+		headers    [][2]string
+		want       string // the proxy's Cache-Control
+	}{
+		{"personalized page", "/", [][2]string{{"CF-IPCountry", "FR"}}, "private, max-age=300"},
+		{"page no rule changed", "/", [][2]string{{"CF-IPCountry", "US"}}, "public, max-age=60"},
+		{"page every visitor gets alike", "/about", nil, "public, max-age=60"},
+		{"redirect every visitor gets", "/sale-2025", nil, ""},
+		{"redirect for this visitor", "/club", [][2]string{{"Cookie", "club=gold"}}, "private, no-store"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			headers := append([][2]string{{"User-Agent", visit.DefaultUserAgent}}, tc.headers...)
+			req, _ := http.NewRequest(http.MethodGet, ps.URL+tc.path, nil)
+			for _, h := range headers {
+				req.Header.Add(h[0], h[1])
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Cache-Control"); got != tc.want {
+				t.Fatalf("the proxy sends Cache-Control %q, the test expects %q", got, tc.want)
+			}
+			res, err := visit.Run(context.Background(), s, prog, visit.Spec{URL: tc.path, Headers: tc.headers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var page *visit.Page
+			if res.Plan.Redirect == nil {
+				if page, err = res.Fetch(context.Background(), nil, originURL); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := res.Render(page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range []string{"Cache-Control", "CDN-Cache-Control", "Vary"} {
+				if g, w := strings.Join(out.Header.Values(h), "|"), strings.Join(resp.Header.Values(h), "|"); g != w {
+					t.Errorf("%s is %q, the proxy sends %q", h, g, w)
+				}
 			}
 		})
 	}
