@@ -316,8 +316,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		pg, err = visit.PageFromFile(*page, "")
 	case originURL != nil:
 		pg, err = v.Fetch(ctx, nil, originURL)
-	case l.prog != nil && l.prog.Pages != "":
-		// The rule file's own saved pages, as test and preview use them.
+	case l.prog != nil && l.prog.Pages != "" && *rulesFile != "":
+		// The rule file's own saved pages, as test and preview use them
+		// (the bundled demo rules' pages: is the demo site, below).
 		dir := ir.FromFile(filepath.Dir(*rulesFile), l.prog.Pages)
 		pg, err = visit.PageFromFS(os.DirFS(dir), *target)
 		if err != nil {
