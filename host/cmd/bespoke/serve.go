@@ -133,7 +133,8 @@ var keyWords = regexp.MustCompile(`[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*`)
 var fileOptions = []string{"rules", "plugin", "secret-file", "tls-cert", "tls-key", "admin-token-file", "geoip"}
 
 // fileOptionsThere says, naming the option, which of the files the
-// command line names is not there to be read or is a directory, as a
+// command line names is not there to be read or is a directory, or holds
+// too short a secret or admin token, as a
 // configuration file's are said at their key: found once the server
 // loaded them, they were said in Go's words ("open site.yaml: no such
 // file or directory", "secret_file: open …"), after the log's first
@@ -144,7 +145,15 @@ func fileOptionsThere(flags *flag.FlagSet, args []string, set map[string]bool) e
 		if !set[name] || p == "" || p == "-" {
 			continue
 		}
-		if err := config.Readable(p); err != nil {
+		err := config.Readable(p)
+		switch {
+		case err != nil:
+		case name == "secret-file":
+			err = config.ShortSecret(p)
+		case name == "admin-token-file":
+			err = config.ShortAdminToken(p)
+		}
+		if err != nil {
 			return fmt.Errorf("%s %q: %v", typed(args, name), p, err)
 		}
 	}
