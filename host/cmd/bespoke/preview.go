@@ -111,7 +111,7 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	t.Origin = u
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return err
+		return inUse(err, "--listen")
 	}
 	srv, err := preview.New([]preview.Target{t}, preview.Options{Hosts: append(hosts, listenHosts(*listen, ln.Addr())...)})
 	if err != nil {

@@ -656,7 +656,7 @@ func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		closeGeo()
-		return nil, nil, fmt.Errorf("preview listener: %w", err)
+		return nil, nil, fmt.Errorf("preview listener: %w", inUse(err, "--preview"))
 	}
 	pv, err := preview.New(targets, preview.Options{Hosts: append(hosts, listenHosts(addr, ln.Addr())...)})
 	if err != nil {
