@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -260,5 +261,24 @@ func TestAddressInUse(t *testing.T) {
 				t.Errorf("exit %d, want 1 with\n%s\n%s%s", code, tt.want, out, errOut)
 			}
 		})
+	}
+}
+
+// TestPreviewRulesNotThere: a rule file that cannot be read is said as
+// check says it, with --rules when that named it, not as Go's "open
+// nope.yaml: no such file or directory".
+func TestPreviewRulesNotThere(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.yaml")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"preview", "--rules", missing}, `bespoke preview: --rules "` + missing + `": no such file or directory`},
+		{[]string{"preview", missing}, `bespoke preview: ` + missing + `: no such file or directory`},
+	} {
+		code, out, errOut := bespoke(append(tt.args, "--listen", "127.0.0.1:0")...)
+		if code != 1 || errOut != tt.want+"\n" {
+			t.Errorf("%q: exit %d, want 1 with %q:\n%s%s", tt.args, code, tt.want, out, errOut)
+		}
 	}
 }
