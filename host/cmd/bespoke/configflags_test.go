@@ -368,6 +368,41 @@ func TestAdminTokenMinimum(t *testing.T) {
 	}
 }
 
+// TestShortKeyFiles: a --secret-file or --admin-token-file holding too
+// short a key is refused naming the option, as one that is not there is,
+// and in a configuration file at the key's place; both were said as
+// "secret_file FILE: …" after the log's first lines, a key the command
+// line did not write, at no place of the file.
+func TestShortKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short")
+	os.WriteFile(short, []byte("fifteen-bytes-x\n"), 0o600)
+	conf := func(key string) string {
+		p := filepath.Join(dir, key+".yaml")
+		os.WriteFile(p, []byte(key+": short\nroutes:\n  - { origin: \"http://127.0.0.1:9\" }\n"), 0o644)
+		return p
+	}
+	flags := []string{"--origin", "http://127.0.0.1:9", "--rules", demoRules}
+	tests := []struct {
+		name  string
+		args  []string
+		wants string
+	}{
+		{"--secret-file", append([]string{"--secret-file", short}, flags...), `bespoke serve: --secret-file "` + short + `": the key must be at least 16 bytes, and holds 15;`},
+		{"--admin-token-file", append([]string{"--admin-token-file", short}, flags...), `bespoke serve: --admin-token-file "` + short + `": the token must be at least 16 characters, and holds 15;`},
+		{"secret_file", []string{"--config", conf("secret_file")}, `secret_file.yaml:1:14: secret_file "short": the key must be at least 16 bytes`},
+		{"admin_token_file", []string{"--config", conf("admin_token_file")}, `admin_token_file.yaml:1:19: admin_token_file "short": the token must be at least 16 characters`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := bespoke(append([]string{"serve", "--check"}, tt.args...)...)
+			if code != 1 || !strings.Contains(errOut, tt.wants) || strings.Contains(errOut, "level=") {
+				t.Errorf("exit %d, want 1 with %q and no log line:\n%s%s", code, tt.wants, out, errOut)
+			}
+		})
+	}
+}
+
 // TestServeNegativeOptions: a negative duration or count on the command
 // line is refused, naming the option: --watch -1s stopped watching the
 // rule file without a word, with or without --config.

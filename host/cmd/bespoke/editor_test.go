@@ -245,6 +245,22 @@ func TestExplainJSONPage(t *testing.T) {
 	}
 }
 
+// TestExplainBundledRulesPage: explain --html without --rules or --plugin
+// rewrites the bundled demo's page for the URL, as its -h says, wherever
+// it runs: the demo rules' pages: names the demo site bundled with them,
+// not a folder of the current directory.
+func TestExplainBundledRulesPage(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"/", "--- page ---\n"},
+		{"/api/recommendations.json", "--- JSON ---\n"},
+	} {
+		code, out, errOut := bespoke("explain", "--url", tc.url, "--html")
+		if code != 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: exit %d, want %q in the output\n%s%s", tc.url, code, tc.want, out, errOut)
+		}
+	}
+}
+
 // TestExplainTakenEdits: explain says which action took the element of
 // an edit that changed nothing where its selector selects something: an
 // earlier rule's on the same element, or a later rule's on one around it

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bespoke-edge/bespoke/host/internal/config"
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/device"
 	"github.com/bespoke-edge/bespoke/host/internal/engine"
@@ -179,6 +180,20 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		originURL = u
 	}
+	// The files named, checked before the explanation prints, as the
+	// origin is, and said with the option that named them, as serve
+	// says its own; a file named as check names it is said so too.
+	for _, f := range []struct{ option, path string }{{"--plugin", *pluginFile}, {"--page", *page}} {
+		if f.path == "" {
+			continue
+		}
+		if err := config.Readable(f.path); err != nil {
+			if len(pos) == 1 && f.path == pos[0] {
+				return fmt.Errorf("%s: %v", f.path, err)
+			}
+			return fmt.Errorf("%s %q: %v", f.option, f.path, err)
+		}
+	}
 	spec := visit.Spec{URL: *target, RemoteAddr: *ip, Visitor: *visitor, NewID: visit.SimulatedID, Seen: seenItems,
 		ConsentCookie: consent.cookie, ConsentDeny: consent.deny}
 	if *at != "" {
@@ -315,8 +330,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		pg, err = visit.PageFromFile(*page, "")
 	case originURL != nil:
 		pg, err = v.Fetch(ctx, nil, originURL)
-	case l.prog != nil && l.prog.Pages != "":
-		// The rule file's own saved pages, as test and preview use them.
+	case l.prog != nil && l.prog.Pages != "" && *rulesFile != "":
+		// The rule file's own saved pages, as test and preview use them
+		// (the bundled demo rules' pages: is the demo site, below).
 		dir := ir.FromFile(filepath.Dir(*rulesFile), l.prog.Pages)
 		pg, err = visit.PageFromFS(os.DirFS(dir), *target)
 		if err != nil {

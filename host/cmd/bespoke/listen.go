@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"syscall"
 
 	"github.com/bespoke-edge/bespoke/host/internal/activation"
 	"github.com/bespoke-edge/bespoke/host/internal/config"
@@ -39,16 +41,26 @@ func listeners(cfg *config.Config, log *slog.Logger) (ln, adminLn net.Listener, 
 		}
 		passed.Admin = adminLn != nil
 	} else if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, nil, passed, err
+		return nil, nil, passed, inUse(err, "--listen")
 	}
 	if addr := cfg.AdminAddr(); addr != "" && adminLn == nil {
 		if adminLn, err = net.Listen("tcp", addr); err != nil {
 			ln.Close()
-			return nil, nil, passed, fmt.Errorf("admin listener: %w", err)
+			return nil, nil, passed, fmt.Errorf("admin listener: %w", inUse(err, "--admin"))
 		}
 	}
 	if adminLn != nil {
 		log.Info("admin listening", "addr", adminLn.Addr().String())
 	}
 	return ln, adminLn, passed, nil
+}
+
+// inUse says, of a listen that failed for an address something else
+// holds, what to do and which option changes it (Go says "bind: address
+// already in use" alone); any other error is returned as it is.
+func inUse(err error, option string) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: something else listens there (make run, another bespoke); stop it, or give %s another address", err, option)
+	}
+	return err
 }

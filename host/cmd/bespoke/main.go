@@ -3,13 +3,16 @@
 //
 //	bespoke serve    --origin URL (--rules FILE | --plugin FILE.wasm) [--listen :8080]
 //	bespoke serve    ... --tls-cert FILE --tls-key FILE   HTTPS with HTTP/2
-//	bespoke serve    --demo                  serve the bundled demo site and rules
-//	bespoke preview  --rules FILE --origin URL   the page before and after, in a browser
+//	bespoke serve    --demo              serve the bundled demo site with its rules
+//	bespoke preview  [--rules FILE] [--origin URL]   pick a visitor, see the page before and after
 //	bespoke compile  RULES.yaml -o SITE.wasm [--dump-ir]
-//	bespoke check    RULES.yaml... [--format json]   exit 1 on any error
-//	bespoke test     RULES.yaml... [--coverage] [--watch]   run the tests written next to the rules
-//	bespoke explain  --rules FILE [--header 'K: V'] [--user-agent UA] [--cookie k=v] [--url /path] [--set attr=value]
+//	bespoke check    RULES.yaml... [--format json]   report every error, exit 1 if any
+//	bespoke test     RULES.yaml... [-v] [--coverage] [--watch]   run the tests written next to the rules
+//	bespoke explain  --rules FILE [--header 'K: V']... [--user-agent UA] [--cookie k=v]...
+//	                 [--url /path] [--set attr=value]... [--variant exp=name]... [--html]
 //	bespoke version
+//
+// 'bespoke COMMAND -h' lists the options of a command.
 package main
 
 import (

@@ -651,6 +651,30 @@ func TestCompileToStdout(t *testing.T) {
 	}
 }
 
+// TestExplainFilesNotThere: a --page or --plugin that cannot be read
+// stops explain before it prints anything, naming the option, as serve
+// names its files: --page printed the whole explanation, then Go's
+// "open nope.html: no such file or directory"; --plugin that alone,
+// without saying which command or option.
+func TestExplainFilesNotThere(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{demoRules, "--page", missing + ".html"}, `bespoke explain: --page "` + missing + `.html": no such file or directory`},
+		{[]string{demoRules, "--html", "--page", dir}, `bespoke explain: --page "` + dir + `": is a directory`},
+		{[]string{"--plugin", missing + ".wasm"}, `bespoke explain: --plugin "` + missing + `.wasm": no such file or directory`},
+		{[]string{missing + ".wasm"}, `bespoke explain: ` + missing + `.wasm: no such file or directory`},
+	} {
+		code, out, errOut := bespoke(append([]string{"explain"}, tt.args...)...)
+		if code != 1 || errOut != tt.want+"\n" || out != "" {
+			t.Errorf("%q: exit %d, want 1; stderr %q, want %q; stdout %.100q, want none", tt.args, code, errOut, tt.want, out)
+		}
+	}
+}
+
 // TestExplainHeaderAndCookieNames: a --header or --cookie whose name no
 // request could carry is refused, naming it: --header ': FR', --header
 // 'X Country: FR' and --cookie 'pl an=pro' explained a visitor without

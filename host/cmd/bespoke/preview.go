@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/host/internal/config"
 	"github.com/bespoke-edge/bespoke/host/internal/demo"
 	"github.com/bespoke-edge/bespoke/host/internal/preview"
 	"github.com/bespoke-edge/bespoke/internal/ir"
@@ -81,7 +82,14 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 		if *origin == "" && *pages == "" {
 			src, err := os.ReadFile(path)
 			if err != nil {
-				return err
+				// Said as check says it, with the option that named it.
+				if why := config.Readable(path); why != nil {
+					err = why
+				}
+				if len(pos) == 0 {
+					return fmt.Errorf("--rules %q: %v", path, err)
+				}
+				return fmt.Errorf("%s: %v", path, err)
 			}
 			dir := pagesOf(src)
 			if dir == "" {
@@ -111,7 +119,7 @@ func previewContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	t.Origin = u
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return err
+		return inUse(err, "--listen")
 	}
 	srv, err := preview.New([]preview.Target{t}, preview.Options{Hosts: append(hosts, listenHosts(*listen, ln.Addr())...)})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -228,6 +229,56 @@ func TestHostFlags(t *testing.T) {
 		code, out, errOut := bespoke(tt.args...)
 		if code != 2 || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: exit %d, want 2 saying %s\n%s%s", tt.args, code, tt.want, out, errOut)
+		}
+	}
+}
+
+// TestAddressInUse: a listener whose address something else holds (make
+// run, another bespoke) stops the command with the option to change, not
+// Go's "bind: address already in use" alone.
+func TestAddressInUse(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	addr := held.Addr().String()
+	serve := []string{"serve", "--origin", "http://127.0.0.1:9", "--rules", demoRules, "--cache-dir", "-"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"preview", []string{"preview", "--listen", addr}, "bespoke preview: listen tcp " + addr + ": bind: address already in use: something else listens there (make run, another bespoke); stop it, or give --listen another address"},
+		{"serve", append(serve, "--listen", addr, "--admin", ""), "bespoke serve: listen tcp " + addr + ": bind: address already in use: something else listens there (make run, another bespoke); stop it, or give --listen another address"},
+		{"serve --admin", append(serve, "--listen", "127.0.0.1:0", "--admin", addr), "bespoke serve: admin listener: listen tcp " + addr + ": bind: address already in use: something else listens there (make run, another bespoke); stop it, or give --admin another address"},
+		{"serve --preview", append(serve, "--listen", "127.0.0.1:0", "--admin", "", "--preview", addr), "bespoke serve: preview listener: listen tcp " + addr + ": bind: address already in use: something else listens there (make run, another bespoke); stop it, or give --preview another address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := bespoke(tt.args...)
+			if code != 1 || !strings.Contains(errOut, tt.want+"\n") {
+				t.Errorf("exit %d, want 1 with\n%s\n%s%s", code, tt.want, out, errOut)
+			}
+		})
+	}
+}
+
+// TestPreviewRulesNotThere: a rule file that cannot be read is said as
+// check says it, with --rules when that named it, not as Go's "open
+// nope.yaml: no such file or directory".
+func TestPreviewRulesNotThere(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.yaml")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"preview", "--rules", missing}, `bespoke preview: --rules "` + missing + `": no such file or directory`},
+		{[]string{"preview", missing}, `bespoke preview: ` + missing + `: no such file or directory`},
+	} {
+		code, out, errOut := bespoke(append(tt.args, "--listen", "127.0.0.1:0")...)
+		if code != 1 || errOut != tt.want+"\n" {
+			t.Errorf("%q: exit %d, want 1 with %q:\n%s%s", tt.args, code, tt.want, out, errOut)
 		}
 	}
 }

@@ -133,7 +133,8 @@ var keyWords = regexp.MustCompile(`[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*`)
 var fileOptions = []string{"rules", "plugin", "secret-file", "tls-cert", "tls-key", "admin-token-file", "geoip"}
 
 // fileOptionsThere says, naming the option, which of the files the
-// command line names is not there to be read or is a directory, as a
+// command line names is not there to be read or is a directory, or holds
+// too short a secret or admin token, as a
 // configuration file's are said at their key: found once the server
 // loaded them, they were said in Go's words ("open site.yaml: no such
 // file or directory", "secret_file: open …"), after the log's first
@@ -144,7 +145,15 @@ func fileOptionsThere(flags *flag.FlagSet, args []string, set map[string]bool) e
 		if !set[name] || p == "" || p == "-" {
 			continue
 		}
-		if err := config.Readable(p); err != nil {
+		err := config.Readable(p)
+		switch {
+		case err != nil:
+		case name == "secret-file":
+			err = config.ShortSecret(p)
+		case name == "admin-token-file":
+			err = config.ShortAdminToken(p)
+		}
+		if err != nil {
 			return fmt.Errorf("%s %q: %v", typed(args, name), p, err)
 		}
 	}
@@ -178,7 +187,7 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	fs := newFlagSet("serve", stdout, "--origin URL (--rules FILE | --plugin FILE.wasm) [options]\n       bespoke serve --demo [options]\n       bespoke serve --config bespoke.yaml")
 	configFile := fs.String("config", "", "configuration `file` (routes, limits, stores), loaded again by a reload (SIGHUP, POST /_bespoke/reload) once it changed; the other options then only override listen, admin, TLS, h2c, the admin token and hosts, the preview and watch")
 	listen := fs.String("listen", "", "`address` to serve visitors on (default :8080)")
-	admin := fs.String("admin", config.DefaultAdmin, "`address` of the admin listener (/metrics, /healthz, /readyz, POST /_bespoke/reload, /debug/pprof/); empty disables it")
+	admin := fs.String("admin", config.DefaultAdmin, "`address` of the admin listener (/metrics, /healthz, /readyz, /_bespoke/status, POST /_bespoke/reload, /debug/pprof/); empty disables it")
 	origin := fs.String("origin", "", "origin `URL` to personalize")
 	demoFlag := fs.Bool("demo", false, "serve the bundled demo site as the origin, unless --origin is given (and its rules, unless --rules or --plugin is given)")
 	rulesFile := fs.String("rules", "", "rule `file` to compile and serve (reloaded when it changes)")
@@ -188,16 +197,16 @@ func serveSignals(ctx context.Context, hup <-chan os.Signal, args []string, stdo
 	cacheDir := fs.String("cache-dir", "", "`directory` for compiled plugin code (default: the user cache directory; - for memory only)")
 	poolSize := fs.Int("pool-size", 0, "plugin instances per route (default 2 × CPUs)")
 	decideTimeout := durationVar(fs, "decide-timeout", 50*time.Millisecond, "longest a plugin that may loop can take to decide before the page is served unpersonalized (a `duration`: 250ms, 30s, 12h, 7d; at least 1ms)")
-	maxRewrite := fs.String("max-rewrite-bytes", "8MiB", "larger responses stream through untouched")
-	editMaps := fs.String("edit-map-cache", "32MiB", "memory for the edit maps of pages seen, spliced for each visitor after (0 disables)")
+	maxRewrite := fs.String("max-rewrite-bytes", "8MiB", "largest body rewritten, in decoded bytes (a `size`: 65536, 64KiB, 8MiB): one whose length says more passes untouched, a streamed one (chunked, compressed) is rewritten up to it and copied after")
+	editMaps := fs.String("edit-map-cache", "32MiB", "memory for the edit maps of pages seen, spliced for each visitor after (a `size`; 0 disables)")
 	debugHeaders := fs.Bool("debug-headers", false, "add X-Bespoke-Rules (the rules that matched), X-Bespoke-Generation (the plugin's) and X-Bespoke-Untouched (why a page the rules edit went out as the origin sent it) to responses")
 	accessLog := fs.Bool("access-log", true, "log one line per request")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logFormat := fs.String("log-format", "text", "log `format`: text or json")
 	logLevel := fs.String("log-level", "info", "least `level` logged: debug, info, warn or error (the access lines are info)")
 	watch := durationVar(fs, "watch", time.Second, "how often to check the rule or plugin file (and --config's file) for changes, a `duration` (0 disables)")
 	preserveHost := fs.Bool("preserve-host", false, "send the visitor's Host header to the origin")
 	grace := durationVar(fs, "grace", 10*time.Second, "on SIGTERM or SIGINT, how long to let requests in flight finish (a `duration`; 0: none, they are cut at once)")
-	seenStore := fs.String("seen-store", "cookie", "where seen-filters live: cookie, redis or off; redis when --redis is given without it")
+	seenStore := fs.String("seen-store", "cookie", "where seen-filters live, a `store`: cookie, redis or off; redis when --redis is given without it")
 	redisURL := fs.String("redis", "", "Redis `URL` of the redis seen store, which also keeps caps counts: redis://host:6379/0 (rediss:// for TLS), Cluster seeds redis://h1:7000,redis://h2:7000, redis+sentinel://h1:26379/master, or a socket unix:///run/redis.sock; selects --seen-store redis")
 	seenTimeout := durationVar(fs, "seen-timeout", 20*time.Millisecond, "longest a Redis read may take before the page is served as if nothing had been seen (a `duration`, at least 1ms)")
 	secretFile := fs.String("secret-file", "", "`file` holding the key that signs bespoke's cookies, at least 16 bytes (default: $BESPOKE_SECRET, as long, else a random key per process)")
@@ -647,7 +656,7 @@ func startPreview(ctx context.Context, cfg *config.Config, addr string, hosts []
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		closeGeo()
-		return nil, nil, fmt.Errorf("preview listener: %w", err)
+		return nil, nil, fmt.Errorf("preview listener: %w", inUse(err, "--preview"))
 	}
 	pv, err := preview.New(targets, preview.Options{Hosts: append(hosts, listenHosts(addr, ln.Addr())...)})
 	if err != nil {

@@ -383,6 +383,38 @@ func Readable(path string) error {
 	return err
 }
 
+// MinSecretBytes is the fewest bytes the key secret_file holds may
+// have, and MinAdminToken the fewest characters of the admin token,
+// spaces and line ends around either aside: a shorter one could be
+// guessed.
+const (
+	MinSecretBytes = 16
+	MinAdminToken  = 16
+)
+
+// ShortSecret and ShortAdminToken report, without the path (the caller
+// names it as it was written), that the file at path holds too short a
+// key, with how to write a longer one; nil when it is long enough or
+// cannot be read (Readable says why).
+func ShortSecret(path string) error {
+	return shortKey(path, MinSecretBytes, "the key must be at least %d bytes")
+}
+
+func ShortAdminToken(path string) error {
+	return shortKey(path, MinAdminToken, "the token must be at least %d characters")
+}
+
+func shortKey(path string, least int, must string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	if n := len(strings.TrimSpace(string(b))); n < least {
+		return fmt.Errorf(must+", and holds %d; write a longer random one: head -c 32 /dev/urandom | base64 > %s", least, n, path)
+	}
+	return nil
+}
+
 // LoadData is Load of b, the content of the file path as its caller read
 // it (to know what it loaded: a reload compares it with what the file
 // holds next).
@@ -398,7 +430,7 @@ func LoadData(path string, b []byte) (*Config, error) {
 	// them, rather than once those are fixed.
 	dir := filepath.Dir(path)
 	var errs []error
-	file := func(p *string, key, what string) {
+	file := func(p *string, key, what string, short ...func(string) error) {
 		if *p == "" || *p == "-" {
 			return
 		}
@@ -406,14 +438,20 @@ func LoadData(path string, b []byte) (*Config, error) {
 		if !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
-		if err := Readable(*p); err != nil {
+		err := Readable(*p)
+		for _, f := range short {
+			if err == nil {
+				err = f(*p)
+			}
+		}
+		if err != nil {
 			errs = append(errs, &FieldError{Path: key, Msg: fmt.Sprintf("%s %q: %v", what, written, err)})
 		}
 	}
-	file(&c.SecretFile, "secret_file", "secret_file")
+	file(&c.SecretFile, "secret_file", "secret_file", ShortSecret)
 	file(&c.TLS.Cert, "tls.cert", "tls.cert")
 	file(&c.TLS.Key, "tls.key", "tls.key")
-	file(&c.AdminTokenFile, "admin_token_file", "admin_token_file")
+	file(&c.AdminTokenFile, "admin_token_file", "admin_token_file", ShortAdminToken)
 	file(&c.Geo.GeoIP, "geo.geoip", "geo.geoip")
 	// The cache's directory too, from the same place (made when it is
 	// not there, so not checked as the files are): under a service

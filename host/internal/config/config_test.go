@@ -309,6 +309,29 @@ func TestLoadFiles(t *testing.T) {
 	}
 }
 
+// TestLoadShortKeys: a secret_file or admin_token_file that holds too
+// short a key is told at its place, as one that is not there is, with how
+// to make a longer one; the server refused it with the path alone, after
+// the log's first lines.
+func TestLoadShortKeys(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "short"), []byte(" fifteen-bytes-x\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "long"), []byte("sixteen-bytes-xx\n"), 0o600)
+	p := filepath.Join(dir, "b.yaml")
+	tests := []struct{ src, want string }{
+		{"secret_file: short\n", p + `:1:14: secret_file "short": the key must be at least 16 bytes, and holds 15; write a longer random one: head -c 32 /dev/urandom | base64 > ` + filepath.Join(dir, "short")},
+		{"admin_token_file: short\n", p + `:1:19: admin_token_file "short": the token must be at least 16 characters, and holds 15; write a longer random one: head -c 32 /dev/urandom | base64 > ` + filepath.Join(dir, "short")},
+		{"secret_file: long\nadmin_token_file: long\n", ""},
+	}
+	for _, tt := range tests {
+		os.WriteFile(p, []byte(tt.src+"routes:\n  - { origin: http://a }\n"), 0o644)
+		_, err := Load(p)
+		if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+			t.Errorf("%q:\n got %v\nwant %s", tt.src, err, tt.want)
+		}
+	}
+}
+
 // TestDuplicateKeys: a key given twice is told where, with where it was
 // first (the decoder said "unmarshal errors" and a line).
 func TestDuplicateKeys(t *testing.T) {

@@ -296,7 +296,7 @@ func (s *Server) counted(h http.Handler) http.Handler {
 // minAdminToken is the fewest characters an admin token may have: a
 // shorter one could be guessed by a client on the admin listener's
 // network.
-const minAdminToken = 16
+const minAdminToken = config.MinAdminToken
 
 // readAdminToken reads the admin API's bearer token: admin_token_file,
 // else $BESPOKE_ADMIN_TOKEN, else none. Either must hold minAdminToken
