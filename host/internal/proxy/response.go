@@ -21,6 +21,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/metrics"
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/host/internal/site"
 )
 
 // modifyResponse plans what to do with the origin's response
@@ -110,31 +111,36 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	return nil
 }
 
+// siteFactsOf returns what planResponse needs to know of s, with the
+// Vary lists of the rules that may apply on the request's path (varies),
+// or of every rule when its values were not built (nil).
+func siteFactsOf(s *site.Site, varies *site.Varies) siteFacts {
+	vary, varyNonHTML, varyAsset := s.Vary(), s.VaryNonHTML(), s.VaryAsset()
+	if v := varies; v != nil {
+		vary, varyNonHTML, varyAsset = v.Page, v.NonHTML, v.Asset
+	}
+	return siteFacts{
+		hasEdits:        s.HasEdits(),
+		touchesNonHTML:  s.TouchesNonHTML(),
+		needsDevice:     s.NeedsDevice(),
+		readsVisitor:    s.ReadsVisitor(),
+		vary:            vary,
+		varyNonHTML:     varyNonHTML,
+		varyAsset:       varyAsset,
+		varyExperiments: s.VaryExperiments(),
+	}
+}
+
 // responseInput gathers what planResponse decides from.
 func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 	s := st.site
 	pl := &st.req.Plan
-	// The lists of the rules that may apply on the request's path, or
-	// of every rule when its values were not built.
-	vary, varyNonHTML, varyAsset := s.Vary(), s.VaryNonHTML(), s.VaryAsset()
-	if v := st.req.Varies; v != nil {
-		vary, varyNonHTML, varyAsset = v.Page, v.NonHTML, v.Asset
-	}
 	return responseInput{
 		status:        resp.StatusCode,
 		header:        resp.Header,
 		contentLength: resp.ContentLength,
 		plan:          pl,
-		site: siteFacts{
-			hasEdits:        s.HasEdits(),
-			touchesNonHTML:  s.TouchesNonHTML(),
-			needsDevice:     s.NeedsDevice(),
-			readsVisitor:    s.ReadsVisitor(),
-			vary:            vary,
-			varyNonHTML:     varyNonHTML,
-			varyAsset:       varyAsset,
-			varyExperiments: s.VaryExperiments(),
-		},
+		site:          siteFactsOf(s, st.req.Varies),
 		req: requestFacts{
 			method:          resp.Request.Method,
 			acceptEncoding:  resp.Request.Header.Get("Accept-Encoding"),

@@ -121,25 +121,12 @@ func CacheHeaders(h http.Header, v View) {
 		redirectCaching(h, s, v.Decided, cookies, addVary)
 		return
 	}
-	vary, varyNonHTML, varyAsset := s.Vary(), s.VaryNonHTML(), s.VaryAsset()
-	if vs := v.Decided.Varies; vs != nil {
-		vary, varyNonHTML, varyAsset = vs.Page, vs.NonHTML, vs.Asset
-	}
 	in := responseInput{
 		status:        v.Status,
 		header:        v.Header,
 		contentLength: v.ContentLength,
 		plan:          pl,
-		site: siteFacts{
-			hasEdits:        s.HasEdits(),
-			touchesNonHTML:  s.TouchesNonHTML(),
-			needsDevice:     s.NeedsDevice(),
-			readsVisitor:    s.ReadsVisitor(),
-			vary:            vary,
-			varyNonHTML:     varyNonHTML,
-			varyAsset:       varyAsset,
-			varyExperiments: s.VaryExperiments(),
-		},
+		site:          siteFactsOf(s, v.Decided.Varies),
 		req: requestFacts{
 			method:          v.Request.Method,
 			acceptEncoding:  v.Request.Header.Get("Accept-Encoding"),

@@ -134,15 +134,8 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 	// What the rules insert may be what another rule selects.
 	for _, r := range prog.Rules {
 		for _, a := range r.Actions {
-			if a.HTML && len(a.Content) > 0 {
-				var b strings.Builder
-				for _, p := range a.Content {
-					b.WriteString(p.Text)
-					b.WriteString(p.Default)
-				}
-				if doc, err := parseDoc([]byte(b.String())); err == nil {
-					docs = append(docs, doc)
-				}
+			if doc := insertedDoc(a); doc != nil {
+				docs = append(docs, doc)
 			}
 		}
 	}
@@ -415,4 +408,23 @@ func missingAttr(docs []*html.Node, list selector.List) string {
 		}
 	}
 	return ""
+}
+
+// insertedDoc parses the html action a inserts, its templates' literal
+// text and defaults (the values of the request are text, no elements);
+// nil when a inserts no html.
+func insertedDoc(a plugin.Action) *html.Node {
+	if !a.HTML || len(a.Content) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, p := range a.Content {
+		b.WriteString(p.Text)
+		b.WriteString(p.Default)
+	}
+	doc, err := parseDoc([]byte(b.String()))
+	if err != nil {
+		return nil
+	}
+	return doc
 }

@@ -615,12 +615,7 @@ func alwaysGone(prog *ir.Program, origin []byte, sel selector.List) (miss, near 
 					classes[f] = true
 				}
 			case a.HTML && len(a.Content) > 0:
-				var b strings.Builder
-				for _, p := range a.Content {
-					b.WriteString(p.Text)
-					b.WriteString(p.Default)
-				}
-				if d, err := parseDoc([]byte(b.String())); err == nil {
+				if d := insertedDoc(a); d != nil {
 					docs = append(docs, d)
 				}
 			}
