@@ -149,7 +149,9 @@ type Forwarding struct {
 	// list (CF-Connecting-IP, True-Client-IP, X-Real-IP, CF-IPCountry,
 	// CloudFront-Viewer-*, ...); [] removes none.
 	StripHeaders []string `yaml:"strip_headers"`
-	// Via names this proxy in Via headers ("bespoke" when empty).
+	// Via names this proxy in Via headers ("bespoke" when empty): those
+	// of responses, and of requests that came with one (see
+	// proxy.ForwardHeaders).
 	Via string `yaml:"via"`
 }
 

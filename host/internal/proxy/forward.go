@@ -20,9 +20,9 @@ var DefaultStripHeaders = escape.CDNHeaders
 
 // ForwardHeaders sets on out, the headers of a request to the origin
 // made for in, the forwarding headers a proxy with the default settings
-// would (X-Forwarded-For, -Proto, -Host, Forwarded, Via; CDN headers kept
-// from a loopback or private peer, as `bespoke serve` trusts by default,
-// removed from others): for tools that
+// would (X-Forwarded-For, -Proto, -Host, Forwarded, Via when the request
+// came with one; CDN headers kept from a loopback or private peer, as
+// `bespoke serve` trusts by default, removed from others): for tools that
 // ask the origin for a page as the proxy would (the editors' preview).
 func ForwardHeaders(in *http.Request, out http.Header) {
 	defaultForwarding.apply(in, out)
@@ -210,9 +210,15 @@ func chainOf(in *http.Request, proto string) chain {
 // hop's element (RFC 7239: who connected, the Host this proxy was sent,
 // over which scheme), and X-Forwarded-Proto and -Host keep what the
 // proxy in front said the visitor asked for. From any other peer they
-// are replaced, and the headers only a CDN may set are removed. Via gets
-// this hop either way. As middleware (Config.InProcess) the proxy is no
-// hop: only the headers a peer may not send are removed.
+// are replaced, and the headers only a CDN may set are removed. A Via
+// the request came with gets this hop either way; a request that came
+// without one goes on without one, as nginx's and httputil.ReverseProxy's
+// do: an origin takes a request with a Via for one from a caching proxy,
+// and leaves its answer uncompressed (nginx's default gzip_proxied off,
+// IIS's noCompressionForProxies), which bespoke passes on as it comes.
+// (The responses get this hop in their Via.) As middleware
+// (Config.InProcess) the proxy is no hop: only the headers a peer may not
+// send are removed.
 func (f *forwarding) apply(in *http.Request, out http.Header) {
 	withoutCookies(out, f.ownCookies)
 	peer, trusted := f.peer(in)
@@ -263,7 +269,9 @@ func (f *forwarding) apply(in *http.Request, out http.Header) {
 		// host= then (an empty one is an origin's 400).
 		delete(out, "X-Forwarded-Host")
 	}
-	out["Via"] = []string{appendVia(in.Header["Via"], in.ProtoMajor, in.ProtoMinor, f.via)}
+	if via := in.Header["Via"]; len(via) > 0 {
+		out["Via"] = []string{appendVia(via, in.ProtoMajor, in.ProtoMinor, f.via)}
+	}
 }
 
 // fwdElement is what one Forwarded element says: its for= node (hasFor

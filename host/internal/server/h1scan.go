@@ -13,7 +13,8 @@ import (
 // and keeps the connection open, so a front proxy that framed it by
 // Content-Length and bespoke disagree on where the next request starts:
 // request smuggling (RFC 9112 6.1, 11.2). The server refuses them instead,
-// which it can only do knowing what the header block held.
+// which it can only do knowing what the header block held; so too an
+// HTTP/1.0 request with Transfer-Encoding, whose header net/http drops.
 //
 // The scanner only has to agree with net/http on requests net/http
 // accepts: on anything else net/http answers 400 and closes the
@@ -24,8 +25,9 @@ type h1Scanner struct {
 	line   []byte // the header block or chunk line being read
 	remain int64  // body or chunk bytes left to skip
 	// verdict is told, for each request, its request line and whether it
-	// carries both Transfer-Encoding and Content-Length, or a header line
-	// folded onto the next (either is refused).
+	// carries both Transfer-Encoding and Content-Length, Transfer-Encoding
+	// in HTTP/1.0, or a header line folded onto the next (each is
+	// refused).
 	verdict func(requestLine []byte, smuggling bool)
 }
 
@@ -174,11 +176,16 @@ func (s *h1Scanner) headerBlock(b []byte) {
 			upgrade = upgrade || !onlyH2C(string(value))
 		}
 	}
+	// HTTP/1.0 has no Transfer-Encoding: a request that has one is
+	// framed wrong whatever else it says (RFC 9112 6.1). net/http reads
+	// it by its Content-Length, or as having no body, and the chunks
+	// after it as the next request.
+	http10 := bytes.HasSuffix(requestLine, []byte(" HTTP/1.0"))
 	if s.verdict != nil {
-		s.verdict(requestLine, len(te) > 0 && len(cl) > 0 || folded)
+		s.verdict(requestLine, len(te) > 0 && (len(cl) > 0 || http10) || folded)
 	}
 	method, _, _ := bytes.Cut(requestLine, []byte(" "))
-	if bytes.HasSuffix(requestLine, []byte(" HTTP/1.0")) {
+	if http10 {
 		// net/http ignores Transfer-Encoding in HTTP/1.0 requests.
 		te = nil
 	}

@@ -374,7 +374,8 @@ func (g *guardConn) CloseWrite() error {
 }
 
 // next returns the verdict of the connection's next request: smuggling
-// says it carried both Transfer-Encoding and Content-Length; known is
+// says it carried both Transfer-Encoding and Content-Length (or another
+// framing the scanner refuses, see h1Scanner.verdict); known is
 // false when the scanner stopped following the stream before it.
 func (g *guardConn) next() (smuggling, known bool) {
 	g.mu.Lock()
@@ -465,9 +466,10 @@ func onlyH2C(v string) bool {
 }
 
 // refuseSmuggling answers 400, and closes the connection, for an HTTP/1
-// request that carried both Transfer-Encoding and Content-Length (RFC 9112
-// 6.1) or a header folded onto a following line (5.2), and for a chunked
-// request on a connection whose stream the scanner could not follow.
+// request that carried both Transfer-Encoding and Content-Length, or
+// Transfer-Encoding in HTTP/1.0 (RFC 9112 6.1), or a header folded onto a
+// following line (5.2), and for a chunked request on a connection whose
+// stream the scanner could not follow.
 func refuseSmuggling(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g, ok := r.Context().Value(guardKey{}).(*guardConn); ok && r.ProtoMajor == 1 {
@@ -475,7 +477,7 @@ func refuseSmuggling(next http.Handler) http.Handler {
 			chunked := len(r.TransferEncoding) > 0
 			if smuggling || !known && chunked {
 				w.Header().Set("Connection", "close")
-				http.Error(w, "400 Bad Request: a request must not carry both Transfer-Encoding and Content-Length, nor a header folded onto a following line", http.StatusBadRequest)
+				http.Error(w, "400 Bad Request: a request must not carry both Transfer-Encoding and Content-Length, nor Transfer-Encoding in HTTP/1.0, nor a header folded onto a following line", http.StatusBadRequest)
 				return
 			}
 		}
