@@ -542,35 +542,62 @@ func printExplanation(w io.Writer, l *loaded, v *visit.Result, deviceSignal stri
 		}
 	}
 	fmt.Fprintln(w, "\nPage:")
+	// The caching the proxy sends, from its own response plan: visit's
+	// Render without a page takes an HTML page whose origin names none,
+	// the edits applied. The text says why, from what the plan read.
+	cc := ""
+	if out, err := v.Render(nil); err == nil {
+		cc = out.Header.Get("Cache-Control")
+	}
+	private := hasDirective(cc, "private")
 	if p.Redirect != nil {
 		// The proxy answers without the page (proxy.redirect): none of
 		// the page's caching, nor its Vary, goes with it.
-		if p.Experiments == "" && len(p.Cookies) == 0 && !v.ByAddress && !(v.Visitor.New && l.site.ReadsVisitor()) && l.site.SameForAll(p.Matched) {
-			// As the proxy's redirect: rules that read the URL alone.
+		if !private {
 			fmt.Fprintln(w, "  a redirect for every visitor of this URL, not the page (the rules that made it read the URL alone): caches may keep it")
 			return
 		}
-		fmt.Fprintln(w, "  a redirect for this visitor, not the page: served with Cache-Control: private, no-store")
+		fmt.Fprintf(w, "  a redirect for this visitor, not the page: served with Cache-Control: %s\n", cc)
 		return
 	}
+	served := "served with Cache-Control: " + cc
 	switch {
-	case personalized && p.Experiments == "" && len(p.Cookies) == 0 && !records && !v.ByAddress && l.site.SameForAll(p.Matched):
-		// As the proxy's planResponse: rules that read the URL alone.
+	case personalized && !private:
 		fmt.Fprintln(w, "  personalized, the same for every visitor of this URL (the rules that changed it read the URL alone): the origin's caching headers are kept")
-	case personalized:
-		fmt.Fprintln(w, "  personalized for this visitor: served with Cache-Control: private")
-	case records:
-		fmt.Fprintln(w, "  not changed, but served with Cache-Control: private: it sets the cookie that records this view (with the default cookie store)")
-	case v.ByAddress:
-		fmt.Fprintln(w, "  not personalized, but served with Cache-Control: private: what the rules read came from a GeoIP lookup of the visitor's address, which no Vary can name")
-	default:
+	case !private:
 		fmt.Fprintln(w, "  not personalized: the origin's caching headers are kept")
+	case personalized:
+		fmt.Fprintf(w, "  personalized for this visitor: %s\n", served)
+	case records:
+		fmt.Fprintf(w, "  not changed, but %s: it sets the cookie that records this view (with the default cookie store)\n", served)
+	case len(p.Cookies) > 0:
+		fmt.Fprintf(w, "  not changed, but %s: it sets the rules' cookies\n", served)
+	case v.Visitor.New && l.site.ReadsVisitor():
+		fmt.Fprintf(w, "  not changed, but %s: it gives this new visitor the cookie that keeps their id, which the rules read\n", served)
+	case p.Experiments != "":
+		fmt.Fprintf(w, "  not changed, but %s: it names this visitor's variants (X-Bespoke-Experiments)\n", served)
+	case v.ByAddress:
+		fmt.Fprintf(w, "  not personalized, but %s: what the rules read came from a GeoIP lookup of the visitor's address, which no Vary can name\n", served)
+	default:
+		fmt.Fprintf(w, "  not changed, but %s\n", served)
 	}
 	if len(v.Vary) > 0 {
 		// What a shared cache keeps apart copies of this URL by: the
 		// rules that may apply on its path read these.
 		fmt.Fprintf(w, "  Vary (the rules that may apply on %s read): %s\n", v.Request.URL.Path, strings.Join(v.Vary, ", "))
 	}
+}
+
+// hasDirective reports whether the Cache-Control value cc has the
+// directive name.
+func hasDirective(cc, name string) bool {
+	for d := range strings.SplitSeq(cc, ",") {
+		d, _, _ = strings.Cut(d, "=")
+		if strings.EqualFold(strings.TrimSpace(d), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // takenBy says why page edit i of v's plan, which changed applied[i]

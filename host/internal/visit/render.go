@@ -87,7 +87,9 @@ const maxPage = 64 << 20
 
 // Render returns what the visitor gets when the origin answers page,
 // rewritten as the proxy would rewrite it. A nil page is a page not
-// known: the Output has the rules' headers and cookies and no body.
+// known: the Output has the rules' headers and cookies, and the caching
+// the proxy gives an HTML page that names none (the edits taken as
+// applied), and no body.
 func (r *Result) Render(page *Page) (*Output, error) { return r.RenderWith(page, nil) }
 
 // RenderWith is Render with the page edits passed through edit first: it
@@ -112,8 +114,13 @@ func (r *Result) RenderWith(page *Page, edit func([]rewrite.Edit) []rewrite.Edit
 		// No page is known: the headers and cookies go, and the page
 		// edits are taken as applied (Marked, Counted), as the proxy
 		// takes them before it has seen the body.
+		// Its caching is the proxy's for an HTML page whose origin
+		// sends no caching headers of its own, the edits applied.
 		r.setHeaders(out.Header, true)
-		r.effects(out, http.Header{"Content-Type": {"text/html; charset=utf-8"}}, -1, nil)
+		h := http.Header{"Content-Type": {"text/html; charset=utf-8"}}
+		r.effects(out, h, -1, nil)
+		proxy.CacheHeaders(out.Header, proxy.View{Site: r.site, Request: r.Request, Decided: r.decided, Untracked: r.Untracked,
+			Status: out.Status, Header: h, ContentLength: -1, Records: len(out.Counted)+len(out.Marked) > 0})
 		return out, nil
 	}
 	if page.Status != 0 {

@@ -810,3 +810,78 @@ rules:
 		})
 	}
 }
+
+// TestCachingWithoutAPage: a visit rendered without a page (a test that
+// checks only headers, explain without --html) still gets the
+// Cache-Control and Vary the proxy sends with the page of an origin that
+// sends none of its own: a rule's "Cache-Control: public" on a page made
+// for French visitors reads as the private one the proxy sends, as it
+// does with a page.
+func TestCachingWithoutAPage(t *testing.T) {
+	s, prog := load(t, []byte(`
+experiments:
+  - name: hero
+    variants: { a: 50, b: 50 }
+rules:
+  - name: french
+    when: geo.country == "FR"
+    actions:
+      - set_header: { name: Cache-Control, value: "public, max-age=300" }
+      - set_inner: { select: "#hero h1", text: Bonjour }
+  - name: framed
+    when: path == "/about"
+    actions:
+      - set_header: { name: X-Frame-Options, value: DENY }
+  - name: bold
+    when: path == "/exp" and variant("hero") == "b"
+    actions:
+      - set_inner: { select: "#hero h1", text: Bold }
+  - name: promo
+    when: path == "/promo"
+    actions:
+      - mark_seen: promo-1
+`))
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><div id="hero"><h1>Hello</h1></div>`)
+	})
+	ps, _ := proxyOf(t, s, origin)
+	const kept = "bsk_vid=0123456789abcdefABCDEF" // a returning visitor's id
+	for _, tc := range []struct {
+		name, path string
+		headers    [][2]string
+	}{
+		{"personalized page", "/", [][2]string{{"CF-IPCountry", "FR"}, {"Cookie", kept}}},
+		{"page no rule changed", "/", [][2]string{{"CF-IPCountry", "US"}, {"Cookie", kept}}},
+		{"page every visitor gets alike", "/about", [][2]string{{"Cookie", kept}}},
+		{"new visitor given an id", "/about", nil},
+		{"variant of an experiment", "/exp", [][2]string{{"Cookie", kept}}},
+		{"view recorded", "/promo", [][2]string{{"Cookie", kept}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, ps.URL+tc.path, nil)
+			req.Header.Set("User-Agent", visit.DefaultUserAgent)
+			for _, h := range tc.headers {
+				req.Header.Add(h[0], h[1])
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			res, err := visit.Run(context.Background(), s, prog, visit.Spec{URL: tc.path, Headers: tc.headers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := res.Render(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range []string{"Cache-Control", "Vary"} {
+				if g, w := strings.Join(out.Header.Values(h), "|"), strings.Join(resp.Header.Values(h), "|"); g != w {
+					t.Errorf("%s is %q, the proxy sends %q", h, g, w)
+				}
+			}
+		})
+	}
+}
