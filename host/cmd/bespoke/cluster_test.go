@@ -123,17 +123,18 @@ func TestTwoProxiesOneVisitor(t *testing.T) {
 		for visit, want := range [][]string{page[:12], page[12:24], page[24:36], page[:12]} {
 			if visit > 0 {
 				// Saves are written after the response, in the background
-				// (a millisecond or so here); a person's next page view
-				// comes seconds later. Wait until this one's are there:
-				// the seen-state, and the cap counts when the invitation
+				// (a millisecond or so here, seconds on a machine busy
+				// with other tests); a person's next page view comes
+				// seconds later. Wait until this one's are there: the
+				// seen-state, and the cap counts when the invitation
 				// showed (two writes, which may land in either order).
 				id, before := ids[0], states[visit-1]
-				waitFor(t, 5*time.Second, "the visit's seen-state to reach Redis", func() bool {
+				waitFor(t, 20*time.Second, "the visit's seen-state to reach Redis", func() bool {
 					now, err := rdb.Get(ctx, keyPrefix+"{"+id+"}:seen").Result()
 					return err == nil && now != before
 				})
 				if invited {
-					waitFor(t, 5*time.Second, "the visit's cap counts to reach Redis", func() bool {
+					waitFor(t, 20*time.Second, "the visit's cap counts to reach Redis", func() bool {
 						now, err := rdb.Get(ctx, keyPrefix+"{"+id+"}:caps").Result()
 						return err == nil && now != capsBefore
 					})
