@@ -22,6 +22,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/plan"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/rewrite"
+	"github.com/bespoke-edge/bespoke/internal/selector"
 	"github.com/bespoke-edge/bespoke/plugin"
 )
 
@@ -254,6 +255,14 @@ func (r *Result) Unchanged(page *Page, i int) string {
 	sel := r.AppliedWith(page, []rewrite.Edit{{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-probe"}})[0]
 	switch {
 	case sel == 0:
+		tag := impliedTag(r.site.Manifest().Selectors[e.Selector], page.Body)
+		if tag == "head" && r.Plan.EditRules[i] < 0 {
+			// The experiments' meta: true, which names no selector.
+			return "meta: true writes the variants' <meta> at the end of the page's <head>, and this page has no <head> tag: the browser makes one, but bespoke edits only elements whose tags are in the page; on this page, analytics read the variants from X-Bespoke-Experiments"
+		}
+		if tag != "" {
+			return fmt.Sprintf("its selector names %[1]s, which this page has no <%[1]s> tag for: the browser makes one, and bespoke edits only elements whose tags are in the page (rules/SYNTAX.md, \"Where bespoke's idea of the page differs from the browser's\")", tag)
+		}
 		return "its selector selects nothing on this page"
 	case e.Op == rewrite.HideSeen:
 		return "none of its items was seen before"
@@ -265,6 +274,49 @@ func (r *Result) Unchanged(page *Page, i int) string {
 		return "the page has no more items than it keeps"
 	}
 	return "it had nothing to change on this page"
+}
+
+// impliedTag returns an element the selector sel names (html, head,
+// body, tbody) whose start tag is nowhere in page, "" for none: the
+// browser creates it where the page leaves its tag out (a minifier's
+// optional tags), and the rewriter sees only elements whose tags are in
+// the page. The search is for the tag's bytes anywhere, a comment or a
+// script's text included: the message it leads to is only given when
+// one is surely missing.
+func impliedTag(sel string, page []byte) string {
+	list, err := selector.Parse(sel)
+	if err != nil {
+		return ""
+	}
+	for _, c := range list {
+		for _, cp := range c.Compounds {
+			switch cp.Type {
+			case "html", "head", "body", "tbody":
+				if !hasStartTag(page, cp.Type) {
+					return cp.Type
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// hasStartTag reports whether page holds "<name" followed by what ends
+// a tag name, in any case.
+func hasStartTag(page []byte, name string) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(page[i:], '<')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+		if len(page)-i > len(name) && strings.EqualFold(string(page[i:i+len(name)]), name) {
+			switch page[i+len(name)] {
+			case ' ', '\t', '\n', '\f', '\r', '/', '>':
+				return true
+			}
+		}
+	}
 }
 
 // TakenBy returns the page edit of the plan that took the element of

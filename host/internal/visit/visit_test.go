@@ -885,3 +885,70 @@ rules:
 		})
 	}
 }
+
+// TestUnchangedImpliedElement: an edit whose selector names an element
+// the page leaves to the browser to make (no <body>, <head> or <tbody>
+// tag, as minifiers leave them out) says so, and the experiments' meta
+// tag says where the variants go instead; where the page has the tag,
+// or the selector names none, the edit selects nothing as before.
+func TestUnchangedImpliedElement(t *testing.T) {
+	s, prog := load(t, []byte(`
+experiments:
+  - name: hero
+    meta: true
+    variants: { a: 50, b: 50 }
+rules:
+  - name: home
+    actions:
+      - add_class: { select: body, class: home }
+  - name: sizes
+    actions:
+      - append: { select: "#sizes > tbody", html: "<tr><td>XL</td></tr>" }
+  - name: typo
+    actions:
+      - remove: { select: "#nothing" }
+`))
+	res, err := visit.Run(context.Background(), s, prog, visit.Spec{URL: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		meta    = "meta: true writes the variants' <meta> at the end of the page's <head>, and this page has no <head> tag"
+		body    = "its selector names body, which this page has no <body> tag for"
+		tbody   = "its selector names tbody, which this page has no <tbody> tag for"
+		nothing = "its selector selects nothing on this page"
+	)
+	for _, tc := range []struct {
+		name, page string
+		want       []string // for each edit of the plan, in order
+	}{
+		{"optional tags left out", `<!doctype html><meta charset=utf-8><title>Shop</title><p>Hi<table id=sizes><tr><td>S</table>`,
+			[]string{meta, body, tbody, nothing}},
+		{"every tag there", `<!DOCTYPE html><HTML><Head><title>Shop</title></Head><BODY class=x><table id=sizes><tbody><tr><td>S</table>`,
+			[]string{"", "", "", nothing}},
+		{"a tag in a comment is no proof it is missing", `<!doctype html><!-- <body> --><p>Hi`,
+			[]string{meta, nothing, tbody, nothing}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			page := &visit.Page{Body: []byte(tc.page)}
+			out, err := res.Render(page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Applied) != len(tc.want) {
+				t.Fatalf("%d edits, want %d", len(out.Applied), len(tc.want))
+			}
+			for i, want := range tc.want {
+				if want == "" {
+					if out.Applied[i] == 0 {
+						t.Errorf("edit %d applied to no element", i)
+					}
+					continue
+				}
+				if got := res.Unchanged(page, i); !strings.HasPrefix(got, want) {
+					t.Errorf("edit %d: %q, want it to start %q", i, got, want)
+				}
+			}
+		})
+	}
+}
