@@ -97,14 +97,15 @@ func (c *checker) tests() {
 			out.Shown[i] = sh.N
 		}
 		out.Page = testPage(t.Page)
-		resolve := func(list []*syntax.Text) []int {
+		resolve := func(list []*syntax.Text) ([]int, []diag.Pos) {
 			var idx []int
+			var pos []diag.Pos
 			for _, n := range list {
 				if i, ok := rule(n); ok {
-					idx = append(idx, i)
+					idx, pos = append(idx, i), append(pos, n.Pos)
 				}
 			}
-			return idx
+			return idx, pos
 		}
 		// both reports a rule a test (or a view) expects to match and not
 		// to match: it can never pass.
@@ -116,8 +117,8 @@ func (c *checker) tests() {
 				}
 			}
 		}
-		out.Match = resolve(t.Match)
-		out.NoMatch = resolve(t.NoMatch)
+		out.Match, out.MatchPos = resolve(t.Match)
+		out.NoMatch, out.NoMatchPos = resolve(t.NoMatch)
 		both(fmt.Sprintf("test %q", t.Name), t.Match, t.NoMatch)
 		c.expect(out, &t.Expect)
 		if len(t.Match)+len(t.NoMatch) == 0 && !t.Expect.Written() && !t.Incomplete {
@@ -128,8 +129,8 @@ func (c *checker) tests() {
 			if tv.URL != nil {
 				view.URL = tv.URL.Value
 			}
-			view.Match = resolve(tv.Match)
-			view.NoMatch = resolve(tv.NoMatch)
+			view.Match, view.MatchPos = resolve(tv.Match)
+			view.NoMatch, view.NoMatchPos = resolve(tv.NoMatch)
 			both(fmt.Sprintf("view %d of test %q", i+2, t.Name), tv.Match, tv.NoMatch)
 			c.expect(view, &tv.Expect)
 			if len(tv.Match)+len(tv.NoMatch) == 0 && !tv.Expect.Written() && !tv.Incomplete {

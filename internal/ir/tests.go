@@ -41,8 +41,11 @@ type Test struct {
 	// Page is what the origin answers; nil means the page of the request's
 	// URL under Program.Pages.
 	Page *Page
-	// Match and NoMatch are rules (by index) that must and must not match.
-	Match, NoMatch []int
+	// Match and NoMatch are rules (by index) that must and must not match;
+	// MatchPos and NoMatchPos where each is named, for the failure to
+	// point at.
+	Match, NoMatch       []int
+	MatchPos, NoMatchPos []diag.Pos
 	// Expect is what the visitor must get beyond which rules match.
 	Expect Expect
 	// Then are the visitor's next page views, one after another, each

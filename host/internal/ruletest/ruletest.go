@@ -189,14 +189,14 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 	}
 	res.Matched = v.Matched()
 	res.matched = v.Decision.Rules(nil)
-	for _, i := range t.Match {
+	for k, i := range t.Match {
 		if !v.Decision.Has(i) {
-			fail("expected %s to match, but it did not%s", prog.Rules[i].Name, why(prog, v, i))
+			fail("%s: expected %s to match, but it did not%s", at(t.MatchPos, k, t.Pos), prog.Rules[i].Name, why(prog, v, i))
 		}
 	}
-	for _, i := range t.NoMatch {
+	for k, i := range t.NoMatch {
 		if v.Decision.Has(i) {
-			fail("expected %s not to match, but it did", prog.Rules[i].Name)
+			fail("%s: expected %s not to match, but it did", at(t.NoMatchPos, k, t.Pos), prog.Rules[i].Name)
 		}
 	}
 	x := &t.Expect
@@ -278,6 +278,15 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		}
 	}
 	return res, v, output
+}
+
+// at is where the k-th of a list of checks is written, file:line:col,
+// or the test's own place when the list has none (a test made in Go).
+func at(list []diag.Pos, k int, test diag.Pos) string {
+	if k < len(list) && list[k].IsValid() {
+		return list[k].String()
+	}
+	return test.String()
 }
 
 // why explains briefly why a rule of prog expected to match did not.

@@ -2,6 +2,7 @@ package ruletest_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -213,7 +214,12 @@ func TestWhyNoMatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := strings.Join(results[0].Failures, "\n"); got != tc.want {
+		// Where the rule is named is TestMatchFailuresAt's.
+		got := strings.Join(results[0].Failures, "\n")
+		if got != "" && !strings.HasPrefix(got, "rules.yaml:") {
+			t.Errorf("%q: %s names no place", tc.rule, got)
+		}
+		if _, got, _ = strings.Cut(got, ": "); got != tc.want {
 			t.Errorf("%q:\n got %s\nwant %s", tc.rule, got, tc.want)
 		}
 	}
@@ -643,7 +649,7 @@ tests:
 	if !results[0].Passed() {
 		t.Errorf("three views: %q", results[0].Failures)
 	}
-	want := []string{"view 2: expected summer to match, but it did not: not seen(\"promo-summer\") does not hold"}
+	want := []string{"view 2: rules.yaml:36:27: expected summer to match, but it did not: not seen(\"promo-summer\") does not hold"}
 	if got := results[1].Failures; !slices.Equal(got, want) {
 		t.Errorf("failures %q, want %q", got, want)
 	}
@@ -770,5 +776,55 @@ func TestAbsenceNoRuleCanBreak(t *testing.T) {
 	}
 	if n := len(results[1].Failures); n != 3 {
 		t.Errorf("%d failures, want 3:\n%s", n, got)
+	}
+}
+
+// at is where the n-th (from 1) occurrence of mark starts in src, as
+// rules.yaml:line:col.
+func at(t *testing.T, src, mark string, n int) string {
+	t.Helper()
+	off := -1
+	for range n {
+		i := strings.Index(src[off+1:], mark)
+		if i < 0 {
+			t.Fatalf("%q occurs fewer than %d times", mark, n)
+		}
+		off += 1 + i
+	}
+	line := strings.Count(src[:off], "\n") + 1
+	col := off - strings.LastIndex(src[:off], "\n")
+	return fmt.Sprintf("rules.yaml:%d:%d", line, col)
+}
+
+// TestMatchFailuresAt: a failed match: or no_match: names where the
+// rule's name is written in the list, as the other checks name theirs:
+// said only by the rule's name, it sent the editor looking through the
+// test, or through every view of it.
+func TestMatchFailuresAt(t *testing.T) {
+	tests := `
+  - name: wrong
+    context: { geo.country: FR }
+    expect:
+      match: [quiet, moved]
+      no_match:
+        - bold
+        - french
+    then:
+      - expect: { match: [never] }
+`
+	s, prog := load(t, shop+"tests:\n"+tests)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := shop + "tests:\n" + tests
+	want := []string{
+		at(t, src, "quiet, moved", 1) + `: expected quiet to match, but it did not: device.bot (device.bot = "false") does not hold`,
+		at(t, src, "moved]", 1) + `: expected moved to match, but it did not: path == "/old" (path = "/") does not hold`,
+		at(t, src, "french\n", 2) + `: expected french not to match, but it did`,
+		"view 2: " + at(t, src, "never]", 1) + `: expected never to match, but it did not: cookie("x") == "never-set" (cookie("x") is missing) does not hold`,
+	}
+	if got := results[0].Failures; !slices.Equal(got, want) {
+		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
