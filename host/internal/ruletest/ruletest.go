@@ -178,14 +178,14 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 	fail := func(format string, args ...any) { res.Failures = append(res.Failures, fmt.Sprintf(format, args...)) }
 	v, err := visit.Run(ctx, s, prog, spec)
 	if err != nil {
-		fail("%v", err)
+		fail("%s: %v", t.Pos, err)
 		return res, nil, nil
 	}
 	if v.Disagree {
-		fail("the compiled module and the reference evaluator disagree (a compiler bug; please report it)")
+		fail("%s: the compiled module and the reference evaluator disagree (a compiler bug; please report it)", t.Pos)
 	}
 	for _, n := range v.Notes {
-		fail("%s", n)
+		fail("%s: %s", t.Pos, n)
 	}
 	res.Matched = v.Matched()
 	res.matched = v.Decision.Rules(nil)
@@ -210,29 +210,42 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		e := prog.Experiments[xi]
 		switch {
 		case want < 0 && got != "":
-			fail("line %d: expected no variant of %s, got %q", x.VariantPos[xi].Line, e.Name, got)
+			fail("%s: expected no variant of %s, got %q", x.VariantPos[xi], e.Name, got)
 		case want >= 0 && got != e.Variants[want]:
 			if got == "" {
 				got = "none (not enrolled)"
 			} else {
 				got = strconv.Quote(got)
 			}
-			fail("line %d: expected variant %q of %s, got %s", x.VariantPos[xi].Line, e.Variants[want], e.Name, got)
+			fail("%s: expected variant %q of %s, got %s", x.VariantPos[xi], e.Variants[want], e.Name, got)
 		}
 	}
 	page, perr := loadPage(prog, t, v, opt)
 	needPage := len(x.Page) > 0 || len(x.JSON) > 0
+	// What fails for want of a page is said at the first check that
+	// reads it, or at the page the test names.
+	pageChecks, pageAt := t.Pos, t.Pos
+	switch {
+	case len(x.Page) > 0:
+		pageChecks = x.Page[0].Pos
+	case len(x.JSON) > 0:
+		pageChecks = x.JSON[0].Pos
+	}
+	pageAt = pageChecks
+	if t.Page != nil && t.Page.Pos.IsValid() {
+		pageAt = t.Page.Pos
+	}
 	var output *visit.Output
 	switch {
 	case v.Plan.Redirect != nil:
 		output, _ = v.Render(nil)
 		if needPage {
-			fail("the visitor is redirected to %s, so there is no page to check", v.Plan.Redirect.Location)
+			fail("%s: the visitor is redirected to %s, so there is no page to check", pageChecks, v.Plan.Redirect.Location)
 		}
 	case page != nil:
 		output, err = v.Render(page)
 		if err != nil {
-			fail("%v", err)
+			fail("%s: %v", pageAt, err)
 		}
 		res.Rendered, res.json = output != nil, page.JSON
 	default:
@@ -242,11 +255,11 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		if needPage || perr != nil && t.Page != nil {
 			switch {
 			case perr != nil && t.Page == nil && opt.Pages == nil:
-				fail("no page to check: %v in %s (the file's pages:); save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", perr, prog.Pages)
+				fail("%s: no page to check: %v in %s (the file's pages:); save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", pageChecks, perr, prog.Pages)
 			case perr != nil:
-				fail("no page to check: %v", perr)
+				fail("%s: no page to check: %v", pageAt, perr)
 			default:
-				fail("no page to check: give the test a page (page: home.html, or page: { body: '<h1>Hi</h1>' }), or the file a pages: directory")
+				fail("%s: no page to check: give the test a page (page: home.html, or page: { body: '<h1>Hi</h1>' }), or the file a pages: directory", pageChecks)
 			}
 		}
 	}
@@ -265,14 +278,14 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 	checkRedirect(fail, x.Redirect, output)
 	if res.Rendered && len(x.Page) > 0 {
 		if page.JSON {
-			fail("the page is JSON: check it with json:, not page:")
+			fail("%s: the page is JSON: check it with json:, not page:", x.Page[0].Pos)
 		} else {
 			checkPage(fail, prog, x.Page, page.Body, output.Body)
 		}
 	}
 	if res.Rendered && len(x.JSON) > 0 {
 		if !page.JSON {
-			fail("the page is HTML: check it with page:, not json:")
+			fail("%s: the page is HTML: check it with page:, not json:", x.JSON[0].Pos)
 		} else {
 			checkJSON(fail, x.JSON, output.Body)
 		}
@@ -394,7 +407,7 @@ func neverSet(fail func(string, ...any), e ir.Expected, what string, set []strin
 	if e.Value != nil || slices.Contains(set, e.Name) {
 		return false
 	}
-	msg := fmt.Sprintf("line %d: expected no %s %s, which no rule sets: the check holds whatever the rules do", e.Pos.Line, what, e.Name)
+	msg := fmt.Sprintf("%s: expected no %s %s, which no rule sets: the check holds whatever the rules do", e.Pos, what, e.Name)
 	if near := diag.Nearest(e.Name, set); near != "" {
 		msg += "; did you mean " + near + "?"
 	}
@@ -410,11 +423,11 @@ func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h 
 		got, ok := h[e.Name]
 		switch {
 		case e.Value == nil && ok:
-			fail("line %d: expected no %s %s, got %q", e.Pos.Line, what, e.Name, got[0])
+			fail("%s: expected no %s %s, got %q", e.Pos, what, e.Name, got[0])
 		case e.Value != nil && !ok:
-			fail("line %d: expected %s %s: %q, but it is not set", e.Pos.Line, what, e.Name, *e.Value)
+			fail("%s: expected %s %s: %q, but it is not set", e.Pos, what, e.Name, *e.Value)
 		case e.Value != nil && got[0] != *e.Value:
-			fail("line %d: expected %s %s: %q, got %q", e.Pos.Line, what, e.Name, *e.Value, got[0])
+			fail("%s: expected %s %s: %q, got %q", e.Pos, what, e.Name, *e.Value, got[0])
 		}
 	}
 }
@@ -433,13 +446,13 @@ func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header, 
 		got, ok := set[e.Name]
 		switch {
 		case e.Value == nil && ok:
-			fail("line %d: expected no cookie %s, got %s=%q", e.Pos.Line, e.Name, e.Name, got)
+			fail("%s: expected no cookie %s, got %s=%q", e.Pos, e.Name, e.Name, got)
 		case e.Value != nil && !ok:
-			fail("line %d: expected cookie %s=%q, but it is not set", e.Pos.Line, e.Name, *e.Value)
+			fail("%s: expected cookie %s=%q, but it is not set", e.Pos, e.Name, *e.Value)
 		case e.Value != nil && got != *e.Value && decoded(got) != *e.Value:
 			// As sent, or as cookie() reads it back (percent-decoded):
 			// set_cookie encodes what a cookie cannot hold.
-			fail("line %d: expected cookie %s=%q, got %q", e.Pos.Line, e.Name, *e.Value, got)
+			fail("%s: expected cookie %s=%q, got %q", e.Pos, e.Name, *e.Value, got)
 		}
 	}
 }
@@ -461,13 +474,13 @@ func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Outp
 	redirected := out.Status >= 300 && out.Status < 400 && loc != ""
 	switch {
 	case want.None && redirected:
-		fail("line %d: expected no redirect, got %d to %s", want.Pos.Line, out.Status, loc)
+		fail("%s: expected no redirect, got %d to %s", want.Pos, out.Status, loc)
 	case !want.None && !redirected:
-		fail("line %d: expected a redirect to %s, got none", want.Pos.Line, want.To)
+		fail("%s: expected a redirect to %s, got none", want.Pos, want.To)
 	case !want.None && loc != want.To:
-		fail("line %d: expected a redirect to %s, got one to %s", want.Pos.Line, want.To, loc)
+		fail("%s: expected a redirect to %s, got one to %s", want.Pos, want.To, loc)
 	case !want.None && want.Status != 0 && out.Status != want.Status:
-		fail("line %d: expected a redirect with status %d, got %d", want.Pos.Line, want.Status, out.Status)
+		fail("%s: expected a redirect with status %d, got %d", want.Pos, want.Status, out.Status)
 	}
 }
 
@@ -476,17 +489,17 @@ func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Outp
 func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageCheck, origin, body []byte) {
 	doc, err := parseDoc(body)
 	if err != nil {
-		fail("the rewritten page does not parse: %v", err)
+		fail("%s: the rewritten page does not parse: %v", checks[0].Pos, err)
 		return
 	}
 	for _, c := range checks {
 		sel, err := selector.Parse(c.Selector)
 		if err != nil {
-			fail("line %d: %v", c.Pos.Line, err)
+			fail("%s: %v", c.Pos, err)
 			continue
 		}
 		els := queryAll(doc, sel)
-		where := fmt.Sprintf("line %d: page %q", c.Pos.Line, c.Selector)
+		where := fmt.Sprintf("%s: page %q", c.Pos, c.Selector)
 		if c.HasCount && len(els) != c.Count {
 			if c.Count == 0 {
 				fail("%s: expected gone, but %d element(s) match, the first %s", where, len(els), describe(els[0]))
@@ -518,6 +531,7 @@ func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageChec
 			fail("%s: expected the text to contain %q, got %q", where, *c.Contains, got)
 		}
 		for _, a := range c.Attrs {
+			where := fmt.Sprintf("%s: page %q", a.Pos, c.Selector)
 			v, ok := attr(el, a.Name)
 			switch {
 			case a.Value == nil && ok:
@@ -539,14 +553,14 @@ func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageChec
 
 func checkJSON(fail func(string, ...any), want []ir.Expected, body []byte) {
 	if !gjson.ValidBytes(body) {
-		fail("the rewritten JSON is not valid")
+		fail("%s: the rewritten JSON is not valid", want[0].Pos)
 		return
 	}
 	for _, e := range want {
 		// Read as the visitor's JSON.parse reads it (the last of a
 		// repeated key), as the rules' edits address it.
 		r := jsonrw.Get(string(body), e.Name)
-		where := fmt.Sprintf("line %d: json %s", e.Pos.Line, e.Name)
+		where := fmt.Sprintf("%s: json %s", e.Pos, e.Name)
 		switch {
 		case e.Value == nil && r.Exists() && r.Type == gjson.Null:
 			// YAML reads a bare null as ~: missing. A JSON null is

@@ -828,3 +828,60 @@ func TestMatchFailuresAt(t *testing.T) {
 		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestFailuresAt: each failed check names the file, line and column of
+// what failed, as the compiler's errors do: "line 47" did not say which
+// of the checks a flow mapping writes on one line failed, and an editor
+// or a terminal opens file:line:col where it cannot open "line 47".
+func TestFailuresAt(t *testing.T) {
+	tests := `
+  - name: wrong
+    context: { geo.country: FR }
+    expect:
+      page:
+        "#hero h1": Hello world
+        "#hero .cta": { attr: { href: /sale, target: _blank } }
+        "#nothing": { text: x }
+      headers: { X-Lang: de, X-Absent: "1" }
+      request_headers: { X-Tier: ~ }
+      cookies: { lang: de }
+      variants: { hero-test: ~ }
+  - name: json
+    request: { url: /api/odd.json }
+    expect: { json: { a: 1, big: 2 } }
+  - name: html as json
+    expect: { json: { a: 1 } }
+  - name: redirected page
+    request: { url: /old }
+    expect: { page: { "#hero": x } }
+`
+	src := shop + "tests:\n" + tests
+	s, prog := load(t, src)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range results {
+		got = append(got, r.Failures...)
+	}
+	for _, want := range []string{
+		at(t, src, `"#hero h1": Hello`, 1) + `: page "#hero h1": expected the text "Hello world", got "Bonjour"`,
+		at(t, src, `href: /sale`, 1) + `: page "#hero .cta": expected href="/sale", got "/fr/"`,
+		at(t, src, `target: _blank`, 1) + `: page "#hero .cta": expected target="_blank", but it has no target attribute`,
+		at(t, src, `"#nothing"`, 1) + `: page "#nothing": no element matches`,
+		at(t, src, `X-Lang: de`, 1) + `: expected header X-Lang: "de", got "fr"`,
+		at(t, src, `X-Absent`, 1) + `: expected header X-Absent: "1", but it is not set`,
+		at(t, src, `X-Tier`, 1) + `: expected no request header X-Tier, which no rule sets`,
+		at(t, src, `lang: de`, 1) + `: expected cookie lang="de", got "fr"`,
+		at(t, src, `hero-test: ~`, 1) + `: expected no variant of hero-test, got`,
+		at(t, src, `a: 1, big`, 1) + `: json a: expected 1, got 2`,
+		at(t, src, `big: 2`, 1) + `: json big: expected 2, got 12345678901234567890`,
+		at(t, src, `a: 1 }`, 1) + `: the page is HTML: check it with page:, not json:`,
+		at(t, src, `"#hero": x`, 1) + `: the visitor is redirected to /new, so there is no page to check`,
+	} {
+		if !slices.ContainsFunc(got, func(f string) bool { return strings.HasPrefix(f, want) }) {
+			t.Errorf("the failures lack %q:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+}
