@@ -475,11 +475,27 @@ func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Outp
 	switch {
 	case want.None && redirected:
 		fail("%s: expected no redirect, got %d to %s", want.Pos, out.Status, loc)
-	case !want.None && !redirected:
-		fail("%s: expected a redirect to %s, got none", want.Pos, want.To)
-	case !want.None && loc != want.To:
+		return
+	case want.None:
+		return
+	}
+	expected := "a redirect to " + want.To
+	if want.Status != 0 {
+		expected += fmt.Sprintf(" with status %d", want.Status)
+	}
+	if !redirected {
+		fail("%s: expected %s, got none", want.Pos, expected)
+		return
+	}
+	// Every difference at once: said one at a time, the status that
+	// differs too shows only once the target is fixed.
+	toDiffers, statusDiffers := loc != want.To, want.Status != 0 && out.Status != want.Status
+	switch {
+	case toDiffers && statusDiffers:
+		fail("%s: expected %s, got one to %s with status %d", want.Pos, expected, loc, out.Status)
+	case toDiffers:
 		fail("%s: expected a redirect to %s, got one to %s", want.Pos, want.To, loc)
-	case !want.None && want.Status != 0 && out.Status != want.Status:
+	case statusDiffers:
 		fail("%s: expected a redirect with status %d, got %d", want.Pos, want.Status, out.Status)
 	}
 }

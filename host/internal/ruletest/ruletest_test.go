@@ -885,3 +885,30 @@ func TestFailuresAt(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirectDifferences: a redirect check says every way the redirect
+// differs from it, in one failure: it said only that the target
+// differed, and once the target was fixed, that the status did.
+func TestRedirectDifferences(t *testing.T) {
+	for _, tc := range []struct{ check, want string }{
+		{"{ to: /new, status: 301 }", ""},
+		{"/new", ""},
+		{"{ to: /newer, status: 302 }", "expected a redirect to /newer with status 302, got one to /new with status 301"},
+		{"{ to: /newer, status: 301 }", "expected a redirect to /newer, got one to /new"},
+		{"{ to: /new, status: 302 }", "expected a redirect with status 302, got 301"},
+		{"none", "expected no redirect, got 301 to /new"},
+	} {
+		results := run(t, "  - name: t\n    request: { url: /old }\n    expect:\n      redirect: "+tc.check+"\n")
+		got := strings.Join(results[0].Failures, "\n")
+		if tc.want != "" {
+			tc.want = at(t, shop+"tests:\n  - name: t\n    request: { url: /old }\n    expect:\n      redirect: "+tc.check, tc.check, 1) + ": " + tc.want
+		}
+		if got != tc.want {
+			t.Errorf("redirect: %s:\n got %s\nwant %s", tc.check, got, tc.want)
+		}
+	}
+	results := run(t, "  - name: t\n    expect:\n      redirect: { to: /new, status: 301 }\n")
+	if got, want := strings.Join(results[0].Failures, "\n"), "expected a redirect to /new with status 301, got none"; !strings.HasSuffix(got, ": "+want) {
+		t.Errorf("no redirect:\n got %s\nwant %s", got, want)
+	}
+}
