@@ -423,12 +423,7 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 		}
 		v = strconv.FormatBool(b)
 	case plugin.Number:
-		n, ok := plugin.ParseNumber(v)
-		if !ok {
-			c.errorf(cv.Value.Pos, "%s is a number; found %q", a.Name, v)
-			return nil
-		}
-		if !c.numberTest(a, a.Name+" == "+v, "==", n, cv.Value.Pos) {
+		if !c.contextNumber(a, v, cv.Value.Pos) {
 			return nil
 		}
 	case plugin.List:
@@ -455,6 +450,40 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 	}
 	out.Values[slot.Key()] = v
 	return nil
+}
+
+// contextNumber checks the number v a test's context gives attribute a:
+// a value out of a's range is one no visitor has, refused as such (read
+// as the condition a == v, it was said to never hold, as if the test
+// were a rule).
+func (c *checker) contextNumber(a plugin.Attr, v string, pos diag.Pos) bool {
+	r, ranged := numberRanges[a.Name]
+	write := ""
+	if ranged {
+		kind := "a number"
+		if r.whole {
+			kind = "a whole number"
+		}
+		write = fmt.Sprintf("write %s from %g to %g", kind, r.min, r.max)
+	}
+	n, ok := plugin.ParseNumber(v)
+	switch {
+	case !ok:
+		e := c.errorf(pos, "%s is a number; found %q", a.Name, v)
+		if write != "" {
+			e.WithHint("%s", write)
+		}
+		return false
+	case !ranged:
+		return true
+	case n < r.min || n > r.max:
+		c.errorf(pos, "%s: %s is out of range: %s is %s", a.Name, v, a.Name, r.what).WithHint("%s", write)
+		return false
+	case r.whole && n != math.Trunc(n):
+		c.errorf(pos, "%s: %s is not a whole number: %s is %s", a.Name, v, a.Name, r.what).WithHint("%s", write)
+		return false
+	}
+	return true
 }
 
 // splitTestAttr reads an attribute as a test context names it:

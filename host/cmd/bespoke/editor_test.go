@@ -604,6 +604,10 @@ func TestExplainSetChecksValues(t *testing.T) {
 		{"languages=fr, de-CH", `write languages contains "de"`},
 		{"geo.country=UK", `did you mean "GB"`},
 		{"language=iw", `write language == "he"`},
+		// A number out of its range, or none: no visitor has it.
+		{"visitor.hour=25", `visitor.hour: 25 is out of range: visitor.hour is an hour of the day, 0 to 23; write a whole number from 0 to 23`},
+		{"visitor.hour=evening", `visitor.hour is a number; found "evening"; write a whole number from 0 to 23`},
+		{"geo.lat=95", `geo.lat: 95 is out of range`},
 	} {
 		code, _, errOut := bespoke("explain", "--rules", demoRules, "--set", tt.set)
 		if code != 2 || !strings.Contains(errOut, tt.want) {
