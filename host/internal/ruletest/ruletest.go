@@ -535,7 +535,7 @@ func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageChec
 			continue
 		}
 		if len(els) == 0 {
-			fail("%s: no element matches", where)
+			fail("%s: %s", where, noElement(prog, origin, sel))
 			continue
 		}
 		el := els[0]
@@ -565,6 +565,26 @@ func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageChec
 			}
 		}
 	}
+}
+
+// noElement says why no element of the rewritten page matches sel: an
+// element of the origin's page the rules took away, a selector nothing
+// could ever match (a typo most often: with the nearest that one does),
+// or one the origin's page does not match either.
+func noElement(prog *ir.Program, origin []byte, sel selector.List) string {
+	if doc, err := parseDoc(origin); err == nil {
+		if n := len(queryAll(doc, sel)); n > 0 {
+			return fmt.Sprintf("no element matches, where the page the origin sends has %d: the rules removed or replaced it", n)
+		}
+	}
+	if miss, near := alwaysGone(prog, origin, sel); miss != "" {
+		msg := "no element matches: no element of the page the origin sends, nor of the html the rules insert, " + miss
+		if near != "" {
+			msg += "; did you mean " + near + "?"
+		}
+		return msg
+	}
+	return "no element matches, on the page the origin sends either: check the selector against that page, or that a rule inserts the element"
 }
 
 func checkJSON(fail func(string, ...any), want []ir.Expected, body []byte) {

@@ -912,3 +912,30 @@ func TestRedirectDifferences(t *testing.T) {
 		t.Errorf("no redirect:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestNoElementSaysWhy: a page check whose selector matches nothing
+// says why, as a gone: check does: a selector nothing could ever match
+// (a typo) names the nearest that one does, and an element the origin's
+// page has that the rules took away says so. "no element matches"
+// alone left the editor to tell a typo from a rule that removed it.
+func TestNoElementSaysWhy(t *testing.T) {
+	results := run(t, `
+  - name: t
+    context: { device.bot: true }
+    expect:
+      page:
+        "#promos": { text: Join the club }
+        "#promo p": Join the club
+        "#hero > p": Hello
+`)
+	got := strings.Join(results[0].Failures, "\n")
+	for _, want := range []string{
+		`page "#promos": no element matches: no element of the page the origin sends, nor of the html the rules insert, has the id "promos"; did you mean #promo?`,
+		`page "#promo p": no element matches, where the page the origin sends has 1: the rules removed or replaced it`,
+		`page "#hero > p": no element matches, on the page the origin sends either`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
+	}
+}
