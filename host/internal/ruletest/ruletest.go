@@ -415,6 +415,21 @@ func neverSet(fail func(string, ...any), e ir.Expected, what string, set []strin
 	return true
 }
 
+// noRuleSets adds to the failure of something expected and not set,
+// name, that no rule sets it, when none of set is it, with the nearest
+// one a rule does: a typo in the name reads otherwise as a rule that did
+// not apply.
+func noRuleSets(name string, set []string) string {
+	if slices.Contains(set, name) {
+		return ""
+	}
+	s := ", and no rule sets it"
+	if near := diag.Nearest(name, set); near != "" {
+		s += "; did you mean " + near + "?"
+	}
+	return s
+}
+
 func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h http.Header, set []string) {
 	for _, e := range want {
 		if neverSet(fail, e, what, set) {
@@ -425,7 +440,7 @@ func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h 
 		case e.Value == nil && ok:
 			fail("%s: expected no %s %s, got %q", e.Pos, what, e.Name, got[0])
 		case e.Value != nil && !ok:
-			fail("%s: expected %s %s: %q, but it is not set", e.Pos, what, e.Name, *e.Value)
+			fail("%s: expected %s %s: %q, but it is not set%s", e.Pos, what, e.Name, *e.Value, noRuleSets(e.Name, set))
 		case e.Value != nil && got[0] != *e.Value:
 			fail("%s: expected %s %s: %q, got %q", e.Pos, what, e.Name, *e.Value, got[0])
 		}
@@ -448,7 +463,7 @@ func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header, 
 		case e.Value == nil && ok:
 			fail("%s: expected no cookie %s, got %s=%q", e.Pos, e.Name, e.Name, got)
 		case e.Value != nil && !ok:
-			fail("%s: expected cookie %s=%q, but it is not set", e.Pos, e.Name, *e.Value)
+			fail("%s: expected cookie %s=%q, but it is not set%s", e.Pos, e.Name, *e.Value, noRuleSets(e.Name, names))
 		case e.Value != nil && got != *e.Value && decoded(got) != *e.Value:
 			// As sent, or as cookie() reads it back (percent-decoded):
 			// set_cookie encodes what a cookie cannot hold.

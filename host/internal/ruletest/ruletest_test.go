@@ -939,3 +939,35 @@ func TestNoElementSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// TestExpectedNoRuleSets: a header, request header or cookie expected
+// with a value that is not set, and that no rule sets, says so, with
+// the nearest one a rule sets: a typo in its name reads as a rule that
+// did not apply.
+func TestExpectedNoRuleSets(t *testing.T) {
+	results := run(t, `
+  - name: typos
+    context: { geo.country: FR }
+    expect:
+      headers: { X-Lnag: fr }
+      request_headers: { X-Tier: gold }
+      cookies: { lnag: fr }
+  - name: not applied
+    context: { geo.country: DE }
+    expect:
+      headers: { X-Lang: fr }
+`)
+	got := strings.Join(results[0].Failures, "\n")
+	for _, want := range []string{
+		`expected header X-Lnag: "fr", but it is not set, and no rule sets it; did you mean X-Lang?`,
+		`expected request header X-Tier: "gold", but it is not set, and no rule sets it`,
+		`expected cookie lnag="fr", but it is not set, and no rule sets it; did you mean lang?`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
+	}
+	if got := strings.Join(results[1].Failures, "\n"); !strings.HasSuffix(got, `expected header X-Lang: "fr", but it is not set`) {
+		t.Errorf("a header a rule sets: %s", got)
+	}
+}
