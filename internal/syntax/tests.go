@@ -1,6 +1,7 @@
 package syntax
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -174,9 +175,10 @@ func (d *decoder) tests(f *File, n *yaml.Node) {
 				t.Seen = d.texts(v, "seen", "an item id")
 			case "shown":
 				d.mapping(v, "shown", nil, func(name string, k, cv *yaml.Node) {
-					if n, ok := d.int(cv); ok {
+					hint := fmt.Sprintf("write how many times the rule already applied in its window, 0 or more: shown: { %s: 2 }", name)
+					if n, ok := d.int(cv, hint); ok {
 						if n < 0 {
-							d.errorf(cv, "a count cannot be negative")
+							d.errorf(cv, "a count cannot be negative").WithHint("%s", hint)
 							return
 						}
 						t.Shown = append(t.Shown, Count{Name: &Text{Value: name, Pos: d.pos(k)}, N: n, NPos: d.pos(cv)})
@@ -416,7 +418,7 @@ func (d *decoder) redirectCheck(v *yaml.Node) *RedirectCheck {
 		case "to":
 			r.To, _ = d.text(fv, "a redirect target")
 		case "status":
-			r.Status, _ = d.int(fv)
+			r.Status, _ = d.int(fv, redirectStatusHint)
 		}
 	})
 	if r.To == nil && !meant["to"] {
@@ -451,9 +453,10 @@ func (d *decoder) pageCheck(sel *Text, v *yaml.Node) (PageCheck, bool) {
 		case "class":
 			c.Classes = d.texts(fv, "class", "a class")
 		case "count":
-			if n, ok := d.int(fv); ok {
+			const hint = "write how many elements must match, 0 or more: count: 2, or gone: true for none"
+			if n, ok := d.int(fv, hint); ok {
 				if n < 0 {
-					d.errorf(fv, "a count cannot be negative")
+					d.errorf(fv, "a count cannot be negative").WithHint("%s", hint)
 				}
 				c.Count, c.HasCount = n, true
 			}
