@@ -97,7 +97,7 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 		}
 		ro := ruletest.Options{Dir: filepath.Dir(path), ConsentCookie: opt.consent.cookie, ConsentDeny: opt.consent.deny}
 		if opt.pages != "" {
-			ro.Pages = os.DirFS(opt.pages)
+			ro.Pages, ro.PagesName = os.DirFS(opt.pages), opt.pages+" (--pages)"
 		} else if l.prog != nil {
 			// What check says of the selectors on the pages: a typo no
 			// test covers shows here too.

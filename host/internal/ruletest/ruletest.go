@@ -12,6 +12,7 @@ package ruletest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -47,6 +48,9 @@ type Options struct {
 	// Pages, when not nil, holds the origin's pages instead of the file's
 	// `pages:` directory (the bundled demo site).
 	Pages fs.FS
+	// PagesName names Pages where a test says it lacks a page, as the
+	// editor gave it ("site (--pages)"); empty names no place.
+	PagesName string
 	// ConsentCookie and ConsentDeny are the proxy's consent settings
 	// (seen.consent_cookie, seen.consent_deny): a test visitor whose
 	// cookie of that name holds one of the values declines tracking, as
@@ -256,6 +260,17 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 			switch {
 			case perr != nil && t.Page == nil && opt.Pages == nil:
 				fail("%s: no page to check: %v in %s (the file's pages:); save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", pageChecks, perr, prog.Pages)
+			case perr != nil && t.Page == nil && opt.PagesName != "":
+				fail("%s: no page to check: %v in %s; save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", pageChecks, perr, opt.PagesName)
+			case perr != nil && t.Page != nil && errors.Is(perr, fs.ErrNotExist):
+				// As the file is written, relative to the rule file.
+				fail("%s: no page to check: %s: no such file beside the rule file; save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", pageAt, t.Page.File)
+			case perr != nil && t.Page != nil:
+				var pe *fs.PathError
+				if errors.As(perr, &pe) {
+					perr = pe.Err
+				}
+				fail("%s: no page to check: %s: %v", pageAt, t.Page.File, perr)
 			case perr != nil:
 				fail("%s: no page to check: %v", pageAt, perr)
 			default:

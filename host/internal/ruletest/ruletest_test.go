@@ -971,3 +971,31 @@ func TestExpectedNoRuleSets(t *testing.T) {
 		t.Errorf("a header a rule sets: %s", got)
 	}
 }
+
+// TestNoPageSaysWhere: a test whose page cannot be had says where it
+// was looked for and what to do, as it does for the file's pages: a
+// page file named by the test was said in Go's words ("open
+// nothere.html: no such file or directory"), and a page missing from
+// bespoke test --pages named no directory and no way out.
+func TestNoPageSaysWhere(t *testing.T) {
+	s, prog := load(t, shop+`tests:
+  - name: names a page that is not there
+    page: nothere.html
+    expect: { no_match: [french] }
+  - name: a page not saved
+    request: { url: /news/whales }
+    expect: { page: { h1: Hi } }
+`)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Dir: t.TempDir(), Pages: pages, PagesName: "saved (--pages)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{
+		`no page to check: nothere.html: no such file beside the rule file; save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })`,
+		`no page to check: no page for /news/whales: no file news/whales.html or news/whales/index.html in saved (--pages); save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })`,
+	} {
+		if got := strings.Join(results[i].Failures, "\n"); !strings.HasSuffix(got, ": "+want) {
+			t.Errorf("%s:\n got %s\nwant %s", results[i].Test.Name, got, want)
+		}
+	}
+}
