@@ -690,10 +690,10 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 		}
 		chk := ir.PageCheck{Selector: sel, Count: pc.Count, HasCount: pc.HasCount, Pos: pc.Pos}
 		if pc.Text != nil {
-			chk.Text = &pc.Text.Value
+			chk.Text, chk.TextPos = &pc.Text.Value, pc.Text.Pos
 		}
 		if pc.Contains != nil {
-			chk.Contains = &pc.Contains.Value
+			chk.Contains, chk.ContainsPos = &pc.Contains.Value, pc.Contains.Pos
 		}
 		for _, a := range pc.Attrs {
 			if !validAttrName(a.Name.Value) {
@@ -714,7 +714,7 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 					WithHint("give each class of the list: class: [%s]", strings.Join(strings.Fields(cl.Value), ", "))
 				continue
 			}
-			chk.Classes = append(chk.Classes, cl.Value)
+			chk.Classes, chk.ClassPos = append(chk.Classes, cl.Value), append(chk.ClassPos, cl.Pos)
 		}
 		x.Page = append(x.Page, chk)
 	}

@@ -120,6 +120,10 @@ type PageCheck struct {
 	Text, Contains *string
 	Attrs          []Expected
 	Classes        []string
+	// TextPos, ContainsPos and ClassPos (one for each of Classes) are
+	// where each is written; a failure points there.
+	TextPos, ContainsPos diag.Pos
+	ClassPos             []diag.Pos
 	// Count, when HasCount, is how many elements must match.
 	Count    int
 	HasCount bool

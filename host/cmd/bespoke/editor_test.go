@@ -151,7 +151,7 @@ tests:
       - expect: { page: { "#promo": Once } }
 `)
 	code, out, _ := bespoke("test", path)
-	if code != 1 || !strings.Contains(out, "view 2: "+path+":14:27: page \"#promo\": expected the text \"Once\", got \"Welcome\"\n"+
+	if code != 1 || !strings.Contains(out, "view 2: "+path+":14:37: page \"#promo\": expected the text \"Once\", got \"Welcome\"\n"+
 		"      view 1 matched: only-once, always\n      view 2 matched: always\n") {
 		t.Errorf("exit %d\n%s", code, out)
 	}

@@ -570,14 +570,22 @@ func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageChec
 		}
 		el := els[0]
 		got := text(el)
+		// Each field fails where it is written, the selector's place
+		// for a check made without them.
+		field := func(p diag.Pos) string {
+			if !p.IsValid() {
+				p = c.Pos
+			}
+			return fmt.Sprintf("%s: page %q", p, c.Selector)
+		}
 		if c.Text != nil && got != strings.Join(strings.Fields(*c.Text), " ") {
-			fail("%s: expected the text %q, got %q", where, *c.Text, got)
+			fail("%s: expected the text %q, got %q", field(c.TextPos), *c.Text, got)
 		}
 		if c.Contains != nil && !strings.Contains(got, strings.Join(strings.Fields(*c.Contains), " ")) {
-			fail("%s: expected the text to contain %q, got %q", where, *c.Contains, got)
+			fail("%s: expected the text to contain %q, got %q", field(c.ContainsPos), *c.Contains, got)
 		}
 		for _, a := range c.Attrs {
-			where := fmt.Sprintf("%s: page %q", a.Pos, c.Selector)
+			where := field(a.Pos)
 			v, ok := attr(el, a.Name)
 			switch {
 			case a.Value == nil && ok:
@@ -588,10 +596,14 @@ func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageChec
 				fail("%s: expected %s=%q, got %q", where, a.Name, *a.Value, v)
 			}
 		}
-		for _, cl := range c.Classes {
+		for i, cl := range c.Classes {
 			if !hasClass(el, cl) {
 				v, _ := attr(el, "class")
-				fail("%s: expected the class %q, got class=%q", where, cl, v)
+				var p diag.Pos
+				if i < len(c.ClassPos) {
+					p = c.ClassPos[i]
+				}
+				fail("%s: expected the class %q, got class=%q", field(p), cl, v)
 			}
 		}
 	}

@@ -866,7 +866,7 @@ func TestFailuresAt(t *testing.T) {
 		got = append(got, r.Failures...)
 	}
 	for _, want := range []string{
-		at(t, src, `"#hero h1": Hello`, 1) + `: page "#hero h1": expected the text "Hello world", got "Bonjour"`,
+		at(t, src, `Hello world`, 1) + `: page "#hero h1": expected the text "Hello world", got "Bonjour"`,
 		at(t, src, `href: /sale`, 1) + `: page "#hero .cta": expected href="/sale", got "/fr/"`,
 		at(t, src, `target: _blank`, 1) + `: page "#hero .cta": expected target="_blank", but it has no target attribute`,
 		at(t, src, `"#nothing"`, 1) + `: page "#nothing": no element matches`,
@@ -997,5 +997,31 @@ func TestNoPageSaysWhere(t *testing.T) {
 		if got := strings.Join(results[i].Failures, "\n"); !strings.HasSuffix(got, ": "+want) {
 			t.Errorf("%s:\n got %s\nwant %s", results[i].Test.Name, got, want)
 		}
+	}
+}
+
+// TestPageFailuresAtTheirField: a page check's text, contains and class
+// fail where each is written, as its attr: does: all said the place of
+// the selector, though one check may write them all on its line.
+func TestPageFailuresAtTheirField(t *testing.T) {
+	tests := `
+  - name: t
+    expect:
+      page:
+        "#hero .cta": { text: Go, contains: Stop, class: [cta, big] }
+`
+	src := shop + "tests:\n" + tests
+	s, prog := load(t, src)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		at(t, src, "Go,", 1) + `: page "#hero .cta": expected the text "Go", got "Shop the sale"`,
+		at(t, src, "Stop,", 1) + `: page "#hero .cta": expected the text to contain "Stop", got "Shop the sale"`,
+		at(t, src, "big]", 1) + `: page "#hero .cta": expected the class "big", got class="cta"`,
+	}
+	if got := results[0].Failures; !slices.Equal(got, want) {
+		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
