@@ -179,28 +179,43 @@ func (r *Result) merge(view Result, prefix string) {
 // when the visit could not be made.
 func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, spec visit.Spec, opt Options) (Result, *visit.Result, *visit.Output) {
 	res := Result{Test: t, actions: map[[2]int]actionFate{}}
-	fail := func(format string, args ...any) { res.Failures = append(res.Failures, fmt.Sprintf(format, args...)) }
+	var failures []failure
+	fail := func(pos diag.Pos, format string, args ...any) {
+		failures = append(failures, failure{pos, fmt.Sprintf(format, args...)})
+	}
+	// done says the failures in the order of the file, each at its
+	// place, as the editor reads the test.
+	done := func() Result {
+		sort.SliceStable(failures, func(i, j int) bool {
+			a, b := failures[i].pos, failures[j].pos
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		})
+		for _, f := range failures {
+			res.Failures = append(res.Failures, f.pos.String()+": "+f.msg)
+		}
+		return res
+	}
 	v, err := visit.Run(ctx, s, prog, spec)
 	if err != nil {
-		fail("%s: %v", t.Pos, err)
-		return res, nil, nil
+		fail(t.Pos, "%v", err)
+		return done(), nil, nil
 	}
 	if v.Disagree {
-		fail("%s: the compiled module and the reference evaluator disagree (a compiler bug; please report it)", t.Pos)
+		fail(t.Pos, "the compiled module and the reference evaluator disagree (a compiler bug; please report it)")
 	}
 	for _, n := range v.Notes {
-		fail("%s: %s", t.Pos, n)
+		fail(t.Pos, "%s", n)
 	}
 	res.Matched = v.Matched()
 	res.matched = v.Decision.Rules(nil)
 	for k, i := range t.Match {
 		if !v.Decision.Has(i) {
-			fail("%s: expected %s to match, but it did not%s", at(t.MatchPos, k, t.Pos), prog.Rules[i].Name, why(prog, v, i))
+			fail(at(t.MatchPos, k, t.Pos), "expected %s to match, but it did not%s", prog.Rules[i].Name, why(prog, v, i))
 		}
 	}
 	for k, i := range t.NoMatch {
 		if v.Decision.Has(i) {
-			fail("%s: expected %s not to match, but it did", at(t.NoMatchPos, k, t.Pos), prog.Rules[i].Name)
+			fail(at(t.NoMatchPos, k, t.Pos), "expected %s not to match, but it did", prog.Rules[i].Name)
 		}
 	}
 	x := &t.Expect
@@ -214,14 +229,14 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		e := prog.Experiments[xi]
 		switch {
 		case want < 0 && got != "":
-			fail("%s: expected no variant of %s, got %q", x.VariantPos[xi], e.Name, got)
+			fail(x.VariantPos[xi], "expected no variant of %s, got %q", e.Name, got)
 		case want >= 0 && got != e.Variants[want]:
 			if got == "" {
 				got = "none (not enrolled)"
 			} else {
 				got = strconv.Quote(got)
 			}
-			fail("%s: expected variant %q of %s, got %s", x.VariantPos[xi], e.Variants[want], e.Name, got)
+			fail(x.VariantPos[xi], "expected variant %q of %s, got %s", e.Variants[want], e.Name, got)
 		}
 	}
 	page, perr := loadPage(prog, t, v, opt)
@@ -244,12 +259,12 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 	case v.Plan.Redirect != nil:
 		output, _ = v.Render(nil)
 		if needPage {
-			fail("%s: the visitor is redirected to %s, so there is no page to check", pageChecks, v.Plan.Redirect.Location)
+			fail(pageChecks, "the visitor is redirected to %s, so there is no page to check", v.Plan.Redirect.Location)
 		}
 	case page != nil:
 		output, err = v.Render(page)
 		if err != nil {
-			fail("%s: %v", pageAt, err)
+			fail(pageAt, "%v", err)
 		}
 		res.Rendered, res.json = output != nil, page.JSON
 	default:
@@ -259,28 +274,28 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		if needPage || perr != nil && t.Page != nil {
 			switch {
 			case perr != nil && t.Page == nil && opt.Pages == nil:
-				fail("%s: no page to check: %v in %s (the file's pages:); save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", pageChecks, perr, prog.Pages)
+				fail(pageChecks, "no page to check: %v in %s (the file's pages:); save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", perr, prog.Pages)
 			case perr != nil && t.Page == nil && opt.PagesName != "":
-				fail("%s: no page to check: %v in %s; save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", pageChecks, perr, opt.PagesName)
+				fail(pageChecks, "no page to check: %v in %s; save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", perr, opt.PagesName)
 			case perr != nil && t.Page != nil && errors.Is(perr, fs.ErrNotExist):
 				// As the file is written, relative to the rule file.
-				fail("%s: no page to check: %s: no such file beside the rule file; save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", pageAt, t.Page.File)
+				fail(pageAt, "no page to check: %s: no such file beside the rule file; save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", t.Page.File)
 			case perr != nil && t.Page != nil:
 				var pe *fs.PathError
 				if errors.As(perr, &pe) {
 					perr = pe.Err
 				}
-				fail("%s: no page to check: %s: %v", pageAt, t.Page.File, perr)
+				fail(pageAt, "no page to check: %s: %v", t.Page.File, perr)
 			case perr != nil:
-				fail("%s: no page to check: %v", pageAt, perr)
+				fail(pageAt, "no page to check: %v", perr)
 			default:
-				fail("%s: no page to check: give the test a page (page: home.html, or page: { body: '<h1>Hi</h1>' }), or the file a pages: directory", pageChecks)
+				fail(pageChecks, "no page to check: give the test a page (page: home.html, or page: { body: '<h1>Hi</h1>' }), or the file a pages: directory")
 			}
 		}
 	}
 	res.recordActions(s, prog, v, page, output)
 	if output == nil {
-		return res, v, nil
+		return done(), v, nil
 	}
 	set := setByRules(prog)
 	checkHeaders(fail, "header", x.Headers, output.Header, set.headers)
@@ -293,28 +308,37 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 	checkRedirect(fail, x.Redirect, output)
 	if res.Rendered && len(x.Page) > 0 {
 		if page.JSON {
-			fail("%s: the page is JSON: check it with json:, not page:", x.Page[0].Pos)
+			fail(x.Page[0].Pos, "the page is JSON: check it with json:, not page:")
 		} else {
 			checkPage(fail, prog, x.Page, page.Body, output.Body)
 		}
 	}
 	if res.Rendered && len(x.JSON) > 0 {
 		if !page.JSON {
-			fail("%s: the page is HTML: check it with page:, not json:", x.JSON[0].Pos)
+			fail(x.JSON[0].Pos, "the page is HTML: check it with page:, not json:")
 		} else {
 			checkJSON(fail, x.JSON, output.Body)
 		}
 	}
-	return res, v, output
+	return done(), v, output
 }
 
-// at is where the k-th of a list of checks is written, file:line:col,
+// at is where the k-th of a list of checks is written,
 // or the test's own place when the list has none (a test made in Go).
-func at(list []diag.Pos, k int, test diag.Pos) string {
+func at(list []diag.Pos, k int, test diag.Pos) diag.Pos {
 	if k < len(list) && list[k].IsValid() {
-		return list[k].String()
+		return list[k]
 	}
-	return test.String()
+	return test
+}
+
+// failer records the failure of a check written at pos.
+type failer func(pos diag.Pos, format string, args ...any)
+
+// failure is what failed, and where the check is written.
+type failure struct {
+	pos diag.Pos
+	msg string
 }
 
 // why explains briefly why a rule of prog expected to match did not.
@@ -418,15 +442,15 @@ func setByRules(prog *ir.Program) named {
 // of, what it is (a header, a cookie) and name its name: it holds
 // whatever the rules do, a typo in the name most often. set are the
 // names the rules set.
-func neverSet(fail func(string, ...any), e ir.Expected, what string, set []string) bool {
+func neverSet(fail failer, e ir.Expected, what string, set []string) bool {
 	if e.Value != nil || slices.Contains(set, e.Name) {
 		return false
 	}
-	msg := fmt.Sprintf("%s: expected no %s %s, which no rule sets: the check holds whatever the rules do", e.Pos, what, e.Name)
+	msg := fmt.Sprintf("expected no %s %s, which no rule sets: the check holds whatever the rules do", what, e.Name)
 	if near := diag.Nearest(e.Name, set); near != "" {
 		msg += "; did you mean " + near + "?"
 	}
-	fail("%s", msg)
+	fail(e.Pos, "%s", msg)
 	return true
 }
 
@@ -445,7 +469,7 @@ func noRuleSets(name string, set []string) string {
 	return s
 }
 
-func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h http.Header, set []string) {
+func checkHeaders(fail failer, what string, want []ir.Expected, h http.Header, set []string) {
 	for _, e := range want {
 		if neverSet(fail, e, what, set) {
 			continue
@@ -453,16 +477,16 @@ func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h 
 		got, ok := h[e.Name]
 		switch {
 		case e.Value == nil && ok:
-			fail("%s: expected no %s %s, got %q", e.Pos, what, e.Name, got[0])
+			fail(e.Pos, "expected no %s %s, got %q", what, e.Name, got[0])
 		case e.Value != nil && !ok:
-			fail("%s: expected %s %s: %q, but it is not set%s", e.Pos, what, e.Name, *e.Value, noRuleSets(e.Name, set))
+			fail(e.Pos, "expected %s %s: %q, but it is not set%s", what, e.Name, *e.Value, noRuleSets(e.Name, set))
 		case e.Value != nil && got[0] != *e.Value:
-			fail("%s: expected %s %s: %q, got %q", e.Pos, what, e.Name, *e.Value, got[0])
+			fail(e.Pos, "expected %s %s: %q, got %q", what, e.Name, *e.Value, got[0])
 		}
 	}
 }
 
-func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header, names []string) {
+func checkCookies(fail failer, want []ir.Expected, h http.Header, names []string) {
 	set := map[string]string{}
 	for _, line := range h.Values("Set-Cookie") {
 		if c, err := http.ParseSetCookie(line); err == nil {
@@ -476,13 +500,13 @@ func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header, 
 		got, ok := set[e.Name]
 		switch {
 		case e.Value == nil && ok:
-			fail("%s: expected no cookie %s, got %s=%q", e.Pos, e.Name, e.Name, got)
+			fail(e.Pos, "expected no cookie %s, got %s=%q", e.Name, e.Name, got)
 		case e.Value != nil && !ok:
-			fail("%s: expected cookie %s=%q, but it is not set%s", e.Pos, e.Name, *e.Value, noRuleSets(e.Name, names))
+			fail(e.Pos, "expected cookie %s=%q, but it is not set%s", e.Name, *e.Value, noRuleSets(e.Name, names))
 		case e.Value != nil && got != *e.Value && decoded(got) != *e.Value:
 			// As sent, or as cookie() reads it back (percent-decoded):
 			// set_cookie encodes what a cookie cannot hold.
-			fail("%s: expected cookie %s=%q, got %q", e.Pos, e.Name, *e.Value, got)
+			fail(e.Pos, "expected cookie %s=%q, got %q", e.Name, *e.Value, got)
 		}
 	}
 }
@@ -496,7 +520,7 @@ func decoded(v string) string {
 	return v
 }
 
-func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Output) {
+func checkRedirect(fail failer, want *ir.Redirect, out *visit.Output) {
 	if want == nil {
 		return
 	}
@@ -504,7 +528,7 @@ func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Outp
 	redirected := out.Status >= 300 && out.Status < 400 && loc != ""
 	switch {
 	case want.None && redirected:
-		fail("%s: expected no redirect, got %d to %s", want.Pos, out.Status, loc)
+		fail(want.Pos, "expected no redirect, got %d to %s", out.Status, loc)
 		return
 	case want.None:
 		return
@@ -514,7 +538,7 @@ func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Outp
 		expected += fmt.Sprintf(" with status %d", want.Status)
 	}
 	if !redirected {
-		fail("%s: expected %s, got none", want.Pos, expected)
+		fail(want.Pos, "expected %s, got none", expected)
 		return
 	}
 	// Every difference at once: said one at a time, the status that
@@ -522,35 +546,35 @@ func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Outp
 	toDiffers, statusDiffers := loc != want.To, want.Status != 0 && out.Status != want.Status
 	switch {
 	case toDiffers && statusDiffers:
-		fail("%s: expected %s, got one to %s with status %d", want.Pos, expected, loc, out.Status)
+		fail(want.Pos, "expected %s, got one to %s with status %d", expected, loc, out.Status)
 	case toDiffers:
-		fail("%s: expected a redirect to %s, got one to %s", want.Pos, want.To, loc)
+		fail(want.Pos, "expected a redirect to %s, got one to %s", want.To, loc)
 	case statusDiffers:
-		fail("%s: expected a redirect with status %d, got %d", want.Pos, want.Status, out.Status)
+		fail(want.Pos, "expected a redirect with status %d, got %d", want.Status, out.Status)
 	}
 }
 
 // checkPage checks the rewritten page, body, made from the origin's,
 // origin.
-func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageCheck, origin, body []byte) {
+func checkPage(fail failer, prog *ir.Program, checks []ir.PageCheck, origin, body []byte) {
 	doc, err := parseDoc(body)
 	if err != nil {
-		fail("%s: the rewritten page does not parse: %v", checks[0].Pos, err)
+		fail(checks[0].Pos, "the rewritten page does not parse: %v", err)
 		return
 	}
 	for _, c := range checks {
 		sel, err := selector.Parse(c.Selector)
 		if err != nil {
-			fail("%s: %v", c.Pos, err)
+			fail(c.Pos, "%v", err)
 			continue
 		}
 		els := queryAll(doc, sel)
-		where := fmt.Sprintf("%s: page %q", c.Pos, c.Selector)
+		where := fmt.Sprintf("page %q", c.Selector)
 		if c.HasCount && len(els) != c.Count {
 			if c.Count == 0 {
-				fail("%s: expected gone, but %d element(s) match, the first %s", where, len(els), describe(els[0]))
+				fail(c.Pos, "%s: expected gone, but %d element(s) match, the first %s", where, len(els), describe(els[0]))
 			} else {
-				fail("%s: expected %d element(s), %d match", where, c.Count, len(els))
+				fail(c.Pos, "%s: expected %d element(s), %d match", where, c.Count, len(els))
 			}
 			continue
 		}
@@ -560,40 +584,40 @@ func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageChec
 				if near != "" {
 					msg += "; did you mean " + near + "?"
 				}
-				fail("%s", msg)
+				fail(c.Pos, "%s", msg)
 			}
 			continue
 		}
 		if len(els) == 0 {
-			fail("%s: %s", where, noElement(prog, origin, sel))
+			fail(c.Pos, "%s: %s", where, noElement(prog, origin, sel))
 			continue
 		}
 		el := els[0]
 		got := text(el)
 		// Each field fails where it is written, the selector's place
 		// for a check made without them.
-		field := func(p diag.Pos) string {
+		field := func(p diag.Pos) diag.Pos {
 			if !p.IsValid() {
-				p = c.Pos
+				return c.Pos
 			}
-			return fmt.Sprintf("%s: page %q", p, c.Selector)
+			return p
 		}
 		if c.Text != nil && got != strings.Join(strings.Fields(*c.Text), " ") {
-			fail("%s: expected the text %q, got %q", field(c.TextPos), *c.Text, got)
+			fail(field(c.TextPos), "%s: expected the text %q, got %q", where, *c.Text, got)
 		}
 		if c.Contains != nil && !strings.Contains(got, strings.Join(strings.Fields(*c.Contains), " ")) {
-			fail("%s: expected the text to contain %q, got %q", field(c.ContainsPos), *c.Contains, got)
+			fail(field(c.ContainsPos), "%s: expected the text to contain %q, got %q", where, *c.Contains, got)
 		}
 		for _, a := range c.Attrs {
-			where := field(a.Pos)
+			apos := field(a.Pos)
 			v, ok := attr(el, a.Name)
 			switch {
 			case a.Value == nil && ok:
-				fail("%s: expected no %s attribute, got %s=%q", where, a.Name, a.Name, v)
+				fail(apos, "%s: expected no %s attribute, got %s=%q", where, a.Name, a.Name, v)
 			case a.Value != nil && !ok:
-				fail("%s: expected %s=%q, but it has no %s attribute", where, a.Name, *a.Value, a.Name)
+				fail(apos, "%s: expected %s=%q, but it has no %s attribute", where, a.Name, *a.Value, a.Name)
 			case a.Value != nil && v != *a.Value:
-				fail("%s: expected %s=%q, got %q", where, a.Name, *a.Value, v)
+				fail(apos, "%s: expected %s=%q, got %q", where, a.Name, *a.Value, v)
 			}
 		}
 		for i, cl := range c.Classes {
@@ -603,7 +627,7 @@ func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageChec
 				if i < len(c.ClassPos) {
 					p = c.ClassPos[i]
 				}
-				fail("%s: expected the class %q, got class=%q", field(p), cl, v)
+				fail(field(p), "%s: expected the class %q, got class=%q", where, cl, v)
 			}
 		}
 	}
@@ -629,28 +653,28 @@ func noElement(prog *ir.Program, origin []byte, sel selector.List) string {
 	return "no element matches, on the page the origin sends either: check the selector against that page, or that a rule inserts the element"
 }
 
-func checkJSON(fail func(string, ...any), want []ir.Expected, body []byte) {
+func checkJSON(fail failer, want []ir.Expected, body []byte) {
 	if !gjson.ValidBytes(body) {
-		fail("%s: the rewritten JSON is not valid", want[0].Pos)
+		fail(want[0].Pos, "the rewritten JSON is not valid")
 		return
 	}
 	for _, e := range want {
 		// Read as the visitor's JSON.parse reads it (the last of a
 		// repeated key), as the rules' edits address it.
 		r := jsonrw.Get(string(body), e.Name)
-		where := fmt.Sprintf("%s: json %s", e.Pos, e.Name)
+		where := "json " + e.Name
 		switch {
 		case e.Value == nil && r.Exists() && r.Type == gjson.Null:
 			// YAML reads a bare null as ~: missing. A JSON null is
 			// written quoted.
-			fail("%s: expected missing, got null (in YAML, a bare null means missing: to expect JSON null, write 'null')", where)
+			fail(e.Pos, "%s: expected missing, got null (in YAML, a bare null means missing: to expect JSON null, write 'null')", where)
 		case e.Value == nil && r.Exists():
-			fail("%s: expected missing, got %s", where, r.Raw)
+			fail(e.Pos, "%s: expected missing, got %s", where, r.Raw)
 		case e.Value == nil:
 		case !r.Exists():
-			fail("%s: expected %q, but it is missing", where, *e.Value)
+			fail(e.Pos, "%s: expected %q, but it is missing", where, *e.Value)
 		case !jsonEqual(r, *e.Value):
-			fail("%s: expected %s, got %s", where, *e.Value, r.Raw)
+			fail(e.Pos, "%s: expected %s, got %s", where, *e.Value, r.Raw)
 		}
 	}
 }

@@ -1025,3 +1025,30 @@ func TestPageFailuresAtTheirField(t *testing.T) {
 		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestFailuresInFileOrder: a test's failures come in the order its
+// checks are written, as the editor reads the test: they came by kind
+// (rules, variants, headers, cookies, redirect, page, JSON), so a page
+// check written first was said last.
+func TestFailuresInFileOrder(t *testing.T) {
+	results := run(t, `
+  - name: t
+    context: { geo.country: FR }
+    expect:
+      page: { "#hero h1": Hello }
+      cookies: { lang: de }
+      headers: { X-Lang: de }
+      variants: { hero-test: ~ }
+      no_match: [french]
+`)
+	got := results[0].Failures
+	want := []string{"page \"#hero h1\"", "cookie lang", "header X-Lang", "variant of hero-test", "french not to match"}
+	if len(got) != len(want) {
+		t.Fatalf("%d failures, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.Contains(got[i], want[i]) {
+			t.Errorf("failure %d is %q, want the one of %s:\n%s", i+1, got[i], want[i], strings.Join(got, "\n"))
+		}
+	}
+}
