@@ -572,9 +572,9 @@ func (c *checker) forcedVariant(out *ir.Test, cv syntax.ContextValue, exp string
 		return
 	}
 	if out.Variants == nil {
-		out.Variants = map[int]int{}
+		out.Variants, out.VariantsPos = map[int]int{}, map[int]diag.Pos{}
 	}
-	out.Variants[x] = vi
+	out.Variants[x], out.VariantsPos[x] = vi, cv.Attr.Pos
 }
 
 func (c *checker) experimentByName(name string, pos diag.Pos) (int, bool) {

@@ -31,8 +31,10 @@ type Test struct {
 	Request *Request
 	// At is the time of the request; zero means the time of the run.
 	At time.Time
-	// Variants forces variants: a variant index by experiment index.
-	Variants map[int]int
+	// Variants forces variants: a variant index by experiment index;
+	// VariantsPos is where each is forced.
+	Variants    map[int]int
+	VariantsPos map[int]diag.Pos
 	// Seen are items the visitor was already shown.
 	Seen []string
 	// Shown is how many times capped rules already applied to the

@@ -204,7 +204,13 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		fail(t.Pos, "the compiled module and the reference evaluator disagree (a compiler bug; please report it)")
 	}
 	for _, n := range v.Notes {
-		fail(t.Pos, "%s", n)
+		pos := t.Pos
+		for xi, p := range t.VariantsPos {
+			if v.NotEnrolled[prog.Experiments[xi].Name] == n {
+				pos = p
+			}
+		}
+		fail(pos, "%s", n)
 	}
 	res.Matched = v.Matched()
 	res.matched = v.Decision.Rules(nil)

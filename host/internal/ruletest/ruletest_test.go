@@ -1052,3 +1052,31 @@ func TestFailuresInFileOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestForcedVariantAt: a variant forced on a visitor the experiment does
+// not enroll fails where the context forces it, not at the test's name.
+func TestForcedVariantAt(t *testing.T) {
+	const rules = `experiments:
+  - name: hero-test
+    when: geo.country == "FR"
+    variants: { control: 50, bold: 50 }
+rules:
+  - name: bold
+    when: variant("hero-test") == "bold"
+    actions:
+      - add_class: { select: body, class: bold }
+tests:
+  - name: forced
+    context: { geo.country: DE, variant(hero-test): bold }
+    expect: { no_match: [bold] }
+`
+	s, prog := load(t, rules)
+	results, err := ruletest.Run(context.Background(), s, prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := at(t, rules, "variant(hero-test): bold", 1) + ": variant \"bold\" of hero-test was forced, but the experiment does not enroll this visitor (its `when` does not hold)"
+	if got := strings.Join(results[0].Failures, "\n"); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

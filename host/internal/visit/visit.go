@@ -125,6 +125,10 @@ type Result struct {
 	// Notes say what the Spec asked that did not happen (a variant forced
 	// on a visitor the experiment does not enroll).
 	Notes []string
+	// NotEnrolled holds, by experiment name, the note of each variant the
+	// Spec forced that the experiment does not give this visitor: a test
+	// says it where it forces the variant.
+	NotEnrolled map[string]string
 	// ByAddress: what the rules read came from the visitor's address (a
 	// GeoIP lookup): the proxy serves a page they could change private.
 	ByAddress bool
@@ -248,7 +252,12 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 					if b := x.Bucket; b >= 0 && b < len(req.Values) && !req.Values[b].Present && prog.Slots[b].From != nil {
 						why = fmt.Sprintf("it buckets visitors by %s, which this visitor has not", prog.Slots[b].From)
 					}
-					res.Notes = append(res.Notes, fmt.Sprintf("variant %q of %s was forced, but the experiment does not enroll this visitor (%s)", want, name, why))
+					note := fmt.Sprintf("variant %q of %s was forced, but the experiment does not enroll this visitor (%s)", want, name, why)
+					res.Notes = append(res.Notes, note)
+					if res.NotEnrolled == nil {
+						res.NotEnrolled = map[string]string{}
+					}
+					res.NotEnrolled[name] = note
 				}
 			}
 		}
