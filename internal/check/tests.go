@@ -64,6 +64,7 @@ func (c *checker) tests() {
 		}
 		if r := t.Request; r != nil {
 			out.Request = &ir.Request{Method: r.Method, URL: r.URL, Headers: r.Headers, Cookies: r.Cookies}
+			c.testRequestNames(r)
 			c.testCookies(out, r)
 			c.testCountryHeaders(r)
 			if r.At != nil {
@@ -646,6 +647,22 @@ func (c *checker) testCookies(out *ir.Test, r *syntax.TestRequest) {
 	}
 }
 
+// testRequestNames refuses a header or cookie name of a test's request
+// that no request can carry ("X Tier"): the test would describe a
+// visitor the proxy never sees, and its header or cookie no rule reads.
+func (c *checker) testRequestNames(r *syntax.TestRequest) {
+	for i, h := range r.Headers {
+		if !escape.ValidToken(h[0]) && i < len(r.HeaderNamePos) {
+			c.errorf(r.HeaderNamePos[i], "%q is not a header name", h[0]).WithHint("header names hold letters, digits and -")
+		}
+	}
+	for i, ck := range r.Cookies {
+		if !escape.ValidToken(ck[0]) && i < len(r.CookieNamePos) {
+			c.problem(r.CookieNamePos[i], escape.CheckCookieName(ck[0]))
+		}
+	}
+}
+
 func validVisitorID(id string) bool {
 	if len(id) != visitorIDLen {
 		return false
@@ -730,7 +747,7 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 	}
 	for _, ck := range e.Cookies {
 		if !escape.ValidToken(ck.Name.Value) {
-			c.errorf(ck.Name.Pos, "%q is not a cookie name", ck.Name.Value)
+			c.problem(ck.Name.Pos, escape.CheckCookieName(ck.Name.Value))
 			continue
 		}
 		x.Cookies = append(x.Cookies, expected(ck.Name.Value, ck))

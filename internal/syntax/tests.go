@@ -67,9 +67,11 @@ type TestRequest struct {
 	Headers [][2]string
 	Cookies [][2]string
 	// CookiePos and HeaderPos are where each cookie's and header's value is
-	// written.
-	CookiePos []diag.Pos
-	HeaderPos []diag.Pos
+	// written, CookieNamePos and HeaderNamePos where its name is.
+	CookiePos     []diag.Pos
+	HeaderPos     []diag.Pos
+	CookieNamePos []diag.Pos
+	HeaderNamePos []diag.Pos
 	// At is the time of the request (RFC 3339); nil means now.
 	At  *Text
 	Pos diag.Pos
@@ -295,17 +297,17 @@ func (d *decoder) request(v *yaml.Node) *TestRequest {
 		case "at":
 			r.At, _ = d.text(v, "a time")
 		case "headers", "cookies":
-			d.mapping(v, key, nil, func(name string, _, hv *yaml.Node) {
+			d.mapping(v, key, nil, func(name string, k, hv *yaml.Node) {
 				s, ok := d.scalar(hv, "a value")
 				if !ok {
 					return
 				}
 				if key == "headers" {
 					r.Headers = append(r.Headers, [2]string{name, s})
-					r.HeaderPos = append(r.HeaderPos, d.pos(hv))
+					r.HeaderPos, r.HeaderNamePos = append(r.HeaderPos, d.pos(hv)), append(r.HeaderNamePos, d.pos(k))
 				} else {
 					r.Cookies = append(r.Cookies, [2]string{name, s})
-					r.CookiePos = append(r.CookiePos, d.pos(hv))
+					r.CookiePos, r.CookieNamePos = append(r.CookiePos, d.pos(hv)), append(r.CookieNamePos, d.pos(k))
 				}
 			})
 		}
