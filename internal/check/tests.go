@@ -754,7 +754,7 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 	}
 	for _, j := range e.JSON {
 		if strings.TrimSpace(j.Name.Value) == "" {
-			c.errorf(j.Name.Pos, "the JSON path is empty")
+			c.errorf(j.Name.Pos, "the JSON path is empty").WithHint("write the path of the value, as gjson reads it: json: { items.0.id: sku-1 }")
 			continue
 		}
 		x.JSON = append(x.JSON, expected(j.Name.Value, j))

@@ -968,7 +968,8 @@ func (d *decoder) int(n *yaml.Node, hint string) (int, bool) {
 // redirectStatusHint is how to write a redirect's status.
 const redirectStatusHint = "write the redirect's status, 301, 302, 303, 307 or 308: status: 301"
 
-func (d *decoder) bool(n *yaml.Node) (bool, bool) {
+// bool reads a yes/no field, key.
+func (d *decoder) bool(n *yaml.Node, key string) (bool, bool) {
 	s, ok := d.scalar(n, "this field")
 	if !ok {
 		return false, false
@@ -979,7 +980,7 @@ func (d *decoder) bool(n *yaml.Node) (bool, bool) {
 	case "false", "no", "off":
 		return false, true
 	}
-	d.errorf(n, "expected true or false, found %q", s)
+	d.errorf(n, "expected true or false, found %q", s).WithHint("write %s: true or %s: false", key, key)
 	return false, false
 }
 
@@ -1082,7 +1083,7 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 				}
 				r.When = x
 			case "enabled":
-				if b, ok := d.bool(v); ok {
+				if b, ok := d.bool(v, "enabled"); ok {
 					r.Disabled = !b
 				}
 			case "at_most":
@@ -1293,7 +1294,7 @@ func (d *decoder) experiments(f *File, n *yaml.Node) {
 			case "seed":
 				e.Seed, _ = d.scalar(v, "a seed")
 			case "meta":
-				e.Meta, _ = d.bool(v)
+				e.Meta, _ = d.bool(v, "meta")
 			case "variants":
 				before := len(d.errs)
 				d.mapping(v, "variants", nil, func(name string, k, w *yaml.Node) {
@@ -1492,7 +1493,7 @@ func (d *decoder) action(n *yaml.Node) *Action {
 				}
 			}
 		case "http_only":
-			a.HTTPOnly, _ = d.bool(fv)
+			a.HTTPOnly, _ = d.bool(fv, "http_only")
 		case "id":
 			a.ID, _ = d.text(fv, "an id attribute")
 		case "n", "keep_at_least":
@@ -1506,10 +1507,10 @@ func (d *decoder) action(n *yaml.Node) *Action {
 				})
 				break
 			}
-			mark, _ := d.bool(fv)
+			mark, _ := d.bool(fv, "mark")
 			a.NoMark = !mark
 		case "demote":
-			a.Demote, _ = d.bool(fv)
+			a.Demote, _ = d.bool(fv, "demote")
 		case "item":
 			a.Item = d.template(fv)
 		case "schemes":

@@ -463,7 +463,7 @@ func (d *decoder) pageCheck(sel *Text, v *yaml.Node) (PageCheck, bool) {
 				c.Count, c.HasCount = n, true
 			}
 		case "gone":
-			if g, ok := d.bool(fv); ok && g {
+			if g, ok := d.bool(fv, "gone"); ok && g {
 				c.Count, c.HasCount = 0, true
 			}
 		}
