@@ -43,6 +43,8 @@ func (c *checker) tests() {
 			e := c.errorf(n.Pos, "no rule is named %q", n.Value)
 			if h := diag.DidYouMean(n.Value, ruleNames); h != "" {
 				e.WithHint("%s", h)
+			} else if len(ruleNames) > 0 && len(ruleNames) <= 12 {
+				e.WithHint("the rules are %s", quoteList(ruleNames))
 			}
 			return 0, false
 		}
@@ -77,7 +79,7 @@ func (c *checker) tests() {
 		}
 		for _, s := range t.Seen {
 			if strings.TrimSpace(s.Value) == "" {
-				c.errorf(s.Pos, "an item id cannot be empty")
+				c.errorf(s.Pos, "an item id cannot be empty").WithHint("write the id of an item the visitor was shown: seen: [promo]")
 				continue
 			}
 			out.Seen = append(out.Seen, s.Value)
@@ -360,7 +362,7 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 		return &cv.Attr.Pos
 	case "visitor.id":
 		if strings.TrimSpace(v) == "" {
-			c.errorf(cv.Value.Pos, "a visitor id cannot be empty")
+			c.errorf(cv.Value.Pos, "a visitor id cannot be empty").WithHint("name the visitor: visitor.id: alice")
 		}
 		out.Visitor = v
 		return nil
@@ -408,7 +410,7 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 		if a.Arg != "" {
 			c.errorf(cv.Attr.Pos, "%s needs a %s: write %s(name)", a.Name, a.Arg, a.Name)
 		} else {
-			c.errorf(cv.Attr.Pos, "%s takes no argument", a.Name)
+			c.errorf(cv.Attr.Pos, "%s takes no argument", a.Name).WithHint("write %s", a.Name)
 		}
 		return nil
 	}
@@ -594,6 +596,8 @@ func (c *checker) experimentByName(name string, pos diag.Pos) (int, bool) {
 		e.WithHint("%s", h)
 	} else if len(names) > 0 {
 		e.WithHint("the experiments are %s", quoteList(names))
+	} else {
+		e.WithHint("the file defines no experiment (experiments: at its top)")
 	}
 	return 0, false
 }
@@ -714,7 +718,8 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 		}
 		for _, a := range pc.Attrs {
 			if !validAttrName(a.Name.Value) {
-				c.errorf(a.Name.Pos, "%q is not an attribute name", a.Name.Value)
+				c.errorf(a.Name.Pos, "%q is not an attribute name", a.Name.Value).
+					WithHint("attribute names hold letters, digits, - and _: attr: { %s: x }", strings.Join(strings.Fields(a.Name.Value), "-"))
 				continue
 			}
 			chk.Attrs = append(chk.Attrs, expected(strings.ToLower(a.Name.Value), a))

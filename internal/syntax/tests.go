@@ -469,7 +469,7 @@ func (d *decoder) pageCheck(sel *Text, v *yaml.Node) (PageCheck, bool) {
 		}
 	})
 	if c.HasCount && c.Count == 0 && (c.Text != nil || c.Contains != nil || len(c.Attrs) > 0 || len(c.Classes) > 0) {
-		d.errorf(v, "%q is expected gone, and to have content: it cannot be both", sel.Value)
+		d.errorf(v, "%q is expected gone, and to have content: it cannot be both", sel.Value).WithHint("keep gone: true, or the checks of what it holds")
 	}
 	return c, len(d.errs) == before
 }
