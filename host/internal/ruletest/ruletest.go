@@ -221,7 +221,7 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 	}
 	for k, i := range t.NoMatch {
 		if v.Decision.Has(i) {
-			fail(at(t.NoMatchPos, k, t.Pos), "expected %s not to match, but it did", prog.Rules[i].Name)
+			fail(at(t.NoMatchPos, k, t.Pos), "expected %s not to match, but it did%s", prog.Rules[i].Name, whyMatched(v, i))
 		}
 	}
 	x := &t.Expect
@@ -389,6 +389,42 @@ func why(prog *ir.Program, v *visit.Result, rule int) string {
 		s += " (" + strings.Join(t.Values, ", ") + ")"
 	}
 	return s + " does not hold"
+}
+
+// whyMatched explains briefly why a rule expected not to match did: its
+// condition, with the values it read.
+func whyMatched(v *visit.Result, rule int) string {
+	if rule >= len(v.Traces) {
+		return ""
+	}
+	t := v.Traces[rule].Cond
+	if t == nil || t.Text == "true" && len(t.Children) == 0 {
+		return ": it has no condition, so it applies to every visitor"
+	}
+	var values []string
+	var walk func(t *eval.Trace)
+	walk = func(t *eval.Trace) {
+		if !t.Evaluated {
+			return
+		}
+		for _, x := range t.Values {
+			if !slices.Contains(values, x) {
+				values = append(values, x)
+			}
+		}
+		for _, c := range t.Children {
+			walk(c)
+		}
+	}
+	walk(t)
+	s := ": " + t.Text
+	if t.Segment != "" {
+		s = ": segment " + t.Segment
+	}
+	if len(values) > 0 {
+		s += " (" + strings.Join(values, ", ") + ")"
+	}
+	return s + " holds"
 }
 
 // loadPage finds the origin's answer for a test: its own page, else the

@@ -821,7 +821,7 @@ func TestMatchFailuresAt(t *testing.T) {
 	want := []string{
 		at(t, src, "quiet, moved", 1) + `: expected quiet to match, but it did not: device.bot (device.bot = "false") does not hold`,
 		at(t, src, "moved]", 1) + `: expected moved to match, but it did not: path == "/old" (path = "/") does not hold`,
-		at(t, src, "french\n", 2) + `: expected french not to match, but it did`,
+		at(t, src, "french\n", 2) + `: expected french not to match, but it did: geo.country == "FR" (geo.country = "FR") holds`,
 		"view 2: " + at(t, src, "never]", 1) + `: expected never to match, but it did not: cookie("x") == "never-set" (cookie("x") is missing) does not hold`,
 	}
 	if got := results[0].Failures; !slices.Equal(got, want) {
@@ -1078,5 +1078,25 @@ tests:
 	want := at(t, rules, "variant(hero-test): bold", 1) + ": variant \"bold\" of hero-test was forced, but the experiment does not enroll this visitor (its `when` does not hold)"
 	if got := strings.Join(results[0].Failures, "\n"); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestWhyMatched: a rule expected not to match that did says why, as
+// one expected to match that did not does: "but it did" alone left the
+// editor to find which value made its condition hold.
+func TestWhyMatched(t *testing.T) {
+	results := run(t, `
+  - name: t
+    context: { geo.country: FR }
+    expect: { no_match: [french, fresh] }
+`)
+	got := strings.Join(results[0].Failures, "\n")
+	for _, want := range []string{
+		`expected french not to match, but it did: geo.country == "FR" (geo.country = "FR") holds`,
+		`expected fresh not to match, but it did: it has no condition, so it applies to every visitor`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
 	}
 }
