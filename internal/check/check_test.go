@@ -102,6 +102,9 @@ func TestErrors(t *testing.T) {
 		line, col int
 		msg, hint string
 	}{
+		// A segment is named, not called: segment("french") read as an
+		// unknown attribute, and the hint listed the attributes.
+		{"segment called", "segments:\n  french: geo.country == \"FR\"\nrules:\n  - name: r\n    when: segment(\"french\") and device.bot\n    actions: [remove: x]\n", 5, 11, `a segment is named as it is, not called with segment(...)`, "write french"},
 		{"misspelt attribute", rule(`geo.contry == "FR"`, ""), 3, 12, `unknown attribute or segment "geo.contry"`, `did you mean "geo.country"?`},
 		{"unknown name in a namespace", rule(`geo.zzz == "FR"`, ""), 3, 12, `unknown attribute`, "attributes under geo."},
 		{"attribute under another namespace", rule(`time.hour >= 9`, ""), 3, 12, `unknown attribute or segment "time.hour"`, `there is no time.; did you mean "visitor.hour"?`},
