@@ -133,7 +133,7 @@ func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt
 	page := t.Page
 	for i, view := range t.Then {
 		if v == nil || out == nil {
-			res.Failures = append(res.Failures, fmt.Sprintf("view %d: not run: the view before it was not served", i+2))
+			res.Failures = append(res.Failures, fmt.Sprintf("view %d: %s: not run: the view before it was not served", i+2, view.Pos))
 			break
 		}
 		spec = v.Next(spec, out)
@@ -269,7 +269,14 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		}
 	case page != nil:
 		output, err = v.Render(page)
-		if err != nil {
+		switch {
+		case err != nil && page.JSON && t.Page != nil && t.Page.File != "":
+			fail(pageAt, "the page is not valid JSON (%s, read as JSON): correct it, or write type: html", t.Page.File)
+		case err != nil && page.JSON && t.Page != nil:
+			fail(pageAt, "the page is not valid JSON (a body of type: json): correct it, or write type: html")
+		case err != nil && page.JSON:
+			fail(pageAt, "the page of %s is not valid JSON: correct it", v.Request.URL.Path)
+		case err != nil:
 			fail(pageAt, "%v", err)
 		}
 		res.Rendered, res.json = output != nil, page.JSON

@@ -1100,3 +1100,30 @@ func TestWhyMatched(t *testing.T) {
 		}
 	}
 }
+
+// TestViewNotRunAt: a next view that could not run, the view before it
+// not served, says where it is written, as every failure does; a page
+// given as JSON that is not says how to write it, not in the words of
+// the package that read it ("jsonrw: not valid JSON").
+func TestViewNotRunAt(t *testing.T) {
+	tests := `
+  - name: t
+    page: { body: '{"a": ', type: json }
+    expect: { json: { a: 1 } }
+    then:
+      - expect: { match: [fresh] }
+`
+	src := shop + "tests:\n" + tests
+	s, prog := load(t, src)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		at(t, src, "{ body: '{", 1) + ": the page is not valid JSON (a body of type: json): correct it, or write type: html",
+		"view 2: " + at(t, src, "expect: { match: [fresh] }", 1) + ": not run: the view before it was not served",
+	}
+	if got := results[0].Failures; !slices.Equal(got, want) {
+		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
