@@ -1127,3 +1127,20 @@ func TestViewNotRunAt(t *testing.T) {
 		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestPrivateCacheControlSaysWhy: a Cache-Control expected of a page
+// made for the visitor, which the proxy sends private, says why it is
+// private: the rule's own set_header wrote the value the test expects,
+// and "got private" read as a bug of the rule.
+func TestPrivateCacheControlSaysWhy(t *testing.T) {
+	results := run(t, `
+  - name: t
+    context: { geo.country: FR }
+    expect: { headers: { Cache-Control: "public, max-age=300" } }
+`)
+	got := strings.Join(results[0].Failures, "\n")
+	want := `: the proxy sends a page made for this visitor private, whatever the origin or a rule's set_header says: expect what it sends`
+	if !strings.Contains(got, `expected header Cache-Control: "public, max-age=300", got "private`) || !strings.HasSuffix(got, want) {
+		t.Errorf("got  %s\nwant it to end with %s", got, want)
+	}
+}
