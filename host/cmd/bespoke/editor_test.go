@@ -119,7 +119,7 @@ func TestTestDoesNotCompile(t *testing.T) {
 		t.Errorf("output:\n%s%s", out, errOut)
 	}
 	failing := writeFile(t, "f.yaml", "rules:\n  - name: a\n    when: geo.country == \"FR\"\n    actions: [remove: \"#a\"]\ntests:\n  - name: t\n    expect: { match: [a] }\n")
-	if code, out, _ := bespoke("test", failing); code != 1 || !strings.Contains(out, failing+":7:23: expected a to match, but it did not: geo.country == \"FR\"") ||
+	if code, out, _ := bespoke("test", failing); code != 1 || !strings.Contains(out, "FAIL  "+failing+":6:5 t\n") || !strings.Contains(out, failing+":7:23: expected a to match, but it did not: geo.country == \"FR\"") ||
 		!strings.Contains(out, "matched: no rule\n") {
 		t.Errorf("a failing test: exit %d\n%s", code, out)
 	}

@@ -118,12 +118,12 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 			total++
 			if r.Passed() {
 				if opt.verbose {
-					fmt.Fprintf(stdout, "ok    %s:%d %s (matched: %s)\n", path, r.Test.Pos.Line, r.Test.Name, ruleList(r.Matched))
+					fmt.Fprintf(stdout, "ok    %s:%d:%d %s (matched: %s)\n", path, r.Test.Pos.Line, r.Test.Pos.Col, r.Test.Name, ruleList(r.Matched))
 				}
 				continue
 			}
 			failed++
-			fmt.Fprintf(stdout, "FAIL  %s:%d %s\n", path, r.Test.Pos.Line, r.Test.Name)
+			fmt.Fprintf(stdout, "FAIL  %s:%d:%d %s\n", path, r.Test.Pos.Line, r.Test.Pos.Col, r.Test.Name)
 			for _, f := range r.Failures {
 				fmt.Fprintf(stdout, "      %s\n", f)
 			}
