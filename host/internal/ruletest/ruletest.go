@@ -238,7 +238,7 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 			fail(x.VariantPos[xi], "expected no variant of %s, got %q", e.Name, got)
 		case want >= 0 && got != e.Variants[want]:
 			if got == "" {
-				got = "none (not enrolled)"
+				got = "none (not enrolled: " + v.WhyNotEnrolled(prog, xi) + ")"
 			} else {
 				got = strconv.Quote(got)
 			}

@@ -1144,3 +1144,43 @@ func TestPrivateCacheControlSaysWhy(t *testing.T) {
 		t.Errorf("got  %s\nwant it to end with %s", got, want)
 	}
 }
+
+// TestNotEnrolledSaysWhy: a variant expected of a visitor the
+// experiment does not enroll says why it does not, as a variant forced
+// on such a visitor does: "got none (not enrolled)" left the editor to
+// guess between its when and what it buckets by.
+func TestNotEnrolledSaysWhy(t *testing.T) {
+	s, prog := load(t, `experiments:
+  - name: hero-test
+    when: geo.country == "FR"
+    variants: { control: 50, bold: 50 }
+  - name: plan-test
+    by: cookie("account")
+    variants: { a: 50, b: 50 }
+  - name: small-test
+    variants: { a: 1, b: 1 }
+rules:
+  - name: bold
+    when: variant("hero-test") == "bold" or variant("plan-test") == "b" or variant("small-test") == "b"
+    actions:
+      - add_class: { select: body, class: bold }
+tests:
+  - name: t
+    context: { geo.country: DE }
+    expect: { variants: { hero-test: bold, plan-test: b, small-test: b } }
+`)
+	results, err := ruletest.Run(context.Background(), s, prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(results[0].Failures, "\n")
+	for _, want := range []string{
+		"expected variant \"bold\" of hero-test, got none (not enrolled: its `when` does not hold)",
+		"expected variant \"b\" of plan-test, got none (not enrolled: it buckets visitors by cookie(\"account\"), which this visitor has not)",
+		"expected variant \"b\" of small-test, got none (not enrolled: its variants share 2% of visitors, and this visitor's bucket, ",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
+	}
+}
