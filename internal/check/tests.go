@@ -196,6 +196,8 @@ func (c *checker) forcedRollout(out *ir.Test, cv syntax.ContextValue, rule strin
 		}
 		if h := diag.DidYouMean(rule, names); h != "" {
 			e.WithHint("%s", h)
+		} else if len(names) > 0 && len(names) <= 12 {
+			e.WithHint("the rules are %s", quoteList(names))
 		}
 		return
 	case r.Rollout == nil || r.Rollout.Percent < 0:
@@ -209,7 +211,9 @@ func (c *checker) forcedRollout(out *ir.Test, cv syntax.ContextValue, rule strin
 	}
 	limit := math.Round(r.Rollout.Percent * plugin.Buckets / 100)
 	if v == "in" && limit == 0 || v == "out" && limit >= plugin.Buckets {
-		c.errorf(cv.Value.Pos, "rule %q rolls out to %g%%: no visitor is %s", rule, r.Rollout.Percent, v)
+		other := map[string]string{"in": "out", "out": "in"}[v]
+		c.errorf(cv.Value.Pos, "rule %q rolls out to %g%%: no visitor is %s", rule, r.Rollout.Percent, v).
+			WithHint("leave rollout(%s) out: every visitor is %s", rule, other)
 		return
 	}
 	seed := r.Rollout.Seed
