@@ -54,6 +54,17 @@ func (c *checker) attr(e syntax.Expr) (a plugin.Attr, slot int, ok bool) {
 			return a, 0, false
 		}
 		a, found := plugin.LookupAttr(e.Fun.Name)
+		if lit, ok := oneString(e); ok && !found && e.Fun.Name == "segment" {
+			// A condition reads a segment by its name alone, as an
+			// attribute; no function takes it.
+			err := c.errorf(e.Fun.NamePos, "a segment is named as it is, not called with segment(...)")
+			if _, known := c.segIndex[lit]; known {
+				err.WithHint("write %s", lit)
+			} else {
+				err.WithHint("write the name segments: gives it, alone: when: vip")
+			}
+			return a, 0, false
+		}
 		if !found || a.Internal {
 			c.unknownName(e.Fun.NamePos, e.Fun.Name)
 			return a, 0, false
@@ -242,6 +253,18 @@ func validArg(attr, arg string) string {
 		}
 	}
 	return ""
+}
+
+// oneString returns the argument of a call given one quoted string.
+func oneString(e *syntax.Call) (string, bool) {
+	if len(e.Args) != 1 {
+		return "", false
+	}
+	lit, ok := e.Args[0].(*syntax.StringLit)
+	if !ok {
+		return "", false
+	}
+	return lit.Value, true
 }
 
 func (c *checker) unknownName(pos diag.Pos, name string) {

@@ -43,6 +43,8 @@ func (c *checker) tests() {
 			e := c.errorf(n.Pos, "no rule is named %q", n.Value)
 			if h := diag.DidYouMean(n.Value, ruleNames); h != "" {
 				e.WithHint("%s", h)
+			} else if len(ruleNames) > 0 && len(ruleNames) <= 12 {
+				e.WithHint("the rules are %s", quoteList(ruleNames))
 			}
 			return 0, false
 		}
@@ -64,6 +66,7 @@ func (c *checker) tests() {
 		}
 		if r := t.Request; r != nil {
 			out.Request = &ir.Request{Method: r.Method, URL: r.URL, Headers: r.Headers, Cookies: r.Cookies}
+			c.testRequestNames(r)
 			c.testCookies(out, r)
 			c.testCountryHeaders(r)
 			if r.At != nil {
@@ -76,7 +79,7 @@ func (c *checker) tests() {
 		}
 		for _, s := range t.Seen {
 			if strings.TrimSpace(s.Value) == "" {
-				c.errorf(s.Pos, "an item id cannot be empty")
+				c.errorf(s.Pos, "an item id cannot be empty").WithHint("write the id of an item the visitor was shown: seen: [promo]")
 				continue
 			}
 			out.Seen = append(out.Seen, s.Value)
@@ -97,14 +100,15 @@ func (c *checker) tests() {
 			out.Shown[i] = sh.N
 		}
 		out.Page = testPage(t.Page)
-		resolve := func(list []*syntax.Text) []int {
+		resolve := func(list []*syntax.Text) ([]int, []diag.Pos) {
 			var idx []int
+			var pos []diag.Pos
 			for _, n := range list {
 				if i, ok := rule(n); ok {
-					idx = append(idx, i)
+					idx, pos = append(idx, i), append(pos, n.Pos)
 				}
 			}
-			return idx
+			return idx, pos
 		}
 		// both reports a rule a test (or a view) expects to match and not
 		// to match: it can never pass.
@@ -116,8 +120,8 @@ func (c *checker) tests() {
 				}
 			}
 		}
-		out.Match = resolve(t.Match)
-		out.NoMatch = resolve(t.NoMatch)
+		out.Match, out.MatchPos = resolve(t.Match)
+		out.NoMatch, out.NoMatchPos = resolve(t.NoMatch)
 		both(fmt.Sprintf("test %q", t.Name), t.Match, t.NoMatch)
 		c.expect(out, &t.Expect)
 		if len(t.Match)+len(t.NoMatch) == 0 && !t.Expect.Written() && !t.Incomplete {
@@ -128,8 +132,8 @@ func (c *checker) tests() {
 			if tv.URL != nil {
 				view.URL = tv.URL.Value
 			}
-			view.Match = resolve(tv.Match)
-			view.NoMatch = resolve(tv.NoMatch)
+			view.Match, view.MatchPos = resolve(tv.Match)
+			view.NoMatch, view.NoMatchPos = resolve(tv.NoMatch)
 			both(fmt.Sprintf("view %d of test %q", i+2, t.Name), tv.Match, tv.NoMatch)
 			c.expect(view, &tv.Expect)
 			if len(tv.Match)+len(tv.NoMatch) == 0 && !tv.Expect.Written() && !tv.Incomplete {
@@ -192,6 +196,8 @@ func (c *checker) forcedRollout(out *ir.Test, cv syntax.ContextValue, rule strin
 		}
 		if h := diag.DidYouMean(rule, names); h != "" {
 			e.WithHint("%s", h)
+		} else if len(names) > 0 && len(names) <= 12 {
+			e.WithHint("the rules are %s", quoteList(names))
 		}
 		return
 	case r.Rollout == nil || r.Rollout.Percent < 0:
@@ -205,7 +211,9 @@ func (c *checker) forcedRollout(out *ir.Test, cv syntax.ContextValue, rule strin
 	}
 	limit := math.Round(r.Rollout.Percent * plugin.Buckets / 100)
 	if v == "in" && limit == 0 || v == "out" && limit >= plugin.Buckets {
-		c.errorf(cv.Value.Pos, "rule %q rolls out to %g%%: no visitor is %s", rule, r.Rollout.Percent, v)
+		other := map[string]string{"in": "out", "out": "in"}[v]
+		c.errorf(cv.Value.Pos, "rule %q rolls out to %g%%: no visitor is %s", rule, r.Rollout.Percent, v).
+			WithHint("leave rollout(%s) out: every visitor is %s", rule, other)
 		return
 	}
 	seed := r.Rollout.Seed
@@ -358,7 +366,7 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 		return &cv.Attr.Pos
 	case "visitor.id":
 		if strings.TrimSpace(v) == "" {
-			c.errorf(cv.Value.Pos, "a visitor id cannot be empty")
+			c.errorf(cv.Value.Pos, "a visitor id cannot be empty").WithHint("name the visitor: visitor.id: alice")
 		}
 		out.Visitor = v
 		return nil
@@ -406,7 +414,7 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 		if a.Arg != "" {
 			c.errorf(cv.Attr.Pos, "%s needs a %s: write %s(name)", a.Name, a.Arg, a.Name)
 		} else {
-			c.errorf(cv.Attr.Pos, "%s takes no argument", a.Name)
+			c.errorf(cv.Attr.Pos, "%s takes no argument", a.Name).WithHint("write %s", a.Name)
 		}
 		return nil
 	}
@@ -422,12 +430,7 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 		}
 		v = strconv.FormatBool(b)
 	case plugin.Number:
-		n, ok := plugin.ParseNumber(v)
-		if !ok {
-			c.errorf(cv.Value.Pos, "%s is a number; found %q", a.Name, v)
-			return nil
-		}
-		if !c.numberTest(a, a.Name+" == "+v, "==", n, cv.Value.Pos) {
+		if !c.contextNumber(a, v, cv.Value.Pos) {
 			return nil
 		}
 	case plugin.List:
@@ -454,6 +457,40 @@ func (c *checker) contextValue(out *ir.Test, cv syntax.ContextValue) *diag.Pos {
 	}
 	out.Values[slot.Key()] = v
 	return nil
+}
+
+// contextNumber checks the number v a test's context gives attribute a:
+// a value out of a's range is one no visitor has, refused as such (read
+// as the condition a == v, it was said to never hold, as if the test
+// were a rule).
+func (c *checker) contextNumber(a plugin.Attr, v string, pos diag.Pos) bool {
+	r, ranged := numberRanges[a.Name]
+	write := ""
+	if ranged {
+		kind := "a number"
+		if r.whole {
+			kind = "a whole number"
+		}
+		write = fmt.Sprintf("write %s from %g to %g", kind, r.min, r.max)
+	}
+	n, ok := plugin.ParseNumber(v)
+	switch {
+	case !ok:
+		e := c.errorf(pos, "%s is a number; found %q", a.Name, v)
+		if write != "" {
+			e.WithHint("%s", write)
+		}
+		return false
+	case !ranged:
+		return true
+	case n < r.min || n > r.max:
+		c.errorf(pos, "%s: %s is out of range: %s is %s", a.Name, v, a.Name, r.what).WithHint("%s", write)
+		return false
+	case r.whole && n != math.Trunc(n):
+		c.errorf(pos, "%s: %s is not a whole number: %s is %s", a.Name, v, a.Name, r.what).WithHint("%s", write)
+		return false
+	}
+	return true
 }
 
 // splitTestAttr reads an attribute as a test context names it:
@@ -542,9 +579,9 @@ func (c *checker) forcedVariant(out *ir.Test, cv syntax.ContextValue, exp string
 		return
 	}
 	if out.Variants == nil {
-		out.Variants = map[int]int{}
+		out.Variants, out.VariantsPos = map[int]int{}, map[int]diag.Pos{}
 	}
-	out.Variants[x] = vi
+	out.Variants[x], out.VariantsPos[x] = vi, cv.Attr.Pos
 }
 
 func (c *checker) experimentByName(name string, pos diag.Pos) (int, bool) {
@@ -563,6 +600,8 @@ func (c *checker) experimentByName(name string, pos diag.Pos) (int, bool) {
 		e.WithHint("%s", h)
 	} else if len(names) > 0 {
 		e.WithHint("the experiments are %s", quoteList(names))
+	} else {
+		e.WithHint("the file defines no experiment (experiments: at its top)")
 	}
 	return 0, false
 }
@@ -616,6 +655,22 @@ func (c *checker) testCookies(out *ir.Test, r *syntax.TestRequest) {
 	}
 }
 
+// testRequestNames refuses a header or cookie name of a test's request
+// that no request can carry ("X Tier"): the test would describe a
+// visitor the proxy never sees, and its header or cookie no rule reads.
+func (c *checker) testRequestNames(r *syntax.TestRequest) {
+	for i, h := range r.Headers {
+		if !escape.ValidToken(h[0]) && i < len(r.HeaderNamePos) {
+			c.errorf(r.HeaderNamePos[i], "%q is not a header name", h[0]).WithHint("header names hold letters, digits and -")
+		}
+	}
+	for i, ck := range r.Cookies {
+		if !escape.ValidToken(ck[0]) && i < len(r.CookieNamePos) {
+			c.problem(r.CookieNamePos[i], escape.CheckCookieName(ck[0]))
+		}
+	}
+}
+
 func validVisitorID(id string) bool {
 	if len(id) != visitorIDLen {
 		return false
@@ -660,14 +715,15 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 		}
 		chk := ir.PageCheck{Selector: sel, Count: pc.Count, HasCount: pc.HasCount, Pos: pc.Pos}
 		if pc.Text != nil {
-			chk.Text = &pc.Text.Value
+			chk.Text, chk.TextPos = &pc.Text.Value, pc.Text.Pos
 		}
 		if pc.Contains != nil {
-			chk.Contains = &pc.Contains.Value
+			chk.Contains, chk.ContainsPos = &pc.Contains.Value, pc.Contains.Pos
 		}
 		for _, a := range pc.Attrs {
 			if !validAttrName(a.Name.Value) {
-				c.errorf(a.Name.Pos, "%q is not an attribute name", a.Name.Value)
+				c.errorf(a.Name.Pos, "%q is not an attribute name", a.Name.Value).
+					WithHint("attribute names hold letters, digits, - and _: attr: { %s: x }", strings.Join(strings.Fields(a.Name.Value), "-"))
 				continue
 			}
 			chk.Attrs = append(chk.Attrs, expected(strings.ToLower(a.Name.Value), a))
@@ -684,7 +740,7 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 					WithHint("give each class of the list: class: [%s]", strings.Join(strings.Fields(cl.Value), ", "))
 				continue
 			}
-			chk.Classes = append(chk.Classes, cl.Value)
+			chk.Classes, chk.ClassPos = append(chk.Classes, cl.Value), append(chk.ClassPos, cl.Pos)
 		}
 		x.Page = append(x.Page, chk)
 	}
@@ -700,14 +756,14 @@ func (c *checker) expect(out *ir.Test, e *syntax.Expect) {
 	}
 	for _, ck := range e.Cookies {
 		if !escape.ValidToken(ck.Name.Value) {
-			c.errorf(ck.Name.Pos, "%q is not a cookie name", ck.Name.Value)
+			c.problem(ck.Name.Pos, escape.CheckCookieName(ck.Name.Value))
 			continue
 		}
 		x.Cookies = append(x.Cookies, expected(ck.Name.Value, ck))
 	}
 	for _, j := range e.JSON {
 		if strings.TrimSpace(j.Name.Value) == "" {
-			c.errorf(j.Name.Pos, "the JSON path is empty")
+			c.errorf(j.Name.Pos, "the JSON path is empty").WithHint("write the path of the value, as gjson reads it: json: { items.0.id: sku-1 }")
 			continue
 		}
 		x.JSON = append(x.JSON, expected(j.Name.Value, j))

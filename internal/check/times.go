@@ -2,7 +2,9 @@ package check
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,11 +60,60 @@ func parseTime(v string) (time.Time, error) {
 				return t, err
 			}
 		}
+		if err := outOfRange(u); err != nil {
+			return t, err
+		}
 		return t, errNotTime
 	case t.Nanosecond() != 0:
 		return t, errFraction
 	}
 	return t, nil
+}
+
+// rfc3339Fields matches a time written as RFC 3339 writes one, whatever
+// its numbers.
+var rfc3339Fields = regexp.MustCompile(`^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:Z|([+-])(\d\d):(\d\d))$`)
+
+// timeRange is a time whose number, the field's (a month, 13), is out
+// of its range (01 to 12, or that month's days for a day).
+type timeRange struct {
+	field, value, lo, hi, in string
+}
+
+func (e *timeRange) Error() string {
+	return fmt.Sprintf("is not a time: its %s, %s, is out of range, %s to %s%s", e.field, e.value, e.lo, e.hi, e.in)
+}
+
+// outOfRange says which number of u, an upper-cased time written as RFC
+// 3339 writes one, is out of its range (2026-13-05: its month); nil
+// when u is not so written, or none is. "is not a time" alone left the
+// editor to find the 13 among the numbers.
+func outOfRange(u string) error {
+	m := rfc3339Fields.FindStringSubmatch(u)
+	if m == nil {
+		return nil
+	}
+	n := func(s string) int {
+		v, _ := strconv.Atoi(s)
+		return v
+	}
+	year, month := n(m[1]), n(m[2])
+	days := time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	switch {
+	case month < 1 || month > 12:
+		return &timeRange{"month", m[2], "01", "12", ""}
+	case n(m[3]) < 1 || n(m[3]) > days:
+		return &timeRange{"day", m[3], "01", strconv.Itoa(days), " in " + m[1] + "-" + m[2]}
+	case n(m[4]) > 23:
+		return &timeRange{"hour", m[4], "00", "23", ""}
+	case n(m[5]) > 59:
+		return &timeRange{"minute", m[5], "00", "59", ""}
+	case n(m[6]) > 59:
+		return &timeRange{"second", m[6], "00", "59", ""}
+	case m[7] != "" && (n(m[8]) > 23 || n(m[9]) > 59):
+		return &timeRange{"offset", m[7] + m[8] + ":" + m[9], "-23:59", "+23:59", ""}
+	}
+	return nil
 }
 
 // respell writes u, an upper-cased time in a form of ISO 8601, as RFC
@@ -91,6 +142,13 @@ func timeHint(t time.Time, err error, example string) string {
 			return `"` + w + `"`
 		}
 		return w
+	}
+	if r, ok := err.(*timeRange); ok {
+		art := "a"
+		if r.field == "offset" {
+			art = "an"
+		}
+		return fmt.Sprintf("write %s %s from %s to %s", art, r.field, r.lo, r.hi)
 	}
 	switch err {
 	case errFraction, errLeapSecond, errTimeForm:

@@ -95,8 +95,11 @@ func Literal(attr, v string) (string, error) {
 		return "", fmt.Errorf("unknown attribute %q", attr)
 	}
 	c := &checker{}
-	norm, ok := c.literal(a, v, diag.Pos{})
-	if ok {
+	if a.Type == plugin.Number {
+		if c.contextNumber(a, v, diag.Pos{}) {
+			return v, nil
+		}
+	} else if norm, ok := c.literal(a, v, diag.Pos{}); ok {
 		return norm, nil
 	}
 	e := c.errs[0]

@@ -31,8 +31,10 @@ type Test struct {
 	Request *Request
 	// At is the time of the request; zero means the time of the run.
 	At time.Time
-	// Variants forces variants: a variant index by experiment index.
-	Variants map[int]int
+	// Variants forces variants: a variant index by experiment index;
+	// VariantsPos is where each is forced.
+	Variants    map[int]int
+	VariantsPos map[int]diag.Pos
 	// Seen are items the visitor was already shown.
 	Seen []string
 	// Shown is how many times capped rules already applied to the
@@ -41,8 +43,11 @@ type Test struct {
 	// Page is what the origin answers; nil means the page of the request's
 	// URL under Program.Pages.
 	Page *Page
-	// Match and NoMatch are rules (by index) that must and must not match.
-	Match, NoMatch []int
+	// Match and NoMatch are rules (by index) that must and must not match;
+	// MatchPos and NoMatchPos where each is named, for the failure to
+	// point at.
+	Match, NoMatch       []int
+	MatchPos, NoMatchPos []diag.Pos
 	// Expect is what the visitor must get beyond which rules match.
 	Expect Expect
 	// Then are the visitor's next page views, one after another, each
@@ -117,6 +122,10 @@ type PageCheck struct {
 	Text, Contains *string
 	Attrs          []Expected
 	Classes        []string
+	// TextPos, ContainsPos and ClassPos (one for each of Classes) are
+	// where each is written; a failure points there.
+	TextPos, ContainsPos diag.Pos
+	ClassPos             []diag.Pos
 	// Count, when HasCount, is how many elements must match.
 	Count    int
 	HasCount bool

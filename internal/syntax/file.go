@@ -369,7 +369,7 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 	d.mapping(doc, "the rule file", topFields, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "version":
-			n, ok := d.int(v)
+			n, ok := d.int(v, fmt.Sprintf("write version: %d", LanguageVersion))
 			if ok && n != LanguageVersion {
 				d.errorf(v, "rule language version %d is not supported", n).WithHint("this bespoke reads version %d", LanguageVersion)
 			}
@@ -950,20 +950,26 @@ func (d *decoder) text(n *yaml.Node, what string) (*Text, bool) {
 	return &Text{Value: s, Pos: d.pos(n), Map: d.mapper(n)}, true
 }
 
-func (d *decoder) int(n *yaml.Node) (int, bool) {
+// int reads a whole number; hint says what it counts and how to write
+// it, for a value that is not one ("2.5", "three").
+func (d *decoder) int(n *yaml.Node, hint string) (int, bool) {
 	s, ok := d.scalar(n, "this field")
 	if !ok {
 		return 0, false
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil {
-		d.errorf(n, "expected a whole number, found %q", s)
+		d.errorf(n, "expected a whole number, found %q", s).WithHint("%s", hint)
 		return 0, false
 	}
 	return v, true
 }
 
-func (d *decoder) bool(n *yaml.Node) (bool, bool) {
+// redirectStatusHint is how to write a redirect's status.
+const redirectStatusHint = "write the redirect's status, 301, 302, 303, 307 or 308: status: 301"
+
+// bool reads a yes/no field, key.
+func (d *decoder) bool(n *yaml.Node, key string) (bool, bool) {
 	s, ok := d.scalar(n, "this field")
 	if !ok {
 		return false, false
@@ -974,7 +980,7 @@ func (d *decoder) bool(n *yaml.Node) (bool, bool) {
 	case "false", "no", "off":
 		return false, true
 	}
-	d.errorf(n, "expected true or false, found %q", s)
+	d.errorf(n, "expected true or false, found %q", s).WithHint("write %s: true or %s: false", key, key)
 	return false, false
 }
 
@@ -1077,7 +1083,7 @@ func (d *decoder) rules(f *File, n *yaml.Node) {
 				}
 				r.When = x
 			case "enabled":
-				if b, ok := d.bool(v); ok {
+				if b, ok := d.bool(v, "enabled"); ok {
 					r.Disabled = !b
 				}
 			case "at_most":
@@ -1185,7 +1191,7 @@ func (d *decoder) cap(v *yaml.Node) *Cap {
 			d.errorf(v, "at_most needs `times` and `per`").WithHint("write at_most: { times: 2, per: 1d, untracked: show }")
 			return nil
 		}
-		n, ok := d.int(times)
+		n, ok := d.int(times, "write how many times the rule may apply in its window, 1 to 250: times: 3")
 		if !ok {
 			return nil
 		}
@@ -1288,7 +1294,7 @@ func (d *decoder) experiments(f *File, n *yaml.Node) {
 			case "seed":
 				e.Seed, _ = d.scalar(v, "a seed")
 			case "meta":
-				e.Meta, _ = d.bool(v)
+				e.Meta, _ = d.bool(v, "meta")
 			case "variants":
 				before := len(d.errs)
 				d.mapping(v, "variants", nil, func(name string, k, w *yaml.Node) {
@@ -1469,7 +1475,7 @@ func (d *decoder) action(n *yaml.Node) *Action {
 		case "on":
 			a.On, _ = d.text(fv, "`on`")
 		case "status":
-			a.Status, _ = d.int(fv)
+			a.Status, _ = d.int(fv, redirectStatusHint)
 			a.StatusPos = d.pos(fv)
 		case "max_age":
 			if s, ok := d.scalar(fv, "max_age"); ok {
@@ -1487,24 +1493,24 @@ func (d *decoder) action(n *yaml.Node) *Action {
 				}
 			}
 		case "http_only":
-			a.HTTPOnly, _ = d.bool(fv)
+			a.HTTPOnly, _ = d.bool(fv, "http_only")
 		case "id":
 			a.ID, _ = d.text(fv, "an id attribute")
 		case "n", "keep_at_least":
-			a.N, _ = d.int(fv)
+			a.N, _ = d.int(fv, "write how many items to keep: "+key+": 3")
 			a.NPos = d.pos(fv)
 		case "mark":
 			if fv.Kind == yaml.MappingNode {
 				d.mapping(fv, "mark", []string{"first"}, func(_ string, _, v *yaml.Node) {
-					a.MarkFirst, _ = d.int(v)
+					a.MarkFirst, _ = d.int(v, "write how many of the first items shown to record: first: 4")
 					a.MarkFirstPos = d.pos(v)
 				})
 				break
 			}
-			mark, _ := d.bool(fv)
+			mark, _ := d.bool(fv, "mark")
 			a.NoMark = !mark
 		case "demote":
-			a.Demote, _ = d.bool(fv)
+			a.Demote, _ = d.bool(fv, "demote")
 		case "item":
 			a.Item = d.template(fv)
 		case "schemes":

@@ -1,6 +1,7 @@
 package syntax
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -66,9 +67,11 @@ type TestRequest struct {
 	Headers [][2]string
 	Cookies [][2]string
 	// CookiePos and HeaderPos are where each cookie's and header's value is
-	// written.
-	CookiePos []diag.Pos
-	HeaderPos []diag.Pos
+	// written, CookieNamePos and HeaderNamePos where its name is.
+	CookiePos     []diag.Pos
+	HeaderPos     []diag.Pos
+	CookieNamePos []diag.Pos
+	HeaderNamePos []diag.Pos
 	// At is the time of the request (RFC 3339); nil means now.
 	At  *Text
 	Pos diag.Pos
@@ -174,9 +177,10 @@ func (d *decoder) tests(f *File, n *yaml.Node) {
 				t.Seen = d.texts(v, "seen", "an item id")
 			case "shown":
 				d.mapping(v, "shown", nil, func(name string, k, cv *yaml.Node) {
-					if n, ok := d.int(cv); ok {
+					hint := fmt.Sprintf("write how many times the rule already applied in its window, 0 or more: shown: { %s: 2 }", name)
+					if n, ok := d.int(cv, hint); ok {
 						if n < 0 {
-							d.errorf(cv, "a count cannot be negative")
+							d.errorf(cv, "a count cannot be negative").WithHint("%s", hint)
 							return
 						}
 						t.Shown = append(t.Shown, Count{Name: &Text{Value: name, Pos: d.pos(k)}, N: n, NPos: d.pos(cv)})
@@ -293,17 +297,17 @@ func (d *decoder) request(v *yaml.Node) *TestRequest {
 		case "at":
 			r.At, _ = d.text(v, "a time")
 		case "headers", "cookies":
-			d.mapping(v, key, nil, func(name string, _, hv *yaml.Node) {
+			d.mapping(v, key, nil, func(name string, k, hv *yaml.Node) {
 				s, ok := d.scalar(hv, "a value")
 				if !ok {
 					return
 				}
 				if key == "headers" {
 					r.Headers = append(r.Headers, [2]string{name, s})
-					r.HeaderPos = append(r.HeaderPos, d.pos(hv))
+					r.HeaderPos, r.HeaderNamePos = append(r.HeaderPos, d.pos(hv)), append(r.HeaderNamePos, d.pos(k))
 				} else {
 					r.Cookies = append(r.Cookies, [2]string{name, s})
-					r.CookiePos = append(r.CookiePos, d.pos(hv))
+					r.CookiePos, r.CookieNamePos = append(r.CookiePos, d.pos(hv)), append(r.CookieNamePos, d.pos(k))
 				}
 			})
 		}
@@ -416,7 +420,7 @@ func (d *decoder) redirectCheck(v *yaml.Node) *RedirectCheck {
 		case "to":
 			r.To, _ = d.text(fv, "a redirect target")
 		case "status":
-			r.Status, _ = d.int(fv)
+			r.Status, _ = d.int(fv, redirectStatusHint)
 		}
 	})
 	if r.To == nil && !meant["to"] {
@@ -451,20 +455,21 @@ func (d *decoder) pageCheck(sel *Text, v *yaml.Node) (PageCheck, bool) {
 		case "class":
 			c.Classes = d.texts(fv, "class", "a class")
 		case "count":
-			if n, ok := d.int(fv); ok {
+			const hint = "write how many elements must match, 0 or more: count: 2, or gone: true for none"
+			if n, ok := d.int(fv, hint); ok {
 				if n < 0 {
-					d.errorf(fv, "a count cannot be negative")
+					d.errorf(fv, "a count cannot be negative").WithHint("%s", hint)
 				}
 				c.Count, c.HasCount = n, true
 			}
 		case "gone":
-			if g, ok := d.bool(fv); ok && g {
+			if g, ok := d.bool(fv, "gone"); ok && g {
 				c.Count, c.HasCount = 0, true
 			}
 		}
 	})
 	if c.HasCount && c.Count == 0 && (c.Text != nil || c.Contains != nil || len(c.Attrs) > 0 || len(c.Classes) > 0) {
-		d.errorf(v, "%q is expected gone, and to have content: it cannot be both", sel.Value)
+		d.errorf(v, "%q is expected gone, and to have content: it cannot be both", sel.Value).WithHint("keep gone: true, or the checks of what it holds")
 	}
 	return c, len(d.errs) == before
 }

@@ -119,7 +119,7 @@ func TestTestDoesNotCompile(t *testing.T) {
 		t.Errorf("output:\n%s%s", out, errOut)
 	}
 	failing := writeFile(t, "f.yaml", "rules:\n  - name: a\n    when: geo.country == \"FR\"\n    actions: [remove: \"#a\"]\ntests:\n  - name: t\n    expect: { match: [a] }\n")
-	if code, out, _ := bespoke("test", failing); code != 1 || !strings.Contains(out, "expected a to match, but it did not: geo.country == \"FR\"") ||
+	if code, out, _ := bespoke("test", failing); code != 1 || !strings.Contains(out, "FAIL  "+failing+":6:5 t\n") || !strings.Contains(out, failing+":7:23: expected a to match, but it did not: geo.country == \"FR\"") ||
 		!strings.Contains(out, "matched: no rule\n") {
 		t.Errorf("a failing test: exit %d\n%s", code, out)
 	}
@@ -151,7 +151,7 @@ tests:
       - expect: { page: { "#promo": Once } }
 `)
 	code, out, _ := bespoke("test", path)
-	if code != 1 || !strings.Contains(out, "view 2: line 14: page \"#promo\": expected the text \"Once\", got \"Welcome\"\n"+
+	if code != 1 || !strings.Contains(out, "view 2: "+path+":14:37: page \"#promo\": expected the text \"Once\", got \"Welcome\"\n"+
 		"      view 1 matched: only-once, always\n      view 2 matched: always\n") {
 		t.Errorf("exit %d\n%s", code, out)
 	}
@@ -604,6 +604,10 @@ func TestExplainSetChecksValues(t *testing.T) {
 		{"languages=fr, de-CH", `write languages contains "de"`},
 		{"geo.country=UK", `did you mean "GB"`},
 		{"language=iw", `write language == "he"`},
+		// A number out of its range, or none: no visitor has it.
+		{"visitor.hour=25", `visitor.hour: 25 is out of range: visitor.hour is an hour of the day, 0 to 23; write a whole number from 0 to 23`},
+		{"visitor.hour=evening", `visitor.hour is a number; found "evening"; write a whole number from 0 to 23`},
+		{"geo.lat=95", `geo.lat: 95 is out of range`},
 	} {
 		code, _, errOut := bespoke("explain", "--rules", demoRules, "--set", tt.set)
 		if code != 2 || !strings.Contains(errOut, tt.want) {

@@ -97,7 +97,7 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 		}
 		ro := ruletest.Options{Dir: filepath.Dir(path), ConsentCookie: opt.consent.cookie, ConsentDeny: opt.consent.deny}
 		if opt.pages != "" {
-			ro.Pages = os.DirFS(opt.pages)
+			ro.Pages, ro.PagesName = os.DirFS(opt.pages), opt.pages+" (--pages)"
 		} else if l.prog != nil {
 			// What check says of the selectors on the pages: a typo no
 			// test covers shows here too.
@@ -118,12 +118,12 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 			total++
 			if r.Passed() {
 				if opt.verbose {
-					fmt.Fprintf(stdout, "ok    %s:%d %s (matched: %s)\n", path, r.Test.Pos.Line, r.Test.Name, ruleList(r.Matched))
+					fmt.Fprintf(stdout, "ok    %s:%d:%d %s (matched: %s)\n", path, r.Test.Pos.Line, r.Test.Pos.Col, r.Test.Name, ruleList(r.Matched))
 				}
 				continue
 			}
 			failed++
-			fmt.Fprintf(stdout, "FAIL  %s:%d %s\n", path, r.Test.Pos.Line, r.Test.Name)
+			fmt.Fprintf(stdout, "FAIL  %s:%d:%d %s\n", path, r.Test.Pos.Line, r.Test.Pos.Col, r.Test.Name)
 			for _, f := range r.Failures {
 				fmt.Fprintf(stdout, "      %s\n", f)
 			}

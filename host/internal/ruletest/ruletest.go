@@ -12,6 +12,7 @@ package ruletest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -47,6 +48,9 @@ type Options struct {
 	// Pages, when not nil, holds the origin's pages instead of the file's
 	// `pages:` directory (the bundled demo site).
 	Pages fs.FS
+	// PagesName names Pages where a test says it lacks a page, as the
+	// editor gave it ("site (--pages)"); empty names no place.
+	PagesName string
 	// ConsentCookie and ConsentDeny are the proxy's consent settings
 	// (seen.consent_cookie, seen.consent_deny): a test visitor whose
 	// cookie of that name holds one of the values declines tracking, as
@@ -129,7 +133,7 @@ func runOne(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, opt
 	page := t.Page
 	for i, view := range t.Then {
 		if v == nil || out == nil {
-			res.Failures = append(res.Failures, fmt.Sprintf("view %d: not run: the view before it was not served", i+2))
+			res.Failures = append(res.Failures, fmt.Sprintf("view %d: %s: not run: the view before it was not served", i+2, view.Pos))
 			break
 		}
 		spec = v.Next(spec, out)
@@ -175,28 +179,49 @@ func (r *Result) merge(view Result, prefix string) {
 // when the visit could not be made.
 func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, spec visit.Spec, opt Options) (Result, *visit.Result, *visit.Output) {
 	res := Result{Test: t, actions: map[[2]int]actionFate{}}
-	fail := func(format string, args ...any) { res.Failures = append(res.Failures, fmt.Sprintf(format, args...)) }
+	var failures []failure
+	fail := func(pos diag.Pos, format string, args ...any) {
+		failures = append(failures, failure{pos, fmt.Sprintf(format, args...)})
+	}
+	// done says the failures in the order of the file, each at its
+	// place, as the editor reads the test.
+	done := func() Result {
+		sort.SliceStable(failures, func(i, j int) bool {
+			a, b := failures[i].pos, failures[j].pos
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		})
+		for _, f := range failures {
+			res.Failures = append(res.Failures, f.pos.String()+": "+f.msg)
+		}
+		return res
+	}
 	v, err := visit.Run(ctx, s, prog, spec)
 	if err != nil {
-		fail("%v", err)
-		return res, nil, nil
+		fail(t.Pos, "%v", err)
+		return done(), nil, nil
 	}
 	if v.Disagree {
-		fail("the compiled module and the reference evaluator disagree (a compiler bug; please report it)")
+		fail(t.Pos, "the compiled module and the reference evaluator disagree (a compiler bug; please report it)")
 	}
 	for _, n := range v.Notes {
-		fail("%s", n)
+		pos := t.Pos
+		for xi, p := range t.VariantsPos {
+			if v.NotEnrolled[prog.Experiments[xi].Name] == n {
+				pos = p
+			}
+		}
+		fail(pos, "%s", n)
 	}
 	res.Matched = v.Matched()
 	res.matched = v.Decision.Rules(nil)
-	for _, i := range t.Match {
+	for k, i := range t.Match {
 		if !v.Decision.Has(i) {
-			fail("expected %s to match, but it did not%s", prog.Rules[i].Name, why(prog, v, i))
+			fail(at(t.MatchPos, k, t.Pos), "expected %s to match, but it did not%s", prog.Rules[i].Name, why(prog, v, i))
 		}
 	}
-	for _, i := range t.NoMatch {
+	for k, i := range t.NoMatch {
 		if v.Decision.Has(i) {
-			fail("expected %s not to match, but it did", prog.Rules[i].Name)
+			fail(at(t.NoMatchPos, k, t.Pos), "expected %s not to match, but it did%s", prog.Rules[i].Name, whyMatched(v, i))
 		}
 	}
 	x := &t.Expect
@@ -210,29 +235,49 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		e := prog.Experiments[xi]
 		switch {
 		case want < 0 && got != "":
-			fail("line %d: expected no variant of %s, got %q", x.VariantPos[xi].Line, e.Name, got)
+			fail(x.VariantPos[xi], "expected no variant of %s, got %q", e.Name, got)
 		case want >= 0 && got != e.Variants[want]:
 			if got == "" {
-				got = "none (not enrolled)"
+				got = "none (not enrolled: " + v.WhyNotEnrolled(prog, xi) + ")"
 			} else {
 				got = strconv.Quote(got)
 			}
-			fail("line %d: expected variant %q of %s, got %s", x.VariantPos[xi].Line, e.Variants[want], e.Name, got)
+			fail(x.VariantPos[xi], "expected variant %q of %s, got %s", e.Variants[want], e.Name, got)
 		}
 	}
 	page, perr := loadPage(prog, t, v, opt)
 	needPage := len(x.Page) > 0 || len(x.JSON) > 0
+	// What fails for want of a page is said at the first check that
+	// reads it, or at the page the test names.
+	pageChecks, pageAt := t.Pos, t.Pos
+	switch {
+	case len(x.Page) > 0:
+		pageChecks = x.Page[0].Pos
+	case len(x.JSON) > 0:
+		pageChecks = x.JSON[0].Pos
+	}
+	pageAt = pageChecks
+	if t.Page != nil && t.Page.Pos.IsValid() {
+		pageAt = t.Page.Pos
+	}
 	var output *visit.Output
 	switch {
 	case v.Plan.Redirect != nil:
 		output, _ = v.Render(nil)
 		if needPage {
-			fail("the visitor is redirected to %s, so there is no page to check", v.Plan.Redirect.Location)
+			fail(pageChecks, "the visitor is redirected to %s, so there is no page to check", v.Plan.Redirect.Location)
 		}
 	case page != nil:
 		output, err = v.Render(page)
-		if err != nil {
-			fail("%v", err)
+		switch {
+		case err != nil && page.JSON && t.Page != nil && t.Page.File != "":
+			fail(pageAt, "the page is not valid JSON (%s, read as JSON): correct it, or write type: html", t.Page.File)
+		case err != nil && page.JSON && t.Page != nil:
+			fail(pageAt, "the page is not valid JSON (a body of type: json): correct it, or write type: html")
+		case err != nil && page.JSON:
+			fail(pageAt, "the page of %s is not valid JSON: correct it", v.Request.URL.Path)
+		case err != nil:
+			fail(pageAt, "%v", err)
 		}
 		res.Rendered, res.json = output != nil, page.JSON
 	default:
@@ -242,17 +287,28 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		if needPage || perr != nil && t.Page != nil {
 			switch {
 			case perr != nil && t.Page == nil && opt.Pages == nil:
-				fail("no page to check: %v in %s (the file's pages:); save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", perr, prog.Pages)
+				fail(pageChecks, "no page to check: %v in %s (the file's pages:); save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", perr, prog.Pages)
+			case perr != nil && t.Page == nil && opt.PagesName != "":
+				fail(pageChecks, "no page to check: %v in %s; save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", perr, opt.PagesName)
+			case perr != nil && t.Page != nil && errors.Is(perr, fs.ErrNotExist):
+				// As the file is written, relative to the rule file.
+				fail(pageAt, "no page to check: %s: no such file beside the rule file; save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })", t.Page.File)
+			case perr != nil && t.Page != nil:
+				var pe *fs.PathError
+				if errors.As(perr, &pe) {
+					perr = pe.Err
+				}
+				fail(pageAt, "no page to check: %s: %v", t.Page.File, perr)
 			case perr != nil:
-				fail("no page to check: %v", perr)
+				fail(pageAt, "no page to check: %v", perr)
 			default:
-				fail("no page to check: give the test a page (page: home.html, or page: { body: '<h1>Hi</h1>' }), or the file a pages: directory")
+				fail(pageChecks, "no page to check: give the test a page (page: home.html, or page: { body: '<h1>Hi</h1>' }), or the file a pages: directory")
 			}
 		}
 	}
 	res.recordActions(s, prog, v, page, output)
 	if output == nil {
-		return res, v, nil
+		return done(), v, nil
 	}
 	set := setByRules(prog)
 	checkHeaders(fail, "header", x.Headers, output.Header, set.headers)
@@ -265,19 +321,37 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 	checkRedirect(fail, x.Redirect, output)
 	if res.Rendered && len(x.Page) > 0 {
 		if page.JSON {
-			fail("the page is JSON: check it with json:, not page:")
+			fail(x.Page[0].Pos, "the page is JSON: check it with json:, not page:")
 		} else {
 			checkPage(fail, prog, x.Page, page.Body, output.Body)
 		}
 	}
 	if res.Rendered && len(x.JSON) > 0 {
 		if !page.JSON {
-			fail("the page is HTML: check it with page:, not json:")
+			fail(x.JSON[0].Pos, "the page is HTML: check it with page:, not json:")
 		} else {
 			checkJSON(fail, x.JSON, output.Body)
 		}
 	}
-	return res, v, output
+	return done(), v, output
+}
+
+// at is where the k-th of a list of checks is written,
+// or the test's own place when the list has none (a test made in Go).
+func at(list []diag.Pos, k int, test diag.Pos) diag.Pos {
+	if k < len(list) && list[k].IsValid() {
+		return list[k]
+	}
+	return test
+}
+
+// failer records the failure of a check written at pos.
+type failer func(pos diag.Pos, format string, args ...any)
+
+// failure is what failed, and where the check is written.
+type failure struct {
+	pos diag.Pos
+	msg string
 }
 
 // why explains briefly why a rule of prog expected to match did not.
@@ -322,6 +396,42 @@ func why(prog *ir.Program, v *visit.Result, rule int) string {
 		s += " (" + strings.Join(t.Values, ", ") + ")"
 	}
 	return s + " does not hold"
+}
+
+// whyMatched explains briefly why a rule expected not to match did: its
+// condition, with the values it read.
+func whyMatched(v *visit.Result, rule int) string {
+	if rule >= len(v.Traces) {
+		return ""
+	}
+	t := v.Traces[rule].Cond
+	if t == nil || t.Text == "true" && len(t.Children) == 0 {
+		return ": it has no condition, so it applies to every visitor"
+	}
+	var values []string
+	var walk func(t *eval.Trace)
+	walk = func(t *eval.Trace) {
+		if !t.Evaluated {
+			return
+		}
+		for _, x := range t.Values {
+			if !slices.Contains(values, x) {
+				values = append(values, x)
+			}
+		}
+		for _, c := range t.Children {
+			walk(c)
+		}
+	}
+	walk(t)
+	s := ": " + t.Text
+	if t.Segment != "" {
+		s = ": segment " + t.Segment
+	}
+	if len(values) > 0 {
+		s += " (" + strings.Join(values, ", ") + ")"
+	}
+	return s + " holds"
 }
 
 // loadPage finds the origin's answer for a test: its own page, else the
@@ -381,19 +491,34 @@ func setByRules(prog *ir.Program) named {
 // of, what it is (a header, a cookie) and name its name: it holds
 // whatever the rules do, a typo in the name most often. set are the
 // names the rules set.
-func neverSet(fail func(string, ...any), e ir.Expected, what string, set []string) bool {
+func neverSet(fail failer, e ir.Expected, what string, set []string) bool {
 	if e.Value != nil || slices.Contains(set, e.Name) {
 		return false
 	}
-	msg := fmt.Sprintf("line %d: expected no %s %s, which no rule sets: the check holds whatever the rules do", e.Pos.Line, what, e.Name)
+	msg := fmt.Sprintf("expected no %s %s, which no rule sets: the check holds whatever the rules do", what, e.Name)
 	if near := diag.Nearest(e.Name, set); near != "" {
 		msg += "; did you mean " + near + "?"
 	}
-	fail("%s", msg)
+	fail(e.Pos, "%s", msg)
 	return true
 }
 
-func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h http.Header, set []string) {
+// noRuleSets adds to the failure of something expected and not set,
+// name, that no rule sets it, when none of set is it, with the nearest
+// one a rule does: a typo in the name reads otherwise as a rule that did
+// not apply.
+func noRuleSets(name string, set []string) string {
+	if slices.Contains(set, name) {
+		return ""
+	}
+	s := ", and no rule sets it"
+	if near := diag.Nearest(name, set); near != "" {
+		s += "; did you mean " + near + "?"
+	}
+	return s
+}
+
+func checkHeaders(fail failer, what string, want []ir.Expected, h http.Header, set []string) {
 	for _, e := range want {
 		if neverSet(fail, e, what, set) {
 			continue
@@ -401,16 +526,22 @@ func checkHeaders(fail func(string, ...any), what string, want []ir.Expected, h 
 		got, ok := h[e.Name]
 		switch {
 		case e.Value == nil && ok:
-			fail("line %d: expected no %s %s, got %q", e.Pos.Line, what, e.Name, got[0])
+			fail(e.Pos, "expected no %s %s, got %q", what, e.Name, got[0])
 		case e.Value != nil && !ok:
-			fail("line %d: expected %s %s: %q, but it is not set", e.Pos.Line, what, e.Name, *e.Value)
+			fail(e.Pos, "expected %s %s: %q, but it is not set%s", what, e.Name, *e.Value, noRuleSets(e.Name, set))
 		case e.Value != nil && got[0] != *e.Value:
-			fail("line %d: expected %s %s: %q, got %q", e.Pos.Line, what, e.Name, *e.Value, got[0])
+			why := ""
+			if what == "header" && e.Name == "Cache-Control" && strings.Contains(strings.ToLower(got[0]), "private") && !strings.Contains(strings.ToLower(*e.Value), "private") {
+				// The rule's set_header wrote what the test expects,
+				// and the proxy's plan overrode it, as it does live.
+				why = ": the proxy sends a page made for this visitor private, whatever the origin or a rule's set_header says: expect what it sends"
+			}
+			fail(e.Pos, "expected %s %s: %q, got %q%s", what, e.Name, *e.Value, got[0], why)
 		}
 	}
 }
 
-func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header, names []string) {
+func checkCookies(fail failer, want []ir.Expected, h http.Header, names []string) {
 	set := map[string]string{}
 	for _, line := range h.Values("Set-Cookie") {
 		if c, err := http.ParseSetCookie(line); err == nil {
@@ -424,13 +555,13 @@ func checkCookies(fail func(string, ...any), want []ir.Expected, h http.Header, 
 		got, ok := set[e.Name]
 		switch {
 		case e.Value == nil && ok:
-			fail("line %d: expected no cookie %s, got %s=%q", e.Pos.Line, e.Name, e.Name, got)
+			fail(e.Pos, "expected no cookie %s, got %s=%q", e.Name, e.Name, got)
 		case e.Value != nil && !ok:
-			fail("line %d: expected cookie %s=%q, but it is not set", e.Pos.Line, e.Name, *e.Value)
+			fail(e.Pos, "expected cookie %s=%q, but it is not set%s", e.Name, *e.Value, noRuleSets(e.Name, names))
 		case e.Value != nil && got != *e.Value && decoded(got) != *e.Value:
 			// As sent, or as cookie() reads it back (percent-decoded):
 			// set_cookie encodes what a cookie cannot hold.
-			fail("line %d: expected cookie %s=%q, got %q", e.Pos.Line, e.Name, *e.Value, got)
+			fail(e.Pos, "expected cookie %s=%q, got %q", e.Name, *e.Value, got)
 		}
 	}
 }
@@ -444,7 +575,7 @@ func decoded(v string) string {
 	return v
 }
 
-func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Output) {
+func checkRedirect(fail failer, want *ir.Redirect, out *visit.Output) {
 	if want == nil {
 		return
 	}
@@ -452,37 +583,53 @@ func checkRedirect(fail func(string, ...any), want *ir.Redirect, out *visit.Outp
 	redirected := out.Status >= 300 && out.Status < 400 && loc != ""
 	switch {
 	case want.None && redirected:
-		fail("line %d: expected no redirect, got %d to %s", want.Pos.Line, out.Status, loc)
-	case !want.None && !redirected:
-		fail("line %d: expected a redirect to %s, got none", want.Pos.Line, want.To)
-	case !want.None && loc != want.To:
-		fail("line %d: expected a redirect to %s, got one to %s", want.Pos.Line, want.To, loc)
-	case !want.None && want.Status != 0 && out.Status != want.Status:
-		fail("line %d: expected a redirect with status %d, got %d", want.Pos.Line, want.Status, out.Status)
+		fail(want.Pos, "expected no redirect, got %d to %s", out.Status, loc)
+		return
+	case want.None:
+		return
+	}
+	expected := "a redirect to " + want.To
+	if want.Status != 0 {
+		expected += fmt.Sprintf(" with status %d", want.Status)
+	}
+	if !redirected {
+		fail(want.Pos, "expected %s, got none", expected)
+		return
+	}
+	// Every difference at once: said one at a time, the status that
+	// differs too shows only once the target is fixed.
+	toDiffers, statusDiffers := loc != want.To, want.Status != 0 && out.Status != want.Status
+	switch {
+	case toDiffers && statusDiffers:
+		fail(want.Pos, "expected %s, got one to %s with status %d", expected, loc, out.Status)
+	case toDiffers:
+		fail(want.Pos, "expected a redirect to %s, got one to %s", want.To, loc)
+	case statusDiffers:
+		fail(want.Pos, "expected a redirect with status %d, got %d", want.Status, out.Status)
 	}
 }
 
 // checkPage checks the rewritten page, body, made from the origin's,
 // origin.
-func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageCheck, origin, body []byte) {
+func checkPage(fail failer, prog *ir.Program, checks []ir.PageCheck, origin, body []byte) {
 	doc, err := parseDoc(body)
 	if err != nil {
-		fail("the rewritten page does not parse: %v", err)
+		fail(checks[0].Pos, "the rewritten page does not parse: %v", err)
 		return
 	}
 	for _, c := range checks {
 		sel, err := selector.Parse(c.Selector)
 		if err != nil {
-			fail("line %d: %v", c.Pos.Line, err)
+			fail(c.Pos, "%v", err)
 			continue
 		}
 		els := queryAll(doc, sel)
-		where := fmt.Sprintf("line %d: page %q", c.Pos.Line, c.Selector)
+		where := fmt.Sprintf("page %q", c.Selector)
 		if c.HasCount && len(els) != c.Count {
 			if c.Count == 0 {
-				fail("%s: expected gone, but %d element(s) match, the first %s", where, len(els), describe(els[0]))
+				fail(c.Pos, "%s: expected gone, but %d element(s) match, the first %s", where, len(els), describe(els[0]))
 			} else {
-				fail("%s: expected %d element(s), %d match", where, c.Count, len(els))
+				fail(c.Pos, "%s: expected %d element(s), %d match", where, c.Count, len(els))
 			}
 			continue
 		}
@@ -492,64 +639,97 @@ func checkPage(fail func(string, ...any), prog *ir.Program, checks []ir.PageChec
 				if near != "" {
 					msg += "; did you mean " + near + "?"
 				}
-				fail("%s", msg)
+				fail(c.Pos, "%s", msg)
 			}
 			continue
 		}
 		if len(els) == 0 {
-			fail("%s: no element matches", where)
+			fail(c.Pos, "%s: %s", where, noElement(prog, origin, sel))
 			continue
 		}
 		el := els[0]
 		got := text(el)
+		// Each field fails where it is written, the selector's place
+		// for a check made without them.
+		field := func(p diag.Pos) diag.Pos {
+			if !p.IsValid() {
+				return c.Pos
+			}
+			return p
+		}
 		if c.Text != nil && got != strings.Join(strings.Fields(*c.Text), " ") {
-			fail("%s: expected the text %q, got %q", where, *c.Text, got)
+			fail(field(c.TextPos), "%s: expected the text %q, got %q", where, *c.Text, got)
 		}
 		if c.Contains != nil && !strings.Contains(got, strings.Join(strings.Fields(*c.Contains), " ")) {
-			fail("%s: expected the text to contain %q, got %q", where, *c.Contains, got)
+			fail(field(c.ContainsPos), "%s: expected the text to contain %q, got %q", where, *c.Contains, got)
 		}
 		for _, a := range c.Attrs {
+			apos := field(a.Pos)
 			v, ok := attr(el, a.Name)
 			switch {
 			case a.Value == nil && ok:
-				fail("%s: expected no %s attribute, got %s=%q", where, a.Name, a.Name, v)
+				fail(apos, "%s: expected no %s attribute, got %s=%q", where, a.Name, a.Name, v)
 			case a.Value != nil && !ok:
-				fail("%s: expected %s=%q, but it has no %s attribute", where, a.Name, *a.Value, a.Name)
+				fail(apos, "%s: expected %s=%q, but it has no %s attribute", where, a.Name, *a.Value, a.Name)
 			case a.Value != nil && v != *a.Value:
-				fail("%s: expected %s=%q, got %q", where, a.Name, *a.Value, v)
+				fail(apos, "%s: expected %s=%q, got %q", where, a.Name, *a.Value, v)
 			}
 		}
-		for _, cl := range c.Classes {
+		for i, cl := range c.Classes {
 			if !hasClass(el, cl) {
 				v, _ := attr(el, "class")
-				fail("%s: expected the class %q, got class=%q", where, cl, v)
+				var p diag.Pos
+				if i < len(c.ClassPos) {
+					p = c.ClassPos[i]
+				}
+				fail(field(p), "%s: expected the class %q, got class=%q", where, cl, v)
 			}
 		}
 	}
 }
 
-func checkJSON(fail func(string, ...any), want []ir.Expected, body []byte) {
+// noElement says why no element of the rewritten page matches sel: an
+// element of the origin's page the rules took away, a selector nothing
+// could ever match (a typo most often: with the nearest that one does),
+// or one the origin's page does not match either.
+func noElement(prog *ir.Program, origin []byte, sel selector.List) string {
+	if doc, err := parseDoc(origin); err == nil {
+		if n := len(queryAll(doc, sel)); n > 0 {
+			return fmt.Sprintf("no element matches, where the page the origin sends has %d: the rules removed or replaced it", n)
+		}
+	}
+	if miss, near := alwaysGone(prog, origin, sel); miss != "" {
+		msg := "no element matches: no element of the page the origin sends, nor of the html the rules insert, " + miss
+		if near != "" {
+			msg += "; did you mean " + near + "?"
+		}
+		return msg
+	}
+	return "no element matches, on the page the origin sends either: check the selector against that page, or that a rule inserts the element"
+}
+
+func checkJSON(fail failer, want []ir.Expected, body []byte) {
 	if !gjson.ValidBytes(body) {
-		fail("the rewritten JSON is not valid")
+		fail(want[0].Pos, "the rewritten JSON is not valid")
 		return
 	}
 	for _, e := range want {
 		// Read as the visitor's JSON.parse reads it (the last of a
 		// repeated key), as the rules' edits address it.
 		r := jsonrw.Get(string(body), e.Name)
-		where := fmt.Sprintf("line %d: json %s", e.Pos.Line, e.Name)
+		where := "json " + e.Name
 		switch {
 		case e.Value == nil && r.Exists() && r.Type == gjson.Null:
 			// YAML reads a bare null as ~: missing. A JSON null is
 			// written quoted.
-			fail("%s: expected missing, got null (in YAML, a bare null means missing: to expect JSON null, write 'null')", where)
+			fail(e.Pos, "%s: expected missing, got null (in YAML, a bare null means missing: to expect JSON null, write 'null')", where)
 		case e.Value == nil && r.Exists():
-			fail("%s: expected missing, got %s", where, r.Raw)
+			fail(e.Pos, "%s: expected missing, got %s", where, r.Raw)
 		case e.Value == nil:
 		case !r.Exists():
-			fail("%s: expected %q, but it is missing", where, *e.Value)
+			fail(e.Pos, "%s: expected %q, but it is missing", where, *e.Value)
 		case !jsonEqual(r, *e.Value):
-			fail("%s: expected %s, got %s", where, *e.Value, r.Raw)
+			fail(e.Pos, "%s: expected %s, got %s", where, *e.Value, r.Raw)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package ruletest_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -213,7 +214,12 @@ func TestWhyNoMatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := strings.Join(results[0].Failures, "\n"); got != tc.want {
+		// Where the rule is named is TestMatchFailuresAt's.
+		got := strings.Join(results[0].Failures, "\n")
+		if got != "" && !strings.HasPrefix(got, "rules.yaml:") {
+			t.Errorf("%q: %s names no place", tc.rule, got)
+		}
+		if _, got, _ = strings.Cut(got, ": "); got != tc.want {
 			t.Errorf("%q:\n got %s\nwant %s", tc.rule, got, tc.want)
 		}
 	}
@@ -643,7 +649,7 @@ tests:
 	if !results[0].Passed() {
 		t.Errorf("three views: %q", results[0].Failures)
 	}
-	want := []string{"view 2: expected summer to match, but it did not: not seen(\"promo-summer\") does not hold"}
+	want := []string{"view 2: rules.yaml:36:27: expected summer to match, but it did not: not seen(\"promo-summer\") does not hold"}
 	if got := results[1].Failures; !slices.Equal(got, want) {
 		t.Errorf("failures %q, want %q", got, want)
 	}
@@ -770,5 +776,411 @@ func TestAbsenceNoRuleCanBreak(t *testing.T) {
 	}
 	if n := len(results[1].Failures); n != 3 {
 		t.Errorf("%d failures, want 3:\n%s", n, got)
+	}
+}
+
+// at is where the n-th (from 1) occurrence of mark starts in src, as
+// rules.yaml:line:col.
+func at(t *testing.T, src, mark string, n int) string {
+	t.Helper()
+	off := -1
+	for range n {
+		i := strings.Index(src[off+1:], mark)
+		if i < 0 {
+			t.Fatalf("%q occurs fewer than %d times", mark, n)
+		}
+		off += 1 + i
+	}
+	line := strings.Count(src[:off], "\n") + 1
+	col := off - strings.LastIndex(src[:off], "\n")
+	return fmt.Sprintf("rules.yaml:%d:%d", line, col)
+}
+
+// TestMatchFailuresAt: a failed match: or no_match: names where the
+// rule's name is written in the list, as the other checks name theirs:
+// said only by the rule's name, it sent the editor looking through the
+// test, or through every view of it.
+func TestMatchFailuresAt(t *testing.T) {
+	tests := `
+  - name: wrong
+    context: { geo.country: FR }
+    expect:
+      match: [quiet, moved]
+      no_match:
+        - bold
+        - french
+    then:
+      - expect: { match: [never] }
+`
+	s, prog := load(t, shop+"tests:\n"+tests)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := shop + "tests:\n" + tests
+	want := []string{
+		at(t, src, "quiet, moved", 1) + `: expected quiet to match, but it did not: device.bot (device.bot = "false") does not hold`,
+		at(t, src, "moved]", 1) + `: expected moved to match, but it did not: path == "/old" (path = "/") does not hold`,
+		at(t, src, "french\n", 2) + `: expected french not to match, but it did: geo.country == "FR" (geo.country = "FR") holds`,
+		"view 2: " + at(t, src, "never]", 1) + `: expected never to match, but it did not: cookie("x") == "never-set" (cookie("x") is missing) does not hold`,
+	}
+	if got := results[0].Failures; !slices.Equal(got, want) {
+		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestFailuresAt: each failed check names the file, line and column of
+// what failed, as the compiler's errors do: "line 47" did not say which
+// of the checks a flow mapping writes on one line failed, and an editor
+// or a terminal opens file:line:col where it cannot open "line 47".
+func TestFailuresAt(t *testing.T) {
+	tests := `
+  - name: wrong
+    context: { geo.country: FR }
+    expect:
+      page:
+        "#hero h1": Hello world
+        "#hero .cta": { attr: { href: /sale, target: _blank } }
+        "#nothing": { text: x }
+      headers: { X-Lang: de, X-Absent: "1" }
+      request_headers: { X-Tier: ~ }
+      cookies: { lang: de }
+      variants: { hero-test: ~ }
+  - name: json
+    request: { url: /api/odd.json }
+    expect: { json: { a: 1, big: 2 } }
+  - name: html as json
+    expect: { json: { a: 1 } }
+  - name: redirected page
+    request: { url: /old }
+    expect: { page: { "#hero": x } }
+`
+	src := shop + "tests:\n" + tests
+	s, prog := load(t, src)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range results {
+		got = append(got, r.Failures...)
+	}
+	for _, want := range []string{
+		at(t, src, `Hello world`, 1) + `: page "#hero h1": expected the text "Hello world", got "Bonjour"`,
+		at(t, src, `href: /sale`, 1) + `: page "#hero .cta": expected href="/sale", got "/fr/"`,
+		at(t, src, `target: _blank`, 1) + `: page "#hero .cta": expected target="_blank", but it has no target attribute`,
+		at(t, src, `"#nothing"`, 1) + `: page "#nothing": no element matches`,
+		at(t, src, `X-Lang: de`, 1) + `: expected header X-Lang: "de", got "fr"`,
+		at(t, src, `X-Absent`, 1) + `: expected header X-Absent: "1", but it is not set`,
+		at(t, src, `X-Tier`, 1) + `: expected no request header X-Tier, which no rule sets`,
+		at(t, src, `lang: de`, 1) + `: expected cookie lang="de", got "fr"`,
+		at(t, src, `hero-test: ~`, 1) + `: expected no variant of hero-test, got`,
+		at(t, src, `a: 1, big`, 1) + `: json a: expected 1, got 2`,
+		at(t, src, `big: 2`, 1) + `: json big: expected 2, got 12345678901234567890`,
+		at(t, src, `a: 1 }`, 1) + `: the page is HTML: check it with page:, not json:`,
+		at(t, src, `"#hero": x`, 1) + `: the visitor is redirected to /new, so there is no page to check`,
+	} {
+		if !slices.ContainsFunc(got, func(f string) bool { return strings.HasPrefix(f, want) }) {
+			t.Errorf("the failures lack %q:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+}
+
+// TestRedirectDifferences: a redirect check says every way the redirect
+// differs from it, in one failure: it said only that the target
+// differed, and once the target was fixed, that the status did.
+func TestRedirectDifferences(t *testing.T) {
+	for _, tc := range []struct{ check, want string }{
+		{"{ to: /new, status: 301 }", ""},
+		{"/new", ""},
+		{"{ to: /newer, status: 302 }", "expected a redirect to /newer with status 302, got one to /new with status 301"},
+		{"{ to: /newer, status: 301 }", "expected a redirect to /newer, got one to /new"},
+		{"{ to: /new, status: 302 }", "expected a redirect with status 302, got 301"},
+		{"none", "expected no redirect, got 301 to /new"},
+	} {
+		results := run(t, "  - name: t\n    request: { url: /old }\n    expect:\n      redirect: "+tc.check+"\n")
+		got := strings.Join(results[0].Failures, "\n")
+		if tc.want != "" {
+			tc.want = at(t, shop+"tests:\n  - name: t\n    request: { url: /old }\n    expect:\n      redirect: "+tc.check, tc.check, 1) + ": " + tc.want
+		}
+		if got != tc.want {
+			t.Errorf("redirect: %s:\n got %s\nwant %s", tc.check, got, tc.want)
+		}
+	}
+	results := run(t, "  - name: t\n    expect:\n      redirect: { to: /new, status: 301 }\n")
+	if got, want := strings.Join(results[0].Failures, "\n"), "expected a redirect to /new with status 301, got none"; !strings.HasSuffix(got, ": "+want) {
+		t.Errorf("no redirect:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestNoElementSaysWhy: a page check whose selector matches nothing
+// says why, as a gone: check does: a selector nothing could ever match
+// (a typo) names the nearest that one does, and an element the origin's
+// page has that the rules took away says so. "no element matches"
+// alone left the editor to tell a typo from a rule that removed it.
+func TestNoElementSaysWhy(t *testing.T) {
+	results := run(t, `
+  - name: t
+    context: { device.bot: true }
+    expect:
+      page:
+        "#promos": { text: Join the club }
+        "#promo p": Join the club
+        "#hero > p": Hello
+`)
+	got := strings.Join(results[0].Failures, "\n")
+	for _, want := range []string{
+		`page "#promos": no element matches: no element of the page the origin sends, nor of the html the rules insert, has the id "promos"; did you mean #promo?`,
+		`page "#promo p": no element matches, where the page the origin sends has 1: the rules removed or replaced it`,
+		`page "#hero > p": no element matches, on the page the origin sends either`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestExpectedNoRuleSets: a header, request header or cookie expected
+// with a value that is not set, and that no rule sets, says so, with
+// the nearest one a rule sets: a typo in its name reads as a rule that
+// did not apply.
+func TestExpectedNoRuleSets(t *testing.T) {
+	results := run(t, `
+  - name: typos
+    context: { geo.country: FR }
+    expect:
+      headers: { X-Lnag: fr }
+      request_headers: { X-Tier: gold }
+      cookies: { lnag: fr }
+  - name: not applied
+    context: { geo.country: DE }
+    expect:
+      headers: { X-Lang: fr }
+`)
+	got := strings.Join(results[0].Failures, "\n")
+	for _, want := range []string{
+		`expected header X-Lnag: "fr", but it is not set, and no rule sets it; did you mean X-Lang?`,
+		`expected request header X-Tier: "gold", but it is not set, and no rule sets it`,
+		`expected cookie lnag="fr", but it is not set, and no rule sets it; did you mean lang?`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
+	}
+	if got := strings.Join(results[1].Failures, "\n"); !strings.HasSuffix(got, `expected header X-Lang: "fr", but it is not set`) {
+		t.Errorf("a header a rule sets: %s", got)
+	}
+}
+
+// TestNoPageSaysWhere: a test whose page cannot be had says where it
+// was looked for and what to do, as it does for the file's pages: a
+// page file named by the test was said in Go's words ("open
+// nothere.html: no such file or directory"), and a page missing from
+// bespoke test --pages named no directory and no way out.
+func TestNoPageSaysWhere(t *testing.T) {
+	s, prog := load(t, shop+`tests:
+  - name: names a page that is not there
+    page: nothere.html
+    expect: { no_match: [french] }
+  - name: a page not saved
+    request: { url: /news/whales }
+    expect: { page: { h1: Hi } }
+`)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Dir: t.TempDir(), Pages: pages, PagesName: "saved (--pages)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{
+		`no page to check: nothere.html: no such file beside the rule file; save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })`,
+		`no page to check: no page for /news/whales: no file news/whales.html or news/whales/index.html in saved (--pages); save the page there, or give the test a page (page: { body: '<h1>Hi</h1>' })`,
+	} {
+		if got := strings.Join(results[i].Failures, "\n"); !strings.HasSuffix(got, ": "+want) {
+			t.Errorf("%s:\n got %s\nwant %s", results[i].Test.Name, got, want)
+		}
+	}
+}
+
+// TestPageFailuresAtTheirField: a page check's text, contains and class
+// fail where each is written, as its attr: does: all said the place of
+// the selector, though one check may write them all on its line.
+func TestPageFailuresAtTheirField(t *testing.T) {
+	tests := `
+  - name: t
+    expect:
+      page:
+        "#hero .cta": { text: Go, contains: Stop, class: [cta, big] }
+`
+	src := shop + "tests:\n" + tests
+	s, prog := load(t, src)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		at(t, src, "Go,", 1) + `: page "#hero .cta": expected the text "Go", got "Shop the sale"`,
+		at(t, src, "Stop,", 1) + `: page "#hero .cta": expected the text to contain "Stop", got "Shop the sale"`,
+		at(t, src, "big]", 1) + `: page "#hero .cta": expected the class "big", got class="cta"`,
+	}
+	if got := results[0].Failures; !slices.Equal(got, want) {
+		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestFailuresInFileOrder: a test's failures come in the order its
+// checks are written, as the editor reads the test: they came by kind
+// (rules, variants, headers, cookies, redirect, page, JSON), so a page
+// check written first was said last.
+func TestFailuresInFileOrder(t *testing.T) {
+	results := run(t, `
+  - name: t
+    context: { geo.country: FR }
+    expect:
+      page: { "#hero h1": Hello }
+      cookies: { lang: de }
+      headers: { X-Lang: de }
+      variants: { hero-test: ~ }
+      no_match: [french]
+`)
+	got := results[0].Failures
+	want := []string{"page \"#hero h1\"", "cookie lang", "header X-Lang", "variant of hero-test", "french not to match"}
+	if len(got) != len(want) {
+		t.Fatalf("%d failures, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.Contains(got[i], want[i]) {
+			t.Errorf("failure %d is %q, want the one of %s:\n%s", i+1, got[i], want[i], strings.Join(got, "\n"))
+		}
+	}
+}
+
+// TestForcedVariantAt: a variant forced on a visitor the experiment does
+// not enroll fails where the context forces it, not at the test's name.
+func TestForcedVariantAt(t *testing.T) {
+	const rules = `experiments:
+  - name: hero-test
+    when: geo.country == "FR"
+    variants: { control: 50, bold: 50 }
+rules:
+  - name: bold
+    when: variant("hero-test") == "bold"
+    actions:
+      - add_class: { select: body, class: bold }
+tests:
+  - name: forced
+    context: { geo.country: DE, variant(hero-test): bold }
+    expect: { no_match: [bold] }
+`
+	s, prog := load(t, rules)
+	results, err := ruletest.Run(context.Background(), s, prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := at(t, rules, "variant(hero-test): bold", 1) + ": variant \"bold\" of hero-test was forced, but the experiment does not enroll this visitor (its `when` does not hold)"
+	if got := strings.Join(results[0].Failures, "\n"); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestWhyMatched: a rule expected not to match that did says why, as
+// one expected to match that did not does: "but it did" alone left the
+// editor to find which value made its condition hold.
+func TestWhyMatched(t *testing.T) {
+	results := run(t, `
+  - name: t
+    context: { geo.country: FR }
+    expect: { no_match: [french, fresh] }
+`)
+	got := strings.Join(results[0].Failures, "\n")
+	for _, want := range []string{
+		`expected french not to match, but it did: geo.country == "FR" (geo.country = "FR") holds`,
+		`expected fresh not to match, but it did: it has no condition, so it applies to every visitor`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestViewNotRunAt: a next view that could not run, the view before it
+// not served, says where it is written, as every failure does; a page
+// given as JSON that is not says how to write it, not in the words of
+// the package that read it ("jsonrw: not valid JSON").
+func TestViewNotRunAt(t *testing.T) {
+	tests := `
+  - name: t
+    page: { body: '{"a": ', type: json }
+    expect: { json: { a: 1 } }
+    then:
+      - expect: { match: [fresh] }
+`
+	src := shop + "tests:\n" + tests
+	s, prog := load(t, src)
+	results, err := ruletest.RunWith(context.Background(), s, prog, ruletest.Options{Pages: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		at(t, src, "{ body: '{", 1) + ": the page is not valid JSON (a body of type: json): correct it, or write type: html",
+		"view 2: " + at(t, src, "expect: { match: [fresh] }", 1) + ": not run: the view before it was not served",
+	}
+	if got := results[0].Failures; !slices.Equal(got, want) {
+		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestPrivateCacheControlSaysWhy: a Cache-Control expected of a page
+// made for the visitor, which the proxy sends private, says why it is
+// private: the rule's own set_header wrote the value the test expects,
+// and "got private" read as a bug of the rule.
+func TestPrivateCacheControlSaysWhy(t *testing.T) {
+	results := run(t, `
+  - name: t
+    context: { geo.country: FR }
+    expect: { headers: { Cache-Control: "public, max-age=300" } }
+`)
+	got := strings.Join(results[0].Failures, "\n")
+	want := `: the proxy sends a page made for this visitor private, whatever the origin or a rule's set_header says: expect what it sends`
+	if !strings.Contains(got, `expected header Cache-Control: "public, max-age=300", got "private`) || !strings.HasSuffix(got, want) {
+		t.Errorf("got  %s\nwant it to end with %s", got, want)
+	}
+}
+
+// TestNotEnrolledSaysWhy: a variant expected of a visitor the
+// experiment does not enroll says why it does not, as a variant forced
+// on such a visitor does: "got none (not enrolled)" left the editor to
+// guess between its when and what it buckets by.
+func TestNotEnrolledSaysWhy(t *testing.T) {
+	s, prog := load(t, `experiments:
+  - name: hero-test
+    when: geo.country == "FR"
+    variants: { control: 50, bold: 50 }
+  - name: plan-test
+    by: cookie("account")
+    variants: { a: 50, b: 50 }
+  - name: small-test
+    variants: { a: 1, b: 1 }
+rules:
+  - name: bold
+    when: variant("hero-test") == "bold" or variant("plan-test") == "b" or variant("small-test") == "b"
+    actions:
+      - add_class: { select: body, class: bold }
+tests:
+  - name: t
+    context: { geo.country: DE }
+    expect: { variants: { hero-test: bold, plan-test: b, small-test: b } }
+`)
+	results, err := ruletest.Run(context.Background(), s, prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(results[0].Failures, "\n")
+	for _, want := range []string{
+		"expected variant \"bold\" of hero-test, got none (not enrolled: its `when` does not hold)",
+		"expected variant \"b\" of plan-test, got none (not enrolled: it buckets visitors by cookie(\"account\"), which this visitor has not)",
+		"expected variant \"b\" of small-test, got none (not enrolled: its variants share 2% of visitors, and this visitor's bucket, ",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the failures lack %q:\n%s", want, got)
+		}
 	}
 }

@@ -93,6 +93,28 @@ type Spec struct {
 	ConsentDeny   []string
 }
 
+// WhyNotEnrolled says why experiment xi of prog, which r's visitor is
+// not enrolled in, does not enroll them: its when, or the value it
+// buckets visitors by, which the visitor has not.
+func (r *Result) WhyNotEnrolled(prog *ir.Program, xi int) string {
+	x := prog.Experiments[xi]
+	b := x.Bucket
+	if b < 0 || b >= len(r.Values) {
+		return "its `when` does not hold"
+	}
+	if !r.Values[b].Present && prog.Slots[b].From != nil {
+		return fmt.Sprintf("it buckets visitors by %s, which this visitor has not", prog.Slots[b].From)
+	}
+	total := 0
+	for _, w := range x.Weights {
+		total += w
+	}
+	if v := r.Values[b]; v.Present && v.Number && total < plugin.Buckets && int(v.Num) >= total {
+		return fmt.Sprintf("its variants share %g%% of visitors, and this visitor's bucket, %d of %d, is in the rest", float64(total)*100/plugin.Buckets, int(v.Num), plugin.Buckets)
+	}
+	return "its `when` does not hold"
+}
+
 // DerivedID returns a visitor id of the proxy's form derived from seed,
 // the same on every run: the id of a new visitor in tests (seeded with the
 // test's name) and in explanations.
@@ -125,6 +147,10 @@ type Result struct {
 	// Notes say what the Spec asked that did not happen (a variant forced
 	// on a visitor the experiment does not enroll).
 	Notes []string
+	// NotEnrolled holds, by experiment name, the note of each variant the
+	// Spec forced that the experiment does not give this visitor: a test
+	// says it where it forces the variant.
+	NotEnrolled map[string]string
 	// ByAddress: what the rules read came from the visitor's address (a
 	// GeoIP lookup): the proxy serves a page they could change private.
 	ByAddress bool
@@ -244,11 +270,12 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 		for name, want := range spec.Variants {
 			for i, x := range prog.Experiments {
 				if x.Name == name && (i >= len(req.Plan.Variants) || req.Plan.Variants[i] != want) {
-					why := "its `when` does not hold"
-					if b := x.Bucket; b >= 0 && b < len(req.Values) && !req.Values[b].Present && prog.Slots[b].From != nil {
-						why = fmt.Sprintf("it buckets visitors by %s, which this visitor has not", prog.Slots[b].From)
+					note := fmt.Sprintf("variant %q of %s was forced, but the experiment does not enroll this visitor (%s)", want, name, res.WhyNotEnrolled(prog, i))
+					res.Notes = append(res.Notes, note)
+					if res.NotEnrolled == nil {
+						res.NotEnrolled = map[string]string{}
 					}
-					res.Notes = append(res.Notes, fmt.Sprintf("variant %q of %s was forced, but the experiment does not enroll this visitor (%s)", want, name, why))
+					res.NotEnrolled[name] = note
 				}
 			}
 		}
