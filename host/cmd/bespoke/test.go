@@ -127,6 +127,9 @@ func runTests(ctx context.Context, paths []string, opt testOptions, stdout, stde
 			for _, f := range r.Failures {
 				fmt.Fprintf(stdout, "      %s\n", f)
 			}
+			for _, n := range r.Notes {
+				fmt.Fprintf(stdout, "      note: %s\n", n)
+			}
 			if len(r.ThenMatched) == 0 {
 				fmt.Fprintf(stdout, "      matched: %s\n", ruleList(r.Matched))
 				continue

@@ -69,6 +69,11 @@ type Result struct {
 	ThenMatched [][]string
 	// Failures says what went wrong; empty when the test passed.
 	Failures []string
+	// Notes say, when a page check failed, which edits could not apply
+	// because the page leaves out the tag of an element their selector
+	// names (visit.Result.Implied): the check reads the browser's page,
+	// which has the element.
+	Notes []string
 	// Rendered says the test's page was rewritten (a page was given or
 	// found for its URL).
 	Rendered bool
@@ -323,7 +328,11 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 		if page.JSON {
 			fail(x.Page[0].Pos, "the page is JSON: check it with json:, not page:")
 		} else {
+			before := len(failures)
 			checkPage(fail, prog, x.Page, page.Body, output.Body)
+			if len(failures) > before {
+				res.Notes = impliedNotes(s, v, page, output)
+			}
 		}
 	}
 	if res.Rendered && len(x.JSON) > 0 {
@@ -814,4 +823,28 @@ func alwaysGone(prog *ir.Program, origin []byte, sel selector.List) (miss, near 
 		}
 	}
 	return miss, near
+}
+
+// impliedNotes are the notes of a failed page check: each edit of v's
+// plan that changed nothing on page because its selector names an
+// element the page has no tag for.
+func impliedNotes(s *site.Site, v *visit.Result, page *visit.Page, out *visit.Output) []string {
+	var notes []string
+	m := s.Manifest()
+	for i, n := range out.Applied {
+		if n > 0 {
+			continue
+		}
+		why := v.Implied(page, i)
+		if why == "" {
+			continue
+		}
+		rule := "(experiments)"
+		if ri := v.Plan.EditRules[i]; ri >= 0 && ri < len(m.Rules) {
+			rule = m.Rules[ri].Name
+		}
+		e := v.Plan.Edits[i]
+		notes = append(notes, fmt.Sprintf("%s's %s %q changed nothing: %s", rule, plan.OpName(e.Op), m.Selectors[e.Selector], why))
+	}
+	return notes
 }

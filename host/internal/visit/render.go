@@ -255,13 +255,8 @@ func (r *Result) Unchanged(page *Page, i int) string {
 	sel := r.AppliedWith(page, []rewrite.Edit{{Selector: e.Selector, Op: rewrite.AddClass, Attr: "bsk-probe"}})[0]
 	switch {
 	case sel == 0:
-		tag := impliedTag(r.site.Manifest().Selectors[e.Selector], page.Body)
-		if tag == "head" && r.Plan.EditRules[i] < 0 {
-			// The experiments' meta: true, which names no selector.
-			return "meta: true writes the variants' <meta> at the end of the page's <head>, and this page has no <head> tag: the browser makes one, but bespoke edits only elements whose tags are in the page; on this page, analytics read the variants from X-Bespoke-Experiments"
-		}
-		if tag != "" {
-			return fmt.Sprintf("its selector names %[1]s, which this page has no <%[1]s> tag for: the browser makes one, and bespoke edits only elements whose tags are in the page (rules/SYNTAX.md, \"Where bespoke's idea of the page differs from the browser's\")", tag)
+		if why := r.Implied(page, i); why != "" {
+			return why
 		}
 		return "its selector selects nothing on this page"
 	case e.Op == rewrite.HideSeen:
@@ -274,6 +269,26 @@ func (r *Result) Unchanged(page *Page, i int) string {
 		return "the page has no more items than it keeps"
 	}
 	return "it had nothing to change on this page"
+}
+
+// Implied says why page edit i of the plan cannot change page when its
+// selector names an element the page has no tag for (html, head, body,
+// tbody: the browser makes them where the page leaves their tags out, as
+// minifiers do, and bespoke edits only elements whose tags are in the
+// page); "" when it names none. It does not say whether the edit
+// applied: a selector that names body may select the body of a page
+// whose tag is in a comment.
+func (r *Result) Implied(page *Page, i int) string {
+	e := r.Plan.Edits[i]
+	tag := impliedTag(r.site.Manifest().Selectors[e.Selector], page.Body)
+	switch {
+	case tag == "head" && r.Plan.EditRules[i] < 0:
+		// The experiments' meta: true, which names no selector.
+		return "meta: true writes the variants' <meta> at the end of the page's <head>, and this page has no <head> tag: the browser makes one, but bespoke edits only elements whose tags are in the page; on this page, analytics read the variants from X-Bespoke-Experiments"
+	case tag != "":
+		return fmt.Sprintf("its selector names %[1]s, which this page has no <%[1]s> tag for: the browser makes one, and bespoke edits only elements whose tags are in the page (rules/SYNTAX.md, \"Where bespoke's idea of the page differs from the browser's\")", tag)
+	}
+	return ""
 }
 
 // impliedTag returns an element the selector sel names (html, head,
