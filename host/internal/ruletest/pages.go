@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/bespoke-edge/bespoke/host/internal/visit"
 	"github.com/bespoke-edge/bespoke/internal/ir"
 	"github.com/bespoke-edge/bespoke/internal/selector"
 	"github.com/bespoke-edge/bespoke/plugin"
@@ -105,6 +106,8 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 		root = real
 	}
 	var docs []*html.Node
+	var raws [][]byte      // each page's bytes, for ImpliedTag
+	var pageNames []string // and its name in the directory
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -125,6 +128,11 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		docs = append(docs, doc)
+		raws = append(raws, b)
+		if rel, err := filepath.Rel(root, path); err == nil {
+			path = rel
+		}
+		pageNames = append(pageNames, filepath.ToSlash(path))
 		return nil
 	})
 	if err != nil || len(docs) == 0 {
@@ -141,7 +149,7 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 	}
 	ids, classes, tags := names(docs)
 	var out diag.List
-	warned, warnedID, warnedAlone := map[int]bool{}, map[int]bool{}, map[int]bool{}
+	warned, warnedID, warnedAlone, warnedImplied := map[int]bool{}, map[int]bool{}, map[int]bool{}, map[int]bool{}
 	for _, r := range prog.Rules {
 		for _, a := range r.Actions {
 			if a.Select < 0 || a.Select >= len(prog.Selectors) || warned[a.Select] || !plugin.ElementOp(a.Op) {
@@ -164,6 +172,10 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 					out.Add(e)
 				}
 				if e := markupWarning(prog, a, src, list, items); e != nil {
+					out.Add(e)
+				}
+				if e := impliedWarning(prog, a, src, list, docs[:pages], raws, pageNames); e != nil && !warnedImplied[a.Select] {
+					warnedImplied[a.Select] = true
 					out.Add(e)
 				}
 				continue
@@ -194,6 +206,36 @@ func CheckPages(prog *ir.Program, dir string) (diag.List, error) {
 		}
 	}
 	return append(missing, out...), nil
+}
+
+// impliedWarning warns of an action whose selector selects, on saved
+// pages, an element the page has no tag for (html, head, body, tbody:
+// the browser makes them where the page leaves their tags out, as
+// minifiers do). The pages' documents have them, so the selector seems
+// to select; bespoke edits only elements whose tags are in the page, and
+// on those pages the action changes nothing. nil when no such page.
+func impliedWarning(prog *ir.Program, a plugin.Action, src string, list selector.List, docs []*html.Node, raws [][]byte, pages []string) *diag.Error {
+	var on []string
+	tag := ""
+	for i, doc := range docs {
+		t := visit.ImpliedTag(src, raws[i])
+		if t == "" || len(selected([]*html.Node{doc}, list)) == 0 {
+			continue
+		}
+		tag = t
+		on = append(on, pages[i])
+	}
+	if len(on) == 0 {
+		return nil
+	}
+	where := filepath.ToSlash(filepath.Join(prog.Pages, on[0]))
+	if len(on) > 1 {
+		where = fmt.Sprintf("%d of the pages of %s (%s, ...)", len(on), prog.Pages, on[0])
+	}
+	return diag.Warningf(diag.Pos{File: prog.Source, Line: a.Pos.Line, Col: a.Pos.Col},
+		"selector %q names %s, which %s has no <%s> tag for: the browser makes one, but bespoke edits only elements whose tags are in the page, so there this action changes nothing", src, tag, where, tag).
+		WithCode("implied-element").
+		WithHint("select an element whose tag the page has (main, #app), or have the origin write the <%s> tag", tag)
 }
 
 // selected returns the elements list selects in docs.

@@ -235,3 +235,50 @@ tests:
 		t.Errorf("%v", got)
 	}
 }
+
+// TestCheckPagesImpliedElement: a selector that names body, head or
+// tbody selects, in the saved pages' documents, the element the browser
+// makes where a page leaves its tag out; bespoke edits only elements
+// whose tags are in the page, so check warns, naming the page, where
+// the action would change nothing. A page with the tag, or a selector
+// naming none, gets no warning.
+func TestCheckPagesImpliedElement(t *testing.T) {
+	dir := t.TempDir()
+	site := filepath.Join(dir, "site")
+	if err := os.MkdirAll(site, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"index.html": `<!doctype html><title>Shop</title><main id=m><table id=t><tr><td>1</table></main>`,
+		"full.html":  `<!doctype html><html><head><title>About</title></head><body class=about><main id=m>About</main></body></html>`,
+	} {
+		if err := os.WriteFile(filepath.Join(site, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		selector string
+		want     string // a part of the warning, "" for none
+	}{
+		{"body", `selector "body" names body, which site/index.html has no <body> tag for`},
+		{"body > main", `names body, which site/index.html has no <body> tag for`},
+		{"head", `names head, which site/index.html has no <head> tag for`},
+		{"#t > tbody", `names tbody, which site/index.html has no <tbody> tag for`},
+		{"body.about", ""}, // only on the page that has its tag
+		{"main", ""},
+	} {
+		t.Run(tc.selector, func(t *testing.T) {
+			src := "pages: site\nrules:\n  - name: r\n    actions:\n      - add_class: { select: \"" + tc.selector + "\", class: x }\n"
+			got := checkPages(t, dir, src)
+			if tc.want == "" {
+				if len(got) > 0 {
+					t.Fatalf("warned %v", got)
+				}
+				return
+			}
+			if len(got) != 1 || !strings.Contains(got[0].Error(), tc.want) {
+				t.Fatalf("warned %v, want one saying %q", got, tc.want)
+			}
+		})
+	}
+}

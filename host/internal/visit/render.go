@@ -280,7 +280,7 @@ func (r *Result) Unchanged(page *Page, i int) string {
 // whose tag is in a comment.
 func (r *Result) Implied(page *Page, i int) string {
 	e := r.Plan.Edits[i]
-	tag := impliedTag(r.site.Manifest().Selectors[e.Selector], page.Body)
+	tag := ImpliedTag(r.site.Manifest().Selectors[e.Selector], page.Body)
 	switch {
 	case tag == "head" && r.Plan.EditRules[i] < 0:
 		// The experiments' meta: true, which names no selector.
@@ -291,14 +291,14 @@ func (r *Result) Implied(page *Page, i int) string {
 	return ""
 }
 
-// impliedTag returns an element the selector sel names (html, head,
+// ImpliedTag returns an element the selector sel names (html, head,
 // body, tbody) whose start tag is nowhere in page, "" for none: the
 // browser creates it where the page leaves its tag out (a minifier's
 // optional tags), and the rewriter sees only elements whose tags are in
 // the page. The search is for the tag's bytes anywhere, a comment or a
 // script's text included: the message it leads to is only given when
 // one is surely missing.
-func impliedTag(sel string, page []byte) string {
+func ImpliedTag(sel string, page []byte) string {
 	list, err := selector.Parse(sel)
 	if err != nil {
 		return ""
