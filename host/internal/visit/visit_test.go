@@ -775,24 +775,12 @@ rules:
 		{"redirect for this visitor", "/club", [][2]string{{"Cookie", "club=gold"}}, "private, no-store"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			headers := append([][2]string{{"User-Agent", visit.DefaultUserAgent}}, tc.headers...)
-			req, _ := http.NewRequest(http.MethodGet, ps.URL+tc.path, nil)
-			for _, h := range headers {
-				req.Header.Add(h[0], h[1])
-			}
-			resp, err := http.DefaultTransport.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp, res := viaProxyAndVisit(t, ps, s, prog, tc.path, tc.headers)
 			if got := resp.Header.Get("Cache-Control"); got != tc.want {
 				t.Fatalf("the proxy sends Cache-Control %q, the test expects %q", got, tc.want)
 			}
-			res, err := visit.Run(context.Background(), s, prog, visit.Spec{URL: tc.path, Headers: tc.headers})
-			if err != nil {
-				t.Fatal(err)
-			}
 			var page *visit.Page
+			var err error
 			if res.Plan.Redirect == nil {
 				if page, err = res.Fetch(context.Background(), nil, originURL); err != nil {
 					t.Fatal(err)
@@ -859,20 +847,7 @@ rules:
 		{"view recorded", "/promo", [][2]string{{"Cookie", kept}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, ps.URL+tc.path, nil)
-			req.Header.Set("User-Agent", visit.DefaultUserAgent)
-			for _, h := range tc.headers {
-				req.Header.Add(h[0], h[1])
-			}
-			resp, err := http.DefaultTransport.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			res, err := visit.Run(context.Background(), s, prog, visit.Spec{URL: tc.path, Headers: tc.headers})
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp, res := viaProxyAndVisit(t, ps, s, prog, tc.path, tc.headers)
 			out, err := res.Render(nil)
 			if err != nil {
 				t.Fatal(err)
@@ -951,4 +926,26 @@ rules:
 			}
 		})
 	}
+}
+
+// viaProxyAndVisit requests path with headers (and the simulation's
+// User-Agent) through the proxy ps, and simulates the same visit with s:
+// the proxy's response, its body closed, and the visit.
+func viaProxyAndVisit(t *testing.T, ps *httptest.Server, s *site.Site, prog *ir.Program, path string, headers [][2]string) (*http.Response, *visit.Result) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ps.URL+path, nil)
+	req.Header.Set("User-Agent", visit.DefaultUserAgent)
+	for _, h := range headers {
+		req.Header.Add(h[0], h[1])
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	res, err := visit.Run(context.Background(), s, prog, visit.Spec{URL: path, Headers: headers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, res
 }
