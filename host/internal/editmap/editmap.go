@@ -168,8 +168,8 @@ func (c *Cache) Get(key Key, prog *rewrite.Program) *rewrite.EditMap {
 	if e == nil || e.m == nil {
 		return nil
 	}
-	if e.m.Program() != prog {
-		if !e.m.Program().SameSelectors(prog) {
+	if !e.m.Of(prog) {
+		if !e.m.Fits(prog) {
 			c.remove(e)
 			return nil
 		}

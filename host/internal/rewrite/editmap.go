@@ -55,7 +55,8 @@ const eventSize = int(unsafe.Sizeof(event{}))
 // EditMap is the recorded structure of one page for one Program (see
 // above). It is immutable once built and safe for concurrent use.
 type EditMap struct {
-	prog   *Program
+	// set is that of the Program the map is for (see selectorSet).
+	set    *selectorSet
 	length int
 	sums   []uint64
 	// cuts holds, per whole block, where the rewrite had read to once it
@@ -160,15 +161,19 @@ func (m *EditMap) selectsFor(edits []Edit) bool {
 	return false
 }
 
-// Program returns the Program the map was made for: a map is only used
-// with it.
-func (m *EditMap) Program() *Program { return m.prog }
+// Of reports whether m is for p: made for it, or carried over to it by
+// For. A map is only used with its Program.
+func (m *EditMap) Of(p *Program) bool { return p != nil && m.set == p.set }
+
+// Fits reports whether m may be carried over to p (For): p has the
+// selectors of m's Program (Program.SameSelectors).
+func (m *EditMap) Fits(p *Program) bool { return p != nil && m.set.same(p.set) }
 
 // For returns m for use with p, which must have m's Program's selectors
-// (Program.SameSelectors): a copy that shares m's arrays.
+// (Fits): a copy that shares m's arrays.
 func (m *EditMap) For(p *Program) *EditMap {
 	c := *m
-	c.prog = p
+	c.set = p.set
 	return &c
 }
 
@@ -431,7 +436,7 @@ func (b *MapBuilder) Close() *EditMap {
 		return nil
 	}
 	m := &EditMap{
-		prog:     b.r.prog,
+		set:      b.r.prog.set,
 		length:   b.n,
 		sums:     append([]uint64(nil), b.sums...),
 		cuts:     append([]int32(nil), b.cuts...),

@@ -48,6 +48,10 @@ type Program struct {
 	// map (SameSelectors).
 	src []string
 	fp  uint64
+	// set is src, fp and read, which is what an edit map keeps of the
+	// Program it was made for: the Program's tables would otherwise live
+	// on in the maps of pages not seen since a reload replaced it.
+	set *selectorSet
 	// kids is what a selector reads of an element's earlier siblings:
 	// nothing (kidsNone), how many there are (kidsCount, :nth-child),
 	// or how many of each name (kidsNames, :nth-of-type). What a digest
@@ -163,6 +167,21 @@ func (p *Program) fingerprint() {
 		h.WriteByte(0)
 	}
 	p.fp = h.Sum64()
+	p.set = &selectorSet{src: p.src, fp: p.fp, read: p.read}
+}
+
+// selectorSet is what makes two Programs interchangeable for an edit map
+// (see SameSelectors). Each Program has its own: the one an edit map
+// holds says which Program it is for, as a pointer to the Program did.
+type selectorSet struct {
+	src  []string
+	fp   uint64
+	read map[string]bool
+}
+
+// same reports whether s and o name the same selectors and attributes.
+func (s *selectorSet) same(o *selectorSet) bool {
+	return s == o || o != nil && s.fp == o.fp && slices.Equal(s.src, o.src) && maps.Equal(s.read, o.read)
 }
 
 // SameSelectors reports whether q has p's selectors, index for index,
@@ -170,7 +189,7 @@ func (p *Program) fingerprint() {
 // either serves the other (EditMap.For). A reload that changed rules but
 // not what they select keeps its pages' maps.
 func (p *Program) SameSelectors(q *Program) bool {
-	return p == q || q != nil && p.fp == q.fp && slices.Equal(p.src, q.src) && maps.Equal(p.read, q.read)
+	return p == q || q != nil && p.set.same(q.set)
 }
 
 // check rejects lists that selector.Parse does not make: empty ones, and

@@ -118,8 +118,8 @@ func (p *Program) NewSplicer(w io.Writer, m *EditMap, edits []Edit, opt Options)
 	s.cw = countWriter{w: w}
 	s.seen = seenLog{under: opt.Seen, log: s.seen.log[:0]}
 	s.tooLarge, s.lastSeen = false, -2
-	if m == nil || m.prog != p || !s.fits(0) {
-		s.tooLarge = m != nil && m.prog == p
+	if m == nil || !m.Of(p) || !s.fits(0) {
+		s.tooLarge = m != nil && m.Of(p)
 		s.full = p.NewRewriter(w, edits, opt)
 		return s
 	}
@@ -325,7 +325,7 @@ func (s *Splicer) sameWords(i int, v []byte) bool {
 		return true
 	}
 	w := &ws[k]
-	fp, ok := s.m.prog.wordsOf(v, w.id, w.quirks)
+	fp, ok := s.prog.wordsOf(v, w.id, w.quirks)
 	return ok && fp == w.fp
 }
 

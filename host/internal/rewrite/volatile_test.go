@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -73,8 +74,25 @@ func wordsChanged(m *EditMap, i int, v []byte) bool {
 	if w == nil {
 		return false
 	}
-	fp, ok := m.prog.wordsOf(v, w.id, w.quirks)
+	fp, ok := programOf(m).wordsOf(v, w.id, w.quirks)
 	return !ok || fp != w.fp
+}
+
+// programs are the Programs programOf compiled, by selector set.
+var programs sync.Map
+
+// programOf returns a Program with the selectors of m's (which m does
+// not keep): what the matcher reads of class lists and ids is theirs.
+func programOf(m *EditMap) *Program {
+	if p, ok := programs.Load(m.set); ok {
+		return p.(*Program)
+	}
+	p, err := CompileStrings(m.set.src)
+	if err != nil {
+		panic(err)
+	}
+	programs.Store(m.set, p)
+	return p
 }
 
 // regrow returns page with some of m's volatile values rewritten to

@@ -29,3 +29,7 @@ func cityDB(t *testing.T, country string) []byte {
 	}
 	return []byte(b.String())
 }
+
+// WaitReplaced waits until the configurations a reload replaced are
+// closed.
+func (l *Live) WaitReplaced() { l.oldWG.Wait() }

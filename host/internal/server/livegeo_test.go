@@ -5,9 +5,11 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestConfigReloadClosesGeoIPAfterItsRequests: with shutdown_grace: 0,
@@ -62,5 +64,56 @@ func TestConfigReloadClosesGeoIPAfterItsRequests(t *testing.T) {
 	t.Logf("%d requests served across 200 reloads, %d of them untouched", served.Load(), untouched.Load())
 	if failed.Load() > 0 {
 		t.Errorf("%d requests failed; the first: %v", failed.Load(), first.Load())
+	}
+}
+
+// geoIPWatchers is how many goroutines watch a GeoIP database file.
+func geoIPWatchers(t *testing.T) int {
+	t.Helper()
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(b.String(), "server.(*geoIP).watch(")
+}
+
+// TestConfigReloadEndsTheGeoIPWatch: a configuration with a GeoIP
+// database, watched, reloaded 20 times: once the configurations replaced
+// are closed, one watch of the file is left, the serving one's. Each
+// replaced configuration's watch ran on for the life of the process,
+// looking at the file every watch interval and, once geoipupdate had
+// replaced it, opening and mapping the new file into the closed database
+// at every look.
+func TestConfigReloadEndsTheGeoIPWatch(t *testing.T) {
+	db, err := filepath.Abs("../../../testdata/geoip/test-city.mmdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := markedOrigin(t, "A")
+	conf := func(i int) string {
+		return fmt.Sprintf("# version %d\ngeo: { geoip: %q }\nroutes:\n  - { name: shop, origin: %q }\n", i, db, o.URL)
+	}
+	// A watch interval no look of this test reaches: the watches wait.
+	ls := startLiveHead(t, "watch: 1h\n", conf(0), nil)
+	// The watch's goroutine shows in it once it runs.
+	before := 0
+	for range 5000 {
+		if before = geoIPWatchers(t); before > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if before == 0 {
+		t.Fatal("the configuration serving does not watch its GeoIP database")
+	}
+	for i := 1; i <= 20; i++ {
+		ls.write(t, conf(i))
+		if res := ls.reload(t); res.Error != "" {
+			t.Fatalf("reload %d: %s", i, res.Error)
+		}
+	}
+	ls.live.WaitReplaced()
+	if after := geoIPWatchers(t); after > before {
+		t.Errorf("20 configurations replaced and closed left %d watches of the GeoIP file, %d before", after, before)
 	}
 }

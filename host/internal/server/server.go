@@ -77,6 +77,13 @@ type Server struct {
 	prior map[string]int64
 	// geoIP is the GeoIP database geo.geoip names, nil for none.
 	geoIP *geoIP
+	// stopWatch ends the watch of geoIP that Watch started, and
+	// watching waits for it: a configuration replaced by a reload is
+	// closed while the process, whose context the watch was given, goes
+	// on.
+	watchMu   sync.Mutex
+	stopWatch []context.CancelFunc
+	watching  sync.WaitGroup
 	// served is Serve's context once it serves: reloads end with it.
 	served atomic.Pointer[context.Context]
 }
@@ -604,14 +611,18 @@ func (s *Server) Ready() bool {
 }
 
 // Watch reloads routes whose rule or plugin file changes, and the GeoIP
-// database when its file does, until ctx ends.
+// database when its file does, until ctx ends or s is closed.
 func (s *Server) Watch(ctx context.Context) {
 	every := s.cfg.WatchEvery()
 	if every <= 0 {
 		return
 	}
 	if s.geoIP != nil {
-		go s.geoIP.watch(ctx, every)
+		ctx, stop := context.WithCancel(ctx)
+		s.watchMu.Lock()
+		s.stopWatch = append(s.stopWatch, stop)
+		s.watchMu.Unlock()
+		s.watching.Go(func() { s.geoIP.watch(ctx, every) })
 	}
 	for _, r := range s.Routes {
 		go r.Reloader.Watch(ctx, every) // returns at once without a file
@@ -778,6 +789,15 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, r := range s.Routes {
 		r.Reloader.Close()
 	}
+	// Before the database closes: a look under way would open the file
+	// again into it.
+	s.watchMu.Lock()
+	for _, stop := range s.stopWatch {
+		stop()
+	}
+	s.stopWatch = nil
+	s.watchMu.Unlock()
+	s.watching.Wait()
 	var err error
 	for _, r := range s.Routes {
 		if st := r.Proxy.Swap(nil); st != nil {
