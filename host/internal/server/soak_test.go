@@ -258,7 +258,12 @@ func TestReloadUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var reloads atomic.Int64
+	// Waited for before the test ends: a rule file written after
+	// t.TempDir's cleanup listed the directory fails its removal.
+	reloading := make(chan struct{})
+	defer func() { cancel(); <-reloading }()
 	go func() {
+		defer close(reloading)
 		gen := 1
 		tick := time.NewTicker(every)
 		defer tick.Stop()
