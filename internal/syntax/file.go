@@ -321,6 +321,13 @@ func Parse(name string, src []byte) (*File, error) {
 // names what was lost whole, and the Incomplete flag of a rule, experiment
 // or test says it lost a part. The file is never nil.
 func ParsePartial(name string, src []byte) (*File, diag.List) {
+	f, errs, _ := parsePartial(name, src)
+	return f, errs
+}
+
+// parsePartial is ParsePartial, with the decoder it used, whose work
+// TestColumnsLinear reads.
+func parsePartial(name string, src []byte) (*File, diag.List, *decoder) {
 	// YAML reads \r\n and a lone \r as line breaks too: count lines as
 	// it does, so that every position agrees with the editor's.
 	if bytes.IndexByte(src, '\r') >= 0 {
@@ -347,7 +354,7 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 			// the first YAML error is all there is to say.
 			line, msg := yamlErrLine(err)
 			d.errs.Add(diag.Errorf(diag.Pos{File: name, Line: max(line, 1), Col: 1}, "YAML cannot read this: %s", msg).WithHint("%s", yamlHint(msg)).WithCode("yaml"))
-			return f, d.errs
+			return f, d.errs, d
 		}
 	}
 	d.skipProperties(&root)
@@ -362,7 +369,7 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 			d.errs.Add(diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, "empty rule file").
 				WithHint("a rule file has `version: 1` and a list of `rules:`"))
 		}
-		return f, d.errs
+		return f, d.errs, d
 	}
 	doc := root.Content[0]
 	sawRules := false
@@ -394,7 +401,7 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 		f.Rules = []*Rule{}
 	}
 	d.errs.Sort()
-	return f, d.errs
+	return f, d.errs, d
 }
 
 type decoder struct {
@@ -402,7 +409,13 @@ type decoder struct {
 	src     []byte
 	lines   []int // byte offset of each line's start
 	lastCol lastCol
-	errs    diag.List
+	// walked counts the bytes read to turn offsets into columns and
+	// back, which must stay linear in the file (TestColumnsLinear).
+	walked int
+	// lineRunes holds, of each line offset was asked about, its end and
+	// where its runes start (see offset).
+	lineRunes map[int]lineRunes
+	errs      diag.List
 	// partial holds the lines of the entries (rules, tests, experiments)
 	// that lost a part to a YAML error.
 	partial map[int]bool
@@ -1803,13 +1816,47 @@ func (d *decoder) offset(line, col int) int {
 	if line < 1 || line > len(d.lines) {
 		return len(d.src)
 	}
-	off := d.lines[line-1]
-	// Columns count characters, not bytes.
-	for c := 1; c < col && off < len(d.src) && d.src[off] != '\n'; c++ {
-		_, size := utf8.DecodeRune(d.src[off:])
-		off += size
+	start := d.lines[line-1]
+	// Columns count characters, not bytes. Walking them from the line's
+	// start for each node cost the square of a long line's length (a
+	// flow sequence of thousands of actions on one line): each line is
+	// read once, and a column found by index.
+	l, ok := d.lineRunes[line]
+	if !ok {
+		l.end = start
+		ascii := true
+		for l.end < len(d.src) && d.src[l.end] != '\n' {
+			ascii = ascii && d.src[l.end] < utf8.RuneSelf
+			l.end++
+		}
+		d.walked += l.end - start
+		if !ascii {
+			for off := start; off < l.end; {
+				l.starts = append(l.starts, off)
+				_, size := utf8.DecodeRune(d.src[off:])
+				off += size
+			}
+		}
+		if d.lineRunes == nil {
+			d.lineRunes = map[int]lineRunes{}
+		}
+		d.lineRunes[line] = l
 	}
-	return off
+	n := max(col-1, 0)
+	switch {
+	case l.starts == nil:
+		return min(start+n, l.end)
+	case n < len(l.starts):
+		return l.starts[n]
+	}
+	return l.end
+}
+
+// lineRunes is a line's end (its '\n' or the end of the file) and, if it
+// holds other bytes than ASCII, the offset of each of its runes.
+type lineRunes struct {
+	end    int
+	starts []int
 }
 
 func (d *decoder) posAt(off int) diag.Pos {
@@ -1835,10 +1882,13 @@ func (d *decoder) posAt(off int) diag.Pos {
 	switch c := d.lastCol; {
 	case c.line != line:
 		col = utf8.RuneCount(d.src[start:off]) + 1
+		d.walked += off - start
 	case off >= c.off:
 		col = c.col + utf8.RuneCount(d.src[c.off:off])
+		d.walked += off - c.off
 	default:
 		col = c.col - utf8.RuneCount(d.src[off:c.off])
+		d.walked += c.off - off
 	}
 	d.lastCol = lastCol{line: line, off: off, col: col}
 	return diag.Pos{File: d.file, Line: line, Col: col}
