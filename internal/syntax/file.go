@@ -415,7 +415,9 @@ type decoder struct {
 	// lineRunes holds, of each line offset was asked about, its end and
 	// where its runes start (see offset).
 	lineRunes map[int]lineRunes
-	errs      diag.List
+	// srcText is src as a string (see str).
+	srcText string
+	errs    diag.List
 	// partial holds the lines of the entries (rules, tests, experiments)
 	// that lost a part to a YAML error.
 	partial map[int]bool
@@ -696,7 +698,7 @@ func (d *decoder) skipProperties(n *yaml.Node) {
 				j++
 			}
 			if d.src[i] == '!' && (j-i < 2 || d.src[i+1] != '!') {
-				tag, tagAt = string(d.src[i:j]), [2]int{n.Line, n.Column + utf8.RuneCount(d.src[start:i])}
+				tag, tagAt = d.str(i, j), [2]int{n.Line, n.Column + utf8.RuneCount(d.src[start:i])}
 			}
 			for j < len(d.src) && (d.src[j] == ' ' || d.src[j] == '\t') {
 				j++
@@ -758,7 +760,7 @@ func (d *decoder) unclosedQuote(n *yaml.Node) bool {
 	}
 	start := d.offset(n.Line, n.Column)
 	end := d.lines[n.Line] - 1
-	if start >= end || closeQuote(string(d.src[start+1:end]), 0, d.src[start]) >= 0 {
+	if start >= end || closeQuote(d.str(start+1, end), 0, d.src[start]) >= 0 {
 		return false
 	}
 	indent := func(line int) (int, bool) {
@@ -767,7 +769,7 @@ func (d *decoder) unclosedQuote(n *yaml.Node) bool {
 		if line < len(d.lines) {
 			to = d.lines[line] - 1
 		}
-		text := string(d.src[from:to])
+		text := d.str(from, to)
 		t := strings.TrimLeft(text, " ")
 		return len(text) - len(t), strings.TrimSpace(t) != ""
 	}
@@ -906,8 +908,8 @@ func (d *decoder) cutByComment(n *yaml.Node) bool {
 	if n.Line < len(d.lines) {
 		end = d.lines[n.Line]
 	}
-	whole := strings.TrimSpace(string(d.src[start:end]))
-	at := start + strings.Index(string(d.src[start:end]), c)
+	whole := strings.TrimSpace(d.str(start, end))
+	at := start + strings.Index(d.str(start, end), c)
 	d.errs.Add(diag.Errorf(d.posAt(at), "%q is read as a YAML comment: a # after a space starts one, so the value is %q", c, n.Value).
 		WithHint("quote the whole value: \"%s\"", strings.ReplaceAll(whole, `"`, `\"`)).WithCode("yaml-comment"))
 	return true
@@ -925,7 +927,7 @@ func (d *decoder) commentTrap(n *yaml.Node) bool {
 	if n.Line < len(d.lines) {
 		end = d.lines[n.Line]
 	}
-	rest := string(d.src[start:end])
+	rest := d.str(start, end)
 	i := 0
 	for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t') {
 		i++
@@ -939,8 +941,8 @@ func (d *decoder) commentTrap(n *yaml.Node) bool {
 	}
 	v := strings.TrimSpace(rest[i:])
 	key := ""
-	if k := strings.LastIndexByte(strings.TrimRight(string(d.src[d.lines[n.Line-1]:start]), " \t"), ':'); k >= 0 {
-		before := strings.TrimSpace(string(d.src[d.lines[n.Line-1] : d.lines[n.Line-1]+k]))
+	if k := strings.LastIndexByte(strings.TrimRight(d.str(d.lines[n.Line-1], start), " \t"), ':'); k >= 0 {
+		before := strings.TrimSpace(d.str(d.lines[n.Line-1], d.lines[n.Line-1]+k))
 		before = strings.TrimSpace(strings.TrimPrefix(before, "-"))
 		if j := strings.LastIndexAny(before, "{,"); j >= 0 {
 			before = strings.TrimSpace(before[j+1:])
@@ -1729,7 +1731,7 @@ func (d *decoder) mapper(n *yaml.Node) Mapper {
 		start++
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		// The value starts on the line after the indicator.
-		if nl := strings.IndexByte(string(d.src[start:]), '\n'); nl >= 0 {
+		if nl := strings.IndexByte(d.str(start, len(d.src)), '\n'); nl >= 0 {
 			start += nl + 1
 		}
 	}
@@ -1741,7 +1743,7 @@ func (d *decoder) mapper(n *yaml.Node) Mapper {
 			// no escapes): their offsets map by adding start, without a
 			// table, which cost a tenth of compiling a large file.
 			checked = true
-			verbatim = start+len(value) <= len(d.src) && string(d.src[start:start+len(value)]) == value
+			verbatim = start+len(value) <= len(d.src) && d.str(start, start+len(value)) == value
 		}
 		if verbatim {
 			if len(value) == 0 {
@@ -1850,6 +1852,17 @@ func (d *decoder) offset(line, col int) int {
 		return l.starts[n]
 	}
 	return l.end
+}
+
+// str returns src[from:to] as a string without copying it: a copy of
+// the rest of a line or of the file for each node made parsing a long
+// line or a file of many block values take time and memory in their
+// square (TestAllocLinear).
+func (d *decoder) str(from, to int) string {
+	if len(d.srcText) != len(d.src) {
+		d.srcText = string(d.src)
+	}
+	return d.srcText[from:to]
 }
 
 // lineRunes is a line's end (its '\n' or the end of the file) and, if it

@@ -2,6 +2,7 @@ package syntax
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -65,6 +66,54 @@ func TestColumnsLinear(t *testing.T) {
 			small, big := work(500), work(1000)
 			if big > 3*small+1000 {
 				t.Errorf("read %d bytes to place the positions of %d entries, %d for twice as many", small, 500, big)
+			}
+		})
+	}
+}
+
+// TestAllocLinear: the bytes parsing allocates grow with the file, not
+// with its square. Each quoted value on a long line once copied the rest
+// of its line, to see whether its quote is closed, and each block value
+// the rest of the file, to find the line it starts on: thousands of
+// quoted values on one line took most of a second to parse.
+func TestAllocLinear(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		file func(n int) string
+	}{
+		{"quoted values on one line", func(n int) string {
+			var b strings.Builder
+			b.WriteString("version: 1\nrules: [{name: a, actions: [")
+			for i := range n {
+				fmt.Fprintf(&b, "{set_inner: {select: '#a%d', text: \"hi {{ geo.city }}\"}}, ", i)
+			}
+			return b.String() + "]}]\n"
+		}},
+		{"block values", func(n int) string {
+			var b strings.Builder
+			b.WriteString("version: 1\nrules:\n  - name: a\n    actions:\n")
+			for i := range n {
+				fmt.Fprintf(&b, "      - set_inner:\n          select: \"#a%d\"\n          text: |\n            hi {{ geo.city }}\n", i)
+			}
+			return b.String()
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			alloc := func(n int) uint64 {
+				src := []byte(tt.file(n))
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				_, errs, _ := parsePartial("f.yaml", src)
+				runtime.ReadMemStats(&after)
+				if err := errs.Err(); err != nil {
+					t.Fatal(err)
+				}
+				return after.TotalAlloc - before.TotalAlloc
+			}
+			// Linear allocation doubles; quadratic quadruples.
+			small, big := alloc(1000), alloc(2000)
+			if big > 3*small {
+				t.Errorf("allocated %d bytes to parse %d entries, %d for twice as many", small, 1000, big)
 			}
 		})
 	}
