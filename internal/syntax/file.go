@@ -321,6 +321,13 @@ func Parse(name string, src []byte) (*File, error) {
 // names what was lost whole, and the Incomplete flag of a rule, experiment
 // or test says it lost a part. The file is never nil.
 func ParsePartial(name string, src []byte) (*File, diag.List) {
+	f, errs, _ := parsePartial(name, src)
+	return f, errs
+}
+
+// parsePartial is ParsePartial, with the decoder it used, whose work
+// TestColumnsLinear reads.
+func parsePartial(name string, src []byte) (*File, diag.List, *decoder) {
 	// YAML reads \r\n and a lone \r as line breaks too: count lines as
 	// it does, so that every position agrees with the editor's.
 	if bytes.IndexByte(src, '\r') >= 0 {
@@ -347,7 +354,7 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 			// the first YAML error is all there is to say.
 			line, msg := yamlErrLine(err)
 			d.errs.Add(diag.Errorf(diag.Pos{File: name, Line: max(line, 1), Col: 1}, "YAML cannot read this: %s", msg).WithHint("%s", yamlHint(msg)).WithCode("yaml"))
-			return f, d.errs
+			return f, d.errs, d
 		}
 	}
 	d.skipProperties(&root)
@@ -362,7 +369,7 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 			d.errs.Add(diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, "empty rule file").
 				WithHint("a rule file has `version: 1` and a list of `rules:`"))
 		}
-		return f, d.errs
+		return f, d.errs, d
 	}
 	doc := root.Content[0]
 	sawRules := false
@@ -394,7 +401,7 @@ func ParsePartial(name string, src []byte) (*File, diag.List) {
 		f.Rules = []*Rule{}
 	}
 	d.errs.Sort()
-	return f, d.errs
+	return f, d.errs, d
 }
 
 type decoder struct {
@@ -402,6 +409,14 @@ type decoder struct {
 	src     []byte
 	lines   []int // byte offset of each line's start
 	lastCol lastCol
+	// walked counts the bytes read to turn offsets into columns and
+	// back, which must stay linear in the file (TestColumnsLinear).
+	walked int
+	// lineRunes holds, of each line offset was asked about, its end and
+	// where its runes start (see offset).
+	lineRunes map[int]lineRunes
+	// srcText is src as a string (see str).
+	srcText string
 	errs    diag.List
 	// partial holds the lines of the entries (rules, tests, experiments)
 	// that lost a part to a YAML error.
@@ -683,7 +698,7 @@ func (d *decoder) skipProperties(n *yaml.Node) {
 				j++
 			}
 			if d.src[i] == '!' && (j-i < 2 || d.src[i+1] != '!') {
-				tag, tagAt = string(d.src[i:j]), [2]int{n.Line, n.Column + utf8.RuneCount(d.src[start:i])}
+				tag, tagAt = d.str(i, j), [2]int{n.Line, n.Column + utf8.RuneCount(d.src[start:i])}
 			}
 			for j < len(d.src) && (d.src[j] == ' ' || d.src[j] == '\t') {
 				j++
@@ -745,7 +760,7 @@ func (d *decoder) unclosedQuote(n *yaml.Node) bool {
 	}
 	start := d.offset(n.Line, n.Column)
 	end := d.lines[n.Line] - 1
-	if start >= end || closeQuote(string(d.src[start+1:end]), 0, d.src[start]) >= 0 {
+	if start >= end || closeQuote(d.str(start+1, end), 0, d.src[start]) >= 0 {
 		return false
 	}
 	indent := func(line int) (int, bool) {
@@ -754,7 +769,7 @@ func (d *decoder) unclosedQuote(n *yaml.Node) bool {
 		if line < len(d.lines) {
 			to = d.lines[line] - 1
 		}
-		text := string(d.src[from:to])
+		text := d.str(from, to)
 		t := strings.TrimLeft(text, " ")
 		return len(text) - len(t), strings.TrimSpace(t) != ""
 	}
@@ -893,8 +908,8 @@ func (d *decoder) cutByComment(n *yaml.Node) bool {
 	if n.Line < len(d.lines) {
 		end = d.lines[n.Line]
 	}
-	whole := strings.TrimSpace(string(d.src[start:end]))
-	at := start + strings.Index(string(d.src[start:end]), c)
+	whole := strings.TrimSpace(d.str(start, end))
+	at := start + strings.Index(d.str(start, end), c)
 	d.errs.Add(diag.Errorf(d.posAt(at), "%q is read as a YAML comment: a # after a space starts one, so the value is %q", c, n.Value).
 		WithHint("quote the whole value: \"%s\"", strings.ReplaceAll(whole, `"`, `\"`)).WithCode("yaml-comment"))
 	return true
@@ -912,7 +927,7 @@ func (d *decoder) commentTrap(n *yaml.Node) bool {
 	if n.Line < len(d.lines) {
 		end = d.lines[n.Line]
 	}
-	rest := string(d.src[start:end])
+	rest := d.str(start, end)
 	i := 0
 	for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t') {
 		i++
@@ -926,8 +941,8 @@ func (d *decoder) commentTrap(n *yaml.Node) bool {
 	}
 	v := strings.TrimSpace(rest[i:])
 	key := ""
-	if k := strings.LastIndexByte(strings.TrimRight(string(d.src[d.lines[n.Line-1]:start]), " \t"), ':'); k >= 0 {
-		before := strings.TrimSpace(string(d.src[d.lines[n.Line-1] : d.lines[n.Line-1]+k]))
+	if k := strings.LastIndexByte(strings.TrimRight(d.str(d.lines[n.Line-1], start), " \t"), ':'); k >= 0 {
+		before := strings.TrimSpace(d.str(d.lines[n.Line-1], d.lines[n.Line-1]+k))
 		before = strings.TrimSpace(strings.TrimPrefix(before, "-"))
 		if j := strings.LastIndexAny(before, "{,"); j >= 0 {
 			before = strings.TrimSpace(before[j+1:])
@@ -1716,7 +1731,7 @@ func (d *decoder) mapper(n *yaml.Node) Mapper {
 		start++
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		// The value starts on the line after the indicator.
-		if nl := strings.IndexByte(string(d.src[start:]), '\n'); nl >= 0 {
+		if nl := strings.IndexByte(d.str(start, len(d.src)), '\n'); nl >= 0 {
 			start += nl + 1
 		}
 	}
@@ -1728,7 +1743,7 @@ func (d *decoder) mapper(n *yaml.Node) Mapper {
 			// no escapes): their offsets map by adding start, without a
 			// table, which cost a tenth of compiling a large file.
 			checked = true
-			verbatim = start+len(value) <= len(d.src) && string(d.src[start:start+len(value)]) == value
+			verbatim = start+len(value) <= len(d.src) && d.str(start, start+len(value)) == value
 		}
 		if verbatim {
 			if len(value) == 0 {
@@ -1803,13 +1818,58 @@ func (d *decoder) offset(line, col int) int {
 	if line < 1 || line > len(d.lines) {
 		return len(d.src)
 	}
-	off := d.lines[line-1]
-	// Columns count characters, not bytes.
-	for c := 1; c < col && off < len(d.src) && d.src[off] != '\n'; c++ {
-		_, size := utf8.DecodeRune(d.src[off:])
-		off += size
+	start := d.lines[line-1]
+	// Columns count characters, not bytes. Walking them from the line's
+	// start for each node cost the square of a long line's length (a
+	// flow sequence of thousands of actions on one line): each line is
+	// read once, and a column found by index.
+	l, ok := d.lineRunes[line]
+	if !ok {
+		l.end = start
+		ascii := true
+		for l.end < len(d.src) && d.src[l.end] != '\n' {
+			ascii = ascii && d.src[l.end] < utf8.RuneSelf
+			l.end++
+		}
+		d.walked += l.end - start
+		if !ascii {
+			for off := start; off < l.end; {
+				l.starts = append(l.starts, off)
+				_, size := utf8.DecodeRune(d.src[off:])
+				off += size
+			}
+		}
+		if d.lineRunes == nil {
+			d.lineRunes = map[int]lineRunes{}
+		}
+		d.lineRunes[line] = l
 	}
-	return off
+	n := max(col-1, 0)
+	switch {
+	case l.starts == nil:
+		return min(start+n, l.end)
+	case n < len(l.starts):
+		return l.starts[n]
+	}
+	return l.end
+}
+
+// str returns src[from:to] as a string without copying it: a copy of
+// the rest of a line or of the file for each node made parsing a long
+// line or a file of many block values take time and memory in their
+// square (TestAllocLinear).
+func (d *decoder) str(from, to int) string {
+	if len(d.srcText) != len(d.src) {
+		d.srcText = string(d.src)
+	}
+	return d.srcText[from:to]
+}
+
+// lineRunes is a line's end (its '\n' or the end of the file) and, if it
+// holds other bytes than ASCII, the offset of each of its runes.
+type lineRunes struct {
+	end    int
+	starts []int
 }
 
 func (d *decoder) posAt(off int) diag.Pos {
@@ -1835,10 +1895,13 @@ func (d *decoder) posAt(off int) diag.Pos {
 	switch c := d.lastCol; {
 	case c.line != line:
 		col = utf8.RuneCount(d.src[start:off]) + 1
+		d.walked += off - start
 	case off >= c.off:
 		col = c.col + utf8.RuneCount(d.src[c.off:off])
+		d.walked += off - c.off
 	default:
 		col = c.col - utf8.RuneCount(d.src[off:c.off])
+		d.walked += c.off - off
 	}
 	d.lastCol = lastCol{line: line, off: off, col: col}
 	return diag.Pos{File: d.file, Line: line, Col: col}

@@ -494,7 +494,7 @@ func (d *decoder) commentedChecks(k, v *yaml.Node) {
 		if line < len(d.lines) {
 			end = d.lines[line]
 		}
-		s := strings.TrimRight(string(d.src[start:end]), "\r\n")
+		s := strings.TrimRight(d.str(start, end), "\r\n")
 		t := strings.TrimLeft(s, " ")
 		at := len(s) - len(t)
 		switch {
