@@ -254,14 +254,14 @@ func runView(ctx context.Context, s *site.Site, prog *ir.Program, t *ir.Test, sp
 	needPage := len(x.Page) > 0 || len(x.JSON) > 0
 	// What fails for want of a page is said at the first check that
 	// reads it, or at the page the test names.
-	pageChecks, pageAt := t.Pos, t.Pos
+	pageChecks := t.Pos
 	switch {
 	case len(x.Page) > 0:
 		pageChecks = x.Page[0].Pos
 	case len(x.JSON) > 0:
 		pageChecks = x.JSON[0].Pos
 	}
-	pageAt = pageChecks
+	pageAt := pageChecks
 	if t.Page != nil && t.Page.Pos.IsValid() {
 		pageAt = t.Page.Pos
 	}
