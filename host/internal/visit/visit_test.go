@@ -790,11 +790,7 @@ rules:
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, h := range []string{"Cache-Control", "CDN-Cache-Control", "Vary"} {
-				if g, w := strings.Join(out.Header.Values(h), "|"), strings.Join(resp.Header.Values(h), "|"); g != w {
-					t.Errorf("%s is %q, the proxy sends %q", h, g, w)
-				}
-			}
+			sameHeaders(t, out.Header, resp.Header, "Cache-Control", "CDN-Cache-Control", "Vary")
 		})
 	}
 }
@@ -852,11 +848,7 @@ rules:
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, h := range []string{"Cache-Control", "Vary"} {
-				if g, w := strings.Join(out.Header.Values(h), "|"), strings.Join(resp.Header.Values(h), "|"); g != w {
-					t.Errorf("%s is %q, the proxy sends %q", h, g, w)
-				}
-			}
+			sameHeaders(t, out.Header, resp.Header, "Cache-Control", "Vary")
 		})
 	}
 }
@@ -948,4 +940,15 @@ func viaProxyAndVisit(t *testing.T, ps *httptest.Server, s *site.Site, prog *ir.
 		t.Fatal(err)
 	}
 	return resp, res
+}
+
+// sameHeaders reports each of names whose values in got (the
+// simulation's) differ from the proxy's.
+func sameHeaders(t *testing.T, got, proxy http.Header, names ...string) {
+	t.Helper()
+	for _, h := range names {
+		if g, w := strings.Join(got.Values(h), "|"), strings.Join(proxy.Values(h), "|"); g != w {
+			t.Errorf("%s is %q, the proxy sends %q", h, g, w)
+		}
+	}
 }
