@@ -373,8 +373,8 @@ tests:
 	}
 	for _, want := range []string{
 		"coverage: 1 of 2 rules matched by a test, 1 of 3 actions applied",
-		"never matched: de (" + path + ":7)",
-		`never applied: fr: remove "#nope" (` + path + `:6): its selector matched nothing on the tests' pages`,
+		"never matched: de (" + path + ":7:5)",
+		`never applied: fr: remove "#nope" (` + path + `:6:9): its selector matched nothing on the tests' pages`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

@@ -137,9 +137,9 @@ func CoverageOf(prog *ir.Program, results []Result) Coverage {
 		c.Rules++
 		c.Actions += len(rule.Actions)
 		if !matched[ri] {
-			c.Unmatched = append(c.Unmatched, fmt.Sprintf("%s (%s:%d)", rule.Name, prog.Source, rule.Pos.Line))
+			c.Unmatched = append(c.Unmatched, fmt.Sprintf("%s (%s:%d:%d)", rule.Name, prog.Source, rule.Pos.Line, rule.Pos.Col))
 			for _, a := range rule.Actions {
-				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): its rule never matched", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d:%d): its rule never matched", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, a.Pos.Col))
 			}
 			continue
 		}
@@ -158,23 +158,23 @@ func CoverageOf(prog *ir.Program, results []Result) Coverage {
 				case plugin.OpJSONHideSeen, plugin.OpJSONLimit, plugin.OpJSONReorder:
 					what = "it changed nothing in the tests' JSON"
 				}
-				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, what))
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, a.Pos.Col, what))
 			case fateTaken:
-				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): another action took its element on the tests' pages (an earlier rule's on the same element, or one that replaced or removed an element around it; bespoke explain --html names it)", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d:%d): another action took its element on the tests' pages (an earlier rule's on the same element, or one that replaced or removed an element around it; bespoke explain --html names it)", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, a.Pos.Col))
 			case fateRefused:
-				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): refused on the tests' pages: its value comes from the request, and the element, as the edits leave it, would run it as code (bespoke explain --html says where)", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d:%d): refused on the tests' pages: its value comes from the request, and the element, as the edits leave it, would run it as code (bespoke explain --html says where)", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, a.Pos.Col))
 			case fateOtherPage:
 				what := "no test's page is HTML"
 				if plugin.JSONOp(a.Op) {
 					what = "no test's page is JSON"
 				}
-				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, what))
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d:%d): %s", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, a.Pos.Col, what))
 			case fateNoPage:
-				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): planned, but no test that matched its rule had a page to apply it to (give the file pages:, or a test page:)", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d:%d): planned, but no test that matched its rule had a page to apply it to (give the file pages:, or a test page:)", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, a.Pos.Col))
 			case fateSkipped:
-				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): an earlier rule won it in every test", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d:%d): an earlier rule won it in every test", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, a.Pos.Col))
 			default:
-				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d): never applied", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line))
+				c.Unapplied = append(c.Unapplied, fmt.Sprintf("%s: %s (%s:%d:%d): never applied", rule.Name, describeAction(prog, a), prog.Source, a.Pos.Line, a.Pos.Col))
 			}
 		}
 	}

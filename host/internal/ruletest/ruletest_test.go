@@ -314,11 +314,11 @@ func TestCoverage(t *testing.T) {
 	all := strings.Join(append(c.Unmatched, c.Unapplied...), "\n")
 	for _, want := range []string{
 		"quiet (rules.yaml:", "moved (rules.yaml:", "never (rules.yaml:",
-		`ghost: remove "#not-on-the-page" (rules.yaml:36): its selector matched nothing on the tests' pages`,
-		"header-loser: set_header X-Lang (rules.yaml:40): an earlier rule won it in every test",
-		`fresh: hide_seen "ul.cards > li" (rules.yaml:24): it changed nothing on the tests' pages`,
-		"fresh: json_hide_seen items (rules.yaml:25): no test's page is JSON",
-		`quiet: remove "#promo" (rules.yaml:17): its rule never matched`,
+		`ghost: remove "#not-on-the-page" (rules.yaml:36:9): its selector matched nothing on the tests' pages`,
+		"header-loser: set_header X-Lang (rules.yaml:40:9): an earlier rule won it in every test",
+		`fresh: hide_seen "ul.cards > li" (rules.yaml:24:9): it changed nothing on the tests' pages`,
+		"fresh: json_hide_seen items (rules.yaml:25:9): no test's page is JSON",
+		`quiet: remove "#promo" (rules.yaml:17:9): its rule never matched`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("coverage lacks %q:\n%s", want, all)
@@ -352,7 +352,7 @@ tests:
 	}
 	c := ruletest.CoverageOf(prog, results)
 	all := strings.Join(c.Unapplied, "\n")
-	want := `description: set_attr "#m2" (rules.yaml:7): refused on the tests' pages: its value comes from the request, and the element, as the edits leave it, would run it as code`
+	want := `description: set_attr "#m2" (rules.yaml:7:9): refused on the tests' pages: its value comes from the request, and the element, as the edits leave it, would run it as code`
 	if !strings.Contains(all, want) || strings.Contains(all, "took its element") || c.ActionsApplied != 1 {
 		t.Errorf("coverage (%d of %d applied) lacks %q:\n%s", c.ActionsApplied, c.Actions, want, all)
 	}
@@ -383,8 +383,8 @@ tests:
 	}
 	all := strings.Join(ruletest.CoverageOf(prog, results).Unapplied, "\n")
 	for _, want := range []string{
-		`inner: set_inner "#hero h1" (rules.yaml:4): another action took its element on the tests' pages`,
-		`outer: remove "#nope" (rules.yaml:8): its selector matched nothing on the tests' pages`,
+		`inner: set_inner "#hero h1" (rules.yaml:4:9): another action took its element on the tests' pages`,
+		`outer: remove "#nope" (rules.yaml:8:9): its selector matched nothing on the tests' pages`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("coverage lacks %q:\n%s", want, all)
@@ -414,7 +414,7 @@ tests:
 	}
 	c := ruletest.CoverageOf(prog, results)
 	all := strings.Join(c.Unapplied, "\n")
-	want := `french: set_inner "#hero h1" (rules.yaml:5): planned, but no test that matched its rule had a page to apply it to`
+	want := `french: set_inner "#hero h1" (rules.yaml:5:9): planned, but no test that matched its rule had a page to apply it to`
 	if c.ActionsApplied != 1 || len(c.Unapplied) != 2 || !strings.Contains(all, want) {
 		t.Errorf("coverage (%d of %d applied) lacks %q:\n%s", c.ActionsApplied, c.Actions, want, all)
 	}
