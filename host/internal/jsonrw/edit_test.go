@@ -181,6 +181,52 @@ func TestRootDocument(t *testing.T) {
 	}
 }
 
+// TestArrayEditsKeepLayout: an array that hide_seen, limit or reorder
+// edits keeps the spaces and line breaks it had, as everything else an
+// edit leaves alone does: the elements it keeps are laid out in its
+// places, the first after its opening bracket, the last before its
+// closing one. A pretty-printed API response (GitHub's, to curl) came
+// out with the array on one line and its elements' lines as they were
+// ("[{\n    \"id\": 1\n  },{..."), edits written as one line.
+func TestArrayEditsKeepLayout(t *testing.T) {
+	const pretty = "{\n  \"items\": [\n    {\n      \"id\": \"a\"\n    },\n    {\n      \"id\": \"b\"\n    },\n    {\n      \"id\": \"c\"\n    }\n  ]\n}\n"
+	a, b, c := "{\n      \"id\": \"a\"\n    }", "{\n      \"id\": \"b\"\n    }", "{\n      \"id\": \"c\"\n    }"
+	in := func(elems ...string) string {
+		return "{\n  \"items\": [\n    " + strings.Join(elems, ",\n    ") + "\n  ]\n}\n"
+	}
+	tests := []struct {
+		name string
+		doc  string
+		edit Edit
+		seen fakeSeen
+		want string
+	}{
+		{"limit", pretty, Edit{Op: Limit, Path: "items", N: 2}, nil, in(a, b)},
+		{"limit to one", pretty, Edit{Op: Limit, Path: "items", N: 1}, nil, in(a)},
+		{"limit to none", pretty, Edit{Op: Limit, Path: "items", N: 0}, nil, "{\n  \"items\": []\n}\n"},
+		{"reorder", pretty, Edit{Op: Reorder, Path: "items", ID: "id", Order: []string{"c"}}, nil, in(c, a, b)},
+		{"hide_seen", pretty, Edit{Op: HideSeen, Path: "items", ID: "id"}, fakeSeen{"a": true}, in(b, c)},
+		{"demote", pretty, Edit{Op: HideSeen, Path: "items", ID: "id", Demote: true}, fakeSeen{"a": true}, in(b, c, a)},
+		{"tabs and CRLF", "[\r\n\t1,\r\n\t2,\r\n\t3\r\n]", Edit{Op: Limit, Path: "@this", N: 2}, nil, "[\r\n\t1,\r\n\t2\r\n]"},
+		{"spaces as written, place by place", `[ 1 , 2,3 ]`, Edit{Op: Reorder, Path: "@this", ID: "@this", Order: []string{"3"}}, nil, `[ 3 , 1,2 ]`},
+		{"one line", `{"items":[1,2,3]}`, Edit{Op: Limit, Path: "items", N: 2}, nil, `{"items":[1,2]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, memo := range []bool{true, false} {
+				noMemo = !memo
+				// The edit, then one more of the array: the second reads
+				// the first's array from the memo, when it is kept.
+				out, applied, err := Apply([]byte(tt.doc), []Edit{tt.edit, {Op: Limit, Path: tt.edit.Path, N: 100}}, tt.seen)
+				noMemo = false
+				if err != nil || !applied[0] || string(out) != tt.want {
+					t.Fatalf("memo %v: got %q (%v, %v), want %q", memo, out, applied, err, tt.want)
+				}
+			}
+		})
+	}
+}
+
 // TestDuplicateKeys: edits address the member a last-wins parser keeps,
 // and a removed key is gone for every parser.
 func TestDuplicateKeys(t *testing.T) {

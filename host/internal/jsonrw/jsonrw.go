@@ -870,13 +870,12 @@ func (o *Output) editArray(steps []jsonpath.Step, e *Edit, seen SeenSet) bool {
 			return false
 		}
 	}
-	// The array's new text: its elements in order, separated by commas.
+	// The array's new text: its elements in order, in the array's layout
+	// (see layout).
 	size := 2
 	for k, i := range order {
-		if k > 0 {
-			size++
-		}
-		size += elems[i].end - elems[i].start
+		open, sep := layout(value, elems, k, len(order))
+		size += open.end - open.start + sep.end - sep.start + elems[i].end - elems[i].start
 	}
 	doc := o.Doc
 	b, k := o.buffer(len(doc) - (value.end - value.start) + size)
@@ -884,25 +883,42 @@ func (o *Output) editArray(steps []jsonpath.Step, e *Edit, seen SeenSet) bool {
 	b[w] = '['
 	w++
 	for j, i := range order {
-		if j > 0 {
-			b[w] = ','
-			w++
-		}
+		open, sep := layout(value, elems, j, len(order))
+		w += copy(b[w:], doc[open.start:open.end])
 		w += copy(b[w:], doc[elems[i].start:elems[i].end])
+		w += copy(b[w:], doc[sep.start:sep.end])
 	}
 	b[w] = ']'
 	w++
 	copy(b[w:], doc[value.end:])
 	o.Doc, o.cur = b, k
-	o.rememberWritten(e, steps, value.start, size, elems, order)
+	o.rememberWritten(e, steps, value, size, elems, order)
 	return true
 }
 
-// rememberWritten makes the memo the array an edit of path just wrote at
-// start, size bytes long: elements (elems, of the document before) in
-// order, separated by commas. Their ids, as HideSeen computed them or the
-// memo had them, carry over, since an element's bytes do not change.
-func (o *Output) rememberWritten(e *Edit, steps []jsonpath.Step, start, size int, elems []span, order []int32) {
+// layout returns the bytes of the array value (elements elems) that go
+// before and after the element written in place j of an edited array of
+// n: before the first, the space after the opening bracket; after each
+// but the last, the comma and space that followed the element of that
+// place; after the last, the space before the closing bracket. A
+// pretty-printed array stays so, whichever elements it keeps.
+func layout(value span, elems []span, j, n int) (before, after span) {
+	if j == 0 {
+		before = span{value.start + 1, elems[0].start}
+	}
+	if j < n-1 {
+		return before, span{elems[j].end, elems[j+1].start}
+	}
+	return before, span{elems[len(elems)-1].end, value.end - 1}
+}
+
+// rememberWritten makes the memo the array an edit of path just wrote in
+// place of value, size bytes long: elements (elems, of the document
+// before) in order, in value's layout. Their ids, as HideSeen computed
+// them or the memo had them, carry over, since an element's bytes do not
+// change.
+func (o *Output) rememberWritten(e *Edit, steps []jsonpath.Step, value span, size int, elems []span, order []int32) {
+	start := value.start
 	m := &o.memo
 	if !memoable(steps) {
 		m.valid = false
@@ -918,12 +934,11 @@ func (o *Output) rememberWritten(e *Edit, steps []jsonpath.Step, start, size int
 	m.elems = m.elems[:0]
 	at := start + 1
 	for j, i := range order {
-		if j > 0 {
-			at++ // the comma
-		}
+		before, after := layout(value, elems, j, len(order))
+		at += before.end - before.start
 		l := elems[i].end - elems[i].start
 		m.elems = append(m.elems, span{at, at + l})
-		at += l
+		at += l + after.end - after.start
 	}
 	m.hasIDs = keep
 	if keep {
