@@ -104,6 +104,46 @@ func TestRecordAfterEdits(t *testing.T) {
 	}
 }
 
+// TestRecordAfterEditsSpelledOtherwise: an array's items are recorded
+// once the last edit of it is done, however that edit spells its path:
+// items|0, \items, a wildcard that matches (item*, ite?s), as rules
+// written apart spell one array (what counts as one field for their
+// conflicts). A json_limit of item* after a json_hide_seen of items
+// recorded the three items before the limit, which showed one: the next
+// request hid the two never shown.
+func TestRecordAfterEditsSpelledOtherwise(t *testing.T) {
+	doc := `{"items":[{"id":"a"},{"id":"b"},{"id":"c"}],"other":[{"id":"b"}]}`
+	tests := []struct {
+		name  string
+		after Edit
+		shows string
+		want  []string
+	}{
+		{"the same spelling", Edit{Op: Limit, Path: "items", N: 1}, `[{"id":"a"}]`, []string{"a"}},
+		{"a wildcard", Edit{Op: Limit, Path: "item*", N: 1}, `[{"id":"a"}]`, []string{"a"}},
+		{"a wildcard of one character", Edit{Op: Limit, Path: "ite?s", N: 1}, `[{"id":"a"}]`, []string{"a"}},
+		{"an escape", Edit{Op: Limit, Path: `\items`, N: 1}, `[{"id":"a"}]`, []string{"a"}},
+		{"a pipe, inside the array", Edit{Op: Remove, Path: "items|0"}, `[{"id":"b"},{"id":"c"}]`, []string{"b", "c"}},
+		{"an element by query", Edit{Op: Remove, Path: `items.#(id=="c")`}, `[{"id":"a"},{"id":"b"}]`, []string{"a", "b"}},
+		{"another array", Edit{Op: Limit, Path: "other", N: 0}, `[{"id":"a"},{"id":"b"},{"id":"c"}]`, []string{"a", "b", "c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &visitorSeen{}
+			out, _, err := Apply([]byte(doc), []Edit{{Op: HideSeen, Path: "items", ID: "id"}, tt.after}, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := gjson.GetBytes(out, "items").Raw; got != tt.shows {
+				t.Errorf("shows %s, want %s", got, tt.shows)
+			}
+			if !slices.Equal(v.shown, tt.want) {
+				t.Errorf("records %q, want what it shows, %q", v.shown, tt.want)
+			}
+		})
+	}
+}
+
 func TestHideSeenOptions(t *testing.T) {
 	doc := numbered(6)
 	tests := []struct {

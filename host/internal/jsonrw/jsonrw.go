@@ -329,9 +329,67 @@ func lastEdit(edits []Edit, i int, path string) bool {
 }
 
 // within reports whether path p names the value at path or a value
-// inside it (for the document itself, @this, any).
+// inside it (for the document itself, @this, any), in any spelling: a|b
+// is a.b, \a is a, and a wildcard or a query may name the same value
+// (as rules' JSON edits conflict, see package plan): an array edited
+// under another spelling after json_hide_seen recorded it must not have
+// been recorded before that edit.
 func within(p, path string) bool {
-	return p == path || strings.HasPrefix(p, path+".") || strings.TrimSpace(path) == "@this"
+	if p == path || strings.HasPrefix(p, path+".") || strings.TrimSpace(path) == "@this" {
+		return true
+	}
+	if onlySpelling(p) && onlySpelling(path) {
+		return false // the usual case: keys of letters and digits
+	}
+	var pb, qb [8]jsonpath.Step
+	ps, err1 := jsonpath.AppendParse(pb[:0], p)
+	qs, err2 := jsonpath.AppendParse(qb[:0], path)
+	if err1 != nil || err2 != nil || len(qs) > len(ps) {
+		return false
+	}
+	for i, q := range qs {
+		if !sameStep(q, ps[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// onlySpelling reports whether path is keys of ASCII letters, digits,
+// '_' and '-' joined by '.', without leading zeros: the only spelling of
+// the place it names.
+func onlySpelling(path string) bool {
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c == '0' && (i == 0 || path[i-1] == '.') && i+1 < len(path) && path[i+1] >= '0' && path[i+1] <= '9':
+			return false // 01 is the index 1
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// sameStep reports whether two steps may lead to the same value: the
+// same key or index, a wildcard and a key it matches (or two wildcards),
+// a query and any step into the array (which element it reaches depends
+// on the document: taken for the same, the array inside is recorded
+// after both edits).
+func sameStep(x, y jsonpath.Step) bool {
+	if x.Kind == jsonpath.Query || y.Kind == jsonpath.Query {
+		return true
+	}
+	switch {
+	case x.Wild && y.Wild:
+		return true
+	case x.Wild:
+		return jsonpath.Match(y.Name, x.Name)
+	case y.Wild:
+		return jsonpath.Match(x.Name, y.Name)
+	}
+	return x.Name == y.Name || x.Index >= 0 && x.Index == y.Index
 }
 
 // buffer returns a buffer of n bytes for the next document, not the one
