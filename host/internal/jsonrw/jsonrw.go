@@ -463,12 +463,25 @@ func (o *Output) set(steps []jsonpath.Step, value []byte) bool {
 	for j := len(steps) - 1; j > k; j-- {
 		value = slices.Concat([]byte{'{'}, quote(steps[j].Name), []byte{':'}, value, []byte{'}'})
 	}
-	end := parent.value.end - 1 // the closing brace
-	sep := []byte(nil)
-	if firstMember(doc, parent.value.start) != end {
-		sep = []byte{','}
+	// The member goes after the object's last one, laid out as its
+	// members are: after the comma and space that separate its last two
+	// (with one member, a comma and the space before it), and with the
+	// space around its last member's colon. An empty object gets it
+	// after its brace.
+	at, sep, colon := parent.value.start+1, []byte(nil), []byte{':'}
+	n := 0
+	for m := range membersOf(doc, parent.value.start) {
+		// After the brace, the space before the first member; then the
+		// comma and space before each.
+		sep = doc[at:m.key.start]
+		at, colon = m.value.end, doc[m.key.end:m.value.start]
+		n++
 	}
-	o.splice(end, end, sep, quote(steps[k].Name), []byte{':'}, value)
+	comma := []byte(nil)
+	if n == 1 {
+		comma = []byte{','}
+	}
+	o.splice(at, at, comma, sep, quote(steps[k].Name), colon, value)
 	return true
 }
 
