@@ -104,6 +104,46 @@ func TestRecordAfterEdits(t *testing.T) {
 	}
 }
 
+// TestRecordAfterEditsSpelledOtherwise: an array's items are recorded
+// once the last edit of it is done, however that edit spells its path:
+// items|0, \items, a wildcard that matches (item*, ite?s), as rules
+// written apart spell one array (what counts as one field for their
+// conflicts). A json_limit of item* after a json_hide_seen of items
+// recorded the three items before the limit, which showed one: the next
+// request hid the two never shown.
+func TestRecordAfterEditsSpelledOtherwise(t *testing.T) {
+	doc := `{"items":[{"id":"a"},{"id":"b"},{"id":"c"}],"other":[{"id":"b"}]}`
+	tests := []struct {
+		name  string
+		after Edit
+		shows string
+		want  []string
+	}{
+		{"the same spelling", Edit{Op: Limit, Path: "items", N: 1}, `[{"id":"a"}]`, []string{"a"}},
+		{"a wildcard", Edit{Op: Limit, Path: "item*", N: 1}, `[{"id":"a"}]`, []string{"a"}},
+		{"a wildcard of one character", Edit{Op: Limit, Path: "ite?s", N: 1}, `[{"id":"a"}]`, []string{"a"}},
+		{"an escape", Edit{Op: Limit, Path: `\items`, N: 1}, `[{"id":"a"}]`, []string{"a"}},
+		{"a pipe, inside the array", Edit{Op: Remove, Path: "items|0"}, `[{"id":"b"},{"id":"c"}]`, []string{"b", "c"}},
+		{"an element by query", Edit{Op: Remove, Path: `items.#(id=="c")`}, `[{"id":"a"},{"id":"b"}]`, []string{"a", "b"}},
+		{"another array", Edit{Op: Limit, Path: "other", N: 0}, `[{"id":"a"},{"id":"b"},{"id":"c"}]`, []string{"a", "b", "c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &visitorSeen{}
+			out, _, err := Apply([]byte(doc), []Edit{{Op: HideSeen, Path: "items", ID: "id"}, tt.after}, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := gjson.GetBytes(out, "items").Raw; got != tt.shows {
+				t.Errorf("shows %s, want %s", got, tt.shows)
+			}
+			if !slices.Equal(v.shown, tt.want) {
+				t.Errorf("records %q, want what it shows, %q", v.shown, tt.want)
+			}
+		})
+	}
+}
+
 func TestHideSeenOptions(t *testing.T) {
 	doc := numbered(6)
 	tests := []struct {
@@ -178,6 +218,52 @@ func TestRootDocument(t *testing.T) {
 		if err != nil || string(out) != tt.want || applied[0] != tt.apply {
 			t.Errorf("%+v on %s: %s, %v, %v; want %s", tt.edit, tt.doc, out, applied, err, tt.want)
 		}
+	}
+}
+
+// TestArrayEditsKeepLayout: an array that hide_seen, limit or reorder
+// edits keeps the spaces and line breaks it had, as everything else an
+// edit leaves alone does: the elements it keeps are laid out in its
+// places, the first after its opening bracket, the last before its
+// closing one. A pretty-printed API response (GitHub's, to curl) came
+// out with the array on one line and its elements' lines as they were
+// ("[{\n    \"id\": 1\n  },{..."), edits written as one line.
+func TestArrayEditsKeepLayout(t *testing.T) {
+	const pretty = "{\n  \"items\": [\n    {\n      \"id\": \"a\"\n    },\n    {\n      \"id\": \"b\"\n    },\n    {\n      \"id\": \"c\"\n    }\n  ]\n}\n"
+	a, b, c := "{\n      \"id\": \"a\"\n    }", "{\n      \"id\": \"b\"\n    }", "{\n      \"id\": \"c\"\n    }"
+	in := func(elems ...string) string {
+		return "{\n  \"items\": [\n    " + strings.Join(elems, ",\n    ") + "\n  ]\n}\n"
+	}
+	tests := []struct {
+		name string
+		doc  string
+		edit Edit
+		seen fakeSeen
+		want string
+	}{
+		{"limit", pretty, Edit{Op: Limit, Path: "items", N: 2}, nil, in(a, b)},
+		{"limit to one", pretty, Edit{Op: Limit, Path: "items", N: 1}, nil, in(a)},
+		{"limit to none", pretty, Edit{Op: Limit, Path: "items", N: 0}, nil, "{\n  \"items\": []\n}\n"},
+		{"reorder", pretty, Edit{Op: Reorder, Path: "items", ID: "id", Order: []string{"c"}}, nil, in(c, a, b)},
+		{"hide_seen", pretty, Edit{Op: HideSeen, Path: "items", ID: "id"}, fakeSeen{"a": true}, in(b, c)},
+		{"demote", pretty, Edit{Op: HideSeen, Path: "items", ID: "id", Demote: true}, fakeSeen{"a": true}, in(b, c, a)},
+		{"tabs and CRLF", "[\r\n\t1,\r\n\t2,\r\n\t3\r\n]", Edit{Op: Limit, Path: "@this", N: 2}, nil, "[\r\n\t1,\r\n\t2\r\n]"},
+		{"spaces as written, place by place", `[ 1 , 2,3 ]`, Edit{Op: Reorder, Path: "@this", ID: "@this", Order: []string{"3"}}, nil, `[ 3 , 1,2 ]`},
+		{"one line", `{"items":[1,2,3]}`, Edit{Op: Limit, Path: "items", N: 2}, nil, `{"items":[1,2]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, memo := range []bool{true, false} {
+				noMemo = !memo
+				// The edit, then one more of the array: the second reads
+				// the first's array from the memo, when it is kept.
+				out, applied, err := Apply([]byte(tt.doc), []Edit{tt.edit, {Op: Limit, Path: tt.edit.Path, N: 100}}, tt.seen)
+				noMemo = false
+				if err != nil || !applied[0] || string(out) != tt.want {
+					t.Fatalf("memo %v: got %q (%v, %v), want %q", memo, out, applied, err, tt.want)
+				}
+			}
+		})
 	}
 }
 

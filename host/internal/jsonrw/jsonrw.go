@@ -329,9 +329,67 @@ func lastEdit(edits []Edit, i int, path string) bool {
 }
 
 // within reports whether path p names the value at path or a value
-// inside it (for the document itself, @this, any).
+// inside it (for the document itself, @this, any), in any spelling: a|b
+// is a.b, \a is a, and a wildcard or a query may name the same value
+// (as rules' JSON edits conflict, see package plan): an array edited
+// under another spelling after json_hide_seen recorded it must not have
+// been recorded before that edit.
 func within(p, path string) bool {
-	return p == path || strings.HasPrefix(p, path+".") || strings.TrimSpace(path) == "@this"
+	if p == path || strings.HasPrefix(p, path+".") || strings.TrimSpace(path) == "@this" {
+		return true
+	}
+	if onlySpelling(p) && onlySpelling(path) {
+		return false // the usual case: keys of letters and digits
+	}
+	var pb, qb [8]jsonpath.Step
+	ps, err1 := jsonpath.AppendParse(pb[:0], p)
+	qs, err2 := jsonpath.AppendParse(qb[:0], path)
+	if err1 != nil || err2 != nil || len(qs) > len(ps) {
+		return false
+	}
+	for i, q := range qs {
+		if !sameStep(q, ps[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// onlySpelling reports whether path is keys of ASCII letters, digits,
+// '_' and '-' joined by '.', without leading zeros: the only spelling of
+// the place it names.
+func onlySpelling(path string) bool {
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c == '0' && (i == 0 || path[i-1] == '.') && i+1 < len(path) && path[i+1] >= '0' && path[i+1] <= '9':
+			return false // 01 is the index 1
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// sameStep reports whether two steps may lead to the same value: the
+// same key or index, a wildcard and a key it matches (or two wildcards),
+// a query and any step into the array (which element it reaches depends
+// on the document: taken for the same, the array inside is recorded
+// after both edits).
+func sameStep(x, y jsonpath.Step) bool {
+	if x.Kind == jsonpath.Query || y.Kind == jsonpath.Query {
+		return true
+	}
+	switch {
+	case x.Wild && y.Wild:
+		return true
+	case x.Wild:
+		return jsonpath.Match(y.Name, x.Name)
+	case y.Wild:
+		return jsonpath.Match(x.Name, y.Name)
+	}
+	return x.Name == y.Name || x.Index >= 0 && x.Index == y.Index
 }
 
 // buffer returns a buffer of n bytes for the next document, not the one
@@ -405,12 +463,25 @@ func (o *Output) set(steps []jsonpath.Step, value []byte) bool {
 	for j := len(steps) - 1; j > k; j-- {
 		value = slices.Concat([]byte{'{'}, quote(steps[j].Name), []byte{':'}, value, []byte{'}'})
 	}
-	end := parent.value.end - 1 // the closing brace
-	sep := []byte(nil)
-	if firstMember(doc, parent.value.start) != end {
-		sep = []byte{','}
+	// The member goes after the object's last one, laid out as its
+	// members are: after the comma and space that separate its last two
+	// (with one member, a comma and the space before it), and with the
+	// space around its last member's colon. An empty object gets it
+	// after its brace.
+	at, sep, colon := parent.value.start+1, []byte(nil), []byte{':'}
+	n := 0
+	for m := range membersOf(doc, parent.value.start) {
+		// After the brace, the space before the first member; then the
+		// comma and space before each.
+		sep = doc[at:m.key.start]
+		at, colon = m.value.end, doc[m.key.end:m.value.start]
+		n++
 	}
-	o.splice(end, end, sep, quote(steps[k].Name), []byte{':'}, value)
+	comma := []byte(nil)
+	if n == 1 {
+		comma = []byte{','}
+	}
+	o.splice(at, at, comma, sep, quote(steps[k].Name), colon, value)
 	return true
 }
 
@@ -870,13 +941,12 @@ func (o *Output) editArray(steps []jsonpath.Step, e *Edit, seen SeenSet) bool {
 			return false
 		}
 	}
-	// The array's new text: its elements in order, separated by commas.
+	// The array's new text: its elements in order, in the array's layout
+	// (see layout).
 	size := 2
 	for k, i := range order {
-		if k > 0 {
-			size++
-		}
-		size += elems[i].end - elems[i].start
+		open, sep := layout(value, elems, k, len(order))
+		size += open.end - open.start + sep.end - sep.start + elems[i].end - elems[i].start
 	}
 	doc := o.Doc
 	b, k := o.buffer(len(doc) - (value.end - value.start) + size)
@@ -884,25 +954,42 @@ func (o *Output) editArray(steps []jsonpath.Step, e *Edit, seen SeenSet) bool {
 	b[w] = '['
 	w++
 	for j, i := range order {
-		if j > 0 {
-			b[w] = ','
-			w++
-		}
+		open, sep := layout(value, elems, j, len(order))
+		w += copy(b[w:], doc[open.start:open.end])
 		w += copy(b[w:], doc[elems[i].start:elems[i].end])
+		w += copy(b[w:], doc[sep.start:sep.end])
 	}
 	b[w] = ']'
 	w++
 	copy(b[w:], doc[value.end:])
 	o.Doc, o.cur = b, k
-	o.rememberWritten(e, steps, value.start, size, elems, order)
+	o.rememberWritten(e, steps, value, size, elems, order)
 	return true
 }
 
-// rememberWritten makes the memo the array an edit of path just wrote at
-// start, size bytes long: elements (elems, of the document before) in
-// order, separated by commas. Their ids, as HideSeen computed them or the
-// memo had them, carry over, since an element's bytes do not change.
-func (o *Output) rememberWritten(e *Edit, steps []jsonpath.Step, start, size int, elems []span, order []int32) {
+// layout returns the bytes of the array value (elements elems) that go
+// before and after the element written in place j of an edited array of
+// n: before the first, the space after the opening bracket; after each
+// but the last, the comma and space that followed the element of that
+// place; after the last, the space before the closing bracket. A
+// pretty-printed array stays so, whichever elements it keeps.
+func layout(value span, elems []span, j, n int) (before, after span) {
+	if j == 0 {
+		before = span{value.start + 1, elems[0].start}
+	}
+	if j < n-1 {
+		return before, span{elems[j].end, elems[j+1].start}
+	}
+	return before, span{elems[len(elems)-1].end, value.end - 1}
+}
+
+// rememberWritten makes the memo the array an edit of path just wrote in
+// place of value, size bytes long: elements (elems, of the document
+// before) in order, in value's layout. Their ids, as HideSeen computed
+// them or the memo had them, carry over, since an element's bytes do not
+// change.
+func (o *Output) rememberWritten(e *Edit, steps []jsonpath.Step, value span, size int, elems []span, order []int32) {
+	start := value.start
 	m := &o.memo
 	if !memoable(steps) {
 		m.valid = false
@@ -918,12 +1005,11 @@ func (o *Output) rememberWritten(e *Edit, steps []jsonpath.Step, start, size int
 	m.elems = m.elems[:0]
 	at := start + 1
 	for j, i := range order {
-		if j > 0 {
-			at++ // the comma
-		}
+		before, after := layout(value, elems, j, len(order))
+		at += before.end - before.start
 		l := elems[i].end - elems[i].start
 		m.elems = append(m.elems, span{at, at + l})
-		at += l
+		at += l + after.end - after.start
 	}
 	m.hasIDs = keep
 	if keep {

@@ -181,6 +181,29 @@ func TestSetCreatesObjects(t *testing.T) {
 	}
 }
 
+// TestSetAddsInTheObjectsLayout: a member json_set adds goes after the
+// object's last member, with the comma and space that separate its
+// members and the space around its colons, so that a pretty-printed
+// response stays so; it went before the space that closes the object,
+// and a response ending "  }\n}" came out as "  }\n,\"b\":\"y\"}".
+func TestSetAddsInTheObjectsLayout(t *testing.T) {
+	for _, c := range []struct{ name, doc, path, want string }{
+		{"pretty", "{\n  \"a\": 1,\n  \"c\": {\n    \"x\": 1\n  }\n}\n", "b", "{\n  \"a\": 1,\n  \"c\": {\n    \"x\": 1\n  },\n  \"b\": \"y\"\n}\n"},
+		{"pretty, inside", "{\n  \"a\": 1,\n  \"c\": {\n    \"x\": 1\n  }\n}\n", "c.b", "{\n  \"a\": 1,\n  \"c\": {\n    \"x\": 1,\n    \"b\": \"y\"\n  }\n}\n"},
+		{"pretty, objects added", "{\n  \"a\": 1\n}", "n.m", "{\n  \"a\": 1,\n  \"n\": {\"m\":\"y\"}\n}"},
+		{"tabs and CRLF", "{\r\n\t\"a\":1,\r\n\t\"c\":2\r\n}", "b", "{\r\n\t\"a\":1,\r\n\t\"c\":2,\r\n\t\"b\":\"y\"\r\n}"},
+		{"spaces", `{ "a" : 1 }`, "b", `{ "a" : 1, "b" : "y" }`},
+		{"one line", `{"a":1,"c":2}`, "b", `{"a":1,"c":2,"b":"y"}`},
+		{"empty", `{}`, "b", `{"b":"y"}`},
+		{"a repeated key", "{\n  \"a\": 1,\n  \"a\": 2\n}", "b", "{\n  \"a\": 1,\n  \"a\": 2,\n  \"b\": \"y\"\n}"},
+	} {
+		out, applied, err := Apply([]byte(c.doc), []Edit{{Op: Set, Path: c.path, Value: []byte(`"y"`)}}, nil)
+		if err != nil || string(out) != c.want || !applied[0] {
+			t.Errorf("%s: set %s: %q (applied %v, %v), want %q", c.name, c.path, out, applied, err, c.want)
+		}
+	}
+}
+
 func TestInvalidDocument(t *testing.T) {
 	in := []byte(`{"a": [1, 2`)
 	out, _, err := Apply(in, []Edit{{Op: Limit, Path: "a", N: 1}}, nil)

@@ -750,18 +750,76 @@ func jsonEqual(r gjson.Result, want string) bool {
 	case gjson.String:
 		return r.Str == want
 	case gjson.Number:
-		// Exactly, as decimals: 12345678901234567999 is not
-		// 12345678901234567890, though both round to one float64, and
-		// 1e400, past float64, still equals itself.
-		var w, g big.Rat
-		_, ok1 := w.SetString(strings.TrimSpace(want))
-		_, ok2 := g.SetString(r.Raw)
-		return ok1 && ok2 && w.Cmp(&g) == 0
+		return sameNumber(r.Raw, strings.TrimSpace(want))
 	case gjson.True, gjson.False:
 		return strings.TrimSpace(want) == r.Raw
 	}
-	w := gjson.Parse(want)
-	return strings.Join(strings.Fields(r.Raw), "") == strings.Join(strings.Fields(w.Raw), "")
+	if !gjson.Valid(want) {
+		return false
+	}
+	return sameJSON(r, gjson.Parse(want))
+}
+
+// sameNumber compares two JSON numbers exactly, as decimals:
+// 12345678901234567999 is not 12345678901234567890, though both round to
+// one float64, and 1e400, past float64, still equals itself.
+func sameNumber(a, b string) bool {
+	var x, y big.Rat
+	_, ok1 := x.SetString(a)
+	_, ok2 := y.SetString(b)
+	return ok1 && ok2 && x.Cmp(&y) == 0
+}
+
+// sameJSON reports whether two valid JSON values are the same value, as
+// a visitor's JSON.parse reads them: an object's members in any order,
+// of a repeated key the last, texts by their characters whatever their
+// escapes, numbers by their value. Comparing the texts with their spaces
+// removed took "MIT License" for "MITLicense", and an object written in
+// another order, or with an escape, for another object.
+func sameJSON(a, b gjson.Result) bool {
+	switch {
+	case a.IsObject() && b.IsObject():
+		am, bm := lastMembers(a), lastMembers(b)
+		if len(am) != len(bm) {
+			return false
+		}
+		for k, v := range am {
+			w, ok := bm[k]
+			if !ok || !sameJSON(v, w) {
+				return false
+			}
+		}
+		return true
+	case a.IsArray() && b.IsArray():
+		as, bs := a.Array(), b.Array()
+		if len(as) != len(bs) {
+			return false
+		}
+		for i := range as {
+			if !sameJSON(as[i], bs[i]) {
+				return false
+			}
+		}
+		return true
+	case a.Type != b.Type || a.IsObject() != b.IsObject() || a.IsArray() != b.IsArray():
+		return false
+	case a.Type == gjson.String:
+		return a.Str == b.Str
+	case a.Type == gjson.Number:
+		return sameNumber(a.Raw, b.Raw)
+	}
+	return true // both null, both true or both false
+}
+
+// lastMembers returns an object's members by key, the last of a key
+// repeated.
+func lastMembers(o gjson.Result) map[string]gjson.Result {
+	m := map[string]gjson.Result{}
+	o.ForEach(func(k, v gjson.Result) bool {
+		m[k.Str] = v
+		return true
+	})
+	return m
 }
 
 // alwaysGone says what no element of the origin's page, nor of the html

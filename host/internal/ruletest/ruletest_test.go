@@ -51,6 +51,8 @@ var pages = fstest.MapFS{
 	// A key repeated (the visitor's JSON.parse reads the last), numbers
 	// float64 cannot tell apart or hold, and a byte order mark.
 	"api/odd.json": {Data: []byte("\xEF\xBB\xBF" + `{"a":1,"a":2,"big":12345678901234567890,"huge":1e400,"banner":{"title":"Hi"},"gone":null}`)},
+	// An API's object, as GitHub's REST API sends a repository's.
+	"api/repo.json": {Data: []byte(`{"id":1296269,"license":{"key":"mit","name":"MIT License","spdx_id":"MIT"},"topics":["api","octocat"],"owner":{"login":"octocat","id":1,"site_admin":false}}`)},
 }
 
 const shop = `
@@ -506,6 +508,43 @@ func TestJSONExpectationsAsTheVisitorReads(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("the failures lack %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestJSONObjectExpectations: an object or a list expected of a JSON
+// response is compared as JSON, member by member: the spaces between
+// its tokens and the order of its members are the test writer's, the
+// spaces inside its strings are text, and numbers compare exactly.
+func TestJSONObjectExpectations(t *testing.T) {
+	tests := []struct {
+		name, want string
+		pass       bool
+	}{
+		{"as sent", `license: '{"key":"mit","name":"MIT License","spdx_id":"MIT"}'`, true},
+		{"spaced", `license: '{ "key": "mit", "name": "MIT License", "spdx_id": "MIT" }'`, true},
+		{"members in another order", `license: '{"spdx_id":"MIT","name":"MIT License","key":"mit"}'`, true},
+		{"escapes", `license: '{"key":"mit","name":"MIT\u0020License","spdx_id":"\u004dIT"}'`, true},
+		{"a number written otherwise", `owner: '{"login":"octocat","id":1.0,"site_admin":false}'`, true},
+		{"a list", `topics: '["api", "octocat"]'`, true},
+		{"a space missing in a text", `license: '{"key":"mit","name":"MITLicense","spdx_id":"MIT"}'`, false},
+		{"a space added in a text", `topics: '["api", "octo cat"]'`, false},
+		{"a member missing", `license: '{"key":"mit","name":"MIT License"}'`, false},
+		{"a member more", `license: '{"key":"mit","name":"MIT License","spdx_id":"MIT","url":null}'`, false},
+		{"a list in another order", `topics: '["octocat","api"]'`, false},
+		{"a yes/no for a number", `owner: '{"login":"octocat","id":true,"site_admin":false}'`, false},
+		{"a text for an object", `license: 'MIT License'`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, `
+  - name: repo
+    request: { url: /api/repo.json }
+    expect: { json: { `+tt.want+` } }
+`)
+			if res[0].Passed() != tt.pass {
+				t.Errorf("passed %v, want %v: %v", res[0].Passed(), tt.pass, res[0].Failures)
+			}
+		})
 	}
 }
 
