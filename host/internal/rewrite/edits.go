@@ -1079,7 +1079,7 @@ func (r *Rewriter) applyMatched(d, lt, end int, void bool) {
 		}
 	}
 	if listed {
-		r.addItem(d, m)
+		r.addItem(d, m, lt)
 	}
 	for _, i := range m {
 		if r.edits[i].Op == InsertBefore {
