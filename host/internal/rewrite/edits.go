@@ -724,18 +724,19 @@ func (r *Rewriter) value(i int) []byte {
 }
 
 // decode decodes an attribute value as the browser reads it, from the
-// page's encoding (see Options.Decode), its newlines and its character
-// references, into a buffer valid until the next call.
+// page's encoding (see Options.Decode), its newlines, NULs and
+// character references, into a buffer valid until the next call.
 func (r *Rewriter) decode(v []byte) []byte {
 	if r.legacy != nil && !isASCII(v) {
 		r.legacyBuf = r.legacy(r.legacyBuf[:0], v)
 		v = r.legacyBuf
 	}
-	if bytes.IndexByte(v, '\r') >= 0 {
+	if bytes.IndexByte(v, '\r') >= 0 || bytes.IndexByte(v, 0) >= 0 {
 		// The browser reads the page's CR LF, and CR alone, as LF
-		// before it reads tags; a CR written &#13; stays.
-		r.nlBuf = appendNewlines(r.nlBuf[:0], v)
-		v = r.nlBuf
+		// before it reads tags (a CR written &#13; stays), and a NUL
+		// in a value as U+FFFD.
+		r.readBuf = appendAsRead(r.readBuf[:0], v)
+		v = r.readBuf
 	}
 	if bytes.IndexByte(v, '&') < 0 {
 		return v
@@ -744,25 +745,29 @@ func (r *Rewriter) decode(v []byte) []byte {
 	return r.contentBuf
 }
 
-// appendNewlines appends v with each CR LF and each CR alone as LF.
-func appendNewlines(dst, v []byte) []byte {
-	for {
-		i := bytes.IndexByte(v, '\r')
-		if i < 0 {
-			return append(dst, v...)
-		}
-		dst = append(append(dst, v[:i]...), '\n')
-		v = v[i+1:]
-		if len(v) > 0 && v[0] == '\n' {
-			v = v[1:]
+// appendAsRead appends v with each CR LF and each CR alone as LF, and
+// each NUL as U+FFFD.
+func appendAsRead(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\r':
+			dst = append(dst, '\n')
+			if i+1 < len(v) && v[i+1] == '\n' {
+				i++
+			}
+		case 0:
+			dst = append(dst, "\uFFFD"...)
+		default:
+			dst = append(dst, c)
 		}
 	}
+	return dst
 }
 
 // plain reports whether the value v reads as its bytes: no character
-// reference, no CR, and UTF-8 or ASCII.
+// reference, no CR or NUL, and UTF-8 or ASCII.
 func (r *Rewriter) plain(v []byte) bool {
-	return bytes.IndexByte(v, '&') < 0 && bytes.IndexByte(v, '\r') < 0 && (r.legacy == nil || isASCII(v))
+	return bytes.IndexByte(v, '&') < 0 && bytes.IndexByte(v, '\r') < 0 && bytes.IndexByte(v, 0) < 0 && (r.legacy == nil || isASCII(v))
 }
 
 // rawWord is hasWord(v, w) where the bytes of w in v are w: always in

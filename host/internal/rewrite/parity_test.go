@@ -161,3 +161,30 @@ func TestNewlinesInValues(t *testing.T) {
 		}
 	}
 }
+
+// TestNullInValues: a browser's tokenizer reads a NUL byte in an
+// attribute value as U+FFFD, as it reads &#0;.
+func TestNullInValues(t *testing.T) {
+	tests := []struct {
+		sel, tag string
+		want     bool
+	}{
+		{`[title="a\FFFD b"]`, "<a title='a\x00b'>", true},
+		{`[title="a\FFFD b"]`, "<a title=a\x00b>", true},
+		{`[title="a\FFFD b"]`, "<a title='a&#0;b'>", true},
+		{`[title^="a\FFFD"]`, "<a title='a\x00&amp;'>", true},
+		{`#a\FFFD b`, "<a id='a\x00b'>", true},
+		{`.a\FFFD b`, "<a class='x a\x00b'>", true},
+		{`[title="ab"]`, "<a title='a\x00b'>", false},
+	}
+	for _, tt := range tests {
+		out := rewriteAll(mustCompile(tt.sel), []Edit{{Op: AddClass, Attr: "hit"}}, "<!DOCTYPE html>"+tt.tag+"x</a>")
+		if got := strings.Contains(out, "hit"); got != tt.want {
+			t.Errorf("%s on %q: selected %v, want %v", tt.sel, tt.tag, got, tt.want)
+		}
+		doc, _ := html.Parse(strings.NewReader("<!DOCTYPE html>" + tt.tag + "x</a>"))
+		if got := cascadia.MustCompile(tt.sel).MatchFirst(doc) != nil; got != tt.want {
+			t.Errorf("%s on %q: the reference selects %v, want %v", tt.sel, tt.tag, got, tt.want)
+		}
+	}
+}
