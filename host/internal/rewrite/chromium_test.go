@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -168,7 +169,7 @@ func TestRealPagesChromium(t *testing.T) {
 				served[name] = out.Bytes()
 				mu.Unlock()
 				ctx, cancel := ctxpkg.WithTimeout(ctxpkg.Background(), 60*time.Second)
-				dom := chromium.Run(ctx, t, bin, t.TempDir(), "--dump-dom", srv.URL+"/"+name)
+				dom := chromium.Run(ctx, t, bin, t.TempDir(), "--dump-dom", srv.URL+"/"+url.PathEscape(name))
 				cancel()
 				m := chromiumResult.FindStringSubmatch(dom)
 				if m == nil {

@@ -113,6 +113,9 @@ func derive(rng *rand.Rand, e *html.Node, unsafe map[string]bool) string {
 		}
 		return "." + cssIdent(c)
 	}
+	// A name as the parser has it (xhtml:link, as a page may write
+	// one), escaped to read as one type selector.
+	tag := cssIdent(e.Data)
 	own := class(e)
 	if id := attrOf(e, "id"); id != "" && !unsafe["word:"+strings.ToLower(id)] && rng.IntN(3) == 0 {
 		own = "#" + cssIdent(id)
@@ -144,11 +147,11 @@ func derive(rng *rand.Rand, e *html.Node, unsafe map[string]bool) string {
 		if own == "" {
 			return ""
 		}
-		return e.Data + own
+		return tag + own
 	case 3:
 		return attrSel("=", a.Val)
 	case 4:
-		return fmt.Sprintf("%s[%s]", e.Data, name)
+		return fmt.Sprintf("%s[%s]", tag, name)
 	case 5:
 		// A prefix, a suffix or a part of the value, of a few runes.
 		r := []rune(a.Val)
@@ -180,13 +183,13 @@ func derive(rng *rand.Rand, e *html.Node, unsafe map[string]bool) string {
 			return ""
 		}
 		if pc := class(p); pc != "" {
-			return p.Data + pc + " > " + e.Data + own
+			return cssIdent(p.Data) + pc + " > " + tag + own
 		}
-		return p.Data + " > " + own
+		return cssIdent(p.Data) + " > " + own
 	case 9:
 		for p := e.Parent; p != nil && p.Type == html.ElementNode; p = p.Parent {
 			if pc := class(p); pc != "" && rng.IntN(2) == 0 {
-				return pc + " " + e.Data
+				return pc + " " + tag
 			}
 		}
 		return ""
@@ -199,7 +202,7 @@ func derive(rng *rand.Rand, e *html.Node, unsafe map[string]bool) string {
 		if own == "" {
 			return ""
 		}
-		return ":not(" + own + ") > " + e.Data
+		return ":not(" + own + ") > " + tag
 	}
 }
 
@@ -273,4 +276,18 @@ func TestCSSIdent(t *testing.T) {
 	if got, want := cssString(`say "hi" \ now`), `"say \"hi\" \\ now"`; got != want {
 		t.Errorf("cssString = %q, want %q", got, want)
 	}
+}
+
+// TestPageSelectorsEscapeNames: an element whose name the page writes
+// with a colon (<xhtml:link>, which HTML parses as an element of that
+// name) is named in the derived selectors escaped (xhtml\:link), not as
+// a type selector followed by the pseudo-class :link, which bespoke
+// refuses and cascadia reads otherwise.
+func TestPageSelectorsEscapeNames(t *testing.T) {
+	page := `<!DOCTYPE html><body><xhtml:link class=a id=b><div class=c id=d title=x>x</div></xhtml:link>`
+	sels := pageSelectors(t, page, seed(t), 60, true)
+	if !slices.ContainsFunc(sels, func(s string) bool { return strings.Contains(s, `xhtml\:link`) }) {
+		t.Fatalf("no selector names the element xhtml:link: %q", sels)
+	}
+	checkPageWith(t, page, sels)
 }

@@ -724,12 +724,19 @@ func (r *Rewriter) value(i int) []byte {
 }
 
 // decode decodes an attribute value as the browser reads it, from the
-// page's encoding (see Options.Decode) and its character references,
-// into a buffer valid until the next call.
+// page's encoding (see Options.Decode), its newlines, NULs and
+// character references, into a buffer valid until the next call.
 func (r *Rewriter) decode(v []byte) []byte {
 	if r.legacy != nil && !isASCII(v) {
 		r.legacyBuf = r.legacy(r.legacyBuf[:0], v)
 		v = r.legacyBuf
+	}
+	if bytes.IndexByte(v, '\r') >= 0 || bytes.IndexByte(v, 0) >= 0 {
+		// The browser reads the page's CR LF, and CR alone, as LF
+		// before it reads tags (a CR written &#13; stays), and a NUL
+		// in a value as U+FFFD.
+		r.readBuf = appendAsRead(r.readBuf[:0], v)
+		v = r.readBuf
 	}
 	if bytes.IndexByte(v, '&') < 0 {
 		return v
@@ -738,10 +745,29 @@ func (r *Rewriter) decode(v []byte) []byte {
 	return r.contentBuf
 }
 
+// appendAsRead appends v with each CR LF and each CR alone as LF, and
+// each NUL as U+FFFD.
+func appendAsRead(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\r':
+			dst = append(dst, '\n')
+			if i+1 < len(v) && v[i+1] == '\n' {
+				i++
+			}
+		case 0:
+			dst = append(dst, "\uFFFD"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
 // plain reports whether the value v reads as its bytes: no character
-// reference, and UTF-8 or ASCII.
+// reference, no CR or NUL, and UTF-8 or ASCII.
 func (r *Rewriter) plain(v []byte) bool {
-	return bytes.IndexByte(v, '&') < 0 && (r.legacy == nil || isASCII(v))
+	return bytes.IndexByte(v, '&') < 0 && bytes.IndexByte(v, '\r') < 0 && bytes.IndexByte(v, 0) < 0 && (r.legacy == nil || isASCII(v))
 }
 
 // rawWord is hasWord(v, w) where the bytes of w in v are w: always in
@@ -1079,7 +1105,7 @@ func (r *Rewriter) applyMatched(d, lt, end int, void bool) {
 		}
 	}
 	if listed {
-		r.addItem(d, m)
+		r.addItem(d, m, lt)
 	}
 	for _, i := range m {
 		if r.edits[i].Op == InsertBefore {

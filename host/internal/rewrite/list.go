@@ -76,6 +76,9 @@ type item struct {
 	// none) of the ids HideSeen let through inside the item, which are
 	// seen only if its list shows it.
 	shown, shownLast int32
+	// ends is the piece of the end tags its start tag implied (see
+	// addItem), -1: none.
+	ends int32
 }
 
 // hold appends b to the held output.
@@ -143,7 +146,7 @@ type itemEdit struct {
 
 // addItem makes the element opened at depth d an item of its parent's
 // region, for the list edits among m.
-func (r *Rewriter) addItem(d int, m []int32) {
+func (r *Rewriter) addItem(d int, m []int32, lt int) {
 	p := &r.stack[d-1]
 	if p.region == 0 {
 		owner := int32(-1)
@@ -163,7 +166,24 @@ func (r *Rewriter) addItem(d int, m []int32) {
 		p.region = int32(len(r.regions))
 		p.pin |= pinOther
 	}
-	it := item{before: r.tail, last: -2, lo: int32(len(r.itemEdits)), shown: -1, shownLast: -1}
+	// The elements its start tag ends as their end tags would (a <p>
+	// before a <div>) end there whatever the list edits do: once the
+	// item is hidden or moved, what takes its place would go inside
+	// them. Their end tags are held on their own, before the item, and
+	// dropped if it stays where it is.
+	ends := int32(-1)
+	if r.impliedAt == r.base+lt && len(r.implied) > 0 {
+		r.cut = true
+		n := len(r.pieces)
+		r.endImplied(lt)
+		if r.stopped {
+			return
+		}
+		if len(r.pieces) > n {
+			ends = r.tail
+		}
+	}
+	it := item{before: r.tail, last: -2, lo: int32(len(r.itemEdits)), shown: -1, shownLast: -1, ends: ends}
 	r.cut = true
 	for _, i := range m {
 		e := &r.edits[i]
@@ -361,6 +381,9 @@ func (r *Rewriter) closeRegion() {
 		last = g.last
 	}
 	for s := 0; s < n; s++ {
+		if e := items[s].ends; e >= 0 && order[s] == int32(s) && kept[s] {
+			r.pieces[e].hi = r.pieces[e].lo
+		}
 		link(seg(segs[2*s]))
 		if it := order[s]; kept[it] {
 			link(seg(segs[2*it+1]))

@@ -261,8 +261,8 @@ func TestReorderLongOrder(t *testing.T) {
 // listPage writes random lists, for TestListEditsAsBrowsersBuildThem:
 // ul, ol and div lists of li, p and section items, their end tags left
 // out at random, separated by nothing, whitespace, comments, text,
-// <span>s, items of another class or <hr>s, lists nested in items, and
-// lists the page never closes.
+// <span>s, items of another class, <hr>s or paragraphs left open, lists
+// nested in items, and lists the page never closes.
 type listPage struct {
 	rng *rand.Rand
 	b   strings.Builder
@@ -292,7 +292,7 @@ var itemContent = []struct {
 }
 
 func (g *listPage) gap(inUL bool) {
-	switch g.rng.IntN(9) {
+	switch g.rng.IntN(10) {
 	case 0, 1, 2:
 	case 3, 4:
 		g.b.WriteString([]string{" ", "\n  ", "\t"}[g.rng.IntN(3)])
@@ -308,6 +308,10 @@ func (g *listPage) gap(inUL bool) {
 		} else {
 			g.b.WriteString("<hr>")
 		}
+	case 9:
+		// A paragraph the item after it ends: hidden or moved, the item
+		// no longer does.
+		g.b.WriteString("<p>p")
 	}
 }
 

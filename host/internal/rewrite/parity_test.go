@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/andybalholm/cascadia"
+	"golang.org/x/net/html"
 )
 
 // TestByteOrderMark: a UTF-8 byte order mark at the start of a page is
@@ -121,6 +124,67 @@ func TestCharacterReferencesInValues(t *testing.T) {
 		out := rewriteAll(mustCompile(tt.sel), []Edit{{Op: AddClass, Attr: "hit"}}, "<!DOCTYPE html>"+tt.tag+"x</a>")
 		if got := strings.Contains(out, "hit"); got != tt.want {
 			t.Errorf("%s on %s: selected %v, want %v", tt.sel, tt.tag, got, tt.want)
+		}
+	}
+}
+
+// TestNewlinesInValues: a browser reads a page's CR LF pairs, and CRs
+// alone, as LF before it reads the tags, so an attribute value written
+// with them holds LF (a mailto: link's body="...\r%0D%0A..."), while a
+// CR written as a character reference (&#13;) stays a CR.
+func TestNewlinesInValues(t *testing.T) {
+	tests := []struct {
+		sel, tag string
+		want     bool
+	}{
+		{`[href="a\a b"]`, "<a href='a\rb'>", true},
+		{`[href="a\a b"]`, "<a href='a\r\nb'>", true},
+		{`[href="a\a \a b"]`, "<a href='a\r\r\nb'>", true},
+		{`[href="a\d b"]`, "<a href='a\rb'>", false},
+		{`[href="a\d\a b"]`, "<a href='a\r\nb'>", false},
+		{`[href^="a\a"]`, "<a href='a\r&amp;b'>", true},
+		{`[href="a\a&b"]`, "<a href='a\r&amp;b'>", true},
+		{`[title="a\d b"]`, "<a title='a&#13;b'>", true},
+		{`[title="a\a b"]`, "<a title='a&#13;b'>", false},
+		{`#a\a b`, "<a id='a\rb'>", true},
+		{`a[id="a\a b"]`, "<a id='a\r\nb'>", true},
+		{`[data-k="a\a b"]`, "<a data-k=a\rb>", false}, // unquoted: CR ends the value
+	}
+	for _, tt := range tests {
+		out := rewriteAll(mustCompile(tt.sel), []Edit{{Op: AddClass, Attr: "hit"}}, "<!DOCTYPE html>"+tt.tag+"x</a>")
+		if got := strings.Contains(out, "hit"); got != tt.want {
+			t.Errorf("%s on %q: selected %v, want %v", tt.sel, tt.tag, got, tt.want)
+		}
+		doc, _ := html.Parse(strings.NewReader("<!DOCTYPE html>" + tt.tag + "x</a>"))
+		if got := cascadia.MustCompile(tt.sel).MatchFirst(doc) != nil; got != tt.want {
+			t.Errorf("%s on %q: the reference selects %v, want %v", tt.sel, tt.tag, got, tt.want)
+		}
+	}
+}
+
+// TestNullInValues: a browser's tokenizer reads a NUL byte in an
+// attribute value as U+FFFD, as it reads &#0;.
+func TestNullInValues(t *testing.T) {
+	tests := []struct {
+		sel, tag string
+		want     bool
+	}{
+		{`[title="a\FFFD b"]`, "<a title='a\x00b'>", true},
+		{`[title="a\FFFD b"]`, "<a title=a\x00b>", true},
+		{`[title="a\FFFD b"]`, "<a title='a&#0;b'>", true},
+		{`[title^="a\FFFD"]`, "<a title='a\x00&amp;'>", true},
+		{`#a\FFFD b`, "<a id='a\x00b'>", true},
+		{`.a\FFFD b`, "<a class='x a\x00b'>", true},
+		{`[title="ab"]`, "<a title='a\x00b'>", false},
+	}
+	for _, tt := range tests {
+		out := rewriteAll(mustCompile(tt.sel), []Edit{{Op: AddClass, Attr: "hit"}}, "<!DOCTYPE html>"+tt.tag+"x</a>")
+		if got := strings.Contains(out, "hit"); got != tt.want {
+			t.Errorf("%s on %q: selected %v, want %v", tt.sel, tt.tag, got, tt.want)
+		}
+		doc, _ := html.Parse(strings.NewReader("<!DOCTYPE html>" + tt.tag + "x</a>"))
+		if got := cascadia.MustCompile(tt.sel).MatchFirst(doc) != nil; got != tt.want {
+			t.Errorf("%s on %q: the reference selects %v, want %v", tt.sel, tt.tag, got, tt.want)
 		}
 	}
 }

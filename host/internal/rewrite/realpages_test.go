@@ -2,11 +2,13 @@ package rewrite
 
 import (
 	"bytes"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/internal/corpus"
@@ -25,9 +27,15 @@ const (
 )
 
 // realPages returns the corpus's pages by name, fetching the module
-// into the module cache when it is not there yet.
+// into the module cache when it is not there yet; or, with
+// BESPOKE_PAGES set to a directory, the pages saved there instead
+// (every *.html under it), for an operator to check the rewriter on
+// their own site's pages with every test of the public corpus.
 func realPages(t testing.TB) map[string][]byte {
 	t.Helper()
+	if dir := os.Getenv("BESPOKE_PAGES"); dir != "" {
+		return pagesUnder(t, dir)
+	}
 	dir := corpus.Module(t, realPagesModule, realPagesSum)
 	files, err := filepath.Glob(filepath.Join(dir, "test-pages", "*", "source.html"))
 	if err != nil || len(files) < 100 {
@@ -40,6 +48,28 @@ func realPages(t testing.TB) map[string][]byte {
 			t.Fatal(err)
 		}
 		pages[filepath.Base(filepath.Dir(f))] = b
+	}
+	return pages
+}
+
+// pagesUnder returns the *.html files under dir by their path in it.
+func pagesUnder(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	pages := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".html") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		pages[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("BESPOKE_PAGES=%s: %d pages (%v)", dir, len(pages), err)
 	}
 	return pages
 }

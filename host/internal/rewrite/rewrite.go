@@ -410,9 +410,12 @@ type Rewriter struct {
 	contentBuf []byte
 	tmpTag     []byte
 	tagEdits   tagEdits
-	// legacy is Options.Decode; legacyBuf its scratch.
+	// legacy is Options.Decode; legacyBuf its scratch. readBuf holds a
+	// value with its newlines and NULs as the browser reads them (see
+	// decode).
 	legacy    func(dst, src []byte) []byte
 	legacyBuf []byte
+	readBuf   []byte
 	// encodeValue is Options.EncodeValue.
 	encodeValue func(dst, v []byte) []byte
 	// classBuf holds the class list of the tag being written.

@@ -97,10 +97,10 @@ type volWords struct {
 // wordsOf returns which of p's classes (ids, with id set) the class list
 // (id) v of a tag holds, as the matcher reads it: bit k for
 // p.classWords[k] (p.idWords[k]). ok is false for a value with a
-// character reference, which the matcher decodes first: such a value is
-// never taken for volatile.
+// character reference, a CR or a NUL, which the matcher decodes first:
+// such a value is never taken for volatile.
 func (p *Program) wordsOf(v []byte, id, quirks bool) (fp uint64, ok bool) {
-	if !p.wordsFit || bytes.IndexByte(v, '&') >= 0 {
+	if !p.wordsFit || bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 || bytes.IndexByte(v, 0) >= 0 {
 		return 0, false
 	}
 	if id {
