@@ -438,7 +438,8 @@ const Mark = "\ue000"
 // or remove, so that "java\tscript:" is javascript:), has a scheme not
 // listed, or is relative when that is not listed, or starts with two
 // slashes or backslashes (a host). Bytes browsers would percent-encode
-// are percent-encoded, and in a list of URLs the comma too.
+// are percent-encoded, and in a list of URLs the comma too; so is a %
+// that starts no %XX, which the URL already encoded keeps.
 func AppendWholeURL(b []byte, k Kind, v string, schemes []string) ([]byte, bool) {
 	if v == "" {
 		return b, false
@@ -454,7 +455,7 @@ func AppendWholeURL(b []byte, k Kind, v string, schemes []string) ([]byte, bool)
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if c >= 0x80 || strings.IndexByte("\"<>\\^`{|}'", c) >= 0 || c == ',' && k != URL {
+		if c >= 0x80 || strings.IndexByte("\"<>\\^`{|}'", c) >= 0 || c == ',' && k != URL || c == '%' && !escapes(v[i:]) {
 			b = append(b, '%', hex[c>>4], hex[c&15])
 			continue
 		}
@@ -462,6 +463,17 @@ func AppendWholeURL(b []byte, k Kind, v string, schemes []string) ([]byte, bool)
 	}
 	return b, true
 }
+
+// escapes reports whether s starts with a percent-encoded byte: % and
+// two hex digits. A % that starts none is what a URL's own text cannot
+// hold (RFC 3986): a browser sends it as it is, and a server refuses it
+// or reads it otherwise ("/50%%21" is a 400 to Go's), and a client
+// other than a browser cannot follow a redirect to it.
+func escapes(s string) bool {
+	return len(s) >= 3 && s[0] == '%' && isHex(s[1]) && isHex(s[2])
+}
+
+func isHex(c byte) bool { return isDigit(c) || c|0x20 >= 'a' && c|0x20 <= 'f' }
 
 // Allowed reports whether URL u has a scheme in schemes, or is relative
 // without a host and schemes lists "relative".

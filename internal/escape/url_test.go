@@ -218,6 +218,10 @@ func TestAppendWholeURLHostile(t *testing.T) {
 		{"HTTPS://evil.example/", "HTTPS://evil.example/", true},
 		{"https:evil.example", "https:evil.example", true},
 		{"/é", "/%C3%A9", true},
+		// A % that starts no %XX is encoded; one that does stays.
+		{"!@#$%^&*()`~", "!@#$%25%5E&*()%60~", true},
+		{"/50%", "/50%25", true},
+		{"/a%2Fb%e9%4", "/a%2Fb%e9%254", true},
 		{"", "", false},
 		{"//evil.example", "", false},
 		{`/\evil.example`, "", false},
