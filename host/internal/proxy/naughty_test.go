@@ -190,6 +190,9 @@ func naughtyRules() string {
 		fmt.Fprintf(&b, "      - set_attr: { select: \"#v-%s\", name: href, value: \"/s?q={{ %s }}#{{ %s }}\" }\n", k, x, x)
 		fmt.Fprintf(&b, "      - set_attr: { select: \"#w-%s\", name: href, value: \"{{ %s or '/d' }}\", schemes: [https, relative] }\n", k, x)
 		fmt.Fprintf(&b, "      - append: { select: \"#h-%s\", html: \"<b title='{{ %s }}'>{{ %s }}</b>\" }\n", k, x, x)
+		fmt.Fprintf(&b, "      - append: { select: \"#g-%s\", html: \"<a href='/p/{{ %s }}?q={{ %s }}'>l</a>\" }\n", k, x, x)
+		fmt.Fprintf(&b, "      - set_attr: { select: \"#s-%s\", name: srcset, value: \"/i/{{ %s }}.png 1x, /j.png?q={{ %s }} 2x\" }\n", k, x, x)
+		fmt.Fprintf(&b, "      - add_class: { select: \"#k-%s\", class: \"c-{{ %s }}\" }\n", k, x)
 		fmt.Fprintf(&b, "      - set_header: { name: X-Out-%s, value: \"{{ %s }}\" }\n", k, x)
 		fmt.Fprintf(&b, "      - set_header: { name: X-Up-%s, value: \"{{ %s }}\", on: request }\n", k, x)
 		fmt.Fprintf(&b, "      - set_cookie: { name: o-%s, value: \"{{ %s }}\" }\n", k, x)
@@ -203,7 +206,7 @@ func naughtyPage() string {
 	b.WriteString("<!DOCTYPE html><html><head><title>t</title></head><body>\n")
 	for _, in := range naughtyInputs {
 		k := in.key
-		fmt.Fprintf(&b, "<p id=\"t-%s\">x</p><span id=\"a-%s\" title=\"x\">a</span><a id=\"u-%s\" href=\"/\">u</a><a id=\"v-%s\" href=\"/\">v</a><a id=\"w-%s\" href=\"/\">w</a><div id=\"h-%s\"></div>\n", k, k, k, k, k, k)
+		fmt.Fprintf(&b, "<p id=\"t-%s\">x</p><span id=\"a-%s\" title=\"x\">a</span><a id=\"u-%s\" href=\"/\">u</a><a id=\"v-%s\" href=\"/\">v</a><a id=\"w-%s\" href=\"/\">w</a><div id=\"h-%s\"></div><div id=\"g-%s\"></div><img id=\"s-%s\" src=\"/i.png\" srcset=\"/i.png 1x\"><i id=\"k-%s\" class=\"k\">k</i>\n", k, k, k, k, k, k, k, k, k)
 	}
 	b.WriteString("</body></html>")
 	return b.String()
@@ -338,7 +341,7 @@ func checkNaughtyPage(t *testing.T, name, v, body string) {
 	}
 	walk(doc)
 	// html, head, title, body, and per input p, span, a, a, a, div, b.
-	if want := 4 + 7*len(naughtyInputs); elements != want || comments != 0 {
+	if want := 4 + 11*len(naughtyInputs); elements != want || comments != 0 {
 		t.Errorf("%s: %d elements and %d comments, want %d and none:\n%s", name, elements, comments, want, body)
 		return
 	}
@@ -359,6 +362,9 @@ func checkNaughtyPage(t *testing.T, name, v, body string) {
 		}
 		if len(attrs(span)) != 2 || len(attrs(ua)) != 2 || len(attrs(va)) != 2 || len(attrs(wa)) != 2 {
 			t.Errorf("%s: %s: an attribute was added:\n%s", name, k, body)
+		}
+		if err := checkNaughtyURLs(byID["g-"+k], byID["s-"+k], byID["k-"+k], in.read(v), in.exactFor(v)); err != "" {
+			t.Errorf("%s: %s: %s", name, k, err)
 		}
 		b := div.FirstChild
 		if b == nil || b.Type != html.ElementNode || b.Data != "b" || b.NextSibling != nil || len(b.Attr) != 1 || b.Attr[0].Key != "title" {
@@ -419,6 +425,60 @@ func checkNaughtyPage(t *testing.T, name, v, body string) {
 			}
 		}
 	}
+}
+
+// checkNaughtyURLs checks a URL in an html: fragment (its path and
+// query), a srcset's two candidates and a class added: the fragment is
+// one link whose href gives the value back, the srcset has its two
+// candidates with their descriptors, the class is one word more.
+func checkNaughtyURLs(g, img, k *html.Node, want string, exact bool) string {
+	if g == nil || img == nil || k == nil {
+		return "an element lost its id"
+	}
+	a := g.FirstChild
+	if a == nil || a.Data != "a" || a.NextSibling != nil || len(a.Attr) != 1 || a.Attr[0].Key != "href" {
+		return "the html: fragment is not one <a href>"
+	}
+	href := a.Attr[0].Val
+	seg, query, ok := strings.Cut(strings.TrimPrefix(href, "/p/"), "?q=")
+	if !strings.HasPrefix(href, "/p/") || !ok || strings.ContainsAny(seg, "/\\?#") || strings.ContainsAny(query, "&#+;") || !percentValid(href) {
+		return fmt.Sprintf("html: href %q", href)
+	}
+	if exact {
+		gotSeg, _ := url.PathUnescape(seg)
+		gotQuery, _ := url.QueryUnescape(query)
+		if dotSegment(want) {
+			// Rendered with the defaults: both are empty.
+			if gotSeg != "" || gotQuery != "" {
+				return fmt.Sprintf("html: href %q, want the defaults", href)
+			}
+		} else if gotSeg != want || gotQuery != want {
+			return fmt.Sprintf("html: href %q reads %q and %q", href, gotSeg, gotQuery)
+		}
+	}
+	var srcset string
+	for _, at := range img.Attr {
+		if at.Key == "srcset" {
+			srcset = at.Val
+		}
+	}
+	cands := strings.Split(srcset, ", ")
+	if len(cands) != 2 || !strings.HasPrefix(cands[0], "/i/") || !strings.HasSuffix(cands[0], ".png 1x") || !strings.HasPrefix(cands[1], "/j.png?q=") || !strings.HasSuffix(cands[1], " 2x") ||
+		strings.ContainsAny(strings.TrimSuffix(cands[0], " 1x")+strings.TrimSuffix(cands[1], " 2x"), ", \t\n\f\r") || !percentValid(srcset) {
+		return fmt.Sprintf("srcset %q", srcset)
+	}
+	var class string
+	for _, at := range k.Attr {
+		if at.Key == "class" {
+			class = at.Val
+		}
+	}
+	// A browser splits classes at ASCII whitespace alone (U+2029 is a
+	// class's).
+	if f := strings.FieldsFunc(class, func(r rune) bool { return strings.ContainsRune(" \t\n\f\r", r) }); len(f) != 2 || f[0] != "k" || !strings.HasPrefix(f[1], "c-") {
+		return fmt.Sprintf("class %q", class)
+	}
+	return ""
 }
 
 func checkNaughtyHeaders(t *testing.T, name, v string, resp *http.Response, up http.Header) {
