@@ -237,6 +237,15 @@ func validArg(attr, arg string) (msg, hint string) {
 		example := map[string]string{"cookie": `cookie("plan")`, "header": `header("X-Tier")`, "query": `query("ref")`}[attr]
 		return fmt.Sprintf("the %s name is empty", attr), "write the name in the quotes: " + example
 	}
+	if attr == "cookie" && strings.Contains(arg, "=") {
+		// document.cookie = "a=b=1" sets a, to b=1, and a Cookie header
+		// is read so too: no browser sends a name with an =.
+		msg = fmt.Sprintf("%q is not a valid cookie name: a cookie's name ends at its first =, so none holds one", arg)
+		if name, _, _ := strings.Cut(arg, "="); name != "" {
+			return msg, fmt.Sprintf("to read the cookie %q, write cookie(%q)", name, name)
+		}
+		return msg, "write the name alone, without its value"
+	}
 	if attr == "header" || attr == "cookie" {
 		for _, r := range arg {
 			if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) && attr == "header" || strings.ContainsRune(`;,"\`, r) {

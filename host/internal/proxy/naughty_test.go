@@ -846,3 +846,56 @@ window.addEventListener('load', function () {
 		}
 	}
 }
+
+// TestNaughtyNames names a cookie, a query parameter and a header with
+// each of the Big List of Naughty Strings, in a rule's condition: the
+// checker refuses the names no request can carry, and a rule that
+// compiles matches a request that sends its name, as a browser sends it.
+func TestNaughtyNames(t *testing.T) {
+	list := naughtyStrings(t)
+	kinds := []struct{ key, fun string }{{"C", "cookie"}, {"Q", "query"}, {"H", "header"}}
+	var src strings.Builder
+	src.WriteString("rules:\n")
+	compiles := map[string]bool{}
+	for i, v := range list {
+		for _, k := range kinds {
+			rule := fmt.Sprintf("  - name: %s%d\n    when: %s\n    actions:\n      - set_header: { name: X-%s-%d, value: \"1\" }\n",
+				strings.ToLower(k.key), i, yamlQuoted(k.fun+"("+exprQuoted(v)+`) == "1"`), k.key, i)
+			if _, err := compiler.Check("rules.yaml", []byte("rules:\n"+rule)); err != nil {
+				continue
+			}
+			compiles[fmt.Sprint(k.key, i)] = true
+			src.WriteString(rule)
+		}
+	}
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	}), []byte(src.String()))
+	for i, v := range list {
+		var hs []string
+		if compiles[fmt.Sprint("C", i)] {
+			hs = append(hs, "Cookie", v+"=1")
+		}
+		if compiles[fmt.Sprint("H", i)] {
+			hs = append(hs, v, "1")
+		}
+		path := "/"
+		if compiles[fmt.Sprint("Q", i)] {
+			path += "?" + url.QueryEscape(v) + "=1"
+		}
+		resp := e.get(t, path, hs...)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%d %q: status %d", i, v, resp.StatusCode)
+			continue
+		}
+		for _, k := range kinds {
+			for j, w := range list {
+				same := v == w || k.key == "H" && strings.EqualFold(v, w)
+				if got := resp.Header.Get(fmt.Sprintf("X-%s-%d", k.key, j)) != ""; got != (same && compiles[fmt.Sprint(k.key, j)]) {
+					t.Errorf("%d %q: %s(%q) matched %v", i, v, k.fun, w, got)
+				}
+			}
+		}
+	}
+}
