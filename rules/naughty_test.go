@@ -87,3 +87,25 @@ func TestNaughtyLiterals(t *testing.T) {
 		t.Errorf("%d files refused, want the %d with braces", refused, len(braceExtras))
 	}
 }
+
+// TestNaughtyNames names a cookie, a header and a query parameter with
+// each string: a name no request carries is refused at its place, with
+// a hint. That the others match is TestNaughtyNames's
+// (host/internal/proxy).
+func TestNaughtyNames(t *testing.T) {
+	for i, v := range naughtyList(t) {
+		for _, f := range []string{"cookie", "header", "query"} {
+			src := "rules:\n  - name: r\n    when: " + yamlQuoted(f+"("+exprQuoted(v)+`) == "1"`) + "\n    actions:\n      - remove: \"#x\"\n"
+			errs := rules.Diagnose("rules.yaml", []byte(src)).Err()
+			if errs == nil {
+				continue
+			}
+			for _, e := range errs.(diag.List) {
+				// Some messages end with what to write.
+				if !e.Pos.IsValid() || e.Hint == "" && !strings.Contains(e.Msg, "; write ") {
+					t.Errorf("%d %s(%q): an error without its place or a hint: %v", i, f, v, e)
+				}
+			}
+		}
+	}
+}
