@@ -109,3 +109,36 @@ func TestNaughtyNames(t *testing.T) {
 		}
 	}
 }
+
+// TestNaughtyMarkupLiterals writes each string as an html: literal: the
+// markup that does not finish what it starts (an open <script>, a tag
+// without its >) is refused at its place, with what to write, never a
+// crash. That the markup let through keeps the page's shape is
+// TestNaughtyMarkup's (host/internal/proxy).
+func TestNaughtyMarkupLiterals(t *testing.T) {
+	refused := 0
+	for i, v := range naughtyList(t) {
+		src := "rules:\n  - name: r\n    actions:\n      - append: { select: div, html: " + yamlQuoted(v) + " }\n"
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%d %q: panic: %v", i, v, r)
+				}
+			}()
+			errs := rules.Diagnose("rules.yaml", []byte(src)).Err()
+			if errs == nil {
+				return
+			}
+			refused++
+			for _, e := range errs.(diag.List) {
+				// Some messages say what to write after a ;.
+				if !e.Pos.IsValid() || e.Hint == "" && !strings.Contains(e.Msg, "; ") {
+					t.Errorf("%d %q: an error without its place or a hint: %v", i, v, e)
+				}
+			}
+		}()
+	}
+	if refused == 0 {
+		t.Error("no markup refused")
+	}
+}

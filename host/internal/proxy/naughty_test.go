@@ -899,3 +899,62 @@ func TestNaughtyNames(t *testing.T) {
 		}
 	}
 }
+
+// TestNaughtyMarkup appends each of the Big List of Naughty Strings as
+// an html: literal, the rule author's markup: the checker refuses what
+// does not finish what it starts (TestNaughtyLiterals checks it says
+// where), and what it lets through leaves the page after it as it was,
+// the element it went in and the next one both still the body's.
+func TestNaughtyMarkup(t *testing.T) {
+	var rules, page strings.Builder
+	rules.WriteString("rules:\n  - name: r\n    actions:\n")
+	page.WriteString("<!DOCTYPE html><html><head><title>t</title></head><body>\n")
+	var ok []int
+	list := naughtyStrings(t)
+	for i, v := range list {
+		a := fmt.Sprintf("      - append: { select: \"#a%d\", html: %s }\n", i, yamlQuoted(v))
+		if _, err := compiler.Check("r.yaml", []byte("rules:\n  - name: r\n    actions:\n"+a)); err != nil {
+			continue
+		}
+		ok = append(ok, i)
+		rules.WriteString(a)
+		fmt.Fprintf(&page, "<div id=\"a%d\"></div><p id=\"after%d\">after</p>\n", i, i)
+	}
+	page.WriteString("</body></html>")
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page.String())
+	})
+	e := newEnv(t, origin, []byte(rules.String()))
+	r := e.get(t, "/")
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", r.StatusCode)
+	}
+	doc, err := html.Parse(strings.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := map[string]string{}
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			for _, a := range n.Attr {
+				if a.Key == "id" && n.Parent != nil {
+					parent[a.Val] = n.Parent.Data
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	for _, i := range ok {
+		if p := parent[fmt.Sprintf("after%d", i)]; p != "body" {
+			t.Errorf("%d %q: after's parent %q", i, list[i], p)
+		}
+		if p := parent[fmt.Sprintf("a%d", i)]; p != "body" {
+			t.Errorf("%d %q: div's parent %q", i, list[i], p)
+		}
+	}
+}
