@@ -83,8 +83,11 @@ func (c *checker) attr(e syntax.Expr) (a plugin.Attr, slot int, ok bool) {
 			return a, 0, false
 		}
 		arg := lit.Value
-		if err := validArg(a.Name, arg); err != "" {
-			c.errorf(lit.ValuePos, "%s", err)
+		if err, hint := validArg(a.Name, arg); err != "" {
+			e := c.errorf(lit.ValuePos, "%s", err)
+			if hint != "" {
+				e.WithHint("%s", hint)
+			}
 			return a, 0, false
 		}
 		if a.Name == "header" {
@@ -227,18 +230,37 @@ func (c *checker) base64Attr(e *syntax.Call) (plugin.Attr, int, bool) {
 	return a, c.slot(plugin.Slot{Attr: "base64", From: &plugin.Slot{Attr: fs.Attr, Arg: fs.Arg, From: fs.From}}), true
 }
 
-func validArg(attr, arg string) string {
+// validArg returns why arg cannot name what attr reads (a cookie, a
+// header, a query parameter), and a hint, or "" when it can.
+func validArg(attr, arg string) (msg, hint string) {
 	if arg == "" {
-		return fmt.Sprintf("the %s name is empty", attr)
+		example := map[string]string{"cookie": `cookie("plan")`, "header": `header("X-Tier")`, "query": `query("ref")`}[attr]
+		return fmt.Sprintf("the %s name is empty", attr), "write the name in the quotes: " + example
+	}
+	if attr == "cookie" && strings.Contains(arg, "=") {
+		// document.cookie = "a=b=1" sets a, to b=1, and a Cookie header
+		// is read so too: no browser sends a name with an =.
+		msg = fmt.Sprintf("%q is not a valid cookie name: a cookie's name ends at its first =, so none holds one", arg)
+		if name, _, _ := strings.Cut(arg, "="); name != "" {
+			return msg, fmt.Sprintf("to read the cookie %q, write cookie(%q)", name, name)
+		}
+		return msg, "write the name alone, without its value"
 	}
 	if attr == "header" || attr == "cookie" {
 		for _, r := range arg {
 			if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) && attr == "header" || strings.ContainsRune(`;,"\`, r) {
-				if dashed := strings.Join(strings.Fields(arg), "-"); attr == "header" && r == ' ' && validArg(attr, dashed) == "" {
-					// user agent: the words of User-Agent, as it is said.
-					return fmt.Sprintf("%q is not a valid header name: a header's name holds no space; write header(%q)", arg, http.CanonicalHeaderKey(dashed))
+				if dashed := strings.Join(strings.Fields(arg), "-"); attr == "header" && r == ' ' {
+					if m, _ := validArg(attr, dashed); m == "" {
+						// user agent: the words of User-Agent, as it is said.
+						return fmt.Sprintf("%q is not a valid header name: a header's name holds no space; write header(%q)", arg, http.CanonicalHeaderKey(dashed)), ""
+					}
 				}
-				return fmt.Sprintf("%q is not a valid %s name", arg, attr)
+				if attr == "header" {
+					return fmt.Sprintf("%q is not a valid header name", arg),
+						"a header's name is ASCII letters, digits and !#$%&'*+-.^_`|~ (RFC 9110), as X-App-Version: no request carries another"
+				}
+				return fmt.Sprintf("%q is not a valid cookie name", arg),
+					`a cookie's name is ASCII, without spaces, control characters or ; , " \: a browser sends no other, and a server splits the Cookie header at them`
 			}
 		}
 	}
@@ -247,12 +269,12 @@ func validArg(attr, arg string) string {
 		// HTTP/2 never sends a Host: a test of them never holds.
 		switch http.CanonicalHeaderKey(arg) {
 		case "Host":
-			return `header("Host") is never there: the server takes the Host header out of the request's headers; read the host with host: host == "shop.example.com"`
+			return `header("Host") is never there: the server takes the Host header out of the request's headers; read the host with host: host == "shop.example.com"`, ""
 		case "Transfer-Encoding":
-			return `header("Transfer-Encoding") is never there: the server takes it out of the request's headers to read the body`
+			return `header("Transfer-Encoding") is never there: the server takes it out of the request's headers to read the body`, ""
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // oneString returns the argument of a call given one quoted string.

@@ -214,6 +214,12 @@ func TestErrors(t *testing.T) {
 		{"quoted number in a list", rule(`visitor.hour in ["9", "10"]`, ""), 3, 29, "visitor.hour is a number; write the list's numbers without quotes", "write visitor.hour in [9, 10]"},
 		{"quoted yes/no in a list", rule(`device.bot in ["true"]`, ""), 3, 27, "device.bot is yes/no; compare it with true or false, without quotes", ""},
 		{"header name with a space", rule(`header("user agent") contains "Firefox"`, ""), 3, 19, `"user agent" is not a valid header name: a header's name holds no space; write header("User-Agent")`, ""},
+		// Names no request carries, as a list of naughty strings has
+		// them: each error says what a name may hold.
+		{"header name with parentheses", rule(`header("(null)") == "1"`, ""), 3, 19, `"(null)" is not a valid header name`, "a header's name is ASCII letters, digits and !#$%&'*+-.^_`|~"},
+		{"cookie name with a backslash", rule(`cookie("a\\b") == "1"`, ""), 3, 19, `"a\\b" is not a valid cookie name`, `a cookie's name is ASCII, without spaces`},
+		{"cookie name with an =", rule(`cookie("src=x") == "1"`, ""), 3, 19, `"src=x" is not a valid cookie name: a cookie's name ends at its first =, so none holds one`, `to read the cookie "src", write cookie("src")`},
+		{"empty query name", rule(`query("") == "1"`, ""), 3, 18, "the query name is empty", `write the name in the quotes: query("ref")`},
 		{"rule expected to match and not", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect:\n      match: [r]\n      no_match: [r]\n", 8, 18, `test "t" expects rule "r" both to match (line 7) and not to match, so it can never pass`, "keep r in match: or in no_match:"},
 		{"rule expected to match and not in a view", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [r] }\n    then:\n      - expect: { match: [r], no_match: [r] }\n", 8, 42, `view 2 of test "t" expects rule "r" both to match (line 8) and not to match`, ""},
 		{"test names unknown rule", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [heor] }\n", 6, 23, `no rule is named "heor"`, `"hero"`},

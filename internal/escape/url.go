@@ -438,7 +438,8 @@ const Mark = "\ue000"
 // or remove, so that "java\tscript:" is javascript:), has a scheme not
 // listed, or is relative when that is not listed, or starts with two
 // slashes or backslashes (a host). Bytes browsers would percent-encode
-// are percent-encoded, and in a list of URLs the comma too.
+// are percent-encoded, and in a list of URLs the comma too; so is a %
+// that starts no %XX, which the URL already encoded keeps.
 func AppendWholeURL(b []byte, k Kind, v string, schemes []string) ([]byte, bool) {
 	if v == "" {
 		return b, false
@@ -454,7 +455,7 @@ func AppendWholeURL(b []byte, k Kind, v string, schemes []string) ([]byte, bool)
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if c >= 0x80 || strings.IndexByte("\"<>\\^`{|}'", c) >= 0 || c == ',' && k != URL {
+		if c >= 0x80 || strings.IndexByte("\"<>\\^`{|}'", c) >= 0 || c == ',' && k != URL || c == '%' && !escapes(v[i:]) {
 			b = append(b, '%', hex[c>>4], hex[c&15])
 			continue
 		}
@@ -462,6 +463,17 @@ func AppendWholeURL(b []byte, k Kind, v string, schemes []string) ([]byte, bool)
 	}
 	return b, true
 }
+
+// escapes reports whether s starts with a percent-encoded byte: % and
+// two hex digits. A % that starts none is what a URL's own text cannot
+// hold (RFC 3986): a browser sends it as it is, and a server refuses it
+// or reads it otherwise ("/50%%21" is a 400 to Go's), and a client
+// other than a browser cannot follow a redirect to it.
+func escapes(s string) bool {
+	return len(s) >= 3 && s[0] == '%' && isHex(s[1]) && isHex(s[2])
+}
+
+func isHex(c byte) bool { return isDigit(c) || c|0x20 >= 'a' && c|0x20 <= 'f' }
 
 // Allowed reports whether URL u has a scheme in schemes, or is relative
 // without a host and schemes lists "relative".
@@ -514,5 +526,71 @@ func sameOrigin(got, want string, schemes []string) bool {
 		return Allowed(got, schemes)
 	}
 	o := OriginOf(got)
-	return o == OriginOf(want) && (got == want || CodeScheme(o.Scheme) == "")
+	return o == OriginOf(want) && (got == want || CodeScheme(o.Scheme) == "") && sameDots(got, want)
+}
+
+// sameDots reports whether the paths of URLs got and want have their dot
+// segments ("." and "..", which browsers resolve, reading "%2e" as a
+// dot) in the same places. A value escaped for a path segment adds no
+// slash, but a value "." or ".." is a segment that moves the URL to the
+// path's directory or its parent, and no escaping keeps a browser from
+// reading it so: "/account/{{ id }}/edit" with ".." is /account/edit,
+// and with ".." in two values a page of the site the rule never named.
+func sameDots(got, want string) bool {
+	g, w := pathOf(got), pathOf(want)
+	for {
+		gs, gr, gmore := cutSegment(g)
+		ws, wr, wmore := cutSegment(w)
+		if gmore != wmore || isDotSegment(gs) != isDotSegment(ws) {
+			return false
+		}
+		if !gmore {
+			return true
+		}
+		g, w = gr, wr
+	}
+}
+
+// pathOf returns the path of URL u as a browser reads it: after its
+// scheme and authority, before its query or fragment.
+func pathOf(u string) string {
+	s := normalize(u, true)
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
+	}
+	scheme, rest, ok := cutScheme(s)
+	switch {
+	case ok && specialSchemes[strings.ToLower(scheme)], !ok && len(rest) >= 2 && isSlash(rest[0]) && isSlash(rest[1]):
+		rest = trimSlashes(rest)
+		if i := strings.IndexAny(rest, `/\`); i >= 0 {
+			return rest[i:]
+		}
+		return ""
+	case ok && strings.HasPrefix(rest, "//"):
+		if i := strings.IndexByte(rest[2:], '/'); i >= 0 {
+			return rest[2+i:]
+		}
+		return ""
+	}
+	return rest
+}
+
+// cutSegment cuts path p at its first slash (or backslash, a slash to
+// browsers in the URLs of pages): seg is the segment before it, and more
+// says there was one.
+func cutSegment(p string) (seg, rest string, more bool) {
+	if i := strings.IndexAny(p, `/\`); i >= 0 {
+		return p[:i], p[i+1:], true
+	}
+	return p, "", false
+}
+
+// isDotSegment reports whether seg is a segment browsers resolve: "." or
+// "..", with any dot written %2e or %2E.
+func isDotSegment(seg string) bool {
+	if len(seg) > 6 || !strings.ContainsAny(seg, ".%") {
+		return false
+	}
+	s := strings.ReplaceAll(strings.ToLower(seg), "%2e", ".")
+	return s == "." || s == ".."
 }

@@ -218,6 +218,10 @@ func TestAppendWholeURLHostile(t *testing.T) {
 		{"HTTPS://evil.example/", "HTTPS://evil.example/", true},
 		{"https:evil.example", "https:evil.example", true},
 		{"/é", "/%C3%A9", true},
+		// A % that starts no %XX is encoded; one that does stays.
+		{"!@#$%^&*()`~", "!@#$%25%5E&*()%60~", true},
+		{"/50%", "/50%25", true},
+		{"/a%2Fb%e9%4", "/a%2Fb%e9%254", true},
 		{"", "", false},
 		{"//evil.example", "", false},
 		{`/\evil.example`, "", false},
@@ -260,6 +264,20 @@ func TestSameOrigins(t *testing.T) {
 		{SrcSet, "/a.png 1x, /b.png", "/a.png 1x", nil, false},
 		{URLs, "/a /b", "/a /x", nil, true},
 		{URLs, "/a //b", "/a /x/b", nil, false},
+		// A value "." or ".." is a segment browsers resolve: the URL
+		// climbs out of the path the rule wrote.
+		{URL, "/account/../edit", "/account/x/edit", nil, false},
+		{URL, "/p/.", "/p/x", nil, false},
+		{URL, "/p/%2E%2e?q=1", "/p/x?q=1", nil, false},
+		{URL, `/p\..`, `/p\x`, nil, false},
+		{URL, "https://shop.example/p/..", "https://shop.example/p/x", nil, false},
+		{URL, "/p/.x", "/p/xx", nil, true},
+		{URL, "/p/...", "/p/x", nil, true},
+		{URL, "/p/x?q=..", "/p/x?q=x", nil, true},
+		{URL, "/p/x#..", "/p/x#x", nil, true},
+		{URL, "/a/../p/x", "/a/../p/x", nil, true}, // the rule author's own
+		{URL, "../x", Mark, []string{"relative"}, true},
+		{SrcSet, "/a.png 1x, /b/../c.png 2x", "/a.png 1x, /b/x/c.png 2x", nil, false},
 	}
 	for _, tt := range tests {
 		if got := SameOrigins(tt.kind, tt.text, tt.skeleton, tt.schemes); got != tt.want {

@@ -91,6 +91,11 @@ func TestErrorPositions(t *testing.T) {
 		{"bad expr folded", "rules:\n  - name: x\n    when: >-\n      a and\n      b c\n    actions: [remove: a]\n", 5, 9, "after a complete condition", ""},
 		{"bad template", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"Hi {{ geo.city\" }\n", 4, 43, "`{{` is not closed", ""},
 		{"backslashes kept", "rules:\n  - name: x\n    actions:\n      - append: { select: body, html: '<a href=\"/x?c={{ cookie(\\\"plan\\\") }}\">x</a>' }\n", 4, 54, "`{{` is not closed", `a \ escapes nothing in a '...' YAML value, which keeps it: write the quotes alone, {{ cookie("plan") }}`},
+		// Braces the text means to show, as a visitor's or a log's text
+		// holds them: the error says how to write them.
+		{"closing braces alone", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"a }} b\" }\n", 4, 42, "`}}` without a matching `{{`", `write them as a quoted text in braces: {{ "}}" }}`},
+		{"opening braces alone", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"a {{ b\" }\n", 4, 42, "`{{` is not closed", `write them as a quoted text in braces: {{ "{{" }}`},
+		{"braces in braces", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: \"{{{{}}}}\" }\n", 4, 42, "unexpected character '{'", `write them as a quoted text in braces: {{ "{{" }}`},
 		{"backslashes kept in text", "rules:\n  - name: x\n    actions:\n      - set_inner: { select: a, text: 'Hi {{ cookie(\\\"plan\\\") }}' }\n", 4, 53, "a backslash escapes nothing here", `write it without: cookie("plan")`},
 		{"tabs", "rules:\n\t- name: x\n", 2, 1, "a tab in the indentation", "replace the tab with spaces"},
 		// An anchor or a tag before a value: the position is the value's,

@@ -56,7 +56,7 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 		j := strings.Index(src[i:], "{{")
 		if j < 0 {
 			if k := strings.Index(src[i:], "}}"); k >= 0 {
-				return nil, diag.Errorf(pos(i+k), "`}}` without a matching `{{`")
+				return nil, diag.Errorf(pos(i+k), "`}}` without a matching `{{`").WithHint(`to show braces as they are, write them as a quoted text in braces: {{ "}}" }}`)
 			}
 			if i < len(src) {
 				t.Parts = append(t.Parts, TemplatePart{Text: src[i:], Pos: pos(i), Off: i})
@@ -69,7 +69,7 @@ func ParseTemplate(src string, pos Mapper) (*Template, error) {
 		open := i + j
 		end := closingBraces(src[open+2:])
 		if end < 0 {
-			e := diag.Errorf(pos(open), "`{{` is not closed").WithHint("write {{ attribute }}, for example {{ geo.city }}")
+			e := diag.Errorf(pos(open), "`{{` is not closed").WithHint(`write {{ attribute }}, for example {{ geo.city }}; to show braces as they are, write them as a quoted text in braces: {{ "{{" }}`)
 			if rest := src[open:]; strings.Contains(rest, `\"`) || strings.Contains(rest, `\'`) {
 				// {{ cookie(\"plan\") }} in a '...' YAML value, which keeps
 				// backslashes: the quotes are read as the template's.
@@ -142,6 +142,12 @@ func closingBraces(s string) int {
 func parseInterpolation(src string, pos Mapper, open diag.Pos) (TemplatePart, error) {
 	toks, err := lex(src, pos)
 	if err != nil {
+		var d *diag.Error
+		if errors.As(err, &d) && d.Hint == "" {
+			// {{{{}}}}, {{ @user }}: braces meant to show, or another
+			// template language's.
+			d.Hint = `{{ }} inserts an attribute, for example {{ geo.city }}; to show braces as they are, write them as a quoted text in braces: {{ "{{" }}`
+		}
 		return TemplatePart{}, err
 	}
 	p := &exprParser{src: src, pos: pos, toks: toks}
