@@ -252,7 +252,7 @@ func validArg(attr, arg string) (msg, hint string) {
 				if dashed := strings.Join(strings.Fields(arg), "-"); attr == "header" && r == ' ' {
 					if m, _ := validArg(attr, dashed); m == "" {
 						// user agent: the words of User-Agent, as it is said.
-						return fmt.Sprintf("%q is not a valid header name: a header's name holds no space; write header(%q)", arg, http.CanonicalHeaderKey(dashed)), ""
+						return fmt.Sprintf("%q is not a valid header name: a header's name holds no space", arg), fmt.Sprintf("write header(%q)", http.CanonicalHeaderKey(dashed))
 					}
 				}
 				if attr == "header" {

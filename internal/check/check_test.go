@@ -213,7 +213,7 @@ func TestErrors(t *testing.T) {
 		{"Transfer-Encoding header", rule(`header("Transfer-Encoding") contains "chunked"`, ""), 3, 19, `header("Transfer-Encoding") is never there: the server takes it out of the request's headers to read the body`, ""},
 		{"quoted number in a list", rule(`visitor.hour in ["9", "10"]`, ""), 3, 29, "visitor.hour is a number; write the list's numbers without quotes", "write visitor.hour in [9, 10]"},
 		{"quoted yes/no in a list", rule(`device.bot in ["true"]`, ""), 3, 27, "device.bot is yes/no; compare it with true or false, without quotes", ""},
-		{"header name with a space", rule(`header("user agent") contains "Firefox"`, ""), 3, 19, `"user agent" is not a valid header name: a header's name holds no space; write header("User-Agent")`, ""},
+		{"header name with a space", rule(`header("user agent") contains "Firefox"`, ""), 3, 19, `"user agent" is not a valid header name: a header's name holds no space`, `write header("User-Agent")`},
 		// Names no request carries, as a list of naughty strings has
 		// them: each error says what a name may hold.
 		{"header name with parentheses", rule(`header("(null)") == "1"`, ""), 3, 19, `"(null)" is not a valid header name`, "a header's name is ASCII letters, digits and !#$%&'*+-.^_`|~"},
