@@ -296,7 +296,7 @@ func TestNaughtyStrings(t *testing.T) {
 
 		resp, body = do("/go", q, h)
 		checkNaughtyRedirect(t, name, v, resp, body)
-		resp, body = do("/next", q, h)
+		resp, _ = do("/next", q, h)
 		checkNaughtyNext(t, name, v, resp)
 	}
 }
