@@ -3,10 +3,10 @@ package rules_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/bespoke-edge/bespoke/internal/corpus"
 	"github.com/bespoke-edge/bespoke/rules"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 )
@@ -14,16 +14,7 @@ import (
 // naughtyList is the Big List of Naughty Strings
 // (testdata/naughty/README.md).
 func naughtyList(t *testing.T) []string {
-	t.Helper()
-	b, err := os.ReadFile("../testdata/naughty/blns.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
-		t.Fatal(err)
-	}
-	return list
+	return corpus.Strings(t, "../testdata/naughty/blns.json")
 }
 
 // yamlQuoted writes s as a YAML double-quoted scalar: JSON's escapes are

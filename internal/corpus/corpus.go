@@ -7,6 +7,7 @@ package corpus
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"testing"
 )
@@ -30,4 +31,20 @@ func Module(t testing.TB, module, sum string) string {
 		t.Fatalf("%s has checksum %s, want %s", module, mod.Sum, sum)
 	}
 	return mod.Dir
+}
+
+// Strings returns the JSON list of strings in file, a corpus kept in the
+// repository's testdata because no module holds it (the Big List of
+// Naughty Strings, testdata/naughty).
+func Strings(t testing.TB, file string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return list
 }

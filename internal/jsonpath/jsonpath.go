@@ -267,6 +267,23 @@ func queryEnd(path string, open int) (int, bool) {
 	return 0, false
 }
 
+// KeysMeet reports whether two Key steps may select the same member or
+// element: the same key or index, a wildcard and a key it matches, or
+// two wildcards (what two patterns both match depends on the document).
+// Queries are the callers' to weigh: one may take them for the same
+// step, another only when they are written alike.
+func KeysMeet(x, y Step) bool {
+	switch {
+	case x.Wild && y.Wild:
+		return true
+	case x.Wild:
+		return Match(y.Name, x.Name)
+	case y.Wild:
+		return Match(x.Name, y.Name)
+	}
+	return x.Name == y.Name || x.Index >= 0 && x.Index == y.Index
+}
+
 // Match reports whether key matches a step's Name with wildcards: *
 // matches any run of bytes, ? any one character, and \ makes the next
 // character of the pattern stand for itself.

@@ -378,18 +378,7 @@ func onlySpelling(path string) bool {
 // on the document: taken for the same, the array inside is recorded
 // after both edits).
 func sameStep(x, y jsonpath.Step) bool {
-	if x.Kind == jsonpath.Query || y.Kind == jsonpath.Query {
-		return true
-	}
-	switch {
-	case x.Wild && y.Wild:
-		return true
-	case x.Wild:
-		return jsonpath.Match(y.Name, x.Name)
-	case y.Wild:
-		return jsonpath.Match(x.Name, y.Name)
-	}
-	return x.Name == y.Name || x.Index >= 0 && x.Index == y.Index
+	return x.Kind == jsonpath.Query || y.Kind == jsonpath.Query || jsonpath.KeysMeet(x, y)
 }
 
 // buffer returns a buffer of n bytes for the next document, not the one

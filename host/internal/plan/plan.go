@@ -754,15 +754,7 @@ func sameStep(x, y jsonpath.Step) bool {
 	if x.Kind == jsonpath.Query {
 		return x.Query == y.Query
 	}
-	switch {
-	case x.Wild && y.Wild:
-		return true
-	case x.Wild:
-		return jsonpath.Match(y.Name, x.Name)
-	case y.Wild:
-		return jsonpath.Match(x.Name, y.Name)
-	}
-	return x.Name == y.Name || x.Index >= 0 && x.Index == y.Index
+	return jsonpath.KeysMeet(x, y)
 }
 
 // securePrefix reports whether a cookie's name starts with __Secure- or

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/ruletest"
 	"github.com/bespoke-edge/bespoke/internal/chromium"
 	"github.com/bespoke-edge/bespoke/internal/compiler"
+	"github.com/bespoke-edge/bespoke/internal/corpus"
 	"github.com/bespoke-edge/bespoke/internal/escape"
 	"golang.org/x/net/html"
 	"golang.org/x/net/http/httpguts"
@@ -28,16 +28,7 @@ import (
 // line separator, a byte-order mark, spaces around a value, slashes and
 // dot segments.
 func naughtyStrings(t *testing.T) []string {
-	t.Helper()
-	b, err := os.ReadFile("../../../testdata/naughty/blns.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
-		t.Fatal(err)
-	}
-	return append(list, "\x00", "a\x00b", "a\rb", "a\r\nb", "\u2028", "\ufeff", "a\tb", " lead", "trail ", `\`, `/\evil.example`, "//evil.example", "..", "%2e%2e", ".%2E")
+	return append(corpus.Strings(t, "../../../testdata/naughty/blns.json"), "\x00", "a\x00b", "a\rb", "a\r\nb", "\u2028", "\ufeff", "a\tb", " lead", "trail ", `\`, `/\evil.example`, "//evil.example", "..", "%2e%2e", ".%2E")
 }
 
 // naughtyInput is one way a rule reads the visitor's value: expr, as a
