@@ -1,12 +1,11 @@
 package rules_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/bespoke-edge/bespoke/internal/corpus"
+	"github.com/bespoke-edge/bespoke/internal/rulegen"
 	"github.com/bespoke-edge/bespoke/rules"
 	"github.com/bespoke-edge/bespoke/rules/diag"
 )
@@ -17,27 +16,11 @@ func naughtyList(t *testing.T) []string {
 	return corpus.Strings(t, "../testdata/naughty/blns.json")
 }
 
-// yamlQuoted writes s as a YAML double-quoted scalar: JSON's escapes are
-// YAML's.
-func yamlQuoted(s string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.Encode(s)
-	return strings.TrimSuffix(b.String(), "\n")
-}
-
-// exprQuoted writes s as a condition's string literal.
-func exprQuoted(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`)
-	return `"` + r.Replace(s) + `"`
-}
-
 // naughtyFile is a rule file that holds v as a literal in a condition, a
 // text and a test's context and request.
 func naughtyFile(v string) string {
-	q := yamlQuoted(v)
-	return "rules:\n  - name: r\n    when: " + yamlQuoted(`cookie("c") == `+exprQuoted(v)) + "\n" +
+	q := rulegen.YAMLQuoted(v)
+	return "rules:\n  - name: r\n    when: " + rulegen.YAMLQuoted(`cookie("c") == `+rulegen.ExprQuoted(v)) + "\n" +
 		"    actions:\n      - set_inner: { select: \"#x\", text: " + q + " }\n" +
 		"tests:\n  - name: context\n    context: { cookie(c): " + q + " }\n    expect: { match: [r] }\n" +
 		"  - name: request\n    request: { cookies: { c: " + q + " } }\n    expect: { match: [r] }\n"
@@ -86,7 +69,7 @@ func TestNaughtyLiterals(t *testing.T) {
 func TestNaughtyNames(t *testing.T) {
 	for i, v := range naughtyList(t) {
 		for _, f := range []string{"cookie", "header", "query"} {
-			src := "rules:\n  - name: r\n    when: " + yamlQuoted(f+"("+exprQuoted(v)+`) == "1"`) + "\n    actions:\n      - remove: \"#x\"\n"
+			src := "rules:\n  - name: r\n    when: " + rulegen.YAMLQuoted(f+"("+rulegen.ExprQuoted(v)+`) == "1"`) + "\n    actions:\n      - remove: \"#x\"\n"
 			errs := rules.Diagnose("rules.yaml", []byte(src)).Err()
 			if errs == nil {
 				continue
@@ -109,7 +92,7 @@ func TestNaughtyNames(t *testing.T) {
 func TestNaughtyMarkupLiterals(t *testing.T) {
 	refused := 0
 	for i, v := range naughtyList(t) {
-		src := "rules:\n  - name: r\n    actions:\n      - append: { select: div, html: " + yamlQuoted(v) + " }\n"
+		src := "rules:\n  - name: r\n    actions:\n      - append: { select: div, html: " + rulegen.YAMLQuoted(v) + " }\n"
 		func() {
 			defer func() {
 				if r := recover(); r != nil {

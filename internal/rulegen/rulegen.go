@@ -6,6 +6,7 @@
 package rulegen
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -94,4 +95,20 @@ func Rules(n int, seed uint64) []byte {
 		}
 	}
 	return []byte(b.String())
+}
+
+// YAMLQuoted writes s as a YAML double-quoted scalar, a value of a rule
+// file whatever it holds: JSON's escapes are YAML's.
+func YAMLQuoted(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// ExprQuoted writes s as a string literal of a condition.
+func ExprQuoted(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`)
+	return `"` + r.Replace(s) + `"`
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/bespoke-edge/bespoke/internal/compiler"
 	"github.com/bespoke-edge/bespoke/internal/corpus"
 	"github.com/bespoke-edge/bespoke/internal/escape"
+	"github.com/bespoke-edge/bespoke/internal/rulegen"
 	"golang.org/x/net/html"
 	"golang.org/x/net/http/httpguts"
 )
@@ -629,22 +630,6 @@ func checkNaughtyNext(t *testing.T, name, v string, resp *http.Response) {
 // straight ones outside a string, and backslashes a string keeps.
 var literalExtras = []string{"“FR”", "‘a’", "« a »", `\d+`, `a\nb`, "a\r\nb", "\u00a0", "e\u0301", ""}
 
-// yamlQuoted writes s as a YAML double-quoted scalar: JSON's escapes are
-// YAML's.
-func yamlQuoted(s string) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.Encode(s)
-	return strings.TrimSuffix(b.String(), "\n")
-}
-
-// exprQuoted writes s as a condition's string literal.
-func exprQuoted(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`)
-	return `"` + r.Replace(s) + `"`
-}
-
 // TestNaughtyLiteralsMatch writes each of the Big List of Naughty Strings
 // as a literal of a rule file: in a rule's condition, compared with a
 // cookie, in its text, and in two tests of the file, one giving the
@@ -657,14 +642,14 @@ func TestNaughtyLiteralsMatch(t *testing.T) {
 	var src strings.Builder
 	src.WriteString("rules:\n")
 	for i, v := range list {
-		fmt.Fprintf(&src, "  - name: r%d\n    when: %s\n    actions:\n", i, yamlQuoted(`cookie("c") == `+exprQuoted(v)))
+		fmt.Fprintf(&src, "  - name: r%d\n    when: %s\n    actions:\n", i, rulegen.YAMLQuoted(`cookie("c") == `+rulegen.ExprQuoted(v)))
 		fmt.Fprintf(&src, "      - set_header: { name: X-M-%d, value: \"1\" }\n", i)
-		fmt.Fprintf(&src, "      - set_inner: { select: \"#t\", text: %s }\n", yamlQuoted(v))
+		fmt.Fprintf(&src, "      - set_inner: { select: \"#t\", text: %s }\n", rulegen.YAMLQuoted(v))
 	}
 	src.WriteString("tests:\n")
 	for i, v := range list {
-		fmt.Fprintf(&src, "  - name: context %d\n    context: { cookie(c): %s }\n    expect: { match: [r%d] }\n", i, yamlQuoted(v), i)
-		fmt.Fprintf(&src, "  - name: request %d\n    request: { cookies: { c: %s } }\n    expect: { match: [r%d] }\n", i, yamlQuoted(pct(v)), i)
+		fmt.Fprintf(&src, "  - name: context %d\n    context: { cookie(c): %s }\n    expect: { match: [r%d] }\n", i, rulegen.YAMLQuoted(v), i)
+		fmt.Fprintf(&src, "  - name: request %d\n    request: { cookies: { c: %s } }\n    expect: { match: [r%d] }\n", i, rulegen.YAMLQuoted(pct(v)), i)
 	}
 	res, err := compiler.Compile("rules.yaml", []byte(src.String()))
 	if err != nil {
@@ -851,7 +836,7 @@ func TestNaughtyNames(t *testing.T) {
 	for i, v := range list {
 		for _, k := range kinds {
 			rule := fmt.Sprintf("  - name: %s%d\n    when: %s\n    actions:\n      - set_header: { name: X-%s-%d, value: \"1\" }\n",
-				strings.ToLower(k.key), i, yamlQuoted(k.fun+"("+exprQuoted(v)+`) == "1"`), k.key, i)
+				strings.ToLower(k.key), i, rulegen.YAMLQuoted(k.fun+"("+rulegen.ExprQuoted(v)+`) == "1"`), k.key, i)
 			if _, err := compiler.Check("rules.yaml", []byte("rules:\n"+rule)); err != nil {
 				continue
 			}
@@ -903,7 +888,7 @@ func TestNaughtyMarkup(t *testing.T) {
 	var ok []int
 	list := naughtyStrings(t)
 	for i, v := range list {
-		a := fmt.Sprintf("      - append: { select: \"#a%d\", html: %s }\n", i, yamlQuoted(v))
+		a := fmt.Sprintf("      - append: { select: \"#a%d\", html: %s }\n", i, rulegen.YAMLQuoted(v))
 		if _, err := compiler.Check("r.yaml", []byte("rules:\n  - name: r\n    actions:\n"+a)); err != nil {
 			continue
 		}
