@@ -838,6 +838,9 @@ var rejected = map[string]string{
 	"required":          "is not supported; write [required]",
 	"optional":          "is not supported; write :not([required])",
 	"root":              "is not supported; the root of a page is its html element: write html",
+	"scope":             "is not supported; a page's selectors are scoped to its root, its html element: write html",
+	"host":              "selects a shadow tree's host, from the shadow tree's own style sheet, and never an element of the page",
+	"host-context":      "selects a shadow tree's host, from the shadow tree's own style sheet, and never an element of the page",
 	"is":                "is not supported; write a selector list instead (a, b)",
 	"where":             "is not supported; write a selector list instead (a, b)",
 }
