@@ -668,6 +668,12 @@ func (p *parser) attr() (Attr, error) {
 		p.i++
 	case c == '|' && p.i+1 < len(p.s) && p.s[p.i+1] != '=':
 		return Attr{}, p.fail(p.i, "namespace prefixes (ns|name) are not supported")
+	case c == ':' && !isSpace(p.s[p.i-1]):
+		// [xml:lang|=es]: HTML names attributes with a colon (xml:lang,
+		// xlink:href), which CSS reads only escaped.
+		e := p.fail(p.i, "a ':' in an attribute name is written escaped, as \\:")
+		e.Fix = p.s[:p.i] + `\` + p.s[p.i:]
+		return Attr{}, e
 	case p.i+1 < len(p.s) && p.s[p.i+1] == '=' && strings.IndexByte("~^$*|", c) >= 0:
 		switch c {
 		case '~':

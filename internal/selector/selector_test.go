@@ -222,6 +222,8 @@ func TestParseErrors(t *testing.T) {
 		{"[x=y i j]", 7, "expected ']'"},
 		{`[x="y]`, 3, "the string is not closed"},
 		{"[x=\"a\nb\"]", 3, "not closed on its line"},
+		{`*[xml:lang|="es"]`, 5, `a ':' in an attribute name is written escaped, as \:`},
+		{"p[xml:lang]", 5, "attribute name is written escaped"},
 		{"[ns|x]", 3, "namespace prefixes"},
 		{"[|x]", 1, "namespace prefixes"},
 		{"ns|x", 2, "namespace prefixes"},
@@ -250,7 +252,7 @@ func TestParseErrors(t *testing.T) {
 		if se.Offset != tt.offset || !strings.Contains(se.Msg, tt.msg) {
 			t.Errorf("Parse(%q): offset %d %q\nwant offset %d and a message containing %q", tt.in, se.Offset, se.Msg, tt.offset, tt.msg)
 		}
-		if want := map[string]string{"#1a": `#\31 a`, ".-2x": `.-\32 x`}[tt.in]; se.Fix != want {
+		if want := map[string]string{"#1a": `#\31 a`, ".-2x": `.-\32 x`, `*[xml:lang|="es"]`: `*[xml\:lang|="es"]`, "p[xml:lang]": `p[xml\:lang]`}[tt.in]; se.Fix != want {
 			t.Errorf("Parse(%q): fix %q, want %q", tt.in, se.Fix, want)
 		}
 		if se.Offset < 0 || se.Offset > len(tt.in) {
