@@ -688,6 +688,15 @@ func (p *parser) attr() (Attr, error) {
 			a.Op = DashMatch
 		}
 		p.i += 2
+	case c == '!' && p.i+1 < len(p.s) && p.s[p.i+1] == '=':
+		// jQuery's [a!=v], which selects the elements without the value,
+		// as :not([a=v]) does.
+		e := p.fail(p.i, "CSS has no operator != (jQuery does): :not() around [%s=...] selects the elements without the value", a.Name)
+		q := parser{s: p.s[:p.i] + p.s[p.i+1:], i: open}
+		if _, err := q.attr(); err == nil {
+			e.Fix = q.s[:open] + ":not(" + q.s[open:q.i] + ")" + q.s[q.i:]
+		}
+		return Attr{}, e
 	default:
 		return Attr{}, p.fail(at, "expected ']' or an operator (=, ~=, ^=, $=, *=, |=) after the attribute name")
 	}

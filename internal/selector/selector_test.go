@@ -209,7 +209,9 @@ func TestParseErrors(t *testing.T) {
 		{"[data-x=y", 0, "the '[' is not closed"},
 		{"a[", 1, "the '[' is not closed"},
 		{"[]", 1, "expected an attribute name"},
-		{"[x!=y]", 2, "expected ']' or an operator"},
+		{"[x?=y]", 2, "expected ']' or an operator"},
+		{"[x!=y]", 2, "CSS has no operator != (jQuery does): :not() around [x=...] selects the elements without the value"},
+		{`#form option[value!='' i].a`, 18, "CSS has no operator !="},
 		{"[x=]", 3, "a value is missing after ="},
 		{"[href=/a]", 6, `quote it, as in [href="/a"]`},
 		// A value that starts as a name and goes on as none: a URL.
@@ -252,7 +254,7 @@ func TestParseErrors(t *testing.T) {
 		if se.Offset != tt.offset || !strings.Contains(se.Msg, tt.msg) {
 			t.Errorf("Parse(%q): offset %d %q\nwant offset %d and a message containing %q", tt.in, se.Offset, se.Msg, tt.offset, tt.msg)
 		}
-		if want := map[string]string{"#1a": `#\31 a`, ".-2x": `.-\32 x`, `*[xml:lang|="es"]`: `*[xml\:lang|="es"]`, "p[xml:lang]": `p[xml\:lang]`}[tt.in]; se.Fix != want {
+		if want := map[string]string{"#1a": `#\31 a`, ".-2x": `.-\32 x`, `*[xml:lang|="es"]`: `*[xml\:lang|="es"]`, "p[xml:lang]": `p[xml\:lang]`, "[x!=y]": `:not([x=y])`, `#form option[value!='' i].a`: `#form option:not([value='' i]).a`}[tt.in]; se.Fix != want {
 			t.Errorf("Parse(%q): fix %q, want %q", tt.in, se.Fix, want)
 		}
 		if se.Offset < 0 || se.Offset > len(tt.in) {
