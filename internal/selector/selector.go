@@ -860,6 +860,25 @@ var rejected = map[string]string{
 	"where":             "is not supported; write a selector list instead (a, b)",
 }
 
+// jQuery are the pseudo-classes jQuery adds to CSS, which editors who
+// know them write in rules, and what CSS writes instead.
+var jQuery = map[string]string{
+	"checkbox": "write [type=checkbox]",
+	"radio":    "write [type=radio]",
+	"file":     "write [type=file]",
+	"password": "write [type=password]",
+	"image":    "write [type=image]",
+	"submit":   "write [type=submit]",
+	"reset":    "write [type=reset]",
+	"button":   "write button, input[type=button]",
+	"text":     "write input[type=text]",
+	"input":    "write input, textarea, select, button",
+	"selected": "write [selected], which selects what the page's markup selects",
+	"header":   "write h1, h2, h3, h4, h5, h6",
+	"contains": "it reads the element's text, unknown when the element starts",
+	"parent":   "it reads whether the element has content, unknown when the element starts",
+}
+
 // pseudoElements may be written with one colon, for compatibility.
 var pseudoElements = map[string]bool{"before": true, "after": true, "first-line": true, "first-letter": true}
 
@@ -880,6 +899,9 @@ func (p *parser) pseudo(depth int) (Pseudo, error) {
 	}
 	if why, ok := rejected[name]; ok {
 		return Pseudo{}, p.fail(start, ":%s %s", name, why)
+	}
+	if what, ok := jQuery[name]; ok {
+		return Pseudo{}, p.fail(start, ":%s is jQuery's, not CSS: %s", name, what)
 	}
 	fn := p.peek() == '('
 	switch name {
