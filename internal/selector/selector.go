@@ -840,7 +840,7 @@ var rejected = map[string]string{
 	"focus-within":      "depends on the visitor's browser, which the server cannot see",
 	"focus-visible":     "depends on the visitor's browser, which the server cannot see",
 	"visited":           "depends on the visitor's browser, which the server cannot see",
-	"checked":           "depends on the visitor's browser, which the server cannot see; [checked] selects what the page's markup checks",
+	"checked":           "depends on the visitor's browser, which the server cannot see; [checked] selects the boxes the page's markup checks, and option[selected] the options it selects",
 	"target":            "depends on the visitor's browser, which the server cannot see",
 	"link":              "depends on the visitor's history, which the server cannot see; a[href] selects every link",
 	"any-link":          "is not supported; a[href] selects every link (area[href] the image map's)",
