@@ -145,6 +145,7 @@ func TestErrors(t *testing.T) {
 		{"empty list", rule(`geo.country in []`, ""), 3, 27, "list is empty", ""},
 		{"mixed list", rule(`cookie("a") in ["x", 1]`, ""), 3, 27, "mixes texts and numbers", ""},
 		{"bad selector", rule("", `- remove: "div >"`), 4, 0, "invalid selector", ""},
+		{"jQuery's != in a selector", rule("", `- remove: "li[data-kind!=ad]"`), 4, 30, "CSS has no operator !=", `write the selector as "li:not([data-kind=ad])"`},
 		{"selector name starts with a digit", rule("", `- remove: "#1hero"`), 4, 19, `"1hero" is not a valid name`, `write the selector in single quotes, which keep the backslash: '#\31 hero'`},
 		{"typographic quotes around a selector", rule("", `- set_inner: { select: “#hero h1”, text: x }`), 4, 30, "'“' is a typographic quote", `write the selector with straight quotes, or none: "#hero h1"`},
 		{"typographic quotes in a selector", rule("", `- remove: a[title=“x”]`), 4, 25, "typographic quote", `'a[title="x"]'`},

@@ -1163,10 +1163,13 @@ func (c *checker) validSelector(t *syntax.Text) bool {
 			msg, fix = se.Msg, se.Fix
 		}
 		e := c.errorf(pos, "invalid selector %q: %s", s, msg)
-		if fix != "" {
+		switch {
+		case strings.Contains(fix, `\`):
 			// A backslash is kept as written only in single quotes: in
 			// double quotes YAML reads escapes of its own.
 			e.WithHint("write the selector in single quotes, which keep the backslash: '%s'", strings.ReplaceAll(fix, "'", "''"))
+		case fix != "":
+			e.WithHint("write the selector as %s", yamlQuote(fix))
 		}
 		return false
 	}

@@ -668,6 +668,12 @@ func (p *parser) attr() (Attr, error) {
 		p.i++
 	case c == '|' && p.i+1 < len(p.s) && p.s[p.i+1] != '=':
 		return Attr{}, p.fail(p.i, "namespace prefixes (ns|name) are not supported")
+	case c == ':' && !isSpace(p.s[p.i-1]):
+		// [xml:lang|=es]: HTML names attributes with a colon (xml:lang,
+		// xlink:href), which CSS reads only escaped.
+		e := p.fail(p.i, "a ':' in an attribute name is written escaped, as \\:")
+		e.Fix = p.s[:p.i] + `\` + p.s[p.i:]
+		return Attr{}, e
 	case p.i+1 < len(p.s) && p.s[p.i+1] == '=' && strings.IndexByte("~^$*|", c) >= 0:
 		switch c {
 		case '~':
@@ -682,6 +688,15 @@ func (p *parser) attr() (Attr, error) {
 			a.Op = DashMatch
 		}
 		p.i += 2
+	case c == '!' && p.i+1 < len(p.s) && p.s[p.i+1] == '=':
+		// jQuery's [a!=v], which selects the elements without the value,
+		// as :not([a=v]) does.
+		e := p.fail(p.i, "CSS has no operator != (jQuery does): :not() around [%s=...] selects the elements without the value", a.Name)
+		q := parser{s: p.s[:p.i] + p.s[p.i+1:], i: open}
+		if _, err := q.attr(); err == nil {
+			e.Fix = q.s[:open] + ":not(" + q.s[open:q.i] + ")" + q.s[q.i:]
+		}
+		return Attr{}, e
 	default:
 		return Attr{}, p.fail(at, "expected ']' or an operator (=, ~=, ^=, $=, *=, |=) after the attribute name")
 	}
@@ -825,7 +840,7 @@ var rejected = map[string]string{
 	"focus-within":      "depends on the visitor's browser, which the server cannot see",
 	"focus-visible":     "depends on the visitor's browser, which the server cannot see",
 	"visited":           "depends on the visitor's browser, which the server cannot see",
-	"checked":           "depends on the visitor's browser, which the server cannot see; [checked] selects what the page's markup checks",
+	"checked":           "depends on the visitor's browser, which the server cannot see; [checked] selects the boxes the page's markup checks, and option[selected] the options it selects",
 	"target":            "depends on the visitor's browser, which the server cannot see",
 	"link":              "depends on the visitor's history, which the server cannot see; a[href] selects every link",
 	"any-link":          "is not supported; a[href] selects every link (area[href] the image map's)",
@@ -838,8 +853,30 @@ var rejected = map[string]string{
 	"required":          "is not supported; write [required]",
 	"optional":          "is not supported; write :not([required])",
 	"root":              "is not supported; the root of a page is its html element: write html",
+	"scope":             "is not supported; a page's selectors are scoped to its root, its html element: write html",
+	"host":              "selects a shadow tree's host, from the shadow tree's own style sheet, and never an element of the page",
+	"host-context":      "selects a shadow tree's host, from the shadow tree's own style sheet, and never an element of the page",
 	"is":                "is not supported; write a selector list instead (a, b)",
 	"where":             "is not supported; write a selector list instead (a, b)",
+}
+
+// jQuery are the pseudo-classes jQuery adds to CSS, which editors who
+// know them write in rules, and what CSS writes instead.
+var jQuery = map[string]string{
+	"checkbox": "write [type=checkbox]",
+	"radio":    "write [type=radio]",
+	"file":     "write [type=file]",
+	"password": "write [type=password]",
+	"image":    "write [type=image]",
+	"submit":   "write [type=submit]",
+	"reset":    "write [type=reset]",
+	"button":   "write button, input[type=button]",
+	"text":     "write input[type=text]",
+	"input":    "write input, textarea, select, button",
+	"selected": "write [selected], which selects what the page's markup selects",
+	"header":   "write h1, h2, h3, h4, h5, h6",
+	"contains": "it reads the element's text, unknown when the element starts",
+	"parent":   "it reads whether the element has content, unknown when the element starts",
 }
 
 // pseudoElements may be written with one colon, for compatibility.
@@ -862,6 +899,9 @@ func (p *parser) pseudo(depth int) (Pseudo, error) {
 	}
 	if why, ok := rejected[name]; ok {
 		return Pseudo{}, p.fail(start, ":%s %s", name, why)
+	}
+	if what, ok := jQuery[name]; ok {
+		return Pseudo{}, p.fail(start, ":%s is jQuery's, not CSS: %s", name, what)
 	}
 	fn := p.peek() == '('
 	switch name {

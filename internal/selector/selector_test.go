@@ -171,12 +171,21 @@ func TestParseErrors(t *testing.T) {
 		{"li:nth-chid(2)", 2, "did you mean :nth-child?"},
 		{"li:nth-of-typ(2)", 2, "did you mean :nth-of-type?"},
 		{"li:nto(.a)", 2, "did you mean :not?"},
-		{"li:selected", 2, "unknown pseudo-class :selected; supported: :not, :first-child"},
+		{"li:selectd", 2, "unknown pseudo-class :selectd; supported: :not, :first-child"},
+		{"option:selected", 6, ":selected is jQuery's, not CSS: write [selected], which selects what the page's markup selects"},
+		{"#form :checkbox", 6, ":checkbox is jQuery's, not CSS: write [type=checkbox]"},
+		{"#form :input", 6, ":input is jQuery's, not CSS: write input, textarea, select, button"},
+		{"a:contains(Google)", 1, ":contains is jQuery's, not CSS: it reads the element's text, unknown when the element starts"},
+		{"p:parent", 1, ":parent is jQuery's, not CSS"},
 		{"li:is(.a)", 2, ":is is not supported; write a selector list"},
 		{"a:link", 1, ":link depends on the visitor's history, which the server cannot see; a[href] selects every link"},
 		{":root .a", 0, ":root is not supported; the root of a page is its html element: write html"},
+		{":scope > label", 0, ":scope is not supported; a page's selectors are scoped to its root, its html element: write html"},
+		{"a:host", 1, ":host selects a shadow tree's host"},
+		{":host-context(.dark) a", 0, ":host-context selects a shadow tree's host"},
 		{"button:disabled", 6, "[disabled] selects"},
-		{"input:checked", 5, "[checked] selects what the page's markup checks"},
+		{"input:checked", 5, "[checked] selects the boxes the page's markup checks"},
+		{"#form option:checked", 12, "option[selected] the options it selects"},
 		{"input:invalid + label", 5, ":invalid depends on what the visitor types"},
 		{"li:nope", 2, "unknown pseudo-class :nope; supported: :not, :first-child"},
 		{"li:first-child()", 14, ":first-child takes no argument"},
@@ -206,7 +215,9 @@ func TestParseErrors(t *testing.T) {
 		{"[data-x=y", 0, "the '[' is not closed"},
 		{"a[", 1, "the '[' is not closed"},
 		{"[]", 1, "expected an attribute name"},
-		{"[x!=y]", 2, "expected ']' or an operator"},
+		{"[x?=y]", 2, "expected ']' or an operator"},
+		{"[x!=y]", 2, "CSS has no operator != (jQuery does): :not() around [x=...] selects the elements without the value"},
+		{`#form option[value!='' i].a`, 18, "CSS has no operator !="},
 		{"[x=]", 3, "a value is missing after ="},
 		{"[href=/a]", 6, `quote it, as in [href="/a"]`},
 		// A value that starts as a name and goes on as none: a URL.
@@ -219,6 +230,8 @@ func TestParseErrors(t *testing.T) {
 		{"[x=y i j]", 7, "expected ']'"},
 		{`[x="y]`, 3, "the string is not closed"},
 		{"[x=\"a\nb\"]", 3, "not closed on its line"},
+		{`*[xml:lang|="es"]`, 5, `a ':' in an attribute name is written escaped, as \:`},
+		{"p[xml:lang]", 5, "attribute name is written escaped"},
 		{"[ns|x]", 3, "namespace prefixes"},
 		{"[|x]", 1, "namespace prefixes"},
 		{"ns|x", 2, "namespace prefixes"},
@@ -247,7 +260,7 @@ func TestParseErrors(t *testing.T) {
 		if se.Offset != tt.offset || !strings.Contains(se.Msg, tt.msg) {
 			t.Errorf("Parse(%q): offset %d %q\nwant offset %d and a message containing %q", tt.in, se.Offset, se.Msg, tt.offset, tt.msg)
 		}
-		if want := map[string]string{"#1a": `#\31 a`, ".-2x": `.-\32 x`}[tt.in]; se.Fix != want {
+		if want := map[string]string{"#1a": `#\31 a`, ".-2x": `.-\32 x`, `*[xml:lang|="es"]`: `*[xml\:lang|="es"]`, "p[xml:lang]": `p[xml\:lang]`, "[x!=y]": `:not([x=y])`, `#form option[value!='' i].a`: `#form option:not([value='' i]).a`}[tt.in]; se.Fix != want {
 			t.Errorf("Parse(%q): fix %q, want %q", tt.in, se.Fix, want)
 		}
 		if se.Offset < 0 || se.Offset > len(tt.in) {

@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files' expected sections from the rewriter's output")
+var update = flag.Bool("update", false, "rewrite the golden files: their expected sections from the rewriter's output, and testdata/selectors/chromium.golden from Chromium's answers")
 
 // A golden file (testdata/rewrite/*.txtar) is a comment, then sections
 // that each start with a line "-- name --":
