@@ -390,9 +390,11 @@ document.getElementById("out").textContent = JSON.stringify(res);
 	return res
 }
 
-// TestWPTBrowserResolves gives the renderings of TestWPTValues to Node's
-// URL, which implements the URL Standard, and to Chromium's <a href>, in
-// a page at wptPage. A URL with a value in its path, query or fragment
+// TestWPTBrowserResolves gives the inputs of the URL Standard's tests,
+// and the renderings of TestWPTValues, to Node's URL, which implements
+// the standard, and to Chromium's <a href>, in a page at wptPage. An
+// input bespoke reads as a path of the page's site leads there, and one
+// it gives a scheme (and no host) has that scheme (and none). A URL with a value in its path, query or fragment
 // has its skeleton's scheme and host and as many path segments, differing
 // in one segment at most, and the browser makes of it the URL written
 // (its path, query and fragment as they are); a whole URL has a scheme
@@ -428,6 +430,11 @@ func TestWPTBrowserResolves(t *testing.T) {
 			}
 		}
 	}
+	// The inputs themselves, read as bespoke reads them.
+	var read []int
+	for _, c := range wptCases(t) {
+		read = append(read, add(c.Input))
+	}
 	ran := false
 	for _, b := range []struct {
 		name    string
@@ -440,6 +447,25 @@ func TestWPTBrowserResolves(t *testing.T) {
 			}
 			ran = true
 			failed := 0
+			for _, i := range read {
+				u, got := urls[i], res[i]
+				o := OriginOf(u)
+				switch {
+				case got == nil:
+				case o.Scheme == "" && !o.HasAuthority:
+					if got.protocol() != "http:" || got.host() != "shop.example" {
+						t.Errorf("%q: bespoke reads a path of the page's site; the browser goes to %s", u, got.href())
+					}
+				case o.Scheme == "":
+					if got.protocol() != "http:" {
+						t.Errorf("%q: bespoke reads a host on the page's scheme; the browser goes to %s", u, got.href())
+					}
+				case got.protocol() != o.Scheme+":":
+					t.Errorf("%q: bespoke reads the scheme %s; the browser goes to %s", u, o.Scheme, got.href())
+				case !o.HasAuthority && got.host() != "":
+					t.Errorf("%q: bespoke reads no host; the browser goes to %s", u, got.href())
+				}
+			}
 			for _, p := range pairs {
 				got, want := res[p.out], res[p.sk]
 				if p.whole {
