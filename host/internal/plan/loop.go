@@ -114,10 +114,11 @@ func notURIByte(c byte) bool {
 // not get them (a query may hold a token the visitor was sent), nor one
 // that names its own query, which the rule's author wrote.
 func withQuery(u *url.URL, host, loc string) string {
-	if u == nil || u.RawQuery == "" || strings.IndexByte(loc, '?') >= 0 {
+	// A ? after the # is the fragment's: the target names no query.
+	path, frag, hasFrag := strings.Cut(loc, "#")
+	if u == nil || u.RawQuery == "" || strings.IndexByte(path, '?') >= 0 {
 		return loc
 	}
-	path, frag, _ := strings.Cut(loc, "#")
 	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") {
 		t, err := url.Parse(path)
 		if err != nil || t.Host == "" || !strings.EqualFold(t.Host, host) {
@@ -125,7 +126,7 @@ func withQuery(u *url.URL, host, loc string) string {
 		}
 	}
 	out := path + "?" + u.RawQuery
-	if frag != "" || strings.HasSuffix(loc, "#") {
+	if hasFrag {
 		out += "#" + frag
 	}
 	return out

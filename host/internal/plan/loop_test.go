@@ -80,14 +80,19 @@ func TestResolveRelative(t *testing.T) {
 }
 
 // TestWithQuery: a redirect on the site keeps the visitor's query
-// (a campaign's utm_ parameters) when its target names none; one to
-// another host, or with its own query, does not get it.
+// (a campaign's utm_ parameters) when its target names none (a ? in its
+// fragment is no query); one to another host, or with its own query,
+// does not get it.
 func TestWithQuery(t *testing.T) {
 	u, _ := url.Parse("/?utm_source=news&x=%20y")
 	for _, tt := range []struct{ loc, want string }{
 		{"/fr/", "/fr/?utm_source=news&x=%20y"},
 		{"/fr/#top", "/fr/?utm_source=news&x=%20y#top"},
 		{"/fr/#", "/fr/?utm_source=news&x=%20y#"},
+		// A ? in the fragment is the fragment's, which the browser keeps
+		// to itself: the target names no query.
+		{"/fr/#faq?a=1", "/fr/?utm_source=news&x=%20y#faq?a=1"},
+		{"/fr/?lang=fr#faq?a=1", "/fr/?lang=fr#faq?a=1"},
 		{"/fr/?lang=fr", "/fr/?lang=fr"},
 		{"/fr/?", "/fr/?"},
 		{"https://shop.example/fr/", "https://shop.example/fr/?utm_source=news&x=%20y"},

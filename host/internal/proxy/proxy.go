@@ -14,6 +14,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -904,7 +905,25 @@ func (p *Proxy) redirect(w http.ResponseWriter, r *http.Request, st *state) {
 		// may enroll no one: the assignment is told here or nowhere.
 		h.Set(plan.ExperimentsHeader, e)
 	}
-	http.Redirect(w, r, plan.URIChars(st.req.Plan.Redirect.Location), st.req.Plan.Redirect.Status)
+	sendRedirect(w, r, plan.URIChars(st.req.Plan.Redirect.Location), st.req.Plan.Redirect.Status)
+}
+
+// sendRedirect answers with a redirect to loc, sent as it is: browsers
+// resolve it against the request, dot segments included, as they
+// resolve a link. net/http's Redirect cleans a target without a host as
+// a path, its fragment included, so "/help#/../../admin", a value in the
+// fragment of "/help#{{ x }}", sent the visitor to /admin, and a "//" in
+// a fragment lost a slash. A GET gets the short page older clients show.
+func sendRedirect(w http.ResponseWriter, r *http.Request, loc string, status int) {
+	h := w.Header()
+	h.Set("Location", loc)
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		h.Set("Content-Type", "text/html; charset=utf-8")
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodGet {
+		io.WriteString(w, `<a href="`+html.EscapeString(loc)+`">`+http.StatusText(status)+"</a>.\n")
+	}
 }
 
 // redirectCaching sets the caching headers of the rules' redirect for

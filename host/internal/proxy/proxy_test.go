@@ -218,6 +218,48 @@ func TestRedirectLoop(t *testing.T) {
 	}
 }
 
+// TestRedirectKeepsItsFragment: the Location a rule's redirect sends is
+// its target as rendered, which browsers resolve themselves. net/http's
+// Redirect cleaned every target without a host as a path, fragment
+// included, so a value in the fragment of "/help#{{ cookie('s') }}"
+// moved the visitor to another page of the site (/../../admin took
+// /help to /admin) and a "//" in it lost a slash.
+func TestRedirectKeepsItsFragment(t *testing.T) {
+	e := newEnv(t, demo.Handler(), []byte(`rules:
+  - name: help
+    when: path == "/old-help"
+    actions:
+      - redirect: "/help/faq#{{ cookie('s') }}"
+  - name: search-help
+    when: path == "/search-help"
+    actions:
+      - redirect: "/help/faq#{{ query('s') }}"
+`))
+	for _, tc := range []struct{ path, cookie, want string }{
+		{"/old-help", "/../../admin", "/../../admin"},
+		{"/old-help", "../../../x/./y", "../../../x/./y"},
+		{"/old-help", "https://a.example//b", "https://a.example//b"},
+		{"/search-help?s=" + url.QueryEscape("/../../admin?"), "", "/../../admin?"},
+		{"/search-help?s=" + url.QueryEscape("#/..") + "&t=1", "", "%23/.."},
+	} {
+		var h []string
+		if tc.cookie != "" {
+			h = []string{"Cookie", "s=" + tc.cookie}
+		}
+		r := e.get(t, tc.path, h...)
+		loc := r.Header.Get("Location")
+		if r.StatusCode != http.StatusFound {
+			t.Errorf("%s %q: status %d", tc.path, tc.cookie, r.StatusCode)
+			continue
+		}
+		base, _ := url.Parse(e.proxy.URL + tc.path)
+		u, err := base.Parse(loc)
+		if err != nil || u.Path != "/help/faq" || u.EscapedFragment() != tc.want {
+			t.Errorf("%s %q: Location %q leads to %s, fragment %q (%v); want /help/faq#%s", tc.path, tc.cookie, loc, u.Path, u.EscapedFragment(), err, tc.want)
+		}
+	}
+}
+
 // TestRedirectAnswersWhatItMatches: a redirect answers every request
 // its rule matches, the page's style sheets and images as well as the
 // page, as SYNTAX says: a rule that sends French visitors to /fr/ from
