@@ -171,6 +171,11 @@ func TestErrors(t *testing.T) {
 		// malformed (RFC 9113 8.2.2), and nghttp2's clients refuse it.
 		// Go's http.Cookie (and RFC 6265) writes a cookie of no
 		// lifetime without Max-Age: one the browser keeps.
+		// Chromium keeps a cookie of at most 4,096 bytes of name and
+		// value, and drops a longer one without a word: the rule would
+		// set a cookie no browser ever sends back.
+		{"cookie longer than a browser keeps", rule("", `- set_cookie: { name: promo, value: "`+strings.Repeat("x", 4092)+`" }`), 4, 44, "the cookie is 4,097 bytes, its name and its value as sent, past the 4,096 a browser keeps: browsers drop it", "keep a cookie's name and value within 4,096 bytes"},
+		{"cookie longer than a browser keeps once encoded", rule("", `- set_cookie: { name: promo, value: "`+strings.Repeat("é", 700)+`{{ query('p') }}" }`), 4, 44, "the cookie is 4,205 bytes, its name and its value as sent (percent-encoded where a cookie cannot hold a byte) at the least, past the 4,096 a browser keeps", "keep a cookie's name and value within 4,096 bytes"},
 		{"cookie of no lifetime", rule("", `- set_cookie: { name: promo, value: "", max_age: 0s }`), 4, 56, "max_age: 0s would not remove the cookie: a cookie without a lifetime is a session cookie, which the browser keeps until it closes", "leave max_age out for a session cookie, or give it a lifetime: max_age: 30m"},
 		{"hop-by-hop header of proxies", rule("", `- set_header: { name: Proxy-Connection, value: keep-alive }`), 4, 29, "cannot set the Proxy-Connection header: it is a hop-by-hop header", ""},
 		{"proxy credentials to the origin", rule("", `- set_header: { name: proxy-authorization, value: "Basic eDp5", on: request }`), 4, 29, "cannot set the Proxy-Authorization header: it is a hop-by-hop header", ""},
