@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -309,12 +310,19 @@ document.getElementById("js").textContent = JSON.stringify(out);
 		setPage += "document.cookie = " + string(q) + ";\n"
 	}
 	setPage += `document.body.setAttribute("data-done", "yes");</script></body></html>`
+	var (
+		mu        sync.Mutex
+		originGot []string
+	)
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		switch r.URL.Path {
 		case "/p/set":
 			io.WriteString(w, setPage)
 		case "/p/show":
+			mu.Lock()
+			originGot = r.Header["Cookie"]
+			mu.Unlock()
 			io.WriteString(w, show.String())
 		default:
 			http.NotFound(w, r)
@@ -382,6 +390,22 @@ document.getElementById("js").textContent = JSON.stringify(out);
 	p := pages[0]
 	if p.status != http.StatusOK {
 		t.Errorf("the page with hostile cookies answered %d", p.status)
+	}
+	// The origin gets the cookies the browser sent, as it sent them, but
+	// the proxy's own seen filter and caps.
+	var want []string
+	for _, line := range p.cookies {
+		for _, pair := range strings.Split(line, "; ") {
+			if n, _, _ := strings.Cut(pair, "="); n != seen.DefaultCookieName && n != caps.CookieName {
+				want = append(want, pair)
+			}
+		}
+	}
+	mu.Lock()
+	got := strings.Split(strings.Join(originGot, "; "), "; ")
+	mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("the origin got the cookies\n%q\nwant\n%q", got, want)
 	}
 	for name, v := range hostile {
 		if got, ok := sentCookie(p.cookies, name); !ok || got != v {
