@@ -222,7 +222,9 @@ func TestErrors(t *testing.T) {
 		// Names no request carries, as a list of naughty strings has
 		// them: each error says what a name may hold.
 		{"header name with parentheses", rule(`header("(null)") == "1"`, ""), 3, 19, `"(null)" is not a valid header name`, "a header's name is ASCII letters, digits and !#$%&'*+-.^_`|~"},
-		{"cookie name with a backslash", rule(`cookie("a\\b") == "1"`, ""), 3, 19, `"a\\b" is not a valid cookie name`, `a cookie's name is ASCII, without spaces`},
+		{"cookie name with a semicolon", rule(`cookie("a;b") == "1"`, ""), 3, 19, `"a;b" is not a valid cookie name: a Cookie header separates its cookies with ;, so no cookie's name holds one`, `a browser sends any other name`},
+		{"cookie name with spaces around", rule(`cookie(" plan ") == "1"`, ""), 3, 19, `" plan " is not a valid cookie name: browsers drop the spaces around a cookie's name`, `write cookie("plan")`},
+		{"cookie name with a control character", rule(`cookie("a\tb") == "1"`, ""), 3, 19, `"a\tb" is not a valid cookie name: browsers store no cookie whose name holds a control character`, `a browser sends any other name`},
 		{"cookie name with an =", rule(`cookie("src=x") == "1"`, ""), 3, 19, `"src=x" is not a valid cookie name: a cookie's name ends at its first =, so none holds one`, `to read the cookie "src", write cookie("src")`},
 		{"empty query name", rule(`query("") == "1"`, ""), 3, 18, "the query name is empty", `write the name in the quotes: query("ref")`},
 		{"rule expected to match and not", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect:\n      match: [r]\n      no_match: [r]\n", 8, 18, `test "t" expects rule "r" both to match (line 7) and not to match, so it can never pass`, "keep r in match: or in no_match:"},
@@ -695,5 +697,17 @@ func expectWarning(t *testing.T, when, want string) {
 		t.Errorf("%s: warned %q", when, got)
 	case want != "" && (len(got) != 1 || !strings.Contains(got[0], want)):
 		t.Errorf("%s: warned %q, want one saying %q", when, got, want)
+	}
+}
+
+// TestCookieNamesBrowsersSend: a cookie named with spaces inside, a
+// comma, a quote, a backslash or letters outside ASCII is one Chromium
+// stores and sends (reqctx's TestCookieAsChromiumReads), and cookie()
+// reads it, so a rule may name it.
+func TestCookieNamesBrowsersSend(t *testing.T) {
+	for _, name := range []string{"cart items", "préférences", `a\\b`, `x\"y`, "a,b", "AMCV_98DC73AE%40AdobeOrg", "user[id]", "田中"} {
+		if _, err := checkSrc(t, rule(`cookie("`+name+`") == "1"`, "")); err != nil {
+			t.Errorf("cookie(%s): %v", name, err)
+		}
 	}
 }

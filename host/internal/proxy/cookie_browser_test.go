@@ -18,6 +18,7 @@ import (
 	"github.com/bespoke-edge/bespoke/host/internal/caps"
 	"github.com/bespoke-edge/bespoke/host/internal/proxy"
 	"github.com/bespoke-edge/bespoke/host/internal/seen"
+	"github.com/bespoke-edge/bespoke/internal/rulegen"
 )
 
 // exchange is one request through the proxy, as it came and went: the
@@ -200,8 +201,9 @@ rules:
 	t.Logf("%d Set-Cookie compared; the seen cookie at its longest: %d bytes of name and value", checked, longest)
 }
 
-// TestBrowserReadsCookiesThroughProxy: cookies of real sites' shapes,
-// of the Big List of Naughty Strings' values, and hostile copies of
+// TestBrowserReadsCookiesThroughProxy: cookies of real sites' shapes
+// and names (spaces, commas, quotes, letters outside ASCII: no RFC 6265
+// token), of the Big List of Naughty Strings' values, and hostile copies of
 // bespoke's own (a seen filter, visitor id and caps counts no proxy
 // wrote) are stored in headless Chromium by a page of the origin; the
 // next page, through the proxy, has rules write cookie("...") and
@@ -237,6 +239,13 @@ func TestBrowserReadsCookiesThroughProxy(t *testing.T) {
 		"utf8=été 東京 🍪",
 		"eq=a=b==",
 		"empty=",
+		// Names that are no RFC 6265 token, which browsers store and send.
+		"cart items=3",
+		"préférences=sombre",
+		`a\b=backslash`,
+		`x"y=quote`,
+		"a,b=comma",
+		"AMCV_98DC73AE%40AdobeOrg=MCMID|123",
 	}
 	for k, v := range hostile {
 		cookies = append(cookies, k+"="+v)
@@ -274,7 +283,7 @@ rules:
 `)
 	show.WriteString(`<!DOCTYPE html><html><head><title>s</title></head><body><ul class="l"><li data-item-id="a">a</li><li data-item-id="b">b</li></ul>` + "\n")
 	for i, n := range names {
-		fmt.Fprintf(&rules, "      - set_inner: { select: \"#c%d\", text: \"{{ cookie(%s) }}\" }\n", i, strings.ReplaceAll(strconv.Quote(n), `"`, `\"`))
+		fmt.Fprintf(&rules, "      - set_inner: { select: \"#c%d\", text: %s }\n", i, rulegen.YAMLQuoted("{{ cookie("+rulegen.ExprQuoted(n)+") }}"))
 		fmt.Fprintf(&show, "<p id=\"c%d\">-</p>\n", i)
 	}
 	for i, jr := range jsonReads {
