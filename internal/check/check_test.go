@@ -250,7 +250,7 @@ func TestErrors(t *testing.T) {
 		{"test time with minute out of range", "rules:\n  - name: r\n    when: visitor.hour >= 18\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { now: 2026-12-05T10:60:00Z }\n    expect: { match: [r] }\n", 7, 21, "its minute, 60, is out of range, 00 to 59", ""},
 		{"test time with offset out of range", "rules:\n  - name: r\n    when: visitor.hour >= 18\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { now: 2026-12-05T10:00:00+25:00 }\n    expect: { match: [r] }\n", 7, 21, "its offset, +25:00, is out of range, -23:59 to +23:59", "write an offset from -23:59 to +23:59"},
 		{"test request header name with a space", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    request: { headers: { \"X Tier\": gold } }\n    expect: { match: [r] }\n", 6, 27, "\"X Tier\" is not a header name", "header names hold letters, digits and -"},
-		{"test request cookie name with a space", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    request: { cookies: { \"my plan\": gold } }\n    expect: { match: [r] }\n", 6, 27, "\"my plan\" is not a cookie name", "cookie names hold letters, digits, - and _"},
+		{"test request cookie name with a semicolon", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    request: { cookies: { \"my;plan\": gold } }\n    expect: { match: [r] }\n", 6, 27, "\"my;plan\" is not a valid cookie name: a Cookie header separates its cookies with ;", "a browser sends any other name"},
 		{"test expected cookie name with a space", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [r], cookies: { \"my plan\": gold } }\n", 6, 38, `"my plan" is not a cookie name`, "cookie names hold letters, digits, - and _"},
 		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},
 	}
@@ -703,11 +703,16 @@ func expectWarning(t *testing.T, when, want string) {
 // TestCookieNamesBrowsersSend: a cookie named with spaces inside, a
 // comma, a quote, a backslash or letters outside ASCII is one Chromium
 // stores and sends (reqctx's TestCookieAsChromiumReads), and cookie()
-// reads it, so a rule may name it.
+// reads it, so a rule may name it, and a test's request send it.
 func TestCookieNamesBrowsersSend(t *testing.T) {
 	for _, name := range []string{"cart items", "préférences", `a\\b`, `x\"y`, "a,b", "AMCV_98DC73AE%40AdobeOrg", "user[id]", "田中"} {
 		if _, err := checkSrc(t, rule(`cookie("`+name+`") == "1"`, "")); err != nil {
 			t.Errorf("cookie(%s): %v", name, err)
 		}
+	}
+	// A test's visitor sends such a cookie as a browser does.
+	src := "rules:\n  - name: r\n    when: cookie(\"cart items\") == \"3\"\n    actions: [remove: x]\ntests:\n  - name: t\n    request: { cookies: { \"cart items\": \"3\" } }\n    expect: { match: [r] }\n"
+	if _, err := checkSrc(t, src); err != nil {
+		t.Errorf("a test request with the cookie \"cart items\": %v", err)
 	}
 }
