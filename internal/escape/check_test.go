@@ -262,9 +262,9 @@ func TestBrowserHeader(t *testing.T) {
 }
 
 // TestCheckCookieValue: Chromium keeps a cookie of 4,096 bytes of name
-// and value and drops one of 4,097 (TestBrowserKeepsBespokeCookies and
-// reqctx's TestCookieAsChromiumReads set both); a rule's cookie is
-// measured as sent, percent-encoded.
+// and value and drops one of 4,097 (reqctx's TestCookieAsChromiumReads
+// sets both; proxy's TestBrowserKeepsBespokeCookies has a rule set one
+// of 4,096); a rule's cookie is measured as sent, percent-encoded.
 func TestCheckCookieValue(t *testing.T) {
 	tests := []struct {
 		value []Piece
