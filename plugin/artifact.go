@@ -264,7 +264,8 @@ func validSlot(s Slot, depth int) error {
 // CheckAction checks that the host can apply action a safely, whoever
 // wrote the manifest: where it puts values of the request
 // (CheckEscaping), the name of the header or cookie it sets
-// (escape.CheckHeaderName, escape.CheckCookieName), raw JSON
+// (escape.CheckHeaderName, escape.CheckCookieName), the length of a
+// cookie (escape.CheckCookieValue), raw JSON
 // (escape.CheckRawJSON) and a redirect's status (RedirectStatus). The
 // rule checker makes the same checks, through the same functions, and
 // reports them with their positions; Manifest.Validate refuses a
@@ -279,6 +280,9 @@ func CheckAction(a *Action) *escape.Problem {
 		}
 	case OpSetCookie:
 		if prob := escape.CheckCookieName(a.Name); prob != nil {
+			return prob
+		}
+		if prob := escape.CheckCookieValue(a.Name, a.Value.Pieces()); prob != nil {
 			return prob
 		}
 	case OpJSONSet:

@@ -246,21 +246,20 @@ func validArg(attr, arg string) (msg, hint string) {
 		}
 		return msg, "write the name alone, without its value"
 	}
-	if attr == "header" || attr == "cookie" {
+	if attr == "cookie" {
+		return validCookieName(arg)
+	}
+	if attr == "header" {
 		for _, r := range arg {
-			if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) && attr == "header" || strings.ContainsRune(`;,"\`, r) {
+			if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) {
 				if dashed := strings.Join(strings.Fields(arg), "-"); attr == "header" && r == ' ' {
 					if m, _ := validArg(attr, dashed); m == "" {
 						// user agent: the words of User-Agent, as it is said.
 						return fmt.Sprintf("%q is not a valid header name: a header's name holds no space", arg), fmt.Sprintf("write header(%q)", http.CanonicalHeaderKey(dashed))
 					}
 				}
-				if attr == "header" {
-					return fmt.Sprintf("%q is not a valid header name", arg),
-						"a header's name is ASCII letters, digits and !#$%&'*+-.^_`|~ (RFC 9110), as X-App-Version: no request carries another"
-				}
-				return fmt.Sprintf("%q is not a valid cookie name", arg),
-					`a cookie's name is ASCII, without spaces, control characters or ; , " \: a browser sends no other, and a server splits the Cookie header at them`
+				return fmt.Sprintf("%q is not a valid header name", arg),
+					"a header's name is ASCII letters, digits and !#$%&'*+-.^_`|~ (RFC 9110), as X-App-Version: no request carries another"
 			}
 		}
 	}
@@ -273,6 +272,32 @@ func validArg(attr, arg string) (msg, hint string) {
 		case "Transfer-Encoding":
 			return `header("Transfer-Encoding") is never there: the server takes it out of the request's headers to read the body`, ""
 		}
+	}
+	return "", ""
+}
+
+// validCookieName returns why no browser sends a cookie named name, and
+// a hint, or "" when one may. Browsers store and send names with spaces
+// inside, commas, quotes, backslashes and letters outside ASCII (as
+// UTF-8), and Cookie reads them as they come (reqctx's
+// TestCookieAsChromiumReads); what none sends is a name with a
+// semicolon, which ends a cookie in the Cookie header, a control
+// character, which makes a browser refuse the cookie, or spaces around
+// it, which it drops.
+func validCookieName(name string) (msg, hint string) {
+	const other = "write the name of the cookie the site sets: a browser sends any other name, with spaces, commas or letters outside ASCII"
+	if strings.Contains(name, ";") {
+		return fmt.Sprintf("%q is not a valid cookie name: a Cookie header separates its cookies with ;, so no cookie's name holds one", name), other
+	}
+	if strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return fmt.Sprintf("%q is not a valid cookie name: browsers store no cookie whose name holds a control character", name), other
+	}
+	if trimmed := strings.Trim(name, " "); trimmed != name {
+		msg = fmt.Sprintf("%q is not a valid cookie name: browsers drop the spaces around a cookie's name", name)
+		if trimmed == "" {
+			return msg, `write the name in the quotes: cookie("plan")`
+		}
+		return msg, fmt.Sprintf("write cookie(%q)", trimmed)
 	}
 	return "", ""
 }

@@ -172,6 +172,11 @@ func TestErrors(t *testing.T) {
 		// malformed (RFC 9113 8.2.2), and nghttp2's clients refuse it.
 		// Go's http.Cookie (and RFC 6265) writes a cookie of no
 		// lifetime without Max-Age: one the browser keeps.
+		// Chromium keeps a cookie of at most 4,096 bytes of name and
+		// value, and drops a longer one without a word: the rule would
+		// set a cookie no browser ever sends back.
+		{"cookie longer than a browser keeps", rule("", `- set_cookie: { name: promo, value: "`+strings.Repeat("x", 4092)+`" }`), 4, 44, "the cookie is 4,097 bytes, its name and its value as sent, past the 4,096 a browser keeps: browsers drop it", "keep a cookie's name and value within 4,096 bytes"},
+		{"cookie longer than a browser keeps once encoded", rule("", `- set_cookie: { name: promo, value: "`+strings.Repeat("é", 700)+`{{ query('p') }}" }`), 4, 44, "the cookie is 4,205 bytes, its name and its value as sent (percent-encoded where a cookie cannot hold a byte) at the least, past the 4,096 a browser keeps", "keep a cookie's name and value within 4,096 bytes"},
 		{"cookie of no lifetime", rule("", `- set_cookie: { name: promo, value: "", max_age: 0s }`), 4, 56, "max_age: 0s would not remove the cookie: a cookie without a lifetime is a session cookie, which the browser keeps until it closes", "leave max_age out for a session cookie, or give it a lifetime: max_age: 30m"},
 		{"hop-by-hop header of proxies", rule("", `- set_header: { name: Proxy-Connection, value: keep-alive }`), 4, 29, "cannot set the Proxy-Connection header: it is a hop-by-hop header", ""},
 		{"proxy credentials to the origin", rule("", `- set_header: { name: proxy-authorization, value: "Basic eDp5", on: request }`), 4, 29, "cannot set the Proxy-Authorization header: it is a hop-by-hop header", ""},
@@ -218,7 +223,9 @@ func TestErrors(t *testing.T) {
 		// Names no request carries, as a list of naughty strings has
 		// them: each error says what a name may hold.
 		{"header name with parentheses", rule(`header("(null)") == "1"`, ""), 3, 19, `"(null)" is not a valid header name`, "a header's name is ASCII letters, digits and !#$%&'*+-.^_`|~"},
-		{"cookie name with a backslash", rule(`cookie("a\\b") == "1"`, ""), 3, 19, `"a\\b" is not a valid cookie name`, `a cookie's name is ASCII, without spaces`},
+		{"cookie name with a semicolon", rule(`cookie("a;b") == "1"`, ""), 3, 19, `"a;b" is not a valid cookie name: a Cookie header separates its cookies with ;, so no cookie's name holds one`, `a browser sends any other name`},
+		{"cookie name with spaces around", rule(`cookie(" plan ") == "1"`, ""), 3, 19, `" plan " is not a valid cookie name: browsers drop the spaces around a cookie's name`, `write cookie("plan")`},
+		{"cookie name with a control character", rule(`cookie("a\tb") == "1"`, ""), 3, 19, `"a\tb" is not a valid cookie name: browsers store no cookie whose name holds a control character`, `a browser sends any other name`},
 		{"cookie name with an =", rule(`cookie("src=x") == "1"`, ""), 3, 19, `"src=x" is not a valid cookie name: a cookie's name ends at its first =, so none holds one`, `to read the cookie "src", write cookie("src")`},
 		{"empty query name", rule(`query("") == "1"`, ""), 3, 18, "the query name is empty", `write the name in the quotes: query("ref")`},
 		{"rule expected to match and not", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect:\n      match: [r]\n      no_match: [r]\n", 8, 18, `test "t" expects rule "r" both to match (line 7) and not to match, so it can never pass`, "keep r in match: or in no_match:"},
@@ -244,7 +251,7 @@ func TestErrors(t *testing.T) {
 		{"test time with minute out of range", "rules:\n  - name: r\n    when: visitor.hour >= 18\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { now: 2026-12-05T10:60:00Z }\n    expect: { match: [r] }\n", 7, 21, "its minute, 60, is out of range, 00 to 59", ""},
 		{"test time with offset out of range", "rules:\n  - name: r\n    when: visitor.hour >= 18\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { now: 2026-12-05T10:00:00+25:00 }\n    expect: { match: [r] }\n", 7, 21, "its offset, +25:00, is out of range, -23:59 to +23:59", "write an offset from -23:59 to +23:59"},
 		{"test request header name with a space", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    request: { headers: { \"X Tier\": gold } }\n    expect: { match: [r] }\n", 6, 27, "\"X Tier\" is not a header name", "header names hold letters, digits and -"},
-		{"test request cookie name with a space", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    request: { cookies: { \"my plan\": gold } }\n    expect: { match: [r] }\n", 6, 27, "\"my plan\" is not a cookie name", "cookie names hold letters, digits, - and _"},
+		{"test request cookie name with a semicolon", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    request: { cookies: { \"my;plan\": gold } }\n    expect: { match: [r] }\n", 6, 27, "\"my;plan\" is not a valid cookie name: a Cookie header separates its cookies with ;", "a browser sends any other name"},
 		{"test expected cookie name with a space", "rules:\n  - name: r\n    actions: [remove: x]\ntests:\n  - name: t\n    expect: { match: [r], cookies: { \"my plan\": gold } }\n", 6, 38, `"my plan" is not a cookie name`, "cookie names hold letters, digits, - and _"},
 		{"test names an attribute without its namespace", "rules:\n  - name: hero\n    actions: [remove: x]\ntests:\n  - name: t\n    context: { city: Lyon }\n    expect: { match: [hero] }\n", 6, 16, `unknown attribute "city"`, `did you mean "geo.city"?`},
 	}
@@ -691,5 +698,22 @@ func expectWarning(t *testing.T, when, want string) {
 		t.Errorf("%s: warned %q", when, got)
 	case want != "" && (len(got) != 1 || !strings.Contains(got[0], want)):
 		t.Errorf("%s: warned %q, want one saying %q", when, got, want)
+	}
+}
+
+// TestCookieNamesBrowsersSend: a cookie named with spaces inside, a
+// comma, a quote, a backslash or letters outside ASCII is one Chromium
+// stores and sends (reqctx's TestCookieAsChromiumReads), and cookie()
+// reads it, so a rule may name it, and a test's request send it.
+func TestCookieNamesBrowsersSend(t *testing.T) {
+	for _, name := range []string{"cart items", "préférences", `a\\b`, `x\"y`, "a,b", "AMCV_98DC73AE%40AdobeOrg", "user[id]", "田中"} {
+		if _, err := checkSrc(t, rule(`cookie("`+name+`") == "1"`, "")); err != nil {
+			t.Errorf("cookie(%s): %v", name, err)
+		}
+	}
+	// A test's visitor sends such a cookie as a browser does.
+	src := "rules:\n  - name: r\n    when: cookie(\"cart items\") == \"3\"\n    actions: [remove: x]\ntests:\n  - name: t\n    request: { cookies: { \"cart items\": \"3\" } }\n    expect: { match: [r] }\n"
+	if _, err := checkSrc(t, src); err != nil {
+		t.Errorf("a test request with the cookie \"cart items\": %v", err)
 	}
 }

@@ -664,9 +664,11 @@ func (c *checker) testRequestNames(r *syntax.TestRequest) {
 			c.errorf(r.HeaderNamePos[i], "%q is not a header name", h[0]).WithHint("header names hold letters, digits and -")
 		}
 	}
+	// A visitor's cookie may have any name a browser sends (the request
+	// carries it as written), where one a rule sets is a token.
 	for i, ck := range r.Cookies {
-		if !escape.ValidToken(ck[0]) && i < len(r.CookieNamePos) {
-			c.problem(r.CookieNamePos[i], escape.CheckCookieName(ck[0]))
+		if msg, hint := validArg("cookie", ck[0]); msg != "" && i < len(r.CookieNamePos) {
+			c.errorf(r.CookieNamePos[i], "%s", msg).WithHint("%s", hint)
 		}
 	}
 }

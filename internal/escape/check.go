@@ -209,6 +209,63 @@ func CheckCookieName(name string) *Problem {
 	return nil
 }
 
+// MaxBrowserCookieBytes is the most a browser keeps of a cookie's name
+// and value together (RFC 6265bis; Chromium and Firefox): it drops a
+// longer cookie whole, and no error reaches the server that set it.
+const MaxBrowserCookieBytes = 4096
+
+// CookieOctet reports whether a cookie value a rule sets holds byte c as
+// it is (an RFC 6265 cookie-octet, but %, which starts an escape); every
+// other byte is sent percent-encoded.
+func CookieOctet(c byte) bool {
+	return c > 0x20 && c < 0x7f && c != '"' && c != ',' && c != ';' && c != '\\' && c != '%'
+}
+
+// CheckCookieValue checks the value of cookie name a rule sets: its
+// name and its literal text, percent-encoded as sent, must stay within
+// MaxBrowserCookieBytes, or no browser keeps the cookie, and the rule
+// would set, on every response it applies to, a cookie that is never
+// sent back.
+func CheckCookieValue(name string, pieces []Piece) *Problem {
+	n, raw, values, first := len(name), len(name), false, -1
+	for i, p := range pieces {
+		if p.Value {
+			values = true
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		raw += len(p.Text)
+		for i := 0; i < len(p.Text); i++ {
+			if n++; !CookieOctet(p.Text[i]) {
+				n += 2
+			}
+		}
+	}
+	if n <= MaxBrowserCookieBytes {
+		return nil
+	}
+	msg := fmt.Sprintf("the cookie is %s bytes, its name and its value as sent", thousands(n))
+	if n > raw {
+		msg += " (percent-encoded where a cookie cannot hold a byte)"
+	}
+	if values {
+		msg += " at the least"
+	}
+	msg += fmt.Sprintf(", past the %s a browser keeps: browsers drop it, and it is never set", thousands(MaxBrowserCookieBytes))
+	return &Problem{Piece: first, Name: first < 0, Msg: msg, Hint: "keep a cookie's name and value within 4,096 bytes: a longer text belongs in the page"}
+}
+
+// thousands writes n with a comma between thousands, as messages do.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 // CheckRawJSON checks the template of raw JSON (json_set with json:),
 // which goes into a document as it is: no value from the request may go
 // in it (a value could add keys, objects or arrays, and no escaping

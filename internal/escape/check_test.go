@@ -260,3 +260,26 @@ func TestBrowserHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckCookieValue: Chromium keeps a cookie of 4,096 bytes of name
+// and value and drops one of 4,097 (reqctx's TestCookieAsChromiumReads
+// sets both; proxy's TestBrowserKeepsBespokeCookies has a rule set one
+// of 4,096); a rule's cookie is measured as sent, percent-encoded.
+func TestCheckCookieValue(t *testing.T) {
+	tests := []struct {
+		value []Piece
+		ok    bool
+	}{
+		{[]Piece{{Text: strings.Repeat("x", 4096-len("promo"))}}, true},
+		{[]Piece{{Text: strings.Repeat("x", 4097-len("promo"))}}, false},
+		{[]Piece{{Text: strings.Repeat(";", (4096-len("promo"))/3)}}, true},
+		{[]Piece{{Text: strings.Repeat(";", (4096-len("promo"))/3+1)}}, false},
+		{[]Piece{{Text: strings.Repeat("é", 700)}, {Value: true}}, false},
+		{[]Piece{{Value: true, Text: strings.Repeat("x", 5000)}}, true}, // a default the plan bounds
+	}
+	for i, tt := range tests {
+		if prob := CheckCookieValue("promo", tt.value); (prob == nil) != tt.ok {
+			t.Errorf("%d: CheckCookieValue = %v, want ok %v", i, prob, tt.ok)
+		}
+	}
+}

@@ -947,7 +947,7 @@ func appendCookieEscaped(b []byte, s string) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c <= 0x20 || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' || c == '%' {
+		if !escape.CookieOctet(c) {
 			b = append(b, '%', hex[c>>4], hex[c&15])
 			continue
 		}
