@@ -1,0 +1,166 @@
+package proxy
+
+import "strings"
+
+// A Content-Type is read as browsers read it: with the MIME Sniffing
+// Standard's "parse a MIME type" (https://mimesniff.spec.whatwg.org/),
+// not as MIME reads it (mime.ParseMediaType). The two differ where it
+// matters to a rewrite: browsers take the first of two charset
+// parameters where MIME refuses the whole value, read `charset="gbk` (a
+// quote left open) as gbk, and skip `charset =gbk` (a space before the
+// '='), which MIME reads as gbk; the type "text/html\f" is no type to a
+// browser, and was text/html to strings.TrimSpace. A header's bytes are
+// its code points (isomorphic decoding), so the parser works on bytes;
+// bytes past ASCII are never space nor a token's.
+
+// contentType is what the standard's parser reads of a Content-Type.
+type contentType struct {
+	// typ and sub are the type and subtype as written (compare them with
+	// equalFoldASCII).
+	typ, sub string
+	// charset is the value of the first charset parameter the standard
+	// keeps, unquoted; hasCharset is false when it keeps none.
+	charset    string
+	hasCharset bool
+}
+
+// parseContentType is the standard's "parse a MIME type", keeping of the
+// parameters only the charset. ok is false where the standard fails.
+// It allocates only for a quoted charset with a backslash in it.
+func parseContentType(s string) (ct contentType, ok bool) {
+	s = trimHTTPSpace(s)
+	slash := strings.IndexByte(s, '/')
+	if slash <= 0 || !isToken(s[:slash]) {
+		return contentType{}, false
+	}
+	ct.typ = s[:slash]
+	rest := s[slash+1:]
+	params := ""
+	if semi := strings.IndexByte(rest, ';'); semi >= 0 {
+		rest, params = rest[:semi], rest[semi:]
+	}
+	ct.sub = strings.TrimRight(rest, httpSpace)
+	if ct.sub == "" || !isToken(ct.sub) {
+		return contentType{}, false
+	}
+	for p := params; p != ""; {
+		p = strings.TrimLeft(p[1:], httpSpace) // the ';', then space
+		name := p
+		if i := strings.IndexAny(p, ";="); i >= 0 {
+			name, p = p[:i], p[i:]
+		} else {
+			p = ""
+		}
+		if p != "" {
+			if p[0] == ';' {
+				continue // a name without a value
+			}
+			p = p[1:]
+		}
+		if p == "" {
+			break
+		}
+		var value string
+		if p[0] == '"' {
+			value, p = quotedString(p)
+			// What follows the closing quote, up to the next ';', is
+			// dropped.
+			if i := strings.IndexByte(p, ';'); i >= 0 {
+				p = p[i:]
+			} else {
+				p = ""
+			}
+		} else {
+			value = p
+			if i := strings.IndexByte(p, ';'); i >= 0 {
+				value, p = p[:i], p[i:]
+			} else {
+				p = ""
+			}
+			if value = strings.TrimRight(value, httpSpace); value == "" {
+				continue
+			}
+		}
+		// A parameter is kept when its name is a token and its value of
+		// quoted-string code points, and not already given: the first
+		// charset kept is the one.
+		if !ct.hasCharset && equalFoldASCII(name, "charset") && quotedStringText(value) {
+			ct.charset, ct.hasCharset = value, true
+		}
+	}
+	return ct, true
+}
+
+// httpSpace is HTTP's whitespace, the only space the standard trims: no
+// vertical tab or form feed, nothing past ASCII.
+const httpSpace = "\t\n\r "
+
+func trimHTTPSpace(s string) string { return strings.Trim(s, httpSpace) }
+
+// isToken reports whether s is made of HTTP token code points alone.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !tokenByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func tokenByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// quotedStringText reports whether s is made of HTTP quoted-string token
+// code points alone: tab, space to '~', and U+0080 to U+00FF (a byte
+// each).
+func quotedStringText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '\t' && (c < ' ' || c == 0x7F) {
+			return false
+		}
+	}
+	return true
+}
+
+// quotedString is Fetch's "collect an HTTP quoted string" with its
+// value extracted, on s, which starts with '"': the value, its escapes
+// read, and what follows the closing quote. A string left open ends
+// with s; a backslash at its end stands for itself.
+func quotedString(s string) (value, rest string) {
+	s = s[1:]
+	end := strings.IndexAny(s, `"\`)
+	if end < 0 {
+		return s, ""
+	}
+	if s[end] == '"' {
+		return s[:end], s[end+1:]
+	}
+	var b strings.Builder
+	for {
+		end := strings.IndexAny(s, `"\`)
+		if end < 0 {
+			b.WriteString(s)
+			return b.String(), ""
+		}
+		b.WriteString(s[:end])
+		if s[end] == '"' {
+			return b.String(), s[end+1:]
+		}
+		if end+1 == len(s) {
+			b.WriteByte('\\')
+			return b.String(), ""
+		}
+		b.WriteByte(s[end+1])
+		s = s[end+2:]
+	}
+}
+
+// is reports whether the type is essence ("text/html"), in any case.
+func (ct contentType) is(typ, sub string) bool {
+	return equalFoldASCII(ct.typ, typ) && equalFoldASCII(ct.sub, sub)
+}
