@@ -80,7 +80,8 @@ for (const w of ws) {
 // Quotes and backslashes.
 for (const v of ['"gbk"', '"gbk', 'gbk"', '"g"bk', 'g"b"k', '"\\gbk"', '"gb\\k"', '"gbk\\"', '"gbk\\', '"\\"gbk"',
   '"g\\"bk"', '""', '"', '"\\', '\\gbk', 'gbk\\', "'gbk'", '"\'gbk\'"', '"gbk";x', '"gbk"x', '"gbk" ', ' "gbk"',
-  '"gbk;charset=windows-1255"', '"windows-1255";charset=gbk', '"\\"', '"\\\\"', '"gbk"";charset=windows-1255']) {
+  '"gbk;charset=windows-1255"', '"windows-1255";charset=gbk', '"\\"', '"\\\\"', '"gbk"";charset=windows-1255',
+  " 'gbk'", "\t'gbk'", ' "gbk', ' "gbk";charset=windows-1255', " 'gbk';charset=windows-1255"]) {
   add('text/html;charset=' + v);
   add('text/html;x=' + v + ';charset=windows-1255');
 }

@@ -22,6 +22,15 @@ type contentType struct {
 	// keeps, unquoted; hasCharset is false when it keeps none.
 	charset    string
 	hasCharset bool
+	// charsetSkipped: a charset parameter before the one kept, or with
+	// none kept, was skipped for a control character in its value, where
+	// Chromium takes the first charset as it is ("charset=\x01;
+	// charset=gbk" is gbk to the standard, and no encoding to Chromium).
+	charsetSkipped bool
+	// charsetQuotedAfterSpace: the charset kept is a quoted string after
+	// a space (`charset= "gbk"`), which the standard keeps with its
+	// quotes, a label no encoding has, and Chromium reads as gbk.
+	charsetQuotedAfterSpace bool
 }
 
 // parseContentType is the standard's "parse a MIME type", keeping of the
@@ -61,7 +70,8 @@ func parseContentType(s string) (ct contentType, ok bool) {
 			break
 		}
 		var value string
-		if p[0] == '"' {
+		quoted := p[0] == '"'
+		if quoted {
 			value, p = quotedString(p)
 			// What follows the closing quote, up to the next ';', is
 			// dropped.
@@ -84,8 +94,16 @@ func parseContentType(s string) (ct contentType, ok bool) {
 		// A parameter is kept when its name is a token and its value of
 		// quoted-string code points, and not already given: the first
 		// charset kept is the one.
-		if !ct.hasCharset && equalFoldASCII(name, "charset") && quotedStringText(value) {
-			ct.charset, ct.hasCharset = value, true
+		if ct.hasCharset || !equalFoldASCII(name, "charset") {
+			continue
+		}
+		if !quotedStringText(value) {
+			ct.charsetSkipped = true
+			continue
+		}
+		ct.charset, ct.hasCharset = value, true
+		if v := strings.TrimLeft(value, httpSpace); !quoted && len(v) < len(value) && strings.HasPrefix(v, `"`) {
+			ct.charsetQuotedAfterSpace = true
 		}
 	}
 	return ct, true
