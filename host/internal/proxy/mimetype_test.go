@@ -125,7 +125,9 @@ func TestParseContentType(t *testing.T) {
 }
 
 // TestContentTypesAsBrowsers: the proxy takes a response for a page, an
-// XHTML page (see isXHTML), as browsers do from its Content-Type, and
+// XHTML page (see isXHTML) or JSON (the WHATWG's "JSON MIME type":
+// application/json, text/json, any +json subtype) as browsers do from
+// its Content-Type, and
 // reads a page in the encoding its charset names for them, on every
 // Content-Type of testdata/mimesniff. A type taken for text/html that
 // browsers do not read as one would have the page's markup edited where
@@ -151,6 +153,10 @@ func TestContentTypesAsBrowsers(t *testing.T) {
 		}
 		if got, want := isXHTML(c.input), c.parsed && c.essence == "application/xhtml+xml"; got != want {
 			t.Errorf("isXHTML(%q) = %v, want %v", c.input, got, want)
+		}
+		_, sub, _ := strings.Cut(c.essence, "/")
+		if got, want := isJSON(c.input), c.parsed && (c.essence == "application/json" || c.essence == "text/json" || strings.HasSuffix(sub, "+json")); got != want {
+			t.Errorf("isJSON(%q) = %v, want %v", c.input, got, want)
 		}
 	}
 	t.Logf("%d Content-Types whose charset Chromium reads otherwise than the standard: left alone", unreadable)

@@ -1024,13 +1024,16 @@ func equalFoldASCII(a, b string) bool {
 }
 
 // IsJSON reports whether the Content-Type ct is JSON's, as the proxy
-// reads it to decide whether JSON edits apply: application/json or a
-// +json type, parameters ignored however written.
+// reads it to decide whether JSON edits apply: a JSON MIME type as the
+// WHATWG MIME Sniffing Standard defines it, application/json, text/json
+// or any +json subtype, the type read as browsers read it (see
+// parseContentType), parameters ignored.
 func IsJSON(ct string) bool { return isJSON(ct) }
 
 func isJSON(ct string) bool {
-	mt := mediaType(ct)
-	return equalFoldASCII(mt, "application/json") || len(mt) > 5 && strings.Contains(mt, "/") && equalFoldASCII(mt[len(mt)-5:], "+json")
+	t, ok := parseContentType(ct)
+	return ok && (t.is("application", "json") || t.is("text", "json") ||
+		len(t.sub) >= len("+json") && equalFoldASCII(t.sub[len(t.sub)-len("+json"):], "+json"))
 }
 
 // isHTML reports whether a browser reads a response of Content-Type ct
