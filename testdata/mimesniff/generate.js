@@ -110,7 +110,12 @@ for (const s of ['text/html;charset=gbk;charset=windows-1255', 'text/html;charse
   'application/json+', 'application/jsonp', 'application/x-json', 'application/json-seq', 'application/x-ndjson',
   'application/json5', 'application/+JSON', 'application/vnd.a+json;charset=gbk', 'application/json ;x=y',
   'application/js on', 'application /json', 'text/javascript', 'application/javascript', 'application/octet-stream',
-  'application/json, text/html', 'text/html, application/json', 'text/html;x=","']) {
+  'application/json, text/html', 'text/html, application/json', 'text/html;x=","',
+  // Quotes where the standard reads no quoted string, which Chromium's
+  // parser pairs anyway.
+  'text/html;x=a";charset=gbk;y="', 'text/html;x= "a;charset=gbk', 'text/html;x=a"b;charset=gbk', 'text/html;x="a"b";charset=gbk',
+  'text/html;x="a\\";charset=gbk', 'text/html;x"=a;charset=gbk', 'text/html;"x=a;charset=gbk"', 'text/html;x="a"";charset=gbk;y="',
+  'text/html;charset=gbk;x=a"', 'text/html;x=a";charset=gbk', 'text/html;x= "a";charset=gbk', 'text/html;x="a" ";charset=gbk;"']) {
   add(s);
 }
 

@@ -93,7 +93,7 @@ func headerCharset(contentType string) (pageCharset, bool) {
 	switch {
 	case !ok:
 		return pageCharset{}, false
-	case ct.charsetSkipped && ct.hasCharset, ct.charsetQuotedAfterSpace:
+	case ct.readOtherwise:
 		return unreadableCharset, true
 	case !ct.hasCharset:
 		return pageCharset{}, false

@@ -166,6 +166,8 @@ func TestHeaderCharset(t *testing.T) {
 		// one a browser takes is unknown.
 		{`text/html;charset= "gbk"`, "unreadable", false},
 		{"text/html;charset=\x01;charset=gbk", "unreadable", false},
+		{`text/html;x= "a;charset=gbk`, "unreadable", false},
+		{`text/html;x= "a;y="b;charset=gbk`, "unreadable", false},
 		{"text/html;charset=\"\x7f\";charset=gbk", "unreadable", false},
 		{"text/html; charset=no-such-encoding", "", true},
 		{"text/html; charset=\"\u212Aoi8-r\"", "", true},

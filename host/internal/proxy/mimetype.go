@@ -8,8 +8,8 @@ import "strings"
 // matters to a rewrite: browsers take the first of two charset
 // parameters where MIME refuses the whole value, read `charset="gbk` (a
 // quote left open) as gbk, and skip `charset =gbk` (a space before the
-// '='), which MIME reads as gbk; the type "text/html\f" is no type to a
-// browser, and was text/html to strings.TrimSpace. A header's bytes are
+// '='), which MIME reads as gbk; the type "text/html\u00a0" is none to
+// a browser, and text/html to strings.TrimSpace. A header's bytes are
 // its code points (isomorphic decoding), so the parser works on bytes;
 // bytes past ASCII are never space nor a token's.
 
@@ -22,15 +22,18 @@ type contentType struct {
 	// keeps, unquoted; hasCharset is false when it keeps none.
 	charset    string
 	hasCharset bool
-	// charsetSkipped: a charset parameter before the one kept, or with
-	// none kept, was skipped for a control character in its value, where
-	// Chromium takes the first charset as it is ("charset=\x01;
-	// charset=gbk" is gbk to the standard, and no encoding to Chromium).
-	charsetSkipped bool
-	// charsetQuotedAfterSpace: the charset kept is a quoted string after
-	// a space (`charset= "gbk"`), which the standard keeps with its
-	// quotes, a label no encoding has, and Chromium reads as gbk.
-	charsetQuotedAfterSpace bool
+	// readOtherwise: Chromium's parser may read another charset than the
+	// standard's from these parameters, or one where it reads none:
+	//   - a charset parameter skipped for a control character in its
+	//     value comes before the one kept: Chromium takes the first
+	//     charset as it is ("charset=\x01;charset=gbk" is gbk to the
+	//     standard, no encoding to Chromium);
+	//   - a value, up to the charset kept, starts with a space and a
+	//     quote: the standard reads the quote as it is, Chromium a quoted
+	//     string, the space dropped (`charset= "gbk"` is gbk to Chromium
+	//     alone), which runs past the next ';' when left open
+	//     (`x= "a;charset=gbk` is gbk to the standard alone).
+	readOtherwise bool
 }
 
 // parseContentType is the standard's "parse a MIME type", keeping of the
@@ -52,6 +55,7 @@ func parseContentType(s string) (ct contentType, ok bool) {
 	if ct.sub == "" || !isToken(ct.sub) {
 		return contentType{}, false
 	}
+	skipped := false
 	for p := params; p != ""; {
 		p = strings.TrimLeft(p[1:], httpSpace) // the ';', then space
 		name := p
@@ -94,17 +98,21 @@ func parseContentType(s string) (ct contentType, ok bool) {
 		// A parameter is kept when its name is a token and its value of
 		// quoted-string code points, and not already given: the first
 		// charset kept is the one.
-		if ct.hasCharset || !equalFoldASCII(name, "charset") {
+		if ct.hasCharset {
+			continue
+		}
+		if v := strings.TrimLeft(value, httpSpace); !quoted && len(v) < len(value) && strings.HasPrefix(v, `"`) {
+			ct.readOtherwise = true
+		}
+		if !equalFoldASCII(name, "charset") {
 			continue
 		}
 		if !quotedStringText(value) {
-			ct.charsetSkipped = true
+			skipped = true
 			continue
 		}
 		ct.charset, ct.hasCharset = value, true
-		if v := strings.TrimLeft(value, httpSpace); !quoted && len(v) < len(value) && strings.HasPrefix(v, `"`) {
-			ct.charsetQuotedAfterSpace = true
-		}
+		ct.readOtherwise = ct.readOtherwise || skipped
 	}
 	return ct, true
 }

@@ -80,6 +80,7 @@ var charsetCases = []struct {
 	{"escapes in quotes", `text/html;charset="\g\bk"`, "", "gbk"},
 	{"the usual", "text/html; charset=gbk", "", "gbk"},
 	{"a quoted value after a space: gbk to Chromium, none to the standard", `text/html;charset= "gbk"`, "", ""},
+	{"a quote left open after a space: none to Chromium, gbk to the standard", `text/html;x= "a;charset=gbk`, "", ""},
 }
 
 // charsetPage is the page of a charsetCases case, in its encoding.
