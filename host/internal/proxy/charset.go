@@ -86,7 +86,7 @@ func headerCharset(contentType string) (pageCharset, bool) {
 	if !ok {
 		return pageCharset{}, false
 	}
-	if p := strings.Trim(params, httpSpace); len(p) == len("charset=utf-8") && equalFoldASCII(p, "charset=utf-8") {
+	if p := trimHTTPSpace(params); len(p) == len("charset=utf-8") && equalFoldASCII(p, "charset=utf-8") {
 		return utf8Page, true // the usual case, without parsing
 	}
 	ct, ok := parseContentType(contentType)

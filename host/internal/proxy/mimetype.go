@@ -51,19 +51,19 @@ func parseContentType(s string) (ct contentType, ok bool) {
 	if semi := strings.IndexByte(rest, ';'); semi >= 0 {
 		rest, params = rest[:semi], rest[semi:]
 	}
-	ct.sub = strings.TrimRight(rest, httpSpace)
+	ct.sub = trimRightHTTPSpace(rest)
 	if ct.sub == "" || !isToken(ct.sub) {
 		return contentType{}, false
 	}
 	skipped := false
 	for p := params; p != ""; {
-		p = strings.TrimLeft(p[1:], httpSpace) // the ';', then space
+		p = trimLeftHTTPSpace(p[1:]) // the ';', then space
 		name := p
-		if i := strings.IndexAny(p, ";="); i >= 0 {
-			name, p = p[:i], p[i:]
-		} else {
-			p = ""
+		i := 0
+		for i < len(p) && p[i] != ';' && p[i] != '=' {
+			i++
 		}
+		name, p = p[:i], p[i:]
 		if p != "" {
 			if p[0] == ';' {
 				continue // a name without a value
@@ -91,7 +91,7 @@ func parseContentType(s string) (ct contentType, ok bool) {
 			} else {
 				p = ""
 			}
-			if value = strings.TrimRight(value, httpSpace); value == "" {
+			if value = trimRightHTTPSpace(value); value == "" {
 				continue
 			}
 		}
@@ -101,7 +101,7 @@ func parseContentType(s string) (ct contentType, ok bool) {
 		if ct.hasCharset {
 			continue
 		}
-		if v := strings.TrimLeft(value, httpSpace); !quoted && len(v) < len(value) && strings.HasPrefix(v, `"`) {
+		if v := trimLeftHTTPSpace(value); !quoted && len(v) < len(value) && strings.HasPrefix(v, `"`) {
 			ct.readOtherwise = true
 		}
 		if !equalFoldASCII(name, "charset") {
@@ -117,29 +117,49 @@ func parseContentType(s string) (ct contentType, ok bool) {
 	return ct, true
 }
 
-// httpSpace is HTTP's whitespace, the only space the standard trims: no
-// vertical tab or form feed, nothing past ASCII.
-const httpSpace = "\t\n\r "
+// isHTTPSpace reports whether c is HTTP's whitespace, the only space the
+// standard trims: no vertical tab or form feed, nothing past ASCII.
+func isHTTPSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-func trimHTTPSpace(s string) string { return strings.Trim(s, httpSpace) }
+func trimHTTPSpace(s string) string { return trimRightHTTPSpace(trimLeftHTTPSpace(s)) }
+
+func trimLeftHTTPSpace(s string) string {
+	for len(s) > 0 && isHTTPSpace(s[0]) {
+		s = s[1:]
+	}
+	return s
+}
+
+func trimRightHTTPSpace(s string) string {
+	for len(s) > 0 && isHTTPSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
 
 // isToken reports whether s is made of HTTP token code points alone.
 func isToken(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !tokenByte(s[i]) {
+		if !tokenBytes[s[i]] {
 			return false
 		}
 	}
 	return true
 }
 
-func tokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+// tokenBytes are HTTP's token code points (RFC 9110 5.6.2).
+var tokenBytes = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // quotedStringText reports whether s is made of HTTP quoted-string token
 // code points alone: tab, space to '~', and U+0080 to U+00FF (a byte

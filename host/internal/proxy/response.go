@@ -1043,6 +1043,9 @@ func isJSON(ct string) bool {
 // rewritten; one they sniff ("text /html", none at all) passes as it
 // came.
 func isHTML(ct string) bool {
+	if len(ct) >= len("text/html") && equalFoldASCII(ct[:len("text/html")], "text/html") && (len(ct) == len("text/html") || ct[len("text/html")] == ';') {
+		return true // the usual case: no parameter makes it another type
+	}
 	t, ok := parseContentType(ct)
 	return ok && t.is("text", "html")
 }
