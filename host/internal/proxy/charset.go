@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"mime"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,36 +69,38 @@ func charsetFromLabel(label string) (pageCharset, bool) {
 	return pageCharset{name: name, enc: e}, true
 }
 
-// unreadableCharset stands for a Content-Type whose parameters cannot be
-// read for certain (a quote left open, charset given twice): which
-// encoding a browser takes from it is unknown, so the page is not
-// rewritten.
+// unreadableCharset stands for a Content-Type whose charset browsers do
+// not agree on, where the standard's parser and Chromium's read two
+// encodings (see contentType): which one the visitor's browser takes is
+// unknown, so the page is not rewritten.
 var unreadableCharset = pageCharset{name: "unreadable"}
 
 // headerCharset returns the charset parameter of a Content-Type, if it
-// names a known encoding. Parameters are read as MIME reads them, quoted
-// strings included (`x=";charset=utf-8"` holds no charset): a reading
-// that split at every ';' would take another charset than the browser.
+// names a known encoding, read as browsers read it (parseContentType):
+// the first charset kept, a quote left open closed at the end
+// (`charset="gbk` is gbk), no space between the name and its '='
+// (`charset =gbk` names none), a parameter hidden in a quoted value
+// (`x=";charset=utf-8"`) none.
 func headerCharset(contentType string) (pageCharset, bool) {
 	_, params, ok := strings.Cut(contentType, ";")
 	if !ok {
 		return pageCharset{}, false
 	}
-	if p := strings.TrimSpace(params); len(p) == len("charset=utf-8") && equalFoldASCII(p, "charset=utf-8") {
+	if p := trimHTTPSpace(params); len(p) == len("charset=utf-8") && equalFoldASCII(p, "charset=utf-8") {
 		return utf8Page, true // the usual case, without parsing
 	}
-	_, ps, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return unreadableCharset, true
-	}
-	v, ok := ps["charset"]
-	if !ok || v == "" {
+	ct, ok := parseContentType(contentType)
+	switch {
+	case !ok:
 		return pageCharset{}, false
-	}
-	if equalFoldASCII(v, "utf-8") {
+	case ct.readOtherwise:
+		return unreadableCharset, true
+	case !ct.hasCharset:
+		return pageCharset{}, false
+	case equalFoldASCII(ct.charset, "utf-8"):
 		return utf8Page, true
 	}
-	return charsetFromLabel(v)
+	return charsetFromLabel(ct.charset)
 }
 
 // bomCharset returns the encoding a byte order mark at the start of head

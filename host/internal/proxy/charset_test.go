@@ -137,9 +137,8 @@ func FuzzPrescan(f *testing.F) {
 	})
 }
 
-// TestHeaderCharset: the charset of a Content-Type is read with MIME's
-// quoting, as browsers read it; one that cannot be read for certain
-// stops the rewrite.
+// TestHeaderCharset: the charset of a Content-Type is read as browsers
+// read it; one they read in two ways stops the rewrite.
 func TestHeaderCharset(t *testing.T) {
 	for _, c := range []struct {
 		ct         string
@@ -154,9 +153,22 @@ func TestHeaderCharset(t *testing.T) {
 		// A quoted parameter that holds ";charset=": not the charset.
 		{`text/html;foo=";charset=utf-8";charset=iso-2022-jp`, "iso-2022-jp", false},
 		{`text/html;foo=";charset=iso-2022-jp";charset=utf-8`, "utf-8", true},
-		// Given twice, or unreadable: which one a browser takes is unknown.
-		{"text/html; charset=utf-8; charset=iso-2022-jp", "unreadable", false},
-		{`text/html; charset="utf-8`, "unreadable", false},
+		// Given twice, the first; a quote left open ends with the value;
+		// a space before the '=' makes no parameter.
+		{"text/html; charset=utf-8; charset=iso-2022-jp", "utf-8", true},
+		{"text/html;charset=gbk;charset=windows-1255", "gbk", true},
+		{`text/html; charset="utf-8`, "utf-8", true},
+		{`text/html;charset="\g\b\k"`, "gbk", true},
+		{"text/html;charset =gbk", "", true},
+		{"text/html;\vcharset=utf-8", "", true},
+		{"text/html;\u00a0charset=utf-8", "", true},
+		// Where Chromium reads another charset than the standard: which
+		// one a browser takes is unknown.
+		{`text/html;charset= "gbk"`, "unreadable", false},
+		{"text/html;charset=\x01;charset=gbk", "unreadable", false},
+		{`text/html;x= "a;charset=gbk`, "unreadable", false},
+		{`text/html;x= "a;y="b;charset=gbk`, "unreadable", false},
+		{"text/html;charset=\"\x7f\";charset=gbk", "unreadable", false},
 		{"text/html; charset=no-such-encoding", "", true},
 		{"text/html; charset=\"\u212Aoi8-r\"", "", true},
 		{"text/html; charset=\"windows-1252\v\"", "", true},

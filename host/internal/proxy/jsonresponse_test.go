@@ -90,8 +90,9 @@ func TestJSONInALegacyCharset(t *testing.T) {
 	}
 }
 
-// TestJSONTypesAndStatuses: the JSON edits apply to application/json and
-// any +json type of a 200, as rules/SYNTAX.md says; a 201, an error's
+// TestJSONTypesAndStatuses: the JSON edits apply to application/json,
+// text/json and any +json type of a 200 (the WHATWG's JSON MIME types),
+// as rules/SYNTAX.md says; a 201, an error's
 // problem+json and what is not JSON by its type pass as the origin sent
 // them, with the origin's length.
 func TestJSONTypesAndStatuses(t *testing.T) {
@@ -113,7 +114,10 @@ func TestJSONTypesAndStatuses(t *testing.T) {
 		{"application/problem+json", 404, false},
 		{"application/json", 201, false},
 		{"application/json", 500, false},
-		{"text/json", 200, false},
+		{"text/json", 200, true},
+		{"TEXT/JSON;charset=utf-8", 200, true},
+		{"application/json\u00a0", 200, false},
+		{"application /json", 200, false},
 		{"application/x-ndjson", 200, false},
 		{"application/javascript", 200, false},
 	}

@@ -1024,23 +1024,41 @@ func equalFoldASCII(a, b string) bool {
 }
 
 // IsJSON reports whether the Content-Type ct is JSON's, as the proxy
-// reads it to decide whether JSON edits apply: application/json or a
-// +json type, parameters ignored however written.
+// reads it to decide whether JSON edits apply: a JSON MIME type as the
+// WHATWG MIME Sniffing Standard defines it, application/json, text/json
+// or any +json subtype, the type read as browsers read it (see
+// parseContentType), parameters ignored.
 func IsJSON(ct string) bool { return isJSON(ct) }
 
 func isJSON(ct string) bool {
-	mt := mediaType(ct)
-	return equalFoldASCII(mt, "application/json") || len(mt) > 5 && strings.Contains(mt, "/") && equalFoldASCII(mt[len(mt)-5:], "+json")
+	t, ok := parseContentType(ct)
+	return ok && (t.is("application", "json") || t.is("text", "json") ||
+		len(t.sub) >= len("+json") && equalFoldASCII(t.sub[len(t.sub)-len("+json"):], "+json"))
 }
 
-func isHTML(ct string) bool { return equalFoldASCII(mediaType(ct), "text/html") }
+// isHTML reports whether a browser reads a response of Content-Type ct
+// as HTML: its type, read as browsers read it (see parseContentType), is
+// text/html. A type browsers cannot read ("text/html\u00a0", its space
+// past ASCII) is shown as no page, often offered as a file, and not
+// rewritten; one they sniff ("text /html", none at all) passes as it
+// came.
+func isHTML(ct string) bool {
+	if len(ct) >= len("text/html") && equalFoldASCII(ct[:len("text/html")], "text/html") && (len(ct) == len("text/html") || ct[len("text/html")] == ';') {
+		return true // the usual case: no parameter makes it another type
+	}
+	t, ok := parseContentType(ct)
+	return ok && t.is("text", "html")
+}
 
 // isXHTML: browsers read such a page with an XML parser, which builds
 // another tree than HTML's (no implied elements, self-closing tags, no
 // error recovery: one ill-formed insertion and the browser shows an
 // error instead of the page). The rewriter follows HTML's parser, so
 // XHTML passes untouched.
-func isXHTML(ct string) bool { return equalFoldASCII(mediaType(ct), "application/xhtml+xml") }
+func isXHTML(ct string) bool {
+	t, ok := parseContentType(ct)
+	return ok && t.is("application", "xhtml+xml")
+}
 
 // originRelative returns the Location an origin sent, when it is an
 // absolute URL on the origin itself (its scheme and host, under its
