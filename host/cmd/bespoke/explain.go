@@ -740,6 +740,16 @@ func planActions(m *plugin.Manifest, p *plan.Plan) []planAction {
 		}
 		note("refused: %s action %d, %s: %s", m.Rules[r.Rule].Name, r.Action+1, what, r.Reason)
 	}
+	for _, u := range p.Unset {
+		what := "a value"
+		switch part := u.Part; {
+		case part.Experiment > 0 && part.Experiment <= len(m.Experiments):
+			what = fmt.Sprintf("the variant of experiment %s (the visitor is in none)", m.Experiments[part.Experiment-1].Name)
+		case part.Slot >= 0 && part.Slot < len(m.Slots):
+			what = m.Slots[part.Slot].String()
+		}
+		note("not applied: %s action %d, cookie %s not set: %s is missing and has no default, and the visitor keeps the cookie they have", m.Rules[u.Rule].Name, u.Action+1, m.Rules[u.Rule].Actions[u.Action].Name, what)
+	}
 	return out
 }
 

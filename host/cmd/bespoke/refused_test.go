@@ -26,3 +26,18 @@ func TestCheckRefusesInjection(t *testing.T) {
 		t.Errorf("exit %d:\n%s%s", code, out, errOut)
 	}
 }
+
+// TestExplainCookieNotSet: `bespoke explain` says why a cookie from a
+// value of the request is not set on a request without that value.
+func TestExplainCookieNotSet(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "ref.yaml")
+	os.WriteFile(rules, []byte("rules:\n  - name: keep-ref\n    actions:\n      - set_cookie: { name: ref, value: '{{ query(\"ref\") }}', max_age: 30d }\n"), 0o644)
+	code, out, errOut := bespoke("explain", "--rules", rules, "--url", "/next")
+	if code != 0 || strings.Contains(out, "cookie ref=") || !strings.Contains(out, `not applied: keep-ref action 1, cookie ref not set: query("ref") is missing and has no default`) {
+		t.Errorf("exit %d:\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = bespoke("explain", "--rules", rules, "--url", "/?ref=mail")
+	if code != 0 || !strings.Contains(out, "cookie ref=mail;") {
+		t.Errorf("exit %d:\n%s%s", code, out, errOut)
+	}
+}

@@ -65,6 +65,9 @@ type Plan struct {
 	// allow, a scheme or host a value would have chosen): the value was
 	// replaced by its default, or the action dropped.
 	Refused []Refused
+	// Unset lists the cookies not set because a value of the request
+	// they hold is missing, with no default.
+	Unset []Unset
 	// JSONEdits are the edits of JSON responses, in priority order;
 	// JSONRules[i] is the rule JSONEdits[i] came from.
 	JSONEdits []jsonrw.Edit
@@ -137,6 +140,16 @@ type Refused struct {
 	Reason  string
 }
 
+// Unset is a set_cookie not applied: Part, a value of its template, is
+// missing from the request and has no default. Setting the cookie
+// anyway would replace what the visitor's cookie holds with nothing: a
+// rule that keeps a campaign's ref from the link a visitor came by would
+// erase it on their next page, which has no ref, and on every asset.
+type Unset struct {
+	Rule, Action int
+	Part         plugin.Part
+}
+
 // Personalized reports whether the plan changes anything for the visitor.
 func (p *Plan) Personalized() bool {
 	return p.Redirect != nil || len(p.ResponseHeaders) > 0 || len(p.RequestHeaders) > 0 || len(p.Cookies) > 0 || len(p.Edits) > 0 || len(p.JSONEdits) > 0
@@ -153,6 +166,7 @@ func (p *Plan) Reset() {
 	p.EditRules = p.EditRules[:0]
 	p.Skipped = p.Skipped[:0]
 	p.Refused = p.Refused[:0]
+	p.Unset = p.Unset[:0]
 	p.Experiments = ""
 	p.MarkSeen = p.MarkSeen[:0]
 	p.MarkSeenRules = p.MarkSeenRules[:0]
@@ -613,6 +627,10 @@ func (prog *Program) Build(d *plugin.Decision, vals []plugin.Value, opt Options,
 					p.Skipped = append(p.Skipped, Skipped{Rule: ri, Action: ai, Winner: w, Reason: "an earlier rule already sets cookie " + c.a.Name})
 					continue
 				}
+				if part, missing := p.missing(c.value, vals); missing {
+					p.Unset = append(p.Unset, Unset{Rule: ri, Action: ai, Part: part})
+					continue
+				}
 				v := prog.value(p, c, vals)
 				if c.value != nil && len(c.a.Name)+len(v) > MaxCookieBytes {
 					p.refuse(ri, ai, true, fmt.Sprintf("with the request's values the cookie is %d bytes, past the %d a rule's cookie may hold", len(c.a.Name)+len(v), MaxCookieBytes))
@@ -670,6 +688,20 @@ func (prog *Program) value(p *Plan, c *action, vals []plugin.Value) string {
 		return c.literal
 	}
 	return string(p.render(c.value, vals, c.vmode))
+}
+
+// missing returns the first value of t that the request does not have
+// and that has no default (t nil: a literal has none).
+func (p *Plan) missing(t plugin.Template, vals []plugin.Value) (plugin.Part, bool) {
+	for _, part := range t {
+		if part.Slot < 0 && part.Experiment == 0 {
+			continue
+		}
+		if _, present := p.valueOf(part, vals); !present && part.Default == "" {
+			return part, true
+		}
+	}
+	return plugin.Part{}, false
 }
 
 func headerOwner(hs []Header, name string) (int, bool) {

@@ -15,6 +15,12 @@ import (
 // and returns the plan.
 func build(t *testing.T, src, value string) *plan.Plan {
 	t.Helper()
+	return buildWith(t, src, &value)
+}
+
+// buildWith is build with cookie("v") missing when value is nil.
+func buildWith(t *testing.T, src string, value *string) *plan.Plan {
+	t.Helper()
 	res, err := compiler.Compile("plan.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
@@ -22,8 +28,8 @@ func build(t *testing.T, src, value string) *plan.Plan {
 	m := res.Artifact.Manifest
 	vals := make([]plugin.Value, len(m.Slots))
 	for i, s := range m.Slots {
-		if s.Attr == "cookie" && s.Arg == "v" {
-			vals[i] = plugin.Value{Str: value, Present: true}
+		if s.Attr == "cookie" && s.Arg == "v" && value != nil {
+			vals[i] = plugin.Value{Str: *value, Present: true}
 		}
 	}
 	d := plugin.Decision{Matched: make([]uint64, (len(m.Rules)+63)/64)}
@@ -108,6 +114,52 @@ func TestCookieBomb(t *testing.T) {
 	p := build(t, "rules:\n  - name: r\n    actions:\n      - set_cookie: { name: big, value: "+long+" }\n", "")
 	if len(p.Cookies) != 1 || p.Cookies[0].Value != long {
 		t.Errorf("the editor's own 2,000-byte cookie is not set")
+	}
+}
+
+// TestCookieFromMissingValue: a cookie whose value holds a value of the
+// request that the request does not have, with no default, is not set:
+// set, it would replace the visitor's cookie with nothing (a rule that
+// keeps the ref of the link a visitor came by would erase it on their
+// next page). A value sent empty, or a default, sets it; a later rule
+// may then set the cookie.
+func TestCookieFromMissingValue(t *testing.T) {
+	empty := ""
+	for _, tt := range []struct {
+		name, value string
+		sent        *string
+		want        string // "" when not set
+	}{
+		{"missing", `'{{ cookie("v") }}'`, nil, ""},
+		{"missing in a text", `'ref-{{ cookie("v") }}'`, nil, ""},
+		{"missing with a default", `'{{ cookie("v") or "direct" }}'`, nil, "direct"},
+		{"sent empty", `'{{ cookie("v") }}'`, &empty, "-"},
+		{"literal", `newsletter`, nil, "newsletter"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := buildWith(t, "rules:\n  - name: r\n    actions:\n      - set_cookie: { name: ref, value: "+tt.value+", max_age: 30d }\n", tt.sent)
+			switch {
+			case tt.want == "":
+				if len(p.Cookies) != 0 || len(p.Unset) != 1 || p.Unset[0].Rule != 0 || p.Unset[0].Part.Slot < 0 {
+					t.Errorf("cookies %v, unset %+v: want no cookie, one unset", p.Cookies, p.Unset)
+				}
+			case len(p.Cookies) != 1 || len(p.Unset) != 0:
+				t.Errorf("cookies %v, unset %+v: want the cookie set", p.Cookies, p.Unset)
+			case tt.want != "-" && p.Cookies[0].Value != tt.want:
+				t.Errorf("cookie %q, want %q", p.Cookies[0].Value, tt.want)
+			}
+		})
+	}
+	p := buildWith(t, `rules:
+  - name: from-link
+    actions:
+      - set_cookie: { name: ref, value: '{{ cookie("v") }}' }
+  - name: fallback
+    actions:
+      - set_cookie: { name: ref, value: direct }
+`, nil)
+	if len(p.Cookies) != 1 || p.Cookies[0].Value != "direct" || p.Cookies[0].Rule != 1 || len(p.Skipped) != 0 {
+		t.Errorf("cookies %v, skipped %+v: want the later rule's cookie", p.Cookies, p.Skipped)
 	}
 }
 
