@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -47,4 +49,33 @@ func Strings(t testing.TB, file string) []string {
 		t.Fatalf("%s: %v", file, err)
 	}
 	return list
+}
+
+// HTML5LibInputs returns the inputs of html5lib's tree-construction
+// tests, as golang.org/x/net (a dependency, so in the module cache) ships
+// them for its html package: 1,778 documents nobody here wrote, most of
+// them what the HTML standard's tree builder finds hardest.
+func HTML5LibInputs(t testing.TB) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/net").Output()
+	if err != nil {
+		t.Fatalf("finding golang.org/x/net: %v", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "html", "testdata", "html5lib-tests", "tree-construction")
+	files, err := filepath.Glob(filepath.Join(dir, "*.dat"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no html5lib tests in %s (%v)", dir, err)
+	}
+	var inputs []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range strings.Split(string(b), "#data\n")[1:] {
+			in, _, _ := strings.Cut(tc, "\n#errors")
+			inputs = append(inputs, in)
+		}
+	}
+	return inputs
 }

@@ -2,41 +2,15 @@ package rewrite
 
 import (
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bespoke-edge/bespoke/internal/corpus"
 )
 
 // html5libInputs returns the inputs of html5lib's tree-construction
-// tests, as golang.org/x/net (whose html package the browser
-// differential uses) ships them: 1,778 pages nobody here wrote, most of
-// them what the HTML standard's tree builder finds hardest.
-func html5libInputs(t *testing.T) []string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/net").Output()
-	if err != nil {
-		t.Fatalf("finding golang.org/x/net: %v", err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "html", "testdata", "html5lib-tests", "tree-construction")
-	files, err := filepath.Glob(filepath.Join(dir, "*.dat"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no html5lib tests in %s (%v)", dir, err)
-	}
-	var inputs []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, tc := range strings.Split(string(b), "#data\n")[1:] {
-			in, _, _ := strings.Cut(tc, "\n#errors")
-			inputs = append(inputs, in)
-		}
-	}
-	return inputs
-}
+// tests (corpus.HTML5LibInputs).
+func html5libInputs(t *testing.T) []string { return corpus.HTML5LibInputs(t) }
 
 // TestHTML5LibSplice: on every html5lib tree-construction input, alone
 // and after 5 KB of comments (so that it crosses a block boundary), a
