@@ -6,11 +6,14 @@ package chromium
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"testing"
 )
 
@@ -87,4 +90,22 @@ func DumpPage(ctx context.Context, t testing.TB, bin, page string, header http.H
 	}))
 	defer srv.Close()
 	return Run(ctx, t, bin, t.TempDir(), "--dump-dom", srv.URL+"/")
+}
+
+var answer = regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`)
+
+// Answer reads into v the JSON a test's script wrote as the text of the
+// page's <pre id="out">, in the document Run's --dump-dom (or DumpPage)
+// returned, where it is escaped as text is. It fails t when the document
+// has no answer or the answer is not v's JSON: the script failed before
+// it wrote it.
+func Answer(t testing.TB, dom string, v any) {
+	t.Helper()
+	m := answer.FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("no answer from Chromium in its document:\n%.2000s", dom)
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), v); err != nil {
+		t.Fatalf("Chromium's answer: %v\n%.2000s", err, m[1])
+	}
 }

@@ -3,12 +3,10 @@ package escape
 import (
 	"context"
 	"encoding/json"
-	"html"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -379,13 +377,9 @@ document.getElementById("out").textContent = JSON.stringify(res);
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dom := chromium.DumpPage(ctx, t, bin, page, nil)
-	m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindStringSubmatch(dom)
-	if m == nil {
-		t.Fatalf("no answer from Chromium:\n%.2000s", dom)
-	}
 	var res []resolved
-	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &res); err != nil || len(res) != len(urls) {
-		t.Fatalf("Chromium's answer: %v (%d of %d)", err, len(res), len(urls))
+	if chromium.Answer(t, dom, &res); len(res) != len(urls) {
+		t.Fatalf("Chromium answered %d of %d", len(res), len(urls))
 	}
 	return res
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bespoke-edge/bespoke/internal/chromium"
+	"github.com/bespoke-edge/bespoke/internal/testproc"
 )
 
 // rawServer answers each GET with what page returns for its path: a
@@ -21,34 +22,21 @@ import (
 // line breaks and trim spaces), and a body.
 func rawServer(t *testing.T, page func(path string) (contentType string, body []byte, ok bool)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(60 * time.Second))
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				ct, body, ok := page(req.URL.Path)
-				if !ok {
-					fmt.Fprintf(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-					return
-				}
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n", ct, len(body))
-				c.Write(body)
-			}()
+	ln := testproc.Serve(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
 		}
-	}()
+		ct, body, ok := page(req.URL.Path)
+		if !ok {
+			fmt.Fprintf(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n", ct, len(body))
+		c.Write(body)
+	})
 	return "http://" + ln.Addr().String()
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -175,16 +174,12 @@ func TestWPTValuesThroughProxy(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		dom := chromium.Run(ctx, t, bin, t.TempDir(), "--dump-dom", e.proxy.URL+"/?"+firstQuery)
-		m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindStringSubmatch(dom)
-		if m == nil {
-			t.Fatalf("no answer from Chromium:\n%.2000s", dom)
-		}
 		var got []struct {
 			P, W, H []string
 			S       [][]string
 		}
-		if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &got); err != nil || len(got) != wptBatch {
-			t.Fatalf("Chromium's answer: %v (%d)", err, len(got))
+		if chromium.Answer(t, dom, &got); len(got) != wptBatch {
+			t.Fatalf("Chromium answered %d of %d", len(got), wptBatch)
 		}
 		site := e.proxy.URL
 		for i, v := range inputs[:wptBatch] {

@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,22 +223,15 @@ document.getElementById("out").textContent = JSON.stringify({pairs: pairs, json:
 	}))
 	defer srv.Close()
 	out := make([]browserCookies, len(batches))
-	re := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`)
 	for n := range batches {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		dom := chromium.Run(ctx, t, bin, t.TempDir(), "--dump-dom", fmt.Sprintf("%s/p/page?b=%d", srv.URL, n))
 		cancel()
-		m := re.FindStringSubmatch(dom)
-		if m == nil {
-			t.Fatalf("batch %d: no answer from Chromium:\n%s", n, dom)
-		}
 		var page struct {
 			Pairs [][3]string `json:"pairs"`
 			JSON  []*string   `json:"json"`
 		}
-		if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &page); err != nil {
-			t.Fatalf("batch %d: %v", n, err)
-		}
+		chromium.Answer(t, dom, &page)
 		mu.Lock()
 		out[n] = browserCookies{Sent: sent[n], Pairs: page.Pairs}
 		mu.Unlock()

@@ -3,9 +3,7 @@ package reqctx_test
 import (
 	"context"
 	"encoding/json"
-	"html"
 	"math/rand/v2"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -46,13 +44,9 @@ document.getElementById("out").textContent = JSON.stringify(out);
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dom := chromium.DumpPage(ctx, t, bin, page, nil)
-	m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindStringSubmatch(dom)
-	if m == nil {
-		t.Fatalf("no answer from Chromium:\n%s", dom)
-	}
 	var got [][][2]string
-	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &got); err != nil || len(got) != len(queries) {
-		t.Fatalf("Chromium's answer: %v (%d of %d)", err, len(got), len(queries))
+	if chromium.Answer(t, dom, &got); len(got) != len(queries) {
+		t.Fatalf("Chromium answered %d of %d", len(got), len(queries))
 	}
 	compared := 0
 	for i, q := range queries {
