@@ -120,7 +120,14 @@ func TestClientIPForwarded(t *testing.T) {
 		{"empty for stops", []string{"for=203.0.113.9, for="}, "10.0.0.1"},
 		{"empty quoted for stops", []string{`for=203.0.113.9, for=""`}, "10.0.0.1"},
 		{"unterminated quote stops", []string{`for=203.0.113.9, for="10.0.0.2`}, "10.0.0.1"},
-		{"unterminated quote swallows the rest", []string{`for=203.0.113.9, host="x, for=10.0.0.2`}, "10.0.0.1"},
+		{"unterminated quote spoils only its left", []string{`for=203.0.113.9, host="x, for=10.0.0.2`}, "10.0.0.2"},
+		// A visitor's unterminated quote, then what a proxy appends to the
+		// line: the proxy's elements stay readable.
+		{"visitor's unterminated quote", []string{`for="198.51.100.1, for=203.0.113.9, for=10.0.0.2`}, "203.0.113.9"},
+		{"visitor's escaped closing quote", []string{`for="198.51.100.1\", for=203.0.113.9`}, "203.0.113.9"},
+		{"visitor's quote in another parameter", []string{`host="a, for=203.0.113.9;proto=https`}, "203.0.113.9"},
+		{"escaped backslash closes the string", []string{`ext="x\\", for=203.0.113.9`}, "203.0.113.9"},
+		{"unterminated quote between trusted hops", []string{`for=203.0.113.9, for="10.0.0.3, for=10.0.0.2`}, "10.0.0.2"},
 		{"pair without value stops", []string{"for=203.0.113.9, garbage"}, "10.0.0.1"},
 		{"junk after value stops", []string{`for="203.0.113.9"x`}, "10.0.0.1"},
 		{"backslash in for value stops", []string{`for="203.0.113\.9"`}, "10.0.0.1"},
