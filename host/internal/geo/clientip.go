@@ -194,9 +194,16 @@ func forwardedFor(e string) (string, elemState) {
 				return "", elemStop
 			}
 		} else {
+			// A token, or a node written unquoted ("[::1]:80") as some
+			// proxies do though RFC 7239 wants it quoted. Anything else,
+			// a quote or a comma, means the element was not split where
+			// its writer meant, and it is refused.
 			k := i
-			for k < len(e) && e[k] != ';' && e[k] != ' ' && e[k] != '\t' {
+			for k < len(e) && (isTokenChar(e[k]) || e[k] == ':' || e[k] == '[' || e[k] == ']') {
 				k++
+			}
+			if k < len(e) && e[k] != ';' && e[k] != ' ' && e[k] != '\t' {
+				return "", elemStop
 			}
 			v = e[i:k]
 			i = k

@@ -127,6 +127,7 @@ func TestClientIPForwarded(t *testing.T) {
 		{"visitor's escaped closing quote", []string{`for="198.51.100.1\", for=203.0.113.9`}, "203.0.113.9"},
 		{"visitor's quote in another parameter", []string{`host="a, for=203.0.113.9;proto=https`}, "203.0.113.9"},
 		{"escaped backslash closes the string", []string{`ext="x\\", for=203.0.113.9`}, "203.0.113.9"},
+		{"quote in an unquoted value stops", []string{`for=203.0.113.9;host=a,b,for="10.0.0.3`}, "10.0.0.1"},
 		{"unterminated quote between trusted hops", []string{`for=203.0.113.9, for="10.0.0.3, for=10.0.0.2`}, "10.0.0.2"},
 		{"pair without value stops", []string{"for=203.0.113.9, garbage"}, "10.0.0.1"},
 		{"junk after value stops", []string{`for="203.0.113.9"x`}, "10.0.0.1"},
@@ -188,6 +189,12 @@ func TestForwardedFor(t *testing.T) {
 		{`for="a\"b"`, "", elemStop},
 		{`host="a\"b";for=c`, "c", elemFor},
 		{"f@r=a", "", elemStop},
+		{"for=[::1]:80", "[::1]:80", elemFor},
+		// An unquoted value is a token, or a node some proxies write
+		// unquoted: a quote, comma or backslash in one is malformed.
+		{`by=a;for=b;host=c,d"e`, "", elemStop},
+		{`for=a"b`, "", elemStop},
+		{`host=x\y;for=a`, "", elemStop},
 	}
 	for _, tt := range tests {
 		value, state := forwardedFor(tt.elem)
