@@ -3,6 +3,7 @@ package geo
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -98,23 +99,46 @@ func (r *Resolver) walkForwarded(lines []string, peer netip.Addr) netip.Addr {
 }
 
 // splitForwarded appends to starts the offset of each comma-separated
-// element of a Forwarded line, skipping commas inside quoted strings. An
-// unterminated quote makes the rest of the line one element, which then
-// fails to parse.
+// element of a Forwarded line, in order, skipping commas inside quoted
+// strings. The line is scanned from the right, the end our proxies wrote:
+// a proxy appends ", for=..." to the line it received, so the elements at
+// the right are well formed whatever the visitor wrote at the left, and
+// only a right-to-left reading keeps them so. Read from the left, a
+// visitor's unterminated quote (for="x) would run over every element
+// appended after it and hide the visitor's own address behind the
+// proxies'. An unterminated quote makes the rest of the line, to its left,
+// one element, which then fails to parse.
 func splitForwarded(line string, starts []int) []int {
-	starts = append(starts, 0)
+	first := len(starts)
 	quoted := false
-	for i := 0; i < len(line); i++ {
+	for i := len(line) - 1; i >= 0; i-- {
 		switch c := line[i]; {
-		case quoted && c == '\\':
-			i++
 		case c == '"':
+			if quoted && escapedAt(line, i) {
+				// A quoted-pair: the quote is the string's, and so is the
+				// backslash before it.
+				i--
+				continue
+			}
 			quoted = !quoted
 		case !quoted && c == ',':
 			starts = append(starts, i+1)
 		}
 	}
+	starts = append(starts, 0)
+	slices.Reverse(starts[first:])
 	return starts
+}
+
+// escapedAt reports whether the byte at i is the second of a quoted-pair:
+// preceded by an odd number of backslashes, each pair of which is an
+// escaped backslash.
+func escapedAt(s string, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 type elemState int
@@ -170,9 +194,16 @@ func forwardedFor(e string) (string, elemState) {
 				return "", elemStop
 			}
 		} else {
+			// A token, or a node written unquoted ("[::1]:80") as some
+			// proxies do though RFC 7239 wants it quoted. Anything else,
+			// a quote or a comma, means the element was not split where
+			// its writer meant, and it is refused.
 			k := i
-			for k < len(e) && e[k] != ';' && e[k] != ' ' && e[k] != '\t' {
+			for k < len(e) && (isTokenChar(e[k]) || e[k] == ':' || e[k] == '[' || e[k] == ']') {
 				k++
+			}
+			if k < len(e) && e[k] != ';' && e[k] != ' ' && e[k] != '\t' {
+				return "", elemStop
 			}
 			v = e[i:k]
 			i = k

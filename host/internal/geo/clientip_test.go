@@ -120,7 +120,15 @@ func TestClientIPForwarded(t *testing.T) {
 		{"empty for stops", []string{"for=203.0.113.9, for="}, "10.0.0.1"},
 		{"empty quoted for stops", []string{`for=203.0.113.9, for=""`}, "10.0.0.1"},
 		{"unterminated quote stops", []string{`for=203.0.113.9, for="10.0.0.2`}, "10.0.0.1"},
-		{"unterminated quote swallows the rest", []string{`for=203.0.113.9, host="x, for=10.0.0.2`}, "10.0.0.1"},
+		{"unterminated quote spoils only its left", []string{`for=203.0.113.9, host="x, for=10.0.0.2`}, "10.0.0.2"},
+		// A visitor's unterminated quote, then what a proxy appends to the
+		// line: the proxy's elements stay readable.
+		{"visitor's unterminated quote", []string{`for="198.51.100.1, for=203.0.113.9, for=10.0.0.2`}, "203.0.113.9"},
+		{"visitor's escaped closing quote", []string{`for="198.51.100.1\", for=203.0.113.9`}, "203.0.113.9"},
+		{"visitor's quote in another parameter", []string{`host="a, for=203.0.113.9;proto=https`}, "203.0.113.9"},
+		{"escaped backslash closes the string", []string{`ext="x\\", for=203.0.113.9`}, "203.0.113.9"},
+		{"quote in an unquoted value stops", []string{`for=203.0.113.9;host=a,b,for="10.0.0.3`}, "10.0.0.1"},
+		{"unterminated quote between trusted hops", []string{`for=203.0.113.9, for="10.0.0.3, for=10.0.0.2`}, "10.0.0.2"},
 		{"pair without value stops", []string{"for=203.0.113.9, garbage"}, "10.0.0.1"},
 		{"junk after value stops", []string{`for="203.0.113.9"x`}, "10.0.0.1"},
 		{"backslash in for value stops", []string{`for="203.0.113\.9"`}, "10.0.0.1"},
@@ -181,6 +189,12 @@ func TestForwardedFor(t *testing.T) {
 		{`for="a\"b"`, "", elemStop},
 		{`host="a\"b";for=c`, "c", elemFor},
 		{"f@r=a", "", elemStop},
+		{"for=[::1]:80", "[::1]:80", elemFor},
+		// An unquoted value is a token, or a node some proxies write
+		// unquoted: a quote, comma or backslash in one is malformed.
+		{`by=a;for=b;host=c,d"e`, "", elemStop},
+		{`for=a"b`, "", elemStop},
+		{`host=x\y;for=a`, "", elemStop},
 	}
 	for _, tt := range tests {
 		value, state := forwardedFor(tt.elem)
@@ -251,5 +265,70 @@ func TestClientIPNil(t *testing.T) {
 	}
 	if got := testResolver(t, Config{}).ClientIP(&http.Request{RemoteAddr: "10.0.0.1:1"}); got != netip.MustParseAddr("10.0.0.1") {
 		t.Errorf("nil Header: ClientIP = %v", got)
+	}
+}
+
+// TestClientIPDeployments holds the headers real proxies write, the
+// examples of RFC 7239, and the inputs on which a rightmost-trusted-range
+// reading elsewhere answers otherwise, with why bespoke's answer stands.
+// The peer is the trusted 10.0.0.1 throughout.
+func TestClientIPDeployments(t *testing.T) {
+	r := testResolver(t, Config{})
+	tests := []struct {
+		name    string
+		headers []string
+		want    string
+	}{
+		// What load balancers append: the client, after whatever the
+		// client sent.
+		{"ALB appends the client", []string{"X-Forwarded-For", "198.51.100.1, 203.0.113.9"}, "203.0.113.9"},
+		{"ALB with the client's port", []string{"X-Forwarded-For", "203.0.113.9:51234"}, "203.0.113.9"},
+		{"ALB IPv6 client with port", []string{"X-Forwarded-For", "[2001:db8:1::9]:51234"}, "2001:db8:1::9"},
+		{"nginx $proxy_add_x_forwarded_for", []string{"X-Forwarded-For", "203.0.113.9, 10.0.0.5"}, "203.0.113.9"},
+		{"Envoy without spaces", []string{"X-Forwarded-For", "198.51.100.1,203.0.113.9,10.0.0.5"}, "203.0.113.9"},
+		{"a proxy that adds a line", []string{"X-Forwarded-For", "198.51.100.1", "X-Forwarded-For", "203.0.113.9"}, "203.0.113.9"},
+		{"a spoofed trusted address left of the client", []string{"X-Forwarded-For", "10.0.0.9, 203.0.113.9"}, "203.0.113.9"},
+		{"a link-local client with its zone", []string{"X-Forwarded-For", "fe80::1%eth0, 10.0.0.5"}, "fe80::1"},
+		{"a mapped trusted hop", []string{"X-Forwarded-For", "203.0.113.9, ::ffff:10.0.0.5"}, "203.0.113.9"},
+		// RFC 7239's examples.
+		{"RFC 7239 4: two elements", []string{"Forwarded", "for=192.0.2.43, for=198.51.100.17"}, "198.51.100.17"},
+		{"RFC 7239 4: IPv6 quoted with port", []string{"Forwarded", `For="[2001:db8:cafe::17]:4711"`}, "2001:db8:cafe::17"},
+		{"RFC 7239 4: parameters", []string{"Forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43"}, "192.0.2.60"},
+		{"RFC 7239 7.1: two lines", []string{"Forwarded", "for=192.0.2.43", "Forwarded", "for=198.51.100.17;by=203.0.113.60;proto=http;host=example.com"}, "198.51.100.17"},
+		{"RFC 7239 6.3: obfuscated", []string{"Forwarded", `for="_gazonk", for=10.0.0.2`}, "10.0.0.2"},
+		{"RFC 7239 6.2: unknown", []string{"Forwarded", "for=unknown, for=10.0.0.2"}, "10.0.0.2"},
+		{"IPv6 unquoted, as some proxies write it", []string{"Forwarded", "for=[2001:db8:1::9]:443"}, "2001:db8:1::9"},
+		// Where the other reading differs. RFC 9110 5.6.1: a recipient
+		// ignores empty list elements; the other reading gives up.
+		{"empty elements", []string{"X-Forwarded-For", "203.0.113.9, , 10.0.0.2,"}, "203.0.113.9"},
+		// Every hop trusted: the leftmost, a proxy's own address, where
+		// the other reading has none and its caller falls back to the
+		// peer, also a proxy.
+		{"every hop trusted", []string{"X-Forwarded-For", "10.0.0.9, 10.0.0.8"}, "10.0.0.9"},
+		// An entry no proxy writes, which the other reading takes as the
+		// address in it: the walk stops at the proxy that wrote it.
+		{"IPv4 in brackets", []string{"X-Forwarded-For", "[203.0.113.9], 10.0.0.2"}, "10.0.0.2"},
+		{"empty port", []string{"X-Forwarded-For", "203.0.113.9:, 10.0.0.2"}, "10.0.0.2"},
+		{"port out of range", []string{"X-Forwarded-For", "203.0.113.9:99999"}, "10.0.0.1"},
+		{"empty zone", []string{"X-Forwarded-For", "fe80::1%, 10.0.0.2"}, "10.0.0.2"},
+		{"zone with a space", []string{"X-Forwarded-For", "fe80::1%a b"}, "10.0.0.1"},
+		// RFC 7239 4: a parameter occurs once in an element; the other
+		// reading takes the first for=.
+		{"for= twice", []string{"Forwarded", "for=203.0.113.9;for=198.51.100.1, for=10.0.0.2"}, "10.0.0.2"},
+		// The unspecified address, which the other reading refuses, was
+		// written by a trusted proxy: it is its answer, and locates
+		// nowhere.
+		{"unspecified address", []string{"X-Forwarded-For", "203.0.113.9, 0.0.0.0, 10.0.0.2"}, "0.0.0.0"},
+		// A visitor's unterminated quote must not hide what proxies
+		// appended after it (the other reading splits at every comma,
+		// quoted or not, and agrees).
+		{"visitor's unterminated quote", []string{"Forwarded", `for="198.51.100.1, for=203.0.113.9, for=10.0.0.2`}, "203.0.113.9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, want := r.ClientIP(request("10.0.0.1:5555", tt.headers...)), addrOrZero(tt.want); got != want {
+				t.Errorf("ClientIP = %v, want %v", got, want)
+			}
+		})
 	}
 }
