@@ -96,31 +96,15 @@ func TestBrowserKeepsBespokeCookies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// (The browser asks for /favicon.ico after each page: the rules
-	// that write cookies are the list's, or that request's response
-	// would set them again, empty, with no query to read.)
+	// (The rules that write cookies are the list's: the browser asks for
+	// /favicon.ico after each page, whose response need set none.)
 	capStore, err := caps.New([]byte("browser-test-caps-key"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const perPage, ruleCookies = 1500, 120
 	var rules strings.Builder
-	rules.WriteString(`experiments:
-  - name: hero
-    variants: { a: 50, b: 50 }
-rules:
-  - name: fresh
-    actions:
-      - hide_seen: { select: "ul.l > li", id: "@data-item-id" }
-  - name: capped
-    at_most: 100 per 1d
-    actions:
-      - set_attr: { select: "ul.l", name: data-capped, value: "yes" }
-  - name: hero
-    when: variant("hero") exists
-    actions:
-      - set_attr: { select: "ul.l", name: data-hero, value: "{{ variant(\"hero\") }}" }
-  - name: chosen
+	rules.WriteString(ownCookieRules("100 per 1d", "yes") + `  - name: chosen
     when: path == "/list"
     actions:
 `)
@@ -433,6 +417,29 @@ document.getElementById("js").textContent = JSON.stringify(out);
 	t.Logf("%d cookies and %d json() reads compared", compared, len(jsonReads))
 }
 
+// ownCookieRules are rules that have the proxy set each cookie of its
+// own on the list page: the seen filter (hide_seen), the caps' counts
+// (a rule capped at atMost, which writes capped into the list) and the
+// visitor's variant of an experiment.
+func ownCookieRules(atMost, capped string) string {
+	return `experiments:
+  - name: hero
+    variants: { a: 50, b: 50 }
+rules:
+  - name: fresh
+    actions:
+      - hide_seen: { select: "ul.l > li", id: "@data-item-id" }
+  - name: capped
+    at_most: ` + atMost + `
+    actions:
+      - set_attr: { select: "ul.l", name: data-capped, value: "` + capped + `" }
+  - name: hero
+    when: variant("hero") exists
+    actions:
+      - set_attr: { select: "ul.l", name: data-hero, value: "{{ variant(\"hero\") }}" }
+`
+}
+
 // TestHostileBespokeCookies sends each of the Big List of Naughty
 // Strings, and longer and repeated cookies, as the seen filter, the
 // visitor id, the caps' counts and a JSON cookie a rule reads: every
@@ -447,22 +454,7 @@ func TestHostileBespokeCookies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := `experiments:
-  - name: hero
-    variants: { a: 50, b: 50 }
-rules:
-  - name: fresh
-    actions:
-      - hide_seen: { select: "ul.l > li", id: "@data-item-id" }
-  - name: capped
-    at_most: 5 per 1d
-    actions:
-      - set_attr: { select: "ul.l", name: data-capped, value: "{{ json(cookie(\"p\"), \"tier\") }}" }
-  - name: hero
-    when: variant("hero") exists
-    actions:
-      - set_attr: { select: "ul.l", name: data-hero, value: "{{ variant(\"hero\") }}" }
-`
+	rules := ownCookieRules("5 per 1d", `{{ json(cookie(\"p\"), \"tier\") }}`)
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, `<!DOCTYPE html><html><body><ul class="l"><li data-item-id="a">a</li><li data-item-id="b">b</li></ul></body></html>`)

@@ -41,16 +41,7 @@ func TestTypesBrowsersDoNotRead(t *testing.T) {
 		{"text/html\u2028;charset=utf-8", false},
 	} {
 		t.Run(fmt.Sprintf("%q", c.ct), func(t *testing.T) {
-			u := startProxyWith(t, src, reqctx.Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header()["Content-Type"] = []string{c.ct}
-				io.WriteString(w, page)
-			}))
-			resp, err := http.Get(u + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			body := servedAs(t, src, c.ct, page)
 			if got := strings.Contains(string(body), "edited"); got != c.edited || !c.edited && string(body) != page {
 				t.Errorf("edited %v, want %v: %q", got, c.edited, body)
 			}
@@ -110,16 +101,7 @@ func TestContentTypeCharsets(t *testing.T) {
 	for _, c := range charsetCases {
 		t.Run(c.name, func(t *testing.T) {
 			page := charsetPage(t, c.meta, c.browser)
-			u := startProxyWith(t, charsetRules, reqctx.Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header()["Content-Type"] = []string{c.contentType}
-				io.WriteString(w, page)
-			}))
-			resp, err := http.Get(u + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			body := servedAs(t, charsetRules, c.contentType, page)
 			if c.browser == "" {
 				if string(body) != page {
 					t.Errorf("rewritten: %q", body)
@@ -192,4 +174,24 @@ func TestBrowserContentTypeCharsets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// servedAs returns the page the proxy, with the rules src, serves of an
+// origin's page sent with the Content-Type ct, written byte for byte.
+func servedAs(t *testing.T, src, ct, page string) []byte {
+	t.Helper()
+	u := startProxyWith(t, src, reqctx.Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = []string{ct}
+		io.WriteString(w, page)
+	}))
+	resp, err := http.Get(u + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
