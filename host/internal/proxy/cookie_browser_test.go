@@ -91,17 +91,9 @@ var listItem = regexp.MustCompile(`<li data-item-id="([^"]+)"`)
 func TestBrowserKeepsBespokeCookies(t *testing.T) {
 	b := newBrowser(t)
 	const maxBytes = 4000 - len(seen.DefaultCookieName)
-	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("browser-test-key-0123456789abcdef"), MaxBytes: maxBytes,
-		Params: seen.Params{Capacity: 8000}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, capStore := cookieStores(t, seen.CookieConfig{MaxBytes: maxBytes, Params: seen.Params{Capacity: 8000}})
 	// (The rules that write cookies are the list's: the browser asks for
 	// /favicon.ico after each page, whose response need set none.)
-	capStore, err := caps.New([]byte("browser-test-caps-key"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const perPage, ruleCookies = 1500, 120
 	var rules strings.Builder
 	rules.WriteString(ownCookieRules("100 per 1d", "yes") + `  - name: chosen
@@ -197,14 +189,7 @@ func TestBrowserKeepsBespokeCookies(t *testing.T) {
 // bespoke's hostile cookies are replaced.
 func TestBrowserReadsCookiesThroughProxy(t *testing.T) {
 	b := newBrowser(t)
-	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("browser-test-key-0123456789abcdef")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	capStore, err := caps.New([]byte("browser-test-caps-key"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, capStore := cookieStores(t, seen.CookieConfig{})
 	hostile := map[string]string{
 		seen.DefaultCookieName: "AAAA" + strings.Repeat("-_", 40) + "%00%FF",
 		"bsk_vid":              "../../etc/passwd",
@@ -417,6 +402,22 @@ document.getElementById("js").textContent = JSON.stringify(out);
 	t.Logf("%d cookies and %d json() reads compared", compared, len(jsonReads))
 }
 
+// cookieStores returns the stores of the proxy's own cookies, the seen
+// filter's (cfg, with a key of the tests') and the caps'.
+func cookieStores(t *testing.T, cfg seen.CookieConfig) (*seen.CookieStore, *caps.Store) {
+	t.Helper()
+	cfg.Key = []byte("browser-test-key-0123456789abcdef")
+	store, err := seen.NewCookieStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capStore, err := caps.New([]byte("browser-test-caps-key"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, capStore
+}
+
 // ownCookieRules are rules that have the proxy set each cookie of its
 // own on the list page: the seen filter (hide_seen), the caps' counts
 // (a rule capped at atMost, which writes capped into the list) and the
@@ -446,14 +447,7 @@ rules:
 // page answers 200, and the proxy replaces its own cookies with ones it
 // can read back.
 func TestHostileBespokeCookies(t *testing.T) {
-	store, err := seen.NewCookieStore(seen.CookieConfig{Key: []byte("browser-test-key-0123456789abcdef")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	capStore, err := caps.New([]byte("browser-test-caps-key"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, capStore := cookieStores(t, seen.CookieConfig{})
 	rules := ownCookieRules("5 per 1d", `{{ json(cookie(\"p\"), \"tier\") }}`)
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
