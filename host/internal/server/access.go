@@ -66,7 +66,7 @@ func (in *requestInfo) attrs() []slog.Attr {
 		}
 		as = append(as, slog.String("request_id", id))
 	}
-	if id, ok := traceID(r.Header.Get("Traceparent")); ok {
+	if id, ok := traceID(r.Header.Values("Traceparent")); ok {
 		as = append(as, slog.String("trace_id", id))
 	}
 	return append(as, slog.Int64("bytes", in.bytes.Load()))
@@ -76,19 +76,29 @@ func (in *requestInfo) attrs() []slog.Attr {
 // (UUIDs, a CDN's ray or trace ids) are well under it.
 const maxRequestID = 128
 
-// traceID is the trace id of a W3C traceparent header
+// traceID is the trace id of a request's W3C traceparent header
 // (version-traceid-parentid-flags), and whether it holds one: 32
-// lower-case hex digits, not all zero, of a version other than ff; a
-// later version may add fields after the flags.
-func traceID(tp string) (string, bool) {
+// lower-case hex digits, not all zero, of a version other than ff, with
+// a parent id not all zero; a later version may add fields after the
+// flags. A request that sends the header twice holds none, as the
+// specification says of any invalid traceparent: which of the two is
+// the caller's cannot be told. Spaces and tabs around it are the
+// field's optional whitespace (a header line arriving over HTTP/2 keeps
+// them).
+func traceID(lines []string) (string, bool) {
+	if len(lines) != 1 {
+		return "", false
+	}
+	tp := strings.Trim(lines[0], " \t")
 	if len(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || len(tp) > 55 && tp[55] != '-' {
 		return "", false
 	}
 	if !lowerHex(tp[:2]) || tp[:2] == "ff" || len(tp) > 55 && tp[:2] == "00" {
 		return "", false
 	}
-	id := tp[3:35]
-	if !lowerHex(id) || !lowerHex(tp[36:52]) || !lowerHex(tp[53:55]) || id == "00000000000000000000000000000000" {
+	id, parent := tp[3:35], tp[36:52]
+	if !lowerHex(id) || !lowerHex(parent) || !lowerHex(tp[53:55]) ||
+		id == "00000000000000000000000000000000" || parent == "0000000000000000" {
 		return "", false
 	}
 	return id, true
