@@ -718,6 +718,11 @@ func (p *Proxy) decide(r *http.Request, st *state) {
 	st.allowed = seen.Allowed(r, p.cfg.ConsentCookie, p.cfg.ConsentDeny) && !(v.New && reqctx.CookiesWithheld(r))
 	if !st.allowed {
 		v.Persist = false
+		if v.New {
+			// A new visitor who declined in the consent cookie has no
+			// id, as one sending Sec-GPC (see ResolveVisitor).
+			v.ID = ""
+		}
 	}
 	capsOn := p.cfg.Caps != nil && s.UsesCaps()
 	var seenFn func(string) bool

@@ -404,6 +404,71 @@ rules:
 	}
 }
 
+// TestUntrackedVisitorsAreNotEnrolled: a new visitor who declines
+// tracking (Sec-GPC: 1, which Brave sends on every request, or the
+// consent cookie's no) has no visitor id, so no experiment or rollout by
+// visitor id enrolls them: every page they see is the same, and no page
+// of theirs is reported as an exposure. With an id from before they
+// declined they keep their variant, as the id's cookie stays.
+func TestUntrackedVisitorsAreNotEnrolled(t *testing.T) {
+	src := `experiments:
+  - name: hero-test
+    meta: true
+    variants: { a: 50, b: 50 }
+  - name: by-account
+    by: cookie("account")
+    variants: { x: 50, y: 50 }
+rules:
+  - name: b
+    when: variant("hero-test") == "b"
+    actions:
+      - add_class: { select: body, class: variant-b }
+  - name: half
+    rollout: 50%
+    actions:
+      - set_header: { name: X-Half, value: "1" }
+`
+	e := newEnv(t, cardsOrigin(), []byte(src), func(c *proxy.Config) {
+		c.ConsentCookie, c.ConsentDeny = "consent", []string{"no"}
+	})
+	declined := [][]string{
+		{"Sec-GPC", "1"},
+		{"Cookie", "consent=no"},
+	}
+	for _, h := range declined {
+		for range 20 {
+			r := e.get(t, "/", h...)
+			if r.StatusCode != 200 {
+				t.Fatalf("%v: status %d", h, r.StatusCode)
+			}
+			if x := r.Header.Get("X-Bespoke-Experiments"); x != "" {
+				t.Fatalf("%v: a new visitor who declines is reported in %q", h, x)
+			}
+			if strings.Contains(r.body, "variant-b") || strings.Contains(r.body, "bespoke-experiment") || r.Header.Get("X-Half") != "" {
+				t.Fatalf("%v: a new visitor who declines was enrolled: %s", h, r.Header)
+			}
+			if len(r.Cookies()) != 0 {
+				t.Fatalf("%v: cookies set for a visitor who declines: %v", h, r.Header.Values("Set-Cookie"))
+			}
+		}
+	}
+	// An experiment by another value than the visitor id still enrolls
+	// them: nothing is written, and the value is theirs on every page.
+	r := e.get(t, "/", "Sec-GPC", "1", "Cookie", "account=42")
+	if x := r.Header.Get("X-Bespoke-Experiments"); !strings.HasPrefix(x, "by-account=") || strings.Contains(x, "hero-test") {
+		t.Errorf("by cookie(\"account\"): experiments %q", x)
+	}
+	// A visitor with an id keeps its variant after declining.
+	for i := range 10 {
+		id := fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i)
+		before := e.get(t, "/", "Cookie", "bsk_vid="+id).Header.Get("X-Bespoke-Experiments")
+		after := e.get(t, "/", "Cookie", "bsk_vid="+id, "Sec-GPC", "1").Header.Get("X-Bespoke-Experiments")
+		if before == "" || after != before {
+			t.Fatalf("visitor %s: %q, then %q with Sec-GPC", id, before, after)
+		}
+	}
+}
+
 // TestExperimentMetaWithoutAHeadTag: HTML lets a page leave out its
 // <head> tag (minifiers that drop optional tags do), and the rewriter
 // selects no element the page has no tag for: such a page gets no

@@ -190,6 +190,11 @@ func (b *Builder) dependsOn(s plugin.Slot, vary map[string]bool, record bool) {
 	case s.Attr == "visitor.id" || s.Attr == "visitor.new":
 		needs.visitor = true
 		add("Cookie")
+		if s.Attr == "visitor.id" {
+			// A new visitor who sends Sec-GPC: 1 has none (see
+			// ResolveVisitor).
+			add("Sec-Gpc")
+		}
 	case s.Attr == "cookie" || s.Attr == "cap":
 		// (A frequency cap's count is kept in a cookie, or in a shared
 		// store under the visitor cookie's id.)

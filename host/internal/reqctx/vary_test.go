@@ -30,7 +30,7 @@ func TestVary(t *testing.T) {
 		{"language", cloudflare, []plugin.Slot{{Attr: "language"}}, []string{"Accept-Language"}, false},
 		{"a header", cloudflare, []plugin.Slot{{Attr: "header", Arg: "X-Plan"}}, []string{"X-Plan"}, false},
 		{"a cookie", cloudflare, []plugin.Slot{{Attr: "cookie", Arg: "plan"}}, []string{"Cookie"}, false},
-		{"an experiment buckets the visitor id", cloudflare, []plugin.Slot{{Attr: "bucket", Arg: "hero", From: &visitorID}}, []string{"Cookie"}, true},
+		{"an experiment buckets the visitor id", cloudflare, []plugin.Slot{{Attr: "bucket", Arg: "hero", From: &visitorID}}, []string{"Cookie", "Sec-Gpc"}, true},
 		{"the path reads no header", cloudflare, []plugin.Slot{{Attr: "path"}}, nil, false},
 		{"a header in base64", cloudflare, []plugin.Slot{userinfo}, []string{"X-Userinfo"}, false},
 		{"JSON in a header in base64", cloudflare, []plugin.Slot{{Attr: "json", Arg: "tier", From: &userinfo}}, []string{"X-Userinfo"}, false},

@@ -46,8 +46,12 @@ type CapCounter interface {
 // replaced by a fresh id; of several (a browser sends one per path and
 // domain that set it, RFC 6265 5.4), the first well-formed one counts, so
 // that a stale broken copy does not make a returning visitor new on every
-// request; a visitor sending Sec-GPC: 1 (Global Privacy
-// Control) gets an id for this request only, never written to a cookie.
+// request. A visitor sending Sec-GPC: 1 (Global Privacy Control) without
+// an id, or whose cookies the browser withheld (CookiesWithheld), gets
+// none: an id for one request would put them in another variant of each
+// experiment on every page (Brave sends Sec-GPC on every request), and
+// count each page as a new visitor's exposure; without an id they are
+// in no experiment and no rollout, and see every page alike.
 //
 // A request whose context carries Overrides (WithOverrides) gets them.
 func ResolveVisitor(r *http.Request) Visitor {
@@ -59,8 +63,8 @@ func ResolveVisitor(r *http.Request) Visitor {
 	if r.Header.Get("Sec-GPC") == "1" || CookiesWithheld(r) {
 		// Withheld, the visitor may well have an id: the cookie set
 		// would replace it (their experiments' variants, what is kept
-		// under it), so this id is for this request only.
-		v.Persist = false
+		// under it), so none is set.
+		v.ID, v.Persist = "", false
 	}
 	return v
 }

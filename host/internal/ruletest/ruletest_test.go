@@ -1198,6 +1198,8 @@ func TestNotEnrolledSaysWhy(t *testing.T) {
     variants: { a: 50, b: 50 }
   - name: small-test
     variants: { a: 1, b: 1 }
+  - name: gpc-test
+    variants: { a: 50, b: 50 }
 rules:
   - name: bold
     when: variant("hero-test") == "bold" or variant("plan-test") == "b" or variant("small-test") == "b"
@@ -1207,6 +1209,9 @@ tests:
   - name: t
     context: { geo.country: DE }
     expect: { variants: { hero-test: bold, plan-test: b, small-test: b } }
+  - name: declines
+    request: { headers: { Sec-GPC: "1" } }
+    expect: { variants: { gpc-test: a } }
 `)
 	results, err := ruletest.Run(context.Background(), s, prog)
 	if err != nil {
@@ -1221,5 +1226,9 @@ tests:
 		if !strings.Contains(got, want) {
 			t.Errorf("the failures lack %q:\n%s", want, got)
 		}
+	}
+	want := "expected variant \"a\" of gpc-test, got none (not enrolled: it buckets visitors by visitor.id, and a new visitor who declines tracking has none"
+	if got := strings.Join(results[1].Failures, "\n"); !strings.Contains(got, want) {
+		t.Errorf("the failures lack %q:\n%s", want, got)
 	}
 }

@@ -102,8 +102,11 @@ func (r *Result) WhyNotEnrolled(prog *ir.Program, xi int) string {
 	if b < 0 || b >= len(r.Values) {
 		return "its `when` does not hold"
 	}
-	if !r.Values[b].Present && prog.Slots[b].From != nil {
-		return fmt.Sprintf("it buckets visitors by %s, which this visitor has not", prog.Slots[b].From)
+	if from := prog.Slots[b].From; !r.Values[b].Present && from != nil {
+		if from.Attr == "visitor.id" && r.Untracked && r.Visitor.ID == "" {
+			return "it buckets visitors by visitor.id, and a new visitor who declines tracking has none: the proxy keeps no id for them, so that they see every page alike"
+		}
+		return fmt.Sprintf("it buckets visitors by %s, which this visitor has not", from)
 	}
 	total := 0
 	for _, w := range x.Weights {
@@ -217,6 +220,11 @@ func Run(ctx context.Context, s *site.Site, prog *ir.Program, spec Spec) (*Resul
 		// visitors it cannot count (at_most's untracked).
 		v.Persist = false
 		untracked = true
+		if v.New {
+			// As the proxy gives them: no visitor id (see
+			// reqctx.ResolveVisitor), so no experiment by visitor id.
+			v.ID = ""
+		}
 		if s.UsesCaps() {
 			held, heldWhy = s.Actions().UntrackedCaps(), HeldUntracked
 			if seen.Allowed(hr, "", nil) {
