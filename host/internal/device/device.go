@@ -48,7 +48,7 @@
 //     (RFC 9651, sf.go): a hint that fails to parse is not there (the
 //     RFC's "fail parsing" ignores the field), and neither is one of
 //     another type than its own (Android as a token, a brand's v=124 as
-//     an integer).
+//     an integer); a brand list sent on several lines is one list.
 //   - Sec-CH-UA-Mobile "?0" from an Android device is a tablet: Chrome asks
 //     for desktop sites by default on large tablets, and on phones only
 //     when the user chooses to. Sec-CH-UA-Model, when sent, decides over
@@ -156,8 +156,8 @@ type Info struct {
 }
 
 // Hints are the User-Agent Client Hints a browser sent, as raw header
-// values. The zero Hints means none were sent; each empty field means that
-// hint was not sent.
+// values, a field sent on several lines joined with ", ". The zero Hints
+// means none were sent; each empty field means that hint was not sent.
 // Classify reads each as an RFC 9651 Structured Field, and a field that
 // does not parse as its hint's type as not sent.
 type Hints struct {
@@ -181,18 +181,20 @@ type Hints struct {
 const AcceptCH = "Sec-CH-UA, Sec-CH-UA-Mobile, Sec-CH-UA-Platform, Sec-CH-UA-Platform-Version, Sec-CH-UA-Model"
 
 // FromRequest returns the User-Agent and the Client Hints of r, for
-// Classify. A missing header is an empty string.
+// Classify. A missing header is an empty string; a hint sent on several
+// lines is their values joined with ", ", as RFC 9651 reads a field (a
+// brand list goes on over the lines, an item sent twice is no item).
 func FromRequest(r *http.Request) (string, Hints) {
 	if r == nil {
 		return "", Hints{}
 	}
 	h := r.Header
 	return first(h, "User-Agent"), Hints{
-		Mobile:          first(h, "Sec-Ch-Ua-Mobile"),
-		Platform:        first(h, "Sec-Ch-Ua-Platform"),
-		PlatformVersion: first(h, "Sec-Ch-Ua-Platform-Version"),
-		UA:              first(h, "Sec-Ch-Ua"),
-		Model:           first(h, "Sec-Ch-Ua-Model"),
+		Mobile:          joined(h, "Sec-Ch-Ua-Mobile"),
+		Platform:        joined(h, "Sec-Ch-Ua-Platform"),
+		PlatformVersion: joined(h, "Sec-Ch-Ua-Platform-Version"),
+		UA:              joined(h, "Sec-Ch-Ua"),
+		Model:           joined(h, "Sec-Ch-Ua-Model"),
 	}
 }
 
@@ -202,6 +204,19 @@ func first(h http.Header, key string) string {
 		return v[0]
 	}
 	return ""
+}
+
+// joined is the lines of the canonical key in h joined with ", ", which
+// allocates only for a field sent on several lines.
+func joined(h http.Header, key string) string {
+	v := h[key]
+	switch len(v) {
+	case 0:
+		return ""
+	case 1:
+		return v[0]
+	}
+	return strings.Join(v, ", ")
 }
 
 // Classify classifies the device that sent userAgent and the Client Hints

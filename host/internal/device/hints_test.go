@@ -104,7 +104,11 @@ func hintCases(tb testing.TB) []hintCase {
 	for _, c := range loadSFCases(tb) {
 		what := c.File + " " + c.Name
 		for _, key := range []string{"Sec-CH-UA", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform", "Sec-CH-UA-Model", "Sec-CH-UA-Platform-Version"} {
-			add(what+" as "+key, key, strings.Join(c.Raw, ", "))
+			var kv []string
+			for _, r := range c.Raw {
+				kv = append(kv, key, r)
+			}
+			add(what+" as "+key, kv...)
 		}
 		joined := strings.Join(c.Raw, ", ")
 		add(what+" before Brave", "Sec-CH-UA", joined+`, "Brave";v="124"`)
@@ -169,14 +173,20 @@ func hintCases(tb testing.TB) []hintCase {
 	} {
 		add("brand list", "Sec-CH-UA", l)
 	}
+	add("brands on two lines", "Sec-CH-UA", `"Chromium";v="124"`, "Sec-CH-UA", `"Brave";v="124"`)
+	add("brands on two lines, the second empty", "Sec-CH-UA", `"Chromium";v="124"`, "Sec-CH-UA", ``)
+	add("brands on two lines, the second invalid", "Sec-CH-UA", `"Brave";v="124"`, "Sec-CH-UA", `"x`)
 	for _, m := range []string{"?1", "?0", " ?1 ", "?1;a=2", "?0;v", "?1 ?0", "?1,?1", "?2", "1", `"?1"`, "?true", "?", "?1;", "?1;A"} {
 		add("mobile "+m, "Sec-CH-UA-Mobile", m)
 		add("mobile "+m+" with a model", "Sec-CH-UA-Mobile", m, "Sec-CH-UA-Model", `"SM-T580"`)
 	}
+	add("mobile on two lines", "Sec-CH-UA-Mobile", "?1", "Sec-CH-UA-Mobile", "?1")
+	add("mobile on two lines that disagree", "Sec-CH-UA-Mobile", "?0", "Sec-CH-UA-Mobile", "?1")
 	for _, p := range []string{`"Android"`, `"Windows"`, `"macOS"`, `"Chrome OS"`, `"Linux"`, `"iOS"`, `"Android";a=1`, `"Android" `, `Android`,
 		`"Android"x`, `"Android`, `"Android", "Windows"`, `"Andr\"oid"`, `""`, `"Windows";v="15.0.0"`, `"Windows" ;x`} {
 		add("platform "+p, "Sec-CH-UA-Platform", p)
 		add("platform "+p+", version", "Sec-CH-UA-Platform", p, "Sec-CH-UA-Platform-Version", `"15.0.0"`)
+		add("platform "+p+" on two lines", "Sec-CH-UA-Platform", p, "Sec-CH-UA-Platform", `"Android"`)
 	}
 	for _, v := range []string{`"15.0.0"`, `"0.3.0"`, `"14.0.0";a`, `"14.0.0`, `14.0.0`, `14`, `"1\"4"`, `"10.0"x`, `"13.0.0" "1.0.0"`, `""`} {
 		for _, p := range []string{`"Windows"`, `"Android"`, `"macOS"`} {
