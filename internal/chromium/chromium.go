@@ -74,6 +74,14 @@ func Run(ctx context.Context, t testing.TB, bin, profile string, args ...string)
 	}
 }
 
+// Command is the command that runs bin with every run's flags, profile
+// as its user data directory and args, for a test that drives the
+// browser itself (over --remote-debugging-pipe) rather than through Run.
+func Command(ctx context.Context, bin, profile string, args ...string) *exec.Cmd {
+	argv := append(append(append([]string{}, flags...), "--user-data-dir="+profile), args...)
+	return exec.CommandContext(ctx, bin, argv...)
+}
+
 // DumpPage serves page (HTML, with header's headers besides its
 // Content-Type) from a server of its own, loads it in bin with a fresh
 // profile, and returns the document the browser built (Run's

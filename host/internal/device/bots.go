@@ -145,11 +145,11 @@ var botNeedles = func() *needleSet {
 	return compileSet(ss...)
 }()
 
-// botOf reports whether the User-Agent (or the Sec-CH-UA brand list)
-// belongs to a bot, and its name and version.
-func botOf(p *probe, brands string) (name, ver string, ok bool) {
+// botOf reports whether the User-Agent (or headless, the Sec-CH-UA brand
+// list naming HeadlessChrome) belongs to a bot, and its name and version.
+func botOf(p *probe, headless bool) (name, ver string, ok bool) {
 	ua := p.s
-	if brands != "" && strings.Contains(brands, "HeadlessChrome") {
+	if headless {
 		return "headlesschrome", versionAfter(ua, "Chrome/", false), true
 	}
 	if ua == "" || !maybeBot(p) {

@@ -44,6 +44,11 @@
 //     model, Android without "Mobile" is a tablet, the convention Google
 //     asks Android browsers to follow, and an app's HTTP client (Dalvik)
 //     is a phone.
+//   - Client Hints are read as the Structured Field Values they are
+//     (RFC 9651, sf.go): a hint that fails to parse is not there (the
+//     RFC's "fail parsing" ignores the field), and neither is one of
+//     another type than its own (Android as a token, a brand's v=124 as
+//     an integer); a brand list sent on several lines is one list.
 //   - Sec-CH-UA-Mobile "?0" from an Android device is a tablet: Chrome asks
 //     for desktop sites by default on large tablets, and on phones only
 //     when the user chooses to. Sec-CH-UA-Model, when sent, decides over
@@ -151,8 +156,10 @@ type Info struct {
 }
 
 // Hints are the User-Agent Client Hints a browser sent, as raw header
-// values. The zero Hints means none were sent; each empty field means that
-// hint was not sent.
+// values, a field sent on several lines joined with ", ". The zero Hints
+// means none were sent; each empty field means that hint was not sent.
+// Classify reads each as an RFC 9651 Structured Field, and a field that
+// does not parse as its hint's type as not sent.
 type Hints struct {
 	// Mobile is Sec-CH-UA-Mobile: "?1" for a phone, "?0" otherwise.
 	Mobile string
@@ -174,18 +181,20 @@ type Hints struct {
 const AcceptCH = "Sec-CH-UA, Sec-CH-UA-Mobile, Sec-CH-UA-Platform, Sec-CH-UA-Platform-Version, Sec-CH-UA-Model"
 
 // FromRequest returns the User-Agent and the Client Hints of r, for
-// Classify. A missing header is an empty string.
+// Classify. A missing header is an empty string; a hint sent on several
+// lines is their values joined with ", ", as RFC 9651 reads a field (a
+// brand list goes on over the lines, an item sent twice is no item).
 func FromRequest(r *http.Request) (string, Hints) {
 	if r == nil {
 		return "", Hints{}
 	}
 	h := r.Header
 	return first(h, "User-Agent"), Hints{
-		Mobile:          first(h, "Sec-Ch-Ua-Mobile"),
-		Platform:        first(h, "Sec-Ch-Ua-Platform"),
-		PlatformVersion: first(h, "Sec-Ch-Ua-Platform-Version"),
-		UA:              first(h, "Sec-Ch-Ua"),
-		Model:           first(h, "Sec-Ch-Ua-Model"),
+		Mobile:          joined(h, "Sec-Ch-Ua-Mobile"),
+		Platform:        joined(h, "Sec-Ch-Ua-Platform"),
+		PlatformVersion: joined(h, "Sec-Ch-Ua-Platform-Version"),
+		UA:              joined(h, "Sec-Ch-Ua"),
+		Model:           joined(h, "Sec-Ch-Ua-Model"),
 	}
 }
 
@@ -195,6 +204,19 @@ func first(h http.Header, key string) string {
 		return v[0]
 	}
 	return ""
+}
+
+// joined is the lines of the canonical key in h joined with ", ", which
+// allocates only for a field sent on several lines.
+func joined(h http.Header, key string) string {
+	v := h[key]
+	switch len(v) {
+	case 0:
+		return ""
+	case 1:
+		return v[0]
+	}
+	return strings.Join(v, ", ")
 }
 
 // Classify classifies the device that sent userAgent and the Client Hints
@@ -231,15 +253,16 @@ const (
 
 // Explain is Classify, and also says which signal decided the Type.
 func Explain(userAgent string, h Hints) (Info, Signal) {
-	hinted := h.Mobile != "" || h.Platform != ""
-	if userAgent == "" && !hinted && h.UA == "" {
+	hv := readHints(h)
+	hinted := hv.hasMobile || hv.hasPlatform
+	if userAgent == "" && !hinted && !hv.brands.listed {
 		return Info{Type: Bot, Bot: true}, SignalDefault
 	}
 	p := newProbe(userAgent)
-	if name, ver, ok := botOf(&p, h.UA); ok {
+	if name, ver, ok := botOf(&p, hv.brands.headless); ok {
 		info := Info{Type: Bot, Bot: true, Browser: name, BrowserVersion: ver}
 		info.OS, info.OSVersion = osOf(&p)
-		if !strings.Contains(userAgent, "HeadlessChrome") && strings.Contains(h.UA, "HeadlessChrome") {
+		if !strings.Contains(userAgent, "HeadlessChrome") && hv.brands.headless {
 			return info, SignalHint
 		}
 		return info, SignalToken
@@ -249,27 +272,51 @@ func Explain(userAgent string, h Hints) (Info, Signal) {
 	info.Browser, info.BrowserVersion = browserOf(&p, info.OS)
 	var sig Signal
 	info.Type, sig = typeOf(&p, info.OS)
-	if hinted || h.Model != "" {
-		sig = applyHints(&info, h, sig)
+	if hinted || hv.hasModel {
+		sig = applyHints(&info, hv, sig)
 	}
-	if h.UA != "" {
-		applyBrands(&info, h.UA)
+	if hv.brands.listed {
+		applyBrands(&info, hv.brands)
 	}
 	return info, sig
 }
 
-// unquote strips the quotes and spaces around a structured-header string.
-func unquote(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		s = s[1 : len(s)-1]
+// hintValues are the Client Hints as RFC 9651 reads them (sf.go): a
+// hint that fails to parse, or is of another type than the hint's, is
+// not there.
+type hintValues struct {
+	mobile, hasMobile     bool
+	platform, platformVer string
+	hasPlatform           bool
+	model                 string
+	hasModel              bool
+	brands                brands
+}
+
+func readHints(h Hints) hintValues {
+	var hv hintValues
+	if h.Mobile != "" {
+		kind, text := sfReadItem(h.Mobile)
+		hv.mobile, hv.hasMobile = text == "1", kind == sfBool
 	}
-	return s
+	if h.Platform != "" {
+		hv.platform, hv.hasPlatform = sfString(h.Platform)
+	}
+	if h.PlatformVersion != "" {
+		hv.platformVer, _ = sfString(h.PlatformVersion)
+	}
+	if h.Model != "" {
+		hv.model, hv.hasModel = sfString(h.Model)
+	}
+	if h.UA != "" {
+		hv.brands = readBrands(h.UA)
+	}
+	return hv
 }
 
 // platformOS maps Sec-CH-UA-Platform to an OS; "" for unknown values.
 func platformOS(p string) string {
-	switch p = unquote(p); {
+	switch {
 	case strings.EqualFold(p, "Android"):
 		return "android"
 	case strings.EqualFold(p, "Windows"):
@@ -289,8 +336,8 @@ func platformOS(p string) string {
 // applyHints lets Client Hints override the User-Agent: since User-Agent
 // reduction, Chromium browsers freeze the OS version and the model in the
 // User-Agent and tell the truth only in hints.
-func applyHints(info *Info, h Hints, sig Signal) Signal {
-	hintOS := platformOS(h.Platform)
+func applyHints(info *Info, h hintValues, sig Signal) Signal {
+	hintOS := platformOS(h.platform)
 	if hintOS != "" && hintOS != info.OS {
 		// The User-Agent may name a more precise system than the hint
 		// (Fire OS and TV systems are Android or Linux underneath; an iPad
@@ -302,7 +349,7 @@ func applyHints(info *Info, h Hints, sig Signal) Signal {
 			info.OS, info.OSVersion = hintOS, ""
 		}
 	}
-	if v := unquote(h.PlatformVersion); v != "" && hintOS != "" && hintOS == info.OS {
+	if v := h.platformVer; v != "" && hintOS != "" && hintOS == info.OS {
 		switch info.OS {
 		case "windows":
 			info.OSVersion = windowsHintVersion(v)
@@ -315,14 +362,14 @@ func applyHints(info *Info, h Hints, sig Signal) Signal {
 	// A TV, console or watch the User-Agent names stays one whatever
 	// Sec-CH-UA-Mobile says.
 	special := info.Type == TV || info.Type == Console || info.Type == Wearable
-	switch strings.TrimSpace(h.Mobile) {
-	case "?1":
+	switch {
+	case h.hasMobile && h.mobile:
 		if !special && info.Type != Mobile {
 			info.Type, sig = Mobile, SignalHint
 		} else if !special && sig != SignalModel {
 			sig = SignalHint
 		}
-	case "?0":
+	case h.hasMobile:
 		// Not a phone.
 		if info.Type == Mobile || info.Type == Desktop {
 			t := Desktop
@@ -336,7 +383,7 @@ func applyHints(info *Info, h Hints, sig Signal) Signal {
 	}
 	// The model, when the browser sends it, says more than
 	// Sec-CH-UA-Mobile: a phone asking for desktop sites sends "?0".
-	if t, ok := modelType(unquote(h.Model)); ok && !special && info.OS != "windows" && info.OS != "macos" {
+	if t, ok := modelType(h.model); ok && !special && info.OS != "windows" && info.OS != "macos" {
 		info.Type, sig = t, SignalModel
 	}
 	return sig
@@ -370,59 +417,91 @@ func windowsHintVersion(v string) string {
 	return ""
 }
 
-// applyBrands reads the Sec-CH-UA brand list, which names browsers that
+// brands is what the Sec-CH-UA brand list says.
+type brands struct {
+	// listed is true when the list parses and has members.
+	listed bool
+	// headless is true when the list names HeadlessChrome.
+	headless bool
+	// chromeV is the version of the first "Google Chrome" or "Chromium"
+	// brand, which hasChrome says there is.
+	chromeV   string
+	hasChrome bool
+	// name is the first brand device knows other than those, and v its
+	// version.
+	name, v string
+}
+
+// readBrands reads the Sec-CH-UA brand list, a List of Strings whose "v"
+// parameter is the brand's version (RFC 9651; a brand list that does not
+// parse is none). A member that is no String (a token, an inner list) is
+// no brand, and the others are still read; a v that is no String is no
+// version.
+func readBrands(list string) brands {
+	var b brands
+	b.listed = sfList(list, func(name, v string) {
+		switch name {
+		case "HeadlessChrome":
+			b.headless = true
+		case "Google Chrome", "Chromium":
+			if !b.hasChrome {
+				b.chromeV, b.hasChrome = v, true
+			}
+		default:
+			if n := brandBrowser(name); n != "" && b.name == "" {
+				b.name, b.v = n, v
+			}
+		}
+	})
+	if !b.listed {
+		// A list that does not parse is no list (RFC 9651 4.2).
+		return brands{}
+	}
+	return b
+}
+
+// brandBrowser is the browser a brand of Sec-CH-UA names, "" for one
+// device does not know.
+func brandBrowser(brand string) string {
+	switch brand {
+	case "Brave":
+		return "brave"
+	case "Microsoft Edge":
+		return "edge"
+	case "Opera", "Opera GX":
+		return "opera"
+	case "Samsung Internet":
+		return "samsung"
+	case "YaBrowser", "Yandex":
+		return "yandex"
+	case "Vivaldi":
+		return "vivaldi"
+	case "DuckDuckGo":
+		return "duckduckgo"
+	case "Whale":
+		return "whale"
+	}
+	return ""
+}
+
+// applyBrands applies the Sec-CH-UA brand list, which names browsers that
 // send Chrome's User-Agent word for word (Brave) or hide in a reduced one.
-func applyBrands(info *Info, list string) {
+func applyBrands(info *Info, b brands) {
 	if info.Browser != "" && info.Browser != "chrome" {
 		return
 	}
-	for list != "" {
-		var entry string
-		entry, list, _ = strings.Cut(list, ",")
-		brand, params, _ := strings.Cut(entry, ";")
-		var name string
-		switch unquote(brand) {
-		case "Brave":
-			name = "brave"
-		case "Microsoft Edge":
-			name = "edge"
-		case "Opera", "Opera GX":
-			name = "opera"
-		case "Samsung Internet":
-			name = "samsung"
-		case "YaBrowser", "Yandex":
-			name = "yandex"
-		case "Vivaldi":
-			name = "vivaldi"
-		case "DuckDuckGo":
-			name = "duckduckgo"
-		case "Whale":
-			name = "whale"
-		case "Google Chrome", "Chromium":
-			if info.Browser == "" {
-				info.Browser = "chrome"
-				info.BrowserVersion = brandVersion(params)
-			}
-			continue
-		default:
-			continue
-		}
-		v := brandVersion(params)
-		if !(v != "" && strings.HasPrefix(info.BrowserVersion, v+".")) {
-			// Keep the User-Agent's major.minor when it is the same
-			// release (Brave numbers itself as Chromium does).
-			info.BrowserVersion = v
-		}
-		info.Browser = name
+	if b.hasChrome && info.Browser == "" {
+		info.Browser = "chrome"
+		info.BrowserVersion = version(b.chromeV, false)
+	}
+	if b.name == "" {
 		return
 	}
-}
-
-// brandVersion reads v="124" from the parameters of a brand.
-func brandVersion(params string) string {
-	_, v, ok := strings.Cut(params, "v=")
-	if !ok {
-		return ""
+	v := version(b.v, false)
+	if !(v != "" && strings.HasPrefix(info.BrowserVersion, v+".")) {
+		// Keep the User-Agent's major.minor when it is the same
+		// release (Brave numbers itself as Chromium does).
+		info.BrowserVersion = v
 	}
-	return version(unquote(v), false)
+	info.Browser = b.name
 }
