@@ -527,7 +527,7 @@ func planResponse(in responseInput) responsePlan {
 	// page's Vary, as a single range's and a 416's.
 	// A 416 too, whatever its type: the page or JSON document past
 	// whose end the range was is rewritten whole for another visitor
-	// (see rangeTransport.unsatisfiable).
+	// (see rangeTransport.wholeIfRewritten).
 	pageRanges := in.status == http.StatusPartialContent && equalFoldASCII(mediaType(ct), "multipart/byteranges") ||
 		in.status == http.StatusRequestedRangeNotSatisfiable
 	switch {
