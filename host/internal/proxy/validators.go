@@ -287,7 +287,9 @@ func conditionals(h http.Header, rewrites bool, tag uint64) (edited bool) {
 	kept := tags[:0]
 	dropped := false
 	for _, t := range tags {
-		o, v, ok := splitDerived(t)
+		// If-None-Match compares weakly (RFC 9110 13.1.2): our tag
+		// sent without its W/ names the same copy.
+		o, v, ok := splitDerived(entityTag{weak: true, opaque: t.opaque})
 		switch {
 		case ok && v == tag && tag != 0:
 			kept = append(kept, o)
