@@ -365,11 +365,13 @@ type state struct {
 	// longer than the server allows, and is answered 408.
 	bodyTimedOut atomic.Bool
 	// tag identifies the plan's edits for derived ETags (planTag); tagged
-	// says it was computed. editedCopy: the request revalidates a copy
-	// made with these edits (see conditionals).
+	// says it was computed. editedTags: the origin's tags the request
+	// names for copies made with these edits, otherTags that it names
+	// others too (see conditionals, revalidatesEdited).
 	tag        uint64
 	tagged     bool
-	editedCopy bool
+	editedTags []entityTag
+	otherTags  bool
 	// ifNoneMatch and ifModifiedSince are the visitor's, kept when the
 	// plan edits JSON: the origin is asked without them, and a document
 	// the edits leave as it is answers them (see hasCopy).
@@ -1037,9 +1039,9 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 		st.ifNoneMatch = pr.In.Header.Values("If-None-Match")
 		st.ifModifiedSince = pr.In.Header.Get("If-Modified-Since")
 	}
-	edited := conditionals(pr.Out.Header, rewrites && !loadsNoDocument(pr.In.Header), tag)
+	edited, others := conditionals(pr.Out.Header, rewrites && !loadsNoDocument(pr.In.Header), tag)
 	if st != nil {
-		st.editedCopy = edited
+		st.editedTags, st.otherTags = edited, others
 	}
 }
 

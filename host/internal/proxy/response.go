@@ -152,7 +152,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			tracking:        p.cfg.Seen != nil && s.UsesSeen() || p.cfg.Caps != nil && s.UsesCaps(),
 			hidCaps:         st.caps != nil && Speculative(resp.Request.Header),
 			caps:            st.allowed && st.caps != nil && len(pl.Capped) > 0,
-			editedCopy:      st.editedCopy,
+			editedCopy:      resp.StatusCode == http.StatusNotModified && st.revalidatesEdited(resp.Header),
 			noDocument:      resp.StatusCode == http.StatusNotModified && loadsNoDocument(resp.Request.Header) && assetPath(resp.Request.URL.Path),
 			byAddress:       st.req.ByAddress,
 			sameForAll:      s.SameForAll(pl.Matched),

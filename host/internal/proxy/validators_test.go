@@ -131,9 +131,9 @@ func TestConditionals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := tt.in.Clone()
-			edited := conditionals(h, tt.rewrites, tt.tag)
-			if !reflect.DeepEqual(h, tt.want) || edited != tt.edited {
-				t.Errorf("got %v, edited %v; want %v, %v", h, edited, tt.want, tt.edited)
+			tags, _ := conditionals(h, tt.rewrites, tt.tag)
+			if edited := tags != nil; !reflect.DeepEqual(h, tt.want) || edited != tt.edited {
+				t.Errorf("got %v, edited %v; want %v, %v", h, tags, tt.want, tt.edited)
 			}
 		})
 	}
