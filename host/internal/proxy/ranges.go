@@ -145,6 +145,14 @@ func (t *rangeTransport) wholeIfRewritten(req *http.Request, resp *http.Response
 		resp.Body.Close()
 		return w, nil
 	}
+	if w.StatusCode == http.StatusOK && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && st.withheld && st.hasCopy(w.Header) {
+		// The visitor has what the 416 is of, which the origin,
+		// asked with the visitor's validators, would have said
+		// before it looked at the range (RFC 9110 13.2.2): the whole
+		// goes on, to be answered with a 304 (see notModified).
+		resp.Body.Close()
+		return w, nil
+	}
 	w.Body.Close()
 	return resp, nil
 }
