@@ -331,8 +331,13 @@ func (tg condTags) reference(c condCase) []string {
 		return h
 	}
 	for i := 0; i+1 < len(h); i += 2 {
-		if h[i] == "If-Match" || h[i] == "If-None-Match" {
+		switch h[i] {
+		case "If-Match":
 			h[i+1] = strings.ReplaceAll(h[i+1], tg.derived, tg.etag["/page.html"])
+		case "If-None-Match":
+			// Compared weakly: the tag without its W/ too.
+			h[i+1] = strings.ReplaceAll(h[i+1], tg.derived, tg.etag["/page.html"])
+			h[i+1] = strings.ReplaceAll(h[i+1], strings.TrimPrefix(tg.derived, "W/"), tg.etag["/page.html"])
 		}
 	}
 	return h

@@ -399,7 +399,13 @@ func originConditions(h http.Header) {
 				break
 			}
 			for _, t := range ts {
-				if o, _, ok := splitDerived(t); ok {
+				d := t
+				if name == "If-None-Match" {
+					// A weak comparison (RFC 9110 13.1.2): our tag
+					// sent without its W/ names the same copy.
+					d.weak = true
+				}
+				if o, _, ok := splitDerived(d); ok {
 					t, changed = o, true
 				}
 				parts = append(parts, t.String())
