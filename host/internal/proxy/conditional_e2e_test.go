@@ -25,14 +25,16 @@ import (
 // answer is the reference. Two origins serve the same files: net/http's
 // ServeContent and nginx.
 
-// condRules rewrite every page but those under /plain/: the style sheet,
-// the video, the page past the rewrite limit and the 404 page go through
-// a plan with page edits, which must leave them as the origin sent them.
+// condRules rewrite every page and JSON document but those under
+// /plain/: the style sheet, the video, the page past the rewrite limit
+// and the 404 page go through a plan with page edits, which must leave
+// them as the origin sent them.
 var condRules = []byte(`rules:
   - name: greet
     when: not path starts_with "/plain/"
     actions:
       - set_inner: { select: "#x", text: Bonjour }
+      - json_set: { path: greeting, value: bonjour }
 `)
 
 // condMaxRewrite is the proxy's rewrite limit in this test, which
@@ -52,7 +54,8 @@ var condModified = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 var condNotFound = []byte("<!doctype html><title>Not found</title><p id=\"x\">No such page</p>\n")
 
 // condFiles are the files: a page, the same page on the route without
-// edits, a style sheet, a video and a page past condMaxRewrite.
+// edits, a style sheet, a video, a page past condMaxRewrite and a JSON
+// document.
 func condFiles() []condFile {
 	page := []byte("<!doctype html><html><head><title>Shop</title></head><body><p id=\"x\">Hello</p>\n" +
 		strings.Repeat("<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>\n", 24) + "</body></html>\n")
@@ -68,6 +71,7 @@ func condFiles() []condFile {
 		{"/site.css", "text/css", []byte(strings.Repeat("body { color: #333; margin: 0 auto; }\n", 30))},
 		{"/clip.mp4", "video/mp4", video},
 		{"/big.html", "text/html", big},
+		{"/data.json", "application/json", []byte(`{"greeting":"hello","items":[` + strings.Repeat("1,", 40) + `1]}`)},
 	}
 }
 
@@ -126,7 +130,7 @@ func condNginx(t *testing.T, files []condFile) string {
 	write("/404.html", condNotFound)
 	os.Chmod(dir, 0o755)
 	return testproc.Nginx(t, "the differential test of ranges and conditional requests", func(addr string) string {
-		return fmt.Sprintf(`  types { text/html html; text/css css; video/mp4 mp4; }
+		return fmt.Sprintf(`  types { text/html html; text/css css; video/mp4 mp4; application/json json; }
   server {
     listen %s;
     root %s;
@@ -137,8 +141,8 @@ func condNginx(t *testing.T, files []condFile) string {
 
 // condCase is one request of the differential test. Its header values
 // are templates: {O} is the file's ETag at the origin, {WO} that tag
-// weak, {D} the weak ETag the proxy derived for /page.html, {Ds} that tag
-// strong, {LM} the origin's Last-Modified, {LM-} and {LM+} an hour
+// weak, {D} the weak ETag the proxy derived for the file when it edits
+// it, for /page.html otherwise, {Ds} that tag strong, {LM} the origin's Last-Modified, {LM-} and {LM+} an hour
 // before and after.
 type condCase struct {
 	method, path string
@@ -245,6 +249,8 @@ func condDest(p string) string {
 		return "style"
 	case strings.HasSuffix(p, ".mp4"):
 		return "video"
+	case strings.HasSuffix(p, ".json"):
+		return "empty" // fetch()
 	}
 	return "document"
 }
@@ -304,14 +310,24 @@ func condDo(base string, c condCase, header []string) (condResponse, error) {
 type condTags struct {
 	etag map[string]string // by path
 	lm   time.Time
-	// derived is the proxy's weak ETag of /page.html.
-	derived string
+	// derived are the proxy's weak ETags of the files it edits.
+	derived map[string]string
+}
+
+// derivedFor is the derived tag {D} stands for in a request for path,
+// and the origin's tag it was derived from.
+func (tg condTags) derivedFor(path string) (derived, origin string) {
+	if d, ok := tg.derived[path]; ok {
+		return d, tg.etag[path]
+	}
+	return tg.derived["/page.html"], tg.etag["/page.html"]
 }
 
 func (tg condTags) expand(path string, header []string) []string {
 	out := slices.Clone(header)
 	o := tg.etag[path]
-	r := strings.NewReplacer("{O}", o, "{WO}", "W/"+o, "{Ds}", strings.TrimPrefix(tg.derived, "W/"), "{D}", tg.derived,
+	d, _ := tg.derivedFor(path)
+	r := strings.NewReplacer("{O}", o, "{WO}", "W/"+o, "{Ds}", strings.TrimPrefix(d, "W/"), "{D}", d,
 		"{LM-}", tg.lm.Add(-time.Hour).Format(http.TimeFormat), "{LM+}", tg.lm.Add(time.Hour).Format(http.TimeFormat),
 		"{LM}", tg.lm.Format(http.TimeFormat))
 	for i := 1; i < len(out); i += 2 {
@@ -330,14 +346,15 @@ func (tg condTags) reference(c condCase) []string {
 	if c.method == http.MethodGet || c.method == http.MethodHead {
 		return h
 	}
+	d, o := tg.derivedFor(c.path)
 	for i := 0; i+1 < len(h); i += 2 {
 		switch h[i] {
 		case "If-Match":
-			h[i+1] = strings.ReplaceAll(h[i+1], tg.derived, tg.etag["/page.html"])
+			h[i+1] = strings.ReplaceAll(h[i+1], d, o)
 		case "If-None-Match":
 			// Compared weakly: the tag without its W/ too.
-			h[i+1] = strings.ReplaceAll(h[i+1], tg.derived, tg.etag["/page.html"])
-			h[i+1] = strings.ReplaceAll(h[i+1], strings.TrimPrefix(tg.derived, "W/"), tg.etag["/page.html"])
+			h[i+1] = strings.ReplaceAll(h[i+1], d, o)
+			h[i+1] = strings.ReplaceAll(h[i+1], strings.TrimPrefix(d, "W/"), o)
 		}
 	}
 	return h
@@ -412,7 +429,8 @@ func sameAsOrigin(want, got, whole condResponse) string {
 }
 
 // rewrittenAnswer says how got, the proxy's answer to a GET or HEAD of
-// the page it rewrites, breaks what it must do, or "": the origin's 412
+// the page or JSON document it rewrites (page, with the ETag derived),
+// breaks what it must do, or "": the origin's 412
 // (a failed If-Match or If-Unmodified-Since) as the origin sent it; a
 // 304 exactly when the visitor's If-None-Match names the tag it derived
 // for the edited page, with that tag; otherwise the whole edited page
@@ -492,8 +510,8 @@ func condKnown(origin string, c condCase) string {
 // for nginx: a response the proxy does not rewrite (the style sheet, the
 // video, the page of a route without edits, the page past the rewrite
 // limit, the 404 page, the answers to a change) is the origin's: status,
-// representation headers and body; the page it rewrites is answered as
-// rewrittenAnswer says.
+// representation headers and body; the page and the JSON document it
+// rewrites are answered as rewrittenAnswer says.
 func TestRangesAndConditionsAgainstOrigins(t *testing.T) {
 	files := condFiles()
 	origins := []struct {
@@ -519,7 +537,7 @@ func TestRangesAndConditionsAgainstOrigins(t *testing.T) {
 				c.MaxRewriteBytes = condMaxRewrite
 				c.DebugHeaders = false
 			})
-			tg := condTags{etag: map[string]string{}}
+			tg := condTags{etag: map[string]string{}, derived: map[string]string{}}
 			wholes := map[string]condResponse{}
 			for _, f := range files {
 				r, err := condDo(origin, condCase{method: http.MethodGet, path: f.path}, nil)
@@ -531,11 +549,15 @@ func TestRangesAndConditionsAgainstOrigins(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			edited, err := condDo(e.proxy.URL, condCase{method: http.MethodGet, path: "/page.html"}, nil)
-			if err != nil || edited.status != 200 || !bytes.Contains(edited.body, []byte("Bonjour")) || !strings.HasPrefix(edited.header.Get("Etag"), "W/") {
-				t.Fatalf("the edited page: %v %d, ETag %q: %q", err, edited.status, edited.header.Get("Etag"), edited.body)
+			// The edited page and JSON document, as the proxy serves them.
+			edited := map[string]condResponse{}
+			for _, p := range []string{"/page.html", "/data.json"} {
+				r, err := condDo(e.proxy.URL, condCase{method: http.MethodGet, path: p}, nil)
+				if err != nil || r.status != 200 || !bytes.Contains(bytes.ToLower(r.body), []byte("bonjour")) || !strings.HasPrefix(r.header.Get("Etag"), "W/") {
+					t.Fatalf("%s edited: %v %d, ETag %q: %q", p, err, r.status, r.header.Get("Etag"), r.body)
+				}
+				edited[p], tg.derived[p] = r, r.header.Get("Etag")
 			}
-			tg.derived = edited.header.Get("Etag")
 
 			cases := condCases(files)
 			diffs := make([]string, len(cases))
@@ -557,8 +579,8 @@ func TestRangesAndConditionsAgainstOrigins(t *testing.T) {
 						switch {
 						case err != nil:
 							diffs[i] = "proxy: " + err.Error()
-						case c.path == "/page.html" && (c.method == http.MethodGet || c.method == http.MethodHead):
-							diffs[i] = rewrittenAnswer(c, h, direct, got, edited.body, tg.derived)
+						case edited[c.path].status != 0 && (c.method == http.MethodGet || c.method == http.MethodHead):
+							diffs[i] = rewrittenAnswer(c, h, direct, got, edited[c.path].body, edited[c.path].header.Get("Etag"))
 						default:
 							diffs[i] = sameAsOrigin(direct, got, wholes[c.path])
 						}
