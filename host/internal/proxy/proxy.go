@@ -365,16 +365,22 @@ type state struct {
 	// longer than the server allows, and is answered 408.
 	bodyTimedOut atomic.Bool
 	// tag identifies the plan's edits for derived ETags (planTag); tagged
-	// says it was computed. editedCopy: the request revalidates a copy
-	// made with these edits (see conditionals).
+	// says it was computed. editedTags: the origin's tags the request
+	// names for copies made with these edits, otherTags that it names
+	// others too (see conditionals, revalidatesEdited).
 	tag        uint64
 	tagged     bool
-	editedCopy bool
+	editedTags []entityTag
+	otherTags  bool
 	// ifNoneMatch and ifModifiedSince are the visitor's, kept when the
-	// plan edits JSON: the origin is asked without them, and a document
-	// the edits leave as it is answers them (see hasCopy).
+	// plan edits pages or JSON: the origin may be asked without them,
+	// and a response the edits leave as it is answers them (see
+	// hasCopy, notModified).
 	ifNoneMatch     []string
 	ifModifiedSince string
+	// withheld: the origin was not asked with the visitor's
+	// If-None-Match or If-Modified-Since as they came.
+	withheld bool
 	// outcome is the request's outcome label for metrics; status the
 	// status answered.
 	outcome string
@@ -1038,13 +1044,15 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 		originConditions(pr.Out.Header)
 		return
 	}
-	if st != nil && rewrites && len(st.req.Plan.JSONEdits) > 0 && pr.In.Method == http.MethodGet {
+	if st != nil && rewrites {
 		st.ifNoneMatch = pr.In.Header.Values("If-None-Match")
 		st.ifModifiedSince = pr.In.Header.Get("If-Modified-Since")
 	}
-	edited := conditionals(pr.Out.Header, rewrites && !loadsNoDocument(pr.In.Header), tag)
+	inm, ims := pr.Out.Header.Values("If-None-Match"), pr.Out.Header.Get("If-Modified-Since")
+	edited, others := conditionals(pr.Out.Header, rewrites && !loadsNoDocument(pr.In.Header), tag)
 	if st != nil {
-		st.editedCopy = edited
+		st.editedTags, st.otherTags = edited, others
+		st.withheld = !slices.Equal(inm, pr.Out.Header.Values("If-None-Match")) || ims != pr.Out.Header.Get("If-Modified-Since")
 	}
 }
 

@@ -99,7 +99,13 @@ type response struct {
 
 func (e *env) get(t *testing.T, path string, headers ...string) response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.proxy.URL+path, nil)
+	return e.request(t, http.MethodGet, path, headers...)
+}
+
+// request is get with another method than GET.
+func (e *env) request(t *testing.T, method, path string, headers ...string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.proxy.URL+path, nil)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}

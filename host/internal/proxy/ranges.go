@@ -44,10 +44,20 @@ func (t *rangeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	st, _ := req.Context().Value(stateKey{}).(*state)
 	if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
-		return t.unsatisfiable(req, resp, st)
+		// A 416 gives the origin's length: a range past it may be
+		// within the rewritten page, and a range of a page that is
+		// rewritten is answered with all of it. A download that is
+		// not rewritten keeps its 416 (a resumed one that is
+		// complete).
+		return t.wholeIfRewritten(req, resp, st)
 	}
 	if resp.StatusCode != http.StatusPartialContent {
 		return resp, nil
+	}
+	if req.Method == http.MethodHead && equalFoldASCII(mediaType(resp.Header.Get("Content-Type")), "multipart/byteranges") {
+		// Several ranges, whose parts would say what of, but a HEAD's
+		// come without them: the whole's headers say.
+		return t.wholeIfRewritten(req, resp, st)
 	}
 	if st == nil || !t.p.rewritesWhole(resp, st) {
 		return resp, nil
@@ -117,12 +127,10 @@ func drainRange(resp *http.Response) {
 	resp.Body.Close()
 }
 
-// unsatisfiable answers a 416, which gives the origin's length: a range
-// past it may be within the rewritten page, and a range of a page that
-// is rewritten is answered with all of it. So the origin is asked again
-// for the whole; when that is a page the plan rewrites, the visitor gets
-// it, and otherwise the 416 (a resumed download that is complete).
-func (t *rangeTransport) unsatisfiable(req *http.Request, resp *http.Response, st *state) (*http.Response, error) {
+// wholeIfRewritten asks the origin again for the whole of what resp, its
+// answer to req's Range, answers a range of, and returns the whole when
+// the plan rewrites it, and otherwise resp.
+func (t *rangeTransport) wholeIfRewritten(req *http.Request, resp *http.Response, st *state) (*http.Response, error) {
 	if st == nil || st.site == nil || st.req == nil || len(st.req.Plan.Edits) == 0 && len(st.req.Plan.JSONEdits) == 0 {
 		return resp, nil
 	}
@@ -134,6 +142,14 @@ func (t *rangeTransport) unsatisfiable(req *http.Request, resp *http.Response, s
 		return resp, nil
 	}
 	if w.StatusCode == http.StatusOK && planResponse(t.p.responseInput(w, st)).body != BodyPass && !t.p.failed.has(pageOf(req)) {
+		resp.Body.Close()
+		return w, nil
+	}
+	if w.StatusCode == http.StatusOK && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && st.withheld && st.hasCopy(w.Header) {
+		// The visitor has what the 416 is of, which the origin,
+		// asked with the visitor's validators, would have said
+		// before it looked at the range (RFC 9110 13.2.2): the whole
+		// goes on, to be answered with a 304 (see notModified).
 		resp.Body.Close()
 		return w, nil
 	}

@@ -92,6 +92,13 @@ func TestRangesOfWhatNoRuleRewrites(t *testing.T) {
 		if got := o.asked(path)[before:]; len(got) != 1 {
 			t.Errorf("%s, bytes=0-4,10-12: the origin was asked for %q, want the ranges alone", path, got)
 		}
+		// A HEAD's several ranges come without the parts that say
+		// what of: the whole's headers say, and the 206 is the
+		// origin's.
+		if h := e.request(t, http.MethodHead, path, "Range", "bytes=0-4,10-12"); h.StatusCode != http.StatusPartialContent ||
+			!strings.HasPrefix(h.Header.Get("Content-Type"), "multipart/byteranges") {
+			t.Errorf("%s, HEAD bytes=0-4,10-12: %d %s, want the origin's 206", path, h.StatusCode, h.Header.Get("Content-Type"))
+		}
 	}
 
 	for _, path := range []string{"/", "/api.json?edit=1"} {
@@ -108,6 +115,10 @@ func TestRangesOfWhatNoRuleRewrites(t *testing.T) {
 			}
 			if got := o.asked(origin)[before:]; len(got) != 2 || got[0] != rng || got[1] != "" {
 				t.Errorf("%s, %s: the origin was asked for %q, want the range then the whole", path, rng, got)
+			}
+			h := e.request(t, http.MethodHead, path, "Range", rng)
+			if h.StatusCode != 200 || h.Header.Get("Content-Range") != "" || h.Header.Get("Etag") != whole.Header.Get("Etag") {
+				t.Errorf("%s, HEAD %s: %d, Content-Range %q, ETag %q; want the rewritten page's headers", path, rng, h.StatusCode, h.Header.Get("Content-Range"), h.Header.Get("Etag"))
 			}
 		}
 	}

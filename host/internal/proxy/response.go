@@ -94,6 +94,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		p.stats.Limited.Add(1)
 		p.cfg.Metrics.BodyLimit(p.cfg.Route, reasonRewriteFailed, "skipped")
 	}
+	if rp.body == BodyPass && notModified(resp, st) {
+		rp = planResponse(p.responseInput(resp, st))
+	}
 	if !rp.head {
 		var err error
 		switch rp.body {
@@ -109,6 +112,27 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	p.respond(resp, st, rp)
 	st.origin.passes(resp, st.w)
 	return nil
+}
+
+// notModified answers with a 304 a response that goes as the origin sent
+// it, whole or a range of it (a page past the rewrite limit, a download
+// asked for as a page), when the visitor's If-None-Match or
+// If-Modified-Since, which the origin was not asked with (see
+// conditionals), say the visitor has it (see hasCopy), as the origin
+// would have answered. The 304 keeps the headers of the 200 it stands
+// for but those of a body (RFC 9110 15.4.5).
+func notModified(resp *http.Response, st *state) bool {
+	if m := resp.Request.Method; !st.withheld || m != http.MethodGet && m != http.MethodHead ||
+		resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent || !st.hasCopy(resp.Header) {
+		return false
+	}
+	resp.Body.Close()
+	resp.StatusCode, resp.Status = http.StatusNotModified, "304 Not Modified"
+	resp.Body, resp.ContentLength = http.NoBody, 0
+	for _, k := range []string{"Content-Length", "Content-Range", "Accept-Ranges", "Content-Encoding"} {
+		delete(resp.Header, k)
+	}
+	return true
 }
 
 // siteFactsOf returns what planResponse needs to know of s, with the
@@ -152,7 +176,7 @@ func (p *Proxy) responseInput(resp *http.Response, st *state) responseInput {
 			tracking:        p.cfg.Seen != nil && s.UsesSeen() || p.cfg.Caps != nil && s.UsesCaps(),
 			hidCaps:         st.caps != nil && Speculative(resp.Request.Header),
 			caps:            st.allowed && st.caps != nil && len(pl.Capped) > 0,
-			editedCopy:      st.editedCopy,
+			editedCopy:      resp.StatusCode == http.StatusNotModified && st.revalidatesEdited(resp.Header),
 			noDocument:      resp.StatusCode == http.StatusNotModified && loadsNoDocument(resp.Request.Header) && assetPath(resp.Request.URL.Path),
 			byAddress:       st.req.ByAddress,
 			sameForAll:      s.SameForAll(pl.Matched),

@@ -297,9 +297,9 @@ type requestFacts struct {
 	// a visitor id the rules read), which a visitor who declines (Sec-GPC,
 	// a consent cookie) gets none of: its pages differ by Sec-GPC.
 	tracking bool
-	// editedCopy: the request revalidates a copy made with the plan's
-	// edits (its If-None-Match named a tag derived for them), so a 304
-	// stands for that copy. noDocument: the request says it loads no
+	// editedCopy: the response is a 304 for a copy made with the plan's
+	// edits (its If-None-Match named a tag derived for them, and the
+	// origin matched that one: see state.revalidatesEdited). noDocument: the request says it loads no
 	// page or JSON document (see loadsNoDocument); set for a 304 only,
 	// which names no type of its own.
 	editedCopy, noDocument bool
@@ -527,7 +527,7 @@ func planResponse(in responseInput) responsePlan {
 	// page's Vary, as a single range's and a 416's.
 	// A 416 too, whatever its type: the page or JSON document past
 	// whose end the range was is rewritten whole for another visitor
-	// (see rangeTransport.unsatisfiable).
+	// (see rangeTransport.wholeIfRewritten).
 	pageRanges := in.status == http.StatusPartialContent && equalFoldASCII(mediaType(ct), "multipart/byteranges") ||
 		in.status == http.StatusRequestedRangeNotSatisfiable
 	switch {

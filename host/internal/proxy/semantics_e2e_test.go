@@ -65,6 +65,8 @@ func TestPreconditionsOfChanges(t *testing.T) {
 		{"PATCH", []string{"If-Match", `"j0", ` + derived}, []string{"If-Match", `"j0", "j1"`}},
 		{"DELETE", []string{"If-Match", `"j1"`}, []string{"If-Match", `"j1"`}},
 		{"POST", []string{"If-None-Match", derived}, []string{"If-None-Match", `"j1"`}},
+		{"PUT", []string{"If-None-Match", `"j0", ` + strings.TrimPrefix(derived, "W/")}, []string{"If-None-Match", `"j0", "j1"`}},
+		{"PUT", []string{"If-Match", strings.TrimPrefix(derived, "W/")}, []string{"If-Match", strings.TrimPrefix(derived, "W/")}},
 		{"PUT", []string{"If-Unmodified-Since", modified}, []string{"If-Unmodified-Since", modified}},
 		{"POST", []string{"If-Modified-Since", modified}, []string{"If-Modified-Since", modified}},
 	} {

@@ -252,24 +252,25 @@ func parseETagList(v string) (tags []entityTag, star, ok bool) {
 }
 
 // conditionals prepares the conditional headers of a request to the
-// origin, and reports whether the request revalidates a copy made with
-// the plan's edits. In If-None-Match, a tag derived for the same edits
-// (tag) is replaced by the origin's tag it was derived from, and any
-// other derived tag is dropped (the client's copy was made with other
-// edits). When the response may be a page the plan rewrites (rewrites),
-// the origin's own tags and dates go too: a rewritten page carries
-// neither the origin's ETag nor its Last-Modified, so they name a copy
-// made without these edits (before a rule edited the page), which a 304
-// would keep showing. When no tag is left, If-Modified-Since goes, so
-// that the origin sends the page afresh. (Range and If-Range go as they
-// came: see ranges.go.)
-func conditionals(h http.Header, rewrites bool, tag uint64) (edited bool) {
+// origin, and returns the origin's tags it names in If-None-Match for
+// copies made with the plan's edits (nil when none), and whether it
+// names other tags with them (others). In If-None-Match, a tag derived
+// for the same edits (tag) is replaced by the origin's tag it was
+// derived from, and any other derived tag is dropped (the client's copy
+// was made with other edits). When the response may be a page the plan
+// rewrites (rewrites), the origin's own tags and dates go too: a
+// rewritten page carries neither the origin's ETag nor its
+// Last-Modified, so they name a copy made without these edits (before a
+// rule edited the page), which a 304 would keep showing. When no tag is
+// left, If-Modified-Since goes, so that the origin sends the page
+// afresh. (Range and If-Range go as they came: see ranges.go.)
+func conditionals(h http.Header, rewrites bool, tag uint64) (edited []entityTag, others bool) {
 	if rewrites {
 		h.Del("If-Modified-Since")
 	}
 	lines := h.Values("If-None-Match")
 	if len(lines) == 0 {
-		return false
+		return nil, false
 	}
 	var tags []entityTag
 	for _, line := range lines {
@@ -280,38 +281,64 @@ func conditionals(h http.Header, rewrites bool, tag uint64) (edited bool) {
 			if rewrites {
 				h.Del("If-None-Match")
 			}
-			return false
+			return nil, false
 		}
 		tags = append(tags, ts...)
 	}
 	kept := tags[:0]
 	dropped := false
 	for _, t := range tags {
-		o, v, ok := splitDerived(t)
+		// If-None-Match compares weakly (RFC 9110 13.1.2): our tag
+		// sent without its W/ names the same copy.
+		o, v, ok := splitDerived(entityTag{weak: true, opaque: t.opaque})
 		switch {
 		case ok && v == tag && tag != 0:
 			kept = append(kept, o)
-			edited = true
+			edited = append(edited, o)
 		case ok, rewrites:
 			dropped = true
 		default:
 			kept = append(kept, t)
+			others = true
 		}
 	}
-	if !edited && !dropped {
-		return false
+	if edited == nil && !dropped {
+		return nil, false
 	}
 	h.Del("If-None-Match")
 	if len(kept) == 0 {
 		h.Del("If-Modified-Since")
-		return false
+		return nil, false
 	}
 	parts := make([]string, len(kept))
 	for i, t := range kept {
 		parts[i] = t.String()
 	}
 	h.Set("If-None-Match", strings.Join(parts, ", "))
-	return edited
+	return edited, others
+}
+
+// revalidatesEdited reports whether the origin's 304 of response
+// headers h stands for a copy made with the plan's edits: the request
+// named one (see conditionals), and the 304 names the origin's tag it
+// was made from, or names none and the request named no other. A 304
+// that names another tag the visitor listed (a style sheet's own, beside
+// a tag derived for the page at its URL) stands for that copy, as the
+// origin sent it.
+func (st *state) revalidatesEdited(h http.Header) bool {
+	if len(st.editedTags) == 0 {
+		return false
+	}
+	et, rest, ok := parseEntityTag(strings.TrimSpace(h.Get("Etag")))
+	if !ok || strings.TrimSpace(rest) != "" {
+		return !st.otherTags
+	}
+	for _, t := range st.editedTags {
+		if t.opaque == et.opaque {
+			return true
+		}
+	}
+	return false
 }
 
 // hasCopy reports whether the visitor's conditions, which the origin
@@ -372,7 +399,13 @@ func originConditions(h http.Header) {
 				break
 			}
 			for _, t := range ts {
-				if o, _, ok := splitDerived(t); ok {
+				d := t
+				if name == "If-None-Match" {
+					// A weak comparison (RFC 9110 13.1.2): our tag
+					// sent without its W/ names the same copy.
+					d.weak = true
+				}
+				if o, _, ok := splitDerived(d); ok {
 					t, changed = o, true
 				}
 				parts = append(parts, t.String())

@@ -73,6 +73,10 @@ func TestStaleCopyAfterARuleStartsEditing(t *testing.T) {
 	for _, h := range [][]string{
 		{"Sec-Fetch-Dest", "style", "If-None-Match", `"c1"`},
 		{"Accept", "text/css", "If-Modified-Since", css.Header.Get("Last-Modified")},
+		// A cache that keeps the edited page and the style sheet
+		// under one URL lists both tags: the origin's 304 names the
+		// style sheet's, and stands for it.
+		{"Sec-Fetch-Dest", "style", "If-None-Match", edited.Header.Get("Etag") + `, "c1"`},
 	} {
 		r := e.get(t, "/site.css", h...)
 		if r.StatusCode != 304 || r.Header.Get("Etag") != `"c1"` || r.Header.Get("Cache-Control") != "public, max-age=60" {
@@ -140,5 +144,52 @@ func TestDeclinedTrackingVaries(t *testing.T) {
 		if vary := strings.Join(r.Header.Values("Vary"), ", "); !strings.Contains(vary, "Sec-Gpc") {
 			t.Errorf("Sec-GPC %q: Vary %q, Cache-Control %q", gpc, vary, r.Header.Get("Cache-Control"))
 		}
+	}
+}
+
+// TestUntouchedResponseRevalidates: a request that may be for a page the
+// rules rewrite reaches the origin without the visitor's validators (see
+// TestStaleCopyAfterARuleStartsEditing), so when what comes back goes
+// untouched (a page past the rewrite limit, a style sheet asked for by a
+// client that does not say it loads one), the proxy answers them as the
+// origin would have: a 304 for the copy the visitor has, whole or
+// asked for by a range, and the response otherwise.
+func TestUntouchedResponseRevalidates(t *testing.T) {
+	e := newEnv(t, validatorsOrigin(), []byte(editEverywhere), func(c *proxy.Config) { c.MaxRewriteBytes = 16 })
+	page := e.get(t, "/", "Sec-Fetch-Dest", "document")
+	modified := page.Header.Get("Last-Modified")
+	if page.StatusCode != 200 || page.Header.Get("Etag") != `"v1"` || strings.Contains(page.body, "Bonjour") {
+		t.Fatalf("the page past the limit: %d, ETag %q: %q", page.StatusCode, page.Header.Get("Etag"), page.body)
+	}
+	earlier := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).Format(http.TimeFormat)
+	for _, tt := range []struct {
+		name, path string
+		headers    []string
+		status     int
+	}{
+		{"its ETag", "/", []string{"If-None-Match", `"v1"`}, 304},
+		{"its ETag, weak", "/", []string{"If-None-Match", `W/"v1"`}, 304},
+		{"a list with it", "/", []string{"If-None-Match", `"v0", "v1"`}, 304},
+		{"another ETag", "/", []string{"If-None-Match", `"v0"`}, 200},
+		{"its date", "/", []string{"If-Modified-Since", modified}, 304},
+		{"an earlier date", "/", []string{"If-Modified-Since", earlier}, 200},
+		{"another ETag and its date", "/", []string{"If-None-Match", `"v0"`, "If-Modified-Since", modified}, 200},
+		{"its ETag and a range", "/", []string{"If-None-Match", `"v1"`, "Range", "bytes=0-4"}, 304},
+		{"its ETag and a range past its end", "/", []string{"If-None-Match", `"v1"`, "Range", "bytes=9999-"}, 304},
+		{"another ETag and a range", "/", []string{"If-None-Match", `"v0"`, "Range", "bytes=0-4"}, 206},
+		{"another ETag and a range past its end", "/", []string{"If-None-Match", `"v0"`, "Range", "bytes=9999-"}, 416},
+		{"a style sheet asked for as a page, its ETag", "/site.css", []string{"If-None-Match", `"c1"`}, 304},
+		{"a style sheet asked for as a page, its date", "/site.css", []string{"If-Modified-Since", modified}, 304},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.get(t, tt.path, append([]string{"Sec-Fetch-Dest", "document"}, tt.headers...)...)
+			if r.StatusCode != tt.status {
+				t.Fatalf("%d %q, want %d", r.StatusCode, r.body, tt.status)
+			}
+			if tt.status == 304 && (r.body != "" || r.Header.Get("Content-Length") != "" || r.Header.Get("Content-Range") != "" ||
+				r.Header.Get("Cache-Control") != "public, max-age=60" || !strings.HasPrefix(r.Header.Get("Etag"), `"`)) {
+				t.Errorf("304 with %q, headers %v", r.body, r.Header)
+			}
+		})
 	}
 }
