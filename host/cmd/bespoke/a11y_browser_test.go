@@ -366,3 +366,48 @@ func TestAccessibilitySite(t *testing.T) {
 	defer front.Close()
 	checkA11y(t, pages, a11yAudit(t, bin, front, pages))
 }
+
+// TestAccessibilityPreview runs axe-core in headless Chromium, as
+// TestAccessibilitySite does, on the pages of `bespoke preview`: the
+// preview for a visitor, the two pages it shows side by side, and what
+// it shows for JSON, for a page the origin redirects and when the origin
+// does not answer. A page has no violation but those a11yAllowed lists.
+func TestAccessibilityPreview(t *testing.T) {
+	bin := chromium.Path(t)
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	start := func(args ...string) string {
+		return startOutput(t, ") on http://", func(ctx context.Context, stdout io.Writer) error {
+			return previewContext(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), stdout, io.Discard)
+		})
+	}
+	good := start()
+	gone := start("--origin", down.URL)
+	// The front serves the good preview, and /gone/ the other: its
+	// page's frames, at /frame, are the good one's.
+	fwd, fwdGone := forward(good), forward(gone)
+	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		to := fwd
+		for prefix, h := range map[string]*httputil.ReverseProxy{"/gone/": fwdGone} {
+			if p, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
+				r.URL.Path, to = "/"+p, h
+			}
+		}
+		to.ServeHTTP(w, r)
+	})
+	lyon := "country=FR&city=Lyon&device=phone&at=2026-12-05T18:30:00%2B01:00"
+	pages := []a11yPage{
+		{name: "preview, first load", path: "/"},
+		{name: "preview, a returning visitor", path: "/?visitor=alice&returning=on&seen=sku-1001,sku-1002"},
+		{name: "preview, before", path: "/frame?side=before&" + lyon},
+		{name: "preview, after", path: "/frame?side=after&" + lyon},
+		{name: "preview, after on a phone", path: "/frame?side=after&" + lyon, phone: true},
+		{name: "preview, JSON after", path: "/frame?side=after&url=%2Fapi%2Frecommendations.json"},
+		{name: "preview, the origin redirects", path: "/frame?side=after&url=%2Fjournal"},
+		{name: "preview, the origin does not answer", path: "/gone/"},
+		{name: "preview, after, the origin does not answer", path: "/gone/frame?side=after"},
+	}
+	front := a11yFront(t, backend, pages)
+	defer front.Close()
+	checkA11y(t, pages, a11yAudit(t, bin, front, pages))
+}

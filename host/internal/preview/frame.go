@@ -386,11 +386,19 @@ func (s *Server) jsonFrame(w http.ResponseWriter, vr *visitResult, page *visit.P
 		b.Reset()
 		b.Write(body)
 	}
-	fmt.Fprintf(w, "<!DOCTYPE html><html><head>%s</head><body><pre class=\"bsk-json\">%s</pre></body></html>", frameStyle, html.EscapeString(b.String()))
+	// A document of its own, in the frame or opened alone: its language
+	// and title are said, as screen readers need them (the JSON's
+	// language is not known, and its names and punctuation are read as
+	// English).
+	fmt.Fprintf(w, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>%s</head><body><pre class=\"bsk-json\">%s</pre></body></html>",
+		html.EscapeString(vr.pageURL()), frameStyle, html.EscapeString(b.String()))
 }
 
+// message answers a frame with a page that says what went wrong: title,
+// its heading and the page's title, and text. Its language and title
+// are said, as screen readers need them.
 func message(w http.ResponseWriter, title, text string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, `<!DOCTYPE html><html><head><style>body{font:15px system-ui,sans-serif;color:#333;padding:2em}h1{font-size:18px}</style></head><body><h1 class="bsk-message">%s</h1><p>%s</p></body></html>`,
-		html.EscapeString(title), html.EscapeString(text))
+	fmt.Fprintf(w, `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>%s</title><style>body{font:15px system-ui,sans-serif;color:#333;padding:2em}h1{font-size:18px}</style></head><body><h1 class="bsk-message">%s</h1><p>%s</p></body></html>`,
+		html.EscapeString(title), html.EscapeString(title), html.EscapeString(text))
 }
