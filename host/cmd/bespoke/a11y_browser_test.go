@@ -13,6 +13,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -369,26 +370,61 @@ func TestAccessibilitySite(t *testing.T) {
 
 // TestAccessibilityPreview runs axe-core in headless Chromium, as
 // TestAccessibilitySite does, on the pages of `bespoke preview`: the
-// preview for a visitor, the two pages it shows side by side, and what
-// it shows for JSON, for a page the origin redirects and when the origin
-// does not answer. A page has no violation but those a11yAllowed lists.
+// preview on first load, for a visitor from Lyon on a phone and for a
+// returning one, for a rule file that does not compile, the two pages it
+// shows side by side, and what it shows for JSON, for a page the origin
+// redirects and when the origin does not answer. A page has no violation
+// but those a11yAllowed lists.
 func TestAccessibilityPreview(t *testing.T) {
 	bin := chromium.Path(t)
+	origin := httptest.NewServer(demo.Handler())
+	defer origin.Close()
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(file, demo.Rules(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	start := func(args ...string) string {
 		return startOutput(t, ") on http://", func(ctx context.Context, stdout io.Writer) error {
 			return previewContext(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), stdout, io.Discard)
 		})
 	}
 	good := start()
+	broken := start("--rules", file, "--origin", origin.URL)
 	gone := start("--origin", down.URL)
-	// The front serves the good preview, and /gone/ the other: its
-	// page's frames, at /frame, are the good one's.
-	fwd, fwdGone := forward(good), forward(gone)
+	// A broken edit: the page shows the errors, each with its line (one
+	// wider than the page), and the pages of the last version that
+	// compiled.
+	src := string(demo.Rules())
+	edit := strings.Replace(src, `when: geo.country == "US"`, `when: geo.country == US and geo.city in ["Seattle", "Denver", "Portland", "Boise", "Spokane", "Tacoma", "Bellevue", "Everett", "Olympia", "Yakima", "Missoula"]`, 1)
+	edit = strings.Replace(edit, `when: path == "/sale-2025"`, `when: path startswith "/sale-2025"`, 1)
+	if edit == src {
+		t.Fatal("the demo rules changed: update the broken edit")
+	}
+	if err := os.WriteFile(file, []byte(edit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(broken + "/state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), `"stale": true`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the preview did not pick up the broken edit")
+		}
+	}
+	// The front serves the good preview, /broken/ and /gone/ the
+	// others: their pages' frames, at /frame, are the good one's.
+	fwd, fwdBroken, fwdGone := forward(good), forward(broken), forward(gone)
 	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		to := fwd
-		for prefix, h := range map[string]*httputil.ReverseProxy{"/gone/": fwdGone} {
+		for prefix, h := range map[string]*httputil.ReverseProxy{"/broken/": fwdBroken, "/gone/": fwdGone} {
 			if p, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
 				r.URL.Path, to = "/"+p, h
 			}
@@ -398,12 +434,14 @@ func TestAccessibilityPreview(t *testing.T) {
 	lyon := "country=FR&city=Lyon&device=phone&at=2026-12-05T18:30:00%2B01:00"
 	pages := []a11yPage{
 		{name: "preview, first load", path: "/"},
+		{name: "preview, a visitor from Lyon on a phone", path: "/?" + lyon},
 		{name: "preview, a returning visitor", path: "/?visitor=alice&returning=on&seen=sku-1001,sku-1002"},
 		{name: "preview, before", path: "/frame?side=before&" + lyon},
 		{name: "preview, after", path: "/frame?side=after&" + lyon},
 		{name: "preview, after on a phone", path: "/frame?side=after&" + lyon, phone: true},
 		{name: "preview, JSON after", path: "/frame?side=after&url=%2Fapi%2Frecommendations.json"},
 		{name: "preview, the origin redirects", path: "/frame?side=after&url=%2Fjournal"},
+		{name: "preview, a rule file that does not compile", path: "/broken/?" + lyon},
 		{name: "preview, the origin does not answer", path: "/gone/"},
 		{name: "preview, after, the origin does not answer", path: "/gone/frame?side=after"},
 	}
