@@ -372,7 +372,8 @@ func TestAccessibilitySite(t *testing.T) {
 // TestAccessibilitySite does, on the pages of `bespoke preview`: the
 // preview on first load, for a visitor from Lyon on a phone and for a
 // returning one, for a rule file that does not compile, the two pages it
-// shows side by side, and what it shows for JSON, for a page the origin
+// shows side by side (and the page after rules that insert a list item
+// and a summary), and what it shows for JSON, for a page the origin
 // redirects and when the origin does not answer. A page has no violation
 // but those a11yAllowed lists.
 func TestAccessibilityPreview(t *testing.T) {
@@ -393,6 +394,28 @@ func TestAccessibilityPreview(t *testing.T) {
 	good := start()
 	broken := start("--rules", file, "--origin", origin.URL)
 	gone := start("--origin", down.URL)
+	// A page of its own whose rules insert a list item after a comment
+	// and a details' summary, both of which the after frame marks
+	// without a wrapper around them.
+	sizes := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sizes</title></head><body><main><h1>Sizes</h1>
+<ul id="sizes"><li>S</li><li>M</li></ul>
+<details id="chart"><p>S fits a 90 cm chest.</p></details>
+</main></body></html>`)
+	}))
+	defer sizes.Close()
+	sizesRules := filepath.Join(t.TempDir(), "sizes.yaml")
+	if err := os.WriteFile(sizesRules, []byte(`version: 1
+rules:
+  - name: winter-sizes
+    actions:
+      - append: { select: "#sizes", html: "<!-- the winter range --><li>XL</li>" }
+      - prepend: { select: "#chart", html: "<summary>Size chart</summary>" }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	own := start("--rules", sizesRules, "--origin", sizes.URL)
 	// A broken edit: the page shows the errors, each with its line (one
 	// wider than the page), and the pages of the last version that
 	// compiled.
@@ -419,12 +442,12 @@ func TestAccessibilityPreview(t *testing.T) {
 			t.Fatal("the preview did not pick up the broken edit")
 		}
 	}
-	// The front serves the good preview, /broken/ and /gone/ the
+	// The front serves the good preview, /broken/, /gone/ and /own/ the
 	// others: their pages' frames, at /frame, are the good one's.
-	fwd, fwdBroken, fwdGone := forward(good), forward(broken), forward(gone)
+	fwd, fwdBroken, fwdGone, fwdOwn := forward(good), forward(broken), forward(gone), forward(own)
 	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		to := fwd
-		for prefix, h := range map[string]*httputil.ReverseProxy{"/broken/": fwdBroken, "/gone/": fwdGone} {
+		for prefix, h := range map[string]*httputil.ReverseProxy{"/broken/": fwdBroken, "/gone/": fwdGone, "/own/": fwdOwn} {
 			if p, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
 				r.URL.Path, to = "/"+p, h
 			}
@@ -444,6 +467,7 @@ func TestAccessibilityPreview(t *testing.T) {
 		{name: "preview, a rule file that does not compile", path: "/broken/?" + lyon},
 		{name: "preview, the origin does not answer", path: "/gone/"},
 		{name: "preview, after, the origin does not answer", path: "/gone/frame?side=after"},
+		{name: "preview, after, a list item and a summary inserted", path: "/own/frame?side=after"},
 	}
 	front := a11yFront(t, backend, pages)
 	defer front.Close()
