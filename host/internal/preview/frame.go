@@ -67,8 +67,9 @@ bespoke-edit.bsk-block{display:block}
 </style>`
 
 // blockTag matches content that starts with a block-level element, which
-// its highlight wrapper must not put inside a line.
-var blockTag = regexp.MustCompile(`(?i)^\s*<(div|p|section|aside|header|footer|nav|ul|ol|li|table|form|h[1-6]|figure|article|main|blockquote|pre|hr|details|dl)\b`)
+// its highlight wrapper must not put inside a line. Spaces and comments
+// before it do not count, as the parser does not count them.
+var blockTag = regexp.MustCompile(`(?is)^(?:\s|<!--.*?-->)*<(div|p|section|aside|header|footer|nav|ul|ol|li|table|form|h[1-6]|figure|article|main|blockquote|pre|hr|details|dl)\b`)
 
 // markAfter returns the plan's edits with inserted content wrapped and
 // marks added on the elements that change.
@@ -141,9 +142,14 @@ func listMarks(e rewrite.Edit, r int) []rewrite.Edit {
 }
 
 // ownPlaceTag matches content that starts with an element only some
-// parents hold (a row, a cell, a list item, an option): a wrapper around
-// it would be moved out of a table, or break the list's `ul > li`.
-var ownPlaceTag = regexp.MustCompile(`(?i)^\s*<(tr|td|th|tbody|thead|tfoot|caption|colgroup|col|li|option|optgroup|dt|dd)\b`)
+// parents hold (a row, a cell, a list item, an option), or that names
+// its parent as its first child (a fieldset's legend, a details'
+// summary, a figure's caption): a wrapper around it would be moved out
+// of a table, break the list's `ul > li` (screen readers no longer read
+// a list), or take the name away from its parent (a details shown
+// closed under the browser's "Details"). Spaces and comments before it
+// do not count, as the parser does not count them.
+var ownPlaceTag = regexp.MustCompile(`(?is)^(?:\s|<!--.*?-->)*<(tr|td|th|tbody|thead|tfoot|caption|colgroup|col|li|option|optgroup|dt|dd|legend|summary|figcaption)\b`)
 
 // wrap marks inserted content: in a <bespoke-edit> around it, or, for
 // content whose elements must stay where they are (ownPlaceTag), with
@@ -386,11 +392,19 @@ func (s *Server) jsonFrame(w http.ResponseWriter, vr *visitResult, page *visit.P
 		b.Reset()
 		b.Write(body)
 	}
-	fmt.Fprintf(w, "<!DOCTYPE html><html><head>%s</head><body><pre class=\"bsk-json\">%s</pre></body></html>", frameStyle, html.EscapeString(b.String()))
+	// A document of its own, in the frame or opened alone: its language
+	// and title are said, as screen readers need them (the JSON's
+	// language is not known, and its names and punctuation are read as
+	// English).
+	fmt.Fprintf(w, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>%s</head><body><pre class=\"bsk-json\">%s</pre></body></html>",
+		html.EscapeString(vr.pageURL()), frameStyle, html.EscapeString(b.String()))
 }
 
+// message answers a frame with a page that says what went wrong: title,
+// its heading and the page's title, and text. Its language and title
+// are said, as screen readers need them.
 func message(w http.ResponseWriter, title, text string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, `<!DOCTYPE html><html><head><style>body{font:15px system-ui,sans-serif;color:#333;padding:2em}h1{font-size:18px}</style></head><body><h1 class="bsk-message">%s</h1><p>%s</p></body></html>`,
-		html.EscapeString(title), html.EscapeString(text))
+	fmt.Fprintf(w, `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>%s</title><style>body{font:15px system-ui,sans-serif;color:#333;padding:2em}h1{font-size:18px}</style></head><body><h1 class="bsk-message">%s</h1><p>%s</p></body></html>`,
+		html.EscapeString(title), html.EscapeString(title), html.EscapeString(text))
 }

@@ -61,16 +61,24 @@ func TestInjectKeepsThePagesBase(t *testing.T) {
 	}
 }
 
-// TestWrapKeepsElementsInPlace: inserted rows, cells, list items and
-// options are marked with classes on themselves, since a wrapper around
-// them would be moved out of the table or break the list; other content
-// is wrapped.
+// TestWrapKeepsElementsInPlace: inserted rows, cells, list items,
+// options, legends, summaries and figure captions are marked with
+// classes on themselves, comments and spaces before them or not, since a
+// wrapper around them would be moved out of the table, break the list or
+// take its parent's name away; other content is wrapped.
 func TestWrapKeepsElementsInPlace(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`<tr><td>XL</td></tr>`, `<tr class="bsk-ins bsk-r2"><td>XL</td></tr>`},
 		{`<li class="card">a</li><li>b<b>!</b></li>`, `<li class="card bsk-ins bsk-r2">a</li><li class="bsk-ins bsk-r2">b<b>!</b></li>`},
 		{` <td>1</td><td><img src=x>2</td>`, ` <td class="bsk-ins bsk-r2">1</td><td class="bsk-ins bsk-r2"><img src=x>2</td>`},
+		{"<!-- winter -->\n<li>c</li>", "<!-- winter -->\n<li class=\"bsk-ins bsk-r2\">c</li>"},
+		{"<!--\n a <li> -->\n<!---->  <li>c</li>", "<!--\n a <li> -->\n<!---->  <li class=\"bsk-ins bsk-r2\">c</li>"},
+		{`<summary>Sizes</summary>`, `<summary class="bsk-ins bsk-r2">Sizes</summary>`},
+		{`<legend>Delivery</legend>`, `<legend class="bsk-ins bsk-r2">Delivery</legend>`},
+		{`<figcaption>Lyon</figcaption>`, `<figcaption class="bsk-ins bsk-r2">Lyon</figcaption>`},
 		{`<div>Hi</div>`, `<bespoke-edit class="bsk-ins bsk-r2 bsk-block"><div>Hi</div></bespoke-edit>`},
+		{`<!-- x --><div>Hi</div>`, `<bespoke-edit class="bsk-ins bsk-r2 bsk-block"><!-- x --><div>Hi</div></bespoke-edit>`},
+		{`<!-- x --> Hi <li>`, `<bespoke-edit class="bsk-ins bsk-r2"><!-- x --> Hi <li></bespoke-edit>`},
 		{`Hello`, `<bespoke-edit class="bsk-ins bsk-r2">Hello</bespoke-edit>`},
 	} {
 		if got := string(wrap([]byte(tc.in), 2)); got != tc.want {

@@ -317,7 +317,7 @@ func TestReloadsOnChange(t *testing.T) {
 		t.Error("the last version that compiled is no longer shown")
 	}
 	page := e.get(t, "/?country=FR")
-	for _, want := range []string{`id="errors"`, "rules.yaml does not compile: 2 errors", "rules.yaml:6:26", "does not compile · showing the version of", `<pre class="src">    when: geo.country == FR`} {
+	for _, want := range []string{`id="errors"`, "rules.yaml does not compile: 2 errors", "rules.yaml:6:26", "does not compile · showing the version of", `<pre class="src" tabindex="0">    when: geo.country == FR`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}
