@@ -3,8 +3,11 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -92,27 +95,87 @@ func FuzzH1Scanner(f *testing.F) {
 	f.Add([]byte("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n"), uint8(1))
 	f.Add([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /s HTTP/1.1\r\n\r\n"), uint8(9))
 	f.Add([]byte("\r\nGET / HTTP/1.0\r\nContent-Length: 0\r\n\r\n"), uint8(2))
+	for _, c := range desyncStreams(f) {
+		f.Add(c.stream, uint8(7))
+	}
 	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
-		got, stopped := scanAll(stream, int(chunk)+1)
-		br := bufio.NewReader(bytes.NewReader(stream))
-		for i := 0; ; i++ {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			_, err = io.Copy(io.Discard, req.Body)
-			if i >= len(got) {
-				if stopped {
-					return
-				}
-				t.Fatalf("net/http read request %d (%s %s), the scanner saw %d: %v", i, req.Method, req.RequestURI, len(got), got)
-			}
-			if !strings.HasPrefix(got[i].line, req.Method+" "+req.RequestURI+" ") {
-				t.Fatalf("request %d: net/http read %s %s, the scanner %q", i, req.Method, req.RequestURI, got[i].line)
-			}
-			if err != nil || req.Method == "CONNECT" || req.Header.Get("Upgrade") != "" {
-				return
-			}
+		if err := scannerAgrees(stream, int(chunk)+1); err != nil {
+			t.Fatal(err)
 		}
 	})
+}
+
+// scannerAgrees feeds stream to the scanner in pieces of chunk bytes and
+// reads it with http.ReadRequest in a loop, and says where they first
+// disagree: every request net/http reads (and whose body it reads whole)
+// must be one the scanner saw, in the same order, unless the scanner
+// said it stopped following the stream.
+func scannerAgrees(stream []byte, chunk int) error {
+	got, stopped := scanAll(stream, chunk)
+	br := bufio.NewReader(bytes.NewReader(stream))
+	for i := 0; ; i++ {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return nil
+		}
+		_, err = io.Copy(io.Discard, req.Body)
+		if i >= len(got) {
+			if stopped {
+				return nil
+			}
+			return fmt.Errorf("net/http read request %d (%s %s), the scanner saw %d: %v", i, req.Method, req.RequestURI, len(got), got)
+		}
+		if !strings.HasPrefix(got[i].line, req.Method+" "+req.RequestURI+" ") {
+			return fmt.Errorf("request %d: net/http read %s %s, the scanner %q", i, req.Method, req.RequestURI, got[i].line)
+		}
+		if err != nil || req.Method == "CONNECT" || req.Header.Get("Upgrade") != "" {
+			return nil
+		}
+	}
+}
+
+// desyncStream is one raw request stream of testdata/desync/streams.txt.
+type desyncStream struct {
+	name   string
+	stream []byte
+}
+
+// desyncStreams reads testdata/desync/streams.txt: the request streams
+// built from the HTTP Garden's payloads and RFC 9112's edge cases (see
+// its README.md).
+func desyncStreams(t testing.TB) []desyncStream {
+	t.Helper()
+	b, err := os.ReadFile("testdata/desync/streams.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streams []desyncStream
+	for n, line := range strings.Split(string(b), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, quoted, ok := strings.Cut(line, "\t")
+		stream, err := strconv.Unquote(quoted)
+		if !ok || err != nil {
+			t.Fatalf("streams.txt:%d: want a name, a tab and a Go string: %v", n+1, err)
+		}
+		streams = append(streams, desyncStream{name, []byte(stream)})
+	}
+	return streams
+}
+
+// TestH1ScannerAgreesOnCorpus holds the scanner to net/http's parser on
+// every stream of the corpus, fed whole and in pieces.
+func TestH1ScannerAgreesOnCorpus(t *testing.T) {
+	streams := desyncStreams(t)
+	if len(streams) < 100 {
+		t.Fatalf("read %d streams, want the corpus", len(streams))
+	}
+	for _, c := range streams {
+		for _, chunk := range []int{1, 2, 5, 1 << 20} {
+			if err := scannerAgrees(c.stream, chunk); err != nil {
+				t.Errorf("%s, pieces of %d: %v", c.name, chunk, err)
+			}
+		}
+	}
 }
