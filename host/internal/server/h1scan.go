@@ -18,8 +18,11 @@ import (
 //
 // The scanner only has to agree with net/http on requests net/http
 // accepts: on anything else net/http answers 400 and closes the
-// connection. When it cannot follow the stream (an upgrade, a tunnel,
-// HTTP/2's preface, bytes it cannot parse) it stops, and says so.
+// connection. An Upgrade or a CONNECT does not stop it: net/http reads
+// the next request after it unless the handler took the connection over
+// (a 101), and then the server stops the scan (see guardConn.hijacked).
+// When it cannot follow the stream (HTTP/2's preface, bytes it cannot
+// parse) it stops, and says so.
 type h1Scanner struct {
 	state  uint8
 	line   []byte // the header block or chunk line being read
@@ -47,6 +50,11 @@ const maxScanLine = 1 << 20
 
 // stopped reports whether the scanner has stopped following the stream.
 func (s *h1Scanner) stopped() bool { return s.state == scanStopped }
+
+// stop stops following the stream, and lets go of the line it was
+// reading: what comes after a 101 is another protocol's, which may hold
+// no line end for a long time.
+func (s *h1Scanner) stop() { s.state, s.line = scanStopped, nil }
 
 // feed follows p, the next bytes read from the connection.
 func (s *h1Scanner) feed(p []byte) {
@@ -149,7 +157,7 @@ func (s *h1Scanner) headerBlock(b []byte) {
 	lines := bytes.Split(b, []byte("\n"))
 	requestLine := bytes.TrimRight(lines[0], "\r")
 	var te, cl [][]byte
-	upgrade, folded := false, false
+	folded := false
 	for _, l := range lines[1:] {
 		l = bytes.TrimRight(l, "\r")
 		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') {
@@ -170,10 +178,6 @@ func (s *h1Scanner) headerBlock(b []byte) {
 			te = append(te, value)
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			cl = append(cl, value)
-		case bytes.EqualFold(name, []byte("Upgrade")):
-			// An offer of h2c alone is declined (see declineH2C): the
-			// connection goes on in HTTP/1.1.
-			upgrade = upgrade || !onlyH2C(string(value))
 		}
 	}
 	// HTTP/1.0 has no Transfer-Encoding: a request that has one is
@@ -184,16 +188,13 @@ func (s *h1Scanner) headerBlock(b []byte) {
 	if s.verdict != nil {
 		s.verdict(requestLine, len(te) > 0 && (len(cl) > 0 || http10) || folded)
 	}
-	method, _, _ := bytes.Cut(requestLine, []byte(" "))
 	if http10 {
 		// net/http ignores Transfer-Encoding in HTTP/1.0 requests.
 		te = nil
 	}
 	switch {
-	case bytes.HasPrefix(requestLine, []byte("PRI * HTTP/2")),
-		string(method) == "CONNECT", upgrade, folded:
-		// HTTP/2, a tunnel, or maybe another protocol after the
-		// response: not HTTP/1 requests from here on.
+	case bytes.HasPrefix(requestLine, []byte("PRI * HTTP/2")), folded:
+		// HTTP/2, or a request refused and its connection closed.
 		s.state = scanStopped
 	case len(te) > 0:
 		if len(te) != 1 || !bytes.EqualFold(te[0], []byte("chunked")) {

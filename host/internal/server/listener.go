@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -388,6 +389,38 @@ func (g *guardConn) next() (smuggling, known bool) {
 	return v, true
 }
 
+// hijacked stops the scan: once the handler takes the connection over
+// (a 101 Switching Protocols, a response cut by a reset), net/http reads
+// no more requests from it.
+func (g *guardConn) hijacked() {
+	g.mu.Lock()
+	g.scan.stop()
+	g.mu.Unlock()
+}
+
+// hijackWatch tells the guarded connection when the handler takes it
+// over.
+type hijackWatch struct {
+	http.ResponseWriter
+	g *guardConn
+}
+
+// Unwrap returns the ResponseWriter it wraps, for
+// http.ResponseController.
+func (w hijackWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush sends what was written so far.
+func (w hijackWatch) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Hijack takes the connection over, and stops the scan of it.
+func (w hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.g.hijacked()
+	}
+	return c, brw, err
+}
+
 // tlsGuardConn is a guardConn over TLS; ConnectionState lets net/http
 // fill Request.TLS.
 type tlsGuardConn struct {
@@ -479,6 +512,13 @@ func refuseSmuggling(next http.Handler) http.Handler {
 				w.Header().Set("Connection", "close")
 				http.Error(w, "400 Bad Request: a request must not carry both Transfer-Encoding and Content-Length, nor Transfer-Encoding in HTTP/1.0, nor a header folded onto a following line", http.StatusBadRequest)
 				return
+			}
+			// The scanner follows the stream past an Upgrade or a
+			// CONNECT, as net/http reads on after one that is not
+			// switched; one that is (the handler hijacks the
+			// connection) stops it.
+			if r.Method == http.MethodConnect || len(r.Header["Upgrade"]) > 0 {
+				w = hijackWatch{w, g}
 			}
 		}
 		next.ServeHTTP(w, r)
