@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -78,4 +79,36 @@ func HTML5LibInputs(t testing.TB) []string {
 		}
 	}
 	return inputs
+}
+
+// Stream is one named byte stream of a corpus read by Streams.
+type Stream struct {
+	Name  string
+	Bytes []byte
+}
+
+// Streams returns the byte streams of file, a corpus kept in the
+// repository's testdata as lines of a name, a tab and the bytes written
+// as a Go string literal (the raw request streams of
+// host/internal/server/testdata/desync); blank lines and lines starting
+// with # are skipped.
+func Streams(t testing.TB, file string) []Stream {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Stream
+	for n, line := range strings.Split(string(b), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, quoted, ok := strings.Cut(line, "\t")
+		s, err := strconv.Unquote(quoted)
+		if !ok || err != nil {
+			t.Fatalf("%s:%d: want a name, a tab and a Go string: %v", file, n+1, err)
+		}
+		out = append(out, Stream{name, []byte(s)})
+	}
+	return out
 }

@@ -8,44 +8,20 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/bespoke-edge/bespoke/internal/corpus"
 	"github.com/bespoke-edge/bespoke/internal/testproc"
 )
 
-// desyncCase is one raw request stream of the corpus.
-type desyncCase struct {
-	name   string
-	stream []byte
-}
-
 // desyncCorpus reads the request streams built from the HTTP Garden's
 // payloads and RFC 9112's edge cases (see that folder's README.md).
-func desyncCorpus(t *testing.T) []desyncCase {
-	t.Helper()
-	b, err := os.ReadFile("../../internal/server/testdata/desync/streams.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []desyncCase
-	for n, line := range strings.Split(string(b), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, quoted, ok := strings.Cut(line, "\t")
-		stream, err := strconv.Unquote(quoted)
-		if !ok || err != nil {
-			t.Fatalf("streams.txt:%d: want a name, a tab and a Go string: %v", n+1, err)
-		}
-		cases = append(cases, desyncCase{name, []byte(stream)})
-	}
-	return cases
+func desyncCorpus(t *testing.T) []corpus.Stream {
+	return corpus.Streams(t, "../../internal/server/testdata/desync/streams.txt")
 }
 
 // Each stream is sent from a loopback address of its own, 127.1.x.y,
@@ -278,14 +254,14 @@ func TestRequestBoundaries(t *testing.T) {
 			slots := make(chan struct{}, 24)
 			for i, c := range cases {
 				id := base + i
-				reqs, stop := rfcParse(c.stream)
+				reqs, stop := rfcParse(c.Bytes)
 				sent[id], sentStop[id] = reqs, stop
 				wg.Add(1)
 				slots <- struct{}{}
 				go func() {
 					defer wg.Done()
 					defer func() { <-slots }()
-					exchange(streamAddr(id), entry, c.stream, max(len(reqs), 1))
+					exchange(streamAddr(id), entry, c.Bytes, max(len(reqs), 1))
 				}()
 			}
 			wg.Wait()
@@ -309,7 +285,7 @@ func TestRequestBoundaries(t *testing.T) {
 				}
 				if tp != nil && len(fwd) > len(sent[id]) && sentStop[id] != "" {
 					k.frontLenient++
-					k.lenient = append(k.lenient, fmt.Sprintf("%s (front, past %s: %v)", c.name, sentStop[id], fwd[len(sent[id]):]))
+					k.lenient = append(k.lenient, fmt.Sprintf("%s (front, past %s: %v)", c.Name, sentStop[id], fwd[len(sent[id]):]))
 				}
 				extra, missing := difference(got, fwd), difference(fwd, got)
 				switch {
@@ -319,9 +295,9 @@ func TestRequestBoundaries(t *testing.T) {
 					k.agree++
 				case len(extra) == 0 && len(missing) > 0 && (tp != nil || slices.Equal(got, fwd[:len(got)])):
 					k.bespokeRefused++
-					k.refused = append(k.refused, c.name)
-					if _, known := refusedByNetHTTP[c.name]; !known && fwdStop[id] == "" {
-						t.Errorf("%s: RFC 9112 reads %v, the origin was sent %v", c.name, fwd, got)
+					k.refused = append(k.refused, c.Name)
+					if _, known := refusedByNetHTTP[c.Name]; !known && fwdStop[id] == "" {
+						t.Errorf("%s: RFC 9112 reads %v, the origin was sent %v", c.Name, fwd, got)
 					}
 				case len(missing) == 0 && fwdStop[id] != "" && !strings.HasPrefix(fwdStop[id], framingPrefix) &&
 					(tp != nil || slices.Equal(got[:len(fwd)], fwd)):
@@ -329,11 +305,11 @@ func TestRequestBoundaries(t *testing.T) {
 					// it does not know), but not past a request whose
 					// end is in doubt.
 					k.bespokeLenient++
-					k.lenient = append(k.lenient, fmt.Sprintf("%s (bespoke, past %s: %v)", c.name, fwdStop[id], extra))
+					k.lenient = append(k.lenient, fmt.Sprintf("%s (bespoke, past %s: %v)", c.Name, fwdStop[id], extra))
 				default:
 					k.desync++
 					t.Errorf("%s: the client sent %v (stopping: %q), the front forwarded %v (stopping: %q), the origin was sent %v",
-						c.name, sent[id], sentStop[id], fwd, fwdStop[id], got)
+						c.Name, sent[id], sentStop[id], fwd, fwdStop[id], got)
 				}
 			}
 			// A request the origin was sent in no stream's name is one
@@ -347,8 +323,8 @@ func TestRequestBoundaries(t *testing.T) {
 			// Honest streams reach the origin whole on every path: a
 			// path where nothing got through would agree on nothing.
 			for i, c := range cases {
-				if (c.name == "plain-get" || c.name == "pipelined-three") && !slices.Equal(seen[base+i], sent[base+i]) {
-					t.Errorf("%s: the origin was sent %v, want %v", c.name, seen[base+i], sent[base+i])
+				if (c.Name == "plain-get" || c.Name == "pipelined-three") && !slices.Equal(seen[base+i], sent[base+i]) {
+					t.Errorf("%s: the origin was sent %v, want %v", c.Name, seen[base+i], sent[base+i])
 				}
 			}
 			if path.front == nil {

@@ -7,11 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bespoke-edge/bespoke/internal/corpus"
 )
 
 type scanned struct {
@@ -100,7 +100,7 @@ func FuzzH1Scanner(f *testing.F) {
 	f.Add([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /s HTTP/1.1\r\n\r\n"), uint8(9))
 	f.Add([]byte("\r\nGET / HTTP/1.0\r\nContent-Length: 0\r\n\r\n"), uint8(2))
 	for _, c := range desyncStreams(f) {
-		f.Add(c.stream, uint8(7))
+		f.Add(c.Bytes, uint8(7))
 	}
 	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
 		if err := scannerAgrees(stream, int(chunk)+1); err != nil {
@@ -139,34 +139,11 @@ func scannerAgrees(stream []byte, chunk int) error {
 	}
 }
 
-// desyncStream is one raw request stream of testdata/desync/streams.txt.
-type desyncStream struct {
-	name   string
-	stream []byte
-}
-
 // desyncStreams reads testdata/desync/streams.txt: the request streams
 // built from the HTTP Garden's payloads and RFC 9112's edge cases (see
 // its README.md).
-func desyncStreams(t testing.TB) []desyncStream {
-	t.Helper()
-	b, err := os.ReadFile("testdata/desync/streams.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var streams []desyncStream
-	for n, line := range strings.Split(string(b), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, quoted, ok := strings.Cut(line, "\t")
-		stream, err := strconv.Unquote(quoted)
-		if !ok || err != nil {
-			t.Fatalf("streams.txt:%d: want a name, a tab and a Go string: %v", n+1, err)
-		}
-		streams = append(streams, desyncStream{name, []byte(stream)})
-	}
-	return streams
+func desyncStreams(t testing.TB) []corpus.Stream {
+	return corpus.Streams(t, "testdata/desync/streams.txt")
 }
 
 // TestH1ScannerAgreesOnCorpus holds the scanner to net/http's parser on
@@ -178,8 +155,8 @@ func TestH1ScannerAgreesOnCorpus(t *testing.T) {
 	}
 	for _, c := range streams {
 		for _, chunk := range []int{1, 2, 5, 1 << 20} {
-			if err := scannerAgrees(c.stream, chunk); err != nil {
-				t.Errorf("%s, pieces of %d: %v", c.name, chunk, err)
+			if err := scannerAgrees(c.Bytes, chunk); err != nil {
+				t.Errorf("%s, pieces of %d: %v", c.Name, chunk, err)
 			}
 		}
 	}
